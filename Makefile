@@ -1,0 +1,68 @@
+# flowmon developer / CI entry points. GNU make.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := test
+
+PY ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+SRC := flowmon tests bench app.py
+
+.PHONY: install chromium run lint test test-unit test-e2e bench format clean
+
+install: $(STAMP)
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+
+# Reinstall only when pyproject.toml changed since the last successful install.
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e '.[test]'
+	touch $(STAMP)
+
+chromium:
+	@if command -v chromium >/dev/null 2>&1; then \
+		echo "chromium: $$(command -v chromium)"; \
+	else \
+		SUDO=''; \
+		if [ "$$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1; then SUDO='sudo'; fi; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium; \
+	fi
+
+run: install
+	$(BIN)/python app.py
+
+lint: install
+	$(BIN)/ruff check $(SRC)
+	$(BIN)/ruff format --check $(SRC)
+	$(BIN)/mypy flowmon
+
+# Two separate pytest processes: sync Playwright and asyncio tests do not mix in one process.
+# Exit code 5 (no tests collected) is a failure for the unit/UI layer; for the e2e layer it is
+# tolerated only when tests/e2e has no test files at all.
+test-unit: install
+	$(BIN)/pytest -q -m "not e2e" tests
+
+test-e2e: install chromium
+	@rc=0; $(BIN)/pytest -q -m e2e tests/e2e || rc=$$?; \
+	if [ $$rc -eq 5 ] && [ -z "$$(find tests/e2e -name 'test_*.py' -o -name '*_test.py' | head -n1)" ]; then \
+		echo "e2e: no test files in tests/e2e"; rc=0; \
+	fi; \
+	exit $$rc
+
+test: install chromium
+	$(MAKE) --no-print-directory lint
+	$(MAKE) --no-print-directory test-unit
+	$(MAKE) --no-print-directory test-e2e
+
+bench: install
+	$(BIN)/python -m bench
+
+format: install
+	$(BIN)/ruff format $(SRC)
+	$(BIN)/ruff check --fix $(SRC)
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache test-output *.egg-info
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -1,0 +1,48 @@
+"""The engine: workflow model, node types, events, the reducer, the bus and the runner.
+
+It imports neither NiceGUI nor SQL; the store and the web layer build on it, never the other way round.
+"""
+
+from .bus import EventBus, QueueSubscription, Subscription
+from .events import Event, EventFormatError, EventType, utcnow
+from .executor import LocalExecutor, NodeExecutor
+from .model import EdgeSpec, NodeSpec, Workflow, WorkflowError, WorkflowSpec, load_document, parse_workflow
+from .nodes import NodeConfig, NodeContext, NodeError, NodeRegistry, NodeType, default_registry
+from .retry import RetryPolicy
+from .runner import Clock, Engine, RerunError, SystemClock, new_execution_id
+from .state import ExecutionState, NodeState, apply, fold
+
+__all__ = [
+    'Clock',
+    'EdgeSpec',
+    'Engine',
+    'Event',
+    'EventBus',
+    'EventFormatError',
+    'EventType',
+    'ExecutionState',
+    'LocalExecutor',
+    'NodeConfig',
+    'NodeContext',
+    'NodeError',
+    'NodeExecutor',
+    'NodeRegistry',
+    'NodeSpec',
+    'NodeState',
+    'NodeType',
+    'QueueSubscription',
+    'RerunError',
+    'RetryPolicy',
+    'Subscription',
+    'SystemClock',
+    'Workflow',
+    'WorkflowError',
+    'WorkflowSpec',
+    'apply',
+    'default_registry',
+    'fold',
+    'load_document',
+    'new_execution_id',
+    'parse_workflow',
+    'utcnow',
+]

@@ -1,0 +1,248 @@
+"""Workflow definitions and their validation.
+
+A workflow is JSON (or YAML):
+``{"id", "name", "description"?, "timeout_seconds"?, "nodes": [...], "edges": [...]}``.
+:func:`parse_workflow` checks the shape, every node's config against its type, and the graph (duplicate
+ids, edges to missing nodes, cycles, branch edges), and raises :class:`WorkflowError` whose message names
+the culprit.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .nodes.base import NodeConfig, NodeRegistry
+from .retry import NO_RETRY, RetryPolicy
+
+ID_PATTERN = r'^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$'
+RESERVED_NODE_IDS = frozenset({'input'})
+MAX_NODES = 2000
+
+
+class WorkflowError(ValueError):
+    """A workflow definition that cannot be accepted; the message names what is wrong."""
+
+
+class NodeSpec(BaseModel):
+    model_config = ConfigDict(extra='forbid', frozen=True)
+
+    id: str = Field(pattern=ID_PATTERN)
+    type: str = Field(min_length=1)
+    name: str | None = Field(default=None, max_length=200)
+    config: dict[str, Any] = Field(default_factory=dict)
+    retry: RetryPolicy | None = None
+    timeout_seconds: float | None = Field(default=None, gt=0, le=86_400)
+
+
+class EdgeSpec(BaseModel):
+    model_config = ConfigDict(extra='forbid', frozen=True)
+
+    source: str
+    target: str
+    when: bool | None = None
+
+
+class WorkflowSpec(BaseModel):
+    model_config = ConfigDict(extra='forbid', frozen=True)
+
+    id: str = Field(pattern=ID_PATTERN)
+    name: str = Field(min_length=1, max_length=200)
+    description: str | None = Field(default=None, max_length=5000)
+    timeout_seconds: float | None = Field(default=None, gt=0, le=7 * 86_400)
+    nodes: list[NodeSpec] = Field(min_length=1, max_length=MAX_NODES)
+    edges: list[EdgeSpec] = Field(default_factory=list)
+
+
+@dataclass(frozen=True, eq=False)
+class Workflow:
+    """A validated workflow with its graph worked out."""
+
+    spec: WorkflowSpec
+    configs: Mapping[str, NodeConfig]
+    order: tuple[str, ...]  # topological, stable in definition order
+    incoming: Mapping[str, tuple[EdgeSpec, ...]]
+    outgoing: Mapping[str, tuple[EdgeSpec, ...]]
+
+    @property
+    def id(self) -> str:
+        return self.spec.id
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def nodes(self) -> Mapping[str, NodeSpec]:
+        return {node.id: node for node in self.spec.nodes}
+
+    def node(self, node_id: str) -> NodeSpec:
+        for node in self.spec.nodes:
+            if node.id == node_id:
+                return node
+        raise KeyError(node_id)
+
+    def retry_policy(self, node_id: str) -> RetryPolicy:
+        return self.node(node_id).retry or NO_RETRY
+
+    def downstream_of(self, node_id: str) -> set[str]:
+        """``node_id`` and every node reachable from it."""
+        seen = {node_id}
+        stack = [node_id]
+        while stack:
+            for edge in self.outgoing.get(stack.pop(), ()):
+                if edge.target not in seen:
+                    seen.add(edge.target)
+                    stack.append(edge.target)
+        return seen
+
+    def definition(self) -> dict[str, Any]:
+        """The definition as plain JSON-compatible data (what is stored and exported)."""
+        return self.spec.model_dump(mode='json', exclude_none=True)
+
+
+def load_document(text: str | bytes, *, yaml_allowed: bool = False) -> Any:
+    """Parse a JSON (or, when allowed, YAML) document; raises :class:`WorkflowError` on bad syntax."""
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        if not yaml_allowed:
+            raise WorkflowError(f'not valid JSON: {exc}') from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise WorkflowError(f'not valid JSON or YAML: {exc}') from None
+
+
+def parse_workflow(raw: Mapping[str, Any] | Any, registry: NodeRegistry) -> Workflow:
+    """Validate a workflow definition (already parsed from JSON/YAML) against the node registry."""
+    if not isinstance(raw, Mapping):
+        raise WorkflowError(f'a workflow must be a JSON object, got {type(raw).__name__}')
+    try:
+        spec = WorkflowSpec.model_validate(dict(raw))
+    except ValidationError as exc:
+        raise WorkflowError(_describe(exc, prefix='', raw=raw)) from None
+
+    ids = [node.id for node in spec.nodes]
+    seen: set[str] = set()
+    for node_id in ids:
+        if node_id in seen:
+            raise WorkflowError(f'duplicate node id {node_id!r}')
+        if node_id in RESERVED_NODE_IDS:
+            raise WorkflowError(f'node id {node_id!r} is reserved (it names the execution input)')
+        seen.add(node_id)
+
+    configs: dict[str, NodeConfig] = {}
+    for node in spec.nodes:
+        if node.type not in registry:
+            known = ', '.join(registry)
+            raise WorkflowError(f'node {node.id!r} has unknown type {node.type!r} (known types: {known})')
+        try:
+            configs[node.id] = registry.parse_config(node.type, node.config)
+        except ValidationError as exc:
+            raise WorkflowError(_describe(exc, prefix=f'node {node.id!r} ({node.type}) config')) from None
+
+    types = {node.id: node.type for node in spec.nodes}
+    incoming: dict[str, list[EdgeSpec]] = {node_id: [] for node_id in ids}
+    outgoing: dict[str, list[EdgeSpec]] = {node_id: [] for node_id in ids}
+    pairs: set[tuple[str, str]] = set()
+    for index, edge in enumerate(spec.edges):
+        for end in (edge.source, edge.target):
+            if end not in seen:
+                raise WorkflowError(f'edges[{index}] refers to missing node {end!r}')
+        if edge.source == edge.target:
+            raise WorkflowError(f'cycle: {edge.source} -> {edge.source}')
+        if (edge.source, edge.target) in pairs:
+            raise WorkflowError(f'duplicate edge {edge.source} -> {edge.target}')
+        if edge.when is not None and types[edge.source] != 'condition':
+            raise WorkflowError(
+                f'edges[{index}] ({edge.source} -> {edge.target}) has "when" but {edge.source!r} is not a condition'
+            )
+        pairs.add((edge.source, edge.target))
+        incoming[edge.target].append(edge)
+        outgoing[edge.source].append(edge)
+
+    order = _topological_order(ids, outgoing, incoming)
+    return Workflow(
+        spec=spec,
+        configs=configs,
+        order=order,
+        incoming={key: tuple(value) for key, value in incoming.items()},
+        outgoing={key: tuple(value) for key, value in outgoing.items()},
+    )
+
+
+def _topological_order(
+    ids: list[str], outgoing: Mapping[str, list[EdgeSpec]], incoming: Mapping[str, list[EdgeSpec]]
+) -> tuple[str, ...]:
+    indegree = {node_id: len(incoming[node_id]) for node_id in ids}
+    ready = [node_id for node_id in ids if indegree[node_id] == 0]
+    order: list[str] = []
+    while ready:
+        node_id = ready.pop(0)
+        order.append(node_id)
+        for edge in outgoing[node_id]:
+            indegree[edge.target] -= 1
+            if indegree[edge.target] == 0:
+                ready.append(edge.target)
+    if len(order) < len(ids):
+        raise WorkflowError('cycle: ' + ' -> '.join(_find_cycle(ids, outgoing, set(order))))
+    return tuple(order)
+
+
+def _find_cycle(ids: list[str], outgoing: Mapping[str, list[EdgeSpec]], acyclic: set[str]) -> list[str]:
+    """One cycle among the nodes Kahn's algorithm could not order, as a closed path."""
+    colour: dict[str, int] = {}
+    for start in ids:
+        if start in acyclic or start in colour:
+            continue
+        path: list[str] = []
+        stack: list[tuple[str, int]] = [(start, 0)]
+        while stack:
+            node_id, index = stack.pop()
+            if index == 0:
+                colour[node_id] = 1
+                path.append(node_id)
+            edges = outgoing[node_id]
+            if index < len(edges):
+                stack.append((node_id, index + 1))
+                target = edges[index].target
+                if colour.get(target) == 1:
+                    return [*path[path.index(target) :], target]
+                if target not in colour and target not in acyclic:
+                    stack.append((target, 0))
+            else:
+                colour[node_id] = 2
+                path.pop()
+    return sorted(set(ids) - acyclic)
+
+
+def _describe(exc: ValidationError, *, prefix: str, raw: Mapping[str, Any] | None = None) -> str:
+    """Turn pydantic errors into short messages that name the field (and the node, when known)."""
+    parts = []
+    for error in exc.errors()[:5]:
+        location = _location(error['loc'], raw)
+        where = f'{prefix}.{location}' if prefix and location else (prefix or location)
+        parts.append(f'{where}: {error["msg"]}' if where else str(error['msg']))
+    more = len(exc.errors()) - 5
+    if more > 0:
+        parts.append(f'... and {more} more')
+    return '; '.join(parts)
+
+
+def _location(loc: tuple[Any, ...], raw: Mapping[str, Any] | None) -> str:
+    text = ''
+    for part in loc:
+        text += f'[{part}]' if isinstance(part, int) else (f'.{part}' if text else str(part))
+    if raw is not None and len(loc) >= 2 and loc[0] == 'nodes' and isinstance(loc[1], int):
+        nodes = raw.get('nodes')
+        if isinstance(nodes, list) and loc[1] < len(nodes) and isinstance(nodes[loc[1]], Mapping):
+            node_id = nodes[loc[1]].get('id')
+            if node_id is not None:
+                text += f' (node {node_id!r})'
+    return text

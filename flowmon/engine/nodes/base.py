@@ -1,0 +1,86 @@
+"""The node-type contract and the registry that maps type names to implementations."""
+
+from __future__ import annotations
+
+import logging
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import httpx
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+
+class NodeConfig(BaseModel):
+    """Base for a node type's configuration: unknown keys are refused so typos surface."""
+
+    model_config = ConfigDict(extra='forbid', frozen=True)
+
+
+class NodeError(Exception):
+    """An expected failure of a node's work (shown without a traceback)."""
+
+
+@dataclass(kw_only=True)
+class NodeContext:
+    """What a node's work may use besides its config and input."""
+
+    execution_id: str
+    node_id: str
+    attempt: int
+    http: httpx.AsyncClient | None = None
+    log: logging.Logger = field(default_factory=lambda: logging.getLogger('flowmon.node'))
+
+
+class NodeType(ABC):
+    """A kind of node. Subclasses set ``type_name`` and ``Config`` and implement ``run``.
+
+    ``run`` must be a function of its config and input (plus the context's resources), so an executor
+    may run it elsewhere; it returns the node's output (JSON-compatible) or raises.
+    """
+
+    type_name: ClassVar[str]
+    Config: ClassVar[type[NodeConfig]] = NodeConfig
+
+    @abstractmethod
+    async def run(self, config: Any, input: Mapping[str, Any], ctx: NodeContext) -> Any:
+        """Do the node's work and return its output."""
+
+
+class UnknownNodeType(KeyError):
+    """No node type is registered under the name."""
+
+
+class NodeRegistry:
+    """Node types by name. Build one with :func:`flowmon.engine.nodes.default_registry` and extend it."""
+
+    def __init__(self) -> None:
+        self._types: dict[str, NodeType] = {}
+
+    def register(self, node_type: type[NodeType] | NodeType) -> None:
+        """Register a node type (class or instance) under its ``type_name``; a later one replaces it."""
+        instance = node_type() if isinstance(node_type, type) else node_type
+        name = getattr(instance, 'type_name', None)
+        if not isinstance(name, str) or not name:
+            raise ValueError(f'{type(instance).__name__} has no type_name')
+        self._types[name] = instance
+
+    def get(self, name: str) -> NodeType:
+        try:
+            return self._types[name]
+        except KeyError:
+            raise UnknownNodeType(name) from None
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._types
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(sorted(self._types))
+
+    def parse_config(self, name: str, config: Mapping[str, Any]) -> NodeConfig:
+        """Validate a node's config for its type; raises ``ValidationError`` or :class:`UnknownNodeType`."""
+        return self.get(name).Config.model_validate(dict(config))
+
+
+__all__ = ['NodeConfig', 'NodeContext', 'NodeError', 'NodeRegistry', 'NodeType', 'UnknownNodeType', 'ValidationError']

@@ -1,0 +1,95 @@
+"""The shared live projection: current state of active and recently finished executions.
+
+One projector per process subscribes to the bus and folds every event with the reducer. Pages never
+subscribe themselves; they pull from here on a timer (``changed_since`` tells them what moved), so a page
+that goes away leaves nothing behind. Everything held is bounded.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict, deque
+from collections.abc import Iterable
+
+from .bus import EventBus, Subscription
+from .events import Event
+from .state import ExecutionState, apply
+
+
+class Projector:
+    """Live execution states, versioned so that readers can ask what changed since they last looked."""
+
+    def __init__(self, bus: EventBus, *, keep_finished: int = 200, events_per_execution: int = 500) -> None:
+        self._bus = bus
+        self._keep_finished = keep_finished
+        self._events_per_execution = events_per_execution
+        self._states: OrderedDict[str, ExecutionState] = OrderedDict()
+        self._events: dict[str, deque[Event]] = {}
+        self._dirty: set[str] = set()
+        self._changes: deque[tuple[int, frozenset[str]]] = deque(maxlen=100)
+        self._subscription: Subscription | None = None
+        self.version = 0
+
+    def start(self) -> None:
+        self._subscription = self._bus.subscribe(self.on_event)
+
+    def stop(self) -> None:
+        if self._subscription is not None:
+            self._subscription.unsubscribe()
+            self._subscription = None
+
+    def on_event(self, event: Event) -> None:
+        if not hasattr(event, 'execution_id'):
+            return
+        state = apply(self._states.get(event.execution_id), event)
+        self._states[event.execution_id] = state
+        self._states.move_to_end(event.execution_id)
+        buffer = self._events.get(event.execution_id)
+        if buffer is None:
+            buffer = self._events[event.execution_id] = deque(maxlen=self._events_per_execution)
+        buffer.append(event)
+        self._dirty.add(event.execution_id)
+        self._evict()
+
+    def tick(self) -> int:
+        """Close the current batch of changes into a new version (called about 10 times a second)."""
+        if self._dirty:
+            self.version += 1
+            self._changes.append((self.version, frozenset(self._dirty)))
+            self._dirty.clear()
+        return self.version
+
+    def changed_since(self, version: int) -> tuple[int, frozenset[str] | None]:
+        """Ids changed after ``version``; ``None`` means "too old to say: re-read everything"."""
+        if version >= self.version:
+            return self.version, frozenset()
+        if not self._changes or self._changes[0][0] > version + 1:
+            return self.version, None
+        changed: set[str] = set()
+        for number, ids in self._changes:
+            if number > version:
+                changed |= ids
+        return self.version, frozenset(changed)
+
+    def get(self, execution_id: str) -> ExecutionState | None:
+        return self._states.get(execution_id)
+
+    def states(self) -> Iterable[ExecutionState]:
+        return list(self._states.values())
+
+    def active(self) -> list[ExecutionState]:
+        return [state for state in self._states.values() if not state.is_terminal]
+
+    def recent_events(self, execution_id: str, after_seq: int = 0) -> list[Event] | None:
+        """Buffered events after ``after_seq``; None when the buffer no longer reaches back that far."""
+        buffer = self._events.get(execution_id)
+        if buffer is None:
+            return None
+        if buffer and buffer[0].seq > after_seq + 1:
+            return None
+        return [event for event in buffer if event.seq > after_seq]
+
+    def _evict(self) -> None:
+        finished = [key for key, state in self._states.items() if state.is_terminal]
+        for key in finished[: max(0, len(finished) - self._keep_finished)]:
+            del self._states[key]
+            self._events.pop(key, None)

@@ -1,0 +1,221 @@
+"""Runtime configuration, read from ``FLOWMON_*`` environment variables.
+
+``load_settings()`` is the one entry point: it returns a validated :class:`Settings` or raises
+:class:`SettingsError` with a single line naming the offending variable, suitable for printing
+before exiting. ``resolve_secret()`` fills in secrets (API token, storage secret) that were not
+given, persisting a generated value under the data directory so it survives restarts.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import os
+import secrets
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+ENV_PREFIX = 'FLOWMON_'
+DEFAULT_WEBHOOK_RETRY_SCHEDULE = '0,5,300,1800,7200,18000,36000,36000'
+
+# Fields whose values must never be echoed back in error messages.
+_SECRET_FIELDS = frozenset({'token', 'storage_secret'})
+
+# When set, load_settings() reads from this mapping instead of os.environ.
+_env_override: contextvars.ContextVar[Mapping[str, str] | None] = contextvars.ContextVar(
+    'flowmon_env_override', default=None
+)
+
+
+class SettingsError(Exception):
+    """Invalid configuration; ``str(error)`` is one line naming the variable(s) at fault."""
+
+
+class Settings(BaseSettings):
+    """Validated flowmon configuration.
+
+    After validation ``data_dir`` is absolute, and ``database_url`` / ``workflows_dir`` hold their
+    computed defaults when not given; ``db_url`` and ``workflows_path`` offer them as non-optional.
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        case_sensitive=False,
+        env_ignore_empty=True,
+        extra='ignore',
+    )
+
+    host: str = '127.0.0.1'
+    port: int = Field(default=8080, ge=1, le=65535)
+    data_dir: Path = Path('data')
+    database_url: str | None = None
+    workflows_dir: Path | None = None
+    token: SecretStr | None = None
+    max_concurrent_executions: int = Field(default=8, ge=1)
+    storage_secret: SecretStr | None = None
+    outbound_allow: str = ''
+    webhook_retry_schedule: str = DEFAULT_WEBHOOK_RETRY_SCHEDULE
+    log_level: str = 'INFO'
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        override = _env_override.get()
+        if override is not None and isinstance(env_settings, EnvSettingsSource):
+            # Same normalisation EnvSettingsSource applies to os.environ (case-insensitive, empty = unset).
+            env_settings.env_vars = {k.lower(): v for k, v in override.items() if v != ''}
+        return init_settings, env_settings
+
+    @field_validator('webhook_retry_schedule')
+    @classmethod
+    def _check_schedule(cls, value: str) -> str:
+        parse_retry_schedule(value)
+        return value
+
+    @field_validator('log_level')
+    @classmethod
+    def _check_log_level(cls, value: str) -> str:
+        level = value.strip().upper()
+        if level == 'WARN':
+            level = 'WARNING'
+        if level not in {'CRITICAL', 'ERROR', 'WARNING', 'INFO', 'DEBUG'}:
+            raise ValueError('must be one of CRITICAL, ERROR, WARNING, INFO, DEBUG')
+        return level
+
+    @field_validator('host')
+    @classmethod
+    def _check_host(cls, value: str) -> str:
+        value = value.strip()
+        if not value:
+            raise ValueError('must not be empty')
+        return value
+
+    @model_validator(mode='after')
+    def _fill_defaults(self) -> Settings:
+        self.data_dir = self.data_dir.expanduser().resolve()
+        if self.workflows_dir is None:
+            self.workflows_dir = self.data_dir / 'workflows'
+        else:
+            self.workflows_dir = self.workflows_dir.expanduser().resolve()
+        if self.database_url is None:
+            self.database_url = f'sqlite+aiosqlite:///{self.data_dir / "flowmon.db"}'
+        return self
+
+    @property
+    def db_url(self) -> str:
+        """The SQLAlchemy URL in use (given, or the SQLite file under ``data_dir``)."""
+        return self.database_url or f'sqlite+aiosqlite:///{self.data_dir / "flowmon.db"}'
+
+    @property
+    def workflows_path(self) -> Path:
+        """The directory example/seed workflows are loaded from."""
+        return self.workflows_dir or self.data_dir / 'workflows'
+
+    @property
+    def retry_schedule(self) -> list[float]:
+        """``webhook_retry_schedule`` as delays in seconds."""
+        return parse_retry_schedule(self.webhook_retry_schedule)
+
+    @property
+    def outbound_allow_list(self) -> list[str]:
+        """``outbound_allow`` split into hosts/CIDRs (empty list when unset)."""
+        return [part.strip() for part in self.outbound_allow.split(',') if part.strip()]
+
+
+def parse_retry_schedule(value: str) -> list[float]:
+    """Parse a comma-separated list of non-negative delays in seconds; at least one is required."""
+    parts = [part.strip() for part in value.split(',')]
+    if not value.strip() or any(not part for part in parts):
+        raise ValueError('must be a comma-separated list of non-negative numbers of seconds, e.g. "0,5,300"')
+    delays: list[float] = []
+    for part in parts:
+        try:
+            delay = float(part)
+        except ValueError:
+            raise ValueError(f'{part!r} is not a number of seconds') from None
+        if delay != delay or delay < 0 or delay == float('inf'):
+            raise ValueError(f'{part!r} must be a finite, non-negative number of seconds')
+        delays.append(delay)
+    return delays
+
+
+@contextmanager
+def _use_env(env: Mapping[str, str] | None) -> Iterator[None]:
+    token = _env_override.set(dict(env) if env is not None else None)
+    try:
+        yield
+    finally:
+        _env_override.reset(token)
+
+
+def _describe(error: Mapping[str, Any]) -> str:
+    loc = error.get('loc') or ()
+    field = str(loc[0]) if loc else ''
+    name = f'{ENV_PREFIX}{field.upper()}' if field else ENV_PREFIX.rstrip('_')
+    msg = ' '.join(str(error.get('msg', 'invalid value')).split())
+    if field not in _SECRET_FIELDS and 'input' in error and error['input'] is not None:
+        msg += f' (got {error["input"]!r})'
+    return f'{name}: {msg}'
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Read settings from ``env`` (default: ``os.environ``).
+
+    Raises :class:`SettingsError` whose message is one line such as
+    ``FLOWMON_PORT: Input should be a valid integer, unable to parse string as an integer (got 'abc')``.
+    """
+    try:
+        with _use_env(env):
+            return Settings()
+    except ValidationError as exc:
+        raise SettingsError('; '.join(_describe(err) for err in exc.errors())) from None
+
+
+def resolve_secret(data_dir: Path, filename: str, given: str | None) -> str:
+    """Return ``given`` if set; else the secret stored in ``data_dir/filename``; else create one.
+
+    A generated secret is written with mode 0600 (``data_dir`` is created if missing) so that the
+    same value is used on the next start.
+    """
+    if given:
+        return given
+    path = Path(data_dir) / filename
+    existing = _read_secret(path)
+    if existing:
+        return existing
+    path.parent.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(32)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        # Another process won the race, or the file exists but is empty: prefer a non-empty one.
+        existing = _read_secret(path)
+        if existing:
+            return existing
+        fd = os.open(path, os.O_WRONLY | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, 'w', encoding='utf-8') as handle:
+        handle.write(value + '\n')
+    os.chmod(path, 0o600)
+    return value
+
+
+def _read_secret(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding='utf-8').strip() or None
+    except FileNotFoundError:
+        return None

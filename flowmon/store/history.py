@@ -1,0 +1,206 @@
+"""Reading and writing history: workflows, executions and their events."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, func, select
+
+from flowmon.engine.events import Event, EventType
+from flowmon.engine.state import ExecutionState, fold
+
+from .codec import dumps, from_db_time, loads, to_db_time
+from .database import Database
+from .tables import EventRow, ExecutionRow, WorkflowRow
+
+_workflows = WorkflowRow.__table__  # type: ignore[attr-defined]
+_executions = ExecutionRow.__table__  # type: ignore[attr-defined]
+_events = EventRow.__table__  # type: ignore[attr-defined]
+
+MAX_PAGE = 500
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class StoredWorkflow:
+    id: str
+    name: str
+    definition: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ExecutionRecord:
+    """One row of the execution list (no events needed)."""
+
+    id: str
+    workflow_id: str
+    status: str
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    duration_ms: float | None
+    retry_of: str | None
+    error: str | None
+    nodes_done: int
+    nodes_total: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            'id': self.id,
+            'workflow_id': self.workflow_id,
+            'status': self.status,
+            'created_at': self.created_at.isoformat(),
+            'started_at': self.started_at.isoformat() if self.started_at else None,
+            'finished_at': self.finished_at.isoformat() if self.finished_at else None,
+            'duration_ms': self.duration_ms,
+            'retry_of': self.retry_of,
+            'error': self.error,
+            'progress': {'done': self.nodes_done, 'total': self.nodes_total},
+        }
+
+
+class History:
+    """Queries over the history tables. Reads use Core selects; the recorder does the event writes."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    # --- workflows ------------------------------------------------------------------------------------
+
+    async def list_workflows(self) -> list[StoredWorkflow]:
+        async with self._db.engine.connect() as conn:
+            rows = (await conn.execute(select(_workflows).order_by(_workflows.c.name, _workflows.c.id))).all()
+        return [_workflow(row) for row in rows]
+
+    async def get_workflow(self, workflow_id: str) -> StoredWorkflow | None:
+        async with self._db.engine.connect() as conn:
+            row = (await conn.execute(select(_workflows).where(_workflows.c.id == workflow_id))).first()
+        return _workflow(row) if row else None
+
+    async def put_workflow(self, workflow_id: str, name: str, definition: dict[str, Any], now: datetime) -> bool:
+        """Create or replace; returns True when it was created."""
+        values = {'name': name, 'definition': dumps(definition), 'updated_at': to_db_time(now)}
+        async with self._db.engine.begin() as conn:
+            result = await conn.execute(_workflows.update().where(_workflows.c.id == workflow_id).values(**values))
+            if result.rowcount:
+                return False
+            await conn.execute(_workflows.insert().values(id=workflow_id, created_at=to_db_time(now), **values))
+            return True
+
+    async def delete_workflow(self, workflow_id: str) -> bool:
+        async with self._db.engine.begin() as conn:
+            result = await conn.execute(delete(_workflows).where(_workflows.c.id == workflow_id))
+        return bool(result.rowcount)
+
+    # --- executions -----------------------------------------------------------------------------------
+
+    async def list_executions(
+        self,
+        *,
+        workflow_id: str | None = None,
+        status: str | Sequence[str] | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> tuple[list[ExecutionRecord], int]:
+        """A page of executions, newest first, and the total matching the filters."""
+        conditions = []
+        if workflow_id:
+            conditions.append(_executions.c.workflow_id == workflow_id)
+        if isinstance(status, str):
+            conditions.append(_executions.c.status == status)
+        elif status:
+            conditions.append(_executions.c.status.in_(list(status)))
+        if since is not None:
+            conditions.append(_executions.c.created_at >= to_db_time(since))
+        if until is not None:
+            conditions.append(_executions.c.created_at < to_db_time(until))
+        limit = max(1, min(limit, MAX_PAGE))
+        query = (
+            select(_executions)
+            .where(*conditions)
+            .order_by(_executions.c.created_at.desc(), _executions.c.id.desc())
+            .limit(limit)
+            .offset(max(offset, 0))
+        )
+        count = select(func.count()).select_from(_executions).where(*conditions)
+        async with self._db.engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+            total = (await conn.execute(count)).scalar_one()
+        return [_execution(row) for row in rows], int(total)
+
+    async def get_execution(self, execution_id: str) -> ExecutionRecord | None:
+        async with self._db.engine.connect() as conn:
+            row = (await conn.execute(select(_executions).where(_executions.c.id == execution_id))).first()
+        return _execution(row) if row else None
+
+    async def unfinished_execution_ids(self) -> list[str]:
+        query = select(_executions.c.id).where(_executions.c.status.in_(['queued', 'running']))
+        async with self._db.engine.connect() as conn:
+            return [row[0] for row in (await conn.execute(query)).all()]
+
+    async def events(self, execution_id: str, *, after_seq: int = 0, limit: int | None = None) -> list[Event]:
+        query = (
+            select(_events)
+            .where(_events.c.execution_id == execution_id, _events.c.seq > after_seq)
+            .order_by(_events.c.seq)
+        )
+        if limit is not None:
+            query = query.limit(limit)
+        async with self._db.engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return [
+            Event(
+                execution_id=row.execution_id,
+                seq=row.seq,
+                type=EventType(row.type),
+                ts=from_db_time(row.ts),  # type: ignore[arg-type]
+                node_id=row.node_id,
+                data=json.loads(row.data),
+            )
+            for row in rows
+        ]
+
+    async def load_state(self, execution_id: str) -> ExecutionState | None:
+        """The execution's state folded from its stored events (None when unknown)."""
+        return fold(await self.events(execution_id))
+
+    async def workflow_snapshot(self, execution_id: str) -> dict[str, Any] | None:
+        """The workflow definition the execution ran with (from its ``execution.queued`` event)."""
+        first = await self.events(execution_id, limit=1)
+        if not first or first[0].type != EventType.EXECUTION_QUEUED:
+            return None
+        definition = first[0].data.get('workflow')
+        return dict(definition) if isinstance(definition, dict) else None
+
+
+def _workflow(row: Any) -> StoredWorkflow:
+    return StoredWorkflow(
+        id=row.id,
+        name=row.name,
+        definition=loads(row.definition),
+        created_at=from_db_time(row.created_at),  # type: ignore[arg-type]
+        updated_at=from_db_time(row.updated_at),  # type: ignore[arg-type]
+    )
+
+
+def _execution(row: Any) -> ExecutionRecord:
+    return ExecutionRecord(
+        id=row.id,
+        workflow_id=row.workflow_id,
+        status=row.status,
+        created_at=from_db_time(row.created_at),  # type: ignore[arg-type]
+        started_at=from_db_time(row.started_at),
+        finished_at=from_db_time(row.finished_at),
+        duration_ms=row.duration_ms,
+        retry_of=row.retry_of,
+        error=row.error,
+        nodes_done=row.nodes_done,
+        nodes_total=row.nodes_total,
+    )

@@ -1,0 +1,72 @@
+"""SQLModel tables: workflows, executions, node runs and events.
+
+JSON payloads are stored as text serialised by :mod:`flowmon.store.codec`, so the hot path controls the
+encoding and the schema stays portable (SQLite now, PostgreSQL later). Timestamps are naive UTC.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Column, Index, Text
+from sqlmodel import Field, SQLModel
+
+
+class WorkflowRow(SQLModel, table=True):
+    __tablename__ = 'workflows'
+
+    id: str = Field(primary_key=True, max_length=64)
+    name: str = Field(max_length=200)
+    definition: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime
+    updated_at: datetime
+
+
+class ExecutionRow(SQLModel, table=True):
+    __tablename__ = 'executions'
+    __table_args__ = (
+        Index('ix_executions_workflow_created', 'workflow_id', 'created_at'),
+        Index('ix_executions_status_created', 'status', 'created_at'),
+        Index('ix_executions_created', 'created_at'),
+    )
+
+    id: str = Field(primary_key=True, max_length=40)
+    workflow_id: str = Field(max_length=64)
+    status: str = Field(max_length=16)
+    priority: int = 0
+    input: str | None = Field(default=None, sa_column=Column(Text))
+    output: str | None = Field(default=None, sa_column=Column(Text))
+    error: str | None = Field(default=None, sa_column=Column(Text))
+    created_at: datetime
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    duration_ms: float | None = None
+    retry_of: str | None = Field(default=None, max_length=40)
+    nodes_done: int = 0
+    nodes_total: int = 0
+    last_seq: int = 0
+
+
+class NodeRunRow(SQLModel, table=True):
+    __tablename__ = 'node_runs'
+
+    execution_id: str = Field(primary_key=True, max_length=40)
+    node_id: str = Field(primary_key=True, max_length=64)
+    status: str = Field(max_length=16)
+    attempts: int = 0
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    duration_ms: float | None = None
+    reused: bool = False
+    error: str | None = Field(default=None, sa_column=Column(Text))
+
+
+class EventRow(SQLModel, table=True):
+    __tablename__ = 'events'
+
+    execution_id: str = Field(primary_key=True, max_length=40)
+    seq: int = Field(primary_key=True)
+    ts: datetime
+    type: str = Field(max_length=32)
+    node_id: str | None = Field(default=None, max_length=64)
+    data: str = Field(sa_column=Column(Text, nullable=False))
