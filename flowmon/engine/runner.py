@@ -253,9 +253,15 @@ class Engine:
             del self._queued[request.id]
             task = asyncio.get_running_loop().create_task(self._run(request), name=f'execution {request.id}')
             self._running[request.id] = task
-            task.add_done_callback(functools.partial(self._finished, request.id))
+            task.add_done_callback(functools.partial(self._finished, request))
 
-    def _finished(self, execution_id: str, _task: object = None) -> None:
+    def _finished(self, request: _Request, task: asyncio.Task[None]) -> None:
+        execution_id = request.id
+        if task.cancelled():  # cancelled before _run took its first step: it emitted no terminal event
+            if self._stop_reason.get(execution_id) == 'interrupted':
+                request.emitter.emit(EventType.EXECUTION_INTERRUPTED, data={'reason': 'flowmon stopped'})
+            else:
+                request.emitter.emit(EventType.EXECUTION_CANCELLED, data={'reason': 'cancelled by user'})
         self._running.pop(execution_id, None)
         self._stop_reason.pop(execution_id, None)
         if not self._stopping:
@@ -307,6 +313,7 @@ class _ExecutionRun:
         for node_id in self.workflow.order:
             if node_id in self.request.reused:
                 output = self._settle_output(node_id, self.request.reused[node_id])
+                self.outputs[node_id] = output
                 self.emit(EventType.NODE_COMPLETED, node_id, {'attempt': 0, 'output': output, 'reused': True})
                 self._mark(node_id, 'succeeded')
         while True:

@@ -16,10 +16,10 @@ def loads(text: str | None) -> Any:
 
 
 def to_db_time(value: datetime | None) -> datetime | None:
-    """Naive UTC, the portable form every dialect stores the same way."""
+    """Aware UTC (SQLModel's ``UTCDateTime`` columns refuse naive values and store UTC portably)."""
     if value is None:
         return None
-    return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
+    return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def from_db_time(value: datetime | str | None) -> datetime | None:

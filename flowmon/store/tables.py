@@ -1,7 +1,7 @@
 """SQLModel tables: workflows, executions, node runs and events.
 
 JSON payloads are stored as text serialised by :mod:`flowmon.store.codec`, so the hot path controls the
-encoding and the schema stays portable (SQLite now, PostgreSQL later). Timestamps are naive UTC.
+encoding and the schema stays portable (SQLite now, PostgreSQL later). Timestamps are aware UTC (SQLModel's ``UTCDateTime``).
 """
 
 from __future__ import annotations

@@ -1,0 +1,60 @@
+"""flowmon's entry point and composition root: read settings, build the services, serve.
+
+Nothing starts at import time: services start in ``app.on_startup`` and stop in ``app.on_shutdown``.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+from nicegui import app, ui
+
+from flowmon.api import install_api
+from flowmon.services import Services
+from flowmon.settings import Settings, SettingsError, load_settings, resolve_secret
+from flowmon.web import build_root
+
+
+def main() -> None:
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        print(f'flowmon: invalid configuration: {exc}', file=sys.stderr)
+        raise SystemExit(2) from None
+    logging.basicConfig(level=settings.log_level, format='%(asctime)s %(levelname)s %(name)s: %(message)s')
+    token = resolve_secret(settings.data_dir, '.token', _secret(settings.token))
+    storage_secret = resolve_secret(settings.data_dir, '.storage_secret', _secret(settings.storage_secret))
+
+    services = Services.build(settings, token=token)
+    install_api(app, services)
+    app.on_startup(services.start)
+    app.on_startup(lambda: _announce(settings, token))
+    app.on_shutdown(services.stop)
+
+    ui.run(
+        build_root(services),
+        host=settings.host,
+        port=settings.port,
+        title='flowmon',
+        storage_secret=storage_secret,
+        reload=False,
+        show=False,
+        fastapi_docs=True,
+        reconnect_timeout=3.0,
+        message_history_length=100,
+        show_welcome_message=False,
+    )
+
+
+def _secret(value: object) -> str | None:
+    getter = getattr(value, 'get_secret_value', None)
+    return getter() if getter else None
+
+
+def _announce(settings: Settings, token: str) -> None:
+    print(f'flowmon is running. Open http://{settings.host}:{settings.port}/?token={token}', flush=True)
+
+
+if __name__ in {'__main__', '__mp_main__'}:
+    main()

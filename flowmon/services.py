@@ -1,0 +1,142 @@
+"""The composition of flowmon's parts, and the operations the API and the pages share.
+
+:meth:`Services.build` only constructs objects; :meth:`Services.start` (registered with
+``app.on_startup``) starts them and :meth:`Services.stop` (``app.on_shutdown``) stops them in reverse.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from flowmon.engine.bus import EventBus
+from flowmon.engine.events import Event, utcnow
+from flowmon.engine.nodes import NodeRegistry, default_registry
+from flowmon.engine.projector import Projector
+from flowmon.engine.runner import Engine
+from flowmon.engine.state import ExecutionState
+from flowmon.settings import Settings
+from flowmon.store import Database, EventRecorder, History, WorkflowCatalog, interrupt_unfinished
+
+log = logging.getLogger(__name__)
+
+
+class NotFound(LookupError):
+    """The named workflow or execution does not exist."""
+
+
+class Conflict(RuntimeError):
+    """The request does not fit the current state (e.g. cancelling a finished execution)."""
+
+
+@dataclass(kw_only=True)
+class Services:
+    settings: Settings
+    token: str
+    bus: EventBus
+    registry: NodeRegistry
+    db: Database
+    history: History
+    catalog: WorkflowCatalog
+    recorder: EventRecorder
+    projector: Projector
+    engine: Engine
+    http: httpx.AsyncClient
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    @classmethod
+    def build(cls, settings: Settings, *, token: str, registry: NodeRegistry | None = None) -> Services:
+        registry = registry or default_registry()
+        bus = EventBus()
+        db = Database(settings.db_url)
+        history = History(db)
+        http = httpx.AsyncClient(follow_redirects=False, timeout=30.0)
+        return cls(
+            settings=settings,
+            token=token,
+            bus=bus,
+            registry=registry,
+            db=db,
+            history=history,
+            catalog=WorkflowCatalog(history, registry),
+            recorder=EventRecorder(db, bus),
+            projector=Projector(bus),
+            engine=Engine(bus=bus, registry=registry, max_concurrent=settings.max_concurrent_executions, http=http),
+            http=http,
+        )
+
+    async def start(self) -> None:
+        await self.db.start()
+        interrupted = await interrupt_unfinished(self.history, self.recorder, utcnow())
+        if interrupted:
+            log.warning('%d execution(s) were interrupted by the last shutdown', len(interrupted))
+        await self.recorder.start()
+        self.projector.start()
+        loaded = await self.catalog.load_directory(self.settings.workflows_path, utcnow())
+        log.info('loaded %d workflow(s) from %s', len(loaded), self.settings.workflows_path)
+        self._tasks.append(asyncio.get_running_loop().create_task(self._tick(), name='projector tick'))
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+        await self.engine.stop()
+        await self.recorder.stop()
+        self.projector.stop()
+        await self.http.aclose()
+        await self.db.stop()
+
+    async def _tick(self) -> None:
+        while True:
+            self.projector.tick()
+            await asyncio.sleep(0.1)
+
+    # --- operations shared by the API and the pages ---------------------------------------------------
+
+    async def start_execution(self, workflow_id: str, input: Any = None, *, priority: int = 0) -> str:
+        workflow = await self.catalog.get(workflow_id)
+        if workflow is None:
+            raise NotFound(f'workflow {workflow_id!r} not found')
+        return self.engine.submit(workflow, input, priority=priority)
+
+    async def cancel_execution(self, execution_id: str) -> None:
+        if self.engine.cancel(execution_id):
+            return
+        state = await self.execution_state(execution_id)
+        if state is None:
+            raise NotFound(f'execution {execution_id!r} not found')
+        raise Conflict(f'execution {execution_id!r} is already {state.status}')
+
+    async def rerun_execution(self, execution_id: str, *, from_node: str | None = None, input: Any = None) -> str:
+        """Rerun with the workflow's current definition (or the one it ran with, if since deleted)."""
+        previous = await self.execution_state(execution_id)
+        if previous is None:
+            raise NotFound(f'execution {execution_id!r} not found')
+        if not previous.is_terminal:
+            raise Conflict(f'execution {execution_id!r} is still {previous.status}; cancel it or wait')
+        workflow = await self.catalog.get(previous.workflow_id or '')
+        if workflow is None:
+            snapshot = await self.history.workflow_snapshot(execution_id)
+            if snapshot is None:
+                raise NotFound(f'workflow {previous.workflow_id!r} of execution {execution_id!r} no longer exists')
+            workflow = self.catalog.validate(snapshot)
+        return self.engine.rerun(previous, workflow, from_node=from_node, input=input)
+
+    async def execution_state(self, execution_id: str) -> ExecutionState | None:
+        """Live state when the execution is in the projection, else folded from stored events."""
+        state = self.projector.get(execution_id)
+        if state is not None:
+            return state
+        await self.recorder.flush()
+        return await self.history.load_state(execution_id)
+
+    async def execution_events(self, execution_id: str, *, after_seq: int = 0, limit: int | None = None) -> list[Event]:
+        await self.recorder.flush()
+        return await self.history.events(execution_id, after_seq=after_seq, limit=limit)

@@ -1,0 +1,84 @@
+"""The workflow catalog: validated workflow definitions, stored in the database."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from flowmon.engine.model import Workflow, WorkflowError, load_document, parse_workflow
+from flowmon.engine.nodes.base import NodeRegistry
+
+from .history import History, StoredWorkflow
+
+log = logging.getLogger(__name__)
+
+WORKFLOW_FILE_SUFFIXES = ('.json', '.yaml', '.yml')
+
+
+class WorkflowCatalog:
+    """Create, replace, read and delete workflows; every definition is validated before it is kept."""
+
+    def __init__(self, history: History, registry: NodeRegistry) -> None:
+        self._history = history
+        self._registry = registry
+        self._cache: dict[str, tuple[datetime, Workflow]] = {}
+
+    def validate(self, raw: Any) -> Workflow:
+        return parse_workflow(raw, self._registry)
+
+    async def put(self, workflow_id: str, raw: Any, now: datetime) -> tuple[Workflow, bool]:
+        """Validate and store ``raw`` under ``workflow_id``; returns the workflow and whether it is new."""
+        if isinstance(raw, Mapping):
+            body_id = raw.get('id')
+            if body_id is None:
+                raw = {**raw, 'id': workflow_id}
+            elif body_id != workflow_id:
+                raise WorkflowError(f'id {body_id!r} in the body does not match {workflow_id!r} in the path')
+        workflow = self.validate(raw)
+        created = await self._history.put_workflow(workflow.id, workflow.name, workflow.definition(), now)
+        self._cache.pop(workflow.id, None)
+        return workflow, created
+
+    async def get(self, workflow_id: str) -> Workflow | None:
+        stored = await self._history.get_workflow(workflow_id)
+        if stored is None:
+            return None
+        cached = self._cache.get(workflow_id)
+        if cached and cached[0] == stored.updated_at:
+            return cached[1]
+        workflow = self.validate(stored.definition)
+        self._cache[workflow_id] = (stored.updated_at, workflow)
+        return workflow
+
+    async def all(self) -> list[StoredWorkflow]:
+        return await self._history.list_workflows()
+
+    async def delete(self, workflow_id: str) -> bool:
+        self._cache.pop(workflow_id, None)
+        return await self._history.delete_workflow(workflow_id)
+
+    async def load_directory(self, directory: Path, now: datetime) -> list[str]:
+        """Load every workflow file in ``directory`` (files replace stored workflows with the same id).
+
+        A file that does not validate is logged by name and skipped; the others still load.
+        """
+        loaded: list[str] = []
+        if not directory.is_dir():
+            log.info('workflows directory %s does not exist; nothing loaded', directory)
+            return loaded
+        for path in sorted(directory.iterdir()):
+            if path.suffix.lower() not in WORKFLOW_FILE_SUFFIXES:
+                continue
+            try:
+                raw = load_document(path.read_text(encoding='utf-8'), yaml_allowed=True)
+                workflow = self.validate(raw)
+                await self._history.put_workflow(workflow.id, workflow.name, workflow.definition(), now)
+            except (WorkflowError, OSError, UnicodeDecodeError) as exc:
+                log.error('workflow file %s not loaded: %s', path.name, exc)
+                continue
+            self._cache.pop(workflow.id, None)
+            loaded.append(workflow.id)
+        return loaded
