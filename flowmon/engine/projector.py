@@ -22,7 +22,8 @@ class Projector:
         self._bus = bus
         self._keep_finished = keep_finished
         self._events_per_execution = events_per_execution
-        self._states: OrderedDict[str, ExecutionState] = OrderedDict()
+        self._states: dict[str, ExecutionState] = {}
+        self._finished: OrderedDict[str, None] = OrderedDict()  # terminal executions, oldest first
         self._events: dict[str, deque[Event]] = {}
         self._dirty: set[str] = set()
         self._changes: deque[tuple[int, frozenset[str]]] = deque(maxlen=100)
@@ -42,13 +43,14 @@ class Projector:
             return
         state = apply(self._states.get(event.execution_id), event)
         self._states[event.execution_id] = state
-        self._states.move_to_end(event.execution_id)
         buffer = self._events.get(event.execution_id)
         if buffer is None:
             buffer = self._events[event.execution_id] = deque(maxlen=self._events_per_execution)
         buffer.append(event)
         self._dirty.add(event.execution_id)
-        self._evict()
+        if state.is_terminal and event.execution_id not in self._finished:
+            self._finished[event.execution_id] = None
+            self._evict()
 
     def tick(self) -> int:
         """Close the current batch of changes into a new version (called about 10 times a second)."""
@@ -89,7 +91,7 @@ class Projector:
         return [event for event in buffer if event.seq > after_seq]
 
     def _evict(self) -> None:
-        finished = [key for key, state in self._states.items() if state.is_terminal]
-        for key in finished[: max(0, len(finished) - self._keep_finished)]:
-            del self._states[key]
+        while len(self._finished) > self._keep_finished:
+            key, _ = self._finished.popitem(last=False)
+            self._states.pop(key, None)
             self._events.pop(key, None)
