@@ -32,6 +32,11 @@ from .state import ExecutionState
 
 log = logging.getLogger(__name__)
 
+_FINAL_NODE_STATUSES = frozenset({'succeeded', 'failed', 'skipped', 'cancelled'})
+# json.dumps(output, separators=(',', ':')) [default=str], without building an encoder for every node output.
+_COMPACT_JSON = json.JSONEncoder(separators=(',', ':'))
+_COMPACT_JSON_STR_FALLBACK = json.JSONEncoder(separators=(',', ':'), default=str)
+
 
 class Clock(Protocol):
     """The engine's source of time, replaceable in tests so retries need not sleep."""
@@ -74,18 +79,18 @@ class _Emitter:
 
     def __init__(self, execution_id: str, bus: EventBus, clock: Clock) -> None:
         self.execution_id = execution_id
-        self._bus = bus
-        self._clock = clock
+        self._publish = bus.publish  # bound once: emit runs for every event of every execution
+        self._now = clock.now
         self._seq = 0
 
     def emit(self, event_type: EventType, node_id: str | None = None, data: Mapping[str, Any] | None = None) -> None:
         self._seq += 1
-        self._bus.publish(
+        self._publish(
             Event(
                 execution_id=self.execution_id,
                 seq=self._seq,
                 type=event_type,
-                ts=self._clock.now(),
+                ts=self._now(),
                 node_id=node_id,
                 data=data or {},
             )
@@ -304,9 +309,18 @@ class _ExecutionRun:
         self.workflow = request.workflow
         self.emit = request.emitter.emit
         self.status: dict[str, str] = {node_id: 'pending' for node_id in self.workflow.order}
+        self.done = 0  # nodes in a final status, kept by _mark (progress without recounting every node)
+        # Per node, upstream edges whose source is unfinished; at 0 the node is ready to be decided.
+        self.unfinished_upstream = {node_id: len(self.workflow.incoming[node_id]) for node_id in self.workflow.order}
+        self.position = {node_id: index for index, node_id in enumerate(self.workflow.order)}
+        # Nodes ready to be decided, as a heap of (topological position, id): decided in workflow order.
+        self.ready: list[tuple[int, str]] = [
+            (self.position[node_id], node_id) for node_id, count in self.unfinished_upstream.items() if count == 0
+        ]
         self.outputs: dict[str, Any] = {}
         self.sizes: dict[str, int] = {}
         self.errors: dict[str, str] = {}
+        self.blocked: set[str] = set()  # skipped because something upstream failed or was cancelled
         self.tasks: dict[asyncio.Task[tuple[str, Any]], str] = {}
 
     async def execute(self) -> None:
@@ -362,27 +376,37 @@ class _ExecutionRun:
     # --- scheduling -----------------------------------------------------------------------------------
 
     def _mark(self, node_id: str, status: str) -> None:
+        """Record a node's final status, emit progress and queue the nodes it was the last to hold back."""
+        was_final = self.status[node_id] in _FINAL_NODE_STATUSES
         self.status[node_id] = status
-        done = sum(1 for value in self.status.values() if value in ('succeeded', 'failed', 'skipped', 'cancelled'))
-        self.emit(EventType.EXECUTION_PROGRESS, data={'done': done, 'total': len(self.status)})
+        if status in _FINAL_NODE_STATUSES and not was_final:
+            self.done += 1
+            for edge in self.workflow.outgoing[node_id]:
+                self.unfinished_upstream[edge.target] -= 1
+                if self.unfinished_upstream[edge.target] == 0:
+                    heapq.heappush(self.ready, (self.position[edge.target], edge.target))
+        self.emit(EventType.EXECUTION_PROGRESS, data={'done': self.done, 'total': len(self.status)})
 
     def _schedule_ready(self) -> None:
-        changed = True
-        while changed:
-            changed = False
-            for node_id in self.workflow.order:
-                if self.status[node_id] != 'pending':
-                    continue
-                decision = self._decide(node_id)
-                if decision is None:
-                    continue
-                action, detail = decision
-                if action == 'skip':
-                    self.emit(EventType.NODE_SKIPPED, node_id, {'reason': detail})
-                    self._mark(node_id, 'skipped')
-                    changed = True
-                else:
-                    self._start(node_id, detail)
+        """Start or skip every pending node whose upstream has finished, in topological order.
+
+        A skip finishes a node, which may ready nodes downstream; they sort after it and are decided in
+        the same call, so one call leaves no decidable node pending.
+        """
+        ready = self.ready
+        while ready:
+            _, node_id = heapq.heappop(ready)
+            if self.status[node_id] != 'pending':  # a reused node, finished before scheduling began
+                continue
+            decision = self._decide(node_id)
+            if decision is None:
+                continue
+            action, detail = decision
+            if action == 'skip':
+                self.emit(EventType.NODE_SKIPPED, node_id, {'reason': detail})
+                self._mark(node_id, 'skipped')
+            else:
+                self._start(node_id, detail)
 
     def _decide(self, node_id: str) -> tuple[str, Any] | None:
         """None while upstream is unfinished; else ('skip', reason) or ('run', active sources)."""
@@ -393,7 +417,12 @@ class _ExecutionRun:
             return None
         broken = [edge.source for edge in incoming if self.status[edge.source] in ('failed', 'cancelled')]
         if broken:
+            self.blocked.add(node_id)
             return ('skip', f'upstream {broken[0]!r} {self.status[broken[0]]}')
+        blocked = [edge.source for edge in incoming if edge.source in self.blocked]
+        if blocked:  # a failure propagates through skipped nodes; an untaken branch does not
+            self.blocked.add(node_id)
+            return ('skip', f'upstream {blocked[0]!r} skipped after a failure')
         active = [edge.source for edge in incoming if self.status[edge.source] == 'succeeded' and self._taken(edge)]
         if not active:
             untaken = [edge.source for edge in incoming if self.status[edge.source] == 'succeeded']
@@ -460,9 +489,9 @@ class _ExecutionRun:
     def _settle_output(self, node_id: str, output: Any) -> Any:
         """Make the output JSON-compatible and remember its encoded size for data.flow events."""
         try:
-            encoded = json.dumps(output, separators=(',', ':'))
+            encoded = _COMPACT_JSON.encode(output)
         except (TypeError, ValueError):
-            encoded = json.dumps(output, separators=(',', ':'), default=str)
+            encoded = _COMPACT_JSON_STR_FALLBACK.encode(output)
             output = json.loads(encoded)
         self.sizes[node_id] = len(encoded)
         return output

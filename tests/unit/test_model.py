@@ -1,0 +1,278 @@
+"""Workflow validation: every rejection names its culprit; valid graphs get a stable topological order."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from flowmon.engine import Workflow, WorkflowError, default_registry, load_document, parse_workflow
+
+WORKFLOWS_DIR = Path(__file__).resolve().parents[2] / 'data' / 'workflows'
+WORKFLOW_SUFFIXES = ('.json', '.yaml', '.yml')  # what the catalog loads from that directory
+
+
+def node(node_id: str, type_: str = 'log', **extra: Any) -> dict[str, Any]:
+    config = extra.pop('config', {'message': node_id} if type_ == 'log' else {})
+    return {'id': node_id, 'type': type_, 'config': config, **extra}
+
+
+def edge(source: str, target: str, when: bool | None = None) -> dict[str, Any]:
+    raw: dict[str, Any] = {'source': source, 'target': target}
+    if when is not None:
+        raw['when'] = when
+    return raw
+
+
+def workflow(nodes: list[dict[str, Any]], edges: list[dict[str, Any]] | None = None, **extra: Any) -> dict[str, Any]:
+    return {'id': 'wf', 'name': 'Test workflow', 'nodes': nodes, 'edges': edges or [], **extra}
+
+
+def parse(raw: Any) -> Workflow:
+    return parse_workflow(raw, default_registry())
+
+
+def rejected(raw: Any) -> str:
+    with pytest.raises(WorkflowError) as info:
+        parse(raw)
+    return str(info.value)
+
+
+# --- graph errors -----------------------------------------------------------------------------------
+
+
+def test_cycle_names_the_nodes_on_it() -> None:
+    raw = workflow(
+        [node('start'), node('a'), node('b'), node('c')],
+        [edge('start', 'a'), edge('a', 'b'), edge('b', 'c'), edge('c', 'a')],
+    )
+    message = rejected(raw)
+    assert 'cycle' in message
+    assert 'a -> b -> c -> a' in message
+    assert 'start' not in message
+
+
+def test_cycle_found_when_it_is_not_reachable_from_the_first_node() -> None:
+    raw = workflow(
+        [node('x'), node('y'), node('p'), node('q')],
+        [edge('x', 'y'), edge('q', 'p'), edge('p', 'q')],
+    )
+    message = rejected(raw)
+    assert 'cycle' in message
+    assert 'p -> q -> p' in message or 'q -> p -> q' in message
+
+
+def test_self_loop_is_a_cycle() -> None:
+    message = rejected(workflow([node('a')], [edge('a', 'a')]))
+    assert 'cycle' in message
+    assert 'a -> a' in message
+
+
+def test_unknown_node_type_names_the_type_and_node() -> None:
+    message = rejected(workflow([node('a'), {'id': 'b', 'type': 'teleport', 'config': {}}]))
+    assert "'teleport'" in message
+    assert "'b'" in message
+    assert 'delay' in message  # lists the known types
+
+
+@pytest.mark.parametrize('end', ['source', 'target'])
+def test_edge_to_missing_node_names_the_id(end: str) -> None:
+    ends = {'source': 'a', 'target': 'a', end: 'ghost'}
+    message = rejected(workflow([node('a')], [edge(ends['source'], ends['target'])]))
+    assert "'ghost'" in message
+    assert 'missing' in message
+
+
+def test_duplicate_node_ids() -> None:
+    message = rejected(workflow([node('a'), node('b'), node('a')]))
+    assert 'duplicate' in message
+    assert "'a'" in message
+
+
+def test_duplicate_edge() -> None:
+    message = rejected(workflow([node('a'), node('b')], [edge('a', 'b'), edge('a', 'b')]))
+    assert 'duplicate edge' in message
+    assert 'a -> b' in message
+
+
+def test_when_on_an_edge_from_a_non_condition_node() -> None:
+    message = rejected(workflow([node('a'), node('b')], [edge('a', 'b', when=True)]))
+    assert 'when' in message
+    assert "'a'" in message
+    assert 'condition' in message
+
+
+def test_when_on_an_edge_from_a_condition_node_is_fine() -> None:
+    raw = workflow(
+        [node('c', 'condition', config={'expression': 'input.go'}), node('yes'), node('no')],
+        [edge('c', 'yes', when=True), edge('c', 'no', when=False)],
+    )
+    parsed = parse(raw)
+    assert [e.when for e in parsed.outgoing['c']] == [True, False]
+
+
+def test_reserved_id_input() -> None:
+    message = rejected(workflow([node('input')]))
+    assert "'input'" in message
+    assert 'reserved' in message
+
+
+def test_empty_nodes_list() -> None:
+    message = rejected(workflow([]))
+    assert 'nodes' in message
+
+
+@pytest.mark.parametrize('raw', [[], 'a workflow', 42, None])
+def test_non_object_input(raw: Any) -> None:
+    message = rejected(raw)
+    assert 'object' in message
+    assert type(raw).__name__ in message
+
+
+def test_unknown_top_level_key() -> None:
+    message = rejected(workflow([node('a')], colour='blue'))
+    assert 'colour' in message
+
+
+def test_bad_node_id_names_the_field() -> None:
+    message = rejected(workflow([node('has space')]))
+    assert 'nodes[0].id' in message
+
+
+# --- node config errors -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ('spec', 'expected'),
+    [
+        (node('wait', 'delay', config={'seconds': -1}), ['wait', 'delay', 'seconds']),
+        (node('wait', 'delay', config={}), ['wait', 'delay', 'seconds']),
+        (node('shape', 'transform', config={'expression': 'a.[b'}), ['shape', 'transform', 'expression', 'JMESPath']),
+        (node('pick', 'condition', config={'expression': '&&'}), ['pick', 'condition', 'expression', 'JMESPath']),
+        (node('say', 'log', config={'message': 'hi', 'expression': '[['}), ['say', 'log', 'expression']),
+        (node('say', 'log', config={'message': 'hi', 'level': 'loud'}), ['say', 'log', 'level']),
+        (node('wait', 'delay', config={'seconds': 1, 'secnds': 2}), ['wait', 'delay', 'secnds']),
+        (node('call', 'http', config={'url': 'ftp://example.com'}), ['call', 'http', 'url']),
+        (node('boom', 'fail', config={'times': -2}), ['boom', 'fail', 'times']),
+    ],
+    ids=[
+        'delay-negative',
+        'delay-missing',
+        'transform-bad-jmespath',
+        'condition-bad-jmespath',
+        'log-bad-jmespath',
+        'log-bad-level',
+        'unknown-config-key',
+        'http-bad-url',
+        'fail-negative-times',
+    ],
+)
+def test_bad_config_names_node_type_and_field(spec: dict[str, Any], expected: list[str]) -> None:
+    message = rejected(workflow([spec]))
+    for word in expected:
+        assert word in message
+
+
+def test_bad_retry_policy_names_the_node() -> None:
+    spec = node('a', retry={'max_attempts': 3, 'backoff_seconds': 5, 'max_backoff_seconds': 1})
+    message = rejected(workflow([spec]))
+    assert "'a'" in message
+    assert 'max_backoff_seconds' in message
+
+
+def test_non_positive_node_timeout() -> None:
+    message = rejected(workflow([node('a', timeout_seconds=0)]))
+    assert 'timeout_seconds' in message
+    assert "'a'" in message
+
+
+# --- valid workflows --------------------------------------------------------------------------------
+
+
+def test_topological_order_respects_edges_and_definition_order() -> None:
+    raw = workflow(
+        [node('report'), node('fetch'), node('left'), node('right'), node('join'), node('lonely')],
+        [
+            edge('fetch', 'left'),
+            edge('fetch', 'right'),
+            edge('left', 'join'),
+            edge('right', 'join'),
+            edge('join', 'report'),
+        ],
+    )
+    parsed = parse(raw)
+    assert parsed.order == ('fetch', 'lonely', 'left', 'right', 'join', 'report')
+    assert set(parsed.order) == set(parsed.nodes)
+    position = {node_id: index for index, node_id in enumerate(parsed.order)}
+    for e in raw['edges']:
+        assert position[e['source']] < position[e['target']]
+    assert parsed.downstream_of('left') == {'left', 'join', 'report'}
+    assert [e.source for e in parsed.incoming['join']] == ['left', 'right']
+    assert parsed.outgoing['report'] == ()
+
+
+def test_valid_workflow_exposes_typed_configs_and_definition() -> None:
+    raw = workflow(
+        [node('wait', 'delay', config={'seconds': 0.5}, retry={'max_attempts': 2}), node('say')],
+        [edge('wait', 'say')],
+        timeout_seconds=30,
+    )
+    parsed = parse(raw)
+    assert parsed.id == 'wf'
+    assert parsed.name == 'Test workflow'
+    assert parsed.configs['wait'].seconds == 0.5  # type: ignore[attr-defined]
+    assert parsed.retry_policy('wait').max_attempts == 2
+    assert parsed.retry_policy('say').max_attempts == 1
+    definition = parsed.definition()
+    assert definition['timeout_seconds'] == 30
+    assert parse(definition).order == parsed.order  # the stored form parses back
+
+
+def test_load_document_json_and_yaml() -> None:
+    text = """
+id: yaml-wf
+name: From YAML
+nodes:
+  - {id: first, type: delay, config: {seconds: 0}}
+  - id: second
+    type: transform
+    config: {expression: 'first.waited_seconds'}
+edges:
+  - {source: first, target: second}
+"""
+    raw = load_document(text, yaml_allowed=True)
+    parsed = parse(raw)
+    assert parsed.id == 'yaml-wf'
+    assert parsed.order == ('first', 'second')
+
+    assert load_document(json.dumps({'a': 1}).encode()) == {'a': 1}
+    with pytest.raises(WorkflowError, match='not valid JSON'):
+        load_document(text)  # YAML is refused unless allowed
+    with pytest.raises(WorkflowError, match='YAML'):
+        load_document('nodes: [unclosed', yaml_allowed=True)
+
+
+# --- the shipped example workflows ------------------------------------------------------------------
+
+
+def _workflow_files() -> list[Path]:
+    if not WORKFLOWS_DIR.is_dir():
+        return []
+    return sorted(path for path in WORKFLOWS_DIR.iterdir() if path.is_file() and path.suffix in WORKFLOW_SUFFIXES)
+
+
+@pytest.mark.parametrize('path', _workflow_files(), ids=lambda path: path.name)
+def test_shipped_workflow_parses(path: Path) -> None:
+    parsed = parse_workflow(load_document(path.read_text(encoding='utf-8'), yaml_allowed=True), default_registry())
+    assert parsed.order
+    assert len(parsed.order) == len(parsed.spec.nodes)
+
+
+def test_shipped_workflow_ids_are_unique() -> None:
+    ids = [
+        parse_workflow(load_document(path.read_text(encoding='utf-8'), yaml_allowed=True), default_registry()).id
+        for path in _workflow_files()
+    ]
+    assert len(ids) == len(set(ids))
