@@ -13,7 +13,7 @@ from nicegui import app, ui
 from flowmon.api import install_api
 from flowmon.services import Services
 from flowmon.settings import Settings, SettingsError, load_settings, resolve_secret
-from flowmon.web import build_root
+from flowmon.web import build_root, install_web
 
 
 def main() -> None:
@@ -28,6 +28,7 @@ def main() -> None:
 
     services = Services.build(settings, token=token)
     install_api(app, services)
+    install_web(app, services)
     app.on_startup(services.start)
     app.on_startup(lambda: _announce(settings, token))
     app.on_shutdown(services.stop)

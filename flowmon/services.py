@@ -17,11 +17,21 @@ import httpx
 from flowmon.engine.bus import EventBus
 from flowmon.engine.events import Event, utcnow
 from flowmon.engine.nodes import NodeRegistry, default_registry
+from flowmon.engine.nodes.http import MAX_RESPONSE_BYTES
+from flowmon.engine.nodes.webhook import WebhookNode
 from flowmon.engine.projector import Projector
+from flowmon.engine.replay import ReplayIndex
 from flowmon.engine.runner import Engine
 from flowmon.engine.state import ExecutionState
 from flowmon.settings import Settings
 from flowmon.store import Database, EventRecorder, History, WorkflowCatalog, interrupt_unfinished
+from flowmon.store.metrics import ExecutionMetrics
+from flowmon.store.replays import ReplayLoader
+from flowmon.webhooks.guard import OutboundGuard, guarded_client
+from flowmon.webhooks.schedules import ScheduleService
+from flowmon.webhooks.service import DeliveryService, build_delivery_service
+from flowmon.webhooks.timers import Timers
+from flowmon.webhooks.triggers import TriggerService
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +57,19 @@ class Services:
     projector: Projector
     engine: Engine
     http: httpx.AsyncClient
+    metrics: ExecutionMetrics  # dashboard numbers, cached and shared by every client
+    timers: Timers  # the process's one APScheduler: webhook retries, the sweeper, cron schedules
+    webhooks: DeliveryService
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    _ready: asyncio.Event = field(default_factory=asyncio.Event)
+    triggers: TriggerService = field(init=False)
+    schedules: ScheduleService = field(init=False)
+    replays: ReplayLoader = field(init=False)  # replay indexes of recently replayed finished executions
+
+    def __post_init__(self) -> None:
+        self.replays = ReplayLoader(self.history)
+        self.triggers = TriggerService(self.db, self.catalog, self.start_execution)
+        self.schedules = ScheduleService(self.db, self.catalog, self.timers, self.start_execution)
 
     @classmethod
     def build(cls, settings: Settings, *, token: str, registry: NodeRegistry | None = None) -> Services:
@@ -55,7 +77,13 @@ class Services:
         bus = EventBus()
         db = Database(settings.db_url)
         history = History(db)
-        http = httpx.AsyncClient(follow_redirects=False, timeout=30.0)
+        guard = OutboundGuard(settings.outbound_allow_list)  # the http node and webhooks share the SSRF guard
+        http = guarded_client(guard, timeout=30.0, max_response_bytes=MAX_RESPONSE_BYTES)
+        timers = Timers()
+        webhooks = build_delivery_service(settings, db=db, bus=bus, timers=timers, guard=guard)
+        if 'webhook' not in registry:
+            registry.register(WebhookNode(webhooks))
+        recorder = EventRecorder(db, bus)
         return cls(
             settings=settings,
             token=token,
@@ -64,10 +92,13 @@ class Services:
             db=db,
             history=history,
             catalog=WorkflowCatalog(history, registry),
-            recorder=EventRecorder(db, bus),
+            recorder=recorder,
             projector=Projector(bus),
             engine=Engine(bus=bus, registry=registry, max_concurrent=settings.max_concurrent_executions, http=http),
             http=http,
+            timers=timers,
+            webhooks=webhooks,
+            metrics=ExecutionMetrics(db, change_counter=lambda: recorder.written),
         )
 
     async def start(self) -> None:
@@ -80,14 +111,37 @@ class Services:
         loaded = await self.catalog.load_directory(self.settings.workflows_path, utcnow())
         log.info('loaded %d workflow(s) from %s', len(loaded), self.settings.workflows_path)
         self._tasks.append(asyncio.get_running_loop().create_task(self._tick(), name='projector tick'))
+        self.timers.start()
+        await self.webhooks.start()
+        await self.schedules.start()
+        self.timers.every('hooks:prune', 3600, self.triggers.prune)
+        self._ready.set()
+
+    @property
+    def is_ready(self) -> bool:
+        """True once :meth:`start` has finished (NiceGUI runs async start-up handlers in the background)."""
+        return self._ready.is_set()
+
+    async def wait_ready(self, timeout: float = 30.0) -> bool:
+        """Wait until start-up has finished; False if it has not within ``timeout`` seconds."""
+        try:
+            async with asyncio.timeout(timeout):
+                await self._ready.wait()
+        except TimeoutError:
+            return False
+        return True
 
     async def stop(self) -> None:
+        self._ready.clear()
         for task in self._tasks:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()
+        await self.schedules.stop()
+        self.timers.shutdown()
         await self.engine.stop()
+        await self.webhooks.stop()
         await self.recorder.stop()
         self.projector.stop()
         await self.http.aclose()
@@ -123,6 +177,7 @@ class Services:
             raise Conflict(f'execution {execution_id!r} is still {previous.status}; cancel it or wait')
         workflow = await self.catalog.get(previous.workflow_id or '')
         if workflow is None:
+            await self.recorder.flush()  # the snapshot is in the first event, which may not be written yet
             snapshot = await self.history.workflow_snapshot(execution_id)
             if snapshot is None:
                 raise NotFound(f'workflow {previous.workflow_id!r} of execution {execution_id!r} no longer exists')
@@ -140,3 +195,11 @@ class Services:
     async def execution_events(self, execution_id: str, *, after_seq: int = 0, limit: int | None = None) -> list[Event]:
         await self.recorder.flush()
         return await self.history.events(execution_id, after_seq=after_seq, limit=limit)
+
+    async def replay_index(self, execution_id: str) -> ReplayIndex:
+        """The execution's replay index (state at any position, timeline, Gantt spans); raises NotFound."""
+        await self.recorder.flush()
+        index = await self.replays.open(execution_id)
+        if index is None:
+            raise NotFound(f'execution {execution_id!r} not found')
+        return index

@@ -64,6 +64,9 @@ class Settings(BaseSettings):
     storage_secret: SecretStr | None = None
     outbound_allow: str = ''
     webhook_retry_schedule: str = DEFAULT_WEBHOOK_RETRY_SCHEDULE
+    webhook_jitter: float = Field(default=0.2, ge=0, le=1)
+    webhook_timeout: float = Field(default=15.0, ge=1, le=30)
+    webhook_disable_after: float = Field(default=5 * 86_400, ge=0)
     log_level: str = 'INFO'
 
     @classmethod

@@ -11,6 +11,8 @@ from flowmon.engine.events import utcnow
 from flowmon.engine.model import WorkflowError, load_document
 from flowmon.services import Services
 
+from .schemas import MAX_NESTING, nesting_depth
+
 MAX_DEFINITION_BYTES = 2 * 1024 * 1024
 
 
@@ -53,6 +55,10 @@ def workflow_routes(services: Services) -> APIRouter:
             raise HTTPException(400, f'malformed workflow document: {exc}') from None
         except yaml.YAMLError as exc:  # pragma: no cover - load_document wraps these
             raise HTTPException(400, str(exc)) from None
+        except RecursionError:
+            raise HTTPException(400, 'malformed workflow document: nested too deeply to parse') from None
+        if nesting_depth(raw) > MAX_NESTING:
+            raise HTTPException(422, f'workflow definition is nested more than {MAX_NESTING} levels deep')
         try:
             workflow, created = await services.catalog.put(workflow_id, raw, utcnow())
         except WorkflowError as exc:

@@ -19,12 +19,15 @@ import logging
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
-from .events import Event
+from .events import Event, WebhookEvent
 
 log = logging.getLogger(__name__)
 
-Callback = Callable[[Event], None]
+BusEvent = Event | WebhookEvent
+# Subscribers receive execution events, plus webhook events when their filter lets those through.
+Callback = Callable[[Any], None]
 PressureGauge = Callable[[], bool]
 
 
@@ -36,11 +39,12 @@ class EventFilter:
     execution_id: str | None = None
     node_id: str | None = None
 
-    def matches(self, event: Event) -> bool:
+    def matches(self, event: BusEvent) -> bool:
+        # Webhook events have no execution or node id: a filter on either never lets them through.
         return (
             (self.types is None or event.type in self.types)
-            and (self.execution_id is None or event.execution_id == self.execution_id)
-            and (self.node_id is None or event.node_id == self.node_id)
+            and (self.execution_id is None or getattr(event, 'execution_id', None) == self.execution_id)
+            and (self.node_id is None or getattr(event, 'node_id', None) == self.node_id)
         )
 
 
@@ -135,7 +139,7 @@ class EventBus:
         self._subscriptions = [*self._subscriptions, subscription]
         return subscription
 
-    def publish(self, event: Event) -> None:
+    def publish(self, event: BusEvent) -> None:
         self.published += 1
         for subscription in self._subscriptions:  # the list is replaced, never mutated: safe to iterate
             if subscription.filter.matches(event):

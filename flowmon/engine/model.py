@@ -1,7 +1,7 @@
 """Workflow definitions and their validation.
 
 A workflow is JSON (or YAML):
-``{"id", "name", "description"?, "timeout_seconds"?, "nodes": [...], "edges": [...]}``.
+``{"id", "name", "description"?, "timeout_seconds"?, "nodes": [...], "edges": [...], "schedule"?, "trigger"?}``.
 :func:`parse_workflow` checks the shape, every node's config against its type, and the graph (duplicate
 ids, edges to missing nodes, cycles, branch edges), and raises :class:`WorkflowError` whose message names
 the culprit.
@@ -12,10 +12,13 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC
+from functools import cached_property
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from .nodes.base import NodeConfig, NodeRegistry
 from .retry import NO_RETRY, RetryPolicy
@@ -48,6 +51,43 @@ class EdgeSpec(BaseModel):
     when: bool | None = None
 
 
+class ScheduleSpec(BaseModel):
+    """``"schedule": {"cron": "*/5 * * * *", "timezone": "UTC"}``: start the workflow on a cron schedule."""
+
+    model_config = ConfigDict(extra='forbid', frozen=True)
+
+    cron: str = Field(min_length=1, max_length=200)
+    timezone: str = Field(default='UTC', min_length=1, max_length=64)
+
+    @field_validator('cron')
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        from apscheduler.triggers.cron import CronTrigger  # imported when a schedule is validated, not with the engine
+
+        try:
+            CronTrigger.from_crontab(value, timezone=UTC)
+        except ValueError as exc:
+            raise ValueError(f'invalid cron expression {value!r} (minute hour day month day-of-week): {exc}') from None
+        return value
+
+    @field_validator('timezone')
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f'unknown time zone {value!r} (use an IANA name such as "Europe/Berlin")') from None
+        return value
+
+
+class TriggerSpec(BaseModel):
+    """``"trigger": {"enabled": true}``: accept signed ``POST /hooks/{workflow_id}`` calls (the secret is not here)."""
+
+    model_config = ConfigDict(extra='forbid', frozen=True)
+
+    enabled: bool = True
+
+
 class WorkflowSpec(BaseModel):
     model_config = ConfigDict(extra='forbid', frozen=True)
 
@@ -57,6 +97,8 @@ class WorkflowSpec(BaseModel):
     timeout_seconds: float | None = Field(default=None, gt=0, le=7 * 86_400)
     nodes: list[NodeSpec] = Field(min_length=1, max_length=MAX_NODES)
     edges: list[EdgeSpec] = Field(default_factory=list)
+    schedule: ScheduleSpec | None = None
+    trigger: TriggerSpec | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -82,10 +124,15 @@ class Workflow:
         return {node.id: node for node in self.spec.nodes}
 
     def node(self, node_id: str) -> NodeSpec:
-        for node in self.spec.nodes:
-            if node.id == node_id:
-                return node
-        raise KeyError(node_id)
+        try:
+            return self._nodes_by_id[node_id]
+        except KeyError:
+            raise KeyError(node_id) from None
+
+    @cached_property
+    def _nodes_by_id(self) -> dict[str, NodeSpec]:
+        # The engine looks nodes up for every node it runs: index them once (ids are unique, see parse_workflow).
+        return {node.id: node for node in self.spec.nodes}
 
     def retry_policy(self, node_id: str) -> RetryPolicy:
         return self.node(node_id).retry or NO_RETRY

@@ -3,16 +3,23 @@
 ``apply(state, event) -> state`` is the only way execution state is made: the live page, the replay page,
 the API's execution summary and the tests all fold the same events through it, so they cannot disagree.
 States are immutable; ``apply`` returns a new state and never mutates its argument.
+
+Replay folds whole histories (100,000 events must fold in well under a second), so the reducer is
+written for speed without giving up purity: node events are handled by functions from one node's state
+to the next, and :func:`fold` gathers a run of them before making one new execution state; node states
+live in a :class:`NodeMap`, where replacing one node copies a small chunk rather than every node; and
+states are copied with :func:`_evolve`, several times cheaper than ``dataclasses.replace``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from .events import Event, EventType
+from .nodemap import NodeMap
 
 EXECUTION_STATUSES = ('queued', 'running', 'succeeded', 'failed', 'cancelled', 'interrupted')
 NODE_STATUSES = ('pending', 'running', 'retrying', 'succeeded', 'failed', 'skipped', 'cancelled')
@@ -20,7 +27,7 @@ TERMINAL_NODE_STATUSES = frozenset({'succeeded', 'failed', 'skipped', 'cancelled
 TERMINAL_EXECUTION_STATUSES = frozenset({'succeeded', 'failed', 'cancelled', 'interrupted'})
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
+@dataclass(frozen=True, kw_only=True)
 class Attempt:
     """One try at running a node."""
 
@@ -35,7 +42,7 @@ class Attempt:
         return _ms(self.started_at, self.finished_at)
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
+@dataclass(frozen=True, kw_only=True)
 class NodeState:
     """What is known about one node of an execution."""
 
@@ -62,7 +69,7 @@ class NodeState:
         return self.status in TERMINAL_NODE_STATUSES
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
+@dataclass(frozen=True, kw_only=True)
 class EdgeFlow:
     """Data handed over along one edge so far."""
 
@@ -72,7 +79,7 @@ class EdgeFlow:
     last_ts: datetime | None = None
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
+@dataclass(frozen=True, kw_only=True)
 class ExecutionState:
     """An execution as of its last applied event."""
 
@@ -143,9 +150,37 @@ def initial_state(execution_id: str) -> ExecutionState:
 
 
 def fold(events: Iterable[Event], state: ExecutionState | None = None) -> ExecutionState | None:
-    """Apply events in order, starting from ``state`` (or from nothing)."""
+    """Apply events in order, starting from ``state`` (or from nothing).
+
+    The same result as calling :func:`apply` for each event, made faster for long histories (replay folds
+    100,000 events): a run of node events updates the nodes it touches, and the execution state is made
+    once at the end of the run instead of once per event.
+    """
+    changed: dict[str, NodeState] = {}  # the run's node updates, not yet in ``state``
+    done = last_seq = 0
+    last_ts: datetime | None = None
     for event in events:
-        state = apply(state, event)
+        if state is None:
+            state = initial_state(event.execution_id)
+        node_handler = _NODE_HANDLERS.get(event.type)
+        if node_handler is None:
+            if changed:
+                state = _with_nodes(state, changed, done, last_seq, last_ts)
+                changed = {}
+            state = apply(state, event)
+            continue
+        if not changed:
+            done, last_seq = state.done, state.last_seq
+        if event.seq <= last_seq:
+            continue
+        node_id = event.node_id or ''
+        previous = changed.get(node_id) or state.nodes.get(node_id)
+        node = node_handler(previous or NodeState(id=node_id), event)
+        done += _done_change(previous, node)
+        changed[node_id] = node
+        last_seq, last_ts = event.seq, event.ts
+    if changed and state is not None:
+        state = _with_nodes(state, changed, done, last_seq, last_ts)
     return state
 
 
@@ -159,9 +194,17 @@ def apply(state: ExecutionState | None, event: Event) -> ExecutionState:
         state = initial_state(event.execution_id)
     if event.seq <= state.last_seq:
         return state
+    node_handler = _NODE_HANDLERS.get(event.type)
+    if node_handler is not None:
+        node_id = event.node_id or ''
+        previous = state.nodes.get(node_id)
+        node = node_handler(previous or NodeState(id=node_id), event)
+        return _with_nodes(state, {node_id: node}, state.done + _done_change(previous, node), event.seq, event.ts)
     handler = _HANDLERS.get(event.type)
     new = handler(state, event) if handler else state
-    return replace(new, last_seq=event.seq, last_ts=event.ts)
+    if new is state or new.last_seq != event.seq:
+        new = _evolve(new, last_seq=event.seq, last_ts=event.ts)
+    return new
 
 
 # --- execution-level events -------------------------------------------------------------------------
@@ -170,8 +213,8 @@ def apply(state: ExecutionState | None, event: Event) -> ExecutionState:
 def _queued(state: ExecutionState, event: Event) -> ExecutionState:
     data = event.data
     node_ids = list(data.get('nodes') or [])
-    nodes = {node_id: NodeState(id=node_id) for node_id in node_ids}
-    return replace(
+    nodes = NodeMap((node_id, NodeState(id=node_id)) for node_id in node_ids)
+    return _evolve(
         state,
         workflow_id=data.get('workflow_id'),
         status='queued',
@@ -186,7 +229,7 @@ def _queued(state: ExecutionState, event: Event) -> ExecutionState:
 
 
 def _started(state: ExecutionState, event: Event) -> ExecutionState:
-    return replace(state, status='running', started_at=event.ts)
+    return _evolve(state, status='running', started_at=event.ts)
 
 
 def _progress(state: ExecutionState, event: Event) -> ExecutionState:
@@ -195,7 +238,7 @@ def _progress(state: ExecutionState, event: Event) -> ExecutionState:
 
 def _finished(status: str) -> Callable[[ExecutionState, Event], ExecutionState]:
     def handler(state: ExecutionState, event: Event) -> ExecutionState:
-        return replace(
+        return _evolve(
             state,
             status=status,
             finished_at=event.ts,
@@ -210,35 +253,31 @@ def _finished(status: str) -> Callable[[ExecutionState, Event], ExecutionState]:
 # --- node-level events ------------------------------------------------------------------------------
 
 
-def _with_node(state: ExecutionState, node: NodeState) -> ExecutionState:
-    previous = state.nodes.get(node.id)
-    nodes = dict(state.nodes)
-    nodes[node.id] = node
-    done = state.done
-    was_terminal = previous is not None and previous.is_terminal
-    if node.is_terminal and not was_terminal:
-        done += 1
-    elif was_terminal and not node.is_terminal:
-        done -= 1
-    return replace(state, nodes=nodes, done=done)
+def _with_nodes(
+    state: ExecutionState, changed: Mapping[str, NodeState], done: int, last_seq: int, last_ts: datetime | None
+) -> ExecutionState:
+    """``state`` with the nodes in ``changed`` replaced (new ones appended), ``done`` and the last event."""
+    nodes = state.nodes if isinstance(state.nodes, NodeMap) else NodeMap(state.nodes)
+    return _evolve(state, nodes=nodes.update(changed), done=done, last_seq=last_seq, last_ts=last_ts)
 
 
-def _node(state: ExecutionState, event: Event) -> NodeState:
-    node_id = event.node_id or ''
-    return state.nodes.get(node_id) or NodeState(id=node_id)
+def _done_change(previous: NodeState | None, node: NodeState) -> int:
+    """How the count of finished nodes changes when ``previous`` becomes ``node``: +1, -1 or 0."""
+    was_terminal = previous is not None and previous.status in TERMINAL_NODE_STATUSES
+    is_terminal = node.status in TERMINAL_NODE_STATUSES
+    return int(is_terminal) - int(was_terminal)
 
 
 def _close_attempt(node: NodeState, event: Event, outcome: str, error: str | None) -> tuple[Attempt, ...]:
     log = node.attempt_log
     if log and log[-1].outcome == 'running':
-        return (*log[:-1], replace(log[-1], finished_at=event.ts, outcome=outcome, error=error))
+        return (*log[:-1], _evolve(log[-1], finished_at=event.ts, outcome=outcome, error=error))
     return log
 
 
-def _node_started(state: ExecutionState, event: Event) -> ExecutionState:
-    node = _node(state, event)
+def _node_started(node: NodeState, event: Event) -> NodeState:
     attempt = int(event.data.get('attempt') or node.attempts + 1)
-    updated = replace(
+    return _evolve(
         node,
         status='running',
         attempts=attempt,
@@ -250,13 +289,11 @@ def _node_started(state: ExecutionState, event: Event) -> ExecutionState:
         next_retry_in=None,
         attempt_log=(*node.attempt_log, Attempt(n=attempt, started_at=event.ts)),
     )
-    return _with_node(state, updated)
 
 
-def _node_retrying(state: ExecutionState, event: Event) -> ExecutionState:
-    node = _node(state, event)
+def _node_retrying(node: NodeState, event: Event) -> NodeState:
     error = event.data.get('error')
-    updated = replace(
+    return _evolve(
         node,
         status='retrying',
         error=error,
@@ -264,13 +301,11 @@ def _node_retrying(state: ExecutionState, event: Event) -> ExecutionState:
         next_retry_in=event.data.get('delay_seconds'),
         attempt_log=_close_attempt(node, event, 'failed', error),
     )
-    return _with_node(state, updated)
 
 
-def _node_completed(state: ExecutionState, event: Event) -> ExecutionState:
-    node = _node(state, event)
+def _node_completed(node: NodeState, event: Event) -> NodeState:
     reused = bool(event.data.get('reused'))
-    updated = replace(
+    return _evolve(
         node,
         status='succeeded',
         output=event.data.get('output'),
@@ -281,13 +316,11 @@ def _node_completed(state: ExecutionState, event: Event) -> ExecutionState:
         finished_at=event.ts,
         attempt_log=_close_attempt(node, event, 'succeeded', None),
     )
-    return _with_node(state, updated)
 
 
-def _node_failed(state: ExecutionState, event: Event) -> ExecutionState:
-    node = _node(state, event)
+def _node_failed(node: NodeState, event: Event) -> NodeState:
     error = event.data.get('error')
-    updated = replace(
+    return _evolve(
         node,
         status='failed',
         error=error,
@@ -296,25 +329,20 @@ def _node_failed(state: ExecutionState, event: Event) -> ExecutionState:
         next_retry_in=None,
         attempt_log=_close_attempt(node, event, 'failed', error),
     )
-    return _with_node(state, updated)
 
 
-def _node_skipped(state: ExecutionState, event: Event) -> ExecutionState:
-    node = _node(state, event)
-    updated = replace(node, status='skipped', skip_reason=event.data.get('reason'), finished_at=None)
-    return _with_node(state, updated)
+def _node_skipped(node: NodeState, event: Event) -> NodeState:
+    return _evolve(node, status='skipped', skip_reason=event.data.get('reason'), finished_at=None)
 
 
-def _node_cancelled(state: ExecutionState, event: Event) -> ExecutionState:
-    node = _node(state, event)
-    updated = replace(
+def _node_cancelled(node: NodeState, event: Event) -> NodeState:
+    return _evolve(
         node,
         status='cancelled',
         finished_at=event.ts if node.started_at else None,
         next_retry_in=None,
         attempt_log=_close_attempt(node, event, 'cancelled', None),
     )
-    return _with_node(state, updated)
 
 
 def _data_flow(state: ExecutionState, event: Event) -> ExecutionState:
@@ -329,7 +357,7 @@ def _data_flow(state: ExecutionState, event: Event) -> ExecutionState:
         last_seq=event.seq,
         last_ts=event.ts,
     )
-    return replace(state, edges=edges)
+    return _evolve(state, edges=edges)
 
 
 _HANDLERS = {
@@ -340,14 +368,34 @@ _HANDLERS = {
     EventType.EXECUTION_FAILED: _finished('failed'),
     EventType.EXECUTION_CANCELLED: _finished('cancelled'),
     EventType.EXECUTION_INTERRUPTED: _finished('interrupted'),
+    EventType.DATA_FLOW: _data_flow,
+}
+
+# Events about one node: each handler maps that node's state to its next one.
+_NODE_HANDLERS: dict[EventType, Callable[[NodeState, Event], NodeState]] = {
     EventType.NODE_STARTED: _node_started,
     EventType.NODE_RETRYING: _node_retrying,
     EventType.NODE_COMPLETED: _node_completed,
     EventType.NODE_FAILED: _node_failed,
     EventType.NODE_SKIPPED: _node_skipped,
     EventType.NODE_CANCELLED: _node_cancelled,
-    EventType.DATA_FLOW: _data_flow,
 }
+
+
+_T = TypeVar('_T')
+
+
+def _evolve(obj: _T, **changes: Any) -> _T:
+    """A copy of ``obj`` with ``changes`` (``dataclasses.replace`` for this module's classes, 6x cheaper).
+
+    Sound because these frozen dataclasses keep their fields in ``__dict__`` and have no ``__post_init__``,
+    init-only fields or validation: copying the fields and overriding some is all ``replace`` would do.
+    """
+    fields = obj.__dict__.copy()
+    fields.update(changes)
+    new = object.__new__(type(obj))
+    object.__setattr__(new, '__dict__', fields)
+    return new
 
 
 def _ms(start: datetime | None, end: datetime | None) -> float | None:

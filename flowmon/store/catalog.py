@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,15 @@ class WorkflowCatalog:
         self._history = history
         self._registry = registry
         self._cache: dict[str, tuple[datetime, Workflow]] = {}
+        # Called with (workflow_id, workflow or None when deleted) after every stored change; cheap and synchronous.
+        self.listeners: list[Callable[[str, Workflow | None], None]] = []
+
+    def _changed(self, workflow_id: str, workflow: Workflow | None) -> None:
+        for listener in list(self.listeners):
+            try:
+                listener(workflow_id, workflow)
+            except Exception:
+                log.exception('workflow catalog listener failed for %s', workflow_id)
 
     def validate(self, raw: Any) -> Workflow:
         return parse_workflow(raw, self._registry)
@@ -40,6 +49,7 @@ class WorkflowCatalog:
         workflow = self.validate(raw)
         created = await self._history.put_workflow(workflow.id, workflow.name, workflow.definition(), now)
         self._cache.pop(workflow.id, None)
+        self._changed(workflow.id, workflow)
         return workflow, created
 
     async def get(self, workflow_id: str) -> Workflow | None:
@@ -58,7 +68,10 @@ class WorkflowCatalog:
 
     async def delete(self, workflow_id: str) -> bool:
         self._cache.pop(workflow_id, None)
-        return await self._history.delete_workflow(workflow_id)
+        deleted = await self._history.delete_workflow(workflow_id)
+        if deleted:
+            self._changed(workflow_id, None)
+        return deleted
 
     async def load_directory(self, directory: Path, now: datetime) -> list[str]:
         """Load every workflow file in ``directory`` (files replace stored workflows with the same id).
@@ -76,9 +89,10 @@ class WorkflowCatalog:
                 raw = load_document(path.read_text(encoding='utf-8'), yaml_allowed=True)
                 workflow = self.validate(raw)
                 await self._history.put_workflow(workflow.id, workflow.name, workflow.definition(), now)
-            except (WorkflowError, OSError, UnicodeDecodeError) as exc:
+            except (ValueError, OSError, RecursionError) as exc:  # WorkflowError, bad encoding, absurd nesting
                 log.error('workflow file %s not loaded: %s', path.name, exc)
                 continue
             self._cache.pop(workflow.id, None)
+            self._changed(workflow.id, workflow)
             loaded.append(workflow.id)
         return loaded

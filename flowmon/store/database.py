@@ -10,6 +10,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlmodel import SQLModel
 
+from flowmon.webhooks import tables as _webhook_tables  # noqa: F401  (registers the webhook tables too)
+
 from . import tables  # noqa: F401  (registers the tables on SQLModel.metadata)
 
 

@@ -117,36 +117,60 @@ class EventRecorder:
                 await asyncio.sleep(self.flush_interval)
 
     async def flush(self) -> int:
-        """Write all pending events now; returns how many were written."""
+        """Write all pending events now; returns how many were written.
+
+        A caller cancelled meanwhile (``stop`` cancelling the loop, a request going away) still waits for the
+        batch in flight, then gets its ``CancelledError``: a transaction abandoned midway keeps its write lock
+        (the next flush waits 30 s and fails) or commits after all (and the next flush duplicates it).
+        """
         async with self._lock:
             total = 0
             while self._pending:
                 batch = self._pending[: self.batch_limit]
                 del self._pending[: len(batch)]
-                try:
-                    await self.write(batch)
-                except BaseException:
+                writing = asyncio.ensure_future(self.write(batch))
+                cancelled = await _wait_through_cancellation(writing)
+                error = asyncio.CancelledError() if writing.cancelled() else writing.exception()
+                if error is not None:
                     self._pending[:0] = batch  # keep order; retried on the next flush
-                    raise
+                    if cancelled:
+                        raise asyncio.CancelledError from error
+                    raise error
                 total += len(batch)
+                if cancelled:
+                    raise asyncio.CancelledError
             return total
 
-    async def write(self, batch: Sequence[Event], seed: Mapping[str, ExecutionState] | None = None) -> None:
-        """Persist ``batch`` in one transaction. ``seed`` gives states for executions not seen live."""
+    async def write(
+        self,
+        batch: Sequence[Event],
+        seed: Mapping[str, ExecutionState] | None = None,
+        *,
+        new_execution_columns: Mapping[str, Mapping[str, Any]] | None = None,
+    ) -> None:
+        """Persist ``batch`` in one transaction. ``seed`` gives states for executions not seen live.
+
+        ``new_execution_columns`` adds column values to the rows of executions this batch creates, by
+        execution id (the import sets ``imported_from`` this way, in the same transaction).
+        """
         if not batch:
             return
-        states = self._states
-        if seed:
-            states.update(seed)
+        # Known states change only after the commit: a failed write must leave them as they were, or the
+        # retry would take an inserted-before execution for one that has a row (and update nothing).
+        states = {**self._states, **seed} if seed else self._states
         before = {event.execution_id for event in batch if event.execution_id in states}
         touched: dict[str, ExecutionState] = {}
         for event in batch:
-            state = apply(states.get(event.execution_id), event)
-            states[event.execution_id] = state
+            state = apply(touched.get(event.execution_id) or states.get(event.execution_id), event)
             touched[event.execution_id] = state
         async with self._db.engine.begin() as conn:
             await conn.execute(_events.insert(), [_event_row(event) for event in batch])
-            inserts = [_execution_insert(state) for eid, state in touched.items() if eid not in before]
+            extra = new_execution_columns or {}
+            inserts = [
+                {**_execution_insert(state), **extra.get(eid, {})}
+                for eid, state in touched.items()
+                if eid not in before
+            ]
             if inserts:
                 await conn.execute(_executions.insert(), inserts)
             updates = [_execution_update(state) for eid, state in touched.items() if eid in before]
@@ -155,11 +179,24 @@ class EventRecorder:
             finished = [state for state in touched.values() if state.is_terminal]
             if finished:
                 await write_node_runs(conn, finished)
-        for state in touched.values():
+        for execution_id, state in touched.items():
             if state.is_terminal:
-                states.pop(state.id, None)
+                self._states.pop(execution_id, None)
+            else:
+                self._states[execution_id] = state
         self.written += len(batch)
         self.flushes += 1
+
+
+async def _wait_through_cancellation(task: asyncio.Future[None]) -> bool:
+    """Wait until ``task`` is done, even if the waiter is cancelled meanwhile; returns whether it was."""
+    cancelled = False
+    while not task.done():
+        try:
+            await asyncio.wait((task,))  # unlike awaiting the task, this never cancels it
+        except asyncio.CancelledError:
+            cancelled = True
+    return cancelled
 
 
 async def write_node_runs(conn: AsyncConnection, states: Iterable[ExecutionState]) -> None:
@@ -186,13 +223,14 @@ async def write_node_runs(conn: AsyncConnection, states: Iterable[ExecutionState
 
 
 def _event_row(event: Event) -> dict[str, Any]:
+    data = event.data
     return {
         'execution_id': event.execution_id,
         'seq': event.seq,
         'ts': to_db_time(event.ts),
         'type': str(event.type),
         'node_id': event.node_id,
-        'data': dumps(dict(event.data)),
+        'data': dumps(data if isinstance(data, dict) else dict(data)),  # the encoder needs a dict; copy only others
     }
 
 

@@ -1,7 +1,8 @@
 """SQLModel tables: workflows, executions, node runs and events.
 
 JSON payloads are stored as text serialised by :mod:`flowmon.store.codec`, so the hot path controls the
-encoding and the schema stays portable (SQLite now, PostgreSQL later). Timestamps are aware UTC (SQLModel's ``UTCDateTime``).
+encoding and the schema stays portable (SQLite now, PostgreSQL later).
+Timestamps are aware UTC (SQLModel's ``UTCDateTime``).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ class ExecutionRow(SQLModel, table=True):
         Index('ix_executions_workflow_created', 'workflow_id', 'created_at'),
         Index('ix_executions_status_created', 'status', 'created_at'),
         Index('ix_executions_created', 'created_at'),
+        Index('ix_executions_finished', 'finished_at'),  # dashboard throughput (flowmon.store.metrics)
     )
 
     id: str = Field(primary_key=True, max_length=40)
@@ -45,6 +47,9 @@ class ExecutionRow(SQLModel, table=True):
     nodes_done: int = 0
     nodes_total: int = 0
     last_seq: int = 0
+    # Set on executions imported from an export file: the id the execution had where it ran. Imported
+    # executions are read-only history (they replay like any other; nothing appends to them).
+    imported_from: str | None = Field(default=None, max_length=40)
 
 
 class NodeRunRow(SQLModel, table=True):

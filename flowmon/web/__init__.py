@@ -1,18 +1,75 @@
-"""The NiceGUI pages."""
+"""The NiceGUI web app: one root page (header + routed frame) and one routes table for every page.
+
+Every page module has ``create(services, **path_and_query_params)``; adding a page is one line in
+:data:`ROUTES` (query parameters arrive as keyword arguments of the same name, as strings).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
+from typing import Any
 
-from nicegui import ui
+from fastapi import FastAPI
+from nicegui import Client, app, ui
 
 from flowmon.services import Services
 
+from .auth import auth_middleware, is_signed_in
+from .format import TIMEZONE_KEY, remember_timezone
+from .layout import CONNECTION_SCRIPT, Shell
+from .pages import dashboard, execution, executions, login, workflow
+from .routing import GuardedSubPages, with_error_panel
+from .style import CSS
+
+PageBuilder = Callable[..., Any]
+
+ROUTES: dict[str, PageBuilder] = {
+    '/': dashboard.create,
+    '/login': login.create,
+    '/workflows/{workflow_id}': workflow.create,
+    '/executions': executions.create,
+    '/executions/{execution_id}': execution.create,
+}
+
+SESSION_CHECK_INTERVAL = 2.0  # a browser signed out in another tab loses this one's page within this time
+
+
+def install_web(app: FastAPI, services: Services) -> None:
+    """Web-wide set-up, before ``ui.run``: the sign-in middleware and the shared CSS and script."""
+    app.add_middleware(auth_middleware(services.token))
+    ui.add_css(CSS, shared=True)
+    ui.add_body_html(CONNECTION_SCRIPT, shared=True)
+
 
 def build_root(services: Services) -> Callable[[], None]:
-    """The root page builder handed to ``ui.run``."""
+    """The root page builder handed to ``ui.run``: the shell and the guarded routed frame."""
+    routes = {path: with_error_panel(partial(create, services)) for path, create in ROUTES.items()}
 
     def root() -> None:
-        ui.label('flowmon').classes('text-2xl')
+        client = ui.context.client
+        shell = Shell(services)
+        frame = GuardedSubPages(routes, token=services.token, on_auth_checked=shell.set_signed_in).classes('fm-frame')
+
+        def check_session() -> None:
+            if shell.signed_in and not is_signed_in(services.token):
+                frame.refresh()  # re-render: the frame now shows the sign-in form instead of data
+
+        ui.timer(SESSION_CHECK_INTERVAL, check_session)
+        client.on_connect(lambda: _learn_timezone(client))
 
     return root
+
+
+async def _learn_timezone(client: Client) -> None:
+    """Ask the browser for its time zone once, so times show in the viewer's zone from the next page on."""
+    if app.storage.user.get(TIMEZONE_KEY):
+        return
+    try:
+        name = await client.run_javascript('Intl.DateTimeFormat().resolvedOptions().timeZone', timeout=3.0)
+    except TimeoutError:
+        return
+    remember_timezone(name)
+
+
+__all__ = ['ROUTES', 'build_root', 'install_web']

@@ -22,6 +22,9 @@ class NodeError(Exception):
     """An expected failure of a node's work (shown without a traceback)."""
 
 
+_NODE_LOG = logging.getLogger('flowmon.node')  # what getLogger returns on every call, looked up once
+
+
 @dataclass(kw_only=True)
 class NodeContext:
     """What a node's work may use besides its config and input."""
@@ -30,7 +33,7 @@ class NodeContext:
     node_id: str
     attempt: int
     http: httpx.AsyncClient | None = None
-    log: logging.Logger = field(default_factory=lambda: logging.getLogger('flowmon.node'))
+    log: logging.Logger = field(default=_NODE_LOG)
 
 
 class NodeType(ABC):

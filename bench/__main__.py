@@ -1,0 +1,92 @@
+"""``python -m bench [name ...]``: run the benchmarks, print the results table and write bench/RESULTS.md.
+
+Each benchmark is a function returning a list of :class:`bench.report.Row`; to add one, write a module with
+such a function and add it to :data:`BENCHMARKS`. With no names every benchmark runs, in order, in this one
+process, and ``bench/RESULTS.md`` is rewritten. With names only those run and the table is printed; pass
+``--write`` to write RESULTS.md anyway (or ``--output PATH`` to write elsewhere).
+
+The exit status is 1 when a benchmark crashes (or, with ``--strict``, when a target is missed); a missed
+target alone is a result to report, not a failure of the run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import concurrency, engine_overhead, recorder_throughput, replay
+from .report import Row, Section, machine_info, markdown, table
+
+RESULTS = Path(__file__).resolve().parent / 'RESULTS.md'
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    name: str
+    title: str
+    run: Callable[[], list[Row]]
+
+
+BENCHMARKS: Sequence[Benchmark] = (
+    Benchmark('engine', 'Engine overhead per node vs an asyncio floor (issue 2)', engine_overhead.run),
+    Benchmark('recorder', 'Recorder throughput vs raw aiosqlite executemany (issue 2)', recorder_throughput.run),
+    Benchmark('concurrency', '1,000 concurrent executions of a 10-node workflow (issue 2)', concurrency.run),
+    Benchmark('replay', 'Replay of a 100,000-event execution (issue 4)', replay.run),
+)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    names = [b.name for b in BENCHMARKS]
+    parser = argparse.ArgumentParser(prog='python -m bench', description=__doc__.split('\n\n')[0])
+    parser.add_argument('names', nargs='*', metavar='name', help=f'benchmarks to run (default all): {", ".join(names)}')
+    parser.add_argument('--write', action='store_true', help='write the results file even when running a subset')
+    parser.add_argument('--output', type=Path, default=None, help=f'results file (default: {RESULTS})')
+    parser.add_argument('--strict', action='store_true', help='exit 1 when a target is missed')
+    args = parser.parse_args(argv)
+    unknown = [name for name in args.names if name not in names]
+    if unknown:
+        parser.error(f'unknown benchmark {", ".join(map(repr, unknown))}; choose from {", ".join(names)}')
+    selected = [b for b in BENCHMARKS if not args.names or b.name in args.names]
+
+    machine = machine_info()
+    sections = [_run(benchmark) for benchmark in selected]
+    rows = [row for section in sections for row in section.rows]
+    print()
+    print(table(rows))
+    print()
+    print(' | '.join(f'{key}: {value}' for key, value in machine.items()))
+
+    output = args.output or (RESULTS if not args.names or args.write else None)
+    if output is not None:
+        command = 'make bench' if not args.names else f'python -m bench {" ".join(args.names)}'
+        output.write_text(markdown(sections, machine, command=command), encoding='utf-8')
+        print(f'written to {output}')
+    crashed = any(section.error for section in sections)
+    missed = any(row.met is False for row in rows)
+    return 1 if crashed or (args.strict and missed) else 0
+
+
+def _run(benchmark: Benchmark) -> Section:
+    print(f'== {benchmark.name}: {benchmark.title}', flush=True)
+    started = time.perf_counter()
+    error = None
+    try:
+        rows = benchmark.run()
+    except Exception as exc:  # one broken benchmark must not hide the others' figures
+        traceback.print_exc()
+        error = f'{type(exc).__name__}: {exc}'
+        rows = [Row(measurement=f'{benchmark.title}', figure='crashed', target='runs', met=False, note=error)]
+    seconds = time.perf_counter() - started
+    for row in rows:
+        print(f'   {row.measurement}: {row.figure}' + (f' (target {row.target}: {row.verdict})' if row.target else ''))
+    print(f'   ({seconds:.1f} s)', flush=True)
+    return Section(name=benchmark.title, rows=rows, seconds=seconds, error=error)
+
+
+if __name__ == '__main__':
+    sys.exit(main())

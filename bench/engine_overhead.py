@@ -1,0 +1,255 @@
+"""Per-node cost of the engine for no-op nodes, beside a minimal asyncio floor in the same process.
+
+Target (issue 2): with the event bus and persistence on, the engine costs at most 5x the floor per node.
+
+* Engine: the real :class:`flowmon.engine.Engine` with ``default_registry()``, publishing on the real
+  :class:`EventBus` to an :class:`EventRecorder` that commits to a fresh SQLite file. One run is timed from
+  ``submit`` until the execution has finished *and* the recorder has flushed its last event.
+* Bus only (for information): the same engine on a bus nobody records, to show what persistence adds.
+* Floor: a hand-written scheduler doing only the dependency bookkeeping: a task per node, created when
+  the node's last dependency finishes, whose work is ``await asyncio.sleep(0)``; nothing else.
+
+Both run the same two shapes, ``start -> 100 parallel nodes -> join`` and a chain of 50, every node a
+``delay`` of 0 seconds. Runs alternate floor / engines so all see the same machine load. µs per node = run
+time / nodes. The headline figure is the best of the repeats (like ``timeit``: slower runs are other
+processes' interference, which on a shared 2-core machine is large), with the median beside it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import statistics
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from flowmon.engine import Engine, EventBus, Workflow, default_registry
+
+from .harness import Stack, persisted_stack, spread, timed
+from .report import Row
+
+FAN_OUT_WIDTH = 100
+CHAIN_LENGTH = 50
+REPEATS = 15
+WARM_UP = 2
+TARGET_RATIO = 5.0
+
+
+def fan_out_definition(width: int = FAN_OUT_WIDTH) -> dict[str, Any]:
+    """start -> n000..n{width-1} -> join, every node a no-op ``delay`` of 0 s."""
+    branches = [f'n{i:03d}' for i in range(width)]
+    return {
+        'id': 'bench-fan-out',
+        'name': f'Fan-out of {width} + join',
+        'nodes': [_noop(node_id) for node_id in ('start', *branches, 'join')],
+        'edges': [
+            *({'source': 'start', 'target': branch} for branch in branches),
+            *({'source': branch, 'target': 'join'} for branch in branches),
+        ],
+    }
+
+
+def chain_definition(length: int = CHAIN_LENGTH) -> dict[str, Any]:
+    """c000 -> c001 -> ... -> c{length-1}, every node a no-op ``delay`` of 0 s."""
+    ids = [f'c{i:03d}' for i in range(length)]
+    return {
+        'id': 'bench-chain',
+        'name': f'Chain of {length}',
+        'nodes': [_noop(node_id) for node_id in ids],
+        'edges': [{'source': a, 'target': b} for a, b in itertools.pairwise(ids)],
+    }
+
+
+def _noop(node_id: str) -> dict[str, Any]:
+    return {'id': node_id, 'type': 'delay', 'config': {'seconds': 0}}
+
+
+@dataclass(frozen=True)
+class Graph:
+    """The dependency structure of a definition, all the floor scheduler knows."""
+
+    nodes: tuple[str, ...]
+    parents: Mapping[str, int]
+    children: Mapping[str, tuple[str, ...]]
+
+    @classmethod
+    def of(cls, definition: Mapping[str, Any]) -> Graph:
+        nodes = tuple(node['id'] for node in definition['nodes'])
+        parents = dict.fromkeys(nodes, 0)
+        children: dict[str, list[str]] = {node: [] for node in nodes}
+        for edge in definition['edges']:
+            parents[edge['target']] += 1
+            children[edge['source']].append(edge['target'])
+        return cls(nodes, parents, {node: tuple(targets) for node, targets in children.items()})
+
+
+async def floor_run(graph: Graph) -> None:
+    """Run ``graph`` with nothing but dependency bookkeeping: the least asyncio can do."""
+    loop = asyncio.get_running_loop()
+    waiting = dict(graph.parents)
+    finished = loop.create_future()
+    left = len(graph.nodes)
+    tasks: set[asyncio.Task[None]] = set()
+
+    def start(node: str) -> None:
+        task = loop.create_task(asyncio.sleep(0))
+        tasks.add(task)
+        task.add_done_callback(lambda done: on_done(node, done))
+
+    def on_done(node: str, task: asyncio.Task[None]) -> None:
+        nonlocal left
+        tasks.discard(task)
+        left -= 1
+        for child in graph.children[node]:
+            waiting[child] -= 1
+            if waiting[child] == 0:
+                start(child)
+        if left == 0:
+            finished.set_result(None)
+
+    for node in graph.nodes:
+        if waiting[node] == 0:
+            start(node)
+    await finished
+
+
+class PersistedRun:
+    """One execution on the persisted stack, timed in two parts: running it, then flushing its events."""
+
+    def __init__(self, stack: Stack, workflow: Workflow) -> None:
+        self.stack = stack
+        self.workflow = workflow
+        self.execution_id = ''
+        self.flush_s = 0.0
+
+    async def __call__(self) -> None:
+        self.execution_id = self.stack.engine.submit(self.workflow)
+        await self.stack.engine.wait_idle()
+        flush_started = time.perf_counter()
+        await self.stack.recorder.flush()
+        self.flush_s = time.perf_counter() - flush_started
+
+
+@dataclass(frozen=True)
+class ShapeResult:
+    label: str
+    nodes: int
+    floor_us: Sequence[float]  # per node, one per repeat
+    engine_us: Sequence[float]  # persisted: run + flush
+    flush_us: Sequence[float]  # the flush part of engine_us
+    bus_only_us: Sequence[float]
+    events: int  # events one engine run records
+
+    @property
+    def ratio(self) -> float:
+        """Best engine run over best floor run: the least disturbed by other processes on the machine."""
+        return min(self.engine_us) / min(self.floor_us)
+
+    @property
+    def bus_only_ratio(self) -> float:
+        return min(self.bus_only_us) / min(self.floor_us)
+
+    @property
+    def median_ratio(self) -> float:
+        return statistics.median(self.engine_us) / statistics.median(self.floor_us)
+
+
+async def measure_shape(
+    stack: Stack, bare: Engine, label: str, definition: dict[str, Any], repeats: int
+) -> ShapeResult:
+    workflow = stack.workflow(definition)
+    graph = Graph.of(definition)
+    nodes = len(graph.nodes)
+    persisted = PersistedRun(stack, workflow)
+
+    async def bus_only() -> None:
+        bare.submit(workflow)
+        await bare.wait_idle()
+
+    per_node: dict[str, list[float]] = {'floor': [], 'engine': [], 'flush': [], 'bus_only': []}
+    events = 0
+    for i in range(WARM_UP + repeats):
+        floor_s = await timed(lambda: floor_run(graph))
+        bus_only_s = await timed(bus_only)
+        written = stack.recorder.written
+        engine_s = await timed(persisted)
+        events = stack.recorder.written - written
+        if i >= WARM_UP:
+            for key, seconds in (('floor', floor_s), ('engine', engine_s), ('flush', persisted.flush_s)):
+                per_node[key].append(seconds / nodes * 1e6)
+            per_node['bus_only'].append(bus_only_s / nodes * 1e6)
+    state = await stack.history.load_state(persisted.execution_id)
+    if state is None or state.status != 'succeeded' or state.done != nodes:
+        raise AssertionError(f'{label}: the engine run did not succeed: {state and state.summary()}')
+    return ShapeResult(
+        label,
+        nodes,
+        per_node['floor'],
+        per_node['engine'],
+        per_node['flush'],
+        per_node['bus_only'],
+        events,
+    )
+
+
+async def measure(repeats: int = REPEATS) -> list[ShapeResult]:
+    async with persisted_stack(prefix='flowmon-bench-engine-') as stack:
+        bare = Engine(bus=EventBus(), registry=default_registry())
+        return [
+            await measure_shape(stack, bare, f'fan-out {FAN_OUT_WIDTH} + join', fan_out_definition(), repeats),
+            await measure_shape(stack, bare, f'chain of {CHAIN_LENGTH}', chain_definition(), repeats),
+        ]
+
+
+def rows(results: Sequence[ShapeResult]) -> list[Row]:
+    out: list[Row] = []
+    for result in results:
+        runs = f'{len(result.engine_us)} runs after {WARM_UP} warm-up runs, floor and engines alternating'
+        out += [
+            Row(
+                measurement=f'Engine per node, {result.label} ({result.nodes} nodes), bus + SQLite recorder',
+                figure=best_and_median(result.engine_us),
+                note=(
+                    f'submit -> execution finished -> recorder flushed ({result.events} events per run committed '
+                    f'to SQLite); µs per node {spread(result.engine_us)}, of which the final flush '
+                    f'{spread(result.flush_us)}; {runs}.'
+                ),
+            ),
+            Row(
+                measurement=f'Engine per node, {result.label}, bus only (no recorder)',
+                figure=best_and_median(result.bus_only_us),
+                note=(
+                    f'the same engine on a bus with no subscriber, {result.bus_only_ratio:.1f}x the floor (best '
+                    f'runs); µs per node {spread(result.bus_only_us)}.'
+                ),
+            ),
+            Row(
+                measurement=f'asyncio floor per node, {result.label}',
+                figure=best_and_median(result.floor_us),
+                note=f'a task per node once its deps are done, work = sleep(0); µs per node {spread(result.floor_us)}.',
+            ),
+            Row(
+                measurement=f'Engine (bus + recorder) / floor, {result.label}',
+                figure=f'{result.ratio:.1f}x (medians {result.median_ratio:.1f}x)',
+                target=f'<= {TARGET_RATIO:g}x',
+                met=result.ratio <= TARGET_RATIO,
+                note='best engine run / best floor run; the ratio of the medians is given beside it.',
+            ),
+        ]
+    return out
+
+
+def best_and_median(values: Sequence[float]) -> str:
+    return f'{min(values):.1f} µs (median {statistics.median(values):.1f})'
+
+
+def run() -> list[Row]:
+    return rows(asyncio.run(measure()))
+
+
+if __name__ == '__main__':
+    from .report import table
+
+    print(table(run()))

@@ -1,0 +1,195 @@
+"""``webhook``: queue a signed, durable webhook delivery built from the node's input.
+
+The engine does not deliver webhooks itself (that needs the database): the node hands an
+:class:`OutboundWebhook` to a :class:`WebhookPort` injected when the registry is built, and the port stores and
+sends it with retries. With ``wait`` the node completes only when the delivery succeeded, and fails when the
+delivery ended any other way; without it the node completes as soon as the delivery is durably queued.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+from pydantic import Field, field_validator, model_validator
+
+from .base import NodeConfig, NodeContext, NodeError, NodeType
+from .expressions import compile_expression, evaluate
+
+MAX_BODY_BYTES = 256 * 1024
+MAX_CUSTOM_HEADERS = 20
+MAX_HEADER_BYTES = 8 * 1024
+RESERVED_HEADERS = frozenset({'host', 'content-length', 'content-type', 'transfer-encoding', 'connection'})
+
+
+class WebhookRejected(ValueError):
+    """The port refused a delivery before storing it (bad destination, unknown endpoint, too large)."""
+
+
+class WebhookAuth(NodeConfig):
+    """Credentials sent besides the signature: ``bearer`` token, ``basic`` user/password or an ``api_key`` header."""
+
+    type: Literal['bearer', 'basic', 'api_key']
+    token: str | None = Field(default=None, min_length=1)
+    username: str | None = None
+    password: str | None = None
+    header: str = Field(default='X-API-Key', min_length=1, max_length=100, pattern=r'^[A-Za-z0-9\-_]+$')
+    value: str | None = Field(default=None, min_length=1)
+
+    @model_validator(mode='after')
+    def _complete(self) -> WebhookAuth:
+        if self.type == 'bearer' and not self.token:
+            raise ValueError('bearer auth needs "token"')
+        if self.type == 'basic' and (self.username is None or self.password is None):
+            raise ValueError('basic auth needs "username" and "password"')
+        if self.type == 'api_key':
+            if not self.value:
+                raise ValueError('api_key auth needs "value"')
+            if self.header.lower() in RESERVED_HEADERS or self.header.lower().startswith('webhook-'):
+                raise ValueError(f'api_key header {self.header!r} is reserved')
+        return self
+
+    @property
+    def header_name(self) -> str:
+        """The request header that carries the credential."""
+        return self.header if self.type == 'api_key' else 'Authorization'
+
+    def headers(self) -> dict[str, str]:
+        if self.type == 'bearer':
+            return {'Authorization': f'Bearer {self.token}'}
+        if self.type == 'basic':
+            pair = f'{self.username}:{self.password}'.encode()
+            return {'Authorization': 'Basic ' + base64.b64encode(pair).decode('ascii')}
+        return {self.header: str(self.value)}
+
+
+def check_custom_headers(headers: Mapping[str, str], *, auth: WebhookAuth | None = None) -> dict[str, str]:
+    """Validate user-chosen request headers; raises ``ValueError`` naming a reserved or oversized one."""
+    if len(headers) > MAX_CUSTOM_HEADERS:
+        raise ValueError(f'at most {MAX_CUSTOM_HEADERS} custom headers are allowed')
+    for name, value in headers.items():
+        lowered = name.lower()
+        if lowered in RESERVED_HEADERS or lowered.startswith('webhook-'):
+            raise ValueError(f'header {name!r} is reserved')
+        if auth is not None and lowered == auth.header_name.lower():
+            raise ValueError(f'header {name!r} is set by the auth settings')
+        if len(name) + len(value) > MAX_HEADER_BYTES or not name.strip() or '\n' in value or '\r' in value:
+            raise ValueError(f'header {name!r} is empty, too long or contains a line break')
+    return dict(headers)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class OutboundWebhook:
+    """A delivery request: to a configured endpoint (signed with its secret) or to an ad-hoc URL."""
+
+    body: bytes
+    url: str | None = None
+    endpoint_id: str | None = None
+    method: str = 'POST'
+    headers: Mapping[str, str] = field(default_factory=dict)
+    auth: WebhookAuth | None = None
+    execution_id: str | None = None
+    source_key: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class WebhookReceipt:
+    delivery_id: str
+    webhook_id: str
+    status: str
+    attempts: int = 0
+    status_code: int | None = None
+    error: str | None = None
+
+
+class WebhookPort(Protocol):
+    """Where the engine hands webhook deliveries (implemented by the delivery service)."""
+
+    async def submit(self, request: OutboundWebhook) -> WebhookReceipt:
+        """Store the delivery durably and start sending it; raises :class:`WebhookRejected`."""
+        ...
+
+    async def wait_settled(self, delivery_id: str) -> WebhookReceipt:
+        """Wait until the delivery succeeded, failed, was exhausted or was cancelled."""
+        ...
+
+
+class WebhookNodeConfig(NodeConfig):
+    url: str | None = None
+    endpoint: str | None = Field(default=None, min_length=1, max_length=40)
+    method: Literal['POST', 'PUT', 'PATCH'] = 'POST'
+    headers: dict[str, str] = Field(default_factory=dict)
+    auth: WebhookAuth | None = None
+    body: str | None = None  # JMESPath over the node input; the whole input when absent
+    wait: bool = False
+
+    @field_validator('url')
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(('http://', 'https://')):
+            raise ValueError('url must start with http:// or https://')
+        return value
+
+    @field_validator('body')
+    @classmethod
+    def _compiles(cls, value: str | None) -> str | None:
+        if value is not None:
+            compile_expression(value)
+        return value
+
+    @model_validator(mode='after')
+    def _destination(self) -> WebhookNodeConfig:
+        if (self.url is None) == (self.endpoint is None):
+            raise ValueError('give exactly one of "url" or "endpoint"')
+        if self.endpoint is not None and self.auth is not None:
+            raise ValueError('"auth" applies to "url" only; an endpoint has its own auth settings')
+        check_custom_headers(self.headers, auth=self.auth)
+        return self
+
+
+class WebhookNode(NodeType):
+    """Output ``{"delivery_id", "webhook_id", "status"}`` (plus ``attempts`` and ``status_code`` with ``wait``)."""
+
+    type_name = 'webhook'
+    Config = WebhookNodeConfig
+
+    def __init__(self, port: WebhookPort) -> None:
+        self.port = port
+
+    async def run(self, config: WebhookNodeConfig, input: Mapping[str, Any], ctx: NodeContext) -> Any:
+        try:
+            payload = evaluate(config.body, dict(input)) if config.body is not None else dict(input)
+        except ValueError as exc:
+            raise NodeError(str(exc)) from None
+        body = json.dumps(payload, separators=(',', ':'), ensure_ascii=False, default=str).encode()
+        if len(body) > MAX_BODY_BYTES:
+            raise NodeError(f'webhook body is {len(body)} bytes, over the {MAX_BODY_BYTES}-byte limit')
+        request = OutboundWebhook(
+            body=body,
+            url=config.url,
+            endpoint_id=config.endpoint,
+            method=config.method,
+            headers=config.headers,
+            auth=config.auth,
+            execution_id=ctx.execution_id,
+            source_key=f'{ctx.execution_id}:{ctx.node_id}:{ctx.attempt}',
+        )
+        try:
+            receipt = await self.port.submit(request)
+        except WebhookRejected as exc:
+            raise NodeError(str(exc)) from None
+        if config.wait:
+            receipt = await self.port.wait_settled(receipt.delivery_id)
+            if receipt.status != 'succeeded':
+                raise NodeError(f'webhook delivery {receipt.delivery_id} ended {receipt.status}: {receipt.error}')
+            return {
+                'delivery_id': receipt.delivery_id,
+                'webhook_id': receipt.webhook_id,
+                'status': receipt.status,
+                'attempts': receipt.attempts,
+                'status_code': receipt.status_code,
+            }
+        return {'delivery_id': receipt.delivery_id, 'webhook_id': receipt.webhook_id, 'status': receipt.status}

@@ -1,0 +1,133 @@
+"""Execution list filters as they appear in the URL (``?workflow_id=&status=&since=&until=&page=``).
+
+The URL is the one source of truth for a filtered list: metric cards link to it, the filter bar navigates
+to it, and the list page is built from it. Bad values are dropped with a message naming them, never a 500.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, timedelta
+from urllib.parse import urlencode
+
+from flowmon.engine.state import EXECUTION_STATUSES, ExecutionState
+from flowmon.store.history import ExecutionRecord
+from flowmon.store.metrics import utc_midnight
+
+# Relative windows, in the order the filter bar offers them.
+RELATIVE_WINDOWS: dict[str, tuple[str, timedelta | None]] = {
+    '15m': ('Last 15 minutes', timedelta(minutes=15)),
+    '1h': ('Last hour', timedelta(hours=1)),
+    'today': ('Today (UTC)', None),
+    '24h': ('Last 24 hours', timedelta(hours=24)),
+    '7d': ('Last 7 days', timedelta(days=7)),
+    '30d': ('Last 30 days', timedelta(days=30)),
+}
+_DATE = re.compile(r'^\d{4}-\d{2}-\d{2}$')
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ExecutionFilter:
+    """What the execution lists filter on. ``since`` is a relative window key or a day; ``until`` a day."""
+
+    workflow_id: str | None = None
+    status: str | None = None
+    since: str | None = None
+    until: str | None = None
+    page: int = 1
+
+    @classmethod
+    def from_query(cls, params: Mapping[str, str | None]) -> tuple[ExecutionFilter, list[str]]:
+        """Parse URL parameters; returns the filter and a message for each value that was ignored."""
+        problems: list[str] = []
+        status = (params.get('status') or '').strip() or None
+        if status is not None and status not in EXECUTION_STATUSES:
+            problems.append(f'unknown status {status!r} ignored')
+            status = None
+        since = (params.get('since') or '').strip() or None
+        if since is not None and since not in RELATIVE_WINDOWS and _parse_day(since) is None:
+            problems.append(f'"since" must be one of {", ".join(RELATIVE_WINDOWS)} or a date YYYY-MM-DD; ignored')
+            since = None
+        until = (params.get('until') or '').strip() or None
+        if until is not None and _parse_day(until) is None:
+            problems.append('"until" must be a date YYYY-MM-DD; ignored')
+            until = None
+        page_text = (params.get('page') or '').strip()
+        page = int(page_text) if page_text.isdigit() and int(page_text) >= 1 else 1
+        if page_text and str(page) != page_text:
+            problems.append(f'page {page_text!r} ignored')
+        workflow_id = (params.get('workflow_id') or '').strip() or None
+        return cls(workflow_id=workflow_id, status=status, since=since, until=until, page=page), problems
+
+    def with_(self, **changes: object) -> ExecutionFilter:
+        """A copy with ``changes``; any change other than the page goes back to page 1."""
+        if 'page' not in changes:
+            changes['page'] = 1
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+    def query(self, *, include_workflow: bool = True) -> dict[str, str]:
+        values = {
+            'workflow_id': self.workflow_id if include_workflow else None,
+            'status': self.status,
+            'since': self.since,
+            'until': self.until,
+            'page': str(self.page) if self.page > 1 else None,
+        }
+        return {key: value for key, value in values.items() if value}
+
+    def url(self, path: str, *, include_workflow: bool = True) -> str:
+        query = self.query(include_workflow=include_workflow)
+        return f'{path}?{urlencode(query)}' if query else path
+
+    def window(self, now: datetime) -> tuple[datetime | None, datetime | None]:
+        """The creation-time range ``[since, until)`` this filter selects, in UTC."""
+        start: datetime | None = None
+        if self.since in RELATIVE_WINDOWS:
+            delta = RELATIVE_WINDOWS[self.since][1]
+            start = utc_midnight(now) if delta is None else now - delta
+        elif self.since:
+            day = _parse_day(self.since)
+            start = datetime(day.year, day.month, day.day, tzinfo=UTC) if day else None
+        end: datetime | None = None
+        if self.until:
+            day = _parse_day(self.until)
+            end = datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(days=1) if day else None
+        return start, end
+
+    @property
+    def is_empty(self) -> bool:
+        return not (self.status or self.since or self.until)
+
+    def describe_window(self) -> str:
+        if self.since in RELATIVE_WINDOWS:
+            return RELATIVE_WINDOWS[self.since][0]
+        if self.since and self.until:
+            return f'{self.since} \N{EN DASH} {self.until}'
+        if self.since:
+            return f'Since {self.since}'
+        if self.until:
+            return f'Until {self.until}'
+        return 'Any time'
+
+    def matches(self, item: ExecutionState | ExecutionRecord, now: datetime) -> bool:
+        """Whether a (live) execution belongs in the list, by the same rules as the SQL query."""
+        if self.workflow_id and item.workflow_id != self.workflow_id:
+            return False
+        if self.status and item.status != self.status:
+            return False
+        created = item.created_at
+        start, end = self.window(now)
+        if created is None:
+            return start is None and end is None
+        return (start is None or created >= start) and (end is None or created < end)
+
+
+def _parse_day(text: str) -> date | None:
+    if not _DATE.match(text):
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        return None

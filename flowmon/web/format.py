@@ -1,0 +1,90 @@
+"""How numbers, durations and times read on screen (one place, so every page says them the same way)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, tzinfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from nicegui import app
+
+TIMEZONE_KEY = 'timezone'
+DASH = '—'
+
+
+def duration(ms: float | None) -> str:
+    """``340 ms``, ``4.2 s``, ``3m 05s``, ``2h 04m``; a dash when unknown."""
+    if ms is None:
+        return DASH
+    if ms < 1:
+        return '<1 ms'
+    if ms < 1000:
+        return f'{ms:.0f} ms'
+    seconds = ms / 1000
+    if seconds < 60:
+        return f'{seconds:.1f} s'
+    minutes, seconds = divmod(round(seconds), 60)
+    if minutes < 60:
+        return f'{minutes}m {seconds:02d}s'
+    hours, minutes = divmod(minutes, 60)
+    return f'{hours}h {minutes:02d}m'
+
+
+def count(value: int) -> str:
+    return f'{value:,}'
+
+
+def percent(value: float | None) -> str:
+    return DASH if value is None else f'{value:.1f} %'
+
+
+def rate(per_minute: float) -> str:
+    return f'{per_minute:.1f}' if per_minute < 100 else f'{per_minute:,.0f}'
+
+
+def short_id(execution_id: str) -> str:
+    """The last 8 characters: execution ids start with their creation time, so the random tail tells them apart."""
+    return execution_id[-8:]
+
+
+def viewer_timezone() -> tzinfo:
+    """The browser's time zone when it has told us (see :func:`remember_timezone`), else UTC."""
+    try:
+        name = app.storage.user.get(TIMEZONE_KEY)
+    except (RuntimeError, AssertionError):
+        return UTC
+    if not isinstance(name, str) or not name:
+        return UTC
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return UTC
+
+
+def remember_timezone(name: object) -> None:
+    if isinstance(name, str) and 0 < len(name) <= 64:
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            return
+        app.storage.user[TIMEZONE_KEY] = name
+
+
+def timestamp(moment: datetime | None, *, now: datetime | None = None, tz: tzinfo | None = None) -> str:
+    """``14:03:07`` today, ``Mar 02 14:03`` this year, ``2024-03-02 14:03`` before, in the viewer's zone."""
+    if moment is None:
+        return DASH
+    zone = tz or viewer_timezone()
+    local = moment.astimezone(zone)
+    today = (now or datetime.now(UTC)).astimezone(zone)
+    if local.date() == today.date():
+        return local.strftime('%H:%M:%S')
+    if local.year == today.year:
+        return local.strftime('%b %d %H:%M')
+    return local.strftime('%Y-%m-%d %H:%M')
+
+
+def full_timestamp(moment: datetime | None, *, tz: tzinfo | None = None) -> str:
+    if moment is None:
+        return DASH
+    local = moment.astimezone(tz or viewer_timezone())
+    return local.strftime('%Y-%m-%d %H:%M:%S %Z')

@@ -1,0 +1,141 @@
+"""``/``: the dashboard. Live metrics, a throughput chart, the workflows with Run, and recent executions.
+
+Engine counts and recent executions are pulled from the engine and the shared projector ten times a second;
+the SQL-backed numbers come from :class:`~flowmon.store.metrics.ExecutionMetrics`, whose cached snapshot is
+shared by every open dashboard. Nothing here subscribes to anything: the timers die with the page.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from nicegui import ui
+
+from flowmon.services import Services
+from flowmon.store.metrics import MetricsSnapshot
+from flowmon.web import format as fmt
+from flowmon.web.actions import run_workflow
+from flowmon.web.execution_rows import ExecutionSummary, merge_live
+from flowmon.web.filters import ExecutionFilter
+from flowmon.web.theme import status_color
+from flowmon.web.widgets.execution_table import ExecutionTable
+from flowmon.web.widgets.metric_card import MetricCard
+from flowmon.web.widgets.throughput_chart import ThroughputChart
+from flowmon.web.widgets.workflow_list import WorkflowList
+
+RECENT_ROWS = 8
+LIVE_INTERVAL = 0.1  # engine counts and recent executions
+METRICS_INTERVAL = 0.5  # SQL-backed numbers (the shared snapshot re-queries only when the data changed)
+
+
+@dataclass(frozen=True, slots=True)
+class CardSpec:
+    key: str
+    label: str
+    icon: str
+    hint: str
+    href: str
+    accent: str | None = None
+
+
+CARDS = (
+    CardSpec('active', 'Active', 'play_circle', 'running now', '/executions?status=running', status_color('running')),
+    CardSpec('queued', 'Queued', 'hourglass_empty', 'waiting for a slot', '/executions?status=queued',
+             status_color('queued')),
+    CardSpec('succeeded_today', 'Succeeded', 'check_circle', 'today (UTC)',
+             '/executions?status=succeeded&since=today', status_color('succeeded')),
+    CardSpec('failed_today', 'Failed', 'error', 'today (UTC)', '/executions?status=failed&since=today',
+             status_color('failed')),
+    CardSpec('success_rate', 'Success rate', 'percent', 'succeeded / (succeeded + failed), today',
+             '/executions?since=today'),
+    CardSpec('avg_duration', 'Average duration', 'timer', 'finished today', '/executions?since=today'),
+    CardSpec('p95_duration', 'p95 duration', 'speed', 'finished today', '/executions?since=today'),
+    CardSpec('throughput', 'Throughput', 'trending_up', 'ended per minute, last 15 min', '/executions?since=15m'),
+)  # fmt: skip
+
+
+async def create(services: Services) -> None:
+    """Build the dashboard and start its two pull timers."""
+    workflows = await services.catalog.all()
+    names = {workflow.id: workflow.name for workflow in workflows}
+    records, _ = await services.history.list_executions(limit=RECENT_ROWS)
+    snapshot = await services.metrics.snapshot()
+
+    with ui.column().classes('w-full gap-6 fm-page').mark('dashboard'):
+        with ui.row().classes('w-full items-end justify-between'):
+            with ui.column().classes('gap-0'):
+                ui.label('Dashboard').classes('fm-title')
+                ui.label('Everything flowmon is running, live.').classes('text-sm text-grey-7')
+        with ui.element('div').classes('fm-metrics w-full'):
+            cards = {spec.key: MetricCard(spec.key, spec.label, icon=spec.icon, hint=spec.hint, href=spec.href,
+                                          accent=spec.accent) for spec in CARDS}  # fmt: skip
+        with ui.element('div').classes('fm-split w-full'):
+            with ui.card().classes('fm-panel').props('flat bordered'):
+                _panel_title('Throughput', 'executions ended per minute, last hour')
+                chart = ThroughputChart()
+            with ui.card().classes('fm-panel').props('flat bordered'):
+                _panel_title('Workflows', f'{len(workflows)} available')
+                WorkflowList(workflows, on_run=lambda workflow_id: run_workflow(services, workflow_id))
+        with ui.card().classes('fm-panel w-full').props('flat bordered'):
+            with ui.row().classes('w-full items-center justify-between'):
+                _panel_title('Recent executions', 'newest first, live')
+                ui.link('All executions →', '/executions').classes('fm-link text-sm').mark('all-executions')
+            table = ExecutionTable(
+                workflow_names=names,
+                empty_title='No executions yet',
+                empty_hint='Press Run on a workflow: it appears here and updates live.',
+            )
+
+    rows = [ExecutionSummary.from_record(record) for record in records]
+    seen = services.projector.version
+    rows, _ = merge_live(rows, services.projector.states(), ExecutionFilter(), _now(), limit=RECENT_ROWS, add_new=True)
+    table.show(rows, _now())
+    _show_engine_counts(cards, services)
+    _show_snapshot(cards, chart, snapshot)
+
+    def pull_live() -> None:
+        nonlocal seen, rows
+        now = _now()
+        _show_engine_counts(cards, services)
+        seen, changed = services.projector.changed_since(seen)
+        if changed is None:
+            states = list(services.projector.states())
+        else:
+            states = [state for eid in changed if (state := services.projector.get(eid)) is not None]
+        if states:
+            rows, _ = merge_live(rows, states, ExecutionFilter(), now, limit=RECENT_ROWS, add_new=True)
+            table.show(rows, now)
+        else:
+            table.tick(now)
+
+    async def pull_metrics() -> None:
+        _show_snapshot(cards, chart, await services.metrics.snapshot())
+
+    ui.timer(LIVE_INTERVAL, pull_live)
+    ui.timer(METRICS_INTERVAL, pull_metrics)
+
+
+def _show_engine_counts(cards: dict[str, MetricCard], services: Services) -> None:
+    cards['active'].set_value(fmt.count(services.engine.running_count))
+    cards['queued'].set_value(fmt.count(services.engine.queued_count))
+
+
+def _show_snapshot(cards: dict[str, MetricCard], chart: ThroughputChart, snapshot: MetricsSnapshot) -> None:
+    cards['succeeded_today'].set_value(fmt.count(snapshot.succeeded_today))
+    cards['failed_today'].set_value(fmt.count(snapshot.failed_today))
+    cards['success_rate'].set_value(fmt.percent(snapshot.success_rate))
+    cards['avg_duration'].set_value(fmt.duration(snapshot.avg_duration_ms))
+    cards['p95_duration'].set_value(fmt.duration(snapshot.p95_duration_ms))
+    cards['throughput'].set_value(fmt.rate(snapshot.throughput_per_min))
+    chart.show(snapshot.per_minute, fmt.viewer_timezone())
+
+
+def _panel_title(title: str, subtitle: str) -> None:
+    with ui.column().classes('gap-0'):
+        ui.label(title).classes('fm-panel-title')
+        ui.label(subtitle).classes('text-xs text-grey-7')
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)

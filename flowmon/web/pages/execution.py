@@ -1,0 +1,293 @@
+"""``/executions/{id}``: one execution, live while it runs, drawn from its stored events once it has ended.
+
+The page pulls from the shared projector with one ``ui.timer(0.1)`` (``changed_since`` makes an idle tick
+almost free) and never subscribes to the bus, so leaving the page or closing the tab releases
+everything with the timer. An execution that is no longer in the projection is folded from its stored
+events once. Cancel (confirmed first) and Rerun act through :class:`Services` and report problems with
+``ui.notify``.
+"""
+
+from __future__ import annotations
+
+import logging
+import statistics
+from collections.abc import Sequence
+from typing import Any
+
+from nicegui import background_tasks, ui
+
+from flowmon.engine.events import Event, EventType, utcnow
+from flowmon.engine.state import ExecutionState
+from flowmon.services import Conflict, NotFound, Services
+from flowmon.web.auth import is_signed_in
+from flowmon.web.format import duration, short_id
+from flowmon.web.widgets.execution_view import ExecutionView
+
+log = logging.getLogger(__name__)
+
+TICK_SECONDS = 0.1
+BACKLOG = 5000  # stored events loaded for the log of an execution (its latest ones)
+ETA_SAMPLE = 20  # past successful executions whose median duration predicts this one
+
+
+def create(services: Services, execution_id: str) -> None:
+    """Build the page for ``execution_id``; data that needs the database is loaded once connected."""
+    body = ui.column().classes('fm-page w-full gap-4')
+    with body:
+        state = services.projector.get(execution_id)
+        recent = services.projector.recent_events(execution_id, 0)
+        definition = _definition_from(recent)
+        if state is not None and definition is not None:
+            _LivePage(services, execution_id, body, state, definition)  # in the projection: draw at once
+            return
+        with ui.row().classes('w-full justify-center py-16') as spinner:
+            ui.spinner(size='lg')
+        ui.timer(0, lambda: _load(services, execution_id, body, spinner), once=True)
+
+
+async def _load(services: Services, execution_id: str, body: ui.column, spinner: ui.element) -> None:
+    try:
+        state = await services.execution_state(execution_id)
+        definition = await services.history.workflow_snapshot(execution_id) if state is not None else None
+        if state is not None and definition is None:
+            workflow = await services.catalog.get(state.workflow_id or '')
+            definition = workflow.definition() if workflow else _bare_definition(state)
+    except Exception:
+        log.exception('could not load execution %s', execution_id)
+        state, definition = None, None
+    if body.is_deleted:
+        return
+    spinner.delete()
+    with body:
+        if state is None or definition is None:
+            _not_found(execution_id)
+        else:
+            _LivePage(services, execution_id, body, state, definition)
+
+
+class _LivePage:
+    """The page's header and actions, the composed view, and the pull loop that keeps them current."""
+
+    def __init__(
+        self, services: Services, execution_id: str, body: ui.column, state: ExecutionState, definition: dict[str, Any]
+    ) -> None:
+        self._services = services
+        self._id = execution_id
+        self._body = body
+        self._version = services.projector.version
+        self._state = state
+        self._fetching = False
+        self._median_ms: float | None = None
+        _header(state, definition)
+        self.view = ExecutionView(definition, on_rerun_from=self._rerun_from)
+        with self.view.actions:
+            self._cancel = (
+                ui.button('Cancel', icon='stop_circle', on_click=self._confirm_cancel)
+                .props('outline color=negative no-caps data-testid=cancel-execution')
+                .mark('cancel-execution')
+            )
+            self._rerun = (
+                ui.button('Rerun', icon='replay', on_click=lambda: self._start_rerun(None))
+                .props('unelevated no-caps data-testid=rerun-execution')
+                .mark('rerun-execution')
+            )
+        self._cancel_dialog = _cancel_dialog()
+        self._show_actions()
+        initial = services.projector.recent_events(execution_id, 0) or []
+        self.view.show(state, initial, now=utcnow() if not state.is_terminal else None)
+        self._timer = ui.timer(TICK_SECONDS, self._tick)
+        ui.timer(0, self._load_history, once=True)
+
+    def _tick(self) -> None:
+        version, changed = self._services.projector.changed_since(self._version)
+        self._version = version
+        moved = changed is None or self._id in changed
+        if moved:
+            live = self._services.projector.get(self._id)
+            if live is not None:
+                self._state = live
+        behind = self.view.event_log.last_seq < self._state.last_seq and not self._fetching
+        if not (moved or behind or self.view.wants_clock):
+            if self._state.is_terminal and not self._fetching:
+                self._timer.active = False  # an ended execution never changes again: stop pulling
+            return
+        events = self._new_events()
+        self.view.show(self._state, events, now=None if self._state.is_terminal else utcnow())
+        self._show_actions()
+        self._show_eta()
+
+    def _new_events(self) -> Sequence[Event]:
+        if self._fetching:
+            return []
+        after = self.view.event_log.last_seq
+        if after >= self._state.last_seq:
+            return []
+        events = self._services.projector.recent_events(self._id, after)
+        if events is None:  # the live buffer no longer reaches back: fetch the gap from the store once
+            self._fetching = True
+            background_tasks.create(self._fetch_stored(after), name=f'events of {self._id}', context=self._body)
+            return []
+        return events
+
+    async def _fetch_stored(self, after: int) -> None:
+        try:
+            events = await self._services.execution_events(
+                self._id, after_seq=max(after, self._state.last_seq - BACKLOG)
+            )
+        except Exception:
+            log.exception('could not load the events of %s', self._id)
+            events = []
+        finally:
+            self._fetching = False
+        if not self._body.is_deleted and events:
+            with self._body:
+                self.view.show(self._state, events, now=None if self._state.is_terminal else utcnow())
+
+    async def _load_history(self) -> None:
+        """Stored events for the log (when the live buffer lacks them) and the median for the ETA."""
+        if self.view.event_log.last_seq == 0 and self._services.projector.recent_events(self._id, 0) is None:
+            self._fetching = True
+            await self._fetch_stored(0)
+        try:
+            records, _ = await self._services.history.list_executions(
+                workflow_id=self._state.workflow_id, status='succeeded', limit=ETA_SAMPLE
+            )
+        except Exception:
+            log.exception('could not load past durations for %s', self._state.workflow_id)
+            return
+        durations = [record.duration_ms for record in records if record.duration_ms is not None]
+        self._median_ms = statistics.median(durations) if durations else None
+        if not self._body.is_deleted:
+            with self._body:
+                self._show_eta()
+
+    def _show_eta(self) -> None:
+        self.view.note.set_text(_eta_text(self._state, self._median_ms))
+
+    def _show_actions(self) -> None:
+        ended = self._state.is_terminal
+        self._cancel.set_visibility(not ended)
+        self._rerun.set_visibility(ended)
+
+    # --- actions --------------------------------------------------------------------------------------
+
+    async def _confirm_cancel(self) -> None:
+        self._cancel_dialog.open()
+        if not await self._cancel_dialog:
+            return
+        if not is_signed_in(self._services.token):
+            ui.notify('Sign in again to cancel executions.', type='warning')
+            return
+        try:
+            await self._services.cancel_execution(self._id)
+        except (NotFound, Conflict) as exc:
+            ui.notify(str(exc), type='warning')
+        except Exception as exc:
+            log.exception('cancel of %s failed', self._id)
+            ui.notify(f'Could not cancel: {exc}', type='negative')
+        else:
+            ui.notify('Cancelling…', type='info')
+
+    async def _rerun_from(self, node_id: str) -> None:
+        await self._start_rerun(node_id)
+
+    async def _start_rerun(self, from_node: str | None) -> None:
+        if not is_signed_in(self._services.token):
+            ui.notify('Sign in again to rerun executions.', type='warning')
+            return
+        try:
+            new_id = await self._services.rerun_execution(self._id, from_node=from_node)
+        except (NotFound, Conflict, ValueError) as exc:
+            ui.notify(str(exc), type='warning')
+            return
+        except Exception as exc:
+            log.exception('rerun of %s failed', self._id)
+            ui.notify(f'Could not rerun: {exc}', type='negative')
+            return
+        ui.navigate.to(f'/executions/{new_id}')
+
+
+def _cancel_dialog() -> ui.dialog:
+    with ui.dialog() as dialog, ui.card().classes('fm-panel gap-3').props('data-testid=cancel-dialog'):
+        ui.label('Cancel this execution?').classes('text-lg font-semibold')
+        ui.label('Running nodes are stopped and nodes that have not started are not run.').classes(
+            'text-sm text-gray-600 dark:text-gray-400'
+        )
+        with ui.row().classes('w-full justify-end gap-2'):
+            ui.button('Keep running', on_click=dialog.close).props('flat no-caps').mark('keep-running')
+            ui.button('Cancel execution', on_click=lambda: dialog.submit(True)).props(
+                'unelevated color=negative no-caps data-testid=confirm-cancel'
+            ).mark('confirm-cancel')
+    return dialog
+
+
+def _header(state: ExecutionState, definition: dict[str, Any]) -> None:
+    name = str(definition.get('name') or state.workflow_id or 'Execution')
+    with ui.row().classes('w-full items-end gap-3 no-wrap'):
+        with ui.column().classes('gap-0 min-w-0'):
+            with ui.row().classes('items-center gap-1 text-sm text-gray-500'):
+                ui.link('Executions', '/executions').classes('text-gray-500 no-underline hover:underline')
+                ui.icon('chevron_right', size='16px')
+                if state.workflow_id:
+                    ui.link(name, f'/workflows/{state.workflow_id}').classes(
+                        'text-gray-500 no-underline hover:underline'
+                    )
+            with ui.row().classes('items-baseline gap-3'):
+                ui.label(name).classes('fm-title')
+                ui.label(short_id(state.id)).classes('font-mono text-sm text-gray-500').tooltip(state.id)
+                ui.button(icon='content_copy', on_click=lambda: _copy_id(state.id)).props(
+                    'flat round dense size=sm aria-label="Copy execution id"'
+                )
+            if state.retry_of:
+                with ui.row().classes('items-center gap-1 text-sm text-gray-500'):
+                    ui.label('Rerun of')
+                    ui.link(short_id(state.retry_of), f'/executions/{state.retry_of}').classes('font-mono')
+                    if state.from_node:
+                        ui.label(f'from node {state.from_node}')
+
+
+def _copy_id(execution_id: str) -> None:
+    ui.clipboard.write(execution_id)
+    ui.notify('Execution id copied', type='positive')
+
+
+def _not_found(execution_id: str) -> None:
+    with (
+        ui.column()
+        .classes('w-full items-center gap-2 py-16')
+        .props('data-testid=execution-not-found')
+        .mark('execution-not-found')
+    ):
+        ui.icon('search_off', size='3rem').classes('text-gray-400')
+        ui.label('Execution not found').classes('text-xl font-medium')
+        ui.label(f'There is no execution with the id {execution_id!r}.').classes('text-gray-500')
+        ui.link('All executions', '/executions').classes('mt-2')
+
+
+def _eta_text(state: ExecutionState, median_ms: float | None) -> str:
+    if median_ms is None:
+        return ''
+    usual = duration(median_ms)
+    if state.is_terminal or state.started_at is None:
+        return f'usually takes {usual}'
+    elapsed_ms = (utcnow() - state.started_at).total_seconds() * 1000
+    left = median_ms - elapsed_ms
+    if left <= 0:
+        return f'taking longer than usual ({usual})'
+    return f'about {duration(left)} left · usually {usual}'
+
+
+def _definition_from(events: Sequence[Event] | None) -> dict[str, Any] | None:
+    if not events or events[0].type != EventType.EXECUTION_QUEUED:
+        return None
+    workflow = events[0].data.get('workflow')
+    return dict(workflow) if isinstance(workflow, dict) else None
+
+
+def _bare_definition(state: ExecutionState) -> dict[str, Any]:
+    """When the definition is lost: the nodes the state knows, without edges."""
+    return {
+        'id': state.workflow_id or '',
+        'name': state.workflow_id or 'Execution',
+        'nodes': [{'id': n} for n in state.nodes],
+    }

@@ -1,0 +1,102 @@
+"""``/executions``: every execution, filtered by workflow, status and time, one SQL page at a time.
+
+The filters and the page live in the URL (``?workflow_id=&status=&since=&until=&page=``), so metric cards
+link straight to a filtered list and the browser's back button walks through filter changes. The visible
+page stays live: the shared projector updates its rows, and on the first page new executions that match
+the filters join at the top.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from nicegui import ui
+
+from flowmon.services import Services
+from flowmon.web.execution_rows import ExecutionSummary, merge_live
+from flowmon.web.filters import ExecutionFilter
+from flowmon.web.format import count
+from flowmon.web.widgets.execution_table import ExecutionTable
+from flowmon.web.widgets.filter_bar import FilterBar
+from flowmon.web.widgets.pager import Pager
+
+PAGE_SIZE = 25
+LIVE_INTERVAL = 0.2
+PATH = '/executions'
+
+
+async def create(
+    services: Services, workflow_id: str = '', status: str = '', since: str = '', until: str = '', page: str = ''
+) -> None:
+    """Build the list for the filters in the URL."""
+    flt, problems = ExecutionFilter.from_query(
+        {'workflow_id': workflow_id, 'status': status, 'since': since, 'until': until, 'page': page}
+    )
+    for problem in problems:
+        ui.notify(f'Filter: {problem}', type='warning')
+    now = datetime.now(UTC)
+    since_at, until_at = flt.window(now)
+    workflows = await services.catalog.all()
+    names = {workflow.id: workflow.name for workflow in workflows}
+    records, total = await services.history.list_executions(
+        workflow_id=flt.workflow_id,
+        status=flt.status,
+        since=since_at,
+        until=until_at,
+        limit=PAGE_SIZE,
+        offset=(flt.page - 1) * PAGE_SIZE,
+    )
+
+    def go(new: ExecutionFilter) -> None:
+        ui.navigate.to(new.url(PATH))
+
+    with ui.column().classes('w-full gap-6 fm-page').mark('executions-page'):
+        with ui.column().classes('gap-0'):
+            ui.label('Executions').classes('fm-title')
+            summary = ui.label('').classes('text-sm text-grey-7').mark('executions-total')
+        with ui.card().classes('fm-panel w-full').props('flat bordered'):
+            FilterBar(flt, on_change=go, workflows=names)
+            table = ExecutionTable(
+                workflow_names=names,
+                empty_title='No executions match these filters' if not flt.is_empty or flt.workflow_id else
+                'No executions yet',
+                empty_hint='Widen the time window or clear the filters.' if not flt.is_empty or flt.workflow_id else
+                'Run a workflow from the dashboard or its page; it appears here, live.',
+            )  # fmt: skip
+            first_page = flt.page == 1
+            rows = [ExecutionSummary.from_record(record) for record in records]
+            rows, added = merge_live(rows, services.projector.states(), flt, now, limit=PAGE_SIZE, add_new=first_page)
+            known_total = total + added
+            table.show(rows, now)
+            Pager(page=flt.page, page_size=PAGE_SIZE, total=known_total, on_page=lambda p: go(flt.with_(page=p)))
+    summary.set_text(_summary(known_total, flt, names))
+    seen = services.projector.version
+
+    def pull() -> None:
+        nonlocal rows, seen, known_total
+        moment = datetime.now(UTC)
+        seen, changed = services.projector.changed_since(seen)
+        if changed is None:
+            states = list(services.projector.states())
+        else:
+            states = [state for eid in changed if (state := services.projector.get(eid)) is not None]
+        if not states:
+            table.tick(moment)
+            return
+        rows, new = merge_live(rows, states, flt, moment, limit=PAGE_SIZE, add_new=first_page)
+        if new:
+            known_total += new
+            summary.set_text(_summary(known_total, flt, names))
+        table.show(rows, moment)
+
+    ui.timer(LIVE_INTERVAL, pull)
+
+
+def _summary(total: int, flt: ExecutionFilter, names: dict[str, str]) -> str:
+    parts = [f'{count(total)} execution{"s" if total != 1 else ""}']
+    if flt.workflow_id:
+        parts.append(f'of {names.get(flt.workflow_id, flt.workflow_id)}')
+    if flt.status:
+        parts.append(f'· {flt.status}')
+    parts.append(f'· {flt.describe_window().lower()}')
+    return ' '.join(parts)

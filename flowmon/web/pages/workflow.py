@@ -1,0 +1,168 @@
+"""``/workflows/{workflow_id}``: the workflow drawn on the canvas, Run (with optional JSON input), its history.
+
+The history is one page of executions from SQL (filters and page in the URL, like ``/executions``), kept
+live from the shared projector: new runs of this workflow join the first page as they are queued.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from nicegui import ui
+
+from flowmon.services import Services
+from flowmon.store.history import StoredWorkflow
+from flowmon.web.actions import run_workflow
+from flowmon.web.execution_rows import ExecutionSummary, merge_live
+from flowmon.web.filters import ExecutionFilter
+from flowmon.web.format import count
+from flowmon.web.widgets.dag_view import DagView
+from flowmon.web.widgets.execution_table import ExecutionTable
+from flowmon.web.widgets.filter_bar import FilterBar
+from flowmon.web.widgets.json_input_dialog import JsonInputDialog
+from flowmon.web.widgets.pager import Pager
+
+PAGE_SIZE = 20
+LIVE_INTERVAL = 0.2
+
+
+async def create(
+    services: Services, workflow_id: str, status: str = '', since: str = '', until: str = '', page: str = ''
+) -> None:
+    """Build the workflow page; the query parameters are the history's filters."""
+    stored = await services.history.get_workflow(workflow_id)
+    with ui.column().classes('w-full gap-6 fm-page').mark('workflow-page'):
+        if stored is None:
+            _not_found(workflow_id)
+            return
+        flt, problems = ExecutionFilter.from_query({'status': status, 'since': since, 'until': until, 'page': page})
+        flt = flt.with_(workflow_id=workflow_id, page=flt.page)
+        for problem in problems:
+            ui.notify(f'Filter: {problem}', type='warning')
+        _header(services, stored)
+        with ui.card().classes('fm-panel w-full p-0 overflow-hidden').props('flat bordered').mark('workflow-canvas'):
+            DagView(stored.definition, on_select=_node_details(stored), height='auto')
+        with ui.card().classes('fm-panel w-full').props('flat bordered'):
+            await _history(services, stored, flt)
+
+
+def _header(services: Services, stored: StoredWorkflow) -> None:
+    definition = stored.definition
+    nodes = len(definition.get('nodes') or [])
+    edges = len(definition.get('edges') or [])
+    dialog = JsonInputDialog(
+        title=f'Run “{stored.name}” with input',
+        hint='The input is a JSON object; nodes read it as input.* (empty means {}).',
+        on_submit=lambda value: _run(services, stored.id, value),
+    )
+    with ui.row().classes('w-full items-start justify-between gap-4 no-wrap'):
+        with ui.column().classes('gap-1 min-w-0'):
+            with ui.row().classes('items-center gap-2 text-sm text-grey-7'):
+                ui.link('Dashboard', '/').classes('fm-link')
+                ui.label('/')
+                ui.label('Workflows')
+            ui.label(stored.name).classes('fm-title').mark('workflow-name')
+            with ui.row().classes('items-center gap-3 text-sm text-grey-7'):
+                ui.label(stored.id).classes('fm-mono')
+                ui.label(f'{nodes} nodes · {edges} edges')
+                ui.label(f'updated {stored.updated_at.strftime("%Y-%m-%d %H:%M")} UTC')
+            description = str(definition.get('description') or '')
+            if description:
+                ui.label(description).classes('text-sm fm-description').mark('workflow-description')
+        with ui.row().classes('gap-2 shrink-0 no-wrap'):
+            ui.button('Run with input…', icon='data_object', on_click=dialog.open).props('outline no-caps').mark(
+                'run-with-input'
+            )
+            ui.button('Run', icon='play_arrow', on_click=lambda: _run(services, stored.id, {})).props(
+                'unelevated no-caps'
+            ).mark('run')
+
+
+async def _run(services: Services, workflow_id: str, value: dict[str, Any]) -> None:
+    await run_workflow(services, workflow_id, value)
+
+
+async def _history(services: Services, stored: StoredWorkflow, flt: ExecutionFilter) -> None:
+    now = datetime.now(UTC)
+    since_at, until_at = flt.window(now)
+    records, total = await services.history.list_executions(
+        workflow_id=stored.id,
+        status=flt.status,
+        since=since_at,
+        until=until_at,
+        limit=PAGE_SIZE,
+        offset=(flt.page - 1) * PAGE_SIZE,
+    )
+    path = f'/workflows/{stored.id}'
+
+    def go(new: ExecutionFilter) -> None:
+        ui.navigate.to(new.url(path, include_workflow=False))
+
+    with ui.row().classes('w-full items-center justify-between'):
+        with ui.column().classes('gap-0'):
+            ui.label('Execution history').classes('fm-panel-title')
+            total_label = ui.label(f'{count(total)} matching').classes('text-xs text-grey-7').mark('history-total')
+    FilterBar(flt, on_change=go)
+    table = ExecutionTable(
+        workflow_names={stored.id: stored.name},
+        show_workflow=False,
+        empty_title='No executions match' if not flt.is_empty else 'Not run yet',
+        empty_hint='Try another filter.' if not flt.is_empty else 'Press Run: the execution appears here, live.',
+    )
+    rows = [ExecutionSummary.from_record(record) for record in records]
+    first_page = flt.page == 1
+    rows, added = merge_live(rows, services.projector.states(), flt, now, limit=PAGE_SIZE, add_new=first_page)
+    table.show(rows, now)
+    Pager(page=flt.page, page_size=PAGE_SIZE, total=total + added, on_page=lambda p: go(flt.with_(page=p)))
+    seen = services.projector.version
+    known_total = total + added
+
+    def pull() -> None:
+        nonlocal rows, seen, known_total
+        moment = datetime.now(UTC)
+        seen, changed = services.projector.changed_since(seen)
+        if changed is None:
+            states = list(services.projector.states())
+        else:
+            states = [state for eid in changed if (state := services.projector.get(eid)) is not None]
+        if not states:
+            table.tick(moment)
+            return
+        rows, new = merge_live(rows, states, flt, moment, limit=PAGE_SIZE, add_new=first_page)
+        if new:
+            known_total += new
+            total_label.set_text(f'{count(known_total)} matching')
+        table.show(rows, moment)
+
+    ui.timer(LIVE_INTERVAL, pull)
+
+
+def _node_details(stored: StoredWorkflow) -> Any:
+    nodes = {str(node.get('id')): node for node in stored.definition.get('nodes') or [] if isinstance(node, dict)}
+
+    def show(node_id: str) -> None:
+        node = nodes.get(node_id)
+        if node is None:
+            return
+        with ui.dialog() as dialog, ui.card().classes('w-full max-w-lg gap-2').mark('node-details'):
+            ui.label(str(node.get('name') or node_id)).classes('text-lg font-semibold')
+            ui.label(f'{node_id} · {node.get("type")}').classes('text-sm text-grey-7 fm-mono')
+            ui.code(json.dumps(node.get('config') or {}, indent=2), language='json').classes('w-full text-xs')
+            if node.get('retry'):
+                ui.label(f'Retry: {json.dumps(node["retry"])}').classes('text-xs text-grey-7 fm-mono')
+            with ui.row().classes('w-full justify-end'):
+                ui.button('Close', on_click=dialog.close).props('flat no-caps')
+        dialog.on('hide', dialog.delete)
+        dialog.open()
+
+    return show
+
+
+def _not_found(workflow_id: str) -> None:
+    with ui.column().classes('w-full items-center gap-2 py-16').mark('workflow-not-found'):
+        ui.icon('account_tree', size='3rem').classes('text-grey-5')
+        ui.label('Workflow not found').classes('text-xl font-medium')
+        ui.label(f'There is no workflow with the id “{workflow_id}”.').classes('text-grey-7')
+        ui.link('Back to the dashboard', '/').classes('fm-link mt-2')

@@ -1,0 +1,95 @@
+"""The app's CSS: layout primitives for pages, cards, tables and the header, in light and dark mode.
+
+Colours of statuses come from :mod:`flowmon.web.theme`; this sheet only uses neutral greys and the
+primary colour, each given for both modes (``body.body--dark`` is Quasar's dark-mode class).
+"""
+
+from __future__ import annotations
+
+CSS = """
+:root { --fm-border: #e5e7eb; --fm-surface: #ffffff; --fm-page: #f6f7f9; --fm-muted: #6b7280;
+        --fm-hover: #f3f4f6; --fm-text: #111827; }
+body.body--dark { --fm-border: #2e3440; --fm-surface: #1b1e24; --fm-page: #121418; --fm-muted: #9ca3af;
+                  --fm-hover: #242831; --fm-text: #e5e7eb; }
+body { background: var(--fm-page); color: var(--fm-text); }
+.nicegui-content { padding: 0; }
+.text-grey-7 { color: var(--fm-muted) !important; }
+
+/* header */
+.fm-header { background: var(--fm-surface) !important; color: var(--fm-text) !important;
+             border-bottom: 1px solid var(--fm-border); }
+.fm-brand { color: inherit; }
+.fm-nav { color: var(--fm-muted) !important; border-radius: 8px; }
+.fm-nav.fm-nav-active { color: var(--q-primary) !important;
+                        background: color-mix(in srgb, var(--q-primary) 10%, transparent); }
+.fm-header-btn { color: var(--fm-muted) !important; }
+.fm-conn { display: flex; color: var(--fm-muted); padding: 2px 8px; border: 1px solid var(--fm-border);
+           border-radius: 999px; }
+.fm-conn-dot { width: 8px; height: 8px; border-radius: 50%; background: #9ca3af; display: inline-block; }
+.fm-conn .fm-conn-online, .fm-conn .fm-conn-offline { display: none; }
+.fm-conn[data-state=online] .fm-conn-dot { background: #22c55e; box-shadow: 0 0 0 3px rgba(34,197,94,.18); }
+.fm-conn[data-state=online] .fm-conn-online { display: inline; }
+.fm-conn[data-state=online] .fm-conn-connecting { display: none; }
+.fm-conn[data-state=offline] .fm-conn-dot { background: #ef4444; }
+.fm-conn[data-state=offline] .fm-conn-offline { display: inline; color: #ef4444; }
+.fm-conn[data-state=offline] .fm-conn-connecting { display: none; }
+
+/* page scaffolding */
+.fm-frame { width: 100%; }
+.fm-page { max-width: 1400px; margin: 0 auto; padding: 24px 24px 48px; }
+.fm-title { font-size: 1.5rem; font-weight: 600; letter-spacing: -0.01em; line-height: 1.3; }
+.fm-panel { background: var(--fm-surface) !important; border-color: var(--fm-border) !important;
+            border-radius: 12px !important; padding: 16px 18px; gap: 12px; box-shadow: none; }
+.fm-panel-title { font-size: 1rem; font-weight: 600; }
+.fm-split { display: grid; grid-template-columns: minmax(0, 3fr) minmax(0, 2fr); gap: 16px; align-items: stretch; }
+@media (max-width: 1000px) { .fm-split { grid-template-columns: minmax(0, 1fr); } }
+.fm-link { color: var(--q-primary); text-decoration: none; }
+.fm-link:hover { text-decoration: underline; }
+.fm-mono { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 0.85em; }
+.fm-ellipsis { overflow: hidden; text-overflow: ellipsis; white-space: nowrap; min-width: 0; }
+.fm-clamp-3 { display: -webkit-box; -webkit-line-clamp: 3; -webkit-box-orient: vertical; overflow: hidden; }
+.fm-description { max-width: 80ch; color: var(--fm-muted); }
+.fm-empty { color: var(--fm-text); }
+
+/* metric cards */
+.fm-metrics { display: grid; grid-template-columns: repeat(4, minmax(0, 1fr)); gap: 16px; }
+@media (max-width: 1100px) { .fm-metrics { grid-template-columns: repeat(2, minmax(0, 1fr)); } }
+.fm-metric { display: flex; flex-direction: column; gap: 2px; padding: 14px 16px; color: var(--fm-text);
+             background: var(--fm-surface); border: 1px solid var(--fm-border); border-radius: 12px;
+             transition: border-color .15s, transform .15s; min-width: 0; }
+.fm-metric:hover { border-color: var(--q-primary); transform: translateY(-1px); }
+.fm-metric-label { font-size: 0.8rem; font-weight: 500; color: var(--fm-muted); text-transform: uppercase;
+                   letter-spacing: 0.04em; }
+.fm-metric-icon { color: var(--fm-muted); }
+.fm-metric-value { font-size: 1.9rem; font-weight: 600; line-height: 1.2; font-variant-numeric: tabular-nums; }
+.fm-metric-hint { font-size: 0.75rem; color: var(--fm-muted); white-space: nowrap; overflow: hidden;
+                  text-overflow: ellipsis; }
+
+/* workflows */
+.fm-workflow-row { padding: 10px 2px; border-bottom: 1px solid var(--fm-border); }
+.fm-workflow-row:last-child { border-bottom: none; }
+
+/* execution table */
+.fm-table { --fm-cols: 116px 96px minmax(0, 1fr) 150px 96px 72px; }
+.fm-table.fm-table-no-workflow { --fm-cols: 116px 96px minmax(0, 1fr) 150px 96px 72px; }
+.fm-what { display: flex; align-items: baseline; gap: 10px; }
+.fm-what .fm-name { flex: 0 1 auto; }
+.fm-message { color: var(--fm-muted); font-size: 0.8rem; flex: 1 1 0; }
+.fm-table-head, .fm-table-row { display: grid; grid-template-columns: var(--fm-cols); align-items: center;
+                                column-gap: 12px; padding: 8px 10px; }
+.fm-table-head { font-size: 0.72rem; font-weight: 600; text-transform: uppercase; letter-spacing: 0.05em;
+                 color: var(--fm-muted); border-bottom: 1px solid var(--fm-border); }
+.fm-table-row { color: var(--fm-text); border-bottom: 1px solid var(--fm-border); font-size: 0.875rem; }
+.fm-table-row:last-child { border-bottom: none; }
+.fm-table-row:hover { background: var(--fm-hover); }
+.fm-cell { min-width: 0; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
+.fm-right { text-align: right; }
+.fm-num { font-variant-numeric: tabular-nums; }
+.fm-pager { padding-top: 4px; }
+
+/* status badges */
+.fm-status { font-weight: 600; letter-spacing: 0.02em; padding: 3px 8px; border-radius: 999px; }
+.fm-status-active { animation: fm-pulse 1.6s ease-in-out infinite; }
+@keyframes fm-pulse { 0%, 100% { opacity: 1; } 50% { opacity: .65; } }
+@media (prefers-reduced-motion: reduce) { .fm-status-active { animation: none; } }
+"""

@@ -1,0 +1,142 @@
+"""The static edge layer under the DAG canvas: one SVG of curves plus arrow heads, patched, never redrawn.
+
+ECharts redraws every series on every ``setOption``; with hundreds of edges that alone costs tens of
+milliseconds a frame. Edges hardly change (only whether data has passed along them), so they live in
+plain SVG beneath the chart's transparent canvas, positioned over exactly the chart's plot area
+(same margins, same axis bounds, ``preserveAspectRatio="none"``), and an edge that first carries data is
+restyled by toggling one class in the browser: O(changed), no re-render.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+
+from nicegui import ui
+
+EDGE_COLOR = '#94a3b8'  # slate 400: visible on white and on the dark page
+
+_CSS = f"""<style>
+.fm-edges {{ position: absolute; pointer-events: none; }}
+.fm-edges svg {{ position: absolute; inset: 0; width: 100%; height: 100%; overflow: visible; }}
+.fm-edge {{ fill: none; stroke: {EDGE_COLOR}; stroke-width: 1.5px; stroke-dasharray: 4 4; opacity: .6; }}
+.fm-edge.fm-carried {{ stroke-dasharray: none; opacity: .95; }}
+.fm-arrow {{ position: absolute; width: 0; height: 0; border-left: 8px solid {EDGE_COLOR};
+            border-top: 4.5px solid transparent; border-bottom: 4.5px solid transparent; }}
+.fm-branch {{ position: absolute; transform: translate(-50%, -100%); font-size: 10px; line-height: 1;
+             color: {EDGE_COLOR}; white-space: nowrap; }}
+</style>"""
+
+
+@dataclass(frozen=True, slots=True)
+class PlotArea:
+    """Where the chart draws: margins in px and the axis bounds in layout units (y grows downwards)."""
+
+    left: float
+    right: float
+    top: float
+    bottom: float
+    x_min: float
+    x_max: float
+    y_min: float
+    y_max: float
+
+    def percent(self, x: float, y: float) -> tuple[float, float]:
+        return (
+            100 * (x - self.x_min) / (self.x_max - self.x_min),
+            100 * (y - self.y_min) / (self.y_max - self.y_min),
+        )
+
+
+class EdgeLayer:
+    """Curves from each source to each target, with an arrow at the left side of every target with inputs."""
+
+    def __init__(
+        self,
+        edges: Sequence[tuple[str, str]],
+        positions: Mapping[str, tuple[float, float]],
+        branches: Mapping[tuple[str, str], bool | None],
+        area: PlotArea,
+        *,
+        half_width_px: float,
+        half_width_units: float,
+    ) -> None:
+        self._edges = list(edges)
+        self._index = {edge: i for i, edge in enumerate(self._edges)}
+        self._positions = positions
+        self._branches = branches
+        self._area = area
+        self._half_px = half_width_px
+        self._half_units = half_width_units
+        self._carried: frozenset[int] = frozenset()
+        self._patches = 0
+        self.element = (
+            ui.html(self._render(), sanitize=False)
+            .classes('fm-edges')
+            .style(f'left: {area.left}px; right: {area.right}px; top: {area.top}px; bottom: {area.bottom}px')
+        )
+
+    def show(self, carried: Collection[tuple[str, str]]) -> None:
+        """Draw the ``carried`` edges (those data has passed along) solid, the others dashed."""
+        indices = frozenset(self._index[edge] for edge in carried if edge in self._index)
+        if indices == self._carried:
+            return
+        added, removed = sorted(indices - self._carried), sorted(self._carried - indices)
+        self._carried = indices
+        self._patches += 1
+        if self._patches <= 2:
+            # Before the element is in the browser a script would find nothing: re-send the content instead.
+            self.element.set_content(self._render())
+            return
+        self.element.client.run_javascript(
+            f'(() => {{ const root = getHtmlElement({self.element.id}); if (!root) return; '
+            f'const set = (ids, on) => ids.forEach((i) => root.querySelector(`[data-e="${{i}}"]`)'
+            f'?.classList.toggle("fm-carried", on)); set({added}, true); set({removed}, false); }})()'
+        )
+
+    def path(self, source: str, target: str) -> list[list[float]]:
+        """The edge's course as points in layout units (for the animated flow overlay)."""
+        (x1, y1), (x2, y2) = self._positions[source], self._positions[target]
+        a, b = x1 + self._half_units, x2 - self._half_units
+        middle = (a + b) / 2
+        points = [[x1, y1], [a, y1]]
+        for step in range(1, 12):  # the drawn cubic: from (a, y1) via (middle, y1), (middle, y2) to (b, y2)
+            t = step / 12
+            x = a * (1 - t) ** 3 + 3 * middle * (1 - t) * t + b * t**3
+            y = y1 + (y2 - y1) * t * t * (3 - 2 * t)
+            points.append([round(x, 4), round(y, 4)])
+        points += [[b, y2], [x2, y2]]
+        return points
+
+    def _render(self) -> str:
+        area = self._area
+        width, height = area.x_max - area.x_min, area.y_max - area.y_min
+        paths, marks = [], []
+        targets: set[str] = set()
+        for i, (source, target) in enumerate(self._edges):
+            (x1, y1), (x2, y2) = self._positions[source], self._positions[target]
+            a, b = x1 + self._half_units, x2 - self._half_units
+            middle = (a + b) / 2
+            css = 'fm-edge fm-carried' if i in self._carried else 'fm-edge'
+            paths.append(
+                f'<path data-e="{i}" class="{css}" vector-effect="non-scaling-stroke" '
+                f'd="M{x1:g} {y1:g}H{a:g}C{middle:g} {y1:g} {middle:g} {y2:g} {b:g} {y2:g}H{x2:g}"/>'
+            )
+            targets.add(target)
+            when = self._branches.get((source, target))
+            if when is not None:
+                left, top = area.percent(middle, (y1 + y2) / 2)
+                marks.append(
+                    f'<div class="fm-branch" style="left:{left:.3f}%;top:{top:.3f}%">{"yes" if when else "no"}</div>'
+                )
+        for target in sorted(targets):
+            left, top = area.percent(*self._positions[target])
+            marks.append(
+                f'<div class="fm-arrow" style="left:calc({left:.3f}% - {self._half_px + 9:g}px);'
+                f'top:calc({top:.3f}% - 4.5px)"></div>'
+            )
+        svg = (
+            f'<svg viewBox="{area.x_min:g} {area.y_min:g} {width:g} {height:g}" preserveAspectRatio="none" '
+            f'aria-hidden="true">{"".join(paths)}</svg>'
+        )
+        return _CSS + svg + ''.join(marks)

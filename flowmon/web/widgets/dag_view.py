@@ -1,0 +1,384 @@
+"""The workflow canvas: an ECharts graph coloured by node status, with data flowing along edges.
+
+The only module that knows ECharts option dicts for the DAG. Positions come from
+:mod:`flowmon.engine.layout` (deterministic, computed in Python); colours from :mod:`flowmon.web.theme`.
+:meth:`DagView.apply` takes an :class:`ExecutionState` (any state: live, or "as of event k" for replay)
+and sends the browser only what changed, as a ``setOption`` merge on stable series ids. ECharts repaints
+every series on each update, so the many static edges are not a series at all: they are an SVG layer
+underneath (:mod:`flowmon.web.widgets.dag_edges`), and the chart holds only nodes, the ripples of active
+nodes and the particles of edges carrying data, each animated kind on its own canvas layer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from nicegui import ui
+from nicegui.events import EChartPointClickEventArguments
+
+from flowmon.engine.layout import DagLayout, layout_definition
+from flowmon.engine.state import ExecutionState, NodeState
+from flowmon.web.format import duration
+from flowmon.web.theme import status_color
+from flowmon.web.widgets.dag_edges import EDGE_COLOR, EdgeLayer, PlotArea
+
+FLOW_WINDOW_SECONDS = 1.5  # an edge animates while its last data.flow is at most this old
+# Effects repaint their canvas layer every frame (costly without a GPU), so they are capped: beyond these
+# counts active nodes only glow and edges only turn solid. Dense graphs (dots, no labels) get no ripples.
+MAX_PULSING = 24
+MAX_FLOWING = 30
+SELECTED_COLOR = '#6366f1'  # indigo 500: the selection ring
+FLOW_COLOR = status_color('running')
+ACTIVE_STATUSES = frozenset({'running', 'retrying'})
+CARD_TEXT = '#0f172a'  # slate 900: readable on every status fill of the palette, in light and dark mode
+CARD_WIDTH = 140  # px of a labelled node card
+COLUMN_PX = 176  # px per column when cards are labelled
+
+
+@dataclass(frozen=True, slots=True)
+class _Scale:
+    """Pixel sizes chosen from the graph's extent: readable cards while the graph is small enough, dots when
+    it is dense. ``min_width`` keeps a column wide enough for its cards (the canvas scrolls sideways)."""
+
+    card: tuple[int, int]  # symbol width, height in px
+    labels: bool  # names inside the cards; off when the graph is too dense to read them
+    column: int  # px between columns at the narrowest
+    min_width: int  # px the canvas needs to keep cards apart
+
+    @staticmethod
+    def for_layout(layout: DagLayout, height_px: float) -> _Scale:
+        row_px = height_px / max(layout.rows + 0.6, 1)
+        card_h = int(min(46, row_px * 0.72))
+        if card_h >= 28:
+            column = COLUMN_PX
+            return _Scale(card=(CARD_WIDTH, card_h), labels=True, column=column, min_width=_width(layout, column))
+        dot = int(max(6, min(20, row_px * 0.7)))
+        column = max(int(dot * 2.4), 30)
+        return _Scale(card=(dot, dot), labels=False, column=column, min_width=_width(layout, column))
+
+
+class DagView:
+    """A workflow drawn as a left-to-right DAG; call :meth:`apply` with a state to recolour it."""
+
+    def __init__(
+        self,
+        workflow_definition: dict[str, Any],
+        on_select: Callable[[str], None] | None = None,
+        height: str = '420px',
+    ) -> None:
+        """``height`` is CSS; ``'auto'`` picks one from the graph's tallest column (300 to 640 px)."""
+        self._definition = workflow_definition
+        self._layout = layout_definition(workflow_definition)
+        self._positions = {node.id: (node.x, node.y) for node in self._layout.nodes}
+        self._names = {
+            str(node['id']): str(node.get('name') or node['id'])
+            for node in workflow_definition.get('nodes') or ()
+            if isinstance(node, Mapping) and 'id' in node
+        }
+        self._types = {
+            str(node['id']): str(node.get('type') or '')
+            for node in workflow_definition.get('nodes') or ()
+            if isinstance(node, Mapping) and 'id' in node
+        }
+        self._branch = {
+            (str(edge['source']), str(edge['target'])): edge.get('when')
+            for edge in workflow_definition.get('edges') or ()
+            if isinstance(edge, Mapping) and 'source' in edge and 'target' in edge
+        }
+        self._on_select = on_select
+        if height == 'auto':
+            height = f'{max(300, min(640, self._layout.rows * 72 + 90))}px'
+        self.height = height
+        self._scale = _Scale.for_layout(self._layout, _px(height, 420))
+        self._selected: str | None = None
+        self._state: ExecutionState | None = None
+        self._now: datetime | None = None
+        self._sent: dict[str, list[Any]] = {}
+        self._items: dict[str, tuple[tuple[Any, ...], dict[str, Any]]] = {}  # node id -> (signature, item)
+        self._deltas = 0
+        self._area = self._plot_area()
+        with ui.element('div').classes('w-full overflow-x-auto overflow-y-hidden'):
+            with (
+                ui.element('div')
+                .classes('relative')
+                .style(f'height: {height}; width: max(100%, {self._scale.min_width}px)')
+            ):
+                self._edges = EdgeLayer(
+                    self._layout.edges,
+                    self._positions,
+                    self._branch,
+                    self._area,
+                    half_width_px=self._scale.card[0] / 2,
+                    half_width_units=self._scale.card[0] / 2 / self._scale.column,
+                )
+                self.chart = (
+                    ui.echart(self._options(), on_point_click=self._clicked)
+                    .classes('absolute inset-0')
+                    .style('width: 100%; height: 100%')
+                    .props('data-testid=dag-canvas')
+                )
+        self.apply(None)
+
+    @property
+    def layout(self) -> DagLayout:
+        return self._layout
+
+    @property
+    def node_ids(self) -> list[str]:
+        return [node.id for node in self._layout.nodes]
+
+    def name_of(self, node_id: str) -> str:
+        return self._names.get(node_id, node_id)
+
+    def apply(self, state: ExecutionState | None, now: datetime | None = None) -> None:
+        """Show ``state`` (None: every node pending). ``now`` dates the edge animation; it defaults to the
+        state's last event time, which is what a replay wants; the live page passes the wall clock."""
+        self._state, self._now = state, now
+        nodes = state.nodes if state is not None else {}
+        reference = now or (state.last_ts if state is not None else None)
+        self._edges.show(state.edges.keys() if state is not None else ())
+        series: dict[str, list[Any]] = {
+            'nodes': [self._node_item(node_id, nodes.get(node_id)) for node_id in self._positions],
+            'flow': self._flows(state, reference),
+            'pulse': self._pulse(nodes),
+        }
+        self._send(series)
+
+    def select(self, node_id: str | None) -> None:
+        """Ring ``node_id`` on the canvas (None clears the selection)."""
+        if node_id == self._selected:
+            return
+        self._selected = node_id
+        self.apply(self._state, self._now)
+
+    @property
+    def has_active_flows(self) -> bool:
+        """True while some edge is animated: the caller should keep calling :meth:`apply` so it stops in time."""
+        return bool(self._sent.get('flow'))
+
+    # --- ECharts option building ------------------------------------------------------------------------
+
+    def _plot_area(self) -> PlotArea:
+        width, height = self._scale.card
+        xs = [x for x, _ in self._positions.values()] or [0.0]
+        ys = [y for _, y in self._positions.values()] or [0.0]
+        pad_y = 0.55 if self._layout.rows > 1 else 1.0
+        pad_x = 0.0 if self._layout.layers > 1 else 0.5
+        return PlotArea(
+            left=width / 2 + 12,
+            right=width / 2 + 12,
+            top=height / 2 + 10,
+            bottom=height / 2 + 10,
+            x_min=min(xs) - pad_x,
+            x_max=max(xs) + pad_x,
+            y_min=min(ys) - pad_y,
+            y_max=max(ys) + pad_y,
+        )
+
+    def _options(self) -> dict[str, Any]:
+        width, height = self._scale.card
+        area = self._area
+        symbol = 'roundRect' if self._scale.labels else 'circle'
+        return {
+            'animation': False,
+            'grid': {'left': area.left, 'right': area.right, 'top': area.top, 'bottom': area.bottom},
+            'tooltip': {'trigger': 'item', 'confine': True, 'enterable': False},
+            'xAxis': {'type': 'value', 'show': False, 'min': area.x_min, 'max': area.x_max},
+            'yAxis': {'type': 'value', 'show': False, 'inverse': True, 'min': area.y_min, 'max': area.y_max},
+            'series': [
+                # Canvas layers (zlevel): the effects repaint every frame, so they get a layer of their own
+                # and the nodes are painted only when they change.
+                {
+                    'id': 'flow',
+                    'type': 'lines',
+                    'coordinateSystem': 'cartesian2d',
+                    'polyline': True,
+                    'silent': True,
+                    'zlevel': 1,
+                    'effect': {
+                        'show': True,
+                        'period': 0.8,
+                        'symbol': 'circle',
+                        'symbolSize': 6,
+                        'trailLength': 0.3,
+                        'color': FLOW_COLOR,
+                    },
+                    'lineStyle': {'color': FLOW_COLOR, 'width': 2, 'opacity': 0.55},
+                    'data': [],
+                },
+                {
+                    'id': 'pulse',
+                    'type': 'effectScatter',
+                    'coordinateSystem': 'cartesian2d',
+                    'silent': True,
+                    'zlevel': 1,
+                    'symbol': symbol,
+                    'symbolSize': [width, height],
+                    'rippleEffect': {
+                        'brushType': 'stroke',
+                        'scale': 1.35 if self._scale.labels else 2.4,
+                        'period': 1.6,
+                        'number': 2,
+                    },
+                    'data': [],
+                },
+                {
+                    'id': 'nodes',
+                    'type': 'graph',
+                    'coordinateSystem': 'cartesian2d',
+                    'zlevel': 2,
+                    'symbol': symbol,
+                    'symbolSize': [width, height],
+                    'emphasis': {'scale': 1.04, 'label': {'show': True}},
+                    'label': self._label_style(),
+                    'data': [],
+                    'links': [],  # edges are the SVG layer underneath (dag_edges)
+                },
+            ],
+        }
+
+    def _label_style(self) -> dict[str, Any]:
+        if not self._scale.labels:
+            return {'show': False, 'position': 'bottom', 'color': EDGE_COLOR, 'fontSize': 10}
+        return {
+            'show': True,
+            'position': 'inside',
+            'color': CARD_TEXT,
+            'lineHeight': 15,
+            'rich': {
+                'name': {'fontSize': 12, 'fontWeight': 600, 'color': CARD_TEXT},
+                'meta': {'fontSize': 10, 'color': CARD_TEXT, 'opacity': 0.8},
+            },
+        }
+
+    def _node_item(self, node_id: str, node: NodeState | None) -> dict[str, Any]:
+        status = node.status if node else 'pending'
+        took = node.duration_ms if node else None
+        attempts = node.attempts if node else 0
+        selected = node_id == self._selected
+        signature = (status, took, attempts, node.reused if node else False, selected)
+        cached = self._items.get(node_id)
+        if cached is not None and cached[0] == signature:
+            return cached[1]
+        color = status_color(status)
+        active = status in ACTIVE_STATUSES
+        style: dict[str, Any] = {'color': color, 'borderWidth': 0}
+        if active:
+            style |= {'shadowBlur': 18, 'shadowColor': color}
+        if selected:
+            style |= {'borderColor': SELECTED_COLOR, 'borderWidth': 3}
+        x, y = self._positions[node_id]
+        meta = _meta(status, took, attempts, node)
+        name = self.name_of(node_id)
+        item: dict[str, Any] = {
+            'id': node_id,
+            'name': node_id,
+            'value': [x, y],
+            'itemStyle': style,
+            'tooltip': {'formatter': _rich_safe(_tooltip(name, node_id, self._types.get(node_id, ''), status, meta))},
+        }
+        if self._scale.labels:
+            item['label'] = {'formatter': f'{{name|{_rich_safe(_clip(name, self._scale.card[0]))}}}\n{{meta|{meta}}}'}
+        elif active:  # dots have no ripple: an active one grows and rings itself instead
+            item['symbolSize'] = round(self._scale.card[0] * 1.5)
+            style |= {'borderColor': '#ffffff', 'borderWidth': 2}
+        self._items[node_id] = (signature, item)
+        return item
+
+    def _flows(self, state: ExecutionState | None, now: datetime | None) -> list[dict[str, Any]]:
+        """Edges whose last hand-over is at most FLOW_WINDOW_SECONDS old: a particle runs along them."""
+        if state is None or now is None or state.is_terminal:
+            return []
+        flowing = []
+        for (source, target), flow in state.edges.items():
+            if flow.last_ts is None or source not in self._positions or target not in self._positions:
+                continue
+            if abs((now - flow.last_ts).total_seconds()) <= FLOW_WINDOW_SECONDS:
+                flowing.append({'coords': self._edges.path(source, target)})
+        return flowing[-MAX_FLOWING:]
+
+    def _pulse(self, nodes: Mapping[str, NodeState]) -> list[dict[str, Any]]:
+        if not self._scale.labels:
+            return []
+        active = [node_id for node_id in self._positions if (n := nodes.get(node_id)) and n.status in ACTIVE_STATUSES]
+        return [
+            {'value': list(self._positions[node_id]), 'itemStyle': {'color': status_color(nodes[node_id].status)}}
+            for node_id in active[:MAX_PULSING]
+        ]
+
+    # --- sending --------------------------------------------------------------------------------------
+
+    def _send(self, series: dict[str, list[Any]]) -> None:
+        """Send the series that differ from what the browser has; keep the Python options true as well."""
+        changed = {key: data for key, data in series.items() if self._sent.get(key) != data}
+        if not changed:
+            return
+        self._sent.update(changed)
+        for entry in self.chart.options['series']:
+            if entry['id'] in changed:
+                entry['data'] = changed[entry['id']]
+        self._deltas += 1
+        if self._deltas <= 2:
+            # The chart instance may not exist yet in the browser (its mount is asynchronous) and a method
+            # call would be dropped; a props update waits for it. After that, merge deltas are cheaper.
+            self.chart.update()
+        else:
+            self.chart.run_chart_method('setOption', {'series': [{'id': k, 'data': v} for k, v in changed.items()]})
+
+    def _clicked(self, event: EChartPointClickEventArguments) -> None:
+        if event.series_type != 'graph' or event.data_type not in (None, 'node'):
+            return
+        node_id = event.name
+        if not node_id or node_id not in self._positions:
+            return
+        self.select(node_id)
+        if self._on_select is not None:
+            self._on_select(node_id)
+
+
+def _meta(status: str, duration_ms: float | None, attempts: int, node: NodeState | None) -> str:
+    if status in ('succeeded', 'failed') and duration_ms is not None:
+        text = duration(duration_ms)
+        return f'{text} · {attempts} tries' if attempts > 1 else text
+    if status == 'succeeded' and node is not None and node.reused:
+        return 'reused'
+    if status == 'retrying':
+        return f'retrying after try {attempts}'
+    if status == 'running' and attempts > 1:
+        return f'running · try {attempts}'
+    return status
+
+
+def _tooltip(name: str, node_id: str, node_type: str, status: str, meta: str) -> str:
+    title = _html(name) if name == node_id else f'{_html(name)} <span style="opacity:.6">{_html(node_id)}</span>'
+    kind = f' · {_html(node_type)}' if node_type else ''
+    dot = f'<span style="color:{status_color(status)}">●</span>'
+    detail = f'{dot} {_html(meta)}' if meta != status else f'{dot} {status}'
+    return f'<b>{title}</b><br/>{detail}{kind}'
+
+
+def _clip(text: str, width_px: int) -> str:
+    limit = max(6, int(width_px / 7.2))
+    return text if len(text) <= limit else text[: limit - 1] + '…'
+
+
+def _rich_safe(text: str) -> str:
+    return text.replace('{', '(').replace('}', ')').replace('|', '/')
+
+
+def _html(text: str) -> str:
+    return text.replace('&', '&amp;').replace('<', '&lt;').replace('>', '&gt;')
+
+
+def _width(layout: DagLayout, column: int) -> int:
+    return int(column * (layout.layers + 0.3))
+
+
+def _px(css: str, default: float) -> float:
+    try:
+        return float(css.removesuffix('px')) if css.endswith('px') else default
+    except ValueError:
+        return default

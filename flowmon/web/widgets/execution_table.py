@@ -1,0 +1,128 @@
+"""A list of executions: status, id, workflow, start, duration, progress; each row opens the execution.
+
+:meth:`ExecutionTable.show` takes the rows to display: when the same executions are shown in the same
+order it only updates texts and colours in place (cheap at 10 Hz); otherwise it rebuilds the rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from nicegui import ui
+
+from flowmon.web import format as fmt
+from flowmon.web.execution_rows import ExecutionSummary
+
+from .status_badge import StatusBadge
+
+
+@dataclass(slots=True)
+class _Row:
+    summary: ExecutionSummary
+    badge: StatusBadge
+    started: ui.label
+    duration: ui.label
+    progress: ui.label
+    message: ui.label
+
+
+class ExecutionTable:
+    """Rows of executions with an intentional empty state."""
+
+    def __init__(
+        self,
+        *,
+        workflow_names: Mapping[str, str],
+        show_workflow: bool = True,
+        empty_title: str = 'No executions yet',
+        empty_hint: str = 'Run a workflow and it shows up here.',
+    ) -> None:
+        self._names = workflow_names
+        self._show_workflow = show_workflow
+        self._empty_title = empty_title
+        self._empty_hint = empty_hint
+        self._rows: dict[str, _Row] = {}
+        self._order: list[str] | None = None
+        modifier = '' if show_workflow else ' fm-table-no-workflow'
+        with ui.element('div').classes('fm-table w-full' + modifier).mark('execution-table') as self.element:
+            with ui.element('div').classes('fm-table-head') as self._head:
+                for title in ('Status', 'Execution', 'Workflow' if show_workflow else 'Message', 'Started', 'Duration',
+                              'Nodes'):  # fmt: skip
+                    ui.label(title).classes('fm-cell fm-right' if title in {'Duration', 'Nodes'} else 'fm-cell')
+            self._body = ui.element('div').classes('fm-table-body')
+
+    @property
+    def ids(self) -> list[str]:
+        return list(self._order or [])
+
+    def show(self, rows: Sequence[ExecutionSummary], now: datetime) -> None:
+        order = [row.id for row in rows]
+        if order == self._order:
+            for summary in rows:
+                self._update(self._rows[summary.id], summary, now)
+            return
+        self._order = order
+        self._rows.clear()
+        self._body.clear()
+        self._head.set_visibility(bool(rows))
+        with self._body:
+            if not rows:
+                self._empty()
+            for summary in rows:
+                self._rows[summary.id] = self._build(summary, now)
+
+    def tick(self, now: datetime) -> None:
+        """Advance the durations of executions still running."""
+        for row in self._rows.values():
+            if row.summary.finished_at is None and row.summary.started_at is not None:
+                row.duration.set_text(fmt.duration(row.summary.elapsed_ms(now)))
+
+    def _build(self, summary: ExecutionSummary, now: datetime) -> _Row:
+        with (
+            ui.link(target=f'/executions/{summary.id}')
+            .classes('fm-table-row no-underline')
+            .props(f'data-testid=execution-row data-execution-id={summary.id}')
+            .mark(f'execution-row-{summary.id}')
+        ):
+            with ui.element('div').classes('fm-cell'):
+                badge = StatusBadge(summary.status)
+            ui.label(fmt.short_id(summary.id)).classes('fm-cell fm-mono').tooltip(summary.id)
+            with ui.element('div').classes('fm-cell fm-what'):
+                if self._show_workflow:
+                    name = self._names.get(summary.workflow_id, summary.workflow_id)
+                    ui.label(name).classes('fm-ellipsis fm-name').tooltip(summary.workflow_id)
+                message = ui.label(_message(summary)).classes('fm-ellipsis fm-message')
+                if summary.error:
+                    message.tooltip(summary.error)
+            started = ui.label(fmt.timestamp(summary.started_at or summary.created_at, now=now)).classes('fm-cell')
+            started.tooltip(fmt.full_timestamp(summary.started_at or summary.created_at))
+            duration = ui.label(fmt.duration(summary.elapsed_ms(now))).classes('fm-cell fm-right fm-num')
+            progress = ui.label(_progress(summary)).classes('fm-cell fm-right fm-num text-grey-7')
+        return _Row(
+            summary=summary, badge=badge, started=started, duration=duration, progress=progress, message=message
+        )
+
+    def _update(self, row: _Row, summary: ExecutionSummary, now: datetime) -> None:
+        if summary != row.summary:
+            row.summary = summary
+            row.badge.set_status(summary.status)
+            row.started.set_text(fmt.timestamp(summary.started_at or summary.created_at, now=now))
+            row.progress.set_text(_progress(summary))
+            row.message.set_text(_message(summary))
+        row.duration.set_text(fmt.duration(summary.elapsed_ms(now)))
+
+    def _empty(self) -> None:
+        with ui.column().classes('w-full items-center gap-1 py-10 fm-empty').mark('empty-state'):
+            ui.icon('inbox', size='2.5rem').classes('text-grey-5')
+            ui.label(self._empty_title).classes('text-base font-medium')
+            ui.label(self._empty_hint).classes('text-sm text-grey-7')
+
+
+def _message(summary: ExecutionSummary) -> str:
+    return summary.error.splitlines()[0] if summary.error else ''
+
+
+def _progress(summary: ExecutionSummary) -> str:
+    return f'{summary.done}/{summary.total}' if summary.total else fmt.DASH

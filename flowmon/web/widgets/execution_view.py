@@ -1,0 +1,149 @@
+"""One execution, composed: status and progress, canvas, node list, inspector and event log.
+
+Any page drives it with a state and the events up to that state: the live page from the projector, the
+replay page with the state "as of event k". It holds no live-only controls; pages put theirs (Cancel,
+Rerun) into :attr:`ExecutionView.actions`, and "Rerun from this node" appears only when the page passes
+``on_rerun_from``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from nicegui import ui
+
+from flowmon.engine.events import Event
+from flowmon.engine.state import ExecutionState
+from flowmon.web.format import duration, full_timestamp
+from flowmon.web.widgets.dag_view import DagView
+from flowmon.web.widgets.event_log import EventLog
+from flowmon.web.widgets.inspector import Inspector
+from flowmon.web.widgets.node_list import NodeEntry, NodeList
+from flowmon.web.widgets.status_badge import StatusBadge
+
+
+class ExecutionView:
+    """The execution page body. Call :meth:`show` whenever the state (or the clock) moves."""
+
+    def __init__(
+        self,
+        workflow_definition: dict[str, Any],
+        *,
+        on_rerun_from: Callable[[str], Any] | None = None,
+    ) -> None:
+        nodes = [node for node in workflow_definition.get('nodes') or () if isinstance(node, Mapping) and 'id' in node]
+        names = {str(node['id']): str(node.get('name') or node['id']) for node in nodes}
+        types = {str(node['id']): str(node.get('type') or '') for node in nodes}
+        self._state: ExecutionState | None = None
+        self._now: datetime | None = None
+        self._total = len(nodes)
+
+        with ui.row().classes('w-full items-center gap-3 no-wrap'):
+            self.status_badge = (
+                StatusBadge('queued')
+                .classes('text-sm px-3 py-1')
+                .props('data-testid=execution-status')
+                .mark('execution-status')
+            )
+            with ui.column().classes('grow gap-1 min-w-0'):
+                self.progress = ui.linear_progress(value=0, show_value=False, size='8px').props(
+                    'rounded color=positive track-color=grey-4 data-testid=execution-progress'
+                )
+                with ui.row().classes('w-full gap-3 text-xs text-gray-500 no-wrap'):
+                    self.progress_text = (
+                        ui.label(f'0 / {self._total} nodes').props('data-testid=progress-text').mark('progress-text')
+                    )
+                    self.timing = ui.label('').props('data-testid=execution-timing')
+                    ui.space()
+                    self.note = ui.label('').props('data-testid=execution-eta').mark('execution-eta')
+            self.actions = ui.row().classes('items-center gap-2 no-wrap')
+
+        self.error_banner = ui.label('').classes(
+            'w-full text-sm rounded px-3 py-2 bg-red-50 text-red-800 dark:bg-red-950 dark:text-red-200 '
+            'border border-red-200 dark:border-red-900 break-all'
+        )
+        self.error_banner.set_visibility(False)
+
+        self.inspector = Inspector(names, types, on_close=self._inspector_closed, on_rerun_from=on_rerun_from)
+        with ui.row().classes('w-full gap-4 no-wrap items-stretch max-lg:flex-wrap'):
+            with ui.card().classes('fm-panel grow min-w-0 gap-1').style('padding: 8px').props('flat bordered'):
+                self.dag = DagView(workflow_definition, on_select=self.select, height='auto')
+                with ui.row().classes('w-full gap-3 px-2 text-xs text-gray-500 items-center'):
+                    ui.label('Click a node to inspect it; hover for details')
+            with (
+                ui.card()
+                .classes('fm-panel w-[340px] max-lg:w-full shrink-0 gap-1')
+                .style('padding: 10px 6px')
+                .props('flat bordered')
+            ):
+                ui.label(f'Nodes ({self._total})').classes('text-sm font-semibold px-2')
+                order = {node.id: (node.layer, node.index) for node in self.dag.layout.nodes}
+                entries = sorted(
+                    (NodeEntry(id=node_id, name=names[node_id], type=types[node_id]) for node_id in names),
+                    key=lambda entry: order.get(entry.id, (0, 0)),
+                )
+                self.node_list = NodeList(entries, on_select=self.select, height=self.dag.height)
+        with ui.card().classes('fm-panel w-full gap-2').props('flat bordered'):
+            self.event_log = EventLog(list(names))
+
+    @property
+    def state(self) -> ExecutionState | None:
+        return self._state
+
+    @property
+    def wants_clock(self) -> bool:
+        """True while the picture depends on the time (running timer, animated edges): keep calling show."""
+        running = self._state is not None and not self._state.is_terminal
+        return running or self.dag.has_active_flows
+
+    def show(self, state: ExecutionState | None, events: Sequence[Event] = (), now: datetime | None = None) -> None:
+        """Show ``state`` and add ``events`` (those up to the state, at least the ones not yet given).
+
+        ``now`` is the wall clock for a live execution (edge animation and the running time); leave it None
+        for a past position (replay), where the state's own last event time is used.
+        """
+        self._state, self._now = state, now
+        self.dag.apply(state, now=now)
+        self.node_list.show(state)
+        self.inspector.show(state)
+        if events or state is not None:
+            self.event_log.show(events, upto_seq=state.last_seq if state is not None else None)
+        self._show_summary(state, now)
+
+    def select(self, node_id: str) -> None:
+        """Open the inspector on ``node_id`` and mark it on the canvas and in the list."""
+        self.dag.select(node_id)
+        self.node_list.select(node_id)
+        self.inspector.open(node_id, self._state)
+
+    def _inspector_closed(self) -> None:
+        self.dag.select(None)
+        self.node_list.select(None)
+
+    def _show_summary(self, state: ExecutionState | None, now: datetime | None) -> None:
+        status = state.status if state is not None else 'queued'
+        self.status_badge.set_status(status)
+        done = state.done if state is not None else 0
+        total = (state.total if state is not None else 0) or self._total
+        self.progress.set_value(round(done / total, 4) if total else 0)
+        self.progress.props(f'color={"negative" if status == "failed" else "positive"}')
+        self.progress_text.set_text(f'{done} / {total} nodes')
+        self.timing.set_text(_timing(state, now))
+        error = state.error if state is not None and state.status != 'succeeded' else None
+        self.error_banner.set_text(str(error or ''))
+        self.error_banner.set_visibility(bool(error))
+
+
+def _timing(state: ExecutionState | None, now: datetime | None) -> str:
+    if state is None or state.created_at is None:
+        return ''
+    started = state.started_at
+    created = full_timestamp(state.created_at)
+    if started is None:
+        return f'queued {created}'
+    end = state.finished_at or now or state.last_ts
+    elapsed = duration((end - started).total_seconds() * 1000) if end else '—'
+    verb = 'ran' if state.finished_at else 'running for'
+    return f'started {full_timestamp(started)} · {verb} {elapsed}'

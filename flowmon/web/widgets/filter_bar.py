@@ -1,0 +1,99 @@
+"""Filters for an execution list: workflow, status, time window (presets or a custom day range)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from nicegui import ui
+
+from flowmon.engine.state import EXECUTION_STATUSES
+from flowmon.web.filters import RELATIVE_WINDOWS, ExecutionFilter
+
+ALL = ''
+CUSTOM = 'custom'
+
+
+class FilterBar:
+    """Each change calls ``on_change`` with the new filter (the page navigates to its URL)."""
+
+    def __init__(
+        self,
+        flt: ExecutionFilter,
+        *,
+        on_change: Callable[[ExecutionFilter], None],
+        workflows: Mapping[str, str] | None = None,
+    ) -> None:
+        self._flt = flt
+        self._on_change = on_change
+        with ui.row().classes('w-full items-center gap-3 fm-filters').mark('filters'):
+            if workflows is not None:
+                options = {ALL: 'All workflows', **dict(sorted(workflows.items(), key=lambda kv: kv[1].lower()))}
+                if flt.workflow_id and flt.workflow_id not in options:
+                    options[flt.workflow_id] = flt.workflow_id
+                ui.select(
+                    options,
+                    value=flt.workflow_id or ALL,
+                    label='Workflow',
+                    on_change=lambda e: self._set(workflow_id=e.value or None),
+                ).props('outlined dense options-dense').classes('w-56').mark('filter-workflow')
+            statuses = {ALL: 'Any status', **{status: status for status in EXECUTION_STATUSES}}
+            ui.select(
+                statuses, value=flt.status or ALL, label='Status', on_change=lambda e: self._set(status=e.value or None)
+            ).props('outlined dense options-dense').classes('w-40').mark('filter-status')
+            windows: dict[str, str] = {ALL: 'Any time', **{key: label for key, (label, _) in RELATIVE_WINDOWS.items()}}
+            current = flt.since if flt.since in RELATIVE_WINDOWS and not flt.until else ALL
+            if flt.until or (flt.since and flt.since not in RELATIVE_WINDOWS):
+                windows[CUSTOM] = flt.describe_window()
+                current = CUSTOM
+            windows.setdefault(CUSTOM, 'Custom range…')
+            self._current_window = current
+            self._window = (
+                ui.select(windows, value=current, label='When', on_change=self._window_changed)
+                .props('outlined dense options-dense')
+                .classes('w-52')
+                .mark('filter-window')
+            )
+            self._range_dialog = self._build_range_dialog()
+            if not flt.is_empty or (flt.workflow_id and workflows is not None):
+                ui.button('Clear', icon='filter_alt_off', on_click=self._clear).props('flat no-caps dense').mark(
+                    'filter-clear'
+                )
+
+    def _set(self, **changes: Any) -> None:
+        new = self._flt.with_(**changes)
+        if new != self._flt:
+            self._on_change(new)
+
+    def _clear(self) -> None:
+        self._on_change(ExecutionFilter(workflow_id=None))
+
+    def _window_changed(self, event: Any) -> None:
+        value = event.value
+        if value == CUSTOM:
+            self._range_dialog.open()
+            return
+        self._set(since=value or None, until=None)
+
+    def _build_range_dialog(self) -> ui.dialog:
+        with ui.dialog().on('hide', self._restore_window) as dialog, ui.card().classes('gap-2'):
+            ui.label('Created between').classes('text-base font-medium')
+            initial = {'from': self._flt.since or '', 'to': self._flt.until or ''} if self._flt.until else None
+            picker = ui.date(value=initial, mask='YYYY-MM-DD').props('range minimal').mark('filter-range')
+            with ui.row().classes('w-full justify-end'):
+                ui.button('Cancel', on_click=dialog.close).props('flat no-caps')
+                ui.button('Apply', on_click=lambda: self._apply_range(picker.value, dialog)).props('unelevated no-caps')
+        return dialog
+
+    def _restore_window(self) -> None:
+        # closing the dialog without applying leaves the select showing what the list is filtered by
+        self._window.set_value(self._current_window)
+
+    def _apply_range(self, value: Any, dialog: ui.dialog) -> None:
+        dialog.close()
+        if isinstance(value, dict) and value.get('from') and value.get('to'):
+            self._set(since=value['from'], until=value['to'])
+        elif isinstance(value, str) and value:
+            self._set(since=value, until=value)
+        else:
+            ui.notify('Pick a first and a last day.', type='warning')

@@ -1,0 +1,249 @@
+"""The node inspector: a side sheet with one node's input, output, error and attempts.
+
+It opens beside the canvas (a seamless dialog on the right, so the page stays usable and it works inside
+sub pages, where drawers cannot live). Its content is rebuilt only when the shown node changes in a way
+that matters (status, attempts, finish), not on every tick. Payloads over ``LARGE_PAYLOAD`` characters
+are shown truncated with a "Show all" button.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from nicegui import ui
+
+from flowmon.engine.state import Attempt, ExecutionState, NodeState
+from flowmon.web.format import DASH, duration, viewer_timezone
+from flowmon.web.theme import status_color, status_icon, status_quasar
+
+# vanilla-jsoneditor reads its colours from CSS variables; these follow the app's light/dark surface variables.
+JSON_TREE_STYLE = (
+    '--jse-background-color: var(--fm-surface); --jse-panel-background: var(--fm-surface); '
+    '--jse-text-color: var(--fm-text); --jse-key-color: var(--fm-text); --jse-delimiter-color: var(--fm-muted); '
+    '--jse-main-border: 1px solid var(--fm-border); --jse-value-color-string: #16a34a; '
+    '--jse-value-color-number: #d97706; --jse-value-color-boolean: #2563eb; --jse-value-color-null: #9333ea; '
+    '--jse-font-size-mono: 12px; --jse-hover-background-color: var(--fm-hover); '
+    '--jse-selection-background-color: var(--fm-hover); --jse-collapsed-items-background-color: var(--fm-hover)'
+)
+LARGE_PAYLOAD = 20_000  # characters of pretty JSON shown before truncating
+TREE_LIMIT = 4_000  # up to this size, a collapsible tree; above, pretty text (faster to render)
+
+
+class Inspector:
+    """Shows the selected node of an execution; :meth:`show` keeps it current as the state changes."""
+
+    def __init__(
+        self,
+        names: dict[str, str],
+        types: dict[str, str],
+        *,
+        on_close: Callable[[], None] | None = None,
+        on_rerun_from: Callable[[str], Any] | None = None,
+    ) -> None:
+        self._names = names
+        self._types = types
+        self._on_close = on_close
+        self._on_rerun_from = on_rerun_from
+        self._node_id: str | None = None
+        self._signature: tuple[Any, ...] | None = None
+        self.dialog = ui.dialog().props('seamless position=right').on('hide', self._hidden)
+        with self.dialog:
+            # A floating panel that leaves the app header (navigation, theme, sign-out) uncovered.
+            self.card = (
+                ui.card()
+                .classes('fm-panel p-0 gap-0 no-wrap max-w-none shadow-xl')
+                .style('width: min(520px, 94vw); height: calc(100vh - 120px); margin: 72px 16px 0 0')
+                .props('data-testid=inspector')
+                .mark('inspector')
+            )
+            with self.card:
+                self.body = ui.column().classes('w-full grow overflow-y-auto p-4 gap-3 no-wrap')
+
+    @property
+    def node_id(self) -> str | None:
+        return self._node_id
+
+    def open(self, node_id: str, state: ExecutionState | None) -> None:
+        self._node_id = node_id
+        self._signature = None
+        self.show(state)
+        self.dialog.open()
+
+    def close(self) -> None:
+        self.dialog.close()
+
+    def show(self, state: ExecutionState | None) -> None:
+        """Rebuild the content if the shown node changed since the last call."""
+        if self._node_id is None:
+            return
+        node = state.nodes.get(self._node_id) if state is not None else None
+        terminal = state.is_terminal if state is not None else False
+        signature = (self._node_id, _signature(node), terminal)
+        if signature == self._signature:
+            return
+        self._signature = signature
+        self.body.clear()
+        with self.body:
+            self._render(self._node_id, node, terminal)
+
+    def _hidden(self) -> None:
+        self._node_id = None
+        self._signature = None
+        if self._on_close is not None:
+            self._on_close()
+
+    # --- content --------------------------------------------------------------------------------------
+
+    def _render(self, node_id: str, node: NodeState | None, terminal: bool) -> None:
+        status = node.status if node else 'pending'
+        name = self._names.get(node_id, node_id)
+        with ui.row().classes('w-full items-start no-wrap gap-2'):
+            ui.icon(status_icon(status), size='28px').style(f'color: {status_color(status)}')
+            with ui.column().classes('gap-0 grow min-w-0'):
+                ui.label(name).classes('text-lg font-semibold leading-tight truncate w-full')
+                kind = self._types.get(node_id, '')
+                ui.label(f'{node_id}' + (f' · {kind}' if kind else '')).classes('text-xs font-mono text-gray-500')
+            ui.button(icon='close', on_click=self.close).props('flat round dense aria-label="Close inspector"')
+        with ui.row().classes('w-full items-center gap-2'):
+            ui.badge(status, color=status_quasar(status)).classes('text-sm px-2 py-1').props(
+                'data-testid=inspector-status'
+            ).mark('inspector-status')
+            if node is not None and node.reused:
+                ui.badge('reused', color='blue-grey-5').classes('px-2 py-1')
+            ui.space()
+            if terminal and self._on_rerun_from is not None:
+                rerun = self._on_rerun_from
+                ui.button('Rerun from this node', icon='replay', on_click=lambda: rerun(node_id)).props(
+                    'outline dense no-caps data-testid=rerun-from-node'
+                ).mark('rerun-from-node')
+        _facts(node)
+        if node is not None and node.error:
+            _error(node)
+        if node is not None and node.attempt_log:
+            _attempts(node.attempt_log)
+        if node is not None and node.skip_reason:
+            ui.label(f'Skipped: {node.skip_reason}').classes('text-sm text-gray-500')
+        _payload('Input', node.input if node else None, opened=True)
+        _payload('Output', node.output if node else None, opened=True)
+
+
+def _signature(node: NodeState | None) -> tuple[Any, ...]:
+    if node is None:
+        return ()
+    return (node.status, node.attempts, node.finished_at, len(node.attempt_log), node.error, id(node.output))
+
+
+def _facts(node: NodeState | None) -> None:
+    rows = [
+        ('Started', _clock(node.started_at) if node else DASH),
+        ('Finished', _clock(node.finished_at) if node else DASH),
+        ('Duration', duration(node.duration_ms) if node else '—'),
+        ('Attempts', str(node.attempts) if node else '0'),
+    ]
+    if node is not None and node.next_retry_in is not None:
+        rows.append(('Next try in', f'{node.next_retry_in:g} s'))
+    with ui.grid(columns='auto 1fr').classes('w-full gap-x-4 gap-y-1 text-sm'):
+        for label, value in rows:
+            ui.label(label).classes('text-gray-500')
+            ui.label(value).classes('font-mono text-xs self-center')
+
+
+def _error(node: NodeState) -> None:
+    with (
+        ui.column()
+        .classes('w-full gap-1 rounded border border-red-300 dark:border-red-800 bg-red-50 dark:bg-red-950 p-3')
+        .props('data-testid=inspector-error')
+        .mark('inspector-error')
+    ):
+        ui.label(node.error or '').classes('text-sm text-red-800 dark:text-red-200 font-medium break-all')
+        if node.traceback:
+            with ui.expansion('Traceback').classes('w-full text-xs').props('dense'):
+                ui.code(node.traceback, language='python').classes('w-full text-xs')
+
+
+def _attempts(log: tuple[Attempt, ...]) -> None:
+    ui.label('Attempts').classes('text-sm font-semibold')
+    with ui.column().classes('w-full gap-1').props('data-testid=inspector-attempts').mark('inspector-attempts'):
+        for attempt in log:
+            with ui.row().classes('w-full items-center gap-2 no-wrap text-sm'):
+                ui.icon(status_icon(_outcome_status(attempt.outcome)), size='16px').style(
+                    f'color: {status_color(_outcome_status(attempt.outcome))}'
+                )
+                ui.label(f'#{attempt.n}').classes('font-mono w-8')
+                ui.label(attempt.outcome).classes('w-20')
+                ui.label(_clock(attempt.started_at, date=False)).classes('font-mono text-xs text-gray-500')
+                ui.label(duration(attempt.duration_ms)).classes('font-mono text-xs w-16 text-right')
+                if attempt.error:
+                    ui.label(attempt.error).classes('text-xs text-red-600 dark:text-red-300 truncate grow').tooltip(
+                        attempt.error
+                    )
+
+
+def _outcome_status(outcome: str) -> str:
+    return {'failed': 'failed', 'succeeded': 'succeeded', 'cancelled': 'cancelled'}.get(outcome, 'running')
+
+
+def _payload(title: str, value: Any, *, opened: bool) -> None:
+    text = _pretty(value)
+    size = len(text.encode('utf-8'))
+    caption = f'{title} · {_size(size)}' if value is not None else f'{title} · none'
+    with (
+        ui.expansion(caption, value=opened and value is not None)
+        .classes('w-full')
+        .props(f'dense header-class="text-sm font-semibold px-0" data-testid=inspector-{title.lower()}')
+    ):
+        if value is None:
+            ui.label('Nothing yet.').classes('text-sm text-gray-500')
+        elif isinstance(value, dict | list) and len(text) <= TREE_LIMIT:
+            ui.json_editor(
+                {
+                    'content': {'json': value},
+                    'readOnly': True,
+                    'mainMenuBar': False,
+                    'navigationBar': False,
+                    'statusBar': False,
+                    'mode': 'tree',
+                }
+            ).classes('w-full').style(JSON_TREE_STYLE)
+        elif len(text) <= LARGE_PAYLOAD:
+            ui.code(text, language='json').classes('w-full text-xs')
+        else:
+            holder = ui.column().classes('w-full gap-1')
+            with holder:
+                ui.code(text[:LARGE_PAYLOAD] + '\n…', language='json').classes('w-full text-xs')
+
+                def show_all() -> None:
+                    holder.clear()
+                    with holder:
+                        ui.code(text, language='json').classes('w-full text-xs')
+
+                ui.button(f'Show all ({_size(size)})', icon='unfold_more', on_click=show_all).props(
+                    'flat dense no-caps data-testid=show-all'
+                )
+
+
+def _clock(moment: datetime | None, *, date: bool = True) -> str:
+    """A node's times to the millisecond, in the viewer's time zone."""
+    if moment is None:
+        return DASH
+    local = moment.astimezone(viewer_timezone())
+    text = local.strftime('%H:%M:%S.') + f'{local.microsecond // 1000:03d}'
+    return f'{local.strftime("%Y-%m-%d")} {text} {local.strftime("%Z")}' if date else text
+
+
+def _pretty(value: Any) -> str:
+    try:
+        return json.dumps(value, indent=2, ensure_ascii=False, default=str)
+    except (TypeError, ValueError):
+        return repr(value)
+
+
+def _size(n: int) -> str:
+    if n < 1024:
+        return f'{n} B'
+    if n < 1024 * 1024:
+        return f'{n / 1024:.1f} KB'
+    return f'{n / 1024 / 1024:.1f} MB'

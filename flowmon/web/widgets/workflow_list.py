@@ -1,0 +1,45 @@
+"""The workflows, each with its size, a one-line description, a link to its page and a Run button."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+
+from nicegui import ui
+
+from flowmon.store.history import StoredWorkflow
+
+
+class WorkflowList:
+    """``on_run(workflow_id)`` is called by the Run buttons."""
+
+    def __init__(self, workflows: Sequence[StoredWorkflow], *, on_run: Callable[[str], Awaitable[object]]) -> None:
+        with ui.column().classes('w-full gap-0 fm-workflows').mark('workflow-list'):
+            if not workflows:
+                with ui.column().classes('w-full items-center gap-1 py-8 fm-empty').mark('workflows-empty'):
+                    ui.icon('account_tree', size='2.5rem').classes('text-grey-5')
+                    ui.label('No workflows yet').classes('text-base font-medium')
+                    ui.label('Put JSON or YAML files in the workflows directory, or PUT /api/workflows/{id}.').classes(
+                        'text-sm text-grey-7 text-center'
+                    )
+            for workflow in workflows:
+                _row(workflow, on_run)
+
+
+def _row(workflow: StoredWorkflow, on_run: Callable[[str], Awaitable[object]]) -> None:
+    nodes = len(workflow.definition.get('nodes') or [])
+    description = str(workflow.definition.get('description') or '')
+    with (
+        ui.row()
+        .classes('w-full items-center no-wrap gap-3 fm-workflow-row')
+        .props(f'data-testid=workflow-{workflow.id}')
+        .mark(f'workflow-{workflow.id}')
+    ):
+        with ui.column().classes('gap-0 min-w-0 grow'):
+            with ui.row().classes('items-baseline gap-2 no-wrap min-w-0'):
+                ui.link(workflow.name, f'/workflows/{workflow.id}').classes('fm-link font-medium fm-ellipsis')
+                ui.label(f'{nodes} node{"s" if nodes != 1 else ""}').classes('text-xs text-grey-7 shrink-0')
+            if description:
+                ui.label(description).classes('text-xs text-grey-7 fm-ellipsis w-full').tooltip(description)
+        ui.button('Run', icon='play_arrow', on_click=lambda: on_run(workflow.id)).props(
+            'unelevated dense no-caps'
+        ).classes('px-3 shrink-0').mark(f'run-{workflow.id}')

@@ -1,0 +1,231 @@
+"""The webhook REST API on a started flowmon, delivering to real loopback receivers (127.0.0.1 is allow-listed)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from standardwebhooks.webhooks import Webhook
+from webhook_app import running_app
+from webhook_receiver import Receiver, Reply
+
+QUICK_WORKFLOW = {
+    'id': 'quick',
+    'name': 'Quick',
+    'nodes': [{'id': 'say', 'type': 'log', 'config': {'message': 'hi'}}],
+}
+
+
+@pytest.fixture
+def receivers() -> Iterator[Callable[..., Receiver]]:
+    started: list[Receiver] = []
+
+    def make(replies: Any = ()) -> Receiver:
+        receiver = Receiver(replies).start()
+        started.append(receiver)
+        return receiver
+
+    yield make
+    for receiver in started:
+        receiver.stop()
+
+
+async def test_queue_inspect_and_list_a_delivery(tmp_path: Path, receivers: Callable[..., Receiver]) -> None:
+    receiver = receivers([Reply(503)])
+    async with running_app(tmp_path) as app:
+        response = await app.api.post(
+            '/api/webhooks/deliveries', json={'url': receiver.url, 'body': {'hello': 'world'}}
+        )
+        assert response.status_code == 202, response.text
+        queued = response.json()
+        assert queued['id'].startswith('dlv_') and queued['webhook_id'].startswith('msg_')
+        assert queued['secret'].startswith('whsec_')
+
+        detail = await app.wait_settled(queued['id'])
+        assert detail['status'] == 'succeeded'
+        assert detail['webhook_id'] == queued['webhook_id'] and detail['url'] == receiver.url
+        assert detail['next_attempt_at'] is None
+        attempts = detail['attempts']
+        assert [a['n'] for a in attempts] == [1, 2]
+        assert [a['status_code'] for a in attempts] == [503, 200]
+        assert all(a['started_at'] and a['duration_ms'] is not None for a in attempts)
+        assert attempts[0]['error'] is None
+        assert attempts[0]['request_headers']['webhook-id'] == queued['webhook_id']
+        for hit in receiver.hits:
+            assert Webhook(queued['secret']).verify(hit.body, hit.headers) == {'hello': 'world'}
+
+        listed = (await app.api.get('/api/webhooks/deliveries', params={'status': 'succeeded'})).json()
+        assert [item['id'] for item in listed['items']] == [queued['id']] and listed['total'] == 1
+        assert 'secret' not in listed['items'][0] and 'body' not in listed['items'][0]
+        assert (await app.api.get('/api/webhooks/deliveries', params={'status': 'bogus'})).status_code == 422
+        assert (await app.api.get('/api/webhooks/deliveries/dlv_missing')).status_code == 404
+        stats = (await app.api.get('/api/webhooks/stats')).json()
+        assert stats['success_rate_24h'] == 1.0 and stats['pending'] == 0
+
+
+async def test_bad_delivery_requests_get_clear_4xx(tmp_path: Path) -> None:
+    async with running_app(tmp_path) as app:
+        post = app.api.post
+        for url in ('http://169.254.169.254/latest/meta-data/', 'http://10.0.0.1/x', 'http://localhost:8080/x'):
+            response = await post('/api/webhooks/deliveries', json={'url': url, 'body': {}})
+            assert response.status_code == 422 and 'refused' in response.json()['detail'], response.text
+        big = {'url': 'http://127.0.0.1:9/x', 'body': 'x' * (256 * 1024 + 1)}
+        assert (await post('/api/webhooks/deliveries', json=big)).status_code == 413
+        bad_secret = {'url': 'http://127.0.0.1:9/x', 'body': {}, 'secret': 'not-a-secret'}
+        response = await post('/api/webhooks/deliveries', json=bad_secret)
+        assert response.status_code == 422 and 'secret' in response.json()['detail']
+        reserved = {'url': 'http://127.0.0.1:9/x', 'body': {}, 'headers': {'webhook-id': 'mine'}}
+        assert (await post('/api/webhooks/deliveries', json=reserved)).status_code == 422
+        assert (await app.public.post('/api/webhooks/deliveries', json={'url': 'x', 'body': {}})).status_code == 401
+        assert (await app.api.get('/api/webhooks/endpoints')).json() == []
+
+
+async def test_endpoint_subscription_rotation_and_secret_reveal(
+    tmp_path: Path, receivers: Callable[..., Receiver]
+) -> None:
+    receiver = receivers()
+    async with running_app(tmp_path) as app:
+        created = await app.api.post(
+            '/api/webhooks/endpoints',
+            json={
+                'url': receiver.url,
+                'event_types': ['execution.completed'],
+                'auth': {'type': 'bearer', 'token': 's3cret-token'},
+            },
+        )
+        assert created.status_code == 201, created.text
+        endpoint = created.json()
+        old_secret = endpoint['secret']
+        listed = (await app.api.get('/api/webhooks/endpoints')).json()
+        assert 'secret' not in listed[0] and listed[0]['auth'] == {'type': 'bearer'}
+        assert (await app.api.get(f'/api/webhooks/endpoints/{endpoint["id"]}/secret')).json()['secret'] == old_secret
+
+        await app.api.put('/api/workflows/quick', json=QUICK_WORKFLOW)
+        run = (await app.api.post('/api/workflows/quick/executions', json={})).json()
+        await app.wait_execution(run['id'])
+        (hit,) = await receiver.await_hits(1)
+        payload = Webhook(old_secret).verify(hit.body, hit.headers)
+        assert payload['type'] == 'execution.completed'
+        assert payload['data']['execution_id'] == run['id'] and payload['data']['workflow_id'] == 'quick'
+        assert hit.headers['authorization'] == 'Bearer s3cret-token'
+        deliveries = (await app.api.get('/api/webhooks/deliveries', params={'endpoint': endpoint['id']})).json()
+        assert deliveries['total'] == 1
+        detail = await app.wait_settled(deliveries['items'][0]['id'])
+        assert detail['attempts'][0]['request_headers']['authorization'] == '***'  # never logged
+
+        rotated = (await app.api.post(f'/api/webhooks/endpoints/{endpoint["id"]}/secret/rotate')).json()
+        assert rotated['previous_secret'] == old_secret and rotated['secret'] != old_secret
+        run = (await app.api.post('/api/workflows/quick/executions', json={})).json()
+        await app.wait_execution(run['id'])
+        hits = await receiver.await_hits(2)
+        assert len(hits[1].headers['webhook-signature'].split()) == 2  # both secrets sign during the grace period
+        Webhook(rotated['secret']).verify(hits[1].body, hits[1].headers)
+        Webhook(old_secret).verify(hits[1].body, hits[1].headers)
+
+
+async def test_disabled_endpoint_gets_cancelled_deliveries_and_410_disables(
+    tmp_path: Path, receivers: Callable[..., Receiver]
+) -> None:
+    receiver = receivers([Reply(410)])
+    async with running_app(tmp_path) as app:
+        await app.api.put('/api/workflows/quick', json=QUICK_WORKFLOW)
+        endpoint = (
+            await app.api.post(
+                '/api/webhooks/endpoints', json={'url': receiver.url, 'event_types': ['execution.completed']}
+            )
+        ).json()
+        run = (await app.api.post('/api/workflows/quick/executions', json={})).json()
+        await app.wait_execution(run['id'])
+        await receiver.await_hits(1)
+        first = (await app.api.get('/api/webhooks/deliveries', params={'endpoint': endpoint['id']})).json()['items'][0]
+        assert (await app.wait_settled(first['id']))['status'] == 'failed'
+        state = (await app.api.get(f'/api/webhooks/endpoints/{endpoint["id"]}')).json()
+        assert state['enabled'] is False and '410' in state['disabled_reason']
+
+        run = (await app.api.post('/api/workflows/quick/executions', json={})).json()
+        await app.wait_execution(run['id'])
+        cancelled: list[dict[str, Any]] = []
+        async with asyncio.timeout(5):
+            while not cancelled:
+                page = await app.api.get('/api/webhooks/deliveries', params={'status': 'cancelled'})
+                cancelled = page.json()['items']
+                await asyncio.sleep(0.02)
+        assert cancelled[0]['status_reason'] == 'endpoint_disabled' and len(receiver.hits) == 1
+        conflict = await app.api.post(f'/api/webhooks/deliveries/{cancelled[0]["id"]}/redeliver')
+        assert conflict.status_code == 409
+
+        enabled = (await app.api.post(f'/api/webhooks/endpoints/{endpoint["id"]}/enable')).json()
+        assert enabled['enabled'] is True and enabled['disabled_reason'] is None
+        bulk = await app.api.post(
+            '/api/webhooks/deliveries/redeliver', json={'endpoint': endpoint['id'], 'status': ['cancelled', 'failed']}
+        )
+        assert bulk.status_code == 202 and bulk.json()['count'] == 2
+        for delivery_id in bulk.json()['ids']:
+            assert (await app.wait_settled(delivery_id))['status'] == 'succeeded'
+        webhook_ids = {hit.headers['webhook-id'] for hit in receiver.hits}
+        assert len(receiver.hits) == 3 and len(webhook_ids) == 2  # each redelivery kept its message's id
+
+
+async def test_endpoint_is_disabled_after_deliveries_keep_ending_exhausted(
+    tmp_path: Path, receivers: Callable[..., Receiver]
+) -> None:
+    receiver = receivers(lambda index: Reply(503))
+    async with running_app(tmp_path, {'FLOWMON_WEBHOOK_DISABLE_AFTER': '0'}) as app:
+        await app.api.put('/api/workflows/quick', json=QUICK_WORKFLOW)
+        endpoint = (
+            await app.api.post(
+                '/api/webhooks/endpoints', json={'url': receiver.url, 'event_types': ['execution.completed']}
+            )
+        ).json()
+        run = (await app.api.post('/api/workflows/quick/executions', json={})).json()
+        await app.wait_execution(run['id'])
+        await receiver.await_hits(1)
+        delivery = (await app.api.get('/api/webhooks/deliveries')).json()['items'][0]
+        assert (await app.wait_settled(delivery['id']))['status'] == 'exhausted'
+        assert len(receiver.hits) == 3
+        state = (await app.api.get(f'/api/webhooks/endpoints/{endpoint["id"]}')).json()
+        assert state['enabled'] is False and 'exhausted' in state['disabled_reason']
+        assert state['health']['finished_24h'] == 1 and state['health']['success_rate_24h'] == 0.0
+
+
+async def test_webhook_node_waits_for_delivery(tmp_path: Path, receivers: Callable[..., Receiver]) -> None:
+    receiver = receivers([Reply(500)])
+    workflow = {
+        'id': 'notify',
+        'name': 'Notify',
+        'nodes': [
+            {'id': 'make', 'type': 'transform', 'config': {'expression': 'input'}},
+            {
+                'id': 'send',
+                'type': 'webhook',
+                'config': {'url': receiver.url, 'body': 'make', 'wait': True, 'headers': {'X-Source': 'flowmon'}},
+            },
+        ],
+        'edges': [{'source': 'make', 'target': 'send'}],
+    }
+    async with running_app(tmp_path) as app:
+        assert (await app.api.put('/api/workflows/notify', json=workflow)).status_code == 201
+        run = (await app.api.post('/api/workflows/notify/executions', json={'input': {'order': 7}})).json()
+        summary = await app.wait_execution(run['id'])
+        assert summary['status'] == 'succeeded', summary
+        output = summary['nodes']['send']['output']
+        hits = receiver.hits
+        assert len(hits) == 2 and hits[1].body == b'{"order":7}' and hits[1].headers['x-source'] == 'flowmon'
+        deliveries = (await app.api.get('/api/webhooks/deliveries', params={'execution_id': run['id']})).json()
+        assert deliveries['total'] == 1 and deliveries['items'][0]['source'] == 'node'
+        assert output['status'] == 'succeeded' and output['attempts'] == 2 and output['status_code'] == 200
+        assert output['delivery_id'] == deliveries['items'][0]['id']
+
+
+async def test_webhook_node_config_is_validated(tmp_path: Path) -> None:
+    async with running_app(tmp_path) as app:
+        bad = {
+            'id': 'bad',
+            'name': 'Bad',
+            'nodes': [{'id': 'send', 'type': 'webhook', 'config': {'url': 'http://x.test/', 'endpoint': 'ep_1'}}],
+        }
+        response = await app.api.put('/api/workflows/bad', json=bad)
+        assert response.status_code == 422 and 'exactly one of' in response.json()['detail']

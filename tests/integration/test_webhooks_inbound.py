@@ -1,0 +1,153 @@
+"""Inbound triggers (``POST /hooks/{workflow_id}``) and cron schedules through the API of a started flowmon."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from standardwebhooks.webhooks import Webhook
+from webhook_app import App, running_app
+
+from flowmon.webhooks.signing import new_message_id
+
+TRIGGERED = {
+    'id': 'triggered',
+    'name': 'Triggered',
+    'trigger': {'enabled': True},
+    'nodes': [{'id': 'echo', 'type': 'transform', 'config': {'expression': 'input'}}],
+}
+
+
+def signed(
+    secret: str, body: bytes, *, message_id: str | None = None, timestamp: float | None = None
+) -> dict[str, str]:
+    """Headers made by the reference library, as a sender would."""
+    message_id = message_id or new_message_id()
+    when = datetime.fromtimestamp(int(timestamp if timestamp is not None else time.time()), tz=UTC)
+    signature = Webhook(secret).sign(message_id, when, body.decode())
+    return {
+        'webhook-id': message_id,
+        'webhook-timestamp': str(int(when.timestamp())),
+        'webhook-signature': signature,
+        'content-type': 'application/json',
+    }
+
+
+async def _setup(app: App) -> str:
+    assert (await app.api.put('/api/workflows/triggered', json=TRIGGERED)).status_code == 201
+    info = (await app.api.get('/api/workflows/triggered/trigger')).json()
+    assert info == {'workflow_id': 'triggered', 'enabled': True, 'path': '/hooks/triggered', 'has_secret': False}
+    secret = (await app.api.get('/api/workflows/triggered/trigger/secret')).json()['secret']
+    assert secret.startswith('whsec_')
+    return str(secret)
+
+
+async def test_a_valid_signature_starts_a_run_and_a_replay_returns_the_same_execution(tmp_path: Path) -> None:
+    async with running_app(tmp_path) as app:
+        secret = await _setup(app)
+        body = json.dumps({'order': 42}).encode()
+        headers = signed(secret, body)
+
+        first = await app.public.post('/hooks/triggered', content=body, headers=headers)
+        assert first.status_code == 202, first.text
+        execution_id = first.json()['execution_id']
+        assert first.json()['replayed'] is False
+        summary = await app.wait_execution(execution_id)
+        assert summary['status'] == 'succeeded' and summary['input'] == {'order': 42}
+
+        again = await app.public.post('/hooks/triggered', content=body, headers=headers)
+        assert again.status_code == 202
+        assert again.json() == {'execution_id': execution_id, 'workflow_id': 'triggered', 'replayed': True}
+        listed = (await app.api.get('/api/executions', params={'workflow_id': 'triggered'})).json()
+        assert listed['total'] == 1
+
+
+async def test_bad_signatures_get_401_never_500(tmp_path: Path) -> None:
+    async with running_app(tmp_path) as app:
+        secret = await _setup(app)
+        body = b'{"order":1}'
+        good = signed(secret, body)
+        cases: list[tuple[str, bytes, dict[str, str]]] = [
+            ('tampered body', b'{"order":2}', good),
+            ('stale timestamp', body, signed(secret, body, timestamp=time.time() - 600)),
+            ('future timestamp', body, signed(secret, body, timestamp=time.time() + 600)),
+            ('missing headers', body, {'content-type': 'application/json'}),
+            ('missing signature', body, {k: v for k, v in good.items() if k != 'webhook-signature'}),
+            ('other secret', body, signed('whsec_' + 'A' * 43 + '=', body)),
+            ('no comma in signature', body, {**good, 'webhook-signature': 'garbage'}),
+            ('timestamp not a number', body, {**good, 'webhook-timestamp': 'soon'}),
+            ('non-UTF-8 body', b'\xff\xfe\x00', good),
+        ]
+        for name, content, headers in cases:
+            response = await app.public.post('/hooks/triggered', content=content, headers=headers)
+            assert response.status_code == 401, (name, response.status_code, response.text)
+        listed = (await app.api.get('/api/executions', params={'workflow_id': 'triggered'})).json()
+        assert listed['total'] == 0
+
+
+async def test_size_json_and_enablement_rules(tmp_path: Path) -> None:
+    async with running_app(tmp_path) as app:
+        secret = await _setup(app)
+        big = json.dumps({'blob': 'x' * (256 * 1024)}).encode()
+        assert (await app.public.post('/hooks/triggered', content=big, headers=signed(secret, big))).status_code == 413
+        text = b'not json'
+        response = await app.public.post('/hooks/triggered', content=text, headers=signed(secret, text))
+        assert response.status_code == 422 and 'JSON' in response.json()['detail']
+        assert (await app.public.post('/hooks/nope', content=b'{}', headers=signed(secret, b'{}'))).status_code == 404
+        disabled = {**TRIGGERED, 'trigger': {'enabled': False}}
+        await app.api.put('/api/workflows/triggered', json=disabled)
+        response = await app.public.post('/hooks/triggered', content=b'{}', headers=signed(secret, b'{}'))
+        assert response.status_code == 404
+        no_trigger: dict[str, Any] = {key: value for key, value in TRIGGERED.items() if key != 'trigger'}
+        await app.api.put('/api/workflows/triggered', json=no_trigger)
+        assert (
+            await app.public.post('/hooks/triggered', content=b'{}', headers=signed(secret, b'{}'))
+        ).status_code == 404
+
+
+async def test_rotation_accepts_the_previous_secret_during_the_grace_period(tmp_path: Path) -> None:
+    async with running_app(tmp_path) as app:
+        old = await _setup(app)
+        rotated = (await app.api.post('/api/workflows/triggered/trigger/secret/rotate')).json()
+        assert rotated['previous_secret'] == old and rotated['secret'] != old
+        for secret in (old, rotated['secret']):
+            body = b'{}'
+            response = await app.public.post('/hooks/triggered', content=body, headers=signed(secret, body))
+            assert response.status_code == 202, response.text
+
+
+async def test_invalid_cron_is_a_422_naming_the_field(tmp_path: Path) -> None:
+    async with running_app(tmp_path) as app:
+        for schedule, field in (
+            ({'cron': '61 * * * *'}, 'schedule.cron'),
+            ({'cron': 'every day'}, 'schedule.cron'),
+            ({'cron': '* * * * *', 'timezone': 'Mars/Olympus'}, 'schedule.timezone'),
+        ):
+            response = await app.api.put(
+                '/api/workflows/cronned', json={**TRIGGERED, 'id': 'cronned', 'schedule': schedule}
+            )
+            assert response.status_code == 422, response.text
+            assert field in response.json()['detail']
+
+
+async def test_schedule_pause_resume_and_next_run_time(tmp_path: Path) -> None:
+    async with running_app(tmp_path) as app:
+        workflow = {**TRIGGERED, 'id': 'cronned', 'schedule': {'cron': '0 3 * * *', 'timezone': 'Europe/Berlin'}}
+        assert (await app.api.put('/api/workflows/cronned', json=workflow)).status_code == 201
+        info = (await app.api.get('/api/workflows/cronned/schedule')).json()
+        assert info['cron'] == '0 3 * * *' and info['paused'] is False
+        next_run = datetime.fromisoformat(info['next_run_at'])
+        assert next_run > datetime.now(UTC) and next_run.utcoffset() is not None
+        assert next_run.astimezone(UTC).hour in (1, 2)  # 03:00 in Berlin is 01:00 or 02:00 UTC
+
+        paused = (await app.api.post('/api/workflows/cronned/schedule/pause')).json()
+        assert paused['paused'] is True and paused['next_run_at'] is None
+        resumed = (await app.api.post('/api/workflows/cronned/schedule/resume')).json()
+        assert resumed['paused'] is False and resumed['next_run_at'] == info['next_run_at']
+
+        assert (await app.api.get('/api/workflows/triggered/schedule')).status_code == 404
+        await app.api.delete('/api/workflows/cronned')
+        assert (await app.api.get('/api/workflows/cronned/schedule')).status_code == 404

@@ -1,0 +1,70 @@
+"""A started flowmon (services + REST API on a bare FastAPI app) for in-process webhook API tests."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+
+from flowmon.api import install_api
+from flowmon.services import Services
+from flowmon.settings import load_settings
+
+TOKEN = 'webhook-test-token'
+EXAMPLES = Path(__file__).resolve().parents[2] / 'data' / 'workflows'
+
+
+@dataclass
+class App:
+    services: Services
+    api: httpx.AsyncClient  # with the bearer token
+    public: httpx.AsyncClient  # without it
+
+    async def wait_settled(self, delivery_id: str, timeout: float = 10.0) -> dict[str, Any]:
+        await asyncio.wait_for(self.services.webhooks.wait_settled(delivery_id), timeout)
+        response = await self.api.get(f'/api/webhooks/deliveries/{delivery_id}')
+        assert response.status_code == 200, response.text
+        return dict(response.json())
+
+    async def wait_execution(self, execution_id: str, timeout: float = 10.0) -> dict[str, Any]:
+        async with asyncio.timeout(timeout):
+            while True:
+                response = await self.api.get(f'/api/executions/{execution_id}')
+                if response.status_code == 200 and response.json()['status'] not in ('queued', 'running'):
+                    return dict(response.json())
+                await asyncio.sleep(0.02)
+
+
+@asynccontextmanager
+async def running_app(tmp_path: Path, env: Mapping[str, str] | None = None) -> AsyncIterator[App]:
+    settings = load_settings(
+        {
+            'FLOWMON_DATA_DIR': str(tmp_path / 'data'),
+            'FLOWMON_WORKFLOWS_DIR': str(EXAMPLES),
+            'FLOWMON_OUTBOUND_ALLOW': '127.0.0.1',
+            'FLOWMON_WEBHOOK_RETRY_SCHEDULE': '0,0.2,0.4',
+            'FLOWMON_WEBHOOK_JITTER': '0',
+            **(env or {}),
+        }
+    )
+    services = Services.build(settings, token=TOKEN)
+    app = FastAPI()
+    install_api(app, services)
+    await services.start()
+    transport = httpx.ASGITransport(app=app)
+    try:
+        async with (
+            httpx.AsyncClient(
+                transport=transport, base_url='http://flowmon', headers={'Authorization': f'Bearer {TOKEN}'}
+            ) as api,
+            httpx.AsyncClient(transport=transport, base_url='http://flowmon') as public,
+        ):
+            yield App(services=services, api=api, public=public)
+    finally:
+        await services.stop()

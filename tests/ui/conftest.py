@@ -1,0 +1,66 @@
+"""Layer-2 fixtures: the real app (``app.py``, its composition root) in NiceGUI's user simulation.
+
+The NiceGUI user plugin is not loaded as a pytest plugin (that would need a top-level conftest or an ini
+option and would reach into tests/unit and tests/integration). Instead this conftest does the two things
+the plugin does for us: point NiceGUI's storage at a temporary directory once per session, and run the
+main file inside ``user_simulation`` for every test. Each test gets a fresh data dir, database and engine;
+``app.py`` reads them from ``FLOWMON_*`` variables exactly as in production.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import shutil
+import tempfile
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from nicegui import app
+from nicegui.storage import Storage
+from nicegui.testing.user import User
+from nicegui.testing.user_simulation import user_simulation
+from uisim import BROKEN, MAIN_FILE, QUICK, SLOW, TOKEN, wait_until_started
+
+
+@pytest.fixture(scope='session', autouse=True)
+def nicegui_storage_dir() -> Iterator[Path]:
+    """NiceGUI's user storage in a temporary directory (what the user plugin's pytest_configure does)."""
+    path = Path(tempfile.mkdtemp(prefix='flowmon-ui-storage-')).resolve()
+    previous = Storage.path
+    Storage.path = path
+    app.storage = Storage()
+    try:
+        yield path
+    finally:
+        Storage.path = previous
+        shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def workflows_dir(tmp_path: Path) -> Path:
+    directory = tmp_path / 'workflows'
+    directory.mkdir()
+    for workflow in (QUICK, BROKEN, SLOW):
+        (directory / f'{workflow["id"]}.json').write_text(json.dumps(workflow), encoding='utf-8')
+    return directory
+
+
+@pytest.fixture
+async def user(
+    tmp_path: Path, workflows_dir: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> AsyncIterator[User]:
+    """A simulated browser on a fresh flowmon (token ``TOKEN``, the three workflows above); not signed in."""
+    monkeypatch.setenv('FLOWMON_DATA_DIR', str(tmp_path / 'data'))
+    monkeypatch.setenv('FLOWMON_TOKEN', TOKEN)
+    monkeypatch.setenv('FLOWMON_WORKFLOWS_DIR', str(workflows_dir))
+    monkeypatch.setenv('FLOWMON_LOG_LEVEL', 'WARNING')
+    async with user_simulation(main_file=MAIN_FILE) as simulated:
+        simulated.javascript_rules[re.compile(r'.*Intl\.DateTimeFormat.*')] = lambda _: 'UTC'
+        await wait_until_started(simulated, workflows=3)
+        yield simulated
+    errors = [record for record in caplog.get_records('call') if record.levelno >= logging.ERROR]
+    if errors:
+        pytest.fail(f'unexpected ERROR logs: {[record.getMessage() for record in errors]}', pytrace=False)

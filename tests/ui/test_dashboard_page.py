@@ -1,0 +1,98 @@
+"""The dashboard: metric cards that move, Run buttons that open the execution, live recent executions."""
+
+from __future__ import annotations
+
+import asyncio
+
+from nicegui.testing.user import User
+from uisim import api, current_path, sign_in, start, text_of, wait_for_path, wait_until_ended
+
+METRIC_KEYS = (
+    'active',
+    'queued',
+    'succeeded_today',
+    'failed_today',
+    'success_rate',
+    'avg_duration',
+    'p95_duration',
+    'throughput',
+)
+
+
+async def wait_for_text(user: User, marker: str, expected: str, retries: int = 50) -> None:
+    await user.should_see(marker=marker)
+    for _ in range(retries):
+        if text_of(user, marker) == expected:
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f'{marker} shows {text_of(user, marker)!r}, expected {expected!r}')
+
+
+async def test_fresh_dashboard_shows_every_card_and_intentional_empty_states(user: User) -> None:
+    await sign_in(user)
+    for key in METRIC_KEYS:
+        await user.should_see(marker=f'metric-{key}')
+    assert text_of(user, 'metric-succeeded_today-value') == '0'
+    assert text_of(user, 'metric-success_rate-value') == '—'  # nothing finished: no rate, not "0 %"
+    await user.should_see('No executions yet')
+    await user.should_see('Quick check')
+    await user.should_see('Always broken')
+
+
+async def test_cards_link_to_the_filtered_execution_list(user: User) -> None:
+    await sign_in(user)
+    await user.should_see(marker='metric-throughput')
+    links = {key: next(iter(user.find(marker=f'metric-{key}').elements)).props['href'] for key in METRIC_KEYS}
+    assert links['failed_today'] == '/executions?status=failed&since=today'
+    assert links['succeeded_today'] == '/executions?status=succeeded&since=today'
+    assert links['active'] == '/executions?status=running'
+    assert links['throughput'] == '/executions?since=15m'
+
+
+async def test_cards_move_after_runs(user: User) -> None:
+    await sign_in(user)
+    await wait_for_text(user, 'metric-succeeded_today-value', '0')
+
+    ok = await start(user, 'quick')
+    bad = await start(user, 'broken')
+    await wait_until_ended(user, ok)
+    await wait_until_ended(user, bad)
+
+    await wait_for_text(user, 'metric-succeeded_today-value', '1')
+    await wait_for_text(user, 'metric-failed_today-value', '1')
+    await wait_for_text(user, 'metric-success_rate-value', '50.0 %')
+    assert text_of(user, 'metric-avg_duration-value') != '—'
+    assert text_of(user, 'metric-throughput-value') != '0.0'
+    chart = next(iter(user.find(marker='throughput-chart').elements))
+    series = {s['name']: sum(s['data']) for s in chart.options['series']}
+    assert series == {'succeeded': 1, 'failed': 1}
+
+
+async def test_active_card_counts_running_executions(user: User) -> None:
+    await sign_in(user)
+    await wait_for_text(user, 'metric-active-value', '0')
+    execution_id = await start(user, 'slow')
+    await wait_for_text(user, 'metric-active-value', '1')
+    await api(user, 'POST', f'/api/executions/{execution_id}/cancel')
+    await wait_for_text(user, 'metric-active-value', '0')
+
+
+async def test_recent_executions_appear_live(user: User) -> None:
+    await sign_in(user)
+    await user.should_see('No executions yet')
+    execution_id = await start(user, 'quick')
+    await user.should_see(marker=f'execution-row-{execution_id}', retries=30)
+    await user.should_not_see('No executions yet')
+    row = next(iter(user.find(marker=f'execution-row-{execution_id}').elements))
+    assert row.props['href'] == f'/executions/{execution_id}'
+
+
+async def test_run_button_starts_the_workflow_and_opens_its_execution(user: User) -> None:
+    await sign_in(user)
+    await user.should_see(marker='run-quick')
+    user.find(marker='run-quick').click()
+    path = await wait_for_path(user, r'/executions/[0-9a-f]+')
+    execution_id = path.rsplit('/', 1)[1]
+    summary = await wait_until_ended(user, execution_id)
+    assert summary['workflow_id'] == 'quick'
+    assert current_path(user) == f'/executions/{execution_id}'

@@ -1,0 +1,218 @@
+"""The execution page in the user simulation: live rows, the inspector, cancel with confirmation, rerun,
+executions that only the store still knows, and unknown ids."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from nicegui import ui
+from nicegui.testing.user import User
+from uisim import api, sign_in, start, text_of, wait_for_path, wait_until_ended
+
+from flowmon.engine.projector import Projector
+
+# Three nodes in a row; the middle one fails once, then succeeds on its second attempt.
+FLAKY: dict[str, Any] = {
+    'id': 'flaky',
+    'name': 'Flaky pipeline',
+    'nodes': [
+        {'id': 'fetch', 'type': 'transform', 'name': 'Fetch', 'config': {'expression': '{order: `42`}'}},
+        {
+            'id': 'charge',
+            'type': 'fail',
+            'name': 'Charge card',
+            'config': {'message': 'gateway timeout', 'times': 1},
+            'retry': {'max_attempts': 3, 'backoff_seconds': 0.2},
+        },
+        {'id': 'ship', 'type': 'delay', 'name': 'Ship', 'config': {'seconds': 0.2}},
+    ],
+    'edges': [{'source': 'fetch', 'target': 'charge'}, {'source': 'charge', 'target': 'ship'}],
+}
+
+
+async def add_flaky(user: User) -> None:
+    response = await api(user, 'PUT', '/api/workflows/flaky', FLAKY)
+    assert response.status_code in (200, 201), response.text
+
+
+async def wait_for_text(user: User, marker: str, expected: str, timeout: float = 10.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        try:
+            text: str | None = text_of(user, marker)
+        except AssertionError:  # not on the page (yet)
+            text = None
+        if text == expected:
+            return
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f'{marker} shows {text!r}, expected {expected!r}')
+        await asyncio.sleep(0.05)
+
+
+async def until(condition: Callable[[], object], timeout: float = 5.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError('condition not met in time')
+        await asyncio.sleep(0.02)
+
+
+def click_node(user: User, node_id: str) -> None:
+    """What ECharts emits when a node of the graph series is clicked."""
+    user.find(ui.echart).trigger(
+        'componentClick',
+        {
+            'componentType': 'series',
+            'seriesType': 'graph',
+            'seriesIndex': 2,
+            'seriesName': None,
+            'name': node_id,
+            'dataIndex': 1,
+            'data': {},
+            'dataType': 'node',
+            'value': None,
+        },
+    )
+
+
+async def test_live_page_follows_the_execution_to_the_end(user: User) -> None:
+    await add_flaky(user)
+    await sign_in(user)
+    execution_id = await start(user, 'flaky')
+    await user.open(f'/executions/{execution_id}')
+    await user.should_see(marker='node-charge')
+    await wait_for_text(user, 'execution-status', 'succeeded')
+    assert text_of(user, 'node-status-fetch') == 'succeeded'
+    assert text_of(user, 'node-status-charge') == 'succeeded'
+    assert text_of(user, 'node-detail-charge').startswith('2 attempts')
+    assert text_of(user, 'progress-text') == '3 / 3 nodes'
+    await user.should_see('node.retrying', marker='event-log')
+    await user.should_see('node.completed', marker='event-log')
+    await user.should_see(marker='rerun-execution')
+    await user.should_not_see(marker='cancel-execution')
+
+
+async def test_clicking_a_node_opens_the_inspector_with_its_attempts(user: User) -> None:
+    await add_flaky(user)
+    await sign_in(user)
+    execution_id = await start(user, 'flaky')
+    await wait_until_ended(user, execution_id)
+    await user.open(f'/executions/{execution_id}')
+    await wait_for_text(user, 'execution-status', 'succeeded')
+    click_node(user, 'charge')
+    await user.should_see('Charge card', marker='inspector')
+    await wait_for_text(user, 'inspector-status', 'succeeded')
+    await user.should_see('gateway timeout', marker='inspector-attempts')  # attempt 1 failed with this error
+    with user.scope(marker='inspector-attempts'):
+        await user.should_see('#1')
+        await user.should_see('#2')
+        await user.should_see('failed')
+        await user.should_see('succeeded')
+    await user.should_see(marker='rerun-from-node')
+
+
+async def test_a_click_on_a_node_row_opens_the_inspector_too(user: User) -> None:
+    await add_flaky(user)
+    await sign_in(user)
+    execution_id = await start(user, 'flaky')
+    await wait_until_ended(user, execution_id)
+    await user.open(f'/executions/{execution_id}')
+    user.find(marker='node-ship').click()
+    await user.should_see('Ship', marker='inspector')
+
+
+async def test_cancel_asks_first_and_then_cancels(user: User) -> None:
+    await sign_in(user)
+    execution_id = await start(user, 'slow')
+    await user.open(f'/executions/{execution_id}')
+    await wait_for_text(user, 'execution-status', 'running')
+
+    keep_running = next(iter(user.find(marker='keep-running').elements))
+    confirm = next(element for element in keep_running.ancestors() if isinstance(element, ui.dialog))
+    user.find(marker='cancel-execution').click()
+    await until(lambda: confirm.value)
+    await user.should_see('Cancel this execution?')
+    user.find(marker='keep-running').click()
+    await until(lambda: not confirm.value)
+    await asyncio.sleep(0.3)
+    assert text_of(user, 'execution-status') == 'running'  # declining the dialog changed nothing
+
+    user.find(marker='cancel-execution').click()
+    await until(lambda: confirm.value)
+    user.find(marker='confirm-cancel').click()
+    await wait_for_text(user, 'execution-status', 'cancelled')
+    await wait_for_text(user, 'node-status-wait', 'cancelled')
+    await user.should_see(marker='rerun-execution')
+
+
+async def test_rerun_opens_the_new_execution(user: User) -> None:
+    await sign_in(user)
+    execution_id = await start(user, 'quick')
+    await wait_until_ended(user, execution_id)
+    await user.open(f'/executions/{execution_id}')
+    await wait_for_text(user, 'execution-status', 'succeeded')
+    user.find(marker='rerun-execution').click()
+    path = await wait_for_path(user, r'/executions/(?!' + execution_id + r')[^/]+')
+    new_id = path.rsplit('/', 1)[1]
+    summary = (await api(user, 'GET', f'/api/executions/{new_id}')).json()
+    assert summary['retry_of'] == execution_id
+    await user.should_see('Rerun of')
+
+
+async def test_rerun_from_a_node_reuses_the_nodes_before_it(user: User) -> None:
+    await add_flaky(user)
+    await sign_in(user)
+    execution_id = await start(user, 'flaky')
+    await wait_until_ended(user, execution_id)
+    await user.open(f'/executions/{execution_id}')
+    await wait_for_text(user, 'execution-status', 'succeeded')
+    click_node(user, 'ship')
+    user.find(marker='rerun-from-node').click()
+    path = await wait_for_path(user, r'/executions/(?!' + execution_id + r')[^/]+')
+    new_id = path.rsplit('/', 1)[1]
+    await wait_until_ended(user, new_id)
+    summary = (await api(user, 'GET', f'/api/executions/{new_id}')).json()
+    assert summary['nodes']['fetch']['reused'] is True
+    assert summary['nodes']['ship']['reused'] is False
+
+
+async def test_an_execution_only_the_store_knows_is_drawn_from_its_events(
+    user: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await add_flaky(user)
+    await sign_in(user)
+    execution_id = await start(user, 'flaky')
+    await wait_until_ended(user, execution_id)
+    # As after a restart: the live projection no longer holds the execution.
+    monkeypatch.setattr(Projector, 'get', lambda self, _id: None)
+    monkeypatch.setattr(Projector, 'recent_events', lambda self, _id, after_seq=0: None)
+    await user.open(f'/executions/{execution_id}')
+    await wait_for_text(user, 'execution-status', 'succeeded')
+    assert text_of(user, 'node-status-charge') == 'succeeded'
+    assert text_of(user, 'progress-text') == '3 / 3 nodes'
+    await user.should_see('Flaky pipeline')
+    await user.should_see('node.completed', marker='event-log')
+    await user.should_see('execution.completed', marker='event-log')
+
+
+async def test_unknown_execution_says_not_found(user: User) -> None:
+    await sign_in(user)
+    await user.open('/executions/no-such-execution')
+    await user.should_see(marker='execution-not-found')
+    await user.should_see('Execution not found')
+
+
+async def test_the_event_log_filters_by_node(user: User) -> None:
+    await add_flaky(user)
+    await sign_in(user)
+    execution_id = await start(user, 'flaky')
+    await wait_until_ended(user, execution_id)
+    await user.open(f'/executions/{execution_id}')
+    await user.should_see('node.completed', marker='event-log')
+    node_filter = user.find(marker='event-node-filter').elements.pop()
+    node_filter.set_value('ship')
+    await user.should_not_see('gateway timeout', marker='event-log')
+    await user.should_see('ship', marker='event-log')

@@ -1,0 +1,83 @@
+"""``/executions``: filters from the URL (so metric cards can link here), server-side paging, live rows."""
+
+from __future__ import annotations
+
+from nicegui.testing.user import User
+from uisim import api, current_path, sign_in, start, text_of, wait_for_path, wait_until_ended
+
+
+async def run_to_end(user: User, workflow_id: str) -> str:
+    execution_id = await start(user, workflow_id)
+    await wait_until_ended(user, execution_id)
+    return execution_id
+
+
+async def test_empty_list_looks_intentional(user: User) -> None:
+    await sign_in(user, '/executions')
+    await user.should_see('No executions yet')
+    await user.should_not_see(marker='pager')
+
+
+async def test_status_filter_in_the_url(user: User) -> None:
+    ok = await run_to_end(user, 'quick')
+    bad = await run_to_end(user, 'broken')
+
+    await sign_in(user, '/executions?status=failed&since=today')
+    await user.should_see(marker=f'execution-row-{bad}')
+    await user.should_not_see(marker=f'execution-row-{ok}')
+    assert text_of(user, 'executions-total').startswith('1 execution')
+
+    await sign_in(user, '/executions')
+    await user.should_see(marker=f'execution-row-{bad}')
+    await user.should_see(marker=f'execution-row-{ok}')
+
+
+async def test_workflow_filter_and_changing_a_filter_updates_the_url(user: User) -> None:
+    ok = await run_to_end(user, 'quick')
+    bad = await run_to_end(user, 'broken')
+    await sign_in(user, '/executions?workflow_id=broken')
+    await user.should_see(marker=f'execution-row-{bad}')
+    await user.should_not_see(marker=f'execution-row-{ok}')
+
+    user.find(marker='filter-status').elements.pop().set_value('succeeded')
+    await wait_for_path(user, r'/executions\?workflow_id=broken&status=succeeded')
+    await user.should_see('No executions match these filters')
+
+    user.find(marker='filter-clear').click()
+    await wait_for_path(user, '/executions')
+    await user.should_see(marker=f'execution-row-{ok}')
+
+
+async def test_bad_filter_values_are_ignored_with_a_message(user: User) -> None:
+    await sign_in(user, '/executions?status=exploded&since=yesterday-ish')
+    await user.should_see(marker='executions-page')
+    await user.should_see("unknown status 'exploded' ignored")
+
+
+async def test_paging_is_server_side(user: User) -> None:
+    ids = [await start(user, 'quick') for _ in range(27)]
+    for execution_id in ids:
+        await wait_until_ended(user, execution_id)
+    await sign_in(user, '/executions')
+    await user.should_see(marker='pager')
+    assert text_of(user, 'pager-range') == '1\N{EN DASH}25 of 27'
+    await user.should_see(marker=f'execution-row-{ids[-1]}')  # newest first
+    await user.should_not_see(marker=f'execution-row-{ids[0]}')
+
+    user.find(marker='pager-next').click()
+    await wait_for_path(user, r'/executions\?page=2')
+    await user.should_see(marker=f'execution-row-{ids[0]}')
+    assert text_of(user, 'pager-range') == '26\N{EN DASH}27 of 27'
+
+
+async def test_new_and_running_executions_show_live_on_the_first_page(user: User) -> None:
+    await sign_in(user, '/executions')
+    await user.should_see('No executions yet')
+    execution_id = await start(user, 'slow')
+    await user.should_see(marker=f'execution-row-{execution_id}', retries=30)
+    with user.scope(marker=f'execution-row-{execution_id}'):
+        await user.should_see('running', retries=30)
+    await api(user, 'POST', f'/api/executions/{execution_id}/cancel')
+    with user.scope(marker=f'execution-row-{execution_id}'):
+        await user.should_see('cancelled', retries=30)
+    assert current_path(user) == '/executions'

@@ -1,0 +1,66 @@
+"""The shell around every page: navigation, the workflows menu, light/dark that sticks, unknown paths."""
+
+from __future__ import annotations
+
+from nicegui import ui
+from nicegui.testing.user import User
+from nicegui.testing.user_simulation import user_simulation
+from uisim import sign_in, wait_for_path
+
+from flowmon.web.routing import with_error_panel
+
+
+async def test_navigation_moves_between_pages_and_marks_the_current_one(user: User) -> None:
+    await sign_in(user)
+    await user.should_see(marker='dashboard')
+    assert 'fm-nav-active' in next(iter(user.find(marker='nav-dashboard').elements)).classes
+
+    user.find(marker='nav-executions').click()
+    await wait_for_path(user, '/executions')
+    await user.should_see(marker='executions-page')
+    assert 'fm-nav-active' in next(iter(user.find(marker='nav-executions').elements)).classes
+    assert 'fm-nav-active' not in next(iter(user.find(marker='nav-dashboard').elements)).classes
+
+
+async def test_workflows_menu_lists_the_workflows_and_opens_one(user: User) -> None:
+    await sign_in(user, '/executions')
+    await user.should_see(marker='executions-page')
+    user.find(kind=ui.menu).trigger('beforeShow')  # Quasar's before-show, as NiceGUI names it
+    with user.scope(kind=ui.menu):
+        await user.should_see('Slow wait')
+    user.find(marker='menu-slow').click()
+    await wait_for_path(user, '/workflows/slow')
+    await user.should_see(marker='workflow-page')
+
+
+async def test_dark_mode_choice_sticks_across_page_loads(user: User) -> None:
+    await sign_in(user)
+    dark = next(iter(user.find(kind=ui.dark_mode).elements))
+    assert dark.value is False
+    user.find(marker='theme-toggle').click()
+    assert dark.value is True
+    await user.open('/executions')
+    assert next(iter(user.find(kind=ui.dark_mode).elements)).value is True
+
+
+async def test_unknown_path_shows_a_friendly_not_found(user: User) -> None:
+    response = await user.http_client.get('/no/such/page')
+    assert response.status_code == 303  # not signed in: even unknown paths go to the sign-in page
+    await sign_in(user)
+    user.navigate.to('/no/such/page')
+    await user.should_see(marker='not-found')
+    await user.should_see('Page not found')
+
+
+async def test_a_failing_page_shows_a_message_not_a_blank_frame() -> None:
+    async def broken_page() -> None:
+        ui.label('half built')
+        raise RuntimeError('database unavailable')
+
+    def root() -> None:
+        ui.sub_pages({'/': with_error_panel(broken_page)})
+
+    async with user_simulation(root) as simulated:
+        await simulated.open('/')
+        await simulated.should_see(marker='page-error')
+        await simulated.should_see('This page could not be loaded')

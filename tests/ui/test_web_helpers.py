@@ -1,0 +1,135 @@
+"""The web layer's pure pieces: URL filters, JSON input checking, formatting, merging live rows, auth helpers."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from flowmon.engine.state import ExecutionState
+from flowmon.web import format as fmt
+from flowmon.web.auth import fingerprint, safe_redirect, token_matches
+from flowmon.web.execution_rows import ExecutionSummary, merge_live
+from flowmon.web.filters import ExecutionFilter
+from flowmon.web.widgets.json_input_dialog import parse_input
+
+NOW = datetime(2025, 3, 4, 15, 30, tzinfo=UTC)
+
+
+def test_filter_round_trips_through_the_url() -> None:
+    flt, problems = ExecutionFilter.from_query({'status': 'failed', 'since': 'today', 'workflow_id': 'etl'})
+    assert problems == []
+    assert flt.url('/executions') == '/executions?workflow_id=etl&status=failed&since=today'
+    assert (
+        flt.with_(page=3).url('/executions', include_workflow=False) == '/executions?status=failed&since=today&page=3'
+    )
+    assert flt.with_(page=3).with_(status='succeeded').page == 1  # a new filter starts at the first page
+
+
+def test_filter_windows() -> None:
+    today, _ = ExecutionFilter(since='today').window(NOW)
+    assert today == datetime(2025, 3, 4, tzinfo=UTC)
+    assert ExecutionFilter(since='15m').window(NOW) == (NOW - timedelta(minutes=15), None)
+    start, end = ExecutionFilter(since='2025-03-01', until='2025-03-02').window(NOW)
+    assert (start, end) == (datetime(2025, 3, 1, tzinfo=UTC), datetime(2025, 3, 3, tzinfo=UTC))  # until is inclusive
+
+
+@pytest.mark.parametrize(
+    ('query', 'fragment'),
+    [
+        ({'status': 'exploded'}, "unknown status 'exploded'"),
+        ({'since': 'yesterday'}, '"since" must be one of'),
+        ({'since': '2025-02-30'}, '"since" must be one of'),
+        ({'until': 'soon'}, '"until" must be a date'),
+        ({'page': '-2'}, "page '-2' ignored"),
+    ],
+)
+def test_bad_filter_values_are_dropped_with_a_message(query: dict[str, str], fragment: str) -> None:
+    flt, problems = ExecutionFilter.from_query(query)
+    assert flt == ExecutionFilter()
+    assert len(problems) == 1 and fragment in problems[0]
+
+
+def test_filter_matches_like_the_sql_query() -> None:
+    state = ExecutionState(id='e1', workflow_id='etl', status='failed', created_at=NOW - timedelta(minutes=5))
+    assert ExecutionFilter(status='failed', since='15m').matches(state, NOW)
+    assert not ExecutionFilter(status='failed', since='1h', workflow_id='other').matches(state, NOW)
+    assert not ExecutionFilter(until='2025-03-03').matches(state, NOW)
+
+
+@pytest.mark.parametrize(
+    ('text', 'value', 'problem'),
+    [
+        ('', {}, None),
+        ('  ', {}, None),
+        ('{"a": 1}', {'a': 1}, None),
+        ('{"a": ', None, 'Not valid JSON'),
+        ("{'a': 1}", None, 'Not valid JSON'),
+        ('[1]', None, 'must be a JSON object'),
+        ('null', None, 'not null'),
+        ('"text"', None, 'not str'),
+    ],
+)
+def test_run_input_must_be_a_json_object(text: str, value: object, problem: str | None) -> None:
+    parsed, message = parse_input(text)
+    assert parsed == value
+    if problem is None:
+        assert message is None
+    else:
+        assert message is not None and problem in message
+
+
+def test_formatting() -> None:
+    assert fmt.duration(None) == '—'
+    assert fmt.duration(340.4) == '340 ms'
+    assert fmt.duration(4210) == '4.2 s'
+    assert fmt.duration(185_000) == '3m 05s'
+    assert fmt.duration(7_440_000) == '2h 04m'
+    assert fmt.percent(None) == '—'
+    assert fmt.percent(97.53) == '97.5 %'
+    assert fmt.count(12345) == '12,345'
+    assert fmt.short_id('19a2b3c4d5e6f7a8b9c0d1') == 'a8b9c0d1'  # the random tail, not the shared time prefix
+    assert fmt.timestamp(NOW - timedelta(hours=1), now=NOW, tz=UTC) == '14:30:00'
+    assert fmt.timestamp(NOW - timedelta(days=3), now=NOW, tz=UTC) == 'Mar 01 15:30'
+    assert fmt.timestamp(NOW - timedelta(days=400), now=NOW, tz=UTC) == '2024-01-29 15:30'
+
+
+def _row(execution_id: str, minutes_ago: int, status: str = 'succeeded') -> ExecutionSummary:
+    return ExecutionSummary(
+        id=execution_id,
+        workflow_id='w',
+        status=status,
+        created_at=NOW - timedelta(minutes=minutes_ago),
+        started_at=None,
+        finished_at=None,
+        duration_ms=None,
+        done=0,
+        total=1,
+    )
+
+
+def test_merge_live_updates_rows_and_adds_new_matching_executions_on_the_first_page() -> None:
+    rows = [_row('b', 5, 'running'), _row('a', 10)]
+    live = [
+        ExecutionState(id='b', workflow_id='w', status='succeeded', created_at=NOW - timedelta(minutes=5)),
+        ExecutionState(id='c', workflow_id='w', status='queued', created_at=NOW),
+        ExecutionState(id='x', workflow_id='other', status='queued', created_at=NOW),
+    ]
+    merged, added = merge_live(rows, live, ExecutionFilter(workflow_id='w'), NOW, limit=2, add_new=True)
+    assert [row.id for row in merged] == ['c', 'b']
+    assert merged[1].status == 'succeeded'
+    assert added == 1
+    later_page, added = merge_live(rows, live, ExecutionFilter(workflow_id='w'), NOW, limit=2, add_new=False)
+    assert [row.id for row in later_page] == ['b', 'a'] and added == 0
+
+
+def test_auth_helpers() -> None:
+    assert token_matches('secret', 'secret')
+    assert not token_matches('', 'secret')
+    assert not token_matches(None, 'secret')
+    assert not token_matches('secreT', 'secret')
+    assert fingerprint('a') != fingerprint('b')
+    assert 'secret' not in fingerprint('secret') and len(fingerprint('secret')) == 32
+    assert safe_redirect('/executions?status=failed') == '/executions?status=failed'
+    for unsafe in ('https://evil.example/', '//evil.example/x', '/login?redirect_to=/', 'executions', None, '/\\evil'):
+        assert safe_redirect(unsafe) == '/'

@@ -1,0 +1,82 @@
+"""``/workflows/{id}``: the workflow, Run and Run with input (JSON checked before sending), its history."""
+
+from __future__ import annotations
+
+from nicegui.testing.user import User
+from uisim import api, sign_in, start, text_of, wait_for_path, wait_until_ended
+
+
+async def executions_of(user: User, workflow_id: str) -> list[dict[str, object]]:
+    response = await api(user, 'GET', f'/api/executions?workflow_id={workflow_id}')
+    return list(response.json()['items'])
+
+
+async def test_shows_name_description_canvas_and_an_empty_history(user: User) -> None:
+    await sign_in(user, '/workflows/quick')
+    await user.should_see(marker='workflow-page')
+    assert text_of(user, 'workflow-name') == 'Quick check'
+    await user.should_see('One transform node')
+    await user.should_see(marker='workflow-canvas')
+    await user.should_see('Not run yet')
+
+
+async def test_unknown_workflow_says_so(user: User) -> None:
+    await sign_in(user, '/workflows/nope')
+    await user.should_see(marker='workflow-not-found')
+    await user.should_see('Workflow not found')
+
+
+async def test_run_opens_the_new_execution(user: User) -> None:
+    await sign_in(user, '/workflows/quick')
+    await user.should_see(marker='run')
+    user.find(marker='run').click()
+    path = await wait_for_path(user, r'/executions/[0-9a-f]+')
+    summary = await wait_until_ended(user, path.rsplit('/', 1)[1])
+    assert summary['workflow_id'] == 'quick'
+    assert summary['status'] == 'succeeded'
+
+
+async def test_input_dialog_refuses_invalid_json_and_sends_nothing(user: User) -> None:
+    await sign_in(user, '/workflows/quick')
+    await user.should_see(marker='run-with-input')
+    user.find(marker='run-with-input').click()
+    await user.should_see(marker='input-dialog')
+
+    user.find(marker='input-json').type('{"order_id": ')
+    user.find(marker='input-run').click()
+    await user.should_see('Not valid JSON')
+    user.find(marker='input-json').clear().type('[1, 2]')
+    user.find(marker='input-run').click()
+    await user.should_see('must be a JSON object')
+
+    assert await executions_of(user, 'quick') == []
+    await wait_for_path(user, '/workflows/quick')
+
+
+async def test_input_dialog_sends_a_json_object_and_opens_the_execution(user: User) -> None:
+    await sign_in(user, '/workflows/quick')
+    await user.should_see(marker='run-with-input')
+    user.find(marker='run-with-input').click()
+    user.find(marker='input-json').type('{"order_id": "ORD-7", "total": 12.5}')
+    user.find(marker='input-run').click()
+    path = await wait_for_path(user, r'/executions/[0-9a-f]+')
+    summary = await wait_until_ended(user, path.rsplit('/', 1)[1])
+    assert summary['input'] == {'order_id': 'ORD-7', 'total': 12.5}
+
+
+async def test_history_lists_this_workflows_runs_live_and_filters_by_status(user: User) -> None:
+    ok = await start(user, 'quick')
+    await wait_until_ended(user, ok)
+    other = await start(user, 'broken')
+    await wait_until_ended(user, other)
+
+    await sign_in(user, '/workflows/quick')
+    await user.should_see(marker=f'execution-row-{ok}')
+    await user.should_not_see(marker=f'execution-row-{other}')  # another workflow's run
+
+    newer = await start(user, 'quick')
+    await user.should_see(marker=f'execution-row-{newer}', retries=30)  # joins the first page live
+
+    await sign_in(user, '/workflows/quick?status=failed')
+    await user.should_see('No executions match')
+    await user.should_not_see(marker=f'execution-row-{ok}')

@@ -1,0 +1,105 @@
+"""Helpers for the layer-2 tests: the test workflows, signing in, the API, waiting for paths and runs."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from pathlib import Path
+from typing import Any
+
+import httpx
+from nicegui.testing.user import User
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+MAIN_FILE = REPO_ROOT / 'app.py'
+TOKEN = 'ui-test-token'
+AUTH = {'Authorization': f'Bearer {TOKEN}'}
+
+QUICK = {
+    'id': 'quick',
+    'name': 'Quick check',
+    'description': 'One transform node: done in a millisecond.',
+    'nodes': [{'id': 'shape', 'type': 'transform', 'name': 'Shape', 'config': {'expression': '{ok: `true`}'}}],
+    'edges': [],
+}
+BROKEN = {
+    'id': 'broken',
+    'name': 'Always broken',
+    'description': 'Fails at once.',
+    'nodes': [{'id': 'boom', 'type': 'fail', 'name': 'Boom', 'config': {'message': 'boom'}}],
+    'edges': [],
+}
+SLOW = {
+    'id': 'slow',
+    'name': 'Slow wait',
+    'description': 'Waits a minute (stays active).',
+    'nodes': [{'id': 'wait', 'type': 'delay', 'name': 'Wait', 'config': {'seconds': 60}}],
+    'edges': [],
+}
+
+
+async def wait_until_started(user: User, *, workflows: int, timeout: float = 10.0) -> None:
+    """NiceGUI runs async start-up handlers as tasks: wait until the database is up and the workflows loaded."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        try:
+            response = await api(user, 'GET', '/api/workflows')
+            if response.status_code == 200 and len(response.json()) >= workflows:
+                return
+        except Exception:  # the schema may not exist yet
+            pass
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError('flowmon did not start in time')
+        await asyncio.sleep(0.02)
+
+
+async def sign_in(user: User, path: str = '/') -> None:
+    """Open ``path`` with the token in the URL, as the start-up link does."""
+    separator = '&' if '?' in path else '?'
+    await user.open(f'{path}{separator}token={TOKEN}')
+
+
+async def api(user: User, method: str, path: str, body: Any = None) -> httpx.Response:
+    return await user.http_client.request(method, path, json=body, headers=AUTH)
+
+
+async def start(user: User, workflow_id: str, body: Any = None) -> str:
+    response = await api(user, 'POST', f'/api/workflows/{workflow_id}/executions', body or {})
+    assert response.status_code == 202, response.text
+    return str(response.json()['id'])
+
+
+async def wait_until_ended(user: User, execution_id: str, timeout: float = 10.0) -> dict[str, Any]:
+    """Poll the API until the execution is terminal and its row is committed (so SQL-backed views see it)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        summary = (await api(user, 'GET', f'/api/executions/{execution_id}')).json()
+        if summary.get('status') in {'succeeded', 'failed', 'cancelled', 'interrupted'}:
+            listed = (await api(user, 'GET', '/api/executions?limit=500')).json()
+            if any(item['id'] == execution_id and item['status'] == summary['status'] for item in listed['items']):
+                return summary
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f'execution {execution_id} did not end in {timeout} s: {summary}')
+        await asyncio.sleep(0.05)
+
+
+def current_path(user: User) -> str:
+    assert user.client is not None
+    return user.client.sub_pages_router.current_path
+
+
+async def wait_for_path(user: User, pattern: str, timeout: float = 5.0) -> str:
+    """Wait until the routed frame shows a path matching ``pattern`` (a regular expression)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not re.fullmatch(pattern, current_path(user)):
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f'path {current_path(user)!r} does not match {pattern!r}')
+        await asyncio.sleep(0.05)
+    return current_path(user)
+
+
+def text_of(user: User, marker: str) -> str:
+    elements = user.find(marker=marker).elements
+    assert len(elements) == 1, f'{len(elements)} elements marked {marker!r}'
+    element = next(iter(elements))
+    return str(getattr(element, 'text', ''))

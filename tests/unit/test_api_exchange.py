@@ -1,0 +1,208 @@
+"""The export, import and replay-position API over real services, in-process via ASGI."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from flowmon.api import install_api
+from flowmon.engine import Event, fold
+from flowmon.engine.state import initial_state
+from flowmon.services import Services
+from flowmon.settings import Settings
+
+TOKEN = 'exchange-token'
+AUTH = {'Authorization': f'Bearer {TOKEN}'}
+TERMINAL = {'succeeded', 'failed', 'cancelled', 'interrupted'}
+
+FLAKY = {
+    'id': 'flaky',
+    'name': 'Flaky pipeline',
+    'nodes': [
+        {'id': 'fetch', 'type': 'transform', 'config': {'expression': '{n: input.n}'}},
+        {
+            'id': 'parse',
+            'type': 'fail',
+            'config': {'message': 'upstream 503', 'times': 1},
+            'retry': {'max_attempts': 2, 'backoff_seconds': 0},
+        },
+        {'id': 'report', 'type': 'log', 'config': {'message': 'done'}},
+    ],
+    'edges': [{'source': 'fetch', 'target': 'parse'}, {'source': 'parse', 'target': 'report'}],
+}
+SLOW = {'id': 'slow', 'name': 'Slow', 'nodes': [{'id': 'wait', 'type': 'delay', 'config': {'seconds': 30}}]}
+
+
+@pytest.fixture
+async def client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    services = Services.build(settings, token=TOKEN)
+    await services.start()
+    app = FastAPI()
+    install_api(app, services)
+    try:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url='http://flowmon', headers=AUTH) as client:
+            yield client
+    finally:
+        await services.stop()
+
+
+async def run(client: httpx.AsyncClient, workflow: dict[str, Any], *, wait: bool = True) -> str:
+    assert (await client.put(f'/api/workflows/{workflow["id"]}', json=workflow)).status_code in (200, 201)
+    response = await client.post(f'/api/workflows/{workflow["id"]}/executions', json={'input': {'n': 2}})
+    assert response.status_code == 202, response.text
+    execution_id = str(response.json()['id'])
+    for _ in range(250):
+        if not wait or (await client.get(f'/api/executions/{execution_id}')).json()['status'] in TERMINAL:
+            return execution_id
+        await asyncio.sleep(0.02)
+    raise AssertionError(f'execution {execution_id} did not finish')
+
+
+@pytest.fixture
+async def finished(client: httpx.AsyncClient) -> str:
+    return await run(client, FLAKY)
+
+
+async def events_of(client: httpx.AsyncClient, execution_id: str) -> list[dict[str, Any]]:
+    response = await client.get(f'/api/executions/{execution_id}/events')
+    assert response.status_code == 200, response.text
+    return list(response.json())
+
+
+async def total(client: httpx.AsyncClient) -> int:
+    return int((await client.get('/api/executions')).json()['total'])
+
+
+async def test_export_is_a_json_attachment(client: httpx.AsyncClient, finished: str) -> None:
+    response = await client.get(f'/api/executions/{finished}/export')
+    assert response.status_code == 200, response.text
+    assert response.headers['content-type'] == 'application/json'
+    assert response.headers['content-disposition'] == f'attachment; filename="flowmon-flaky-{finished}.json"'
+    document = response.json()
+    assert (document['format'], document['version'], document['workflow']['id']) == ('flowmon.execution', 1, 'flaky')
+    assert [
+        {key: value for key, value in event.items() if key != 'execution_id'} for event in document['events']
+    ] == await events_of(client, finished)
+
+
+async def test_export_refuses_unknown_and_running_executions(client: httpx.AsyncClient) -> None:
+    missing = await client.get('/api/executions/nope/export')
+    assert (missing.status_code, missing.json()['detail']) == (404, "execution 'nope' not found")
+    running = await run(client, SLOW, wait=False)
+    refused = await client.get(f'/api/executions/{running}/export')
+    assert refused.status_code == 409
+    assert 'export it when it has finished' in refused.json()['detail']
+    assert (await client.post(f'/api/executions/{running}/cancel')).status_code == 202
+
+
+async def test_import_json_body_then_replay_the_import(client: httpx.AsyncClient, finished: str) -> None:
+    document = (await client.get(f'/api/executions/{finished}/export')).json()
+    response = await client.post('/api/executions/import', json=document)
+    assert response.status_code == 201, response.text
+    body = response.json()
+    new_id = body['id']
+    assert (body['imported_from'], body['status'], body['events']) == (finished, 'succeeded', len(document['events']))
+    assert new_id != finished
+    assert await events_of(client, new_id) == await events_of(client, finished)
+    listed = {item['id']: item for item in (await client.get('/api/executions')).json()['items']}
+    assert listed[new_id]['imported_from'] == finished and listed[finished]['imported_from'] is None
+    summary = (await client.get(f'/api/executions/{new_id}')).json()
+    assert summary == {**(await client.get(f'/api/executions/{finished}')).json(), 'id': new_id}
+    # The import replays like any other execution: the same state at every position.
+    for k in range(len(document['events']) + 1):
+        mine = (await client.get(f'/api/executions/{new_id}/state', params={'at': k})).json()
+        theirs = (await client.get(f'/api/executions/{finished}/state', params={'at': k})).json()
+        assert mine == {**theirs, 'id': new_id}
+
+
+async def test_import_a_multipart_upload(client: httpx.AsyncClient, finished: str) -> None:
+    exported = await client.get(f'/api/executions/{finished}/export')
+    files = {'file': ('flaky.json', exported.content, 'application/json')}
+    response = await client.post('/api/executions/import', files=files)
+    assert response.status_code == 201, response.text
+    assert response.json()['imported_from'] == finished
+    nameless = await client.post('/api/executions/import', files={'upload': ('x.json', exported.content)})
+    assert nameless.status_code == 201, nameless.text  # the only file in the form is taken
+    missing = await client.post('/api/executions/import', data={'note': 'no file'}, files={})
+    assert missing.status_code in (400, 422)
+
+
+@pytest.mark.parametrize(
+    ('content', 'status', 'message'),
+    [
+        (b'', 400, 'the request has no export document'),
+        (b'{"format": ', 400, 'the export is not valid JSON'),
+        (b'[1, 2]', 422, 'an export must be a JSON object, got a list'),
+        (b'{"format": "flowmon.execution", "version": 9}', 422, 'unsupported export version 9'),
+        (b'{"hello": "world"}', 422, 'not a flowmon execution export'),
+    ],
+)
+async def test_an_invalid_import_is_refused_and_changes_nothing(
+    client: httpx.AsyncClient, finished: str, content: bytes, status: int, message: str
+) -> None:
+    before = await total(client)
+    response = await client.post(
+        '/api/executions/import', content=content, headers={'Content-Type': 'application/json'}
+    )
+    assert response.status_code == status, response.text
+    assert message in response.json()['detail']
+    assert await total(client) == before
+
+
+async def test_an_export_edited_into_nonsense_is_refused_with_the_reason(
+    client: httpx.AsyncClient, finished: str
+) -> None:
+    document = (await client.get(f'/api/executions/{finished}/export')).json()
+    del document['events'][3]
+    before = await total(client)
+    response = await client.post('/api/executions/import', json=document)
+    assert response.status_code == 422
+    assert response.json()['detail'] == 'events[3] has seq 5, expected 4: seq must run 1..n without gaps'
+    assert await total(client) == before
+
+
+async def test_import_and_export_need_the_token(client: httpx.AsyncClient, finished: str) -> None:
+    anonymous = {'Authorization': ''}
+    assert (await client.get(f'/api/executions/{finished}/export', headers=anonymous)).status_code == 401
+    assert (await client.post('/api/executions/import', json={}, headers=anonymous)).status_code == 401
+    assert (await client.get(f'/api/executions/{finished}/state', headers=anonymous)).status_code == 401
+
+
+async def test_state_at_every_position_is_the_fold_of_the_first_k_events(
+    client: httpx.AsyncClient, finished: str
+) -> None:
+    raw = await events_of(client, finished)
+    events = [Event.unmarshal({**event, 'execution_id': finished}) for event in raw]
+    for k in range(len(events) + 1):
+        response = await client.get(f'/api/executions/{finished}/state', params={'at': k})
+        assert response.status_code == 200, response.text
+        body = response.json()
+        position = body.pop('position')
+        expected = fold(events[:k]) or initial_state(finished)
+        assert body == json.loads(json.dumps(expected.summary()))
+        assert (position['at'], position['events']) == (k, len(events))
+        assert position['elapsed_s'] == ((events[k - 1].ts - events[0].ts).total_seconds() if k else 0)
+    end = (await client.get(f'/api/executions/{finished}/state')).json()
+    assert end['position']['at'] == len(events)
+    end.pop('position')
+    assert end == (await client.get(f'/api/executions/{finished}')).json()
+
+
+async def test_state_refuses_positions_out_of_range_and_unknown_executions(
+    client: httpx.AsyncClient, finished: str
+) -> None:
+    n = len(await events_of(client, finished))
+    for at in (-1, n + 1):
+        response = await client.get(f'/api/executions/{finished}/state', params={'at': at})
+        assert response.status_code == 422
+        assert response.json()['detail'] == f'at must be between 0 and {n} (the number of events), got {at}'
+    assert (await client.get(f'/api/executions/{finished}/state', params={'at': 'x'})).status_code == 422
+    missing = await client.get('/api/executions/nope/state')
+    assert (missing.status_code, missing.json()['detail']) == (404, "execution 'nope' not found")

@@ -1,0 +1,311 @@
+"""Export and import of executions: the round trip, and every kind of invalid file rejected unchanged."""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from flowmon.engine import Engine, Event, EventBus, default_registry, fold, parse_workflow
+from flowmon.store import Database, EventRecorder, History
+from flowmon.store.exchange import (
+    EXPORT_FORMAT,
+    ExportUnavailable,
+    ImportRejected,
+    export_execution,
+    import_execution,
+    validate_export,
+)
+from flowmon.store.tables import EventRow, ExecutionRow, NodeRunRow
+
+NOW = datetime(2025, 7, 1, 9, 30, tzinfo=UTC)
+REGISTRY = default_registry()
+
+FLAKY = {
+    'id': 'flaky',
+    'name': 'Flaky pipeline',
+    'nodes': [
+        {'id': 'fetch', 'type': 'transform', 'config': {'expression': '{n: input.n}'}},
+        {
+            'id': 'parse',
+            'type': 'fail',
+            'config': {'message': 'upstream 503', 'times': 2},
+            'retry': {'max_attempts': 3, 'backoff_seconds': 0},
+        },
+        {'id': 'report', 'type': 'log', 'config': {'message': 'done'}},
+    ],
+    'edges': [{'source': 'fetch', 'target': 'parse'}, {'source': 'parse', 'target': 'report'}],
+}
+SLOW = {'id': 'slow', 'name': 'Slow', 'nodes': [{'id': 'wait', 'type': 'delay', 'config': {'seconds': 30}}]}
+
+
+@pytest.fixture
+async def stack(database: Database) -> AsyncIterator[tuple[Engine, EventRecorder, History]]:
+    bus = EventBus()
+    recorder = EventRecorder(database, bus)
+    await recorder.start()
+    engine = Engine(bus=bus, registry=REGISTRY)
+    try:
+        yield engine, recorder, History(database)
+    finally:
+        await engine.stop()
+        await recorder.stop()
+
+
+@pytest.fixture
+async def finished(stack: tuple[Engine, EventRecorder, History]) -> str:
+    """A finished execution with retries and data flow, recorded the way the app records it."""
+    engine, recorder, _ = stack
+    execution_id = engine.submit(parse_workflow(FLAKY, REGISTRY), {'n': 3})
+    await engine.wait_idle()
+    await recorder.flush()
+    return execution_id
+
+
+@pytest.fixture
+async def document(stack: tuple[Engine, EventRecorder, History], finished: str) -> dict[str, Any]:
+    """The export as a user would get it: through JSON text."""
+    exported = await export_execution(stack[2], finished, NOW)
+    assert exported is not None
+    return json.loads(json.dumps(exported))
+
+
+async def counts(database: Database) -> list[int]:
+    """Rows in the executions, events and node_runs tables."""
+    found = []
+    async with database.engine.connect() as conn:
+        for table in (ExecutionRow.__table__, EventRow.__table__, NodeRunRow.__table__):  # type: ignore[attr-defined]
+            found.append((await conn.execute(select(func.count()).select_from(table))).scalar_one())
+    return found
+
+
+async def test_export_holds_the_workflow_and_every_event(
+    stack: tuple[Engine, EventRecorder, History], finished: str, document: dict[str, Any]
+) -> None:
+    events = await stack[2].events(finished)
+    assert (document['format'], document['version'], document['exported_at']) == (EXPORT_FORMAT, 1, NOW.isoformat())
+    assert document['workflow'] == parse_workflow(FLAKY, REGISTRY).definition()
+    assert document['events'] == [json.loads(json.dumps(event.marshal())) for event in events]
+    assert document['execution'] == {
+        'id': finished,
+        'workflow_id': 'flaky',
+        'status': 'succeeded',
+        'created_at': events[0].ts.isoformat(),
+        'finished_at': events[-1].ts.isoformat(),
+        'events': len(events),
+        'imported_from': None,
+    }
+    assert [e['type'] for e in document['events']].count('node.retrying') == 2
+
+
+async def test_import_round_trip_gives_the_same_events_under_a_new_id(
+    database: Database, stack: tuple[Engine, EventRecorder, History], finished: str, document: dict[str, Any]
+) -> None:
+    _, recorder, history = stack
+    imported = await import_execution(recorder, REGISTRY, document)
+    assert imported.id != finished
+    assert (imported.imported_from, imported.status, imported.events) == (
+        finished,
+        'succeeded',
+        len(document['events']),
+    )
+
+    original = await history.events(finished)
+    copied = await history.events(imported.id)
+    assert copied == [replace(event, execution_id=imported.id) for event in original]
+    assert fold(copied) == replace(fold(original), id=imported.id)  # type: ignore[type-var]
+
+    record = await history.get_execution(imported.id)
+    assert record is not None
+    assert (record.status, record.workflow_id, record.imported_from) == ('succeeded', 'flaky', finished)
+    assert record.to_json()['imported_from'] == finished
+    assert (await history.get_execution(finished)).imported_from is None  # type: ignore[union-attr]
+    assert await history.workflow_snapshot(imported.id) == document['workflow']
+    async with database.engine.connect() as conn:
+        table = NodeRunRow.__table__  # type: ignore[attr-defined]
+        runs = (await conn.execute(select(table).where(table.c.execution_id == imported.id))).all()
+    assert {(run.node_id, run.status, run.attempts) for run in runs} == {
+        ('fetch', 'succeeded', 1),
+        ('parse', 'succeeded', 3),
+        ('report', 'succeeded', 1),
+    }
+    again = await export_execution(history, imported.id, NOW)
+    assert again is not None and again['execution']['imported_from'] == finished
+    assert [e['data'] for e in again['events']] == [e['data'] for e in document['events']]
+
+
+async def test_importing_twice_gives_two_executions(
+    stack: tuple[Engine, EventRecorder, History], document: dict[str, Any]
+) -> None:
+    first = await import_execution(stack[1], REGISTRY, document)
+    second = await import_execution(stack[1], REGISTRY, document)
+    assert first.id != second.id and first.imported_from == second.imported_from
+
+
+async def test_a_running_execution_cannot_be_exported_and_an_unknown_one_is_none(
+    stack: tuple[Engine, EventRecorder, History],
+) -> None:
+    engine, recorder, history = stack
+    running = engine.submit(parse_workflow(SLOW, REGISTRY))
+    await recorder.flush()
+    with pytest.raises(ExportUnavailable, match=r'still (queued|running)'):
+        await export_execution(history, running, NOW)
+    assert await export_execution(history, 'nope', NOW) is None
+
+
+async def test_a_queued_event_without_a_snapshot_gets_the_exported_definition(
+    stack: tuple[Engine, EventRecorder, History], document: dict[str, Any]
+) -> None:
+    del document['events'][0]['data']['workflow']
+    imported = await import_execution(stack[1], REGISTRY, document)
+    assert await stack[2].workflow_snapshot(imported.id) == document['workflow']
+
+
+def _set(path: str, value: Any) -> Callable[[dict[str, Any]], Any]:
+    """A mutation setting ``path`` (dot-separated, list indexes as numbers) to ``value``."""
+
+    def mutate(doc: dict[str, Any]) -> Any:
+        *parents, last = path.split('.')
+        target: Any = doc
+        for part in parents:
+            target = target[int(part)] if isinstance(target, list) else target[part]
+        if isinstance(target, list):
+            target[int(last)] = value
+        else:
+            target[last] = value
+        return doc
+
+    return mutate
+
+
+def _drop(path: str) -> Callable[[dict[str, Any]], Any]:
+    def mutate(doc: dict[str, Any]) -> Any:
+        *parents, last = path.split('.')
+        target: Any = doc
+        for part in parents:
+            target = target[int(part)] if isinstance(target, list) else target[part]
+        del target[int(last) if isinstance(target, list) else last]
+        return doc
+
+    return mutate
+
+
+def _renumber(doc: dict[str, Any]) -> dict[str, Any]:
+    for seq, event in enumerate(doc['events'], start=1):
+        event['seq'] = seq
+    return doc
+
+
+def _events(change: Callable[[list[dict[str, Any]]], Any]) -> Callable[[dict[str, Any]], Any]:
+    def mutate(doc: dict[str, Any]) -> Any:
+        change(doc['events'])
+        return doc
+
+    return mutate
+
+
+INVALID: list[tuple[str, Callable[[dict[str, Any]], Any], str]] = [
+    ('not an object', lambda doc: doc['events'], 'an export must be a JSON object, got a list'),
+    ('no format marker', _drop('format'), 'not a flowmon execution export: the document has no "format" field'),
+    ('another format', _set('format', 'n8n.workflow'), "has format 'n8n.workflow', expected 'flowmon.execution'"),
+    ('no version', _drop('version'), '"version" must be an integer, got None'),
+    ('a newer version', _set('version', 2), 'unsupported export version 2 (this flowmon reads version 1)'),
+    ('no workflow', _drop('workflow'), '"workflow" must be the workflow definition (an object), got nothing'),
+    (
+        'an invalid workflow',
+        _set('workflow.nodes.1.type', 'teleport'),
+        "the workflow definition is not valid: node 'parse' has unknown type 'teleport'",
+    ),
+    ('no events', _set('events', []), '"events" must be a non-empty list, got a list'),
+    ('events not a list', _set('events', {'seq': 1}), '"events" must be a non-empty list, got an object'),
+    ('an event that is not an object', _set('events.3', 'node.started'), 'events[3] must be an object, got a string'),
+    ('an unknown event type', _set('events.2.type', 'node.exploded'), "events[2]: unknown event type 'node.exploded'"),
+    ('an event without a timestamp', _drop('events.1.ts'), "events[1]: event is missing the field 'ts'"),
+    ('a bad timestamp', _set('events.1.ts', 'yesterday'), "events[1]: event timestamp is not ISO 8601: 'yesterday'"),
+    ('a bad seq', _set('events.1.seq', 'two'), "events[1]: event seq must be a positive integer, got 'two'"),
+    ('a gap in seq', _drop('events.4'), 'events[4] has seq 6, expected 5: seq must run 1..n without gaps'),
+    (
+        'seq out of order',
+        _events(lambda events: events.insert(2, events.pop(3))),
+        'events[2] has seq 4, expected 3',
+    ),
+    ('two executions', _set('events.5.execution_id', 'someone-else'), "events[5] belongs to execution 'someone-else'"),
+    ('a bad execution id', lambda doc: [e.update(execution_id='../x') for e in doc['events']] and doc, "'../x' is not"),
+    (
+        'not starting with execution.queued',
+        lambda doc: _renumber(_drop('events.0')(doc)),
+        'the first event must be execution.queued, got execution.started',
+    ),
+    (
+        'an unfinished execution',
+        _drop('events.-1'),
+        'the execution never finished (the last event is execution.progress)',
+    ),
+    (
+        'events after the end',
+        lambda doc: _renumber(_events(lambda events: events.append(copy.deepcopy(events[-2])))(doc)),
+        'ends the execution but 1 event(s) follow it',
+    ),
+    ('a node not in the workflow', _set('events.3.node_id', 'ghost'), "names node 'ghost', not in the workflow"),
+    (
+        'data sent to a node not in the workflow',
+        lambda doc: [e['data'].update(target='ghost') for e in doc['events'] if e['type'] == 'data.flow'] and doc,
+        "sends data to 'ghost', not in the workflow",
+    ),
+    (
+        'another workflow id',
+        _set('events.0.data.workflow_id', 'other'),
+        "execution.queued names workflow 'other' but the export holds the definition of 'flaky'",
+    ),
+    ('other nodes', _set('events.0.data.nodes', ['fetch']), "lists nodes ['fetch'], but the workflow has"),
+    (
+        'a snapshot that differs',
+        _set('events.0.data.workflow.name', 'Renamed'),
+        'the workflow snapshot in execution.queued differs from the exported workflow definition',
+    ),
+    (
+        'a snapshot that is not valid',
+        _set('events.0.data.workflow.nodes', []),
+        'the workflow snapshot in execution.queued is not valid',
+    ),
+    ('a value the reducer cannot use', _set('events.0.data.priority', 'high'), 'the events cannot be replayed'),
+]
+
+
+@pytest.mark.parametrize(('mutate', 'message'), [(m, msg) for _, m, msg in INVALID], ids=[n for n, _, _ in INVALID])
+async def test_an_invalid_export_is_rejected_naming_the_problem_and_nothing_is_written(
+    database: Database,
+    stack: tuple[Engine, EventRecorder, History],
+    document: dict[str, Any],
+    mutate: Callable[[dict[str, Any]], Any],
+    message: str,
+) -> None:
+    before = await counts(database)
+    with pytest.raises(ImportRejected) as rejected:
+        await import_execution(stack[1], REGISTRY, mutate(copy.deepcopy(document)))
+    assert message in str(rejected.value)
+    assert await counts(database) == before
+
+
+def test_validation_keeps_the_original_id_and_state(document: dict[str, Any]) -> None:
+    valid = validate_export(document, REGISTRY)
+    assert valid.original_id == document['execution']['id']
+    assert valid.state.status == 'succeeded' and valid.workflow.id == 'flaky'
+    assert [event.marshal() for event in valid.events] == document['events']
+    assert isinstance(valid.events[0], Event)
+
+
+async def test_the_write_is_one_transaction(
+    database: Database, stack: tuple[Engine, EventRecorder, History], finished: str, document: dict[str, Any]
+) -> None:
+    before = await counts(database)
+    with pytest.raises(IntegrityError):  # the id is taken: the first insert fails, nothing stays
+        await import_execution(stack[1], REGISTRY, document, new_id=finished)
+    assert await counts(database) == before

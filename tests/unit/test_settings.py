@@ -1,0 +1,125 @@
+"""Configuration from FLOWMON_* variables: defaults, one-line errors naming the variable, persisted secrets."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+import pytest
+
+from flowmon.settings import DEFAULT_WEBHOOK_RETRY_SCHEDULE, SettingsError, load_settings, resolve_secret
+
+
+def test_defaults(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
+    settings = load_settings({})
+    assert settings.host == '127.0.0.1'
+    assert settings.port == 8080
+    assert settings.data_dir == tmp_path / 'data'
+    assert settings.data_dir.is_absolute()
+    assert settings.db_url == f'sqlite+aiosqlite:///{tmp_path / "data" / "flowmon.db"}'
+    assert settings.workflows_path == tmp_path / 'data' / 'workflows'
+    assert settings.token is None
+    assert settings.max_concurrent_executions == 8
+    assert settings.webhook_retry_schedule == DEFAULT_WEBHOOK_RETRY_SCHEDULE
+    assert settings.retry_schedule == [0, 5, 300, 1800, 7200, 18000, 36000, 36000]
+    assert settings.log_level == 'INFO'
+
+
+def test_values_are_read_from_the_variables(tmp_path: Path) -> None:
+    settings = load_settings(
+        {
+            'FLOWMON_HOST': '0.0.0.0',
+            'FLOWMON_PORT': '9123',
+            'FLOWMON_DATA_DIR': str(tmp_path / 'd'),
+            'FLOWMON_DATABASE_URL': 'sqlite+aiosqlite:///:memory:',
+            'FLOWMON_WORKFLOWS_DIR': str(tmp_path / 'wf'),
+            'FLOWMON_TOKEN': 's3cret',
+            'FLOWMON_MAX_CONCURRENT_EXECUTIONS': '3',
+            'FLOWMON_WEBHOOK_RETRY_SCHEDULE': '0, 1.5 ,10',
+            'FLOWMON_LOG_LEVEL': 'warn',
+        }
+    )
+    assert (settings.host, settings.port, settings.max_concurrent_executions) == ('0.0.0.0', 9123, 3)
+    assert settings.data_dir == tmp_path / 'd'
+    assert settings.db_url == 'sqlite+aiosqlite:///:memory:'
+    assert settings.workflows_path == tmp_path / 'wf'
+    assert settings.token is not None and settings.token.get_secret_value() == 's3cret'
+    assert settings.retry_schedule == [0, 1.5, 10]
+    assert settings.log_level == 'WARNING'
+
+
+def test_an_explicit_mapping_replaces_the_process_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv('FLOWMON_PORT', 'abc')
+    assert load_settings({'FLOWMON_PORT': '9000'}).port == 9000
+    assert load_settings({}).port == 8080
+    with pytest.raises(SettingsError, match='FLOWMON_PORT'):
+        load_settings()  # os.environ
+
+
+def test_empty_values_count_as_unset() -> None:
+    settings = load_settings({'FLOWMON_PORT': '', 'FLOWMON_TOKEN': ''})
+    assert (settings.port, settings.token) == (8080, None)
+
+
+@pytest.mark.parametrize(
+    ('variable', 'value'),
+    [
+        ('FLOWMON_PORT', 'abc'),
+        ('FLOWMON_PORT', '0'),
+        ('FLOWMON_PORT', '70000'),
+        ('FLOWMON_PORT', '80.5'),
+        ('FLOWMON_MAX_CONCURRENT_EXECUTIONS', '0'),
+        ('FLOWMON_MAX_CONCURRENT_EXECUTIONS', '-2'),
+        ('FLOWMON_MAX_CONCURRENT_EXECUTIONS', 'many'),
+        ('FLOWMON_WEBHOOK_RETRY_SCHEDULE', 'soon'),
+        ('FLOWMON_WEBHOOK_RETRY_SCHEDULE', '0,,5'),
+        ('FLOWMON_WEBHOOK_RETRY_SCHEDULE', '0,-5'),
+        ('FLOWMON_WEBHOOK_RETRY_SCHEDULE', '0,inf'),
+        ('FLOWMON_WEBHOOK_RETRY_SCHEDULE', ' '),
+        ('FLOWMON_LOG_LEVEL', 'chatty'),
+        ('FLOWMON_HOST', '   '),
+    ],
+)
+def test_an_invalid_value_gives_one_line_naming_the_variable(variable: str, value: str) -> None:
+    with pytest.raises(SettingsError) as raised:
+        load_settings({variable: value})
+    message = str(raised.value)
+    assert '\n' not in message
+    assert message.startswith(f'{variable}: ')
+    assert len(message) < 300
+
+
+def test_several_invalid_values_are_all_named_on_one_line() -> None:
+    with pytest.raises(SettingsError) as raised:
+        load_settings({'FLOWMON_PORT': 'abc', 'FLOWMON_MAX_CONCURRENT_EXECUTIONS': '0'})
+    message = str(raised.value)
+    assert '\n' not in message
+    assert 'FLOWMON_PORT' in message and 'FLOWMON_MAX_CONCURRENT_EXECUTIONS' in message
+
+
+def test_resolve_secret_prefers_the_given_value(tmp_path: Path) -> None:
+    assert resolve_secret(tmp_path, '.token', 'given') == 'given'
+    assert not (tmp_path / '.token').exists()
+
+
+def test_resolve_secret_generates_a_private_file_and_reuses_it(tmp_path: Path) -> None:
+    data_dir = tmp_path / 'not-yet-there'
+    first = resolve_secret(data_dir, '.token', None)
+    path = data_dir / '.token'
+    assert len(first) >= 32
+    assert path.read_text().strip() == first
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert resolve_secret(data_dir, '.token', None) == first
+    assert resolve_secret(data_dir, '.token', '') == first  # empty means not given
+    assert resolve_secret(data_dir, '.other', None) != first
+
+
+def test_resolve_secret_replaces_an_empty_file(tmp_path: Path) -> None:
+    path = tmp_path / '.token'
+    path.write_text('\n')
+    path.chmod(0o644)
+    value = resolve_secret(tmp_path, '.token', None)
+    assert value
+    assert path.read_text().strip() == value
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600

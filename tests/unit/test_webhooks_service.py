@@ -1,0 +1,281 @@
+"""The delivery service's durability rules, with an in-memory HTTP stand-in (``httpx.MockTransport``).
+
+Covered here: claims are exclusive, a lost wake-up is re-armed by the sweeper, start-up closes open attempts as
+interrupted, expired leases are recovered, endpoint health (auto-disable, cancelled deliveries), and the bus events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+from flowmon.engine.bus import EventBus
+from flowmon.engine.events import Event, EventType, WebhookEvent, WebhookEventType, utcnow
+from flowmon.engine.nodes.webhook import OutboundWebhook
+from flowmon.engine.projector import Projector
+from flowmon.store import Database
+from flowmon.webhooks.claims import Claim, ClaimMiss
+from flowmon.webhooks.endpoints import EndpointSpec
+from flowmon.webhooks.guard import OutboundGuard, guarded_client
+from flowmon.webhooks.policy import RetrySchedule
+from flowmon.webhooks.service import DeliveryConfig, DeliveryConflict, DeliveryService
+from flowmon.webhooks.timers import Timers
+
+URL = 'https://hooks.example.com/in'
+
+
+@dataclass
+class Harness:
+    database: Database
+    bus: EventBus
+    timers: Timers
+    replies: list[Any] = field(default_factory=list)  # status codes or callables; then 200 for ever
+    requests: list[httpx.Request] = field(default_factory=list)
+    offset: timedelta = timedelta()
+    services: list[DeliveryService] = field(default_factory=list)
+
+    def clock(self) -> datetime:
+        return utcnow() + self.offset
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        reply = self.replies.pop(0) if self.replies else 200
+        return reply(request) if callable(reply) else httpx.Response(reply)
+
+    async def service(self, schedule: tuple[float, ...] = (0, 0.2, 0.4), **options: Any) -> DeliveryService:
+        async def resolve(host: str, port: int) -> list[str]:
+            return ['93.184.216.34']
+
+        guard = OutboundGuard(resolver=resolve)
+        client = guarded_client(guard, inner=httpx.MockTransport(self.handle))
+        config = DeliveryConfig(schedule=RetrySchedule.of(schedule, jitter=0), **options)
+        service = DeliveryService(
+            db=self.database, bus=self.bus, timers=self.timers, guard=guard, client=client, config=config,
+            clock=self.clock,
+        )  # fmt: skip
+        await service.start()
+        self.services.append(service)
+        return service
+
+
+@pytest.fixture
+async def harness(database: Database) -> AsyncIterator[Harness]:
+    timers = Timers()
+    timers.start()
+    h = Harness(database=database, bus=EventBus(), timers=timers)
+    yield h
+    for service in h.services:
+        await service.stop()
+    timers.shutdown()
+
+
+async def settle(service: DeliveryService, delivery_id: str) -> str:
+    return (await asyncio.wait_for(service.wait_settled(delivery_id), 10)).status
+
+
+async def _stored_row(service: DeliveryService, **options: Any) -> str:
+    """A committed, due delivery that nothing has dispatched (as after a crash right after the commit)."""
+    row = service.intake.row(source='api', body=b'{}', now=utcnow(), max_attempts=3, url=URL, **options)
+    await service.ledger.insert([row])
+    return str(row['id'])
+
+
+async def test_concurrent_claims_send_an_attempt_once(harness: Harness) -> None:
+    service = await harness.service()
+    delivery_id = await _stored_row(service)
+    claims = await asyncio.gather(
+        *(service.ledger.claim(delivery_id, trigger='retry', now=utcnow(), lease_s=30, slack_s=0) for _ in range(5))
+    )
+    won = [claim for claim in claims if isinstance(claim, Claim)]
+    assert len(won) == 1 and won[0].n == 1
+    assert all(isinstance(claim, ClaimMiss) and claim.status == 'sending' for claim in claims if claim not in won)
+
+
+async def test_a_claim_before_the_due_time_misses(harness: Harness) -> None:
+    service = await harness.service()
+    delivery_id = await _stored_row(service)
+    early = await service.ledger.claim(
+        delivery_id, trigger='retry', now=utcnow() - timedelta(seconds=5), lease_s=30, slack_s=0.05
+    )
+    assert isinstance(early, ClaimMiss) and early.status == 'pending'
+
+
+async def test_a_lost_wake_up_is_re_armed_by_the_sweeper(harness: Harness) -> None:
+    harness.replies = [503]
+    service = await harness.service(schedule=(0, 0.3))
+    queued = await service.enqueue(url=URL, body=b'{}')
+    async with asyncio.timeout(5):
+        while not service.timers.armed(f'wh:{queued.id}'):
+            await asyncio.sleep(0.01)
+    service.timers.disarm(f'wh:{queued.id}')  # the wake-up is lost
+    await service.sweep()
+    assert service.timers.armed(f'wh:{queued.id}')
+    assert await settle(service, queued.id) == 'succeeded'
+    assert len(harness.requests) == 2
+
+
+async def test_startup_closes_open_attempts_as_interrupted_and_retries(harness: Harness) -> None:
+    first = await harness.service()
+    delivery_id = await _stored_row(first)
+    claim = await first.ledger.claim(delivery_id, trigger='first', now=utcnow(), lease_s=30, slack_s=0)
+    assert isinstance(claim, Claim)  # 'sending', attempt open: then the process dies
+    await first.stop()
+
+    second = await harness.service(schedule=(0, 0.05))  # start-up recovery
+    assert await settle(second, delivery_id) == 'succeeded'
+    detail = await second.queries.get(delivery_id)
+    assert detail is not None
+    assert [(a.n, a.error_class) for a in detail.attempts] == [(1, 'interrupted'), (2, None)]
+    assert detail.attempts[0].ended_at is not None and detail.attempts[0].retryable
+
+
+async def test_an_expired_lease_is_recovered_by_the_sweeper(harness: Harness) -> None:
+    service = await harness.service(schedule=(0, 0.05))
+    delivery_id = await _stored_row(service)
+    claim = await service.ledger.claim(delivery_id, trigger='first', now=utcnow(), lease_s=-1, slack_s=0)
+    assert isinstance(claim, Claim)
+    await service.sweep()
+    assert await settle(service, delivery_id) == 'succeeded'
+    detail = await service.queries.get(delivery_id)
+    assert detail is not None and detail.attempts[0].error_class == 'interrupted'
+
+
+async def test_endpoint_is_disabled_when_exhaustions_span_the_configured_time(harness: Harness) -> None:
+    service = await harness.service(schedule=(0,), disable_after_s=10)
+    endpoint, _ = await service.endpoints.create(EndpointSpec(url=URL, event_types=['execution.failed']))
+    events: list[WebhookEvent] = []
+    harness.bus.subscribe(events.append, types=[WebhookEventType.ENDPOINT_DISABLED.value])
+
+    async def deliver() -> str:
+        queued = await service.submit(OutboundWebhook(body=b'{}', endpoint_id=endpoint.id))
+        return await settle(service, queued.delivery_id)
+
+    harness.replies = [503]
+    assert await deliver() == 'exhausted'
+    state = await service.endpoints.get(endpoint.id)
+    assert state is not None and state.enabled and state.first_exhausted_at is not None
+    assert await deliver() == 'succeeded'  # any success clears the failure clock
+    state = await service.endpoints.get(endpoint.id)
+    assert state is not None and state.first_exhausted_at is None
+
+    harness.replies = [503, 503]
+    assert await deliver() == 'exhausted'
+    harness.offset = timedelta(seconds=11)
+    assert await deliver() == 'exhausted'
+    state = await service.endpoints.get(endpoint.id)
+    assert state is not None and not state.enabled and 'exhausted' in (state.disabled_reason or '')
+    assert [event.data['reason'] for event in events] == [state.disabled_reason]
+
+    enabled = await service.endpoints.set_enabled(endpoint.id, True)
+    assert enabled.enabled and enabled.disabled_reason is None and enabled.first_exhausted_at is None
+
+
+async def test_a_delivery_to_an_endpoint_disabled_meanwhile_is_cancelled_unsent(harness: Harness) -> None:
+    service = await harness.service()
+    endpoint, _ = await service.endpoints.create(EndpointSpec(url=URL, event_types=['execution.failed']))
+    row = service.intake.row(source='endpoint', body=b'{}', now=utcnow(), max_attempts=3, endpoint=endpoint)
+    await service.ledger.insert([row])
+    await service.endpoints.set_enabled(endpoint.id, False)
+    miss = await service.ledger.claim(row['id'], trigger='first', now=utcnow(), lease_s=30, slack_s=0)
+    assert isinstance(miss, ClaimMiss) and miss.cancelled_now
+    record = await service.queries.record(row['id'])
+    assert record is not None and record.status == 'cancelled' and record.status_reason == 'endpoint_disabled'
+    assert record.attempts == 0 and harness.requests == []
+    with pytest.raises(DeliveryConflict, match='disabled'):
+        await service.redeliver(row['id'])
+
+
+async def test_cancel_a_waiting_delivery(harness: Harness) -> None:
+    harness.replies = [503]
+    service = await harness.service(schedule=(0, 30))
+    queued = await service.enqueue(url=URL, body=b'{}')
+    async with asyncio.timeout(5):
+        while not service.timers.armed(f'wh:{queued.id}'):
+            await asyncio.sleep(0.01)
+    waiter = asyncio.ensure_future(service.wait_settled(queued.id))
+    await service.cancel(queued.id)
+    assert (await asyncio.wait_for(waiter, 5)).status == 'cancelled'
+    assert not service.timers.armed(f'wh:{queued.id}')
+    with pytest.raises(DeliveryConflict):
+        await service.cancel(queued.id)
+
+
+async def test_response_logging_keeps_two_kib_and_base64_for_binary(harness: Harness) -> None:
+    def reply(request: httpx.Request) -> httpx.Response:
+        if request.content == b'"text"':
+            return httpx.Response(400, content='é'.encode() * 5000, headers={'X-Other': '1'})
+        return httpx.Response(400, content=bytes(range(256)) * 10)
+
+    harness.replies = [reply, reply]
+    service = await harness.service()
+    text = await service.enqueue(url=URL, body=b'"text"')
+    binary = await service.enqueue(url=URL, body=b'"binary"')
+    assert await settle(service, text.id) == 'failed' and await settle(service, binary.id) == 'failed'
+    text_attempt = (await service.queries.get(text.id)).attempts[0]  # type: ignore[union-attr]
+    assert text_attempt.response_body_prefix == 'é' * 1024
+    assert 'x-other' not in text_attempt.response_headers
+    binary_attempt = (await service.queries.get(binary.id)).attempts[0]  # type: ignore[union-attr]
+    assert (binary_attempt.response_body_prefix or '').startswith('base64:')
+
+
+async def test_endpoint_fan_out_follows_the_bus_without_a_subscription_when_unused(harness: Harness) -> None:
+    service = await harness.service()
+    baseline = harness.bus.subscriber_count
+    endpoint, _ = await service.endpoints.create(EndpointSpec(url=URL, event_types=['execution.failed']))
+    assert harness.bus.subscriber_count == baseline + 1
+    now = utcnow()
+    harness.bus.publish(
+        Event(execution_id='e1', seq=1, type=EventType.EXECUTION_QUEUED, ts=now, data={'workflow_id': 'wf'})
+    )
+    harness.bus.publish(Event(execution_id='e1', seq=2, type=EventType.EXECUTION_STARTED, ts=now))
+    harness.bus.publish(
+        Event(execution_id='e1', seq=3, type=EventType.EXECUTION_FAILED, ts=now, data={'error': 'boom', 'input': 'x'})
+    )
+    async with asyncio.timeout(5):
+        while not harness.requests:
+            await asyncio.sleep(0.01)
+    (request,) = harness.requests
+    payload = json.loads(request.content)
+    assert payload['type'] == 'execution.failed'
+    assert payload['data'] == {'execution_id': 'e1', 'workflow_id': 'wf', 'status': 'failed', 'error': 'boom'}
+    await service.endpoints.delete(endpoint.id)
+    assert harness.bus.subscriber_count == baseline
+
+
+def test_webhook_events_pass_execution_subscribers_and_the_projector_by() -> None:
+    bus = EventBus()
+    execution_only: list[Any] = []
+    by_execution: list[Any] = []
+    everything: list[Any] = []
+    bus.subscribe(execution_only.append, types=[str(t) for t in EventType])
+    bus.subscribe(by_execution.append, execution_id='e1')
+    bus.subscribe(everything.append)
+    projector = Projector(bus)
+    projector.start()
+    event = WebhookEvent(type=WebhookEventType.SUCCEEDED, seq=1, ts=utcnow(), data={'execution_id': 'e1'})
+    bus.publish(event)
+    assert execution_only == [] and by_execution == [] and everything == [event]
+    assert projector.tick() == projector.version and projector.get('e1') is None
+    webhook_only: list[Any] = []
+    bus.subscribe(webhook_only.append, types=['webhook.succeeded'])
+    bus.publish(event)
+    assert webhook_only == [event]
+
+
+async def test_stats_are_cached_and_count_outstanding(harness: Harness) -> None:
+    harness.replies = [503]
+    service = await harness.service(schedule=(0, 30))
+    queued = await service.enqueue(url=URL, body=b'{}')
+    async with asyncio.timeout(5):
+        while not service.timers.armed(f'wh:{queued.id}'):
+            await asyncio.sleep(0.01)
+    stats = await service.stats(max_age_s=0)
+    assert stats.outstanding == 1 and stats.retrying == 1 and stats.success_rate_24h is None
+    assert await service.stats() is await service.stats()  # cached within max_age
