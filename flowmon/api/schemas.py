@@ -6,26 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-# JSON nested deeper than this is refused at the door: serialising the summary of an execution whose input
-# nests a few hundred levels fails (pydantic's depth limit), so such a value would make it unreadable.
-MAX_NESTING = 64
-
-
-def nesting_depth(value: Any) -> int:
-    """How deeply lists and objects nest in ``value`` (a scalar is 0); iterative, so any depth is safe."""
-    deepest = 0
-    stack: list[tuple[Any, int]] = [(value, 0)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, dict):
-            children: Any = item.values()
-        elif isinstance(item, list):
-            children = item
-        else:
-            continue
-        deepest = max(deepest, depth + 1)
-        stack.extend((child, depth + 1) for child in children)
-    return deepest
+from flowmon.engine.payload import MAX_NESTING, nesting_depth
 
 
 def _not_too_deep(value: Any) -> Any:

@@ -9,9 +9,8 @@ from fastapi import APIRouter, HTTPException, Request, Response, status
 
 from flowmon.engine.events import utcnow
 from flowmon.engine.model import WorkflowError, load_document
+from flowmon.engine.payload import MAX_NESTING, nesting_depth
 from flowmon.services import Services
-
-from .schemas import MAX_NESTING, nesting_depth
 
 MAX_DEFINITION_BYTES = 2 * 1024 * 1024
 

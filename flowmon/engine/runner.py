@@ -28,6 +28,7 @@ from .events import Event, EventType, utcnow
 from .executor import LocalExecutor, NodeExecutor
 from .model import EdgeSpec, Workflow
 from .nodes.base import NodeContext, NodeError, NodeRegistry
+from .payload import MAX_NESTING, nesting_depth
 from .state import ExecutionState
 
 log = logging.getLogger(__name__)
@@ -471,9 +472,11 @@ class _ExecutionRun:
                 error = f'{type(exc).__name__}: {exc}'
                 trace = traceback.format_exc(limit=20)
             else:
-                output = self._settle_output(node_id, output)
-                self.emit(EventType.NODE_COMPLETED, node_id, {'attempt': attempt, 'output': output})
-                return ('succeeded', output)
+                if nesting_depth(output) <= MAX_NESTING:
+                    output = self._settle_output(node_id, output)
+                    self.emit(EventType.NODE_COMPLETED, node_id, {'attempt': attempt, 'output': output})
+                    return ('succeeded', output)
+                error = f'output is nested more than {MAX_NESTING} levels deep'
             if policy.allows_another(attempt):
                 delay = round(policy.delay_after(attempt, engine.rand), 3)
                 self.emit(

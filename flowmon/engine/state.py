@@ -153,35 +153,67 @@ def fold(events: Iterable[Event], state: ExecutionState | None = None) -> Execut
     """Apply events in order, starting from ``state`` (or from nothing).
 
     The same result as calling :func:`apply` for each event, made faster for long histories (replay folds
-    100,000 events): a run of node events updates the nodes it touches, and the execution state is made
-    once at the end of the run instead of once per event.
+    100,000 events, the recorder folds every batch): a run of node, ``data.flow`` and progress events updates
+    the nodes and edges it touches, and the execution state is made once at the end of the run instead of
+    once per event.
     """
     changed: dict[str, NodeState] = {}  # the run's node updates, not yet in ``state``
+    flows: dict[tuple[str, str], EdgeFlow] = {}  # the run's edge updates, not yet in ``state``
+    in_run = False
     done = last_seq = 0
     last_ts: datetime | None = None
     for event in events:
         if state is None:
             state = initial_state(event.execution_id)
-        node_handler = _NODE_HANDLERS.get(event.type)
-        if node_handler is None:
-            if changed:
-                state = _with_nodes(state, changed, done, last_seq, last_ts)
-                changed = {}
+        event_type = event.type
+        node_handler = _NODE_HANDLERS.get(event_type)
+        if node_handler is None and event_type not in _RUN_EVENTS:
+            if in_run:
+                state = _close_run(state, changed, flows, done, last_seq, last_ts)
+                changed, flows, in_run = {}, {}, False
             state = apply(state, event)
             continue
-        if not changed:
-            done, last_seq = state.done, state.last_seq
+        if not in_run:
+            done, last_seq, last_ts = state.done, state.last_seq, state.last_ts
         if event.seq <= last_seq:
             continue
-        node_id = event.node_id or ''
-        previous = changed.get(node_id) or state.nodes.get(node_id)
-        node = node_handler(previous or NodeState(id=node_id), event)
-        done += _done_change(previous, node)
-        changed[node_id] = node
+        in_run = True
+        if node_handler is not None:
+            node_id = event.node_id or ''
+            previous = changed.get(node_id) or state.nodes.get(node_id)
+            node = node_handler(previous or NodeState(id=node_id), event)
+            done += _done_change(previous, node)
+            changed[node_id] = node
+        elif event_type is EventType.DATA_FLOW:
+            key = (event.node_id or '', str(event.data.get('target', '')))
+            flows[key] = _next_flow(flows.get(key) or state.edges.get(key), event)
         last_seq, last_ts = event.seq, event.ts
-    if changed and state is not None:
-        state = _with_nodes(state, changed, done, last_seq, last_ts)
+    if in_run and state is not None:
+        state = _close_run(state, changed, flows, done, last_seq, last_ts)
     return state
+
+
+def _close_run(
+    state: ExecutionState,
+    changed: Mapping[str, NodeState],
+    flows: Mapping[tuple[str, str], EdgeFlow],
+    done: int,
+    last_seq: int,
+    last_ts: datetime | None,
+) -> ExecutionState:
+    """``state`` after a run of :func:`fold`: its node and edge updates, ``done`` and its last event."""
+    if changed and not flows:
+        return _with_nodes(state, changed, done, last_seq, last_ts)
+    changes: dict[str, Any] = {'last_seq': last_seq, 'last_ts': last_ts}
+    if changed:
+        nodes = state.nodes if isinstance(state.nodes, NodeMap) else NodeMap(state.nodes)
+        changes['nodes'] = nodes.update(changed)
+        changes['done'] = done
+    if flows:
+        edges = dict(state.edges)
+        edges.update(flows)  # known edges keep their place, new ones are appended in first-flow order
+        changes['edges'] = edges
+    return _evolve(state, **changes)
 
 
 def apply(state: ExecutionState | None, event: Event) -> ExecutionState:
@@ -346,18 +378,22 @@ def _node_cancelled(node: NodeState, event: Event) -> NodeState:
 
 
 def _data_flow(state: ExecutionState, event: Event) -> ExecutionState:
-    source = event.node_id or ''
-    target = str(event.data.get('target', ''))
-    key = (source, target)
-    previous = state.edges.get(key) or EdgeFlow()
+    key = (event.node_id or '', str(event.data.get('target', '')))
     edges = dict(state.edges)
-    edges[key] = EdgeFlow(
+    edges[key] = _next_flow(state.edges.get(key), event)
+    return _evolve(state, edges=edges)
+
+
+def _next_flow(previous: EdgeFlow | None, event: Event) -> EdgeFlow:
+    """An edge's flow after one more ``data.flow`` event along it."""
+    if previous is None:
+        return EdgeFlow(count=1, bytes=int(event.data.get('bytes') or 0), last_seq=event.seq, last_ts=event.ts)
+    return EdgeFlow(
         count=previous.count + 1,
         bytes=previous.bytes + int(event.data.get('bytes') or 0),
         last_seq=event.seq,
         last_ts=event.ts,
     )
-    return _evolve(state, edges=edges)
 
 
 _HANDLERS = {
@@ -380,6 +416,9 @@ _NODE_HANDLERS: dict[EventType, Callable[[NodeState, Event], NodeState]] = {
     EventType.NODE_SKIPPED: _node_skipped,
     EventType.NODE_CANCELLED: _node_cancelled,
 }
+
+# Events :func:`fold` gathers into runs besides node events: they change edges, or only ``last_seq``.
+_RUN_EVENTS = frozenset({EventType.DATA_FLOW, EventType.EXECUTION_PROGRESS})
 
 
 _T = TypeVar('_T')

@@ -2,10 +2,11 @@
 
 It subscribes to the bus with a cheap callback that only appends to a pending batch. A background task
 flushes the batch at least every ``flush_interval`` seconds (100 ms by default) in one transaction, with
-Core ``executemany`` inserts (the ORM's per-object path is two orders of magnitude slower). The execution
-and node-run rows are derived from the same events with the reducer. Nothing is dropped: a failed write
-keeps its batch for the next flush, and a backlog past ``max_backlog`` holds the engine back (bus
-pressure gauge) instead of growing without bound.
+executemany inserts of pre-encoded rows (:class:`~flowmon.store.database.BulkInsert`: the driver's own
+executemany on SQLite, Core's elsewhere; the ORM's per-object path is two orders of magnitude slower). The
+execution and node-run rows are derived from the same events with the reducer, one ``fold`` per execution
+per batch. Nothing is dropped: a failed write keeps its batch for the next flush, and a backlog past
+``max_backlog`` holds the engine back (bus pressure gauge) instead of growing without bound.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import bindparam, delete
@@ -21,10 +22,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from flowmon.engine.bus import EventBus, Subscription
 from flowmon.engine.events import Event, EventType
-from flowmon.engine.state import ExecutionState, apply
+from flowmon.engine.state import ExecutionState, fold
 
 from .codec import dumps, to_db_time
-from .database import Database
+from .database import BulkInsert, Database, TimeEncoder
 from .tables import EventRow, ExecutionRow, NodeRunRow
 
 log = logging.getLogger(__name__)
@@ -34,6 +35,20 @@ EXECUTION_EVENT_TYPES = frozenset(str(t) for t in EventType)
 _events = EventRow.__table__  # type: ignore[attr-defined]
 _executions = ExecutionRow.__table__  # type: ignore[attr-defined]
 _node_runs = NodeRunRow.__table__  # type: ignore[attr-defined]
+
+EVENT_COLUMNS = ('execution_id', 'seq', 'ts', 'type', 'node_id', 'data')
+NODE_RUN_COLUMNS = (
+    'execution_id',
+    'node_id',
+    'status',
+    'attempts',
+    'started_at',
+    'finished_at',
+    'duration_ms',
+    'reused',
+    'error',
+)
+_TYPE_TEXT = {event_type: str(event_type) for event_type in EventType}
 
 _update_execution = (
     _executions.update()
@@ -70,6 +85,8 @@ class EventRecorder:
         self.batch_limit = batch_limit
         self.max_backlog = max_backlog
         self._pending: list[Event] = []
+        self._insert_events = db.bulk_insert(_events, EVENT_COLUMNS)
+        self._insert_node_runs = db.bulk_insert(_node_runs, NODE_RUN_COLUMNS)
         self._states: dict[str, ExecutionState] = {}
         self._lock = asyncio.Lock()
         self._wake = asyncio.Event()
@@ -158,13 +175,23 @@ class EventRecorder:
         # Known states change only after the commit: a failed write must leave them as they were, or the
         # retry would take an inserted-before execution for one that has a row (and update nothing).
         states = {**self._states, **seed} if seed else self._states
-        before = {event.execution_id for event in batch if event.execution_id in states}
-        touched: dict[str, ExecutionState] = {}
+        by_execution: dict[str, list[Event]] = {}
         for event in batch:
-            state = apply(touched.get(event.execution_id) or states.get(event.execution_id), event)
-            touched[event.execution_id] = state
+            events = by_execution.get(event.execution_id)
+            if events is None:
+                by_execution[event.execution_id] = [event]
+            else:
+                events.append(event)
+        before = {eid for eid in by_execution if eid in states}
+        touched: dict[str, ExecutionState] = {}
+        for eid, events in by_execution.items():
+            state = fold(events, states.get(eid))  # the same state as applying them one by one
+            assert state is not None  # a non-empty run of events always makes a state
+            touched[eid] = state
+        encode_time = self._insert_events.encode_time
+        event_rows = [_event_row(event, encode_time) for event in batch]
         async with self._db.engine.begin() as conn:
-            await conn.execute(_events.insert(), [_event_row(event) for event in batch])
+            await self._insert_events(conn, event_rows)
             extra = new_execution_columns or {}
             inserts = [
                 {**_execution_insert(state), **extra.get(eid, {})}
@@ -178,7 +205,14 @@ class EventRecorder:
                 await conn.execute(_update_execution, updates)
             finished = [state for state in touched.values() if state.is_terminal]
             if finished:
-                await write_node_runs(conn, finished)
+                # Node runs are written once, when an execution ends: one that was running until now (known
+                # live and not finished, or new in this batch) has none yet. Seeded states (recovery) may.
+                first_time = {
+                    eid
+                    for eid in touched
+                    if (seed is None or eid not in seed) and not (eid in states and states[eid].is_terminal)
+                }
+                await write_node_runs(conn, finished, self._insert_node_runs, first_time)
         for execution_id, state in touched.items():
             if state.is_terminal:
                 self._states.pop(execution_id, None)
@@ -199,39 +233,50 @@ async def _wait_through_cancellation(task: asyncio.Future[None]) -> bool:
     return cancelled
 
 
-async def write_node_runs(conn: AsyncConnection, states: Iterable[ExecutionState]) -> None:
-    """Replace the node-run rows of finished executions with what their final state says."""
+async def write_node_runs(
+    conn: AsyncConnection,
+    states: Iterable[ExecutionState],
+    insert: BulkInsert,
+    first_time: Collection[str] = (),
+) -> None:
+    """Replace the node-run rows of finished executions with what their final state says.
+
+    Executions in ``first_time`` are known to have no node-run rows yet: nothing is deleted for them.
+    """
     states = list(states)
-    await conn.execute(delete(_node_runs).where(_node_runs.c.execution_id.in_([s.id for s in states])))
+    replaced = [state.id for state in states if state.id not in first_time]
+    if replaced:
+        await conn.execute(delete(_node_runs).where(_node_runs.c.execution_id.in_(replaced)))
+    encode_time = insert.encode_time
     rows = [
-        {
-            'execution_id': state.id,
-            'node_id': node.id,
-            'status': node.status,
-            'attempts': node.attempts,
-            'started_at': to_db_time(node.started_at),
-            'finished_at': to_db_time(node.finished_at),
-            'duration_ms': node.duration_ms,
-            'reused': node.reused,
-            'error': node.error,
-        }
+        (
+            state.id,
+            node.id,
+            node.status,
+            node.attempts,
+            encode_time(node.started_at),
+            encode_time(node.finished_at),
+            node.duration_ms,
+            node.reused,
+            node.error,
+        )
         for state in states
         for node in state.nodes.values()
     ]
-    if rows:
-        await conn.execute(_node_runs.insert(), rows)
+    await insert(conn, rows)
 
 
-def _event_row(event: Event) -> dict[str, Any]:
+def _event_row(event: Event, encode_time: TimeEncoder) -> tuple[Any, ...]:
+    """The ``events`` row of ``event``, in :data:`EVENT_COLUMNS` order."""
     data = event.data
-    return {
-        'execution_id': event.execution_id,
-        'seq': event.seq,
-        'ts': to_db_time(event.ts),
-        'type': str(event.type),
-        'node_id': event.node_id,
-        'data': dumps(data if isinstance(data, dict) else dict(data)),  # the encoder needs a dict; copy only others
-    }
+    return (
+        event.execution_id,
+        event.seq,
+        encode_time(event.ts),
+        _TYPE_TEXT.get(event.type) or str(event.type),
+        event.node_id,
+        dumps(data if isinstance(data, dict) else dict(data)),  # the encoder needs a dict; copy only others
+    )
 
 
 def _execution_insert(state: ExecutionState) -> dict[str, Any]:

@@ -15,6 +15,7 @@ redirect to a refused address is refused too. It also caps the request body and 
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import logging
 import socket
@@ -54,6 +55,7 @@ async def system_resolver(host: str, port: int) -> list[str]:
     return [str(info[4][0]) for info in infos]
 
 
+@functools.lru_cache(maxsize=4096)
 def address_refusal(address: IPAddress) -> str | None:
     """Why ``address`` may not be contacted, or None when it is a public unicast address."""
     if isinstance(address, ipaddress.IPv6Address):
@@ -240,6 +242,7 @@ def _host(url: httpx.URL) -> str:
     return url.raw_host.decode('ascii', 'replace').lower().rstrip('.').strip('[]')
 
 
+@functools.lru_cache(maxsize=4096)
 def _literal(host: str) -> IPAddress | None:
     try:
         return ipaddress.ip_address(host.split('%', 1)[0])

@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from flowmon.store.codec import dumps, from_db_time, loads
 from flowmon.store.database import Database
 
-from .claims import AttemptOutcome, Claim, ClaimMiss, EndpointHealthChange
+from .claims import AttemptOutcome, Claim, ClaimMiss, EndpointHealthChange, claim_from_row
 from .health import record_health
 from .policy import Decision, DeliveryStatus, ErrorClass, RetrySchedule
 from .tables import attempts, deliveries, endpoints
@@ -128,24 +128,7 @@ class Ledger:
                 url, auth = endpoint.url, loads(endpoint.auth)
                 headers = {**(loads(endpoint.headers) or {}), **headers}
                 signing = _signing_secrets(endpoint, now)
-            return Claim(
-                delivery_id=delivery_id,
-                webhook_id=row['webhook_id'],
-                n=row['attempts'],
-                attempt_in_round=row['attempts'] - row['round_base'],
-                trigger=trigger,
-                started_at=now,
-                url=url,
-                method=row['method'],
-                headers=headers,
-                body=bytes(row['body']),
-                signing_secrets=signing,
-                auth=auth,
-                endpoint_id=row['endpoint_id'],
-                execution_id=row['execution_id'],
-                event_type=row['event_type'],
-                planned_at=from_db_time(row['next_attempt_at']),
-            )
+            return claim_from_row(row, trigger, now, url=url, headers=headers, auth=auth, signing=signing)
 
         return await self._writer.run(op)
 

@@ -159,6 +159,8 @@ def _classify_error(exc: BaseException) -> tuple[ErrorClass, str]:
 
 
 def _redact_url(url: str) -> str:
+    if '@' not in url and '?' not in url:
+        return url
     try:
         parsed = httpx.URL(url)
     except httpx.InvalidURL:

@@ -52,7 +52,7 @@ class BatchWriter:
 
     async def run(self, operation: Callable[[AsyncConnection], Awaitable[T]]) -> T:
         """Run ``operation`` in the next transaction; returns its result once that transaction has committed."""
-        return await self._submit(_Item(operation, None, None, self._future()))  # type: ignore[no-any-return]
+        return await self._submit(_Item(operation, None, None, self._future()))
 
     async def run_bulk(self, handler: BulkHandler, payload: Any) -> Any:
         """Queue ``payload`` for ``handler``, which gets every payload queued for it in the same batch."""

@@ -36,11 +36,13 @@ def start(server: Server, workflow_id: str) -> str:
     return str(response.json()['id'])
 
 
-def wait_until(condition: Callable[[], bool], timeout: float = 15.0, message: str = 'condition') -> None:
+def wait_until(
+    condition: Callable[[], bool], timeout: float = 15.0, message: str | Callable[[], str] = 'condition'
+) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
-            raise AssertionError(f'{message} not met within {timeout} s')
+            raise AssertionError(f'{message() if callable(message) else message} not met within {timeout} s')
         time.sleep(0.1)
 
 
@@ -155,6 +157,49 @@ def test_rerun_from_the_page_opens_the_new_execution(page: Page, server: Server)
     new_id = page.url.rsplit('/', 1)[1]
     assert api(server, 'GET', f'/api/executions/{new_id}').json()['retry_of'] == execution_id
     expect(page.get_by_test_id('execution-status')).to_have_text(re.compile(r'queued|running|succeeded|failed'))
+
+
+CHATTY = {
+    'id': 'chatty-chain',
+    'name': 'Chatty chain',
+    'nodes': [{'id': f'step_{i:03d}', 'type': 'delay', 'config': {'seconds': 0.3}} for i in range(120)],
+    'edges': [{'source': f'step_{i:03d}', 'target': f'step_{i + 1:03d}'} for i in range(119)],
+}
+
+
+def test_the_event_log_does_not_steal_the_scroll(page: Page, server: Server) -> None:
+    assert api(server, 'PUT', '/api/workflows/chatty-chain', json=CHATTY).status_code in (200, 201)
+    sign_in(page, server)
+    execution_id = start(server, 'chatty-chain')
+    page.goto(f'/executions/{execution_id}')
+    log = page.get_by_test_id('event-log')
+    expect(log).to_contain_text('step_008', timeout=10_000)  # enough lines to overflow the box
+    metrics = 'el => ({top: el.scrollTop, height: el.scrollHeight, view: el.clientHeight})'
+    wait_until(lambda: _at_bottom(log.evaluate(metrics)), message='log following new lines')
+
+    log.hover()
+    page.mouse.wheel(0, -400)  # the reader scrolls up to read older lines
+    wait_until(lambda: not _at_bottom(log.evaluate(metrics)), message='scrolled up')
+    reading = log.evaluate(metrics)
+    shown = _lines_shown(page)
+    wait_until(lambda: _lines_shown(page) >= shown + 10, message='new lines arriving')  # while the reader reads
+    after = log.evaluate(metrics)
+    assert after['height'] > reading['height']
+    assert abs(after['top'] - reading['top']) <= 2, f'the log moved while reading: {reading} -> {after}'
+
+    page.get_by_test_id('event-log-latest').click()  # back to the newest line: following resumes
+    shown = _lines_shown(page)
+    wait_until(lambda: _lines_shown(page) >= shown + 10, message='more new lines')
+    wait_until(lambda: _at_bottom(log.evaluate(metrics)), message=lambda: f'following again: {log.evaluate(metrics)}')
+    api(server, 'POST', f'/api/executions/{execution_id}/cancel')
+
+
+def _lines_shown(page: Page) -> int:
+    return int(page.get_by_test_id('event-count').inner_text().split()[0])
+
+
+def _at_bottom(metrics: dict[str, float]) -> bool:
+    return metrics['height'] - metrics['top'] - metrics['view'] < 40
 
 
 def test_unknown_execution_shows_not_found(page: Page, server: Server) -> None:

@@ -229,3 +229,25 @@ async def test_webhook_node_config_is_validated(tmp_path: Path) -> None:
         }
         response = await app.api.put('/api/workflows/bad', json=bad)
         assert response.status_code == 422 and 'exactly one of' in response.json()['detail']
+
+
+async def test_the_http_node_goes_through_the_outbound_guard(
+    tmp_path: Path, receivers: Callable[..., Receiver]
+) -> None:
+    receiver = receivers()
+    refused = {
+        'meta': 'http://169.254.169.254/latest/meta-data/',
+        'private': 'http://10.0.0.1/admin',
+        'local': 'http://localhost:8080/',
+    }
+    nodes = [{'id': 'allowed', 'type': 'http', 'config': {'url': receiver.url}}]
+    nodes += [{'id': name, 'type': 'http', 'config': {'url': url}} for name, url in refused.items()]
+    async with running_app(tmp_path) as app:
+        assert (await app.api.put('/api/workflows/fetch', json={'id': 'fetch', 'name': 'F', 'nodes': nodes})).is_success
+        run = (await app.api.post('/api/workflows/fetch/executions', json={})).json()
+        summary = await app.wait_execution(run['id'])
+    assert summary['nodes']['allowed']['status'] == 'succeeded'  # 127.0.0.1 is allow-listed in these tests
+    assert len(receiver.hits) == 1
+    for name in refused:
+        node = summary['nodes'][name]
+        assert node['status'] == 'failed' and 'OutboundRefused' in node['error'] and 'refused' in node['error'], node

@@ -331,9 +331,7 @@ async def test_put_refuses_invalid_workflows_with_a_message_naming_the_problem(
 
 @pytest.mark.parametrize('body', [b'{"id": "quick", ', b'not json at all', b'', b'\xff\xfe'])
 async def test_put_refuses_malformed_json_with_400(client: httpx.AsyncClient, body: bytes) -> None:
-    response = await client.put(
-        '/api/workflows/quick', content=body, headers={'Content-Type': 'application/json'}
-    )
+    response = await client.put('/api/workflows/quick', content=body, headers={'Content-Type': 'application/json'})
     assert response.status_code == 400, response.text
     assert 'JSON' in response.json()['detail']
 

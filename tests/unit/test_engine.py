@@ -819,3 +819,29 @@ async def test_failure_propagates_through_skipped_nodes_to_joins() -> None:
     assert state.nodes['d'].status == 'skipped'
     assert 'after a failure' in (state.nodes['d'].skip_reason or '')
     assert state.nodes['ok'].status == 'succeeded'
+
+
+async def test_an_output_nested_too_deeply_fails_the_node_with_a_clear_error() -> None:
+    class Deep(NodeType):
+        type_name = 'deep'
+
+        async def run(self, config: Any, input: Mapping[str, Any], ctx: NodeContext) -> Any:
+            value: Any = 'leaf'
+            for _ in range(300):
+                value = [value]
+            return value
+
+    bus = EventBus()
+    events: list = []
+    bus.subscribe(events.append)
+    registry = default_registry()
+    registry.register(Deep)
+    engine = Engine(bus=bus, registry=registry)
+    workflow = parse_workflow({'id': 'w', 'name': 'w', 'nodes': [{'id': 'd', 'type': 'deep'}]}, registry)
+    engine.submit(workflow)
+    await engine.wait_idle()
+    state = fold(events)
+    assert state is not None
+    assert state.status == 'failed'
+    assert state.nodes['d'].status == 'failed'
+    assert 'nested more than 64 levels' in (state.nodes['d'].error or '')

@@ -153,6 +153,15 @@ def test_snapshot_plus_fold_equals_full_fold_at_every_k(events: list[Event]) -> 
 
 
 @settings(max_examples=60, deadline=None)
+@given(events=executions(), data=st.data())
+def test_fold_ignores_events_it_has_seen_like_apply_does(events: list[Event], data: st.DataObject) -> None:
+    k = data.draw(st.integers(0, len(events)))
+    j = data.draw(st.integers(0, k))
+    overlapping = events[:k] + events[j:]  # a reconnect that fetched some events twice
+    assert fold(overlapping) == sequential(overlapping) == sequential(events)
+
+
+@settings(max_examples=60, deadline=None)
 @given(events=executions())
 def test_gantt_spans_agree_with_the_reducers_attempt_log(events: list[Event]) -> None:
     index = ReplayIndex(events, keyframe_every=5)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -43,7 +44,7 @@ def chain(workflow_id: str = 'chain', *node_ids: str, name: str = 'A chain') -> 
         'id': workflow_id,
         'name': name,
         'nodes': [{'id': n, 'type': 'log', 'config': {'message': n}} for n in node_ids],
-        'edges': [{'source': s, 'target': t} for s, t in zip(node_ids, node_ids[1:], strict=False)],
+        'edges': [{'source': s, 'target': t} for s, t in itertools.pairwise(node_ids)],
     }
 
 
@@ -137,7 +138,7 @@ async def test_list_executions_pages_with_limit_and_offset(history: History, see
         assert total == 10
         pages.append([r.id for r in records])
     assert [len(page) for page in pages] == [3, 3, 3, 1]
-    assert sum(pages, []) == everything
+    assert [record_id for page in pages for record_id in page] == everything
     records, total = await history.list_executions(limit=3, offset=50)
     assert (records, total) == ([], 10)
 
@@ -164,7 +165,11 @@ async def test_list_executions_filters(history: History, seeded: list[Any]) -> N
 async def test_get_execution_and_unfinished_ids(history: History, seeded: list[Any]) -> None:
     record = await history.get_execution('exec-01')
     assert record is not None
-    assert (record.status, record.error, record.finished_at) == ('failed', 'no', T0 + timedelta(minutes=1, milliseconds=4))
+    assert (record.status, record.error, record.finished_at) == (
+        'failed',
+        'no',
+        T0 + timedelta(minutes=1, milliseconds=4),
+    )
     assert await history.get_execution('missing') is None
     assert sorted(await history.unfinished_execution_ids()) == ['exec-03', 'exec-04']
 
@@ -250,7 +255,7 @@ async def test_catalog_put_takes_the_id_from_the_path_when_the_body_has_none(cat
 
 
 async def test_catalog_put_refuses_an_id_mismatch_and_invalid_definitions(catalog: WorkflowCatalog) -> None:
-    with pytest.raises(WorkflowError, match="'other'.*'chain'"):
+    with pytest.raises(WorkflowError, match=r"'other'.*'chain'"):
         await catalog.put('chain', chain('other'), T0)
     cyclic = chain('loop', 'a', 'b')
     cyclic['edges'].append({'source': 'b', 'target': 'a'})
@@ -276,7 +281,9 @@ async def test_load_directory_skips_bad_files_and_loads_the_good_ones(
     directory = tmp_path / 'workflows'
     directory.mkdir()
     (directory / 'a-good.json').write_text(json.dumps(chain('good-json', name='From JSON')))
-    (directory / 'b-good.yaml').write_text('id: good-yaml\nname: From YAML\nnodes:\n  - {id: only, type: delay, config: {seconds: 0}}\n')
+    (directory / 'b-good.yaml').write_text(
+        'id: good-yaml\nname: From YAML\nnodes:\n  - {id: only, type: delay, config: {seconds: 0}}\n'
+    )
     cyclic = chain('cyclic', 'a', 'b')
     cyclic['edges'].append({'source': 'b', 'target': 'a'})
     (directory / 'c-cycle.json').write_text(json.dumps(cyclic))
@@ -296,7 +303,8 @@ async def test_load_directory_skips_bad_files_and_loads_the_good_ones(
 
     assert loaded == ['good-json', 'good-yaml']
     assert sorted(w.id for w in await catalog.all()) == ['good-json', 'good-yaml']
-    for name in ('c-cycle.json', 'd-syntax.json', 'e-unknown.yml', 'f-not-utf8.json', 'g-deep.json', 'h-deep-body.json'):
+    skipped = ('c-cycle.json', 'd-syntax.json', 'e-unknown.yml', 'f-not-utf8.json', 'g-deep.json', 'h-deep-body.json')
+    for name in skipped:
         assert name in caplog.text
     assert 'notes.txt' not in caplog.text
 

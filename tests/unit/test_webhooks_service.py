@@ -24,6 +24,7 @@ from flowmon.store import Database
 from flowmon.webhooks.claims import Claim, ClaimMiss
 from flowmon.webhooks.endpoints import EndpointSpec
 from flowmon.webhooks.guard import OutboundGuard, guarded_client
+from flowmon.webhooks.limits import Limits
 from flowmon.webhooks.policy import RetrySchedule
 from flowmon.webhooks.service import DeliveryConfig, DeliveryConflict, DeliveryService
 from flowmon.webhooks.timers import Timers
@@ -279,3 +280,45 @@ async def test_stats_are_cached_and_count_outstanding(harness: Harness) -> None:
     stats = await service.stats(max_age_s=0)
     assert stats.outstanding == 1 and stats.retrying == 1 and stats.success_rate_24h is None
     assert await service.stats() is await service.stats()  # cached within max_age
+
+
+async def test_a_wake_up_that_is_already_late_still_fires() -> None:
+    timers = Timers()
+    timers.start()
+    fired = asyncio.Event()
+
+    async def job() -> None:
+        fired.set()
+
+    try:
+        timers.arm('wh:late', utcnow() - timedelta(minutes=10), job)  # e.g. due while the process was down
+        await asyncio.wait_for(fired.wait(), 5)  # misfire_grace_time=None: run, not dropped as missed
+    finally:
+        timers.shutdown()
+
+
+async def test_limits_reserve_hand_over_in_order_and_forget_idle_destinations() -> None:
+    limits = Limits(total=3, per_destination=2)
+    assert limits.try_reserve('a') and limits.try_reserve('a')
+    assert not limits.try_reserve('a')  # the destination is full
+    assert limits.try_reserve('b')
+    assert not limits.try_reserve('c')  # the total is full
+    order: list[str] = []
+
+    async def wait(name: str, key: str) -> None:
+        await limits.reserve(key)
+        order.append(name)
+
+    first = asyncio.ensure_future(wait('first', 'a'))
+    second = asyncio.ensure_future(wait('second', 'a'))
+    await asyncio.sleep(0)
+    limits.release('a')
+    await asyncio.sleep(0)
+    assert order == ['first']
+    limits.release('a')
+    await asyncio.sleep(0)
+    assert order == ['first', 'second']
+    await asyncio.gather(first, second)
+    for key in ('a', 'a', 'b'):
+        limits.release(key)
+    assert limits.in_use('a') == 0 and limits.in_use('b') == 0 and limits.total.used == 0

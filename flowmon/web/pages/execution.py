@@ -22,6 +22,7 @@ from flowmon.services import Conflict, NotFound, Services
 from flowmon.web.auth import is_signed_in
 from flowmon.web.format import duration, short_id
 from flowmon.web.widgets.execution_view import ExecutionView
+from flowmon.web.widgets.history_actions import HistoryActions
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +92,7 @@ class _LivePage:
                 .props('unelevated no-caps data-testid=rerun-execution')
                 .mark('rerun-execution')
             )
+            self._history = HistoryActions(services, execution_id, state.workflow_id, state.created_at)
         self._cancel_dialog = _cancel_dialog()
         self._show_actions()
         initial = services.projector.recent_events(execution_id, 0) or []
@@ -168,6 +170,7 @@ class _LivePage:
         ended = self._state.is_terminal
         self._cancel.set_visibility(not ended)
         self._rerun.set_visibility(ended)
+        self._history.set_ended(ended)
 
     # --- actions --------------------------------------------------------------------------------------
 

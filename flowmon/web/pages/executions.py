@@ -18,6 +18,7 @@ from flowmon.web.filters import ExecutionFilter
 from flowmon.web.format import count
 from flowmon.web.widgets.execution_table import ExecutionTable
 from flowmon.web.widgets.filter_bar import FilterBar
+from flowmon.web.widgets.import_button import ImportButton
 from flowmon.web.widgets.pager import Pager
 
 PAGE_SIZE = 25
@@ -51,9 +52,11 @@ async def create(
         ui.navigate.to(new.url(PATH))
 
     with ui.column().classes('w-full gap-6 fm-page').mark('executions-page'):
-        with ui.column().classes('gap-0'):
-            ui.label('Executions').classes('fm-title')
-            summary = ui.label('').classes('text-sm text-grey-7').mark('executions-total')
+        with ui.row().classes('w-full items-end no-wrap'):
+            with ui.column().classes('gap-0 grow'):
+                ui.label('Executions').classes('fm-title')
+                summary = ui.label('').classes('text-sm text-grey-7').mark('executions-total')
+            ImportButton(services)
         with ui.card().classes('fm-panel w-full').props('flat bordered'):
             FilterBar(flt, on_change=go, workflows=names)
             table = ExecutionTable(

@@ -20,9 +20,21 @@ from flowmon.web.theme import status_color
 
 MAX_LINES = 500
 BUFFER = 5000  # events kept for re-filtering; the log itself shows at most MAX_LINES of them
-STICK_JS = (
-    '(e) => { const t = e.target; t.dataset.stick = (t.scrollHeight - t.scrollTop - t.clientHeight < 32) ? "1" : "0"; }'
-)
+# Whether to follow new lines is decided by the reader's own scrolling only (wheel, touch, keys, scrollbar):
+# scroll events caused by appending or trimming lines must not switch following off, and scrolling up must
+# switch it off at once, before the next lines arrive.
+MARK_USER_JS = """(e) => {
+  const t = e.target.closest('[role=log]'); if (!t) return;
+  t.dataset.user = String(Date.now());
+  const up = (e.type === 'wheel' && e.deltaY < 0) || ['ArrowUp', 'PageUp', 'Home'].includes(e.key);
+  t.dataset.dir = up ? 'up' : (e.type === 'wheel' || e.type === 'keydown' ? 'down' : '');
+  if (up) t.dataset.stick = '0';
+}"""
+STICK_JS = """(e) => {
+  const t = e.target; if (Date.now() - Number(t.dataset.user || 0) > 3000) return;
+  const bottom = t.scrollHeight - t.scrollTop - t.clientHeight < 32;
+  if (!bottom) t.dataset.stick = '0'; else if (t.dataset.dir !== 'up') t.dataset.stick = '1';
+}"""
 _TYPE_COLORS = {
     EventType.NODE_STARTED: status_color('running'),
     EventType.EXECUTION_STARTED: status_color('running'),
@@ -55,6 +67,9 @@ class EventLog:
             ui.label('Event log').classes('text-sm font-semibold')
             self._count = ui.label('').classes('text-xs text-gray-500').props('data-testid=event-count')
             ui.space()
+            ui.button(icon='vertical_align_bottom', on_click=lambda: self._follow(force=True)).props(
+                'flat round dense size=sm aria-label="Jump to the latest line" data-testid=event-log-latest'
+            ).tooltip('Jump to the latest line and follow')
             self.type_filter = (
                 ui.select(ALL_TYPES, multiple=True, value=list(ALL_TYPES), label='Types', on_change=self._on_types)
                 .props('dense outlined options-dense display-value="All types"')
@@ -79,10 +94,13 @@ class EventLog:
                 'bg-gray-50 dark:bg-[#15181d] px-3 py-2'
             )
             .style(f'height: {height}; border-color: var(--fm-border)')
-            .props('data-testid=event-log data-stick=1 role=log aria-live=off')
+            .props('data-testid=event-log data-stick=1 role=log aria-live=off tabindex=0')
             .mark('event-log')
         )
         self.box.on('scroll', js_handler=STICK_JS)
+        for user_input in ('wheel', 'touchmove', 'keydown', 'mousedown'):
+            self.box.on(user_input, js_handler=MARK_USER_JS)
+        self.box.on('mousemove', js_handler=f'(e) => {{ if (e.buttons) ({MARK_USER_JS})(e); }}')  # the scrollbar
 
     @property
     def last_seq(self) -> int:
@@ -154,10 +172,14 @@ class EventLog:
             element.delete()
 
     def _follow(self, force: bool = False) -> None:
-        condition = 'true' if force else 'el.dataset.stick !== "0"'
-        ui.run_javascript(
-            f'(() => {{ const el = getHtmlElement({self.box.id}); if (el && ({condition})) '
-            f'requestAnimationFrame(() => {{ el.scrollTop = el.scrollHeight; el.dataset.stick = "1"; }}); }})()'
+        """Scroll to the newest line, unless the reader has scrolled away (checked again right before
+        scrolling: the reader may have moved between this message and the next frame)."""
+        if force:
+            script = 'el.dataset.stick = "1"; requestAnimationFrame(() => { el.scrollTop = el.scrollHeight; });'
+        else:
+            script = 'requestAnimationFrame(() => { if (el.dataset.stick !== "0") el.scrollTop = el.scrollHeight; });'
+        self.box.client.run_javascript(
+            f'(() => {{ const el = getHtmlElement({self.box.id}); if (!el) return; {script} }})()'
         )
 
     def _update_count(self) -> None:

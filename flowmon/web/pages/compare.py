@@ -1,0 +1,279 @@
+"""``/compare?a=<id>&b=<id>``: two executions side by side on one shared scrubber.
+
+Each side is drawn from its own replay index (the same reducer as the live view); the scrubber is an
+:class:`Alignment` value, by time since each run's start or by event index (a toggle). The diff table and the
+two canvases follow the scrubber. "First divergence" is the first node, in graph order, whose final status or
+output differs between the runs: the page opens on it (the scrubber where both runs have settled that node),
+outlines it, and can jump back to it. Clicking a node (canvas or table) shows both outputs as a JSON diff.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from nicegui import ui
+
+from flowmon.engine.replay import AlignBy, Alignment, NodeDiff, ReplayIndex, compare, first_divergence
+from flowmon.services import NotFound, Services
+from flowmon.web.format import duration, short_id
+from flowmon.web.playback import elapsed_text
+from flowmon.web.widgets.dag_view import DagView
+from flowmon.web.widgets.diff_table import DiffTable
+from flowmon.web.widgets.json_diff import json_diff
+from flowmon.web.widgets.status_badge import StatusBadge
+from flowmon.web.widgets.timeline_scrubber import TimelineScrubber
+
+FRAME_SECONDS = 0.1
+ALIGN_LABELS = {'time': 'By time since start', 'index': 'By event index'}
+
+
+async def create(services: Services, a: str = '', b: str = '') -> None:
+    """Open both executions; a missing or unknown id gets a message naming it."""
+    body = ui.column().classes('fm-page w-full gap-4').mark('compare-page')
+    a, b = a.strip(), b.strip()
+    problems: list[str] = []
+    if not a or not b:
+        problems.append('Choose two executions: /compare?a=<execution id>&b=<execution id>.')
+    indexes: dict[str, ReplayIndex] = {}
+    for side, execution_id in (('A', a), ('B', b)):
+        if not execution_id:
+            continue
+        try:
+            indexes[side] = await services.replay_index(execution_id)
+        except NotFound:
+            problems.append(f'Execution {side} ({execution_id!r}) not found.')
+    if body.is_deleted:
+        return
+    with body:
+        if problems:
+            _problem(problems)
+            return
+        ComparePage(a, b, indexes['A'], indexes['B'])
+
+
+class ComparePage:
+    """The two canvases, the shared scrubber, the first divergence and the diff table."""
+
+    def __init__(self, a_id: str, b_id: str, a: ReplayIndex, b: ReplayIndex) -> None:
+        self._ids = {'a': a_id, 'b': b_id}
+        self._a, self._b = a, b
+        self.alignment = Alignment(a, b, 'time')
+        self.x = self.alignment.length
+        self._rendered: tuple[Any, ...] | None = None
+        self.selected: str | None = None
+        definition_a = dict(a.workflow or {'nodes': [{'id': n} for n in a.node_order]})
+        definition_b = dict(b.workflow or {'nodes': [{'id': n} for n in b.node_order]})
+        self._names = {**_names(definition_b), **_names(definition_a)}
+        self._order = list(dict.fromkeys([*a.node_order, *b.node_order]))
+        self.divergence = first_divergence(a.final, b.final, self._order)
+
+        _header(a_id, b_id, definition_a, definition_b)
+        with ui.card().classes('fm-panel w-full gap-2').props('flat bordered'):
+            with ui.row().classes('w-full items-center gap-3'):
+                self.align = (
+                    ui.toggle(ALIGN_LABELS, value='time', on_change=lambda e: self.set_alignment(e.value))
+                    .props('dense no-caps unelevated toggle-color=primary data-testid=compare-align')
+                    .mark('compare-align')
+                )
+                ui.button(icon='first_page', on_click=lambda: self.seek(0)).props(
+                    'flat round dense aria-label="Jump to start"'
+                ).tooltip('Jump to start')
+                ui.button(icon='last_page', on_click=lambda: self.seek(self.alignment.length)).props(
+                    'flat round dense aria-label="Jump to end"'
+                ).tooltip('Jump to end')
+                ui.space()
+                self.readout = ui.label('').classes('font-mono text-sm fm-num').props('data-testid=compare-position')
+            self.scrubber = TimelineScrubber(
+                self.alignment.length, self.seek, testid='compare-slider', label='Position in both executions'
+            )
+            self._divergence_banner()
+
+        with ui.element('div').classes('w-full grid gap-4 grid-cols-2 max-lg:grid-cols-1'):
+            self.sides = {
+                'a': _Side('A', a_id, a, definition_a, self.select),
+                'b': _Side('B', b_id, b, definition_b, self.select),
+            }
+        with ui.card().classes('fm-panel w-full gap-2').props('flat bordered'):
+            with ui.row().classes('w-full items-baseline gap-2'):
+                ui.label('Differences per node').classes('text-sm font-semibold')
+                ui.label(
+                    'at the scrubber position; \u0394 is B minus A (red: B slower); click a row for the output diff'
+                ).classes('text-xs text-grey-7')
+            self.table = DiffTable(self._names, on_select=self.select)
+        self._diff_dialog = ui.dialog()
+        if self.divergence is not None:
+            self.jump_to_divergence(open_diff=False)
+        else:
+            self.render()
+        ui.timer(FRAME_SECONDS, self.render)
+
+    # --- actions ----------------------------------------------------------------------------------------
+
+    def seek(self, x: float) -> None:
+        self.x = max(0.0, min(float(x), self.alignment.length))
+
+    def set_alignment(self, by: AlignBy) -> None:
+        k_a, _ = self.alignment.positions(self.x)
+        self.alignment = Alignment(self._a, self._b, by)
+        self.scrubber.rescale(self.alignment.length, 1000.0 if by == 'time' else 1.0)
+        self.x = self.alignment.value_of('a', k_a)
+        self.render()
+
+    def jump_to_divergence(self, *, open_diff: bool = True) -> None:
+        if self.divergence is None:
+            return
+        node_id = self.divergence.node_id
+        self.seek(self.alignment.settled_at(node_id))
+        self.selected = node_id
+        for side in self.sides.values():
+            side.dag.select(node_id)
+        self.render()
+        if open_diff:
+            self.show_diff(node_id)
+
+    def select(self, node_id: str) -> None:
+        self.selected = node_id
+        for side in self.sides.values():
+            side.dag.select(node_id)
+        self.render()
+        self.show_diff(node_id)
+
+    def show_diff(self, node_id: str) -> None:
+        state_a, state_b = self.alignment.states(self.x)
+        row = next((r for r in compare(state_a, state_b, [node_id]) if r.node_id == node_id), None)
+        self._diff_dialog.clear()
+        with self._diff_dialog, ui.card().classes('fm-panel gap-3').style('width: min(880px, 94vw)'):
+            with ui.row().classes('w-full items-center no-wrap'):
+                with ui.column().classes('gap-0 grow'):
+                    ui.label(f'Output of {self._names.get(node_id, node_id)}').classes('text-lg font-semibold')
+                    ui.label(_row_summary(row)).classes('text-xs text-grey-7')
+                ui.button(icon='close', on_click=self._diff_dialog.close).props(
+                    'flat round dense aria-label="Close diff"'
+                )
+            json_diff(row.a_output if row else None, row.b_output if row else None,
+                      a_label=f'A {short_id(self._ids["a"])}', b_label=f'B {short_id(self._ids["b"])}')  # fmt: skip
+        self._diff_dialog.open()
+
+    # --- drawing ----------------------------------------------------------------------------------------
+
+    def render(self) -> None:
+        k_a, k_b = self.alignment.positions(self.x)
+        key = (self.alignment.by, self.x, k_a, k_b, self.selected)
+        if key == self._rendered:
+            return
+        self._rendered = key
+        self.scrubber.show(self.x)
+        state_a, state_b = self._a.state_at(k_a), self._b.state_at(k_b)
+        self.sides['a'].show(state_a, k_a)
+        self.sides['b'].show(state_b, k_b)
+        at = elapsed_text(self.x) if self.alignment.by == 'time' else f'event {int(self.x)}'
+        self.readout.set_text(f'{at} · A event {k_a} / {self._a.n} · B event {k_b} / {self._b.n}')
+        highlight = self.divergence.node_id if self.divergence else None
+        self.table.show(compare(state_a, state_b, self._order), highlight=highlight, selected=self.selected)
+
+    def _divergence_banner(self) -> None:
+        classes = 'w-full items-center gap-2 rounded px-3 py-2 text-sm border '
+        if self.divergence is None:
+            with (
+                ui.row()
+                .classes(classes + 'bg-green-50 text-green-900 border-green-200 dark:bg-green-950 dark:text-green-100 '
+                         'dark:border-green-900')
+                .props('data-testid=first-divergence data-node=""')
+                .mark('first-divergence')
+            ):  # fmt: skip
+                ui.icon('check_circle', size='18px')
+                ui.label('No divergence: every node ended with the same status and output in both runs.')
+            return
+        row = self.divergence
+        with (
+            ui.row()
+            .classes(classes + 'bg-amber-50 text-amber-900 border-amber-200 dark:bg-[#2a2414] dark:text-amber-100 '
+                     'dark:border-amber-900')
+            .props(f'data-testid=first-divergence data-node="{row.node_id}"')
+            .mark('first-divergence')
+        ):  # fmt: skip
+            ui.icon('call_split', size='18px')
+            ui.label('First divergence:').classes('font-semibold')
+            ui.label(f'{self._names.get(row.node_id, row.node_id)} ({row.node_id})').classes('font-mono')
+            ui.label(_row_summary(row)).classes('grow')
+            ui.button('Jump to it', icon='my_location', on_click=self.jump_to_divergence).props(
+                'flat dense no-caps data-testid=jump-to-divergence'
+            )
+
+
+class _Side:
+    """One execution's canvas with its own state and position."""
+
+    def __init__(
+        self, letter: str, execution_id: str, index: ReplayIndex, definition: dict[str, Any], on_select: Any
+    ) -> None:
+        final = index.final
+        testid = f'compare-side-{letter.lower()}'
+        with ui.card().classes('fm-panel min-w-0 gap-2').props(f'flat bordered data-testid={testid}'):
+            with ui.row().classes('w-full items-center gap-2 no-wrap'):
+                ui.badge(letter, color='primary').classes('text-sm px-2')
+                ui.link(short_id(execution_id), f'/executions/{execution_id}/replay').classes(
+                    'font-mono text-sm fm-link'
+                ).tooltip(execution_id)
+                if final is not None:
+                    StatusBadge(final.status).classes('text-xs')
+                    ui.label(duration(final.duration_ms)).classes('text-xs text-grey-7')
+                ui.space()
+                self.position = (
+                    ui.label('')
+                    .classes('font-mono text-xs text-grey-7 fm-num')
+                    .props(f'data-testid=compare-position-{letter.lower()}')
+                )
+            self.dag = DagView(definition, on_select=on_select, height='auto')
+        self._index = index
+
+    def show(self, state: Any, k: int) -> None:
+        self.dag.apply(state)
+        self.position.set_text(f'event {k} / {self._index.n} · {elapsed_text(self._index.elapsed_at(k))}')
+
+
+def _row_summary(row: NodeDiff | None) -> str:
+    if row is None:
+        return 'not run in either execution'
+    parts = []
+    if row.status_differs:
+        parts.append(f'status {row.a_status or "not run"} in A, {row.b_status or "not run"} in B')
+    if row.output_differs:
+        parts.append('outputs differ')
+    return '; '.join(parts) or 'same status and output'
+
+
+def _names(definition: Mapping[str, Any]) -> dict[str, str]:
+    return {
+        str(node['id']): str(node.get('name') or node['id'])
+        for node in definition.get('nodes') or ()
+        if isinstance(node, Mapping) and 'id' in node
+    }
+
+
+def _header(a_id: str, b_id: str, definition_a: Mapping[str, Any], definition_b: Mapping[str, Any]) -> None:
+    name_a = str(definition_a.get('name') or 'Execution')
+    name_b = str(definition_b.get('name') or 'Execution')
+    with ui.column().classes('gap-0'):
+        with ui.row().classes('items-center gap-1 text-sm text-gray-500'):
+            ui.link('Executions', '/executions').classes('text-gray-500 no-underline hover:underline')
+            ui.icon('chevron_right', size='16px')
+            ui.label('Compare')
+        title = f'Compare · {name_a}' if name_a == name_b else f'Compare · {name_a} vs {name_b}'
+        ui.label(title).classes('fm-title')
+        ui.label(f'A = {a_id} · B = {b_id}').classes('text-xs font-mono text-grey-7')
+
+
+def _problem(problems: list[str]) -> None:
+    with (
+        ui.column()
+        .classes('w-full items-center gap-2 py-16')
+        .props('data-testid=compare-problem')
+        .mark('compare-problem')
+    ):
+        ui.icon('compare_arrows', size='3rem').classes('text-gray-400')
+        ui.label('Cannot compare these executions').classes('text-xl font-medium')
+        for problem in problems:
+            ui.label(problem).classes('text-gray-500')
+        ui.link('All executions', '/executions').classes('mt-2')

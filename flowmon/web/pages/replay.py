@@ -1,0 +1,302 @@
+"""``/executions/{id}/replay?at=k``: watch a past execution again, event by event, on its own graph.
+
+The page draws the execution "as of position k" with :class:`ExecutionView` and the replay index's
+``state_at(k)``: the same reducer and the same widgets as the live page, so a replay cannot disagree with
+what was seen live. One ``ui.timer`` is the page's clock: it plays the :class:`Playhead` forward (real time *
+speed, or a fixed number of events per second) and renders at most ten times a second; buttons, keys, the
+scrubber and the Gantt chart only move the playhead. The position is kept in the URL (``history.replaceState``,
+no reload), so a copied link opens the replay at the same moment.
+
+An execution that is still running replays the events recorded when the page was opened, with a banner
+saying so (reload for newer ones, or open the live view).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from nicegui import app, ui
+from nicegui.events import KeyEventArguments
+
+from flowmon.engine.replay import ReplayIndex
+from flowmon.services import NotFound, Services
+from flowmon.web.format import count, short_id
+from flowmon.web.playback import SPEEDS, Playhead, parse_position
+from flowmon.web.widgets.execution_view import ExecutionView
+from flowmon.web.widgets.replay_controls import ReplayControls, TransportActions
+from flowmon.web.widgets.timeline_chart import TimelineChart
+from flowmon.web.widgets.timeline_scrubber import TimelineScrubber
+
+log = logging.getLogger(__name__)
+
+FRAME_SECONDS = 0.1  # render at most 10 times a second
+URL_EVERY_SECONDS = 1.0  # while playing, the address bar follows at this pace (browsers throttle replaceState)
+LOG_WINDOW = 5000  # events handed to the event log per render: it keeps no more than that anyway
+SPEED_KEY = 'replay_speed'
+# Space would also scroll the page: swallow it while a replay is on screen and no field or button has focus.
+SPACE_GUARD_JS = """
+if (!window.__fmReplaySpace) {
+  window.__fmReplaySpace = true;
+  document.addEventListener('keydown', (e) => {
+    const tag = (document.activeElement && document.activeElement.tagName) || '';
+    if (e.key === ' ' && document.querySelector('[data-replay-keys]') && !['INPUT', 'TEXTAREA', 'BUTTON'].includes(tag))
+      e.preventDefault();
+  });
+}
+"""
+
+
+async def create(services: Services, execution_id: str, at: str = '') -> None:
+    """Open ``execution_id``'s replay index (cached for finished executions) and build the page."""
+    body = ui.column().classes('fm-page w-full gap-4').mark('replay-page')
+    try:
+        index = await services.replay_index(execution_id)
+        definition = await _definition(services, execution_id, index)
+    except NotFound:
+        index, definition = None, None
+    if body.is_deleted:
+        return
+    with body:
+        if index is None or definition is None:
+            _not_found(execution_id)
+            return
+        ReplayPage(execution_id, index, definition, start=parse_position(at, index.n))
+
+
+class ReplayPage:
+    """Header, transport, scrubber, the composed execution view, the Gantt chart and the clock."""
+
+    def __init__(self, execution_id: str, index: ReplayIndex, definition: dict[str, Any], *, start: int | None) -> None:
+        self._id = execution_id
+        self._index = index
+        self.head = Playhead(index)
+        self.playing = False
+        self.speed = _stored_speed()
+        self._rendered: tuple[int, float, bool] | None = None
+        self._shown_k: int | None = None
+        self._url_k = start if start is not None else 0
+        self._url_at = 0.0
+        self._clock = time.monotonic()
+        final = index.final
+        _header(execution_id, definition, final.workflow_id if final else None, index)
+        if final is not None and not final.is_terminal:
+            _still_running(execution_id, index.n)
+
+        with ui.card().classes('fm-panel w-full gap-2').props('flat bordered data-replay-keys'):
+            with ui.row().classes('w-full items-center gap-3 no-wrap'):
+                self.controls = ReplayControls(
+                    TransportActions(
+                        play=self.play,
+                        pause=self.pause,
+                        step=self.step,
+                        to_start=lambda: self.seek(0),
+                        to_end=lambda: self.seek(index.n),
+                        speed=self.set_speed,
+                    ),
+                    speed=self.speed,
+                )
+                ui.space()
+                ui.label('Space play/pause · ← → step · Home/End').classes('text-xs text-grey-7 max-md:hidden')
+            self.scrubber = TimelineScrubber(index.duration_s, self.seek_time, ticks=index.tick_marks(300))
+            with ui.row().classes('w-full justify-between text-xs text-grey-7 -mt-1'):
+                ui.label('+0 s')
+                ui.label(f'{count(index.n)} events over {index.duration_s:.3f} s')
+
+        names = _names(definition)
+        with ui.column().classes('w-full gap-4') as holder:
+            self.view = ExecutionView(definition)
+            with ui.card().classes('fm-panel w-full gap-1').props('flat bordered') as gantt_card:
+                with ui.row().classes('w-full items-center gap-2'):
+                    ui.label('Timeline').classes('text-sm font-semibold')
+                    ui.label('one row per node, one segment per attempt; click a segment to jump to its end').classes(
+                        'text-xs text-grey-7'
+                    )
+                self.gantt = TimelineChart(index, names, on_span=self._span_clicked)
+        gantt_card.move(target_index=len(holder.default_slot.children) - 2)  # between the canvas and the event log
+
+        ui.keyboard(self._key, ignore=['input', 'textarea'])
+        ui.run_javascript(SPACE_GUARD_JS)
+        self.seek(start if start is not None else 0)
+        ui.timer(FRAME_SECONDS, self._frame)
+
+    # --- what the controls ask for ----------------------------------------------------------------------
+
+    def play(self) -> None:
+        if self.head.at_end:
+            self.head.seek(0)
+        self.playing = True
+        self._clock = time.monotonic()
+        self.render()
+
+    def pause(self) -> None:
+        self.playing = False
+        self.render()
+
+    def toggle(self) -> None:
+        self.pause() if self.playing else self.play()
+
+    def step(self, delta: int) -> None:
+        self.playing = False
+        self.head.step(delta)
+        self.render()
+
+    def seek(self, k: int) -> None:
+        self.head.seek(k)
+        self.render()
+
+    def seek_time(self, seconds: float) -> None:
+        """From the scrubber: rendered by the next frame (dragging sends many values)."""
+        self.head.seek_time(seconds)
+
+    def set_speed(self, speed: str) -> None:
+        if speed not in SPEEDS:
+            return
+        self.speed = speed
+        try:
+            app.storage.user[SPEED_KEY] = speed
+        except (RuntimeError, AssertionError):
+            pass
+
+    def _span_clicked(self, node_id: str, position: int) -> None:
+        self.playing = False
+        self.seek(position)
+        self.view.select(node_id)
+
+    def _key(self, event: KeyEventArguments) -> None:
+        if not event.action.keydown or event.modifiers.ctrl or event.modifiers.meta or event.modifiers.alt:
+            return
+        key = event.key
+        if key.space:
+            self.toggle()
+        elif key.arrow_left:
+            self.step(-1)
+        elif key.arrow_right:
+            self.step(1)
+        elif key.home:
+            self.seek(0)
+        elif key.end:
+            self.seek(self._index.n)
+
+    # --- the clock and drawing --------------------------------------------------------------------------
+
+    def _frame(self) -> None:
+        now = time.monotonic()
+        if self.playing:
+            self.head.advance(now - self._clock, self.speed)
+            if self.head.at_end:
+                self.playing = False
+        self._clock = now
+        self.render()
+
+    def render(self) -> None:
+        """Draw the playhead's position, if anything changed since the last drawing."""
+        head = self.head
+        key = (head.k, head.t, self.playing)
+        if key == self._rendered:
+            return
+        self._rendered = key
+        if head.k != self._shown_k:
+            self._shown_k = head.k
+            if head.k == 0:
+                self.view.event_log.clear()
+            events = self._index.events[max(0, head.k - LOG_WINDOW) : head.k]
+            self.view.show(self._index.state_at(head.k), events)
+        self.scrubber.show(head.t)
+        self.gantt.show_cursor(head.t)
+        self.controls.show(head.k, head.n, self._index.elapsed_at(head.k), playing=self.playing)
+        self._update_url()
+
+    def _update_url(self) -> None:
+        now = time.monotonic()
+        if self.head.k == self._url_k or (self.playing and now - self._url_at < URL_EVERY_SECONDS):
+            return
+        self._url_k, self._url_at = self.head.k, now
+        ui.navigate.history.replace(f'/executions/{self._id}/replay?at={self.head.k}')
+
+
+# --- loading and small parts --------------------------------------------------------------------------------
+
+
+async def _definition(services: Services, execution_id: str, index: ReplayIndex) -> dict[str, Any]:
+    """The workflow the execution ran: its snapshot, else the stored workflow, else the nodes it touched."""
+    if index.workflow is not None:
+        return dict(index.workflow)
+    snapshot = await services.history.workflow_snapshot(execution_id)
+    if snapshot is not None:
+        return snapshot
+    final = index.final
+    workflow = await services.catalog.get(final.workflow_id or '') if final is not None else None
+    if workflow is not None:
+        return workflow.definition()
+    return {'id': execution_id, 'name': 'Execution', 'nodes': [{'id': node_id} for node_id in index.node_order]}
+
+
+def _names(definition: Mapping[str, Any]) -> dict[str, str]:
+    return {
+        str(node['id']): str(node.get('name') or node['id'])
+        for node in definition.get('nodes') or ()
+        if isinstance(node, Mapping) and 'id' in node
+    }
+
+
+def _stored_speed() -> str:
+    try:
+        speed = app.storage.user.get(SPEED_KEY, '1x')
+    except (RuntimeError, AssertionError):
+        return '1x'
+    return speed if speed in SPEEDS else '1x'
+
+
+def _header(execution_id: str, definition: Mapping[str, Any], workflow_id: str | None, index: ReplayIndex) -> None:
+    name = str(definition.get('name') or workflow_id or 'Execution')
+    with ui.row().classes('w-full items-end gap-3 no-wrap'):
+        with ui.column().classes('gap-0 min-w-0 grow'):
+            with ui.row().classes('items-center gap-1 text-sm text-gray-500'):
+                ui.link('Executions', '/executions').classes('text-gray-500 no-underline hover:underline')
+                ui.icon('chevron_right', size='16px')
+                if workflow_id:
+                    ui.link(name, f'/workflows/{workflow_id}').classes('text-gray-500 no-underline hover:underline')
+                    ui.icon('chevron_right', size='16px')
+                ui.link(short_id(execution_id), f'/executions/{execution_id}').classes(
+                    'text-gray-500 no-underline hover:underline font-mono'
+                )
+            with ui.row().classes('items-baseline gap-3'):
+                ui.label(f'Replay · {name}').classes('fm-title')
+                ui.label(short_id(execution_id)).classes('font-mono text-sm text-gray-500').tooltip(execution_id)
+        ui.button(
+            'Live view', icon='open_in_new', on_click=lambda: ui.navigate.to(f'/executions/{execution_id}')
+        ).props('flat no-caps data-testid=open-execution')
+
+
+def _still_running(execution_id: str, events: int) -> None:
+    with (
+        ui.row()
+        .classes(
+            'w-full items-center gap-2 rounded px-3 py-2 text-sm bg-blue-50 text-blue-900 dark:bg-blue-950 '
+            'dark:text-blue-100 border border-blue-200 dark:border-blue-900'
+        )
+        .props('data-testid=replay-running-note')
+        .mark('replay-running-note')
+    ):
+        ui.icon('info', size='18px')
+        ui.label(
+            f'This execution is still running: the replay holds the {count(events)} events recorded when you opened '
+            'it. Reload for newer ones, or watch it live.'
+        ).classes('grow')
+        ui.link('Live view', f'/executions/{execution_id}')
+
+
+def _not_found(execution_id: str) -> None:
+    with (
+        ui.column()
+        .classes('w-full items-center gap-2 py-16')
+        .props('data-testid=replay-not-found')
+        .mark('replay-not-found')
+    ):
+        ui.icon('search_off', size='3rem').classes('text-gray-400')
+        ui.label('Nothing to replay').classes('text-xl font-medium')
+        ui.label(f'There is no execution with the id {execution_id!r}.').classes('text-gray-500')
+        ui.link('All executions', '/executions').classes('mt-2')

@@ -1,0 +1,110 @@
+"""The compare table: per node, both runs' status, attempts and duration (with the delta) and whether the
+outputs differ. Rows that differ are tinted; the first divergence is outlined; clicking a row (or pressing
+Enter on it) calls ``on_select(node_id)``. Rebuilt only when what it shows changes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from nicegui import ui
+
+from flowmon.engine.replay import NodeDiff
+from flowmon.web.format import DASH, duration
+from flowmon.web.theme import status_color
+
+COLUMNS = 'minmax(0, 2fr) 110px 110px 80px 90px 90px 100px 110px'
+SLOWER, FASTER = status_color('failed'), status_color('succeeded')
+OUTLINE = 'outline: 2px solid #f59e0b; outline-offset: -2px'  # the first divergence
+NOTICEABLE_MS = 1.0  # deltas below this are noise and shown without colour
+
+
+class DiffTable:
+    """One row per node of the two runs, in graph order."""
+
+    def __init__(self, names: Mapping[str, str], on_select: Callable[[str], Any] | None = None) -> None:
+        self._names = names
+        self._on_select = on_select
+        self._signature: Any = None
+        with ui.element('div').classes('w-full overflow-x-auto'):
+            with ui.element('div').classes('min-w-[860px]').props('role=table aria-label="Differences per node"'):
+                with ui.element('div').classes('fm-table-head').style(f'grid-template-columns: {COLUMNS}'):
+                    for title in ('Node', 'Status A', 'Status B', 'Attempts', 'Duration A', 'Duration B', 'Δ',
+                                  'Output'):  # fmt: skip
+                        ui.label(title).classes('fm-cell')
+                self.body = ui.element('div').props('data-testid=diff-table').mark('diff-table')
+
+    def show(self, rows: Sequence[NodeDiff], *, highlight: str | None = None, selected: str | None = None) -> None:
+        signature = (tuple(_row_signature(row) for row in rows), highlight, selected)
+        if signature == self._signature:
+            return
+        self._signature = signature
+        self.body.clear()
+        with self.body:
+            if not rows:
+                ui.label('Neither run has started a node at this point.').classes('text-sm text-grey-7 p-3')
+            for row in rows:
+                self._row(row, highlight=row.node_id == highlight, selected=row.node_id == selected)
+
+    def _row(self, row: NodeDiff, *, highlight: bool, selected: bool) -> None:
+        classes = 'fm-table-row cursor-pointer'
+        if row.differs:
+            classes += ' bg-amber-50 dark:bg-[#2a2414]'
+        if selected:
+            classes += ' bg-indigo-50 dark:bg-indigo-950'
+        element = (
+            ui.element('div')
+            .classes(classes)
+            .style(f'grid-template-columns: {COLUMNS}' + (f'; {OUTLINE}' if highlight else ''))
+            .props(
+                f'data-testid="diff-{row.node_id}" data-differs={"yes" if row.differs else "no"} role=row tabindex=0'
+            )
+            .mark(f'diff-{row.node_id}')
+        )  # fmt: skip
+        with element:
+            with ui.column().classes('fm-cell gap-0'):
+                ui.label(self._names.get(row.node_id, row.node_id)).classes('font-medium fm-ellipsis')
+                ui.label(row.node_id).classes('text-xs text-grey-7 font-mono fm-ellipsis')
+            _status(row.a_status, differs=row.status_differs)
+            _status(row.b_status, differs=row.status_differs)
+            ui.label(f'{row.a_attempts} / {row.b_attempts}').classes('fm-cell fm-num').classes(
+                'font-semibold' if row.a_attempts != row.b_attempts else ''
+            )
+            ui.label(duration(row.a_duration_ms)).classes('fm-cell fm-num')
+            ui.label(duration(row.b_duration_ms)).classes('fm-cell fm-num')
+            _delta(row.delta_ms)
+            output = 'differs' if row.output_differs else ('same' if row.a_output is not None else DASH)
+            ui.label(output).classes('fm-cell text-sm').classes(
+                'font-semibold text-amber-700 dark:text-amber-300' if row.output_differs else 'text-grey-7'
+            ).props(f'data-testid="diff-output-{row.node_id}"')
+        if self._on_select is not None:
+            callback, node_id = self._on_select, row.node_id
+            element.on('click', lambda: callback(node_id))
+            element.on('keydown.enter', lambda: callback(node_id))
+
+
+def _row_signature(row: NodeDiff) -> tuple[Any, ...]:
+    return (row.node_id, row.a_status, row.b_status, row.a_attempts, row.b_attempts, row.a_duration_ms,
+            row.b_duration_ms, row.output_differs, row.a_output is None)  # fmt: skip
+
+
+def _status(status: str | None, *, differs: bool) -> None:
+    text = status or 'not run'
+    label = ui.label(text).classes('fm-cell text-xs font-semibold uppercase tracking-wide')
+    label.style(f'color: {status_color(status or "pending")}')
+    if differs:
+        label.classes('underline decoration-2')
+
+
+def delta_text(delta_ms: float | None) -> str:
+    if delta_ms is None:
+        return DASH
+    sign = '+' if delta_ms > 0 else '\u2212' if delta_ms < 0 else '±'
+    return f'{sign}{duration(abs(delta_ms))}'
+
+
+def _delta(delta_ms: float | None) -> None:
+    label = ui.label(delta_text(delta_ms)).classes('fm-cell fm-num')
+    if delta_ms is not None and abs(delta_ms) >= NOTICEABLE_MS:
+        label.style(f'color: {SLOWER if delta_ms > 0 else FASTER}; font-weight: 600')

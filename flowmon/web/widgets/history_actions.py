@@ -1,0 +1,129 @@
+"""An execution's history actions: Replay, Compare (with the previous run, or any run picked) and Export.
+
+Put into the execution page's action row. Export builds the same document as ``GET /api/executions/{id}/
+export`` on the server and hands it to the browser as a download (the page's session is not an API token).
+Problems (nothing earlier to compare with, an execution that has not ended) are reported with ``ui.notify``.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from nicegui import ui
+
+from flowmon.engine.events import utcnow
+from flowmon.services import Services
+from flowmon.store.codec import dumps
+from flowmon.store.exchange import ExportUnavailable, export_execution
+from flowmon.web.format import short_id, timestamp
+
+log = logging.getLogger(__name__)
+
+PICKER_LIMIT = 50  # recent executions of the same workflow offered in the picker
+
+
+class HistoryActions:
+    """Buttons for one execution; :meth:`set_ended` shows Export only once the execution has ended."""
+
+    def __init__(
+        self, services: Services, execution_id: str, workflow_id: str | None, created_at: datetime | None
+    ) -> None:
+        self._services = services
+        self._id = execution_id
+        self._workflow_id = workflow_id
+        self._created_at = created_at
+        ui.button('Replay', icon='slow_motion_video', on_click=self._replay).props(
+            'outline no-caps data-testid=replay-execution'
+        ).mark('replay-execution')
+        with (
+            ui.button('Compare', icon='compare_arrows')
+            .props('outline no-caps data-testid=compare-menu')
+            .mark('compare-menu')
+        ):
+            with ui.menu().props('auto-close'):
+                ui.menu_item('Compare with previous run', on_click=self.compare_with_previous).props(
+                    'data-testid=compare-previous'
+                ).mark('compare-previous')
+                ui.menu_item('Compare with another run…', on_click=self.open_picker).props(
+                    'data-testid=compare-pick'
+                ).mark('compare-pick')
+        self.export = (
+            ui.button('Export', icon='download', on_click=self.export_file)
+            .props('outline no-caps data-testid=export-execution')
+            .mark('export-execution')
+        )
+        self._picker = ui.dialog()
+
+    def set_ended(self, ended: bool) -> None:
+        self.export.set_visibility(ended)
+
+    def _replay(self) -> None:
+        ui.navigate.to(f'/executions/{self._id}/replay')
+
+    async def compare_with_previous(self) -> None:
+        if not self._workflow_id or self._created_at is None:
+            ui.notify('This execution has no workflow to find an earlier run of.', type='warning')
+            return
+        records, _ = await self._services.history.list_executions(
+            workflow_id=self._workflow_id, until=self._created_at, limit=1
+        )
+        previous = next((record for record in records if record.id != self._id), None)
+        if previous is None:
+            ui.notify('There is no earlier execution of this workflow to compare with.', type='warning')
+            return
+        ui.navigate.to(f'/compare?a={previous.id}&b={self._id}')
+
+    async def open_picker(self) -> None:
+        records, _ = await self._services.history.list_executions(workflow_id=self._workflow_id, limit=PICKER_LIMIT)
+        options = {
+            record.id: f'{short_id(record.id)} · {record.status} · {timestamp(record.created_at)}'
+            for record in records
+            if record.id != self._id
+        }
+        self._picker.clear()
+        with self._picker, ui.card().classes('fm-panel gap-3').style('width: min(520px, 94vw)'):
+            ui.label('Compare with another run').classes('text-lg font-semibold')
+            chosen = (
+                ui.select(options, label='Recent runs of this workflow', with_input=True)
+                .classes('w-full')
+                .props('outlined dense data-testid=compare-pick-select')
+                .mark('compare-pick-select')
+            )
+            typed = (
+                ui.input('…or any execution id')
+                .classes('w-full')
+                .props('outlined dense data-testid=compare-pick-id')
+                .mark('compare-pick-id')
+            )
+            with ui.row().classes('w-full justify-end gap-2'):
+                ui.button('Cancel', on_click=self._picker.close).props('flat no-caps')
+                ui.button('Compare', on_click=lambda: self._compare_with(str(typed.value or chosen.value or ''))).props(
+                    'unelevated no-caps data-testid=compare-pick-go'
+                ).mark('compare-pick-go')
+        self._picker.open()
+
+    def _compare_with(self, other: str) -> None:
+        other = other.strip()
+        if not other:
+            ui.notify('Pick a run or type an execution id.', type='warning')
+            return
+        self._picker.close()
+        ui.navigate.to(f'/compare?a={other}&b={self._id}')
+
+    async def export_file(self) -> None:
+        await self._services.recorder.flush()
+        try:
+            document = await export_execution(self._services.history, self._id, utcnow())
+        except ExportUnavailable as exc:
+            ui.notify(str(exc), type='warning')
+            return
+        except Exception as exc:
+            log.exception('export of %s failed', self._id)
+            ui.notify(f'Could not export: {exc}', type='negative')
+            return
+        if document is None:
+            ui.notify(f'Execution {self._id!r} not found.', type='warning')
+            return
+        name = ''.join(c if c.isalnum() or c in '-_.' else '_' for c in f'flowmon-{self._workflow_id}-{self._id}')
+        ui.download.content(dumps(document).encode('utf-8'), f'{name}.json', media_type='application/json')

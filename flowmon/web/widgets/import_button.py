@@ -1,0 +1,83 @@
+""" "Import": upload an execution export file and add it to history as a read-only execution.
+
+The file is checked completely before anything is written (:func:`flowmon.store.exchange.import_execution`);
+a file that is not a valid export is reported with ``ui.notify`` naming the problem and changes nothing.
+On success the browser goes to the imported execution's replay.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from nicegui import events, ui
+
+from flowmon.services import Services
+from flowmon.store.exchange import ImportRejected, import_execution
+from flowmon.web.auth import is_signed_in
+
+log = logging.getLogger(__name__)
+
+MAX_IMPORT_BYTES = 100 * 1024 * 1024
+
+
+class ImportButton:
+    """A button that opens a small upload dialog for one ``.json`` export."""
+
+    def __init__(self, services: Services) -> None:
+        self._services = services
+        self.button = (
+            ui.button('Import', icon='upload_file', on_click=self.open)
+            .props('outline no-caps data-testid=import-execution')
+            .mark('import-execution')
+        )
+        with ui.dialog() as self.dialog, ui.card().classes('fm-panel gap-3').style('width: min(480px, 94vw)'):
+            ui.label('Import an execution').classes('text-lg font-semibold')
+            ui.label(
+                'Choose a file exported from flowmon ("Export" on an execution page). It is added to the history '
+                'as a read-only execution you can replay and compare.'
+            ).classes('text-sm text-grey-7')
+            self.upload = (
+                ui.upload(on_upload=self._uploaded, auto_upload=True, max_file_size=MAX_IMPORT_BYTES, max_files=1)
+                .props('accept=".json,application/json" flat bordered label="Export file (.json)" '
+                       'data-testid=import-upload')
+                .classes('w-full')
+                .mark('import-upload')
+            )  # fmt: skip
+            self.upload.on_rejected(lambda: ui.notify('That file is too large to import.', type='negative'))
+            with ui.row().classes('w-full justify-end'):
+                ui.button('Close', on_click=self.dialog.close).props('flat no-caps')
+
+    def open(self) -> None:
+        self.upload.reset()
+        self.dialog.open()
+
+    async def _uploaded(self, event: events.UploadEventArguments) -> None:
+        self.upload.reset()
+        if not is_signed_in(self._services.token):
+            ui.notify('Sign in again to import executions.', type='warning')
+            return
+        new_id = await import_file(self._services, event.file.name, await event.file.read())
+        if new_id is not None:
+            self.dialog.close()
+            ui.navigate.to(f'/executions/{new_id}/replay')
+
+
+async def import_file(services: Services, name: str, content: bytes) -> str | None:
+    """Import ``content``; returns the new execution id, or None after telling the user what was wrong."""
+    try:
+        document = json.loads(content)
+    except (ValueError, UnicodeDecodeError) as exc:
+        ui.notify(f'{name} is not valid JSON: {exc}', type='negative', multi_line=True)
+        return None
+    try:
+        imported = await import_execution(services.recorder, services.registry, document)
+    except ImportRejected as exc:
+        ui.notify(f'{name} cannot be imported: {exc}', type='negative', multi_line=True)
+        return None
+    except Exception as exc:
+        log.exception('import of %s failed', name)
+        ui.notify(f'Could not import {name}: {exc}', type='negative')
+        return None
+    ui.notify(f'Imported as {imported.id} ({imported.events} events)', type='positive')
+    return imported.id

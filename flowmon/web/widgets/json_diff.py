@@ -1,0 +1,82 @@
+"""Two JSON values as a readable line diff: pretty-printed, compared line by line, changes coloured.
+
+Good enough for node outputs (kilobytes, not megabytes): ``difflib`` over ``json.dumps(indent=2,
+sort_keys=True)``, so key order never shows up as a difference. Long unchanged stretches are folded.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from dataclasses import dataclass
+from html import escape
+from typing import Any, Literal
+
+from nicegui import ui
+
+MAX_LINES = 2000  # lines of pretty JSON per side that are compared; the rest is cut off (and said so)
+CONTEXT = 3  # unchanged lines kept around each change
+
+LineKind = Literal['same', 'removed', 'added', 'fold']
+
+
+@dataclass(frozen=True, slots=True)
+class DiffLine:
+    kind: LineKind
+    text: str
+
+
+def pretty(value: Any) -> list[str]:
+    if value is None:
+        return []
+    try:
+        text = json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False, default=str)
+    except (TypeError, ValueError):
+        text = repr(value)
+    return text.splitlines()
+
+
+def diff_lines(a: Any, b: Any, context: int = CONTEXT) -> list[DiffLine]:
+    """``a`` → ``b`` as lines: removed (only in a), added (only in b), same, and folds of unchanged lines."""
+    left, right = pretty(a)[:MAX_LINES], pretty(b)[:MAX_LINES]
+    lines: list[DiffLine] = []
+    for group in difflib.SequenceMatcher(a=left, b=right, autojunk=False).get_grouped_opcodes(context):
+        if lines:
+            lines.append(DiffLine('fold', '⋯'))
+        for tag, i1, i2, j1, j2 in group:
+            if tag == 'equal':
+                lines.extend(DiffLine('same', line) for line in left[i1:i2])
+                continue
+            lines.extend(DiffLine('removed', line) for line in left[i1:i2])
+            lines.extend(DiffLine('added', line) for line in right[j1:j2])
+    if not lines and left:  # identical: show it once
+        lines = [DiffLine('same', line) for line in left]
+    return lines
+
+
+_STYLE = {
+    'same': ('  ', ''),
+    'removed': ('- ', 'background: rgba(239,68,68,.16); color: #ef4444'),
+    'added': ('+ ', 'background: rgba(34,197,94,.16); color: #16a34a'),
+    'fold': ('  ', 'opacity: .5'),
+}
+
+
+def json_diff(a: Any, b: Any, *, a_label: str = 'A', b_label: str = 'B') -> ui.html:
+    """The diff as one HTML block (one element, however long)."""
+    rows = []
+    for line in diff_lines(a, b):
+        sign, style = _STYLE[line.kind]
+        rows.append(f'<div style="{style}" data-kind="{line.kind}">{sign}{escape(line.text)}</div>')
+    if not rows:
+        rows.append('<div style="opacity:.6">Neither run has an output for this node.</div>')
+    legend = (
+        f'<div style="opacity:.7;margin-bottom:6px"><span style="color:#ef4444">- only in {escape(a_label)}</span>'
+        f' &nbsp; <span style="color:#16a34a">+ only in {escape(b_label)}</span></div>'
+    )
+    return (
+        ui.html(legend + ''.join(rows), sanitize=False)
+        .classes('w-full font-mono text-xs whitespace-pre overflow-auto rounded-lg border p-3')
+        .style('max-height: 60vh; border-color: var(--fm-border)')
+        .props('data-testid=json-diff')
+    )

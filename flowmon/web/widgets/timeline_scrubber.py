@@ -1,0 +1,97 @@
+"""The replay scrubber: a slider over an execution's real time with a strip of tick marks above it.
+
+The slider's unit is milliseconds since the first event (``scale=1000``), so dragging it moves through time
+(idle gaps take room in proportion to their length) and the page maps the time to a position; the compare
+page also uses it over event indexes (``scale=1``). The tick strip is one static
+SVG drawn once: a tick where events happened, failures (red) and retries (amber) taller than the rest.
+Values set by the page (:meth:`TimelineScrubber.show`) do not echo back as seeks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from nicegui import ui
+
+from flowmon.engine.replay import Tick
+from flowmon.web.theme import status_color
+
+TICK_COLORS = {'failure': status_color('failed'), 'retry': status_color('retrying'), None: '#94a3b8'}
+VIEW_WIDTH = 1000  # SVG user units across the strip
+
+
+class TimelineScrubber:
+    """``on_seek(value)`` is called when the reader moves the slider (not when :meth:`show` moves it).
+
+    ``length`` is the end of the scale (seconds, or events); the slider counts in ``length * scale`` steps.
+    """
+
+    def __init__(
+        self,
+        length: float,
+        on_seek: Callable[[float], Any],
+        *,
+        scale: float = 1000.0,
+        ticks: Sequence[Tick] = (),
+        testid: str = 'replay-slider',
+        label: str = 'Replay position (time since start)',
+    ) -> None:
+        self._on_seek = on_seek
+        self._scale = scale
+        self._max = max(1, round(length * scale))
+        self._quiet = False
+        with ui.column().classes('w-full gap-0 fm-scrubber'):
+            if ticks:
+                ui.html(_strip(ticks, length), sanitize=False).classes('w-full fm-ticks').props(
+                    'data-testid=replay-ticks aria-hidden=true'
+                )
+            self.slider = (
+                ui.slider(min=0, max=self._max, step=1, value=0, on_change=self._changed)
+                .props(f'data-testid={testid} aria-label="{label}" color=primary track-size=6px thumb-size=16px')
+                .classes('w-full')
+                .mark(testid)
+            )
+
+    def rescale(self, length: float, scale: float) -> None:
+        """A new scale (the compare page switching between time and event index)."""
+        self._scale = scale
+        self._max = max(1, round(length * scale))
+        self.slider.props['max'] = self._max
+        self.slider.update()
+
+    def show(self, value: float) -> None:
+        """Put the thumb at ``value`` (seconds, or events) without reporting a seek."""
+        value = max(0, min(round(value * self._scale), self._max))
+        if self.slider.value == value:
+            return
+        self._quiet = True
+        try:
+            self.slider.set_value(value)
+        finally:
+            self._quiet = False
+
+    def _changed(self, event: Any) -> None:
+        if self._quiet or event.value is None:
+            return
+        self._on_seek(float(event.value) / self._scale)
+
+
+def _strip(ticks: Sequence[Tick], duration_s: float) -> str:
+    """An SVG strip, 16 px high, stretched to the slider's width; notable ticks drawn last (on top)."""
+    span = duration_s or 1.0
+    lines = []
+    for tick in sorted(ticks, key=lambda t: (t.flag is not None, t.flag == 'failure')):
+        x = round(min(tick.elapsed_s / span, 1.0) * VIEW_WIDTH, 2)
+        top = 1 if tick.flag else 8
+        width = 3 if tick.flag else 1.5
+        title = f'<title>{tick.type}{" · " + tick.node_id if tick.node_id else ""}</title>' if tick.flag else ''
+        lines.append(
+            f'<line x1="{x}" x2="{x}" y1="{top}" y2="16" stroke="{TICK_COLORS[tick.flag]}" '
+            f'stroke-width="{width}" vector-effect="non-scaling-stroke" data-flag="{tick.flag or "event"}">'
+            f'{title}</line>'
+        )
+    return (
+        f'<svg viewBox="0 0 {VIEW_WIDTH} 16" preserveAspectRatio="none" width="100%" height="16" '
+        f'style="display:block;overflow:visible">{"".join(lines)}</svg>'
+    )
