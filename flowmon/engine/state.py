@@ -182,7 +182,8 @@ def fold(events: Iterable[Event], state: ExecutionState | None = None) -> Execut
             node_id = event.node_id or ''
             previous = changed.get(node_id) or state.nodes.get(node_id)
             node = node_handler(previous or NodeState(id=node_id), event)
-            done += _done_change(previous, node)
+            if previous is None or previous.status != node.status:  # only a status change can change ``done``
+                done += _done_change(previous, node)
             changed[node_id] = node
         elif event_type is EventType.DATA_FLOW:
             key = (event.node_id or '', str(event.data.get('target', '')))
@@ -307,6 +308,10 @@ def _close_attempt(node: NodeState, event: Event, outcome: str, error: str | Non
     return log
 
 
+# A running attempt's defaults; a new attempt is this with its number and start (cheaper than ``Attempt(...)``).
+_NEW_ATTEMPT = Attempt(n=0, started_at=datetime.min)
+
+
 def _node_started(node: NodeState, event: Event) -> NodeState:
     attempt = int(event.data.get('attempt') or node.attempts + 1)
     return _evolve(
@@ -319,7 +324,7 @@ def _node_started(node: NodeState, event: Event) -> NodeState:
         error=None,
         traceback=None,
         next_retry_in=None,
-        attempt_log=(*node.attempt_log, Attempt(n=attempt, started_at=event.ts)),
+        attempt_log=(*node.attempt_log, _evolve(_NEW_ATTEMPT, n=attempt, started_at=event.ts)),
     )
 
 

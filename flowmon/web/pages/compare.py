@@ -14,6 +14,7 @@ from typing import Any
 
 from nicegui import ui
 
+from flowmon.engine.layout import layout_definition
 from flowmon.engine.replay import AlignBy, Alignment, NodeDiff, ReplayIndex, compare, first_divergence
 from flowmon.services import NotFound, Services
 from flowmon.web.format import duration, short_id
@@ -25,6 +26,7 @@ from flowmon.web.widgets.status_badge import StatusBadge
 from flowmon.web.widgets.timeline_scrubber import TimelineScrubber
 
 FRAME_SECONDS = 0.1
+SIDE_BY_SIDE_LAYERS = 3  # deeper graphs are drawn one above the other, each at full width
 ALIGN_LABELS = {'time': 'By time since start', 'index': 'By event index'}
 
 
@@ -73,7 +75,7 @@ class ComparePage:
             with ui.row().classes('w-full items-center gap-3'):
                 self.align = (
                     ui.toggle(ALIGN_LABELS, value='time', on_change=lambda e: self.set_alignment(e.value))
-                    .props('dense no-caps unelevated toggle-color=primary data-testid=compare-align')
+                    .props('dense no-caps outline toggle-color=primary data-testid=compare-align')
                     .mark('compare-align')
                 )
                 ui.button(icon='first_page', on_click=lambda: self.seek(0)).props(
@@ -89,7 +91,10 @@ class ComparePage:
             )
             self._divergence_banner()
 
-        with ui.element('div').classes('w-full grid gap-4 grid-cols-2 max-lg:grid-cols-1'):
+        columns = (
+            'grid-cols-1' if _too_wide(definition_a) or _too_wide(definition_b) else 'grid-cols-2 max-lg:grid-cols-1'
+        )
+        with ui.element('div').classes(f'w-full grid gap-4 {columns}'):
             self.sides = {
                 'a': _Side('A', a_id, a, definition_a, self.select),
                 'b': _Side('B', b_id, b, definition_b, self.select),
@@ -242,6 +247,11 @@ def _row_summary(row: NodeDiff | None) -> str:
     if row.output_differs:
         parts.append('outputs differ')
     return '; '.join(parts) or 'same status and output'
+
+
+def _too_wide(definition: Mapping[str, Any]) -> bool:
+    """Whether the graph needs more than half a page's width (then the two canvases stack, aligned)."""
+    return layout_definition(definition).layers > SIDE_BY_SIDE_LAYERS
 
 
 def _names(definition: Mapping[str, Any]) -> dict[str, str]:

@@ -100,6 +100,8 @@ def _status(status: str | None, *, differs: bool) -> None:
 def delta_text(delta_ms: float | None) -> str:
     if delta_ms is None:
         return DASH
+    if abs(delta_ms) < NOTICEABLE_MS:
+        return '≈ 0'
     sign = '+' if delta_ms > 0 else '\u2212' if delta_ms < 0 else '±'
     return f'{sign}{duration(abs(delta_ms))}'
 

@@ -1,0 +1,254 @@
+"""The replay page in the user simulation: stepping matches the API's state at each position, ?at=k opens
+there, the URL follows, jumps, keys, Gantt clicks, a running execution's note, unknown ids, and the
+execution page's history actions (export download, compare with the previous run) and import."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from typing import Any
+
+import pytest
+from nicegui import ui
+from nicegui.elements.upload_files import SmallFileUpload
+from nicegui.testing.user import User
+from uisim import api, sign_in, start, text_of, wait_for_path, wait_until_ended
+
+# A node that fails once and succeeds on its second attempt, between two quick ones.
+FLAKY: dict[str, Any] = {
+    'id': 'flaky',
+    'name': 'Flaky pipeline',
+    'nodes': [
+        {'id': 'fetch', 'type': 'transform', 'name': 'Fetch', 'config': {'expression': '{order: `42`}'}},
+        {
+            'id': 'charge',
+            'type': 'fail',
+            'name': 'Charge card',
+            'config': {'message': 'gateway timeout', 'times': 1},
+            'retry': {'max_attempts': 3, 'backoff_seconds': 0.05},
+        },
+        {'id': 'ship', 'type': 'delay', 'name': 'Ship', 'config': {'seconds': 0.05}},
+    ],
+    'edges': [{'source': 'fetch', 'target': 'charge'}, {'source': 'charge', 'target': 'ship'}],
+}
+NODES = ('fetch', 'charge', 'ship')
+POSITION = re.compile(r'event (\d+) / (\d+) · \+[\d.:]+( s)?')
+
+
+async def finished_flaky(user: User) -> str:
+    response = await api(user, 'PUT', '/api/workflows/flaky', FLAKY)
+    assert response.status_code in (200, 201), response.text
+    execution_id = await start(user, 'flaky')
+    await wait_until_ended(user, execution_id)
+    return execution_id
+
+
+def position(user: User) -> tuple[int, int]:
+    match = POSITION.fullmatch(text_of(user, 'replay-position'))
+    assert match, text_of(user, 'replay-position')
+    return int(match[1]), int(match[2])
+
+
+async def api_statuses(user: User, execution_id: str, k: int) -> dict[str, str]:
+    response = await api(user, 'GET', f'/api/executions/{execution_id}/state?at={k}')
+    assert response.status_code == 200, response.text
+    nodes = response.json()['nodes']
+    return {node_id: nodes[node_id]['status'] if node_id in nodes else 'pending' for node_id in NODES}
+
+
+def page_statuses(user: User) -> dict[str, str]:
+    return {node_id: text_of(user, f'node-status-{node_id}') for node_id in NODES}
+
+
+async def wait_position(user: User, k: int, timeout: float = 5.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while position(user)[0] != k:
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f'position is {position(user)}, expected {k}')
+        await asyncio.sleep(0.05)
+
+
+def record_urls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Collect the URLs the page puts into the address bar (``ui.navigate.history.replace``)."""
+    urls: list[str] = []
+    original = ui.navigate.history.replace
+
+    def replace(url: str) -> None:
+        urls.append(url)
+        original(url)
+
+    monkeypatch.setattr(ui.navigate.history, 'replace', replace)
+    return urls
+
+
+async def test_stepping_matches_the_state_the_api_reports_at_each_position(user: User) -> None:
+    execution_id = await finished_flaky(user)
+    await sign_in(user, f'/executions/{execution_id}/replay')
+    await user.should_see(marker='replay-position')
+    k, n = position(user)
+    assert k == 0 and n > 8
+    assert page_statuses(user) == dict.fromkeys(NODES, 'pending')
+    seen: set[str] = set()
+    for expected in range(1, n + 1):
+        user.find(marker='replay-step-forward').click()
+        await wait_position(user, expected)
+        statuses = page_statuses(user)
+        assert statuses == await api_statuses(user, execution_id, expected), f'at event {expected}'
+        seen.update(statuses.values())
+    assert {'running', 'retrying', 'succeeded'} <= seen
+    for expected in (n - 1, n - 2):
+        user.find(marker='replay-step-back').click()
+        await wait_position(user, expected)
+        assert page_statuses(user) == await api_statuses(user, execution_id, expected)
+    user.find(marker='replay-jump-to-start').click()
+    await wait_position(user, 0)
+    assert page_statuses(user) == dict.fromkeys(NODES, 'pending')
+    user.find(marker='replay-jump-to-end').click()
+    await wait_position(user, n)
+    assert page_statuses(user) == dict.fromkeys(NODES, 'succeeded')
+    assert text_of(user, 'execution-status') == 'succeeded'
+
+
+async def test_the_url_opens_at_a_position_and_follows_it(user: User, monkeypatch: pytest.MonkeyPatch) -> None:
+    execution_id = await finished_flaky(user)
+    urls = record_urls(monkeypatch)
+    await sign_in(user, f'/executions/{execution_id}/replay?at=4')
+    await user.should_see(marker='replay-position')
+    assert position(user)[0] == 4
+    assert page_statuses(user) == await api_statuses(user, execution_id, 4)
+    user.find(marker='replay-step-forward').click()
+    await wait_position(user, 5)
+    assert urls[-1] == f'/executions/{execution_id}/replay?at=5'
+    assert f'/executions/{execution_id}/replay?at=4' not in urls  # opening at ?at=4 left the URL alone
+
+
+async def test_out_of_range_and_junk_positions_are_clamped_or_ignored(user: User) -> None:
+    execution_id = await finished_flaky(user)
+    await sign_in(user, f'/executions/{execution_id}/replay?at=99999')
+    await user.should_see(marker='replay-position')
+    k, n = position(user)
+    assert k == n
+    await user.open(f'/executions/{execution_id}/replay?at=soon')
+    await user.should_see(marker='replay-position')
+    assert position(user)[0] == 0
+
+
+async def test_playing_advances_to_the_end_and_stops(user: User) -> None:
+    execution_id = await finished_flaky(user)
+    await sign_in(user, f'/executions/{execution_id}/replay')
+    await user.should_see(marker='replay-position')
+    n = position(user)[1]
+    user.find(marker='replay-speed').elements.pop().set_value('4x')
+    user.find(marker='replay-play').click()
+    await wait_position(user, n, timeout=10)
+    await user.should_see(marker='replay-play')  # stopped at the end: Play shows again
+    assert page_statuses(user) == dict.fromkeys(NODES, 'succeeded')
+
+
+async def test_keys_step_play_and_jump(user: User) -> None:
+    execution_id = await finished_flaky(user)
+    await sign_in(user, f'/executions/{execution_id}/replay')
+    await user.should_see(marker='replay-position')
+    n = position(user)[1]
+
+    def press(key: str) -> None:
+        user.find(ui.keyboard).trigger(
+            'key',
+            {'action': 'keydown', 'key': key, 'code': key, 'location': 0, 'repeat': False,
+             'altKey': False, 'ctrlKey': False, 'shiftKey': False, 'metaKey': False},
+        )  # fmt: skip
+
+    press('ArrowRight')
+    press('ArrowRight')
+    await wait_position(user, 2)
+    press('ArrowLeft')
+    await wait_position(user, 1)
+    press('End')
+    await wait_position(user, n)
+    press('Home')
+    await wait_position(user, 0)
+
+
+async def test_scrubber_and_gantt_jump(user: User) -> None:
+    execution_id = await finished_flaky(user)
+    await sign_in(user, f'/executions/{execution_id}/replay')
+    await user.should_see(marker='replay-position')
+    n = position(user)[1]
+    slider = user.find(marker='replay-slider').elements.pop()
+    assert isinstance(slider, ui.slider)
+    slider.set_value(slider.props['max'])  # as if dragged to the end
+    await wait_position(user, n)
+    gantt = user.find(marker='replay-gantt').elements.pop()
+    series = gantt.options['series'][0]['data']
+    retried = next(item for item in series if item['value'][0] == 1 and item['itemStyle']['color'] == '#f59e0b')
+    user.find(marker='replay-gantt').trigger(
+        'componentClick',
+        {'componentType': 'series', 'seriesType': 'custom', 'seriesIndex': 0, 'seriesName': None, 'name': '',
+         'dataIndex': 0, 'data': retried, 'dataType': None, 'value': retried['value']},
+    )  # fmt: skip
+    await wait_position(user, retried['value'][4])
+    assert text_of(user, 'node-status-charge') == 'retrying'
+    await user.should_see(marker='inspector')
+    await user.should_see('gateway timeout')
+
+
+async def test_a_running_execution_replays_what_was_recorded_so_far(user: User) -> None:
+    execution_id = await start(user, 'slow')
+    await sign_in(user, f'/executions/{execution_id}/replay')
+    await user.should_see(marker='replay-running-note')
+    user.find(marker='replay-jump-to-end').click()
+    await user.should_see(marker='replay-position')
+    assert text_of(user, 'node-status-wait') == 'running'
+
+
+async def test_unknown_execution_gets_a_message(user: User) -> None:
+    await sign_in(user, '/executions/does-not-exist/replay')
+    await user.should_see(marker='replay-not-found')
+    await user.should_see("There is no execution with the id 'does-not-exist'.")
+
+
+async def test_execution_page_offers_replay_export_and_compare_with_previous(user: User) -> None:
+    first = await finished_flaky(user)
+    second = await start(user, 'flaky')
+    await wait_until_ended(user, second)
+    await sign_in(user, f'/executions/{second}')
+    await user.should_see(marker='export-execution')
+    downloads: list[bytes] = []
+    user.download.http_responses.clear() if hasattr(user.download, 'http_responses') else None
+    user.find(marker='export-execution').click()
+    for _ in range(50):
+        if user.download.http_responses:
+            downloads.append(user.download.http_responses[-1].content)
+            break
+        await asyncio.sleep(0.05)
+    assert downloads, 'no download'
+    document = json.loads(downloads[0])
+    assert document['format'] == 'flowmon.execution' and document['execution']['id'] == second
+    user.find(marker='compare-previous').click()
+    await wait_for_path(user, rf'/compare\?a={first}&b={second}')
+    await user.should_see(marker='first-divergence')
+    await sign_in(user, f'/executions/{second}')
+    user.find(marker='replay-execution').click()
+    await wait_for_path(user, rf'/executions/{second}/replay')
+
+
+async def test_import_rejects_a_bad_file_and_replays_a_good_one(user: User) -> None:
+    execution_id = await finished_flaky(user)
+    export = await api(user, 'GET', f'/api/executions/{execution_id}/export')
+    before = (await api(user, 'GET', '/api/executions?limit=500')).json()['total']
+    await sign_in(user, '/executions')
+    user.find(marker='import-execution').click()
+    upload = user.find(ui.upload).elements.pop()
+    assert isinstance(upload, ui.upload)
+    await upload.handle_uploads([SmallFileUpload('bad.json', 'application/json', b'{"format": "something else"}')])
+    await user.should_see('bad.json cannot be imported: not a flowmon execution export')
+    assert (await api(user, 'GET', '/api/executions?limit=500')).json()['total'] == before
+    await upload.handle_uploads([SmallFileUpload('run.json', 'application/json', export.content)])
+    path = await wait_for_path(user, r'/executions/[^/]+/replay')
+    new_id = path.split('/')[2]
+    assert new_id != execution_id
+    await user.should_see(marker='replay-position')
+    user.find(marker='replay-jump-to-end').click()
+    await user.should_see(marker='replay-position')
+    assert page_statuses(user) == dict.fromkeys(NODES, 'succeeded')
