@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Table, event
-from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy import Table, event, inspect
+from sqlalchemy.engine import Connection, Dialect, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlmodel import SQLModel
@@ -39,6 +39,7 @@ class Database:
     async def start(self) -> None:
         async with self.engine.begin() as conn:
             await conn.run_sync(SQLModel.metadata.create_all)
+            await conn.run_sync(_add_missing_columns)
 
     async def stop(self) -> None:
         await self.engine.dispose()
@@ -97,6 +98,24 @@ def sqlite_time(value: datetime | None) -> str | None:
     if value.tzinfo is not UTC:
         value = value.astimezone(UTC) if value.tzinfo else value  # naive means UTC, as in codec.to_db_time
     return value.isoformat(' ', 'microseconds')[:26]
+
+
+def _add_missing_columns(conn: Connection) -> None:
+    """Bring a database made by an earlier flowmon up to date with columns added since (nullable ones only).
+
+    ``create_all`` creates missing tables but never alters existing ones; ``ALTER TABLE ... ADD COLUMN`` is
+    standard SQL, so this stays portable. Anything beyond adding a nullable column needs a real migration.
+    """
+    inspector = inspect(conn)
+    for table in SQLModel.metadata.sorted_tables:
+        if not inspector.has_table(table.name):
+            continue
+        present = {column['name'] for column in inspector.get_columns(table.name)}
+        for column in table.columns:
+            if column.name in present or not column.nullable:
+                continue
+            kind = column.type.compile(dialect=conn.dialect)
+            conn.exec_driver_sql(f'ALTER TABLE {table.name} ADD COLUMN {column.name} {kind}')
 
 
 def _create_engine(url: str) -> AsyncEngine:
