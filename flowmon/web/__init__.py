@@ -18,7 +18,7 @@ from flowmon.services import Services
 from .auth import auth_middleware, is_signed_in
 from .format import TIMEZONE_KEY, remember_timezone
 from .layout import CONNECTION_SCRIPT, Shell
-from .pages import compare, dashboard, execution, executions, login, replay, workflow
+from .pages import compare, dashboard, delivery, execution, executions, login, replay, webhooks, workflow
 from .routing import GuardedSubPages, with_error_panel
 from .style import CSS
 
@@ -32,6 +32,8 @@ ROUTES: dict[str, PageBuilder] = {
     '/executions/{execution_id}': execution.create,
     '/executions/{execution_id}/replay': replay.create,
     '/compare': compare.create,
+    '/webhooks': webhooks.create,
+    '/webhooks/deliveries/{delivery_id}': delivery.create,
 }
 
 SESSION_CHECK_INTERVAL = 2.0  # a browser signed out in another tab loses this one's page within this time

@@ -29,6 +29,7 @@ class NavItem:
 NAV_ITEMS: list[NavItem] = [
     NavItem('Dashboard', '/', 'space_dashboard'),
     NavItem('Executions', '/executions', 'format_list_bulleted'),
+    NavItem('Webhooks', '/webhooks', 'webhook'),
 ]
 
 

@@ -92,4 +92,38 @@ body { background: var(--fm-page); color: var(--fm-text); }
 .fm-status-active { animation: fm-pulse 1.6s ease-in-out infinite; }
 @keyframes fm-pulse { 0%, 100% { opacity: 1; } 50% { opacity: .65; } }
 @media (prefers-reduced-motion: reduce) { .fm-status-active { animation: none; } }
+
+/* webhooks: delivery table, attempt timeline, endpoints, request facts */
+.fm-metrics.fm-metrics-5 { grid-template-columns: repeat(5, minmax(0, 1fr)); }
+@media (max-width: 1100px) { .fm-metrics.fm-metrics-5 { grid-template-columns: repeat(2, minmax(0, 1fr)); } }
+.fm-delivery-table { --fm-cols: 104px minmax(0, 1fr) 150px 72px 150px 96px 110px; }
+.fm-good { color: #16a34a; }
+.fm-bad { color: #dc2626; }
+body.body--dark .fm-good { color: #4ade80; }
+body.body--dark .fm-bad { color: #f87171; }
+.fm-chip { font-size: 0.72rem; padding: 1px 8px; border-radius: 999px; border: 1px solid var(--fm-border);
+           color: var(--fm-muted); }
+.fm-endpoint { padding: 12px 2px; border-bottom: 1px solid var(--fm-border); display: flex; flex-direction: column;
+               gap: 8px; }
+.fm-endpoint:last-child { border-bottom: none; }
+.fm-endpoint-off { opacity: .85; }
+.fm-callout { padding: 8px 12px; border-radius: 8px; border: 1px solid color-mix(in srgb, #ef4444 40%, transparent);
+              background: color-mix(in srgb, #ef4444 8%, transparent); }
+.fm-secret-row { padding-left: 46px; }
+.fm-secret { font-size: 0.8rem; }
+.fm-subhead { font-size: 0.72rem; font-weight: 600; text-transform: uppercase; letter-spacing: 0.05em;
+              color: var(--fm-muted); margin-top: 6px; }
+.fm-headers { display: grid; grid-template-columns: minmax(120px, max-content) minmax(0, 1fr); column-gap: 14px;
+              row-gap: 2px; font-size: 0.8rem; width: 100%; }
+.fm-header-name { color: var(--fm-muted); }
+.fm-header-value { overflow-wrap: anywhere; }
+.fm-code { max-height: 360px; overflow: auto; }
+.fm-facts { display: grid; grid-template-columns: repeat(2, minmax(0, 1fr)); gap: 8px 16px; }
+.fm-fact { display: flex; flex-direction: column; min-width: 0; font-size: 0.875rem; }
+.fm-fact-label { font-size: 0.72rem; color: var(--fm-muted); }
+.fm-attempts .q-timeline__title { font-size: 0.95rem; font-weight: 600; margin-bottom: 2px; }
+.fm-attempts .q-timeline__subtitle { font-size: 0.75rem; opacity: 1; color: var(--fm-muted); text-transform: none;
+                                     letter-spacing: 0; font-weight: 400; }
+.fm-attempts .q-timeline__content { padding-bottom: 14px; }
+.fm-exchange .q-item { padding-left: 0; min-height: 32px; }
 """

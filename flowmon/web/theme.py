@@ -10,9 +10,12 @@ STATUS_COLORS: dict[str, str] = {
     'retrying': '#f59e0b',  # amber 500
     'succeeded': '#22c55e',  # green 500
     'failed': '#ef4444',  # red 500
-    'skipped': '#cbd5e1',  # slate 300
+    'skipped': '#94a3b8',  # slate 400 (readable on white and on dark)
     'cancelled': '#f97316',  # orange 500
     'interrupted': '#d946ef',  # fuchsia 500
+    # webhook deliveries (pending, retrying, succeeded, failed, cancelled share the colours above)
+    'sending': '#0ea5e9',  # sky 500
+    'exhausted': '#e11d48',  # rose 600
 }
 
 # Quasar colour names for badges and chips (q-badge color=...).
@@ -26,6 +29,8 @@ STATUS_QUASAR: dict[str, str] = {
     'skipped': 'blue-grey-3',
     'cancelled': 'orange-7',
     'interrupted': 'purple-5',
+    'sending': 'light-blue-6',
+    'exhausted': 'pink-9',
 }
 
 STATUS_ICONS: dict[str, str] = {
@@ -38,9 +43,11 @@ STATUS_ICONS: dict[str, str] = {
     'skipped': 'redo',
     'cancelled': 'cancel',
     'interrupted': 'power_off',
+    'sending': 'send',
+    'exhausted': 'block',
 }
 
-ACTIVE_STATUSES = frozenset({'running', 'retrying', 'queued'})
+ACTIVE_STATUSES = frozenset({'running', 'retrying', 'queued', 'sending'})
 
 
 def status_color(status: str) -> str:

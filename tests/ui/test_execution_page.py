@@ -112,6 +112,7 @@ async def test_clicking_a_node_opens_the_inspector_with_its_attempts(user: User)
         await user.should_see('failed')
         await user.should_see('succeeded')
     await user.should_see(marker='rerun-from-node')
+    await user.should_see('usually takes')  # a past run of the same workflow predicts the duration
 
 
 async def test_a_click_on_a_node_row_opens_the_inspector_too(user: User) -> None:
@@ -122,6 +123,7 @@ async def test_a_click_on_a_node_row_opens_the_inspector_too(user: User) -> None
     await user.open(f'/executions/{execution_id}')
     user.find(marker='node-ship').click()
     await user.should_see('Ship', marker='inspector')
+    await user.should_see('usually takes')  # the page's history query (for the ETA) has finished too
 
 
 async def test_cancel_asks_first_and_then_cancels(user: User) -> None:

@@ -238,6 +238,7 @@ async def test_import_rejects_a_bad_file_and_replays_a_good_one(user: User) -> N
     export = await api(user, 'GET', f'/api/executions/{execution_id}/export')
     before = (await api(user, 'GET', '/api/executions?limit=500')).json()['total']
     await sign_in(user, '/executions')
+    await user.should_see(marker='import-execution')
     user.find(marker='import-execution').click()
     upload = user.find(ui.upload).elements.pop()
     assert isinstance(upload, ui.upload)

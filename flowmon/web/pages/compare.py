@@ -80,14 +80,14 @@ class ComparePage:
                 )
                 ui.button(icon='first_page', on_click=lambda: self.seek(0)).props(
                     'flat round dense aria-label="Jump to start"'
-                ).tooltip('Jump to start')
+                ).tooltip('Jump to start').mark('compare-jump-start')
                 ui.button(icon='last_page', on_click=lambda: self.seek(self.alignment.length)).props(
                     'flat round dense aria-label="Jump to end"'
-                ).tooltip('Jump to end')
+                ).tooltip('Jump to end').mark('compare-jump-end')
                 ui.space()
                 self.readout = ui.label('').classes('font-mono text-sm fm-num').props('data-testid=compare-position')
             self.scrubber = TimelineScrubber(
-                self.alignment.length, self.seek, testid='compare-slider', label='Position in both executions'
+                self.alignment.length, self.scrub, testid='compare-slider', label='Position in both executions'
             )
             self._divergence_banner()
 
@@ -116,6 +116,11 @@ class ComparePage:
     # --- actions ----------------------------------------------------------------------------------------
 
     def seek(self, x: float) -> None:
+        self.scrub(x)
+        self.render()
+
+    def scrub(self, x: float) -> None:
+        """From the scrubber: drawn by the next frame (dragging sends many values)."""
         self.x = max(0.0, min(float(x), self.alignment.length))
 
     def set_alignment(self, by: AlignBy) -> None:
@@ -129,7 +134,7 @@ class ComparePage:
         if self.divergence is None:
             return
         node_id = self.divergence.node_id
-        self.seek(self.alignment.settled_at(node_id))
+        self.scrub(self.alignment.settled_at(node_id))
         self.selected = node_id
         for side in self.sides.values():
             side.dag.select(node_id)

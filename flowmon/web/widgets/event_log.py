@@ -175,7 +175,10 @@ class EventLog:
         """Scroll to the newest line, unless the reader has scrolled away (checked again right before
         scrolling: the reader may have moved between this message and the next frame)."""
         if force:
-            script = 'el.dataset.stick = "1"; requestAnimationFrame(() => { el.scrollTop = el.scrollHeight; });'
+            script = (
+                'el.dataset.stick = "1"; el.dataset.dir = ""; '
+                'requestAnimationFrame(() => { el.scrollTop = el.scrollHeight; });'
+            )
         else:
             script = 'requestAnimationFrame(() => { if (el.dataset.stick !== "0") el.scrollTop = el.scrollHeight; });'
         self.box.client.run_javascript(

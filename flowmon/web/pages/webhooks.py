@@ -1,0 +1,217 @@
+"""``/webhooks``: outbound deliveries (live), bulk redeliver, and the endpoints with their health and secrets.
+
+The filters and the page live in the URL (``?status=&endpoint=&page=``; ``status=outstanding`` means pending,
+retrying or sending), so dashboard cards link straight to a filtered list. The page pulls: a timer compares
+``services.webhooks.version`` (and the endpoints' version) with what it last showed and re-reads only when one
+moved. Nothing here subscribes to anything; the timer dies with the page.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlencode
+
+from nicegui import ui
+
+from flowmon.services import Services
+from flowmon.web import format as fmt
+from flowmon.web import webhook_format as wfmt
+from flowmon.web.theme import status_color
+from flowmon.web.widgets.bulk_redeliver_dialog import BulkRedeliverDialog
+from flowmon.web.widgets.delivery_table import DeliveryTable
+from flowmon.web.widgets.endpoint_list import EndpointList
+from flowmon.web.widgets.metric_card import MetricCard
+from flowmon.web.widgets.pager import Pager
+from flowmon.webhooks.policy import DELIVERY_STATUSES
+from flowmon.webhooks.records import WebhookStats
+
+PATH = '/webhooks'
+PAGE_SIZE = 25
+LIVE_INTERVAL = 0.25  # compare versions; re-read only when they moved
+HEALTH_INTERVAL = 2.0  # at most this often: the endpoint health query aggregates 24 h
+OUTSTANDING = 'outstanding'
+OUTSTANDING_STATUSES = ('pending', 'retrying', 'sending')
+ALL = ''
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryFilter:
+    status: str | None = None
+    endpoint_id: str | None = None
+    page: int = 1
+
+    @classmethod
+    def parse(cls, status: str, endpoint: str, page: str) -> tuple[DeliveryFilter, list[str]]:
+        problems = []
+        wanted = status.strip() or None
+        if wanted is not None and wanted not in DELIVERY_STATUSES and wanted != OUTSTANDING:
+            problems.append(f'unknown status {wanted!r} ignored')
+            wanted = None
+        number = int(page) if page.strip().isdigit() and int(page) >= 1 else 1
+        if page.strip() and str(number) != page.strip():
+            problems.append(f'page {page!r} ignored')
+        return cls(status=wanted, endpoint_id=endpoint.strip() or None, page=number), problems
+
+    def statuses(self) -> str | tuple[str, ...] | None:
+        return OUTSTANDING_STATUSES if self.status == OUTSTANDING else self.status
+
+    def url(self, **changes: Any) -> str:
+        values = {'status': self.status, 'endpoint': self.endpoint_id, 'page': 1} | changes
+        query = {key: str(value) for key, value in values.items() if value and not (key == 'page' and value == 1)}
+        return f'{PATH}?{urlencode(query)}' if query else PATH
+
+    @property
+    def is_empty(self) -> bool:
+        return not (self.status or self.endpoint_id)
+
+
+async def create(services: Services, status: str = '', endpoint: str = '', page: str = '') -> None:
+    """Build the page for the filters in the URL and start its pull timer."""
+    flt, problems = DeliveryFilter.parse(status, endpoint, page)
+    for problem in problems:
+        ui.notify(f'Filter: {problem}', type='warning')
+    webhooks = services.webhooks
+
+    def endpoint_options() -> dict[str, str]:
+        return {item.id: wfmt.endpoint_name(item) for item in webhooks.endpoints.cached_all()}
+
+    with ui.column().classes('w-full gap-6 fm-page').mark('webhooks-page'):
+        with ui.row().classes('w-full items-end no-wrap'):
+            with ui.column().classes('gap-0 grow'):
+                ui.label('Webhooks').classes('fm-title')
+                ui.label('Outbound deliveries: signed, retried with backoff, every attempt logged.').classes(
+                    'text-sm text-grey-7'
+                )
+            bulk = BulkRedeliverDialog(services, endpoints=endpoint_options, on_done=lambda: None)
+            ui.button(
+                'Redeliver…', icon='replay', on_click=lambda: bulk.open(flt.endpoint_id, statuses=_bulk_statuses(flt))
+            ).props('outline no-caps').mark('bulk-redeliver-open')
+        with ui.element('div').classes('fm-metrics w-full'):
+            cards = _cards()
+        with ui.card().classes('fm-panel w-full').props('flat bordered'):
+            with ui.row().classes('w-full items-center justify-between'):
+                with ui.column().classes('gap-0'):
+                    ui.label('Deliveries').classes('fm-panel-title')
+                    summary = ui.label('').classes('text-xs text-grey-7').mark('deliveries-total')
+            _filter_bar(flt, endpoint_options())
+            table = DeliveryTable(
+                empty_title='No deliveries match these filters' if not flt.is_empty else 'No deliveries yet',
+                empty_hint='Clear the filters to see every delivery.' if not flt.is_empty else
+                'Deliveries appear here as webhook nodes run, subscribed events happen or the API queues one.',
+            )  # fmt: skip
+            pager_box = ui.element('div').classes('w-full')
+        with ui.card().classes('fm-panel w-full').props('flat bordered'):
+            with ui.column().classes('gap-0'):
+                ui.label('Endpoints').classes('fm-panel-title')
+                ui.label('Subscribers to flowmon events; 24 h success rate and mean attempt latency.').classes(
+                    'text-xs text-grey-7'
+                )
+            endpoint_list = EndpointList(services, on_bulk_redeliver=lambda eid: bulk.open(eid))
+
+    shown_total: int | None = None
+    seen = (-1, -1)
+    health_at = -HEALTH_INTERVAL
+
+    async def refresh(now: datetime) -> None:
+        nonlocal shown_total
+        records, total = await webhooks.queries.page(
+            status=flt.statuses(),
+            endpoint_id=flt.endpoint_id,
+            limit=PAGE_SIZE,
+            offset=(flt.page - 1) * PAGE_SIZE,
+        )
+        endpoints = {item.id: item for item in webhooks.endpoints.cached_all()}
+        table.show(records, endpoints, now)
+        if total != shown_total:
+            shown_total = total
+            summary.set_text(_summary(total, flt, endpoint_options()))
+            pager_box.clear()
+            with pager_box:
+                Pager(
+                    page=flt.page, page_size=PAGE_SIZE, total=total, on_page=lambda p: ui.navigate.to(flt.url(page=p))
+                )
+        _show_stats(cards, await webhooks.stats())
+
+    async def refresh_endpoints(loop_now: float) -> None:
+        nonlocal health_at
+        health_at = loop_now
+        health = await webhooks.queries.endpoint_health(webhooks.now())
+        endpoint_list.show(webhooks.endpoints.cached_all(), health)
+
+    async def pull() -> None:
+        nonlocal seen
+        now = webhooks.now()
+        version = (webhooks.version, webhooks.endpoints.version)
+        if version == seen:
+            table.tick(now)
+            return
+        loop_now = asyncio.get_running_loop().time()
+        endpoints_moved = version[1] != seen[1]
+        seen = version
+        await refresh(now)
+        if endpoints_moved or loop_now - health_at >= HEALTH_INTERVAL:
+            await refresh_endpoints(loop_now)
+
+    await pull()
+    ui.timer(LIVE_INTERVAL, pull)
+
+
+def _bulk_statuses(flt: DeliveryFilter) -> list[str] | None:
+    return [flt.status] if flt.status in {'exhausted', 'failed', 'cancelled'} else None
+
+
+def _filter_bar(flt: DeliveryFilter, endpoints: dict[str, str]) -> None:
+    statuses = {ALL: 'Any status', OUTSTANDING: 'outstanding (not settled)', **{s: s for s in DELIVERY_STATUSES}}
+    destinations = {ALL: 'All destinations', **dict(sorted(endpoints.items(), key=lambda kv: kv[1].lower()))}
+    if flt.endpoint_id and flt.endpoint_id not in destinations:
+        destinations[flt.endpoint_id] = flt.endpoint_id
+    with ui.row().classes('w-full items-center gap-3 fm-filters').mark('delivery-filters'):
+        ui.select(
+            statuses, value=flt.status or ALL, label='Status',
+            on_change=lambda e: ui.navigate.to(flt.url(status=e.value or None)),
+        ).props('outlined dense options-dense').classes('w-56').mark('filter-status')  # fmt: skip
+        ui.select(
+            destinations, value=flt.endpoint_id or ALL, label='Endpoint',
+            on_change=lambda e: ui.navigate.to(flt.url(endpoint=e.value or None)),
+        ).props('outlined dense options-dense').classes('w-64').mark('filter-endpoint')  # fmt: skip
+        if not flt.is_empty:
+            ui.button('Clear', icon='filter_alt_off', on_click=lambda: ui.navigate.to(PATH)).props(
+                'flat no-caps dense'
+            ).mark('filter-clear')
+
+
+def _summary(total: int, flt: DeliveryFilter, endpoints: dict[str, str]) -> str:
+    parts = [f'{fmt.count(total)} deliver{"y" if total == 1 else "ies"}', 'newest first, live']
+    if flt.status:
+        parts.insert(1, flt.status)
+    if flt.endpoint_id:
+        parts.insert(1, f'to {endpoints.get(flt.endpoint_id, flt.endpoint_id)}')
+    return ' · '.join(parts)
+
+
+def _cards() -> dict[str, MetricCard]:
+    specs = (
+        ('success_rate', 'Success rate', 'percent', 'finished deliveries, last 24 h', f'{PATH}?status=succeeded',
+         None),
+        ('outstanding', 'Outstanding', 'outbox', 'pending, retrying or sending', f'{PATH}?status={OUTSTANDING}',
+         status_color('retrying')),
+        ('exhausted', 'Exhausted', 'block', 'gave up after every retry, 24 h', f'{PATH}?status=exhausted',
+         status_color('exhausted')),
+        ('failed', 'Failed', 'error', 'refused by the receiver (4xx), 24 h', f'{PATH}?status=failed',
+         status_color('failed')),
+    )  # fmt: skip
+    return {
+        key: MetricCard(f'webhooks-{key}', label, icon=icon, hint=hint, href=href, accent=accent)
+        for key, label, icon, hint, href, accent in specs
+    }
+
+
+def _show_stats(cards: dict[str, MetricCard], stats: WebhookStats) -> None:
+    rate = stats.success_rate_24h
+    cards['success_rate'].set_value(fmt.percent(None if rate is None else rate * 100))
+    cards['outstanding'].set_value(fmt.count(stats.outstanding))
+    cards['exhausted'].set_value(fmt.count(stats.exhausted_24h))
+    cards['failed'].set_value(fmt.count(stats.failed_24h))

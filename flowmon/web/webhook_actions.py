@@ -1,0 +1,120 @@
+"""What the webhook buttons do: each checks the session again, calls the delivery service and reports with a notify.
+
+A refused action (a delivery being sent, a disabled endpoint, one deleted meanwhile) is a ``ui.notify`` naming
+the problem, never an exception in the page. Every function returns what it achieved (None when refused), so
+callers can refresh what they show.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
+from typing import Any, TypeVar
+
+from nicegui import ui
+
+from flowmon.services import Services
+from flowmon.webhooks.endpoints import Endpoint, EndpointNotFound
+from flowmon.webhooks.records import DeliveryRecord
+from flowmon.webhooks.service import REDELIVERABLE, DeliveryConflict, DeliveryNotFound
+
+from .auth import LOGIN_PATH, is_signed_in
+
+log = logging.getLogger(__name__)
+
+T = TypeVar('T')
+EXPECTED_ERRORS = (DeliveryNotFound, DeliveryConflict, EndpointNotFound, ValueError)
+
+
+async def _guarded(services: Services, what: str, action: Callable[[], Awaitable[T]]) -> T | None:
+    if not is_signed_in(services.token):
+        ui.notify('Your session has ended: sign in again.', type='warning')
+        ui.navigate.to(LOGIN_PATH)
+        return None
+    try:
+        return await action()
+    except EXPECTED_ERRORS as exc:
+        ui.notify(f'Could not {what}: {exc}', type='negative', multi_line=True)
+    except Exception:
+        log.exception('could not %s', what)
+        ui.notify(f'Could not {what}: unexpected error (see the server log).', type='negative')
+    return None
+
+
+def plural(count: int, noun: str) -> str:
+    return f'{count:,} {noun}{"" if count == 1 else "s"}'
+
+
+async def redeliver(services: Services, delivery_id: str) -> DeliveryRecord | None:
+    """Send one delivery again now (same ``webhook-id``, same body)."""
+    record = await _guarded(services, 'redeliver', lambda: services.webhooks.redeliver(delivery_id))
+    if record is not None:
+        ui.notify('Redelivery queued: 1 delivery is being sent again.', type='positive')
+    return record
+
+
+async def redeliver_many(
+    services: Services, *, statuses: Sequence[str], endpoint_id: str | None, since: datetime | None
+) -> list[str] | None:
+    """Bulk redeliver by filter; notifies how many were requeued."""
+    ids = await _guarded(
+        services,
+        'redeliver',
+        lambda: services.webhooks.redeliver_many(statuses=statuses, endpoint_id=endpoint_id, since=since),
+    )
+    if ids is not None:
+        if ids:
+            ui.notify(f'Redelivery queued: {plural(len(ids), "delivery")} being sent again.', type='positive')
+        else:
+            ui.notify('Nothing to redeliver: no delivery matches any more.', type='info')
+    return ids
+
+
+async def cancel(services: Services, delivery_id: str) -> bool:
+    """Cancel a delivery that is waiting for its next attempt."""
+    done = await _guarded(services, 'cancel', lambda: _cancel(services, delivery_id))
+    if done:
+        ui.notify('Delivery cancelled: no further attempts.', type='info')
+    return bool(done)
+
+
+async def _cancel(services: Services, delivery_id: str) -> bool:
+    await services.webhooks.cancel(delivery_id)
+    return True
+
+
+async def set_endpoint_enabled(services: Services, endpoint_id: str, enabled: bool) -> Endpoint | None:
+    what = 'enable the endpoint' if enabled else 'disable the endpoint'
+    endpoint = await _guarded(services, what, lambda: services.webhooks.endpoints.set_enabled(endpoint_id, enabled))
+    if endpoint is not None:
+        ui.notify(f'Endpoint {"enabled" if enabled else "disabled"}.', type='positive' if enabled else 'info')
+    return endpoint
+
+
+async def reveal_secret(services: Services, endpoint_id: str) -> dict[str, Any] | None:
+    return await _guarded(services, 'reveal the secret', lambda: services.webhooks.endpoints.reveal_secret(endpoint_id))
+
+
+async def rotate_secret(services: Services, endpoint_id: str) -> dict[str, Any] | None:
+    secret = await _guarded(
+        services, 'rotate the secret', lambda: services.webhooks.endpoints.rotate_secret(endpoint_id)
+    )
+    if secret is not None:
+        ui.notify('Secret rotated: the old one keeps signing alongside the new one for 24 h.', type='positive')
+    return secret
+
+
+async def matching_count(
+    services: Services, *, statuses: Sequence[str], endpoint_id: str | None, since: datetime | None
+) -> int | None:
+    """How many deliveries a bulk redeliver with these filters would requeue now."""
+    wanted = [status for status in statuses if status in REDELIVERABLE]
+    if not wanted:
+        return 0
+    ids = await _guarded(
+        services,
+        'count the deliveries',
+        lambda: services.webhooks.queries.ids(status=wanted, endpoint_id=endpoint_id, since=since),
+    )
+    return None if ids is None else len(ids)

@@ -1,0 +1,23 @@
+"""A yes/no question in a dialog, awaited by the handler that asks it (``if await confirm(...): ...``)."""
+
+from __future__ import annotations
+
+from nicegui import ui
+
+
+async def confirm(
+    title: str, message: str, *, ok_label: str, ok_color: str = 'primary', marker: str = 'confirm'
+) -> bool:
+    """Ask, and answer True only when the visitor presses ``ok_label`` (Cancel, Escape or a click outside: False)."""
+    with ui.dialog() as dialog, ui.card().classes('w-full max-w-md gap-3').mark(marker):
+        ui.label(title).classes('text-lg font-semibold')
+        ui.label(message).classes('text-sm text-grey-7').mark(f'{marker}-message')
+        with ui.row().classes('w-full justify-end gap-2'):
+            ui.button('Cancel', on_click=lambda: dialog.submit(False)).props('flat no-caps').mark(f'{marker}-cancel')
+            ui.button(ok_label, on_click=lambda: dialog.submit(True)).props(
+                f'unelevated no-caps color={ok_color} data-testid={marker}-ok'
+            ).mark(f'{marker}-ok')
+    try:
+        return bool(await dialog)
+    finally:
+        dialog.delete()

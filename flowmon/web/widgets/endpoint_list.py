@@ -1,0 +1,195 @@
+"""Webhook endpoints: health (24 h success rate, latency), enable/disable, secret reveal and rotate, bulk redeliver.
+
+An endpoint that flowmon disabled itself (deliveries kept ending exhausted, or it answered 410 Gone) shows the
+reason and a one-click Re-enable. The secret stays hidden until asked for; a revealed secret is kept on this page
+only (it survives the list being redrawn, not a reload).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from nicegui import ui
+
+from flowmon.services import Services
+from flowmon.web import format as fmt
+from flowmon.web import webhook_actions as actions
+from flowmon.web import webhook_format as wfmt
+from flowmon.webhooks.endpoints import Endpoint
+
+from .confirm_dialog import confirm
+
+USER_DISABLED = 'disabled by a user'
+HIDDEN_SECRET = 'whsec_' + '•' * 24
+
+
+class EndpointList:
+    """Redrawn by :meth:`show` when the endpoints or their health change."""
+
+    def __init__(self, services: Services, *, on_bulk_redeliver: Callable[[str], Any]) -> None:
+        self._services = services
+        self._on_bulk = on_bulk_redeliver
+        self._revealed: dict[str, dict[str, Any]] = {}
+        self._shown: Any = None
+        self._health: Mapping[str, Mapping[str, Any]] = {}
+        self.element = ui.column().classes('w-full gap-0').mark('endpoint-list')
+
+    def show(self, endpoints: Sequence[Endpoint], health: Mapping[str, Mapping[str, Any]]) -> None:
+        key = (tuple(endpoints), tuple(sorted((k, tuple(sorted(v.items()))) for k, v in health.items())))
+        if key == self._shown:
+            return
+        self._shown = key
+        self._health = health
+        self.element.clear()
+        with self.element:
+            if not endpoints:
+                with ui.column().classes('w-full items-center gap-1 py-8 fm-empty').mark('endpoints-empty'):
+                    ui.icon('cable', size='2.5rem').classes('text-grey-5')
+                    ui.label('No endpoints yet').classes('text-base font-medium')
+                    ui.label('Create one with POST /api/webhooks/endpoints: it receives every event it '
+                             'subscribes to, signed.').classes('text-sm text-grey-7 text-center')  # fmt: skip
+                return
+            for endpoint in endpoints:
+                self._row(endpoint, health.get(endpoint.id, {}))
+
+    def forget(self) -> None:
+        """Force the next :meth:`show` to redraw (after an action changed what is shown)."""
+        self._shown = None
+
+    # --- one endpoint ---------------------------------------------------------------------------------
+
+    def _row(self, endpoint: Endpoint, health: Mapping[str, Any]) -> None:
+        auto_disabled = not endpoint.enabled and (endpoint.disabled_reason or '') != USER_DISABLED
+        with (
+            ui.element('div')
+            .classes('fm-endpoint w-full' + (' fm-endpoint-off' if not endpoint.enabled else ''))
+            .props(f'data-testid=endpoint-row data-endpoint-id={endpoint.id}')
+            .mark(f'endpoint-{endpoint.id}')
+        ):
+            with ui.row().classes('w-full items-start gap-3 no-wrap'):
+                ui.switch(
+                    value=endpoint.enabled,
+                    on_change=lambda e, eid=endpoint.id: self._toggle(eid, bool(e.value), e.sender),
+                ).props(f'dense color=positive aria-label="Enabled" data-testid=endpoint-enabled-{endpoint.id}').mark(
+                    f'endpoint-enabled-{endpoint.id}'
+                ).tooltip('Enabled: receives events')
+                with ui.column().classes('gap-1 min-w-0 grow'):
+                    with ui.row().classes('items-center gap-2 min-w-0 no-wrap'):
+                        ui.label(wfmt.endpoint_name(endpoint)).classes('font-medium fm-ellipsis')
+                        if not endpoint.enabled:
+                            ui.badge('disabled', color='grey-6').classes('fm-status').mark(
+                                f'endpoint-disabled-{endpoint.id}'
+                            )
+                    ui.label(endpoint.url).classes('fm-mono text-grey-7 fm-ellipsis').tooltip(endpoint.url)
+                    with ui.row().classes('gap-1'):
+                        for event_type in endpoint.event_types:
+                            ui.label(event_type).classes('fm-chip fm-mono')
+                _health(endpoint.id, health)
+            if auto_disabled:
+                with (
+                    ui.row()
+                    .classes('fm-callout w-full items-center gap-2 no-wrap')
+                    .mark(f'endpoint-reason-{endpoint.id}')
+                ):
+                    ui.icon('report', size='1.2rem').classes('text-negative')
+                    ui.label(f'Disabled automatically: {endpoint.disabled_reason}').classes('text-sm grow')
+                    ui.button(
+                        'Re-enable', icon='power_settings_new', on_click=lambda eid=endpoint.id: self._enable(eid)
+                    ).props('unelevated dense no-caps color=positive').mark(f'endpoint-reenable-{endpoint.id}')
+            self._secret_row(endpoint)
+
+    def _secret_row(self, endpoint: Endpoint) -> None:
+        revealed = self._revealed.get(endpoint.id)
+        with ui.row().classes('w-full items-center gap-2 no-wrap fm-secret-row'):
+            ui.icon('key', size='1.1rem').classes('text-grey-6')
+            text = revealed['secret'] if revealed else HIDDEN_SECRET
+            ui.label(text).classes('fm-mono fm-ellipsis fm-secret').mark(f'endpoint-secret-{endpoint.id}')
+            if revealed:
+                ui.button(icon='content_copy', on_click=lambda s=revealed['secret']: _copy(s)).props(
+                    'flat round dense size=sm aria-label="Copy secret"'
+                ).tooltip('Copy').mark(f'endpoint-copy-{endpoint.id}')
+                ui.button(icon='visibility_off', on_click=lambda eid=endpoint.id: self._hide(eid)).props(
+                    'flat round dense size=sm aria-label="Hide secret"'
+                ).tooltip('Hide').mark(f'endpoint-hide-{endpoint.id}')
+            else:
+                ui.button('Reveal', icon='visibility', on_click=lambda eid=endpoint.id: self._reveal(eid)).props(
+                    'flat dense no-caps size=sm'
+                ).mark(f'endpoint-reveal-{endpoint.id}')
+            if revealed and revealed.get('previous_secret'):
+                ui.label(f'previous secret valid until {revealed.get("previous_secret_expires_at", "")[:16]}').classes(
+                    'text-xs text-grey-7 fm-ellipsis'
+                )
+            ui.space()
+            ui.link('Deliveries', f'/webhooks?endpoint={endpoint.id}').classes('fm-link text-sm').mark(
+                f'endpoint-deliveries-{endpoint.id}'
+            )
+            ui.button('Rotate secret', icon='autorenew', on_click=lambda eid=endpoint.id: self._rotate(eid)).props(
+                'flat dense no-caps size=sm'
+            ).mark(f'endpoint-rotate-{endpoint.id}')
+            ui.button('Redeliver…', icon='replay', on_click=lambda eid=endpoint.id: self._on_bulk(eid)).props(
+                'flat dense no-caps size=sm'
+            ).mark(f'endpoint-redeliver-{endpoint.id}')
+
+    # --- actions --------------------------------------------------------------------------------------
+
+    async def _toggle(self, endpoint_id: str, enabled: bool, switch: Any) -> None:
+        current = self._services.webhooks.endpoints.cached(endpoint_id)
+        if current is not None and current.enabled == enabled:
+            return  # the list was redrawn with the value it already has
+        if await actions.set_endpoint_enabled(self._services, endpoint_id, enabled) is None and current is not None:
+            switch.set_value(current.enabled)  # refused: show the truth again
+        self.forget()
+
+    async def _enable(self, endpoint_id: str) -> None:
+        await actions.set_endpoint_enabled(self._services, endpoint_id, True)
+        self.forget()
+
+    async def _reveal(self, endpoint_id: str) -> None:
+        secret = await actions.reveal_secret(self._services, endpoint_id)
+        if secret is not None:
+            self._revealed[endpoint_id] = secret
+            self._redraw()
+
+    def _hide(self, endpoint_id: str) -> None:
+        self._revealed.pop(endpoint_id, None)
+        self._redraw()
+
+    async def _rotate(self, endpoint_id: str) -> None:
+        endpoint = self._services.webhooks.endpoints.cached(endpoint_id)
+        name = wfmt.endpoint_name(endpoint) if endpoint else endpoint_id
+        question = (f'A new secret signs deliveries to {name} from now on. The current one keeps signing alongside '
+                    'it for 24 hours, so the receiver has time to switch.')  # fmt: skip
+        if not await confirm('Rotate the signing secret?', question, ok_label='Rotate', marker='confirm-rotate'):
+            return
+        secret = await actions.rotate_secret(self._services, endpoint_id)
+        if secret is not None:
+            self._revealed[endpoint_id] = secret
+            self._redraw()
+
+    def _redraw(self) -> None:
+        self.forget()
+        self.show(self._services.webhooks.endpoints.cached_all(), self._health)
+
+
+def _health(endpoint_id: str, health: Mapping[str, Any]) -> None:
+    finished = int(health.get('finished_24h') or 0)
+    with ui.row().classes('gap-5 shrink-0 no-wrap items-start').mark(f'endpoint-health-{endpoint_id}'):
+        _figure('Success (24 h)', fmt.percent(_pct(health.get('success_rate_24h'))), f'rate-{endpoint_id}')
+        _figure('Latency', fmt.duration(health.get('mean_latency_ms')), f'latency-{endpoint_id}')
+        _figure('Finished', fmt.count(finished), f'finished-{endpoint_id}')
+
+
+def _pct(rate: float | None) -> float | None:
+    return None if rate is None else rate * 100
+
+
+def _figure(label: str, value: str, marker: str) -> None:
+    with ui.column().classes('gap-0 items-end'):
+        ui.label(label).classes('fm-metric-label text-[0.68rem]')
+        ui.label(value).classes('text-base font-semibold fm-num').mark(f'endpoint-{marker}')
+
+
+def _copy(text: str) -> None:
+    ui.clipboard.write(text)
+    ui.notify('Copied to the clipboard.', type='positive')

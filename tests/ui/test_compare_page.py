@@ -1,0 +1,97 @@
+"""The compare page in the user simulation: the first divergence is named and jumped to, the diff table
+marks what differs, a node's outputs open as a JSON diff, the alignment toggles, identical runs say so, and
+missing or unknown ids get a message."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from nicegui import ui
+from nicegui.testing.user import User
+from uisim import api, sign_in, start, wait_until_ended
+
+# Small requests are approved at once; large ones wait for a review first.
+REFUND: dict[str, Any] = {
+    'id': 'refund',
+    'name': 'Refund',
+    'nodes': [
+        {'id': 'load', 'type': 'transform', 'name': 'Load', 'config': {'expression': '{amount: input.amount}'}},
+        {'id': 'big', 'type': 'condition', 'name': 'Over 100?', 'config': {'expression': 'load.amount > `100`'}},
+        {'id': 'review', 'type': 'log', 'name': 'Review', 'config': {'message': 'reviewed'}},
+        {'id': 'auto', 'type': 'log', 'name': 'Auto-approve', 'config': {'message': 'approved'}},
+    ],
+    'edges': [
+        {'source': 'load', 'target': 'big'},
+        {'source': 'big', 'target': 'review', 'when': True},
+        {'source': 'big', 'target': 'auto', 'when': False},
+    ],
+}
+
+
+async def run_refund(user: User, amount: int) -> str:
+    execution_id = await start(user, 'refund', {'input': {'amount': amount}})
+    await wait_until_ended(user, execution_id)
+    return execution_id
+
+
+async def add_refund(user: User) -> None:
+    response = await api(user, 'PUT', '/api/workflows/refund', REFUND)
+    assert response.status_code in (200, 201), response.text
+
+
+def divergence_node(user: User) -> str:
+    element = next(iter(user.find(marker='first-divergence').elements))
+    return str(element.props['data-node'])
+
+
+async def test_runs_that_differ_name_the_first_divergence_and_show_output_diffs(user: User) -> None:
+    await add_refund(user)
+    small, large = await run_refund(user, 50), await run_refund(user, 500)
+    await sign_in(user, f'/compare?a={small}&b={large}')
+    await user.should_see(marker='first-divergence')
+    assert divergence_node(user) == 'load'  # the amounts differ: the first node's output already differs
+    await user.should_see('First divergence:')
+    await user.should_see('outputs differ')
+    # At the end the branches differ: review ran only for the large amount, auto only for the small one.
+    user.find(marker='compare-jump-end').click()
+    await user.should_see(marker='diff-review')
+    rows = {marker: next(iter(user.find(marker=marker).elements)) for marker in ('diff-review', 'diff-auto')}
+    assert all(row.props['data-differs'] == 'yes' for row in rows.values())
+    user.find(marker='diff-load').click()
+    await user.should_see('Output of Load')
+    diff = next(e for e in user.find(ui.html).elements if e.props.get('data-testid') == 'json-diff')
+    assert '- ' in diff.content and '+ ' in diff.content and '50' in diff.content and '500' in diff.content
+
+
+async def test_identical_runs_say_there_is_no_divergence(user: User) -> None:
+    first = await start(user, 'quick')
+    await wait_until_ended(user, first)
+    second = await start(user, 'quick')
+    await wait_until_ended(user, second)
+    await sign_in(user, f'/compare?a={first}&b={second}')
+    await user.should_see('No divergence: every node ended with the same status and output in both runs.')
+    assert divergence_node(user) == ''
+
+
+async def test_the_alignment_toggles_between_time_and_event_index(user: User) -> None:
+    await add_refund(user)
+    small, large = await run_refund(user, 50), await run_refund(user, 500)
+    await sign_in(user, f'/compare?a={small}&b={large}')
+    await user.should_see(marker='compare-align')
+    toggle = user.find(marker='compare-align').elements.pop()
+    assert isinstance(toggle, ui.toggle)
+    toggle.set_value('index')
+    slider = user.find(marker='compare-slider').elements.pop()
+    assert isinstance(slider, ui.slider)
+    slider.set_value(3)
+    await user.should_see('event 3 · A event 3 / ')
+
+
+async def test_unknown_and_missing_ids_get_a_message(user: User) -> None:
+    quick = await start(user, 'quick')
+    await wait_until_ended(user, quick)
+    await sign_in(user, f'/compare?a={quick}&b=nope')
+    await user.should_see(marker='compare-problem')
+    await user.should_see("Execution B ('nope') not found.")
+    await user.open('/compare')
+    await user.should_see('Choose two executions: /compare?a=<execution id>&b=<execution id>.')
