@@ -8,7 +8,7 @@ from fastapi.responses import JSONResponse
 from flowmon.services import Services
 
 from .auth import bearer_guard
-from .debug import debug_routes
+from .debug import install_debug_routes
 from .errors import install_error_handlers
 from .exchange import exchange_routes
 from .executions import execution_routes
@@ -39,7 +39,7 @@ def install_api(app: FastAPI, services: Services) -> None:
     app.include_router(automation_routes(services), dependencies=guard)
     # public: the webhook signature is the authentication
     app.include_router(hook_routes(services), dependencies=[Depends(started)])
-    app.include_router(debug_routes(services), dependencies=guard)
+    install_debug_routes(app, services, guard)
     install_error_handlers(app)
 
 

@@ -6,18 +6,22 @@ It is the one API module that imports NiceGUI, because the client registry lives
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from collections.abc import Sequence
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.params import Depends
 from nicegui import Client
 
 from flowmon.services import Services
 
 
-def debug_routes(services: Services) -> APIRouter:
-    router = APIRouter(prefix='/api/debug', tags=['debug'])
+def install_debug_routes(app: FastAPI, services: Services, dependencies: Sequence[Depends]) -> None:
+    """Add the route directly to ``app``: an included router would nest the app's lifespan once more on every
+    install, which the in-process test layer (one global app, many installs) cannot afford."""
 
-    @router.get('/clients')
-    async def get_clients() -> dict[str, int]:
+    async def get_clients() -> dict[str, Any]:
         """Connected (and not yet pruned) NiceGUI clients, and subscribers of the event bus."""
         return {'clients': len(Client.instances), 'bus_subscribers': services.bus.subscriber_count}
 
-    return router
+    app.add_api_route('/api/debug/clients', get_clients, methods=['GET'], tags=['debug'], dependencies=dependencies)

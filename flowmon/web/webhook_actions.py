@@ -42,8 +42,12 @@ async def _guarded(services: Services, what: str, action: Callable[[], Awaitable
     return None
 
 
-def plural(count: int, noun: str) -> str:
-    return f'{count:,} {noun}{"" if count == 1 else "s"}'
+def plural(count: int, noun: str, nouns: str | None = None) -> str:
+    """``1 delivery``, ``2 deliveries`` (``nouns`` defaults to ``noun`` + s; a trailing y becomes ies)."""
+    if count == 1:
+        return f'1 {noun}'
+    many = nouns or (noun[:-1] + 'ies' if noun.endswith('y') else noun + 's')
+    return f'{count:,} {many}'
 
 
 async def redeliver(services: Services, delivery_id: str) -> DeliveryRecord | None:

@@ -115,6 +115,10 @@ def server() -> Iterator[Server]:
         FLOWMON_TOKEN=TOKEN,
         FLOWMON_WORKFLOWS_DIR=str(REPO_ROOT / 'data' / 'workflows'),
         PYTHONUNBUFFERED='1',
+        # webhook tests: loopback receivers started by the test are allowed; three attempts half a second apart
+        FLOWMON_OUTBOUND_ALLOW='127.0.0.1',
+        FLOWMON_WEBHOOK_RETRY_SCHEDULE='0,0.5,0.5',
+        FLOWMON_WEBHOOK_JITTER='0',
     )
     with log_path.open('wb') as log:
         process = subprocess.Popen(

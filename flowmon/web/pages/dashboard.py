@@ -52,6 +52,10 @@ CARDS = (
     CardSpec('avg_duration', 'Average duration', 'timer', 'finished today', '/executions?since=today'),
     CardSpec('p95_duration', 'p95 duration', 'speed', 'finished today', '/executions?since=today'),
     CardSpec('throughput', 'Throughput', 'trending_up', 'ended per minute, last 15 min', '/executions?since=15m'),
+    CardSpec('webhook_success_rate', 'Webhook success', 'webhook', 'deliveries succeeded, last 24 h',
+             '/webhooks?status=exhausted'),
+    CardSpec('webhook_pending', 'Pending deliveries', 'outbox', 'pending, retrying or sending',
+             '/webhooks?status=outstanding', status_color('retrying')),
 )  # fmt: skip
 
 
@@ -67,7 +71,7 @@ async def create(services: Services) -> None:
             with ui.column().classes('gap-0'):
                 ui.label('Dashboard').classes('fm-title')
                 ui.label('Everything flowmon is running, live.').classes('text-sm text-grey-7')
-        with ui.element('div').classes('fm-metrics w-full'):
+        with ui.element('div').classes('fm-metrics fm-metrics-5 w-full'):
             cards = {spec.key: MetricCard(spec.key, spec.label, icon=spec.icon, hint=spec.hint, href=spec.href,
                                           accent=spec.accent) for spec in CARDS}  # fmt: skip
         with ui.element('div').classes('fm-split w-full'):
@@ -93,6 +97,7 @@ async def create(services: Services) -> None:
     table.show(rows, _now())
     _show_engine_counts(cards, services)
     _show_snapshot(cards, chart, snapshot)
+    await _show_webhook_stats(cards, services)
 
     def pull_live() -> None:
         nonlocal seen, rows
@@ -111,6 +116,7 @@ async def create(services: Services) -> None:
 
     async def pull_metrics() -> None:
         _show_snapshot(cards, chart, await services.metrics.snapshot())
+        await _show_webhook_stats(cards, services)
 
     ui.timer(LIVE_INTERVAL, pull_live)
     ui.timer(METRICS_INTERVAL, pull_metrics)
@@ -129,6 +135,13 @@ def _show_snapshot(cards: dict[str, MetricCard], chart: ThroughputChart, snapsho
     cards['p95_duration'].set_value(fmt.duration(snapshot.p95_duration_ms))
     cards['throughput'].set_value(fmt.rate(snapshot.throughput_per_min))
     chart.show(snapshot.per_minute, fmt.viewer_timezone())
+
+
+async def _show_webhook_stats(cards: dict[str, MetricCard], services: Services) -> None:
+    stats = await services.webhooks.stats()  # cached and shared: re-queried only when a delivery changed
+    rate = stats.success_rate_24h
+    cards['webhook_success_rate'].set_value(fmt.percent(None if rate is None else rate * 100))
+    cards['webhook_pending'].set_value(fmt.count(stats.outstanding))
 
 
 def _panel_title(title: str, subtitle: str) -> None:

@@ -114,6 +114,7 @@ async def create(services: Services, status: str = '', endpoint: str = '', page:
     shown_total: int | None = None
     seen = (-1, -1)
     health_at = -HEALTH_INTERVAL
+    health_stale = True  # a delivery or endpoint changed since the health figures were read
 
     async def refresh(now: datetime) -> None:
         nonlocal shown_total
@@ -135,25 +136,22 @@ async def create(services: Services, status: str = '', endpoint: str = '', page:
                 )
         _show_stats(cards, await webhooks.stats())
 
-    async def refresh_endpoints(loop_now: float) -> None:
-        nonlocal health_at
-        health_at = loop_now
-        health = await webhooks.queries.endpoint_health(webhooks.now())
-        endpoint_list.show(webhooks.endpoints.cached_all(), health)
-
     async def pull() -> None:
-        nonlocal seen
+        nonlocal seen, health_at, health_stale
         now = webhooks.now()
         version = (webhooks.version, webhooks.endpoints.version)
-        if version == seen:
-            table.tick(now)
-            return
-        loop_now = asyncio.get_running_loop().time()
         endpoints_moved = version[1] != seen[1]
-        seen = version
-        await refresh(now)
-        if endpoints_moved or loop_now - health_at >= HEALTH_INTERVAL:
-            await refresh_endpoints(loop_now)
+        if version != seen:
+            seen = version
+            health_stale = True
+            await refresh(now)
+        else:
+            table.tick(now)
+        loop_now = asyncio.get_running_loop().time()
+        if endpoints_moved or (health_stale and loop_now - health_at >= HEALTH_INTERVAL):
+            health_at, health_stale = loop_now, False
+            health = await webhooks.queries.endpoint_health(webhooks.now())
+            endpoint_list.show(webhooks.endpoints.cached_all(), health)
 
     await pull()
     ui.timer(LIVE_INTERVAL, pull)

@@ -18,6 +18,7 @@ from flowmon.web.actions import run_workflow
 from flowmon.web.execution_rows import ExecutionSummary, merge_live
 from flowmon.web.filters import ExecutionFilter
 from flowmon.web.format import count
+from flowmon.web.widgets.automation_panel import automation_panel
 from flowmon.web.widgets.dag_view import DagView
 from flowmon.web.widgets.execution_table import ExecutionTable
 from flowmon.web.widgets.filter_bar import FilterBar
@@ -42,6 +43,7 @@ async def create(
         for problem in problems:
             ui.notify(f'Filter: {problem}', type='warning')
         _header(services, stored)
+        await automation_panel(services, workflow_id)  # trigger URL and schedule, when the workflow has them
         with ui.card().classes('fm-panel w-full p-0 overflow-hidden').props('flat bordered').mark('workflow-canvas'):
             DagView(stored.definition, on_select=_node_details(stored), height='auto')
         with ui.card().classes('fm-panel w-full').props('flat bordered'):

@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
+
 from nicegui import ui
 
 
 async def confirm(
-    title: str, message: str, *, ok_label: str, ok_color: str = 'primary', marker: str = 'confirm'
+    title: str,
+    message: str,
+    *,
+    ok_label: str,
+    ok_color: str = 'primary',
+    marker: str = 'confirm',
+    host: ui.element | None = None,
 ) -> bool:
-    """Ask, and answer True only when the visitor presses ``ok_label`` (Cancel, Escape or a click outside: False)."""
-    with ui.dialog() as dialog, ui.card().classes('w-full max-w-md gap-3').mark(marker):
+    """Ask, and answer True only when the visitor presses ``ok_label`` (Cancel, Escape or a click outside: False).
+
+    ``host`` is where the dialog lives; pass an element that outlives redraws of the asking widget (by default the
+    dialog is created in the current slot, which a live list may clear while the question is open).
+    """
+    with host or nullcontext(), ui.dialog() as dialog, ui.card().classes('w-full max-w-md gap-3').mark(marker):
         ui.label(title).classes('text-lg font-semibold')
         ui.label(message).classes('text-sm text-grey-7').mark(f'{marker}-message')
         with ui.row().classes('w-full justify-end gap-2'):
@@ -20,4 +32,5 @@ async def confirm(
     try:
         return bool(await dialog)
     finally:
-        dialog.delete()
+        if not dialog.is_deleted:
+            dialog.delete()

@@ -17,7 +17,7 @@ from nicegui import ui
 EDGE_COLOR = '#94a3b8'  # slate 400: visible on white and on the dark page
 
 _CSS = f"""<style>
-.fm-edges {{ position: absolute; pointer-events: none; }}
+.fm-edges {{ position: absolute; pointer-events: none; will-change: transform; }}
 .fm-edges svg {{ position: absolute; inset: 0; width: 100%; height: 100%; overflow: visible; }}
 .fm-edge {{ fill: none; stroke: {EDGE_COLOR}; stroke-width: 1.5px; stroke-dasharray: 4 4; opacity: .6; }}
 .fm-edge.fm-carried {{ stroke-dasharray: none; opacity: .95; }}

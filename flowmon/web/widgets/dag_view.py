@@ -30,6 +30,7 @@ FLOW_WINDOW_SECONDS = 1.5  # an edge animates while its last data.flow is at mos
 # counts active nodes only glow and edges only turn solid. Dense graphs (dots, no labels) get no ripples.
 MAX_PULSING = 24
 MAX_FLOWING = 30
+GLOW_BLUR = 18  # px of glow around active nodes
 SELECTED_COLOR = '#6366f1'  # indigo 500: the selection ring
 FLOW_COLOR = status_color('running')
 ACTIVE_STATUSES = frozenset({'running', 'retrying'})
@@ -267,7 +268,7 @@ class DagView:
         active = status in ACTIVE_STATUSES
         style: dict[str, Any] = {'color': color, 'borderWidth': 0}
         if active:
-            style |= {'shadowBlur': 18, 'shadowColor': color}
+            style |= {'shadowBlur': GLOW_BLUR, 'shadowColor': color}
         if selected:
             style |= {'borderColor': SELECTED_COLOR, 'borderWidth': 3}
         x, y = self._positions[node_id]

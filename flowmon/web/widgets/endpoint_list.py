@@ -34,6 +34,7 @@ class EndpointList:
         self._shown: Any = None
         self._health: Mapping[str, Mapping[str, Any]] = {}
         self.element = ui.column().classes('w-full gap-0').mark('endpoint-list')
+        self._dialogs = ui.element('div')  # questions outlive redraws of the list
 
     def show(self, endpoints: Sequence[Endpoint], health: Mapping[str, Mapping[str, Any]]) -> None:
         key = (tuple(endpoints), tuple(sorted((k, tuple(sorted(v.items()))) for k, v in health.items())))
@@ -138,7 +139,8 @@ class EndpointList:
         if current is not None and current.enabled == enabled:
             return  # the list was redrawn with the value it already has
         if await actions.set_endpoint_enabled(self._services, endpoint_id, enabled) is None and current is not None:
-            switch.set_value(current.enabled)  # refused: show the truth again
+            if not switch.is_deleted:
+                switch.set_value(current.enabled)  # refused: show the truth again
         self.forget()
 
     async def _enable(self, endpoint_id: str) -> None:
@@ -160,7 +162,9 @@ class EndpointList:
         name = wfmt.endpoint_name(endpoint) if endpoint else endpoint_id
         question = (f'A new secret signs deliveries to {name} from now on. The current one keeps signing alongside '
                     'it for 24 hours, so the receiver has time to switch.')  # fmt: skip
-        if not await confirm('Rotate the signing secret?', question, ok_label='Rotate', marker='confirm-rotate'):
+        if not await confirm(
+            'Rotate the signing secret?', question, ok_label='Rotate', marker='confirm-rotate', host=self._dialogs
+        ):
             return
         secret = await actions.rotate_secret(self._services, endpoint_id)
         if secret is not None:

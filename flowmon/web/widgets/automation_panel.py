@@ -1,0 +1,164 @@
+"""How a workflow starts on its own: its signed inbound trigger URL and its cron schedule (next run, pause/resume).
+
+Shown on the workflow page only when the definition enables a trigger or has a schedule. The trigger secret stays
+hidden until asked for (revealing it creates it on first use); the next run time is read from the scheduler every
+second, so it moves on after each firing.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from nicegui import ui
+
+from flowmon.services import Services
+from flowmon.web import format as fmt
+from flowmon.web.auth import is_signed_in
+from flowmon.web.webhook_format import in_time
+from flowmon.webhooks.schedules import ScheduleNotFound
+from flowmon.webhooks.triggers import TriggerNotFound
+
+log = logging.getLogger(__name__)
+
+HIDDEN_SECRET = 'whsec_' + '•' * 24
+
+
+async def automation_panel(services: Services, workflow_id: str) -> None:
+    """The panel, or nothing when the workflow neither accepts triggers nor has a schedule."""
+    try:
+        trigger = await services.triggers.info(workflow_id)
+    except (TriggerNotFound, ValueError):
+        trigger = None
+    try:
+        schedule: dict[str, Any] | None = await services.schedules.info(workflow_id)
+    except ScheduleNotFound:
+        schedule = None
+    if not (trigger and trigger['enabled']) and schedule is None:
+        return
+    with ui.card().classes('fm-panel w-full').props('flat bordered').mark('workflow-automation'):
+        with ui.element('div').classes('fm-split w-full'):
+            if trigger and trigger['enabled']:
+                _trigger(services, workflow_id, _absolute(trigger['path']))
+            if schedule is not None:
+                _Schedule(services, workflow_id, schedule)
+
+
+def _absolute(path: str) -> str:
+    try:
+        request = ui.context.client.request
+        return str(request.base_url).rstrip('/') + path
+    except Exception:  # no request (tests, a reconnect): the path alone still says where to POST
+        return path
+
+
+def _trigger(services: Services, workflow_id: str, url: str) -> None:
+    with ui.column().classes('gap-2 min-w-0').mark('workflow-trigger'):
+        with ui.column().classes('gap-0'):
+            ui.label('Inbound trigger').classes('fm-panel-title')
+            ui.label('POST JSON here, signed per Standard Webhooks with the trigger secret, to start a run.').classes(
+                'text-xs text-grey-7'
+            )
+        with ui.row().classes('w-full items-center gap-2 no-wrap'):
+            ui.label(url).classes('fm-mono fm-ellipsis grow').mark('trigger-url').tooltip(url)
+            ui.button(icon='content_copy', on_click=lambda: _copy(url, 'Trigger URL copied.')).props(
+                'flat round dense size=sm aria-label="Copy trigger URL"'
+            ).tooltip('Copy URL').mark('trigger-copy')
+        with ui.row().classes('w-full items-center gap-2 no-wrap'):
+            ui.icon('key', size='1.1rem').classes('text-grey-6')
+            secret_label = ui.label(HIDDEN_SECRET).classes('fm-mono fm-ellipsis fm-secret grow').mark('trigger-secret')
+            copy = ui.button(icon='content_copy').props('flat round dense size=sm aria-label="Copy secret"')
+            copy.set_visibility(False)
+
+            async def reveal() -> None:
+                if not is_signed_in(services.token):
+                    ui.notify('Your session has ended: sign in again.', type='warning')
+                    return
+                try:
+                    secret = (await services.triggers.reveal_secret(workflow_id))['secret']
+                except (TriggerNotFound, ValueError) as exc:
+                    ui.notify(f'Could not reveal the secret: {exc}', type='negative')
+                    return
+                except Exception:
+                    log.exception('could not reveal the trigger secret of %s', workflow_id)
+                    ui.notify('Could not reveal the secret: unexpected error (see the server log).', type='negative')
+                    return
+                secret_label.set_text(secret)
+                copy.on_click(lambda: _copy(secret, 'Secret copied.'))
+                copy.set_visibility(True)
+                button.set_visibility(False)
+
+            button = (
+                ui.button('Reveal secret', icon='visibility', on_click=reveal)
+                .props('flat dense no-caps size=sm')
+                .mark('trigger-reveal')
+            )
+
+
+class _Schedule:
+    def __init__(self, services: Services, workflow_id: str, info: dict[str, Any]) -> None:
+        self._services = services
+        self._workflow_id = workflow_id
+        with ui.column().classes('gap-2 min-w-0').mark('workflow-schedule'):
+            with ui.column().classes('gap-0'):
+                ui.label('Schedule').classes('fm-panel-title')
+                ui.label('Started by cron; a backlog of missed runs fires once.').classes('text-xs text-grey-7')
+            with ui.row().classes('items-center gap-3'):
+                ui.label(info['cron']).classes('fm-mono text-base').mark('schedule-cron')
+                ui.label(info['timezone']).classes('fm-chip')
+                self._state = ui.badge('').classes('fm-status').mark('schedule-state')
+            with ui.row().classes('items-baseline gap-2'):
+                ui.label('Next run').classes('text-xs text-grey-7')
+                self._next = ui.label('').classes('fm-num').mark('schedule-next')
+            with ui.row().classes('gap-2'):
+                self._pause = (
+                    ui.button('Pause', icon='pause', on_click=lambda: self._set_paused(True))
+                    .props('outline dense no-caps')
+                    .mark('schedule-pause')
+                )
+                self._resume = (
+                    ui.button('Resume', icon='play_arrow', on_click=lambda: self._set_paused(False))
+                    .props('unelevated dense no-caps')
+                    .mark('schedule-resume')
+                )
+        self._show(bool(info['paused']))
+        ui.timer(1.0, self._tick)
+
+    def _show(self, paused: bool) -> None:
+        self._paused = paused
+        self._state.set_text('paused' if paused else 'active')
+        self._state.props(f'color={"grey-6" if paused else "positive"}')
+        self._pause.set_visibility(not paused)
+        self._resume.set_visibility(paused)
+        self._tick()
+
+    def _tick(self) -> None:
+        if self._paused:
+            self._next.set_text('none while paused')
+            return
+        moment = self._services.schedules.next_run_at(self._workflow_id)
+        now = datetime.now(UTC)
+        self._next.set_text(f'{fmt.full_timestamp(moment)} ({in_time(moment, now)})' if moment else fmt.DASH)
+
+    async def _set_paused(self, paused: bool) -> None:
+        if not is_signed_in(self._services.token):
+            ui.notify('Your session has ended: sign in again.', type='warning')
+            return
+        try:
+            change = self._services.schedules.pause if paused else self._services.schedules.resume
+            info = await change(self._workflow_id)
+        except ScheduleNotFound as exc:
+            ui.notify(f'Could not {"pause" if paused else "resume"} the schedule: {exc}', type='negative')
+            return
+        except Exception:
+            log.exception('could not change the schedule of %s', self._workflow_id)
+            ui.notify('Could not change the schedule: unexpected error (see the server log).', type='negative')
+            return
+        self._show(bool(info['paused']))
+        ui.notify('Schedule paused.' if paused else 'Schedule resumed.', type='info' if paused else 'positive')
+
+
+def _copy(text: str, message: str) -> None:
+    ui.clipboard.write(text)
+    ui.notify(message, type='positive')

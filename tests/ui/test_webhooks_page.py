@@ -1,0 +1,316 @@
+"""``/webhooks`` and the delivery detail page against real deliveries to a loopback receiver.
+
+The app runs with 127.0.0.1 allow-listed and a short retry schedule (three attempts, 0.3 s apart, no jitter), so a
+receiver that fails the first attempt sees the delivery succeed on the second within a second.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from nicegui import ui
+from nicegui.testing.user import User
+from uisim import api, sign_in, start, text_of, wait_for_path, wait_until_ended
+
+_spec = importlib.util.spec_from_file_location(
+    'webhook_receiver', Path(__file__).resolve().parents[1] / 'integration' / 'webhook_receiver.py'
+)
+assert _spec is not None and _spec.loader is not None
+receiver_module = sys.modules.setdefault('webhook_receiver', importlib.util.module_from_spec(_spec))
+if not hasattr(receiver_module, 'Receiver'):  # the integration tests may have imported it already
+    _spec.loader.exec_module(receiver_module)
+Receiver, Reply = receiver_module.Receiver, receiver_module.Reply
+
+
+@pytest.fixture(autouse=True)
+def webhook_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Loopback receivers allowed; three quick attempts (runs before the ``user`` fixture starts the app)."""
+    monkeypatch.setenv('FLOWMON_OUTBOUND_ALLOW', '127.0.0.1')
+    monkeypatch.setenv('FLOWMON_WEBHOOK_RETRY_SCHEDULE', '0,0.3,0.3')
+    monkeypatch.setenv('FLOWMON_WEBHOOK_JITTER', '0')
+
+
+@pytest.fixture
+def receivers() -> Iterator[Callable[..., Any]]:
+    started: list[Any] = []
+
+    def make(replies: Any = ()) -> Any:
+        receiver = Receiver(replies).start()
+        started.append(receiver)
+        return receiver
+
+    yield make
+    for receiver in started:
+        receiver.stop()
+
+
+async def queue(user: User, url: str) -> str:
+    response = await api(user, 'POST', '/api/webhooks/deliveries', {'url': url, 'body': {'hello': 'world'}})
+    assert response.status_code == 202, response.text
+    return str(response.json()['id'])
+
+
+async def wait_for_status(user: User, delivery_id: str, status: str, timeout: float = 10.0) -> dict[str, Any]:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        detail = (await api(user, 'GET', f'/api/webhooks/deliveries/{delivery_id}')).json()
+        if detail['status'] == status:
+            return dict(detail)
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f'delivery {delivery_id} is {detail["status"]}, expected {status}')
+        await asyncio.sleep(0.05)
+
+
+async def wait_for_marker_text(user: User, marker: str, expected: str, retries: int = 60) -> None:
+    await user.should_see(marker=marker)
+    for _ in range(retries):
+        if expected in text_of(user, marker):
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f'{marker} shows {text_of(user, marker)!r}, expected {expected!r}')
+
+
+def attempt_title(user: User, n: int) -> str:
+    return str(next(iter(user.find(marker=f'attempt-{n}').elements)).props['title'])
+
+
+def badge_status(user: User, marker: str) -> str:
+    return str(next(iter(user.find(marker=marker).elements)).text)
+
+
+async def create_endpoint(user: User, url: str, events: list[str], description: str = 'Ops alerts') -> dict[str, Any]:
+    body = {'url': url, 'event_types': events, 'description': description}
+    response = await api(user, 'POST', '/api/webhooks/endpoints', body)
+    assert response.status_code == 201, response.text
+    return dict(response.json())
+
+
+async def test_empty_page_says_what_will_appear(user: User) -> None:
+    await sign_in(user, '/webhooks')
+    await user.should_see('No deliveries yet')
+    await user.should_see('No endpoints yet')
+    assert text_of(user, 'metric-webhooks-success_rate-value') == '—'  # nothing finished: no rate
+    assert text_of(user, 'metric-webhooks-outstanding-value') == '0'
+
+
+async def test_a_delivery_appears_and_goes_live_to_succeeded_after_a_retry(user: User, receivers: Any) -> None:
+    receiver = receivers([Reply(503)])
+    await sign_in(user, '/webhooks')
+    await user.should_see('No deliveries yet')
+    delivery_id = await queue(user, receiver.url)
+
+    await user.should_see(marker=f'delivery-row-{delivery_id}', retries=50)  # live: no reload
+    await wait_for_row(user, delivery_id, 'succeeded', '2/3', 'HTTP 200')
+    assert len(receiver.hits) == 2
+
+
+def row_text(user: User, delivery_id: str) -> str:
+    row = next(iter(user.find(marker=f'delivery-row-{delivery_id}').elements))
+    return ' '.join(str(getattr(element, 'text', '')) for element in row.descendants())
+
+
+async def wait_for_row(user: User, delivery_id: str, *needles: str, retries: int = 80) -> None:
+    for _ in range(retries):
+        if all(needle in row_text(user, delivery_id) for needle in needles):
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f'row {delivery_id} shows {row_text(user, delivery_id)!r}, expected {needles}')
+
+
+async def test_detail_shows_the_attempt_timeline_and_masks_secrets(user: User, receivers: Any) -> None:
+    receiver = receivers([Reply(503, body=b'try later')])
+    response = await api(
+        user,
+        'POST',
+        '/api/webhooks/deliveries',
+        {'url': receiver.url, 'body': {'order': 42}, 'headers': {'X-Api-Key': 'hunter2', 'X-Trace': 'abc'}},
+    )
+    assert response.status_code == 202, response.text
+    delivery_id = response.json()['id']
+    await wait_for_status(user, delivery_id, 'succeeded')
+
+    await sign_in(user, f'/webhooks/deliveries/{delivery_id}')
+    await user.should_see(marker='attempt-2')
+    assert attempt_title(user, 1) == 'Attempt 1 · HTTP 503'
+    assert attempt_title(user, 2) == 'Attempt 2 · HTTP 200'
+    await user.should_see('try later')  # the response body prefix of attempt 1
+    assert badge_status(user, 'delivery-status') == 'succeeded'
+    await user.should_see('X-Trace'.lower())
+    await user.should_not_see('hunter2')  # custom credential headers are masked
+    body = next(iter(user.find(marker='delivery-body').elements))
+    assert '"order": 42' in body.content
+
+
+async def test_redeliver_sends_again_after_confirmation(user: User, receivers: Any) -> None:
+    receiver = receivers()
+    delivery_id = await queue(user, receiver.url)
+    await wait_for_status(user, delivery_id, 'succeeded')
+    await sign_in(user, f'/webhooks/deliveries/{delivery_id}')
+    await user.should_see(marker='attempt-1')
+    assert attempt_title(user, 1) == 'Attempt 1 · HTTP 200'
+
+    user.find(marker='delivery-redeliver').click()
+    await user.should_see(marker='confirm-redeliver')
+    user.find(marker='confirm-redeliver-cancel').click()  # changing one's mind sends nothing
+    await asyncio.sleep(0.2)
+    assert len(receiver.hits) == 1
+
+    user.find(marker='delivery-redeliver').click()
+    await user.should_see(marker='confirm-redeliver-ok')
+    user.find(marker='confirm-redeliver-ok').click()
+    await user.should_see('Redelivery queued')
+    await receiver.await_hits(2)
+    await user.should_see(marker='attempt-2', retries=50)  # the page follows live
+    assert attempt_title(user, 2) == 'Attempt 2 · HTTP 200'
+    ids = {hit.headers['webhook-id'] for hit in receiver.hits}
+    assert len(ids) == 1  # the same webhook-id
+
+
+async def test_bulk_redeliver_counts_then_requeues_and_says_how_many(user: User, receivers: Any) -> None:
+    receiver = receivers(lambda index: Reply(400) if index < 2 else Reply(200))
+    first, second = await queue(user, receiver.url), await queue(user, receiver.url)
+    await wait_for_status(user, first, 'failed')
+    await wait_for_status(user, second, 'failed')
+    await sign_in(user, '/webhooks?status=failed')
+    await user.should_see(marker=f'delivery-row-{first}')
+
+    user.find(marker='bulk-redeliver-open').click()
+    await wait_for_marker_text(user, 'bulk-count', '2 deliveries match')
+    user.find(marker='bulk-ok').click()
+    await user.should_see('Redelivery queued: 2 deliveries being sent again.')
+    await wait_for_status(user, first, 'succeeded')
+    await wait_for_status(user, second, 'succeeded')
+
+
+async def test_endpoint_toggle_reveal_and_rotate(user: User, receivers: Any) -> None:
+    receiver = receivers()
+    created = await create_endpoint(user, receiver.url, ['execution.failed'])
+    endpoint_id, secret = created['id'], created['secret']
+    await sign_in(user, '/webhooks')
+    await user.should_see(marker=f'endpoint-{endpoint_id}')
+    await user.should_see('Ops alerts')
+    await user.should_not_see(secret)  # hidden until asked for
+
+    user.find(marker=f'endpoint-reveal-{endpoint_id}').click()
+    await wait_for_marker_text(user, f'endpoint-secret-{endpoint_id}', secret)
+
+    user.find(marker=f'endpoint-enabled-{endpoint_id}').click()
+    await user.should_see('Endpoint disabled.')
+    listed = (await api(user, 'GET', f'/api/webhooks/endpoints/{endpoint_id}')).json()
+    assert listed['enabled'] is False
+    user.find(marker=f'endpoint-enabled-{endpoint_id}').click()
+    await user.should_see('Endpoint enabled.')
+    assert (await api(user, 'GET', f'/api/webhooks/endpoints/{endpoint_id}')).json()['enabled'] is True
+
+    user.find(marker=f'endpoint-rotate-{endpoint_id}').click()
+    await user.should_see(marker='confirm-rotate-ok')
+    user.find(marker='confirm-rotate-ok').click()
+    await user.should_see('Secret rotated')
+    rotated = (await api(user, 'GET', f'/api/webhooks/endpoints/{endpoint_id}/secret')).json()
+    assert rotated['secret'] != secret and rotated['previous_secret'] == secret
+    await wait_for_marker_text(user, f'endpoint-secret-{endpoint_id}', rotated['secret'])
+
+
+async def test_an_auto_disabled_endpoint_shows_why_and_re_enables_in_one_click(user: User, receivers: Any) -> None:
+    receiver = receivers([Reply(410)])  # 410 Gone disables the endpoint at once
+    endpoint_id = (await create_endpoint(user, receiver.url, ['execution.failed']))['id']
+    await wait_until_ended(user, await start(user, 'broken'))
+    await receiver.await_hits(1)
+    await sign_in(user, '/webhooks')
+    await user.should_see(marker=f'endpoint-reason-{endpoint_id}', retries=50)
+    await user.should_see('410 Gone')
+    await wait_for_marker_text(user, f'endpoint-rate-{endpoint_id}', '0.0 %')  # health: 1 finished, 0 succeeded
+
+    user.find(marker=f'endpoint-reenable-{endpoint_id}').click()
+    await user.should_see('Endpoint enabled.')
+    await user.should_not_see(marker=f'endpoint-reason-{endpoint_id}', retries=50)
+    assert (await api(user, 'GET', f'/api/webhooks/endpoints/{endpoint_id}')).json()['enabled'] is True
+
+
+async def test_filters_come_from_the_url_and_bad_values_are_reported(user: User, receivers: Any) -> None:
+    receiver = receivers()
+    delivery_id = await queue(user, receiver.url)
+    await wait_for_status(user, delivery_id, 'succeeded')
+    await sign_in(user, '/webhooks?status=exhausted')
+    await user.should_see('No deliveries match these filters')
+    await user.open('/webhooks?status=bogus')
+    await user.should_see("Filter: unknown status 'bogus' ignored")
+    await user.should_see(marker=f'delivery-row-{delivery_id}')
+    await user.open('/webhooks?status=succeeded')
+    await user.should_see(marker=f'delivery-row-{delivery_id}')
+    user.find(marker=f'delivery-row-{delivery_id}').click()
+    await wait_for_path(user, f'/webhooks/deliveries/{delivery_id}')
+    await user.should_see(marker='attempt-1')
+
+
+async def test_unknown_delivery_is_a_calm_not_found(user: User) -> None:
+    await sign_in(user, '/webhooks/deliveries/nope')
+    await user.should_see('Delivery not found')
+    await user.should_see(kind=ui.link, content='Back to webhooks')
+
+
+async def test_dashboard_cards_show_webhook_success_and_pending(user: User, receivers: Any) -> None:
+    await sign_in(user)
+    await user.should_see(marker='metric-webhook_pending')
+    assert text_of(user, 'metric-webhook_success_rate-value') == '—'
+    links = {key: next(iter(user.find(marker=f'metric-{key}').elements)).props['href']
+             for key in ('webhook_success_rate', 'webhook_pending')}  # fmt: skip
+    assert links == {
+        'webhook_success_rate': '/webhooks?status=exhausted',
+        'webhook_pending': '/webhooks?status=outstanding',
+    }
+
+    ok = receivers()
+    bad = receivers([Reply(400)])
+    await wait_for_status(user, await queue(user, ok.url), 'succeeded')
+    await wait_for_status(user, await queue(user, bad.url), 'failed')
+    await wait_for_marker_text(user, 'metric-webhook_success_rate-value', '50.0 %')
+    assert text_of(user, 'metric-webhook_pending-value') == '0'
+
+
+SCHEDULED = {
+    'id': 'nightly',
+    'name': 'Nightly report',
+    'nodes': [{'id': 'shape', 'type': 'transform', 'name': 'Shape', 'config': {'expression': '{ok: `true`}'}}],
+    'edges': [],
+    'trigger': {'enabled': True},
+    'schedule': {'cron': '0 3 * * *', 'timezone': 'UTC'},
+}
+
+
+async def test_workflow_page_shows_trigger_url_secret_and_schedule_with_pause(user: User) -> None:
+    assert (await api(user, 'PUT', '/api/workflows/nightly', SCHEDULED)).status_code in {200, 201}
+    await sign_in(user, '/workflows/nightly')
+    await user.should_see(marker='workflow-automation')
+    assert text_of(user, 'trigger-url').endswith('/hooks/nightly')
+    assert text_of(user, 'trigger-secret').startswith('whsec_•')  # hidden until asked for
+    user.find(marker='trigger-reveal').click()
+    await wait_for_marker_text(user, 'trigger-secret', 'whsec_')
+    for _ in range(50):  # the first reveal creates the secret; ask the API only once the page has it
+        if '•' not in text_of(user, 'trigger-secret'):
+            break
+        await asyncio.sleep(0.1)
+    secret = (await api(user, 'GET', '/api/workflows/nightly/trigger/secret')).json()['secret']
+    assert text_of(user, 'trigger-secret') == secret
+
+    assert text_of(user, 'schedule-cron') == '0 3 * * *'
+    await wait_for_marker_text(user, 'schedule-next', '03:00:00')
+    user.find(marker='schedule-pause').click()
+    await user.should_see('Schedule paused.')
+    await wait_for_marker_text(user, 'schedule-next', 'none while paused')
+    assert (await api(user, 'GET', '/api/workflows/nightly/schedule')).json()['paused'] is True
+    user.find(marker='schedule-resume').click()
+    await user.should_see('Schedule resumed.')
+    assert (await api(user, 'GET', '/api/workflows/nightly/schedule')).json()['paused'] is False
+
+
+async def test_workflow_without_trigger_or_schedule_shows_no_automation_panel(user: User) -> None:
+    await sign_in(user, '/workflows/quick')
+    await user.should_see(marker='workflow-name')
+    await user.should_not_see(marker='workflow-automation')
