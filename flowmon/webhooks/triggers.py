@@ -73,6 +73,7 @@ class TriggerService:
         self._clock = clock
         self._wall = wall
         self._locks: dict[tuple[str, str], tuple[asyncio.Lock, int]] = {}
+        self._secret_lock = asyncio.Lock()  # two first reveals at once must not create two secrets
 
     async def info(self, workflow_id: str) -> dict[str, Any]:
         """Whether the workflow accepts triggers, its path, and whether a secret exists yet."""
@@ -94,8 +95,11 @@ class TriggerService:
             raise TriggerNotFound(f'workflow {workflow_id!r} not found')
         row = await self._row(workflow_id)
         if row is None or not row.trigger_secret:
-            await self._write(workflow_id, trigger_secret=new_secret())
-            row = await self._row(workflow_id)
+            async with self._secret_lock:
+                row = await self._row(workflow_id)
+                if row is None or not row.trigger_secret:
+                    await self._write(workflow_id, trigger_secret=new_secret())
+                    row = await self._row(workflow_id)
         assert row is not None
         previous = self._previous(row)
         return {'secret': row.trigger_secret, 'previous_secret': previous}

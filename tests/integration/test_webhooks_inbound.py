@@ -151,3 +151,12 @@ async def test_schedule_pause_resume_and_next_run_time(tmp_path: Path) -> None:
         assert (await app.api.get('/api/workflows/triggered/schedule')).status_code == 404
         await app.api.delete('/api/workflows/cronned')
         assert (await app.api.get('/api/workflows/cronned/schedule')).status_code == 404
+
+
+async def test_concurrent_first_reveals_agree_on_one_secret(tmp_path: Path) -> None:
+    import asyncio
+
+    async with running_app(tmp_path) as app:
+        assert (await app.api.put('/api/workflows/triggered', json=TRIGGERED)).status_code == 201
+        answers = await asyncio.gather(*(app.api.get('/api/workflows/triggered/trigger/secret') for _ in range(5)))
+        assert len({answer.json()['secret'] for answer in answers}) == 1
