@@ -144,6 +144,11 @@ def test_a_finished_execution_renders_and_a_canvas_click_opens_the_inspector(
     page.get_by_label('Close inspector').click()
     expect(inspector).to_be_hidden()
     page.screenshot(path=str(shots / 'execution-finished-dark.png'), full_page=True)
+
+    page.get_by_test_id('node-ship_order').click()  # the text alternative opens the inspector as well
+    expect(inspector).to_be_visible()
+    expect(inspector).to_contain_text('Ship order')
+    page.get_by_label('Close inspector').click()
     page.locator('button:has(i:text-is("light_mode"))').first.click()
 
 

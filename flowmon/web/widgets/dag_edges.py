@@ -19,8 +19,9 @@ EDGE_COLOR = '#94a3b8'  # slate 400: visible on white and on the dark page
 _CSS = f"""<style>
 .fm-edges {{ position: absolute; pointer-events: none; will-change: transform; }}
 .fm-edges svg {{ position: absolute; inset: 0; width: 100%; height: 100%; overflow: visible; }}
-.fm-edge {{ fill: none; stroke: {EDGE_COLOR}; stroke-width: 1.5px; stroke-dasharray: 4 4; opacity: .6; }}
-.fm-edge.fm-carried {{ stroke-dasharray: none; opacity: .95; }}
+.fm-edges path {{ fill: none; stroke: {EDGE_COLOR}; stroke-width: 1.5px; stroke-dasharray: 4 4; opacity: .6;
+                  vector-effect: non-scaling-stroke; }}
+.fm-edges path.c {{ stroke-dasharray: none; opacity: .95; }}
 .fm-arrow {{ position: absolute; width: 0; height: 0; border-left: 8px solid {EDGE_COLOR};
             border-top: 4.5px solid transparent; border-bottom: 4.5px solid transparent; }}
 .fm-branch {{ position: absolute; transform: translate(-50%, -100%); font-size: 10px; line-height: 1;
@@ -91,7 +92,7 @@ class EdgeLayer:
         self.element.client.run_javascript(
             f'(() => {{ const root = getHtmlElement({self.element.id}); if (!root) return; '
             f'const set = (ids, on) => ids.forEach((i) => root.querySelector(`[data-e="${{i}}"]`)'
-            f'?.classList.toggle("fm-carried", on)); set({added}, true); set({removed}, false); }})()'
+            f'?.classList.toggle("c", on)); set({added}, true); set({removed}, false); }})()'
         )
 
     def path(self, source: str, target: str) -> list[list[float]]:
@@ -117,10 +118,10 @@ class EdgeLayer:
             (x1, y1), (x2, y2) = self._positions[source], self._positions[target]
             a, b = x1 + self._half_units, x2 - self._half_units
             middle = (a + b) / 2
-            css = 'fm-edge fm-carried' if i in self._carried else 'fm-edge'
+            css = ' class="c"' if i in self._carried else ''  # c: carried data, drawn solid
             paths.append(
-                f'<path data-e="{i}" class="{css}" vector-effect="non-scaling-stroke" '
-                f'd="M{x1:g} {y1:g}H{a:g}C{middle:g} {y1:g} {middle:g} {y2:g} {b:g} {y2:g}H{x2:g}"/>'
+                f'<path data-e="{i}"{css} d="M{x1:g} {y1:g}H{_n(a)}C{_n(middle)} {y1:g} {_n(middle)} {y2:g} '
+                f'{_n(b)} {y2:g}H{x2:g}"/>'
             )
             targets.add(target)
             when = self._branches.get((source, target))
@@ -140,3 +141,7 @@ class EdgeLayer:
             f'aria-hidden="true">{"".join(paths)}</svg>'
         )
         return _CSS + svg + ''.join(marks)
+
+
+def _n(value: float) -> str:
+    return f'{value:.3f}'.rstrip('0').rstrip('.')

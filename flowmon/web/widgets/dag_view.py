@@ -21,9 +21,9 @@ from nicegui.events import EChartPointClickEventArguments
 
 from flowmon.engine.layout import DagLayout, layout_definition
 from flowmon.engine.state import ExecutionState, NodeState
-from flowmon.web.format import duration
 from flowmon.web.theme import status_color
 from flowmon.web.widgets.dag_edges import EDGE_COLOR, EdgeLayer, PlotArea
+from flowmon.web.widgets.dag_text import card_text, label_formatter, tooltip_formatter
 
 FLOW_WINDOW_SECONDS = 1.5  # an edge animates while its last data.flow is at most this old
 # Effects repaint their canvas layer every frame (costly without a GPU), so they are capped: beyond these
@@ -234,6 +234,8 @@ class DagView:
                     'symbol': symbol,
                     'symbolSize': [width, height],
                     'emphasis': {'scale': 1.04, 'label': {'show': True}},
+                    'itemStyle': {'color': status_color('pending')},
+                    'tooltip': {':formatter': self._formatter('tooltip')},
                     'label': self._label_style(),
                     'data': [],
                     'links': [],  # edges are the SVG layer underneath (dag_edges)
@@ -247,6 +249,7 @@ class DagView:
         return {
             'show': True,
             'position': 'inside',
+            ':formatter': self._formatter('label'),
             'color': CARD_TEXT,
             'lineHeight': 15,
             'rich': {
@@ -256,6 +259,8 @@ class DagView:
         }
 
     def _node_item(self, node_id: str, node: NodeState | None) -> dict[str, Any]:
+        """One graph item, as small as possible: it is re-sent for every node on every change. Names, types
+        and the tooltip and label layout live in the formatters sent once (see :meth:`_formatter`)."""
         status = node.status if node else 'pending'
         took = node.duration_ms if node else None
         attempts = node.attempts if node else 0
@@ -264,30 +269,32 @@ class DagView:
         cached = self._items.get(node_id)
         if cached is not None and cached[0] == signature:
             return cached[1]
-        color = status_color(status)
+        item: dict[str, Any] = {'name': node_id, 'value': list(self._positions[node_id])}
+        if status != 'pending':
+            item['s'] = status
+            item['m'] = card_text(status, took, attempts, node)
         active = status in ACTIVE_STATUSES
-        style: dict[str, Any] = {'color': color, 'borderWidth': 0}
+        style: dict[str, Any] = {}
+        if status != 'pending':
+            style['color'] = status_color(status)
         if active:
-            style |= {'shadowBlur': GLOW_BLUR, 'shadowColor': color}
+            style |= {'shadowBlur': GLOW_BLUR, 'shadowColor': status_color(status)}
+            if not self._scale.labels:  # dots have no ripple: an active one grows and rings itself instead
+                item['symbolSize'] = round(self._scale.card[0] * 1.5)
+                style |= {'borderColor': '#ffffff', 'borderWidth': 2}
         if selected:
             style |= {'borderColor': SELECTED_COLOR, 'borderWidth': 3}
-        x, y = self._positions[node_id]
-        meta = _meta(status, took, attempts, node)
-        name = self.name_of(node_id)
-        item: dict[str, Any] = {
-            'id': node_id,
-            'name': node_id,
-            'value': [x, y],
-            'itemStyle': style,
-            'tooltip': {'formatter': _rich_safe(_tooltip(name, node_id, self._types.get(node_id, ''), status, meta))},
-        }
-        if self._scale.labels:
-            item['label'] = {'formatter': f'{{name|{_rich_safe(_clip(name, self._scale.card[0]))}}}\n{{meta|{meta}}}'}
-        elif active:  # dots have no ripple: an active one grows and rings itself instead
-            item['symbolSize'] = round(self._scale.card[0] * 1.5)
-            style |= {'borderColor': '#ffffff', 'borderWidth': 2}
+        if style:
+            item['itemStyle'] = style
         self._items[node_id] = (signature, item)
         return item
+
+    def _formatter(self, kind: str) -> str:
+        """The JavaScript that renders a node's tooltip or card label from its item (``s`` status, ``m`` text)."""
+        names = {node_id: self.name_of(node_id) for node_id in self._positions}
+        if kind == 'label':
+            return label_formatter(names, self._scale.card[0])
+        return tooltip_formatter(names, {node_id: self._types.get(node_id, '') for node_id in self._positions})
 
     def _flows(self, state: ExecutionState | None, now: datetime | None) -> list[dict[str, Any]]:
         """Edges whose last hand-over is at most FLOW_WINDOW_SECONDS old: a particle runs along them."""
@@ -338,40 +345,6 @@ class DagView:
         self.select(node_id)
         if self._on_select is not None:
             self._on_select(node_id)
-
-
-def _meta(status: str, duration_ms: float | None, attempts: int, node: NodeState | None) -> str:
-    if status in ('succeeded', 'failed') and duration_ms is not None:
-        text = duration(duration_ms)
-        return f'{text} · {attempts} tries' if attempts > 1 else text
-    if status == 'succeeded' and node is not None and node.reused:
-        return 'reused'
-    if status == 'retrying':
-        return f'retrying after try {attempts}'
-    if status == 'running' and attempts > 1:
-        return f'running · try {attempts}'
-    return status
-
-
-def _tooltip(name: str, node_id: str, node_type: str, status: str, meta: str) -> str:
-    title = _html(name) if name == node_id else f'{_html(name)} <span style="opacity:.6">{_html(node_id)}</span>'
-    kind = f' · {_html(node_type)}' if node_type else ''
-    dot = f'<span style="color:{status_color(status)}">●</span>'
-    detail = f'{dot} {_html(meta)}' if meta != status else f'{dot} {status}'
-    return f'<b>{title}</b><br/>{detail}{kind}'
-
-
-def _clip(text: str, width_px: int) -> str:
-    limit = max(6, int(width_px / 7.2))
-    return text if len(text) <= limit else text[: limit - 1] + '…'
-
-
-def _rich_safe(text: str) -> str:
-    return text.replace('{', '(').replace('}', ')').replace('|', '/')
-
-
-def _html(text: str) -> str:
-    return text.replace('&', '&amp;').replace('<', '&lt;').replace('>', '&gt;')
 
 
 def _width(layout: DagLayout, column: int) -> int:

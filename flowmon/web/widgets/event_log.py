@@ -31,24 +31,34 @@ MARK_USER_JS = """(e) => {
   if (up) t.dataset.stick = '0';
 }"""
 STICK_JS = """(e) => {
-  const t = e.target; if (Date.now() - Number(t.dataset.user || 0) > 3000) return;
+  const t = e.target, now = Date.now();
+  if (now - Number(t.dataset.user || 0) > 3000 || now - Number(t.dataset.auto || 0) < 150) return;
   const bottom = t.scrollHeight - t.scrollTop - t.clientHeight < 32;
   if (!bottom) t.dataset.stick = '0'; else if (t.dataset.dir !== 'up') t.dataset.stick = '1';
 }"""
-_TYPE_COLORS = {
-    EventType.NODE_STARTED: status_color('running'),
-    EventType.EXECUTION_STARTED: status_color('running'),
-    EventType.NODE_RETRYING: status_color('retrying'),
-    EventType.NODE_COMPLETED: status_color('succeeded'),
-    EventType.EXECUTION_COMPLETED: status_color('succeeded'),
-    EventType.NODE_FAILED: status_color('failed'),
-    EventType.EXECUTION_FAILED: status_color('failed'),
-    EventType.NODE_SKIPPED: status_color('skipped'),
-    EventType.NODE_CANCELLED: status_color('cancelled'),
-    EventType.EXECUTION_CANCELLED: status_color('cancelled'),
-    EventType.EXECUTION_INTERRUPTED: status_color('interrupted'),
-    EventType.EXECUTION_QUEUED: status_color('queued'),
+_KINDS = {  # event type -> colour class of its type word (the status it leads to)
+    EventType.NODE_STARTED: 'running',
+    EventType.EXECUTION_STARTED: 'running',
+    EventType.NODE_RETRYING: 'retrying',
+    EventType.NODE_COMPLETED: 'succeeded',
+    EventType.EXECUTION_COMPLETED: 'succeeded',
+    EventType.NODE_FAILED: 'failed',
+    EventType.EXECUTION_FAILED: 'failed',
+    EventType.NODE_SKIPPED: 'skipped',
+    EventType.NODE_CANCELLED: 'cancelled',
+    EventType.EXECUTION_CANCELLED: 'cancelled',
+    EventType.EXECUTION_INTERRUPTED: 'interrupted',
+    EventType.EXECUTION_QUEUED: 'queued',
 }
+# Columns by CSS, colours by class: a line is sent as a few short tags, not as padded, inline-styled text.
+_CSS = (
+    '<style>.fm-ev{white-space:nowrap}.fm-ev>span{display:inline-block;vertical-align:top;margin-right:1.5ch}'
+    '.fm-ev .t{width:9ch;text-align:right;opacity:.6}.fm-ev .s{width:5ch;opacity:.6}'
+    '.fm-ev .k{width:20ch;font-weight:600;color:var(--fm-muted,#64748b)}'
+    '.fm-ev .n{width:18ch;overflow:hidden;text-overflow:ellipsis}.fm-ev .d{opacity:.75;white-space:pre}'
+    + ''.join(f'.fm-ev .k-{kind}{{color:{status_color(kind)}}}' for kind in sorted(set(_KINDS.values())))
+    + '</style>'
+)
 ALL_TYPES = [str(event_type) for event_type in EventType]
 
 
@@ -87,6 +97,7 @@ class EventLog:
                 .classes('min-w-[180px]')
                 .mark('event-node-filter')
             )
+        ui.html(_CSS, sanitize=False).classes('hidden')
         self.box = (
             ui.element('div')
             .classes(
@@ -159,9 +170,7 @@ class EventLog:
 
     def _add_chunk(self, events: list[Event]) -> None:
         with self.box:
-            element = ui.html('<br>'.join(self._line(event) for event in events), sanitize=False).classes(
-                'whitespace-pre'
-            )
+            element = ui.html(''.join(self._line(event) for event in events), sanitize=False)
         self._chunks.append((element, len(events)))
         self._shown_lines += len(events)
 
@@ -176,11 +185,14 @@ class EventLog:
         scrolling: the reader may have moved between this message and the next frame)."""
         if force:
             script = (
-                'el.dataset.stick = "1"; el.dataset.dir = ""; '
-                'requestAnimationFrame(() => { el.scrollTop = el.scrollHeight; });'
+                'el.dataset.stick = "1"; el.dataset.dir = ""; el.dataset.user = "0"; requestAnimationFrame(() => { '
+                'el.dataset.auto = String(Date.now()); el.scrollTop = el.scrollHeight; });'
             )
         else:
-            script = 'requestAnimationFrame(() => { if (el.dataset.stick !== "0") el.scrollTop = el.scrollHeight; });'
+            script = (
+                'requestAnimationFrame(() => { if (el.dataset.stick === "0") return; '
+                'el.dataset.auto = String(Date.now()); el.scrollTop = el.scrollHeight; });'
+            )
         self.box.client.run_javascript(
             f'(() => {{ const el = getHtmlElement({self.box.id}); if (!el) return; {script} }})()'
         )
@@ -208,13 +220,11 @@ class EventLog:
 
     def _line(self, event: Event) -> str:
         offset = (event.ts - self._origin).total_seconds() if self._origin else 0.0
-        color = _TYPE_COLORS.get(event.type, '#64748b')
-        node = escape(event.node_id or '')
+        kind = _KINDS.get(event.type)
+        word = f'<span class="k k-{kind}">{event.type}</span>' if kind else f'<span class="k">{event.type}</span>'
         return (
-            f'<span class="opacity-60" title="{event.ts.isoformat()}">{"+" + format(offset, ".3f"):>9}s</span> '
-            f'<span class="opacity-60">#{event.seq:<5}</span> '
-            f'<span style="color:{color};font-weight:600">{event.type!s:<21}</span> '
-            f'<span>{node:<18}</span> <span class="opacity-75">{escape(_detail(event))}</span>'
+            f'<div class="fm-ev"><span class="t">+{offset:.3f}s</span><span class="s">#{event.seq}</span>{word}'
+            f'<span class="n">{escape(event.node_id or "")}</span><span class="d">{escape(_detail(event))}</span></div>'
         )
 
 
