@@ -4,14 +4,13 @@ executions that only the store still knows, and unknown ids."""
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 from nicegui import ui
 from nicegui.testing.user import User
-from uisim import api, sign_in, start, text_of, wait_for_path, wait_until_ended
+from uisim import api, node_status, sign_in, start, text_of, wait_for_path, wait_until_ended
 
 from flowmon.engine.projector import Projector
 
@@ -59,13 +58,6 @@ def row_html(user: User, node_id: str) -> str:
     return str(getattr(next(iter(elements)), 'content', ''))
 
 
-def row_status(user: User, node_id: str) -> str:
-    """The status word shown in the node's row of the list."""
-    match = re.search(r'fm-node-status[^>]*>([a-z]+)<', row_html(user, node_id))
-    assert match, row_html(user, node_id)
-    return match.group(1)
-
-
 async def until(condition: Callable[[], object], timeout: float = 5.0) -> None:
     deadline = asyncio.get_running_loop().time() + timeout
     while not condition():
@@ -99,8 +91,8 @@ async def test_live_page_follows_the_execution_to_the_end(user: User) -> None:
     await user.open(f'/executions/{execution_id}')
     await user.should_see(marker='node-charge')
     await wait_for_text(user, 'execution-status', 'succeeded')
-    assert row_status(user, 'fetch') == 'succeeded'
-    assert row_status(user, 'charge') == 'succeeded'
+    assert node_status(user, 'fetch') == 'succeeded'
+    assert node_status(user, 'charge') == 'succeeded'
     assert '2 attempts' in row_html(user, 'charge')
     assert text_of(user, 'progress-text') == '3 / 3 nodes'
     await user.should_see('node.retrying', marker='event-log')
@@ -160,7 +152,7 @@ async def test_cancel_asks_first_and_then_cancels(user: User) -> None:
     await until(lambda: confirm.value)
     user.find(marker='confirm-cancel').click()
     await wait_for_text(user, 'execution-status', 'cancelled')
-    await until(lambda: row_status(user, 'wait') == 'cancelled')
+    await until(lambda: node_status(user, 'wait') == 'cancelled')
     await user.should_see(marker='rerun-execution')
 
 
@@ -207,7 +199,7 @@ async def test_an_execution_only_the_store_knows_is_drawn_from_its_events(
     monkeypatch.setattr(Projector, 'recent_events', lambda self, _id, after_seq=0: None)
     await user.open(f'/executions/{execution_id}')
     await wait_for_text(user, 'execution-status', 'succeeded')
-    assert row_status(user, 'charge') == 'succeeded'
+    assert node_status(user, 'charge') == 'succeeded'
     assert text_of(user, 'progress-text') == '3 / 3 nodes'
     await user.should_see('Flaky pipeline')
     await user.should_see('node.completed', marker='event-log')

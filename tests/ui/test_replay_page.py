@@ -13,7 +13,7 @@ import pytest
 from nicegui import ui
 from nicegui.elements.upload_files import SmallFileUpload
 from nicegui.testing.user import User
-from uisim import api, sign_in, start, text_of, wait_for_path, wait_until_ended
+from uisim import api, node_status, sign_in, start, text_of, wait_for_path, wait_until_ended
 
 # A node that fails once and succeeds on its second attempt, between two quick ones.
 FLAKY: dict[str, Any] = {
@@ -58,7 +58,7 @@ async def api_statuses(user: User, execution_id: str, k: int) -> dict[str, str]:
 
 
 def page_statuses(user: User) -> dict[str, str]:
-    return {node_id: text_of(user, f'node-status-{node_id}') for node_id in NODES}
+    return {node_id: node_status(user, node_id) for node_id in NODES}
 
 
 async def wait_position(user: User, k: int, timeout: float = 5.0) -> None:
@@ -188,7 +188,7 @@ async def test_scrubber_and_gantt_jump(user: User) -> None:
          'dataIndex': 0, 'data': retried, 'dataType': None, 'value': retried['value']},
     )  # fmt: skip
     await wait_position(user, retried['value'][4])
-    assert text_of(user, 'node-status-charge') == 'retrying'
+    assert node_status(user, 'charge') == 'retrying'
     await user.should_see(marker='inspector')
     await user.should_see('gateway timeout')
 
@@ -199,7 +199,7 @@ async def test_a_running_execution_replays_what_was_recorded_so_far(user: User) 
     await user.should_see(marker='replay-running-note')
     user.find(marker='replay-jump-to-end').click()
     await user.should_see(marker='replay-position')
-    assert text_of(user, 'node-status-wait') == 'running'
+    assert node_status(user, 'wait') == 'running'
 
 
 async def test_unknown_execution_gets_a_message(user: User) -> None:

@@ -103,3 +103,13 @@ def text_of(user: User, marker: str) -> str:
     assert len(elements) == 1, f'{len(elements)} elements marked {marker!r}'
     element = next(iter(elements))
     return str(getattr(element, 'text', ''))
+
+
+def node_status(user: User, node_id: str) -> str:
+    """The status word shown in the node's row of the node list (``data-testid="node-<id>"``)."""
+    elements = user.find(marker=f'node-{node_id}').elements
+    assert len(elements) == 1, f'expected one row for node {node_id!r}'
+    html = str(getattr(next(iter(elements)), 'content', ''))
+    match = re.search(r'fm-node-status[^>]*>([a-z]+)<', html)
+    assert match, html
+    return match.group(1)
