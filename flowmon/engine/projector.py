@@ -72,6 +72,13 @@ class Projector:
                 changed |= ids
         return self.version, frozenset(changed)
 
+    def changed_states(self, version: int) -> tuple[int, list[ExecutionState]]:
+        """The states changed after ``version`` (all held states when that is too old to say)."""
+        version, changed = self.changed_since(version)
+        if changed is None:
+            return version, list(self._states.values())
+        return version, [state for key in changed if (state := self._states.get(key)) is not None]
+
     def get(self, execution_id: str) -> ExecutionState | None:
         return self._states.get(execution_id)
 

@@ -5,20 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import field_validator
-
-from .base import NodeConfig, NodeContext, NodeError, NodeType
-from .expressions import compile_expression, evaluate, truthy
+from .base import NodeContext, NodeError, NodeType
+from .expressions import ExpressionConfig, evaluate, truthy
 
 
-class ConditionConfig(NodeConfig):
-    expression: str
-
-    @field_validator('expression')
-    @classmethod
-    def _compiles(cls, value: str) -> str:
-        compile_expression(value)
-        return value
+class ConditionConfig(ExpressionConfig):
+    """JMESPath ``expression`` evaluated over the node's input."""
 
 
 class ConditionNode(NodeType):

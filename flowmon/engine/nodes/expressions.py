@@ -7,6 +7,9 @@ from typing import Any
 import jmespath
 from jmespath.exceptions import JMESPathError
 from jmespath.parser import ParsedResult
+from pydantic import field_validator
+
+from .base import NodeConfig
 
 
 def compile_expression(text: str) -> ParsedResult:
@@ -28,3 +31,15 @@ def evaluate(text: str, data: Any) -> Any:
 def truthy(value: Any) -> bool:
     """JMESPath truthiness: false, null, empty string, list and object are false; 0 is true."""
     return not (value is None or value is False or value in ('', [], {}))
+
+
+class ExpressionConfig(NodeConfig):
+    """A config whose ``expression`` is JMESPath, checked when the workflow is saved."""
+
+    expression: str
+
+    @field_validator('expression')
+    @classmethod
+    def _compiles(cls, value: str) -> str:
+        compile_expression(value)
+        return value

@@ -124,11 +124,7 @@ async def _history(services: Services, stored: StoredWorkflow, flt: ExecutionFil
     def pull() -> None:
         nonlocal rows, seen, known_total
         moment = datetime.now(UTC)
-        seen, changed = services.projector.changed_since(seen)
-        if changed is None:
-            states = list(services.projector.states())
-        else:
-            states = [state for eid in changed if (state := services.projector.get(eid)) is not None]
+        seen, states = services.projector.changed_states(seen)
         if not states:
             table.tick(moment)
             return
