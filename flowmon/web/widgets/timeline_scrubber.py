@@ -39,6 +39,7 @@ class TimelineScrubber:
     ) -> None:
         self._on_seek = on_seek
         self._scale = scale
+        self._length = length
         self._max = max(1, round(length * scale))
         self._quiet = False
         with ui.column().classes('w-full gap-0 fm-scrubber'):
@@ -56,6 +57,7 @@ class TimelineScrubber:
     def rescale(self, length: float, scale: float) -> None:
         """A new scale (the compare page switching between time and event index)."""
         self._scale = scale
+        self._length = length
         self._max = max(1, round(length * scale))
         self.slider.props['max'] = self._max
         self.slider.update()
@@ -73,6 +75,9 @@ class TimelineScrubber:
 
     def _changed(self, event: Any) -> None:
         if self._quiet or event.value is None:
+            return
+        if event.value >= self._max:  # the end of the track is the end, whatever the slider's rounding
+            self._on_seek(self._length)
             return
         self._on_seek(float(event.value) / self._scale)
 
