@@ -34,6 +34,21 @@ body { background: var(--fm-page); color: var(--fm-text); }
 .fm-conn[data-state=offline] .fm-conn-offline { display: inline; color: #ef4444; }
 .fm-conn[data-state=offline] .fm-conn-connecting { display: none; }
 
+/* node list (widgets/node_list.js): one short class per part, the rows are the bulk of a big page */
+
+.fm-nr { display: flex; flex-wrap: nowrap; align-items: center; gap: 8px; width: 100%; padding: 6px 8px;
+         cursor: pointer; border-radius: 4px; border-bottom: 1px solid var(--fm-border, #e5e7eb); }
+.fm-nr:hover { background: var(--fm-hover, #f3f4f6); }
+.fm-nr.fm-nr-selected { background: color-mix(in srgb, #6366f1 14%, transparent); }
+.fm-nr i { font-size: 18px; flex-shrink: 0; }
+.fm-nr-main { min-width: 0; flex-grow: 1; }
+.fm-nr-name { font-size: .875rem; font-weight: 500; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
+.fm-nr-id { font-size: .75rem; color: var(--fm-muted, #6b7280); overflow: hidden; text-overflow: ellipsis;
+            white-space: nowrap; font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; }
+.fm-nr-side { flex-shrink: 0; text-align: right; }
+.fm-node-status { font-size: .75rem; font-weight: 600; text-transform: uppercase; letter-spacing: .025em; }
+.fm-nr-detail { font-size: .75rem; color: var(--fm-muted, #6b7280); white-space: nowrap; }
+
 /* page scaffolding */
 .fm-frame { width: 100%; }
 .fm-page { max-width: 1400px; margin: 0 auto; padding: 24px 24px 48px; }

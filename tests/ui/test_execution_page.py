@@ -13,6 +13,8 @@ from nicegui.testing.user import User
 from uisim import api, node_status, sign_in, start, text_of, wait_for_path, wait_until_ended
 
 from flowmon.engine.projector import Projector
+from flowmon.web.widgets.dag_chart import DagChart
+from flowmon.web.widgets.node_list import NodeList
 
 # Three nodes in a row; the middle one fails once, then succeeds on its second attempt.
 FLAKY: dict[str, Any] = {
@@ -52,10 +54,11 @@ async def wait_for_text(user: User, marker: str, expected: str, timeout: float =
         await asyncio.sleep(0.05)
 
 
-def row_html(user: User, node_id: str) -> str:
-    elements = user.find(marker=f'node-{node_id}').elements
-    assert len(elements) == 1
-    return str(getattr(next(iter(elements)), 'content', ''))
+def row_detail(user: User, node_id: str) -> str:
+    """The detail line (attempts, duration) of the node's row in the node list."""
+    node_list = next(iter(user.find(marker='node-list').elements))
+    assert isinstance(node_list, NodeList)
+    return node_list.row_of(node_id)['detail']
 
 
 async def until(condition: Callable[[], object], timeout: float = 5.0) -> None:
@@ -67,21 +70,8 @@ async def until(condition: Callable[[], object], timeout: float = 5.0) -> None:
 
 
 def click_node(user: User, node_id: str) -> None:
-    """What ECharts emits when a node of the graph series is clicked."""
-    user.find(ui.echart).trigger(
-        'componentClick',
-        {
-            'componentType': 'series',
-            'seriesType': 'graph',
-            'seriesIndex': 2,
-            'seriesName': None,
-            'name': node_id,
-            'dataIndex': 1,
-            'data': {},
-            'dataType': 'node',
-            'value': None,
-        },
-    )
+    """What the canvas emits when a node is clicked."""
+    user.find(DagChart).trigger('node_click', node_id)
 
 
 async def test_live_page_follows_the_execution_to_the_end(user: User) -> None:
@@ -89,11 +79,11 @@ async def test_live_page_follows_the_execution_to_the_end(user: User) -> None:
     await sign_in(user)
     execution_id = await start(user, 'flaky')
     await user.open(f'/executions/{execution_id}')
-    await user.should_see(marker='node-charge')
+    await user.should_see(marker='node-list')
     await wait_for_text(user, 'execution-status', 'succeeded')
     assert node_status(user, 'fetch') == 'succeeded'
     assert node_status(user, 'charge') == 'succeeded'
-    assert '2 attempts' in row_html(user, 'charge')
+    assert '2 attempts' in row_detail(user, 'charge')
     assert text_of(user, 'progress-text') == '3 / 3 nodes'
     await user.should_see('node.retrying', marker='event-log')
     await user.should_see('node.completed', marker='event-log')
@@ -127,7 +117,7 @@ async def test_a_click_on_a_node_row_opens_the_inspector_too(user: User) -> None
     execution_id = await start(user, 'flaky')
     await wait_until_ended(user, execution_id)
     await user.open(f'/executions/{execution_id}')
-    user.find(marker='node-list').trigger('click', 'ship')  # the list handles its rows' clicks (delegation)
+    user.find(marker='node-list').trigger('select', 'ship')  # what the list emits for a click on a row
     await user.should_see('Ship', marker='inspector')
     await user.should_see('usually takes')  # the page's history query (for the ETA) has finished too
 
@@ -224,3 +214,50 @@ async def test_the_event_log_filters_by_node(user: User) -> None:
     node_filter.set_value('ship')
     await user.should_not_see('gateway timeout', marker='event-log')
     await user.should_see('ship', marker='event-log')
+
+
+STAGGERED: dict[str, Any] = {
+    'id': 'staggered',
+    'name': 'Twelve waits',
+    'nodes': [{'id': f'w{i:02d}', 'type': 'delay', 'config': {'seconds': round(0.3 + i * 0.15, 2)}} for i in range(12)],
+    'edges': [],
+}
+
+
+async def test_the_canvas_and_the_list_receive_only_the_nodes_that_changed(
+    user: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Twelve nodes finishing one after another: after the first sync, each patch carries a few nodes, not all."""
+    canvas_patches: list[dict[str, Any]] = []
+    list_patches: list[list[dict[str, str]]] = []
+    monkeypatch.setattr(DagChart, 'patch', lambda self, diff: canvas_patches.append(diff))
+    real_run_method = NodeList.run_method
+
+    def record(self: NodeList, name: str, *args: Any, **kwargs: Any) -> Any:
+        if name == 'patch':
+            list_patches.append(args[0])
+        return real_run_method(self, name, *args, **kwargs)
+
+    monkeypatch.setattr(NodeList, 'run_method', record)
+    assert (await api(user, 'PUT', '/api/workflows/staggered', STAGGERED)).status_code in (200, 201)
+    await sign_in(user)
+    execution_id = await start(user, 'staggered')
+    await user.open(f'/executions/{execution_id}')
+    await user.should_see(marker='node-list')
+    assert not canvas_patches and not list_patches  # nothing is sent before the browser says it is ready
+    user.find(DagChart).trigger('ready')
+    user.find(marker='node-list').trigger('ready')
+    await wait_for_text(user, 'execution-status', 'succeeded', timeout=10)
+    await until(lambda: node_status(user, 'w11') == 'succeeded')
+    await asyncio.sleep(0.3)  # the last tick's patches
+
+    canvas_nodes = [diff['nodes'] for diff in canvas_patches if 'nodes' in diff]
+    assert len(canvas_nodes) >= 4, canvas_patches  # the waits end 150 ms apart: several ticks, several patches
+    assert all(len(nodes) < 12 for nodes in canvas_nodes[1:]), [len(nodes) for nodes in canvas_nodes]
+    last_item = {item['name']: item for nodes in canvas_nodes for item in nodes}
+    assert {name: item.get('s') for name, item in last_item.items()} == {f'w{i:02d}': 'succeeded' for i in range(12)}
+
+    assert len(list_patches) >= 4
+    assert all(len(rows) < 12 for rows in list_patches[1:]), [len(rows) for rows in list_patches]
+    last_row = {row['id']: row['status'] for rows in list_patches for row in rows}
+    assert last_row == {f'w{i:02d}': 'succeeded' for i in range(12)}

@@ -10,6 +10,8 @@ from typing import Any
 import httpx
 from nicegui.testing.user import User
 
+from flowmon.web.widgets.node_list import NodeList
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 MAIN_FILE = REPO_ROOT / 'app.py'
 TOKEN = 'ui-test-token'
@@ -106,10 +108,9 @@ def text_of(user: User, marker: str) -> str:
 
 
 def node_status(user: User, node_id: str) -> str:
-    """The status word shown in the node's row of the node list (``data-testid="node-<id>"``)."""
-    elements = user.find(marker=f'node-{node_id}').elements
-    assert len(elements) == 1, f'expected one row for node {node_id!r}'
-    html = str(getattr(next(iter(elements)), 'content', ''))
-    match = re.search(r'fm-node-status[^>]*>([a-z]+)<', html)
-    assert match, html
-    return match.group(1)
+    """The status word the node list shows in the node's row (``data-testid="node-<id>"``)."""
+    elements = user.find(marker='node-list').elements
+    assert len(elements) == 1, 'expected one node list'
+    node_list = next(iter(elements))
+    assert isinstance(node_list, NodeList)
+    return node_list.status_of(node_id)

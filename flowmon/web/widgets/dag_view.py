@@ -3,25 +3,25 @@
 The only module that knows ECharts option dicts for the DAG. Positions come from
 :mod:`flowmon.engine.layout` (deterministic, computed in Python); colours from :mod:`flowmon.web.theme`.
 :meth:`DagView.apply` takes an :class:`ExecutionState` (any state: live, or "as of event k" for replay)
-and sends the browser only what changed, as a ``setOption`` merge on stable series ids. ECharts repaints
-every series on each update, so the many static edges are not a series at all: they are an SVG layer
+and sends the browser only the node items that changed (:mod:`flowmon.web.widgets.dag_chart`). ECharts
+repaints every series on each update, so the many static edges are not a series at all: they are an SVG layer
 underneath (:mod:`flowmon.web.widgets.dag_edges`), and the chart holds only nodes, the ripples of active
 nodes and the particles of edges carrying data, each animated kind on its own canvas layer.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from nicegui import ui
-from nicegui.events import EChartPointClickEventArguments
 
 from flowmon.engine.layout import DagLayout, layout_definition
 from flowmon.engine.state import ExecutionState, NodeState
 from flowmon.web.theme import status_color
+from flowmon.web.widgets.dag_chart import DagChart
 from flowmon.web.widgets.dag_edges import EDGE_COLOR, EdgeLayer, PlotArea
 from flowmon.web.widgets.dag_text import card_text, label_formatter, tooltip_formatter
 
@@ -97,10 +97,14 @@ class DagView:
         self._selected: str | None = None
         self._state: ExecutionState | None = None
         self._now: datetime | None = None
-        self._sent: dict[str, list[Any]] = {}
         self._items: dict[str, tuple[tuple[Any, ...], dict[str, Any]]] = {}  # node id -> (signature, item)
-        self._deltas = 0
+        self._drawn: tuple[ExecutionState | None, str | None] | None = None  # (state, selection) of _wanted
+        self._wanted: dict[str, Any] = {'nodes': {}, 'flow': [], 'pulse': []}
+        self._browser: dict[str, Any] | None = None  # what the chart in the browser shows; None: not ready
+        self._edges_carried: Collection[tuple[str, str]] = ()
         self._area = self._plot_area()
+        self._want(None, None)
+        self._built = {key: value.copy() for key, value in self._wanted.items()}  # what the options carry
         with ui.element('div').classes('w-full overflow-x-auto overflow-y-hidden'):
             with (
                 ui.element('div')
@@ -116,12 +120,11 @@ class DagView:
                     half_width_units=self._scale.card[0] / 2 / self._scale.column,
                 )
                 self.chart = (
-                    ui.echart(self._options(), on_point_click=self._clicked)
+                    DagChart(self._options(), on_node_click=self._clicked, on_ready=self._chart_ready)
                     .classes('absolute inset-0')
                     .style('width: 100%; height: 100%')
                     .props('data-testid=dag-canvas')
                 )
-        self.apply(None)
 
     @property
     def layout(self) -> DagLayout:
@@ -136,17 +139,12 @@ class DagView:
 
     def apply(self, state: ExecutionState | None, now: datetime | None = None) -> None:
         """Show ``state`` (None: every node pending). ``now`` dates the edge animation; it defaults to the
-        state's last event time, which is what a replay wants; the live page passes the wall clock."""
+        state's last event time, which is what a replay wants; the live page passes the wall clock.
+        Calling it again with the same state only moves the clock: nodes are not looked at again."""
         self._state, self._now = state, now
-        nodes = state.nodes if state is not None else {}
-        reference = now or (state.last_ts if state is not None else None)
-        self._edges.show(state.edges.keys() if state is not None else ())
-        series: dict[str, list[Any]] = {
-            'nodes': [self._node_item(node_id, nodes.get(node_id)) for node_id in self._positions],
-            'flow': self._flows(state, reference),
-            'pulse': self._pulse(nodes),
-        }
-        self._send(series)
+        self._want(state, now)
+        self._edges.show(self._edges_carried)
+        self._send()
 
     def select(self, node_id: str | None) -> None:
         """Ring ``node_id`` on the canvas (None clears the selection)."""
@@ -158,7 +156,7 @@ class DagView:
     @property
     def has_active_flows(self) -> bool:
         """True while some edge is animated: the caller should keep calling :meth:`apply` so it stops in time."""
-        return bool(self._sent.get('flow'))
+        return bool(self._wanted['flow'])
 
     # --- ECharts option building ------------------------------------------------------------------------
 
@@ -208,7 +206,7 @@ class DagView:
                         'color': FLOW_COLOR,
                     },
                     'lineStyle': {'color': FLOW_COLOR, 'width': 2, 'opacity': 0.55},
-                    'data': [],
+                    'data': self._built['flow'],
                 },
                 {
                     'id': 'pulse',
@@ -224,7 +222,7 @@ class DagView:
                         'period': 1.6,
                         'number': 2,
                     },
-                    'data': [],
+                    'data': self._built['pulse'],
                 },
                 {
                     'id': 'nodes',
@@ -237,7 +235,7 @@ class DagView:
                     'itemStyle': {'color': status_color('pending')},
                     'tooltip': {':formatter': self._formatter('tooltip')},
                     'label': self._label_style(),
-                    'data': [],
+                    'data': list(self._built['nodes'].values()),
                     'links': [],  # edges are the SVG layer underneath (dag_edges)
                 },
             ],
@@ -259,8 +257,9 @@ class DagView:
         }
 
     def _node_item(self, node_id: str, node: NodeState | None) -> dict[str, Any]:
-        """One graph item, as small as possible: it is re-sent for every node on every change. Names, types
-        and the tooltip and label layout live in the formatters sent once (see :meth:`_formatter`)."""
+        """One graph item, as small as possible: it is sent whenever its node changes. Names, types and the
+        tooltip and label layout live in the formatters sent once (see :meth:`_formatter`). An unchanged node
+        keeps the same item object, which is how :meth:`_send` tells what changed."""
         status = node.status if node else 'pending'
         took = node.duration_ms if node else None
         attempts = node.attempts if node else 0
@@ -319,28 +318,39 @@ class DagView:
 
     # --- sending --------------------------------------------------------------------------------------
 
-    def _send(self, series: dict[str, list[Any]]) -> None:
-        """Send the series that differ from what the browser has; keep the Python options true as well."""
-        changed = {key: data for key, data in series.items() if self._sent.get(key) != data}
-        if not changed:
-            return
-        self._sent.update(changed)
-        for entry in self.chart.options['series']:
-            if entry['id'] in changed:
-                entry['data'] = changed[entry['id']]
-        self._deltas += 1
-        if self._deltas <= 2:
-            # The chart instance may not exist yet in the browser (its mount is asynchronous) and a method
-            # call would be dropped; a props update waits for it. After that, merge deltas are cheaper.
-            self.chart.update()
-        else:
-            self.chart.run_chart_method('setOption', {'series': [{'id': k, 'data': v} for k, v in changed.items()]})
+    def _want(self, state: ExecutionState | None, now: datetime | None) -> None:
+        """Work out what the chart should show; node items only when the state or the selection changed."""
+        if self._drawn is None or self._drawn[0] is not state or self._drawn[1] != self._selected:
+            self._drawn = (state, self._selected)
+            nodes = state.nodes if state is not None else {}
+            self._edges_carried = state.edges.keys() if state is not None else ()
+            self._wanted['nodes'] = {key: self._node_item(key, nodes.get(key)) for key in self._positions}
+            self._wanted['pulse'] = self._pulse(nodes)
+        self._wanted['flow'] = self._flows(state, now or (state.last_ts if state is not None else None))
 
-    def _clicked(self, event: EChartPointClickEventArguments) -> None:
-        if event.series_type != 'graph' or event.data_type not in (None, 'node'):
+    def _send(self) -> None:
+        """Patch the browser's chart with what differs from what it shows (nothing before it is ready)."""
+        if self._browser is None:
             return
-        node_id = event.name
-        if not node_id or node_id not in self._positions:
+        diff: dict[str, Any] = {}
+        shown = self._browser['nodes']
+        changed = [item for node_id, item in self._wanted['nodes'].items() if shown.get(node_id) is not item]
+        if changed:
+            diff['nodes'] = changed
+            shown.update((item['name'], item) for item in changed)
+        for key in ('flow', 'pulse'):
+            if self._wanted[key] != self._browser[key]:
+                diff[key] = self._browser[key] = self._wanted[key]
+        if diff:
+            self.chart.patch(diff)
+
+    def _chart_ready(self) -> None:
+        """The chart exists in the browser, drawn from the options built with the page: bring it up to date."""
+        self._browser = {key: value.copy() for key, value in self._built.items()}
+        self._send()
+
+    def _clicked(self, node_id: str) -> None:
+        if node_id not in self._positions:
             return
         self.select(node_id)
         if self._on_select is not None:

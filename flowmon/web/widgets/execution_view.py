@@ -38,6 +38,7 @@ class ExecutionView:
         types = {str(node['id']): str(node.get('type') or '') for node in nodes}
         self._state: ExecutionState | None = None
         self._now: datetime | None = None
+        self._shown = False
         self._total = len(nodes)
 
         with ui.row().classes('w-full items-center gap-3 no-wrap'):
@@ -104,10 +105,12 @@ class ExecutionView:
         ``now`` is the wall clock for a live execution (edge animation and the running time); leave it None
         for a past position (replay), where the state's own last event time is used.
         """
-        self._state, self._now = state, now
+        moved = state is not self._state or not self._shown
+        self._state, self._now, self._shown = state, now, True
         self.dag.apply(state, now=now)
-        self.node_list.show(state)
-        self.inspector.show(state)
+        if moved:  # the same state again only moves the clock (running time, edge animation)
+            self.node_list.show(state)
+            self.inspector.show(state)
         if events or state is not None:
             self.event_log.show(events, upto_seq=state.last_seq if state is not None else None)
         self._show_summary(state, now)
