@@ -26,7 +26,9 @@ class Projector:
         self._finished: OrderedDict[str, None] = OrderedDict()  # terminal executions, oldest first
         self._events: dict[str, deque[Event]] = {}
         self._dirty: set[str] = set()
-        self._changes: deque[tuple[int, frozenset[str]]] = deque(maxlen=100)
+        # versions are closed by the 10 Hz tick and by every reader that finds changes pending, so with many
+        # pages open there are many per second: keep enough for a reader that last looked a few seconds ago
+        self._changes: deque[tuple[int, frozenset[str]]] = deque(maxlen=1000)
         self._subscription: Subscription | None = None
         self.version = 0
 
@@ -61,7 +63,11 @@ class Projector:
         return self.version
 
     def changed_since(self, version: int) -> tuple[int, frozenset[str] | None]:
-        """Ids changed after ``version``; ``None`` means "too old to say: re-read everything"."""
+        """Ids changed after ``version``; ``None`` means "too old to say: re-read everything".
+
+        Changes not yet closed into a version are closed now, so a reader sees every event folded so far
+        rather than waiting for the next tick (which would add up to a tick's delay to the screen)."""
+        self.tick()
         if version >= self.version:
             return self.version, frozenset()
         if not self._changes or self._changes[0][0] > version + 1:

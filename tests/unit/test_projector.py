@@ -1,0 +1,82 @@
+"""The shared live projection: versions, what changed since a version, bounded memory."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from flowmon.engine import Event, EventType
+from flowmon.engine.bus import EventBus
+from flowmon.engine.projector import Projector
+
+T0 = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
+
+
+def event(execution_id: str, seq: int, type_: EventType = EventType.EXECUTION_PROGRESS, **data: object) -> Event:
+    if seq == 1:
+        type_, data = EventType.EXECUTION_QUEUED, {'nodes': ['a'], 'workflow_id': 'wf'}
+    return Event(execution_id=execution_id, seq=seq, type=type_, ts=T0 + timedelta(seconds=seq), data=data)
+
+
+def started() -> tuple[EventBus, Projector]:
+    bus = EventBus()
+    projector = Projector(bus, keep_finished=2, events_per_execution=3)
+    projector.start()
+    return bus, projector
+
+
+def test_a_reader_sees_an_event_at_once_without_waiting_for_the_tick() -> None:
+    bus, projector = started()
+    version, changed = projector.changed_since(0)
+    assert changed == frozenset()
+    bus.publish(event('e1', 1))
+    newer, changed = projector.changed_since(version)
+    assert newer == version + 1 and changed == {'e1'}
+    assert projector.get('e1') is not None and projector.get('e1').status == 'queued'  # type: ignore[union-attr]
+    assert projector.changed_since(newer) == (newer, frozenset())  # nothing new: same version, nothing changed
+
+
+def test_changes_since_an_older_version_are_merged() -> None:
+    bus, projector = started()
+    bus.publish(event('e1', 1))
+    first = projector.tick()
+    bus.publish(event('e2', 1))
+    projector.tick()
+    bus.publish(event('e1', 2))
+    assert projector.changed_since(0)[1] == {'e1', 'e2'}
+    assert projector.changed_since(first)[1] == {'e1', 'e2'}
+    _, states = projector.changed_states(first)
+    assert {state.id for state in states} == {'e1', 'e2'}
+
+
+def test_a_version_too_old_to_answer_for_means_read_everything() -> None:
+    bus, projector = started()
+    bus.publish(event('old', 1))
+    stale = projector.tick()
+    for seq in range(2, 1100):  # more closed versions than are kept
+        bus.publish(event('busy', seq if seq > 2 else 1))
+        projector.tick()
+    assert projector.changed_since(stale - 1)[1] is None
+    _, states = projector.changed_states(stale - 1)
+    assert {state.id for state in states} == {'old', 'busy'}
+
+
+def test_finished_executions_and_buffered_events_are_bounded() -> None:
+    bus, projector = started()
+    for name in ('a', 'b', 'c'):
+        bus.publish(event(name, 1))
+        for seq in range(2, 6):
+            bus.publish(event(name, seq))
+        bus.publish(event(name, 6, EventType.EXECUTION_CANCELLED))
+    assert projector.get('a') is None  # keep_finished=2: the oldest finished one went
+    assert projector.get('b') is not None and projector.get('c') is not None
+    assert projector.recent_events('c', 0) is None  # only the last 3 events are kept: cannot reach back to 0
+    assert [e.seq for e in projector.recent_events('c', 3) or []] == [4, 5, 6]
+
+
+def test_stop_unsubscribes() -> None:
+    bus, projector = started()
+    count = bus.subscriber_count
+    projector.stop()
+    assert bus.subscriber_count == count - 1
+    bus.publish(event('e1', 1))
+    assert projector.get('e1') is None
