@@ -37,6 +37,7 @@ body { background: var(--fm-page); color: var(--fm-text); }
 /* node list (widgets/node_list.js): one short class per part, the rows are the bulk of a big page */
 
 .fm-nr { display: flex; flex-wrap: nowrap; align-items: center; gap: 8px; width: 100%; padding: 6px 8px;
+         content-visibility: auto; contain-intrinsic-size: auto 52px;
          cursor: pointer; border-radius: 4px; border-bottom: 1px solid var(--fm-border, #e5e7eb); }
 .fm-nr:hover { background: var(--fm-hover, #f3f4f6); }
 .fm-nr.fm-nr-selected { background: color-mix(in srgb, #6366f1 14%, transparent); }

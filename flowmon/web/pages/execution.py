@@ -1,6 +1,6 @@
 """``/executions/{id}``: one execution, live while it runs, drawn from its stored events once it has ended.
 
-The page pulls from the shared projector with one ``ui.timer(0.1)`` (``changed_since`` makes an idle tick
+The page pulls from the shared projector with one ``ui.timer`` (every 80 ms) (``changed_since`` makes an idle tick
 almost free) and never subscribes to the bus, so leaving the page or closing the tab releases
 everything with the timer. An execution that is no longer in the projection is folded from its stored
 events once. Cancel (confirmed first) and Rerun act through :class:`Services` and report problems with
@@ -26,7 +26,7 @@ from flowmon.web.widgets.history_actions import HistoryActions
 
 log = logging.getLogger(__name__)
 
-TICK_SECONDS = 0.1
+TICK_SECONDS = 0.08
 BACKLOG = 5000  # stored events loaded for the log of an execution (its latest ones)
 ETA_SAMPLE = 20  # past successful executions whose median duration predicts this one
 

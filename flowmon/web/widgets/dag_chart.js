@@ -26,7 +26,7 @@ export default {
     for (const entry of options.series) this.series[entry.id] = entry.data || [];
     this.index = {};
     (this.series.nodes || []).forEach((item, i) => (this.index[item.name] = i));
-    this.chart = echarts.init(this.$el);
+    this.chart = echarts.init(this.$el, null, { renderer: "svg" });
     this.chart.setOption(options);
     this.chart.on("click", (e) => {
       if (e.seriesId === "nodes" && e.dataType !== "edge" && e.name) this.$emit("node_click", e.name);
@@ -59,7 +59,9 @@ export default {
           update.push({ id: key, data: diff[key] });
         }
       }
-      if (update.length) this.chart.setOption({ series: update });
+      // lazyUpdate: draw in the next animation frame, so this message returns at once and patches that
+      // arrive within one frame are drawn together
+      if (update.length) this.chart.setOption({ series: update }, { lazyUpdate: true });
     },
   },
 };

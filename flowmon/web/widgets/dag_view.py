@@ -31,6 +31,9 @@ FLOW_WINDOW_SECONDS = 1.5  # an edge animates while its last data.flow is at mos
 MAX_PULSING = 24
 MAX_FLOWING = 30
 GLOW_BLUR = 18  # px of glow around active nodes
+# A canvas shadow is costly to paint without a GPU (a few hundred glowing nodes took the browser's main thread
+# for 200 ms a frame), so nodes glow only while at most this many are active; beyond it colour and size say it.
+MAX_GLOWING = MAX_PULSING
 SELECTED_COLOR = '#6366f1'  # indigo 500: the selection ring
 FLOW_COLOR = status_color('running')
 ACTIVE_STATUSES = frozenset({'running', 'retrying'})
@@ -256,7 +259,7 @@ class DagView:
             },
         }
 
-    def _node_item(self, node_id: str, node: NodeState | None) -> dict[str, Any]:
+    def _node_item(self, node_id: str, node: NodeState | None, glow: bool) -> dict[str, Any]:
         """One graph item, as small as possible: it is sent whenever its node changes. Names, types and the
         tooltip and label layout live in the formatters sent once (see :meth:`_formatter`). An unchanged node
         keeps the same item object, which is how :meth:`_send` tells what changed."""
@@ -264,7 +267,7 @@ class DagView:
         took = node.duration_ms if node else None
         attempts = node.attempts if node else 0
         selected = node_id == self._selected
-        signature = (status, took, attempts, node.reused if node else False, selected)
+        signature = (status, took, attempts, node.reused if node else False, selected, glow)
         cached = self._items.get(node_id)
         if cached is not None and cached[0] == signature:
             return cached[1]
@@ -277,7 +280,8 @@ class DagView:
         if status != 'pending':
             style['color'] = status_color(status)
         if active:
-            style |= {'shadowBlur': GLOW_BLUR, 'shadowColor': status_color(status)}
+            if glow:
+                style |= {'shadowBlur': GLOW_BLUR, 'shadowColor': status_color(status)}
             if not self._scale.labels:  # dots have no ripple: an active one grows and rings itself instead
                 item['symbolSize'] = round(self._scale.card[0] * 1.5)
                 style |= {'borderColor': '#ffffff', 'borderWidth': 2}
@@ -324,7 +328,8 @@ class DagView:
             self._drawn = (state, self._selected)
             nodes = state.nodes if state is not None else {}
             self._edges_carried = state.edges.keys() if state is not None else ()
-            self._wanted['nodes'] = {key: self._node_item(key, nodes.get(key)) for key in self._positions}
+            glow = sum(1 for node in nodes.values() if node.status in ACTIVE_STATUSES) <= MAX_GLOWING
+            self._wanted['nodes'] = {key: self._node_item(key, nodes.get(key), glow) for key in self._positions}
             self._wanted['pulse'] = self._pulse(nodes)
         self._wanted['flow'] = self._flows(state, now or (state.last_ts if state is not None else None))
 

@@ -52,7 +52,10 @@ _KINDS = {  # event type -> colour class of its type word (the status it leads t
 }
 # Columns by CSS, colours by class: a line is sent as a few short tags, not as padded, inline-styled text.
 _CSS = (
-    '<style>.fm-ev{white-space:nowrap}.fm-ev>span{display:inline-block;vertical-align:top;margin-right:1.5ch}'
+    # Older chunks are skipped by the browser's layout and paint while out of view (a busy log adds hundreds of
+    # lines a second); the newest chunk never is, so what the reader follows is always drawn at once.
+    '<style>.fm-log>div:not(:last-child){content-visibility:auto;contain-intrinsic-size:auto 300px}'
+    '.fm-ev{white-space:nowrap}.fm-ev>span{display:inline-block;vertical-align:top;margin-right:1.5ch}'
     '.fm-ev .t{width:9ch;text-align:right;opacity:.6}.fm-ev .s{width:5ch;opacity:.6}'
     '.fm-ev .k{width:20ch;font-weight:600;color:var(--fm-muted,#64748b)}'
     '.fm-ev .n{width:18ch;overflow:hidden;text-overflow:ellipsis}.fm-ev .d{opacity:.75;white-space:pre}'
@@ -101,7 +104,7 @@ class EventLog:
         self.box = (
             ui.element('div')
             .classes(
-                'w-full overflow-y-auto font-mono text-xs leading-5 rounded-lg border '
+                'fm-log w-full overflow-y-auto font-mono text-xs leading-5 rounded-lg border '
                 'bg-gray-50 dark:bg-[#15181d] px-3 py-2'
             )
             .style(f'height: {height}; border-color: var(--fm-border)')
@@ -183,16 +186,13 @@ class EventLog:
     def _follow(self, force: bool = False) -> None:
         """Scroll to the newest line, unless the reader has scrolled away (checked again right before
         scrolling: the reader may have moved between this message and the next frame)."""
-        if force:
-            script = (
-                'el.dataset.stick = "1"; el.dataset.dir = ""; el.dataset.user = "0"; requestAnimationFrame(() => { '
-                'el.dataset.auto = String(Date.now()); el.scrollTop = el.scrollHeight; });'
-            )
-        else:
-            script = (
-                'requestAnimationFrame(() => { if (el.dataset.stick === "0") return; '
-                'el.dataset.auto = String(Date.now()); el.scrollTop = el.scrollHeight; });'
-            )
+        # twice: once the frame has laid out the new lines, the chunks above may settle to their real height
+        down = (
+            'const down = () => { if (el.dataset.stick === "0") return; '
+            'el.dataset.auto = String(Date.now()); el.scrollTop = el.scrollHeight; }; '
+            'requestAnimationFrame(() => { down(); requestAnimationFrame(down); });'
+        )
+        script = ('el.dataset.stick = "1"; el.dataset.dir = ""; el.dataset.user = "0"; ' if force else '') + down
         self.box.client.run_javascript(
             f'(() => {{ const el = getHtmlElement({self.box.id}); if (!el) return; {script} }})()'
         )

@@ -107,10 +107,10 @@ class ExecutionView:
         """
         moved = state is not self._state or not self._shown
         self._state, self._now, self._shown = state, now, True
-        self.dag.apply(state, now=now)
         if moved:  # the same state again only moves the clock (running time, edge animation)
-            self.node_list.show(state)
+            self.node_list.show(state)  # first: the list's rows are cheap for the browser, the canvas is not
             self.inspector.show(state)
+        self.dag.apply(state, now=now)
         if events or state is not None:
             self.event_log.show(events, upto_seq=state.last_seq if state is not None else None)
         self._show_summary(state, now)
