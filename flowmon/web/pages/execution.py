@@ -1,7 +1,7 @@
 """``/executions/{id}``: one execution, live while it runs, drawn from its stored events once it has ended.
 
-The page pulls from the shared projector with one ``ui.timer`` (every 80 ms) (``changed_since`` makes an idle tick
-almost free) and never subscribes to the bus, so leaving the page or closing the tab releases
+The page pulls from the shared projector with one ``ui.timer`` every 80 ms (``changed_since`` makes an idle
+tick almost free) and never subscribes to the bus, so leaving the page or closing the tab releases
 everything with the timer. An execution that is no longer in the projection is folded from its stored
 events once. Cancel (confirmed first) and Rerun act through :class:`Services` and report problems with
 ``ui.notify``.
