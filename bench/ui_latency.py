@@ -20,6 +20,7 @@ Run it with ``python -m bench ui``.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import os
 import shutil
@@ -30,7 +31,8 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager as ContextManager
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -322,11 +324,14 @@ def run() -> list[Row]:
         # The tabs stand for users' browsers on their own machines: here they share two cores with the server,
         # so the server gets core 0 and every Chromium process core 1 (renicing is not enough: Chromium raises
         # its own processes' priorities), or twenty renderers starve the one server thread being measured.
-        browser = playwright.chromium.launch(executable_path=_on_core(chromium, 1, Path(tmp)), args=CHROMIUM_ARGS)
+        pinned = _on_core(chromium, 1, Path(tmp))
+        browser = playwright.chromium.launch(executable_path=pinned, args=CHROMIUM_ARGS)
+        stuck = functools.partial(_kill_if_stuck, Path(f'{pinned}.pid'), 30.0)
         try:
-            rows += _load_rows(browser.new_context(viewport={'width': 1400, 'height': 900}), server)
+            rows += _load_rows(browser.new_context(viewport={'width': 1400, 'height': 900}), server, stuck)
         finally:
-            browser.close()
+            with stuck():
+                browser.close()
     return rows
 
 
@@ -335,9 +340,32 @@ def _on_core(executable: str, core: int, directory: Path) -> str:
     if (os.cpu_count() or 1) < 2 or not shutil.which('taskset'):
         return executable
     wrapper = directory / f'on-core-{core}'
-    wrapper.write_text(f'#!/bin/sh\nexec taskset -c {core} {executable} "$@"\n')
+    # exec keeps the pid: the file names the browser's main process (see _kill_if_stuck)
+    wrapper.write_text(f'#!/bin/sh\necho $$ > {wrapper}.pid\nexec taskset -c {core} {executable} "$@"\n')
     wrapper.chmod(0o755)
     return str(wrapper)
+
+
+@contextmanager
+def _kill_if_stuck(pid_file: Path, seconds: float) -> Iterator[None]:
+    """Kill the browser if the block takes longer than ``seconds``: closing twenty tabs of headless Chromium
+    confined to one core has hung for good more than once (in ``page.close``, the browser idle)."""
+    done = threading.Event()
+
+    def watch() -> None:
+        if not done.wait(seconds):
+            try:
+                os.kill(int(pid_file.read_text().strip()), 9)
+            except (OSError, ValueError):
+                pass
+
+    threading.Thread(target=watch, daemon=True).start()
+    try:
+        yield
+    except Exception:  # the browser went away under the call: nothing left to close
+        pass
+    finally:
+        done.set()
 
 
 def _latency_rows(context: Any, server: _Server) -> list[Row]:
@@ -385,7 +413,7 @@ def _latency_rows(context: Any, server: _Server) -> list[Row]:
     return rows
 
 
-def _load_rows(context: Any, server: _Server) -> list[Row]:
+def _load_rows(context: Any, server: _Server, stuck: Callable[[], ContextManager[None]]) -> list[Row]:
     lead = 3.0
     server.put_fan_out('steady', NODES, STEADY_RATE, lead)  # lead: time to open the one tab
     # no tab, then one tab watching
@@ -416,8 +444,8 @@ def _load_rows(context: Any, server: _Server) -> list[Row]:
     finally:
         stop.set()
         poller.join(timeout=10)
-        for page in pages:
-            page.close()
+        with stuck():
+            context.close()
     first, last = _window(server, execution_id)
     during = [ms for at, ms in health if first <= at <= last]
     late = opened_s > tabs_lead

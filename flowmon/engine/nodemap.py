@@ -119,6 +119,34 @@ class NodeMap(Mapping[str, _V]):
         return chain.from_iterable(self._chunks)
 
 
+def changed_keys(new: Mapping[str, Any], old: Mapping[str, Any] | None) -> Iterable[str]:
+    """Keys whose value in ``new`` is not the very same object as in ``old`` (or that only one of them has).
+
+    Between two versions of one :class:`NodeMap` this costs one comparison per chunk of 32 plus the changed
+    chunks, because a chunk no update touched is shared; other mappings are compared key by key.
+    """
+    if new is old:
+        return ()
+    if isinstance(new, NodeMap) and isinstance(old, NodeMap) and new._index is old._index:
+        changed: list[str] = []
+        keys: list[str] | None = None
+        for c, (now, before) in enumerate(zip(new._chunks, old._chunks, strict=True)):
+            if now is before:
+                continue
+            if keys is None:
+                keys = list(new._index)
+            base = c << _SHIFT
+            changed.extend(keys[base + i] for i, (a, b) in enumerate(zip(now, before, strict=True)) if a is not b)
+        return changed
+    previous = old or {}
+    missing = object()
+    return [
+        key
+        for key in {**dict.fromkeys(new), **dict.fromkeys(previous)}
+        if new.get(key, missing) is not previous.get(key, missing)
+    ]
+
+
 class _Values(ValuesView[_V]):
     _mapping: NodeMap[_V]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from flowmon.engine.nodemap import NodeMap
+from flowmon.engine.nodemap import NodeMap, changed_keys
 
 
 def test_reads_like_a_dict_in_insertion_order() -> None:
@@ -65,3 +65,29 @@ def test_behaves_like_copying_a_dict(initial: dict[str, int], changes: list[dict
         nodes = nodes.update(change) if len(change) != 1 else nodes.set(*next(iter(change.items())))
         assert list(nodes.items()) == list(expected.items())
         assert nodes == expected and NodeMap(expected) == nodes
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    size=st.integers(min_value=0, max_value=120),
+    steps=st.lists(st.lists(st.integers(min_value=0, max_value=119), max_size=6), max_size=10),
+)
+def test_changed_keys_names_exactly_the_entries_replaced(size: int, steps: list[list[int]]) -> None:
+    """Values are fresh objects, so "changed" means replaced, as the reducer replaces a node's state."""
+    keys = [f'n{i}' for i in range(size)]
+    nodes: NodeMap[object] = NodeMap((key, object()) for key in keys)
+    for step in steps:
+        replaced = {keys[i]: object() for i in step if i < size}
+        newer = nodes.update(replaced) if replaced else nodes
+        assert sorted(changed_keys(newer, nodes)) == sorted(replaced)
+        assert sorted(changed_keys(dict(newer.items()), dict(nodes.items()))) == sorted(replaced)  # plain dicts
+        nodes = newer
+
+
+def test_changed_keys_against_nothing_or_fewer_keys_names_every_difference() -> None:
+    a, b = object(), object()
+    assert sorted(changed_keys(NodeMap([('x', a), ('y', b)]), None)) == ['x', 'y']
+    assert sorted(changed_keys({}, {'x': a})) == ['x']  # a node that went back to having no state
+    assert list(changed_keys(NodeMap([('x', a)]), NodeMap([('x', a), ('y', b)]))) == ['y']
+    same = NodeMap([('x', a)])
+    assert list(changed_keys(same, same)) == []

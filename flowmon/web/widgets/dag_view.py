@@ -19,6 +19,7 @@ from typing import Any
 from nicegui import ui
 
 from flowmon.engine.layout import DagLayout, layout_definition
+from flowmon.engine.nodemap import changed_keys
 from flowmon.engine.state import ExecutionState, NodeState
 from flowmon.web.theme import status_color
 from flowmon.web.widgets.dag_chart import DagChart
@@ -103,6 +104,10 @@ class DagView:
         self._items: dict[str, tuple[tuple[Any, ...], dict[str, Any]]] = {}  # node id -> (signature, item)
         self._drawn: tuple[ExecutionState | None, str | None] | None = None  # (state, selection) of _wanted
         self._wanted: dict[str, Any] = {'nodes': {}, 'flow': [], 'pulse': []}
+        self._drawn_nodes: Mapping[str, NodeState] = {}  # the node states _wanted['nodes'] was made from
+        self._active: set[str] = set()  # running or retrying nodes
+        self._glow = True
+        self._dirty: set[str] = set()  # node items changed since the last patch
         self._browser: dict[str, Any] | None = None  # what the chart in the browser shows; None: not ready
         self._edges_carried: Collection[tuple[str, str]] = ()
         self._area = self._plot_area()
@@ -314,7 +319,9 @@ class DagView:
     def _pulse(self, nodes: Mapping[str, NodeState]) -> list[dict[str, Any]]:
         if not self._scale.labels:
             return []
-        active = [node_id for node_id in self._positions if (n := nodes.get(node_id)) and n.status in ACTIVE_STATUSES]
+        if not self._active:
+            return []
+        active = [node_id for node_id in self._positions if node_id in self._active]
         return [
             {'value': list(self._positions[node_id]), 'itemStyle': {'color': status_color(nodes[node_id].status)}}
             for node_id in active[:MAX_PULSING]
@@ -323,13 +330,31 @@ class DagView:
     # --- sending --------------------------------------------------------------------------------------
 
     def _want(self, state: ExecutionState | None, now: datetime | None) -> None:
-        """Work out what the chart should show; node items only when the state or the selection changed."""
+        """Work out what the chart should show. Node items are looked at only for the nodes whose state
+        object changed since the last call (all of them when the selection moved), so a tick costs O(changed)."""
         if self._drawn is None or self._drawn[0] is not state or self._drawn[1] != self._selected:
-            self._drawn = (state, self._selected)
             nodes = state.nodes if state is not None else {}
+            if self._drawn is None or self._drawn[1] != self._selected:
+                keys: list[str] = list(self._positions)
+            else:
+                keys = [key for key in changed_keys(nodes, self._drawn_nodes) if key in self._positions]
+            self._drawn, self._drawn_nodes = (state, self._selected), nodes
             self._edges_carried = state.edges.keys() if state is not None else ()
-            glow = sum(1 for node in nodes.values() if node.status in ACTIVE_STATUSES) <= MAX_GLOWING
-            self._wanted['nodes'] = {key: self._node_item(key, nodes.get(key), glow) for key in self._positions}
+            for key in keys:
+                node = nodes.get(key)
+                if node is not None and node.status in ACTIVE_STATUSES:
+                    self._active.add(key)
+                else:
+                    self._active.discard(key)
+            glow = len(self._active) <= MAX_GLOWING
+            if glow != self._glow:  # every active node changes its look
+                self._glow, keys = glow, list(self._positions)
+            wanted = self._wanted['nodes']
+            for key in keys:
+                item = self._node_item(key, nodes.get(key), glow)
+                if wanted.get(key) is not item:
+                    wanted[key] = item
+                    self._dirty.add(key)
             self._wanted['pulse'] = self._pulse(nodes)
         self._wanted['flow'] = self._flows(state, now or (state.last_ts if state is not None else None))
 
@@ -339,7 +364,9 @@ class DagView:
             return
         diff: dict[str, Any] = {}
         shown = self._browser['nodes']
-        changed = [item for node_id, item in self._wanted['nodes'].items() if shown.get(node_id) is not item]
+        wanted = self._wanted['nodes']
+        changed = [item for key in self._dirty if shown.get(key) is not (item := wanted[key])]
+        self._dirty.clear()
         if changed:
             diff['nodes'] = changed
             shown.update((item['name'], item) for item in changed)
@@ -352,6 +379,7 @@ class DagView:
     def _chart_ready(self) -> None:
         """The chart exists in the browser, drawn from the options built with the page: bring it up to date."""
         self._browser = {key: value.copy() for key, value in self._built.items()}
+        self._dirty.update(self._wanted['nodes'])
         self._send()
 
     def _clicked(self, node_id: str) -> None:

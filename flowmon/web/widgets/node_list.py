@@ -8,12 +8,13 @@ rows that changed. The element says ``ready`` once mounted; rows that changed be
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from nicegui import ui
 
+from flowmon.engine.nodemap import changed_keys
 from flowmon.engine.state import ExecutionState, NodeState
 from flowmon.web.format import duration
 from flowmon.web.theme import status_color, status_icon
@@ -40,6 +41,8 @@ class NodeList(ui.element, component='node_list.js'):
         self._signatures = {entry.id: _signature(None) for entry in entries}
         self._rows = {entry.id: _row(entry, None) for entry in entries}  # what the list should show
         self._shown: dict[str, dict[str, str]] | None = None  # what the browser shows; None until ready
+        self._nodes: Mapping[str, NodeState] = {}  # the node states the rows were last brought up to
+        self._dirty: set[str] = set()  # rows changed since the last patch
         self._selected: str | None = None
         self._built = dict(self._rows)
         self._props['rows'] = list(self._rows.values())  # the first render; never re-sent
@@ -50,12 +53,17 @@ class NodeList(ui.element, component='node_list.js'):
     def show(self, state: ExecutionState | None) -> None:
         """Bring every row up to ``state`` (None: all pending); unchanged rows cost nothing."""
         nodes = state.nodes if state is not None else {}
-        for node_id, entry in self._entries.items():
+        for node_id in changed_keys(nodes, self._nodes):  # nodes whose state object was replaced, only
+            entry = self._entries.get(node_id)
+            if entry is None:
+                continue
             node = nodes.get(node_id)
             signature = _signature(node)
             if signature != self._signatures[node_id]:
                 self._signatures[node_id] = signature
                 self._rows[node_id] = _row(entry, node)
+                self._dirty.add(node_id)
+        self._nodes = nodes
         self._send()
 
     def status_of(self, node_id: str) -> str:
@@ -75,7 +83,8 @@ class NodeList(ui.element, component='node_list.js'):
     def _send(self) -> None:
         if self._shown is None:
             return
-        changed = [row for node_id, row in self._rows.items() if self._shown.get(node_id) is not row]
+        changed = [row for node_id in self._dirty if self._shown.get(node_id) is not (row := self._rows[node_id])]
+        self._dirty.clear()
         if changed:
             self._shown.update((row['id'], row) for row in changed)
             self.run_method('patch', changed)
@@ -83,6 +92,7 @@ class NodeList(ui.element, component='node_list.js'):
     def _ready(self) -> None:
         """The list is in the browser as first rendered: send what changed since, and the selection."""
         self._shown = dict(self._built)
+        self._dirty.update(self._rows)
         self._send()
         if self._selected is not None:
             self.run_method('select', self._selected)
