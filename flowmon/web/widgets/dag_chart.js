@@ -18,10 +18,10 @@ function evaluate(value) {
 
 export default {
   template: "<div></div>",
-  props: { options: Object },
+  props: { options: String },
   async mounted() {
     await new Promise((resolve) => setTimeout(resolve, 0)); // let Tailwind size the box first
-    const options = evaluate(this.options);
+    const options = evaluate(JSON.parse(this.options));
     this.series = {};
     for (const entry of options.series) this.series[entry.id] = entry.data || [];
     this.index = {};

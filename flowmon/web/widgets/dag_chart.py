@@ -9,6 +9,7 @@ sent into the void: :class:`~flowmon.web.widgets.dag_view.DagView` then sends wh
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -21,7 +22,8 @@ class DagChart(ui.element, component='dag_chart.js'):
         self, options: dict[str, Any], *, on_node_click: Callable[[str], None], on_ready: Callable[[], None]
     ) -> None:
         super().__init__()
-        self._props['options'] = options
+        # one string: NiceGUI would wrap the nested option dicts (every node item) in observables, per page
+        self._props['options'] = json.dumps(options)
         self.on('node_click', lambda e: self._node_clicked(e, on_node_click))
         self.on('ready', lambda _: on_ready())
 

@@ -17,10 +17,10 @@ export default {
         </div>
       </div>
     </div>`,
-  props: { rows: Array, selected: String },
+  props: { rows: String, selected: String },
   data() {
-    // A copy: later patches change it, and the props are never re-sent (see node_list.py).
-    return { items: this.rows.map((row) => ({ ...row })), chosen: this.selected || null };
+    // Parsed from the props once: later patches change it, and the props are never re-sent (see node_list.py).
+    return { items: JSON.parse(this.rows), chosen: this.selected || null };
   },
   created() {
     this.index = {};

@@ -8,6 +8,7 @@ rows that changed. The element says ``ready`` once mounted; rows that changed be
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -45,7 +46,9 @@ class NodeList(ui.element, component='node_list.js'):
         self._dirty: set[str] = set()  # rows changed since the last patch
         self._selected: str | None = None
         self._built = dict(self._rows)
-        self._props['rows'] = list(self._rows.values())  # the first render; never re-sent
+        # the first render, as one string: NiceGUI would wrap a list of dicts in hundreds of observables per page,
+        # which the garbage collector then walks on every full collection; never re-sent
+        self._props['rows'] = json.dumps(list(self._rows.values()))
         self.classes('w-full overflow-y-auto').style(f'max-height: {height}').mark('node-list')
         self.on('ready', lambda _: self._ready())
         self.on('select', lambda e: self._picked(e.args))
