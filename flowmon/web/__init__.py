@@ -21,6 +21,7 @@ from .layout import CONNECTION_SCRIPT, Shell
 from .pages import compare, dashboard, delivery, execution, executions, login, replay, webhooks, workflow
 from .routing import GuardedSubPages, with_error_panel
 from .style import CSS
+from .widgets.event_log import CSS as EVENT_LOG_CSS
 
 PageBuilder = Callable[..., Any]
 
@@ -42,7 +43,7 @@ SESSION_CHECK_INTERVAL = 2.0  # a browser signed out in another tab loses this o
 def install_web(app: FastAPI, services: Services) -> None:
     """Web-wide set-up, before ``ui.run``: the sign-in middleware and the shared CSS and script."""
     app.add_middleware(auth_middleware(services.token))
-    ui.add_css(CSS, shared=True)
+    ui.add_css(CSS + EVENT_LOG_CSS, shared=True)
     ui.add_body_html(CONNECTION_SCRIPT, shared=True)
 
 

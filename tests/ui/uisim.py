@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 from nicegui.testing.user import User
 
+from flowmon.web.widgets.event_log import LogLines
 from flowmon.web.widgets.node_list import NodeList
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -114,3 +115,21 @@ def node_status(user: User, node_id: str) -> str:
     node_list = next(iter(elements))
     assert isinstance(node_list, NodeList)
     return node_list.status_of(node_id)
+
+
+def log_lines(user: User) -> list[str]:
+    """The event log's lines as the page shows them (plain text, oldest first)."""
+    elements = user.find(marker='event-log').elements
+    assert len(elements) == 1, 'expected one event log'
+    log = next(iter(elements))
+    assert isinstance(log, LogLines)
+    return log.texts()
+
+
+async def wait_for_log_line(user: User, needle: str, timeout: float = 5.0) -> None:
+    """Wait until some line of the event log contains ``needle``."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not any(needle in line for line in log_lines(user)):
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f'no event log line contains {needle!r}: {log_lines(user)[-10:]}')
+        await asyncio.sleep(0.05)

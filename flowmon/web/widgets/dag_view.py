@@ -76,8 +76,10 @@ class DagView:
     ) -> None:
         """``height`` is CSS; ``'auto'`` picks one from the graph's tallest column (300 to 640 px)."""
         self._definition = workflow_definition
-        self._layout = layout_definition(workflow_definition)
-        self._positions = {node.id: (node.x, node.y) for node in self._layout.nodes}
+        layout = layout_definition(workflow_definition)  # not kept: see _node_item on what a page holds per node
+        self._positions = {node.id: (node.x, node.y) for node in layout.nodes}
+        self._order = {node.id: (node.layer, node.index) for node in layout.nodes}
+        self._rows, self._layers = layout.rows, layout.layers
         self._names = {
             str(node['id']): str(node.get('name') or node['id'])
             for node in workflow_definition.get('nodes') or ()
@@ -95,9 +97,9 @@ class DagView:
         }
         self._on_select = on_select
         if height == 'auto':
-            height = f'{max(300, min(640, self._layout.rows * 72 + 90))}px'
+            height = f'{max(300, min(640, layout.rows * 72 + 90))}px'
         self.height = height
-        self._scale = _Scale.for_layout(self._layout, _px(height, 420))
+        self._scale = _Scale.for_layout(layout, _px(height, 420))
         self._selected: str | None = None
         self._state: ExecutionState | None = None
         self._now: datetime | None = None
@@ -120,7 +122,7 @@ class DagView:
                 .style(f'height: {height}; width: max(100%, {self._scale.min_width}px)')
             ):
                 self._edges = EdgeLayer(
-                    self._layout.edges,
+                    layout.edges,
                     self._positions,
                     self._branch,
                     self._area,
@@ -135,12 +137,13 @@ class DagView:
                 )
 
     @property
-    def layout(self) -> DagLayout:
-        return self._layout
+    def order(self) -> dict[str, tuple[int, int]]:
+        """Each node's place in the layout: (column, row within the column)."""
+        return dict(self._order)
 
     @property
     def node_ids(self) -> list[str]:
-        return [node.id for node in self._layout.nodes]
+        return list(self._positions)
 
     def name_of(self, node_id: str) -> str:
         return self._names.get(node_id, node_id)
@@ -172,8 +175,8 @@ class DagView:
         width, height = self._scale.card
         xs = [x for x, _ in self._positions.values()] or [0.0]
         ys = [y for _, y in self._positions.values()] or [0.0]
-        pad_y = 0.55 if self._layout.rows > 1 else 1.0
-        pad_x = 0.0 if self._layout.layers > 1 else 0.5
+        pad_y = 0.55 if self._rows > 1 else 1.0
+        pad_x = 0.0 if self._layers > 1 else 0.5
         return PlotArea(
             left=width / 2 + 12,
             right=width / 2 + 12,
@@ -267,7 +270,10 @@ class DagView:
     def _node_item(self, node_id: str, node: NodeState | None, glow: bool) -> dict[str, Any]:
         """One graph item, as small as possible: it is sent whenever its node changes. Names, types and the
         tooltip and label layout live in the formatters sent once (see :meth:`_formatter`). An unchanged node
-        keeps the same item object, which is how :meth:`_send` tells what changed."""
+        keeps the same item object, which is how :meth:`_send` tells what changed.
+
+        Items hold only strings, numbers and tuples (positions are tuples), so once a full collection has seen
+        them the garbage collector stops tracking them: a page keeps no per-node object it would walk again."""
         status = node.status if node else 'pending'
         took = node.duration_ms if node else None
         attempts = node.attempts if node else 0
@@ -276,7 +282,7 @@ class DagView:
         cached = self._items.get(node_id)
         if cached is not None and cached[0] == signature:
             return cached[1]
-        item: dict[str, Any] = {'name': node_id, 'value': list(self._positions[node_id])}
+        item: dict[str, Any] = {'name': node_id, 'value': self._positions[node_id]}
         if status != 'pending':
             item['s'] = status
             item['m'] = card_text(status, took, attempts, node)
@@ -323,7 +329,7 @@ class DagView:
             return []
         active = [node_id for node_id in self._positions if node_id in self._active]
         return [
-            {'value': list(self._positions[node_id]), 'itemStyle': {'color': status_color(nodes[node_id].status)}}
+            {'value': self._positions[node_id], 'itemStyle': {'color': status_color(nodes[node_id].status)}}
             for node_id in active[:MAX_PULSING]
         ]
 

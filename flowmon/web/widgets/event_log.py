@@ -1,17 +1,24 @@
 """The execution's event log: newest at the bottom, bounded, filterable, polite about scrolling.
 
-Lines are grouped into one HTML element per update ("chunk"), so a burst of 500 events costs one new
-element, not 500 labels (``ui.log`` makes one element per line). The oldest chunks are dropped once
-more than ``max_lines`` lines are shown. The view follows new lines only while the reader is already at
-the bottom; scrolled up, it stays where it is. A bounded buffer of recent events backs the filters.
+The lines live in one browser component (``event_log.js``) however many there are: each update sends only the
+new lines, which the browser appends as one chunk and trims to the newest ``max_lines``. (One ``ui.html`` per
+update, as before, meant hundreds of elements per open tab on a slow execution.) The view follows new lines only
+while the reader is already at the bottom; scrolled up, it stays where it is. A bounded buffer of recent lines
+backs the filters, and the page keeps a mirror of the lines the browser shows (for the count, and for tests).
+
+The buffer keeps each event as a plain tuple ``(seq, type, node id, rendered line)``, not the event itself:
+the garbage collector stops tracking tuples of strings and numbers, while thousands of events (with their
+payload dicts) per open tab would be walked by every full collection.
 """
 
 from __future__ import annotations
 
+import re
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
-from html import escape
+from html import escape, unescape
+from typing import Any
 
 from nicegui import ui
 
@@ -20,22 +27,6 @@ from flowmon.web.theme import status_color
 
 MAX_LINES = 500
 BUFFER = 5000  # events kept for re-filtering; the log itself shows at most MAX_LINES of them
-# Whether to follow new lines is decided by the reader's own scrolling only (wheel, touch, keys, scrollbar):
-# scroll events caused by appending or trimming lines must not switch following off, and scrolling up must
-# switch it off at once, before the next lines arrive.
-MARK_USER_JS = """(e) => {
-  const t = e.target.closest('[role=log]'); if (!t) return;
-  t.dataset.user = String(Date.now());
-  const up = (e.type === 'wheel' && e.deltaY < 0) || ['ArrowUp', 'PageUp', 'Home'].includes(e.key);
-  t.dataset.dir = up ? 'up' : (e.type === 'wheel' || e.type === 'keydown' ? 'down' : '');
-  if (up) t.dataset.stick = '0';
-}"""
-STICK_JS = """(e) => {
-  const t = e.target, now = Date.now();
-  if (now - Number(t.dataset.user || 0) > 3000 || now - Number(t.dataset.auto || 0) < 150) return;
-  const bottom = t.scrollHeight - t.scrollTop - t.clientHeight < 32;
-  if (!bottom) t.dataset.stick = '0'; else if (t.dataset.dir !== 'up') t.dataset.stick = '1';
-}"""
 _KINDS = {  # event type -> colour class of its type word (the status it leads to)
     EventType.NODE_STARTED: 'running',
     EventType.EXECUTION_STARTED: 'running',
@@ -51,18 +42,64 @@ _KINDS = {  # event type -> colour class of its type word (the status it leads t
     EventType.EXECUTION_QUEUED: 'queued',
 }
 # Columns by CSS, colours by class: a line is sent as a few short tags, not as padded, inline-styled text.
-_CSS = (
-    # Older chunks are skipped by the browser's layout and paint while out of view (a busy log adds hundreds of
-    # lines a second); the newest chunk never is, so what the reader follows is always drawn at once.
-    '<style>.fm-log>div:not(:last-child){content-visibility:auto;contain-intrinsic-size:auto 300px}'
+# Older chunks are skipped by the browser's layout and paint while out of view (a busy log adds hundreds of lines a
+# second); the newest chunk never is, so what the reader follows is always drawn at once. Added once for the app.
+CSS = (
+    '.fm-log>div:not(:last-child){content-visibility:auto;contain-intrinsic-size:auto 300px}'
     '.fm-ev{white-space:nowrap}.fm-ev>span{display:inline-block;vertical-align:top;margin-right:1.5ch}'
     '.fm-ev .t{width:9ch;text-align:right;opacity:.6}.fm-ev .s{width:5ch;opacity:.6}'
     '.fm-ev .k{width:20ch;font-weight:600;color:var(--fm-muted,#64748b)}'
     '.fm-ev .n{width:18ch;overflow:hidden;text-overflow:ellipsis}.fm-ev .d{opacity:.75;white-space:pre}'
     + ''.join(f'.fm-ev .k-{kind}{{color:{status_color(kind)}}}' for kind in sorted(set(_KINDS.values())))
-    + '</style>'
 )
+_TAG = re.compile(r'<[^>]+>')
 ALL_TYPES = [str(event_type) for event_type in EventType]
+Line = tuple[int, str, str, str]  # seq, type, node id ('' for none), the rendered HTML line; an exact tuple
+
+
+class LogLines(ui.element, component='event_log.js'):
+    """The lines in the browser, and their mirror here. Nothing is sent before the browser says ``ready``;
+    then (and after a re-mount) it gets every line the mirror holds."""
+
+    def __init__(self, max_lines: int) -> None:
+        super().__init__()
+        self._props['max'] = self._max = max_lines
+        self._lines: deque[Line] = deque(maxlen=max_lines)  # what the browser shows, oldest first
+        self._ready = False
+        self.on('ready', lambda _: self._mounted())
+
+    def __len__(self) -> int:
+        return len(self._lines)
+
+    def texts(self) -> list[str]:
+        """The lines shown, oldest first, as plain text."""
+        return [unescape(_TAG.sub(' ', line[3])).strip() for line in self._lines]
+
+    def append(self, lines: Sequence[Line]) -> None:
+        self._lines.extend(lines)
+        if self._ready and lines:
+            self.run_method('append', ''.join(line[3] for line in lines[-self._max :]))
+
+    def replace(self, lines: Iterable[Line], follow: bool = True) -> None:
+        self._lines.clear()
+        self._lines.extend(lines)
+        self._send_all(follow)
+
+    def follow(self) -> None:
+        """Scroll to the newest line and keep following."""
+        if self._ready:
+            self.run_method('follow', True)
+
+    def _mounted(self) -> None:
+        self._ready = True
+        self._send_all(follow=True)
+
+    def _send_all(self, follow: bool) -> None:
+        if self._ready:
+            self.run_method('reset', ''.join(line[3] for line in self._lines), follow)
+
+    def _displayed_contents(self, *, only_visible: bool) -> list[Any]:
+        return self.texts()
 
 
 class EventLog:
@@ -70,9 +107,7 @@ class EventLog:
 
     def __init__(self, node_ids: Sequence[str], height: str = '260px', max_lines: int = MAX_LINES) -> None:
         self._max_lines = max_lines
-        self._buffer: deque[Event] = deque(maxlen=BUFFER)
-        self._chunks: deque[tuple[ui.html, int]] = deque()  # element, number of lines
-        self._shown_lines = 0
+        self._buffer: deque[Line] = deque(maxlen=BUFFER)
         self._origin: datetime | None = None
         self._types: set[str] = set(ALL_TYPES)
         self._node: str | None = None
@@ -80,7 +115,7 @@ class EventLog:
             ui.label('Event log').classes('text-sm font-semibold')
             self._count = ui.label('').classes('text-xs text-gray-500').props('data-testid=event-count')
             ui.space()
-            ui.button(icon='vertical_align_bottom', on_click=lambda: self._follow(force=True)).props(
+            ui.button(icon='vertical_align_bottom', on_click=self._jump).props(
                 'flat round dense size=sm aria-label="Jump to the latest line" data-testid=event-log-latest'
             ).tooltip('Jump to the latest line and follow')
             self.type_filter = (
@@ -100,31 +135,26 @@ class EventLog:
                 .classes('min-w-[180px]')
                 .mark('event-node-filter')
             )
-        ui.html(_CSS, sanitize=False).classes('hidden')
         self.box = (
-            ui.element('div')
+            LogLines(max_lines)
             .classes(
-                'fm-log w-full overflow-y-auto font-mono text-xs leading-5 rounded-lg border '
+                'w-full overflow-y-auto font-mono text-xs leading-5 rounded-lg border '
                 'bg-gray-50 dark:bg-[#15181d] px-3 py-2'
             )
             .style(f'height: {height}; border-color: var(--fm-border)')
-            .props('data-testid=event-log data-stick=1 role=log aria-live=off tabindex=0')
+            .props('data-testid=event-log')
             .mark('event-log')
         )
-        self.box.on('scroll', js_handler=STICK_JS)
-        for user_input in ('wheel', 'touchmove', 'keydown', 'mousedown'):
-            self.box.on(user_input, js_handler=MARK_USER_JS)
-        self.box.on('mousemove', js_handler=f'(e) => {{ if (e.buttons) ({MARK_USER_JS})(e); }}')  # the scrollbar
 
     @property
     def last_seq(self) -> int:
-        return self._buffer[-1].seq if self._buffer else 0
+        return self._buffer[-1][0] if self._buffer else 0
 
     def show(self, events: Sequence[Event], upto_seq: int | None = None) -> None:
         """Add ``events`` newer than the last one shown; ``upto_seq`` below that (a replay seeking back)
         first removes the lines after it. Events are assumed in ``seq`` order."""
-        if upto_seq is not None and self._buffer and self._buffer[-1].seq > upto_seq:
-            kept = [event for event in self._buffer if event.seq <= upto_seq]
+        if upto_seq is not None and self._buffer and self._buffer[-1][0] > upto_seq:
+            kept = [line for line in self._buffer if line[0] <= upto_seq]
             self._buffer.clear()
             self._buffer.extend(kept)
             self._add(events, upto_seq)
@@ -132,7 +162,7 @@ class EventLog:
             return
         fresh = self._add(events, upto_seq)
         if fresh:
-            self._append([event for event in fresh if self._matches(event)])
+            self._append([line for line in fresh if self._matches(line)])
 
     def clear(self) -> None:
         self._buffer.clear()
@@ -140,7 +170,7 @@ class EventLog:
 
     # --- internals ------------------------------------------------------------------------------------
 
-    def _add(self, events: Sequence[Event], upto_seq: int | None) -> list[Event]:
+    def _add(self, events: Sequence[Event], upto_seq: int | None) -> list[Line]:
         last = self.last_seq
         start = len(events)
         while start > 0 and events[start - 1].seq > last:  # walk back only over the new tail
@@ -148,58 +178,27 @@ class EventLog:
         fresh = [event for event in events[start:] if upto_seq is None or event.seq <= upto_seq]
         if fresh and self._origin is None:
             self._origin = fresh[0].ts
-        self._buffer.extend(fresh)
-        return fresh
+        lines = [(event.seq, str(event.type), event.node_id or '', self._line(event)) for event in fresh]
+        self._buffer.extend(lines)
+        return lines
 
-    def _matches(self, event: Event) -> bool:
-        return str(event.type) in self._types and (not self._node or event.node_id == self._node)
+    def _matches(self, line: Line) -> bool:
+        return line[1] in self._types and (not self._node or line[2] == self._node)
 
-    def _append(self, events: list[Event]) -> None:
-        if events:
-            self._add_chunk(events[-self._max_lines :])
-            self._trim()
-            self._follow()
+    def _append(self, lines: list[Line]) -> None:
+        self.box.append(lines)
         self._update_count()
 
     def _render_all(self) -> None:
-        self.box.clear()
-        self._chunks.clear()
-        self._shown_lines = 0
-        matching = [event for event in self._buffer if self._matches(event)]
-        if matching:
-            self._add_chunk(matching[-self._max_lines :])
+        self.box.replace(line for line in self._buffer if self._matches(line))
         self._update_count()
-        self._follow(force=True)
 
-    def _add_chunk(self, events: list[Event]) -> None:
-        with self.box:
-            element = ui.html(''.join(self._line(event) for event in events), sanitize=False)
-        self._chunks.append((element, len(events)))
-        self._shown_lines += len(events)
-
-    def _trim(self) -> None:
-        while len(self._chunks) > 1 and self._shown_lines - self._chunks[0][1] >= self._max_lines:
-            element, lines = self._chunks.popleft()
-            self._shown_lines -= lines
-            element.delete()
-
-    def _follow(self, force: bool = False) -> None:
-        """Scroll to the newest line, unless the reader has scrolled away (checked again right before
-        scrolling: the reader may have moved between this message and the next frame)."""
-        # twice: once the frame has laid out the new lines, the chunks above may settle to their real height
-        down = (
-            'const down = () => { if (el.dataset.stick === "0") return; '
-            'el.dataset.auto = String(Date.now()); el.scrollTop = el.scrollHeight; }; '
-            'requestAnimationFrame(() => { down(); requestAnimationFrame(down); });'
-        )
-        script = ('el.dataset.stick = "1"; el.dataset.dir = ""; el.dataset.user = "0"; ' if force else '') + down
-        self.box.client.run_javascript(
-            f'(() => {{ const el = getHtmlElement({self.box.id}); if (!el) return; {script} }})()'
-        )
+    def _jump(self) -> None:
+        self.box.follow()
 
     def _update_count(self) -> None:
-        text = f'{self._shown_lines} shown'
-        if self._shown_lines >= self._max_lines:
+        text = f'{len(self.box)} shown'
+        if len(self.box) >= self._max_lines:
             text += f' (latest {self._max_lines})'
         self._count.set_text(text)
 

@@ -80,7 +80,7 @@ class ExecutionView:
                 .props('flat bordered')
             ):
                 ui.label(f'Nodes ({self._total})').classes('text-sm font-semibold px-2')
-                order = {node.id: (node.layer, node.index) for node in self.dag.layout.nodes}
+                order = self.dag.order
                 entries = sorted(
                     (NodeEntry(id=node_id, name=names[node_id], type=types[node_id]) for node_id in names),
                     key=lambda entry: order.get(entry.id, (0, 0)),

@@ -38,9 +38,11 @@ class NodeList(ui.element, component='node_list.js'):
     ) -> None:
         super().__init__()
         self._on_select = on_select
-        self._entries = {entry.id: entry for entry in entries}
+        # Per-node data is kept in plain tuples and dicts of strings, which the garbage collector stops tracking:
+        # open tabs times nodes would otherwise be walked by every full collection.
+        self._entries = {entry.id: (entry.id, entry.name, entry.type) for entry in entries}
         self._signatures = {entry.id: _signature(None) for entry in entries}
-        self._rows = {entry.id: _row(entry, None) for entry in entries}  # what the list should show
+        self._rows = {entry.id: _row(self._entries[entry.id], None) for entry in entries}  # what the list shows
         self._shown: dict[str, dict[str, str]] | None = None  # what the browser shows; None until ready
         self._nodes: Mapping[str, NodeState] = {}  # the node states the rows were last brought up to
         self._dirty: set[str] = set()  # rows changed since the last patch
@@ -111,12 +113,13 @@ def _signature(node: NodeState | None) -> tuple[Any, ...]:
     return (node.status, node.attempts, node.duration_ms, node.reused, node.skip_reason)
 
 
-def _row(entry: NodeEntry, node: NodeState | None) -> dict[str, str]:
+def _row(entry: tuple[str, str, str], node: NodeState | None) -> dict[str, str]:
+    node_id, name, kind = entry
     status = node.status if node else 'pending'
     return {
-        'id': entry.id,
-        'name': entry.name,
-        'caption': entry.id + (f' · {entry.type}' if entry.type else ''),
+        'id': node_id,
+        'name': name,
+        'caption': node_id + (f' · {kind}' if kind else ''),
         'status': status,
         'color': status_color(status),
         'icon': status_icon(status),

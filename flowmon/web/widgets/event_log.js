@@ -1,0 +1,85 @@
+// The event log's lines in the browser: one element however many lines, appended to in chunks (one <div> per
+// append, older chunks skipped by layout while out of view) and trimmed here to the newest `max` lines, so the
+// server only ever sends new lines. The view follows new lines only while the reader is at the bottom: whether
+// to follow is decided by the reader's own scrolling (wheel, touch, keys, scrollbar), never by the scroll events
+// that appending or trimming cause, and scrolling up stops following at once, before the next lines arrive.
+export default {
+  template: `
+    <div role="log" aria-live="off" tabindex="0" class="fm-log"
+         @scroll="scrolled" @wheel="byUser" @touchmove="byUser" @keydown="byUser" @mousedown="byUser"
+         @mousemove="(e) => e.buttons && byUser(e)"></div>`,
+  props: { max: Number },
+  mounted() {
+    const el = this.$el;
+    el.dataset.stick = "1";
+    this.count = 0;
+    this.$emit("ready"); // the server answers with reset(): every line it shows
+
+  },
+  methods: {
+    // html: new lines (each a div.fm-ev)
+    append(html) {
+      this.add(html);
+      this.follow(false);
+    },
+    // replace every line (a filter changed, a replay seeked back); force: follow again from the bottom
+    reset(html, force) {
+      this.$el.replaceChildren();
+      this.count = 0;
+      this.add(html);
+      this.follow(force);
+    },
+    add(html) {
+      if (!html) return;
+      const chunk = document.createElement("div");
+      chunk.innerHTML = html;
+      this.count += chunk.childElementCount;
+      this.$el.appendChild(chunk);
+      this.trim();
+    },
+    trim() {
+      const el = this.$el;
+      while (this.count > this.max && el.firstElementChild) {
+        const first = el.firstElementChild;
+        const extra = this.count - this.max;
+        if (first.childElementCount <= extra) {
+          this.count -= first.childElementCount;
+          first.remove();
+        } else {
+          for (let i = 0; i < extra; i++) first.firstElementChild.remove();
+          this.count -= extra;
+        }
+      }
+    },
+    // scroll to the newest line unless the reader has scrolled away (checked again right before scrolling:
+    // the reader may move between this message and the next frame); twice, once the chunks above have settled
+    follow(force) {
+      const el = this.$el;
+      if (force) Object.assign(el.dataset, { stick: "1", dir: "", user: "0" });
+      const down = () => {
+        if (el.dataset.stick === "0") return;
+        el.dataset.auto = String(Date.now());
+        el.scrollTop = el.scrollHeight;
+      };
+      requestAnimationFrame(() => {
+        down();
+        requestAnimationFrame(down);
+      });
+    },
+    byUser(e) {
+      const el = this.$el;
+      el.dataset.user = String(Date.now());
+      const up = (e.type === "wheel" && e.deltaY < 0) || ["ArrowUp", "PageUp", "Home"].includes(e.key);
+      el.dataset.dir = up ? "up" : e.type === "wheel" || e.type === "keydown" ? "down" : "";
+      if (up) el.dataset.stick = "0";
+    },
+    scrolled() {
+      const el = this.$el;
+      const now = Date.now();
+      if (now - Number(el.dataset.user || 0) > 3000 || now - Number(el.dataset.auto || 0) < 150) return;
+      const bottom = el.scrollHeight - el.scrollTop - el.clientHeight < 32;
+      if (!bottom) el.dataset.stick = "0";
+      else if (el.dataset.dir !== "up") el.dataset.stick = "1";
+    },
+  },
+};
