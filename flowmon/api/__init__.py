@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Depends, FastAPI, HTTPException
 from fastapi.responses import JSONResponse
 
@@ -31,16 +33,25 @@ def install_api(app: FastAPI, services: Services) -> None:
             raise HTTPException(503, 'flowmon is still starting; try again shortly')
 
     guard = [Depends(started), Depends(bearer_guard(services.token))]
-    app.include_router(health)
-    app.include_router(workflow_routes(services), dependencies=guard)
-    app.include_router(execution_routes(services), dependencies=guard)
-    app.include_router(exchange_routes(services), dependencies=guard)
-    app.include_router(webhook_routes(services), dependencies=guard)
-    app.include_router(automation_routes(services), dependencies=guard)
+    _include(app, health)
+    _include(app, workflow_routes(services), dependencies=guard)
+    _include(app, execution_routes(services), dependencies=guard)
+    _include(app, exchange_routes(services), dependencies=guard)
+    _include(app, webhook_routes(services), dependencies=guard)
+    _include(app, automation_routes(services), dependencies=guard)
     # public: the webhook signature is the authentication
-    app.include_router(hook_routes(services), dependencies=[Depends(started)])
+    _include(app, hook_routes(services), dependencies=[Depends(started)])
     install_debug_routes(app, services, guard)
     install_error_handlers(app)
+
+
+def _include(app: FastAPI, router: APIRouter, **options: Any) -> None:
+    """``include_router`` without nesting the app's lifespan in another layer: FastAPI merges the router's
+    (empty) lifespan into the app's on every include, and the in-process test layer installs the API into the
+    one global app for every test, until the nested lifespans exceed Python's recursion limit."""
+    lifespan = app.router.lifespan_context
+    app.include_router(router, **options)
+    app.router.lifespan_context = lifespan
 
 
 __all__ = ['install_api']

@@ -12,6 +12,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from nicegui import Client, app, ui
+from nicegui import app as nicegui_app
 
 from flowmon.services import Services
 
@@ -21,6 +22,7 @@ from .layout import CONNECTION_SCRIPT, Shell
 from .pages import compare, dashboard, delivery, execution, executions, login, replay, webhooks, workflow
 from .routing import GuardedSubPages, with_error_panel
 from .style import CSS
+from .teardown import release_on_delete
 from .widgets.event_log import CSS as EVENT_LOG_CSS
 
 PageBuilder = Callable[..., Any]
@@ -45,6 +47,7 @@ def install_web(app: FastAPI, services: Services) -> None:
     app.add_middleware(auth_middleware(services.token))
     ui.add_css(CSS + EVENT_LOG_CSS, shared=True)
     ui.add_body_html(CONNECTION_SCRIPT, shared=True)
+    nicegui_app.on_delete(release_on_delete)  # a closed page's objects are freed at once, not by a full collection
 
 
 def build_root(services: Services) -> Callable[[], None]:

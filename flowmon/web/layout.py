@@ -10,6 +10,7 @@ from nicegui import app, ui
 from flowmon.services import Services
 
 from .auth import LOGIN_PATH, sign_out
+from .teardown import weak_callback
 
 DARK_MODE_KEY = 'dark_mode'
 
@@ -70,7 +71,7 @@ class Shell:
                 .mark('sign-out')
             )
         self._highlight(router.current_path)
-        router.on_path_changed(self._highlight)
+        router.on_path_changed(weak_callback(self._highlight))  # the router outlives nothing of ours
         self.set_signed_in(False)
 
     def set_signed_in(self, signed_in: bool) -> None:

@@ -4,6 +4,8 @@ executions that only the store still knows, and unknown ids."""
 from __future__ import annotations
 
 import asyncio
+import gc
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
@@ -24,6 +26,7 @@ from uisim import (
 
 from flowmon.engine.projector import Projector
 from flowmon.web.widgets.dag_chart import DagChart
+from flowmon.web.widgets.event_log import LogLines
 from flowmon.web.widgets.node_list import NodeList
 
 # Three nodes in a row; the middle one fails once, then succeeds on its second attempt.
@@ -277,3 +280,98 @@ async def test_the_canvas_and_the_list_receive_only_the_nodes_that_changed(
     assert all(len(rows) < 12 for rows in list_patches[1:]), [len(rows) for rows in list_patches]
     last_row = {row['id']: row['status'] for rows in list_patches for row in rows}
     assert last_row == {f'w{i:02d}': 'succeeded' for i in range(12)}
+
+
+async def test_the_event_log_receives_only_new_lines(user: User, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Nothing before the browser is ready, then every line once, then only the lines each tick adds."""
+    sent: list[tuple[str, tuple[Any, ...]]] = []
+    real_run_method = LogLines.run_method
+
+    def record(self: LogLines, name: str, *args: Any, **kwargs: Any) -> Any:
+        sent.append((name, args))
+        return real_run_method(self, name, *args, **kwargs)
+
+    monkeypatch.setattr(LogLines, 'run_method', record)
+    assert (await api(user, 'PUT', '/api/workflows/staggered', STAGGERED)).status_code in (200, 201)
+    await sign_in(user)
+    execution_id = await start(user, 'staggered')
+    await user.open(f'/executions/{execution_id}')
+    await wait_for_log_line(user, 'node.started')
+    assert not sent  # nothing is sent before the browser says it is ready
+    user.find(marker='event-log').trigger('ready')
+    await until(lambda: bool(sent))
+    name, (html, follow) = sent[0]
+    assert name == 'reset' and follow is True
+    assert html.count('class="fm-ev"') == len(log_lines(user))  # every line shown so far, once
+    await wait_for_text(user, 'execution-status', 'succeeded', timeout=10)
+    await asyncio.sleep(0.3)  # the last tick's lines
+
+    appended = [args[0] for name, args in sent[1:] if name == 'append']
+    assert len(appended) >= 4, [name for name, _ in sent]  # the waits end 150 ms apart: several ticks
+    assert sum(html.count('class="fm-ev"') for html in [sent[0][1][0], *appended]) == len(log_lines(user))
+    assert 'execution.completed' in appended[-1]
+
+
+async def test_a_page_keeps_its_per_node_and_per_event_data_untracked(user: User) -> None:
+    """The garbage collector walks every tracked object on each full collection, for every open tab: the
+    canvas items, node rows and log lines a page keeps must be of the kinds CPython stops tracking."""
+    assert (await api(user, 'PUT', '/api/workflows/staggered', STAGGERED)).status_code in (200, 201)
+    await sign_in(user)
+    execution_id = await start(user, 'staggered')
+    await wait_until_ended(user, execution_id)
+    await user.open(f'/executions/{execution_id}')
+    await wait_for_text(user, 'execution-status', 'succeeded')
+    await wait_for_log_line(user, 'execution.completed')
+    user.find(DagChart).trigger('ready')
+    user.find(marker='node-list').trigger('ready')
+    user.find(marker='event-log').trigger('ready')
+    await asyncio.sleep(0.3)
+    pages = [timer.callback.__self__ for timer in user.find(ui.timer).elements if hasattr(timer.callback, '__self__')]
+    view = next(page.view for page in pages if hasattr(page, 'view'))
+    for _ in range(3):  # contents first, then what holds them: each full collection untracks one level
+        gc.collect()
+    kept = {
+        'canvas items': view.dag._items,
+        'canvas item signatures': view.dag._item_signatures,
+        'canvas as shown': view.dag._browser['nodes'],
+        'node rows': view.node_list._rows,
+        'node entries': view.node_list._entries,
+        'node signatures': view.node_list._signatures,
+        'log buffer': view.event_log._buffer,
+        'log lines': view.event_log.box._lines,
+    }
+    assert len(view.dag._items) == 12 and len(view.event_log._buffer) > 24
+    for what, container in kept.items():
+        values = container.values() if isinstance(container, dict) else container
+        tracked = [value for value in values if gc.is_tracked(value)]
+        assert not tracked, f'{what}: {len(tracked)} tracked, e.g. {tracked[0]!r}'
+
+
+async def test_a_closed_page_leaves_no_reference_cycles(user: User) -> None:
+    """A deleted client's page is freed by reference counting, not left for a full collection to find: its
+    widgets do not hold each other in cycles, and the elements' own cycles are released (flowmon.web.teardown)."""
+    assert (await api(user, 'PUT', '/api/workflows/staggered', STAGGERED)).status_code in (200, 201)
+    await sign_in(user)
+    execution_id = await start(user, 'staggered')
+    await wait_until_ended(user, execution_id)
+    await user.open(f'/executions/{execution_id}')
+    await wait_for_text(user, 'execution-status', 'succeeded')
+    await wait_for_log_line(user, 'execution.completed')
+    gc.collect()
+    client = user.client
+    assert client is not None
+    elements = len(client.elements)
+    client.delete()
+    await asyncio.sleep(0.05)  # the release runs right after the deletion
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        gc.collect()
+        kinds = Counter(type(item).__qualname__ for item in gc.garbage)
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+    widgets = {'_LivePage', 'ExecutionView', 'DagView', 'NodeList', 'EventLog', 'LogLines', 'Inspector', 'DagChart'}
+    assert not {kind: kinds[kind] for kind in widgets if kinds[kind]}
+    assert elements > 60
+    assert kinds['Props'] < elements / 5, kinds.most_common(10)  # the client's own few, not one per element
+    assert sum(kinds.values()) < 1500, kinds.most_common(10)

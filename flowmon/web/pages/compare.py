@@ -19,6 +19,7 @@ from flowmon.engine.replay import AlignBy, Alignment, NodeDiff, ReplayIndex, com
 from flowmon.services import NotFound, Services
 from flowmon.web.format import duration, short_id
 from flowmon.web.playback import elapsed_text
+from flowmon.web.teardown import weak_callback
 from flowmon.web.widgets.dag_view import DagView
 from flowmon.web.widgets.diff_table import DiffTable
 from flowmon.web.widgets.json_diff import json_diff
@@ -96,8 +97,8 @@ class ComparePage:
         )
         with ui.element('div').classes(f'w-full grid gap-4 {columns}'):
             self.sides = {
-                'a': _Side('A', a_id, a, definition_a, self.select),
-                'b': _Side('B', b_id, b, definition_b, self.select),
+                'a': _Side('A', a_id, a, definition_a, weak_callback(self.select)),
+                'b': _Side('B', b_id, b, definition_b, weak_callback(self.select)),
             }
         with ui.card().classes('fm-panel w-full gap-2').props('flat bordered'):
             with ui.row().classes('w-full items-baseline gap-2'):
@@ -105,7 +106,7 @@ class ComparePage:
                 ui.label(
                     'at the scrubber position; \u0394 is B minus A (red: B slower); click a row for the output diff'
                 ).classes('text-xs text-grey-7')
-            self.table = DiffTable(self._names, on_select=self.select)
+            self.table = DiffTable(self._names, on_select=weak_callback(self.select))
         self._diff_dialog = ui.dialog()
         if self.divergence is not None:
             self.jump_to_divergence(open_diff=False)

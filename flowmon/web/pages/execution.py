@@ -21,6 +21,7 @@ from flowmon.engine.state import ExecutionState
 from flowmon.services import Conflict, NotFound, Services
 from flowmon.web.auth import is_signed_in
 from flowmon.web.format import duration, short_id
+from flowmon.web.teardown import weak_callback
 from flowmon.web.widgets.execution_view import ExecutionView
 from flowmon.web.widgets.history_actions import HistoryActions
 
@@ -80,7 +81,7 @@ class _LivePage:
         self._fetching = False
         self._median_ms: float | None = None
         _header(state, definition)
-        self.view = ExecutionView(definition, on_rerun_from=self._rerun_from)
+        self.view = ExecutionView(definition, on_rerun_from=weak_callback(self._rerun_from))
         with self.view.actions:
             self._cancel = (
                 ui.button('Cancel', icon='stop_circle', on_click=self._confirm_cancel)

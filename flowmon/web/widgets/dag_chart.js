@@ -16,6 +16,12 @@ function evaluate(value) {
   return out;
 }
 
+// Node items come from Python with itemStyle as [key, value] pairs (see DagView._node_item).
+function nodeItem(item) {
+  if (Array.isArray(item.itemStyle)) item.itemStyle = Object.fromEntries(item.itemStyle);
+  return item;
+}
+
 export default {
   template: "<div></div>",
   props: { options: String },
@@ -24,6 +30,7 @@ export default {
     const options = evaluate(JSON.parse(this.options));
     this.series = {};
     for (const entry of options.series) this.series[entry.id] = entry.data || [];
+    (this.series.nodes || []).forEach(nodeItem);
     this.index = {};
     (this.series.nodes || []).forEach((item, i) => (this.index[item.name] = i));
     this.chart = echarts.init(this.$el, null, { renderer: "svg" });
@@ -49,7 +56,7 @@ export default {
         const nodes = this.series.nodes;
         for (const item of diff.nodes) {
           const i = this.index[item.name];
-          if (i !== undefined) nodes[i] = item;
+          if (i !== undefined) nodes[i] = nodeItem(item);
         }
         update.push({ id: "nodes", data: nodes });
       }

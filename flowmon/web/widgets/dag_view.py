@@ -103,7 +103,10 @@ class DagView:
         self._selected: str | None = None
         self._state: ExecutionState | None = None
         self._now: datetime | None = None
-        self._items: dict[str, tuple[tuple[Any, ...], dict[str, Any]]] = {}  # node id -> (signature, item)
+        # node id -> the item last made for it, and what it was made from (kept apart: a tuple holding a dict is
+        # never untracked by the garbage collector, a dict of strings, numbers and tuples is)
+        self._items: dict[str, dict[str, Any]] = {}
+        self._item_signatures: dict[str, tuple[Any, ...]] = {}
         self._drawn: tuple[ExecutionState | None, str | None] | None = None  # (state, selection) of _wanted
         self._wanted: dict[str, Any] = {'nodes': {}, 'flow': [], 'pulse': []}
         self._drawn_nodes: Mapping[str, NodeState] = {}  # the node states _wanted['nodes'] was made from
@@ -280,8 +283,8 @@ class DagView:
         selected = node_id == self._selected
         signature = (status, took, attempts, node.reused if node else False, selected, glow)
         cached = self._items.get(node_id)
-        if cached is not None and cached[0] == signature:
-            return cached[1]
+        if cached is not None and self._item_signatures.get(node_id) == signature:
+            return cached
         item: dict[str, Any] = {'name': node_id, 'value': self._positions[node_id]}
         if status != 'pending':
             item['s'] = status
@@ -299,8 +302,10 @@ class DagView:
         if selected:
             style |= {'borderColor': SELECTED_COLOR, 'borderWidth': 3}
         if style:
-            item['itemStyle'] = style
-        self._items[node_id] = (signature, item)
+            # pairs, not a dict: a dict holding a dict stays tracked by the garbage collector; the browser
+            # turns the pairs back into ECharts' itemStyle object (dag_chart.js)
+            item['itemStyle'] = tuple(style.items())
+        self._items[node_id], self._item_signatures[node_id] = item, signature
         return item
 
     def _formatter(self, kind: str) -> str:

@@ -17,6 +17,7 @@ from nicegui import ui
 from flowmon.engine.events import Event
 from flowmon.engine.state import ExecutionState
 from flowmon.web.format import duration, full_timestamp
+from flowmon.web.teardown import weak_callback
 from flowmon.web.widgets.dag_view import DagView
 from flowmon.web.widgets.event_log import EventLog
 from flowmon.web.widgets.inspector import Inspector
@@ -67,10 +68,14 @@ class ExecutionView:
         )
         self.error_banner.set_visibility(False)
 
-        self.inspector = Inspector(names, types, on_close=self._inspector_closed, on_rerun_from=on_rerun_from)
+        # the children call back into this view through weak references: no cycle keeps a closed page's objects
+        # for the garbage collector (see flowmon.web.teardown)
+        self.inspector = Inspector(
+            names, types, on_close=weak_callback(self._inspector_closed), on_rerun_from=on_rerun_from
+        )
         with ui.row().classes('w-full gap-4 no-wrap items-stretch max-lg:flex-wrap'):
             with ui.card().classes('fm-panel grow min-w-0 gap-1').style('padding: 8px').props('flat bordered'):
-                self.dag = DagView(workflow_definition, on_select=self.select, height='auto')
+                self.dag = DagView(workflow_definition, on_select=weak_callback(self.select), height='auto')
                 with ui.row().classes('w-full gap-3 px-2 text-xs text-gray-500 items-center'):
                     ui.label('Click a node to inspect it; hover for details')
             with (
@@ -85,7 +90,7 @@ class ExecutionView:
                     (NodeEntry(id=node_id, name=names[node_id], type=types[node_id]) for node_id in names),
                     key=lambda entry: order.get(entry.id, (0, 0)),
                 )
-                self.node_list = NodeList(entries, on_select=self.select, height=self.dag.height)
+                self.node_list = NodeList(entries, on_select=weak_callback(self.select), height=self.dag.height)
         with ui.card().classes('fm-panel w-full gap-2').props('flat bordered'):
             self.event_log = EventLog(list(names))
 
