@@ -243,32 +243,43 @@ STAGGERED: dict[str, Any] = {
 }
 
 
+def record_run_method(monkeypatch: pytest.MonkeyPatch, element: type[ui.element]) -> list[tuple[str, tuple[Any, ...]]]:
+    """Record every ``run_method`` call on elements of the class ``element`` (and still make it)."""
+    calls: list[tuple[str, tuple[Any, ...]]] = []
+    real_run_method = element.run_method
+
+    def record(self: ui.element, name: str, *args: Any, **kwargs: Any) -> Any:
+        calls.append((name, args))
+        return real_run_method(self, name, *args, **kwargs)
+
+    monkeypatch.setattr(element, 'run_method', record)
+    return calls
+
+
+async def start_staggered(user: User) -> str:
+    """Sign in and start the twelve staggered waits; returns the execution id."""
+    assert (await api(user, 'PUT', '/api/workflows/staggered', STAGGERED)).status_code in (200, 201)
+    await sign_in(user)
+    return await start(user, 'staggered')
+
+
 async def test_the_canvas_and_the_list_receive_only_the_nodes_that_changed(
     user: User, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Twelve nodes finishing one after another: after the first sync, each patch carries a few nodes, not all."""
     canvas_patches: list[dict[str, Any]] = []
-    list_patches: list[list[dict[str, str]]] = []
     monkeypatch.setattr(DagChart, 'patch', lambda self, diff: canvas_patches.append(diff))
-    real_run_method = NodeList.run_method
-
-    def record(self: NodeList, name: str, *args: Any, **kwargs: Any) -> Any:
-        if name == 'patch':
-            list_patches.append(args[0])
-        return real_run_method(self, name, *args, **kwargs)
-
-    monkeypatch.setattr(NodeList, 'run_method', record)
-    assert (await api(user, 'PUT', '/api/workflows/staggered', STAGGERED)).status_code in (200, 201)
-    await sign_in(user)
-    execution_id = await start(user, 'staggered')
+    list_calls = record_run_method(monkeypatch, NodeList)
+    execution_id = await start_staggered(user)
     await user.open(f'/executions/{execution_id}')
     await user.should_see(marker='node-list')
-    assert not canvas_patches and not list_patches  # nothing is sent before the browser says it is ready
+    assert not canvas_patches and not list_calls  # nothing is sent before the browser says it is ready
     user.find(DagChart).trigger('ready')
     user.find(marker='node-list').trigger('ready')
     await wait_for_text(user, 'execution-status', 'succeeded', timeout=10)
     await until(lambda: node_status(user, 'w11') == 'succeeded')
     await asyncio.sleep(0.3)  # the last tick's patches
+    list_patches = [args[0] for name, args in list_calls if name == 'patch']
 
     canvas_nodes = [diff['nodes'] for diff in canvas_patches if 'nodes' in diff]
     assert len(canvas_nodes) >= 4, canvas_patches  # the waits end 150 ms apart: several ticks, several patches
@@ -284,17 +295,8 @@ async def test_the_canvas_and_the_list_receive_only_the_nodes_that_changed(
 
 async def test_the_event_log_receives_only_new_lines(user: User, monkeypatch: pytest.MonkeyPatch) -> None:
     """Nothing before the browser is ready, then every line once, then only the lines each tick adds."""
-    sent: list[tuple[str, tuple[Any, ...]]] = []
-    real_run_method = LogLines.run_method
-
-    def record(self: LogLines, name: str, *args: Any, **kwargs: Any) -> Any:
-        sent.append((name, args))
-        return real_run_method(self, name, *args, **kwargs)
-
-    monkeypatch.setattr(LogLines, 'run_method', record)
-    assert (await api(user, 'PUT', '/api/workflows/staggered', STAGGERED)).status_code in (200, 201)
-    await sign_in(user)
-    execution_id = await start(user, 'staggered')
+    sent = record_run_method(monkeypatch, LogLines)
+    execution_id = await start_staggered(user)
     await user.open(f'/executions/{execution_id}')
     await wait_for_log_line(user, 'node.started')
     assert not sent  # nothing is sent before the browser says it is ready
@@ -315,9 +317,7 @@ async def test_the_event_log_receives_only_new_lines(user: User, monkeypatch: py
 async def test_a_page_keeps_its_per_node_and_per_event_data_untracked(user: User) -> None:
     """The garbage collector walks every tracked object on each full collection, for every open tab: the
     canvas items, node rows and log lines a page keeps must be of the kinds CPython stops tracking."""
-    assert (await api(user, 'PUT', '/api/workflows/staggered', STAGGERED)).status_code in (200, 201)
-    await sign_in(user)
-    execution_id = await start(user, 'staggered')
+    execution_id = await start_staggered(user)
     await wait_until_ended(user, execution_id)
     await user.open(f'/executions/{execution_id}')
     await wait_for_text(user, 'execution-status', 'succeeded')
@@ -350,9 +350,7 @@ async def test_a_page_keeps_its_per_node_and_per_event_data_untracked(user: User
 async def test_a_closed_page_leaves_no_reference_cycles(user: User) -> None:
     """A deleted client's page is freed by reference counting, not left for a full collection to find: its
     widgets do not hold each other in cycles, and the elements' own cycles are released (flowmon.web.teardown)."""
-    assert (await api(user, 'PUT', '/api/workflows/staggered', STAGGERED)).status_code in (200, 201)
-    await sign_in(user)
-    execution_id = await start(user, 'staggered')
+    execution_id = await start_staggered(user)
     await wait_until_ended(user, execution_id)
     await user.open(f'/executions/{execution_id}')
     await wait_for_text(user, 'execution-status', 'succeeded')
