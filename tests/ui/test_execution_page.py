@@ -141,9 +141,11 @@ async def test_cancel_asks_first_and_then_cancels(user: User) -> None:
     await user.open(f'/executions/{execution_id}')
     await wait_for_text(user, 'execution-status', 'running')
 
+    await user.should_not_see(marker='keep-running')  # the dialog is built when it is first needed
+    user.find(marker='cancel-execution').click()
+    await user.should_see(marker='keep-running')
     keep_running = next(iter(user.find(marker='keep-running').elements))
     confirm = next(element for element in keep_running.ancestors() if isinstance(element, ui.dialog))
-    user.find(marker='cancel-execution').click()
     await until(lambda: confirm.value)
     await user.should_see('Cancel this execution?')
     user.find(marker='keep-running').click()

@@ -94,7 +94,7 @@ class _LivePage:
                 .mark('rerun-execution')
             )
             self._history = HistoryActions(services, execution_id, state.workflow_id, state.created_at)
-        self._cancel_dialog = _cancel_dialog()
+        self._cancel_dialog: ui.dialog | None = None  # built on first use: most visits never cancel
         self._show_actions()
         initial = services.projector.recent_events(execution_id, 0) or []
         self.view.show(state, initial, now=utcnow() if not state.is_terminal else None)
@@ -176,6 +176,9 @@ class _LivePage:
     # --- actions --------------------------------------------------------------------------------------
 
     async def _confirm_cancel(self) -> None:
+        if self._cancel_dialog is None:
+            with self._body:
+                self._cancel_dialog = _cancel_dialog()
         self._cancel_dialog.open()
         if not await self._cancel_dialog:
             return

@@ -114,8 +114,7 @@ class EventLog:
         with ui.row().classes('w-full items-center gap-2 no-wrap'):
             ui.label('Event log').classes('text-sm font-semibold')
             self._count = ui.label('').classes('text-xs text-gray-500').props('data-testid=event-count')
-            ui.space()
-            ui.button(icon='vertical_align_bottom', on_click=self._jump).props(
+            ui.button(icon='vertical_align_bottom', on_click=self._jump).classes('ml-auto').props(
                 'flat round dense size=sm aria-label="Jump to the latest line" data-testid=event-log-latest'
             ).tooltip('Jump to the latest line and follow')
             self.type_filter = (

@@ -58,8 +58,7 @@ class ExecutionView:
                         ui.label(f'0 / {self._total} nodes').props('data-testid=progress-text').mark('progress-text')
                     )
                     self.timing = ui.label('').props('data-testid=execution-timing')
-                    ui.space()
-                    self.note = ui.label('').props('data-testid=execution-eta').mark('execution-eta')
+                    self.note = ui.label('').classes('ml-auto').props('data-testid=execution-eta').mark('execution-eta')
             self.actions = ui.row().classes('items-center gap-2 no-wrap')
 
         self.error_banner = ui.label('').classes(
@@ -76,8 +75,7 @@ class ExecutionView:
         with ui.row().classes('w-full gap-4 no-wrap items-stretch max-lg:flex-wrap'):
             with ui.card().classes('fm-panel grow min-w-0 gap-1').style('padding: 8px').props('flat bordered'):
                 self.dag = DagView(workflow_definition, on_select=weak_callback(self.select), height='auto')
-                with ui.row().classes('w-full gap-3 px-2 text-xs text-gray-500 items-center'):
-                    ui.label('Click a node to inspect it; hover for details')
+                ui.label('Click a node to inspect it; hover for details').classes('w-full px-2 text-xs text-gray-500')
             with (
                 ui.card()
                 .classes('fm-panel w-[340px] max-lg:w-full shrink-0 gap-1')
