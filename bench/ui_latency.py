@@ -52,7 +52,7 @@ LATENCY_TARGET_MS = 150.0
 SMOOTH_FPS = 30.0
 HEALTH_TARGET_MS = 100.0
 TABS = 20
-TABS_LEAD_MAX_S = 300.0  # twenty tabs get 10 s plus four times what loading twenty took, at most this
+TABS_LEAD_MAX_S = 300.0  # twenty tabs get 10 s plus six times what loading twenty took, at most this
 STEADY_RATE = 30.0  # completions per second for the CPU and twenty-tab runs: 300 nodes change for 10 s
 CHROMIUM_ARGS = [
     '--headless=new',
@@ -438,7 +438,8 @@ def _load_rows(context: Any, server: _Server, stuck: Callable[[], ContextManager
     try:
         started = time.time()
         pages = [_open_watching(context, server, execution_id) for _ in range(TABS)]
-        tabs_lead = min(TABS_LEAD_MAX_S, 10 + 4 * (time.time() - started))  # live pages load slower
+        # live pages load four times slower or more here: the nineteen already open keep Chromium's one core busy
+        tabs_lead = min(TABS_LEAD_MAX_S, 10 + 6 * (time.time() - started))
         server.put_fan_out('twenty-tabs', NODES, STEADY_RATE, tabs_lead)
         started = time.time()
         execution_id = server.start('twenty-tabs')
