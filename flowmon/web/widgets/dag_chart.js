@@ -51,24 +51,40 @@ export default {
     // diff: {nodes: [item, ...] (changed items only, matched by name), flow: [...], pulse: [...]} (whole series)
     patch(diff) {
       if (!this.chart) return;
-      const update = [];
+      this.dirty = this.dirty || new Set();
       if (diff.nodes && diff.nodes.length) {
         const nodes = this.series.nodes;
         for (const item of diff.nodes) {
           const i = this.index[item.name];
           if (i !== undefined) nodes[i] = nodeItem(item);
         }
-        update.push({ id: "nodes", data: nodes });
+        this.dirty.add("nodes");
       }
       for (const key of ["flow", "pulse"]) {
         if (diff[key]) {
           this.series[key] = diff[key];
-          update.push({ id: key, data: diff[key] });
+          this.dirty.add(key);
         }
       }
-      // lazyUpdate: draw in the next animation frame, so this message returns at once and patches that
-      // arrive within one frame are drawn together
-      if (update.length) this.chart.setOption({ series: update }, { lazyUpdate: true });
+      if (this.dirty.size) this.schedule();
+    },
+    // Draw in an animation frame, so this message returns at once and patches that arrive meanwhile are drawn
+    // together; and after a draw that took d ms, wait 2d before the next, so drawing a big graph on a slow
+    // machine takes at most a third of the page's main thread and the node list and the log stay prompt.
+    schedule() {
+      if (this.scheduled) return;
+      this.scheduled = true;
+      const wait = Math.max(0, (this.nextDraw || 0) - performance.now());
+      setTimeout(() => requestAnimationFrame(() => this.draw()), wait);
+    },
+    draw() {
+      this.scheduled = false;
+      if (!this.chart || !this.dirty.size) return;
+      const update = [...this.dirty].map((id) => ({ id, data: this.series[id] }));
+      this.dirty.clear();
+      const started = performance.now();
+      this.chart.setOption({ series: update });
+      this.nextDraw = performance.now() + 2 * (performance.now() - started);
     },
   },
 };
