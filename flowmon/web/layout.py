@@ -166,7 +166,14 @@ CONNECTION_SCRIPT = """
 (function () {
   function paint() {
     var socket = window.socket;
-    var state = socket && socket.connected ? 'online' : (socket ? 'offline' : 'connecting');
+    if (socket && !socket.fmWatched) {  // repaint at once on the socket's own events
+      socket.fmWatched = true;
+      socket.on('connect', paint);
+      socket.on('disconnect', paint);
+    }
+    if (socket && socket.connected) socket.fmWasOnline = true;
+    // offline only once it has been online: a socket still making its first connection is connecting
+    var state = socket && socket.connected ? 'online' : (socket && socket.fmWasOnline ? 'offline' : 'connecting');
     document.querySelectorAll('[data-testid=connection]').forEach(function (el) {
       if (el.dataset.state !== state) el.dataset.state = state;
     });
