@@ -152,6 +152,24 @@ def test_a_finished_execution_renders_and_a_canvas_click_opens_the_inspector(
     page.locator('button:has(i:text-is("light_mode"))').first.click()
 
 
+def test_the_event_log_filters_by_a_node_chosen_from_the_menu(page: Page, server: Server) -> None:
+    """The node choices reach the select only while its menu is open (event_log.py): opening it must offer them."""
+    execution_id = start(server, 'order-pipeline')
+    assert wait_ended(server, execution_id) == 'succeeded'
+    sign_in(page, server)
+    page.goto(f'/executions/{execution_id}')
+    log = page.get_by_test_id('event-log')
+    expect(log).to_contain_text('execution.completed', timeout=10_000)
+    page.get_by_role('combobox', name='Node').click()
+    page.get_by_role('option', name='charge_payment').click()
+    expect(log).not_to_contain_text('execution.completed')
+    expect(log).to_contain_text('node.retrying')
+    lines = log.locator('.fm-ev')
+    assert lines.count() > 0
+    assert all('charge_payment' in text for text in lines.all_inner_texts())
+    expect(page.get_by_role('combobox', name='Node')).to_have_value('charge_payment')
+
+
 def test_rerun_from_the_page_opens_the_new_execution(page: Page, server: Server) -> None:
     execution_id = start(server, 'fan-out-demo')
     wait_ended(server, execution_id)

@@ -226,8 +226,14 @@ async def test_the_event_log_filters_by_node(user: User) -> None:
     await user.open(f'/executions/{execution_id}')
     await wait_for_log_line(user, 'node.completed')
     node_filter = user.find(marker='event-node-filter').elements.pop()
+    assert isinstance(node_filter, ui.select)
+    assert list(node_filter.options) == ['']  # the node choices are offered only while the menu is open
+    user.find(marker='event-node-filter').trigger('popupShow')
+    await until(lambda: 'ship' in node_filter.options and 'charge' in node_filter.options)
     assert any('gateway timeout' in line for line in log_lines(user))
     node_filter.set_value('ship')
+    user.find(marker='event-node-filter').trigger('popupHide')
+    await until(lambda: list(node_filter.options) == ['', 'ship'])
     await until(lambda: all(' ship ' in f'{line} ' for line in log_lines(user)))
     lines = log_lines(user)
     assert lines, 'the log shows nothing for node ship'
