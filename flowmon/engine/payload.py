@@ -1,12 +1,91 @@
-"""Limits on the JSON payloads that travel through executions (inputs and node outputs)."""
+"""One budget for the JSON payloads that travel through flowmon.
+
+Execution inputs, node outputs, trigger bodies, imported events and webhook bodies from the API all get the same
+two limits: at most :data:`MAX_NESTING` levels of lists and objects, and at most ``max_bytes`` of compact JSON
+(``FLOWMON_MAX_PAYLOAD_BYTES``, 1 MiB by default). They are checked before any expensive work is done with the
+payload: JSON text before it is parsed (:meth:`PayloadBudget.loads`), values before they are encoded or stored
+(:meth:`PayloadBudget.check`). Every check is iterative, so no input can exhaust the stack, and values that
+share structure (the same list referenced twice, as JMESPath's ``[@,@]`` builds) are measured once but counted
+as often as their encoding would write them, so a value that doubles at every level is refused before anything
+expands it.
+
+The engine imports no settings: the composition root builds a :class:`PayloadBudget` and passes it in.
+"""
 
 from __future__ import annotations
 
+import json
+import re
+from dataclasses import dataclass
+from itertools import accumulate
 from typing import Any
 
 # JSON nested deeper than this is refused: serialising an execution summary whose payload nests a few hundred
 # levels fails (pydantic's and orjson's depth limits), so such a value would make the execution unreadable.
 MAX_NESTING = 64
+DEFAULT_MAX_PAYLOAD_BYTES = 1024 * 1024
+LIMIT_NAME = 'FLOWMON_MAX_PAYLOAD_BYTES'
+# JSON text nested deeper than this is never handed to a parser (the stdlib's recursion ends near 1000 levels).
+# Documents that hold payloads (an export, a request object) may nest a few levels more than the payloads they
+# carry; each payload is then checked against MAX_NESTING on its own, with a message that names it.
+MAX_PARSE_DEPTH = 512
+# Error texts and tracebacks that events carry are cut to these lengths.
+MAX_ERROR_CHARS = 4000
+MAX_TRACEBACK_CHARS = 16000
+# orjson (the API's response encoder) refuses integers outside this range: such a number would make every
+# response that contains it a server error.
+MIN_INT = -(2**63)
+MAX_INT = 2**64 - 1
+
+# A JSON string, once escaped backslashes and quotes are removed from the text: no backtracking is possible.
+_STRING = re.compile(rb'"[^"]*"')
+_NOT_BRACKET = bytes(byte for byte in range(256) if byte not in b'[]{}')
+_STEP = [0] * 256
+_STEP[ord('[')] = _STEP[ord('{')] = 1
+_STEP[ord(']')] = _STEP[ord('}')] = -1
+_CHUNK = 1 << 16
+
+_COMPACT = json.JSONEncoder(separators=(',', ':'))
+_COMPACT_LENIENT = json.JSONEncoder(separators=(',', ':'), default=str)
+
+
+class PayloadError(ValueError):
+    """A payload over the budget or not representable as JSON; the message names the payload and the limit."""
+
+
+class PayloadTooLarge(PayloadError):
+    """Over ``FLOWMON_MAX_PAYLOAD_BYTES`` (HTTP 413)."""
+
+
+class PayloadTooDeep(PayloadError):
+    """Nested more than the depth limit (HTTP 422, or 400 for text that is not parsed at all)."""
+
+
+class PayloadInvalid(PayloadError):
+    """A value JSON (or the API's encoder) cannot hold: a reference cycle, an integer beyond 64 bits."""
+
+
+def human_size(size: int) -> str:
+    """``512 bytes``, ``1 MiB``, ``1.3 MiB``: sizes as people read them in messages."""
+    if size < 1024:
+        return f'{size} bytes'
+    value = float(size)
+    for unit in ('KiB', 'MiB', 'GiB'):
+        value /= 1024
+        if value < 1024 or unit == 'GiB':
+            break
+    return f'{value:.1f}'.rstrip('0').rstrip('.') + f' {unit}'
+
+
+def _over(size: int, limit: int) -> str:
+    """``size`` for a message saying it is over ``limit``: in bytes when the rounded sizes would look equal."""
+    text = human_size(size)
+    return f'{size:,} bytes' if text == human_size(limit) else text
+
+
+def bounded_text(text: str, limit: int) -> str:
+    """``text`` cut to at most ``limit`` characters (an ellipsis marks the cut)."""
+    return text if len(text) <= limit else text[: limit - 1] + '…'
 
 
 def nesting_depth(value: Any) -> int:
@@ -24,3 +103,205 @@ def nesting_depth(value: Any) -> int:
         deepest = max(deepest, depth + 1)
         stack.extend((child, depth + 1) for child in children)
     return deepest
+
+
+def json_text_depth(text: bytes | str, stop_above: int | None = None) -> int:
+    """How deeply lists and objects nest in JSON ``text``, found without parsing it.
+
+    Brackets inside strings do not count. The scan is linear and runs in C-level loops; with ``stop_above`` it
+    returns as soon as the depth passes that value (the result is then only known to be larger). For text that
+    is not valid JSON the result is meaningful up to the first error, which is as far as a parser would get.
+    """
+    data = _utf8(text)
+    if b'\\' in data:
+        data = data.replace(b'\\\\', b'').replace(b'\\"', b'')
+    structure = _STRING.sub(b'', data).translate(None, _NOT_BRACKET)
+    depth = deepest = 0
+    step = _STEP.__getitem__
+    for start in range(0, len(structure), _CHUNK):
+        chunk = structure[start : start + _CHUNK]
+        deepest = max(deepest, max(accumulate(map(step, chunk), initial=depth)))
+        if stop_above is not None and deepest > stop_above:
+            return deepest
+        depth += chunk.count(b'[') + chunk.count(b'{') - chunk.count(b']') - chunk.count(b'}')
+    return deepest
+
+
+def _utf8(text: bytes | str) -> bytes:
+    if isinstance(text, str):
+        return text.encode('utf-8', 'surrogatepass')
+    encoding = json.detect_encoding(text)  # what json.loads does with bytes
+    if encoding == 'utf-8':
+        return text
+    try:
+        return text.decode(encoding, 'surrogatepass').encode('utf-8', 'surrogatepass')
+    except UnicodeError:  # a parser could not decode it either: scanning the raw bytes is as good as anything
+        return text
+
+
+def encode_compact(value: Any, *, lenient: bool = False) -> str:
+    """Compact JSON (ASCII, non-ASCII characters escaped), the encoding whose length the budget limits.
+
+    With ``lenient``, values JSON cannot hold (dates, sets, ...) are written as ``str(value)``. Raises
+    :class:`PayloadInvalid` when the value cannot be encoded at all.
+    """
+    try:
+        return (_COMPACT_LENIENT if lenient else _COMPACT).encode(value)
+    except (TypeError, ValueError) as exc:
+        raise PayloadInvalid(f'cannot be encoded as JSON: {exc}') from None
+
+
+class PayloadMeter:
+    """Measures values as compact JSON would hold them: their nesting depth and a lower bound of their size.
+
+    A container seen before (the same object, reached again) is not walked again: its size is added once more,
+    as its encoding would be, so measuring costs one visit per distinct object however often each is
+    referenced. The meter remembers what it measured (and keeps it alive, so ids stay unique), which lets one
+    meter follow a computation that builds values from values it has already measured.
+    """
+
+    def __init__(self, max_bytes: int, max_depth: int, *, stop_above: int | None = None) -> None:
+        self.max_bytes = max_bytes  # the limit messages name
+        self.max_depth = max_depth
+        self.stop_above = max_bytes if stop_above is None else stop_above  # the size that is refused
+        self._known: dict[int, tuple[Any, int, int]] = {}
+
+    def measure(self, value: Any, what: str) -> tuple[int, int]:
+        """``(size, depth)`` of ``value``; the size is at most the length of its compact JSON.
+
+        Raises :class:`PayloadTooDeep`, :class:`PayloadTooLarge` (size known to be over ``stop_above``) or
+        :class:`PayloadInvalid` (a reference cycle, an integer beyond 64 bits) naming ``what``.
+        """
+        if not isinstance(value, dict | list | tuple):
+            return _scalar_size(value, what), 0
+        known = self._known
+        seen = known.get(id(value))
+        if seen is not None:
+            return seen[1], seen[2]
+        # A frame is [container, iterator over its (key, child) pairs or its children, size so far, deepest child].
+        stack: list[list[Any]] = [_frame(value)]
+        open_ids = {id(value)}
+        while True:
+            frame = stack[-1]
+            size, deepest, nested = frame[2], frame[3], None
+            if isinstance(frame[0], dict):
+                for key, child in frame[1]:
+                    size += (len(key) if type(key) is str else 1) + 4  # "key": and a comma
+                    kind = type(child)
+                    if kind is str:
+                        size += len(child) + 2
+                    elif kind is dict or kind is list or kind is tuple or isinstance(child, dict | list | tuple):
+                        nested = child
+                        break
+                    else:
+                        size += _scalar_size(child, what)
+            else:
+                for child in frame[1]:
+                    kind = type(child)
+                    if kind is str:
+                        size += len(child) + 3
+                    elif kind is dict or kind is list or kind is tuple or isinstance(child, dict | list | tuple):
+                        size += 1
+                        nested = child
+                        break
+                    else:
+                        size += _scalar_size(child, what) + 1
+            if nested is not None:
+                seen = known.get(id(nested))
+                if seen is not None:
+                    frame[2], frame[3] = size + seen[1], max(deepest, seen[2])
+                    continue
+                frame[2] = size
+                if id(nested) in open_ids:
+                    raise PayloadInvalid(f'{what} refers to itself (a reference cycle)')
+                if len(stack) >= self.max_depth:
+                    raise PayloadTooDeep(f'{what} is nested more than {self.max_depth} levels deep')
+                open_ids.add(id(nested))
+                stack.append(_frame(nested))
+                continue
+            stack.pop()
+            container = frame[0]
+            open_ids.discard(id(container))
+            size, depth = max(size, 2), deepest + 1
+            if depth > self.max_depth:  # through a container measured before (the path was not walked again)
+                raise PayloadTooDeep(f'{what} is nested more than {self.max_depth} levels deep')
+            if size > self.stop_above:
+                limit = human_size(self.max_bytes)
+                raise PayloadTooLarge(f'{what} is at least {_over(size, self.max_bytes)}, over {LIMIT_NAME} ({limit})')
+            known[id(container)] = (container, size, depth)
+            if not stack:
+                return size, depth
+            parent = stack[-1]
+            parent[2] += size
+            parent[3] = max(parent[3], depth)
+
+
+def _frame(container: Any) -> list[Any]:
+    items = iter(container.items()) if isinstance(container, dict) else iter(container)
+    return [container, items, 1, 0]
+
+
+def _scalar_size(value: Any, what: str) -> int:
+    """A lower bound of the encoded length of a value that is not a list or an object."""
+    if isinstance(value, str):
+        return len(value) + 2
+    if value is None or value is True:
+        return 4
+    if value is False:
+        return 5
+    if isinstance(value, int):
+        if not MIN_INT <= value <= MAX_INT:
+            raise PayloadInvalid(f'{what} holds an integer outside the 64-bit range')
+        return max(1, value.bit_length() * 3 // 10)
+    return 1
+
+
+@dataclass(frozen=True, slots=True)
+class PayloadBudget:
+    """The limits every payload is held to; built from the settings by the composition root."""
+
+    max_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES
+    max_depth: int = MAX_NESTING
+
+    def meter(self) -> PayloadMeter:
+        return PayloadMeter(self.max_bytes, self.max_depth)
+
+    def measure(self, value: Any, what: str) -> None:
+        """What must be known before ``value`` is encoded: its depth, no cycles, 64-bit integers, and a size that
+        cannot be far over the limit (so shared structure is never expanded); the exact size is the encoding's."""
+        PayloadMeter(self.max_bytes, self.max_depth, stop_above=2 * self.max_bytes).measure(value, what)
+
+    def check(self, value: Any, what: str, *, lenient: bool = False) -> str:
+        """Check ``value`` and return its compact JSON; raises a :class:`PayloadError` naming ``what``."""
+        self.measure(value, what)
+        try:
+            encoded = encode_compact(value, lenient=lenient)
+        except PayloadInvalid as exc:
+            raise PayloadInvalid(f'{what} {exc}') from None
+        self.check_size(len(encoded), what)
+        return encoded
+
+    def check_size(self, size: int, what: str) -> None:
+        if size > self.max_bytes:
+            limit = human_size(self.max_bytes)
+            raise PayloadTooLarge(f'{what} is {_over(size, self.max_bytes)}, over {LIMIT_NAME} ({limit})')
+
+    def check_shape(self, value: Any, what: str, *, extra: int = 0) -> None:
+        """Depth (``max_depth + extra`` levels, ``extra`` for an envelope around payloads) and numbers, not size."""
+        PayloadMeter(MAX_INT, self.max_depth + extra).measure(value, what)
+
+    def loads(self, text: bytes | str, what: str, *, max_depth: int | None = None, sized: bool = True) -> Any:
+        """Parse JSON ``text`` after checking its size and depth (``max_depth`` defaults to the budget's).
+
+        Raises :class:`PayloadTooLarge`, :class:`PayloadTooDeep`, or ``ValueError`` for text that is not JSON.
+        Without ``sized`` the caller bounds the size (documents such as an export hold many payloads).
+        """
+        if sized:
+            self.check_size(len(text), what)
+        limit = self.max_depth if max_depth is None else max_depth
+        if json_text_depth(text, stop_above=limit) > limit:
+            raise PayloadTooDeep(f'{what} is nested more than {limit} levels deep')
+        try:
+            return json.loads(text)
+        except RecursionError:  # not reached after the scan; kept so no parser error can escape as a 500
+            raise PayloadTooDeep(f'{what} is nested too deeply to parse') from None

@@ -28,15 +28,20 @@ from .events import Event, EventType, utcnow
 from .executor import LocalExecutor, NodeExecutor
 from .model import EdgeSpec, Workflow
 from .nodes.base import NodeContext, NodeError, NodeRegistry
-from .payload import MAX_NESTING, nesting_depth
+from .payload import (
+    MAX_ERROR_CHARS,
+    MAX_TRACEBACK_CHARS,
+    PayloadBudget,
+    PayloadError,
+    PayloadInvalid,
+    bounded_text,
+    encode_compact,
+)
 from .state import ExecutionState
 
 log = logging.getLogger(__name__)
 
 _FINAL_NODE_STATUSES = frozenset({'succeeded', 'failed', 'skipped', 'cancelled'})
-# json.dumps(output, separators=(',', ':')) [default=str], without building an encoder for every node output.
-_COMPACT_JSON = json.JSONEncoder(separators=(',', ':'))
-_COMPACT_JSON_STR_FALLBACK = json.JSONEncoder(separators=(',', ':'), default=str)
 
 
 class Clock(Protocol):
@@ -99,7 +104,11 @@ class _Emitter:
 
 
 class Engine:
-    """Runs workflows. At most ``max_concurrent`` executions run; the rest wait, by priority then FIFO."""
+    """Runs workflows. At most ``max_concurrent`` executions run; the rest wait, by priority then FIFO.
+
+    Execution inputs and node outputs are held to ``budget`` (:class:`PayloadBudget`): an input over it is
+    refused by :meth:`submit` (:class:`PayloadError`), a node whose output is over it fails the attempt.
+    """
 
     def __init__(
         self,
@@ -112,6 +121,7 @@ class Engine:
         http: httpx.AsyncClient | None = None,
         rand: Callable[[], float] = random.random,
         id_factory: Callable[[], str] = new_execution_id,
+        budget: PayloadBudget | None = None,
     ) -> None:
         if max_concurrent < 1:
             raise ValueError('max_concurrent must be at least 1')
@@ -122,6 +132,7 @@ class Engine:
         self.clock: Clock = clock or SystemClock()
         self.http = http
         self.rand = rand
+        self.budget = budget or PayloadBudget()
         self._new_id = id_factory
         self._queue: list[tuple[int, int, _Request]] = []
         self._counter = itertools.count()
@@ -153,9 +164,14 @@ class Engine:
         from_node: str | None = None,
         reused: Mapping[str, Any] | None = None,
     ) -> str:
-        """Queue an execution and return its id; it starts as soon as a slot is free."""
+        """Queue an execution and return its id; it starts as soon as a slot is free.
+
+        Raises :class:`PayloadError` when ``input`` is over the payload budget (nothing is queued).
+        """
         if self._stopping:
             raise RuntimeError('the engine is stopping')
+        if input is not None:
+            self.budget.check(input, 'the execution input')
         execution_id = self._new_id()
         emitter = _Emitter(execution_id, self.bus, self.clock)
         request = _Request(
@@ -296,7 +312,8 @@ class Engine:
         except Exception as exc:  # an engine bug must still end the execution visibly
             log.exception('execution %s crashed', request.id)
             await run.abort('engine error')
-            emitter.emit(EventType.EXECUTION_FAILED, data={'error': f'internal error: {type(exc).__name__}: {exc}'})
+            error = bounded_text(f'internal error: {type(exc).__name__}: {exc}', MAX_ERROR_CHARS)
+            emitter.emit(EventType.EXECUTION_FAILED, data={'error': error})
             return
         run.finish()
 
@@ -349,10 +366,8 @@ class _ExecutionRun:
         failed = [node_id for node_id in self.workflow.order if self.status[node_id] == 'failed']
         if failed:
             first = failed[0]
-            self.emit(
-                EventType.EXECUTION_FAILED,
-                data={'error': f'node {first!r} failed: {self.errors.get(first)}', 'failed_nodes': failed},
-            )
+            error = bounded_text(f'node {first!r} failed: {self.errors.get(first)}', MAX_ERROR_CHARS)
+            self.emit(EventType.EXECUTION_FAILED, data={'error': error, 'failed_nodes': failed})
             return
         sinks = [node_id for node_id in self.workflow.order if not self.workflow.outgoing[node_id]]
         output = {node_id: self.outputs[node_id] for node_id in sinks if node_id in self.outputs}
@@ -459,7 +474,9 @@ class _ExecutionRun:
             await engine.bus.wait_ready()
             started = {'attempt': attempt, 'input': node_input} if attempt == 1 else {'attempt': attempt}
             self.emit(EventType.NODE_STARTED, node_id, started)
-            ctx = NodeContext(execution_id=self.request.id, node_id=node_id, attempt=attempt, http=engine.http)
+            ctx = NodeContext(
+                execution_id=self.request.id, node_id=node_id, attempt=attempt, http=engine.http, budget=engine.budget
+            )
             trace: str | None = None
             try:
                 async with asyncio.timeout(spec.timeout_seconds):
@@ -470,13 +487,16 @@ class _ExecutionRun:
                 error = str(exc)
             except Exception as exc:
                 error = f'{type(exc).__name__}: {exc}'
-                trace = traceback.format_exc(limit=20)
+                trace = bounded_text(traceback.format_exc(limit=20), MAX_TRACEBACK_CHARS)
             else:
-                if nesting_depth(output) <= MAX_NESTING:
-                    output = self._settle_output(node_id, output)
+                try:
+                    output = self._settle_output(node_id, output, checked=True)
+                except PayloadError as exc:  # over the payload budget: this attempt failed
+                    error = str(exc)
+                else:
                     self.emit(EventType.NODE_COMPLETED, node_id, {'attempt': attempt, 'output': output})
                     return ('succeeded', output)
-                error = f'output is nested more than {MAX_NESTING} levels deep'
+            error = bounded_text(error, MAX_ERROR_CHARS)
             if policy.allows_another(attempt):
                 delay = round(policy.delay_after(attempt, engine.rand), 3)
                 self.emit(
@@ -489,12 +509,25 @@ class _ExecutionRun:
             self.emit(EventType.NODE_FAILED, node_id, {'attempt': attempt, 'error': error, 'traceback': trace})
             return ('failed', error)
 
-    def _settle_output(self, node_id: str, output: Any) -> Any:
-        """Make the output JSON-compatible and remember its encoded size for data.flow events."""
+    def _settle_output(self, node_id: str, output: Any, *, checked: bool = False) -> Any:
+        """Make the output JSON-compatible and remember its encoded size for data.flow events.
+
+        ``checked``: hold it to the payload budget (depth, 64-bit integers and shared structure before it is
+        encoded, then the length of the one encoding); raises :class:`PayloadError` naming the limit.
+        A reused output (a rerun) was checked when it was produced.
+        """
+        budget = self.engine.budget
+        if checked:
+            budget.measure(output, 'output')
         try:
-            encoded = _COMPACT_JSON.encode(output)
-        except (TypeError, ValueError):
-            encoded = _COMPACT_JSON_STR_FALLBACK.encode(output)
+            encoded = encode_compact(output)
+        except PayloadError:
+            try:
+                encoded = encode_compact(output, lenient=True)  # dates and the like become strings
+            except PayloadError as exc:
+                raise PayloadInvalid(f'output {exc}') from None
             output = json.loads(encoded)
+        if checked:
+            budget.check_size(len(encoded), 'output')
         self.sizes[node_id] = len(encoded)
         return output

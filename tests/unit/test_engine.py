@@ -31,6 +31,7 @@ from flowmon.engine import (
     parse_workflow,
 )
 from flowmon.engine.events import TERMINAL_EXECUTION_EVENTS
+from flowmon.engine.payload import PayloadBudget, PayloadInvalid, PayloadTooDeep, PayloadTooLarge
 
 T0 = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
 
@@ -845,3 +846,97 @@ async def test_an_output_nested_too_deeply_fails_the_node_with_a_clear_error() -
     assert state.status == 'failed'
     assert state.nodes['d'].status == 'failed'
     assert 'nested more than 64 levels' in (state.nodes['d'].error or '')
+
+
+# --- the payload budget ---------------------------------------------------------------------------------
+
+
+class Blob(NodeType):
+    """Returns ``{"blob": "x" * size}``; with ``shared``, a list that holds one object 2**30 times once encoded."""
+
+    type_name = 'blob'
+
+    class Config(NodeConfig):
+        size: int = 0
+        shared: bool = False
+        huge_int: bool = False
+
+    async def run(self, config: Any, input: Mapping[str, Any], ctx: NodeContext) -> Any:
+        if config.huge_int:
+            return {'n': 2**70}
+        if config.shared:
+            value: Any = {'blob': 'x' * 10}
+            for _ in range(30):
+                value = [value, value]
+            return value
+        return {'blob': 'x' * config.size}
+
+
+def budget_engine(max_bytes: int, events: list[Event]) -> tuple[Engine, NodeRegistry]:
+    bus = EventBus()
+    bus.subscribe(events.append)
+    registry = default_registry()
+    registry.register(Blob)
+    return Engine(bus=bus, registry=registry, clock=FakeClock(), budget=PayloadBudget(max_bytes=max_bytes)), registry
+
+
+def blob_then_log(registry: NodeRegistry, blob: dict[str, Any]) -> Workflow:
+    after = {'id': 'after', 'type': 'log', 'config': {'message': 'after'}}
+    return parse_workflow(
+        {'id': 'w', 'name': 'w', 'nodes': [blob, after], 'edges': [{'source': blob['id'], 'target': 'after'}]}, registry
+    )
+
+
+@pytest.mark.parametrize(
+    ('config', 'message'),
+    [
+        ({'size': 3000}, 'output is 2.9 KiB, over FLOWMON_MAX_PAYLOAD_BYTES (2 KiB)'),
+        ({'size': 1 << 20}, 'output is at least 1 MiB, over FLOWMON_MAX_PAYLOAD_BYTES (2 KiB)'),
+        ({'shared': True}, 'output is at least'),
+        ({'huge_int': True}, 'output holds an integer outside the 64-bit range'),
+    ],
+)
+async def test_an_output_over_the_payload_budget_fails_the_attempt_naming_the_limit(
+    config: dict[str, Any], message: str
+) -> None:
+    events: list[Event] = []
+    engine, registry = budget_engine(2048, events)
+    retry = {'max_attempts': 2, 'backoff_seconds': 0}
+    engine.submit(blob_then_log(registry, {'id': 'big', 'type': 'blob', 'config': config, 'retry': retry}))
+    await engine.wait_idle()
+    state = fold(events)
+    assert state is not None and state.status == 'failed'
+    assert state.nodes['big'].status == 'failed' and state.nodes['big'].attempts == 2  # the retry policy applied
+    assert message in (state.nodes['big'].error or '')
+    assert state.nodes['after'].status == 'skipped'
+    assert not any(event.type == EventType.NODE_COMPLETED for event in events)
+
+
+async def test_an_output_within_the_budget_passes_and_its_size_is_what_data_flow_reports() -> None:
+    events: list[Event] = []
+    engine, registry = budget_engine(2048, events)
+    engine.submit(
+        blob_then_log(registry, {'id': 'fits', 'type': 'blob', 'config': {'size': 2048 - len('{"blob":""}')}})
+    )
+    await engine.wait_idle()
+    assert fold(events).status == 'succeeded'  # type: ignore[union-attr]
+    flow = next(event for event in events if event.type == EventType.DATA_FLOW)
+    assert flow.data['bytes'] == 2048
+
+
+async def test_an_input_over_the_budget_is_refused_before_anything_is_queued() -> None:
+    events: list[Event] = []
+    engine, registry = budget_engine(2048, events)
+    workflow = parse_workflow(
+        {'id': 'w', 'name': 'w', 'nodes': [{'id': 'a', 'type': 'log', 'config': {'message': 'm'}}]}, registry
+    )
+    with pytest.raises(PayloadTooLarge, match=r'the execution input is .*, over FLOWMON_MAX_PAYLOAD_BYTES \(2 KiB\)'):
+        engine.submit(workflow, {'blob': 'x' * 4096})
+    deep: Any = 'leaf'
+    for _ in range(65):
+        deep = {'k': deep}
+    with pytest.raises(PayloadTooDeep, match='nested more than 64 levels deep'):
+        engine.submit(workflow, deep)
+    with pytest.raises(PayloadInvalid, match='64-bit'):
+        engine.submit(workflow, {'n': 10**30})
+    assert events == [] and engine.queued_count == 0

@@ -11,6 +11,8 @@ from typing import Any, ClassVar
 import httpx
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from ..payload import PayloadBudget
+
 
 class NodeConfig(BaseModel):
     """Base for a node type's configuration: unknown keys are refused so typos surface."""
@@ -34,6 +36,7 @@ class NodeContext:
     attempt: int
     http: httpx.AsyncClient | None = None
     log: logging.Logger = field(default=_NODE_LOG)
+    budget: PayloadBudget = field(default=PayloadBudget())  # what expressions may build (the engine's budget)
 
 
 class NodeType(ABC):

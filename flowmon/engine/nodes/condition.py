@@ -21,7 +21,7 @@ class ConditionNode(NodeType):
 
     async def run(self, config: ConditionConfig, input: Mapping[str, Any], ctx: NodeContext) -> Any:
         try:
-            value = evaluate(config.expression, dict(input))
+            value = evaluate(config.expression, dict(input), ctx.budget)
         except ValueError as exc:
             raise NodeError(str(exc)) from None
         return {'result': truthy(value), 'value': value}

@@ -8,6 +8,7 @@ from typing import Any, Literal
 import httpx
 from pydantic import Field, field_validator
 
+from ..payload import PayloadError
 from .base import NodeConfig, NodeContext, NodeError, NodeType
 
 MAX_RESPONSE_BYTES = 1024 * 1024
@@ -53,7 +54,9 @@ class HttpNode(NodeType):
         content = response.content[:MAX_RESPONSE_BYTES]
         output: dict[str, Any] = {'status': response.status_code, 'headers': dict(response.headers)}
         try:
-            output['json'] = response.json() if content else None
+            output['json'] = ctx.budget.loads(content, 'the response body', sized=False) if content else None
+        except PayloadError as exc:  # parsed only within the payload budget: a clear failure, not a deep recursion
+            raise NodeError(str(exc)) from None
         except ValueError:
             output['text'] = content.decode(errors='replace')
         if config.fail_on_error_status and response.status_code >= 400:

@@ -35,7 +35,7 @@ class LogNode(NodeType):
         output: dict[str, Any] = {'message': config.message, 'level': config.level}
         if config.expression is not None:
             try:
-                output['value'] = evaluate(config.expression, dict(input))
+                output['value'] = evaluate(config.expression, dict(input), ctx.budget)
             except ValueError as exc:
                 raise NodeError(str(exc)) from None
         ctx.log.log(_LEVELS[config.level], '[%s/%s] %s', ctx.execution_id, ctx.node_id, config.message)

@@ -19,6 +19,6 @@ class TransformNode(NodeType):
 
     async def run(self, config: TransformConfig, input: Mapping[str, Any], ctx: NodeContext) -> Any:
         try:
-            return evaluate(config.expression, dict(input))
+            return evaluate(config.expression, dict(input), ctx.budget)
         except ValueError as exc:
             raise NodeError(str(exc)) from None

@@ -161,7 +161,7 @@ class WebhookNode(NodeType):
 
     async def run(self, config: WebhookNodeConfig, input: Mapping[str, Any], ctx: NodeContext) -> Any:
         try:
-            payload = evaluate(config.body, dict(input)) if config.body is not None else dict(input)
+            payload = evaluate(config.body, dict(input), ctx.budget) if config.body is not None else dict(input)
         except ValueError as exc:
             raise NodeError(str(exc)) from None
         body = json.dumps(payload, separators=(',', ':'), ensure_ascii=False, default=str).encode()

@@ -1,0 +1,163 @@
+"""The payload budget: depth of JSON text before parsing, measuring values (shared structure, cycles, 64-bit
+integers), exact sizes against ``FLOWMON_MAX_PAYLOAD_BYTES`` and the messages that name the limit."""
+
+from __future__ import annotations
+
+import json
+import random
+import tracemalloc
+from typing import Any
+
+import pytest
+
+from flowmon.engine.payload import (
+    MAX_NESTING,
+    PayloadBudget,
+    PayloadInvalid,
+    PayloadMeter,
+    PayloadTooDeep,
+    PayloadTooLarge,
+    bounded_text,
+    encode_compact,
+    human_size,
+    json_text_depth,
+    nesting_depth,
+)
+
+
+def nested(levels: int, leaf: Any = 'leaf') -> Any:
+    value = leaf
+    for index in range(levels):
+        value = [value] if index % 2 else {'k': value}
+    return value
+
+
+@pytest.mark.parametrize(
+    ('text', 'depth'),
+    [
+        ('1', 0),
+        ('"[[[{{{"', 0),
+        ('[]', 1),
+        ('{"a": [1, {"b": []}], "c": "]]]"}', 4),
+        (r'["\"[[[", "\\", [[]]]', 3),
+        (r'{"a": "\\\"[[[[\\"}', 1),
+        ('[' * 100_000, 100_000),
+    ],
+)
+def test_json_text_depth_counts_brackets_outside_strings(text: str, depth: int) -> None:
+    assert json_text_depth(text) == depth
+    assert json_text_depth(text.encode()) == depth
+    if depth < 1000:
+        assert nesting_depth(json.loads(text)) == depth
+
+
+def test_json_text_depth_stops_early_and_reads_other_encodings() -> None:
+    assert json_text_depth('[' * 1_000_000, stop_above=64) > 64
+    utf16 = json.dumps({'a': [['x]]']]}).encode('utf-16')
+    assert json_text_depth(utf16) == 3
+    assert json_text_depth(b'\xff\xfe[\x00\xfd') >= 0  # undecodable: no exception, the parser refuses it later
+
+
+def test_the_scan_agrees_with_the_parser_on_random_documents() -> None:
+    rng = random.Random(7)
+    alphabet = ['[', ']', '{', '}', '"', '\\', 'a', ',', ':', '1']
+
+    def value(depth: int) -> Any:
+        kind = rng.random()
+        if depth > 6 or kind < 0.3:
+            return ''.join(rng.choice(alphabet) for _ in range(rng.randint(0, 6)))
+        if kind < 0.65:
+            return [value(depth + 1) for _ in range(rng.randint(0, 3))]
+        return {''.join(rng.choice(alphabet) for _ in range(3)): value(depth + 1) for _ in range(rng.randint(0, 3))}
+
+    for _ in range(300):
+        document = value(0)
+        assert json_text_depth(json.dumps(document)) == nesting_depth(document)
+
+
+def test_the_meter_gives_exact_depth_and_a_lower_bound_of_the_encoded_size() -> None:
+    samples: list[Any] = [
+        None,
+        True,
+        'é',
+        -(2**63),
+        2**64 - 1,
+        1.5e300,
+        [],
+        {},
+        {'a': [1, 2, {'b': None}], 'c': 'text', 'd': False},
+        nested(MAX_NESTING),
+        [[[]], {'x': ()}],
+    ]
+    for sample in samples:
+        size, depth = PayloadMeter(1 << 20, MAX_NESTING).measure(sample, 'value')
+        assert depth == nesting_depth(sample)
+        assert size <= len(encode_compact(sample)), sample
+
+
+def test_shared_structure_is_measured_once_and_counted_as_often_as_it_is_written() -> None:
+    value: Any = {'input': {'order': 'A-1'}}
+    for _ in range(40):  # 2**40 copies once encoded
+        value = [value, value]
+    tracemalloc.start()
+    try:
+        with pytest.raises(PayloadTooLarge, match=r'output is at least .* over FLOWMON_MAX_PAYLOAD_BYTES \(1 MiB\)'):
+            PayloadMeter(1 << 20, MAX_NESTING).measure(value, 'output')
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 1 << 20  # nothing was expanded
+
+
+def test_depth_cycles_and_big_integers_are_refused_naming_the_value() -> None:
+    meter = PayloadMeter(1 << 20, MAX_NESTING)
+    with pytest.raises(PayloadTooDeep, match='output is nested more than 64 levels deep'):
+        meter.measure(nested(MAX_NESTING + 1), 'output')
+    cycle: list[Any] = []
+    cycle.append({'again': cycle})
+    with pytest.raises(PayloadInvalid, match='reference cycle'):
+        meter.measure(cycle, 'output')
+    for number in (2**64, -(2**63) - 1):
+        with pytest.raises(PayloadInvalid, match='outside the 64-bit range'):
+            meter.measure({'n': [number]}, 'the execution input')
+
+
+def test_check_compares_the_exact_compact_encoding_with_the_limit() -> None:
+    budget = PayloadBudget(max_bytes=2048)
+    fits = {'blob': 'x' * (2048 - len('{"blob":""}'))}
+    assert len(budget.check(fits, 'output')) == 2048
+    over = {'blob': 'x' * 2048}
+    with pytest.raises(PayloadTooLarge, match=r'^output is 2,059 bytes, over FLOWMON_MAX_PAYLOAD_BYTES \(2 KiB\)$'):
+        budget.check(over, 'output')
+    escaped = {'blob': 'é' * 400}  # 2 bytes of UTF-8 each, 6 once escaped: the encoding is what counts
+    with pytest.raises(PayloadTooLarge):
+        budget.check(escaped, 'output')
+    with pytest.raises(PayloadInvalid, match='cannot be encoded as JSON'):
+        budget.check({'when': object()}, 'output')
+    assert json.loads(budget.check({'when': object()}, 'output', lenient=True))['when'].startswith('<object')
+
+
+def test_loads_checks_size_and_depth_before_parsing() -> None:
+    budget = PayloadBudget(max_bytes=4096)
+    assert budget.loads(b'{"a": [1]}', 'the body') == {'a': [1]}
+    with pytest.raises(PayloadTooLarge, match=r'the body is 4,097 bytes, over FLOWMON_MAX_PAYLOAD_BYTES \(4 KiB\)'):
+        budget.loads(b' ' * 4097, 'the body')
+    with pytest.raises(PayloadTooDeep, match='the body is nested more than 64 levels deep'):
+        budget.loads('[' * 4000, 'the body')
+    assert budget.loads('[' * 100 + ']' * 100, 'doc', max_depth=512)  # documents may carry envelopes
+    with pytest.raises(ValueError):
+        budget.loads('{"a": ', 'the body')
+
+
+def test_sizes_and_texts_read_well_in_messages() -> None:
+    assert [human_size(n) for n in (0, 1023, 1024, 1536, 1 << 20, 1363149, 5 << 30)] == [
+        '0 bytes',
+        '1023 bytes',
+        '1 KiB',
+        '1.5 KiB',
+        '1 MiB',
+        '1.3 MiB',
+        '5 GiB',
+    ]
+    assert bounded_text('abc', 3) == 'abc'
+    assert bounded_text('abcdef', 4) == 'abc…'
