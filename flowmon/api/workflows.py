@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
-import yaml
 from fastapi import APIRouter, HTTPException, Request, Response, status
 
 from flowmon.engine.events import utcnow
-from flowmon.engine.model import WorkflowError, load_document
-from flowmon.engine.payload import MAX_NESTING, nesting_depth
+from flowmon.engine.model import (
+    MAX_DEFINITION_BYTES,
+    DocumentRefused,
+    DocumentTooLarge,
+    WorkflowError,
+    load_document,
+)
 from flowmon.services import Services
-
-MAX_DEFINITION_BYTES = 2 * 1024 * 1024
 
 
 def workflow_routes(services: Services) -> APIRouter:
@@ -47,17 +50,18 @@ def workflow_routes(services: Services) -> APIRouter:
         body = await request.body()
         if len(body) > MAX_DEFINITION_BYTES:
             raise HTTPException(413, f'workflow definition is larger than {MAX_DEFINITION_BYTES} bytes')
-        content_type = request.headers.get('content-type', '')
+        yaml_allowed = 'yaml' in request.headers.get('content-type', '')
         try:
-            raw = load_document(body, yaml_allowed='yaml' in content_type)
+            if yaml_allowed:  # YAML parses slowly: in a worker thread, so the event loop keeps serving
+                raw = await asyncio.to_thread(load_document, body, yaml_allowed=True)
+            else:
+                raw = load_document(body)
+        except DocumentTooLarge as exc:
+            raise HTTPException(413, str(exc)) from None
+        except DocumentRefused as exc:
+            raise HTTPException(422, str(exc)) from None
         except WorkflowError as exc:
             raise HTTPException(400, f'malformed workflow document: {exc}') from None
-        except yaml.YAMLError as exc:  # pragma: no cover - load_document wraps these
-            raise HTTPException(400, str(exc)) from None
-        except RecursionError:
-            raise HTTPException(400, 'malformed workflow document: nested too deeply to parse') from None
-        if nesting_depth(raw) > MAX_NESTING:
-            raise HTTPException(422, f'workflow definition is nested more than {MAX_NESTING} levels deep')
         try:
             workflow, created = await services.catalog.put(workflow_id, raw, utcnow())
         except WorkflowError as exc:

@@ -21,15 +21,27 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from .nodes.base import NodeConfig, NodeRegistry
+from .payload import MAX_INT, MAX_NESTING, PayloadError, PayloadMeter, human_size, json_text_depth
 from .retry import NO_RETRY, RetryPolicy
 
 ID_PATTERN = r'^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$'
 RESERVED_NODE_IDS = frozenset({'input'})
 MAX_NODES = 2000
+MAX_DEFINITION_BYTES = 2 * 1024 * 1024
+MAX_YAML_BYTES = 256 * 1024  # YAML costs far more to parse than JSON: larger workflows are sent as JSON
+_YAML_LOADER: Any = getattr(yaml, 'CSafeLoader', yaml.SafeLoader)
 
 
 class WorkflowError(ValueError):
     """A workflow definition that cannot be accepted; the message names what is wrong."""
+
+
+class DocumentRefused(WorkflowError):
+    """A well-formed document over a limit (nesting, YAML anchors and aliases): HTTP 422."""
+
+
+class DocumentTooLarge(DocumentRefused):
+    """A document over the size limit: HTTP 413."""
 
 
 class NodeSpec(BaseModel):
@@ -154,22 +166,82 @@ class Workflow:
 
 
 def load_document(text: str | bytes, *, yaml_allowed: bool = False) -> Any:
-    """Parse a JSON (or, when allowed, YAML) document; raises :class:`WorkflowError` on bad syntax."""
+    """Parse a JSON (or, when allowed, YAML) workflow document within its budget.
+
+    Raises :class:`DocumentTooLarge` (over :data:`MAX_DEFINITION_BYTES`, or :data:`MAX_YAML_BYTES` for YAML),
+    :class:`DocumentRefused` (nested more than :data:`MAX_NESTING` levels; YAML anchors or aliases) before
+    anything is built from the text, and :class:`WorkflowError` for bad syntax. YAML is parsed by the C parser
+    when PyYAML has it, which is several times faster than the pure-Python one.
+    """
+    size = len(text.encode('utf-8', 'surrogatepass') if isinstance(text, str) else text)
+    if size > MAX_DEFINITION_BYTES:
+        raise DocumentTooLarge(
+            f'the workflow document is {human_size(size)}; at most {human_size(MAX_DEFINITION_BYTES)} are accepted'
+        )
+    too_deep = json_text_depth(text, stop_above=MAX_NESTING) > MAX_NESTING
+    if too_deep and not yaml_allowed:
+        raise DocumentRefused(f'the workflow definition is nested more than {MAX_NESTING} levels deep')
+    if not too_deep:
+        try:
+            return json.loads(text)
+        except ValueError as exc:
+            if not yaml_allowed:
+                raise WorkflowError(f'not valid JSON: {exc}') from None
+    if size > MAX_YAML_BYTES:
+        raise DocumentTooLarge(
+            f'a YAML workflow document may be at most {human_size(MAX_YAML_BYTES)} (this one is {human_size(size)}); '
+            'send larger workflows as JSON'
+        )
     try:
-        return json.loads(text)
-    except ValueError as exc:
-        if not yaml_allowed:
-            raise WorkflowError(f'not valid JSON: {exc}') from None
-    try:
-        return yaml.safe_load(text)
+        _check_yaml_events(text)
+        return yaml.load(text, Loader=_YAML_LOADER)  # a safe loader; aliases were refused above
     except yaml.YAMLError as exc:
+        if too_deep:  # e.g. libyaml's own limit on flow nesting: the depth is the problem to name
+            raise DocumentRefused(f'the workflow definition is nested more than {MAX_NESTING} levels deep') from None
         raise WorkflowError(f'not valid JSON or YAML: {exc}') from None
+    except (ValueError, OverflowError) as exc:  # WorkflowError, or a scalar no Python value can hold
+        if isinstance(exc, WorkflowError):
+            raise
+        raise WorkflowError(f'not valid YAML: {exc}') from None
+
+
+def _check_yaml_events(text: str | bytes) -> None:
+    """Refuse anchors, aliases and deep nesting while only the parser's events exist.
+
+    An alias makes a reference to an earlier node, so a few hundred bytes of aliases to aliases describe a
+    document of billions of nodes, which building (or encoding) would expand; refusing them as the parser
+    reports them stops that before anything is built.
+    """
+    depth = 0
+    for event in yaml.parse(text, Loader=_YAML_LOADER):
+        if isinstance(event, yaml.AliasEvent):
+            raise DocumentRefused(
+                f'YAML aliases are not accepted (found *{event.anchor} on line {_line(event)}); write the value out'
+            )
+        anchor = getattr(event, 'anchor', None)
+        if anchor is not None:
+            raise DocumentRefused(f'YAML anchors are not accepted (found &{anchor} on line {_line(event)})')
+        if isinstance(event, yaml.SequenceStartEvent | yaml.MappingStartEvent):
+            depth += 1
+            if depth > MAX_NESTING:
+                raise DocumentRefused(f'the workflow definition is nested more than {MAX_NESTING} levels deep')
+        elif isinstance(event, yaml.SequenceEndEvent | yaml.MappingEndEvent):
+            depth -= 1
+
+
+def _line(event: yaml.Event) -> int | str:
+    mark = getattr(event, 'start_mark', None)
+    return mark.line + 1 if mark is not None else '?'
 
 
 def parse_workflow(raw: Mapping[str, Any] | Any, registry: NodeRegistry) -> Workflow:
     """Validate a workflow definition (already parsed from JSON/YAML) against the node registry."""
     if not isinstance(raw, Mapping):
         raise WorkflowError(f'a workflow must be a JSON object, got {type(raw).__name__}')
+    try:  # depth and 64-bit integers, before anything walks the definition recursively
+        PayloadMeter(MAX_INT, MAX_NESTING).measure(raw, 'the workflow definition')
+    except PayloadError as exc:
+        raise DocumentRefused(str(exc)) from None
     try:
         spec = WorkflowSpec.model_validate(dict(raw))
     except ValidationError as exc:

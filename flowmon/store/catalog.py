@@ -8,7 +8,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from flowmon.engine.model import Workflow, WorkflowError, load_document, parse_workflow
+from flowmon.engine.model import MAX_DEFINITION_BYTES, Workflow, WorkflowError, load_document, parse_workflow
 from flowmon.engine.nodes.base import NodeRegistry
 
 from .history import History, StoredWorkflow
@@ -76,7 +76,8 @@ class WorkflowCatalog:
     async def load_directory(self, directory: Path, now: datetime) -> list[str]:
         """Load every workflow file in ``directory`` (files replace stored workflows with the same id).
 
-        A file that does not validate is logged by name and skipped; the others still load.
+        A file that does not validate (or is over the size, nesting and YAML limits of
+        :func:`~flowmon.engine.model.load_document`) is logged by name and skipped; the others still load.
         """
         loaded: list[str] = []
         if not directory.is_dir():
@@ -86,6 +87,8 @@ class WorkflowCatalog:
             if path.suffix.lower() not in WORKFLOW_FILE_SUFFIXES:
                 continue
             try:
+                if path.stat().st_size > MAX_DEFINITION_BYTES:  # never read a huge file into memory
+                    raise WorkflowError(f'the file is larger than {MAX_DEFINITION_BYTES} bytes')
                 raw = load_document(path.read_text(encoding='utf-8'), yaml_allowed=True)
                 workflow = self.validate(raw)
                 await self._history.put_workflow(workflow.id, workflow.name, workflow.definition(), now)

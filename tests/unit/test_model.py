@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from flowmon.engine import Workflow, WorkflowError, default_registry, load_document, parse_workflow
+from flowmon.engine.model import MAX_DEFINITION_BYTES, MAX_YAML_BYTES, DocumentRefused, DocumentTooLarge
 
 WORKFLOWS_DIR = Path(__file__).resolve().parents[2] / 'data' / 'workflows'
 WORKFLOW_SUFFIXES = ('.json', '.yaml', '.yml')  # what the catalog loads from that directory
@@ -252,6 +253,54 @@ edges:
         load_document(text)  # YAML is refused unless allowed
     with pytest.raises(WorkflowError, match='YAML'):
         load_document('nodes: [unclosed', yaml_allowed=True)
+
+
+def alias_bomb() -> str:
+    """A few hundred bytes of YAML: 7 levels of 10 aliases, 10**8 list items once expanded."""
+    lines = ['id: bomb', 'name: bomb', 'a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]']
+    for previous, name in zip('abcdefg', 'bcdefgh', strict=True):
+        lines.append(f'{name}: &{name} [' + ', '.join([f'*{previous}'] * 10) + ']')
+    lines.append('nodes: *h')
+    return '\n'.join(lines) + '\n'
+
+
+def test_yaml_anchors_and_aliases_are_refused_before_anything_expands() -> None:
+    bomb = alias_bomb()
+    assert len(bomb) < 600
+    with pytest.raises(DocumentRefused, match=r'YAML anchors are not accepted \(found &a on line 3\)'):
+        load_document(bomb, yaml_allowed=True)
+    with pytest.raises(DocumentRefused, match=r'YAML aliases are not accepted \(found \*x on line 2\)'):
+        load_document('name: x\nnodes: *x\n', yaml_allowed=True)  # an alias of nothing is refused the same way
+    with pytest.raises(DocumentRefused, match='anchors'):
+        load_document('id: &id wf\n', yaml_allowed=True)  # an anchor alone too: there is no use for one
+
+
+def test_yaml_and_json_are_bounded_in_size_and_depth_before_they_are_parsed() -> None:
+    with pytest.raises(DocumentTooLarge, match='a YAML workflow document may be at most 256 KiB'):
+        load_document('description: ' + 'x' * MAX_YAML_BYTES, yaml_allowed=True)
+    assert load_document(json.dumps({'description': 'x' * MAX_YAML_BYTES}), yaml_allowed=True)  # JSON: 2 MiB
+    with pytest.raises(DocumentTooLarge, match='at most 2 MiB'):
+        load_document(b' ' * (MAX_DEFINITION_BYTES + 1))
+    for deep in ('[' * 100_000, '[' * 65 + ']' * 65):
+        with pytest.raises(DocumentRefused, match='nested more than 64 levels deep'):
+            load_document(deep)
+        with pytest.raises(DocumentRefused, match='nested more than 64 levels deep'):
+            load_document(deep, yaml_allowed=True)
+    block = ''.join('  ' * level + f'k{level}:\n' for level in range(70)) + '  ' * 70 + 'leaf\n'
+    with pytest.raises(DocumentRefused, match='nested more than 64 levels deep'):
+        load_document(block, yaml_allowed=True)
+    with pytest.raises(WorkflowError, match='not valid YAML'):
+        load_document('n: ' + '1' * 5000, yaml_allowed=True)  # an integer no conversion accepts: 400, not 500
+
+
+def test_a_definition_with_numbers_beyond_64_bits_or_too_deep_is_refused() -> None:
+    deep: Any = 'leaf'
+    for _ in range(70):
+        deep = {'k': deep}
+    with pytest.raises(DocumentRefused, match='nested more than 64 levels deep'):
+        parse(workflow([node('a', 'http', config={'url': 'https://example.com/', 'body': deep})]))
+    with pytest.raises(DocumentRefused, match='64-bit'):
+        parse(workflow([node('a', 'http', config={'url': 'https://example.com/', 'body': {'n': 2**80}})]))
 
 
 # --- the shipped example workflows ------------------------------------------------------------------
