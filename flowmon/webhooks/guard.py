@@ -4,7 +4,10 @@
 (``localhost``, ``*.local``, ``*.internal``, single labels) or that resolve to a loopback, private, link-local
 (``169.254.169.254``, the cloud metadata address), shared, multicast, unspecified or reserved address,
 including IPv4 addresses embedded in IPv6 (mapped, NAT64, 6to4). ``FLOWMON_OUTBOUND_ALLOW`` opens holes:
-host names, or addresses/CIDRs.
+host names, or addresses/CIDRs. Only ports in ``FLOWMON_OUTBOUND_PORTS`` (80, 443 and 1024-65535 by default)
+may be used, so a workflow cannot talk to SSH, SMTP or other services on privileged ports of public hosts;
+a destination allow-listed by its URL host (a listed name, or an address literal inside a listed network) may
+use any port, since the operator named it explicitly.
 
 :class:`GuardedTransport` resolves the name once, checks every address, and connects to the checked address
 (the URL's host is swapped for the IP; the ``Host`` header and the TLS SNI name keep the original name), so a
@@ -31,6 +34,7 @@ IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 Resolver = Callable[[str, int], Awaitable[list[str]]]
 
 MAX_REQUEST_BYTES = 256 * 1024
+DEFAULT_PORTS = ((80, 80), (443, 443), (1024, 65535))
 REFUSED_NAMES = frozenset({'localhost', 'metadata.google.internal'})
 REFUSED_SUFFIXES = ('.localhost', '.local', '.internal')
 _NAT64 = ipaddress.ip_network('64:ff9b::/96')
@@ -85,7 +89,14 @@ def address_refusal(address: IPAddress) -> str | None:
 class OutboundGuard:
     """Decides which destinations outbound requests may reach."""
 
-    def __init__(self, allow: Iterable[str] = (), *, resolver: Resolver | None = None) -> None:
+    def __init__(
+        self,
+        allow: Iterable[str] = (),
+        *,
+        ports: Iterable[tuple[int, int]] = DEFAULT_PORTS,
+        resolver: Resolver | None = None,
+    ) -> None:
+        self.ports = tuple(ports)
         self.allowed_networks: list[IPNetwork] = []
         self.allowed_hosts: set[str] = set()
         for entry in allow:
@@ -120,12 +131,23 @@ class OutboundGuard:
             return
         literal = _literal(host)
         if literal is not None:
-            reason = self._address_allowed(literal)
+            if any(literal in network for network in self.allowed_networks):
+                return
+            reason = address_refusal(literal)
             if reason:
                 raise OutboundRefused(f'{host} is refused: {reason} (allow it with FLOWMON_OUTBOUND_ALLOW)')
-            return
-        if host in REFUSED_NAMES or host.endswith(REFUSED_SUFFIXES) or '.' not in host:
+        elif host in REFUSED_NAMES or host.endswith(REFUSED_SUFFIXES) or '.' not in host:
             raise OutboundRefused(f'{host} is refused: internal host name (allow it with FLOWMON_OUTBOUND_ALLOW)')
+        self._check_port(parsed)
+
+    def _check_port(self, url: httpx.URL) -> None:
+        port = url.port or (443 if url.scheme == 'https' else 80)
+        if not any(low <= port <= high for low, high in self.ports):
+            allowed = ', '.join(str(low) if low == high else f'{low}-{high}' for low, high in self.ports)
+            raise OutboundRefused(
+                f'port {port} is refused: outbound requests may use ports {allowed} '
+                '(change with FLOWMON_OUTBOUND_PORTS)'
+            )
 
     async def pin(self, url: httpx.URL) -> str:
         """The checked address to connect to for ``url``.

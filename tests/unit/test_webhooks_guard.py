@@ -164,3 +164,58 @@ async def test_request_and_response_sizes_are_capped() -> None:
         response = await client.get('http://big.example.com/')
     assert len(response.content) == 1000  # the rest was never read
     assert len(inner.requests) == 1
+
+
+# --- ports ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    'url',
+    ['http://1.1.1.1:22/', 'https://example.com:25/', 'http://8.8.8.8:1023/', 'https://[2001:4860:4860::8888]:5/'],
+)
+def test_public_destinations_on_other_ports_are_refused_naming_the_port(url: str) -> None:
+    port = httpx.URL(url).port
+    with pytest.raises(
+        OutboundRefused, match=rf'port {port} is refused: .*ports 80, 443, 1024-65535 .*FLOWMON_OUTBOUND_PORTS'
+    ):
+        OutboundGuard().check_url(url)
+
+
+@pytest.mark.parametrize(
+    'url',
+    [
+        'http://1.1.1.1/',
+        'https://example.com/',
+        'http://example.com:443/',
+        'http://8.8.8.8:1024/',
+        'https://example.com:65535/',
+    ],
+)
+def test_the_default_ports_are_80_443_and_the_unprivileged_range(url: str) -> None:
+    OutboundGuard().check_url(url)
+
+
+def test_outbound_ports_can_be_narrowed_or_widened() -> None:
+    narrow = OutboundGuard(ports=[(443, 443)])
+    narrow.check_url('https://example.com/')
+    for url in ('http://example.com/', 'https://example.com:8443/'):
+        with pytest.raises(OutboundRefused, match='outbound requests may use ports 443 '):
+            narrow.check_url(url)
+    OutboundGuard(ports=[(22, 22), (80, 80)]).check_url('http://1.1.1.1:22/')
+
+
+def test_allow_listed_destinations_may_use_any_port() -> None:
+    guard = OutboundGuard(['127.0.0.1', 'smtp.corp.example', '10.1.0.0/16'], ports=[(443, 443)])
+    for url in ('http://127.0.0.1:25/', 'http://smtp.corp.example:25/', 'http://10.1.2.3:22/'):
+        guard.check_url(url)
+    with pytest.raises(OutboundRefused, match='port 25'):  # a public host that is not listed is still held to it
+        guard.check_url('http://mail.example.com:25/')
+
+
+async def test_the_port_is_checked_before_any_name_is_resolved() -> None:
+    resolve, calls = _resolver([['93.184.216.34']])
+    inner = Recorder()
+    async with guarded_client(OutboundGuard(resolver=resolve), inner=httpx.MockTransport(inner)) as client:
+        with pytest.raises(OutboundRefused, match='port 22'):
+            await client.get('http://ssh.example.com:22/')
+    assert calls == [] and inner.requests == []
