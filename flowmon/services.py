@@ -19,6 +19,7 @@ from flowmon.engine.events import Event, utcnow
 from flowmon.engine.nodes import NodeRegistry, default_registry
 from flowmon.engine.nodes.http import MAX_RESPONSE_BYTES
 from flowmon.engine.nodes.webhook import WebhookNode
+from flowmon.engine.payload import PayloadBudget
 from flowmon.engine.projector import Projector
 from flowmon.engine.replay import ReplayIndex
 from flowmon.engine.runner import Engine
@@ -44,6 +45,9 @@ class Conflict(RuntimeError):
     """The request does not fit the current state (e.g. cancelling a finished execution)."""
 
 
+READ_ONLY = 'imported executions are read-only'
+
+
 @dataclass(kw_only=True)
 class Services:
     settings: Settings
@@ -56,6 +60,7 @@ class Services:
     recorder: EventRecorder
     projector: Projector
     engine: Engine
+    budget: PayloadBudget  # the one payload budget: inputs, outputs, trigger bodies, imports, webhook bodies
     http: httpx.AsyncClient
     metrics: ExecutionMetrics  # dashboard numbers, cached and shared by every client
     timers: Timers  # the process's one APScheduler: webhook retries, the sweeper, cron schedules
@@ -68,16 +73,18 @@ class Services:
 
     def __post_init__(self) -> None:
         self.replays = ReplayLoader(self.history)
-        self.triggers = TriggerService(self.db, self.catalog, self.start_execution)
+        self.triggers = TriggerService(self.db, self.catalog, self.start_execution, budget=self.budget)
         self.schedules = ScheduleService(self.db, self.catalog, self.timers, self.start_execution)
 
     @classmethod
     def build(cls, settings: Settings, *, token: str, registry: NodeRegistry | None = None) -> Services:
         registry = registry or default_registry()
+        budget = PayloadBudget(max_bytes=settings.max_payload_bytes)
         bus = EventBus()
         db = Database(settings.db_url)
         history = History(db)
-        guard = OutboundGuard(settings.outbound_allow_list)  # the http node and webhooks share the SSRF guard
+        # the http node and webhooks share the SSRF guard
+        guard = OutboundGuard(settings.outbound_allow_list, ports=settings.outbound_port_ranges)
         http = guarded_client(guard, timeout=30.0, max_response_bytes=MAX_RESPONSE_BYTES)
         timers = Timers()
         webhooks = build_delivery_service(settings, db=db, bus=bus, timers=timers, guard=guard)
@@ -94,7 +101,10 @@ class Services:
             catalog=WorkflowCatalog(history, registry),
             recorder=recorder,
             projector=Projector(bus),
-            engine=Engine(bus=bus, registry=registry, max_concurrent=settings.max_concurrent_executions, http=http),
+            engine=Engine(
+                bus=bus, registry=registry, max_concurrent=settings.max_concurrent_executions, http=http, budget=budget
+            ),
+            budget=budget,
             http=http,
             timers=timers,
             webhooks=webhooks,
@@ -155,6 +165,7 @@ class Services:
     # --- operations shared by the API and the pages ---------------------------------------------------
 
     async def start_execution(self, workflow_id: str, input: Any = None, *, priority: int = 0) -> str:
+        """Queue a run of ``workflow_id``; raises NotFound, WorkflowError, or PayloadError for an input over budget."""
         workflow = await self.catalog.get(workflow_id)
         if workflow is None:
             raise NotFound(f'workflow {workflow_id!r} not found')
@@ -166,13 +177,19 @@ class Services:
         state = await self.execution_state(execution_id)
         if state is None:
             raise NotFound(f'execution {execution_id!r} not found')
+        await self._refuse_imported(execution_id)
         raise Conflict(f'execution {execution_id!r} is already {state.status}')
 
     async def rerun_execution(self, execution_id: str, *, from_node: str | None = None, input: Any = None) -> str:
-        """Rerun with the workflow's current definition (or the one it ran with, if since deleted)."""
+        """Rerun with the workflow's current definition (or the one it ran with, if since deleted).
+
+        An imported execution is history from elsewhere, and its definition came from a file: it is never run
+        (Conflict), whether or not a workflow with its id exists here.
+        """
         previous = await self.execution_state(execution_id)
         if previous is None:
             raise NotFound(f'execution {execution_id!r} not found')
+        await self._refuse_imported(execution_id)
         if not previous.is_terminal:
             raise Conflict(f'execution {execution_id!r} is still {previous.status}; cancel it or wait')
         workflow = await self.catalog.get(previous.workflow_id or '')
@@ -183,6 +200,17 @@ class Services:
                 raise NotFound(f'workflow {previous.workflow_id!r} of execution {execution_id!r} no longer exists')
             workflow = self.catalog.validate(snapshot)
         return self.engine.rerun(previous, workflow, from_node=from_node, input=input)
+
+    async def is_imported(self, execution_id: str) -> bool:
+        """Whether the execution came from an export file (imported executions are read-only)."""
+        if self.engine.is_active(execution_id):
+            return False
+        record = await self.history.get_execution(execution_id)
+        return record is not None and record.imported_from is not None
+
+    async def _refuse_imported(self, execution_id: str) -> None:
+        if await self.is_imported(execution_id):
+            raise Conflict(f'execution {execution_id!r} was imported: {READ_ONLY}')
 
     async def execution_state(self, execution_id: str) -> ExecutionState | None:
         """Live state when the execution is in the projection, else folded from stored events."""

@@ -26,6 +26,7 @@ from pydantic_settings import (
 
 ENV_PREFIX = 'FLOWMON_'
 DEFAULT_WEBHOOK_RETRY_SCHEDULE = '0,5,300,1800,7200,18000,36000,36000'
+DEFAULT_OUTBOUND_PORTS = '80,443,1024-65535'
 
 # Fields whose values must never be echoed back in error messages.
 _SECRET_FIELDS = frozenset({'token', 'storage_secret'})
@@ -63,6 +64,8 @@ class Settings(BaseSettings):
     max_concurrent_executions: int = Field(default=8, ge=1)
     storage_secret: SecretStr | None = None
     outbound_allow: str = ''
+    outbound_ports: str = DEFAULT_OUTBOUND_PORTS
+    max_payload_bytes: int = Field(default=1024 * 1024, ge=1024, le=1024 * 1024 * 1024)
     webhook_retry_schedule: str = DEFAULT_WEBHOOK_RETRY_SCHEDULE
     webhook_jitter: float = Field(default=0.2, ge=0, le=1)
     webhook_timeout: float = Field(default=15.0, ge=1, le=30)
@@ -88,6 +91,12 @@ class Settings(BaseSettings):
     @classmethod
     def _check_schedule(cls, value: str) -> str:
         parse_retry_schedule(value)
+        return value
+
+    @field_validator('outbound_ports')
+    @classmethod
+    def _check_ports(cls, value: str) -> str:
+        parse_port_ranges(value)
         return value
 
     @field_validator('log_level')
@@ -135,6 +144,11 @@ class Settings(BaseSettings):
         return parse_retry_schedule(self.webhook_retry_schedule)
 
     @property
+    def outbound_port_ranges(self) -> list[tuple[int, int]]:
+        """``outbound_ports`` as inclusive ``(first, last)`` port ranges."""
+        return parse_port_ranges(self.outbound_ports)
+
+    @property
     def outbound_allow_list(self) -> list[str]:
         """``outbound_allow`` split into hosts/CIDRs (empty list when unset)."""
         return [part.strip() for part in self.outbound_allow.split(',') if part.strip()]
@@ -155,6 +169,24 @@ def parse_retry_schedule(value: str) -> list[float]:
             raise ValueError(f'{part!r} must be a finite, non-negative number of seconds')
         delays.append(delay)
     return delays
+
+
+def parse_port_ranges(value: str) -> list[tuple[int, int]]:
+    """Parse ``80,443,1024-65535``: comma-separated ports and inclusive ranges, each within 1-65535."""
+    parts = [part.strip() for part in value.split(',')]
+    if not value.strip() or any(not part for part in parts):
+        raise ValueError('must be a comma-separated list of ports and ranges, e.g. "80,443,1024-65535"')
+    ranges: list[tuple[int, int]] = []
+    for part in parts:
+        first, dash, last = part.partition('-')
+        try:
+            low, high = int(first), int(last if dash else first)
+        except ValueError:
+            raise ValueError(f'{part!r} is not a port or a range of ports such as 1024-65535') from None
+        if not 1 <= low <= high <= 65535:
+            raise ValueError(f'{part!r} must be ports between 1 and 65535, the lower one first')
+        ranges.append((low, high))
+    return ranges
 
 
 @contextmanager

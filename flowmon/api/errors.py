@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable, Coroutine
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, HTTPException, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+
+from flowmon.engine.payload import MAX_PARSE_DEPTH, PayloadError, PayloadTooLarge, json_text_depth
+
+log = logging.getLogger(__name__)
 
 
 def describe_validation(errors: list[dict[str, Any]]) -> str:
@@ -15,6 +22,33 @@ def describe_validation(errors: list[dict[str, Any]]) -> str:
         location = '.'.join(str(part) for part in error.get('loc', ()) if part != 'body')
         parts.append(f'{location}: {error.get("msg")}' if location else str(error.get('msg')))
     return '; '.join(parts)
+
+
+def payload_refused(exc: PayloadError) -> HTTPException:
+    """413 for a payload over ``FLOWMON_MAX_PAYLOAD_BYTES``, 422 for one nested too deeply or not storable."""
+    return HTTPException(413 if isinstance(exc, PayloadTooLarge) else 422, str(exc))
+
+
+class MeasuredBodyRoute(APIRoute):
+    """A route whose JSON body is measured before FastAPI parses it into the route's model.
+
+    Text nested deeper than :data:`~flowmon.engine.payload.MAX_PARSE_DEPTH` gets a 400 that says so, instead of
+    a parser recursion; shallower bodies are parsed, and the models then hold each payload in them to the
+    payload budget with a message that names the field.
+    """
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+        if self.body_field is None:
+            return handler
+
+        async def measured(request: Request) -> Response:
+            body = await request.body()  # kept by the request: FastAPI's parser reads the same bytes
+            if body and json_text_depth(body, stop_above=MAX_PARSE_DEPTH) > MAX_PARSE_DEPTH:
+                raise HTTPException(400, f'the request body is nested more than {MAX_PARSE_DEPTH} levels deep')
+            return await handler(request)
+
+        return measured
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -26,4 +60,17 @@ def install_error_handlers(app: FastAPI) -> None:
         safe = [{'loc': list(e.get('loc', ())), 'msg': e.get('msg'), 'type': e.get('type')} for e in errors]
         return JSONResponse({'detail': describe_validation(errors), 'errors': safe}, status_code=422)
 
+    async def unmanageable_input(request: Request, exc: Exception) -> JSONResponse:
+        """The safety net behind bounded parsing: input that recursed too deeply or overflowed is a 400, not a 500."""
+        log.warning(
+            '%s %s: %s while handling the request: %s', request.method, request.url.path, type(exc).__name__, exc
+        )
+        if isinstance(exc, RecursionError):
+            detail = 'the request is nested too deeply to be handled'
+        else:
+            detail = 'a number or date in the request is out of range'
+        return JSONResponse({'detail': detail}, status_code=400)
+
     app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(RecursionError, unmanageable_input)
+    app.add_exception_handler(OverflowError, unmanageable_input)

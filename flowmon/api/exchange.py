@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response, status
@@ -13,7 +12,14 @@ from flowmon.engine.events import utcnow
 from flowmon.engine.state import initial_state
 from flowmon.services import NotFound, Services
 from flowmon.store.codec import dumps
-from flowmon.store.exchange import ExportUnavailable, ImportRejected, export_execution, import_execution
+from flowmon.store.exchange import (
+    ExportMalformed,
+    ExportUnavailable,
+    ImportRejected,
+    export_execution,
+    import_execution,
+    parse_export,
+)
 
 MAX_IMPORT_BYTES = 100 * 1024 * 1024
 
@@ -55,7 +61,12 @@ def exchange_routes(services: Services) -> APIRouter:
         },
     )
     async def import_(request: Request) -> dict[str, Any]:
-        """Add an exported execution to history under a new id (read-only); 422 naming the problem if invalid."""
+        """Add an exported execution to history under a new id (read-only); 422 naming the problem if invalid.
+
+        400 for a body that is not JSON or nests more than 512 levels (not parsed at all); 422 for any event whose
+        data is over the payload budget (64 levels, ``FLOWMON_MAX_PAYLOAD_BYTES`` per payload) or whose fields do
+        not fit the workflow (a node id that is not one of its nodes, on any event type).
+        """
         declared = request.headers.get('content-length', '')
         if declared.isdigit() and int(declared) > MAX_IMPORT_BYTES:
             raise HTTPException(413, f'the export is larger than {MAX_IMPORT_BYTES // (1024 * 1024)} MB')
@@ -66,11 +77,11 @@ def exchange_routes(services: Services) -> APIRouter:
         if not body.strip():
             raise HTTPException(400, 'the request has no export document (send the JSON as the body or as "file")')
         try:
-            document = json.loads(body)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise HTTPException(400, f'the export is not valid JSON: {exc}') from None
+            document = parse_export(body)  # measured before it is parsed: never a parser recursion
+        except ExportMalformed as exc:
+            raise HTTPException(400, str(exc)) from None
         try:
-            imported = await import_execution(services.recorder, services.registry, document)
+            imported = await import_execution(services.recorder, services.registry, document, budget=services.budget)
         except ImportRejected as exc:
             raise HTTPException(422, str(exc)) from None
         return {

@@ -8,15 +8,17 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, HTTPException, Query, status
 
 from flowmon.engine.model import WorkflowError
+from flowmon.engine.payload import PayloadError
 from flowmon.engine.runner import RerunError
 from flowmon.engine.state import EXECUTION_STATUSES
 from flowmon.services import Conflict, NotFound, Services
 
+from .errors import MeasuredBodyRoute, payload_refused
 from .schemas import ExecutionRequest, RerunRequest
 
 
 def execution_routes(services: Services) -> APIRouter:
-    router = APIRouter(prefix='/api', tags=['executions'])
+    router = APIRouter(prefix='/api', tags=['executions'], route_class=MeasuredBodyRoute)
 
     @router.post('/workflows/{workflow_id}/executions', status_code=status.HTTP_202_ACCEPTED)
     async def start_execution(
@@ -29,6 +31,8 @@ def execution_routes(services: Services) -> APIRouter:
             raise HTTPException(404, str(exc)) from None
         except WorkflowError as exc:
             raise HTTPException(422, f'stored workflow is no longer valid: {exc}') from None
+        except PayloadError as exc:
+            raise payload_refused(exc) from None
         state = services.projector.get(execution_id)
         return {'id': execution_id, 'status': state.status if state else 'queued'}
 
@@ -91,6 +95,8 @@ def execution_routes(services: Services) -> APIRouter:
             raise HTTPException(404, str(exc)) from None
         except Conflict as exc:
             raise HTTPException(409, str(exc)) from None
+        except PayloadError as exc:
+            raise payload_refused(exc) from None
         except (RerunError, WorkflowError) as exc:
             raise HTTPException(422, str(exc)) from None
         return {'id': new_id, 'status': 'queued', 'retry_of': execution_id}

@@ -1,7 +1,8 @@
 """Inbound triggers and schedules.
 
 ``POST /hooks/{workflow_id}`` is public: the Standard Webhooks signature made with the workflow's trigger secret is
-its authentication (401 without a valid one, 404 when the workflow does not accept triggers, 413 over 256 KiB).
+its authentication (401 without a valid one, 404 when the workflow does not accept triggers, 413 over the payload
+budget ``FLOWMON_MAX_PAYLOAD_BYTES``, 422 for a body that is not JSON or nests more than 64 levels).
 The management routes (trigger secret, schedule pause/resume) live under ``/api/workflows/{id}`` and need the token.
 """
 
@@ -14,7 +15,6 @@ from fastapi import APIRouter, HTTPException, Request, status
 from flowmon.services import Services
 from flowmon.webhooks.schedules import ScheduleNotFound
 from flowmon.webhooks.triggers import (
-    MAX_TRIGGER_BODY_BYTES,
     TriggerNotFound,
     TriggerPayloadInvalid,
     TriggerPayloadTooLarge,
@@ -33,7 +33,7 @@ def hook_routes(services: Services) -> APIRouter:
         openapi_extra={'requestBody': {'content': {'application/json': {'schema': {'type': 'object'}}}}},
     )
     async def receive(workflow_id: str, request: Request) -> dict[str, Any]:
-        body = await _bounded_body(request)
+        body = await _bounded_body(request, services.budget.max_bytes)
         try:
             received = await services.triggers.receive(workflow_id, request.headers, body)
         except TriggerNotFound as exc:
@@ -98,14 +98,15 @@ def automation_routes(services: Services) -> APIRouter:
     return router
 
 
-async def _bounded_body(request: Request) -> bytes:
+async def _bounded_body(request: Request, limit: int) -> bytes:
     """The request body, refusing with 413 as soon as it is over the limit (a huge upload is never buffered)."""
     declared = request.headers.get('content-length', '')
-    if declared.isdigit() and int(declared) > MAX_TRIGGER_BODY_BYTES:
-        raise HTTPException(413, f'body is over the {MAX_TRIGGER_BODY_BYTES}-byte limit')
+    too_large = f'body is over the {limit}-byte limit (FLOWMON_MAX_PAYLOAD_BYTES)'
+    if declared.isdigit() and int(declared) > limit:
+        raise HTTPException(413, too_large)
     body = bytearray()
     async for chunk in request.stream():
         body.extend(chunk)
-        if len(body) > MAX_TRIGGER_BODY_BYTES:
-            raise HTTPException(413, f'body is over the {MAX_TRIGGER_BODY_BYTES}-byte limit')
+        if len(body) > limit:
+            raise HTTPException(413, too_large)
     return bytes(body)

@@ -9,11 +9,14 @@ from fastapi import APIRouter, HTTPException, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from flowmon.engine.nodes.webhook import WebhookAuth, WebhookRejected
+from flowmon.engine.payload import PayloadError
 from flowmon.services import Services
 from flowmon.webhooks.endpoints import EndpointNotFound, EndpointPatch, EndpointSpec
 from flowmon.webhooks.intake import PayloadTooLarge, encode_json
 from flowmon.webhooks.policy import DELIVERY_STATUSES
 from flowmon.webhooks.service import DeliveryConflict, DeliveryNotFound
+
+from .errors import MeasuredBodyRoute, payload_refused
 
 
 class DeliveryRequest(BaseModel):
@@ -49,12 +52,16 @@ def _check_statuses(statuses: list[str]) -> None:
 
 
 def webhook_routes(services: Services) -> APIRouter:
-    router = APIRouter(prefix='/api/webhooks', tags=['webhooks'])
+    router = APIRouter(prefix='/api/webhooks', tags=['webhooks'], route_class=MeasuredBodyRoute)
     webhooks = services.webhooks
     endpoints = webhooks.endpoints
 
     @router.post('/deliveries', status_code=status.HTTP_202_ACCEPTED)
     async def queue_delivery(request: DeliveryRequest) -> dict[str, Any]:
+        try:  # the body is a payload like any other: depth, 64-bit numbers and size before it is encoded
+            services.budget.check(request.body, 'body', lenient=True)
+        except PayloadError as exc:
+            raise payload_refused(exc) from None
         try:
             queued = await webhooks.enqueue(
                 url=request.url,

@@ -8,6 +8,7 @@ from typing import Any
 from nicegui import ui
 
 from flowmon.engine.model import WorkflowError
+from flowmon.engine.payload import PayloadError
 from flowmon.services import NotFound, Services
 
 from .auth import LOGIN_PATH, is_signed_in
@@ -28,6 +29,9 @@ async def run_workflow(services: Services, workflow_id: str, input: dict[str, An
         return None
     except WorkflowError as exc:
         ui.notify(f'Workflow {workflow_id!r} is not valid any more: {exc}', type='negative', multi_line=True)
+        return None
+    except PayloadError as exc:  # the input is over the payload budget
+        ui.notify(f'The input was not accepted: {exc}.', type='negative', multi_line=True)
         return None
     except RuntimeError as exc:  # the engine is stopping
         log.warning('run of %s refused: %s', workflow_id, exc)

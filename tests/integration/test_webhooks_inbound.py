@@ -89,13 +89,17 @@ async def test_bad_signatures_get_401_never_500(tmp_path: Path) -> None:
 
 
 async def test_size_json_and_enablement_rules(tmp_path: Path) -> None:
-    async with running_app(tmp_path) as app:
+    async with running_app(tmp_path, env={'FLOWMON_MAX_PAYLOAD_BYTES': str(64 * 1024)}) as app:
         secret = await _setup(app)
-        big = json.dumps({'blob': 'x' * (256 * 1024)}).encode()
-        assert (await app.public.post('/hooks/triggered', content=big, headers=signed(secret, big))).status_code == 413
+        big = json.dumps({'blob': 'x' * (64 * 1024)}).encode()
+        response = await app.public.post('/hooks/triggered', content=big, headers=signed(secret, big))
+        assert response.status_code == 413 and 'FLOWMON_MAX_PAYLOAD_BYTES' in response.json()['detail']
         text = b'not json'
         response = await app.public.post('/hooks/triggered', content=text, headers=signed(secret, text))
         assert response.status_code == 422 and 'JSON' in response.json()['detail']
+        for deep in (b'[' * 60_000, json.dumps({'a': json.loads('[' * 70 + ']' * 70)}).encode()):
+            response = await app.public.post('/hooks/triggered', content=deep, headers=signed(secret, deep))
+            assert response.status_code == 422 and 'nested more than 64 levels' in response.json()['detail']
         assert (await app.public.post('/hooks/nope', content=b'{}', headers=signed(secret, b'{}'))).status_code == 404
         disabled = {**TRIGGERED, 'trigger': {'enabled': False}}
         await app.api.put('/api/workflows/triggered', json=disabled)

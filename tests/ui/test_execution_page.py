@@ -211,6 +211,30 @@ async def test_an_execution_only_the_store_knows_is_drawn_from_its_events(
     await wait_for_log_line(user, 'execution.completed')
 
 
+async def test_an_imported_execution_offers_no_rerun_or_cancel(user: User) -> None:
+    await add_flaky(user)
+    await sign_in(user)
+    execution_id = await start(user, 'flaky')
+    await wait_until_ended(user, execution_id)
+    document = (await api(user, 'GET', f'/api/executions/{execution_id}/export')).json()
+    response = await api(user, 'POST', '/api/executions/import', document)
+    assert response.status_code == 201, response.text
+    imported = response.json()['id']
+    await user.open(f'/executions/{imported}')
+    await wait_for_text(user, 'execution-status', 'succeeded')
+    await user.should_see(marker='read-only-note')
+    await user.should_not_see(marker='rerun-execution')
+    await user.should_not_see(marker='cancel-execution')
+    click_node(user, 'ship')
+    await user.should_see('Ship', marker='inspector')
+    await wait_for_text(user, 'inspector-status', 'succeeded')
+    await user.should_not_see(marker='rerun-from-node')
+    # The original still has its Rerun button: only imported executions are read-only.
+    await user.open(f'/executions/{execution_id}')
+    await wait_for_text(user, 'execution-status', 'succeeded')
+    await user.should_see(marker='rerun-execution')
+
+
 async def test_unknown_execution_says_not_found(user: User) -> None:
     await sign_in(user)
     await user.open('/executions/no-such-execution')

@@ -68,6 +68,8 @@ def test_filter_matches_like_the_sql_query() -> None:
         ('[1]', None, 'must be a JSON object'),
         ('null', None, 'not null'),
         ('"text"', None, 'not str'),
+        ('[' * 100_000, None, 'the input is nested more than 64 levels deep'),  # refused before parsing
+        ('{"n": ' + '1' * 5000 + '}', None, 'Not valid JSON'),
     ],
 )
 def test_run_input_must_be_a_json_object(text: str, value: object, problem: str | None) -> None:

@@ -48,6 +48,12 @@ async def test_input_dialog_refuses_invalid_json_and_sends_nothing(user: User) -
     user.find(marker='input-json').clear().type('[1, 2]')
     user.find(marker='input-run').click()
     await user.should_see('must be a JSON object')
+    user.find(marker='input-json').clear().type('{"a": ' + '[' * 70 + ']' * 70 + '}')
+    user.find(marker='input-run').click()
+    await user.should_see('nested more than 64 levels deep')
+    user.find(marker='input-json').clear().type('{"n": 100000000000000000000000}')  # the payload budget says no
+    user.find(marker='input-run').click()
+    await user.should_see('The input was not accepted: the execution input holds an integer outside the 64-bit range')
 
     assert await executions_of(user, 'quick') == []
     await wait_for_path(user, '/workflows/quick')

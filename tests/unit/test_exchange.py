@@ -14,13 +14,16 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from flowmon.engine import Engine, Event, EventBus, default_registry, fold, parse_workflow
+from flowmon.engine.payload import PayloadBudget
 from flowmon.store import Database, EventRecorder, History
 from flowmon.store.exchange import (
     EXPORT_FORMAT,
+    ExportMalformed,
     ExportUnavailable,
     ImportRejected,
     export_execution,
     import_execution,
+    parse_export,
     validate_export,
 )
 from flowmon.store.tables import EventRow, ExecutionRow, NodeRunRow
@@ -275,7 +278,25 @@ INVALID: list[tuple[str, Callable[[dict[str, Any]], Any], str]] = [
         _set('events.0.data.workflow.nodes', []),
         'the workflow snapshot in execution.queued is not valid',
     ),
-    ('a value the reducer cannot use', _set('events.0.data.priority', 'high'), 'the events cannot be replayed'),
+    ('a value the reducer cannot use', _set('events.0.data.priority', 'high'), 'priority must be an integer'),
+    ('a node id on an execution event', _set('events.1.node_id', 'fetch'), 'but execution.started has no node'),
+    (
+        'markup as the node id of the final event',
+        _set('events.-1.node_id', '</svg><img src=x onerror=alert(1)>'),
+        '.node_id must be null or a node id (letters, digits, "_.-", at most 64)',
+    ),
+    ('a node id that is not text', _set('events.3.node_id', 7), 'events[3].node_id must be null or a node id'),
+    ('event data nested 300 deep', _set('events.2.data.deep', json.loads('[' * 300 + ']' * 300)), 'events[2] ('),
+    ('an error message without bounds', _set('events.-1.data.error', 'x' * 5000), 'error is 5,000 characters long'),
+    ('a number beyond 64 bits', _set('events.-1.data.extra', 2**70), 'holds an integer outside the 64-bit range'),
+    ('a float where a count belongs', _set('events.2.data.attempt', 1e300), 'attempt must be an integer, got 1e+300'),
+    ('a timestamp out of range', _set('events.1.ts', '0001-01-01T00:00:00+05:00'), 'events[1].ts'),
+    ('a timestamp of any length', _set('events.1.ts', '2025' * 100), 'events[1].ts is not a timestamp'),
+    (
+        'an execution id that is not text',
+        lambda doc: [e.update(execution_id=[1]) for e in doc['events']] and doc,
+        'execution_id must be a string',
+    ),
 ]
 
 
@@ -309,3 +330,34 @@ async def test_the_write_is_one_transaction(
     with pytest.raises(IntegrityError):  # the id is taken: the first insert fails, nothing stays
         await import_execution(stack[1], REGISTRY, document, new_id=finished)
     assert await counts(database) == before
+
+
+def test_event_data_nested_too_deeply_is_refused_naming_the_event_and_the_limit(document: dict[str, Any]) -> None:
+    doc = copy.deepcopy(document)
+    index = next(i for i, event in enumerate(doc['events']) if event['type'] == 'node.completed')
+    doc['events'][index]['data']['output'] = json.loads('[' * 300 + ']' * 300)
+    with pytest.raises(ImportRejected) as rejected:
+        validate_export(doc, REGISTRY)
+    assert str(rejected.value) == (
+        f'events[{index}] (node.completed): data is nested more than 66 levels deep (payloads may nest 64 levels)'
+    )
+    doc['events'][index]['data']['output'] = json.loads('[' * 65 + ']' * 65)  # data 66 deep, the output 65
+    with pytest.raises(ImportRejected, match=rf'events\[{index}\] \(node.completed\) output is nested more than 64'):
+        validate_export(doc, REGISTRY)
+
+
+def test_each_payload_of_an_event_is_held_to_the_payload_budget(document: dict[str, Any]) -> None:
+    doc = copy.deepcopy(document)
+    index = next(i for i, event in enumerate(doc['events']) if event['type'] == 'node.completed')
+    doc['events'][index]['data']['output'] = {'blob': 'x' * 3000}
+    with pytest.raises(ImportRejected, match=r'output is 2.9 KiB, over FLOWMON_MAX_PAYLOAD_BYTES \(2 KiB\)'):
+        validate_export(doc, REGISTRY, PayloadBudget(max_bytes=2048))
+    assert validate_export(doc, REGISTRY, PayloadBudget(max_bytes=4096)).state.status == 'succeeded'
+
+
+def test_a_document_nested_beyond_the_parse_limit_is_not_parsed() -> None:
+    with pytest.raises(ExportMalformed, match='nested more than 512 levels deep; it was not parsed'):
+        parse_export(b'[' * 100_000)
+    with pytest.raises(ExportMalformed, match='not valid JSON'):
+        parse_export(b'{"format": ')
+    assert parse_export(b'[' * 300 + b']' * 300) == json.loads('[' * 300 + ']' * 300)

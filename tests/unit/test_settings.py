@@ -57,6 +57,15 @@ def test_an_explicit_mapping_replaces_the_process_environment(monkeypatch: pytes
         load_settings()  # os.environ
 
 
+def test_payload_budget_and_outbound_ports(tmp_path: Path) -> None:
+    defaults = load_settings({})
+    assert defaults.max_payload_bytes == 1024 * 1024
+    assert defaults.outbound_port_ranges == [(80, 80), (443, 443), (1024, 65535)]
+    settings = load_settings({'FLOWMON_MAX_PAYLOAD_BYTES': '65536', 'FLOWMON_OUTBOUND_PORTS': ' 443 , 8000-8100,22'})
+    assert settings.max_payload_bytes == 65536
+    assert settings.outbound_port_ranges == [(443, 443), (8000, 8100), (22, 22)]
+
+
 def test_empty_values_count_as_unset() -> None:
     settings = load_settings({'FLOWMON_PORT': '', 'FLOWMON_TOKEN': ''})
     assert (settings.port, settings.token) == (8080, None)
@@ -79,6 +88,13 @@ def test_empty_values_count_as_unset() -> None:
         ('FLOWMON_WEBHOOK_RETRY_SCHEDULE', ' '),
         ('FLOWMON_LOG_LEVEL', 'chatty'),
         ('FLOWMON_HOST', '   '),
+        ('FLOWMON_OUTBOUND_PORTS', 'ssh'),
+        ('FLOWMON_OUTBOUND_PORTS', '0'),
+        ('FLOWMON_OUTBOUND_PORTS', '443,,80'),
+        ('FLOWMON_OUTBOUND_PORTS', '2000-1000'),
+        ('FLOWMON_OUTBOUND_PORTS', '1-70000'),
+        ('FLOWMON_MAX_PAYLOAD_BYTES', '1000'),
+        ('FLOWMON_MAX_PAYLOAD_BYTES', 'a lot'),
     ],
 )
 def test_an_invalid_value_gives_one_line_naming_the_variable(variable: str, value: str) -> None:

@@ -4,7 +4,7 @@ The page pulls from the shared projector with one ``ui.timer`` every 80 ms (``ch
 tick almost free) and never subscribes to the bus, so leaving the page or closing the tab releases
 everything with the timer. An execution that is no longer in the projection is folded from its stored
 events once. Cancel (confirmed first) and Rerun act through :class:`Services` and report problems with
-``ui.notify``.
+``ui.notify``; an imported execution is read-only, so it has neither (and the services refuse them anyway).
 """
 
 from __future__ import annotations
@@ -54,9 +54,10 @@ async def _load(services: Services, execution_id: str, body: ui.column, spinner:
         if state is not None and definition is None:
             workflow = await services.catalog.get(state.workflow_id or '')
             definition = workflow.definition() if workflow else _bare_definition(state)
+        read_only = state is not None and await services.is_imported(execution_id)
     except Exception:
         log.exception('could not load execution %s', execution_id)
-        state, definition = None, None
+        state, definition, read_only = None, None, True
     if body.is_deleted:
         return
     spinner.delete()
@@ -64,16 +65,24 @@ async def _load(services: Services, execution_id: str, body: ui.column, spinner:
         if state is None or definition is None:
             _not_found(execution_id)
         else:
-            _LivePage(services, execution_id, body, state, definition)
+            _LivePage(services, execution_id, body, state, definition, read_only=read_only)
 
 
 class _LivePage:
     """The page's header and actions, the composed view, and the pull loop that keeps them current."""
 
     def __init__(
-        self, services: Services, execution_id: str, body: ui.column, state: ExecutionState, definition: dict[str, Any]
+        self,
+        services: Services,
+        execution_id: str,
+        body: ui.column,
+        state: ExecutionState,
+        definition: dict[str, Any],
+        *,
+        read_only: bool = False,
     ) -> None:
         self._services = services
+        self._read_only = read_only  # imported: no cancel, no rerun
         self._id = execution_id
         self._body = body
         self._version = services.projector.version
@@ -81,7 +90,10 @@ class _LivePage:
         self._fetching = False
         self._median_ms: float | None = None
         _header(state, definition)
-        self.view = ExecutionView(definition, on_rerun_from=weak_callback(self._rerun_from))
+        self.view = ExecutionView(definition, on_rerun_from=None if read_only else weak_callback(self._rerun_from))
+        if read_only:
+            with self.view.actions:
+                ui.label('Imported: read-only').classes('text-sm text-gray-500').mark('read-only-note')
         with self.view.actions:
             self._cancel = (
                 ui.button('Cancel', icon='stop_circle', on_click=self._confirm_cancel)
@@ -169,8 +181,8 @@ class _LivePage:
 
     def _show_actions(self) -> None:
         ended = self._state.is_terminal
-        self._cancel.set_visibility(not ended)
-        self._rerun.set_visibility(ended)
+        self._cancel.set_visibility(not ended and not self._read_only)
+        self._rerun.set_visibility(ended and not self._read_only)
         self._history.set_ended(ended)
 
     # --- actions --------------------------------------------------------------------------------------

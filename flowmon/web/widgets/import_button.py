@@ -7,13 +7,12 @@ On success the browser goes to the imported execution's replay.
 
 from __future__ import annotations
 
-import json
 import logging
 
 from nicegui import events, ui
 
 from flowmon.services import Services
-from flowmon.store.exchange import ImportRejected, import_execution
+from flowmon.store.exchange import ImportRejected, import_execution, parse_export
 from flowmon.web.auth import is_signed_in
 
 log = logging.getLogger(__name__)
@@ -66,12 +65,8 @@ class ImportButton:
 async def import_file(services: Services, name: str, content: bytes) -> str | None:
     """Import ``content``; returns the new execution id, or None after telling the user what was wrong."""
     try:
-        document = json.loads(content)
-    except (ValueError, UnicodeDecodeError) as exc:
-        ui.notify(f'{name} is not valid JSON: {exc}', type='negative', multi_line=True)
-        return None
-    try:
-        imported = await import_execution(services.recorder, services.registry, document)
+        document = parse_export(content)
+        imported = await import_execution(services.recorder, services.registry, document, budget=services.budget)
     except ImportRejected as exc:
         ui.notify(f'{name} cannot be imported: {exc}', type='negative', multi_line=True)
         return None

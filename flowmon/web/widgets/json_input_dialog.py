@@ -8,17 +8,24 @@ from typing import Any
 
 from nicegui import ui
 
+from flowmon.engine.payload import PayloadBudget, PayloadError
+
 PLACEHOLDER = '{\n  "order_id": "ORD-2001"\n}'
+_PARSER = PayloadBudget()  # for its depth limit only, which is the same for every budget
 
 
 def parse_input(text: str | None) -> tuple[dict[str, Any] | None, str | None]:
     """``(value, None)`` for an object (empty text is ``{}``), else ``(None, message naming the problem)``."""
     if text is None or not text.strip():
         return {}, None
-    try:
-        value = json.loads(text)
+    try:  # depth is measured before parsing (the size is checked when the run is submitted)
+        value = _PARSER.loads(text, 'the input', sized=False)
+    except PayloadError as exc:
+        return None, f'The input was not accepted: {exc}.'
     except json.JSONDecodeError as exc:
         return None, f'Not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno}).'
+    except ValueError as exc:  # a number too long to convert
+        return None, f'Not valid JSON: {exc}.'
     if not isinstance(value, dict):
         kind = type(value).__name__ if value is not None else 'null'
         return None, f'The input must be a JSON object such as {{"key": "value"}}, not {kind}.'

@@ -1,0 +1,70 @@
+"""The API's error answers for input no handler should ever see: bodies nested beyond parsing, and the safety net
+that turns a ``RecursionError`` or ``OverflowError`` raised while handling a request into a 400, never a 500."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import APIRouter, FastAPI
+from pydantic import BaseModel
+
+from flowmon.api.errors import MeasuredBodyRoute, install_error_handlers
+
+
+class Thing(BaseModel):
+    value: Any = None
+
+
+@pytest.fixture
+async def client() -> AsyncIterator[httpx.AsyncClient]:
+    app = FastAPI()
+    router = APIRouter(route_class=MeasuredBodyRoute)
+
+    @router.post('/things')
+    async def post_thing(thing: Thing) -> dict[str, Any]:
+        return {'ok': True}
+
+    @router.get('/recurse')
+    async def recurse() -> None:
+        raise RecursionError('maximum recursion depth exceeded')
+
+    @router.get('/overflow')
+    async def overflow() -> None:
+        raise OverflowError('date value out of range')
+
+    app.include_router(router)
+    install_error_handlers(app)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url='http://test') as client:
+        yield client
+
+
+async def test_a_body_nested_beyond_parsing_gets_400_naming_the_limit(client: httpx.AsyncClient) -> None:
+    headers = {'content-type': 'application/json'}
+    response = await client.post('/things', content='{"value": ' + '[' * 100_000, headers=headers)
+    assert response.status_code == 400
+    assert response.json() == {'detail': 'the request body is nested more than 512 levels deep'}
+    nested = '{"value": ' + '[' * 300 + ']' * 300 + '}'
+    assert (await client.post('/things', content=nested, headers=headers)).status_code == 200
+    response = await client.post('/things', content='{"value": ', headers=headers)
+    assert response.status_code == 400 and 'malformed JSON' in response.json()['detail']
+
+
+async def test_recursion_and_overflow_are_answered_400_and_logged(
+    client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING, logger='flowmon.api.errors'):
+        recursed = await client.get('/recurse')
+        overflowed = await client.get('/overflow')
+    assert recursed.status_code == 400 and recursed.json() == {
+        'detail': 'the request is nested too deeply to be handled'
+    }
+    assert overflowed.status_code == 400
+    assert overflowed.json() == {'detail': 'a number or date in the request is out of range'}
+    assert [record.getMessage().split(':')[1].strip() for record in caplog.records] == [
+        'RecursionError while handling the request',
+        'OverflowError while handling the request',
+    ]
