@@ -11,9 +11,12 @@ import sys
 
 from nicegui import app, ui
 
+from flowmon import logredact
 from flowmon.api import install_api
 from flowmon.services import Services
 from flowmon.settings import Settings, SettingsError, load_settings, resolve_secret
+from flowmon.store.keys import DataDirBusy, SecretKeyError, hold_data_dir, load_secret_box
+from flowmon.store.sealed import UnknownSecretKey
 from flowmon.web import build_root, install_web
 
 
@@ -24,13 +27,21 @@ def main() -> None:
         print(f'flowmon: invalid configuration: {exc}', file=sys.stderr)
         raise SystemExit(2) from None
     logging.basicConfig(level=settings.log_level, format='%(asctime)s %(levelname)s %(name)s: %(message)s')
+    try:
+        hold_data_dir(settings.data_dir)  # maintenance commands (rotate-secret-key) refuse while it is held
+        box = load_secret_box(settings)
+    except (DataDirBusy, SecretKeyError) as exc:
+        print(f'flowmon: {exc}', file=sys.stderr)
+        raise SystemExit(2) from None
     token = resolve_secret(settings.data_dir, '.token', _secret(settings.token))
     storage_secret = resolve_secret(settings.data_dir, '.storage_secret', _secret(settings.storage_secret))
 
-    services = Services.build(settings, token=token)
+    services = Services.build(settings, token=token, box=box)
+    logredact.install(services.secrets.values)  # named secrets' values never reach a log line
     install_api(app, services)
     install_web(app, services)
-    app.on_startup(services.start)
+    failures: list[str] = []
+    app.on_startup(lambda: _start(services, failures))
     app.on_startup(lambda: _announce(settings, token))
     app.on_startup(lambda: _freeze_startup_objects(services))
     app.on_shutdown(services.stop)
@@ -48,6 +59,18 @@ def main() -> None:
         message_history_length=100,
         show_welcome_message=False,
     )
+    if failures:
+        raise SystemExit(2)
+
+
+async def _start(services: Services, failures: list[str]) -> None:
+    """Start the services; a database whose secrets the key cannot open stops flowmon with one line."""
+    try:
+        await services.start()
+    except UnknownSecretKey as exc:
+        print(f'flowmon: {exc}', file=sys.stderr, flush=True)
+        failures.append(str(exc))
+        app.shutdown()
 
 
 def _secret(value: object) -> str | None:

@@ -2,8 +2,9 @@
 
 ``load_settings()`` is the one entry point: it returns a validated :class:`Settings` or raises
 :class:`SettingsError` with a single line naming the offending variable, suitable for printing
-before exiting. ``resolve_secret()`` fills in secrets (API token, storage secret) that were not
-given, persisting a generated value under the data directory so it survives restarts.
+before exiting. ``resolve_secret()`` fills in secrets (API token, storage secret, the key that encrypts
+secrets at rest) that were not given, persisting a generated value under the data directory so it survives
+restarts.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import contextvars
 import os
 import secrets
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -24,11 +25,13 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from flowmon.secretbox import decode_key
+
 ENV_PREFIX = 'FLOWMON_'
 DEFAULT_WEBHOOK_RETRY_SCHEDULE = '0,5,300,1800,7200,18000,36000,36000'
 
 # Fields whose values must never be echoed back in error messages.
-_SECRET_FIELDS = frozenset({'token', 'storage_secret'})
+_SECRET_FIELDS = frozenset({'token', 'storage_secret', 'secret_key'})
 
 # When set, load_settings() reads from this mapping instead of os.environ.
 _env_override: contextvars.ContextVar[Mapping[str, str] | None] = contextvars.ContextVar(
@@ -62,6 +65,7 @@ class Settings(BaseSettings):
     token: SecretStr | None = None
     max_concurrent_executions: int = Field(default=8, ge=1)
     storage_secret: SecretStr | None = None
+    secret_key: SecretStr | None = None  # encrypts secrets at rest; generated into <data dir>/.secret_key when unset
     outbound_allow: str = ''
     webhook_retry_schedule: str = DEFAULT_WEBHOOK_RETRY_SCHEDULE
     webhook_jitter: float = Field(default=0.2, ge=0, le=1)
@@ -88,6 +92,13 @@ class Settings(BaseSettings):
     @classmethod
     def _check_schedule(cls, value: str) -> str:
         parse_retry_schedule(value)
+        return value
+
+    @field_validator('secret_key')
+    @classmethod
+    def _check_secret_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            decode_key(value.get_secret_value())  # the message never contains the value
         return value
 
     @field_validator('log_level')
@@ -189,11 +200,13 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         raise SettingsError('; '.join(_describe(err) for err in exc.errors())) from None
 
 
-def resolve_secret(data_dir: Path, filename: str, given: str | None) -> str:
-    """Return ``given`` if set; else the secret stored in ``data_dir/filename``; else create one.
+def resolve_secret(
+    data_dir: Path, filename: str, given: str | None, *, generate: Callable[[], str] = lambda: secrets.token_urlsafe(32)
+) -> str:
+    """Return ``given`` if set; else the secret stored in ``data_dir/filename``; else create one with ``generate``.
 
-    A generated secret is written with mode 0600 (``data_dir`` is created if missing) so that the
-    same value is used on the next start.
+    A generated secret is written with mode 0600 (``data_dir`` is created if missing; the file is created
+    with ``O_EXCL``, so two processes starting at once agree on one value) and used again on the next start.
     """
     if given:
         return given
@@ -202,7 +215,7 @@ def resolve_secret(data_dir: Path, filename: str, given: str | None) -> str:
     if existing:
         return existing
     path.parent.mkdir(parents=True, exist_ok=True)
-    value = secrets.token_urlsafe(32)
+    value = generate()
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:

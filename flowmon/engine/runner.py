@@ -22,13 +22,15 @@ from datetime import datetime
 from typing import Any, Protocol
 
 import httpx
+from pydantic import ValidationError
 
 from .bus import EventBus
 from .events import Event, EventType, utcnow
 from .executor import LocalExecutor, NodeExecutor
-from .model import EdgeSpec, Workflow
-from .nodes.base import NodeContext, NodeError, NodeRegistry
+from .model import EdgeSpec, Workflow, describe_config_error
+from .nodes.base import NodeConfig, NodeContext, NodeError, NodeRegistry
 from .payload import MAX_NESTING, nesting_depth
+from .secrets import RedactingLogger, SecretMissing, SecretResolver, redact, redact_text, resolved_config
 from .state import ExecutionState
 
 log = logging.getLogger(__name__)
@@ -37,6 +39,11 @@ _FINAL_NODE_STATUSES = frozenset({'succeeded', 'failed', 'skipped', 'cancelled'}
 # json.dumps(output, separators=(',', ':')) [default=str], without building an encoder for every node output.
 _COMPACT_JSON = json.JSONEncoder(separators=(',', ':'))
 _COMPACT_JSON_STR_FALLBACK = json.JSONEncoder(separators=(',', ':'), default=str)
+
+
+def _node_logger(ctx: NodeContext) -> logging.Logger:
+    log = ctx.log
+    return log if isinstance(log, logging.Logger) else log.logger
 
 
 class Clock(Protocol):
@@ -112,7 +119,9 @@ class Engine:
         http: httpx.AsyncClient | None = None,
         rand: Callable[[], float] = random.random,
         id_factory: Callable[[], str] = new_execution_id,
+        secrets: SecretResolver | None = None,
     ) -> None:
+        """``secrets`` resolves the named secrets a node's config refers to, each time such a node runs."""
         if max_concurrent < 1:
             raise ValueError('max_concurrent must be at least 1')
         self.bus = bus
@@ -122,6 +131,7 @@ class Engine:
         self.clock: Clock = clock or SystemClock()
         self.http = http
         self.rand = rand
+        self.secrets = secrets
         self._new_id = id_factory
         self._queue: list[tuple[int, int, _Request]] = []
         self._counter = itertools.count()
@@ -452,6 +462,7 @@ class _ExecutionRun:
         spec = self.workflow.node(node_id)
         node_type = engine.registry.get(spec.type)
         config = self.workflow.configs[node_id]
+        names = self.workflow.secrets.get(node_id)
         policy = self.workflow.retry_policy(node_id)
         attempt = 0
         while True:
@@ -460,9 +471,13 @@ class _ExecutionRun:
             started = {'attempt': attempt, 'input': node_input} if attempt == 1 else {'attempt': attempt}
             self.emit(EventType.NODE_STARTED, node_id, started)
             ctx = NodeContext(execution_id=self.request.id, node_id=node_id, attempt=attempt, http=engine.http)
+            hidden: tuple[str, ...] = ()  # resolved secret values: never in an event
             trace: str | None = None
             try:
                 async with asyncio.timeout(spec.timeout_seconds):
+                    if names:
+                        config, hidden = await self._with_secrets(node_id, names)
+                        ctx.secret_values, ctx.log = hidden, RedactingLogger(_node_logger(ctx), hidden)
                     output = await engine.executor.execute(node_type, config, node_input, ctx)
             except TimeoutError:
                 error = f'timed out after {spec.timeout_seconds:g}s'
@@ -473,10 +488,13 @@ class _ExecutionRun:
                 trace = traceback.format_exc(limit=20)
             else:
                 if nesting_depth(output) <= MAX_NESTING:
-                    output = self._settle_output(node_id, output)
+                    output = self._settle_output(node_id, output, hidden)
                     self.emit(EventType.NODE_COMPLETED, node_id, {'attempt': attempt, 'output': output})
                     return ('succeeded', output)
                 error = f'output is nested more than {MAX_NESTING} levels deep'
+            if hidden:
+                error = redact_text(error, hidden)
+                trace = None if trace is None else redact_text(trace, hidden)
             if policy.allows_another(attempt):
                 delay = round(policy.delay_after(attempt, engine.rand), 3)
                 self.emit(
@@ -489,12 +507,34 @@ class _ExecutionRun:
             self.emit(EventType.NODE_FAILED, node_id, {'attempt': attempt, 'error': error, 'traceback': trace})
             return ('failed', error)
 
-    def _settle_output(self, node_id: str, output: Any) -> Any:
-        """Make the output JSON-compatible and remember its encoded size for data.flow events."""
+    async def _with_secrets(self, node_id: str, names: frozenset[str]) -> tuple[NodeConfig, tuple[str, ...]]:
+        """The node's config built with the current values of the secrets it names, and those values."""
+        resolver = self.engine.secrets
+        if resolver is None:
+            raise NodeError(f'the config names secrets ({", ".join(sorted(names))}) but no secret store is configured')
+        try:
+            values = await resolver(names)
+        except SecretMissing as exc:
+            raise NodeError(str(exc)) from None
+        hidden = tuple(value for value in values.values() if value)
+        spec = self.workflow.node(node_id)
+        try:
+            config = self.engine.registry.parse_config(spec.type, resolved_config(spec.config, values))
+        except ValidationError as exc:
+            message = describe_config_error(exc, spec) + ' (with the values of its secrets)'
+            raise NodeError(redact_text(message, hidden)) from None
+        return config, hidden
+
+    def _settle_output(self, node_id: str, output: Any, hidden: tuple[str, ...] = ()) -> Any:
+        """Make the output JSON-compatible (with secret values replaced by ``***``) and remember its encoded size
+        for data.flow events. A redacted output is what flows on: a secret's value never leaves the node."""
         try:
             encoded = _COMPACT_JSON.encode(output)
         except (TypeError, ValueError):
             encoded = _COMPACT_JSON_STR_FALLBACK.encode(output)
             output = json.loads(encoded)
+        if hidden:  # (not a substring test on ``encoded``: JSON escapes some characters of a value)
+            output = redact(output, hidden)
+            encoded = _COMPACT_JSON.encode(output)
         self.sizes[node_id] = len(encoded)
         return output

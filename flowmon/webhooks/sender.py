@@ -2,7 +2,8 @@
 
 The ``webhook-timestamp`` is taken when the attempt is sent (never when it was scheduled), so a retry hours
 later still verifies. Redirects are not followed. Only the first 64 KiB of a response are read and the first
-2 KiB kept; request headers are logged with credentials replaced by ``***``.
+2 KiB kept; request headers are logged with credentials (auth, sensitive names, values from named secrets)
+replaced by ``***``, and the url as the ledger shows it.
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ class Sender:
         auth = WebhookAuth.model_validate(dict(claim.auth)) if claim.auth else None
         headers = {'content-type': 'application/json', 'user-agent': USER_AGENT, 'accept-encoding': 'identity'}
         headers.update(claim.headers)
-        secret_names: set[str] = set()
+        secret_names: set[str] = set(claim.secret_headers)
         if auth is not None:
             headers.update(auth.headers())
             secret_names.add(auth.header_name.lower())
@@ -87,13 +88,15 @@ class Sender:
             error = (ErrorClass.TIMEOUT, f'no complete response within {self.timeout_s:g} s')
         except Exception as exc:  # every failure of the attempt is logged as such, never raised
             error = _classify_error(exc)
+        if error is not None and claim.url != claim.shown_url:  # an error may quote the url or a part of it
+            error = (error[0], _hide_url(error[1], claim.url, claim.shown_url))
         ended = self._clock()
         if status_code is not None:
             error = None  # the status line arrived: it decides, even if reading the body then failed
         return AttemptOutcome(
             ended_at=ended,
             duration_ms=round((time.perf_counter() - started) * 1000, 3),
-            url=_redact_url(claim.url),
+            url=_redact_url(claim.shown_url),
             request_headers=logged,
             resolved_ip=address,
             status_code=status_code if error is None else None,
@@ -156,6 +159,20 @@ def _classify_error(exc: BaseException) -> tuple[ErrorClass, str]:
     if isinstance(exc, httpx.ConnectError | OSError):
         return ErrorClass.CONNECT, message
     return ErrorClass.PROTOCOL, f'{type(exc).__name__}: {message}'
+
+
+def _hide_url(message: str, url: str, shown: str) -> str:
+    """``message`` with ``url`` (which holds a named secret's value) shown as ``shown``, and any part of it that
+    differs from the shown url's (host, path, query) as ``***``."""
+    message = message.replace(url, shown)
+    try:
+        real, seen = httpx.URL(url), httpx.URL(shown)
+    except httpx.InvalidURL:
+        return message
+    for part, seen_part in ((real.host, seen.host), (real.path, seen.path), (real.query.decode(), seen.query.decode())):
+        if part and part != seen_part and part not in ('/',):
+            message = message.replace(part, '***')
+    return message
 
 
 def _redact_url(url: str) -> str:
