@@ -77,6 +77,8 @@ async def prepare_sealed(db: Database, box: SecretBox) -> int:
             f'is {box.current_id}. Set FLOWMON_SECRET_KEY (or <data dir>/.secret_key) to the key they were sealed '
             'with (after rotate-secret-key: the new key it printed)'
         )
+    if sealed_now:
+        await db.scrub()  # the plain values must not linger in free pages or the log
     return sealed_now
 
 
@@ -94,6 +96,8 @@ async def reseal_all(db: Database, box: SecretBox) -> int:
                 plain = box.open(value, where) if value.startswith(f'{PREFIX}:') else value
                 await _write(conn, spec, row_key, box.seal(plain, where))
                 changed += 1
+    if changed:
+        await db.scrub()  # values sealed with the old key must not linger in free pages or the log
     return changed
 
 

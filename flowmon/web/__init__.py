@@ -19,7 +19,7 @@ from flowmon.services import Services
 from .auth import auth_middleware, is_signed_in
 from .format import TIMEZONE_KEY, remember_timezone
 from .layout import CONNECTION_SCRIPT, Shell
-from .pages import compare, dashboard, delivery, execution, executions, login, replay, webhooks, workflow
+from .pages import compare, dashboard, delivery, execution, executions, login, replay, secrets, webhooks, workflow
 from .routing import GuardedSubPages, with_error_panel
 from .style import CSS
 from .teardown import release_on_delete
@@ -37,6 +37,7 @@ ROUTES: dict[str, PageBuilder] = {
     '/compare': compare.create,
     '/webhooks': webhooks.create,
     '/webhooks/deliveries/{delivery_id}': delivery.create,
+    '/secrets': secrets.create,
 }
 
 SESSION_CHECK_INTERVAL = 2.0  # a browser signed out in another tab loses this one's page within this time

@@ -31,6 +31,7 @@ NAV_ITEMS: list[NavItem] = [
     NavItem('Dashboard', '/', 'space_dashboard'),
     NavItem('Executions', '/executions', 'format_list_bulleted'),
     NavItem('Webhooks', '/webhooks', 'webhook'),
+    NavItem('Secrets', '/secrets', 'key'),
 ]
 
 

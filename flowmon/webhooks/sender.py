@@ -21,6 +21,7 @@ import httpx
 from flowmon import __version__
 from flowmon.engine.events import utcnow
 from flowmon.engine.nodes.webhook import WebhookAuth
+from flowmon.engine.secrets import redact_text
 
 from .claims import AttemptOutcome, Claim
 from .guard import OutboundDNSError, OutboundRefused, OutboundTooLarge
@@ -67,6 +68,7 @@ class Sender:
     async def send(self, claim: Claim) -> AttemptOutcome:
         headers, secret_names = self.build_headers(claim, int(self._wall()))
         logged = redact(headers, secret_names)
+        hidden = _credentials(claim, headers, logged)
         started = time.perf_counter()
         status_code: int | None = None
         kept: dict[str, str] = {}
@@ -90,6 +92,10 @@ class Sender:
             error = _classify_error(exc)
         if error is not None and claim.url != claim.shown_url:  # an error may quote the url or a part of it
             error = (error[0], _hide_url(error[1], claim.url, claim.shown_url))
+        if hidden:  # a receiver that echoes what it got must not put a credential into the ledger
+            prefix = None if prefix is None else redact_text(prefix, hidden)
+            kept = {name: redact_text(value, hidden) for name, value in kept.items()}
+            error = None if error is None else (error[0], redact_text(error[1], hidden))
         ended = self._clock()
         if status_code is not None:
             error = None  # the status line arrived: it decides, even if reading the body then failed
@@ -106,6 +112,18 @@ class Sender:
             error_message=None if error is None else error[1],
             retry_after_s=parse_retry_after(kept.get('retry-after'), ended) if error is None else None,
         )
+
+
+def _credentials(claim: Claim, headers: Mapping[str, str], logged: Mapping[str, str]) -> list[str]:
+    """What this attempt sends that the ledger hides: the values of the headers logged as ``***`` (and the token,
+    password or key inside an auth header), and a url that holds a named secret."""
+    hidden = [value for name, value in headers.items() if logged.get(name.lower()) == '***' and value]
+    hidden += [part.split(' ', 1)[1] for part in hidden if ' ' in part]  # 'Bearer <token>', 'Basic <base64>'
+    auth = claim.auth or {}
+    hidden += [str(auth[key]) for key in ('token', 'password', 'value') if auth.get(key)]
+    if claim.url != claim.shown_url:
+        hidden.append(claim.url)
+    return [value for value in hidden if len(value) >= 4]  # shorter ones would turn random text into ***
 
 
 def redact(headers: Mapping[str, str], secret_names: Collection[str] = ()) -> dict[str, str]:

@@ -7,24 +7,15 @@ receiver that fails the first attempt sees the delivery succeed on the second wi
 from __future__ import annotations
 
 import asyncio
-import importlib.util
-import sys
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from nicegui import ui
 from nicegui.testing.user import User
-from uisim import api, sign_in, start, text_of, wait_for_path, wait_until_ended
+from uisim import api, sign_in, start, text_of, wait_for_path, wait_until_ended, webhook_receiver
 
-_spec = importlib.util.spec_from_file_location(
-    'webhook_receiver', Path(__file__).resolve().parents[1] / 'integration' / 'webhook_receiver.py'
-)
-assert _spec is not None and _spec.loader is not None
-receiver_module = sys.modules.setdefault('webhook_receiver', importlib.util.module_from_spec(_spec))
-if not hasattr(receiver_module, 'Receiver'):  # the integration tests may have imported it already
-    _spec.loader.exec_module(receiver_module)
+receiver_module = webhook_receiver()
 Receiver, Reply = receiver_module.Receiver, receiver_module.Reply
 
 

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import re
+import sys
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import httpx
@@ -133,3 +136,15 @@ async def wait_for_log_line(user: User, needle: str, timeout: float = 5.0) -> No
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f'no event log line contains {needle!r}: {log_lines(user)[-10:]}')
         await asyncio.sleep(0.05)
+
+
+def webhook_receiver() -> ModuleType:
+    """tests/integration/webhook_receiver.py (a real loopback HTTP receiver), loaded once per process."""
+    spec = importlib.util.spec_from_file_location(
+        'webhook_receiver', REPO_ROOT / 'tests' / 'integration' / 'webhook_receiver.py'
+    )
+    assert spec is not None and spec.loader is not None
+    module = sys.modules.setdefault('webhook_receiver', importlib.util.module_from_spec(spec))
+    if not hasattr(module, 'Receiver'):  # the integration tests may have imported it already
+        spec.loader.exec_module(module)
+    return module
