@@ -41,6 +41,7 @@ def main() -> None:
     install_api(app, services)
     install_web(app, services)
     failures: list[str] = []
+    app.on_startup(lambda: logredact.install())  # uvicorn has set up its loggers by now
     app.on_startup(lambda: _start(services, failures))
     app.on_startup(lambda: _announce(settings, token))
     app.on_startup(lambda: _freeze_startup_objects(services))

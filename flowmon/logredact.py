@@ -2,8 +2,9 @@
 
 Nodes that work with secrets log through a redacting logger already (:class:`flowmon.engine.secrets.RedactingLogger`),
 but libraries log too: httpx logs every request's URL at INFO, and an exception's message or traceback may quote
-a header or a URL. The filter sits on the root logger's handlers, formats each record that holds a value, replaces
-the value with ``***`` and leaves the record with the finished text.
+a header or a URL. The filter sits on the handlers of the root logger and of uvicorn's loggers (which do not
+propagate), formats each record that holds a value, replaces the value with ``***`` and leaves the record with the
+finished text.
 """
 
 from __future__ import annotations
@@ -39,13 +40,17 @@ class SecretLogFilter(logging.Filter):
 
 
 _installed = SecretLogFilter(tuple)
+LOGGERS = ('', 'uvicorn', 'uvicorn.error', 'uvicorn.access')  # '' is the root logger
 
 
-def install(values: Callable[[], Collection[str]]) -> SecretLogFilter:
-    """Put the filter on every handler of the root logger (call after logging is configured); ``values`` gives
-    the values to hide. Installing again (a second app in one process, as tests do) only changes the source."""
-    _installed._values = values
-    for handler in logging.getLogger().handlers:
-        if _installed not in handler.filters:
-            handler.addFilter(_installed)
+def install(values: Callable[[], Collection[str]] | None = None) -> SecretLogFilter:
+    """Put the filter on every handler of :data:`LOGGERS`; ``values`` gives the values to hide. Call it once
+    logging is configured and again when the server has configured its own loggers; calling it again is cheap and
+    only adds the filter where it is missing (with ``values``, it replaces the source: one app per process)."""
+    if values is not None:
+        _installed._values = values
+    for name in LOGGERS:
+        for handler in logging.getLogger(name).handlers:
+            if _installed not in handler.filters:
+                handler.addFilter(_installed)
     return _installed

@@ -4,6 +4,7 @@ redaction of every resolved value from outputs, errors, tracebacks and log lines
 from __future__ import annotations
 
 import asyncio
+import io
 import logging
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
@@ -244,3 +245,28 @@ async def test_a_value_that_does_not_fit_the_field_fails_without_showing_it() ->
         'url must start with http' in failed.data['error'] and 'with the values of its secrets' in failed.data['error']
     )
     assert OTHER not in repr(events)
+
+
+def test_the_log_filter_hides_values_in_messages_arguments_and_tracebacks() -> None:
+    from flowmon.logredact import SecretLogFilter
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logging.Formatter('%(levelname)s %(message)s'))
+    handler.addFilter(SecretLogFilter(lambda: (VALUE,)))
+    logger = logging.getLogger('test.logredact')
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        logger.warning('HTTP Request: GET %s "200 OK"', f'https://api.example/?key={VALUE}')
+        try:
+            raise RuntimeError(f'refused {VALUE}')
+        except RuntimeError:
+            logger.exception('call failed')
+        logger.warning('nothing secret: %d', 3)
+    finally:
+        logger.removeHandler(handler)
+    text = stream.getvalue()
+    assert VALUE not in text
+    assert 'GET https://api.example/?key=*** "200 OK"' in text and 'RuntimeError: refused ***' in text
+    assert 'nothing secret: 3' in text
