@@ -101,7 +101,7 @@ class SecretList:
             for info in items:
                 with (
                     ui.row()
-                    .classes('w-full items-center gap-3 no-wrap fm-secret-row py-2')
+                    .classes('w-full items-center gap-3 no-wrap py-2')
                     .props(f'data-testid=secret-row data-secret-name={info.name}')
                     .mark(f'secret-row-{info.name}')
                 ):
