@@ -89,7 +89,8 @@ class SecretBox:
     def seal(self, text: str, where: str) -> str:
         """Encrypt ``text`` for the place ``where`` (see :func:`aad`)."""
         nonce = os.urandom(NONCE_BYTES)
-        data = nonce + self._keys[self.current_id].encrypt(nonce, text.encode('utf-8'), where.encode('utf-8'))
+        plain, associated = text.encode('utf-8', 'surrogatepass'), where.encode('utf-8', 'surrogatepass')
+        data = nonce + self._keys[self.current_id].encrypt(nonce, plain, associated)
         return f'{PREFIX}:{self.current_id}:{base64.urlsafe_b64encode(data).decode("ascii")}'
 
     def open(self, value: str, where: str) -> str:
@@ -100,11 +101,12 @@ class SecretBox:
         cipher = self._keys.get(kid)
         if cipher is None:
             raise UnsealError(f'{where}: sealed with key id {kid}, which is not in the key ring')
-        raw = base64.urlsafe_b64decode(data)
         try:
-            return cipher.decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], where.encode('utf-8')).decode('utf-8')
-        except InvalidTag:
+            raw = base64.urlsafe_b64decode(data)
+            plain = cipher.decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], where.encode('utf-8', 'surrogatepass'))
+        except (InvalidTag, ValueError):  # ValueError: truncated (bad padding, a short nonce)
             raise UnsealError(f'{where}: the sealed value does not open (altered, or moved from elsewhere)') from None
+        return plain.decode('utf-8', 'surrogatepass')  # any str round-trips, even one with a lone surrogate
 
     def seal_field(self, table: str, row_key: str, column: str, value: str | None) -> str | None:
         """``seal`` for a column value; None stays None."""

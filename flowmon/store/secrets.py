@@ -62,6 +62,10 @@ def check_value(value: str) -> None:
         raise SecretInvalid(f'the value is {len(value)} characters long; at most {MAX_SECRET_CHARS} are allowed')
     if '\x00' in value:
         raise SecretInvalid('the value must not contain NUL characters')
+    try:
+        value.encode('utf-8')
+    except UnicodeEncodeError:
+        raise SecretInvalid('the value is not valid Unicode text (it holds a lone surrogate)') from None
 
 
 class SecretStore:

@@ -106,10 +106,16 @@ def test_secret_routes_through_the_whole_app(launch: Launch) -> None:
         ('/api/secrets/' + 'n' * 65, {'value': 'x'}, 'secret name'),
         ('/api/secrets/long', {'value': 'x' * 16385}, 'at most 16384'),
         ('/api/secrets/empty', {'value': ''}, 'must not be empty'),
+        ('/api/secrets/surrogate', {'value': '\ud800'}, 'lone surrogate'),
+        ('/api/secrets/nul', {'value': 'a\x00b'}, 'NUL'),
         ('/api/secrets/typed', {'value': 1}, 'value'),
         ('/api/secrets/extra', {'value': 'x', 'other': 1}, 'other'),
     ):
-        response = flowmon.api('PUT', path, json=body)
+        response = httpx.put(  # JSON with ASCII escapes: a lone surrogate is only expressible that way
+            f'{flowmon.base_url}{path}',
+            content=json.dumps(body).encode(),
+            headers={'Authorization': f'Bearer {flowmon.token}', 'Content-Type': 'application/json'},
+        )
         assert response.status_code == 422, (path, response.text)
         assert needle in response.json()['detail'], response.text
     assert flowmon.api('DELETE', '/api/secrets/nope').status_code == 404
@@ -397,6 +403,8 @@ def test_rotate_secret_key_reseals_everything_and_the_old_key_opens_nothing(
 
     busy = flowmon_command(data_dir, 'rotate-secret-key')  # flowmon holds the data directory
     assert busy.returncode == 1 and 'stop it first' in busy.stderr, busy.stderr
+    second = launch(data_dir=data_dir)  # and a second server is refused as well
+    assert second.process.wait(timeout=30) == 2 and 'in use by another process' in second.stderr
     assert flowmon.stop() in (0, -15)
 
     old_key = decode_key((data_dir / '.secret_key').read_text())

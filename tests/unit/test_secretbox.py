@@ -254,3 +254,13 @@ async def test_an_interrupted_rotation_is_finished_with_the_key_it_was_moving_to
     assert rotation.new_key == pending
     assert not (settings.data_dir / PENDING_KEY_FILE).exists()
     assert load_secret_box(settings).key_ids == {key_id(pending)}
+
+
+def test_any_text_round_trips_and_a_truncated_value_is_refused() -> None:
+    box = SecretBox(new_key())
+    for text in ('', 'ü€𝄞', '\ud800 lone surrogate', 'x' * 20_000):
+        assert box.open(box.seal(text, WHERE), WHERE) == text
+    sealed = box.seal('whsec_abc', WHERE)
+    for cut in (sealed[:12], sealed[:16], sealed[:-3]):
+        with pytest.raises(UnsealError):
+            box.open(cut, WHERE)
