@@ -23,6 +23,7 @@ from .pages import compare, dashboard, delivery, execution, executions, login, r
 from .routing import GuardedSubPages, with_error_panel
 from .style import CSS
 from .teardown import release_on_delete
+from .widgets.dag_edges import CSS as EDGE_CSS
 from .widgets.event_log import CSS as EVENT_LOG_CSS
 
 PageBuilder = Callable[..., Any]
@@ -45,7 +46,7 @@ SESSION_CHECK_INTERVAL = 2.0  # a browser signed out in another tab loses this o
 def install_web(app: FastAPI, services: Services) -> None:
     """Web-wide set-up, before ``ui.run``: the sign-in middleware and the shared CSS and script."""
     app.add_middleware(auth_middleware(services.token))
-    ui.add_css(CSS + EVENT_LOG_CSS, shared=True)
+    ui.add_css(CSS + EVENT_LOG_CSS + EDGE_CSS, shared=True)
     ui.add_body_html(CONNECTION_SCRIPT, shared=True)
     nicegui_app.on_delete(release_on_delete)  # a closed page's objects are freed at once, not by a full collection
 

@@ -10,6 +10,7 @@ from nicegui import app, ui
 from flowmon.services import Services
 
 from .auth import LOGIN_PATH, sign_out
+from .markup import Html, join, tag
 from .teardown import weak_callback
 
 DARK_MODE_KEY = 'dark_mode'
@@ -152,9 +153,15 @@ def _stored_dark_mode() -> bool:
 def _connection_indicator() -> None:
     """A dot and a word, kept up to date in the browser itself (the server cannot report its own absence)."""
     # one element for the markup: every element is about fifty objects the garbage collector walks, per tab
-    ui.html(
-        '<span class="fm-conn-dot"></span><span class="fm-conn-online text-xs">Live</span>'
-        '<span class="fm-conn-offline text-xs">Offline</span><span class="fm-conn-connecting text-xs">Connecting</span>'
+    Html(
+        join(
+            [
+                tag('span', class_='fm-conn-dot'),
+                tag('span', 'Live', class_='fm-conn-online text-xs'),
+                tag('span', 'Offline', class_='fm-conn-offline text-xs'),
+                tag('span', 'Connecting', class_='fm-conn-connecting text-xs'),
+            ]
+        )
     ).classes('fm-conn items-center gap-1 mr-2 ml-auto').props('data-testid=connection data-state=connecting').tooltip(
         'Live updates'
     )
