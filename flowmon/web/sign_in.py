@@ -96,11 +96,13 @@ class SignInMiddleware:
         return await self._sign_in(scope, fields.get('token', ''), fields.get('redirect_to', '/'))
 
     async def _sign_in(self, scope: Scope, presented: str, target: str) -> Response:
+        if not presented:  # an empty form is no guess: nothing to check or count
+            return RedirectResponse(login_url(target, error='missing'), status_code=303)
         verdict = self.gate.check(presented, scope)
         if verdict.outcome is Outcome.LIMITED:
             return too_many_failures(verdict, json=False)
         if verdict.outcome is Outcome.REFUSED:
-            return RedirectResponse(login_url(target, error='token' if presented else 'missing'), status_code=303)
+            return RedirectResponse(login_url(target, error='token'), status_code=303)
         await start_new_session(scope)
         app.storage.user.update({SESSION_KEY: fingerprint(self.gate.token), EXPIRES_KEY: self._expiry()})
         return RedirectResponse(safe_redirect(target), status_code=303)
