@@ -52,6 +52,12 @@ def client_address(scope: Scope) -> str:
     return str(client[0]) if client else 'unknown'
 
 
+def loggable(path: str, limit: int = 200) -> str:
+    """``path`` for a log line: control characters escaped (no forged lines), at most ``limit`` characters."""
+    text = ''.join(c if c.isprintable() else c.encode('unicode_escape').decode('ascii') for c in path)
+    return text if len(text) <= limit else text[:limit] + '...'
+
+
 class TokenGate:
     """Checks presented tokens against ``token`` with one :class:`FailureLimiter` for every way in."""
 
@@ -65,16 +71,15 @@ class TokenGate:
 
     def check(self, presented: str | None, scope: Scope) -> Verdict:
         """Whether ``presented`` is the token; a locked-out address is not checked at all (``LIMITED``)."""
-        address = client_address(scope)
+        address, path = client_address(scope), loggable(scope['path'])
         wait = self.limiter.retry_after(address)
         if wait:
-            log.warning('refused token check from %s on %s: too many failures, retry after %d s',
-                        address, scope['path'], wait)  # fmt: skip
+            log.warning('refused token check from %s on %s: too many failures, retry after %d s', address, path, wait)
             return Verdict(Outcome.LIMITED, wait)
         if token_matches(presented, self._token):
             return Verdict(Outcome.ACCEPTED)
         self.limiter.failed(address)
-        log.warning('failed token check from %s on %s', address, scope['path'])
+        log.warning('failed token check from %s on %s', address, path)
         return Verdict(Outcome.REFUSED)
 
 

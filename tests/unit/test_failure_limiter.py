@@ -70,3 +70,11 @@ def test_the_gate_counts_only_wrong_tokens_and_logs_the_address_never_the_token(
     assert not any('guess-' in message or 'the-right-token' in message for message in messages)
     clock.now += 60.5
     assert gate.check('the-right-token-0123', scope).accepted
+
+
+def test_a_path_cannot_forge_log_lines(caplog: pytest.LogCaptureFixture) -> None:
+    gate = TokenGate('the-right-token-0123')
+    caplog.set_level(logging.WARNING, logger='flowmon.auth')
+    gate.check('guess', {'client': ('192.0.2.5', 1), 'path': '/api/x\n2026-01-01 INFO all is well' + 'y' * 500})
+    (message,) = [record.getMessage() for record in caplog.records]
+    assert '\n' not in message and '\\n2026' in message and len(message) < 300
