@@ -7,14 +7,20 @@ from __future__ import annotations
 
 import gc
 import logging
+import os
 import sys
 
 from nicegui import app, ui
+from starlette.middleware import Middleware
 
 from flowmon.api import install_api
+from flowmon.api.docs import install_docs
+from flowmon.perimeter import Perimeter
+from flowmon.private_files import PRIVATE_UMASK, make_private
 from flowmon.services import Services
 from flowmon.settings import Settings, SettingsError, load_settings, resolve_secret
 from flowmon.web import build_root, install_web
+from flowmon.web.sign_in import SignInMiddleware
 
 
 def main() -> None:
@@ -24,12 +30,18 @@ def main() -> None:
         print(f'flowmon: invalid configuration: {exc}', file=sys.stderr)
         raise SystemExit(2) from None
     logging.basicConfig(level=settings.log_level, format='%(asctime)s %(levelname)s %(name)s: %(message)s')
+    os.umask(PRIVATE_UMASK)  # every file and directory flowmon creates is the user's alone
+    make_private(settings.data_dir)
     token = resolve_secret(settings.data_dir, '.token', _secret(settings.token))
     storage_secret = resolve_secret(settings.data_dir, '.storage_secret', _secret(settings.storage_secret))
 
     services = Services.build(settings, token=token)
+    perimeter = Perimeter(settings, token)
     install_api(app, services)
-    install_web(app, services)
+    install_docs(app)
+    install_web(services)
+    perimeter.install(app, Middleware(SignInMiddleware, gate=perimeter.gate, session_seconds=settings.session_seconds))
+    perimeter.warn_if_exposed()
     app.on_startup(services.start)
     app.on_startup(lambda: _announce(settings, token))
     app.on_startup(lambda: _freeze_startup_objects(services))
@@ -43,10 +55,11 @@ def main() -> None:
         storage_secret=storage_secret,
         reload=False,
         show=False,
-        fastapi_docs=True,
+        fastapi_docs=False,
         reconnect_timeout=3.0,
         message_history_length=100,
         show_welcome_message=False,
+        **perimeter.run_options(),
     )
 
 
@@ -65,7 +78,7 @@ async def _freeze_startup_objects(services: Services) -> None:
 
 
 def _announce(settings: Settings, token: str) -> None:
-    print(f'flowmon is running. Open http://{settings.host}:{settings.port}/?token={token}', flush=True)
+    print(f'flowmon is running. Open {settings.browse_url}/?token={token}', flush=True)
 
 
 if __name__ in {'__main__', '__mp_main__'}:
