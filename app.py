@@ -7,17 +7,23 @@ from __future__ import annotations
 
 import gc
 import logging
+import os
 import sys
 
 from nicegui import app, ui
+from starlette.middleware import Middleware
 
 from flowmon import logredact
 from flowmon.api import install_api
+from flowmon.api.docs import install_docs
+from flowmon.perimeter import Perimeter
+from flowmon.private_files import PRIVATE_UMASK, make_private
 from flowmon.services import Services
 from flowmon.settings import Settings, SettingsError, load_settings, resolve_secret
 from flowmon.store.keys import DataDirBusy, SecretKeyError, hold_data_dir, load_secret_box
 from flowmon.store.sealed import UnknownSecretKey
 from flowmon.web import build_root, install_web
+from flowmon.web.sign_in import SignInMiddleware
 
 
 def main() -> None:
@@ -27,6 +33,8 @@ def main() -> None:
         print(f'flowmon: invalid configuration: {exc}', file=sys.stderr)
         raise SystemExit(2) from None
     logging.basicConfig(level=settings.log_level, format='%(asctime)s %(levelname)s %(name)s: %(message)s')
+    os.umask(PRIVATE_UMASK)  # every file and directory flowmon creates is the user's alone
+    make_private(settings.data_dir)
     try:
         hold_data_dir(settings.data_dir)  # maintenance commands (rotate-secret-key) refuse while it is held
         box = load_secret_box(settings)
@@ -38,8 +46,12 @@ def main() -> None:
 
     services = Services.build(settings, token=token, box=box)
     logredact.install(services.secrets.values)  # named secrets' values never reach a log line
+    perimeter = Perimeter(settings, token)
     install_api(app, services)
-    install_web(app, services)
+    install_docs(app)
+    install_web(services)
+    perimeter.install(app, Middleware(SignInMiddleware, gate=perimeter.gate, session_seconds=settings.session_seconds))
+    perimeter.warn_if_exposed()
     failures: list[str] = []
     app.on_startup(lambda: logredact.install())  # uvicorn has set up its loggers by now
     app.on_startup(lambda: _start(services, failures))
@@ -55,10 +67,11 @@ def main() -> None:
         storage_secret=storage_secret,
         reload=False,
         show=False,
-        fastapi_docs=True,
+        fastapi_docs=False,
         reconnect_timeout=3.0,
         message_history_length=100,
         show_welcome_message=False,
+        **perimeter.run_options(),
     )
     if failures:
         raise SystemExit(2)
@@ -89,7 +102,7 @@ async def _freeze_startup_objects(services: Services) -> None:
 
 
 def _announce(settings: Settings, token: str) -> None:
-    print(f'flowmon is running. Open http://{settings.host}:{settings.port}/?token={token}', flush=True)
+    print(f'flowmon is running. Open {settings.browse_url}/?token={token}', flush=True)
 
 
 if __name__ in {'__main__', '__mp_main__'}:

@@ -15,6 +15,8 @@ from nicegui import ui
 from nicegui.testing.user import User
 from uisim import api, sign_in, start, text_of, wait_for_path, wait_until_ended, webhook_receiver
 
+from flowmon.web.widgets.text_block import TextBlock
+
 receiver_module = webhook_receiver()
 Receiver, Reply = receiver_module.Receiver, receiver_module.Reply
 
@@ -135,7 +137,7 @@ async def test_detail_shows_the_attempt_timeline_and_masks_secrets(user: User, r
     await user.should_see('X-Trace'.lower())
     await user.should_not_see('hunter2')  # custom credential headers are masked
     body = next(iter(user.find(marker='delivery-body').elements))
-    assert '"order": 42' in body.content
+    assert isinstance(body, TextBlock) and '"order": 42' in body.text
 
 
 async def test_redeliver_sends_again_after_confirmation(user: User, receivers: Any) -> None:
