@@ -7,14 +7,23 @@ from __future__ import annotations
 
 import gc
 import logging
+import os
 import sys
 
 from nicegui import app, ui
+from starlette.middleware import Middleware
 
+from flowmon import logredact
 from flowmon.api import install_api
+from flowmon.api.docs import install_docs
+from flowmon.perimeter import Perimeter
+from flowmon.private_files import PRIVATE_UMASK, make_private
 from flowmon.services import Services
 from flowmon.settings import Settings, SettingsError, load_settings, resolve_secret
+from flowmon.store.keys import DataDirBusy, SecretKeyError, hold_data_dir, load_secret_box
+from flowmon.store.sealed import UnknownSecretKey
 from flowmon.web import build_root, install_web
+from flowmon.web.sign_in import SignInMiddleware
 
 
 def main() -> None:
@@ -24,13 +33,28 @@ def main() -> None:
         print(f'flowmon: invalid configuration: {exc}', file=sys.stderr)
         raise SystemExit(2) from None
     logging.basicConfig(level=settings.log_level, format='%(asctime)s %(levelname)s %(name)s: %(message)s')
+    os.umask(PRIVATE_UMASK)  # every file and directory flowmon creates is the user's alone
+    make_private(settings.data_dir)
+    try:
+        hold_data_dir(settings.data_dir)  # maintenance commands (rotate-secret-key) refuse while it is held
+        box = load_secret_box(settings)
+    except (DataDirBusy, SecretKeyError) as exc:
+        print(f'flowmon: {exc}', file=sys.stderr)
+        raise SystemExit(2) from None
     token = resolve_secret(settings.data_dir, '.token', _secret(settings.token))
     storage_secret = resolve_secret(settings.data_dir, '.storage_secret', _secret(settings.storage_secret))
 
-    services = Services.build(settings, token=token)
+    services = Services.build(settings, token=token, box=box)
+    logredact.install(services.secrets.values)  # named secrets' values never reach a log line
+    perimeter = Perimeter(settings, token)
     install_api(app, services)
-    install_web(app, services)
-    app.on_startup(services.start)
+    install_docs(app)
+    install_web(services)
+    perimeter.install(app, Middleware(SignInMiddleware, gate=perimeter.gate, session_seconds=settings.session_seconds))
+    perimeter.warn_if_exposed()
+    failures: list[str] = []
+    app.on_startup(lambda: logredact.install())  # uvicorn has set up its loggers by now
+    app.on_startup(lambda: _start(services, failures))
     app.on_startup(lambda: _announce(settings, token))
     app.on_startup(lambda: _freeze_startup_objects(services))
     app.on_shutdown(services.stop)
@@ -43,11 +67,24 @@ def main() -> None:
         storage_secret=storage_secret,
         reload=False,
         show=False,
-        fastapi_docs=True,
+        fastapi_docs=False,
         reconnect_timeout=3.0,
         message_history_length=100,
         show_welcome_message=False,
+        **perimeter.run_options(),
     )
+    if failures:
+        raise SystemExit(2)
+
+
+async def _start(services: Services, failures: list[str]) -> None:
+    """Start the services; a database whose secrets the key cannot open stops flowmon with one line."""
+    try:
+        await services.start()
+    except UnknownSecretKey as exc:
+        print(f'flowmon: {exc}', file=sys.stderr, flush=True)
+        failures.append(str(exc))
+        app.shutdown()
 
 
 def _secret(value: object) -> str | None:
@@ -65,7 +102,7 @@ async def _freeze_startup_objects(services: Services) -> None:
 
 
 def _announce(settings: Settings, token: str) -> None:
-    print(f'flowmon is running. Open http://{settings.host}:{settings.port}/?token={token}', flush=True)
+    print(f'flowmon is running. Open {settings.browse_url}/?token={token}', flush=True)
 
 
 if __name__ in {'__main__', '__mp_main__'}:

@@ -46,7 +46,7 @@ import httpx
 from .report import Row
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-TOKEN = 'bench'
+TOKEN = 'bench-token-0123456789'  # FLOWMON_TOKEN needs 16 characters
 NODES = 300
 LATENCY_TARGET_MS = 150.0
 SMOOTH_FPS = 30.0

@@ -30,6 +30,7 @@ from typing import Any
 import httpx
 
 from flowmon.engine.bus import EventBus
+from flowmon.secretbox import SecretBox, new_key
 from flowmon.store import Database
 from flowmon.webhooks.guard import OutboundGuard, guarded_client
 from flowmon.webhooks.policy import RetrySchedule
@@ -109,7 +110,8 @@ async def _service(tmp: Path, schedule: tuple[float, ...]) -> tuple[DeliveryServ
     client = guarded_client(guard, timeout=httpx.Timeout(15.0, connect=5.0), max_connections=config.max_in_flight)
     bus = EventBus()
     settled = Settled(bus)
-    service = DeliveryService(db=db, bus=bus, timers=timers, guard=guard, client=client, config=config)
+    box = SecretBox(new_key())
+    service = DeliveryService(db=db, bus=bus, timers=timers, guard=guard, client=client, config=config, box=box)
     await service.start()
     return service, timers, db, settled
 

@@ -23,11 +23,16 @@ from flowmon.engine.payload import PayloadBudget
 from flowmon.engine.projector import Projector
 from flowmon.engine.replay import ReplayIndex
 from flowmon.engine.runner import Engine
+from flowmon.engine.secrets import secret_names
 from flowmon.engine.state import ExecutionState
+from flowmon.secretbox import SecretBox
 from flowmon.settings import Settings
 from flowmon.store import Database, EventRecorder, History, WorkflowCatalog, interrupt_unfinished
+from flowmon.store.keys import PENDING_KEY_FILE, load_secret_box
 from flowmon.store.metrics import ExecutionMetrics
 from flowmon.store.replays import ReplayLoader
+from flowmon.store.sealed import prepare_sealed
+from flowmon.store.secrets import SecretInfo, SecretStore
 from flowmon.webhooks.guard import OutboundGuard, guarded_client
 from flowmon.webhooks.schedules import ScheduleService
 from flowmon.webhooks.service import DeliveryService, build_delivery_service
@@ -65,6 +70,8 @@ class Services:
     metrics: ExecutionMetrics  # dashboard numbers, cached and shared by every client
     timers: Timers  # the process's one APScheduler: webhook retries, the sweeper, cron schedules
     webhooks: DeliveryService
+    box: SecretBox  # seals secrets and credentials in the database
+    secrets: SecretStore  # named secrets for node configs
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _ready: asyncio.Event = field(default_factory=asyncio.Event)
     triggers: TriggerService = field(init=False)
@@ -73,21 +80,26 @@ class Services:
 
     def __post_init__(self) -> None:
         self.replays = ReplayLoader(self.history)
-        self.triggers = TriggerService(self.db, self.catalog, self.start_execution, budget=self.budget)
+        self.triggers = TriggerService(self.db, self.catalog, self.start_execution, self.box, budget=self.budget)
         self.schedules = ScheduleService(self.db, self.catalog, self.timers, self.start_execution)
 
     @classmethod
-    def build(cls, settings: Settings, *, token: str, registry: NodeRegistry | None = None) -> Services:
+    def build(
+        cls, settings: Settings, *, token: str, registry: NodeRegistry | None = None, box: SecretBox | None = None
+    ) -> Services:
+        """``box`` defaults to the key ring of the settings (``FLOWMON_SECRET_KEY`` or the data dir's key file)."""
         registry = registry or default_registry()
         budget = PayloadBudget(max_bytes=settings.max_payload_bytes)
+        box = box or load_secret_box(settings)
         bus = EventBus()
         db = Database(settings.db_url)
         history = History(db)
+        secrets = SecretStore(db, box)
         # the http node and webhooks share the SSRF guard
         guard = OutboundGuard(settings.outbound_allow_list, ports=settings.outbound_port_ranges)
         http = guarded_client(guard, timeout=30.0, max_response_bytes=MAX_RESPONSE_BYTES)
         timers = Timers()
-        webhooks = build_delivery_service(settings, db=db, bus=bus, timers=timers, guard=guard)
+        webhooks = build_delivery_service(settings, db=db, bus=bus, timers=timers, guard=guard, box=box)
         if 'webhook' not in registry:
             registry.register(WebhookNode(webhooks))
         recorder = EventRecorder(db, bus)
@@ -98,21 +110,34 @@ class Services:
             registry=registry,
             db=db,
             history=history,
-            catalog=WorkflowCatalog(history, registry),
+            catalog=WorkflowCatalog(history, registry, known_secrets=secrets.names),
             recorder=recorder,
             projector=Projector(bus),
             engine=Engine(
-                bus=bus, registry=registry, max_concurrent=settings.max_concurrent_executions, http=http, budget=budget
+                bus=bus,
+                registry=registry,
+                max_concurrent=settings.max_concurrent_executions,
+                http=http,
+                budget=budget,
+                secrets=secrets.resolve,
             ),
             budget=budget,
             http=http,
             timers=timers,
             webhooks=webhooks,
+            box=box,
+            secrets=secrets,
             metrics=ExecutionMetrics(db, change_counter=lambda: recorder.written),
         )
 
     async def start(self) -> None:
         await self.db.start()
+        sealed = await prepare_sealed(self.db, self.box)  # raises UnknownSecretKey: the key does not fit
+        if sealed:
+            log.warning('encrypted %d secret value(s) that an earlier flowmon had stored in plain text', sealed)
+        if (self.settings.data_dir / PENDING_KEY_FILE).exists() and self.settings.secret_key is None:
+            log.warning('a secret key rotation did not finish: run `python -m flowmon rotate-secret-key` to finish it')
+        await self.secrets.load()
         interrupted = await interrupt_unfinished(self.history, self.recorder, utcnow())
         if interrupted:
             log.warning('%d execution(s) were interrupted by the last shutdown', len(interrupted))
@@ -211,6 +236,20 @@ class Services:
     async def _refuse_imported(self, execution_id: str) -> None:
         if await self.is_imported(execution_id):
             raise Conflict(f'execution {execution_id!r} was imported: {READ_ONLY}')
+
+    async def put_secret(self, name: str, value: str) -> tuple[SecretInfo, bool]:
+        """Create or replace a named secret; returns its info and whether it was created."""
+        return await self.secrets.put(name, value)
+
+    async def delete_secret(self, name: str) -> None:
+        """Delete a named secret; refused (:class:`Conflict`, naming them) while stored workflows name it."""
+        if self.secrets.get(name) is None:
+            raise NotFound(f'secret {name!r} not found')
+        users = sorted(stored.id for stored in await self.catalog.all() if name in secret_names(stored.definition))
+        if users:
+            listed = ', '.join(repr(workflow_id) for workflow_id in users[:10]) + (' ...' if len(users) > 10 else '')
+            raise Conflict(f'secret {name!r} is used by workflow(s) {listed}; change them first')
+        await self.secrets.delete(name)
 
     async def execution_state(self, execution_id: str) -> ExecutionState | None:
         """Live state when the execution is in the projection, else folded from stored events."""

@@ -2,19 +2,22 @@
 
 ``load_settings()`` is the one entry point: it returns a validated :class:`Settings` or raises
 :class:`SettingsError` with a single line naming the offending variable, suitable for printing
-before exiting. ``resolve_secret()`` fills in secrets (API token, storage secret) that were not
-given, persisting a generated value under the data directory so it survives restarts.
+before exiting. ``resolve_secret()`` fills in secrets (API token, storage secret, the key that encrypts
+secrets at rest) that were not given, persisting a generated value under the data directory so it survives
+restarts.
 """
 
 from __future__ import annotations
 
 import contextvars
+import ipaddress
 import os
 import secrets
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import (
@@ -24,12 +27,17 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from flowmon.secretbox import decode_key
+
 ENV_PREFIX = 'FLOWMON_'
 DEFAULT_WEBHOOK_RETRY_SCHEDULE = '0,5,300,1800,7200,18000,36000,36000'
 DEFAULT_OUTBOUND_PORTS = '80,443,1024-65535'
+MIN_TOKEN_LENGTH = 16
+LOOPBACK_HOSTS = ('localhost', '127.0.0.1', '[::1]')
+WILDCARD_ADDRESSES = frozenset({'0.0.0.0', '::', '[::]'})
 
 # Fields whose values must never be echoed back in error messages.
-_SECRET_FIELDS = frozenset({'token', 'storage_secret'})
+_SECRET_FIELDS = frozenset({'token', 'storage_secret', 'secret_key'})
 
 # When set, load_settings() reads from this mapping instead of os.environ.
 _env_override: contextvars.ContextVar[Mapping[str, str] | None] = contextvars.ContextVar(
@@ -63,6 +71,7 @@ class Settings(BaseSettings):
     token: SecretStr | None = None
     max_concurrent_executions: int = Field(default=8, ge=1)
     storage_secret: SecretStr | None = None
+    secret_key: SecretStr | None = None  # encrypts secrets at rest; generated into <data dir>/.secret_key when unset
     outbound_allow: str = ''
     outbound_ports: str = DEFAULT_OUTBOUND_PORTS
     max_payload_bytes: int = Field(default=1024 * 1024, ge=1024, le=1024 * 1024 * 1024)
@@ -71,6 +80,11 @@ class Settings(BaseSettings):
     webhook_timeout: float = Field(default=15.0, ge=1, le=30)
     webhook_disable_after: float = Field(default=5 * 86_400, ge=0)
     log_level: str = 'INFO'
+    allowed_hosts: str = ''
+    public_url: str = ''
+    trusted_proxies: str = ''
+    max_body_bytes: int = Field(default=1 << 20, ge=1024, le=1 << 30)
+    session_hours: int = Field(default=12, ge=1, le=24 * 366)
 
     @classmethod
     def settings_customise_sources(
@@ -99,6 +113,13 @@ class Settings(BaseSettings):
         parse_port_ranges(value)
         return value
 
+    @field_validator('secret_key')
+    @classmethod
+    def _check_secret_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            decode_key(value.get_secret_value())  # the message never contains the value
+        return value
+
     @field_validator('log_level')
     @classmethod
     def _check_log_level(cls, value: str) -> str:
@@ -115,6 +136,39 @@ class Settings(BaseSettings):
         value = value.strip()
         if not value:
             raise ValueError('must not be empty')
+        return value
+
+    @field_validator('token')
+    @classmethod
+    def _check_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < MIN_TOKEN_LENGTH:
+            raise ValueError(f'must be at least {MIN_TOKEN_LENGTH} characters long (unset, one is generated)')
+        return value
+
+    @field_validator('allowed_hosts')
+    @classmethod
+    def _check_allowed_hosts(cls, value: str) -> str:
+        for name in _split(value):
+            if name == '*' or any(c in name for c in '/ @'):
+                raise ValueError(f'{name!r} is not a host name or address (list each name; "*" would accept any Host)')
+        return value
+
+    @field_validator('public_url')
+    @classmethod
+    def _check_public_url(cls, value: str) -> str:
+        value = value.strip()
+        if value:
+            public_origin(value)
+        return value
+
+    @field_validator('trusted_proxies')
+    @classmethod
+    def _check_trusted_proxies(cls, value: str) -> str:
+        for part in _split(value):
+            try:
+                ipaddress.ip_network(part, strict=False)
+            except ValueError:
+                raise ValueError(f'{part!r} is not an IP address or network') from None
         return value
 
     @model_validator(mode='after')
@@ -151,7 +205,75 @@ class Settings(BaseSettings):
     @property
     def outbound_allow_list(self) -> list[str]:
         """``outbound_allow`` split into hosts/CIDRs (empty list when unset)."""
-        return [part.strip() for part in self.outbound_allow.split(',') if part.strip()]
+        return _split(self.outbound_allow)
+
+    @property
+    def allowed_host_list(self) -> list[str]:
+        """The ``Host`` values served: ``allowed_hosts`` when set, else the loopback names, ``host`` when it is a
+        specific name or address, and the host of ``public_url``."""
+        if self.allowed_hosts.strip():
+            return [_bracketed(name) for name in _split(self.allowed_hosts)]
+        names = list(LOOPBACK_HOSTS)
+        if self.host not in WILDCARD_ADDRESSES:
+            names.append(_bracketed(self.host))
+        if self.public_url:
+            names.append(_bracketed(urlsplit(self.public_url).hostname or ''))
+        return list(dict.fromkeys(name for name in names if name))
+
+    @property
+    def trusted_proxy_list(self) -> list[str]:
+        """``trusted_proxies`` split into addresses/networks (empty: forwarded headers are ignored)."""
+        return _split(self.trusted_proxies)
+
+    @property
+    def session_seconds(self) -> int:
+        return self.session_hours * 3600
+
+    @property
+    def browse_url(self) -> str:
+        """Where a browser opens flowmon: ``public_url`` when set, else this host and port (loopback for a
+        wildcard address, which is no name a browser can use)."""
+        if self.public_url:
+            return public_origin(self.public_url)
+        host = {'0.0.0.0': '127.0.0.1', '::': '[::1]', '[::]': '[::1]'}.get(self.host, _bracketed(self.host))
+        return f'http://{host}:{self.port}'
+
+    @property
+    def host_is_loopback(self) -> bool:
+        """Whether flowmon listens only on this machine."""
+        host = self.host.strip('[]')
+        if host == 'localhost':
+            return True
+        try:
+            return ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            return False
+
+
+def public_origin(url: str) -> str:
+    """``scheme://host[:port]`` of a public URL, as browsers send it in ``Origin`` (no default port, no path)."""
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError as exc:
+        raise ValueError(f'not a URL: {exc}') from None
+    if parts.scheme not in {'http', 'https'} or not parts.hostname:
+        raise ValueError('must be an http:// or https:// URL with a host, like https://flowmon.example.org')
+    if parts.path not in {'', '/'} or parts.query or parts.fragment or parts.username or parts.password:
+        raise ValueError('must be the origin only, without a path, query or credentials')
+    host = _bracketed(parts.hostname)
+    default = {'http': 80, 'https': 443}[parts.scheme]
+    return f'{parts.scheme}://{host}' + (f':{port}' if port not in (None, default) else '')
+
+
+def _split(value: str) -> list[str]:
+    return [part.strip() for part in value.split(',') if part.strip()]
+
+
+def _bracketed(host: str) -> str:
+    """An IPv6 address as it appears in a ``Host`` header (``[::1]``); other names unchanged."""
+    host = host.strip().lower()
+    return f'[{host}]' if ':' in host and not host.startswith('[') else host
 
 
 def parse_retry_schedule(value: str) -> list[float]:
@@ -221,11 +343,13 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         raise SettingsError('; '.join(_describe(err) for err in exc.errors())) from None
 
 
-def resolve_secret(data_dir: Path, filename: str, given: str | None) -> str:
-    """Return ``given`` if set; else the secret stored in ``data_dir/filename``; else create one.
+def resolve_secret(
+    data_dir: Path, filename: str, given: str | None, *, generate: Callable[[], str] = lambda: secrets.token_urlsafe(32)
+) -> str:
+    """Return ``given`` if set; else the secret stored in ``data_dir/filename``; else create one with ``generate``.
 
-    A generated secret is written with mode 0600 (``data_dir`` is created if missing) so that the
-    same value is used on the next start.
+    A generated secret is written with mode 0600 (``data_dir`` is created if missing; the file is created
+    with ``O_EXCL``, so two processes starting at once agree on one value) and used again on the next start.
     """
     if given:
         return given
@@ -234,7 +358,7 @@ def resolve_secret(data_dir: Path, filename: str, given: str | None) -> str:
     if existing:
         return existing
     path.parent.mkdir(parents=True, exist_ok=True)
-    value = secrets.token_urlsafe(32)
+    value = generate()
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:

@@ -15,6 +15,7 @@ from .errors import install_error_handlers
 from .exchange import exchange_routes
 from .executions import execution_routes
 from .hooks import automation_routes, hook_routes
+from .secrets import secret_routes
 from .webhooks import webhook_routes
 from .workflows import workflow_routes
 
@@ -39,6 +40,7 @@ def install_api(app: FastAPI, services: Services) -> None:
     _include(app, exchange_routes(services), dependencies=guard)
     _include(app, webhook_routes(services), dependencies=guard)
     _include(app, automation_routes(services), dependencies=guard)
+    _include(app, secret_routes(services), dependencies=guard)
     # public: the webhook signature is the authentication
     _include(app, hook_routes(services), dependencies=[Depends(started)])
     install_debug_routes(app, services, guard)

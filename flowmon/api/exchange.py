@@ -21,7 +21,7 @@ from flowmon.store.exchange import (
     parse_export,
 )
 
-MAX_IMPORT_BYTES = 100 * 1024 * 1024
+MAX_IMPORT_BYTES = 50 * 1024 * 1024  # the body cap of the import route (flowmon.perimeter)
 
 
 def exchange_routes(services: Services) -> APIRouter:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, HTTPException, Query, status
@@ -14,6 +13,7 @@ from flowmon.engine.state import EXECUTION_STATUSES
 from flowmon.services import Conflict, NotFound, Services
 
 from .errors import MeasuredBodyRoute, payload_refused
+from .params import Offset, Sequence, UtcTime
 from .schemas import ExecutionRequest, RerunRequest
 
 
@@ -40,10 +40,10 @@ def execution_routes(services: Services) -> APIRouter:
     async def list_executions(
         workflow_id: str | None = None,
         status_filter: Annotated[str | None, Query(alias='status')] = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
+        since: UtcTime | None = None,
+        until: UtcTime | None = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        offset: Offset = 0,
     ) -> dict[str, Any]:
         if status_filter is not None and status_filter not in EXECUTION_STATUSES:
             raise HTTPException(422, f'status must be one of {", ".join(EXECUTION_STATUSES)}, got {status_filter!r}')
@@ -63,7 +63,7 @@ def execution_routes(services: Services) -> APIRouter:
     @router.get('/executions/{execution_id}/events')
     async def get_events(
         execution_id: str,
-        after_seq: Annotated[int, Query(ge=0)] = 0,
+        after_seq: Sequence = 0,
         limit: Annotated[int | None, Query(ge=1, le=100_000)] = None,
     ) -> list[dict[str, Any]]:
         events = await services.execution_events(execution_id, after_seq=after_seq, limit=limit)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Response, status
@@ -17,6 +16,7 @@ from flowmon.webhooks.policy import DELIVERY_STATUSES
 from flowmon.webhooks.service import DeliveryConflict, DeliveryNotFound
 
 from .errors import MeasuredBodyRoute, payload_refused
+from .params import Offset, UtcTime
 
 
 class DeliveryRequest(BaseModel):
@@ -35,14 +35,8 @@ class BulkRedeliverRequest(BaseModel):
 
     endpoint: str | None = None
     status: list[str] = Field(default_factory=lambda: ['failed', 'exhausted'], min_length=1)
-    since: datetime | None = None
-    until: datetime | None = None
-
-
-def _utc(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+    since: UtcTime | None = None
+    until: UtcTime | None = None
 
 
 def _check_statuses(statuses: list[str]) -> None:
@@ -85,10 +79,10 @@ def webhook_routes(services: Services) -> APIRouter:
         status_filter: Annotated[str | None, Query(alias='status')] = None,
         endpoint: str | None = None,
         execution_id: str | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
+        since: UtcTime | None = None,
+        until: UtcTime | None = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        offset: Offset = 0,
     ) -> dict[str, Any]:
         if status_filter is not None:
             _check_statuses([status_filter])
@@ -96,8 +90,8 @@ def webhook_routes(services: Services) -> APIRouter:
             status=status_filter,
             endpoint_id=endpoint,
             execution_id=execution_id,
-            since=_utc(since),
-            until=_utc(until),
+            since=since,
+            until=until,
             limit=limit,
             offset=offset,
         )
@@ -117,8 +111,8 @@ def webhook_routes(services: Services) -> APIRouter:
             ids = await webhooks.redeliver_many(
                 statuses=request.status,
                 endpoint_id=request.endpoint,
-                since=_utc(request.since),
-                until=_utc(request.until),
+                since=request.since,
+                until=request.until,
             )
         except DeliveryConflict as exc:
             raise HTTPException(409, str(exc)) from None

@@ -4,14 +4,15 @@ A workflow is JSON (or YAML):
 ``{"id", "name", "description"?, "timeout_seconds"?, "nodes": [...], "edges": [...], "schedule"?, "trigger"?}``.
 :func:`parse_workflow` checks the shape, every node's config against its type, and the graph (duplicate
 ids, edges to missing nodes, cycles, branch edges), and raises :class:`WorkflowError` whose message names
-the culprit.
+the culprit. A config may name secrets (``{"$secret": "<name>"}``, see :mod:`flowmon.engine.secrets`); the
+workflow records which nodes name which secrets, and the definition keeps the references.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC
 from functools import cached_property
 from typing import Any
@@ -23,6 +24,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from .nodes.base import NodeConfig, NodeRegistry
 from .payload import MAX_INT, MAX_NESTING, PayloadError, PayloadMeter, human_size, json_text_depth
 from .retry import NO_RETRY, RetryPolicy
+from .secrets import SecretRefError
+from .secrets import parse_config as parse_node_config
 
 ID_PATTERN = r'^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$'
 RESERVED_NODE_IDS = frozenset({'input'})
@@ -122,6 +125,14 @@ class Workflow:
     order: tuple[str, ...]  # topological, stable in definition order
     incoming: Mapping[str, tuple[EdgeSpec, ...]]
     outgoing: Mapping[str, tuple[EdgeSpec, ...]]
+    # node id -> the secrets its config names (only nodes that name any); their ``configs`` entries hold
+    # placeholders and the engine builds the real config when the node runs
+    secrets: Mapping[str, frozenset[str]] = field(default_factory=dict)
+
+    @property
+    def secret_names(self) -> frozenset[str]:
+        """Every secret the workflow's nodes name."""
+        return frozenset().union(*self.secrets.values())
 
     @property
     def id(self) -> str:
@@ -257,14 +268,19 @@ def parse_workflow(raw: Mapping[str, Any] | Any, registry: NodeRegistry) -> Work
         seen.add(node_id)
 
     configs: dict[str, NodeConfig] = {}
+    secrets: dict[str, frozenset[str]] = {}
     for node in spec.nodes:
         if node.type not in registry:
             known = ', '.join(registry)
             raise WorkflowError(f'node {node.id!r} has unknown type {node.type!r} (known types: {known})')
         try:
-            configs[node.id] = registry.parse_config(node.type, node.config)
+            configs[node.id], names = parse_node_config(registry, node.type, node.config)
         except ValidationError as exc:
-            raise WorkflowError(_describe(exc, prefix=f'node {node.id!r} ({node.type}) config')) from None
+            raise WorkflowError(describe_config_error(exc, node)) from None
+        except SecretRefError as exc:
+            raise WorkflowError(f'node {node.id!r} ({node.type}) {exc}') from None
+        if names:
+            secrets[node.id] = names
 
     types = {node.id: node.type for node in spec.nodes}
     incoming: dict[str, list[EdgeSpec]] = {node_id: [] for node_id in ids}
@@ -293,6 +309,7 @@ def parse_workflow(raw: Mapping[str, Any] | Any, registry: NodeRegistry) -> Work
         order=order,
         incoming={key: tuple(value) for key, value in incoming.items()},
         outgoing={key: tuple(value) for key, value in outgoing.items()},
+        secrets=secrets,
     )
 
 
@@ -339,6 +356,11 @@ def _find_cycle(ids: list[str], outgoing: Mapping[str, list[EdgeSpec]], acyclic:
                 colour[node_id] = 2
                 path.pop()
     return sorted(set(ids) - acyclic)
+
+
+def describe_config_error(exc: ValidationError, node: NodeSpec) -> str:
+    """A node config's validation errors, naming the node and each field."""
+    return _describe(exc, prefix=f'node {node.id!r} ({node.type}) config')
 
 
 def _describe(exc: ValidationError, *, prefix: str, raw: Mapping[str, Any] | None = None) -> str:

@@ -22,12 +22,13 @@ from datetime import datetime
 from typing import Any, Protocol
 
 import httpx
+from pydantic import ValidationError
 
 from .bus import EventBus
 from .events import Event, EventType, utcnow
 from .executor import LocalExecutor, NodeExecutor
-from .model import EdgeSpec, Workflow
-from .nodes.base import NodeContext, NodeError, NodeRegistry
+from .model import EdgeSpec, Workflow, describe_config_error
+from .nodes.base import NodeConfig, NodeContext, NodeError, NodeRegistry
 from .payload import (
     MAX_ERROR_CHARS,
     MAX_TRACEBACK_CHARS,
@@ -37,11 +38,17 @@ from .payload import (
     bounded_text,
     encode_compact,
 )
+from .secrets import RedactingLogger, SecretMissing, SecretResolver, redact, redact_text, resolved_config
 from .state import ExecutionState
 
 log = logging.getLogger(__name__)
 
 _FINAL_NODE_STATUSES = frozenset({'succeeded', 'failed', 'skipped', 'cancelled'})
+
+
+def _node_logger(ctx: NodeContext) -> logging.Logger:
+    log = ctx.log
+    return log if isinstance(log, logging.Logger) else log.logger
 
 
 class Clock(Protocol):
@@ -122,7 +129,9 @@ class Engine:
         rand: Callable[[], float] = random.random,
         id_factory: Callable[[], str] = new_execution_id,
         budget: PayloadBudget | None = None,
+        secrets: SecretResolver | None = None,
     ) -> None:
+        """``secrets`` resolves the named secrets a node's config refers to, each time such a node runs."""
         if max_concurrent < 1:
             raise ValueError('max_concurrent must be at least 1')
         self.bus = bus
@@ -133,6 +142,7 @@ class Engine:
         self.http = http
         self.rand = rand
         self.budget = budget or PayloadBudget()
+        self.secrets = secrets
         self._new_id = id_factory
         self._queue: list[tuple[int, int, _Request]] = []
         self._counter = itertools.count()
@@ -467,6 +477,7 @@ class _ExecutionRun:
         spec = self.workflow.node(node_id)
         node_type = engine.registry.get(spec.type)
         config = self.workflow.configs[node_id]
+        names = self.workflow.secrets.get(node_id)
         policy = self.workflow.retry_policy(node_id)
         attempt = 0
         while True:
@@ -477,9 +488,13 @@ class _ExecutionRun:
             ctx = NodeContext(
                 execution_id=self.request.id, node_id=node_id, attempt=attempt, http=engine.http, budget=engine.budget
             )
+            hidden: tuple[str, ...] = ()  # resolved secret values: never in an event
             trace: str | None = None
             try:
                 async with asyncio.timeout(spec.timeout_seconds):
+                    if names:
+                        config, hidden = await self._with_secrets(node_id, names)
+                        ctx.secret_values, ctx.log = hidden, RedactingLogger(_node_logger(ctx), hidden)
                     output = await engine.executor.execute(node_type, config, node_input, ctx)
             except TimeoutError:
                 error = f'timed out after {spec.timeout_seconds:g}s'
@@ -490,12 +505,15 @@ class _ExecutionRun:
                 trace = bounded_text(traceback.format_exc(limit=20), MAX_TRACEBACK_CHARS)
             else:
                 try:
-                    output = self._settle_output(node_id, output, checked=True)
+                    output = self._settle_output(node_id, output, hidden, checked=True)
                 except PayloadError as exc:  # over the payload budget: this attempt failed
                     error = str(exc)
                 else:
                     self.emit(EventType.NODE_COMPLETED, node_id, {'attempt': attempt, 'output': output})
                     return ('succeeded', output)
+            if hidden:
+                error = redact_text(error, hidden)
+                trace = None if trace is None else redact_text(trace, hidden)
             error = bounded_text(error, MAX_ERROR_CHARS)
             if policy.allows_another(attempt):
                 delay = round(policy.delay_after(attempt, engine.rand), 3)
@@ -509,8 +527,27 @@ class _ExecutionRun:
             self.emit(EventType.NODE_FAILED, node_id, {'attempt': attempt, 'error': error, 'traceback': trace})
             return ('failed', error)
 
-    def _settle_output(self, node_id: str, output: Any, *, checked: bool = False) -> Any:
-        """Make the output JSON-compatible and remember its encoded size for data.flow events.
+    async def _with_secrets(self, node_id: str, names: frozenset[str]) -> tuple[NodeConfig, tuple[str, ...]]:
+        """The node's config built with the current values of the secrets it names, and those values."""
+        resolver = self.engine.secrets
+        if resolver is None:
+            raise NodeError(f'the config names secrets ({", ".join(sorted(names))}) but no secret store is configured')
+        try:
+            values = await resolver(names)
+        except SecretMissing as exc:
+            raise NodeError(str(exc)) from None
+        hidden = tuple(value for value in values.values() if value)
+        spec = self.workflow.node(node_id)
+        try:
+            config = self.engine.registry.parse_config(spec.type, resolved_config(spec.config, values))
+        except ValidationError as exc:
+            message = describe_config_error(exc, spec) + ' (with the values of its secrets)'
+            raise NodeError(redact_text(message, hidden)) from None
+        return config, hidden
+
+    def _settle_output(self, node_id: str, output: Any, hidden: tuple[str, ...] = (), *, checked: bool = False) -> Any:
+        """Make the output JSON-compatible (with secret values replaced by ``***``) and remember its encoded size
+        for data.flow events. A redacted output is what flows on: a secret's value never leaves the node.
 
         ``checked``: hold it to the payload budget (depth, 64-bit integers and shared structure before it is
         encoded, then the length of the one encoding); raises :class:`PayloadError` naming the limit.
@@ -527,6 +564,9 @@ class _ExecutionRun:
             except PayloadError as exc:
                 raise PayloadInvalid(f'output {exc}') from None
             output = json.loads(encoded)
+        if hidden:  # (not a substring test on ``encoded``: JSON escapes some characters of a value)
+            output = redact(output, hidden)
+            encoded = encode_compact(output)
         if checked:
             budget.check_size(len(encoded), 'output')
         self.sizes[node_id] = len(encoded)

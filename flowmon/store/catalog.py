@@ -1,9 +1,13 @@
-"""The workflow catalog: validated workflow definitions, stored in the database."""
+"""The workflow catalog: validated workflow definitions, stored in the database.
+
+A definition whose node configs name secrets (``{"$secret": "<name>"}``) is accepted only when every named
+secret exists; the check happens when a definition is saved or loaded from a file, not when it runs.
+"""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -21,9 +25,17 @@ WORKFLOW_FILE_SUFFIXES = ('.json', '.yaml', '.yml')
 class WorkflowCatalog:
     """Create, replace, read and delete workflows; every definition is validated before it is kept."""
 
-    def __init__(self, history: History, registry: NodeRegistry) -> None:
+    def __init__(
+        self,
+        history: History,
+        registry: NodeRegistry,
+        *,
+        known_secrets: Callable[[], Collection[str]] = frozenset,
+    ) -> None:
+        """``known_secrets`` gives the names of the secrets that exist (a definition may name only those)."""
         self._history = history
         self._registry = registry
+        self._known_secrets = known_secrets
         self._cache: dict[str, tuple[datetime, Workflow]] = {}
         # Called with (workflow_id, workflow or None when deleted) after every stored change; cheap and synchronous.
         self.listeners: list[Callable[[str, Workflow | None], None]] = []
@@ -38,6 +50,18 @@ class WorkflowCatalog:
     def validate(self, raw: Any) -> Workflow:
         return parse_workflow(raw, self._registry)
 
+    def validate_new(self, raw: Any) -> Workflow:
+        """:meth:`validate`, and every secret the definition names must exist (saving and loading files)."""
+        workflow = self.validate(raw)
+        missing = sorted(workflow.secret_names - set(self._known_secrets()))
+        if missing:
+            names = ', '.join(repr(name) for name in missing)
+            raise WorkflowError(
+                f'unknown secret{"s" if len(missing) > 1 else ""} {names}: create '
+                f'{"them" if len(missing) > 1 else "it"} first (PUT /api/secrets/<name> or the Secrets page)'
+            )
+        return workflow
+
     async def put(self, workflow_id: str, raw: Any, now: datetime) -> tuple[Workflow, bool]:
         """Validate and store ``raw`` under ``workflow_id``; returns the workflow and whether it is new."""
         if isinstance(raw, Mapping):
@@ -46,7 +70,7 @@ class WorkflowCatalog:
                 raw = {**raw, 'id': workflow_id}
             elif body_id != workflow_id:
                 raise WorkflowError(f'id {body_id!r} in the body does not match {workflow_id!r} in the path')
-        workflow = self.validate(raw)
+        workflow = self.validate_new(raw)
         created = await self._history.put_workflow(workflow.id, workflow.name, workflow.definition(), now)
         self._cache.pop(workflow.id, None)
         self._changed(workflow.id, workflow)
@@ -90,7 +114,7 @@ class WorkflowCatalog:
                 if path.stat().st_size > MAX_DEFINITION_BYTES:  # never read a huge file into memory
                     raise WorkflowError(f'the file is larger than {MAX_DEFINITION_BYTES} bytes')
                 raw = load_document(path.read_text(encoding='utf-8'), yaml_allowed=True)
-                workflow = self.validate(raw)
+                workflow = self.validate_new(raw)
                 await self._history.put_workflow(workflow.id, workflow.name, workflow.definition(), now)
             except (ValueError, OSError, RecursionError) as exc:  # WorkflowError, bad encoding, absurd nesting
                 log.error('workflow file %s not loaded: %s', path.name, exc)

@@ -44,6 +44,20 @@ class Database:
     async def stop(self) -> None:
         await self.engine.dispose()
 
+    async def scrub(self) -> None:
+        """Leave no old row content in the files: after plain secrets were sealed in place or a key rotation.
+
+        SQLite keeps overwritten content in free space and in the write-ahead log until something reuses it;
+        ``VACUUM`` rewrites the database file and a truncating checkpoint empties the log. Other databases
+        manage their own storage: nothing to do here.
+        """
+        if not self.is_sqlite:
+            return
+        async with self.engine.connect() as conn:
+            conn = await conn.execution_options(isolation_level='AUTOCOMMIT')
+            await conn.exec_driver_sql('VACUUM')
+            await conn.exec_driver_sql('PRAGMA wal_checkpoint(TRUNCATE)')
+
 
 class BulkInsert:
     """INSERT many rows in one executemany: the recorder's hot path (every event of every execution).

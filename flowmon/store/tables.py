@@ -1,4 +1,4 @@
-"""SQLModel tables: workflows, executions, node runs and events.
+"""SQLModel tables: workflows, executions, node runs, events and named secrets.
 
 JSON payloads are stored as text serialised by :mod:`flowmon.store.codec`, so the hot path controls the
 encoding and the schema stays portable (SQLite now, PostgreSQL later).
@@ -11,6 +11,8 @@ from datetime import datetime
 
 from sqlalchemy import Column, Index, Text
 from sqlmodel import Field, SQLModel
+
+from flowmon.secretbox import sealed_column
 
 
 class WorkflowRow(SQLModel, table=True):
@@ -75,3 +77,14 @@ class EventRow(SQLModel, table=True):
     type: str = Field(max_length=32)
     node_id: str | None = Field(default=None, max_length=64)
     data: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class SecretRow(SQLModel, table=True):
+    """A named secret that node configs refer to with ``{"$secret": "<name>"}``; the value is sealed."""
+
+    __tablename__ = 'secrets'
+
+    name: str = Field(primary_key=True, max_length=64)
+    value: str = Field(sa_column=sealed_column(nullable=False))
+    created_at: datetime
+    updated_at: datetime

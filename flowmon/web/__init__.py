@@ -10,19 +10,19 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
-from fastapi import FastAPI
 from nicegui import Client, app, ui
 from nicegui import app as nicegui_app
 
 from flowmon.services import Services
 
-from .auth import auth_middleware, is_signed_in
+from .auth import is_signed_in
 from .format import TIMEZONE_KEY, remember_timezone
 from .layout import CONNECTION_SCRIPT, Shell
-from .pages import compare, dashboard, delivery, execution, executions, login, replay, webhooks, workflow
+from .pages import compare, dashboard, delivery, execution, executions, login, replay, secrets, webhooks, workflow
 from .routing import GuardedSubPages, with_error_panel
 from .style import CSS
 from .teardown import release_on_delete
+from .widgets.dag_edges import CSS as EDGE_CSS
 from .widgets.event_log import CSS as EVENT_LOG_CSS
 
 PageBuilder = Callable[..., Any]
@@ -37,15 +37,16 @@ ROUTES: dict[str, PageBuilder] = {
     '/compare': compare.create,
     '/webhooks': webhooks.create,
     '/webhooks/deliveries/{delivery_id}': delivery.create,
+    '/secrets': secrets.create,
 }
 
 SESSION_CHECK_INTERVAL = 2.0  # a browser signed out in another tab loses this one's page within this time
 
 
-def install_web(app: FastAPI, services: Services) -> None:
-    """Web-wide set-up, before ``ui.run``: the sign-in middleware and the shared CSS and script."""
-    app.add_middleware(auth_middleware(services.token))
-    ui.add_css(CSS + EVENT_LOG_CSS, shared=True)
+def install_web(services: Services) -> None:
+    """Web-wide set-up, before ``ui.run``: the shared CSS and script. The sign-in middleware
+    (:class:`~flowmon.web.sign_in.SignInMiddleware`) is placed in the stack by :mod:`flowmon.perimeter`."""
+    ui.add_css(CSS + EVENT_LOG_CSS + EDGE_CSS, shared=True)
     ui.add_body_html(CONNECTION_SCRIPT, shared=True)
     nicegui_app.on_delete(release_on_delete)  # a closed page's objects are freed at once, not by a full collection
 
@@ -64,14 +65,15 @@ def build_root(services: Services) -> Callable[[], None]:
                 frame.refresh()  # re-render: the frame now shows the sign-in form instead of data
 
         ui.timer(SESSION_CHECK_INTERVAL, check_session)
-        client.on_connect(lambda: _learn_timezone(client))
+        client.on_connect(lambda: _learn_timezone(client, services.token))
 
     return root
 
 
-async def _learn_timezone(client: Client) -> None:
-    """Ask the browser for its time zone once, so times show in the viewer's zone from the next page on."""
-    if app.storage.user.get(TIMEZONE_KEY):
+async def _learn_timezone(client: Client, token: str) -> None:
+    """Ask a signed-in browser for its time zone once, so times show in the viewer's zone from the next page on.
+    Visitors who never signed in get nothing stored."""
+    if not is_signed_in(token) or app.storage.user.get(TIMEZONE_KEY):
         return
     try:
         name = await client.run_javascript('Intl.DateTimeFormat().resolvedOptions().timeZone', timeout=3.0)

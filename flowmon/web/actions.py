@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 from nicegui import ui
 
@@ -14,6 +15,29 @@ from flowmon.services import NotFound, Services
 from .auth import LOGIN_PATH, is_signed_in
 
 log = logging.getLogger(__name__)
+
+T = TypeVar('T')
+
+
+async def guarded(
+    services: Services,
+    what: str,
+    action: Callable[[], Awaitable[T]],
+    expected: tuple[type[Exception], ...] = (),
+) -> T | None:
+    """Run ``action`` for a signed-in visitor; an ``expected`` error is a notify naming it. None when refused."""
+    if not is_signed_in(services.token):
+        ui.notify('Your session has ended: sign in again.', type='warning')
+        ui.navigate.to(LOGIN_PATH)
+        return None
+    try:
+        return await action()
+    except expected as exc:
+        ui.notify(f'Could not {what}: {exc}', type='negative', multi_line=True)
+    except Exception:
+        log.exception('could not %s', what)
+        ui.notify(f'Could not {what}: unexpected error (see the server log).', type='negative')
+    return None
 
 
 async def run_workflow(services: Services, workflow_id: str, input: dict[str, Any] | None = None) -> str | None:

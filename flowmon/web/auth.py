@@ -1,41 +1,34 @@
-"""Token sign-in for the browser: a session flag in NiceGUI user storage, checked on every way in.
+"""The browser session's sign-in flag, and where a browser may be sent after signing in.
 
-Three guards, because NiceGUI pages are reached two ways:
-
-- :class:`AuthMiddleware` sees every HTTP request. It signs a browser in from ``?token=...`` (then redirects to
-  the same URL without the token, so it stays out of history and logs) and sends page requests without a
-  session to ``/login``. ``/_nicegui*`` (assets, websocket), ``/api/*`` (its own bearer auth), the login page
-  and the API docs pass untouched.
-- Sub-page navigation runs over the websocket and never reaches the middleware; the routed frame
-  (:mod:`flowmon.web.routing`) asks :func:`is_signed_in` before it renders a page.
-- Handlers that act (Run, Cancel) ask again, because hiding a button is not authorisation.
-
-The session stores a fingerprint of the token, not a boolean: starting flowmon with a new token signs every
-browser out.
+A signed-in browser's NiceGUI user storage holds a fingerprint of the token (not a boolean: starting flowmon
+with a new token signs every browser out) and the time the sign-in expires (``FLOWMON_SESSION_HOURS``), so an
+open page loses its data at expiry even though its websocket never shows the cookie again. Signing in and out
+happens only over HTTP (:mod:`flowmon.web.sign_in`), where the session id can be replaced; this module only
+reads the flag, which pages and handlers do on every render and action.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Awaitable, Callable
-from urllib.parse import parse_qsl, quote, urlencode
+import re
+import time
+from urllib.parse import quote, unquote, urlencode
 
-from fastapi import Request, Response
-from fastapi.responses import PlainTextResponse, RedirectResponse
 from nicegui import app
-from starlette.middleware.base import BaseHTTPMiddleware
 
 SESSION_KEY = 'flowmon_auth'
+EXPIRES_KEY = 'flowmon_auth_expires'
 TOKEN_PARAM = 'token'
 LOGIN_PATH = '/login'
-OPEN_PATHS = frozenset({LOGIN_PATH, '/favicon.ico', '/docs', '/redoc', '/openapi.json', '/docs/oauth2-redirect'})
-OPEN_PREFIXES = ('/_nicegui', '/api/')
+LOGOUT_PATH = '/logout'
 
-
-def token_matches(given: str | None, expected: str) -> bool:
-    """Constant-time comparison of a presented token with the configured one."""
-    return bool(given) and hmac.compare_digest(str(given).encode(), expected.encode())
+# A local path with an optional query, in URL syntax (RFC 3986 characters only: no spaces, tabs, newlines,
+# backslashes or other controls), whose first segment is not empty (so never "//host").
+_CHAR = r"[A-Za-z0-9\-._~!$&'()*+,;=:@%]"
+_LOCAL_TARGET = re.compile(rf'/(?:{_CHAR}+(?:/{_CHAR}*)*)?(?:\?(?:{_CHAR}|[/?])*)?')
+_TARGET_SAFE_CHARS = "/?&=:@!$'()*+,;~-._%"
+MAX_TARGET_LENGTH = 2000
 
 
 def fingerprint(token: str) -> str:
@@ -44,33 +37,40 @@ def fingerprint(token: str) -> str:
 
 
 def is_signed_in(token: str) -> bool:
-    """Whether the current browser (request or websocket context) is signed in with ``token``."""
+    """Whether the current browser (request or websocket context) is signed in with ``token`` and not expired."""
     try:
-        stored = app.storage.user.get(SESSION_KEY)
-    except (RuntimeError, AssertionError):  # no request context or storage: nobody is signed in
+        storage = app.storage.user
+        stored, expires = storage.get(SESSION_KEY), storage.get(EXPIRES_KEY)
+    except (RuntimeError, AssertionError, KeyError):  # no request context or no storage: nobody is signed in
+        return False
+    if not isinstance(expires, (int, float)) or expires <= time.time():
         return False
     return isinstance(stored, str) and hmac.compare_digest(stored, fingerprint(token))
 
 
-def sign_in(given: str | None, token: str) -> bool:
-    """Sign the current browser in when ``given`` is the token; returns whether it was."""
-    if not token_matches(given, token):
-        return False
-    app.storage.user[SESSION_KEY] = fingerprint(token)
-    return True
-
-
-def sign_out() -> None:
-    app.storage.user.pop(SESSION_KEY, None)
-
-
 def safe_redirect(target: str | None) -> str:
-    """A local path to go to after signing in (never another host, never back to the login page)."""
-    if not target or not target.startswith('/') or target.startswith('//') or '\\' in target:
+    """``target`` if it is a path on this site (never another host, never back to the login page), else ``/``.
+
+    An allow-list, not a list of known tricks: only RFC 3986 path and query characters, a non-empty first
+    segment, no dot segments, and nothing that decodes to a second slash, a backslash or a control character.
+    Browsers drop tabs and newlines and read backslashes as slashes, so anything else could become ``//host``.
+    """
+    if not target or len(target) > MAX_TARGET_LENGTH or not _LOCAL_TARGET.fullmatch(target):
         return '/'
-    if target == LOGIN_PATH or target.startswith(LOGIN_PATH + '?'):
+    path = target.split('?', 1)[0]
+    decoded = unquote(target)
+    if decoded.startswith('//') or '\\' in decoded or any(ord(c) < 0x20 or ord(c) == 0x7F for c in decoded):
+        return '/'
+    if any(segment in {'.', '..'} for segment in unquote(path).split('/')):
+        return '/'
+    if path in {LOGIN_PATH, LOGOUT_PATH}:
         return '/'
     return target
+
+
+def as_target(path: str) -> str:
+    """A page path as shown by the router (decoded) in URL syntax, for :func:`safe_redirect`."""
+    return quote(path, safe=_TARGET_SAFE_CHARS)
 
 
 def login_url(redirect_to: str, *, error: str | None = None) -> str:
@@ -80,45 +80,14 @@ def login_url(redirect_to: str, *, error: str | None = None) -> str:
     return f'{LOGIN_PATH}?{urlencode(params, quote_via=quote)}'
 
 
-def is_open_path(path: str) -> bool:
-    return path in OPEN_PATHS or path.startswith(OPEN_PREFIXES)
-
-
-def auth_middleware(token: str) -> type[BaseHTTPMiddleware]:
-    """The middleware class for ``app.add_middleware`` (bound to the configured token)."""
-
-    class AuthMiddleware(BaseHTTPMiddleware):
-        async def dispatch(self, request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-            path = request.url.path
-            if is_open_path(path):
-                return await call_next(request)
-            query = parse_qsl(request.url.query, keep_blank_values=True)
-            presented = [value for key, value in query if key == TOKEN_PARAM]
-            if presented:
-                rest = [(key, value) for key, value in query if key != TOKEN_PARAM]
-                target = path + (f'?{urlencode(rest)}' if rest else '')
-                if sign_in(presented[-1], token):
-                    return RedirectResponse(target, status_code=303)
-                return RedirectResponse(login_url(target, error='token'), status_code=303)
-            if is_signed_in(token):
-                return await call_next(request)
-            if request.method not in {'GET', 'HEAD'}:
-                return PlainTextResponse('sign in first: open /login', status_code=401)
-            target = path + (f'?{request.url.query}' if request.url.query else '')
-            return RedirectResponse(login_url(target), status_code=303)
-
-    return AuthMiddleware
-
-
 __all__ = [
+    'EXPIRES_KEY',
     'LOGIN_PATH',
-    'auth_middleware',
+    'LOGOUT_PATH',
+    'SESSION_KEY',
+    'as_target',
     'fingerprint',
-    'is_open_path',
     'is_signed_in',
     'login_url',
     'safe_redirect',
-    'sign_in',
-    'sign_out',
-    'token_matches',
 ]

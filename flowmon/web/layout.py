@@ -1,4 +1,8 @@
-"""The shell around every page: brand, navigation, connection state, light/dark toggle and sign-out."""
+"""The shell around every page: brand, navigation, connection state, light/dark toggle and sign-out.
+
+The shell is on every page, the sign-in page too, so whatever in it loads data (the workflows menu) checks the
+session on the server before it does: a visitor who is not signed in can still send events to hidden elements.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,8 @@ from nicegui import app, ui
 
 from flowmon.services import Services
 
-from .auth import LOGIN_PATH, sign_out
+from .auth import LOGOUT_PATH, is_signed_in
+from .markup import Html, join, tag
 from .teardown import weak_callback
 
 DARK_MODE_KEY = 'dark_mode'
@@ -31,6 +36,7 @@ NAV_ITEMS: list[NavItem] = [
     NavItem('Dashboard', '/', 'space_dashboard'),
     NavItem('Executions', '/executions', 'format_list_bulleted'),
     NavItem('Webhooks', '/webhooks', 'webhook'),
+    NavItem('Secrets', '/secrets', 'key'),
 ]
 
 
@@ -62,13 +68,11 @@ class Shell:
                 .tooltip('Light / dark')
                 .mark('theme-toggle')
             )
-            self._sign_out = (
-                ui.button(icon='logout', on_click=self._logout)
-                .props('flat round dense data-testid=sign-out aria-label="Sign out"')
-                .classes('fm-header-btn')
-                .tooltip('Sign out')
-                .mark('sign-out')
-            )
+            # a real form: signing out replaces the session id, which only an HTTP request can do
+            with ui.element('form').props(f'method=post action={LOGOUT_PATH}').mark('sign-out-form') as self._sign_out:
+                ui.button(icon='logout').props(
+                    'type=submit flat round dense data-testid=sign-out aria-label="Sign out"'
+                ).classes('fm-header-btn').tooltip('Sign out').mark('sign-out')
         self._highlight(router.current_path)
         router.on_path_changed(weak_callback(self._highlight))  # the router outlives nothing of ours
         self.set_signed_in(False)
@@ -103,6 +107,8 @@ class Shell:
         self._workflows_button = button
 
     async def _fill_workflows_menu(self, menu: ui.menu) -> None:
+        if not is_signed_in(self._services.token):
+            return  # the menu is hidden then, but a hidden element's events still arrive
         workflows = await self._services.catalog.all()
         menu.clear()
         with menu:
@@ -121,15 +127,12 @@ class Shell:
 
     def _toggle_dark(self) -> None:
         self._dark.value = not bool(self._dark.value)
-        app.storage.user[DARK_MODE_KEY] = self._dark.value
+        if is_signed_in(self._services.token):  # nothing is stored for visitors who never signed in
+            app.storage.user[DARK_MODE_KEY] = self._dark.value
         self._dark_button.props(f'icon={self._dark_icon()}')
 
     def _dark_icon(self) -> str:
         return 'light_mode' if self._dark.value else 'dark_mode'
-
-    def _logout(self) -> None:
-        sign_out()
-        ui.navigate.to(LOGIN_PATH)
 
 
 def _set_active(button: ui.button, active: bool) -> None:
@@ -152,9 +155,15 @@ def _stored_dark_mode() -> bool:
 def _connection_indicator() -> None:
     """A dot and a word, kept up to date in the browser itself (the server cannot report its own absence)."""
     # one element for the markup: every element is about fifty objects the garbage collector walks, per tab
-    ui.html(
-        '<span class="fm-conn-dot"></span><span class="fm-conn-online text-xs">Live</span>'
-        '<span class="fm-conn-offline text-xs">Offline</span><span class="fm-conn-connecting text-xs">Connecting</span>'
+    Html(
+        join(
+            [
+                tag('span', class_='fm-conn-dot'),
+                tag('span', 'Live', class_='fm-conn-online text-xs'),
+                tag('span', 'Offline', class_='fm-conn-offline text-xs'),
+                tag('span', 'Connecting', class_='fm-conn-connecting text-xs'),
+            ]
+        )
     ).classes('fm-conn items-center gap-1 mr-2 ml-auto').props('data-testid=connection data-state=connecting').tooltip(
         'Live updates'
     )

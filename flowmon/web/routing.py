@@ -16,7 +16,7 @@ from typing import Any
 from nicegui import ui
 from nicegui.page_arguments import RouteMatch
 
-from .auth import LOGIN_PATH, is_signed_in
+from .auth import LOGIN_PATH, as_target, is_signed_in
 from .pages import login
 
 PUBLIC_ROUTES = frozenset({LOGIN_PATH})
@@ -78,7 +78,7 @@ class GuardedSubPages(ui.sub_pages):
             self._on_auth_checked(signed_in)
         self._showing_sign_in = not signed_in and match.pattern not in PUBLIC_ROUTES
         if self._showing_sign_in:
-            login.render_form(self._token, redirect_to=self._router.current_path)
+            login.render_form(redirect_to=as_target(self._router.current_path))
             return True
         return super()._render_page(match)
 

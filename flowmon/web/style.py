@@ -66,6 +66,11 @@ body { background: var(--fm-page); color: var(--fm-text); }
 .fm-clamp-3 { display: -webkit-box; -webkit-line-clamp: 3; -webkit-box-orient: vertical; overflow: hidden; }
 .fm-description { max-width: 80ch; color: var(--fm-muted); }
 .fm-empty { color: var(--fm-text); }
+/* verbatim multi-line text (widgets/text_block.py): JSON, tracebacks, request and response bodies */
+.fm-pre { margin: 0; width: 100%; max-height: 360px; overflow: auto; padding: 8px 12px; border-radius: 8px;
+          border: 1px solid var(--fm-border); background: var(--fm-page); color: var(--fm-text);
+          font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 0.75rem;
+          line-height: 1.5; white-space: pre-wrap; overflow-wrap: anywhere; tab-size: 2; }
 
 /* metric cards */
 .fm-metrics { display: grid; grid-template-columns: repeat(4, minmax(0, 1fr)); gap: 16px; }
@@ -133,7 +138,6 @@ body.body--dark .fm-bad { color: #f87171; }
               row-gap: 2px; font-size: 0.8rem; width: 100%; }
 .fm-header-name { color: var(--fm-muted); }
 .fm-header-value { overflow-wrap: anywhere; }
-.fm-code { max-height: 360px; overflow: auto; }
 .fm-facts { display: grid; grid-template-columns: repeat(2, minmax(0, 1fr)); gap: 8px 16px; }
 .fm-fact { display: flex; flex-direction: column; min-width: 0; font-size: 0.875rem; }
 .fm-fact-label { font-size: 0.72rem; color: var(--fm-muted); }

@@ -7,7 +7,6 @@ callers can refresh what they show.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
@@ -19,27 +18,14 @@ from flowmon.webhooks.endpoints import Endpoint, EndpointNotFound
 from flowmon.webhooks.records import DeliveryRecord
 from flowmon.webhooks.service import REDELIVERABLE, DeliveryConflict, DeliveryNotFound
 
-from .auth import LOGIN_PATH, is_signed_in
-
-log = logging.getLogger(__name__)
+from .actions import guarded
 
 T = TypeVar('T')
 EXPECTED_ERRORS = (DeliveryNotFound, DeliveryConflict, EndpointNotFound, ValueError)
 
 
 async def _guarded(services: Services, what: str, action: Callable[[], Awaitable[T]]) -> T | None:
-    if not is_signed_in(services.token):
-        ui.notify('Your session has ended: sign in again.', type='warning')
-        ui.navigate.to(LOGIN_PATH)
-        return None
-    try:
-        return await action()
-    except EXPECTED_ERRORS as exc:
-        ui.notify(f'Could not {what}: {exc}', type='negative', multi_line=True)
-    except Exception:
-        log.exception('could not %s', what)
-        ui.notify(f'Could not {what}: unexpected error (see the server log).', type='negative')
-    return None
+    return await guarded(services, what, action, EXPECTED_ERRORS)
 
 
 def plural(count: int, noun: str, nouns: str | None = None) -> str:

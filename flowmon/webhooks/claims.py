@@ -22,9 +22,11 @@ class Claim:
     attempt_in_round: int
     trigger: str
     started_at: datetime
-    url: str
+    url: str  # where the attempt goes
+    shown_url: str  # what the ledger shows: ``url`` with a named secret's value as ***
     method: str
     headers: Mapping[str, str]
+    secret_headers: frozenset[str]  # header names (lower case) whose values come from named secrets
     body: bytes
     signing_secrets: tuple[str, ...]
     auth: Mapping[str, Any] | None
@@ -83,7 +85,8 @@ def preclaim(row: dict[str, Any], *, now: datetime, lease_s: float) -> Claim:
     )
     signing = (row['secret'],) if row['secret'] else ()
     headers, auth = loads(row['headers']) or {}, loads(row['auth'])
-    return claim_from_row(row, 'first', now, url=row['url'], headers=headers, auth=auth, signing=signing)
+    url = row['secret_url'] or row['url']
+    return claim_from_row(row, 'first', now, url=url, headers=headers, auth=auth, signing=signing)
 
 
 def claim_from_row(
@@ -104,8 +107,10 @@ def claim_from_row(
         trigger=trigger,
         started_at=now,
         url=url,
+        shown_url=row['url'] if row['secret_url'] else url,
         method=row['method'],
         headers=headers,
+        secret_headers=frozenset(loads(row['secret_headers']) or ()),
         body=bytes(row['body']),
         signing_secrets=signing,
         auth=auth,

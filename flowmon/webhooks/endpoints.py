@@ -3,6 +3,7 @@
 Secrets are generated here, never chosen by users; a rotation keeps the previous secret valid (both signatures are
 sent) for 24 h. Lists and ``to_json`` never show a secret or a credential: only :meth:`EndpointStore.reveal_secret`
 does. The store keeps every endpoint in memory as well, so the bus fan-out matches events without a query.
+In the database the secrets, the auth settings and the custom headers are sealed (:mod:`flowmon.secretbox`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from sqlalchemy import delete, select
 
 from flowmon.engine.events import EventType, utcnow
 from flowmon.engine.nodes.webhook import WebhookAuth, check_custom_headers
+from flowmon.secretbox import SecretBox
 from flowmon.store.codec import dumps, from_db_time, loads
 from flowmon.store.database import Database
 
@@ -109,9 +111,12 @@ class EndpointNotFound(LookupError):
 
 
 class EndpointStore:
-    def __init__(self, db: Database, guard: OutboundGuard, *, clock: Callable[[], datetime] = utcnow) -> None:
+    def __init__(
+        self, db: Database, guard: OutboundGuard, box: SecretBox, *, clock: Callable[[], datetime] = utcnow
+    ) -> None:
         self._db = db
         self._guard = guard
+        self._box = box
         self._clock = clock
         self._all: dict[str, Endpoint] = {}
         self.version = 0
@@ -121,7 +126,7 @@ class EndpointStore:
         """Reload the in-memory copy (after every change; at start-up)."""
         async with self._db.engine.connect() as conn:
             rows = (await conn.execute(select(endpoints).order_by(endpoints.c.created_at))).all()
-        self._all = {row.id: _endpoint(row) for row in rows}
+        self._all = {row.id: _endpoint(self._open(row)) for row in rows}
         self.version += 1
         for listener in list(self.listeners):
             listener()
@@ -160,7 +165,7 @@ class EndpointStore:
             'updated_at': now,
         }
         async with self._db.engine.begin() as conn:
-            await conn.execute(endpoints.insert().values(**values))
+            await conn.execute(endpoints.insert().values(**self._box.seal_row(endpoints, endpoint_id, values)))
         await self.refresh()
         return self._all[endpoint_id], secret
 
@@ -184,8 +189,9 @@ class EndpointStore:
             'auth': dumps(merged.auth.model_dump(exclude_none=True)) if merged.auth else None,
             'updated_at': self._clock(),
         }
+        sealed = self._box.seal_row(endpoints, endpoint_id, values)
         async with self._db.engine.begin() as conn:
-            await conn.execute(endpoints.update().where(endpoints.c.id == endpoint_id).values(**values))
+            await conn.execute(endpoints.update().where(endpoints.c.id == endpoint_id).values(**sealed))
         if patch.enabled is not None and patch.enabled != current.enabled:
             return await self.set_enabled(endpoint_id, patch.enabled)
         await self.refresh()
@@ -215,12 +221,12 @@ class EndpointStore:
         """The endpoint's signing secret (and the previous one while a rotation's grace period lasts)."""
         self._require(endpoint_id)
         async with self._db.engine.connect() as conn:
-            row = (await conn.execute(select(endpoints).where(endpoints.c.id == endpoint_id))).one()
-        expires = from_db_time(row.previous_secret_expires_at)
-        rotating = row.previous_secret is not None and expires is not None and expires > self._clock()
+            row = self._open((await conn.execute(select(endpoints).where(endpoints.c.id == endpoint_id))).one())
+        expires = from_db_time(row['previous_secret_expires_at'])
+        rotating = row['previous_secret'] is not None and expires is not None and expires > self._clock()
         return {
-            'secret': row.secret,
-            'previous_secret': row.previous_secret if rotating else None,
+            'secret': row['secret'],
+            'previous_secret': row['previous_secret'] if rotating else None,
             'previous_secret_expires_at': expires.isoformat() if rotating and expires else None,
         }
 
@@ -230,18 +236,22 @@ class EndpointStore:
         now = self._clock()
         async with self._db.engine.begin() as conn:
             row = (await conn.execute(select(endpoints.c.secret).where(endpoints.c.id == endpoint_id))).one()
+            current = self._box.open_field(endpoints.name, endpoint_id, 'secret', row.secret)
+            values = {'secret': new_secret(), 'previous_secret': current}  # sealed again: the column is in the seal
             await conn.execute(
                 endpoints.update()
                 .where(endpoints.c.id == endpoint_id)
                 .values(
-                    secret=new_secret(),
-                    previous_secret=row.secret,
+                    **self._box.seal_row(endpoints, endpoint_id, values),
                     previous_secret_expires_at=now + grace,
                     updated_at=now,
                 )
             )
         await self.refresh()
         return await self.reveal_secret(endpoint_id)
+
+    def _open(self, row: Any) -> dict[str, Any]:
+        return self._box.open_row(endpoints, row.id, row._mapping)
 
     def _require(self, endpoint_id: str) -> Endpoint:
         endpoint = self._all.get(endpoint_id)
@@ -260,19 +270,19 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def _endpoint(row: Any) -> Endpoint:
+def _endpoint(row: dict[str, Any]) -> Endpoint:
     return Endpoint(
-        id=row.id,
-        url=row.url,
-        description=row.description,
-        event_types=tuple(loads(row.event_types) or ()),
-        headers=loads(row.headers) or {},
-        auth=loads(row.auth),
-        enabled=bool(row.enabled),
-        disabled_reason=row.disabled_reason,
-        disabled_at=from_db_time(row.disabled_at),
-        first_exhausted_at=from_db_time(row.first_exhausted_at),
-        previous_secret_expires_at=from_db_time(row.previous_secret_expires_at),
-        created_at=from_db_time(row.created_at),  # type: ignore[arg-type]
-        updated_at=from_db_time(row.updated_at),  # type: ignore[arg-type]
+        id=row['id'],
+        url=row['url'],
+        description=row['description'],
+        event_types=tuple(loads(row['event_types']) or ()),
+        headers=loads(row['headers']) or {},
+        auth=loads(row['auth']),
+        enabled=bool(row['enabled']),
+        disabled_reason=row['disabled_reason'],
+        disabled_at=from_db_time(row['disabled_at']),
+        first_exhausted_at=from_db_time(row['first_exhausted_at']),
+        previous_secret_expires_at=from_db_time(row['previous_secret_expires_at']),
+        created_at=from_db_time(row['created_at']),  # type: ignore[arg-type]
+        updated_at=from_db_time(row['updated_at']),  # type: ignore[arg-type]
     )

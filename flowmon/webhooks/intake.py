@@ -3,6 +3,10 @@
 Everything a delivery needs is checked here, before the row exists: the destination (scheme, credentials in the
 URL, internal names and literal addresses; DNS is checked again on every attempt), the custom headers, the secret
 and the 256 KiB body limit. The body is stored as the exact bytes that every attempt will send.
+
+A ``webhook`` node whose url or headers hold a named secret's value passes those values along: the row's ``url``
+then shows ``***`` in their place (the real one goes to the sealed ``secret_url``), and ``secret_headers`` names the
+headers whose values the ledger shows as ``***``.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from typing import Any
 
 from flowmon.engine.events import Event
 from flowmon.engine.nodes.webhook import MAX_BODY_BYTES, WebhookAuth, WebhookRejected, check_custom_headers
+from flowmon.engine.secrets import redact_text
 from flowmon.store.codec import dumps
 
 from .endpoints import Endpoint
@@ -82,8 +87,11 @@ class Intake:
         event_type: str | None = None,
         execution_id: str | None = None,
         source_key: str | None = None,
+        secret_values: tuple[str, ...] = (),
     ) -> dict[str, Any]:
-        """A ``webhook_deliveries`` row, ``pending`` and due now (``cancelled`` if the endpoint is disabled)."""
+        """A ``webhook_deliveries`` row, ``pending`` and due now (``cancelled`` if the endpoint is disabled).
+
+        The row holds plain values; the ledger seals the sealed columns when it inserts it."""
         if len(body) > MAX_BODY_BYTES:
             raise PayloadTooLarge(f'body is {len(body)} bytes, over the {MAX_BODY_BYTES}-byte limit')
         method = method.upper()
@@ -109,6 +117,8 @@ class Intake:
         status, reason = DeliveryStatus.PENDING, None
         if endpoint is not None and not endpoint.enabled:
             status, reason = DeliveryStatus.CANCELLED, 'endpoint_disabled'
+        shown_url = redact_text(url, secret_values)
+        hidden = [name.lower() for name, value in custom.items() if value != redact_text(value, secret_values)]
         return {
             'id': new_delivery_id(),
             'webhook_id': new_message_id(),
@@ -117,9 +127,11 @@ class Intake:
             'endpoint_id': endpoint.id if endpoint else None,
             'event_type': event_type,
             'execution_id': execution_id,
-            'url': url,
+            'url': shown_url,
+            'secret_url': url if shown_url != url else None,
             'method': method,
             'headers': dumps(custom),
+            'secret_headers': dumps(sorted(hidden)) if hidden else None,
             'auth': dumps(parsed_auth.model_dump(exclude_none=True)) if parsed_auth else None,
             'secret': secret,
             'body': body,

@@ -7,7 +7,7 @@ on and updates the endpoint's health. A delivery found ``sending`` after a crash
 whose outcome is unknown: :meth:`Ledger.recover` logs that attempt as ``interrupted`` and sets it ``retrying``.
 
 All writes go through a :class:`BatchWriter` (group commits) and use prebuilt Core statements: this is the
-delivery hot path.
+delivery hot path. Secrets and credentials are sealed on insert and opened when an attempt is claimed.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from flowmon.secretbox import SecretBox
 from flowmon.store.codec import dumps, from_db_time, loads
 from flowmon.store.database import Database
 
@@ -70,8 +71,9 @@ _LOG_ATTEMPT = attempts.insert()
 class Ledger:
     """Writes to the delivery, attempt and endpoint tables; each method returns once its change is committed."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, box: SecretBox) -> None:
         self._writer = BatchWriter(db)
+        self._box = box
 
     async def stop(self) -> None:
         await self._writer.stop()
@@ -79,7 +81,8 @@ class Ledger:
     async def insert(self, rows: Sequence[Mapping[str, Any]]) -> None:
         """Insert delivery rows (one Core executemany with every insert of the batch)."""
         if rows:
-            await self._writer.run_bulk(_insert_many, [dict(row) for row in rows])
+            sealed = [self._box.seal_row(deliveries, row['id'], row) for row in rows]
+            await self._writer.run_bulk(_insert_many, sealed)
 
     async def claim(
         self,
@@ -111,22 +114,23 @@ class Ledger:
                 if miss is None:
                     return ClaimMiss(status=None)
                 return ClaimMiss(status=miss.status, next_attempt_at=from_db_time(miss.next_attempt_at))
-            if known is not None:
+            if known is not None:  # the row as built (plain values)
                 row: Mapping[str, Any] = {**known, 'attempts': known['attempts'] + 1}
             else:
                 found = (await conn.execute(select(deliveries).where(deliveries.c.id == delivery_id))).one()
-                row = dict(found._mapping)
-            url, headers, auth = row['url'], loads(row['headers']) or {}, loads(row['auth'])
+                row = self._box.open_row(deliveries, delivery_id, found._mapping)
+            url, headers, auth = row['secret_url'] or row['url'], loads(row['headers']) or {}, loads(row['auth'])
             signing: tuple[str, ...] = (row['secret'],) if row['secret'] else ()
             if row['endpoint_id'] is not None:
                 query = select(endpoints).where(endpoints.c.id == row['endpoint_id'])
-                endpoint = (await conn.execute(query)).first()
-                if endpoint is None or not endpoint.enabled:
-                    reason = 'endpoint_deleted' if endpoint is None else 'endpoint_disabled'
+                found_endpoint = (await conn.execute(query)).first()
+                if found_endpoint is None or not found_endpoint.enabled:
+                    reason = 'endpoint_deleted' if found_endpoint is None else 'endpoint_disabled'
                     await _cancel(conn, delivery_id, reason, now, attempts_back=1)
                     return ClaimMiss(status=DeliveryStatus.CANCELLED.value, cancelled_now=True)
-                url, auth = endpoint.url, loads(endpoint.auth)
-                headers = {**(loads(endpoint.headers) or {}), **headers}
+                endpoint = self._box.open_row(endpoints, found_endpoint.id, found_endpoint._mapping)
+                url, auth = endpoint['url'], loads(endpoint['auth'])
+                headers = {**(loads(endpoint['headers']) or {}), **headers}
                 signing = _signing_secrets(endpoint, now)
             return claim_from_row(row, trigger, now, url=url, headers=headers, auth=auth, signing=signing)
 
@@ -165,7 +169,7 @@ class Ledger:
         moved = {
             'b_id': claim.delivery_id,
             'b_status': status.value,
-            'b_url': claim.url,
+            'b_url': claim.shown_url,
             'b_next': decision.next_attempt_at,
             'b_code': outcome.status_code,
             'b_error': _error_text(outcome),
@@ -302,11 +306,11 @@ async def _cancel(conn: AsyncConnection, delivery_id: str, reason: str, now: dat
     return result.rowcount == 1
 
 
-def _signing_secrets(endpoint: Any, now: datetime) -> tuple[str, ...]:
-    previous_expires = from_db_time(endpoint.previous_secret_expires_at)
-    if endpoint.previous_secret and previous_expires is not None and previous_expires > now:
-        return (endpoint.secret, endpoint.previous_secret)
-    return (endpoint.secret,)
+def _signing_secrets(endpoint: Mapping[str, Any], now: datetime) -> tuple[str, ...]:
+    previous_expires = from_db_time(endpoint['previous_secret_expires_at'])
+    if endpoint['previous_secret'] and previous_expires is not None and previous_expires > now:
+        return (endpoint['secret'], endpoint['previous_secret'])
+    return (endpoint['secret'],)
 
 
 def _error_text(outcome: AttemptOutcome) -> str | None:

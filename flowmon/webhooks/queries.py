@@ -8,21 +8,26 @@ from typing import Any
 
 from sqlalchemy import and_, case, func, select
 
+from flowmon.secretbox import SecretBox
 from flowmon.store.codec import from_db_time, loads
 from flowmon.store.database import Database
 
 from .ledger import WAITING
 from .policy import DeliveryStatus
 from .records import AttemptRecord, DeliveryDetail, DeliveryRecord, WebhookStats, attempt_record, delivery_record
+from .sender import redact
 from .tables import attempts, deliveries
 
 MAX_PAGE = 500
-_LIST_COLUMNS = [column for column in deliveries.c if column.name not in ('body', 'secret', 'auth')]
+_LIST_COLUMNS = [
+    column for column in deliveries.c if column.name not in ('body', 'secret', 'auth', 'headers', 'secret_url')
+]
 
 
 class DeliveryQueries:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, box: SecretBox) -> None:
         self._db = db
+        self._box = box
 
     async def page(
         self,
@@ -76,10 +81,11 @@ class DeliveryQueries:
                     select(attempts).where(attempts.c.delivery_id == delivery_id).order_by(attempts.c.n, attempts.c.id)
                 )
             ).all()
+        headers = loads(self._box.open_field(deliveries.name, delivery_id, 'headers', row.headers)) or {}
         return DeliveryDetail(
             delivery=delivery_record(row),
             body=bytes(row.body),
-            headers=loads(row.headers) or {},
+            headers=redact(headers, loads(row.secret_headers) or ()),  # values from named secrets: ***
             attempts=[attempt_record(item) for item in logged],
         )
 

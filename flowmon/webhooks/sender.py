@@ -2,7 +2,8 @@
 
 The ``webhook-timestamp`` is taken when the attempt is sent (never when it was scheduled), so a retry hours
 later still verifies. Redirects are not followed. Only the first 64 KiB of a response are read and the first
-2 KiB kept; request headers are logged with credentials replaced by ``***``.
+2 KiB kept; request headers are logged with credentials (auth, sensitive names, values from named secrets)
+replaced by ``***``, and the url as the ledger shows it.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import httpx
 from flowmon import __version__
 from flowmon.engine.events import utcnow
 from flowmon.engine.nodes.webhook import WebhookAuth
+from flowmon.engine.secrets import redact_text
 
 from .claims import AttemptOutcome, Claim
 from .guard import OutboundDNSError, OutboundRefused, OutboundTooLarge
@@ -54,7 +56,7 @@ class Sender:
         auth = WebhookAuth.model_validate(dict(claim.auth)) if claim.auth else None
         headers = {'content-type': 'application/json', 'user-agent': USER_AGENT, 'accept-encoding': 'identity'}
         headers.update(claim.headers)
-        secret_names: set[str] = set()
+        secret_names: set[str] = set(claim.secret_headers)
         if auth is not None:
             headers.update(auth.headers())
             secret_names.add(auth.header_name.lower())
@@ -66,6 +68,7 @@ class Sender:
     async def send(self, claim: Claim) -> AttemptOutcome:
         headers, secret_names = self.build_headers(claim, int(self._wall()))
         logged = redact(headers, secret_names)
+        hidden = _credentials(claim, headers, logged)
         started = time.perf_counter()
         status_code: int | None = None
         kept: dict[str, str] = {}
@@ -87,13 +90,19 @@ class Sender:
             error = (ErrorClass.TIMEOUT, f'no complete response within {self.timeout_s:g} s')
         except Exception as exc:  # every failure of the attempt is logged as such, never raised
             error = _classify_error(exc)
+        if error is not None and claim.url != claim.shown_url:  # an error may quote the url or a part of it
+            error = (error[0], _hide_url(error[1], claim.url, claim.shown_url))
+        if hidden:  # a receiver that echoes what it got must not put a credential into the ledger
+            prefix = None if prefix is None else redact_text(prefix, hidden)
+            kept = {name: redact_text(value, hidden) for name, value in kept.items()}
+            error = None if error is None else (error[0], redact_text(error[1], hidden))
         ended = self._clock()
         if status_code is not None:
             error = None  # the status line arrived: it decides, even if reading the body then failed
         return AttemptOutcome(
             ended_at=ended,
             duration_ms=round((time.perf_counter() - started) * 1000, 3),
-            url=_redact_url(claim.url),
+            url=_redact_url(claim.shown_url),
             request_headers=logged,
             resolved_ip=address,
             status_code=status_code if error is None else None,
@@ -103,6 +112,18 @@ class Sender:
             error_message=None if error is None else error[1],
             retry_after_s=parse_retry_after(kept.get('retry-after'), ended) if error is None else None,
         )
+
+
+def _credentials(claim: Claim, headers: Mapping[str, str], logged: Mapping[str, str]) -> list[str]:
+    """What this attempt sends that the ledger hides: the values of the headers logged as ``***`` (and the token,
+    password or key inside an auth header), and a url that holds a named secret."""
+    hidden = [value for name, value in headers.items() if logged.get(name.lower()) == '***' and value]
+    hidden += [part.split(' ', 1)[1] for part in hidden if ' ' in part]  # 'Bearer <token>', 'Basic <base64>'
+    auth = claim.auth or {}
+    hidden += [str(auth[key]) for key in ('token', 'password', 'value') if auth.get(key)]
+    if claim.url != claim.shown_url:
+        hidden.append(claim.url)
+    return [value for value in hidden if len(value) >= 4]  # shorter ones would turn random text into ***
 
 
 def redact(headers: Mapping[str, str], secret_names: Collection[str] = ()) -> dict[str, str]:
@@ -156,6 +177,20 @@ def _classify_error(exc: BaseException) -> tuple[ErrorClass, str]:
     if isinstance(exc, httpx.ConnectError | OSError):
         return ErrorClass.CONNECT, message
     return ErrorClass.PROTOCOL, f'{type(exc).__name__}: {message}'
+
+
+def _hide_url(message: str, url: str, shown: str) -> str:
+    """``message`` with ``url`` (which holds a named secret's value) shown as ``shown``, and any part of it that
+    differs from the shown url's (host, path, query) as ``***``."""
+    message = message.replace(url, shown)
+    try:
+        real, seen = httpx.URL(url), httpx.URL(shown)
+    except httpx.InvalidURL:
+        return message
+    for part, seen_part in ((real.host, seen.host), (real.path, seen.path), (real.query.decode(), seen.query.decode())):
+        if part and part != seen_part and part not in ('/',):
+            message = message.replace(part, '***')
+    return message
 
 
 def _redact_url(url: str) -> str:

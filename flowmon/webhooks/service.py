@@ -27,6 +27,7 @@ import httpx
 from flowmon.engine.bus import EventBus
 from flowmon.engine.events import Event, WebhookEventType, utcnow
 from flowmon.engine.nodes.webhook import OutboundWebhook, WebhookAuth, WebhookReceipt, WebhookRejected
+from flowmon.secretbox import SecretBox
 from flowmon.settings import Settings
 from flowmon.store.database import Database
 
@@ -76,13 +77,15 @@ class DeliveryService:
         guard: OutboundGuard,
         client: httpx.AsyncClient,
         config: DeliveryConfig,
+        box: SecretBox,
         clock: Callable[[], datetime] = utcnow,
         rand: Callable[[], float] = random.random,
     ) -> None:
+        """``box`` seals the secrets and credentials of endpoints and deliveries in the database."""
         self.config, self.timers, self._clock, self._rand = config, timers, clock, rand
-        self.ledger = Ledger(db)
-        self.queries = DeliveryQueries(db)
-        self.endpoints = EndpointStore(db, guard, clock=clock)
+        self.ledger = Ledger(db, box)
+        self.queries = DeliveryQueries(db, box)
+        self.endpoints = EndpointStore(db, guard, box, clock=clock)
         self.intake = Intake(guard)
         self.notifier = Notifier(bus, clock)
         self.sender = Sender(client, timeout_s=config.timeout_s, clock=clock)
@@ -175,7 +178,7 @@ class DeliveryService:
         row = self.intake.row(
             source='node', body=request.body, now=self._clock(), max_attempts=self.config.schedule.max_attempts,
             url=request.url, endpoint=endpoint, method=request.method, headers=request.headers, auth=request.auth,
-            execution_id=request.execution_id, source_key=request.source_key,
+            execution_id=request.execution_id, source_key=request.source_key, secret_values=request.secret_values,
         )  # fmt: skip
         await self._commit_and_dispatch([row])
         return WebhookReceipt(delivery_id=row['id'], webhook_id=row['webhook_id'], status=row['status'])
@@ -306,7 +309,7 @@ class DeliveryService:
 
 
 def build_delivery_service(
-    settings: Settings, *, db: Database, bus: EventBus, timers: Timers, guard: OutboundGuard
+    settings: Settings, *, db: Database, bus: EventBus, timers: Timers, guard: OutboundGuard, box: SecretBox
 ) -> DeliveryService:
     """The delivery service as the app runs it: settings-driven policy, its own guarded HTTP client."""
     config = DeliveryConfig(
@@ -316,7 +319,7 @@ def build_delivery_service(
     )
     timeout = httpx.Timeout(config.timeout_s, connect=min(5.0, config.timeout_s))
     client = guarded_client(guard, timeout=timeout, max_connections=config.max_in_flight)
-    return DeliveryService(db=db, bus=bus, timers=timers, guard=guard, client=client, config=config)
+    return DeliveryService(db=db, bus=bus, timers=timers, guard=guard, client=client, config=config, box=box)
 
 
 __all__ = ['DeliveryConfig', 'DeliveryConflict', 'DeliveryNotFound', 'DeliveryService', 'Queued']

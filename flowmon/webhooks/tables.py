@@ -3,6 +3,8 @@
 The delivery table is the source of truth for outbound webhooks: a row (with the exact body bytes and a stable
 ``webhook_id``) is committed before the first attempt, and every state change is committed before anything that
 depends on it. JSON columns are text written by :mod:`flowmon.store.codec`; timestamps are aware UTC.
+Secrets and credentials (signing secrets, auth settings, custom header values) are in sealed columns
+(:func:`flowmon.secretbox.sealed_column`): encrypted with the secret key, bound to their table, row and column.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from datetime import datetime
 
 from sqlalchemy import Column, Index, LargeBinary, Text
 from sqlmodel import Field, SQLModel
+
+from flowmon.secretbox import sealed_column
 
 
 class WebhookEndpointRow(SQLModel, table=True):
@@ -22,10 +26,10 @@ class WebhookEndpointRow(SQLModel, table=True):
     url: str = Field(sa_column=Column(Text, nullable=False))
     description: str = Field(default='', max_length=500)
     event_types: str = Field(sa_column=Column(Text, nullable=False))  # JSON list
-    headers: str = Field(default='{}', sa_column=Column(Text, nullable=False, default='{}'))  # JSON object
-    auth: str | None = Field(default=None, sa_column=Column(Text))  # JSON object (holds credentials)
-    secret: str = Field(max_length=200)
-    previous_secret: str | None = Field(default=None, max_length=200)
+    headers: str = Field(sa_column=sealed_column(nullable=False))  # JSON object, sealed
+    auth: str | None = Field(default=None, sa_column=sealed_column())  # JSON object (credentials), sealed
+    secret: str = Field(sa_column=sealed_column(nullable=False))
+    previous_secret: str | None = Field(default=None, sa_column=sealed_column())
     previous_secret_expires_at: datetime | None = None
     enabled: bool = True
     disabled_reason: str | None = Field(default=None, max_length=500)
@@ -54,11 +58,13 @@ class WebhookDeliveryRow(SQLModel, table=True):
     endpoint_id: str | None = Field(default=None, max_length=40)
     event_type: str | None = Field(default=None, max_length=64)
     execution_id: str | None = Field(default=None, max_length=40)
-    url: str = Field(sa_column=Column(Text, nullable=False))
+    url: str = Field(sa_column=Column(Text, nullable=False))  # as shown: a secret's value in it is ***
+    secret_url: str | None = Field(default=None, sa_column=sealed_column())  # the real url, when url hides a secret
     method: str = Field(default='POST', max_length=8)
-    headers: str = Field(default='{}', sa_column=Column(Text, nullable=False, default='{}'))  # JSON object
-    auth: str | None = Field(default=None, sa_column=Column(Text))  # JSON object, ad-hoc deliveries only
-    secret: str | None = Field(default=None, max_length=200)  # ad-hoc deliveries only (endpoints sign with theirs)
+    headers: str = Field(sa_column=sealed_column(nullable=False))  # JSON object, sealed
+    secret_headers: str | None = Field(default=None, sa_column=Column(Text))  # JSON list: names whose values are secret
+    auth: str | None = Field(default=None, sa_column=sealed_column())  # JSON object, ad-hoc deliveries only; sealed
+    secret: str | None = Field(default=None, sa_column=sealed_column())  # ad-hoc only (endpoints sign with theirs)
     body: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     status: str = Field(max_length=16)
     status_reason: str | None = Field(default=None, sa_column=Column(Text))
@@ -126,8 +132,8 @@ class WorkflowAutomationRow(SQLModel, table=True):
     __tablename__ = 'workflow_automation'
 
     workflow_id: str = Field(primary_key=True, max_length=64)
-    trigger_secret: str | None = Field(default=None, max_length=200)
-    previous_trigger_secret: str | None = Field(default=None, max_length=200)
+    trigger_secret: str | None = Field(default=None, sa_column=sealed_column())
+    previous_trigger_secret: str | None = Field(default=None, sa_column=sealed_column())
     previous_trigger_secret_expires_at: datetime | None = None
     schedule_paused: bool = False
     updated_at: datetime

@@ -24,7 +24,7 @@ import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-TOKEN = 'e2e-token'
+TOKEN = 'e2e-token-0123456789'
 STARTUP_TIMEOUT_S = 30.0
 CHROMIUM_ARGS = [
     '--headless=new',

@@ -7,42 +7,22 @@ third. Screenshots of both pages, light and dark, go to test-output/screenshots.
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from helpers import Receiver, Reply, wait_for
 from playwright.sync_api import Page, expect
 
-_spec = importlib.util.spec_from_file_location(
-    'webhook_receiver', Path(__file__).resolve().parents[1] / 'integration' / 'webhook_receiver.py'
-)
-assert _spec is not None and _spec.loader is not None
-receiver_module = sys.modules.setdefault('webhook_receiver', importlib.util.module_from_spec(_spec))
-if not hasattr(receiver_module, 'Receiver'):
-    _spec.loader.exec_module(receiver_module)
-Receiver, Reply = receiver_module.Receiver, receiver_module.Reply
 Api = Callable[..., httpx.Response]
-
-
-def _wait(condition: Callable[[], Any], what: str, timeout: float = 20.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f'timed out waiting for {what}'
-        time.sleep(0.1)
 
 
 @pytest.fixture
 def endpoint(call_api: Api) -> Iterator[tuple[Any, dict[str, Any]]]:
     """A receiver that answers 503 once, then 200; an endpoint subscribed to execution.failed pointing at it."""
-    _wait(lambda: call_api('GET', '/api/workflows').status_code == 200 and call_api('GET', '/api/workflows').json(),
+    wait_for(lambda: call_api('GET', '/api/workflows').status_code == 200 and call_api('GET', '/api/workflows').json(),
           'flowmon to finish starting')  # fmt: skip
     receiver = Receiver([Reply(503, body=b'busy, try again')]).start()
     body = {'url': receiver.url, 'event_types': ['execution.failed'], 'description': 'E2E failure alerts'}
@@ -65,7 +45,7 @@ def test_delivery_goes_live_to_succeeded_then_detail_and_redeliver(
 
     page.goto(f'/webhooks?token={server.token}')
     page.wait_for_function('() => window.socket && window.socket.connected')
-    deliveries = _wait(
+    deliveries = wait_for(
         lambda: call_api('GET', f'/api/webhooks/deliveries?endpoint={created["id"]}').json()['items'],
         'the delivery of execution.failed',
     )

@@ -1,4 +1,5 @@
-"""Integration fixtures. ``launch`` starts flowmon processes (see :mod:`flowmon_process`) and kills them after."""
+"""Integration fixtures. ``launch`` starts flowmon processes (see :mod:`flowmon_process`) and kills them after;
+``launch_shared`` does the same for processes that every test of one module uses."""
 
 from __future__ import annotations
 
@@ -11,16 +12,14 @@ import pytest
 from flowmon_process import REPO_ROOT, FlowmonProcess, child_env, free_port
 
 
-@pytest.fixture
-def launch(tmp_path: Path) -> Iterator[Callable[..., FlowmonProcess]]:
-    """``launch(data_dir=..., **env_overrides)`` starts ``python app.py``; every process is killed at teardown."""
+def _launcher(directory: Path) -> tuple[Callable[..., FlowmonProcess], list[FlowmonProcess]]:
     started: list[FlowmonProcess] = []
 
     def start(data_dir: Path | None = None, **overrides: str | None) -> FlowmonProcess:
-        data_dir = data_dir or tmp_path / 'data'
+        data_dir = data_dir or directory / 'data'
         port = free_port()
         run = len(started) + 1
-        stdout_path, stderr_path = tmp_path / f'run{run}.out', tmp_path / f'run{run}.err'
+        stdout_path, stderr_path = directory / f'run{run}.out', directory / f'run{run}.err'
         with stdout_path.open('wb') as out, stderr_path.open('wb') as err:
             process = subprocess.Popen(
                 [sys.executable, 'app.py'],
@@ -34,8 +33,27 @@ def launch(tmp_path: Path) -> Iterator[Callable[..., FlowmonProcess]]:
         started.append(flowmon)
         return flowmon
 
-    yield start
+    return start, started
+
+
+def _kill_all(started: list[FlowmonProcess]) -> None:
     for flowmon in started:
         if flowmon.process.poll() is None:
             flowmon.process.kill()
             flowmon.process.wait(timeout=10)
+
+
+@pytest.fixture
+def launch(tmp_path: Path) -> Iterator[Callable[..., FlowmonProcess]]:
+    """``launch(data_dir=..., **env_overrides)`` starts ``python app.py``; every process is killed at teardown."""
+    start, started = _launcher(tmp_path)
+    yield start
+    _kill_all(started)
+
+
+@pytest.fixture(scope='module')
+def launch_shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., FlowmonProcess]]:
+    """Like ``launch``, for a process shared by the tests of one module (killed after the module)."""
+    start, started = _launcher(tmp_path_factory.mktemp('shared'))
+    yield start
+    _kill_all(started)

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import httpx
 from flowmon_process import FlowmonProcess
 
 Launch = Callable[..., FlowmonProcess]
@@ -36,6 +37,7 @@ SLOW = {
 }
 
 TERMINAL = {'succeeded', 'failed', 'cancelled', 'interrupted'}
+LONG_TOKEN = 'process-test-token-0123'
 # uvicorn shuts down gracefully on SIGTERM, then re-raises the signal: -SIGTERM is a clean exit here.
 CLEAN_EXIT = {0, -signal.SIGTERM}
 
@@ -49,9 +51,9 @@ def put_and_start(flowmon: FlowmonProcess, workflow: dict[str, Any], input: dict
 
 
 def test_start_up_prints_the_address_with_the_given_token(launch: Launch) -> None:
-    flowmon = launch(FLOWMON_TOKEN='given-token')
-    assert flowmon.wait_started() == 'given-token'
-    assert f'Open http://127.0.0.1:{flowmon.port}/?token=given-token' in flowmon.stdout
+    flowmon = launch(FLOWMON_TOKEN='given-token-0123456789')
+    assert flowmon.wait_started() == 'given-token-0123456789'
+    assert f'Open http://127.0.0.1:{flowmon.port}/?token=given-token-0123456789' in flowmon.stdout
 
     assert flowmon.api('GET', '/api/workflows').status_code == 200
     assert {w['id'] for w in flowmon.api('GET', '/api/workflows').json()} >= {'order-pipeline', 'nightly-batch'}
@@ -91,8 +93,63 @@ def test_an_invalid_setting_stops_start_up_with_one_line_naming_it(launch: Launc
     assert 'Traceback' not in flowmon.stdout + flowmon.stderr
 
 
+def test_a_short_token_stops_start_up_with_one_line_naming_it(launch: Launch) -> None:
+    flowmon = launch(FLOWMON_TOKEN='a')
+    assert flowmon.process.wait(timeout=20) == 2
+    lines = [line for line in flowmon.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, flowmon.stderr
+    assert 'FLOWMON_TOKEN' in lines[0] and '16 characters' in lines[0]
+
+
+def test_listening_beyond_this_machine_warns_about_plain_http(launch: Launch) -> None:
+    flowmon = launch(FLOWMON_TOKEN=LONG_TOKEN, FLOWMON_HOST='0.0.0.0')
+    flowmon.wait_started()  # the printed address is one a browser can open: http://127.0.0.1:<port>
+    warnings = [line for line in flowmon.stderr.splitlines() if 'FLOWMON_HOST=0.0.0.0' in line]
+    assert len(warnings) == 1
+    assert 'WARNING' in warnings[0] and 'plain HTTP' in warnings[0] and 'reverse proxy' in warnings[0]
+    assert 'FLOWMON_PUBLIC_URL' in warnings[0]
+    assert flowmon.stop() in CLEAN_EXIT
+
+    local = launch(FLOWMON_TOKEN=LONG_TOKEN)
+    local.wait_started()
+    assert 'plain HTTP' not in local.stderr
+    local.stop()
+
+
+def test_the_data_directory_and_its_files_are_private(launch: Launch, tmp_path: Path) -> None:
+    data_dir = tmp_path / 'loose'
+    data_dir.mkdir(mode=0o755)
+    data_dir.chmod(0o755)  # as an older flowmon (or umask 022) left it
+    (data_dir / '.token').write_text('left-by-an-older-version-0123\n')
+    (data_dir / '.token').chmod(0o644)
+    flowmon = launch(data_dir, FLOWMON_TOKEN=None)
+    assert flowmon.wait_started() == 'left-by-an-older-version-0123'
+    put_and_start(flowmon, QUICK, {'n': 1})
+    response = httpx.get(f'{flowmon.base_url}/?token={flowmon.token}', follow_redirects=False)
+    assert response.status_code == 303  # a signed-in browser: its session is stored under the data dir
+
+    def mode(path: Path) -> int:
+        return stat.S_IMODE(path.stat().st_mode)
+
+    assert mode(data_dir) == 0o700
+    for name in ('flowmon.db', 'flowmon.db-wal', 'flowmon.db-shm', '.token', '.storage_secret'):
+        assert mode(data_dir / name) == 0o600, name
+    storage = data_dir / 'storage'
+    deadline = time.monotonic() + 10
+    while not (files := list(storage.glob('storage-user-*.json'))) and time.monotonic() < deadline:
+        time.sleep(0.05)  # NiceGUI writes the session's file in the background
+    assert files and all(mode(path) == 0o600 for path in files)
+    assert mode(storage) == 0o700
+    flowmon.stop()
+
+    fresh = launch(tmp_path / 'new' / 'data', FLOWMON_TOKEN=LONG_TOKEN)  # created by flowmon itself
+    fresh.wait_started()
+    assert mode(fresh.data_dir) == 0o700 and mode(fresh.data_dir / 'flowmon.db') == 0o600
+    fresh.stop()
+
+
 def test_history_survives_a_restart(launch: Launch) -> None:
-    first = launch(FLOWMON_TOKEN='t')
+    first = launch(FLOWMON_TOKEN=LONG_TOKEN)
     first.wait_started()
     execution_id = put_and_start(first, QUICK, {'n': 7})
     summary = first.poll(f'/api/executions/{execution_id}', lambda s: s['status'] in TERMINAL)
@@ -101,7 +158,7 @@ def test_history_survives_a_restart(launch: Launch) -> None:
     assert events[-1]['type'] == 'execution.completed'
     assert first.stop(signal.SIGTERM) in CLEAN_EXIT
 
-    second = launch(first.data_dir, FLOWMON_TOKEN='t')
+    second = launch(first.data_dir, FLOWMON_TOKEN=LONG_TOKEN)
     second.wait_started()
     assert second.api('GET', f'/api/executions/{execution_id}').json() == summary
     assert second.api('GET', f'/api/executions/{execution_id}/events').json() == events
@@ -112,13 +169,13 @@ def test_history_survives_a_restart(launch: Launch) -> None:
 
 
 def test_sigterm_mid_run_records_the_interruption_before_exiting(launch: Launch) -> None:
-    first = launch(FLOWMON_TOKEN='t')
+    first = launch(FLOWMON_TOKEN=LONG_TOKEN)
     first.wait_started()
     execution_id = put_and_start(first, SLOW, {})
     first.poll(f'/api/executions/{execution_id}', lambda s: s['nodes']['wait']['status'] == 'running')
     assert first.stop(signal.SIGTERM) in CLEAN_EXIT  # no read before: only the shutdown flush can save the tail
 
-    second = launch(first.data_dir, FLOWMON_TOKEN='t')
+    second = launch(first.data_dir, FLOWMON_TOKEN=LONG_TOKEN)
     second.wait_started()
     events = second.api('GET', f'/api/executions/{execution_id}/events').json()
     assert [e['seq'] for e in events] == list(range(1, len(events) + 1))
@@ -137,7 +194,7 @@ def test_sigterm_mid_run_records_the_interruption_before_exiting(launch: Launch)
 
 
 def test_a_run_killed_mid_way_is_interrupted_after_restart(launch: Launch) -> None:
-    first = launch(FLOWMON_TOKEN='t')
+    first = launch(FLOWMON_TOKEN=LONG_TOKEN)
     first.wait_started()
     execution_id = put_and_start(first, SLOW, {})
     first.poll(
@@ -148,7 +205,7 @@ def test_a_run_killed_mid_way_is_interrupted_after_restart(launch: Launch) -> No
     assert before[-1]['type'] == 'node.started' and before[-1]['node_id'] == 'wait'
     assert first.stop(signal.SIGKILL) == -signal.SIGKILL
 
-    second = launch(first.data_dir, FLOWMON_TOKEN='t')
+    second = launch(first.data_dir, FLOWMON_TOKEN=LONG_TOKEN)
     second.wait_started()
     summary = second.api('GET', f'/api/executions/{execution_id}').json()
     assert summary['status'] == 'interrupted'

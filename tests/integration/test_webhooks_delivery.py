@@ -19,6 +19,7 @@ from webhook_receiver import Receiver, Reply
 
 from flowmon.engine.bus import EventBus
 from flowmon.engine.events import WebhookEvent
+from flowmon.secretbox import SecretBox, new_key
 from flowmon.store import Database
 from flowmon.webhooks.guard import OutboundGuard, OutboundRefused, guarded_client
 from flowmon.webhooks.policy import RetrySchedule
@@ -56,7 +57,9 @@ async def make_service(database: Database) -> AsyncIterator[tuple[MakeService, l
         guard = OutboundGuard(['127.0.0.1'])
         client = guarded_client(guard, timeout=httpx.Timeout(timeout, connect=2.0))
         config = DeliveryConfig(schedule=RetrySchedule.of(schedule, jitter=0), timeout_s=timeout, **options)
-        service = DeliveryService(db=database, bus=bus, timers=timers, guard=guard, client=client, config=config)
+        service = DeliveryService(
+            db=database, bus=bus, timers=timers, guard=guard, client=client, config=config, box=SecretBox(new_key())
+        )
         await service.start()
         services.append(service)
         return service
@@ -218,7 +221,9 @@ async def test_a_name_that_resolves_to_a_private_address_fails_the_attempt_as_ss
 
     client = guarded_client(guard, inner=httpx.MockTransport(never))
     config = DeliveryConfig(schedule=RetrySchedule.of((0, 0.1), jitter=0))
-    service = DeliveryService(db=database, bus=EventBus(), timers=timers, guard=guard, client=client, config=config)
+    service = DeliveryService(
+        db=database, bus=EventBus(), timers=timers, guard=guard, client=client, config=config, box=SecretBox(new_key())
+    )
     await service.start()
     try:
         queued = await service.enqueue(url='https://hooks.example.com/in', body=b'{}')

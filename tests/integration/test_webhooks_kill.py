@@ -24,7 +24,7 @@ from standardwebhooks.webhooks import Webhook
 from webhook_receiver import Receiver, Reply
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-TOKEN = 'kill-test-token'
+TOKEN = 'kill-test-token-0123'
 
 
 def _free_port() -> int:

@@ -55,6 +55,7 @@ async def user(
     """A simulated browser on a fresh flowmon (token ``TOKEN``, the three workflows above); not signed in."""
     monkeypatch.setenv('FLOWMON_DATA_DIR', str(tmp_path / 'data'))
     monkeypatch.setenv('FLOWMON_TOKEN', TOKEN)
+    monkeypatch.setenv('FLOWMON_ALLOWED_HOSTS', 'test')  # the simulated browser's host (http://test)
     monkeypatch.setenv('FLOWMON_WORKFLOWS_DIR', str(workflows_dir))
     monkeypatch.setenv('FLOWMON_LOG_LEVEL', 'WARNING')
     async with user_simulation(main_file=MAIN_FILE) as simulated:

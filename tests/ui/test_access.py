@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from nicegui import app
-from nicegui.testing.user import User
-from uisim import TOKEN, current_path, sign_in, start, wait_for_path
+import asyncio
+import time
 
-from flowmon.web.auth import SESSION_KEY
+from nicegui import app, ui
+from nicegui.testing.user import User
+from nicegui.testing.user_interaction import UserInteraction
+from uisim import AUTH, TOKEN, current_path, sign_in, start, submit_form, wait_for_path
+
+from flowmon.web.auth import EXPIRES_KEY, SESSION_KEY
 
 
 async def test_token_link_signs_in_and_strips_the_token(user: User) -> None:
@@ -30,12 +34,15 @@ async def test_wrong_token_in_the_link_is_refused(user: User) -> None:
 async def test_login_form_refuses_a_wrong_token_then_accepts_the_right_one(user: User) -> None:
     await user.open('/login')
     user.find(marker='token-input').type('guess')
-    user.find(marker='sign-in-button').click()
-    await user.should_see('That token is not valid.')
+    assert (await submit_form(user, 'sign-in-form')).headers['location'].endswith('error=token')
+    await user.should_see('That token was not accepted')
     await user.should_not_see(marker='dashboard')
 
+    await submit_form(user, 'sign-in-form')  # nothing typed
+    await user.should_see('Enter the access token.')
+
     user.find(marker='token-input').type(TOKEN)
-    user.find(marker='sign-in-button').click()
+    assert (await submit_form(user, 'sign-in-form')).headers['location'] == '/'
     await user.should_see(marker='dashboard', retries=20)
     await user.should_see('Quick check')
 
@@ -63,11 +70,14 @@ async def test_sub_page_navigation_is_guarded_after_sign_out(user: User) -> None
     execution_id = await start(user, 'quick')
     await sign_in(user)
     await user.should_see(marker='dashboard')
-    user.find(marker='sign-out').click()
+    signed_in_page = user.client
+    await submit_form(user, 'sign-out-form')
     await wait_for_path(user, '/login')
     await user.should_see(marker='sign-in')
 
-    # In-app navigation goes over the websocket, not through the HTTP middleware: the frame must refuse it.
+    # The page that was open before (like another tab) keeps its websocket, which the HTTP middleware never sees:
+    # in-app navigation there must be refused by the frame.
+    user.client = signed_in_page
     for path in ('/executions', f'/executions/{execution_id}', '/workflows/quick', '/'):
         user.navigate.to(path)
         await wait_for_path(user, path.replace('?', r'\?'))
@@ -78,16 +88,16 @@ async def test_sub_page_navigation_is_guarded_after_sign_out(user: User) -> None
 
 async def test_signing_in_from_a_guarded_page_renders_that_page(user: User) -> None:
     await sign_in(user)
-    user.find(marker='sign-out').click()
+    await submit_form(user, 'sign-out-form')
     await wait_for_path(user, '/login')
-    user.navigate.to('/executions')
-    await wait_for_path(user, '/executions')
+    user.navigate.to('/executions?status=failed')
+    await wait_for_path(user, r'/executions\?status=failed')
     await user.should_see(marker='sign-in')
 
     user.find(marker='token-input').type(TOKEN)
-    user.find(marker='sign-in-button').click()
+    assert (await submit_form(user, 'sign-in-form')).headers['location'] == '/executions?status=failed'
     await user.should_see(marker='executions-page', retries=20)
-    assert current_path(user) == '/executions'
+    assert current_path(user) == '/executions?status=failed'
 
 
 async def test_an_open_page_drops_its_data_when_the_browser_is_signed_out_elsewhere(user: User) -> None:
@@ -96,5 +106,49 @@ async def test_an_open_page_drops_its_data_when_the_browser_is_signed_out_elsewh
     # Signing out in another tab clears the shared session; this tab's page notices on its next check.
     for storage in app.storage._users.values():  # the simulated browser's server-side session
         storage.pop(SESSION_KEY, None)
+    await user.should_see(marker='sign-in', retries=40)
+    await user.should_not_see(marker='dashboard')
+
+
+async def test_a_stranger_cannot_read_workflow_names_through_the_header_menu(user: User) -> None:
+    await user.open('/login')
+    await user.should_see(marker='sign-in')
+    # The menu's row is hidden, but NiceGUI delivers events to an element that is not itself hidden: a client
+    # that sends the event by hand must still get nothing.
+    assert user.client is not None
+    menus = [element for element in user.client.elements.values() if isinstance(element, ui.menu)]
+    assert len(menus) == 1
+    UserInteraction(user, set(menus), ui.menu).trigger('beforeShow')  # what a hand-made socket event does
+    await asyncio.sleep(0.2)
+    texts = [getattr(item, 'text', '') for item in menus[0].descendants()]
+    assert not any(name in text for text in texts for name in ('Slow wait', 'Quick check', 'Always broken'))
+    assert [text for text in texts if text] == ['Loading…']
+
+
+async def test_api_callers_get_no_per_visitor_storage_or_cookie(user: User) -> None:
+    before = len(app.storage._users)
+    for _ in range(300):
+        user.http_client.cookies.clear()  # every call a new cookieless visitor
+        response = await user.http_client.get('/api/health')
+        assert response.status_code == 200 and 'set-cookie' not in response.headers
+        response = await user.http_client.get('/api/workflows', headers=AUTH)
+        assert response.status_code == 200 and 'set-cookie' not in response.headers
+    assert len(app.storage._users) == before
+
+
+async def test_nothing_is_stored_for_a_visitor_who_never_signed_in(user: User) -> None:
+    await user.open('/login')
+    user.find(marker='theme-toggle').click()  # works on the page, but is not remembered for a stranger
+    await asyncio.sleep(0.1)
+    assert all(not storage for storage in app.storage._users.values())
+
+
+async def test_an_expired_sign_in_loses_the_page(user: User) -> None:
+    await sign_in(user)
+    await user.should_see(marker='dashboard')
+    for storage in app.storage._users.values():
+        if SESSION_KEY in storage:
+            assert storage[EXPIRES_KEY] > time.time() + 11 * 3600  # FLOWMON_SESSION_HOURS defaults to 12
+            storage[EXPIRES_KEY] = time.time() - 1
     await user.should_see(marker='sign-in', retries=40)
     await user.should_not_see(marker='dashboard')

@@ -7,8 +7,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from flowmon.engine.state import ExecutionState
+from flowmon.perimeter.token_gate import token_matches
 from flowmon.web import format as fmt
-from flowmon.web.auth import fingerprint, safe_redirect, token_matches
+from flowmon.web.auth import fingerprint, safe_redirect
 from flowmon.web.execution_rows import ExecutionSummary, merge_live
 from flowmon.web.filters import ExecutionFilter
 from flowmon.web.widgets.json_input_dialog import parse_input
@@ -135,3 +136,46 @@ def test_auth_helpers() -> None:
     assert safe_redirect('/executions?status=failed') == '/executions?status=failed'
     for unsafe in ('https://evil.example/', '//evil.example/x', '/login?redirect_to=/', 'executions', None, '/\\evil'):
         assert safe_redirect(unsafe) == '/'
+
+
+@pytest.mark.parametrize(
+    'target',
+    [
+        '/\t/evil.example/x',  # browsers drop the tab: //evil.example
+        '/\n/evil.example',
+        '/\r\n/evil.example',
+        '/\x00/evil.example',
+        '/\\/evil.example',  # browsers read a backslash as a slash
+        '/\\evil.example',
+        '\\\\evil.example',
+        '//evil.example',
+        '///evil.example',
+        '/%2F/evil.example',  # encoded forms of the same
+        '/%2f%2fevil.example',
+        '/%09/evil.example',
+        '/%5C/evil.example',
+        '/%5cevil.example',
+        '/./evil.example',
+        '/.//evil.example',
+        '/%2e%2e//evil.example',
+        'javascript:alert(1)',
+        'https://evil.example',
+        'HTTPS://evil.example',
+        ' /executions',
+        '/executions ',
+        '/exec utions',
+        '/logout',
+        '/login',
+        '/' + 'a' * 2001,
+    ],
+)
+def test_safe_redirect_refuses_everything_a_browser_could_send_elsewhere(target: str) -> None:
+    assert safe_redirect(target) == '/'
+
+
+@pytest.mark.parametrize(
+    'target',
+    ['/', '/executions?status=failed&since=today', '/executions/0192-ab/replay?at=3', '/workflows/%C3%A9t%C3%A9'],
+)
+def test_safe_redirect_keeps_local_paths(target: str) -> None:
+    assert safe_redirect(target) == target

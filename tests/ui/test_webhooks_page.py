@@ -7,24 +7,17 @@ receiver that fails the first attempt sees the delivery succeed on the second wi
 from __future__ import annotations
 
 import asyncio
-import importlib.util
-import sys
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from nicegui import ui
 from nicegui.testing.user import User
-from uisim import api, sign_in, start, text_of, wait_for_path, wait_until_ended
+from uisim import api, sign_in, start, text_of, wait_for_path, wait_until_ended, webhook_receiver
 
-_spec = importlib.util.spec_from_file_location(
-    'webhook_receiver', Path(__file__).resolve().parents[1] / 'integration' / 'webhook_receiver.py'
-)
-assert _spec is not None and _spec.loader is not None
-receiver_module = sys.modules.setdefault('webhook_receiver', importlib.util.module_from_spec(_spec))
-if not hasattr(receiver_module, 'Receiver'):  # the integration tests may have imported it already
-    _spec.loader.exec_module(receiver_module)
+from flowmon.web.widgets.text_block import TextBlock
+
+receiver_module = webhook_receiver()
 Receiver, Reply = receiver_module.Receiver, receiver_module.Reply
 
 
@@ -144,7 +137,7 @@ async def test_detail_shows_the_attempt_timeline_and_masks_secrets(user: User, r
     await user.should_see('X-Trace'.lower())
     await user.should_not_see('hunter2')  # custom credential headers are masked
     body = next(iter(user.find(marker='delivery-body').elements))
-    assert '"order": 42' in body.content
+    assert isinstance(body, TextBlock) and '"order": 42' in body.text
 
 
 async def test_redeliver_sends_again_after_confirmation(user: User, receivers: Any) -> None:

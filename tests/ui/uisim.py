@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import re
+import sys
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import httpx
+from nicegui.element import Element
+from nicegui.elements.mixins.value_element import ValueElement
 from nicegui.testing.user import User
 
 from flowmon.web.widgets.event_log import LogLines
@@ -15,7 +20,7 @@ from flowmon.web.widgets.node_list import NodeList
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 MAIN_FILE = REPO_ROOT / 'app.py'
-TOKEN = 'ui-test-token'
+TOKEN = 'ui-test-token-long-enough'
 AUTH = {'Authorization': f'Bearer {TOKEN}'}
 
 QUICK = {
@@ -60,6 +65,28 @@ async def sign_in(user: User, path: str = '/') -> None:
     """Open ``path`` with the token in the URL, as the start-up link does."""
     separator = '&' if '?' in path else '?'
     await user.open(f'{path}{separator}token={TOKEN}')
+
+
+async def submit_form(user: User, marker: str) -> httpx.Response:
+    """Press the submit button of the form marked ``marker``, as a browser does: POST the form's named fields (the
+    values typed into its inputs, the values of its hidden inputs) to its action with the browser's cookies,
+    then load the page the answer redirects to. Returns the form's answer."""
+    forms = user.find(marker=marker).elements
+    assert len(forms) == 1, f'{len(forms)} elements marked {marker!r}'
+    form = next(iter(forms))
+    assert form.tag == 'form' and form.props.get('method') == 'post', f'{marker!r} is not a POST form'
+    fields = list(form.descendants())
+    assert any(field.props.get('type') == 'submit' for field in fields), f'{marker!r} has no submit button'
+    data = {str(field.props['name']): _field_value(field) for field in fields if field.props.get('name')}
+    response = await user.http_client.post(str(form.props['action']), data=data, follow_redirects=False)
+    if response.status_code == 303:
+        await user.open(response.headers['location'])
+    return response
+
+
+def _field_value(field: Element) -> str:
+    value = field.value if isinstance(field, ValueElement) else field.props.get('value')
+    return '' if value is None else str(value)
 
 
 async def api(user: User, method: str, path: str, body: Any = None) -> httpx.Response:
@@ -133,3 +160,15 @@ async def wait_for_log_line(user: User, needle: str, timeout: float = 5.0) -> No
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f'no event log line contains {needle!r}: {log_lines(user)[-10:]}')
         await asyncio.sleep(0.05)
+
+
+def webhook_receiver() -> ModuleType:
+    """tests/integration/webhook_receiver.py (a real loopback HTTP receiver), loaded once per process."""
+    spec = importlib.util.spec_from_file_location(
+        'webhook_receiver', REPO_ROOT / 'tests' / 'integration' / 'webhook_receiver.py'
+    )
+    assert spec is not None and spec.loader is not None
+    module = sys.modules.setdefault('webhook_receiver', importlib.util.module_from_spec(spec))
+    if not hasattr(module, 'Receiver'):  # the integration tests may have imported it already
+        spec.loader.exec_module(module)
+    return module

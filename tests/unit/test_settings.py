@@ -24,6 +24,11 @@ def test_defaults(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     assert settings.webhook_retry_schedule == DEFAULT_WEBHOOK_RETRY_SCHEDULE
     assert settings.retry_schedule == [0, 5, 300, 1800, 7200, 18000, 36000, 36000]
     assert settings.log_level == 'INFO'
+    assert settings.allowed_host_list == ['localhost', '127.0.0.1', '[::1]']
+    assert settings.max_body_bytes == 1 << 20
+    assert settings.session_hours == 12 and settings.session_seconds == 43_200
+    assert settings.trusted_proxy_list == [] and settings.public_url == ''
+    assert settings.browse_url == 'http://127.0.0.1:8080'
 
 
 def test_values_are_read_from_the_variables(tmp_path: Path) -> None:
@@ -34,7 +39,7 @@ def test_values_are_read_from_the_variables(tmp_path: Path) -> None:
             'FLOWMON_DATA_DIR': str(tmp_path / 'd'),
             'FLOWMON_DATABASE_URL': 'sqlite+aiosqlite:///:memory:',
             'FLOWMON_WORKFLOWS_DIR': str(tmp_path / 'wf'),
-            'FLOWMON_TOKEN': 's3cret',
+            'FLOWMON_TOKEN': 's3cret-of-16-chars',
             'FLOWMON_MAX_CONCURRENT_EXECUTIONS': '3',
             'FLOWMON_WEBHOOK_RETRY_SCHEDULE': '0, 1.5 ,10',
             'FLOWMON_LOG_LEVEL': 'warn',
@@ -44,7 +49,7 @@ def test_values_are_read_from_the_variables(tmp_path: Path) -> None:
     assert settings.data_dir == tmp_path / 'd'
     assert settings.db_url == 'sqlite+aiosqlite:///:memory:'
     assert settings.workflows_path == tmp_path / 'wf'
-    assert settings.token is not None and settings.token.get_secret_value() == 's3cret'
+    assert settings.token is not None and settings.token.get_secret_value() == 's3cret-of-16-chars'
     assert settings.retry_schedule == [0, 1.5, 10]
     assert settings.log_level == 'WARNING'
 
@@ -95,6 +100,18 @@ def test_empty_values_count_as_unset() -> None:
         ('FLOWMON_OUTBOUND_PORTS', '1-70000'),
         ('FLOWMON_MAX_PAYLOAD_BYTES', '1000'),
         ('FLOWMON_MAX_PAYLOAD_BYTES', 'a lot'),
+        ('FLOWMON_TOKEN', 'a'),
+        ('FLOWMON_TOKEN', '0123456789abcde'),  # 15 characters
+        ('FLOWMON_ALLOWED_HOSTS', '*'),
+        ('FLOWMON_ALLOWED_HOSTS', 'localhost,http://evil.example'),
+        ('FLOWMON_PUBLIC_URL', 'flowmon.example.org'),
+        ('FLOWMON_PUBLIC_URL', 'ftp://flowmon.example.org'),
+        ('FLOWMON_PUBLIC_URL', 'https://flowmon.example.org/flowmon'),
+        ('FLOWMON_PUBLIC_URL', 'https://flowmon.example.org:99999'),
+        ('FLOWMON_TRUSTED_PROXIES', 'proxy.local'),
+        ('FLOWMON_MAX_BODY_BYTES', '10'),
+        ('FLOWMON_SESSION_HOURS', '0'),
+        ('FLOWMON_SESSION_HOURS', 'forever'),
     ],
 )
 def test_an_invalid_value_gives_one_line_naming_the_variable(variable: str, value: str) -> None:
@@ -104,6 +121,47 @@ def test_an_invalid_value_gives_one_line_naming_the_variable(variable: str, valu
     assert '\n' not in message
     assert message.startswith(f'{variable}: ')
     assert len(message) < 300
+
+
+def test_a_short_token_is_refused_without_echoing_it() -> None:
+    with pytest.raises(SettingsError) as raised:
+        load_settings({'FLOWMON_TOKEN': 'hunter2'})
+    assert str(raised.value).startswith('FLOWMON_TOKEN: ') and '16 characters' in str(raised.value)
+    assert 'hunter2' not in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ('env', 'hosts'),
+    [
+        ({'FLOWMON_HOST': '0.0.0.0'}, ['localhost', '127.0.0.1', '[::1]']),  # a wildcard is no name
+        ({'FLOWMON_HOST': '::'}, ['localhost', '127.0.0.1', '[::1]']),
+        ({'FLOWMON_HOST': '192.0.2.7'}, ['localhost', '127.0.0.1', '[::1]', '192.0.2.7']),
+        ({'FLOWMON_HOST': 'fd00::7'}, ['localhost', '127.0.0.1', '[::1]', '[fd00::7]']),
+        ({'FLOWMON_HOST': 'Box.LAN'}, ['localhost', '127.0.0.1', '[::1]', 'box.lan']),
+        (
+            {'FLOWMON_PUBLIC_URL': 'https://flowmon.example.org'},
+            ['localhost', '127.0.0.1', '[::1]', 'flowmon.example.org'],
+        ),
+        (
+            {'FLOWMON_ALLOWED_HOSTS': 'flowmon.lan, 10.0.0.5 ,::1', 'FLOWMON_HOST': '0.0.0.0'},
+            ['flowmon.lan', '10.0.0.5', '[::1]'],
+        ),
+    ],
+)
+def test_allowed_hosts(env: dict[str, str], hosts: list[str]) -> None:
+    assert load_settings(env).allowed_host_list == hosts
+
+
+def test_browse_url_and_loopback() -> None:
+    assert load_settings({'FLOWMON_HOST': '0.0.0.0', 'FLOWMON_PORT': '9000'}).browse_url == 'http://127.0.0.1:9000'
+    assert load_settings({'FLOWMON_HOST': '::1'}).browse_url == 'http://[::1]:8080'
+    public = load_settings({'FLOWMON_PUBLIC_URL': 'https://Flowmon.Example.org:443/'})
+    assert public.browse_url == 'https://flowmon.example.org'
+    assert load_settings({'FLOWMON_PUBLIC_URL': 'http://box:8443'}).browse_url == 'http://box:8443'
+    for host in ('127.0.0.1', '127.0.0.2', 'localhost', '::1', '[::1]'):
+        assert load_settings({'FLOWMON_HOST': host}).host_is_loopback, host
+    for host in ('0.0.0.0', '::', '192.0.2.7', 'flowmon.example.org'):
+        assert not load_settings({'FLOWMON_HOST': host}).host_is_loopback, host
 
 
 def test_several_invalid_values_are_all_named_on_one_line() -> None:

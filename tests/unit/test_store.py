@@ -309,6 +309,29 @@ async def test_load_directory_skips_bad_files_and_loads_the_good_ones(
     assert 'notes.txt' not in caplog.text
 
 
+def uses_secret(workflow_id: str, secret: str) -> dict[str, Any]:
+    headers = {'X-Api-Key': {'$secret': secret}}
+    node = {'id': 'call', 'type': 'http', 'config': {'url': 'https://example.com', 'headers': headers}}
+    return {'id': workflow_id, 'name': workflow_id, 'nodes': [node]}
+
+
+async def test_workflows_may_name_only_existing_secrets(
+    history: History, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    catalog = WorkflowCatalog(history, default_registry(), known_secrets=lambda: {'api_key'})
+    await catalog.put('known', uses_secret('known', 'api_key'), T0)
+    with pytest.raises(WorkflowError, match="unknown secret 'missing': create it first"):
+        await catalog.put('unknown', uses_secret('unknown', 'missing'), T0)
+
+    directory = tmp_path / 'workflows'
+    directory.mkdir()
+    (directory / 'a-known.json').write_text(json.dumps(uses_secret('file-known', 'api_key')))
+    (directory / 'b-unknown.json').write_text(json.dumps(uses_secret('file-unknown', 'missing')))
+    assert await catalog.load_directory(directory, T0) == ['file-known']
+    assert "b-unknown.json not loaded: unknown secret 'missing'" in caplog.text
+    assert sorted(w.id for w in await catalog.all()) == ['file-known', 'known']
+
+
 async def test_load_directory_replaces_stored_workflows_and_tolerates_a_missing_directory(
     catalog: WorkflowCatalog, tmp_path: Path
 ) -> None:

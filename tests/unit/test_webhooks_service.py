@@ -20,6 +20,7 @@ from flowmon.engine.bus import EventBus
 from flowmon.engine.events import Event, EventType, WebhookEvent, WebhookEventType, utcnow
 from flowmon.engine.nodes.webhook import OutboundWebhook
 from flowmon.engine.projector import Projector
+from flowmon.secretbox import SecretBox, new_key
 from flowmon.store import Database
 from flowmon.webhooks.claims import Claim, ClaimMiss
 from flowmon.webhooks.endpoints import EndpointSpec
@@ -41,6 +42,7 @@ class Harness:
     requests: list[httpx.Request] = field(default_factory=list)
     offset: timedelta = timedelta()
     services: list[DeliveryService] = field(default_factory=list)
+    box: SecretBox = field(default_factory=lambda: SecretBox(new_key()))  # one key for every restart
 
     def clock(self) -> datetime:
         return utcnow() + self.offset
@@ -59,7 +61,7 @@ class Harness:
         config = DeliveryConfig(schedule=RetrySchedule.of(schedule, jitter=0), **options)
         service = DeliveryService(
             db=self.database, bus=self.bus, timers=self.timers, guard=guard, client=client, config=config,
-            clock=self.clock,
+            box=self.box, clock=self.clock,
         )  # fmt: skip
         await service.start()
         self.services.append(service)

@@ -29,14 +29,20 @@ _NODE_LOG = logging.getLogger('flowmon.node')  # what getLogger returns on every
 
 @dataclass(kw_only=True)
 class NodeContext:
-    """What a node's work may use besides its config and input."""
+    """What a node's work may use besides its config and input.
+
+    ``secret_values`` are the values of the secrets the node's config names (resolved for this attempt): a node
+    that stores or shows what it sends (the webhook node) uses them to know what to hide. ``log`` then redacts
+    them from every line.
+    """
 
     execution_id: str
     node_id: str
     attempt: int
     http: httpx.AsyncClient | None = None
-    log: logging.Logger = field(default=_NODE_LOG)
+    log: logging.Logger | logging.LoggerAdapter[logging.Logger] = field(default=_NODE_LOG)
     budget: PayloadBudget = field(default=PayloadBudget())  # what expressions may build (the engine's budget)
+    secret_values: tuple[str, ...] = ()
 
 
 class NodeType(ABC):

@@ -93,6 +93,8 @@ class OutboundWebhook:
     auth: WebhookAuth | None = None
     execution_id: str | None = None
     source_key: str | None = None
+    # values of named secrets used in the url or headers: sent as they are, shown and logged as ``***``
+    secret_values: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -176,6 +178,7 @@ class WebhookNode(NodeType):
             auth=config.auth,
             execution_id=ctx.execution_id,
             source_key=f'{ctx.execution_id}:{ctx.node_id}:{ctx.attempt}',
+            secret_values=ctx.secret_values,
         )
         try:
             receipt = await self.port.submit(request)

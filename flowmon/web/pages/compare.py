@@ -201,9 +201,10 @@ class ComparePage:
             ui.row()
             .classes(classes + 'bg-amber-50 text-amber-900 border-amber-200 dark:bg-[#2a2414] dark:text-amber-100 '
                      'dark:border-amber-900')
-            .props(f'data-testid=first-divergence data-node="{row.node_id}"')
+            .props('data-testid=first-divergence')
             .mark('first-divergence')
-        ):  # fmt: skip
+        ) as banner:  # fmt: skip
+            banner.props['data-node'] = row.node_id
             ui.icon('call_split', size='18px')
             ui.label('First divergence:').classes('font-semibold')
             ui.label(f'{self._names.get(row.node_id, row.node_id)} ({row.node_id})').classes('font-mono')

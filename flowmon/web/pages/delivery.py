@@ -18,6 +18,7 @@ from flowmon.web import webhook_format as wfmt
 from flowmon.web.widgets.attempt_timeline import AttemptTimeline
 from flowmon.web.widgets.confirm_dialog import confirm
 from flowmon.web.widgets.status_badge import StatusBadge
+from flowmon.web.widgets.text_block import TextBlock
 from flowmon.webhooks.records import DeliveryDetail
 from flowmon.webhooks.service import REDELIVERABLE
 
@@ -179,7 +180,7 @@ def _request(detail: DeliveryDetail) -> None:
     text, cut = wfmt.body_preview(detail.body)
     size = f'{len(detail.body):,} bytes'
     ui.label(f'Body · {size}' + (' · first 2 KB shown' if cut else '')).classes('fm-subhead')
-    ui.code(text or '(empty)', language='json').classes('w-full text-xs fm-code').mark('delivery-body')
+    TextBlock(text or '(empty)').props('data-testid=delivery-body').mark('delivery-body')
 
 
 def _fact(label: str, value: str, *, mono: bool = False) -> None:

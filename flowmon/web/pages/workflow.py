@@ -24,6 +24,7 @@ from flowmon.web.widgets.execution_table import ExecutionTable
 from flowmon.web.widgets.filter_bar import FilterBar
 from flowmon.web.widgets.json_input_dialog import JsonInputDialog
 from flowmon.web.widgets.pager import Pager
+from flowmon.web.widgets.text_block import TextBlock
 
 PAGE_SIZE = 20
 LIVE_INTERVAL = 0.2
@@ -147,7 +148,9 @@ def _node_details(stored: StoredWorkflow) -> Any:
         with ui.dialog() as dialog, ui.card().classes('w-full max-w-lg gap-2').mark('node-details'):
             ui.label(str(node.get('name') or node_id)).classes('text-lg font-semibold')
             ui.label(f'{node_id} · {node.get("type")}').classes('text-sm text-grey-7 fm-mono')
-            ui.code(json.dumps(node.get('config') or {}, indent=2), language='json').classes('w-full text-xs')
+            TextBlock(json.dumps(node.get('config') or {}, indent=2, ensure_ascii=False)).props(
+                'data-testid=node-config'
+            )
             if node.get('retry'):
                 ui.label(f'Retry: {json.dumps(node["retry"])}').classes('text-xs text-grey-7 fm-mono')
             with ui.row().classes('w-full justify-end'):

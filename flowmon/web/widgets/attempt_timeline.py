@@ -13,6 +13,7 @@ from nicegui import ui
 
 from flowmon.web import format as fmt
 from flowmon.web import webhook_format as wfmt
+from flowmon.web.widgets.text_block import TextBlock
 from flowmon.webhooks.records import AttemptRecord
 
 GOOD, BAD, INTERRUPTED = 'positive', 'negative', 'purple-5'
@@ -77,7 +78,9 @@ def _entry(attempt: AttemptRecord, now: datetime) -> None:
                 _headers('Response headers', attempt.response_headers)
                 ui.label('Response body (first 2 KB)').classes('fm-subhead')
                 if attempt.response_body_prefix:
-                    ui.code(attempt.response_body_prefix, language='text').classes('w-full text-xs fm-code')
+                    TextBlock(attempt.response_body_prefix).props('data-testid=attempt-response-body').mark(
+                        f'attempt-{attempt.n}-response-body'
+                    )
                 else:
                     ui.label('(empty)').classes('text-xs text-grey-7')
 

@@ -12,11 +12,12 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
-from nicegui import ui
+from flowmon.web.markup import Html, Markup, join, tag
 
 EDGE_COLOR = '#94a3b8'  # slate 400: visible on white and on the dark page
 
-_CSS = f"""<style>
+# Added once for the app (flowmon.web.setup), not sent with every canvas.
+CSS = f"""
 .fm-edges {{ position: absolute; pointer-events: none; will-change: transform; }}
 .fm-edges svg {{ position: absolute; inset: 0; width: 100%; height: 100%; overflow: visible; }}
 .fm-edges path {{ fill: none; stroke: {EDGE_COLOR}; stroke-width: 1.5px; stroke-dasharray: 4 4; opacity: .6;
@@ -26,7 +27,7 @@ _CSS = f"""<style>
             border-top: 4.5px solid transparent; border-bottom: 4.5px solid transparent; }}
 .fm-branch {{ position: absolute; transform: translate(-50%, -100%); font-size: 10px; line-height: 1;
              color: {EDGE_COLOR}; white-space: nowrap; }}
-</style>"""
+"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +73,7 @@ class EdgeLayer:
         self._carried: frozenset[int] = frozenset()
         self._patches = 0
         self.element = (
-            ui.html(self._render(), sanitize=False)
+            Html(self._render())
             .classes('fm-edges')
             .style(f'left: {area.left}px; right: {area.right}px; top: {area.top}px; bottom: {area.bottom}px')
         )
@@ -109,7 +110,7 @@ class EdgeLayer:
         points += [[b, y2], [x2, y2]]
         return points
 
-    def _render(self) -> str:
+    def _render(self) -> Markup:
         area = self._area
         width, height = area.x_max - area.x_min, area.y_max - area.y_min
         paths, marks = [], []
@@ -118,29 +119,28 @@ class EdgeLayer:
             (x1, y1), (x2, y2) = self._positions[source], self._positions[target]
             a, b = x1 + self._half_units, x2 - self._half_units
             middle = (a + b) / 2
-            css = ' class="c"' if i in self._carried else ''  # c: carried data, drawn solid
-            paths.append(
-                f'<path data-e="{i}"{css} d="M{x1:g} {y1:g}H{_n(a)}C{_n(middle)} {y1:g} {_n(middle)} {y2:g} '
-                f'{_n(b)} {y2:g}H{x2:g}"/>'
-            )
+            course = f'M{x1:g} {y1:g}H{_n(a)}C{_n(middle)} {y1:g} {_n(middle)} {y2:g} {_n(b)} {y2:g}H{x2:g}'
+            # c: carried data, drawn solid
+            paths.append(tag('path', data_e=i, class_='c' if i in self._carried else None, d=course))
             targets.add(target)
             when = self._branches.get((source, target))
             if when is not None:
                 left, top = area.percent(middle, (y1 + y2) / 2)
                 marks.append(
-                    f'<div class="fm-branch" style="left:{left:.3f}%;top:{top:.3f}%">{"yes" if when else "no"}</div>'
+                    tag('div', 'yes' if when else 'no', class_='fm-branch', style=f'left:{left:.3f}%;top:{top:.3f}%')
                 )
         for target in sorted(targets):
             left, top = area.percent(*self._positions[target])
-            marks.append(
-                f'<div class="fm-arrow" style="left:calc({left:.3f}% - {self._half_px + 9:g}px);'
-                f'top:calc({top:.3f}% - 4.5px)"></div>'
-            )
-        svg = (
-            f'<svg viewBox="{area.x_min:g} {area.y_min:g} {width:g} {height:g}" preserveAspectRatio="none" '
-            f'aria-hidden="true">{"".join(paths)}</svg>'
+            style = f'left:calc({left:.3f}% - {self._half_px + 9:g}px);top:calc({top:.3f}% - 4.5px)'
+            marks.append(tag('div', class_='fm-arrow', style=style))
+        svg = tag(
+            'svg',
+            join(paths),
+            viewBox=f'{area.x_min:g} {area.y_min:g} {width:g} {height:g}',
+            preserveAspectRatio='none',
+            aria_hidden='true',
         )
-        return _CSS + svg + ''.join(marks)
+        return join([svg, *marks])
 
 
 def _n(value: float) -> str:

@@ -57,11 +57,10 @@ class DiffTable:
             ui.element('div')
             .classes(classes)
             .style(f'grid-template-columns: {COLUMNS}' + (f'; {OUTLINE}' if highlight else ''))
-            .props(
-                f'data-testid="diff-{row.node_id}" data-differs={"yes" if row.differs else "no"} role=row tabindex=0'
-            )
+            .props(f'data-differs={"yes" if row.differs else "no"} role=row tabindex=0')
             .mark(f'diff-{row.node_id}')
         )  # fmt: skip
+        element.props['data-testid'] = f'diff-{row.node_id}'
         with element:
             with ui.column().classes('fm-cell gap-0'):
                 ui.label(self._names.get(row.node_id, row.node_id)).classes('font-medium fm-ellipsis')
@@ -75,9 +74,12 @@ class DiffTable:
             ui.label(duration(row.b_duration_ms)).classes('fm-cell fm-num')
             _delta(row.delta_ms)
             output = 'differs' if row.output_differs else ('same' if row.a_output is not None else DASH)
-            ui.label(output).classes('fm-cell text-sm').classes(
-                'font-semibold text-amber-700 dark:text-amber-300' if row.output_differs else 'text-grey-7'
-            ).props(f'data-testid="diff-output-{row.node_id}"')
+            verdict = (
+                ui.label(output)
+                .classes('fm-cell text-sm')
+                .classes('font-semibold text-amber-700 dark:text-amber-300' if row.output_differs else 'text-grey-7')
+            )
+            verdict.props['data-testid'] = f'diff-output-{row.node_id}'
         if self._on_select is not None:
             callback, node_id = self._on_select, row.node_id
             element.on('click', lambda: callback(node_id))

@@ -3,6 +3,23 @@
 // server only ever sends new lines. The view follows new lines only while the reader is at the bottom: whether
 // to follow is decided by the reader's own scrolling (wheel, touch, keys, scrollbar), never by the scroll events
 // that appending or trimming cause, and scrolling up stops following at once, before the next lines arrive.
+// Lines arrive as cells of text and become text nodes (textContent): node ids, errors and reasons come from
+// executions and imports, and are never parsed as markup.
+
+// cells: [time offset, #seq, type, colour kind ("" for none), node id, detail]
+function lineElement(cells) {
+  const [time, seq, type, kind, node, detail] = cells;
+  const line = document.createElement("div");
+  line.className = "fm-ev";
+  for (const [css, text] of [["t", time], ["s", seq], [kind ? `k k-${kind}` : "k", type], ["n", node], ["d", detail]]) {
+    const cell = document.createElement("span");
+    cell.className = css;
+    cell.textContent = text;
+    line.appendChild(cell);
+  }
+  return line;
+}
+
 export default {
   template: `
     <div role="log" aria-live="off" tabindex="0" class="fm-log"
@@ -17,22 +34,22 @@ export default {
 
   },
   methods: {
-    // html: new lines (each a div.fm-ev)
-    append(html) {
-      this.add(html);
+    // lines: new lines, each its cells (see lineElement)
+    append(lines) {
+      this.add(lines);
       this.follow(false);
     },
     // replace every line (a filter changed, a replay seeked back); force: follow again from the bottom
-    reset(html, force) {
+    reset(lines, force) {
       this.$el.replaceChildren();
       this.count = 0;
-      this.add(html);
+      this.add(lines);
       this.follow(force);
     },
-    add(html) {
-      if (!html) return;
+    add(lines) {
+      if (!lines || !lines.length) return;
       const chunk = document.createElement("div");
-      chunk.innerHTML = html;
+      for (const cells of lines) chunk.appendChild(lineElement(cells));
       this.count += chunk.childElementCount;
       this.$el.appendChild(chunk);
       this.trim();

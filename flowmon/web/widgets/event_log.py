@@ -1,23 +1,23 @@
 """The execution's event log: newest at the bottom, bounded, filterable, polite about scrolling.
 
 The lines live in one browser component (``event_log.js``) however many there are: each update sends only the
-new lines, which the browser appends as one chunk and trims to the newest ``max_lines``. (One ``ui.html`` per
+new lines, which the browser appends as one chunk and trims to the newest ``max_lines``. A line travels as its
+cells of text (time, number, type, node, detail), which the browser puts into the page as text nodes: node ids,
+errors and reasons come from executions and imports, and are never parsed as markup. (One ``ui.html`` per
 update, as before, meant hundreds of elements per open tab on a slow execution.) The view follows new lines only
 while the reader is already at the bottom; scrolled up, it stays where it is. A bounded buffer of recent lines
 backs the filters, and the page keeps a mirror of the lines the browser shows (for the count, and for tests).
 
-The buffer keeps each event as a plain tuple ``(seq, type, node id, rendered line)``, not the event itself:
-the garbage collector stops tracking tuples of strings and numbers, while thousands of events (with their
+The buffer keeps each event as a plain tuple ``(seq, type, node id, cells)``, not the event itself: the
+garbage collector stops tracking tuples of strings and numbers, while thousands of events (with their
 payload dicts) per open tab would be walked by every full collection.
 """
 
 from __future__ import annotations
 
-import re
 from collections import deque
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from html import escape, unescape
 from typing import Any
 
 from nicegui import ui
@@ -52,9 +52,10 @@ CSS = (
     '.fm-ev .n{width:18ch;overflow:hidden;text-overflow:ellipsis}.fm-ev .d{opacity:.75;white-space:pre}'
     + ''.join(f'.fm-ev .k-{kind}{{color:{status_color(kind)}}}' for kind in sorted(set(_KINDS.values())))
 )
-_TAG = re.compile(r'<[^>]+>')
 ALL_TYPES = [str(event_type) for event_type in EventType]
-Line = tuple[int, str, str, str]  # seq, type, node id ('' for none), the rendered HTML line; an exact tuple
+# A line's cells, as the browser shows them: time offset, #seq, type, its colour kind ('' for none), node id, detail.
+Cells = tuple[str, str, str, str, str, str]
+Line = tuple[int, str, str, Cells]  # seq, type, node id ('' for none), cells; exact tuples
 
 
 class LogLines(ui.element, component='event_log.js'):
@@ -73,12 +74,12 @@ class LogLines(ui.element, component='event_log.js'):
 
     def texts(self) -> list[str]:
         """The lines shown, oldest first, as plain text."""
-        return [unescape(_TAG.sub(' ', line[3])).strip() for line in self._lines]
+        return [_text(line[3]) for line in self._lines]
 
     def append(self, lines: Sequence[Line]) -> None:
         self._lines.extend(lines)
         if self._ready and lines:
-            self.run_method('append', ''.join(line[3] for line in lines[-self._max :]))
+            self.run_method('append', [line[3] for line in lines[-self._max :]])
 
     def replace(self, lines: Iterable[Line], follow: bool = True) -> None:
         self._lines.clear()
@@ -96,7 +97,7 @@ class LogLines(ui.element, component='event_log.js'):
 
     def _send_all(self, follow: bool) -> None:
         if self._ready:
-            self.run_method('reset', ''.join(line[3] for line in self._lines), follow)
+            self.run_method('reset', [line[3] for line in self._lines], follow)
 
     def _displayed_contents(self, *, only_visible: bool) -> list[Any]:
         return self.texts()
@@ -223,14 +224,16 @@ class EventLog:
         self._node = self.node_filter.value or None
         self._render_all()
 
-    def _line(self, event: Event) -> str:
+    def _line(self, event: Event) -> Cells:
         offset = (event.ts - self._origin).total_seconds() if self._origin else 0.0
-        kind = _KINDS.get(event.type)
-        word = f'<span class="k k-{kind}">{event.type}</span>' if kind else f'<span class="k">{event.type}</span>'
-        return (
-            f'<div class="fm-ev"><span class="t">+{offset:.3f}s</span><span class="s">#{event.seq}</span>{word}'
-            f'<span class="n">{escape(event.node_id or "")}</span><span class="d">{escape(_detail(event))}</span></div>'
-        )
+        kind = _KINDS.get(event.type, '')
+        return (f'+{offset:.3f}s', f'#{event.seq}', str(event.type), kind, event.node_id or '', _detail(event))
+
+
+def _text(cells: Cells) -> str:
+    """A line as the reader sees it (without the colour kind)."""
+    time, seq, kind_word, _, node_id, detail = cells
+    return ' '.join(part for part in (time, seq, kind_word, node_id, detail) if part)
 
 
 def _detail(event: Event) -> str:

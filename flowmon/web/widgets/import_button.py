@@ -17,7 +17,7 @@ from flowmon.web.auth import is_signed_in
 
 log = logging.getLogger(__name__)
 
-MAX_IMPORT_BYTES = 100 * 1024 * 1024
+MAX_IMPORT_BYTES = 50 * 1024 * 1024  # the body cap of the import route (flowmon.perimeter)
 
 
 class ImportButton:

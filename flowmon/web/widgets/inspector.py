@@ -18,6 +18,7 @@ from nicegui import ui
 from flowmon.engine.state import Attempt, ExecutionState, NodeState
 from flowmon.web.format import DASH, duration, viewer_timezone
 from flowmon.web.theme import status_color, status_icon, status_quasar
+from flowmon.web.widgets.text_block import TextBlock
 
 # vanilla-jsoneditor reads its colours from CSS variables; these follow the app's light/dark surface variables.
 JSON_TREE_STYLE = (
@@ -161,7 +162,7 @@ def _error(node: NodeState) -> None:
         ui.label(node.error or '').classes('text-sm text-red-800 dark:text-red-200 font-medium break-all')
         if node.traceback:
             with ui.expansion('Traceback').classes('w-full text-xs').props('dense'):
-                ui.code(node.traceback, language='python').classes('w-full text-xs')
+                TextBlock(node.traceback).props('data-testid=inspector-traceback')
 
 
 def _attempts(log: tuple[Attempt, ...]) -> None:
@@ -209,16 +210,16 @@ def _payload(title: str, value: Any, *, opened: bool) -> None:
                 }
             ).classes('w-full').style(JSON_TREE_STYLE)
         elif len(text) <= LARGE_PAYLOAD:
-            ui.code(text, language='json').classes('w-full text-xs')
+            TextBlock(text)
         else:
             holder = ui.column().classes('w-full gap-1')
             with holder:
-                ui.code(text[:LARGE_PAYLOAD] + '\n…', language='json').classes('w-full text-xs')
+                TextBlock(text[:LARGE_PAYLOAD] + '\n…')
 
                 def show_all() -> None:
                     holder.clear()
                     with holder:
-                        ui.code(text, language='json').classes('w-full text-xs')
+                        TextBlock(text)
 
                 ui.button(f'Show all ({_size(size)})', icon='unfold_more', on_click=show_all).props(
                     'flat dense no-caps data-testid=show-all'

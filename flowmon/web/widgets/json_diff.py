@@ -9,10 +9,9 @@ from __future__ import annotations
 import difflib
 import json
 from dataclasses import dataclass
-from html import escape
 from typing import Any, Literal
 
-from nicegui import ui
+from flowmon.web.markup import Html, join, tag
 
 MAX_LINES = 2000  # lines of pretty JSON per side that are compared; the rest is cut off (and said so)
 CONTEXT = 3  # unchanged lines kept around each change
@@ -43,8 +42,8 @@ def diff_lines(a: Any, b: Any, context: int = CONTEXT) -> list[DiffLine]:
     for group in difflib.SequenceMatcher(a=left, b=right, autojunk=False).get_grouped_opcodes(context):
         if lines:
             lines.append(DiffLine('fold', '⋯'))
-        for tag, i1, i2, j1, j2 in group:
-            if tag == 'equal':
+        for op, i1, i2, j1, j2 in group:
+            if op == 'equal':
                 lines.extend(DiffLine('same', line) for line in left[i1:i2])
                 continue
             lines.extend(DiffLine('removed', line) for line in left[i1:i2])
@@ -62,21 +61,24 @@ _STYLE = {
 }
 
 
-def json_diff(a: Any, b: Any, *, a_label: str = 'A', b_label: str = 'B') -> ui.html:
-    """The diff as one HTML block (one element, however long)."""
+def json_diff(a: Any, b: Any, *, a_label: str = 'A', b_label: str = 'B') -> Html:
+    """The diff as one HTML block (one element, however long); the outputs' lines are escaped text in it."""
     rows = []
     for line in diff_lines(a, b):
         sign, style = _STYLE[line.kind]
-        rows.append(f'<div style="{style}" data-kind="{line.kind}">{sign}{escape(line.text)}</div>')
+        rows.append(tag('div', sign + line.text, style=style or None, data_kind=line.kind))
     if not rows:
-        rows.append('<div style="opacity:.6">Neither run has an output for this node.</div>')
-    legend = (
-        f'<div style="opacity:.7;margin-bottom:6px"><span style="color:#ef4444">- only in {escape(a_label)}</span>'
-        f' &nbsp; <span style="color:#16a34a">+ only in {escape(b_label)}</span></div>'
+        rows.append(tag('div', 'Neither run has an output for this node.', style='opacity:.6'))
+    legend = tag(
+        'div',
+        tag('span', f'- only in {a_label}', style='color:#ef4444'),
+        '   ',
+        tag('span', f'+ only in {b_label}', style='color:#16a34a'),
+        style='opacity:.7;margin-bottom:6px',
     )
     return (
-        ui.html(legend + ''.join(rows), sanitize=False)
-        .classes('w-full font-mono text-xs whitespace-pre overflow-auto rounded-lg border p-3')
-        .style('max-height: 60vh; border-color: var(--fm-border)')
+        Html(join([legend, *rows]))
+        .classes('w-full font-mono text-xs whitespace-pre-wrap overflow-auto rounded-lg border p-3')
+        .style('max-height: 60vh; border-color: var(--fm-border); overflow-wrap: anywhere')
         .props('data-testid=json-diff')
     )

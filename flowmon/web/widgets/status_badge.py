@@ -25,7 +25,7 @@ class StatusBadge(ui.badge):
             return
         self._status = status
         self.set_text(status)
-        self.props(f'color={status_quasar(status)} data-status={status}')
+        self.props.update({'color': status_quasar(status), 'data-status': status})
         self.classes(remove='fm-status-active')
         if status in ACTIVE_STATUSES:
             self.classes(add='fm-status-active')

@@ -16,6 +16,7 @@ from nicegui.events import EChartPointClickEventArguments
 
 from flowmon.engine.replay import ReplayIndex, Span
 from flowmon.web.format import duration
+from flowmon.web.markup import echarts_tooltip, join, tag
 from flowmon.web.theme import status_color
 
 OUTCOME_STATUS = {
@@ -149,16 +150,14 @@ def _item(row: int, span: Span, duration_s: float) -> dict[str, Any]:
     color = status_color(OUTCOME_STATUS.get(span.outcome, 'pending'))
     took = duration((end_s - span.start_s) * 1000)
     title = f'{span.node_id} · attempt {span.attempt}' if span.attempt else span.node_id
-    detail = f'{span.outcome} · {took}' if not marker else span.outcome
+    lines = [f'{span.outcome} · {took}' if not marker else span.outcome]
     if span.error:
-        detail += f'<br/>{_html(span.error[:160])}'
+        lines.append(span.error[:160])
+    lines.append(f'events {span.start}-{span.end or "…"}')
+    tip = join([tag('b', title), *(join([tag('br'), tag('span', line)]) for line in lines)])
     return {
         'value': [row, round(span.start_s, 4), round(end_s, 4), span.start, span.end if span.end is not None else -1,
                   1 if marker else 0],
         'itemStyle': {'color': color, 'opacity': 0.55 if span.outcome == 'running' else 1},
-        'tooltip': {'formatter': f'<b>{_html(title)}</b><br/>{detail}<br/>events {span.start}-{span.end or "…"}'},
+        'tooltip': {'formatter': echarts_tooltip(tip)},
     }  # fmt: skip
-
-
-def _html(text: str) -> str:
-    return text.replace('&', '&amp;').replace('<', '&lt;').replace('>', '&gt;')

@@ -15,6 +15,7 @@ from typing import Any
 from nicegui import ui
 
 from flowmon.engine.replay import Tick
+from flowmon.web.markup import Html, Markup, join, tag
 from flowmon.web.theme import status_color
 
 TICK_COLORS = {'failure': status_color('failed'), 'retry': status_color('retrying'), None: '#94a3b8'}
@@ -44,7 +45,7 @@ class TimelineScrubber:
         self._quiet = False
         with ui.column().classes('w-full gap-0 fm-scrubber'):
             if ticks:
-                ui.html(_strip(ticks, length), sanitize=False).classes('w-full fm-ticks').props(
+                Html(_strip(ticks, length)).classes('w-full fm-ticks').props(
                     'data-testid=replay-ticks aria-hidden=true'
                 )
             self.slider = (
@@ -82,21 +83,34 @@ class TimelineScrubber:
         self._on_seek(float(event.value) / self._scale)
 
 
-def _strip(ticks: Sequence[Tick], duration_s: float) -> str:
-    """An SVG strip, 16 px high, stretched to the slider's width; notable ticks drawn last (on top)."""
+def _strip(ticks: Sequence[Tick], duration_s: float) -> Markup:
+    """An SVG strip, 16 px high, stretched to the slider's width; notable ticks drawn last (on top), each with a
+    title (the event type and its node id: imported data, escaped like every value here)."""
     span = duration_s or 1.0
     lines = []
     for tick in sorted(ticks, key=lambda t: (t.flag is not None, t.flag == 'failure')):
         x = round(min(tick.elapsed_s / span, 1.0) * VIEW_WIDTH, 2)
-        top = 1 if tick.flag else 8
-        width = 3 if tick.flag else 1.5
-        title = f'<title>{tick.type}{" · " + tick.node_id if tick.node_id else ""}</title>' if tick.flag else ''
+        title = [tag('title', f'{tick.type}{" · " + tick.node_id if tick.node_id else ""}')] if tick.flag else []
         lines.append(
-            f'<line x1="{x}" x2="{x}" y1="{top}" y2="16" stroke="{TICK_COLORS[tick.flag]}" '
-            f'stroke-width="{width}" vector-effect="non-scaling-stroke" data-flag="{tick.flag or "event"}">'
-            f'{title}</line>'
+            tag(
+                'line',
+                *title,
+                x1=x,
+                x2=x,
+                y1=1 if tick.flag else 8,
+                y2=16,
+                stroke=TICK_COLORS[tick.flag],
+                stroke_width=3 if tick.flag else 1.5,
+                vector_effect='non-scaling-stroke',
+                data_flag=tick.flag or 'event',
+            )
         )
-    return (
-        f'<svg viewBox="0 0 {VIEW_WIDTH} 16" preserveAspectRatio="none" width="100%" height="16" '
-        f'style="display:block;overflow:visible">{"".join(lines)}</svg>'
+    return tag(
+        'svg',
+        join(lines),
+        viewBox=f'0 0 {VIEW_WIDTH} 16',
+        preserveAspectRatio='none',
+        width='100%',
+        height=16,
+        style='display:block;overflow:visible',
     )

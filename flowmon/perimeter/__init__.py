@@ -1,0 +1,102 @@
+"""The HTTP perimeter: everything a request passes before a route or page sees it.
+
+:class:`Perimeter` owns the middleware stack and its order. NiceGUI's own layers (session, request tracking,
+cache control, gzip) are outermost; flowmon's run inside them, outermost first::
+
+    SecurityHeaders > TrustedHost > BearerFirst > page guard (sign-in) > BodyCap > routes
+
+so every answer (even a 400 for a foreign ``Host``, a 401 or a 413) carries the security headers, a foreign
+``Host`` is refused before anything else runs, an API caller without the token is refused before its body is
+read, and a body cap error reaches FastAPI as a plain 413 (no ``BaseHTTPMiddleware`` between the cap and the
+routes).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI
+from nicegui import core
+from starlette.middleware import Middleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
+
+from flowmon.settings import Settings, public_origin
+
+from .bearer_first import BearerFirst
+from .body_cap import BodyCap
+from .security_headers import SecurityHeaders
+from .sessions import install_storage_policy, remove_expired_storage, session_middleware_options
+from .token_gate import TokenGate
+
+LARGE_BODY_BYTES = 50 << 20
+LARGE_BODY_PATHS = ('/api/executions/import', '/_nicegui/client/')  # the import route and NiceGUI's uploads
+OPEN_API_PATHS = frozenset({'/api/health'})
+
+log = logging.getLogger(__name__)
+
+
+class Perimeter:
+    """Built from the settings and the token; installed once, before ``ui.run``."""
+
+    def __init__(self, settings: Settings, token: str) -> None:
+        self.settings = settings
+        self.gate = TokenGate(token)
+
+    def install(self, app: FastAPI, page_guard: Middleware) -> None:
+        """Add the middlewares in order (the last added runs first) and restrict socket.io to our origins."""
+        settings = self.settings
+        storage_dir = settings.data_dir / 'storage'
+        install_storage_policy(storage_dir)
+        remove_expired_storage(storage_dir, settings.session_seconds)
+        large = max(LARGE_BODY_BYTES, settings.max_body_bytes)
+        app.add_middleware(
+            BodyCap, default=settings.max_body_bytes, overrides=[(path, large) for path in LARGE_BODY_PATHS]
+        )
+        app.add_middleware(page_guard.cls, *page_guard.args, **page_guard.kwargs)
+        app.add_middleware(BearerFirst, gate=self.gate, open_paths=OPEN_API_PATHS)
+        app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.allowed_host_list)
+        app.add_middleware(SecurityHeaders)
+        core.sio.eio.cors_allowed_origins = socket_origins(settings)
+
+    def run_options(self) -> dict[str, Any]:
+        """``ui.run`` keyword arguments: the session cookie, and forwarded headers only from trusted proxies."""
+        settings = self.settings
+        options: dict[str, Any] = {
+            'session_middleware_kwargs': session_middleware_options(
+                seconds=settings.session_seconds, https=settings.public_url.startswith('https://')
+            ),
+            'proxy_headers': bool(settings.trusted_proxy_list),
+        }
+        if settings.trusted_proxy_list:
+            options['forwarded_allow_ips'] = settings.trusted_proxy_list
+        return options
+
+    def warn_if_exposed(self) -> None:
+        """One warning line when flowmon listens beyond this machine."""
+        settings = self.settings
+        if not settings.host_is_loopback:
+            log.warning(
+                'FLOWMON_HOST=%s makes flowmon reachable from other machines over plain HTTP: the token and the '
+                'session cookie cross the network unencrypted. Put a TLS reverse proxy in front and set '
+                'FLOWMON_PUBLIC_URL, or listen on 127.0.0.1.',
+                settings.host,
+            )
+
+
+def socket_origins(settings: Settings) -> list[str]:
+    """The ``Origin`` values the socket.io handshake accepts: each allowed host on our port, and the public URL."""
+    port = settings.port
+    origins: list[str] = []
+    for host in settings.allowed_host_list:
+        if '*' in host:
+            continue  # a pattern names no single origin
+        origins.append(f'http://{host}:{port}')
+        if port == 80:
+            origins.append(f'http://{host}')
+    if settings.public_url:
+        origins.append(public_origin(settings.public_url))
+    return list(dict.fromkeys(origins))
+
+
+__all__ = ['Perimeter', 'TokenGate', 'socket_origins']

@@ -1,0 +1,94 @@
+"""The browser session: its cookie, a new id on every sign-in and sign-out, and no storage for API callers.
+
+NiceGUI keys each browser's server-side user storage by ``request.session['id']``, a random id in a cookie
+signed with the storage secret. Two things are adjusted here:
+
+- **Fixation.** A browser keeps the id it arrived with, and cookies are shared across the ports of one host, so
+  another app on 127.0.0.1 could plant an id that later becomes signed in. :func:`start_new_session` replaces
+  the id; it must run in HTTP code before the response starts (after that the cookie cannot change).
+- **Per-visitor state.** NiceGUI creates a storage entry and sets a cookie for every request without one; for
+  ``/api/`` and ``/hooks/`` callers (scripts, senders) that is memory spent on nobody. They get neither.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import nicegui.storage as ng_storage
+from nicegui import app
+from starlette.types import Receive, Scope, Send
+
+SESSION_COOKIE = 'flowmon_session'
+STATELESS_PREFIXES = ('/api/', '/hooks/', '/_docs/')
+STATELESS_PATHS = frozenset({'/docs', '/openapi.json'})
+
+log = logging.getLogger(__name__)
+
+
+def session_middleware_options(*, seconds: int, https: bool) -> dict[str, Any]:
+    """``ui.run(session_middleware_kwargs=...)``: the cookie's name, lifetime and flags."""
+    return {'session_cookie': SESSION_COOKIE, 'max_age': seconds, 'same_site': 'lax', 'https_only': https}
+
+
+class NoStorageForApi(ng_storage.RequestTrackingMiddleware):
+    """NiceGUI's request tracking, skipped for paths that never show a page (no storage entry, no cookie).
+
+    Pages and ``/_nicegui_ws`` keep it: NiceGUI prunes storage by reading each client's session id.
+    """
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope['type'] == 'http' and is_stateless(scope['path']):
+            await self.app(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
+
+
+def is_stateless(path: str) -> bool:
+    """Whether ``path`` serves no page, so a visitor there needs no session."""
+    return path in STATELESS_PATHS or path.startswith(STATELESS_PREFIXES)
+
+
+def install_storage_policy(storage_dir: Path) -> None:
+    """Before ``ui.run``: user storage files under ``storage_dir``, none for API callers.
+
+    NiceGUI looks the request-tracking class up by name when the server starts, so replacing it here is enough.
+    """
+    ng_storage.Storage.path = storage_dir
+    if not issubclass(ng_storage.RequestTrackingMiddleware, NoStorageForApi):
+        ng_storage.RequestTrackingMiddleware = NoStorageForApi  # type: ignore[misc]
+
+
+async def start_new_session(scope: Scope) -> None:
+    """Forget the browser's current session (its stored data too) and give it a fresh random id.
+
+    The caller writes the new session's data through ``app.storage.user``, which now resolves to the new id.
+    """
+    session = scope['session']
+    users = app.storage._users  # NiceGUI 3.18 has no public API for this
+    old_id = session.get('id')
+    if isinstance(old_id, str):
+        if old_id not in users:  # pruned from memory, perhaps still on disk
+            await app.storage._create_user_storage(old_id)
+        users[old_id].clear()  # an emptied storage file is deleted
+    new_id = str(uuid.uuid4())
+    session.clear()
+    session['id'] = new_id
+    await app.storage._create_user_storage(new_id)
+
+
+def remove_expired_storage(storage_dir: Path, max_age_seconds: float, now: float | None = None) -> int:
+    """Delete user storage files untouched for longer than a session lives (their sign-in has expired)."""
+    now = time.time() if now is None else now
+    removed = 0
+    for path in storage_dir.glob(f'storage-{ng_storage.USER_PREFIX}*.json'):
+        try:
+            if path.stat().st_mtime < now - max_age_seconds:
+                path.unlink()
+                removed += 1
+        except OSError as exc:
+            log.warning('could not remove expired session storage %s: %s', path.name, exc)
+    return removed

@@ -1,0 +1,133 @@
+"""``SignInMiddleware``: every HTTP way into the pages, and the only code that signs a browser in or out.
+
+NiceGUI pages are reached two ways, so there are three guards:
+
+- This middleware sees every HTTP request. It signs a browser in from ``?token=...`` (then redirects to the same
+  URL without the token, so it stays out of history and logs) or from the sign-in form's ``POST /login``, signs
+  it out on ``POST /logout``, and sends page requests without a session to ``/login``. Signing in and out
+  always replaces the session id (:func:`flowmon.perimeter.sessions.start_new_session`): a cookie planted before
+  sign-in never becomes signed in. ``/_nicegui*`` (assets, websocket), ``/api/`` (bearer auth), ``/hooks/``
+  (signed by their senders), the login page and the API docs pass untouched.
+- Sub-page navigation runs over the websocket and never reaches the middleware; the routed frame
+  (:mod:`flowmon.web.routing`) asks :func:`~flowmon.web.auth.is_signed_in` before it renders a page.
+- Handlers that act (Run, Cancel) or load data (the header's workflows menu) ask again: a hidden element can
+  still receive events.
+
+Wrong tokens are counted per address by the shared :class:`~flowmon.perimeter.token_gate.TokenGate`.
+"""
+
+from __future__ import annotations
+
+import time
+from urllib.parse import parse_qsl, urlencode
+
+from nicegui import app
+from starlette.responses import PlainTextResponse, RedirectResponse, Response
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from flowmon.perimeter.sessions import start_new_session
+from flowmon.perimeter.token_gate import Outcome, TokenGate, too_many_failures
+
+from .auth import (
+    EXPIRES_KEY,
+    LOGIN_PATH,
+    LOGOUT_PATH,
+    SESSION_KEY,
+    TOKEN_PARAM,
+    fingerprint,
+    is_signed_in,
+    login_url,
+    safe_redirect,
+)
+
+OPEN_PATHS = frozenset({LOGIN_PATH, '/favicon.ico', '/docs', '/openapi.json'})
+OPEN_PREFIXES = ('/_nicegui', '/api/', '/hooks/', '/_docs/')
+MAX_FORM_BYTES = 8 * 1024  # the sign-in form: a token and a path
+
+
+def is_open_path(path: str) -> bool:
+    return path in OPEN_PATHS or path.startswith(OPEN_PREFIXES)
+
+
+class SignInMiddleware:
+    """Pure ASGI (no ``BaseHTTPMiddleware``: it may not sit between the body cap and the routes)."""
+
+    def __init__(self, app: ASGIApp, gate: TokenGate, session_seconds: int) -> None:
+        self.app = app
+        self.gate = gate
+        self.session_seconds = session_seconds
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope['type'] != 'http':
+            await self.app(scope, receive, send)
+            return
+        response = await self._respond(scope, receive)
+        if response is None:
+            await self.app(scope, receive, send)
+        else:
+            await response(scope, receive, send)
+
+    async def _respond(self, scope: Scope, receive: Receive) -> Response | None:
+        """The middleware's own answer, or ``None`` to let the request through."""
+        path, method = scope['path'], scope['method']
+        if path == LOGIN_PATH and method == 'POST':
+            return await self._login_form(scope, receive)
+        if path == LOGOUT_PATH and method == 'POST':
+            await start_new_session(scope)
+            return RedirectResponse(LOGIN_PATH, status_code=303)
+        if is_open_path(path):
+            return None
+        query = parse_qsl(scope['query_string'].decode('latin-1'), keep_blank_values=True)
+        presented = [value for key, value in query if key == TOKEN_PARAM]
+        if presented:
+            rest = [(key, value) for key, value in query if key != TOKEN_PARAM]
+            return await self._sign_in(scope, presented[-1], _target(scope, urlencode(rest)))
+        if is_signed_in(self.gate.token):
+            return None
+        if method not in {'GET', 'HEAD'}:
+            return PlainTextResponse('sign in first: open /login', status_code=401)
+        return RedirectResponse(login_url(_target(scope, scope['query_string'].decode('latin-1'))), status_code=303)
+
+    async def _login_form(self, scope: Scope, receive: Receive) -> Response:
+        body = await _read_form(receive, scope)
+        if body is None:
+            return PlainTextResponse(f'the sign-in form is larger than {MAX_FORM_BYTES} bytes', status_code=413)
+        fields = dict(parse_qsl(body.decode('latin-1'), keep_blank_values=True))
+        return await self._sign_in(scope, fields.get('token', ''), fields.get('redirect_to', '/'))
+
+    async def _sign_in(self, scope: Scope, presented: str, target: str) -> Response:
+        if not presented:  # an empty form is no guess: nothing to check or count
+            return RedirectResponse(login_url(target, error='missing'), status_code=303)
+        verdict = self.gate.check(presented, scope)
+        if verdict.outcome is Outcome.LIMITED:
+            return too_many_failures(verdict, json=False)
+        if verdict.outcome is Outcome.REFUSED:
+            return RedirectResponse(login_url(target, error='token'), status_code=303)
+        await start_new_session(scope)
+        app.storage.user.update({SESSION_KEY: fingerprint(self.gate.token), EXPIRES_KEY: self._expiry()})
+        return RedirectResponse(safe_redirect(target), status_code=303)
+
+    def _expiry(self) -> float:
+        return time.time() + self.session_seconds
+
+
+def _target(scope: Scope, query: str) -> str:
+    """The requested page as a local URL (the raw, still-encoded path), for redirects back to it."""
+    raw = scope.get('raw_path') or scope['path'].encode()
+    path = raw.decode('latin-1').split('?', 1)[0]
+    return path + (f'?{query}' if query else '')
+
+
+async def _read_form(receive: Receive, scope: Scope) -> bytes | None:
+    """The request body, or ``None`` once it is over :data:`MAX_FORM_BYTES` (declared or streamed)."""
+    for key, value in scope['headers']:
+        if key == b'content-length' and (not value.isdigit() or int(value) > MAX_FORM_BYTES):
+            return None
+    body = bytearray()
+    while True:
+        message = await receive()
+        body.extend(message.get('body', b''))
+        if len(body) > MAX_FORM_BYTES:
+            return None
+        if not message.get('more_body', False):
+            return bytes(body)

@@ -1,0 +1,353 @@
+"""The HTTP perimeter of a real flowmon process: hosts, origins, headers, body caps, bearer before body, open
+redirects, API numbers out of range and inbound triggers without a browser session (issue 10, findings 2-5,
+11, 12 and 14)."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+
+import httpx
+import pytest
+from flowmon_process import FlowmonProcess
+from raw_http import send_head
+from standardwebhooks.webhooks import Webhook
+
+TOKEN = 'perimeter-test-token-0123'
+AUTH = {'Authorization': f'Bearer {TOKEN}'}
+MIB = 1 << 20
+CSP = (
+    "default-src 'none'; script-src 'self' 'unsafe-inline' 'unsafe-eval'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self'; font-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'self'; "
+    "frame-ancestors 'none'"
+)
+TRIGGERED = {
+    'id': 'triggered',
+    'name': 'Triggered',
+    'trigger': {'enabled': True},
+    'nodes': [{'id': 'echo', 'type': 'transform', 'config': {'expression': 'input'}}],
+}
+
+
+@pytest.fixture(scope='module')
+def flowmon(launch_shared: Callable[..., FlowmonProcess]) -> FlowmonProcess:
+    process = launch_shared(FLOWMON_TOKEN=TOKEN)
+    process.wait_started()
+    return process
+
+
+@pytest.fixture
+def client(flowmon: FlowmonProcess) -> Iterator[httpx.Client]:
+    """A client without cookies or token (each test gets a fresh one)."""
+    with httpx.Client(base_url=flowmon.base_url, timeout=10.0) as fresh:
+        yield fresh
+
+
+def signed(secret: str, body: bytes) -> dict[str, str]:
+    message_id = f'msg_{time.time_ns()}'
+    when = datetime.now(tz=UTC).replace(microsecond=0)
+    return {
+        'webhook-id': message_id,
+        'webhook-timestamp': str(int(when.timestamp())),
+        'webhook-signature': Webhook(secret).sign(message_id, when, body.decode()),
+        'content-type': 'application/json',
+    }
+
+
+# --- finding 2: inbound triggers need no browser session ---------------------------------------------------
+
+
+def test_a_signed_trigger_without_any_cookie_starts_the_workflow(flowmon: FlowmonProcess, client: httpx.Client) -> None:
+    assert flowmon.api('PUT', '/api/workflows/triggered', json=TRIGGERED).status_code in (200, 201)
+    secret = flowmon.api('GET', '/api/workflows/triggered/trigger/secret').json()['secret']
+    body = json.dumps({'order': 7}).encode()
+
+    response = client.post('/hooks/triggered', content=body, headers=signed(secret, body))
+    assert response.status_code == 202, response.text
+    assert 'set-cookie' not in response.headers  # and no per-visitor session for a sender
+    summary = flowmon.poll(f'/api/executions/{response.json()["execution_id"]}', lambda s: s['status'] == 'succeeded')
+    assert summary['input'] == {'order': 7}
+
+    unsigned = client.post('/hooks/triggered', content=body, headers={'content-type': 'application/json'})
+    assert unsigned.status_code == 401
+    assert 'sign in' not in unsigned.text  # the signature check answered, not the browser-session guard
+
+
+# --- finding 3: body caps before parsing; bearer before body -----------------------------------------------
+
+
+@pytest.mark.parametrize('authorization', [None, 'Bearer wrong-token', 'Basic dXNlcjpwYXNz'])
+def test_api_refuses_a_caller_without_the_token_before_reading_the_body(
+    flowmon: FlowmonProcess, authorization: str | None
+) -> None:
+    headers = {'Host': f'127.0.0.1:{flowmon.port}', 'Content-Type': 'application/json', 'Content-Length': '55000000'}
+    if authorization:
+        headers['Authorization'] = authorization
+    began = time.monotonic()
+    # Only the headers are sent: an answer proves the server did not wait for the 55 MB it was promised.
+    response = send_head(flowmon.port, 'POST', '/api/webhooks/deliveries', headers, timeout=5.0)
+    assert response.status == 401
+    assert time.monotonic() - began < 5.0
+    assert response.headers['www-authenticate'] == 'Bearer'
+
+
+def test_a_declared_body_over_the_limit_gets_413_before_it_is_sent(flowmon: FlowmonProcess) -> None:
+    headers = {
+        'Host': f'127.0.0.1:{flowmon.port}',
+        'Content-Type': 'application/json',
+        'Content-Length': str(2 * MIB),
+        **AUTH,
+    }
+    response = send_head(flowmon.port, 'POST', '/api/webhooks/deliveries', headers, timeout=5.0)
+    assert response.status == 413
+    assert 'larger than 1048576 bytes' in json.loads(response.body)['detail']
+
+
+def test_a_streamed_body_over_the_limit_gets_413(client: httpx.Client) -> None:
+    def chunks() -> Iterator[bytes]:  # no Content-Length: chunked transfer encoding
+        yield b'{"url": "https://example.org/", "body": "'
+        for _ in range(40):
+            yield b'x' * (64 * 1024)
+        yield b'"}'
+
+    response = client.post(
+        '/api/webhooks/deliveries', content=chunks(), headers={**AUTH, 'content-type': 'application/json'}
+    )
+    assert response.status_code == 413, response.text
+    assert 'larger than 1048576 bytes' in response.json()['detail']
+
+    raw = client.put('/api/workflows/huge', content=chunks(), headers={**AUTH, 'content-type': 'application/json'})
+    assert raw.status_code == 413, raw.text
+
+
+def test_a_body_under_the_limit_is_parsed_as_before(client: httpx.Client) -> None:
+    body = {'id': 'big', 'name': 'Big', 'nodes': 'x' * (900 * 1024)}
+    response = client.put('/api/workflows/big', json=body, headers=AUTH)
+    assert response.status_code == 422, response.text  # reached the route: its own validation answered
+    assert 'nodes' in response.json()['detail']
+
+
+def test_the_import_and_upload_routes_take_up_to_50_mib(flowmon: FlowmonProcess, client: httpx.Client) -> None:
+    five = b'[' + b'0,' * (5 * MIB // 2) + b'0]'
+    response = client.post('/api/executions/import', content=five, headers={**AUTH, 'content-type': 'application/json'})
+    assert response.status_code not in (413, 500), response.text  # over the default cap, within the route's
+
+    for path in ('/api/executions/import', '/_nicegui/client/some-client/upload/some-element'):
+        headers = {'Host': f'127.0.0.1:{flowmon.port}', 'Content-Length': str(51 * MIB), **AUTH}
+        assert send_head(flowmon.port, 'POST', path, headers).status == 413, path
+
+    def fifty_one_mib() -> Iterator[bytes]:
+        for _ in range(51):
+            yield b' ' * MIB
+
+    streamed = client.post('/api/executions/import', content=fifty_one_mib(), headers=AUTH)
+    assert streamed.status_code == 413
+
+
+def test_the_sign_in_form_is_capped_too(flowmon: FlowmonProcess) -> None:
+    headers = {'Host': f'127.0.0.1:{flowmon.port}', 'Content-Length': str(2 * MIB)}
+    assert send_head(flowmon.port, 'POST', '/login', headers).status == 413
+
+
+# --- finding 4: no redirect to another origin ----------------------------------------------------------------
+
+ELSEWHERE = [
+    '/\t/evil.example/x',
+    '/\n/evil.example',
+    '/\\/evil.example',
+    '/\\evil.example',
+    '//evil.example',
+    '///evil.example',
+    '/%2F/evil.example',
+    '/%09/evil.example',
+    '/%5Cevil.example',
+    '/.//evil.example',
+    'https://evil.example/',
+    'javascript:alert(1)',
+]
+
+
+@pytest.mark.parametrize('target', ELSEWHERE)
+def test_signing_in_never_redirects_to_another_origin(client: httpx.Client, target: str) -> None:
+    response = client.post('/login', data={'token': TOKEN, 'redirect_to': target}, follow_redirects=False)
+    assert response.status_code == 303
+    assert response.headers['location'] == '/'
+
+
+def test_the_token_link_never_redirects_to_another_origin(flowmon: FlowmonProcess) -> None:
+    host = {'Host': f'127.0.0.1:{flowmon.port}'}
+    for path in (
+        f'//evil.example/x?token={TOKEN}',
+        f'/%09/evil.example?token={TOKEN}',
+        f'/\\evil.example?token={TOKEN}',
+    ):
+        response = send_head(flowmon.port, 'GET', path, host)
+        assert response.status == 303, path
+        assert response.headers['location'] == '/', path
+    kept = send_head(flowmon.port, 'GET', f'/executions?status=failed&token={TOKEN}', host)
+    assert kept.headers['location'] == '/executions?status=failed'
+
+
+def test_the_login_page_carries_only_a_safe_target(client: httpx.Client) -> None:
+    page = client.get('/login', params={'redirect_to': '/\t/evil.example/x'})
+    assert page.status_code == 200
+    assert 'evil.example' not in page.text
+
+
+# --- finding 5: Host allow-list, socket.io origins ------------------------------------------------------------
+
+
+@pytest.mark.parametrize('path', ['/', '/login', '/api/health', '/api/workflows', '/hooks/triggered', '/docs'])
+def test_a_foreign_host_gets_400(flowmon: FlowmonProcess, client: httpx.Client, path: str) -> None:
+    response = client.get(path, headers={'Host': 'attacker.example', **AUTH})
+    assert response.status_code == 400
+    assert response.headers['x-frame-options'] == 'DENY'
+    for own in (f'127.0.0.1:{flowmon.port}', f'localhost:{flowmon.port}'):
+        assert client.get('/api/health', headers={'Host': own}).status_code == 200
+
+
+def _websocket_upgrade(port: int, host: str, origin: str | None) -> int:
+    headers = {
+        'Host': host,
+        'Upgrade': 'websocket',
+        'Connection': 'Upgrade',
+        'Sec-WebSocket-Key': 'dGhlIHNhbXBsZSBub25jZQ==',
+        'Sec-WebSocket-Version': '13',
+    }
+    if origin is not None:
+        headers['Origin'] = origin
+    return send_head(port, 'GET', '/_nicegui_ws/socket.io/?EIO=4&transport=websocket', headers).status
+
+
+def test_socket_io_accepts_only_our_own_origins(flowmon: FlowmonProcess, client: httpx.Client) -> None:
+    own = f'http://127.0.0.1:{flowmon.port}'
+    handshake = '/_nicegui_ws/socket.io/?EIO=4&transport=polling'
+    for foreign in (
+        'http://evil.example',
+        'null',
+        f'http://127.0.0.1:{flowmon.port + 1}',
+        f'https://127.0.0.1:{flowmon.port}',
+    ):
+        response = client.get(handshake, headers={'Origin': foreign})
+        assert response.status_code == 400, foreign
+        assert 'not an accepted origin' in response.text
+    for origin in (own, f'http://localhost:{flowmon.port}', f'http://[::1]:{flowmon.port}'):
+        assert client.get(handshake, headers={'Origin': origin}).status_code == 200, origin
+
+    host = f'127.0.0.1:{flowmon.port}'
+    assert _websocket_upgrade(flowmon.port, host, 'http://evil.example') == 403
+    assert _websocket_upgrade(flowmon.port, host, own) == 101
+    assert _websocket_upgrade(flowmon.port, 'attacker.example', 'http://attacker.example') == 400
+
+
+# --- finding 11: numbers and times out of range are 422s naming the parameter -------------------------------
+
+HUGE = '99999999999999999999'
+
+
+@pytest.mark.parametrize(
+    ('path', 'parameter'),
+    [
+        (f'/api/executions?offset={HUGE}', 'offset'),
+        (f'/api/webhooks/deliveries?offset={HUGE}', 'offset'),
+        (f'/api/executions?limit={HUGE}', 'limit'),
+        (f'/api/executions/some-id/events?after_seq={2**63}', 'after_seq'),
+        (f'/api/executions/some-id/events?limit={HUGE}', 'limit'),
+        ('/api/executions?since=0001-01-01T00:00:00%2B05:00', 'since'),
+        ('/api/executions?until=9999-12-31T23:59:59-05:00', 'until'),
+        ('/api/webhooks/deliveries?since=0001-01-01T00:00:00%2B05:00', 'since'),
+        ('/api/webhooks/deliveries?until=9999-12-31T23:59:59-05:00', 'until'),
+    ],
+)
+def test_out_of_range_query_values_get_422_naming_the_parameter(
+    client: httpx.Client, path: str, parameter: str
+) -> None:
+    response = client.get(path, headers=AUTH)
+    assert response.status_code == 422, response.text
+    assert parameter in response.json()['detail']
+
+
+def test_out_of_range_times_in_a_body_get_422(client: httpx.Client) -> None:
+    for field, value in (('since', '0001-01-01T00:00:00+05:00'), ('until', '9999-12-31T23:59:59-05:00')):
+        response = client.post('/api/webhooks/deliveries/redeliver', json={field: value}, headers=AUTH)
+        assert response.status_code == 422, response.text
+        assert field in response.json()['detail']
+
+
+def test_the_state_position_is_bounded(flowmon: FlowmonProcess, client: httpx.Client) -> None:
+    execution = flowmon.api('POST', '/api/workflows/triggered/executions', json={'input': {}}).json()['id']
+    flowmon.poll(f'/api/executions/{execution}', lambda s: s['status'] == 'succeeded')
+    response = client.get(f'/api/executions/{execution}/state', params={'at': HUGE}, headers=AUTH)
+    assert response.status_code == 422 and 'at must be between' in response.json()['detail']
+
+
+# --- finding 12: security headers everywhere, docs without a CDN ---------------------------------------------
+
+
+def _assert_security_headers(response: httpx.Response) -> None:
+    assert response.headers['content-security-policy'] == CSP, response.request.url
+    assert response.headers['x-content-type-options'] == 'nosniff'
+    assert response.headers['referrer-policy'] == 'no-referrer'
+    assert response.headers['x-frame-options'] == 'DENY'
+
+
+@pytest.mark.parametrize(
+    ('method', 'path', 'headers', 'status'),
+    [
+        ('GET', '/login', {}, 200),
+        ('GET', '/', {}, 303),
+        ('GET', f'/?token={TOKEN}', {}, 303),
+        ('GET', '/?token=wrong-token-but-long', {}, 303),
+        ('GET', '/api/health', {}, 200),
+        ('GET', '/api/workflows', {}, 401),
+        ('GET', '/api/workflows', AUTH, 200),
+        ('GET', '/api/workflows/no-such-workflow', AUTH, 404),
+        ('GET', '/api/no/such/route', AUTH, 404),
+        ('PATCH', '/api/health', {}, 405),
+        ('GET', '/hooks/triggered', {}, 405),
+        ('POST', '/hooks/no-such-workflow', {}, 404),
+        ('GET', '/api/executions?offset=-1', AUTH, 422),
+        ('GET', '/docs', {}, 200),
+        ('GET', '/openapi.json', {}, 200),
+        ('GET', '/_docs/swagger-ui-bundle.js', {}, 200),
+        ('GET', '/_nicegui/no-such-asset', {}, 404),
+        ('POST', '/logout', {}, 303),
+    ],
+)
+def test_every_response_carries_the_security_headers(
+    client: httpx.Client, method: str, path: str, headers: dict[str, str], status: int
+) -> None:
+    response = client.request(method, path, headers=headers, follow_redirects=False)
+    assert response.status_code == status, response.text
+    _assert_security_headers(response)
+
+
+def test_api_docs_load_nothing_from_another_origin(client: httpx.Client) -> None:
+    page = client.get('/docs')
+    assert page.status_code == 200
+    assert 'http://' not in page.text and 'https://' not in page.text  # no CDN, no other origin
+    for asset in ('/_docs/swagger-ui-bundle.js', '/_docs/swagger-ui.css', '/_docs/favicon-32x32.png'):
+        assert asset in page.text
+        assert client.get(asset).status_code == 200
+    schema = client.get('/openapi.json').json()
+    assert '/api/executions' in schema['paths']
+    assert client.get('/redoc', follow_redirects=False).status_code != 200
+
+
+# --- finding 14: no per-visitor state for API callers or visitors who never signed in -----------------------
+
+
+def test_api_callers_and_strangers_get_no_cookie_and_no_stored_session(flowmon: FlowmonProcess) -> None:
+    storage = flowmon.data_dir / 'storage'
+    before = sorted(storage.glob('storage-user-*.json')) if storage.exists() else []
+    for _ in range(100):
+        with httpx.Client(base_url=flowmon.base_url) as stranger:  # a fresh client each time: never a cookie
+            assert 'set-cookie' not in stranger.get('/api/health').headers
+            assert 'set-cookie' not in stranger.get('/api/workflows', headers=AUTH).headers
+    assert 'set-cookie' not in httpx.post(f'{flowmon.base_url}/hooks/triggered', content=b'{}').headers
+    for _ in range(5):  # a visitor on the sign-in page gets a session id, but nothing is written for it
+        assert httpx.get(f'{flowmon.base_url}/executions', follow_redirects=True).status_code == 200
+    after = sorted(storage.glob('storage-user-*.json')) if storage.exists() else []
+    assert after == before
