@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -133,6 +133,16 @@ class EndpointStore:
 
     def cached(self, endpoint_id: str) -> Endpoint | None:
         return self._all.get(endpoint_id)
+
+    def mark_disabled(self, endpoint_id: str, reason: str, at: datetime) -> None:
+        """Show a disable just committed in the copy at once, before :meth:`refresh` has read it back: whoever
+        learns that the delivery settled (it settles in the same transaction) must not read a stale copy."""
+        endpoint = self._all.get(endpoint_id)
+        if endpoint is not None and endpoint.enabled:
+            self._all = {
+                **self._all,
+                endpoint_id: replace(endpoint, enabled=False, disabled_reason=reason, disabled_at=at),
+            }
 
     def cached_all(self) -> list[Endpoint]:
         return list(self._all.values())

@@ -156,6 +156,8 @@ class AttemptRunner:
         )
         health = await self._ledger.finish(claim, outcome, decision, disable_after_s=self.config.disable_after_s)
         # committed: everything below may now depend on the outcome
+        if health is not None and health.disabled_reason is not None and claim.endpoint_id is not None:
+            self._endpoints.mark_disabled(claim.endpoint_id, health.disabled_reason, outcome.ended_at)
         self._notify.changed()
         if health is not None:
             await self._endpoints.refresh()
