@@ -13,11 +13,11 @@ import sys
 from nicegui import app, ui
 from starlette.middleware import Middleware
 
-from flowmon import logredact
 from flowmon.api import install_api
 from flowmon.api.docs import install_docs
+from flowmon.infra import logredact
+from flowmon.infra.private_files import PRIVATE_UMASK, make_private
 from flowmon.perimeter import Perimeter
-from flowmon.private_files import PRIVATE_UMASK, make_private
 from flowmon.services import Services
 from flowmon.settings import Settings, SettingsError, load_settings, resolve_secret
 from flowmon.store.keys import DataDirBusy, SecretKeyError, hold_data_dir, load_secret_box

@@ -21,10 +21,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from flowmon.application.exchange import EXPORT_FORMAT, EXPORT_VERSION, validate_export
 from flowmon.engine import Event, EventBus, EventType, default_registry
-from flowmon.engine.replay import KEYFRAME_EVERY, ReplayIndex
+from flowmon.engine.core.replay_index import KEYFRAME_EVERY, ReplayIndex
 from flowmon.store import Database, EventRecorder, History
-from flowmon.store.exchange import EXPORT_FORMAT, EXPORT_VERSION, validate_export
 
 from .report import Row
 

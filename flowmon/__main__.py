@@ -12,7 +12,7 @@ import asyncio
 import sys
 from collections.abc import Callable, Sequence
 
-from flowmon.secretbox import UnsealError, decode_key, encode_key, key_id
+from flowmon.infra.secretbox import UnsealError, decode_key, encode_key, key_id
 from flowmon.settings import Settings, SettingsError, load_settings
 from flowmon.store.keys import DataDirBusy, SecretKeyError
 from flowmon.store.rotation import rotate_secret_key

@@ -14,30 +14,30 @@ from typing import Any
 
 import httpx
 
-from flowmon.engine.bus import EventBus
-from flowmon.engine.events import Event, utcnow
+from flowmon.application.replays import ReplayLoader
+from flowmon.automation.schedules import ScheduleService
+from flowmon.automation.triggers import TriggerService
+from flowmon.delivery.service import DeliveryService, build_delivery_service
+from flowmon.engine.core.events import Event, utcnow
+from flowmon.engine.core.payload import PayloadBudget
+from flowmon.engine.core.replay_index import ReplayIndex
+from flowmon.engine.core.state import ExecutionState
 from flowmon.engine.nodes import NodeRegistry, default_registry
 from flowmon.engine.nodes.http import MAX_RESPONSE_BYTES
 from flowmon.engine.nodes.webhook import WebhookNode
-from flowmon.engine.payload import PayloadBudget
-from flowmon.engine.projector import Projector
-from flowmon.engine.replay import ReplayIndex
-from flowmon.engine.runner import Engine
-from flowmon.engine.secrets import secret_names
-from flowmon.engine.state import ExecutionState
-from flowmon.secretbox import SecretBox
+from flowmon.engine.runtime.bus import EventBus
+from flowmon.engine.runtime.projector import Projector
+from flowmon.engine.runtime.scheduler import Engine
+from flowmon.engine.runtime.secret_refs import secret_names
+from flowmon.infra.outbound import OutboundGuard, guarded_client
+from flowmon.infra.secretbox import SecretBox
+from flowmon.infra.timers import Timers
 from flowmon.settings import Settings
 from flowmon.store import Database, EventRecorder, History, WorkflowCatalog, interrupt_unfinished
 from flowmon.store.keys import PENDING_KEY_FILE, load_secret_box
 from flowmon.store.metrics import ExecutionMetrics
-from flowmon.store.replays import ReplayLoader
 from flowmon.store.sealed import prepare_sealed
 from flowmon.store.secrets import SecretInfo, SecretStore
-from flowmon.webhooks.guard import OutboundGuard, guarded_client
-from flowmon.webhooks.schedules import ScheduleService
-from flowmon.webhooks.service import DeliveryService, build_delivery_service
-from flowmon.webhooks.timers import Timers
-from flowmon.webhooks.triggers import TriggerService
 
 log = logging.getLogger(__name__)
 

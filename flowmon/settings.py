@@ -27,7 +27,7 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
-from flowmon.secretbox import decode_key
+from flowmon.infra.secretbox import decode_key
 
 ENV_PREFIX = 'FLOWMON_'
 DEFAULT_WEBHOOK_RETRY_SCHEDULE = '0,5,300,1800,7200,18000,36000,36000'

@@ -11,7 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 
-from flowmon.engine.payload import MAX_PARSE_DEPTH, PayloadError, PayloadTooLarge, json_text_depth
+from flowmon.engine.core.payload import MAX_PARSE_DEPTH, PayloadError, PayloadTooLarge, json_text_depth
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +32,7 @@ def payload_refused(exc: PayloadError) -> HTTPException:
 class MeasuredBodyRoute(APIRoute):
     """A route whose JSON body is measured before FastAPI parses it into the route's model.
 
-    Text nested deeper than :data:`~flowmon.engine.payload.MAX_PARSE_DEPTH` gets a 400 that says so, instead of
+    Text nested deeper than :data:`~flowmon.engine.core.payload.MAX_PARSE_DEPTH` gets a 400 that says so, instead of
     a parser recursion; shallower bodies are parsed, and the models then hold each payload in them to the
     payload budget with a message that names the field.
     """

@@ -8,11 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 from starlette.datastructures import UploadFile
 
-from flowmon.engine.events import utcnow
-from flowmon.engine.state import initial_state
-from flowmon.services import NotFound, Services
-from flowmon.store.codec import dumps
-from flowmon.store.exchange import (
+from flowmon.application.exchange import (
     ExportMalformed,
     ExportUnavailable,
     ImportRejected,
@@ -20,6 +16,10 @@ from flowmon.store.exchange import (
     import_execution,
     parse_export,
 )
+from flowmon.engine.core.events import utcnow
+from flowmon.engine.core.state import initial_state
+from flowmon.services import NotFound, Services
+from flowmon.store.codec import dumps
 
 MAX_IMPORT_BYTES = 50 * 1024 * 1024  # the body cap of the import route (flowmon.perimeter)
 

@@ -6,10 +6,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, HTTPException, Query, status
 
+from flowmon.engine.core.payload import PayloadError
+from flowmon.engine.core.state import EXECUTION_STATUSES
 from flowmon.engine.model import WorkflowError
-from flowmon.engine.payload import PayloadError
-from flowmon.engine.runner import RerunError
-from flowmon.engine.state import EXECUTION_STATUSES
+from flowmon.engine.runtime.scheduler import RerunError
 from flowmon.services import Conflict, NotFound, Services
 
 from .errors import MeasuredBodyRoute, payload_refused

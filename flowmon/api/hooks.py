@@ -12,14 +12,14 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request, status
 
-from flowmon.services import Services
-from flowmon.webhooks.schedules import ScheduleNotFound
-from flowmon.webhooks.triggers import (
+from flowmon.automation.schedules import ScheduleNotFound
+from flowmon.automation.triggers import (
     TriggerNotFound,
     TriggerPayloadInvalid,
     TriggerPayloadTooLarge,
     TriggerUnauthorized,
 )
+from flowmon.services import Services
 
 
 def hook_routes(services: Services) -> APIRouter:

@@ -7,13 +7,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
+from flowmon.delivery.endpoints import EndpointNotFound, EndpointPatch, EndpointSpec
+from flowmon.delivery.intake import PayloadTooLarge, encode_json
+from flowmon.delivery.policy import DELIVERY_STATUSES
+from flowmon.delivery.service import DeliveryConflict, DeliveryNotFound
+from flowmon.engine.core.payload import PayloadError
 from flowmon.engine.nodes.webhook import WebhookAuth, WebhookRejected
-from flowmon.engine.payload import PayloadError
 from flowmon.services import Services
-from flowmon.webhooks.endpoints import EndpointNotFound, EndpointPatch, EndpointSpec
-from flowmon.webhooks.intake import PayloadTooLarge, encode_json
-from flowmon.webhooks.policy import DELIVERY_STATUSES
-from flowmon.webhooks.service import DeliveryConflict, DeliveryNotFound
 
 from .errors import MeasuredBodyRoute, payload_refused
 from .params import Offset, UtcTime

@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request, Response, status
 
-from flowmon.engine.events import utcnow
+from flowmon.engine.core.events import utcnow
 from flowmon.engine.model import (
     MAX_DEFINITION_BYTES,
     DocumentRefused,

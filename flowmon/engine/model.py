@@ -4,7 +4,7 @@ A workflow is JSON (or YAML):
 ``{"id", "name", "description"?, "timeout_seconds"?, "nodes": [...], "edges": [...], "schedule"?, "trigger"?}``.
 :func:`parse_workflow` checks the shape, every node's config against its type, and the graph (duplicate
 ids, edges to missing nodes, cycles, branch edges), and raises :class:`WorkflowError` whose message names
-the culprit. A config may name secrets (``{"$secret": "<name>"}``, see :mod:`flowmon.engine.secrets`); the
+the culprit. A config may name secrets (``{"$secret": "<name>"}``, see :mod:`flowmon.engine.runtime.secret_refs`); the
 workflow records which nodes name which secrets, and the definition keeps the references.
 """
 
@@ -21,11 +21,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from flowmon.engine.core.payload import MAX_INT, MAX_NESTING, PayloadError, PayloadMeter, human_size, json_text_depth
+from flowmon.engine.runtime.retry import NO_RETRY, RetryPolicy
+from flowmon.engine.runtime.secret_refs import SecretRefError
+from flowmon.engine.runtime.secret_refs import parse_config as parse_node_config
+
 from .nodes.base import NodeConfig, NodeRegistry
-from .payload import MAX_INT, MAX_NESTING, PayloadError, PayloadMeter, human_size, json_text_depth
-from .retry import NO_RETRY, RetryPolicy
-from .secrets import SecretRefError
-from .secrets import parse_config as parse_node_config
 
 ID_PATTERN = r'^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$'
 RESERVED_NODE_IDS = frozenset({'input'})

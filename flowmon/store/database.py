@@ -13,7 +13,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlmodel import SQLModel
 
-from flowmon.webhooks import tables as _webhook_tables  # noqa: F401  (registers the webhook tables too)
+from flowmon.store import webhook_tables as _webhook_tables  # noqa: F401  (registers the webhook tables too)
 
 from . import tables  # noqa: F401  (registers the tables on SQLModel.metadata)
 from .codec import to_db_time

@@ -9,9 +9,9 @@ from typing import Any
 
 from sqlalchemy import String, delete, func, select, type_coerce
 
-from flowmon.engine.bulk import collector_paused
-from flowmon.engine.events import Event, EventType
-from flowmon.engine.state import ExecutionState, fold
+from flowmon.engine.core.bulk import collector_paused
+from flowmon.engine.core.events import Event, EventType
+from flowmon.engine.core.state import ExecutionState, fold
 
 from .codec import dumps, from_db_time, from_db_time_fast, loads, loads_fast, to_db_time
 from .database import Database

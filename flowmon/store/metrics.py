@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from flowmon.engine.state import TERMINAL_EXECUTION_STATUSES
+from flowmon.engine.core.state import TERMINAL_EXECUTION_STATUSES
 
 from .codec import to_db_time
 from .database import Database

@@ -14,10 +14,10 @@ from nicegui import Client, app, ui
 from nicegui import app as nicegui_app
 
 from flowmon.services import Services
+from flowmon.web.shell import CONNECTION_SCRIPT, Shell
 
 from .auth import is_signed_in
 from .format import TIMEZONE_KEY, remember_timezone
-from .layout import CONNECTION_SCRIPT, Shell
 from .pages import compare, dashboard, delivery, execution, executions, login, replay, secrets, webhooks, workflow
 from .routing import GuardedSubPages, with_error_panel
 from .style import CSS

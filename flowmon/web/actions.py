@@ -8,8 +8,8 @@ from typing import Any, TypeVar
 
 from nicegui import ui
 
+from flowmon.engine.core.payload import PayloadError
 from flowmon.engine.model import WorkflowError
-from flowmon.engine.payload import PayloadError
 from flowmon.services import NotFound, Services
 
 from .auth import LOGIN_PATH, is_signed_in

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from flowmon.engine.state import ExecutionState
+from flowmon.engine.core.state import ExecutionState
 from flowmon.store.history import ExecutionRecord
 
 from .filters import ExecutionFilter

@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from urllib.parse import urlencode
 
-from flowmon.engine.state import EXECUTION_STATUSES, ExecutionState
+from flowmon.engine.core.state import EXECUTION_STATUSES, ExecutionState
 from flowmon.store.history import ExecutionRecord
 from flowmon.store.metrics import utc_midnight
 

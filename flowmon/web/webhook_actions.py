@@ -13,10 +13,10 @@ from typing import Any, TypeVar
 
 from nicegui import ui
 
+from flowmon.delivery.endpoints import Endpoint, EndpointNotFound
+from flowmon.delivery.records import DeliveryRecord
+from flowmon.delivery.service import REDELIVERABLE, DeliveryConflict, DeliveryNotFound
 from flowmon.services import Services
-from flowmon.webhooks.endpoints import Endpoint, EndpointNotFound
-from flowmon.webhooks.records import DeliveryRecord
-from flowmon.webhooks.service import REDELIVERABLE, DeliveryConflict, DeliveryNotFound
 
 from .actions import guarded
 

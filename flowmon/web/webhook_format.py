@@ -7,9 +7,9 @@ from collections.abc import Mapping
 from datetime import datetime
 from urllib.parse import urlsplit
 
-from flowmon.webhooks.endpoints import Endpoint
-from flowmon.webhooks.records import DeliveryRecord
-from flowmon.webhooks.sender import redact
+from flowmon.delivery.endpoints import Endpoint
+from flowmon.delivery.records import DeliveryRecord
+from flowmon.delivery.sender import redact
 
 from .format import DASH
 

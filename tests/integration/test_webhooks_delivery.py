@@ -17,14 +17,14 @@ import pytest
 from standardwebhooks.webhooks import Webhook
 from webhook_receiver import Receiver, Reply
 
-from flowmon.engine.bus import EventBus
-from flowmon.engine.events import WebhookEvent
-from flowmon.secretbox import SecretBox, new_key
+from flowmon.delivery.policy import RetrySchedule
+from flowmon.delivery.service import DeliveryConfig, DeliveryService
+from flowmon.engine.core.events import WebhookEvent
+from flowmon.engine.runtime.bus import EventBus
+from flowmon.infra.outbound import OutboundGuard, OutboundRefused, guarded_client
+from flowmon.infra.secretbox import SecretBox, new_key
+from flowmon.infra.timers import Timers
 from flowmon.store import Database
-from flowmon.webhooks.guard import OutboundGuard, OutboundRefused, guarded_client
-from flowmon.webhooks.policy import RetrySchedule
-from flowmon.webhooks.service import DeliveryConfig, DeliveryService
-from flowmon.webhooks.timers import Timers
 
 MakeService = Callable[..., Awaitable[DeliveryService]]
 BODY = {'type': 'test.event', 'data': {'n': 1, 'text': 'héllo'}}

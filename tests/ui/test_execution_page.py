@@ -24,7 +24,7 @@ from uisim import (
     wait_until_ended,
 )
 
-from flowmon.engine.projector import Projector
+from flowmon.engine.runtime.projector import Projector
 from flowmon.web.widgets.dag_chart import DagChart
 from flowmon.web.widgets.event_log import LogLines
 from flowmon.web.widgets.node_list import NodeList

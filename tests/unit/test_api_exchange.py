@@ -13,7 +13,7 @@ from fastapi import FastAPI
 
 from flowmon.api import install_api
 from flowmon.engine import Event, fold
-from flowmon.engine.state import initial_state
+from flowmon.engine.core.state import initial_state
 from flowmon.services import Services
 from flowmon.settings import Settings
 

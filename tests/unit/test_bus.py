@@ -126,7 +126,7 @@ def test_raising_subscriber_does_not_break_publish(caplog: pytest.LogCaptureFixt
     bus.subscribe(before.append)
     bus.subscribe(broken)
     bus.subscribe(after.append)
-    with caplog.at_level(logging.ERROR, logger='flowmon.engine.bus'):
+    with caplog.at_level(logging.ERROR, logger='flowmon.engine.runtime.bus'):
         bus.publish(ev(1))
         bus.publish(ev(2))
     assert [e.seq for e in before] == [1, 2]

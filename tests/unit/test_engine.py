@@ -30,8 +30,8 @@ from flowmon.engine import (
     fold,
     parse_workflow,
 )
-from flowmon.engine.events import TERMINAL_EXECUTION_EVENTS
-from flowmon.engine.payload import PayloadBudget, PayloadInvalid, PayloadTooDeep, PayloadTooLarge
+from flowmon.engine.core.events import TERMINAL_EXECUTION_EVENTS
+from flowmon.engine.core.payload import PayloadBudget, PayloadInvalid, PayloadTooDeep, PayloadTooLarge
 
 T0 = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
 

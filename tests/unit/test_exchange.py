@@ -13,10 +13,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from flowmon.engine import Engine, Event, EventBus, default_registry, fold, parse_workflow
-from flowmon.engine.payload import PayloadBudget
-from flowmon.store import Database, EventRecorder, History
-from flowmon.store.exchange import (
+from flowmon.application.exchange import (
     EXPORT_FORMAT,
     ExportMalformed,
     ExportUnavailable,
@@ -26,6 +23,9 @@ from flowmon.store.exchange import (
     parse_export,
     validate_export,
 )
+from flowmon.engine import Engine, Event, EventBus, default_registry, fold, parse_workflow
+from flowmon.engine.core.payload import PayloadBudget
+from flowmon.store import Database, EventRecorder, History
 from flowmon.store.tables import EventRow, ExecutionRow, NodeRunRow
 
 NOW = datetime(2025, 7, 1, 9, 30, tzinfo=UTC)

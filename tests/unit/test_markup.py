@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from flowmon.engine.events import Event, EventType
-from flowmon.engine.replay import Span, Tick
+from flowmon.engine.core.events import Event, EventType
+from flowmon.engine.core.replay_index import Span, Tick
 from flowmon.web.markup import JS_ESCAPE, Markup, echarts_tooltip, escape, join, tag
 from flowmon.web.widgets.dag_text import label_formatter, tooltip_formatter
 from flowmon.web.widgets.event_log import EventLog

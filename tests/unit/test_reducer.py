@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from flowmon.engine import Event, EventFormatError, EventType, apply, fold
-from flowmon.engine.state import ExecutionState
+from flowmon.engine.core.state import ExecutionState
 
 T0 = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
 EXEC = 'exec-1'

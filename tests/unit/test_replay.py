@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from flowmon.engine import Event, EventType, apply, fold
-from flowmon.engine.replay import Alignment, ReplayIndex, compare, first_divergence, graph_order
-from flowmon.engine.state import ExecutionState
+from flowmon.engine.core.replay_index import Alignment, ReplayIndex, compare, first_divergence, graph_order
+from flowmon.engine.core.state import ExecutionState
 
 T0 = datetime(2025, 4, 5, 6, 7, 8, tzinfo=UTC)
 E = EventType

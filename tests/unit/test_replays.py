@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from flowmon.application.replays import ReplayLoader
 from flowmon.engine import Event, EventBus, EventType
 from flowmon.store import Database, EventRecorder, History
-from flowmon.store.replays import ReplayLoader
 
 T0 = datetime(2025, 8, 1, tzinfo=UTC)
 

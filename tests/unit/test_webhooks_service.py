@@ -16,19 +16,19 @@ from typing import Any
 import httpx
 import pytest
 
-from flowmon.engine.bus import EventBus
-from flowmon.engine.events import Event, EventType, WebhookEvent, WebhookEventType, utcnow
+from flowmon.delivery.claims import Claim, ClaimMiss
+from flowmon.delivery.endpoints import EndpointSpec
+from flowmon.delivery.limits import Limits
+from flowmon.delivery.policy import RetrySchedule
+from flowmon.delivery.service import DeliveryConfig, DeliveryConflict, DeliveryService
+from flowmon.engine.core.events import Event, EventType, WebhookEvent, WebhookEventType, utcnow
 from flowmon.engine.nodes.webhook import OutboundWebhook
-from flowmon.engine.projector import Projector
-from flowmon.secretbox import SecretBox, new_key
+from flowmon.engine.runtime.bus import EventBus
+from flowmon.engine.runtime.projector import Projector
+from flowmon.infra.outbound import OutboundGuard, guarded_client
+from flowmon.infra.secretbox import SecretBox, new_key
+from flowmon.infra.timers import Timers
 from flowmon.store import Database
-from flowmon.webhooks.claims import Claim, ClaimMiss
-from flowmon.webhooks.endpoints import EndpointSpec
-from flowmon.webhooks.guard import OutboundGuard, guarded_client
-from flowmon.webhooks.limits import Limits
-from flowmon.webhooks.policy import RetrySchedule
-from flowmon.webhooks.service import DeliveryConfig, DeliveryConflict, DeliveryService
-from flowmon.webhooks.timers import Timers
 
 URL = 'https://hooks.example.com/in'
 

@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 import httpx
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from ..payload import PayloadBudget
+from flowmon.engine.core.payload import PayloadBudget
 
 
 class NodeConfig(BaseModel):

@@ -14,10 +14,10 @@ from typing import Any
 
 from nicegui import ui
 
-from flowmon.engine.layout import layout_definition
-from flowmon.engine.replay import AlignBy, Alignment, NodeDiff, ReplayIndex, compare, first_divergence
+from flowmon.engine.core.replay_index import AlignBy, Alignment, NodeDiff, ReplayIndex, compare, first_divergence
 from flowmon.services import NotFound, Services
 from flowmon.web.format import duration, short_id
+from flowmon.web.graph_layout import layout_definition
 from flowmon.web.playback import elapsed_text
 from flowmon.web.teardown import weak_callback
 from flowmon.web.widgets.dag_view import DagView

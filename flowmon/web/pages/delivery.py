@@ -11,6 +11,8 @@ from datetime import datetime
 
 from nicegui import ui
 
+from flowmon.delivery.records import DeliveryDetail
+from flowmon.delivery.service import REDELIVERABLE
 from flowmon.services import Services
 from flowmon.web import format as fmt
 from flowmon.web import webhook_actions as actions
@@ -19,8 +21,6 @@ from flowmon.web.widgets.attempt_timeline import AttemptTimeline
 from flowmon.web.widgets.confirm_dialog import confirm
 from flowmon.web.widgets.status_badge import StatusBadge
 from flowmon.web.widgets.text_block import TextBlock
-from flowmon.webhooks.records import DeliveryDetail
-from flowmon.webhooks.service import REDELIVERABLE
 
 LIVE_INTERVAL = 0.25
 

@@ -16,8 +16,8 @@ from typing import Any
 
 from nicegui import background_tasks, ui
 
-from flowmon.engine.events import Event, EventType, utcnow
-from flowmon.engine.state import ExecutionState
+from flowmon.engine.core.events import Event, EventType, utcnow
+from flowmon.engine.core.state import ExecutionState
 from flowmon.services import Conflict, NotFound, Services
 from flowmon.web.auth import is_signed_in
 from flowmon.web.format import duration, short_id

@@ -21,7 +21,7 @@ from typing import Any
 from nicegui import app, ui
 from nicegui.events import KeyEventArguments
 
-from flowmon.engine.replay import ReplayIndex
+from flowmon.engine.core.replay_index import ReplayIndex
 from flowmon.services import NotFound, Services
 from flowmon.web.format import count, short_id
 from flowmon.web.playback import SPEEDS, Playhead, parse_position

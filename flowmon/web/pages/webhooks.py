@@ -16,6 +16,8 @@ from urllib.parse import urlencode
 
 from nicegui import ui
 
+from flowmon.delivery.policy import DELIVERY_STATUSES
+from flowmon.delivery.records import WebhookStats
 from flowmon.services import Services
 from flowmon.web import format as fmt
 from flowmon.web import webhook_format as wfmt
@@ -25,8 +27,6 @@ from flowmon.web.widgets.delivery_table import DeliveryTable
 from flowmon.web.widgets.endpoint_list import EndpointList
 from flowmon.web.widgets.metric_card import MetricCard
 from flowmon.web.widgets.pager import Pager
-from flowmon.webhooks.policy import DELIVERY_STATUSES
-from flowmon.webhooks.records import WebhookStats
 
 PATH = '/webhooks'
 PAGE_SIZE = 25

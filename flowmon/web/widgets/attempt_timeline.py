@@ -11,10 +11,10 @@ from datetime import datetime
 
 from nicegui import ui
 
+from flowmon.delivery.records import AttemptRecord
 from flowmon.web import format as fmt
 from flowmon.web import webhook_format as wfmt
 from flowmon.web.widgets.text_block import TextBlock
-from flowmon.webhooks.records import AttemptRecord
 
 GOOD, BAD, INTERRUPTED = 'positive', 'negative', 'purple-5'
 TRIGGERS = {'first': 'first attempt', 'retry': 'scheduled retry', 'manual': 'manual redeliver',

@@ -13,12 +13,12 @@ from typing import Any
 
 from nicegui import ui
 
+from flowmon.automation.schedules import ScheduleNotFound
+from flowmon.automation.triggers import TriggerNotFound
 from flowmon.services import Services
 from flowmon.web import format as fmt
 from flowmon.web.auth import is_signed_in
 from flowmon.web.webhook_format import in_time
-from flowmon.webhooks.schedules import ScheduleNotFound
-from flowmon.webhooks.triggers import TriggerNotFound
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from flowmon.engine.state import NODE_STATUSES, NodeState
+from flowmon.engine.core.state import NODE_STATUSES, NodeState
 from flowmon.web.format import duration
 from flowmon.web.markup import JS_ESCAPE
 from flowmon.web.theme import status_color

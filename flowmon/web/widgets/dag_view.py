@@ -1,7 +1,7 @@
 """The workflow canvas: an ECharts graph coloured by node status, with data flowing along edges.
 
 The only module that knows ECharts option dicts for the DAG. Positions come from
-:mod:`flowmon.engine.layout` (deterministic, computed in Python); colours from :mod:`flowmon.web.theme`.
+:mod:`flowmon.web.graph_layout` (deterministic, computed in Python); colours from :mod:`flowmon.web.theme`.
 :meth:`DagView.apply` takes an :class:`ExecutionState` (any state: live, or "as of event k" for replay)
 and sends the browser only the node items that changed (:mod:`flowmon.web.widgets.dag_chart`). ECharts
 repaints every series on each update, so the many static edges are not a series at all: they are an SVG layer
@@ -18,9 +18,9 @@ from typing import Any
 
 from nicegui import ui
 
-from flowmon.engine.layout import DagLayout, layout_definition
-from flowmon.engine.nodemap import changed_keys
-from flowmon.engine.state import ExecutionState, NodeState
+from flowmon.engine.core.nodemap import changed_keys
+from flowmon.engine.core.state import ExecutionState, NodeState
+from flowmon.web.graph_layout import DagLayout, layout_definition
 from flowmon.web.theme import status_color
 from flowmon.web.widgets.dag_chart import DagChart
 from flowmon.web.widgets.dag_edges import EDGE_COLOR, EdgeLayer, PlotArea

@@ -12,10 +12,10 @@ from datetime import datetime
 
 from nicegui import ui
 
+from flowmon.delivery.endpoints import Endpoint
+from flowmon.delivery.records import DeliveryRecord
 from flowmon.web import format as fmt
 from flowmon.web import webhook_format as wfmt
-from flowmon.webhooks.endpoints import Endpoint
-from flowmon.webhooks.records import DeliveryRecord
 
 from .status_badge import StatusBadge
 

@@ -12,11 +12,11 @@ from typing import Any
 
 from nicegui import ui
 
+from flowmon.delivery.endpoints import Endpoint
 from flowmon.services import Services
 from flowmon.web import format as fmt
 from flowmon.web import webhook_actions as actions
 from flowmon.web import webhook_format as wfmt
-from flowmon.webhooks.endpoints import Endpoint
 
 from .confirm_dialog import confirm
 

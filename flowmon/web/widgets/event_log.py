@@ -22,7 +22,7 @@ from typing import Any
 
 from nicegui import ui
 
-from flowmon.engine.events import Event, EventType
+from flowmon.engine.core.events import Event, EventType
 from flowmon.web.theme import status_color
 
 MAX_LINES = 500

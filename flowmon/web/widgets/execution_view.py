@@ -14,8 +14,8 @@ from typing import Any
 
 from nicegui import ui
 
-from flowmon.engine.events import Event
-from flowmon.engine.state import ExecutionState
+from flowmon.engine.core.events import Event
+from flowmon.engine.core.state import ExecutionState
 from flowmon.web.format import duration, full_timestamp
 from flowmon.web.teardown import weak_callback
 from flowmon.web.widgets.dag_view import DagView

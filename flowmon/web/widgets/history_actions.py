@@ -12,10 +12,10 @@ from datetime import datetime
 
 from nicegui import ui
 
-from flowmon.engine.events import utcnow
+from flowmon.application.exchange import ExportUnavailable, export_execution
+from flowmon.engine.core.events import utcnow
 from flowmon.services import Services
 from flowmon.store.codec import dumps
-from flowmon.store.exchange import ExportUnavailable, export_execution
 from flowmon.web.format import short_id, timestamp
 
 log = logging.getLogger(__name__)

@@ -1,6 +1,6 @@
 """ "Import": upload an execution export file and add it to history as a read-only execution.
 
-The file is checked completely before anything is written (:func:`flowmon.store.exchange.import_execution`);
+The file is checked completely before anything is written (:func:`flowmon.application.exchange.import_execution`);
 a file that is not a valid export is reported with ``ui.notify`` naming the problem and changes nothing.
 On success the browser goes to the imported execution's replay.
 """
@@ -11,8 +11,8 @@ import logging
 
 from nicegui import events, ui
 
+from flowmon.application.exchange import ImportRejected, import_execution, parse_export
 from flowmon.services import Services
-from flowmon.store.exchange import ImportRejected, import_execution, parse_export
 from flowmon.web.auth import is_signed_in
 
 log = logging.getLogger(__name__)

@@ -15,7 +15,7 @@ from typing import Any
 
 from nicegui import ui
 
-from flowmon.engine.state import Attempt, ExecutionState, NodeState
+from flowmon.engine.core.state import Attempt, ExecutionState, NodeState
 from flowmon.web.format import DASH, duration, viewer_timezone
 from flowmon.web.theme import status_color, status_icon, status_quasar
 from flowmon.web.widgets.text_block import TextBlock

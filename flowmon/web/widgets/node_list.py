@@ -15,8 +15,8 @@ from typing import Any
 
 from nicegui import ui
 
-from flowmon.engine.nodemap import changed_keys
-from flowmon.engine.state import ExecutionState, NodeState
+from flowmon.engine.core.nodemap import changed_keys
+from flowmon.engine.core.state import ExecutionState, NodeState
 from flowmon.web.format import duration
 from flowmon.web.theme import status_color, status_icon
 

@@ -14,7 +14,7 @@ from typing import Any
 from nicegui import ui
 from nicegui.events import EChartPointClickEventArguments
 
-from flowmon.engine.replay import ReplayIndex, Span
+from flowmon.engine.core.replay_index import ReplayIndex, Span
 from flowmon.web.format import duration
 from flowmon.web.markup import echarts_tooltip, join, tag
 from flowmon.web.theme import status_color

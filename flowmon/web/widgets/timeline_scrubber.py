@@ -14,7 +14,7 @@ from typing import Any
 
 from nicegui import ui
 
-from flowmon.engine.replay import Tick
+from flowmon.engine.core.replay_index import Tick
 from flowmon.web.markup import Html, Markup, join, tag
 from flowmon.web.theme import status_color
 

@@ -1,10 +1,10 @@
 """A logging filter that hides the values of named secrets from every log line, whoever writes it.
 
-Nodes that work with secrets log through a redacting logger already (:class:`flowmon.engine.secrets.RedactingLogger`),
-but libraries log too: httpx logs every request's URL at INFO, and an exception's message or traceback may quote
-a header or a URL. The filter sits on the handlers of the root logger and of uvicorn's loggers (which do not
-propagate), formats each record that holds a value, replaces the value with ``***`` and leaves the record with the
-finished text.
+Nodes that work with secrets log through a redacting logger already
+(:class:`flowmon.engine.runtime.secret_refs.RedactingLogger`), but libraries log too: httpx logs every request's
+URL at INFO, and an exception's message or traceback may quote a header or a URL. The filter sits on the handlers
+of the root logger and of uvicorn's loggers (which do not propagate), formats each record that holds a value,
+replaces the value with ``***`` and leaves the record with the finished text.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Collection
 
-from flowmon.engine.secrets import redact_text
+from flowmon.engine.runtime.secret_refs import redact_text
 
 _formatter = logging.Formatter()
 

@@ -14,10 +14,9 @@ import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 
-from flowmon.engine.bus import EventBus, QueueSubscription
-from flowmon.engine.events import Event, EventType
-
-from .endpoints import EndpointStore
+from flowmon.delivery.endpoints import EndpointStore
+from flowmon.engine.core.events import Event, EventType
+from flowmon.engine.runtime.bus import EventBus, QueueSubscription
 
 log = logging.getLogger(__name__)
 

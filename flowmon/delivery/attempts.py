@@ -15,17 +15,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from flowmon.engine.events import WebhookEventType
-
-from .claims import Claim, ClaimMiss
-from .endpoints import EndpointStore
-from .ledger import Ledger
-from .limits import Limits
-from .notify import Notifier
-from .policy import TERMINAL_STATUSES, DeliveryStatus, RetrySchedule, classify, decide
-from .queries import concurrency_key
-from .sender import Sender
-from .timers import Timers
+from flowmon.delivery.claims import Claim, ClaimMiss
+from flowmon.delivery.endpoints import EndpointStore
+from flowmon.delivery.ledger import Ledger
+from flowmon.delivery.limits import Limits
+from flowmon.delivery.notify import Notifier
+from flowmon.delivery.policy import TERMINAL_STATUSES, DeliveryStatus, RetrySchedule, classify, decide
+from flowmon.delivery.queries import concurrency_key
+from flowmon.delivery.sender import Sender
+from flowmon.engine.core.events import WebhookEventType
+from flowmon.infra.timers import Timers
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """The asyncio engine: admission, parallel branches, retries, timeouts, cancel and rerun.
 
 The engine raises every event of an execution, in order, with ``seq`` 1, 2, 3, ... on the bus. It keeps
-no history of its own: whoever needs state folds the events (see :mod:`flowmon.engine.state`).
+no history of its own: whoever needs state folds the events (see :mod:`flowmon.engine.core.state`).
 """
 
 from __future__ import annotations
@@ -24,12 +24,8 @@ from typing import Any, Protocol
 import httpx
 from pydantic import ValidationError
 
-from .bus import EventBus
-from .events import Event, EventType, utcnow
-from .executor import LocalExecutor, NodeExecutor
-from .model import EdgeSpec, Workflow, describe_config_error
-from .nodes.base import NodeConfig, NodeContext, NodeError, NodeRegistry
-from .payload import (
+from flowmon.engine.core.events import Event, EventType, utcnow
+from flowmon.engine.core.payload import (
     MAX_ERROR_CHARS,
     MAX_TRACEBACK_CHARS,
     PayloadBudget,
@@ -38,8 +34,19 @@ from .payload import (
     bounded_text,
     encode_compact,
 )
-from .secrets import RedactingLogger, SecretMissing, SecretResolver, redact, redact_text, resolved_config
-from .state import ExecutionState
+from flowmon.engine.core.state import ExecutionState
+from flowmon.engine.model import EdgeSpec, Workflow, describe_config_error
+from flowmon.engine.nodes.base import NodeConfig, NodeContext, NodeError, NodeRegistry
+from flowmon.engine.runtime.bus import EventBus
+from flowmon.engine.runtime.executor import LocalExecutor, NodeExecutor
+from flowmon.engine.runtime.secret_refs import (
+    RedactingLogger,
+    SecretMissing,
+    SecretResolver,
+    redact,
+    redact_text,
+    resolved_config,
+)
 
 log = logging.getLogger(__name__)
 

@@ -7,11 +7,10 @@ from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 from typing import Any
 
-from flowmon.engine.bus import EventBus
-from flowmon.engine.events import WebhookEvent, WebhookEventType
+from flowmon.delivery.claims import Claim
+from flowmon.engine.core.events import WebhookEvent, WebhookEventType
 from flowmon.engine.nodes.webhook import WebhookReceipt
-
-from .claims import Claim
+from flowmon.engine.runtime.bus import EventBus
 
 
 class Notifier:

@@ -18,15 +18,14 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from flowmon.engine.events import Event
+from flowmon.delivery.endpoints import Endpoint
+from flowmon.delivery.policy import DeliveryStatus
+from flowmon.engine.core.events import Event
 from flowmon.engine.nodes.webhook import MAX_BODY_BYTES, WebhookAuth, WebhookRejected, check_custom_headers
-from flowmon.engine.secrets import redact_text
+from flowmon.engine.runtime.secret_refs import redact_text
+from flowmon.infra.outbound import OutboundGuard, OutboundRefused
+from flowmon.infra.signing import new_message_id, new_secret, secret_key
 from flowmon.store.codec import dumps
-
-from .endpoints import Endpoint
-from .guard import OutboundGuard, OutboundRefused
-from .policy import DeliveryStatus
-from .signing import new_message_id, new_secret, secret_key
 
 ALLOWED_METHODS = frozenset({'POST', 'PUT', 'PATCH'})
 EVENT_DATA_KEYS = ('error', 'reason', 'attempt', 'failed_nodes', 'delay_seconds')

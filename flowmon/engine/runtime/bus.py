@@ -21,7 +21,7 @@ from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from .events import Event, WebhookEvent
+from flowmon.engine.core.events import Event, WebhookEvent
 
 log = logging.getLogger(__name__)
 

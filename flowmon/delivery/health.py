@@ -11,11 +11,10 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from flowmon.delivery.claims import EndpointHealthChange
+from flowmon.delivery.policy import Decision, DeliveryStatus
 from flowmon.store.codec import from_db_time
-
-from .claims import EndpointHealthChange
-from .policy import Decision, DeliveryStatus
-from .tables import endpoints
+from flowmon.store.webhook_tables import endpoints
 
 
 async def record_health(

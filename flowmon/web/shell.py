@@ -12,10 +12,9 @@ from dataclasses import dataclass
 from nicegui import app, ui
 
 from flowmon.services import Services
-
-from .auth import LOGOUT_PATH, is_signed_in
-from .markup import Html, join, tag
-from .teardown import weak_callback
+from flowmon.web.auth import LOGOUT_PATH, is_signed_in
+from flowmon.web.markup import Html, join, tag
+from flowmon.web.teardown import weak_callback
 
 DARK_MODE_KEY = 'dark_mode'
 

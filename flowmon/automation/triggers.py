@@ -20,14 +20,13 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
-from flowmon.engine.events import utcnow
-from flowmon.engine.payload import PayloadBudget, PayloadError, PayloadTooLarge
-from flowmon.secretbox import SecretBox
+from flowmon.engine.core.events import utcnow
+from flowmon.engine.core.payload import PayloadBudget, PayloadError, PayloadTooLarge
+from flowmon.infra.secretbox import SecretBox
+from flowmon.infra.signing import new_secret, verify
 from flowmon.store.catalog import WorkflowCatalog
 from flowmon.store.database import Database
-
-from .signing import new_secret, verify
-from .tables import automation, inbound
+from flowmon.store.webhook_tables import automation, inbound
 
 log = logging.getLogger(__name__)
 

@@ -20,15 +20,14 @@ from typing import Any
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from flowmon.secretbox import SecretBox
+from flowmon.delivery.claims import AttemptOutcome, Claim, ClaimMiss, EndpointHealthChange, claim_from_row
+from flowmon.delivery.health import record_health
+from flowmon.delivery.policy import Decision, DeliveryStatus, ErrorClass, RetrySchedule
+from flowmon.delivery.writer import BatchWriter
+from flowmon.infra.secretbox import SecretBox
 from flowmon.store.codec import dumps, from_db_time, loads
 from flowmon.store.database import Database
-
-from .claims import AttemptOutcome, Claim, ClaimMiss, EndpointHealthChange, claim_from_row
-from .health import record_health
-from .policy import Decision, DeliveryStatus, ErrorClass, RetrySchedule
-from .tables import attempts, deliveries, endpoints
-from .writer import BatchWriter
+from flowmon.store.webhook_tables import attempts, deliveries, endpoints
 
 WAITING = (DeliveryStatus.PENDING.value, DeliveryStatus.RETRYING.value)
 SENDING = DeliveryStatus.SENDING.value

@@ -3,7 +3,7 @@
 * A delivery row (exact body bytes, stable ``webhook-id``) is committed before anything is sent, and the first
   attempt starts at once. When a slot is free the row is stored already claimed for that attempt.
 * Each attempt claims its row (conditional UPDATE), sends, and commits its outcome; only then is the next retry
-  armed as an APScheduler date job (see :mod:`flowmon.webhooks.runner`).
+  armed as an APScheduler date job (see :mod:`flowmon.delivery.attempts`).
 * A sweeper (every 15 s) arms whatever is waiting without a wake-up and recovers attempts whose lease expired.
 * At start-up, deliveries a crash left ``sending`` get their attempt logged ``interrupted`` and are retried.
 
@@ -24,25 +24,24 @@ from typing import Any
 
 import httpx
 
-from flowmon.engine.bus import EventBus
-from flowmon.engine.events import Event, WebhookEventType, utcnow
+from flowmon.delivery.attempts import AttemptRunner, DeliveryConfig
+from flowmon.delivery.claims import preclaim
+from flowmon.delivery.endpoints import EndpointStore
+from flowmon.delivery.fanout import EndpointFanout
+from flowmon.delivery.intake import Intake, encode_json, event_payload
+from flowmon.delivery.ledger import Ledger
+from flowmon.delivery.notify import Notifier
+from flowmon.delivery.policy import TERMINAL_STATUSES, DeliveryStatus, RetrySchedule
+from flowmon.delivery.queries import DeliveryQueries, DeliveryRecord, WebhookStats, concurrency_key
+from flowmon.delivery.sender import Sender
+from flowmon.engine.core.events import Event, WebhookEventType, utcnow
 from flowmon.engine.nodes.webhook import OutboundWebhook, WebhookAuth, WebhookReceipt, WebhookRejected
-from flowmon.secretbox import SecretBox
+from flowmon.engine.runtime.bus import EventBus
+from flowmon.infra.outbound import OutboundGuard, guarded_client
+from flowmon.infra.secretbox import SecretBox
+from flowmon.infra.timers import Timers
 from flowmon.settings import Settings
 from flowmon.store.database import Database
-
-from .claims import preclaim
-from .endpoints import EndpointStore
-from .fanout import EndpointFanout
-from .guard import OutboundGuard, guarded_client
-from .intake import Intake, encode_json, event_payload
-from .ledger import Ledger
-from .notify import Notifier
-from .policy import TERMINAL_STATUSES, DeliveryStatus, RetrySchedule
-from .queries import DeliveryQueries, DeliveryRecord, WebhookStats, concurrency_key
-from .runner import AttemptRunner, DeliveryConfig
-from .sender import Sender
-from .timers import Timers
 
 log = logging.getLogger(__name__)
 

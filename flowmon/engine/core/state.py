@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
-from .events import Event, EventType
-from .nodemap import NodeMap
+from flowmon.engine.core.events import Event, EventType
+from flowmon.engine.core.nodemap import NodeMap
 
 EXECUTION_STATUSES = ('queued', 'running', 'succeeded', 'failed', 'cancelled', 'interrupted')
 NODE_STATUSES = ('pending', 'running', 'retrying', 'succeeded', 'failed', 'skipped', 'cancelled')

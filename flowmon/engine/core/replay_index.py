@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from itertools import accumulate
 from typing import Any, Literal
 
-from .bulk import collector_paused
-from .events import Event, EventType
-from .state import ExecutionState, NodeState, fold
+from flowmon.engine.core.bulk import collector_paused
+from flowmon.engine.core.events import Event, EventType
+from flowmon.engine.core.state import ExecutionState, NodeState, fold
 
 KEYFRAME_EVERY = 500
 

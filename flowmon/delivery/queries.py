@@ -8,15 +8,21 @@ from typing import Any
 
 from sqlalchemy import and_, case, func, select
 
-from flowmon.secretbox import SecretBox
+from flowmon.delivery.ledger import WAITING
+from flowmon.delivery.policy import DeliveryStatus
+from flowmon.delivery.records import (
+    AttemptRecord,
+    DeliveryDetail,
+    DeliveryRecord,
+    WebhookStats,
+    attempt_record,
+    delivery_record,
+)
+from flowmon.delivery.sender import redact
+from flowmon.infra.secretbox import SecretBox
 from flowmon.store.codec import from_db_time, loads
 from flowmon.store.database import Database
-
-from .ledger import WAITING
-from .policy import DeliveryStatus
-from .records import AttemptRecord, DeliveryDetail, DeliveryRecord, WebhookStats, attempt_record, delivery_record
-from .sender import redact
-from .tables import attempts, deliveries
+from flowmon.store.webhook_tables import attempts, deliveries
 
 MAX_PAGE = 500
 _LIST_COLUMNS = [

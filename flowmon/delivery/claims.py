@@ -7,9 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from flowmon.delivery.policy import DeliveryStatus, ErrorClass
 from flowmon.store.codec import from_db_time, loads
-
-from .policy import DeliveryStatus, ErrorClass
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

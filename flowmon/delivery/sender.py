@@ -19,14 +19,13 @@ from datetime import datetime
 import httpx
 
 from flowmon import __version__
-from flowmon.engine.events import utcnow
+from flowmon.delivery.claims import AttemptOutcome, Claim
+from flowmon.delivery.policy import ErrorClass, parse_retry_after
+from flowmon.engine.core.events import utcnow
 from flowmon.engine.nodes.webhook import WebhookAuth
-from flowmon.engine.secrets import redact_text
-
-from .claims import AttemptOutcome, Claim
-from .guard import OutboundDNSError, OutboundRefused, OutboundTooLarge
-from .policy import ErrorClass, parse_retry_after
-from .signing import signed_headers
+from flowmon.engine.runtime.secret_refs import redact_text
+from flowmon.infra.outbound import OutboundDNSError, OutboundRefused, OutboundTooLarge
+from flowmon.infra.signing import signed_headers
 
 USER_AGENT = f'flowmon-webhooks/{__version__}'
 RESPONSE_READ_LIMIT = 64 * 1024

@@ -19,7 +19,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from .nodes.base import NodeConfig, NodeRegistry
+from flowmon.engine.nodes.base import NodeConfig, NodeRegistry
 
 SECRET_REF = '$secret'
 SECRET_NAME_PATTERN = r'^[A-Za-z0-9_.\-]{1,64}$'

@@ -17,14 +17,13 @@ from zoneinfo import ZoneInfo
 from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import select
 
-from flowmon.engine.events import utcnow
+from flowmon.automation.triggers import upsert_automation
+from flowmon.engine.core.events import utcnow
 from flowmon.engine.model import Workflow
+from flowmon.infra.timers import Timers
 from flowmon.store.catalog import WorkflowCatalog
 from flowmon.store.database import Database
-
-from .tables import automation
-from .timers import Timers
-from .triggers import upsert_automation
+from flowmon.store.webhook_tables import automation
 
 log = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@ The delivery table is the source of truth for outbound webhooks: a row (with the
 ``webhook_id``) is committed before the first attempt, and every state change is committed before anything that
 depends on it. JSON columns are text written by :mod:`flowmon.store.codec`; timestamps are aware UTC.
 Secrets and credentials (signing secrets, auth settings, custom header values) are in sealed columns
-(:func:`flowmon.secretbox.sealed_column`): encrypted with the secret key, bound to their table, row and column.
+(:func:`flowmon.infra.secretbox.sealed_column`): encrypted with the secret key, bound to their table, row and column.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from datetime import datetime
 from sqlalchemy import Column, Index, LargeBinary, Text
 from sqlmodel import Field, SQLModel
 
-from flowmon.secretbox import sealed_column
+from flowmon.infra.secretbox import sealed_column
 
 
 class WebhookEndpointRow(SQLModel, table=True):

@@ -3,7 +3,7 @@
 Secrets are generated here, never chosen by users; a rotation keeps the previous secret valid (both signatures are
 sent) for 24 h. Lists and ``to_json`` never show a secret or a credential: only :meth:`EndpointStore.reveal_secret`
 does. The store keeps every endpoint in memory as well, so the bus fan-out matches events without a query.
-In the database the secrets, the auth settings and the custom headers are sealed (:mod:`flowmon.secretbox`).
+In the database the secrets, the auth settings and the custom headers are sealed (:mod:`flowmon.infra.secretbox`).
 """
 
 from __future__ import annotations
@@ -17,16 +17,15 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from sqlalchemy import delete, select
 
-from flowmon.engine.events import EventType, utcnow
+from flowmon.delivery.sender import redact
+from flowmon.engine.core.events import EventType, utcnow
 from flowmon.engine.nodes.webhook import WebhookAuth, check_custom_headers
-from flowmon.secretbox import SecretBox
+from flowmon.infra.outbound import OutboundGuard, OutboundRefused
+from flowmon.infra.secretbox import SecretBox
+from flowmon.infra.signing import new_secret
 from flowmon.store.codec import dumps, from_db_time, loads
 from flowmon.store.database import Database
-
-from .guard import OutboundGuard, OutboundRefused
-from .sender import redact
-from .signing import new_secret
-from .tables import endpoints
+from flowmon.store.webhook_tables import endpoints
 
 SUBSCRIBABLE_EVENT_TYPES = tuple(str(event_type) for event_type in EventType)
 ROTATION_GRACE = timedelta(hours=24)

@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections import OrderedDict, deque
 from collections.abc import Iterable
 
-from .bus import EventBus, Subscription
-from .events import Event
-from .state import ExecutionState, apply
+from flowmon.engine.core.events import Event
+from flowmon.engine.core.state import ExecutionState, apply
+from flowmon.engine.runtime.bus import EventBus, Subscription
 
 
 class Projector:

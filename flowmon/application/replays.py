@@ -11,9 +11,8 @@ from __future__ import annotations
 import asyncio
 from collections import OrderedDict
 
-from flowmon.engine.replay import ReplayIndex
-
-from .history import History
+from flowmon.engine.core.replay_index import ReplayIndex
+from flowmon.store.history import History
 
 MAX_CACHED_INDEXES = 8
 MAX_CACHED_EVENTS = 300_000

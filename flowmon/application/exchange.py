@@ -9,7 +9,7 @@ writes it in one transaction through the recorder's Core path, marked ``imported
 A document that fails any check raises :class:`ImportRejected` naming the problem, and nothing is written.
 
 An export is untrusted input, so it is held to the payload budget: the text is not parsed when it nests more
-than :data:`~flowmon.engine.payload.MAX_PARSE_DEPTH` levels (:func:`parse_export`), and every event is checked
+than :data:`~flowmon.engine.core.payload.MAX_PARSE_DEPTH` levels (:func:`parse_export`), and every event is checked
 field by field before anything is folded or written: its node id (a node of the workflow on node events, null on
 execution events), the type and length of every field the pages and the reducer read, and every payload it carries
 (inputs, outputs) against depth and ``FLOWMON_MAX_PAYLOAD_BYTES`` as the engine checked them when it ran.
@@ -25,10 +25,8 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from flowmon.engine.events import TERMINAL_EXECUTION_EVENTS, Event, EventFormatError, EventType
-from flowmon.engine.model import ID_PATTERN, Workflow, WorkflowError, parse_workflow
-from flowmon.engine.nodes.base import NodeRegistry
-from flowmon.engine.payload import (
+from flowmon.engine.core.events import TERMINAL_EXECUTION_EVENTS, Event, EventFormatError, EventType
+from flowmon.engine.core.payload import (
     MAX_ERROR_CHARS,
     MAX_INT,
     MAX_PARSE_DEPTH,
@@ -40,11 +38,12 @@ from flowmon.engine.payload import (
     PayloadTooDeep,
     json_text_depth,
 )
-from flowmon.engine.runner import new_execution_id
-from flowmon.engine.state import ExecutionState, fold
-
-from .history import History
-from .recorder import EventRecorder
+from flowmon.engine.core.state import ExecutionState, fold
+from flowmon.engine.model import ID_PATTERN, Workflow, WorkflowError, parse_workflow
+from flowmon.engine.nodes.base import NodeRegistry
+from flowmon.engine.runtime.scheduler import new_execution_id
+from flowmon.store.history import History
+from flowmon.store.recorder import EventRecorder
 
 EXPORT_FORMAT = 'flowmon.execution'
 EXPORT_VERSION = 1

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Protocol
 
-from .nodes.base import NodeConfig, NodeContext, NodeType
+from flowmon.engine.nodes.base import NodeConfig, NodeContext, NodeType
 
 
 class NodeExecutor(Protocol):
