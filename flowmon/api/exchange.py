@@ -16,6 +16,7 @@ from flowmon.application.exchange import (
     import_execution,
     parse_export,
 )
+from flowmon.application.views import execution_summary
 from flowmon.engine.core.events import utcnow
 from flowmon.engine.core.state import initial_state
 from flowmon.services import NotFound, Services
@@ -105,7 +106,7 @@ def exchange_routes(services: Services) -> APIRouter:
             raise HTTPException(422, f'at must be between 0 and {index.n} (the number of events), got {k}')
         state = index.state_at(k) or initial_state(execution_id)
         return {
-            **state.summary(),
+            **execution_summary(state),
             'position': {'at': k, 'events': index.n, 'elapsed_s': index.elapsed_at(k)},
         }
 

@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, HTTPException, Query, status
 
+from flowmon.application.views import execution_summary
 from flowmon.engine.core.payload import PayloadError
 from flowmon.engine.core.state import EXECUTION_STATUSES
 from flowmon.engine.model import WorkflowError
@@ -58,7 +59,7 @@ def execution_routes(services: Services) -> APIRouter:
         state = await services.execution_state(execution_id)
         if state is None:
             raise HTTPException(404, f'execution {execution_id!r} not found')
-        return state.summary()
+        return execution_summary(state)
 
     @router.get('/executions/{execution_id}/events')
     async def get_events(

@@ -25,6 +25,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from flowmon.application.views import execution_summary
 from flowmon.engine.core.events import TERMINAL_EXECUTION_EVENTS, Event, EventFormatError, EventType
 from flowmon.engine.core.payload import (
     MAX_ERROR_CHARS,
@@ -189,7 +190,7 @@ def validate_export(document: Any, registry: NodeRegistry, budget: PayloadBudget
         raise ImportRejected(f'the events cannot be replayed: {type(exc).__name__}: {exc}') from None
     assert state is not None
     try:  # what GET /api/executions/{id} will answer: payloads sit up to three levels down in it
-        PayloadMeter(MAX_INT, budget.max_depth + 3).measure(state.summary(), 'the execution summary')
+        PayloadMeter(MAX_INT, budget.max_depth + 3).measure(execution_summary(state), 'the execution summary')
     except PayloadError as exc:
         raise ImportRejected(f'the events cannot be shown: {exc}') from None
     return ValidExport(original_id=original_id, workflow=workflow, events=events, state=state)

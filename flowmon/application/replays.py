@@ -58,9 +58,6 @@ class ReplayLoader:
             self._keep(execution_id, index)
         return index
 
-    def forget(self, execution_id: str) -> None:
-        self._cache.pop(execution_id, None)
-
     @property
     def cached(self) -> list[str]:
         """Cached execution ids, least recently used first."""

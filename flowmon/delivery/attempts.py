@@ -19,11 +19,10 @@ from flowmon.delivery.claims import Claim, ClaimMiss
 from flowmon.delivery.endpoints import EndpointStore
 from flowmon.delivery.ledger import Ledger
 from flowmon.delivery.limits import Limits
-from flowmon.delivery.notify import Notifier
+from flowmon.delivery.notify import Notifier, WebhookEventType
 from flowmon.delivery.policy import TERMINAL_STATUSES, DeliveryStatus, RetrySchedule, classify, decide
 from flowmon.delivery.queries import concurrency_key
 from flowmon.delivery.sender import Sender
-from flowmon.engine.core.events import WebhookEventType
 from flowmon.infra.timers import Timers
 
 log = logging.getLogger(__name__)

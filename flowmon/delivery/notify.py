@@ -1,24 +1,61 @@
-"""Telling the rest of the process what deliveries did: bus events, a change counter, settlement waiters."""
+"""Telling the rest of the process what deliveries did: ``webhook.*`` events, a change counter, settlement waiters.
+
+Delivery events are not execution events: they go to the notifier's own listeners (metrics, tests), never on the
+execution bus.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Mapping
+import logging
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from flowmon.delivery.claims import Claim
-from flowmon.engine.core.events import WebhookEvent, WebhookEventType
 from flowmon.engine.nodes.webhook import WebhookReceipt
-from flowmon.engine.runtime.bus import EventBus
+
+log = logging.getLogger(__name__)
+
+
+class WebhookEventType(StrEnum):
+    """What happened to a delivery (or its endpoint)."""
+
+    QUEUED = 'webhook.queued'
+    ATTEMPTED = 'webhook.attempted'
+    SUCCEEDED = 'webhook.succeeded'
+    FAILED = 'webhook.failed'
+    EXHAUSTED = 'webhook.exhausted'
+    CANCELLED = 'webhook.cancelled'
+    ENDPOINT_DISABLED = 'webhook.endpoint_disabled'
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class WebhookEvent:
+    """A fact about a webhook delivery; ``seq`` counts the delivery service's events in this process. The
+    originating execution, if any, is in ``data``."""
+
+    type: WebhookEventType
+    seq: int
+    ts: datetime
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+    def marshal(self) -> dict[str, Any]:
+        return {'seq': self.seq, 'ts': self.ts.isoformat(), 'type': str(self.type), 'data': dict(self.data)}
+
+
+Listener = Callable[[WebhookEvent], None]
 
 
 class Notifier:
-    """``version`` moves on every change (pages re-read only then); ``publish`` puts ``webhook.*`` events on the bus;
-    :meth:`wait` lets a caller (the ``webhook`` node with ``wait``) sleep until a delivery settles."""
+    """``version`` moves on every change (pages re-read only then); ``publish`` tells the listeners about
+    ``webhook.*`` events; :meth:`wait` lets a caller (the ``webhook`` node with ``wait``) sleep until a delivery
+    settles."""
 
-    def __init__(self, bus: EventBus, clock: Callable[[], datetime]) -> None:
-        self._bus = bus
+    def __init__(self, clock: Callable[[], datetime]) -> None:
+        self._listeners: list[tuple[Listener, frozenset[str] | None]] = []
         self._clock = clock
         self._seq = 0
         self._waiters: dict[str, list[asyncio.Future[None]]] = {}
@@ -42,7 +79,23 @@ class Notifier:
         self._seq += 1
         data = dict(zip(('delivery_id', 'webhook_id', 'endpoint_id', 'execution_id', 'event_type'), ids, strict=True))
         data.update({key: (value.value if hasattr(value, 'value') else value) for key, value in facts.items()})
-        self._bus.publish(WebhookEvent(type=event_type, seq=self._seq, ts=self._clock(), data=data))
+        event = WebhookEvent(type=event_type, seq=self._seq, ts=self._clock(), data=data)
+        for listener, types in self._listeners:
+            if types is None or event.type in types:
+                try:
+                    listener(event)
+                except Exception:
+                    log.exception('webhook event listener failed on %s', event.type)
+
+    def subscribe(self, listener: Listener, types: Iterable[str] | None = None) -> Callable[[], None]:
+        """Call ``listener`` (cheap and synchronous) for every event, or those of ``types``; returns the unsubscribe."""
+        entry = (listener, None if types is None else frozenset(types))
+        self._listeners = [*self._listeners, entry]
+
+        def unsubscribe() -> None:
+            self._listeners = [other for other in self._listeners if other is not entry]
+
+        return unsubscribe
 
     def settled(self, delivery_id: str) -> None:
         for future in self._waiters.pop(delivery_id, []):

@@ -30,11 +30,11 @@ from flowmon.delivery.endpoints import EndpointStore
 from flowmon.delivery.fanout import EndpointFanout
 from flowmon.delivery.intake import Intake, encode_json, event_payload
 from flowmon.delivery.ledger import Ledger
-from flowmon.delivery.notify import Notifier
+from flowmon.delivery.notify import Notifier, WebhookEventType
 from flowmon.delivery.policy import TERMINAL_STATUSES, DeliveryStatus, RetrySchedule
 from flowmon.delivery.queries import DeliveryQueries, DeliveryRecord, WebhookStats, concurrency_key
 from flowmon.delivery.sender import Sender
-from flowmon.engine.core.events import Event, WebhookEventType, utcnow
+from flowmon.engine.core.events import Event, utcnow
 from flowmon.engine.nodes.webhook import OutboundWebhook, WebhookAuth, WebhookReceipt, WebhookRejected
 from flowmon.engine.runtime.bus import EventBus
 from flowmon.infra.outbound import OutboundGuard, guarded_client
@@ -86,7 +86,7 @@ class DeliveryService:
         self.queries = DeliveryQueries(db, box)
         self.endpoints = EndpointStore(db, guard, box, clock=clock)
         self.intake = Intake(guard)
-        self.notifier = Notifier(bus, clock)
+        self.notifier = Notifier(clock)
         self.sender = Sender(client, timeout_s=config.timeout_s, clock=clock)
         self.runner = AttemptRunner(
             config=config, ledger=self.ledger, sender=self.sender, timers=timers, endpoints=self.endpoints,

@@ -95,7 +95,3 @@ class Timers:
 
     def job_ids(self, prefix: str = '') -> list[str]:
         return [job.id for job in self.scheduler.get_jobs() if job.id.startswith(prefix)]
-
-    @property
-    def job_count(self) -> int:
-        return len(self.scheduler.get_jobs())

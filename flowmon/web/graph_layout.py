@@ -12,6 +12,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from flowmon.engine.core.graph import topological_order
+
 SWEEPS = 4  # down-and-up barycenter passes; enough for workflow-sized graphs, cheap for 2,000 nodes
 
 
@@ -88,32 +90,18 @@ def layout_graph(node_ids: Sequence[str], edges: Iterable[tuple[str, str]]) -> D
 
 
 def _longest_path_depths(order: Sequence[str], edges: Sequence[tuple[str, str]]) -> dict[str, int]:
-    """Depth of each node = length of the longest path reaching it (roots are 0); Kahn's order, stable."""
-    incoming: dict[str, list[str]] = {node_id: [] for node_id in order}
+    """Depth of each node = length of the longest path reaching it (roots are 0), along a topological order in
+    which a cycle is broken at the edge that closes it."""
+    sorted_ids, _ = topological_order(order, edges, break_cycles=True)
+    position = {node_id: i for i, node_id in enumerate(sorted_ids)}
     outgoing: dict[str, list[str]] = {node_id: [] for node_id in order}
     for source, target in edges:
-        outgoing[source].append(target)
-        incoming[target].append(source)
-    remaining = {node_id: len(incoming[node_id]) for node_id in order}
+        if position[source] < position[target]:
+            outgoing[source].append(target)
     depth = dict.fromkeys(order, 0)
-    done: set[str] = set()
-    ready = [node_id for node_id in order if remaining[node_id] == 0]
-    while len(done) < len(order):
-        if not ready:  # a cycle: release the earliest unfinished node in definition order
-            ready = [next(node_id for node_id in order if node_id not in done)]
-        next_ready: list[str] = []
-        for node_id in ready:
-            if node_id in done:
-                continue
-            done.add(node_id)
-            for target in outgoing[node_id]:
-                if target in done:
-                    continue
-                depth[target] = max(depth[target], depth[node_id] + 1)
-                remaining[target] -= 1
-                if remaining[target] == 0:
-                    next_ready.append(target)
-        ready = next_ready
+    for node_id in sorted_ids:
+        for target in outgoing[node_id]:
+            depth[target] = max(depth[target], depth[node_id] + 1)
     return depth
 
 

@@ -118,7 +118,7 @@ async def test_clicking_a_node_opens_the_inspector_with_its_attempts(user: User)
     with user.scope(marker='inspector-attempts'):
         await user.should_see('#1')
         await user.should_see('#2')
-        await user.should_see('failed')
+        await user.should_see('retried')  # it failed, and attempt 2 followed
         await user.should_see('succeeded')
     await user.should_see(marker='rerun-from-node')
     await user.should_see('usually takes')  # a past run of the same workflow predicts the duration

@@ -13,6 +13,7 @@ import pytest
 from fastapi import FastAPI
 
 from flowmon.api import install_api
+from flowmon.application.views import execution_summary
 from flowmon.services import Services
 from flowmon.settings import Settings
 
@@ -447,7 +448,7 @@ async def test_summary_is_the_same_live_and_from_history(client: httpx.AsyncClie
     await services.recorder.flush()
     stored = await services.history.load_state(execution_id)
     assert stored is not None
-    assert stored.summary() == live
+    assert execution_summary(stored) == live
 
 
 async def test_events_are_listed_in_seq_order(client: httpx.AsyncClient) -> None:

@@ -9,8 +9,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from flowmon.engine.core.events import Event, EventType
-from flowmon.engine.core.replay_index import Span, Tick
+from flowmon.engine.core.replay_index import Span
 from flowmon.web.markup import JS_ESCAPE, Markup, echarts_tooltip, escape, join, tag
+from flowmon.web.timeline_marks import Tick
 from flowmon.web.widgets.dag_text import label_formatter, tooltip_formatter
 from flowmon.web.widgets.event_log import EventLog
 from flowmon.web.widgets.json_diff import diff_lines

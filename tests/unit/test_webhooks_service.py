@@ -19,12 +19,12 @@ import pytest
 from flowmon.delivery.claims import Claim, ClaimMiss
 from flowmon.delivery.endpoints import EndpointSpec
 from flowmon.delivery.limits import Limits
+from flowmon.delivery.notify import WebhookEvent, WebhookEventType
 from flowmon.delivery.policy import RetrySchedule
 from flowmon.delivery.service import DeliveryConfig, DeliveryConflict, DeliveryService
-from flowmon.engine.core.events import Event, EventType, WebhookEvent, WebhookEventType, utcnow
+from flowmon.engine.core.events import Event, EventType, utcnow
 from flowmon.engine.nodes.webhook import OutboundWebhook
 from flowmon.engine.runtime.bus import EventBus
-from flowmon.engine.runtime.projector import Projector
 from flowmon.infra.outbound import OutboundGuard, guarded_client
 from flowmon.infra.secretbox import SecretBox, new_key
 from flowmon.infra.timers import Timers
@@ -154,7 +154,7 @@ async def test_endpoint_is_disabled_when_exhaustions_span_the_configured_time(ha
     service = await harness.service(schedule=(0,), disable_after_s=10)
     endpoint, _ = await service.endpoints.create(EndpointSpec(url=URL, event_types=['execution.failed']))
     events: list[WebhookEvent] = []
-    harness.bus.subscribe(events.append, types=[WebhookEventType.ENDPOINT_DISABLED.value])
+    service.notifier.subscribe(events.append, types=[WebhookEventType.ENDPOINT_DISABLED.value])
 
     async def deliver() -> str:
         queued = await service.submit(OutboundWebhook(body=b'{}', endpoint_id=endpoint.id))
@@ -252,24 +252,21 @@ async def test_endpoint_fan_out_follows_the_bus_without_a_subscription_when_unus
     assert harness.bus.subscriber_count == baseline
 
 
-def test_webhook_events_pass_execution_subscribers_and_the_projector_by() -> None:
-    bus = EventBus()
-    execution_only: list[Any] = []
-    by_execution: list[Any] = []
-    everything: list[Any] = []
-    bus.subscribe(execution_only.append, types=[str(t) for t in EventType])
-    bus.subscribe(by_execution.append, execution_id='e1')
-    bus.subscribe(everything.append)
-    projector = Projector(bus)
-    projector.start()
-    event = WebhookEvent(type=WebhookEventType.SUCCEEDED, seq=1, ts=utcnow(), data={'execution_id': 'e1'})
-    bus.publish(event)
-    assert execution_only == [] and by_execution == [] and everything == [event]
-    assert projector.tick() == projector.version and projector.get('e1') is None
-    webhook_only: list[Any] = []
-    bus.subscribe(webhook_only.append, types=['webhook.succeeded'])
-    bus.publish(event)
-    assert webhook_only == [event]
+async def test_delivery_events_reach_the_notifiers_listeners_not_the_execution_bus(harness: Harness) -> None:
+    service = await harness.service(schedule=(0,))
+    on_bus: list[Any] = []
+    harness.bus.subscribe(on_bus.append)
+    heard: list[WebhookEvent] = []
+    unsubscribe = service.notifier.subscribe(heard.append, types=[WebhookEventType.QUEUED.value])
+    harness.replies = [200]
+    queued = await service.submit(OutboundWebhook(body=b'{}', url=URL))
+    assert await settle(service, queued.delivery_id) == 'succeeded'
+    assert [event.type for event in heard] == [WebhookEventType.QUEUED]
+    assert heard[0].data['delivery_id'] == queued.delivery_id
+    assert on_bus == []  # execution subscribers (recorder, projector) never see delivery events
+    unsubscribe()
+    await service.submit(OutboundWebhook(body=b'{}', url=URL))
+    assert len(heard) == 1
 
 
 async def test_stats_are_cached_and_count_outstanding(harness: Harness) -> None:

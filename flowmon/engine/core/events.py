@@ -107,32 +107,3 @@ class Event:
 def utcnow() -> datetime:
     """The current time in UTC (the default clock)."""
     return datetime.now(UTC)
-
-
-class WebhookEventType(StrEnum):
-    """Webhook delivery events. They go on the bus beside execution events but are not part of any execution."""
-
-    QUEUED = 'webhook.queued'
-    ATTEMPTED = 'webhook.attempted'
-    SUCCEEDED = 'webhook.succeeded'
-    FAILED = 'webhook.failed'
-    EXHAUSTED = 'webhook.exhausted'
-    ENDPOINT_DISABLED = 'webhook.endpoint_disabled'
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class WebhookEvent:
-    """A fact about a webhook delivery, published on the bus for live views and metrics.
-
-    It deliberately has no ``execution_id`` attribute: the recorder and the projector, which fold execution
-    events, pass it by (an originating execution, if any, is in ``data``). ``seq`` counts the delivery
-    service's events in this process.
-    """
-
-    type: WebhookEventType
-    seq: int
-    ts: datetime
-    data: Mapping[str, Any] = field(default_factory=dict)
-
-    def marshal(self) -> dict[str, Any]:
-        return {'seq': self.seq, 'ts': self.ts.isoformat(), 'type': str(self.type), 'data': dict(self.data)}

@@ -34,8 +34,12 @@ class Attempt:
     n: int
     started_at: datetime
     finished_at: datetime | None = None
-    outcome: str = 'running'  # running | succeeded | failed | cancelled
+    outcome: str = (
+        'running'  # running | succeeded | failed | retried (failed, and another attempt followed) | cancelled
+    )
     error: str | None = None
+    start_seq: int = 0  # the node.started event that began it
+    end_seq: int | None = None  # the event that ended it (None while it runs)
 
     @property
     def duration_ms(self) -> float | None:
@@ -59,6 +63,7 @@ class NodeState:
     skip_reason: str | None = None
     next_retry_in: float | None = None
     attempt_log: tuple[Attempt, ...] = ()
+    settled_seq: int | None = None  # the event that gave the node its final status (completed, failed, skipped, ...)
 
     @property
     def duration_ms(self) -> float | None:
@@ -112,36 +117,6 @@ class ExecutionState:
     @property
     def is_terminal(self) -> bool:
         return self.status in TERMINAL_EXECUTION_STATUSES
-
-    def summary(self) -> dict[str, Any]:
-        """The API's execution summary shape."""
-        return {
-            'id': self.id,
-            'workflow_id': self.workflow_id,
-            'status': self.status,
-            'input': self.input,
-            'output': self.output,
-            'error': self.error,
-            'created_at': _iso(self.created_at),
-            'started_at': _iso(self.started_at),
-            'finished_at': _iso(self.finished_at),
-            'duration_ms': self.duration_ms,
-            'retry_of': self.retry_of,
-            'progress': {'done': self.done, 'total': self.total},
-            'nodes': {
-                node.id: {
-                    'status': node.status,
-                    'attempts': node.attempts,
-                    'started_at': _iso(node.started_at),
-                    'finished_at': _iso(node.finished_at),
-                    'duration_ms': node.duration_ms,
-                    'output': node.output,
-                    'error': node.error,
-                    'reused': node.reused,
-                }
-                for node in self.nodes.values()
-            },
-        }
 
 
 def initial_state(execution_id: str) -> ExecutionState:
@@ -304,7 +279,7 @@ def _done_change(previous: NodeState | None, node: NodeState) -> int:
 def _close_attempt(node: NodeState, event: Event, outcome: str, error: str | None) -> tuple[Attempt, ...]:
     log = node.attempt_log
     if log and log[-1].outcome == 'running':
-        return (*log[:-1], _evolve(log[-1], finished_at=event.ts, outcome=outcome, error=error))
+        return (*log[:-1], _evolve(log[-1], finished_at=event.ts, outcome=outcome, error=error, end_seq=event.seq))
     return log
 
 
@@ -324,7 +299,7 @@ def _node_started(node: NodeState, event: Event) -> NodeState:
         error=None,
         traceback=None,
         next_retry_in=None,
-        attempt_log=(*node.attempt_log, _evolve(_NEW_ATTEMPT, n=attempt, started_at=event.ts)),
+        attempt_log=(*node.attempt_log, _evolve(_NEW_ATTEMPT, n=attempt, started_at=event.ts, start_seq=event.seq)),
     )
 
 
@@ -336,7 +311,7 @@ def _node_retrying(node: NodeState, event: Event) -> NodeState:
         error=error,
         traceback=event.data.get('traceback'),
         next_retry_in=event.data.get('delay_seconds'),
-        attempt_log=_close_attempt(node, event, 'failed', error),
+        attempt_log=_close_attempt(node, event, 'retried', error),
     )
 
 
@@ -351,6 +326,7 @@ def _node_completed(node: NodeState, event: Event) -> NodeState:
         reused=reused,
         started_at=node.started_at or (event.ts if reused else None),
         finished_at=event.ts,
+        settled_seq=event.seq,
         attempt_log=_close_attempt(node, event, 'succeeded', None),
     )
 
@@ -364,12 +340,15 @@ def _node_failed(node: NodeState, event: Event) -> NodeState:
         traceback=event.data.get('traceback'),
         finished_at=event.ts,
         next_retry_in=None,
+        settled_seq=event.seq,
         attempt_log=_close_attempt(node, event, 'failed', error),
     )
 
 
 def _node_skipped(node: NodeState, event: Event) -> NodeState:
-    return _evolve(node, status='skipped', skip_reason=event.data.get('reason'), finished_at=None)
+    return _evolve(
+        node, status='skipped', skip_reason=event.data.get('reason'), finished_at=None, settled_seq=event.seq
+    )
 
 
 def _node_cancelled(node: NodeState, event: Event) -> NodeState:
@@ -378,6 +357,7 @@ def _node_cancelled(node: NodeState, event: Event) -> NodeState:
         status='cancelled',
         finished_at=event.ts if node.started_at else None,
         next_retry_in=None,
+        settled_seq=event.seq,
         attempt_log=_close_attempt(node, event, 'cancelled', None),
     )
 
@@ -446,10 +426,6 @@ def _ms(start: datetime | None, end: datetime | None) -> float | None:
     if start is None or end is None:
         return None
     return round((end - start).total_seconds() * 1000, 3)
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
 
 
 __all__ = [

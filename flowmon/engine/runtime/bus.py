@@ -19,33 +19,23 @@ import logging
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
 
-from flowmon.engine.core.events import Event, WebhookEvent
+from flowmon.engine.core.events import Event
 
 log = logging.getLogger(__name__)
 
-BusEvent = Event | WebhookEvent
-# Subscribers receive execution events, plus webhook events when their filter lets those through.
-Callback = Callable[[Any], None]
+Callback = Callable[[Event], None]
 PressureGauge = Callable[[], bool]
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class EventFilter:
-    """Which events a subscriber wants; ``None`` means any."""
+    """Which event types a subscriber wants; ``None`` means all."""
 
     types: frozenset[str] | None = None
-    execution_id: str | None = None
-    node_id: str | None = None
 
-    def matches(self, event: BusEvent) -> bool:
-        # Webhook events have no execution or node id: a filter on either never lets them through.
-        return (
-            (self.types is None or event.type in self.types)
-            and (self.execution_id is None or getattr(event, 'execution_id', None) == self.execution_id)
-            and (self.node_id is None or getattr(event, 'node_id', None) == self.node_id)
-        )
+    def matches(self, event: Event) -> bool:
+        return self.types is None or event.type in self.types
 
 
 class Subscription:
@@ -120,10 +110,8 @@ class EventBus:
         callback: Callback,
         *,
         types: Iterable[str] | None = None,
-        execution_id: str | None = None,
-        node_id: str | None = None,
     ) -> Subscription:
-        subscription = Subscription(self, callback, _filter(types, execution_id, node_id))
+        subscription = Subscription(self, callback, _filter(types))
         self._subscriptions = [*self._subscriptions, subscription]
         return subscription
 
@@ -132,14 +120,12 @@ class EventBus:
         *,
         maxsize: int = 1000,
         types: Iterable[str] | None = None,
-        execution_id: str | None = None,
-        node_id: str | None = None,
     ) -> QueueSubscription:
-        subscription = QueueSubscription(self, _filter(types, execution_id, node_id), maxsize)
+        subscription = QueueSubscription(self, _filter(types), maxsize)
         self._subscriptions = [*self._subscriptions, subscription]
         return subscription
 
-    def publish(self, event: BusEvent) -> None:
+    def publish(self, event: Event) -> None:
         self.published += 1
         for subscription in self._subscriptions:  # the list is replaced, never mutated: safe to iterate
             if subscription.filter.matches(event):
@@ -164,7 +150,5 @@ class EventBus:
         self._subscriptions = [s for s in self._subscriptions if s is not subscription]
 
 
-def _filter(types: Iterable[str] | None, execution_id: str | None, node_id: str | None) -> EventFilter:
-    return EventFilter(
-        types=frozenset(types) if types is not None else None, execution_id=execution_id, node_id=node_id
-    )
+def _filter(types: Iterable[str] | None) -> EventFilter:
+    return EventFilter(types=frozenset(types) if types is not None else None)

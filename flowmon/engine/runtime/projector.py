@@ -41,8 +41,6 @@ class Projector:
             self._subscription = None
 
     def on_event(self, event: Event) -> None:
-        if not hasattr(event, 'execution_id'):
-            return
         state = apply(self._states.get(event.execution_id), event)
         self._states[event.execution_id] = state
         buffer = self._events.get(event.execution_id)
@@ -90,9 +88,6 @@ class Projector:
 
     def states(self) -> Iterable[ExecutionState]:
         return list(self._states.values())
-
-    def active(self) -> list[ExecutionState]:
-        return [state for state in self._states.values() if not state.is_terminal]
 
     def recent_events(self, execution_id: str, after_seq: int = 0) -> list[Event] | None:
         """Buffered events after ``after_seq``; None when the buffer no longer reaches back that far."""

@@ -18,13 +18,12 @@ import time
 import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 import httpx
 from pydantic import ValidationError
 
-from flowmon.engine.core.events import Event, EventType, utcnow
+from flowmon.engine.core.events import Event, EventType
 from flowmon.engine.core.payload import (
     MAX_ERROR_CHARS,
     MAX_TRACEBACK_CHARS,
@@ -38,6 +37,7 @@ from flowmon.engine.core.state import ExecutionState
 from flowmon.engine.model import EdgeSpec, Workflow, describe_config_error
 from flowmon.engine.nodes.base import NodeConfig, NodeContext, NodeError, NodeRegistry
 from flowmon.engine.runtime.bus import EventBus
+from flowmon.engine.runtime.clock import Clock, SystemClock
 from flowmon.engine.runtime.executor import LocalExecutor, NodeExecutor
 from flowmon.engine.runtime.secret_refs import (
     RedactingLogger,
@@ -56,22 +56,6 @@ _FINAL_NODE_STATUSES = frozenset({'succeeded', 'failed', 'skipped', 'cancelled'}
 def _node_logger(ctx: NodeContext) -> logging.Logger:
     log = ctx.log
     return log if isinstance(log, logging.Logger) else log.logger
-
-
-class Clock(Protocol):
-    """The engine's source of time, replaceable in tests so retries need not sleep."""
-
-    def now(self) -> datetime: ...
-
-    async def sleep(self, seconds: float) -> None: ...
-
-
-class SystemClock:
-    def now(self) -> datetime:
-        return utcnow()
-
-    async def sleep(self, seconds: float) -> None:
-        await asyncio.sleep(seconds)
 
 
 def new_execution_id() -> str:

@@ -14,8 +14,9 @@ from typing import Any
 
 from nicegui import ui
 
-from flowmon.engine.core.replay_index import AlignBy, Alignment, NodeDiff, ReplayIndex, compare, first_divergence
+from flowmon.engine.core.replay_index import ReplayIndex
 from flowmon.services import NotFound, Services
+from flowmon.web.comparison import AlignBy, Alignment, NodeDiff, compare, first_divergence
 from flowmon.web.format import duration, short_id
 from flowmon.web.graph_layout import layout_definition
 from flowmon.web.playback import elapsed_text

@@ -25,6 +25,7 @@ from flowmon.engine.core.replay_index import ReplayIndex
 from flowmon.services import NotFound, Services
 from flowmon.web.format import count, short_id
 from flowmon.web.playback import SPEEDS, Playhead, parse_position
+from flowmon.web.timeline_marks import tick_marks
 from flowmon.web.widgets.execution_view import ExecutionView
 from flowmon.web.widgets.replay_controls import ReplayControls, TransportActions
 from flowmon.web.widgets.timeline_chart import TimelineChart
@@ -100,7 +101,7 @@ class ReplayPage:
                 )
                 ui.space()
                 ui.label('Space play/pause · ← → step · Home/End').classes('text-xs text-grey-7 max-md:hidden')
-            self.scrubber = TimelineScrubber(index.duration_s, self.seek_time, ticks=index.tick_marks(300))
+            self.scrubber = TimelineScrubber(index.duration_s, self.seek_time, ticks=tick_marks(index, 300))
             with ui.row().classes('w-full justify-between text-xs text-grey-7 -mt-1'):
                 ui.label('+0 s')
                 ui.label(f'{count(index.n)} events over {index.duration_s:.3f} s')

@@ -144,10 +144,6 @@ class DagView:
         """Each node's place in the layout: (column, row within the column)."""
         return dict(self._order)
 
-    @property
-    def node_ids(self) -> list[str]:
-        return list(self._positions)
-
     def name_of(self, node_id: str) -> str:
         return self._names.get(node_id, node_id)
 

@@ -17,7 +17,7 @@ from nicegui import ui
 
 from flowmon.engine.core.state import Attempt, ExecutionState, NodeState
 from flowmon.web.format import DASH, duration, viewer_timezone
-from flowmon.web.theme import status_color, status_icon, status_quasar
+from flowmon.web.theme import outcome_status, status_color, status_icon, status_quasar
 from flowmon.web.widgets.text_block import TextBlock
 
 # vanilla-jsoneditor reads its colours from CSS variables; these follow the app's light/dark surface variables.
@@ -170,8 +170,8 @@ def _attempts(log: tuple[Attempt, ...]) -> None:
     with ui.column().classes('w-full gap-1').props('data-testid=inspector-attempts').mark('inspector-attempts'):
         for attempt in log:
             with ui.row().classes('w-full items-center gap-2 no-wrap text-sm'):
-                ui.icon(status_icon(_outcome_status(attempt.outcome)), size='16px').style(
-                    f'color: {status_color(_outcome_status(attempt.outcome))}'
+                ui.icon(status_icon(outcome_status(attempt.outcome)), size='16px').style(
+                    f'color: {status_color(outcome_status(attempt.outcome))}'
                 )
                 ui.label(f'#{attempt.n}').classes('font-mono w-8')
                 ui.label(attempt.outcome).classes('w-20')
@@ -181,10 +181,6 @@ def _attempts(log: tuple[Attempt, ...]) -> None:
                     ui.label(attempt.error).classes('text-xs text-red-600 dark:text-red-300 truncate grow').tooltip(
                         attempt.error
                     )
-
-
-def _outcome_status(outcome: str) -> str:
-    return {'failed': 'failed', 'succeeded': 'succeeded', 'cancelled': 'cancelled'}.get(outcome, 'running')
 
 
 def _payload(title: str, value: Any, *, opened: bool) -> None:

@@ -43,12 +43,6 @@ class ThroughputChart:
         self.chart.options.update(_options(labels, succeeded, failed))
         self.chart.update()
 
-    @property
-    def totals(self) -> tuple[int, int]:
-        """Succeeded and failed over the series shown (tests and summaries read this)."""
-        rows = self._shown or ()
-        return sum(ok for _, ok, _ in rows), sum(bad for _, _, bad in rows)
-
 
 def _options(labels: list[str], succeeded: list[int], failed: list[int]) -> dict[str, Any]:
     def bars(name: str, data: list[int], status: str) -> dict[str, Any]:

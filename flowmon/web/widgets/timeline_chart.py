@@ -17,17 +17,8 @@ from nicegui.events import EChartPointClickEventArguments
 from flowmon.engine.core.replay_index import ReplayIndex, Span
 from flowmon.web.format import duration
 from flowmon.web.markup import echarts_tooltip, join, tag
-from flowmon.web.theme import status_color
+from flowmon.web.theme import outcome_status, status_color
 
-OUTCOME_STATUS = {
-    'running': 'running',
-    'succeeded': 'succeeded',
-    'failed': 'failed',
-    'retried': 'retrying',
-    'cancelled': 'cancelled',
-    'reused': 'skipped',
-    'skipped': 'skipped',
-}
 CURSOR_COLOR = '#6366f1'  # indigo 500, like the canvas selection ring
 ROW_PX = 26
 # Draws one segment: [row, start s, end s, ...] -> a rounded bar, at least 3 px wide so instant attempts show.
@@ -147,7 +138,7 @@ class TimelineChart:
 def _item(row: int, span: Span, duration_s: float) -> dict[str, Any]:
     end_s = span.end_s if span.end_s is not None else duration_s
     marker = span.outcome in ('reused', 'skipped')
-    color = status_color(OUTCOME_STATUS.get(span.outcome, 'pending'))
+    color = status_color(outcome_status(span.outcome))
     took = duration((end_s - span.start_s) * 1000)
     title = f'{span.node_id} · attempt {span.attempt}' if span.attempt else span.node_id
     lines = [f'{span.outcome} · {took}' if not marker else span.outcome]
