@@ -15,7 +15,7 @@ from starlette.middleware import Middleware
 
 from flowmon.api import install_api
 from flowmon.api.docs import install_docs
-from flowmon.infra import logredact
+from flowmon.infra import logredact, logs
 from flowmon.infra.private_files import PRIVATE_UMASK, make_private
 from flowmon.perimeter import Perimeter
 from flowmon.services import Services
@@ -32,7 +32,7 @@ def main() -> None:
     except SettingsError as exc:
         print(f'flowmon: invalid configuration: {exc}', file=sys.stderr)
         raise SystemExit(2) from None
-    logging.basicConfig(level=settings.log_level, format='%(asctime)s %(levelname)s %(name)s: %(message)s')
+    logs.configure(settings.log_level, settings.log_format)
     os.umask(PRIVATE_UMASK)  # every file and directory flowmon creates is the user's alone
     make_private(settings.data_dir)
     try:
@@ -45,7 +45,7 @@ def main() -> None:
     storage_secret = resolve_secret(settings.data_dir, '.storage_secret', _secret(settings.storage_secret))
 
     services = Services.build(settings, token=token, box=box)
-    logredact.install(services.secrets.values)  # named secrets' values never reach a log line
+    logredact.install(lambda: (token, *services.secrets.values()))  # nor the token, nor a named secret's value
     perimeter = Perimeter(settings, token)
     install_api(app, services)
     install_docs(app)
@@ -71,6 +71,7 @@ def main() -> None:
         reconnect_timeout=3.0,
         message_history_length=100,
         show_welcome_message=False,
+        log_config=None,  # uvicorn's loggers keep no handlers: their lines reach flowmon's (infra/logs.py)
         **perimeter.run_options(),
     )
     if failures:
@@ -102,6 +103,12 @@ async def _freeze_startup_objects(services: Services) -> None:
 
 
 def _announce(settings: Settings, token: str) -> None:
+    if settings.log_format == 'json':  # stdout goes to a log collector: no token there
+        where = 'FLOWMON_TOKEN' if settings.token else settings.data_dir / '.token'
+        logging.getLogger('flowmon').info(
+            'flowmon is running at %s; the access token is in %s', settings.browse_url, where
+        )
+        return
     print(f'flowmon is running. Open {settings.browse_url}/?token={token}', flush=True)
 
 
