@@ -13,7 +13,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+from nicegui import Client
 
+from flowmon import __version__
 from flowmon.application.replays import ReplayLoader
 from flowmon.automation.schedules import ScheduleService
 from flowmon.automation.triggers import TriggerService
@@ -30,6 +32,7 @@ from flowmon.engine.runtime.projector import Projector
 from flowmon.engine.runtime.scheduler import Engine
 from flowmon.engine.runtime.secret_refs import secret_names
 from flowmon.infra.outbound import OutboundGuard, guarded_client
+from flowmon.infra.prometheus import MetricSources, ProcessMetrics
 from flowmon.infra.secretbox import SecretBox
 from flowmon.infra.timers import Timers
 from flowmon.settings import Settings
@@ -40,6 +43,11 @@ from flowmon.store.sealed import prepare_sealed
 from flowmon.store.secrets import SecretInfo, SecretStore
 
 log = logging.getLogger(__name__)
+
+
+def _connected_clients() -> int:
+    """Browser tabs connected now (NiceGUI keeps a disconnected client a few seconds, in case it comes back)."""
+    return sum(1 for client in Client.instances.values() if client.has_socket_connection)
 
 
 class NotFound(LookupError):
@@ -77,11 +85,21 @@ class Services:
     triggers: TriggerService = field(init=False)
     schedules: ScheduleService = field(init=False)
     replays: ReplayLoader = field(init=False)  # replay indexes of recently replayed finished executions
+    prometheus: ProcessMetrics = field(init=False)  # GET /metrics
 
     def __post_init__(self) -> None:
         self.replays = ReplayLoader(self.history)
         self.triggers = TriggerService(self.db, self.catalog, self.start_execution, self.box, budget=self.budget)
         self.schedules = ScheduleService(self.db, self.catalog, self.timers, self.start_execution)
+        self.prometheus = ProcessMetrics(
+            bus=self.bus, notifier=self.webhooks.notifier, version=__version__,
+            sources=MetricSources(
+                executions_active=lambda: self.engine.running_count, executions_queued=lambda: self.engine.queued_count,
+                events_recorded=lambda: self.recorder.written, recorder_backlog=lambda: self.recorder.backlog,
+                connected_clients=_connected_clients,
+                webhook_pending=self._webhook_pending,
+            ),
+        )  # fmt: skip
 
     @classmethod
     def build(
@@ -143,12 +161,17 @@ class Services:
             log.warning('%d execution(s) were interrupted by the last shutdown', len(interrupted))
         await self.recorder.start()
         self.projector.start()
+        self.prometheus.start()
+        self.catalog.listeners.append(self.prometheus.workflow_changed)
         loaded = await self.catalog.load_directory(self.settings.workflows_path, utcnow())
         log.info('loaded %d workflow(s) from %s', len(loaded), self.settings.workflows_path)
         self._tasks.append(asyncio.get_running_loop().create_task(self._tick(), name='projector tick'))
         self.timers.start()
         await self.webhooks.start()
         await self.schedules.start()
+        for stored in await self.catalog.all():  # workflows stored earlier (files announced themselves above)
+            with contextlib.suppress(ValueError):
+                self.prometheus.workflow_changed(stored.id, await self.catalog.get(stored.id))
         self.timers.every('hooks:prune', 3600, self.triggers.prune)
         self._ready.set()
 
@@ -179,8 +202,14 @@ class Services:
         await self.webhooks.stop()
         await self.recorder.stop()
         self.projector.stop()
+        await self.prometheus.stop()
+        with contextlib.suppress(ValueError):  # not there when start-up failed before it
+            self.catalog.listeners.remove(self.prometheus.workflow_changed)
         await self.http.aclose()
         await self.db.stop()
+
+    async def _webhook_pending(self) -> int:
+        return (await self.webhooks.stats()).outstanding
 
     async def _tick(self) -> None:
         while True:

@@ -1,4 +1,5 @@
-"""The REST API, mounted on NiceGUI's FastAPI app. Every route but ``/api/health`` needs the token."""
+"""The REST API, mounted on NiceGUI's FastAPI app. Every route but ``/api/health`` needs the token, and so does
+``/metrics`` unless ``FLOWMON_METRICS_PUBLIC`` is set."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from .errors import install_error_handlers
 from .exchange import exchange_routes
 from .executions import execution_routes
 from .hooks import automation_routes, hook_routes
+from .metrics import install_metrics_route
 from .secrets import secret_routes
 from .webhooks import webhook_routes
 from .workflows import workflow_routes
@@ -33,7 +35,8 @@ def install_api(app: FastAPI, services: Services) -> None:
         if not await services.wait_ready():
             raise HTTPException(503, 'flowmon is still starting; try again shortly')
 
-    guard = [Depends(started), Depends(bearer_guard(services.token))]
+    ready = [Depends(started)]
+    guard = [*ready, Depends(bearer_guard(services.token))]
     _include(app, health)
     _include(app, workflow_routes(services), dependencies=guard)
     _include(app, execution_routes(services), dependencies=guard)
@@ -42,8 +45,9 @@ def install_api(app: FastAPI, services: Services) -> None:
     _include(app, automation_routes(services), dependencies=guard)
     _include(app, secret_routes(services), dependencies=guard)
     # public: the webhook signature is the authentication
-    _include(app, hook_routes(services), dependencies=[Depends(started)])
+    _include(app, hook_routes(services), dependencies=ready)
     install_debug_routes(app, services, guard)
+    install_metrics_route(app, services.prometheus.render, ready if services.settings.metrics_public else guard)
     install_error_handlers(app)
 
 
