@@ -1,19 +1,24 @@
-"""``python -m flowmon <command>``: maintenance commands, run with flowmon stopped.
+"""``python -m flowmon <command>``: maintenance commands.
 
 Each command is a subparser with a ``handler(args, settings) -> exit code``; settings come from the same
 ``FLOWMON_*`` variables as the server, so a command works on the data directory and database the server uses.
-Commands that change the database take the data directory's lock and refuse while flowmon runs.
+Commands that change the database take the data directory's lock and refuse while flowmon runs; ``backup`` only
+reads, and is meant to run while flowmon does.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
+from flowmon.infra.private_files import PRIVATE_UMASK
 from flowmon.infra.secretbox import UnsealError, decode_key, encode_key, key_id
 from flowmon.settings import Settings, SettingsError, load_settings
+from flowmon.store.backup import BackupError, backup_sqlite, sqlite_path
 from flowmon.store.keys import DataDirBusy, SecretKeyError
 from flowmon.store.rotation import rotate_secret_key
 
@@ -41,7 +46,24 @@ def build_parser() -> argparse.ArgumentParser:
         help='the new key: 32 bytes in urlsafe base64; "-" reads it from standard input. Generated when absent.',
     )
     rotate.set_defaults(handler=_rotate_secret_key)
+    _add_backup_command(commands)
     return parser
+
+
+def _add_backup_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    backup = commands.add_parser(
+        'backup',
+        help='write a consistent copy of the SQLite database (safe while flowmon runs)',
+        description=(
+            "Copy the database in FLOWMON_DATABASE_URL (default <data dir>/flowmon.db) to PATH with SQLite's online "
+            'backup API, while flowmon keeps running: a snapshot of one moment, written to a temporary file '
+            '(mode 0600) and renamed to PATH. The secret key (<data dir>/.secret_key or FLOWMON_SECRET_KEY) is not '
+            'in the copy: back it up separately.'
+        ),
+    )
+    backup.add_argument('path', metavar='PATH', help='the file to write')
+    backup.add_argument('--force', action='store_true', help='replace PATH if it exists')
+    backup.set_defaults(handler=_backup)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -86,6 +108,23 @@ def _rotate_secret_key(args: argparse.Namespace, settings: Settings) -> int:
         print('Now set FLOWMON_SECRET_KEY to the new key printed above; the old key no longer opens the database.')
     else:
         print(f'The new key is in {settings.data_dir / ".secret_key"}; the old key was removed.')
+    return 0
+
+
+def _backup(args: argparse.Namespace, settings: Settings) -> int:
+    try:
+        source = sqlite_path(settings.db_url)
+    except BackupError as exc:  # not SQLite (use pg_dump), or no file
+        print(f'flowmon: backup: {exc}', file=sys.stderr)
+        return 2
+    os.umask(PRIVATE_UMASK)  # SQLite may create the live database's -shm beside it: the user's alone
+    try:
+        result = backup_sqlite(source, Path(args.path), force=args.force)
+    except (BackupError, OSError) as exc:
+        print(f'flowmon: backup failed, nothing was written: {exc}', file=sys.stderr)
+        return 1
+    print(f'Backed up {source} to {result.path}: {result.pages} pages, {result.bytes} bytes in {result.seconds:.1f} s.')
+    print('The secret key is not in the backup; keep a copy of it apart (see README, Operations).')
     return 0
 
 
