@@ -12,9 +12,9 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from urllib.parse import urlencode
 
+from flowmon.application.dashboard import utc_midnight
+from flowmon.application.history import ExecutionRecord
 from flowmon.engine.core.state import EXECUTION_STATUSES, ExecutionState
-from flowmon.store.history import ExecutionRecord
-from flowmon.store.metrics import utc_midnight
 
 # Relative windows, in the order the filter bar offers them.
 RELATIVE_WINDOWS: dict[str, tuple[str, timedelta | None]] = {

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from nicegui import app, ui
 
-from flowmon.services import Services
+from flowmon.application import Application
 from flowmon.web.auth import LOGOUT_PATH, is_signed_in
 from flowmon.web.markup import Html, join, tag
 from flowmon.web.teardown import weak_callback
@@ -42,8 +42,8 @@ NAV_ITEMS: list[NavItem] = [
 class Shell:
     """The header. Navigation and sign-out appear only once the routed frame reports a signed-in visitor."""
 
-    def __init__(self, services: Services) -> None:
-        self._services = services
+    def __init__(self, application: Application) -> None:
+        self._application = application
         self._nav_buttons: dict[str, tuple[NavItem, ui.button]] = {}
         self._workflows_button: ui.button | None = None
         self.signed_in = False
@@ -106,9 +106,9 @@ class Shell:
         self._workflows_button = button
 
     async def _fill_workflows_menu(self, menu: ui.menu) -> None:
-        if not is_signed_in(self._services.token):
+        if not is_signed_in(self._application.token):
             return  # the menu is hidden then, but a hidden element's events still arrive
-        workflows = await self._services.catalog.all()
+        workflows = await self._application.workflows.all()
         menu.clear()
         with menu:
             if not workflows:
@@ -126,7 +126,7 @@ class Shell:
 
     def _toggle_dark(self) -> None:
         self._dark.value = not bool(self._dark.value)
-        if is_signed_in(self._services.token):  # nothing is stored for visitors who never signed in
+        if is_signed_in(self._application.token):  # nothing is stored for visitors who never signed in
             app.storage.user[DARK_MODE_KEY] = self._dark.value
         self._dark_button.props(f'icon={self._dark_icon()}')
 

@@ -14,6 +14,7 @@ from sqlalchemy import inspect, select, text
 
 from flowmon.engine import Engine, Event, EventBus, EventType, Workflow, WorkflowError, default_registry, fold
 from flowmon.engine import parse_workflow as _parse
+from flowmon.engine.core.snapshot import workflow_snapshot
 from flowmon.settings import Settings
 from flowmon.store import Database, EventRecorder, History, WorkflowCatalog, interrupt_unfinished
 from flowmon.store.tables import NodeRunRow
@@ -186,7 +187,7 @@ async def test_events_paging_and_load_state(history: History, seeded: list[Any])
     assert await history.load_state('missing') is None
 
 
-async def test_workflow_snapshot_is_the_definition_the_execution_ran_with(
+async def test_the_first_event_holds_the_definition_the_execution_ran_with(
     database: Database, history: History, recorder: EventRecorder
 ) -> None:
     definition = chain('snap', 'x', 'y')
@@ -201,8 +202,8 @@ async def test_workflow_snapshot_is_the_definition_the_execution_ran_with(
             )
         ]
     )
-    assert await history.workflow_snapshot('e1') == definition
-    assert await history.workflow_snapshot('missing') is None
+    assert workflow_snapshot(await history.events('e1', limit=1)) == definition
+    assert workflow_snapshot(await history.events('missing', limit=1)) is None
 
 
 # --- history: workflows -----------------------------------------------------------------------------

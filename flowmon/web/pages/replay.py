@@ -21,8 +21,10 @@ from typing import Any
 from nicegui import app, ui
 from nicegui.events import KeyEventArguments
 
+from flowmon.application import Application
+from flowmon.application.errors import NotFound
 from flowmon.engine.core.replay_index import ReplayIndex
-from flowmon.services import NotFound, Services
+from flowmon.engine.core.state import ExecutionState
 from flowmon.web.format import count, short_id
 from flowmon.web.playback import SPEEDS, Playhead, parse_position
 from flowmon.web.timeline_marks import tick_marks
@@ -50,12 +52,12 @@ if (!window.__fmReplaySpace) {
 """
 
 
-async def create(services: Services, execution_id: str, at: str = '') -> None:
+async def create(application: Application, execution_id: str, at: str = '') -> None:
     """Open ``execution_id``'s replay index (cached for finished executions) and build the page."""
     body = ui.column().classes('fm-page w-full gap-4').mark('replay-page')
     try:
-        index = await services.replay_index(execution_id)
-        definition = await _definition(services, execution_id, index)
+        index: ReplayIndex | None = await application.history.replay(execution_id)
+        definition: dict[str, Any] | None = await application.history.definition(execution_id, _final(index))
     except NotFound:
         index, definition = None, None
     if body.is_deleted:
@@ -221,18 +223,8 @@ class ReplayPage:
 # --- loading and small parts --------------------------------------------------------------------------------
 
 
-async def _definition(services: Services, execution_id: str, index: ReplayIndex) -> dict[str, Any]:
-    """The workflow the execution ran: its snapshot, else the stored workflow, else the nodes it touched."""
-    if index.workflow is not None:
-        return dict(index.workflow)
-    snapshot = await services.history.workflow_snapshot(execution_id)
-    if snapshot is not None:
-        return snapshot
-    final = index.final
-    workflow = await services.catalog.get(final.workflow_id or '') if final is not None else None
-    if workflow is not None:
-        return workflow.definition()
-    return {'id': execution_id, 'name': 'Execution', 'nodes': [{'id': node_id} for node_id in index.node_order]}
+def _final(index: ReplayIndex | None) -> ExecutionState | None:
+    return index.final if index is not None else None
 
 
 def _names(definition: Mapping[str, Any]) -> dict[str, str]:

@@ -11,7 +11,7 @@ from datetime import datetime
 
 from nicegui import ui
 
-from flowmon.delivery.records import AttemptRecord
+from flowmon.application.deliveries import AttemptRecord
 from flowmon.web import format as fmt
 from flowmon.web import webhook_format as wfmt
 from flowmon.web.widgets.text_block import TextBlock

@@ -12,8 +12,7 @@ from datetime import datetime
 
 from nicegui import ui
 
-from flowmon.delivery.endpoints import Endpoint
-from flowmon.delivery.records import DeliveryRecord
+from flowmon.application.deliveries import DeliveryRecord, Endpoint
 from flowmon.web import format as fmt
 from flowmon.web import webhook_format as wfmt
 

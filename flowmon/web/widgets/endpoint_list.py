@@ -12,8 +12,8 @@ from typing import Any
 
 from nicegui import ui
 
-from flowmon.delivery.endpoints import Endpoint
-from flowmon.services import Services
+from flowmon.application import Application
+from flowmon.application.deliveries import Endpoint
 from flowmon.web import format as fmt
 from flowmon.web import webhook_actions as actions
 from flowmon.web import webhook_format as wfmt
@@ -27,8 +27,8 @@ HIDDEN_SECRET = 'whsec_' + '•' * 24
 class EndpointList:
     """Redrawn by :meth:`show` when the endpoints or their health change."""
 
-    def __init__(self, services: Services, *, on_bulk_redeliver: Callable[[str], Any]) -> None:
-        self._services = services
+    def __init__(self, application: Application, *, on_bulk_redeliver: Callable[[str], Any]) -> None:
+        self._application = application
         self._on_bulk = on_bulk_redeliver
         self._revealed: dict[str, dict[str, Any]] = {}
         self._shown: Any = None
@@ -135,20 +135,20 @@ class EndpointList:
     # --- actions --------------------------------------------------------------------------------------
 
     async def _toggle(self, endpoint_id: str, enabled: bool, switch: Any) -> None:
-        current = self._services.webhooks.endpoints.cached(endpoint_id)
+        current = self._application.endpoints.cached(endpoint_id)
         if current is not None and current.enabled == enabled:
             return  # the list was redrawn with the value it already has
-        if await actions.set_endpoint_enabled(self._services, endpoint_id, enabled) is None and current is not None:
+        if await actions.set_endpoint_enabled(self._application, endpoint_id, enabled) is None and current is not None:
             if not switch.is_deleted:
                 switch.set_value(current.enabled)  # refused: show the truth again
         self.forget()
 
     async def _enable(self, endpoint_id: str) -> None:
-        await actions.set_endpoint_enabled(self._services, endpoint_id, True)
+        await actions.set_endpoint_enabled(self._application, endpoint_id, True)
         self.forget()
 
     async def _reveal(self, endpoint_id: str) -> None:
-        secret = await actions.reveal_secret(self._services, endpoint_id)
+        secret = await actions.reveal_secret(self._application, endpoint_id)
         if secret is not None:
             self._revealed[endpoint_id] = secret
             self._redraw()
@@ -158,7 +158,7 @@ class EndpointList:
         self._redraw()
 
     async def _rotate(self, endpoint_id: str) -> None:
-        endpoint = self._services.webhooks.endpoints.cached(endpoint_id)
+        endpoint = self._application.endpoints.cached(endpoint_id)
         name = wfmt.endpoint_name(endpoint) if endpoint else endpoint_id
         question = (f'A new secret signs deliveries to {name} from now on. The current one keeps signing alongside '
                     'it for 24 hours, so the receiver has time to switch.')  # fmt: skip
@@ -166,14 +166,14 @@ class EndpointList:
             'Rotate the signing secret?', question, ok_label='Rotate', marker='confirm-rotate', host=self._dialogs
         ):
             return
-        secret = await actions.rotate_secret(self._services, endpoint_id)
+        secret = await actions.rotate_secret(self._application, endpoint_id)
         if secret is not None:
             self._revealed[endpoint_id] = secret
             self._redraw()
 
     def _redraw(self) -> None:
         self.forget()
-        self.show(self._services.webhooks.endpoints.cached_all(), self._health)
+        self.show(self._application.endpoints.cached_all(), self._health)
 
 
 def _health(endpoint_id: str, health: Mapping[str, Any]) -> None:

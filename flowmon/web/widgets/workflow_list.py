@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from nicegui import ui
 
-from flowmon.store.history import StoredWorkflow
+from flowmon.application.workflows import StoredWorkflow
 
 
 class WorkflowList:
