@@ -37,6 +37,7 @@ lint: install
 	$(BIN)/ruff check $(SRC)
 	$(BIN)/ruff format --check $(SRC)
 	$(BIN)/mypy flowmon
+	$(BIN)/lint-imports
 
 # Two separate pytest processes: sync Playwright and asyncio tests do not mix in one process.
 # Exit code 5 (no tests collected) is a failure for the unit/UI layer; for the e2e layer it is
