@@ -10,7 +10,7 @@ from flowmon.application.views import event_view, execution_summary, page_view
 
 from .dependencies import Executions, History, Live
 from .errors import MeasuredBodyRoute
-from .params import Offset, Sequence, UtcTime
+from .params import Listing, Sequence
 from .schemas import ExecutionRequest, RerunRequest
 
 router = APIRouter(prefix='/api', tags=['executions'], route_class=MeasuredBodyRoute)
@@ -32,17 +32,12 @@ async def start_execution(
 @router.get('/executions')
 async def list_executions(
     history: History,
+    window: Listing,
     workflow_id: str | None = None,
     status_filter: Annotated[str | None, Query(alias='status')] = None,
-    since: UtcTime | None = None,
-    until: UtcTime | None = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Offset = 0,
 ) -> dict[str, Any]:
-    records, total = await history.page(
-        workflow_id=workflow_id, status=status_filter, since=since, until=until, limit=limit, offset=offset
-    )
-    return page_view([record.to_json() for record in records], total, limit, offset)
+    records, total = await history.page(workflow_id=workflow_id, status=status_filter, **window.query())
+    return page_view([record.to_json() for record in records], total, window.limit, window.offset)
 
 
 @router.get('/executions/{execution_id}')

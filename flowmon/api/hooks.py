@@ -8,10 +8,12 @@ The management routes (trigger secret, schedule pause/resume) live under ``/api/
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import APIRouter, Request, status
 
+from flowmon.application.automation import Automation as AutomationUseCases
 from flowmon.application.errors import TooLarge
 
 from .dependencies import Automation
@@ -32,34 +34,25 @@ async def receive(workflow_id: str, request: Request, automation: Automation) ->
     return {'execution_id': received.execution_id, 'workflow_id': workflow_id, 'replayed': received.replayed}
 
 
-@automation_router.get('/trigger')
-async def trigger_info(workflow_id: str, automation: Automation) -> dict[str, Any]:
-    return await automation.trigger(workflow_id)
+def _workflow_route(action: WorkflowAction) -> Callable[..., Awaitable[dict[str, Any]]]:
+    async def route(workflow_id: str, automation: Automation) -> dict[str, Any]:
+        return await action(automation, workflow_id)
+
+    return route
 
 
-@automation_router.get('/trigger/secret')
-async def reveal_trigger_secret(workflow_id: str, automation: Automation) -> dict[str, Any]:
-    return await automation.reveal_trigger_secret(workflow_id)
-
-
-@automation_router.post('/trigger/secret/rotate')
-async def rotate_trigger_secret(workflow_id: str, automation: Automation) -> dict[str, Any]:
-    return await automation.rotate_trigger_secret(workflow_id)
-
-
-@automation_router.get('/schedule')
-async def schedule_info(workflow_id: str, automation: Automation) -> dict[str, Any]:
-    return await automation.schedule(workflow_id)
-
-
-@automation_router.post('/schedule/pause')
-async def pause_schedule(workflow_id: str, automation: Automation) -> dict[str, Any]:
-    return await automation.set_paused(workflow_id, True)
-
-
-@automation_router.post('/schedule/resume')
-async def resume_schedule(workflow_id: str, automation: Automation) -> dict[str, Any]:
-    return await automation.set_paused(workflow_id, False)
+WorkflowAction = Callable[[AutomationUseCases, str], Awaitable[dict[str, Any]]]
+# Trigger secrets and schedules of a workflow: (method, path, route name, what it does).
+WORKFLOW_ACTIONS: tuple[tuple[str, str, str, WorkflowAction], ...] = (
+    ('GET', '/trigger', 'trigger_info', AutomationUseCases.trigger),
+    ('GET', '/trigger/secret', 'reveal_trigger_secret', AutomationUseCases.reveal_trigger_secret),
+    ('POST', '/trigger/secret/rotate', 'rotate_trigger_secret', AutomationUseCases.rotate_trigger_secret),
+    ('GET', '/schedule', 'schedule_info', AutomationUseCases.schedule),
+    ('POST', '/schedule/pause', 'pause_schedule', lambda automation, id: automation.set_paused(id, True)),
+    ('POST', '/schedule/resume', 'resume_schedule', lambda automation, id: automation.set_paused(id, False)),
+)
+for method, path, name, action in WORKFLOW_ACTIONS:
+    automation_router.add_api_route(path, _workflow_route(action), methods=[method], name=name)
 
 
 async def _bounded_body(request: Request, limit: int) -> bytes:

@@ -7,26 +7,15 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from flowmon.application.deliveries import WebhookAuth
+from flowmon.application.deliveries import DeliveryRequest
 from flowmon.application.endpoints import EndpointPatch, EndpointSpec
 from flowmon.application.views import page_view
 
 from .dependencies import Deliveries, Endpoints
 from .errors import MeasuredBodyRoute
-from .params import Offset, UtcTime
+from .params import Listing, UtcTime
 
 router = APIRouter(prefix='/api/webhooks', tags=['webhooks'], route_class=MeasuredBodyRoute)
-
-
-class DeliveryRequest(BaseModel):
-    model_config = ConfigDict(extra='forbid')
-
-    url: str = Field(min_length=1, max_length=2000)
-    method: str = 'POST'
-    headers: dict[str, str] = Field(default_factory=dict)
-    body: Any
-    secret: str | None = None
-    auth: WebhookAuth | None = None
 
 
 class BulkRedeliverRequest(BaseModel):
@@ -40,14 +29,7 @@ class BulkRedeliverRequest(BaseModel):
 
 @router.post('/deliveries', status_code=status.HTTP_202_ACCEPTED)
 async def queue_delivery(request: DeliveryRequest, deliveries: Deliveries) -> dict[str, Any]:
-    queued = await deliveries.enqueue(
-        url=request.url,
-        body=request.body,
-        method=request.method,
-        headers=request.headers,
-        auth=request.auth,
-        secret=request.secret,
-    )
+    queued = await deliveries.enqueue(request)
     answer: dict[str, Any] = {'id': queued.id, 'webhook_id': queued.webhook_id, 'status': queued.status}
     if queued.secret is not None:
         answer['secret'] = queued.secret  # generated for this delivery: the receiver needs it to verify
@@ -57,24 +39,16 @@ async def queue_delivery(request: DeliveryRequest, deliveries: Deliveries) -> di
 @router.get('/deliveries')
 async def list_deliveries(
     deliveries: Deliveries,
+    window: Listing,
     status_filter: Annotated[str | None, Query(alias='status')] = None,
     endpoint: str | None = None,
     execution_id: str | None = None,
-    since: UtcTime | None = None,
-    until: UtcTime | None = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Offset = 0,
 ) -> dict[str, Any]:
+    query = window.query()
     records, total = await deliveries.page(
-        status=status_filter,
-        endpoint_id=endpoint,
-        execution_id=execution_id,
-        since=since,
-        until=until,
-        limit=limit,
-        offset=offset,
+        status=status_filter, endpoint_id=endpoint, execution_id=execution_id, **query
     )
-    return page_view([record.to_json() for record in records], total, limit, offset)
+    return page_view([record.to_json() for record in records], total, window.limit, window.offset)
 
 
 @router.get('/deliveries/{delivery_id}')
@@ -85,7 +59,7 @@ async def get_delivery(delivery_id: str, deliveries: Deliveries) -> dict[str, An
 @router.post('/deliveries/redeliver', status_code=status.HTTP_202_ACCEPTED)
 async def redeliver_many(request: BulkRedeliverRequest, deliveries: Deliveries) -> dict[str, Any]:
     ids = await deliveries.redeliver_many(
-        statuses=request.status, endpoint_id=request.endpoint, since=request.since, until=request.until
+        request.status, endpoint_id=request.endpoint, since=request.since, until=request.until
     )
     return {'count': len(ids), 'ids': ids}
 

@@ -16,20 +16,22 @@ from flowmon.automation.triggers import (
     TriggerUnauthorized,
 )
 
-from .errors import Invalid, NotFound, OversizedPayload, RefusedPayload, Unauthorized, translated
-
-AUTOMATION_REFUSALS = {
-    TriggerNotFound: NotFound,
-    ScheduleNotFound: NotFound,
-    TriggerUnauthorized: Unauthorized,
-    TriggerPayloadTooLarge: OversizedPayload,
-    TriggerPayloadInvalid: RefusedPayload,
-    ValueError: Invalid,
-}
+from .errors import Invalid, NotFound, OversizedPayload, RefusedPayload, Unauthorized, refusing
 
 
+@refusing(
+    {
+        TriggerNotFound: NotFound,
+        ScheduleNotFound: NotFound,
+        TriggerUnauthorized: Unauthorized,
+        TriggerPayloadTooLarge: OversizedPayload,
+        TriggerPayloadInvalid: RefusedPayload,
+        ValueError: Invalid,
+    }
+)
 class Automation:
-    """Receive a trigger; show, reveal and rotate a workflow's trigger secret; show, pause and resume its schedule."""
+    """Receive a trigger; show, reveal and rotate a workflow's trigger secret; show, pause and resume its schedule.
+    Unknown workflows and workflows without a trigger or a schedule are NotFound."""
 
     def __init__(self, *, triggers: TriggerService, schedules: ScheduleService) -> None:
         self._triggers = triggers
@@ -43,27 +45,22 @@ class Automation:
     async def receive(self, workflow_id: str, headers: Mapping[str, str], body: bytes) -> Received:
         """Verify the signature and start the workflow (or recognise a replayed message); raises NotFound,
         Unauthorized, OversizedPayload or RefusedPayload."""
-        with translated(AUTOMATION_REFUSALS):
-            return await self._triggers.receive(workflow_id, headers, body)
+        return await self._triggers.receive(workflow_id, headers, body)
 
     async def trigger(self, workflow_id: str) -> dict[str, Any]:
-        """Whether the workflow accepts triggers, its path, and whether a secret exists yet; raises NotFound."""
-        with translated(AUTOMATION_REFUSALS):
-            return await self._triggers.info(workflow_id)
+        """Whether the workflow accepts triggers, its path, and whether a secret exists yet."""
+        return await self._triggers.info(workflow_id)
 
     async def reveal_trigger_secret(self, workflow_id: str) -> dict[str, Any]:
         """The trigger secret (created on first use) and the previous one during a rotation's grace period."""
-        with translated(AUTOMATION_REFUSALS):
-            return await self._triggers.reveal_secret(workflow_id)
+        return await self._triggers.reveal_secret(workflow_id)
 
     async def rotate_trigger_secret(self, workflow_id: str) -> dict[str, Any]:
-        with translated(AUTOMATION_REFUSALS):
-            return await self._triggers.rotate_secret(workflow_id)
+        return await self._triggers.rotate_secret(workflow_id)
 
     async def schedule(self, workflow_id: str) -> dict[str, Any]:
-        """``{cron, timezone, paused, next_run_at}``; raises NotFound when the workflow has no schedule."""
-        with translated(AUTOMATION_REFUSALS):
-            return await self._schedules.info(workflow_id)
+        """``{cron, timezone, paused, next_run_at}``."""
+        return await self._schedules.info(workflow_id)
 
     def next_run_at(self, workflow_id: str) -> datetime | None:
         """When the schedule fires next (None when paused or unscheduled): cheap, for pages."""
@@ -71,7 +68,5 @@ class Automation:
 
     async def set_paused(self, workflow_id: str, paused: bool) -> dict[str, Any]:
         """Pause or resume the schedule; returns it as :meth:`schedule` does."""
-        with translated(AUTOMATION_REFUSALS):
-            if paused:
-                return await self._schedules.pause(workflow_id)
-            return await self._schedules.resume(workflow_id)
+        change = self._schedules.pause if paused else self._schedules.resume
+        return await change(workflow_id)

@@ -6,9 +6,11 @@ with its refusals as application errors.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypedDict, Unpack
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from flowmon.delivery.endpoints import Endpoint, EndpointNotFound
 from flowmon.delivery.intake import PayloadTooLarge, encode_json
@@ -19,7 +21,7 @@ from flowmon.delivery.service import REDELIVERABLE, DeliveryConflict, DeliveryNo
 from flowmon.engine.core.payload import PayloadBudget
 from flowmon.engine.nodes.webhook import WebhookAuth, WebhookReceipt, WebhookRejected
 
-from .errors import PAYLOAD_REFUSALS, Conflict, Invalid, NotFound, OversizedPayload, translated
+from .errors import PAYLOAD_REFUSALS, Conflict, Invalid, NotFound, OversizedPayload, refusing, translated
 
 __all__ = [
     'DELIVERY_STATUSES',
@@ -27,7 +29,9 @@ __all__ = [
     'AttemptRecord',
     'Deliveries',
     'DeliveryDetail',
+    'DeliveryQuery',
     'DeliveryRecord',
+    'DeliveryRequest',
     'Endpoint',
     'Queued',
     'WebhookAuth',
@@ -46,6 +50,37 @@ DELIVERY_REFUSALS = {
 }
 
 
+class DeliveryRequest(BaseModel):
+    """An ad-hoc delivery (the body of ``POST /api/webhooks/deliveries``): ``body`` is sent as JSON."""
+
+    model_config = ConfigDict(extra='forbid')
+
+    url: str = Field(min_length=1, max_length=2000)
+    method: str = 'POST'
+    headers: dict[str, str] = Field(default_factory=dict)
+    body: Any
+    secret: str | None = None
+    auth: WebhookAuth | None = None
+
+
+class Selection(TypedDict, total=False):
+    """Which deliveries: of one endpoint, created in ``[since, until)``."""
+
+    endpoint_id: str | None
+    since: datetime | None
+    until: datetime | None
+
+
+class DeliveryQuery(Selection, total=False):
+    """Filters and page of a delivery list."""
+
+    status: str | Sequence[str] | None
+    execution_id: str | None
+    limit: int
+    offset: int
+
+
+@refusing(DELIVERY_REFUSALS)
 class Deliveries:
     """Every action on deliveries that routes and pages take."""
 
@@ -62,41 +97,18 @@ class Deliveries:
         """The delivery service's clock (retry times and countdowns are on it)."""
         return self._service.now()
 
-    async def enqueue(
-        self,
-        *,
-        url: str,
-        body: Any,
-        method: str = 'POST',
-        headers: Mapping[str, str] | None = None,
-        auth: WebhookAuth | None = None,
-        secret: str | None = None,
-    ) -> Queued:
-        """Queue an ad-hoc delivery of ``body`` (JSON), signed with ``secret`` or a generated one."""
+    async def enqueue(self, request: DeliveryRequest) -> Queued:
+        """Queue an ad-hoc delivery, signed with its secret or a generated one (returned then)."""
         with translated(PAYLOAD_REFUSALS):  # depth, 64-bit numbers and size, before the body is encoded
-            self._budget.check(body, 'body', lenient=True)
-        with translated(DELIVERY_REFUSALS):
-            return await self._service.enqueue(
-                url=url, body=encode_json(body), method=method, headers=headers, auth=auth, secret=secret
-            )
+            self._budget.check(request.body, 'body', lenient=True)
+        fields = request.model_dump(exclude={'body', 'auth'})
+        return await self._service.enqueue(body=encode_json(request.body), auth=request.auth, **fields)
 
-    async def page(
-        self,
-        *,
-        status: str | Sequence[str] | None = None,
-        endpoint_id: str | None = None,
-        execution_id: str | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        limit: int = 50,
-        offset: int = 0,
-    ) -> tuple[list[DeliveryRecord], int]:
+    async def page(self, **query: Unpack[DeliveryQuery]) -> tuple[list[DeliveryRecord], int]:
         """A page of deliveries, newest first, and how many match; raises Invalid for an unknown status."""
+        status = query.get('status')
         check_statuses([status] if isinstance(status, str) else status or ())
-        return await self._service.queries.page(
-            status=status, endpoint_id=endpoint_id, execution_id=execution_id, since=since, until=until,
-            limit=limit, offset=offset,
-        )  # fmt: skip
+        return await self._service.queries.page(**query)
 
     async def get(self, delivery_id: str) -> DeliveryDetail:
         """The delivery with every attempt; raises NotFound."""
@@ -107,35 +119,23 @@ class Deliveries:
 
     async def redeliver(self, delivery_id: str) -> DeliveryRecord:
         """Send it again now (same ``webhook-id`` and body); raises NotFound or Conflict."""
-        with translated(DELIVERY_REFUSALS):
-            return await self._service.redeliver(delivery_id)
+        return await self._service.redeliver(delivery_id)
 
-    async def redeliver_many(
-        self,
-        *,
-        statuses: Sequence[str],
-        endpoint_id: str | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
-    ) -> list[str]:
-        """Requeue every delivery matching the filters; returns their ids."""
+    async def redeliver_many(self, statuses: Sequence[str], **where: Unpack[Selection]) -> list[str]:
+        """Requeue every delivery in one of ``statuses`` that matches ``where``; returns their ids."""
         check_statuses(statuses)
-        with translated(DELIVERY_REFUSALS):
-            return await self._service.redeliver_many(
-                statuses=statuses, endpoint_id=endpoint_id, since=since, until=until
-            )
+        return await self._service.redeliver_many(statuses=statuses, **where)
 
-    async def matching(self, *, statuses: Sequence[str], endpoint_id: str | None, since: datetime | None) -> int:
+    async def matching(self, statuses: Sequence[str], **where: Unpack[Selection]) -> int:
         """How many deliveries :meth:`redeliver_many` with these filters would requeue now."""
         wanted = [status for status in statuses if status in REDELIVERABLE]
         if not wanted:
             return 0
-        return len(await self._service.queries.ids(status=wanted, endpoint_id=endpoint_id, since=since))
+        return len(await self._service.queries.ids(status=wanted, **where))
 
     async def cancel(self, delivery_id: str) -> None:
         """Cancel a delivery waiting for its next attempt; raises NotFound or Conflict."""
-        with translated(DELIVERY_REFUSALS):
-            await self._service.cancel(delivery_id)
+        await self._service.cancel(delivery_id)
 
     async def stats(self) -> WebhookStats:
         """Success rate (24 h) and outstanding deliveries: cached and shared, re-read when a delivery changed."""
@@ -143,8 +143,7 @@ class Deliveries:
 
     async def wait_settled(self, delivery_id: str) -> WebhookReceipt:
         """Wait until the delivery succeeded, failed for good or was cancelled."""
-        with translated(DELIVERY_REFUSALS):
-            return await self._service.wait_settled(delivery_id)
+        return await self._service.wait_settled(delivery_id)
 
 
 def check_statuses(statuses: Sequence[str | None]) -> None:

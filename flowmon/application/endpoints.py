@@ -9,13 +9,14 @@ from flowmon.delivery.endpoints import Endpoint, EndpointPatch, EndpointSpec, En
 from flowmon.delivery.service import DeliveryService
 
 from .deliveries import DELIVERY_REFUSALS
-from .errors import NotFound, translated
+from .errors import NotFound, refusing
 
 __all__ = ['Endpoint', 'EndpointPatch', 'EndpointSpec', 'Endpoints']
 
 NO_HEALTH = {'finished_24h': 0, 'success_rate_24h': None, 'mean_latency_ms': None}
 
 
+@refusing(DELIVERY_REFUSALS)
 class Endpoints:
     """Create, change, enable, disable and delete endpoints; reveal and rotate their signing secrets."""
 
@@ -52,29 +53,24 @@ class Endpoints:
 
     async def create(self, spec: EndpointSpec) -> tuple[Endpoint, str]:
         """A new endpoint and its generated secret; raises Invalid (a refused URL, for example)."""
-        with translated(DELIVERY_REFUSALS):
-            return await self._store.create(spec)
+        return await self._store.create(spec)
 
     async def update(self, endpoint_id: str, patch: EndpointPatch) -> Endpoint:
-        with translated(DELIVERY_REFUSALS):
-            return await self._store.update(endpoint_id, patch)
+        return await self._store.update(endpoint_id, patch)
 
     async def delete(self, endpoint_id: str) -> None:
         if not await self._store.delete(endpoint_id):
             raise NotFound(f'webhook endpoint {endpoint_id!r} not found')
 
     async def set_enabled(self, endpoint_id: str, enabled: bool) -> Endpoint:
-        with translated(DELIVERY_REFUSALS):
-            return await self._store.set_enabled(endpoint_id, enabled)
+        return await self._store.set_enabled(endpoint_id, enabled)
 
     async def reveal_secret(self, endpoint_id: str) -> dict[str, Any]:
-        with translated(DELIVERY_REFUSALS):
-            return await self._store.reveal_secret(endpoint_id)
+        return await self._store.reveal_secret(endpoint_id)
 
     async def rotate_secret(self, endpoint_id: str) -> dict[str, Any]:
         """A new secret; the previous one keeps signing alongside it for 24 h."""
-        with translated(DELIVERY_REFUSALS):
-            return await self._store.rotate_secret(endpoint_id)
+        return await self._store.rotate_secret(endpoint_id)
 
     async def _with_health(self, items: list[Endpoint]) -> list[dict[str, Any]]:
         health = await self.health()

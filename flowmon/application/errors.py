@@ -7,8 +7,11 @@ Every message names the problem in words a person can act on.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import functools
+import inspect
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
+from typing import Any, TypeVar
 
 from flowmon.engine.core.payload import PayloadError, PayloadTooLarge
 
@@ -54,6 +57,7 @@ class Unavailable(AppError):
 
 
 Translation = Mapping[type[Exception], type[AppError]]
+T = TypeVar('T')
 
 # The payload budget's refusals, as every use case that takes a payload reports them.
 PAYLOAD_REFUSALS: Translation = {PayloadTooLarge: OversizedPayload, PayloadError: RefusedPayload}
@@ -72,6 +76,28 @@ def translated(translation: Translation, *, prefix: str = '') -> Iterator[None]:
         raise kind(f'{prefix}{exc}') from None
 
 
+def refusing(translation: Translation) -> Callable[[type[T]], type[T]]:
+    """A class decorator: every public coroutine method of the class reports the exceptions named in
+    ``translation`` as application errors (see :func:`translated`)."""
+
+    def decorate(cls: type[T]) -> type[T]:
+        for name, member in list(vars(cls).items()):
+            if not name.startswith('_') and inspect.iscoroutinefunction(member):
+                setattr(cls, name, _translating(member, translation))
+        return cls
+
+    return decorate
+
+
+def _translating(method: Callable[..., Awaitable[Any]], translation: Translation) -> Callable[..., Awaitable[Any]]:
+    @functools.wraps(method)
+    async def call(*args: Any, **kwargs: Any) -> Any:
+        with translated(translation):
+            return await method(*args, **kwargs)
+
+    return call
+
+
 __all__ = [
     'PAYLOAD_REFUSALS',
     'AppError',
@@ -84,5 +110,6 @@ __all__ = [
     'TooLarge',
     'Unauthorized',
     'Unavailable',
+    'refusing',
     'translated',
 ]

@@ -8,6 +8,7 @@ other). The API's routes and the pages' buttons both call :class:`Exchange`.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -61,9 +62,7 @@ class Exchange:
     ) -> None:
         self._clock = clock
         self._history = history
-        self._recorder = recorder
-        self._registry = registry
-        self._budget = budget
+        self._store = functools.partial(import_execution, recorder, registry, budget=budget)
 
     async def document(self, execution_id: str) -> dict[str, Any]:
         """The export document; raises NotFound, or ExportUnavailable while it runs or without a definition."""
@@ -107,7 +106,7 @@ class Exchange:
         if len(content) > MAX_IMPORT_BYTES:
             raise TooLarge(f'the export is larger than {MAX_IMPORT_BYTES // (1024 * 1024)} MB')
         document = parse_export(content)  # measured before it is parsed: never a parser recursion
-        return await import_execution(self._recorder, self._registry, document, budget=self._budget)
+        return await self._store(document)
 
 
 async def import_execution(

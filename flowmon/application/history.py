@@ -14,7 +14,7 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from flowmon.engine.core.events import Event
 from flowmon.engine.core.replay_index import ReplayIndex
@@ -27,9 +27,20 @@ from .errors import Invalid, NotFound
 from .live import LiveView
 from .replays import ReplayLoader
 
-__all__ = ['ExecutionHistory', 'ExecutionRecord', 'Position']
+__all__ = ['ExecutionHistory', 'ExecutionQuery', 'ExecutionRecord', 'Position']
 
 ETA_SAMPLE = 20  # past successful executions whose median duration predicts a running one
+
+
+class ExecutionQuery(TypedDict, total=False):
+    """Filters and page of an execution list."""
+
+    workflow_id: str | None
+    status: str | Sequence[str] | None
+    since: datetime | None
+    until: datetime | None
+    limit: int
+    offset: int
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -51,25 +62,15 @@ class ExecutionHistory:
         self._live = live
         self._replays = replays
 
-    async def page(
-        self,
-        *,
-        workflow_id: str | None = None,
-        status: str | Sequence[str] | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        limit: int = 50,
-        offset: int = 0,
-    ) -> tuple[list[ExecutionRecord], int]:
+    async def page(self, **query: Unpack[ExecutionQuery]) -> tuple[list[ExecutionRecord], int]:
         """A page of executions, newest first, and how many match the filters; raises Invalid for an unknown
         status."""
+        status = query.get('status')
         for wanted in [status] if isinstance(status, str) else status or ():
             if wanted not in EXECUTION_STATUSES:
                 raise Invalid(f'status must be one of {", ".join(EXECUTION_STATUSES)}, got {wanted!r}')
         await self._recorder.flush()
-        return await self._history.list_executions(
-            workflow_id=workflow_id, status=status, since=since, until=until, limit=limit, offset=offset
-        )
+        return await self._history.list_executions(**query)
 
     async def record(self, execution_id: str) -> ExecutionRecord | None:
         """The execution's row (None when unknown)."""

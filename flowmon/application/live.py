@@ -53,13 +53,9 @@ class LiveView:
         """The workflow the execution runs with, while its first event is still buffered."""
         return workflow_snapshot(self._projector.recent_events(execution_id, 0))
 
-    @property
-    def running_count(self) -> int:
-        return self._engine.running_count
-
-    @property
-    def queued_count(self) -> int:
-        return self._engine.queued_count
+    def engine_load(self) -> tuple[int, int]:
+        """How many executions run now, and how many wait for a slot."""
+        return self._engine.running_count, self._engine.queued_count
 
     def is_active(self, execution_id: str) -> bool:
         """Queued or running in this process."""

@@ -18,14 +18,14 @@ class Secrets:
         self._store = store
         self._catalog = catalog
 
+    def all(self) -> list[SecretInfo]:
+        """Names and times, by name; never a value."""
+        return self._store.list()
+
     @property
     def version(self) -> int:
         """Moves on every change: a page re-reads the list only when it moved."""
         return self._store.version
-
-    def all(self) -> list[SecretInfo]:
-        """Names and times, by name; never a value."""
-        return self._store.list()
 
     async def put(self, name: str, value: str) -> tuple[SecretInfo, bool]:
         """Create or replace; returns its info and whether it was created. Raises Invalid (name or value) or

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from nicegui import ui
 
@@ -16,6 +16,15 @@ from .auth import LOGIN_PATH, is_signed_in
 log = logging.getLogger(__name__)
 
 T = TypeVar('T')
+Kind = Literal['positive', 'info']
+
+
+async def found(lookup: Awaitable[T]) -> T | None:
+    """What ``lookup`` finds, or None when that does not exist (a page then shows its "not found" panel)."""
+    try:
+        return await lookup
+    except NotFound:
+        return None
 
 
 def signed_in(application: Application) -> bool:
@@ -39,6 +48,16 @@ async def guarded(application: Application, what: str, action: Callable[[], Awai
         log.exception('could not %s', what)
         ui.notify(f'Could not {what}: unexpected error (see the server log).', type='negative')
     return None
+
+
+async def act(
+    application: Application, what: str, action: Callable[[], Awaitable[T]], done: str, kind: Kind = 'positive'
+) -> T | None:
+    """:func:`guarded`, and a notify saying ``done`` when the action went through."""
+    result = await guarded(application, what, action)
+    if result is not None:
+        ui.notify(done, type=kind)
+    return result
 
 
 async def run_workflow(application: Application, workflow_id: str, input: dict[str, Any] | None = None) -> str | None:

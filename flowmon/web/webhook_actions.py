@@ -16,7 +16,7 @@ from nicegui import ui
 from flowmon.application import Application
 from flowmon.application.deliveries import DeliveryRecord, Endpoint
 
-from .actions import guarded
+from .actions import act, guarded
 
 
 def plural(count: int, noun: str, nouns: str | None = None) -> str:
@@ -29,10 +29,10 @@ def plural(count: int, noun: str, nouns: str | None = None) -> str:
 
 async def redeliver(application: Application, delivery_id: str) -> DeliveryRecord | None:
     """Send one delivery again now (same ``webhook-id``, same body)."""
-    record = await guarded(application, 'redeliver', lambda: application.deliveries.redeliver(delivery_id))
-    if record is not None:
-        ui.notify('Redelivery queued: 1 delivery is being sent again.', type='positive')
-    return record
+    action = application.deliveries.redeliver
+    return await act(
+        application, 'redeliver', lambda: action(delivery_id), 'Redelivery queued: 1 delivery is being sent again.'
+    )
 
 
 async def redeliver_many(
@@ -42,7 +42,7 @@ async def redeliver_many(
     ids = await guarded(
         application,
         'redeliver',
-        lambda: application.deliveries.redeliver_many(statuses=statuses, endpoint_id=endpoint_id, since=since),
+        lambda: application.deliveries.redeliver_many(statuses, endpoint_id=endpoint_id, since=since),
     )
     if ids is not None:
         if ids:
@@ -54,23 +54,21 @@ async def redeliver_many(
 
 async def cancel(application: Application, delivery_id: str) -> bool:
     """Cancel a delivery that is waiting for its next attempt."""
-    done = await guarded(application, 'cancel', lambda: _cancel(application, delivery_id))
-    if done:
-        ui.notify('Delivery cancelled: no further attempts.', type='info')
-    return bool(done)
 
+    async def cancelled() -> bool:
+        await application.deliveries.cancel(delivery_id)
+        return True
 
-async def _cancel(application: Application, delivery_id: str) -> bool:
-    await application.deliveries.cancel(delivery_id)
-    return True
+    return bool(await act(application, 'cancel', cancelled, 'Delivery cancelled: no further attempts.', 'info'))
 
 
 async def set_endpoint_enabled(application: Application, endpoint_id: str, enabled: bool) -> Endpoint | None:
-    what = 'enable the endpoint' if enabled else 'disable the endpoint'
-    endpoint = await guarded(application, what, lambda: application.endpoints.set_enabled(endpoint_id, enabled))
-    if endpoint is not None:
-        ui.notify(f'Endpoint {"enabled" if enabled else "disabled"}.', type='positive' if enabled else 'info')
-    return endpoint
+    what, done = ('enable', 'enabled') if enabled else ('disable', 'disabled')
+    change = application.endpoints.set_enabled
+    return await act(
+        application, f'{what} the endpoint', lambda: change(endpoint_id, enabled), f'Endpoint {done}.',
+        'positive' if enabled else 'info',
+    )  # fmt: skip
 
 
 async def reveal_secret(application: Application, endpoint_id: str) -> dict[str, Any] | None:
@@ -78,10 +76,9 @@ async def reveal_secret(application: Application, endpoint_id: str) -> dict[str,
 
 
 async def rotate_secret(application: Application, endpoint_id: str) -> dict[str, Any] | None:
-    secret = await guarded(application, 'rotate the secret', lambda: application.endpoints.rotate_secret(endpoint_id))
-    if secret is not None:
-        ui.notify('Secret rotated: the old one keeps signing alongside the new one for 24 h.', type='positive')
-    return secret
+    rotate = application.endpoints.rotate_secret
+    done = 'Secret rotated: the old one keeps signing alongside the new one for 24 h.'
+    return await act(application, 'rotate the secret', lambda: rotate(endpoint_id), done)
 
 
 async def matching_count(
@@ -91,5 +88,5 @@ async def matching_count(
     return await guarded(
         application,
         'count the deliveries',
-        lambda: application.deliveries.matching(statuses=statuses, endpoint_id=endpoint_id, since=since),
+        lambda: application.deliveries.matching(statuses, endpoint_id=endpoint_id, since=since),
     )

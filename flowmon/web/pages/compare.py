@@ -24,6 +24,7 @@ from flowmon.web.playback import elapsed_text
 from flowmon.web.teardown import weak_callback
 from flowmon.web.widgets.dag_view import DagView
 from flowmon.web.widgets.diff_table import DiffTable
+from flowmon.web.widgets.empty_state import not_found
 from flowmon.web.widgets.json_diff import json_diff
 from flowmon.web.widgets.status_badge import StatusBadge
 from flowmon.web.widgets.timeline_scrubber import TimelineScrubber
@@ -31,6 +32,7 @@ from flowmon.web.widgets.timeline_scrubber import TimelineScrubber
 FRAME_SECONDS = 0.1
 SIDE_BY_SIDE_LAYERS = 3  # deeper graphs are drawn one above the other, each at full width
 Side = tuple[ReplayIndex, dict[str, Any]]
+ALL_EXECUTIONS = ('All executions', '/executions')
 ALIGN_LABELS = {'time': 'By time since start', 'index': 'By event index'}
 
 
@@ -167,8 +169,12 @@ class ComparePage:
                 ui.button(icon='close', on_click=self._diff_dialog.close).props(
                     'flat round dense aria-label="Close diff"'
                 )
-            json_diff(row.a_output if row else None, row.b_output if row else None,
-                      a_label=f'A {short_id(self._ids["a"])}', b_label=f'B {short_id(self._ids["b"])}')  # fmt: skip
+            json_diff(
+                row.a_output if row else None,
+                row.b_output if row else None,
+                a_label=f'A {short_id(self._ids["a"])}',
+                b_label=f'B {short_id(self._ids["b"])}',
+            )
         self._diff_dialog.open()
 
     # --- drawing ----------------------------------------------------------------------------------------
@@ -288,14 +294,4 @@ def _header(a_id: str, b_id: str, definition_a: Mapping[str, Any], definition_b:
 
 
 def _problem(problems: list[str]) -> None:
-    with (
-        ui.column()
-        .classes('w-full items-center gap-2 py-16')
-        .props('data-testid=compare-problem')
-        .mark('compare-problem')
-    ):
-        ui.icon('compare_arrows', size='3rem').classes('text-gray-400')
-        ui.label('Cannot compare these executions').classes('text-xl font-medium')
-        for problem in problems:
-            ui.label(problem).classes('text-gray-500')
-        ui.link('All executions', '/executions').classes('mt-2')
+    not_found('compare-problem', 'compare_arrows', 'Cannot compare these executions', problems, ALL_EXECUTIONS)

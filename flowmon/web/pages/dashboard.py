@@ -122,8 +122,9 @@ async def create(application: Application) -> None:
 
 
 def _show_engine_counts(cards: dict[str, MetricCard], live: LiveView) -> None:
-    cards['active'].set_value(fmt.count(live.running_count))
-    cards['queued'].set_value(fmt.count(live.queued_count))
+    running, queued = live.engine_load()
+    cards['active'].set_value(fmt.count(running))
+    cards['queued'].set_value(fmt.count(queued))
 
 
 def _show_snapshot(cards: dict[str, MetricCard], chart: ThroughputChart, snapshot: MetricsSnapshot) -> None:

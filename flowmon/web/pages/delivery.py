@@ -13,12 +13,13 @@ from nicegui import ui
 
 from flowmon.application import Application
 from flowmon.application.deliveries import REDELIVERABLE, DeliveryDetail
-from flowmon.application.errors import NotFound
 from flowmon.web import format as fmt
 from flowmon.web import webhook_actions as actions
 from flowmon.web import webhook_format as wfmt
+from flowmon.web.actions import found
 from flowmon.web.widgets.attempt_timeline import AttemptTimeline
 from flowmon.web.widgets.confirm_dialog import confirm
+from flowmon.web.widgets.empty_state import not_found
 from flowmon.web.widgets.status_badge import StatusBadge
 from flowmon.web.widgets.text_block import TextBlock
 
@@ -29,10 +30,7 @@ async def create(application: Application, delivery_id: str) -> None:
     """Build the detail page of ``delivery_id`` (a calm "not found" when there is no such delivery)."""
     deliveries = application.deliveries
     seen = deliveries.version
-    try:
-        detail: DeliveryDetail | None = await deliveries.get(delivery_id)
-    except NotFound:
-        detail = None
+    detail = await found(deliveries.get(delivery_id))
     with ui.column().classes('w-full gap-6 fm-page').mark('delivery-page'):
         if detail is None:
             _not_found(delivery_id)
@@ -46,10 +44,9 @@ async def create(application: Application, delivery_id: str) -> None:
             page.tick(now)
             return
         seen = deliveries.version
-        try:
-            page.show(await deliveries.get(delivery_id), now)
-        except NotFound:
-            pass
+        fresh = await found(deliveries.get(delivery_id))
+        if fresh is not None:
+            page.show(fresh, now)
 
     ui.timer(LIVE_INTERVAL, pull)
 
@@ -128,8 +125,10 @@ class _DeliveryPage:
 
     async def _redeliver_clicked(self) -> None:
         record = self._detail.delivery
-        question = (f'The delivery is sent again now with the same webhook-id ({record.webhook_id}) and body, on a '
-                    'fresh retry schedule. The receiver may see it twice.')  # fmt: skip
+        question = (
+            f'The delivery is sent again now with the same webhook-id ({record.webhook_id}) and body, on a '
+            'fresh retry schedule. The receiver may see it twice.'
+        )
         if not await confirm('Redeliver this webhook?', question, ok_label='Redeliver', marker='confirm-redeliver'):
             return
         await actions.redeliver(self._application, record.id)
@@ -200,8 +199,5 @@ def _panel_title(title: str, subtitle: str) -> None:
 
 
 def _not_found(delivery_id: str) -> None:
-    with ui.column().classes('w-full items-center gap-2 py-16').mark('delivery-not-found'):
-        ui.icon('outbox', size='3rem').classes('text-grey-5')
-        ui.label('Delivery not found').classes('text-xl font-medium')
-        ui.label(f'There is no webhook delivery with the id “{delivery_id}”.').classes('text-grey-7')
-        ui.link('Back to webhooks', '/webhooks').classes('fm-link mt-2')
+    reason = f'There is no webhook delivery with the id “{delivery_id}”.'
+    not_found('delivery-not-found', 'outbox', 'Delivery not found', [reason], ('Back to webhooks', '/webhooks'))

@@ -22,6 +22,7 @@ from flowmon.engine.core.state import ExecutionState
 from flowmon.web.auth import is_signed_in
 from flowmon.web.format import duration, short_id
 from flowmon.web.teardown import weak_callback
+from flowmon.web.widgets.empty_state import not_found
 from flowmon.web.widgets.execution_view import ExecutionView
 from flowmon.web.widgets.history_actions import HistoryActions
 
@@ -269,16 +270,8 @@ def _copy_id(execution_id: str) -> None:
 
 
 def _not_found(execution_id: str) -> None:
-    with (
-        ui.column()
-        .classes('w-full items-center gap-2 py-16')
-        .props('data-testid=execution-not-found')
-        .mark('execution-not-found')
-    ):
-        ui.icon('search_off', size='3rem').classes('text-gray-400')
-        ui.label('Execution not found').classes('text-xl font-medium')
-        ui.label(f'There is no execution with the id {execution_id!r}.').classes('text-gray-500')
-        ui.link('All executions', '/executions').classes('mt-2')
+    reason = f'There is no execution with the id {execution_id!r}.'
+    not_found('execution-not-found', 'search_off', 'Execution not found', [reason], ('All executions', '/executions'))
 
 
 def _eta_text(state: ExecutionState, median_ms: float | None) -> str:

@@ -35,17 +35,9 @@ async def create(
     for problem in problems:
         ui.notify(f'Filter: {problem}', type='warning')
     now = datetime.now(UTC)
-    since_at, until_at = flt.window(now)
     workflows = await application.workflows.all()
     names = {workflow.id: workflow.name for workflow in workflows}
-    records, total = await application.history.page(
-        workflow_id=flt.workflow_id,
-        status=flt.status,
-        since=since_at,
-        until=until_at,
-        limit=PAGE_SIZE,
-        offset=(flt.page - 1) * PAGE_SIZE,
-    )
+    records, total = await application.history.page(**flt.history_query(now, PAGE_SIZE))
 
     def go(new: ExecutionFilter) -> None:
         ui.navigate.to(new.url(PATH))

@@ -28,6 +28,7 @@ from flowmon.engine.core.state import ExecutionState
 from flowmon.web.format import count, short_id
 from flowmon.web.playback import SPEEDS, Playhead, parse_position
 from flowmon.web.timeline_marks import tick_marks
+from flowmon.web.widgets.empty_state import not_found
 from flowmon.web.widgets.execution_view import ExecutionView
 from flowmon.web.widgets.replay_controls import ReplayControls, TransportActions
 from flowmon.web.widgets.timeline_chart import TimelineChart
@@ -283,13 +284,5 @@ def _still_running(execution_id: str, events: int) -> None:
 
 
 def _not_found(execution_id: str) -> None:
-    with (
-        ui.column()
-        .classes('w-full items-center gap-2 py-16')
-        .props('data-testid=replay-not-found')
-        .mark('replay-not-found')
-    ):
-        ui.icon('search_off', size='3rem').classes('text-gray-400')
-        ui.label('Nothing to replay').classes('text-xl font-medium')
-        ui.label(f'There is no execution with the id {execution_id!r}.').classes('text-gray-500')
-        ui.link('All executions', '/executions').classes('mt-2')
+    reason = f'There is no execution with the id {execution_id!r}.'
+    not_found('replay-not-found', 'search_off', 'Nothing to replay', [reason], ('All executions', '/executions'))

@@ -17,6 +17,7 @@ from flowmon.application.secrets import MAX_SECRET_CHARS, SecretInfo
 from flowmon.web import format as fmt
 from flowmon.web import secret_actions as actions
 from flowmon.web.widgets.confirm_dialog import confirm
+from flowmon.web.widgets.empty_state import empty_state
 
 SecretAction = Callable[[SecretInfo], Awaitable[None]]
 LIVE_INTERVAL = 1.0
@@ -93,10 +94,9 @@ class SecretList:
         self.element.clear()
         with self.element:
             if not items:
-                with ui.column().classes('w-full items-center gap-1 py-8 fm-empty').mark('secrets-empty'):
-                    ui.icon('key_off', size='2.5rem').classes('text-grey-5')
-                    ui.label('No secrets yet').classes('text-base font-medium')
-                    ui.label('Add one above, or with PUT /api/secrets/<name>.').classes('text-sm text-grey-7')
+                empty_state(
+                    'secrets-empty', 'key_off', 'No secrets yet', 'Add one above, or with PUT /api/secrets/<name>.'
+                )
                 return
             for info in items:
                 with (

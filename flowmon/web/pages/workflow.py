@@ -13,14 +13,14 @@ from typing import Any
 from nicegui import ui
 
 from flowmon.application import Application
-from flowmon.application.errors import NotFound
 from flowmon.application.workflows import StoredWorkflow
-from flowmon.web.actions import run_workflow
+from flowmon.web.actions import found, run_workflow
 from flowmon.web.filters import ExecutionFilter
 from flowmon.web.format import count
 from flowmon.web.live_rows import LiveRows
 from flowmon.web.widgets.automation_panel import automation_panel
 from flowmon.web.widgets.dag_view import DagView
+from flowmon.web.widgets.empty_state import not_found
 from flowmon.web.widgets.execution_table import ExecutionTable
 from flowmon.web.widgets.filter_bar import FilterBar
 from flowmon.web.widgets.json_input_dialog import JsonInputDialog
@@ -34,10 +34,7 @@ async def create(
     application: Application, workflow_id: str, status: str = '', since: str = '', until: str = '', page: str = ''
 ) -> None:
     """Build the workflow page; the query parameters are the history's filters."""
-    try:
-        stored: StoredWorkflow | None = await application.workflows.get(workflow_id)
-    except NotFound:
-        stored = None
+    stored = await found(application.workflows.get(workflow_id))
     with ui.column().classes('w-full gap-6 fm-page').mark('workflow-page'):
         if stored is None:
             _not_found(workflow_id)
@@ -92,15 +89,7 @@ async def _run(application: Application, workflow_id: str, value: dict[str, Any]
 
 async def _history(application: Application, stored: StoredWorkflow, flt: ExecutionFilter) -> None:
     now = datetime.now(UTC)
-    since_at, until_at = flt.window(now)
-    records, total = await application.history.page(
-        workflow_id=stored.id,
-        status=flt.status,
-        since=since_at,
-        until=until_at,
-        limit=PAGE_SIZE,
-        offset=(flt.page - 1) * PAGE_SIZE,
-    )
+    records, total = await application.history.page(**flt.history_query(now, PAGE_SIZE))
     path = f'/workflows/{stored.id}'
 
     def go(new: ExecutionFilter) -> None:
@@ -146,8 +135,5 @@ def _node_details(stored: StoredWorkflow) -> Any:
 
 
 def _not_found(workflow_id: str) -> None:
-    with ui.column().classes('w-full items-center gap-2 py-16').mark('workflow-not-found'):
-        ui.icon('account_tree', size='3rem').classes('text-grey-5')
-        ui.label('Workflow not found').classes('text-xl font-medium')
-        ui.label(f'There is no workflow with the id “{workflow_id}”.').classes('text-grey-7')
-        ui.link('Back to the dashboard', '/').classes('fm-link mt-2')
+    reason = f'There is no workflow with the id “{workflow_id}”.'
+    not_found('workflow-not-found', 'account_tree', 'Workflow not found', [reason], ('Back to the dashboard', '/'))

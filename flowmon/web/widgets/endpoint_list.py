@@ -19,6 +19,7 @@ from flowmon.web import webhook_actions as actions
 from flowmon.web import webhook_format as wfmt
 
 from .confirm_dialog import confirm
+from .empty_state import empty_state
 
 USER_DISABLED = 'disabled by a user'
 HIDDEN_SECRET = 'whsec_' + '•' * 24
@@ -45,11 +46,8 @@ class EndpointList:
         self.element.clear()
         with self.element:
             if not endpoints:
-                with ui.column().classes('w-full items-center gap-1 py-8 fm-empty').mark('endpoints-empty'):
-                    ui.icon('cable', size='2.5rem').classes('text-grey-5')
-                    ui.label('No endpoints yet').classes('text-base font-medium')
-                    ui.label('Create one with POST /api/webhooks/endpoints: it receives every event it '
-                             'subscribes to, signed.').classes('text-sm text-grey-7 text-center')  # fmt: skip
+                hint = 'Create one with POST /api/webhooks/endpoints: it receives every event it subscribes to, signed.'
+                empty_state('endpoints-empty', 'cable', 'No endpoints yet', hint)
                 return
             for endpoint in endpoints:
                 self._row(endpoint, health.get(endpoint.id, {}))
