@@ -10,7 +10,7 @@ from starlette.datastructures import UploadFile
 
 from flowmon.application.errors import Malformed, TooLarge
 from flowmon.application.exchange import MAX_IMPORT_BYTES
-from flowmon.application.views import position_summary
+from flowmon.application.views import imported_view, position_summary
 
 from .dependencies import Exchange, History
 
@@ -57,13 +57,7 @@ async def import_(request: Request, exchange: Exchange) -> dict[str, Any]:
     body = await _upload(request) if content_type.startswith('multipart/form-data') else await request.body()
     if len(body) <= MAX_IMPORT_BYTES and not body.strip():
         raise Malformed('the request has no export document (send the JSON as the body or as "file")')
-    imported = await exchange.import_file(body)
-    return {
-        'id': imported.id,
-        'imported_from': imported.imported_from,
-        'status': imported.status,
-        'events': imported.events,
-    }
+    return imported_view(await exchange.import_file(body))
 
 
 @router.get('/{execution_id}/state')

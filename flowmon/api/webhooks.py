@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from flowmon.application.deliveries import DeliveryRequest
 from flowmon.application.endpoints import EndpointPatch, EndpointSpec
-from flowmon.application.views import page_view
+from flowmon.application.views import page_view, queued_view
 
 from .dependencies import Deliveries, Endpoints
 from .errors import MeasuredBodyRoute
@@ -29,11 +29,7 @@ class BulkRedeliverRequest(BaseModel):
 
 @router.post('/deliveries', status_code=status.HTTP_202_ACCEPTED)
 async def queue_delivery(request: DeliveryRequest, deliveries: Deliveries) -> dict[str, Any]:
-    queued = await deliveries.enqueue(request)
-    answer: dict[str, Any] = {'id': queued.id, 'webhook_id': queued.webhook_id, 'status': queued.status}
-    if queued.secret is not None:
-        answer['secret'] = queued.secret  # generated for this delivery: the receiver needs it to verify
-    return answer
+    return queued_view(await deliveries.enqueue(request))
 
 
 @router.get('/deliveries')

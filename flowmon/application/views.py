@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flowmon.engine.core.events import Event
 from flowmon.engine.core.state import ExecutionState
 from flowmon.store.history import StoredWorkflow
 
 from .history import Position
+
+if TYPE_CHECKING:  # annotations only: exchange imports these views (through its export format)
+    from .deliveries import Queued
+    from .exchange import ImportedExecution
 
 
 def execution_summary(state: ExecutionState) -> dict[str, Any]:
@@ -74,6 +79,18 @@ def workflow_listing(stored: StoredWorkflow) -> dict[str, Any]:
 def page_view(items: list[dict[str, Any]], total: int, limit: int, offset: int) -> dict[str, Any]:
     """One page of a list: ``{"items", "total", "limit", "offset"}``."""
     return {'items': items, 'total': total, 'limit': limit, 'offset': offset}
+
+
+def imported_view(imported: ImportedExecution) -> dict[str, Any]:
+    """``POST /api/executions/import``: the new id, the original one, its final status and how many events."""
+    return asdict(imported)
+
+
+def queued_view(queued: Queued) -> dict[str, Any]:
+    """``POST /api/webhooks/deliveries``: the delivery's ids and status, and its secret when flowmon generated it
+    (the receiver needs it to verify)."""
+    answer = {'id': queued.id, 'webhook_id': queued.webhook_id, 'status': queued.status}
+    return answer if queued.secret is None else {**answer, 'secret': queued.secret}
 
 
 def _iso(value: datetime | None) -> str | None:
