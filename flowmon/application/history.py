@@ -106,8 +106,8 @@ class ExecutionHistory:
         """Stored events after ``after_seq`` in ``seq`` order; raises NotFound for an unknown execution."""
         await self._recorder.flush()
         events = await self._history.events(execution_id, after_seq=after_seq, limit=limit)
-        if not events and self._live.get(execution_id) is None:
-            await self.replay(execution_id)  # NotFound unless it has events before after_seq
+        if not events and self._live.get(execution_id) is None and not await self._history.get_execution(execution_id):
+            raise NotFound(f'execution {execution_id!r} not found')
         return events
 
     async def snapshot(self, execution_id: str) -> dict[str, Any] | None:
