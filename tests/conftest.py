@@ -1,4 +1,5 @@
-"""Fixtures shared by the in-process test layers: settings on a temporary data dir and a started database."""
+"""Fixtures shared by the in-process test layers: settings on a temporary data dir, a started database, and a
+started system (the composition root: infrastructure plus the application layer)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from flowmon.bootstrap import System
 from flowmon.settings import Settings, load_settings
 from flowmon.store import Database
 
@@ -29,3 +31,20 @@ async def database(settings: Settings) -> AsyncIterator[Database]:
         yield db
     finally:
         await db.stop()
+
+
+@pytest.fixture
+def token() -> str:
+    """The access token of :func:`system` (override the fixture to choose another)."""
+    return 'test-token'
+
+
+@pytest.fixture
+async def system(settings: Settings, token: str) -> AsyncIterator[System]:
+    """A started flowmon without the web layer: its ``application`` is what routes and pages are given."""
+    system = System.build(settings, token=token)
+    await system.start()
+    try:
+        yield system
+    finally:
+        await system.stop()

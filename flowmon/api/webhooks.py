@@ -40,9 +40,8 @@ async def list_deliveries(
     endpoint: str | None = None,
     execution_id: str | None = None,
 ) -> dict[str, Any]:
-    query = window.query()
     records, total = await deliveries.page(
-        status=status_filter, endpoint_id=endpoint, execution_id=execution_id, **query
+        status=status_filter, endpoint_id=endpoint, execution_id=execution_id, **window.query()
     )
     return page_view([record.to_json() for record in records], total, window.limit, window.offset)
 

@@ -15,7 +15,6 @@ from fastapi import FastAPI
 from flowmon.api import install_api
 from flowmon.application.views import execution_summary
 from flowmon.bootstrap import System
-from flowmon.settings import Settings
 
 TOKEN = 't'
 AUTH = {'Authorization': f'Bearer {TOKEN}'}
@@ -72,13 +71,8 @@ TERMINAL = {'succeeded', 'failed', 'cancelled', 'interrupted'}
 
 
 @pytest.fixture
-async def system(settings: Settings) -> AsyncIterator[System]:
-    system = System.build(settings, token=TOKEN)
-    await system.start()
-    try:
-        yield system
-    finally:
-        await system.stop()
+def token() -> str:
+    return TOKEN
 
 
 @pytest.fixture

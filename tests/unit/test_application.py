@@ -3,7 +3,6 @@ and refusals that the API answers with one status code each."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import httpx
@@ -29,21 +28,9 @@ from flowmon.application.exchange import ExportUnavailable
 from flowmon.application.export_format import ExportMalformed, ImportRejected
 from flowmon.bootstrap import System
 from flowmon.engine import Event, EventType
-from flowmon.settings import Settings
 
-TOKEN = 'application-token'
 QUICK = b'{"id": "quick", "name": "Quick", "nodes": [{"id": "a", "type": "log", "config": {"message": "hi"}}]}'
 T0 = datetime(2025, 7, 1, 9, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-async def system(settings: Settings) -> AsyncIterator[System]:
-    system = System.build(settings, token=TOKEN)
-    await system.start()
-    try:
-        yield system
-    finally:
-        await system.stop()
 
 
 @pytest.fixture
@@ -85,7 +72,9 @@ async def test_the_definition_falls_back_from_the_snapshot_to_the_stored_workflo
         await application.history.definition('no-such-execution')
 
 
-async def test_a_run_asked_for_while_the_engine_stops_is_503(system: System, application: Application) -> None:
+async def test_a_run_asked_for_while_the_engine_stops_is_503(
+    system: System, application: Application, token: str
+) -> None:
     await application.workflows.put('quick', QUICK)
     app = FastAPI()
     install_api(app, application)
@@ -93,7 +82,7 @@ async def test_a_run_asked_for_while_the_engine_stops_is_503(system: System, app
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url='http://flowmon') as client:
         response = await client.post(
-            '/api/workflows/quick/executions', json={}, headers={'Authorization': f'Bearer {TOKEN}'}
+            '/api/workflows/quick/executions', json={}, headers={'Authorization': f'Bearer {token}'}
         )
     assert response.status_code == 503
     assert response.json() == {'detail': 'the engine is stopping'}
