@@ -21,6 +21,7 @@ from flowmon.perimeter import Perimeter
 from flowmon.services import Services
 from flowmon.settings import Settings, SettingsError, load_settings, resolve_secret
 from flowmon.store.keys import DataDirBusy, SecretKeyError, hold_data_dir, load_secret_box
+from flowmon.store.migrate import SchemaError
 from flowmon.store.sealed import UnknownSecretKey
 from flowmon.web import build_root, install_web
 from flowmon.web.sign_in import SignInMiddleware
@@ -78,10 +79,11 @@ def main() -> None:
 
 
 async def _start(services: Services, failures: list[str]) -> None:
-    """Start the services; a database whose secrets the key cannot open stops flowmon with one line."""
+    """Start the services; a database whose secrets the key cannot open, or whose schema this flowmon cannot
+    upgrade (a revision from a newer flowmon), stops flowmon with one line."""
     try:
         await services.start()
-    except UnknownSecretKey as exc:
+    except (UnknownSecretKey, SchemaError) as exc:
         print(f'flowmon: {exc}', file=sys.stderr, flush=True)
         failures.append(str(exc))
         app.shutdown()
