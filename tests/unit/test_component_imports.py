@@ -37,7 +37,7 @@ def _imports(path: Path) -> set[str]:
 def test_each_component_declares_what_its_module_imports() -> None:
     """Also what the shared modules it declares import in turn."""
     classes = _component_classes()
-    assert {cls.__name__ for cls in classes} >= {'DagChart', 'EdgeLayer', 'NodeList', 'LogLines'}
+    assert {cls.__name__ for cls in classes} >= {'DagChart', 'EdgeLayer', 'NodeList', 'LogLines', 'TimelineChart'}
     esm_names = {module.name for module in dependencies.esm_modules.values()}
     for cls in classes:
         assert cls.component is not None

@@ -31,17 +31,16 @@ JS_SINKS = re.compile(
     r'innerHTML|outerHTML|insertAdjacentHTML|v-html|document\.write|setHTML|createContextualFragment|options-html'
 )
 # Reviewed places that send JavaScript or HTML-producing formatters to the browser: file -> how many.
-#   run_javascript: the time-zone probe (constant), the replay page's key guard (constant).
-#   add_body_html: the connection indicator script (constant).
+#   run_javascript: the time-zone probe (constant).
 #   formatter: the DAG tooltip (dag_chart.js, escapes with esc() of lib/fm-escape.js) and card label (ECharts rich
-#     text, names made rich-safe); the Gantt's axis label (numbers) and its per-item tooltips
-#     (markup.echarts_tooltip).
-#   new Function: none (the canvas's formatters are in dag_chart.js).
+#     text, names made rich-safe); the Gantt's per-item tooltips (timeline_chart.py, markup.echarts_tooltip) and its
+#     axis label (timeline_chart.js, numbers).
+#   add_body_html, add_head_html, new Function: none (the browser components are .js files NiceGUI loads).
 REVIEWED = {
-    'run_javascript': {'__init__.py': 1, 'pages/replay.py': 1},
-    'add_body_html': {'__init__.py': 1},
+    'run_javascript': {'__init__.py': 1},
+    'add_body_html': {},
     'add_head_html': {},
-    'formatter': {'widgets/timeline_chart.py': 2, 'widgets/dag_chart.js': 2},
+    'formatter': {'widgets/timeline_chart.py': 1, 'widgets/dag_chart.js': 2, 'widgets/timeline_chart.js': 1},
     'new Function': {},
 }
 
