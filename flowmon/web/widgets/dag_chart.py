@@ -58,16 +58,16 @@ class DagChart(
         self._series: dict[str, list[Any]] = {'flow': [], 'pulse': []}
         self.on('node_click', lambda e: self._node_clicked(e, on_node_click))
 
-    def show(self, items: Iterable[Item], **series: list[Any]) -> None:
+    def show(self, items: Iterable[Item], *, flow: list[Any] | None = None, pulse: list[Any] | None = None) -> None:
         """Show the node ``items`` given (each replaces the item of the same name) and the ``flow`` and ``pulse``
-        series given (each whole)."""
+        series (each whole; None: as they are)."""
         diff: dict[str, Any] = {}
         changed = [item for item in items if self._nodes.get(item['name']) is not item]
         if changed:
             self._nodes.update((item['name'], item) for item in changed)
             diff['nodes'] = changed
-        for key, data in series.items():
-            if data != self._series[key]:
+        for key, data in (('flow', flow), ('pulse', pulse)):
+            if data is not None and data != self._series[key]:
                 diff[key] = self._series[key] = data
         if self.drawn:
             self.send_patch(diff)

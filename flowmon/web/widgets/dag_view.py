@@ -156,7 +156,7 @@ class DagView:
         self._flowing = bool(flow)
         if moved:
             self._edges.show(state.edges.keys() if state is not None else ())
-        self.chart.show(items, flow=flow, **({'pulse': pulse} if pulse is not None else {}))
+        self.chart.show(items, flow=flow, pulse=pulse)
 
     def select(self, node_id: str | None) -> None:
         """Ring ``node_id`` on the canvas (None clears the selection)."""
