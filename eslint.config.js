@@ -3,7 +3,7 @@ import js from "@eslint/js";
 import globals from "globals";
 
 export default [
-  { ignores: [".venv/", "node_modules/", "test-output/"] },
+  { ignores: [".venv/", "node_modules/", "test-output/", "build/", "dist/"] },
   js.configs.recommended,
   {
     files: ["flowmon/**/*.js"],
