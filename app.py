@@ -22,6 +22,7 @@ from flowmon.infra.private_files import PRIVATE_UMASK, make_private
 from flowmon.perimeter import Perimeter
 from flowmon.settings import Settings, SettingsError, load_settings, resolve_secret
 from flowmon.store.keys import DataDirBusy, SecretKeyError, hold_data_dir, load_secret_box
+from flowmon.store.migrate import SchemaError
 from flowmon.store.sealed import UnknownSecretKey
 from flowmon.web import build_root, install_web
 from flowmon.web.sign_in import SignInMiddleware
@@ -79,10 +80,11 @@ def main() -> None:
 
 
 async def _start(system: System, failures: list[str]) -> None:
-    """Start the system; a database whose secrets the key cannot open stops flowmon with one line."""
+    """Start the system; a database whose secrets the key cannot open, or whose schema this flowmon cannot
+    upgrade (a revision from a newer flowmon), stops flowmon with one line."""
     try:
         await system.start()
-    except UnknownSecretKey as exc:
+    except (UnknownSecretKey, SchemaError) as exc:
         print(f'flowmon: {exc}', file=sys.stderr, flush=True)
         failures.append(str(exc))
         app.shutdown()

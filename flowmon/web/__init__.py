@@ -15,7 +15,7 @@ from nicegui import Client, app, ui
 from nicegui import app as nicegui_app
 
 from flowmon.application import Application
-from flowmon.web.shell import CONNECTION_SCRIPT, Shell
+from flowmon.web.shell import Shell
 
 from .auth import is_signed_in
 from .format import TIMEZONE_KEY, remember_timezone
@@ -45,10 +45,9 @@ SESSION_CHECK_INTERVAL = 2.0  # a browser signed out in another tab loses this o
 
 
 def install_web() -> None:
-    """Web-wide set-up, before ``ui.run``: the shared CSS and script. The sign-in middleware
+    """Web-wide set-up, before ``ui.run``: the shared CSS. The sign-in middleware
     (:class:`~flowmon.web.sign_in.SignInMiddleware`) is placed in the stack by :mod:`flowmon.perimeter`."""
     ui.add_css(CSS + EVENT_LOG_CSS + EDGE_CSS, shared=True)
-    ui.add_body_html(CONNECTION_SCRIPT, shared=True)
     nicegui_app.on_delete(release_on_delete)  # a closed page's objects are freed at once, not by a full collection
 
 

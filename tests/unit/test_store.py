@@ -440,23 +440,3 @@ async def test_recovery_interrupts_running_and_queued_executions(
 
 def state_statuses(state: Any) -> dict[str, str]:
     return {node_id: node.status for node_id, node in state.nodes.items()}
-
-
-async def test_start_adds_columns_that_an_older_database_lacks(tmp_path: Path) -> None:
-    """A database made before a nullable column was added keeps working after an upgrade."""
-    import sqlite3
-
-    from flowmon.store import Database
-
-    path = tmp_path / 'old.db'
-    first = Database(f'sqlite+aiosqlite:///{path}')
-    await first.start()
-    await first.stop()
-    with sqlite3.connect(path) as conn:
-        conn.execute('ALTER TABLE executions DROP COLUMN imported_from')
-        assert 'imported_from' not in {row[1] for row in conn.execute('PRAGMA table_info(executions)')}
-    again = Database(f'sqlite+aiosqlite:///{path}')
-    await again.start()
-    await again.stop()
-    with sqlite3.connect(path) as conn:
-        assert 'imported_from' in {row[1] for row in conn.execute('PRAGMA table_info(executions)')}

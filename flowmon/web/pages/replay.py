@@ -31,6 +31,7 @@ from flowmon.web.timeline_marks import tick_marks
 from flowmon.web.widgets.empty_state import not_found
 from flowmon.web.widgets.execution_view import ExecutionView
 from flowmon.web.widgets.replay_controls import ReplayControls, TransportActions
+from flowmon.web.widgets.space_guard import SpaceGuard
 from flowmon.web.widgets.timeline_chart import TimelineChart
 from flowmon.web.widgets.timeline_scrubber import TimelineScrubber
 
@@ -40,17 +41,6 @@ FRAME_SECONDS = 0.1  # render at most 10 times a second
 URL_EVERY_SECONDS = 1.0  # while playing, the address bar follows at this pace (browsers throttle replaceState)
 LOG_WINDOW = 5000  # events handed to the event log per render: it keeps no more than that anyway
 SPEED_KEY = 'replay_speed'
-# Space would also scroll the page: swallow it while a replay is on screen and no field or button has focus.
-SPACE_GUARD_JS = """
-if (!window.__fmReplaySpace) {
-  window.__fmReplaySpace = true;
-  document.addEventListener('keydown', (e) => {
-    const tag = (document.activeElement && document.activeElement.tagName) || '';
-    if (e.key === ' ' && document.querySelector('[data-replay-keys]') && !['INPUT', 'TEXTAREA', 'BUTTON'].includes(tag))
-      e.preventDefault();
-  });
-}
-"""
 
 
 async def create(application: Application, execution_id: str, at: str = '') -> None:
@@ -89,7 +79,7 @@ class ReplayPage:
         if final is not None and not final.is_terminal:
             _still_running(execution_id, index.n)
 
-        with ui.card().classes('fm-panel w-full gap-2').props('flat bordered data-replay-keys'):
+        with ui.card().classes('fm-panel w-full gap-2').props('flat bordered'):
             with ui.row().classes('w-full items-center gap-3 no-wrap'):
                 self.controls = ReplayControls(
                     TransportActions(
@@ -122,7 +112,7 @@ class ReplayPage:
         gantt_card.move(target_index=len(holder.default_slot.children) - 2)  # between the canvas and the event log
 
         ui.keyboard(self._key, ignore=['input', 'textarea'])
-        ui.run_javascript(SPACE_GUARD_JS)
+        SpaceGuard()  # Space plays and pauses: it must not also scroll the page
         self.seek(start if start is not None else 0)
         ui.timer(FRAME_SECONDS, self._frame)
 
