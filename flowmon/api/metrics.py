@@ -11,13 +11,13 @@ from collections.abc import Awaitable, Callable, Sequence
 from fastapi import FastAPI, Response
 from fastapi.params import Depends
 
-from flowmon.infra.prometheus import CONTENT_TYPE
 from flowmon.perimeter.bearer_first import METRICS_PATH
 
+CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8'  # Prometheus' text exposition format
+MetricsRender = Callable[[], Awaitable[bytes]]  # the exposition text of the process's metrics
 
-def install_metrics_route(
-    app: FastAPI, render: Callable[[], Awaitable[bytes]], dependencies: Sequence[Depends]
-) -> None:
+
+def install_metrics_route(app: FastAPI, render: MetricsRender, dependencies: Sequence[Depends]) -> None:
     """Add the route directly to ``app`` (as :mod:`.debug` does: no included router, no nested lifespan)."""
 
     async def get_metrics() -> Response:

@@ -51,11 +51,8 @@ class ScheduleService:
         clock: Callable[[], datetime] = utcnow,
         misfire_grace_s: int = MISFIRE_GRACE_S,
     ) -> None:
-        self._db = db
-        self._catalog = catalog
-        self._timers = timers
-        self._start = start_execution
-        self._clock = clock
+        self._db, self._catalog, self._timers = db, catalog, timers
+        self._start, self._clock = start_execution, clock
         self.misfire_grace_s = misfire_grace_s
         self._paused: set[str] = set()
         self._specs: dict[str, tuple[str, str]] = {}  # workflow id -> (cron, timezone) armed

@@ -71,12 +71,8 @@ class TriggerService:
         budget: PayloadBudget | None = None,
     ) -> None:
         self.budget = budget or PayloadBudget()
-        self._db = db
-        self._box = box
-        self._catalog = catalog
-        self._start = start_execution
-        self._clock = clock
-        self._wall = wall
+        self._db, self._box, self._catalog = db, box, catalog
+        self._start, self._clock, self._wall = start_execution, clock, wall
         self._locks: dict[tuple[str, str], tuple[asyncio.Lock, int]] = {}
         self._secret_lock = asyncio.Lock()  # two first reveals at once must not create two secrets
 

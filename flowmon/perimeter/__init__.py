@@ -21,6 +21,7 @@ from nicegui import core
 from starlette.middleware import Middleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
+from flowmon.application.exchange import MAX_IMPORT_BYTES
 from flowmon.settings import Settings, public_origin
 
 from .bearer_first import METRICS_PATH, BearerFirst
@@ -29,7 +30,7 @@ from .security_headers import SecurityHeaders
 from .sessions import install_storage_policy, remove_expired_storage, session_middleware_options
 from .token_gate import TokenGate
 
-LARGE_BODY_BYTES = 50 << 20
+LARGE_BODY_BYTES = MAX_IMPORT_BYTES  # an export file, imported by the API or uploaded from the executions page
 LARGE_BODY_PATHS = ('/api/executions/import', '/_nicegui/client/')  # the import route and NiceGUI's uploads
 OPEN_API_PATHS = frozenset({'/api/health'})
 
