@@ -7,6 +7,12 @@ executemany on SQLite, Core's elsewhere; the ORM's per-object path is two orders
 execution and node-run rows are derived from the same events with the reducer, one ``fold`` per execution
 per batch. Nothing is dropped: a failed write keeps its batch for the next flush, and a backlog past
 ``max_backlog`` holds the engine back (bus pressure gauge) instead of growing without bound.
+
+Workflow definitions are stored once per content hash (``workflow_snapshots``): the engine hands each definition
+to :meth:`EventRecorder.keep_snapshot` before the ``execution.queued`` event that names its hash, and the batch that
+writes that event writes the definition too (insert-if-absent), in the same transaction: a stored execution never
+names a snapshot that is not stored, and retention, which deletes only snapshots no execution row names, cannot
+slip in between.
 """
 
 from __future__ import annotations
@@ -20,13 +26,15 @@ from typing import Any
 from sqlalchemy import bindparam, delete
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from flowmon.engine.core.events import Event, EventType
+from flowmon.engine.core.events import Event, EventType, utcnow
+from flowmon.engine.core.provenance import trigger_type
+from flowmon.engine.core.snapshot import HASH_PATTERN
 from flowmon.engine.core.state import ExecutionState, fold
 from flowmon.engine.runtime.bus import EventBus, Subscription
 
 from .codec import dumps, to_db_time
 from .database import BulkInsert, Database, TimeEncoder
-from .tables import EventRow, ExecutionRow, NodeRunRow
+from .tables import EventRow, ExecutionRow, NodeRunRow, WorkflowSnapshotRow
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +43,7 @@ EXECUTION_EVENT_TYPES = frozenset(str(t) for t in EventType)
 _events = EventRow.__table__  # type: ignore[attr-defined]
 _executions = ExecutionRow.__table__  # type: ignore[attr-defined]
 _node_runs = NodeRunRow.__table__  # type: ignore[attr-defined]
+_snapshots = WorkflowSnapshotRow.__table__  # type: ignore[attr-defined]
 
 EVENT_COLUMNS = ('execution_id', 'seq', 'ts', 'type', 'node_id', 'data')
 NODE_RUN_COLUMNS = (
@@ -88,6 +97,10 @@ class EventRecorder:
         self._insert_events = db.bulk_insert(_events, EVENT_COLUMNS)
         self._insert_node_runs = db.bulk_insert(_node_runs, NODE_RUN_COLUMNS)
         self._states: dict[str, ExecutionState] = {}
+        # Definitions handed over by keep_snapshot whose execution.queued events are not written yet: hash ->
+        # [definition, how many such events]. An entry goes once every event that names it is committed.
+        self._snapshots: dict[str, list[Any]] = {}
+        self._insert_snapshots = db.insert_ignore(_snapshots, ['hash'])
         self._lock = asyncio.Lock()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -115,6 +128,15 @@ class EventRecorder:
         if self._subscription is not None:
             self._subscription.unsubscribe()
             self._subscription = None
+
+    def keep_snapshot(self, digest: str, definition: Mapping[str, Any]) -> None:
+        """Store ``definition`` under ``digest`` with the next ``execution.queued`` event that names it (the
+        engine's snapshot sink: called just before that event is published)."""
+        pending = self._snapshots.get(digest)
+        if pending is None:
+            self._snapshots[digest] = [definition, 1]
+        else:
+            pending[1] += 1
 
     def _on_event(self, event: Event) -> None:
         self._pending.append(event)
@@ -164,14 +186,18 @@ class EventRecorder:
         seed: Mapping[str, ExecutionState] | None = None,
         *,
         new_execution_columns: Mapping[str, Mapping[str, Any]] | None = None,
+        snapshots: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
         """Persist ``batch`` in one transaction. ``seed`` gives states for executions not seen live.
 
         ``new_execution_columns`` adds column values to the rows of executions this batch creates, by
-        execution id (the import sets ``imported_from`` this way, in the same transaction).
+        execution id (the import sets ``imported_from`` this way, in the same transaction); ``snapshots`` adds
+        workflow definitions by content hash (the import's, which came with the file rather than the engine).
         """
         if not batch:
             return
+        named = _named_snapshots(batch) if self._snapshots or snapshots else {}
+        snapshot_rows = self._snapshot_rows(named, snapshots)
         # Known states change only after the commit: a failed write must leave them as they were, or the
         # retry would take an inserted-before execution for one that has a row (and update nothing).
         states = {**self._states, **seed} if seed else self._states
@@ -191,6 +217,8 @@ class EventRecorder:
         encode_time = self._insert_events.encode_time
         event_rows = [_event_row(event, encode_time) for event in batch]
         async with self._db.engine.begin() as conn:
+            if snapshot_rows:
+                await conn.execute(self._insert_snapshots, snapshot_rows)
             await self._insert_events(conn, event_rows)
             extra = new_execution_columns or {}
             inserts = [
@@ -218,8 +246,27 @@ class EventRecorder:
                 self._states.pop(execution_id, None)
             else:
                 self._states[execution_id] = state
+        for digest, count in named.items() if snapshots is None else ():  # (an import's were not handed over)
+            pending = self._snapshots.get(digest)
+            if pending is not None:
+                pending[1] -= count
+                if pending[1] <= 0:
+                    del self._snapshots[digest]
         self.written += len(batch)
         self.flushes += 1
+
+    def _snapshot_rows(
+        self, named: Mapping[str, int], given: Mapping[str, Mapping[str, Any]] | None
+    ) -> list[dict[str, Any]]:
+        """The ``workflow_snapshots`` rows for the hashes a batch names, from what was handed over."""
+        rows = []
+        now = to_db_time(utcnow())
+        for digest in named:
+            pending = self._snapshots.get(digest)
+            definition = given.get(digest) if given and digest in given else pending[0] if pending else None
+            if definition is not None:
+                rows.append({'hash': digest, 'definition': dumps(dict(definition)), 'created_at': now})
+        return rows
 
 
 async def _wait_through_cancellation(task: asyncio.Future[None]) -> bool:
@@ -266,6 +313,17 @@ async def write_node_runs(
     await insert(conn, rows)
 
 
+def _named_snapshots(batch: Sequence[Event]) -> dict[str, int]:
+    """How many ``execution.queued`` events of ``batch`` name each snapshot hash."""
+    named: dict[str, int] = {}
+    for event in batch:
+        if event.type is EventType.EXECUTION_QUEUED:
+            digest = event.data.get('workflow_hash')
+            if isinstance(digest, str):
+                named[digest] = named.get(digest, 0) + 1
+    return named
+
+
 def _event_row(event: Event, encode_time: TimeEncoder) -> tuple[Any, ...]:
     """The ``events`` row of ``event``, in :data:`EVENT_COLUMNS` order."""
     data = event.data
@@ -296,7 +354,13 @@ def _execution_insert(state: ExecutionState) -> dict[str, Any]:
         'nodes_done': state.done,
         'nodes_total': state.total,
         'last_seq': state.last_seq,
+        'trigger_type': trigger_type(state.trigger),
+        'workflow_hash': _hash_or_none(state.workflow_hash),
     }
+
+
+def _hash_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) and HASH_PATTERN.match(value) else None
 
 
 def _execution_update(state: ExecutionState) -> dict[str, Any]:

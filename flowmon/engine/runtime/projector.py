@@ -98,6 +98,16 @@ class Projector:
             return None
         return [event for event in buffer if event.seq > after_seq]
 
+    def forget(self, execution_id: str) -> None:
+        """Drop a finished execution that was deleted: no page may show it again (a running one stays)."""
+        state = self._states.get(execution_id)
+        if state is None or not state.is_terminal:
+            return
+        del self._states[execution_id]
+        self._events.pop(execution_id, None)
+        self._finished.pop(execution_id, None)
+        self._dirty.discard(execution_id)
+
     def _evict(self) -> None:
         while len(self._finished) > self._keep_finished:
             key, _ = self._finished.popitem(last=False)

@@ -34,6 +34,7 @@ from flowmon.engine.core.payload import (
     bounded_text,
     encode_compact,
 )
+from flowmon.engine.core.provenance import rerun_trigger
 from flowmon.engine.core.state import ExecutionState
 from flowmon.engine.model import EdgeSpec, Workflow, describe_config_error
 from flowmon.engine.nodes.base import NodeConfig, NodeContext, NodeError, NodeRegistry
@@ -57,6 +58,11 @@ _FINAL_NODE_STATUSES = frozenset({'succeeded', 'failed', 'skipped', 'cancelled'}
 def _node_logger(ctx: NodeContext) -> logging.Logger:
     log = ctx.log
     return log if isinstance(log, logging.Logger) else log.logger
+
+
+# Keeps a workflow definition once per content hash: ``keep(hash, definition)``, called before the
+# ``execution.queued`` event that names the hash is published (the recorder writes both in one transaction).
+SnapshotSink = Callable[[str, Mapping[str, Any]], None]
 
 
 def new_execution_id() -> str:
@@ -122,8 +128,14 @@ class Engine:
         id_factory: Callable[[], str] = new_execution_id,
         budget: PayloadBudget | None = None,
         secrets: SecretResolver | None = None,
+        snapshots: SnapshotSink | None = None,
     ) -> None:
-        """``secrets`` resolves the named secrets a node's config refers to, each time such a node runs."""
+        """``secrets`` resolves the named secrets a node's config refers to, each time such a node runs.
+
+        ``snapshots`` keeps workflow definitions once per content hash: with it, ``execution.queued`` names the
+        definition by its hash (``workflow_hash``); without it, the event carries the whole definition
+        (``workflow``), as executions recorded before hashes did.
+        """
         if max_concurrent < 1:
             raise ValueError('max_concurrent must be at least 1')
         self.bus = bus
@@ -135,6 +147,7 @@ class Engine:
         self.rand = rand
         self.budget = budget or PayloadBudget()
         self.secrets = secrets
+        self.snapshots = snapshots
         self._new_id = id_factory
         self._queue: list[tuple[int, int, _Request]] = []
         self._counter = itertools.count()
@@ -165,8 +178,10 @@ class Engine:
         retry_of: str | None = None,
         from_node: str | None = None,
         reused: Mapping[str, Any] | None = None,
+        trigger: Mapping[str, Any] | None = None,
     ) -> str:
-        """Queue an execution and return its id; it starts as soon as a slot is free.
+        """Queue an execution and return its id; it starts as soon as a slot is free. ``trigger`` records how it
+        was started (see :mod:`flowmon.engine.core.provenance`).
 
         Raises :class:`PayloadError` when ``input`` is over the payload budget (nothing is queued).
         """
@@ -193,7 +208,8 @@ class Engine:
                 'retry_of': retry_of,
                 'from_node': from_node,
                 'nodes': [node.id for node in workflow.spec.nodes],
-                'workflow': workflow.definition(),
+                'trigger': None if trigger is None else dict(trigger),
+                **self._snapshot(workflow),
             },
         )
         self._queued[execution_id] = request
@@ -209,8 +225,9 @@ class Engine:
         from_node: str | None = None,
         input: Any = None,
         priority: int = 0,
+        trigger: Mapping[str, Any] | None = None,
     ) -> str:
-        """Start a new execution from ``previous``.
+        """Start a new execution from ``previous`` (its trigger: ``trigger``, by default a rerun of ``previous``).
 
         Without ``from_node`` every node runs again. With it, that node and everything downstream run
         again and every other node that succeeded before keeps its output (flagged ``reused``).
@@ -230,6 +247,7 @@ class Engine:
             retry_of=previous.id,
             from_node=from_node,
             reused=reused,
+            trigger=rerun_trigger(previous.id) if trigger is None else trigger,
         )
 
     def cancel(self, execution_id: str) -> bool:
@@ -260,6 +278,13 @@ class Engine:
             task.cancel()
         if tasks:
             await asyncio.gather(*(task for _, task in tasks), return_exceptions=True)
+
+    def _snapshot(self, workflow: Workflow) -> dict[str, Any]:
+        """What ``execution.queued`` says of the definition: its hash, once the sink keeps it; else all of it."""
+        if self.snapshots is None:
+            return {'workflow': workflow.definition()}
+        self.snapshots(workflow.definition_hash, workflow.definition())
+        return {'workflow_hash': workflow.definition_hash}
 
     async def wait_idle(self) -> None:
         """Wait until nothing is queued or running (tests and benchmarks)."""
