@@ -91,6 +91,7 @@ class Executions:
         state = await self._history.state(execution_id)
         if not state.is_terminal or self._engine.is_active(execution_id):
             raise Conflict(f'execution {execution_id!r} is still {state.status}; cancel it or wait until it ends')
+        await self._history.record(execution_id)  # its last events are written first (the read flushes them)
         deleted = await self._pruner.delete_execution(execution_id, on_deleted=self._forget)
         self._history.forget(execution_id)  # again: an open that began before the deletion may have cached it
         if deleted is None:

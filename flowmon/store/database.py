@@ -58,7 +58,7 @@ class Database:
     def display_url(self) -> str:
         """The URL without its password: what status pages and logs may show."""
         url = make_url(self.url)
-        return url.set(password=None).render_as_string(hide_password=False) if url.password else url.render_as_string()
+        return url._replace(password=None).render_as_string(hide_password=False)  # URL is a NamedTuple
 
     def insert_ignore(self, table: Table, key: Sequence[str]) -> Insert:
         """An INSERT into ``table`` that does nothing for a row whose ``key`` columns are taken (on either dialect)."""

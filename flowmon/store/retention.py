@@ -37,14 +37,16 @@ _events = EventRow.__table__  # type: ignore[attr-defined]
 _node_runs = NodeRunRow.__table__  # type: ignore[attr-defined]
 _snapshots = WorkflowSnapshotRow.__table__  # type: ignore[attr-defined]
 
-# A step's target duration. Measured on a database of 2,000 executions and 400,000 events (1 KiB of data each) on
-# the 2-core machine the tests run on (tests/integration/test_retention_load.py), a step of MAX_STEP_ROWS event
-# rows took 4-12 ms: a writer that arrives meanwhile waits at most one step and SQLite's busy-handler back-off.
+# A step's target duration, and its size limits. Measured on a database of 600 finished executions of 200 events
+# (120,000 events of 1 KiB, 167 MB) on the 2-core machine the tests run on, with other work on it (load 2.5-3): steps
+# of at most 1,000 event rows took 4.5 ms (median) and 16 ms (p95), steps giving back at most 2,048 pages 8 ms and
+# 23 ms; a small write committed every 10 ms meanwhile waited 33 ms at the most (tests/integration/
+# test_retention_load.py). Larger steps gained little: the pause after each step is as long as the step.
 STEP_TARGET_S = 0.015
-MAX_STEP_ROWS = 2000  # event, node-run, delivery and attempt rows deleted in one step at the most
+MAX_STEP_ROWS = 1000  # event, node-run, delivery and attempt rows deleted in one step at the most
 FIRST_STEP_ROWS = 200
 MIN_PAUSE_S = 0.005  # the pause after a step: at least this, and at least as long as the step took
-MAX_GIVE_BACK_PAGES = 4096  # pages one incremental vacuum step gives back at the most (16 MiB of 4 KiB pages)
+MAX_GIVE_BACK_PAGES = 2048  # pages one incremental vacuum step gives back at the most (8 MiB of 4 KiB pages)
 FIRST_GIVE_BACK_PAGES = 256
 CANDIDATES = 200  # executions (or deliveries) looked up at a time
 

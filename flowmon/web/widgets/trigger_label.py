@@ -35,6 +35,11 @@ class TriggerLabel(ui.row):
         self._detail = detail
         self.set_type(trigger_type)
 
+    @property
+    def word(self) -> str:
+        """What it says (API, UI, Schedule, Webhook, Rerun, Unknown)."""
+        return str(self._word.text)
+
     def set_type(self, trigger_type: str | None) -> None:
         if trigger_type == self._type:
             return
