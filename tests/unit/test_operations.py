@@ -12,10 +12,11 @@ import pytest
 
 from flowmon.application import Application
 from flowmon.application.errors import Conflict, Invalid, NotFound
-from flowmon.application.retention import JOB_ID
+from flowmon.application.retention import JOB_ID, MAX_INTERVAL_S, Retention
 from flowmon.bootstrap import System
 from flowmon.engine.core.provenance import api_trigger, ui_trigger
 from flowmon.settings import Settings, load_settings
+from flowmon.store.retention import Pruner, RetentionPolicy
 
 EXAMPLE_WORKFLOWS = Path(__file__).resolve().parents[2] / 'data' / 'workflows'
 
@@ -124,6 +125,24 @@ async def test_the_job_runs_at_start_and_is_armed_again_after_each_pruning(syste
     assert next_run is not None and 3599 < (next_run - retention.last.finished_at).total_seconds() < 3601
     await retention.stop()
     assert not system.timers.armed(JOB_ID)
+
+
+async def test_an_interval_beyond_the_calendar_arms_the_next_pruning_ten_years_on(system: System) -> None:
+    await system.application.retention.stop()  # this one takes the job's place
+    retention = Retention(
+        pruner=Pruner(system.db, delivery_final_statuses=['succeeded']),
+        policy=RetentionPolicy(days=30, max_executions=0),
+        interval_s=10**12,  # accepted: any value from 1
+        timers=system.timers,
+        history=system.application.history,
+    )
+    retention.start()
+    deadline = asyncio.get_running_loop().time() + 5
+    while (next_run := system.timers.next_run_time(JOB_ID)) is None or retention.last is None:
+        assert asyncio.get_running_loop().time() < deadline, 'no pruning'
+        await asyncio.sleep(0.01)
+    assert (next_run - retention.last.finished_at).days == MAX_INTERVAL_S // 86_400
+    await retention.stop()
 
 
 # --- status -------------------------------------------------------------------------------------------------------

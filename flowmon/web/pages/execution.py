@@ -301,7 +301,12 @@ def _started_by(state: ExecutionState) -> None:
     kind = trigger_type(state.trigger)
     if kind is None and not state.retry_of:
         return  # recorded before flowmon recorded triggers: nothing to say
-    with ui.row().classes('items-center gap-2 text-sm text-gray-500').mark('execution-trigger'):
+    with (
+        ui.row()
+        .classes('items-center gap-2 text-sm text-gray-500')
+        .props('data-testid=execution-trigger')
+        .mark('execution-trigger')
+    ):
         ui.label('Started by')
         TriggerLabel(kind)
         if kind == 'schedule':
