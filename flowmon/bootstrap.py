@@ -155,7 +155,8 @@ class System:
             automation=Automation(triggers=triggers, schedules=schedules),
             secrets=Secrets(store=secrets, catalog=catalog),
             dashboard=Dashboard(
-                metrics=ExecutionMetrics(db, change_counter=lambda: recorder.written), deliveries=deliveries,
+                metrics=ExecutionMetrics(db, change_counter=lambda: recorder.written + pruner.deleted_executions),
+                deliveries=deliveries,
                 database_size=db.size, retention=policy,
             ),
             retention=retention,

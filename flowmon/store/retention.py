@@ -168,6 +168,7 @@ class Pruner:
         self._sleep = sleep
         self._clock = clock
         self._rows = Pacer(min(FIRST_STEP_ROWS, max_step_rows), max_step_rows)
+        self.deleted_executions = 0  # since start: moves when the executions table lost rows (caches re-read)
         self._pages = Pacer(FIRST_GIVE_BACK_PAGES, MAX_GIVE_BACK_PAGES)
 
     # --- executions -----------------------------------------------------------------------------------
@@ -250,6 +251,7 @@ class Pruner:
         return counts
 
     async def _delete_step(self, step: _Step, counts: PruneCounts) -> None:
+        gone = 0
         async with self._db.engine.begin() as conn:
             if step.partial is not None:
                 result = await conn.execute(
@@ -263,9 +265,9 @@ class Pruner:
                     await conn.execute(delete(_node_runs).where(_node_runs.c.execution_id.in_(ids)))
                 ).rowcount
                 terminal = _executions.c.status.in_(sorted(TERMINAL_EXECUTION_STATUSES))
-                counts.executions += (
-                    await conn.execute(delete(_executions).where(_executions.c.id.in_(ids), terminal))
-                ).rowcount
+                gone = (await conn.execute(delete(_executions).where(_executions.c.id.in_(ids), terminal))).rowcount
+                counts.executions += gone
+        self.deleted_executions += gone  # once committed
 
     # --- deliveries and snapshots ---------------------------------------------------------------------
 

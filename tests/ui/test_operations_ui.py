@@ -21,9 +21,14 @@ async def wait_for(condition: object, timeout: float = 5.0) -> None:
         await asyncio.sleep(0.02)
 
 
-def trigger_words(user: User) -> list[str]:
-    """The words of the trigger labels on the page, in page order."""
-    return [label.word for label in user.find(TriggerLabel).elements if isinstance(label, TriggerLabel)]
+def trigger_words(user: User, marker: str | None = None) -> list[str]:
+    """The words of the trigger labels on the page (or in the element marked ``marker``)."""
+    if marker is None:
+        found = user.find(TriggerLabel).elements
+    else:
+        (element,) = user.find(marker=marker).elements
+        found = {child for child in element.descendants() if isinstance(child, TriggerLabel)}
+    return sorted(label.word for label in found if isinstance(label, TriggerLabel))
 
 
 async def test_a_run_from_the_run_button_is_recorded_as_ui_and_shown_so(user: User) -> None:
@@ -41,7 +46,8 @@ async def test_a_run_from_the_run_button_is_recorded_as_ui_and_shown_so(user: Us
 
     await user.open('/executions')
     await user.should_see(marker=f'execution-row-{by_ui}')
-    assert trigger_words(user) == ['UI', 'API']  # newest first
+    assert trigger_words(user, f'execution-row-{by_ui}') == ['UI']
+    assert trigger_words(user, f'execution-row-{by_api}') == ['API']
     listed = (await api(user, 'GET', '/api/executions?trigger=ui')).json()
     assert [item['id'] for item in listed['items']] == [by_ui]
 

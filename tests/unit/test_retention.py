@@ -121,9 +121,10 @@ async def test_deleting_an_execution_takes_its_events_and_node_runs_and_leaves_t
 ) -> None:
     await record(recorder, 'a', at=NOW)
     await record(recorder, 'b', at=NOW)
-    deleted = await pruner(database, fake).delete_execution('a')
+    deleting = pruner(database, fake)
+    deleted = await deleting.delete_execution('a')
 
-    assert deleted is not None
+    assert deleted is not None and deleting.deleted_executions == 1  # (what the dashboard's cache watches)
     assert (deleted.executions, deleted.events, deleted.node_runs) == (1, 6, 1)
     assert await ids(database) == ['b']
     assert await count(database, _events, _events.c.execution_id == 'a') == 0
