@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from flowmon.engine.core.provenance import rerun_trigger
+from flowmon.engine.core.state import TERMINAL_EXECUTION_STATUSES
 from flowmon.engine.model import WorkflowError
 from flowmon.engine.runtime.scheduler import Engine, RerunError
 from flowmon.store.catalog import WorkflowCatalog
@@ -88,10 +89,12 @@ class Executions:
 
         From the first step on, nothing shows it any more: the live projection and the replay cache drop it, and
         its history can no longer be opened; the call returns once every row is gone."""
-        state = await self._history.state(execution_id)
-        if not state.is_terminal or self._engine.is_active(execution_id):
-            raise Conflict(f'execution {execution_id!r} is still {state.status}; cancel it or wait until it ends')
-        await self._history.record(execution_id)  # its last events are written first (the read flushes them)
+        record = await self._history.record(execution_id)  # one row (the read writes pending events first)
+        if record is None:
+            raise NotFound(f'execution {execution_id!r} not found')
+        if self._engine.is_active(execution_id) or record.status not in TERMINAL_EXECUTION_STATUSES:
+            status = 'queued' if record.status == 'queued' else 'running'
+            raise Conflict(f'execution {execution_id!r} is still {status}; cancel it or wait until it ends')
         deleted = await self._pruner.delete_execution(execution_id, on_deleted=self._forget)
         self._history.forget(execution_id)  # again: an open that began before the deletion may have cached it
         if deleted is None:
