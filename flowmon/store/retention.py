@@ -38,16 +38,17 @@ _node_runs = NodeRunRow.__table__  # type: ignore[attr-defined]
 _snapshots = WorkflowSnapshotRow.__table__  # type: ignore[attr-defined]
 
 # A step's target duration, and its size limits. Measured on a database of 600 finished executions of 200 events
-# (120,000 events of 1 KiB, 167 MB) on the 2-core machine the tests run on, with other work on it (load 2.5-3): steps
-# of at most 1,000 event rows took 4.5 ms (median) and 16 ms (p95), steps giving back at most 2,048 pages 8 ms and
-# 23 ms; a small write committed every 10 ms meanwhile waited 33 ms at the most (tests/integration/
-# test_retention_load.py). Larger steps gained little: the pause after each step is as long as the step.
+# (120,000 events of 1 KiB, 167 MB) on the 2-core machine the tests run on (tests/integration/
+# test_retention_load.py): with the machine quiet, a small write committed every 10 ms meanwhile waited 16 ms at the
+# most; with other work on it (load 2.5-4), steps of at most 1,000 event rows took 4.5 ms (median) and 16 ms (p95),
+# steps giving back at most 1,024 pages about 8 ms (median), and the writes waited 2.5-5 ms (median) and 30-40 ms at
+# the most. Larger steps gained little: the pause after each step is as long as the step.
 STEP_TARGET_S = 0.015
 MAX_STEP_ROWS = 1000  # event, node-run, delivery and attempt rows deleted in one step at the most
 FIRST_STEP_ROWS = 200
 MIN_PAUSE_S = 0.005  # the pause after a step: at least this, and at least as long as the step took
-MAX_GIVE_BACK_PAGES = 2048  # pages one incremental vacuum step gives back at the most (8 MiB of 4 KiB pages)
-FIRST_GIVE_BACK_PAGES = 256
+MAX_GIVE_BACK_PAGES = 1024  # pages one incremental vacuum step gives back at the most (4 MiB of 4 KiB pages)
+FIRST_GIVE_BACK_PAGES = 128
 CANDIDATES = 200  # executions (or deliveries) looked up at a time
 
 Sleep = Callable[[float], Awaitable[None]]
