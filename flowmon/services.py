@@ -102,7 +102,8 @@ class Services:
         webhooks = build_delivery_service(settings, db=db, bus=bus, timers=timers, guard=guard, box=box)
         if 'webhook' not in registry:
             registry.register(WebhookNode(webhooks))
-        recorder = EventRecorder(db, bus)
+        projector = Projector(bus)
+        recorder = EventRecorder(db, bus, projection=projector)  # writes the projector's fold: one fold per event
         return cls(
             settings=settings,
             token=token,
@@ -112,7 +113,7 @@ class Services:
             history=history,
             catalog=WorkflowCatalog(history, registry, known_secrets=secrets.names),
             recorder=recorder,
-            projector=Projector(bus),
+            projector=projector,
             engine=Engine(
                 bus=bus,
                 registry=registry,

@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from itertools import accumulate
+from json.encoder import encode_basestring_ascii
 from typing import Any
 
 # JSON nested deeper than this is refused: serialising an execution summary whose payload nests a few hundred
@@ -149,6 +151,18 @@ def encode_compact(value: Any, *, lenient: bool = False) -> str:
         return (_COMPACT_LENIENT if lenient else _COMPACT).encode(value)
     except (TypeError, ValueError) as exc:
         raise PayloadInvalid(f'cannot be encoded as JSON: {exc}') from None
+
+
+def json_string(text: str) -> str:
+    """``text`` as a JSON string literal, exactly as :func:`encode_compact` writes it (ASCII, escaped)."""
+    return encode_basestring_ascii(text)
+
+
+def json_object(members: Iterable[tuple[str, str]]) -> str:
+    """The compact JSON object of ``(key, encoded value)`` pairs: what :func:`encode_compact` writes for the dict
+    of those keys and decoded values, built around texts already encoded instead of encoding the values again.
+    The pairs are written in order; a key given twice is written twice (give a dict's items to avoid that)."""
+    return '{' + ','.join([encode_basestring_ascii(key) + ':' + value for key, value in members]) + '}'
 
 
 class PayloadMeter:

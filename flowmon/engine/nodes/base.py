@@ -27,7 +27,7 @@ class NodeError(Exception):
 _NODE_LOG = logging.getLogger('flowmon.node')  # what getLogger returns on every call, looked up once
 
 
-@dataclass(kw_only=True)
+@dataclass(kw_only=True, slots=True)
 class NodeContext:
     """What a node's work may use besides its config and input.
 
