@@ -21,7 +21,15 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from flowmon.engine.core.payload import MAX_INT, MAX_NESTING, PayloadError, PayloadMeter, human_size, json_text_depth
+from flowmon.engine.core.payload import (
+    MAX_INT,
+    MAX_NESTING,
+    PayloadError,
+    PayloadMeter,
+    encode_compact,
+    human_size,
+    json_text_depth,
+)
 from flowmon.engine.runtime.retry import NO_RETRY, RetryPolicy
 from flowmon.engine.runtime.secret_refs import SecretRefError
 from flowmon.engine.runtime.secret_refs import parse_config as parse_node_config
@@ -176,6 +184,13 @@ class Workflow:
     def definition(self) -> dict[str, Any]:
         """The definition as plain JSON-compatible data (what is stored and exported)."""
         return self.spec.model_dump(mode='json', exclude_none=True)
+
+    @cached_property
+    def snapshot(self) -> tuple[Mapping[str, Any], str, str]:
+        """What every execution's first event carries, made once per workflow: the definition, the definition
+        as compact JSON, and the node ids as compact JSON. (The mapping is shared by those events: read only.)"""
+        definition = self.definition()
+        return definition, encode_compact(definition), encode_compact([node.id for node in self.spec.nodes])
 
 
 def load_document(text: str | bytes, *, yaml_allowed: bool = False) -> Any:

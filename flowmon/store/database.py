@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -140,7 +142,26 @@ class BulkWriter:
         if held is not None:
             await held.close()
 
+    def submit(self, steps: Sequence[Step]) -> asyncio.Future[None]:
+        """Start writing ``steps`` and return what to wait on. The write goes on to its end even if nobody
+        waits any more (a transaction abandoned midway would keep its write lock, or commit after all)."""
+        steps = [(statement, rows) for statement, rows in steps if rows]
+        loop = asyncio.get_running_loop()
+        if self._driver is None or not steps:
+            return asyncio.ensure_future(self.write(steps))
+        # The held connection: the transaction is queued to the driver's thread as aiosqlite's own calls are
+        # (SQLAlchemy's aiosqlite dialect queues to it likewise): what is waited on is that trip's own future.
+        driver = self._driver
+        plan = _plan(steps)
+        done: asyncio.Future[None] = loop.create_future()
+        if not (driver._running and driver._connection):  # what aiosqlite's own calls check first
+            done.set_exception(ValueError('Connection closed'))
+            return done
+        driver._tx.put_nowait((done, partial(_transaction, driver, plan, self._dbapi_error)))
+        return done
+
     async def write(self, steps: Sequence[Step]) -> None:
+        """Write ``steps`` in one transaction."""
         steps = [(statement, rows) for statement, rows in steps if rows]
         if not steps:
             return
@@ -149,34 +170,41 @@ class BulkWriter:
                 for statement, rows in steps:
                     await conn.execute(statement.statement, statement.core_parameters(rows))
             return
-        plan = [(statement.driver_sql, rows) for statement, rows in steps]
+        plan = _plan(steps)
         if self._driver is not None:
-            await self._run(self._driver, plan)
+            await self._driver._execute(_transaction, self._driver, plan, self._dbapi_error)
             return
         async with self._db.engine.connect() as conn:
             raw = await conn.get_raw_connection()
-            await self._run(raw.driver_connection, plan)
-
-    async def _run(self, driver: Any, plan: list[tuple[Any, Sequence[tuple[Any, ...]]]]) -> None:
-        failed: list[str] = []
-        try:
-            await driver._execute(_transaction, driver, plan, failed)
-        except self._dbapi_error as exc:  # raised as Core would raise it (IntegrityError for a taken key)
-            sql = failed[0] if failed else ''
-            raise DBAPIError.instance(sql, None, exc, self._dbapi_error) from exc
+            driver: Any = raw.driver_connection
+            await driver._execute(_transaction, driver, plan, self._dbapi_error)
 
 
-def _transaction(driver: Any, plan: Sequence[tuple[str, Sequence[tuple[Any, ...]]]], failed: list[str]) -> None:
-    """In the driver's thread: every executemany of ``plan`` and the commit; a rollback if any fails."""
+Plan = list[tuple[str, Sequence[tuple[Any, ...]]]]  # (SQL for the driver, rows) per step
+
+
+def _plan(steps: Sequence[Step]) -> Plan:
+    plan: Plan = []
+    for statement, rows in steps:
+        assert statement.driver_sql is not None, 'compiled for the driver when the dialect is aiosqlite'
+        plan.append((statement.driver_sql, rows))
+    return plan
+
+
+def _transaction(driver: Any, plan: Plan, error: type[Exception]) -> None:
+    """In the driver's thread: every executemany of ``plan`` and the commit; a rollback if any fails.
+
+    A driver error is raised as Core would raise it (``IntegrityError`` for a taken key, and so on)."""
     conn = driver._conn  # the sqlite3 connection, used only from this thread
     sql = ''
     try:
         for sql, rows in plan:
             conn.executemany(sql, rows)
         conn.commit()
-    except BaseException:
-        failed.append(sql)
+    except BaseException as exc:
         conn.rollback()
+        if isinstance(exc, error):
+            raise DBAPIError.instance(sql, None, exc, error) from exc
         raise
 
 
@@ -186,11 +214,10 @@ def sqlite_time(value: datetime | None) -> str | None:
     Byte-identical to what the ``UTCDateTime`` columns bind (``2025-06-01 09:00:00.000250``), so rows
     written either way read back the same through SQLAlchemy and sort the same as text.
 
-    Every event row has one, so it is made fast: the text up to the second is kept for the last second seen
-    (events come in time order), and only the microseconds are formatted (``isoformat`` of an aware datetime
-    costs three times as much).
+    Every event row has one, so it is made fast: the text up to the second is kept for the seconds seen lately
+    and the microseconds are looked up in two halves (``isoformat`` of an aware datetime costs three times as
+    much).
     """
-    global _last_second
     if value is None:
         return None
     if value.tzinfo is not UTC:
@@ -198,18 +225,21 @@ def sqlite_time(value: datetime | None) -> str | None:
             value = value.astimezone(UTC)
         else:  # naive means UTC, as in codec.to_db_time
             value = value.replace(tzinfo=UTC)
-    since = value - _EPOCH
-    key = (since.days, since.seconds)
-    last_key, prefix = _last_second
-    if key != last_key:
-        prefix = value.isoformat(' ', 'seconds')[:19] + '.'
-        _last_second = (key, prefix)
-    return f'{prefix}{since.microseconds:06d}'
+    key = (value.year, value.month, value.day, value.hour, value.minute, value.second)
+    prefix = _SECONDS.get(key)
+    if prefix is None:
+        if len(_SECONDS) >= _SECONDS_KEPT:
+            _SECONDS.clear()
+        prefix = _SECONDS[key] = value.isoformat(' ', 'seconds')[:19] + '.'
+    microsecond = value.microsecond
+    return prefix + _THREE_DIGITS[microsecond // 1000] + _THREE_DIGITS[microsecond % 1000]
 
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-# (days, seconds) since the epoch of the last second sql_time formatted, and its text up to the second.
-_last_second: tuple[tuple[int, int], str] = ((0, -1), '')
+# The text up to the second of the seconds sqlite_time formatted lately (at most _SECONDS_KEPT of them: concurrent
+# executions, or a history written at once, interleave a few); the digits of 0 to 999.
+_SECONDS: dict[tuple[int, ...], str] = {}
+_SECONDS_KEPT = 4096
+_THREE_DIGITS = [f'{n:03d}' for n in range(1000)]
 
 
 def _add_missing_columns(conn: Connection) -> None:

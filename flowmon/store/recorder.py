@@ -24,7 +24,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Coroutine, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import and_, bindparam, exists, select
@@ -89,7 +90,6 @@ NODE_RUN_COLUMNS = (
     'reused',
     'error',
 )
-_TYPE_TEXT = {event_type: str(event_type) for event_type in EventType}
 
 _update_execution = (
     _executions.update()
@@ -215,7 +215,14 @@ class EventRecorder:
             while self._pending:
                 batch = self._pending[: self.batch_limit]
                 del self._pending[: len(batch)]
-                error, cancelled = await _to_the_end(self._write(batch, live=True))
+                try:
+                    write = self._prepare(batch, live=True)
+                except Exception:
+                    self._pending[:0] = batch  # keep order; retried on the next flush
+                    raise
+                error, cancelled = await _to_the_end(self._writer.submit(write.steps))
+                if error is None:
+                    self._committed(write)
                 if error is not None:
                     self._pending[:0] = batch  # keep order; retried on the next flush
                     if cancelled:
@@ -252,12 +259,23 @@ class EventRecorder:
         seed: Mapping[str, ExecutionState] | None = None,
         *,
         new_execution_columns: Mapping[str, Mapping[str, Any]] | None = None,
-        live: bool = False,
     ) -> None:
-        """One transaction: the events of ``batch`` and the executions rows; with ``live`` (the bus's events, in
-        order) the states come from the projection and the node runs are left for a later transaction."""
         if not batch:
             return
+        write = self._prepare(batch, seed, new_execution_columns=new_execution_columns, live=False)
+        await self._writer.write(write.steps)
+        self._committed(write)
+
+    def _prepare(
+        self,
+        batch: Sequence[Event],
+        seed: Mapping[str, ExecutionState] | None = None,
+        *,
+        new_execution_columns: Mapping[str, Mapping[str, Any]] | None = None,
+        live: bool,
+    ) -> _Write:
+        """The transaction for ``batch``: its events and the executions rows; with ``live`` (the bus's events, in
+        order) the states come from the projection and the node runs are left for a later transaction."""
         last_seq: dict[str, int] = {}
         for event in batch:
             last_seq[event.execution_id] = event.seq
@@ -275,9 +293,9 @@ class EventRecorder:
                 assert state is not None  # a non-empty run of events always makes a state
             touched[execution_id] = state
         encode_time = self._encode_time
-        event_rows = [_event_row(event, encode_time) for event in batch]
-        # Known states change only after the commit: a failed write must leave them as they were, or the
-        # retry would take an inserted-before execution for one that has a row (and update nothing).
+        event_rows = _event_rows(batch, encode_time)
+        # Known states change only after the commit (_committed): a failed write must leave them as they were, or
+        # the retry would take an inserted-before execution for one that has a row (and update nothing).
         seeded = seed or {}
         extra = new_execution_columns or {}
         inserts = [
@@ -302,18 +320,22 @@ class EventRecorder:
         }
         if finished and not live:
             steps += self._node_run_steps(finished)
-        await self._writer.write(steps)
-        for execution_id, state in touched.items():
-            if execution_id in finished:
+        return _Write(len(batch), steps, touched, last_seq, finished, live)
+
+    def _committed(self, write: _Write) -> None:
+        """Bring what the recorder knows up to a write that has committed."""
+        states = self._states
+        for execution_id, state in write.touched.items():
+            if execution_id in write.finished:
                 states.pop(execution_id, None)
             else:
                 states[execution_id] = state
-        if live:
-            self._node_runs_due.update(finished)
-            if projection is not None:
-                for execution_id, seq in last_seq.items():
-                    projection.persisted(execution_id, seq)
-        self.written += len(batch)
+        if write.live:
+            self._node_runs_due.update(write.finished)
+            if self._projection is not None:
+                for execution_id, seq in write.last_seq.items():
+                    self._projection.persisted(execution_id, seq)
+        self.written += write.events
         self.flushes += 1
 
     async def flush_node_runs(self) -> int:
@@ -323,7 +345,7 @@ class EventRecorder:
             return 0
         async with self._lock:
             taken = dict(due)
-            error, cancelled = await _to_the_end(self._writer.write(self._node_run_steps(taken)))
+            error, cancelled = await _to_the_end(self._writer.submit(self._node_run_steps(taken)))
             if error is None:
                 for execution_id in taken:
                     due.pop(execution_id, None)
@@ -369,19 +391,30 @@ class EventRecorder:
         return repaired
 
 
-async def _to_the_end(write: Coroutine[Any, Any, None]) -> tuple[BaseException | None, bool]:
-    """Run a write to its end even if the caller is cancelled meanwhile: ``(its error or None, cancelled)``.
+async def _to_the_end(write: asyncio.Future[None]) -> tuple[BaseException | None, bool]:
+    """Wait for a write to end even if the caller is cancelled meanwhile: ``(its error or None, cancelled)``.
 
     A transaction abandoned midway would keep its write lock, or commit behind the caller's back (which would
     then write the same rows again)."""
-    task = asyncio.ensure_future(write)
     cancelled = False
-    while not task.done():
+    while not write.done():
         try:
-            await asyncio.wait((task,))  # unlike awaiting the task, this never cancels it
+            await asyncio.wait((write,))  # unlike awaiting the write, this never cancels it
         except asyncio.CancelledError:
             cancelled = True
-    return (asyncio.CancelledError() if task.cancelled() else task.exception()), cancelled
+    return (asyncio.CancelledError() if write.cancelled() else write.exception()), cancelled
+
+
+@dataclass(frozen=True, slots=True)
+class _Write:
+    """One transaction of the recorder, prepared: its steps and what it changes once committed."""
+
+    events: int
+    steps: list[Step]
+    touched: dict[str, ExecutionState]  # the states written, by execution
+    last_seq: dict[str, int]  # the last event written, by execution
+    finished: dict[str, tuple[ExecutionState, bool]]  # executions that ended (state, no node runs written yet)
+    live: bool
 
 
 def _by_execution(batch: Iterable[Event]) -> dict[str, list[Event]]:
@@ -414,20 +447,25 @@ def node_run_rows(states: Iterable[ExecutionState], encode_time: TimeEncoder) ->
     ]
 
 
-def _event_row(event: Event, encode_time: TimeEncoder) -> tuple[Any, ...]:
-    """The ``events`` row of ``event``, in :data:`EVENT_COLUMNS` order; its data is encoded only if it must be."""
-    data_json = event.data_json
-    if data_json is None:
-        data = event.data
-        data_json = dumps(data if isinstance(data, dict) else dict(data))  # the encoder needs a dict
-    return (
-        event.execution_id,
-        event.seq,
-        encode_time(event.ts),
-        _TYPE_TEXT.get(event.type) or str(event.type),
-        event.node_id,
-        data_json,
-    )
+def _event_rows(batch: Iterable[Event], encode_time: TimeEncoder) -> list[tuple[Any, ...]]:
+    """The ``events`` rows of ``batch``, in :data:`EVENT_COLUMNS` order; data is encoded only if it must be.
+
+    (The type goes in as the enum member: a ``str``, so the driver binds its text.)"""
+    return [
+        (
+            event.execution_id,
+            event.seq,
+            encode_time(event.ts),
+            event.type,
+            event.node_id,
+            event.data_json if event.data_json is not None else _encode_data(event.data),
+        )
+        for event in batch
+    ]
+
+
+def _encode_data(data: Mapping[str, Any]) -> str:
+    return dumps(data if isinstance(data, dict) else dict(data))  # the encoder needs a dict; copy only others
 
 
 def _execution_insert(

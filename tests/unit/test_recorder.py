@@ -397,7 +397,7 @@ async def test_a_failed_write_keeps_the_batch_and_a_later_flush_loses_nothing(
     await rig.engine.wait_idle()
     total = len(rig.published)
     calls = (
-        fail_once(monkeypatch, '_event_row')
+        fail_once(monkeypatch, '_event_rows')
         if where == 'before the transaction'
         else break_execution_row_once(monkeypatch)
     )

@@ -64,7 +64,8 @@ class Event:
     ts: datetime
     node_id: str | None = None
     data: Mapping[str, Any] = field(default_factory=dict)
-    data_json: str | None = field(default=None, compare=False, repr=False)
+    # (init=False for dataclasses.replace: a copy with other data must not keep this text, so no copy keeps it)
+    data_json: str | None = field(default=None, init=False, compare=False, repr=False)
 
     def __init__(
         self,

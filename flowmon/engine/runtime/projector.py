@@ -6,8 +6,9 @@ behind) and the recorder writes the ``executions`` rows from it (:meth:`Projecto
 event is folded once in the process, not once per reader.
 
 Folding is lazy: taking an event only queues it. The queue is folded in one :func:`fold` (several times
-cheaper than an :func:`apply` per event) when someone reads the state, when the recorder asks for it, or when
-:data:`FOLD_EVERY` events are waiting. Everything held is bounded: finished executions beyond
+cheaper than an :func:`apply` per event) when someone reads the state, when the recorder asks for the state at
+the end of a batch it writes, or (without a recorder) when :data:`FOLD_EVERY` events are waiting; with a
+recorder, its bounded backlog bounds what waits. Everything held is bounded: finished executions beyond
 ``keep_finished`` are evicted, oldest first, but (once a recorder has called :meth:`Projector.await_writes`)
 never before the recorder has written their last event.
 """
@@ -79,8 +80,8 @@ class Projector:
             track = self._tracks[execution_id] = _Track(self._events_per_execution)
         unfolded = track.unfolded
         unfolded.append(event)
-        if len(unfolded) >= FOLD_EVERY:
-            track.folded()
+        if len(unfolded) >= FOLD_EVERY and not self._await_writes:
+            track.folded()  # (with a recorder, its backlog bounds what waits, and it asks for states at its cuts)
         track.events.append(event)
         track.last_seq = event.seq
         self._dirty.add(execution_id)

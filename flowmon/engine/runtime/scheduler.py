@@ -18,6 +18,7 @@ import time
 import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -51,6 +52,8 @@ from flowmon.engine.runtime.secret_refs import (
 )
 
 log = logging.getLogger(__name__)
+
+_utc_now = functools.partial(datetime.now, UTC)
 
 _FINAL_NODE_STATUSES = frozenset({'succeeded', 'failed', 'skipped', 'cancelled'})
 
@@ -87,7 +90,8 @@ class _Emitter:
     def __init__(self, execution_id: str, bus: EventBus, clock: Clock) -> None:
         self.execution_id = execution_id
         self._publish = bus.publish  # bound once: emit runs for every event of every execution
-        self._now = clock.now
+        # SystemClock.now is datetime.now(UTC) two Python calls down; called straight for every event
+        self._now = _utc_now if type(clock) is SystemClock else clock.now
         self._seq = 0
 
     def emit(
@@ -194,17 +198,30 @@ class Engine:
             reused=dict(reused or {}),
             emitter=emitter,
         )
+        definition, definition_json, nodes_json = workflow.snapshot
         emitter.emit(
             EventType.EXECUTION_QUEUED,
-            data={
+            None,
+            {
                 'workflow_id': workflow.id,
                 'input': request.input,
                 'priority': priority,
                 'retry_of': retry_of,
                 'from_node': from_node,
                 'nodes': [node.id for node in workflow.spec.nodes],
-                'workflow': workflow.definition(),
+                'workflow': definition,
             },
+            json_object(
+                [
+                    ('workflow_id', json_string(workflow.id)),
+                    ('input', input_json),
+                    ('priority', str(priority) if type(priority) is int else encode_compact(priority)),
+                    ('retry_of', 'null' if retry_of is None else json_string(retry_of)),
+                    ('from_node', 'null' if from_node is None else json_string(from_node)),
+                    ('nodes', nodes_json),
+                    ('workflow', definition_json),
+                ]
+            ),
         )
         self._queued[execution_id] = request
         heapq.heappush(self._queue, (-priority, next(self._counter), request))
@@ -466,21 +483,32 @@ class _ExecutionRun:
         incoming = self.workflow.incoming[node_id]
         if not incoming:
             return ('run', [])
-        status = self.status
-        if any(status[edge.source] in ('pending', 'running') for edge in incoming):
-            return None
-        broken = [edge.source for edge in incoming if status[edge.source] in ('failed', 'cancelled')]
-        if broken:
-            self.blocked.add(node_id)
-            return ('skip', f'upstream {broken[0]!r} {status[broken[0]]}')
-        blocked = [edge.source for edge in incoming if edge.source in self.blocked]
-        if blocked:  # a failure propagates through skipped nodes; an untaken branch does not
-            self.blocked.add(node_id)
-            return ('skip', f'upstream {blocked[0]!r} skipped after a failure')
-        active = [edge.source for edge in incoming if status[edge.source] == 'succeeded' and self._taken(edge)]
+        status, blocked = self.status, self.blocked
+        broken: str | None = None  # the first source that failed or was cancelled
+        skipped_after_failure: str | None = None  # the first source skipped because of a failure upstream
+        succeeded: str | None = None  # the first source that succeeded
+        active: list[str] = []  # the sources that succeeded along an edge that is taken
+        for edge in incoming:  # one pass (a node with many inputs is decided once, when its last one ends)
+            source = edge.source
+            source_status = status[source]
+            if source_status == 'pending' or source_status == 'running':
+                return None
+            if source_status == 'failed' or source_status == 'cancelled':
+                broken = broken or source
+            elif source in blocked:
+                skipped_after_failure = skipped_after_failure or source
+            elif source_status == 'succeeded':
+                succeeded = succeeded or source
+                if self._taken(edge):
+                    active.append(source)
+        if broken is not None:
+            blocked.add(node_id)
+            return ('skip', f'upstream {broken!r} {status[broken]}')
+        if skipped_after_failure is not None:  # a failure propagates through skipped nodes; an untaken branch not
+            blocked.add(node_id)
+            return ('skip', f'upstream {skipped_after_failure!r} skipped after a failure')
         if not active:
-            untaken = [edge.source for edge in incoming if status[edge.source] == 'succeeded']
-            reason = f'branch not taken at {untaken[0]!r}' if untaken else 'no upstream node ran'
+            reason = f'branch not taken at {succeeded!r}' if succeeded is not None else 'no upstream node ran'
             return ('skip', reason)
         return ('run', active)
 
