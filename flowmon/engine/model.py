@@ -126,6 +126,17 @@ class WorkflowSpec(BaseModel):
     trigger: TriggerSpec | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class NodePlan:
+    """One node of a workflow as the engine runs it."""
+
+    type: str
+    config: NodeConfig
+    secrets: frozenset[str] | None  # the secrets its config names, if any
+    retry: RetryPolicy
+    timeout_seconds: float | None
+
+
 @dataclass(frozen=True, eq=False)
 class Workflow:
     """A validated workflow with its graph worked out."""
@@ -169,6 +180,20 @@ class Workflow:
 
     def retry_policy(self, node_id: str) -> RetryPolicy:
         return self.node(node_id).retry or NO_RETRY
+
+    @cached_property
+    def run_plans(self) -> Mapping[str, NodePlan]:
+        """What running each node needs, looked up once per workflow (the engine runs every node of every run)."""
+        return {
+            node.id: NodePlan(
+                type=node.type,
+                config=self.configs[node.id],
+                secrets=self.secrets.get(node.id),
+                retry=node.retry or NO_RETRY,
+                timeout_seconds=node.timeout_seconds,
+            )
+            for node in self.spec.nodes
+        }
 
     def downstream_of(self, node_id: str) -> set[str]:
         """``node_id`` and every node reachable from it."""

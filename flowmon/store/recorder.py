@@ -26,7 +26,7 @@ import contextlib
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import and_, bindparam, exists, select
 
@@ -133,6 +133,9 @@ class EventRecorder:
         self.batch_limit = batch_limit
         self.max_backlog = max_backlog
         self._pending: list[Event] = []
+        # The events rows of the pending events, in step with them: made as each event is taken, while it is at
+        # hand (building them at flush time, after the engine has moved on, costs twice as much).
+        self._pending_rows: list[tuple[Any, ...] | None] = []
         self._writer = db.bulk_writer()
         self._insert_events = db.bulk_insert(_events, EVENT_COLUMNS)
         self._insert_executions = db.bulk_insert(_executions, EXECUTION_COLUMNS)
@@ -184,8 +187,22 @@ class EventRecorder:
             await self._writer.close()
 
     def _on_event(self, event: Event) -> None:
-        self._pending.append(event)
-        if len(self._pending) >= self.batch_limit:
+        pending = self._pending
+        pending.append(event)
+        data_json = event.data_json
+        try:
+            row: tuple[Any, ...] | None = (
+                event.execution_id,
+                event.seq,
+                self._encode_time(event.ts),
+                event.type,
+                event.node_id,
+                data_json if data_json is not None else _encode_data(event.data),
+            )
+        except Exception:  # the event is kept all the same: the flush makes its row again, and fails there
+            row = None
+        self._pending_rows.append(row)
+        if len(pending) >= self.batch_limit:
             self._wake.set()
 
     async def _run(self) -> None:
@@ -214,17 +231,17 @@ class EventRecorder:
             total = 0
             while self._pending:
                 batch = self._pending[: self.batch_limit]
-                del self._pending[: len(batch)]
+                rows = self._pending_rows[: len(batch)]
+                del self._pending[: len(batch)], self._pending_rows[: len(batch)]
                 try:
-                    write = self._prepare(batch, live=True)
-                except Exception:
-                    self._pending[:0] = batch  # keep order; retried on the next flush
-                    raise
-                error, cancelled = await _to_the_end(self._writer.submit(write.steps))
+                    write = self._prepare(batch, live=True, rows=rows)
+                    error, cancelled = await _to_the_end(self._writer.submit(write.steps))
+                except Exception as exc:  # the write could not even start
+                    error, cancelled = exc, False
                 if error is None:
                     self._committed(write)
-                if error is not None:
-                    self._pending[:0] = batch  # keep order; retried on the next flush
+                else:
+                    self._pending[:0], self._pending_rows[:0] = batch, rows  # keep order; retried on the next flush
                     if cancelled:
                         raise asyncio.CancelledError from error
                     raise error
@@ -273,6 +290,7 @@ class EventRecorder:
         *,
         new_execution_columns: Mapping[str, Mapping[str, Any]] | None = None,
         live: bool,
+        rows: Sequence[tuple[Any, ...] | None] | None = None,
     ) -> _Write:
         """The transaction for ``batch``: its events and the executions rows; with ``live`` (the bus's events, in
         order) the states come from the projection and the node runs are left for a later transaction."""
@@ -293,7 +311,10 @@ class EventRecorder:
                 assert state is not None  # a non-empty run of events always makes a state
             touched[execution_id] = state
         encode_time = self._encode_time
-        event_rows = _event_rows(batch, encode_time)
+        if rows is None or None in rows:
+            event_rows = _event_rows(batch, encode_time)
+        else:
+            event_rows = cast(list[tuple[Any, ...]], rows)
         # Known states change only after the commit (_committed): a failed write must leave them as they were, or
         # the retry would take an inserted-before execution for one that has a row (and update nothing).
         seeded = seed or {}

@@ -385,7 +385,7 @@ def break_execution_row_once(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 @pytest.mark.parametrize(
     ('where', 'error'),
     [
-        ('before the transaction', 'disk on fire'),  # building an event row fails
+        ('before the transaction', 'disk on fire'),  # building an executions row fails
         ('inside the transaction', 'NOT NULL'),  # the database refuses a row, after the event inserts
     ],
 )
@@ -397,7 +397,7 @@ async def test_a_failed_write_keeps_the_batch_and_a_later_flush_loses_nothing(
     await rig.engine.wait_idle()
     total = len(rig.published)
     calls = (
-        fail_once(monkeypatch, '_event_rows')
+        fail_once(monkeypatch, '_execution_insert')
         if where == 'before the transaction'
         else break_execution_row_once(monkeypatch)
     )
@@ -679,3 +679,20 @@ async def test_start_derives_the_node_runs_a_crash_left_out(rig: Rig) -> None:
             node_id: (node.status, node.attempts) for node_id, node in state.nodes.items()
         }
     assert await node_run_rows(rig.db, running) == {}  # still running: it has none until it ends
+
+
+async def test_an_event_whose_row_cannot_be_made_is_kept_not_dropped(make_rig: MakeRig) -> None:
+    """The row is made as the event is taken; if that fails the event is still pending, and the flush fails."""
+    rig = await make_rig(flush_interval=60)
+    looped: dict[str, Any] = {}
+    looped['self'] = looped  # JSON cannot encode it
+    rig.bus.publish(queued('x1', 'a'))
+    rig.bus.publish(event('x1', 2, EventType.EXECUTION_PROGRESS, done=0, total=1, odd=looped))
+    assert rig.recorder.backlog == 2
+    with pytest.raises(ValueError, match='Circular reference'):
+        await rig.recorder.flush()
+    assert rig.recorder.backlog == 2  # kept, in order, for a later flush
+    assert await count_events(rig.db, 'x1') == 0
+    del looped['self']  # (made encodable again: the retry writes both, made from the events themselves)
+    assert await rig.recorder.flush() == 2
+    assert [e.seq for e in await rig.history.events('x1')] == [1, 2]

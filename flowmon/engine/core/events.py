@@ -144,6 +144,30 @@ _set_data = Event.__dict__['data'].__set__
 _set_data_json = Event.__dict__['data_json'].__set__
 
 
+def new_event(
+    execution_id: str,
+    seq: int,
+    type: EventType,
+    ts: datetime,
+    node_id: str | None,
+    data: Mapping[str, Any],
+    data_json: str | None,
+) -> Event:
+    """``Event(...)`` for the engine's emitter (every field given, positionally): a third cheaper again."""
+    event = _new_object(Event)
+    _set_execution_id(event, execution_id)
+    _set_seq(event, seq)
+    _set_type(event, type)
+    _set_ts(event, ts)
+    _set_node_id(event, node_id)
+    _set_data(event, data)
+    _set_data_json(event, data_json)
+    return event
+
+
+_new_object = object.__new__
+
+
 def utcnow() -> datetime:
     """The current time in UTC (the default clock)."""
     return datetime.now(UTC)

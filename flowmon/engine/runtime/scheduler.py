@@ -24,7 +24,7 @@ from typing import Any
 import httpx
 from pydantic import ValidationError
 
-from flowmon.engine.core.events import Event, EventType
+from flowmon.engine.core.events import EventType, new_event
 from flowmon.engine.core.payload import (
     MAX_ERROR_CHARS,
     MAX_TRACEBACK_CHARS,
@@ -104,14 +104,8 @@ class _Emitter:
         """Publish the next event; ``data_json``, when given, is ``data`` as compact JSON (see :class:`Event`)."""
         self._seq += 1
         self._publish(
-            Event(
-                execution_id=self.execution_id,
-                seq=self._seq,
-                type=event_type,
-                ts=self._now(),
-                node_id=node_id,
-                data=data,
-                data_json=data_json,
+            new_event(
+                self.execution_id, self._seq, event_type, self._now(), node_id, {} if data is None else data, data_json
             )
         )
 
@@ -542,12 +536,9 @@ class _ExecutionRun:
     async def _run_node(self, node_id: str, node_input: dict[str, Any], input_json: str) -> tuple[str, Any]:
         engine = self.engine
         bus = engine.bus
-        spec = self.workflow.node(node_id)
-        node_type = engine.registry.get(spec.type)
-        config = self.workflow.configs[node_id]
-        names = self.workflow.secrets.get(node_id)
-        policy = self.workflow.retry_policy(node_id)
-        timeout = spec.timeout_seconds
+        plan = self.workflow.run_plans[node_id]
+        node_type = engine.registry.get(plan.type)
+        config, names, policy, timeout = plan.config, plan.secrets, plan.retry, plan.timeout_seconds
         local = type(engine.executor) is LocalExecutor  # run the work directly: no executor frame in between
         attempt = 0
         while True:
