@@ -91,6 +91,10 @@ NODE_RUN_COLUMNS = (
     'error',
 )
 
+# The type's text, a plain str: a row of plain values is a tuple the garbage collector stops tracking (an enum
+# member would keep it tracked, and every full collection would walk every pending row).
+_TYPE_TEXT = {event_type: str(event_type) for event_type in EventType}
+
 _update_execution = (
     _executions.update()
     .where(_executions.c.id == bindparam('b_id'))
@@ -195,7 +199,7 @@ class EventRecorder:
                 event.execution_id,
                 event.seq,
                 self._encode_time(event.ts),
-                event.type,
+                _TYPE_TEXT[event.type],
                 event.node_id,
                 data_json if data_json is not None else _encode_data(event.data),
             )
@@ -213,8 +217,10 @@ class EventRecorder:
             self._wake.clear()
             try:
                 await self.flush()
-                if not self._pending:  # events first: node runs wait while events do
-                    await self.flush_node_runs()
+                # Events first: node runs wait while events do, and go a transaction of at most a batch's worth
+                # of rows at a time, so that a flush asked for meanwhile (a reader) waits for one at the most.
+                while self._node_runs_due and not self._pending:
+                    await self.flush_node_runs(max_rows=self.batch_limit)
             except Exception:
                 log.exception('event flush failed; the batch is kept and retried')
                 await asyncio.sleep(self.flush_interval)
@@ -253,7 +259,8 @@ class EventRecorder:
     async def drain(self) -> None:
         """Write everything pending: the events, then the node-run rows of the executions that finished."""
         await self.flush()
-        await self.flush_node_runs()
+        while self._node_runs_due:
+            await self.flush_node_runs(max_rows=self.batch_limit)
 
     async def write(
         self,
@@ -359,13 +366,21 @@ class EventRecorder:
         self.written += write.events
         self.flushes += 1
 
-    async def flush_node_runs(self) -> int:
-        """Write the node-run rows of executions that finished since the last time; returns how many executions."""
+    async def flush_node_runs(self, *, max_rows: int | None = None) -> int:
+        """Write the node-run rows of executions that finished since the last time; returns how many executions.
+
+        ``max_rows``: stop taking executions once their rows reach this many (one execution at least)."""
         due = self._node_runs_due
         if not due:
             return 0
         async with self._lock:
-            taken = dict(due)
+            taken: dict[str, tuple[ExecutionState, bool]] = {}
+            rows = 0
+            for execution_id, (state, first) in due.items():
+                if taken and max_rows is not None and rows + len(state.nodes) > max_rows:
+                    break
+                taken[execution_id] = (state, first)
+                rows += len(state.nodes)
             error, cancelled = await _to_the_end(self._writer.submit(self._node_run_steps(taken)))
             if error is None:
                 for execution_id in taken:
@@ -469,15 +484,13 @@ def node_run_rows(states: Iterable[ExecutionState], encode_time: TimeEncoder) ->
 
 
 def _event_rows(batch: Iterable[Event], encode_time: TimeEncoder) -> list[tuple[Any, ...]]:
-    """The ``events`` rows of ``batch``, in :data:`EVENT_COLUMNS` order; data is encoded only if it must be.
-
-    (The type goes in as the enum member: a ``str``, so the driver binds its text.)"""
+    """The ``events`` rows of ``batch``, in :data:`EVENT_COLUMNS` order; data is encoded only if it must be."""
     return [
         (
             event.execution_id,
             event.seq,
             encode_time(event.ts),
-            event.type,
+            _TYPE_TEXT.get(event.type) or str(event.type),
             event.node_id,
             event.data_json if event.data_json is not None else _encode_data(event.data),
         )

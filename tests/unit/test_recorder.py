@@ -696,3 +696,17 @@ async def test_an_event_whose_row_cannot_be_made_is_kept_not_dropped(make_rig: M
     del looped['self']  # (made encodable again: the retry writes both, made from the events themselves)
     assert await rig.recorder.flush() == 2
     assert [e.seq for e in await rig.history.events('x1')] == [1, 2]
+
+
+async def test_node_runs_are_written_a_bounded_transaction_at_a_time(make_rig: MakeRig) -> None:
+    """The flush loop writes node runs in transactions of at most a batch's worth of rows, so a flush asked for
+    meanwhile waits for one of them at the most."""
+    rig = await make_rig(flush_interval=60)
+    ids = [rig.engine.submit(parse(BROKEN)) for _ in range(3)]  # 3 nodes each
+    await rig.engine.wait_idle()
+    await rig.recorder.flush()
+    assert await rig.recorder.flush_node_runs(max_rows=4) == 1  # one execution (3 rows); a second would be 6
+    assert await rig.recorder.flush_node_runs(max_rows=6) == 2
+    assert await rig.recorder.flush_node_runs(max_rows=6) == 0
+    for execution_id in ids:
+        assert len(await node_run_rows(rig.db, execution_id)) == 3
