@@ -28,7 +28,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import and_, bindparam, exists, select
+from sqlalchemy import bindparam, exists, select
 
 from flowmon.engine.core.events import Event, EventType
 from flowmon.engine.core.state import TERMINAL_EXECUTION_STATUSES, ExecutionState, fold
@@ -137,8 +137,8 @@ class EventRecorder:
         self.batch_limit = batch_limit
         self.max_backlog = max_backlog
         self._pending: list[Event] = []
-        # The events rows of the pending events, in step with them: made as each event is taken, while it is at
-        # hand (building them at flush time, after the engine has moved on, costs twice as much).
+        # The events rows of the pending events, in step with them: made as each event is taken, while the event
+        # is at hand, so that a flush (which a reader may be waiting for) has only the transaction left to do.
         self._pending_rows: list[tuple[Any, ...] | None] = []
         self._writer = db.bulk_writer()
         self._insert_events = db.bulk_insert(_events, EVENT_COLUMNS)
@@ -408,7 +408,7 @@ class EventRecorder:
             select(_executions.c.id)
             .where(
                 _executions.c.status.in_(sorted(TERMINAL_EXECUTION_STATUSES)),
-                ~exists().where(and_(_node_runs.c.execution_id == _executions.c.id)),
+                ~exists().where(_node_runs.c.execution_id == _executions.c.id),
             )
             .order_by(_executions.c.created_at)
         )
@@ -417,10 +417,14 @@ class EventRecorder:
         history = History(self._db)
         repaired = 0
         for execution_id in ids:
-            state = await history.load_state(execution_id)
-            if state is None or not state.nodes:
+            try:
+                state = await history.load_state(execution_id)
+                if state is None or not state.nodes:
+                    continue
+                await self._writer.write(self._node_run_steps({execution_id: (state, True)}))
+            except Exception:  # one odd history must not keep flowmon from starting
+                log.exception('could not derive the node runs of execution %s', execution_id)
                 continue
-            await self._writer.write(self._node_run_steps({execution_id: (state, True)}))
             repaired += 1
         if repaired:
             log.warning('derived the node runs of %d finished execution(s) the last shutdown left without', repaired)
