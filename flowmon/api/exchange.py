@@ -21,6 +21,8 @@ from flowmon.store.exchange import (
     parse_export,
 )
 
+from .documents import export_schema
+
 MAX_IMPORT_BYTES = 50 * 1024 * 1024  # the body cap of the import route (flowmon.perimeter)
 
 
@@ -52,7 +54,7 @@ def exchange_routes(services: Services) -> APIRouter:
         openapi_extra={
             'requestBody': {
                 'content': {
-                    'application/json': {'schema': {'type': 'object'}},
+                    'application/json': {'schema': export_schema(services.registry)},
                     'multipart/form-data': {
                         'schema': {'type': 'object', 'properties': {'file': {'type': 'string', 'format': 'binary'}}}
                     },

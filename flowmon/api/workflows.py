@@ -17,9 +17,12 @@ from flowmon.engine.model import (
 )
 from flowmon.services import Services
 
+from .documents import workflow_schema
+
 
 def workflow_routes(services: Services) -> APIRouter:
     router = APIRouter(prefix='/api/workflows', tags=['workflows'])
+    definition = {'schema': workflow_schema(services.registry, id_required=False)}
 
     @router.get('')
     async def list_workflows() -> list[dict[str, Any]]:
@@ -44,7 +47,7 @@ def workflow_routes(services: Services) -> APIRouter:
     @router.put(
         '/{workflow_id}',
         responses={200: {'description': 'replaced'}, 201: {'description': 'created'}, 422: {}},
-        openapi_extra={'requestBody': {'content': {'application/json': {'schema': {'type': 'object'}}}}},
+        openapi_extra={'requestBody': {'content': {'application/json': definition, 'application/yaml': definition}}},
     )
     async def put_workflow(workflow_id: str, request: Request, response: Response) -> dict[str, Any]:
         body = await request.body()

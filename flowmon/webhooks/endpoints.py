@@ -31,6 +31,8 @@ from .tables import endpoints
 
 SUBSCRIBABLE_EVENT_TYPES = tuple(str(event_type) for event_type in EventType)
 ROTATION_GRACE = timedelta(hours=24)
+# documents the accepted values in /openapi.json; the validators below give the message naming a wrong one
+_EVENT_TYPE_ITEMS: dict[str, Any] = {'items': {'enum': list(SUBSCRIBABLE_EVENT_TYPES)}}
 
 
 class EndpointSpec(BaseModel):
@@ -39,7 +41,9 @@ class EndpointSpec(BaseModel):
     model_config = ConfigDict(extra='forbid')
 
     url: str = Field(min_length=1, max_length=2000)
-    event_types: list[str] = Field(min_length=1, max_length=len(SUBSCRIBABLE_EVENT_TYPES))
+    event_types: list[str] = Field(
+        min_length=1, max_length=len(SUBSCRIBABLE_EVENT_TYPES), json_schema_extra=_EVENT_TYPE_ITEMS
+    )
     description: str = Field(default='', max_length=500)
     headers: dict[str, str] = Field(default_factory=dict)
     auth: WebhookAuth | None = None
@@ -65,7 +69,7 @@ class EndpointPatch(BaseModel):
     model_config = ConfigDict(extra='forbid')
 
     url: str | None = Field(default=None, min_length=1, max_length=2000)
-    event_types: list[str] | None = None
+    event_types: list[str] | None = Field(default=None, json_schema_extra=_EVENT_TYPE_ITEMS)
     description: str | None = Field(default=None, max_length=500)
     headers: dict[str, str] | None = None
     auth: WebhookAuth | None = None
