@@ -11,13 +11,13 @@
 #
 # Budgets (seconds, spent in full: schemathesis keeps generating until they run out), sized so that the whole
 # `make test` stays under 8 minutes on a 2-core machine; raise them for a deeper run:
-#   FUZZ_SECONDS_WITH_TOKEN (default 40), FUZZ_SECONDS_WITHOUT_TOKEN (default 10).
+#   FUZZ_SECONDS_WITH_TOKEN (default 35), FUZZ_SECONDS_WITHOUT_TOKEN (default 8).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 
 BIN=${BIN:-.venv/bin}
-WITH_TOKEN_S=${FUZZ_SECONDS_WITH_TOKEN:-40}
-WITHOUT_TOKEN_S=${FUZZ_SECONDS_WITHOUT_TOKEN:-10}
+WITH_TOKEN_S=${FUZZ_SECONDS_WITH_TOKEN:-35}
+WITHOUT_TOKEN_S=${FUZZ_SECONDS_WITHOUT_TOKEN:-8}
 OUT=test-output/fuzz
 mkdir -p "$OUT"
 rm -f "$OUT"/*.txt "$OUT"/*.log "$OUT"/*.xml
@@ -30,10 +30,13 @@ st_pid=''
 stop_server() {
     if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
         kill -TERM "$server_pid"
-        for _ in $(seq 100); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.2; done
+        local waited=0
+        while kill -0 "$server_pid" 2>/dev/null && [ "$waited" -lt 100 ]; do sleep 0.2; waited=$((waited + 1)); done
         if kill -0 "$server_pid" 2>/dev/null; then
-            echo "fuzz: flowmon (pid $server_pid) ignored SIGTERM for 20 s; killing it" >&2
+            echo "fuzz: flowmon (pid $server_pid) still running 20 s after SIGTERM; killing it" >&2
             kill -KILL "$server_pid" 2>/dev/null || true
+        else
+            echo "fuzz: flowmon stopped $((waited / 5)) s after SIGTERM"
         fi
     fi
     server_pid=''
@@ -57,7 +60,9 @@ explain_failure() {
 
 # The server gets only the settings below: nothing from the caller's FLOWMON_* environment (in particular no
 # FLOWMON_OUTBOUND_ALLOW: loopback and private destinations stay refused). Outbound requests are held to one
-# port, so a URL the fuzzer invents is refused before any name is resolved (see seed.py for the sink).
+# port, so a URL the fuzzer invents is refused before any name is resolved; the one accepted destination is a
+# .invalid name (see seed.py), whose lookup fails. Each delivery makes one attempt, and the resolver gives up after
+# a second (RES_OPTIONS), so a slow resolver cannot fill the lookup threads and hold up the server's stop.
 while IFS= read -r name; do unset "$name"; done < <(compgen -e | grep '^FLOWMON_' || true)
 port=$("$BIN/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 token=$("$BIN/python" -c 'import secrets; print("fuzz-" + secrets.token_urlsafe(24))')
@@ -67,7 +72,8 @@ cp -r data/workflows "$work/workflows"
 cp tests/fuzz/schemathesis.toml "$work/"
 
 FLOWMON_HOST=127.0.0.1 FLOWMON_PORT=$port FLOWMON_TOKEN=$token FLOWMON_DATA_DIR=$work/data \
-    FLOWMON_WORKFLOWS_DIR=$work/workflows FLOWMON_OUTBOUND_PORTS=1 FLOWMON_LOG_LEVEL=INFO PYTHONUNBUFFERED=1 \
+    FLOWMON_WORKFLOWS_DIR=$work/workflows FLOWMON_OUTBOUND_PORTS=1 FLOWMON_WEBHOOK_RETRY_SCHEDULE=0 \
+    FLOWMON_LOG_LEVEL=INFO RES_OPTIONS='timeout:1 attempts:1' PYTHONUNBUFFERED=1 \
     "$BIN/python" app.py >"$SERVER_LOG" 2>&1 &
 server_pid=$!
 echo "fuzz: flowmon pid $server_pid on $base, data in $work/data, log in $SERVER_LOG"
