@@ -32,7 +32,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from flowmon.engine import Event, EventType
-from flowmon.engine.events import TERMINAL_EXECUTION_EVENTS
+from flowmon.engine.core.events import TERMINAL_EXECUTION_EVENTS
 from flowmon.store.tables import ExecutionRow, NodeRunRow
 
 from .harness import Stack, persisted_stack

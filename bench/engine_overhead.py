@@ -25,6 +25,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from flowmon.application.views import execution_summary
 from flowmon.engine import Engine, EventBus, Workflow, default_registry
 
 from .harness import Stack, persisted_stack, spread, timed
@@ -182,7 +183,7 @@ async def measure_shape(
             per_node['bus_only'].append(bus_only_s / nodes * 1e6)
     state = await stack.history.load_state(persisted.execution_id)
     if state is None or state.status != 'succeeded' or state.done != nodes:
-        raise AssertionError(f'{label}: the engine run did not succeed: {state and state.summary()}')
+        raise AssertionError(f'{label}: the engine run did not succeed: {state and execution_summary(state)}')
     return ShapeResult(
         label,
         nodes,

@@ -21,10 +21,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from flowmon.application.exchange import EXPORT_FORMAT, EXPORT_VERSION, validate_export
+from flowmon.application.views import execution_summary
 from flowmon.engine import Event, EventBus, EventType, default_registry
-from flowmon.engine.replay import KEYFRAME_EVERY, ReplayIndex
+from flowmon.engine.core.replay_index import KEYFRAME_EVERY, ReplayIndex
 from flowmon.store import Database, EventRecorder, History
-from flowmon.store.exchange import EXPORT_FORMAT, EXPORT_VERSION, validate_export
 
 from .report import Row
 
@@ -208,7 +209,7 @@ async def measure(events: Sequence[Event], *, opens: int = OPENS, seeks: int = S
                 state = index.state_at(k)
                 seek_ms.append((time.perf_counter() - started) * 1000)
                 if state is not None:
-                    state.summary()
+                    execution_summary(state)
                 summary_ms.append((time.perf_counter() - started) * 1000)
         finally:
             await db.stop()
@@ -264,7 +265,7 @@ def rows(figures: Figures) -> list[Row]:
                 f'p95 {_percentile(figures.seek_summary_ms, 95):.1f} ms'
             ),
             note=(
-                f'the seek plus ExecutionState.summary() ({NODES} nodes), what GET /api/executions/{{id}}/state?at=k '
+                f'the seek plus execution_summary() ({NODES} nodes), what GET /api/executions/{{id}}/state?at=k '
                 f'returns; max {max(figures.seek_summary_ms):.1f} ms (a garbage collection can land in any one).'
             ),
         ),

@@ -29,13 +29,13 @@ from typing import Any
 
 import httpx
 
-from flowmon.engine.bus import EventBus
-from flowmon.secretbox import SecretBox, new_key
+from flowmon.delivery.policy import RetrySchedule
+from flowmon.delivery.service import DeliveryConfig, DeliveryService
+from flowmon.engine.runtime.bus import EventBus
+from flowmon.infra.outbound import OutboundGuard, guarded_client
+from flowmon.infra.secretbox import SecretBox, new_key
+from flowmon.infra.timers import Timers
 from flowmon.store import Database
-from flowmon.webhooks.guard import OutboundGuard, guarded_client
-from flowmon.webhooks.policy import RetrySchedule
-from flowmon.webhooks.service import DeliveryConfig, DeliveryService
-from flowmon.webhooks.timers import Timers
 
 from .report import Row
 
@@ -208,7 +208,7 @@ async def measure() -> dict[str, dict[str, float]]:
     with tempfile.TemporaryDirectory(prefix='flowmon-bench-log-') as logdir:
         handler = logging.FileHandler(Path(logdir) / 'webhooks.log')
         handler.setFormatter(logging.Formatter('%(asctime)s %(levelname)s %(name)s: %(message)s'))
-        logger = logging.getLogger('flowmon.webhooks')
+        logger = logging.getLogger('flowmon.delivery')
         previous_level = logger.level
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)  # one line per attempt, as the app logs at its default level

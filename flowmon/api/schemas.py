@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from flowmon.engine.payload import MAX_NESTING, nesting_depth
+from flowmon.engine.core.payload import MAX_NESTING, nesting_depth
 
 
 def _not_too_deep(value: Any) -> Any:

@@ -3,14 +3,16 @@
 It imports neither NiceGUI nor SQL; the store and the web layer build on it, never the other way round.
 """
 
-from .bus import EventBus, QueueSubscription, Subscription
-from .events import Event, EventFormatError, EventType, utcnow
-from .executor import LocalExecutor, NodeExecutor
+from flowmon.engine.core.events import Event, EventFormatError, EventType, utcnow
+from flowmon.engine.core.state import ExecutionState, NodeState, apply, fold
+from flowmon.engine.runtime.bus import EventBus, QueueSubscription, Subscription
+from flowmon.engine.runtime.clock import Clock, SystemClock
+from flowmon.engine.runtime.executor import LocalExecutor, NodeExecutor
+from flowmon.engine.runtime.retry import RetryPolicy
+from flowmon.engine.runtime.scheduler import Engine, RerunError, new_execution_id
+
 from .model import EdgeSpec, NodeSpec, Workflow, WorkflowError, WorkflowSpec, load_document, parse_workflow
 from .nodes import NodeConfig, NodeContext, NodeError, NodeRegistry, NodeType, default_registry
-from .retry import RetryPolicy
-from .runner import Clock, Engine, RerunError, SystemClock, new_execution_id
-from .state import ExecutionState, NodeState, apply, fold
 
 __all__ = [
     'Clock',

@@ -4,7 +4,7 @@ A workflow is JSON (or YAML):
 ``{"id", "name", "description"?, "timeout_seconds"?, "nodes": [...], "edges": [...], "schedule"?, "trigger"?}``.
 :func:`parse_workflow` checks the shape, every node's config against its type, and the graph (duplicate
 ids, edges to missing nodes, cycles, branch edges), and raises :class:`WorkflowError` whose message names
-the culprit. A config may name secrets (``{"$secret": "<name>"}``, see :mod:`flowmon.engine.secrets`); the
+the culprit. A config may name secrets (``{"$secret": "<name>"}``, see :mod:`flowmon.engine.runtime.secret_refs`); the
 workflow records which nodes name which secrets, and the definition keeps the references.
 """
 
@@ -21,11 +21,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from flowmon.engine.core.payload import MAX_INT, MAX_NESTING, PayloadError, PayloadMeter, human_size, json_text_depth
+from flowmon.engine.runtime.retry import NO_RETRY, RetryPolicy
+from flowmon.engine.runtime.secret_refs import SecretRefError
+from flowmon.engine.runtime.secret_refs import parse_config as parse_node_config
+
+from .core.graph import find_cycle, topological_order
 from .nodes.base import NodeConfig, NodeRegistry
-from .payload import MAX_INT, MAX_NESTING, PayloadError, PayloadMeter, human_size, json_text_depth
-from .retry import NO_RETRY, RetryPolicy
-from .secrets import SecretRefError
-from .secrets import parse_config as parse_node_config
 
 ID_PATTERN = r'^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$'
 RESERVED_NODE_IDS = frozenset({'input'})
@@ -286,6 +288,7 @@ def parse_workflow(raw: Mapping[str, Any] | Any, registry: NodeRegistry) -> Work
     incoming: dict[str, list[EdgeSpec]] = {node_id: [] for node_id in ids}
     outgoing: dict[str, list[EdgeSpec]] = {node_id: [] for node_id in ids}
     pairs: set[tuple[str, str]] = set()
+    pairs_in_order: list[tuple[str, str]] = []
     for index, edge in enumerate(spec.edges):
         for end in (edge.source, edge.target):
             if end not in seen:
@@ -299,10 +302,13 @@ def parse_workflow(raw: Mapping[str, Any] | Any, registry: NodeRegistry) -> Work
                 f'edges[{index}] ({edge.source} -> {edge.target}) has "when" but {edge.source!r} is not a condition'
             )
         pairs.add((edge.source, edge.target))
+        pairs_in_order.append((edge.source, edge.target))
         incoming[edge.target].append(edge)
         outgoing[edge.source].append(edge)
 
-    order = _topological_order(ids, outgoing, incoming)
+    order, cyclic = topological_order(ids, pairs_in_order)
+    if cyclic:
+        raise WorkflowError('cycle: ' + ' -> '.join(find_cycle(ids, pairs_in_order, order)))
     return Workflow(
         spec=spec,
         configs=configs,
@@ -311,51 +317,6 @@ def parse_workflow(raw: Mapping[str, Any] | Any, registry: NodeRegistry) -> Work
         outgoing={key: tuple(value) for key, value in outgoing.items()},
         secrets=secrets,
     )
-
-
-def _topological_order(
-    ids: list[str], outgoing: Mapping[str, list[EdgeSpec]], incoming: Mapping[str, list[EdgeSpec]]
-) -> tuple[str, ...]:
-    indegree = {node_id: len(incoming[node_id]) for node_id in ids}
-    ready = [node_id for node_id in ids if indegree[node_id] == 0]
-    order: list[str] = []
-    while ready:
-        node_id = ready.pop(0)
-        order.append(node_id)
-        for edge in outgoing[node_id]:
-            indegree[edge.target] -= 1
-            if indegree[edge.target] == 0:
-                ready.append(edge.target)
-    if len(order) < len(ids):
-        raise WorkflowError('cycle: ' + ' -> '.join(_find_cycle(ids, outgoing, set(order))))
-    return tuple(order)
-
-
-def _find_cycle(ids: list[str], outgoing: Mapping[str, list[EdgeSpec]], acyclic: set[str]) -> list[str]:
-    """One cycle among the nodes Kahn's algorithm could not order, as a closed path."""
-    colour: dict[str, int] = {}
-    for start in ids:
-        if start in acyclic or start in colour:
-            continue
-        path: list[str] = []
-        stack: list[tuple[str, int]] = [(start, 0)]
-        while stack:
-            node_id, index = stack.pop()
-            if index == 0:
-                colour[node_id] = 1
-                path.append(node_id)
-            edges = outgoing[node_id]
-            if index < len(edges):
-                stack.append((node_id, index + 1))
-                target = edges[index].target
-                if colour.get(target) == 1:
-                    return [*path[path.index(target) :], target]
-                if target not in colour and target not in acyclic:
-                    stack.append((target, 0))
-            else:
-                colour[node_id] = 2
-                path.pop()
-    return sorted(set(ids) - acyclic)
 
 
 def describe_config_error(exc: ValidationError, node: NodeSpec) -> str:

@@ -22,7 +22,7 @@ import os
 from pathlib import Path
 from typing import IO
 
-from flowmon.secretbox import SecretBox, decode_key, encode_key, new_key
+from flowmon.infra.secretbox import SecretBox, decode_key, encode_key, new_key
 from flowmon.settings import Settings, resolve_secret
 
 KEY_FILE = '.secret_key'

@@ -20,9 +20,9 @@ from typing import Any
 from sqlalchemy import bindparam, delete
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from flowmon.engine.bus import EventBus, Subscription
-from flowmon.engine.events import Event, EventType
-from flowmon.engine.state import ExecutionState, fold
+from flowmon.engine.core.events import Event, EventType
+from flowmon.engine.core.state import ExecutionState, fold
+from flowmon.engine.runtime.bus import EventBus, Subscription
 
 from .codec import dumps, to_db_time
 from .database import BulkInsert, Database, TimeEncoder

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from flowmon.engine.events import Event, EventType
+from flowmon.engine.core.events import Event, EventType
 
 from .history import History
 from .recorder import EventRecorder

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from flowmon.secretbox import SecretBox, decode_key, key_id, new_key
+from flowmon.infra.secretbox import SecretBox, decode_key, key_id, new_key
 from flowmon.settings import Settings
 
 from .database import Database

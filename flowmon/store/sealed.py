@@ -1,6 +1,6 @@
 """Every sealed column of the schema, found by its mark: sealing plain values at start-up, and key rotation.
 
-The columns are those made with :func:`flowmon.secretbox.sealed_column`; each value is bound to
+The columns are those made with :func:`flowmon.infra.secretbox.sealed_column`; each value is bound to
 ``<table>/<primary key>/<column>``. :func:`prepare_sealed` runs at every start: it seals in place any plain value
 an older flowmon left (webhook secrets and credentials were stored in plain text before), and refuses to start
 when values are sealed with a key the ring does not hold. :func:`reseal_all` re-encrypts every value under the
@@ -15,7 +15,7 @@ from sqlalchemy import Column, Table, and_, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import SQLModel
 
-from flowmon.secretbox import PREFIX, SEALED_INFO, SecretBox, aad
+from flowmon.infra.secretbox import PREFIX, SEALED_INFO, SecretBox, aad
 
 from .database import Database
 

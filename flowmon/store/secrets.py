@@ -3,7 +3,7 @@
 Values are write-only from the outside: :meth:`SecretStore.list` gives names and times, never a value. The
 engine gets them through :meth:`SecretStore.resolve` when a node that names them runs. The store keeps the
 opened values in memory (loaded at start-up, changed with every write), so resolving costs no query and the log
-filter (:mod:`flowmon.logredact`) can hide them from every log line.
+filter (:mod:`flowmon.infra.logredact`) can hide them from every log line.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from datetime import datetime
 
 from sqlalchemy import delete, select
 
-from flowmon.engine.events import utcnow
-from flowmon.engine.secrets import SECRET_NAME_PATTERN, SecretMissing
-from flowmon.secretbox import SecretBox, aad
+from flowmon.engine.core.events import utcnow
+from flowmon.engine.runtime.secret_refs import SECRET_NAME_PATTERN, SecretMissing
+from flowmon.infra.secretbox import SecretBox, aad
 from flowmon.store.codec import from_db_time
 
 from .database import Database

@@ -12,7 +12,7 @@ from datetime import datetime
 from sqlalchemy import Column, Index, Text
 from sqlmodel import Field, SQLModel
 
-from flowmon.secretbox import sealed_column
+from flowmon.infra.secretbox import sealed_column
 
 
 class WorkflowRow(SQLModel, table=True):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flowmon.engine.replay import ReplayIndex
+from flowmon.engine.core.replay_index import ReplayIndex
 
 FIXED_PACE_EVENTS_PER_S = 5.0  # "events at a fixed pace": for runs whose real time is mostly idle gaps
 PACE = 'pace'

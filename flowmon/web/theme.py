@@ -60,3 +60,20 @@ def status_quasar(status: str) -> str:
 
 def status_icon(status: str) -> str:
     return STATUS_ICONS.get(status, 'help')
+
+
+# How an attempt (or a Gantt marker) ended, as the status whose colour and icon show it.
+_OUTCOME_STATUS = {
+    'running': 'running',
+    'succeeded': 'succeeded',
+    'failed': 'failed',
+    'retried': 'retrying',
+    'cancelled': 'cancelled',
+    'reused': 'skipped',
+    'skipped': 'skipped',
+}
+
+
+def outcome_status(outcome: str) -> str:
+    """The status that colours an attempt outcome (``retried`` shows as ``retrying``, a reuse as ``skipped``)."""
+    return _OUTCOME_STATUS.get(outcome, 'pending')

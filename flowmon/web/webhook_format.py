@@ -7,9 +7,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from urllib.parse import urlsplit
 
-from flowmon.webhooks.endpoints import Endpoint
-from flowmon.webhooks.records import DeliveryRecord
-from flowmon.webhooks.sender import redact
+from flowmon.application.deliveries import DeliveryRecord, Endpoint, redact
 
 from .format import DASH
 

@@ -389,7 +389,7 @@ def sealed_values(data_dir: Path) -> list[tuple[str, str]]:
 def test_rotate_secret_key_reseals_everything_and_the_old_key_opens_nothing(
     launch: Launch, tmp_path: Path, echo: Receiver
 ) -> None:
-    from flowmon.secretbox import SecretBox, UnsealError, decode_key
+    from flowmon.infra.secretbox import SecretBox, UnsealError, decode_key
 
     data_dir = tmp_path / 'data'
     flowmon = launch(data_dir=data_dir, **LOOPBACK)
@@ -429,7 +429,7 @@ def test_rotate_secret_key_reseals_everything_and_the_old_key_opens_nothing(
 def test_rotate_with_the_key_in_the_environment_prints_the_new_key(
     launch: Launch, tmp_path: Path, echo: Receiver
 ) -> None:
-    from flowmon.secretbox import encode_key, new_key
+    from flowmon.infra.secretbox import encode_key, new_key
 
     data_dir, old = tmp_path / 'data', encode_key(new_key())
     flowmon = launch(data_dir=data_dir, FLOWMON_SECRET_KEY=old)

@@ -17,14 +17,14 @@ import pytest
 from standardwebhooks.webhooks import Webhook
 from webhook_receiver import Receiver, Reply
 
-from flowmon.engine.bus import EventBus
-from flowmon.engine.events import WebhookEvent
-from flowmon.secretbox import SecretBox, new_key
+from flowmon.delivery.notify import WebhookEvent
+from flowmon.delivery.policy import RetrySchedule
+from flowmon.delivery.service import DeliveryConfig, DeliveryService
+from flowmon.engine.runtime.bus import EventBus
+from flowmon.infra.outbound import OutboundGuard, OutboundRefused, guarded_client
+from flowmon.infra.secretbox import SecretBox, new_key
+from flowmon.infra.timers import Timers
 from flowmon.store import Database
-from flowmon.webhooks.guard import OutboundGuard, OutboundRefused, guarded_client
-from flowmon.webhooks.policy import RetrySchedule
-from flowmon.webhooks.service import DeliveryConfig, DeliveryService
-from flowmon.webhooks.timers import Timers
 
 MakeService = Callable[..., Awaitable[DeliveryService]]
 BODY = {'type': 'test.event', 'data': {'n': 1, 'text': 'héllo'}}
@@ -50,7 +50,7 @@ async def make_service(database: Database) -> AsyncIterator[tuple[MakeService, l
     timers.start()
     bus = EventBus()
     events: list[WebhookEvent] = []
-    bus.subscribe(events.append, types=['webhook.queued', 'webhook.attempted', 'webhook.succeeded', 'webhook.failed'])
+    wanted = ['webhook.queued', 'webhook.attempted', 'webhook.succeeded', 'webhook.failed']
     services: list[DeliveryService] = []
 
     async def make(schedule: tuple[float, ...] = (0, 0.2, 0.4, 0.8), timeout: float = 5.0, **options: Any):
@@ -60,6 +60,7 @@ async def make_service(database: Database) -> AsyncIterator[tuple[MakeService, l
         service = DeliveryService(
             db=database, bus=bus, timers=timers, guard=guard, client=client, config=config, box=SecretBox(new_key())
         )
+        service.notifier.subscribe(events.append, types=wanted)
         await service.start()
         services.append(service)
         return service

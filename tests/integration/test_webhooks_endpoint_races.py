@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import delete
 from webhook_app import App, running_app
 
-from flowmon.webhooks.tables import endpoints
+from flowmon.store.webhook_tables import endpoints
 
 ENDPOINT = {'url': 'https://hooks.example.com/in', 'event_types': ['execution.failed']}
 OPERATIONS = [
@@ -41,7 +41,7 @@ async def test_an_endpoint_deleted_after_the_check_is_404(
         if suffix == '/enable':
             assert (await app.api.post(f'/api/webhooks/endpoints/{endpoint_id}/disable')).status_code == 200
         # the row goes, the in-memory copy still has it: what a DELETE committed mid-request looks like
-        async with app.services.db.engine.begin() as conn:
+        async with app.system.db.engine.begin() as conn:
             await conn.execute(delete(endpoints).where(endpoints.c.id == endpoint_id))
 
         response = await app.api.request(method, f'/api/webhooks/endpoints/{endpoint_id}{suffix}', json=body)

@@ -11,7 +11,7 @@ from typing import Any
 from standardwebhooks.webhooks import Webhook
 from webhook_app import App, running_app
 
-from flowmon.webhooks.signing import new_message_id
+from flowmon.infra.signing import new_message_id
 
 TRIGGERED = {
     'id': 'triggered',

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from flowmon.engine.state import ExecutionState
+from flowmon.engine.core.state import ExecutionState
 from flowmon.perimeter.token_gate import token_matches
 from flowmon.web import format as fmt
 from flowmon.web.auth import fingerprint, safe_redirect

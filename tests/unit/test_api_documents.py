@@ -19,11 +19,10 @@ import pytest
 from fastapi import FastAPI
 
 from flowmon.api import install_api
+from flowmon.bootstrap import System
 from flowmon.engine.model import load_document
-from flowmon.services import Services
-from flowmon.settings import Settings
 
-TOKEN = 'documents-token'
+TOKEN = 'test-token'  # the system fixture's
 EXAMPLES = Path(__file__).resolve().parents[2] / 'data' / 'workflows'
 QUICK = {
     'id': 'quick',
@@ -37,15 +36,10 @@ QUICK = {
 
 
 @pytest.fixture
-async def app(settings: Settings) -> AsyncIterator[FastAPI]:
-    services = Services.build(settings, token=TOKEN)
-    await services.start()
+async def app(system: System) -> AsyncIterator[FastAPI]:
     app = FastAPI()
-    install_api(app, services)
-    try:
-        yield app
-    finally:
-        await services.stop()
+    install_api(app, system.application)
+    yield app
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""The export, import and replay-position API over real services, in-process via ASGI."""
+"""The export, import and replay-position API over a real system, in-process via ASGI."""
 
 from __future__ import annotations
 
@@ -12,9 +12,10 @@ import pytest
 from fastapi import FastAPI
 
 from flowmon.api import install_api
+from flowmon.application.views import execution_summary
+from flowmon.bootstrap import System
 from flowmon.engine import Event, fold
-from flowmon.engine.state import initial_state
-from flowmon.services import Services
+from flowmon.engine.core.state import initial_state
 from flowmon.settings import Settings
 
 TOKEN = 'exchange-token'
@@ -41,16 +42,16 @@ SLOW = {'id': 'slow', 'name': 'Slow', 'nodes': [{'id': 'wait', 'type': 'delay', 
 
 @pytest.fixture
 async def client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    services = Services.build(settings, token=TOKEN)
-    await services.start()
+    system = System.build(settings, token=TOKEN)
+    await system.start()
     app = FastAPI()
-    install_api(app, services)
+    install_api(app, system.application)
     try:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url='http://flowmon', headers=AUTH) as client:
             yield client
     finally:
-        await services.stop()
+        await system.stop()
 
 
 async def run(client: httpx.AsyncClient, workflow: dict[str, Any], *, wait: bool = True) -> str:
@@ -186,7 +187,7 @@ async def test_state_at_every_position_is_the_fold_of_the_first_k_events(
         body = response.json()
         position = body.pop('position')
         expected = fold(events[:k]) or initial_state(finished)
-        assert body == json.loads(json.dumps(expected.summary()))
+        assert body == json.loads(json.dumps(execution_summary(expected)))
         assert (position['at'], position['events']) == (k, len(events))
         assert position['elapsed_s'] == ((events[k - 1].ts - events[0].ts).total_seconds() if k else 0)
     end = (await client.get(f'/api/executions/{finished}/state')).json()

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from flowmon.application.views import execution_summary
 from flowmon.engine import (
     Engine,
     Event,
@@ -30,8 +31,8 @@ from flowmon.engine import (
     fold,
     parse_workflow,
 )
-from flowmon.engine.events import TERMINAL_EXECUTION_EVENTS
-from flowmon.engine.payload import PayloadBudget, PayloadInvalid, PayloadTooDeep, PayloadTooLarge
+from flowmon.engine.core.events import TERMINAL_EXECUTION_EVENTS
+from flowmon.engine.core.payload import PayloadBudget, PayloadInvalid, PayloadTooDeep, PayloadTooLarge
 
 T0 = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
 
@@ -292,8 +293,8 @@ async def test_retries_with_backoff_until_success(h: Harness) -> None:
     assert node.attempts == 3
     assert node.output == {'succeeded_on_attempt': 3}
     assert [(a.n, a.outcome, a.error) for a in node.attempt_log] == [
-        (1, 'failed', 'gateway timeout'),
-        (2, 'failed', 'gateway timeout'),
+        (1, 'retried', 'gateway timeout'),
+        (2, 'retried', 'gateway timeout'),
         (3, 'succeeded', None),
     ]
     assert h.clock.sleeps == [0.5, 1.0]
@@ -346,7 +347,7 @@ async def test_retries_exhausted_fail_the_node_and_execution(h: Harness) -> None
     assert parse.status == 'failed'
     assert parse.attempts == 3
     assert parse.error == 'unexpected column'
-    assert [a.outcome for a in parse.attempt_log] == ['failed', 'failed', 'failed']
+    assert [a.outcome for a in parse.attempt_log] == ['retried', 'retried', 'failed']
     assert h.clock.sleeps == [0.1, 0.2]
     load = state.nodes['load']
     assert load.status == 'skipped'
@@ -389,7 +390,7 @@ async def test_node_timeout_is_retried(h: Harness) -> None:
     wf = h.workflow([delay('slow', 5, timeout_seconds=0.05, retry={'max_attempts': 2, 'backoff_seconds': 0})])
     state = await h.run(wf)
     assert state.nodes['slow'].attempts == 2
-    assert [a.outcome for a in state.nodes['slow'].attempt_log] == ['failed', 'failed']
+    assert [a.outcome for a in state.nodes['slow'].attempt_log] == ['retried', 'failed']
     assert state.nodes['slow'].status == 'failed'
 
 
@@ -442,7 +443,7 @@ async def test_cancel_a_node_waiting_to_retry(h: Harness) -> None:
     state = h.state(execution_id)
     assert state.status == 'cancelled'
     assert state.nodes['flaky'].status == 'cancelled'
-    assert [a.outcome for a in state.nodes['flaky'].attempt_log] == ['failed']
+    assert [a.outcome for a in state.nodes['flaky'].attempt_log] == ['retried']
 
 
 async def test_cancel_queued_execution() -> None:
@@ -762,7 +763,7 @@ async def test_non_json_output_is_stringified(h: Harness, kind: str, expected: A
     assert state.status == 'succeeded'
     assert state.nodes['odd'].status == 'succeeded'
     assert state.nodes['odd'].output == expected
-    json.dumps(state.summary())  # everything in the state is JSON-compatible now
+    json.dumps(execution_summary(state))  # everything in the state is JSON-compatible now
     for event in h.events_of(state.id):
         json.dumps(event.marshal())
     assert h.counted.inputs['after'][0]['odd'] == expected

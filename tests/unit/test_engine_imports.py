@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = """
 import json, sys
 import flowmon.engine
-import flowmon.engine.projector
+import flowmon.engine.runtime.projector
 print(json.dumps(sorted(sys.modules)))
 """
 

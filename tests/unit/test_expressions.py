@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from flowmon.engine import Engine, EventBus, fold
+from flowmon.engine.core.payload import PayloadBudget
 from flowmon.engine.model import WorkflowError, parse_workflow
 from flowmon.engine.nodes import default_registry
 from flowmon.engine.nodes.expressions import (
@@ -22,7 +23,6 @@ from flowmon.engine.nodes.expressions import (
     compile_expression,
     evaluate,
 )
-from flowmon.engine.payload import PayloadBudget
 
 BOMB = '[@,@]|' * 19 + '@'
 INPUT = {'input': {'order_id': 'A-1001', 'items': [{'sku': f'S{i}', 'qty': i} for i in range(40)]}}

@@ -12,7 +12,7 @@ import pytest
 from schemathesis.core import NOT_SET
 from schemathesis.hooks import GLOBAL_HOOK_DISPATCHER, HookContext, dispatch_before_call
 
-from flowmon.webhooks.signing import SignatureError, new_secret, verify
+from flowmon.infra.signing import SignatureError, new_secret, verify
 
 HOOKS_PATH = Path(__file__).resolve().parents[1] / 'fuzz' / 'hooks.py'
 

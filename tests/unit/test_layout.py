@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from flowmon.engine.layout import DagLayout, layout_definition, layout_graph
+from flowmon.web.graph_layout import DagLayout, layout_definition, layout_graph
 
 WORKFLOWS = Path(__file__).resolve().parents[2] / 'data' / 'workflows'
 

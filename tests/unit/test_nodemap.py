@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from flowmon.engine.nodemap import NodeMap, changed_keys
+from flowmon.engine.core.nodemap import NodeMap, changed_keys
 
 
 def test_reads_like_a_dict_in_insertion_order() -> None:

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from flowmon.engine.payload import (
+from flowmon.engine.core.payload import (
     MAX_NESTING,
     PayloadBudget,
     PayloadInvalid,

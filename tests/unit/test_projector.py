@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from flowmon.engine import Event, EventType
-from flowmon.engine.bus import EventBus
-from flowmon.engine.projector import Projector
+from flowmon.engine.runtime.bus import EventBus
+from flowmon.engine.runtime.projector import Projector
 
 T0 = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
 

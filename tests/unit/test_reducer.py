@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
+from flowmon.application.views import execution_summary
 from flowmon.engine import Event, EventFormatError, EventType, apply, fold
-from flowmon.engine.state import ExecutionState
+from flowmon.engine.core.state import ExecutionState
 
 T0 = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
 EXEC = 'exec-1'
@@ -110,7 +111,7 @@ def test_successful_run_statuses_timings_outputs_progress() -> None:
     assert a.attempt_log[0].duration_ms == 1000.0
     assert not a.reused
 
-    summary = state.summary()
+    summary = execution_summary(state)
     assert summary['progress'] == {'done': 2, 'total': 2}
     assert summary['nodes']['b']['duration_ms'] == 250.0
     assert summary['started_at'] == at(1).isoformat()
@@ -153,11 +154,12 @@ def test_retries_attempts_and_attempt_log() -> None:
     node = events.state().nodes['a']
     assert node.status == 'succeeded'
     assert node.attempts == 3
-    assert [(x.n, x.outcome, x.error) for x in node.attempt_log] == [
-        (1, 'failed', 'boom 1'),
-        (2, 'failed', 'boom 2'),
-        (3, 'succeeded', None),
+    assert [(x.n, x.outcome, x.error, x.start_seq, x.end_seq) for x in node.attempt_log] == [
+        (1, 'retried', 'boom 1', 3, 4),  # it failed, and another attempt followed
+        (2, 'retried', 'boom 2', 5, 6),
+        (3, 'succeeded', None, 7, 8),
     ]
+    assert node.settled_seq == 8
     assert node.started_at == at(2)  # the first attempt's start
     assert node.finished_at == at(7)
     assert node.duration_ms == 5000.0

@@ -11,8 +11,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from flowmon.engine import Event, EventType, apply, fold
-from flowmon.engine.replay import Alignment, ReplayIndex, compare, first_divergence, graph_order
-from flowmon.engine.state import ExecutionState
+from flowmon.engine.core.graph import definition_order as graph_order
+from flowmon.engine.core.replay_index import ReplayIndex
+from flowmon.engine.core.state import ExecutionState
+from flowmon.web.comparison import Alignment, compare, first_divergence
+from flowmon.web.timeline_marks import tick_marks, ticks
 
 T0 = datetime(2025, 4, 5, 6, 7, 8, tzinfo=UTC)
 E = EventType
@@ -172,8 +175,7 @@ def test_gantt_spans_agree_with_the_reducers_attempt_log(events: list[Event]) ->
     for node_id, node in final.nodes.items():
         attempts = [span for span in spans[node_id] if span.outcome not in ('reused', 'skipped')]
         assert [s.attempt for s in attempts] == [a.n for a in node.attempt_log]
-        outcome = {'retried': 'failed'}
-        assert [outcome.get(s.outcome, s.outcome) for s in attempts] == [a.outcome for a in node.attempt_log]
+        assert [s.outcome for s in attempts] == [a.outcome for a in node.attempt_log]
         for span, attempt in zip(attempts, node.attempt_log, strict=True):
             assert events[span.start - 1].ts == attempt.started_at
             assert (events[span.end - 1].ts if span.end else None) == attempt.finished_at
@@ -231,11 +233,11 @@ def test_a_clock_that_steps_back_does_not_make_time_run_backwards() -> None:
 
 
 def test_ticks_flag_failures_and_retries() -> None:
-    ticks = ReplayIndex(small().events).ticks()
-    assert [t.position for t in ticks] == list(range(1, 11))
-    flagged = {t.position: t.flag for t in ticks if t.flag}
+    marks = ticks(ReplayIndex(small().events))
+    assert [t.position for t in marks] == list(range(1, 11))
+    flagged = {t.position: t.flag for t in marks if t.flag}
     assert flagged == {4: 'retry', 9: 'failure', 10: 'failure'}
-    assert ticks[3].node_id == 'a' and ticks[3].type == E.NODE_RETRYING and ticks[3].elapsed_s == 3
+    assert marks[3].node_id == 'a' and marks[3].type == E.NODE_RETRYING and marks[3].elapsed_s == 3
 
 
 def test_tick_marks_thin_a_long_timeline_but_keep_what_matters() -> None:
@@ -245,11 +247,11 @@ def test_tick_marks_thin_a_long_timeline_but_keep_what_matters() -> None:
     history.add(E.NODE_RETRYING, 'a', after=0.01, error='x')
     history.add(E.NODE_FAILED, 'a', after=0.01, error='x')
     index = ReplayIndex(history.add(E.EXECUTION_FAILED, after=0.1).events)
-    marks = index.tick_marks(buckets=50)
+    marks = tick_marks(index, buckets=50)
     assert len(marks) <= 50
     assert [m.position for m in marks] == sorted(m.position for m in marks)
     assert any(m.flag == 'failure' for m in marks)
-    assert ReplayIndex(small().events).tick_marks(buckets=50) == ReplayIndex(small().events).ticks()
+    assert tick_marks(ReplayIndex(small().events), buckets=50) == ticks(ReplayIndex(small().events))
 
 
 def test_gantt_spans_one_segment_per_attempt() -> None:
@@ -281,7 +283,7 @@ def test_node_positions_list_every_event_about_a_node() -> None:
 
 def test_an_empty_history() -> None:
     index = ReplayIndex([])
-    assert (index.n, index.final, index.duration_s, index.state_at(0), index.ticks()) == (0, None, 0.0, None, [])
+    assert (index.n, index.final, index.duration_s, index.state_at(0), ticks(index)) == (0, None, 0.0, None, [])
     assert index.spans() == {} and index.workflow is None and index.execution_id is None
 
 

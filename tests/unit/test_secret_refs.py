@@ -25,7 +25,7 @@ from flowmon.engine import (
 )
 from flowmon.engine.nodes import NodeError
 from flowmon.engine.nodes.webhook import WebhookNode
-from flowmon.engine.secrets import SecretMissing, redact, redact_text, secret_names
+from flowmon.engine.runtime.secret_refs import SecretMissing, redact, redact_text, secret_names
 
 VALUE = 'sk-live-7f3a9c2e'
 OTHER = 'pw-b81d'
@@ -248,7 +248,7 @@ async def test_a_value_that_does_not_fit_the_field_fails_without_showing_it() ->
 
 
 def test_the_log_filter_hides_values_in_messages_arguments_and_tracebacks() -> None:
-    from flowmon.logredact import SecretLogFilter
+    from flowmon.infra.logredact import SecretLogFilter
 
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)

@@ -9,7 +9,17 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from flowmon.secretbox import SecretBox, UnsealError, aad, decode_key, encode_key, is_sealed, key_id, kid_of, new_key
+from flowmon.infra.secretbox import (
+    SecretBox,
+    UnsealError,
+    aad,
+    decode_key,
+    encode_key,
+    is_sealed,
+    key_id,
+    kid_of,
+    new_key,
+)
 from flowmon.settings import Settings, SettingsError, load_settings
 from flowmon.store import Database
 from flowmon.store.keys import (
@@ -26,7 +36,7 @@ from flowmon.store.keys import (
 from flowmon.store.rotation import rotate_secret_key
 from flowmon.store.sealed import UnknownSecretKey, prepare_sealed, reseal_all, sealed_columns
 from flowmon.store.secrets import SecretStore
-from flowmon.webhooks.tables import automation, endpoints
+from flowmon.store.webhook_tables import automation, endpoints
 
 NOW = datetime(2025, 6, 1, 9, 0, tzinfo=UTC)
 WHERE = aad('webhook_endpoints', 'ep_1', 'secret')

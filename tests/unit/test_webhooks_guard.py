@@ -10,7 +10,7 @@ import ipaddress
 import httpx
 import pytest
 
-from flowmon.webhooks.guard import (
+from flowmon.infra.outbound import (
     GuardedTransport,
     OutboundDNSError,
     OutboundGuard,

@@ -8,8 +8,7 @@ from email.utils import format_datetime
 
 import pytest
 
-from flowmon.settings import DEFAULT_WEBHOOK_RETRY_SCHEDULE, parse_retry_schedule
-from flowmon.webhooks.policy import (
+from flowmon.delivery.policy import (
     RETRY_AFTER_CAP_S,
     DeliveryStatus,
     ErrorClass,
@@ -19,6 +18,7 @@ from flowmon.webhooks.policy import (
     decide,
     parse_retry_after,
 )
+from flowmon.settings import DEFAULT_WEBHOOK_RETRY_SCHEDULE, parse_retry_schedule
 
 NOW = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
 

@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from flowmon.engine.events import utcnow
+from flowmon.automation.schedules import ScheduleNotFound, ScheduleService
+from flowmon.engine.core.events import utcnow
 from flowmon.engine.nodes import default_registry
+from flowmon.infra.timers import Timers
 from flowmon.store import Database, History, WorkflowCatalog
-from flowmon.webhooks.schedules import ScheduleNotFound, ScheduleService
-from flowmon.webhooks.timers import Timers
 
 
 def workflow(cron: str | None, timezone: str = 'UTC') -> dict[str, Any]:

@@ -16,19 +16,19 @@ from typing import Any
 import httpx
 import pytest
 
-from flowmon.engine.bus import EventBus
-from flowmon.engine.events import Event, EventType, WebhookEvent, WebhookEventType, utcnow
+from flowmon.delivery.claims import Claim, ClaimMiss
+from flowmon.delivery.endpoints import EndpointSpec
+from flowmon.delivery.limits import Limits
+from flowmon.delivery.notify import WebhookEvent, WebhookEventType
+from flowmon.delivery.policy import RetrySchedule
+from flowmon.delivery.service import DeliveryConfig, DeliveryConflict, DeliveryService
+from flowmon.engine.core.events import Event, EventType, utcnow
 from flowmon.engine.nodes.webhook import OutboundWebhook
-from flowmon.engine.projector import Projector
-from flowmon.secretbox import SecretBox, new_key
+from flowmon.engine.runtime.bus import EventBus
+from flowmon.infra.outbound import OutboundGuard, guarded_client
+from flowmon.infra.secretbox import SecretBox, new_key
+from flowmon.infra.timers import Timers
 from flowmon.store import Database
-from flowmon.webhooks.claims import Claim, ClaimMiss
-from flowmon.webhooks.endpoints import EndpointSpec
-from flowmon.webhooks.guard import OutboundGuard, guarded_client
-from flowmon.webhooks.limits import Limits
-from flowmon.webhooks.policy import RetrySchedule
-from flowmon.webhooks.service import DeliveryConfig, DeliveryConflict, DeliveryService
-from flowmon.webhooks.timers import Timers
 
 URL = 'https://hooks.example.com/in'
 
@@ -154,7 +154,7 @@ async def test_endpoint_is_disabled_when_exhaustions_span_the_configured_time(ha
     service = await harness.service(schedule=(0,), disable_after_s=10)
     endpoint, _ = await service.endpoints.create(EndpointSpec(url=URL, event_types=['execution.failed']))
     events: list[WebhookEvent] = []
-    harness.bus.subscribe(events.append, types=[WebhookEventType.ENDPOINT_DISABLED.value])
+    service.notifier.subscribe(events.append, types=[WebhookEventType.ENDPOINT_DISABLED.value])
 
     async def deliver() -> str:
         queued = await service.submit(OutboundWebhook(body=b'{}', endpoint_id=endpoint.id))
@@ -210,6 +210,35 @@ async def test_cancel_a_waiting_delivery(harness: Harness) -> None:
         await service.cancel(queued.id)
 
 
+async def test_every_way_a_delivery_ends_cancelled_tells_the_listeners(harness: Harness) -> None:
+    harness.replies = [503]
+    service = await harness.service(schedule=(0, 30))
+    cancelled: list[WebhookEvent] = []
+    service.notifier.subscribe(cancelled.append, types=[WebhookEventType.CANCELLED.value])
+    by_user = await service.enqueue(url=URL, body=b'{}')  # fails once, then waits 30 s for its retry
+    async with asyncio.timeout(5):
+        while not service.timers.armed(f'wh:{by_user.id}'):
+            await asyncio.sleep(0.01)
+    await service.cancel(by_user.id)
+
+    endpoint, _ = await service.endpoints.create(EndpointSpec(url=URL, event_types=['execution.failed']))
+    waiting = service.intake.row(source='endpoint', body=b'{}', now=utcnow(), max_attempts=3, endpoint=endpoint)
+    await service.ledger.insert([waiting])
+    await service.endpoints.set_enabled(endpoint.id, False)
+    service.runner.dispatch(waiting['id'], 'first', None)  # its claim finds the endpoint disabled
+    assert await settle(service, waiting['id']) == 'cancelled'
+    failed = Event(execution_id='e1', seq=1, type=EventType.EXECUTION_FAILED, ts=utcnow(), data={'error': 'x'})
+    await service.deliver_events([failed], {'e1': 'wf'})  # queued for a disabled endpoint: cancelled at once
+
+    assert [event.data['delivery_id'] for event in cancelled[:2]] == [by_user.id, waiting['id']]
+    assert [event.data['reason'] for event in cancelled] == [
+        'cancelled by a user',
+        'endpoint_disabled',
+        'endpoint_disabled',
+    ]
+    assert cancelled[2].data['execution_id'] == 'e1'
+
+
 async def test_response_logging_keeps_two_kib_and_base64_for_binary(harness: Harness) -> None:
     def reply(request: httpx.Request) -> httpx.Response:
         if request.content == b'"text"':
@@ -252,24 +281,21 @@ async def test_endpoint_fan_out_follows_the_bus_without_a_subscription_when_unus
     assert harness.bus.subscriber_count == baseline
 
 
-def test_webhook_events_pass_execution_subscribers_and_the_projector_by() -> None:
-    bus = EventBus()
-    execution_only: list[Any] = []
-    by_execution: list[Any] = []
-    everything: list[Any] = []
-    bus.subscribe(execution_only.append, types=[str(t) for t in EventType])
-    bus.subscribe(by_execution.append, execution_id='e1')
-    bus.subscribe(everything.append)
-    projector = Projector(bus)
-    projector.start()
-    event = WebhookEvent(type=WebhookEventType.SUCCEEDED, seq=1, ts=utcnow(), data={'execution_id': 'e1'})
-    bus.publish(event)
-    assert execution_only == [] and by_execution == [] and everything == [event]
-    assert projector.tick() == projector.version and projector.get('e1') is None
-    webhook_only: list[Any] = []
-    bus.subscribe(webhook_only.append, types=['webhook.succeeded'])
-    bus.publish(event)
-    assert webhook_only == [event]
+async def test_delivery_events_reach_the_notifiers_listeners_not_the_execution_bus(harness: Harness) -> None:
+    service = await harness.service(schedule=(0,))
+    on_bus: list[Any] = []
+    harness.bus.subscribe(on_bus.append)
+    heard: list[WebhookEvent] = []
+    unsubscribe = service.notifier.subscribe(heard.append, types=[WebhookEventType.QUEUED.value])
+    harness.replies = [200]
+    queued = await service.submit(OutboundWebhook(body=b'{}', url=URL))
+    assert await settle(service, queued.delivery_id) == 'succeeded'
+    assert [event.type for event in heard] == [WebhookEventType.QUEUED]
+    assert heard[0].data['delivery_id'] == queued.delivery_id
+    assert on_bus == []  # execution subscribers (recorder, projector) never see delivery events
+    unsubscribe()
+    await service.submit(OutboundWebhook(body=b'{}', url=URL))
+    assert len(heard) == 1
 
 
 async def test_stats_are_cached_and_count_outstanding(harness: Harness) -> None:

@@ -9,15 +9,7 @@ from datetime import UTC, datetime
 import pytest
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from flowmon.webhooks.signing import (
-    SignatureError,
-    new_message_id,
-    new_secret,
-    secret_key,
-    sign,
-    signed_headers,
-    verify,
-)
+from flowmon.infra.signing import SignatureError, new_message_id, new_secret, secret_key, sign, signed_headers, verify
 
 BODY = '{"type":"order.paid","data":{"id":7,"name":"Zoë"}}'.encode()
 

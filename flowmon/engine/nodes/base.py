@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 import httpx
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from ..payload import PayloadBudget
+from flowmon.engine.core.payload import PayloadBudget
 
 HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")  # an HTTP token (RFC 9110)
 UNSENDABLE = 'may hold only printable ASCII characters (a request carrying it could never be sent)'

@@ -21,7 +21,8 @@ from jmespath.parser import ParsedResult
 from jmespath.visitor import TreeInterpreter
 from pydantic import field_validator
 
-from ..payload import PayloadBudget, PayloadError
+from flowmon.engine.core.payload import PayloadBudget, PayloadError
+
 from .base import NodeConfig
 
 MAX_EXPRESSION_CHARS = 4096

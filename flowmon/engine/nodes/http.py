@@ -8,7 +8,8 @@ from typing import Any, Literal
 import httpx
 from pydantic import Field, field_validator
 
-from ..payload import PayloadError
+from flowmon.engine.core.payload import PayloadError
+
 from .base import NodeConfig, NodeContext, NodeError, NodeType, header_problem
 
 MAX_RESPONSE_BYTES = 1024 * 1024

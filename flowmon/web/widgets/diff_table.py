@@ -10,7 +10,7 @@ from typing import Any
 
 from nicegui import ui
 
-from flowmon.engine.replay import NodeDiff
+from flowmon.web.comparison import NodeDiff
 from flowmon.web.format import DASH, duration
 from flowmon.web.theme import status_color
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from nicegui import ui
 
-from flowmon.engine.state import EXECUTION_STATUSES
+from flowmon.engine.core.state import EXECUTION_STATUSES
 from flowmon.web.filters import RELATIVE_WINDOWS, ExecutionFilter
 
 ALL = ''

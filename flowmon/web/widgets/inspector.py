@@ -1,8 +1,9 @@
 """The node inspector: a side sheet with one node's input, output, error and attempts.
 
 It opens beside the canvas (a seamless dialog on the right, so the page stays usable and it works inside
-sub pages, where drawers cannot live). Its content is rebuilt only when the shown node changes in a way
-that matters (status, attempts, finish), not on every tick. Payloads over ``LARGE_PAYLOAD`` characters
+sub pages, where drawers cannot live). Its content is rebuilt only when the shown node's view changes (status,
+attempts, finish, error: :class:`~flowmon.web.node_views.NodeView`, shared with the canvas and the node list) or
+the execution ends, not on every tick. Payloads over ``LARGE_PAYLOAD`` characters
 are shown truncated with a "Show all" button.
 """
 
@@ -15,9 +16,10 @@ from typing import Any
 
 from nicegui import ui
 
-from flowmon.engine.state import Attempt, ExecutionState, NodeState
+from flowmon.engine.core.state import Attempt, ExecutionState, NodeState
 from flowmon.web.format import DASH, duration, viewer_timezone
-from flowmon.web.theme import status_color, status_icon, status_quasar
+from flowmon.web.node_views import NodeView, NodeViews
+from flowmon.web.theme import outcome_status, status_color, status_icon, status_quasar
 from flowmon.web.widgets.text_block import TextBlock
 
 # vanilla-jsoneditor reads its colours from CSS variables; these follow the app's light/dark surface variables.
@@ -40,16 +42,18 @@ class Inspector:
         self,
         names: dict[str, str],
         types: dict[str, str],
+        views: NodeViews,
         *,
         on_close: Callable[[], None] | None = None,
         on_rerun_from: Callable[[str], Any] | None = None,
     ) -> None:
         self._names = names
         self._types = types
+        self._views = views
         self._on_close = on_close
         self._on_rerun_from = on_rerun_from
         self._node_id: str | None = None
-        self._signature: tuple[Any, ...] | None = None
+        self._shown: tuple[str, NodeView, bool] | None = None  # node, its view and whether the execution ended
         self.dialog = ui.dialog().props('seamless position=right').on('hide', self._hidden)
         with self.dialog:
             # A floating panel that leaves the app header (navigation, theme, sign-out) uncovered.
@@ -69,7 +73,7 @@ class Inspector:
 
     def open(self, node_id: str, state: ExecutionState | None) -> None:
         self._node_id = node_id
-        self._signature = None
+        self._shown = None
         self.show(state)
         self.dialog.open()
 
@@ -77,22 +81,22 @@ class Inspector:
         self.dialog.close()
 
     def show(self, state: ExecutionState | None) -> None:
-        """Rebuild the content if the shown node changed since the last call."""
-        if self._node_id is None:
+        """Rebuild the content if the shown node's view changed since the last call (the page brings the views up
+        to ``state`` first)."""
+        if self._node_id is None or self._node_id not in self._views:
             return
-        node = state.nodes.get(self._node_id) if state is not None else None
         terminal = state.is_terminal if state is not None else False
-        signature = (self._node_id, _signature(node), terminal)
-        if signature == self._signature:
+        shown = (self._node_id, self._views[self._node_id], terminal)
+        if shown == self._shown:
             return
-        self._signature = signature
+        self._shown = shown
         self.body.clear()
         with self.body:
-            self._render(self._node_id, node, terminal)
+            self._render(self._node_id, state.nodes.get(self._node_id) if state is not None else None, terminal)
 
     def _hidden(self) -> None:
         self._node_id = None
-        self._signature = None
+        self._shown = None
         if self._on_close is not None:
             self._on_close()
 
@@ -131,12 +135,6 @@ class Inspector:
         _payload('Output', node.output if node else None, opened=True)
 
 
-def _signature(node: NodeState | None) -> tuple[Any, ...]:
-    if node is None:
-        return ()
-    return (node.status, node.attempts, node.finished_at, len(node.attempt_log), node.error, id(node.output))
-
-
 def _facts(node: NodeState | None) -> None:
     rows = [
         ('Started', _clock(node.started_at) if node else DASH),
@@ -170,8 +168,8 @@ def _attempts(log: tuple[Attempt, ...]) -> None:
     with ui.column().classes('w-full gap-1').props('data-testid=inspector-attempts').mark('inspector-attempts'):
         for attempt in log:
             with ui.row().classes('w-full items-center gap-2 no-wrap text-sm'):
-                ui.icon(status_icon(_outcome_status(attempt.outcome)), size='16px').style(
-                    f'color: {status_color(_outcome_status(attempt.outcome))}'
+                ui.icon(status_icon(outcome_status(attempt.outcome)), size='16px').style(
+                    f'color: {status_color(outcome_status(attempt.outcome))}'
                 )
                 ui.label(f'#{attempt.n}').classes('font-mono w-8')
                 ui.label(attempt.outcome).classes('w-20')
@@ -181,10 +179,6 @@ def _attempts(log: tuple[Attempt, ...]) -> None:
                     ui.label(attempt.error).classes('text-xs text-red-600 dark:text-red-300 truncate grow').tooltip(
                         attempt.error
                     )
-
-
-def _outcome_status(outcome: str) -> str:
-    return {'failed': 'failed', 'succeeded': 'succeeded', 'cancelled': 'cancelled'}.get(outcome, 'running')
 
 
 def _payload(title: str, value: Any, *, opened: bool) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 
 from nicegui import ui
 
-from flowmon.engine.payload import PayloadBudget, PayloadError
+from flowmon.engine.core.payload import PayloadBudget, PayloadError
 
 PLACEHOLDER = '{\n  "order_id": "ORD-2001"\n}'
 _PARSER = PayloadBudget()  # for its depth limit only, which is the same for every budget

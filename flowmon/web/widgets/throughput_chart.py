@@ -12,7 +12,7 @@ from typing import Any
 
 from nicegui import ui
 
-from flowmon.store.metrics import MinuteCount
+from flowmon.application.dashboard import MinuteCount
 from flowmon.web.theme import status_color
 
 AXIS_COLOR = '#9ca3af'
@@ -42,12 +42,6 @@ class ThroughputChart:
         self.chart.options.clear()
         self.chart.options.update(_options(labels, succeeded, failed))
         self.chart.update()
-
-    @property
-    def totals(self) -> tuple[int, int]:
-        """Succeeded and failed over the series shown (tests and summaries read this)."""
-        rows = self._shown or ()
-        return sum(ok for _, ok, _ in rows), sum(bad for _, _, bad in rows)
 
 
 def _options(labels: list[str], succeeded: list[int], failed: list[int]) -> dict[str, Any]:

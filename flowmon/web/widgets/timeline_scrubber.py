@@ -14,9 +14,9 @@ from typing import Any
 
 from nicegui import ui
 
-from flowmon.engine.replay import Tick
 from flowmon.web.markup import Html, Markup, join, tag
 from flowmon.web.theme import status_color
+from flowmon.web.timeline_marks import Tick
 
 TICK_COLORS = {'failure': status_color('failed'), 'retry': status_color('retrying'), None: '#94a3b8'}
 VIEW_WIDTH = 1000  # SVG user units across the strip

@@ -1,0 +1,79 @@
+"""Opening executions for replay: load the events, build the :class:`ReplayIndex`, keep a few recent ones.
+
+A finished execution's history never changes, so its index can be shared by every page and API call
+that replays it. The cache is bounded both by entries and by the events they hold (a 100,000-event index
+takes on the order of 100 MB); executions still running are indexed afresh on every open and never kept.
+Building an index is CPU work: it runs in a worker thread so the event loop keeps serving other clients.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import OrderedDict
+
+from flowmon.engine.core.replay_index import ReplayIndex
+from flowmon.store.history import History
+
+MAX_CACHED_INDEXES = 8
+MAX_CACHED_EVENTS = 300_000
+
+
+class ReplayLoader:
+    """Replay indexes by execution id, the recently used finished ones cached (LRU)."""
+
+    def __init__(
+        self, history: History, *, max_indexes: int = MAX_CACHED_INDEXES, max_events: int = MAX_CACHED_EVENTS
+    ) -> None:
+        self._history = history
+        self._max_indexes = max_indexes
+        self._max_events = max_events
+        self._cache: OrderedDict[str, ReplayIndex] = OrderedDict()
+        self._building: dict[str, asyncio.Future[ReplayIndex | None]] = {}
+
+    async def open(self, execution_id: str) -> ReplayIndex | None:
+        """The replay index of ``execution_id``, or None when it has no events (unknown execution)."""
+        cached = self._cache.get(execution_id)
+        if cached is not None:
+            self._cache.move_to_end(execution_id)
+            return cached
+        pending = self._building.get(execution_id)
+        if pending is not None:  # someone is building it already: share the result
+            return await asyncio.shield(pending)
+        future: asyncio.Future[ReplayIndex | None] = asyncio.get_running_loop().create_future()
+        self._building[execution_id] = future
+        try:
+            index = await self._build(execution_id)
+        except asyncio.CancelledError:
+            future.cancel()
+            raise
+        except Exception as exc:
+            future.set_exception(exc)
+            future.exception()  # retrieved: no "never retrieved" warning when nobody else waited
+            raise
+        else:
+            future.set_result(index)
+        finally:
+            del self._building[execution_id]
+        if index is not None and index.final is not None and index.final.is_terminal:
+            self._keep(execution_id, index)
+        return index
+
+    @property
+    def cached(self) -> list[str]:
+        """Cached execution ids, least recently used first."""
+        return list(self._cache)
+
+    async def _build(self, execution_id: str) -> ReplayIndex | None:
+        events = await self._history.events(execution_id)
+        if not events:
+            return None
+        return await asyncio.to_thread(ReplayIndex, events)
+
+    def _keep(self, execution_id: str, index: ReplayIndex) -> None:
+        if index.n > self._max_events:
+            return
+        self._cache[execution_id] = index
+        total = sum(cached.n for cached in self._cache.values())
+        while len(self._cache) > self._max_indexes or total > self._max_events:
+            _, dropped = self._cache.popitem(last=False)
+            total -= dropped.n

@@ -1,0 +1,164 @@
+"""Cron schedules from workflow definitions (``"schedule": {"cron": "...", "timezone": "UTC"}``).
+
+Each scheduled workflow is one APScheduler cron job (``cron:<workflow_id>``) on the shared :class:`Timers`, with
+coalescing (a backlog of missed runs fires once) and a misfire grace (a run more than ``misfire_grace_s`` late is
+skipped). Jobs follow the catalog: saving a workflow re-arms its schedule, deleting it removes the job. Pausing is
+kept in the database, so a paused schedule stays paused across restarts.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from apscheduler.triggers.cron import CronTrigger
+from sqlalchemy import select
+
+from flowmon.automation.triggers import upsert_automation
+from flowmon.engine.core import log_context
+from flowmon.engine.core.events import utcnow
+from flowmon.engine.model import Workflow
+from flowmon.infra.timers import Timers
+from flowmon.store.catalog import WorkflowCatalog
+from flowmon.store.database import Database
+from flowmon.store.webhook_tables import automation
+
+log = logging.getLogger(__name__)
+
+MISFIRE_GRACE_S = 60
+StartExecution = Callable[[str, Any], Awaitable[str]]
+
+
+class ScheduleNotFound(LookupError):
+    """The workflow does not exist or has no schedule."""
+
+
+def job_id(workflow_id: str) -> str:
+    return f'cron:{workflow_id}'
+
+
+class ScheduleService:
+    def __init__(
+        self,
+        db: Database,
+        catalog: WorkflowCatalog,
+        timers: Timers,
+        start_execution: StartExecution,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+        misfire_grace_s: int = MISFIRE_GRACE_S,
+    ) -> None:
+        self._db, self._catalog, self._timers = db, catalog, timers
+        self._start, self._clock = start_execution, clock
+        self.misfire_grace_s = misfire_grace_s
+        self._paused: set[str] = set()
+        self._specs: dict[str, tuple[str, str]] = {}  # workflow id -> (cron, timezone) armed
+
+    async def start(self) -> None:
+        """Arm every stored workflow's schedule and follow catalog changes from now on."""
+        async with self._db.engine.connect() as conn:
+            rows = (await conn.execute(select(automation.c.workflow_id).where(automation.c.schedule_paused))).all()
+        self._paused = {row[0] for row in rows}
+        for stored in await self._catalog.all():
+            try:
+                workflow = await self._catalog.get(stored.id)
+            except ValueError as exc:
+                log.error(
+                    'workflow %s has an invalid stored definition; no schedule: %s', stored.id, exc,
+                    extra=log_context.about(workflow_id=stored.id),
+                )  # fmt: skip
+                continue
+            self.sync(stored.id, workflow)
+        self._catalog.listeners.append(self.sync)
+
+    async def stop(self) -> None:
+        if self.sync in self._catalog.listeners:
+            self._catalog.listeners.remove(self.sync)
+        for workflow_id in list(self._specs):
+            self._timers.disarm(job_id(workflow_id))
+        self._specs.clear()
+
+    def sync(self, workflow_id: str, workflow: Workflow | None) -> None:
+        """Arm, re-arm or remove ``workflow_id``'s cron job to match its (new) definition."""
+        schedule = workflow.spec.schedule if workflow is not None else None
+        if schedule is None:
+            if self._specs.pop(workflow_id, None) is not None:
+                self._timers.disarm(job_id(workflow_id))
+            return
+        spec = (schedule.cron, schedule.timezone)
+        if self._specs.get(workflow_id) == spec and self._timers.armed(job_id(workflow_id)):
+            return
+        trigger = CronTrigger.from_crontab(schedule.cron, timezone=ZoneInfo(schedule.timezone))
+        self._timers.add(
+            job_id(workflow_id),
+            trigger,
+            self._fire,
+            workflow_id,
+            paused=workflow_id in self._paused,
+            misfire_grace_s=self.misfire_grace_s,
+        )
+        self._specs[workflow_id] = spec
+
+    async def info(self, workflow_id: str) -> dict[str, Any]:
+        """``{cron, timezone, paused, next_run_at}``; raises :class:`ScheduleNotFound`."""
+        cron, timezone = self._require(workflow_id)
+        next_run = self._timers.next_run_time(job_id(workflow_id))
+        return {
+            'workflow_id': workflow_id,
+            'cron': cron,
+            'timezone': timezone,
+            'paused': workflow_id in self._paused,
+            'next_run_at': next_run.isoformat() if next_run is not None else None,
+        }
+
+    def next_run_at(self, workflow_id: str) -> datetime | None:
+        """When the schedule fires next (None when paused or unscheduled): cheap, for pages."""
+        return self._timers.next_run_time(job_id(workflow_id)) if workflow_id in self._specs else None
+
+    async def pause(self, workflow_id: str) -> dict[str, Any]:
+        self._require(workflow_id)
+        await self._store_paused(workflow_id, True)
+        self._timers.pause(job_id(workflow_id))
+        return await self.info(workflow_id)
+
+    async def resume(self, workflow_id: str) -> dict[str, Any]:
+        self._require(workflow_id)
+        await self._store_paused(workflow_id, False)
+        self._timers.resume(job_id(workflow_id))
+        return await self.info(workflow_id)
+
+    async def _fire(self, workflow_id: str) -> None:
+        about = log_context.about(workflow_id=workflow_id)
+        try:
+            input = {'trigger': 'schedule', 'fired_at': self._clock().isoformat()}
+            execution_id = await self._start(workflow_id, input)
+        except LookupError:
+            log.warning('scheduled workflow %s no longer exists; schedule removed', workflow_id, extra=about)
+            self.sync(workflow_id, None)
+            return
+        except Exception:
+            log.exception('scheduled run of workflow %s could not start', workflow_id, extra=about)
+            return
+        log.info(
+            'scheduled run of workflow %s started: %s',
+            workflow_id,
+            execution_id,
+            extra={**about, 'execution_id': execution_id},
+        )
+
+    def _require(self, workflow_id: str) -> tuple[str, str]:
+        spec = self._specs.get(workflow_id)
+        if spec is None:
+            raise ScheduleNotFound(f'workflow {workflow_id!r} has no schedule')
+        return spec
+
+    async def _store_paused(self, workflow_id: str, paused: bool) -> None:
+        async with self._db.engine.begin() as conn:
+            await upsert_automation(conn, workflow_id, self._clock(), schedule_paused=paused)
+        if paused:
+            self._paused.add(workflow_id)
+        else:
+            self._paused.discard(workflow_id)

@@ -1,0 +1,323 @@
+"""Webhook endpoints: subscribers to bus events, each with its own ``whsec_`` secret, auth and health.
+
+Secrets are generated here, never chosen by users; a rotation keeps the previous secret valid (both signatures are
+sent) for 24 h. Lists and ``to_json`` never show a secret or a credential: only :meth:`EndpointStore.reveal_secret`
+does. The store keeps every endpoint in memory as well, so the bus fan-out matches events without a query.
+In the database the secrets, the auth settings and the custom headers are sealed (:mod:`flowmon.infra.secretbox`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from sqlalchemy import delete, select
+
+from flowmon.delivery.sender import redact
+from flowmon.engine.core.events import EventType, utcnow
+from flowmon.engine.nodes.webhook import WebhookAuth, check_custom_headers
+from flowmon.infra.outbound import OutboundGuard, OutboundRefused
+from flowmon.infra.secretbox import SecretBox
+from flowmon.infra.signing import new_secret
+from flowmon.store.codec import dumps, from_db_time, loads
+from flowmon.store.database import Database
+from flowmon.store.webhook_tables import endpoints
+
+SUBSCRIBABLE_EVENT_TYPES = tuple(str(event_type) for event_type in EventType)
+ROTATION_GRACE = timedelta(hours=24)
+# documents the accepted values in /openapi.json; the validators below give the message naming a wrong one
+_EVENT_TYPE_ITEMS: dict[str, Any] = {'items': {'enum': list(SUBSCRIBABLE_EVENT_TYPES)}}
+
+
+class EndpointSpec(BaseModel):
+    """What a user configures for an endpoint (the API's create body)."""
+
+    model_config = ConfigDict(extra='forbid')
+
+    url: str = Field(min_length=1, max_length=2000)
+    event_types: list[str] = Field(
+        min_length=1, max_length=len(SUBSCRIBABLE_EVENT_TYPES), json_schema_extra=_EVENT_TYPE_ITEMS
+    )
+    description: str = Field(default='', max_length=500)
+    headers: dict[str, str] = Field(default_factory=dict)
+    auth: WebhookAuth | None = None
+    enabled: bool = True
+
+    @field_validator('event_types')
+    @classmethod
+    def _known(cls, value: list[str]) -> list[str]:
+        unknown = [name for name in value if name not in SUBSCRIBABLE_EVENT_TYPES]
+        if unknown:
+            raise ValueError(f'unknown event type(s) {unknown}; known: {", ".join(SUBSCRIBABLE_EVENT_TYPES)}')
+        return sorted(set(value))
+
+    @model_validator(mode='after')
+    def _headers(self) -> EndpointSpec:
+        check_custom_headers(self.headers, auth=self.auth)
+        return self
+
+
+class EndpointPatch(BaseModel):
+    """A partial update; ``auth: null`` removes the auth settings."""
+
+    model_config = ConfigDict(extra='forbid')
+
+    url: str | None = Field(default=None, min_length=1, max_length=2000)
+    event_types: list[str] | None = Field(default=None, json_schema_extra=_EVENT_TYPE_ITEMS)
+    description: str | None = Field(default=None, max_length=500)
+    headers: dict[str, str] | None = None
+    auth: WebhookAuth | None = None
+    enabled: bool | None = None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Endpoint:
+    id: str
+    url: str
+    description: str
+    event_types: tuple[str, ...]
+    headers: dict[str, str]
+    auth: dict[str, Any] | None
+    enabled: bool
+    disabled_reason: str | None
+    disabled_at: datetime | None
+    first_exhausted_at: datetime | None
+    previous_secret_expires_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+    def to_json(self) -> dict[str, Any]:
+        """The public form: no secret, credentials reduced to the auth type."""
+        return {
+            'id': self.id,
+            'url': self.url,
+            'description': self.description,
+            'event_types': list(self.event_types),
+            'headers': redact(self.headers),
+            'auth': {'type': self.auth.get('type')} if self.auth else None,
+            'enabled': self.enabled,
+            'disabled_reason': self.disabled_reason,
+            'disabled_at': _iso(self.disabled_at),
+            'failing_since': _iso(self.first_exhausted_at),
+            'rotation_ends_at': _iso(self.previous_secret_expires_at),
+            'created_at': self.created_at.isoformat(),
+            'updated_at': self.updated_at.isoformat(),
+        }
+
+
+class EndpointNotFound(LookupError):
+    pass
+
+
+class EndpointStore:
+    def __init__(
+        self, db: Database, guard: OutboundGuard, box: SecretBox, *, clock: Callable[[], datetime] = utcnow
+    ) -> None:
+        self._db = db
+        self._guard = guard
+        self._box = box
+        self._clock = clock
+        self._all: dict[str, Endpoint] = {}
+        self._refreshing = asyncio.Lock()
+        self.version = 0
+        self.listeners: list[Callable[[], None]] = []  # called after every change (the bus fan-out follows them)
+
+    async def refresh(self) -> None:
+        """Reload the in-memory copy (after every change; at start-up).
+
+        One at a time: of two overlapping reloads, the one that read the table first could otherwise replace the
+        copy last, hiding a change that the other had already shown.
+        """
+        async with self._refreshing:
+            async with self._db.engine.connect() as conn:
+                rows = (await conn.execute(select(endpoints).order_by(endpoints.c.created_at))).all()
+            self._all = {row.id: _endpoint(self._open(row)) for row in rows}
+        self.version += 1
+        for listener in list(self.listeners):
+            listener()
+
+    def cached(self, endpoint_id: str) -> Endpoint | None:
+        return self._all.get(endpoint_id)
+
+    def mark_disabled(self, endpoint_id: str, reason: str, at: datetime) -> None:
+        """Show a disable just committed in the copy at once, before :meth:`refresh` has read it back: whoever
+        learns that the delivery settled (it settles in the same transaction) must not read a stale copy."""
+        endpoint = self._all.get(endpoint_id)
+        if endpoint is not None and endpoint.enabled:
+            self._all = {
+                **self._all,
+                endpoint_id: replace(endpoint, enabled=False, disabled_reason=reason, disabled_at=at),
+            }
+
+    def cached_all(self) -> list[Endpoint]:
+        return list(self._all.values())
+
+    def subscribed_to(self, event_type: str) -> list[Endpoint]:
+        """Endpoints (enabled or not) whose ``event_types`` include ``event_type``."""
+        return [endpoint for endpoint in self._all.values() if event_type in endpoint.event_types]
+
+    async def get(self, endpoint_id: str) -> Endpoint | None:
+        return self._all.get(endpoint_id)
+
+    async def create(self, spec: EndpointSpec) -> tuple[Endpoint, str]:
+        """Store a new endpoint; returns it and its generated secret (shown once, revealable later)."""
+        self._check_url(spec.url)
+        now = self._clock()
+        endpoint_id = f'ep_{secrets.token_hex(8)}'
+        secret = new_secret()
+        values = {
+            'id': endpoint_id,
+            'url': spec.url,
+            'description': spec.description,
+            'event_types': dumps(spec.event_types),
+            'headers': dumps(spec.headers),
+            'auth': dumps(spec.auth.model_dump(exclude_none=True)) if spec.auth else None,
+            'secret': secret,
+            'enabled': spec.enabled,
+            'disabled_reason': None if spec.enabled else 'disabled by a user',
+            'disabled_at': None if spec.enabled else now,
+            'created_at': now,
+            'updated_at': now,
+        }
+        async with self._db.engine.begin() as conn:
+            await conn.execute(endpoints.insert().values(**self._box.seal_row(endpoints, endpoint_id, values)))
+        await self.refresh()
+        return self._require(endpoint_id), secret
+
+    async def update(self, endpoint_id: str, patch: EndpointPatch) -> Endpoint:
+        current = self._require(endpoint_id)
+        fields = patch.model_fields_set
+        current_auth = WebhookAuth.model_validate(current.auth) if current.auth else None
+        merged = EndpointSpec(
+            url=patch.url if patch.url is not None else current.url,
+            event_types=patch.event_types if patch.event_types is not None else list(current.event_types),
+            description=patch.description if patch.description is not None else current.description,
+            headers=patch.headers if patch.headers is not None else current.headers,
+            auth=patch.auth if 'auth' in fields else current_auth,
+        )
+        self._check_url(merged.url)
+        values: dict[str, Any] = {
+            'url': merged.url,
+            'description': merged.description,
+            'event_types': dumps(merged.event_types),
+            'headers': dumps(merged.headers),
+            'auth': dumps(merged.auth.model_dump(exclude_none=True)) if merged.auth else None,
+            'updated_at': self._clock(),
+        }
+        sealed = self._box.seal_row(endpoints, endpoint_id, values)
+        async with self._db.engine.begin() as conn:
+            result = await conn.execute(endpoints.update().where(endpoints.c.id == endpoint_id).values(**sealed))
+        if result.rowcount == 0:  # deleted since the copy was read
+            raise _not_found(endpoint_id)
+        if patch.enabled is not None and patch.enabled != current.enabled:
+            return await self.set_enabled(endpoint_id, patch.enabled)
+        await self.refresh()
+        return self._require(endpoint_id)
+
+    async def set_enabled(self, endpoint_id: str, enabled: bool, *, reason: str = 'disabled by a user') -> Endpoint:
+        """Enable (clearing the failure clock and reason) or disable (with ``reason``) an endpoint."""
+        self._require(endpoint_id)
+        now = self._clock()
+        values: dict[str, Any] = (
+            {'enabled': True, 'disabled_reason': None, 'disabled_at': None, 'first_exhausted_at': None}
+            if enabled
+            else {'enabled': False, 'disabled_reason': reason, 'disabled_at': now}
+        )
+        async with self._db.engine.begin() as conn:
+            result = await conn.execute(
+                endpoints.update().where(endpoints.c.id == endpoint_id).values(updated_at=now, **values)
+            )
+        if result.rowcount == 0:  # deleted since the copy was read
+            raise _not_found(endpoint_id)
+        await self.refresh()
+        return self._require(endpoint_id)
+
+    async def delete(self, endpoint_id: str) -> bool:
+        async with self._db.engine.begin() as conn:
+            result = await conn.execute(delete(endpoints).where(endpoints.c.id == endpoint_id))
+        await self.refresh()
+        return bool(result.rowcount)
+
+    async def reveal_secret(self, endpoint_id: str) -> dict[str, Any]:
+        """The endpoint's signing secret (and the previous one while a rotation's grace period lasts)."""
+        self._require(endpoint_id)
+        async with self._db.engine.connect() as conn:
+            found = (await conn.execute(select(endpoints).where(endpoints.c.id == endpoint_id))).one_or_none()
+        if found is None:  # deleted since the copy was read
+            raise _not_found(endpoint_id)
+        row = self._open(found)
+        expires = from_db_time(row['previous_secret_expires_at'])
+        rotating = row['previous_secret'] is not None and expires is not None and expires > self._clock()
+        return {
+            'secret': row['secret'],
+            'previous_secret': row['previous_secret'] if rotating else None,
+            'previous_secret_expires_at': expires.isoformat() if rotating and expires else None,
+        }
+
+    async def rotate_secret(self, endpoint_id: str, *, grace: timedelta = ROTATION_GRACE) -> dict[str, Any]:
+        """Make a new secret; the old one keeps signing alongside it for ``grace``."""
+        self._require(endpoint_id)
+        now = self._clock()
+        async with self._db.engine.begin() as conn:
+            row = (await conn.execute(select(endpoints.c.secret).where(endpoints.c.id == endpoint_id))).one_or_none()
+            if row is None:  # deleted since the copy was read
+                raise _not_found(endpoint_id)
+            current = self._box.open_field(endpoints.name, endpoint_id, 'secret', row.secret)
+            values = {'secret': new_secret(), 'previous_secret': current}  # sealed again: the column is in the seal
+            await conn.execute(
+                endpoints.update()
+                .where(endpoints.c.id == endpoint_id)
+                .values(
+                    **self._box.seal_row(endpoints, endpoint_id, values),
+                    previous_secret_expires_at=now + grace,
+                    updated_at=now,
+                )
+            )
+        await self.refresh()
+        return await self.reveal_secret(endpoint_id)
+
+    def _open(self, row: Any) -> dict[str, Any]:
+        return self._box.open_row(endpoints, row.id, row._mapping)
+
+    def _require(self, endpoint_id: str) -> Endpoint:
+        endpoint = self._all.get(endpoint_id)
+        if endpoint is None:
+            raise _not_found(endpoint_id)
+        return endpoint
+
+    def _check_url(self, url: str) -> None:
+        try:
+            self._guard.check_url(url)
+        except OutboundRefused as exc:
+            raise ValueError(f'url: {exc}') from None
+
+
+def _not_found(endpoint_id: str) -> EndpointNotFound:
+    return EndpointNotFound(f'webhook endpoint {endpoint_id!r} not found')
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _endpoint(row: dict[str, Any]) -> Endpoint:
+    return Endpoint(
+        id=row['id'],
+        url=row['url'],
+        description=row['description'],
+        event_types=tuple(loads(row['event_types']) or ()),
+        headers=loads(row['headers']) or {},
+        auth=loads(row['auth']),
+        enabled=bool(row['enabled']),
+        disabled_reason=row['disabled_reason'],
+        disabled_at=from_db_time(row['disabled_at']),
+        first_exhausted_at=from_db_time(row['first_exhausted_at']),
+        previous_secret_expires_at=from_db_time(row['previous_secret_expires_at']),
+        created_at=from_db_time(row['created_at']),  # type: ignore[arg-type]
+        updated_at=from_db_time(row['updated_at']),  # type: ignore[arg-type]
+    )

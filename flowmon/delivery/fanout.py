@@ -1,0 +1,108 @@
+"""Feeding endpoint subscriptions from the bus without ever slowing the engine down.
+
+The fan-out subscribes with a bounded queue (``subscribe_queue``) only to the event types some endpoint wants,
+plus ``execution.queued`` to learn each execution's workflow id. A burst is handled as one batch (one insert
+transaction). If deliveries cannot keep up, the queue drops its oldest events and the loss is logged: the engine
+is never held back by webhooks. With no endpoints there is no subscription at all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+
+from flowmon.delivery.endpoints import EndpointStore
+from flowmon.engine.core.events import Event, EventType
+from flowmon.engine.runtime.bus import EventBus, QueueSubscription
+
+log = logging.getLogger(__name__)
+
+Deliver = Callable[[Sequence[Event], Mapping[str, str]], Awaitable[None]]
+QUEUE_SIZE = 10_000
+WORKFLOW_MEMORY = 10_000
+
+
+class EndpointFanout:
+    def __init__(self, bus: EventBus, endpoints: EndpointStore, deliver: Deliver, *, maxsize: int = QUEUE_SIZE) -> None:
+        self._bus = bus
+        self._endpoints = endpoints
+        self._deliver = deliver
+        self._maxsize = maxsize
+        self._subscription: QueueSubscription | None = None
+        self._types: frozenset[str] = frozenset()
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._workflows: OrderedDict[str, str] = OrderedDict()
+        self.dropped = 0
+
+    def start(self) -> None:
+        self._endpoints.listeners.append(self.resubscribe)
+        self.resubscribe()
+        self._task = asyncio.get_running_loop().create_task(self._run(), name='webhook endpoint fan-out')
+
+    async def stop(self) -> None:
+        if self.resubscribe in self._endpoints.listeners:
+            self._endpoints.listeners.remove(self.resubscribe)
+        if self._subscription is not None:
+            self._subscription.unsubscribe()
+            self._subscription = None
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    def resubscribe(self) -> None:
+        """Follow the endpoints' event types (call after any endpoint change)."""
+        wanted = frozenset(
+            event_type for endpoint in self._endpoints.cached_all() for event_type in endpoint.event_types
+        )
+        if wanted == self._types and (self._subscription is not None or not wanted):
+            return
+        self._types = wanted
+        previous = self._subscription
+        self._subscription = (
+            self._bus.subscribe_queue(maxsize=self._maxsize, types=wanted | {EventType.EXECUTION_QUEUED.value})
+            if wanted
+            else None
+        )
+        if previous is not None:
+            previous.unsubscribe()  # its reader still gets what it had buffered, then moves to the new one
+        self._wake.set()
+
+    async def _run(self) -> None:
+        while True:
+            subscription = self._subscription
+            if subscription is None:
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            reported = 0
+            async for first in subscription:
+                batch = [first, *subscription.drain()]
+                if subscription.dropped > reported:
+                    log.warning('webhook fan-out fell behind: %d event(s) dropped', subscription.dropped - reported)
+                    self.dropped += subscription.dropped - reported
+                    reported = subscription.dropped
+                await self._handle(batch)
+
+    async def _handle(self, batch: list[Event]) -> None:
+        wanted: list[Event] = []
+        for event in batch:
+            if event.type == EventType.EXECUTION_QUEUED:
+                workflow_id = event.data.get('workflow_id')
+                if isinstance(workflow_id, str):
+                    self._workflows[event.execution_id] = workflow_id
+                    if len(self._workflows) > WORKFLOW_MEMORY:
+                        self._workflows.popitem(last=False)
+            if event.type in self._types:
+                wanted.append(event)
+        if not wanted:
+            return
+        try:
+            await self._deliver(wanted, self._workflows)
+        except Exception:
+            log.exception('webhook fan-out: %d event(s) could not be queued for delivery', len(wanted))

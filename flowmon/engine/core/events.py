@@ -1,0 +1,109 @@
+"""Frozen execution events: the single record of what happened in an execution.
+
+Every event carries the execution id, a per-execution ``seq`` (1, 2, 3, ... with no gaps), a UTC
+timestamp, its type and, where it applies, the node id. ``marshal``/``unmarshal`` round-trip an event
+through plain JSON-compatible dicts unchanged, which is how the store keeps them and the API shows them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+
+class EventType(StrEnum):
+    """The event types an execution can record, as the words users see in the event log."""
+
+    EXECUTION_QUEUED = 'execution.queued'
+    EXECUTION_STARTED = 'execution.started'
+    NODE_STARTED = 'node.started'
+    NODE_RETRYING = 'node.retrying'
+    NODE_COMPLETED = 'node.completed'
+    NODE_FAILED = 'node.failed'
+    NODE_SKIPPED = 'node.skipped'
+    NODE_CANCELLED = 'node.cancelled'
+    DATA_FLOW = 'data.flow'
+    EXECUTION_PROGRESS = 'execution.progress'
+    EXECUTION_COMPLETED = 'execution.completed'
+    EXECUTION_FAILED = 'execution.failed'
+    EXECUTION_CANCELLED = 'execution.cancelled'
+    EXECUTION_INTERRUPTED = 'execution.interrupted'
+
+
+TERMINAL_EXECUTION_EVENTS = frozenset(
+    {
+        EventType.EXECUTION_COMPLETED,
+        EventType.EXECUTION_FAILED,
+        EventType.EXECUTION_CANCELLED,
+        EventType.EXECUTION_INTERRUPTED,
+    }
+)
+
+
+class EventFormatError(ValueError):
+    """A marshalled event that cannot be turned back into an :class:`Event`."""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Event:
+    """One immutable fact about an execution."""
+
+    execution_id: str
+    seq: int
+    type: EventType
+    ts: datetime
+    node_id: str | None = None
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+    def marshal(self) -> dict[str, Any]:
+        """Plain JSON-compatible form (the API and export shape)."""
+        return {
+            'execution_id': self.execution_id,
+            'seq': self.seq,
+            'ts': self.ts.isoformat(),
+            'type': str(self.type),
+            'node_id': self.node_id,
+            'data': dict(self.data),
+        }
+
+    @classmethod
+    def unmarshal(cls, raw: Mapping[str, Any]) -> Event:
+        """Inverse of :meth:`marshal`; raises :class:`EventFormatError` naming the bad field."""
+        try:
+            event_type = EventType(raw['type'])
+        except KeyError as exc:
+            raise EventFormatError(f'event is missing the field {exc.args[0]!r}') from None
+        except ValueError:
+            raise EventFormatError(f'unknown event type {raw.get("type")!r}') from None
+        try:
+            seq = raw['seq']
+            if not isinstance(seq, int) or isinstance(seq, bool) or seq < 1:
+                raise EventFormatError(f'event seq must be a positive integer, got {seq!r}')
+            ts = raw['ts']
+            when = ts if isinstance(ts, datetime) else datetime.fromisoformat(str(ts))
+            data = raw.get('data') or {}
+            if not isinstance(data, Mapping):
+                raise EventFormatError(f'event {seq} data must be an object')
+            node_id = raw.get('node_id')
+            return cls(
+                execution_id=str(raw['execution_id']),
+                seq=seq,
+                type=event_type,
+                ts=when if when.tzinfo else when.replace(tzinfo=UTC),
+                node_id=None if node_id is None else str(node_id),
+                data=dict(data),
+            )
+        except KeyError as exc:
+            raise EventFormatError(f'event is missing the field {exc.args[0]!r}') from None
+        except ValueError as exc:
+            if isinstance(exc, EventFormatError):
+                raise
+            raise EventFormatError(f'event timestamp is not ISO 8601: {raw.get("ts")!r}') from None
+
+
+def utcnow() -> datetime:
+    """The current time in UTC (the default clock)."""
+    return datetime.now(UTC)

@@ -1,0 +1,443 @@
+"""Execution state and the one pure reducer that builds it from events.
+
+``apply(state, event) -> state`` is the only way execution state is made: the live page, the replay page,
+the API's execution summary and the tests all fold the same events through it, so they cannot disagree.
+States are immutable; ``apply`` returns a new state and never mutates its argument.
+
+Replay folds whole histories (100,000 events must fold in well under a second), so the reducer is
+written for speed without giving up purity: node events are handled by functions from one node's state
+to the next, and :func:`fold` gathers a run of them before making one new execution state; node states
+live in a :class:`NodeMap`, where replacing one node copies a small chunk rather than every node; and
+states are copied with :func:`_evolve`, several times cheaper than ``dataclasses.replace``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, TypeVar
+
+from flowmon.engine.core.events import Event, EventType
+from flowmon.engine.core.nodemap import NodeMap
+
+EXECUTION_STATUSES = ('queued', 'running', 'succeeded', 'failed', 'cancelled', 'interrupted')
+NODE_STATUSES = ('pending', 'running', 'retrying', 'succeeded', 'failed', 'skipped', 'cancelled')
+TERMINAL_NODE_STATUSES = frozenset({'succeeded', 'failed', 'skipped', 'cancelled'})
+TERMINAL_EXECUTION_STATUSES = frozenset({'succeeded', 'failed', 'cancelled', 'interrupted'})
+
+
+@dataclass(frozen=True, kw_only=True)
+class Attempt:
+    """One try at running a node."""
+
+    n: int
+    started_at: datetime
+    finished_at: datetime | None = None
+    outcome: str = (
+        'running'  # running | succeeded | failed | retried (failed, and another attempt followed) | cancelled
+    )
+    error: str | None = None
+    start_seq: int = 0  # the node.started event that began it
+    end_seq: int | None = None  # the event that ended it (None while it runs)
+
+    @property
+    def duration_ms(self) -> float | None:
+        return _ms(self.started_at, self.finished_at)
+
+
+@dataclass(frozen=True, kw_only=True)
+class NodeState:
+    """What is known about one node of an execution."""
+
+    id: str
+    status: str = 'pending'
+    attempts: int = 0
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    input: Any = None
+    output: Any = None
+    error: str | None = None
+    traceback: str | None = None
+    reused: bool = False
+    skip_reason: str | None = None
+    next_retry_in: float | None = None
+    attempt_log: tuple[Attempt, ...] = ()
+    settled_seq: int | None = None  # the event that gave the node its final status (completed, failed, skipped, ...)
+
+    @property
+    def duration_ms(self) -> float | None:
+        return _ms(self.started_at, self.finished_at)
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in TERMINAL_NODE_STATUSES
+
+
+@dataclass(frozen=True, kw_only=True)
+class EdgeFlow:
+    """Data handed over along one edge so far."""
+
+    count: int = 0
+    bytes: int = 0
+    last_seq: int = 0
+    last_ts: datetime | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExecutionState:
+    """An execution as of its last applied event."""
+
+    id: str
+    workflow_id: str | None = None
+    status: str = 'queued'
+    input: Any = None
+    output: Any = None
+    error: str | None = None
+    created_at: datetime | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    retry_of: str | None = None
+    from_node: str | None = None
+    priority: int = 0
+    nodes: Mapping[str, NodeState] = field(default_factory=dict)
+    edges: Mapping[tuple[str, str], EdgeFlow] = field(default_factory=dict)
+    done: int = 0
+    last_seq: int = 0
+    last_ts: datetime | None = None
+
+    @property
+    def total(self) -> int:
+        return len(self.nodes)
+
+    @property
+    def duration_ms(self) -> float | None:
+        return _ms(self.started_at, self.finished_at)
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in TERMINAL_EXECUTION_STATUSES
+
+
+def initial_state(execution_id: str) -> ExecutionState:
+    """The state before any event: an execution known only by its id."""
+    return ExecutionState(id=execution_id)
+
+
+def fold(events: Iterable[Event], state: ExecutionState | None = None) -> ExecutionState | None:
+    """Apply events in order, starting from ``state`` (or from nothing).
+
+    The same result as calling :func:`apply` for each event, made faster for long histories (replay folds
+    100,000 events, the recorder folds every batch): a run of node, ``data.flow`` and progress events updates
+    the nodes and edges it touches, and the execution state is made once at the end of the run instead of
+    once per event.
+    """
+    changed: dict[str, NodeState] = {}  # the run's node updates, not yet in ``state``
+    flows: dict[tuple[str, str], EdgeFlow] = {}  # the run's edge updates, not yet in ``state``
+    in_run = False
+    done = last_seq = 0
+    last_ts: datetime | None = None
+    for event in events:
+        if state is None:
+            state = initial_state(event.execution_id)
+        event_type = event.type
+        node_handler = _NODE_HANDLERS.get(event_type)
+        if node_handler is None and event_type not in _RUN_EVENTS:
+            if in_run:
+                state = _close_run(state, changed, flows, done, last_seq, last_ts)
+                changed, flows, in_run = {}, {}, False
+            state = apply(state, event)
+            continue
+        if not in_run:
+            done, last_seq, last_ts = state.done, state.last_seq, state.last_ts
+        if event.seq <= last_seq:
+            continue
+        in_run = True
+        if node_handler is not None:
+            node_id = event.node_id or ''
+            previous = changed.get(node_id) or state.nodes.get(node_id)
+            node = node_handler(previous or NodeState(id=node_id), event)
+            if previous is None or previous.status != node.status:  # only a status change can change ``done``
+                done += _done_change(previous, node)
+            changed[node_id] = node
+        elif event_type is EventType.DATA_FLOW:
+            key = (event.node_id or '', str(event.data.get('target', '')))
+            flows[key] = _next_flow(flows.get(key) or state.edges.get(key), event)
+        last_seq, last_ts = event.seq, event.ts
+    if in_run and state is not None:
+        state = _close_run(state, changed, flows, done, last_seq, last_ts)
+    return state
+
+
+def _close_run(
+    state: ExecutionState,
+    changed: Mapping[str, NodeState],
+    flows: Mapping[tuple[str, str], EdgeFlow],
+    done: int,
+    last_seq: int,
+    last_ts: datetime | None,
+) -> ExecutionState:
+    """``state`` after a run of :func:`fold`: its node and edge updates, ``done`` and its last event."""
+    if changed and not flows:
+        return _with_nodes(state, changed, done, last_seq, last_ts)
+    changes: dict[str, Any] = {'last_seq': last_seq, 'last_ts': last_ts}
+    if changed:
+        nodes = state.nodes if isinstance(state.nodes, NodeMap) else NodeMap(state.nodes)
+        changes['nodes'] = nodes.update(changed)
+        changes['done'] = done
+    if flows:
+        edges = dict(state.edges)
+        edges.update(flows)  # known edges keep their place, new ones are appended in first-flow order
+        changes['edges'] = edges
+    return _evolve(state, **changes)
+
+
+def apply(state: ExecutionState | None, event: Event) -> ExecutionState:
+    """Return the state after ``event``. Pure: ``state`` is left unchanged.
+
+    Events at or below the state's ``last_seq`` were already applied and change nothing, so folding
+    the same history twice (a reconnect, an overlapping fetch) is harmless.
+    """
+    if state is None:
+        state = initial_state(event.execution_id)
+    if event.seq <= state.last_seq:
+        return state
+    node_handler = _NODE_HANDLERS.get(event.type)
+    if node_handler is not None:
+        node_id = event.node_id or ''
+        previous = state.nodes.get(node_id)
+        node = node_handler(previous or NodeState(id=node_id), event)
+        return _with_nodes(state, {node_id: node}, state.done + _done_change(previous, node), event.seq, event.ts)
+    handler = _HANDLERS.get(event.type)
+    new = handler(state, event) if handler else state
+    if new is state or new.last_seq != event.seq:
+        new = _evolve(new, last_seq=event.seq, last_ts=event.ts)
+    return new
+
+
+# --- execution-level events -------------------------------------------------------------------------
+
+
+def _queued(state: ExecutionState, event: Event) -> ExecutionState:
+    data = event.data
+    node_ids = list(data.get('nodes') or [])
+    nodes = NodeMap((node_id, NodeState(id=node_id)) for node_id in node_ids)
+    return _evolve(
+        state,
+        workflow_id=data.get('workflow_id'),
+        status='queued',
+        input=data.get('input'),
+        created_at=event.ts,
+        retry_of=data.get('retry_of'),
+        from_node=data.get('from_node'),
+        priority=int(data.get('priority') or 0),
+        nodes=nodes,
+        done=0,
+    )
+
+
+def _started(state: ExecutionState, event: Event) -> ExecutionState:
+    return _evolve(state, status='running', started_at=event.ts)
+
+
+def _progress(state: ExecutionState, event: Event) -> ExecutionState:
+    return state  # progress is derived from node transitions; the event is informational
+
+
+def _finished(status: str) -> Callable[[ExecutionState, Event], ExecutionState]:
+    def handler(state: ExecutionState, event: Event) -> ExecutionState:
+        return _evolve(
+            state,
+            status=status,
+            finished_at=event.ts,
+            started_at=state.started_at or (event.ts if status != 'cancelled' else None),
+            output=event.data.get('output', state.output),
+            error=event.data.get('error', state.error if status != 'succeeded' else None),
+        )
+
+    return handler
+
+
+# --- node-level events ------------------------------------------------------------------------------
+
+
+def _with_nodes(
+    state: ExecutionState, changed: Mapping[str, NodeState], done: int, last_seq: int, last_ts: datetime | None
+) -> ExecutionState:
+    """``state`` with the nodes in ``changed`` replaced (new ones appended), ``done`` and the last event."""
+    nodes = state.nodes if isinstance(state.nodes, NodeMap) else NodeMap(state.nodes)
+    return _evolve(state, nodes=nodes.update(changed), done=done, last_seq=last_seq, last_ts=last_ts)
+
+
+def _done_change(previous: NodeState | None, node: NodeState) -> int:
+    """How the count of finished nodes changes when ``previous`` becomes ``node``: +1, -1 or 0."""
+    was_terminal = previous is not None and previous.status in TERMINAL_NODE_STATUSES
+    is_terminal = node.status in TERMINAL_NODE_STATUSES
+    return int(is_terminal) - int(was_terminal)
+
+
+def _close_attempt(node: NodeState, event: Event, outcome: str, error: str | None) -> tuple[Attempt, ...]:
+    log = node.attempt_log
+    if log and log[-1].outcome == 'running':
+        return (*log[:-1], _evolve(log[-1], finished_at=event.ts, outcome=outcome, error=error, end_seq=event.seq))
+    return log
+
+
+# A running attempt's defaults; a new attempt is this with its number and start (cheaper than ``Attempt(...)``).
+_NEW_ATTEMPT = Attempt(n=0, started_at=datetime.min)
+
+
+def _node_started(node: NodeState, event: Event) -> NodeState:
+    attempt = int(event.data.get('attempt') or node.attempts + 1)
+    return _evolve(
+        node,
+        status='running',
+        attempts=attempt,
+        started_at=node.started_at or event.ts,
+        finished_at=None,
+        input=event.data.get('input', node.input),
+        error=None,
+        traceback=None,
+        next_retry_in=None,
+        attempt_log=(*node.attempt_log, _evolve(_NEW_ATTEMPT, n=attempt, started_at=event.ts, start_seq=event.seq)),
+    )
+
+
+def _node_retrying(node: NodeState, event: Event) -> NodeState:
+    error = event.data.get('error')
+    return _evolve(
+        node,
+        status='retrying',
+        error=error,
+        traceback=event.data.get('traceback'),
+        next_retry_in=event.data.get('delay_seconds'),
+        attempt_log=_close_attempt(node, event, 'retried', error),
+    )
+
+
+def _node_completed(node: NodeState, event: Event) -> NodeState:
+    reused = bool(event.data.get('reused'))
+    return _evolve(
+        node,
+        status='succeeded',
+        output=event.data.get('output'),
+        error=None,
+        traceback=None,
+        reused=reused,
+        started_at=node.started_at or (event.ts if reused else None),
+        finished_at=event.ts,
+        settled_seq=event.seq,
+        attempt_log=_close_attempt(node, event, 'succeeded', None),
+    )
+
+
+def _node_failed(node: NodeState, event: Event) -> NodeState:
+    error = event.data.get('error')
+    return _evolve(
+        node,
+        status='failed',
+        error=error,
+        traceback=event.data.get('traceback'),
+        finished_at=event.ts,
+        next_retry_in=None,
+        settled_seq=event.seq,
+        attempt_log=_close_attempt(node, event, 'failed', error),
+    )
+
+
+def _node_skipped(node: NodeState, event: Event) -> NodeState:
+    return _evolve(
+        node, status='skipped', skip_reason=event.data.get('reason'), finished_at=None, settled_seq=event.seq
+    )
+
+
+def _node_cancelled(node: NodeState, event: Event) -> NodeState:
+    return _evolve(
+        node,
+        status='cancelled',
+        finished_at=event.ts if node.started_at else None,
+        next_retry_in=None,
+        settled_seq=event.seq,
+        attempt_log=_close_attempt(node, event, 'cancelled', None),
+    )
+
+
+def _data_flow(state: ExecutionState, event: Event) -> ExecutionState:
+    key = (event.node_id or '', str(event.data.get('target', '')))
+    edges = dict(state.edges)
+    edges[key] = _next_flow(state.edges.get(key), event)
+    return _evolve(state, edges=edges)
+
+
+def _next_flow(previous: EdgeFlow | None, event: Event) -> EdgeFlow:
+    """An edge's flow after one more ``data.flow`` event along it."""
+    if previous is None:
+        return EdgeFlow(count=1, bytes=int(event.data.get('bytes') or 0), last_seq=event.seq, last_ts=event.ts)
+    return EdgeFlow(
+        count=previous.count + 1,
+        bytes=previous.bytes + int(event.data.get('bytes') or 0),
+        last_seq=event.seq,
+        last_ts=event.ts,
+    )
+
+
+_HANDLERS = {
+    EventType.EXECUTION_QUEUED: _queued,
+    EventType.EXECUTION_STARTED: _started,
+    EventType.EXECUTION_PROGRESS: _progress,
+    EventType.EXECUTION_COMPLETED: _finished('succeeded'),
+    EventType.EXECUTION_FAILED: _finished('failed'),
+    EventType.EXECUTION_CANCELLED: _finished('cancelled'),
+    EventType.EXECUTION_INTERRUPTED: _finished('interrupted'),
+    EventType.DATA_FLOW: _data_flow,
+}
+
+# Events about one node: each handler maps that node's state to its next one.
+_NODE_HANDLERS: dict[EventType, Callable[[NodeState, Event], NodeState]] = {
+    EventType.NODE_STARTED: _node_started,
+    EventType.NODE_RETRYING: _node_retrying,
+    EventType.NODE_COMPLETED: _node_completed,
+    EventType.NODE_FAILED: _node_failed,
+    EventType.NODE_SKIPPED: _node_skipped,
+    EventType.NODE_CANCELLED: _node_cancelled,
+}
+
+# Events :func:`fold` gathers into runs besides node events: they change edges, or only ``last_seq``.
+_RUN_EVENTS = frozenset({EventType.DATA_FLOW, EventType.EXECUTION_PROGRESS})
+
+
+_T = TypeVar('_T')
+
+
+def _evolve(obj: _T, **changes: Any) -> _T:
+    """A copy of ``obj`` with ``changes`` (``dataclasses.replace`` for this module's classes, 6x cheaper).
+
+    Sound because these frozen dataclasses keep their fields in ``__dict__`` and have no ``__post_init__``,
+    init-only fields or validation: copying the fields and overriding some is all ``replace`` would do.
+    """
+    fields = obj.__dict__.copy()
+    fields.update(changes)
+    new = object.__new__(type(obj))
+    object.__setattr__(new, '__dict__', fields)
+    return new
+
+
+def _ms(start: datetime | None, end: datetime | None) -> float | None:
+    if start is None or end is None:
+        return None
+    return round((end - start).total_seconds() * 1000, 3)
+
+
+__all__ = [
+    'EXECUTION_STATUSES',
+    'NODE_STATUSES',
+    'TERMINAL_EXECUTION_STATUSES',
+    'TERMINAL_NODE_STATUSES',
+    'Attempt',
+    'EdgeFlow',
+    'ExecutionState',
+    'NodeState',
+    'apply',
+    'fold',
+    'initial_state',
+]

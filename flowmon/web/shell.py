@@ -1,0 +1,151 @@
+"""The shell around every page: brand, navigation, connection state, light/dark toggle and sign-out.
+
+The shell is on every page, the sign-in page too, so whatever in it loads data (the workflows menu) checks the
+session on the server before it does: a visitor who is not signed in can still send events to hidden elements.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from nicegui import app, ui
+
+from flowmon.application import Application
+from flowmon.web.auth import LOGOUT_PATH, is_signed_in
+from flowmon.web.teardown import weak_callback
+from flowmon.web.widgets.connection_indicator import ConnectionIndicator
+
+DARK_MODE_KEY = 'dark_mode'
+
+
+@dataclass(frozen=True, slots=True)
+class NavItem:
+    label: str
+    path: str
+    icon: str
+
+    def is_active(self, current_path: str) -> bool:
+        path = current_path.split('?', 1)[0].split('#', 1)[0]
+        return path == '/' if self.path == '/' else path == self.path or path.startswith(self.path + '/')
+
+
+# One line per navigation entry; pages added to the routes table that deserve a tab add one here.
+NAV_ITEMS: list[NavItem] = [
+    NavItem('Dashboard', '/', 'space_dashboard'),
+    NavItem('Executions', '/executions', 'format_list_bulleted'),
+    NavItem('Webhooks', '/webhooks', 'webhook'),
+    NavItem('Secrets', '/secrets', 'key'),
+]
+
+
+class Shell:
+    """The header. Navigation and sign-out appear only once the routed frame reports a signed-in visitor."""
+
+    def __init__(self, application: Application) -> None:
+        self._application = application
+        self._nav_buttons: dict[str, tuple[NavItem, ui.button]] = {}
+        self._workflows_button: ui.button | None = None
+        self.signed_in = False
+        router = ui.context.client.sub_pages_router
+        self._dark = ui.dark_mode(value=_stored_dark_mode())
+        with ui.header().classes('fm-header items-center gap-1 px-4 py-2').props('bordered') as self.header:
+            with ui.link(target='/').classes('fm-brand flex items-center gap-2 no-underline mr-4'):
+                ui.icon('hub', size='1.6rem').classes('text-primary')
+                ui.label('flowmon').classes('text-lg font-semibold tracking-tight')
+            with ui.row().classes('items-center gap-1 no-wrap') as self._nav:
+                for item in NAV_ITEMS[:1]:
+                    self._nav_button(item)
+                self._workflows_menu()
+                for item in NAV_ITEMS[1:]:
+                    self._nav_button(item)
+            ConnectionIndicator().classes('mr-2 ml-auto').tooltip('Live updates')  # ml-auto: the rest sits right
+            self._dark_button = (
+                ui.button(icon=self._dark_icon(), on_click=self._toggle_dark)
+                .props('flat round dense data-testid=theme-toggle aria-label="Light or dark mode"')
+                .classes('fm-header-btn')
+                .tooltip('Light / dark')
+                .mark('theme-toggle')
+            )
+            # a real form: signing out replaces the session id, which only an HTTP request can do
+            with ui.element('form').props(f'method=post action={LOGOUT_PATH}').mark('sign-out-form') as self._sign_out:
+                ui.button(icon='logout').props(
+                    'type=submit flat round dense data-testid=sign-out aria-label="Sign out"'
+                ).classes('fm-header-btn').tooltip('Sign out').mark('sign-out')
+        self._highlight(router.current_path)
+        router.on_path_changed(weak_callback(self._highlight))  # the router outlives nothing of ours
+        self.set_signed_in(False)
+
+    def set_signed_in(self, signed_in: bool) -> None:
+        """Show navigation and sign-out to signed-in visitors only."""
+        self.signed_in = signed_in
+        self._nav.set_visibility(signed_in)
+        self._sign_out.set_visibility(signed_in)
+
+    # --- navigation ---------------------------------------------------------------------------------
+
+    def _nav_button(self, item: NavItem) -> None:
+        button = (
+            ui.button(item.label, icon=item.icon, on_click=lambda path=item.path: ui.navigate.to(path))
+            .props('flat no-caps dense')
+            .classes('fm-nav px-3')
+            .mark(f'nav-{item.label.lower()}')
+        )
+        self._nav_buttons[item.path] = (item, button)
+
+    def _workflows_menu(self) -> None:
+        with (
+            ui.button('Workflows', icon='account_tree')
+            .props('flat no-caps dense')
+            .classes('fm-nav px-3')
+            .mark('nav-workflows') as button
+        ):
+            with ui.menu().props('auto-close') as menu:
+                ui.menu_item('Loading…').props('disable')
+            menu.on('before-show', lambda: self._fill_workflows_menu(menu))
+        self._workflows_button = button
+
+    async def _fill_workflows_menu(self, menu: ui.menu) -> None:
+        if not is_signed_in(self._application.token):
+            return  # the menu is hidden then, but a hidden element's events still arrive
+        workflows = await self._application.workflows.all()
+        menu.clear()
+        with menu:
+            if not workflows:
+                ui.menu_item('No workflows yet').props('disable')
+            for workflow in workflows:
+                ui.menu_item(workflow.name, on_click=_go(f'/workflows/{workflow.id}')).mark(f'menu-{workflow.id}')
+
+    def _highlight(self, current_path: str) -> None:
+        for item, button in self._nav_buttons.values():
+            _set_active(button, item.is_active(current_path))
+        if self._workflows_button is not None:
+            _set_active(self._workflows_button, current_path.startswith('/workflows/'))
+
+    # --- actions ------------------------------------------------------------------------------------
+
+    def _toggle_dark(self) -> None:
+        self._dark.value = not bool(self._dark.value)
+        if is_signed_in(self._application.token):  # nothing is stored for visitors who never signed in
+            app.storage.user[DARK_MODE_KEY] = self._dark.value
+        self._dark_button.props(f'icon={self._dark_icon()}')
+
+    def _dark_icon(self) -> str:
+        return 'light_mode' if self._dark.value else 'dark_mode'
+
+
+def _set_active(button: ui.button, active: bool) -> None:
+    button.classes(remove='fm-nav-active')
+    if active:
+        button.classes(add='fm-nav-active')
+
+
+def _go(path: str) -> Callable[[], None]:
+    return lambda: ui.navigate.to(path)
+
+
+def _stored_dark_mode() -> bool:
+    try:
+        return bool(app.storage.user.get(DARK_MODE_KEY, False))
+    except RuntimeError:
+        return False
