@@ -8,8 +8,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SRC := flowmon tests bench app.py
+# JavaScript tools (ESLint, Prettier) from the npm registry, pinned by package-lock.json.
+NODE_BIN := node_modules/.bin
+NODE_STAMP := node_modules/.installed
 
-.PHONY: install chromium run lint test test-unit test-e2e bench format clean
+.PHONY: install chromium run lint test test-unit test-js test-e2e fuzz bench format clean
 
 install: $(STAMP)
 
@@ -20,6 +23,11 @@ $(BIN)/python:
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -q -e '.[test]'
 	touch $(STAMP)
+
+# `npm ci` again only when the lock (or package.json) changed since the last successful one.
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $(NODE_STAMP)
 
 chromium:
 	@if command -v chromium >/dev/null 2>&1; then \
@@ -33,16 +41,23 @@ chromium:
 run: install
 	$(BIN)/python app.py
 
-lint: install
+lint: install $(NODE_STAMP)
 	$(BIN)/ruff check $(SRC)
 	$(BIN)/ruff format --check $(SRC)
 	$(BIN)/mypy flowmon
+	$(BIN)/lint-imports
+	$(NODE_BIN)/eslint --max-warnings 0 .
+	$(NODE_BIN)/prettier --check .
 
 # Two separate pytest processes: sync Playwright and asyncio tests do not mix in one process.
 # Exit code 5 (no tests collected) is a failure for the unit/UI layer; for the e2e layer it is
 # tolerated only when tests/e2e has no test files at all.
-test-unit: install
+test-unit: install test-js
 	$(BIN)/pytest -q -m "not e2e" tests
+
+# The browser components' own unit tests, with node's test runner (no npm packages needed).
+test-js:
+	node --import ./tests/js/import-map.js --test tests/js/*.test.js
 
 test-e2e: install chromium
 	@rc=0; $(BIN)/pytest -q -m e2e tests/e2e || rc=$$?; \
@@ -51,18 +66,26 @@ test-e2e: install chromium
 	fi; \
 	exit $$rc
 
+# schemathesis against a real `python app.py` (see tests/fuzz/run.sh): no 5xx with the token, only 401/404
+# without it, no traceback in the server log. FUZZ_SECONDS_WITH_TOKEN / FUZZ_SECONDS_WITHOUT_TOKEN set the budgets.
+fuzz: install
+	BIN=$(BIN) bash tests/fuzz/run.sh
+
 test: install chromium
 	$(MAKE) --no-print-directory lint
 	$(MAKE) --no-print-directory test-unit
 	$(MAKE) --no-print-directory test-e2e
+	$(MAKE) --no-print-directory fuzz
 
 bench: install
 	$(BIN)/python -m bench
 
-format: install
+format: install $(NODE_STAMP)
 	$(BIN)/ruff format $(SRC)
 	$(BIN)/ruff check --fix $(SRC)
+	$(NODE_BIN)/prettier --write .
+	$(NODE_BIN)/eslint --fix .
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache test-output *.egg-info
+	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache test-output *.egg-info
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -1,6 +1,7 @@
-"""flowmon's entry point and composition root: read settings, build the services, serve.
+"""flowmon's entry point: read settings, build the system (:mod:`flowmon.bootstrap`), install the API and the
+pages on the application layer, serve.
 
-Nothing starts at import time: services start in ``app.on_startup`` and stop in ``app.on_shutdown``.
+Nothing starts at import time: the system starts in ``app.on_startup`` and stops in ``app.on_shutdown``.
 """
 
 from __future__ import annotations
@@ -15,12 +16,13 @@ from starlette.middleware import Middleware
 
 from flowmon.api import install_api
 from flowmon.api.docs import install_docs
-from flowmon.infra import logredact
+from flowmon.bootstrap import System
+from flowmon.infra import logredact, logs
 from flowmon.infra.private_files import PRIVATE_UMASK, make_private
 from flowmon.perimeter import Perimeter
-from flowmon.services import Services
 from flowmon.settings import Settings, SettingsError, load_settings, resolve_secret
 from flowmon.store.keys import DataDirBusy, SecretKeyError, hold_data_dir, load_secret_box
+from flowmon.store.migrate import SchemaError
 from flowmon.store.sealed import UnknownSecretKey
 from flowmon.web import build_root, install_web
 from flowmon.web.sign_in import SignInMiddleware
@@ -32,7 +34,7 @@ def main() -> None:
     except SettingsError as exc:
         print(f'flowmon: invalid configuration: {exc}', file=sys.stderr)
         raise SystemExit(2) from None
-    logging.basicConfig(level=settings.log_level, format='%(asctime)s %(levelname)s %(name)s: %(message)s')
+    logs.configure(settings.log_level, settings.log_format)
     os.umask(PRIVATE_UMASK)  # every file and directory flowmon creates is the user's alone
     make_private(settings.data_dir)
     try:
@@ -44,23 +46,23 @@ def main() -> None:
     token = resolve_secret(settings.data_dir, '.token', _secret(settings.token))
     storage_secret = resolve_secret(settings.data_dir, '.storage_secret', _secret(settings.storage_secret))
 
-    services = Services.build(settings, token=token, box=box)
-    logredact.install(services.secrets.values)  # named secrets' values never reach a log line
+    system = System.build(settings, token=token, box=box)
+    logredact.install(lambda: (token, *system.secrets.values()))  # nor the token, nor a named secret's value
     perimeter = Perimeter(settings, token)
-    install_api(app, services)
+    install_api(app, system.application, metrics=system.prometheus.render, metrics_public=settings.metrics_public)
     install_docs(app)
-    install_web(services)
+    install_web()
     perimeter.install(app, Middleware(SignInMiddleware, gate=perimeter.gate, session_seconds=settings.session_seconds))
     perimeter.warn_if_exposed()
     failures: list[str] = []
     app.on_startup(lambda: logredact.install())  # uvicorn has set up its loggers by now
-    app.on_startup(lambda: _start(services, failures))
+    app.on_startup(lambda: _start(system, failures))
     app.on_startup(lambda: _announce(settings, token))
-    app.on_startup(lambda: _freeze_startup_objects(services))
-    app.on_shutdown(services.stop)
+    app.on_startup(lambda: _freeze_startup_objects(system))
+    app.on_shutdown(system.stop)
 
     ui.run(
-        build_root(services),
+        build_root(system.application),
         host=settings.host,
         port=settings.port,
         title='flowmon',
@@ -71,17 +73,19 @@ def main() -> None:
         reconnect_timeout=3.0,
         message_history_length=100,
         show_welcome_message=False,
+        log_config=None,  # uvicorn's loggers keep no handlers: their lines reach flowmon's (infra/logs.py)
         **perimeter.run_options(),
     )
     if failures:
         raise SystemExit(2)
 
 
-async def _start(services: Services, failures: list[str]) -> None:
-    """Start the services; a database whose secrets the key cannot open stops flowmon with one line."""
+async def _start(system: System, failures: list[str]) -> None:
+    """Start the system; a database whose secrets the key cannot open, or whose schema this flowmon cannot
+    upgrade (a revision from a newer flowmon), stops flowmon with one line."""
     try:
-        await services.start()
-    except UnknownSecretKey as exc:
+        await system.start()
+    except (UnknownSecretKey, SchemaError) as exc:
         print(f'flowmon: {exc}', file=sys.stderr, flush=True)
         failures.append(str(exc))
         app.shutdown()
@@ -92,16 +96,22 @@ def _secret(value: object) -> str | None:
     return getter() if getter else None
 
 
-async def _freeze_startup_objects(services: Services) -> None:
-    """Once started, move everything built so far (modules, the app, the services) out of the garbage
+async def _freeze_startup_objects(system: System) -> None:
+    """Once started, move everything built so far (modules, the app, the system) out of the garbage
     collector's sight: about 130,000 objects that live as long as the process, and that every full collection
     walked again (55 ms each here; with twenty tabs open the pauses reached 270 ms)."""
-    await services.wait_ready()
+    await system.application.wait_ready()
     gc.collect()
     gc.freeze()
 
 
 def _announce(settings: Settings, token: str) -> None:
+    if settings.log_format == 'json':  # stdout goes to a log collector: no token there
+        where = 'FLOWMON_TOKEN' if settings.token else settings.data_dir / '.token'
+        logging.getLogger('flowmon').info(
+            'flowmon is running at %s; the access token is in %s', settings.browse_url, where
+        )
+        return
     print(f'flowmon is running. Open {settings.browse_url}/?token={token}', flush=True)
 
 

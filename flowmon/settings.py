@@ -80,6 +80,8 @@ class Settings(BaseSettings):
     webhook_timeout: float = Field(default=15.0, ge=1, le=30)
     webhook_disable_after: float = Field(default=5 * 86_400, ge=0)
     log_level: str = 'INFO'
+    log_format: str = 'text'  # text or json (one object a line)
+    metrics_public: bool = False  # GET /metrics without the token
     allowed_hosts: str = ''
     public_url: str = ''
     trusted_proxies: str = ''
@@ -129,6 +131,14 @@ class Settings(BaseSettings):
         if level not in {'CRITICAL', 'ERROR', 'WARNING', 'INFO', 'DEBUG'}:
             raise ValueError('must be one of CRITICAL, ERROR, WARNING, INFO, DEBUG')
         return level
+
+    @field_validator('log_format')
+    @classmethod
+    def _check_log_format(cls, value: str) -> str:
+        fmt = value.strip().lower()
+        if fmt not in {'text', 'json'}:
+            raise ValueError('must be text or json')
+        return fmt
 
     @field_validator('host')
     @classmethod

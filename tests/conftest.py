@@ -1,12 +1,22 @@
-"""Fixtures shared by the in-process test layers: settings on a temporary data dir and a started database."""
+"""Fixtures shared by the in-process test layers: settings on a temporary data dir, a started database, a started
+system (the composition root: infrastructure plus the application layer), and a throwaway PostgreSQL server for the
+tests that run on both dialects."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import glob
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
+from flowmon.bootstrap import System
 from flowmon.settings import Settings, load_settings
 from flowmon.store import Database
 
@@ -29,3 +39,50 @@ async def database(settings: Settings) -> AsyncIterator[Database]:
         yield db
     finally:
         await db.stop()
+
+
+@pytest.fixture
+def token() -> str:
+    """The access token of :func:`system` (override the fixture to choose another)."""
+    return 'test-token'
+
+
+@pytest.fixture
+async def system(settings: Settings, token: str) -> AsyncIterator[System]:
+    """A started flowmon without the web layer: its ``application`` is what routes and pages are given."""
+    system = System.build(settings, token=token)
+    await system.start()
+    try:
+        yield system
+    finally:
+        await system.stop()
+
+
+@pytest.fixture(scope='session')
+def postgres_server() -> Iterator[str]:
+    """A throwaway PostgreSQL on a free port; yields 'host:port'. Runs as 'postgres' under root."""
+    found = sorted(glob.glob('/usr/lib/postgresql/*/bin'), key=lambda p: int(p.split('/')[-2]))
+    if not found:
+        pytest.skip('PostgreSQL is not installed (apt-get install -y postgresql)')
+    bin_dir = found[-1]
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        port = s.getsockname()[1]
+    root = tempfile.mkdtemp(prefix='flowmon-pg-', dir='/tmp')  # the postgres user must reach it: not under /root
+    data, as_pg = os.path.join(root, 'data'), []
+    if os.geteuid() == 0:
+        pw = pwd.getpwnam('postgres')
+        os.chown(root, pw.pw_uid, pw.pw_gid)
+        as_pg = ['runuser', '-u', 'postgres', '--']
+    run = lambda *cmd: subprocess.run([*as_pg, *cmd], check=True, capture_output=True)  # noqa: E731
+    try:
+        run(f'{bin_dir}/initdb', '-D', data, '--auth=trust', '-U', 'postgres', '-E', 'UTF8', '--no-sync')
+        opts = f'-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200'
+        run(f'{bin_dir}/pg_ctl', '-D', data, '-l', f'{root}/log', '-w', '-o', opts, 'start')
+        yield f'127.0.0.1:{port}'
+    finally:
+        if os.path.exists(f'{data}/postmaster.pid'):
+            subprocess.run(
+                [*as_pg, f'{bin_dir}/pg_ctl', '-D', data, '-m', 'immediate', '-w', 'stop'], capture_output=True
+            )
+        shutil.rmtree(root, ignore_errors=True)

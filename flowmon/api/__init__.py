@@ -1,4 +1,10 @@
-"""The REST API, mounted on NiceGUI's FastAPI app. Every route but ``/api/health`` needs the token."""
+"""The REST API, mounted on NiceGUI's FastAPI app. Every route but ``/api/health`` needs the token, and so does
+``/metrics`` unless ``FLOWMON_METRICS_PUBLIC`` is set.
+
+Routes are thin adapters: they take the use cases they need as dependencies (:mod:`.dependencies`), translate
+HTTP to a call and the result back to JSON (:mod:`flowmon.application.views`); every refusal is an application
+error that :mod:`.errors` answers with its status code, in one place.
+"""
 
 from __future__ import annotations
 
@@ -7,43 +13,55 @@ from typing import Any
 from fastapi import APIRouter, Depends, FastAPI, HTTPException
 from fastapi.responses import JSONResponse
 
-from flowmon.services import Services
+from flowmon.application import Application
 
 from .auth import bearer_guard
 from .debug import install_debug_routes
+from .dependencies import STATE_KEY, App
 from .errors import install_error_handlers
-from .exchange import exchange_routes
-from .executions import execution_routes
-from .hooks import automation_routes, hook_routes
-from .secrets import secret_routes
-from .webhooks import webhook_routes
-from .workflows import workflow_routes
+from .exchange import EXPORT_BODY
+from .exchange import router as exchange_router
+from .executions import router as execution_router
+from .hooks import automation_router, hook_router
+from .metrics import MetricsRender, install_metrics_route
+from .secrets import router as secret_router
+from .webhooks import router as webhook_router
+from .workflows import DEFINITION_BODY
+from .workflows import router as workflow_router
+
+health = APIRouter(prefix='/api', tags=['health'])
 
 
-def install_api(app: FastAPI, services: Services) -> None:
-    health = APIRouter(prefix='/api', tags=['health'])
+@health.get('/health', responses={503: {'description': 'still starting'}})
+async def get_health(application: App) -> JSONResponse:
+    if not application.is_ready:
+        return JSONResponse({'status': 'starting'}, status_code=503)
+    return JSONResponse({'status': 'ok'})
 
-    @health.get('/health', responses={503: {'description': 'still starting'}})
-    async def get_health() -> JSONResponse:
-        if not services.is_ready:
-            return JSONResponse({'status': 'starting'}, status_code=503)
-        return JSONResponse({'status': 'ok'})
 
-    async def started() -> None:
-        if not await services.wait_ready():
-            raise HTTPException(503, 'flowmon is still starting; try again shortly')
+async def started(application: App) -> None:
+    if not await application.wait_ready():
+        raise HTTPException(503, 'flowmon is still starting; try again shortly')
 
-    guard = [Depends(started), Depends(bearer_guard(services.token))]
+
+def install_api(
+    app: FastAPI, application: Application, *, metrics: MetricsRender | None = None, metrics_public: bool = False
+) -> None:
+    """Put ``application`` where the routes' dependencies find it and add every route and error handler;
+    ``metrics`` renders ``GET /metrics`` (token required unless ``metrics_public``)."""
+    setattr(app.state, STATE_KEY, application)
+    DEFINITION_BODY['schema'] = application.workflows.definition_schema()
+    EXPORT_BODY['schema'] = application.exchange.document_schema()
+    ready = [Depends(started)]
+    guard = [*ready, Depends(bearer_guard(application.token))]
     _include(app, health)
-    _include(app, workflow_routes(services), dependencies=guard)
-    _include(app, execution_routes(services), dependencies=guard)
-    _include(app, exchange_routes(services), dependencies=guard)
-    _include(app, webhook_routes(services), dependencies=guard)
-    _include(app, automation_routes(services), dependencies=guard)
-    _include(app, secret_routes(services), dependencies=guard)
-    # public: the webhook signature is the authentication
-    _include(app, hook_routes(services), dependencies=[Depends(started)])
-    install_debug_routes(app, services, guard)
+    for router in (workflow_router, execution_router, exchange_router, webhook_router, automation_router):
+        _include(app, router, dependencies=guard)
+    _include(app, secret_router, dependencies=guard)
+    _include(app, hook_router, dependencies=ready)  # public: the webhook signature authenticates
+    install_debug_routes(app, guard)
+    if metrics is not None:
+        install_metrics_route(app, metrics, ready if metrics_public else guard)
     install_error_handlers(app)
 
 

@@ -13,15 +13,15 @@ from fastapi import FastAPI
 from fastapi.params import Depends
 from nicegui import Client
 
-from flowmon.services import Services
+from .dependencies import Live
 
 
-def install_debug_routes(app: FastAPI, services: Services, dependencies: Sequence[Depends]) -> None:
+async def get_clients(live: Live) -> dict[str, Any]:
+    """Connected (and not yet pruned) NiceGUI clients, and subscribers of the event bus."""
+    return {'clients': len(Client.instances), 'bus_subscribers': live.bus_subscribers}
+
+
+def install_debug_routes(app: FastAPI, dependencies: Sequence[Depends]) -> None:
     """Add the route directly to ``app``: an included router would nest the app's lifespan once more on every
     install, which the in-process test layer (one global app, many installs) cannot afford."""
-
-    async def get_clients() -> dict[str, Any]:
-        """Connected (and not yet pruned) NiceGUI clients, and subscribers of the event bus."""
-        return {'clients': len(Client.instances), 'bus_subscribers': services.bus.subscriber_count}
-
     app.add_api_route('/api/debug/clients', get_clients, methods=['GET'], tags=['debug'], dependencies=dependencies)

@@ -1,4 +1,8 @@
-"""Error responses with messages that name the problem; never a 500 for bad input."""
+"""Error responses with messages that name the problem; never a 500 for bad input.
+
+Every refusal of a use case is an :class:`~flowmon.application.errors.AppError`; :data:`STATUS` says which status
+code each kind gets, and one exception handler answers them all (``{"detail": message}``).
+"""
 
 from __future__ import annotations
 
@@ -11,7 +15,17 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 
-from flowmon.engine.core.payload import MAX_PARSE_DEPTH, PayloadError, PayloadTooLarge, json_text_depth
+from flowmon.application.errors import (
+    AppError,
+    Conflict,
+    Invalid,
+    Malformed,
+    NotFound,
+    TooLarge,
+    Unauthorized,
+    Unavailable,
+)
+from flowmon.engine.core.payload import MAX_PARSE_DEPTH, json_text_depth
 
 log = logging.getLogger(__name__)
 
@@ -24,9 +38,20 @@ def describe_validation(errors: list[dict[str, Any]]) -> str:
     return '; '.join(parts)
 
 
-def payload_refused(exc: PayloadError) -> HTTPException:
-    """413 for a payload over ``FLOWMON_MAX_PAYLOAD_BYTES``, 422 for one nested too deeply or not storable."""
-    return HTTPException(413 if isinstance(exc, PayloadTooLarge) else 422, str(exc))
+STATUS: dict[type[AppError], int] = {
+    Malformed: 400,
+    Unauthorized: 401,
+    NotFound: 404,
+    Conflict: 409,
+    TooLarge: 413,
+    Invalid: 422,
+    Unavailable: 503,
+}
+
+
+def status_of(error: AppError) -> int:
+    """The status code of the most specific kind ``error`` is (an oversized payload is 413, not 422)."""
+    return next((STATUS[kind] for kind in type(error).__mro__ if kind in STATUS), 400)
 
 
 class MeasuredBodyRoute(APIRoute):
@@ -71,6 +96,11 @@ def install_error_handlers(app: FastAPI) -> None:
             detail = 'a number or date in the request is out of range'
         return JSONResponse({'detail': detail}, status_code=400)
 
+    async def refused(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, AppError)
+        return JSONResponse({'detail': str(exc)}, status_code=status_of(exc))
+
+    app.add_exception_handler(AppError, refused)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(RecursionError, unmanageable_input)
     app.add_exception_handler(OverflowError, unmanageable_input)

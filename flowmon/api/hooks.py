@@ -8,94 +8,51 @@ The management routes (trigger secret, schedule pause/resume) live under ``/api/
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Request, status
+from fastapi import APIRouter, Request, status
 
-from flowmon.automation.schedules import ScheduleNotFound
-from flowmon.automation.triggers import (
-    TriggerNotFound,
-    TriggerPayloadInvalid,
-    TriggerPayloadTooLarge,
-    TriggerUnauthorized,
+from flowmon.application.automation import Automation as AutomationUseCases
+from flowmon.application.errors import TooLarge
+
+from .dependencies import Automation
+
+hook_router = APIRouter(tags=['triggers'])  # no bearer token: the signature authenticates
+automation_router = APIRouter(prefix='/api/workflows/{workflow_id}', tags=['triggers'])
+
+
+@hook_router.post(
+    '/hooks/{workflow_id}',
+    status_code=status.HTTP_202_ACCEPTED,
+    responses={401: {}, 404: {}, 413: {}, 422: {}},
+    openapi_extra={'requestBody': {'content': {'application/json': {'schema': {'type': 'object'}}}}},
 )
-from flowmon.services import Services
+async def receive(workflow_id: str, request: Request, automation: Automation) -> dict[str, Any]:
+    body = await _bounded_body(request, automation.max_body_bytes)
+    received = await automation.receive(workflow_id, request.headers, body)
+    return {'execution_id': received.execution_id, 'workflow_id': workflow_id, 'replayed': received.replayed}
 
 
-def hook_routes(services: Services) -> APIRouter:
-    """The public inbound trigger route (no bearer token: the signature authenticates)."""
-    router = APIRouter(tags=['triggers'])
+def _workflow_route(action: WorkflowAction) -> Callable[..., Awaitable[dict[str, Any]]]:
+    async def route(workflow_id: str, automation: Automation) -> dict[str, Any]:
+        return await action(automation, workflow_id)
 
-    @router.post(
-        '/hooks/{workflow_id}',
-        status_code=status.HTTP_202_ACCEPTED,
-        responses={401: {}, 404: {}, 413: {}, 422: {}},
-        openapi_extra={'requestBody': {'content': {'application/json': {'schema': {'type': 'object'}}}}},
-    )
-    async def receive(workflow_id: str, request: Request) -> dict[str, Any]:
-        body = await _bounded_body(request, services.budget.max_bytes)
-        try:
-            received = await services.triggers.receive(workflow_id, request.headers, body)
-        except TriggerNotFound as exc:
-            raise HTTPException(404, str(exc)) from None
-        except TriggerUnauthorized as exc:
-            raise HTTPException(401, str(exc)) from None
-        except TriggerPayloadTooLarge as exc:
-            raise HTTPException(413, str(exc)) from None
-        except TriggerPayloadInvalid as exc:
-            raise HTTPException(422, str(exc)) from None
-        return {'execution_id': received.execution_id, 'workflow_id': workflow_id, 'replayed': received.replayed}
-
-    return router
+    return route
 
 
-def automation_routes(services: Services) -> APIRouter:
-    """Trigger secrets and schedules of a workflow (bearer token required)."""
-    router = APIRouter(prefix='/api/workflows/{workflow_id}', tags=['triggers'])
-
-    @router.get('/trigger')
-    async def trigger_info(workflow_id: str) -> dict[str, Any]:
-        try:
-            return await services.triggers.info(workflow_id)
-        except TriggerNotFound as exc:
-            raise HTTPException(404, str(exc)) from None
-
-    @router.get('/trigger/secret')
-    async def reveal_trigger_secret(workflow_id: str) -> dict[str, Any]:
-        try:
-            return await services.triggers.reveal_secret(workflow_id)
-        except TriggerNotFound as exc:
-            raise HTTPException(404, str(exc)) from None
-
-    @router.post('/trigger/secret/rotate')
-    async def rotate_trigger_secret(workflow_id: str) -> dict[str, Any]:
-        try:
-            return await services.triggers.rotate_secret(workflow_id)
-        except TriggerNotFound as exc:
-            raise HTTPException(404, str(exc)) from None
-
-    @router.get('/schedule')
-    async def schedule_info(workflow_id: str) -> dict[str, Any]:
-        try:
-            return await services.schedules.info(workflow_id)
-        except ScheduleNotFound as exc:
-            raise HTTPException(404, str(exc)) from None
-
-    @router.post('/schedule/pause')
-    async def pause_schedule(workflow_id: str) -> dict[str, Any]:
-        try:
-            return await services.schedules.pause(workflow_id)
-        except ScheduleNotFound as exc:
-            raise HTTPException(404, str(exc)) from None
-
-    @router.post('/schedule/resume')
-    async def resume_schedule(workflow_id: str) -> dict[str, Any]:
-        try:
-            return await services.schedules.resume(workflow_id)
-        except ScheduleNotFound as exc:
-            raise HTTPException(404, str(exc)) from None
-
-    return router
+WorkflowAction = Callable[[AutomationUseCases, str], Awaitable[dict[str, Any]]]
+# Trigger secrets and schedules of a workflow: (method, path, route name, what it does).
+WORKFLOW_ACTIONS: tuple[tuple[str, str, str, WorkflowAction], ...] = (
+    ('GET', '/trigger', 'trigger_info', AutomationUseCases.trigger),
+    ('GET', '/trigger/secret', 'reveal_trigger_secret', AutomationUseCases.reveal_trigger_secret),
+    ('POST', '/trigger/secret/rotate', 'rotate_trigger_secret', AutomationUseCases.rotate_trigger_secret),
+    ('GET', '/schedule', 'schedule_info', AutomationUseCases.schedule),
+    ('POST', '/schedule/pause', 'pause_schedule', lambda automation, id: automation.set_paused(id, True)),
+    ('POST', '/schedule/resume', 'resume_schedule', lambda automation, id: automation.set_paused(id, False)),
+)
+for method, path, name, action in WORKFLOW_ACTIONS:
+    automation_router.add_api_route(path, _workflow_route(action), methods=[method], name=name)
 
 
 async def _bounded_body(request: Request, limit: int) -> bytes:
@@ -103,10 +60,10 @@ async def _bounded_body(request: Request, limit: int) -> bytes:
     declared = request.headers.get('content-length', '')
     too_large = f'body is over the {limit}-byte limit (FLOWMON_MAX_PAYLOAD_BYTES)'
     if declared.isdigit() and int(declared) > limit:
-        raise HTTPException(413, too_large)
+        raise TooLarge(too_large)
     body = bytearray()
     async for chunk in request.stream():
         body.extend(chunk)
         if len(body) > limit:
-            raise HTTPException(413, too_large)
+            raise TooLarge(too_large)
     return bytes(body)

@@ -2,77 +2,45 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Request, Response, status
+from fastapi import APIRouter, Request, Response, status
 
-from flowmon.engine.core.events import utcnow
-from flowmon.engine.model import (
-    MAX_DEFINITION_BYTES,
-    DocumentRefused,
-    DocumentTooLarge,
-    WorkflowError,
-    load_document,
+from flowmon.application.views import workflow_listing
+
+from .dependencies import Workflows
+
+router = APIRouter(prefix='/api/workflows', tags=['workflows'])
+# What a PUT body is, for /docs and generated clients: filled in when the API is installed (the schema depends on
+# the node types the application was built with); the route's own validation stays the authority.
+DEFINITION_BODY: dict[str, Any] = {'schema': {'type': 'object'}}
+
+
+@router.get('')
+async def list_workflows(workflows: Workflows) -> list[dict[str, Any]]:
+    return [workflow_listing(stored) for stored in await workflows.all()]
+
+
+@router.get('/{workflow_id}')
+async def get_workflow(workflow_id: str, workflows: Workflows) -> dict[str, Any]:
+    return (await workflows.get(workflow_id)).definition
+
+
+@router.put(
+    '/{workflow_id}',
+    responses={200: {'description': 'replaced'}, 201: {'description': 'created'}, 422: {}},
+    openapi_extra={
+        'requestBody': {'content': {'application/json': DEFINITION_BODY, 'application/yaml': DEFINITION_BODY}}
+    },
 )
-from flowmon.services import Services
+async def put_workflow(workflow_id: str, request: Request, response: Response, workflows: Workflows) -> dict[str, Any]:
+    yaml = 'yaml' in request.headers.get('content-type', '')
+    definition, created = await workflows.put(workflow_id, await request.body(), yaml=yaml)
+    response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
+    return definition
 
 
-def workflow_routes(services: Services) -> APIRouter:
-    router = APIRouter(prefix='/api/workflows', tags=['workflows'])
-
-    @router.get('')
-    async def list_workflows() -> list[dict[str, Any]]:
-        return [
-            {
-                'id': stored.id,
-                'name': stored.name,
-                'description': stored.definition.get('description'),
-                'nodes': len(stored.definition.get('nodes', [])),
-                'updated_at': stored.updated_at.isoformat(),
-            }
-            for stored in await services.catalog.all()
-        ]
-
-    @router.get('/{workflow_id}')
-    async def get_workflow(workflow_id: str) -> dict[str, Any]:
-        stored = await services.history.get_workflow(workflow_id)
-        if stored is None:
-            raise HTTPException(404, f'workflow {workflow_id!r} not found')
-        return stored.definition
-
-    @router.put(
-        '/{workflow_id}',
-        responses={200: {'description': 'replaced'}, 201: {'description': 'created'}, 422: {}},
-        openapi_extra={'requestBody': {'content': {'application/json': {'schema': {'type': 'object'}}}}},
-    )
-    async def put_workflow(workflow_id: str, request: Request, response: Response) -> dict[str, Any]:
-        body = await request.body()
-        if len(body) > MAX_DEFINITION_BYTES:
-            raise HTTPException(413, f'workflow definition is larger than {MAX_DEFINITION_BYTES} bytes')
-        yaml_allowed = 'yaml' in request.headers.get('content-type', '')
-        try:
-            if yaml_allowed:  # YAML parses slowly: in a worker thread, so the event loop keeps serving
-                raw = await asyncio.to_thread(load_document, body, yaml_allowed=True)
-            else:
-                raw = load_document(body)
-        except DocumentTooLarge as exc:
-            raise HTTPException(413, str(exc)) from None
-        except DocumentRefused as exc:
-            raise HTTPException(422, str(exc)) from None
-        except WorkflowError as exc:
-            raise HTTPException(400, f'malformed workflow document: {exc}') from None
-        try:
-            workflow, created = await services.catalog.put(workflow_id, raw, utcnow())
-        except WorkflowError as exc:
-            raise HTTPException(422, str(exc)) from None
-        response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
-        return workflow.definition()
-
-    @router.delete('/{workflow_id}', status_code=204)
-    async def delete_workflow(workflow_id: str) -> Response:
-        if not await services.catalog.delete(workflow_id):
-            raise HTTPException(404, f'workflow {workflow_id!r} not found')
-        return Response(status_code=204)
-
-    return router
+@router.delete('/{workflow_id}', status_code=204)
+async def delete_workflow(workflow_id: str, workflows: Workflows) -> Response:
+    await workflows.delete(workflow_id)
+    return Response(status_code=204)

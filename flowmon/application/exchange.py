@@ -1,98 +1,36 @@
-"""Export and import of executions: the workflow definition and every event, as one JSON document.
+"""Export and import of executions (the document format and its checks: :mod:`.export_format`).
 
-An export is ``{"format": "flowmon.execution", "version": 1, "exported_at", "execution": {...},
-"workflow": {...}, "events": [...]}`` with the events as :meth:`Event.marshal` writes them. Importing
-checks the whole document before anything is written (format and version, every event, seq 1..n without
-gaps, one execution, ``execution.queued`` first and a terminal execution event last, the workflow
-definition against the node registry, node ids against the workflow), gives the execution a new id, and
-writes it in one transaction through the recorder's Core path, marked ``imported_from`` its original id.
-A document that fails any check raises :class:`ImportRejected` naming the problem, and nothing is written.
-
-An export is untrusted input, so it is held to the payload budget: the text is not parsed when it nests more
-than :data:`~flowmon.engine.core.payload.MAX_PARSE_DEPTH` levels (:func:`parse_export`), and every event is checked
-field by field before anything is folded or written: its node id (a node of the workflow on node events, null on
-execution events), the type and length of every field the pages and the reducer read, and every payload it carries
-(inputs, outputs) against depth and ``FLOWMON_MAX_PAYLOAD_BYTES`` as the engine checked them when it ran.
+Export writes a finished execution's workflow definition and every event as one JSON file; import checks a file
+completely before anything is written, gives the execution a new id, and writes it in one transaction through
+the recorder's Core path, marked ``imported_from`` its original id (read-only history that replays like any
+other). The API's routes and the pages' buttons both call :class:`Exchange`.
 """
 
 from __future__ import annotations
 
-import json
-import math
-import re
-from collections.abc import Iterator, Mapping
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from flowmon.application.views import execution_summary
-from flowmon.engine.core.events import TERMINAL_EXECUTION_EVENTS, Event, EventFormatError, EventType
-from flowmon.engine.core.payload import (
-    MAX_ERROR_CHARS,
-    MAX_INT,
-    MAX_PARSE_DEPTH,
-    MAX_TRACEBACK_CHARS,
-    MIN_INT,
-    PayloadBudget,
-    PayloadError,
-    PayloadMeter,
-    PayloadTooDeep,
-    json_text_depth,
-)
-from flowmon.engine.core.state import ExecutionState, fold
-from flowmon.engine.model import ID_PATTERN, Workflow, WorkflowError, parse_workflow
+from flowmon.engine.core.events import utcnow
+from flowmon.engine.core.payload import PayloadBudget
 from flowmon.engine.nodes.base import NodeRegistry
 from flowmon.engine.runtime.scheduler import new_execution_id
-from flowmon.store.history import History
+from flowmon.store.codec import dumps
 from flowmon.store.recorder import EventRecorder
 
-EXPORT_FORMAT = 'flowmon.execution'
-EXPORT_VERSION = 1
-MAX_IMPORT_EVENTS = 500_000
-EXECUTION_ID_PATTERN = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_.\-]{0,39}$')
-NODE_ID_PATTERN = re.compile(ID_PATTERN)
-MAX_TIMESTAMP_CHARS = 64
-# Event data holds payloads one or two levels down (node.completed {"output": ...}, execution.completed
-# {"output": {"<sink>": ...}}), so it may nest that much deeper than a payload.
-EVENT_DATA_EXTRA_DEPTH = 2
-# What the reducer and the pages read from event data, by kind; anything else must still fit the budget.
-_INT_FIELDS = frozenset({'attempt', 'priority', 'bytes', 'done', 'total'})
-_TEXT_FIELDS = {'error': MAX_ERROR_CHARS, 'reason': MAX_ERROR_CHARS, 'traceback': MAX_TRACEBACK_CHARS}
-_ID_FIELDS = frozenset({'workflow_id', 'retry_of', 'from_node', 'target'})
-_ID_LIST_FIELDS = frozenset({'nodes', 'failed_nodes'})
-NODE_EVENTS = frozenset(
-    {
-        EventType.NODE_STARTED,
-        EventType.NODE_RETRYING,
-        EventType.NODE_COMPLETED,
-        EventType.NODE_FAILED,
-        EventType.NODE_SKIPPED,
-        EventType.NODE_CANCELLED,
-        EventType.DATA_FLOW,
-    }
-)
+from .documents import export_schema
+from .errors import Conflict, TooLarge
+from .export_format import EXPORT_FORMAT, EXPORT_VERSION, parse_export, validate_export
+from .history import ExecutionHistory
+
+MAX_IMPORT_BYTES = 50 * 1024 * 1024  # an export file; the perimeter's body cap of the import route is the same
 
 
-class ExportUnavailable(RuntimeError):
+class ExportUnavailable(Conflict):
     """The execution exists but cannot be exported (yet): the message says why."""
-
-
-class ImportRejected(ValueError):
-    """A document that is not a valid flowmon execution export; the message names the problem."""
-
-
-class ExportMalformed(ImportRejected):
-    """Not JSON at all, or nested too deeply to be parsed (HTTP 400 rather than 422)."""
-
-
-@dataclass(frozen=True, kw_only=True)
-class ValidExport:
-    """A checked export: its workflow, its events (still under their original id) and their final state."""
-
-    original_id: str
-    workflow: Workflow
-    events: list[Event]
-    state: ExecutionState
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -103,97 +41,78 @@ class ImportedExecution:
     events: int
 
 
-async def export_execution(history: History, execution_id: str, now: datetime) -> dict[str, Any] | None:
-    """The export document of a finished execution (None when there is no such execution)."""
-    events = await history.events(execution_id)
-    state = fold(events)
-    if state is None:
-        return None
-    if not state.is_terminal:
-        raise ExportUnavailable(f'execution {execution_id!r} is still {state.status}; export it when it has finished')
-    definition = events[0].data.get('workflow') if events[0].type == EventType.EXECUTION_QUEUED else None
-    if not isinstance(definition, Mapping):
-        stored = await history.get_workflow(state.workflow_id or '')
-        if stored is None:
+@dataclass(frozen=True, kw_only=True)
+class ExportFile:
+    """An export as a download: a file name that is safe everywhere, and the JSON document's bytes."""
+
+    filename: str
+    content: bytes
+
+
+class Exchange:
+    """Export a finished execution to a file; import such a file as a new, read-only execution."""
+
+    def __init__(
+        self,
+        *,
+        history: ExecutionHistory,
+        recorder: EventRecorder,
+        registry: NodeRegistry,
+        budget: PayloadBudget,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self._clock = clock
+        self._history = history
+        self._store = functools.partial(import_execution, recorder, registry, budget=budget)
+        self._registry = registry
+
+    def document_schema(self) -> dict[str, Any]:
+        """The JSON schema of an export as ``POST /api/executions/import`` takes it (the import checks far more)."""
+        return export_schema(self._registry)
+
+    async def document(self, execution_id: str) -> dict[str, Any]:
+        """The export document; raises NotFound, or ExportUnavailable while it runs or without a definition."""
+        index = await self._history.replay(execution_id)
+        state = index.final
+        if state is None or not state.is_terminal:
+            status = state.status if state is not None else 'queued'
+            raise ExportUnavailable(f'execution {execution_id!r} is still {status}; export it when it has finished')
+        definition = await self._history.recorded_definition(execution_id, state)
+        if definition is None:
             raise ExportUnavailable(
                 f'the workflow definition of execution {execution_id!r} was not recorded and '
                 f'workflow {state.workflow_id!r} no longer exists'
             )
-        definition = stored.definition
-    record = await history.get_execution(execution_id)
-    return {
-        'format': EXPORT_FORMAT,
-        'version': EXPORT_VERSION,
-        'exported_at': now.isoformat(),
-        'execution': {
-            'id': execution_id,
-            'workflow_id': state.workflow_id,
-            'status': state.status,
-            'created_at': state.created_at.isoformat() if state.created_at else None,
-            'finished_at': state.finished_at.isoformat() if state.finished_at else None,
-            'events': len(events),
-            'imported_from': record.imported_from if record else None,
-        },
-        'workflow': dict(definition),
-        'events': [event.marshal() for event in events],
-    }
+        record = await self._history.record(execution_id)
+        return {
+            'format': EXPORT_FORMAT,
+            'version': EXPORT_VERSION,
+            'exported_at': self._clock().isoformat(),
+            'execution': {
+                'id': execution_id,
+                'workflow_id': state.workflow_id,
+                'status': state.status,
+                'created_at': state.created_at.isoformat() if state.created_at else None,
+                'finished_at': state.finished_at.isoformat() if state.finished_at else None,
+                'events': index.n,
+                'imported_from': record.imported_from if record else None,
+            },
+            'workflow': definition,
+            'events': [event.marshal() for event in index.events],
+        }
 
+    async def export(self, execution_id: str) -> ExportFile:
+        """:meth:`document` as a file named after the workflow and the execution."""
+        document = await self.document(execution_id)
+        name = f'flowmon-{document["execution"]["workflow_id"] or "execution"}-{execution_id}.json'
+        return ExportFile(filename=_safe_filename(name), content=dumps(document).encode('utf-8'))
 
-def parse_export(content: bytes | str) -> Any:
-    """The JSON document in ``content``; raises :class:`ExportMalformed` without parsing text nested too deeply."""
-    if json_text_depth(content, stop_above=MAX_PARSE_DEPTH) > MAX_PARSE_DEPTH:
-        raise ExportMalformed(f'the export is nested more than {MAX_PARSE_DEPTH} levels deep; it was not parsed')
-    try:
-        return json.loads(content)
-    except RecursionError:  # pragma: no cover - the scan above stops such text first
-        raise ExportMalformed('the export is nested too deeply to parse') from None
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ExportMalformed(f'the export is not valid JSON: {exc}') from None
-
-
-def validate_export(document: Any, registry: NodeRegistry, budget: PayloadBudget | None = None) -> ValidExport:
-    """Check every part of an export document; raises :class:`ImportRejected` naming the first problem."""
-    budget = budget or PayloadBudget()
-    if not isinstance(document, Mapping):
-        raise ImportRejected(f'an export must be a JSON object, got {_kind(document)}')
-    marker = document.get('format')
-    if marker != EXPORT_FORMAT:
-        found = 'has no "format" field' if marker is None else f'has format {marker!r}'
-        raise ImportRejected(f'not a flowmon execution export: the document {found}, expected {EXPORT_FORMAT!r}')
-    version = document.get('version')
-    if isinstance(version, bool) or not isinstance(version, int):
-        raise ImportRejected(f'export "version" must be an integer, got {version!r}')
-    if version != EXPORT_VERSION:
-        raise ImportRejected(f'unsupported export version {version} (this flowmon reads version {EXPORT_VERSION})')
-
-    raw_workflow = document.get('workflow')
-    if not isinstance(raw_workflow, Mapping):
-        raise ImportRejected(
-            f'export "workflow" must be the workflow definition (an object), got {_kind(raw_workflow)}'
-        )
-    try:
-        workflow = parse_workflow(raw_workflow, registry)
-    except WorkflowError as exc:
-        raise ImportRejected(f'the workflow definition is not valid: {exc}') from None
-
-    raw_events = document.get('events')
-    if not isinstance(raw_events, list) or not raw_events:
-        raise ImportRejected(f'export "events" must be a non-empty list, got {_kind(raw_events)}')
-    if len(raw_events) > MAX_IMPORT_EVENTS:
-        raise ImportRejected(f'export has {len(raw_events):,} events; at most {MAX_IMPORT_EVENTS:,} can be imported')
-    events = [_event(index, raw, budget) for index, raw in enumerate(raw_events)]
-    original_id = _check_sequence(events)
-    events = _check_against_workflow(events, workflow, registry)
-    try:
-        state = fold(events)
-    except Exception as exc:  # the reducer trusts its input; an odd value in a hand-made file must not be a 500
-        raise ImportRejected(f'the events cannot be replayed: {type(exc).__name__}: {exc}') from None
-    assert state is not None
-    try:  # what GET /api/executions/{id} will answer: payloads sit up to three levels down in it
-        PayloadMeter(MAX_INT, budget.max_depth + 3).measure(execution_summary(state), 'the execution summary')
-    except PayloadError as exc:
-        raise ImportRejected(f'the events cannot be shown: {exc}') from None
-    return ValidExport(original_id=original_id, workflow=workflow, events=events, state=state)
+    async def import_file(self, content: bytes) -> ImportedExecution:
+        """Check and store an export file; raises TooLarge, ExportMalformed (not JSON) or ImportRejected."""
+        if len(content) > MAX_IMPORT_BYTES:
+            raise TooLarge(f'the export is larger than {MAX_IMPORT_BYTES // (1024 * 1024)} MB')
+        document = parse_export(content)  # measured before it is parsed: never a parser recursion
+        return await self._store(document)
 
 
 async def import_execution(
@@ -214,196 +133,5 @@ async def import_execution(
     )
 
 
-# --- checks -----------------------------------------------------------------------------------------
-
-
-def _event(index: int, raw: Any, budget: PayloadBudget) -> Event:
-    """One event, checked field by field (types, lengths, depth, payload sizes) before it is used."""
-    if not isinstance(raw, Mapping):
-        raise ImportRejected(f'events[{index}] must be an object, got {_kind(raw)}')
-    for name in ('execution_id', 'type', 'ts'):
-        if name in raw and not isinstance(raw[name], str):
-            raise ImportRejected(f'events[{index}].{name} must be a string, got {_kind(raw[name])}')
-    if len(raw.get('ts') or '') > MAX_TIMESTAMP_CHARS:
-        raise ImportRejected(f'events[{index}].ts is not a timestamp (longer than {MAX_TIMESTAMP_CHARS} characters)')
-    node_id = raw.get('node_id')
-    if node_id is not None and not (isinstance(node_id, str) and NODE_ID_PATTERN.match(node_id)):
-        raise ImportRejected(
-            f'events[{index}].node_id must be null or a node id (letters, digits, "_.-", at most 64), '
-            f'got {_preview(node_id)}'
-        )
-    data = raw.get('data')
-    if data is not None and not isinstance(data, Mapping):
-        raise ImportRejected(f'events[{index}].data must be an object, got {_kind(data)}')
-    try:
-        event = Event.unmarshal(raw)
-    except EventFormatError as exc:
-        raise ImportRejected(f'events[{index}]: {exc}') from None
-    where = f'events[{index}] ({event.type})'
-    limit = budget.max_depth + EVENT_DATA_EXTRA_DEPTH
-    try:
-        budget.check_shape(event.data, f'{where} data', extra=EVENT_DATA_EXTRA_DEPTH)
-    except PayloadTooDeep:
-        raise ImportRejected(
-            f'{where}: data is nested more than {limit} levels deep (payloads may nest {budget.max_depth} levels)'
-        ) from None
-    except PayloadError as exc:
-        raise ImportRejected(str(exc)) from None
-    _check_fields(where, event, budget)
-    try:
-        return replace(event, ts=event.ts.astimezone(UTC))
-    except (OverflowError, ValueError):
-        raise ImportRejected(f'events[{index}].ts {event.ts.isoformat()!r} is out of range') from None
-
-
-def _check_fields(where: str, event: Event, budget: PayloadBudget) -> None:
-    """Every payload within the budget, and every field the reducer or a page reads of the kind it expects."""
-    data = event.data
-    payload_keys = set()
-    for key, label, value in _payloads(event.type, data):
-        payload_keys.add(key)
-        try:
-            budget.check(value, f'{where} {label}')
-        except PayloadError as exc:
-            raise ImportRejected(str(exc)) from None
-    for key, value in data.items():
-        if key in payload_keys or key == 'workflow':  # the snapshot is checked against the workflow definition
-            continue
-        problem = _field_problem(key, value)
-        if problem is not None:
-            raise ImportRejected(f'{where}: {key} {problem}')
-        if not isinstance(value, str):
-            try:
-                budget.check(value, f'{where} {key}')
-            except PayloadError as exc:
-                raise ImportRejected(str(exc)) from None
-
-
-def _payloads(event_type: EventType, data: Mapping[str, Any]) -> Iterator[tuple[str, str, Any]]:
-    """``(key, label, value)`` of the payloads in event data, as the engine checked each of them on its own."""
-    for key in ('input', 'output'):
-        if key not in data:
-            continue
-        value = data[key]
-        gathered = (key, event_type) in (('input', EventType.NODE_STARTED), ('output', EventType.EXECUTION_COMPLETED))
-        if gathered and isinstance(value, Mapping):  # one payload per node id (and the execution input)
-            yield from ((key, f'{key}.{name}', part) for name, part in value.items())
-        else:
-            yield key, key, value
-
-
-def _field_problem(key: str, value: Any) -> str | None:
-    if key in _INT_FIELDS:
-        if isinstance(value, bool) or not isinstance(value, int) or not MIN_INT <= value <= MAX_INT:
-            return f'must be an integer, got {_preview(value)}'
-    elif key == 'delay_seconds':
-        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-            return f'must be a number of seconds, got {_preview(value)}'
-    elif key in _TEXT_FIELDS:
-        if value is not None and not isinstance(value, str):
-            return f'must be text, got {_kind(value)}'
-        if value is not None and len(value) > _TEXT_FIELDS[key]:
-            return f'is {len(value):,} characters long; at most {_TEXT_FIELDS[key]:,} are accepted'
-    elif key in _ID_FIELDS:
-        if value is not None and not (isinstance(value, str) and NODE_ID_PATTERN.match(value)):
-            return f'must be null or an id (letters, digits, "_.-", at most 64), got {_preview(value)}'
-    elif key in _ID_LIST_FIELDS:
-        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-            return 'must be a list of node ids'
-    elif key == 'reused':
-        if not isinstance(value, bool):
-            return f'must be true or false, got {_preview(value)}'
-    elif isinstance(value, str) and len(value) > MAX_ERROR_CHARS:
-        return f'is {len(value):,} characters long; at most {MAX_ERROR_CHARS:,} are accepted'
-    return None
-
-
-def _preview(value: Any, limit: int = 40) -> str:
-    """A short, quoted rendering of an untrusted value for a message."""
-    text = repr(value) if not isinstance(value, dict | list) else _kind(value)
-    return text if len(text) <= limit else text[: limit - 1] + '…'
-
-
-def _check_sequence(events: list[Event]) -> str:
-    original_id = events[0].execution_id
-    if not EXECUTION_ID_PATTERN.match(original_id):
-        raise ImportRejected(f'execution id {original_id!r} is not valid (letters, digits, "_.-", at most 40)')
-    for index, event in enumerate(events):
-        if event.execution_id != original_id:
-            raise ImportRejected(
-                f'events[{index}] belongs to execution {event.execution_id!r}, not {original_id!r}: '
-                'an export holds the events of one execution'
-            )
-        if event.seq != index + 1:
-            raise ImportRejected(
-                f'events[{index}] has seq {event.seq}, expected {index + 1}: seq must run 1..n without gaps'
-            )
-    if events[0].type != EventType.EXECUTION_QUEUED:
-        raise ImportRejected(f'the first event must be {EventType.EXECUTION_QUEUED}, got {events[0].type}')
-    for index, event in enumerate(events[:-1]):
-        if event.type in TERMINAL_EXECUTION_EVENTS:
-            raise ImportRejected(
-                f'events[{index}] ({event.type}) ends the execution but {len(events) - index - 1} event(s) follow it'
-            )
-    if events[-1].type not in TERMINAL_EXECUTION_EVENTS:
-        raise ImportRejected(
-            f'the execution never finished (the last event is {events[-1].type}); only finished executions can be '
-            'imported'
-        )
-    return original_id
-
-
-def _check_against_workflow(events: list[Event], workflow: Workflow, registry: NodeRegistry) -> list[Event]:
-    """Node ids and the ``execution.queued`` event must match the workflow; returns the events to store."""
-    queued = events[0]
-    data = queued.data
-    if data.get('workflow_id') != workflow.id:
-        raise ImportRejected(
-            f'{EventType.EXECUTION_QUEUED} names workflow {data.get("workflow_id")!r} but the export holds the '
-            f'definition of {workflow.id!r}'
-        )
-    node_ids = [node.id for node in workflow.spec.nodes]
-    listed = data.get('nodes')
-    if listed is not None and listed != node_ids:
-        raise ImportRejected(f'{EventType.EXECUTION_QUEUED} lists nodes {listed!r}, but the workflow has {node_ids!r}')
-    known = set(node_ids)
-    for index, event in enumerate(events):
-        if event.type not in NODE_EVENTS:
-            if event.node_id is not None:
-                raise ImportRejected(
-                    f'events[{index}] ({event.type}) names node {event.node_id!r}, but {event.type} has no node'
-                )
-            unknown = [node for node in event.data.get('failed_nodes') or [] if node not in known]
-            if unknown:
-                raise ImportRejected(f'events[{index}] ({event.type}) lists node {unknown[0]!r}, not in the workflow')
-            continue
-        if event.node_id not in known:
-            raise ImportRejected(f'events[{index}] ({event.type}) names node {event.node_id!r}, not in the workflow')
-        target = event.data.get('target') if event.type == EventType.DATA_FLOW else None
-        if event.type == EventType.DATA_FLOW and target not in known:
-            raise ImportRejected(f'events[{index}] ({event.type}) sends data to {target!r}, not in the workflow')
-    from_node = data.get('from_node')
-    if from_node is not None and from_node not in known:
-        raise ImportRejected(f'{EventType.EXECUTION_QUEUED} reruns from node {from_node!r}, not in the workflow')
-    snapshot = data.get('workflow')
-    if snapshot is None:
-        # Replay draws the graph from the snapshot in execution.queued: give it the exported definition.
-        first = replace(queued, data={**data, 'workflow': workflow.definition()})
-        return [first, *events[1:]]
-    try:
-        recorded = parse_workflow(snapshot, registry)
-    except WorkflowError as exc:
-        raise ImportRejected(f'the workflow snapshot in {EventType.EXECUTION_QUEUED} is not valid: {exc}') from None
-    if recorded.definition() != workflow.definition():
-        raise ImportRejected(
-            f'the workflow snapshot in {EventType.EXECUTION_QUEUED} differs from the exported workflow definition'
-        )
-    return events
-
-
-def _kind(value: Any) -> str:
-    if value is None:
-        return 'nothing'
-    return {dict: 'an object', list: 'a list', str: 'a string', bool: 'a boolean'}.get(
-        type(value), type(value).__name__
-    )
+def _safe_filename(name: str) -> str:
+    return ''.join(c if c.isalnum() or c in '-_.' else '_' for c in name)

@@ -1,11 +1,20 @@
-"""The JSON shapes the API (and exports) show of engine state: one place, so every route says it the same way."""
+"""The JSON shapes the API shows: one place, so every route says it the same way."""
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from flowmon.engine.core.events import Event
 from flowmon.engine.core.state import ExecutionState
+from flowmon.store.history import StoredWorkflow
+
+from .history import Position
+
+if TYPE_CHECKING:  # annotations only: exchange imports these views (through its export format)
+    from .deliveries import Queued
+    from .exchange import ImportedExecution
 
 
 def execution_summary(state: ExecutionState) -> dict[str, Any]:
@@ -38,6 +47,50 @@ def execution_summary(state: ExecutionState) -> dict[str, Any]:
             for node in state.nodes.values()
         },
     }
+
+
+def position_summary(position: Position) -> dict[str, Any]:
+    """``GET /api/executions/{id}/state?at=k``: the execution summary as of position k, and where k is."""
+    return {
+        **execution_summary(position.state),
+        'position': {'at': position.at, 'events': position.events, 'elapsed_s': position.elapsed_s},
+    }
+
+
+def event_view(event: Event) -> dict[str, Any]:
+    """An event of ``GET /api/executions/{id}/events``: :meth:`Event.marshal` without the execution id the path
+    already names."""
+    marshalled = event.marshal()
+    del marshalled['execution_id']
+    return marshalled
+
+
+def workflow_listing(stored: StoredWorkflow) -> dict[str, Any]:
+    """A workflow in ``GET /api/workflows``."""
+    return {
+        'id': stored.id,
+        'name': stored.name,
+        'description': stored.definition.get('description'),
+        'nodes': len(stored.definition.get('nodes', [])),
+        'updated_at': stored.updated_at.isoformat(),
+    }
+
+
+def page_view(items: list[dict[str, Any]], total: int, limit: int, offset: int) -> dict[str, Any]:
+    """One page of a list: ``{"items", "total", "limit", "offset"}``."""
+    return {'items': items, 'total': total, 'limit': limit, 'offset': offset}
+
+
+def imported_view(imported: ImportedExecution) -> dict[str, Any]:
+    """``POST /api/executions/import``: the new id, the original one, its final status and how many events."""
+    return asdict(imported)
+
+
+def queued_view(queued: Queued) -> dict[str, Any]:
+    """``POST /api/webhooks/deliveries``: the delivery's ids and status, and its secret when flowmon generated it
+    (the receiver needs it to verify)."""
+    answer = {'id': queued.id, 'webhook_id': queued.webhook_id, 'status': queued.status}
+    return answer if queued.secret is None else {**answer, 'secret': queued.secret}
 
 
 def _iso(value: datetime | None) -> str | None:

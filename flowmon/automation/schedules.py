@@ -18,6 +18,7 @@ from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import select
 
 from flowmon.automation.triggers import upsert_automation
+from flowmon.engine.core import log_context
 from flowmon.engine.core.events import utcnow
 from flowmon.engine.model import Workflow
 from flowmon.infra.timers import Timers
@@ -50,11 +51,8 @@ class ScheduleService:
         clock: Callable[[], datetime] = utcnow,
         misfire_grace_s: int = MISFIRE_GRACE_S,
     ) -> None:
-        self._db = db
-        self._catalog = catalog
-        self._timers = timers
-        self._start = start_execution
-        self._clock = clock
+        self._db, self._catalog, self._timers = db, catalog, timers
+        self._start, self._clock = start_execution, clock
         self.misfire_grace_s = misfire_grace_s
         self._paused: set[str] = set()
         self._specs: dict[str, tuple[str, str]] = {}  # workflow id -> (cron, timezone) armed
@@ -68,7 +66,10 @@ class ScheduleService:
             try:
                 workflow = await self._catalog.get(stored.id)
             except ValueError as exc:
-                log.error('workflow %s has an invalid stored definition; no schedule: %s', stored.id, exc)
+                log.error(
+                    'workflow %s has an invalid stored definition; no schedule: %s', stored.id, exc,
+                    extra=log_context.about(workflow_id=stored.id),
+                )  # fmt: skip
                 continue
             self.sync(stored.id, workflow)
         self._catalog.listeners.append(self.sync)
@@ -130,17 +131,23 @@ class ScheduleService:
         return await self.info(workflow_id)
 
     async def _fire(self, workflow_id: str) -> None:
+        about = log_context.about(workflow_id=workflow_id)
         try:
             input = {'trigger': 'schedule', 'fired_at': self._clock().isoformat()}
             execution_id = await self._start(workflow_id, input)
         except LookupError:
-            log.warning('scheduled workflow %s no longer exists; schedule removed', workflow_id)
+            log.warning('scheduled workflow %s no longer exists; schedule removed', workflow_id, extra=about)
             self.sync(workflow_id, None)
             return
         except Exception:
-            log.exception('scheduled run of workflow %s could not start', workflow_id)
+            log.exception('scheduled run of workflow %s could not start', workflow_id, extra=about)
             return
-        log.info('scheduled run of workflow %s started: %s', workflow_id, execution_id)
+        log.info(
+            'scheduled run of workflow %s started: %s',
+            workflow_id,
+            execution_id,
+            extra={**about, 'execution_id': execution_id},
+        )
 
     def _require(self, workflow_id: str) -> tuple[str, str]:
         spec = self._specs.get(workflow_id)

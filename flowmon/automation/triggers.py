@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
+from flowmon.engine.core import log_context
 from flowmon.engine.core.events import utcnow
 from flowmon.engine.core.payload import PayloadBudget, PayloadError, PayloadTooLarge
 from flowmon.infra.secretbox import SecretBox
@@ -70,12 +71,8 @@ class TriggerService:
         budget: PayloadBudget | None = None,
     ) -> None:
         self.budget = budget or PayloadBudget()
-        self._db = db
-        self._box = box
-        self._catalog = catalog
-        self._start = start_execution
-        self._clock = clock
-        self._wall = wall
+        self._db, self._box, self._catalog = db, box, catalog
+        self._start, self._clock, self._wall = start_execution, clock, wall
         self._locks: dict[tuple[str, str], tuple[asyncio.Lock, int]] = {}
         self._secret_lock = asyncio.Lock()  # two first reveals at once must not create two secrets
 
@@ -162,7 +159,8 @@ class TriggerService:
             lock, users = self._locks.pop(key)
             if users > 1:
                 self._locks[key] = (lock, users - 1)
-        log.info('workflow %s triggered by webhook %s: execution %s', workflow_id, message_id, execution_id)
+        ids = log_context.about(execution_id=execution_id, workflow_id=workflow_id)
+        log.info('workflow %s triggered by webhook %s: execution %s', workflow_id, message_id, execution_id, extra=ids)
         return Received(execution_id=execution_id, replayed=False)
 
     async def prune(self) -> None:
@@ -183,7 +181,10 @@ class TriggerService:
             async with self._db.engine.begin() as conn:
                 await conn.execute(inbound.insert().values(received_at=self._clock(), **values))
         except IntegrityError:
-            log.warning('webhook %s for %s was recorded twice', message_id, workflow_id)
+            log.warning(
+                'webhook %s for %s was recorded twice', message_id, workflow_id,
+                extra=log_context.about(workflow_id=workflow_id),
+            )  # fmt: skip
 
     async def _row(self, workflow_id: str) -> _Secrets | None:
         """The workflow's trigger secrets, opened."""

@@ -23,6 +23,7 @@ from flowmon.delivery.notify import Notifier, WebhookEventType
 from flowmon.delivery.policy import TERMINAL_STATUSES, DeliveryStatus, RetrySchedule, classify, decide
 from flowmon.delivery.queries import concurrency_key
 from flowmon.delivery.sender import Sender
+from flowmon.engine.core import log_context
 from flowmon.infra.timers import Timers
 
 log = logging.getLogger(__name__)
@@ -112,6 +113,7 @@ class AttemptRunner:
         task.add_done_callback(lambda _: self.inflight.discard(delivery_id))
 
     async def _claim_and_send(self, delivery_id: str, trigger: str, key: str, known: Mapping[str, Any] | None) -> None:
+        log_context.bind(delivery_id=delivery_id)  # a task of its own: its log lines are about this delivery
         await self.limits.reserve(key)
         slot = _Slot(self.limits, key)
         try:
@@ -141,6 +143,8 @@ class AttemptRunner:
             slot.release()
 
     async def _send(self, claim: Claim, slot: _Slot) -> None:
+        ids = log_context.about(delivery_id=claim.delivery_id, execution_id=claim.execution_id)
+        log_context.bind(**ids)  # the attempt's own task: httpx's request line says which delivery it was
         outcome = await self._sender.send(claim)
         slot.release()  # the destination is done with us: recording the outcome need not hold its slot
         decision = decide(
@@ -161,7 +165,7 @@ class AttemptRunner:
             await self._endpoints.refresh()
         log.info(
             'webhook %s %s attempt %d -> %s in %.0f ms: %s', claim.delivery_id, claim.webhook_id, claim.n,
-            outcome.status_code or outcome.error_class, outcome.duration_ms, decision.status.value,
+            outcome.status_code or outcome.error_class, outcome.duration_ms, decision.status.value, extra=ids,
         )  # fmt: skip
         facts = {'attempt': claim.n, 'status_code': outcome.status_code, 'error_class': outcome.error_class}
         self._notify.publish(WebhookEventType.ATTEMPTED, claim, status=decision.status, **facts)
@@ -172,12 +176,14 @@ class AttemptRunner:
             self._notify.publish(WebhookEventType(f'webhook.{decision.status.value}'), claim, **facts)
             self._notify.settled(claim.delivery_id)
         if health is not None and health.disabled_reason is not None:
-            log.warning('webhook endpoint %s disabled: %s', claim.endpoint_id, health.disabled_reason)
+            log.warning('webhook endpoint %s disabled: %s', claim.endpoint_id, health.disabled_reason, extra=ids)
             self._notify.publish(WebhookEventType.ENDPOINT_DISABLED, claim, reason=health.disabled_reason)
 
     def _missed(self, delivery_id: str, miss: ClaimMiss) -> None:
         if miss.cancelled_now:
             self._notify.changed()
+            if miss.row is not None:
+                self._notify.publish(WebhookEventType.CANCELLED, miss.row, reason=miss.reason)
             self._notify.settled(delivery_id)
         elif miss.status in (DeliveryStatus.PENDING, DeliveryStatus.RETRYING) and miss.next_attempt_at is not None:
             self.arm(delivery_id, miss.next_attempt_at, None)  # woke early or was rescheduled: wait again

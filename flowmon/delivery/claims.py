@@ -42,6 +42,8 @@ class ClaimMiss:
     status: str | None
     next_attempt_at: datetime | None = None
     cancelled_now: bool = False
+    row: Mapping[str, Any] | None = None  # the delivery row and why, when the claim cancelled it (cancelled_now)
+    reason: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -126,7 +126,7 @@ class Ledger:
                 if found_endpoint is None or not found_endpoint.enabled:
                     reason = 'endpoint_deleted' if found_endpoint is None else 'endpoint_disabled'
                     await _cancel(conn, delivery_id, reason, now, attempts_back=1)
-                    return ClaimMiss(status=DeliveryStatus.CANCELLED.value, cancelled_now=True)
+                    return ClaimMiss(status=DeliveryStatus.CANCELLED.value, cancelled_now=True, row=row, reason=reason)
                 endpoint = self._box.open_row(endpoints, found_endpoint.id, found_endpoint._mapping)
                 url, auth = endpoint['url'], loads(endpoint['auth'])
                 headers = {**(loads(endpoint['headers']) or {}), **headers}

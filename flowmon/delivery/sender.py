@@ -45,10 +45,8 @@ class Sender:
         clock: Callable[[], datetime] = utcnow,
         wall: Callable[[], float] = time.time,
     ) -> None:
-        self.client = client
-        self.timeout_s = timeout_s
-        self._clock = clock
-        self._wall = wall
+        self.client, self.timeout_s = client, timeout_s
+        self._clock, self._wall = clock, wall
 
     def build_headers(self, claim: Claim, timestamp: int) -> tuple[dict[str, str], set[str]]:
         """The request headers for ``claim`` and the names whose values are credentials."""

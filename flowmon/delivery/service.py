@@ -35,6 +35,7 @@ from flowmon.delivery.policy import TERMINAL_STATUSES, DeliveryStatus, RetrySche
 from flowmon.delivery.queries import DeliveryQueries, DeliveryRecord, WebhookStats, concurrency_key
 from flowmon.delivery.sender import Sender
 from flowmon.engine.core.events import Event, utcnow
+from flowmon.engine.core.log_context import about
 from flowmon.engine.nodes.webhook import OutboundWebhook, WebhookAuth, WebhookReceipt, WebhookRejected
 from flowmon.engine.runtime.bus import EventBus
 from flowmon.infra.outbound import OutboundGuard, guarded_client
@@ -135,7 +136,11 @@ class DeliveryService:
         for delivery_id, when in await self.ledger.recover(
             now=now, schedule=self.config.schedule, rand=self._rand, expired_only=True
         ):
-            log.warning('webhook delivery %s: attempt lease expired; retrying', delivery_id)
+            log.warning(
+                'webhook delivery %s: attempt lease expired; retrying',
+                delivery_id,
+                extra=about(delivery_id=delivery_id),
+            )
             self.runner.arm(delivery_id, when, None)
         horizon = now + timedelta(seconds=self.config.arm_horizon_s)
         for delivery_id, when, key in await self.queries.waiting(before=horizon, limit=self.config.max_tasks):
@@ -219,6 +224,8 @@ class DeliveryService:
             self.runner.start_claimed(claim, key)
         for row, status in zip(rows, queued_as, strict=True):
             self.notifier.publish(WebhookEventType.QUEUED, row, status=status)
+            if status == DeliveryStatus.CANCELLED.value:  # for a disabled endpoint: settled before it started
+                self.notifier.publish(WebhookEventType.CANCELLED, row, reason=row['status_reason'])
             if row['status'] == DeliveryStatus.PENDING.value:
                 self.runner.dispatch(row['id'], 'first', concurrency_key(row['endpoint_id'], row['url']), known=row)
 
@@ -255,6 +262,9 @@ class DeliveryService:
         if await self.ledger.cancel(delivery_id, reason='cancelled by a user', now=self._clock()):
             self.timers.disarm(f'wh:{delivery_id}')
             self.notifier.changed()
+            record = await self.queries.record(delivery_id)
+            if record is not None:
+                self.notifier.publish(WebhookEventType.CANCELLED, record.to_json(), reason='cancelled by a user')
             self.notifier.settled(delivery_id)
             return
         if await self.queries.record(delivery_id) is None:

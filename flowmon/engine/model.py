@@ -81,7 +81,7 @@ class ScheduleSpec(BaseModel):
 
     model_config = ConfigDict(extra='forbid', frozen=True)
 
-    cron: str = Field(min_length=1, max_length=200)
+    cron: str = Field(min_length=1, max_length=200, examples=['*/5 * * * *', '0 3 * * mon-fri'])
     timezone: str = Field(default='UTC', min_length=1, max_length=64)
 
     @field_validator('cron')

@@ -8,6 +8,7 @@ date job still runs instead of being dropped, ``coalesce``, and one instance per
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -69,10 +70,9 @@ class Timers:
         )
 
     def disarm(self, job_id: str) -> None:
-        try:
+        """Remove the job (nothing happens when there is none)."""
+        with contextlib.suppress(JobLookupError):
             self.scheduler.remove_job(job_id)
-        except JobLookupError:
-            pass
 
     def armed(self, job_id: str) -> bool:
         return self.scheduler.get_job(job_id) is not None
@@ -82,16 +82,12 @@ class Timers:
         return None if job is None else job.next_run_time
 
     def pause(self, job_id: str) -> None:
-        try:
+        with contextlib.suppress(JobLookupError):
             self.scheduler.pause_job(job_id)
-        except JobLookupError:
-            pass
 
     def resume(self, job_id: str) -> None:
-        try:
+        with contextlib.suppress(JobLookupError):
             self.scheduler.resume_job(job_id)
-        except JobLookupError:
-            pass
 
     def job_ids(self, prefix: str = '') -> list[str]:
         return [job.id for job in self.scheduler.get_jobs() if job.id.startswith(prefix)]

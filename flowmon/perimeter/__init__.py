@@ -21,15 +21,16 @@ from nicegui import core
 from starlette.middleware import Middleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
+from flowmon.application.exchange import MAX_IMPORT_BYTES
 from flowmon.settings import Settings, public_origin
 
-from .bearer_first import BearerFirst
+from .bearer_first import METRICS_PATH, BearerFirst
 from .body_cap import BodyCap
 from .security_headers import SecurityHeaders
 from .sessions import install_storage_policy, remove_expired_storage, session_middleware_options
 from .token_gate import TokenGate
 
-LARGE_BODY_BYTES = 50 << 20
+LARGE_BODY_BYTES = MAX_IMPORT_BYTES  # an export file, imported by the API or uploaded from the executions page
 LARGE_BODY_PATHS = ('/api/executions/import', '/_nicegui/client/')  # the import route and NiceGUI's uploads
 OPEN_API_PATHS = frozenset({'/api/health'})
 
@@ -54,7 +55,8 @@ class Perimeter:
             BodyCap, default=settings.max_body_bytes, overrides=[(path, large) for path in LARGE_BODY_PATHS]
         )
         app.add_middleware(page_guard.cls, *page_guard.args, **page_guard.kwargs)
-        app.add_middleware(BearerFirst, gate=self.gate, open_paths=OPEN_API_PATHS)
+        guarded = () if settings.metrics_public else (METRICS_PATH,)
+        app.add_middleware(BearerFirst, gate=self.gate, open_paths=OPEN_API_PATHS, guarded_paths=guarded)
         app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.allowed_host_list)
         app.add_middleware(SecurityHeaders)
         core.sio.eio.cors_allowed_origins = socket_origins(settings)

@@ -3,7 +3,8 @@
 FastAPI parses a model-typed body before it runs the route's dependencies, so the API's own bearer check came
 after the whole body was buffered and parsed. This pure-ASGI middleware answers 401 (or 429 for a locked-out
 address, see :mod:`.token_gate`) from the headers alone. Unknown paths and wrong methods under ``/api/`` get
-401 too: a stranger learns nothing about the API's shape.
+401 too: a stranger learns nothing about the API's shape. Other paths that take the bearer token (``/metrics``, which
+Prometheus scrapes) are guarded the same way and count in the same limiter.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from .token_gate import Outcome, TokenGate, too_many_failures
 
 API_PREFIX = '/api/'
+METRICS_PATH = '/metrics'
 UNAUTHORIZED = 'missing or invalid token: send Authorization: Bearer <token>'
 
 
@@ -29,15 +31,22 @@ def bearer_token(scope: Scope) -> str | None:
 
 
 class BearerFirst:
-    """Guard every ``/api/`` path but ``open_paths`` with the token, from the headers only."""
+    """Guard every ``/api/`` path but ``open_paths``, and each of ``guarded_paths``, with the token, from the headers
+    only."""
 
-    def __init__(self, app: ASGIApp, gate: TokenGate, open_paths: Collection[str] = ()) -> None:
+    def __init__(
+        self, app: ASGIApp, gate: TokenGate, open_paths: Collection[str] = (), guarded_paths: Collection[str] = ()
+    ) -> None:
         self.app = app
         self.gate = gate
         self.open_paths = frozenset(open_paths)
+        self.guarded_paths = frozenset(guarded_paths)
+
+    def guards(self, path: str) -> bool:
+        return path in self.guarded_paths or (path.startswith(API_PREFIX) and path not in self.open_paths)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope['type'] == 'http' and scope['path'].startswith(API_PREFIX) and scope['path'] not in self.open_paths:
+        if scope['type'] == 'http' and self.guards(scope['path']):
             presented = bearer_token(scope)
             if presented is None:  # no credentials at all: nothing was guessed, nothing to count
                 await _unauthorized(scope, receive, send)

@@ -7,7 +7,7 @@ signed with the storage secret. Two things are adjusted here:
   another app on 127.0.0.1 could plant an id that later becomes signed in. :func:`start_new_session` replaces
   the id; it must run in HTTP code before the response starts (after that the cookie cannot change).
 - **Per-visitor state.** NiceGUI creates a storage entry and sets a cookie for every request without one; for
-  ``/api/`` and ``/hooks/`` callers (scripts, senders) that is memory spent on nobody. They get neither.
+  ``/api/``, ``/hooks/`` and ``/metrics`` callers (scripts, senders) that is memory spent on nobody. They get neither.
 """
 
 from __future__ import annotations
@@ -22,9 +22,11 @@ import nicegui.storage as ng_storage
 from nicegui import app
 from starlette.types import Receive, Scope, Send
 
+from .bearer_first import METRICS_PATH
+
 SESSION_COOKIE = 'flowmon_session'
 STATELESS_PREFIXES = ('/api/', '/hooks/', '/_docs/')
-STATELESS_PATHS = frozenset({'/docs', '/openapi.json'})
+STATELESS_PATHS = frozenset({'/docs', '/openapi.json', METRICS_PATH})
 
 log = logging.getLogger(__name__)
 

@@ -1,30 +1,35 @@
-"""The async database: engine creation, dialect set-up, schema creation and the hot path's bulk inserts."""
+"""The async database: engine creation, dialect set-up, schema upgrades (locking) and the hot path's bulk inserts."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+import logging
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Table, event, inspect
-from sqlalchemy.engine import Connection, Dialect, make_url
+from sqlalchemy import Table, event, func, select
+from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
-from sqlmodel import SQLModel
 
 from flowmon.store import webhook_tables as _webhook_tables  # noqa: F401  (registers the webhook tables too)
 
-from . import tables  # noqa: F401  (registers the tables on SQLModel.metadata)
+from . import migrate, tables  # noqa: F401  (tables registers the tables on SQLModel.metadata)
 from .codec import to_db_time
 
 TimeEncoder = Callable[[datetime | None], Any]
+# pg_advisory_xact_lock key for schema upgrades ('flowmon' in ASCII): one process migrates, the others wait.
+SCHEMA_LOCK_KEY = 0x666C6F776D6F6E
+
+log = logging.getLogger(__name__)
 
 
 class Database:
-    """Owns the SQLAlchemy async engine. ``start`` creates the schema; ``stop`` disposes the pool."""
+    """Owns the SQLAlchemy async engine. ``start`` brings the schema up to date; ``stop`` disposes the pool."""
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -46,10 +51,57 @@ class Database:
         """Runs steps of bulk statements in one transaction (see :class:`BulkWriter`)."""
         return BulkWriter(self)
 
-    async def start(self) -> None:
+    async def start(self) -> migrate.MigrationReport:
+        """Upgrade the schema to the newest revision (Alembic ``upgrade head``); logs what changed."""
+        report = await self.upgrade()
+        if report.changed:
+            for line in report.lines():
+                log.info('database schema: %s', line)
+        return report
+
+    async def upgrade(self, revision: str = 'head') -> migrate.MigrationReport:
+        """Bring the schema to ``revision`` in one transaction that holds the schema lock (see :func:`migrate.upgrade`;
+        raises :class:`migrate.SchemaError` when that cannot be done)."""
+        migrate.resolve(revision)  # an unknown revision is refused before anything is created
+        self._make_directory()
+        async with self._schema_transaction() as conn:
+            return await conn.run_sync(migrate.upgrade, revision)
+
+    async def revision(self) -> str | None:
+        """The schema revision of the database; None when it is empty, missing, or made before migrations."""
+        path = self._sqlite_path()
+        if path is not None and not path.exists():
+            return None  # do not create a database file just to say there is none
+        async with self.engine.connect() as conn:
+            return await conn.run_sync(migrate.current_revision)
+
+    @asynccontextmanager
+    async def _schema_transaction(self) -> AsyncIterator[AsyncConnection]:
+        """A transaction that only one process at a time holds, with transactional DDL on both dialects.
+
+        PostgreSQL: a transaction-scoped advisory lock (released by the commit). SQLite: ``BEGIN IMMEDIATE`` takes
+        the write lock at once; it also makes the DDL transactional, which Python's sqlite3 driver otherwise does
+        not (it opens a transaction only before INSERT, UPDATE and DELETE, so a failed migration would leave
+        half its tables behind).
+        """
         async with self.engine.begin() as conn:
-            await conn.run_sync(SQLModel.metadata.create_all)
-            await conn.run_sync(_add_missing_columns)
+            if self.is_sqlite:
+                await conn.exec_driver_sql('BEGIN IMMEDIATE')
+            elif conn.dialect.name == 'postgresql':
+                await conn.execute(select(func.pg_advisory_xact_lock(SCHEMA_LOCK_KEY)))
+            yield conn
+
+    def _sqlite_path(self) -> Path | None:
+        """The database file, for a file-based SQLite database."""
+        url = make_url(self.url)
+        if url.get_backend_name() != 'sqlite' or not url.database or url.database == ':memory:':
+            return None
+        return Path(url.database)
+
+    def _make_directory(self) -> None:
+        path = self._sqlite_path()
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
 
     async def stop(self) -> None:
         await self.engine.dispose()
@@ -242,30 +294,10 @@ _SECONDS_KEPT = 4096
 _THREE_DIGITS = [f'{n:03d}' for n in range(1000)]
 
 
-def _add_missing_columns(conn: Connection) -> None:
-    """Bring a database made by an earlier flowmon up to date with columns added since (nullable ones only).
-
-    ``create_all`` creates missing tables but never alters existing ones; ``ALTER TABLE ... ADD COLUMN`` is
-    standard SQL, so this stays portable. Anything beyond adding a nullable column needs a real migration.
-    """
-    inspector = inspect(conn)
-    for table in SQLModel.metadata.sorted_tables:
-        if not inspector.has_table(table.name):
-            continue
-        present = {column['name'] for column in inspector.get_columns(table.name)}
-        for column in table.columns:
-            if column.name in present or not column.nullable:
-                continue
-            kind = column.type.compile(dialect=conn.dialect)
-            conn.exec_driver_sql(f'ALTER TABLE {table.name} ADD COLUMN {column.name} {kind}')
-
-
 def _create_engine(url: str) -> AsyncEngine:
     parsed = make_url(url)
     if parsed.get_backend_name() != 'sqlite':
         return create_async_engine(url, pool_pre_ping=True)
-    if parsed.database and parsed.database != ':memory:':
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_async_engine(url, connect_args={'timeout': 30})
 
     @event.listens_for(engine.sync_engine, 'connect')

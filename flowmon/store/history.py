@@ -179,16 +179,10 @@ class History:
             ]
 
     async def load_state(self, execution_id: str) -> ExecutionState | None:
-        """The execution's state folded from its stored events (None when unknown)."""
+        """The execution's state folded from its stored events (None when unknown), on the event loop: for
+        start-up recovery. Pages and routes read state through the application's history, which folds in a
+        worker thread and keeps finished executions' folds."""
         return fold(await self.events(execution_id))
-
-    async def workflow_snapshot(self, execution_id: str) -> dict[str, Any] | None:
-        """The workflow definition the execution ran with (from its ``execution.queued`` event)."""
-        first = await self.events(execution_id, limit=1)
-        if not first or first[0].type != EventType.EXECUTION_QUEUED:
-            return None
-        definition = first[0].data.get('workflow')
-        return dict(definition) if isinstance(definition, dict) else None
 
 
 def _workflow(row: Any) -> StoredWorkflow:

@@ -87,11 +87,8 @@ class ExecutionMetrics:
         slow_refresh: float = 5.0,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._db = db
-        self._change_counter = change_counter
-        self.min_interval = min_interval
-        self.max_age = max_age
-        self._monotonic = monotonic
+        self._db, self._change_counter, self._monotonic = db, change_counter, monotonic
+        self.min_interval, self.max_age = min_interval, max_age
         self._last: MetricsSnapshot | None = None
         self._last_at = -math.inf
         self._last_changes: int | None = None

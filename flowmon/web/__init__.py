@@ -1,6 +1,7 @@
 """The NiceGUI web app: one root page (header + routed frame) and one routes table for every page.
 
-Every page module has ``create(services, **path_and_query_params)``; adding a page is one line in
+Every page module has ``create(application, **path_and_query_params)``: pages get the application layer
+(:class:`~flowmon.application.Application`) and hold view state only. Adding a page is one line in
 :data:`ROUTES` (query parameters arrive as keyword arguments of the same name, as strings).
 """
 
@@ -13,8 +14,8 @@ from typing import Any
 from nicegui import Client, app, ui
 from nicegui import app as nicegui_app
 
-from flowmon.services import Services
-from flowmon.web.shell import CONNECTION_SCRIPT, Shell
+from flowmon.application import Application
+from flowmon.web.shell import Shell
 
 from .auth import is_signed_in
 from .format import TIMEZONE_KEY, remember_timezone
@@ -43,29 +44,29 @@ ROUTES: dict[str, PageBuilder] = {
 SESSION_CHECK_INTERVAL = 2.0  # a browser signed out in another tab loses this one's page within this time
 
 
-def install_web(services: Services) -> None:
-    """Web-wide set-up, before ``ui.run``: the shared CSS and script. The sign-in middleware
+def install_web() -> None:
+    """Web-wide set-up, before ``ui.run``: the shared CSS. The sign-in middleware
     (:class:`~flowmon.web.sign_in.SignInMiddleware`) is placed in the stack by :mod:`flowmon.perimeter`."""
     ui.add_css(CSS + EVENT_LOG_CSS + EDGE_CSS, shared=True)
-    ui.add_body_html(CONNECTION_SCRIPT, shared=True)
     nicegui_app.on_delete(release_on_delete)  # a closed page's objects are freed at once, not by a full collection
 
 
-def build_root(services: Services) -> Callable[[], None]:
+def build_root(application: Application) -> Callable[[], None]:
     """The root page builder handed to ``ui.run``: the shell and the guarded routed frame."""
-    routes = {path: with_error_panel(partial(create, services)) for path, create in ROUTES.items()}
+    routes = {path: with_error_panel(partial(create, application)) for path, create in ROUTES.items()}
+    token = application.token
 
     def root() -> None:
         client = ui.context.client
-        shell = Shell(services)
-        frame = GuardedSubPages(routes, token=services.token, on_auth_checked=shell.set_signed_in).classes('fm-frame')
+        shell = Shell(application)
+        frame = GuardedSubPages(routes, token=token, on_auth_checked=shell.set_signed_in).classes('fm-frame')
 
         def check_session() -> None:
-            if shell.signed_in and not is_signed_in(services.token):
+            if shell.signed_in and not is_signed_in(token):
                 frame.refresh()  # re-render: the frame now shows the sign-in form instead of data
 
         ui.timer(SESSION_CHECK_INTERVAL, check_session)
-        client.on_connect(lambda: _learn_timezone(client, services.token))
+        client.on_connect(lambda: _learn_timezone(client, token))
 
     return root
 

@@ -4,35 +4,45 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from nicegui import ui
 
-from flowmon.engine.core.payload import PayloadError
-from flowmon.engine.model import WorkflowError
-from flowmon.services import NotFound, Services
+from flowmon.application import Application
+from flowmon.application.errors import AppError, NotFound, RefusedPayload
 
 from .auth import LOGIN_PATH, is_signed_in
 
 log = logging.getLogger(__name__)
 
 T = TypeVar('T')
+Kind = Literal['positive', 'info']
 
 
-async def guarded(
-    services: Services,
-    what: str,
-    action: Callable[[], Awaitable[T]],
-    expected: tuple[type[Exception], ...] = (),
-) -> T | None:
-    """Run ``action`` for a signed-in visitor; an ``expected`` error is a notify naming it. None when refused."""
-    if not is_signed_in(services.token):
-        ui.notify('Your session has ended: sign in again.', type='warning')
-        ui.navigate.to(LOGIN_PATH)
+async def found(lookup: Awaitable[T]) -> T | None:
+    """What ``lookup`` finds, or None when that does not exist (a page then shows its "not found" panel)."""
+    try:
+        return await lookup
+    except NotFound:
+        return None
+
+
+def signed_in(application: Application) -> bool:
+    """Whether the visitor acting is still signed in; if not, says so and sends them to the sign-in page."""
+    if is_signed_in(application.token):
+        return True
+    ui.notify('Your session has ended: sign in again.', type='warning')
+    ui.navigate.to(LOGIN_PATH)
+    return False
+
+
+async def guarded(application: Application, what: str, action: Callable[[], Awaitable[T]]) -> T | None:
+    """Run ``action`` for a signed-in visitor; a refusal is a notify naming it. None when refused."""
+    if not signed_in(application):
         return None
     try:
         return await action()
-    except expected as exc:
+    except AppError as exc:
         ui.notify(f'Could not {what}: {exc}', type='negative', multi_line=True)
     except Exception:
         log.exception('could not %s', what)
@@ -40,26 +50,31 @@ async def guarded(
     return None
 
 
-async def run_workflow(services: Services, workflow_id: str, input: dict[str, Any] | None = None) -> str | None:
+async def act(
+    application: Application, what: str, action: Callable[[], Awaitable[T]], done: str, kind: Kind = 'positive'
+) -> T | None:
+    """:func:`guarded`, and a notify saying ``done`` when the action went through."""
+    result = await guarded(application, what, action)
+    if result is not None:
+        ui.notify(done, type=kind)
+    return result
+
+
+async def run_workflow(application: Application, workflow_id: str, input: dict[str, Any] | None = None) -> str | None:
     """Start ``workflow_id`` and open its execution page; returns the new id (None when refused)."""
-    if not is_signed_in(services.token):
-        ui.notify('Your session has ended: sign in again.', type='warning')
-        ui.navigate.to(LOGIN_PATH)
+    if not signed_in(application):
         return None
     try:
-        execution_id = await services.start_execution(workflow_id, input or {})
+        execution_id = await application.executions.start(workflow_id, input or {})
     except NotFound:
         ui.notify(f'Workflow {workflow_id!r} no longer exists.', type='negative')
         return None
-    except WorkflowError as exc:
-        ui.notify(f'Workflow {workflow_id!r} is not valid any more: {exc}', type='negative', multi_line=True)
-        return None
-    except PayloadError as exc:  # the input is over the payload budget
+    except RefusedPayload as exc:  # the input is over the payload budget
         ui.notify(f'The input was not accepted: {exc}.', type='negative', multi_line=True)
         return None
-    except RuntimeError as exc:  # the engine is stopping
+    except AppError as exc:  # the stored workflow no longer validates, or flowmon is stopping
         log.warning('run of %s refused: %s', workflow_id, exc)
-        ui.notify(f'Cannot start now: {exc}', type='negative')
+        ui.notify(f'Cannot run {workflow_id!r}: {exc}', type='negative', multi_line=True)
         return None
     ui.navigate.to(f'/executions/{execution_id}')
     return execution_id

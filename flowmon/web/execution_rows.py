@@ -11,8 +11,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from flowmon.application.history import ExecutionRecord
 from flowmon.engine.core.state import ExecutionState
-from flowmon.store.history import ExecutionRecord
 
 from .filters import ExecutionFilter
 

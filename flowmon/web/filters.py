@@ -12,9 +12,9 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from urllib.parse import urlencode
 
+from flowmon.application.dashboard import utc_midnight
+from flowmon.application.history import ExecutionQuery, ExecutionRecord
 from flowmon.engine.core.state import EXECUTION_STATUSES, ExecutionState
-from flowmon.store.history import ExecutionRecord
-from flowmon.store.metrics import utc_midnight
 
 # Relative windows, in the order the filter bar offers them.
 RELATIVE_WINDOWS: dict[str, tuple[str, timedelta | None]] = {
@@ -95,6 +95,18 @@ class ExecutionFilter:
             day = _parse_day(self.until)
             end = datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(days=1) if day else None
         return start, end
+
+    def history_query(self, now: datetime, page_size: int) -> ExecutionQuery:
+        """What to ask the history for: this filter's executions, on its page of ``page_size`` rows."""
+        since, until = self.window(now)
+        return {
+            'workflow_id': self.workflow_id,
+            'status': self.status,
+            'since': since,
+            'until': until,
+            'limit': page_size,
+            'offset': (self.page - 1) * page_size,
+        }
 
     @property
     def is_empty(self) -> bool:

@@ -4,12 +4,13 @@ Such text reaches the page as text: labels, tooltips, :class:`~flowmon.web.widge
 multi-line text, Vue's ``{{ }}`` and ``textContent`` in flowmon's components. Never through ``ui.markdown``,
 ``ui.code`` (a markdown fence that a ``````` in the text ends), ``innerHTML`` or ``v-html``.
 
-Where HTML has to be built from strings (the scrubber's SVG strip, the output diff, the DAG's edge layer, ECharts
-tooltips), it is built here: :func:`tag` escapes every text child and attribute value with :func:`escape`
+Where HTML has to be built from strings (the scrubber's SVG strip, the output diff, the Gantt's ECharts tooltips),
+it is built here: :func:`tag` escapes every text child and attribute value with :func:`escape`
 (``html.escape`` with quotes), and only what it returns, a :class:`Markup`, can be put on the page, by
 :class:`Html`. ``Markup + str`` is a plain ``str`` again, so an f-string with a raw value in it cannot pass for
-markup (mypy says so, and :class:`Html` refuses it at run time). In JavaScript the same rule is
-:data:`JS_ESCAPE`. ``tests/unit/test_markup_sinks.py`` fails when another sink appears anywhere in ``flowmon/web``.
+markup (mypy says so, and :class:`Html` refuses it at run time). In JavaScript the same rule is ``esc()`` of
+``widgets/lib/fm-escape.js`` (``tests/js/escape.test.js`` checks it maps the same characters to the same entities).
+``tests/unit/test_markup_sinks.py`` fails when another sink appears anywhere in ``flowmon/web``.
 """
 
 from __future__ import annotations
@@ -20,12 +21,6 @@ from collections.abc import Iterable
 from nicegui import ui
 
 VOID_TAGS = frozenset({'br', 'img', 'input', 'hr', 'meta', 'link', 'wbr'})
-
-# The same rule for JavaScript formatters that return HTML (ECharts tooltips): `esc(text)` before concatenating.
-JS_ESCAPE = (
-    'const esc = (text) => String(text).replace(/[&<>"\']/g, '
-    "(c) => ({'&': '&amp;', '<': '&lt;', '>': '&gt;', '\"': '&quot;', \"'\": '&#x27;'})[c]);"
-)
 
 
 class Markup(str):

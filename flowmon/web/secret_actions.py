@@ -4,17 +4,15 @@ from __future__ import annotations
 
 from nicegui import ui
 
-from flowmon.services import Conflict, NotFound, Services
-from flowmon.store.secrets import SecretInfo, SecretInvalid, TooManySecrets
+from flowmon.application import Application
+from flowmon.application.secrets import SecretInfo
 
 from .actions import guarded
 
-EXPECTED_ERRORS = (SecretInvalid, TooManySecrets, NotFound, Conflict)
 
-
-async def save_secret(services: Services, name: str, value: str) -> SecretInfo | None:
+async def save_secret(application: Application, name: str, value: str) -> SecretInfo | None:
     """Create or replace ``name``; the notify says which (never the value)."""
-    saved = await guarded(services, 'save the secret', lambda: services.put_secret(name, value), EXPECTED_ERRORS)
+    saved = await guarded(application, 'save the secret', lambda: application.secrets.put(name, value))
     if saved is None:
         return None
     info, created = saved
@@ -22,14 +20,14 @@ async def save_secret(services: Services, name: str, value: str) -> SecretInfo |
     return info
 
 
-async def delete_secret(services: Services, name: str) -> bool:
+async def delete_secret(application: Application, name: str) -> bool:
     """Delete ``name``; refused (with the workflows named) while a workflow uses it."""
-    done = await guarded(services, 'delete the secret', lambda: _delete(services, name), EXPECTED_ERRORS)
+    done = await guarded(application, 'delete the secret', lambda: _delete(application, name))
     if done:
         ui.notify(f'Secret {name!r} deleted.', type='info')
     return bool(done)
 
 
-async def _delete(services: Services, name: str) -> bool:
-    await services.delete_secret(name)
+async def _delete(application: Application, name: str) -> bool:
+    await application.secrets.delete(name)
     return True

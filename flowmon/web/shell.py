@@ -11,10 +11,10 @@ from dataclasses import dataclass
 
 from nicegui import app, ui
 
-from flowmon.services import Services
+from flowmon.application import Application
 from flowmon.web.auth import LOGOUT_PATH, is_signed_in
-from flowmon.web.markup import Html, join, tag
 from flowmon.web.teardown import weak_callback
+from flowmon.web.widgets.connection_indicator import ConnectionIndicator
 
 DARK_MODE_KEY = 'dark_mode'
 
@@ -42,8 +42,8 @@ NAV_ITEMS: list[NavItem] = [
 class Shell:
     """The header. Navigation and sign-out appear only once the routed frame reports a signed-in visitor."""
 
-    def __init__(self, services: Services) -> None:
-        self._services = services
+    def __init__(self, application: Application) -> None:
+        self._application = application
         self._nav_buttons: dict[str, tuple[NavItem, ui.button]] = {}
         self._workflows_button: ui.button | None = None
         self.signed_in = False
@@ -59,7 +59,7 @@ class Shell:
                 self._workflows_menu()
                 for item in NAV_ITEMS[1:]:
                     self._nav_button(item)
-            _connection_indicator()  # ml-auto: everything from here on sits on the right
+            ConnectionIndicator().classes('mr-2 ml-auto').tooltip('Live updates')  # ml-auto: the rest sits right
             self._dark_button = (
                 ui.button(icon=self._dark_icon(), on_click=self._toggle_dark)
                 .props('flat round dense data-testid=theme-toggle aria-label="Light or dark mode"')
@@ -106,9 +106,9 @@ class Shell:
         self._workflows_button = button
 
     async def _fill_workflows_menu(self, menu: ui.menu) -> None:
-        if not is_signed_in(self._services.token):
+        if not is_signed_in(self._application.token):
             return  # the menu is hidden then, but a hidden element's events still arrive
-        workflows = await self._services.catalog.all()
+        workflows = await self._application.workflows.all()
         menu.clear()
         with menu:
             if not workflows:
@@ -126,7 +126,7 @@ class Shell:
 
     def _toggle_dark(self) -> None:
         self._dark.value = not bool(self._dark.value)
-        if is_signed_in(self._services.token):  # nothing is stored for visitors who never signed in
+        if is_signed_in(self._application.token):  # nothing is stored for visitors who never signed in
             app.storage.user[DARK_MODE_KEY] = self._dark.value
         self._dark_button.props(f'icon={self._dark_icon()}')
 
@@ -149,45 +149,3 @@ def _stored_dark_mode() -> bool:
         return bool(app.storage.user.get(DARK_MODE_KEY, False))
     except RuntimeError:
         return False
-
-
-def _connection_indicator() -> None:
-    """A dot and a word, kept up to date in the browser itself (the server cannot report its own absence)."""
-    # one element for the markup: every element is about fifty objects the garbage collector walks, per tab
-    Html(
-        join(
-            [
-                tag('span', class_='fm-conn-dot'),
-                tag('span', 'Live', class_='fm-conn-online text-xs'),
-                tag('span', 'Offline', class_='fm-conn-offline text-xs'),
-                tag('span', 'Connecting', class_='fm-conn-connecting text-xs'),
-            ]
-        )
-    ).classes('fm-conn items-center gap-1 mr-2 ml-auto').props('data-testid=connection data-state=connecting').tooltip(
-        'Live updates'
-    )
-
-
-# Painted by the browser every half second and on socket events: online / offline.
-CONNECTION_SCRIPT = """
-<script>
-(function () {
-  function paint() {
-    var socket = window.socket;
-    if (socket && !socket.fmWatched) {  // repaint at once on the socket's own events
-      socket.fmWatched = true;
-      socket.on('connect', paint);
-      socket.on('disconnect', paint);
-    }
-    if (socket && socket.connected) socket.fmWasOnline = true;
-    // offline only once it has been online: a socket still making its first connection is connecting
-    var state = socket && socket.connected ? 'online' : (socket && socket.fmWasOnline ? 'offline' : 'connecting');
-    document.querySelectorAll('[data-testid=connection]').forEach(function (el) {
-      if (el.dataset.state !== state) el.dataset.state = state;
-    });
-  }
-  setInterval(paint, 500);
-  document.addEventListener('visibilitychange', paint);
-})();
-</script>
-"""

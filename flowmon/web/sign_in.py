@@ -7,7 +7,7 @@ NiceGUI pages are reached two ways, so there are three guards:
   it out on ``POST /logout``, and sends page requests without a session to ``/login``. Signing in and out
   always replaces the session id (:func:`flowmon.perimeter.sessions.start_new_session`): a cookie planted before
   sign-in never becomes signed in. ``/_nicegui*`` (assets, websocket), ``/api/`` (bearer auth), ``/hooks/``
-  (signed by their senders), the login page and the API docs pass untouched.
+  (signed by their senders), ``/metrics`` (bearer auth), the login page and the API docs pass untouched.
 - Sub-page navigation runs over the websocket and never reaches the middleware; the routed frame
   (:mod:`flowmon.web.routing`) asks :func:`~flowmon.web.auth.is_signed_in` before it renders a page.
 - Handlers that act (Run, Cancel) or load data (the header's workflows menu) ask again: a hidden element can
@@ -25,6 +25,7 @@ from nicegui import app
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from flowmon.perimeter.bearer_first import METRICS_PATH
 from flowmon.perimeter.sessions import start_new_session
 from flowmon.perimeter.token_gate import Outcome, TokenGate, too_many_failures
 
@@ -40,7 +41,7 @@ from .auth import (
     safe_redirect,
 )
 
-OPEN_PATHS = frozenset({LOGIN_PATH, '/favicon.ico', '/docs', '/openapi.json'})
+OPEN_PATHS = frozenset({LOGIN_PATH, '/favicon.ico', '/docs', '/openapi.json', METRICS_PATH})
 OPEN_PREFIXES = ('/_nicegui', '/api/', '/hooks/', '/_docs/')
 MAX_FORM_BYTES = 8 * 1024  # the sign-in form: a token and a path
 

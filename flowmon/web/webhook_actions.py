@@ -1,4 +1,4 @@
-"""What the webhook buttons do: each checks the session again, calls the delivery service and reports with a notify.
+"""What the webhook buttons do: each checks the session again, calls a use case and reports with a notify.
 
 A refused action (a delivery being sent, a disabled endpoint, one deleted meanwhile) is a ``ui.notify`` naming
 the problem, never an exception in the page. Every function returns what it achieved (None when refused), so
@@ -7,25 +7,16 @@ callers can refresh what they show.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
 from nicegui import ui
 
-from flowmon.delivery.endpoints import Endpoint, EndpointNotFound
-from flowmon.delivery.records import DeliveryRecord
-from flowmon.delivery.service import REDELIVERABLE, DeliveryConflict, DeliveryNotFound
-from flowmon.services import Services
+from flowmon.application import Application
+from flowmon.application.deliveries import DeliveryRecord, Endpoint
 
-from .actions import guarded
-
-T = TypeVar('T')
-EXPECTED_ERRORS = (DeliveryNotFound, DeliveryConflict, EndpointNotFound, ValueError)
-
-
-async def _guarded(services: Services, what: str, action: Callable[[], Awaitable[T]]) -> T | None:
-    return await guarded(services, what, action, EXPECTED_ERRORS)
+from .actions import act, guarded
 
 
 def plural(count: int, noun: str, nouns: str | None = None) -> str:
@@ -36,22 +27,22 @@ def plural(count: int, noun: str, nouns: str | None = None) -> str:
     return f'{count:,} {many}'
 
 
-async def redeliver(services: Services, delivery_id: str) -> DeliveryRecord | None:
+async def redeliver(application: Application, delivery_id: str) -> DeliveryRecord | None:
     """Send one delivery again now (same ``webhook-id``, same body)."""
-    record = await _guarded(services, 'redeliver', lambda: services.webhooks.redeliver(delivery_id))
-    if record is not None:
-        ui.notify('Redelivery queued: 1 delivery is being sent again.', type='positive')
-    return record
+    action = application.deliveries.redeliver
+    return await act(
+        application, 'redeliver', lambda: action(delivery_id), 'Redelivery queued: 1 delivery is being sent again.'
+    )
 
 
 async def redeliver_many(
-    services: Services, *, statuses: Sequence[str], endpoint_id: str | None, since: datetime | None
+    application: Application, *, statuses: Sequence[str], endpoint_id: str | None, since: datetime | None
 ) -> list[str] | None:
     """Bulk redeliver by filter; notifies how many were requeued."""
-    ids = await _guarded(
-        services,
+    ids = await guarded(
+        application,
         'redeliver',
-        lambda: services.webhooks.redeliver_many(statuses=statuses, endpoint_id=endpoint_id, since=since),
+        lambda: application.deliveries.redeliver_many(statuses, endpoint_id=endpoint_id, since=since),
     )
     if ids is not None:
         if ids:
@@ -61,50 +52,41 @@ async def redeliver_many(
     return ids
 
 
-async def cancel(services: Services, delivery_id: str) -> bool:
+async def cancel(application: Application, delivery_id: str) -> bool:
     """Cancel a delivery that is waiting for its next attempt."""
-    done = await _guarded(services, 'cancel', lambda: _cancel(services, delivery_id))
-    if done:
-        ui.notify('Delivery cancelled: no further attempts.', type='info')
-    return bool(done)
+
+    async def cancelled() -> bool:
+        await application.deliveries.cancel(delivery_id)
+        return True
+
+    return bool(await act(application, 'cancel', cancelled, 'Delivery cancelled: no further attempts.', 'info'))
 
 
-async def _cancel(services: Services, delivery_id: str) -> bool:
-    await services.webhooks.cancel(delivery_id)
-    return True
+async def set_endpoint_enabled(application: Application, endpoint_id: str, enabled: bool) -> Endpoint | None:
+    what, done = ('enable', 'enabled') if enabled else ('disable', 'disabled')
+    change = application.endpoints.set_enabled
+    return await act(
+        application, f'{what} the endpoint', lambda: change(endpoint_id, enabled), f'Endpoint {done}.',
+        'positive' if enabled else 'info',
+    )  # fmt: skip
 
 
-async def set_endpoint_enabled(services: Services, endpoint_id: str, enabled: bool) -> Endpoint | None:
-    what = 'enable the endpoint' if enabled else 'disable the endpoint'
-    endpoint = await _guarded(services, what, lambda: services.webhooks.endpoints.set_enabled(endpoint_id, enabled))
-    if endpoint is not None:
-        ui.notify(f'Endpoint {"enabled" if enabled else "disabled"}.', type='positive' if enabled else 'info')
-    return endpoint
+async def reveal_secret(application: Application, endpoint_id: str) -> dict[str, Any] | None:
+    return await guarded(application, 'reveal the secret', lambda: application.endpoints.reveal_secret(endpoint_id))
 
 
-async def reveal_secret(services: Services, endpoint_id: str) -> dict[str, Any] | None:
-    return await _guarded(services, 'reveal the secret', lambda: services.webhooks.endpoints.reveal_secret(endpoint_id))
-
-
-async def rotate_secret(services: Services, endpoint_id: str) -> dict[str, Any] | None:
-    secret = await _guarded(
-        services, 'rotate the secret', lambda: services.webhooks.endpoints.rotate_secret(endpoint_id)
-    )
-    if secret is not None:
-        ui.notify('Secret rotated: the old one keeps signing alongside the new one for 24 h.', type='positive')
-    return secret
+async def rotate_secret(application: Application, endpoint_id: str) -> dict[str, Any] | None:
+    rotate = application.endpoints.rotate_secret
+    done = 'Secret rotated: the old one keeps signing alongside the new one for 24 h.'
+    return await act(application, 'rotate the secret', lambda: rotate(endpoint_id), done)
 
 
 async def matching_count(
-    services: Services, *, statuses: Sequence[str], endpoint_id: str | None, since: datetime | None
+    application: Application, *, statuses: Sequence[str], endpoint_id: str | None, since: datetime | None
 ) -> int | None:
     """How many deliveries a bulk redeliver with these filters would requeue now."""
-    wanted = [status for status in statuses if status in REDELIVERABLE]
-    if not wanted:
-        return 0
-    ids = await _guarded(
-        services,
+    return await guarded(
+        application,
         'count the deliveries',
-        lambda: services.webhooks.queries.ids(status=wanted, endpoint_id=endpoint_id, since=since),
+        lambda: application.deliveries.matching(statuses, endpoint_id=endpoint_id, since=since),
     )
-    return None if ids is None else len(ids)

@@ -7,9 +7,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from urllib.parse import urlsplit
 
-from flowmon.delivery.endpoints import Endpoint
-from flowmon.delivery.records import DeliveryRecord
-from flowmon.delivery.sender import redact
+from flowmon.application.deliveries import DeliveryRecord, Endpoint, redact
 
 from .format import DASH
 

@@ -76,19 +76,24 @@ class FlowmonProcess:
         tail = (self.stdout + self.stderr).splitlines()[-lines:]
         return '\n'.join(tail)
 
-    def wait_started(self, timeout: float = STARTUP_TIMEOUT_S) -> str:
-        """Wait for the ``Open http://...?token=...`` line and a healthy API; returns the printed token."""
+    def wait_started(self, timeout: float = STARTUP_TIMEOUT_S, *, token: str | None = None) -> str:
+        """Wait for the ``Open http://...?token=...`` line and a healthy API; returns the printed token.
+
+        With ``token`` (the ``FLOWMON_TOKEN`` it was started with) only a healthy API is waited for: with
+        ``FLOWMON_LOG_FORMAT=json`` flowmon prints no token.
+        """
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             code = self.process.poll()
             if code is not None:
                 pytest.fail(f'flowmon exited with code {code} during start-up:\n{self.logs()}')
             match = STARTUP_LINE.search(self.stdout)
-            if match:
+            found = token or (match.group(2) if match else None)
+            if found:
                 try:
                     if httpx.get(f'{self.base_url}/api/health', timeout=2.0).status_code == 200:
-                        self.token = match.group(2)
-                        return self.token
+                        self.token = found
+                        return found
                 except httpx.HTTPError:
                     pass
             time.sleep(0.05)

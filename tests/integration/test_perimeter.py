@@ -309,6 +309,8 @@ def _assert_security_headers(response: httpx.Response) -> None:
         ('GET', '/hooks/triggered', {}, 405),
         ('POST', '/hooks/no-such-workflow', {}, 404),
         ('GET', '/api/executions?offset=-1', AUTH, 422),
+        ('GET', '/metrics', {}, 401),
+        ('GET', '/metrics', AUTH, 200),
         ('GET', '/docs', {}, 200),
         ('GET', '/openapi.json', {}, 200),
         ('GET', '/_docs/swagger-ui-bundle.js', {}, 200),

@@ -1,4 +1,4 @@
-"""A started flowmon (services + REST API on a bare FastAPI app) for in-process webhook API tests."""
+"""A started flowmon (the system + REST API on a bare FastAPI app) for in-process webhook API tests."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import httpx
 from fastapi import FastAPI
 
 from flowmon.api import install_api
-from flowmon.services import Services
+from flowmon.bootstrap import System
 from flowmon.settings import load_settings
 
 TOKEN = 'webhook-test-token'
@@ -22,12 +22,12 @@ EXAMPLES = Path(__file__).resolve().parents[2] / 'data' / 'workflows'
 
 @dataclass
 class App:
-    services: Services
+    system: System
     api: httpx.AsyncClient  # with the bearer token
     public: httpx.AsyncClient  # without it
 
     async def wait_settled(self, delivery_id: str, timeout: float = 10.0) -> dict[str, Any]:
-        await asyncio.wait_for(self.services.webhooks.wait_settled(delivery_id), timeout)
+        await asyncio.wait_for(self.system.application.deliveries.wait_settled(delivery_id), timeout)
         response = await self.api.get(f'/api/webhooks/deliveries/{delivery_id}')
         assert response.status_code == 200, response.text
         return dict(response.json())
@@ -53,10 +53,10 @@ async def running_app(tmp_path: Path, env: Mapping[str, str] | None = None) -> A
             **(env or {}),
         }
     )
-    services = Services.build(settings, token=TOKEN)
+    system = System.build(settings, token=TOKEN)
     app = FastAPI()
-    install_api(app, services)
-    await services.start()
+    install_api(app, system.application)
+    await system.start()
     transport = httpx.ASGITransport(app=app)
     try:
         async with (
@@ -65,6 +65,6 @@ async def running_app(tmp_path: Path, env: Mapping[str, str] | None = None) -> A
             ) as api,
             httpx.AsyncClient(transport=transport, base_url='http://flowmon') as public,
         ):
-            yield App(services=services, api=api, public=public)
+            yield App(system=system, api=api, public=public)
     finally:
-        await services.stop()
+        await system.stop()

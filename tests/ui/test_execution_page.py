@@ -26,7 +26,6 @@ from uisim import (
 
 from flowmon.engine.runtime.projector import Projector
 from flowmon.web.widgets.dag_chart import DagChart
-from flowmon.web.widgets.event_log import LogLines
 from flowmon.web.widgets.node_list import NodeList
 
 # Three nodes in a row; the middle one fails once, then succeeds on its second attempt.
@@ -275,108 +274,11 @@ STAGGERED: dict[str, Any] = {
 }
 
 
-def record_run_method(monkeypatch: pytest.MonkeyPatch, element: type[ui.element]) -> list[tuple[str, tuple[Any, ...]]]:
-    """Record every ``run_method`` call on elements of the class ``element`` (and still make it)."""
-    calls: list[tuple[str, tuple[Any, ...]]] = []
-    real_run_method = element.run_method
-
-    def record(self: ui.element, name: str, *args: Any, **kwargs: Any) -> Any:
-        calls.append((name, args))
-        return real_run_method(self, name, *args, **kwargs)
-
-    monkeypatch.setattr(element, 'run_method', record)
-    return calls
-
-
 async def start_staggered(user: User) -> str:
     """Sign in and start the twelve staggered waits; returns the execution id."""
     assert (await api(user, 'PUT', '/api/workflows/staggered', STAGGERED)).status_code in (200, 201)
     await sign_in(user)
     return await start(user, 'staggered')
-
-
-async def test_the_canvas_and_the_list_receive_only_the_nodes_that_changed(
-    user: User, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Twelve nodes finishing one after another: after the first sync, each patch carries a few nodes, not all."""
-    canvas_patches: list[dict[str, Any]] = []
-    monkeypatch.setattr(DagChart, 'patch', lambda self, diff: canvas_patches.append(diff))
-    list_calls = record_run_method(monkeypatch, NodeList)
-    execution_id = await start_staggered(user)
-    await user.open(f'/executions/{execution_id}')
-    await user.should_see(marker='node-list')
-    assert not canvas_patches and not list_calls  # nothing is sent before the browser says it is ready
-    user.find(DagChart).trigger('ready')
-    user.find(marker='node-list').trigger('ready')
-    await wait_for_text(user, 'execution-status', 'succeeded', timeout=10)
-    await until(lambda: node_status(user, 'w11') == 'succeeded')
-    await asyncio.sleep(0.3)  # the last tick's patches
-    list_patches = [args[0] for name, args in list_calls if name == 'patch']
-
-    canvas_nodes = [diff['nodes'] for diff in canvas_patches if 'nodes' in diff]
-    assert len(canvas_nodes) >= 4, canvas_patches  # the waits end 150 ms apart: several ticks, several patches
-    assert all(len(nodes) < 12 for nodes in canvas_nodes[1:]), [len(nodes) for nodes in canvas_nodes]
-    last_item = {item['name']: item for nodes in canvas_nodes for item in nodes}
-    assert {name: item.get('s') for name, item in last_item.items()} == {f'w{i:02d}': 'succeeded' for i in range(12)}
-
-    assert len(list_patches) >= 4
-    assert all(len(rows) < 12 for rows in list_patches[1:]), [len(rows) for rows in list_patches]
-    last_row = {row['id']: row['status'] for rows in list_patches for row in rows}
-    assert last_row == {f'w{i:02d}': 'succeeded' for i in range(12)}
-
-
-async def test_the_event_log_receives_only_new_lines(user: User, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Nothing before the browser is ready, then every line once, then only the lines each tick adds."""
-    sent = record_run_method(monkeypatch, LogLines)
-    execution_id = await start_staggered(user)
-    await user.open(f'/executions/{execution_id}')
-    await wait_for_log_line(user, 'node.started')
-    assert not sent  # nothing is sent before the browser says it is ready
-    user.find(marker='event-log').trigger('ready')
-    await until(lambda: bool(sent))
-    name, (lines, follow) = sent[0]
-    assert name == 'reset' and follow is True
-    assert len(lines) == len(log_lines(user))  # every line shown so far, once
-    await wait_for_text(user, 'execution-status', 'succeeded', timeout=10)
-    await asyncio.sleep(0.3)  # the last tick's lines
-
-    appended = [args[0] for name, args in sent[1:] if name == 'append']
-    assert len(appended) >= 4, [name for name, _ in sent]  # the waits end 150 ms apart: several ticks
-    assert sum(len(lines) for lines in [sent[0][1][0], *appended]) == len(log_lines(user))
-    assert 'execution.completed' in [cells[2] for cells in appended[-1]]
-
-
-async def test_a_page_keeps_its_per_node_and_per_event_data_untracked(user: User) -> None:
-    """The garbage collector walks every tracked object on each full collection, for every open tab: the
-    canvas items, node rows and log lines a page keeps must be of the kinds CPython stops tracking."""
-    execution_id = await start_staggered(user)
-    await wait_until_ended(user, execution_id)
-    await user.open(f'/executions/{execution_id}')
-    await wait_for_text(user, 'execution-status', 'succeeded')
-    await wait_for_log_line(user, 'execution.completed')
-    user.find(DagChart).trigger('ready')
-    user.find(marker='node-list').trigger('ready')
-    user.find(marker='event-log').trigger('ready')
-    await asyncio.sleep(0.3)
-    pages = [timer.callback.__self__ for timer in user.find(ui.timer).elements if hasattr(timer.callback, '__self__')]
-    view = next(page.view for page in pages if hasattr(page, 'view'))
-    for _ in range(3):  # contents first, then what holds them: each full collection untracks one level
-        gc.collect()
-    kept = {
-        'canvas items': view.dag._items,
-        'canvas item signatures': view.dag._item_signatures,
-        'canvas as shown': view.dag._browser['nodes'],
-        'node rows': view.node_list._rows,
-        'node entries': view.node_list._entries,
-        'node signatures': view.node_list._signatures,
-        'log buffer': view.event_log._buffer,
-        'log lines': view.event_log.box._lines,
-    }
-    assert len(view.dag._items) == 12 and len(view.event_log._buffer) > 24
-    for what, container in kept.items():
-        values = container.values() if isinstance(container, dict) else container
-        tracked = [value for value in values if gc.is_tracked(value)]
-        assert not tracked, f'{what}: {len(tracked)} tracked, e.g. {tracked[0]!r}'
 
 
 async def test_a_closed_page_leaves_no_reference_cycles(user: User) -> None:
@@ -400,7 +302,8 @@ async def test_a_closed_page_leaves_no_reference_cycles(user: User) -> None:
     finally:
         gc.set_debug(0)
         gc.garbage.clear()
-    widgets = {'_LivePage', 'ExecutionView', 'DagView', 'NodeList', 'EventLog', 'LogLines', 'Inspector', 'DagChart'}
+    widgets = {'_LivePage', 'ExecutionView', 'DagView', 'NodeList', 'EventLog', 'LogLines', 'Inspector'}
+    widgets |= {'DagChart', 'EdgeLayer'}
     assert not {kind: kinds[kind] for kind in widgets if kinds[kind]}
     assert elements > 60
     assert kinds['Props'] < elements / 5, kinds.most_common(10)  # the client's own few, not one per element

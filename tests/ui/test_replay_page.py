@@ -180,13 +180,9 @@ async def test_scrubber_and_gantt_jump(user: User) -> None:
     slider.set_value(slider.props['max'])  # as if dragged to the end
     await wait_position(user, n)
     gantt = user.find(marker='replay-gantt').elements.pop()
-    series = gantt.options['series'][0]['data']
+    series = json.loads(gantt.props['options'])['series'][0]['data']  # the segments the chart draws
     retried = next(item for item in series if item['value'][0] == 1 and item['itemStyle']['color'] == '#f59e0b')
-    user.find(marker='replay-gantt').trigger(
-        'componentClick',
-        {'componentType': 'series', 'seriesType': 'custom', 'seriesIndex': 0, 'seriesName': None, 'name': '',
-         'dataIndex': 0, 'data': retried, 'dataType': None, 'value': retried['value']},
-    )  # fmt: skip
+    user.find(marker='replay-gantt').trigger('span_click', retried['value'])  # as a click on the segment emits
     await wait_position(user, retried['value'][4])
     assert node_status(user, 'charge') == 'retrying'
     await user.should_see(marker='inspector')

@@ -1,4 +1,4 @@
-"""The REST API over real services (engine, recorder, SQLite in a temporary dir), in-process via ASGI."""
+"""The REST API over a real system (engine, recorder, SQLite in a temporary dir), in-process via ASGI."""
 
 from __future__ import annotations
 
@@ -14,8 +14,7 @@ from fastapi import FastAPI
 
 from flowmon.api import install_api
 from flowmon.application.views import execution_summary
-from flowmon.services import Services
-from flowmon.settings import Settings
+from flowmon.bootstrap import System
 
 TOKEN = 't'
 AUTH = {'Authorization': f'Bearer {TOKEN}'}
@@ -72,19 +71,14 @@ TERMINAL = {'succeeded', 'failed', 'cancelled', 'interrupted'}
 
 
 @pytest.fixture
-async def services(settings: Settings) -> AsyncIterator[Services]:
-    services = Services.build(settings, token=TOKEN)
-    await services.start()
-    try:
-        yield services
-    finally:
-        await services.stop()
+def token() -> str:
+    return TOKEN
 
 
 @pytest.fixture
-def app(services: Services) -> FastAPI:
+def app(system: System) -> FastAPI:
     app = FastAPI()
-    install_api(app, services)
+    install_api(app, system.application)
     return app
 
 
@@ -441,12 +435,11 @@ async def test_execution_summary_has_the_documented_shape(client: httpx.AsyncCli
     assert parse['error'] == "unexpected column 'x'"
 
 
-async def test_summary_is_the_same_live_and_from_history(client: httpx.AsyncClient, services: Services) -> None:
+async def test_summary_is_the_same_live_and_from_history(client: httpx.AsyncClient, system: System) -> None:
     await put(client, QUICK)
     execution_id = await start(client, 'quick', {'input': {'n': 1}})
     live = await wait_for(client, execution_id)
-    await services.recorder.flush()
-    stored = await services.history.load_state(execution_id)
+    stored = (await system.application.history.replay(execution_id)).final  # folded from the stored events
     assert stored is not None
     assert execution_summary(stored) == live
 

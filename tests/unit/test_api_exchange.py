@@ -1,4 +1,4 @@
-"""The export, import and replay-position API over real services, in-process via ASGI."""
+"""The export, import and replay-position API over a real system, in-process via ASGI."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ from fastapi import FastAPI
 
 from flowmon.api import install_api
 from flowmon.application.views import execution_summary
+from flowmon.bootstrap import System
 from flowmon.engine import Event, fold
 from flowmon.engine.core.state import initial_state
-from flowmon.services import Services
 from flowmon.settings import Settings
 
 TOKEN = 'exchange-token'
@@ -42,16 +42,16 @@ SLOW = {'id': 'slow', 'name': 'Slow', 'nodes': [{'id': 'wait', 'type': 'delay', 
 
 @pytest.fixture
 async def client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    services = Services.build(settings, token=TOKEN)
-    await services.start()
+    system = System.build(settings, token=TOKEN)
+    await system.start()
     app = FastAPI()
-    install_api(app, services)
+    install_api(app, system.application)
     try:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url='http://flowmon', headers=AUTH) as client:
             yield client
     finally:
-        await services.stop()
+        await system.stop()
 
 
 async def run(client: httpx.AsyncClient, workflow: dict[str, Any], *, wait: bool = True) -> str:

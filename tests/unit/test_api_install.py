@@ -9,15 +9,15 @@ from unittest.mock import MagicMock
 from fastapi import FastAPI
 
 from flowmon.api import install_api
-from flowmon.services import Services
+from flowmon.application import Application
 
 
 def test_installing_the_api_keeps_the_apps_lifespan() -> None:
     app = FastAPI()
     lifespan = app.router.lifespan_context
-    services = cast(Services, MagicMock(token='t'))  # the routes only close over it here
-    install_api(app, services)
+    application = cast(Application, MagicMock(token='t'))  # the routes only reach it per request
+    install_api(app, application)
     assert {'/api/health', '/api/workflows', '/api/executions/{execution_id}'} <= set(app.openapi()['paths'])
-    install_api(app, services)
-    install_api(app, services)
+    install_api(app, application)
+    install_api(app, application)
     assert app.router.lifespan_context is lifespan

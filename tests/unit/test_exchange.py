@@ -13,18 +13,22 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from flowmon.application.exchange import (
+from flowmon.application.errors import NotFound
+from flowmon.application.exchange import Exchange, ExportUnavailable, import_execution
+from flowmon.application.export_format import (
     EXPORT_FORMAT,
     ExportMalformed,
-    ExportUnavailable,
     ImportRejected,
-    export_execution,
-    import_execution,
     parse_export,
     validate_export,
 )
+from flowmon.application.history import ExecutionHistory
+from flowmon.application.live import LiveView
+from flowmon.application.replays import ReplayLoader
 from flowmon.engine import Engine, Event, EventBus, default_registry, fold, parse_workflow
 from flowmon.engine.core.payload import PayloadBudget
+from flowmon.engine.core.snapshot import workflow_snapshot
+from flowmon.engine.runtime.projector import Projector
 from flowmon.store import Database, EventRecorder, History
 from flowmon.store.tables import EventRow, ExecutionRow, NodeRunRow
 
@@ -63,6 +67,19 @@ async def stack(database: Database) -> AsyncIterator[tuple[Engine, EventRecorder
 
 
 @pytest.fixture
+def exchange(stack: tuple[Engine, EventRecorder, History]) -> Exchange:
+    """The export and import use cases over the stack (no live projection: every read goes to the store)."""
+    engine, recorder, history = stack
+    live = LiveView(Projector(engine.bus), engine, engine.bus)
+    reads = ExecutionHistory(history=history, recorder=recorder, live=live, replays=ReplayLoader(history))
+    return Exchange(history=reads, recorder=recorder, registry=REGISTRY, budget=PayloadBudget(), clock=lambda: NOW)
+
+
+async def snapshot(history: History, execution_id: str) -> dict[str, Any] | None:
+    return workflow_snapshot(await history.events(execution_id, limit=1))
+
+
+@pytest.fixture
 async def finished(stack: tuple[Engine, EventRecorder, History]) -> str:
     """A finished execution with retries and data flow, recorded the way the app records it."""
     engine, recorder, _ = stack
@@ -73,11 +90,11 @@ async def finished(stack: tuple[Engine, EventRecorder, History]) -> str:
 
 
 @pytest.fixture
-async def document(stack: tuple[Engine, EventRecorder, History], finished: str) -> dict[str, Any]:
+async def document(exchange: Exchange, finished: str) -> dict[str, Any]:
     """The export as a user would get it: through JSON text."""
-    exported = await export_execution(stack[2], finished, NOW)
-    assert exported is not None
-    return json.loads(json.dumps(exported))
+    file = await exchange.export(finished)
+    assert file.filename == f'flowmon-flaky-{finished}.json'
+    return json.loads(file.content)
 
 
 async def counts(database: Database) -> list[int]:
@@ -109,7 +126,11 @@ async def test_export_holds_the_workflow_and_every_event(
 
 
 async def test_import_round_trip_gives_the_same_events_under_a_new_id(
-    database: Database, stack: tuple[Engine, EventRecorder, History], finished: str, document: dict[str, Any]
+    database: Database,
+    stack: tuple[Engine, EventRecorder, History],
+    exchange: Exchange,
+    finished: str,
+    document: dict[str, Any],
 ) -> None:
     _, recorder, history = stack
     imported = await import_execution(recorder, REGISTRY, document)
@@ -130,7 +151,7 @@ async def test_import_round_trip_gives_the_same_events_under_a_new_id(
     assert (record.status, record.workflow_id, record.imported_from) == ('succeeded', 'flaky', finished)
     assert record.to_json()['imported_from'] == finished
     assert (await history.get_execution(finished)).imported_from is None  # type: ignore[union-attr]
-    assert await history.workflow_snapshot(imported.id) == document['workflow']
+    assert await snapshot(history, imported.id) == document['workflow']
     async with database.engine.connect() as conn:
         table = NodeRunRow.__table__  # type: ignore[attr-defined]
         runs = (await conn.execute(select(table).where(table.c.execution_id == imported.id))).all()
@@ -139,8 +160,8 @@ async def test_import_round_trip_gives_the_same_events_under_a_new_id(
         ('parse', 'succeeded', 3),
         ('report', 'succeeded', 1),
     }
-    again = await export_execution(history, imported.id, NOW)
-    assert again is not None and again['execution']['imported_from'] == finished
+    again = await exchange.document(imported.id)
+    assert again['execution']['imported_from'] == finished
     assert [e['data'] for e in again['events']] == [e['data'] for e in document['events']]
 
 
@@ -152,15 +173,14 @@ async def test_importing_twice_gives_two_executions(
     assert first.id != second.id and first.imported_from == second.imported_from
 
 
-async def test_a_running_execution_cannot_be_exported_and_an_unknown_one_is_none(
-    stack: tuple[Engine, EventRecorder, History],
+async def test_a_running_execution_cannot_be_exported_and_an_unknown_one_is_not_found(
+    stack: tuple[Engine, EventRecorder, History], exchange: Exchange
 ) -> None:
-    engine, recorder, history = stack
-    running = engine.submit(parse_workflow(SLOW, REGISTRY))
-    await recorder.flush()
+    running = stack[0].submit(parse_workflow(SLOW, REGISTRY))
     with pytest.raises(ExportUnavailable, match=r'still (queued|running)'):
-        await export_execution(history, running, NOW)
-    assert await export_execution(history, 'nope', NOW) is None
+        await exchange.document(running)  # the use case flushes the recorder itself: reads see every write
+    with pytest.raises(NotFound):
+        await exchange.document('nope')
 
 
 async def test_a_queued_event_without_a_snapshot_gets_the_exported_definition(
@@ -168,7 +188,7 @@ async def test_a_queued_event_without_a_snapshot_gets_the_exported_definition(
 ) -> None:
     del document['events'][0]['data']['workflow']
     imported = await import_execution(stack[1], REGISTRY, document)
-    assert await stack[2].workflow_snapshot(imported.id) == document['workflow']
+    assert await snapshot(stack[2], imported.id) == document['workflow']
 
 
 def _set(path: str, value: Any) -> Callable[[dict[str, Any]], Any]:

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import json
-import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from flowmon.engine.core.events import Event, EventType
 from flowmon.engine.core.replay_index import Span
-from flowmon.web.markup import JS_ESCAPE, Markup, echarts_tooltip, escape, join, tag
+from flowmon.web.markup import Markup, echarts_tooltip, escape, join, tag
 from flowmon.web.timeline_marks import Tick
-from flowmon.web.widgets.dag_text import label_formatter, tooltip_formatter
 from flowmon.web.widgets.event_log import EventLog
 from flowmon.web.widgets.json_diff import diff_lines
 from flowmon.web.widgets.timeline_chart import _item
@@ -50,15 +47,6 @@ def test_the_echarts_tooltip_takes_only_markup_and_hides_template_braces() -> No
         echarts_tooltip('<b>raw</b>')  # type: ignore[arg-type]
 
 
-def test_the_javascript_rule_escapes_the_same_characters() -> None:
-    """esc() in formatters maps the five characters to the entities escape() uses."""
-    assert '/[&<>"\']/g' in JS_ESCAPE
-    for char, entity in {'&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#x27;'}.items():
-        assert escape(char) == entity
-        quote = '"' if char == "'" else "'"
-        assert f"{quote}{char}{quote}: '{entity}'" in JS_ESCAPE, char
-
-
 def test_the_scrubber_strip_escapes_an_imported_node_id() -> None:
     ticks = [Tick(position=9, elapsed_s=1.0, type=EventType.EXECUTION_FAILED, node_id=MARKER, flag='failure')]
     strip = _strip(ticks, 2.0)
@@ -78,19 +66,6 @@ def test_gantt_tooltips_escape_node_ids_and_errors() -> None:
     formatter = _item(0, span, 1.0)['tooltip']['formatter']
     assert '<img' not in formatter and '<form' not in formatter and '&lt;img src=x' in formatter
     assert formatter.startswith('<b>boom · attempt 1</b><br>')
-
-
-def test_dag_formatters_carry_names_as_json_data_and_escape_them_in_the_tooltip() -> None:
-    names = {'a': MARKER, 'b': '__TYPES__', 'c': '__ESCAPE__'}
-    tooltip = tooltip_formatter(names, {'a': 'log', 'b': 'fail', 'c': 'delay'})
-    assert 'esc(name)' in tooltip and JS_ESCAPE in tooltip
-    data = re.search(r'const NAMES = (\{.*?\}), TYPES = (\{.*?\}), COLORS', tooltip)
-    assert data is not None
-    assert json.loads(data[1]) == names  # placeholders inside names are not filled in: one pass over the template
-    assert json.loads(data[2]) == {'a': 'log', 'b': 'fail', 'c': 'delay'}
-    assert '<' not in data[1]  # not even inside a JSON string: \u003c
-    label = label_formatter({'a': '{name|x}|y'}, 140)
-    assert '(name/x)/y' in label
 
 
 def test_event_log_lines_are_cells_of_text() -> None:

@@ -24,6 +24,7 @@ def test_defaults(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     assert settings.webhook_retry_schedule == DEFAULT_WEBHOOK_RETRY_SCHEDULE
     assert settings.retry_schedule == [0, 5, 300, 1800, 7200, 18000, 36000, 36000]
     assert settings.log_level == 'INFO'
+    assert settings.log_format == 'text' and settings.metrics_public is False
     assert settings.allowed_host_list == ['localhost', '127.0.0.1', '[::1]']
     assert settings.max_body_bytes == 1 << 20
     assert settings.session_hours == 12 and settings.session_seconds == 43_200
@@ -43,6 +44,8 @@ def test_values_are_read_from_the_variables(tmp_path: Path) -> None:
             'FLOWMON_MAX_CONCURRENT_EXECUTIONS': '3',
             'FLOWMON_WEBHOOK_RETRY_SCHEDULE': '0, 1.5 ,10',
             'FLOWMON_LOG_LEVEL': 'warn',
+            'FLOWMON_LOG_FORMAT': ' JSON ',
+            'FLOWMON_METRICS_PUBLIC': '1',
         }
     )
     assert (settings.host, settings.port, settings.max_concurrent_executions) == ('0.0.0.0', 9123, 3)
@@ -52,6 +55,7 @@ def test_values_are_read_from_the_variables(tmp_path: Path) -> None:
     assert settings.token is not None and settings.token.get_secret_value() == 's3cret-of-16-chars'
     assert settings.retry_schedule == [0, 1.5, 10]
     assert settings.log_level == 'WARNING'
+    assert settings.log_format == 'json' and settings.metrics_public is True
 
 
 def test_an_explicit_mapping_replaces_the_process_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -92,6 +96,8 @@ def test_empty_values_count_as_unset() -> None:
         ('FLOWMON_WEBHOOK_RETRY_SCHEDULE', '0,inf'),
         ('FLOWMON_WEBHOOK_RETRY_SCHEDULE', ' '),
         ('FLOWMON_LOG_LEVEL', 'chatty'),
+        ('FLOWMON_LOG_FORMAT', 'xml'),
+        ('FLOWMON_METRICS_PUBLIC', 'perhaps'),
         ('FLOWMON_HOST', '   '),
         ('FLOWMON_OUTBOUND_PORTS', 'ssh'),
         ('FLOWMON_OUTBOUND_PORTS', '0'),

@@ -14,6 +14,7 @@ from sqlalchemy import inspect, select, text
 
 from flowmon.engine import Engine, Event, EventBus, EventType, Workflow, WorkflowError, default_registry, fold
 from flowmon.engine import parse_workflow as _parse
+from flowmon.engine.core.snapshot import workflow_snapshot
 from flowmon.settings import Settings
 from flowmon.store import Database, EventRecorder, History, WorkflowCatalog, interrupt_unfinished
 from flowmon.store.tables import NodeRunRow
@@ -186,7 +187,7 @@ async def test_events_paging_and_load_state(history: History, seeded: list[Any])
     assert await history.load_state('missing') is None
 
 
-async def test_workflow_snapshot_is_the_definition_the_execution_ran_with(
+async def test_the_first_event_holds_the_definition_the_execution_ran_with(
     database: Database, history: History, recorder: EventRecorder
 ) -> None:
     definition = chain('snap', 'x', 'y')
@@ -201,8 +202,8 @@ async def test_workflow_snapshot_is_the_definition_the_execution_ran_with(
             )
         ]
     )
-    assert await history.workflow_snapshot('e1') == definition
-    assert await history.workflow_snapshot('missing') is None
+    assert workflow_snapshot(await history.events('e1', limit=1)) == definition
+    assert workflow_snapshot(await history.events('missing', limit=1)) is None
 
 
 # --- history: workflows -----------------------------------------------------------------------------
@@ -439,23 +440,3 @@ async def test_recovery_interrupts_running_and_queued_executions(
 
 def state_statuses(state: Any) -> dict[str, str]:
     return {node_id: node.status for node_id, node in state.nodes.items()}
-
-
-async def test_start_adds_columns_that_an_older_database_lacks(tmp_path: Path) -> None:
-    """A database made before a nullable column was added keeps working after an upgrade."""
-    import sqlite3
-
-    from flowmon.store import Database
-
-    path = tmp_path / 'old.db'
-    first = Database(f'sqlite+aiosqlite:///{path}')
-    await first.start()
-    await first.stop()
-    with sqlite3.connect(path) as conn:
-        conn.execute('ALTER TABLE executions DROP COLUMN imported_from')
-        assert 'imported_from' not in {row[1] for row in conn.execute('PRAGMA table_info(executions)')}
-    again = Database(f'sqlite+aiosqlite:///{path}')
-    await again.start()
-    await again.stop()
-    with sqlite3.connect(path) as conn:
-        assert 'imported_from' in {row[1] for row in conn.execute('PRAGMA table_info(executions)')}

@@ -210,6 +210,35 @@ async def test_cancel_a_waiting_delivery(harness: Harness) -> None:
         await service.cancel(queued.id)
 
 
+async def test_every_way_a_delivery_ends_cancelled_tells_the_listeners(harness: Harness) -> None:
+    harness.replies = [503]
+    service = await harness.service(schedule=(0, 30))
+    cancelled: list[WebhookEvent] = []
+    service.notifier.subscribe(cancelled.append, types=[WebhookEventType.CANCELLED.value])
+    by_user = await service.enqueue(url=URL, body=b'{}')  # fails once, then waits 30 s for its retry
+    async with asyncio.timeout(5):
+        while not service.timers.armed(f'wh:{by_user.id}'):
+            await asyncio.sleep(0.01)
+    await service.cancel(by_user.id)
+
+    endpoint, _ = await service.endpoints.create(EndpointSpec(url=URL, event_types=['execution.failed']))
+    waiting = service.intake.row(source='endpoint', body=b'{}', now=utcnow(), max_attempts=3, endpoint=endpoint)
+    await service.ledger.insert([waiting])
+    await service.endpoints.set_enabled(endpoint.id, False)
+    service.runner.dispatch(waiting['id'], 'first', None)  # its claim finds the endpoint disabled
+    assert await settle(service, waiting['id']) == 'cancelled'
+    failed = Event(execution_id='e1', seq=1, type=EventType.EXECUTION_FAILED, ts=utcnow(), data={'error': 'x'})
+    await service.deliver_events([failed], {'e1': 'wf'})  # queued for a disabled endpoint: cancelled at once
+
+    assert [event.data['delivery_id'] for event in cancelled[:2]] == [by_user.id, waiting['id']]
+    assert [event.data['reason'] for event in cancelled] == [
+        'cancelled by a user',
+        'endpoint_disabled',
+        'endpoint_disabled',
+    ]
+    assert cancelled[2].data['execution_id'] == 'e1'
+
+
 async def test_response_logging_keeps_two_kib_and_base64_for_binary(harness: Harness) -> None:
     def reply(request: httpx.Request) -> httpx.Response:
         if request.content == b'"text"':

@@ -19,8 +19,9 @@ from itertools import accumulate
 from typing import Any
 
 from flowmon.engine.core.bulk import collector_paused
-from flowmon.engine.core.events import Event, EventType
+from flowmon.engine.core.events import Event
 from flowmon.engine.core.graph import definition_order
+from flowmon.engine.core.snapshot import workflow_snapshot
 from flowmon.engine.core.state import ExecutionState, fold
 
 KEYFRAME_EVERY = 500
@@ -145,10 +146,7 @@ class ReplayIndex:
     @property
     def workflow(self) -> Mapping[str, Any] | None:
         """The workflow definition snapshot from ``execution.queued`` (None when absent)."""
-        if not self._events or self._events[0].type != EventType.EXECUTION_QUEUED:
-            return None
-        definition = self._events[0].data.get('workflow')
-        return definition if isinstance(definition, Mapping) else None
+        return workflow_snapshot(self._events)
 
     @property
     def node_order(self) -> tuple[str, ...]:

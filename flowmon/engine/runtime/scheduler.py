@@ -24,6 +24,7 @@ from typing import Any
 import httpx
 from pydantic import ValidationError
 
+from flowmon.engine.core import log_context
 from flowmon.engine.core.events import EventType, new_event
 from flowmon.engine.core.payload import (
     MAX_ERROR_CHARS,
@@ -313,6 +314,8 @@ class Engine:
             self._pump()
 
     async def _run(self, request: _Request) -> None:
+        # this task and the node tasks it starts log about this execution (httpx's lines included)
+        log_context.bind(execution_id=request.id, workflow_id=request.workflow.id)
         emitter = request.emitter
         run = _ExecutionRun(self, request)
         emitter.emit(EventType.EXECUTION_STARTED)

@@ -14,8 +14,9 @@ from typing import Any
 
 from nicegui import ui
 
+from flowmon.application import Application
+from flowmon.application.errors import NotFound
 from flowmon.engine.core.replay_index import ReplayIndex
-from flowmon.services import NotFound, Services
 from flowmon.web.comparison import AlignBy, Alignment, NodeDiff, compare, first_divergence
 from flowmon.web.format import duration, short_id
 from flowmon.web.graph_layout import layout_definition
@@ -23,16 +24,19 @@ from flowmon.web.playback import elapsed_text
 from flowmon.web.teardown import weak_callback
 from flowmon.web.widgets.dag_view import DagView
 from flowmon.web.widgets.diff_table import DiffTable
+from flowmon.web.widgets.empty_state import not_found
 from flowmon.web.widgets.json_diff import json_diff
 from flowmon.web.widgets.status_badge import StatusBadge
 from flowmon.web.widgets.timeline_scrubber import TimelineScrubber
 
 FRAME_SECONDS = 0.1
 SIDE_BY_SIDE_LAYERS = 3  # deeper graphs are drawn one above the other, each at full width
+Side = tuple[ReplayIndex, dict[str, Any]]
+ALL_EXECUTIONS = ('All executions', '/executions')
 ALIGN_LABELS = {'time': 'By time since start', 'index': 'By event index'}
 
 
-async def create(services: Services, a: str = '', b: str = '') -> None:
+async def create(application: Application, a: str = '', b: str = '') -> None:
     """Open both executions; a missing or unknown id gets a message naming it."""
     body = ui.column().classes('fm-page w-full gap-4').mark('compare-page')
     a, b = a.strip(), b.strip()
@@ -40,11 +44,13 @@ async def create(services: Services, a: str = '', b: str = '') -> None:
     if not a or not b:
         problems.append('Choose two executions: /compare?a=<execution id>&b=<execution id>.')
     indexes: dict[str, ReplayIndex] = {}
+    definitions: dict[str, dict[str, Any]] = {}
     for side, execution_id in (('A', a), ('B', b)):
         if not execution_id:
             continue
         try:
-            indexes[side] = await services.replay_index(execution_id)
+            indexes[side] = await application.history.replay(execution_id)
+            definitions[side] = await application.history.definition(execution_id, indexes[side].final)
         except NotFound:
             problems.append(f'Execution {side} ({execution_id!r}) not found.')
     if body.is_deleted:
@@ -53,21 +59,21 @@ async def create(services: Services, a: str = '', b: str = '') -> None:
         if problems:
             _problem(problems)
             return
-        ComparePage(a, b, indexes['A'], indexes['B'])
+        ComparePage(a, b, (indexes['A'], definitions['A']), (indexes['B'], definitions['B']))
 
 
 class ComparePage:
     """The two canvases, the shared scrubber, the first divergence and the diff table."""
 
-    def __init__(self, a_id: str, b_id: str, a: ReplayIndex, b: ReplayIndex) -> None:
+    def __init__(self, a_id: str, b_id: str, side_a: Side, side_b: Side) -> None:
+        """Each side is an execution's replay index and the workflow it ran."""
+        (a, definition_a), (b, definition_b) = side_a, side_b
         self._ids = {'a': a_id, 'b': b_id}
         self._a, self._b = a, b
         self.alignment = Alignment(a, b, 'time')
         self.x = self.alignment.length
         self._rendered: tuple[Any, ...] | None = None
         self.selected: str | None = None
-        definition_a = dict(a.workflow or {'nodes': [{'id': n} for n in a.node_order]})
-        definition_b = dict(b.workflow or {'nodes': [{'id': n} for n in b.node_order]})
         self._names = {**_names(definition_b), **_names(definition_a)}
         self._order = list(dict.fromkeys([*a.node_order, *b.node_order]))
         self.divergence = first_divergence(a.final, b.final, self._order)
@@ -163,8 +169,12 @@ class ComparePage:
                 ui.button(icon='close', on_click=self._diff_dialog.close).props(
                     'flat round dense aria-label="Close diff"'
                 )
-            json_diff(row.a_output if row else None, row.b_output if row else None,
-                      a_label=f'A {short_id(self._ids["a"])}', b_label=f'B {short_id(self._ids["b"])}')  # fmt: skip
+            json_diff(
+                row.a_output if row else None,
+                row.b_output if row else None,
+                a_label=f'A {short_id(self._ids["a"])}',
+                b_label=f'B {short_id(self._ids["b"])}',
+            )
         self._diff_dialog.open()
 
     # --- drawing ----------------------------------------------------------------------------------------
@@ -284,14 +294,4 @@ def _header(a_id: str, b_id: str, definition_a: Mapping[str, Any], definition_b:
 
 
 def _problem(problems: list[str]) -> None:
-    with (
-        ui.column()
-        .classes('w-full items-center gap-2 py-16')
-        .props('data-testid=compare-problem')
-        .mark('compare-problem')
-    ):
-        ui.icon('compare_arrows', size='3rem').classes('text-gray-400')
-        ui.label('Cannot compare these executions').classes('text-xl font-medium')
-        for problem in problems:
-            ui.label(problem).classes('text-gray-500')
-        ui.link('All executions', '/executions').classes('mt-2')
+    not_found('compare-problem', 'compare_arrows', 'Cannot compare these executions', problems, ALL_EXECUTIONS)

@@ -1,8 +1,8 @@
 """``/``: the dashboard. Live metrics, a throughput chart, the workflows with Run, and recent executions.
 
-Engine counts and recent executions are pulled from the engine and the shared projector ten times a second;
-the SQL-backed numbers come from :class:`~flowmon.store.metrics.ExecutionMetrics`, whose cached snapshot is
-shared by every open dashboard. Nothing here subscribes to anything: the timers die with the page.
+Engine counts and recent executions are pulled from the live view ten times a second; the SQL-backed numbers
+come from the dashboard use case, whose cached snapshot is shared by every open dashboard. Nothing here
+subscribes to anything: the timers die with the page.
 """
 
 from __future__ import annotations
@@ -12,8 +12,10 @@ from datetime import UTC, datetime
 
 from nicegui import ui
 
-from flowmon.services import Services
-from flowmon.store.metrics import MetricsSnapshot
+from flowmon.application import Application
+from flowmon.application.dashboard import MetricsSnapshot
+from flowmon.application.deliveries import WebhookStats
+from flowmon.application.live import LiveView
 from flowmon.web import format as fmt
 from flowmon.web.actions import run_workflow
 from flowmon.web.execution_rows import ExecutionSummary, merge_live
@@ -59,12 +61,13 @@ CARDS = (
 )  # fmt: skip
 
 
-async def create(services: Services) -> None:
+async def create(application: Application) -> None:
     """Build the dashboard and start its two pull timers."""
-    workflows = await services.catalog.all()
+    live, dashboard = application.live, application.dashboard
+    workflows = await application.workflows.all()
     names = {workflow.id: workflow.name for workflow in workflows}
-    records, _ = await services.history.list_executions(limit=RECENT_ROWS)
-    snapshot = await services.metrics.snapshot()
+    records, _ = await application.history.page(limit=RECENT_ROWS)
+    snapshot = await dashboard.metrics()
 
     with ui.column().classes('w-full gap-6 fm-page').mark('dashboard'):
         with ui.row().classes('w-full items-end justify-between'):
@@ -80,7 +83,7 @@ async def create(services: Services) -> None:
                 chart = ThroughputChart()
             with ui.card().classes('fm-panel').props('flat bordered'):
                 _panel_title('Workflows', f'{len(workflows)} available')
-                WorkflowList(workflows, on_run=lambda workflow_id: run_workflow(services, workflow_id))
+                WorkflowList(workflows, on_run=lambda workflow_id: run_workflow(application, workflow_id))
         with ui.card().classes('fm-panel w-full').props('flat bordered'):
             with ui.row().classes('w-full items-center justify-between'):
                 _panel_title('Recent executions', 'newest first, live')
@@ -92,22 +95,18 @@ async def create(services: Services) -> None:
             )
 
     rows = [ExecutionSummary.from_record(record) for record in records]
-    seen = services.projector.version
-    rows, _ = merge_live(rows, services.projector.states(), ExecutionFilter(), _now(), limit=RECENT_ROWS, add_new=True)
+    seen = live.version
+    rows, _ = merge_live(rows, live.states(), ExecutionFilter(), _now(), limit=RECENT_ROWS, add_new=True)
     table.show(rows, _now())
-    _show_engine_counts(cards, services)
+    _show_engine_counts(cards, live)
     _show_snapshot(cards, chart, snapshot)
-    await _show_webhook_stats(cards, services)
+    _show_webhook_stats(cards, await dashboard.webhook_stats())
 
     def pull_live() -> None:
         nonlocal seen, rows
         now = _now()
-        _show_engine_counts(cards, services)
-        seen, changed = services.projector.changed_since(seen)
-        if changed is None:
-            states = list(services.projector.states())
-        else:
-            states = [state for eid in changed if (state := services.projector.get(eid)) is not None]
+        _show_engine_counts(cards, live)
+        seen, states = live.changed_states(seen)
         if states:
             rows, _ = merge_live(rows, states, ExecutionFilter(), now, limit=RECENT_ROWS, add_new=True)
             table.show(rows, now)
@@ -115,16 +114,17 @@ async def create(services: Services) -> None:
             table.tick(now)
 
     async def pull_metrics() -> None:
-        _show_snapshot(cards, chart, await services.metrics.snapshot())
-        await _show_webhook_stats(cards, services)
+        _show_snapshot(cards, chart, await dashboard.metrics())
+        _show_webhook_stats(cards, await dashboard.webhook_stats())  # cached: re-read when a delivery changed
 
     ui.timer(LIVE_INTERVAL, pull_live)
     ui.timer(METRICS_INTERVAL, pull_metrics)
 
 
-def _show_engine_counts(cards: dict[str, MetricCard], services: Services) -> None:
-    cards['active'].set_value(fmt.count(services.engine.running_count))
-    cards['queued'].set_value(fmt.count(services.engine.queued_count))
+def _show_engine_counts(cards: dict[str, MetricCard], live: LiveView) -> None:
+    running, queued = live.engine_load()
+    cards['active'].set_value(fmt.count(running))
+    cards['queued'].set_value(fmt.count(queued))
 
 
 def _show_snapshot(cards: dict[str, MetricCard], chart: ThroughputChart, snapshot: MetricsSnapshot) -> None:
@@ -137,8 +137,7 @@ def _show_snapshot(cards: dict[str, MetricCard], chart: ThroughputChart, snapsho
     chart.show(snapshot.per_minute, fmt.viewer_timezone())
 
 
-async def _show_webhook_stats(cards: dict[str, MetricCard], services: Services) -> None:
-    stats = await services.webhooks.stats()  # cached and shared: re-queried only when a delivery changed
+def _show_webhook_stats(cards: dict[str, MetricCard], stats: WebhookStats) -> None:
     rate = stats.success_rate_24h
     cards['webhook_success_rate'].set_value(fmt.percent(None if rate is None else rate * 100))
     cards['webhook_pending'].set_value(fmt.count(stats.outstanding))

@@ -1,6 +1,6 @@
 """``/webhooks/deliveries/{delivery_id}``: one delivery: its attempt timeline, the request, Redeliver and Cancel.
 
-Live like the list: a timer re-reads the delivery only when ``services.webhooks.version`` moved, and otherwise
+Live like the list: a timer re-reads the delivery only when the deliveries' version moved, and otherwise
 just moves the "next attempt" countdown. Secrets never reach this page: the attempt log holds request headers
 with credentials masked, and the delivery's own headers are masked again before they are shown.
 """
@@ -11,39 +11,40 @@ from datetime import datetime
 
 from nicegui import ui
 
-from flowmon.delivery.records import DeliveryDetail
-from flowmon.delivery.service import REDELIVERABLE
-from flowmon.services import Services
+from flowmon.application import Application
+from flowmon.application.deliveries import REDELIVERABLE, DeliveryDetail
 from flowmon.web import format as fmt
 from flowmon.web import webhook_actions as actions
 from flowmon.web import webhook_format as wfmt
+from flowmon.web.actions import found
 from flowmon.web.widgets.attempt_timeline import AttemptTimeline
 from flowmon.web.widgets.confirm_dialog import confirm
+from flowmon.web.widgets.empty_state import not_found
 from flowmon.web.widgets.status_badge import StatusBadge
 from flowmon.web.widgets.text_block import TextBlock
 
 LIVE_INTERVAL = 0.25
 
 
-async def create(services: Services, delivery_id: str) -> None:
+async def create(application: Application, delivery_id: str) -> None:
     """Build the detail page of ``delivery_id`` (a calm "not found" when there is no such delivery)."""
-    webhooks = services.webhooks
-    seen = webhooks.version
-    detail = await webhooks.queries.get(delivery_id)
+    deliveries = application.deliveries
+    seen = deliveries.version
+    detail = await found(deliveries.get(delivery_id))
     with ui.column().classes('w-full gap-6 fm-page').mark('delivery-page'):
         if detail is None:
             _not_found(delivery_id)
             return
-        page = _DeliveryPage(services, detail)
+        page = _DeliveryPage(application, detail)
 
     async def pull() -> None:
         nonlocal seen
-        now = webhooks.now()
-        if webhooks.version == seen:
+        now = deliveries.now()
+        if deliveries.version == seen:
             page.tick(now)
             return
-        seen = webhooks.version
-        fresh = await webhooks.queries.get(delivery_id)
+        seen = deliveries.version
+        fresh = await found(deliveries.get(delivery_id))
         if fresh is not None:
             page.show(fresh, now)
 
@@ -51,14 +52,14 @@ async def create(services: Services, delivery_id: str) -> None:
 
 
 class _DeliveryPage:
-    def __init__(self, services: Services, detail: DeliveryDetail) -> None:
-        self._services = services
+    def __init__(self, application: Application, detail: DeliveryDetail) -> None:
+        self._application = application
         self._detail = detail
         self._drawn: tuple[object, int] | None = None
         record = detail.delivery
-        endpoints = {item.id: item for item in services.webhooks.endpoints.cached_all()}
+        endpoints = {item.id: item for item in application.endpoints.cached_all()}
         name, url = wfmt.destination(record, endpoints)
-        now = services.webhooks.now()
+        now = application.deliveries.now()
         with ui.row().classes('w-full items-start justify-between gap-4 no-wrap'):
             with ui.column().classes('gap-1 min-w-0'):
                 with ui.row().classes('items-center gap-2 text-sm text-grey-7'):
@@ -109,7 +110,7 @@ class _DeliveryPage:
         self._timeline.show(detail.attempts, now)
         self._facts.clear()
         with self._facts:
-            _facts(detail, now, self._services)
+            _facts(detail, now, self._application)
         self.tick(now)
 
     def tick(self, now: datetime) -> None:
@@ -124,11 +125,13 @@ class _DeliveryPage:
 
     async def _redeliver_clicked(self) -> None:
         record = self._detail.delivery
-        question = (f'The delivery is sent again now with the same webhook-id ({record.webhook_id}) and body, on a '
-                    'fresh retry schedule. The receiver may see it twice.')  # fmt: skip
+        question = (
+            f'The delivery is sent again now with the same webhook-id ({record.webhook_id}) and body, on a '
+            'fresh retry schedule. The receiver may see it twice.'
+        )
         if not await confirm('Redeliver this webhook?', question, ok_label='Redeliver', marker='confirm-redeliver'):
             return
-        await actions.redeliver(self._services, record.id)
+        await actions.redeliver(self._application, record.id)
 
     async def _cancel_clicked(self) -> None:
         if not await confirm(
@@ -136,12 +139,12 @@ class _DeliveryPage:
             ok_label='Cancel delivery', ok_color='negative', marker='confirm-cancel',
         ):  # fmt: skip
             return
-        await actions.cancel(self._services, self._detail.delivery.id)
+        await actions.cancel(self._application, self._detail.delivery.id)
 
 
-def _facts(detail: DeliveryDetail, now: datetime, services: Services) -> None:
+def _facts(detail: DeliveryDetail, now: datetime, application: Application) -> None:
     record = detail.delivery
-    endpoint = services.webhooks.endpoints.cached(record.endpoint_id) if record.endpoint_id else None
+    endpoint = application.endpoints.cached(record.endpoint_id) if record.endpoint_id else None
     _fact('webhook-id', record.webhook_id, mono=True)
     _fact('Event', wfmt.event_label(record), mono=bool(record.event_type))
     if record.endpoint_id:
@@ -196,8 +199,5 @@ def _panel_title(title: str, subtitle: str) -> None:
 
 
 def _not_found(delivery_id: str) -> None:
-    with ui.column().classes('w-full items-center gap-2 py-16').mark('delivery-not-found'):
-        ui.icon('outbox', size='3rem').classes('text-grey-5')
-        ui.label('Delivery not found').classes('text-xl font-medium')
-        ui.label(f'There is no webhook delivery with the id “{delivery_id}”.').classes('text-grey-7')
-        ui.link('Back to webhooks', '/webhooks').classes('fm-link mt-2')
+    reason = f'There is no webhook delivery with the id “{delivery_id}”.'
+    not_found('delivery-not-found', 'outbox', 'Delivery not found', [reason], ('Back to webhooks', '/webhooks'))

@@ -1,27 +1,28 @@
 """``/executions/{id}``: one execution, live while it runs, drawn from its stored events once it has ended.
 
-The page pulls from the shared projector with one ``ui.timer`` every 80 ms (``changed_since`` makes an idle
-tick almost free) and never subscribes to the bus, so leaving the page or closing the tab releases
-everything with the timer. An execution that is no longer in the projection is folded from its stored
-events once. Cancel (confirmed first) and Rerun act through :class:`Services` and report problems with
-``ui.notify``; an imported execution is read-only, so it has neither (and the services refuse them anyway).
+The page pulls from the live view with one ``ui.timer`` every 80 ms (``changed_since`` makes an idle tick almost
+free) and never subscribes to the bus, so leaving the page or closing the tab releases everything with the timer.
+An execution that is no longer in the projection is loaded from the history once. Cancel (confirmed first) and
+Rerun call the executions use cases and report problems with ``ui.notify``; an imported execution is read-only,
+so it has neither (and the use cases refuse them anyway).
 """
 
 from __future__ import annotations
 
 import logging
-import statistics
 from collections.abc import Sequence
 from typing import Any
 
 from nicegui import background_tasks, ui
 
-from flowmon.engine.core.events import Event, EventType, utcnow
+from flowmon.application import Application
+from flowmon.application.errors import AppError, NotFound
+from flowmon.engine.core.events import Event, utcnow
 from flowmon.engine.core.state import ExecutionState
-from flowmon.services import Conflict, NotFound, Services
 from flowmon.web.auth import is_signed_in
 from flowmon.web.format import duration, short_id
 from flowmon.web.teardown import weak_callback
+from flowmon.web.widgets.empty_state import not_found
 from flowmon.web.widgets.execution_view import ExecutionView
 from flowmon.web.widgets.history_actions import HistoryActions
 
@@ -29,35 +30,36 @@ log = logging.getLogger(__name__)
 
 TICK_SECONDS = 0.08
 BACKLOG = 5000  # stored events loaded for the log of an execution (its latest ones)
-ETA_SAMPLE = 20  # past successful executions whose median duration predicts this one
 
 
-def create(services: Services, execution_id: str) -> None:
+def create(application: Application, execution_id: str) -> None:
     """Build the page for ``execution_id``; data that needs the database is loaded once connected."""
     body = ui.column().classes('fm-page w-full gap-4')
     with body:
-        state = services.projector.get(execution_id)
-        recent = services.projector.recent_events(execution_id, 0)
-        definition = _definition_from(recent)
+        state = application.live.get(execution_id)
+        definition = application.live.snapshot(execution_id)
         if state is not None and definition is not None:
-            _LivePage(services, execution_id, body, state, definition)  # in the projection: draw at once
+            _LivePage(application, execution_id, body, state, definition)  # in the projection: draw at once
             return
         with ui.row().classes('w-full justify-center py-16') as spinner:
             ui.spinner(size='lg')
-        ui.timer(0, lambda: _load(services, execution_id, body, spinner), once=True)
+        ui.timer(0, lambda: _load(application, execution_id, body, spinner), once=True)
 
 
-async def _load(services: Services, execution_id: str, body: ui.column, spinner: ui.element) -> None:
+async def _load(application: Application, execution_id: str, body: ui.column, spinner: ui.element) -> None:
+    history = application.history
+    state: ExecutionState | None = None
+    definition: dict[str, Any] | None = None
+    read_only = True
     try:
-        state = await services.execution_state(execution_id)
-        definition = await services.history.workflow_snapshot(execution_id) if state is not None else None
-        if state is not None and definition is None:
-            workflow = await services.catalog.get(state.workflow_id or '')
-            definition = workflow.definition() if workflow else _bare_definition(state)
-        read_only = state is not None and await services.is_imported(execution_id)
+        state = await history.state(execution_id)
+        definition = await history.definition(execution_id, state)
+        read_only = await history.is_imported(execution_id)
+    except NotFound:
+        state = None
     except Exception:
         log.exception('could not load execution %s', execution_id)
-        state, definition, read_only = None, None, True
+        state = None
     if body.is_deleted:
         return
     spinner.delete()
@@ -65,7 +67,7 @@ async def _load(services: Services, execution_id: str, body: ui.column, spinner:
         if state is None or definition is None:
             _not_found(execution_id)
         else:
-            _LivePage(services, execution_id, body, state, definition, read_only=read_only)
+            _LivePage(application, execution_id, body, state, definition, read_only=read_only)
 
 
 class _LivePage:
@@ -73,7 +75,7 @@ class _LivePage:
 
     def __init__(
         self,
-        services: Services,
+        application: Application,
         execution_id: str,
         body: ui.column,
         state: ExecutionState,
@@ -81,11 +83,12 @@ class _LivePage:
         *,
         read_only: bool = False,
     ) -> None:
-        self._services = services
+        self._application = application
+        self._live = application.live
         self._read_only = read_only  # imported: no cancel, no rerun
         self._id = execution_id
         self._body = body
-        self._version = services.projector.version
+        self._version = self._live.version
         self._state = state
         self._fetching = False
         self._median_ms: float | None = None
@@ -105,20 +108,20 @@ class _LivePage:
                 .props('unelevated no-caps data-testid=rerun-execution')
                 .mark('rerun-execution')
             )
-            self._history = HistoryActions(services, execution_id, state.workflow_id, state.created_at)
+            self._history = HistoryActions(application, execution_id, state.workflow_id, state.created_at)
         self._cancel_dialog: ui.dialog | None = None  # built on first use: most visits never cancel
         self._show_actions()
-        initial = services.projector.recent_events(execution_id, 0) or []
+        initial = self._live.recent_events(execution_id, 0) or []
         self.view.show(state, initial, now=utcnow() if not state.is_terminal else None)
         self._timer = ui.timer(TICK_SECONDS, self._tick)
         ui.timer(0, self._load_history, once=True)
 
     def _tick(self) -> None:
-        version, changed = self._services.projector.changed_since(self._version)
+        version, changed = self._live.changed_since(self._version)
         self._version = version
         moved = changed is None or self._id in changed
         if moved:
-            live = self._services.projector.get(self._id)
+            live = self._live.get(self._id)
             if live is not None:
                 self._state = live
         behind = self.view.event_log.last_seq < self._state.last_seq and not self._fetching
@@ -137,7 +140,7 @@ class _LivePage:
         after = self.view.event_log.last_seq
         if after >= self._state.last_seq:
             return []
-        events = self._services.projector.recent_events(self._id, after)
+        events = self._live.recent_events(self._id, after)
         if events is None:  # the live buffer no longer reaches back: fetch the gap from the store once
             self._fetching = True
             background_tasks.create(self._fetch_stored(after), name=f'events of {self._id}', context=self._body)
@@ -146,7 +149,7 @@ class _LivePage:
 
     async def _fetch_stored(self, after: int) -> None:
         try:
-            events = await self._services.execution_events(
+            events = await self._application.history.events(
                 self._id, after_seq=max(after, self._state.last_seq - BACKLOG)
             )
         except Exception:
@@ -160,18 +163,14 @@ class _LivePage:
 
     async def _load_history(self) -> None:
         """Stored events for the log (when the live buffer lacks them) and the median for the ETA."""
-        if self.view.event_log.last_seq == 0 and self._services.projector.recent_events(self._id, 0) is None:
+        if self.view.event_log.last_seq == 0 and self._live.recent_events(self._id, 0) is None:
             self._fetching = True
             await self._fetch_stored(0)
         try:
-            records, _ = await self._services.history.list_executions(
-                workflow_id=self._state.workflow_id, status='succeeded', limit=ETA_SAMPLE
-            )
+            self._median_ms = await self._application.history.usual_duration_ms(self._state.workflow_id)
         except Exception:
             log.exception('could not load past durations for %s', self._state.workflow_id)
             return
-        durations = [record.duration_ms for record in records if record.duration_ms is not None]
-        self._median_ms = statistics.median(durations) if durations else None
         if not self._body.is_deleted:
             with self._body:
                 self._show_eta()
@@ -194,12 +193,12 @@ class _LivePage:
         self._cancel_dialog.open()
         if not await self._cancel_dialog:
             return
-        if not is_signed_in(self._services.token):
+        if not is_signed_in(self._application.token):
             ui.notify('Sign in again to cancel executions.', type='warning')
             return
         try:
-            await self._services.cancel_execution(self._id)
-        except (NotFound, Conflict) as exc:
+            await self._application.executions.cancel(self._id)
+        except AppError as exc:
             ui.notify(str(exc), type='warning')
         except Exception as exc:
             log.exception('cancel of %s failed', self._id)
@@ -211,12 +210,12 @@ class _LivePage:
         await self._start_rerun(node_id)
 
     async def _start_rerun(self, from_node: str | None) -> None:
-        if not is_signed_in(self._services.token):
+        if not is_signed_in(self._application.token):
             ui.notify('Sign in again to rerun executions.', type='warning')
             return
         try:
-            new_id = await self._services.rerun_execution(self._id, from_node=from_node)
-        except (NotFound, Conflict, ValueError) as exc:
+            new_id = await self._application.executions.rerun(self._id, from_node=from_node)
+        except AppError as exc:
             ui.notify(str(exc), type='warning')
             return
         except Exception as exc:
@@ -271,16 +270,8 @@ def _copy_id(execution_id: str) -> None:
 
 
 def _not_found(execution_id: str) -> None:
-    with (
-        ui.column()
-        .classes('w-full items-center gap-2 py-16')
-        .props('data-testid=execution-not-found')
-        .mark('execution-not-found')
-    ):
-        ui.icon('search_off', size='3rem').classes('text-gray-400')
-        ui.label('Execution not found').classes('text-xl font-medium')
-        ui.label(f'There is no execution with the id {execution_id!r}.').classes('text-gray-500')
-        ui.link('All executions', '/executions').classes('mt-2')
+    reason = f'There is no execution with the id {execution_id!r}.'
+    not_found('execution-not-found', 'search_off', 'Execution not found', [reason], ('All executions', '/executions'))
 
 
 def _eta_text(state: ExecutionState, median_ms: float | None) -> str:
@@ -294,19 +285,3 @@ def _eta_text(state: ExecutionState, median_ms: float | None) -> str:
     if left <= 0:
         return f'taking longer than usual ({usual})'
     return f'about {duration(left)} left · usually {usual}'
-
-
-def _definition_from(events: Sequence[Event] | None) -> dict[str, Any] | None:
-    if not events or events[0].type != EventType.EXECUTION_QUEUED:
-        return None
-    workflow = events[0].data.get('workflow')
-    return dict(workflow) if isinstance(workflow, dict) else None
-
-
-def _bare_definition(state: ExecutionState) -> dict[str, Any]:
-    """When the definition is lost: the nodes the state knows, without edges."""
-    return {
-        'id': state.workflow_id or '',
-        'name': state.workflow_id or 'Execution',
-        'nodes': [{'id': n} for n in state.nodes],
-    }

@@ -12,22 +12,21 @@ from datetime import UTC, datetime
 
 from nicegui import ui
 
-from flowmon.services import Services
-from flowmon.web.execution_rows import ExecutionSummary, merge_live
+from flowmon.application import Application
 from flowmon.web.filters import ExecutionFilter
 from flowmon.web.format import count
+from flowmon.web.live_rows import LiveRows
 from flowmon.web.widgets.execution_table import ExecutionTable
 from flowmon.web.widgets.filter_bar import FilterBar
 from flowmon.web.widgets.import_button import ImportButton
 from flowmon.web.widgets.pager import Pager
 
 PAGE_SIZE = 25
-LIVE_INTERVAL = 0.2
 PATH = '/executions'
 
 
 async def create(
-    services: Services, workflow_id: str = '', status: str = '', since: str = '', until: str = '', page: str = ''
+    application: Application, workflow_id: str = '', status: str = '', since: str = '', until: str = '', page: str = ''
 ) -> None:
     """Build the list for the filters in the URL."""
     flt, problems = ExecutionFilter.from_query(
@@ -36,17 +35,9 @@ async def create(
     for problem in problems:
         ui.notify(f'Filter: {problem}', type='warning')
     now = datetime.now(UTC)
-    since_at, until_at = flt.window(now)
-    workflows = await services.catalog.all()
+    workflows = await application.workflows.all()
     names = {workflow.id: workflow.name for workflow in workflows}
-    records, total = await services.history.list_executions(
-        workflow_id=flt.workflow_id,
-        status=flt.status,
-        since=since_at,
-        until=until_at,
-        limit=PAGE_SIZE,
-        offset=(flt.page - 1) * PAGE_SIZE,
-    )
+    records, total = await application.history.page(**flt.history_query(now, PAGE_SIZE))
 
     def go(new: ExecutionFilter) -> None:
         ui.navigate.to(new.url(PATH))
@@ -56,7 +47,7 @@ async def create(
             with ui.column().classes('gap-0 grow'):
                 ui.label('Executions').classes('fm-title')
                 summary = ui.label('').classes('text-sm text-grey-7').mark('executions-total')
-            ImportButton(services)
+            ImportButton(application)
         with ui.card().classes('fm-panel w-full').props('flat bordered'):
             FilterBar(flt, on_change=go, workflows=names)
             table = ExecutionTable(
@@ -66,29 +57,10 @@ async def create(
                 empty_hint='Widen the time window or clear the filters.' if not flt.is_empty or flt.workflow_id else
                 'Run a workflow from the dashboard or its page; it appears here, live.',
             )  # fmt: skip
-            first_page = flt.page == 1
-            rows = [ExecutionSummary.from_record(record) for record in records]
-            rows, added = merge_live(rows, services.projector.states(), flt, now, limit=PAGE_SIZE, add_new=first_page)
-            known_total = total + added
-            table.show(rows, now)
-            Pager(page=flt.page, page_size=PAGE_SIZE, total=known_total, on_page=lambda p: go(flt.with_(page=p)))
-    summary.set_text(_summary(known_total, flt, names))
-    seen = services.projector.version
-
-    def pull() -> None:
-        nonlocal rows, seen, known_total
-        moment = datetime.now(UTC)
-        seen, states = services.projector.changed_states(seen)
-        if not states:
-            table.tick(moment)
-            return
-        rows, new = merge_live(rows, states, flt, moment, limit=PAGE_SIZE, add_new=first_page)
-        if new:
-            known_total += new
-            summary.set_text(_summary(known_total, flt, names))
-        table.show(rows, moment)
-
-    ui.timer(LIVE_INTERVAL, pull)
+            rows = LiveRows(application.live, table, records, total, flt, limit=PAGE_SIZE)
+            Pager(page=flt.page, page_size=PAGE_SIZE, total=rows.total, on_page=lambda p: go(flt.with_(page=p)))
+    summary.set_text(_summary(rows.total, flt, names))
+    rows.follow(lambda total: summary.set_text(_summary(total, flt, names)))
 
 
 def _summary(total: int, flt: ExecutionFilter, names: dict[str, str]) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from nicegui import ui
 
-from flowmon.services import Services
+from flowmon.application import Application
 from flowmon.web.auth import LOGIN_PATH, is_signed_in, safe_redirect
 
 ERRORS = {
@@ -17,9 +17,9 @@ ERRORS = {
 }
 
 
-def create(services: Services, redirect_to: str = '/', error: str = '') -> None:
+def create(application: Application, redirect_to: str = '/', error: str = '') -> None:
     """The sign-in page; a browser that is already signed in goes straight on to ``redirect_to``."""
-    if is_signed_in(services.token):
+    if is_signed_in(application.token):
         ui.navigate.to(safe_redirect(redirect_to))
         return
     render_form(redirect_to=redirect_to, error=ERRORS.get(error))

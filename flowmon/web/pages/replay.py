@@ -21,13 +21,17 @@ from typing import Any
 from nicegui import app, ui
 from nicegui.events import KeyEventArguments
 
+from flowmon.application import Application
+from flowmon.application.errors import NotFound
 from flowmon.engine.core.replay_index import ReplayIndex
-from flowmon.services import NotFound, Services
+from flowmon.engine.core.state import ExecutionState
 from flowmon.web.format import count, short_id
 from flowmon.web.playback import SPEEDS, Playhead, parse_position
 from flowmon.web.timeline_marks import tick_marks
+from flowmon.web.widgets.empty_state import not_found
 from flowmon.web.widgets.execution_view import ExecutionView
 from flowmon.web.widgets.replay_controls import ReplayControls, TransportActions
+from flowmon.web.widgets.space_guard import SpaceGuard
 from flowmon.web.widgets.timeline_chart import TimelineChart
 from flowmon.web.widgets.timeline_scrubber import TimelineScrubber
 
@@ -37,25 +41,14 @@ FRAME_SECONDS = 0.1  # render at most 10 times a second
 URL_EVERY_SECONDS = 1.0  # while playing, the address bar follows at this pace (browsers throttle replaceState)
 LOG_WINDOW = 5000  # events handed to the event log per render: it keeps no more than that anyway
 SPEED_KEY = 'replay_speed'
-# Space would also scroll the page: swallow it while a replay is on screen and no field or button has focus.
-SPACE_GUARD_JS = """
-if (!window.__fmReplaySpace) {
-  window.__fmReplaySpace = true;
-  document.addEventListener('keydown', (e) => {
-    const tag = (document.activeElement && document.activeElement.tagName) || '';
-    if (e.key === ' ' && document.querySelector('[data-replay-keys]') && !['INPUT', 'TEXTAREA', 'BUTTON'].includes(tag))
-      e.preventDefault();
-  });
-}
-"""
 
 
-async def create(services: Services, execution_id: str, at: str = '') -> None:
+async def create(application: Application, execution_id: str, at: str = '') -> None:
     """Open ``execution_id``'s replay index (cached for finished executions) and build the page."""
     body = ui.column().classes('fm-page w-full gap-4').mark('replay-page')
     try:
-        index = await services.replay_index(execution_id)
-        definition = await _definition(services, execution_id, index)
+        index: ReplayIndex | None = await application.history.replay(execution_id)
+        definition: dict[str, Any] | None = await application.history.definition(execution_id, _final(index))
     except NotFound:
         index, definition = None, None
     if body.is_deleted:
@@ -86,7 +79,7 @@ class ReplayPage:
         if final is not None and not final.is_terminal:
             _still_running(execution_id, index.n)
 
-        with ui.card().classes('fm-panel w-full gap-2').props('flat bordered data-replay-keys'):
+        with ui.card().classes('fm-panel w-full gap-2').props('flat bordered'):
             with ui.row().classes('w-full items-center gap-3 no-wrap'):
                 self.controls = ReplayControls(
                     TransportActions(
@@ -119,7 +112,7 @@ class ReplayPage:
         gantt_card.move(target_index=len(holder.default_slot.children) - 2)  # between the canvas and the event log
 
         ui.keyboard(self._key, ignore=['input', 'textarea'])
-        ui.run_javascript(SPACE_GUARD_JS)
+        SpaceGuard()  # Space plays and pauses: it must not also scroll the page
         self.seek(start if start is not None else 0)
         ui.timer(FRAME_SECONDS, self._frame)
 
@@ -221,18 +214,8 @@ class ReplayPage:
 # --- loading and small parts --------------------------------------------------------------------------------
 
 
-async def _definition(services: Services, execution_id: str, index: ReplayIndex) -> dict[str, Any]:
-    """The workflow the execution ran: its snapshot, else the stored workflow, else the nodes it touched."""
-    if index.workflow is not None:
-        return dict(index.workflow)
-    snapshot = await services.history.workflow_snapshot(execution_id)
-    if snapshot is not None:
-        return snapshot
-    final = index.final
-    workflow = await services.catalog.get(final.workflow_id or '') if final is not None else None
-    if workflow is not None:
-        return workflow.definition()
-    return {'id': execution_id, 'name': 'Execution', 'nodes': [{'id': node_id} for node_id in index.node_order]}
+def _final(index: ReplayIndex | None) -> ExecutionState | None:
+    return index.final if index is not None else None
 
 
 def _names(definition: Mapping[str, Any]) -> dict[str, str]:
@@ -291,13 +274,5 @@ def _still_running(execution_id: str, events: int) -> None:
 
 
 def _not_found(execution_id: str) -> None:
-    with (
-        ui.column()
-        .classes('w-full items-center gap-2 py-16')
-        .props('data-testid=replay-not-found')
-        .mark('replay-not-found')
-    ):
-        ui.icon('search_off', size='3rem').classes('text-gray-400')
-        ui.label('Nothing to replay').classes('text-xl font-medium')
-        ui.label(f'There is no execution with the id {execution_id!r}.').classes('text-gray-500')
-        ui.link('All executions', '/executions').classes('mt-2')
+    reason = f'There is no execution with the id {execution_id!r}.'
+    not_found('replay-not-found', 'search_off', 'Nothing to replay', [reason], ('All executions', '/executions'))

@@ -12,18 +12,19 @@ from collections.abc import Awaitable, Callable
 
 from nicegui import ui
 
-from flowmon.services import Services
-from flowmon.store.secrets import MAX_SECRET_CHARS, SecretInfo
+from flowmon.application import Application
+from flowmon.application.secrets import MAX_SECRET_CHARS, SecretInfo
 from flowmon.web import format as fmt
 from flowmon.web import secret_actions as actions
 from flowmon.web.widgets.confirm_dialog import confirm
+from flowmon.web.widgets.empty_state import empty_state
 
 SecretAction = Callable[[SecretInfo], Awaitable[None]]
 LIVE_INTERVAL = 1.0
 REF_EXAMPLE = '{"$secret": "api_key"}'
 
 
-async def create(services: Services) -> None:
+async def create(application: Application) -> None:
     """Build the page: the add form and the list."""
     with ui.column().classes('w-full gap-6 fm-page').mark('secrets-page'):
         with ui.column().classes('gap-0'):
@@ -50,17 +51,17 @@ async def create(services: Services) -> None:
             dialogs = ui.element('div')  # questions outlive redraws of the list
 
             async def replace(info: SecretInfo) -> None:
-                await _replace_dialog(services, info, dialogs)
+                await _replace_dialog(application, info, dialogs)
                 pull()
 
             async def remove(info: SecretInfo) -> None:
-                await _confirm_delete(services, info, dialogs)
+                await _confirm_delete(application, info, dialogs)
                 pull()
 
             listing = SecretList(on_replace=replace, on_delete=remove)
 
     async def add() -> None:
-        if await actions.save_secret(services, (name.value or '').strip(), value.value or ''):
+        if await actions.save_secret(application, (name.value or '').strip(), value.value or ''):
             name.set_value('')
         value.set_value('')  # saved or refused: the value does not stay in the page
         pull()
@@ -71,9 +72,9 @@ async def create(services: Services) -> None:
 
     def pull() -> None:
         nonlocal shown
-        if services.secrets.version != shown:
-            shown = services.secrets.version
-            items = services.secrets.list()
+        if application.secrets.version != shown:
+            shown = application.secrets.version
+            items = application.secrets.all()
             summary.set_text(f'{fmt.count(len(items))} secret{"" if len(items) == 1 else "s"}, by name')
             listing.show(items)
 
@@ -93,10 +94,9 @@ class SecretList:
         self.element.clear()
         with self.element:
             if not items:
-                with ui.column().classes('w-full items-center gap-1 py-8 fm-empty').mark('secrets-empty'):
-                    ui.icon('key_off', size='2.5rem').classes('text-grey-5')
-                    ui.label('No secrets yet').classes('text-base font-medium')
-                    ui.label('Add one above, or with PUT /api/secrets/<name>.').classes('text-sm text-grey-7')
+                empty_state(
+                    'secrets-empty', 'key_off', 'No secrets yet', 'Add one above, or with PUT /api/secrets/<name>.'
+                )
                 return
             for info in items:
                 with (
@@ -125,7 +125,7 @@ def _value_input(label: str) -> ui.input:
     )
 
 
-async def _replace_dialog(services: Services, info: SecretInfo, host: ui.element) -> None:
+async def _replace_dialog(application: Application, info: SecretInfo, host: ui.element) -> None:
     with host, ui.dialog() as dialog, ui.card().classes('w-full max-w-md gap-3').mark('secret-replace-dialog'):
         ui.label(f'Replace {info.name}').classes('text-lg font-semibold')
         ui.label('Workflows that name it use the new value from their next node run.').classes('text-sm text-grey-7')
@@ -139,16 +139,16 @@ async def _replace_dialog(services: Services, info: SecretInfo, host: ui.element
             )
     try:
         if await dialog:
-            await actions.save_secret(services, info.name, value.value or '')
+            await actions.save_secret(application, info.name, value.value or '')
     finally:
         value.set_value('')
         if not dialog.is_deleted:
             dialog.delete()
 
 
-async def _confirm_delete(services: Services, info: SecretInfo, host: ui.element) -> None:
+async def _confirm_delete(application: Application, info: SecretInfo, host: ui.element) -> None:
     question = f'Delete the secret {info.name!r}? Workflows cannot name it any more.'
     if await confirm(
         'Delete this secret?', question, ok_label='Delete', ok_color='negative', marker='confirm-delete', host=host
     ):
-        await actions.delete_secret(services, info.name)
+        await actions.delete_secret(application, info.name)

@@ -2,7 +2,7 @@
 
 The filters and the page live in the URL (``?status=&endpoint=&page=``; ``status=outstanding`` means pending,
 retrying or sending), so dashboard cards link straight to a filtered list. The page pulls: a timer compares
-``services.webhooks.version`` (and the endpoints' version) with what it last showed and re-reads only when one
+the deliveries' version (and the endpoints' version) with what it last showed and re-reads only when one
 moved. Nothing here subscribes to anything; the timer dies with the page.
 """
 
@@ -16,9 +16,8 @@ from urllib.parse import urlencode
 
 from nicegui import ui
 
-from flowmon.delivery.policy import DELIVERY_STATUSES
-from flowmon.delivery.records import WebhookStats
-from flowmon.services import Services
+from flowmon.application import Application
+from flowmon.application.deliveries import DELIVERY_STATUSES, WebhookStats
 from flowmon.web import format as fmt
 from flowmon.web import webhook_format as wfmt
 from flowmon.web.theme import status_color
@@ -68,15 +67,15 @@ class DeliveryFilter:
         return not (self.status or self.endpoint_id)
 
 
-async def create(services: Services, status: str = '', endpoint: str = '', page: str = '') -> None:
+async def create(application: Application, status: str = '', endpoint: str = '', page: str = '') -> None:
     """Build the page for the filters in the URL and start its pull timer."""
     flt, problems = DeliveryFilter.parse(status, endpoint, page)
     for problem in problems:
         ui.notify(f'Filter: {problem}', type='warning')
-    webhooks = services.webhooks
+    deliveries, endpoints = application.deliveries, application.endpoints
 
     def endpoint_options() -> dict[str, str]:
-        return {item.id: wfmt.endpoint_name(item) for item in webhooks.endpoints.cached_all()}
+        return {item.id: wfmt.endpoint_name(item) for item in endpoints.cached_all()}
 
     with ui.column().classes('w-full gap-6 fm-page').mark('webhooks-page'):
         with ui.row().classes('w-full items-end no-wrap'):
@@ -85,7 +84,7 @@ async def create(services: Services, status: str = '', endpoint: str = '', page:
                 ui.label('Outbound deliveries: signed, retried with backoff, every attempt logged.').classes(
                     'text-sm text-grey-7'
                 )
-            bulk = BulkRedeliverDialog(services, endpoints=endpoint_options, on_done=lambda: None)
+            bulk = BulkRedeliverDialog(application, endpoints=endpoint_options, on_done=lambda: None)
             ui.button(
                 'Redeliver…', icon='replay', on_click=lambda: bulk.open(flt.endpoint_id, statuses=_bulk_statuses(flt))
             ).props('outline no-caps').mark('bulk-redeliver-open')
@@ -109,7 +108,7 @@ async def create(services: Services, status: str = '', endpoint: str = '', page:
                 ui.label('Subscribers to flowmon events; 24 h success rate and mean attempt latency.').classes(
                     'text-xs text-grey-7'
                 )
-            endpoint_list = EndpointList(services, on_bulk_redeliver=lambda eid: bulk.open(eid))
+            endpoint_list = EndpointList(application, on_bulk_redeliver=lambda eid: bulk.open(eid))
 
     shown_total: int | None = None
     seen = (-1, -1)
@@ -118,14 +117,13 @@ async def create(services: Services, status: str = '', endpoint: str = '', page:
 
     async def refresh(now: datetime) -> None:
         nonlocal shown_total
-        records, total = await webhooks.queries.page(
+        records, total = await deliveries.page(
             status=flt.statuses(),
             endpoint_id=flt.endpoint_id,
             limit=PAGE_SIZE,
             offset=(flt.page - 1) * PAGE_SIZE,
         )
-        endpoints = {item.id: item for item in webhooks.endpoints.cached_all()}
-        table.show(records, endpoints, now)
+        table.show(records, {item.id: item for item in endpoints.cached_all()}, now)
         if total != shown_total:
             shown_total = total
             summary.set_text(_summary(total, flt, endpoint_options()))
@@ -134,12 +132,12 @@ async def create(services: Services, status: str = '', endpoint: str = '', page:
                 Pager(
                     page=flt.page, page_size=PAGE_SIZE, total=total, on_page=lambda p: ui.navigate.to(flt.url(page=p))
                 )
-        _show_stats(cards, await webhooks.stats())
+        _show_stats(cards, await deliveries.stats())
 
     async def pull() -> None:
         nonlocal seen, health_at, health_stale
-        now = webhooks.now()
-        version = (webhooks.version, webhooks.endpoints.version)
+        now = deliveries.now()
+        version = (deliveries.version, endpoints.version)
         endpoints_moved = version[1] != seen[1]
         if version != seen:
             seen = version
@@ -150,8 +148,7 @@ async def create(services: Services, status: str = '', endpoint: str = '', page:
         loop_now = asyncio.get_running_loop().time()
         if endpoints_moved or (health_stale and loop_now - health_at >= HEALTH_INTERVAL):
             health_at, health_stale = loop_now, False
-            health = await webhooks.queries.endpoint_health(webhooks.now())
-            endpoint_list.show(webhooks.endpoints.cached_all(), health)
+            endpoint_list.show(endpoints.cached_all(), await endpoints.health())
 
     await pull()
     ui.timer(LIVE_INTERVAL, pull)

@@ -12,14 +12,15 @@ from typing import Any
 
 from nicegui import ui
 
-from flowmon.services import Services
-from flowmon.store.history import StoredWorkflow
-from flowmon.web.actions import run_workflow
-from flowmon.web.execution_rows import ExecutionSummary, merge_live
+from flowmon.application import Application
+from flowmon.application.workflows import StoredWorkflow
+from flowmon.web.actions import found, run_workflow
 from flowmon.web.filters import ExecutionFilter
 from flowmon.web.format import count
+from flowmon.web.live_rows import LiveRows
 from flowmon.web.widgets.automation_panel import automation_panel
 from flowmon.web.widgets.dag_view import DagView
+from flowmon.web.widgets.empty_state import not_found
 from flowmon.web.widgets.execution_table import ExecutionTable
 from flowmon.web.widgets.filter_bar import FilterBar
 from flowmon.web.widgets.json_input_dialog import JsonInputDialog
@@ -27,14 +28,13 @@ from flowmon.web.widgets.pager import Pager
 from flowmon.web.widgets.text_block import TextBlock
 
 PAGE_SIZE = 20
-LIVE_INTERVAL = 0.2
 
 
 async def create(
-    services: Services, workflow_id: str, status: str = '', since: str = '', until: str = '', page: str = ''
+    application: Application, workflow_id: str, status: str = '', since: str = '', until: str = '', page: str = ''
 ) -> None:
     """Build the workflow page; the query parameters are the history's filters."""
-    stored = await services.history.get_workflow(workflow_id)
+    stored = await found(application.workflows.get(workflow_id))
     with ui.column().classes('w-full gap-6 fm-page').mark('workflow-page'):
         if stored is None:
             _not_found(workflow_id)
@@ -43,22 +43,22 @@ async def create(
         flt = flt.with_(workflow_id=workflow_id, page=flt.page)
         for problem in problems:
             ui.notify(f'Filter: {problem}', type='warning')
-        _header(services, stored)
-        await automation_panel(services, workflow_id)  # trigger URL and schedule, when the workflow has them
+        _header(application, stored)
+        await automation_panel(application, workflow_id)  # trigger URL and schedule, when the workflow has them
         with ui.card().classes('fm-panel w-full p-0 overflow-hidden').props('flat bordered').mark('workflow-canvas'):
             DagView(stored.definition, on_select=_node_details(stored), height='auto')
         with ui.card().classes('fm-panel w-full').props('flat bordered'):
-            await _history(services, stored, flt)
+            await _history(application, stored, flt)
 
 
-def _header(services: Services, stored: StoredWorkflow) -> None:
+def _header(application: Application, stored: StoredWorkflow) -> None:
     definition = stored.definition
     nodes = len(definition.get('nodes') or [])
     edges = len(definition.get('edges') or [])
     dialog = JsonInputDialog(
         title=f'Run “{stored.name}” with input',
         hint='The input is a JSON object; nodes read it as input.* (empty means {}).',
-        on_submit=lambda value: _run(services, stored.id, value),
+        on_submit=lambda value: _run(application, stored.id, value),
     )
     with ui.row().classes('w-full items-start justify-between gap-4 no-wrap'):
         with ui.column().classes('gap-1 min-w-0'):
@@ -78,26 +78,18 @@ def _header(services: Services, stored: StoredWorkflow) -> None:
             ui.button('Run with input…', icon='data_object', on_click=dialog.open).props('outline no-caps').mark(
                 'run-with-input'
             )
-            ui.button('Run', icon='play_arrow', on_click=lambda: _run(services, stored.id, {})).props(
+            ui.button('Run', icon='play_arrow', on_click=lambda: _run(application, stored.id, {})).props(
                 'unelevated no-caps'
             ).mark('run')
 
 
-async def _run(services: Services, workflow_id: str, value: dict[str, Any]) -> None:
-    await run_workflow(services, workflow_id, value)
+async def _run(application: Application, workflow_id: str, value: dict[str, Any]) -> None:
+    await run_workflow(application, workflow_id, value)
 
 
-async def _history(services: Services, stored: StoredWorkflow, flt: ExecutionFilter) -> None:
+async def _history(application: Application, stored: StoredWorkflow, flt: ExecutionFilter) -> None:
     now = datetime.now(UTC)
-    since_at, until_at = flt.window(now)
-    records, total = await services.history.list_executions(
-        workflow_id=stored.id,
-        status=flt.status,
-        since=since_at,
-        until=until_at,
-        limit=PAGE_SIZE,
-        offset=(flt.page - 1) * PAGE_SIZE,
-    )
+    records, total = await application.history.page(**flt.history_query(now, PAGE_SIZE))
     path = f'/workflows/{stored.id}'
 
     def go(new: ExecutionFilter) -> None:
@@ -114,28 +106,9 @@ async def _history(services: Services, stored: StoredWorkflow, flt: ExecutionFil
         empty_title='No executions match' if not flt.is_empty else 'Not run yet',
         empty_hint='Try another filter.' if not flt.is_empty else 'Press Run: the execution appears here, live.',
     )
-    rows = [ExecutionSummary.from_record(record) for record in records]
-    first_page = flt.page == 1
-    rows, added = merge_live(rows, services.projector.states(), flt, now, limit=PAGE_SIZE, add_new=first_page)
-    table.show(rows, now)
-    Pager(page=flt.page, page_size=PAGE_SIZE, total=total + added, on_page=lambda p: go(flt.with_(page=p)))
-    seen = services.projector.version
-    known_total = total + added
-
-    def pull() -> None:
-        nonlocal rows, seen, known_total
-        moment = datetime.now(UTC)
-        seen, states = services.projector.changed_states(seen)
-        if not states:
-            table.tick(moment)
-            return
-        rows, new = merge_live(rows, states, flt, moment, limit=PAGE_SIZE, add_new=first_page)
-        if new:
-            known_total += new
-            total_label.set_text(f'{count(known_total)} matching')
-        table.show(rows, moment)
-
-    ui.timer(LIVE_INTERVAL, pull)
+    rows = LiveRows(application.live, table, records, total, flt, limit=PAGE_SIZE)
+    Pager(page=flt.page, page_size=PAGE_SIZE, total=rows.total, on_page=lambda p: go(flt.with_(page=p)))
+    rows.follow(lambda known: total_label.set_text(f'{count(known)} matching'))
 
 
 def _node_details(stored: StoredWorkflow) -> Any:
@@ -162,8 +135,5 @@ def _node_details(stored: StoredWorkflow) -> Any:
 
 
 def _not_found(workflow_id: str) -> None:
-    with ui.column().classes('w-full items-center gap-2 py-16').mark('workflow-not-found'):
-        ui.icon('account_tree', size='3rem').classes('text-grey-5')
-        ui.label('Workflow not found').classes('text-xl font-medium')
-        ui.label(f'There is no workflow with the id “{workflow_id}”.').classes('text-grey-7')
-        ui.link('Back to the dashboard', '/').classes('fm-link mt-2')
+    reason = f'There is no workflow with the id “{workflow_id}”.'
+    not_found('workflow-not-found', 'account_tree', 'Workflow not found', [reason], ('Back to the dashboard', '/'))

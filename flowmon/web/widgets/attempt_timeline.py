@@ -11,9 +11,10 @@ from datetime import datetime
 
 from nicegui import ui
 
-from flowmon.delivery.records import AttemptRecord
+from flowmon.application.deliveries import AttemptRecord
 from flowmon.web import format as fmt
 from flowmon.web import webhook_format as wfmt
+from flowmon.web.widgets.empty_state import empty_state
 from flowmon.web.widgets.text_block import TextBlock
 
 GOOD, BAD, INTERRUPTED = 'positive', 'negative', 'purple-5'
@@ -37,10 +38,9 @@ class AttemptTimeline:
         self.element.clear()
         with self.element:
             if not attempts:
-                with ui.column().classes('w-full items-center gap-1 py-8 fm-empty').mark('attempts-empty'):
-                    ui.icon('hourglass_empty', size='2rem').classes('text-grey-5')
-                    ui.label('No attempt yet').classes('text-base font-medium')
-                    ui.label('The first attempt goes out at once.').classes('text-sm text-grey-7')
+                empty_state(
+                    'attempts-empty', 'hourglass_empty', 'No attempt yet', 'The first attempt goes out at once.'
+                )
                 return
             with ui.timeline(side='right').classes('w-full fm-attempts'):
                 for attempt in attempts:

@@ -7,42 +7,38 @@ second, so it moves on after each firing.
 
 from __future__ import annotations
 
-import logging
 from datetime import UTC, datetime
 from typing import Any
 
 from nicegui import ui
 
-from flowmon.automation.schedules import ScheduleNotFound
-from flowmon.automation.triggers import TriggerNotFound
-from flowmon.services import Services
+from flowmon.application import Application
+from flowmon.application.errors import AppError, NotFound
 from flowmon.web import format as fmt
-from flowmon.web.auth import is_signed_in
+from flowmon.web.actions import guarded
 from flowmon.web.webhook_format import in_time
-
-log = logging.getLogger(__name__)
 
 HIDDEN_SECRET = 'whsec_' + '•' * 24
 
 
-async def automation_panel(services: Services, workflow_id: str) -> None:
+async def automation_panel(application: Application, workflow_id: str) -> None:
     """The panel, or nothing when the workflow neither accepts triggers nor has a schedule."""
     try:
-        trigger = await services.triggers.info(workflow_id)
-    except (TriggerNotFound, ValueError):
+        trigger: dict[str, Any] | None = await application.automation.trigger(workflow_id)
+    except AppError:
         trigger = None
     try:
-        schedule: dict[str, Any] | None = await services.schedules.info(workflow_id)
-    except ScheduleNotFound:
+        schedule: dict[str, Any] | None = await application.automation.schedule(workflow_id)
+    except NotFound:
         schedule = None
     if not (trigger and trigger['enabled']) and schedule is None:
         return
     with ui.card().classes('fm-panel w-full').props('flat bordered').mark('workflow-automation'):
         with ui.element('div').classes('fm-split w-full'):
             if trigger and trigger['enabled']:
-                _trigger(services, workflow_id, _absolute(trigger['path']))
+                _trigger(application, workflow_id, _absolute(trigger['path']))
             if schedule is not None:
-                _Schedule(services, workflow_id, schedule)
+                _Schedule(application, workflow_id, schedule)
 
 
 def _absolute(path: str) -> str:
@@ -53,7 +49,7 @@ def _absolute(path: str) -> str:
         return path
 
 
-def _trigger(services: Services, workflow_id: str, url: str) -> None:
+def _trigger(application: Application, workflow_id: str, url: str) -> None:
     with ui.column().classes('gap-2 min-w-0').mark('workflow-trigger'):
         with ui.column().classes('gap-0'):
             ui.label('Inbound trigger').classes('fm-panel-title')
@@ -72,18 +68,12 @@ def _trigger(services: Services, workflow_id: str, url: str) -> None:
             copy.set_visibility(False)
 
             async def reveal() -> None:
-                if not is_signed_in(services.token):
-                    ui.notify('Your session has ended: sign in again.', type='warning')
+                revealed = await guarded(
+                    application, 'reveal the secret', lambda: application.automation.reveal_trigger_secret(workflow_id)
+                )
+                if revealed is None:
                     return
-                try:
-                    secret = (await services.triggers.reveal_secret(workflow_id))['secret']
-                except (TriggerNotFound, ValueError) as exc:
-                    ui.notify(f'Could not reveal the secret: {exc}', type='negative')
-                    return
-                except Exception:
-                    log.exception('could not reveal the trigger secret of %s', workflow_id)
-                    ui.notify('Could not reveal the secret: unexpected error (see the server log).', type='negative')
-                    return
+                secret = revealed['secret']
                 secret_label.set_text(secret)
                 copy.on_click(lambda: _copy(secret, 'Secret copied.'))
                 copy.set_visibility(True)
@@ -97,8 +87,8 @@ def _trigger(services: Services, workflow_id: str, url: str) -> None:
 
 
 class _Schedule:
-    def __init__(self, services: Services, workflow_id: str, info: dict[str, Any]) -> None:
-        self._services = services
+    def __init__(self, application: Application, workflow_id: str, info: dict[str, Any]) -> None:
+        self._application = application
         self._workflow_id = workflow_id
         with ui.column().classes('gap-2 min-w-0').mark('workflow-schedule'):
             with ui.column().classes('gap-0'):
@@ -137,23 +127,15 @@ class _Schedule:
         if self._paused:
             self._next.set_text('none while paused')
             return
-        moment = self._services.schedules.next_run_at(self._workflow_id)
+        moment = self._application.automation.next_run_at(self._workflow_id)
         now = datetime.now(UTC)
         self._next.set_text(f'{fmt.full_timestamp(moment)} ({in_time(moment, now)})' if moment else fmt.DASH)
 
     async def _set_paused(self, paused: bool) -> None:
-        if not is_signed_in(self._services.token):
-            ui.notify('Your session has ended: sign in again.', type='warning')
-            return
-        try:
-            change = self._services.schedules.pause if paused else self._services.schedules.resume
-            info = await change(self._workflow_id)
-        except ScheduleNotFound as exc:
-            ui.notify(f'Could not {"pause" if paused else "resume"} the schedule: {exc}', type='negative')
-            return
-        except Exception:
-            log.exception('could not change the schedule of %s', self._workflow_id)
-            ui.notify('Could not change the schedule: unexpected error (see the server log).', type='negative')
+        what = 'pause the schedule' if paused else 'resume the schedule'
+        automation = self._application.automation
+        info = await guarded(self._application, what, lambda: automation.set_paused(self._workflow_id, paused))
+        if info is None:
             return
         self._show(bool(info['paused']))
         ui.notify('Schedule paused.' if paused else 'Schedule resumed.', type='info' if paused else 'positive')

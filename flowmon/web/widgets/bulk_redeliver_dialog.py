@@ -12,7 +12,7 @@ from typing import Any
 
 from nicegui import ui
 
-from flowmon.services import Services
+from flowmon.application import Application
 from flowmon.web import webhook_actions as actions
 
 ALL = ''
@@ -29,8 +29,10 @@ WINDOWS: dict[str, tuple[str, timedelta | None]] = {
 class BulkRedeliverDialog:
     """``open(endpoint_id)`` asks which deliveries to send again; ``on_done`` runs after a redeliver."""
 
-    def __init__(self, services: Services, *, endpoints: Callable[[], Mapping[str, str]], on_done: Callable[[], Any]):
-        self._services = services
+    def __init__(
+        self, application: Application, *, endpoints: Callable[[], Mapping[str, str]], on_done: Callable[[], Any]
+    ):
+        self._application = application
         self._endpoints = endpoints
         self._on_done = on_done
         self._count = 0
@@ -79,7 +81,7 @@ class BulkRedeliverDialog:
 
     def _filters(self) -> dict[str, Any]:
         delta = WINDOWS.get(str(self._window.value), WINDOWS['all'])[1]
-        since: datetime | None = self._services.webhooks.now() - delta if delta is not None else None
+        since: datetime | None = self._application.deliveries.now() - delta if delta is not None else None
         return {
             'statuses': list(self._statuses.value or []),
             'endpoint_id': self._endpoint.value or None,
@@ -91,7 +93,7 @@ class BulkRedeliverDialog:
         if not filters['statuses']:
             self._show_count(0, 'Pick at least one status.')
             return
-        count = await actions.matching_count(self._services, **filters)
+        count = await actions.matching_count(self._application, **filters)
         self._show_count(count or 0, None if count is not None else 'Could not count the deliveries.')
 
     def _show_count(self, count: int, problem: str | None) -> None:
@@ -101,7 +103,7 @@ class BulkRedeliverDialog:
         self._ok.set_enabled(count > 0)
 
     async def _redeliver(self) -> None:
-        ids = await actions.redeliver_many(self._services, **self._filters())
+        ids = await actions.redeliver_many(self._application, **self._filters())
         if ids is not None:
             self.dialog.close()
             self._on_done()

@@ -1,19 +1,42 @@
-// The DAG canvas in the browser: an ECharts instance that keeps its own copy of the node items and takes
-// O(changed) patches from Python (see dag_chart.py). The chart is drawn once from the `options` prop; after
-// that only `patch` moves it, so ten updates a second cost a few hundred bytes on the websocket, not the
-// whole node list.
-import { echarts } from "nicegui-echart";
+// The DAG canvas in the browser: an ECharts instance built once from the `options` prop, drawn from a snapshot
+// and then patched with the node items that changed (see dag_chart.py), so ten updates a second cost a few
+// hundred bytes on the websocket, not the whole node list. Node names and types arrive once (the `text` prop);
+// the tooltip and the card label are formatted here from them and each item's status (`s`) and card line (`m`).
+import chart from "fm-chart";
+import { esc } from "fm-escape";
+import patched from "fm-patched";
 
-// Option keys starting with ":" hold JavaScript (formatters): evaluate them once, as NiceGUI's echart does.
-function evaluate(value) {
-  if (Array.isArray(value)) return value.map(evaluate);
-  if (value === null || typeof value !== "object") return value;
-  const out = {};
-  for (const [key, item] of Object.entries(value)) {
-    if (key.startsWith(":")) out[key.slice(1)] = new Function(`return (${item})`)();
-    else out[key] = evaluate(item);
-  }
-  return out;
+// Text that cannot break out of an ECharts rich-text block ({style|text}).
+export function richSafe(text) {
+  return String(text).replace(/[{]/g, "(").replace(/[}]/g, ")").replace(/[|]/g, "/");
+}
+
+// A name cut to what fits on a card of `width` px (counted in characters, not UTF-16 units).
+export function clip(text, width) {
+  const chars = Array.from(text);
+  const limit = Math.max(6, Math.floor(width / 7.2));
+  return chars.length <= limit ? text : chars.slice(0, limit - 1).join("") + "…";
+}
+
+// The tooltip is HTML to ECharts: every text in it goes through esc().
+export function tooltip({ names, types, colors }) {
+  return (p) => {
+    const d = p.data || {};
+    const id = d.name;
+    const name = names[id] || id;
+    const status = d.s || "pending";
+    const title = name === id ? esc(name) : `${esc(name)} <span style="opacity:.6">${esc(id)}</span>`;
+    const kind = types[id] ? ` · ${esc(types[id])}` : "";
+    const color = esc(colors[status] || colors.pending);
+    return `<b>${title}</b><br/><span style="color:${color}">●</span> ${esc(d.m || status)}${kind}`;
+  };
+}
+
+// The card's two lines: the name, clipped, and the card line, both as rich text.
+export function label({ names, card }) {
+  const shown = {};
+  for (const [id, name] of Object.entries(names)) shown[id] = richSafe(clip(name, card));
+  return (p) => `{name|${shown[p.data.name] ?? richSafe(p.data.name)}}\n{meta|${richSafe(p.data.m || "pending")}}`;
 }
 
 // Node items come from Python with itemStyle as [key, value] pairs (see DagView._node_item).
@@ -23,35 +46,33 @@ function nodeItem(item) {
 }
 
 export default {
+  mixins: [patched, chart],
   template: "<div></div>",
-  props: { options: String },
-  async mounted() {
-    await new Promise((resolve) => setTimeout(resolve, 0)); // let Tailwind size the box first
-    const options = evaluate(JSON.parse(this.options));
-    this.series = {};
-    for (const entry of options.series) this.series[entry.id] = entry.data || [];
-    (this.series.nodes || []).forEach(nodeItem);
-    this.index = {};
-    (this.series.nodes || []).forEach((item, i) => (this.index[item.name] = i));
-    this.chart = echarts.init(this.$el, null, { renderer: "svg" });
-    this.chart.setOption(options);
-    this.chart.on("click", (e) => {
-      if (e.seriesId === "nodes" && e.dataType !== "edge" && e.name) this.$emit("node_click", e.name);
-    });
-    this.resizeObserver = new ResizeObserver(() => this.chart && this.chart.resize());
-    this.resizeObserver.observe(this.$el);
-    this.$emit("ready");
-  },
-  beforeUnmount() {
-    this.resizeObserver?.disconnect();
-    this.chart?.dispose();
-    this.chart = null;
-  },
+  props: { options: String, text: String },
   methods: {
+    async prepare() {
+      const options = JSON.parse(this.options);
+      const text = JSON.parse(this.text);
+      const nodes = options.series.find((entry) => entry.id === "nodes");
+      nodes.tooltip = { ...nodes.tooltip, formatter: tooltip(text) };
+      if (text.card) nodes.label = { ...nodes.label, formatter: label(text) };
+      this.series = {};
+      this.dirty = new Set();
+      const built = await this.startChart(options, "svg");
+      built?.on("click", (e) => {
+        if (e.seriesId === "nodes" && e.dataType !== "edge" && e.name) this.$emit("node_click", e.name);
+      });
+    },
+    // snapshot: {nodes: [item, ...], flow: [...], pulse: [...]}
+    draw(snapshot) {
+      this.series = { nodes: snapshot.nodes.map(nodeItem), flow: snapshot.flow, pulse: snapshot.pulse };
+      this.index = {};
+      this.series.nodes.forEach((item, i) => (this.index[item.name] = i));
+      for (const id of Object.keys(this.series)) this.dirty.add(id);
+      this.schedule();
+    },
     // diff: {nodes: [item, ...] (changed items only, matched by name), flow: [...], pulse: [...]} (whole series)
-    patch(diff) {
-      if (!this.chart) return;
-      this.dirty = this.dirty || new Set();
+    update(diff) {
       if (diff.nodes && diff.nodes.length) {
         const nodes = this.series.nodes;
         for (const item of diff.nodes) {
@@ -75,9 +96,9 @@ export default {
       if (this.scheduled) return;
       this.scheduled = true;
       const wait = Math.max(0, (this.nextDraw || 0) - performance.now());
-      setTimeout(() => requestAnimationFrame(() => this.draw()), wait);
+      setTimeout(() => requestAnimationFrame(() => this.paint()), wait);
     },
-    draw() {
+    paint() {
       this.scheduled = false;
       if (!this.chart || !this.dirty.size) return;
       const update = [...this.dirty].map((id) => ({ id, data: this.series[id] }));

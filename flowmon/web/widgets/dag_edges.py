@@ -3,16 +3,18 @@
 ECharts redraws every series on every ``setOption``; with hundreds of edges that alone costs tens of
 milliseconds a frame. Edges hardly change (only whether data has passed along them), so they live in
 plain SVG beneath the chart's transparent canvas, positioned over exactly the chart's plot area
-(same margins, same axis bounds, ``preserveAspectRatio="none"``), and an edge that first carries data is
-restyled by toggling one class in the browser: O(changed), no re-render.
+(same margins, same axis bounds, ``preserveAspectRatio="none"``), drawn once in the browser (``dag_edges.js``), and
+an edge that first carries data is restyled by a patch that toggles one class: O(changed), no re-render.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from flowmon.web.markup import Html, Markup, join, tag
+from flowmon.web.widgets.patched import PatchedElement
 
 EDGE_COLOR = '#94a3b8'  # slate 400: visible on white and on the dark page
 
@@ -50,8 +52,11 @@ class PlotArea:
         )
 
 
-class EdgeLayer:
-    """Curves from each source to each target, with an arrow at the left side of every target with inputs."""
+class EdgeLayer(PatchedElement, component='dag_edges.js'):
+    """Curves from each source to each target, with an arrow at the left side of every target with inputs.
+
+    The drawing is static and goes into the props once (``geometry``); what changes is which edges data has passed
+    along. Snapshot: ``{carried: [edge index, ...]}``; patch: ``{carried: [...], cleared: [...]}``."""
 
     def __init__(
         self,
@@ -63,19 +68,15 @@ class EdgeLayer:
         half_width_px: float,
         half_width_units: float,
     ) -> None:
+        super().__init__()
         self._edges = list(edges)
         self._index = {edge: i for i, edge in enumerate(self._edges)}
         self._positions = positions
-        self._branches = branches
-        self._area = area
-        self._half_px = half_width_px
         self._half_units = half_width_units
         self._carried: frozenset[int] = frozenset()
-        self._patches = 0
-        self.element = (
-            Html(self._render())
-            .classes('fm-edges')
-            .style(f'left: {area.left}px; right: {area.right}px; top: {area.top}px; bottom: {area.bottom}px')
+        self._props['geometry'] = json.dumps(self._geometry(branches, area, half_width_px))
+        self.classes('fm-edges').style(
+            f'left: {area.left}px; right: {area.right}px; top: {area.top}px; bottom: {area.bottom}px'
         )
 
     def show(self, carried: Collection[tuple[str, str]]) -> None:
@@ -85,16 +86,11 @@ class EdgeLayer:
             return
         added, removed = sorted(indices - self._carried), sorted(self._carried - indices)
         self._carried = indices
-        self._patches += 1
-        if self._patches <= 2:
-            # Before the element is in the browser a script would find nothing: re-send the content instead.
-            self.element.set_content(self._render())
-            return
-        self.element.client.run_javascript(
-            f'(() => {{ const root = getHtmlElement({self.element.id}); if (!root) return; '
-            f'const set = (ids, on) => ids.forEach((i) => root.querySelector(`[data-e="${{i}}"]`)'
-            f'?.classList.toggle("c", on)); set({added}, true); set({removed}, false); }})()'
-        )
+        if self.drawn:
+            self.send_patch({'carried': added, 'cleared': removed})
+
+    def snapshot(self) -> dict[str, Any]:
+        return {'carried': sorted(self._carried)}
 
     def path(self, source: str, target: str) -> list[list[float]]:
         """The edge's course as points in layout units (for the animated flow overlay)."""
@@ -110,37 +106,32 @@ class EdgeLayer:
         points += [[b, y2], [x2, y2]]
         return points
 
-    def _render(self) -> Markup:
-        area = self._area
-        width, height = area.x_max - area.x_min, area.y_max - area.y_min
-        paths, marks = [], []
+    def _geometry(
+        self, branches: Mapping[tuple[str, str], bool | None], area: PlotArea, half_width_px: float
+    ) -> dict[str, Any]:
+        """What ``dag_edges.js`` draws: the SVG's view box, each edge's path (in layout units, stretched over the
+        plot area), the branch labels and the arrow heads (in percent of the plot area)."""
+        paths, labels = [], []
         targets: set[str] = set()
-        for i, (source, target) in enumerate(self._edges):
+        for source, target in self._edges:
             (x1, y1), (x2, y2) = self._positions[source], self._positions[target]
             a, b = x1 + self._half_units, x2 - self._half_units
             middle = (a + b) / 2
-            course = f'M{x1:g} {y1:g}H{_n(a)}C{_n(middle)} {y1:g} {_n(middle)} {y2:g} {_n(b)} {y2:g}H{x2:g}'
-            # c: carried data, drawn solid
-            paths.append(tag('path', data_e=i, class_='c' if i in self._carried else None, d=course))
+            paths.append(f'M{x1:g} {y1:g}H{_n(a)}C{_n(middle)} {y1:g} {_n(middle)} {y2:g} {_n(b)} {y2:g}H{x2:g}')
             targets.add(target)
-            when = self._branches.get((source, target))
+            when = branches.get((source, target))
             if when is not None:
                 left, top = area.percent(middle, (y1 + y2) / 2)
-                marks.append(
-                    tag('div', 'yes' if when else 'no', class_='fm-branch', style=f'left:{left:.3f}%;top:{top:.3f}%')
-                )
-        for target in sorted(targets):
-            left, top = area.percent(*self._positions[target])
-            style = f'left:calc({left:.3f}% - {self._half_px + 9:g}px);top:calc({top:.3f}% - 4.5px)'
-            marks.append(tag('div', class_='fm-arrow', style=style))
-        svg = tag(
-            'svg',
-            join(paths),
-            viewBox=f'{area.x_min:g} {area.y_min:g} {width:g} {height:g}',
-            preserveAspectRatio='none',
-            aria_hidden='true',
-        )
-        return join([svg, *marks])
+                labels.append([round(left, 3), round(top, 3), 'yes' if when else 'no'])
+        arrows = [[round(v, 3) for v in area.percent(*self._positions[target])] for target in sorted(targets)]
+        width, height = area.x_max - area.x_min, area.y_max - area.y_min
+        return {
+            'viewBox': f'{area.x_min:g} {area.y_min:g} {width:g} {height:g}',
+            'paths': paths,
+            'labels': labels,
+            'arrows': arrows,
+            'arrowOffset': half_width_px + 9,  # px left of the target's centre: the card's edge and the head
+        }
 
 
 def _n(value: float) -> str:

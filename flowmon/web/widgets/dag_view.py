@@ -1,39 +1,39 @@
 """The workflow canvas: an ECharts graph coloured by node status, with data flowing along edges.
 
 The only module that knows ECharts option dicts for the DAG. Positions come from
-:mod:`flowmon.web.graph_layout` (deterministic, computed in Python); colours from :mod:`flowmon.web.theme`.
-:meth:`DagView.apply` takes an :class:`ExecutionState` (any state: live, or "as of event k" for replay)
-and sends the browser only the node items that changed (:mod:`flowmon.web.widgets.dag_chart`). ECharts
-repaints every series on each update, so the many static edges are not a series at all: they are an SVG layer
-underneath (:mod:`flowmon.web.widgets.dag_edges`), and the chart holds only nodes, the ripples of active
-nodes and the particles of edges carrying data, each animated kind on its own canvas layer.
+:mod:`flowmon.web.graph_layout` (deterministic, computed in Python); colours from :mod:`flowmon.web.theme`; what a
+node's card says from its :class:`~flowmon.web.node_views.NodeView`. :meth:`DagView.apply` takes an
+:class:`ExecutionState` (any state: live, or "as of event k" for replay) and sends the browser only the node items
+that changed (:mod:`flowmon.web.widgets.dag_chart`). ECharts repaints every series on each update, so the many
+static edges are not a series at all: they are an SVG layer underneath (:mod:`flowmon.web.widgets.dag_edges`),
+and the chart holds only the nodes, the ripples of active nodes and the particles of edges carrying data.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from nicegui import ui
 
-from flowmon.engine.core.nodemap import changed_keys
-from flowmon.engine.core.state import ExecutionState, NodeState
+from flowmon.engine.core.state import ExecutionState
 from flowmon.web.graph_layout import DagLayout, layout_definition
+from flowmon.web.node_views import NodeView, NodeViews
 from flowmon.web.theme import status_color
-from flowmon.web.widgets.dag_chart import DagChart
+from flowmon.web.widgets.dag_chart import DagChart, Item
 from flowmon.web.widgets.dag_edges import EDGE_COLOR, EdgeLayer, PlotArea
-from flowmon.web.widgets.dag_text import card_text, label_formatter, tooltip_formatter
 
 FLOW_WINDOW_SECONDS = 1.5  # an edge animates while its last data.flow is at most this old
-# Effects repaint their canvas layer every frame (costly without a GPU), so they are capped: beyond these
-# counts active nodes only glow and edges only turn solid. Dense graphs (dots, no labels) get no ripples.
+# Effects are animated every frame (costly without a GPU), so they are capped: beyond these counts active nodes
+# only glow and edges only turn solid. Dense graphs (dots, no labels) get no ripples.
 MAX_PULSING = 24
 MAX_FLOWING = 30
 GLOW_BLUR = 18  # px of glow around active nodes
-# A canvas shadow is costly to paint without a GPU (a few hundred glowing nodes took the browser's main thread
-# for 200 ms a frame), so nodes glow only while at most this many are active; beyond it colour and size say it.
+# A glow (a blur filter) is costly to paint without a GPU (a few hundred glowing nodes took the browser's main
+# thread for 200 ms a frame), so nodes glow only while at most this many are active; beyond it colour and size
+# say it.
 MAX_GLOWING = MAX_PULSING
 SELECTED_COLOR = '#6366f1'  # indigo 500: the selection ring
 FLOW_COLOR = status_color('running')
@@ -73,24 +73,19 @@ class DagView:
         workflow_definition: dict[str, Any],
         on_select: Callable[[str], None] | None = None,
         height: str = '420px',
+        views: NodeViews | None = None,
     ) -> None:
-        """``height`` is CSS; ``'auto'`` picks one from the graph's tallest column (300 to 640 px)."""
-        self._definition = workflow_definition
+        """``height`` is CSS; ``'auto'`` picks one from the graph's tallest column (300 to 640 px). ``views``: the
+        node views the page shares among its widgets (the page then brings them up to each state and tells
+        :meth:`apply` which changed); without, the view keeps its own."""
         layout = layout_definition(workflow_definition)  # not kept: see _node_item on what a page holds per node
         self._positions = {node.id: (node.x, node.y) for node in layout.nodes}
         self._order = {node.id: (node.layer, node.index) for node in layout.nodes}
         self._rows, self._layers = layout.rows, layout.layers
-        self._names = {
-            str(node['id']): str(node.get('name') or node['id'])
-            for node in workflow_definition.get('nodes') or ()
-            if isinstance(node, Mapping) and 'id' in node
-        }
-        self._types = {
-            str(node['id']): str(node.get('type') or '')
-            for node in workflow_definition.get('nodes') or ()
-            if isinstance(node, Mapping) and 'id' in node
-        }
-        self._branch = {
+        nodes = [node for node in workflow_definition.get('nodes') or () if isinstance(node, Mapping) and 'id' in node]
+        self._names = {str(node['id']): str(node.get('name') or node['id']) for node in nodes}
+        types = {str(node['id']): str(node.get('type') or '') for node in nodes}
+        branches = {
             (str(edge['source']), str(edge['target'])): edge.get('when')
             for edge in workflow_definition.get('edges') or ()
             if isinstance(edge, Mapping) and 'source' in edge and 'target' in edge
@@ -100,24 +95,13 @@ class DagView:
             height = f'{max(300, min(640, layout.rows * 72 + 90))}px'
         self.height = height
         self._scale = _Scale.for_layout(layout, _px(height, 420))
+        self._views = views if views is not None else NodeViews(self._positions)
         self._selected: str | None = None
         self._state: ExecutionState | None = None
-        self._now: datetime | None = None
-        # node id -> the item last made for it, and what it was made from (kept apart: a tuple holding a dict is
-        # never untracked by the garbage collector, a dict of strings, numbers and tuples is)
-        self._items: dict[str, dict[str, Any]] = {}
-        self._item_signatures: dict[str, tuple[Any, ...]] = {}
-        self._drawn: tuple[ExecutionState | None, str | None] | None = None  # (state, selection) of _wanted
-        self._wanted: dict[str, Any] = {'nodes': {}, 'flow': [], 'pulse': []}
-        self._drawn_nodes: Mapping[str, NodeState] = {}  # the node states _wanted['nodes'] was made from
         self._active: set[str] = set()  # running or retrying nodes
         self._glow = True
-        self._dirty: set[str] = set()  # node items changed since the last patch
-        self._browser: dict[str, Any] | None = None  # what the chart in the browser shows; None: not ready
-        self._edges_carried: Collection[tuple[str, str]] = ()
+        self._flowing = False
         self._area = self._plot_area()
-        self._want(None, None)
-        self._built = {key: value.copy() for key, value in self._wanted.items()}  # what the options carry
         with ui.element('div').classes('w-full overflow-x-auto overflow-y-hidden'):
             with (
                 ui.element('div')
@@ -127,13 +111,20 @@ class DagView:
                 self._edges = EdgeLayer(
                     layout.edges,
                     self._positions,
-                    self._branch,
+                    branches,
                     self._area,
                     half_width_px=self._scale.card[0] / 2,
                     half_width_units=self._scale.card[0] / 2 / self._scale.column,
                 )
                 self.chart = (
-                    DagChart(self._options(), on_node_click=self._clicked, on_ready=self._chart_ready)
+                    DagChart(
+                        self._options(),
+                        [self._node_item(node_id) for node_id in self._positions],
+                        names={node_id: self.name_of(node_id) for node_id in self._positions},
+                        types={node_id: types.get(node_id, '') for node_id in self._positions},
+                        card_width=self._scale.card[0] if self._scale.labels else None,
+                        on_node_click=self._clicked,
+                    )
                     .classes('absolute inset-0')
                     .style('width: 100%; height: 100%')
                     .props('data-testid=dag-canvas')
@@ -147,26 +138,37 @@ class DagView:
     def name_of(self, node_id: str) -> str:
         return self._names.get(node_id, node_id)
 
-    def apply(self, state: ExecutionState | None, now: datetime | None = None) -> None:
+    def apply(
+        self, state: ExecutionState | None, now: datetime | None = None, changed: Iterable[str] | None = None
+    ) -> None:
         """Show ``state`` (None: every node pending). ``now`` dates the edge animation; it defaults to the
         state's last event time, which is what a replay wants; the live page passes the wall clock.
-        Calling it again with the same state only moves the clock: nodes are not looked at again."""
-        self._state, self._now = state, now
-        self._want(state, now)
-        self._edges.show(self._edges_carried)
-        self._send()
+        ``changed``: the nodes whose views changed, when the page keeps the views (see ``views``); by default the
+        view brings its own views up to ``state``. The same state again only moves the clock: nodes are not
+        looked at again."""
+        if changed is None:
+            changed = self._views.update(state)
+        moved = state is not self._state
+        self._state = state
+        items = self._changed_items(changed)
+        pulse = self._pulse() if items else None
+        flow = self._flows(state, now or (state.last_ts if state is not None else None))
+        self._flowing = bool(flow)
+        if moved:
+            self._edges.show(state.edges.keys() if state is not None else ())
+        self.chart.show(items, flow=flow, pulse=pulse)
 
     def select(self, node_id: str | None) -> None:
         """Ring ``node_id`` on the canvas (None clears the selection)."""
         if node_id == self._selected:
             return
-        self._selected = node_id
-        self.apply(self._state, self._now)
+        before, self._selected = self._selected, node_id
+        self.chart.show([self._node_item(key) for key in (before, node_id) if key in self._positions])
 
     @property
     def has_active_flows(self) -> bool:
         """True while some edge is animated: the caller should keep calling :meth:`apply` so it stops in time."""
-        return bool(self._wanted['flow'])
+        return self._flowing
 
     # --- ECharts option building ------------------------------------------------------------------------
 
@@ -188,6 +190,8 @@ class DagView:
         )
 
     def _options(self) -> dict[str, Any]:
+        """The chart's options without data (the chart gets its items with its first snapshot); the node
+        tooltip and card label are formatted in the browser (``dag_chart.js``)."""
         width, height = self._scale.card
         area = self._area
         symbol = 'roundRect' if self._scale.labels else 'circle'
@@ -198,8 +202,7 @@ class DagView:
             'xAxis': {'type': 'value', 'show': False, 'min': area.x_min, 'max': area.x_max},
             'yAxis': {'type': 'value', 'show': False, 'inverse': True, 'min': area.y_min, 'max': area.y_max},
             'series': [
-                # Canvas layers (zlevel): the effects repaint every frame, so they get a layer of their own
-                # and the nodes are painted only when they change.
+                # zlevel orders the series: the effects underneath, the node cards on top
                 {
                     'id': 'flow',
                     'type': 'lines',
@@ -216,7 +219,7 @@ class DagView:
                         'color': FLOW_COLOR,
                     },
                     'lineStyle': {'color': FLOW_COLOR, 'width': 2, 'opacity': 0.55},
-                    'data': self._built['flow'],
+                    'data': [],
                 },
                 {
                     'id': 'pulse',
@@ -232,7 +235,7 @@ class DagView:
                         'period': 1.6,
                         'number': 2,
                     },
-                    'data': self._built['pulse'],
+                    'data': [],
                 },
                 {
                     'id': 'nodes',
@@ -243,9 +246,9 @@ class DagView:
                     'symbolSize': [width, height],
                     'emphasis': {'scale': 1.04, 'label': {'show': True}},
                     'itemStyle': {'color': status_color('pending')},
-                    'tooltip': {':formatter': self._formatter('tooltip')},
+                    'tooltip': {},
                     'label': self._label_style(),
-                    'data': list(self._built['nodes'].values()),
+                    'data': [],
                     'links': [],  # edges are the SVG layer underneath (dag_edges)
                 },
             ],
@@ -257,7 +260,6 @@ class DagView:
         return {
             'show': True,
             'position': 'inside',
-            ':formatter': self._formatter('label'),
             'color': CARD_TEXT,
             'lineHeight': 15,
             'rich': {
@@ -266,50 +268,47 @@ class DagView:
             },
         }
 
-    def _node_item(self, node_id: str, node: NodeState | None, glow: bool) -> dict[str, Any]:
+    def _node_item(self, node_id: str) -> Item:
         """One graph item, as small as possible: it is sent whenever its node changes. Names, types and the
-        tooltip and label layout live in the formatters sent once (see :meth:`_formatter`). An unchanged node
-        keeps the same item object, which is how :meth:`_send` tells what changed.
+        tooltip and label layout are sent once (see :class:`DagChart`).
 
         Items hold only strings, numbers and tuples (positions are tuples), so once a full collection has seen
         them the garbage collector stops tracking them: a page keeps no per-node object it would walk again."""
-        status = node.status if node else 'pending'
-        took = node.duration_ms if node else None
-        attempts = node.attempts if node else 0
-        selected = node_id == self._selected
-        signature = (status, took, attempts, node.reused if node else False, selected, glow)
-        cached = self._items.get(node_id)
-        if cached is not None and self._item_signatures.get(node_id) == signature:
-            return cached
-        item: dict[str, Any] = {'name': node_id, 'value': self._positions[node_id]}
-        if status != 'pending':
-            item['s'] = status
-            item['m'] = card_text(status, took, attempts, node)
-        active = status in ACTIVE_STATUSES
+        view: NodeView = self._views[node_id]
+        status = view.status
+        item: Item = {'name': node_id, 'value': self._positions[node_id]}
         style: dict[str, Any] = {}
         if status != 'pending':
+            item['s'] = status
+            item['m'] = view.card
             style['color'] = status_color(status)
-        if active:
-            if glow:
+        if status in ACTIVE_STATUSES:
+            if self._glow:
                 style |= {'shadowBlur': GLOW_BLUR, 'shadowColor': status_color(status)}
             if not self._scale.labels:  # dots have no ripple: an active one grows and rings itself instead
                 item['symbolSize'] = round(self._scale.card[0] * 1.5)
                 style |= {'borderColor': '#ffffff', 'borderWidth': 2}
-        if selected:
+        if node_id == self._selected:
             style |= {'borderColor': SELECTED_COLOR, 'borderWidth': 3}
         if style:
             # pairs, not a dict: a dict holding a dict stays tracked by the garbage collector; the browser
             # turns the pairs back into ECharts' itemStyle object (dag_chart.js)
             item['itemStyle'] = tuple(style.items())
-        self._items[node_id], self._item_signatures[node_id] = item, signature
         return item
 
-    def _formatter(self, kind: str) -> str:
-        """The JavaScript that renders a node's tooltip or card label from its item (``s`` status, ``m`` text)."""
-        names = {node_id: self.name_of(node_id) for node_id in self._positions}
-        if kind == 'label':
-            return label_formatter(names, self._scale.card[0])
-        return tooltip_formatter(names, {node_id: self._types.get(node_id, '') for node_id in self._positions})
+    def _changed_items(self, changed: Iterable[str]) -> list[Item]:
+        """New items for the ``changed`` nodes, and for every active node when the glow turns on or off."""
+        keys = [key for key in changed if key in self._positions]
+        for key in keys:
+            if self._views[key].status in ACTIVE_STATUSES:
+                self._active.add(key)
+            else:
+                self._active.discard(key)
+        glow = len(self._active) <= MAX_GLOWING
+        if glow != self._glow:  # every active node changes its look
+            self._glow = glow
+            keys = list(dict.fromkeys([*keys, *self._active]))
+        return [self._node_item(key) for key in keys]
 
     def _flows(self, state: ExecutionState | None, now: datetime | None) -> list[dict[str, Any]]:
         """Edges whose last hand-over is at most FLOW_WINDOW_SECONDS old: a particle runs along them."""
@@ -323,71 +322,14 @@ class DagView:
                 flowing.append({'coords': self._edges.path(source, target)})
         return flowing[-MAX_FLOWING:]
 
-    def _pulse(self, nodes: Mapping[str, NodeState]) -> list[dict[str, Any]]:
-        if not self._scale.labels:
-            return []
-        if not self._active:
+    def _pulse(self) -> list[dict[str, Any]]:
+        if not self._scale.labels or not self._active:
             return []
         active = [node_id for node_id in self._positions if node_id in self._active]
         return [
-            {'value': self._positions[node_id], 'itemStyle': {'color': status_color(nodes[node_id].status)}}
+            {'value': self._positions[node_id], 'itemStyle': {'color': status_color(self._views[node_id].status)}}
             for node_id in active[:MAX_PULSING]
         ]
-
-    # --- sending --------------------------------------------------------------------------------------
-
-    def _want(self, state: ExecutionState | None, now: datetime | None) -> None:
-        """Work out what the chart should show. Node items are looked at only for the nodes whose state
-        object changed since the last call (all of them when the selection moved), so a tick costs O(changed)."""
-        if self._drawn is None or self._drawn[0] is not state or self._drawn[1] != self._selected:
-            nodes = state.nodes if state is not None else {}
-            if self._drawn is None or self._drawn[1] != self._selected:
-                keys: list[str] = list(self._positions)
-            else:
-                keys = [key for key in changed_keys(nodes, self._drawn_nodes) if key in self._positions]
-            self._drawn, self._drawn_nodes = (state, self._selected), nodes
-            self._edges_carried = state.edges.keys() if state is not None else ()
-            for key in keys:
-                node = nodes.get(key)
-                if node is not None and node.status in ACTIVE_STATUSES:
-                    self._active.add(key)
-                else:
-                    self._active.discard(key)
-            glow = len(self._active) <= MAX_GLOWING
-            if glow != self._glow:  # every active node changes its look
-                self._glow, keys = glow, list(self._positions)
-            wanted = self._wanted['nodes']
-            for key in keys:
-                item = self._node_item(key, nodes.get(key), glow)
-                if wanted.get(key) is not item:
-                    wanted[key] = item
-                    self._dirty.add(key)
-            self._wanted['pulse'] = self._pulse(nodes)
-        self._wanted['flow'] = self._flows(state, now or (state.last_ts if state is not None else None))
-
-    def _send(self) -> None:
-        """Patch the browser's chart with what differs from what it shows (nothing before it is ready)."""
-        if self._browser is None:
-            return
-        diff: dict[str, Any] = {}
-        shown = self._browser['nodes']
-        wanted = self._wanted['nodes']
-        changed = [item for key in self._dirty if shown.get(key) is not (item := wanted[key])]
-        self._dirty.clear()
-        if changed:
-            diff['nodes'] = changed
-            shown.update((item['name'], item) for item in changed)
-        for key in ('flow', 'pulse'):
-            if self._wanted[key] != self._browser[key]:
-                diff[key] = self._browser[key] = self._wanted[key]
-        if diff:
-            self.chart.patch(diff)
-
-    def _chart_ready(self) -> None:
-        """The chart exists in the browser, drawn from the options built with the page: bring it up to date."""
-        self._browser = {key: value.copy() for key, value in self._built.items()}
-        self._dirty.update(self._wanted['nodes'])
-        self._send()
 
     def _clicked(self, node_id: str) -> None:
         if node_id not in self._positions:

@@ -12,10 +12,10 @@ from datetime import datetime
 
 from nicegui import ui
 
-from flowmon.delivery.endpoints import Endpoint
-from flowmon.delivery.records import DeliveryRecord
+from flowmon.application.deliveries import DeliveryRecord, Endpoint
 from flowmon.web import format as fmt
 from flowmon.web import webhook_format as wfmt
+from flowmon.web.widgets.empty_state import empty_state
 
 from .status_badge import StatusBadge
 
@@ -107,7 +107,4 @@ class DeliveryTable:
         row.next_retry.set_text(wfmt.next_retry(record, now))
 
     def _empty(self) -> None:
-        with ui.column().classes('w-full items-center gap-1 py-10 fm-empty').mark('empty-state'):
-            ui.icon('outbox', size='2.5rem').classes('text-grey-5')
-            ui.label(self._empty_title).classes('text-base font-medium')
-            ui.label(self._empty_hint).classes('text-sm text-grey-7 text-center')
+        empty_state('empty-state', 'outbox', self._empty_title, self._empty_hint)

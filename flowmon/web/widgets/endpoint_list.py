@@ -12,13 +12,14 @@ from typing import Any
 
 from nicegui import ui
 
-from flowmon.delivery.endpoints import Endpoint
-from flowmon.services import Services
+from flowmon.application import Application
+from flowmon.application.deliveries import Endpoint
 from flowmon.web import format as fmt
 from flowmon.web import webhook_actions as actions
 from flowmon.web import webhook_format as wfmt
 
 from .confirm_dialog import confirm
+from .empty_state import empty_state
 
 USER_DISABLED = 'disabled by a user'
 HIDDEN_SECRET = 'whsec_' + '•' * 24
@@ -27,8 +28,8 @@ HIDDEN_SECRET = 'whsec_' + '•' * 24
 class EndpointList:
     """Redrawn by :meth:`show` when the endpoints or their health change."""
 
-    def __init__(self, services: Services, *, on_bulk_redeliver: Callable[[str], Any]) -> None:
-        self._services = services
+    def __init__(self, application: Application, *, on_bulk_redeliver: Callable[[str], Any]) -> None:
+        self._application = application
         self._on_bulk = on_bulk_redeliver
         self._revealed: dict[str, dict[str, Any]] = {}
         self._shown: Any = None
@@ -45,11 +46,8 @@ class EndpointList:
         self.element.clear()
         with self.element:
             if not endpoints:
-                with ui.column().classes('w-full items-center gap-1 py-8 fm-empty').mark('endpoints-empty'):
-                    ui.icon('cable', size='2.5rem').classes('text-grey-5')
-                    ui.label('No endpoints yet').classes('text-base font-medium')
-                    ui.label('Create one with POST /api/webhooks/endpoints: it receives every event it '
-                             'subscribes to, signed.').classes('text-sm text-grey-7 text-center')  # fmt: skip
+                hint = 'Create one with POST /api/webhooks/endpoints: it receives every event it subscribes to, signed.'
+                empty_state('endpoints-empty', 'cable', 'No endpoints yet', hint)
                 return
             for endpoint in endpoints:
                 self._row(endpoint, health.get(endpoint.id, {}))
@@ -135,20 +133,20 @@ class EndpointList:
     # --- actions --------------------------------------------------------------------------------------
 
     async def _toggle(self, endpoint_id: str, enabled: bool, switch: Any) -> None:
-        current = self._services.webhooks.endpoints.cached(endpoint_id)
+        current = self._application.endpoints.cached(endpoint_id)
         if current is not None and current.enabled == enabled:
             return  # the list was redrawn with the value it already has
-        if await actions.set_endpoint_enabled(self._services, endpoint_id, enabled) is None and current is not None:
+        if await actions.set_endpoint_enabled(self._application, endpoint_id, enabled) is None and current is not None:
             if not switch.is_deleted:
                 switch.set_value(current.enabled)  # refused: show the truth again
         self.forget()
 
     async def _enable(self, endpoint_id: str) -> None:
-        await actions.set_endpoint_enabled(self._services, endpoint_id, True)
+        await actions.set_endpoint_enabled(self._application, endpoint_id, True)
         self.forget()
 
     async def _reveal(self, endpoint_id: str) -> None:
-        secret = await actions.reveal_secret(self._services, endpoint_id)
+        secret = await actions.reveal_secret(self._application, endpoint_id)
         if secret is not None:
             self._revealed[endpoint_id] = secret
             self._redraw()
@@ -158,7 +156,7 @@ class EndpointList:
         self._redraw()
 
     async def _rotate(self, endpoint_id: str) -> None:
-        endpoint = self._services.webhooks.endpoints.cached(endpoint_id)
+        endpoint = self._application.endpoints.cached(endpoint_id)
         name = wfmt.endpoint_name(endpoint) if endpoint else endpoint_id
         question = (f'A new secret signs deliveries to {name} from now on. The current one keeps signing alongside '
                     'it for 24 hours, so the receiver has time to switch.')  # fmt: skip
@@ -166,14 +164,14 @@ class EndpointList:
             'Rotate the signing secret?', question, ok_label='Rotate', marker='confirm-rotate', host=self._dialogs
         ):
             return
-        secret = await actions.rotate_secret(self._services, endpoint_id)
+        secret = await actions.rotate_secret(self._application, endpoint_id)
         if secret is not None:
             self._revealed[endpoint_id] = secret
             self._redraw()
 
     def _redraw(self) -> None:
         self.forget()
-        self.show(self._services.webhooks.endpoints.cached_all(), self._health)
+        self.show(self._application.endpoints.cached_all(), self._health)
 
 
 def _health(endpoint_id: str, health: Mapping[str, Any]) -> None:

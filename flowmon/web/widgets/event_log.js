@@ -4,14 +4,21 @@
 // to follow is decided by the reader's own scrolling (wheel, touch, keys, scrollbar), never by the scroll events
 // that appending or trimming cause, and scrolling up stops following at once, before the next lines arrive.
 // Lines arrive as cells of text and become text nodes (textContent): node ids, errors and reasons come from
-// executions and imports, and are never parsed as markup.
+// executions and imports, and are never parsed as markup. Drawn once and then patched (see event_log.py).
+import patched from "fm-patched";
 
 // cells: [time offset, #seq, type, colour kind ("" for none), node id, detail]
 function lineElement(cells) {
   const [time, seq, type, kind, node, detail] = cells;
   const line = document.createElement("div");
   line.className = "fm-ev";
-  for (const [css, text] of [["t", time], ["s", seq], [kind ? `k k-${kind}` : "k", type], ["n", node], ["d", detail]]) {
+  for (const [css, text] of [
+    ["t", time],
+    ["s", seq],
+    [kind ? `k k-${kind}` : "k", type],
+    ["n", node],
+    ["d", detail],
+  ]) {
     const cell = document.createElement("span");
     cell.className = css;
     cell.textContent = text;
@@ -21,30 +28,28 @@ function lineElement(cells) {
 }
 
 export default {
+  mixins: [patched],
   template: `
     <div role="log" aria-live="off" tabindex="0" class="fm-log"
          @scroll="scrolled" @wheel="byUser" @touchmove="byUser" @keydown="byUser" @mousedown="byUser"
          @mousemove="(e) => e.buttons && byUser(e)"></div>`,
   props: { max: Number },
-  mounted() {
-    const el = this.$el;
-    el.dataset.stick = "1";
-    this.count = 0;
-    this.$emit("ready"); // the server answers with reset(): every line it shows
-
-  },
   methods: {
-    // lines: new lines, each its cells (see lineElement)
-    append(lines) {
-      this.add(lines);
-      this.follow(false);
+    prepare() {
+      this.$el.dataset.stick = "1";
+      this.count = 0;
     },
-    // replace every line (a filter changed, a replay seeked back); force: follow again from the bottom
-    reset(lines, force) {
+    // snapshot: {lines: [cells, ...]}: every line, shown from the bottom (a filter changed, a replay seeked back)
+    draw(snapshot) {
       this.$el.replaceChildren();
       this.count = 0;
-      this.add(lines);
-      this.follow(force);
+      this.add(snapshot.lines);
+      this.follow(true);
+    },
+    // diff: {lines: [cells, ...]} new lines, or {follow: true} to scroll to the newest line and follow again
+    update(diff) {
+      this.add(diff.lines);
+      this.follow(Boolean(diff.follow));
     },
     add(lines) {
       if (!lines || !lines.length) return;

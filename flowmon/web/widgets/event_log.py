@@ -24,6 +24,7 @@ from nicegui import ui
 
 from flowmon.engine.core.events import Event, EventType
 from flowmon.web.theme import status_color
+from flowmon.web.widgets.patched import PatchedElement
 
 MAX_LINES = 500
 BUFFER = 5000  # events kept for re-filtering; the log itself shows at most MAX_LINES of them
@@ -58,16 +59,15 @@ Cells = tuple[str, str, str, str, str, str]
 Line = tuple[int, str, str, Cells]  # seq, type, node id ('' for none), cells; exact tuples
 
 
-class LogLines(ui.element, component='event_log.js'):
-    """The lines in the browser, and their mirror here. Nothing is sent before the browser says ``ready``;
-    then (and after a re-mount) it gets every line the mirror holds."""
+class LogLines(PatchedElement, component='event_log.js'):
+    """The lines in the browser, and their mirror here, drawn once and then patched
+    (:mod:`~flowmon.web.widgets.patched`). Snapshot: ``{lines: [cells, ...]}``, shown from the bottom; patch:
+    ``{lines: [cells, ...]}`` (new lines, appended) or ``{follow: true}`` (scroll to the newest and follow)."""
 
     def __init__(self, max_lines: int) -> None:
         super().__init__()
         self._props['max'] = self._max = max_lines
         self._lines: deque[Line] = deque(maxlen=max_lines)  # what the browser shows, oldest first
-        self._ready = False
-        self.on('ready', lambda _: self._mounted())
 
     def __len__(self) -> int:
         return len(self._lines)
@@ -78,26 +78,21 @@ class LogLines(ui.element, component='event_log.js'):
 
     def append(self, lines: Sequence[Line]) -> None:
         self._lines.extend(lines)
-        if self._ready and lines:
-            self.run_method('append', [line[3] for line in lines[-self._max :]])
+        if lines and self.drawn:
+            self.send_patch({'lines': [line[3] for line in lines[-self._max :]]})
 
-    def replace(self, lines: Iterable[Line], follow: bool = True) -> None:
+    def replace(self, lines: Iterable[Line]) -> None:
+        """Show ``lines`` instead, from the bottom."""
         self._lines.clear()
         self._lines.extend(lines)
-        self._send_all(follow)
+        self.redraw()
 
     def follow(self) -> None:
         """Scroll to the newest line and keep following."""
-        if self._ready:
-            self.run_method('follow', True)
+        self.send_patch({'follow': True})
 
-    def _mounted(self) -> None:
-        self._ready = True
-        self._send_all(follow=True)
-
-    def _send_all(self, follow: bool) -> None:
-        if self._ready:
-            self.run_method('reset', [line[3] for line in self._lines], follow)
+    def snapshot(self) -> dict[str, Any]:
+        return {'lines': [line[3] for line in self._lines]}
 
     def _displayed_contents(self, *, only_visible: bool) -> list[Any]:
         return self.texts()

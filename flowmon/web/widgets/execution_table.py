@@ -14,6 +14,7 @@ from nicegui import ui
 
 from flowmon.web import format as fmt
 from flowmon.web.execution_rows import ExecutionSummary
+from flowmon.web.widgets.empty_state import empty_state
 
 from .status_badge import StatusBadge
 
@@ -114,10 +115,7 @@ class ExecutionTable:
         row.duration.set_text(fmt.duration(summary.elapsed_ms(now)))
 
     def _empty(self) -> None:
-        with ui.column().classes('w-full items-center gap-1 py-10 fm-empty').mark('empty-state'):
-            ui.icon('inbox', size='2.5rem').classes('text-grey-5')
-            ui.label(self._empty_title).classes('text-base font-medium')
-            ui.label(self._empty_hint).classes('text-sm text-grey-7')
+        empty_state('empty-state', 'inbox', self._empty_title, self._empty_hint)
 
 
 def _message(summary: ExecutionSummary) -> str:

@@ -17,6 +17,7 @@ from nicegui import ui
 from flowmon.engine.core.events import Event
 from flowmon.engine.core.state import ExecutionState
 from flowmon.web.format import duration, full_timestamp
+from flowmon.web.node_views import NodeViews
 from flowmon.web.teardown import weak_callback
 from flowmon.web.widgets.dag_view import DagView
 from flowmon.web.widgets.event_log import EventLog
@@ -41,6 +42,7 @@ class ExecutionView:
         self._now: datetime | None = None
         self._shown = False
         self._total = len(nodes)
+        self._views = NodeViews(names)  # what the canvas, the list and the inspector show of each node
 
         with ui.row().classes('w-full items-center gap-3 no-wrap'):
             self.status_badge = (
@@ -70,11 +72,13 @@ class ExecutionView:
         # the children call back into this view through weak references: no cycle keeps a closed page's objects
         # for the garbage collector (see flowmon.web.teardown)
         self.inspector = Inspector(
-            names, types, on_close=weak_callback(self._inspector_closed), on_rerun_from=on_rerun_from
+            names, types, self._views, on_close=weak_callback(self._inspector_closed), on_rerun_from=on_rerun_from
         )
         with ui.row().classes('w-full gap-4 no-wrap items-stretch max-lg:flex-wrap'):
             with ui.card().classes('fm-panel grow min-w-0 gap-1').style('padding: 8px').props('flat bordered'):
-                self.dag = DagView(workflow_definition, on_select=weak_callback(self.select), height='auto')
+                self.dag = DagView(
+                    workflow_definition, on_select=weak_callback(self.select), height='auto', views=self._views
+                )
                 ui.label('Click a node to inspect it; hover for details').classes('w-full px-2 text-xs text-gray-500')
             with (
                 ui.card()
@@ -88,7 +92,9 @@ class ExecutionView:
                     (NodeEntry(id=node_id, name=names[node_id], type=types[node_id]) for node_id in names),
                     key=lambda entry: order.get(entry.id, (0, 0)),
                 )
-                self.node_list = NodeList(entries, on_select=weak_callback(self.select), height=self.dag.height)
+                self.node_list = NodeList(
+                    entries, self._views, on_select=weak_callback(self.select), height=self.dag.height
+                )
         with ui.card().classes('fm-panel w-full gap-2').props('flat bordered'):
             self.event_log = EventLog(list(names))
 
@@ -110,10 +116,12 @@ class ExecutionView:
         """
         moved = state is not self._state or not self._shown
         self._state, self._now, self._shown = state, now, True
+        changed: list[str] = []
         if moved:  # the same state again only moves the clock (running time, edge animation)
-            self.node_list.show(state)  # first: the list's rows are cheap for the browser, the canvas is not
+            changed = self._views.update(state)  # once per tick, for the three widgets below
+            self.node_list.show(changed)  # first: the list's rows are cheap for the browser, the canvas is not
             self.inspector.show(state)
-        self.dag.apply(state, now=now)
+        self.dag.apply(state, now=now, changed=changed)
         if events or state is not None:
             self.event_log.show(events, upto_seq=state.last_seq if state is not None else None)
         self._show_summary(state, now)

@@ -1,24 +1,19 @@
 """An execution's history actions: Replay, Compare (with the previous run, or any run picked) and Export.
 
-Put into the execution page's action row. Export builds the same document as ``GET /api/executions/{id}/
-export`` on the server and hands it to the browser as a download (the page's session is not an API token).
+Put into the execution page's action row. Export asks the same use case as ``GET /api/executions/{id}/export``
+for the file and hands it to the browser as a download (the page's session is not an API token).
 Problems (nothing earlier to compare with, an execution that has not ended) are reported with ``ui.notify``.
 """
 
 from __future__ import annotations
 
-import logging
 from datetime import datetime
 
 from nicegui import ui
 
-from flowmon.application.exchange import ExportUnavailable, export_execution
-from flowmon.engine.core.events import utcnow
-from flowmon.services import Services
-from flowmon.store.codec import dumps
+from flowmon.application import Application
+from flowmon.web.actions import guarded
 from flowmon.web.format import short_id, timestamp
-
-log = logging.getLogger(__name__)
 
 PICKER_LIMIT = 50  # recent executions of the same workflow offered in the picker
 
@@ -27,9 +22,9 @@ class HistoryActions:
     """Buttons for one execution; :meth:`set_ended` shows Export only once the execution has ended."""
 
     def __init__(
-        self, services: Services, execution_id: str, workflow_id: str | None, created_at: datetime | None
+        self, application: Application, execution_id: str, workflow_id: str | None, created_at: datetime | None
     ) -> None:
-        self._services = services
+        self._application = application
         self._id = execution_id
         self._workflow_id = workflow_id
         self._created_at = created_at
@@ -65,17 +60,14 @@ class HistoryActions:
         if not self._workflow_id or self._created_at is None:
             ui.notify('This execution has no workflow to find an earlier run of.', type='warning')
             return
-        records, _ = await self._services.history.list_executions(
-            workflow_id=self._workflow_id, until=self._created_at, limit=1
-        )
-        previous = next((record for record in records if record.id != self._id), None)
+        previous = await self._application.history.previous(self._id, self._workflow_id, self._created_at)
         if previous is None:
             ui.notify('There is no earlier execution of this workflow to compare with.', type='warning')
             return
-        ui.navigate.to(f'/compare?a={previous.id}&b={self._id}')
+        ui.navigate.to(f'/compare?a={previous}&b={self._id}')
 
     async def open_picker(self) -> None:
-        records, _ = await self._services.history.list_executions(workflow_id=self._workflow_id, limit=PICKER_LIMIT)
+        records, _ = await self._application.history.page(workflow_id=self._workflow_id, limit=PICKER_LIMIT)
         options = {
             record.id: f'{short_id(record.id)} · {record.status} · {timestamp(record.created_at)}'
             for record in records
@@ -112,18 +104,6 @@ class HistoryActions:
         ui.navigate.to(f'/compare?a={other}&b={self._id}')
 
     async def export_file(self) -> None:
-        await self._services.recorder.flush()
-        try:
-            document = await export_execution(self._services.history, self._id, utcnow())
-        except ExportUnavailable as exc:
-            ui.notify(str(exc), type='warning')
-            return
-        except Exception as exc:
-            log.exception('export of %s failed', self._id)
-            ui.notify(f'Could not export: {exc}', type='negative')
-            return
-        if document is None:
-            ui.notify(f'Execution {self._id!r} not found.', type='warning')
-            return
-        name = ''.join(c if c.isalnum() or c in '-_.' else '_' for c in f'flowmon-{self._workflow_id}-{self._id}')
-        ui.download.content(dumps(document).encode('utf-8'), f'{name}.json', media_type='application/json')
+        file = await guarded(self._application, 'export', lambda: self._application.exchange.export(self._id))
+        if file is not None:
+            ui.download.content(file.content, file.filename, media_type='application/json')

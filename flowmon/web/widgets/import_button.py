@@ -1,6 +1,6 @@
 """ "Import": upload an execution export file and add it to history as a read-only execution.
 
-The file is checked completely before anything is written (:func:`flowmon.application.exchange.import_execution`);
+The file is checked completely before anything is written (the same use case as ``POST /api/executions/import``);
 a file that is not a valid export is reported with ``ui.notify`` naming the problem and changes nothing.
 On success the browser goes to the imported execution's replay.
 """
@@ -11,20 +11,19 @@ import logging
 
 from nicegui import events, ui
 
-from flowmon.application.exchange import ImportRejected, import_execution, parse_export
-from flowmon.services import Services
+from flowmon.application import Application
+from flowmon.application.errors import AppError
+from flowmon.application.exchange import MAX_IMPORT_BYTES
 from flowmon.web.auth import is_signed_in
 
 log = logging.getLogger(__name__)
-
-MAX_IMPORT_BYTES = 50 * 1024 * 1024  # the body cap of the import route (flowmon.perimeter)
 
 
 class ImportButton:
     """A button that opens a small upload dialog for one ``.json`` export."""
 
-    def __init__(self, services: Services) -> None:
-        self._services = services
+    def __init__(self, application: Application) -> None:
+        self._application = application
         self.button = (
             ui.button('Import', icon='upload_file', on_click=self.open)
             .props('outline no-caps data-testid=import-execution')
@@ -53,21 +52,20 @@ class ImportButton:
 
     async def _uploaded(self, event: events.UploadEventArguments) -> None:
         self.upload.reset()
-        if not is_signed_in(self._services.token):
+        if not is_signed_in(self._application.token):
             ui.notify('Sign in again to import executions.', type='warning')
             return
-        new_id = await import_file(self._services, event.file.name, await event.file.read())
+        new_id = await import_file(self._application, event.file.name, await event.file.read())
         if new_id is not None:
             self.dialog.close()
             ui.navigate.to(f'/executions/{new_id}/replay')
 
 
-async def import_file(services: Services, name: str, content: bytes) -> str | None:
+async def import_file(application: Application, name: str, content: bytes) -> str | None:
     """Import ``content``; returns the new execution id, or None after telling the user what was wrong."""
     try:
-        document = parse_export(content)
-        imported = await import_execution(services.recorder, services.registry, document, budget=services.budget)
-    except ImportRejected as exc:
+        imported = await application.exchange.import_file(content)
+    except AppError as exc:
         ui.notify(f'{name} cannot be imported: {exc}', type='negative', multi_line=True)
         return None
     except Exception as exc:

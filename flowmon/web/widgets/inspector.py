@@ -1,8 +1,9 @@
 """The node inspector: a side sheet with one node's input, output, error and attempts.
 
 It opens beside the canvas (a seamless dialog on the right, so the page stays usable and it works inside
-sub pages, where drawers cannot live). Its content is rebuilt only when the shown node changes in a way
-that matters (status, attempts, finish), not on every tick. Payloads over ``LARGE_PAYLOAD`` characters
+sub pages, where drawers cannot live). Its content is rebuilt only when the shown node's view changes (status,
+attempts, finish, error: :class:`~flowmon.web.node_views.NodeView`, shared with the canvas and the node list) or
+the execution ends, not on every tick. Payloads over ``LARGE_PAYLOAD`` characters
 are shown truncated with a "Show all" button.
 """
 
@@ -17,6 +18,7 @@ from nicegui import ui
 
 from flowmon.engine.core.state import Attempt, ExecutionState, NodeState
 from flowmon.web.format import DASH, duration, viewer_timezone
+from flowmon.web.node_views import NodeView, NodeViews
 from flowmon.web.theme import outcome_status, status_color, status_icon, status_quasar
 from flowmon.web.widgets.text_block import TextBlock
 
@@ -40,16 +42,18 @@ class Inspector:
         self,
         names: dict[str, str],
         types: dict[str, str],
+        views: NodeViews,
         *,
         on_close: Callable[[], None] | None = None,
         on_rerun_from: Callable[[str], Any] | None = None,
     ) -> None:
         self._names = names
         self._types = types
+        self._views = views
         self._on_close = on_close
         self._on_rerun_from = on_rerun_from
         self._node_id: str | None = None
-        self._signature: tuple[Any, ...] | None = None
+        self._shown: tuple[str, NodeView, bool] | None = None  # node, its view and whether the execution ended
         self.dialog = ui.dialog().props('seamless position=right').on('hide', self._hidden)
         with self.dialog:
             # A floating panel that leaves the app header (navigation, theme, sign-out) uncovered.
@@ -69,7 +73,7 @@ class Inspector:
 
     def open(self, node_id: str, state: ExecutionState | None) -> None:
         self._node_id = node_id
-        self._signature = None
+        self._shown = None
         self.show(state)
         self.dialog.open()
 
@@ -77,22 +81,22 @@ class Inspector:
         self.dialog.close()
 
     def show(self, state: ExecutionState | None) -> None:
-        """Rebuild the content if the shown node changed since the last call."""
-        if self._node_id is None:
+        """Rebuild the content if the shown node's view changed since the last call (the page brings the views up
+        to ``state`` first)."""
+        if self._node_id is None or self._node_id not in self._views:
             return
-        node = state.nodes.get(self._node_id) if state is not None else None
         terminal = state.is_terminal if state is not None else False
-        signature = (self._node_id, _signature(node), terminal)
-        if signature == self._signature:
+        shown = (self._node_id, self._views[self._node_id], terminal)
+        if shown == self._shown:
             return
-        self._signature = signature
+        self._shown = shown
         self.body.clear()
         with self.body:
-            self._render(self._node_id, node, terminal)
+            self._render(self._node_id, state.nodes.get(self._node_id) if state is not None else None, terminal)
 
     def _hidden(self) -> None:
         self._node_id = None
-        self._signature = None
+        self._shown = None
         if self._on_close is not None:
             self._on_close()
 
@@ -129,12 +133,6 @@ class Inspector:
             ui.label(f'Skipped: {node.skip_reason}').classes('text-sm text-gray-500')
         _payload('Input', node.input if node else None, opened=True)
         _payload('Output', node.output if node else None, opened=True)
-
-
-def _signature(node: NodeState | None) -> tuple[Any, ...]:
-    if node is None:
-        return ()
-    return (node.status, node.attempts, node.finished_at, len(node.attempt_log), node.error, id(node.output))
 
 
 def _facts(node: NodeState | None) -> None:

@@ -1,7 +1,11 @@
-// The node list in the browser: one row per node, rendered here from row data, patched O(changed).
-// Rows keep the shape tests and screen readers rely on: data-testid="node-<id>", role=listitem, the status
-// word in .fm-node-status, and data-status for scripts. Clicks and Enter emit "select" with the node id.
+// The node list in the browser: one row per node, rendered here from row data, drawn once and then patched (the
+// rows that changed, matched by id; see node_list.py). Rows keep the shape tests and screen readers rely on:
+// data-testid="node-<id>", role=listitem, the status word in .fm-node-status, and data-status for scripts. Clicks
+// and Enter emit "select" with the node id.
+import patched from "fm-patched";
+
 export default {
+  mixins: [patched],
   template: `
     <div role="list" aria-label="Nodes" data-testid="node-list" @click="pick" @keydown.enter="pick">
       <div v-for="row in items" :key="row.id" class="fm-nr" :class="{ 'fm-nr-selected': row.id === chosen }"
@@ -17,28 +21,24 @@ export default {
         </div>
       </div>
     </div>`,
-  props: { rows: String, selected: String },
   data() {
-    // Parsed from the props once: later patches change it, and the props are never re-sent (see node_list.py).
-    return { items: JSON.parse(this.rows), chosen: this.selected || null };
-  },
-  created() {
-    this.index = {};
-    this.items.forEach((row, i) => (this.index[row.id] = i));
-  },
-  mounted() {
-    this.$emit("ready");
+    return { items: [], chosen: null };
   },
   methods: {
-    // rows: changed rows only, each complete; matched by id
-    patch(rows) {
-      for (const row of rows) {
+    // snapshot: {rows: [row, ...], selected: id or null}
+    draw(snapshot) {
+      this.items = snapshot.rows;
+      this.index = {};
+      this.items.forEach((row, i) => (this.index[row.id] = i));
+      this.chosen = snapshot.selected;
+    },
+    // diff: {rows: [changed row, ...]} (each complete, matched by id) and/or {selected: id or null}
+    update(diff) {
+      for (const row of diff.rows || []) {
         const i = this.index[row.id];
         if (i !== undefined) this.items[i] = row;
       }
-    },
-    select(nodeId) {
-      this.chosen = nodeId;
+      if ("selected" in diff) this.chosen = diff.selected;
     },
     pick(event) {
       const row = event.target.closest("[data-node]");

@@ -12,7 +12,7 @@ from typing import Any
 
 from nicegui import ui
 
-from flowmon.store.metrics import MinuteCount
+from flowmon.application.dashboard import MinuteCount
 from flowmon.web.theme import status_color
 
 AXIS_COLOR = '#9ca3af'

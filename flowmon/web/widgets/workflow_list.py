@@ -6,7 +6,8 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from nicegui import ui
 
-from flowmon.store.history import StoredWorkflow
+from flowmon.application.workflows import StoredWorkflow
+from flowmon.web.widgets.empty_state import empty_state
 
 
 class WorkflowList:
@@ -15,12 +16,8 @@ class WorkflowList:
     def __init__(self, workflows: Sequence[StoredWorkflow], *, on_run: Callable[[str], Awaitable[object]]) -> None:
         with ui.column().classes('w-full gap-0 fm-workflows').mark('workflow-list'):
             if not workflows:
-                with ui.column().classes('w-full items-center gap-1 py-8 fm-empty').mark('workflows-empty'):
-                    ui.icon('account_tree', size='2.5rem').classes('text-grey-5')
-                    ui.label('No workflows yet').classes('text-base font-medium')
-                    ui.label('Put JSON or YAML files in the workflows directory, or PUT /api/workflows/{id}.').classes(
-                        'text-sm text-grey-7 text-center'
-                    )
+                hint = 'Put JSON or YAML files in the workflows directory, or PUT /api/workflows/{id}.'
+                empty_state('workflows-empty', 'account_tree', 'No workflows yet', hint)
             for workflow in workflows:
                 _row(workflow, on_run)
 

@@ -1,0 +1,53 @@
+"""The use cases, as FastAPI dependencies: a route names the one it needs as a parameter of its type.
+
+:func:`~flowmon.api.install_api` puts the :class:`~flowmon.application.Application` in the app's state; each
+alias below reads one use case from it per request, so routes are declared once, at import, and hold nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+
+from flowmon.application import (
+    Application,
+    automation,
+    deliveries,
+    endpoints,
+    exchange,
+    executions,
+    history,
+    live,
+    secrets,
+)
+from flowmon.application import workflows as workflow_use_cases
+
+STATE_KEY = 'flowmon_application'
+
+
+def application(request: Request) -> Application:
+    """The application that :func:`~flowmon.api.install_api` installed on this app."""
+    found: Application = getattr(request.app.state, STATE_KEY)
+    return found
+
+
+def _use_case(name: str) -> Callable[[Request], Any]:
+    def dependency(request: Request) -> Any:
+        return getattr(application(request), name)
+
+    dependency.__name__ = f'{name}_use_cases'
+    return dependency
+
+
+App = Annotated[Application, Depends(application)]
+Automation = Annotated[automation.Automation, Depends(_use_case('automation'))]
+Deliveries = Annotated[deliveries.Deliveries, Depends(_use_case('deliveries'))]
+Endpoints = Annotated[endpoints.Endpoints, Depends(_use_case('endpoints'))]
+Exchange = Annotated[exchange.Exchange, Depends(_use_case('exchange'))]
+Executions = Annotated[executions.Executions, Depends(_use_case('executions'))]
+History = Annotated[history.ExecutionHistory, Depends(_use_case('history'))]
+Live = Annotated[live.LiveView, Depends(_use_case('live'))]
+Secrets = Annotated[secrets.Secrets, Depends(_use_case('secrets'))]
+Workflows = Annotated[workflow_use_cases.Workflows, Depends(_use_case('workflows'))]

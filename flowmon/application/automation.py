@@ -1,0 +1,72 @@
+"""How workflows start on their own: signed inbound triggers and cron schedules."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from flowmon.automation.schedules import ScheduleNotFound, ScheduleService
+from flowmon.automation.triggers import (
+    Received,
+    TriggerNotFound,
+    TriggerPayloadInvalid,
+    TriggerPayloadTooLarge,
+    TriggerService,
+    TriggerUnauthorized,
+)
+
+from .errors import Invalid, NotFound, OversizedPayload, RefusedPayload, Unauthorized, refusing
+
+
+@refusing(
+    {
+        TriggerNotFound: NotFound,
+        ScheduleNotFound: NotFound,
+        TriggerUnauthorized: Unauthorized,
+        TriggerPayloadTooLarge: OversizedPayload,
+        TriggerPayloadInvalid: RefusedPayload,
+        ValueError: Invalid,
+    }
+)
+class Automation:
+    """Receive a trigger; show, reveal and rotate a workflow's trigger secret; show, pause and resume its schedule.
+    Unknown workflows and workflows without a trigger or a schedule are NotFound."""
+
+    def __init__(self, *, triggers: TriggerService, schedules: ScheduleService) -> None:
+        self._triggers = triggers
+        self._schedules = schedules
+
+    @property
+    def max_body_bytes(self) -> int:
+        """The largest trigger body accepted (``FLOWMON_MAX_PAYLOAD_BYTES``): read no more than this."""
+        return self._triggers.budget.max_bytes
+
+    async def receive(self, workflow_id: str, headers: Mapping[str, str], body: bytes) -> Received:
+        """Verify the signature and start the workflow (or recognise a replayed message); raises NotFound,
+        Unauthorized, OversizedPayload or RefusedPayload."""
+        return await self._triggers.receive(workflow_id, headers, body)
+
+    async def trigger(self, workflow_id: str) -> dict[str, Any]:
+        """Whether the workflow accepts triggers, its path, and whether a secret exists yet."""
+        return await self._triggers.info(workflow_id)
+
+    async def reveal_trigger_secret(self, workflow_id: str) -> dict[str, Any]:
+        """The trigger secret (created on first use) and the previous one during a rotation's grace period."""
+        return await self._triggers.reveal_secret(workflow_id)
+
+    async def rotate_trigger_secret(self, workflow_id: str) -> dict[str, Any]:
+        return await self._triggers.rotate_secret(workflow_id)
+
+    async def schedule(self, workflow_id: str) -> dict[str, Any]:
+        """``{cron, timezone, paused, next_run_at}``."""
+        return await self._schedules.info(workflow_id)
+
+    def next_run_at(self, workflow_id: str) -> datetime | None:
+        """When the schedule fires next (None when paused or unscheduled): cheap, for pages."""
+        return self._schedules.next_run_at(workflow_id)
+
+    async def set_paused(self, workflow_id: str, paused: bool) -> dict[str, Any]:
+        """Pause or resume the schedule; returns it as :meth:`schedule` does."""
+        change = self._schedules.pause if paused else self._schedules.resume
+        return await change(workflow_id)

@@ -1,0 +1,77 @@
+"""Webhook endpoints: subscribers to flowmon's events, with their secrets and their 24-hour health."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from flowmon.delivery.endpoints import Endpoint, EndpointPatch, EndpointSpec, EndpointStore
+from flowmon.delivery.service import DeliveryService
+
+from .deliveries import DELIVERY_REFUSALS
+from .errors import NotFound, refusing
+
+__all__ = ['Endpoint', 'EndpointPatch', 'EndpointSpec', 'Endpoints']
+
+NO_HEALTH = {'finished_24h': 0, 'success_rate_24h': None, 'mean_latency_ms': None}
+
+
+@refusing(DELIVERY_REFUSALS)
+class Endpoints:
+    """Create, change, enable, disable and delete endpoints; reveal and rotate their signing secrets."""
+
+    def __init__(self, *, service: DeliveryService) -> None:
+        self._service = service
+        self._store: EndpointStore = service.endpoints
+
+    @property
+    def version(self) -> int:
+        """Moves on every change to an endpoint."""
+        return self._store.version
+
+    def cached(self, endpoint_id: str) -> Endpoint | None:
+        """The endpoint as held in memory (no query: for pages drawing many rows)."""
+        return self._store.cached(endpoint_id)
+
+    def cached_all(self) -> list[Endpoint]:
+        return self._store.cached_all()
+
+    async def health(self, now: datetime | None = None) -> dict[str, dict[str, Any]]:
+        """Per endpoint id: deliveries finished in 24 h, success rate and mean latency."""
+        return await self._service.queries.endpoint_health(now or self._service.now())
+
+    async def listed(self) -> list[dict[str, Any]]:
+        """Every endpoint as JSON, with its health."""
+        return await self._with_health(self._store.cached_all())
+
+    async def get(self, endpoint_id: str) -> dict[str, Any]:
+        """One endpoint as JSON, with its health; raises NotFound."""
+        endpoint = await self._store.get(endpoint_id)
+        if endpoint is None:
+            raise NotFound(f'webhook endpoint {endpoint_id!r} not found')
+        return (await self._with_health([endpoint]))[0]
+
+    async def create(self, spec: EndpointSpec) -> tuple[Endpoint, str]:
+        """A new endpoint and its generated secret; raises Invalid (a refused URL, for example)."""
+        return await self._store.create(spec)
+
+    async def update(self, endpoint_id: str, patch: EndpointPatch) -> Endpoint:
+        return await self._store.update(endpoint_id, patch)
+
+    async def delete(self, endpoint_id: str) -> None:
+        if not await self._store.delete(endpoint_id):
+            raise NotFound(f'webhook endpoint {endpoint_id!r} not found')
+
+    async def set_enabled(self, endpoint_id: str, enabled: bool) -> Endpoint:
+        return await self._store.set_enabled(endpoint_id, enabled)
+
+    async def reveal_secret(self, endpoint_id: str) -> dict[str, Any]:
+        return await self._store.reveal_secret(endpoint_id)
+
+    async def rotate_secret(self, endpoint_id: str) -> dict[str, Any]:
+        """A new secret; the previous one keeps signing alongside it for 24 h."""
+        return await self._store.rotate_secret(endpoint_id)
+
+    async def _with_health(self, items: list[Endpoint]) -> list[dict[str, Any]]:
+        health = await self.health()
+        return [{**item.to_json(), 'health': health.get(item.id, NO_HEALTH)} for item in items]

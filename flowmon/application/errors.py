@@ -1,0 +1,115 @@
+"""Why a use case refused: one small hierarchy that every entry point understands.
+
+Use cases raise these (never a store's, a delivery's or the engine's own exception): the REST API maps each
+kind to one status code in one place (:mod:`flowmon.api.errors`), and pages show the message in a notify.
+Every message names the problem in words a person can act on.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+from flowmon.engine.core.payload import PayloadError, PayloadTooLarge
+
+
+class AppError(Exception):
+    """A refused request; ``str(error)`` says why."""
+
+
+class NotFound(AppError, LookupError):
+    """The named workflow, execution, delivery, endpoint, secret or schedule does not exist."""
+
+
+class Conflict(AppError):
+    """The request does not fit the current state (cancelling a finished execution, a delivery being sent)."""
+
+
+class Invalid(AppError, ValueError):
+    """The request is understood but its content is not acceptable."""
+
+
+class Malformed(Invalid):
+    """The request could not be read at all (not JSON, nested too deeply to parse, a broken upload)."""
+
+
+class TooLarge(Invalid):
+    """The request is over a size budget."""
+
+
+class RefusedPayload(Invalid):
+    """A payload (an execution input, a delivery body) that the payload budget does not accept."""
+
+
+class OversizedPayload(TooLarge, RefusedPayload):
+    """A payload over ``FLOWMON_MAX_PAYLOAD_BYTES``."""
+
+
+class Unauthorized(AppError):
+    """The caller could not prove who it is (an inbound trigger without a valid signature)."""
+
+
+class Unavailable(AppError):
+    """flowmon cannot do it right now (starting, or stopping)."""
+
+
+Translation = Mapping[type[Exception], type[AppError]]
+T = TypeVar('T')
+
+# The payload budget's refusals, as every use case that takes a payload reports them.
+PAYLOAD_REFUSALS: Translation = {PayloadTooLarge: OversizedPayload, PayloadError: RefusedPayload}
+
+
+@contextmanager
+def translated(translation: Translation, *, prefix: str = '') -> Iterator[None]:
+    """Re-raise the lower layers' exceptions named in ``translation`` (first match wins) as application errors
+    with the same message (after ``prefix``); anything else passes unchanged."""
+    try:
+        yield
+    except AppError:
+        raise
+    except tuple(translation) as exc:
+        kind = next(error for source, error in translation.items() if isinstance(exc, source))
+        raise kind(f'{prefix}{exc}') from None
+
+
+def refusing(translation: Translation) -> Callable[[type[T]], type[T]]:
+    """A class decorator: every public coroutine method of the class reports the exceptions named in
+    ``translation`` as application errors (see :func:`translated`)."""
+
+    def decorate(cls: type[T]) -> type[T]:
+        for name, member in list(vars(cls).items()):
+            if not name.startswith('_') and inspect.iscoroutinefunction(member):
+                setattr(cls, name, _translating(member, translation))
+        return cls
+
+    return decorate
+
+
+def _translating(method: Callable[..., Awaitable[Any]], translation: Translation) -> Callable[..., Awaitable[Any]]:
+    @functools.wraps(method)
+    async def call(*args: Any, **kwargs: Any) -> Any:
+        with translated(translation):
+            return await method(*args, **kwargs)
+
+    return call
+
+
+__all__ = [
+    'PAYLOAD_REFUSALS',
+    'AppError',
+    'Conflict',
+    'Invalid',
+    'Malformed',
+    'NotFound',
+    'OversizedPayload',
+    'RefusedPayload',
+    'TooLarge',
+    'Unauthorized',
+    'Unavailable',
+    'refusing',
+    'translated',
+]

@@ -1,0 +1,341 @@
+"""The execution export format: one JSON document holding a workflow definition and every event of one execution.
+
+An export is ``{"format": "flowmon.execution", "version": 1, "exported_at", "execution": {...},
+"workflow": {...}, "events": [...]}`` with the events as :meth:`Event.marshal` writes them. Reading one checks
+the whole document before anything is used (format and version, every event, seq 1..n without gaps, one
+execution, ``execution.queued`` first and a terminal execution event last, the workflow definition against the
+node registry, node ids against the workflow). A document that fails any check raises :class:`ImportRejected`
+naming the problem.
+
+An export is untrusted input, so it is held to the payload budget: the text is not parsed when it nests more
+than :data:`~flowmon.engine.core.payload.MAX_PARSE_DEPTH` levels (:func:`parse_export`), and every event is checked
+field by field before anything is folded: its node id (a node of the workflow on node events, null on execution
+events), the type and length of every field the pages and the reducer read, and every payload it carries
+(inputs, outputs) against depth and ``FLOWMON_MAX_PAYLOAD_BYTES`` as the engine checked them when it ran.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, replace
+from datetime import UTC
+from typing import Any
+
+from flowmon.engine.core.events import TERMINAL_EXECUTION_EVENTS, Event, EventFormatError, EventType
+from flowmon.engine.core.payload import (
+    MAX_ERROR_CHARS,
+    MAX_INT,
+    MAX_PARSE_DEPTH,
+    MAX_TRACEBACK_CHARS,
+    MIN_INT,
+    PayloadBudget,
+    PayloadError,
+    PayloadMeter,
+    PayloadTooDeep,
+    json_text_depth,
+)
+from flowmon.engine.core.state import ExecutionState, fold
+from flowmon.engine.model import ID_PATTERN, Workflow, WorkflowError, parse_workflow
+from flowmon.engine.nodes.base import NodeRegistry
+
+from .errors import Invalid, Malformed
+from .views import execution_summary
+
+EXPORT_FORMAT = 'flowmon.execution'
+EXPORT_VERSION = 1
+MAX_IMPORT_EVENTS = 500_000
+EXECUTION_ID_PATTERN = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_.\-]{0,39}$')
+NODE_ID_PATTERN = re.compile(ID_PATTERN)
+MAX_TIMESTAMP_CHARS = 64
+# Event data holds payloads one or two levels down (node.completed {"output": ...}, execution.completed
+# {"output": {"<sink>": ...}}), so it may nest that much deeper than a payload.
+EVENT_DATA_EXTRA_DEPTH = 2
+# What the reducer and the pages read from event data, by kind; anything else must still fit the budget.
+_INT_FIELDS = frozenset({'attempt', 'priority', 'bytes', 'done', 'total'})
+_TEXT_FIELDS = {'error': MAX_ERROR_CHARS, 'reason': MAX_ERROR_CHARS, 'traceback': MAX_TRACEBACK_CHARS}
+_ID_FIELDS = frozenset({'workflow_id', 'retry_of', 'from_node', 'target'})
+_ID_LIST_FIELDS = frozenset({'nodes', 'failed_nodes'})
+NODE_EVENTS = frozenset(
+    {
+        EventType.NODE_STARTED,
+        EventType.NODE_RETRYING,
+        EventType.NODE_COMPLETED,
+        EventType.NODE_FAILED,
+        EventType.NODE_SKIPPED,
+        EventType.NODE_CANCELLED,
+        EventType.DATA_FLOW,
+    }
+)
+
+
+class ImportRejected(Invalid):
+    """A document that is not a valid flowmon execution export; the message names the problem."""
+
+
+class ExportMalformed(ImportRejected, Malformed):
+    """Not JSON at all, or nested too deeply to be parsed (HTTP 400 rather than 422)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ValidExport:
+    """A checked export: its workflow, its events (still under their original id) and their final state."""
+
+    original_id: str
+    workflow: Workflow
+    events: list[Event]
+    state: ExecutionState
+
+
+def parse_export(content: bytes | str) -> Any:
+    """The JSON document in ``content``; raises :class:`ExportMalformed` without parsing text nested too deeply."""
+    if json_text_depth(content, stop_above=MAX_PARSE_DEPTH) > MAX_PARSE_DEPTH:
+        raise ExportMalformed(f'the export is nested more than {MAX_PARSE_DEPTH} levels deep; it was not parsed')
+    try:
+        return json.loads(content)
+    except RecursionError:  # pragma: no cover - the scan above stops such text first
+        raise ExportMalformed('the export is nested too deeply to parse') from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ExportMalformed(f'the export is not valid JSON: {exc}') from None
+
+
+def validate_export(document: Any, registry: NodeRegistry, budget: PayloadBudget | None = None) -> ValidExport:
+    """Check every part of an export document; raises :class:`ImportRejected` naming the first problem."""
+    budget = budget or PayloadBudget()
+    if not isinstance(document, Mapping):
+        raise ImportRejected(f'an export must be a JSON object, got {_kind(document)}')
+    marker = document.get('format')
+    if marker != EXPORT_FORMAT:
+        found = 'has no "format" field' if marker is None else f'has format {marker!r}'
+        raise ImportRejected(f'not a flowmon execution export: the document {found}, expected {EXPORT_FORMAT!r}')
+    version = document.get('version')
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise ImportRejected(f'export "version" must be an integer, got {version!r}')
+    if version != EXPORT_VERSION:
+        raise ImportRejected(f'unsupported export version {version} (this flowmon reads version {EXPORT_VERSION})')
+
+    raw_workflow = document.get('workflow')
+    if not isinstance(raw_workflow, Mapping):
+        raise ImportRejected(
+            f'export "workflow" must be the workflow definition (an object), got {_kind(raw_workflow)}'
+        )
+    try:
+        workflow = parse_workflow(raw_workflow, registry)
+    except WorkflowError as exc:
+        raise ImportRejected(f'the workflow definition is not valid: {exc}') from None
+
+    raw_events = document.get('events')
+    if not isinstance(raw_events, list) or not raw_events:
+        raise ImportRejected(f'export "events" must be a non-empty list, got {_kind(raw_events)}')
+    if len(raw_events) > MAX_IMPORT_EVENTS:
+        raise ImportRejected(f'export has {len(raw_events):,} events; at most {MAX_IMPORT_EVENTS:,} can be imported')
+    events = [_event(index, raw, budget) for index, raw in enumerate(raw_events)]
+    original_id = _check_sequence(events)
+    events = _check_against_workflow(events, workflow, registry)
+    try:
+        state = fold(events)
+    except Exception as exc:  # the reducer trusts its input; an odd value in a hand-made file must not be a 500
+        raise ImportRejected(f'the events cannot be replayed: {type(exc).__name__}: {exc}') from None
+    assert state is not None
+    try:  # what GET /api/executions/{id} will answer: payloads sit up to three levels down in it
+        PayloadMeter(MAX_INT, budget.max_depth + 3).measure(execution_summary(state), 'the execution summary')
+    except PayloadError as exc:
+        raise ImportRejected(f'the events cannot be shown: {exc}') from None
+    return ValidExport(original_id=original_id, workflow=workflow, events=events, state=state)
+
+
+# --- checks -----------------------------------------------------------------------------------------
+
+
+def _event(index: int, raw: Any, budget: PayloadBudget) -> Event:
+    """One event, checked field by field (types, lengths, depth, payload sizes) before it is used."""
+    if not isinstance(raw, Mapping):
+        raise ImportRejected(f'events[{index}] must be an object, got {_kind(raw)}')
+    for name in ('execution_id', 'type', 'ts'):
+        if name in raw and not isinstance(raw[name], str):
+            raise ImportRejected(f'events[{index}].{name} must be a string, got {_kind(raw[name])}')
+    if len(raw.get('ts') or '') > MAX_TIMESTAMP_CHARS:
+        raise ImportRejected(f'events[{index}].ts is not a timestamp (longer than {MAX_TIMESTAMP_CHARS} characters)')
+    node_id = raw.get('node_id')
+    if node_id is not None and not (isinstance(node_id, str) and NODE_ID_PATTERN.match(node_id)):
+        raise ImportRejected(
+            f'events[{index}].node_id must be null or a node id (letters, digits, "_.-", at most 64), '
+            f'got {_preview(node_id)}'
+        )
+    data = raw.get('data')
+    if data is not None and not isinstance(data, Mapping):
+        raise ImportRejected(f'events[{index}].data must be an object, got {_kind(data)}')
+    try:
+        event = Event.unmarshal(raw)
+    except EventFormatError as exc:
+        raise ImportRejected(f'events[{index}]: {exc}') from None
+    where = f'events[{index}] ({event.type})'
+    limit = budget.max_depth + EVENT_DATA_EXTRA_DEPTH
+    try:
+        budget.check_shape(event.data, f'{where} data', extra=EVENT_DATA_EXTRA_DEPTH)
+    except PayloadTooDeep:
+        raise ImportRejected(
+            f'{where}: data is nested more than {limit} levels deep (payloads may nest {budget.max_depth} levels)'
+        ) from None
+    except PayloadError as exc:
+        raise ImportRejected(str(exc)) from None
+    _check_fields(where, event, budget)
+    try:
+        return replace(event, ts=event.ts.astimezone(UTC))
+    except (OverflowError, ValueError):
+        raise ImportRejected(f'events[{index}].ts {event.ts.isoformat()!r} is out of range') from None
+
+
+def _check_fields(where: str, event: Event, budget: PayloadBudget) -> None:
+    """Every payload within the budget, and every field the reducer or a page reads of the kind it expects."""
+    data = event.data
+    payload_keys = set()
+    for key, label, value in _payloads(event.type, data):
+        payload_keys.add(key)
+        try:
+            budget.check(value, f'{where} {label}')
+        except PayloadError as exc:
+            raise ImportRejected(str(exc)) from None
+    for key, value in data.items():
+        if key in payload_keys or key == 'workflow':  # the snapshot is checked against the workflow definition
+            continue
+        problem = _field_problem(key, value)
+        if problem is not None:
+            raise ImportRejected(f'{where}: {key} {problem}')
+        if not isinstance(value, str):
+            try:
+                budget.check(value, f'{where} {key}')
+            except PayloadError as exc:
+                raise ImportRejected(str(exc)) from None
+
+
+def _payloads(event_type: EventType, data: Mapping[str, Any]) -> Iterator[tuple[str, str, Any]]:
+    """``(key, label, value)`` of the payloads in event data, as the engine checked each of them on its own."""
+    for key in ('input', 'output'):
+        if key not in data:
+            continue
+        value = data[key]
+        gathered = (key, event_type) in (('input', EventType.NODE_STARTED), ('output', EventType.EXECUTION_COMPLETED))
+        if gathered and isinstance(value, Mapping):  # one payload per node id (and the execution input)
+            yield from ((key, f'{key}.{name}', part) for name, part in value.items())
+        else:
+            yield key, key, value
+
+
+def _field_problem(key: str, value: Any) -> str | None:
+    if key in _INT_FIELDS:
+        if isinstance(value, bool) or not isinstance(value, int) or not MIN_INT <= value <= MAX_INT:
+            return f'must be an integer, got {_preview(value)}'
+    elif key == 'delay_seconds':
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            return f'must be a number of seconds, got {_preview(value)}'
+    elif key in _TEXT_FIELDS:
+        if value is not None and not isinstance(value, str):
+            return f'must be text, got {_kind(value)}'
+        if value is not None and len(value) > _TEXT_FIELDS[key]:
+            return f'is {len(value):,} characters long; at most {_TEXT_FIELDS[key]:,} are accepted'
+    elif key in _ID_FIELDS:
+        if value is not None and not (isinstance(value, str) and NODE_ID_PATTERN.match(value)):
+            return f'must be null or an id (letters, digits, "_.-", at most 64), got {_preview(value)}'
+    elif key in _ID_LIST_FIELDS:
+        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+            return 'must be a list of node ids'
+    elif key == 'reused':
+        if not isinstance(value, bool):
+            return f'must be true or false, got {_preview(value)}'
+    elif isinstance(value, str) and len(value) > MAX_ERROR_CHARS:
+        return f'is {len(value):,} characters long; at most {MAX_ERROR_CHARS:,} are accepted'
+    return None
+
+
+def _preview(value: Any, limit: int = 40) -> str:
+    """A short, quoted rendering of an untrusted value for a message."""
+    text = repr(value) if not isinstance(value, dict | list) else _kind(value)
+    return text if len(text) <= limit else text[: limit - 1] + '…'
+
+
+def _check_sequence(events: list[Event]) -> str:
+    original_id = events[0].execution_id
+    if not EXECUTION_ID_PATTERN.match(original_id):
+        raise ImportRejected(f'execution id {original_id!r} is not valid (letters, digits, "_.-", at most 40)')
+    for index, event in enumerate(events):
+        if event.execution_id != original_id:
+            raise ImportRejected(
+                f'events[{index}] belongs to execution {event.execution_id!r}, not {original_id!r}: '
+                'an export holds the events of one execution'
+            )
+        if event.seq != index + 1:
+            raise ImportRejected(
+                f'events[{index}] has seq {event.seq}, expected {index + 1}: seq must run 1..n without gaps'
+            )
+    if events[0].type != EventType.EXECUTION_QUEUED:
+        raise ImportRejected(f'the first event must be {EventType.EXECUTION_QUEUED}, got {events[0].type}')
+    for index, event in enumerate(events[:-1]):
+        if event.type in TERMINAL_EXECUTION_EVENTS:
+            raise ImportRejected(
+                f'events[{index}] ({event.type}) ends the execution but {len(events) - index - 1} event(s) follow it'
+            )
+    if events[-1].type not in TERMINAL_EXECUTION_EVENTS:
+        raise ImportRejected(
+            f'the execution never finished (the last event is {events[-1].type}); only finished executions can be '
+            'imported'
+        )
+    return original_id
+
+
+def _check_against_workflow(events: list[Event], workflow: Workflow, registry: NodeRegistry) -> list[Event]:
+    """Node ids and the ``execution.queued`` event must match the workflow; returns the events to store."""
+    queued = events[0]
+    data = queued.data
+    if data.get('workflow_id') != workflow.id:
+        raise ImportRejected(
+            f'{EventType.EXECUTION_QUEUED} names workflow {data.get("workflow_id")!r} but the export holds the '
+            f'definition of {workflow.id!r}'
+        )
+    node_ids = [node.id for node in workflow.spec.nodes]
+    listed = data.get('nodes')
+    if listed is not None and listed != node_ids:
+        raise ImportRejected(f'{EventType.EXECUTION_QUEUED} lists nodes {listed!r}, but the workflow has {node_ids!r}')
+    known = set(node_ids)
+    for index, event in enumerate(events):
+        if event.type not in NODE_EVENTS:
+            if event.node_id is not None:
+                raise ImportRejected(
+                    f'events[{index}] ({event.type}) names node {event.node_id!r}, but {event.type} has no node'
+                )
+            unknown = [node for node in event.data.get('failed_nodes') or [] if node not in known]
+            if unknown:
+                raise ImportRejected(f'events[{index}] ({event.type}) lists node {unknown[0]!r}, not in the workflow')
+            continue
+        if event.node_id not in known:
+            raise ImportRejected(f'events[{index}] ({event.type}) names node {event.node_id!r}, not in the workflow')
+        target = event.data.get('target') if event.type == EventType.DATA_FLOW else None
+        if event.type == EventType.DATA_FLOW and target not in known:
+            raise ImportRejected(f'events[{index}] ({event.type}) sends data to {target!r}, not in the workflow')
+    from_node = data.get('from_node')
+    if from_node is not None and from_node not in known:
+        raise ImportRejected(f'{EventType.EXECUTION_QUEUED} reruns from node {from_node!r}, not in the workflow')
+    snapshot = data.get('workflow')
+    if snapshot is None:
+        # Replay draws the graph from the snapshot in execution.queued: give it the exported definition.
+        first = replace(queued, data={**data, 'workflow': workflow.definition()})
+        return [first, *events[1:]]
+    try:
+        recorded = parse_workflow(snapshot, registry)
+    except WorkflowError as exc:
+        raise ImportRejected(f'the workflow snapshot in {EventType.EXECUTION_QUEUED} is not valid: {exc}') from None
+    if recorded.definition() != workflow.definition():
+        raise ImportRejected(
+            f'the workflow snapshot in {EventType.EXECUTION_QUEUED} differs from the exported workflow definition'
+        )
+    return events
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return 'nothing'
+    return {dict: 'an object', list: 'a list', str: 'a string', bool: 'a boolean'}.get(
+        type(value), type(value).__name__
+    )

@@ -1,0 +1,157 @@
+"""Reading executions: lists, state (now or at any position), events, and the workflow an execution ran.
+
+Reads see every write made before them: the recorder writes events in group commits (every 100 ms), so each
+read of stored history first flushes what is pending. That happens here, in the use case, never in a caller.
+
+State has one source per moment: the live projection while the execution is in it, otherwise its stored events
+folded by :class:`~flowmon.application.replays.ReplayLoader` (in a worker thread, cached for finished executions),
+the same replay index that replay, comparison and ``/state?at=k`` use.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypedDict, Unpack
+
+from flowmon.engine.core.events import Event
+from flowmon.engine.core.replay_index import ReplayIndex
+from flowmon.engine.core.snapshot import workflow_snapshot
+from flowmon.engine.core.state import EXECUTION_STATUSES, ExecutionState, initial_state
+from flowmon.store.history import ExecutionRecord, History
+from flowmon.store.recorder import EventRecorder
+
+from .errors import Invalid, NotFound
+from .live import LiveView
+from .replays import ReplayLoader
+
+__all__ = ['ExecutionHistory', 'ExecutionQuery', 'ExecutionRecord', 'Position']
+
+ETA_SAMPLE = 20  # past successful executions whose median duration predicts a running one
+
+
+class ExecutionQuery(TypedDict, total=False):
+    """Filters and page of an execution list."""
+
+    workflow_id: str | None
+    status: str | Sequence[str] | None
+    since: datetime | None
+    until: datetime | None
+    limit: int
+    offset: int
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Position:
+    """An execution as of position ``at`` (after its first ``at`` of ``events`` events)."""
+
+    state: ExecutionState
+    at: int
+    events: int
+    elapsed_s: float
+
+
+class ExecutionHistory:
+    """Every read of past and present executions that pages and routes make."""
+
+    def __init__(self, *, history: History, recorder: EventRecorder, live: LiveView, replays: ReplayLoader) -> None:
+        self._history = history
+        self._recorder = recorder
+        self._live = live
+        self._replays = replays
+
+    async def page(self, **query: Unpack[ExecutionQuery]) -> tuple[list[ExecutionRecord], int]:
+        """A page of executions, newest first, and how many match the filters; raises Invalid for an unknown
+        status."""
+        status = query.get('status')
+        for wanted in [status] if isinstance(status, str) else status or ():
+            if wanted not in EXECUTION_STATUSES:
+                raise Invalid(f'status must be one of {", ".join(EXECUTION_STATUSES)}, got {wanted!r}')
+        await self._recorder.flush()
+        return await self._history.list_executions(**query)
+
+    async def record(self, execution_id: str) -> ExecutionRecord | None:
+        """The execution's row (None when unknown)."""
+        await self._recorder.flush()
+        return await self._history.get_execution(execution_id)
+
+    async def state(self, execution_id: str) -> ExecutionState:
+        """The execution's state now: live while it is in the projection, else folded from its stored events."""
+        live = self._live.get(execution_id)
+        if live is not None:
+            return live
+        final = (await self.replay(execution_id)).final
+        return final or initial_state(execution_id)
+
+    async def replay(self, execution_id: str) -> ReplayIndex:
+        """The execution's replay index (state at any position, timeline, Gantt spans); raises NotFound."""
+        await self._recorder.flush()
+        index = await self._replays.open(execution_id)
+        if index is None:
+            raise NotFound(f'execution {execution_id!r} not found')
+        return index
+
+    async def position(self, execution_id: str, at: int | None = None) -> Position:
+        """The state after the first ``at`` events (0..n; default n); raises NotFound, or Invalid out of range."""
+        index = await self.replay(execution_id)
+        k = index.n if at is None else at
+        if not 0 <= k <= index.n:
+            raise Invalid(f'at must be between 0 and {index.n} (the number of events), got {k}')
+        state = index.state_at(k) or initial_state(execution_id)
+        return Position(state=state, at=k, events=index.n, elapsed_s=index.elapsed_at(k))
+
+    async def events(self, execution_id: str, *, after_seq: int = 0, limit: int | None = None) -> list[Event]:
+        """Stored events after ``after_seq`` in ``seq`` order; raises NotFound for an unknown execution."""
+        await self._recorder.flush()
+        events = await self._history.events(execution_id, after_seq=after_seq, limit=limit)
+        if not events and self._live.get(execution_id) is None and not await self._history.get_execution(execution_id):
+            raise NotFound(f'execution {execution_id!r} not found')
+        return events
+
+    async def snapshot(self, execution_id: str) -> dict[str, Any] | None:
+        """The workflow definition the execution ran with, as its first event recorded it (None when absent)."""
+        snapshot = self._live.snapshot(execution_id)
+        if snapshot is not None:
+            return snapshot
+        await self._recorder.flush()
+        return workflow_snapshot(await self._history.events(execution_id, limit=1))
+
+    async def recorded_definition(self, execution_id: str, state: ExecutionState) -> dict[str, Any] | None:
+        """The workflow the execution ran: its snapshot, else the stored workflow of that id (None when neither)."""
+        snapshot = await self.snapshot(execution_id)
+        if snapshot is not None:
+            return snapshot
+        stored = await self._history.get_workflow(state.workflow_id or '')
+        return dict(stored.definition) if stored is not None else None
+
+    async def definition(self, execution_id: str, state: ExecutionState | None = None) -> dict[str, Any]:
+        """What to draw: :meth:`recorded_definition`, else a bare graph of the nodes the state knows (no edges).
+        Raises NotFound for an unknown execution."""
+        state = state or await self.state(execution_id)
+        recorded = await self.recorded_definition(execution_id, state)
+        if recorded is not None:
+            return recorded
+        name = state.workflow_id or 'Execution'
+        return {'id': state.workflow_id or '', 'name': name, 'nodes': [{'id': node_id} for node_id in state.nodes]}
+
+    async def is_imported(self, execution_id: str) -> bool:
+        """Whether the execution came from an export file (imported executions are read-only)."""
+        if self._live.is_active(execution_id):
+            return False
+        record = await self.record(execution_id)
+        return record is not None and record.imported_from is not None
+
+    async def usual_duration_ms(self, workflow_id: str | None, *, sample: int = ETA_SAMPLE) -> float | None:
+        """The median duration of the workflow's latest successful executions (None without any)."""
+        records, _ = await self.page(workflow_id=workflow_id, status='succeeded', limit=sample)
+        durations = [record.duration_ms for record in records if record.duration_ms is not None]
+        return statistics.median(durations) if durations else None
+
+    async def previous(self, execution_id: str, workflow_id: str | None, before: datetime) -> str | None:
+        """The id of the latest other execution of ``workflow_id`` created up to ``before`` (None without one)."""
+        if not workflow_id:
+            return None
+        records, _ = await self.page(workflow_id=workflow_id, until=before, limit=2)
+        return next((record.id for record in records if record.id != execution_id), None)

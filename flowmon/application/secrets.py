@@ -1,0 +1,44 @@
+"""Named secrets for node configs: values go in and never come back out."""
+
+from __future__ import annotations
+
+from flowmon.engine.runtime.secret_refs import secret_names
+from flowmon.store.catalog import WorkflowCatalog
+from flowmon.store.secrets import MAX_SECRET_CHARS, SecretInfo, SecretInvalid, SecretStore, TooManySecrets
+
+from .errors import Conflict, Invalid, NotFound, translated
+
+__all__ = ['MAX_SECRET_CHARS', 'SecretInfo', 'Secrets']
+
+
+class Secrets:
+    """List, create or replace, and delete named secrets."""
+
+    def __init__(self, *, store: SecretStore, catalog: WorkflowCatalog) -> None:
+        self._store = store
+        self._catalog = catalog
+
+    def all(self) -> list[SecretInfo]:
+        """Names and times, by name; never a value."""
+        return self._store.list()
+
+    @property
+    def version(self) -> int:
+        """Moves on every change: a page re-reads the list only when it moved."""
+        return self._store.version
+
+    async def put(self, name: str, value: str) -> tuple[SecretInfo, bool]:
+        """Create or replace; returns its info and whether it was created. Raises Invalid (name or value) or
+        Conflict (too many secrets)."""
+        with translated({SecretInvalid: Invalid, TooManySecrets: Conflict}):
+            return await self._store.put(name, value)
+
+    async def delete(self, name: str) -> None:
+        """Delete a secret; refused (Conflict, naming them) while stored workflows name it."""
+        if self._store.get(name) is None:
+            raise NotFound(f'secret {name!r} not found')
+        users = sorted(stored.id for stored in await self._catalog.all() if name in secret_names(stored.definition))
+        if users:
+            listed = ', '.join(repr(workflow_id) for workflow_id in users[:10]) + (' ...' if len(users) > 10 else '')
+            raise Conflict(f'secret {name!r} is used by workflow(s) {listed}; change them first')
+        await self._store.delete(name)

@@ -1,0 +1,210 @@
+"""The composition root: builds the infrastructure and the application layer on it, starts and stops them.
+
+:meth:`System.build` only constructs objects; :meth:`System.start` (registered with ``app.on_startup``) starts
+them and :meth:`System.stop` (``app.on_shutdown``) stops them in reverse. Nothing starts at import time. The
+entry points (:mod:`flowmon.api`, :mod:`flowmon.web`) are handed :attr:`System.application` and nothing else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+
+import httpx
+
+from flowmon import __version__
+from flowmon.application import Application
+from flowmon.application.automation import Automation
+from flowmon.application.dashboard import Dashboard
+from flowmon.application.deliveries import Deliveries
+from flowmon.application.endpoints import Endpoints
+from flowmon.application.exchange import Exchange
+from flowmon.application.executions import Executions
+from flowmon.application.history import ExecutionHistory
+from flowmon.application.live import LiveView
+from flowmon.application.replays import ReplayLoader
+from flowmon.application.secrets import Secrets
+from flowmon.application.workflows import Workflows
+from flowmon.automation.schedules import ScheduleService
+from flowmon.automation.triggers import TriggerService
+from flowmon.delivery.service import DeliveryService, build_delivery_service
+from flowmon.engine.core.events import utcnow
+from flowmon.engine.core.payload import PayloadBudget
+from flowmon.engine.nodes import NodeRegistry, default_registry
+from flowmon.engine.nodes.http import MAX_RESPONSE_BYTES
+from flowmon.engine.nodes.webhook import WebhookNode
+from flowmon.engine.runtime.bus import EventBus
+from flowmon.engine.runtime.projector import Projector
+from flowmon.engine.runtime.scheduler import Engine
+from flowmon.infra.outbound import OutboundGuard, guarded_client
+from flowmon.infra.prometheus import MetricSources, ProcessMetrics
+from flowmon.infra.secretbox import SecretBox
+from flowmon.infra.timers import Timers
+from flowmon.settings import Settings
+from flowmon.store import Database, EventRecorder, History, WorkflowCatalog, interrupt_unfinished
+from flowmon.store.keys import PENDING_KEY_FILE, load_secret_box
+from flowmon.store.metrics import ExecutionMetrics
+from flowmon.store.sealed import prepare_sealed
+from flowmon.store.secrets import SecretStore
+
+log = logging.getLogger(__name__)
+
+TICK_SECONDS = 0.1  # the projector closes its changes into a version at least this often
+
+
+@dataclass(kw_only=True, eq=False)
+class System:
+    """flowmon's parts, wired: the infrastructure below, the application layer on top."""
+
+    settings: Settings
+    bus: EventBus
+    db: Database
+    history: History
+    catalog: WorkflowCatalog
+    recorder: EventRecorder
+    projector: Projector
+    engine: Engine
+    http: httpx.AsyncClient  # the http node's client, behind the SSRF guard
+    timers: Timers  # the process's one APScheduler: webhook retries, the sweeper, cron schedules
+    delivery: DeliveryService
+    box: SecretBox  # seals secrets and credentials in the database
+    secrets: SecretStore  # named secrets for node configs
+    triggers: TriggerService
+    schedules: ScheduleService
+    application: Application
+    prometheus: ProcessMetrics  # GET /metrics
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    @classmethod
+    def build(
+        cls, settings: Settings, *, token: str, registry: NodeRegistry | None = None, box: SecretBox | None = None
+    ) -> System:
+        """``box`` defaults to the key ring of the settings (``FLOWMON_SECRET_KEY`` or the data dir's key file)."""
+        registry = registry or default_registry()
+        budget = PayloadBudget(max_bytes=settings.max_payload_bytes)  # inputs, outputs, bodies, imports
+        box = box or load_secret_box(settings)
+        bus = EventBus()
+        db = Database(settings.db_url)
+        history = History(db)
+        secrets = SecretStore(db, box)
+        guard = OutboundGuard(settings.outbound_allow_list, ports=settings.outbound_port_ranges)  # http node, webhooks
+        http = guarded_client(guard, timeout=30.0, max_response_bytes=MAX_RESPONSE_BYTES)
+        timers = Timers()
+        delivery = build_delivery_service(settings, db=db, bus=bus, timers=timers, guard=guard, box=box)
+        if 'webhook' not in registry:
+            registry.register(WebhookNode(delivery))
+        projector = Projector(bus)
+        recorder = EventRecorder(db, bus, projection=projector)  # writes the projector's fold: one fold per event
+        catalog = WorkflowCatalog(history, registry, known_secrets=secrets.names)
+        engine = Engine(
+            bus=bus,
+            registry=registry,
+            max_concurrent=settings.max_concurrent_executions,
+            http=http,
+            budget=budget,
+            secrets=secrets.resolve,
+        )
+        live = LiveView(projector, engine, bus)
+        reads = ExecutionHistory(history=history, recorder=recorder, live=live, replays=ReplayLoader(history))
+        executions = Executions(catalog=catalog, engine=engine, history=reads)
+        triggers = TriggerService(db, catalog, executions.submit, box, budget=budget)
+        schedules = ScheduleService(db, catalog, timers, executions.submit)
+        deliveries = Deliveries(service=delivery, budget=budget)
+        application = Application(
+            token=token,
+            executions=executions,
+            history=reads,
+            exchange=Exchange(history=reads, recorder=recorder, registry=registry, budget=budget),
+            live=live,
+            workflows=Workflows(catalog=catalog, history=history),
+            deliveries=deliveries,
+            endpoints=Endpoints(service=delivery),
+            automation=Automation(triggers=triggers, schedules=schedules),
+            secrets=Secrets(store=secrets, catalog=catalog),
+            dashboard=Dashboard(
+                metrics=ExecutionMetrics(db, change_counter=lambda: recorder.written), deliveries=deliveries
+            ),
+        )
+        prometheus = ProcessMetrics(
+            bus=bus, notifier=delivery.notifier, version=__version__,
+            sources=MetricSources(
+                executions_active=lambda: engine.running_count, executions_queued=lambda: engine.queued_count,
+                events_recorded=lambda: recorder.written, recorder_backlog=lambda: recorder.backlog,
+                connected_clients=_connected_clients, webhook_pending=lambda: _webhook_pending(delivery),
+            ),
+        )  # fmt: skip
+        return cls(
+            settings=settings, bus=bus, db=db, history=history, catalog=catalog, recorder=recorder,
+            projector=projector, engine=engine, http=http, timers=timers, delivery=delivery, box=box,
+            secrets=secrets, triggers=triggers, schedules=schedules, application=application, prometheus=prometheus,
+        )  # fmt: skip
+
+    async def start(self) -> None:
+        """Schema, sealed secrets, crash recovery, recorder and projector, workflow files, timers, delivery and
+        schedules, in that order; the application is ready once all of them are."""
+        await self.db.start()
+        sealed = await prepare_sealed(self.db, self.box)  # raises UnknownSecretKey: the key does not fit
+        if sealed:
+            log.warning('encrypted %d secret value(s) that an earlier flowmon had stored in plain text', sealed)
+        if (self.settings.data_dir / PENDING_KEY_FILE).exists() and self.settings.secret_key is None:
+            log.warning('a secret key rotation did not finish: run `python -m flowmon rotate-secret-key` to finish it')
+        await self.secrets.load()
+        interrupted = await interrupt_unfinished(self.history, self.recorder, utcnow())
+        if interrupted:
+            log.warning('%d execution(s) were interrupted by the last shutdown', len(interrupted))
+        await self.recorder.start()
+        self.projector.start()
+        self.prometheus.start()
+        self.catalog.listeners.append(self.prometheus.workflow_changed)
+        loaded = await self.catalog.load_directory(self.settings.workflows_path, utcnow())
+        log.info('loaded %d workflow(s) from %s', len(loaded), self.settings.workflows_path)
+        self._tasks.append(asyncio.get_running_loop().create_task(self._tick(), name='projector tick'))
+        self.timers.start()
+        await self.delivery.start()
+        await self.schedules.start()
+        for stored in await self.catalog.all():  # workflows stored earlier (files announced themselves above)
+            with contextlib.suppress(ValueError):
+                self.prometheus.workflow_changed(stored.id, await self.catalog.get(stored.id))
+        self.timers.every('hooks:prune', 3600, self.triggers.prune)
+        self.application.set_ready(True)
+
+    async def stop(self) -> None:
+        """Stop in reverse: the engine interrupts what runs, the recorder writes everything, the database closes."""
+        self.application.set_ready(False)
+        for task in self._tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+        await self.schedules.stop()
+        self.timers.shutdown()
+        await self.engine.stop()
+        await self.delivery.stop()
+        await self.recorder.stop()
+        self.projector.stop()
+        await self.prometheus.stop()
+        with contextlib.suppress(ValueError):  # not there when start-up failed before it
+            self.catalog.listeners.remove(self.prometheus.workflow_changed)
+        await self.http.aclose()
+        await self.db.stop()
+
+    async def _tick(self) -> None:
+        while True:
+            self.projector.tick()
+            await asyncio.sleep(TICK_SECONDS)
+
+
+def _connected_clients() -> int:
+    """Browser tabs connected now (NiceGUI keeps a disconnected client a few seconds, in case it comes back)."""
+    from nicegui import Client  # the web layer's registry; imported when scraped, never at start-up
+
+    return sum(1 for client in Client.instances.values() if client.has_socket_connection)
+
+
+async def _webhook_pending(delivery: DeliveryService) -> int:
+    return (await delivery.stats()).outstanding
+
+
+__all__ = ['System']

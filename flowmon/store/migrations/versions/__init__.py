@@ -1,0 +1,1 @@
+"""One module per schema revision, ``NNNN_name.py``, each an explicit list of Alembic operations."""

@@ -1,0 +1,42 @@
+// The replay's Gantt chart in the browser (see timeline_chart.py): built once from the `options` prop, with the
+// segments drawn here; its one moving part, the cursor, is drawn from a snapshot and then patched. A click on a
+// segment emits "span_click" with the segment's value.
+import chart from "fm-chart";
+import patched from "fm-patched";
+
+// One segment: value [row, start s, end s, first event, last event, marker] -> a rounded bar, at least 3 px wide
+// so instant attempts show; reuse and skip markers (marker 1) are thin ticks.
+export function renderSpan(params, api) {
+  const row = api.value(0);
+  const start = api.coord([api.value(1), row]);
+  const end = api.coord([api.value(2), row]);
+  const height = api.size([0, 1])[1] * 0.58;
+  const marker = api.value(5) === 1;
+  const width = marker ? 3 : Math.max(end[0] - start[0], 3);
+  const shape = { x: start[0] - (marker ? 1.5 : 0), y: start[1] - height / 2, width, height, r: marker ? 0 : 3 };
+  return { type: "rect", shape, style: api.style() };
+}
+
+export default {
+  mixins: [patched, chart],
+  template: "<div></div>",
+  props: { options: String },
+  methods: {
+    async prepare() {
+      const options = JSON.parse(this.options);
+      options.xAxis.axisLabel.formatter = (v) => `${v} s`;
+      options.series[0].renderItem = renderSpan;
+      const built = await this.startChart(options, "canvas");
+      built?.on("click", (e) => {
+        if (e.seriesType === "custom" && Array.isArray(e.value)) this.$emit("span_click", e.value);
+      });
+    },
+    // snapshot and diff: {cursor: seconds since the first event}
+    draw(snapshot) {
+      this.update(snapshot);
+    },
+    update(diff) {
+      this.chart?.setOption({ series: [{ id: "cursor", markLine: { data: [{ xAxis: diff.cursor }] } }] });
+    },
+  },
+};

@@ -1,0 +1,294 @@
+"""Alembic owns the schema: the migrated schema is the table classes' schema, databases made before migrations are
+adopted with their rows, and every revision has a test that upgrades a database made by the one before it.
+
+Adding revision NNNN: write ``flowmon/store/migrations/versions/NNNN_<what>.py``, then add a test here named
+``test_upgrade_to_NNNN_...`` that builds a database at the previous revision with :func:`database_at`, inserts rows
+with :func:`insert_rows`, upgrades with ``database.upgrade()``, and checks the rows (:func:`table_rows`) and the
+schema (:func:`assert_at_head`). The portable tests take ``url``: they run on SQLite, and on PostgreSQL too when
+``FLOWMON_TEST_POSTGRES=1`` (a throwaway server from the ``postgres_server`` fixture).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import uuid
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from migration_support import (
+    FIRST_VERSION,
+    LAST_VERSION,
+    PRE_ALEMBIC_EXECUTION,
+    assert_at_head,
+    database_at,
+    insert_rows,
+    pre_alembic_database,
+    table_rows,
+)
+from sqlalchemy import inspect, text
+from sqlalchemy.exc import DBAPIError
+
+from flowmon.store import Database, History, migrate
+from flowmon.store.migrate import BASELINE, SchemaError
+
+DIALECTS = ['sqlite', *(['postgresql'] if os.environ.get('FLOWMON_TEST_POSTGRES') == '1' else [])]
+CORE_TABLES = ('workflows', 'executions', 'node_runs', 'events')
+T0 = datetime(2025, 6, 1, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture(params=DIALECTS)
+async def url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """An empty database: a SQLite file, or a fresh database on the throwaway PostgreSQL server."""
+    if request.param == 'sqlite':
+        yield f'sqlite+aiosqlite:///{tmp_path}/flowmon.db'
+        return
+    import asyncpg
+
+    server = request.getfixturevalue('postgres_server')
+    name = f't_{uuid.uuid4().hex[:12]}'
+    admin = await asyncpg.connect(f'postgresql://postgres@{server}/postgres')
+    await admin.execute(f'CREATE DATABASE {name}')
+    try:
+        yield f'postgresql+asyncpg://postgres@{server}/{name}'
+    finally:
+        await admin.execute(f'DROP DATABASE {name} WITH (FORCE)')
+        await admin.close()
+
+
+@pytest.fixture
+async def databases() -> AsyncIterator[Callable[[str], Database]]:
+    """``open(url)``: a Database that is stopped after the test."""
+    opened: list[Database] = []
+
+    def open_database(url: str) -> Database:
+        opened.append(Database(url))
+        return opened[-1]
+
+    yield open_database
+    for database in opened:
+        await database.stop()
+
+
+async def table_names(database: Database) -> set[str]:
+    async with database.engine.connect() as conn:
+        return set(await conn.run_sync(lambda sync: inspect(sync).get_table_names()))
+
+
+# --- the history of revisions -------------------------------------------------------------------------------------
+
+
+def test_revisions_form_one_numbered_line_from_the_baseline() -> None:
+    revisions = migrate.history()  # newest first
+    ids = [revision.id for revision in reversed(revisions)]
+    assert ids[0] == BASELINE and revisions[0].id == migrate.head()
+    assert ids == [f'{n:04d}' for n in range(1, len(ids) + 1)]
+    scripts = migrate.scripts()
+    for previous, revision in zip([None, *ids], ids, strict=False):
+        script = scripts.get_revision(revision)
+        assert script is not None and script.down_revision == previous
+        assert Path(script.path).name.startswith(f'{revision}_'), script.path
+        assert script.doc, f'revision {revision} needs a docstring: its first line is what `db history` shows'
+
+
+def test_every_revision_has_an_upgrade_test() -> None:
+    """The rule for schema changes: each revision comes with a test that upgrades a database made by the one before."""
+    tests = [name for name in globals() if name.startswith('test_upgrade_to_')]
+    for revision in migrate.history():
+        assert any(name.startswith(f'test_upgrade_to_{revision.id}_') for name in tests), revision.id
+
+
+# --- any dialect --------------------------------------------------------------------------------------------------
+
+
+async def test_a_new_database_gets_exactly_the_schema_of_the_table_classes(
+    url: str, databases: Callable[[str], Database]
+) -> None:
+    database = databases(url)
+    report = await database.start()
+    assert (report.before, report.after, report.adopted) == (None, migrate.head(), None)
+    assert [revision.id for revision in report.applied] == [revision.id for revision in reversed(migrate.history())]
+    await assert_at_head(database)
+
+    again = await database.start()
+    assert not again.changed and again.applied == ()
+    assert again.lines() == [f'already at {migrate.head()}: nothing to do']
+
+
+async def test_upgrade_to_0001_gives_a_database_made_before_migrations_what_it_lacks(
+    url: str, databases: Callable[[str], Database]
+) -> None:
+    """Portable: the baseline's tables, then made to look like an earlier flowmon's (no version, a column, an index
+    and a table missing), with a row; start-up adds what is missing, stamps the baseline and keeps the row."""
+    database = await database_at(url, BASELINE)
+    row = {'id': 'w', 'name': 'W', 'definition': '{}', 'created_at': T0, 'updated_at': T0}
+    await insert_rows(database, 'workflows', [row])
+    async with database.engine.begin() as conn:
+        for statement in (
+            'DROP TABLE alembic_version',
+            'DROP INDEX ix_executions_finished',
+            'ALTER TABLE executions DROP COLUMN imported_from',
+            'DROP TABLE secrets',
+        ):
+            await conn.execute(text(statement))
+    assert await database.revision() is None
+
+    report = await databases(url).start()
+
+    assert report.adopted == (
+        'added column executions.imported_from',
+        'created index ix_executions_finished',
+        'created table secrets',
+    )
+    assert (report.before, report.after) == (None, migrate.head())
+    assert [revision.id for revision in report.applied] == [r.id for r in reversed(migrate.history())][1:]
+    assert [row['id'] for row in await table_rows(database, 'workflows')] == ['w']
+    await assert_at_head(database)
+
+
+async def test_start_logs_what_it_did_in_its_own_words(
+    tmp_path: Path, databases: Callable[[str], Database], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    database = databases(f'sqlite+aiosqlite:///{tmp_path}/flowmon.db')
+    await database.start()
+    await database.start()  # nothing to do: nothing logged
+    expected = [f'applied {revision.id}: {revision.message}' for revision in reversed(migrate.history())]
+    expected.append(f'now at {migrate.head()}')
+    assert [(record.name, record.getMessage()) for record in caplog.records] == [
+        ('flowmon.store.database', f'database schema: {line}') for line in expected
+    ]  # and none of Alembic's own INFO lines
+
+
+async def test_processes_starting_together_migrate_once(url: str, databases: Callable[[str], Database]) -> None:
+    """Each Database has its own pool, as separate processes would: the schema lock makes them take turns."""
+    reports = await asyncio.gather(*(databases(url).start() for _ in range(3)))
+    assert sorted(bool(report.applied) for report in reports) == [False, False, True]
+    await assert_at_head(databases(url))
+
+
+async def test_a_failed_migration_leaves_the_database_as_it_was(url: str, databases: Callable[[str], Database]) -> None:
+    """The baseline creates ``workflows`` last; a view of that name makes it fail after every other table was made."""
+    database = databases(url)
+    async with database.engine.begin() as conn:
+        await conn.execute(text('CREATE VIEW workflows AS SELECT 1 AS id'))
+    with pytest.raises(DBAPIError, match='workflows'):
+        await database.start()
+    assert await table_names(database) == set()  # DDL is transactional on both dialects: nothing half-made stays
+    assert await database.revision() is None
+
+    async with database.engine.begin() as conn:
+        await conn.execute(text('DROP VIEW workflows'))
+    await database.start()
+    await assert_at_head(database)
+
+
+async def test_revisions_this_flowmon_does_not_know_are_refused(url: str, databases: Callable[[str], Database]) -> None:
+    database = databases(url)
+    with pytest.raises(SchemaError, match=r"unknown revision '0999': this flowmon knows 0001"):
+        await database.upgrade('0999')
+    assert await table_names(database) == set()
+
+    await database.start()
+    async with database.engine.begin() as conn:  # as if a newer flowmon had upgraded it
+        await conn.execute(text("UPDATE alembic_version SET version_num = '0999'"))
+    with pytest.raises(SchemaError, match=r"at revision '0999', which this flowmon does not know.*newer flowmon"):
+        await databases(url).start()
+    assert await database.revision() == '0999'
+
+
+# --- SQLite: databases as earlier flowmon versions made them ------------------------------------------------------
+
+
+async def test_upgrade_to_0001_adopts_the_last_database_made_before_migrations(
+    tmp_path: Path, databases: Callable[[str], Database]
+) -> None:
+    url = pre_alembic_database(tmp_path / 'flowmon.db', LAST_VERSION)
+    old = databases(url)
+    before = {table: await table_rows(old, table) for table in CORE_TABLES}
+    assert await old.revision() is None
+
+    report = await databases(url).start()
+
+    assert report.adopted == ()  # the baseline is this schema: nothing to add
+    assert report.lines()[0] == f'adopted a database made before migrations (nothing was missing); stamped {BASELINE}'
+    assert {table: await table_rows(old, table) for table in CORE_TABLES} == before
+    await assert_at_head(old)
+    await _reads_the_old_execution(old, imported_from=None)
+
+
+async def test_upgrade_to_0001_repairs_a_database_made_by_the_first_version(
+    tmp_path: Path, databases: Callable[[str], Database]
+) -> None:
+    """The first version had four tables; later versions added a column and tables at start-up, and an index that
+    start-up never added to an existing table. Adoption brings it to the baseline with every row intact."""
+    url = pre_alembic_database(tmp_path / 'flowmon.db', FIRST_VERSION)
+    old = databases(url)
+    before = {table: await table_rows(old, table) for table in CORE_TABLES}
+
+    report = await databases(url).start()
+
+    assert report.adopted == (
+        'added column executions.imported_from',
+        'created index ix_executions_finished',
+        'created table secrets',
+        'created table webhook_attempts',
+        'created index ix_webhook_attempts_delivery_n',
+        'created table webhook_deliveries',
+        'created index ix_webhook_deliveries_created',
+        'created index ix_webhook_deliveries_endpoint_created',
+        'created index ix_webhook_deliveries_finished',
+        'created index ix_webhook_deliveries_source_key',
+        'created index ix_webhook_deliveries_status_next',
+        'created table webhook_endpoints',
+        'created table webhook_inbound',
+        'created index ix_webhook_inbound_received',
+        'created table workflow_automation',
+    )
+    after = {table: await table_rows(old, table) for table in CORE_TABLES}
+    assert [row.pop('imported_from') for row in after['executions']] == [None]
+    assert after == before
+    await assert_at_head(old)
+    await _reads_the_old_execution(old, imported_from=None)
+
+
+async def _reads_the_old_execution(database: Database, *, imported_from: str | None) -> None:
+    history = History(database)
+    records, total = await history.list_executions()
+    assert total == 1 and records[0].id == PRE_ALEMBIC_EXECUTION
+    assert (records[0].status, records[0].imported_from) == ('succeeded', imported_from)
+    state = await history.load_state(PRE_ALEMBIC_EXECUTION)
+    assert state is not None and state.status == 'succeeded'
+    assert {node_id: node.status for node_id, node in state.nodes.items()} == {
+        'hello': 'succeeded',
+        'report': 'succeeded',
+    }
+    stored = await history.get_workflow('greet')
+    assert stored is not None and stored.name == 'Greet'
+
+
+async def test_the_revision_of_a_missing_database_is_none_and_nothing_is_created(tmp_path: Path) -> None:
+    path = tmp_path / 'data' / 'flowmon.db'
+    database = Database(f'sqlite+aiosqlite:///{path}')
+    try:
+        assert await database.revision() is None
+    finally:
+        await database.stop()
+    assert not path.parent.exists()
+
+
+def test_the_report_says_what_happened_in_one_line_per_step() -> None:
+    report = migrate.MigrationReport(
+        before=None,
+        after='0002',
+        applied=(migrate.Revision('0002', 'Retention: executions.keep_until.'),),
+        adopted=('added column executions.imported_from',),
+    )
+    assert report.lines() == [
+        'adopted a database made before migrations (added column executions.imported_from); stamped 0001',
+        'applied 0002: Retention: executions.keep_until.',
+        'now at 0002',
+    ]

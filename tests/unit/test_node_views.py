@@ -1,0 +1,56 @@
+"""The per-node view model (flowmon/web/node_views.py): one view per node, made again only for nodes that changed."""
+
+from __future__ import annotations
+
+from event_history import History
+
+from flowmon.engine import EventType
+from flowmon.web.node_views import PENDING, NodeViews, node_view
+
+
+def test_only_nodes_whose_view_changed_are_reported() -> None:
+    run = History.started('a', 'b', 'c', step_ms=0)
+    views = NodeViews(['a', 'b', 'c'])
+    assert views.update(run.then(EventType.NODE_STARTED, 'a', attempt=1)) == ['a']
+    started = views['a']
+    assert views.update(run.then(EventType.NODE_STARTED, 'b', attempt=1)) == ['b']
+    assert views['a'] is started  # untouched nodes keep their view object
+    state = run.then(EventType.NODE_COMPLETED, 'a', after_ms=1500, output={'ok': True})
+    assert views.update(state) == ['a']
+    assert views.update(state) == []  # the same state again: nothing looked at, nothing changed
+    assert views['c'] is PENDING
+
+
+def test_a_node_outside_the_definition_is_ignored() -> None:
+    run = History.started('a', 'ghost', step_ms=0)
+    views = NodeViews(['a'])
+    assert views.update(run.then(EventType.NODE_STARTED, 'ghost', attempt=1)) == []
+    assert 'ghost' not in views
+
+
+def test_going_back_to_no_state_makes_every_changed_node_pending_again() -> None:
+    run = History.started('a', 'b', step_ms=0)
+    views = NodeViews(['a', 'b'])
+    views.update(run.then(EventType.NODE_STARTED, 'a', attempt=1))
+    assert views.update(None) == ['a']
+    assert views['a'] is PENDING
+
+
+def test_the_card_and_the_list_detail_say_what_the_node_did() -> None:
+    run = History.started('a', step_ms=0)
+    run.then(EventType.NODE_STARTED, 'a', attempt=1)
+    view = node_view(run.then(EventType.NODE_RETRYING, 'a', after_ms=100, error='timeout', delay_seconds=1).nodes['a'])
+    assert (view.status, view.card, view.detail) == ('retrying', 'retrying after try 1', '1 attempt')
+    view = node_view(run.then(EventType.NODE_STARTED, 'a', after_ms=1000, attempt=2).nodes['a'])
+    assert (view.card, view.detail) == ('running · try 2', '2 attempts')
+    view = node_view(run.then(EventType.NODE_COMPLETED, 'a', after_ms=250, output=1).nodes['a'])
+    took = '1.4 s'  # from the first start
+    assert (view.status, view.card, view.detail) == ('succeeded', f'{took} · 2 tries', f'2 attempts · {took}')
+    assert view.logged == 2  # the retried try and the successful one
+
+
+def test_a_pending_and_a_skipped_node() -> None:
+    assert (PENDING.card, PENDING.detail) == ('pending', '')
+    run = History.started('a', step_ms=0)
+    view = node_view(run.then(EventType.NODE_SKIPPED, 'a', reason='branch not taken').nodes['a'])
+    assert (view.status, view.card, view.detail) == ('skipped', 'skipped', 'branch not taken')
