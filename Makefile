@@ -12,7 +12,7 @@ SRC := flowmon tests bench app.py
 NODE_BIN := node_modules/.bin
 NODE_STAMP := node_modules/.installed
 
-.PHONY: install chromium run lint test test-unit test-js test-e2e bench format clean
+.PHONY: install chromium run lint test test-unit test-js test-e2e fuzz bench format clean
 
 install: $(STAMP)
 
@@ -66,10 +66,16 @@ test-e2e: install chromium
 	fi; \
 	exit $$rc
 
+# schemathesis against a real `python app.py` (see tests/fuzz/run.sh): no 5xx with the token, only 401/404
+# without it, no traceback in the server log. FUZZ_SECONDS_WITH_TOKEN / FUZZ_SECONDS_WITHOUT_TOKEN set the budgets.
+fuzz: install
+	BIN=$(BIN) bash tests/fuzz/run.sh
+
 test: install chromium
 	$(MAKE) --no-print-directory lint
 	$(MAKE) --no-print-directory test-unit
 	$(MAKE) --no-print-directory test-e2e
+	$(MAKE) --no-print-directory fuzz
 
 bench: install
 	$(BIN)/python -m bench

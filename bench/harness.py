@@ -13,15 +13,20 @@ from pathlib import Path
 from typing import Any
 
 from flowmon.engine import Engine, EventBus, Workflow, default_registry, parse_workflow
+from flowmon.engine.runtime.projector import Projector
 from flowmon.store import Database, EventRecorder, History
 
 
 @dataclass(kw_only=True)
 class Stack:
-    """Engine, bus and recorder wired as the app wires them (minus the web layer), on a fresh SQLite file."""
+    """Engine, bus, projector and recorder wired as the app wires them (minus the web layer), on a fresh SQLite file.
+
+    The recorder writes the ``executions`` rows from the projector's fold, as in the app: each event is folded
+    once, by the projector, and that cost is part of every figure measured on this stack."""
 
     bus: EventBus
     db: Database
+    projector: Projector
     recorder: EventRecorder
     engine: Engine
     history: History
@@ -31,9 +36,9 @@ class Stack:
         return parse_workflow(definition, self.engine.registry)
 
     async def drain(self) -> None:
-        """Wait until every submitted execution has finished and every event is committed."""
+        """Wait until every submitted execution has finished and every event (and node run) is committed."""
         await self.engine.wait_idle()
-        await self.recorder.flush()
+        await self.recorder.drain()
 
 
 @asynccontextmanager
@@ -43,14 +48,19 @@ async def persisted_stack(*, max_concurrent: int = 8, prefix: str = 'flowmon-ben
         db = Database(f'sqlite+aiosqlite:///{path}')
         await db.start()
         bus = EventBus()
-        recorder = EventRecorder(db, bus)
+        projector = Projector(bus)
+        recorder = EventRecorder(db, bus, projection=projector)
         await recorder.start()
+        projector.start()
         engine = Engine(bus=bus, registry=default_registry(), max_concurrent=max_concurrent)
         try:
-            yield Stack(bus=bus, db=db, recorder=recorder, engine=engine, history=History(db), path=path)
+            yield Stack(
+                bus=bus, db=db, projector=projector, recorder=recorder, engine=engine, history=History(db), path=path
+            )
         finally:
             await engine.stop()
             await recorder.stop()
+            projector.stop()
             await db.stop()
 
 

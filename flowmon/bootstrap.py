@@ -103,8 +103,8 @@ class System:
         delivery = build_delivery_service(settings, db=db, bus=bus, timers=timers, guard=guard, box=box)
         if 'webhook' not in registry:
             registry.register(WebhookNode(delivery))
-        recorder = EventRecorder(db, bus)
         projector = Projector(bus)
+        recorder = EventRecorder(db, bus, projection=projector)  # writes the projector's fold: one fold per event
         catalog = WorkflowCatalog(history, registry, known_secrets=secrets.names)
         snapshots = SnapshotCache(history)
 

@@ -19,6 +19,7 @@ from .auth import bearer_guard
 from .debug import install_debug_routes
 from .dependencies import STATE_KEY, App
 from .errors import install_error_handlers
+from .exchange import EXPORT_BODY
 from .exchange import router as exchange_router
 from .executions import router as execution_router
 from .hooks import automation_router, hook_router
@@ -26,6 +27,7 @@ from .metrics import MetricsRender, install_metrics_route
 from .secrets import router as secret_router
 from .status import router as status_router
 from .webhooks import router as webhook_router
+from .workflows import DEFINITION_BODY
 from .workflows import router as workflow_router
 
 health = APIRouter(prefix='/api', tags=['health'])
@@ -49,6 +51,8 @@ def install_api(
     """Put ``application`` where the routes' dependencies find it and add every route and error handler;
     ``metrics`` renders ``GET /metrics`` (token required unless ``metrics_public``)."""
     setattr(app.state, STATE_KEY, application)
+    DEFINITION_BODY['schema'] = application.workflows.definition_schema()
+    EXPORT_BODY['schema'] = application.exchange.document_schema()
     ready = [Depends(started)]
     guard = [*ready, Depends(bearer_guard(application.token))]
     _include(app, health)

@@ -15,6 +15,8 @@ from flowmon.application.views import imported_view, position_summary
 from .dependencies import Exchange, History
 
 router = APIRouter(prefix='/api/executions', tags=['executions'])
+# An export as the import takes it, for /docs and generated clients: filled in when the API is installed.
+EXPORT_BODY: dict[str, Any] = {'schema': {'type': 'object'}}
 TOO_LARGE = f'the export is larger than {MAX_IMPORT_BYTES // (1024 * 1024)} MB'
 
 
@@ -35,7 +37,7 @@ async def export(execution_id: str, exchange: Exchange) -> Response:
     openapi_extra={
         'requestBody': {
             'content': {
-                'application/json': {'schema': {'type': 'object'}},
+                'application/json': EXPORT_BODY,
                 'multipart/form-data': {
                     'schema': {'type': 'object', 'properties': {'file': {'type': 'string', 'format': 'binary'}}}
                 },

@@ -11,6 +11,9 @@ from flowmon.application.views import workflow_listing
 from .dependencies import Workflows
 
 router = APIRouter(prefix='/api/workflows', tags=['workflows'])
+# What a PUT body is, for /docs and generated clients: filled in when the API is installed (the schema depends on
+# the node types the application was built with); the route's own validation stays the authority.
+DEFINITION_BODY: dict[str, Any] = {'schema': {'type': 'object'}}
 
 
 @router.get('')
@@ -26,7 +29,9 @@ async def get_workflow(workflow_id: str, workflows: Workflows) -> dict[str, Any]
 @router.put(
     '/{workflow_id}',
     responses={200: {'description': 'replaced'}, 201: {'description': 'created'}, 422: {}},
-    openapi_extra={'requestBody': {'content': {'application/json': {'schema': {'type': 'object'}}}}},
+    openapi_extra={
+        'requestBody': {'content': {'application/json': DEFINITION_BODY, 'application/yaml': DEFINITION_BODY}}
+    },
 )
 async def put_workflow(workflow_id: str, request: Request, response: Response, workflows: Workflows) -> dict[str, Any]:
     yaml = 'yaml' in request.headers.get('content-type', '')

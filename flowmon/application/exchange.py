@@ -22,6 +22,7 @@ from flowmon.engine.runtime.scheduler import new_execution_id
 from flowmon.store.codec import dumps
 from flowmon.store.recorder import EventRecorder
 
+from .documents import export_schema
 from .errors import Conflict, TooLarge
 from .export_format import EXPORT_FORMAT, EXPORT_VERSION, parse_export, validate_export
 from .history import ExecutionHistory
@@ -64,6 +65,11 @@ class Exchange:
         self._clock = clock
         self._history = history
         self._store = functools.partial(import_execution, recorder, registry, budget=budget)
+        self._registry = registry
+
+    def document_schema(self) -> dict[str, Any]:
+        """The JSON schema of an export as ``POST /api/executions/import`` takes it (the import checks far more)."""
+        return export_schema(self._registry)
 
     async def document(self, execution_id: str) -> dict[str, Any]:
         """The export document; raises NotFound, or ExportUnavailable while it runs or without a definition."""

@@ -95,6 +95,7 @@ class Executions:
         if self._engine.is_active(execution_id) or record.status not in TERMINAL_EXECUTION_STATUSES:
             status = 'queued' if record.status == 'queued' else 'running'
             raise Conflict(f'execution {execution_id!r} is still {status}; cancel it or wait until it ends')
+        await self._history.settle()
         deleted = await self._pruner.delete_execution(execution_id, on_deleted=self._forget)
         self._history.forget(execution_id)  # again: an open that began before the deletion may have cached it
         if deleted is None:

@@ -157,6 +157,11 @@ class ExecutionHistory:
         name = state.workflow_id or 'Execution'
         return {'id': state.workflow_id or '', 'name': name, 'nodes': [{'id': node_id} for node_id in state.nodes]}
 
+    async def settle(self) -> None:
+        """Wait until everything recorded so far is written, the node-run rows of finished executions included
+        (deleting an execution must not race a node-run write that would bring rows of it back)."""
+        await self._recorder.drain()
+
     def forget(self, execution_id: str) -> None:
         """The execution was deleted: no live projection or cached replay may show it any more."""
         self._live.forget(execution_id)

@@ -122,6 +122,7 @@ class Retention:
         return result
 
     async def _prune(self, now: datetime, counts: PruneCounts) -> None:
+        await self._history.settle()  # node runs still to be written would outlive their executions
         stop = self._stopped
         policy = self.policy
         if not policy.keeps_everything:

@@ -10,6 +10,7 @@ from flowmon.engine.model import MAX_DEFINITION_BYTES, DocumentRefused, Document
 from flowmon.store.catalog import WorkflowCatalog
 from flowmon.store.history import History, StoredWorkflow
 
+from .documents import workflow_schema
 from .errors import Invalid, Malformed, NotFound, TooLarge, translated
 
 __all__ = ['StoredWorkflow', 'Workflows']
@@ -21,6 +22,10 @@ class Workflows:
     def __init__(self, *, catalog: WorkflowCatalog, history: History) -> None:
         self._catalog = catalog
         self._history = history
+
+    def definition_schema(self) -> dict[str, Any]:
+        """The JSON schema of a definition as ``PUT /api/workflows/{id}`` takes it (each node type's config)."""
+        return workflow_schema(self._catalog.registry, id_required=False)
 
     async def all(self) -> list[StoredWorkflow]:
         """Every stored workflow, by name."""

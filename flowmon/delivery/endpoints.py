@@ -8,6 +8,7 @@ In the database the secrets, the auth settings and the custom headers are sealed
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -29,6 +30,8 @@ from flowmon.store.webhook_tables import endpoints
 
 SUBSCRIBABLE_EVENT_TYPES = tuple(str(event_type) for event_type in EventType)
 ROTATION_GRACE = timedelta(hours=24)
+# documents the accepted values in /openapi.json; the validators below give the message naming a wrong one
+_EVENT_TYPE_ITEMS: dict[str, Any] = {'items': {'enum': list(SUBSCRIBABLE_EVENT_TYPES)}}
 
 
 class EndpointSpec(BaseModel):
@@ -37,7 +40,9 @@ class EndpointSpec(BaseModel):
     model_config = ConfigDict(extra='forbid')
 
     url: str = Field(min_length=1, max_length=2000)
-    event_types: list[str] = Field(min_length=1, max_length=len(SUBSCRIBABLE_EVENT_TYPES))
+    event_types: list[str] = Field(
+        min_length=1, max_length=len(SUBSCRIBABLE_EVENT_TYPES), json_schema_extra=_EVENT_TYPE_ITEMS
+    )
     description: str = Field(default='', max_length=500)
     headers: dict[str, str] = Field(default_factory=dict)
     auth: WebhookAuth | None = None
@@ -63,7 +68,7 @@ class EndpointPatch(BaseModel):
     model_config = ConfigDict(extra='forbid')
 
     url: str | None = Field(default=None, min_length=1, max_length=2000)
-    event_types: list[str] | None = None
+    event_types: list[str] | None = Field(default=None, json_schema_extra=_EVENT_TYPE_ITEMS)
     description: str | None = Field(default=None, max_length=500)
     headers: dict[str, str] | None = None
     auth: WebhookAuth | None = None
@@ -118,14 +123,20 @@ class EndpointStore:
         self._box = box
         self._clock = clock
         self._all: dict[str, Endpoint] = {}
+        self._refreshing = asyncio.Lock()
         self.version = 0
         self.listeners: list[Callable[[], None]] = []  # called after every change (the bus fan-out follows them)
 
     async def refresh(self) -> None:
-        """Reload the in-memory copy (after every change; at start-up)."""
-        async with self._db.engine.connect() as conn:
-            rows = (await conn.execute(select(endpoints).order_by(endpoints.c.created_at))).all()
-        self._all = {row.id: _endpoint(self._open(row)) for row in rows}
+        """Reload the in-memory copy (after every change; at start-up).
+
+        One at a time: of two overlapping reloads, the one that read the table first could otherwise replace the
+        copy last, hiding a change that the other had already shown.
+        """
+        async with self._refreshing:
+            async with self._db.engine.connect() as conn:
+                rows = (await conn.execute(select(endpoints).order_by(endpoints.c.created_at))).all()
+            self._all = {row.id: _endpoint(self._open(row)) for row in rows}
         self.version += 1
         for listener in list(self.listeners):
             listener()
@@ -176,7 +187,7 @@ class EndpointStore:
         async with self._db.engine.begin() as conn:
             await conn.execute(endpoints.insert().values(**self._box.seal_row(endpoints, endpoint_id, values)))
         await self.refresh()
-        return self._all[endpoint_id], secret
+        return self._require(endpoint_id), secret
 
     async def update(self, endpoint_id: str, patch: EndpointPatch) -> Endpoint:
         current = self._require(endpoint_id)
@@ -200,11 +211,13 @@ class EndpointStore:
         }
         sealed = self._box.seal_row(endpoints, endpoint_id, values)
         async with self._db.engine.begin() as conn:
-            await conn.execute(endpoints.update().where(endpoints.c.id == endpoint_id).values(**sealed))
+            result = await conn.execute(endpoints.update().where(endpoints.c.id == endpoint_id).values(**sealed))
+        if result.rowcount == 0:  # deleted since the copy was read
+            raise _not_found(endpoint_id)
         if patch.enabled is not None and patch.enabled != current.enabled:
             return await self.set_enabled(endpoint_id, patch.enabled)
         await self.refresh()
-        return self._all[endpoint_id]
+        return self._require(endpoint_id)
 
     async def set_enabled(self, endpoint_id: str, enabled: bool, *, reason: str = 'disabled by a user') -> Endpoint:
         """Enable (clearing the failure clock and reason) or disable (with ``reason``) an endpoint."""
@@ -216,9 +229,13 @@ class EndpointStore:
             else {'enabled': False, 'disabled_reason': reason, 'disabled_at': now}
         )
         async with self._db.engine.begin() as conn:
-            await conn.execute(endpoints.update().where(endpoints.c.id == endpoint_id).values(updated_at=now, **values))
+            result = await conn.execute(
+                endpoints.update().where(endpoints.c.id == endpoint_id).values(updated_at=now, **values)
+            )
+        if result.rowcount == 0:  # deleted since the copy was read
+            raise _not_found(endpoint_id)
         await self.refresh()
-        return self._all[endpoint_id]
+        return self._require(endpoint_id)
 
     async def delete(self, endpoint_id: str) -> bool:
         async with self._db.engine.begin() as conn:
@@ -230,7 +247,10 @@ class EndpointStore:
         """The endpoint's signing secret (and the previous one while a rotation's grace period lasts)."""
         self._require(endpoint_id)
         async with self._db.engine.connect() as conn:
-            row = self._open((await conn.execute(select(endpoints).where(endpoints.c.id == endpoint_id))).one())
+            found = (await conn.execute(select(endpoints).where(endpoints.c.id == endpoint_id))).one_or_none()
+        if found is None:  # deleted since the copy was read
+            raise _not_found(endpoint_id)
+        row = self._open(found)
         expires = from_db_time(row['previous_secret_expires_at'])
         rotating = row['previous_secret'] is not None and expires is not None and expires > self._clock()
         return {
@@ -244,7 +264,9 @@ class EndpointStore:
         self._require(endpoint_id)
         now = self._clock()
         async with self._db.engine.begin() as conn:
-            row = (await conn.execute(select(endpoints.c.secret).where(endpoints.c.id == endpoint_id))).one()
+            row = (await conn.execute(select(endpoints.c.secret).where(endpoints.c.id == endpoint_id))).one_or_none()
+            if row is None:  # deleted since the copy was read
+                raise _not_found(endpoint_id)
             current = self._box.open_field(endpoints.name, endpoint_id, 'secret', row.secret)
             values = {'secret': new_secret(), 'previous_secret': current}  # sealed again: the column is in the seal
             await conn.execute(
@@ -265,7 +287,7 @@ class EndpointStore:
     def _require(self, endpoint_id: str) -> Endpoint:
         endpoint = self._all.get(endpoint_id)
         if endpoint is None:
-            raise EndpointNotFound(f'webhook endpoint {endpoint_id!r} not found')
+            raise _not_found(endpoint_id)
         return endpoint
 
     def _check_url(self, url: str) -> None:
@@ -273,6 +295,10 @@ class EndpointStore:
             self._guard.check_url(url)
         except OutboundRefused as exc:
             raise ValueError(f'url: {exc}') from None
+
+
+def _not_found(endpoint_id: str) -> EndpointNotFound:
+    return EndpointNotFound(f'webhook endpoint {endpoint_id!r} not found')
 
 
 def _iso(value: datetime | None) -> str | None:

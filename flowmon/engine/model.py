@@ -21,7 +21,15 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from flowmon.engine.core.payload import MAX_INT, MAX_NESTING, PayloadError, PayloadMeter, human_size, json_text_depth
+from flowmon.engine.core.payload import (
+    MAX_INT,
+    MAX_NESTING,
+    PayloadError,
+    PayloadMeter,
+    encode_compact,
+    human_size,
+    json_text_depth,
+)
 from flowmon.engine.core.snapshot import definition_hash
 from flowmon.engine.runtime.retry import NO_RETRY, RetryPolicy
 from flowmon.engine.runtime.secret_refs import SecretRefError
@@ -74,7 +82,7 @@ class ScheduleSpec(BaseModel):
 
     model_config = ConfigDict(extra='forbid', frozen=True)
 
-    cron: str = Field(min_length=1, max_length=200)
+    cron: str = Field(min_length=1, max_length=200, examples=['*/5 * * * *', '0 3 * * mon-fri'])
     timezone: str = Field(default='UTC', min_length=1, max_length=64)
 
     @field_validator('cron')
@@ -117,6 +125,17 @@ class WorkflowSpec(BaseModel):
     edges: list[EdgeSpec] = Field(default_factory=list)
     schedule: ScheduleSpec | None = None
     trigger: TriggerSpec | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NodePlan:
+    """One node of a workflow as the engine runs it."""
+
+    type: str
+    config: NodeConfig
+    secrets: frozenset[str] | None  # the secrets its config names, if any
+    retry: RetryPolicy
+    timeout_seconds: float | None
 
 
 @dataclass(frozen=True, eq=False)
@@ -163,6 +182,20 @@ class Workflow:
     def retry_policy(self, node_id: str) -> RetryPolicy:
         return self.node(node_id).retry or NO_RETRY
 
+    @cached_property
+    def run_plans(self) -> Mapping[str, NodePlan]:
+        """What running each node needs, looked up once per workflow (the engine runs every node of every run)."""
+        return {
+            node.id: NodePlan(
+                type=node.type,
+                config=self.configs[node.id],
+                secrets=self.secrets.get(node.id),
+                retry=node.retry or NO_RETRY,
+                timeout_seconds=node.timeout_seconds,
+            )
+            for node in self.spec.nodes
+        }
+
     def downstream_of(self, node_id: str) -> set[str]:
         """``node_id`` and every node reachable from it."""
         seen = {node_id}
@@ -182,6 +215,13 @@ class Workflow:
     def definition_hash(self) -> str:
         """The content hash of :meth:`definition` (what ``execution.queued`` names it by), worked out once."""
         return definition_hash(self.definition())
+
+    @cached_property
+    def snapshot(self) -> tuple[Mapping[str, Any], str, str]:
+        """What every execution's first event carries, made once per workflow: the definition, the definition
+        as compact JSON, and the node ids as compact JSON. (The mapping is shared by those events: read only.)"""
+        definition = self.definition()
+        return definition, encode_compact(definition), encode_compact([node.id for node in self.spec.nodes])
 
 
 def load_document(text: str | bytes, *, yaml_allowed: bool = False) -> Any:

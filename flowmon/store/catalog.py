@@ -47,6 +47,11 @@ class WorkflowCatalog:
             except Exception:
                 log.exception('workflow catalog listener failed for %s', workflow_id)
 
+    @property
+    def registry(self) -> NodeRegistry:
+        """The node types definitions are validated against."""
+        return self._registry
+
     def validate(self, raw: Any) -> Workflow:
         return parse_workflow(raw, self._registry)
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 from datetime import UTC, datetime
-from json.encoder import c_make_encoder, encode_basestring_ascii  # type: ignore[attr-defined]
 from typing import Any
+
+from flowmon.engine.core.payload import compact_encoder
 
 try:  # orjson (a NiceGUI dependency) decodes 3-5x faster; replaying 100,000 events decodes them all
     import orjson
@@ -19,32 +19,13 @@ except ImportError:  # pragma: no cover - the stdlib decoder gives the same valu
 _LONG_DIGIT_RUN = re.compile(r'[0-9]{19}')
 
 
-# What ``json.dumps(value, separators=(',', ':'), default=str)`` builds on every call, built once: the recorder
-# encodes every event's data, and constructing the encoder cost as much as encoding a small payload.
-_ENCODER = json.JSONEncoder(separators=(',', ':'), default=str)
-# ``JSONEncoder.encode`` still builds the C scanner per call; this one is built once (the same arguments, so the
-# same text). Its circular-reference markers are shared, so one caller at a time uses it: the lock is only
-# tried, and a caller finding it taken (another thread) uses ``_ENCODER`` instead.
-_MARKERS: dict[int, Any] = {}
-_C_ENCODE = (
-    c_make_encoder(_MARKERS, str, encode_basestring_ascii, None, ':', ',', False, False, True)
-    if c_make_encoder is not None
-    else None
-)
-_C_ENCODE_LOCK = threading.Lock()
+# ``json.dumps(value, separators=(',', ':'), default=str)``, with the C encoder built once (see compact_encoder).
+_DUMPS = compact_encoder(str)
 
 
 def dumps(value: Any) -> str:
     """Compact JSON; values JSON cannot hold are written as ``str(value)``."""
-    if _C_ENCODE is None or not _C_ENCODE_LOCK.acquire(blocking=False):
-        return _ENCODER.encode(value)
-    try:
-        return ''.join(_C_ENCODE(value, 0))
-    except BaseException:
-        _MARKERS.clear()  # an encode that failed midway leaves its containers marked
-        raise
-    finally:
-        _C_ENCODE_LOCK.release()
+    return _DUMPS(value)
 
 
 def loads(text: str | None) -> Any:

@@ -3,11 +3,13 @@ the storage questions whose answers differ by dialect (size, giving freed space 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +70,14 @@ class Database:
     def bulk_insert(self, table: Table, columns: Sequence[str]) -> BulkInsert:
         """An executemany INSERT of pre-encoded rows into ``columns`` of ``table`` (see :class:`BulkInsert`)."""
         return BulkInsert(table, columns, self.engine.dialect)
+
+    def bulk_statement(self, statement: Any, keys: Sequence[str], *, name: str) -> BulkStatement:
+        """An executemany UPDATE or DELETE of pre-encoded rows, bound in ``keys`` order (see :class:`BulkStatement`)."""
+        return BulkStatement(statement, keys, self.engine.dialect, name=name)
+
+    def bulk_writer(self) -> BulkWriter:
+        """Runs steps of bulk statements in one transaction (see :class:`BulkWriter`)."""
+        return BulkWriter(self)
 
     async def start(self) -> migrate.MigrationReport:
         """Upgrade the schema to the newest revision (Alembic ``upgrade head``); logs what changed. A SQLite file made
@@ -203,46 +213,143 @@ class Database:
             await conn.exec_driver_sql('PRAGMA wal_checkpoint(TRUNCATE)')
 
 
-class BulkInsert:
-    """INSERT many rows in one executemany: the recorder's hot path (every event of every execution).
+class BulkStatement:
+    """An executemany statement (an INSERT, or an UPDATE or DELETE with bind parameters) of pre-encoded rows.
 
-    Rows are tuples in ``columns`` order whose values are already what the driver takes: text for JSON
-    columns, and timestamps encoded with :attr:`encode_time`. On SQLite (aiosqlite) the statement is
-    compiled once and the rows go straight to the driver's executemany on the transaction's connection:
-    one trip to the driver's thread instead of three, and none of SQLAlchemy's per-row parameter processing
-    (a dict per row, a bind processor per value), which cost more than the insert itself. Other dialects
-    take Core's executemany, where the column types encode the values as usual.
+    Rows are tuples in ``keys`` order (column names of an INSERT, bind parameter names otherwise) whose values
+    are already what the driver takes: text for JSON columns, and timestamps encoded with :attr:`encode_time`.
+    On SQLite (aiosqlite) the statement is compiled once and the rows go straight to the driver's executemany:
+    none of SQLAlchemy's per-row parameter processing (a dict per row, a bind processor per value), which cost
+    more than the insert itself. Other dialects take Core's executemany, where the column types encode the
+    values as usual.
     """
 
-    def __init__(self, table: Table, columns: Sequence[str], dialect: Dialect) -> None:
-        self.table = table
-        self.columns = tuple(columns)
+    def __init__(self, statement: Any, keys: Sequence[str], dialect: Dialect, *, name: str) -> None:
+        self.statement = statement
+        self.keys = tuple(keys)
+        self.name = name
         # How a timestamp goes into a row: what the column type would bind it as.
         self.encode_time: TimeEncoder = to_db_time
-        self._driver_sql: str | None = None
-        self._dbapi_error: type[Exception] = Exception
+        self.driver_sql: str | None = None
         if dialect.name == 'sqlite' and dialect.driver == 'aiosqlite':
-            compiled = table.insert().compile(dialect=dialect, column_keys=list(self.columns))
-            if tuple(compiled.positiontup or ()) != self.columns:
-                raise ValueError(f'columns {self.columns} are not in the order of table {table.name!r}')
-            self._driver_sql = str(compiled)
-            self._dbapi_error = dialect.loaded_dbapi.Error
+            is_insert = getattr(statement, 'is_insert', False)
+            compiled = statement.compile(dialect=dialect, column_keys=list(self.keys) if is_insert else None)
+            if tuple(compiled.positiontup or ()) != self.keys:
+                raise ValueError(f'{name}: parameters {compiled.positiontup} are not in the order {self.keys}')
+            self.driver_sql = str(compiled)
             self.encode_time = sqlite_time
 
-    async def __call__(self, conn: AsyncConnection, rows: Sequence[tuple[Any, ...]]) -> None:
-        if not rows:
+    def core_parameters(self, rows: Sequence[tuple[Any, ...]]) -> list[dict[str, Any]]:
+        keys = self.keys
+        return [dict(zip(keys, row, strict=True)) for row in rows]
+
+
+class BulkInsert(BulkStatement):
+    """INSERT many rows in one executemany: the recorder's hot path (every event of every execution)."""
+
+    def __init__(self, table: Table, columns: Sequence[str], dialect: Dialect) -> None:
+        super().__init__(table.insert(), columns, dialect, name=f'insert into {table.name}')
+
+
+Step = tuple[BulkStatement, Sequence[tuple[Any, ...]]]
+
+
+class BulkWriter:
+    """Runs executemany steps of pre-encoded rows in one transaction, all or nothing.
+
+    On SQLite (aiosqlite) the whole transaction is one trip to the driver's thread: every step's executemany
+    and the commit (or the rollback) run there back to back. A trip costs about as much as inserting 25 rows
+    (a thread wake-up each way), and going through SQLAlchemy's connection costs a trip per statement, one
+    for the commit and one for the pool's reset. Between :meth:`open` and :meth:`close` the writer keeps a
+    connection of its own (the recorder's, for its lifetime), so that a write is exactly one trip; otherwise
+    each write checks one out of the pool. Elsewhere the steps run through Core in ``engine.begin()``.
+    Errors are raised as Core raises them (``IntegrityError`` for a taken key, and so on).
+    """
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        dialect = db.engine.dialect
+        self._driver_level = dialect.name == 'sqlite' and dialect.driver == 'aiosqlite'
+        self._dbapi_error: type[Exception] = dialect.loaded_dbapi.Error if self._driver_level else Exception
+        self._held: AsyncConnection | None = None  # the connection kept between open() and close()
+        self._driver: Any = None  # its aiosqlite connection
+
+    async def open(self) -> None:
+        """Keep a connection for the writes from now on (SQLite only; elsewhere the pool serves them)."""
+        if self._driver_level and self._held is None:
+            held = await self._db.engine.connect()
+            raw = await held.get_raw_connection()
+            self._held, self._driver = held, raw.driver_connection
+
+    async def close(self) -> None:
+        held, self._held, self._driver = self._held, None, None
+        if held is not None:
+            await held.close()
+
+    def submit(self, steps: Sequence[Step]) -> asyncio.Future[None]:
+        """Start writing ``steps`` and return what to wait on. The write goes on to its end even if nobody
+        waits any more (a transaction abandoned midway would keep its write lock, or commit after all)."""
+        steps = [(statement, rows) for statement, rows in steps if rows]
+        loop = asyncio.get_running_loop()
+        if self._driver is None or not steps:
+            return asyncio.ensure_future(self.write(steps))
+        # The held connection: the transaction is queued to the driver's thread as aiosqlite's own calls are
+        # (SQLAlchemy's aiosqlite dialect queues to it likewise): what is waited on is that trip's own future.
+        driver = self._driver
+        plan = _plan(steps)
+        done: asyncio.Future[None] = loop.create_future()
+        if not (driver._running and driver._connection):  # what aiosqlite's own calls check first
+            done.set_exception(ValueError('Connection closed'))
+            return done
+        driver._tx.put_nowait((done, partial(_transaction, driver, plan, self._dbapi_error)))
+        return done
+
+    async def write(self, steps: Sequence[Step]) -> None:
+        """Write ``steps`` in one transaction."""
+        steps = [(statement, rows) for statement, rows in steps if rows]
+        if not steps:
             return
-        if self._driver_sql is not None:
-            raw = await conn.get_raw_connection()  # the transaction's own connection: same transaction
-            driver = raw.driver_connection
-            assert driver is not None, 'a connection in a transaction is never detached'
-            try:
-                await driver.executemany(self._driver_sql, rows)
-            except self._dbapi_error as exc:  # raised as Core would raise it (IntegrityError for a taken key)
-                raise DBAPIError.instance(self._driver_sql, None, exc, self._dbapi_error) from exc
+        if not self._driver_level:
+            async with self._db.engine.begin() as conn:
+                for statement, rows in steps:
+                    await conn.execute(statement.statement, statement.core_parameters(rows))
             return
-        columns = self.columns
-        await conn.execute(self.table.insert(), [dict(zip(columns, row, strict=True)) for row in rows])
+        plan = _plan(steps)
+        if self._driver is not None:
+            await self._driver._execute(_transaction, self._driver, plan, self._dbapi_error)
+            return
+        async with self._db.engine.connect() as conn:
+            raw = await conn.get_raw_connection()
+            driver: Any = raw.driver_connection
+            await driver._execute(_transaction, driver, plan, self._dbapi_error)
+
+
+Plan = list[tuple[str, Sequence[tuple[Any, ...]]]]  # (SQL for the driver, rows) per step
+
+
+def _plan(steps: Sequence[Step]) -> Plan:
+    plan: Plan = []
+    for statement, rows in steps:
+        assert statement.driver_sql is not None, 'compiled for the driver when the dialect is aiosqlite'
+        plan.append((statement.driver_sql, rows))
+    return plan
+
+
+def _transaction(driver: Any, plan: Plan, error: type[Exception]) -> None:
+    """In the driver's thread: every executemany of ``plan`` and the commit; a rollback if any fails.
+
+    A driver error is raised as Core would raise it (``IntegrityError`` for a taken key, and so on)."""
+    conn = driver._conn  # the sqlite3 connection, used only from this thread
+    sql = ''
+    try:
+        for sql, rows in plan:
+            conn.executemany(sql, rows)
+        conn.commit()
+    except BaseException as exc:
+        conn.rollback()
+        if isinstance(exc, error):
+            raise DBAPIError.instance(sql, None, exc, error) from exc
+        raise
 
 
 def sqlite_time(value: datetime | None) -> str | None:
@@ -250,12 +357,33 @@ def sqlite_time(value: datetime | None) -> str | None:
 
     Byte-identical to what the ``UTCDateTime`` columns bind (``2025-06-01 09:00:00.000250``), so rows
     written either way read back the same through SQLAlchemy and sort the same as text.
+
+    Every event row has one, so it is made fast: the text up to the second is kept for the seconds seen lately
+    and the microseconds are looked up in two halves (``isoformat`` of an aware datetime costs three times as
+    much).
     """
     if value is None:
         return None
     if value.tzinfo is not UTC:
-        value = value.astimezone(UTC) if value.tzinfo else value  # naive means UTC, as in codec.to_db_time
-    return value.isoformat(' ', 'microseconds')[:26]
+        if value.tzinfo is not None:
+            value = value.astimezone(UTC)
+        else:  # naive means UTC, as in codec.to_db_time
+            value = value.replace(tzinfo=UTC)
+    key = (value.year, value.month, value.day, value.hour, value.minute, value.second)
+    prefix = _SECONDS.get(key)
+    if prefix is None:
+        if len(_SECONDS) >= _SECONDS_KEPT:
+            _SECONDS.clear()
+        prefix = _SECONDS[key] = value.isoformat(' ', 'seconds')[:19] + '.'
+    microsecond = value.microsecond
+    return prefix + _THREE_DIGITS[microsecond // 1000] + _THREE_DIGITS[microsecond % 1000]
+
+
+# The text up to the second of the seconds sqlite_time formatted lately (at most _SECONDS_KEPT of them: concurrent
+# executions, or a history written at once, interleave a few); the digits of 0 to 999.
+_SECONDS: dict[tuple[int, ...], str] = {}
+_SECONDS_KEPT = 4096
+_THREE_DIGITS = [f'{n:03d}' for n in range(1000)]
 
 
 def _create_engine(url: str) -> AsyncEngine:

@@ -1,12 +1,22 @@
 """The event recorder: every execution event, durably, in group commits.
 
 It subscribes to the bus with a cheap callback that only appends to a pending batch. A background task
-flushes the batch at least every ``flush_interval`` seconds (100 ms by default) in one transaction, with
-executemany inserts of pre-encoded rows (:class:`~flowmon.store.database.BulkInsert`: the driver's own
-executemany on SQLite, Core's elsewhere; the ORM's per-object path is two orders of magnitude slower). The
-execution and node-run rows are derived from the same events with the reducer, one ``fold`` per execution
-per batch. Nothing is dropped: a failed write keeps its batch for the next flush, and a backlog past
-``max_backlog`` holds the engine back (bus pressure gauge) instead of growing without bound.
+flushes the batch at least every ``flush_interval`` seconds (100 ms by default) in one transaction: the event
+rows and the ``executions`` rows, executemany of pre-encoded rows in one trip to the database's thread
+(:class:`~flowmon.store.database.BulkWriter`). Nothing is dropped: a failed write keeps its batch for the next
+flush, and a backlog past ``max_backlog`` holds the engine back (bus pressure gauge) instead of growing
+without bound.
+
+The work per event is the least it can be. An event's data is encoded once: the engine hands over the JSON of
+node payloads with the event (``Event.data_json``), and only events without it are encoded here. The
+``executions`` rows come from the live projection's folded state (:class:`Projector`, given as
+``projection``): the recorder folds nothing the projector has folded. Events the projection cannot account
+for (written with :meth:`EventRecorder.write` directly: recovery, imports; or a batch cut where a reader had
+already folded further) are folded here, from the state last written.
+
+The ``node_runs`` rows are derived from an execution's final state off the hot path: a separate, later
+transaction once the events are committed (:meth:`EventRecorder.drain` waits for it). A crash in between
+leaves finished executions without node runs; :meth:`EventRecorder.start` derives them again from the events.
 
 Workflow definitions are stored once per content hash (``workflow_snapshots``): the engine hands each definition
 to :meth:`EventRecorder.keep_snapshot` before the ``execution.queued`` event that names its hash, and the batch that
@@ -20,20 +30,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Collection, Iterable, Mapping, Sequence
-from typing import Any
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, cast
 
-from sqlalchemy import bindparam, delete
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import bindparam, exists, select
 
 from flowmon.engine.core.events import Event, EventType, utcnow
 from flowmon.engine.core.provenance import trigger_type
 from flowmon.engine.core.snapshot import HASH_PATTERN
-from flowmon.engine.core.state import ExecutionState, fold
+from flowmon.engine.core.state import TERMINAL_EXECUTION_STATUSES, ExecutionState, fold
 from flowmon.engine.runtime.bus import EventBus, Subscription
+from flowmon.engine.runtime.projector import Projector
 
-from .codec import dumps, to_db_time
-from .database import BulkInsert, Database, TimeEncoder
+from .codec import dumps
+from .database import Database, Step, TimeEncoder
+from .history import History
 from .tables import EventRow, ExecutionRow, NodeRunRow, WorkflowSnapshotRow
 
 log = logging.getLogger(__name__)
@@ -46,6 +58,39 @@ _node_runs = NodeRunRow.__table__  # type: ignore[attr-defined]
 _snapshots = WorkflowSnapshotRow.__table__  # type: ignore[attr-defined]
 
 EVENT_COLUMNS = ('execution_id', 'seq', 'ts', 'type', 'node_id', 'data')
+EXECUTION_COLUMNS = (
+    'id',
+    'workflow_id',
+    'status',
+    'priority',
+    'input',
+    'output',
+    'error',
+    'created_at',
+    'started_at',
+    'finished_at',
+    'duration_ms',
+    'retry_of',
+    'nodes_done',
+    'nodes_total',
+    'last_seq',
+    'imported_from',
+    'trigger_type',
+    'workflow_hash',
+)
+SNAPSHOT_COLUMNS = ('hash', 'definition', 'created_at')
+EXECUTION_UPDATE_KEYS = (
+    'b_status',
+    'b_output',
+    'b_error',
+    'b_started_at',
+    'b_finished_at',
+    'b_duration_ms',
+    'b_nodes_done',
+    'b_nodes_total',
+    'b_last_seq',
+    'b_id',
+)
 NODE_RUN_COLUMNS = (
     'execution_id',
     'node_id',
@@ -57,6 +102,9 @@ NODE_RUN_COLUMNS = (
     'reused',
     'error',
 )
+
+# The type's text, a plain str: a row of plain values is a tuple the garbage collector stops tracking (an enum
+# member would keep it tracked, and every full collection would walk every pending row).
 _TYPE_TEXT = {event_type: str(event_type) for event_type in EventType}
 
 _update_execution = (
@@ -74,33 +122,54 @@ _update_execution = (
         last_seq=bindparam('b_last_seq'),
     )
 )
+_delete_node_runs = _node_runs.delete().where(_node_runs.c.execution_id == bindparam('b_execution_id'))
 
 
 class EventRecorder:
-    """Writes bus events to the database in group commits."""
+    """Writes bus events to the database in group commits.
+
+    ``projection`` is the process's live projection, whose folded states the ``executions`` rows are written
+    from (without one, the recorder folds the events itself).
+    """
 
     def __init__(
         self,
         db: Database,
         bus: EventBus,
         *,
+        projection: Projector | None = None,
         flush_interval: float = 0.1,
         batch_limit: int = 5000,
         max_backlog: int = 50_000,
     ) -> None:
         self._db = db
         self._bus = bus
+        self._projection = projection
         self.flush_interval = flush_interval
         self.batch_limit = batch_limit
         self.max_backlog = max_backlog
         self._pending: list[Event] = []
+        # The events rows of the pending events, in step with them: made as each event is taken, while the event
+        # is at hand, so that a flush (which a reader may be waiting for) has only the transaction left to do.
+        self._pending_rows: list[tuple[Any, ...] | None] = []
+        self._writer = db.bulk_writer()
         self._insert_events = db.bulk_insert(_events, EVENT_COLUMNS)
+        self._insert_executions = db.bulk_insert(_executions, EXECUTION_COLUMNS)
+        self._update_executions = db.bulk_statement(_update_execution, EXECUTION_UPDATE_KEYS, name='update executions')
         self._insert_node_runs = db.bulk_insert(_node_runs, NODE_RUN_COLUMNS)
+        self._delete_node_runs = db.bulk_statement(_delete_node_runs, ('b_execution_id',), name='delete node runs')
+        self._encode_time = self._insert_events.encode_time
+        # The state last written of every execution with a row that has not finished yet: which executions need
+        # an INSERT and which an UPDATE, and where to fold from when the projection cannot give a state.
         self._states: dict[str, ExecutionState] = {}
         # Definitions handed over by keep_snapshot whose execution.queued events are not written yet: hash ->
         # [definition, how many such events]. An entry goes once every event that names it is committed.
         self._snapshots: dict[str, list[Any]] = {}
-        self._insert_snapshots = db.insert_ignore(_snapshots, ['hash'])
+        self._insert_snapshots = db.bulk_statement(
+            db.insert_ignore(_snapshots, ['hash']), SNAPSHOT_COLUMNS, name='insert workflow snapshots'
+        )
+        # Finished executions whose node-run rows are still to be written (``first``: none written before).
+        self._node_runs_due: dict[str, tuple[ExecutionState, bool]] = {}
         self._lock = asyncio.Lock()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -113,21 +182,31 @@ class EventRecorder:
         return len(self._pending)
 
     async def start(self) -> None:
+        """Derive node runs a crash left out, then take events from the bus and write them as they come."""
+        await self._writer.open()
+        await self.backfill_node_runs()
         self._subscription = self._bus.subscribe(self._on_event, types=EXECUTION_EVENT_TYPES)
         self._bus.add_pressure_gauge(lambda: len(self._pending) > self.max_backlog)
+        if self._projection is not None:
+            self._projection.await_writes()
         self._task = asyncio.get_running_loop().create_task(self._run(), name='event recorder')
 
     async def stop(self) -> None:
-        """Stop the flush loop and write everything still pending."""
+        """Stop the flush loop and write everything still pending (events, then node runs)."""
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
-        await self.flush()
-        if self._subscription is not None:
-            self._subscription.unsubscribe()
-            self._subscription = None
+        try:
+            await self.drain()
+        finally:
+            if self._subscription is not None:
+                self._subscription.unsubscribe()
+                self._subscription = None
+                if self._projection is not None:
+                    self._projection.await_writes(False)
+            await self._writer.close()
 
     def keep_snapshot(self, digest: str, definition: Mapping[str, Any]) -> None:
         """Store ``definition`` under ``digest`` with the next ``execution.queued`` event that names it (the
@@ -139,8 +218,22 @@ class EventRecorder:
             pending[1] += 1
 
     def _on_event(self, event: Event) -> None:
-        self._pending.append(event)
-        if len(self._pending) >= self.batch_limit:
+        pending = self._pending
+        pending.append(event)
+        data_json = event.data_json
+        try:
+            row: tuple[Any, ...] | None = (
+                event.execution_id,
+                event.seq,
+                self._encode_time(event.ts),
+                _TYPE_TEXT[event.type],
+                event.node_id,
+                data_json if data_json is not None else _encode_data(event.data),
+            )
+        except Exception:  # the event is kept all the same: the flush makes its row again, and fails there
+            row = None
+        self._pending_rows.append(row)
+        if len(pending) >= self.batch_limit:
             self._wake.set()
 
     async def _run(self) -> None:
@@ -151,13 +244,18 @@ class EventRecorder:
             self._wake.clear()
             try:
                 await self.flush()
+                # Events first: node runs wait while events do, and go a transaction of at most a batch's worth
+                # of rows at a time, so that a flush asked for meanwhile (a reader) waits for one at the most.
+                while self._node_runs_due and not self._pending:
+                    await self.flush_node_runs(max_rows=self.batch_limit)
             except Exception:
                 log.exception('event flush failed; the batch is kept and retried')
                 await asyncio.sleep(self.flush_interval)
 
     async def flush(self) -> int:
-        """Write all pending events now; returns how many were written.
+        """Write all pending events (and the ``executions`` rows) now; returns how many were written.
 
+        The ``node_runs`` rows of executions that finished follow in a later transaction (see :meth:`drain`).
         A caller cancelled meanwhile (``stop`` cancelling the loop, a request going away) still waits for the
         batch in flight, then gets its ``CancelledError``: a transaction abandoned midway keeps its write lock
         (the next flush waits 30 s and fails) or commits after all (and the next flush duplicates it).
@@ -166,12 +264,17 @@ class EventRecorder:
             total = 0
             while self._pending:
                 batch = self._pending[: self.batch_limit]
-                del self._pending[: len(batch)]
-                writing = asyncio.ensure_future(self.write(batch))
-                cancelled = await _wait_through_cancellation(writing)
-                error = asyncio.CancelledError() if writing.cancelled() else writing.exception()
-                if error is not None:
-                    self._pending[:0] = batch  # keep order; retried on the next flush
+                rows = self._pending_rows[: len(batch)]
+                del self._pending[: len(batch)], self._pending_rows[: len(batch)]
+                try:
+                    write = self._prepare(batch, live=True, rows=rows)
+                    error, cancelled = await _to_the_end(self._writer.submit(write.steps))
+                except Exception as exc:  # the write could not even start
+                    error, cancelled = exc, False
+                if error is None:
+                    self._committed(write)
+                else:
+                    self._pending[:0], self._pending_rows[:0] = batch, rows  # keep order; retried on the next flush
                     if cancelled:
                         raise asyncio.CancelledError from error
                     raise error
@@ -179,6 +282,12 @@ class EventRecorder:
                 if cancelled:
                     raise asyncio.CancelledError
             return total
+
+    async def drain(self) -> None:
+        """Write everything pending: the events, then the node-run rows of the executions that finished."""
+        await self.flush()
+        while self._node_runs_due:
+            await self.flush_node_runs(max_rows=self.batch_limit)
 
     async def write(
         self,
@@ -188,114 +297,234 @@ class EventRecorder:
         new_execution_columns: Mapping[str, Mapping[str, Any]] | None = None,
         snapshots: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
-        """Persist ``batch`` in one transaction. ``seed`` gives states for executions not seen live.
+        """Persist ``batch`` (events that did not come over the bus) in one transaction, node runs included.
 
+        ``seed`` gives the states of executions the batch continues (recovery appends to stored histories).
         ``new_execution_columns`` adds column values to the rows of executions this batch creates, by
         execution id (the import sets ``imported_from`` this way, in the same transaction); ``snapshots`` adds
         workflow definitions by content hash (the import's, which came with the file rather than the engine).
         """
+        await self._write(batch, seed, new_execution_columns=new_execution_columns, snapshots=snapshots)
+
+    async def _write(
+        self,
+        batch: Sequence[Event],
+        seed: Mapping[str, ExecutionState] | None = None,
+        *,
+        new_execution_columns: Mapping[str, Mapping[str, Any]] | None = None,
+        snapshots: Mapping[str, Mapping[str, Any]] | None = None,
+    ) -> None:
         if not batch:
             return
-        named = _named_snapshots(batch) if self._snapshots or snapshots else {}
-        snapshot_rows = self._snapshot_rows(named, snapshots)
-        # Known states change only after the commit: a failed write must leave them as they were, or the
-        # retry would take an inserted-before execution for one that has a row (and update nothing).
-        states = {**self._states, **seed} if seed else self._states
-        by_execution: dict[str, list[Event]] = {}
+        write = self._prepare(batch, seed, new_execution_columns=new_execution_columns, snapshots=snapshots, live=False)
+        await self._writer.write(write.steps)
+        self._committed(write)
+
+    def _prepare(
+        self,
+        batch: Sequence[Event],
+        seed: Mapping[str, ExecutionState] | None = None,
+        *,
+        new_execution_columns: Mapping[str, Mapping[str, Any]] | None = None,
+        snapshots: Mapping[str, Mapping[str, Any]] | None = None,
+        live: bool,
+        rows: Sequence[tuple[Any, ...] | None] | None = None,
+    ) -> _Write:
+        """The transaction for ``batch``: its events and the executions rows; with ``live`` (the bus's events, in
+        order) the states come from the projection and the node runs are left for a later transaction."""
+        last_seq: dict[str, int] = {}
         for event in batch:
-            events = by_execution.get(event.execution_id)
-            if events is None:
-                by_execution[event.execution_id] = [event]
-            else:
-                events.append(event)
-        before = {eid for eid in by_execution if eid in states}
+            last_seq[event.execution_id] = event.seq
+        states = self._states
+        projection = self._projection if live else None
+        by_execution: dict[str, list[Event]] | None = None
         touched: dict[str, ExecutionState] = {}
-        for eid, events in by_execution.items():
-            state = fold(events, states.get(eid))  # the same state as applying them one by one
-            assert state is not None  # a non-empty run of events always makes a state
-            touched[eid] = state
-        encode_time = self._insert_events.encode_time
-        event_rows = [_event_row(event, encode_time) for event in batch]
-        async with self._db.engine.begin() as conn:
-            if snapshot_rows:
-                await conn.execute(self._insert_snapshots, snapshot_rows)
-            await self._insert_events(conn, event_rows)
-            extra = new_execution_columns or {}
-            inserts = [
-                {**_execution_insert(state), **extra.get(eid, {})}
-                for eid, state in touched.items()
-                if eid not in before
-            ]
-            if inserts:
-                await conn.execute(_executions.insert(), inserts)
-            updates = [_execution_update(state) for eid, state in touched.items() if eid in before]
-            if updates:
-                await conn.execute(_update_execution, updates)
-            finished = [state for state in touched.values() if state.is_terminal]
-            if finished:
-                # Node runs are written once, when an execution ends: one that was running until now (known
-                # live and not finished, or new in this batch) has none yet. Seeded states (recovery) may.
-                first_time = {
-                    eid
-                    for eid in touched
-                    if (seed is None or eid not in seed) and not (eid in states and states[eid].is_terminal)
-                }
-                await write_node_runs(conn, finished, self._insert_node_runs, first_time)
-        for execution_id, state in touched.items():
-            if state.is_terminal:
-                self._states.pop(execution_id, None)
+        for execution_id, seq in last_seq.items():
+            state = None if projection is None else projection.state_through(execution_id, seq)
+            if state is None:  # fold here: the projection has not seen these events, or has folded past them
+                if by_execution is None:
+                    by_execution = _by_execution(batch)
+                base = seed.get(execution_id) if seed and execution_id in seed else states.get(execution_id)
+                state = fold(by_execution[execution_id], base)
+                assert state is not None  # a non-empty run of events always makes a state
+            touched[execution_id] = state
+        encode_time = self._encode_time
+        if rows is None or None in rows:
+            event_rows = _event_rows(batch, encode_time)
+        else:
+            event_rows = cast(list[tuple[Any, ...]], rows)
+        # Known states change only after the commit (_committed): a failed write must leave them as they were, or
+        # the retry would take an inserted-before execution for one that has a row (and update nothing).
+        seeded = seed or {}
+        extra = new_execution_columns or {}
+        inserts = [
+            _execution_insert(state, encode_time, extra.get(execution_id))
+            for execution_id, state in touched.items()
+            if execution_id not in states and execution_id not in seeded
+        ]
+        updates = [
+            _execution_update(state, encode_time)
+            for execution_id, state in touched.items()
+            if execution_id in states or execution_id in seeded
+        ]
+        named = _named_snapshots(batch) if self._snapshots or snapshots else {}
+        steps: list[Step] = [
+            (self._insert_snapshots, self._snapshot_rows(named, snapshots)),
+            (self._insert_events, event_rows),
+            (self._insert_executions, inserts),
+            (self._update_executions, updates),
+        ]
+        finished = {
+            execution_id: (state, execution_id not in seeded)  # a live execution has no node runs before its end
+            for execution_id, state in touched.items()
+            if state.status in TERMINAL_EXECUTION_STATUSES
+        }
+        if finished and not live:
+            steps += self._node_run_steps(finished)
+        handed_over = named if snapshots is None else {}  # (an import's were not handed over)
+        return _Write(len(batch), steps, touched, last_seq, finished, live, handed_over)
+
+    def _committed(self, write: _Write) -> None:
+        """Bring what the recorder knows up to a write that has committed."""
+        states = self._states
+        for execution_id, state in write.touched.items():
+            if execution_id in write.finished:
+                states.pop(execution_id, None)
             else:
-                self._states[execution_id] = state
-        for digest, count in named.items() if snapshots is None else ():  # (an import's were not handed over)
+                states[execution_id] = state
+        if write.live:
+            self._node_runs_due.update(write.finished)
+            if self._projection is not None:
+                for execution_id, seq in write.last_seq.items():
+                    self._projection.persisted(execution_id, seq)
+        for digest, count in write.snapshots.items():
             pending = self._snapshots.get(digest)
             if pending is not None:
                 pending[1] -= count
                 if pending[1] <= 0:
                     del self._snapshots[digest]
-        self.written += len(batch)
+        self.written += write.events
         self.flushes += 1
 
     def _snapshot_rows(
         self, named: Mapping[str, int], given: Mapping[str, Mapping[str, Any]] | None
-    ) -> list[dict[str, Any]]:
+    ) -> list[tuple[Any, ...]]:
         """The ``workflow_snapshots`` rows for the hashes a batch names, from what was handed over."""
         rows = []
-        now = to_db_time(utcnow())
+        now = self._encode_time(utcnow())
         for digest in named:
             pending = self._snapshots.get(digest)
             definition = given.get(digest) if given and digest in given else pending[0] if pending else None
             if definition is not None:
-                rows.append({'hash': digest, 'definition': dumps(dict(definition)), 'created_at': now})
+                rows.append((digest, dumps(dict(definition)), now))
         return rows
 
+    async def flush_node_runs(self, *, max_rows: int | None = None) -> int:
+        """Write the node-run rows of executions that finished since the last time; returns how many executions.
 
-async def _wait_through_cancellation(task: asyncio.Future[None]) -> bool:
-    """Wait until ``task`` is done, even if the waiter is cancelled meanwhile; returns whether it was."""
+        ``max_rows``: stop taking executions once their rows reach this many (one execution at least)."""
+        due = self._node_runs_due
+        if not due:
+            return 0
+        async with self._lock:
+            taken: dict[str, tuple[ExecutionState, bool]] = {}
+            rows = 0
+            for execution_id, (state, first) in due.items():
+                if taken and max_rows is not None and rows + len(state.nodes) > max_rows:
+                    break
+                taken[execution_id] = (state, first)
+                rows += len(state.nodes)
+            error, cancelled = await _to_the_end(self._writer.submit(self._node_run_steps(taken)))
+            if error is None:
+                for execution_id in taken:
+                    due.pop(execution_id, None)
+            if cancelled:
+                raise asyncio.CancelledError from error
+            if error is not None:
+                raise error
+            return len(taken)
+
+    def _node_run_steps(self, finished: Mapping[str, tuple[ExecutionState, bool]]) -> list[Step]:
+        """Replace the node-run rows of finished executions with what their final state says.
+
+        An execution flagged ``first`` is known to have no node-run rows yet: nothing is deleted for it.
+        """
+        replaced = [(execution_id,) for execution_id, (_, first) in finished.items() if not first]
+        return [
+            (self._delete_node_runs, replaced),
+            (self._insert_node_runs, node_run_rows((state for state, _ in finished.values()), self._encode_time)),
+        ]
+
+    async def backfill_node_runs(self) -> int:
+        """Derive the node runs of finished executions that have none (a crash between the two transactions)."""
+        missing = (
+            select(_executions.c.id)
+            .where(
+                _executions.c.status.in_(sorted(TERMINAL_EXECUTION_STATUSES)),
+                ~exists().where(_node_runs.c.execution_id == _executions.c.id),
+            )
+            .order_by(_executions.c.created_at)
+        )
+        async with self._db.engine.connect() as conn:
+            ids = [row[0] for row in (await conn.execute(missing)).all()]
+        history = History(self._db)
+        repaired = 0
+        for execution_id in ids:
+            try:
+                state = await history.load_state(execution_id)
+                if state is None or not state.nodes:
+                    continue
+                await self._writer.write(self._node_run_steps({execution_id: (state, True)}))
+            except Exception:  # one odd history must not keep flowmon from starting
+                log.exception('could not derive the node runs of execution %s', execution_id)
+                continue
+            repaired += 1
+        if repaired:
+            log.warning('derived the node runs of %d finished execution(s) the last shutdown left without', repaired)
+        return repaired
+
+
+async def _to_the_end(write: asyncio.Future[None]) -> tuple[BaseException | None, bool]:
+    """Wait for a write to end even if the caller is cancelled meanwhile: ``(its error or None, cancelled)``.
+
+    A transaction abandoned midway would keep its write lock, or commit behind the caller's back (which would
+    then write the same rows again)."""
     cancelled = False
-    while not task.done():
+    while not write.done():
         try:
-            await asyncio.wait((task,))  # unlike awaiting the task, this never cancels it
+            await asyncio.wait((write,))  # unlike awaiting the write, this never cancels it
         except asyncio.CancelledError:
             cancelled = True
-    return cancelled
+    return (asyncio.CancelledError() if write.cancelled() else write.exception()), cancelled
 
 
-async def write_node_runs(
-    conn: AsyncConnection,
-    states: Iterable[ExecutionState],
-    insert: BulkInsert,
-    first_time: Collection[str] = (),
-) -> None:
-    """Replace the node-run rows of finished executions with what their final state says.
+@dataclass(frozen=True, slots=True)
+class _Write:
+    """One transaction of the recorder, prepared: its steps and what it changes once committed."""
 
-    Executions in ``first_time`` are known to have no node-run rows yet: nothing is deleted for them.
-    """
-    states = list(states)
-    replaced = [state.id for state in states if state.id not in first_time]
-    if replaced:
-        await conn.execute(delete(_node_runs).where(_node_runs.c.execution_id.in_(replaced)))
-    encode_time = insert.encode_time
-    rows = [
+    events: int
+    steps: list[Step]
+    touched: dict[str, ExecutionState]  # the states written, by execution
+    last_seq: dict[str, int]  # the last event written, by execution
+    finished: dict[str, tuple[ExecutionState, bool]]  # executions that ended (state, no node runs written yet)
+    live: bool
+    snapshots: dict[str, int]  # handed-over snapshot hashes this write stores, with how many events name each
+
+
+def _by_execution(batch: Iterable[Event]) -> dict[str, list[Event]]:
+    by_execution: dict[str, list[Event]] = {}
+    for event in batch:
+        events = by_execution.get(event.execution_id)
+        if events is None:
+            by_execution[event.execution_id] = [event]
+        else:
+            events.append(event)
+    return by_execution
+
+
+def node_run_rows(states: Iterable[ExecutionState], encode_time: TimeEncoder) -> list[tuple[Any, ...]]:
+    """The ``node_runs`` rows of finished executions, in :data:`NODE_RUN_COLUMNS` order."""
+    return [
         (
             state.id,
             node.id,
@@ -310,7 +539,59 @@ async def write_node_runs(
         for state in states
         for node in state.nodes.values()
     ]
-    await insert(conn, rows)
+
+
+def _event_rows(batch: Iterable[Event], encode_time: TimeEncoder) -> list[tuple[Any, ...]]:
+    """The ``events`` rows of ``batch``, in :data:`EVENT_COLUMNS` order; data is encoded only if it must be."""
+    return [
+        (
+            event.execution_id,
+            event.seq,
+            encode_time(event.ts),
+            _TYPE_TEXT.get(event.type) or str(event.type),
+            event.node_id,
+            event.data_json if event.data_json is not None else _encode_data(event.data),
+        )
+        for event in batch
+    ]
+
+
+def _encode_data(data: Mapping[str, Any]) -> str:
+    return dumps(data if isinstance(data, dict) else dict(data))  # the encoder needs a dict; copy only others
+
+
+def _execution_insert(
+    state: ExecutionState, encode_time: TimeEncoder, extra: Mapping[str, Any] | None
+) -> tuple[Any, ...]:
+    row = (
+        state.id,
+        state.workflow_id or '',
+        state.status,
+        state.priority,
+        dumps(state.input),
+        None if state.output is None else dumps(state.output),
+        state.error,
+        encode_time(state.created_at or state.last_ts),
+        encode_time(state.started_at),
+        encode_time(state.finished_at),
+        state.duration_ms,
+        state.retry_of,
+        state.done,
+        state.total,
+        state.last_seq,
+        None,
+        trigger_type(state.trigger),
+        _hash_or_none(state.workflow_hash),
+    )
+    if extra:
+        values = dict(zip(EXECUTION_COLUMNS, row, strict=True))
+        values.update(extra)
+        row = tuple(values[column] for column in EXECUTION_COLUMNS)
+    return row
+
+
+def _hash_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) and HASH_PATTERN.match(value) else None
 
 
 def _named_snapshots(batch: Sequence[Event]) -> dict[str, int]:
@@ -324,55 +605,16 @@ def _named_snapshots(batch: Sequence[Event]) -> dict[str, int]:
     return named
 
 
-def _event_row(event: Event, encode_time: TimeEncoder) -> tuple[Any, ...]:
-    """The ``events`` row of ``event``, in :data:`EVENT_COLUMNS` order."""
-    data = event.data
+def _execution_update(state: ExecutionState, encode_time: TimeEncoder) -> tuple[Any, ...]:
     return (
-        event.execution_id,
-        event.seq,
-        encode_time(event.ts),
-        _TYPE_TEXT.get(event.type) or str(event.type),
-        event.node_id,
-        dumps(data if isinstance(data, dict) else dict(data)),  # the encoder needs a dict; copy only others
+        state.status,
+        None if state.output is None else dumps(state.output),
+        state.error,
+        encode_time(state.started_at),
+        encode_time(state.finished_at),
+        state.duration_ms,
+        state.done,
+        state.total,
+        state.last_seq,
+        state.id,
     )
-
-
-def _execution_insert(state: ExecutionState) -> dict[str, Any]:
-    return {
-        'id': state.id,
-        'workflow_id': state.workflow_id or '',
-        'status': state.status,
-        'priority': state.priority,
-        'input': dumps(state.input),
-        'output': None if state.output is None else dumps(state.output),
-        'error': state.error,
-        'created_at': to_db_time(state.created_at or state.last_ts),
-        'started_at': to_db_time(state.started_at),
-        'finished_at': to_db_time(state.finished_at),
-        'duration_ms': state.duration_ms,
-        'retry_of': state.retry_of,
-        'nodes_done': state.done,
-        'nodes_total': state.total,
-        'last_seq': state.last_seq,
-        'trigger_type': trigger_type(state.trigger),
-        'workflow_hash': _hash_or_none(state.workflow_hash),
-    }
-
-
-def _hash_or_none(value: Any) -> str | None:
-    return value if isinstance(value, str) and HASH_PATTERN.match(value) else None
-
-
-def _execution_update(state: ExecutionState) -> dict[str, Any]:
-    return {
-        'b_id': state.id,
-        'b_status': state.status,
-        'b_output': None if state.output is None else dumps(state.output),
-        'b_error': state.error,
-        'b_started_at': to_db_time(state.started_at),
-        'b_finished_at': to_db_time(state.finished_at),
-        'b_duration_ms': state.duration_ms,
-        'b_nodes_done': state.done,
-        'b_nodes_total': state.total,
-        'b_last_seq': state.last_seq,
-    }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import sqlite3
 import stat
 import time
 from collections.abc import Callable
@@ -196,6 +197,8 @@ def test_sigterm_mid_run_records_the_interruption_before_exiting(launch: Launch)
 def test_a_run_killed_mid_way_is_interrupted_after_restart(launch: Launch) -> None:
     first = launch(FLOWMON_TOKEN=LONG_TOKEN)
     first.wait_started()
+    finished_id = put_and_start(first, QUICK, {'n': 1})
+    first.poll(f'/api/executions/{finished_id}', lambda s: s['status'] in TERMINAL)
     execution_id = put_and_start(first, SLOW, {})
     first.poll(
         f'/api/executions/{execution_id}',
@@ -225,5 +228,22 @@ def test_a_run_killed_mid_way_is_interrupted_after_restart(launch: Launch) -> No
         ('execution.interrupted', None),
     ]
     listed = second.api('GET', '/api/executions').json()
-    assert [(item['id'], item['status']) for item in listed['items']] == [(execution_id, 'interrupted')]
+    assert [(item['id'], item['status']) for item in listed['items']] == [
+        (execution_id, 'interrupted'),
+        (finished_id, 'succeeded'),
+    ]
+    # node_runs are written after the events, off the hot path: whether or not the kill came before that write,
+    # after the restart every finished execution has them (start-up derives what a crash left out).
+    with sqlite3.connect(second.data_dir / 'flowmon.db') as conn:
+        runs = dict(
+            ((row[0], row[1]), row[2]) for row in conn.execute('SELECT execution_id, node_id, status FROM node_runs')
+        )
+    assert runs == {
+        (finished_id, 'prepare'): 'succeeded',
+        (finished_id, 'work'): 'succeeded',
+        (finished_id, 'report'): 'succeeded',
+        (execution_id, 'first'): 'succeeded',
+        (execution_id, 'wait'): 'cancelled',
+        (execution_id, 'after'): 'cancelled',
+    }
     second.stop()

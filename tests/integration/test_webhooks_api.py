@@ -83,6 +83,46 @@ async def test_bad_delivery_requests_get_clear_4xx(tmp_path: Path) -> None:
         assert (await app.api.get('/api/webhooks/endpoints')).json() == []
 
 
+UNSENDABLE = [
+    ({'headers': {'X-Tenant': 'caf\u00e9'}}, "header 'X-Tenant': the value may hold only printable ASCII"),
+    ({'headers': {'X-Trace': 'a\x00b'}}, "header 'X-Trace': the value may hold only printable ASCII"),
+    ({'headers': {'X Tenant': 'a'}}, "header name 'X Tenant' is not an HTTP header name"),
+    ({'auth': {'type': 'bearer', 'token': 't\u00f6ken'}}, 'auth "token" may hold only printable ASCII'),
+    ({'auth': {'type': 'api_key', 'value': 'k\x7f'}}, 'auth "value" may hold only printable ASCII'),
+]
+
+
+@pytest.mark.parametrize(('extra', 'named'), UNSENDABLE)
+async def test_headers_that_could_never_be_sent_get_422(tmp_path: Path, extra: dict[str, Any], named: str) -> None:
+    """Found by the fuzz run: such a delivery was accepted (202), then every attempt failed encoding the header
+    (`protocol: UnicodeEncodeError`) until the retries ran out. Now the delivery, the endpoint and the webhook
+    node are refused up front, naming the header."""
+    async with running_app(tmp_path) as app:
+        delivery = await app.api.post('/api/webhooks/deliveries', json={'url': 'https://x.test/', 'body': {}, **extra})
+        endpoint = await app.api.post(
+            '/api/webhooks/endpoints', json={'url': 'https://x.test/', 'event_types': ['execution.failed'], **extra}
+        )
+        node = {'id': 'send', 'type': 'webhook', 'config': {'url': 'https://x.test/', **extra}}
+        workflow = await app.api.put('/api/workflows/w', json={'name': 'W', 'nodes': [node]})
+        for response in (delivery, endpoint, workflow):
+            assert response.status_code == 422, response.text
+            assert named in response.json()['detail']
+        assert (await app.api.get('/api/webhooks/deliveries')).json()['total'] == 0
+
+
+async def test_an_http_node_with_a_header_that_could_never_be_sent_gets_422(tmp_path: Path) -> None:
+    """The same rule for the ``http`` node, whose run used to fail with the encoder's traceback."""
+    async with running_app(tmp_path) as app:
+        node = {
+            'id': 'call',
+            'type': 'http',
+            'config': {'url': 'https://x.test/', 'headers': {'X-Tenant': 'caf\u00e9'}},
+        }
+        response = await app.api.put('/api/workflows/w', json={'name': 'W', 'nodes': [node]})
+        assert response.status_code == 422
+        assert "header 'X-Tenant': the value may hold only printable ASCII" in response.json()['detail']
+
+
 async def test_endpoint_subscription_rotation_and_secret_reveal(
     tmp_path: Path, receivers: Callable[..., Receiver]
 ) -> None:

@@ -34,6 +34,7 @@ from flowmon.engine import (
 from flowmon.engine.core.events import TERMINAL_EXECUTION_EVENTS
 from flowmon.engine.core.payload import PayloadBudget, PayloadInvalid, PayloadTooDeep, PayloadTooLarge
 from flowmon.engine.core.snapshot import definition_hash
+from flowmon.engine.runtime import scheduler as scheduler_module
 
 T0 = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
 
@@ -186,6 +187,15 @@ async def h() -> AsyncIterator[Harness]:
     harness = Harness()
     yield harness
     await harness.engine.stop()
+    assert_data_json_is_the_data(harness.events)
+
+
+def assert_data_json_is_the_data(events: Sequence[Event]) -> None:
+    """Every JSON text an event carries is exactly the compact encoding of its data (what a store would write)."""
+    for event in events:
+        if event.data_json is not None:
+            encoded = json.dumps(dict(event.data), separators=(',', ':'), default=str)
+            assert event.data_json == encoded, f'{event.type} #{event.seq} of {event.execution_id}'
 
 
 def counted(node_id: str, value: Any = None, **extra: Any) -> dict[str, Any]:
@@ -806,6 +816,70 @@ async def test_data_flow_events_carry_byte_sizes(h: Harness) -> None:
     assert state.edges[('a', 'c')].bytes == 12
     assert state.edges[('a', 'c')].count == 1
     assert state.edges[('b', 'c')].bytes == 7
+
+
+async def test_each_output_is_encoded_once_and_its_text_travels_with_the_events(
+    h: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The scheduler encodes an output once (to size and budget it); every event carrying it is built around
+    that text: the data of node.completed, of the next node.started (as part of its input), of execution.completed,
+    and the size of data.flow. A store writes ``data_json`` as it is and encodes none of these payloads again."""
+    encoded: list[Any] = []
+    original = scheduler_module.encode_compact
+
+    def counting(value: Any, **kwargs: Any) -> str:
+        encoded.append(value)
+        return original(value, **kwargs)
+
+    monkeypatch.setattr(scheduler_module, 'encode_compact', counting)
+    wf = h.workflow(
+        [
+            counted('a', {'text': 'héllo ✓', 'n': [1, 2.5, None]}),
+            counted('b', 'B'),
+            {'id': 'c', 'type': 'transform', 'config': {'expression': '{a: a.value, b: b.value}'}},
+        ],
+        [('a', 'c'), ('b', 'c')],
+    )
+    state = await h.run(wf, {'order': 7})
+    assert state.status == 'succeeded'
+    outputs = [node.output for node in state.nodes.values()]
+    assert len(encoded) == 3  # one encoding per node output, nothing else
+    assert all(any(value is output for value in encoded) for output in outputs)
+    carrying = {
+        EventType.NODE_STARTED,
+        EventType.NODE_COMPLETED,
+        EventType.DATA_FLOW,
+        EventType.EXECUTION_PROGRESS,
+        EventType.EXECUTION_COMPLETED,
+    }
+    events = [event for event in h.events_of(state.id) if event.type in carrying]
+    assert len(events) == 3 + 3 + 2 + 3 + 1
+    assert all(event.data_json is not None for event in events)
+    completed = next(e for e in events if e.type == EventType.NODE_COMPLETED and e.node_id == 'a')
+    assert (
+        completed.data_json
+        == '{"attempt":1,"output":{"node":"a","call":1,"value":{"text":"h\\u00e9llo \\u2713","n":[1,2.5,null]}}}'
+    )
+    # (the fixture checks every carried text against json.dumps of the event's data)
+
+
+async def test_an_engine_bug_after_a_node_ends_fails_the_execution_visibly(
+    h: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The bookkeeping of a node's end runs in the node's task; an error there must still end the execution."""
+    original = scheduler_module._ExecutionRun._mark
+
+    def broken(run: Any, node_id: str, status: str) -> None:
+        if node_id == 'b':
+            raise RuntimeError('bookkeeping broke')
+        original(run, node_id, status)
+
+    monkeypatch.setattr(scheduler_module._ExecutionRun, '_mark', broken)
+    state = await h.run(h.workflow([counted('a'), counted('b'), counted('c')], [('a', 'b'), ('b', 'c')]))
+    assert state.status == 'failed'
+    assert state.error == 'internal error: RuntimeError: bookkeeping broke'
+    assert statuses(state)['c'] == 'cancelled'  # never started
+    assert h.types(state.id)[-1] == 'execution.failed'
 
 
 async def test_failure_propagates_through_skipped_nodes_to_joins() -> None:

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from pytest import MonkeyPatch
+
 from flowmon.engine import Event, EventType
+from flowmon.engine.runtime import projector as projector_module
 from flowmon.engine.runtime.bus import EventBus
-from flowmon.engine.runtime.projector import Projector
+from flowmon.engine.runtime.projector import FOLD_EVERY, Projector
 
 T0 = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
 
@@ -80,3 +83,67 @@ def test_stop_unsubscribes() -> None:
     assert bus.subscriber_count == count - 1
     bus.publish(event('e1', 1))
     assert projector.get('e1') is None
+
+
+def finished_run(bus: EventBus, name: str) -> None:
+    bus.publish(event(name, 1))
+    bus.publish(event(name, 2))
+    bus.publish(event(name, 3, EventType.EXECUTION_CANCELLED))
+
+
+def test_with_a_recorder_a_finished_execution_is_kept_until_its_last_event_is_written() -> None:
+    bus, projector = started()  # keep_finished=2
+    projector.await_writes()
+    for name in ('a', 'b', 'c', 'd'):
+        finished_run(bus, name)
+    assert all(projector.get(name) is not None for name in 'abcd')  # nothing written yet: nothing evicted
+    projector.persisted('a', 2)
+    assert projector.get('a') is not None  # written, but not to the end
+    for name in ('a', 'b', 'c'):
+        projector.persisted(name, 3)
+    assert projector.get('a') is None  # written and beyond keep_finished: gone
+    assert [name for name in 'abcd' if projector.get(name) is not None] == ['b', 'c', 'd']
+    projector.persisted('d', 3)
+    assert [name for name in 'abcd' if projector.get(name) is not None] == ['c', 'd']
+
+
+def test_a_recorder_that_stops_releases_what_it_held() -> None:
+    bus, projector = started()
+    projector.await_writes()
+    for name in ('a', 'b', 'c'):
+        finished_run(bus, name)
+    projector.await_writes(False)
+    assert [name for name in 'abc' if projector.get(name) is not None] == ['b', 'c']
+
+
+def test_events_wait_unfolded_until_a_reader_or_the_recorder_needs_the_state(monkeypatch: MonkeyPatch) -> None:
+    folded: list[int] = []
+    original = projector_module.fold
+    monkeypatch.setattr(
+        projector_module, 'fold', lambda events, state: folded.append(len(events)) or original(events, state)
+    )
+    bus, projector = started()
+    for seq in range(1, 6):
+        bus.publish(event('e1', seq))
+    assert folded == []  # taking an event only queues it
+
+    through = projector.state_through('e1', 3)  # what the recorder asks for a batch that ends at event 3
+    assert through is not None and through.last_seq == 3
+    assert folded == [3]
+    assert projector.state_through('e1', 3) is through  # asked again: nothing to fold
+    state = projector.get('e1')
+    assert state is not None and state.last_seq == 5 and folded == [3, 2]  # the rest, once
+    assert projector.get('e1') is state and folded == [3, 2]
+    assert projector.state_through('e1', 4) is None  # a reader folded past it: the recorder folds that batch itself
+    assert projector.state_through('unknown', 1) is None
+    assert projector.state_through('e1', 9) is None  # not taken (yet)
+
+
+def test_a_long_run_of_events_nobody_reads_is_folded_as_it_goes() -> None:
+    bus, projector = started()
+    for seq in range(1, 2 * FOLD_EVERY + 2):
+        bus.publish(event('e1', seq))
+    track = projector._tracks['e1']
+    assert len(track.unfolded) < FOLD_EVERY  # bounded without a reader
+    state = projector.get('e1')
+    assert state is not None and state.last_seq == 2 * FOLD_EVERY + 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -13,7 +14,9 @@ from sqlalchemy import func, select
 
 from flowmon.engine import Engine, Event, EventBus, EventType, ExecutionState, Workflow, default_registry, fold
 from flowmon.engine import parse_workflow as _parse
+from flowmon.engine.runtime.projector import Projector
 from flowmon.store import Database, EventRecorder, History
+from flowmon.store import database as database_module
 from flowmon.store import recorder as recorder_module
 from flowmon.store.codec import from_db_time, loads
 from flowmon.store.tables import EventRow, ExecutionRow, NodeRunRow, WorkflowSnapshotRow
@@ -95,6 +98,7 @@ class Rig:
     recorder: EventRecorder
     history: History
     engine: Engine
+    projector: Projector | None
     published: list[Event] = field(default_factory=list)
 
     def by_execution(self, execution_id: str) -> list[Event]:
@@ -113,19 +117,24 @@ MakeRig = Callable[..., Awaitable[Rig]]
 async def make_rig(database: Database) -> AsyncIterator[Callable[..., Awaitable[Rig]]]:
     """``await make_rig(**recorder_options)``: a started recorder, an engine and a record of every event.
 
-    Teardown stops every rig's engine and recorder (stopping twice is harmless)."""
+    The recorder writes from a live projection, as the app wires it (``projector=False``: without one, folding
+    the events itself). Teardown stops every rig's engine and recorder (stopping twice is harmless)."""
     rigs: list[Rig] = []
 
-    async def make(**options: Any) -> Rig:
+    async def make(*, projector: bool = True, **options: Any) -> Rig:
         bus = EventBus()
+        projection = Projector(bus) if projector else None
         rig = Rig(
             db=database,
             bus=bus,
-            recorder=EventRecorder(database, bus, **options),
+            recorder=EventRecorder(database, bus, projection=projection, **options),
             history=History(database),
             engine=Engine(bus=bus, registry=default_registry()),
+            projector=projection,
         )
         bus.subscribe(rig.published.append)
+        if projection is not None:
+            projection.start()
         await rig.recorder.start()
         rigs.append(rig)
         return rig
@@ -136,9 +145,10 @@ async def make_rig(database: Database) -> AsyncIterator[Callable[..., Awaitable[
         await rig.recorder.stop()
 
 
-@pytest.fixture
-async def rig(make_rig: MakeRig) -> Rig:
-    return await make_rig()
+@pytest.fixture(params=['projection', 'own fold'])
+async def rig(make_rig: MakeRig, request: pytest.FixtureRequest) -> Rig:
+    """A rig whose recorder writes from the live projection, and one whose recorder folds on its own."""
+    return await make_rig(projector=request.param == 'projection')
 
 
 async def count_events(db: Database, execution_id: str | None = None) -> int:
@@ -261,7 +271,7 @@ async def test_execution_and_node_run_rows_follow_the_events(rig: Rig) -> None:
     await rig.engine.wait_idle()
     rerun = rig.engine.rerun(rig.state(ok), parse(FLAKY), from_node='finish')
     await rig.engine.wait_idle()
-    await rig.recorder.flush()
+    await rig.recorder.drain()  # the events, then the node runs of the finished executions
 
     for execution_id in (ok, failed, rerun):
         state = rig.state(execution_id)
@@ -330,6 +340,8 @@ async def test_running_executions_have_a_row_but_no_node_runs_yet(rig: Rig) -> N
     await rig.engine.wait_idle()
     await rig.recorder.flush()
     assert (await execution_row(rig.db, execution_id)).status == 'cancelled'
+    assert await node_run_rows(rig.db, execution_id) == {}  # derived after the events' transaction, off the hot path
+    await rig.recorder.drain()
     runs = await node_run_rows(rig.db, execution_id)
     assert {k: r.status for k, r in runs.items()} == {'wait': 'cancelled', 'after': 'cancelled'}
 
@@ -352,23 +364,45 @@ def fail_once(monkeypatch: pytest.MonkeyPatch, name: str) -> list[int]:
     return calls
 
 
+def break_execution_row_once(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Make the first ``executions`` row the recorder builds violate NOT NULL: the database refuses it inside the
+    transaction, after the events were inserted. Returns a call counter."""
+    original = recorder_module._execution_insert
+    calls: list[int] = []
+
+    def broken(*args: Any) -> tuple[Any, ...]:
+        row = original(*args)
+        calls.append(1)
+        if len(calls) == 1:
+            status = recorder_module.EXECUTION_COLUMNS.index('status')
+            return (*row[:status], None, *row[status + 1 :])
+        return row
+
+    monkeypatch.setattr(recorder_module, '_execution_insert', broken)
+    return calls
+
+
 @pytest.mark.parametrize(
-    'where',
+    ('where', 'error'),
     [
-        '_event_row',  # fails before the transaction starts
-        'write_node_runs',  # fails inside the transaction, after the event and execution inserts
+        ('before the transaction', 'disk on fire'),  # building an executions row fails
+        ('inside the transaction', 'NOT NULL'),  # the database refuses a row, after the event inserts
     ],
 )
 async def test_a_failed_write_keeps_the_batch_and_a_later_flush_loses_nothing(
-    make_rig: MakeRig, monkeypatch: pytest.MonkeyPatch, where: str
+    make_rig: MakeRig, monkeypatch: pytest.MonkeyPatch, where: str, error: str
 ) -> None:
     rig = await make_rig(flush_interval=60)
     ids = [rig.engine.submit(parse(FLAKY), {'order': 1}), rig.engine.submit(parse(BROKEN))]
     await rig.engine.wait_idle()
     total = len(rig.published)
-    calls = fail_once(monkeypatch, where)
+    calls = (
+        fail_once(monkeypatch, '_execution_insert')
+        if where == 'before the transaction'
+        else break_execution_row_once(monkeypatch)
+    )
 
-    with pytest.raises(OSError, match='disk on fire'):
+    with pytest.raises(Exception, match=error):
         await rig.recorder.flush()
     assert calls
     assert rig.recorder.backlog == total
@@ -415,7 +449,7 @@ async def test_a_failed_write_keeps_the_definition_for_the_retry(
     workflow = parse(FLAKY)
     execution_id = rig.engine.submit(workflow, {'order': 1})
     await rig.engine.wait_idle()
-    calls = fail_once(monkeypatch, '_event_row')
+    calls = fail_once(monkeypatch, '_execution_insert')
     with pytest.raises(OSError, match='disk on fire'):
         await rig.recorder.flush()
     assert calls and await snapshot_hashes(rig.db) == []  # nothing of the failed batch was written
@@ -433,6 +467,38 @@ async def snapshot_hashes(db: Database) -> list[str]:
         return list((await conn.execute(select(table.c.hash))).scalars())
 
 
+class Release:
+    """Lets the held transactions go on (see :func:`hold_transactions`)."""
+
+    def __init__(self) -> None:
+        self.inside, self.gate = threading.Event(), threading.Event()
+
+    def set(self) -> None:
+        self.gate.set()
+
+
+def hold_transactions(monkeypatch: pytest.MonkeyPatch) -> Release:
+    """Make every database transaction of the recorder wait, in the database's thread, until released."""
+    original = database_module._transaction
+    release = Release()
+
+    def held(*args: Any) -> None:
+        release.inside.set()
+        release.gate.wait(timeout=10)
+        original(*args)
+
+    monkeypatch.setattr(database_module, '_transaction', held)
+    return release
+
+
+async def started_and_cancelled(write: Awaitable[Any], release: Release) -> asyncio.Future[Any]:
+    """Start ``write``, wait until its transaction is under way (held), then cancel the caller."""
+    caller = asyncio.ensure_future(write)
+    assert await asyncio.to_thread(release.inside.wait, 10)
+    caller.cancel()
+    return caller
+
+
 async def test_a_cancelled_flush_still_finishes_the_batch_in_flight(
     make_rig: MakeRig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -440,18 +506,8 @@ async def test_a_cancelled_flush_still_finishes_the_batch_in_flight(
     rig = await make_rig(flush_interval=60)
     execution_id = rig.engine.submit(parse(FLAKY), {'order': 1})
     await rig.engine.wait_idle()
-    inside, release = asyncio.Event(), asyncio.Event()
-    original = recorder_module.write_node_runs
-
-    async def held(*args: Any) -> None:  # runs inside the transaction, after the inserts
-        inside.set()
-        await release.wait()
-        await original(*args)
-
-    monkeypatch.setattr(recorder_module, 'write_node_runs', held)
-    caller = asyncio.create_task(rig.recorder.flush())
-    await inside.wait()
-    caller.cancel()
+    release = hold_transactions(monkeypatch)
+    caller = await started_and_cancelled(rig.recorder.flush(), release)
     for _ in range(5):
         await asyncio.sleep(0)
     assert not caller.done()  # the cancelled caller waits for the transaction in flight
@@ -466,10 +522,27 @@ async def test_a_cancelled_flush_still_finishes_the_batch_in_flight(
     assert await count_events(rig.db) == len(rig.published)  # written once, not again
 
 
+async def test_a_cancelled_node_run_write_is_not_written_twice(
+    make_rig: MakeRig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``stop`` cancels the flush loop, possibly in the middle of writing node runs: they must not be written again."""
+    rig = await make_rig(flush_interval=60)
+    execution_id = rig.engine.submit(parse(FLAKY), {'order': 1})
+    await rig.engine.wait_idle()
+    await rig.recorder.flush()
+    release = hold_transactions(monkeypatch)
+    caller = await started_and_cancelled(rig.recorder.drain(), release)
+    release.set()
+    with pytest.raises(asyncio.CancelledError):
+        await caller
+    await rig.recorder.stop()  # nothing left to write: no second insert of the same node runs
+    assert set(await node_run_rows(rig.db, execution_id)) == set(rig.state(execution_id).nodes)
+
+
 async def test_the_flush_loop_retries_a_failed_write_on_its_own(
     make_rig: MakeRig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    calls = fail_once(monkeypatch, 'write_node_runs')
+    calls = break_execution_row_once(monkeypatch)
     rig = await make_rig()
     execution_id = rig.engine.submit(parse(FLAKY), {'order': 1})
     await rig.engine.wait_idle()
@@ -481,6 +554,23 @@ async def test_the_flush_loop_retries_a_failed_write_on_its_own(
     assert len(calls) >= 2
     assert await rig.history.events(execution_id) == expected
     assert (await execution_row(rig.db, execution_id)).status == 'succeeded'
+
+
+async def test_a_failed_node_run_write_leaves_the_events_alone_and_is_retried(
+    make_rig: MakeRig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rig = await make_rig(flush_interval=60)
+    execution_id = rig.engine.submit(parse(FLAKY), {'order': 1})
+    await rig.engine.wait_idle()
+    calls = fail_once(monkeypatch, 'node_run_rows')
+    await rig.recorder.flush()
+    with pytest.raises(OSError, match='disk on fire'):
+        await rig.recorder.drain()
+    assert calls
+    assert await rig.history.events(execution_id) == rig.by_execution(execution_id)
+    assert await node_run_rows(rig.db, execution_id) == {}
+    await rig.recorder.drain()
+    assert set(await node_run_rows(rig.db, execution_id)) == set(rig.state(execution_id).nodes)
 
 
 async def test_a_long_backlog_puts_the_bus_under_pressure_until_flushed(make_rig: MakeRig) -> None:
@@ -517,3 +607,151 @@ async def test_the_engine_waits_for_the_recorder_instead_of_growing_the_backlog(
     assert rig.state(execution_id).status == 'succeeded'
     await rig.recorder.stop()
     assert await rig.history.events(execution_id) == rig.by_execution(execution_id)
+
+
+# --- one fold per event, one encoding per payload ---------------------------------------------------
+
+
+async def test_the_recorder_writes_the_projections_fold_and_folds_nothing_itself(
+    make_rig: MakeRig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folds: list[int] = []
+    original_fold = recorder_module.fold
+    monkeypatch.setattr(recorder_module, 'fold', lambda *args: folds.append(1) or original_fold(*args))
+    written: dict[str, ExecutionState] = {}
+    for name in ('_execution_insert', '_execution_update'):
+        original = getattr(recorder_module, name)
+
+        def spy(state: ExecutionState, *args: Any, _original: Any = original) -> tuple[Any, ...]:
+            written[state.id] = state
+            return _original(state, *args)
+
+        monkeypatch.setattr(recorder_module, name, spy)
+    rig = await make_rig(flush_interval=60)
+    assert rig.projector is not None
+    ids = [
+        rig.engine.submit(parse(FLAKY), {'order': 1}),
+        rig.engine.submit(fan_out(20)),
+        rig.engine.submit(parse(BROKEN)),
+    ]
+    await rig.engine.wait_idle()
+    await rig.recorder.flush()
+    slow = rig.engine.submit(parse(SLOW))  # a second flush updates the row of an execution still running
+    await rig.recorder.flush()
+    while rig.state(slow).nodes['wait'].status != 'running':
+        await asyncio.sleep(0)
+    await rig.recorder.flush()
+
+    assert folds == []  # every state written came from the projection
+    for execution_id in [*ids, slow]:
+        assert written[execution_id] is rig.projector.get(execution_id)  # the very state the pages read
+        assert written[execution_id] == rig.state(execution_id)
+        row = await execution_row(rig.db, execution_id)
+        assert (row.status, row.last_seq, row.nodes_done) == (
+            rig.state(execution_id).status,
+            rig.state(execution_id).last_seq,
+            rig.state(execution_id).done,
+        )
+
+
+async def test_a_batch_cut_where_a_reader_had_folded_further_is_folded_from_the_last_written_state(
+    make_rig: MakeRig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folds: list[int] = []
+    original_fold = recorder_module.fold
+    monkeypatch.setattr(recorder_module, 'fold', lambda *args: folds.append(1) or original_fold(*args))
+    rig = await make_rig(flush_interval=60)
+    assert rig.projector is not None
+    execution_id = rig.engine.submit(parse(FLAKY), {'order': 1})
+    await rig.engine.wait_idle()
+    assert rig.projector.get(execution_id) == rig.state(execution_id)  # a page read it: folded to the end
+    rig.recorder.batch_limit = 7
+    await rig.recorder.drain()  # batches of 7 end before the projection's state
+
+    assert folds  # those batches were folded by the recorder
+    assert await rig.history.events(execution_id) == rig.by_execution(execution_id)
+    row = await execution_row(rig.db, execution_id)
+    assert (row.status, row.last_seq) == ('succeeded', rig.state(execution_id).last_seq)
+    assert set(await node_run_rows(rig.db, execution_id)) == set(rig.state(execution_id).nodes)
+
+
+async def test_payloads_the_engine_encoded_are_stored_as_they_came(
+    make_rig: MakeRig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    encoded: list[Any] = []
+    original = recorder_module.dumps
+    monkeypatch.setattr(recorder_module, 'dumps', lambda value: encoded.append(value) or original(value))
+    rig = await make_rig(flush_interval=60)
+    execution_id = rig.engine.submit(fan_out(10), {'order': {'id': 'ORD-1', 'note': 'ünï ✓'}})
+    await rig.engine.wait_idle()
+    await rig.recorder.flush()
+
+    events = rig.by_execution(execution_id)
+    carried = [event for event in events if event.data_json is not None]
+    assert len(carried) > len(events) * 0.9
+    for event in carried:  # none of these was encoded again
+        assert not any(value is event.data for value in encoded), f'{event.type} #{event.seq} encoded again'
+    async with rig.db.engine.connect() as conn:
+        stored = dict(
+            (await conn.execute(select(EVENTS.c.seq, EVENTS.c.data).where(EVENTS.c.execution_id == execution_id))).all()
+        )
+    for event in events:  # byte for byte what encoding the data gives
+        assert stored[event.seq] == original(dict(event.data)), f'{event.type} #{event.seq}'
+
+
+async def test_start_derives_the_node_runs_a_crash_left_out(rig: Rig) -> None:
+    """Node runs follow the events in a later transaction; a crash in between leaves finished executions without
+    them (simulated by deleting them). The next start derives them from the events."""
+    ok = rig.engine.submit(parse(FLAKY), {'order': 1})
+    failed = rig.engine.submit(parse(BROKEN))
+    running = rig.engine.submit(parse(SLOW))
+    deadline = asyncio.get_running_loop().time() + 5.0
+    while not (rig.state(ok).is_terminal and rig.state(failed).is_terminal):
+        assert asyncio.get_running_loop().time() < deadline
+        await asyncio.sleep(0.005)
+    await rig.recorder.drain()
+    async with rig.db.engine.begin() as conn:
+        await conn.execute(NODE_RUNS.delete().where(NODE_RUNS.c.execution_id.in_([ok, failed])))
+
+    restarted = EventRecorder(rig.db, EventBus())
+    await restarted.start()
+    await restarted.stop()
+
+    for execution_id in (ok, failed):
+        runs = await node_run_rows(rig.db, execution_id)
+        state = rig.state(execution_id)
+        assert {node_id: (run.status, run.attempts) for node_id, run in runs.items()} == {
+            node_id: (node.status, node.attempts) for node_id, node in state.nodes.items()
+        }
+    assert await node_run_rows(rig.db, running) == {}  # still running: it has none until it ends
+
+
+async def test_an_event_whose_row_cannot_be_made_is_kept_not_dropped(make_rig: MakeRig) -> None:
+    """The row is made as the event is taken; if that fails the event is still pending, and the flush fails."""
+    rig = await make_rig(flush_interval=60)
+    looped: dict[str, Any] = {}
+    looped['self'] = looped  # JSON cannot encode it
+    rig.bus.publish(queued('x1', 'a'))
+    rig.bus.publish(event('x1', 2, EventType.EXECUTION_PROGRESS, done=0, total=1, odd=looped))
+    assert rig.recorder.backlog == 2
+    with pytest.raises(ValueError, match='Circular reference'):
+        await rig.recorder.flush()
+    assert rig.recorder.backlog == 2  # kept, in order, for a later flush
+    assert await count_events(rig.db, 'x1') == 0
+    del looped['self']  # (made encodable again: the retry writes both, made from the events themselves)
+    assert await rig.recorder.flush() == 2
+    assert [e.seq for e in await rig.history.events('x1')] == [1, 2]
+
+
+async def test_node_runs_are_written_a_bounded_transaction_at_a_time(make_rig: MakeRig) -> None:
+    """The flush loop writes node runs in transactions of at most a batch's worth of rows, so a flush asked for
+    meanwhile waits for one of them at the most."""
+    rig = await make_rig(flush_interval=60)
+    ids = [rig.engine.submit(parse(BROKEN)) for _ in range(3)]  # 3 nodes each
+    await rig.engine.wait_idle()
+    await rig.recorder.flush()
+    assert await rig.recorder.flush_node_runs(max_rows=4) == 1  # one execution (3 rows); a second would be 6
+    assert await rig.recorder.flush_node_runs(max_rows=6) == 2
+    assert await rig.recorder.flush_node_runs(max_rows=6) == 0
+    for execution_id in ids:
+        assert len(await node_run_rows(rig.db, execution_id)) == 3

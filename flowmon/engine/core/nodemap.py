@@ -62,20 +62,27 @@ class NodeMap(Mapping[str, _V]):
             index = {**index}
             for key in changes:
                 index.setdefault(key, len(index))
-        chunks = [list(chunk) for chunk in self._chunks]
+        chunks: list[Any] = list(self._chunks)  # chunks no change touches stay shared with this map
+        copied: set[int] = set()
         for key, value in changes.items():
             position = index[key]
             c, i = position >> _SHIFT, position & _MASK
             if c == len(chunks):
                 chunks.append([])
+                copied.add(c)
+            elif c not in copied:
+                chunks[c] = list(chunks[c])
+                copied.add(c)
             chunk = chunks[c]
             if i == len(chunk):
                 chunk.append(value)
             else:
                 chunk[i] = value
+        for c in copied:
+            chunks[c] = tuple(chunks[c])
         new: NodeMap[_V] = NodeMap.__new__(NodeMap)
         new._index = index
-        new._chunks = tuple(map(tuple, chunks))
+        new._chunks = tuple(chunks)
         return new
 
     def __getitem__(self, key: str) -> _V:

@@ -16,8 +16,11 @@ from __future__ import annotations
 
 import json
 import re
+import threading
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from itertools import accumulate
+from json.encoder import c_make_encoder, encode_basestring_ascii  # type: ignore[attr-defined]
 from typing import Any
 
 # JSON nested deeper than this is refused: serialising an execution summary whose payload nests a few hundred
@@ -45,8 +48,38 @@ _STEP[ord('[')] = _STEP[ord('{')] = 1
 _STEP[ord(']')] = _STEP[ord('}')] = -1
 _CHUNK = 1 << 16
 
-_COMPACT = json.JSONEncoder(separators=(',', ':'))
-_COMPACT_LENIENT = json.JSONEncoder(separators=(',', ':'), default=str)
+
+def compact_encoder(default: Callable[[Any], Any] | None = None) -> Callable[[Any], str]:
+    """A function giving ``json.JSONEncoder(separators=(',', ':'), default=default).encode(value)``, faster.
+
+    ``JSONEncoder.encode`` builds the C encoder on every call, which costs as much as encoding a small payload
+    (the engine encodes every node output, the recorder every event it is not handed encoded). This one is
+    built once; its circular-reference markers are shared, so one caller at a time uses it: the lock is only
+    tried, and a caller finding it taken (another thread) takes the plain encoder instead. Same text.
+    """
+    plain = json.JSONEncoder(separators=(',', ':'), default=default)
+    if c_make_encoder is None:  # pragma: no cover - CPython has the C encoder
+        return plain.encode
+    markers: dict[int, Any] = {}
+    encode_c = c_make_encoder(markers, plain.default, encode_basestring_ascii, None, ':', ',', False, False, True)
+    lock = threading.Lock()
+
+    def encode(value: Any) -> str:
+        if not lock.acquire(blocking=False):
+            return plain.encode(value)
+        try:
+            return ''.join(encode_c(value, 0))
+        except BaseException:
+            markers.clear()  # an encode that failed midway leaves its containers marked
+            raise
+        finally:
+            lock.release()
+
+    return encode
+
+
+_COMPACT = compact_encoder()
+_COMPACT_LENIENT = compact_encoder(str)
 
 
 class PayloadError(ValueError):
@@ -146,9 +179,21 @@ def encode_compact(value: Any, *, lenient: bool = False) -> str:
     :class:`PayloadInvalid` when the value cannot be encoded at all.
     """
     try:
-        return (_COMPACT_LENIENT if lenient else _COMPACT).encode(value)
+        return (_COMPACT_LENIENT if lenient else _COMPACT)(value)
     except (TypeError, ValueError) as exc:
         raise PayloadInvalid(f'cannot be encoded as JSON: {exc}') from None
+
+
+def json_string(text: str) -> str:
+    """``text`` as a JSON string literal, exactly as :func:`encode_compact` writes it (ASCII, escaped)."""
+    return encode_basestring_ascii(text)
+
+
+def json_object(members: Iterable[tuple[str, str]]) -> str:
+    """The compact JSON object of ``(key, encoded value)`` pairs: what :func:`encode_compact` writes for the dict
+    of those keys and decoded values, built around texts already encoded instead of encoding the values again.
+    The pairs are written in order; a key given twice is written twice (give a dict's items to avoid that)."""
+    return '{' + ','.join([encode_basestring_ascii(key) + ':' + value for key, value in members]) + '}'
 
 
 class PayloadMeter:
@@ -236,6 +281,26 @@ class PayloadMeter:
             parent[3] = max(parent[3], depth)
 
 
+def _flat_and_small(value: dict[Any, Any], max_bytes: int) -> bool:
+    """Whether ``value`` is an object of string keys and scalar values that a meter would pass at once: no
+    nesting, integers in range, strings well under the limit (anything else is left to :class:`PayloadMeter`)."""
+    if len(value) > 64:
+        return False
+    chars = 0
+    for key, child in value.items():
+        if type(key) is not str:
+            return False
+        kind = type(child)
+        if kind is str:
+            chars += len(child) + len(key)
+        elif kind is int:
+            if not MIN_INT <= child <= MAX_INT:
+                return False
+        elif not (kind is float or kind is bool or child is None):
+            return False
+    return chars < max_bytes // 2
+
+
 def _frame(container: Any) -> list[Any]:
     items = iter(container.items()) if isinstance(container, dict) else iter(container)
     return [container, items, 1, 0]
@@ -269,6 +334,8 @@ class PayloadBudget:
     def measure(self, value: Any, what: str) -> None:
         """What must be known before ``value`` is encoded: its depth, no cycles, 64-bit integers, and a size that
         cannot be far over the limit (so shared structure is never expanded); the exact size is the encoding's."""
+        if type(value) is dict and self.max_depth >= 1 and _flat_and_small(value, self.max_bytes):
+            return  # most node outputs: a few scalars (the engine measures every one)
         PayloadMeter(self.max_bytes, self.max_depth, stop_above=2 * self.max_bytes).measure(value, what)
 
     def check(self, value: Any, what: str, *, lenient: bool = False) -> str:

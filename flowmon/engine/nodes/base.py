@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -12,6 +13,24 @@ import httpx
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from flowmon.engine.core.payload import PayloadBudget
+
+HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")  # an HTTP token (RFC 9110)
+UNSENDABLE = 'may hold only printable ASCII characters (a request carrying it could never be sent)'
+
+
+def sendable(value: str) -> bool:
+    """Whether ``value`` can travel in a request header: printable ASCII (httpx encodes header values as ASCII)."""
+    return all(' ' <= char <= '~' or char == '\t' for char in value)
+
+
+def header_problem(name: str, value: str) -> str | None:
+    """Why a request header could never be sent as given, or None: its name must be an HTTP token (h11 refuses
+    anything else) and its value printable ASCII."""
+    if not HEADER_NAME.match(name):
+        return f"header name {name!r} is not an HTTP header name (letters, digits and !#$%&'*+-.^_`|~)"
+    if not sendable(value):
+        return f'header {name!r}: the value {UNSENDABLE}'
+    return None
 
 
 class NodeConfig(BaseModel):
@@ -27,7 +46,7 @@ class NodeError(Exception):
 _NODE_LOG = logging.getLogger('flowmon.node')  # what getLogger returns on every call, looked up once
 
 
-@dataclass(kw_only=True)
+@dataclass(kw_only=True, slots=True)
 class NodeContext:
     """What a node's work may use besides its config and input.
 

@@ -10,7 +10,7 @@ from pydantic import Field, field_validator
 
 from flowmon.engine.core.payload import PayloadError
 
-from .base import NodeConfig, NodeContext, NodeError, NodeType
+from .base import NodeConfig, NodeContext, NodeError, NodeType, header_problem
 
 MAX_RESPONSE_BYTES = 1024 * 1024
 
@@ -28,6 +28,15 @@ class HttpConfig(NodeConfig):
     def _http_url(cls, value: str) -> str:
         if not value.startswith(('http://', 'https://')):
             raise ValueError('url must start with http:// or https://')
+        return value
+
+    @field_validator('headers')
+    @classmethod
+    def _sendable_headers(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, text in value.items():
+            problem = header_problem(name, text)
+            if problem:
+                raise ValueError(problem)
         return value
 
 

@@ -16,7 +16,7 @@ from typing import Any, Literal, Protocol
 
 from pydantic import Field, field_validator, model_validator
 
-from .base import NodeConfig, NodeContext, NodeError, NodeType
+from .base import UNSENDABLE, NodeConfig, NodeContext, NodeError, NodeType, header_problem, sendable
 from .expressions import compile_expression, evaluate
 
 MAX_BODY_BYTES = 256 * 1024
@@ -43,6 +43,10 @@ class WebhookAuth(NodeConfig):
     def _complete(self) -> WebhookAuth:
         if self.type == 'bearer' and not self.token:
             raise ValueError('bearer auth needs "token"')
+        for name in ('token', 'value'):  # sent in a header
+            credential = getattr(self, name)
+            if isinstance(credential, str) and not sendable(credential):
+                raise ValueError(f'auth "{name}" {UNSENDABLE}')
         if self.type == 'basic' and (self.username is None or self.password is None):
             raise ValueError('basic auth needs "username" and "password"')
         if self.type == 'api_key':
@@ -78,6 +82,9 @@ def check_custom_headers(headers: Mapping[str, str], *, auth: WebhookAuth | None
             raise ValueError(f'header {name!r} is set by the auth settings')
         if len(name) + len(value) > MAX_HEADER_BYTES or not name.strip() or '\n' in value or '\r' in value:
             raise ValueError(f'header {name!r} is empty, too long or contains a line break')
+        problem = header_problem(name, value)
+        if problem:
+            raise ValueError(problem)
     return dict(headers)
 
 

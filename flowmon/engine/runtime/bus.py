@@ -98,6 +98,9 @@ class EventBus:
 
     def __init__(self) -> None:
         self._subscriptions: list[Subscription] = []
+        # What publish walks for every event: (types or None for all, callback) per subscription, rebuilt
+        # whenever the subscriptions change (replaced, never mutated, so a publish in progress is unaffected).
+        self._routes: tuple[tuple[frozenset[str] | None, Callback], ...] = ()
         self._gauges: list[PressureGauge] = []
         self.published = 0
 
@@ -112,7 +115,7 @@ class EventBus:
         types: Iterable[str] | None = None,
     ) -> Subscription:
         subscription = Subscription(self, callback, _filter(types))
-        self._subscriptions = [*self._subscriptions, subscription]
+        self._set_subscriptions([*self._subscriptions, subscription])
         return subscription
 
     def subscribe_queue(
@@ -122,15 +125,15 @@ class EventBus:
         types: Iterable[str] | None = None,
     ) -> QueueSubscription:
         subscription = QueueSubscription(self, _filter(types), maxsize)
-        self._subscriptions = [*self._subscriptions, subscription]
+        self._set_subscriptions([*self._subscriptions, subscription])
         return subscription
 
     def publish(self, event: Event) -> None:
         self.published += 1
-        for subscription in self._subscriptions:  # the list is replaced, never mutated: safe to iterate
-            if subscription.filter.matches(event):
+        for types, callback in self._routes:
+            if types is None or event.type in types:
                 try:
-                    subscription.callback(event)
+                    callback(event)
                 except Exception:
                     log.exception('event subscriber failed on %s #%s', event.type, event.seq)
 
@@ -139,7 +142,10 @@ class EventBus:
         self._gauges.append(gauge)
 
     def under_pressure(self) -> bool:
-        return any(gauge() for gauge in self._gauges)
+        for gauge in self._gauges:  # (the engine asks before every node attempt: no generator in between)
+            if gauge():
+                return True
+        return False
 
     async def wait_ready(self, poll_seconds: float = 0.005) -> None:
         """Return at once unless a lossless subscriber is over its backlog limit; then wait for it."""
@@ -147,7 +153,11 @@ class EventBus:
             await asyncio.sleep(poll_seconds)
 
     def _remove(self, subscription: Subscription) -> None:
-        self._subscriptions = [s for s in self._subscriptions if s is not subscription]
+        self._set_subscriptions([s for s in self._subscriptions if s is not subscription])
+
+    def _set_subscriptions(self, subscriptions: list[Subscription]) -> None:
+        self._subscriptions = subscriptions
+        self._routes = tuple((s.filter.types, s.callback) for s in subscriptions)
 
 
 def _filter(types: Iterable[str] | None) -> EventFilter:

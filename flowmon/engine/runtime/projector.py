@@ -1,18 +1,49 @@
 """The shared live projection: current state of active and recently finished executions.
 
-One projector per process subscribes to the bus and folds every event with the reducer. Pages never
-subscribe themselves; they pull from here on a timer (``changed_since`` tells them what moved), so a page
-that goes away leaves nothing behind. Everything held is bounded.
+One projector per process subscribes to the bus and holds, per execution, the one folded state: pages read
+it (they pull on a timer; ``changed_since`` tells them what moved, so a page that goes away leaves nothing
+behind) and the recorder writes the ``executions`` rows from it (:meth:`Projector.state_through`), so each
+event is folded once in the process, not once per reader.
+
+Folding is lazy: taking an event only queues it. The queue is folded in one :func:`fold` (several times
+cheaper than an :func:`apply` per event) when someone reads the state, when the recorder asks for the state at
+the end of a batch it writes, or (without a recorder) when :data:`FOLD_EVERY` events are waiting; with a
+recorder, its bounded backlog bounds what waits. Everything held is bounded: finished executions beyond
+``keep_finished`` are evicted, oldest first, but (once a recorder has called :meth:`Projector.await_writes`)
+never before the recorder has written their last event.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict, deque
-from collections.abc import Iterable
 
-from flowmon.engine.core.events import Event
-from flowmon.engine.core.state import ExecutionState, apply
+from flowmon.engine.core.events import TERMINAL_EXECUTION_EVENTS, Event
+from flowmon.engine.core.state import ExecutionState, fold
 from flowmon.engine.runtime.bus import EventBus, Subscription
+
+# Events of one execution waiting to be folded at most (then they are folded as the next one arrives).
+FOLD_EVERY = 500
+
+
+class _Track:
+    """One execution: its folded state, the events not folded into it yet, and the recent events."""
+
+    __slots__ = ('events', 'finished', 'last_seq', 'persisted_seq', 'state', 'unfolded')
+
+    def __init__(self, events_kept: int) -> None:
+        self.state: ExecutionState | None = None  # every event up to state.last_seq folded
+        self.unfolded: list[Event] = []  # the events after that, in order
+        self.events: deque[Event] = deque(maxlen=events_kept)
+        self.last_seq = 0  # of the last event taken
+        self.persisted_seq = 0  # of the last event the recorder has written
+        self.finished = False  # a terminal event was taken
+
+    def folded(self) -> ExecutionState | None:
+        """The state after every event taken (folding what waits)."""
+        if self.unfolded:
+            self.state = fold(self.unfolded, self.state)
+            self.unfolded = []
+        return self.state
 
 
 class Projector:
@@ -22,9 +53,11 @@ class Projector:
         self._bus = bus
         self._keep_finished = keep_finished
         self._events_per_execution = events_per_execution
-        self._states: dict[str, ExecutionState] = {}
-        self._finished: OrderedDict[str, None] = OrderedDict()  # terminal executions, oldest first
-        self._events: dict[str, deque[Event]] = {}
+        self._tracks: dict[str, _Track] = {}
+        self._finished: OrderedDict[str, None] = OrderedDict()  # evictable terminal executions, oldest first
+        # terminal executions the recorder has not written to the end yet, in the order they finished
+        self._unwritten: dict[str, None] = {}
+        self._await_writes = False
         self._dirty: set[str] = set()
         # versions are closed by the 10 Hz tick and by every reader that finds changes pending, so with many
         # pages open there are many per second: keep enough for a reader that last looked a few seconds ago
@@ -41,16 +74,80 @@ class Projector:
             self._subscription = None
 
     def on_event(self, event: Event) -> None:
-        state = apply(self._states.get(event.execution_id), event)
-        self._states[event.execution_id] = state
-        buffer = self._events.get(event.execution_id)
-        if buffer is None:
-            buffer = self._events[event.execution_id] = deque(maxlen=self._events_per_execution)
-        buffer.append(event)
-        self._dirty.add(event.execution_id)
-        if state.is_terminal and event.execution_id not in self._finished:
-            self._finished[event.execution_id] = None
+        execution_id = event.execution_id
+        track = self._tracks.get(execution_id)
+        if track is None:
+            track = self._tracks[execution_id] = _Track(self._events_per_execution)
+        unfolded = track.unfolded
+        unfolded.append(event)
+        if len(unfolded) >= FOLD_EVERY and not self._await_writes:
+            track.folded()  # (with a recorder, its backlog bounds what waits, and it asks for states at its cuts)
+        track.events.append(event)
+        track.last_seq = event.seq
+        self._dirty.add(execution_id)
+        if event.type in TERMINAL_EXECUTION_EVENTS and not track.finished:
+            track.finished = True
+            if self._await_writes and track.persisted_seq < track.last_seq:
+                self._unwritten[execution_id] = None
+            else:
+                self._finished[execution_id] = None
+                self._evict()
+
+    # --- the recorder's side --------------------------------------------------------------------------
+
+    def await_writes(self, on: bool = True) -> None:
+        """From now on (``on``), keep a finished execution until :meth:`persisted` says its last event is written.
+
+        The recorder calls this when it starts, and with ``on=False`` when it stops (nothing will be written
+        any more: finished executions are evicted as usual again).
+        """
+        self._await_writes = on
+        if not on:
+            for execution_id in list(self._unwritten):
+                self._release(execution_id)
+
+    def state_through(self, execution_id: str, seq: int) -> ExecutionState | None:
+        """The state right after event ``seq`` of the execution, or None when this projection cannot give it.
+
+        The recorder's write of a batch that ends at ``seq`` (for this execution) asks for it: the events
+        up to ``seq`` are folded into the shared state, and the rest keep waiting. None when the execution is
+        unknown here (events written without the bus: recovery, imports), or when a reader has already folded
+        past ``seq`` (the caller folds the batch's events itself).
+        """
+        track = self._tracks.get(execution_id)
+        if track is None:
+            return None
+        state = track.state
+        done = 0 if state is None else state.last_seq
+        if done == seq:
+            return state
+        unfolded = track.unfolded
+        if done > seq or not unfolded:
+            return None
+        end = seq - unfolded[0].seq + 1  # seq numbers are gap-free within an execution
+        if end < 1 or end > len(unfolded) or unfolded[end - 1].seq != seq:
+            return None
+        track.state = state = fold(unfolded[:end], state)
+        del unfolded[:end]
+        return state
+
+    def persisted(self, execution_id: str, seq: int) -> None:
+        """The recorder has committed the execution's events up to ``seq``."""
+        track = self._tracks.get(execution_id)
+        if track is None:
+            return
+        if seq > track.persisted_seq:
+            track.persisted_seq = seq
+        if execution_id in self._unwritten and track.persisted_seq >= track.last_seq:
+            self._release(execution_id)
+
+    def _release(self, execution_id: str) -> None:
+        self._unwritten.pop(execution_id, None)
+        if execution_id in self._tracks:
+            self._finished[execution_id] = None
             self._evict()
+
+    # --- readers --------------------------------------------------------------------------------------
 
     def tick(self) -> int:
         """Close the current batch of changes into a new version (called about 10 times a second)."""
@@ -80,36 +177,40 @@ class Projector:
         """The states changed after ``version`` (all held states when that is too old to say)."""
         version, changed = self.changed_since(version)
         if changed is None:
-            return version, list(self._states.values())
-        return version, [state for key in changed if (state := self._states.get(key)) is not None]
+            return version, self.states()
+        return version, [state for key in changed if (state := self.get(key)) is not None]
 
     def get(self, execution_id: str) -> ExecutionState | None:
-        return self._states.get(execution_id)
+        track = self._tracks.get(execution_id)
+        return None if track is None else track.folded()
 
-    def states(self) -> Iterable[ExecutionState]:
-        return list(self._states.values())
+    def states(self) -> list[ExecutionState]:
+        return [state for track in list(self._tracks.values()) if (state := track.folded()) is not None]
 
     def recent_events(self, execution_id: str, after_seq: int = 0) -> list[Event] | None:
         """Buffered events after ``after_seq``; None when the buffer no longer reaches back that far."""
-        buffer = self._events.get(execution_id)
-        if buffer is None:
+        track = self._tracks.get(execution_id)
+        if track is None:
             return None
+        buffer = track.events
         if buffer and buffer[0].seq > after_seq + 1:
             return None
         return [event for event in buffer if event.seq > after_seq]
 
     def forget(self, execution_id: str) -> None:
         """Drop a finished execution that was deleted: no page may show it again (a running one stays)."""
-        state = self._states.get(execution_id)
-        if state is None or not state.is_terminal:
+        track = self._tracks.get(execution_id)
+        if track is None or not track.finished:
             return
-        del self._states[execution_id]
-        self._events.pop(execution_id, None)
+        del self._tracks[execution_id]
+        self._unwritten.pop(execution_id, None)
         self._finished.pop(execution_id, None)
         self._dirty.discard(execution_id)
 
     def _evict(self) -> None:
         while len(self._finished) > self._keep_finished:
             key, _ = self._finished.popitem(last=False)
-            self._states.pop(key, None)
-            self._events.pop(key, None)
+            self._tracks.pop(key, None)
+
+
+__all__ = ['FOLD_EVERY', 'Projector']

@@ -18,13 +18,14 @@ import time
 import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 from pydantic import ValidationError
 
 from flowmon.engine.core import log_context
-from flowmon.engine.core.events import Event, EventType
+from flowmon.engine.core.events import EventType, new_event
 from flowmon.engine.core.payload import (
     MAX_ERROR_CHARS,
     MAX_TRACEBACK_CHARS,
@@ -33,6 +34,8 @@ from flowmon.engine.core.payload import (
     PayloadInvalid,
     bounded_text,
     encode_compact,
+    json_object,
+    json_string,
 )
 from flowmon.engine.core.provenance import rerun_trigger
 from flowmon.engine.core.state import ExecutionState
@@ -51,6 +54,8 @@ from flowmon.engine.runtime.secret_refs import (
 )
 
 log = logging.getLogger(__name__)
+
+_utc_now = functools.partial(datetime.now, UTC)
 
 _FINAL_NODE_STATUSES = frozenset({'succeeded', 'failed', 'skipped', 'cancelled'})
 
@@ -79,6 +84,7 @@ class _Request:
     id: str
     workflow: Workflow
     input: Any
+    input_json: str  # ``input`` as compact JSON (encoded once, when the budget checked it)
     priority: int
     reused: Mapping[str, Any] = field(default_factory=dict)
     emitter: _Emitter
@@ -91,19 +97,22 @@ class _Emitter:
     def __init__(self, execution_id: str, bus: EventBus, clock: Clock) -> None:
         self.execution_id = execution_id
         self._publish = bus.publish  # bound once: emit runs for every event of every execution
-        self._now = clock.now
+        # SystemClock.now is datetime.now(UTC) two Python calls down; called straight for every event
+        self._now = _utc_now if type(clock) is SystemClock else clock.now
         self._seq = 0
 
-    def emit(self, event_type: EventType, node_id: str | None = None, data: Mapping[str, Any] | None = None) -> None:
+    def emit(
+        self,
+        event_type: EventType,
+        node_id: str | None = None,
+        data: Mapping[str, Any] | None = None,
+        data_json: str | None = None,
+    ) -> None:
+        """Publish the next event; ``data_json``, when given, is ``data`` as compact JSON (see :class:`Event`)."""
         self._seq += 1
         self._publish(
-            Event(
-                execution_id=self.execution_id,
-                seq=self._seq,
-                type=event_type,
-                ts=self._now(),
-                node_id=node_id,
-                data=data or {},
+            new_event(
+                self.execution_id, self._seq, event_type, self._now(), node_id, {} if data is None else data, data_json
             )
         )
 
@@ -187,21 +196,24 @@ class Engine:
         """
         if self._stopping:
             raise RuntimeError('the engine is stopping')
-        if input is not None:
-            self.budget.check(input, 'the execution input')
+        input_json = '{}' if input is None else self.budget.check(input, 'the execution input')
         execution_id = self._new_id()
         emitter = _Emitter(execution_id, self.bus, self.clock)
         request = _Request(
             id=execution_id,
             workflow=workflow,
             input={} if input is None else input,
+            input_json=input_json,
             priority=priority,
             reused=dict(reused or {}),
             emitter=emitter,
         )
+        definition, definition_json, nodes_json = workflow.snapshot
+        snapshot, snapshot_json = self._snapshot(workflow, definition, definition_json)
         emitter.emit(
             EventType.EXECUTION_QUEUED,
-            data={
+            None,
+            {
                 'workflow_id': workflow.id,
                 'input': request.input,
                 'priority': priority,
@@ -209,8 +221,20 @@ class Engine:
                 'from_node': from_node,
                 'nodes': [node.id for node in workflow.spec.nodes],
                 'trigger': None if trigger is None else dict(trigger),
-                **self._snapshot(workflow),
+                **snapshot,
             },
+            json_object(
+                [
+                    ('workflow_id', json_string(workflow.id)),
+                    ('input', input_json),
+                    ('priority', str(priority) if type(priority) is int else encode_compact(priority)),
+                    ('retry_of', 'null' if retry_of is None else json_string(retry_of)),
+                    ('from_node', 'null' if from_node is None else json_string(from_node)),
+                    ('nodes', nodes_json),
+                    ('trigger', 'null' if trigger is None else encode_compact(dict(trigger))),
+                    snapshot_json,
+                ]
+            ),
         )
         self._queued[execution_id] = request
         heapq.heappush(self._queue, (-priority, next(self._counter), request))
@@ -279,12 +303,16 @@ class Engine:
         if tasks:
             await asyncio.gather(*(task for _, task in tasks), return_exceptions=True)
 
-    def _snapshot(self, workflow: Workflow) -> dict[str, Any]:
-        """What ``execution.queued`` says of the definition: its hash, once the sink keeps it; else all of it."""
+    def _snapshot(
+        self, workflow: Workflow, definition: Mapping[str, Any], definition_json: str
+    ) -> tuple[dict[str, Any], tuple[str, str]]:
+        """What ``execution.queued`` says of the definition (as data, and as its encoded member): its hash, once
+        the sink keeps it; else all of it."""
         if self.snapshots is None:
-            return {'workflow': workflow.definition()}
-        self.snapshots(workflow.definition_hash, workflow.definition())
-        return {'workflow_hash': workflow.definition_hash}
+            return {'workflow': definition}, ('workflow', definition_json)
+        digest = workflow.definition_hash
+        self.snapshots(digest, workflow.definition())
+        return {'workflow_hash': digest}, ('workflow_hash', json_string(digest))
 
     async def wait_idle(self) -> None:
         """Wait until nothing is queued or running (tests and benchmarks)."""
@@ -348,7 +376,12 @@ class Engine:
 
 
 class _ExecutionRun:
-    """The scheduling of one execution's nodes."""
+    """The scheduling of one execution's nodes.
+
+    Every node output is encoded once (:meth:`_settle_output`: to hold it to the budget and to size
+    ``data.flow``); the events that carry it are built around that text (``Event.data_json``), so no one
+    downstream encodes the payload again.
+    """
 
     def __init__(self, engine: Engine, request: _Request) -> None:
         self.engine = engine
@@ -365,31 +398,49 @@ class _ExecutionRun:
             (self.position[node_id], node_id) for node_id, count in self.unfinished_upstream.items() if count == 0
         ]
         self.outputs: dict[str, Any] = {}
-        self.sizes: dict[str, int] = {}
+        self.encoded: dict[str, str] = {}  # each output as compact JSON, encoded once by _settle_output
         self.errors: dict[str, str] = {}
         self.blocked: set[str] = set()  # skipped because something upstream failed or was cancelled
-        self.tasks: dict[asyncio.Task[tuple[str, Any]], str] = {}
+        self.tasks: dict[str, asyncio.Task[None]] = {}  # the running nodes' tasks, by node id
+        # What execute() waits on: resolved once no node runs any more (or with the error of an engine bug).
+        # Each node's task does the bookkeeping of its own end (records the outcome, starts what it readied),
+        # so a node's end costs no extra turn of the event loop and no waking of a coordinator.
+        self.idle: asyncio.Future[None] | None = None
 
     async def execute(self) -> None:
         for node_id in self.workflow.order:
             if node_id in self.request.reused:
-                output = self._settle_output(node_id, self.request.reused[node_id])
+                output, encoded = self._settle_output(node_id, self.request.reused[node_id])
                 self.outputs[node_id] = output
-                self.emit(EventType.NODE_COMPLETED, node_id, {'attempt': 0, 'output': output, 'reused': True})
+                self.emit(
+                    EventType.NODE_COMPLETED,
+                    node_id,
+                    {'attempt': 0, 'output': output, 'reused': True},
+                    f'{{"attempt":0,"output":{encoded},"reused":true}}',
+                )
                 self._mark(node_id, 'succeeded')
-        while True:
+        self._schedule_ready()
+        if self.tasks:
+            self.idle = asyncio.get_running_loop().create_future()
+            await self.idle
+
+    async def _node(self, node_id: str, node_input: dict[str, Any], input_json: str) -> None:
+        """Run one node, then record its outcome and start or skip whatever its end readied."""
+        try:
+            outcome, value = await self._run_node(node_id, node_input, input_json)
+            del self.tasks[node_id]
+            if outcome == 'succeeded':
+                self.outputs[node_id] = value
+            else:
+                self.errors[node_id] = value
+            self._mark(node_id, outcome)
             self._schedule_ready()
-            if not self.tasks:
-                break
-            done, _ = await asyncio.wait(self.tasks, return_when=asyncio.FIRST_COMPLETED)
-            for task in done:
-                node_id = self.tasks.pop(task)
-                outcome, value = task.result()
-                if outcome == 'succeeded':
-                    self.outputs[node_id] = value
-                else:
-                    self.errors[node_id] = value
-                self._mark(node_id, outcome)
+        except Exception as exc:  # an engine bug: execute() raises it and the execution fails visibly
+            if self.idle is not None and not self.idle.done():
+                self.idle.set_exception(exc)
+            return
+        if not self.tasks and self.idle is not None and not self.idle.done():
+            self.idle.set_result(None)
 
     def finish(self) -> None:
         failed = [node_id for node_id in self.workflow.order if self.status[node_id] == 'failed']
@@ -399,19 +450,18 @@ class _ExecutionRun:
             self.emit(EventType.EXECUTION_FAILED, data={'error': error, 'failed_nodes': failed})
             return
         sinks = [node_id for node_id in self.workflow.order if not self.workflow.outgoing[node_id]]
-        output = {node_id: self.outputs[node_id] for node_id in sinks if node_id in self.outputs}
-        self.emit(EventType.EXECUTION_COMPLETED, data={'output': output})
+        present = [node_id for node_id in sinks if node_id in self.outputs]
+        output = {node_id: self.outputs[node_id] for node_id in present}
+        output_json = json_object([(node_id, self.encoded[node_id]) for node_id in present])
+        self.emit(EventType.EXECUTION_COMPLETED, None, {'output': output}, f'{{"output":{output_json}}}')
 
     async def abort(self, reason: str) -> None:
         """Stop every running node and mark all unfinished nodes cancelled."""
-        tasks = list(self.tasks)
+        tasks = list(self.tasks.values())  # (a node that finished has recorded its outcome and left this)
         for task in tasks:
             task.cancel()
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
-        for task, node_id in self.tasks.items():
-            if not task.cancelled() and task.exception() is None:  # finished just before the cancel
-                self.status[node_id] = task.result()[0]
         self.tasks.clear()
         for node_id in self.workflow.order:
             if self.status[node_id] in ('pending', 'running'):
@@ -430,7 +480,10 @@ class _ExecutionRun:
                 self.unfinished_upstream[edge.target] -= 1
                 if self.unfinished_upstream[edge.target] == 0:
                     heapq.heappush(self.ready, (self.position[edge.target], edge.target))
-        self.emit(EventType.EXECUTION_PROGRESS, data={'done': self.done, 'total': len(self.status)})
+        done, total = self.done, len(self.status)
+        self.emit(
+            EventType.EXECUTION_PROGRESS, None, {'done': done, 'total': total}, f'{{"done":{done},"total":{total}}}'
+        )
 
     def _schedule_ready(self) -> None:
         """Start or skip every pending node whose upstream has finished, in topological order.
@@ -458,20 +511,32 @@ class _ExecutionRun:
         incoming = self.workflow.incoming[node_id]
         if not incoming:
             return ('run', [])
-        if any(self.status[edge.source] in ('pending', 'running') for edge in incoming):
-            return None
-        broken = [edge.source for edge in incoming if self.status[edge.source] in ('failed', 'cancelled')]
-        if broken:
-            self.blocked.add(node_id)
-            return ('skip', f'upstream {broken[0]!r} {self.status[broken[0]]}')
-        blocked = [edge.source for edge in incoming if edge.source in self.blocked]
-        if blocked:  # a failure propagates through skipped nodes; an untaken branch does not
-            self.blocked.add(node_id)
-            return ('skip', f'upstream {blocked[0]!r} skipped after a failure')
-        active = [edge.source for edge in incoming if self.status[edge.source] == 'succeeded' and self._taken(edge)]
+        status, blocked = self.status, self.blocked
+        broken: str | None = None  # the first source that failed or was cancelled
+        skipped_after_failure: str | None = None  # the first source skipped because of a failure upstream
+        succeeded: str | None = None  # the first source that succeeded
+        active: list[str] = []  # the sources that succeeded along an edge that is taken
+        for edge in incoming:  # one pass (a node with many inputs is decided once, when its last one ends)
+            source = edge.source
+            source_status = status[source]
+            if source_status == 'pending' or source_status == 'running':
+                return None
+            if source_status == 'failed' or source_status == 'cancelled':
+                broken = broken or source
+            elif source in blocked:
+                skipped_after_failure = skipped_after_failure or source
+            elif source_status == 'succeeded':
+                succeeded = succeeded or source
+                if self._taken(edge):
+                    active.append(source)
+        if broken is not None:
+            blocked.add(node_id)
+            return ('skip', f'upstream {broken!r} {status[broken]}')
+        if skipped_after_failure is not None:  # a failure propagates through skipped nodes; an untaken branch not
+            blocked.add(node_id)
+            return ('skip', f'upstream {skipped_after_failure!r} skipped after a failure')
         if not active:
-            untaken = [edge.source for edge in incoming if self.status[edge.source] == 'succeeded']
-            reason = f'branch not taken at {untaken[0]!r}' if untaken else 'no upstream node ran'
+            reason = f'branch not taken at {succeeded!r}' if succeeded is not None else 'no upstream node ran'
             return ('skip', reason)
         return ('run', active)
 
@@ -484,39 +549,63 @@ class _ExecutionRun:
 
     def _start(self, node_id: str, sources: list[str]) -> None:
         node_input: dict[str, Any] = {'input': self.request.input}
+        members: dict[str, str] = {'input': self.request.input_json}  # node_input's members, encoded
+        target = json_string(node_id)
+        emit, outputs, encoded = self.emit, self.outputs, self.encoded
         for source in sources:
-            node_input[source] = self.outputs[source]
-            self.emit(EventType.DATA_FLOW, source, {'target': node_id, 'bytes': self.sizes.get(source, 0)})
+            node_input[source] = outputs[source]
+            output_json = members[source] = encoded[source]
+            size = len(output_json)
+            emit(
+                EventType.DATA_FLOW,
+                source,
+                {'target': node_id, 'bytes': size},
+                f'{{"target":{target},"bytes":{size}}}',
+            )
         self.status[node_id] = 'running'
-        task = asyncio.get_running_loop().create_task(self._run_node(node_id, node_input), name=f'node {node_id}')
-        self.tasks[task] = node_id
+        self.tasks[node_id] = asyncio.get_running_loop().create_task(
+            self._node(node_id, node_input, json_object(members.items())), name=f'node {node_id}'
+        )
 
-    async def _run_node(self, node_id: str, node_input: dict[str, Any]) -> tuple[str, Any]:
+    async def _run_node(self, node_id: str, node_input: dict[str, Any], input_json: str) -> tuple[str, Any]:
         engine = self.engine
-        spec = self.workflow.node(node_id)
-        node_type = engine.registry.get(spec.type)
-        config = self.workflow.configs[node_id]
-        names = self.workflow.secrets.get(node_id)
-        policy = self.workflow.retry_policy(node_id)
+        bus = engine.bus
+        plan = self.workflow.run_plans[node_id]
+        node_type = engine.registry.get(plan.type)
+        config, names, policy, timeout = plan.config, plan.secrets, plan.retry, plan.timeout_seconds
+        local = type(engine.executor) is LocalExecutor  # run the work directly: no executor frame in between
         attempt = 0
         while True:
             attempt += 1
-            await engine.bus.wait_ready()
-            started = {'attempt': attempt, 'input': node_input} if attempt == 1 else {'attempt': attempt}
-            self.emit(EventType.NODE_STARTED, node_id, started)
+            if bus.under_pressure():
+                await bus.wait_ready()
+            if attempt == 1:
+                self.emit(
+                    EventType.NODE_STARTED,
+                    node_id,
+                    {'attempt': 1, 'input': node_input},
+                    f'{{"attempt":1,"input":{input_json}}}',
+                )
+            else:
+                self.emit(EventType.NODE_STARTED, node_id, {'attempt': attempt}, f'{{"attempt":{attempt}}}')
             ctx = NodeContext(
                 execution_id=self.request.id, node_id=node_id, attempt=attempt, http=engine.http, budget=engine.budget
             )
             hidden: tuple[str, ...] = ()  # resolved secret values: never in an event
             trace: str | None = None
             try:
-                async with asyncio.timeout(spec.timeout_seconds):
-                    if names:
-                        config, hidden = await self._with_secrets(node_id, names)
-                        ctx.secret_values, ctx.log = hidden, RedactingLogger(_node_logger(ctx), hidden)
+                if names or timeout is not None:
+                    async with asyncio.timeout(timeout):
+                        if names:
+                            config, hidden = await self._with_secrets(node_id, names)
+                            ctx.secret_values, ctx.log = hidden, RedactingLogger(_node_logger(ctx), hidden)
+                        output = await engine.executor.execute(node_type, config, node_input, ctx)
+                elif local:  # what LocalExecutor.execute does, without its frame in between
+                    output = await node_type.run(config, node_input, ctx)
+                else:
                     output = await engine.executor.execute(node_type, config, node_input, ctx)
             except TimeoutError:
-                error = f'timed out after {spec.timeout_seconds:g}s'
+                error = f'timed out after {timeout:g}s'
             except NodeError as exc:
                 error = str(exc)
             except Exception as exc:
@@ -524,11 +613,16 @@ class _ExecutionRun:
                 trace = bounded_text(traceback.format_exc(limit=20), MAX_TRACEBACK_CHARS)
             else:
                 try:
-                    output = self._settle_output(node_id, output, hidden, checked=True)
+                    output, encoded = self._settle_output(node_id, output, hidden, checked=True)
                 except PayloadError as exc:  # over the payload budget: this attempt failed
                     error = str(exc)
                 else:
-                    self.emit(EventType.NODE_COMPLETED, node_id, {'attempt': attempt, 'output': output})
+                    self.emit(
+                        EventType.NODE_COMPLETED,
+                        node_id,
+                        {'attempt': attempt, 'output': output},
+                        f'{{"attempt":{attempt},"output":{encoded}}}',
+                    )
                     return ('succeeded', output)
             if hidden:
                 error = redact_text(error, hidden)
@@ -564,9 +658,13 @@ class _ExecutionRun:
             raise NodeError(redact_text(message, hidden)) from None
         return config, hidden
 
-    def _settle_output(self, node_id: str, output: Any, hidden: tuple[str, ...] = (), *, checked: bool = False) -> Any:
-        """Make the output JSON-compatible (with secret values replaced by ``***``) and remember its encoded size
-        for data.flow events. A redacted output is what flows on: a secret's value never leaves the node.
+    def _settle_output(
+        self, node_id: str, output: Any, hidden: tuple[str, ...] = (), *, checked: bool = False
+    ) -> tuple[Any, str]:
+        """Make the output JSON-compatible (with secret values replaced by ``***``) and encode it, once: the
+        encoding sizes data.flow events and is the text every event carrying the output is built around.
+        Returns the output and its compact JSON. A redacted output is what flows on: a secret's value never
+        leaves the node.
 
         ``checked``: hold it to the payload budget (depth, 64-bit integers and shared structure before it is
         encoded, then the length of the one encoding); raises :class:`PayloadError` naming the limit.
@@ -583,10 +681,11 @@ class _ExecutionRun:
             except PayloadError as exc:
                 raise PayloadInvalid(f'output {exc}') from None
             output = json.loads(encoded)
+            encoded = encode_compact(output)  # the text of the value that flows on
         if hidden:  # (not a substring test on ``encoded``: JSON escapes some characters of a value)
             output = redact(output, hidden)
             encoded = encode_compact(output)
         if checked:
             budget.check_size(len(encoded), 'output')
-        self.sizes[node_id] = len(encoded)
-        return output
+        self.encoded[node_id] = encoded
+        return output, encoded

@@ -1,0 +1,119 @@
+"""The request bodies that ``/openapi.json`` documents for routes that parse their body themselves.
+
+Clients and the fuzz run (tests/fuzz) generate requests from these schemas, so they must accept what the API
+accepts (every shipped workflow, YAML too, secret references, an export as the API writes it) and must not
+be vacuous (an unknown node type is outside them, as the API refuses it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import jsonschema_rs
+import pytest
+from fastapi import FastAPI
+
+from flowmon.api import install_api
+from flowmon.bootstrap import System
+from flowmon.engine.model import load_document
+
+TOKEN = 'test-token'  # the system fixture's
+EXAMPLES = Path(__file__).resolve().parents[2] / 'data' / 'workflows'
+QUICK = {
+    'id': 'quick',
+    'name': 'Quick',
+    'nodes': [
+        {'id': 'shape', 'type': 'transform', 'config': {'expression': '{n: input.n}'}},
+        {'id': 'say', 'type': 'log', 'config': {'message': {'$secret': 'greeting'}}},
+    ],
+    'edges': [{'source': 'shape', 'target': 'say'}],
+}
+
+
+@pytest.fixture
+async def app(system: System) -> AsyncIterator[FastAPI]:
+    app = FastAPI()
+    install_api(app, system.application)
+    yield app
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    headers = {'Authorization': f'Bearer {TOKEN}'}
+    async with httpx.AsyncClient(transport=transport, base_url='http://flowmon', headers=headers) as client:
+        yield client
+
+
+def workflow_validator(app: FastAPI) -> Any:
+    return jsonschema_rs.validator_for(body_schemas(app, '/api/workflows/{workflow_id}', 'put')['application/json'])
+
+
+def body_schemas(app: FastAPI, path: str, method: str) -> dict[str, Any]:
+    return {
+        media_type: content['schema']
+        for media_type, content in app.openapi()['paths'][path][method]['requestBody']['content'].items()
+    }
+
+
+def test_the_document_has_no_dangling_local_references(app: FastAPI) -> None:
+    text = json.dumps(app.openapi())
+    assert '#/$defs/' not in text  # OpenAPI would resolve those against the whole document
+
+
+def test_put_documents_json_and_yaml_with_one_schema_per_node_type(app: FastAPI) -> None:
+    schemas = body_schemas(app, '/api/workflows/{workflow_id}', 'put')
+    assert set(schemas) == {'application/json', 'application/yaml'}
+    assert schemas['application/json'] == schemas['application/yaml']
+    variants = schemas['application/json']['properties']['nodes']['items']['oneOf']
+    types = [variant['properties']['type']['const'] for variant in variants]
+    assert types == ['condition', 'delay', 'fail', 'http', 'log', 'transform', 'webhook']
+    assert 'id' not in schemas['application/json']['required']  # the path names the workflow
+
+
+@pytest.mark.parametrize('path', sorted(EXAMPLES.iterdir()), ids=lambda path: path.name)
+def test_every_shipped_workflow_fits_the_documented_schema(app: FastAPI, path: Path) -> None:
+    document = load_document(path.read_bytes(), yaml_allowed=path.suffix in ('.yaml', '.yml'))
+    workflow_validator(app).validate(document)
+
+
+async def test_what_the_schema_accepts_and_refuses_the_api_does_too(app: FastAPI, client: httpx.AsyncClient) -> None:
+    validator = workflow_validator(app)
+    assert (await client.put('/api/secrets/greeting', json={'value': 'hello'})).status_code == 201
+    assert validator.is_valid(QUICK)
+    assert (await client.put('/api/workflows/quick', json=QUICK)).status_code == 201
+
+    unknown_type = {**QUICK, 'nodes': [{'id': 'x', 'type': 'teleport', 'config': {}}], 'edges': []}
+    assert not validator.is_valid(unknown_type)
+    response = await client.put('/api/workflows/quick', json=unknown_type)
+    assert response.status_code == 422
+    assert 'teleport' in response.json()['detail']
+
+    choice_from_a_secret = {**QUICK, 'nodes': [{'id': 'x', 'type': 'log', 'config': {'message': 'm'}}], 'edges': []}
+    choice_from_a_secret['nodes'][0]['config']['level'] = {'$secret': 'greeting'}
+    assert not validator.is_valid(choice_from_a_secret)
+    assert (await client.put('/api/workflows/quick', json=choice_from_a_secret)).status_code == 422
+
+
+async def test_an_export_fits_the_documented_import_schema_and_imports(app: FastAPI, client: httpx.AsyncClient) -> None:
+    schema = body_schemas(app, '/api/executions/import', 'post')['application/json']
+    assert (await client.put('/api/secrets/greeting', json={'value': 'hello'})).status_code == 201
+    assert (await client.put('/api/workflows/quick', json=QUICK)).status_code == 201
+    response = await client.post('/api/workflows/quick/executions', json={'input': {'n': 1}})
+    assert response.status_code == 202, response.text
+    execution_id = response.json()['id']
+    for _ in range(250):  # 409 until the execution has finished and its events are written
+        export = await client.get(f'/api/executions/{execution_id}/export')
+        if export.status_code != 409:
+            break
+        await asyncio.sleep(0.02)
+    assert export.status_code == 200, export.text
+    document = export.json()
+    jsonschema_rs.validator_for(schema).validate(document)
+    assert (await client.post('/api/executions/import', json=document)).status_code == 201
+    assert not jsonschema_rs.validator_for(schema).is_valid({**document, 'format': 'something.else'})
