@@ -6,12 +6,14 @@ Nothing starts at import time: the system starts in ``app.on_startup`` and stops
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 import os
 import sys
 
 from nicegui import app, ui
+from nicegui.server import Server
 from starlette.middleware import Middleware
 
 from flowmon.api import install_api
@@ -26,6 +28,8 @@ from flowmon.store.migrate import SchemaError
 from flowmon.store.sealed import UnknownSecretKey
 from flowmon.web import build_root, install_web
 from flowmon.web.sign_in import SignInMiddleware
+
+STOP_POLL_SECONDS = 0.2  # how soon open event streams end once the server is asked to stop
 
 
 def main() -> None:
@@ -59,6 +63,7 @@ def main() -> None:
     app.on_startup(lambda: _start(system, failures))
     app.on_startup(lambda: _announce(settings, token))
     app.on_startup(lambda: _freeze_startup_objects(system))
+    app.on_startup(lambda: _end_streams_at_exit(system))
     app.on_shutdown(system.stop)
 
     ui.run(
@@ -103,6 +108,17 @@ async def _freeze_startup_objects(system: System) -> None:
     await system.application.wait_ready()
     gc.collect()
     gc.freeze()
+
+
+async def _end_streams_at_exit(system: System) -> None:
+    """uvicorn waits for every open response to finish before it runs the shutdown handlers, and an event stream
+    (``/api/events/stream``) does not finish by itself: end them all as soon as the server is asked to stop."""
+    server = getattr(Server, 'instance', None)
+    if server is None:  # the user simulation of the tests runs no server
+        return
+    while not server.should_exit:
+        await asyncio.sleep(STOP_POLL_SECONDS)
+    system.application.streams.close_all()
 
 
 def _announce(settings: Settings, token: str) -> None:

@@ -31,6 +31,7 @@ from flowmon.application.retention import Retention
 from flowmon.application.secrets import Secrets
 from flowmon.application.snapshots import SnapshotCache
 from flowmon.application.status import Status, StatusSources
+from flowmon.application.streams import EventStreams
 from flowmon.application.workflows import Workflows
 from flowmon.automation.schedules import ScheduleService
 from flowmon.automation.triggers import TriggerService
@@ -161,6 +162,7 @@ class System:
             ),
             retention=retention,
             status=status,
+            streams=EventStreams(bus=bus, history=reads, live=live),
         )  # fmt: skip
         prometheus = ProcessMetrics(
             bus=bus, notifier=delivery.notifier, version=__version__, probe=probe,
@@ -210,6 +212,7 @@ class System:
     async def stop(self) -> None:
         """Stop in reverse: the engine interrupts what runs, the recorder writes everything, the database closes."""
         self.application.set_ready(False)
+        self.application.streams.close_all()
         for task in self._tasks:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

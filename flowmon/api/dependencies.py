@@ -22,6 +22,7 @@ from flowmon.application import (
     live,
     secrets,
     status,
+    streams,
 )
 from flowmon.application import workflows as workflow_use_cases
 
@@ -52,4 +53,5 @@ History = Annotated[history.ExecutionHistory, Depends(_use_case('history'))]
 Live = Annotated[live.LiveView, Depends(_use_case('live'))]
 Secrets = Annotated[secrets.Secrets, Depends(_use_case('secrets'))]
 Status = Annotated[status.Status, Depends(_use_case('status'))]
+Streams = Annotated[streams.EventStreams, Depends(_use_case('streams'))]
 Workflows = Annotated[workflow_use_cases.Workflows, Depends(_use_case('workflows'))]

@@ -1,9 +1,10 @@
 """The application layer: the use cases that the REST API and the pages both call.
 
 Each module holds the use cases of one concept (executions, history, exchange, live, workflows, deliveries,
-endpoints, automation, secrets, dashboard, retention, status); :class:`Application` holds one of each, built by the
-composition root (:mod:`flowmon.bootstrap`), and is all that :mod:`flowmon.api` and :mod:`flowmon.web` are given.
-Use cases own their unit of work (a read flushes the recorder first) and refuse with the errors of :mod:`.errors`.
+endpoints, automation, secrets, dashboard, retention, status, streams); :class:`Application` holds one of each,
+built by the composition root (:mod:`flowmon.bootstrap`), and is all that :mod:`flowmon.api` and :mod:`flowmon.web`
+are given. Use cases own their unit of work (a read flushes the recorder first) and refuse with the errors of
+:mod:`.errors`.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from .live import LiveView
 from .retention import Retention
 from .secrets import Secrets
 from .status import Status
+from .streams import EventStreams
 from .workflows import Workflows
 
 
@@ -42,6 +44,7 @@ class Application:
     dashboard: Dashboard
     retention: Retention
     status: Status
+    streams: EventStreams  # Server-Sent Events for other programs
     _ready: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
 
     @property

@@ -11,7 +11,7 @@ the same replay index that replay, comparison and ``/state?at=k`` use.
 from __future__ import annotations
 
 import statistics
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypedDict, Unpack
@@ -124,6 +124,26 @@ class ExecutionHistory:
         if not events and self._live.get(execution_id) is None and not await self._history.get_execution(execution_id):
             raise NotFound(f'execution {execution_id!r} not found')
         return events
+
+    async def event_time(self, execution_id: str, seq: int) -> datetime | None:
+        """When the execution's event ``seq`` was recorded (None when no such event is stored)."""
+        await self._recorder.flush()
+        return await self._history.event_time(execution_id, seq)
+
+    async def events_after(
+        self,
+        after: tuple[datetime, str, int],
+        *,
+        workflow_id: str | None = None,
+        types: Collection[str] | None = None,
+        limit: int = 500,
+    ) -> list[Event]:
+        """Stored events of every execution after the position ``after`` (timestamp, execution id, seq), in that
+        order: what the event stream replays to a client that resumes."""
+        await self._recorder.flush()
+        return await self._history.events_after(
+            after, workflow_id=workflow_id, types=None if types is None else sorted(types), limit=limit
+        )
 
     async def snapshot(self, execution_id: str) -> dict[str, Any] | None:
         """The workflow definition the execution ran with, as its first event recorded it: inline, or by content

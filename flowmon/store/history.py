@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import String, delete, func, select, type_coerce
+from sqlalchemy import String, and_, delete, func, or_, select, type_coerce
 
 from flowmon.engine.core.bulk import collector_paused
 from flowmon.engine.core.events import Event, EventType
@@ -189,6 +189,67 @@ class History:
                 )
                 for seq, type_, node_id, ts, data in rows
             ]
+
+    async def event_time(self, execution_id: str, seq: int) -> datetime | None:
+        """When the execution's event ``seq`` was recorded (None when there is no such event)."""
+        query = select(_events.c.ts).where(_events.c.execution_id == execution_id, _events.c.seq == seq)
+        async with self._db.engine.connect() as conn:
+            value = (await conn.execute(query)).scalar()
+        return from_db_time(value)
+
+    async def events_after(
+        self,
+        after: tuple[datetime, str, int],
+        *,
+        workflow_id: str | None = None,
+        types: Sequence[str] | None = None,
+        limit: int = MAX_PAGE,
+    ) -> list[Event]:
+        """Events of every execution recorded after ``after`` (a position: timestamp, execution id, seq), in that
+        order, optionally only of one workflow and some event types: a page of the event stream's replay.
+
+        Only executions that had not finished by ``after``'s time can hold such events, and an index finds those.
+        """
+        ts, execution_id, seq = after
+        at = to_db_time(ts)
+        position = or_(
+            _events.c.ts > at,
+            and_(_events.c.ts == at, _events.c.execution_id > execution_id),
+            and_(_events.c.ts == at, _events.c.execution_id == execution_id, _events.c.seq > seq),
+        )
+        candidates = select(_executions.c.id).where(
+            or_(_executions.c.finished_at.is_(None), _executions.c.finished_at >= at)
+        )
+        if workflow_id is not None:
+            candidates = candidates.where(_executions.c.workflow_id == workflow_id)
+        query = (
+            select(
+                _events.c.execution_id,
+                _events.c.seq,
+                _events.c.type,
+                _events.c.node_id,
+                type_coerce(_events.c.ts, String),
+                _events.c.data,
+            )
+            .where(_events.c.execution_id.in_(candidates), position)
+            .order_by(_events.c.ts, _events.c.execution_id, _events.c.seq)
+            .limit(max(1, limit))
+        )
+        if types is not None:
+            query = query.where(_events.c.type.in_(list(types)))
+        async with self._db.engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return [
+            Event(
+                execution_id=row_execution,
+                seq=row_seq,
+                type=_EVENT_TYPES.get(type_) or EventType(type_),
+                ts=from_db_time_fast(row_ts),
+                node_id=node_id,
+                data=loads_fast(data),
+            )
+            for row_execution, row_seq, type_, node_id, row_ts, data in rows
+        ]
 
     async def load_state(self, execution_id: str) -> ExecutionState | None:
         """The execution's state folded from its stored events (None when unknown), on the event loop: for

@@ -18,7 +18,6 @@ import time
 import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -42,7 +41,7 @@ from flowmon.engine.core.state import ExecutionState
 from flowmon.engine.model import EdgeSpec, Workflow, describe_config_error
 from flowmon.engine.nodes.base import NodeConfig, NodeContext, NodeError, NodeRegistry
 from flowmon.engine.runtime.bus import EventBus
-from flowmon.engine.runtime.clock import Clock, SystemClock
+from flowmon.engine.runtime.clock import Clock, SystemClock, event_stamps
 from flowmon.engine.runtime.executor import LocalExecutor, NodeExecutor
 from flowmon.engine.runtime.secret_refs import (
     RedactingLogger,
@@ -55,7 +54,7 @@ from flowmon.engine.runtime.secret_refs import (
 
 log = logging.getLogger(__name__)
 
-_utc_now = functools.partial(datetime.now, UTC)
+_utc_now = event_stamps()  # one for the process: timestamps order the events of every execution
 
 _FINAL_NODE_STATUSES = frozenset({'succeeded', 'failed', 'skipped', 'cancelled'})
 
@@ -97,7 +96,7 @@ class _Emitter:
     def __init__(self, execution_id: str, bus: EventBus, clock: Clock) -> None:
         self.execution_id = execution_id
         self._publish = bus.publish  # bound once: emit runs for every event of every execution
-        # SystemClock.now is datetime.now(UTC) two Python calls down; called straight for every event
+        # the system clock's events take the process's strictly increasing stamps, called straight for every event
         self._now = _utc_now if type(clock) is SystemClock else clock.now
         self._seq = 0
 

@@ -1,0 +1,320 @@
+"""Following executions as they run: the event streams that other programs read (Server-Sent Events).
+
+A stream is a bounded fan-out from where events are recorded: it subscribes to the bus with a cheap callback
+that appends to a buffer of at most ``buffer`` events (the engine never waits for it), and a client that lets the
+buffer fill is cut off (:attr:`Stream.overflowed`), never slowed down to. It resumes where it left off: the
+caller gives the id of the last event it saw (``<execution>:<seq>``), and the stream replays from the store what
+was recorded after it, then continues live, skipping what the replay already gave (by ``seq``, per execution).
+
+The subscription is taken before the store is read, and reading flushes the recorder, so every event is either
+in the store when the replay reads it or in the buffer: nothing falls in between. Across executions the order is
+the events' timestamps, which the engine makes strictly increasing (:func:`~flowmon.engine.runtime.clock.
+event_stamps`), so an id names one position in the stream of the whole process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections import deque
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime
+
+from flowmon.engine.core.events import TERMINAL_EXECUTION_EVENTS, Event, EventType
+from flowmon.engine.core.state import TERMINAL_EXECUTION_STATUSES
+from flowmon.engine.runtime.bus import EventBus, Subscription
+
+from .errors import Invalid, Malformed, NotFound, Unavailable
+from .history import ExecutionHistory
+from .live import LiveView
+
+__all__ = ['EVENT_TYPES', 'Cursor', 'EventStreams', 'Stream', 'parse_cursor']
+
+EVENT_TYPES = tuple(str(event_type) for event_type in EventType)
+TERMINAL_TYPES = frozenset(str(event_type) for event_type in TERMINAL_EXECUTION_EVENTS)
+KEEPALIVE_SECONDS = 15.0  # a comment line this often keeps proxies from closing an idle stream
+CLIENT_BUFFER = 1000  # events a client may fall behind by before it is cut off (it resumes from the store)
+MAX_STREAMS = 64  # open streams at once; more get 503
+REPLAY_PAGE = 500  # events read from the store at a time while catching up
+MAX_ID_CHARS = 40  # an execution id's column width
+_CURSOR = re.compile(r'([0-9A-Za-z_-]{1,40}):(0|[1-9][0-9]{0,17})')
+
+
+@dataclass(frozen=True, slots=True)
+class Cursor:
+    """A position in a stream: the event ``seq`` of ``execution_id`` (an SSE event's ``id:``)."""
+
+    execution_id: str
+    seq: int
+
+    def __str__(self) -> str:
+        return f'{self.execution_id}:{self.seq}'
+
+
+def parse_cursor(text: str) -> Cursor:
+    """The cursor a ``Last-Event-ID`` names; raises :class:`Malformed` naming what is wrong with it."""
+    match = _CURSOR.fullmatch(text.strip())
+    if match is None:
+        shown = text if len(text) <= 60 else f'{text[:60]}...'
+        raise Malformed(f'Last-Event-ID must be <execution id>:<seq> (an id this stream sent), got {shown!r}')
+    return Cursor(match.group(1), int(match.group(2)))
+
+
+def parse_types(text: str | None) -> frozenset[str] | None:
+    """The event types of a comma-separated ``types`` filter (None: all); raises :class:`Invalid` naming an
+    unknown one."""
+    if text is None or not text.strip():
+        return None
+    wanted = frozenset(part.strip() for part in text.split(',') if part.strip())
+    unknown = sorted(wanted - set(EVENT_TYPES))
+    if unknown:
+        shown = ', '.join(repr(name[:60]) for name in unknown[:5])
+        raise Invalid(f'unknown event type(s) {shown}; types are {", ".join(EVENT_TYPES)}')
+    return wanted
+
+
+class Stream:
+    """One client's stream: events to send, ``None`` for a keep-alive; ends when the execution it follows has
+    ended, when the client falls ``buffer`` events behind (:attr:`overflowed`), or when flowmon stops."""
+
+    def __init__(
+        self,
+        owner: EventStreams,
+        *,
+        execution_id: str | None,
+        workflow_id: str | None,
+        types: frozenset[str] | None,
+        after: Cursor | None,
+        after_ts: datetime | None,
+    ) -> None:
+        self._owner = owner
+        self.execution_id = execution_id
+        self.workflow_id = workflow_id
+        self.types = types
+        self._after = after
+        self._after_ts = after_ts
+        self._buffer: deque[Event] = deque()
+        self._limit = owner.buffer
+        self._wakeup = asyncio.Event()
+        # The last seq given, of the executions the replay reached (and the cursor's): a live event at or below
+        # it was replayed or came before the cursor. An entry goes at the first live event past it (the bus
+        # delivers an execution's events in order), so the map never outgrows what the replay touched.
+        self._given: dict[str, int] = {} if after is None else {after.execution_id: after.seq}
+        # Per execution, whether it belongs to ``workflow_id`` (when filtering by workflow): learnt from its
+        # execution.queued event or looked up once; forgotten when it ends.
+        self._belongs: dict[str, bool] = {}
+        self.overflowed = False
+        self.closed = False
+        heard = None if types is None else types | {str(EventType.EXECUTION_QUEUED)} | TERMINAL_TYPES
+        self._subscription: Subscription | None = owner.bus.subscribe(self._offer, types=heard or EVENT_TYPES)
+        owner._opened(self)
+        self._items = self._iterate()
+
+    def _offer(self, event: Event) -> None:
+        """The bus callback: O(1), never waits; a full buffer cuts the client off instead."""
+        execution_id = event.execution_id
+        if self.execution_id is not None and execution_id != self.execution_id:
+            return
+        if self.workflow_id is not None:
+            if event.type is EventType.EXECUTION_QUEUED:
+                self._belongs[execution_id] = event.data.get('workflow_id') == self.workflow_id
+            if self._belongs.get(execution_id) is False:
+                if event.type in TERMINAL_EXECUTION_EVENTS:
+                    del self._belongs[execution_id]
+                return
+        if self.types is not None and event.type not in self.types:
+            if event.type in TERMINAL_EXECUTION_EVENTS:
+                self._belongs.pop(execution_id, None)
+            return  # heard only to learn or forget which workflow the execution belongs to
+        if len(self._buffer) >= self._limit:
+            self.overflowed = True
+            self.close()
+            return
+        self._buffer.append(event)
+        self._wakeup.set()
+
+    def close(self) -> None:
+        """Stop following (the client went away, fell behind, or flowmon stops); the iterator then ends."""
+        if self._subscription is not None:
+            self._subscription.unsubscribe()
+            self._subscription = None
+            self._owner._closed(self)
+        self.closed = True
+        self._wakeup.set()
+
+    def __aiter__(self) -> AsyncIterator[Event | None]:
+        """The one iteration of the stream (iterating again continues it)."""
+        return self._items
+
+    async def _iterate(self) -> AsyncIterator[Event | None]:
+        try:
+            async for event in self._replay():
+                yield event
+                if self._ends_with(event):
+                    return
+            async for item in self._live():
+                yield item
+                if item is not None and self._ends_with(item):
+                    return
+        finally:
+            self.close()
+
+    def _ends_with(self, event: Event) -> bool:
+        return self.execution_id is not None and event.type in TERMINAL_EXECUTION_EVENTS
+
+    async def _replay(self) -> AsyncIterator[Event]:
+        """What the store holds after the cursor (for one execution without a cursor: from its first event)."""
+        history = self._owner.history
+        given = self._given
+        if self.execution_id is not None:
+            after = 0 if self._after is None else self._after.seq
+            while not self.closed:
+                page = await history.events(self.execution_id, after_seq=after, limit=REPLAY_PAGE)
+                for event in page:
+                    after = given[event.execution_id] = event.seq
+                    yield event
+                if len(page) < REPLAY_PAGE:
+                    return
+            return
+        if self._after is None or self._after_ts is None:
+            return  # the stream of every execution starts now
+        position = (self._after_ts, self._after.execution_id, self._after.seq)
+        while not self.closed:
+            page = await history.events_after(
+                position, workflow_id=self.workflow_id, types=self.types, limit=REPLAY_PAGE
+            )
+            for event in page:
+                position = (event.ts, event.execution_id, event.seq)
+                given[event.execution_id] = event.seq  # (ascending per execution: the page is in stream order)
+                yield event
+            if len(page) < REPLAY_PAGE:
+                return
+
+    async def _live(self) -> AsyncIterator[Event | None]:
+        """Events as they are recorded, each once; ``None`` after ``keepalive_seconds`` without one."""
+        owner = self._owner
+        given = self._given
+        while True:
+            while self._buffer:
+                event = self._buffer.popleft()
+                execution_id = event.execution_id
+                if given:
+                    last = given.get(execution_id)
+                    if last is not None:
+                        if event.seq <= last:
+                            continue
+                        del given[execution_id]
+                if self.workflow_id is not None and not await self._belongs_to_workflow(execution_id):
+                    continue
+                if event.type in TERMINAL_EXECUTION_EVENTS:
+                    self._belongs.pop(execution_id, None)
+                yield event
+            if self.closed:
+                return
+            self._wakeup.clear()
+            try:
+                async with asyncio.timeout(owner.keepalive_seconds):
+                    await self._wakeup.wait()
+            except TimeoutError:
+                yield None
+
+    async def _belongs_to_workflow(self, execution_id: str) -> bool:
+        known = self._belongs.get(execution_id)
+        if known is None:
+            state = self._owner.live.get(execution_id)
+            workflow_id = state.workflow_id if state is not None else None
+            if workflow_id is None:
+                record = await self._owner.history.record(execution_id)
+                workflow_id = record.workflow_id if record is not None else None
+            known = self._belongs[execution_id] = workflow_id == self.workflow_id
+        return known
+
+
+class EventStreams:
+    """Opens streams: of one execution (until its final event), or of every execution (optionally one
+    workflow's, some event types). Refusals come before anything is sent, so the API can answer them."""
+
+    def __init__(
+        self,
+        *,
+        bus: EventBus,
+        history: ExecutionHistory,
+        live: LiveView,
+        keepalive_seconds: float = KEEPALIVE_SECONDS,
+        buffer: int = CLIENT_BUFFER,
+        max_streams: int = MAX_STREAMS,
+    ) -> None:
+        self.bus = bus
+        self.history = history
+        self.live = live
+        self.keepalive_seconds = keepalive_seconds
+        self.buffer = buffer
+        self.max_streams = max_streams
+        self._open: set[Stream] = set()
+
+    @property
+    def open_count(self) -> int:
+        return len(self._open)
+
+    async def execution(self, execution_id: str, *, last_event_id: str | None = None) -> Stream | None:
+        """The stream of one execution's events, from the first (or after ``last_event_id``) to its final
+        event; None when there is nothing left to send (it ended at or before that id). Raises NotFound for an
+        unknown execution, Malformed or Invalid for a Last-Event-ID that is not one of its events."""
+        after = None if last_event_id is None else parse_cursor(last_event_id)
+        if after is not None and after.execution_id != execution_id:
+            raise Invalid(f'Last-Event-ID {str(after)!r} names an event of another execution than {execution_id!r}')
+        self._check_room()
+        stream = Stream(self, execution_id=execution_id, workflow_id=None, types=None, after=after, after_ts=None)
+        try:
+            live = self.live.get(execution_id)
+            record = await self.history.record(execution_id)  # (flushes: the row says what is recorded so far)
+            if live is None and record is None:
+                raise NotFound(f'execution {execution_id!r} not found')
+            if after is not None and after.seq > 0 and await self.history.event_time(execution_id, after.seq) is None:
+                raise Invalid(f'Last-Event-ID {str(after)!r} names no recorded event of execution {execution_id!r}')
+            ended = record is not None and record.status in TERMINAL_EXECUTION_STATUSES
+            if ended and after is not None and not await self._events_after(execution_id, after.seq):
+                stream.close()  # it ended at the cursor: nothing left
+                return None
+        except BaseException:
+            stream.close()
+            raise
+        return stream
+
+    async def events(
+        self, *, workflow_id: str | None = None, types: str | None = None, last_event_id: str | None = None
+    ) -> Stream:
+        """The stream of every execution's events (of ``workflow_id``, of the comma-separated ``types``) from now,
+        or after ``last_event_id``. Raises Invalid for an unknown type, Malformed for a malformed id and Invalid
+        for an id that names no recorded event."""
+        wanted = parse_types(types)
+        after = None if last_event_id is None else parse_cursor(last_event_id)
+        self._check_room()
+        after_ts = None
+        if after is not None:
+            after_ts = await self.history.event_time(after.execution_id, after.seq)
+            if after_ts is None:
+                raise Invalid(
+                    f'Last-Event-ID {str(after)!r} names no recorded event (its execution may have been deleted); '
+                    'reconnect without it to follow from now'
+                )
+        return Stream(self, execution_id=None, workflow_id=workflow_id, types=wanted, after=after, after_ts=after_ts)
+
+    async def _events_after(self, execution_id: str, seq: int) -> bool:
+        return bool(await self.history.events(execution_id, after_seq=seq, limit=1))
+
+    def close_all(self) -> None:
+        """End every open stream (flowmon is stopping: the server waits for open responses before it stops)."""
+        for stream in list(self._open):
+            stream.close()
+
+    def _check_room(self) -> None:
+        if len(self._open) >= self.max_streams:
+            raise Unavailable(f'{self.max_streams} event streams are open already; try again later')
+
+    def _opened(self, stream: Stream) -> None:
+        self._open.add(stream)
+
+    def _closed(self, stream: Stream) -> None:
+        self._open.discard(stream)

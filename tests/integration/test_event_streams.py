@@ -1,0 +1,221 @@
+"""The event streams (Server-Sent Events) through the whole app: ``python app.py`` with every middleware (gzip,
+security headers, Host check, bearer first, sign-in guard, body cap), read over real HTTP with httpx streaming.
+
+One process serves every test of the module; each test uses workflows of its own id so that the global stream's
+filters can tell them apart.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import httpx
+import pytest
+from flowmon_process import FlowmonProcess
+
+TERMINAL = {'execution.completed', 'execution.failed', 'execution.cancelled', 'execution.interrupted'}
+
+
+def chain(workflow_id: str, *, wait: float = 0.0) -> dict[str, Any]:
+    """Three nodes; ``wait`` seconds in the middle one."""
+    return {
+        'id': workflow_id,
+        'name': workflow_id,
+        'nodes': [
+            {'id': 'first', 'type': 'transform', 'config': {'expression': 'input'}},
+            {'id': 'middle', 'type': 'delay', 'config': {'seconds': wait}},
+            {'id': 'last', 'type': 'log', 'config': {'message': 'done'}},
+        ],
+        'edges': [{'source': 'first', 'target': 'middle'}, {'source': 'middle', 'target': 'last'}],
+    }
+
+
+@pytest.fixture(scope='module')
+def flowmon(launch_shared: Callable[..., FlowmonProcess]) -> FlowmonProcess:
+    process = launch_shared(FLOWMON_LOG_LEVEL='WARNING')
+    process.wait_started()
+    return process
+
+
+def put(flowmon: FlowmonProcess, workflow: dict[str, Any]) -> None:
+    response = flowmon.api('PUT', f'/api/workflows/{workflow["id"]}', workflow)
+    assert response.status_code in (200, 201), response.text
+
+
+def start(flowmon: FlowmonProcess, workflow_id: str) -> str:
+    response = flowmon.api('POST', f'/api/workflows/{workflow_id}/executions', {'input': {'n': 1}})
+    assert response.status_code == 202, response.text
+    return str(response.json()['id'])
+
+
+def finished(flowmon: FlowmonProcess, execution_id: str) -> list[dict[str, Any]]:
+    """Wait for the execution to end; its stored events."""
+    flowmon.poll(f'/api/executions/{execution_id}', lambda body: body['status'] in {'succeeded', 'failed'})
+    response = flowmon.api('GET', f'/api/executions/{execution_id}/events')
+    assert response.status_code == 200
+    return list(response.json())
+
+
+class Messages:
+    """The SSE messages of an open response, parsed as they arrive."""
+
+    def __init__(self, response: httpx.Response) -> None:
+        self.response = response
+        self.comments: list[str] = []
+        self._lines = response.iter_lines()
+
+    def __iter__(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        """``(id, data)`` per event message, until the server ends the stream."""
+        fields: dict[str, str] = {}
+        for line in self._lines:
+            if line == '':
+                if 'data' in fields:
+                    yield fields['id'], json.loads(fields['data'])
+                fields = {}
+            elif line.startswith(':'):
+                self.comments.append(line[1:].strip())
+            else:
+                name, _, value = line.partition(':')
+                fields[name] = value.removeprefix(' ')
+
+    def take(self, count: int) -> list[tuple[str, dict[str, Any]]]:
+        taken: list[tuple[str, dict[str, Any]]] = []
+        for message in self:
+            taken.append(message)
+            if len(taken) == count:
+                break
+        return taken
+
+
+@contextmanager
+def stream(
+    flowmon: FlowmonProcess, path: str, *, last_event_id: str | None = None, **headers: str
+) -> Iterator[Messages]:
+    sent = {'Authorization': f'Bearer {flowmon.token}', **headers}
+    if last_event_id is not None:
+        sent['Last-Event-ID'] = last_event_id
+    with httpx.stream('GET', f'{flowmon.base_url}{path}', headers=sent, timeout=httpx.Timeout(20.0)) as response:
+        assert response.status_code == 200, response.read()
+        assert response.headers['content-type'].startswith('text/event-stream')
+        yield Messages(response)
+
+
+def subscribers(flowmon: FlowmonProcess) -> int:
+    return int(flowmon.api('GET', '/api/debug/clients').json()['bus_subscribers'])
+
+
+def wait_subscribers(flowmon: FlowmonProcess, expected: int, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while subscribers(flowmon) != expected:
+        assert time.monotonic() < deadline, f'bus subscribers stayed at {subscribers(flowmon)}, expected {expected}'
+        time.sleep(0.05)
+
+
+def test_an_execution_streams_every_event_in_order_and_the_stream_ends_after_the_last(flowmon: FlowmonProcess) -> None:
+    put(flowmon, chain('sse-one', wait=0.3))
+    baseline = subscribers(flowmon)
+    execution_id = start(flowmon, 'sse-one')
+    with stream(flowmon, f'/api/executions/{execution_id}/stream', **{'Accept-Encoding': 'gzip'}) as messages:
+        assert 'content-encoding' not in messages.response.headers  # not compressed: gzip would hold it back
+        assert messages.response.headers['cache-control'] == 'no-cache'
+        assert messages.response.headers['x-content-type-options'] == 'nosniff'  # the security headers are there
+        received = list(messages)  # ends by itself after the final event
+    stored = finished(flowmon, execution_id)
+    assert [message_id for message_id, _ in received] == [f'{execution_id}:{event["seq"]}' for event in stored]
+    assert [data['type'] for _, data in received] == [event['type'] for event in stored]
+    assert received[-1][1]['type'] == 'execution.completed'
+    assert received[0][1]['data']['workflow_id'] == 'sse-one'
+    assert all(data['execution_id'] == execution_id for _, data in received)
+    wait_subscribers(flowmon, baseline)
+
+
+def test_an_execution_stream_resumes_after_last_event_id_without_gaps_or_duplicates(flowmon: FlowmonProcess) -> None:
+    put(flowmon, chain('sse-resume', wait=0.5))
+    execution_id = start(flowmon, 'sse-resume')
+    with stream(flowmon, f'/api/executions/{execution_id}/stream') as messages:
+        first = messages.take(3)
+    last_id = first[-1][0]
+    with stream(flowmon, f'/api/executions/{execution_id}/stream', last_event_id=last_id) as messages:
+        rest = list(messages)
+    stored = finished(flowmon, execution_id)
+    assert [message_id for message_id, _ in first + rest] == [f'{execution_id}:{e["seq"]}' for e in stored]
+
+    at_end = f'{execution_id}:{stored[-1]["seq"]}'
+    response = httpx.get(
+        f'{flowmon.base_url}/api/executions/{execution_id}/stream',
+        headers={'Authorization': f'Bearer {flowmon.token}', 'Last-Event-ID': at_end},
+    )
+    assert response.status_code == 204  # nothing left: EventSource stops reconnecting
+
+
+def test_the_event_stream_filters_by_workflow_and_type(flowmon: FlowmonProcess) -> None:
+    put(flowmon, chain('sse-wanted'))
+    put(flowmon, chain('sse-other'))
+    path = '/api/events/stream?workflow_id=sse-wanted&types=execution.queued,node.completed,execution.completed'
+    with stream(flowmon, path) as messages:
+        other = start(flowmon, 'sse-other')
+        wanted = start(flowmon, 'sse-wanted')
+        received = messages.take(5)  # queued, three node.completed, completed
+    assert {data['execution_id'] for _, data in received} == {wanted}, other
+    types = [data['type'] for _, data in received]
+    assert types == ['execution.queued', *['node.completed'] * 3, 'execution.completed']
+    assert [data['node_id'] for _, data in received][1:4] == ['first', 'middle', 'last']
+
+
+def test_the_event_stream_resumes_after_last_event_id_across_executions(flowmon: FlowmonProcess) -> None:
+    put(flowmon, chain('sse-many', wait=0.2))
+    with stream(flowmon, '/api/events/stream?workflow_id=sse-many') as messages:
+        ids = [start(flowmon, 'sse-many') for _ in range(3)]
+        first = messages.take(7)
+    stored = {execution_id: finished(flowmon, execution_id) for execution_id in ids}
+    total = sum(len(events) for events in stored.values())
+    with stream(flowmon, '/api/events/stream?workflow_id=sse-many', last_event_id=first[-1][0]) as messages:
+        rest = messages.take(total - len(first))  # everything recorded since (all three have ended by now)
+    received = [message_id for message_id, _ in first + rest]
+    expected = {f'{execution_id}:{event["seq"]}' for execution_id, events in stored.items() for event in events}
+    assert len(received) == len(set(received)) == total  # no duplicates
+    assert set(received) == expected  # no gaps
+    for execution_id in ids:  # each execution's events in order
+        seqs = [int(message_id.split(':')[1]) for message_id in received if message_id.startswith(execution_id)]
+        assert seqs == sorted(seqs)
+
+
+def test_refusals_come_before_the_stream(flowmon: FlowmonProcess) -> None:
+    put(flowmon, chain('sse-refusals'))
+    execution_id = start(flowmon, 'sse-refusals')
+    finished(flowmon, execution_id)
+    auth = {'Authorization': f'Bearer {flowmon.token}'}
+
+    def get(path: str, **headers: str) -> httpx.Response:
+        return httpx.get(f'{flowmon.base_url}{path}', headers={**auth, **headers}, timeout=10.0)
+
+    for path in (f'/api/executions/{execution_id}/stream', '/api/events/stream'):
+        refused = httpx.get(f'{flowmon.base_url}{path}', timeout=10.0)
+        assert refused.status_code == 401
+        assert refused.headers['www-authenticate'] == 'Bearer'
+        assert get(path, **{'Last-Event-ID': 'not an id'}).status_code == 400
+    assert get('/api/executions/0000000nope/stream').status_code == 404
+    other = get(f'/api/executions/{execution_id}/stream', **{'Last-Event-ID': 'abc:1'})
+    assert other.status_code == 422 and 'another execution' in other.json()['detail']
+    beyond = get(f'/api/executions/{execution_id}/stream', **{'Last-Event-ID': f'{execution_id}:999'})
+    assert beyond.status_code == 422
+    unknown = get('/api/events/stream?types=node.completed,node.exploded')
+    assert unknown.status_code == 422 and 'node.exploded' in unknown.json()['detail']
+    gone = get('/api/events/stream', **{'Last-Event-ID': '0000000nope:3'})
+    assert gone.status_code == 422 and 'no recorded event' in gone.json()['detail']
+
+
+def test_an_open_stream_does_not_hold_up_a_stop(launch: Callable[..., FlowmonProcess]) -> None:
+    process = launch()
+    process.wait_started()
+    with stream(process, '/api/events/stream') as messages:
+        assert messages.response.status_code == 200
+        started = time.monotonic()
+        assert process.stop(signal.SIGTERM) == -signal.SIGTERM
+        assert list(messages) == []  # the server ended the stream
+    assert time.monotonic() - started < 10

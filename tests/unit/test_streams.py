@@ -1,0 +1,131 @@
+"""The event streams' use case over a real system: bounded buffers that cut a slow client off, keep-alives at an
+injected interval, resuming from the store without gaps or duplicates, and the cursor and type checks. The HTTP
+side, through the whole app, is in ``tests/integration/test_event_streams.py``."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from flowmon.application.errors import Invalid, Malformed, NotFound, Unavailable
+from flowmon.application.streams import Cursor, EventStreams, Stream, parse_cursor, parse_types
+from flowmon.bootstrap import System
+from flowmon.engine import Event, EventType
+from flowmon.engine.core.provenance import api_trigger
+from flowmon.engine.runtime.clock import event_stamps
+
+QUICK = b'{"id": "quick", "name": "Quick", "nodes": [{"id": "a", "type": "log", "config": {"message": "hi"}}]}'
+T0 = datetime(2026, 7, 1, 9, 0, tzinfo=UTC)
+
+
+def streams_of(system: System, **options: float) -> EventStreams:
+    application = system.application
+    return EventStreams(bus=system.bus, history=application.history, live=application.live, **options)  # type: ignore[arg-type]
+
+
+def progress(execution_id: str, seq: int) -> Event:
+    return Event(execution_id=execution_id, seq=seq, type=EventType.EXECUTION_PROGRESS, ts=T0, data={'done': seq})
+
+
+async def items(stream: Stream, count: int) -> list[Event | None]:
+    taken: list[Event | None] = []
+    async for item in stream:
+        taken.append(item)
+        if len(taken) == count:
+            break
+    return taken
+
+
+async def test_a_client_that_falls_behind_is_cut_off_and_never_holds_up_the_bus(system: System) -> None:
+    streams = streams_of(system, buffer=3)
+    baseline = system.bus.subscriber_count
+    stream = await streams.events()
+    assert system.bus.subscriber_count == baseline + 1
+    for seq in range(1, 6):  # the client reads nothing meanwhile: publish returns at once all the same
+        system.bus.publish(progress('x1', seq))
+    assert stream.overflowed and stream.closed
+    assert system.bus.subscriber_count == baseline and streams.open_count == 0
+    assert [event.seq for event in [item async for item in stream] if event] == [1, 2, 3]  # then it ends
+
+
+async def test_a_quiet_stream_sends_keep_alives_at_the_injected_interval(system: System) -> None:
+    streams = streams_of(system, keepalive_seconds=0.001)
+    stream = await streams.events()
+    assert await items(stream, 2) == [None, None]
+    system.bus.publish(progress('x2', 1))
+    assert [item.seq if item else None for item in await items(stream, 1)] == [1]
+    stream.close()
+
+
+async def test_an_execution_stream_replays_then_follows_and_ends_with_the_final_event(system: System) -> None:
+    application = system.application
+    await application.workflows.put('quick', QUICK)
+    execution_id = await application.executions.start('quick', trigger=api_trigger())
+    stream = await application.streams.execution(execution_id)
+    assert stream is not None
+    received = [item async for item in stream if item is not None]
+    stored = await application.history.events(execution_id)
+    assert received == stored and received[-1].type is EventType.EXECUTION_COMPLETED
+
+    resumed = await application.streams.execution(execution_id, last_event_id=f'{execution_id}:2')
+    assert resumed is not None
+    assert [item async for item in resumed if item is not None] == stored[2:]
+    assert await application.streams.execution(execution_id, last_event_id=f'{execution_id}:{len(stored)}') is None
+    assert application.streams.open_count == 0
+
+
+async def test_events_both_replayed_and_heard_live_are_given_once(system: System) -> None:
+    application = system.application
+    await application.workflows.put('quick', QUICK)
+    first = await application.executions.start('quick', trigger=api_trigger())
+    await system.engine.wait_idle()
+    stored = await application.history.events(first)
+    stream = await application.streams.events(last_event_id=f'{first}:1')  # subscribed from here on
+    second = await application.executions.start('quick', trigger=api_trigger())
+    await system.engine.wait_idle()  # the second run is in the stream's buffer and, once flushed, in the store
+    more = await application.history.events(second)
+    received = await items(stream, len(stored) - 1 + len(more))
+    assert received == [*stored[1:], *more]
+    system.bus.publish(progress('x3', 1))  # and then live again, without a repeat of the second run
+    assert await items(stream, 1) == [progress('x3', 1)]
+    stream.close()
+
+
+async def test_refusals(system: System) -> None:
+    streams = streams_of(system, max_streams=1)
+    with pytest.raises(NotFound):
+        await streams.execution('0000000nope')
+    with pytest.raises(Malformed):
+        await streams.events(last_event_id='x')
+    with pytest.raises(Invalid, match='no recorded event'):
+        await streams.events(last_event_id='abc:4')
+    with pytest.raises(Invalid, match=r"'node\.exploded'"):
+        await streams.events(types='node.completed, node.exploded')
+    held = await streams.events()
+    with pytest.raises(Unavailable):
+        await streams.events()
+    held.close()
+    (await streams.events()).close()
+    assert streams.open_count == 0
+
+
+@pytest.mark.parametrize('text', ['', 'abc', 'abc:', ':1', 'a b:1', 'abc:-1', 'abc:01', 'abc:1:2', 'x' * 41 + ':1'])
+def test_a_malformed_cursor_is_refused(text: str) -> None:
+    with pytest.raises(Malformed, match='Last-Event-ID'):
+        parse_cursor(text)
+
+
+def test_cursors_and_types_parse() -> None:
+    assert parse_cursor('19b2f3a4c5d0123456789:17') == Cursor('19b2f3a4c5d0123456789', 17)
+    assert str(Cursor('abc', 0)) == 'abc:0'
+    assert parse_types(None) is None and parse_types(' ') is None
+    assert parse_types('node.failed,execution.failed') == {'node.failed', 'execution.failed'}
+
+
+def test_event_stamps_strictly_increase_even_when_the_clock_steps_back() -> None:
+    readings = iter([T0, T0, T0 - timedelta(seconds=5), T0 + timedelta(seconds=1)])
+    stamp = event_stamps(lambda: next(readings))
+    stamps = [stamp() for _ in range(4)]
+    tick = timedelta(microseconds=1)
+    assert stamps == [T0, T0 + tick, T0 + 2 * tick, T0 + timedelta(seconds=1)]
