@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from flowmon.delivery.endpoints import Endpoint, EndpointPatch, EndpointSpec, EndpointStore
-from flowmon.delivery.service import DeliveryService
+from flowmon.delivery.endpoints import SUBSCRIBABLE_EVENT_TYPES, Endpoint, EndpointPatch, EndpointSpec, EndpointStore
+from flowmon.delivery.service import DeliveryService, Queued
 
 from .deliveries import DELIVERY_REFUSALS
 from .errors import NotFound, refusing
 
-__all__ = ['Endpoint', 'EndpointPatch', 'EndpointSpec', 'Endpoints']
+__all__ = ['SUBSCRIBABLE_EVENT_TYPES', 'Endpoint', 'EndpointPatch', 'EndpointSpec', 'Endpoints']
 
 NO_HEALTH = {'finished_24h': 0, 'success_rate_24h': None, 'mean_latency_ms': None}
 
@@ -71,6 +71,12 @@ class Endpoints:
     async def rotate_secret(self, endpoint_id: str) -> dict[str, Any]:
         """A new secret; the previous one keeps signing alongside it for 24 h."""
         return await self._store.rotate_secret(endpoint_id)
+
+    async def send_test(self, endpoint_id: str) -> Queued:
+        """Send the endpoint a test event (one attempt, signed like its subscriptions); the delivery's outcome
+        (``Deliveries.wait_settled``) says whether the receiver accepts it. Raises NotFound, or Conflict while the
+        endpoint is disabled."""
+        return await self._service.send_test(endpoint_id)
 
     async def _with_health(self, items: list[Endpoint]) -> list[dict[str, Any]]:
         health = await self.health()

@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from flowmon.delivery.endpoints import Endpoint
-from flowmon.delivery.policy import DeliveryStatus
+from flowmon.delivery.policy import TEST_EVENT_TYPE, DeliveryStatus
 from flowmon.engine.core.events import Event
 from flowmon.engine.nodes.webhook import MAX_BODY_BYTES, WebhookAuth, WebhookRejected, check_custom_headers
 from flowmon.engine.runtime.secret_refs import redact_text
@@ -56,6 +56,15 @@ def event_payload(event: Event, workflow_id: str | None) -> dict[str, Any]:
         data['node_id'] = event.node_id
     data.update({key: event.data[key] for key in EVENT_DATA_KEYS if key in event.data})
     return {'type': str(event.type), 'timestamp': event.ts.isoformat(), 'data': data}
+
+
+def test_payload(endpoint_id: str, now: datetime) -> dict[str, Any]:
+    """The body of a test event sent to an endpoint from its page: shaped like every event payload."""
+    return {
+        'type': TEST_EVENT_TYPE,
+        'timestamp': now.isoformat(),
+        'data': {'endpoint_id': endpoint_id, 'message': 'A test event from flowmon: this endpoint is reachable.'},
+    }
 
 
 class Intake:

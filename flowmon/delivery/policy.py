@@ -135,6 +135,10 @@ class Decision:
     disable_endpoint: bool = False
 
 
+TEST_EVENT_TYPE = 'webhook.test'  # a test event sent to an endpoint from its page
+ONE_ATTEMPT = RetrySchedule((0.0,), 0.0)  # the schedule of a test event: its outcome is its first attempt's
+
+
 def decide(
     schedule: RetrySchedule,
     *,

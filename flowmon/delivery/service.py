@@ -26,12 +26,12 @@ import httpx
 
 from flowmon.delivery.attempts import AttemptRunner, DeliveryConfig
 from flowmon.delivery.claims import preclaim
-from flowmon.delivery.endpoints import EndpointStore
+from flowmon.delivery.endpoints import EndpointNotFound, EndpointStore
 from flowmon.delivery.fanout import EndpointFanout
-from flowmon.delivery.intake import Intake, encode_json, event_payload
+from flowmon.delivery.intake import Intake, encode_json, event_payload, test_payload
 from flowmon.delivery.ledger import Ledger
 from flowmon.delivery.notify import Notifier, WebhookEventType
-from flowmon.delivery.policy import TERMINAL_STATUSES, DeliveryStatus, RetrySchedule
+from flowmon.delivery.policy import ONE_ATTEMPT, TERMINAL_STATUSES, TEST_EVENT_TYPE, DeliveryStatus, RetrySchedule
 from flowmon.delivery.queries import DeliveryQueries, DeliveryRecord, WebhookStats, concurrency_key
 from flowmon.delivery.sender import Sender
 from flowmon.engine.core.events import Event, utcnow
@@ -202,6 +202,23 @@ class DeliveryService:
                 )  # fmt: skip
                 rows.append(row)
         await self._commit_and_dispatch(rows)
+
+    async def send_test(self, endpoint_id: str) -> Queued:
+        """A test event to an endpoint, as its subscriptions are sent (its URL, secret, auth and headers), in one
+        attempt: the outcome says whether the receiver is reachable and accepts flowmon's signature. Refused for an
+        unknown or disabled endpoint."""
+        endpoint = self.endpoints.cached(endpoint_id)
+        if endpoint is None:
+            raise EndpointNotFound(f'webhook endpoint {endpoint_id!r} not found')
+        self._require_enabled(endpoint_id)
+        now = self._clock()
+        body = encode_json(test_payload(endpoint_id, now))
+        row = self.intake.row(
+            source='test', body=body, now=now, max_attempts=ONE_ATTEMPT.max_attempts, endpoint=endpoint,
+            event_type=TEST_EVENT_TYPE,
+        )  # fmt: skip
+        await self._commit_and_dispatch([row])
+        return Queued(id=row['id'], webhook_id=row['webhook_id'], status=row['status'], secret=None)
 
     async def _commit_and_dispatch(self, rows: list[dict[str, Any]]) -> None:
         if not rows:

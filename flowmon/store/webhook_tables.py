@@ -53,7 +53,7 @@ class WebhookDeliveryRow(SQLModel, table=True):
 
     id: str = Field(primary_key=True, max_length=40)
     webhook_id: str = Field(max_length=64)
-    source: str = Field(max_length=16)  # api | node | endpoint
+    source: str = Field(max_length=16)  # api | node | endpoint | test
     source_key: str | None = Field(default=None, max_length=200)  # idempotency key, e.g. execution:node
     endpoint_id: str | None = Field(default=None, max_length=40)
     event_type: str | None = Field(default=None, max_length=64)

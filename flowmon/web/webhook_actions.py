@@ -7,7 +7,9 @@ callers can refresh what they show.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -17,6 +19,8 @@ from flowmon.application import Application
 from flowmon.application.deliveries import DeliveryRecord, Endpoint
 
 from .actions import act, guarded
+
+TEST_WAIT_SECONDS = 45.0  # one attempt takes at most FLOWMON_WEBHOOK_TIMEOUT (30 s at the most)
 
 
 def plural(count: int, noun: str, nouns: str | None = None) -> str:
@@ -79,6 +83,44 @@ async def rotate_secret(application: Application, endpoint_id: str) -> dict[str,
     rotate = application.endpoints.rotate_secret
     done = 'Secret rotated: the old one keeps signing alongside the new one for 24 h.'
     return await act(application, 'rotate the secret', lambda: rotate(endpoint_id), done)
+
+
+@dataclass(frozen=True, slots=True)
+class TestOutcome:
+    """What a test event came to: a sentence, its delivery, and whether the receiver accepted it (None: not yet)."""
+
+    text: str
+    delivery_id: str | None = None
+    ok: bool | None = None
+
+
+async def send_test_event(application: Application, endpoint_id: str) -> TestOutcome | None:
+    """Send the endpoint a test event and wait (at most ``TEST_WAIT_SECONDS``) for its one attempt's outcome."""
+    queued = await guarded(application, 'send a test event', lambda: application.endpoints.send_test(endpoint_id))
+    if queued is None:
+        return None
+    try:
+        async with asyncio.timeout(TEST_WAIT_SECONDS):
+            receipt = await application.deliveries.wait_settled(queued.id)
+    except TimeoutError:
+        outcome = TestOutcome('Test event still being sent: its delivery shows the outcome.', queued.id)
+        ui.notify(outcome.text, type='info')
+        return outcome
+    answer = f'HTTP {receipt.status_code}' if receipt.status_code is not None else (receipt.error or receipt.status)
+    if receipt.status == 'succeeded':
+        outcome = TestOutcome(f'Test event delivered: {answer}.', queued.id, True)
+    else:
+        outcome = TestOutcome(f'Test event {receipt.status}: {answer}.', queued.id, False)
+    ui.notify(outcome.text, type='positive' if outcome.ok else 'negative', multi_line=True)
+    return outcome
+
+
+async def delete_endpoint(application: Application, endpoint_id: str) -> bool:
+    async def deleted() -> bool:
+        await application.endpoints.delete(endpoint_id)
+        return True
+
+    return bool(await act(application, 'delete the endpoint', deleted, 'Endpoint deleted.', 'info'))
 
 
 async def matching_count(

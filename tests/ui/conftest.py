@@ -14,15 +14,16 @@ import logging
 import re
 import shutil
 import tempfile
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from nicegui import app
 from nicegui.storage import Storage
 from nicegui.testing.user import User
 from nicegui.testing.user_simulation import user_simulation
-from uisim import BROKEN, MAIN_FILE, QUICK, SLOW, TOKEN, wait_until_started
+from uisim import BROKEN, MAIN_FILE, QUICK, SLOW, TOKEN, wait_until_started, webhook_receiver
 
 
 @pytest.fixture(scope='session', autouse=True)
@@ -65,3 +66,28 @@ async def user(
     errors = [record for record in caplog.get_records('call') if record.levelno >= logging.ERROR]
     if errors:
         pytest.fail(f'unexpected ERROR logs: {[record.getMessage() for record in errors]}', pytrace=False)
+
+
+@pytest.fixture
+def loopback_webhooks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Loopback receivers allowed; three quick attempts, 0.3 s apart, no jitter (use before ``user`` starts the app:
+    ``pytestmark = pytest.mark.usefixtures('loopback_webhooks')``)."""
+    monkeypatch.setenv('FLOWMON_OUTBOUND_ALLOW', '127.0.0.1')
+    monkeypatch.setenv('FLOWMON_WEBHOOK_RETRY_SCHEDULE', '0,0.3,0.3')
+    monkeypatch.setenv('FLOWMON_WEBHOOK_JITTER', '0')
+
+
+@pytest.fixture
+def receivers() -> Iterator[Callable[..., Any]]:
+    """``receivers(replies)`` starts a loopback webhook receiver (``tests/integration/webhook_receiver.py``); all
+    are stopped after the test."""
+    started: list[Any] = []
+
+    def make(replies: Any = ()) -> Any:
+        receiver = webhook_receiver().Receiver(replies).start()
+        started.append(receiver)
+        return receiver
+
+    yield make
+    for receiver in started:
+        receiver.stop()

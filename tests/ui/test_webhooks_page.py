@@ -7,7 +7,6 @@ receiver that fails the first attempt sees the delivery succeed on the second wi
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -17,30 +16,8 @@ from uisim import api, sign_in, start, text_of, wait_for_path, wait_until_ended,
 
 from flowmon.web.widgets.text_block import TextBlock
 
-receiver_module = webhook_receiver()
-Receiver, Reply = receiver_module.Receiver, receiver_module.Reply
-
-
-@pytest.fixture(autouse=True)
-def webhook_settings(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Loopback receivers allowed; three quick attempts (runs before the ``user`` fixture starts the app)."""
-    monkeypatch.setenv('FLOWMON_OUTBOUND_ALLOW', '127.0.0.1')
-    monkeypatch.setenv('FLOWMON_WEBHOOK_RETRY_SCHEDULE', '0,0.3,0.3')
-    monkeypatch.setenv('FLOWMON_WEBHOOK_JITTER', '0')
-
-
-@pytest.fixture
-def receivers() -> Iterator[Callable[..., Any]]:
-    started: list[Any] = []
-
-    def make(replies: Any = ()) -> Any:
-        receiver = Receiver(replies).start()
-        started.append(receiver)
-        return receiver
-
-    yield make
-    for receiver in started:
-        receiver.stop()
+Reply = webhook_receiver().Reply
+pytestmark = pytest.mark.usefixtures('loopback_webhooks')
 
 
 async def queue(user: User, url: str) -> str:

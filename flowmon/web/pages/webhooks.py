@@ -1,4 +1,5 @@
-"""``/webhooks``: outbound deliveries (live), bulk redeliver, and the endpoints with their health and secrets.
+"""``/webhooks``: outbound deliveries (live), bulk redeliver, and the endpoints: created and edited here, with their
+health, secrets and a test event.
 
 The filters and the page live in the URL (``?status=&endpoint=&page=``; ``status=outstanding`` means pending,
 retrying or sending), so dashboard cards link straight to a filtered list. The page pulls: a timer compares
@@ -103,12 +104,15 @@ async def create(application: Application, status: str = '', endpoint: str = '',
             )  # fmt: skip
             pager_box = ui.element('div').classes('w-full')
         with ui.card().classes('fm-panel w-full').props('flat bordered'):
-            with ui.column().classes('gap-0'):
-                ui.label('Endpoints').classes('fm-panel-title')
-                ui.label('Subscribers to flowmon events; 24 h success rate and mean attempt latency.').classes(
-                    'text-xs text-grey-7'
-                )
+            with ui.row().classes('w-full items-center justify-between no-wrap'):
+                with ui.column().classes('gap-0'):
+                    ui.label('Endpoints').classes('fm-panel-title')
+                    ui.label('Subscribers to flowmon events; 24 h success rate and mean attempt latency.').classes(
+                        'text-xs text-grey-7'
+                    )
+                create_button = ui.button('New endpoint', icon='add').props('outline no-caps').mark('endpoint-create')
             endpoint_list = EndpointList(application, on_bulk_redeliver=lambda eid: bulk.open(eid))
+            create_button.on_click(endpoint_list.create)
 
     shown_total: int | None = None
     seen = (-1, -1)

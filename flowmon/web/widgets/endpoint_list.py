@@ -1,4 +1,5 @@
-"""Webhook endpoints: health (24 h success rate, latency), enable/disable, secret reveal and rotate, bulk redeliver.
+"""Webhook endpoints: create and edit, health (24 h success rate, latency), enable/disable, secret reveal and rotate,
+a test event with its outcome, bulk redeliver, delete.
 
 An endpoint that flowmon disabled itself (deliveries kept ending exhausted, or it answered 410 Gone) shows the
 reason and a one-click Re-enable. The secret stays hidden until asked for; a revealed secret is kept on this page
@@ -20,6 +21,7 @@ from flowmon.web import webhook_format as wfmt
 
 from .confirm_dialog import confirm
 from .empty_state import empty_state
+from .endpoint_dialog import EndpointDialog
 
 USER_DISABLED = 'disabled by a user'
 HIDDEN_SECRET = 'whsec_' + '•' * 24
@@ -34,8 +36,15 @@ class EndpointList:
         self._revealed: dict[str, dict[str, Any]] = {}
         self._shown: Any = None
         self._health: Mapping[str, Mapping[str, Any]] = {}
+        self._tests: dict[str, actions.TestOutcome] = {}  # the last test event of each endpoint, on this page
         self.element = ui.column().classes('w-full gap-0').mark('endpoint-list')
         self._dialogs = ui.element('div')  # questions outlive redraws of the list
+        with self._dialogs:
+            self._editor = EndpointDialog(application, on_saved=lambda _: self._redraw())
+
+    def create(self) -> None:
+        """Open the dialog for a new endpoint."""
+        self._editor.open()
 
     def show(self, endpoints: Sequence[Endpoint], health: Mapping[str, Mapping[str, Any]]) -> None:
         key = (tuple(endpoints), tuple(sorted((k, tuple(sorted(v.items()))) for k, v in health.items())))
@@ -46,8 +55,12 @@ class EndpointList:
         self.element.clear()
         with self.element:
             if not endpoints:
-                hint = 'Create one with POST /api/webhooks/endpoints: it receives every event it subscribes to, signed.'
+                hint = 'An endpoint receives every event it subscribes to, signed with its own secret.'
                 empty_state('endpoints-empty', 'cable', 'No endpoints yet', hint)
+                with ui.row().classes('w-full justify-center pb-6'):
+                    ui.button('Create endpoint', icon='add', on_click=self.create).props(
+                        'unelevated no-caps color=primary'
+                    ).mark('endpoints-empty-create')
                 return
             for endpoint in endpoints:
                 self._row(endpoint, health.get(endpoint.id, {}))
@@ -97,6 +110,7 @@ class EndpointList:
                         'Re-enable', icon='power_settings_new', on_click=lambda eid=endpoint.id: self._enable(eid)
                     ).props('unelevated dense no-caps color=positive').mark(f'endpoint-reenable-{endpoint.id}')
             self._secret_row(endpoint)
+            self._test_row(endpoint)
 
     def _secret_row(self, endpoint: Endpoint) -> None:
         revealed = self._revealed.get(endpoint.id)
@@ -123,6 +137,9 @@ class EndpointList:
             ui.link('Deliveries', f'/webhooks?endpoint={endpoint.id}').classes('fm-link text-sm').mark(
                 f'endpoint-deliveries-{endpoint.id}'
             )
+            ui.button('Edit', icon='edit', on_click=lambda e=endpoint: self._editor.open(e)).props(
+                'flat dense no-caps size=sm'
+            ).mark(f'endpoint-edit-{endpoint.id}')
             ui.button('Rotate secret', icon='autorenew', on_click=lambda eid=endpoint.id: self._rotate(eid)).props(
                 'flat dense no-caps size=sm'
             ).mark(f'endpoint-rotate-{endpoint.id}')
@@ -130,7 +147,50 @@ class EndpointList:
                 'flat dense no-caps size=sm'
             ).mark(f'endpoint-redeliver-{endpoint.id}')
 
+    def _test_row(self, endpoint: Endpoint) -> None:
+        outcome = self._tests.get(endpoint.id)
+        with ui.row().classes('w-full items-center gap-2 no-wrap'):
+            ui.button('Send test event', icon='send', on_click=lambda eid=endpoint.id: self._send_test(eid)).props(
+                'flat dense no-caps size=sm' + ('' if endpoint.enabled else ' disable')
+            ).mark(f'endpoint-test-{endpoint.id}')
+            if outcome is not None:
+                color = 'text-grey-7' if outcome.ok is None else 'text-positive' if outcome.ok else 'text-negative'
+                result = ui.label(outcome.text).classes(f'text-sm fm-ellipsis {color}')
+                result.mark(f'endpoint-test-result-{endpoint.id}')
+                if outcome.delivery_id:
+                    ui.link('Delivery', f'/webhooks/deliveries/{outcome.delivery_id}').classes('fm-link text-sm').mark(
+                        f'endpoint-test-delivery-{endpoint.id}'
+                    )
+            ui.space()
+            ui.button('Delete', icon='delete', on_click=lambda eid=endpoint.id: self._delete(eid)).props(
+                'flat dense no-caps size=sm color=negative'
+            ).mark(f'endpoint-delete-{endpoint.id}')
+
     # --- actions --------------------------------------------------------------------------------------
+
+    async def _send_test(self, endpoint_id: str) -> None:
+        self._tests[endpoint_id] = actions.TestOutcome('Sending a test event…')
+        self._redraw()
+        outcome = await actions.send_test_event(self._application, endpoint_id)
+        if outcome is None:
+            self._tests.pop(endpoint_id, None)
+        else:
+            self._tests[endpoint_id] = outcome
+        self._redraw()
+
+    async def _delete(self, endpoint_id: str) -> None:
+        endpoint = self._application.endpoints.cached(endpoint_id)
+        name = wfmt.endpoint_name(endpoint) if endpoint else endpoint_id
+        question = f'{name} stops receiving events. Its deliveries stay in the ledger; its secret is gone for good.'
+        if not await confirm(
+            'Delete the endpoint?', question, ok_label='Delete', ok_color='negative', marker='confirm-delete-endpoint',
+            host=self._dialogs,
+        ):  # fmt: skip
+            return
+        if await actions.delete_endpoint(self._application, endpoint_id):
+            self._tests.pop(endpoint_id, None)
+            self._revealed.pop(endpoint_id, None)
+            self._redraw()
 
     async def _toggle(self, endpoint_id: str, enabled: bool, switch: Any) -> None:
         current = self._application.endpoints.cached(endpoint_id)

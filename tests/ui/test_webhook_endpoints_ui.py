@@ -1,0 +1,162 @@
+"""Webhook endpoints managed on ``/webhooks`` in NiceGUI's user simulation of the real app: create from the empty
+state, validation shown at the fields, edit with write-only credentials, a test event with its outcome, delete.
+Deliveries go to a real loopback receiver (127.0.0.1 allow-listed)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+import pytest
+from nicegui.testing.user import User
+from standardwebhooks.webhooks import Webhook
+from uisim import api, sign_in, text_of, webhook_receiver
+
+Reply = webhook_receiver().Reply
+pytestmark = pytest.mark.usefixtures('loopback_webhooks')
+
+
+def element(user: User, marker: str) -> Any:
+    found = user.find(marker=marker).elements
+    assert len(found) == 1, f'{len(found)} elements marked {marker!r}'
+    return next(iter(found))
+
+
+async def endpoints(user: User) -> list[dict[str, Any]]:
+    return list((await api(user, 'GET', '/api/webhooks/endpoints')).json())
+
+
+async def wait_text(user: User, marker: str, expected: str, retries: int = 100) -> str:
+    for _ in range(retries):
+        with contextlib.suppress(AssertionError):  # (not drawn yet)
+            if expected in text_of(user, marker):
+                return text_of(user, marker)
+        await asyncio.sleep(0.1)
+    raise AssertionError(f'{marker} does not show {expected!r}')
+
+
+def fill(user: User, **fields: Any) -> None:
+    """Set the dialog's fields (``url``, ``description``, ``event_types``, ``auth_type``, ``auth_token``, ...)."""
+    for name, value in fields.items():
+        element(user, f'endpoint-{name.replace("_", "-")}').set_value(value)
+
+
+async def test_the_empty_state_creates_an_endpoint_whose_secret_shows_only_on_reveal(
+    user: User, receivers: Any
+) -> None:
+    receiver = receivers()
+    await sign_in(user, '/webhooks')
+    await user.should_see('No endpoints yet')
+    user.find(marker='endpoints-empty-create').click()
+    await user.should_see(marker='endpoint-dialog')
+    fill(user, url=receiver.url, description='Ops alerts', event_types=['execution.failed', 'node.failed'])
+    fill(user, auth_type='bearer', auth_token='receiver-token-1')
+    user.find(marker='endpoint-save').click()
+    await user.should_see('Endpoint created')
+
+    (created,) = await endpoints(user)
+    assert created['url'] == receiver.url and created['description'] == 'Ops alerts'
+    assert created['event_types'] == ['execution.failed', 'node.failed']
+    assert created['auth'] == {'type': 'bearer'}
+    endpoint_id = created['id']
+    await user.should_see(marker=f'endpoint-{endpoint_id}', retries=50)
+    secret = (await api(user, 'GET', f'/api/webhooks/endpoints/{endpoint_id}/secret')).json()['secret']
+    await user.should_not_see(secret)
+    user.find(marker=f'endpoint-reveal-{endpoint_id}').click()
+    assert await wait_text(user, f'endpoint-secret-{endpoint_id}', secret) == secret
+
+
+async def test_invalid_settings_are_shown_at_their_fields_and_nothing_is_created(user: User) -> None:
+    await sign_in(user, '/webhooks')
+    user.find(marker='endpoint-create').click()
+    fill(user, url='', event_types=[])
+    user.find(marker='endpoint-save').click()
+    await user.should_see('The endpoint was not saved')
+    assert element(user, 'endpoint-url').error
+    assert element(user, 'endpoint-event-types').error
+    assert 'event_types' in text_of(user, 'endpoint-problems')
+
+    fill(user, url='http://10.1.2.3/hook', event_types=['execution.failed'], auth_type='api_key', auth_value='')
+    user.find(marker='endpoint-save').click()
+    await user.should_see('api_key auth needs "value"')
+    assert element(user, 'endpoint-auth-value').error
+
+    fill(user, auth_type='none')
+    user.find(marker='endpoint-save').click()
+    await user.should_see('10.1.2.3 is refused')  # the outbound guard: a private address
+    assert '10.1.2.3 is refused' in element(user, 'endpoint-url').error
+    assert await endpoints(user) == []
+
+
+async def create(user: User, url: str, **extra: Any) -> dict[str, Any]:
+    body = {'url': url, 'event_types': ['execution.failed'], **extra}
+    response = await api(user, 'POST', '/api/webhooks/endpoints', body)
+    assert response.status_code == 201, response.text
+    return dict(response.json())
+
+
+async def test_edit_changes_the_settings_and_keeps_credentials_left_empty(user: User, receivers: Any) -> None:
+    old, new = receivers(), receivers()
+    created = await create(user, old.url, description='Before', auth={'type': 'bearer', 'token': 'kept-token'})
+    endpoint_id = created['id']
+    await sign_in(user, '/webhooks')
+    await user.should_see(marker=f'endpoint-{endpoint_id}')
+    user.find(marker=f'endpoint-edit-{endpoint_id}').click()
+    await user.should_see(marker='endpoint-dialog')
+    assert element(user, 'endpoint-url').value == old.url
+    assert element(user, 'endpoint-auth-type').value == 'bearer'
+    assert element(user, 'endpoint-auth-token').value == ''  # credentials are write-only
+    await user.should_see('leave the fields empty to keep them')
+    fill(user, url=new.url, description='After', event_types=['execution.completed', 'execution.failed'])
+    user.find(marker='endpoint-save').click()
+    await user.should_see('Endpoint saved')
+
+    listed = (await api(user, 'GET', f'/api/webhooks/endpoints/{endpoint_id}')).json()
+    assert (listed['url'], listed['description']) == (new.url, 'After')
+    assert listed['event_types'] == ['execution.completed', 'execution.failed']
+    assert listed['auth'] == {'type': 'bearer'}
+    user.find(marker=f'endpoint-test-{endpoint_id}').click()  # the kept token still goes out
+    (hit,) = await new.await_hits(1)
+    assert hit.headers['authorization'] == 'Bearer kept-token'
+    assert old.hits == []
+
+
+async def test_a_test_event_shows_its_outcome_and_is_signed_with_the_endpoint_secret(
+    user: User, receivers: Any
+) -> None:
+    accepting, refusing = receivers(), receivers(lambda _: Reply(500, body=b'broken'))
+    good = (await create(user, accepting.url))['id']
+    bad = (await create(user, refusing.url))['id']
+    await sign_in(user, '/webhooks')
+    await user.should_see(marker=f'endpoint-{good}')
+
+    user.find(marker=f'endpoint-test-{good}').click()
+    assert 'HTTP 200' in await wait_text(user, f'endpoint-test-result-{good}', 'Test event delivered')
+    (hit,) = accepting.hits
+    secret = (await api(user, 'GET', f'/api/webhooks/endpoints/{good}/secret')).json()['secret']
+    payload = Webhook(secret).verify(hit.body, hit.headers)  # raises unless the signature is the endpoint's
+    assert payload['type'] == 'webhook.test' and payload['data']['endpoint_id'] == good
+    assert element(user, f'endpoint-test-delivery-{good}').props['href'].startswith('/webhooks/deliveries/dlv_')
+
+    user.find(marker=f'endpoint-test-{bad}').click()
+    assert 'HTTP 500' in await wait_text(user, f'endpoint-test-result-{bad}', 'Test event exhausted')
+    href = element(user, f'endpoint-test-delivery-{bad}').props['href']
+    delivery = (await api(user, 'GET', f'/api/webhooks/deliveries/{href.rsplit("/", 1)[1]}')).json()
+    assert (delivery['status'], len(delivery['attempts'])) == ('exhausted', 1)  # a test event is one attempt, no retry
+    assert len(refusing.hits) == 1
+
+
+async def test_a_disabled_endpoint_refuses_a_test_event_and_delete_asks_first(user: User, receivers: Any) -> None:
+    receiver = receivers()
+    endpoint_id = (await create(user, receiver.url, enabled=False))['id']
+    await sign_in(user, '/webhooks')
+    await user.should_see(marker=f'endpoint-{endpoint_id}')
+    assert element(user, f'endpoint-test-{endpoint_id}').props.get('disable') is True
+
+    user.find(marker=f'endpoint-delete-{endpoint_id}').click()
+    await user.should_see(marker='confirm-delete-endpoint')
+    user.find(marker='confirm-delete-endpoint-ok').click()
+    await user.should_see('Endpoint deleted')
+    await user.should_see('No endpoints yet', retries=50)
+    assert await endpoints(user) == []
