@@ -73,9 +73,9 @@ async def test_invalid_settings_are_shown_at_their_fields_and_nothing_is_created
     fill(user, url='', event_types=[])
     user.find(marker='endpoint-save').click()
     await user.should_see('The endpoint was not saved')
-    assert element(user, 'endpoint-url').error
-    assert element(user, 'endpoint-event-types').error
-    assert 'event_types' in text_of(user, 'endpoint-problems')
+    assert element(user, 'endpoint-url').error == 'enter the URL the events are sent to'
+    assert element(user, 'endpoint-event-types').error == 'choose at least one event type'
+    assert 'event_types: choose at least one event type' in text_of(user, 'endpoint-problems')
 
     fill(user, url='http://10.1.2.3/hook', event_types=['execution.failed'], auth_type='api_key', auth_value='')
     user.find(marker='endpoint-save').click()

@@ -27,6 +27,9 @@ AUTH_TYPES = {NO_AUTH: 'No auth (signature only)', 'bearer': 'Bearer token', 'ba
 CREDENTIALS = {'bearer': ('token',), 'basic': ('username', 'password'), 'api_key': ('header', 'value')}
 LABELS = {'token': 'Token', 'username': 'User name', 'password': 'Password', 'header': 'Header', 'value': 'Key'}
 MAX_ERRORS = 5
+# Plainer words for what is simply missing (the models' own messages otherwise)
+MISSING = {('url', 'string_too_short'): 'enter the URL the events are sent to',
+           ('event_types', 'too_short'): 'choose at least one event type'}  # fmt: skip
 
 
 class EndpointDialog:
@@ -173,7 +176,8 @@ class EndpointDialog:
         lines = []
         for error in exc.errors()[:MAX_ERRORS]:
             location = [str(part) for part in error.get('loc', ())]
-            message = str(error.get('msg', 'invalid')).removeprefix('Value error, ')
+            message = MISSING.get((location[0] if location else '', str(error.get('type'))))
+            message = message or str(error.get('msg', 'invalid')).removeprefix('Value error, ')
             field = self._field_for(location, message)
             if field is not None:
                 field.error = message

@@ -170,8 +170,9 @@ class EndpointList:
 
     async def _send_test(self, endpoint_id: str) -> None:
         self._tests[endpoint_id] = actions.TestOutcome('Sending a test event…')
-        self._redraw()
-        outcome = await actions.send_test_event(self._application, endpoint_id)
+        self._redraw()  # (deletes the button that was clicked: what follows runs in the dialogs' slot, which stays)
+        with self._dialogs:
+            outcome = await actions.send_test_event(self._application, endpoint_id)
         if outcome is None:
             self._tests.pop(endpoint_id, None)
         else:
@@ -187,7 +188,9 @@ class EndpointList:
             host=self._dialogs,
         ):  # fmt: skip
             return
-        if await actions.delete_endpoint(self._application, endpoint_id):
+        with self._dialogs:  # the list may be redrawn meanwhile, the row's button with it
+            deleted = await actions.delete_endpoint(self._application, endpoint_id)
+        if deleted:
             self._tests.pop(endpoint_id, None)
             self._revealed.pop(endpoint_id, None)
             self._redraw()
@@ -224,7 +227,8 @@ class EndpointList:
             'Rotate the signing secret?', question, ok_label='Rotate', marker='confirm-rotate', host=self._dialogs
         ):
             return
-        secret = await actions.rotate_secret(self._application, endpoint_id)
+        with self._dialogs:  # the list may be redrawn meanwhile, the row's button with it
+            secret = await actions.rotate_secret(self._application, endpoint_id)
         if secret is not None:
             self._revealed[endpoint_id] = secret
             self._redraw()

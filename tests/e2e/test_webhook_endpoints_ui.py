@@ -1,0 +1,53 @@
+"""Webhook endpoints created on ``/webhooks`` in a real Chromium: the dialog's field errors are visible, an endpoint
+made with it appears in the list, and its test event's outcome shows in its row."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+from helpers import Receiver, wait_for
+from playwright.sync_api import Page, expect
+
+Api = Callable[..., httpx.Response]
+
+
+def test_create_an_endpoint_in_the_dialog_and_send_it_a_test_event(
+    page: Page, server: Any, call_api: Api, shots: Path
+) -> None:
+    wait_for(lambda: call_api('GET', '/api/workflows').status_code == 200, 'flowmon to finish starting')
+    receiver = Receiver().start()
+    try:
+        page.goto(f'/webhooks?token={server.token}')
+        page.wait_for_function('() => window.socket && window.socket.connected')
+        page.get_by_role('button', name='New endpoint').click()
+        dialog = page.locator('.q-dialog')
+        expect(dialog.get_by_text('New endpoint')).to_be_visible()
+        dialog.get_by_role('button', name='Create').click()
+        expect(dialog.locator('.q-field--error').first).to_be_visible()  # the URL field says what is wrong
+        expect(dialog.get_by_text('enter the URL the events are sent to').first).to_be_visible()
+        expect(page.locator('.q-notification').get_by_text('The endpoint was not saved')).to_be_visible()
+        page.screenshot(path=str(shots / 'webhook-endpoint-dialog-errors.png'))
+
+        dialog.get_by_label('URL').fill(receiver.url)
+        dialog.get_by_label('Name (optional)').fill('E2E dialog endpoint')
+        dialog.get_by_role('button', name='Create').click()
+        expect(page.get_by_text('Endpoint created')).to_be_visible()
+        created = wait_for(
+            lambda: [e for e in call_api('GET', '/api/webhooks/endpoints').json() if e['url'] == receiver.url],
+            'the endpoint made in the dialog',
+        )[0]
+        row = page.locator(f'[data-endpoint-id="{created["id"]}"]')
+        expect(row).to_contain_text('E2E dialog endpoint')
+        expect(row).to_contain_text('execution.failed')
+        try:
+            row.get_by_role('button', name='Send test event').click()
+            expect(row.get_by_text('Test event delivered: HTTP 200.')).to_be_visible(timeout=15_000)
+            assert len(receiver.hits) == 1 and b'webhook.test' in receiver.hits[0].body
+            page.screenshot(path=str(shots / 'webhook-endpoint-tested.png'), full_page=True)
+        finally:
+            call_api('DELETE', f'/api/webhooks/endpoints/{created["id"]}')
+    finally:
+        receiver.stop()
