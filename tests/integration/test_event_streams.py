@@ -134,6 +134,22 @@ def test_an_execution_streams_every_event_in_order_and_the_stream_ends_after_the
     wait_subscribers(flowmon, baseline)
 
 
+def test_events_arrive_while_the_execution_runs_and_the_stream_ends_when_it_is_cancelled(
+    flowmon: FlowmonProcess,
+) -> None:
+    put(flowmon, chain('sse-live', wait=60))
+    execution_id = start(flowmon, 'sse-live')
+    with stream(flowmon, f'/api/executions/{execution_id}/stream', **{'Accept-Encoding': 'gzip'}) as messages:
+        for _, data in messages:  # up to the delay node's start, which arrives while it waits: nothing held back
+            if (data['type'], data['node_id']) == ('node.started', 'middle'):
+                break
+        assert messages.comments == ['flowmon event stream']
+        assert flowmon.api('GET', f'/api/executions/{execution_id}').json()['status'] == 'running'
+        assert flowmon.api('POST', f'/api/executions/{execution_id}/cancel').status_code == 202
+        rest = [data['type'] for _, data in messages]
+    assert rest[-1] == 'execution.cancelled'
+
+
 def test_an_execution_stream_resumes_after_last_event_id_without_gaps_or_duplicates(flowmon: FlowmonProcess) -> None:
     put(flowmon, chain('sse-resume', wait=0.5))
     execution_id = start(flowmon, 'sse-resume')
