@@ -43,9 +43,10 @@ def load_registry(services: NodeServices | None = None, *, found: Iterable[Entry
     for entry_point in entry_points(group=ENTRY_POINT_GROUP) if found is None else found:
         first = chosen.get(entry_point.name)
         if first is not None:
+            one, other = sorted((origin(first), origin(entry_point)))
             raise PluginError(
-                f'node type {entry_point.name!r} is offered by two packages: {origin(first)} and '
-                f'{origin(entry_point)}; uninstall one of them (neither replaces the other)'
+                f'node type {entry_point.name!r} is offered by two packages: {one} and {other}; '
+                'uninstall one of them (neither replaces the other)'
             )
         chosen[entry_point.name] = entry_point
     registry = NodeRegistry()

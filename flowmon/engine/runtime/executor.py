@@ -70,6 +70,15 @@ class WorkerPool(Protocol):
     async def run(self, task: WorkerTask, started: Callable[[str], None]) -> tuple[str, Any]: ...
 
 
+class WorkerLost(NodeError):
+    """The worker running the attempt died, or the connection to the cluster was lost while it ran. ``worker``
+    names the worker when it is known (its announcement may not have arrived before it died)."""
+
+    def __init__(self, message: str, worker: str | None = None) -> None:
+        super().__init__(message)
+        self.worker = worker
+
+
 class WorkerError(Exception):
     """A node's work failed on a worker with an unexpected exception: its message and traceback, as text (the
     exception itself may not unpickle where flowmon runs)."""
@@ -122,4 +131,4 @@ def _plain(output: Any, budget: PayloadBudget) -> Any:
     return output
 
 
-__all__ = ['LocalExecutor', 'NodeExecutor', 'WorkerError', 'WorkerPool', 'WorkerTask', 'run_task']
+__all__ = ['LocalExecutor', 'NodeExecutor', 'WorkerError', 'WorkerLost', 'WorkerPool', 'WorkerTask', 'run_task']

@@ -42,7 +42,14 @@ from flowmon.engine.model import EdgeSpec, Workflow, describe_config_error
 from flowmon.engine.nodes.base import NodeConfig, NodeContext, NodeError, NodeRegistry, NodeType
 from flowmon.engine.runtime.bus import EventBus
 from flowmon.engine.runtime.clock import Clock, SystemClock
-from flowmon.engine.runtime.executor import LocalExecutor, NodeExecutor, WorkerError, WorkerPool, WorkerTask
+from flowmon.engine.runtime.executor import (
+    LocalExecutor,
+    NodeExecutor,
+    WorkerError,
+    WorkerLost,
+    WorkerPool,
+    WorkerTask,
+)
 from flowmon.engine.runtime.secret_refs import (
     RedactingLogger,
     SecretMissing,
@@ -634,6 +641,8 @@ class _ExecutionRun:
                 error = f'timed out after {timeout:g}s'
             except NodeError as exc:
                 error = str(exc)
+                if isinstance(exc, WorkerLost):
+                    worker = exc.worker  # the attempt ran there, though its announcement may never have come
             except WorkerError as exc:  # an unexpected exception on a worker: its text and traceback
                 error, trace = exc.error, exc.traceback
             except Exception as exc:
@@ -663,7 +672,7 @@ class _ExecutionRun:
                         )
                     return ('succeeded', output)
             if start is not None:
-                start.ensure(None)  # an attempt that ended before a worker took it started all the same
+                start.ensure(worker)  # an attempt that ended before a worker took it (or said so) started all the same
             if hidden:
                 error = redact_text(error, hidden)
                 trace = None if trace is None else redact_text(trace, hidden)

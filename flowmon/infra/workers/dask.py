@@ -37,7 +37,7 @@ from distributed import Client, get_worker
 from distributed.scheduler import KilledWorker
 
 from flowmon.engine.nodes.base import NodeError
-from flowmon.engine.runtime.executor import WorkerTask, run_task
+from flowmon.engine.runtime.executor import WorkerLost, WorkerTask, run_task
 
 log = logging.getLogger(__name__)
 
@@ -115,16 +115,16 @@ class DaskWorkers:
                 self._later(future.cancel(reason='flowmon: the node attempt was cancelled or timed out'))
                 raise
             except KilledWorker as exc:
-                raise NodeError(
-                    f'the Dask worker {_last_worker(exc)} died while running the node (a retry runs on another worker)'
-                ) from None
+                worker = _last_worker(exc)
+                message = f'the Dask worker {worker or "(unknown)"} died while running the node'
+                raise WorkerLost(f'{message} (a retry runs on another worker)', worker) from None
             except FuturesCancelledError as exc:  # FutureCancelledError: not by us (we stop awaiting first)
                 reason = getattr(exc, 'reason', 'unknown')
                 if reason == 'scheduler-connection-lost':
-                    raise NodeError(f'lost the connection to the Dask scheduler at {self.address}') from None
+                    raise WorkerLost(f'lost the connection to the Dask scheduler at {self.address}') from None
                 raise NodeError(f'the Dask scheduler at {self.address} cancelled the task ({reason})') from None
             except OSError as exc:  # the comm closed under us
-                raise NodeError(f'lost the connection to the Dask scheduler at {self.address}: {exc}') from None
+                raise WorkerLost(f'lost the connection to the Dask scheduler at {self.address}: {exc}') from None
         finally:
             self._announce.pop(task.key, None)
 
@@ -186,10 +186,10 @@ async def _bounded(awaitable: Any, seconds: float) -> None:
         await asyncio.wait_for(awaitable, seconds)
 
 
-def _last_worker(exc: KilledWorker) -> str:
+def _last_worker(exc: KilledWorker) -> str | None:
     with contextlib.suppress(Exception):
         return str(exc.last_worker.address)
-    return '(unknown)'
+    return None
 
 
 __all__ = ['STARTED_TOPIC', 'DaskWorkers', 'run_on_dask']

@@ -37,7 +37,7 @@ from multiprocessing.process import BaseProcess
 from typing import Any
 
 from flowmon.engine.nodes.base import NodeError
-from flowmon.engine.runtime.executor import WorkerError, WorkerTask, run_task
+from flowmon.engine.runtime.executor import WorkerError, WorkerLost, WorkerTask, run_task
 
 log = logging.getLogger(__name__)
 
@@ -208,8 +208,8 @@ class LocalProcessPool:
                 self._slots.remove(slot)
             if not job.future.done():  # not cancelled by us: the process died by itself (or was killed)
                 job.future.set_exception(
-                    NodeError(f'the local worker process {slot.name} died while running the node ({value}); '
-                              'another process took its place')
+                    WorkerLost(f'the local worker process {slot.name} died while running the node ({value}); '
+                               'another process took its place', slot.name)
                 )  # fmt: skip
             self._fill()
             self._dispatch()
