@@ -160,7 +160,8 @@ class _Server:
 
 
 @contextmanager
-def _server() -> Iterator[_Server]:
+def _server(*, pin: bool = True, **overrides: str) -> Iterator[_Server]:
+    """``python app.py`` on a fresh data dir, on core 0 (``pin``), with ``overrides`` added to its environment."""
     with tempfile.TemporaryDirectory(prefix='flowmon-bench-ui-') as tmp:
         (Path(tmp) / 'data').mkdir()
         (Path(tmp) / 'workflows').mkdir()
@@ -175,11 +176,12 @@ def _server() -> Iterator[_Server]:
             FLOWMON_WORKFLOWS_DIR=f'{tmp}/workflows',
             FLOWMON_TOKEN=TOKEN,
             PYTHONUNBUFFERED='1',
+            **overrides,
         )
         with (Path(tmp) / 'server.log').open('wb') as log:
-            pin = ['taskset', '-c', '0'] if (os.cpu_count() or 1) >= 2 and shutil.which('taskset') else []
+            on_core = ['taskset', '-c', '0'] if pin and (os.cpu_count() or 1) >= 2 and shutil.which('taskset') else []
             process = subprocess.Popen(
-                [*pin, sys.executable, 'app.py'],
+                [*on_core, sys.executable, 'app.py'],
                 cwd=REPO_ROOT,
                 env=env,
                 stdin=subprocess.DEVNULL,
