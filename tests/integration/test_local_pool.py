@@ -113,3 +113,15 @@ async def test_a_killed_process_fails_the_attempt_and_the_retry_runs_on_another(
         'another process took its place'
     )
     await until(lambda: len(pool_of(h).workers) == 2, 30, 'a replacement process')
+
+
+async def test_a_process_killed_while_idle_fails_nothing_and_is_replaced(h: Harness) -> None:
+    pool = pool_of(h)
+    victim = int(pool.workers[0].removeprefix('local:'))  # the process the next node is handed first
+    kill(victim)
+    await until(lambda: not alive(victim), 10, f'process {victim} to die')
+    execution_id = h.submit([python('a', 'pid')], {'n': 1})
+    state = await h.finished(execution_id)
+    assert state.status == 'succeeded' and state.nodes['a'].attempts == 1
+    assert state.nodes['a'].worker == f'local:{state.nodes["a"].output["pid"]}' != f'local:{victim}'
+    await until(lambda: len(pool.workers) == 2, 30, 'a replacement process')

@@ -139,8 +139,7 @@ class LocalProcessPool:
             if slot.job is None and not slot.retiring:
                 job = self._pending.popleft()
                 slot.job = job
-                slot.inbox.put(job)
-                job.started(slot.name)
+                slot.inbox.put(job)  # announced once the process has it (_announce)
 
     def _abandon(self, job: _Job) -> None:
         """The attempt was cancelled (cancel, timeout): forget it if it waits, kill its process if it runs."""
@@ -188,9 +187,7 @@ class LocalProcessPool:
         self._slots.append(slot)
         loop = self._loop
         assert loop is not None
-        threading.Thread(
-            target=_serve, args=(slot, loop, self._finished), name=f'flowmon {slot.name}', daemon=True
-        ).start()
+        threading.Thread(target=_serve, args=(slot, loop, self), name=f'flowmon {slot.name}', daemon=True).start()
         self._dispatch()
 
     def _start_process(self) -> tuple[BaseProcess, Connection]:
@@ -200,9 +197,22 @@ class LocalProcessPool:
         theirs.close()  # the child holds its end: when it dies, our end reads EOF
         return process, ours
 
+    def _announce(self, slot: _Slot, job: _Job) -> None:
+        """On the loop: ``slot``'s process has received ``job`` and computes it."""
+        if not job.future.done():
+            job.started(slot.name)
+
     def _finished(self, slot: _Slot, job: _Job, reply: tuple[str, Any]) -> None:
         """On the loop: a process answered (or died) for ``job``."""
         kind, value = reply
+        if kind == 'gone':  # it died while idle: the job never reached it, and goes to another process first
+            if slot in self._slots:
+                self._slots.remove(slot)
+            if not job.future.done():
+                self._pending.appendleft(job)
+            self._fill()
+            self._dispatch()
+            return
         if kind == 'died':
             if slot in self._slots:
                 self._slots.remove(slot)
@@ -223,30 +233,34 @@ class LocalProcessPool:
         self._dispatch()
 
 
-def _serve(
-    slot: _Slot, loop: asyncio.AbstractEventLoop, finished: Callable[[_Slot, _Job, tuple[str, Any]], None]
-) -> None:
-    """A slot's thread: send each job, wait for the answer (pickling and the wait stay off the event loop)."""
+def _serve(slot: _Slot, loop: asyncio.AbstractEventLoop, pool: LocalProcessPool) -> None:
+    """A slot's thread: send each job, wait for the answer (pickling and the wait stay off the event loop), and
+    report both to the loop, in that order."""
+
+    def report(callback: Callable[..., None], *args: Any) -> None:
+        with contextlib.suppress(RuntimeError):  # the loop is closed: flowmon has stopped
+            loop.call_soon_threadsafe(callback, *args)
+
     while True:
         job = slot.inbox.get()
         if job is None:
             return
         try:
             slot.conn.send(job.task)
-        except (OSError, EOFError):
-            reply: tuple[str, Any] = ('died', _exit_status(slot.process))
+        except (OSError, EOFError):  # the process died while it had nothing to do
+            reply: tuple[str, Any] = ('gone', None)
         except Exception as exc:  # the task does not pickle: nothing was sent, the process is fine
             reply = ('error', WorkerError(f'the node could not be sent to a worker: {type(exc).__name__}: {exc}'))
         else:
+            report(pool._announce, slot, job)
             try:
                 reply = slot.conn.recv()
             except (OSError, EOFError):
                 reply = ('died', _exit_status(slot.process))
             except Exception as exc:  # an answer that does not unpickle here
                 reply = ('error', WorkerError(f'the worker answer could not be read: {type(exc).__name__}: {exc}'))
-        with contextlib.suppress(RuntimeError):  # the loop is closed: flowmon has stopped
-            loop.call_soon_threadsafe(finished, slot, job, reply)
-        if reply[0] == 'died':
+        report(pool._finished, slot, job, reply)
+        if reply[0] in ('died', 'gone'):
             with contextlib.suppress(OSError):
                 slot.conn.close()
             return
