@@ -143,9 +143,7 @@ class _WorkerStart:
     def ensure(self, worker: str | None) -> None:
         if not self.emitted:
             self.emitted = True
-            self.run_._emit_started(
-                self.node_id, self.attempt, self.node_input, self.input_json, on_worker=True, worker=worker
-            )
+            self.run_._emit_worker_started(self.node_id, self.attempt, self.node_input, self.input_json, worker)
 
     async def run(
         self, workers: WorkerPool, node_type: NodeType, config: NodeConfig, ctx: NodeContext
@@ -615,8 +613,16 @@ class _ExecutionRun:
             if bus.under_pressure():
                 await bus.wait_ready()
             start = None if workers is None else _WorkerStart(self, node_id, attempt, node_input, input_json)
-            if start is None:
-                self._emit_started(node_id, attempt, node_input, input_json)
+            if start is None:  # (a worker node's is raised when a worker takes the task: _WorkerStart)
+                if attempt == 1:
+                    self.emit(
+                        EventType.NODE_STARTED,
+                        node_id,
+                        {'attempt': 1, 'input': node_input},
+                        f'{{"attempt":1,"input":{input_json}}}',
+                    )
+                else:
+                    self.emit(EventType.NODE_STARTED, node_id, {'attempt': attempt}, f'{{"attempt":{attempt}}}')
             ctx = NodeContext(
                 execution_id=self.request.id, node_id=node_id, attempt=attempt, http=engine.http, budget=engine.budget
             )
@@ -689,23 +695,17 @@ class _ExecutionRun:
             self.emit(EventType.NODE_FAILED, node_id, {'attempt': attempt, 'error': error, 'traceback': trace})
             return ('failed', error)
 
-    def _emit_started(
-        self,
-        node_id: str,
-        attempt: int,
-        node_input: dict[str, Any],
-        input_json: str,
-        *,
-        on_worker: bool = False,
-        worker: str | None = None,
+    def _emit_worker_started(
+        self, node_id: str, attempt: int, node_input: dict[str, Any], input_json: str, worker: str | None
     ) -> None:
-        """``node.started``: the first attempt's carries the input; a worker node's names the worker (or null)."""
-        data: dict[str, Any] = {'attempt': attempt, 'input': node_input} if attempt == 1 else {'attempt': attempt}
-        text = f'{{"attempt":1,"input":{input_json}' if attempt == 1 else f'{{"attempt":{attempt}'
-        if on_worker:
-            data['worker'] = worker
-            text += ',"worker":' + ('null' if worker is None else json_string(worker))
-        self.emit(EventType.NODE_STARTED, node_id, data, text + '}')
+        """A worker node's ``node.started``: names the worker (or null); the first attempt's carries the input."""
+        where = 'null' if worker is None else json_string(worker)
+        if attempt == 1:
+            data: dict[str, Any] = {'attempt': 1, 'input': node_input, 'worker': worker}
+            text = f'{{"attempt":1,"input":{input_json},"worker":{where}}}'
+        else:
+            data, text = {'attempt': attempt, 'worker': worker}, f'{{"attempt":{attempt},"worker":{where}}}'
+        self.emit(EventType.NODE_STARTED, node_id, data, text)
 
     async def _with_secrets(self, node_id: str, names: frozenset[str]) -> tuple[NodeConfig, tuple[str, ...]]:
         """The node's config built with the current values of the secrets it names, and those values."""
