@@ -8,7 +8,9 @@ with ``BrokenProcessPool``. Here each process is a slot with its own pipe and a 
   runaway function stops using the CPU, and nothing else is disturbed;
 - a process that dies (killed by the OOM killer or by hand) fails only the attempt it was running, with an error
   saying so (the node's retry policy applies), and is replaced;
-- the worker that took a task is known the moment it takes it: ``local:<pid>``.
+- the worker that took a task is known the moment it takes it: ``local:<pid>``;
+- the processes run at a lower priority (nice +10), so on a machine whose cores they keep busy flowmon's own
+  process still gets the CPU it needs to serve pages and the API.
 
 Processes come from a ``forkserver`` (NiceGUI's threads make ``fork`` unsafe; ``spawn`` would import everything
 again for every process): the server imports this module (and with it the engine) once, and each process forks
@@ -41,6 +43,7 @@ from flowmon.engine.runtime.executor import WorkerError, WorkerLost, WorkerTask,
 
 log = logging.getLogger(__name__)
 
+WORKER_NICENESS = 10  # added to the pool processes' nice value: flowmon's process comes first on a busy CPU
 JOIN_SECONDS = 5.0  # how long stop() and a replacement wait for a killed process to be reaped
 
 
@@ -290,6 +293,8 @@ def _reap(processes: list[BaseProcess]) -> None:
 def _child_main(conn: Connection) -> None:
     """A worker process: run each task it is sent, answer ``('ok', output)`` or ``('error', exception)``."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole process group: flowmon stops us itself
+    with contextlib.suppress(OSError):  # node work yields the CPU to flowmon's own process (pages, API, events)
+        os.nice(WORKER_NICENESS)
     name = f'local:{os.getpid()}'
     while True:
         try:
