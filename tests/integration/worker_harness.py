@@ -17,7 +17,7 @@ from flowmon.engine.nodes import NodeServices, load_registry
 from flowmon.engine.runtime.executor import WorkerPool
 
 ALLOWED = ('flowmon_demo_nodes', 'worker_functions')
-__all__ = ['ALLOWED', 'Harness', 'alive', 'kill', 'marker_pid', 'python', 'seconds_between', 'until']
+__all__ = ['ALLOWED', 'Harness', 'alive', 'kill', 'marker_pid', 'python', 'until']
 
 
 class Harness:
@@ -74,7 +74,3 @@ def alive(pid: int) -> bool:
 
 def kill(pid: int) -> None:
     os.kill(pid, signal.SIGKILL)
-
-
-def seconds_between(first: Event, then: Event) -> float:
-    return (then.ts - first.ts).total_seconds()
