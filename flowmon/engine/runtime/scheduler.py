@@ -558,7 +558,12 @@ class _ExecutionRun:
             else:
                 self.emit(EventType.NODE_STARTED, node_id, {'attempt': attempt}, f'{{"attempt":{attempt}}}')
             ctx = NodeContext(
-                execution_id=self.request.id, node_id=node_id, attempt=attempt, http=engine.http, budget=engine.budget
+                execution_id=self.request.id,
+                node_id=node_id,
+                attempt=attempt,
+                http=engine.http,
+                budget=engine.budget,
+                clock=engine.clock,
             )
             hidden: tuple[str, ...] = ()  # resolved secret values: never in an event
             trace: str | None = None
