@@ -11,10 +11,12 @@ import shutil
 import socket
 import subprocess
 import tempfile
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from webhook_receiver import Receiver
 
 from flowmon.bootstrap import System
 from flowmon.settings import Settings, load_settings
@@ -56,6 +58,27 @@ async def system(settings: Settings, token: str) -> AsyncIterator[System]:
         yield system
     finally:
         await system.stop()
+
+
+@pytest.fixture
+def receivers() -> Iterator[Callable[..., Receiver]]:
+    """``receivers(replies)`` starts a loopback webhook receiver (see :class:`Receiver`); all stop after the test."""
+    started: list[Receiver] = []
+
+    def make(replies: Any = ()) -> Receiver:
+        receiver = Receiver(replies).start()
+        started.append(receiver)
+        return receiver
+
+    yield make
+    for receiver in started:
+        receiver.stop()
+
+
+@pytest.fixture
+def receiver(receivers: Callable[..., Receiver]) -> Receiver:
+    """One loopback webhook receiver that answers 200 to everything."""
+    return receivers()
 
 
 @pytest.fixture(scope='session')

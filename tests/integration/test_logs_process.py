@@ -4,7 +4,7 @@ execution or a delivery say which, and neither the access token nor a named secr
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -20,17 +20,8 @@ TERMINAL = {'succeeded', 'failed', 'cancelled', 'interrupted'}
 
 
 @pytest.fixture
-def failing_receiver() -> Iterator[Receiver]:
-    receiver = Receiver(lambda index: Reply(500, body=b'{"error": "down"}')).start()
-    yield receiver
-    receiver.stop()
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    receiver = Receiver().start()
-    yield receiver
-    receiver.stop()
+def failing_receiver(receivers: Callable[..., Receiver]) -> Receiver:
+    return receivers(lambda index: Reply(500, body=b'{"error": "down"}'))
 
 
 def ok(response: httpx.Response, *codes: int) -> Any:

@@ -5,7 +5,7 @@ unless ``FLOWMON_METRICS_PUBLIC=1``."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -29,13 +29,6 @@ WORKFLOWS = [
     },
     {'id': 'doomed', 'name': 'Doomed', 'nodes': [{'id': 'boom', 'type': 'fail', 'config': {'message': 'no'}}]},
 ]
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    receiver = Receiver().start()
-    yield receiver
-    receiver.stop()
 
 
 def scrape(flowmon: FlowmonProcess, *, token: str | None = None) -> tuple[httpx.Response, Samples]:

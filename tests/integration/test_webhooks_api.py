@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,20 +17,6 @@ QUICK_WORKFLOW = {
     'name': 'Quick',
     'nodes': [{'id': 'say', 'type': 'log', 'config': {'message': 'hi'}}],
 }
-
-
-@pytest.fixture
-def receivers() -> Iterator[Callable[..., Receiver]]:
-    started: list[Receiver] = []
-
-    def make(replies: Any = ()) -> Receiver:
-        receiver = Receiver(replies).start()
-        started.append(receiver)
-        return receiver
-
-    yield make
-    for receiver in started:
-        receiver.stop()
 
 
 async def test_queue_inspect_and_list_a_delivery(tmp_path: Path, receivers: Callable[..., Receiver]) -> None:

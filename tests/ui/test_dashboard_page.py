@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from nicegui.testing.user import User
-from uisim import api, current_path, sign_in, start, text_of, wait_for_path, wait_until_ended
+from uisim import api, current_path, sign_in, start, text_of, wait_for_path, wait_for_text, wait_until_ended
 
 METRIC_KEYS = (
     'active',
@@ -17,15 +15,6 @@ METRIC_KEYS = (
     'p95_duration',
     'throughput',
 )
-
-
-async def wait_for_text(user: User, marker: str, expected: str, retries: int = 50) -> None:
-    await user.should_see(marker=marker)
-    for _ in range(retries):
-        if text_of(user, marker) == expected:
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError(f'{marker} shows {text_of(user, marker)!r}, expected {expected!r}')
 
 
 async def test_fresh_dashboard_shows_every_card_and_intentional_empty_states(user: User) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import gc
 from collections import Counter
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -21,8 +20,10 @@ from uisim import (
     text_of,
     wait_for_log_line,
     wait_for_path,
+    wait_for_text,
     wait_until_ended,
 )
+from waiting import until
 
 from flowmon.engine.runtime.projector import Projector
 from flowmon.web.widgets.dag_chart import DagChart
@@ -52,33 +53,11 @@ async def add_flaky(user: User) -> None:
     assert response.status_code in (200, 201), response.text
 
 
-async def wait_for_text(user: User, marker: str, expected: str, timeout: float = 10.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        try:
-            text: str | None = text_of(user, marker)
-        except AssertionError:  # not on the page (yet)
-            text = None
-        if text == expected:
-            return
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f'{marker} shows {text!r}, expected {expected!r}')
-        await asyncio.sleep(0.05)
-
-
 def row_detail(user: User, node_id: str) -> str:
     """The detail line (attempts, duration) of the node's row in the node list."""
     node_list = next(iter(user.find(marker='node-list').elements))
     assert isinstance(node_list, NodeList)
     return node_list.row_of(node_id)['detail']
-
-
-async def until(condition: Callable[[], object], timeout: float = 5.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not condition():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError('condition not met in time')
-        await asyncio.sleep(0.02)
 
 
 def click_node(user: User, node_id: str) -> None:
@@ -145,18 +124,19 @@ async def test_cancel_asks_first_and_then_cancels(user: User) -> None:
     await user.should_see(marker='keep-running')
     keep_running = next(iter(user.find(marker='keep-running').elements))
     confirm = next(element for element in keep_running.ancestors() if isinstance(element, ui.dialog))
-    await until(lambda: confirm.value)
+    await until(lambda: confirm.value, 'the confirmation dialog to open')
     await user.should_see('Cancel this execution?')
     user.find(marker='keep-running').click()
-    await until(lambda: not confirm.value)
-    await asyncio.sleep(0.3)
-    assert text_of(user, 'execution-status') == 'running'  # declining the dialog changed nothing
+    await until(lambda: not confirm.value, 'the confirmation dialog to close')
+    # declining the dialog changed nothing (the engine still runs it: a cancel would have ended it at once)
+    assert (await api(user, 'GET', f'/api/executions/{execution_id}')).json()['status'] == 'running'
+    assert text_of(user, 'execution-status') == 'running'
 
     user.find(marker='cancel-execution').click()
-    await until(lambda: confirm.value)
+    await until(lambda: confirm.value, 'the confirmation dialog to open again')
     user.find(marker='confirm-cancel').click()
     await wait_for_text(user, 'execution-status', 'cancelled')
-    await until(lambda: node_status(user, 'wait') == 'cancelled')
+    await until(lambda: node_status(user, 'wait') == 'cancelled', 'the node to show cancelled')
     await user.should_see(marker='rerun-execution')
 
 
@@ -252,18 +232,28 @@ async def test_the_event_log_filters_by_node(user: User) -> None:
     assert isinstance(node_filter, ui.select)
     assert list(node_filter.options) == ['']  # the node choices are offered only while the menu is open
     user.find(marker='event-node-filter').trigger('popupShow')
-    await until(lambda: 'ship' in node_filter.options and 'charge' in node_filter.options)
+    await until(
+        lambda: 'ship' in node_filter.options and 'charge' in node_filter.options,
+        'the node choices',
+        seen=lambda: node_filter.options,
+    )
     assert any('gateway timeout' in line for line in log_lines(user))
     node_filter.set_value('ship')
     user.find(marker='event-node-filter').trigger('popupHide')
-    await until(lambda: list(node_filter.options) == ['', 'ship'])
-    await until(lambda: all(' ship ' in f'{line} ' for line in log_lines(user)))
+    await until(
+        lambda: list(node_filter.options) == ['', 'ship'], 'only the chosen node', seen=lambda: node_filter.options
+    )
+    await until(
+        lambda: all(' ship ' in f'{line} ' for line in log_lines(user)),
+        'only lines of ship',
+        seen=lambda: log_lines(user),
+    )
     lines = log_lines(user)
     assert lines, 'the log shows nothing for node ship'
     assert any('node.completed' in line for line in lines)
     assert not any('gateway timeout' in line for line in lines)
     node_filter.set_value('')
-    await until(lambda: any('gateway timeout' in line for line in log_lines(user)))
+    await until(lambda: any('gateway timeout' in line for line in log_lines(user)), 'every node again in the log')
 
 
 STAGGERED: dict[str, Any] = {
@@ -294,7 +284,7 @@ async def test_a_closed_page_leaves_no_reference_cycles(user: User) -> None:
     assert client is not None
     elements = len(client.elements)
     client.delete()
-    await asyncio.sleep(0.05)  # the release runs right after the deletion
+    await asyncio.sleep(0)  # one turn of the loop: the deletion schedules the release with call_soon
     gc.set_debug(gc.DEBUG_SAVEALL)
     try:
         gc.collect()
