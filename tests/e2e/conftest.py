@@ -13,7 +13,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +20,9 @@ from typing import Any
 
 import httpx
 import pytest
+from helpers import api
 from playwright.sync_api import Browser, Page, sync_playwright
+from waiting import wait_until
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TOKEN = 'e2e-token-0123456789'
@@ -71,22 +72,14 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _wait_healthy(server: Server, timeout: float = STARTUP_TIMEOUT_S) -> None:
-    deadline = time.monotonic() + timeout
-    last_error = ''
-    while time.monotonic() < deadline:
+def _wait_healthy(server: Server) -> None:
+    def healthy() -> bool:
         code = server.process.poll()
         if code is not None:
             pytest.fail(f'flowmon exited with code {code} during startup; log tail:\n{server.log_tail()}')
-        try:
-            response = httpx.get(f'{server.url}/api/health', timeout=2.0)
-            if response.status_code == 200:
-                return
-            last_error = f'HTTP {response.status_code}'
-        except httpx.HTTPError as exc:
-            last_error = repr(exc)
-        time.sleep(0.2)
-    pytest.fail(f'flowmon not healthy after {timeout:.0f}s ({last_error}); log tail:\n{server.log_tail()}')
+        return httpx.get(f'{server.url}/api/health', timeout=2.0).status_code == 200
+
+    wait_until(healthy, 'flowmon to answer /api/health', timeout=STARTUP_TIMEOUT_S, ignoring=(httpx.HTTPError,))
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
@@ -171,17 +164,6 @@ def shots() -> Path:
     directory = REPO_ROOT / 'test-output' / 'screenshots'
     directory.mkdir(parents=True, exist_ok=True)
     return directory
-
-
-def api(server: Server, method: str, path: str, json: Any = None) -> httpx.Response:
-    """Call the flowmon HTTP API of ``server`` with its bearer token."""
-    return httpx.request(
-        method,
-        f'{server.url}{path}',
-        json=json,
-        headers={'Authorization': f'Bearer {server.token}'},
-        timeout=15.0,
-    )
 
 
 @pytest.fixture
