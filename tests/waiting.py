@@ -34,6 +34,24 @@ def _safely(seen: Callable[[], object]) -> object:
         return exc
 
 
+class _Polls:
+    """The bookkeeping both forms share: what was seen last, and whether time is up."""
+
+    def __init__(self, what: str, timeout: float, seen: Callable[[], object] | None, now: Callable[[], float]) -> None:
+        self.what, self.timeout, self.seen, self.now = what, timeout, seen, now
+        self.deadline = now() + timeout
+        self.last: object = None
+
+    def done(self, value: object) -> bool:
+        """Note ``value`` (a result, or the exception that meant "not yet"); whether it ends the wait."""
+        self.last = value
+        return bool(value) and not isinstance(value, BaseException)
+
+    def give_up_if_late(self) -> None:
+        if self.now() > self.deadline:
+            raise AssertionError(_described(self.what, self.timeout, self.last, self.seen))
+
+
 def wait_until(
     condition: Callable[[], T],
     what: str,
@@ -45,18 +63,15 @@ def wait_until(
 ) -> T:
     """Call ``condition`` until it returns something truthy; return that. ``ignoring``: exceptions that mean "not
     yet" (a server still starting refuses connections)."""
-    deadline = time.monotonic() + timeout
+    polls = _Polls(what, timeout, seen, time.monotonic)
     while True:
-        last: object
         try:
-            last = value = condition()
+            value: Any = condition()
         except ignoring as exc:
-            last = exc
-        else:
-            if value:
-                return value
-        if time.monotonic() > deadline:
-            raise AssertionError(_described(what, timeout, last, seen))
+            value = exc
+        if polls.done(value):
+            return value
+        polls.give_up_if_late()
         time.sleep(interval)
 
 
@@ -71,20 +86,15 @@ async def until(
 ) -> T:
     """The awaited form of :func:`wait_until`: ``condition`` may be a coroutine function. Time is the event loop's
     (virtual under looptime, so a test on a virtual clock waits no wall-clock time)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
+    polls = _Polls(what, timeout, seen, asyncio.get_running_loop().time)
     while True:
-        last: object
         try:
-            result: Any = condition()
-            if inspect.isawaitable(result):
-                result = await result
-            last = result
+            value: Any = condition()
+            if inspect.isawaitable(value):
+                value = await value
         except ignoring as exc:
-            last = exc
-        else:
-            if result:
-                return result
-        if loop.time() > deadline:
-            raise AssertionError(_described(what, timeout, last, seen))
+            value = exc
+        if polls.done(value):
+            return value
+        polls.give_up_if_late()
         await asyncio.sleep(interval)

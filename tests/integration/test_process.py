@@ -12,30 +12,10 @@ from typing import Any
 
 import httpx
 from flowmon_process import FlowmonProcess
+from sample_workflows import QUICK_CHAIN as QUICK
+from sample_workflows import SLOW_CHAIN as SLOW
 
 Launch = Callable[..., FlowmonProcess]
-
-QUICK = {
-    'id': 'quick',
-    'name': 'Quick chain',
-    'nodes': [
-        {'id': 'prepare', 'type': 'transform', 'config': {'expression': '{n: input.n}'}},
-        {'id': 'work', 'type': 'delay', 'config': {'seconds': 0.05}},
-        {'id': 'report', 'type': 'log', 'config': {'message': 'done', 'expression': 'input.n'}},
-    ],
-    'edges': [{'source': 'prepare', 'target': 'work'}, {'source': 'work', 'target': 'report'}],
-}
-
-SLOW = {
-    'id': 'slow',
-    'name': 'Slow',
-    'nodes': [
-        {'id': 'first', 'type': 'log', 'config': {'message': 'quick'}},
-        {'id': 'wait', 'type': 'delay', 'config': {'seconds': 30}},
-        {'id': 'after', 'type': 'log', 'config': {'message': 'late'}},
-    ],
-    'edges': [{'source': 'first', 'target': 'wait'}, {'source': 'wait', 'target': 'after'}],
-}
 
 TERMINAL = {'succeeded', 'failed', 'cancelled', 'interrupted'}
 LONG_TOKEN = 'process-test-token-0123'

@@ -10,7 +10,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from sample_workflows import chain, delay, fail, log, transform
 from sqlalchemy import func, select
+from waiting import until
 
 from flowmon.engine import Engine, Event, EventBus, EventType, ExecutionState, Workflow, default_registry, fold
 from flowmon.engine import parse_workflow as _parse
@@ -53,42 +55,15 @@ def fan_out(width: int, workflow_id: str = 'fan') -> Workflow:
 
 
 # prepare -> flaky (fails once, then succeeds) -> finish; every kind of payload on the way.
-FLAKY = {
-    'id': 'flaky',
-    'name': 'Flaky chain',
-    'nodes': [
-        {'id': 'prepare', 'type': 'transform', 'config': {'expression': "{order: input.order, note: 'héllo ✓'}"}},
-        {
-            'id': 'flaky',
-            'type': 'fail',
-            'config': {'message': 'gateway timeout', 'times': 1},
-            'retry': {'max_attempts': 3, 'backoff_seconds': 0},
-        },
-        {'id': 'finish', 'type': 'delay', 'config': {'seconds': 0.01}},
-    ],
-    'edges': [{'source': 'prepare', 'target': 'flaky'}, {'source': 'flaky', 'target': 'finish'}],
-}
-
-BROKEN = {
-    'id': 'broken',
-    'name': 'Always fails',
-    'nodes': [
-        {'id': 'load', 'type': 'delay', 'config': {'seconds': 0}},
-        {'id': 'parse', 'type': 'fail', 'config': {'message': "bad column 'x'"}},
-        {'id': 'after', 'type': 'log', 'config': {'message': 'never'}},
-    ],
-    'edges': [{'source': 'load', 'target': 'parse'}, {'source': 'parse', 'target': 'after'}],
-}
-
-SLOW = {
-    'id': 'slow',
-    'name': 'Slow',
-    'nodes': [
-        {'id': 'wait', 'type': 'delay', 'config': {'seconds': 30}},
-        {'id': 'after', 'type': 'log', 'config': {'message': 'late'}},
-    ],
-    'edges': [{'source': 'wait', 'target': 'after'}],
-}
+FLAKY = chain(
+    'flaky',
+    'Flaky chain',
+    transform('prepare', "{order: input.order, note: 'héllo ✓'}"),
+    fail('flaky', 'gateway timeout', times=1, retry={'max_attempts': 3, 'backoff_seconds': 0}),
+    delay('finish', 0.01),
+)
+BROKEN = chain('broken', 'Always fails', delay('load', 0), fail('parse', "bad column 'x'"), log('after', 'never'))
+SLOW = chain('slow', 'Slow', delay('wait', 30), log('after', 'late'))
 
 
 @dataclass
@@ -159,6 +134,15 @@ async def count_events(db: Database, execution_id: str | None = None) -> int:
         return int((await conn.execute(query)).scalar_one())
 
 
+def all_stored(rig: Rig, execution_id: str, count: int) -> Callable[[], Awaitable[bool]]:
+    """A condition for :func:`until`: ``count`` events of the execution stored and nothing left to write."""
+
+    async def stored() -> bool:
+        return not rig.recorder.backlog and await count_events(rig.db, execution_id) >= count
+
+    return stored
+
+
 async def execution_row(db: Database, execution_id: str) -> Any:
     async with db.engine.connect() as conn:
         return (await conn.execute(select(EXECUTIONS).where(EXECUTIONS.c.id == execution_id))).first()
@@ -203,10 +187,7 @@ async def test_events_reach_the_database_without_an_explicit_flush(rig: Rig) -> 
     await rig.engine.wait_idle()
     expected = len(rig.by_execution(execution_id))
 
-    deadline = asyncio.get_running_loop().time() + 2.0
-    while await count_events(rig.db, execution_id) < expected:
-        assert asyncio.get_running_loop().time() < deadline, 'the recorder did not flush on its own within 2 s'
-        await asyncio.sleep(0.02)
+    await until(all_stored(rig, execution_id, expected), f'{expected} events stored without a flush')
     assert rig.recorder.backlog == 0
     assert (await execution_row(rig.db, execution_id)).status == 'succeeded'
 
@@ -216,11 +197,13 @@ async def test_a_batch_limit_flushes_early_and_in_bounded_batches(make_rig: Make
     execution_id = rig.engine.submit(fan_out(40))
     await rig.engine.wait_idle()
     total = len(rig.by_execution(execution_id))
-    deadline = asyncio.get_running_loop().time() + 2.0
     # With a 60 s interval only a full batch can have woken the flush loop; what is left is under a batch.
-    while rig.recorder.backlog >= 50 or await count_events(rig.db, execution_id) + rig.recorder.backlog < total:
-        assert asyncio.get_running_loop().time() < deadline, 'a full batch did not wake the flush loop'
-        await asyncio.sleep(0.02)
+
+    async def under_a_batch_left() -> bool:
+        backlog = rig.recorder.backlog
+        return backlog < 50 and await count_events(rig.db, execution_id) + backlog >= total
+
+    await until(under_a_batch_left, 'a full batch to wake the flush loop', seen=lambda: rig.recorder.backlog)
     assert await count_events(rig.db, execution_id) >= total - 49
     await rig.recorder.stop()
     assert await count_events(rig.db, execution_id) == total
@@ -326,10 +309,7 @@ async def test_execution_and_node_run_rows_follow_the_events(rig: Rig) -> None:
 
 async def test_running_executions_have_a_row_but_no_node_runs_yet(rig: Rig) -> None:
     execution_id = rig.engine.submit(parse(SLOW))
-    deadline = asyncio.get_running_loop().time() + 2.0
-    while rig.state(execution_id).nodes['wait'].status != 'running':
-        assert asyncio.get_running_loop().time() < deadline
-        await asyncio.sleep(0.01)
+    await until(lambda: rig.state(execution_id).nodes['wait'].status == 'running', 'the slow node to run')
     await rig.recorder.flush()
     row = await execution_row(rig.db, execution_id)
     assert row.status == 'running'
@@ -502,10 +482,7 @@ async def test_the_flush_loop_retries_a_failed_write_on_its_own(
     execution_id = rig.engine.submit(parse(FLAKY), {'order': 1})
     await rig.engine.wait_idle()
     expected = rig.by_execution(execution_id)
-    deadline = asyncio.get_running_loop().time() + 2.0
-    while await count_events(rig.db, execution_id) < len(expected) or rig.recorder.backlog:
-        assert asyncio.get_running_loop().time() < deadline, 'the failed batch was not retried'
-        await asyncio.sleep(0.02)
+    await until(all_stored(rig, execution_id, len(expected)), 'the failed batch to be written again')
     assert len(calls) >= 2
     assert await rig.history.events(execution_id) == expected
     assert (await execution_row(rig.db, execution_id)).status == 'succeeded'
@@ -554,11 +531,11 @@ async def test_the_engine_waits_for_the_recorder_instead_of_growing_the_backlog(
     # a free run of this workflow produces about 190 events.
     assert rig.recorder.backlog <= 10 + 30 + 5
 
-    deadline = asyncio.get_running_loop().time() + 5.0
-    while not rig.state(execution_id).is_terminal:
-        assert asyncio.get_running_loop().time() < deadline
-        await rig.recorder.flush()
-        await asyncio.sleep(0.005)
+    async def flushed_to_the_end() -> bool:
+        await rig.recorder.flush()  # the engine goes on only as the backlog is written
+        return rig.state(execution_id).is_terminal
+
+    await until(flushed_to_the_end, 'the execution to end as the backlog is written')
     assert rig.state(execution_id).status == 'succeeded'
     await rig.recorder.stop()
     assert await rig.history.events(execution_id) == rig.by_execution(execution_id)
@@ -593,8 +570,7 @@ async def test_the_recorder_writes_the_projections_fold_and_folds_nothing_itself
     await rig.recorder.flush()
     slow = rig.engine.submit(parse(SLOW))  # a second flush updates the row of an execution still running
     await rig.recorder.flush()
-    while rig.state(slow).nodes['wait'].status != 'running':
-        await asyncio.sleep(0)
+    await until(lambda: rig.state(slow).nodes['wait'].status == 'running', 'the slow node to run')
     await rig.recorder.flush()
 
     assert folds == []  # every state written came from the projection
@@ -660,10 +636,7 @@ async def test_start_derives_the_node_runs_a_crash_left_out(rig: Rig) -> None:
     ok = rig.engine.submit(parse(FLAKY), {'order': 1})
     failed = rig.engine.submit(parse(BROKEN))
     running = rig.engine.submit(parse(SLOW))
-    deadline = asyncio.get_running_loop().time() + 5.0
-    while not (rig.state(ok).is_terminal and rig.state(failed).is_terminal):
-        assert asyncio.get_running_loop().time() < deadline
-        await asyncio.sleep(0.005)
+    await until(lambda: rig.state(ok).is_terminal and rig.state(failed).is_terminal, 'two executions to end')
     await rig.recorder.drain()
     async with rig.db.engine.begin() as conn:
         await conn.execute(NODE_RUNS.delete().where(NODE_RUNS.c.execution_id.in_([ok, failed])))

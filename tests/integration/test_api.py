@@ -11,6 +11,9 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from sample_workflows import BROKEN_CHAIN as BROKEN
+from sample_workflows import QUICK_CHAIN as QUICK
+from sample_workflows import SLOW_CHAIN as SLOW
 
 from flowmon.api import install_api
 from flowmon.application.views import execution_summary
@@ -18,39 +21,6 @@ from flowmon.bootstrap import System
 
 TOKEN = 't'
 AUTH = {'Authorization': f'Bearer {TOKEN}'}
-
-QUICK = {
-    'id': 'quick',
-    'name': 'Quick chain',
-    'description': 'prepare -> work -> report, in a few milliseconds',
-    'nodes': [
-        {'id': 'prepare', 'type': 'transform', 'config': {'expression': '{n: input.n}'}},
-        {'id': 'work', 'type': 'delay', 'config': {'seconds': 0.01}},
-        {'id': 'report', 'type': 'log', 'config': {'message': 'done', 'expression': 'input.n'}},
-    ],
-    'edges': [{'source': 'prepare', 'target': 'work'}, {'source': 'work', 'target': 'report'}],
-}
-
-SLOW = {
-    'id': 'slow',
-    'name': 'Slow',
-    'nodes': [
-        {'id': 'first', 'type': 'log', 'config': {'message': 'quick'}},
-        {'id': 'wait', 'type': 'delay', 'config': {'seconds': 30}},
-        {'id': 'after', 'type': 'log', 'config': {'message': 'late'}},
-    ],
-    'edges': [{'source': 'first', 'target': 'wait'}, {'source': 'wait', 'target': 'after'}],
-}
-
-BROKEN = {
-    'id': 'broken',
-    'name': 'Broken',
-    'nodes': [
-        {'id': 'load', 'type': 'delay', 'config': {'seconds': 0}},
-        {'id': 'parse', 'type': 'fail', 'config': {'message': "unexpected column 'x'"}},
-    ],
-    'edges': [{'source': 'load', 'target': 'parse'}],
-}
 
 SUMMARY_KEYS = {
     'id',
