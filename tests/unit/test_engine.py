@@ -11,10 +11,11 @@ import itertools
 import json
 from collections import defaultdict
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from fake_clock import FakeClock
 from waiting import until
 
 from flowmon.application.views import execution_summary
@@ -40,26 +41,6 @@ from flowmon.engine.core.payload import PayloadBudget, PayloadInvalid, PayloadTo
 from flowmon.engine.runtime import scheduler as scheduler_module
 
 pytestmark = pytest.mark.looptime
-
-T0 = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
-
-
-class FakeClock:
-    """Time moves 1 ms per reading and jumps by the requested amount on sleep; every sleep is recorded (the exact
-    retry delays) and waits that long on the loop (virtual time: at once, in the wall clock's terms)."""
-
-    def __init__(self) -> None:
-        self.current = T0
-        self.sleeps: list[float] = []
-
-    def now(self) -> datetime:
-        self.current += timedelta(milliseconds=1)
-        return self.current
-
-    async def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.current += timedelta(seconds=seconds)
-        await asyncio.sleep(seconds)
 
 
 # --- node types for the tests -----------------------------------------------------------------------
@@ -388,6 +369,14 @@ async def test_unexpected_exception_records_type_and_traceback(h: Harness) -> No
     assert node.traceback is not None
     assert 'Traceback' in node.traceback
     assert state.status == 'failed'
+
+
+async def test_the_delay_node_waits_on_the_engines_clock(h: Harness) -> None:
+    started = loop_time()
+    state = await h.run(h.workflow([delay('wait', 7.5)]))
+    assert state.nodes['wait'].output == {'waited_seconds': 7.5}
+    assert h.clock.sleeps == [7.5]  # through the engine's clock, not asyncio.sleep
+    assert loop_time() - started == pytest.approx(7.5)
 
 
 async def test_node_timeout(h: Harness) -> None:
