@@ -74,6 +74,12 @@ def flaky(backoff_seconds: float, last_seconds: float, *, workflow_id: str = 'fl
     )
 
 
+def upstream_flaky(times: int, max_attempts: int) -> Node:
+    """fetch -> parse (fails its first ``times`` attempts with 'upstream 503', retried at once) -> report."""
+    parse = fail('parse', 'upstream 503', times=times, retry={'max_attempts': max_attempts, 'backoff_seconds': 0})
+    return chain('flaky', 'Flaky pipeline', transform('fetch', '{n: input.n}'), parse, log('report', 'done'))
+
+
 # prepare -> work -> report, in a few milliseconds
 QUICK_CHAIN = chain(
     'quick',
@@ -85,5 +91,7 @@ QUICK_CHAIN = chain(
 )
 # first -> wait (30 s: stays running until cancelled or stopped) -> after
 SLOW_CHAIN = chain('slow', 'Slow', log('first', 'quick'), delay('wait', 30), log('after', 'late'))
+# one delay of 30 s
+WAIT_ONLY = workflow('slow', 'Slow', delay('wait', 30))
 # load -> parse (always fails)
 BROKEN_CHAIN = chain('broken', 'Broken', delay('load', 0), fail('parse', "unexpected column 'x'"))

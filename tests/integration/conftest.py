@@ -1,15 +1,21 @@
 """Integration fixtures. ``launch`` starts flowmon processes (see :mod:`flowmon_process`) and kills them after;
-``launch_shared`` does the same for processes that every test of one module uses."""
+``launch_shared`` does the same for processes that every test of one module uses. ``app``, ``client`` and
+``anonymous``: the REST API of the started ``system`` in-process (see :mod:`inprocess`)."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
+from fastapi import FastAPI
 from flowmon_process import REPO_ROOT, FlowmonProcess, child_env, free_port
+from inprocess import api_app, api_client
+
+from flowmon.bootstrap import System
 
 
 def _launcher(directory: Path) -> tuple[Callable[..., FlowmonProcess], list[FlowmonProcess]]:
@@ -57,3 +63,23 @@ def launch_shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable
     start, started = _launcher(tmp_path_factory.mktemp('shared'))
     yield start
     _kill_all(started)
+
+
+@pytest.fixture
+def app(system: System) -> FastAPI:
+    """The REST API of the started ``system`` on a bare FastAPI app (see :mod:`inprocess`)."""
+    return api_app(system)
+
+
+@pytest.fixture
+async def client(app: FastAPI, token: str) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of ``app`` with the bearer token; pass ``headers={'Authorization': ...}`` per request to override."""
+    async with api_client(app, token) as client:
+        yield client
+
+
+@pytest.fixture
+async def anonymous(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of ``app`` without a token."""
+    async with api_client(app) as client:
+        yield client

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 from standardwebhooks.webhooks import Webhook
-from webhook_app import running_app
+from waiting import until
+from webhook_app import App, running_app
 from webhook_receiver import Receiver, Reply
 
 QUICK_WORKFLOW = {
@@ -152,6 +152,11 @@ async def test_endpoint_subscription_rotation_and_secret_reveal(
         Webhook(old_secret).verify(hits[1].body, hits[1].headers)
 
 
+async def deliveries(app: App, status: str) -> list[dict[str, Any]]:
+    page = await app.api.get('/api/webhooks/deliveries', params={'status': status})
+    return list(page.json()['items'])
+
+
 async def test_disabled_endpoint_gets_cancelled_deliveries_and_410_disables(
     tmp_path: Path, receivers: Callable[..., Receiver]
 ) -> None:
@@ -173,12 +178,7 @@ async def test_disabled_endpoint_gets_cancelled_deliveries_and_410_disables(
 
         run = (await app.api.post('/api/workflows/quick/executions', json={})).json()
         await app.wait_execution(run['id'])
-        cancelled: list[dict[str, Any]] = []
-        async with asyncio.timeout(5):
-            while not cancelled:
-                page = await app.api.get('/api/webhooks/deliveries', params={'status': 'cancelled'})
-                cancelled = page.json()['items']
-                await asyncio.sleep(0.02)
+        cancelled = await until(lambda: deliveries(app, 'cancelled'), 'a delivery cancelled for the disabled endpoint')
         assert cancelled[0]['status_reason'] == 'endpoint_disabled' and len(receiver.hits) == 1
         conflict = await app.api.post(f'/api/webhooks/deliveries/{cancelled[0]["id"]}/redeliver')
         assert conflict.status_code == 409
