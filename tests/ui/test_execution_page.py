@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from nicegui import ui
 from nicegui.testing.user import User
+from sample_workflows import flaky
 from uisim import (
     api,
     log_lines,
@@ -30,27 +31,27 @@ from flowmon.web.widgets.dag_chart import DagChart
 from flowmon.web.widgets.node_list import NodeList
 
 # Three nodes in a row; the middle one fails once, then succeeds on its second attempt.
-FLAKY: dict[str, Any] = {
-    'id': 'flaky',
-    'name': 'Flaky pipeline',
-    'nodes': [
-        {'id': 'fetch', 'type': 'transform', 'name': 'Fetch', 'config': {'expression': '{order: `42`}'}},
-        {
-            'id': 'charge',
-            'type': 'fail',
-            'name': 'Charge card',
-            'config': {'message': 'gateway timeout', 'times': 1},
-            'retry': {'max_attempts': 3, 'backoff_seconds': 0.2},
-        },
-        {'id': 'ship', 'type': 'delay', 'name': 'Ship', 'config': {'seconds': 0.2}},
-    ],
-    'edges': [{'source': 'fetch', 'target': 'charge'}, {'source': 'charge', 'target': 'ship'}],
-}
+FLAKY = flaky(backoff_seconds=0.2, last_seconds=0.2)
 
 
 async def add_flaky(user: User) -> None:
     response = await api(user, 'PUT', '/api/workflows/flaky', FLAKY)
     assert response.status_code in (200, 201), response.text
+
+
+async def finished_flaky(user: User) -> str:
+    """Sign in, run FLAKY to its end; the execution's id."""
+    await add_flaky(user)
+    await sign_in(user)
+    execution_id = await start(user, 'flaky')
+    await wait_until_ended(user, execution_id)
+    return execution_id
+
+
+async def open_finished(user: User, execution_id: str) -> None:
+    """Open the page of a succeeded execution and wait until it shows it so."""
+    await user.open(f'/executions/{execution_id}')
+    await wait_for_text(user, 'execution-status', 'succeeded')
 
 
 def row_detail(user: User, node_id: str) -> str:
@@ -83,12 +84,8 @@ async def test_live_page_follows_the_execution_to_the_end(user: User) -> None:
 
 
 async def test_clicking_a_node_opens_the_inspector_with_its_attempts(user: User) -> None:
-    await add_flaky(user)
-    await sign_in(user)
-    execution_id = await start(user, 'flaky')
-    await wait_until_ended(user, execution_id)
-    await user.open(f'/executions/{execution_id}')
-    await wait_for_text(user, 'execution-status', 'succeeded')
+    execution_id = await finished_flaky(user)
+    await open_finished(user, execution_id)
     click_node(user, 'charge')
     await user.should_see('Charge card', marker='inspector')
     await wait_for_text(user, 'inspector-status', 'succeeded')
@@ -103,10 +100,7 @@ async def test_clicking_a_node_opens_the_inspector_with_its_attempts(user: User)
 
 
 async def test_a_click_on_a_node_row_opens_the_inspector_too(user: User) -> None:
-    await add_flaky(user)
-    await sign_in(user)
-    execution_id = await start(user, 'flaky')
-    await wait_until_ended(user, execution_id)
+    execution_id = await finished_flaky(user)
     await user.open(f'/executions/{execution_id}')
     user.find(marker='node-list').trigger('select', 'ship')  # what the list emits for a click on a row
     await user.should_see('Ship', marker='inspector')
@@ -144,8 +138,7 @@ async def test_rerun_opens_the_new_execution(user: User) -> None:
     await sign_in(user)
     execution_id = await start(user, 'quick')
     await wait_until_ended(user, execution_id)
-    await user.open(f'/executions/{execution_id}')
-    await wait_for_text(user, 'execution-status', 'succeeded')
+    await open_finished(user, execution_id)
     user.find(marker='rerun-execution').click()
     path = await wait_for_path(user, r'/executions/(?!' + execution_id + r')[^/]+')
     new_id = path.rsplit('/', 1)[1]
@@ -155,12 +148,8 @@ async def test_rerun_opens_the_new_execution(user: User) -> None:
 
 
 async def test_rerun_from_a_node_reuses_the_nodes_before_it(user: User) -> None:
-    await add_flaky(user)
-    await sign_in(user)
-    execution_id = await start(user, 'flaky')
-    await wait_until_ended(user, execution_id)
-    await user.open(f'/executions/{execution_id}')
-    await wait_for_text(user, 'execution-status', 'succeeded')
+    execution_id = await finished_flaky(user)
+    await open_finished(user, execution_id)
     click_node(user, 'ship')
     user.find(marker='rerun-from-node').click()
     path = await wait_for_path(user, r'/executions/(?!' + execution_id + r')[^/]+')
@@ -174,15 +163,11 @@ async def test_rerun_from_a_node_reuses_the_nodes_before_it(user: User) -> None:
 async def test_an_execution_only_the_store_knows_is_drawn_from_its_events(
     user: User, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    await add_flaky(user)
-    await sign_in(user)
-    execution_id = await start(user, 'flaky')
-    await wait_until_ended(user, execution_id)
+    execution_id = await finished_flaky(user)
     # As after a restart: the live projection no longer holds the execution.
     monkeypatch.setattr(Projector, 'get', lambda self, _id: None)
     monkeypatch.setattr(Projector, 'recent_events', lambda self, _id, after_seq=0: None)
-    await user.open(f'/executions/{execution_id}')
-    await wait_for_text(user, 'execution-status', 'succeeded')
+    await open_finished(user, execution_id)
     assert node_status(user, 'charge') == 'succeeded'
     assert text_of(user, 'progress-text') == '3 / 3 nodes'
     await user.should_see('Flaky pipeline')
@@ -191,16 +176,12 @@ async def test_an_execution_only_the_store_knows_is_drawn_from_its_events(
 
 
 async def test_an_imported_execution_offers_no_rerun_or_cancel(user: User) -> None:
-    await add_flaky(user)
-    await sign_in(user)
-    execution_id = await start(user, 'flaky')
-    await wait_until_ended(user, execution_id)
+    execution_id = await finished_flaky(user)
     document = (await api(user, 'GET', f'/api/executions/{execution_id}/export')).json()
     response = await api(user, 'POST', '/api/executions/import', document)
     assert response.status_code == 201, response.text
     imported = response.json()['id']
-    await user.open(f'/executions/{imported}')
-    await wait_for_text(user, 'execution-status', 'succeeded')
+    await open_finished(user, imported)
     await user.should_see(marker='read-only-note')
     await user.should_not_see(marker='rerun-execution')
     await user.should_not_see(marker='cancel-execution')
@@ -209,8 +190,7 @@ async def test_an_imported_execution_offers_no_rerun_or_cancel(user: User) -> No
     await wait_for_text(user, 'inspector-status', 'succeeded')
     await user.should_not_see(marker='rerun-from-node')
     # The original still has its Rerun button: only imported executions are read-only.
-    await user.open(f'/executions/{execution_id}')
-    await wait_for_text(user, 'execution-status', 'succeeded')
+    await open_finished(user, execution_id)
     await user.should_see(marker='rerun-execution')
 
 
@@ -222,10 +202,7 @@ async def test_unknown_execution_says_not_found(user: User) -> None:
 
 
 async def test_the_event_log_filters_by_node(user: User) -> None:
-    await add_flaky(user)
-    await sign_in(user)
-    execution_id = await start(user, 'flaky')
-    await wait_until_ended(user, execution_id)
+    execution_id = await finished_flaky(user)
     await user.open(f'/executions/{execution_id}')
     await wait_for_log_line(user, 'node.completed')
     node_filter = user.find(marker='event-node-filter').elements.pop()
@@ -276,8 +253,7 @@ async def test_a_closed_page_leaves_no_reference_cycles(user: User) -> None:
     widgets do not hold each other in cycles, and the elements' own cycles are released (flowmon.web.teardown)."""
     execution_id = await start_staggered(user)
     await wait_until_ended(user, execution_id)
-    await user.open(f'/executions/{execution_id}')
-    await wait_for_text(user, 'execution-status', 'succeeded')
+    await open_finished(user, execution_id)
     await wait_for_log_line(user, 'execution.completed')
     gc.collect()
     client = user.client

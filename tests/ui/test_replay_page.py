@@ -6,32 +6,17 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
 
 import pytest
 from nicegui import ui
 from nicegui.elements.upload_files import SmallFileUpload
 from nicegui.testing.user import User
+from sample_workflows import flaky
 from uisim import api, node_status, sign_in, start, text_of, wait_for_path, wait_until_ended
 from waiting import until
 
 # A node that fails once and succeeds on its second attempt, between two quick ones.
-FLAKY: dict[str, Any] = {
-    'id': 'flaky',
-    'name': 'Flaky pipeline',
-    'nodes': [
-        {'id': 'fetch', 'type': 'transform', 'name': 'Fetch', 'config': {'expression': '{order: `42`}'}},
-        {
-            'id': 'charge',
-            'type': 'fail',
-            'name': 'Charge card',
-            'config': {'message': 'gateway timeout', 'times': 1},
-            'retry': {'max_attempts': 3, 'backoff_seconds': 0.05},
-        },
-        {'id': 'ship', 'type': 'delay', 'name': 'Ship', 'config': {'seconds': 0.05}},
-    ],
-    'edges': [{'source': 'fetch', 'target': 'charge'}, {'source': 'charge', 'target': 'ship'}],
-}
+FLAKY = flaky(backoff_seconds=0.05, last_seconds=0.05)
 NODES = ('fetch', 'charge', 'ship')
 POSITION = re.compile(r'event (\d+) / (\d+) · \+[\d.:]+( s)?')
 
