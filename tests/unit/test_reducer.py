@@ -7,43 +7,23 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from event_history import History
 
 from flowmon.application.views import execution_summary
 from flowmon.engine import Event, EventFormatError, EventType, apply, fold
-from flowmon.engine.core.state import ExecutionState
 
 T0 = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
 EXEC = 'exec-1'
 
 
-class Events:
-    """Builds one execution's events with consecutive seq numbers, one second apart unless told."""
+class Events(History):
+    """One execution's events with consecutive seq numbers, one second apart unless told."""
 
     def __init__(self) -> None:
-        self.events: list[Event] = []
-        self.clock = T0
-
-    def add(self, type_: EventType, node_id: str | None = None, after: float = 1.0, **data: Any) -> Events:
-        self.clock += timedelta(seconds=after)
-        self.events.append(
-            Event(
-                execution_id=EXEC,
-                seq=len(self.events) + 1,
-                type=type_,
-                ts=self.clock,
-                node_id=node_id,
-                data=data,
-            )
-        )
-        return self
+        super().__init__(execution_id=EXEC, start=T0)
 
     def queued(self, *nodes: str, **data: Any) -> Events:
         return self.add(EventType.EXECUTION_QUEUED, after=0, nodes=list(nodes), workflow_id='wf', **data)
-
-    def state(self) -> ExecutionState:
-        state = fold(self.events)
-        assert state is not None
-        return state
 
 
 def at(seconds: float) -> datetime:
