@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any
 
 import httpx
 import pytest
-from flowmon_process import FlowmonProcess
+from flowmon_process import FlowmonProcess, ok
 from webhook_receiver import Receiver, Reply
 
 Launch = Callable[..., FlowmonProcess]
@@ -22,11 +21,6 @@ TERMINAL = {'succeeded', 'failed', 'cancelled', 'interrupted'}
 @pytest.fixture
 def failing_receiver(receivers: Callable[..., Receiver]) -> Receiver:
     return receivers(lambda index: Reply(500, body=b'{"error": "down"}'))
-
-
-def ok(response: httpx.Response, *codes: int) -> Any:
-    assert response.status_code in (codes or (200,)), response.text
-    return response.json() if response.content else None
 
 
 def test_json_lines_carry_the_ids_and_no_secret_or_token(
