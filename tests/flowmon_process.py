@@ -13,7 +13,7 @@ import signal
 import socket
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -97,6 +97,26 @@ def child_env(data_dir: Path, port: int, **overrides: str | None) -> dict[str, s
     return env
 
 
+def spawn(
+    log_dir: Path, data_dir: Path, name: str = 'run', *, prefix: Sequence[str] = (), **overrides: str | None
+) -> FlowmonProcess:
+    """Start ``python app.py`` on ``data_dir`` and a free port (``overrides``: settings, see :func:`child_env`;
+    ``prefix``: a command to run it under, e.g. ``taskset``); its output goes to ``log_dir/<name>.out`` and ``.err``.
+    Not waited for: see :meth:`FlowmonProcess.wait_started`."""
+    port = free_port()
+    stdout_path, stderr_path = log_dir / f'{name}.out', log_dir / f'{name}.err'
+    with stdout_path.open('wb') as out, stderr_path.open('wb') as err:
+        process = subprocess.Popen(
+            [*prefix, sys.executable, 'app.py'],
+            cwd=REPO_ROOT,
+            env=child_env(data_dir, port, **overrides),
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=err,
+        )
+    return FlowmonProcess(process, port, data_dir, stdout_path, stderr_path)
+
+
 @dataclass
 class FlowmonProcess:
     """One run of ``python app.py``; stdout and stderr go to files under ``log_dir``."""
@@ -111,6 +131,10 @@ class FlowmonProcess:
 
     def __post_init__(self) -> None:
         self.base_url = f'http://127.0.0.1:{self.port}'
+
+    @property
+    def url(self) -> str:
+        return self.base_url
 
     @property
     def stdout(self) -> str:

@@ -4,15 +4,13 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 from fastapi import FastAPI
-from flowmon_process import REPO_ROOT, FlowmonProcess, child_env, free_port
+from flowmon_process import FlowmonProcess, spawn
 from inprocess import api_app, api_client
 
 from flowmon.bootstrap import System
@@ -22,20 +20,7 @@ def _launcher(directory: Path) -> tuple[Callable[..., FlowmonProcess], list[Flow
     started: list[FlowmonProcess] = []
 
     def start(data_dir: Path | None = None, **overrides: str | None) -> FlowmonProcess:
-        data_dir = data_dir or directory / 'data'
-        port = free_port()
-        run = len(started) + 1
-        stdout_path, stderr_path = directory / f'run{run}.out', directory / f'run{run}.err'
-        with stdout_path.open('wb') as out, stderr_path.open('wb') as err:
-            process = subprocess.Popen(
-                [sys.executable, 'app.py'],
-                cwd=REPO_ROOT,
-                env=child_env(data_dir, port, **overrides),
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=err,
-            )
-        flowmon = FlowmonProcess(process, port, data_dir, stdout_path, stderr_path)
+        flowmon = spawn(directory, data_dir or directory / 'data', f'run{len(started) + 1}', **overrides)
         started.append(flowmon)
         return flowmon
 
