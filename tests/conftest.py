@@ -1,6 +1,11 @@
-"""Fixtures shared by the in-process test layers: settings on a temporary data dir, a started database, a started
-system (the composition root: infrastructure plus the application layer), and a throwaway PostgreSQL server for the
-tests that run on both dialects."""
+"""Fixtures shared by the in-process test layers: settings on a temporary data dir, a started database (with its
+history queries and a recorder written to by hand), a started system (the composition root: infrastructure plus the
+application layer), loopback webhook receivers, and a throwaway PostgreSQL server for the tests that run on both
+dialects.
+
+This directory is on the import path (pytest puts a rootdir conftest's directory there), so every layer imports the
+shared support modules beside this file: waiting, sample_workflows, event_history, fake_clock, flowmon_process,
+webhook_receiver, chromium."""
 
 from __future__ import annotations
 
@@ -19,8 +24,9 @@ import pytest
 from webhook_receiver import Receiver
 
 from flowmon.bootstrap import System
+from flowmon.engine import EventBus
 from flowmon.settings import Settings, load_settings
-from flowmon.store import Database
+from flowmon.store import Database, EventRecorder, History
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE_WORKFLOWS = REPO_ROOT / 'data' / 'workflows'
@@ -41,6 +47,18 @@ async def database(settings: Settings) -> AsyncIterator[Database]:
         yield db
     finally:
         await db.stop()
+
+
+@pytest.fixture
+def history(database: Database) -> History:
+    """The stored history's queries on ``database``."""
+    return History(database)
+
+
+@pytest.fixture
+def recorder(database: Database) -> EventRecorder:
+    """A recorder on ``database`` used only through ``write`` (never started): the test decides what is written."""
+    return EventRecorder(database, EventBus())
 
 
 @pytest.fixture

@@ -30,6 +30,11 @@ def log(node_id: str, message: str, expression: str | None = None) -> Node:
     return node(node_id, 'log', config=config)
 
 
+def http(node_id: str, url: Any, **config: Any) -> Node:
+    """An http node calling ``url`` (text or a ``{"$secret": name}`` reference); ``config``: method, headers, body."""
+    return node(node_id, 'http', config={'url': url, **config})
+
+
 def delay(node_id: str, seconds: float, name: str | None = None) -> Node:
     return node(node_id, 'delay', name, config={'seconds': seconds})
 

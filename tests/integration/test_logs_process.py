@@ -9,6 +9,8 @@ from collections.abc import Callable
 import httpx
 import pytest
 from flowmon_process import FlowmonProcess, ok
+from sample_workflows import http
+from sample_workflows import workflow as sample_workflow
 from webhook_receiver import Receiver, Reply
 
 Launch = Callable[..., FlowmonProcess]
@@ -35,17 +37,8 @@ def test_json_lines_carry_the_ids_and_no_secret_or_token(
     flowmon.wait_started(token=TOKEN)
     ok(flowmon.api('PUT', '/api/secrets/api_key', json={'value': SECRET}), 201)
     ok(flowmon.api('PUT', '/api/secrets/partner_url', json={'value': f'{failing_receiver.url}?key={URL_SECRET}'}), 201)
-    workflow = {
-        'id': 'partner-call',
-        'name': 'Partner call',
-        'nodes': [
-            {
-                'id': 'call',
-                'type': 'http',
-                'config': {'url': {'$secret': 'partner_url'}, 'headers': {'Authorization': {'$secret': 'api_key'}}},
-            }
-        ],
-    }
+    call = http('call', {'$secret': 'partner_url'}, headers={'Authorization': {'$secret': 'api_key'}})
+    workflow = sample_workflow('partner-call', 'Partner call', call)
     ok(flowmon.api('PUT', '/api/workflows/partner-call', json=workflow), 201)
     execution = ok(flowmon.api('POST', '/api/workflows/partner-call/executions', json={'input': {}}), 202)
     summary = flowmon.poll(f'/api/executions/{execution["id"]}', lambda body: body['status'] in TERMINAL)

@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 from flowmon_process import FlowmonProcess, flowmon_command, ok
+from sample_workflows import chain, http, node
 from webhook_receiver import Receiver, Reply
 
 Launch = Callable[..., FlowmonProcess]
@@ -126,24 +127,10 @@ def test_a_secret_in_an_http_node_reaches_the_receiver_and_shows_as_stars_everyw
     flowmon.wait_started()
     ok(flowmon.api('PUT', '/api/secrets/api_key', json={'value': api_key}), 201)
     ok(flowmon.api('PUT', '/api/secrets/echo_url', json={'value': f'{echo.url}?key={url_token}'}), 201)
-    workflow = {
-        'id': 'secret-call',
-        'name': 'Secret call',
-        'nodes': [
-            {
-                'id': 'call',
-                'type': 'http',
-                'config': {
-                    'method': 'POST',
-                    'url': {'$secret': 'echo_url'},
-                    'headers': {'X-Api-Key': {'$secret': 'api_key'}},
-                    'body': {'from': 'flowmon'},
-                },
-            },
-            {'id': 'say', 'type': 'log', 'config': {'message': {'$secret': 'api_key'}, 'expression': 'call.json'}},
-        ],
-        'edges': [{'source': 'call', 'target': 'say'}],
-    }
+    headers = {'X-Api-Key': {'$secret': 'api_key'}}
+    call = http('call', {'$secret': 'echo_url'}, method='POST', headers=headers, body={'from': 'flowmon'})
+    say = node('say', 'log', config={'message': {'$secret': 'api_key'}, 'expression': 'call.json'})
+    workflow = chain('secret-call', 'Secret call', call, say)
     ok(flowmon.api('PUT', '/api/workflows/secret-call', json=workflow), 201)
 
     summary = flowmon.run_to_end('secret-call')

@@ -152,6 +152,19 @@ async def test_endpoint_subscription_rotation_and_secret_reveal(
         Webhook(old_secret).verify(hits[1].body, hits[1].headers)
 
 
+async def endpoint_with_a_delivery(app: App, receiver: Receiver) -> tuple[dict[str, Any], dict[str, Any]]:
+    """An endpoint for execution.completed at ``receiver``, and the delivery a run of 'quick' made to it (attempted
+    once)."""
+    await app.api.put('/api/workflows/quick', json=QUICK_WORKFLOW)
+    subscription = {'url': receiver.url, 'event_types': ['execution.completed']}
+    endpoint = (await app.api.post('/api/webhooks/endpoints', json=subscription)).json()
+    run = (await app.api.post('/api/workflows/quick/executions', json={})).json()
+    await app.wait_execution(run['id'])
+    await receiver.await_hits(1)
+    listed = (await app.api.get('/api/webhooks/deliveries', params={'endpoint': endpoint['id']})).json()['items']
+    return endpoint, listed[0]
+
+
 async def deliveries(app: App, status: str) -> list[dict[str, Any]]:
     page = await app.api.get('/api/webhooks/deliveries', params={'status': status})
     return list(page.json()['items'])
@@ -162,16 +175,7 @@ async def test_disabled_endpoint_gets_cancelled_deliveries_and_410_disables(
 ) -> None:
     receiver = receivers([Reply(410)])
     async with running_app(tmp_path) as app:
-        await app.api.put('/api/workflows/quick', json=QUICK_WORKFLOW)
-        endpoint = (
-            await app.api.post(
-                '/api/webhooks/endpoints', json={'url': receiver.url, 'event_types': ['execution.completed']}
-            )
-        ).json()
-        run = (await app.api.post('/api/workflows/quick/executions', json={})).json()
-        await app.wait_execution(run['id'])
-        await receiver.await_hits(1)
-        first = (await app.api.get('/api/webhooks/deliveries', params={'endpoint': endpoint['id']})).json()['items'][0]
+        endpoint, first = await endpoint_with_a_delivery(app, receiver)
         assert (await app.wait_settled(first['id']))['status'] == 'failed'
         state = (await app.api.get(f'/api/webhooks/endpoints/{endpoint["id"]}')).json()
         assert state['enabled'] is False and '410' in state['disabled_reason']
@@ -200,16 +204,7 @@ async def test_endpoint_is_disabled_after_deliveries_keep_ending_exhausted(
 ) -> None:
     receiver = receivers(lambda index: Reply(503))
     async with running_app(tmp_path, {'FLOWMON_WEBHOOK_DISABLE_AFTER': '0'}) as app:
-        await app.api.put('/api/workflows/quick', json=QUICK_WORKFLOW)
-        endpoint = (
-            await app.api.post(
-                '/api/webhooks/endpoints', json={'url': receiver.url, 'event_types': ['execution.completed']}
-            )
-        ).json()
-        run = (await app.api.post('/api/workflows/quick/executions', json={})).json()
-        await app.wait_execution(run['id'])
-        await receiver.await_hits(1)
-        delivery = (await app.api.get('/api/webhooks/deliveries')).json()['items'][0]
+        endpoint, delivery = await endpoint_with_a_delivery(app, receiver)
         assert (await app.wait_settled(delivery['id']))['status'] == 'exhausted'
         assert len(receiver.hits) == 3
         state = (await app.api.get(f'/api/webhooks/endpoints/{endpoint["id"]}')).json()

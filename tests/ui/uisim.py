@@ -13,6 +13,7 @@ import httpx
 from nicegui.element import Element
 from nicegui.elements.mixins.value_element import ValueElement
 from nicegui.testing.user import User
+from sample_workflows import delay, fail, transform, workflow
 from waiting import TIMEOUT, until
 
 from flowmon.web.widgets.event_log import LogLines
@@ -23,27 +24,14 @@ MAIN_FILE = REPO_ROOT / 'app.py'
 TOKEN = 'ui-test-token-long-enough'
 AUTH = {'Authorization': f'Bearer {TOKEN}'}
 
-QUICK = {
-    'id': 'quick',
-    'name': 'Quick check',
-    'description': 'One transform node: done in a millisecond.',
-    'nodes': [{'id': 'shape', 'type': 'transform', 'name': 'Shape', 'config': {'expression': '{ok: `true`}'}}],
-    'edges': [],
-}
-BROKEN = {
-    'id': 'broken',
-    'name': 'Always broken',
-    'description': 'Fails at once.',
-    'nodes': [{'id': 'boom', 'type': 'fail', 'name': 'Boom', 'config': {'message': 'boom'}}],
-    'edges': [],
-}
-SLOW = {
-    'id': 'slow',
-    'name': 'Slow wait',
-    'description': 'Waits a minute (stays active).',
-    'nodes': [{'id': 'wait', 'type': 'delay', 'name': 'Wait', 'config': {'seconds': 60}}],
-    'edges': [],
-}
+QUICK = workflow(
+    'quick',
+    'Quick check',
+    transform('shape', '{ok: `true`}', 'Shape'),
+    description='One transform node: done in a millisecond.',
+)
+BROKEN = workflow('broken', 'Always broken', fail('boom', 'boom', 'Boom'), description='Fails at once.')
+SLOW = workflow('slow', 'Slow wait', delay('wait', 60, 'Wait'), description='Waits a minute (stays active).')
 
 
 async def wait_until_started(user: User, *, workflows: int) -> None:

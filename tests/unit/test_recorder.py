@@ -134,6 +134,14 @@ async def count_events(db: Database, execution_id: str | None = None) -> int:
         return int((await conn.execute(query)).scalar_one())
 
 
+async def one_run_unflushed(make_rig: MakeRig) -> tuple[Rig, str]:
+    """A rig whose flush loop never fires on its own during the test, and a finished run of FLAKY not yet written."""
+    rig = await make_rig(flush_interval=60)
+    execution_id = rig.engine.submit(parse(FLAKY), {'order': 1})
+    await rig.engine.wait_idle()
+    return rig, execution_id
+
+
 def all_stored(rig: Rig, execution_id: str, count: int) -> Callable[[], Awaitable[bool]]:
     """A condition for :func:`until`: ``count`` events of the execution stored and nothing left to write."""
 
@@ -438,9 +446,7 @@ async def test_a_cancelled_flush_still_finishes_the_batch_in_flight(
     make_rig: MakeRig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Abandoning a transaction midway would keep its write lock or commit it behind the recorder's back."""
-    rig = await make_rig(flush_interval=60)
-    execution_id = rig.engine.submit(parse(FLAKY), {'order': 1})
-    await rig.engine.wait_idle()
+    rig, execution_id = await one_run_unflushed(make_rig)
     release = hold_transactions(monkeypatch)
     caller = await started_and_cancelled(rig.recorder.flush(), release)
     for _ in range(5):
@@ -461,9 +467,7 @@ async def test_a_cancelled_node_run_write_is_not_written_twice(
     make_rig: MakeRig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """``stop`` cancels the flush loop, possibly in the middle of writing node runs: they must not be written again."""
-    rig = await make_rig(flush_interval=60)
-    execution_id = rig.engine.submit(parse(FLAKY), {'order': 1})
-    await rig.engine.wait_idle()
+    rig, execution_id = await one_run_unflushed(make_rig)
     await rig.recorder.flush()
     release = hold_transactions(monkeypatch)
     caller = await started_and_cancelled(rig.recorder.drain(), release)
@@ -491,9 +495,7 @@ async def test_the_flush_loop_retries_a_failed_write_on_its_own(
 async def test_a_failed_node_run_write_leaves_the_events_alone_and_is_retried(
     make_rig: MakeRig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    rig = await make_rig(flush_interval=60)
-    execution_id = rig.engine.submit(parse(FLAKY), {'order': 1})
-    await rig.engine.wait_idle()
+    rig, execution_id = await one_run_unflushed(make_rig)
     calls = fail_once(monkeypatch, 'node_run_rows')
     await rig.recorder.flush()
     with pytest.raises(OSError, match='disk on fire'):

@@ -25,17 +25,6 @@ T0 = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def history(database: Database) -> History:
-    return History(database)
-
-
-@pytest.fixture
-def recorder(database: Database) -> EventRecorder:
-    """A recorder used only through ``write`` (never started): the tests decide what is written."""
-    return EventRecorder(database, EventBus())
-
-
-@pytest.fixture
 def catalog(history: History) -> WorkflowCatalog:
     return WorkflowCatalog(history, default_registry())
 
