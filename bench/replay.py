@@ -27,6 +27,7 @@ from flowmon.engine import Event, EventBus, EventType, default_registry
 from flowmon.engine.core.replay_index import KEYFRAME_EVERY, ReplayIndex
 from flowmon.store import Database, EventRecorder, History
 
+from .harness import queued_data
 from .report import Row
 
 TOTAL_EVENTS = 100_000
@@ -87,16 +88,7 @@ def synthetic_events(
             Event(execution_id=execution_id, seq=len(events) + 1, type=event_type, ts=clock, node_id=node_id, data=data)
         )
 
-    emit(
-        EventType.EXECUTION_QUEUED,
-        workflow_id=definition['id'],
-        input={'batch': 42},
-        priority=0,
-        retry_of=None,
-        from_node=None,
-        nodes=ids,
-        workflow=definition,
-    )
+    emit(EventType.EXECUTION_QUEUED, **queued_data(definition, {'batch': 42}))
     emit(EventType.EXECUTION_STARTED)
     done = 0
     width = LAYER_WIDTH

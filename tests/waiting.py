@@ -52,6 +52,13 @@ class _Polls:
             raise AssertionError(_described(self.what, self.timeout, self.last, self.seen))
 
 
+def _called(condition: Callable[[], object], ignoring: tuple[type[BaseException], ...]) -> object:
+    try:
+        return condition()
+    except ignoring as exc:
+        return exc
+
+
 def wait_until(
     condition: Callable[[], T],
     what: str,
@@ -64,15 +71,10 @@ def wait_until(
     """Call ``condition`` until it returns something truthy; return that. ``ignoring``: exceptions that mean "not
     yet" (a server still starting refuses connections)."""
     polls = _Polls(what, timeout, seen, time.monotonic)
-    while True:
-        try:
-            value: Any = condition()
-        except ignoring as exc:
-            value = exc
-        if polls.done(value):
-            return value
+    while not polls.done(_called(condition, ignoring)):
         polls.give_up_if_late()
         time.sleep(interval)
+    return polls.last  # type: ignore[return-value]
 
 
 async def until(

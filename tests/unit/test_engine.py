@@ -713,14 +713,13 @@ async def test_stop_right_after_submit_interrupts(h: Harness) -> None:
 
 
 async def test_custom_node_type_registration() -> None:
-    class ShoutConfig(NodeConfig):
-        text: str
-
-    class Shout(NodeType):
+    class Shout(NodeType):  # the Config model may be nested, as flowmon.engine.nodes documents
         type_name = 'shout'
-        Config = ShoutConfig
 
-        async def run(self, config: ShoutConfig, input: Mapping[str, Any], ctx: NodeContext) -> Any:
+        class Config(NodeConfig):
+            text: str
+
+        async def run(self, config: Any, input: Mapping[str, Any], ctx: NodeContext) -> Any:
             return {'text': config.text.upper(), 'attempt': ctx.attempt, 'execution': ctx.execution_id}
 
     registry = NodeRegistry()
