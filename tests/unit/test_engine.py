@@ -855,43 +855,19 @@ async def test_an_engine_bug_after_a_node_ends_fails_the_execution_visibly(
     assert h.types(state.id)[-1] == 'execution.failed'
 
 
-async def test_failure_propagates_through_skipped_nodes_to_joins() -> None:
+async def test_failure_propagates_through_skipped_nodes_to_joins(h: Harness) -> None:
     """a fails -> b skipped -> d (joining b and ok) is skipped too, not run on partial input."""
-    bus = EventBus()
-    events: list = []
-    bus.subscribe(events.append)
-    registry = default_registry()
-    engine = Engine(bus=bus, registry=registry)
-    workflow = parse_workflow(
-        {
-            'id': 'w',
-            'name': 'w',
-            'nodes': [
-                {'id': 'a', 'type': 'fail', 'config': {}},
-                {'id': 'b', 'type': 'log', 'config': {'message': 'b'}},
-                {'id': 'ok', 'type': 'log', 'config': {'message': 'ok'}},
-                {'id': 'd', 'type': 'log', 'config': {'message': 'd'}},
-            ],
-            'edges': [
-                {'source': 'a', 'target': 'b'},
-                {'source': 'b', 'target': 'd'},
-                {'source': 'ok', 'target': 'd'},
-            ],
-        },
-        registry,
-    )
-    engine.submit(workflow)
-    await engine.wait_idle()
-    state = fold(events)
-    assert state is not None
+    nodes = [{'id': 'a', 'type': 'fail', 'config': {}}, counted('b'), counted('ok'), counted('d')]
+    state = await h.run(h.workflow(nodes, [('a', 'b'), ('b', 'd'), ('ok', 'd')]))
     assert state.status == 'failed'
     assert state.nodes['b'].status == 'skipped'
     assert state.nodes['d'].status == 'skipped'
     assert 'after a failure' in (state.nodes['d'].skip_reason or '')
     assert state.nodes['ok'].status == 'succeeded'
+    assert 'd' not in h.counted.calls
 
 
-async def test_an_output_nested_too_deeply_fails_the_node_with_a_clear_error() -> None:
+async def test_an_output_nested_too_deeply_fails_the_node_with_a_clear_error(h: Harness) -> None:
     class Deep(NodeType):
         type_name = 'deep'
 
@@ -901,17 +877,8 @@ async def test_an_output_nested_too_deeply_fails_the_node_with_a_clear_error() -
                 value = [value]
             return value
 
-    bus = EventBus()
-    events: list = []
-    bus.subscribe(events.append)
-    registry = default_registry()
-    registry.register(Deep)
-    engine = Engine(bus=bus, registry=registry)
-    workflow = parse_workflow({'id': 'w', 'name': 'w', 'nodes': [{'id': 'd', 'type': 'deep'}]}, registry)
-    engine.submit(workflow)
-    await engine.wait_idle()
-    state = fold(events)
-    assert state is not None
+    h.registry.register(Deep)
+    state = await h.run(h.workflow([{'id': 'd', 'type': 'deep'}]))
     assert state.status == 'failed'
     assert state.nodes['d'].status == 'failed'
     assert 'nested more than 64 levels' in (state.nodes['d'].error or '')

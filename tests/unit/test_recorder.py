@@ -142,6 +142,14 @@ async def one_run_unflushed(make_rig: MakeRig) -> tuple[Rig, str]:
     return rig, execution_id
 
 
+def count_folds(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """A list that gets one item each time the recorder folds events itself."""
+    folds: list[int] = []
+    original_fold = recorder_module.fold
+    monkeypatch.setattr(recorder_module, 'fold', lambda *args: folds.append(1) or original_fold(*args))
+    return folds
+
+
 def all_stored(rig: Rig, execution_id: str, count: int) -> Callable[[], Awaitable[bool]]:
     """A condition for :func:`until`: ``count`` events of the execution stored and nothing left to write."""
 
@@ -549,9 +557,7 @@ async def test_the_engine_waits_for_the_recorder_instead_of_growing_the_backlog(
 async def test_the_recorder_writes_the_projections_fold_and_folds_nothing_itself(
     make_rig: MakeRig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    folds: list[int] = []
-    original_fold = recorder_module.fold
-    monkeypatch.setattr(recorder_module, 'fold', lambda *args: folds.append(1) or original_fold(*args))
+    folds = count_folds(monkeypatch)
     written: dict[str, ExecutionState] = {}
     for name in ('_execution_insert', '_execution_update'):
         original = getattr(recorder_module, name)
@@ -590,9 +596,7 @@ async def test_the_recorder_writes_the_projections_fold_and_folds_nothing_itself
 async def test_a_batch_cut_where_a_reader_had_folded_further_is_folded_from_the_last_written_state(
     make_rig: MakeRig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    folds: list[int] = []
-    original_fold = recorder_module.fold
-    monkeypatch.setattr(recorder_module, 'fold', lambda *args: folds.append(1) or original_fold(*args))
+    folds = count_folds(monkeypatch)
     rig = await make_rig(flush_interval=60)
     assert rig.projector is not None
     execution_id = rig.engine.submit(parse(FLAKY), {'order': 1})
