@@ -840,7 +840,7 @@ async def test_an_engine_bug_after_a_node_ends_fails_the_execution_visibly(
     h: Harness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The bookkeeping of a node's end runs in the node's task; an error there must still end the execution."""
-    original = scheduler_module._ExecutionRun._mark
+    original = scheduler_module._ExecutionRun._mark  # fault injection: only a bug in this private step can raise
 
     def broken(run: Any, node_id: str, status: str) -> None:
         if node_id == 'b':

@@ -362,7 +362,8 @@ def fail_once(monkeypatch: pytest.MonkeyPatch, name: str) -> list[int]:
 
 def break_execution_row_once(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Make the first ``executions`` row the recorder builds violate NOT NULL: the database refuses it inside the
-    transaction, after the events were inserted. Returns a call counter."""
+    transaction, after the events were inserted. Returns a call counter. (Fault injection: the private row builder
+    is the one place a bad row can come from; what the tests assert is what the database then holds.)"""
     original = recorder_module._execution_insert
     calls: list[int] = []
 
@@ -429,7 +430,8 @@ class Release:
 
 
 def hold_transactions(monkeypatch: pytest.MonkeyPatch) -> Release:
-    """Make every database transaction of the recorder wait, in the database's thread, until released."""
+    """Make every database transaction of the recorder wait, in the database's thread, until released. (Fault
+    injection through the private transaction runner: no public hook holds a transaction midway.)"""
     original = database_module._transaction
     release = Release()
 
@@ -558,6 +560,8 @@ async def test_the_recorder_writes_the_projections_fold_and_folds_nothing_itself
     make_rig: MakeRig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     folds = count_folds(monkeypatch)
+    # One fold per event (issue 11) is about which object the rows are made from, so the spies sit on the private row
+    # builders: the behaviour under test is that internal.
     written: dict[str, ExecutionState] = {}
     for name in ('_execution_insert', '_execution_update'):
         original = getattr(recorder_module, name)
