@@ -42,7 +42,7 @@ async def test_login_form_refuses_a_wrong_token_then_accepts_the_right_one(user:
 
     user.find(marker='token-input').type(TOKEN)
     assert (await submit_form(user, 'sign-in-form')).headers['location'] == '/'
-    await user.should_see(marker='dashboard', retries=20)
+    await user.should_see(marker='dashboard')
     await user.should_see('Quick check')
 
 
@@ -95,7 +95,7 @@ async def test_signing_in_from_a_guarded_page_renders_that_page(user: User) -> N
 
     user.find(marker='token-input').type(TOKEN)
     assert (await submit_form(user, 'sign-in-form')).headers['location'] == '/executions?status=failed'
-    await user.should_see(marker='executions-page', retries=20)
+    await user.should_see(marker='executions-page')
     assert current_path(user) == '/executions?status=failed'
 
 
@@ -106,7 +106,7 @@ async def test_an_open_page_drops_its_data_when_the_browser_is_signed_out_elsewh
     # the simulated browser's server-side session, as signing out in another tab leaves it (no public API reaches it)
     for storage in app.storage._users.values():
         storage.pop(SESSION_KEY, None)
-    await user.should_see(marker='sign-in', retries=40)
+    await user.should_see(marker='sign-in')
     await user.should_not_see(marker='dashboard')
 
 
@@ -149,5 +149,5 @@ async def test_an_expired_sign_in_loses_the_page(user: User) -> None:
         if SESSION_KEY in storage:
             assert storage[EXPIRES_KEY] > time.time() + 11 * 3600  # FLOWMON_SESSION_HOURS defaults to 12
             storage[EXPIRES_KEY] = time.time() - 1
-    await user.should_see(marker='sign-in', retries=40)
+    await user.should_see(marker='sign-in')
     await user.should_not_see(marker='dashboard')

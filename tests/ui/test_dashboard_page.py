@@ -70,7 +70,7 @@ async def test_recent_executions_appear_live(user: User) -> None:
     await sign_in(user)
     await user.should_see('No executions yet')
     execution_id = await start(user, 'quick')
-    await user.should_see(marker=f'execution-row-{execution_id}', retries=30)
+    await user.should_see(marker=f'execution-row-{execution_id}')
     await user.should_not_see('No executions yet')
     row = next(iter(user.find(marker=f'execution-row-{execution_id}').elements))
     assert row.props['href'] == f'/executions/{execution_id}'

@@ -79,10 +79,10 @@ async def test_new_and_running_executions_show_live_on_the_first_page(user: User
     await sign_in(user, '/executions')
     await user.should_see('No executions yet')
     execution_id = await start(user, 'slow')
-    await user.should_see(marker=f'execution-row-{execution_id}', retries=30)
+    await user.should_see(marker=f'execution-row-{execution_id}')
     with user.scope(marker=f'execution-row-{execution_id}'):
-        await user.should_see('running', retries=30)
+        await user.should_see('running')
     await api(user, 'POST', f'/api/executions/{execution_id}/cancel')
     with user.scope(marker=f'execution-row-{execution_id}'):
-        await user.should_see('cancelled', retries=30)
+        await user.should_see('cancelled')
     assert current_path(user) == '/executions'

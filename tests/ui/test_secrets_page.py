@@ -125,7 +125,7 @@ async def test_delete_asks_first_and_is_refused_while_a_workflow_uses_the_secret
     await user.should_see(marker='confirm-delete-ok')
     user.find(marker='confirm-delete-ok').click()
     await user.should_see("Secret 'spare' deleted.")
-    await user.should_not_see(marker='secret-row-spare', retries=50)
+    await user.should_not_see(marker='secret-row-spare')
 
     user.find(marker='secret-delete-api_key').click()
     await user.should_see(marker='confirm-delete-ok')

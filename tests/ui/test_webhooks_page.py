@@ -79,7 +79,7 @@ async def test_a_delivery_appears_and_goes_live_to_succeeded_after_a_retry(user:
     await user.should_see('No deliveries yet')
     delivery_id = await queue(user, receiver.url)
 
-    await user.should_see(marker=f'delivery-row-{delivery_id}', retries=50)  # live: no reload
+    await user.should_see(marker=f'delivery-row-{delivery_id}')  # live: no reload
     await wait_for_row(user, delivery_id, 'succeeded', '2/3', 'HTTP 200')
     assert len(receiver.hits) == 2
 
@@ -139,7 +139,7 @@ async def test_redeliver_sends_again_after_confirmation(user: User, receivers: A
     user.find(marker='confirm-redeliver-ok').click()
     await user.should_see('Redelivery queued')
     await receiver.await_hits(2)
-    await user.should_see(marker='attempt-2', retries=50)  # the page follows live
+    await user.should_see(marker='attempt-2')  # the page follows live
     assert attempt_title(user, 2) == 'Attempt 2 · HTTP 200'
     assert len(receiver.hits) == 2  # the original and the one confirmed redelivery: the declined one sent nothing
     ids = {hit.headers['webhook-id'] for hit in receiver.hits}
@@ -197,13 +197,13 @@ async def test_an_auto_disabled_endpoint_shows_why_and_re_enables_in_one_click(u
     await wait_until_ended(user, await start(user, 'broken'))
     await receiver.await_hits(1)
     await sign_in(user, '/webhooks')
-    await user.should_see(marker=f'endpoint-reason-{endpoint_id}', retries=50)
+    await user.should_see(marker=f'endpoint-reason-{endpoint_id}')
     await user.should_see('410 Gone')
     await wait_for_text_containing(user, f'endpoint-rate-{endpoint_id}', '0.0 %')  # health: 1 finished, 0 succeeded
 
     user.find(marker=f'endpoint-reenable-{endpoint_id}').click()
     await user.should_see('Endpoint enabled.')
-    await user.should_not_see(marker=f'endpoint-reason-{endpoint_id}', retries=50)
+    await user.should_not_see(marker=f'endpoint-reason-{endpoint_id}')
     assert (await api(user, 'GET', f'/api/webhooks/endpoints/{endpoint_id}')).json()['enabled'] is True
 
 

@@ -44,6 +44,24 @@ async def wait_until_started(user: User, *, workflows: int) -> None:
     await until(loaded, f'flowmon to start with {workflows} workflows', ignoring=(Exception,))  # no schema yet
 
 
+def be_patient(user: User) -> None:
+    """Make ``user.should_see`` and ``user.should_not_see`` wait as long as tests/waiting.py does.
+
+    NiceGUI's try three times, 0.1 s (0.05 s) apart: a page whose async builder queries the database needs longer on a
+    loaded machine, and a test then fails for no reason of its own (the flakes of tests/ui/test_dashboard_page.py and
+    test_access.py). Waiting longer costs nothing when the page is there: both return as soon as they may."""
+    see, not_see = user.should_see, user.should_not_see
+
+    async def should_see(*args: Any, retries: int = 0, **kwargs: Any) -> None:
+        await see(*args, retries=max(retries, round(TIMEOUT / 0.1)), **kwargs)
+
+    async def should_not_see(*args: Any, retries: int = 0, **kwargs: Any) -> None:
+        await not_see(*args, retries=max(retries, round(TIMEOUT / 0.05)), **kwargs)
+
+    user.should_see = should_see  # type: ignore[method-assign]
+    user.should_not_see = should_not_see  # type: ignore[method-assign]
+
+
 async def sign_in(user: User, path: str = '/') -> None:
     """Open ``path`` with the token in the URL, as the start-up link does."""
     separator = '&' if '?' in path else '?'
