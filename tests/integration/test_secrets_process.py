@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import json
 import sqlite3
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -145,7 +144,7 @@ def test_a_secret_in_an_http_node_reaches_the_receiver_and_shows_as_stars_everyw
         'export': flowmon.api('GET', f'/api/executions/{execution_id}/export').text,
         'workflow': flowmon.api('GET', '/api/workflows/secret-call').text,
     }
-    time.sleep(0.3)  # let the last log lines reach the file
+    flowmon.stop()  # every log line written
     seen['log'] = flowmon.stdout + flowmon.stderr
     for where, text in seen.items():
         assert api_key not in text and url_token not in text, f'a secret value in the {where}'
