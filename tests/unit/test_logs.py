@@ -33,15 +33,21 @@ class Capture:
         self.handler = logging.StreamHandler(self.buffer)
         self.handler.setFormatter(formatter)
         self.handler.addFilter(SecretLogFilter(lambda: secrets))
+        self.propagated = True
 
     def attach(self, name: str) -> logging.Logger:
+        """Send the records of logger ``name`` here only (not on to pytest's capture: a lone surrogate in a test's
+        message could not travel in a report to another process)."""
         logger = logging.getLogger(name)
         logger.addHandler(self.handler)
         logger.setLevel(logging.DEBUG)
+        self.propagated, logger.propagate = logger.propagate, False
         return logger
 
     def detach(self, name: str) -> None:
-        logging.getLogger(name).removeHandler(self.handler)
+        logger = logging.getLogger(name)
+        logger.removeHandler(self.handler)
+        logger.propagate = self.propagated
 
     @property
     def text(self) -> str:
