@@ -3,9 +3,9 @@
 Markers go in through every field a page shows: the workflow's name and description, node names, a log node's
 message, node inputs and outputs (a transform's string and object outputs, an http node's response), a fail node's
 error, a webhook receiver's response body, the request body of a delivery, an endpoint's description, and an
-imported execution whose events carry markers in errors, tracebacks and outputs. Every page that shows them is
-opened in Chromium (with the inspector on the marked nodes, the replay scrubber's tick titles, the Gantt and DAG
-tooltips, the compare page's output diff and the delivery's response body), and each time:
+imported execution whose events carry markers in errors, tracebacks, outputs and the webhook-id of its trigger.
+Every page that shows them is opened in Chromium (with the inspector on the marked nodes, the replay scrubber's tick
+titles, the Gantt and DAG tooltips, the compare page's output diff and the delivery's response body), and each time:
 
 - no element the markers describe exists (``#fm-marker-b``, ``#fm-marker-form``, an ``<img>`` from them),
 - no script from them ran (``window.__xss`` stays undefined) and nothing was fetched from 198.51.100.1,
@@ -177,6 +177,7 @@ def marked_export(call_api: Api, execution_id: str) -> dict[str, Any]:
     response = call_api('GET', f'/api/executions/{execution_id}/export')
     assert response.status_code == 200, response.text
     document = copy.deepcopy(response.json())
+    document['events'][0]['data']['trigger'] = {'type': 'hook', 'webhook-id': LINE}  # how it started, kept on import
     for event in document['events']:
         data = event.get('data') or {}
         if 'error' in data:
@@ -263,6 +264,7 @@ def test_markers_stay_text_on_every_page(
     shot(page, shots / 'markers-imported-traceback.png')
     page.goto(f'/executions/{imported_id}')
     expect(page.get_by_test_id('execution-status')).to_have_text('failed')
+    assert_inert(page, watch, 'execution page of an import, trigger', literal_in='[data-testid=execution-trigger]')
     inspect(page, watch, 'boom', 'execution page of an import')
     page.goto(f'/compare?a={a}&b={imported_id}')
     expect(page.get_by_test_id('diff-echo')).to_be_visible()

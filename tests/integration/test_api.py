@@ -315,7 +315,8 @@ async def test_execution_summary_has_the_documented_shape(client: httpx.AsyncCli
     summary = await wait_for(client, execution_id)
 
     assert SUMMARY_KEYS <= set(summary)
-    assert set(summary) - SUMMARY_KEYS == {'progress'}  # one addition: {"done", "total"} for list views
+    assert set(summary) - SUMMARY_KEYS == {'progress', 'trigger'}  # progress {"done", "total"}; how it started
+    assert summary['trigger'] == {'type': 'api'}
     assert summary['id'] == execution_id
     assert summary['workflow_id'] == 'broken'
     assert summary['status'] == 'failed'

@@ -27,6 +27,7 @@ from uisim import (
 from waiting import until
 
 from flowmon.engine.runtime.projector import Projector
+from flowmon.web.format import short_id
 from flowmon.web.widgets.dag_chart import DagChart
 from flowmon.web.widgets.node_list import NodeList
 
@@ -144,7 +145,10 @@ async def test_rerun_opens_the_new_execution(user: User) -> None:
     new_id = path.rsplit('/', 1)[1]
     summary = (await api(user, 'GET', f'/api/executions/{new_id}')).json()
     assert summary['retry_of'] == execution_id
-    await user.should_see('Rerun of')
+    assert summary['trigger'] == {'type': 'rerun', 'retry_of': execution_id}
+    await user.should_see(marker='execution-trigger')
+    await user.should_see('Started by')
+    await user.should_see(short_id(execution_id))  # the execution it reran, linked
 
 
 async def test_rerun_from_a_node_reuses_the_nodes_before_it(user: User) -> None:

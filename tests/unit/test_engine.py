@@ -38,6 +38,7 @@ from flowmon.engine import (
 )
 from flowmon.engine.core.events import TERMINAL_EXECUTION_EVENTS
 from flowmon.engine.core.payload import PayloadBudget, PayloadInvalid, PayloadTooDeep, PayloadTooLarge
+from flowmon.engine.core.snapshot import definition_hash
 from flowmon.engine.runtime import scheduler as scheduler_module
 
 pytestmark = pytest.mark.looptime
@@ -222,6 +223,26 @@ async def test_linear_workflow_passes_outputs_downstream(h: Harness) -> None:
     assert types[-1] == 'execution.completed'
     queued = h.events_of(state.id)[0]
     assert queued.data['workflow'] == wf.definition()
+
+
+async def test_with_a_snapshot_sink_the_queued_event_names_the_definition_by_hash(h: Harness) -> None:
+    """The sink hears of the definition before the event that names it is published (the recorder writes both in
+    one transaction); the trigger is recorded as given, and a rerun says what it reran."""
+    kept: list[tuple[str, dict[str, Any], int]] = []
+    h.engine.snapshots = lambda digest, definition: kept.append((digest, dict(definition), len(h.events)))
+    wf = h.workflow([counted('a')])
+    state = await h.run(wf, trigger={'type': 'hook', 'webhook-id': 'msg_1'})
+
+    queued = h.events_of(state.id)[0]
+    assert 'workflow' not in queued.data and queued.data['workflow_hash'] == wf.definition_hash
+    assert kept == [(definition_hash(wf.definition()), wf.definition(), h.events.index(queued))]
+    assert state.workflow_hash == wf.definition_hash
+    assert state.trigger == queued.data['trigger'] == {'type': 'hook', 'webhook-id': 'msg_1'}
+
+    rerun = h.engine.rerun(state, wf)
+    await h.idle()
+    assert h.state(rerun).trigger == {'type': 'rerun', 'retry_of': state.id}
+    assert [entry[0] for entry in kept] == [wf.definition_hash] * 2
 
 
 async def test_missing_input_defaults_to_empty_object(h: Harness) -> None:

@@ -21,7 +21,7 @@ from flowmon.store import Database, EventRecorder, History
 from flowmon.store import database as database_module
 from flowmon.store import recorder as recorder_module
 from flowmon.store.codec import from_db_time, loads
-from flowmon.store.tables import EventRow, ExecutionRow, NodeRunRow
+from flowmon.store.tables import EventRow, ExecutionRow, NodeRunRow, WorkflowSnapshotRow
 
 EVENTS = EventRow.__table__  # type: ignore[attr-defined]
 EXECUTIONS = ExecutionRow.__table__  # type: ignore[attr-defined]
@@ -417,6 +417,51 @@ async def test_a_failed_write_keeps_the_batch_and_a_later_flush_loses_nothing(
         assert row is not None, f'execution row of {execution_id} missing after the retried write'
         assert (row.status, row.last_seq) == (state.status, state.last_seq)
         assert set(await node_run_rows(rig.db, execution_id)) == set(state.nodes)
+
+
+async def test_a_definition_is_stored_once_with_the_first_event_that_names_it(make_rig: MakeRig) -> None:
+    """Runs of one workflow share one snapshot row, written in the transaction of a queued event that names it;
+    the recorder lets go of the definition once every event that names it is stored."""
+    rig = await make_rig(batch_limit=3)  # batches of three events: the queued events land in different ones
+    rig.engine.snapshots = rig.recorder.keep_snapshot  # as the composition root wires it
+    workflow = parse(FLAKY)
+    ids = [rig.engine.submit(workflow, {'order': n}) for n in range(3)]
+    await rig.engine.wait_idle()
+    await rig.recorder.flush()
+
+    assert await snapshot_hashes(rig.db) == [workflow.definition_hash]
+    assert rig.recorder._snapshots == {}
+    for execution_id in ids:
+        row = await execution_row(rig.db, execution_id)
+        assert row.workflow_hash == workflow.definition_hash
+        assert (await rig.history.events(execution_id, limit=1))[0].data['workflow_hash'] == workflow.definition_hash
+    assert await rig.history.get_snapshot(workflow.definition_hash) == workflow.definition()
+
+
+async def test_a_failed_write_keeps_the_definition_for_the_retry(
+    make_rig: MakeRig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rig = await make_rig(flush_interval=60)
+    rig.engine.snapshots = rig.recorder.keep_snapshot
+    workflow = parse(FLAKY)
+    execution_id = rig.engine.submit(workflow, {'order': 1})
+    await rig.engine.wait_idle()
+    calls = fail_once(monkeypatch, '_execution_insert')
+    with pytest.raises(OSError, match='disk on fire'):
+        await rig.recorder.flush()
+    assert calls and await snapshot_hashes(rig.db) == []  # nothing of the failed batch was written
+
+    await rig.recorder.flush()
+
+    assert await snapshot_hashes(rig.db) == [workflow.definition_hash]
+    assert (await execution_row(rig.db, execution_id)).workflow_hash == workflow.definition_hash
+    assert rig.recorder._snapshots == {}
+
+
+async def snapshot_hashes(db: Database) -> list[str]:
+    table = WorkflowSnapshotRow.__table__  # type: ignore[attr-defined]
+    async with db.engine.connect() as conn:
+        return list((await conn.execute(select(table.c.hash))).scalars())
 
 
 class Release:

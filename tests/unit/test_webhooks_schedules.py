@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -29,12 +29,14 @@ def workflow(cron: str | None, timezone: str = 'UTC') -> dict[str, Any]:
 class Starts:
     def __init__(self) -> None:
         self.calls: list[tuple[str, Any]] = []
+        self.triggers: list[Mapping[str, Any]] = []
         self.missing: set[str] = set()
 
-    async def __call__(self, workflow_id: str, input: Any) -> str:
+    async def __call__(self, workflow_id: str, input: Any, *, trigger: Mapping[str, Any]) -> str:
         if workflow_id in self.missing:
             raise LookupError(workflow_id)
         self.calls.append((workflow_id, input))
+        self.triggers.append(trigger)
         return f'exec-{len(self.calls)}'
 
 
@@ -67,6 +69,7 @@ async def test_a_schedule_is_armed_coalesced_with_a_misfire_grace_and_fires(part
 
     await job.func(*job.args)  # what APScheduler runs at the fire time
     assert starts.calls[0][0] == 'tick' and starts.calls[0][1]['trigger'] == 'schedule'
+    assert starts.triggers == [{'type': 'schedule', 'cron': '*/5 * * * *', 'timezone': 'UTC'}]  # its provenance
     await schedules.stop()
     assert not timers.armed('cron:tick')
 
