@@ -93,6 +93,9 @@ class Settings(BaseSettings):
     python_modules: str = ''  # module prefixes the python node type may call; empty: none
     dask_scheduler: str = ''  # tcp://host:8786: worker nodes run on that Dask cluster; empty: the local pool
     workers: int | None = Field(default=None, ge=1, le=256)  # local pool processes; None: the number of cores
+    retention_days: int = Field(default=30, ge=0)  # finished executions older than this are deleted; 0 keeps all
+    retention_max_executions: int = Field(default=0, ge=0, le=2**63 - 1)  # keep the newest N finished; 0: no limit
+    retention_interval: int = Field(default=3600, ge=1)  # seconds between prunings (and one at start-up)
 
     @classmethod
     def settings_customise_sources(

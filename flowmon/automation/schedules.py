@@ -9,7 +9,7 @@ kept in the database, so a paused schedule stays paused across restarts.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -17,9 +17,10 @@ from zoneinfo import ZoneInfo
 from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import select
 
-from flowmon.automation.triggers import upsert_automation
+from flowmon.automation.triggers import StartExecution, upsert_automation
 from flowmon.engine.core import log_context
 from flowmon.engine.core.events import utcnow
+from flowmon.engine.core.provenance import schedule_trigger
 from flowmon.engine.model import Workflow
 from flowmon.infra.timers import Timers
 from flowmon.store.catalog import WorkflowCatalog
@@ -29,7 +30,6 @@ from flowmon.store.webhook_tables import automation
 log = logging.getLogger(__name__)
 
 MISFIRE_GRACE_S = 60
-StartExecution = Callable[[str, Any], Awaitable[str]]
 
 
 class ScheduleNotFound(LookupError):
@@ -134,7 +134,8 @@ class ScheduleService:
         about = log_context.about(workflow_id=workflow_id)
         try:
             input = {'trigger': 'schedule', 'fired_at': self._clock().isoformat()}
-            execution_id = await self._start(workflow_id, input)
+            cron, timezone = self._specs.get(workflow_id) or ('', 'UTC')
+            execution_id = await self._start(workflow_id, input, trigger=schedule_trigger(cron, timezone))
         except LookupError:
             log.warning('scheduled workflow %s no longer exists; schedule removed', workflow_id, extra=about)
             self.sync(workflow_id, None)

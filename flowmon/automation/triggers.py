@@ -15,7 +15,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
@@ -23,6 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from flowmon.engine.core import log_context
 from flowmon.engine.core.events import utcnow
 from flowmon.engine.core.payload import PayloadBudget, PayloadError, PayloadTooLarge
+from flowmon.engine.core.provenance import hook_trigger
 from flowmon.infra.secretbox import SecretBox
 from flowmon.infra.signing import new_secret, verify
 from flowmon.store.catalog import WorkflowCatalog
@@ -33,7 +34,12 @@ log = logging.getLogger(__name__)
 
 REPLAY_MEMORY = timedelta(hours=24)
 ROTATION_GRACE = timedelta(hours=24)
-StartExecution = Callable[[str, Any], Awaitable[str]]
+
+
+class StartExecution(Protocol):
+    """Queues a run of a workflow, saying how it was started (the application's ``Executions.submit``)."""
+
+    def __call__(self, workflow_id: str, input: Any, *, trigger: Mapping[str, Any]) -> Awaitable[str]: ...
 
 
 class TriggerNotFound(LookupError):
@@ -149,7 +155,7 @@ class TriggerService:
                 if seen is not None:
                     return Received(execution_id=seen, replayed=True)
                 try:
-                    execution_id = await self._start(workflow_id, payload)
+                    execution_id = await self._start(workflow_id, payload, trigger=hook_trigger(message_id))
                 except PayloadTooLarge as exc:  # its compact encoding can be longer than the body (escapes)
                     raise TriggerPayloadTooLarge(str(exc)) from None
                 except PayloadError as exc:

@@ -1,4 +1,5 @@
-"""The async database: engine creation, dialect set-up, schema upgrades (locking) and the hot path's bulk inserts."""
+"""The async database: engine creation, dialect set-up, schema upgrades (locking), the hot path's bulk inserts, and
+the storage questions whose answers differ by dialect (size, giving freed space back, insert-if-absent)."""
 
 from __future__ import annotations
 
@@ -6,15 +7,18 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Table, event, func, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.sql.dml import Insert
 
 from flowmon.store import webhook_tables as _webhook_tables  # noqa: F401  (registers the webhook tables too)
 
@@ -25,7 +29,20 @@ TimeEncoder = Callable[[datetime | None], Any]
 # pg_advisory_xact_lock key for schema upgrades ('flowmon' in ASCII): one process migrates, the others wait.
 SCHEMA_LOCK_KEY = 0x666C6F776D6F6E
 
+# PRAGMA auto_vacuum value of a SQLite file that gives freed pages back with PRAGMA incremental_vacuum(N)
+SQLITE_INCREMENTAL_VACUUM = 2
+
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class StorageSize:
+    """How much room the database takes: ``bytes`` on disk (SQLite: the file and its write-ahead log), and of those
+    ``free_bytes`` that hold nothing (pages freed by deletes, not yet given back; None where the database keeps its
+    own account, as PostgreSQL does)."""
+
+    bytes: int
+    free_bytes: int | None
 
 
 class Database:
@@ -38,6 +55,17 @@ class Database:
     @property
     def is_sqlite(self) -> bool:
         return self.engine.dialect.name == 'sqlite'
+
+    @property
+    def display_url(self) -> str:
+        """The URL without its password: what status pages and logs may show."""
+        url = make_url(self.url)
+        return url._replace(password=None).render_as_string(hide_password=False)  # URL is a NamedTuple
+
+    def insert_ignore(self, table: Table, key: Sequence[str]) -> Insert:
+        """An INSERT into ``table`` that does nothing for a row whose ``key`` columns are taken (on either dialect)."""
+        insert = postgresql.insert if self.engine.dialect.name == 'postgresql' else sqlite.insert
+        return insert(table).on_conflict_do_nothing(index_elements=list(key))
 
     def bulk_insert(self, table: Table, columns: Sequence[str]) -> BulkInsert:
         """An executemany INSERT of pre-encoded rows into ``columns`` of ``table`` (see :class:`BulkInsert`)."""
@@ -52,12 +80,76 @@ class Database:
         return BulkWriter(self)
 
     async def start(self) -> migrate.MigrationReport:
-        """Upgrade the schema to the newest revision (Alembic ``upgrade head``); logs what changed."""
+        """Upgrade the schema to the newest revision (Alembic ``upgrade head``); logs what changed. A SQLite file made
+        without incremental vacuum is switched to it (once: a ``VACUUM`` rewrites the file)."""
         report = await self.upgrade()
         if report.changed:
             for line in report.lines():
                 log.info('database schema: %s', line)
+        await self._use_incremental_vacuum()
         return report
+
+    async def _use_incremental_vacuum(self) -> None:
+        """SQLite decides when a file is created whether freed pages can be given back in steps: the connection
+        set-up asks for it (``PRAGMA auto_vacuum=INCREMENTAL``, before any table exists), and a file made before
+        that (by an earlier flowmon) takes a one-time ``VACUUM`` to switch. Other databases reuse freed space."""
+        if not self.is_sqlite:
+            return
+        async with self.engine.connect() as conn:
+            conn = await conn.execution_options(isolation_level='AUTOCOMMIT')
+            mode = (await conn.exec_driver_sql('PRAGMA auto_vacuum')).scalar_one()
+            if mode == SQLITE_INCREMENTAL_VACUUM:
+                return
+            log.info('database: switching the SQLite file to incremental vacuum (a one-time VACUUM)')
+            await conn.exec_driver_sql(f'PRAGMA auto_vacuum={SQLITE_INCREMENTAL_VACUUM}')
+            await conn.exec_driver_sql('VACUUM')
+
+    async def size(self) -> StorageSize:
+        """The room the database takes now (see :class:`StorageSize`)."""
+        if self.is_sqlite:
+            async with self.engine.connect() as conn:
+                page_size = (await conn.exec_driver_sql('PRAGMA page_size')).scalar_one()
+                pages = (await conn.exec_driver_sql('PRAGMA page_count')).scalar_one()
+                free = (await conn.exec_driver_sql('PRAGMA freelist_count')).scalar_one()
+            path = self._sqlite_path()
+            on_disk = pages * page_size if path is None else _file_size(path) + _file_size(Path(f'{path}-wal'))
+            return StorageSize(bytes=on_disk, free_bytes=free * page_size)
+        if self.engine.dialect.name == 'postgresql':
+            async with self.engine.connect() as conn:
+                used = (await conn.execute(select(func.pg_database_size(func.current_database())))).scalar_one()
+            return StorageSize(bytes=int(used), free_bytes=None)
+        return StorageSize(bytes=0, free_bytes=None)
+
+    async def free_pages(self) -> int:
+        """SQLite: pages that deletes freed and the file still holds (0 elsewhere)."""
+        if not self.is_sqlite:
+            return 0
+        async with self.engine.connect() as conn:
+            return int((await conn.exec_driver_sql('PRAGMA freelist_count')).scalar_one())
+
+    async def give_back(self, pages: int) -> int:
+        """SQLite: give up to ``pages`` free pages back to the file system (``PRAGMA incremental_vacuum(N)``, one
+        short write transaction); returns how many were given back (0 elsewhere: PostgreSQL's autovacuum reuses
+        freed space on its own). The file shrinks when the write-ahead log is next checkpointed."""
+        if not self.is_sqlite or pages < 1:
+            return 0
+        async with self.engine.connect() as conn:
+            conn = await conn.execution_options(isolation_level='AUTOCOMMIT')
+            before = int((await conn.exec_driver_sql('PRAGMA freelist_count')).scalar_one())
+            raw = await conn.get_raw_connection()
+            # executescript steps the pragma to its end; a plain execute frees a single page
+            await raw.driver_connection.executescript(f'PRAGMA incremental_vacuum({int(pages)});')  # type: ignore[union-attr]
+            after = int((await conn.exec_driver_sql('PRAGMA freelist_count')).scalar_one())
+        return max(0, before - after)
+
+    async def checkpoint(self) -> None:
+        """SQLite: copy the write-ahead log into the file as far as readers allow, without waiting for anyone
+        (``PRAGMA wal_checkpoint(PASSIVE)``); when it gets to the end, the file takes its new, smaller size."""
+        if not self.is_sqlite:
+            return
+        async with self.engine.connect() as conn:
+            conn = await conn.execution_options(isolation_level='AUTOCOMMIT')
+            await conn.exec_driver_sql('PRAGMA wal_checkpoint(PASSIVE)')
 
     async def upgrade(self, revision: str = 'head') -> migrate.MigrationReport:
         """Bring the schema to ``revision`` in one transaction that holds the schema lock (see :func:`migrate.upgrade`;
@@ -304,9 +396,19 @@ def _create_engine(url: str) -> AsyncEngine:
     def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
         # Dialect set-up: the only SQLite-specific SQL in flowmon.
         cursor = dbapi_connection.cursor()
+        # Before WAL: a new file is made with incremental vacuum (for an existing file this changes nothing until
+        # a VACUUM; Database.start switches files made before, once).
+        cursor.execute(f'PRAGMA auto_vacuum={SQLITE_INCREMENTAL_VACUUM}')
         cursor.execute('PRAGMA journal_mode=WAL')
         cursor.execute('PRAGMA synchronous=NORMAL')
         cursor.execute('PRAGMA foreign_keys=ON')
         cursor.close()
 
     return engine
+
+
+def _file_size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:
+        return 0

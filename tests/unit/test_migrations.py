@@ -11,6 +11,7 @@ schema (:func:`assert_at_head`). The portable tests take ``url``: they run on SQ
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import uuid
@@ -32,6 +33,7 @@ from migration_support import (
 from sqlalchemy import inspect, text
 from sqlalchemy.exc import DBAPIError
 
+from flowmon.application.replays import ReplayLoader
 from flowmon.store import Database, History, migrate
 from flowmon.store.migrate import BASELINE, SchemaError
 
@@ -200,6 +202,47 @@ async def test_revisions_this_flowmon_does_not_know_are_refused(url: str, databa
     assert await database.revision() == '0999'
 
 
+async def test_upgrade_to_0002_adds_snapshots_and_triggers_and_keeps_old_executions_readable(
+    url: str, databases: Callable[[str], Database]
+) -> None:
+    """Executions recorded at 0001 carry their definition inline and no trigger: they keep both (no hash; a rerun is
+    known to be a rerun), and still replay with their definition; the snapshot table starts empty."""
+    database = await database_at(url, BASELINE)
+    definition = {'id': 'greet', 'name': 'Greet', 'nodes': [{'id': 'hello', 'type': 'log', 'config': {}}]}
+    common = {'workflow_id': 'greet', 'status': 'succeeded', 'priority': 0, 'input': '{}', 'nodes_done': 1}
+    await insert_rows(
+        database,
+        'executions',
+        [
+            {**common, 'id': 'first', 'created_at': T0, 'nodes_total': 1, 'last_seq': 2, 'retry_of': None},
+            {**common, 'id': 'second', 'created_at': T0, 'nodes_total': 1, 'last_seq': 2, 'retry_of': 'first'},
+        ],
+    )
+    queued = {'workflow_id': 'greet', 'input': {}, 'nodes': ['hello'], 'retry_of': None, 'workflow': definition}
+    await insert_rows(
+        database,
+        'events',
+        [
+            {'execution_id': 'first', 'seq': 1, 'ts': T0, 'type': 'execution.queued', 'data': json.dumps(queued)},
+            {'execution_id': 'first', 'seq': 2, 'ts': T0, 'type': 'execution.completed', 'data': '{}'},
+        ],
+    )
+
+    report = await databases(url).start()
+
+    assert [revision.id for revision in report.applied] == ['0002']
+    rows = await table_rows(database, 'executions')
+    assert [(row['id'], row['trigger_type'], row['workflow_hash']) for row in rows] == [
+        ('first', None, None),
+        ('second', 'rerun', None),
+    ]
+    assert await table_rows(database, 'workflow_snapshots') == []
+    await assert_at_head(database)
+    index = await ReplayLoader(History(database)).open('first')
+    assert index is not None and index.workflow == definition
+    assert index.final is not None and index.final.trigger is None
+
+
 # --- SQLite: databases as earlier flowmon versions made them ------------------------------------------------------
 
 
@@ -215,7 +258,9 @@ async def test_upgrade_to_0001_adopts_the_last_database_made_before_migrations(
 
     assert report.adopted == ()  # the baseline is this schema: nothing to add
     assert report.lines()[0] == f'adopted a database made before migrations (nothing was missing); stamped {BASELINE}'
-    assert {table: await table_rows(old, table) for table in CORE_TABLES} == before
+    after = {table: await table_rows(old, table) for table in CORE_TABLES}
+    assert [_added_in_0002(row) for row in after['executions']] == [(None, None)]
+    assert after == before
     await assert_at_head(old)
     await _reads_the_old_execution(old, imported_from=None)
 
@@ -250,9 +295,15 @@ async def test_upgrade_to_0001_repairs_a_database_made_by_the_first_version(
     )
     after = {table: await table_rows(old, table) for table in CORE_TABLES}
     assert [row.pop('imported_from') for row in after['executions']] == [None]
+    assert [_added_in_0002(row) for row in after['executions']] == [(None, None)]
     assert after == before
     await assert_at_head(old)
     await _reads_the_old_execution(old, imported_from=None)
+
+
+def _added_in_0002(row: dict[str, object]) -> tuple[object, object]:
+    """Take out the columns revision 0002 added (an old execution has neither: no hash, no recorded trigger)."""
+    return row.pop('trigger_type'), row.pop('workflow_hash')
 
 
 async def _reads_the_old_execution(database: Database, *, imported_from: str | None) -> None:
