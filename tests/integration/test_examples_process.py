@@ -16,7 +16,7 @@ EXAMPLES = REPO_ROOT / 'data' / 'workflows'
 
 
 def finished_nodes(flowmon: FlowmonProcess, execution_id: str) -> dict[str, str]:
-    summary = flowmon.poll(f'/api/executions/{execution_id}', lambda body: body['status'] in {'succeeded', 'failed'})
+    summary = flowmon.wait_ended(execution_id)
     assert summary['status'] == 'succeeded', summary
     return {node_id: node['status'] for node_id, node in summary['nodes'].items()}
 
@@ -35,8 +35,7 @@ def test_the_examples_show_a_schedule_and_an_inbound_trigger(launch: Callable[..
     next_run = datetime.fromisoformat(schedule['next_run_at']).astimezone(UTC)
     assert (next_run.hour, next_run.minute) == (7, 0) and next_run.weekday() < 5
     assert flowmon.api('GET', '/api/executions?trigger=schedule').json()['total'] == 0  # nothing fired at start
-    digest = flowmon.api('POST', '/api/workflows/morning-digest/executions', {}).json()['id']
-    assert finished_nodes(flowmon, digest)['flag_on_call'] == 'succeeded'
+    assert finished_nodes(flowmon, flowmon.start('morning-digest'))['flag_on_call'] == 'succeeded'
 
     trigger = flowmon.api('GET', '/api/workflows/inbound-order/trigger').json()
     assert (trigger['enabled'], trigger['path']) == (True, '/hooks/inbound-order')

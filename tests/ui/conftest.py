@@ -14,16 +14,15 @@ import logging
 import re
 import shutil
 import tempfile
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from nicegui import app
 from nicegui.storage import Storage
 from nicegui.testing.user import User
 from nicegui.testing.user_simulation import user_simulation
-from uisim import BROKEN, MAIN_FILE, QUICK, SLOW, TOKEN, wait_until_started, webhook_receiver
+from uisim import BROKEN, MAIN_FILE, QUICK, SLOW, TOKEN, be_patient, wait_until_started
 
 
 @pytest.fixture(scope='session', autouse=True)
@@ -61,6 +60,7 @@ async def user(
     monkeypatch.setenv('FLOWMON_LOG_LEVEL', 'WARNING')
     async with user_simulation(main_file=MAIN_FILE) as simulated:
         simulated.javascript_rules[re.compile(r'.*Intl\.DateTimeFormat.*')] = lambda _: 'UTC'
+        be_patient(simulated)
         await wait_until_started(simulated, workflows=3)
         yield simulated
     errors = [record for record in caplog.get_records('call') if record.levelno >= logging.ERROR]
@@ -75,19 +75,3 @@ def loopback_webhooks(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv('FLOWMON_OUTBOUND_ALLOW', '127.0.0.1')
     monkeypatch.setenv('FLOWMON_WEBHOOK_RETRY_SCHEDULE', '0,0.3,0.3')
     monkeypatch.setenv('FLOWMON_WEBHOOK_JITTER', '0')
-
-
-@pytest.fixture
-def receivers() -> Iterator[Callable[..., Any]]:
-    """``receivers(replies)`` starts a loopback webhook receiver (``tests/integration/webhook_receiver.py``); all
-    are stopped after the test."""
-    started: list[Any] = []
-
-    def make(replies: Any = ()) -> Any:
-        receiver = webhook_receiver().Receiver(replies).start()
-        started.append(receiver)
-        return receiver
-
-    yield make
-    for receiver in started:
-        receiver.stop()

@@ -4,16 +4,14 @@ Deliveries go to a real loopback receiver (127.0.0.1 allow-listed)."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from typing import Any
 
 import pytest
 from nicegui.testing.user import User
 from standardwebhooks.webhooks import Webhook
-from uisim import api, sign_in, text_of, webhook_receiver
+from uisim import api, sign_in, text_of, wait_for_text_containing
+from webhook_receiver import Reply
 
-Reply = webhook_receiver().Reply
 pytestmark = pytest.mark.usefixtures('loopback_webhooks')
 
 
@@ -25,15 +23,6 @@ def element(user: User, marker: str) -> Any:
 
 async def endpoints(user: User) -> list[dict[str, Any]]:
     return list((await api(user, 'GET', '/api/webhooks/endpoints')).json())
-
-
-async def wait_text(user: User, marker: str, expected: str, retries: int = 100) -> str:
-    for _ in range(retries):
-        with contextlib.suppress(AssertionError):  # (not drawn yet)
-            if expected in text_of(user, marker):
-                return text_of(user, marker)
-        await asyncio.sleep(0.1)
-    raise AssertionError(f'{marker} does not show {expected!r}')
 
 
 def fill(user: User, **fields: Any) -> None:
@@ -64,7 +53,7 @@ async def test_the_empty_state_creates_an_endpoint_whose_secret_shows_only_on_re
     secret = (await api(user, 'GET', f'/api/webhooks/endpoints/{endpoint_id}/secret')).json()['secret']
     await user.should_not_see(secret)
     user.find(marker=f'endpoint-reveal-{endpoint_id}').click()
-    assert await wait_text(user, f'endpoint-secret-{endpoint_id}', secret) == secret
+    assert await wait_for_text_containing(user, f'endpoint-secret-{endpoint_id}', secret) == secret
 
 
 async def test_invalid_settings_are_shown_at_their_fields_and_nothing_is_created(user: User) -> None:
@@ -132,7 +121,7 @@ async def test_a_test_event_shows_its_outcome_and_is_signed_with_the_endpoint_se
     await user.should_see(marker=f'endpoint-{good}')
 
     user.find(marker=f'endpoint-test-{good}').click()
-    assert 'HTTP 200' in await wait_text(user, f'endpoint-test-result-{good}', 'Test event delivered')
+    assert 'HTTP 200' in await wait_for_text_containing(user, f'endpoint-test-result-{good}', 'Test event delivered')
     (hit,) = accepting.hits
     secret = (await api(user, 'GET', f'/api/webhooks/endpoints/{good}/secret')).json()['secret']
     payload = Webhook(secret).verify(hit.body, hit.headers)  # raises unless the signature is the endpoint's
@@ -140,7 +129,7 @@ async def test_a_test_event_shows_its_outcome_and_is_signed_with_the_endpoint_se
     assert element(user, f'endpoint-test-delivery-{good}').props['href'].startswith('/webhooks/deliveries/dlv_')
 
     user.find(marker=f'endpoint-test-{bad}').click()
-    assert 'HTTP 500' in await wait_text(user, f'endpoint-test-result-{bad}', 'Test event exhausted')
+    assert 'HTTP 500' in await wait_for_text_containing(user, f'endpoint-test-result-{bad}', 'Test event exhausted')
     href = element(user, f'endpoint-test-delivery-{bad}').props['href']
     delivery = (await api(user, 'GET', f'/api/webhooks/deliveries/{href.rsplit("/", 1)[1]}')).json()
     assert (delivery['status'], len(delivery['attempts'])) == ('exhausted', 1)  # a test event is one attempt, no retry
