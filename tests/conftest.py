@@ -16,6 +16,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -47,6 +48,34 @@ async def database(settings: Settings) -> AsyncIterator[Database]:
         yield db
     finally:
         await db.stop()
+
+
+DIALECTS = ['sqlite', *(['postgresql'] if os.environ.get('FLOWMON_TEST_POSTGRES') == '1' else [])]
+
+
+@pytest.fixture(params=DIALECTS)
+async def any_database(request: pytest.FixtureRequest, settings: Settings) -> AsyncIterator[Database]:
+    """A started database: the SQLite file of the test's data dir, or (``FLOWMON_TEST_POSTGRES=1``) a fresh database
+    on the throwaway PostgreSQL server too: for queries that must be portable SQL."""
+    if request.param == 'sqlite':
+        url = settings.db_url
+    else:
+        import asyncpg
+
+        server = request.getfixturevalue('postgres_server')
+        name = f't_{uuid.uuid4().hex[:12]}'
+        admin = await asyncpg.connect(f'postgresql://postgres@{server}/postgres')
+        await admin.execute(f'CREATE DATABASE {name}')
+        url = f'postgresql+asyncpg://postgres@{server}/{name}'
+    db = Database(url)
+    await db.start()
+    try:
+        yield db
+    finally:
+        await db.stop()
+        if request.param != 'sqlite':
+            await admin.execute(f'DROP DATABASE {name} WITH (FORCE)')
+            await admin.close()
 
 
 @pytest.fixture

@@ -1,8 +1,8 @@
 """Following executions as they run: the event streams that other programs read (Server-Sent Events).
 
 A stream is a bounded fan-out from where events are recorded: it subscribes to the bus with a cheap callback
-that appends to a buffer of at most ``buffer`` events (the engine never waits for it), and a client that lets the
-buffer fill is cut off (:attr:`Stream.overflowed`), never slowed down to. It resumes where it left off: the
+that appends to a buffer of at most ``buffer`` events, and a client that lets the buffer fill is cut off
+(:attr:`Stream.overflowed`): the engine never waits for a client. A client resumes where it left off: the
 caller gives the id of the last event it saw (``<execution>:<seq>``), and the stream replays from the store what
 was recorded after it, then continues live, skipping what the replay already gave (by ``seq``, per execution).
 
@@ -29,7 +29,7 @@ from .errors import Invalid, Malformed, NotFound, Unavailable
 from .history import ExecutionHistory
 from .live import LiveView
 
-__all__ = ['EVENT_TYPES', 'Cursor', 'EventStreams', 'Stream', 'parse_cursor']
+__all__ = ['EVENT_TYPES', 'Cursor', 'EventStreams', 'Stream', 'parse_cursor', 'parse_types']
 
 EVENT_TYPES = tuple(str(event_type) for event_type in EventType)
 TERMINAL_TYPES = frozenset(str(event_type) for event_type in TERMINAL_EXECUTION_EVENTS)
@@ -37,8 +37,7 @@ KEEPALIVE_SECONDS = 15.0  # a comment line this often keeps proxies from closing
 CLIENT_BUFFER = 10_000  # events a client may fall behind by (references: 80 KB); then it is cut off and resumes
 MAX_STREAMS = 64  # open streams at once; more get 503
 REPLAY_PAGE = 500  # events read from the store at a time while catching up
-MAX_ID_CHARS = 40  # an execution id's column width
-_CURSOR = re.compile(r'([0-9A-Za-z_-]{1,40}):(0|[1-9][0-9]{0,17})')
+_CURSOR = re.compile(r'([0-9A-Za-z_-]{1,40}):(0|[1-9][0-9]{0,17})')  # an id fits the column (40), a seq 64 bits
 
 
 @dataclass(frozen=True, slots=True)
