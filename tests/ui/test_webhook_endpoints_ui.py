@@ -149,3 +149,23 @@ async def test_a_disabled_endpoint_refuses_a_test_event_and_delete_asks_first(us
     await user.should_see('Endpoint deleted')
     await user.should_see('No endpoints yet', retries=50)
     assert await endpoints(user) == []
+
+
+async def test_a_new_api_key_header_needs_its_key_again(user: User, receivers: Any) -> None:
+    receiver = receivers()
+    auth = {'type': 'api_key', 'header': 'X-Key', 'value': 'first-key'}
+    endpoint_id = (await create(user, receiver.url, auth=auth))['id']
+    await sign_in(user, '/webhooks')
+    await user.should_see(marker=f'endpoint-{endpoint_id}')
+    user.find(marker=f'endpoint-edit-{endpoint_id}').click()
+    assert element(user, 'endpoint-auth-header').value == 'X-Key'  # the header name is shown, the key is not
+    fill(user, auth_header='X-Other')
+    user.find(marker='endpoint-save').click()
+    await user.should_see('api_key auth needs "value"')
+    assert element(user, 'endpoint-auth-value').error
+    fill(user, auth_value='second-key')
+    user.find(marker='endpoint-save').click()
+    await user.should_see('Endpoint saved')
+    user.find(marker=f'endpoint-test-{endpoint_id}').click()
+    (hit,) = await receiver.await_hits(1)
+    assert hit.headers['x-other'] == 'second-key' and 'x-key' not in hit.headers

@@ -123,8 +123,10 @@ class EndpointDialog:
         if auth_type == NO_AUTH:
             return bool(current), None
         given = {name: str(self.credentials[name].value or '') for name in CREDENTIALS[auth_type]}
-        if current.get('type') == auth_type and not any(value for name, value in given.items() if name != 'header'):
-            return False, None
+        typed = any(value for name, value in given.items() if name != 'header')
+        same_header = auth_type != 'api_key' or given['header'] == current.get('header')
+        if current.get('type') == auth_type and not typed and same_header:
+            return False, None  # (a new API-key header needs its key again: the stored one is not shown)
         body: dict[str, Any] = {'type': auth_type}
         body.update({name: value for name, value in given.items() if value or auth_type == 'basic'})
         return True, body
