@@ -1,6 +1,10 @@
 """Fixtures shared by the in-process test layers: settings on a temporary data dir, a started database, a started
 system (the composition root: infrastructure plus the application layer), and a throwaway PostgreSQL server for the
-tests that run on both dialects."""
+tests that run on both dialects (``database_url``: one empty database per test, SQLite or PostgreSQL).
+
+PostgreSQL is not optional: without it the PostgreSQL half of those tests fails, naming what to install
+(``make test`` installs it). ``FLOWMON_TEST_POSTGRES=0`` leaves that half out, for a quick run on a machine without it.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -22,6 +27,8 @@ from flowmon.store import Database
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE_WORKFLOWS = REPO_ROOT / 'data' / 'workflows'
+# The dialects of the tests that run on both: PostgreSQL unless FLOWMON_TEST_POSTGRES=0.
+DIALECTS = ['sqlite', *([] if os.environ.get('FLOWMON_TEST_POSTGRES') == '0' else ['postgresql'])]
 
 
 @pytest.fixture
@@ -63,7 +70,11 @@ def postgres_server() -> Iterator[str]:
     """A throwaway PostgreSQL on a free port; yields 'host:port'. Runs as 'postgres' under root."""
     found = sorted(glob.glob('/usr/lib/postgresql/*/bin'), key=lambda p: int(p.split('/')[-2]))
     if not found:
-        pytest.skip('PostgreSQL is not installed (apt-get install -y postgresql)')
+        pytest.fail(
+            'PostgreSQL is not installed (no /usr/lib/postgresql/*/bin): `make test` installs it '
+            '(apt-get install postgresql); FLOWMON_TEST_POSTGRES=0 runs the tests on SQLite only',
+            pytrace=False,
+        )
     bin_dir = found[-1]
     with socket.socket() as s:
         s.bind(('127.0.0.1', 0))
@@ -86,3 +97,42 @@ def postgres_server() -> Iterator[str]:
                 [*as_pg, f'{bin_dir}/pg_ctl', '-D', data, '-m', 'immediate', '-w', 'stop'], capture_output=True
             )
         shutil.rmtree(root, ignore_errors=True)
+
+
+async def create_database(server: str) -> str:
+    """A new, empty database on the throwaway server; returns its SQLAlchemy URL (see :func:`drop_database`)."""
+    import asyncpg
+
+    name = f't_{uuid.uuid4().hex[:12]}'
+    admin = await asyncpg.connect(f'postgresql://postgres@{server}/postgres')
+    try:
+        await admin.execute(f'CREATE DATABASE {name}')
+    finally:
+        await admin.close()
+    return f'postgresql+asyncpg://postgres@{server}/{name}'
+
+
+async def drop_database(url: str) -> None:
+    """Drop a database made by :func:`create_database`, closing whatever is still connected to it."""
+    import asyncpg
+
+    server, name = url.rsplit('@', 1)[1].split('/')
+    admin = await asyncpg.connect(f'postgresql://postgres@{server}/postgres')
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS {name} WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+@pytest.fixture(params=DIALECTS)
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """An empty database for the store contract: a SQLite file, or a fresh database on the throwaway PostgreSQL
+    server (one per test, dropped after it)."""
+    if request.param == 'sqlite':
+        yield f'sqlite+aiosqlite:///{tmp_path}/flowmon.db'
+        return
+    url = await create_database(request.getfixturevalue('postgres_server'))
+    try:
+        yield url
+    finally:
+        await drop_database(url)
