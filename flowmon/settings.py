@@ -87,6 +87,8 @@ class Settings(BaseSettings):
     trusted_proxies: str = ''
     max_body_bytes: int = Field(default=1 << 20, ge=1024, le=1 << 30)
     session_hours: int = Field(default=12, ge=1, le=24 * 366)
+    # PostgreSQL, several processes: a process whose lease is this old is taken for dead
+    lease_seconds: float = Field(default=30.0, ge=1, le=3600)
 
     @classmethod
     def settings_customise_sources(
