@@ -136,3 +136,15 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
         yield url
     finally:
         await drop_database(url)
+
+
+@pytest.fixture
+async def postgresql_url(request: pytest.FixtureRequest) -> AsyncIterator[str]:
+    """A fresh database on the throwaway PostgreSQL server, for what exists only there (processes sharing it)."""
+    if 'postgresql' not in DIALECTS:
+        pytest.skip('FLOWMON_TEST_POSTGRES=0: the PostgreSQL tests are left out')
+    url = await create_database(request.getfixturevalue('postgres_server'))
+    try:
+        yield url
+    finally:
+        await drop_database(url)

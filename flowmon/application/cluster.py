@@ -183,21 +183,25 @@ class Cluster:
     # --- the lease ----------------------------------------------------------------------------------------------
 
     async def _beat(self) -> None:
-        interval = self.lease_seconds / 3
         while True:
-            await asyncio.sleep(interval)
+            await asyncio.sleep(self.lease_seconds / 3)
             try:
-                if not await self.membership.beat():
-                    await self._fenced()
-                    continue
-                dead = await self.membership.claim_dead()
-                if dead:
-                    log.warning('flowmon process(es) %s stopped renewing their lease; taking over', ', '.join(dead))
-                closed = await self.recover()
-                if (dead or closed) and self._delivery is not None:
-                    await self._delivery.sweep()  # their webhook attempts in flight are sent again
+                await self.renew()
             except Exception:
                 log.exception('could not renew the process lease; trying again')
+
+    async def renew(self) -> None:
+        """One turn of the lease (every third of it): renew this process's, or let go of its work if it was taken
+        for dead; take over from processes whose lease ran out."""
+        if not await self.membership.beat():
+            await self._fenced()
+            return
+        dead = await self.membership.claim_dead()
+        if dead:
+            log.warning('flowmon process(es) %s stopped renewing their lease; taking over', ', '.join(dead))
+        closed = await self.recover()
+        if (dead or closed) and self._delivery is not None:
+            await self._delivery.sweep()  # their webhook attempts in flight are sent again
 
     async def _fenced(self) -> None:
         """This process was taken for dead: let go of its work and join again under a new id."""

@@ -196,6 +196,8 @@ class EventRecorder:
             self._task = None
         try:
             await self.drain()
+        except Fenced:  # another process has closed this one's executions: what is left must not be written
+            log.warning('%d event(s) not written at stop: this process had lost its lease', len(self._pending))
         finally:
             if self._subscription is not None:
                 self._subscription.unsubscribe()
