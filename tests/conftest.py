@@ -15,11 +15,11 @@ import shutil
 import socket
 import subprocess
 import tempfile
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from postgres_support import DIALECTS, create_database, drop_database
 
 from flowmon.bootstrap import System
 from flowmon.settings import Settings, load_settings
@@ -27,8 +27,6 @@ from flowmon.store import Database
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE_WORKFLOWS = REPO_ROOT / 'data' / 'workflows'
-# The dialects of the tests that run on both: PostgreSQL unless FLOWMON_TEST_POSTGRES=0.
-DIALECTS = ['sqlite', *([] if os.environ.get('FLOWMON_TEST_POSTGRES') == '0' else ['postgresql'])]
 
 
 @pytest.fixture
@@ -97,31 +95,6 @@ def postgres_server() -> Iterator[str]:
                 [*as_pg, f'{bin_dir}/pg_ctl', '-D', data, '-m', 'immediate', '-w', 'stop'], capture_output=True
             )
         shutil.rmtree(root, ignore_errors=True)
-
-
-async def create_database(server: str) -> str:
-    """A new, empty database on the throwaway server; returns its SQLAlchemy URL (see :func:`drop_database`)."""
-    import asyncpg
-
-    name = f't_{uuid.uuid4().hex[:12]}'
-    admin = await asyncpg.connect(f'postgresql://postgres@{server}/postgres')
-    try:
-        await admin.execute(f'CREATE DATABASE {name}')
-    finally:
-        await admin.close()
-    return f'postgresql+asyncpg://postgres@{server}/{name}'
-
-
-async def drop_database(url: str) -> None:
-    """Drop a database made by :func:`create_database`, closing whatever is still connected to it."""
-    import asyncpg
-
-    server, name = url.rsplit('@', 1)[1].split('/')
-    admin = await asyncpg.connect(f'postgresql://postgres@{server}/postgres')
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS {name} WITH (FORCE)')
-    finally:
-        await admin.close()
 
 
 @pytest.fixture(params=DIALECTS)

@@ -1,5 +1,6 @@
 """Integration fixtures. ``launch`` starts flowmon processes (see :mod:`flowmon_process`) and kills them after;
-``launch_shared`` does the same for processes that every test of one module uses."""
+``launch_shared`` does the same for processes that every test of one module uses; ``storage`` runs a test once on
+SQLite and once on PostgreSQL (a fresh database on the throwaway server)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from flowmon_process import REPO_ROOT, FlowmonProcess, child_env, free_port
+from postgres_support import DIALECTS, Storage, create_database_now, drop_database_now
 
 
 def _launcher(directory: Path) -> tuple[Callable[..., FlowmonProcess], list[FlowmonProcess]]:
@@ -57,3 +59,16 @@ def launch_shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable
     start, started = _launcher(tmp_path_factory.mktemp('shared'))
     yield start
     _kill_all(started)
+
+
+@pytest.fixture(params=DIALECTS)
+def storage(request: pytest.FixtureRequest) -> Iterator[Storage]:
+    """The test runs once with the default SQLite database and once on a fresh PostgreSQL database."""
+    if request.param == 'sqlite':
+        yield Storage('sqlite')
+        return
+    url = create_database_now(request.getfixturevalue('postgres_server'))
+    try:
+        yield Storage('postgresql', url, {'FLOWMON_DATABASE_URL': url})
+    finally:
+        drop_database_now(url)

@@ -20,6 +20,7 @@ from typing import Any
 
 import httpx
 import pytest
+from postgres_support import Storage
 from standardwebhooks.webhooks import Webhook
 from webhook_receiver import Receiver, Reply
 
@@ -50,10 +51,11 @@ class AppProcess:
 class Launcher:
     """Starts flowmon processes on one data directory, kills them with SIGKILL, cleans up at the end."""
 
-    def __init__(self, tmp_path: Path, schedule: str) -> None:
+    def __init__(self, tmp_path: Path, schedule: str, env: dict[str, str] | None = None) -> None:
         self.data_dir = tmp_path / 'data'
         self.tmp_path = tmp_path
         self.schedule = schedule
+        self.env = env or {}  # the database (PostgreSQL's URL; SQLite's file is in the data directory)
         self.processes: list[subprocess.Popen[bytes]] = []
 
     def start(self) -> AppProcess:
@@ -70,6 +72,7 @@ class Launcher:
             FLOWMON_WEBHOOK_RETRY_SCHEDULE=self.schedule,
             FLOWMON_WEBHOOK_JITTER='0',
             PYTHONUNBUFFERED='1',
+            **self.env,
         )
         with log_path.open('wb') as log:
             process = subprocess.Popen(
@@ -105,11 +108,12 @@ class Launcher:
 
 
 @pytest.fixture
-def launcher_factory(tmp_path: Path) -> Iterator[Any]:
+def launcher_factory(tmp_path: Path, storage: Storage) -> Iterator[Any]:
+    """Launchers on SQLite and on PostgreSQL (``storage``): the kill and the restart lose nothing on either."""
     made: list[Launcher] = []
 
     def make(schedule: str) -> Launcher:
-        launcher = Launcher(tmp_path, schedule)
+        launcher = Launcher(tmp_path, schedule, storage.env)
         made.append(launcher)
         return launcher
 

@@ -1,0 +1,82 @@
+"""Databases on the throwaway PostgreSQL server of the ``postgres_server`` fixture (tests/conftest.py).
+
+Importable from every test directory (tests/ is on the path through tests/conftest.py), and free of flowmon: the
+integration tests, which drive flowmon only as a process, use it too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sqlite3
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+# The dialects of the tests that run on both: PostgreSQL unless FLOWMON_TEST_POSTGRES=0.
+DIALECTS = ['sqlite', *([] if os.environ.get('FLOWMON_TEST_POSTGRES') == '0' else ['postgresql'])]
+
+
+async def create_database(server: str) -> str:
+    """A new, empty database on the throwaway server; returns its SQLAlchemy URL (see :func:`drop_database`)."""
+    import asyncpg
+
+    name = f't_{uuid.uuid4().hex[:12]}'
+    admin = await asyncpg.connect(f'postgresql://postgres@{server}/postgres')
+    try:
+        await admin.execute(f'CREATE DATABASE {name}')
+    finally:
+        await admin.close()
+    return f'postgresql+asyncpg://postgres@{server}/{name}'
+
+
+async def drop_database(url: str) -> None:
+    """Drop a database made by :func:`create_database`, closing whatever is still connected to it."""
+    import asyncpg
+
+    server, name = url.rsplit('@', 1)[1].split('/')
+    admin = await asyncpg.connect(f'postgresql://postgres@{server}/postgres')
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS {name} WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+def create_database_now(server: str) -> str:
+    """:func:`create_database` for synchronous code (the integration tests)."""
+    return asyncio.run(create_database(server))
+
+
+def drop_database_now(url: str) -> None:
+    asyncio.run(drop_database(url))
+
+
+def query_now(url: str, sql: str, *args: Any) -> list[tuple[Any, ...]]:
+    """Rows of ``sql`` on the database of ``url`` (a ``postgresql+asyncpg://`` URL), for synchronous code."""
+
+    async def run() -> list[tuple[Any, ...]]:
+        import asyncpg
+
+        connection = await asyncpg.connect(url.replace('postgresql+asyncpg://', 'postgresql://', 1))
+        try:
+            return [tuple(row) for row in await connection.fetch(sql, *args)]
+        finally:
+            await connection.close()
+
+    return asyncio.run(run())
+
+
+@dataclass
+class Storage:
+    """Where a test's flowmon keeps its history: ``env`` goes to ``launch``; :meth:`rows` reads it back directly."""
+
+    dialect: str
+    url: str | None = None  # PostgreSQL's; SQLite's file is in the data directory
+    env: dict[str, str] = field(default_factory=dict)
+
+    def rows(self, data_dir: Path, sql: str) -> list[tuple[Any, ...]]:
+        if self.url is None:
+            with sqlite3.connect(data_dir / 'flowmon.db') as conn:
+                return [tuple(row) for row in conn.execute(sql)]
+        return query_now(self.url, sql)
