@@ -10,9 +10,13 @@ import asyncio
 import os
 import sqlite3
 import uuid
+from collections.abc import Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+T = TypeVar('T')
 
 # The dialects of the tests that run on both: PostgreSQL unless FLOWMON_TEST_POSTGRES=0.
 DIALECTS = ['sqlite', *([] if os.environ.get('FLOWMON_TEST_POSTGRES') == '0' else ['postgresql'])]
@@ -43,13 +47,20 @@ async def drop_database(url: str) -> None:
         await admin.close()
 
 
+def _run(work: Coroutine[Any, Any, T]) -> T:
+    """Run ``work`` to its end from synchronous code, in a thread of its own (the caller may be inside an event loop
+    already: sync Playwright runs one)."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, work).result()
+
+
 def create_database_now(server: str) -> str:
-    """:func:`create_database` for synchronous code (the integration tests)."""
-    return asyncio.run(create_database(server))
+    """:func:`create_database` for synchronous code (the integration and browser tests)."""
+    return _run(create_database(server))
 
 
 def drop_database_now(url: str) -> None:
-    asyncio.run(drop_database(url))
+    _run(drop_database(url))
 
 
 def query_now(url: str, sql: str, *args: Any) -> list[tuple[Any, ...]]:
@@ -64,7 +75,7 @@ def query_now(url: str, sql: str, *args: Any) -> list[tuple[Any, ...]]:
         finally:
             await connection.close()
 
-    return asyncio.run(run())
+    return _run(run())
 
 
 @dataclass

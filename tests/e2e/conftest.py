@@ -100,12 +100,11 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
         process.wait(timeout=10)
 
 
-@pytest.fixture(scope='session')
-def server() -> Iterator[Server]:
-    tmp = Path(tempfile.mkdtemp(prefix='flowmon-e2e-'))
-    data_dir = tmp / 'data'
-    data_dir.mkdir()
-    log_path = tmp / 'server.log'
+def start_server(directory: Path, **overrides: str) -> Server:
+    """Start ``python app.py`` with its data directory under ``directory``; the caller stops it (:func:`_stop`)."""
+    data_dir = directory / 'data'
+    data_dir.mkdir(parents=True)
+    log_path = directory / 'server.log'
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if k != 'PYTEST_CURRENT_TEST'}
     env.update(
@@ -115,11 +114,8 @@ def server() -> Iterator[Server]:
         FLOWMON_TOKEN=TOKEN,
         FLOWMON_WORKFLOWS_DIR=str(REPO_ROOT / 'data' / 'workflows'),
         PYTHONUNBUFFERED='1',
-        # webhook tests: loopback receivers started by the test are allowed; three attempts half a second apart
-        FLOWMON_OUTBOUND_ALLOW='127.0.0.1',
-        FLOWMON_WEBHOOK_RETRY_SCHEDULE='0,0.5,0.5',
-        FLOWMON_WEBHOOK_JITTER='0',
     )
+    env.update(overrides)
     with log_path.open('wb') as log:
         process = subprocess.Popen(
             [sys.executable, 'app.py'],
@@ -129,17 +125,46 @@ def server() -> Iterator[Server]:
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-    srv = Server(url=f'http://127.0.0.1:{port}', token=TOKEN, data_dir=data_dir, log_path=log_path, process=process)
+    return Server(url=f'http://127.0.0.1:{port}', token=TOKEN, data_dir=data_dir, log_path=log_path, process=process)
+
+
+@pytest.fixture(scope='session')
+def server() -> Iterator[Server]:
+    tmp = Path(tempfile.mkdtemp(prefix='flowmon-e2e-'))
+    # webhook tests: loopback receivers started by the test are allowed; three attempts half a second apart
+    srv = start_server(
+        tmp, FLOWMON_OUTBOUND_ALLOW='127.0.0.1', FLOWMON_WEBHOOK_RETRY_SCHEDULE='0,0.5,0.5', FLOWMON_WEBHOOK_JITTER='0'
+    )
     try:
         _wait_healthy(srv)
         yield srv
     finally:
-        _stop(process)
+        _stop(srv.process)
         # Keep the server log where CI output can point at it, then drop the temporary data dir.
         out = REPO_ROOT / 'test-output'
         out.mkdir(exist_ok=True)
-        if log_path.exists():
-            shutil.copyfile(log_path, out / 'e2e-server.log')
+        if srv.log_path.exists():
+            shutil.copyfile(srv.log_path, out / 'e2e-server.log')
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+@pytest.fixture(scope='module')
+def launch_servers() -> Iterator[Callable[..., Server]]:
+    """``launch_servers(**env_overrides)``: more flowmon processes, healthy when returned; stopped after the module."""
+    tmp = Path(tempfile.mkdtemp(prefix='flowmon-e2e-more-'))
+    started: list[Server] = []
+
+    def launch(**overrides: str) -> Server:
+        srv = start_server(tmp / str(len(started)), **overrides)
+        started.append(srv)
+        _wait_healthy(srv)
+        return srv
+
+    try:
+        yield launch
+    finally:
+        for srv in started:
+            _stop(srv.process)
         shutil.rmtree(tmp, ignore_errors=True)
 
 
