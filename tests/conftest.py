@@ -8,18 +8,11 @@ PostgreSQL is not optional: without it the PostgreSQL half of those tests fails,
 
 from __future__ import annotations
 
-import glob
-import os
-import pwd
-import shutil
-import socket
-import subprocess
-import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-from postgres_support import DIALECTS, create_database, drop_database
+from postgres_support import DIALECTS, PostgresMissing, create_database, drop_database, throwaway_server
 
 from flowmon.bootstrap import System
 from flowmon.settings import Settings, load_settings
@@ -65,36 +58,12 @@ async def system(settings: Settings, token: str) -> AsyncIterator[System]:
 
 @pytest.fixture(scope='session')
 def postgres_server() -> Iterator[str]:
-    """A throwaway PostgreSQL on a free port; yields 'host:port'. Runs as 'postgres' under root."""
-    found = sorted(glob.glob('/usr/lib/postgresql/*/bin'), key=lambda p: int(p.split('/')[-2]))
-    if not found:
-        pytest.fail(
-            'PostgreSQL is not installed (no /usr/lib/postgresql/*/bin): `make test` installs it '
-            '(apt-get install postgresql); FLOWMON_TEST_POSTGRES=0 runs the tests on SQLite only',
-            pytrace=False,
-        )
-    bin_dir = found[-1]
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        port = s.getsockname()[1]
-    root = tempfile.mkdtemp(prefix='flowmon-pg-', dir='/tmp')  # the postgres user must reach it: not under /root
-    data, as_pg = os.path.join(root, 'data'), []
-    if os.geteuid() == 0:
-        pw = pwd.getpwnam('postgres')
-        os.chown(root, pw.pw_uid, pw.pw_gid)
-        as_pg = ['runuser', '-u', 'postgres', '--']
-    run = lambda *cmd: subprocess.run([*as_pg, *cmd], check=True, capture_output=True)  # noqa: E731
+    """A throwaway PostgreSQL on a free port for the whole run; yields 'host:port' (see :func:`throwaway_server`)."""
     try:
-        run(f'{bin_dir}/initdb', '-D', data, '--auth=trust', '-U', 'postgres', '-E', 'UTF8', '--no-sync')
-        opts = f'-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200'
-        run(f'{bin_dir}/pg_ctl', '-D', data, '-l', f'{root}/log', '-w', '-o', opts, 'start')
-        yield f'127.0.0.1:{port}'
-    finally:
-        if os.path.exists(f'{data}/postmaster.pid'):
-            subprocess.run(
-                [*as_pg, f'{bin_dir}/pg_ctl', '-D', data, '-m', 'immediate', '-w', 'stop'], capture_output=True
-            )
-        shutil.rmtree(root, ignore_errors=True)
+        with throwaway_server() as server:
+            yield server
+    except PostgresMissing as exc:
+        pytest.fail(f'{exc}; FLOWMON_TEST_POSTGRES=0 runs the tests on SQLite only', pytrace=False)
 
 
 @pytest.fixture(params=DIALECTS)
