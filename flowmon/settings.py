@@ -36,8 +36,10 @@ MIN_TOKEN_LENGTH = 16
 LOOPBACK_HOSTS = ('localhost', '127.0.0.1', '[::1]')
 WILDCARD_ADDRESSES = frozenset({'0.0.0.0', '::', '[::]'})
 
-# Fields whose values must never be echoed back in error messages.
-_SECRET_FIELDS = frozenset({'token', 'storage_secret', 'secret_key'})
+# Fields whose values must never be echoed back in error messages (a database URL may hold a password).
+_SECRET_FIELDS = frozenset({'token', 'storage_secret', 'secret_key', 'database_url'})
+# The databases flowmon runs on, by URL scheme (SQLAlchemy dialect and async driver).
+SUPPORTED_DATABASES = ('sqlite+aiosqlite', 'postgresql+asyncpg')
 
 # When set, load_settings() reads from this mapping instead of os.environ.
 _env_override: contextvars.ContextVar[Mapping[str, str] | None] = contextvars.ContextVar(
@@ -115,6 +117,19 @@ class Settings(BaseSettings):
     @classmethod
     def _check_ports(cls, value: str) -> str:
         parse_port_ranges(value)
+        return value
+
+    @field_validator('database_url')
+    @classmethod
+    def _check_database_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        scheme = value.split('://', 1)[0] if '://' in value else ''
+        if scheme not in SUPPORTED_DATABASES:
+            raise ValueError(
+                'must be a sqlite+aiosqlite:///<path> or postgresql+asyncpg://user:password@host:port/db URL'
+                + (f', not {scheme}://' if scheme else '')
+            )
         return value
 
     @field_validator('secret_key')

@@ -248,6 +248,8 @@ class EventRecorder:
         """Write all pending events (and the ``executions`` rows) now; returns how many were written.
 
         The ``node_runs`` rows of executions that finished follow in a later transaction (see :meth:`drain`).
+        When the write finds this process's lease gone (``fence``), its events are dropped, not retried: another
+        process has closed their executions (see :meth:`disown`).
         A caller cancelled meanwhile (``stop`` cancelling the loop, a request going away) still waits for the
         batch in flight, then gets its ``CancelledError``: a transaction abandoned midway keeps its write lock
         (the next flush waits 30 s and fails) or commits after all (and the next flush duplicates it).
@@ -265,9 +267,15 @@ class EventRecorder:
                     error, cancelled = exc, False
                 if error is None:
                     self._committed(write)
+                elif isinstance(error, Fenced):  # this process lost its lease: these events are never to be written
+                    for event in batch:
+                        self._let_go(event)
+                    self._check_fenced(error)
+                    if cancelled:
+                        raise asyncio.CancelledError
+                    continue
                 else:
                     self._pending[:0], self._pending_rows[:0] = batch, rows  # keep order; retried on the next flush
-                    self._check_fenced(error)
                     if cancelled:
                         raise asyncio.CancelledError from error
                     raise error
@@ -412,10 +420,12 @@ class EventRecorder:
             if self._fence is not None:
                 steps.insert(0, self._fence.check())
             error, cancelled = await _to_the_end(self._writer.submit(steps))
-            if error is None:
+            if error is None or isinstance(error, Fenced):  # (fenced: those rows are another process's to write)
                 for execution_id in taken:
                     due.pop(execution_id, None)
             self._check_fenced(error)
+            if isinstance(error, Fenced):
+                error = None
             if cancelled:
                 raise asyncio.CancelledError from error
             if error is not None:
