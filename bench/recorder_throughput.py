@@ -31,7 +31,7 @@ import sqlite3
 import statistics
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -113,13 +113,23 @@ def synthetic_events(executions: int = EXECUTIONS) -> list[Event]:
     return interleaved
 
 
-async def recorder_run(events: Sequence[Event], path: Path) -> tuple[float, float, EventRecorder]:
-    """Seconds from the first publish to the last event committed, then seconds for the node runs after it."""
-    db = Database(f'sqlite+aiosqlite:///{path}')
+async def recorder_run(
+    events: Sequence[Event],
+    path: Path,
+    *,
+    url: str | None = None,
+    configure: Callable[[EventRecorder], None] | None = None,
+) -> tuple[float, float, EventRecorder]:
+    """Seconds from the first publish to the last event committed, then seconds for the node runs after it.
+
+    Into the SQLite file ``path``, or the database of ``url``; ``configure`` may adjust the recorder first."""
+    db = Database(url or f'sqlite+aiosqlite:///{path}')
     await db.start()
     bus = EventBus()
     projector = Projector(bus)
     recorder = EventRecorder(db, bus, projection=projector)
+    if configure is not None:
+        configure(recorder)
     await recorder.start()
     projector.start()
     try:
