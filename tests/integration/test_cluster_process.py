@@ -71,6 +71,16 @@ def get(flowmon: FlowmonProcess, path: str) -> Any:
     return response.json()
 
 
+def status(flowmon: FlowmonProcess, execution_id: str) -> str | None:
+    """The execution's status as ``flowmon`` sees it; None while it does not know it yet (another process started
+    it less than a group commit ago)."""
+    response = flowmon.api('GET', f'/api/executions/{execution_id}')
+    if response.status_code == 404:
+        return None
+    assert response.status_code == 200, response.text
+    return str(response.json()['status'])
+
+
 def wait_for(what: str, check: Callable[[], Any], timeout: float, *processes: FlowmonProcess) -> Any:
     deadline = time.monotonic() + timeout
     while not (result := check()):
@@ -125,6 +135,8 @@ def _a_run_in_a_is_live_in_b(a: FlowmonProcess, b: FlowmonProcess) -> None:
     seen: list[tuple[str, ...]] = []
 
     def watch() -> bool:
+        if status(b, execution_id) is None:
+            return False
         summary = get(b, f'/api/executions/{execution_id}')
         statuses = tuple(summary['nodes'][f's{n}']['status'] for n in range(3)) if summary['nodes'] else ()
         if statuses and (not seen or seen[-1] != statuses):
@@ -141,7 +153,7 @@ def _a_run_in_a_is_live_in_b(a: FlowmonProcess, b: FlowmonProcess) -> None:
 
 def _a_cancel_from_b_stops_the_run_in_a(a: FlowmonProcess, b: FlowmonProcess) -> None:
     execution_id = start_run(a, 'slow')
-    wait_for('b to see the run waiting', lambda: get(b, f'/api/executions/{execution_id}')['status'] == 'running', 5)
+    wait_for('b to see the run waiting', lambda: status(b, execution_id) == 'running', 5)
     asked = datetime.now(UTC)
     response = b.api('POST', f'/api/executions/{execution_id}/cancel')
     assert response.status_code == 202, response.text
@@ -192,7 +204,7 @@ def _every_cron_tick_starts_one_execution(a: FlowmonProcess, b: FlowmonProcess, 
         return query_now(url, 'SELECT fire_time, execution_id, owner FROM schedule_ticks ORDER BY fire_time')
 
     claimed = wait_for('a cron tick while both run', lambda: [t for t in ticks() if t[0] > since], 75, a, b)
-    wait_for('its run', lambda: get(b, f'/api/executions/{claimed[0][1]}')['status'] in TERMINAL, 10, a, b)
+    wait_for('its run', lambda: status(b, claimed[0][1]) in TERMINAL, 10, a, b)
     runs = get(b, '/api/executions?workflow_id=tick&limit=500')['items']
     assert sorted(run['id'] for run in runs) == sorted(tick[1] for tick in ticks())  # one execution per tick
     assert all(run['status'] == 'succeeded' for run in runs)
