@@ -10,7 +10,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
 
@@ -26,10 +28,14 @@ from flowmon.application.executions import Executions
 from flowmon.application.history import ExecutionHistory
 from flowmon.application.live import LiveView
 from flowmon.application.replays import ReplayLoader
+from flowmon.application.retention import Retention
 from flowmon.application.secrets import Secrets
+from flowmon.application.snapshots import SnapshotCache
+from flowmon.application.status import Status, StatusSources
 from flowmon.application.workflows import Workflows
 from flowmon.automation.schedules import ScheduleService
 from flowmon.automation.triggers import TriggerService
+from flowmon.delivery.policy import TERMINAL_STATUSES as FINAL_DELIVERY_STATUSES
 from flowmon.delivery.service import DeliveryService, build_delivery_service
 from flowmon.engine.core.events import utcnow
 from flowmon.engine.core.payload import PayloadBudget
@@ -39,6 +45,7 @@ from flowmon.engine.nodes.webhook import WebhookNode
 from flowmon.engine.runtime.bus import EventBus
 from flowmon.engine.runtime.projector import Projector
 from flowmon.engine.runtime.scheduler import Engine
+from flowmon.infra.loop_probe import LoopLagProbe
 from flowmon.infra.outbound import OutboundGuard, guarded_client
 from flowmon.infra.prometheus import MetricSources, ProcessMetrics
 from flowmon.infra.secretbox import SecretBox
@@ -48,6 +55,7 @@ from flowmon.store import Database, EventRecorder, History, WorkflowCatalog, int
 from flowmon.store.cluster import EventTail, Membership, new_process_id
 from flowmon.store.keys import PENDING_KEY_FILE, load_secret_box
 from flowmon.store.metrics import ExecutionMetrics
+from flowmon.store.retention import Pruner, RetentionPolicy
 from flowmon.store.sealed import prepare_sealed
 from flowmon.store.secrets import SecretStore
 
@@ -70,7 +78,7 @@ class System:
     projector: Projector
     engine: Engine
     http: httpx.AsyncClient  # the http node's client, behind the SSRF guard
-    timers: Timers  # the process's one APScheduler: webhook retries, the sweeper, cron schedules
+    timers: Timers  # the process's one APScheduler: webhook retries, the sweeper, cron schedules, retention
     delivery: DeliveryService
     box: SecretBox  # seals secrets and credentials in the database
     secrets: SecretStore  # named secrets for node configs
@@ -107,6 +115,12 @@ class System:
         # writes the projector's fold (one fold per event); with others on the database, fenced by this one's lease
         recorder = EventRecorder(db, bus, projection=projector, fence=cluster.fence if cluster else None)
         catalog = WorkflowCatalog(history, registry, known_secrets=secrets.names)
+        snapshots = SnapshotCache(history)
+
+        def keep_snapshot(digest: str, definition: Mapping[str, Any]) -> None:
+            recorder.keep_snapshot(digest, definition)  # stored with the execution.queued event that names it
+            snapshots.remember(digest, definition)  # and at hand for the live page
+
         engine = Engine(
             bus=bus,
             registry=registry,
@@ -114,12 +128,16 @@ class System:
             http=http,
             budget=budget,
             secrets=secrets.resolve,
+            snapshots=keep_snapshot,
         )
-        live = LiveView(projector, engine, bus)
-        reads = ExecutionHistory(history=history, recorder=recorder, live=live, replays=ReplayLoader(history))
+        live = LiveView(projector, engine, bus, snapshots)
+        replays = ReplayLoader(history, snapshots=snapshots)
+        reads = ExecutionHistory(history=history, recorder=recorder, live=live, replays=replays, snapshots=snapshots)
+        pruner = Pruner(db, delivery_final_statuses=[str(status) for status in FINAL_DELIVERY_STATUSES])
         executions = Executions(
-            catalog=catalog, engine=engine, history=reads, remote_cancel=cluster.request_cancel if cluster else None
-        )
+            catalog=catalog, engine=engine, history=reads, pruner=pruner,
+            remote_cancel=cluster.request_cancel if cluster else None,
+        )  # fmt: skip
         triggers = TriggerService(db, catalog, executions.submit, box, budget=budget)
         schedules = ScheduleService(db, catalog, timers, executions.submit, claims=cluster.claims if cluster else None)
         deliveries = Deliveries(service=delivery, budget=budget)
@@ -129,6 +147,20 @@ class System:
                 engine=engine, recorder=recorder, history=history, tail=tail, delivery=delivery, catalog=catalog,
                 secrets=secrets, schedules=schedules,
             )  # fmt: skip
+        policy = RetentionPolicy(days=settings.retention_days, max_executions=settings.retention_max_executions)
+        retention = Retention(
+            pruner=pruner, policy=policy, interval_s=settings.retention_interval, timers=timers, history=reads
+        )
+        probe = LoopLagProbe()
+        status = Status(
+            sources=StatusSources(
+                version=__version__, database_url=db.display_url, database_size=db.size,
+                recorder_backlog=lambda: recorder.backlog, loop_lag=lambda: probe.lag,
+                connected_clients=_connected_clients, executions_active=lambda: engine.running_count,
+                executions_queued=lambda: engine.queued_count,
+            ),
+            timers=timers, retention=retention,
+        )  # fmt: skip
         application = Application(
             token=token,
             executions=executions,
@@ -142,13 +174,19 @@ class System:
             secrets=Secrets(store=secrets, catalog=catalog),
             dashboard=Dashboard(
                 metrics=ExecutionMetrics(
-                    db, change_counter=lambda: recorder.written + (tail.events_read if tail else 0)
+                    db,
+                    change_counter=lambda: (
+                        recorder.written + pruner.deleted_executions + (tail.events_read if tail else 0)
+                    ),
                 ),
                 deliveries=deliveries,
+                database_size=db.size, retention=policy,
             ),
-        )
+            retention=retention,
+            status=status,
+        )  # fmt: skip
         prometheus = ProcessMetrics(
-            bus=bus, notifier=delivery.notifier, version=__version__,
+            bus=bus, notifier=delivery.notifier, version=__version__, probe=probe,
             sources=MetricSources(
                 executions_active=lambda: engine.running_count, executions_queued=lambda: engine.queued_count,
                 events_recorded=lambda: recorder.written, recorder_backlog=lambda: recorder.backlog,
@@ -197,6 +235,8 @@ class System:
         self.timers.every('hooks:prune', 3600, self.triggers.prune)
         if self.cluster is not None:
             self.timers.every('ticks:prune', 3600, self._prune_ticks)
+        self.application.retention.start()  # prunes at once, in the background, then every interval
+        self.application.status.started()
         self.application.set_ready(True)
 
     async def stop(self) -> None:
@@ -207,6 +247,7 @@ class System:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()
+        await self.application.retention.stop()
         if self.cluster is not None:
             await self.cluster.stop()  # stop following the others; the lease stays until everything is written
         await self.schedules.stop()

@@ -91,6 +91,9 @@ class Settings(BaseSettings):
     session_hours: int = Field(default=12, ge=1, le=24 * 366)
     # PostgreSQL, several processes: a process whose lease is this old is taken for dead
     lease_seconds: float = Field(default=30.0, ge=1, le=3600)
+    retention_days: int = Field(default=30, ge=0)  # finished executions older than this are deleted; 0 keeps all
+    retention_max_executions: int = Field(default=0, ge=0, le=2**63 - 1)  # keep the newest N finished; 0: no limit
+    retention_interval: int = Field(default=3600, ge=1)  # seconds between prunings (and one at start-up)
 
     @classmethod
     def settings_customise_sources(

@@ -1,22 +1,29 @@
-"""Fixtures shared by the in-process test layers: settings on a temporary data dir, a started database, a started
-system (the composition root: infrastructure plus the application layer), and a throwaway PostgreSQL server for the
-tests that run on both dialects (``database_url``: one empty database per test, SQLite or PostgreSQL).
+"""Fixtures shared by the in-process test layers: settings on a temporary data dir, a started database (with its
+history queries and a recorder written to by hand), a started system (the composition root: infrastructure plus the
+application layer), loopback webhook receivers, and a throwaway PostgreSQL server for the tests that run on both
+dialects (``database_url``: one empty database per test, SQLite or PostgreSQL).
 
 PostgreSQL is not optional: without it the PostgreSQL half of those tests fails, naming what to install
 (``make test`` installs it). ``FLOWMON_TEST_POSTGRES=0`` leaves that half out, for a quick run on a machine without it.
-"""
+
+This directory is on the import path (pytest puts a rootdir conftest's directory there), so every layer imports the
+shared support modules beside this file: waiting, sample_workflows, event_history, fake_clock, flowmon_process,
+webhook_receiver, chromium, postgres_support."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from postgres_support import DIALECTS, PostgresMissing, create_database, drop_database, throwaway_server
+from webhook_receiver import Receiver
 
 from flowmon.bootstrap import System
+from flowmon.engine import EventBus
 from flowmon.settings import Settings, load_settings
-from flowmon.store import Database
+from flowmon.store import Database, EventRecorder, History
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE_WORKFLOWS = REPO_ROOT / 'data' / 'workflows'
@@ -40,6 +47,18 @@ async def database(settings: Settings) -> AsyncIterator[Database]:
 
 
 @pytest.fixture
+def history(database: Database) -> History:
+    """The stored history's queries on ``database``."""
+    return History(database)
+
+
+@pytest.fixture
+def recorder(database: Database) -> EventRecorder:
+    """A recorder on ``database`` used only through ``write`` (never started): the test decides what is written."""
+    return EventRecorder(database, EventBus())
+
+
+@pytest.fixture
 def token() -> str:
     """The access token of :func:`system` (override the fixture to choose another)."""
     return 'test-token'
@@ -54,6 +73,27 @@ async def system(settings: Settings, token: str) -> AsyncIterator[System]:
         yield system
     finally:
         await system.stop()
+
+
+@pytest.fixture
+def receivers() -> Iterator[Callable[..., Receiver]]:
+    """``receivers(replies)`` starts a loopback webhook receiver (see :class:`Receiver`); all stop after the test."""
+    started: list[Receiver] = []
+
+    def make(replies: Any = ()) -> Receiver:
+        receiver = Receiver(replies).start()
+        started.append(receiver)
+        return receiver
+
+    yield make
+    for receiver in started:
+        receiver.stop()
+
+
+@pytest.fixture
+def receiver(receivers: Callable[..., Receiver]) -> Receiver:
+    """One loopback webhook receiver that answers 200 to everything."""
+    return receivers()
 
 
 @pytest.fixture(scope='session')

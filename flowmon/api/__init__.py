@@ -25,6 +25,7 @@ from .executions import router as execution_router
 from .hooks import automation_router, hook_router
 from .metrics import MetricsRender, install_metrics_route
 from .secrets import router as secret_router
+from .status import router as status_router
 from .webhooks import router as webhook_router
 from .workflows import DEFINITION_BODY
 from .workflows import router as workflow_router
@@ -58,6 +59,7 @@ def install_api(
     for router in (workflow_router, execution_router, exchange_router, webhook_router, automation_router):
         _include(app, router, dependencies=guard)
     _include(app, secret_router, dependencies=guard)
+    _include(app, status_router, dependencies=guard)
     _include(app, hook_router, dependencies=ready)  # public: the webhook signature authenticates
     install_debug_routes(app, guard)
     if metrics is not None:

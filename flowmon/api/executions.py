@@ -1,12 +1,13 @@
-"""Starting, listing, reading, cancelling and rerunning executions."""
+"""Starting, listing, reading, cancelling, rerunning and deleting executions."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Query, status
+from fastapi import APIRouter, Body, Query, Response, status
 
 from flowmon.application.views import event_view, execution_summary, page_view
+from flowmon.engine.core.provenance import TRIGGER_TYPES, api_trigger
 
 from .dependencies import Executions, History, Live
 from .errors import MeasuredBodyRoute
@@ -24,7 +25,7 @@ async def start_execution(
     request: Annotated[ExecutionRequest | None, Body()] = None,
 ) -> dict[str, Any]:
     request = request or ExecutionRequest()
-    execution_id = await executions.start(workflow_id, request.input, priority=request.priority)
+    execution_id = await executions.start(workflow_id, request.input, priority=request.priority, trigger=api_trigger())
     state = live.get(execution_id)
     return {'id': execution_id, 'status': state.status if state else 'queued'}
 
@@ -35,14 +36,28 @@ async def list_executions(
     window: Listing,
     workflow_id: str | None = None,
     status_filter: Annotated[str | None, Query(alias='status')] = None,
+    trigger: Annotated[str | None, Query(description=f'how they were started: {", ".join(TRIGGER_TYPES)}')] = None,
 ) -> dict[str, Any]:
-    records, total = await history.page(workflow_id=workflow_id, status=status_filter, **window.query())
+    records, total = await history.page(
+        workflow_id=workflow_id, status=status_filter, trigger=trigger, **window.query()
+    )
     return page_view([record.to_json() for record in records], total, window.limit, window.offset)
 
 
 @router.get('/executions/{execution_id}')
 async def get_execution(execution_id: str, history: History) -> dict[str, Any]:
     return execution_summary(await history.state(execution_id))
+
+
+@router.delete(
+    '/executions/{execution_id}',
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={404: {'description': 'unknown (or already deleted)'}, 409: {'description': 'queued or running'}},
+)
+async def delete_execution(execution_id: str, executions: Executions) -> Response:
+    """Delete a finished execution with its events and node runs."""
+    await executions.delete(execution_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.get('/executions/{execution_id}/events')

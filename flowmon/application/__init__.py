@@ -1,9 +1,9 @@
 """The application layer: the use cases that the REST API and the pages both call.
 
 Each module holds the use cases of one concept (executions, history, exchange, live, workflows, deliveries,
-endpoints, automation, secrets, dashboard); :class:`Application` holds one of each, built by the composition
-root (:mod:`flowmon.bootstrap`), and is all that :mod:`flowmon.api` and :mod:`flowmon.web` are given. Use cases
-own their unit of work (a read flushes the recorder first) and refuse with the errors of :mod:`.errors`.
+endpoints, automation, secrets, dashboard, retention, status); :class:`Application` holds one of each, built by the
+composition root (:mod:`flowmon.bootstrap`), and is all that :mod:`flowmon.api` and :mod:`flowmon.web` are given.
+Use cases own their unit of work (a read flushes the recorder first) and refuse with the errors of :mod:`.errors`.
 """
 
 from __future__ import annotations
@@ -19,7 +19,9 @@ from .exchange import Exchange
 from .executions import Executions
 from .history import ExecutionHistory
 from .live import LiveView
+from .retention import Retention
 from .secrets import Secrets
+from .status import Status
 from .workflows import Workflows
 
 
@@ -38,6 +40,8 @@ class Application:
     automation: Automation
     secrets: Secrets
     dashboard: Dashboard
+    retention: Retention
+    status: Status
     _ready: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
 
     @property

@@ -1,9 +1,10 @@
 """Export and import of executions (the document format and its checks: :mod:`.export_format`).
 
-Export writes a finished execution's workflow definition and every event as one JSON file; import checks a file
-completely before anything is written, gives the execution a new id, and writes it in one transaction through
-the recorder's Core path, marked ``imported_from`` its original id (read-only history that replays like any
-other). The API's routes and the pages' buttons both call :class:`Exchange`.
+Export writes a finished execution's workflow definition (resolved from its snapshot) and every event as one JSON
+file; import checks a file completely before anything is written, gives the execution a new id, and writes it in
+one transaction through the recorder's Core path, marked ``imported_from`` its original id (read-only history that
+replays like any other), with the definition stored once per content hash as for any run (its
+``execution.queued`` event names it by hash). The API's routes and the pages' buttons both call :class:`Exchange`.
 """
 
 from __future__ import annotations
@@ -127,7 +128,10 @@ async def import_execution(
     valid = validate_export(document, registry, budget)
     execution_id = new_id or new_execution_id()
     events = [replace(event, execution_id=execution_id) for event in valid.events]
-    await recorder.write(events, new_execution_columns={execution_id: {'imported_from': valid.original_id}})
+    snapshot = {valid.workflow.definition_hash: valid.workflow.definition()}
+    await recorder.write(
+        events, new_execution_columns={execution_id: {'imported_from': valid.original_id}}, snapshots=snapshot
+    )
     return ImportedExecution(
         id=execution_id, imported_from=valid.original_id, status=valid.state.status, events=len(events)
     )

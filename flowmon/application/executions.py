@@ -1,4 +1,8 @@
-"""Running workflows: start, cancel and rerun executions.
+"""Running workflows: start, cancel, rerun and delete executions.
+
+Every start records how it came about (``trigger``, see :mod:`flowmon.engine.core.provenance`): the API and the
+pages say so when they start a run, schedules and inbound hooks through :meth:`Executions.submit`, and a rerun is
+always a rerun.
 
 An imported execution is history from elsewhere and its definition came from a file: it is never run again
 and never cancelled (:class:`~flowmon.application.errors.Conflict`), whether or not a workflow with its id
@@ -7,12 +11,15 @@ exists here.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
+from flowmon.engine.core.provenance import rerun_trigger
+from flowmon.engine.core.state import TERMINAL_EXECUTION_STATUSES
 from flowmon.engine.model import WorkflowError
 from flowmon.engine.runtime.scheduler import Engine, RerunError
 from flowmon.store.catalog import WorkflowCatalog
+from flowmon.store.retention import PruneCounts, Pruner
 
 from .errors import PAYLOAD_REFUSALS, Conflict, Invalid, NotFound, Unavailable, translated
 from .history import ExecutionHistory
@@ -29,6 +36,7 @@ class Executions:
         catalog: WorkflowCatalog,
         engine: Engine,
         history: ExecutionHistory,
+        pruner: Pruner,
         remote_cancel: Callable[[str], Awaitable[bool]] | None = None,
     ) -> None:
         """``remote_cancel``: ask another process sharing the database to cancel an execution it runs (False when
@@ -36,26 +44,33 @@ class Executions:
         self._catalog = catalog
         self._engine = engine
         self._history = history
+        self._pruner = pruner
         self._remote_cancel = remote_cancel
 
     async def submit(
-        self, workflow_id: str, input: Any = None, *, priority: int = 0, execution_id: str | None = None
+        self,
+        workflow_id: str,
+        input: Any = None,
+        *,
+        trigger: Mapping[str, Any],
+        priority: int = 0,
+        execution_id: str | None = None,
     ) -> str:
-        """Queue a run of ``workflow_id`` and return its id, raising the engine's own errors: NotFound,
-        WorkflowError, PayloadError (over budget) or RuntimeError (stopping). Triggers and schedules use this
-        and say what went wrong in their own terms (with ``execution_id``: the id they recorded beforehand);
+        """Queue a run of ``workflow_id`` started by ``trigger`` and return its id, raising the engine's own errors:
+        NotFound, WorkflowError, PayloadError (over budget) or RuntimeError (stopping). Triggers and schedules use
+        this and say what went wrong in their own terms (with ``execution_id``: the id they recorded beforehand);
         everyone else calls :meth:`start`."""
         workflow = await self._catalog.get(workflow_id)
         if workflow is None:
             raise NotFound(f'workflow {workflow_id!r} not found')
-        return self._engine.submit(workflow, input, priority=priority, execution_id=execution_id)
+        return self._engine.submit(workflow, input, priority=priority, trigger=trigger, execution_id=execution_id)
 
-    async def start(self, workflow_id: str, input: Any = None, *, priority: int = 0) -> str:
-        """Queue a run; raises NotFound, Invalid (the stored workflow no longer validates), RefusedPayload or
-        OversizedPayload (the input), or Unavailable (flowmon is stopping)."""
+    async def start(self, workflow_id: str, input: Any = None, *, trigger: Mapping[str, Any], priority: int = 0) -> str:
+        """Queue a run started by ``trigger`` (the API's or a page's); raises NotFound, Invalid (the stored workflow
+        no longer validates), RefusedPayload or OversizedPayload (the input), or Unavailable (flowmon is stopping)."""
         with translated(PAYLOAD_REFUSALS), translated({RuntimeError: Unavailable}):
             with translated({WorkflowError: Invalid}, prefix='stored workflow is no longer valid: '):
-                return await self.submit(workflow_id, input, priority=priority)
+                return await self.submit(workflow_id, input, priority=priority, trigger=trigger)
 
     async def cancel(self, execution_id: str) -> None:
         """Stop a queued or running execution, here or (processes sharing the database) in the process that runs
@@ -85,7 +100,32 @@ class Executions:
                 if snapshot is None:
                     raise NotFound(f'workflow {previous.workflow_id!r} of execution {execution_id!r} no longer exists')
                 workflow = self._catalog.validate(snapshot)
-            return self._engine.rerun(previous, workflow, from_node=from_node, input=input)
+            return self._engine.rerun(
+                previous, workflow, from_node=from_node, input=input, trigger=rerun_trigger(execution_id)
+            )
+
+    async def delete(self, execution_id: str) -> PruneCounts:
+        """Delete a finished execution with its events and node runs (the workflow snapshot it ran goes with the
+        next pruning, once nothing refers to it). Raises NotFound, or Conflict while it is queued or running.
+
+        From the first step on, nothing shows it any more: the live projection and the replay cache drop it, and
+        its history can no longer be opened; the call returns once every row is gone."""
+        record = await self._history.record(execution_id)  # one row (the read writes pending events first)
+        if record is None:
+            raise NotFound(f'execution {execution_id!r} not found')
+        if self._engine.is_active(execution_id) or record.status not in TERMINAL_EXECUTION_STATUSES:
+            status = 'queued' if record.status == 'queued' else 'running'
+            raise Conflict(f'execution {execution_id!r} is still {status}; cancel it or wait until it ends')
+        await self._history.settle()
+        deleted = await self._pruner.delete_execution(execution_id, on_deleted=self._forget)
+        self._history.forget(execution_id)  # again: an open that began before the deletion may have cached it
+        if deleted is None:
+            raise NotFound(f'execution {execution_id!r} not found')
+        return deleted
+
+    def _forget(self, execution_ids: Sequence[str]) -> None:
+        for execution_id in execution_ids:
+            self._history.forget(execution_id)
 
     async def _refuse_imported(self, execution_id: str) -> None:
         if await self._history.is_imported(execution_id):

@@ -37,6 +37,8 @@ from flowmon.engine.core.payload import (
     PayloadTooDeep,
     json_text_depth,
 )
+from flowmon.engine.core.provenance import trigger_problem
+from flowmon.engine.core.snapshot import HASH_PATTERN, definition_hash
 from flowmon.engine.core.state import ExecutionState, fold
 from flowmon.engine.model import ID_PATTERN, Workflow, WorkflowError, parse_workflow
 from flowmon.engine.nodes.base import NodeRegistry
@@ -245,6 +247,12 @@ def _field_problem(key: str, value: Any) -> str | None:
     elif key == 'reused':
         if not isinstance(value, bool):
             return f'must be true or false, got {_preview(value)}'
+    elif key == 'trigger':
+        if value is not None:
+            return trigger_problem(value)
+    elif key == 'workflow_hash':
+        if not (isinstance(value, str) and HASH_PATTERN.match(value)):
+            return f'must be a SHA-256 content hash (64 lowercase hex digits), got {_preview(value)}'
     elif isinstance(value, str) and len(value) > MAX_ERROR_CHARS:
         return f'is {len(value):,} characters long; at most {MAX_ERROR_CHARS:,} are accepted'
     return None
@@ -317,20 +325,26 @@ def _check_against_workflow(events: list[Event], workflow: Workflow, registry: N
     from_node = data.get('from_node')
     if from_node is not None and from_node not in known:
         raise ImportRejected(f'{EventType.EXECUTION_QUEUED} reruns from node {from_node!r}, not in the workflow')
+    digest = definition_hash(workflow.definition())
     snapshot = data.get('workflow')
-    if snapshot is None:
-        # Replay draws the graph from the snapshot in execution.queued: give it the exported definition.
-        first = replace(queued, data={**data, 'workflow': workflow.definition()})
-        return [first, *events[1:]]
-    try:
-        recorded = parse_workflow(snapshot, registry)
-    except WorkflowError as exc:
-        raise ImportRejected(f'the workflow snapshot in {EventType.EXECUTION_QUEUED} is not valid: {exc}') from None
-    if recorded.definition() != workflow.definition():
+    if snapshot is not None:  # exported by a flowmon that recorded definitions inline
+        try:
+            recorded = parse_workflow(snapshot, registry)
+        except WorkflowError as exc:
+            raise ImportRejected(f'the workflow snapshot in {EventType.EXECUTION_QUEUED} is not valid: {exc}') from None
+        if recorded.definition() != workflow.definition():
+            raise ImportRejected(
+                f'the workflow snapshot in {EventType.EXECUTION_QUEUED} differs from the exported workflow definition'
+            )
+    elif data.get('workflow_hash') not in (None, digest):
         raise ImportRejected(
-            f'the workflow snapshot in {EventType.EXECUTION_QUEUED} differs from the exported workflow definition'
+            f'{EventType.EXECUTION_QUEUED} names workflow snapshot {data["workflow_hash"]!r}, which is not the hash of '
+            'the exported workflow definition'
         )
-    return events
+    # Stored as this flowmon records it: the definition once per content hash, named by the event.
+    named = {key: value for key, value in data.items() if key != 'workflow'}
+    first = replace(queued, data={**named, 'workflow_hash': digest})
+    return [first, *events[1:]]
 
 
 def _kind(value: Any) -> str:

@@ -17,8 +17,9 @@ from datetime import datetime
 from typing import Any, TypedDict, Unpack
 
 from flowmon.engine.core.events import Event
+from flowmon.engine.core.provenance import TRIGGER_TYPES
 from flowmon.engine.core.replay_index import ReplayIndex
-from flowmon.engine.core.snapshot import workflow_snapshot
+from flowmon.engine.core.snapshot import snapshot_hash, workflow_snapshot
 from flowmon.engine.core.state import EXECUTION_STATUSES, ExecutionState, initial_state
 from flowmon.store.history import ExecutionRecord, History
 from flowmon.store.recorder import EventRecorder
@@ -26,6 +27,7 @@ from flowmon.store.recorder import EventRecorder
 from .errors import Invalid, NotFound
 from .live import LiveView
 from .replays import ReplayLoader
+from .snapshots import SnapshotCache
 
 __all__ = ['ExecutionHistory', 'ExecutionQuery', 'ExecutionRecord', 'Position']
 
@@ -39,6 +41,7 @@ class ExecutionQuery(TypedDict, total=False):
     status: str | Sequence[str] | None
     since: datetime | None
     until: datetime | None
+    trigger: str | None
     limit: int
     offset: int
 
@@ -56,19 +59,31 @@ class Position:
 class ExecutionHistory:
     """Every read of past and present executions that pages and routes make."""
 
-    def __init__(self, *, history: History, recorder: EventRecorder, live: LiveView, replays: ReplayLoader) -> None:
+    def __init__(
+        self,
+        *,
+        history: History,
+        recorder: EventRecorder,
+        live: LiveView,
+        replays: ReplayLoader,
+        snapshots: SnapshotCache | None = None,
+    ) -> None:
         self._history = history
         self._recorder = recorder
         self._live = live
         self._replays = replays
+        self._snapshots = snapshots or SnapshotCache(history)
 
     async def page(self, **query: Unpack[ExecutionQuery]) -> tuple[list[ExecutionRecord], int]:
         """A page of executions, newest first, and how many match the filters; raises Invalid for an unknown
-        status."""
+        status or trigger type."""
         status = query.get('status')
         for wanted in [status] if isinstance(status, str) else status or ():
             if wanted not in EXECUTION_STATUSES:
                 raise Invalid(f'status must be one of {", ".join(EXECUTION_STATUSES)}, got {wanted!r}')
+        trigger = query.get('trigger')
+        if trigger is not None and trigger not in TRIGGER_TYPES:
+            raise Invalid(f'trigger must be one of {", ".join(TRIGGER_TYPES)}, got {trigger!r}')
         await self._recorder.flush()
         return await self._history.list_executions(**query)
 
@@ -111,12 +126,18 @@ class ExecutionHistory:
         return events
 
     async def snapshot(self, execution_id: str) -> dict[str, Any] | None:
-        """The workflow definition the execution ran with, as its first event recorded it (None when absent)."""
+        """The workflow definition the execution ran with, as its first event recorded it: inline, or by content
+        hash (resolved from the stored snapshots); None when it recorded none."""
         snapshot = self._live.snapshot(execution_id)
         if snapshot is not None:
             return snapshot
         await self._recorder.flush()
-        return workflow_snapshot(await self._history.events(execution_id, limit=1))
+        first = await self._history.events(execution_id, limit=1)
+        inline = workflow_snapshot(first)
+        if inline is not None:
+            return inline
+        digest = snapshot_hash(first)
+        return None if digest is None else await self._snapshots.resolve(digest)
 
     async def recorded_definition(self, execution_id: str, state: ExecutionState) -> dict[str, Any] | None:
         """The workflow the execution ran: its snapshot, else the stored workflow of that id (None when neither)."""
@@ -135,6 +156,16 @@ class ExecutionHistory:
             return recorded
         name = state.workflow_id or 'Execution'
         return {'id': state.workflow_id or '', 'name': name, 'nodes': [{'id': node_id} for node_id in state.nodes]}
+
+    async def settle(self) -> None:
+        """Wait until everything recorded so far is written, the node-run rows of finished executions included
+        (deleting an execution must not race a node-run write that would bring rows of it back)."""
+        await self._recorder.drain()
+
+    def forget(self, execution_id: str) -> None:
+        """The execution was deleted: no live projection or cached replay may show it any more."""
+        self._live.forget(execution_id)
+        self._replays.forget(execution_id)
 
     async def is_imported(self, execution_id: str) -> bool:
         """Whether the execution came from an export file (imported executions are read-only)."""

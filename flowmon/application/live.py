@@ -10,20 +10,26 @@ from collections.abc import Iterable
 from typing import Any
 
 from flowmon.engine.core.events import Event
-from flowmon.engine.core.snapshot import workflow_snapshot
+from flowmon.engine.core.snapshot import snapshot_hash, workflow_snapshot
 from flowmon.engine.core.state import ExecutionState
 from flowmon.engine.runtime.bus import EventBus
 from flowmon.engine.runtime.projector import Projector
 from flowmon.engine.runtime.scheduler import Engine
 
+from .snapshots import SnapshotCache
+
 
 class LiveView:
     """Read-only, synchronous and cheap: safe to call from a page's timer ten times a second."""
 
-    def __init__(self, projector: Projector, engine: Engine, bus: EventBus) -> None:
+    def __init__(
+        self, projector: Projector, engine: Engine, bus: EventBus, snapshots: SnapshotCache | None = None
+    ) -> None:
+        """``snapshots`` resolves the definitions that ``execution.queued`` events name by hash, from memory."""
         self._projector = projector
         self._engine = engine
         self._bus = bus
+        self._snapshots = snapshots
 
     @property
     def version(self) -> int:
@@ -50,8 +56,18 @@ class LiveView:
         return self._projector.recent_events(execution_id, after_seq)
 
     def snapshot(self, execution_id: str) -> dict[str, Any] | None:
-        """The workflow the execution runs with, while its first event is still buffered."""
-        return workflow_snapshot(self._projector.recent_events(execution_id, 0))
+        """The workflow the execution runs with, while its first event is still buffered and its definition is in
+        memory (None otherwise: the history resolves it)."""
+        events = self._projector.recent_events(execution_id, 0)
+        inline = workflow_snapshot(events)
+        if inline is not None:
+            return inline
+        digest = snapshot_hash(events)
+        return None if digest is None or self._snapshots is None else self._snapshots.get(digest)
+
+    def forget(self, execution_id: str) -> None:
+        """Drop a deleted (finished) execution from the live projection."""
+        self._projector.forget(execution_id)
 
     def engine_load(self) -> tuple[int, int]:
         """How many executions run now, and how many wait for a slot."""

@@ -4,31 +4,46 @@ A finished execution's history never changes, so its index can be shared by ever
 that replays it. The cache is bounded both by entries and by the events they hold (a 100,000-event index
 takes on the order of 100 MB); executions still running are indexed afresh on every open and never kept.
 Building an index is CPU work: it runs in a worker thread so the event loop keeps serving other clients.
+
+A history opens only from its first event (``seq`` 1): an execution whose deletion has begun (its events go lowest
+``seq`` first) is not found, and a deleted execution is never cached again (:meth:`ReplayLoader.forget`).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections import OrderedDict
+from collections import OrderedDict, deque
 
 from flowmon.engine.core.replay_index import ReplayIndex
+from flowmon.engine.core.snapshot import snapshot_hash, workflow_snapshot
 from flowmon.store.history import History
+
+from .snapshots import SnapshotCache
 
 MAX_CACHED_INDEXES = 8
 MAX_CACHED_EVENTS = 300_000
+MAX_REMEMBERED_DELETIONS = 10_000
 
 
 class ReplayLoader:
     """Replay indexes by execution id, the recently used finished ones cached (LRU)."""
 
     def __init__(
-        self, history: History, *, max_indexes: int = MAX_CACHED_INDEXES, max_events: int = MAX_CACHED_EVENTS
+        self,
+        history: History,
+        *,
+        snapshots: SnapshotCache | None = None,
+        max_indexes: int = MAX_CACHED_INDEXES,
+        max_events: int = MAX_CACHED_EVENTS,
     ) -> None:
         self._history = history
+        self._snapshots = snapshots or SnapshotCache(history)
         self._max_indexes = max_indexes
         self._max_events = max_events
         self._cache: OrderedDict[str, ReplayIndex] = OrderedDict()
         self._building: dict[str, asyncio.Future[ReplayIndex | None]] = {}
+        self._deleted: set[str] = set()
+        self._deletions: deque[str] = deque()  # the order of ``_deleted``, to forget the oldest first
 
     async def open(self, execution_id: str) -> ReplayIndex | None:
         """The replay index of ``execution_id``, or None when it has no events (unknown execution)."""
@@ -58,6 +73,16 @@ class ReplayLoader:
             self._keep(execution_id, index)
         return index
 
+    def forget(self, execution_id: str) -> None:
+        """The execution was deleted: drop its index, and never cache one of it again (an open that began before
+        the deletion may still finish building it)."""
+        self._cache.pop(execution_id, None)
+        if execution_id not in self._deleted:
+            self._deleted.add(execution_id)
+            self._deletions.append(execution_id)
+            if len(self._deletions) > MAX_REMEMBERED_DELETIONS:
+                self._deleted.discard(self._deletions.popleft())
+
     @property
     def cached(self) -> list[str]:
         """Cached execution ids, least recently used first."""
@@ -65,12 +90,16 @@ class ReplayLoader:
 
     async def _build(self, execution_id: str) -> ReplayIndex | None:
         events = await self._history.events(execution_id)
-        if not events:
+        if not events or events[0].seq != 1:  # unknown, or being deleted
             return None
-        return await asyncio.to_thread(ReplayIndex, events)
+        workflow = workflow_snapshot(events)
+        digest = snapshot_hash(events) if workflow is None else None
+        if digest is not None:
+            workflow = await self._snapshots.resolve(digest)
+        return await asyncio.to_thread(ReplayIndex, events, workflow=workflow)
 
     def _keep(self, execution_id: str, index: ReplayIndex) -> None:
-        if index.n > self._max_events:
+        if index.n > self._max_events or execution_id in self._deleted:
             return
         self._cache[execution_id] = index
         total = sum(cached.n for cached in self._cache.values())

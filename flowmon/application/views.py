@@ -18,8 +18,8 @@ if TYPE_CHECKING:  # annotations only: exchange imports these views (through its
 
 
 def execution_summary(state: ExecutionState) -> dict[str, Any]:
-    """The execution summary of ``GET /api/executions/{id}`` (and of ``/state?at=k``): status, times, progress
-    and every node."""
+    """The execution summary of ``GET /api/executions/{id}`` (and of ``/state?at=k``): status, times, how it was
+    started (``trigger``), progress and every node."""
     return {
         'id': state.id,
         'workflow_id': state.workflow_id,
@@ -32,6 +32,7 @@ def execution_summary(state: ExecutionState) -> dict[str, Any]:
         'finished_at': _iso(state.finished_at),
         'duration_ms': state.duration_ms,
         'retry_of': state.retry_of,
+        'trigger': dict(state.trigger) if state.trigger is not None else None,
         'progress': {'done': state.done, 'total': state.total},
         'nodes': {
             node.id: {

@@ -12,7 +12,7 @@ the process that claims it first (a row per workflow and scheduled time, :class:
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -20,9 +20,10 @@ from zoneinfo import ZoneInfo
 from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import select
 
-from flowmon.automation.triggers import upsert_automation
+from flowmon.automation.triggers import StartExecution, upsert_automation
 from flowmon.engine.core import log_context
 from flowmon.engine.core.events import utcnow
+from flowmon.engine.core.provenance import schedule_trigger
 from flowmon.engine.model import Workflow
 from flowmon.engine.runtime.scheduler import new_execution_id
 from flowmon.infra.timers import Timers
@@ -34,7 +35,6 @@ from flowmon.store.webhook_tables import automation
 log = logging.getLogger(__name__)
 
 MISFIRE_GRACE_S = 60
-StartExecution = Callable[..., Awaitable[str]]  # (workflow_id, input, *, execution_id=None) -> execution id
 
 
 class ScheduleNotFound(LookupError):
@@ -145,8 +145,10 @@ class ScheduleService:
         try:
             now = self._clock()
             input = {'trigger': 'schedule', 'fired_at': now.isoformat()}
+            cron, timezone = self._specs.get(workflow_id) or ('', 'UTC')
+            trigger = schedule_trigger(cron, timezone)
             if self._claims is None:
-                execution_id = await self._start(workflow_id, input)
+                execution_id = await self._start(workflow_id, input, trigger=trigger)
             else:
                 # keyed by the time the tick was scheduled for: the same in every process, however late each fires
                 fire_time = self._timers.fire_time(job_id(workflow_id)) or now
@@ -154,7 +156,7 @@ class ScheduleService:
                 if not await self._claims.claim(workflow_id, fire_time, execution_id, now):
                     log.debug('the run of %s at %s was started by another process', workflow_id, fire_time)
                     return
-                execution_id = await self._start(workflow_id, input, execution_id=execution_id)
+                execution_id = await self._start(workflow_id, input, trigger=trigger, execution_id=execution_id)
         except LookupError:
             log.warning('scheduled workflow %s no longer exists; schedule removed', workflow_id, extra=about)
             self.sync(workflow_id, None)

@@ -17,13 +17,14 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import delete, select
 
 from flowmon.engine.core import log_context
 from flowmon.engine.core.events import utcnow
 from flowmon.engine.core.payload import PayloadBudget, PayloadError, PayloadTooLarge
+from flowmon.engine.core.provenance import hook_trigger
 from flowmon.engine.runtime.scheduler import new_execution_id
 from flowmon.infra.secretbox import SecretBox
 from flowmon.infra.signing import new_secret, verify
@@ -35,7 +36,15 @@ log = logging.getLogger(__name__)
 
 REPLAY_MEMORY = timedelta(hours=24)
 ROTATION_GRACE = timedelta(hours=24)
-StartExecution = Callable[..., Awaitable[str]]  # (workflow_id, input, *, execution_id=None) -> execution id
+
+
+class StartExecution(Protocol):
+    """Queues a run of a workflow, saying how it was started (the application's ``Executions.submit``), with the id
+    it is to have when the caller recorded one beforehand."""
+
+    def __call__(
+        self, workflow_id: str, input: Any, *, trigger: Mapping[str, Any], execution_id: str | None = None
+    ) -> Awaitable[str]: ...
 
 
 class TriggerNotFound(LookupError):
@@ -152,7 +161,7 @@ class TriggerService:
                 return Received(execution_id=seen, replayed=True)
             # the row went away in between (its start failed, or it was pruned): claim again
         try:
-            await self._start(workflow_id, payload, execution_id=execution_id)
+            await self._start(workflow_id, payload, trigger=hook_trigger(message_id), execution_id=execution_id)
         except BaseException as exc:
             await self._release(workflow_id, message_id)
             if isinstance(exc, PayloadTooLarge):  # its compact encoding can be longer than the body (escapes)

@@ -30,6 +30,7 @@ from flowmon.engine.core.payload import (
     human_size,
     json_text_depth,
 )
+from flowmon.engine.core.snapshot import definition_hash
 from flowmon.engine.runtime.retry import NO_RETRY, RetryPolicy
 from flowmon.engine.runtime.secret_refs import SecretRefError
 from flowmon.engine.runtime.secret_refs import parse_config as parse_node_config
@@ -209,6 +210,11 @@ class Workflow:
     def definition(self) -> dict[str, Any]:
         """The definition as plain JSON-compatible data (what is stored and exported)."""
         return self.spec.model_dump(mode='json', exclude_none=True)
+
+    @cached_property
+    def definition_hash(self) -> str:
+        """The content hash of :meth:`definition` (what ``execution.queued`` names it by), worked out once."""
+        return definition_hash(self.definition())
 
     @cached_property
     def snapshot(self) -> tuple[Mapping[str, Any], str, str]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -110,3 +111,24 @@ class Timers:
 
     def job_ids(self, prefix: str = '') -> list[str]:
         return [job.id for job in self.scheduler.get_jobs() if job.id.startswith(prefix)]
+
+    def kinds(self) -> dict[str, JobKind]:
+        """The jobs by kind (a job id's part before the first ``:``, e.g. ``cron``, ``delivery``): how many, and
+        when the next of them runs (None when all of that kind are paused). Ids past the kind are left out."""
+        kinds: dict[str, JobKind] = {}
+        for job in self.scheduler.get_jobs():
+            kind = job.id.split(':', 1)[0]
+            known = kinds.get(kind)
+            when = job.next_run_time
+            if known is None:
+                kinds[kind] = JobKind(count=1, next_run_at=when)
+            else:
+                soonest = min((t for t in (known.next_run_at, when) if t is not None), default=None)
+                kinds[kind] = JobKind(count=known.count + 1, next_run_at=soonest)
+        return kinds
+
+
+@dataclass(frozen=True, slots=True)
+class JobKind:
+    count: int
+    next_run_at: datetime | None

@@ -1,4 +1,5 @@
-"""The async database: the engine, schema upgrades under the schema lock, and the hot path's bulk writes.
+"""The async database: the engine, schema upgrades under the schema lock, the hot path's bulk writes, and the storage
+questions retention asks (size, giving freed space back).
 
 What differs between SQLite and PostgreSQL is in :mod:`flowmon.store.dialect`; this module uses it.
 """
@@ -9,6 +10,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 from pathlib import Path
@@ -30,6 +32,16 @@ TimeEncoder = Callable[[datetime | None], Any]
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True, kw_only=True, slots=True)
+class StorageSize:
+    """How much room the database takes: ``bytes`` on disk (SQLite: the file and its write-ahead log), and of those
+    ``free_bytes`` that hold nothing (pages freed by deletes, not yet given back; None where the database keeps its
+    own account, as PostgreSQL does)."""
+
+    bytes: int
+    free_bytes: int | None
+
+
 class Database:
     """Owns the SQLAlchemy async engine. ``start`` brings the schema up to date; ``stop`` disposes the pool."""
 
@@ -46,6 +58,12 @@ class Database:
     @property
     def is_postgresql(self) -> bool:
         return dialect.is_postgresql(self.engine.dialect)
+
+    @property
+    def display_url(self) -> str:
+        """The URL without its password: what status pages and logs may show."""
+        url = make_url(self.url)
+        return url._replace(password=None).render_as_string(hide_password=False)  # URL is a NamedTuple
 
     def insert_ignore(self, table: Table, key: Sequence[str]) -> Insert:
         """An INSERT that does nothing for a row whose ``key`` columns are taken (see :func:`dialect.insert_ignore`)."""
@@ -65,12 +83,41 @@ class Database:
         return BulkWriter(self)
 
     async def start(self) -> migrate.MigrationReport:
-        """Upgrade the schema to the newest revision (Alembic ``upgrade head``); logs what changed."""
+        """Upgrade the schema to the newest revision (Alembic ``upgrade head``); logs what changed. A SQLite file made
+        without incremental vacuum is switched to it (once: a ``VACUUM`` rewrites the file)."""
         report = await self.upgrade()
         if report.changed:
             for line in report.lines():
                 log.info('database schema: %s', line)
+        await self._use_incremental_vacuum()
         return report
+
+    async def _use_incremental_vacuum(self) -> None:
+        """SQLite decides when a file is created whether freed pages can be given back in steps; a file made before
+        flowmon asked for that takes a one-time ``VACUUM`` to switch (:func:`dialect.use_incremental_vacuum`)."""
+        if await dialect.use_incremental_vacuum(self.engine):
+            log.info('database: switched the SQLite file to incremental vacuum (a one-time VACUUM)')
+
+    async def size(self) -> StorageSize:
+        """The room the database takes now (see :class:`StorageSize`)."""
+        path = self._sqlite_path()
+        files = () if path is None else (path, Path(f'{path}-wal'))
+        used, free = await dialect.storage_size(self.engine, files)
+        return StorageSize(bytes=used, free_bytes=free)
+
+    async def free_pages(self) -> int:
+        """SQLite: pages that deletes freed and the file still holds (0 elsewhere)."""
+        return await dialect.free_pages(self.engine)
+
+    async def give_back(self, pages: int) -> int:
+        """SQLite: give up to ``pages`` free pages back to the file system; returns how many were given back (0
+        elsewhere: PostgreSQL's autovacuum reuses freed space on its own). See :func:`dialect.give_back`."""
+        return await dialect.give_back(self.engine, pages)
+
+    async def checkpoint(self) -> None:
+        """SQLite: copy the write-ahead log into the file as far as readers allow, without waiting for anyone; when
+        it gets to the end, the file takes its new, smaller size (nothing elsewhere)."""
+        await dialect.checkpoint(self.engine)
 
     async def upgrade(self, revision: str = 'head') -> migrate.MigrationReport:
         """Bring the schema to ``revision`` in one transaction that holds the schema lock (see :func:`migrate.upgrade`;
@@ -259,4 +306,14 @@ def _plan(steps: Sequence[Step]) -> list[DriverStep]:
     return [statement.driver_step(rows) for statement, rows in steps]
 
 
-__all__ = ['SCHEMA_LOCK_KEY', 'BulkInsert', 'BulkStatement', 'BulkWriter', 'Database', 'Fenced', 'Step', 'sqlite_time']
+__all__ = [
+    'SCHEMA_LOCK_KEY',
+    'BulkInsert',
+    'BulkStatement',
+    'BulkWriter',
+    'Database',
+    'Fenced',
+    'Step',
+    'StorageSize',
+    'sqlite_time',
+]

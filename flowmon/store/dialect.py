@@ -25,6 +25,7 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import ColumnElement, Table, event, func, select
@@ -40,6 +41,8 @@ log = logging.getLogger(__name__)
 # pg_advisory_xact_lock key for schema upgrades ('flowmon' in ASCII): one process migrates, the others wait.
 SCHEMA_LOCK_KEY = 0x666C6F776D6F6E
 # PostgreSQL connection pool per process: processes x (POOL_SIZE + MAX_OVERFLOW + 1 listener) <= max_connections.
+# PRAGMA auto_vacuum value of a SQLite file that gives freed pages back with PRAGMA incremental_vacuum(N)
+SQLITE_INCREMENTAL_VACUUM = 2
 POOL_SIZE = 10
 MAX_OVERFLOW = 5
 POOL_RECYCLE_S = 1800
@@ -90,6 +93,9 @@ def create_engine(url: str, *, application_name: str = 'flowmon') -> AsyncEngine
     @event.listens_for(engine.sync_engine, 'connect')
     def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
         cursor = dbapi_connection.cursor()
+        # Before WAL: a new file is made with incremental vacuum (for an existing file this changes nothing until
+        # a VACUUM; Database.start switches files made before, once).
+        cursor.execute(f'PRAGMA auto_vacuum={SQLITE_INCREMENTAL_VACUUM}')
         cursor.execute('PRAGMA journal_mode=WAL')
         cursor.execute('PRAGMA synchronous=NORMAL')
         cursor.execute('PRAGMA foreign_keys=ON')
@@ -119,6 +125,78 @@ async def vacuum(engine: AsyncEngine) -> None:
         conn = await conn.execution_options(isolation_level='AUTOCOMMIT')
         await conn.exec_driver_sql('VACUUM')
         await conn.exec_driver_sql('PRAGMA wal_checkpoint(TRUNCATE)')
+
+
+# --- storage: size, giving freed space back -----------------------------------------------------------------------
+
+
+async def use_incremental_vacuum(engine: AsyncEngine) -> bool:
+    """SQLite: switch a file made without incremental vacuum to it (a one-time ``VACUUM``: the connection set-up asks
+    for it only before any table exists); True when it did. Other databases reuse freed space on their own."""
+    if engine.dialect.name != 'sqlite':
+        return False
+    async with engine.connect() as conn:
+        conn = await conn.execution_options(isolation_level='AUTOCOMMIT')
+        if (await conn.exec_driver_sql('PRAGMA auto_vacuum')).scalar_one() == SQLITE_INCREMENTAL_VACUUM:
+            return False
+        await conn.exec_driver_sql(f'PRAGMA auto_vacuum={SQLITE_INCREMENTAL_VACUUM}')
+        await conn.exec_driver_sql('VACUUM')
+    return True
+
+
+async def storage_size(engine: AsyncEngine, files: Sequence[Path]) -> tuple[int, int | None]:
+    """The bytes the database takes and, on SQLite, the bytes of its free pages (None elsewhere). SQLite's size is
+    that of ``files`` (the database file and its write-ahead log) when there are any, else of its pages."""
+    async with engine.connect() as conn:
+        if engine.dialect.name == 'sqlite':
+            page_size = (await conn.exec_driver_sql('PRAGMA page_size')).scalar_one()
+            pages = (await conn.exec_driver_sql('PRAGMA page_count')).scalar_one()
+            free = (await conn.exec_driver_sql('PRAGMA freelist_count')).scalar_one()
+            on_disk = sum(_file_size(path) for path in files) if files else pages * page_size
+            return on_disk, free * page_size
+        if is_postgresql(engine.dialect):
+            used = (await conn.execute(select(func.pg_database_size(func.current_database())))).scalar_one()
+            return int(used), None
+    return 0, None
+
+
+async def free_pages(engine: AsyncEngine) -> int:
+    """SQLite: pages that deletes freed and the file still holds (0 elsewhere)."""
+    if engine.dialect.name != 'sqlite':
+        return 0
+    async with engine.connect() as conn:
+        return int((await conn.exec_driver_sql('PRAGMA freelist_count')).scalar_one())
+
+
+async def give_back(engine: AsyncEngine, pages: int) -> int:
+    """SQLite: give up to ``pages`` free pages back to the file system (``PRAGMA incremental_vacuum(N)``, one short
+    write transaction); how many were given back. The file shrinks when the write-ahead log is next checkpointed."""
+    if engine.dialect.name != 'sqlite' or pages < 1:
+        return 0
+    async with engine.connect() as conn:
+        conn = await conn.execution_options(isolation_level='AUTOCOMMIT')
+        before = int((await conn.exec_driver_sql('PRAGMA freelist_count')).scalar_one())
+        raw = await conn.get_raw_connection()
+        # executescript steps the pragma to its end; a plain execute frees a single page
+        await raw.driver_connection.executescript(f'PRAGMA incremental_vacuum({int(pages)});')  # type: ignore[union-attr]
+        after = int((await conn.exec_driver_sql('PRAGMA freelist_count')).scalar_one())
+    return max(0, before - after)
+
+
+async def checkpoint(engine: AsyncEngine) -> None:
+    """SQLite: ``PRAGMA wal_checkpoint(PASSIVE)``, which waits for nobody (nothing elsewhere)."""
+    if engine.dialect.name != 'sqlite':
+        return
+    async with engine.connect() as conn:
+        conn = await conn.execution_options(isolation_level='AUTOCOMMIT')
+        await conn.exec_driver_sql('PRAGMA wal_checkpoint(PASSIVE)')
+
+
+def _file_size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:
+        return 0
 
 
 # --- portable statements with dialect forms -----------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Reading and writing history: workflows, executions and their events."""
+"""Reading and writing history: workflows, the workflow snapshots executions ran, executions and their events."""
 
 from __future__ import annotations
 
@@ -15,11 +15,12 @@ from flowmon.engine.core.state import ExecutionState, fold
 
 from .codec import dumps, from_db_time, from_db_time_fast, loads, loads_fast, to_db_time
 from .database import Database
-from .tables import EventRow, ExecutionRow, WorkflowRow
+from .tables import EventRow, ExecutionRow, WorkflowRow, WorkflowSnapshotRow
 
 _workflows = WorkflowRow.__table__  # type: ignore[attr-defined]
 _executions = ExecutionRow.__table__  # type: ignore[attr-defined]
 _events = EventRow.__table__  # type: ignore[attr-defined]
+_snapshots = WorkflowSnapshotRow.__table__  # type: ignore[attr-defined]
 
 MAX_PAGE = 500
 _EVENT_TYPES = {str(event_type): event_type for event_type in EventType}
@@ -50,6 +51,7 @@ class ExecutionRecord:
     nodes_done: int
     nodes_total: int
     imported_from: str | None = None  # set on executions imported from an export file (read-only history)
+    trigger_type: str | None = None  # how it was started: api, ui, schedule, hook, rerun (None: not recorded)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -64,6 +66,7 @@ class ExecutionRecord:
             'error': self.error,
             'progress': {'done': self.nodes_done, 'total': self.nodes_total},
             'imported_from': self.imported_from,
+            'trigger_type': self.trigger_type,
         }
 
 
@@ -100,6 +103,12 @@ class History:
             result = await conn.execute(delete(_workflows).where(_workflows.c.id == workflow_id))
         return bool(result.rowcount)
 
+    async def get_snapshot(self, digest: str) -> dict[str, Any] | None:
+        """The workflow definition stored under content hash ``digest`` (None when there is none)."""
+        async with self._db.engine.connect() as conn:
+            text = (await conn.execute(select(_snapshots.c.definition).where(_snapshots.c.hash == digest))).scalar()
+        return None if text is None else dict(loads(text))
+
     # --- executions -----------------------------------------------------------------------------------
 
     async def list_executions(
@@ -109,13 +118,16 @@ class History:
         status: str | Sequence[str] | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
+        trigger: str | None = None,
         limit: int = 50,
         offset: int = 0,
     ) -> tuple[list[ExecutionRecord], int]:
-        """A page of executions, newest first, and the total matching the filters."""
+        """A page of executions, newest first, and the total matching the filters (``trigger``: a trigger type)."""
         conditions = []
         if workflow_id:
             conditions.append(_executions.c.workflow_id == workflow_id)
+        if trigger:
+            conditions.append(_executions.c.trigger_type == trigger)
         if isinstance(status, str):
             conditions.append(_executions.c.status == status)
         elif status:
@@ -209,4 +221,5 @@ def _execution(row: Any) -> ExecutionRecord:
         nodes_done=row.nodes_done,
         nodes_total=row.nodes_total,
         imported_from=row.imported_from,
+        trigger_type=row.trigger_type,
     )

@@ -22,6 +22,11 @@ When several processes share a PostgreSQL database (``fence``, a :class:`~flowmo
 transaction starts with the fencing check of this process's lease and ends with a notification of what it wrote
 (other processes follow those executions live), and the executions it creates are recorded as this process's. A
 write that finds the lease gone writes nothing; :meth:`EventRecorder.disown` then lets go of this process's work.
+Workflow definitions are stored once per content hash (``workflow_snapshots``): the engine hands each definition
+to :meth:`EventRecorder.keep_snapshot` before the ``execution.queued`` event that names its hash, and the batch that
+writes that event writes the definition too (insert-if-absent), in the same transaction: a stored execution never
+names a snapshot that is not stored, and retention, which deletes only snapshots no execution row names, cannot
+slip in between.
 """
 
 from __future__ import annotations
@@ -35,7 +40,9 @@ from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import bindparam, exists, select
 
-from flowmon.engine.core.events import TERMINAL_EXECUTION_EVENTS, Event, EventType
+from flowmon.engine.core.events import TERMINAL_EXECUTION_EVENTS, Event, EventType, utcnow
+from flowmon.engine.core.provenance import trigger_type
+from flowmon.engine.core.snapshot import HASH_PATTERN
 from flowmon.engine.core.state import TERMINAL_EXECUTION_STATUSES, ExecutionState, fold
 from flowmon.engine.runtime.bus import EventBus, Subscription
 from flowmon.engine.runtime.projector import Projector
@@ -44,7 +51,7 @@ from .codec import dumps
 from .database import Database, Step, TimeEncoder
 from .dialect import Fenced
 from .history import History
-from .tables import EventRow, ExecutionRow, NodeRunRow
+from .tables import EventRow, ExecutionRow, NodeRunRow, WorkflowSnapshotRow
 
 if TYPE_CHECKING:
     from .cluster import WriteFence
@@ -56,6 +63,7 @@ EXECUTION_EVENT_TYPES = frozenset(str(t) for t in EventType)
 _events = EventRow.__table__  # type: ignore[attr-defined]
 _executions = ExecutionRow.__table__  # type: ignore[attr-defined]
 _node_runs = NodeRunRow.__table__  # type: ignore[attr-defined]
+_snapshots = WorkflowSnapshotRow.__table__  # type: ignore[attr-defined]
 
 EVENT_COLUMNS = ('execution_id', 'seq', 'ts', 'type', 'node_id', 'data')
 EXECUTION_COLUMNS = (
@@ -76,7 +84,10 @@ EXECUTION_COLUMNS = (
     'last_seq',
     'imported_from',
     'owner',
+    'trigger_type',
+    'workflow_hash',
 )
+SNAPSHOT_COLUMNS = ('hash', 'definition', 'created_at')
 EXECUTION_UPDATE_KEYS = (
     'b_status',
     'b_output',
@@ -164,6 +175,12 @@ class EventRecorder:
         # The state last written of every execution with a row that has not finished yet: which executions need
         # an INSERT and which an UPDATE, and where to fold from when the projection cannot give a state.
         self._states: dict[str, ExecutionState] = {}
+        # Definitions handed over by keep_snapshot whose execution.queued events are not written yet: hash ->
+        # [definition, how many such events]. An entry goes once every event that names it is committed.
+        self._snapshots: dict[str, list[Any]] = {}
+        self._insert_snapshots = db.bulk_statement(
+            db.insert_ignore(_snapshots, ['hash']), SNAPSHOT_COLUMNS, name='insert workflow snapshots'
+        )
         # Finished executions whose node-run rows are still to be written (``first``: none written before).
         self._node_runs_due: dict[str, tuple[ExecutionState, bool]] = {}
         self._lock = asyncio.Lock()
@@ -205,6 +222,15 @@ class EventRecorder:
                 if self._projection is not None:
                     self._projection.await_writes(False)
             await self._writer.close()
+
+    def keep_snapshot(self, digest: str, definition: Mapping[str, Any]) -> None:
+        """Store ``definition`` under ``digest`` with the next ``execution.queued`` event that names it (the
+        engine's snapshot sink: called just before that event is published)."""
+        pending = self._snapshots.get(digest)
+        if pending is None:
+            self._snapshots[digest] = [definition, 1]
+        else:
+            pending[1] += 1
 
     def _on_event(self, event: Event) -> None:
         if self._ignored and event.execution_id in self._ignored:
@@ -296,14 +322,16 @@ class EventRecorder:
         seed: Mapping[str, ExecutionState] | None = None,
         *,
         new_execution_columns: Mapping[str, Mapping[str, Any]] | None = None,
+        snapshots: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
         """Persist ``batch`` (events that did not come over the bus) in one transaction, node runs included.
 
         ``seed`` gives the states of executions the batch continues (recovery appends to stored histories).
         ``new_execution_columns`` adds column values to the rows of executions this batch creates, by
-        execution id (the import sets ``imported_from`` this way, in the same transaction).
+        execution id (the import sets ``imported_from`` this way, in the same transaction); ``snapshots`` adds
+        workflow definitions by content hash (the import's, which came with the file rather than the engine).
         """
-        await self._write(batch, seed, new_execution_columns=new_execution_columns)
+        await self._write(batch, seed, new_execution_columns=new_execution_columns, snapshots=snapshots)
 
     async def _write(
         self,
@@ -311,10 +339,11 @@ class EventRecorder:
         seed: Mapping[str, ExecutionState] | None = None,
         *,
         new_execution_columns: Mapping[str, Mapping[str, Any]] | None = None,
+        snapshots: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
         if not batch:
             return
-        write = self._prepare(batch, seed, new_execution_columns=new_execution_columns, live=False)
+        write = self._prepare(batch, seed, new_execution_columns=new_execution_columns, snapshots=snapshots, live=False)
         try:
             await self._writer.write(write.steps)
         except Fenced as error:
@@ -328,6 +357,7 @@ class EventRecorder:
         seed: Mapping[str, ExecutionState] | None = None,
         *,
         new_execution_columns: Mapping[str, Mapping[str, Any]] | None = None,
+        snapshots: Mapping[str, Mapping[str, Any]] | None = None,
         live: bool,
         rows: Sequence[tuple[Any, ...] | None] | None = None,
     ) -> _Write:
@@ -369,7 +399,9 @@ class EventRecorder:
             for execution_id, state in touched.items()
             if execution_id in states or execution_id in seeded
         ]
+        named = _named_snapshots(batch) if self._snapshots or snapshots else {}
         steps: list[Step] = [
+            (self._insert_snapshots, self._snapshot_rows(named, snapshots)),
             (self._insert_events, event_rows),
             (self._insert_executions, inserts),
             (self._update_executions, updates),
@@ -383,7 +415,8 @@ class EventRecorder:
             steps += self._node_run_steps(finished)
         if self._fence is not None:
             steps = [self._fence.check(), *steps, self._fence.notice(last_seq)]
-        return _Write(len(batch), steps, touched, last_seq, finished, live)
+        handed_over = named if snapshots is None else {}  # (an import's were not handed over)
+        return _Write(len(batch), steps, touched, last_seq, finished, live, handed_over)
 
     def _committed(self, write: _Write) -> None:
         """Bring what the recorder knows up to a write that has committed."""
@@ -398,8 +431,27 @@ class EventRecorder:
             if self._projection is not None:
                 for execution_id, seq in write.last_seq.items():
                     self._projection.persisted(execution_id, seq)
+        for digest, count in write.snapshots.items():
+            pending = self._snapshots.get(digest)
+            if pending is not None:
+                pending[1] -= count
+                if pending[1] <= 0:
+                    del self._snapshots[digest]
         self.written += write.events
         self.flushes += 1
+
+    def _snapshot_rows(
+        self, named: Mapping[str, int], given: Mapping[str, Mapping[str, Any]] | None
+    ) -> list[tuple[Any, ...]]:
+        """The ``workflow_snapshots`` rows for the hashes a batch names, from what was handed over."""
+        rows = []
+        now = self._encode_time(utcnow())
+        for digest in named:
+            pending = self._snapshots.get(digest)
+            definition = given.get(digest) if given and digest in given else pending[0] if pending else None
+            if definition is not None:
+                rows.append((digest, dumps(dict(definition)), now))
+        return rows
 
     async def flush_node_runs(self, *, max_rows: int | None = None) -> int:
         """Write the node-run rows of executions that finished since the last time; returns how many executions.
@@ -522,6 +574,7 @@ class _Write:
     last_seq: dict[str, int]  # the last event written, by execution
     finished: dict[str, tuple[ExecutionState, bool]]  # executions that ended (state, no node runs written yet)
     live: bool
+    snapshots: dict[str, int]  # handed-over snapshot hashes this write stores, with how many events name each
 
 
 def _by_execution(batch: Iterable[Event]) -> dict[str, list[Event]]:
@@ -594,12 +647,29 @@ def _execution_insert(
         state.last_seq,
         None,
         owner,
+        trigger_type(state.trigger),
+        _hash_or_none(state.workflow_hash),
     )
     if extra:
         values = dict(zip(EXECUTION_COLUMNS, row, strict=True))
         values.update(extra)
         row = tuple(values[column] for column in EXECUTION_COLUMNS)
     return row
+
+
+def _hash_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) and HASH_PATTERN.match(value) else None
+
+
+def _named_snapshots(batch: Sequence[Event]) -> dict[str, int]:
+    """How many ``execution.queued`` events of ``batch`` name each snapshot hash."""
+    named: dict[str, int] = {}
+    for event in batch:
+        if event.type is EventType.EXECUTION_QUEUED:
+            digest = event.data.get('workflow_hash')
+            if isinstance(digest, str):
+                named[digest] = named.get(digest, 0) + 1
+    return named
 
 
 def _execution_update(state: ExecutionState, encode_time: TimeEncoder) -> tuple[Any, ...]:

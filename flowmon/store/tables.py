@@ -1,5 +1,5 @@
-"""SQLModel tables: workflows, executions, node runs, events, named secrets, and the coordination of flowmon processes
-that share a PostgreSQL database (their leases, and the cron ticks they have claimed).
+"""SQLModel tables: workflows, workflow snapshots, executions, node runs, events, named secrets, and the coordination of
+flowmon processes that share a PostgreSQL database (their leases, and the cron ticks they have claimed).
 
 JSON payloads are stored as text serialised by :mod:`flowmon.store.codec`, so the hot path controls the
 encoding and the schema stays portable (SQLite now, PostgreSQL later).
@@ -26,6 +26,17 @@ class WorkflowRow(SQLModel, table=True):
     updated_at: datetime
 
 
+class WorkflowSnapshotRow(SQLModel, table=True):
+    """A workflow definition that executions ran, stored once per content hash (``execution.queued`` names it by
+    ``workflow_hash``). Rows that no execution refers to any more are removed by retention."""
+
+    __tablename__ = 'workflow_snapshots'
+
+    hash: str = Field(primary_key=True, max_length=64)  # flowmon.engine.core.snapshot.definition_hash
+    definition: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime
+
+
 class ExecutionRow(SQLModel, table=True):
     __tablename__ = 'executions'
     __table_args__ = (
@@ -33,6 +44,8 @@ class ExecutionRow(SQLModel, table=True):
         Index('ix_executions_status_created', 'status', 'created_at'),
         Index('ix_executions_created', 'created_at'),
         Index('ix_executions_finished', 'finished_at'),  # dashboard throughput (flowmon.store.metrics)
+        Index('ix_executions_trigger_created', 'trigger_type', 'created_at'),  # GET /api/executions?trigger=
+        Index('ix_executions_workflow_hash', 'workflow_hash'),  # which snapshots are still referenced
     )
 
     id: str = Field(primary_key=True, max_length=40)
@@ -58,6 +71,12 @@ class ExecutionRow(SQLModel, table=True):
     owner: str | None = Field(default=None, max_length=36)
     # Set when a cancel was asked for in another process than the owner, which polls for it (and is notified).
     cancel_requested_at: datetime | None = None
+    # How it was started: the ``type`` of the trigger its execution.queued event records (api, ui, schedule,
+    # hook, rerun; None for executions recorded before triggers were, except reruns).
+    trigger_type: str | None = Field(default=None, max_length=16)
+    # The content hash of the workflow definition it ran (a row of workflow_snapshots); None for executions whose
+    # execution.queued event carries the whole definition (recorded before snapshots were kept once per version).
+    workflow_hash: str | None = Field(default=None, max_length=64)
 
 
 class NodeRunRow(SQLModel, table=True):

@@ -10,6 +10,7 @@ from nicegui import ui
 
 from flowmon.application import Application
 from flowmon.application.errors import AppError, NotFound, RefusedPayload
+from flowmon.engine.core.provenance import ui_trigger
 
 from .auth import LOGIN_PATH, is_signed_in
 
@@ -65,7 +66,7 @@ async def run_workflow(application: Application, workflow_id: str, input: dict[s
     if not signed_in(application):
         return None
     try:
-        execution_id = await application.executions.start(workflow_id, input or {})
+        execution_id = await application.executions.start(workflow_id, input or {}, trigger=ui_trigger())
     except NotFound:
         ui.notify(f'Workflow {workflow_id!r} no longer exists.', type='negative')
         return None

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from flowmon.application.history import ExecutionRecord
+from flowmon.engine.core.provenance import trigger_type
 from flowmon.engine.core.state import ExecutionState
 
 from .filters import ExecutionFilter
@@ -31,6 +32,7 @@ class ExecutionSummary:
     done: int
     total: int
     error: str | None = None
+    trigger_type: str | None = None  # how it was started (api, ui, schedule, hook, rerun; None: not recorded)
 
     @classmethod
     def from_record(cls, record: ExecutionRecord) -> ExecutionSummary:
@@ -45,6 +47,7 @@ class ExecutionSummary:
             done=record.nodes_done,
             total=record.nodes_total,
             error=record.error,
+            trigger_type=record.trigger_type,
         )
 
     @classmethod
@@ -60,6 +63,7 @@ class ExecutionSummary:
             done=state.done,
             total=state.total,
             error=state.error,
+            trigger_type=trigger_type(state.trigger),
         )
 
     def elapsed_ms(self, now: datetime) -> float | None:

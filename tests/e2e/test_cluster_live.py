@@ -34,7 +34,7 @@ new MutationObserver(() => {
 """
 
 
-Server = Any  # the Server of tests/e2e/conftest.py (url, token, data_dir, log_path, process)
+Server = Any  # the Server of tests/e2e/conftest.py: a FlowmonProcess (url, token, process)
 
 
 @pytest.fixture(scope='module')

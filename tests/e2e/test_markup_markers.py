@@ -3,9 +3,9 @@
 Markers go in through every field a page shows: the workflow's name and description, node names, a log node's
 message, node inputs and outputs (a transform's string and object outputs, an http node's response), a fail node's
 error, a webhook receiver's response body, the request body of a delivery, an endpoint's description, and an
-imported execution whose events carry markers in errors, tracebacks and outputs. Every page that shows them is
-opened in Chromium (with the inspector on the marked nodes, the replay scrubber's tick titles, the Gantt and DAG
-tooltips, the compare page's output diff and the delivery's response body), and each time:
+imported execution whose events carry markers in errors, tracebacks, outputs and the webhook-id of its trigger.
+Every page that shows them is opened in Chromium (with the inspector on the marked nodes, the replay scrubber's tick
+titles, the Gantt and DAG tooltips, the compare page's output diff and the delivery's response body), and each time:
 
 - no element the markers describe exists (``#fm-marker-b``, ``#fm-marker-form``, an ``<img>`` from them),
 - no script from them ran (``window.__xss`` stays undefined) and nothing was fetched from 198.51.100.1,
@@ -23,7 +23,7 @@ from typing import Any
 
 import httpx
 import pytest
-from helpers import Receiver, Reply, wait_for
+from helpers import Receiver, Reply, start, wait_ended, wait_for, wait_loaded
 from playwright.sync_api import Page, Request, expect
 
 Server = Any  # the session server fixture of tests/e2e/conftest.py
@@ -59,17 +59,9 @@ def workflow(receiver_url: str) -> dict[str, Any]:
     }
 
 
-def run(call_api: Api, payload: dict[str, Any]) -> str:
-    response = call_api('POST', f'/api/workflows/{WORKFLOW_ID}/executions', {'input': payload})
-    assert response.status_code == 202, response.text
-    execution_id = str(response.json()['id'])
-    wait_for(
-        lambda: (
-            call_api('GET', f'/api/executions/{execution_id}').json()['status']
-            in {'succeeded', 'failed', 'cancelled', 'interrupted'}
-        ),
-        f'{execution_id} to end',
-    )
+def run(server: Any, payload: dict[str, Any]) -> str:
+    execution_id = start(server, WORKFLOW_ID, {'input': payload})
+    wait_ended(server, execution_id)
     return execution_id
 
 
@@ -155,10 +147,10 @@ def assert_tooltips(page: Page, watch: Watch, testid: str, where: str) -> None:
 
 
 @pytest.fixture
-def marked(call_api: Api) -> Iterator[dict[str, Any]]:
+def marked(server: Any, call_api: Api) -> Iterator[dict[str, Any]]:
     """The marked workflow, a receiver answering with markers, an endpoint (described with markers) subscribed to
     execution.failed, and two finished runs with different marked inputs."""
-    wait_for(lambda: call_api('GET', '/api/workflows').status_code == 200, 'flowmon to start')
+    wait_loaded(server)
     receiver = Receiver(lambda _: Reply(200, headers={'Content-Type': 'text/plain'}, body=(TEXT + PADDING).encode()))
     receiver.start()
     endpoint = call_api(
@@ -171,8 +163,8 @@ def marked(call_api: Api) -> Iterator[dict[str, Any]]:
     try:
         saved = call_api('PUT', f'/api/workflows/{WORKFLOW_ID}', workflow(receiver.url))
         assert saved.status_code in (200, 201), saved.text
-        first = run(call_api, {'text': TEXT})
-        second = run(call_api, {'text': f'{TEXT} (second run)'})
+        first = run(server, {'text': TEXT})
+        second = run(server, {'text': f'{TEXT} (second run)'})
         yield {'receiver': receiver, 'endpoint_id': endpoint_id, 'a': first, 'b': second}
     finally:
         call_api('DELETE', f'/api/webhooks/endpoints/{endpoint_id}')
@@ -185,6 +177,7 @@ def marked_export(call_api: Api, execution_id: str) -> dict[str, Any]:
     response = call_api('GET', f'/api/executions/{execution_id}/export')
     assert response.status_code == 200, response.text
     document = copy.deepcopy(response.json())
+    document['events'][0]['data']['trigger'] = {'type': 'hook', 'webhook-id': LINE}  # how it started, kept on import
     for event in document['events']:
         data = event.get('data') or {}
         if 'error' in data:
@@ -271,6 +264,7 @@ def test_markers_stay_text_on_every_page(
     shot(page, shots / 'markers-imported-traceback.png')
     page.goto(f'/executions/{imported_id}')
     expect(page.get_by_test_id('execution-status')).to_have_text('failed')
+    assert_inert(page, watch, 'execution page of an import, trigger', literal_in='[data-testid=execution-trigger]')
     inspect(page, watch, 'boom', 'execution page of an import')
     page.goto(f'/compare?a={a}&b={imported_id}')
     expect(page.get_by_test_id('diff-echo')).to_be_visible()

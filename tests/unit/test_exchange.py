@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from sample_workflows import WAIT_ONLY, upstream_flaky
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
@@ -27,30 +28,16 @@ from flowmon.application.live import LiveView
 from flowmon.application.replays import ReplayLoader
 from flowmon.engine import Engine, Event, EventBus, default_registry, fold, parse_workflow
 from flowmon.engine.core.payload import PayloadBudget
-from flowmon.engine.core.snapshot import workflow_snapshot
+from flowmon.engine.core.snapshot import definition_hash, snapshot_hash, workflow_snapshot
 from flowmon.engine.runtime.projector import Projector
 from flowmon.store import Database, EventRecorder, History
-from flowmon.store.tables import EventRow, ExecutionRow, NodeRunRow
+from flowmon.store.tables import EventRow, ExecutionRow, NodeRunRow, WorkflowSnapshotRow
 
 NOW = datetime(2025, 7, 1, 9, 30, tzinfo=UTC)
 REGISTRY = default_registry()
 
-FLAKY = {
-    'id': 'flaky',
-    'name': 'Flaky pipeline',
-    'nodes': [
-        {'id': 'fetch', 'type': 'transform', 'config': {'expression': '{n: input.n}'}},
-        {
-            'id': 'parse',
-            'type': 'fail',
-            'config': {'message': 'upstream 503', 'times': 2},
-            'retry': {'max_attempts': 3, 'backoff_seconds': 0},
-        },
-        {'id': 'report', 'type': 'log', 'config': {'message': 'done'}},
-    ],
-    'edges': [{'source': 'fetch', 'target': 'parse'}, {'source': 'parse', 'target': 'report'}],
-}
-SLOW = {'id': 'slow', 'name': 'Slow', 'nodes': [{'id': 'wait', 'type': 'delay', 'config': {'seconds': 30}}]}
+FLAKY = upstream_flaky(times=2, max_attempts=3)
+SLOW = WAIT_ONLY
 
 
 @pytest.fixture
@@ -58,7 +45,7 @@ async def stack(database: Database) -> AsyncIterator[tuple[Engine, EventRecorder
     bus = EventBus()
     recorder = EventRecorder(database, bus)
     await recorder.start()
-    engine = Engine(bus=bus, registry=REGISTRY)
+    engine = Engine(bus=bus, registry=REGISTRY, snapshots=recorder.keep_snapshot)  # as the app wires it
     try:
         yield engine, recorder, History(database)
     finally:
@@ -76,7 +63,10 @@ def exchange(stack: tuple[Engine, EventRecorder, History]) -> Exchange:
 
 
 async def snapshot(history: History, execution_id: str) -> dict[str, Any] | None:
-    return workflow_snapshot(await history.events(execution_id, limit=1))
+    """The definition the execution's first event names: by hash (stored once), or inline."""
+    first = await history.events(execution_id, limit=1)
+    digest = snapshot_hash(first)
+    return workflow_snapshot(first) if digest is None else await history.get_snapshot(digest)
 
 
 @pytest.fixture
@@ -85,7 +75,7 @@ async def finished(stack: tuple[Engine, EventRecorder, History]) -> str:
     engine, recorder, _ = stack
     execution_id = engine.submit(parse_workflow(FLAKY, REGISTRY), {'n': 3})
     await engine.wait_idle()
-    await recorder.flush()
+    await recorder.drain()  # node runs too: nothing of it is written later, behind a test's counts
     return execution_id
 
 
@@ -186,9 +176,41 @@ async def test_a_running_execution_cannot_be_exported_and_an_unknown_one_is_not_
 async def test_a_queued_event_without_a_snapshot_gets_the_exported_definition(
     stack: tuple[Engine, EventRecorder, History], document: dict[str, Any]
 ) -> None:
-    del document['events'][0]['data']['workflow']
+    del document['events'][0]['data']['workflow_hash']
     imported = await import_execution(stack[1], REGISTRY, document)
     assert await snapshot(stack[2], imported.id) == document['workflow']
+
+
+async def test_an_export_with_the_definition_inline_is_stored_once_per_version(
+    database: Database, stack: tuple[Engine, EventRecorder, History], document: dict[str, Any]
+) -> None:
+    """An export from a flowmon that recorded definitions inline: the import stores the definition under its hash
+    (one row for both imports) and the queued event names it, as for a run made here."""
+    queued = document['events'][0]['data']
+    del queued['workflow_hash']
+    queued['workflow'] = document['workflow']
+    first = await import_execution(stack[1], REGISTRY, document)
+    second = await import_execution(stack[1], REGISTRY, copy.deepcopy(document))
+    digest = definition_hash(document['workflow'])
+    for imported in (first, second):
+        stored = (await stack[2].events(imported.id, limit=1))[0].data
+        assert stored['workflow_hash'] == digest and 'workflow' not in stored
+        assert await snapshot(stack[2], imported.id) == document['workflow']
+    async with database.engine.connect() as conn:
+        table = WorkflowSnapshotRow.__table__  # type: ignore[attr-defined]
+        assert (await conn.execute(select(table.c.hash))).scalars().all() == [digest]
+
+
+async def test_an_imported_execution_keeps_its_trigger(
+    stack: tuple[Engine, EventRecorder, History], document: dict[str, Any]
+) -> None:
+    document['events'][0]['data']['trigger'] = {'type': 'schedule', 'cron': '*/5 * * * *', 'timezone': 'UTC'}
+    imported = await import_execution(stack[1], REGISTRY, document)
+    record = await stack[2].get_execution(imported.id)
+    assert record is not None
+    assert (record.trigger_type, record.imported_from) == ('schedule', document['execution']['id'])
+    state = fold(await stack[2].events(imported.id))
+    assert state is not None and state.trigger == {'type': 'schedule', 'cron': '*/5 * * * *', 'timezone': 'UTC'}
 
 
 def _set(path: str, value: Any) -> Callable[[dict[str, Any]], Any]:
@@ -289,14 +311,30 @@ INVALID: list[tuple[str, Callable[[dict[str, Any]], Any], str]] = [
     ),
     ('other nodes', _set('events.0.data.nodes', ['fetch']), "lists nodes ['fetch'], but the workflow has"),
     (
-        'a snapshot that differs',
-        _set('events.0.data.workflow.name', 'Renamed'),
+        'an inline snapshot that differs',
+        lambda doc: doc['events'][0]['data'].update(workflow={**doc['workflow'], 'name': 'Renamed'}) or doc,
         'the workflow snapshot in execution.queued differs from the exported workflow definition',
     ),
     (
-        'a snapshot that is not valid',
-        _set('events.0.data.workflow.nodes', []),
+        'an inline snapshot that is not valid',
+        lambda doc: doc['events'][0]['data'].update(workflow={**doc['workflow'], 'nodes': []}) or doc,
         'the workflow snapshot in execution.queued is not valid',
+    ),
+    (
+        'a snapshot hash of another definition',
+        _set('events.0.data.workflow_hash', '0' * 64),
+        "names workflow snapshot '" + '0' * 64 + "', which is not the hash of the exported workflow definition",
+    ),
+    ('a snapshot hash that is no hash', _set('events.0.data.workflow_hash', '../x'), 'workflow_hash must be a SHA-256'),
+    (
+        'a trigger of an unknown type',
+        _set('events.0.data.trigger', {'type': 'cron'}),
+        "trigger type must be one of api, ui, schedule, hook, rerun, got 'cron'",
+    ),
+    (
+        'a trigger with a field it cannot have',
+        _set('events.0.data.trigger', {'type': 'api', 'note': '<b>'}),
+        "trigger of type api has no field 'note'",
     ),
     ('a value the reducer cannot use', _set('events.0.data.priority', 'high'), 'priority must be an integer'),
     ('a node id on an execution event', _set('events.1.node_id', 'fetch'), 'but execution.started has no node'),

@@ -11,6 +11,7 @@ server from the ``postgres_server`` fixture; ``FLOWMON_TEST_POSTGRES=0`` leaves 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
@@ -31,6 +32,7 @@ from migration_support import (
 from sqlalchemy import inspect, text
 from sqlalchemy.exc import DBAPIError
 
+from flowmon.application.replays import ReplayLoader
 from flowmon.store import Database, History, migrate
 from flowmon.store.migrate import BASELINE, SchemaError
 
@@ -134,12 +136,12 @@ async def test_upgrade_to_0001_gives_a_database_made_before_migrations_what_it_l
     await assert_at_head(database)
 
 
-async def test_upgrade_to_0002_adds_process_leases_owners_and_ticks_and_keeps_the_rows(
+async def test_upgrade_to_0003_adds_process_leases_owners_and_ticks_and_keeps_the_rows(
     url: str, databases: Callable[[str], Database]
 ) -> None:
-    """Portable: an execution still running and a delivery in flight at 0001 keep every value; the new columns are
+    """Portable: an execution still running and a delivery in flight at 0002 keep every value; the new columns are
     empty (no owner: start-up recovery treats such an execution as nobody's) and the new tables exist."""
-    database = await database_at(url, '0001')
+    database = await database_at(url, '0002')
     running = {
         'id': 'e1', 'workflow_id': 'w', 'status': 'running', 'priority': 0, 'input': '{}', 'created_at': T0,
         'nodes_done': 0, 'nodes_total': 2, 'last_seq': 3,
@@ -154,7 +156,7 @@ async def test_upgrade_to_0002_adds_process_leases_owners_and_ticks_and_keeps_th
 
     report = await databases(url).start()
 
-    assert [revision.id for revision in report.applied] == ['0002']
+    assert [revision.id for revision in report.applied] == ['0003']
     (execution,) = await table_rows(database, 'executions')
     assert (execution['owner'], execution['cancel_requested_at']) == (None, None)
     created = execution.pop('created_at')  # SQLite's reflected DateTime reads back naive (UTC)
@@ -220,6 +222,47 @@ async def test_revisions_this_flowmon_does_not_know_are_refused(url: str, databa
     assert await database.revision() == '0999'
 
 
+async def test_upgrade_to_0002_adds_snapshots_and_triggers_and_keeps_old_executions_readable(
+    url: str, databases: Callable[[str], Database]
+) -> None:
+    """Executions recorded at 0001 carry their definition inline and no trigger: they keep both (no hash; a rerun is
+    known to be a rerun), and still replay with their definition; the snapshot table starts empty."""
+    database = await database_at(url, BASELINE)
+    definition = {'id': 'greet', 'name': 'Greet', 'nodes': [{'id': 'hello', 'type': 'log', 'config': {}}]}
+    common = {'workflow_id': 'greet', 'status': 'succeeded', 'priority': 0, 'input': '{}', 'nodes_done': 1}
+    await insert_rows(
+        database,
+        'executions',
+        [
+            {**common, 'id': 'first', 'created_at': T0, 'nodes_total': 1, 'last_seq': 2, 'retry_of': None},
+            {**common, 'id': 'second', 'created_at': T0, 'nodes_total': 1, 'last_seq': 2, 'retry_of': 'first'},
+        ],
+    )
+    queued = {'workflow_id': 'greet', 'input': {}, 'nodes': ['hello'], 'retry_of': None, 'workflow': definition}
+    await insert_rows(
+        database,
+        'events',
+        [
+            {'execution_id': 'first', 'seq': 1, 'ts': T0, 'type': 'execution.queued', 'data': json.dumps(queued)},
+            {'execution_id': 'first', 'seq': 2, 'ts': T0, 'type': 'execution.completed', 'data': '{}'},
+        ],
+    )
+
+    report = await databases(url).start()
+
+    assert [revision.id for revision in report.applied] == ['0002', '0003']
+    rows = await table_rows(database, 'executions')
+    assert [(row['id'], row['trigger_type'], row['workflow_hash']) for row in rows] == [
+        ('first', None, None),
+        ('second', 'rerun', None),
+    ]
+    assert await table_rows(database, 'workflow_snapshots') == []
+    await assert_at_head(database)
+    index = await ReplayLoader(History(database)).open('first')
+    assert index is not None and index.workflow == definition
+    assert index.final is not None and index.final.trigger is None
+
+
 # --- SQLite: databases as earlier flowmon versions made them ------------------------------------------------------
 
 
@@ -235,7 +278,9 @@ async def test_upgrade_to_0001_adopts_the_last_database_made_before_migrations(
 
     assert report.adopted == ()  # the baseline is this schema: nothing to add
     assert report.lines()[0] == f'adopted a database made before migrations (nothing was missing); stamped {BASELINE}'
-    assert {table: _columns_of(await table_rows(old, table), before[table]) for table in CORE_TABLES} == before
+    rows = {table: await table_rows(old, table) for table in CORE_TABLES}
+    assert [(row['trigger_type'], row['workflow_hash']) for row in rows['executions']] == [(None, None)]
+    assert {table: _columns_of(rows[table], before[table]) for table in CORE_TABLES} == before
     await assert_at_head(old)
     await _reads_the_old_execution(old, imported_from=None)
 
@@ -268,7 +313,9 @@ async def test_upgrade_to_0001_repairs_a_database_made_by_the_first_version(
         'created index ix_webhook_inbound_received',
         'created table workflow_automation',
     )
-    after = {table: _columns_of(await table_rows(old, table), before[table], 'imported_from') for table in CORE_TABLES}
+    rows = {table: await table_rows(old, table) for table in CORE_TABLES}
+    assert [(row['trigger_type'], row['workflow_hash']) for row in rows['executions']] == [(None, None)]
+    after = {table: _columns_of(rows[table], before[table], 'imported_from') for table in CORE_TABLES}
     assert [row.pop('imported_from') for row in after['executions']] == [None]
     assert after == before
     await assert_at_head(old)

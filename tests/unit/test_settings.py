@@ -30,6 +30,15 @@ def test_defaults(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     assert settings.session_hours == 12 and settings.session_seconds == 43_200
     assert settings.trusted_proxy_list == [] and settings.public_url == ''
     assert settings.browse_url == 'http://127.0.0.1:8080'
+    assert (settings.retention_days, settings.retention_max_executions, settings.retention_interval) == (30, 0, 3600)
+
+
+def test_retention_settings(tmp_path: Path) -> None:
+    settings = load_settings(
+        {'FLOWMON_RETENTION_DAYS': '0', 'FLOWMON_RETENTION_MAX_EXECUTIONS': '500', 'FLOWMON_RETENTION_INTERVAL': '1'}
+    )
+    assert (settings.retention_days, settings.retention_max_executions, settings.retention_interval) == (0, 500, 1)
+    assert load_settings({'FLOWMON_RETENTION_INTERVAL': str(10**12)}).retention_interval == 10**12  # any value from 1
 
 
 def test_values_are_read_from_the_variables(tmp_path: Path) -> None:
@@ -118,6 +127,12 @@ def test_empty_values_count_as_unset() -> None:
         ('FLOWMON_MAX_BODY_BYTES', '10'),
         ('FLOWMON_SESSION_HOURS', '0'),
         ('FLOWMON_SESSION_HOURS', 'forever'),
+        ('FLOWMON_RETENTION_DAYS', '-1'),
+        ('FLOWMON_RETENTION_DAYS', 'a month'),
+        ('FLOWMON_RETENTION_MAX_EXECUTIONS', '-5'),
+        ('FLOWMON_RETENTION_MAX_EXECUTIONS', str(2**63)),
+        ('FLOWMON_RETENTION_INTERVAL', '0'),
+        ('FLOWMON_RETENTION_INTERVAL', '1.5'),
     ],
 )
 def test_an_invalid_value_gives_one_line_naming_the_variable(variable: str, value: str) -> None:

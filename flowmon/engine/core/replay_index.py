@@ -50,10 +50,19 @@ class Span:
 class ReplayIndex:
     """Random access to one execution's states by position, built in one pass over its events."""
 
-    def __init__(self, events: Sequence[Event], *, keyframe_every: int = KEYFRAME_EVERY) -> None:
+    def __init__(
+        self,
+        events: Sequence[Event],
+        *,
+        keyframe_every: int = KEYFRAME_EVERY,
+        workflow: Mapping[str, Any] | None = None,
+    ) -> None:
+        """``workflow``: the definition the execution ran, when its ``execution.queued`` event names it by hash
+        (the caller resolved it); by default the definition that event carries inline, if any."""
         if keyframe_every < 1:
             raise ValueError('keyframe_every must be at least 1')
         self._events = list(events)
+        self._workflow = workflow
         self._every = keyframe_every
         self._keyframes: list[ExecutionState | None] = [None]
         state: ExecutionState | None = None
@@ -145,7 +154,9 @@ class ReplayIndex:
 
     @property
     def workflow(self) -> Mapping[str, Any] | None:
-        """The workflow definition snapshot from ``execution.queued`` (None when absent)."""
+        """The workflow definition the execution ran (None when it is not known)."""
+        if self._workflow is not None:
+            return self._workflow
         return workflow_snapshot(self._events)
 
     @property

@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 
 from flowmon.engine.core.events import Event, EventType
 from flowmon.engine.core.nodemap import NodeMap
+from flowmon.engine.core.provenance import recorded_trigger
 
 EXECUTION_STATUSES = ('queued', 'running', 'succeeded', 'failed', 'cancelled', 'interrupted')
 NODE_STATUSES = ('pending', 'running', 'retrying', 'succeeded', 'failed', 'skipped', 'cancelled')
@@ -100,6 +101,8 @@ class ExecutionState:
     retry_of: str | None = None
     from_node: str | None = None
     priority: int = 0
+    trigger: Mapping[str, Any] | None = None  # how it was started (flowmon.engine.core.provenance)
+    workflow_hash: str | None = None  # the content hash of the definition it ran (flowmon.engine.core.snapshot)
     nodes: Mapping[str, NodeState] = field(default_factory=dict)
     edges: Mapping[tuple[str, str], EdgeFlow] = field(default_factory=dict)
     done: int = 0
@@ -261,6 +264,8 @@ def _queued(state: ExecutionState, event: Event) -> ExecutionState:
         retry_of=data.get('retry_of'),
         from_node=data.get('from_node'),
         priority=int(data.get('priority') or 0),
+        trigger=recorded_trigger(data),
+        workflow_hash=data.get('workflow_hash'),
         nodes=nodes,
         done=0,
     )

@@ -13,6 +13,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from flowmon.engine.core.payload import PayloadBudget
+from flowmon.engine.runtime.clock import Clock, SystemClock
 
 HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")  # an HTTP token (RFC 9110)
 UNSENDABLE = 'may hold only printable ASCII characters (a request carrying it could never be sent)'
@@ -52,7 +53,8 @@ class NodeContext:
 
     ``secret_values`` are the values of the secrets the node's config names (resolved for this attempt): a node
     that stores or shows what it sends (the webhook node) uses them to know what to hide. ``log`` then redacts
-    them from every line.
+    them from every line. ``clock`` is the engine's: a node that waits sleeps on it (never ``asyncio.sleep``), so
+    a test's clock decides how long the wait takes.
     """
 
     execution_id: str
@@ -62,6 +64,7 @@ class NodeContext:
     log: logging.Logger | logging.LoggerAdapter[logging.Logger] = field(default=_NODE_LOG)
     budget: PayloadBudget = field(default=PayloadBudget())  # what expressions may build (the engine's budget)
     secret_values: tuple[str, ...] = ()
+    clock: Clock = field(default_factory=SystemClock)
 
 
 class NodeType(ABC):

@@ -219,6 +219,16 @@ class Projector:
             return None
         return [event for event in buffer if event.seq > after_seq]
 
+    def forget(self, execution_id: str) -> None:
+        """Drop a finished execution that was deleted: no page may show it again (a running one stays)."""
+        track = self._tracks.get(execution_id)
+        if track is None or not track.finished:
+            return
+        del self._tracks[execution_id]
+        self._unwritten.pop(execution_id, None)
+        self._finished.pop(execution_id, None)
+        self._dirty.discard(execution_id)
+
     def _evict(self) -> None:
         while len(self._finished) > self._keep_finished:
             key, _ = self._finished.popitem(last=False)

@@ -37,6 +37,7 @@ from flowmon.engine.core.payload import (
     json_object,
     json_string,
 )
+from flowmon.engine.core.provenance import rerun_trigger
 from flowmon.engine.core.state import ExecutionState
 from flowmon.engine.model import EdgeSpec, Workflow, describe_config_error
 from flowmon.engine.nodes.base import NodeConfig, NodeContext, NodeError, NodeRegistry
@@ -62,6 +63,11 @@ _FINAL_NODE_STATUSES = frozenset({'succeeded', 'failed', 'skipped', 'cancelled'}
 def _node_logger(ctx: NodeContext) -> logging.Logger:
     log = ctx.log
     return log if isinstance(log, logging.Logger) else log.logger
+
+
+# Keeps a workflow definition once per content hash: ``keep(hash, definition)``, called before the
+# ``execution.queued`` event that names the hash is published (the recorder writes both in one transaction).
+SnapshotSink = Callable[[str, Mapping[str, Any]], None]
 
 
 def new_execution_id() -> str:
@@ -131,8 +137,14 @@ class Engine:
         id_factory: Callable[[], str] = new_execution_id,
         budget: PayloadBudget | None = None,
         secrets: SecretResolver | None = None,
+        snapshots: SnapshotSink | None = None,
     ) -> None:
-        """``secrets`` resolves the named secrets a node's config refers to, each time such a node runs."""
+        """``secrets`` resolves the named secrets a node's config refers to, each time such a node runs.
+
+        ``snapshots`` keeps workflow definitions once per content hash: with it, ``execution.queued`` names the
+        definition by its hash (``workflow_hash``); without it, the event carries the whole definition
+        (``workflow``), as executions recorded before hashes did.
+        """
         if max_concurrent < 1:
             raise ValueError('max_concurrent must be at least 1')
         self.bus = bus
@@ -144,6 +156,7 @@ class Engine:
         self.rand = rand
         self.budget = budget or PayloadBudget()
         self.secrets = secrets
+        self.snapshots = snapshots
         self._new_id = id_factory
         self._queue: list[tuple[int, int, _Request]] = []
         self._counter = itertools.count()
@@ -175,8 +188,10 @@ class Engine:
         from_node: str | None = None,
         reused: Mapping[str, Any] | None = None,
         execution_id: str | None = None,
+        trigger: Mapping[str, Any] | None = None,
     ) -> str:
-        """Queue an execution and return its id; it starts as soon as a slot is free.
+        """Queue an execution and return its id; it starts as soon as a slot is free. ``trigger`` records how it
+        was started (see :mod:`flowmon.engine.core.provenance`).
 
         ``execution_id``: the id to give it (made beforehand, e.g. recorded with a claimed cron tick); a new one
         otherwise. Raises :class:`PayloadError` when ``input`` is over the payload budget (nothing is queued).
@@ -198,6 +213,7 @@ class Engine:
             emitter=emitter,
         )
         definition, definition_json, nodes_json = workflow.snapshot
+        snapshot, snapshot_json = self._snapshot(workflow, definition, definition_json)
         emitter.emit(
             EventType.EXECUTION_QUEUED,
             None,
@@ -208,7 +224,8 @@ class Engine:
                 'retry_of': retry_of,
                 'from_node': from_node,
                 'nodes': [node.id for node in workflow.spec.nodes],
-                'workflow': definition,
+                'trigger': None if trigger is None else dict(trigger),
+                **snapshot,
             },
             json_object(
                 [
@@ -218,7 +235,8 @@ class Engine:
                     ('retry_of', 'null' if retry_of is None else json_string(retry_of)),
                     ('from_node', 'null' if from_node is None else json_string(from_node)),
                     ('nodes', nodes_json),
-                    ('workflow', definition_json),
+                    ('trigger', 'null' if trigger is None else encode_compact(dict(trigger))),
+                    snapshot_json,
                 ]
             ),
         )
@@ -235,8 +253,9 @@ class Engine:
         from_node: str | None = None,
         input: Any = None,
         priority: int = 0,
+        trigger: Mapping[str, Any] | None = None,
     ) -> str:
-        """Start a new execution from ``previous``.
+        """Start a new execution from ``previous`` (its trigger: ``trigger``, by default a rerun of ``previous``).
 
         Without ``from_node`` every node runs again. With it, that node and everything downstream run
         again and every other node that succeeded before keeps its output (flagged ``reused``).
@@ -256,6 +275,7 @@ class Engine:
             retry_of=previous.id,
             from_node=from_node,
             reused=reused,
+            trigger=rerun_trigger(previous.id) if trigger is None else trigger,
         )
 
     def cancel(self, execution_id: str) -> bool:
@@ -298,6 +318,17 @@ class Engine:
         if tasks:
             await asyncio.gather(*(task for _, task in tasks), return_exceptions=True)
         return interrupted
+
+    def _snapshot(
+        self, workflow: Workflow, definition: Mapping[str, Any], definition_json: str
+    ) -> tuple[dict[str, Any], tuple[str, str]]:
+        """What ``execution.queued`` says of the definition (as data, and as its encoded member): its hash, once
+        the sink keeps it; else all of it."""
+        if self.snapshots is None:
+            return {'workflow': definition}, ('workflow', definition_json)
+        digest = workflow.definition_hash
+        self.snapshots(digest, workflow.definition())
+        return {'workflow_hash': digest}, ('workflow_hash', json_string(digest))
 
     async def wait_idle(self) -> None:
         """Wait until nothing is queued or running (tests and benchmarks)."""
@@ -574,7 +605,12 @@ class _ExecutionRun:
             else:
                 self.emit(EventType.NODE_STARTED, node_id, {'attempt': attempt}, f'{{"attempt":{attempt}}}')
             ctx = NodeContext(
-                execution_id=self.request.id, node_id=node_id, attempt=attempt, http=engine.http, budget=engine.budget
+                execution_id=self.request.id,
+                node_id=node_id,
+                attempt=attempt,
+                http=engine.http,
+                budget=engine.budget,
+                clock=engine.clock,
             )
             hidden: tuple[str, ...] = ()  # resolved secret values: never in an event
             trace: str | None = None

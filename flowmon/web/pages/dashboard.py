@@ -1,4 +1,5 @@
-"""``/``: the dashboard. Live metrics, a throughput chart, the workflows with Run, and recent executions.
+"""``/``: the dashboard. Live metrics, a throughput chart, the workflows with Run, recent executions, and how big the
+database is with what retention keeps of it.
 
 Engine counts and recent executions are pulled from the live view ten times a second; the SQL-backed numbers
 come from the dashboard use case, whose cached snapshot is shared by every open dashboard. Nothing here
@@ -13,9 +14,10 @@ from datetime import UTC, datetime
 from nicegui import ui
 
 from flowmon.application import Application
-from flowmon.application.dashboard import MetricsSnapshot
+from flowmon.application.dashboard import MetricsSnapshot, Storage
 from flowmon.application.deliveries import WebhookStats
 from flowmon.application.live import LiveView
+from flowmon.engine.core.payload import human_size
 from flowmon.web import format as fmt
 from flowmon.web.actions import run_workflow
 from flowmon.web.execution_rows import ExecutionSummary, merge_live
@@ -68,12 +70,16 @@ async def create(application: Application) -> None:
     names = {workflow.id: workflow.name for workflow in workflows}
     records, _ = await application.history.page(limit=RECENT_ROWS)
     snapshot = await dashboard.metrics()
+    storage = await dashboard.storage()
 
     with ui.column().classes('w-full gap-6 fm-page').mark('dashboard'):
         with ui.row().classes('w-full items-end justify-between'):
             with ui.column().classes('gap-0'):
                 ui.label('Dashboard').classes('fm-title')
                 ui.label('Everything flowmon is running, live.').classes('text-sm text-grey-7')
+            with ui.row().classes('items-center gap-1 text-sm text-grey-7 no-wrap').mark('storage'):
+                ui.icon('storage', size='18px').props('aria-hidden=true')
+                storage_label = ui.label(storage_text(storage)).mark('storage-text')
         with ui.element('div').classes('fm-metrics fm-metrics-5 w-full'):
             cards = {spec.key: MetricCard(spec.key, spec.label, icon=spec.icon, hint=spec.hint, href=spec.href,
                                           accent=spec.accent) for spec in CARDS}  # fmt: skip
@@ -116,6 +122,7 @@ async def create(application: Application) -> None:
     async def pull_metrics() -> None:
         _show_snapshot(cards, chart, await dashboard.metrics())
         _show_webhook_stats(cards, await dashboard.webhook_stats())  # cached: re-read when a delivery changed
+        storage_label.set_text(storage_text(await dashboard.storage()))  # cached: the size is read every few s
 
     ui.timer(LIVE_INTERVAL, pull_live)
     ui.timer(METRICS_INTERVAL, pull_metrics)
@@ -141,6 +148,18 @@ def _show_webhook_stats(cards: dict[str, MetricCard], stats: WebhookStats) -> No
     rate = stats.success_rate_24h
     cards['webhook_success_rate'].set_value(fmt.percent(None if rate is None else rate * 100))
     cards['webhook_pending'].set_value(fmt.count(stats.outstanding))
+
+
+def storage_text(storage: Storage) -> str:
+    """``Database 12.4 MiB · keeps 30 days, at most the newest 1,000 executions``."""
+    policy = storage.policy
+    kept = []
+    if policy.days > 0:
+        kept.append(f'{fmt.count(policy.days)} day{"s" if policy.days != 1 else ""}')
+    if policy.max_executions > 0:
+        kept.append(f'at most the newest {fmt.count(policy.max_executions)} executions')
+    keeps = f'keeps {", ".join(kept)}' if kept else 'keeps everything (no retention)'
+    return f'Database {human_size(storage.size.bytes)} · {keeps}'
 
 
 def _panel_title(title: str, subtitle: str) -> None:

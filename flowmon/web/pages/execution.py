@@ -4,7 +4,8 @@ The page pulls from the live view with one ``ui.timer`` every 80 ms (``changed_s
 free) and never subscribes to the bus, so leaving the page or closing the tab releases everything with the timer.
 An execution that is no longer in the projection is loaded from the history once. Cancel (confirmed first) and
 Rerun call the executions use cases and report problems with ``ui.notify``; an imported execution is read-only,
-so it has neither (and the use cases refuse them anyway).
+so it has neither (and the use cases refuse them anyway). Delete (confirmed first; once it has ended, imported ones
+too) removes it for good and goes to the list of executions. The header says how the execution was started.
 """
 
 from __future__ import annotations
@@ -18,13 +19,16 @@ from nicegui import background_tasks, ui
 from flowmon.application import Application
 from flowmon.application.errors import AppError, NotFound
 from flowmon.engine.core.events import Event, utcnow
+from flowmon.engine.core.provenance import trigger_type
 from flowmon.engine.core.state import ExecutionState
 from flowmon.web.auth import is_signed_in
 from flowmon.web.format import duration, short_id
 from flowmon.web.teardown import weak_callback
+from flowmon.web.widgets.confirm_dialog import confirm
 from flowmon.web.widgets.empty_state import not_found
 from flowmon.web.widgets.execution_view import ExecutionView
 from flowmon.web.widgets.history_actions import HistoryActions
+from flowmon.web.widgets.trigger_label import TriggerLabel
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +113,11 @@ class _LivePage:
                 .mark('rerun-execution')
             )
             self._history = HistoryActions(application, execution_id, state.workflow_id, state.created_at)
+            self._delete = (
+                ui.button('Delete', icon='delete', on_click=self._confirm_delete)
+                .props('outline color=negative no-caps data-testid=delete-execution')
+                .mark('delete-execution')
+            )
         self._cancel_dialog: ui.dialog | None = None  # built on first use: most visits never cancel
         self._show_actions()
         initial = self._live.recent_events(execution_id, 0) or []
@@ -182,6 +191,7 @@ class _LivePage:
         ended = self._state.is_terminal
         self._cancel.set_visibility(not ended and not self._read_only)
         self._rerun.set_visibility(ended and not self._read_only)
+        self._delete.set_visibility(ended)
         self._history.set_ended(ended)
 
     # --- actions --------------------------------------------------------------------------------------
@@ -205,6 +215,31 @@ class _LivePage:
             ui.notify(f'Could not cancel: {exc}', type='negative')
         else:
             ui.notify('Cancelling…', type='info')
+
+    async def _confirm_delete(self) -> None:
+        question = (
+            'Its events, node runs, replay and export go for good; a running rerun of it is not affected. '
+            'This cannot be undone.'
+        )
+        if not await confirm(
+            'Delete this execution?', question, ok_label='Delete', ok_color='negative', marker='confirm-delete',
+            host=self._body,
+        ):  # fmt: skip
+            return
+        if not is_signed_in(self._application.token):
+            ui.notify('Sign in again to delete executions.', type='warning')
+            return
+        try:
+            await self._application.executions.delete(self._id)
+        except AppError as exc:
+            ui.notify(f'Could not delete: {exc}', type='warning')
+            return
+        except Exception as exc:
+            log.exception('delete of %s failed', self._id)
+            ui.notify(f'Could not delete: {exc}', type='negative')
+            return
+        ui.notify(f'Execution {short_id(self._id)} deleted', type='positive')
+        ui.navigate.to('/executions')
 
     async def _rerun_from(self, node_id: str) -> None:
         await self._start_rerun(node_id)
@@ -256,12 +291,33 @@ def _header(state: ExecutionState, definition: dict[str, Any]) -> None:
                 ui.button(icon='content_copy', on_click=lambda: _copy_id(state.id)).props(
                     'flat round dense size=sm aria-label="Copy execution id"'
                 )
-            if state.retry_of:
-                with ui.row().classes('items-center gap-1 text-sm text-gray-500'):
-                    ui.label('Rerun of')
-                    ui.link(short_id(state.retry_of), f'/executions/{state.retry_of}').classes('font-mono')
-                    if state.from_node:
-                        ui.label(f'from node {state.from_node}')
+            _started_by(state)
+
+
+def _started_by(state: ExecutionState) -> None:
+    """The trigger: its word and icon, and what identifies the source (the cron expression, the webhook-id, the
+    execution it reran)."""
+    trigger = state.trigger or {}
+    kind = trigger_type(state.trigger)
+    if kind is None and not state.retry_of:
+        return  # recorded before flowmon recorded triggers: nothing to say
+    with (
+        ui.row()
+        .classes('items-center gap-2 text-sm text-gray-500')
+        .props('data-testid=execution-trigger')
+        .mark('execution-trigger')
+    ):
+        ui.label('Started by')
+        TriggerLabel(kind)
+        if kind == 'schedule':
+            ui.label(f'{trigger.get("cron", "")} ({trigger.get("timezone", "UTC")})').classes('font-mono')
+        elif kind == 'hook':
+            ui.label(f'webhook-id {trigger.get("webhook-id", "")}').classes('font-mono fm-ellipsis')
+        if state.retry_of:
+            ui.label('of')
+            ui.link(short_id(state.retry_of), f'/executions/{state.retry_of}').classes('font-mono')
+            if state.from_node:
+                ui.label(f'from node {state.from_node}')
 
 
 def _copy_id(execution_id: str) -> None:

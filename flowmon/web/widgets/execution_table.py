@@ -1,4 +1,5 @@
-"""A list of executions: status, id, workflow, start, duration, progress; each row opens the execution.
+"""A list of executions: status, id, how it was started, workflow, start, duration, progress; each row opens the
+execution.
 
 :meth:`ExecutionTable.show` takes the rows to display: when the same executions are shown in the same
 order it only updates texts and colours in place (cheap at 10 Hz); otherwise it rebuilds the rows.
@@ -17,12 +18,14 @@ from flowmon.web.execution_rows import ExecutionSummary
 from flowmon.web.widgets.empty_state import empty_state
 
 from .status_badge import StatusBadge
+from .trigger_label import TriggerLabel
 
 
 @dataclass(slots=True)
 class _Row:
     summary: ExecutionSummary
     badge: StatusBadge
+    trigger: TriggerLabel
     started: ui.label
     duration: ui.label
     progress: ui.label
@@ -49,8 +52,8 @@ class ExecutionTable:
         modifier = '' if show_workflow else ' fm-table-no-workflow'
         with ui.element('div').classes('fm-table w-full' + modifier).mark('execution-table') as self.element:
             with ui.element('div').classes('fm-table-head') as self._head:
-                for title in ('Status', 'Execution', 'Workflow' if show_workflow else 'Message', 'Started', 'Duration',
-                              'Nodes'):  # fmt: skip
+                for title in ('Status', 'Execution', 'Trigger', 'Workflow' if show_workflow else 'Message', 'Started',
+                              'Duration', 'Nodes'):  # fmt: skip
                     ui.label(title).classes('fm-cell fm-right' if title in {'Duration', 'Nodes'} else 'fm-cell')
             self._body = ui.element('div').classes('fm-table-body')
 
@@ -90,6 +93,8 @@ class ExecutionTable:
             with ui.element('div').classes('fm-cell'):
                 badge = StatusBadge(summary.status)
             ui.label(fmt.short_id(summary.id)).classes('fm-cell fm-mono').tooltip(summary.id)
+            with ui.element('div').classes('fm-cell'):
+                trigger = TriggerLabel(summary.trigger_type)
             with ui.element('div').classes('fm-cell fm-what'):
                 if self._show_workflow:
                     name = self._names.get(summary.workflow_id, summary.workflow_id)
@@ -102,13 +107,20 @@ class ExecutionTable:
             duration = ui.label(fmt.duration(summary.elapsed_ms(now))).classes('fm-cell fm-right fm-num')
             progress = ui.label(_progress(summary)).classes('fm-cell fm-right fm-num text-grey-7')
         return _Row(
-            summary=summary, badge=badge, started=started, duration=duration, progress=progress, message=message
+            summary=summary,
+            badge=badge,
+            trigger=trigger,
+            started=started,
+            duration=duration,
+            progress=progress,
+            message=message,
         )
 
     def _update(self, row: _Row, summary: ExecutionSummary, now: datetime) -> None:
         if summary != row.summary:
             row.summary = summary
             row.badge.set_status(summary.status)
+            row.trigger.set_type(summary.trigger_type)
             row.started.set_text(fmt.timestamp(summary.started_at or summary.created_at, now=now))
             row.progress.set_text(_progress(summary))
             row.message.set_text(_message(summary))

@@ -4,8 +4,8 @@
 ``executions.cancel_requested_at`` carries a cancel asked for in another process; ``webhook_deliveries.claimed_by``
 names the process sending an attempt; ``schedule_ticks`` records which process started each cron tick.
 
-Revision ID: 0002
-Revises: 0001
+Revision ID: 0003
+Revises: 0002
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0002'
-down_revision: str | None = '0001'
+revision = '0003'
+down_revision: str | None = '0002'
 branch_labels: str | None = None
 depends_on: str | None = None
 

@@ -28,6 +28,7 @@ from flowmon.application.exchange import ExportUnavailable
 from flowmon.application.export_format import ExportMalformed, ImportRejected
 from flowmon.bootstrap import System
 from flowmon.engine import Event, EventType
+from flowmon.engine.core.provenance import api_trigger
 
 QUICK = b'{"id": "quick", "name": "Quick", "nodes": [{"id": "a", "type": "log", "config": {"message": "hi"}}]}'
 T0 = datetime(2025, 7, 1, 9, 0, tzinfo=UTC)
@@ -40,7 +41,7 @@ def application(system: System) -> Application:
 
 async def test_lists_and_events_see_an_execution_the_moment_it_ends(system: System, application: Application) -> None:
     await application.workflows.put('quick', QUICK)
-    execution_id = await application.executions.start('quick')
+    execution_id = await application.executions.start('quick', trigger=api_trigger())
     await system.engine.wait_idle()  # ended; the recorder's next group commit is still up to 100 ms away
     records, total = await application.history.page(workflow_id='quick')
     assert total == 1 and (records[0].id, records[0].status) == (execution_id, 'succeeded')
@@ -53,7 +54,7 @@ async def test_the_definition_falls_back_from_the_snapshot_to_the_stored_workflo
     system: System, application: Application
 ) -> None:
     await application.workflows.put('quick', QUICK)
-    with_snapshot = await application.executions.start('quick')
+    with_snapshot = await application.executions.start('quick', trigger=api_trigger())
     await system.engine.wait_idle()
     assert (await application.history.definition(with_snapshot))['nodes'][0]['type'] == 'log'
 
