@@ -22,6 +22,7 @@ from flowmon.bootstrap import System
 from flowmon.delivery.endpoints import EndpointSpec
 from flowmon.engine import Event, EventBus
 from flowmon.engine.core.events import EventType, utcnow
+from flowmon.engine.core.provenance import api_trigger
 from flowmon.settings import load_settings
 from flowmon.store import Database, EventRecorder, History
 from flowmon.store.cluster import Membership, WriteFence, orphaned_executions
@@ -80,7 +81,7 @@ async def start_system(postgresql_url: str, tmp_path: Path) -> AsyncIterator[Sta
 async def test_a_run_in_one_process_is_live_in_the_other_and_cancelled_from_there(start_system: Start) -> None:
     a, b = await start_system('a'), await start_system('b')
     await a.application.workflows.put('slow', json.dumps(SLOW).encode())
-    execution_id = await a.application.executions.start('slow', {'from': 'a'})
+    execution_id = await a.application.executions.start('slow', {'from': 'a'}, trigger=api_trigger())
 
     async def wait_running_in_b() -> Any:
         state = b.application.live.get(execution_id)
@@ -114,7 +115,7 @@ async def _status_in(system: System, execution_id: str, status: str) -> Any:
 async def test_a_dead_process_runs_are_interrupted_by_the_other_after_its_lease(start_system: Start) -> None:
     a, b = await start_system('a'), await start_system('b')
     await a.application.workflows.put('slow', json.dumps(SLOW).encode())
-    execution_id = await a.application.executions.start('slow', {})
+    execution_id = await a.application.executions.start('slow', {}, trigger=api_trigger())
     await eventually(lambda: _status_in(b, execution_id, 'running'))
     assert a.cluster is not None and b.cluster is not None
     a_id = a.cluster.membership.id
@@ -137,7 +138,7 @@ async def test_a_dead_process_runs_are_interrupted_by_the_other_after_its_lease(
     assert a.cluster.membership.id != a_id
     assert await b.application.history.events(execution_id) == events
     assert not a.application.live.is_active(execution_id)
-    again = await a.application.executions.start('slow', {})
+    again = await a.application.executions.start('slow', {}, trigger=api_trigger())
     await eventually(lambda: _status_in(b, again, 'running'))
     async with a.db.engine.connect() as conn:
         owner = (await conn.execute(select(EXECUTIONS.c.owner).where(EXECUTIONS.c.id == again))).scalar_one()
@@ -152,7 +153,7 @@ async def test_a_restart_on_the_same_data_directory_closes_its_crashed_run_at_on
     """The data directory remembers the process's id: a restart after a crash need not wait for the lease."""
     crashed = await start_system('same', FLOWMON_LEASE_SECONDS='3600')
     await crashed.application.workflows.put('slow', json.dumps(SLOW).encode())
-    execution_id = await crashed.application.executions.start('slow', {})
+    execution_id = await crashed.application.executions.start('slow', {}, trigger=api_trigger())
     await eventually(lambda: _status_in(crashed, execution_id, 'running'))
     await crashed.recorder.flush()
     assert crashed.cluster is not None

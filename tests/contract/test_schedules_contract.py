@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -36,7 +36,10 @@ class Starts:
     def __init__(self) -> None:
         self.calls: list[tuple[str, Any, str | None]] = []
 
-    async def __call__(self, workflow_id: str, input: Any, *, execution_id: str | None = None) -> str:
+    async def __call__(
+        self, workflow_id: str, input: Any, *, trigger: Mapping[str, Any], execution_id: str | None = None
+    ) -> str:
+        assert trigger['type'] == 'schedule'
         self.calls.append((workflow_id, input, execution_id))
         return execution_id or f'local-{len(self.calls)}'
 

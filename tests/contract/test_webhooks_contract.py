@@ -7,7 +7,7 @@ an attempt cut short is recovered once, and a webhook-id starts one execution wh
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -163,8 +163,10 @@ async def test_a_repeated_webhook_id_starts_one_execution_whichever_process_rece
     box = SecretBox(new_key())
     started: list[tuple[str, Any, str]] = []
 
-    async def start(workflow_id: str, input: Any, *, execution_id: str | None = None) -> str:
-        assert execution_id is not None
+    async def start(
+        workflow_id: str, input: Any, *, trigger: Mapping[str, Any], execution_id: str | None = None
+    ) -> str:
+        assert execution_id is not None and trigger['type'] == 'hook'
         await asyncio.sleep(0.01)  # the other copy arrives meanwhile
         started.append((workflow_id, input, execution_id))
         return execution_id
