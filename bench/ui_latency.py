@@ -150,17 +150,19 @@ class _Server:
 
 
 @contextmanager
-def _server() -> Iterator[_Server]:
+def _server(*, pin: bool = True, **overrides: str) -> Iterator[_Server]:
+    """``python app.py`` on a fresh data dir, on core 0 (``pin``), with ``overrides`` added to its environment."""
     with tempfile.TemporaryDirectory(prefix='flowmon-bench-ui-') as tmp:
         (Path(tmp) / 'workflows').mkdir()
-        pin = ['taskset', '-c', '0'] if (os.cpu_count() or 1) >= 2 and shutil.which('taskset') else []
+        on_core = ['taskset', '-c', '0'] if pin and (os.cpu_count() or 1) >= 2 and shutil.which('taskset') else []
         flowmon = spawn(
             Path(tmp),
             Path(tmp) / 'data',
             'server',
-            prefix=pin,
+            prefix=on_core,
             FLOWMON_WORKFLOWS_DIR=f'{tmp}/workflows',
             FLOWMON_TOKEN=TOKEN,
+            **overrides,
         )
         client = httpx.Client(base_url=flowmon.url, headers={'Authorization': f'Bearer {TOKEN}'}, timeout=30.0)
         try:

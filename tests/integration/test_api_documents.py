@@ -8,6 +8,7 @@ be vacuous (an unknown node type is outside them, as the API refuses it).
 from __future__ import annotations
 
 import json
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +54,9 @@ def test_put_documents_json_and_yaml_with_one_schema_per_node_type(app: FastAPI)
     assert schemas['application/json'] == schemas['application/yaml']
     variants = schemas['application/json']['properties']['nodes']['items']['oneOf']
     types = [variant['properties']['type']['const'] for variant in variants]
-    assert types == ['condition', 'delay', 'fail', 'http', 'log', 'transform', 'webhook']
+    installed = sorted(entry_point.name for entry_point in entry_points(group='flowmon.node_types'))
+    assert types == installed  # every installed node type: the built-ins and the example plugin's
+    assert {'condition', 'delay', 'fail', 'http', 'log', 'python', 'transform', 'webhook'} <= set(types)
     assert 'id' not in schemas['application/json']['required']  # the path names the workflow
 
 
