@@ -1,7 +1,6 @@
--- What the last flowmon before migrations (commit 116b0e1; the schema as of 2aa4ac7, "Secrets at rest and named
--- secrets") created on SQLite beyond the tables of first_release.sql: these statements are its sqlite_master rows
--- that the first release did not have, in creation order. Its whole schema (last_release.sql) is put together
--- from them and first_release.sql by tests/pre_alembic_scripts.py. Frozen, like first_release.sql.
+-- The schema that the last flowmon before migrations (commit 116b0e1; the schema as of 2aa4ac7, "Secrets at rest and named secrets") made on SQLite:
+-- Database.start() ran SQLModel.metadata.create_all on an empty file; this is its sqlite_master, in creation
+-- order. Frozen: it is what databases made before Alembic look like, whatever the table classes say today.
 
 CREATE TABLE webhook_endpoints (
 	id VARCHAR(40) NOT NULL,
@@ -114,7 +113,65 @@ CREATE TABLE workflow_automation (
 	PRIMARY KEY (workflow_id)
 );
 
+CREATE TABLE workflows (
+	id VARCHAR(64) NOT NULL,
+	name VARCHAR(200) NOT NULL,
+	definition TEXT NOT NULL,
+	created_at DATETIME NOT NULL,
+	updated_at DATETIME NOT NULL,
+	PRIMARY KEY (id)
+);
+
+CREATE TABLE executions (
+	id VARCHAR(40) NOT NULL,
+	workflow_id VARCHAR(64) NOT NULL,
+	status VARCHAR(16) NOT NULL,
+	priority INTEGER NOT NULL,
+	input TEXT,
+	output TEXT,
+	error TEXT,
+	created_at DATETIME NOT NULL,
+	started_at DATETIME,
+	finished_at DATETIME,
+	duration_ms FLOAT,
+	retry_of VARCHAR(40),
+	nodes_done INTEGER NOT NULL,
+	nodes_total INTEGER NOT NULL,
+	last_seq INTEGER NOT NULL,
+	imported_from VARCHAR(40),
+	PRIMARY KEY (id)
+);
+
+CREATE INDEX ix_executions_workflow_created ON executions (workflow_id, created_at);
+
+CREATE INDEX ix_executions_status_created ON executions (status, created_at);
+
+CREATE INDEX ix_executions_created ON executions (created_at);
+
 CREATE INDEX ix_executions_finished ON executions (finished_at);
+
+CREATE TABLE node_runs (
+	execution_id VARCHAR(40) NOT NULL,
+	node_id VARCHAR(64) NOT NULL,
+	status VARCHAR(16) NOT NULL,
+	attempts INTEGER NOT NULL,
+	started_at DATETIME,
+	finished_at DATETIME,
+	duration_ms FLOAT,
+	reused BOOLEAN NOT NULL,
+	error TEXT,
+	PRIMARY KEY (execution_id, node_id)
+);
+
+CREATE TABLE events (
+	execution_id VARCHAR(40) NOT NULL,
+	seq INTEGER NOT NULL,
+	ts DATETIME NOT NULL,
+	type VARCHAR(32) NOT NULL,
+	node_id VARCHAR(64),
+	data TEXT NOT NULL,
+	PRIMARY KEY (execution_id, seq)
+);
 
 CREATE TABLE secrets (
 	name VARCHAR(64) NOT NULL,
