@@ -6,7 +6,9 @@ Histories are written through the recorder's Core path with timestamps in the pa
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import closing
 from datetime import UTC, datetime, timedelta
@@ -56,10 +58,32 @@ class FakeTime:
         self.pauses.append(seconds)
 
 
-@pytest.fixture
-def database(any_database: Database) -> Database:
-    """SQLite, and PostgreSQL too with ``FLOWMON_TEST_POSTGRES=1``: the pruning is portable SQL."""
-    return any_database
+DIALECTS = ['sqlite', *(['postgresql'] if os.environ.get('FLOWMON_TEST_POSTGRES') == '1' else [])]
+
+
+@pytest.fixture(params=DIALECTS)
+async def database(request: pytest.FixtureRequest, settings: Any) -> AsyncIterator[Database]:
+    """A started database: the SQLite file of the test's data dir, or (``FLOWMON_TEST_POSTGRES=1``) a fresh database
+    on the throwaway PostgreSQL server: the pruning is portable SQL."""
+    if request.param == 'sqlite':
+        url = settings.db_url
+    else:
+        import asyncpg
+
+        server = request.getfixturevalue('postgres_server')
+        name = f't_{uuid.uuid4().hex[:12]}'
+        admin = await asyncpg.connect(f'postgresql://postgres@{server}/postgres')
+        await admin.execute(f'CREATE DATABASE {name}')
+        url = f'postgresql+asyncpg://postgres@{server}/{name}'
+    db = Database(url)
+    await db.start()
+    try:
+        yield db
+    finally:
+        await db.stop()
+        if request.param != 'sqlite':
+            await admin.execute(f'DROP DATABASE {name} WITH (FORCE)')
+            await admin.close()
 
 
 @pytest.fixture
