@@ -204,6 +204,8 @@ class System:
             status=status,
             streams=EventStreams(bus=bus, history=reads, live=live),
         )  # fmt: skip
+        if tail is not None:
+            tail.listeners.append(application.streams.take_stored)  # other processes' runs, for the event streams
         prometheus = ProcessMetrics(
             bus=bus, notifier=delivery.notifier, version=__version__, probe=probe,
             sources=MetricSources(

@@ -10,6 +10,10 @@ The subscription is taken before the store is read, and reading flushes the reco
 in the store when the replay reads it or in the buffer: nothing falls in between. Across executions the order is
 the events' timestamps, which the engine makes strictly increasing (:func:`~flowmon.engine.runtime.clock.
 event_stamps`), so an id names one position in the stream of the whole process.
+
+With several processes on one PostgreSQL database, the runs of the others reach the streams as the event tail reads
+them (:meth:`EventStreams.take_stored`). Each execution's events stay exact (by ``seq``); the order across processes
+is each one's clock, so resuming ``/api/events/stream`` across processes is exact only as far as their clocks agree.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -106,6 +110,7 @@ class Stream:
         self.overflowed = False
         self.closed = False
         heard = None if types is None else types | {str(EventType.EXECUTION_QUEUED)} | TERMINAL_TYPES
+        self._heard = heard
         self._subscription: Subscription | None = owner.bus.subscribe(self._offer, types=heard or EVENT_TYPES)
         owner._opened(self)
         self._items = self._iterate()
@@ -132,6 +137,16 @@ class Stream:
             return
         self._buffer.append(event)
         self._wakeup.set()
+
+    def offer_stored(self, events: Sequence[Event]) -> None:
+        """Events another process ran, as this one reads them from the shared database (in ``seq`` order per
+        execution): offered like the bus's, with the types the subscription would have let through."""
+        heard = self._heard
+        for event in events:
+            if self.closed:
+                return
+            if heard is None or event.type in heard:
+                self._offer(event)
 
     def close(self) -> None:
         """Stop following (the client went away, fell behind, or flowmon stops); the iterator then ends."""
@@ -302,6 +317,12 @@ class EventStreams:
 
     async def _events_after(self, execution_id: str, seq: int) -> bool:
         return bool(await self.history.events(execution_id, after_seq=seq, limit=1))
+
+    def take_stored(self, events: Sequence[Event]) -> None:
+        """Hand every open stream the events of other processes' runs (on one PostgreSQL database), as the event
+        tail reads them: a cheap synchronous callback, like a bus subscriber."""
+        for stream in list(self._open):
+            stream.offer_stored(events)
 
     def close_all(self) -> None:
         """End every open stream (flowmon is stopping: the server waits for open responses before it stops)."""

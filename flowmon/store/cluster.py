@@ -28,7 +28,7 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -261,6 +261,9 @@ class EventTail:
         self._read: dict[str, int] = {}  # followed executions: the last seq read
         self._lock = asyncio.Lock()
         self.events_read = 0
+        # also told of every event read (the event streams follow other processes' runs through them): cheap
+        # synchronous callbacks, like the bus's
+        self.listeners: list[Callable[[Sequence[Event]], None]] = []
 
     @property
     def following(self) -> frozenset[str]:
@@ -309,6 +312,8 @@ class EventTail:
                     rows = (await conn.execute(query)).all()
                 events = [_event(row) for row in rows]
                 taken += self._projector.take_stored(events)
+                for listener in self.listeners:
+                    listener(events)
                 for event in events:
                     self._read[event.execution_id] = event.seq
                     if event.type in TERMINAL_EXECUTION_EVENTS:

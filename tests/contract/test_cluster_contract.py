@@ -257,3 +257,29 @@ async def test_a_write_after_the_lease_was_taken_writes_nothing(postgresql_url: 
         assert fenced == [True] and await History(db).events('e') == []
     finally:
         await db.stop()
+
+
+async def test_the_event_streams_of_one_process_follow_the_runs_of_the_other(start_system: Start) -> None:
+    a, b = await start_system('a'), await start_system('b')
+    await a.application.workflows.put('slow', json.dumps(SLOW).encode())
+    everything = await b.application.streams.events()  # of every execution, from now
+    execution_id = await a.application.executions.start('slow', {'from': 'a'}, trigger=api_trigger())
+    await eventually(lambda: _async(b.application.live.get(execution_id)))
+    one = await b.application.streams.execution(execution_id)  # replays what b can read, then follows
+    assert one is not None
+    await a.application.executions.cancel(execution_id)
+
+    async def until_final(stream: Any) -> list[Event]:
+        received = []
+        async for event in stream:
+            if event is not None:
+                received.append(event)
+                if event.type is EventType.EXECUTION_CANCELLED:
+                    return received
+        return received
+
+    from_the_start = await asyncio.wait_for(until_final(one), timeout=5)
+    live = await asyncio.wait_for(until_final(everything), timeout=5)
+    stored = await b.application.history.events(execution_id)
+    assert from_the_start == stored and live == stored  # every event once, in order
+    everything.close()
