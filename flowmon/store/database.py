@@ -67,6 +67,15 @@ class Database:
         insert = postgresql.insert if self.engine.dialect.name == 'postgresql' else sqlite.insert
         return insert(table).on_conflict_do_nothing(index_elements=list(key))
 
+    def upsert(self, table: Table, key: Sequence[str], columns: Sequence[str]) -> Insert:
+        """An INSERT into ``table`` that, for a row whose ``key`` columns are taken, sets ``columns`` to the new values
+        instead (``ON CONFLICT DO UPDATE`` of either dialect)."""
+        insert = postgresql.insert if self.engine.dialect.name == 'postgresql' else sqlite.insert
+        statement = insert(table)
+        return statement.on_conflict_do_update(
+            index_elements=list(key), set_={column: statement.excluded[column] for column in columns}
+        )
+
     def bulk_insert(self, table: Table, columns: Sequence[str]) -> BulkInsert:
         """An executemany INSERT of pre-encoded rows into ``columns`` of ``table`` (see :class:`BulkInsert`)."""
         return BulkInsert(table, columns, self.engine.dialect)

@@ -15,6 +15,7 @@ from flowmon.engine.core.state import ExecutionState, fold
 
 from .codec import dumps, from_db_time, from_db_time_fast, loads, loads_fast, to_db_time
 from .database import Database
+from .search import matching_executions
 from .tables import EventRow, ExecutionRow, WorkflowRow, WorkflowSnapshotRow
 
 _workflows = WorkflowRow.__table__  # type: ignore[attr-defined]
@@ -119,11 +120,15 @@ class History:
         since: datetime | None = None,
         until: datetime | None = None,
         trigger: str | None = None,
+        q: str | None = None,
         limit: int = 50,
         offset: int = 0,
     ) -> tuple[list[ExecutionRecord], int]:
-        """A page of executions, newest first, and the total matching the filters (``trigger``: a trigger type)."""
+        """A page of executions, newest first, and the total matching the filters (``trigger``: a trigger type;
+        ``q``: a normalised search query, see :mod:`flowmon.store.search`)."""
         conditions = []
+        if q:
+            conditions.append(_executions.c.id.in_(matching_executions(self._db, q)))
         if workflow_id:
             conditions.append(_executions.c.workflow_id == workflow_id)
         if trigger:
