@@ -93,6 +93,7 @@ body { background: var(--fm-page); color: var(--fm-text); }
 /* execution table */
 .fm-table { --fm-cols: 116px 96px 104px minmax(0, 1fr) 150px 96px 72px; }
 .fm-table.fm-table-no-workflow { --fm-cols: 116px 96px 104px minmax(0, 1fr) 150px 96px 72px; }
+.fm-table.fm-table-select { --fm-cols: 36px 116px 96px 104px minmax(0, 1fr) 150px 96px 72px; }
 .fm-what { display: flex; align-items: baseline; gap: 10px; }
 .fm-what .fm-name { flex: 0 1 auto; }
 .fm-message { color: var(--fm-muted); font-size: 0.8rem; flex: 1 1 0; }

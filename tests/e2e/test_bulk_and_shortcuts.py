@@ -1,0 +1,87 @@
+"""Bulk selection on ``/executions`` and the keyboard shortcuts, in a real Chromium."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+from helpers import wait_for
+from playwright.sync_api import Page, expect
+
+Api = Callable[..., httpx.Response]
+TERMINAL = {'succeeded', 'failed', 'cancelled', 'interrupted'}
+MARK = 'zz-bulk-e2e'
+BULK = {
+    'id': 'e2e-bulk',
+    'name': 'E2E bulk',
+    'nodes': [{'id': 'echo', 'type': 'transform', 'config': {'expression': 'input'}}],
+}
+WAIT = {
+    'id': 'e2e-wait',
+    'name': 'E2E wait',
+    'nodes': [{'id': 'wait', 'type': 'delay', 'config': {'seconds': 60}}],
+}
+
+
+def start(call_api: Api, workflow_id: str, data: dict[str, Any]) -> str:
+    response = call_api('POST', f'/api/workflows/{workflow_id}/executions', json={'input': data})
+    assert response.status_code == 202, response.text
+    return str(response.json()['id'])
+
+
+def ended(call_api: Api, execution_id: str) -> dict[str, Any]:
+    def finished() -> dict[str, Any] | None:
+        summary = dict(call_api('GET', f'/api/executions/{execution_id}').json())
+        return summary if summary.get('status') in TERMINAL else None
+
+    return dict(wait_for(finished, f'execution {execution_id} to end'))
+
+
+@pytest.fixture(scope='module')
+def workflows(server: Any) -> None:
+    headers = {'Authorization': f'Bearer {server.token}'}
+    deadline = time.monotonic() + 20
+    while httpx.get(f'{server.url}/api/workflows', headers=headers).status_code != 200:
+        assert time.monotonic() < deadline, 'flowmon did not finish starting'
+        time.sleep(0.1)
+    for workflow in (BULK, WAIT):
+        response = httpx.put(f'{server.url}/api/workflows/{workflow["id"]}', json=workflow, headers=headers)
+        assert response.status_code in (200, 201), response.text
+
+
+@pytest.fixture
+def signed_in(page: Page, server: Any, workflows: None) -> Iterator[Page]:
+    page.goto(f'/?token={server.token}')
+    page.wait_for_function('() => window.socket && window.socket.connected')
+    yield page
+
+
+def test_bulk_selection_reruns_the_selected_executions(signed_in: Page, call_api: Api) -> None:
+    page = signed_in
+    ids = [start(call_api, 'e2e-bulk', {'batch': MARK, 'n': n}) for n in range(3)]
+    for execution_id in ids:
+        ended(call_api, execution_id)
+
+    page.goto(f'/executions?q={MARK}')
+    rows = page.get_by_test_id('execution-row')
+    expect(rows).to_have_count(3)
+    expect(page.get_by_test_id('bulk-selected')).to_be_hidden()
+
+    rows.nth(0).get_by_test_id('select-execution').click()  # a checkbox inside the row's link does not open it
+    expect(page.get_by_test_id('bulk-selected')).to_have_text('1 selected')
+    assert page.url.endswith(f'/executions?q={MARK}')
+
+    page.get_by_test_id('select-page').click()
+    expect(page.get_by_test_id('bulk-selected')).to_have_text('3 selected')
+    page.get_by_test_id('bulk-rerun').click()
+    expect(page.get_by_text('Rerun 3 executions?')).to_be_visible()
+    page.get_by_test_id('confirm-bulk-ok').click()
+    expect(page.locator('.q-notification').filter(has_text='Rerun: 3 done, 0 skipped, 0 failed')).to_be_visible()
+    expect(page.get_by_test_id('bulk-selected')).to_be_hidden()
+
+    reruns = call_api('GET', '/api/executions?trigger=rerun&workflow_id=e2e-bulk').json()['items']
+    assert {call_api('GET', f'/api/executions/{item["id"]}').json()['retry_of'] for item in reruns} == set(ids)
+    expect(rows).to_have_count(6)  # the reruns hold the same input: they join the search's list
