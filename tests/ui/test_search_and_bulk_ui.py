@@ -107,3 +107,49 @@ async def test_a_bulk_cancel_reports_the_skipped_ones(user: User) -> None:
     await user.should_see('Cancel: 1 done, 1 skipped, 0 failed')
     await user.should_see(f"execution '{done}' is already succeeded")
     assert (await wait_until_ended(user, running))['status'] == 'cancelled'
+
+
+# --- saved views --------------------------------------------------------------------------------------------------
+
+
+async def test_a_saved_view_is_listed_in_the_drawer_opens_the_list_and_can_be_deleted(user: User) -> None:
+    failed = await run_to_end(user, 'broken', {'order': 'A-1001'})
+    other = await run_to_end(user, 'quick', {'order': 'A-1001'})
+    await sign_in(user, '/executions?status=failed&q=A-1001')
+    await user.should_see(marker=f'execution-row-{failed}')
+    user.find(marker='views-toggle').click()
+    await user.should_see(marker='views-empty')
+
+    user.find(marker='save-view').click()
+    await user.should_see('Filter: status=failed, q=A-1001')
+    user.find(marker='save-view-name').type('<b>Failed</b> A-1001')
+    user.find(marker='save-view-ok').click()
+    await user.should_see('Saved view “<b>Failed</b> A-1001”')
+    views = (await api(user, 'GET', '/api/views')).json()
+    assert [(view['name'], view['filter']) for view in views] == [
+        ('<b>Failed</b> A-1001', {'status': 'failed', 'q': 'A-1001'})
+    ]
+    await user.should_see(marker='saved-view', retries=30)  # the drawer re-reads the list
+
+    await sign_in(user, '/')  # every page has the drawer
+    await user.should_see(marker='saved-view')
+    user.find(marker='saved-view').click()
+    await wait_for_path(user, r'/executions\?status=failed&q=A-1001')
+    await user.should_see(marker=f'execution-row-{failed}')
+    await user.should_not_see(marker=f'execution-row-{other}')
+
+    user.find(marker='delete-view').click()
+    await user.should_see('Delete this saved view?')
+    user.find(marker='confirm-delete-view-ok').click()
+    await user.should_see(marker='views-empty', retries=30)
+    assert (await api(user, 'GET', '/api/views')).json() == []
+
+
+async def test_a_view_name_that_cannot_be_saved_is_named(user: User) -> None:
+    await sign_in(user, '/executions')
+    await user.should_see(marker='save-view')
+    user.find(marker='save-view').click()
+    user.find(marker='save-view-name').type('   ')
+    user.find(marker='save-view-ok').click()
+    await user.should_see('Could not save the view: name must not be empty')
+    assert (await api(user, 'GET', '/api/views')).json() == []

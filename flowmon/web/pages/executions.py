@@ -22,6 +22,7 @@ from flowmon.web.widgets.execution_table import ExecutionTable
 from flowmon.web.widgets.filter_bar import FilterBar
 from flowmon.web.widgets.import_button import ImportButton
 from flowmon.web.widgets.pager import Pager
+from flowmon.web.widgets.saved_views import save_view_button
 
 PAGE_SIZE = 25
 PATH = '/executions'
@@ -57,6 +58,7 @@ async def create(
             with ui.column().classes('gap-0 grow'):
                 ui.label('Executions').classes('fm-title')
                 summary = ui.label('').classes('text-sm text-grey-7').mark('executions-total')
+            save_view_button(application, flt)
             ImportButton(application)
         with ui.card().classes('fm-panel w-full').props('flat bordered'):
             FilterBar(flt, on_change=go, workflows=names)
