@@ -17,6 +17,7 @@ from flowmon.web.auth import LOGOUT_PATH, is_signed_in
 from flowmon.web.teardown import weak_callback
 from flowmon.web.widgets.connection_indicator import ConnectionIndicator
 from flowmon.web.widgets.saved_views import SavedViewsDrawer
+from flowmon.web.widgets.shortcuts import Shortcuts
 
 DARK_MODE_KEY = 'dark_mode'
 
@@ -84,6 +85,7 @@ class Shell:
                     'type=submit flat round dense data-testid=sign-out aria-label="Sign out"'
                 ).classes('fm-header-btn').tooltip('Sign out').mark('sign-out')
         self.views = SavedViewsDrawer(application)
+        self.shortcuts = Shortcuts()
         self._highlight(router.current_path)
         router.on_path_changed(weak_callback(self._highlight))  # the router outlives nothing of ours
         self.set_signed_in(False)
@@ -110,7 +112,7 @@ class Shell:
     def _workflows_menu(self) -> None:
         with (
             ui.button('Workflows', icon='account_tree')
-            .props('flat no-caps dense')
+            .props('flat no-caps dense data-fm-shortcut=workflows')
             .classes('fm-nav px-3')
             .mark('nav-workflows') as button
         ):

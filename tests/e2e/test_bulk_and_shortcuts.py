@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -85,3 +86,49 @@ def test_bulk_selection_reruns_the_selected_executions(signed_in: Page, call_api
     reruns = call_api('GET', '/api/executions?trigger=rerun&workflow_id=e2e-bulk').json()['items']
     assert {call_api('GET', f'/api/executions/{item["id"]}').json()['retry_of'] for item in reruns} == set(ids)
     expect(rows).to_have_count(6)  # the reruns hold the same input: they join the search's list
+
+
+def test_keyboard_shortcuts_help_search_navigation_and_cancel(signed_in: Page, call_api: Api) -> None:
+    page = signed_in
+    expect(page.get_by_test_id('metric-active')).to_be_visible()
+
+    page.keyboard.press('?')
+    help_dialog = page.locator('.q-dialog').filter(has_text='Keyboard shortcuts')
+    expect(help_dialog).to_be_visible()
+    expect(help_dialog.get_by_test_id('shortcut-keys')).to_have_count(9)
+    page.keyboard.press('g')  # keys while a dialog is open are the dialog's
+    page.keyboard.press('e')
+    assert page.url.endswith('/')
+    page.keyboard.press('Escape')
+    expect(help_dialog).to_be_hidden()
+
+    page.keyboard.press('g')
+    page.keyboard.press('e')
+    expect(page).to_have_url(re.compile(r'/executions$'))
+    search = page.locator('[data-fm-search]').locator('xpath=descendant-or-self::input').first
+    expect(search).to_be_visible()
+
+    page.keyboard.press('/')
+    expect(search).to_be_focused()
+    page.keyboard.type('g e r c')  # typing in the box is typing, not shortcuts
+    expect(search).to_have_value('g e r c')
+    assert page.url.endswith('/executions')
+    search.blur()
+
+    page.keyboard.press('g')
+    page.keyboard.press('d')
+    expect(page).to_have_url(re.compile(r'^http://[^/]+/$'))
+    expect(page.get_by_test_id('metric-active')).to_be_visible()
+    page.keyboard.press('/')  # no search box here: the execution list opens with its box focused
+    expect(page).to_have_url(re.compile(r'/executions$'))
+    expect(search).to_be_focused()
+    search.blur()
+
+    running = start(call_api, 'e2e-wait', {})
+    page.goto(f'/executions/{running}')
+    expect(page.get_by_test_id('cancel-execution')).to_be_visible()
+    page.keyboard.press('c')
+    expect(page.get_by_test_id('confirm-cancel')).to_be_visible()
+    assert call_api('GET', f'/api/executions/{running}').json()['status'] == 'running'  # it asks first
+    page.get_by_test_id('confirm-cancel').click()
+    assert ended(call_api, running)['status'] == 'cancelled'

@@ -88,7 +88,7 @@ def _header(application: Application, stored: StoredWorkflow) -> None:
                 'run-with-input'
             )
             ui.button('Run', icon='play_arrow', on_click=lambda: _run(application, stored.id, {})).props(
-                'unelevated no-caps'
+                'unelevated no-caps data-fm-shortcut=run'
             ).mark('run')
 
 
