@@ -187,6 +187,18 @@ async def test_search_combines_with_the_other_filters(rig: Rig) -> None:
     assert await rig.found('c-3', until=T0) == []
 
 
+async def test_a_search_pages_newest_first_with_the_total_on_every_page(rig: Rig) -> None:
+    ids = [await rig.run(ECHO, {'order': 'P-5', 'n': n}) for n in range(5)]
+    await rig.run(ECHO, {'order': 'Q-6'})
+    pages = [await rig.history.list_executions(q='P-5', limit=2, offset=offset) for offset in (0, 2, 4, 6)]
+    assert [total for _, total in pages] == [5, 5, 5, 5]  # past the end too
+    shown = [record.id for records, _ in pages for record in records]
+    assert sorted(shown) == sorted(ids) and len(shown) == 5
+    created = [record.created_at for records, _ in pages for record in records]
+    assert created == sorted(created, reverse=True)
+    assert await rig.history.list_executions(q='nowhere', limit=2, offset=4) == ([], 0)
+
+
 async def test_deleting_an_execution_deletes_its_text_and_index_entries(rig: Rig, db: Database) -> None:
     kept = await rig.run(ECHO, {'order': 'D-4', 'keep': True})
     gone = await rig.run(ECHO, {'order': 'D-4'})
