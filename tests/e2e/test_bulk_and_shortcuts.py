@@ -101,6 +101,7 @@ def test_keyboard_shortcuts_help_search_navigation_and_cancel(signed_in: Page, c
     assert page.url.endswith('/')
     page.keyboard.press('Escape')
     expect(help_dialog).to_be_hidden()
+    page.wait_for_function("() => !document.querySelector('.q-dialog')")  # keys count again once it has gone
 
     page.keyboard.press('g')
     page.keyboard.press('e')
@@ -132,3 +133,43 @@ def test_keyboard_shortcuts_help_search_navigation_and_cancel(signed_in: Page, c
     assert call_api('GET', f'/api/executions/{running}').json()['status'] == 'running'  # it asks first
     page.get_by_test_id('confirm-cancel').click()
     assert ended(call_api, running)['status'] == 'cancelled'
+
+
+MARKER = '<img src=x onerror="window.__xss=1"><b id="fm-marker-b">b</b>'  # 59 characters: fits a view name
+
+
+def assert_inert(page: Page, where: str) -> None:
+    page.wait_for_timeout(150)  # let a late render land before looking
+    found = page.evaluate(
+        """() => ({bold: document.querySelectorAll('#fm-marker-b').length, xss: typeof window.__xss,
+                   imgs: [...document.querySelectorAll('img')].filter((i) => i.getAttribute('src') === 'x').length})"""
+    )
+    assert found == {'bold': 0, 'xss': 'undefined', 'imgs': 0}, f'{where}: markup from a marker: {found}'
+
+
+def test_view_names_and_search_text_stay_text(signed_in: Page, call_api: Api) -> None:
+    page = signed_in
+    page.goto(f'/executions?{httpx.QueryParams({"q": MARKER, "status": "failed"})}')
+    expect(page.locator('body')).to_contain_text(f'containing \N{LEFT DOUBLE QUOTATION MARK}{MARKER}')
+    search = page.locator('[data-fm-search]').locator('xpath=descendant-or-self::input').first
+    expect(search).to_have_value(MARKER)
+    assert_inert(page, 'executions list with a marker search')
+
+    page.get_by_test_id('save-view').click()
+    page.get_by_label('Name').fill(MARKER)
+    page.get_by_test_id('save-view-ok').click()
+    expect(page.locator('.q-notification').filter(has_text=f'Saved view “{MARKER}”')).to_be_visible()
+    assert_inert(page, 'notification of the saved view')
+
+    drawer = page.get_by_test_id('views-drawer')
+    if not drawer.is_visible():
+        page.get_by_test_id('views-toggle').click()
+    view = drawer.get_by_test_id('saved-view').filter(has_text=MARKER)
+    expect(view).to_be_visible()
+    assert_inert(page, 'drawer')
+    view.locator('xpath=following-sibling::*').first.click()  # its delete button
+    expect(page.locator('.q-dialog')).to_contain_text(MARKER)
+    assert_inert(page, 'delete confirmation')
+    page.get_by_test_id('confirm-delete-view-ok').click()
+    expect(view).to_be_hidden()
+    assert call_api('GET', '/api/views').json() == []

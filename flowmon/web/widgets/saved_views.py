@@ -14,6 +14,7 @@ from flowmon.application.saved_views import MAX_NAME_CHARS, SavedView
 from flowmon.web.actions import act, guarded
 from flowmon.web.auth import is_signed_in
 from flowmon.web.filters import ExecutionFilter
+from flowmon.web.teardown import weak_callback
 from flowmon.web.widgets.confirm_dialog import confirm
 
 EXECUTIONS_PATH = '/executions'
@@ -41,7 +42,7 @@ class SavedViewsDrawer:
         ):
             ui.label('Saved views').classes('fm-panel-title')
             self._list = ui.column().classes('w-full gap-0').mark('views-list')
-        ui.timer(REFRESH_SECONDS, self.refresh)
+        ui.timer(REFRESH_SECONDS, weak_callback(self.refresh))  # the shell keeps this alive as long as the page
 
     def show_for(self, signed_in: bool) -> None:
         """Open as this browser left it for a signed-in visitor; closed on the sign-in page."""
