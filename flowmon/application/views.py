@@ -44,6 +44,7 @@ def execution_summary(state: ExecutionState) -> dict[str, Any]:
                 'output': node.output,
                 'error': node.error,
                 'reused': node.reused,
+                'worker': node.worker,  # where a worker node's latest attempt ran (null for nodes on the loop)
             }
             for node in state.nodes.values()
         },
