@@ -3,68 +3,39 @@
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Callable, Iterator
-from typing import Any
 
 import httpx
 import pytest
-from helpers import wait_for
+from helpers import Server, api, sign_in, start, wait_ended, wait_loaded
 from playwright.sync_api import Page, expect
+from sample_workflows import delay, transform, workflow
 
 Api = Callable[..., httpx.Response]
-TERMINAL = {'succeeded', 'failed', 'cancelled', 'interrupted'}
 MARK = 'zz-bulk-e2e'
-BULK = {
-    'id': 'e2e-bulk',
-    'name': 'E2E bulk',
-    'nodes': [{'id': 'echo', 'type': 'transform', 'config': {'expression': 'input'}}],
-}
-WAIT = {
-    'id': 'e2e-wait',
-    'name': 'E2E wait',
-    'nodes': [{'id': 'wait', 'type': 'delay', 'config': {'seconds': 60}}],
-}
-
-
-def start(call_api: Api, workflow_id: str, data: dict[str, Any]) -> str:
-    response = call_api('POST', f'/api/workflows/{workflow_id}/executions', json={'input': data})
-    assert response.status_code == 202, response.text
-    return str(response.json()['id'])
-
-
-def ended(call_api: Api, execution_id: str) -> dict[str, Any]:
-    def finished() -> dict[str, Any] | None:
-        summary = dict(call_api('GET', f'/api/executions/{execution_id}').json())
-        return summary if summary.get('status') in TERMINAL else None
-
-    return dict(wait_for(finished, f'execution {execution_id} to end'))
+BULK = workflow('e2e-bulk', 'E2E bulk', transform('echo', 'input'))
+WAIT = workflow('e2e-wait', 'E2E wait', delay('wait', 60))
 
 
 @pytest.fixture(scope='module')
-def workflows(server: Any) -> None:
-    headers = {'Authorization': f'Bearer {server.token}'}
-    deadline = time.monotonic() + 20
-    while httpx.get(f'{server.url}/api/workflows', headers=headers).status_code != 200:
-        assert time.monotonic() < deadline, 'flowmon did not finish starting'
-        time.sleep(0.1)
-    for workflow in (BULK, WAIT):
-        response = httpx.put(f'{server.url}/api/workflows/{workflow["id"]}', json=workflow, headers=headers)
+def workflows(server: Server) -> None:
+    wait_loaded(server)
+    for definition in (BULK, WAIT):
+        response = api(server, 'PUT', f'/api/workflows/{definition["id"]}', json=definition)
         assert response.status_code in (200, 201), response.text
 
 
 @pytest.fixture
-def signed_in(page: Page, server: Any, workflows: None) -> Iterator[Page]:
-    page.goto(f'/?token={server.token}')
-    page.wait_for_function('() => window.socket && window.socket.connected')
+def signed_in(page: Page, server: Server, workflows: None) -> Iterator[Page]:
+    sign_in(page, server)
     yield page
 
 
-def test_bulk_selection_reruns_the_selected_executions(signed_in: Page, call_api: Api) -> None:
+def test_bulk_selection_reruns_the_selected_executions(signed_in: Page, server: Server, call_api: Api) -> None:
     page = signed_in
-    ids = [start(call_api, 'e2e-bulk', {'batch': MARK, 'n': n}) for n in range(3)]
+    ids = [start(server, 'e2e-bulk', {'input': {'batch': MARK, 'n': n}}) for n in range(3)]
     for execution_id in ids:
-        ended(call_api, execution_id)
+        wait_ended(server, execution_id)
 
     page.goto(f'/executions?q={MARK}')
     rows = page.get_by_test_id('execution-row')
@@ -88,7 +59,7 @@ def test_bulk_selection_reruns_the_selected_executions(signed_in: Page, call_api
     expect(rows).to_have_count(6)  # the reruns hold the same input: they join the search's list
 
 
-def test_keyboard_shortcuts_help_search_navigation_and_cancel(signed_in: Page, call_api: Api) -> None:
+def test_keyboard_shortcuts_help_search_navigation_and_cancel(signed_in: Page, server: Server, call_api: Api) -> None:
     page = signed_in
     expect(page.get_by_test_id('metric-active')).to_be_visible()
 
@@ -125,14 +96,14 @@ def test_keyboard_shortcuts_help_search_navigation_and_cancel(signed_in: Page, c
     expect(search).to_be_focused()
     search.blur()
 
-    running = start(call_api, 'e2e-wait', {})
+    running = start(server, 'e2e-wait')
     page.goto(f'/executions/{running}')
     expect(page.get_by_test_id('cancel-execution')).to_be_visible()
     page.keyboard.press('c')
     expect(page.get_by_test_id('confirm-cancel')).to_be_visible()
     assert call_api('GET', f'/api/executions/{running}').json()['status'] == 'running'  # it asks first
     page.get_by_test_id('confirm-cancel').click()
-    assert ended(call_api, running)['status'] == 'cancelled'
+    assert wait_ended(server, running)['status'] == 'cancelled'
 
 
 MARKER = '<img src=x onerror="window.__xss=1"><b id="fm-marker-b">b</b>'  # 59 characters: fits a view name

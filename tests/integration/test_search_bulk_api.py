@@ -9,47 +9,28 @@ from typing import Any
 import httpx
 import pytest
 from flowmon_process import FlowmonProcess
+from sample_workflows import chain, delay, fail, transform, workflow
 
 TOKEN = 'search-bulk-test-token-0123456789'
-TERMINAL = {'succeeded', 'failed', 'cancelled', 'interrupted'}
-
-ECHO = {
-    'id': 'echo',
-    'name': 'Echo',
-    'nodes': [
-        {'id': 'copy', 'type': 'transform', 'config': {'expression': 'input'}},
-        {'id': 'tag', 'type': 'transform', 'config': {'expression': "'emitted-zq9'"}},
-    ],
-    'edges': [{'source': 'copy', 'target': 'tag'}],
-}
-DECLINE = {
-    'id': 'decline',
-    'name': 'Decline',
-    'nodes': [{'id': 'charge', 'type': 'fail', 'config': {'message': 'card declined by issuer-77x'}}],
-}
-SLOW = {'id': 'slow', 'name': 'Slow', 'nodes': [{'id': 'wait', 'type': 'delay', 'config': {'seconds': 60}}]}
+ECHO = chain('echo', 'Echo', transform('copy', 'input'), transform('tag', "'emitted-zq9'"))
+DECLINE = workflow('decline', 'Decline', fail('charge', 'card declined by issuer-77x'))
+SLOW = workflow('slow', 'Slow', delay('wait', 60))
 
 
 @pytest.fixture(scope='module')
 def flowmon(launch_shared: Callable[..., FlowmonProcess]) -> Iterator[FlowmonProcess]:
     app = launch_shared(FLOWMON_TOKEN=TOKEN)
     app.wait_started(token=TOKEN)
-    for workflow in (ECHO, DECLINE, SLOW):
-        assert app.api('PUT', f'/api/workflows/{workflow["id"]}', json=workflow).status_code in (200, 201)
+    for definition in (ECHO, DECLINE, SLOW):
+        app.put(definition)
     yield app
 
 
 def run(app: FlowmonProcess, workflow_id: str, data: dict[str, Any], *, wait: bool = True) -> str:
-    response = app.api('POST', f'/api/workflows/{workflow_id}/executions', json={'input': data})
-    assert response.status_code == 202, response.text
-    execution_id = str(response.json()['id'])
+    execution_id = app.start(workflow_id, data)
     if wait:
-        settle(app, execution_id)
+        app.wait_ended(execution_id)
     return execution_id
-
-
-def settle(app: FlowmonProcess, execution_id: str) -> dict[str, Any]:
-    return dict(app.poll(f'/api/executions/{execution_id}', lambda body: body['status'] in TERMINAL))
 
 
 def search(app: FlowmonProcess, **params: str) -> httpx.Response:
@@ -123,12 +104,12 @@ def test_bulk_rerun_by_ids_counts_each_outcome_and_gives_the_new_ids(flowmon: Fl
     outcomes = {item['id']: item['outcome'] for item in body['items']}
     assert outcomes == {first: 'done', second: 'done', running: 'skipped', 'no-such-execution': 'failed'}
     for new_id in body['ids']:
-        assert settle(flowmon, new_id)['retry_of'] in {first, second}
+        assert flowmon.wait_ended(new_id)['retry_of'] in {first, second}
 
     cancelled = bulk(flowmon, {'action': 'cancel', 'ids': [running, first]}).json()
     assert (cancelled['done'], cancelled['skipped'], cancelled['failed']) == (1, 1, 0)
     assert 'ids' not in cancelled
-    assert settle(flowmon, running)['status'] == 'cancelled'
+    assert flowmon.wait_ended(running)['status'] == 'cancelled'
 
 
 def test_bulk_delete_by_filter_deletes_what_the_filter_matches(flowmon: FlowmonProcess) -> None:

@@ -13,13 +13,12 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
-import uuid
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from dialects import DIALECTS, database_url
 from migration_support import (
     FIRST_VERSION,
     LAST_VERSION,
@@ -37,7 +36,6 @@ from flowmon.application.replays import ReplayLoader
 from flowmon.store import Database, History, migrate
 from flowmon.store.migrate import BASELINE, SchemaError
 
-DIALECTS = ['sqlite', *(['postgresql'] if os.environ.get('FLOWMON_TEST_POSTGRES') == '1' else [])]
 CORE_TABLES = ('workflows', 'executions', 'node_runs', 'events')
 T0 = datetime(2025, 6, 1, 9, 0, tzinfo=UTC)
 
@@ -45,20 +43,8 @@ T0 = datetime(2025, 6, 1, 9, 0, tzinfo=UTC)
 @pytest.fixture(params=DIALECTS)
 async def url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
     """An empty database: a SQLite file, or a fresh database on the throwaway PostgreSQL server."""
-    if request.param == 'sqlite':
-        yield f'sqlite+aiosqlite:///{tmp_path}/flowmon.db'
-        return
-    import asyncpg
-
-    server = request.getfixturevalue('postgres_server')
-    name = f't_{uuid.uuid4().hex[:12]}'
-    admin = await asyncpg.connect(f'postgresql://postgres@{server}/postgres')
-    await admin.execute(f'CREATE DATABASE {name}')
-    try:
-        yield f'postgresql+asyncpg://postgres@{server}/{name}'
-    finally:
-        await admin.execute(f'DROP DATABASE {name} WITH (FORCE)')
-        await admin.close()
+    async with database_url(request, f'sqlite+aiosqlite:///{tmp_path}/flowmon.db') as found:
+        yield found
 
 
 @pytest.fixture
