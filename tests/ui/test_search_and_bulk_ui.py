@@ -80,6 +80,7 @@ async def test_select_all_matching_deletes_every_execution_the_filter_matches(us
     kept = await run_to_end(user, 'broken')
     await sign_in(user, '/workflows/quick')
     await user.should_see(marker=f'execution-row-{ids[-1]}')
+    assert text_of(user, 'pager-range') == '1\N{EN DASH}20 of 21'
     user.find(marker='select-page').click()
     assert text_of(user, 'bulk-selected') == '20 selected'
     user.find(marker='select-all-matching').click()
@@ -90,6 +91,7 @@ async def test_select_all_matching_deletes_every_execution_the_filter_matches(us
     user.find(marker='confirm-bulk-ok').click()
     await user.should_see('Delete: 21 done, 0 skipped, 0 failed', retries=150)
     await user.should_see('Not run yet')
+    await user.should_not_see(marker='pager')  # read again with the rows
     remaining = {item['id'] for item in (await api(user, 'GET', '/api/executions')).json()['items']}
     assert remaining == {running, kept}
     await api(user, 'POST', f'/api/executions/{running}/cancel')

@@ -21,7 +21,6 @@ from flowmon.web.widgets.bulk_bar import selectable_rows
 from flowmon.web.widgets.execution_table import ExecutionTable
 from flowmon.web.widgets.filter_bar import FilterBar
 from flowmon.web.widgets.import_button import ImportButton
-from flowmon.web.widgets.pager import Pager
 from flowmon.web.widgets.saved_views import save_view_button
 
 PAGE_SIZE = 25
@@ -63,7 +62,7 @@ async def create(
         with ui.card().classes('fm-panel w-full').props('flat bordered'):
             FilterBar(flt, on_change=go, workflows=names)
             rows = selectable_rows(
-                application, flt, (records, total), page_size=PAGE_SIZE,
+                application, flt, (records, total), page_size=PAGE_SIZE, on_page=lambda p: go(flt.with_(page=p)),
                 table=lambda on_select: ExecutionTable(
                     workflow_names=names, on_select=on_select,
                     empty_title='No executions match these filters' if not flt.is_empty or flt.workflow_id else
@@ -72,7 +71,6 @@ async def create(
                     else 'Run a workflow from the dashboard or its page; it appears here, live.',
                 ),
             )  # fmt: skip
-            Pager(page=flt.page, page_size=PAGE_SIZE, total=rows.total, on_page=lambda p: go(flt.with_(page=p)))
     summary.set_text(_summary(rows.total, flt, names))
     rows.follow(lambda total: summary.set_text(_summary(total, flt, names)))
 

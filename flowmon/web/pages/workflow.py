@@ -24,7 +24,6 @@ from flowmon.web.widgets.empty_state import not_found
 from flowmon.web.widgets.execution_table import ExecutionTable
 from flowmon.web.widgets.filter_bar import FilterBar
 from flowmon.web.widgets.json_input_dialog import JsonInputDialog
-from flowmon.web.widgets.pager import Pager
 from flowmon.web.widgets.text_block import TextBlock
 
 PAGE_SIZE = 20
@@ -110,14 +109,13 @@ async def _history(application: Application, stored: StoredWorkflow, flt: Execut
             total_label = ui.label(f'{count(total)} matching').classes('text-xs text-grey-7').mark('history-total')
     FilterBar(flt, on_change=go)
     rows = selectable_rows(
-        application, flt, (records, total), page_size=PAGE_SIZE,
+        application, flt, (records, total), page_size=PAGE_SIZE, on_page=lambda p: go(flt.with_(page=p)),
         table=lambda on_select: ExecutionTable(
             workflow_names={stored.id: stored.name}, show_workflow=False, on_select=on_select,
             empty_title='No executions match' if not flt.is_empty else 'Not run yet',
             empty_hint='Try another filter.' if not flt.is_empty else 'Press Run: the execution appears here, live.',
         ),
     )  # fmt: skip
-    Pager(page=flt.page, page_size=PAGE_SIZE, total=rows.total, on_page=lambda p: go(flt.with_(page=p)))
     rows.follow(lambda known: total_label.set_text(f'{count(known)} matching'))
 
 

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from nicegui import ui
 
 from flowmon.application import Application
-from flowmon.application.bulk import BulkAction, BulkFilter, BulkResult, Outcome
+from flowmon.application.bulk import MAX_BULK, BulkAction, BulkFilter, BulkResult, Outcome
 from flowmon.application.history import ExecutionRecord
 from flowmon.web.actions import guarded
 from flowmon.web.filters import ExecutionFilter
@@ -22,6 +22,7 @@ from flowmon.web.format import count
 from flowmon.web.live_rows import LiveRows
 from flowmon.web.widgets.confirm_dialog import confirm
 from flowmon.web.widgets.execution_table import ExecutionTable
+from flowmon.web.widgets.pager import Pager
 
 # action: (button label, icon, colour, what the confirmation adds)
 ACTIONS: dict[BulkAction, tuple[str, str, str, str]] = {
@@ -99,7 +100,8 @@ class BulkBar:
         total = self._total()
         self.element.set_visibility(selected > 0)
         if self._all_matching:
-            self._label.set_text(f'All {executions_word(total)} matching are selected')
+            beyond = f' (at most {count(MAX_BULK)} at once: narrow the filter)' if total > MAX_BULK else ''
+            self._label.set_text(f'All {executions_word(total)} matching are selected{beyond}')
             self._all.set_text('Select only this page')
         else:
             self._label.set_text(f'{count(selected)} selected')
@@ -156,17 +158,27 @@ def selectable_rows(
     *,
     page_size: int,
     table: Callable[[Callable[[], object]], ExecutionTable],
+    on_page: Callable[[int], None],
 ) -> LiveRows:
-    """A live page of executions with checkboxes and the bulk bar over it: ``page`` is the first SQL page (rows,
-    total) and ``table`` builds the table given its selection callback. After an action the page reloads from SQL."""
+    """A live page of executions with checkboxes, the bulk bar over it and the pager under it: ``page`` is the first
+    SQL page (rows, total), ``table`` builds the table given its selection callback, ``on_page`` goes to another
+    page. After an action the rows and the pager are read again from SQL."""
     bar_slot = ui.element('div').classes('w-full')  # the bar goes over the rows it acts on
     bar: BulkBar | None = None
     shown = table(lambda: bar.update() if bar is not None else None)
     rows = LiveRows(application.live, shown, *page, flt, limit=page_size)
+    pager_slot = ui.element('div').classes('w-full')
+
+    def show_pager() -> None:
+        pager_slot.clear()
+        with pager_slot:
+            Pager(page=flt.page, page_size=page_size, total=rows.total, on_page=on_page)
 
     async def reload() -> None:
         rows.reload(*await application.history.page(**flt.history_query(datetime.now(UTC), page_size)))
+        show_pager()
 
     with bar_slot:
         bar = BulkBar(application, shown, flt, total=lambda: rows.total, on_done=reload)
+    show_pager()
     return rows
