@@ -176,10 +176,24 @@ def _trigger_type(item: ExecutionState | ExecutionRecord) -> str | None:
 
 
 def _contains(item: ExecutionState | ExecutionRecord, q: str) -> bool:
-    """Whether a live execution holds ``q`` by the index's rules: its input while it runs, everything once ended."""
+    """Whether a live execution holds ``q`` by the index's rules: its input while it runs, everything once ended.
+
+    The answer stays the same while the execution runs (its input does not change) and once it has ended, so it is
+    kept (a running execution changes at every event, and each open list asks at every change)."""
     if not isinstance(item, ExecutionState):
         return True  # a stored row comes from a query that searched already
-    return text_contains(execution_text(item) if item.is_terminal else input_text(item.input), q)
+    key = (item.id, item.is_terminal, q)
+    found = _SEARCHED.get(key)
+    if found is None:
+        if len(_SEARCHED) >= _SEARCHED_KEPT:
+            _SEARCHED.clear()
+        found = _SEARCHED[key] = text_contains(execution_text(item) if item.is_terminal else input_text(item.input), q)
+    return found
+
+
+# (execution id, ended, q) -> whether it matches: the answers _contains gave lately (at most _SEARCHED_KEPT of them)
+_SEARCHED: dict[tuple[str, bool, str], bool] = {}
+_SEARCHED_KEPT = 4096
 
 
 def _parse_day(text: str) -> date | None:
