@@ -57,7 +57,7 @@ class Shell:
         with ui.header().classes('fm-header items-center gap-1 px-4 py-2').props('bordered') as self.header:
             self._views_button = (
                 ui.button(icon='bookmarks', on_click=lambda: self.views.toggle())
-                .props('flat round dense data-testid=views-toggle aria-label="Saved views"')
+                .props('flat round dense data-testid=views-toggle aria-label="Bookmarked views"')
                 .classes('fm-header-btn')
                 .tooltip('Saved views')
                 .mark('views-toggle')

@@ -7,7 +7,7 @@ the list when the use case's version moves (checked once a second), so a view sa
 
 from __future__ import annotations
 
-from nicegui import app, ui
+from nicegui import ui
 
 from flowmon.application import Application
 from flowmon.application.saved_views import MAX_NAME_CHARS, SavedView
@@ -18,7 +18,6 @@ from flowmon.web.teardown import weak_callback
 from flowmon.web.widgets.confirm_dialog import confirm
 
 EXECUTIONS_PATH = '/executions'
-DRAWER_KEY = 'views_drawer_open'
 REFRESH_SECONDS = 1.0
 
 
@@ -29,7 +28,8 @@ def view_url(view: SavedView) -> str:
 
 
 class SavedViewsDrawer:
-    """The left drawer; :meth:`toggle` opens and closes it (the header's button), remembered per browser."""
+    """The left drawer: open beside the page on a wide screen, closed on a narrow one (where it lies over the page
+    when opened, and closes when a view is opened); :meth:`toggle` is the header's button."""
 
     def __init__(self, application: Application) -> None:
         self._application = application
@@ -45,13 +45,23 @@ class SavedViewsDrawer:
         ui.timer(REFRESH_SECONDS, weak_callback(self.refresh))  # the shell keeps this alive as long as the page
 
     def show_for(self, signed_in: bool) -> None:
-        """Open as this browser left it for a signed-in visitor; closed on the sign-in page."""
-        self.drawer.set_value(signed_in and _stored_open())
+        """Closed on the sign-in page. For a signed-in visitor Quasar's ``show-if-above`` opens it beside the page on
+        a wide screen when the page is drawn (the routed frame asks before that), and leaves it closed on a narrow
+        one; after that it stays as the header's button leaves it."""
+        if signed_in:
+            self.drawer.props('show-if-above')
+        else:
+            self.drawer.props(remove='show-if-above')
+            self.drawer.set_value(False)
 
     def toggle(self) -> None:
         self.drawer.toggle()
-        if is_signed_in(self._application.token):  # nothing is stored for visitors who never signed in
-            app.storage.user[DRAWER_KEY] = bool(self.drawer.value)
+
+    @property
+    def _close_if_over_the_page(self) -> str:
+        """Browser code for a view's click: on a narrow screen the drawer lies over the page (Quasar's mobile mode),
+        so it closes to show the list the view opens."""
+        return f'() => {{ if (document.querySelector(".q-drawer--mobile")) getElement({self.drawer.id}).hide(); }}'
 
     async def refresh(self) -> None:
         """Re-read the views when they changed (and only for a signed-in visitor)."""
@@ -74,7 +84,9 @@ class SavedViewsDrawer:
         with ui.row().classes('w-full items-center no-wrap gap-0 fm-view-item'):
             ui.button(view.name, icon='bookmark', on_click=lambda: ui.navigate.to(target)).props(
                 'flat dense no-caps align=left data-testid=saved-view'
-            ).classes('grow min-w-0 fm-ellipsis').tooltip(target).mark('saved-view')
+            ).classes('grow min-w-0 fm-ellipsis').tooltip(target).mark('saved-view').on(
+                'click', js_handler=self._close_if_over_the_page
+            )
             delete = ui.button(icon='close', on_click=lambda: self._delete(view.name))
             delete.props('flat round dense size=sm data-testid=delete-view').mark('delete-view')
             delete.props['aria-label'] = f'Delete view {view.name}'  # set, not parsed: the name is untrusted text
@@ -119,10 +131,3 @@ def save_view_button(application: Application, flt: ExecutionFilter) -> None:
     ui.button('Save view', icon='bookmark_add', on_click=dialog.open).props(
         'outline no-caps data-testid=save-view'
     ).mark('save-view')
-
-
-def _stored_open() -> bool:
-    try:
-        return bool(app.storage.user.get(DRAWER_KEY, False))
-    except RuntimeError:
-        return False
