@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from nicegui.testing.user import User
-from uisim import api, current_path, sign_in, start, text_of, wait_for_path, wait_until_ended
+from uisim import api, current_path, handled, sign_in, start, text_of, wait_for_path, wait_until_ended
+
+from flowmon.web.widgets.shortcuts import SHORTCUTS, Shortcuts
 
 
 async def run_to_end(user: User, workflow_id: str, data: dict[str, object] | None = None) -> str:
@@ -155,3 +157,26 @@ async def test_a_view_name_that_cannot_be_saved_is_named(user: User) -> None:
     user.find(marker='save-view-ok').click()
     await user.should_see('Could not save the view: name must not be empty')
     assert (await api(user, 'GET', '/api/views')).json() == []
+
+
+# --- keyboard shortcuts (the server's half: the keys themselves are in tests/js and tests/e2e) ----------------------
+
+
+async def test_the_shortcuts_help_lists_every_shortcut_and_navigation_goes_only_to_their_pages(user: User) -> None:
+    await sign_in(user, '/executions')
+    await user.should_see(marker='filter-search')
+    shortcuts = user.find(kind=Shortcuts)
+    shortcuts.trigger('help')
+    await user.should_see('Keyboard shortcuts')
+    for keys, meaning in SHORTCUTS:
+        await user.should_see(keys)
+        await user.should_see(meaning)
+    user.find(marker='shortcuts-close').click()
+
+    shortcuts.trigger('navigate', '/webhooks')
+    await wait_for_path(user, '/webhooks')
+    for refused in ('https://example.org/', '/secrets/../login', '//example.org', '/login', None, ['/']):
+        await handled(lambda target=refused: shortcuts.trigger('navigate', target))
+        assert current_path(user) == '/webhooks', refused
+    shortcuts.trigger('navigate', '/')
+    await wait_for_path(user, '/')
