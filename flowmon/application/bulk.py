@@ -17,13 +17,15 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from flowmon.store.history import MAX_PAGE
+
 from .errors import AppError, Conflict, Invalid
 from .executions import Executions
 from .history import ExecutionHistory
 
 log = logging.getLogger(__name__)
 
-MAX_BULK = 500  # executions one request may name, or its filter may match
+MAX_BULK = MAX_PAGE  # executions one request may name, or its filter may match: one page of the history (500)
 
 
 class BulkAction(StrEnum):
