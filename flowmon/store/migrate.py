@@ -80,7 +80,7 @@ def target_metadata() -> MetaData:
     return SQLModel.metadata
 
 
-# Dialect handling the table classes do not describe (revision 0003): the SQLite FTS5 table of execution search with
+# Dialect handling the table classes do not describe (revision 0004): the SQLite FTS5 table of execution search with
 # its shadow tables, and PostgreSQL's pg_trgm index. Schema comparisons (autogenerate, the migration tests) skip them.
 UNMODELLED_PREFIX = 'execution_search_fts'
 UNMODELLED_INDEXES = frozenset({'ix_execution_search_text_trgm'})

@@ -2,7 +2,7 @@
 
 ``execution_search`` holds one row per execution with its searchable text (see
 :mod:`flowmon.engine.core.search_text`); the recorder writes it, deleting an execution deletes it. A query matches as
-a case-insensitive substring of one line of that text, through the substring index revision 0003 made:
+a case-insensitive substring of one line of that text, through the substring index revision 0004 made:
 
 * SQLite: the FTS5 table ``execution_search_fts`` (trigram tokenizer). The query goes in as one FTS5 string (in
   double quotes, a quote doubled), so nothing in it is query syntax: ``*``, ``"``, ``NEAR``, ``AND`` are text.

@@ -1,4 +1,4 @@
-"""The saved views table on each dialect: create, replace, list by name, delete; times come back in UTC."""
+"""The saved views table on SQLite and PostgreSQL: create, replace, list by name, delete; times come back in UTC."""
 
 from __future__ import annotations
 
@@ -6,24 +6,21 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-from dialects import DIALECTS, database_url
 
-from flowmon.settings import Settings
 from flowmon.store import Database
 from flowmon.store.saved_views import SavedViewStore
 
 T0 = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
 
 
-@pytest.fixture(params=DIALECTS)
-async def store(request: pytest.FixtureRequest, settings: Settings) -> AsyncIterator[SavedViewStore]:
-    async with database_url(request, settings.db_url) as url:
-        db = Database(url)
-        await db.start()
-        try:
-            yield SavedViewStore(db)
-        finally:
-            await db.stop()
+@pytest.fixture
+async def store(database_url: str) -> AsyncIterator[SavedViewStore]:
+    db = Database(database_url)
+    await db.start()
+    try:
+        yield SavedViewStore(db)
+    finally:
+        await db.stop()
 
 
 async def test_views_are_created_replaced_listed_and_deleted(store: SavedViewStore) -> None:

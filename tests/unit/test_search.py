@@ -10,7 +10,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from dialects import DIALECTS, database_url
 from sqlalchemy import func, select, text
 
 from flowmon.engine import Engine, EventBus, default_registry, parse_workflow
@@ -24,7 +23,6 @@ from flowmon.engine.core.search_text import (
 )
 from flowmon.engine.core.state import Attempt, ExecutionState, NodeState
 from flowmon.engine.runtime.projector import Projector
-from flowmon.settings import Settings
 from flowmon.store import Database, EventRecorder, History
 from flowmon.store.retention import Pruner
 from flowmon.store.search import fts5_phrase, like_escaped
@@ -100,15 +98,14 @@ def test_query_syntax_is_escaped_for_each_dialect() -> None:
 # --- the index, through the recorder --------------------------------------------------------------------------------
 
 
-@pytest.fixture(params=DIALECTS)
-async def db(request: pytest.FixtureRequest, settings: Settings) -> AsyncIterator[Database]:
-    async with database_url(request, settings.db_url) as url:
-        database = Database(url)
-        await database.start()
-        try:
-            yield database
-        finally:
-            await database.stop()
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[Database]:
+    database = Database(database_url)
+    await database.start()
+    try:
+        yield database
+    finally:
+        await database.stop()
 
 
 @dataclass
