@@ -40,6 +40,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from flowmon.engine.core.provenance import api_trigger
 from flowmon.store import Database, EventRecorder
 
 from .recorder_throughput import COLUMNS, recorder_run, synthetic_events
@@ -284,7 +285,7 @@ async def _peer(data_dir: str, executions: int) -> int:
         await a.application.workflows.put('lag', json.dumps(PEER_WORKFLOW).encode())
         await asyncio.sleep(0.5)  # B's listener and tail are up
         for _ in range(executions):
-            await a.application.executions.start('lag', {})
+            await a.application.executions.start('lag', {}, trigger=api_trigger())
             await asyncio.sleep(0.05)
         await a.engine.wait_idle()
         await a.recorder.drain()

@@ -29,6 +29,7 @@ from typing import Any
 
 import httpx
 
+from flowmon.delivery.notify import Notifier
 from flowmon.delivery.policy import RetrySchedule
 from flowmon.delivery.service import DeliveryConfig, DeliveryService
 from flowmon.engine.runtime.bus import EventBus
@@ -108,10 +109,9 @@ async def _service(tmp: Path, schedule: tuple[float, ...]) -> tuple[DeliveryServ
     guard = OutboundGuard(['127.0.0.1'])
     config = DeliveryConfig(schedule=RetrySchedule.of(schedule, jitter=0), timeout_s=15.0)
     client = guarded_client(guard, timeout=httpx.Timeout(15.0, connect=5.0), max_connections=config.max_in_flight)
-    bus = EventBus()
-    settled = Settled(bus)
     box = SecretBox(new_key())
-    service = DeliveryService(db=db, bus=bus, timers=timers, guard=guard, client=client, config=config, box=box)
+    service = DeliveryService(db=db, bus=EventBus(), timers=timers, guard=guard, client=client, config=config, box=box)
+    settled = Settled(service.notifier)
     await service.start()
     return service, timers, db, settled
 
@@ -123,13 +123,13 @@ async def _close(service: DeliveryService, timers: Timers, db: Database) -> None
 
 
 class Settled:
-    """Counts deliveries as they finish, from the service's bus events (as a live page would see them)."""
+    """Counts deliveries as they finish, from the service's ``webhook.*`` events (as the webhook node sees them)."""
 
-    def __init__(self, bus: EventBus) -> None:
+    def __init__(self, notifier: Notifier) -> None:
         self.done: set[str] = set()
         self.failed: list[str] = []
         self._changed = asyncio.Event()
-        bus.subscribe(self._on_event, types=['webhook.succeeded', 'webhook.failed', 'webhook.exhausted'])
+        notifier.subscribe(self._on_event, types=['webhook.succeeded', 'webhook.failed', 'webhook.exhausted'])
 
     def _on_event(self, event: Any) -> None:
         if event.type != 'webhook.succeeded':
