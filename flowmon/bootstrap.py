@@ -19,6 +19,7 @@ import httpx
 from flowmon import __version__
 from flowmon.application import Application
 from flowmon.application.automation import Automation
+from flowmon.application.bulk import BulkActions
 from flowmon.application.cluster import Cluster
 from flowmon.application.dashboard import Dashboard
 from flowmon.application.deliveries import Deliveries
@@ -29,6 +30,7 @@ from flowmon.application.history import ExecutionHistory
 from flowmon.application.live import LiveView
 from flowmon.application.replays import ReplayLoader
 from flowmon.application.retention import Retention
+from flowmon.application.saved_views import SavedViews
 from flowmon.application.secrets import Secrets
 from flowmon.application.snapshots import SnapshotCache
 from flowmon.application.status import Status, StatusSources
@@ -59,6 +61,7 @@ from flowmon.store.cluster import EventTail, Membership, new_process_id
 from flowmon.store.keys import PENDING_KEY_FILE, load_secret_box
 from flowmon.store.metrics import ExecutionMetrics
 from flowmon.store.retention import Pruner, RetentionPolicy
+from flowmon.store.saved_views import SavedViewStore
 from flowmon.store.sealed import prepare_sealed
 from flowmon.store.secrets import SecretStore
 
@@ -182,6 +185,7 @@ class System:
         application = Application(
             token=token,
             executions=executions,
+            bulk=BulkActions(executions=executions, history=reads),
             history=reads,
             exchange=Exchange(history=reads, recorder=recorder, registry=registry, budget=budget),
             live=live,
@@ -200,6 +204,7 @@ class System:
                 deliveries=deliveries,
                 database_size=db.size, retention=policy,
             ),
+            saved_views=SavedViews(store=SavedViewStore(db)),
             retention=retention,
             status=status,
             streams=EventStreams(bus=bus, history=reads, live=live),

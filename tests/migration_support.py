@@ -83,7 +83,8 @@ def _reflect(conn: Connection, table: str) -> Table:
 
 
 def _diff(conn: Connection) -> str:
-    context = MigrationContext.configure(conn, opts={'compare_type': True, 'compare_server_default': True})
+    options = {'compare_type': True, 'compare_server_default': True, 'include_name': migrate.include_name}
+    context = MigrationContext.configure(conn, opts=options)
     operations = produce_migrations(context, migrate.target_metadata()).upgrade_ops
     if operations is None or operations.is_empty():
         return ''

@@ -24,6 +24,7 @@ from .exchange import router as exchange_router
 from .executions import router as execution_router
 from .hooks import automation_router, hook_router
 from .metrics import MetricsRender, install_metrics_route
+from .saved_views import router as view_router
 from .secrets import router as secret_router
 from .status import router as status_router
 from .streams import router as stream_router
@@ -60,6 +61,7 @@ def install_api(
     for router in (workflow_router, execution_router, exchange_router, webhook_router, automation_router):
         _include(app, router, dependencies=guard)
     _include(app, secret_router, dependencies=guard)
+    _include(app, view_router, dependencies=guard)
     _include(app, status_router, dependencies=guard)
     _include(app, stream_router, dependencies=guard)
     _include(app, hook_router, dependencies=ready)  # public: the webhook signature authenticates

@@ -14,12 +14,14 @@ from fastapi import Depends, Request
 from flowmon.application import (
     Application,
     automation,
+    bulk,
     deliveries,
     endpoints,
     exchange,
     executions,
     history,
     live,
+    saved_views,
     secrets,
     status,
     streams,
@@ -45,6 +47,7 @@ def _use_case(name: str) -> Callable[[Request], Any]:
 
 App = Annotated[Application, Depends(application)]
 Automation = Annotated[automation.Automation, Depends(_use_case('automation'))]
+Bulk = Annotated[bulk.BulkActions, Depends(_use_case('bulk'))]
 Deliveries = Annotated[deliveries.Deliveries, Depends(_use_case('deliveries'))]
 Endpoints = Annotated[endpoints.Endpoints, Depends(_use_case('endpoints'))]
 Exchange = Annotated[exchange.Exchange, Depends(_use_case('exchange'))]
@@ -54,4 +57,5 @@ Live = Annotated[live.LiveView, Depends(_use_case('live'))]
 Secrets = Annotated[secrets.Secrets, Depends(_use_case('secrets'))]
 Status = Annotated[status.Status, Depends(_use_case('status'))]
 Streams = Annotated[streams.EventStreams, Depends(_use_case('streams'))]
+Views = Annotated[saved_views.SavedViews, Depends(_use_case('saved_views'))]
 Workflows = Annotated[workflow_use_cases.Workflows, Depends(_use_case('workflows'))]

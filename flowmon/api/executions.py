@@ -6,15 +6,21 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Response, status
 
+from flowmon.application.bulk import MAX_BULK, BulkFilter
 from flowmon.application.views import event_view, execution_summary, page_view
 from flowmon.engine.core.provenance import TRIGGER_TYPES, api_trigger
 
-from .dependencies import Executions, History, Live
+from .dependencies import Bulk, Executions, History, Live
 from .errors import MeasuredBodyRoute
 from .params import Listing, Sequence
-from .schemas import ExecutionRequest, RerunRequest
+from .schemas import BulkRequest, ExecutionRequest, RerunRequest
 
 router = APIRouter(prefix='/api', tags=['executions'], route_class=MeasuredBodyRoute)
+
+SEARCH_DESCRIPTION = (
+    'executions whose input, node outputs or error messages contain this text (case-insensitive substring of one '
+    'key or value; 3-200 characters)'
+)
 
 
 @router.post('/workflows/{workflow_id}/executions', status_code=status.HTTP_202_ACCEPTED)
@@ -37,11 +43,24 @@ async def list_executions(
     workflow_id: str | None = None,
     status_filter: Annotated[str | None, Query(alias='status')] = None,
     trigger: Annotated[str | None, Query(description=f'how they were started: {", ".join(TRIGGER_TYPES)}')] = None,
+    q: Annotated[str | None, Query(description=SEARCH_DESCRIPTION)] = None,
 ) -> dict[str, Any]:
     records, total = await history.page(
-        workflow_id=workflow_id, status=status_filter, trigger=trigger, **window.query()
+        workflow_id=workflow_id, status=status_filter, trigger=trigger, q=q, **window.query()
     )
     return page_view([record.to_json() for record in records], total, window.limit, window.offset)
+
+
+@router.post(
+    '/executions/bulk',
+    responses={422: {'description': f'an unknown action, both or neither of ids and filter, more than {MAX_BULK}'}},
+)
+async def bulk_action(request: BulkRequest, bulk: Bulk) -> dict[str, Any]:
+    """Cancel, rerun or delete the executions named by ``ids`` or matched by ``filter`` (at most 500): counts per
+    outcome (``done``, ``skipped`` when the action does not apply, ``failed``), the new ``ids`` of a rerun, and an
+    outcome per execution in ``items``."""
+    where = BulkFilter(**request.filter.model_dump()) if request.filter is not None else None
+    return (await bulk.apply(request.action, ids=request.ids, where=where)).to_json()
 
 
 @router.get('/executions/{execution_id}')

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from flowmon.application.bulk import MAX_BULK
 from flowmon.engine.core.payload import MAX_NESTING, nesting_depth
+from flowmon.engine.core.search_text import MAX_QUERY_CHARS
+
+from .params import UtcTime
 
 
 def _not_too_deep(value: Any) -> Any:
@@ -31,3 +35,34 @@ class RerunRequest(BaseModel):
     input: dict[str, Any] | None = None
 
     _input_depth = field_validator('input')(_not_too_deep)
+
+
+class BulkFilterRequest(BaseModel):
+    """The filters of ``GET /api/executions``; ``since``/``until`` bound the creation time."""
+
+    model_config = ConfigDict(extra='forbid')
+
+    workflow_id: str | None = Field(default=None, max_length=200)
+    status: str | None = Field(default=None, max_length=40)
+    trigger: str | None = Field(default=None, max_length=40)
+    q: str | None = Field(default=None, max_length=MAX_QUERY_CHARS * 2)  # the use case says why a q is refused
+    since: UtcTime | None = None
+    until: UtcTime | None = None
+
+
+class BulkRequest(BaseModel):
+    """One action on the executions named by ``ids``, or on every one ``filter`` matches (exactly one of the two)."""
+
+    model_config = ConfigDict(extra='forbid')
+
+    action: Literal['cancel', 'rerun', 'delete']
+    ids: list[Annotated[str, Field(min_length=1, max_length=64)]] | None = Field(
+        default=None, min_length=1, max_length=MAX_BULK
+    )
+    filter: BulkFilterRequest | None = None
+
+    @model_validator(mode='after')
+    def _ids_or_filter(self) -> BulkRequest:
+        if (self.ids is None) == (self.filter is None):
+            raise ValueError('give either "ids" or "filter", not both and not neither')
+        return self

@@ -1,10 +1,10 @@
 """The application layer: the use cases that the REST API and the pages both call.
 
-Each module holds the use cases of one concept (executions, history, exchange, live, workflows, deliveries,
-endpoints, automation, secrets, dashboard, retention, status, streams); :class:`Application` holds one of each,
-built by the composition root (:mod:`flowmon.bootstrap`), and is all that :mod:`flowmon.api` and :mod:`flowmon.web`
-are given. Use cases own their unit of work (a read flushes the recorder first) and refuse with the errors of
-:mod:`.errors`.
+Each module holds the use cases of one concept (executions, bulk actions, history, exchange, live, workflows,
+saved views, deliveries, endpoints, automation, secrets, dashboard, retention, status, streams); :class:`Application`
+holds one of each, built by the composition root (:mod:`flowmon.bootstrap`), and is all that :mod:`flowmon.api` and
+:mod:`flowmon.web` are given. Use cases own their unit of work (a read flushes the recorder first) and refuse with
+the errors of :mod:`.errors`.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import asyncio
 from dataclasses import dataclass, field
 
 from .automation import Automation
+from .bulk import BulkActions
 from .dashboard import Dashboard
 from .deliveries import Deliveries
 from .endpoints import Endpoints
@@ -21,6 +22,7 @@ from .executions import Executions
 from .history import ExecutionHistory
 from .live import LiveView
 from .retention import Retention
+from .saved_views import SavedViews
 from .secrets import Secrets
 from .status import Status
 from .streams import EventStreams
@@ -33,6 +35,7 @@ class Application:
 
     token: str  # the access token: API callers send it, browsers sign in with it
     executions: Executions
+    bulk: BulkActions  # cancel, rerun or delete many executions at once
     history: ExecutionHistory
     exchange: Exchange
     live: LiveView
@@ -42,6 +45,7 @@ class Application:
     automation: Automation
     secrets: Secrets
     dashboard: Dashboard
+    saved_views: SavedViews
     retention: Retention
     status: Status
     streams: EventStreams  # Server-Sent Events for other programs

@@ -19,6 +19,7 @@ from typing import Any, TypedDict, Unpack
 from flowmon.engine.core.events import Event
 from flowmon.engine.core.provenance import TRIGGER_TYPES
 from flowmon.engine.core.replay_index import ReplayIndex
+from flowmon.engine.core.search_text import normalise_query
 from flowmon.engine.core.snapshot import snapshot_hash, workflow_snapshot
 from flowmon.engine.core.state import EXECUTION_STATUSES, ExecutionState, initial_state
 from flowmon.store.history import ExecutionRecord, History
@@ -29,7 +30,7 @@ from .live import LiveView
 from .replays import ReplayLoader
 from .snapshots import SnapshotCache
 
-__all__ = ['ExecutionHistory', 'ExecutionQuery', 'ExecutionRecord', 'Position']
+__all__ = ['ExecutionHistory', 'ExecutionQuery', 'ExecutionRecord', 'Position', 'search_query']
 
 ETA_SAMPLE = 20  # past successful executions whose median duration predicts a running one
 
@@ -42,6 +43,7 @@ class ExecutionQuery(TypedDict, total=False):
     since: datetime | None
     until: datetime | None
     trigger: str | None
+    q: str | None
     limit: int
     offset: int
 
@@ -54,6 +56,15 @@ class Position:
     at: int
     events: int
     elapsed_s: float
+
+
+def search_query(text: str) -> str:
+    """``text`` as a search query: surrounding white space dropped; raises Invalid when it is shorter than three or
+    longer than 200 characters or holds a control character (see :mod:`flowmon.engine.core.search_text`)."""
+    try:
+        return normalise_query(text)
+    except ValueError as exc:
+        raise Invalid(str(exc)) from None
 
 
 class ExecutionHistory:
@@ -76,7 +87,7 @@ class ExecutionHistory:
 
     async def page(self, **query: Unpack[ExecutionQuery]) -> tuple[list[ExecutionRecord], int]:
         """A page of executions, newest first, and how many match the filters; raises Invalid for an unknown
-        status or trigger type."""
+        status or trigger type, or a search text ``q`` that cannot be searched for (see :func:`search_query`)."""
         status = query.get('status')
         for wanted in [status] if isinstance(status, str) else status or ():
             if wanted not in EXECUTION_STATUSES:
@@ -84,6 +95,9 @@ class ExecutionHistory:
         trigger = query.get('trigger')
         if trigger is not None and trigger not in TRIGGER_TYPES:
             raise Invalid(f'trigger must be one of {", ".join(TRIGGER_TYPES)}, got {trigger!r}')
+        search = query.get('q')
+        if search is not None:
+            query['q'] = search_query(search) if search.strip() else None  # an empty field searches for nothing
         await self._recorder.flush()
         return await self._history.list_executions(**query)
 

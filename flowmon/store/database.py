@@ -69,6 +69,10 @@ class Database:
         """An INSERT that does nothing for a row whose ``key`` columns are taken (see :func:`dialect.insert_ignore`)."""
         return dialect.insert_ignore(self.engine.dialect, table, key)
 
+    def upsert(self, table: Table, key: Sequence[str], columns: Sequence[str]) -> Insert:
+        """An INSERT that sets ``columns`` for a row whose ``key`` columns are taken (see :func:`dialect.upsert`)."""
+        return dialect.upsert(self.engine.dialect, table, key, columns)
+
     def bulk_insert(self, table: Table, columns: Sequence[str]) -> BulkInsert:
         """An executemany INSERT of pre-encoded rows into ``columns`` of ``table`` (see :class:`BulkInsert`)."""
         return BulkInsert(table, columns, self.engine.dialect)

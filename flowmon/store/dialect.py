@@ -209,6 +209,16 @@ def insert_ignore(dialect: Dialect, table: Table, key: Sequence[str]) -> Insert:
     return insert(table).on_conflict_do_nothing(index_elements=list(key))
 
 
+def upsert(dialect: Dialect, table: Table, key: Sequence[str], columns: Sequence[str]) -> Insert:
+    """An INSERT into ``table`` that, for a row whose ``key`` columns are taken, sets ``columns`` to the new values
+    instead (``ON CONFLICT DO UPDATE`` on both dialects)."""
+    insert = postgresql.insert if is_postgresql(dialect) else sqlite.insert
+    statement = insert(table)
+    return statement.on_conflict_do_update(
+        index_elements=list(key), set_={column: statement.excluded[column] for column in columns}
+    )
+
+
 def database_now() -> ColumnElement[datetime]:
     """The database's clock (``now()``: the transaction's start time). Leases between processes compare only times
     taken from it, never a host's clock against a stored time: hosts' clocks drift apart."""

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import String, and_, delete, func, or_, select, type_coerce
+from sqlalchemy import Select, String, and_, delete, func, or_, select, type_coerce
 
 from flowmon.engine.core.bulk import collector_paused
 from flowmon.engine.core.events import Event, EventType
@@ -15,6 +15,7 @@ from flowmon.engine.core.state import ExecutionState, fold
 
 from .codec import dumps, from_db_time, from_db_time_fast, loads, loads_fast, to_db_time
 from .database import Database
+from .search import matching_executions
 from .tables import EventRow, ExecutionRow, WorkflowRow, WorkflowSnapshotRow
 
 _workflows = WorkflowRow.__table__  # type: ignore[attr-defined]
@@ -119,11 +120,15 @@ class History:
         since: datetime | None = None,
         until: datetime | None = None,
         trigger: str | None = None,
+        q: str | None = None,
         limit: int = 50,
         offset: int = 0,
     ) -> tuple[list[ExecutionRecord], int]:
-        """A page of executions, newest first, and the total matching the filters (``trigger``: a trigger type)."""
+        """A page of executions, newest first, and the total matching the filters (``trigger``: a trigger type;
+        ``q``: a normalised search query, see :mod:`flowmon.store.search`)."""
         conditions = []
+        if q:
+            conditions.append(_executions.c.id.in_(matching_executions(self._db, q)))
         if workflow_id:
             conditions.append(_executions.c.workflow_id == workflow_id)
         if trigger:
@@ -137,6 +142,9 @@ class History:
         if until is not None:
             conditions.append(_executions.c.created_at < to_db_time(until))
         limit = max(1, min(limit, MAX_PAGE))
+        count = select(func.count()).select_from(_executions).where(*conditions)
+        if q:
+            return await self._search_page(conditions, count, limit, max(offset, 0))
         query = (
             select(_executions)
             .where(*conditions)
@@ -144,10 +152,33 @@ class History:
             .limit(limit)
             .offset(max(offset, 0))
         )
-        count = select(func.count()).select_from(_executions).where(*conditions)
         async with self._db.engine.connect() as conn:
             rows = (await conn.execute(query)).all()
             total = (await conn.execute(count)).scalar_one()
+        return [_execution(row) for row in rows], int(total)
+
+    async def _search_page(
+        self, conditions: list[Any], count: Select[Any], limit: int, offset: int
+    ) -> tuple[list[ExecutionRecord], int]:
+        """A page of a search and its total in one pass over the matches (the substring match is the costly part,
+        and a COUNT would repeat it): the page's ids and the total are found first (sorting ids, not whole rows,
+        which hold the payloads), then the page's rows are read. A page past the end counts on its own."""
+        page = (
+            select(_executions.c.id, _executions.c.created_at, func.count().over().label('total'))
+            .where(*conditions)
+            .order_by(_executions.c.created_at.desc(), _executions.c.id.desc())
+            .limit(limit)
+            .offset(offset)
+            .cte('search_page')
+        )
+        query = (
+            select(_executions, page.c.total)
+            .join(page, page.c.id == _executions.c.id)
+            .order_by(page.c.created_at.desc(), page.c.id.desc())
+        )
+        async with self._db.engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+            total = rows[0].total if rows else (await conn.execute(count)).scalar_one() if offset else 0
         return [_execution(row) for row in rows], int(total)
 
     async def get_execution(self, execution_id: str) -> ExecutionRecord | None:

@@ -27,6 +27,13 @@ to :meth:`EventRecorder.keep_snapshot` before the ``execution.queued`` event tha
 writes that event writes the definition too (insert-if-absent), in the same transaction: a stored execution never
 names a snapshot that is not stored, and retention, which deletes only snapshots no execution row names, cannot
 slip in between.
+
+Each execution's searchable text (``execution_search``, see :mod:`flowmon.store.search`) is written in the same
+transaction as its row: its input in the batch that creates the row, its whole text (input, errors, node outputs) in
+the batch where it ends. That is two short rows per execution, never work per event.
+
+Once a batch has committed, its events are published on :attr:`EventRecorder.committed`, a bus of its own: whoever
+follows executions from there (the event streams of the API) gets each event only once it can be read back.
 """
 
 from __future__ import annotations
@@ -42,6 +49,7 @@ from sqlalchemy import bindparam, exists, select
 
 from flowmon.engine.core.events import TERMINAL_EXECUTION_EVENTS, Event, EventType, utcnow
 from flowmon.engine.core.provenance import trigger_type
+from flowmon.engine.core.search_text import execution_text, input_text
 from flowmon.engine.core.snapshot import HASH_PATTERN
 from flowmon.engine.core.state import TERMINAL_EXECUTION_STATUSES, ExecutionState, fold
 from flowmon.engine.runtime.bus import EventBus, Subscription
@@ -51,7 +59,8 @@ from .codec import dumps
 from .database import Database, Step, TimeEncoder
 from .dialect import Fenced
 from .history import History
-from .tables import EventRow, ExecutionRow, NodeRunRow, WorkflowSnapshotRow
+from .search import SEARCH_COLUMNS
+from .tables import EventRow, ExecutionRow, ExecutionSearchRow, NodeRunRow, WorkflowSnapshotRow
 
 if TYPE_CHECKING:
     from .cluster import WriteFence
@@ -64,6 +73,7 @@ _events = EventRow.__table__  # type: ignore[attr-defined]
 _executions = ExecutionRow.__table__  # type: ignore[attr-defined]
 _node_runs = NodeRunRow.__table__  # type: ignore[attr-defined]
 _snapshots = WorkflowSnapshotRow.__table__  # type: ignore[attr-defined]
+_search = ExecutionSearchRow.__table__  # type: ignore[attr-defined]
 
 EVENT_COLUMNS = ('execution_id', 'seq', 'ts', 'type', 'node_id', 'data')
 EXECUTION_COLUMNS = (
@@ -170,6 +180,12 @@ class EventRecorder:
         self._insert_executions = db.bulk_insert(_executions, EXECUTION_COLUMNS)
         self._update_executions = db.bulk_statement(_update_execution, EXECUTION_UPDATE_KEYS, name='update executions')
         self._insert_node_runs = db.bulk_insert(_node_runs, NODE_RUN_COLUMNS)
+        self._index_search = db.bulk_statement(
+            db.upsert(_search, ['execution_id'], ['text']), SEARCH_COLUMNS, name='index executions for search'
+        )
+        # Events once committed, in commit order (see the module's docstring); published only while it has
+        # subscribers, so it costs the hot path one check per batch.
+        self.committed = EventBus()
         self._delete_node_runs = db.bulk_statement(_delete_node_runs, ('b_execution_id',), name='delete node runs')
         self._encode_time = self._insert_events.encode_time
         # The state last written of every execution with a row that has not finished yet: which executions need
@@ -293,6 +309,10 @@ class EventRecorder:
                     error, cancelled = exc, False
                 if error is None:
                     self._committed(write)
+                    if self.committed.subscriber_count:
+                        publish = self.committed.publish
+                        for event in batch:
+                            publish(event)
                 elif isinstance(error, Fenced):  # this process lost its lease: these events are never to be written
                     for event in batch:
                         self._let_go(event)
@@ -400,17 +420,18 @@ class EventRecorder:
             if execution_id in states or execution_id in seeded
         ]
         named = _named_snapshots(batch) if self._snapshots or snapshots else {}
-        steps: list[Step] = [
-            (self._insert_snapshots, self._snapshot_rows(named, snapshots)),
-            (self._insert_events, event_rows),
-            (self._insert_executions, inserts),
-            (self._update_executions, updates),
-        ]
         finished = {
             execution_id: (state, execution_id not in seeded)  # a live execution has no node runs before its end
             for execution_id, state in touched.items()
             if state.status in TERMINAL_EXECUTION_STATUSES
         }
+        steps: list[Step] = [
+            (self._insert_snapshots, self._snapshot_rows(named, snapshots)),
+            (self._insert_events, event_rows),
+            (self._insert_executions, inserts),
+            (self._update_executions, updates),
+            (self._index_search, _search_rows(touched, inserts, finished)),
+        ]
         if finished and not live:
             steps += self._node_run_steps(finished)
         if self._fence is not None:
@@ -655,6 +676,19 @@ def _execution_insert(
         values.update(extra)
         row = tuple(values[column] for column in EXECUTION_COLUMNS)
     return row
+
+
+def _search_rows(
+    touched: Mapping[str, ExecutionState], inserts: Sequence[tuple[Any, ...]], finished: Mapping[str, Any]
+) -> list[tuple[str, str]]:
+    """The ``execution_search`` rows of a batch: the input of each execution it creates, the whole text of each one
+    that ends in it (which replaces the input's row)."""
+    rows = {execution_id: execution_text(state) for execution_id, (state, _) in finished.items()}
+    for row in inserts:
+        execution_id = row[0]
+        if execution_id not in rows:
+            rows[execution_id] = input_text(touched[execution_id].input)
+    return list(rows.items())
 
 
 def _hash_or_none(value: Any) -> str | None:

@@ -9,9 +9,10 @@ with steps of about :data:`STEP_TARGET_S` a writer waits for one step at the mos
 :class:`Pacer`: it starts small, grows while steps stay quick and shrinks at once when one was slow (rows with
 large payloads: every page of an event's data is freed one by one).
 
-An execution goes event rows first, lowest ``seq`` first, and its ``executions`` row with its node runs in the
-step that deletes its last events. Once its first event is gone it can no longer be opened (a history must start
-at ``seq`` 1; see :class:`flowmon.application.replays.ReplayLoader`); until its row goes it is still listed. A
+An execution goes event rows first, lowest ``seq`` first, and its ``executions`` row with its node runs and its
+searchable text (``execution_search``, with its index entries) in the step that deletes its last events. Once its
+first event is gone it can no longer be opened (a history must start at ``seq`` 1; see
+:class:`flowmon.application.replays.ReplayLoader`); until its row goes it is still listed (and found by search). A
 crash halfway leaves the row and the rest of the events, and the next pruning finishes the job.
 """
 
@@ -29,13 +30,14 @@ from flowmon.engine.core.state import TERMINAL_EXECUTION_STATUSES
 
 from .codec import to_db_time
 from .database import Database
-from .tables import EventRow, ExecutionRow, NodeRunRow, WorkflowSnapshotRow
+from .tables import EventRow, ExecutionRow, ExecutionSearchRow, NodeRunRow, WorkflowSnapshotRow
 from .webhook_tables import attempts, deliveries
 
 _executions = ExecutionRow.__table__  # type: ignore[attr-defined]
 _events = EventRow.__table__  # type: ignore[attr-defined]
 _node_runs = NodeRunRow.__table__  # type: ignore[attr-defined]
 _snapshots = WorkflowSnapshotRow.__table__  # type: ignore[attr-defined]
+_search = ExecutionSearchRow.__table__  # type: ignore[attr-defined]
 
 # A step's target duration, and its size limits. Measured on a database of 600 finished executions of 200 events
 # (120,000 events of 1 KiB, 167 MB) on the 2-core machine the tests run on (tests/integration/
@@ -266,6 +268,8 @@ class Pruner:
                     await conn.execute(delete(_node_runs).where(_node_runs.c.execution_id.in_(ids)))
                 ).rowcount
                 terminal = _executions.c.status.in_(sorted(TERMINAL_EXECUTION_STATUSES))
+                finished = select(_executions.c.id).where(_executions.c.id.in_(ids), terminal)
+                await conn.execute(delete(_search).where(_search.c.execution_id.in_(finished)))  # (with its index)
                 gone = (await conn.execute(delete(_executions).where(_executions.c.id.in_(ids), terminal))).rowcount
                 counts.executions += gone
         self.deleted_executions += gone  # once committed

@@ -1,5 +1,6 @@
-"""SQLModel tables: workflows, workflow snapshots, executions, node runs, events, named secrets, and the coordination of
-flowmon processes that share a PostgreSQL database (their leases, and the cron ticks they have claimed).
+"""SQLModel tables: workflows, workflow snapshots, executions, node runs, events, named secrets, the coordination of
+flowmon processes that share a PostgreSQL database (their leases, and the cron ticks they have claimed), the search
+text of executions and saved views.
 
 JSON payloads are stored as text serialised by :mod:`flowmon.store.codec`, so the hot path controls the
 encoding and the schema stays portable (SQLite now, PostgreSQL later).
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, Index, Text
+from sqlalchemy import Column, Index, Integer, Text
 from sqlmodel import Field, SQLModel
 
 from flowmon.infra.secretbox import sealed_column
@@ -140,3 +141,31 @@ class ScheduleTickRow(SQLModel, table=True):
     owner: str = Field(max_length=36)
     execution_id: str = Field(max_length=40)
     claimed_at: datetime
+
+
+class ExecutionSearchRow(SQLModel, table=True):
+    """The searchable text of an execution (:func:`flowmon.engine.core.search_text.execution_text`): its input while
+    it runs, its input, errors and node outputs once it has ended. The recorder writes it in the transaction of the
+    rows it describes; deleting an execution deletes it too.
+
+    The index over ``text`` is dialect handling, made by the migration and queried by :mod:`flowmon.store.search`:
+    on SQLite an FTS5 trigram table ``execution_search_fts`` kept by triggers (its rowid is ``id``), on PostgreSQL a
+    ``pg_trgm`` GIN index. Neither is in the table classes."""
+
+    __tablename__ = 'execution_search'
+    __table_args__ = (Index('ix_execution_search_execution', 'execution_id', unique=True),)
+
+    id: int | None = Field(default=None, sa_column=Column(Integer, primary_key=True))  # the FTS rowid (SQLite)
+    execution_id: str = Field(max_length=40)
+    text: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class SavedViewRow(SQLModel, table=True):
+    """A named filter of the execution list (``/executions`` query parameters, as JSON)."""
+
+    __tablename__ = 'saved_views'
+
+    name: str = Field(primary_key=True, max_length=64)
+    filter: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime
+    updated_at: datetime

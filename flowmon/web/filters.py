@@ -1,4 +1,4 @@
-"""Execution list filters as they appear in the URL (``?workflow_id=&status=&since=&until=&page=``).
+"""Execution list filters as they appear in the URL (``?workflow_id=&status=&trigger=&q=&since=&until=&page=``).
 
 The URL is the one source of truth for a filtered list: metric cards link to it, the filter bar navigates
 to it, and the list page is built from it. Bad values are dropped with a message naming them, never a 500.
@@ -13,7 +13,10 @@ from datetime import UTC, date, datetime, timedelta
 from urllib.parse import urlencode
 
 from flowmon.application.dashboard import utc_midnight
-from flowmon.application.history import ExecutionQuery, ExecutionRecord
+from flowmon.application.errors import Invalid
+from flowmon.application.history import ExecutionQuery, ExecutionRecord, search_query
+from flowmon.engine.core.provenance import TRIGGER_TYPES, trigger_type
+from flowmon.engine.core.search_text import execution_text, input_text, text_contains
 from flowmon.engine.core.state import EXECUTION_STATUSES, ExecutionState
 
 # Relative windows, in the order the filter bar offers them.
@@ -30,10 +33,13 @@ _DATE = re.compile(r'^\d{4}-\d{2}-\d{2}$')
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class ExecutionFilter:
-    """What the execution lists filter on. ``since`` is a relative window key or a day; ``until`` a day."""
+    """What the execution lists filter on. ``since`` is a relative window key or a day; ``until`` a day; ``q`` a
+    search text (see :func:`flowmon.application.history.search_query`); ``trigger`` how they were started."""
 
     workflow_id: str | None = None
     status: str | None = None
+    trigger: str | None = None
+    q: str | None = None
     since: str | None = None
     until: str | None = None
     page: int = 1
@@ -59,7 +65,14 @@ class ExecutionFilter:
         if page_text and str(page) != page_text:
             problems.append(f'page {page_text!r} ignored')
         workflow_id = (params.get('workflow_id') or '').strip() or None
-        return cls(workflow_id=workflow_id, status=status, since=since, until=until, page=page), problems
+        trigger = (params.get('trigger') or '').strip() or None
+        if trigger is not None and trigger not in TRIGGER_TYPES:
+            problems.append(f'unknown trigger {trigger[:40]!r} ignored')
+            trigger = None
+        q, problem = parse_search(params.get('q') or '')
+        problems.extend([problem] if problem else [])
+        found = cls(workflow_id=workflow_id, status=status, trigger=trigger, q=q, since=since, until=until, page=page)
+        return found, problems
 
     def with_(self, **changes: object) -> ExecutionFilter:
         """A copy with ``changes``; any change other than the page goes back to page 1."""
@@ -71,11 +84,17 @@ class ExecutionFilter:
         values = {
             'workflow_id': self.workflow_id if include_workflow else None,
             'status': self.status,
+            'trigger': self.trigger,
+            'q': self.q,
             'since': self.since,
             'until': self.until,
             'page': str(self.page) if self.page > 1 else None,
         }
         return {key: value for key, value in values.items() if value}
+
+    def view_filter(self) -> dict[str, str]:
+        """What a saved view keeps of this filter: the URL's parameters but the page."""
+        return {key: value for key, value in self.query().items() if key != 'page'}
 
     def url(self, path: str, *, include_workflow: bool = True) -> str:
         query = self.query(include_workflow=include_workflow)
@@ -102,6 +121,8 @@ class ExecutionFilter:
         return {
             'workflow_id': self.workflow_id,
             'status': self.status,
+            'trigger': self.trigger,
+            'q': self.q,
             'since': since,
             'until': until,
             'limit': page_size,
@@ -110,7 +131,7 @@ class ExecutionFilter:
 
     @property
     def is_empty(self) -> bool:
-        return not (self.status or self.since or self.until)
+        return not (self.status or self.trigger or self.q or self.since or self.until)
 
     def describe_window(self) -> str:
         if self.since in RELATIVE_WINDOWS:
@@ -129,11 +150,50 @@ class ExecutionFilter:
             return False
         if self.status and item.status != self.status:
             return False
+        if self.trigger and _trigger_type(item) != self.trigger:
+            return False
+        if self.q and not _contains(item, self.q):
+            return False
         created = item.created_at
         start, end = self.window(now)
         if created is None:
             return start is None and end is None
         return (start is None or created >= start) and (end is None or created < end)
+
+
+def parse_search(text: str) -> tuple[str | None, str | None]:
+    """A search box's text as the list's ``q`` (None when empty) and a message when it cannot be searched for."""
+    if not text.strip():
+        return None, None
+    try:
+        return search_query(text), None
+    except Invalid as exc:
+        return None, f'search ignored: {exc}'
+
+
+def _trigger_type(item: ExecutionState | ExecutionRecord) -> str | None:
+    return trigger_type(item.trigger) if isinstance(item, ExecutionState) else item.trigger_type
+
+
+def _contains(item: ExecutionState | ExecutionRecord, q: str) -> bool:
+    """Whether a live execution holds ``q`` by the index's rules: its input while it runs, everything once ended.
+
+    The answer stays the same while the execution runs (its input does not change) and once it has ended, so it is
+    kept (a running execution changes at every event, and each open list asks at every change)."""
+    if not isinstance(item, ExecutionState):
+        return True  # a stored row comes from a query that searched already
+    key = (item.id, item.is_terminal, q)
+    found = _SEARCHED.get(key)
+    if found is None:
+        if len(_SEARCHED) >= _SEARCHED_KEPT:
+            _SEARCHED.clear()
+        found = _SEARCHED[key] = text_contains(execution_text(item) if item.is_terminal else input_text(item.input), q)
+    return found
+
+
+# (execution id, ended, q) -> whether it matches: the answers _contains gave lately (at most _SEARCHED_KEPT of them)
+_SEARCHED: dict[tuple[str, bool, str], bool] = {}
+_SEARCHED_KEPT = 4096
 
 
 def _parse_day(text: str) -> date | None:

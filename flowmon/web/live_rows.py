@@ -37,12 +37,23 @@ class LiveRows:
         self._limit = limit
         self._add_new = flt.page == 1
         self._on_total: Callable[[int], object] | None = None
+        self._rows: list[ExecutionSummary] = []
+        self.total = 0
+        self._seen = 0
+        self.reload(records, total)
+
+    def reload(self, records: Sequence[ExecutionRecord], total: int) -> None:
+        """Show a fresh page from SQL (after the list changed under it: a bulk action)."""
         now = datetime.now(UTC)
         rows = [ExecutionSummary.from_record(record) for record in records]
-        self._rows, added = merge_live(rows, live.states(), flt, now, limit=limit, add_new=self._add_new)
+        self._rows, added = merge_live(
+            rows, self._live.states(), self._flt, now, limit=self._limit, add_new=self._add_new
+        )
         self.total = total + added
-        self._seen = live.version
-        table.show(self._rows, now)
+        self._seen = self._live.version
+        self._table.show(self._rows, now)
+        if self._on_total is not None:
+            self._on_total(self.total)
 
     def follow(self, on_total: Callable[[int], object], interval: float = LIVE_INTERVAL) -> None:
         """Pull the live view every ``interval`` seconds for as long as the page lives."""

@@ -1,4 +1,5 @@
-"""The shell around every page: brand, navigation, connection state, light/dark toggle and sign-out.
+"""The shell around every page: brand, navigation, the saved views drawer, connection state, light/dark toggle and
+sign-out.
 
 The shell is on every page, the sign-in page too, so whatever in it loads data (the workflows menu) checks the
 session on the server before it does: a visitor who is not signed in can still send events to hidden elements.
@@ -15,6 +16,8 @@ from flowmon.application import Application
 from flowmon.web.auth import LOGOUT_PATH, is_signed_in
 from flowmon.web.teardown import weak_callback
 from flowmon.web.widgets.connection_indicator import ConnectionIndicator
+from flowmon.web.widgets.saved_views import SavedViewsDrawer
+from flowmon.web.widgets.shortcuts import Shortcuts
 
 DARK_MODE_KEY = 'dark_mode'
 
@@ -42,6 +45,8 @@ NAV_ITEMS: list[NavItem] = [
 class Shell:
     """The header. Navigation and sign-out appear only once the routed frame reports a signed-in visitor."""
 
+    views: SavedViewsDrawer
+
     def __init__(self, application: Application) -> None:
         self._application = application
         self._nav_buttons: dict[str, tuple[NavItem, ui.button]] = {}
@@ -50,6 +55,13 @@ class Shell:
         router = ui.context.client.sub_pages_router
         self._dark = ui.dark_mode(value=_stored_dark_mode())
         with ui.header().classes('fm-header items-center gap-1 px-4 py-2').props('bordered') as self.header:
+            self._views_button = (
+                ui.button(icon='bookmarks', on_click=lambda: self.views.toggle())
+                .props('flat round dense data-testid=views-toggle aria-label="Bookmarked views"')
+                .classes('fm-header-btn')
+                .tooltip('Saved views')
+                .mark('views-toggle')
+            )
             with ui.link(target='/').classes('fm-brand flex items-center gap-2 no-underline mr-4'):
                 ui.icon('hub', size='1.6rem').classes('text-primary')
                 ui.label('flowmon').classes('text-lg font-semibold tracking-tight')
@@ -72,6 +84,8 @@ class Shell:
                 ui.button(icon='logout').props(
                     'type=submit flat round dense data-testid=sign-out aria-label="Sign out"'
                 ).classes('fm-header-btn').tooltip('Sign out').mark('sign-out')
+        self.views = SavedViewsDrawer(application)
+        self.shortcuts = Shortcuts()
         self._highlight(router.current_path)
         router.on_path_changed(weak_callback(self._highlight))  # the router outlives nothing of ours
         self.set_signed_in(False)
@@ -81,6 +95,8 @@ class Shell:
         self.signed_in = signed_in
         self._nav.set_visibility(signed_in)
         self._sign_out.set_visibility(signed_in)
+        self._views_button.set_visibility(signed_in)
+        self.views.show_for(signed_in)
 
     # --- navigation ---------------------------------------------------------------------------------
 
@@ -96,7 +112,7 @@ class Shell:
     def _workflows_menu(self) -> None:
         with (
             ui.button('Workflows', icon='account_tree')
-            .props('flat no-caps dense')
+            .props('flat no-caps dense data-fm-shortcut=workflows')
             .classes('fm-nav px-3')
             .mark('nav-workflows') as button
         ):

@@ -90,9 +90,14 @@ body { background: var(--fm-page); color: var(--fm-text); }
 .fm-workflow-row { padding: 10px 2px; border-bottom: 1px solid var(--fm-border); }
 .fm-workflow-row:last-child { border-bottom: none; }
 
+/* keyboard shortcuts */
+.fm-kbd { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size: 0.8rem; min-width: 3.2rem;
+          padding: 1px 6px; border: 1px solid var(--fm-border); border-radius: 4px; text-align: center; }
+
 /* execution table */
 .fm-table { --fm-cols: 116px 96px 104px minmax(0, 1fr) 150px 96px 72px; }
 .fm-table.fm-table-no-workflow { --fm-cols: 116px 96px 104px minmax(0, 1fr) 150px 96px 72px; }
+.fm-table.fm-table-select { --fm-cols: 36px 116px 96px 104px minmax(0, 1fr) 150px 96px 72px; }
 .fm-what { display: flex; align-items: baseline; gap: 10px; }
 .fm-what .fm-name { flex: 0 1 auto; }
 .fm-message { color: var(--fm-muted); font-size: 0.8rem; flex: 1 1 0; }

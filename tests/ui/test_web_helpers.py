@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from flowmon.engine.core.state import ExecutionState
+from flowmon.engine.core.state import ExecutionState, NodeState
 from flowmon.perimeter.token_gate import token_matches
 from flowmon.web import format as fmt
 from flowmon.web.auth import fingerprint, safe_redirect
@@ -43,6 +44,9 @@ def test_filter_windows() -> None:
         ({'since': '2025-02-30'}, '"since" must be one of'),
         ({'until': 'soon'}, '"until" must be a date'),
         ({'page': '-2'}, "page '-2' ignored"),
+        ({'trigger': 'cosmic'}, "unknown trigger 'cosmic'"),
+        ({'q': 'ab'}, 'search ignored: q must be at least 3 characters'),
+        ({'q': 'a\nbc'}, 'control characters'),
     ],
 )
 def test_bad_filter_values_are_dropped_with_a_message(query: dict[str, str], fragment: str) -> None:
@@ -56,6 +60,24 @@ def test_filter_matches_like_the_sql_query() -> None:
     assert ExecutionFilter(status='failed', since='15m').matches(state, NOW)
     assert not ExecutionFilter(status='failed', since='1h', workflow_id='other').matches(state, NOW)
     assert not ExecutionFilter(until='2025-03-03').matches(state, NOW)
+
+
+def test_search_and_trigger_travel_in_the_url_and_match_live_executions_like_the_index() -> None:
+    flt, problems = ExecutionFilter.from_query({'q': '  A-1001 ', 'trigger': 'api', 'status': 'failed', 'page': '2'})
+    assert problems == [] and (flt.q, flt.trigger) == ('A-1001', 'api')
+    assert flt.url('/executions') == '/executions?status=failed&trigger=api&q=A-1001&page=2'
+    assert flt.view_filter() == {'status': 'failed', 'trigger': 'api', 'q': 'A-1001'}  # a saved view has no page
+    assert not flt.is_empty and ExecutionFilter(q='A-1001').history_query(NOW, 25)['q'] == 'A-1001'
+
+    running = ExecutionState(
+        id='run-1', workflow_id='etl', status='running', created_at=NOW, input={'order': 'a-1001'},
+        trigger={'type': 'api'}, nodes={'n': NodeState(id='n', output={'note': 'B-2002'})},
+    )  # fmt: skip
+    assert ExecutionFilter(q='A-1001', trigger='api').matches(running, NOW)  # its input, case-insensitive
+    assert not ExecutionFilter(q='A-1001', trigger='schedule').matches(running, NOW)
+    assert not ExecutionFilter(q='B-2002').matches(running, NOW)  # outputs count once it has ended
+    ended = replace(running, id='run-2', status='succeeded')
+    assert ExecutionFilter(q='B-2002').matches(ended, NOW)
 
 
 @pytest.mark.parametrize(

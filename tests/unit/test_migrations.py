@@ -156,7 +156,7 @@ async def test_upgrade_to_0003_adds_process_leases_owners_and_ticks_and_keeps_th
 
     report = await databases(url).start()
 
-    assert [revision.id for revision in report.applied] == ['0003']
+    assert [revision.id for revision in report.applied] == ['0003', '0004']
     (execution,) = await table_rows(database, 'executions')
     assert (execution['owner'], execution['cancel_requested_at']) == (None, None)
     created = execution.pop('created_at')  # SQLite's reflected DateTime reads back naive (UTC)
@@ -169,6 +169,47 @@ async def test_upgrade_to_0003_adds_process_leases_owners_and_ticks_and_keeps_th
     assert await table_rows(database, 'processes') == []
     assert await table_rows(database, 'schedule_ticks') == []
     await assert_at_head(database)
+
+
+async def test_upgrade_to_0004_indexes_what_old_executions_hold_and_starts_with_no_saved_views(
+    url: str, databases: Callable[[str], Database]
+) -> None:
+    """Executions recorded at 0003 become searchable by their stored input and error message (their node outputs are
+    not indexed); the index keeps up with later changes of the rows (on SQLite through the FTS5 triggers)."""
+    database = await database_at(url, '0003')
+    common = {'workflow_id': 'orders', 'priority': 0, 'created_at': T0, 'nodes_done': 1, 'nodes_total': 1}
+    common['last_seq'] = 2
+    await insert_rows(
+        database,
+        'executions',
+        [
+            {**common, 'id': 'paid', 'status': 'succeeded', 'input': '{"order_id":"A-1001"}', 'error': None},
+            {**common, 'id': 'refused', 'status': 'failed', 'input': '{"order_id":"B-2002"}',
+             'error': "node 'charge' failed: card declined"},
+            {**common, 'id': 'bare', 'status': 'succeeded', 'input': None, 'error': None},
+        ],
+    )  # fmt: skip
+
+    report = await databases(url).start()
+
+    assert [revision.id for revision in report.applied] == ['0004']
+    rows = {row['execution_id']: row['text'] for row in await table_rows(database, 'execution_search')}
+    assert rows == {
+        'paid': '{"order_id":"A-1001"}\n',
+        'refused': '{"order_id":"B-2002"}\nnode \'charge\' failed: card declined',
+        'bare': '\n',
+    }
+    assert await table_rows(database, 'saved_views') == []
+    await assert_at_head(database)
+    history = History(database)
+    for query, found in (('a-1001', ['paid']), ('CARD DECL', ['refused']), ('order_id', ['paid', 'refused'])):
+        records, total = await history.list_executions(q=query)
+        assert sorted(record.id for record in records) == found and total == len(found)
+    async with database.engine.begin() as conn:
+        await conn.execute(text("UPDATE execution_search SET text = 'A-1001 again' WHERE execution_id = 'refused'"))
+        await conn.execute(text("DELETE FROM execution_search WHERE execution_id = 'paid'"))
+    assert [record.id for record in (await history.list_executions(q='A-1001'))[0]] == ['refused']
+    assert (await history.list_executions(q='declined'))[1] == 0
 
 
 async def test_start_logs_what_it_did_in_its_own_words(
@@ -250,7 +291,7 @@ async def test_upgrade_to_0002_adds_snapshots_and_triggers_and_keeps_old_executi
 
     report = await databases(url).start()
 
-    assert [revision.id for revision in report.applied] == ['0002', '0003']
+    assert [revision.id for revision in report.applied] == ['0002', '0003', '0004']
     rows = await table_rows(database, 'executions')
     assert [(row['id'], row['trigger_type'], row['workflow_hash']) for row in rows] == [
         ('first', None, None),

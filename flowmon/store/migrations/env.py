@@ -10,7 +10,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy.engine import Connection
 
-from flowmon.store.migrate import target_metadata
+from flowmon.store.migrate import include_name, target_metadata
 
 
 def run_on(connection: Connection) -> None:
@@ -23,6 +23,7 @@ def run_on(connection: Connection) -> None:
         transactional_ddl=True,
         compare_type=True,
         compare_server_default=True,
+        include_name=include_name,
     )
     with context.begin_transaction():  # the caller's transaction is already open: this joins it
         context.run_migrations()

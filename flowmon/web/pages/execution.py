@@ -104,12 +104,12 @@ class _LivePage:
         with self.view.actions:
             self._cancel = (
                 ui.button('Cancel', icon='stop_circle', on_click=self._confirm_cancel)
-                .props('outline color=negative no-caps data-testid=cancel-execution')
+                .props('outline color=negative no-caps data-testid=cancel-execution data-fm-shortcut=cancel')
                 .mark('cancel-execution')
             )
             self._rerun = (
                 ui.button('Rerun', icon='replay', on_click=lambda: self._start_rerun(None))
-                .props('unelevated no-caps data-testid=rerun-execution')
+                .props('unelevated no-caps data-testid=rerun-execution data-fm-shortcut=run')
                 .mark('rerun-execution')
             )
             self._history = HistoryActions(application, execution_id, state.workflow_id, state.created_at)

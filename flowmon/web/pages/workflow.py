@@ -17,29 +17,37 @@ from flowmon.application.workflows import StoredWorkflow
 from flowmon.web.actions import found, run_workflow
 from flowmon.web.filters import ExecutionFilter
 from flowmon.web.format import count
-from flowmon.web.live_rows import LiveRows
 from flowmon.web.widgets.automation_panel import automation_panel
+from flowmon.web.widgets.bulk_bar import selectable_rows
 from flowmon.web.widgets.dag_view import DagView
 from flowmon.web.widgets.empty_state import not_found
 from flowmon.web.widgets.execution_table import ExecutionTable
 from flowmon.web.widgets.filter_bar import FilterBar
 from flowmon.web.widgets.json_input_dialog import JsonInputDialog
-from flowmon.web.widgets.pager import Pager
 from flowmon.web.widgets.text_block import TextBlock
 
 PAGE_SIZE = 20
 
 
 async def create(
-    application: Application, workflow_id: str, status: str = '', since: str = '', until: str = '', page: str = ''
+    application: Application,
+    workflow_id: str,
+    status: str = '',
+    trigger: str = '',
+    q: str = '',
+    since: str = '',
+    until: str = '',
+    page: str = '',
 ) -> None:
-    """Build the workflow page; the query parameters are the history's filters."""
+    """Build the workflow page; the query parameters are the history's filters and search."""
     stored = await found(application.workflows.get(workflow_id))
     with ui.column().classes('w-full gap-6 fm-page').mark('workflow-page'):
         if stored is None:
             _not_found(workflow_id)
             return
-        flt, problems = ExecutionFilter.from_query({'status': status, 'since': since, 'until': until, 'page': page})
+        flt, problems = ExecutionFilter.from_query(
+            {'status': status, 'trigger': trigger, 'q': q, 'since': since, 'until': until, 'page': page}
+        )
         flt = flt.with_(workflow_id=workflow_id, page=flt.page)
         for problem in problems:
             ui.notify(f'Filter: {problem}', type='warning')
@@ -79,7 +87,7 @@ def _header(application: Application, stored: StoredWorkflow) -> None:
                 'run-with-input'
             )
             ui.button('Run', icon='play_arrow', on_click=lambda: _run(application, stored.id, {})).props(
-                'unelevated no-caps'
+                'unelevated no-caps data-fm-shortcut=run'
             ).mark('run')
 
 
@@ -100,14 +108,14 @@ async def _history(application: Application, stored: StoredWorkflow, flt: Execut
             ui.label('Execution history').classes('fm-panel-title')
             total_label = ui.label(f'{count(total)} matching').classes('text-xs text-grey-7').mark('history-total')
     FilterBar(flt, on_change=go)
-    table = ExecutionTable(
-        workflow_names={stored.id: stored.name},
-        show_workflow=False,
-        empty_title='No executions match' if not flt.is_empty else 'Not run yet',
-        empty_hint='Try another filter.' if not flt.is_empty else 'Press Run: the execution appears here, live.',
-    )
-    rows = LiveRows(application.live, table, records, total, flt, limit=PAGE_SIZE)
-    Pager(page=flt.page, page_size=PAGE_SIZE, total=rows.total, on_page=lambda p: go(flt.with_(page=p)))
+    rows = selectable_rows(
+        application, flt, (records, total), page_size=PAGE_SIZE, on_page=lambda p: go(flt.with_(page=p)),
+        table=lambda on_select: ExecutionTable(
+            workflow_names={stored.id: stored.name}, show_workflow=False, on_select=on_select,
+            empty_title='No executions match' if not flt.is_empty else 'Not run yet',
+            empty_hint='Try another filter.' if not flt.is_empty else 'Press Run: the execution appears here, live.',
+        ),
+    )  # fmt: skip
     rows.follow(lambda known: total_label.set_text(f'{count(known)} matching'))
 
 

@@ -1,5 +1,6 @@
 """A list of executions: status, id, how it was started, workflow, start, duration, progress; each row opens the
-execution.
+execution. A selectable table has a checkbox in front of each row and one in the head for the whole page; the
+selection is a set of ids that outlives redraws (rows that leave the page leave it).
 
 :meth:`ExecutionTable.show` takes the rows to display: when the same executions are shown in the same
 order it only updates texts and colours in place (cheap at 10 Hz); otherwise it rebuilds the rows.
@@ -7,7 +8,7 @@ order it only updates texts and colours in place (cheap at 10 Hz); otherwise it 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -30,6 +31,7 @@ class _Row:
     duration: ui.label
     progress: ui.label
     message: ui.label
+    check: ui.checkbox | None = None
 
 
 class ExecutionTable:
@@ -42,16 +44,28 @@ class ExecutionTable:
         show_workflow: bool = True,
         empty_title: str = 'No executions yet',
         empty_hint: str = 'Run a workflow and it shows up here.',
+        on_select: Callable[[], object] | None = None,
     ) -> None:
+        """With ``on_select`` the rows can be selected; it is called after every change of :attr:`selected`."""
         self._names = workflow_names
+        self._on_select = on_select
+        self.selected: set[str] = set()
         self._show_workflow = show_workflow
         self._empty_title = empty_title
         self._empty_hint = empty_hint
         self._rows: dict[str, _Row] = {}
         self._order: list[str] | None = None
-        modifier = '' if show_workflow else ' fm-table-no-workflow'
+        modifier = ('' if show_workflow else ' fm-table-no-workflow') + (' fm-table-select' if on_select else '')
+        self._page_check: ui.checkbox | None = None
         with ui.element('div').classes('fm-table w-full' + modifier).mark('execution-table') as self.element:
             with ui.element('div').classes('fm-table-head') as self._head:
+                if on_select is not None:
+                    self._page_check = (
+                        ui.checkbox(on_change=lambda e: self.select_page(bool(e.value)))
+                        .props('dense data-testid=select-page aria-label="Select this page"')
+                        .classes('fm-cell')
+                        .mark('select-page')
+                    )
                 for title in ('Status', 'Execution', 'Trigger', 'Workflow' if show_workflow else 'Message', 'Started',
                               'Duration', 'Nodes'):  # fmt: skip
                     ui.label(title).classes('fm-cell fm-right' if title in {'Duration', 'Nodes'} else 'fm-cell')
@@ -60,6 +74,31 @@ class ExecutionTable:
     @property
     def ids(self) -> list[str]:
         return list(self._order or [])
+
+    def select_page(self, selected: bool) -> None:
+        """Select every row shown, or none."""
+        self.selected = set(self._rows) if selected else set()
+        self._sync_checks()
+
+    def _toggle(self, execution_id: str, selected: bool) -> None:
+        if selected == (execution_id in self.selected):
+            return  # the echo of a value set by :meth:`_sync_checks`
+        if selected:
+            self.selected.add(execution_id)
+        else:
+            self.selected.discard(execution_id)
+        self._sync_checks()
+
+    def _sync_checks(self) -> None:
+        for execution_id, row in self._rows.items():
+            if row.check is not None and row.check.value != (execution_id in self.selected):
+                row.check.set_value(execution_id in self.selected)
+        if self._page_check is not None:
+            whole = bool(self._rows) and self.selected >= set(self._rows)
+            if self._page_check.value != whole:
+                self._page_check.set_value(whole)
+        if self._on_select is not None:
+            self._on_select()
 
     def show(self, rows: Sequence[ExecutionSummary], now: datetime) -> None:
         order = [row.id for row in rows]
@@ -76,6 +115,9 @@ class ExecutionTable:
                 self._empty()
             for summary in rows:
                 self._rows[summary.id] = self._build(summary, now)
+        if self._on_select is not None:
+            self.selected &= set(order)  # rows that left the page leave the selection
+            self._sync_checks()
 
     def tick(self, now: datetime) -> None:
         """Advance the durations of executions still running."""
@@ -90,6 +132,16 @@ class ExecutionTable:
             .props(f'data-testid=execution-row data-execution-id={summary.id}')
             .mark(f'execution-row-{summary.id}')
         ):
+            check = None
+            if self._on_select is not None:
+                execution_id = summary.id
+                check = (
+                    ui.checkbox(value=summary.id in self.selected)
+                    .on_value_change(lambda e: self._toggle(execution_id, bool(e.value)))
+                    .props(f'dense data-testid=select-execution aria-label="Select {fmt.short_id(summary.id)}"')
+                    .classes('fm-cell')
+                    .mark(f'select-{summary.id}')
+                )
             with ui.element('div').classes('fm-cell'):
                 badge = StatusBadge(summary.status)
             ui.label(fmt.short_id(summary.id)).classes('fm-cell fm-mono').tooltip(summary.id)
@@ -114,6 +166,7 @@ class ExecutionTable:
             duration=duration,
             progress=progress,
             message=message,
+            check=check,
         )
 
     def _update(self, row: _Row, summary: ExecutionSummary, now: datetime) -> None:

@@ -1,4 +1,4 @@
-"""Filters for an execution list: workflow, status, time window (presets or a custom day range)."""
+"""Filters for an execution list: a search box, workflow, status, time window (presets or a custom day range)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ from typing import Any
 
 from nicegui import ui
 
+from flowmon.engine.core.search_text import MAX_QUERY_CHARS
 from flowmon.engine.core.state import EXECUTION_STATUSES
-from flowmon.web.filters import RELATIVE_WINDOWS, ExecutionFilter
+from flowmon.web.filters import RELATIVE_WINDOWS, ExecutionFilter, parse_search
 
 ALL = ''
 CUSTOM = 'custom'
@@ -27,6 +28,17 @@ class FilterBar:
         self._flt = flt
         self._on_change = on_change
         with ui.row().classes('w-full items-center gap-3 fm-filters').mark('filters'):
+            # Enter searches, clearing the box shows everything; data-fm-search is where the `/` shortcut goes
+            self._search = (
+                ui.input(value=flt.q or '', placeholder='Search inputs, outputs, errors')
+                .props(f'outlined dense clearable type=search maxlength={MAX_QUERY_CHARS} data-fm-search')
+                .classes('w-72')
+                .mark('filter-search')
+            )
+            with self._search.add_slot('prepend'):
+                ui.icon('search')
+            self._search.on('keydown.enter', lambda: self._search_for(self._search.value or ''))
+            self._search.on('clear', lambda: self._search_for(''))
             if workflows is not None:
                 options = {ALL: 'All workflows', **dict(sorted(workflows.items(), key=lambda kv: kv[1].lower()))}
                 if flt.workflow_id and flt.workflow_id not in options:
@@ -64,6 +76,13 @@ class FilterBar:
         new = self._flt.with_(**changes)
         if new != self._flt:
             self._on_change(new)
+
+    def _search_for(self, text: str) -> None:
+        q, problem = parse_search(text)
+        if problem:
+            ui.notify(problem.capitalize(), type='warning')
+            return
+        self._set(q=q)
 
     def _clear(self) -> None:
         self._on_change(ExecutionFilter(workflow_id=None))

@@ -1,0 +1,167 @@
+"""Cancel, rerun or delete many executions at once: the ones named, or every one a filter matches.
+
+Each execution goes through the same use case as a single one (:class:`~flowmon.application.executions.Executions`),
+one after the other, and gets an outcome of its own: ``done``; ``skipped`` when the action does not apply to it (the
+use case refused with a conflict: cancelling one that has ended, rerunning or cancelling an imported one, deleting one
+that still runs); ``failed`` for any other refusal (an unknown id, a workflow that no longer exists, flowmon stopping)
+or an unexpected error. A request is bounded: at most :data:`MAX_BULK` ids, and a filter that matches more is refused
+whole (nothing is done), so a request does a bounded amount of work and a click never touches more than was shown.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from flowmon.store.history import MAX_PAGE
+
+from .errors import AppError, Conflict, Invalid
+from .executions import Executions
+from .history import ExecutionHistory
+
+log = logging.getLogger(__name__)
+
+MAX_BULK = MAX_PAGE  # executions one request may name, or its filter may match: one page of the history (500)
+
+
+class BulkAction(StrEnum):
+    CANCEL = 'cancel'
+    RERUN = 'rerun'
+    DELETE = 'delete'
+
+
+class Outcome(StrEnum):
+    DONE = 'done'
+    SKIPPED = 'skipped'
+    FAILED = 'failed'
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class BulkFilter:
+    """Which executions: the filters of ``GET /api/executions`` (``since``/``until`` bound the creation time)."""
+
+    workflow_id: str | None = None
+    status: str | None = None
+    trigger: str | None = None
+    q: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ItemOutcome:
+    """What became of one execution; ``new_id`` is the rerun's execution."""
+
+    id: str
+    outcome: Outcome
+    detail: str | None = None
+    new_id: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        item: dict[str, Any] = {'id': self.id, 'outcome': str(self.outcome)}
+        if self.detail is not None:
+            item['detail'] = self.detail
+        if self.new_id is not None:
+            item['new_id'] = self.new_id
+        return item
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class BulkResult:
+    action: BulkAction
+    items: list[ItemOutcome] = field(default_factory=list)
+
+    def count(self, outcome: Outcome) -> int:
+        return sum(1 for item in self.items if item.outcome is outcome)
+
+    @property
+    def new_ids(self) -> list[str]:
+        return [item.new_id for item in self.items if item.new_id is not None]
+
+    def to_json(self) -> dict[str, Any]:
+        """``{"done", "skipped", "failed"}`` counts, ``"ids"`` (the new executions) for a rerun, and every item."""
+        shown: dict[str, Any] = {outcome.value: self.count(outcome) for outcome in Outcome}
+        if self.action is BulkAction.RERUN:
+            shown['ids'] = self.new_ids
+        shown['items'] = [item.to_json() for item in self.items]
+        return shown
+
+    def summary(self) -> str:
+        """One line for a person: ``Rerun: 18 done, 2 skipped, 0 failed``."""
+        counts = ', '.join(f'{self.count(outcome)} {outcome.value}' for outcome in Outcome)
+        return f'{self.action.value.capitalize()}: {counts}'
+
+
+class BulkActions:
+    """What ``POST /api/executions/bulk`` and the list's bulk buttons do."""
+
+    def __init__(self, *, executions: Executions, history: ExecutionHistory) -> None:
+        self._executions = executions
+        self._history = history
+
+    async def apply(
+        self, action: BulkAction | str, *, ids: Sequence[str] | None = None, where: BulkFilter | None = None
+    ) -> BulkResult:
+        """Apply ``action`` to the executions named by ``ids``, or to those ``where`` matches (exactly one of the
+        two). Raises Invalid for an unknown action, too many ids, or a filter that is invalid or matches more than
+        :data:`MAX_BULK` executions; everything else is an outcome per execution."""
+        kind = _action(action)
+        if (ids is None) == (where is None):
+            raise Invalid('give either "ids" or "filter", not both and not neither')
+        chosen = list(dict.fromkeys(ids)) if ids is not None else await self.matching(where or BulkFilter())
+        if len(chosen) > MAX_BULK:
+            raise Invalid(f'{len(chosen)} ids: at most {MAX_BULK} executions per request')
+        act = self._act(kind)
+        return BulkResult(action=kind, items=[await _outcome(execution_id, act) for execution_id in chosen])
+
+    async def matching(self, where: BulkFilter) -> list[str]:
+        """The ids of the executions ``where`` matches, newest first; raises Invalid (saying how many it matches)
+        when that is more than :data:`MAX_BULK`, or for an invalid filter."""
+        records, total = await self._history.page(
+            workflow_id=where.workflow_id, status=where.status, trigger=where.trigger, q=where.q,
+            since=where.since, until=where.until, limit=MAX_BULK,
+        )  # fmt: skip
+        if total > MAX_BULK:
+            raise Invalid(f'the filter matches {total} executions; at most {MAX_BULK} per request: narrow it')
+        return [record.id for record in records]
+
+    def _act(self, kind: BulkAction) -> Callable[[str], Awaitable[str | None]]:
+        executions = self._executions
+
+        async def cancel(execution_id: str) -> None:
+            await executions.cancel(execution_id)
+
+        async def rerun(execution_id: str) -> str:
+            return await executions.rerun(execution_id)
+
+        async def delete(execution_id: str) -> None:
+            await executions.delete(execution_id)
+
+        return {BulkAction.CANCEL: cancel, BulkAction.RERUN: rerun, BulkAction.DELETE: delete}[kind]
+
+
+async def _outcome(execution_id: str, act: Callable[[str], Awaitable[str | None]]) -> ItemOutcome:
+    try:
+        new_id = await act(execution_id)
+    except Conflict as exc:
+        return ItemOutcome(id=execution_id, outcome=Outcome.SKIPPED, detail=str(exc))
+    except AppError as exc:
+        return ItemOutcome(id=execution_id, outcome=Outcome.FAILED, detail=str(exc))
+    except Exception:
+        log.exception('bulk action on execution %s failed', execution_id)
+        return ItemOutcome(id=execution_id, outcome=Outcome.FAILED, detail='unexpected error (see the server log)')
+    return ItemOutcome(id=execution_id, outcome=Outcome.DONE, new_id=new_id)
+
+
+def _action(action: BulkAction | str) -> BulkAction:
+    try:
+        return BulkAction(action)
+    except ValueError:
+        raise Invalid(f'action must be one of {", ".join(a.value for a in BulkAction)}, got {action!r}') from None
+
+
+__all__ = ['MAX_BULK', 'BulkAction', 'BulkActions', 'BulkFilter', 'BulkResult', 'ItemOutcome', 'Outcome']

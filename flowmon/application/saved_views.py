@@ -1,0 +1,120 @@
+"""Saved views: a named filter and search of the execution list, kept server-side and listed on every page.
+
+A view is its name and the list's filters as ``/executions`` takes them in its URL (``workflow_id``, ``status``,
+``trigger``, ``q``, ``since``, ``until``), so opening one is opening that URL. Names and filters are untrusted text
+held to budgets: a name is 1-:data:`MAX_NAME_CHARS` characters without control characters, a filter holds only those
+keys with bounded string values (``status``, ``trigger`` and ``q`` checked like the list checks them), and there are
+at most :data:`MAX_VIEWS` views.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+from flowmon.engine.core.events import utcnow
+from flowmon.engine.core.provenance import TRIGGER_TYPES
+from flowmon.engine.core.state import EXECUTION_STATUSES
+from flowmon.store.saved_views import SavedViewStore, StoredView
+
+from .errors import Conflict, Invalid, NotFound
+from .history import search_query
+
+MAX_NAME_CHARS = 64
+MAX_VIEWS = 100
+MAX_ID_CHARS = 200  # a workflow id in a filter
+FILTER_KEYS = ('workflow_id', 'status', 'trigger', 'q', 'since', 'until')
+# since: a relative window (15m, 1h, 24h, 7d, 30d, today) or a day; until: a day (as the list's URL takes them)
+_SINCE = re.compile(r'^(?:\d{1,4}[mhd]|today|\d{4}-\d{2}-\d{2})$')
+_DAY = re.compile(r'^\d{4}-\d{2}-\d{2}$')
+
+
+SavedView = StoredView
+
+
+def check_name(name: str) -> str:
+    """``name`` without surrounding white space; raises Invalid when it is empty, too long or holds a control
+    character."""
+    text = name.strip()
+    if not text:
+        raise Invalid('name must not be empty')
+    if len(text) > MAX_NAME_CHARS:
+        raise Invalid(f'name must be at most {MAX_NAME_CHARS} characters (got {len(text)})')
+    if any(ord(char) < 32 or 127 <= ord(char) < 160 for char in text):
+        raise Invalid('name must not contain control characters')
+    return text
+
+
+def check_filter(view_filter: Mapping[str, Any]) -> dict[str, str]:
+    """The filter with empty values dropped; raises Invalid naming the first key or value that is not acceptable."""
+    unknown = sorted(str(key) for key in view_filter if key not in FILTER_KEYS)
+    if unknown:
+        raise Invalid(f'filter: unknown key(s) {", ".join(unknown)}; allowed: {", ".join(FILTER_KEYS)}')
+    checked: dict[str, str] = {}
+    for key in FILTER_KEYS:
+        value = view_filter.get(key)
+        if value is None or value == '':
+            continue
+        if not isinstance(value, str):
+            raise Invalid(f'filter.{key} must be a string')
+        checked[key] = _checked_value(key, value)
+    return checked
+
+
+def _checked_value(key: str, value: str) -> str:
+    if key == 'q':
+        return search_query(value)
+    text = value.strip()
+    if key == 'workflow_id' and not 0 < len(text) <= MAX_ID_CHARS:
+        raise Invalid(f'filter.workflow_id must be 1-{MAX_ID_CHARS} characters')
+    if key == 'status' and text not in EXECUTION_STATUSES:
+        raise Invalid(f'filter.status must be one of {", ".join(EXECUTION_STATUSES)}, got {text[:40]!r}')
+    if key == 'trigger' and text not in TRIGGER_TYPES:
+        raise Invalid(f'filter.trigger must be one of {", ".join(TRIGGER_TYPES)}, got {text[:40]!r}')
+    if key == 'since' and not _SINCE.match(text):
+        raise Invalid('filter.since must be a relative window (15m, 1h, today, 24h, 7d, 30d) or a day YYYY-MM-DD')
+    if key == 'until' and not _DAY.match(text):
+        raise Invalid('filter.until must be a day YYYY-MM-DD')
+    return text
+
+
+class SavedViews:
+    """List, save (create or replace) and delete saved views."""
+
+    def __init__(self, *, store: SavedViewStore, clock: Callable[[], datetime] = utcnow) -> None:
+        self._store = store
+        self._clock = clock
+        self._lock = asyncio.Lock()  # the count check and the insert are one step
+        self.version = 0  # moves on every change: the sidebar re-reads the list only when it moved
+
+    async def all(self) -> list[SavedView]:
+        """Every view, by name."""
+        return await self._store.all()
+
+    async def save(self, name: str, view_filter: Mapping[str, Any]) -> tuple[SavedView, bool]:
+        """Create or replace the view ``name``; returns it and whether it was created. Raises Invalid (the name or
+        the filter) or Conflict (already :data:`MAX_VIEWS` views)."""
+        name = check_name(name)
+        checked = check_filter(view_filter)
+        async with self._lock:
+            if await self._store.get(name) is None and await self._store.count() >= MAX_VIEWS:
+                raise Conflict(f'there are already {MAX_VIEWS} saved views; delete one first')
+            created = await self._store.put(name, checked, self._clock())
+            self.version += 1
+            stored = await self._store.get(name)
+        if stored is None:  # written just now, under the lock that deletion takes too
+            raise NotFound(f'saved view {name!r} not found')
+        return stored, created
+
+    async def delete(self, name: str) -> None:
+        """Delete the view ``name``; raises NotFound."""
+        async with self._lock:
+            if not await self._store.delete(name):
+                raise NotFound(f'saved view {name[:MAX_NAME_CHARS]!r} not found')
+            self.version += 1
+
+
+__all__ = ['FILTER_KEYS', 'MAX_NAME_CHARS', 'MAX_VIEWS', 'SavedView', 'SavedViews', 'check_filter', 'check_name']

@@ -1,0 +1,184 @@
+"""The bar over a selectable execution list: how many are selected, "Select all N matching", and Cancel, Rerun and
+Delete for them, each confirmed first with the number it will touch, then reported in a notify with the outcome
+counts (``Rerun: 18 done, 2 skipped, 0 failed``).
+
+A selection of rows acts on their ids; "all matching" acts on the list's filter (the server matches it again, and
+refuses a filter that matches more than it does at once, which the notify says).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
+
+from nicegui import ui
+
+from flowmon.application import Application
+from flowmon.application.bulk import MAX_BULK, BulkAction, BulkFilter, BulkResult, Outcome
+from flowmon.application.history import ExecutionRecord
+from flowmon.web.actions import guarded
+from flowmon.web.filters import ExecutionFilter
+from flowmon.web.format import count
+from flowmon.web.live_rows import LiveRows
+from flowmon.web.widgets.confirm_dialog import confirm
+from flowmon.web.widgets.execution_table import ExecutionTable
+from flowmon.web.widgets.pager import Pager
+
+# action: (button label, icon, colour, what the confirmation adds)
+ACTIONS: dict[BulkAction, tuple[str, str, str, str]] = {
+    BulkAction.CANCEL: ('Cancel', 'stop_circle', 'negative', 'Queued and running ones stop; the others are skipped.'),
+    BulkAction.RERUN: (
+        'Rerun', 'replay', 'primary',
+        'Each one that has ended runs again as a new execution; running ones are skipped.',
+    ),
+    BulkAction.DELETE: (
+        'Delete', 'delete', 'negative',
+        'Each one that has ended goes with its events and node runs; running ones are skipped. This cannot be undone.',
+    ),
+}  # fmt: skip
+
+
+def executions_word(number: int) -> str:
+    return f'{count(number)} execution{"s" if number != 1 else ""}'
+
+
+def bulk_filter(flt: ExecutionFilter, now: datetime) -> BulkFilter:
+    """The list's filter as the bulk actions take it (the time window resolved at ``now``)."""
+    since, until = flt.window(now)
+    return BulkFilter(
+        workflow_id=flt.workflow_id, status=flt.status, trigger=flt.trigger, q=flt.q, since=since, until=until
+    )
+
+
+class BulkBar:
+    """Shown while rows are selected. ``total`` says how many executions the list's filter matches now; ``on_done``
+    runs after an action went through (the page reloads its rows)."""
+
+    def __init__(
+        self,
+        application: Application,
+        table: ExecutionTable,
+        flt: ExecutionFilter,
+        *,
+        total: Callable[[], int],
+        on_done: Callable[[], Awaitable[None]],
+    ) -> None:
+        self._application = application
+        self._table = table
+        self._flt = flt
+        self._total = total
+        self._on_done = on_done
+        self._all_matching = False
+        with ui.row().classes('w-full items-center gap-2 fm-bulk').mark('bulk-bar') as self.element:
+            self._label = (
+                ui.label('').classes('text-sm font-medium').props('data-testid=bulk-selected').mark('bulk-selected')
+            )
+            self._all = (
+                ui.button('', on_click=self._toggle_all)
+                .props('flat dense no-caps data-testid=select-all-matching')
+                .mark('select-all-matching')
+            )
+            ui.space()
+            self._buttons = [
+                ui.button(label, icon=icon, on_click=lambda action=action: self._confirm(action))
+                .props(f'outline dense no-caps color={colour} data-testid=bulk-{action.value}')
+                .mark(f'bulk-{action.value}')
+                for action, (label, icon, colour, _) in ACTIONS.items()
+            ]
+        self.update()
+
+    @property
+    def chosen(self) -> int:
+        """How many executions an action would touch now."""
+        return self._total() if self._all_matching else len(self._table.selected)
+
+    def update(self) -> None:
+        """Follow the table's selection (any change of it ends "all matching")."""
+        if self._all_matching and self._table.selected != set(self._table.ids):
+            self._all_matching = False
+        selected = len(self._table.selected)
+        total = self._total()
+        self.element.set_visibility(selected > 0)
+        if self._all_matching:
+            beyond = f' (at most {count(MAX_BULK)} at once: narrow the filter)' if total > MAX_BULK else ''
+            self._label.set_text(f'All {executions_word(total)} matching are selected{beyond}')
+            self._all.set_text('Select only this page')
+        else:
+            self._label.set_text(f'{count(selected)} selected')
+            self._all.set_text(f'Select all {count(total)} matching')
+        page_whole = selected > 0 and selected == len(self._table.ids)
+        self._all.set_visibility(page_whole and total > selected)
+
+    def _toggle_all(self) -> None:
+        self._all_matching = not self._all_matching
+        self.update()
+
+    async def _confirm(self, action: BulkAction) -> None:
+        label, _, colour, consequence = ACTIONS[action]
+        number = self.chosen
+        question = f'{label} {executions_word(number)}?'
+        if not await confirm(
+            question, consequence, ok_label=f'{label} {executions_word(number)}', ok_color=colour,
+            marker='confirm-bulk', host=self.element,
+        ):  # fmt: skip
+            return
+        ids = None if self._all_matching else [i for i in self._table.ids if i in self._table.selected]
+        where = bulk_filter(self._flt, datetime.now(UTC)) if self._all_matching else None
+        for button in self._buttons:
+            button.disable()
+        try:
+            result = await guarded(
+                self._application,
+                f'{label.lower()} executions',
+                lambda: self._application.bulk.apply(action, ids=ids, where=where),
+            )
+        finally:
+            for button in self._buttons:
+                button.enable()
+        if result is None:
+            return
+        _report(result)
+        self._all_matching = False
+        self._table.select_page(False)
+        await self._on_done()
+
+
+def _report(result: BulkResult) -> None:
+    troubled = result.count(Outcome.FAILED) > 0
+    skipped = result.count(Outcome.SKIPPED) > 0
+    details = [item.detail for item in result.items if item.detail][:3]
+    message = result.summary() + (f' ({"; ".join(details)})' if details and (troubled or skipped) else '')
+    ui.notify(message, type='warning' if troubled else 'positive', multi_line=True)
+
+
+def selectable_rows(
+    application: Application,
+    flt: ExecutionFilter,
+    page: tuple[Sequence[ExecutionRecord], int],
+    *,
+    page_size: int,
+    table: Callable[[Callable[[], object]], ExecutionTable],
+    on_page: Callable[[int], None],
+) -> LiveRows:
+    """A live page of executions with checkboxes, the bulk bar over it and the pager under it: ``page`` is the first
+    SQL page (rows, total), ``table`` builds the table given its selection callback, ``on_page`` goes to another
+    page. After an action the rows and the pager are read again from SQL."""
+    bar_slot = ui.element('div').classes('w-full')  # the bar goes over the rows it acts on
+    bar: BulkBar | None = None
+    shown = table(lambda: bar.update() if bar is not None else None)
+    rows = LiveRows(application.live, shown, *page, flt, limit=page_size)
+    pager_slot = ui.element('div').classes('w-full')
+
+    def show_pager() -> None:
+        pager_slot.clear()
+        with pager_slot:
+            Pager(page=flt.page, page_size=page_size, total=rows.total, on_page=on_page)
+
+    async def reload() -> None:
+        rows.reload(*await application.history.page(**flt.history_query(datetime.now(UTC), page_size)))
+        show_pager()
+
+    with bar_slot:
+        bar = BulkBar(application, shown, flt, total=lambda: rows.total, on_done=reload)
+    show_pager()
+    return rows

@@ -1,0 +1,81 @@
+"""The bulk actions and saved views use cases over a real system: their bounds (how many executions one request may
+touch, how many views may be kept) and the one line a page shows for a bulk outcome."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from flowmon.application import Application, bulk, saved_views
+from flowmon.application.bulk import BulkFilter
+from flowmon.application.errors import Conflict, Invalid, NotFound
+from flowmon.bootstrap import System
+from flowmon.engine.core.provenance import api_trigger
+
+QUICK = b'{"id": "quick", "name": "Quick", "nodes": [{"id": "a", "type": "log", "config": {"message": "hi"}}]}'
+
+
+@pytest.fixture
+def application(system: System) -> Application:
+    return system.application
+
+
+async def test_a_filter_matching_more_than_the_bound_is_refused_whole(
+    system: System, application: Application, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(bulk, 'MAX_BULK', 2)
+    await application.workflows.put('quick', QUICK)
+    ids = [await application.executions.start('quick', {'order': 'Q-77'}, trigger=api_trigger()) for _ in range(3)]
+    await system.engine.wait_idle()
+
+    with pytest.raises(Invalid, match='the filter matches 3 executions; at most 2 per request'):
+        await application.bulk.apply('delete', where=BulkFilter(workflow_id='quick'))
+    assert (await application.history.page(workflow_id='quick'))[1] == 3  # nothing was done
+    with pytest.raises(Invalid, match='3 ids: at most 2'):
+        await application.bulk.apply('delete', ids=ids)
+
+    narrowed = BulkFilter(q='Q-77', until=datetime(2000, 1, 1, tzinfo=UTC))  # matches none: nothing to refuse
+    assert (await application.bulk.apply('delete', where=narrowed)).summary() == 'Delete: 0 done, 0 skipped, 0 failed'
+    done = await application.bulk.apply('delete', ids=ids[:2])
+    assert done.summary() == 'Delete: 2 done, 0 skipped, 0 failed'
+    assert (await application.history.page(workflow_id='quick'))[1] == 1
+
+
+async def test_an_unknown_action_or_both_selections_are_invalid(application: Application) -> None:
+    with pytest.raises(Invalid, match='action must be one of cancel, rerun, delete'):
+        await application.bulk.apply('explode', ids=['x'])
+    with pytest.raises(Invalid, match='either "ids" or "filter"'):
+        await application.bulk.apply('cancel', ids=['x'], where=BulkFilter())
+    with pytest.raises(Invalid, match='either "ids" or "filter"'):
+        await application.bulk.apply('cancel')
+
+
+async def test_rerun_summary_names_the_new_executions(system: System, application: Application) -> None:
+    await application.workflows.put('quick', QUICK)
+    first = await application.executions.start('quick', trigger=api_trigger())
+    await system.engine.wait_idle()
+    result = await application.bulk.apply('rerun', ids=[first, 'unknown'])
+    shown = result.to_json()
+    assert (shown['done'], shown['skipped'], shown['failed']) == (1, 0, 1)
+    assert shown['ids'] == result.new_ids and len(shown['ids']) == 1
+    assert result.summary() == 'Rerun: 1 done, 0 skipped, 1 failed'
+    await system.engine.wait_idle()
+
+
+async def test_saved_views_are_bounded_in_number(application: Application, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(saved_views, 'MAX_VIEWS', 2)
+    views = application.saved_views
+    version = views.version
+    assert (await views.save(' one ', {'status': 'failed'}))[1] is True
+    assert (await views.save('two', {}))[1] is True
+    with pytest.raises(Conflict, match='already 2 saved views'):
+        await views.save('three', {})
+    replaced, created = await views.save('one', {'q': 'A-1001'})  # replacing needs no room
+    assert created is False and replaced.filter == {'q': 'A-1001'}
+    assert [view.name for view in await views.all()] == ['one', 'two']
+    assert views.version == version + 3
+    await views.delete('two')
+    with pytest.raises(NotFound):
+        await views.delete('two')
+    assert (await views.save('three', {}))[1] is True

@@ -1,0 +1,182 @@
+"""The search box and the bulk actions of the execution lists (``/executions`` and a workflow's history)."""
+
+from __future__ import annotations
+
+from nicegui.testing.user import User
+from uisim import api, current_path, handled, sign_in, start, text_of, wait_for_path, wait_until_ended
+
+from flowmon.web.widgets.shortcuts import SHORTCUTS, Shortcuts
+
+
+async def run_to_end(user: User, workflow_id: str, data: dict[str, object] | None = None) -> str:
+    execution_id = await start(user, workflow_id, {'input': data or {}})
+    await wait_until_ended(user, execution_id)
+    return execution_id
+
+
+async def test_the_search_box_searches_and_lives_in_the_url(user: User) -> None:
+    first = await run_to_end(user, 'quick', {'order': 'A-1001'})
+    second = await run_to_end(user, 'quick', {'order': 'B-2002'})
+    await sign_in(user, '/executions?q=A-1001')
+    await user.should_see(marker=f'execution-row-{first}')
+    await user.should_not_see(marker=f'execution-row-{second}')
+    assert 'containing \N{LEFT DOUBLE QUOTATION MARK}A-1001' in text_of(user, 'executions-total')
+
+    user.find(marker='filter-search').clear().type('b-2002').trigger('keydown.enter')
+    await wait_for_path(user, r'/executions\?q=b-2002')
+    await user.should_see(marker=f'execution-row-{second}')
+    await user.should_not_see(marker=f'execution-row-{first}')
+
+
+async def test_a_search_that_cannot_be_made_says_why_and_stays(user: User) -> None:
+    await sign_in(user, '/executions')
+    await user.should_see(marker='filter-search')
+    user.find(marker='filter-search').type('ab').trigger('keydown.enter')
+    await user.should_see('Search ignored: q must be at least 3 characters (got 2)')
+    assert current_path(user) == '/executions'
+
+    await sign_in(user, '/executions?q=x')
+    await user.should_see('Filter: search ignored: q must be at least 3 characters')
+
+
+async def test_a_workflows_history_has_the_search_box(user: User) -> None:
+    first = await run_to_end(user, 'quick', {'order': 'A-1001'})
+    second = await run_to_end(user, 'quick', {'order': 'B-2002'})
+    await sign_in(user, f'/workflows/quick?q={"A-1001"}')
+    await user.should_see(marker=f'execution-row-{first}')
+    await user.should_not_see(marker=f'execution-row-{second}')
+    user.find(marker='filter-search').clear().type('B-2002').trigger('keydown.enter')
+    await wait_for_path(user, r'/workflows/quick\?q=B-2002')
+    await user.should_see(marker=f'execution-row-{second}')
+
+
+async def test_selected_rows_rerun_after_a_confirmation_that_says_how_many(user: User) -> None:
+    ids = [await run_to_end(user, 'quick') for _ in range(3)]
+    await sign_in(user, '/executions')
+    await user.should_see(marker=f'select-{ids[0]}')
+    await user.should_not_see(marker='bulk-bar')
+    user.find(marker=f'select-{ids[0]}').click()
+    user.find(marker=f'select-{ids[2]}').click()
+    await user.should_see(marker='bulk-bar')
+    assert text_of(user, 'bulk-selected') == '2 selected'
+    await user.should_not_see(marker='select-all-matching')  # not the whole page
+
+    user.find(marker='bulk-rerun').click()
+    await user.should_see('Rerun 2 executions?')
+    user.find(marker='confirm-bulk-cancel').click()
+    await user.should_not_see('Rerun 2 executions?')
+    assert len((await api(user, 'GET', '/api/executions')).json()['items']) == 3  # nothing happened
+
+    user.find(marker='bulk-rerun').click()
+    await user.should_see('Rerun 2 executions?')
+    user.find(marker='confirm-bulk-ok').click()
+    await user.should_see('Rerun: 2 done, 0 skipped, 0 failed')
+    listed = (await api(user, 'GET', '/api/executions?trigger=rerun')).json()
+    assert listed['total'] == 2
+    await user.should_not_see(marker='bulk-bar')  # the selection is over
+
+
+async def test_select_all_matching_deletes_every_execution_the_filter_matches(user: User) -> None:
+    ids = [await run_to_end(user, 'quick') for _ in range(21)]  # the workflow page shows 20 a page
+    running = await start(user, 'slow')
+    kept = await run_to_end(user, 'broken')
+    await sign_in(user, '/workflows/quick')
+    await user.should_see(marker=f'execution-row-{ids[-1]}')
+    assert text_of(user, 'pager-range') == '1\N{EN DASH}20 of 21'
+    user.find(marker='select-page').click()
+    assert text_of(user, 'bulk-selected') == '20 selected'
+    user.find(marker='select-all-matching').click()
+    assert text_of(user, 'bulk-selected') == 'All 21 executions matching are selected'
+
+    user.find(marker='bulk-delete').click()
+    await user.should_see('Delete 21 executions?')
+    user.find(marker='confirm-bulk-ok').click()
+    await user.should_see('Delete: 21 done, 0 skipped, 0 failed', retries=150)
+    await user.should_see('Not run yet')
+    await user.should_not_see(marker='pager')  # read again with the rows
+    remaining = {item['id'] for item in (await api(user, 'GET', '/api/executions')).json()['items']}
+    assert remaining == {running, kept}
+    await api(user, 'POST', f'/api/executions/{running}/cancel')
+
+
+async def test_a_bulk_cancel_reports_the_skipped_ones(user: User) -> None:
+    done = await run_to_end(user, 'quick')
+    running = await start(user, 'slow')
+    await sign_in(user, '/executions')
+    await user.should_see(marker=f'execution-row-{running}')
+    user.find(marker='select-page').click()
+    user.find(marker='bulk-cancel').click()
+    await user.should_see('Cancel 2 executions?')
+    user.find(marker='confirm-bulk-ok').click()
+    await user.should_see('Cancel: 1 done, 1 skipped, 0 failed')
+    await user.should_see(f"execution '{done}' is already succeeded")
+    assert (await wait_until_ended(user, running))['status'] == 'cancelled'
+
+
+# --- saved views --------------------------------------------------------------------------------------------------
+
+
+async def test_a_saved_view_is_listed_in_the_drawer_opens_the_list_and_can_be_deleted(user: User) -> None:
+    failed = await run_to_end(user, 'broken', {'order': 'A-1001'})
+    other = await run_to_end(user, 'quick', {'order': 'A-1001'})
+    await sign_in(user, '/executions?status=failed&q=A-1001')
+    await user.should_see(marker=f'execution-row-{failed}')
+    user.find(marker='views-toggle').click()
+    await user.should_see(marker='views-empty')
+
+    user.find(marker='save-view').click()
+    await user.should_see('Filter: status=failed, q=A-1001')
+    user.find(marker='save-view-name').type('<b>Failed</b> A-1001')
+    user.find(marker='save-view-ok').click()
+    await user.should_see('Saved view “<b>Failed</b> A-1001”')
+    views = (await api(user, 'GET', '/api/views')).json()
+    assert [(view['name'], view['filter']) for view in views] == [
+        ('<b>Failed</b> A-1001', {'status': 'failed', 'q': 'A-1001'})
+    ]
+    await user.should_see(marker='saved-view', retries=30)  # the drawer re-reads the list
+
+    await sign_in(user, '/')  # every page has the drawer
+    await user.should_see(marker='saved-view')
+    user.find(marker='saved-view').click()
+    await wait_for_path(user, r'/executions\?status=failed&q=A-1001')
+    await user.should_see(marker=f'execution-row-{failed}')
+    await user.should_not_see(marker=f'execution-row-{other}')
+
+    user.find(marker='delete-view').click()
+    await user.should_see('Delete this saved view?')
+    user.find(marker='confirm-delete-view-ok').click()
+    await user.should_see(marker='views-empty', retries=30)
+    assert (await api(user, 'GET', '/api/views')).json() == []
+
+
+async def test_a_view_name_that_cannot_be_saved_is_named(user: User) -> None:
+    await sign_in(user, '/executions')
+    await user.should_see(marker='save-view')
+    user.find(marker='save-view').click()
+    user.find(marker='save-view-name').type('   ')
+    user.find(marker='save-view-ok').click()
+    await user.should_see('Could not save the view: name must not be empty')
+    assert (await api(user, 'GET', '/api/views')).json() == []
+
+
+# --- keyboard shortcuts (the server's half: the keys themselves are in tests/js and tests/e2e) ----------------------
+
+
+async def test_the_shortcuts_help_lists_every_shortcut_and_navigation_goes_only_to_their_pages(user: User) -> None:
+    await sign_in(user, '/executions')
+    await user.should_see(marker='filter-search')
+    shortcuts = user.find(kind=Shortcuts)
+    shortcuts.trigger('help')
+    await user.should_see('Keyboard shortcuts')
+    for keys, meaning in SHORTCUTS:
+        await user.should_see(keys)
+        await user.should_see(meaning)
+    user.find(marker='shortcuts-close').click()
+
+    shortcuts.trigger('navigate', '/webhooks')
+    await wait_for_path(user, '/webhooks')
+    for refused in ('https://example.org/', '/secrets/../login', '//example.org', '/login', None, ['/']):
+        await handled(lambda target=refused: shortcuts.trigger('navigate', target))
+        assert current_path(user) == '/webhooks', refused
+    shortcuts.trigger('navigate', '/')
+    await wait_for_path(user, '/')
