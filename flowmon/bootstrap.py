@@ -30,6 +30,7 @@ from flowmon.application.replays import ReplayLoader
 from flowmon.application.retention import Retention
 from flowmon.application.secrets import Secrets
 from flowmon.application.snapshots import SnapshotCache
+from flowmon.application.stats import NodeStatistics
 from flowmon.application.status import Status, StatusSources
 from flowmon.application.workflows import Workflows
 from flowmon.automation.schedules import ScheduleService
@@ -53,6 +54,7 @@ from flowmon.settings import Settings
 from flowmon.store import Database, EventRecorder, History, WorkflowCatalog, interrupt_unfinished
 from flowmon.store.keys import PENDING_KEY_FILE, load_secret_box
 from flowmon.store.metrics import ExecutionMetrics
+from flowmon.store.node_stats import NodeRunStats
 from flowmon.store.retention import Pruner, RetentionPolicy
 from flowmon.store.sealed import prepare_sealed
 from flowmon.store.secrets import SecretStore
@@ -161,6 +163,7 @@ class System:
             ),
             retention=retention,
             status=status,
+            stats=NodeStatistics(runs=NodeRunStats(db), recorder=recorder, history=history),
         )  # fmt: skip
         prometheus = ProcessMetrics(
             bus=bus, notifier=delivery.notifier, version=__version__, probe=probe,

@@ -21,6 +21,7 @@ from flowmon.application import (
     history,
     live,
     secrets,
+    stats,
     status,
 )
 from flowmon.application import workflows as workflow_use_cases
@@ -51,5 +52,6 @@ Executions = Annotated[executions.Executions, Depends(_use_case('executions'))]
 History = Annotated[history.ExecutionHistory, Depends(_use_case('history'))]
 Live = Annotated[live.LiveView, Depends(_use_case('live'))]
 Secrets = Annotated[secrets.Secrets, Depends(_use_case('secrets'))]
+Stats = Annotated[stats.NodeStatistics, Depends(_use_case('stats'))]
 Status = Annotated[status.Status, Depends(_use_case('status'))]
 Workflows = Annotated[workflow_use_cases.Workflows, Depends(_use_case('workflows'))]

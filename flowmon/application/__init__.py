@@ -1,9 +1,10 @@
 """The application layer: the use cases that the REST API and the pages both call.
 
 Each module holds the use cases of one concept (executions, history, exchange, live, workflows, deliveries,
-endpoints, automation, secrets, dashboard, retention, status); :class:`Application` holds one of each, built by the
-composition root (:mod:`flowmon.bootstrap`), and is all that :mod:`flowmon.api` and :mod:`flowmon.web` are given.
-Use cases own their unit of work (a read flushes the recorder first) and refuse with the errors of :mod:`.errors`.
+endpoints, automation, secrets, dashboard, retention, status, node statistics); :class:`Application` holds one of
+each, built by the composition root (:mod:`flowmon.bootstrap`), and is all that :mod:`flowmon.api` and
+:mod:`flowmon.web` are given. Use cases own their unit of work (a read flushes the recorder first) and refuse with the
+errors of :mod:`.errors`.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from .history import ExecutionHistory
 from .live import LiveView
 from .retention import Retention
 from .secrets import Secrets
+from .stats import NodeStatistics
 from .status import Status
 from .workflows import Workflows
 
@@ -42,6 +44,7 @@ class Application:
     dashboard: Dashboard
     retention: Retention
     status: Status
+    stats: NodeStatistics
     _ready: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
 
     @property

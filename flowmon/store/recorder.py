@@ -30,7 +30,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -94,6 +94,7 @@ EXECUTION_UPDATE_KEYS = (
 NODE_RUN_COLUMNS = (
     'execution_id',
     'node_id',
+    'workflow_id',
     'status',
     'attempts',
     'started_at',
@@ -170,6 +171,9 @@ class EventRecorder:
         )
         # Finished executions whose node-run rows are still to be written (``first``: none written before).
         self._node_runs_due: dict[str, tuple[ExecutionState, bool]] = {}
+        # Called with the workflow ids whose node-run rows were just committed (cheap and synchronous: the
+        # application's node statistics forget what they had of those workflows).
+        self.node_run_listeners: list[Callable[[frozenset[str]], None]] = []
         self._lock = asyncio.Lock()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -394,6 +398,8 @@ class EventRecorder:
                 states[execution_id] = state
         if write.live:
             self._node_runs_due.update(write.finished)
+        elif write.finished:
+            self._node_runs_written(state for state, _ in write.finished.values())
             if self._projection is not None:
                 for execution_id, seq in write.last_seq.items():
                     self._projection.persisted(execution_id, seq)
@@ -438,6 +444,7 @@ class EventRecorder:
             if error is None:
                 for execution_id in taken:
                     due.pop(execution_id, None)
+                self._node_runs_written(state for state, _ in taken.values())
             if cancelled:
                 raise asyncio.CancelledError from error
             if error is not None:
@@ -454,6 +461,16 @@ class EventRecorder:
             (self._delete_node_runs, replaced),
             (self._insert_node_runs, node_run_rows((state for state, _ in finished.values()), self._encode_time)),
         ]
+
+    def _node_runs_written(self, states: Iterable[ExecutionState]) -> None:
+        workflows = frozenset(state.workflow_id for state in states if state.workflow_id)
+        if not workflows:
+            return
+        for listener in list(self.node_run_listeners):
+            try:
+                listener(workflows)
+            except Exception:
+                log.exception('node-run listener failed')
 
     async def backfill_node_runs(self) -> int:
         """Derive the node runs of finished executions that have none (a crash between the two transactions)."""
@@ -475,6 +492,7 @@ class EventRecorder:
                 if state is None or not state.nodes:
                     continue
                 await self._writer.write(self._node_run_steps({execution_id: (state, True)}))
+                self._node_runs_written([state])
             except Exception:  # one odd history must not keep flowmon from starting
                 log.exception('could not derive the node runs of execution %s', execution_id)
                 continue
@@ -528,6 +546,7 @@ def node_run_rows(states: Iterable[ExecutionState], encode_time: TimeEncoder) ->
         (
             state.id,
             node.id,
+            state.workflow_id,
             node.status,
             node.attempts,
             encode_time(node.started_at),

@@ -49,6 +49,9 @@ body { background: var(--fm-page); color: var(--fm-text); }
 .fm-nr-side { flex-shrink: 0; text-align: right; }
 .fm-node-status { font-size: .75rem; font-weight: 600; text-transform: uppercase; letter-spacing: .025em; }
 .fm-nr-detail { font-size: .75rem; color: var(--fm-muted, #6b7280); white-space: nowrap; }
+.fm-slow-note { color: #92400e; background: #fef3c7; border: 1px dashed #d97706; }
+body.body--dark .fm-slow-note { color: #fcd34d; background: rgba(217, 119, 6, .14); }
+.fm-nr-slow { color: #d97706; margin-right: 6px; text-transform: none; cursor: help; }
 
 /* page scaffolding */
 .fm-frame { width: 100%; }
@@ -87,6 +90,15 @@ body { background: var(--fm-page); color: var(--fm-text); }
                   text-overflow: ellipsis; }
 
 /* workflows */
+.fm-note { padding: 8px 12px; border-radius: 8px; color: var(--fm-text);
+           border: 1px solid color-mix(in srgb, var(--q-primary) 35%, transparent);
+           background: color-mix(in srgb, var(--q-primary) 7%, transparent); }
+.fm-scroll-x { overflow-x: auto; max-width: 100%; }
+.fm-stats-table { display: grid; grid-template-columns: minmax(120px, 1fr) repeat(3, 80px); column-gap: 16px;
+                  row-gap: 2px; font-size: 0.8rem; min-width: 380px; }
+.fm-stats-head { font-size: 0.72rem; font-weight: 600; text-transform: uppercase; letter-spacing: 0.05em;
+                 color: var(--fm-muted); }
+.fm-stats-head:not(:first-child) { text-align: right; }
 .fm-workflow-row { padding: 10px 2px; border-bottom: 1px solid var(--fm-border); }
 .fm-workflow-row:last-child { border-bottom: none; }
 

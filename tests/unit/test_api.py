@@ -66,7 +66,7 @@ SUMMARY_KEYS = {
     'retry_of',
     'nodes',
 }
-NODE_KEYS = {'status', 'attempts', 'started_at', 'finished_at', 'duration_ms', 'output', 'error', 'reused'}
+NODE_KEYS = {'status', 'attempts', 'started_at', 'finished_at', 'duration_ms', 'output', 'error', 'reused', 'slow'}
 TERMINAL = {'succeeded', 'failed', 'cancelled', 'interrupted'}
 
 

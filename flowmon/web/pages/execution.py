@@ -171,18 +171,22 @@ class _LivePage:
                 self.view.show(self._state, events, now=None if self._state.is_terminal else utcnow())
 
     async def _load_history(self) -> None:
-        """Stored events for the log (when the live buffer lacks them) and the median for the ETA."""
+        """Stored events for the log (when the live buffer lacks them), the median for the ETA and each node's usual
+        duration (for the slower-than-usual flags)."""
         if self.view.event_log.last_seq == 0 and self._live.recent_events(self._id, 0) is None:
             self._fetching = True
             await self._fetch_stored(0)
+        stats = self._application.stats
         try:
             self._median_ms = await self._application.history.usual_duration_ms(self._state.workflow_id)
+            usual = await stats.baselines(self._state.workflow_id, self.view.node_ids, excluding=self._id)
         except Exception:
             log.exception('could not load past durations for %s', self._state.workflow_id)
             return
         if not self._body.is_deleted:
             with self._body:
                 self._show_eta()
+                self.view.set_baselines(usual)
 
     def _show_eta(self) -> None:
         self.view.note.set_text(_eta_text(self._state, self._median_ms))

@@ -57,7 +57,14 @@ async def create(application: Application, execution_id: str, at: str = '') -> N
         if index is None or definition is None:
             _not_found(execution_id)
             return
-        ReplayPage(execution_id, index, definition, start=parse_position(at, index.n))
+        page = ReplayPage(execution_id, index, definition, start=parse_position(at, index.n))
+    final = index.final
+    usual = await application.stats.baselines(
+        final.workflow_id if final else None, page.view.node_ids, excluding=execution_id
+    )
+    if not body.is_deleted:
+        with body:
+            page.view.set_baselines(usual)
 
 
 class ReplayPage:

@@ -14,6 +14,7 @@ from typing import Any
 
 from nicegui import ui
 
+from flowmon.application.stats import NodeStats
 from flowmon.engine.core.events import Event
 from flowmon.engine.core.state import ExecutionState
 from flowmon.web.format import duration, full_timestamp
@@ -42,6 +43,7 @@ class ExecutionView:
         self._now: datetime | None = None
         self._shown = False
         self._total = len(nodes)
+        self._names = names
         self._views = NodeViews(names)  # what the canvas, the list and the inspector show of each node
 
         with ui.row().classes('w-full items-center gap-3 no-wrap'):
@@ -103,6 +105,11 @@ class ExecutionView:
         return self._state
 
     @property
+    def node_ids(self) -> list[str]:
+        """The nodes of the definition, in definition order."""
+        return list(self._names)
+
+    @property
     def wants_clock(self) -> bool:
         """True while the picture depends on the time (running timer, animated edges): keep calling show."""
         running = self._state is not None and not self._state.is_terminal
@@ -116,15 +123,27 @@ class ExecutionView:
         """
         moved = state is not self._state or not self._shown
         self._state, self._now, self._shown = state, now, True
-        changed: list[str] = []
-        if moved:  # the same state again only moves the clock (running time, edge animation)
-            changed = self._views.update(state)  # once per tick, for the three widgets below
+        at = now or (state.last_ts if state is not None else None)  # what a running node's time is measured to
+        if moved:  # once per tick, for the three widgets below
+            changed = self._views.update(state, at)
+        else:  # the same state again only moves the clock (running time, slow flags of running nodes, edges)
+            changed = self._views.clock(at)
+        if changed or moved:
             self.node_list.show(changed)  # first: the list's rows are cheap for the browser, the canvas is not
             self.inspector.show(state)
         self.dag.apply(state, now=now, changed=changed)
         if events or state is not None:
             self.event_log.show(events, upto_seq=state.last_seq if state is not None else None)
         self._show_summary(state, now)
+
+    def set_baselines(self, baselines: Mapping[str, NodeStats]) -> None:
+        """Each node's usual duration (runs of other executions): nodes above their p95 are flagged slower than
+        usual on the canvas, in the list and in the inspector."""
+        changed = self._views.set_baselines(baselines)
+        if changed:
+            self.node_list.show(changed)
+            self.inspector.show(self._state)
+            self.dag.apply(self._state, now=self._now, changed=changed)
 
     def select(self, node_id: str) -> None:
         """Open the inspector on ``node_id`` and mark it on the canvas and in the list."""
