@@ -14,6 +14,7 @@ from nicegui import app, ui
 from flowmon.application import Application
 from flowmon.web.auth import LOGOUT_PATH, is_signed_in
 from flowmon.web.teardown import weak_callback
+from flowmon.web.widgets.code_editor import follow_dark_mode
 from flowmon.web.widgets.connection_indicator import ConnectionIndicator
 
 DARK_MODE_KEY = 'dark_mode'
@@ -126,6 +127,7 @@ class Shell:
 
     def _toggle_dark(self) -> None:
         self._dark.value = not bool(self._dark.value)
+        follow_dark_mode(ui.context.client, bool(self._dark.value))
         if is_signed_in(self._application.token):  # nothing is stored for visitors who never signed in
             app.storage.user[DARK_MODE_KEY] = self._dark.value
         self._dark_button.props(f'icon={self._dark_icon()}')

@@ -176,6 +176,8 @@ def test_rerun_from_the_page_opens_the_new_execution(page: Page, server: Server)
     sign_in(page, server)
     page.goto(f'/executions/{execution_id}')
     page.get_by_test_id('rerun-execution').click()
+    expect(page.get_by_test_id('input-json')).to_be_visible()  # the previous input, in a JSON editor
+    page.get_by_test_id('input-run').click()
     page.wait_for_url(re.compile(r'.*/executions/(?!' + execution_id + r')[\w-]+$'), timeout=10_000)
     new_id = page.url.rsplit('/', 1)[1]
     assert api(server, 'GET', f'/api/executions/{new_id}').json()['retry_of'] == execution_id

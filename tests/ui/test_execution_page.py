@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import json
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -161,17 +162,31 @@ async def test_cancel_asks_first_and_then_cancels(user: User) -> None:
     await user.should_see(marker='rerun-execution')
 
 
-async def test_rerun_opens_the_new_execution(user: User) -> None:
+async def test_rerun_shows_the_previous_input_and_runs_it_fixed(user: User) -> None:
     await sign_in(user)
-    execution_id = await start(user, 'quick')
+    execution_id = await start(user, 'quick', {'input': {'order_id': 'A-1001', 'qty': 'two'}})
     await wait_until_ended(user, execution_id)
     await user.open(f'/executions/{execution_id}')
     await wait_for_text(user, 'execution-status', 'succeeded')
     user.find(marker='rerun-execution').click()
+    await user.should_see(marker='input-dialog')
+    assert text_of(user, 'input-title') == 'Rerun this execution'
+    editor = input_editor(user)
+    assert json.loads(editor.value) == {'order_id': 'A-1001', 'qty': 'two'}  # the previous input, to fix
+
+    editor.value = '{"order_id": "A-1001", "qty": '  # half-way through the fix: refused as it is typed
+    await user.should_see('Not valid JSON', retries=20)
+    assert not rerun_button(user).enabled
+    editor.value = '{"order_id": "A-1001", "qty": 2}'
+    await user.should_not_see(marker='input-error', retries=20)
+    assert rerun_button(user).enabled
+    user.find(marker='input-run').click()
+
     path = await wait_for_path(user, r'/executions/(?!' + execution_id + r')[^/]+')
     new_id = path.rsplit('/', 1)[1]
     summary = (await api(user, 'GET', f'/api/executions/{new_id}')).json()
     assert summary['retry_of'] == execution_id
+    assert summary['input'] == {'order_id': 'A-1001', 'qty': 2}
     assert summary['trigger'] == {'type': 'rerun', 'retry_of': execution_id}
     await user.should_see(marker='execution-trigger')
     await user.should_see('Started by')
@@ -181,18 +196,35 @@ async def test_rerun_opens_the_new_execution(user: User) -> None:
 async def test_rerun_from_a_node_reuses_the_nodes_before_it(user: User) -> None:
     await add_flaky(user)
     await sign_in(user)
-    execution_id = await start(user, 'flaky')
+    execution_id = await start(user, 'flaky', {'input': {'order': 7}})
     await wait_until_ended(user, execution_id)
     await user.open(f'/executions/{execution_id}')
     await wait_for_text(user, 'execution-status', 'succeeded')
     click_node(user, 'ship')
     user.find(marker='rerun-from-node').click()
+    await user.should_see(marker='input-dialog')
+    assert text_of(user, 'input-title') == 'Rerun from node ship'
+    assert json.loads(input_editor(user).value) == {'order': 7}
+    user.find(marker='input-run').click()
     path = await wait_for_path(user, r'/executions/(?!' + execution_id + r')[^/]+')
     new_id = path.rsplit('/', 1)[1]
     await wait_until_ended(user, new_id)
     summary = (await api(user, 'GET', f'/api/executions/{new_id}')).json()
     assert summary['nodes']['fetch']['reused'] is True
     assert summary['nodes']['ship']['reused'] is False
+    assert (summary['retry_of'], summary['trigger']['type']) == (execution_id, 'rerun')
+
+
+def input_editor(user: User) -> ui.codemirror:
+    (editor,) = user.find(marker='input-json').elements
+    assert isinstance(editor, ui.codemirror)
+    return editor
+
+
+def rerun_button(user: User) -> ui.button:
+    (button,) = user.find(marker='input-run').elements
+    assert isinstance(button, ui.button)
+    return button
 
 
 async def test_an_execution_only_the_store_knows_is_drawn_from_its_events(

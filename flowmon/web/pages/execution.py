@@ -3,9 +3,11 @@
 The page pulls from the live view with one ``ui.timer`` every 80 ms (``changed_since`` makes an idle tick almost
 free) and never subscribes to the bus, so leaving the page or closing the tab releases everything with the timer.
 An execution that is no longer in the projection is loaded from the history once. Cancel (confirmed first) and
-Rerun call the executions use cases and report problems with ``ui.notify``; an imported execution is read-only,
-so it has neither (and the use cases refuse them anyway). Delete (confirmed first; once it has ended, imported ones
-too) removes it for good and goes to the list of executions. The header says how the execution was started.
+Rerun (a dialog with the previous input in a JSON editor, checked as it is typed, to fix before running again;
+"Rerun from this node" in the inspector opens the same) call the executions use cases and report problems with
+``ui.notify``; an imported execution is read-only, so it has neither (and the use cases refuse them anyway). Delete
+(confirmed first; once it has ended, imported ones too) removes it for good and goes to the list of executions. The
+header says how the execution was started.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from flowmon.web.widgets.confirm_dialog import confirm
 from flowmon.web.widgets.empty_state import not_found
 from flowmon.web.widgets.execution_view import ExecutionView
 from flowmon.web.widgets.history_actions import HistoryActions
+from flowmon.web.widgets.json_input_dialog import JsonInputDialog, pretty
 from flowmon.web.widgets.trigger_label import TriggerLabel
 
 log = logging.getLogger(__name__)
@@ -108,7 +111,7 @@ class _LivePage:
                 .mark('cancel-execution')
             )
             self._rerun = (
-                ui.button('Rerun', icon='replay', on_click=lambda: self._start_rerun(None))
+                ui.button('Rerun…', icon='replay', on_click=lambda: self._open_rerun(None))
                 .props('unelevated no-caps data-testid=rerun-execution')
                 .mark('rerun-execution')
             )
@@ -246,16 +249,36 @@ class _LivePage:
         ui.navigate.to('/executions')
 
     async def _rerun_from(self, node_id: str) -> None:
-        await self._start_rerun(node_id)
+        self._open_rerun(node_id)
 
-    async def _start_rerun(self, from_node: str | None) -> None:
+    def _open_rerun(self, from_node: str | None) -> None:
+        """The rerun dialog: the previous input in a JSON editor, to run again as it was or fixed first."""
+        if from_node is None:
+            title = 'Rerun this execution'
+            hint = 'Every node runs again. Fix the input first if it was the problem.'
+        else:
+            title = f'Rerun from node {from_node}'
+            hint = f'{from_node} and everything downstream run again; the nodes before it keep their outputs.'
+        with self._body:
+            dialog = JsonInputDialog(
+                title=title,
+                hint=f'{hint} The new execution records that it reruns this one.',
+                value=pretty(self._state.input),
+                on_submit=lambda value: self._start_rerun(from_node, value),
+                budget=self._application.executions.budget,
+                run_label='Rerun',
+            )
+        dialog.dialog.on('hide', dialog.dialog.delete)
+        dialog.open()
+
+    async def _start_rerun(self, from_node: str | None, input: dict[str, Any]) -> None:
         if not is_signed_in(self._application.token):
             ui.notify('Sign in again to rerun executions.', type='warning')
             return
         try:
-            new_id = await self._application.executions.rerun(self._id, from_node=from_node)
+            new_id = await self._application.executions.rerun(self._id, from_node=from_node, input=input)
         except AppError as exc:
-            ui.notify(str(exc), type='warning')
+            ui.notify(str(exc), type='warning', multi_line=True)
             return
         except Exception as exc:
             log.exception('rerun of %s failed', self._id)

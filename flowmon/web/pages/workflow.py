@@ -66,6 +66,7 @@ def _header(application: Application, stored: StoredWorkflow) -> None:
         title=f'Run “{stored.name}” with input',
         hint='The input is a JSON object; nodes read it as input.* (empty means {}).',
         on_submit=lambda value: _run(application, stored.id, value),
+        budget=application.executions.budget,
     )
     with ui.row().classes('w-full items-start justify-between gap-4 fm-page-head'):
         with ui.column().classes('gap-1 min-w-0'):
