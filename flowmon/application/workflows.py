@@ -50,7 +50,7 @@ class Workflows:
     async def put(self, workflow_id: str, document: bytes, *, yaml: bool = False) -> tuple[dict[str, Any], bool]:
         """Create or replace from a JSON (or, with ``yaml``, YAML) document; returns the stored definition and
         whether it is new. Raises TooLarge, Malformed (not a document), or Invalid (not a valid workflow)."""
-        raw = await self._load(document, yaml=yaml)
+        raw = await self.document(document, yaml=yaml)
         with translated({WorkflowError: Invalid}):
             workflow, created = await self._catalog.put(workflow_id, raw, utcnow())
         return workflow.definition(), created
@@ -59,8 +59,7 @@ class Workflows:
         """What :meth:`put` would store, without storing it: the same limits and validation, the YAML parsed in a
         worker thread. ``workflow_id``: the id it would be stored under (None: the document's own ``id``). Raises
         TooLarge, Malformed or Invalid with the message ``PUT /api/workflows/{id}`` would answer."""
-        data = document.encode('utf-8', errors='surrogatepass') if isinstance(document, str) else document
-        raw = await self._load(data, yaml=yaml)
+        raw = await self.document(document, yaml=yaml)
         target = workflow_id
         if target is None:
             body_id = raw.get('id') if isinstance(raw, dict) else None
@@ -76,8 +75,11 @@ class Workflows:
         again at the next start (None: not from a file)."""
         return self._catalog.provisioning_file(workflow_id)
 
-    async def _load(self, document: bytes, *, yaml: bool) -> Any:
-        """The document parsed within the definition limits; raises TooLarge, Invalid or Malformed."""
+    async def document(self, document: str | bytes, *, yaml: bool = False) -> Any:
+        """The JSON (or YAML) document parsed within the definition limits, not yet validated as a workflow; raises
+        TooLarge, Invalid or Malformed."""
+        if isinstance(document, str):
+            document = document.encode('utf-8', errors='surrogatepass')
         if len(document) > MAX_DEFINITION_BYTES:
             raise TooLarge(f'workflow definition is larger than {MAX_DEFINITION_BYTES} bytes')
         try:

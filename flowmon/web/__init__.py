@@ -19,7 +19,19 @@ from flowmon.web.shell import Shell
 
 from .auth import is_signed_in
 from .format import TIMEZONE_KEY, remember_timezone
-from .pages import compare, dashboard, delivery, execution, executions, login, replay, secrets, webhooks, workflow
+from .pages import (
+    compare,
+    dashboard,
+    delivery,
+    execution,
+    executions,
+    login,
+    replay,
+    secrets,
+    webhooks,
+    workflow,
+    workflow_editor,
+)
 from .routing import GuardedSubPages, with_error_panel
 from .style import CSS
 from .teardown import release_on_delete
@@ -31,7 +43,9 @@ PageBuilder = Callable[..., Any]
 ROUTES: dict[str, PageBuilder] = {
     '/': dashboard.create,
     '/login': login.create,
+    '/workflows/new': workflow_editor.create_new,  # before the pattern below, which would take 'new' for an id
     '/workflows/{workflow_id}': workflow.create,
+    '/workflows/{workflow_id}/edit': workflow_editor.create,
     '/executions': executions.create,
     '/executions/{execution_id}': execution.create,
     '/executions/{execution_id}/replay': replay.create,

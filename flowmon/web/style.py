@@ -90,6 +90,17 @@ body.body--dark .fm-slow-note { color: #fcd34d; background: rgba(217, 119, 6, .1
                   text-overflow: ellipsis; }
 
 /* workflows */
+.fm-editor-grid { display: grid; grid-template-columns: minmax(0, 3fr) minmax(0, 2fr); gap: 16px; align-items: start; }
+@media (max-width: 1100px) { .fm-editor-grid { grid-template-columns: minmax(0, 1fr); } }
+.fm-editor-status { min-height: 1.4em; overflow-wrap: anywhere; white-space: pre-wrap; }
+.fm-diff { max-height: 60vh; overflow: auto; border: 1px solid var(--fm-border); border-radius: 8px; padding: 8px 12px;
+           font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 0.75rem; }
+.fm-diff-legend { font-family: inherit; margin-bottom: 6px; opacity: .8; }
+.fm-diff-block { margin: 0; align-self: stretch; white-space: pre-wrap; overflow-wrap: anywhere; line-height: 1.5; }
+.fm-diff-removed { color: #ef4444; } .fm-diff-block.fm-diff-removed { background: rgba(239, 68, 68, .16); }
+.fm-diff-added { color: #16a34a; } .fm-diff-block.fm-diff-added { background: rgba(34, 197, 94, .16); }
+.fm-diff-fold { opacity: .5; }
+.fm-code-editor { border: 1px solid var(--fm-border); border-radius: 8px; overflow: hidden; }
 .fm-note { padding: 8px 12px; border-radius: 8px; color: var(--fm-text);
            border: 1px solid color-mix(in srgb, var(--q-primary) 35%, transparent);
            background: color-mix(in srgb, var(--q-primary) 7%, transparent); }

@@ -29,6 +29,7 @@ from flowmon.web.widgets.execution_table import ExecutionTable
 from flowmon.web.widgets.filter_bar import FilterBar
 from flowmon.web.widgets.json_input_dialog import JsonInputDialog
 from flowmon.web.widgets.pager import Pager
+from flowmon.web.widgets.provisioned_note import provisioned_note
 from flowmon.web.widgets.text_block import TextBlock
 
 PAGE_SIZE = 20
@@ -48,7 +49,7 @@ async def create(
         for problem in problems:
             ui.notify(f'Filter: {problem}', type='warning')
         _header(application, stored)
-        _provisioned_note(application.workflows.provisioning_file(workflow_id))
+        provisioned_note(application.workflows.provisioning_file(workflow_id))
         await automation_panel(application, workflow_id)  # trigger URL and schedule, when the workflow has them
         with ui.card().classes('fm-panel w-full p-0 overflow-hidden').props('flat bordered').mark('workflow-canvas'):
             DagView(stored.definition, on_select=_node_details(stored), height='auto', definition_only=True)
@@ -92,17 +93,6 @@ def _header(application: Application, stored: StoredWorkflow) -> None:
             ui.button('Run', icon='play_arrow', on_click=lambda: _run(application, stored.id, {})).props(
                 'unelevated no-caps'
             ).mark('run')
-
-
-def _provisioned_note(file_name: str | None) -> None:
-    if file_name is None:
-        return
-    with ui.row().classes('w-full items-center gap-2 no-wrap fm-note').mark('provisioned-note'):
-        ui.icon('description', size='1.2rem')
-        ui.label(
-            f'Provisioned from the workflow file {file_name}: the file wins at the next start, so changes saved here '
-            'last until flowmon restarts. Edit the file to keep them.'
-        ).classes('text-sm')
 
 
 async def _durations(application: Application, workflow_id: str) -> None:
