@@ -52,7 +52,10 @@ def preview_nodes(user: User) -> set[str]:
 
 
 async def test_a_new_workflow_is_checked_as_it_is_typed_previewed_and_created(user: User) -> None:
-    await sign_in(user, '/workflows/new')
+    await sign_in(user, '/')
+    await user.should_see(marker='new-workflow')
+    user.find(marker='new-workflow').click()  # the dashboard's workflows panel links to the editor
+    await wait_for_path(user, '/workflows/new')
     await user.should_see(marker='workflow-source')
     await status_becomes(user, 'Valid: my-workflow, 2 nodes, 1 edge')  # the template
     assert preview_nodes(user) == {'start', 'report'}

@@ -16,7 +16,10 @@ class WorkflowList:
     def __init__(self, workflows: Sequence[StoredWorkflow], *, on_run: Callable[[str], Awaitable[object]]) -> None:
         with ui.column().classes('w-full gap-0 fm-workflows').mark('workflow-list'):
             if not workflows:
-                hint = 'Put JSON or YAML files in the workflows directory, or PUT /api/workflows/{id}.'
+                hint = (
+                    'Write one with New workflow, put JSON or YAML files in the workflows directory, '
+                    'or PUT /api/workflows/{id}.'
+                )
                 empty_state('workflows-empty', 'account_tree', 'No workflows yet', hint)
             for workflow in workflows:
                 _row(workflow, on_run)
