@@ -29,6 +29,7 @@ from flowmon.engine.runtime.projector import Projector
 from flowmon.web.format import short_id
 from flowmon.web.widgets.dag_chart import DagChart
 from flowmon.web.widgets.node_list import NodeList
+from flowmon.web.widgets.timeline_chart import TimelineChart
 
 # Three nodes in a row; the middle one fails once, then succeeds on its second attempt.
 FLAKY: dict[str, Any] = {
@@ -344,3 +345,57 @@ async def test_a_closed_page_leaves_no_reference_cycles(user: User) -> None:
     assert elements > 60
     assert kinds['Props'] < elements / 5, kinds.most_common(10)  # the client's own few, not one per element
     assert sum(kinds.values()) < 1500, kinds.most_common(10)
+
+
+SLOW_PAIR: dict[str, Any] = {
+    'id': 'slow-pair',
+    'name': 'Slow pair',
+    'nodes': [
+        {'id': 'first', 'type': 'delay', 'config': {'seconds': 1.0}},
+        {'id': 'second', 'type': 'delay', 'config': {'seconds': 1.0}},
+    ],
+    'edges': [{'source': 'first', 'target': 'second'}],
+}
+
+
+def gantt_of(user: User) -> dict[str, Any]:
+    """What the execution page's Gantt chart shows now: its snapshot (rows, segments, time axis)."""
+    (gantt,) = user.find(marker='replay-gantt').elements
+    assert isinstance(gantt, TimelineChart)
+    return gantt.snapshot()
+
+
+def segments(snapshot: dict[str, Any]) -> list[tuple[str, float, float, float]]:
+    """(node, start s, end s, opacity) of each segment; a running attempt is drawn translucent, up to now."""
+    labels = snapshot.get('labels', [])
+    return [
+        (labels[item['value'][0]], item['value'][1], item['value'][2], item['itemStyle']['opacity'])
+        for item in snapshot.get('data', [])
+    ]
+
+
+async def test_the_gantt_chart_grows_while_the_run_goes(user: User) -> None:
+    assert (await api(user, 'PUT', '/api/workflows/slow-pair', SLOW_PAIR)).status_code in (200, 201)
+    await sign_in(user)
+    execution_id = await start(user, 'slow-pair')
+    await user.open(f'/executions/{execution_id}')
+    await user.should_see(marker='replay-gantt')
+    await until(lambda: [s[0] for s in segments(gantt_of(user))] == ['first'])  # first runs, second waits
+    (running,) = segments(gantt_of(user))
+    assert running[3] == 0.55 and gantt_of(user)['labels'] == ['first', 'second']
+    axis = gantt_of(user)['max']
+    await until(lambda: gantt_of(user)['max'] > axis)  # the time axis and the open attempt reach to now
+    grown = segments(gantt_of(user))[0]
+    assert grown[2] > running[2]
+
+    await until(lambda: len(segments(gantt_of(user))) == 2, timeout=10)  # second started: a row fills
+    await wait_for_text(user, 'execution-status', 'succeeded')
+    await until(lambda: all(s[3] == 1 for s in segments(gantt_of(user))))
+    first, second = segments(gantt_of(user))
+    assert first[0] == 'first' and second[0] == 'second'
+    assert first[2] - first[1] >= 1.0 and second[1] >= first[2]  # real times, in order
+    summary = (await api(user, 'GET', f'/api/executions/{execution_id}')).json()
+    assert gantt_of(user)['max'] > 2.0 and summary['status'] == 'succeeded'
+
+    user.find(marker='replay-gantt').trigger('span_click', [1, 0, 0, 0, 0, 0])  # a click on second's segment
+    await user.should_see(marker='inspector')

@@ -7,11 +7,13 @@ Rerun (a dialog with the previous input in a JSON editor, checked as it is typed
 "Rerun from this node" in the inspector opens the same) call the executions use cases and report problems with
 ``ui.notify``; an imported execution is read-only, so it has neither (and the use cases refuse them anyway). Delete
 (confirmed first; once it has ended, imported ones too) removes it for good and goes to the list of executions. The
-header says how the execution was started.
+header says how the execution was started. The Gantt chart of the replay page grows under the canvas while the run
+goes, drawn from the state the page pulls (every half second, not on every tick).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 from typing import Any
@@ -21,7 +23,9 @@ from nicegui import background_tasks, ui
 from flowmon.application import Application
 from flowmon.application.errors import AppError, NotFound
 from flowmon.engine.core.events import Event, utcnow
+from flowmon.engine.core.graph import definition_order
 from flowmon.engine.core.provenance import trigger_type
+from flowmon.engine.core.replay_index import live_spans
 from flowmon.engine.core.state import ExecutionState
 from flowmon.web.auth import is_signed_in
 from flowmon.web.format import duration, short_id
@@ -31,11 +35,13 @@ from flowmon.web.widgets.empty_state import not_found
 from flowmon.web.widgets.execution_view import ExecutionView
 from flowmon.web.widgets.history_actions import HistoryActions
 from flowmon.web.widgets.json_input_dialog import JsonInputDialog, pretty
+from flowmon.web.widgets.timeline_chart import TimelineChart
 from flowmon.web.widgets.trigger_label import TriggerLabel
 
 log = logging.getLogger(__name__)
 
 TICK_SECONDS = 0.08
+GANTT_SECONDS = 0.5  # how often the Gantt chart of a running execution is redrawn (every segment, one patch)
 BACKLOG = 5000  # stored events loaded for the log of an execution (its latest ones)
 
 
@@ -101,6 +107,12 @@ class _LivePage:
         self._median_ms: float | None = None
         _header(state, definition)
         self.view = ExecutionView(definition, on_rerun_from=None if read_only else weak_callback(self._rerun_from))
+        with self.view.add_timeline(
+            'one row per node, one segment per attempt, growing while it runs; click a segment to inspect it'
+        ):
+            self.gantt = TimelineChart(None, self.view.names, on_span=weak_callback(self._span_clicked))
+        self._gantt_order = definition_order(definition)
+        self._gantt_drawn: tuple[float, int] | None = None  # when the Gantt was last grown, and to which event
         if read_only:
             with self.view.actions:
                 ui.label('Imported: read-only').classes('text-sm text-gray-500').mark('read-only-note')
@@ -125,6 +137,7 @@ class _LivePage:
         self._show_actions()
         initial = self._live.recent_events(execution_id, 0) or []
         self.view.show(state, initial, now=utcnow() if not state.is_terminal else None)
+        self._grow_gantt()
         self._timer = ui.timer(TICK_SECONDS, self._tick)
         ui.timer(0, self._load_history, once=True)
 
@@ -145,6 +158,25 @@ class _LivePage:
         self.view.show(self._state, events, now=None if self._state.is_terminal else utcnow())
         self._show_actions()
         self._show_eta()
+        self._grow_gantt()
+
+    def _grow_gantt(self) -> None:
+        """The Gantt chart from the state the page pulled: every GANTT_SECONDS while the run goes (its open attempts
+        reach to now), and once more for the final state."""
+        state, clock = self._state, asyncio.get_running_loop().time()
+        drawn = self._gantt_drawn
+        if drawn is not None:
+            if state.is_terminal and drawn[1] == state.last_seq:
+                return
+            if not state.is_terminal and clock - drawn[0] < GANTT_SECONDS:
+                return
+        self._gantt_drawn = (clock, state.last_seq)
+        end = (state.finished_at or state.last_ts) if state.is_terminal else utcnow()
+        origin = state.created_at
+        self.gantt.grow(live_spans(state, self._gantt_order), (end - origin).total_seconds() if end and origin else 0)
+
+    def _span_clicked(self, node_id: str, _: int) -> None:
+        self.view.select(node_id)
 
     def _new_events(self) -> Sequence[Event]:
         if self._fetching:

@@ -106,17 +106,9 @@ class ReplayPage:
                 ui.label('+0 s')
                 ui.label(f'{count(index.n)} events over {index.duration_s:.3f} s')
 
-        names = _names(definition)
-        with ui.column().classes('w-full gap-4') as holder:
-            self.view = ExecutionView(definition)
-            with ui.card().classes('fm-panel w-full gap-1').props('flat bordered') as gantt_card:
-                with ui.row().classes('w-full items-center gap-2'):
-                    ui.label('Timeline').classes('text-sm font-semibold')
-                    ui.label('one row per node, one segment per attempt; click a segment to jump to its end').classes(
-                        'text-xs text-grey-7'
-                    )
-                self.gantt = TimelineChart(index, names, on_span=self._span_clicked)
-        gantt_card.move(target_index=len(holder.default_slot.children) - 2)  # between the canvas and the event log
+        self.view = ExecutionView(definition)
+        with self.view.add_timeline('one row per node, one segment per attempt; click a segment to jump to its end'):
+            self.gantt = TimelineChart(index, self.view.names, on_span=self._span_clicked)
 
         ui.keyboard(self._key, ignore=['input', 'textarea'])
         SpaceGuard()  # Space plays and pauses: it must not also scroll the page
@@ -223,14 +215,6 @@ class ReplayPage:
 
 def _final(index: ReplayIndex | None) -> ExecutionState | None:
     return index.final if index is not None else None
-
-
-def _names(definition: Mapping[str, Any]) -> dict[str, str]:
-    return {
-        str(node['id']): str(node.get('name') or node['id'])
-        for node in definition.get('nodes') or ()
-        if isinstance(node, Mapping) and 'id' in node
-    }
 
 
 def _stored_speed() -> str:

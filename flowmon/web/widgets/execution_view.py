@@ -1,4 +1,4 @@
-"""One execution, composed: status and progress, canvas, node list, inspector and event log.
+"""One execution, composed: status and progress, canvas, node list, inspector, a page's timeline and event log.
 
 Any page drives it with a state and the events up to that state: the live page from the projector, the
 replay page with the state "as of event k". It holds no live-only controls; pages put theirs (Cancel,
@@ -97,12 +97,19 @@ class ExecutionView:
                 self.node_list = NodeList(
                     entries, self._views, on_select=weak_callback(self.select), height=self.dag.height
                 )
+        self._timeline_slot = ui.element('div').classes('w-full')  # a page's Gantt chart: add_timeline
+        self._timeline_slot.set_visibility(False)
         with ui.card().classes('fm-panel w-full gap-2').props('flat bordered'):
             self.event_log = EventLog(list(names))
 
     @property
     def state(self) -> ExecutionState | None:
         return self._state
+
+    @property
+    def names(self) -> dict[str, str]:
+        """Each node's display name (its ``name``, else its id), in definition order."""
+        return dict(self._names)
 
     @property
     def node_ids(self) -> list[str]:
@@ -150,6 +157,16 @@ class ExecutionView:
         self.dag.select(node_id)
         self.node_list.select(node_id)
         self.inspector.open(node_id, self._state)
+
+    def add_timeline(self, hint: str) -> ui.card:
+        """A Timeline card between the canvas and the event log, titled with ``hint``: the page puts its Gantt chart
+        (:class:`~flowmon.web.widgets.timeline_chart.TimelineChart`) in it."""
+        self._timeline_slot.set_visibility(True)
+        with self._timeline_slot, ui.card().classes('fm-panel w-full gap-1').props('flat bordered') as card:
+            with ui.row().classes('w-full items-center gap-2'):
+                ui.label('Timeline').classes('text-sm font-semibold')
+                ui.label(hint).classes('text-xs text-grey-7')
+        return card
 
     def _inspector_closed(self) -> None:
         self.dag.select(None)
