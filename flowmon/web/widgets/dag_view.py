@@ -24,6 +24,7 @@ from flowmon.web.node_views import NodeView, NodeViews
 from flowmon.web.theme import status_color
 from flowmon.web.widgets.dag_chart import DagChart, Item
 from flowmon.web.widgets.dag_edges import EDGE_COLOR, EdgeLayer, PlotArea
+from flowmon.web.widgets.dag_viewport import DagViewport
 
 FLOW_WINDOW_SECONDS = 1.5  # an edge animates while its last data.flow is at most this old
 # Effects are animated every frame (costly without a GPU), so they are capped: beyond these counts active nodes
@@ -47,7 +48,8 @@ COLUMN_PX = 176  # px per column when cards are labelled
 @dataclass(frozen=True, slots=True)
 class _Scale:
     """Pixel sizes chosen from the graph's extent: readable cards while the graph is small enough, dots when
-    it is dense. ``min_width`` keeps a column wide enough for its cards (the canvas scrolls sideways)."""
+    it is dense. ``min_width`` keeps a column wide enough for its cards (a wider canvas starts fitted into view,
+    to zoom into and pan: :mod:`~flowmon.web.widgets.dag_viewport`)."""
 
     card: tuple[int, int]  # symbol width, height in px
     labels: bool  # names inside the cards; off when the graph is too dense to read them
@@ -107,7 +109,7 @@ class DagView:
         self._glow = True
         self._flowing = False
         self._area = self._plot_area()
-        with ui.element('div').classes('w-full overflow-x-auto overflow-y-hidden'):
+        with DagViewport(height):
             with (
                 ui.element('div')
                 .classes('relative')
