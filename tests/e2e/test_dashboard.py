@@ -109,13 +109,20 @@ def test_run_with_input_refuses_invalid_json(signed_in: Page, call_api: Api) -> 
     page.goto('/workflows/e2e-quick')
     before = _count(call_api, 'e2e-quick')
     page.get_by_role('button', name='Run with input…').click()
-    editor = page.get_by_label('Input (JSON object)')
-    editor.fill('{"order_id": ')
-    page.locator('.q-dialog').get_by_role('button', name='Run').click()
-    expect(page.get_by_text('Not valid JSON')).to_be_visible()
+    editor = page.get_by_test_id('input-json').locator('.cm-content')  # a CodeMirror editor, checked as typed
+
+    def type_over(text: str) -> None:
+        editor.click()
+        page.keyboard.press('Control+A')
+        page.keyboard.insert_text(text)
+
+    type_over('{"order_id": ')
+    expect(page.get_by_test_id('input-error')).to_contain_text('Not valid JSON')
+    expect(page.get_by_test_id('input-run')).to_be_disabled()
     assert _count(call_api, 'e2e-quick') == before  # nothing was sent
-    editor.fill('{"order_id": "ORD-9"}')
-    page.locator('.q-dialog').get_by_role('button', name='Run').click()
+    type_over('{"order_id": "ORD-9"}')
+    expect(page.get_by_test_id('input-run')).to_be_enabled()
+    page.get_by_test_id('input-run').click()
     expect(page).to_have_url(re.compile(r'/executions/[0-9a-f]+$'))
     assert _wait_ended(call_api, page.url.rsplit('/', 1)[1])['input'] == {'order_id': 'ORD-9'}
 
