@@ -23,6 +23,12 @@ body { background: var(--fm-page); color: var(--fm-text); }
 .fm-nav.fm-nav-active { color: var(--q-primary) !important;
                         background: color-mix(in srgb, var(--q-primary) 10%, transparent); }
 .fm-header-btn { color: var(--fm-muted) !important; }
+/* narrow screens: the navigation tabs collapse into the menu button (shell.py) */
+.fm-nav-menu { display: none !important; }
+@media (max-width: 760px) {
+  .fm-nav-row { display: none !important; }
+  .fm-nav-menu:not(.hidden) { display: inline-flex !important; }
+}
 .fm-conn { display: flex; color: var(--fm-muted); padding: 2px 8px; border: 1px solid var(--fm-border);
            border-radius: 999px; }
 .fm-conn-dot { width: 8px; height: 8px; border-radius: 50%; background: #9ca3af; display: inline-block; }
@@ -56,6 +62,15 @@ body.body--dark .fm-slow-note { color: #fcd34d; background: rgba(217, 119, 6, .1
 /* page scaffolding */
 .fm-frame { width: 100%; }
 .fm-page { max-width: 1400px; margin: 0 auto; padding: 24px 24px 48px; }
+/* phones: nothing wider than the screen; wide tables scroll inside their card */
+@media (max-width: 760px) {
+  .fm-page { padding: 16px 12px 40px; }
+  .fm-page-head > * { max-width: 100%; flex-shrink: 1 !important; }
+  .fm-table { overflow-x: auto; }
+  .fm-table-head, .fm-table-body { min-width: 720px; }
+  .fm-wrap-narrow.no-wrap { flex-wrap: wrap !important; }
+  .fm-wrap-narrow > * { max-width: 100%; }
+}
 .fm-title { font-size: 1.5rem; font-weight: 600; letter-spacing: -0.01em; line-height: 1.3; }
 .fm-panel { background: var(--fm-surface) !important; border-color: var(--fm-border) !important;
             border-radius: 12px !important; padding: 16px 18px; gap: 12px; box-shadow: none; }

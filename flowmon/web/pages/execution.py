@@ -335,7 +335,7 @@ def _cancel_dialog() -> ui.dialog:
 
 def _header(state: ExecutionState, definition: dict[str, Any]) -> None:
     name = str(definition.get('name') or state.workflow_id or 'Execution')
-    with ui.row().classes('w-full items-end gap-3 no-wrap'):
+    with ui.row().classes('w-full items-end gap-3 no-wrap fm-wrap-narrow'):
         with ui.column().classes('gap-0 min-w-0'):
             with ui.row().classes('items-center gap-1 text-sm text-gray-500'):
                 ui.link('Executions', '/executions').classes('text-gray-500 no-underline hover:underline')

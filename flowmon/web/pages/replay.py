@@ -87,7 +87,7 @@ class ReplayPage:
             _still_running(execution_id, index.n)
 
         with ui.card().classes('fm-panel w-full gap-2').props('flat bordered'):
-            with ui.row().classes('w-full items-center gap-3 no-wrap'):
+            with ui.row().classes('w-full items-center gap-3 no-wrap fm-wrap-narrow'):
                 self.controls = ReplayControls(
                     TransportActions(
                         play=self.play,
@@ -227,7 +227,7 @@ def _stored_speed() -> str:
 
 def _header(execution_id: str, definition: Mapping[str, Any], workflow_id: str | None, index: ReplayIndex) -> None:
     name = str(definition.get('name') or workflow_id or 'Execution')
-    with ui.row().classes('w-full items-end gap-3 no-wrap'):
+    with ui.row().classes('w-full items-end gap-3 no-wrap fm-wrap-narrow'):
         with ui.column().classes('gap-0 min-w-0 grow'):
             with ui.row().classes('items-center gap-1 text-sm text-gray-500'):
                 ui.link('Executions', '/executions').classes('text-gray-500 no-underline hover:underline')

@@ -46,7 +46,7 @@ class ExecutionView:
         self._names = names
         self._views = NodeViews(names)  # what the canvas, the list and the inspector show of each node
 
-        with ui.row().classes('w-full items-center gap-3 no-wrap'):
+        with ui.row().classes('w-full items-center gap-3 no-wrap fm-wrap-narrow'):
             self.status_badge = (
                 StatusBadge('queued')
                 .classes('text-sm px-3 py-1')
@@ -63,7 +63,7 @@ class ExecutionView:
                     )
                     self.timing = ui.label('').props('data-testid=execution-timing')
                     self.note = ui.label('').classes('ml-auto').props('data-testid=execution-eta').mark('execution-eta')
-            self.actions = ui.row().classes('items-center gap-2 no-wrap')
+            self.actions = ui.row().classes('items-center gap-2 no-wrap fm-wrap-narrow')
 
         self.error_banner = ui.label('').classes(
             'w-full text-sm rounded px-3 py-2 bg-red-50 text-red-800 dark:bg-red-950 dark:text-red-200 '
