@@ -155,3 +155,11 @@ async def test_a_workflow_from_a_file_says_the_file_wins_at_the_next_start(user:
 async def test_editing_an_unknown_workflow_says_so(user: User) -> None:
     await sign_in(user, '/workflows/nope/edit')
     await user.should_see(marker='workflow-not-found')
+
+
+async def test_the_size_limit_applies_before_the_text_is_parsed(user: User) -> None:
+    await sign_in(user, '/workflows/new')
+    await status_becomes(user, 'Valid: my-workflow')
+    editor(user).value = '{"id": "big", "pad": "' + 'a' * (2 * 1024 * 1024) + '"'  # too big, and not even JSON
+    assert await status_becomes(user, 'larger than') == 'workflow definition is larger than 2097152 bytes'
+    assert not next(iter(user.find(marker='editor-save').elements)).enabled

@@ -25,10 +25,10 @@ from flowmon.application.workflows import Checked, StoredWorkflow
 from flowmon.engine.model import MAX_YAML_BYTES
 from flowmon.web.actions import found, signed_in
 from flowmon.web.teardown import weak_callback
+from flowmon.web.widgets.changes_dialog import changes_dialog
 from flowmon.web.widgets.code_editor import CodeEditor, Language
 from flowmon.web.widgets.dag_view import DagView
 from flowmon.web.widgets.empty_state import not_found
-from flowmon.web.widgets.json_diff import text_diff
 from flowmon.web.widgets.provisioned_note import provisioned_note
 
 log = logging.getLogger(__name__)
@@ -250,27 +250,16 @@ class WorkflowEditor:
         except NotFound:
             current = None
         text, language = self.editor.value or '', self._language
+
+        async def store(dialog: ui.dialog) -> None:
+            await self._save(dialog, checked.id, text, language)
+
         self._diff_host.clear()
-        with self._diff_host, ui.dialog() as dialog, ui.card().classes('w-full max-w-4xl gap-3').mark('editor-changes'):
-            dialog.on('hide', dialog.delete)
-            verb = 'Save' if save else 'Changes to'
-            ui.label(f'{verb} “{checked.id}”' + ('?' if save else '')).classes('text-lg font-semibold')
-            if current is None:
-                ui.label('A new workflow: nothing is stored under this id yet.').classes('text-sm text-grey-7')
-            elif current == checked.definition:
-                ui.label('No changes: this is the stored version.').classes('text-sm text-grey-7').mark('no-changes')
+        with self._diff_host:
             file_name = self._application.workflows.provisioning_file(checked.id)
-            if file_name is not None:
-                ui.label(f'{file_name} replaces it again at the next start.').classes('text-sm text-warning')
-            text_diff(current, checked.definition, a_label='stored', b_label='yours')
-            with ui.row().classes('w-full justify-end gap-2'):
-                ui.button('Close' if not save else 'Keep editing', on_click=dialog.close).props('flat no-caps')
-                if save:
-                    ui.button(
-                        'Create' if current is None else 'Save',
-                        icon='save',
-                        on_click=lambda: self._save(dialog, checked.id, text, language),
-                    ).props('unelevated no-caps data-testid=editor-confirm-save').mark('editor-confirm-save')
+            dialog = changes_dialog(
+                checked.id, current, checked.definition, file_name=file_name, on_save=store if save else None
+            )
         dialog.open()
 
     async def _save(self, dialog: ui.dialog, workflow_id: str, text: str, language: Language) -> None:
