@@ -7,7 +7,9 @@ PY ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-SRC := flowmon tests bench app.py
+SRC := flowmon tests bench examples app.py
+# The example node-type plugin, installed beside flowmon (tests and benchmarks use its node types and functions).
+DEMO_NODES := examples/flowmon-demo-nodes
 # JavaScript tools (ESLint, Prettier) from the npm registry, pinned by package-lock.json.
 NODE_BIN := node_modules/.bin
 NODE_STAMP := node_modules/.installed
@@ -19,9 +21,10 @@ install: $(STAMP)
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
 
-# Reinstall only when pyproject.toml changed since the last successful install.
-$(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install -q -e '.[test]'
+# Reinstall only when a pyproject.toml changed since the last successful install (entry points come from the
+# installed metadata: an editable install sees a new one only after installing again).
+$(STAMP): pyproject.toml $(DEMO_NODES)/pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e '.[test]' -e $(DEMO_NODES)
 	touch $(STAMP)
 
 # `npm ci` again only when the lock (or package.json) changed since the last successful one.

@@ -1,7 +1,10 @@
 """flowmon's entry point: read settings, build the system (:mod:`flowmon.bootstrap`), install the API and the
 pages on the application layer, serve.
 
-Nothing starts at import time: the system starts in ``app.on_startup`` and stops in ``app.on_shutdown``.
+Nothing starts at import time: the system starts in ``app.on_startup`` and stops in ``app.on_shutdown``. The
+module body imports only what is cheap: each process of the local worker pool runs this file again as
+``__mp_main__`` (multiprocessing's forkserver and spawn do), so flowmon's own imports happen in :func:`main`, and
+only ``python app.py`` (``__name__ == '__main__'``) calls it.
 """
 
 from __future__ import annotations
@@ -10,25 +13,29 @@ import gc
 import logging
 import os
 import sys
+from typing import TYPE_CHECKING
 
-from nicegui import app, ui
-from starlette.middleware import Middleware
-
-from flowmon.api import install_api
-from flowmon.api.docs import install_docs
-from flowmon.bootstrap import System
-from flowmon.infra import logredact, logs
-from flowmon.infra.private_files import PRIVATE_UMASK, make_private
-from flowmon.perimeter import Perimeter
-from flowmon.settings import Settings, SettingsError, load_settings, resolve_secret
-from flowmon.store.keys import DataDirBusy, SecretKeyError, hold_data_dir, load_secret_box
-from flowmon.store.migrate import SchemaError
-from flowmon.store.sealed import UnknownSecretKey
-from flowmon.web import build_root, install_web
-from flowmon.web.sign_in import SignInMiddleware
+if TYPE_CHECKING:
+    from flowmon.bootstrap import System
+    from flowmon.settings import Settings
 
 
 def main() -> None:
+    from nicegui import app, ui
+    from starlette.middleware import Middleware
+
+    from flowmon.api import install_api
+    from flowmon.api.docs import install_docs
+    from flowmon.bootstrap import System
+    from flowmon.engine.nodes import PluginError
+    from flowmon.infra import logredact, logs
+    from flowmon.infra.private_files import PRIVATE_UMASK, make_private
+    from flowmon.perimeter import Perimeter
+    from flowmon.settings import SettingsError, load_settings, resolve_secret
+    from flowmon.store.keys import DataDirBusy, SecretKeyError, hold_data_dir, load_secret_box
+    from flowmon.web import build_root, install_web
+    from flowmon.web.sign_in import SignInMiddleware
+
     try:
         settings = load_settings()
     except SettingsError as exc:
@@ -46,7 +53,11 @@ def main() -> None:
     token = resolve_secret(settings.data_dir, '.token', _secret(settings.token))
     storage_secret = resolve_secret(settings.data_dir, '.storage_secret', _secret(settings.storage_secret))
 
-    system = System.build(settings, token=token, box=box)
+    try:
+        system = System.build(settings, token=token, box=box)
+    except PluginError as exc:  # two packages offer one node type name, or one does not load
+        print(f'flowmon: {exc}', file=sys.stderr)
+        raise SystemExit(2) from None
     logredact.install(lambda: (token, *system.secrets.values()))  # nor the token, nor a named secret's value
     perimeter = Perimeter(settings, token)
     install_api(app, system.application, metrics=system.prometheus.render, metrics_public=settings.metrics_public)
@@ -83,6 +94,11 @@ def main() -> None:
 async def _start(system: System, failures: list[str]) -> None:
     """Start the system; a database whose secrets the key cannot open, or whose schema this flowmon cannot
     upgrade (a revision from a newer flowmon), stops flowmon with one line."""
+    from nicegui import app
+
+    from flowmon.store.migrate import SchemaError
+    from flowmon.store.sealed import UnknownSecretKey
+
     try:
         await system.start()
     except (UnknownSecretKey, SchemaError) as exc:
@@ -115,5 +131,5 @@ def _announce(settings: Settings, token: str) -> None:
     print(f'flowmon is running. Open {settings.browse_url}/?token={token}', flush=True)
 
 
-if __name__ in {'__main__', '__mp_main__'}:
+if __name__ == '__main__':  # not as '__mp_main__', in a worker process
     main()

@@ -42,26 +42,56 @@ class Stack:
 
 
 @asynccontextmanager
+async def recording(path: Path) -> AsyncIterator[tuple[Database, EventBus, Projector, EventRecorder]]:
+    """A started database on ``path``, a bus, and the projector and the recorder on it, wired as the app wires them;
+    stopped (the recorder writing what is pending) at the end."""
+    db = Database(f'sqlite+aiosqlite:///{path}')
+    await db.start()
+    bus = EventBus()
+    projector = Projector(bus)
+    recorder = EventRecorder(db, bus, projection=projector)
+    await recorder.start()
+    projector.start()
+    try:
+        yield db, bus, projector, recorder
+    finally:
+        await recorder.stop()
+        projector.stop()
+        await db.stop()
+
+
+@asynccontextmanager
 async def persisted_stack(*, max_concurrent: int = 8, prefix: str = 'flowmon-bench-') -> AsyncIterator[Stack]:
     with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
         path = Path(tmp) / 'bench.db'
-        db = Database(f'sqlite+aiosqlite:///{path}')
-        await db.start()
-        bus = EventBus()
-        projector = Projector(bus)
-        recorder = EventRecorder(db, bus, projection=projector)
-        await recorder.start()
-        projector.start()
-        engine = Engine(bus=bus, registry=default_registry(), max_concurrent=max_concurrent)
-        try:
-            yield Stack(
-                bus=bus, db=db, projector=projector, recorder=recorder, engine=engine, history=History(db), path=path
-            )
-        finally:
-            await engine.stop()
-            await recorder.stop()
-            projector.stop()
-            await db.stop()
+        async with recording(path) as (db, bus, projector, recorder):
+            engine = Engine(bus=bus, registry=default_registry(), max_concurrent=max_concurrent)
+            try:
+                yield Stack(
+                    bus=bus,
+                    db=db,
+                    projector=projector,
+                    recorder=recorder,
+                    engine=engine,
+                    history=History(db),
+                    path=path,
+                )
+            finally:
+                await engine.stop()
+
+
+def queued_data(workflow: dict[str, Any], input: Any) -> dict[str, Any]:
+    """The data of an ``execution.queued`` event for a run of ``workflow`` (as the engine's runner writes it)."""
+    nodes = [node['id'] for node in workflow['nodes']]
+    return {
+        'workflow_id': workflow['id'],
+        'input': input,
+        'priority': 0,
+        'retry_of': None,
+        'from_node': None,
+        'nodes': nodes,
+        'workflow': workflow,
+    }
 
 
 async def timed(step: Callable[[], Awaitable[Any]]) -> float:

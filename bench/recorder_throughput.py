@@ -39,10 +39,10 @@ from typing import Any
 
 import aiosqlite
 
-from flowmon.engine import Event, EventBus, EventType
-from flowmon.engine.runtime.projector import Projector
+from flowmon.engine import Event, EventType
 from flowmon.store import Database, EventRecorder
 
+from .harness import queued_data, recording
 from .report import Row
 
 EXECUTIONS = 100
@@ -81,16 +81,7 @@ def execution_events(execution_id: str, workflow: dict[str, Any], start: datetim
         ts = start + timedelta(microseconds=250 * seq)
         events.append(Event(execution_id=execution_id, seq=seq, type=event_type, ts=ts, node_id=node_id, data=data))
 
-    emit(
-        EventType.EXECUTION_QUEUED,
-        workflow_id=workflow['id'],
-        input={'batch': 7},
-        priority=0,
-        retry_of=None,
-        from_node=None,
-        nodes=ids,
-        workflow=workflow,
-    )
+    emit(EventType.EXECUTION_QUEUED, **queued_data(workflow, {'batch': 7}))
     emit(EventType.EXECUTION_STARTED)
     for done, node_id in enumerate(ids, start=1):
         node_input: dict[str, Any] = {'input': {'batch': 7}}
@@ -115,14 +106,7 @@ def synthetic_events(executions: int = EXECUTIONS) -> list[Event]:
 
 async def recorder_run(events: Sequence[Event], path: Path) -> tuple[float, float, EventRecorder]:
     """Seconds from the first publish to the last event committed, then seconds for the node runs after it."""
-    db = Database(f'sqlite+aiosqlite:///{path}')
-    await db.start()
-    bus = EventBus()
-    projector = Projector(bus)
-    recorder = EventRecorder(db, bus, projection=projector)
-    await recorder.start()
-    projector.start()
-    try:
+    async with recording(path) as (_, bus, _, recorder):
         started = time.perf_counter()
         for i in range(0, len(events), SLICE):
             for event in events[i : i + SLICE]:
@@ -134,10 +118,6 @@ async def recorder_run(events: Sequence[Event], path: Path) -> tuple[float, floa
         started = time.perf_counter()
         await recorder.drain()
         node_runs_s = time.perf_counter() - started
-    finally:
-        await recorder.stop()
-        projector.stop()
-        await db.stop()
     return seconds, node_runs_s, recorder
 
 

@@ -27,6 +27,7 @@ from flowmon.engine import Event, EventBus, EventType, default_registry
 from flowmon.engine.core.replay_index import KEYFRAME_EVERY, ReplayIndex
 from flowmon.store import Database, EventRecorder, History
 
+from .harness import queued_data
 from .report import Row
 
 TOTAL_EVENTS = 100_000
@@ -87,16 +88,7 @@ def synthetic_events(
             Event(execution_id=execution_id, seq=len(events) + 1, type=event_type, ts=clock, node_id=node_id, data=data)
         )
 
-    emit(
-        EventType.EXECUTION_QUEUED,
-        workflow_id=definition['id'],
-        input={'batch': 42},
-        priority=0,
-        retry_of=None,
-        from_node=None,
-        nodes=ids,
-        workflow=definition,
-    )
+    emit(EventType.EXECUTION_QUEUED, **queued_data(definition, {'batch': 42}))
     emit(EventType.EXECUTION_STARTED)
     done = 0
     width = LAYER_WIDTH
@@ -154,7 +146,7 @@ def _spread(total: int, slots: int, cap: int, rand: random.Random) -> list[int]:
     return counts
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True)
 class Figures:
     events: int
     write_s: float
@@ -180,49 +172,54 @@ async def measure(events: Sequence[Event], *, opens: int = OPENS, seeks: int = S
             history = History(db)
             execution_id = events[0].execution_id
             await history.events(execution_id, limit=1)  # warm the connection pool, as a running app has it
-
-            load_s: list[float] = []
-            open_s: list[float] = []
-            open_cpu_s: list[float] = []
-            index: ReplayIndex | None = None
-            for _ in range(opens):
-                index = None
-                gc.collect()  # earlier garbage is not billed to this open
-                started, cpu = time.perf_counter(), time.process_time()
-                loaded = await history.events(execution_id)
-                load_s.append(time.perf_counter() - started)
-                index = ReplayIndex(loaded)
-                open_s.append(time.perf_counter() - started)
-                open_cpu_s.append(time.process_time() - cpu)
-                del loaded
-            assert index is not None and index.n == len(events)
+            index, load_s, open_s, open_cpu_s = await _opens(history, execution_id, opens)
+            assert index.n == len(events)
             started = time.perf_counter()
             gc.collect()
             deferred_gc_ms = (time.perf_counter() - started) * 1000
-
-            rand = random.Random(3)
-            seek_ms: list[float] = []
-            summary_ms: list[float] = []
-            for _ in range(seeks):
-                k = rand.randint(0, index.n)
-                started = time.perf_counter()
-                state = index.state_at(k)
-                seek_ms.append((time.perf_counter() - started) * 1000)
-                if state is not None:
-                    execution_summary(state)
-                summary_ms.append((time.perf_counter() - started) * 1000)
+            seek_ms, summary_ms = _seeks(index, seeks)
         finally:
             await db.stop()
-    return Figures(
-        events=len(events),
-        write_s=write_s,
-        load_s=load_s,
-        open_s=open_s,
-        open_cpu_s=open_cpu_s,
-        deferred_gc_ms=deferred_gc_ms,
-        seek_ms=seek_ms,
-        seek_summary_ms=summary_ms,
-    )
+    return Figures(len(events), write_s, load_s, open_s, open_cpu_s, deferred_gc_ms, seek_ms, summary_ms)
+
+
+async def _opens(
+    history: History, execution_id: str, opens: int
+) -> tuple[ReplayIndex, list[float], list[float], list[float]]:
+    """Open the execution ``opens`` times: the last index, and per open the seconds loading the events, loading and
+    building the index, and the CPU seconds of the latter."""
+    load_s: list[float] = []
+    open_s: list[float] = []
+    open_cpu_s: list[float] = []
+    index: ReplayIndex | None = None
+    for _ in range(opens):
+        index = None
+        gc.collect()  # earlier garbage is not billed to this open
+        started, cpu = time.perf_counter(), time.process_time()
+        loaded = await history.events(execution_id)
+        load_s.append(time.perf_counter() - started)
+        index = ReplayIndex(loaded)
+        open_s.append(time.perf_counter() - started)
+        open_cpu_s.append(time.process_time() - cpu)
+        del loaded
+    assert index is not None
+    return index, load_s, open_s, open_cpu_s
+
+
+def _seeks(index: ReplayIndex, seeks: int) -> tuple[list[float], list[float]]:
+    """Milliseconds of ``seeks`` states at random positions, and of each with its API summary."""
+    rand = random.Random(3)
+    seek_ms: list[float] = []
+    summary_ms: list[float] = []
+    for _ in range(seeks):
+        k = rand.randint(0, index.n)
+        started = time.perf_counter()
+        state = index.state_at(k)
+        seek_ms.append((time.perf_counter() - started) * 1000)
+        if state is not None:
+            execution_summary(state)
+        summary_ms.append((time.perf_counter() - started) * 1000)
+    return seek_ms, summary_ms
 
 
 def rows(figures: Figures) -> list[Row]:

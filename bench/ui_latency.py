@@ -26,10 +26,8 @@ import functools
 import itertools
 import os
 import shutil
-import socket
 import statistics
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -42,6 +40,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from chromium import CHROMIUM_ARGS as TEST_CHROMIUM_ARGS
+from flowmon_process import spawn, stop_process
 
 from .report import Row
 
@@ -54,19 +54,9 @@ HEALTH_TARGET_MS = 100.0
 TABS = 20
 TABS_LEAD_MAX_S = 300.0  # twenty tabs get 10 s plus six times what loading twenty took, at most this
 STEADY_RATE = 30.0  # completions per second for the CPU and twenty-tab runs: 300 nodes change for 10 s
+# every tab counts as a watcher: do not let Chromium throttle the ones that are not in front
 CHROMIUM_ARGS = [
-    '--headless=new',
-    '--no-sandbox',
-    '--disable-gpu',
-    '--disable-dev-shm-usage',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
-    '--disable-default-apps',
-    '--no-first-run',
-    '--metrics-recording-only',
-    '--disable-quic',
-    # every tab counts as a watcher: do not let Chromium throttle the ones that are not in front
+    *TEST_CHROMIUM_ARGS,
     '--disable-background-timer-throttling',
     '--disable-renderer-backgrounding',
     '--disable-backgrounding-occluded-windows',
@@ -160,55 +150,27 @@ class _Server:
 
 
 @contextmanager
-def _server() -> Iterator[_Server]:
+def _server(*, pin: bool = True, **overrides: str) -> Iterator[_Server]:
+    """``python app.py`` on a fresh data dir, on core 0 (``pin``), with ``overrides`` added to its environment."""
     with tempfile.TemporaryDirectory(prefix='flowmon-bench-ui-') as tmp:
-        (Path(tmp) / 'data').mkdir()
         (Path(tmp) / 'workflows').mkdir()
-        with socket.socket() as sock:
-            sock.bind(('127.0.0.1', 0))
-            port = sock.getsockname()[1]
-        env = {k: v for k, v in os.environ.items() if k != 'PYTEST_CURRENT_TEST'}
-        env.update(
-            FLOWMON_PORT=str(port),
-            FLOWMON_HOST='127.0.0.1',
-            FLOWMON_DATA_DIR=f'{tmp}/data',
+        on_core = ['taskset', '-c', '0'] if pin and (os.cpu_count() or 1) >= 2 and shutil.which('taskset') else []
+        flowmon = spawn(
+            Path(tmp),
+            Path(tmp) / 'data',
+            'server',
+            prefix=on_core,
             FLOWMON_WORKFLOWS_DIR=f'{tmp}/workflows',
             FLOWMON_TOKEN=TOKEN,
-            PYTHONUNBUFFERED='1',
+            **overrides,
         )
-        with (Path(tmp) / 'server.log').open('wb') as log:
-            pin = ['taskset', '-c', '0'] if (os.cpu_count() or 1) >= 2 and shutil.which('taskset') else []
-            process = subprocess.Popen(
-                [*pin, sys.executable, 'app.py'],
-                cwd=REPO_ROOT,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=log,
-            )
-        url = f'http://127.0.0.1:{port}'
-        client = httpx.Client(base_url=url, headers={'Authorization': f'Bearer {TOKEN}'}, timeout=30.0)
+        client = httpx.Client(base_url=flowmon.url, headers={'Authorization': f'Bearer {TOKEN}'}, timeout=30.0)
         try:
-            deadline = time.monotonic() + 30
-            while True:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    tail = (Path(tmp) / 'server.log').read_text(errors='replace')[-2000:]
-                    raise RuntimeError(f'flowmon did not start; log tail:\n{tail}')
-                try:
-                    if client.get('/api/health').status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                time.sleep(0.2)
-            yield _Server(url=url, process=process, client=client)
+            flowmon.wait_started(token=TOKEN)
+            yield _Server(url=flowmon.url, process=flowmon.process, client=client)
         finally:
             client.close()
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
+            stop_process(flowmon.process)
 
 
 def _open_watching(context: Any, server: _Server, execution_id: str) -> Any:

@@ -39,10 +39,11 @@ from flowmon.delivery.policy import TERMINAL_STATUSES as FINAL_DELIVERY_STATUSES
 from flowmon.delivery.service import DeliveryService, build_delivery_service
 from flowmon.engine.core.events import utcnow
 from flowmon.engine.core.payload import PayloadBudget
-from flowmon.engine.nodes import NodeRegistry, default_registry
+from flowmon.engine.nodes import NodeRegistry, NodeServices, load_registry
 from flowmon.engine.nodes.http import MAX_RESPONSE_BYTES
 from flowmon.engine.nodes.webhook import WebhookNode
 from flowmon.engine.runtime.bus import EventBus
+from flowmon.engine.runtime.executor import WorkerPool
 from flowmon.engine.runtime.projector import Projector
 from flowmon.engine.runtime.scheduler import Engine
 from flowmon.infra.loop_probe import LoopLagProbe
@@ -50,6 +51,7 @@ from flowmon.infra.outbound import OutboundGuard, guarded_client
 from flowmon.infra.prometheus import MetricSources, ProcessMetrics
 from flowmon.infra.secretbox import SecretBox
 from flowmon.infra.timers import Timers
+from flowmon.infra.workers.local import LocalProcessPool
 from flowmon.settings import Settings
 from flowmon.store import Database, EventRecorder, History, WorkflowCatalog, interrupt_unfinished
 from flowmon.store.keys import PENDING_KEY_FILE, load_secret_box
@@ -85,14 +87,25 @@ class System:
     schedules: ScheduleService
     application: Application
     prometheus: ProcessMetrics  # GET /metrics
+    workers: WorkerPool  # where worker nodes run: the local process pool or a Dask cluster
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @classmethod
     def build(
-        cls, settings: Settings, *, token: str, registry: NodeRegistry | None = None, box: SecretBox | None = None
+        cls,
+        settings: Settings,
+        *,
+        token: str,
+        registry: NodeRegistry | None = None,
+        box: SecretBox | None = None,
+        workers: WorkerPool | None = None,
     ) -> System:
-        """``box`` defaults to the key ring of the settings (``FLOWMON_SECRET_KEY`` or the data dir's key file)."""
-        registry = registry or default_registry()
+        """``box`` defaults to the key ring of the settings (``FLOWMON_SECRET_KEY`` or the data dir's key file).
+
+        ``registry`` defaults to every node type of the ``flowmon.node_types`` entry points (raises
+        :class:`~flowmon.engine.nodes.PluginError` for a name two packages offer); ``workers`` to a Dask
+        cluster with ``FLOWMON_DASK_SCHEDULER``, else the local pool of ``FLOWMON_WORKERS`` processes.
+        """
         budget = PayloadBudget(max_bytes=settings.max_payload_bytes)  # inputs, outputs, bodies, imports
         box = box or load_secret_box(settings)
         bus = EventBus()
@@ -103,8 +116,11 @@ class System:
         http = guarded_client(guard, timeout=30.0, max_response_bytes=MAX_RESPONSE_BYTES)
         timers = Timers()
         delivery = build_delivery_service(settings, db=db, bus=bus, timers=timers, guard=guard, box=box)
-        if 'webhook' not in registry:
+        if registry is None:
+            registry = load_registry(NodeServices(python_modules=settings.python_module_list, webhooks=delivery))
+        elif 'webhook' not in registry:
             registry.register(WebhookNode(delivery))
+        workers = workers or _worker_pool(settings)
         projector = Projector(bus)
         recorder = EventRecorder(db, bus, projection=projector)  # writes the projector's fold: one fold per event
         catalog = WorkflowCatalog(history, registry, known_secrets=secrets.names)
@@ -117,6 +133,7 @@ class System:
         engine = Engine(
             bus=bus,
             registry=registry,
+            workers=workers,
             max_concurrent=settings.max_concurrent_executions,
             http=http,
             budget=budget,
@@ -177,11 +194,14 @@ class System:
             settings=settings, bus=bus, db=db, history=history, catalog=catalog, recorder=recorder,
             projector=projector, engine=engine, http=http, timers=timers, delivery=delivery, box=box,
             secrets=secrets, triggers=triggers, schedules=schedules, application=application, prometheus=prometheus,
+            workers=workers,
         )  # fmt: skip
 
     async def start(self) -> None:
-        """Schema, sealed secrets, crash recovery, recorder and projector, workflow files, timers, delivery and
-        schedules, in that order; the application is ready once all of them are."""
+        """Worker pool, schema, sealed secrets, crash recovery, recorder and projector, workflow files, timers,
+        delivery and schedules, in that order; the application is ready once all of them are. (The local pool's
+        processes start in the background; a Dask scheduler that does not answer yet is connected to later.)"""
+        await self.workers.start()
         await self.db.start()
         sealed = await prepare_sealed(self.db, self.box)  # raises UnknownSecretKey: the key does not fit
         if sealed:
@@ -222,6 +242,7 @@ class System:
         await self.schedules.stop()
         self.timers.shutdown()
         await self.engine.stop()
+        await self.workers.stop()  # after the engine: its nodes were cancelled, their work is abandoned
         await self.delivery.stop()
         await self.recorder.stop()
         self.projector.stop()
@@ -235,6 +256,15 @@ class System:
         while True:
             self.projector.tick()
             await asyncio.sleep(TICK_SECONDS)
+
+
+def _worker_pool(settings: Settings) -> WorkerPool:
+    """A Dask cluster when ``FLOWMON_DASK_SCHEDULER`` names one (distributed imported only then), else local."""
+    if settings.dask_scheduler:
+        from flowmon.infra.workers.dask import DaskWorkers
+
+        return DaskWorkers(settings.dask_scheduler)
+    return LocalProcessPool(settings.workers)
 
 
 def _connected_clients() -> int:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextvars
 import ipaddress
 import os
+import re
 import secrets
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -35,6 +36,8 @@ DEFAULT_OUTBOUND_PORTS = '80,443,1024-65535'
 MIN_TOKEN_LENGTH = 16
 LOOPBACK_HOSTS = ('localhost', '127.0.0.1', '[::1]')
 WILDCARD_ADDRESSES = frozenset({'0.0.0.0', '::', '[::]'})
+DASK_SCHEMES = ('tcp', 'tls', 'ws', 'wss')
+_MODULE_NAME = re.compile(r'^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$')
 
 # Fields whose values must never be echoed back in error messages.
 _SECRET_FIELDS = frozenset({'token', 'storage_secret', 'secret_key'})
@@ -87,6 +90,9 @@ class Settings(BaseSettings):
     trusted_proxies: str = ''
     max_body_bytes: int = Field(default=1 << 20, ge=1024, le=1 << 30)
     session_hours: int = Field(default=12, ge=1, le=24 * 366)
+    python_modules: str = ''  # module prefixes the python node type may call; empty: none
+    dask_scheduler: str = ''  # tcp://host:8786: worker nodes run on that Dask cluster; empty: the local pool
+    workers: int | None = Field(default=None, ge=1, le=256)  # local pool processes; None: the number of cores
     retention_days: int = Field(default=30, ge=0)  # finished executions older than this are deleted; 0 keeps all
     retention_max_executions: int = Field(default=0, ge=0, le=2**63 - 1)  # keep the newest N finished; 0: no limit
     retention_interval: int = Field(default=3600, ge=1)  # seconds between prunings (and one at start-up)
@@ -184,6 +190,28 @@ class Settings(BaseSettings):
                 raise ValueError(f'{part!r} is not an IP address or network') from None
         return value
 
+    @field_validator('python_modules')
+    @classmethod
+    def _check_python_modules(cls, value: str) -> str:
+        for name in _split(value):
+            if not _MODULE_NAME.match(name):
+                raise ValueError(f'{name!r} is not a module name (dotted Python identifiers, e.g. "reports,acme.jobs")')
+        return value
+
+    @field_validator('dask_scheduler')
+    @classmethod
+    def _check_dask_scheduler(cls, value: str) -> str:
+        value = value.strip()
+        if value:
+            try:
+                parts = urlsplit(value)
+                port = parts.port
+            except ValueError as exc:
+                raise ValueError(f'not an address: {exc}') from None
+            if parts.scheme not in DASK_SCHEMES or not parts.hostname or port is None or parts.path not in ('', '/'):
+                raise ValueError('must be a Dask scheduler address such as tcp://scheduler.example.org:8786')
+        return value
+
     @model_validator(mode='after')
     def _fill_defaults(self) -> Settings:
         self.data_dir = self.data_dir.expanduser().resolve()
@@ -237,6 +265,11 @@ class Settings(BaseSettings):
     def trusted_proxy_list(self) -> list[str]:
         """``trusted_proxies`` split into addresses/networks (empty: forwarded headers are ignored)."""
         return _split(self.trusted_proxies)
+
+    @property
+    def python_module_list(self) -> tuple[str, ...]:
+        """``python_modules`` split into module prefixes (empty: the python node type may call nothing)."""
+        return tuple(_split(self.python_modules))
 
     @property
     def session_seconds(self) -> int:

@@ -1,6 +1,11 @@
-"""Fixtures shared by the in-process test layers: settings on a temporary data dir, a started database, a started
-system (the composition root: infrastructure plus the application layer), and a throwaway PostgreSQL server for the
-tests that run on both dialects."""
+"""Fixtures shared by the in-process test layers: settings on a temporary data dir, a started database (with its
+history queries and a recorder written to by hand), a started system (the composition root: infrastructure plus the
+application layer), loopback webhook receivers, and a throwaway PostgreSQL server for the tests that run on both
+dialects.
+
+This directory is on the import path (pytest puts a rootdir conftest's directory there), so every layer imports the
+shared support modules beside this file: waiting, sample_workflows, event_history, fake_clock, flowmon_process,
+webhook_receiver, chromium."""
 
 from __future__ import annotations
 
@@ -11,14 +16,17 @@ import shutil
 import socket
 import subprocess
 import tempfile
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from webhook_receiver import Receiver
 
 from flowmon.bootstrap import System
+from flowmon.engine import EventBus
 from flowmon.settings import Settings, load_settings
-from flowmon.store import Database
+from flowmon.store import Database, EventRecorder, History
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE_WORKFLOWS = REPO_ROOT / 'data' / 'workflows'
@@ -42,6 +50,18 @@ async def database(settings: Settings) -> AsyncIterator[Database]:
 
 
 @pytest.fixture
+def history(database: Database) -> History:
+    """The stored history's queries on ``database``."""
+    return History(database)
+
+
+@pytest.fixture
+def recorder(database: Database) -> EventRecorder:
+    """A recorder on ``database`` used only through ``write`` (never started): the test decides what is written."""
+    return EventRecorder(database, EventBus())
+
+
+@pytest.fixture
 def token() -> str:
     """The access token of :func:`system` (override the fixture to choose another)."""
     return 'test-token'
@@ -56,6 +76,27 @@ async def system(settings: Settings, token: str) -> AsyncIterator[System]:
         yield system
     finally:
         await system.stop()
+
+
+@pytest.fixture
+def receivers() -> Iterator[Callable[..., Receiver]]:
+    """``receivers(replies)`` starts a loopback webhook receiver (see :class:`Receiver`); all stop after the test."""
+    started: list[Receiver] = []
+
+    def make(replies: Any = ()) -> Receiver:
+        receiver = Receiver(replies).start()
+        started.append(receiver)
+        return receiver
+
+    yield make
+    for receiver in started:
+        receiver.stop()
+
+
+@pytest.fixture
+def receiver(receivers: Callable[..., Receiver]) -> Receiver:
+    """One loopback webhook receiver that answers 200 to everything."""
+    return receivers()
 
 
 @pytest.fixture(scope='session')

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Self
 
 from flowmon.engine import Event, EventType, fold
 from flowmon.engine.core.state import ExecutionState
@@ -17,10 +17,14 @@ T0 = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
 
 @dataclass
 class History:
-    """Events with consecutive numbers, ``step_ms`` apart unless told (``after_ms``)."""
+    """Events with consecutive numbers: ``then`` adds one ``step_ms`` after the last unless told (``after_ms``) and
+    returns the state after it; ``add`` adds one ``after`` seconds after the last (the first: after ``start``) and
+    returns the history, for chains."""
 
     step_ms: float = 100
     events: list[Event] = field(default_factory=list)
+    execution_id: str = 'x'
+    start: datetime = T0
 
     @classmethod
     def started(cls, *nodes: str, step_ms: float = 100) -> History:
@@ -34,12 +38,27 @@ class History:
         self, type_: EventType, node_id: str | None = None, *, after_ms: float | None = None, **data: Any
     ) -> ExecutionState:
         """Add one event; the state after it."""
-        ts = T0
+        ts = self.start
         if self.events:
             ts = self.events[-1].ts + timedelta(milliseconds=self.step_ms if after_ms is None else after_ms)
-        self.events.append(
-            Event(execution_id='x', seq=len(self.events) + 1, type=type_, ts=ts, node_id=node_id, data=data)
+        self._append(type_, node_id, ts, data)
+        return self.state()
+
+    def add(self, type_: EventType, node_id: str | None = None, after: float = 1.0, **data: Any) -> Self:
+        """Add one event ``after`` seconds after the last one; the history."""
+        self._append(
+            type_, node_id, (self.events[-1].ts if self.events else self.start) + timedelta(seconds=after), data
         )
+        return self
+
+    def state(self) -> ExecutionState:
+        """The state after every event so far."""
         state = fold(self.events)
         assert state is not None
         return state
+
+    def _append(self, type_: EventType, node_id: str | None, ts: datetime, data: dict[str, Any]) -> None:
+        seq = len(self.events) + 1
+        self.events.append(
+            Event(execution_id=self.execution_id, seq=seq, type=type_, ts=ts, node_id=node_id, data=data)
+        )

@@ -46,6 +46,7 @@ def execution_summary(state: ExecutionState, slow: Collection[str] = ()) -> dict
                 'output': node.output,
                 'error': node.error,
                 'reused': node.reused,
+                'worker': node.worker,  # where a worker node's latest attempt ran (null for nodes on the loop)
                 'slow': node.id in slow,
             }
             for node in state.nodes.values()

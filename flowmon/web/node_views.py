@@ -40,12 +40,13 @@ class NodeView(NamedTuple):
     error: str | None
     finished_at: datetime | None
     logged: int  # attempts in the node's attempt log (the inspector lists them)
+    worker: str | None  # where a worker node's latest attempt runs or ran: a Dask worker's address, local:<pid>
     card: str  # the canvas card's second line: the duration once finished, else what the node is doing
     detail: str  # the node list's detail: reused, attempts, duration (or why it was skipped)
     slow: str = ''  # "slower than usual: 1.9 s, p95 1.2 s" when it is, else empty
 
 
-PENDING = NodeView('pending', 0, None, False, None, None, None, 0, 'pending', '')
+PENDING = NodeView('pending', 0, None, False, None, None, None, 0, None, 'pending', '')
 
 
 def node_view(node: NodeState | None, usual: NodeStats | None = None, now: datetime | None = None) -> NodeView:
@@ -62,6 +63,7 @@ def node_view(node: NodeState | None, usual: NodeStats | None = None, now: datet
         error=node.error,
         finished_at=node.finished_at,
         logged=len(node.attempt_log),
+        worker=node.worker,
         card=_card(node, took),
         detail=_detail(node, took),
         slow=slow_text(node_seconds(node, now), usual),

@@ -1,34 +1,64 @@
-"""Shared by the e2e tests: :func:`wait_for`, and the loopback webhook receiver of tests/integration.
+"""Shared by the e2e tests: the API of the session server, signing a page in, runs started and awaited.
 
-The receiver module (``Receiver``, ``Reply``) is loaded by its path (tests/ is not a package, and tests/integration
-is not on the e2e run's import path), once per process.
+Waiting goes through tests/waiting.py (``wait_for`` is its ``wait_until`` under the name these tests used), the
+loopback webhook receiver is tests/webhook_receiver.py; both are on the path through tests/conftest.py.
 """
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-import time
-from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
-_spec = importlib.util.spec_from_file_location(
-    'webhook_receiver', Path(__file__).resolve().parents[1] / 'integration' / 'webhook_receiver.py'
-)
-assert _spec is not None and _spec.loader is not None
-_module = sys.modules.setdefault('webhook_receiver', importlib.util.module_from_spec(_spec))
-if not hasattr(_module, 'Receiver'):
-    _spec.loader.exec_module(_module)
-Receiver, Reply = _module.Receiver, _module.Reply
+import httpx
+from playwright.sync_api import Page
+from waiting import wait_until
+from webhook_receiver import Receiver, Reply
+
+Server = Any  # the session server fixture of tests/e2e/conftest.py (url, token, data_dir, ...)
+TERMINAL = frozenset({'succeeded', 'failed', 'cancelled', 'interrupted'})
+
+wait_for = wait_until  # the name the e2e tests knew it by
+
+__all__ = ['TERMINAL', 'Receiver', 'Reply', 'api', 'sign_in', 'start', 'wait_ended', 'wait_for', 'wait_until']
 
 
-def wait_for(condition: Callable[[], Any], what: str, timeout: float = 30.0) -> Any:
-    """Poll ``condition`` every 0.1 s until it returns something truthy (returned), or fail naming ``what``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f'timed out waiting for {what}'
-        time.sleep(0.1)
+def api(server: Server, method: str, path: str, json: Any = None) -> httpx.Response:
+    """Call the flowmon HTTP API of ``server`` with its bearer token."""
+    headers = {'Authorization': f'Bearer {server.token}'}
+    return httpx.request(method, f'{server.url}{path}', json=json, headers=headers, timeout=15.0)
+
+
+def wait_loaded(server: Server, *workflow_ids: str) -> None:
+    """/api/health answers before NiceGUI has run the async start-up (database, workflow files): wait until the
+    workflows are there (``workflow_ids``, or any)."""
+
+    def loaded() -> bool:
+        response = api(server, 'GET', '/api/workflows')
+        ids = {workflow['id'] for workflow in response.json()} if response.status_code == 200 else set()
+        return set(workflow_ids) <= ids if workflow_ids else bool(ids)
+
+    wait_until(loaded, 'flowmon to load its workflows', ignoring=(httpx.HTTPError,))
+
+
+def sign_in(page: Page, server: Server, path: str = '/') -> None:
+    """Open ``path`` with the token in the URL (as the start-up link does) and wait for the page's socket."""
+    separator = '&' if '?' in path else '?'
+    page.goto(f'{path}{separator}token={server.token}')
+    page.wait_for_function('() => window.socket && window.socket.connected')
+
+
+def start(server: Server, workflow_id: str, body: Any = None) -> str:
+    """Start a run of ``workflow_id``; its id."""
+    response = api(server, 'POST', f'/api/workflows/{workflow_id}/executions', json=body or {})
+    assert response.status_code == 202, response.text
+    return str(response.json()['id'])
+
+
+def wait_ended(server: Server, execution_id: str) -> dict[str, Any]:
+    """Wait until the execution is terminal; its summary."""
+    seen: dict[str, Any] = {}
+
+    def ended() -> dict[str, Any] | None:
+        seen.update(api(server, 'GET', f'/api/executions/{execution_id}').json())
+        return dict(seen) if seen.get('status') in TERMINAL else None
+
+    return wait_until(ended, f'execution {execution_id} to end', seen=lambda: seen.get('status'))

@@ -10,8 +10,9 @@ from typing import Any
 
 import httpx
 import pytest
-from helpers import wait_for
+from helpers import sign_in, wait_loaded
 from playwright.sync_api import Page, expect
+from waiting import wait_until
 
 Api = Callable[..., httpx.Response]
 CHAIN = {
@@ -75,8 +76,9 @@ def _zoom(page: Page) -> float:
 
 
 def test_wheel_drag_and_fit_keep_the_edges_on_the_nodes(page: Page, server: Any, call_api: Api, shots: Path) -> None:
-    wait_for(lambda: call_api('PUT', '/api/workflows/e2e-zoom', CHAIN).status_code in (200, 201), 'the PUT')
-    page.goto(f'/workflows/e2e-zoom?token={server.token}')
+    wait_loaded(server)
+    assert call_api('PUT', '/api/workflows/e2e-zoom', CHAIN).status_code in (200, 201)
+    sign_in(page, server, '/workflows/e2e-zoom')
     viewport = page.get_by_test_id('dag-viewport')
     expect(viewport.locator('text', has_text='Gamma').first).to_be_attached()
     expect(viewport).to_have_attribute('data-zoom', '1.000')
@@ -88,7 +90,7 @@ def test_wheel_drag_and_fit_keep_the_edges_on_the_nodes(page: Page, server: Any,
     assert box is not None
     page.mouse.move(box['x'] + box['width'] / 2, box['y'] + box['height'] / 2)
     page.mouse.wheel(0, -400)  # zoom in about the pointer
-    wait_for(lambda: _zoom(page) > 1.5, 'the wheel to zoom in')
+    wait_until(lambda: _zoom(page) > 1.5, 'the wheel to zoom in')
     zoomed = _aligned(page, at_one)
     page.screenshot(path=str(shots / 'canvas-zoomed.png'))
 
@@ -102,7 +104,7 @@ def test_wheel_drag_and_fit_keep_the_edges_on_the_nodes(page: Page, server: Any,
     )
 
     page.get_by_test_id('dag-zoom-out').click()
-    wait_for(lambda: _zoom(page) < zoomed['k'], 'the button to zoom out')
+    wait_until(lambda: _zoom(page) < zoomed['k'], 'the button to zoom out')
     _aligned(page, at_one)
     page.get_by_test_id('dag-fit').click()
     expect(viewport).to_have_attribute('data-zoom', '1.000')  # a small graph fits at its natural size
@@ -111,16 +113,17 @@ def test_wheel_drag_and_fit_keep_the_edges_on_the_nodes(page: Page, server: Any,
 
     page.mouse.move(box['x'] + box['width'] / 2, box['y'] + box['height'] / 2)
     page.mouse.wheel(0, -300)
-    wait_for(lambda: _zoom(page) > 1.2, 'the wheel to zoom in again')
+    wait_until(lambda: _zoom(page) > 1.2, 'the wheel to zoom in again')
     viewport.locator('text', has_text='Beta').first.click()  # a zoomed node is still a node: its details open
     expect(page.get_by_test_id('node-config')).to_contain_text('"message": "b"')
 
 
 def test_a_300_node_workflow_starts_fitted_and_zooms(page: Page, server: Any, call_api: Api, shots: Path) -> None:
-    wait_for(lambda: call_api('PUT', '/api/workflows/e2e-big', BIG).status_code in (200, 201), 'the PUT')
-    page.goto(f'/workflows/e2e-big?token={server.token}')
+    wait_loaded(server)
+    assert call_api('PUT', '/api/workflows/e2e-big', BIG).status_code in (200, 201)
+    sign_in(page, server, '/workflows/e2e-big')
     viewport = page.get_by_test_id('dag-viewport')
-    wait_for(lambda: 0 < _zoom(page) < 1, 'the wide graph to start fitted into view')
+    wait_until(lambda: 0 < _zoom(page) < 1, 'the wide graph to start fitted into view')
     assert page.evaluate(INSIDE)  # every column in view: nothing to scroll sideways
     assert page.evaluate('document.scrollingElement.scrollWidth') <= page.viewport_size['width'] + 1  # type: ignore[index]
     page.screenshot(path=str(shots / 'canvas-300-fitted.png'))
@@ -130,8 +133,8 @@ def test_a_300_node_workflow_starts_fitted_and_zooms(page: Page, server: Any, ca
     assert box is not None
     page.mouse.move(box['x'] + 40, box['y'] + box['height'] / 2)
     page.mouse.wheel(0, -900)
-    wait_for(lambda: _zoom(page) > fitted * 3, 'the wheel to zoom into the big graph')
+    wait_until(lambda: _zoom(page) > fitted * 3, 'the wheel to zoom into the big graph')
     page.screenshot(path=str(shots / 'canvas-300-zoomed.png'))
     page.get_by_test_id('dag-fit').click()
-    wait_for(lambda: _zoom(page) == fitted, 'Fit to bring the whole graph back')
+    wait_until(lambda: _zoom(page) == fitted, 'Fit to bring the whole graph back')
     assert page.evaluate(INSIDE)

@@ -23,7 +23,7 @@ from typing import Any
 
 import httpx
 import pytest
-from helpers import Receiver, Reply, wait_for
+from helpers import Receiver, Reply, start, wait_ended, wait_for, wait_loaded
 from playwright.sync_api import Page, Request, expect
 
 Server = Any  # the session server fixture of tests/e2e/conftest.py
@@ -59,17 +59,9 @@ def workflow(receiver_url: str) -> dict[str, Any]:
     }
 
 
-def run(call_api: Api, payload: dict[str, Any]) -> str:
-    response = call_api('POST', f'/api/workflows/{WORKFLOW_ID}/executions', {'input': payload})
-    assert response.status_code == 202, response.text
-    execution_id = str(response.json()['id'])
-    wait_for(
-        lambda: (
-            call_api('GET', f'/api/executions/{execution_id}').json()['status']
-            in {'succeeded', 'failed', 'cancelled', 'interrupted'}
-        ),
-        f'{execution_id} to end',
-    )
+def run(server: Any, payload: dict[str, Any]) -> str:
+    execution_id = start(server, WORKFLOW_ID, {'input': payload})
+    wait_ended(server, execution_id)
     return execution_id
 
 
@@ -155,10 +147,10 @@ def assert_tooltips(page: Page, watch: Watch, testid: str, where: str) -> None:
 
 
 @pytest.fixture
-def marked(call_api: Api) -> Iterator[dict[str, Any]]:
+def marked(server: Any, call_api: Api) -> Iterator[dict[str, Any]]:
     """The marked workflow, a receiver answering with markers, an endpoint (described with markers) subscribed to
     execution.failed, and two finished runs with different marked inputs."""
-    wait_for(lambda: call_api('GET', '/api/workflows').status_code == 200, 'flowmon to start')
+    wait_loaded(server)
     receiver = Receiver(lambda _: Reply(200, headers={'Content-Type': 'text/plain'}, body=(TEXT + PADDING).encode()))
     receiver.start()
     endpoint = call_api(
@@ -171,8 +163,8 @@ def marked(call_api: Api) -> Iterator[dict[str, Any]]:
     try:
         saved = call_api('PUT', f'/api/workflows/{WORKFLOW_ID}', workflow(receiver.url))
         assert saved.status_code in (200, 201), saved.text
-        first = run(call_api, {'text': TEXT})
-        second = run(call_api, {'text': f'{TEXT} (second run)'})
+        first = run(server, {'text': TEXT})
+        second = run(server, {'text': f'{TEXT} (second run)'})
         yield {'receiver': receiver, 'endpoint_id': endpoint_id, 'a': first, 'b': second}
     finally:
         call_api('DELETE', f'/api/webhooks/endpoints/{endpoint_id}')

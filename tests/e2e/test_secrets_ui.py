@@ -6,12 +6,12 @@ through the dialog, then deletes it after the confirmation. Screenshots go to te
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
+from helpers import wait_loaded
 from playwright.sync_api import Page, expect
 
 Api = Callable[..., httpx.Response]
@@ -20,20 +20,13 @@ FIRST, SECOND = 'e2e-first-value-51c9a7', 'e2e-second-value-0d83f2'
 INPUT_VALUES = 'Array.from(document.querySelectorAll("input, textarea")).map(e => e.value).join("\\n")'
 
 
-def _wait_started(call_api: Api, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while call_api('GET', '/api/secrets').status_code != 200:
-        assert time.monotonic() < deadline, 'flowmon did not finish starting'
-        time.sleep(0.1)
-
-
 def _nowhere_in_the_page(page: Page, value: str) -> None:
     assert value not in page.content()
     assert value not in page.evaluate(INPUT_VALUES)
 
 
 def test_add_replace_delete_with_values_never_in_the_dom(page: Page, server: Any, call_api: Api, shots: Path) -> None:
-    _wait_started(call_api)
+    wait_loaded(server)
     call_api('DELETE', f'/api/secrets/{NAME}')
     page.goto(f'/secrets?token={server.token}')
     expect(page.get_by_text('Stored secrets')).to_be_visible()

@@ -4,12 +4,12 @@ sign-out forms work as real form posts (issue 10, findings 10 and 12)."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
+from helpers import start, wait_ended, wait_loaded, wait_until
 from playwright.sync_api import Browser, BrowserContext, Page, Response, expect
 
 HEADERS = {
@@ -27,22 +27,9 @@ CSP_LISTENER = (
 @pytest.fixture(scope='module')
 def execution_id(server: Any) -> str:
     """A finished run of a shipped example workflow, for the execution and replay pages."""
-    auth = {'Authorization': f'Bearer {server.token}'}
-    deadline = time.monotonic() + 20
-    while not httpx.get(f'{server.url}/api/workflows', headers=auth, timeout=10).json():
-        assert time.monotonic() < deadline, 'flowmon did not finish starting'
-        time.sleep(0.1)
-    response = httpx.post(
-        f'{server.url}/api/workflows/order-pipeline/executions', json={'input': {}}, headers=auth, timeout=10
-    )
-    assert response.status_code == 202, response.text
-    execution = str(response.json()['id'])
-    while httpx.get(f'{server.url}/api/executions/{execution}', headers=auth, timeout=10).json()['status'] in {
-        'queued',
-        'running',
-    }:
-        assert time.monotonic() < deadline + 30, 'the example run did not finish'
-        time.sleep(0.2)
+    wait_loaded(server, 'order-pipeline')
+    execution = start(server, 'order-pipeline', {'input': {}})
+    wait_ended(server, execution)
     return execution
 
 
@@ -149,8 +136,6 @@ def test_no_page_can_frame_flowmon(context: BrowserContext, server: Any) -> None
     page = context.new_page()  # about:blank: a document of another origin
     page.set_content(f'<iframe src="{server.url}/login"></iframe>')
     child = page.frames[1]
-    deadline = time.monotonic() + 10
-    while child.url in {'', 'about:blank'} and time.monotonic() < deadline:
-        page.wait_for_timeout(100)
+    wait_until(lambda: child.url not in {'', 'about:blank'}, 'the frame to navigate', seen=lambda: child.url)
     assert child.url.startswith('chrome-error://'), child.url  # Chromium refused to show it in the frame
     expect(child.get_by_text('Sign in to flowmon')).to_have_count(0)

@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
-from helpers import wait_for
+from helpers import sign_in, start, wait_ended, wait_loaded
 from playwright.sync_api import Browser, Page, expect
 
 Api = Callable[..., httpx.Response]
@@ -43,20 +43,11 @@ def phone(browser: Browser, server: Any) -> Iterator[Page]:
         context.close()
 
 
-def _run(call_api: Api, workflow_id: str) -> str:
-    started = call_api('POST', f'/api/workflows/{workflow_id}/executions', {'input': {'amount': 50}})
-    assert started.status_code == 202, started.text
-    execution_id = str(started.json()['id'])
-    wait_for(
-        lambda: call_api('GET', f'/api/executions/{execution_id}').json().get('status') not in ('queued', 'running'),
-        f'execution {execution_id} to end',
-    )
-    return execution_id
-
-
-def _pages(call_api: Api) -> dict[str, str]:
-    wait_for(lambda: call_api('GET', '/api/workflows').status_code == 200, 'flowmon to start')
-    a, b = _run(call_api, 'order-pipeline'), _run(call_api, 'order-pipeline')
+def _pages(server: Any, call_api: Api) -> dict[str, str]:
+    wait_loaded(server, 'order-pipeline')
+    a, b = start(server, 'order-pipeline'), start(server, 'order-pipeline')
+    wait_ended(server, a)
+    wait_ended(server, b)
     delivery = call_api('POST', '/api/webhooks/deliveries', {'url': 'http://127.0.0.1:9/narrow', 'body': {'a': 1}})
     assert delivery.status_code == 202, delivery.text
     return {
@@ -75,8 +66,8 @@ def _pages(call_api: Api) -> dict[str, str]:
 
 
 def test_every_page_fits_390_px(phone: Page, server: Any, call_api: Api, shots: Path) -> None:
-    pages = _pages(call_api)
-    phone.goto(f'/?token={server.token}')
+    pages = _pages(server, call_api)
+    sign_in(phone, server)
     expect(phone.get_by_test_id('nav-menu')).to_be_visible()
     too_wide = {}
     for name, path in pages.items():
@@ -99,7 +90,7 @@ def test_every_page_fits_390_px(phone: Page, server: Any, call_api: Api, shots: 
 
 
 def test_the_header_collapses_into_a_menu_that_navigates(phone: Page, server: Any, shots: Path) -> None:
-    phone.goto(f'/?token={server.token}')
+    sign_in(phone, server)
     expect(phone.get_by_test_id('nav-menu')).to_be_visible()
     expect(phone.get_by_role('button', name='Executions')).to_be_hidden()  # the tabs are in the menu
     phone.get_by_test_id('nav-menu').click()

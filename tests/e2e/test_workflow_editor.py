@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from helpers import wait_for
+from helpers import sign_in, wait_loaded
 from playwright.sync_api import Page, expect
 
 Api = Callable[..., httpx.Response]
@@ -33,8 +33,9 @@ def _replace_text(page: Page, text: str) -> None:
 
 
 def test_type_validate_preview_diff_and_save(page: Page, server: Any, call_api: Api, shots: Path) -> None:
-    wait_for(lambda: call_api('PUT', f'/api/workflows/{WORKFLOW_ID}', STORED).status_code in (200, 201), 'the PUT')
-    page.goto(f'/workflows/{WORKFLOW_ID}?token={server.token}')
+    wait_loaded(server)
+    assert call_api('PUT', f'/api/workflows/{WORKFLOW_ID}', STORED).status_code in (200, 201)
+    sign_in(page, server, f'/workflows/{WORKFLOW_ID}')
     page.get_by_test_id('edit-workflow').click()
     page.wait_for_url(f'**/workflows/{WORKFLOW_ID}/edit')
     status = page.get_by_test_id('editor-status')

@@ -17,11 +17,13 @@ from __future__ import annotations
 import json
 import os
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import httpx
+
+sys.path.append(str(Path(__file__).resolve().parents[1]))  # tests/, for the one way tests wait
+from waiting import wait_until
 
 STARTUP_TIMEOUT_S = 60.0
 SINK_PORT = 1
@@ -48,19 +50,15 @@ HOOKED_WORKFLOW = {
 
 def wait_healthy(client: httpx.Client, pid: int) -> None:
     """Poll ``/api/health`` until it answers 200; fail at once if the server process is gone."""
-    deadline = time.monotonic() + STARTUP_TIMEOUT_S
-    while time.monotonic() < deadline:
+
+    def healthy() -> bool:
         try:
             os.kill(pid, 0)
         except ProcessLookupError:
             sys.exit(f'flowmon (pid {pid}) exited during start-up')
-        try:
-            if client.get('/api/health').status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    sys.exit(f'flowmon did not answer /api/health within {STARTUP_TIMEOUT_S:.0f} s')
+        return client.get('/api/health').status_code == 200
+
+    wait_until(healthy, 'flowmon to answer /api/health', timeout=STARTUP_TIMEOUT_S, ignoring=(httpx.TransportError,))
 
 
 def call(client: httpx.Client, method: str, path: str, expected: int, **kwargs: Any) -> Any:
@@ -71,12 +69,10 @@ def call(client: httpx.Client, method: str, path: str, expected: int, **kwargs: 
 
 
 def wait_finished(client: httpx.Client, execution_id: str) -> None:
-    deadline = time.monotonic() + 30.0
-    while time.monotonic() < deadline:
-        if call(client, 'GET', f'/api/executions/{execution_id}', 200)['status'] not in ('queued', 'running'):
-            return
-        time.sleep(0.1)
-    sys.exit(f'seeding: execution {execution_id} did not finish within 30 s')
+    wait_until(
+        lambda: call(client, 'GET', f'/api/executions/{execution_id}', 200)['status'] not in ('queued', 'running'),
+        f'seeding: execution {execution_id} to finish',
+    )
 
 
 def seed(client: httpx.Client) -> dict[str, list[str]]:

@@ -1,35 +1,26 @@
 """Integration fixtures. ``launch`` starts flowmon processes (see :mod:`flowmon_process`) and kills them after;
-``launch_shared`` does the same for processes that every test of one module uses."""
+``launch_shared`` does the same for processes that every test of one module uses. ``app``, ``client`` and
+``anonymous``: the REST API of the started ``system`` in-process (see :mod:`inprocess`)."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
-from flowmon_process import REPO_ROOT, FlowmonProcess, child_env, free_port
+from fastapi import FastAPI
+from flowmon_process import FlowmonProcess, spawn
+from inprocess import api_app, api_client
+
+from flowmon.bootstrap import System
 
 
 def _launcher(directory: Path) -> tuple[Callable[..., FlowmonProcess], list[FlowmonProcess]]:
     started: list[FlowmonProcess] = []
 
     def start(data_dir: Path | None = None, **overrides: str | None) -> FlowmonProcess:
-        data_dir = data_dir or directory / 'data'
-        port = free_port()
-        run = len(started) + 1
-        stdout_path, stderr_path = directory / f'run{run}.out', directory / f'run{run}.err'
-        with stdout_path.open('wb') as out, stderr_path.open('wb') as err:
-            process = subprocess.Popen(
-                [sys.executable, 'app.py'],
-                cwd=REPO_ROOT,
-                env=child_env(data_dir, port, **overrides),
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=err,
-            )
-        flowmon = FlowmonProcess(process, port, data_dir, stdout_path, stderr_path)
+        flowmon = spawn(directory, data_dir or directory / 'data', f'run{len(started) + 1}', **overrides)
         started.append(flowmon)
         return flowmon
 
@@ -57,3 +48,23 @@ def launch_shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable
     start, started = _launcher(tmp_path_factory.mktemp('shared'))
     yield start
     _kill_all(started)
+
+
+@pytest.fixture
+def app(system: System) -> FastAPI:
+    """The REST API of the started ``system`` on a bare FastAPI app (see :mod:`inprocess`)."""
+    return api_app(system)
+
+
+@pytest.fixture
+async def client(app: FastAPI, token: str) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of ``app`` with the bearer token; pass ``headers={'Authorization': ...}`` per request to override."""
+    async with api_client(app, token) as client:
+        yield client
+
+
+@pytest.fixture
+async def anonymous(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of ``app`` without a token."""
+    async with api_client(app) as client:
+        yield client

@@ -6,49 +6,16 @@ from __future__ import annotations
 import shutil
 import sqlite3
 import stat
-import subprocess
-import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
-import httpx
-from flowmon_process import REPO_ROOT, FlowmonProcess, child_env
+from flowmon_process import FlowmonProcess, flowmon_command, ok
+from sample_workflows import WAIT_ONLY, chain, log, transform
 
 Launch = Callable[..., FlowmonProcess]
-TERMINAL = {'succeeded', 'failed', 'cancelled', 'interrupted'}
-QUICK = {
-    'id': 'quick',
-    'name': 'Quick',
-    'nodes': [
-        {'id': 'shape', 'type': 'transform', 'config': {'expression': '{n: input.n}'}},
-        {'id': 'note', 'type': 'log', 'config': {'message': 'noted', 'expression': 'shape.n'}},
-    ],
-    'edges': [{'source': 'shape', 'target': 'note'}],
-}
-SLOW = {'id': 'slow', 'name': 'Slow', 'nodes': [{'id': 'wait', 'type': 'delay', 'config': {'seconds': 30}}]}
-
-
-def flowmon_backup(data_dir: Path, *args: str, **env: str | None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, '-m', 'flowmon', 'backup', *args],
-        cwd=REPO_ROOT,
-        env=child_env(data_dir, 8080, **env),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-
-
-def ok(response: httpx.Response, *codes: int) -> Any:
-    assert response.status_code in (codes or (200,)), response.text
-    return response.json() if response.content else None
-
-
-def start(flowmon: FlowmonProcess, workflow_id: str, n: int = 0) -> str:
-    return str(ok(flowmon.api('POST', f'/api/workflows/{workflow_id}/executions', json={'input': {'n': n}}), 202)['id'])
+QUICK = chain('quick', 'Quick', transform('shape', '{n: input.n}'), log('note', 'noted', 'shape.n'))
+SLOW = WAIT_ONLY
 
 
 def test_a_backup_taken_while_flowmon_works_restores_into_a_fresh_flowmon(launch: Launch, tmp_path: Path) -> None:
@@ -57,10 +24,10 @@ def test_a_backup_taken_while_flowmon_works_restores_into_a_fresh_flowmon(launch
     flowmon.wait_started()
     ok(flowmon.api('PUT', '/api/workflows/quick', json=QUICK), 201)
     ok(flowmon.api('PUT', '/api/workflows/slow', json=SLOW), 201)
-    finished = [start(flowmon, 'quick', n) for n in range(5)]
+    finished = [flowmon.start('quick', {'n': n}) for n in range(5)]
     for execution_id in finished:
-        flowmon.poll(f'/api/executions/{execution_id}', lambda body: body['status'] in TERMINAL)
-    running = start(flowmon, 'slow')
+        flowmon.wait_ended(execution_id)
+    running = flowmon.start('slow', {'n': 0})
     flowmon.poll(f'/api/executions/{running}', lambda body: body['status'] == 'running')
     original_events = {
         execution_id: ok(flowmon.api('GET', f'/api/executions/{execution_id}/events'))
@@ -71,14 +38,14 @@ def test_a_backup_taken_while_flowmon_works_restores_into_a_fresh_flowmon(launch
 
     def keep_starting() -> None:  # the recorder keeps writing while the backup reads
         while not busy.is_set():
-            started_meanwhile.append(start(flowmon, 'quick', len(started_meanwhile)))
+            started_meanwhile.append(flowmon.start('quick', {'n': len(started_meanwhile)}))
 
     writer = threading.Thread(target=keep_starting)
     writer.start()
     try:
         target = tmp_path / 'backups' / 'flowmon-1.db'
         target.parent.mkdir()
-        taken = flowmon_backup(data_dir, str(target))
+        taken = flowmon_command(data_dir, 'backup', str(target))
     finally:
         busy.set()
         writer.join(timeout=30)
@@ -97,11 +64,13 @@ def test_a_backup_taken_while_flowmon_works_restores_into_a_fresh_flowmon(launch
         ):
             assert (first, top) == (1, events) and last_seq == events, execution_id
 
-    again = flowmon_backup(data_dir, str(target))
+    again = flowmon_command(data_dir, 'backup', str(target))
     assert again.returncode == 1 and 'exists; pass --force' in again.stderr
-    forced = flowmon_backup(data_dir, str(target), '--force')
+    forced = flowmon_command(data_dir, 'backup', str(target), '--force')
     assert forced.returncode == 0, forced.stderr
-    elsewhere = flowmon_backup(data_dir, str(tmp_path / 'pg.db'), FLOWMON_DATABASE_URL='postgresql+asyncpg://u:pw@h/db')
+    elsewhere = flowmon_command(
+        data_dir, 'backup', str(tmp_path / 'pg.db'), FLOWMON_DATABASE_URL='postgresql+asyncpg://u:pw@h/db'
+    )
     assert elsewhere.returncode == 2 and 'pg_dump' in elsewhere.stderr and not (tmp_path / 'pg.db').exists()
 
     # restore into a fresh data directory: the database file and, kept apart, the secret key

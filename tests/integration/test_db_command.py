@@ -4,15 +4,11 @@ made before migrations and by a newer flowmon."""
 from __future__ import annotations
 
 import sqlite3
-import subprocess
-import sys
 from collections.abc import Callable
 from contextlib import closing
 from pathlib import Path
-from typing import Any
 
-import httpx
-from flowmon_process import REPO_ROOT, FlowmonProcess, child_env
+from flowmon_process import FlowmonProcess, flowmon_command, ok
 from migration_support import FIRST_VERSION, PRE_ALEMBIC_EXECUTION, pre_alembic_database
 
 from flowmon.store import migrate
@@ -22,48 +18,31 @@ HEAD = migrate.head()
 BASELINE_LINE = f'{migrate.BASELINE}: Baseline: the schema of flowmon when Alembic took over.'
 
 
-def flowmon_db(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, '-m', 'flowmon', 'db', *args],
-        cwd=REPO_ROOT,
-        env=child_env(data_dir, 8080),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-
-
-def ok(response: httpx.Response, *codes: int) -> Any:
-    assert response.status_code in (codes or (200,)), response.text
-    return response.json()
-
-
 def test_db_commands_on_a_new_data_directory(tmp_path: Path) -> None:
     data_dir = tmp_path / 'data'
 
-    current = flowmon_db(data_dir, 'current')
+    current = flowmon_command(data_dir, 'db', 'current')
     assert (current.returncode, current.stdout, current.stderr) == (0, 'none\n', '')
     assert not (data_dir / 'flowmon.db').exists()  # looking creates nothing
 
-    history = flowmon_db(data_dir, 'history')
+    history = flowmon_command(data_dir, 'db', 'history')
     assert history.returncode == 0, history.stderr
     assert history.stdout.splitlines() == [
         f'{revision.id}{" (head)" if revision.id == HEAD else ""}: {revision.message}' for revision in migrate.history()
     ]
     assert history.stdout.splitlines()[-1].endswith('Baseline: the schema of flowmon when Alembic took over.')
 
-    upgraded = flowmon_db(data_dir, 'upgrade')
+    upgraded = flowmon_command(data_dir, 'db', 'upgrade')
     assert upgraded.returncode == 0, upgraded.stderr
     assert upgraded.stdout.splitlines()[0] == f'applied {BASELINE_LINE}'
     assert upgraded.stdout.splitlines()[-1] == f'now at {HEAD}'
     assert (data_dir / 'flowmon.db').stat().st_mode & 0o077 == 0  # as private as the server's own files
 
-    assert flowmon_db(data_dir, 'current').stdout == f'{HEAD} (head)\n'
-    again = flowmon_db(data_dir, 'upgrade', 'head')
+    assert flowmon_command(data_dir, 'db', 'current').stdout == f'{HEAD} (head)\n'
+    again = flowmon_command(data_dir, 'db', 'upgrade', 'head')
     assert (again.returncode, again.stdout) == (0, f'already at {HEAD}: nothing to do\n')
 
-    unknown = flowmon_db(data_dir, 'upgrade', '0999')
+    unknown = flowmon_command(data_dir, 'db', 'upgrade', '0999')
     assert unknown.returncode == 1 and unknown.stdout == ''
     assert unknown.stderr.strip() == (
         f"flowmon: db upgrade failed, nothing was changed: unknown revision '0999': this flowmon knows "
@@ -76,7 +55,7 @@ def test_flowmon_adopts_a_database_made_before_migrations(tmp_path: Path, launch
     versions added (import's ``imported_from``, new runs) works; afterwards it is at the newest revision."""
     data_dir = tmp_path / 'data'
     pre_alembic_database(data_dir / 'flowmon.db', FIRST_VERSION)
-    assert flowmon_db(data_dir, 'current').stdout == 'none\n'
+    assert flowmon_command(data_dir, 'db', 'current').stdout == 'none\n'
 
     flowmon = launch(data_dir=data_dir, FLOWMON_RETENTION_DAYS='0')  # the run is from 2025: keep it whatever its age
     flowmon.wait_started()
@@ -100,7 +79,7 @@ def test_flowmon_adopts_a_database_made_before_migrations(tmp_path: Path, launch
     assert done['status'] == 'succeeded'
     flowmon.stop()
 
-    assert flowmon_db(data_dir, 'current').stdout == f'{HEAD} (head)\n'
+    assert flowmon_command(data_dir, 'db', 'current').stdout == f'{HEAD} (head)\n'
 
 
 def test_db_upgrade_refuses_while_flowmon_runs(tmp_path: Path, launch: Launch) -> None:
@@ -108,15 +87,15 @@ def test_db_upgrade_refuses_while_flowmon_runs(tmp_path: Path, launch: Launch) -
     flowmon = launch(data_dir=data_dir)
     flowmon.wait_started()
 
-    refused = flowmon_db(data_dir, 'upgrade')
+    refused = flowmon_command(data_dir, 'db', 'upgrade')
     assert refused.returncode == 1
     assert 'in use by another process' in refused.stderr
-    assert flowmon_db(data_dir, 'current').stdout == f'{HEAD} (head)\n'  # reading is fine meanwhile
+    assert flowmon_command(data_dir, 'db', 'current').stdout == f'{HEAD} (head)\n'  # reading is fine meanwhile
 
 
 def test_flowmon_refuses_to_start_on_a_database_from_a_newer_version(tmp_path: Path, launch: Launch) -> None:
     data_dir = tmp_path / 'data'
-    assert flowmon_db(data_dir, 'upgrade').returncode == 0
+    assert flowmon_command(data_dir, 'db', 'upgrade').returncode == 0
     with closing(sqlite3.connect(data_dir / 'flowmon.db')) as conn, conn:
         conn.execute("UPDATE alembic_version SET version_num = '0999'")
 
@@ -124,4 +103,4 @@ def test_flowmon_refuses_to_start_on_a_database_from_a_newer_version(tmp_path: P
     assert flowmon.process.wait(timeout=60) == 2
     assert "the database is at revision '0999', which this flowmon does not know" in flowmon.stderr
     assert 'Traceback' not in flowmon.stderr
-    assert flowmon_db(data_dir, 'current').stdout == '0999\n'
+    assert flowmon_command(data_dir, 'db', 'current').stdout == '0999\n'

@@ -4,12 +4,13 @@ execution or a delivery say which, and neither the access token nor a named secr
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Callable
 
 import httpx
 import pytest
-from flowmon_process import FlowmonProcess
+from flowmon_process import FlowmonProcess, ok
+from sample_workflows import http
+from sample_workflows import workflow as sample_workflow
 from webhook_receiver import Receiver, Reply
 
 Launch = Callable[..., FlowmonProcess]
@@ -20,22 +21,8 @@ TERMINAL = {'succeeded', 'failed', 'cancelled', 'interrupted'}
 
 
 @pytest.fixture
-def failing_receiver() -> Iterator[Receiver]:
-    receiver = Receiver(lambda index: Reply(500, body=b'{"error": "down"}')).start()
-    yield receiver
-    receiver.stop()
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    receiver = Receiver().start()
-    yield receiver
-    receiver.stop()
-
-
-def ok(response: httpx.Response, *codes: int) -> Any:
-    assert response.status_code in (codes or (200,)), response.text
-    return response.json() if response.content else None
+def failing_receiver(receivers: Callable[..., Receiver]) -> Receiver:
+    return receivers(lambda index: Reply(500, body=b'{"error": "down"}'))
 
 
 def test_json_lines_carry_the_ids_and_no_secret_or_token(
@@ -50,17 +37,8 @@ def test_json_lines_carry_the_ids_and_no_secret_or_token(
     flowmon.wait_started(token=TOKEN)
     ok(flowmon.api('PUT', '/api/secrets/api_key', json={'value': SECRET}), 201)
     ok(flowmon.api('PUT', '/api/secrets/partner_url', json={'value': f'{failing_receiver.url}?key={URL_SECRET}'}), 201)
-    workflow = {
-        'id': 'partner-call',
-        'name': 'Partner call',
-        'nodes': [
-            {
-                'id': 'call',
-                'type': 'http',
-                'config': {'url': {'$secret': 'partner_url'}, 'headers': {'Authorization': {'$secret': 'api_key'}}},
-            }
-        ],
-    }
+    call = http('call', {'$secret': 'partner_url'}, headers={'Authorization': {'$secret': 'api_key'}})
+    workflow = sample_workflow('partner-call', 'Partner call', call)
     ok(flowmon.api('PUT', '/api/workflows/partner-call', json=workflow), 201)
     execution = ok(flowmon.api('POST', '/api/workflows/partner-call/executions', json={'input': {}}), 202)
     summary = flowmon.poll(f'/api/executions/{execution["id"]}', lambda body: body['status'] in TERMINAL)

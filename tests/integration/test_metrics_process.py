@@ -4,19 +4,16 @@ unless ``FLOWMON_METRICS_PUBLIC=1``."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Callable
 
 import httpx
-import pytest
 from flowmon_process import FlowmonProcess
 from prometheus_client.parser import text_string_to_metric_families
+from waiting import wait_until
 from webhook_receiver import Receiver
 
 Launch = Callable[..., FlowmonProcess]
 Samples = dict[str, dict[tuple[tuple[str, str], ...], float]]
-TERMINAL = {'succeeded', 'failed', 'cancelled', 'interrupted'}
 WORKFLOWS = [
     {
         'id': 'tidy',
@@ -31,13 +28,6 @@ WORKFLOWS = [
 ]
 
 
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    receiver = Receiver().start()
-    yield receiver
-    receiver.stop()
-
-
 def scrape(flowmon: FlowmonProcess, *, token: str | None = None) -> tuple[httpx.Response, Samples]:
     headers = {'Authorization': f'Bearer {token}'} if token else {}
     response = httpx.get(f'{flowmon.base_url}/metrics', headers=headers, timeout=10.0)
@@ -49,22 +39,16 @@ def scrape(flowmon: FlowmonProcess, *, token: str | None = None) -> tuple[httpx.
     return response, samples
 
 
-def scrape_until(flowmon: FlowmonProcess, done: Callable[[Samples], bool], timeout: float = 10.0) -> Samples:
-    deadline = time.monotonic() + timeout
-    while True:
+def scrape_until(flowmon: FlowmonProcess, done: Callable[[Samples], bool]) -> Samples:
+    last: list[str] = ['']
+
+    def scraped() -> Samples | None:
         response, samples = scrape(flowmon, token=flowmon.token)
         assert response.status_code == 200, response.text
-        if done(samples):
-            return samples
-        if time.monotonic() > deadline:
-            pytest.fail(f'the metrics did not get there; last scrape:\n{response.text}')
-        time.sleep(0.05)
+        last[0] = response.text
+        return samples if done(samples) else None
 
-
-def run(flowmon: FlowmonProcess, workflow_id: str) -> dict[str, Any]:
-    started = flowmon.api('POST', f'/api/workflows/{workflow_id}/executions', json={'input': {'n': 1}})
-    assert started.status_code == 202, started.text
-    return dict(flowmon.poll(f'/api/executions/{started.json()["id"]}', lambda body: body['status'] in TERMINAL))
+    return wait_until(scraped, 'the metrics to get there', seen=lambda: last[0])
 
 
 def labels(**values: str) -> tuple[tuple[str, str], ...]:
@@ -85,8 +69,8 @@ def test_metrics_follow_real_runs_behind_the_token(launch: Launch, receiver: Rec
     assert before['flowmon_webhook_deliveries_total'][labels(outcome='succeeded')] == 0
     assert 'flowmon_executions_total' not in before
 
-    assert [run(flowmon, 'tidy')['status'] for _ in range(2)] == ['succeeded', 'succeeded']
-    assert run(flowmon, 'doomed')['status'] == 'failed'
+    assert [flowmon.run_to_end('tidy', {'n': 1})['status'] for _ in range(2)] == ['succeeded', 'succeeded']
+    assert flowmon.run_to_end('doomed', {'n': 1})['status'] == 'failed'
     delivery = flowmon.api('POST', '/api/webhooks/deliveries', json={'url': receiver.url, 'body': {'a': 1}})
     assert delivery.status_code == 202, delivery.text
     flowmon.poll(f'/api/webhooks/deliveries/{delivery.json()["id"]}', lambda body: body['status'] == 'succeeded')

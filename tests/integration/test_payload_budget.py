@@ -20,22 +20,14 @@ from typing import Any
 import httpx
 import pytest
 from flowmon_process import REPO_ROOT, FlowmonProcess, child_env, free_port
+from sample_workflows import chain, log, transform
 from standardwebhooks.webhooks import Webhook
 
 TOKEN = 'payload-budget-test-token-0123456789'
 LIMIT = 64 * 1024
-TERMINAL = {'succeeded', 'failed', 'cancelled', 'interrupted'}
 BOMB = '[@,@]|' * 19 + '@'  # from the review: stalled the loop for 1.1 s and took the process to 790 MB
 
-QUICK = {
-    'id': 'quick',
-    'name': 'Quick',
-    'nodes': [
-        {'id': 'prepare', 'type': 'transform', 'config': {'expression': '{n: input.n}'}},
-        {'id': 'report', 'type': 'log', 'config': {'message': 'done', 'expression': 'prepare'}},
-    ],
-    'edges': [{'source': 'prepare', 'target': 'report'}],
-}
+QUICK = chain('quick', 'Quick', transform('prepare', '{n: input.n}'), log('report', 'done', 'prepare'))
 
 
 def alias_bomb(workflow_id: str = 'bomb') -> str:
@@ -83,20 +75,9 @@ def send(app: FlowmonProcess, method: str, path: str, *, content: bytes | str, c
     return httpx.request(method, f'{app.base_url}{path}', content=content, headers=headers, timeout=30.0)
 
 
-def put(app: FlowmonProcess, workflow: dict[str, Any]) -> None:
-    response = app.api('PUT', f'/api/workflows/{workflow["id"]}', json=workflow)
-    assert response.status_code in (200, 201), response.text
-
-
-def run(app: FlowmonProcess, workflow_id: str, input: Any) -> dict[str, Any]:
-    response = app.api('POST', f'/api/workflows/{workflow_id}/executions', json={'input': input})
-    assert response.status_code == 202, response.text
-    return dict(app.poll(f'/api/executions/{response.json()["id"]}', lambda s: s['status'] in TERMINAL))
-
-
 def export_of_a_run(app: FlowmonProcess) -> tuple[str, dict[str, Any]]:
-    put(app, QUICK)
-    summary = run(app, 'quick', {'n': 1})
+    app.put(QUICK)
+    summary = app.run_to_end('quick', {'n': 1})
     response = app.api('GET', f'/api/executions/{summary["id"]}/export')
     assert response.status_code == 200, response.text
     return summary['id'], response.json()
@@ -145,8 +126,8 @@ def test_the_jmespath_bomb_fails_its_node_with_a_clear_message(flowmon: FlowmonP
             }
         ],
     }
-    put(flowmon, workflow)
-    summary = run(flowmon, 'jmespath-bomb', {'order_id': 'A-1001', 'lines': list(range(100))})
+    flowmon.put(workflow)
+    summary = flowmon.run_to_end('jmespath-bomb', {'order_id': 'A-1001', 'lines': list(range(100))})
     node = summary['nodes']['double']
     assert summary['status'] == 'failed' and node['status'] == 'failed' and node['attempts'] == 2
     assert 'stopped: the value it built is at least' in node['error']
@@ -164,15 +145,15 @@ def test_a_node_output_over_the_budget_fails_the_node_naming_the_limit(flowmon: 
         ],
         'edges': [{'source': 'echo', 'target': 'after'}],
     }
-    put(flowmon, workflow)
-    summary = run(flowmon, 'big-output', {'blob': 'x' * (40 * 1024)})
+    flowmon.put(workflow)
+    summary = flowmon.run_to_end('big-output', {'blob': 'x' * (40 * 1024)})
     assert summary['status'] == 'failed'
     assert summary['nodes']['echo']['error'] == 'output is 70 KiB, over FLOWMON_MAX_PAYLOAD_BYTES (64 KiB)'
     assert summary['nodes']['after']['status'] == 'skipped'
 
 
 def test_execution_inputs_are_held_to_the_budget(flowmon: FlowmonProcess) -> None:
-    put(flowmon, QUICK)
+    flowmon.put(QUICK)
     start = '/api/workflows/quick/executions'
     response = flowmon.api('POST', start, json={'input': {'blob': 'x' * LIMIT}})
     assert response.status_code == 413, response.text
@@ -187,14 +168,14 @@ def test_execution_inputs_are_held_to_the_budget(flowmon: FlowmonProcess) -> Non
     assert response.status_code == 422 and '64-bit' in response.json()['detail']
     response = send(flowmon, 'POST', start, content='[' * 100_000, content_type='application/json')
     assert response.status_code == 400 and 'nested more than 512 levels deep' in response.json()['detail']
-    previous = run(flowmon, 'quick', {'n': 2})
+    previous = flowmon.run_to_end('quick', {'n': 2})
     response = flowmon.api('POST', f'/api/executions/{previous["id"]}/rerun', json={'input': {'n': 2**70}})
     assert response.status_code == 422 and '64-bit' in response.json()['detail']
     assert flowmon.api('GET', '/api/executions').status_code == 200
 
 
 def test_a_trigger_body_is_held_to_the_budget(flowmon: FlowmonProcess) -> None:
-    put(flowmon, {**QUICK, 'id': 'triggered', 'trigger': {'enabled': True}})
+    flowmon.put({**QUICK, 'id': 'triggered', 'trigger': {'enabled': True}})
     secret = flowmon.api('GET', '/api/workflows/triggered/trigger/secret').json()['secret']
     with httpx.Client(base_url=flowmon.base_url, timeout=10.0) as client:
         # The browser session is not what authenticates a trigger (the signature is); it is carried only so this
@@ -327,7 +308,7 @@ def test_the_http_node_is_held_to_the_outbound_ports(flowmon: FlowmonProcess) ->
         'name': 'SSH probe',
         'nodes': [{'id': 'probe', 'type': 'http', 'config': {'url': 'http://1.1.1.1:22/', 'timeout_seconds': 5}}],
     }
-    put(flowmon, workflow)
-    summary = run(flowmon, 'ssh-probe', {})
+    flowmon.put(workflow)
+    summary = flowmon.run_to_end('ssh-probe', {})
     assert summary['status'] == 'failed'
     assert 'port 22 is refused' in summary['nodes']['probe']['error']

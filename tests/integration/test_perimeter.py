@@ -85,11 +85,10 @@ def test_api_refuses_a_caller_without_the_token_before_reading_the_body(
     headers = {'Host': f'127.0.0.1:{flowmon.port}', 'Content-Type': 'application/json', 'Content-Length': '55000000'}
     if authorization:
         headers['Authorization'] = authorization
-    began = time.monotonic()
-    # Only the headers are sent: an answer proves the server did not wait for the 55 MB it was promised.
-    response = send_head(flowmon.port, 'POST', '/api/webhooks/deliveries', headers, timeout=5.0)
+    # Only the headers are sent: any answer proves the server did not wait for the 55 MB it was promised (they never
+    # come, so a server that waited would never answer)
+    response = send_head(flowmon.port, 'POST', '/api/webhooks/deliveries', headers, timeout=20.0)
     assert response.status == 401
-    assert time.monotonic() - began < 5.0
     assert response.headers['www-authenticate'] == 'Bearer'
 
 

@@ -6,16 +6,13 @@ from __future__ import annotations
 import base64
 import json
 import sqlite3
-import subprocess
-import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
-from flowmon_process import REPO_ROOT, FlowmonProcess, child_env
+from flowmon_process import FlowmonProcess, flowmon_command, ok
+from sample_workflows import chain, http, node
 from webhook_receiver import Receiver, Reply
 
 Launch = Callable[..., FlowmonProcess]
@@ -24,7 +21,6 @@ LOOPBACK = {
     'FLOWMON_WEBHOOK_RETRY_SCHEDULE': '0,0.2',
     'FLOWMON_WEBHOOK_JITTER': '0',
 }
-TERMINAL = {'succeeded', 'failed', 'cancelled', 'interrupted'}
 KEYED = {  # sends the secret api_key as a header to the url in the secret echo_url
     'id': 'keyed',
     'name': 'Keyed',
@@ -55,31 +51,6 @@ def echo() -> Iterator[Receiver]:
 def raw_database(data_dir: Path) -> bytes:
     """Every byte of the SQLite database as a copy would hold it (main file, write-ahead log, shared memory)."""
     return b''.join(path.read_bytes() for path in sorted(data_dir.glob('flowmon.db*')))
-
-
-def ok(response: httpx.Response, *codes: int) -> Any:
-    assert response.status_code in (codes or (200,)), response.text
-    return response.json() if response.content else None
-
-
-def run_to_end(flowmon: FlowmonProcess, workflow_id: str) -> dict[str, Any]:
-    execution = ok(flowmon.api('POST', f'/api/workflows/{workflow_id}/executions', json={'input': {}}), 202)
-    return dict(flowmon.poll(f'/api/executions/{execution["id"]}', lambda body: body['status'] in TERMINAL))
-
-
-def flowmon_command(
-    data_dir: Path, *args: str, stdin: str | None = None, **env: str | None
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, '-m', 'flowmon', *args],
-        cwd=REPO_ROOT,
-        env=child_env(data_dir, 8080, **env),
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
 
 
 # --- the routes -------------------------------------------------------------------------------------------------
@@ -155,27 +126,13 @@ def test_a_secret_in_an_http_node_reaches_the_receiver_and_shows_as_stars_everyw
     flowmon.wait_started()
     ok(flowmon.api('PUT', '/api/secrets/api_key', json={'value': api_key}), 201)
     ok(flowmon.api('PUT', '/api/secrets/echo_url', json={'value': f'{echo.url}?key={url_token}'}), 201)
-    workflow = {
-        'id': 'secret-call',
-        'name': 'Secret call',
-        'nodes': [
-            {
-                'id': 'call',
-                'type': 'http',
-                'config': {
-                    'method': 'POST',
-                    'url': {'$secret': 'echo_url'},
-                    'headers': {'X-Api-Key': {'$secret': 'api_key'}},
-                    'body': {'from': 'flowmon'},
-                },
-            },
-            {'id': 'say', 'type': 'log', 'config': {'message': {'$secret': 'api_key'}, 'expression': 'call.json'}},
-        ],
-        'edges': [{'source': 'call', 'target': 'say'}],
-    }
+    headers = {'X-Api-Key': {'$secret': 'api_key'}}
+    call = http('call', {'$secret': 'echo_url'}, method='POST', headers=headers, body={'from': 'flowmon'})
+    say = node('say', 'log', config={'message': {'$secret': 'api_key'}, 'expression': 'call.json'})
+    workflow = chain('secret-call', 'Secret call', call, say)
     ok(flowmon.api('PUT', '/api/workflows/secret-call', json=workflow), 201)
 
-    summary = run_to_end(flowmon, 'secret-call')
+    summary = flowmon.run_to_end('secret-call')
     assert summary['status'] == 'succeeded', summary
     (hit,) = echo.hits
     assert hit.headers['x-api-key'] == api_key and hit.path == f'/hook?key={url_token}'  # the real values were sent
@@ -187,7 +144,7 @@ def test_a_secret_in_an_http_node_reaches_the_receiver_and_shows_as_stars_everyw
         'export': flowmon.api('GET', f'/api/executions/{execution_id}/export').text,
         'workflow': flowmon.api('GET', '/api/workflows/secret-call').text,
     }
-    time.sleep(0.3)  # let the last log lines reach the file
+    flowmon.stop()  # every log line written
     seen['log'] = flowmon.stdout + flowmon.stderr
     for where, text in seen.items():
         assert api_key not in text and url_token not in text, f'a secret value in the {where}'
@@ -299,7 +256,7 @@ def test_a_copy_of_the_database_without_the_key_reveals_no_secret(launch: Launch
     keep(trigger['secret'])
     keep(ok(flowmon.api('POST', '/api/workflows/notify/trigger/secret/rotate'))['secret'])
 
-    summary = run_to_end(flowmon, 'notify')
+    summary = flowmon.run_to_end('notify')
     assert summary['status'] == 'succeeded', summary
     node_hit = next(hit for hit in echo.hits if hit.path == f'/hook?token={hook_token}')
     assert node_hit.headers['x-tenant'] == tenant and node_hit.headers['authorization'] == f'Bearer {node_bearer}'
@@ -422,7 +379,7 @@ def test_rotate_secret_key_reseals_everything_and_the_old_key_opens_nothing(
     again = launch(data_dir=data_dir, **LOOPBACK)
     again.wait_started()
     assert ok(again.api('GET', f'/api/webhooks/endpoints/{endpoint["id"]}/secret'))['secret'] == endpoint['secret']
-    assert run_to_end(again, 'keyed')['status'] == 'succeeded'
+    assert again.run_to_end('keyed')['status'] == 'succeeded'
     assert echo.hits[-1].headers['x-api-key'] == 'rotated-value-61f0'
 
 
@@ -454,5 +411,5 @@ def test_rotate_with_the_key_in_the_environment_prints_the_new_key(
     fresh.wait_started()
     ok(fresh.api('PUT', '/api/secrets/echo_url', json={'value': echo.url}), 201)
     ok(fresh.api('PUT', '/api/workflows/keyed', json=KEYED), 201)
-    assert run_to_end(fresh, 'keyed')['status'] == 'succeeded'
+    assert fresh.run_to_end('keyed')['status'] == 'succeeded'
     assert echo.hits[-1].headers['x-api-key'] == 'env-value-27c4'

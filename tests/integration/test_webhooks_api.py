@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 from standardwebhooks.webhooks import Webhook
-from webhook_app import running_app
+from waiting import until
+from webhook_app import App, running_app
 from webhook_receiver import Receiver, Reply
 
 QUICK_WORKFLOW = {
@@ -17,20 +17,6 @@ QUICK_WORKFLOW = {
     'name': 'Quick',
     'nodes': [{'id': 'say', 'type': 'log', 'config': {'message': 'hi'}}],
 }
-
-
-@pytest.fixture
-def receivers() -> Iterator[Callable[..., Receiver]]:
-    started: list[Receiver] = []
-
-    def make(replies: Any = ()) -> Receiver:
-        receiver = Receiver(replies).start()
-        started.append(receiver)
-        return receiver
-
-    yield make
-    for receiver in started:
-        receiver.stop()
 
 
 async def test_queue_inspect_and_list_a_delivery(tmp_path: Path, receivers: Callable[..., Receiver]) -> None:
@@ -166,33 +152,37 @@ async def test_endpoint_subscription_rotation_and_secret_reveal(
         Webhook(old_secret).verify(hits[1].body, hits[1].headers)
 
 
+async def endpoint_with_a_delivery(app: App, receiver: Receiver) -> tuple[dict[str, Any], dict[str, Any]]:
+    """An endpoint for execution.completed at ``receiver``, and the delivery a run of 'quick' made to it (attempted
+    once)."""
+    await app.api.put('/api/workflows/quick', json=QUICK_WORKFLOW)
+    subscription = {'url': receiver.url, 'event_types': ['execution.completed']}
+    endpoint = (await app.api.post('/api/webhooks/endpoints', json=subscription)).json()
+    run = (await app.api.post('/api/workflows/quick/executions', json={})).json()
+    await app.wait_execution(run['id'])
+    await receiver.await_hits(1)
+    listed = (await app.api.get('/api/webhooks/deliveries', params={'endpoint': endpoint['id']})).json()['items']
+    return endpoint, listed[0]
+
+
+async def deliveries(app: App, status: str) -> list[dict[str, Any]]:
+    page = await app.api.get('/api/webhooks/deliveries', params={'status': status})
+    return list(page.json()['items'])
+
+
 async def test_disabled_endpoint_gets_cancelled_deliveries_and_410_disables(
     tmp_path: Path, receivers: Callable[..., Receiver]
 ) -> None:
     receiver = receivers([Reply(410)])
     async with running_app(tmp_path) as app:
-        await app.api.put('/api/workflows/quick', json=QUICK_WORKFLOW)
-        endpoint = (
-            await app.api.post(
-                '/api/webhooks/endpoints', json={'url': receiver.url, 'event_types': ['execution.completed']}
-            )
-        ).json()
-        run = (await app.api.post('/api/workflows/quick/executions', json={})).json()
-        await app.wait_execution(run['id'])
-        await receiver.await_hits(1)
-        first = (await app.api.get('/api/webhooks/deliveries', params={'endpoint': endpoint['id']})).json()['items'][0]
+        endpoint, first = await endpoint_with_a_delivery(app, receiver)
         assert (await app.wait_settled(first['id']))['status'] == 'failed'
         state = (await app.api.get(f'/api/webhooks/endpoints/{endpoint["id"]}')).json()
         assert state['enabled'] is False and '410' in state['disabled_reason']
 
         run = (await app.api.post('/api/workflows/quick/executions', json={})).json()
         await app.wait_execution(run['id'])
-        cancelled: list[dict[str, Any]] = []
-        async with asyncio.timeout(5):
-            while not cancelled:
-                page = await app.api.get('/api/webhooks/deliveries', params={'status': 'cancelled'})
-                cancelled = page.json()['items']
-                await asyncio.sleep(0.02)
+        cancelled = await until(lambda: deliveries(app, 'cancelled'), 'a delivery cancelled for the disabled endpoint')
         assert cancelled[0]['status_reason'] == 'endpoint_disabled' and len(receiver.hits) == 1
         conflict = await app.api.post(f'/api/webhooks/deliveries/{cancelled[0]["id"]}/redeliver')
         assert conflict.status_code == 409
@@ -214,16 +204,7 @@ async def test_endpoint_is_disabled_after_deliveries_keep_ending_exhausted(
 ) -> None:
     receiver = receivers(lambda index: Reply(503))
     async with running_app(tmp_path, {'FLOWMON_WEBHOOK_DISABLE_AFTER': '0'}) as app:
-        await app.api.put('/api/workflows/quick', json=QUICK_WORKFLOW)
-        endpoint = (
-            await app.api.post(
-                '/api/webhooks/endpoints', json={'url': receiver.url, 'event_types': ['execution.completed']}
-            )
-        ).json()
-        run = (await app.api.post('/api/workflows/quick/executions', json={})).json()
-        await app.wait_execution(run['id'])
-        await receiver.await_hits(1)
-        delivery = (await app.api.get('/api/webhooks/deliveries')).json()['items'][0]
+        endpoint, delivery = await endpoint_with_a_delivery(app, receiver)
         assert (await app.wait_settled(delivery['id']))['status'] == 'exhausted'
         assert len(receiver.hits) == 3
         state = (await app.api.get(f'/api/webhooks/endpoints/{endpoint["id"]}')).json()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -28,20 +28,6 @@ from flowmon.store import Database
 
 MakeService = Callable[..., Awaitable[DeliveryService]]
 BODY = {'type': 'test.event', 'data': {'n': 1, 'text': 'héllo'}}
-
-
-@pytest.fixture
-def receiver_factory() -> Iterator[Callable[..., Receiver]]:
-    started: list[Receiver] = []
-
-    def make(replies: Any = ()) -> Receiver:
-        receiver = Receiver(replies).start()
-        started.append(receiver)
-        return receiver
-
-    yield make
-    for receiver in started:
-        receiver.stop()
 
 
 @pytest.fixture
@@ -77,10 +63,10 @@ async def settle(service: DeliveryService, delivery_id: str, timeout: float = 10
 
 
 async def test_fails_n_times_then_delivers_on_attempt_n_plus_1_with_verifiable_signatures(
-    make_service: tuple[MakeService, list[WebhookEvent]], receiver_factory: Callable[..., Receiver]
+    make_service: tuple[MakeService, list[WebhookEvent]], receivers: Callable[..., Receiver]
 ) -> None:
     make, events = make_service
-    receiver = receiver_factory([Reply(503), Reply(500), Reply(502)])
+    receiver = receivers([Reply(503), Reply(500), Reply(502)])
     service = await make(schedule=(0, 0.2, 0.4, 0.8, 1.6))
     queued = await service.enqueue(url=receiver.url, body=json.dumps(BODY).encode())
 
@@ -107,10 +93,10 @@ async def test_fails_n_times_then_delivers_on_attempt_n_plus_1_with_verifiable_s
 
 
 async def test_retry_after_is_honoured(
-    make_service: tuple[MakeService, list[WebhookEvent]], receiver_factory: Callable[..., Receiver]
+    make_service: tuple[MakeService, list[WebhookEvent]], receivers: Callable[..., Receiver]
 ) -> None:
     make, _ = make_service
-    receiver = receiver_factory([Reply(429, headers={'Retry-After': '1'})])
+    receiver = receivers([Reply(429, headers={'Retry-After': '1'})])
     service = await make(schedule=(0, 0.1, 0.1))
     queued = await service.enqueue(url=receiver.url, body=b'{}')
 
@@ -122,10 +108,10 @@ async def test_retry_after_is_honoured(
 
 
 async def test_a_400_fails_at_once_without_retry(
-    make_service: tuple[MakeService, list[WebhookEvent]], receiver_factory: Callable[..., Receiver]
+    make_service: tuple[MakeService, list[WebhookEvent]], receivers: Callable[..., Receiver]
 ) -> None:
     make, events = make_service
-    receiver = receiver_factory([Reply(400, body=b'{"error":"bad"}')])
+    receiver = receivers([Reply(400, body=b'{"error":"bad"}')])
     service = await make()
     queued = await service.enqueue(url=receiver.url, body=b'{}')
 
@@ -140,10 +126,10 @@ async def test_a_400_fails_at_once_without_retry(
 
 
 async def test_a_timeout_is_retried(
-    make_service: tuple[MakeService, list[WebhookEvent]], receiver_factory: Callable[..., Receiver]
+    make_service: tuple[MakeService, list[WebhookEvent]], receivers: Callable[..., Receiver]
 ) -> None:
     make, _ = make_service
-    receiver = receiver_factory([Reply(200, delay=1.5)])
+    receiver = receivers([Reply(200, delay=1.5)])
     service = await make(schedule=(0, 0.1), timeout=0.5)
     queued = await service.enqueue(url=receiver.url, body=b'{}')
 
@@ -156,10 +142,10 @@ async def test_a_timeout_is_retried(
 
 
 async def test_exhausted_after_the_last_scheduled_attempt(
-    make_service: tuple[MakeService, list[WebhookEvent]], receiver_factory: Callable[..., Receiver]
+    make_service: tuple[MakeService, list[WebhookEvent]], receivers: Callable[..., Receiver]
 ) -> None:
     make, _ = make_service
-    receiver = receiver_factory(lambda index: Reply(503))
+    receiver = receivers(lambda index: Reply(503))
     service = await make(schedule=(0, 0.05, 0.05))
     queued = await service.enqueue(url=receiver.url, body=b'{}')
 
@@ -168,10 +154,10 @@ async def test_exhausted_after_the_last_scheduled_attempt(
 
 
 async def test_a_redirect_is_not_followed_and_fails_the_delivery(
-    make_service: tuple[MakeService, list[WebhookEvent]], receiver_factory: Callable[..., Receiver]
+    make_service: tuple[MakeService, list[WebhookEvent]], receivers: Callable[..., Receiver]
 ) -> None:
     make, _ = make_service
-    receiver = receiver_factory([Reply(302, headers={'Location': 'http://10.0.0.1/internal'})])
+    receiver = receivers([Reply(302, headers={'Location': 'http://10.0.0.1/internal'})])
     service = await make()
     queued = await service.enqueue(url=receiver.url, body=b'{}')
 
@@ -182,9 +168,9 @@ async def test_a_redirect_is_not_followed_and_fails_the_delivery(
 
 
 async def test_a_client_that_follows_redirects_is_still_refused_at_the_private_hop(
-    receiver_factory: Callable[..., Receiver],
+    receivers: Callable[..., Receiver],
 ) -> None:
-    receiver = receiver_factory([Reply(307, headers={'Location': 'http://10.0.0.1/internal'})])
+    receiver = receivers([Reply(307, headers={'Location': 'http://10.0.0.1/internal'})])
     async with guarded_client(OutboundGuard(['127.0.0.1'])) as client:
         with pytest.raises(OutboundRefused, match=r'10\.0\.0\.1'):
             await client.post(receiver.url, content=b'{}', follow_redirects=True)
@@ -239,10 +225,10 @@ async def test_a_name_that_resolves_to_a_private_address_fails_the_attempt_as_ss
 
 
 async def test_manual_redeliver_keeps_the_webhook_id(
-    make_service: tuple[MakeService, list[WebhookEvent]], receiver_factory: Callable[..., Receiver]
+    make_service: tuple[MakeService, list[WebhookEvent]], receivers: Callable[..., Receiver]
 ) -> None:
     make, _ = make_service
-    receiver = receiver_factory([Reply(400)])
+    receiver = receivers([Reply(400)])
     service = await make()
     queued = await service.enqueue(url=receiver.url, body=b'{"x":1}')
     assert await settle(service, queued.id) == 'failed'
@@ -257,10 +243,10 @@ async def test_manual_redeliver_keeps_the_webhook_id(
 
 
 async def test_at_most_four_concurrent_attempts_per_destination(
-    make_service: tuple[MakeService, list[WebhookEvent]], receiver_factory: Callable[..., Receiver]
+    make_service: tuple[MakeService, list[WebhookEvent]], receivers: Callable[..., Receiver]
 ) -> None:
     make, _ = make_service
-    receiver = receiver_factory(lambda index: Reply(200, delay=0.05))
+    receiver = receivers(lambda index: Reply(200, delay=0.05))
     service = await make()
     queued = [await service.enqueue(url=receiver.url, body=b'{}') for _ in range(30)]
     for item in queued:

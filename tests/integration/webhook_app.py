@@ -10,9 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from fastapi import FastAPI
+from inprocess import api_app, api_client, wait_for
 
-from flowmon.api import install_api
 from flowmon.bootstrap import System
 from flowmon.settings import load_settings
 
@@ -32,13 +31,8 @@ class App:
         assert response.status_code == 200, response.text
         return dict(response.json())
 
-    async def wait_execution(self, execution_id: str, timeout: float = 10.0) -> dict[str, Any]:
-        async with asyncio.timeout(timeout):
-            while True:
-                response = await self.api.get(f'/api/executions/{execution_id}')
-                if response.status_code == 200 and response.json()['status'] not in ('queued', 'running'):
-                    return dict(response.json())
-                await asyncio.sleep(0.02)
+    async def wait_execution(self, execution_id: str) -> dict[str, Any]:
+        return await wait_for(self.api, execution_id)
 
 
 @asynccontextmanager
@@ -54,17 +48,10 @@ async def running_app(tmp_path: Path, env: Mapping[str, str] | None = None) -> A
         }
     )
     system = System.build(settings, token=TOKEN)
-    app = FastAPI()
-    install_api(app, system.application)
+    app = api_app(system)
     await system.start()
-    transport = httpx.ASGITransport(app=app)
     try:
-        async with (
-            httpx.AsyncClient(
-                transport=transport, base_url='http://flowmon', headers={'Authorization': f'Bearer {TOKEN}'}
-            ) as api,
-            httpx.AsyncClient(transport=transport, base_url='http://flowmon') as public,
-        ):
+        async with api_client(app, TOKEN) as api, api_client(app) as public:
             yield App(system=system, api=api, public=public)
     finally:
         await system.stop()

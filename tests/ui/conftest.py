@@ -22,7 +22,7 @@ from nicegui import app
 from nicegui.storage import Storage
 from nicegui.testing.user import User
 from nicegui.testing.user_simulation import user_simulation
-from uisim import BROKEN, MAIN_FILE, QUICK, SLOW, TOKEN, wait_until_started
+from uisim import BROKEN, MAIN_FILE, QUICK, SLOW, TOKEN, be_patient, wait_until_started
 
 
 @pytest.fixture(scope='session', autouse=True)
@@ -60,6 +60,7 @@ async def user(
     monkeypatch.setenv('FLOWMON_LOG_LEVEL', 'WARNING')
     async with user_simulation(main_file=MAIN_FILE) as simulated:
         simulated.javascript_rules[re.compile(r'.*Intl\.DateTimeFormat.*')] = lambda _: 'UTC'
+        be_patient(simulated)
         await wait_until_started(simulated, workflows=3)
         yield simulated
     errors = [record for record in caplog.get_records('call') if record.levelno >= logging.ERROR]

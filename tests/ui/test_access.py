@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 
 from nicegui import app, ui
 from nicegui.testing.user import User
 from nicegui.testing.user_interaction import UserInteraction
-from uisim import AUTH, TOKEN, current_path, sign_in, start, submit_form, wait_for_path
+from uisim import AUTH, TOKEN, current_path, handled, sign_in, start, submit_form, wait_for_path
 
 from flowmon.web.auth import EXPIRES_KEY, SESSION_KEY
 
@@ -43,7 +42,7 @@ async def test_login_form_refuses_a_wrong_token_then_accepts_the_right_one(user:
 
     user.find(marker='token-input').type(TOKEN)
     assert (await submit_form(user, 'sign-in-form')).headers['location'] == '/'
-    await user.should_see(marker='dashboard', retries=20)
+    await user.should_see(marker='dashboard')
     await user.should_see('Quick check')
 
 
@@ -96,7 +95,7 @@ async def test_signing_in_from_a_guarded_page_renders_that_page(user: User) -> N
 
     user.find(marker='token-input').type(TOKEN)
     assert (await submit_form(user, 'sign-in-form')).headers['location'] == '/executions?status=failed'
-    await user.should_see(marker='executions-page', retries=20)
+    await user.should_see(marker='executions-page')
     assert current_path(user) == '/executions?status=failed'
 
 
@@ -104,9 +103,10 @@ async def test_an_open_page_drops_its_data_when_the_browser_is_signed_out_elsewh
     await sign_in(user)
     await user.should_see(marker='dashboard')
     # Signing out in another tab clears the shared session; this tab's page notices on its next check.
-    for storage in app.storage._users.values():  # the simulated browser's server-side session
+    # the simulated browser's server-side session, as signing out in another tab leaves it (no public API reaches it)
+    for storage in app.storage._users.values():
         storage.pop(SESSION_KEY, None)
-    await user.should_see(marker='sign-in', retries=40)
+    await user.should_see(marker='sign-in')
     await user.should_not_see(marker='dashboard')
 
 
@@ -118,15 +118,14 @@ async def test_a_stranger_cannot_read_workflow_names_through_the_header_menu(use
     assert user.client is not None
     menus = [element for element in user.client.elements.values() if 'workflows-menu' in element._markers]
     assert len(menus) == 1 and isinstance(menus[0], ui.menu)
-    UserInteraction(user, set(menus), ui.menu).trigger('beforeShow')  # what a hand-made socket event does
-    await asyncio.sleep(0.2)
+    await handled(lambda: UserInteraction(user, set(menus), ui.menu).trigger('beforeShow'))  # a hand-made event
     texts = [getattr(item, 'text', '') for item in menus[0].descendants()]
     assert not any(name in text for text in texts for name in ('Slow wait', 'Quick check', 'Always broken'))
     assert [text for text in texts if text] == ['Loading…']
 
 
 async def test_api_callers_get_no_per_visitor_storage_or_cookie(user: User) -> None:
-    before = len(app.storage._users)
+    before = len(app.storage._users)  # NiceGUI's per-browser storage is what is under test: no public API lists it
     for _ in range(300):
         user.http_client.cookies.clear()  # every call a new cookieless visitor
         response = await user.http_client.get('/api/health')
@@ -138,17 +137,17 @@ async def test_api_callers_get_no_per_visitor_storage_or_cookie(user: User) -> N
 
 async def test_nothing_is_stored_for_a_visitor_who_never_signed_in(user: User) -> None:
     await user.open('/login')
-    user.find(marker='theme-toggle').click()  # works on the page, but is not remembered for a stranger
-    await asyncio.sleep(0.1)
+    await handled(user.find(marker='theme-toggle').click)  # works on the page, but is not remembered for a stranger
+    # NiceGUI's per-browser storage is the behaviour under test (nothing stored for a stranger): no public API lists it
     assert all(not storage for storage in app.storage._users.values())
 
 
 async def test_an_expired_sign_in_loses_the_page(user: User) -> None:
     await sign_in(user)
     await user.should_see(marker='dashboard')
-    for storage in app.storage._users.values():
+    for storage in app.storage._users.values():  # the session's expiry, as time would leave it (no public API)
         if SESSION_KEY in storage:
             assert storage[EXPIRES_KEY] > time.time() + 11 * 3600  # FLOWMON_SESSION_HOURS defaults to 12
             storage[EXPIRES_KEY] = time.time() - 1
-    await user.should_see(marker='sign-in', retries=40)
+    await user.should_see(marker='sign-in')
     await user.should_not_see(marker='dashboard')

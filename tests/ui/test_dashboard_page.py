@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from nicegui.testing.user import User
-from uisim import api, current_path, sign_in, start, text_of, wait_for_path, wait_until_ended
+from uisim import api, current_path, sign_in, start, text_of, wait_for_path, wait_for_text, wait_until_ended
 
 METRIC_KEYS = (
     'active',
@@ -17,15 +15,6 @@ METRIC_KEYS = (
     'p95_duration',
     'throughput',
 )
-
-
-async def wait_for_text(user: User, marker: str, expected: str, retries: int = 50) -> None:
-    await user.should_see(marker=marker)
-    for _ in range(retries):
-        if text_of(user, marker) == expected:
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError(f'{marker} shows {text_of(user, marker)!r}, expected {expected!r}')
 
 
 async def test_fresh_dashboard_shows_every_card_and_intentional_empty_states(user: User) -> None:
@@ -81,7 +70,7 @@ async def test_recent_executions_appear_live(user: User) -> None:
     await sign_in(user)
     await user.should_see('No executions yet')
     execution_id = await start(user, 'quick')
-    await user.should_see(marker=f'execution-row-{execution_id}', retries=30)
+    await user.should_see(marker=f'execution-row-{execution_id}')
     await user.should_not_see('No executions yet')
     row = next(iter(user.find(marker=f'execution-row-{execution_id}').elements))
     assert row.props['href'] == f'/executions/{execution_id}'

@@ -7,12 +7,12 @@ import asyncio
 import gc
 import json
 from collections import Counter
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 from nicegui import ui
 from nicegui.testing.user import User
+from sample_workflows import flaky
 from uisim import (
     api,
     log_lines,
@@ -22,8 +22,10 @@ from uisim import (
     text_of,
     wait_for_log_line,
     wait_for_path,
+    wait_for_text,
     wait_until_ended,
 )
+from waiting import until
 
 from flowmon.engine.runtime.projector import Projector
 from flowmon.web.format import short_id
@@ -32,22 +34,7 @@ from flowmon.web.widgets.node_list import NodeList
 from flowmon.web.widgets.timeline_chart import TimelineChart
 
 # Three nodes in a row; the middle one fails once, then succeeds on its second attempt.
-FLAKY: dict[str, Any] = {
-    'id': 'flaky',
-    'name': 'Flaky pipeline',
-    'nodes': [
-        {'id': 'fetch', 'type': 'transform', 'name': 'Fetch', 'config': {'expression': '{order: `42`}'}},
-        {
-            'id': 'charge',
-            'type': 'fail',
-            'name': 'Charge card',
-            'config': {'message': 'gateway timeout', 'times': 1},
-            'retry': {'max_attempts': 3, 'backoff_seconds': 0.2},
-        },
-        {'id': 'ship', 'type': 'delay', 'name': 'Ship', 'config': {'seconds': 0.2}},
-    ],
-    'edges': [{'source': 'fetch', 'target': 'charge'}, {'source': 'charge', 'target': 'ship'}],
-}
+FLAKY = flaky(backoff_seconds=0.2, last_seconds=0.2)
 
 
 async def add_flaky(user: User) -> None:
@@ -55,18 +42,19 @@ async def add_flaky(user: User) -> None:
     assert response.status_code in (200, 201), response.text
 
 
-async def wait_for_text(user: User, marker: str, expected: str, timeout: float = 10.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        try:
-            text: str | None = text_of(user, marker)
-        except AssertionError:  # not on the page (yet)
-            text = None
-        if text == expected:
-            return
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f'{marker} shows {text!r}, expected {expected!r}')
-        await asyncio.sleep(0.05)
+async def finished_flaky(user: User) -> str:
+    """Sign in, run FLAKY to its end; the execution's id."""
+    await add_flaky(user)
+    await sign_in(user)
+    execution_id = await start(user, 'flaky')
+    await wait_until_ended(user, execution_id)
+    return execution_id
+
+
+async def open_finished(user: User, execution_id: str) -> None:
+    """Open the page of a succeeded execution and wait until it shows it so."""
+    await user.open(f'/executions/{execution_id}')
+    await wait_for_text(user, 'execution-status', 'succeeded')
 
 
 def row_detail(user: User, node_id: str) -> str:
@@ -74,14 +62,6 @@ def row_detail(user: User, node_id: str) -> str:
     node_list = next(iter(user.find(marker='node-list').elements))
     assert isinstance(node_list, NodeList)
     return node_list.row_of(node_id)['detail']
-
-
-async def until(condition: Callable[[], object], timeout: float = 5.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not condition():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError('condition not met in time')
-        await asyncio.sleep(0.02)
 
 
 def click_node(user: User, node_id: str) -> None:
@@ -107,12 +87,8 @@ async def test_live_page_follows_the_execution_to_the_end(user: User) -> None:
 
 
 async def test_clicking_a_node_opens_the_inspector_with_its_attempts(user: User) -> None:
-    await add_flaky(user)
-    await sign_in(user)
-    execution_id = await start(user, 'flaky')
-    await wait_until_ended(user, execution_id)
-    await user.open(f'/executions/{execution_id}')
-    await wait_for_text(user, 'execution-status', 'succeeded')
+    execution_id = await finished_flaky(user)
+    await open_finished(user, execution_id)
     click_node(user, 'charge')
     await user.should_see('Charge card', marker='inspector')
     await wait_for_text(user, 'inspector-status', 'succeeded')
@@ -127,10 +103,7 @@ async def test_clicking_a_node_opens_the_inspector_with_its_attempts(user: User)
 
 
 async def test_a_click_on_a_node_row_opens_the_inspector_too(user: User) -> None:
-    await add_flaky(user)
-    await sign_in(user)
-    execution_id = await start(user, 'flaky')
-    await wait_until_ended(user, execution_id)
+    execution_id = await finished_flaky(user)
     await user.open(f'/executions/{execution_id}')
     user.find(marker='node-list').trigger('select', 'ship')  # what the list emits for a click on a row
     await user.should_see('Ship', marker='inspector')
@@ -148,18 +121,19 @@ async def test_cancel_asks_first_and_then_cancels(user: User) -> None:
     await user.should_see(marker='keep-running')
     keep_running = next(iter(user.find(marker='keep-running').elements))
     confirm = next(element for element in keep_running.ancestors() if isinstance(element, ui.dialog))
-    await until(lambda: confirm.value)
+    await until(lambda: confirm.value, 'the confirmation dialog to open')
     await user.should_see('Cancel this execution?')
     user.find(marker='keep-running').click()
-    await until(lambda: not confirm.value)
-    await asyncio.sleep(0.3)
-    assert text_of(user, 'execution-status') == 'running'  # declining the dialog changed nothing
+    await until(lambda: not confirm.value, 'the confirmation dialog to close')
+    # declining the dialog changed nothing (the engine still runs it: a cancel would have ended it at once)
+    assert (await api(user, 'GET', f'/api/executions/{execution_id}')).json()['status'] == 'running'
+    assert text_of(user, 'execution-status') == 'running'
 
     user.find(marker='cancel-execution').click()
-    await until(lambda: confirm.value)
+    await until(lambda: confirm.value, 'the confirmation dialog to open again')
     user.find(marker='confirm-cancel').click()
     await wait_for_text(user, 'execution-status', 'cancelled')
-    await until(lambda: node_status(user, 'wait') == 'cancelled')
+    await until(lambda: node_status(user, 'wait') == 'cancelled', 'the node to show cancelled')
     await user.should_see(marker='rerun-execution')
 
 
@@ -167,8 +141,7 @@ async def test_rerun_shows_the_previous_input_and_runs_it_fixed(user: User) -> N
     await sign_in(user)
     execution_id = await start(user, 'quick', {'input': {'order_id': 'A-1001', 'qty': 'two'}})
     await wait_until_ended(user, execution_id)
-    await user.open(f'/executions/{execution_id}')
-    await wait_for_text(user, 'execution-status', 'succeeded')
+    await open_finished(user, execution_id)
     user.find(marker='rerun-execution').click()
     await user.should_see(marker='input-dialog')
     assert text_of(user, 'input-title') == 'Rerun this execution'
@@ -195,12 +168,8 @@ async def test_rerun_shows_the_previous_input_and_runs_it_fixed(user: User) -> N
 
 
 async def test_rerun_from_a_node_reuses_the_nodes_before_it(user: User) -> None:
-    await add_flaky(user)
-    await sign_in(user)
-    execution_id = await start(user, 'flaky', {'input': {'order': 7}})
-    await wait_until_ended(user, execution_id)
-    await user.open(f'/executions/{execution_id}')
-    await wait_for_text(user, 'execution-status', 'succeeded')
+    execution_id = await finished_flaky(user)
+    await open_finished(user, execution_id)
     click_node(user, 'ship')
     user.find(marker='rerun-from-node').click()
     await user.should_see(marker='input-dialog')
@@ -231,15 +200,11 @@ def rerun_button(user: User) -> ui.button:
 async def test_an_execution_only_the_store_knows_is_drawn_from_its_events(
     user: User, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    await add_flaky(user)
-    await sign_in(user)
-    execution_id = await start(user, 'flaky')
-    await wait_until_ended(user, execution_id)
+    execution_id = await finished_flaky(user)
     # As after a restart: the live projection no longer holds the execution.
     monkeypatch.setattr(Projector, 'get', lambda self, _id: None)
     monkeypatch.setattr(Projector, 'recent_events', lambda self, _id, after_seq=0: None)
-    await user.open(f'/executions/{execution_id}')
-    await wait_for_text(user, 'execution-status', 'succeeded')
+    await open_finished(user, execution_id)
     assert node_status(user, 'charge') == 'succeeded'
     assert text_of(user, 'progress-text') == '3 / 3 nodes'
     await user.should_see('Flaky pipeline')
@@ -248,16 +213,12 @@ async def test_an_execution_only_the_store_knows_is_drawn_from_its_events(
 
 
 async def test_an_imported_execution_offers_no_rerun_or_cancel(user: User) -> None:
-    await add_flaky(user)
-    await sign_in(user)
-    execution_id = await start(user, 'flaky')
-    await wait_until_ended(user, execution_id)
+    execution_id = await finished_flaky(user)
     document = (await api(user, 'GET', f'/api/executions/{execution_id}/export')).json()
     response = await api(user, 'POST', '/api/executions/import', document)
     assert response.status_code == 201, response.text
     imported = response.json()['id']
-    await user.open(f'/executions/{imported}')
-    await wait_for_text(user, 'execution-status', 'succeeded')
+    await open_finished(user, imported)
     await user.should_see(marker='read-only-note')
     await user.should_not_see(marker='rerun-execution')
     await user.should_not_see(marker='cancel-execution')
@@ -266,8 +227,7 @@ async def test_an_imported_execution_offers_no_rerun_or_cancel(user: User) -> No
     await wait_for_text(user, 'inspector-status', 'succeeded')
     await user.should_not_see(marker='rerun-from-node')
     # The original still has its Rerun button: only imported executions are read-only.
-    await user.open(f'/executions/{execution_id}')
-    await wait_for_text(user, 'execution-status', 'succeeded')
+    await open_finished(user, execution_id)
     await user.should_see(marker='rerun-execution')
 
 
@@ -279,28 +239,35 @@ async def test_unknown_execution_says_not_found(user: User) -> None:
 
 
 async def test_the_event_log_filters_by_node(user: User) -> None:
-    await add_flaky(user)
-    await sign_in(user)
-    execution_id = await start(user, 'flaky')
-    await wait_until_ended(user, execution_id)
+    execution_id = await finished_flaky(user)
     await user.open(f'/executions/{execution_id}')
     await wait_for_log_line(user, 'node.completed')
     node_filter = user.find(marker='event-node-filter').elements.pop()
     assert isinstance(node_filter, ui.select)
     assert list(node_filter.options) == ['']  # the node choices are offered only while the menu is open
     user.find(marker='event-node-filter').trigger('popupShow')
-    await until(lambda: 'ship' in node_filter.options and 'charge' in node_filter.options)
+    await until(
+        lambda: 'ship' in node_filter.options and 'charge' in node_filter.options,
+        'the node choices',
+        seen=lambda: node_filter.options,
+    )
     assert any('gateway timeout' in line for line in log_lines(user))
     node_filter.set_value('ship')
     user.find(marker='event-node-filter').trigger('popupHide')
-    await until(lambda: list(node_filter.options) == ['', 'ship'])
-    await until(lambda: all(' ship ' in f'{line} ' for line in log_lines(user)))
+    await until(
+        lambda: list(node_filter.options) == ['', 'ship'], 'only the chosen node', seen=lambda: node_filter.options
+    )
+    await until(
+        lambda: all(' ship ' in f'{line} ' for line in log_lines(user)),
+        'only lines of ship',
+        seen=lambda: log_lines(user),
+    )
     lines = log_lines(user)
     assert lines, 'the log shows nothing for node ship'
     assert any('node.completed' in line for line in lines)
     assert not any('gateway timeout' in line for line in lines)
     node_filter.set_value('')
-    await until(lambda: any('gateway timeout' in line for line in log_lines(user)))
+    await until(lambda: any('gateway timeout' in line for line in log_lines(user)), 'every node again in the log')
 
 
 STAGGERED: dict[str, Any] = {
@@ -323,15 +290,14 @@ async def test_a_closed_page_leaves_no_reference_cycles(user: User) -> None:
     widgets do not hold each other in cycles, and the elements' own cycles are released (flowmon.web.teardown)."""
     execution_id = await start_staggered(user)
     await wait_until_ended(user, execution_id)
-    await user.open(f'/executions/{execution_id}')
-    await wait_for_text(user, 'execution-status', 'succeeded')
+    await open_finished(user, execution_id)
     await wait_for_log_line(user, 'execution.completed')
     gc.collect()
     client = user.client
     assert client is not None
     elements = len(client.elements)
     client.delete()
-    await asyncio.sleep(0.05)  # the release runs right after the deletion
+    await asyncio.sleep(0)  # one turn of the loop: the deletion schedules the release with call_soon
     gc.set_debug(gc.DEBUG_SAVEALL)
     try:
         gc.collect()
@@ -380,17 +346,17 @@ async def test_the_gantt_chart_grows_while_the_run_goes(user: User) -> None:
     execution_id = await start(user, 'slow-pair')
     await user.open(f'/executions/{execution_id}')
     await user.should_see(marker='replay-gantt')
-    await until(lambda: [s[0] for s in segments(gantt_of(user))] == ['first'])  # first runs, second waits
+    await until(lambda: [s[0] for s in segments(gantt_of(user))] == ['first'], 'first running alone')
     (running,) = segments(gantt_of(user))
     assert running[3] == 0.55 and gantt_of(user)['labels'] == ['first', 'second']
     axis = gantt_of(user)['max']
-    await until(lambda: gantt_of(user)['max'] > axis)  # the time axis and the open attempt reach to now
+    await until(lambda: gantt_of(user)['max'] > axis, 'the time axis to grow')  # with the open attempt
     grown = segments(gantt_of(user))[0]
     assert grown[2] > running[2]
 
-    await until(lambda: len(segments(gantt_of(user))) == 2, timeout=10)  # second started: a row fills
+    await until(lambda: len(segments(gantt_of(user))) == 2, 'second to start')  # a second row fills
     await wait_for_text(user, 'execution-status', 'succeeded')
-    await until(lambda: all(s[3] == 1 for s in segments(gantt_of(user))))
+    await until(lambda: all(s[3] == 1 for s in segments(gantt_of(user))), 'every segment closed')
     first, second = segments(gantt_of(user))
     assert first[0] == 'first' and second[0] == 'second'
     assert first[2] - first[1] >= 1.0 and second[1] >= first[2]  # real times, in order

@@ -19,6 +19,7 @@ from event_history import History
 from nicegui import Client
 from nicegui.testing.user import User
 from nicegui.testing.user_simulation import user_simulation
+from uisim import be_patient
 
 from flowmon.engine import Event, EventType
 from flowmon.engine.core.nodemap import NodeMap
@@ -77,6 +78,7 @@ def recorded(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str, Any]]:
 async def page(recorded: list[tuple[str, str, Any]]) -> AsyncIterator[Page]:
     views: list[ExecutionView] = []
     async with user_simulation(root=lambda: views.append(ExecutionView(DEFINITION))) as user:
+        be_patient(user)
         await user.open('/')
         yield Page(user, views[0], recorded)
 
@@ -181,6 +183,7 @@ async def test_a_canvas_on_its_own_keeps_its_own_views(recorded: list[tuple[str,
     """The workflow and compare pages show a canvas without a node list or inspector."""
     canvases: list[DagView] = []
     async with user_simulation(root=lambda: canvases.append(DagView(DEFINITION))) as user:
+        be_patient(user)
         await user.open('/')
         user.find(DagChart).trigger('ready')
         history = History.started(*NODES)

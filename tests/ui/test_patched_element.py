@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from nicegui.testing.user import User
 from nicegui.testing.user_simulation import user_simulation
+from uisim import be_patient
 
 from flowmon.web.widgets.patched import PatchedElement
 
@@ -44,6 +45,7 @@ async def tally() -> AsyncIterator[tuple[User, Tally]]:
         made.append(Tally())
 
     async with user_simulation(root=root) as user:
+        be_patient(user)
         await user.open('/')
         yield user, made[0]
 

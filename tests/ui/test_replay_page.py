@@ -4,34 +4,19 @@ execution page's history actions (export download, compare with the previous run
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
-from typing import Any
 
 import pytest
 from nicegui import ui
 from nicegui.elements.upload_files import SmallFileUpload
 from nicegui.testing.user import User
+from sample_workflows import flaky
 from uisim import api, node_status, sign_in, start, text_of, wait_for_path, wait_until_ended
+from waiting import until
 
 # A node that fails once and succeeds on its second attempt, between two quick ones.
-FLAKY: dict[str, Any] = {
-    'id': 'flaky',
-    'name': 'Flaky pipeline',
-    'nodes': [
-        {'id': 'fetch', 'type': 'transform', 'name': 'Fetch', 'config': {'expression': '{order: `42`}'}},
-        {
-            'id': 'charge',
-            'type': 'fail',
-            'name': 'Charge card',
-            'config': {'message': 'gateway timeout', 'times': 1},
-            'retry': {'max_attempts': 3, 'backoff_seconds': 0.05},
-        },
-        {'id': 'ship', 'type': 'delay', 'name': 'Ship', 'config': {'seconds': 0.05}},
-    ],
-    'edges': [{'source': 'fetch', 'target': 'charge'}, {'source': 'charge', 'target': 'ship'}],
-}
+FLAKY = flaky(backoff_seconds=0.05, last_seconds=0.05)
 NODES = ('fetch', 'charge', 'ship')
 POSITION = re.compile(r'event (\d+) / (\d+) · \+[\d.:]+( s)?')
 
@@ -61,12 +46,8 @@ def page_statuses(user: User) -> dict[str, str]:
     return {node_id: node_status(user, node_id) for node_id in NODES}
 
 
-async def wait_position(user: User, k: int, timeout: float = 5.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while position(user)[0] != k:
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f'position is {position(user)}, expected {k}')
-        await asyncio.sleep(0.05)
+async def wait_position(user: User, k: int) -> None:
+    await until(lambda: position(user)[0] == k, f'the replay at event {k}', seen=lambda: position(user))
 
 
 def record_urls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
@@ -141,7 +122,7 @@ async def test_playing_advances_to_the_end_and_stops(user: User) -> None:
     n = position(user)[1]
     user.find(marker='replay-speed').elements.pop().set_value('4x')
     user.find(marker='replay-play').click()
-    await wait_position(user, n, timeout=10)
+    await wait_position(user, n)
     await user.should_see(marker='replay-play')  # stopped at the end: Play shows again
     assert page_statuses(user) == dict.fromkeys(NODES, 'succeeded')
 
@@ -210,16 +191,10 @@ async def test_execution_page_offers_replay_export_and_compare_with_previous(use
     await wait_until_ended(user, second)
     await sign_in(user, f'/executions/{second}')
     await user.should_see(marker='export-execution')
-    downloads: list[bytes] = []
-    user.download.http_responses.clear() if hasattr(user.download, 'http_responses') else None
+    user.download.http_responses.clear()
     user.find(marker='export-execution').click()
-    for _ in range(50):
-        if user.download.http_responses:
-            downloads.append(user.download.http_responses[-1].content)
-            break
-        await asyncio.sleep(0.05)
-    assert downloads, 'no download'
-    document = json.loads(downloads[0])
+    responses = await until(lambda: user.download.http_responses, 'the export download')
+    document = json.loads(responses[-1].content)
     assert document['format'] == 'flowmon.execution' and document['execution']['id'] == second
     user.find(marker='compare-previous').click()
     await wait_for_path(user, rf'/compare\?a={first}&b={second}')

@@ -6,17 +6,13 @@ as a header runs against a loopback receiver, which sees the value; the page nev
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from nicegui.testing.user import User
-from uisim import api, sign_in, start, wait_for_path, wait_until_ended, webhook_receiver
-
-receiver_module = webhook_receiver()
-Receiver = receiver_module.Receiver
+from uisim import api, sign_in, start, wait_for_path, wait_until_ended
+from waiting import until
 
 FIRST, SECOND = 'first-value-8e41b7', 'second-value-2c95da'
 
@@ -24,13 +20,6 @@ FIRST, SECOND = 'first-value-8e41b7', 'second-value-2c95da'
 @pytest.fixture(autouse=True)
 def loopback_allowed(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv('FLOWMON_OUTBOUND_ALLOW', '127.0.0.1')
-
-
-@pytest.fixture
-def receiver() -> Iterator[Any]:
-    started = Receiver().start()
-    yield started
-    started.stop()
 
 
 def page_holds(user: User, needle: str) -> bool:
@@ -42,14 +31,6 @@ def page_holds(user: User, needle: str) -> bool:
         if needle in str(getattr(element, 'value', '')):
             return True
     return False
-
-
-async def until(condition: Any, retries: int = 100) -> None:
-    for _ in range(retries):
-        if condition():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError('condition not met in time')
 
 
 async def sent_value(user: User, receiver: Any) -> str:
@@ -97,7 +78,7 @@ async def test_add_then_replace_a_secret_without_the_page_ever_holding_a_value(u
     user.find(marker='secret-save').click()
     await user.should_see("Secret 'api_key' created.")
     await user.should_see(marker='secret-row-api_key')
-    await until(lambda: not page_holds(user, FIRST))  # the field is emptied once saved
+    await until(lambda: not page_holds(user, FIRST), 'the value gone from the page')  # the field is emptied once saved
     listed = (await api(user, 'GET', '/api/secrets')).json()
     assert [item['name'] for item in listed] == ['api_key']
     assert await sent_value(user, receiver) == FIRST
@@ -107,7 +88,7 @@ async def test_add_then_replace_a_secret_without_the_page_ever_holding_a_value(u
     user.find(marker='secret-replace-value').type(SECOND)
     user.find(marker='secret-replace-ok').click()
     await user.should_see("Secret 'api_key' replaced.")
-    await until(lambda: not page_holds(user, SECOND))
+    await until(lambda: not page_holds(user, SECOND), 'the new value gone from the page')
     assert not page_holds(user, FIRST)
     assert await sent_value(user, receiver) == SECOND
 
@@ -137,14 +118,14 @@ async def test_delete_asks_first_and_is_refused_while_a_workflow_uses_the_secret
     user.find(marker='secret-delete-spare').click()
     await user.should_see(marker='confirm-delete')
     user.find(marker='confirm-delete-cancel').click()  # changing one's mind deletes nothing
-    await asyncio.sleep(0.2)
+    await user.should_not_see(marker='confirm-delete-ok')
     assert [item['name'] for item in (await api(user, 'GET', '/api/secrets')).json()] == ['api_key', 'spare']
 
     user.find(marker='secret-delete-spare').click()
     await user.should_see(marker='confirm-delete-ok')
     user.find(marker='confirm-delete-ok').click()
     await user.should_see("Secret 'spare' deleted.")
-    await user.should_not_see(marker='secret-row-spare', retries=50)
+    await user.should_not_see(marker='secret-row-spare')
 
     user.find(marker='secret-delete-api_key').click()
     await user.should_see(marker='confirm-delete-ok')

@@ -5,7 +5,7 @@ from __future__ import annotations
 from nicegui import ui
 from nicegui.testing.user import User
 from nicegui.testing.user_simulation import user_simulation
-from uisim import sign_in, wait_for_path
+from uisim import be_patient, sign_in, wait_for_path
 
 from flowmon.web.routing import with_error_panel
 
@@ -71,6 +71,7 @@ async def test_a_failing_page_shows_a_message_not_a_blank_frame() -> None:
         ui.sub_pages({'/': with_error_panel(broken_page)})
 
     async with user_simulation(root) as simulated:
+        be_patient(simulated)
         await simulated.open('/')
         await simulated.should_see(marker='page-error')
         await simulated.should_see('This page could not be loaded')

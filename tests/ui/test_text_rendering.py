@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Any
 
@@ -10,6 +9,7 @@ import pytest
 from nicegui import ui
 from nicegui.testing.user import User
 from uisim import api, log_lines, sign_in, start, wait_for_log_line, wait_until_ended
+from waiting import until
 
 from flowmon.web.markup import Html, tag
 from flowmon.web.widgets.dag_chart import DagChart
@@ -42,15 +42,13 @@ def markup_elements(user: User) -> list[Any]:
     return [element for element in elements(user) if isinstance(element, kinds) and 'fm-marker' in element.content]
 
 
-async def until_shown(user: User, text: str, timeout: float = 5.0) -> TextBlock:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        found = [block for block in blocks(user) if block.text == text]
-        if found:
-            return found[0]
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f'no TextBlock shows {text!r}; shown: {[b.text for b in blocks(user)]}')
-        await asyncio.sleep(0.05)
+async def until_shown(user: User, text: str) -> TextBlock:
+    found = await until(
+        lambda: [block for block in blocks(user) if block.text == text],
+        f'a TextBlock showing {text!r}',
+        seen=lambda: [block.text for block in blocks(user)],
+    )
+    return found[0]
 
 
 async def finished_echo(user: User) -> str:

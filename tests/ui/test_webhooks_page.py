@@ -6,19 +6,24 @@ receiver that fails the first attempt sees the delivery succeed on the second wi
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 from nicegui import ui
 from nicegui.testing.user import User
-from uisim import api, sign_in, start, text_of, wait_for_path, wait_until_ended, webhook_receiver
+from uisim import (
+    api,
+    sign_in,
+    start,
+    text_of,
+    wait_for_path,
+    wait_for_text_containing,
+    wait_until_ended,
+)
+from waiting import until
+from webhook_receiver import Reply
 
 from flowmon.web.widgets.text_block import TextBlock
-
-receiver_module = webhook_receiver()
-Receiver, Reply = receiver_module.Receiver, receiver_module.Reply
 
 
 @pytest.fixture(autouse=True)
@@ -29,44 +34,20 @@ def webhook_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv('FLOWMON_WEBHOOK_JITTER', '0')
 
 
-@pytest.fixture
-def receivers() -> Iterator[Callable[..., Any]]:
-    started: list[Any] = []
-
-    def make(replies: Any = ()) -> Any:
-        receiver = Receiver(replies).start()
-        started.append(receiver)
-        return receiver
-
-    yield make
-    for receiver in started:
-        receiver.stop()
-
-
 async def queue(user: User, url: str) -> str:
     response = await api(user, 'POST', '/api/webhooks/deliveries', {'url': url, 'body': {'hello': 'world'}})
     assert response.status_code == 202, response.text
     return str(response.json()['id'])
 
 
-async def wait_for_status(user: User, delivery_id: str, status: str, timeout: float = 10.0) -> dict[str, Any]:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        detail = (await api(user, 'GET', f'/api/webhooks/deliveries/{delivery_id}')).json()
-        if detail['status'] == status:
-            return dict(detail)
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f'delivery {delivery_id} is {detail["status"]}, expected {status}')
-        await asyncio.sleep(0.05)
+async def wait_for_status(user: User, delivery_id: str, status: str) -> dict[str, Any]:
+    seen: dict[str, Any] = {}
 
+    async def reached() -> dict[str, Any] | None:
+        seen.update((await api(user, 'GET', f'/api/webhooks/deliveries/{delivery_id}')).json())
+        return dict(seen) if seen['status'] == status else None
 
-async def wait_for_marker_text(user: User, marker: str, expected: str, retries: int = 60) -> None:
-    await user.should_see(marker=marker)
-    for _ in range(retries):
-        if expected in text_of(user, marker):
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError(f'{marker} shows {text_of(user, marker)!r}, expected {expected!r}')
+    return await until(reached, f'delivery {delivery_id} to be {status}', seen=lambda: seen.get('status'))
 
 
 def attempt_title(user: User, n: int) -> str:
@@ -98,7 +79,7 @@ async def test_a_delivery_appears_and_goes_live_to_succeeded_after_a_retry(user:
     await user.should_see('No deliveries yet')
     delivery_id = await queue(user, receiver.url)
 
-    await user.should_see(marker=f'delivery-row-{delivery_id}', retries=50)  # live: no reload
+    await user.should_see(marker=f'delivery-row-{delivery_id}')  # live: no reload
     await wait_for_row(user, delivery_id, 'succeeded', '2/3', 'HTTP 200')
     assert len(receiver.hits) == 2
 
@@ -108,12 +89,12 @@ def row_text(user: User, delivery_id: str) -> str:
     return ' '.join(str(getattr(element, 'text', '')) for element in row.descendants())
 
 
-async def wait_for_row(user: User, delivery_id: str, *needles: str, retries: int = 80) -> None:
-    for _ in range(retries):
-        if all(needle in row_text(user, delivery_id) for needle in needles):
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError(f'row {delivery_id} shows {row_text(user, delivery_id)!r}, expected {needles}')
+async def wait_for_row(user: User, delivery_id: str, *needles: str) -> None:
+    await until(
+        lambda: all(needle in row_text(user, delivery_id) for needle in needles),
+        f'row {delivery_id} to show {needles}',
+        seen=lambda: row_text(user, delivery_id),
+    )
 
 
 async def test_detail_shows_the_attempt_timeline_and_masks_secrets(user: User, receivers: Any) -> None:
@@ -151,16 +132,16 @@ async def test_redeliver_sends_again_after_confirmation(user: User, receivers: A
     user.find(marker='delivery-redeliver').click()
     await user.should_see(marker='confirm-redeliver')
     user.find(marker='confirm-redeliver-cancel').click()  # changing one's mind sends nothing
-    await asyncio.sleep(0.2)
-    assert len(receiver.hits) == 1
+    await user.should_not_see(marker='confirm-redeliver-ok')
 
     user.find(marker='delivery-redeliver').click()
     await user.should_see(marker='confirm-redeliver-ok')
     user.find(marker='confirm-redeliver-ok').click()
     await user.should_see('Redelivery queued')
     await receiver.await_hits(2)
-    await user.should_see(marker='attempt-2', retries=50)  # the page follows live
+    await user.should_see(marker='attempt-2')  # the page follows live
     assert attempt_title(user, 2) == 'Attempt 2 · HTTP 200'
+    assert len(receiver.hits) == 2  # the original and the one confirmed redelivery: the declined one sent nothing
     ids = {hit.headers['webhook-id'] for hit in receiver.hits}
     assert len(ids) == 1  # the same webhook-id
 
@@ -174,7 +155,7 @@ async def test_bulk_redeliver_counts_then_requeues_and_says_how_many(user: User,
     await user.should_see(marker=f'delivery-row-{first}')
 
     user.find(marker='bulk-redeliver-open').click()
-    await wait_for_marker_text(user, 'bulk-count', '2 deliveries match')
+    await wait_for_text_containing(user, 'bulk-count', '2 deliveries match')
     user.find(marker='bulk-ok').click()
     await user.should_see('Redelivery queued: 2 deliveries being sent again.')
     await wait_for_status(user, first, 'succeeded')
@@ -191,7 +172,7 @@ async def test_endpoint_toggle_reveal_and_rotate(user: User, receivers: Any) -> 
     await user.should_not_see(secret)  # hidden until asked for
 
     user.find(marker=f'endpoint-reveal-{endpoint_id}').click()
-    await wait_for_marker_text(user, f'endpoint-secret-{endpoint_id}', secret)
+    await wait_for_text_containing(user, f'endpoint-secret-{endpoint_id}', secret)
 
     user.find(marker=f'endpoint-enabled-{endpoint_id}').click()
     await user.should_see('Endpoint disabled.')
@@ -207,7 +188,7 @@ async def test_endpoint_toggle_reveal_and_rotate(user: User, receivers: Any) -> 
     await user.should_see('Secret rotated')
     rotated = (await api(user, 'GET', f'/api/webhooks/endpoints/{endpoint_id}/secret')).json()
     assert rotated['secret'] != secret and rotated['previous_secret'] == secret
-    await wait_for_marker_text(user, f'endpoint-secret-{endpoint_id}', rotated['secret'])
+    await wait_for_text_containing(user, f'endpoint-secret-{endpoint_id}', rotated['secret'])
 
 
 async def test_an_auto_disabled_endpoint_shows_why_and_re_enables_in_one_click(user: User, receivers: Any) -> None:
@@ -216,13 +197,13 @@ async def test_an_auto_disabled_endpoint_shows_why_and_re_enables_in_one_click(u
     await wait_until_ended(user, await start(user, 'broken'))
     await receiver.await_hits(1)
     await sign_in(user, '/webhooks')
-    await user.should_see(marker=f'endpoint-reason-{endpoint_id}', retries=50)
+    await user.should_see(marker=f'endpoint-reason-{endpoint_id}')
     await user.should_see('410 Gone')
-    await wait_for_marker_text(user, f'endpoint-rate-{endpoint_id}', '0.0 %')  # health: 1 finished, 0 succeeded
+    await wait_for_text_containing(user, f'endpoint-rate-{endpoint_id}', '0.0 %')  # health: 1 finished, 0 succeeded
 
     user.find(marker=f'endpoint-reenable-{endpoint_id}').click()
     await user.should_see('Endpoint enabled.')
-    await user.should_not_see(marker=f'endpoint-reason-{endpoint_id}', retries=50)
+    await user.should_not_see(marker=f'endpoint-reason-{endpoint_id}')
     assert (await api(user, 'GET', f'/api/webhooks/endpoints/{endpoint_id}')).json()['enabled'] is True
 
 
@@ -263,7 +244,7 @@ async def test_dashboard_cards_show_webhook_success_and_pending(user: User, rece
     bad = receivers([Reply(400)])
     await wait_for_status(user, await queue(user, ok.url), 'succeeded')
     await wait_for_status(user, await queue(user, bad.url), 'failed')
-    await wait_for_marker_text(user, 'metric-webhook_success_rate-value', '50.0 %')
+    await wait_for_text_containing(user, 'metric-webhook_success_rate-value', '50.0 %')
     assert text_of(user, 'metric-webhook_pending-value') == '0'
 
 
@@ -284,19 +265,17 @@ async def test_workflow_page_shows_trigger_url_secret_and_schedule_with_pause(us
     assert text_of(user, 'trigger-url').endswith('/hooks/nightly')
     assert text_of(user, 'trigger-secret').startswith('whsec_•')  # hidden until asked for
     user.find(marker='trigger-reveal').click()
-    await wait_for_marker_text(user, 'trigger-secret', 'whsec_')
-    for _ in range(50):  # the first reveal creates the secret; ask the API only once the page has it
-        if '•' not in text_of(user, 'trigger-secret'):
-            break
-        await asyncio.sleep(0.1)
+    await wait_for_text_containing(user, 'trigger-secret', 'whsec_')
+    # the first reveal creates the secret; ask the API only once the page has it
+    await until(lambda: '•' not in text_of(user, 'trigger-secret'), 'the trigger secret to be revealed')
     secret = (await api(user, 'GET', '/api/workflows/nightly/trigger/secret')).json()['secret']
     assert text_of(user, 'trigger-secret') == secret
 
     assert text_of(user, 'schedule-cron') == '0 3 * * *'
-    await wait_for_marker_text(user, 'schedule-next', '03:00:00')
+    await wait_for_text_containing(user, 'schedule-next', '03:00:00')
     user.find(marker='schedule-pause').click()
     await user.should_see('Schedule paused.')
-    await wait_for_marker_text(user, 'schedule-next', 'none while paused')
+    await wait_for_text_containing(user, 'schedule-next', 'none while paused')
     assert (await api(user, 'GET', '/api/workflows/nightly/schedule')).json()['paused'] is True
     user.find(marker='schedule-resume').click()
     await user.should_see('Schedule resumed.')

@@ -3,14 +3,13 @@ and YAML, the diff before saving, Save with created/replaced semantics, and work
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import Callable
 
 from nicegui import ui
 from nicegui.elements.mixins.text_element import TextElement
 from nicegui.testing.user import User
 from uisim import api, sign_in, text_of, wait_for_path
+from waiting import until
 
 from flowmon.web.widgets.dag_chart import DagChart
 
@@ -23,14 +22,6 @@ EDITED = {
     ],
     'edges': [{'source': 'shape', 'target': 'tell'}],
 }
-
-
-async def until(condition: Callable[[], object], what: str, timeout: float = 5.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not condition():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f'timed out waiting for {what}')
-        await asyncio.sleep(0.03)
 
 
 def editor(user: User) -> ui.codemirror:

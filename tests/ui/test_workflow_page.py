@@ -92,7 +92,7 @@ async def test_history_lists_this_workflows_runs_live_and_filters_by_status(user
     await user.should_not_see(marker=f'execution-row-{other}')  # another workflow's run
 
     newer = await start(user, 'quick')
-    await user.should_see(marker=f'execution-row-{newer}', retries=30)  # joins the first page live
+    await user.should_see(marker=f'execution-row-{newer}')  # joins the first page live
 
     await sign_in(user, '/workflows/quick?status=failed')
     await user.should_see('No executions match')

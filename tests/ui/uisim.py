@@ -1,19 +1,20 @@
-"""Helpers for the layer-2 tests: the test workflows, signing in, the API, waiting for paths and runs."""
+"""Helpers for the layer-2 tests: the test workflows, signing in, the API, what a page shows, and waiting (through
+tests/waiting.py) for paths, texts, log lines and runs."""
 
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import re
-import sys
+from collections.abc import Callable
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import httpx
 from nicegui.element import Element
 from nicegui.elements.mixins.value_element import ValueElement
 from nicegui.testing.user import User
+from sample_workflows import delay, fail, transform, workflow
+from waiting import TIMEOUT, until
 
 from flowmon.web.widgets.event_log import LogLines
 from flowmon.web.widgets.node_list import NodeList
@@ -23,42 +24,42 @@ MAIN_FILE = REPO_ROOT / 'app.py'
 TOKEN = 'ui-test-token-long-enough'
 AUTH = {'Authorization': f'Bearer {TOKEN}'}
 
-QUICK = {
-    'id': 'quick',
-    'name': 'Quick check',
-    'description': 'One transform node: done in a millisecond.',
-    'nodes': [{'id': 'shape', 'type': 'transform', 'name': 'Shape', 'config': {'expression': '{ok: `true`}'}}],
-    'edges': [],
-}
-BROKEN = {
-    'id': 'broken',
-    'name': 'Always broken',
-    'description': 'Fails at once.',
-    'nodes': [{'id': 'boom', 'type': 'fail', 'name': 'Boom', 'config': {'message': 'boom'}}],
-    'edges': [],
-}
-SLOW = {
-    'id': 'slow',
-    'name': 'Slow wait',
-    'description': 'Waits a minute (stays active).',
-    'nodes': [{'id': 'wait', 'type': 'delay', 'name': 'Wait', 'config': {'seconds': 60}}],
-    'edges': [],
-}
+QUICK = workflow(
+    'quick',
+    'Quick check',
+    transform('shape', '{ok: `true`}', 'Shape'),
+    description='One transform node: done in a millisecond.',
+)
+BROKEN = workflow('broken', 'Always broken', fail('boom', 'boom', 'Boom'), description='Fails at once.')
+SLOW = workflow('slow', 'Slow wait', delay('wait', 60, 'Wait'), description='Waits a minute (stays active).')
 
 
-async def wait_until_started(user: User, *, workflows: int, timeout: float = 10.0) -> None:
+async def wait_until_started(user: User, *, workflows: int) -> None:
     """NiceGUI runs async start-up handlers as tasks: wait until the database is up and the workflows loaded."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        try:
-            response = await api(user, 'GET', '/api/workflows')
-            if response.status_code == 200 and len(response.json()) >= workflows:
-                return
-        except Exception:  # the schema may not exist yet
-            pass
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError('flowmon did not start in time')
-        await asyncio.sleep(0.02)
+
+    async def loaded() -> bool:
+        response = await api(user, 'GET', '/api/workflows')
+        return response.status_code == 200 and len(response.json()) >= workflows
+
+    await until(loaded, f'flowmon to start with {workflows} workflows', ignoring=(Exception,))  # no schema yet
+
+
+def be_patient(user: User) -> None:
+    """Make ``user.should_see`` and ``user.should_not_see`` wait as long as tests/waiting.py does.
+
+    NiceGUI's try three times, 0.1 s (0.05 s) apart: a page whose async builder queries the database needs longer on a
+    loaded machine, and a test then fails for no reason of its own (the flakes of tests/ui/test_dashboard_page.py and
+    test_access.py). Waiting longer costs nothing when the page is there: both return as soon as they may."""
+    see, not_see = user.should_see, user.should_not_see
+
+    async def should_see(*args: Any, retries: int = 0, **kwargs: Any) -> None:
+        await see(*args, retries=max(retries, round(TIMEOUT / 0.1)), **kwargs)
+
+    async def should_not_see(*args: Any, retries: int = 0, **kwargs: Any) -> None:
+        await not_see(*args, retries=max(retries, round(TIMEOUT / 0.05)), **kwargs)
+
+    user.should_see = should_see  # type: ignore[method-assign]
+    user.should_not_see = should_not_see  # type: ignore[method-assign]
 
 
 async def sign_in(user: User, path: str = '/') -> None:
@@ -99,18 +100,29 @@ async def start(user: User, workflow_id: str, body: Any = None) -> str:
     return str(response.json()['id'])
 
 
-async def wait_until_ended(user: User, execution_id: str, timeout: float = 10.0) -> dict[str, Any]:
+async def wait_until_ended(user: User, execution_id: str) -> dict[str, Any]:
     """Poll the API until the execution is terminal and its row is committed (so SQL-backed views see it)."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        summary = (await api(user, 'GET', f'/api/executions/{execution_id}')).json()
-        if summary.get('status') in {'succeeded', 'failed', 'cancelled', 'interrupted'}:
-            listed = (await api(user, 'GET', '/api/executions?limit=500')).json()
-            if any(item['id'] == execution_id and item['status'] == summary['status'] for item in listed['items']):
-                return summary
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f'execution {execution_id} did not end in {timeout} s: {summary}')
-        await asyncio.sleep(0.05)
+    seen: dict[str, Any] = {}
+
+    async def ended() -> dict[str, Any] | None:
+        seen.update((await api(user, 'GET', f'/api/executions/{execution_id}')).json())
+        if seen.get('status') not in {'succeeded', 'failed', 'cancelled', 'interrupted'}:
+            return None
+        listed = (await api(user, 'GET', '/api/executions?limit=500')).json()
+        committed = any(item['id'] == execution_id and item['status'] == seen['status'] for item in listed['items'])
+        return dict(seen) if committed else None
+
+    return await until(ended, f'execution {execution_id} to end', seen=lambda: seen)
+
+
+async def handled(action: Callable[[], object]) -> None:
+    """Do ``action`` (a click, an event sent to an element) and wait until the handlers it started as tasks have
+    finished: for a check that the action changed nothing, which no condition can wait for."""
+    before = asyncio.all_tasks()
+    action()
+    started = asyncio.all_tasks() - before
+    if started:
+        await asyncio.wait_for(asyncio.gather(*started), TIMEOUT)
 
 
 def current_path(user: User) -> str:
@@ -118,21 +130,50 @@ def current_path(user: User) -> str:
     return user.client.sub_pages_router.current_path
 
 
-async def wait_for_path(user: User, pattern: str, timeout: float = 5.0) -> str:
+async def wait_for_path(user: User, pattern: str) -> str:
     """Wait until the routed frame shows a path matching ``pattern`` (a regular expression)."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not re.fullmatch(pattern, current_path(user)):
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f'path {current_path(user)!r} does not match {pattern!r}')
-        await asyncio.sleep(0.05)
+    await until(
+        lambda: re.fullmatch(pattern, current_path(user)),
+        f'a path matching {pattern!r}',
+        seen=lambda: current_path(user),
+    )
     return current_path(user)
 
 
 def text_of(user: User, marker: str) -> str:
-    elements = user.find(marker=marker).elements
+    """The text of the one element marked ``marker`` (fails unless there is exactly one)."""
+    shown = shown_text(user, marker)
+    assert shown is not None, f'no element marked {marker!r}'
+    return shown
+
+
+def shown_text(user: User, marker: str) -> str | None:
+    """The text of the element marked ``marker``; None while there is none. More than one fails at once: the marker
+    does not say which element is meant."""
+    try:
+        elements = user.find(marker=marker).elements
+    except AssertionError:  # find fails when there is none
+        return None
     assert len(elements) == 1, f'{len(elements)} elements marked {marker!r}'
-    element = next(iter(elements))
-    return str(getattr(element, 'text', ''))
+    return str(getattr(next(iter(elements)), 'text', ''))
+
+
+async def wait_for_text(user: User, marker: str, expected: str) -> None:
+    """Wait until the one element marked ``marker`` shows exactly ``expected``."""
+    await until(
+        lambda: shown_text(user, marker) == expected,
+        f'{marker} to show {expected!r}',
+        seen=lambda: shown_text(user, marker),
+    )
+
+
+async def wait_for_text_containing(user: User, marker: str, part: str) -> str:
+    """Wait until the one element marked ``marker`` shows a text containing ``part``; that text."""
+    return await until(
+        lambda: (text := shown_text(user, marker)) is not None and part in text and text,
+        f'{marker} to show a text containing {part!r}',
+        seen=lambda: shown_text(user, marker),
+    )
 
 
 def node_status(user: User, node_id: str) -> str:
@@ -153,22 +194,10 @@ def log_lines(user: User) -> list[str]:
     return log.texts()
 
 
-async def wait_for_log_line(user: User, needle: str, timeout: float = 5.0) -> None:
+async def wait_for_log_line(user: User, needle: str) -> None:
     """Wait until some line of the event log contains ``needle``."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not any(needle in line for line in log_lines(user)):
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f'no event log line contains {needle!r}: {log_lines(user)[-10:]}')
-        await asyncio.sleep(0.05)
-
-
-def webhook_receiver() -> ModuleType:
-    """tests/integration/webhook_receiver.py (a real loopback HTTP receiver), loaded once per process."""
-    spec = importlib.util.spec_from_file_location(
-        'webhook_receiver', REPO_ROOT / 'tests' / 'integration' / 'webhook_receiver.py'
+    await until(
+        lambda: any(needle in line for line in log_lines(user)),
+        f'an event log line containing {needle!r}',
+        seen=lambda: log_lines(user)[-10:],
     )
-    assert spec is not None and spec.loader is not None
-    module = sys.modules.setdefault('webhook_receiver', importlib.util.module_from_spec(spec))
-    if not hasattr(module, 'Receiver'):  # the integration tests may have imported it already
-        spec.loader.exec_module(module)
-    return module

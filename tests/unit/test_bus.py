@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pytest
+from waiting import until
 
 from flowmon.engine import Event, EventBus, EventType
+
+pytestmark = pytest.mark.looptime  # virtual time: waits on the loop take no wall-clock time
 
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
 
@@ -18,13 +20,6 @@ def ev(
     seq: int, type_: EventType = EventType.NODE_STARTED, execution_id: str = 'e1', node_id: str | None = 'a'
 ) -> Event:
     return Event(execution_id=execution_id, seq=seq, type=type_, ts=T0, node_id=node_id)
-
-
-async def until(predicate: Callable[[], bool], timeout: float = 1.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not predicate():
-        assert asyncio.get_running_loop().time() < deadline, 'condition not reached in time'
-        await asyncio.sleep(0.001)
 
 
 def test_every_subscriber_sees_every_event_in_order() -> None:
@@ -137,9 +132,9 @@ async def test_queue_async_iteration() -> None:
     task = asyncio.create_task(reader())
     bus.publish(ev(1))
     bus.publish(ev(2))
-    await until(lambda: received == [1, 2])
+    await until(lambda: received == [1, 2], 'the first two events', seen=lambda: received)
     bus.publish(ev(3))  # the reader was waiting: it wakes up
-    await until(lambda: received == [1, 2, 3])
+    await until(lambda: received == [1, 2, 3], 'the third event', seen=lambda: received)
     bus.publish(ev(4))
     queue.unsubscribe()  # ends the iteration after what is buffered
     await asyncio.wait_for(task, timeout=1)
@@ -163,7 +158,7 @@ async def test_wait_ready_waits_while_a_gauge_says_true() -> None:
     bus.add_pressure_gauge(lambda: backlog['full'])
     assert bus.under_pressure()
     waiter = asyncio.create_task(bus.wait_ready(poll_seconds=0.001))
-    await asyncio.sleep(0.02)
+    await asyncio.sleep(1)  # time passes (virtual): the waiter polls on and on
     assert not waiter.done()
     backlog['full'] = False
     await asyncio.wait_for(waiter, timeout=1)

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from sample_workflows import WAIT_ONLY, upstream_flaky
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
@@ -35,22 +36,8 @@ from flowmon.store.tables import EventRow, ExecutionRow, NodeRunRow, WorkflowSna
 NOW = datetime(2025, 7, 1, 9, 30, tzinfo=UTC)
 REGISTRY = default_registry()
 
-FLAKY = {
-    'id': 'flaky',
-    'name': 'Flaky pipeline',
-    'nodes': [
-        {'id': 'fetch', 'type': 'transform', 'config': {'expression': '{n: input.n}'}},
-        {
-            'id': 'parse',
-            'type': 'fail',
-            'config': {'message': 'upstream 503', 'times': 2},
-            'retry': {'max_attempts': 3, 'backoff_seconds': 0},
-        },
-        {'id': 'report', 'type': 'log', 'config': {'message': 'done'}},
-    ],
-    'edges': [{'source': 'fetch', 'target': 'parse'}, {'source': 'parse', 'target': 'report'}],
-}
-SLOW = {'id': 'slow', 'name': 'Slow', 'nodes': [{'id': 'wait', 'type': 'delay', 'config': {'seconds': 30}}]}
+FLAKY = upstream_flaky(times=2, max_attempts=3)
+SLOW = WAIT_ONLY
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from flowmon.engine.core.events import Event, EventType
 from flowmon.engine.core.replay_index import Span
 from flowmon.web.markup import Markup, echarts_tooltip, escape, join, tag
 from flowmon.web.timeline_marks import Tick
-from flowmon.web.widgets.event_log import EventLog
+from flowmon.web.widgets.event_log import line_cells
 from flowmon.web.widgets.json_diff import diff_lines
 from flowmon.web.widgets.timeline_chart import _item
 from flowmon.web.widgets.timeline_scrubber import _strip
@@ -70,14 +70,13 @@ def test_gantt_tooltips_escape_node_ids_and_errors() -> None:
 
 def test_event_log_lines_are_cells_of_text() -> None:
     """The log sends cells, which the browser sets as textContent: nothing in them is HTML, nothing escaped twice."""
-    log = EventLog.__new__(EventLog)  # only the line builder: no elements
-    log._origin = datetime(2026, 1, 1, tzinfo=UTC)
+    origin = datetime(2026, 1, 1, tzinfo=UTC)
     event = Event(
         execution_id='e1',
         seq=7,
-        ts=log._origin + timedelta(seconds=1.5),
+        ts=origin + timedelta(seconds=1.5),
         type=EventType.NODE_FAILED,
         node_id='boom',
         data={'error': MARKER},
     )
-    assert log._line(event) == ('+1.500s', '#7', 'node.failed', 'failed', 'boom', MARKER)
+    assert line_cells(event, origin) == ('+1.500s', '#7', 'node.failed', 'failed', 'boom', MARKER)

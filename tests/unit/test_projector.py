@@ -116,12 +116,18 @@ def test_a_recorder_that_stops_releases_what_it_held() -> None:
     assert [name for name in 'abc' if projector.get(name) is not None] == ['b', 'c']
 
 
-def test_events_wait_unfolded_until_a_reader_or_the_recorder_needs_the_state(monkeypatch: MonkeyPatch) -> None:
+def count_folds(monkeypatch: MonkeyPatch) -> list[int]:
+    """A list that gets the number of events of each fold the projector makes."""
     folded: list[int] = []
     original = projector_module.fold
     monkeypatch.setattr(
         projector_module, 'fold', lambda events, state: folded.append(len(events)) or original(events, state)
     )
+    return folded
+
+
+def test_events_wait_unfolded_until_a_reader_or_the_recorder_needs_the_state(monkeypatch: MonkeyPatch) -> None:
+    folded = count_folds(monkeypatch)
     bus, projector = started()
     for seq in range(1, 6):
         bus.publish(event('e1', seq))
@@ -139,11 +145,12 @@ def test_events_wait_unfolded_until_a_reader_or_the_recorder_needs_the_state(mon
     assert projector.state_through('e1', 9) is None  # not taken (yet)
 
 
-def test_a_long_run_of_events_nobody_reads_is_folded_as_it_goes() -> None:
+def test_a_long_run_of_events_nobody_reads_is_folded_as_it_goes(monkeypatch: MonkeyPatch) -> None:
+    folded = count_folds(monkeypatch)
     bus, projector = started()
     for seq in range(1, 2 * FOLD_EVERY + 2):
         bus.publish(event('e1', seq))
-    track = projector._tracks['e1']
-    assert len(track.unfolded) < FOLD_EVERY  # bounded without a reader
+    assert folded == [FOLD_EVERY, FOLD_EVERY]  # folded as the events came: what waits stays under FOLD_EVERY
     state = projector.get('e1')
     assert state is not None and state.last_seq == 2 * FOLD_EVERY + 1
+    assert folded == [FOLD_EVERY, FOLD_EVERY, 1]  # the reader folds only the rest

@@ -7,6 +7,7 @@ import asyncio
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -41,15 +42,11 @@ class DeliveryEvent:
     type: str
 
 
-@dataclass
-class Gauges:
-    active: int = 2
-    queued: int = 5
-    recorded: int = 1234
-    backlog: int = 17
-    clients: int = 3
-    pending: int = 4
-    pending_fails: bool = False
+class Gauges(SimpleNamespace):
+    """What the metric sources read (a test changes the values between scrapes)."""
+
+    def __init__(self) -> None:
+        super().__init__(active=2, queued=5, recorded=1234, backlog=17, clients=3, pending=4, pending_fails=False)
 
     async def webhook_pending(self) -> int:
         if self.pending_fails:

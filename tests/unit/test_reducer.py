@@ -7,43 +7,27 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from event_history import History
 
 from flowmon.application.views import execution_summary
 from flowmon.engine import Event, EventFormatError, EventType, apply, fold
-from flowmon.engine.core.state import ExecutionState
 
 T0 = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
 EXEC = 'exec-1'
 
 
-class Events:
-    """Builds one execution's events with consecutive seq numbers, one second apart unless told."""
+class Events(History):
+    """One execution's events with consecutive seq numbers, one second apart unless told."""
 
     def __init__(self) -> None:
-        self.events: list[Event] = []
-        self.clock = T0
+        super().__init__(execution_id=EXEC, start=T0)
 
-    def add(self, type_: EventType, node_id: str | None = None, after: float = 1.0, **data: Any) -> Events:
-        self.clock += timedelta(seconds=after)
-        self.events.append(
-            Event(
-                execution_id=EXEC,
-                seq=len(self.events) + 1,
-                type=type_,
-                ts=self.clock,
-                node_id=node_id,
-                data=data,
-            )
-        )
-        return self
+    def started(self, *nodes: str, **data: Any) -> Events:
+        """Queued (see :meth:`queued`) and started a second later."""
+        return self.queued(*nodes, **data).add(EventType.EXECUTION_STARTED)
 
     def queued(self, *nodes: str, **data: Any) -> Events:
         return self.add(EventType.EXECUTION_QUEUED, after=0, nodes=list(nodes), workflow_id='wf', **data)
-
-    def state(self) -> ExecutionState:
-        state = fold(self.events)
-        assert state is not None
-        return state
 
 
 def at(seconds: float) -> datetime:
@@ -74,8 +58,7 @@ def test_queued_sets_up_the_execution() -> None:
 def test_successful_run_statuses_timings_outputs_progress() -> None:
     events = (
         Events()
-        .queued('a', 'b')
-        .add(EventType.EXECUTION_STARTED)  # t=1
+        .started('a', 'b')  # t=1
         .add(EventType.NODE_STARTED, 'a', attempt=1, input={'input': {}})  # t=2
         .add(EventType.NODE_COMPLETED, 'a', attempt=1, output={'v': 1})  # t=3
         .add(EventType.EXECUTION_PROGRESS, done=1, total=2)  # t=4
@@ -120,8 +103,7 @@ def test_successful_run_statuses_timings_outputs_progress() -> None:
 def test_retries_attempts_and_attempt_log() -> None:
     state = (
         Events()
-        .queued('a')
-        .add(EventType.EXECUTION_STARTED)
+        .started('a')
         .add(EventType.NODE_STARTED, 'a', attempt=1, input={'k': 1})  # t=2
         .add(EventType.NODE_RETRYING, 'a', attempt=1, error='boom 1', traceback='tb', delay_seconds=0.5)  # t=3
         .state()
@@ -136,8 +118,7 @@ def test_retries_attempts_and_attempt_log() -> None:
 
     events = (
         Events()
-        .queued('a')
-        .add(EventType.EXECUTION_STARTED)
+        .started('a')
         .add(EventType.NODE_STARTED, 'a', attempt=1, input={'k': 1})  # t=2
         .add(EventType.NODE_RETRYING, 'a', attempt=1, error='boom 1', delay_seconds=0.5)  # t=3
         .add(EventType.NODE_STARTED, 'a', attempt=2)  # t=4
@@ -168,8 +149,7 @@ def test_retries_attempts_and_attempt_log() -> None:
 def test_failure_errors_and_execution_error() -> None:
     state = (
         Events()
-        .queued('a', 'b')
-        .add(EventType.EXECUTION_STARTED)
+        .started('a', 'b')
         .add(EventType.NODE_STARTED, 'a', attempt=1)
         .add(EventType.NODE_FAILED, 'a', attempt=1, error='bad input', traceback='Traceback ...')
         .add(EventType.NODE_SKIPPED, 'b', reason="upstream 'a' failed")
@@ -193,8 +173,7 @@ def test_failure_errors_and_execution_error() -> None:
 def test_reused_node() -> None:
     state = (
         Events()
-        .queued('a', 'b', retry_of='old', from_node='b')
-        .add(EventType.EXECUTION_STARTED)
+        .started('a', 'b', retry_of='old', from_node='b')
         .add(EventType.NODE_COMPLETED, 'a', attempt=0, output={'kept': True}, reused=True)  # t=2
         .state()
     )
@@ -212,8 +191,7 @@ def test_reused_node() -> None:
 def test_cancelled_nodes_and_execution() -> None:
     state = (
         Events()
-        .queued('a', 'b')
-        .add(EventType.EXECUTION_STARTED)
+        .started('a', 'b')
         .add(EventType.NODE_STARTED, 'a', attempt=1)  # t=2
         .add(EventType.NODE_CANCELLED, 'a', reason='cancelled')  # t=3
         .add(EventType.NODE_CANCELLED, 'b', reason='cancelled')  # t=4
@@ -241,8 +219,7 @@ def test_cancelled_while_queued_has_no_start() -> None:
 def test_interrupted() -> None:
     state = (
         Events()
-        .queued('a')
-        .add(EventType.EXECUTION_STARTED)
+        .started('a')
         .add(EventType.NODE_STARTED, 'a', attempt=1)
         .add(EventType.NODE_CANCELLED, 'a', reason='interrupted')
         .add(EventType.EXECUTION_INTERRUPTED, reason='flowmon stopped')
@@ -280,8 +257,7 @@ def test_progress_event_is_informational() -> None:
 def test_idempotent_replay_and_overlap() -> None:
     events = (
         Events()
-        .queued('a')
-        .add(EventType.EXECUTION_STARTED)
+        .started('a')
         .add(EventType.NODE_STARTED, 'a', attempt=1)
         .add(EventType.NODE_COMPLETED, 'a', attempt=1, output=1)
         .add(EventType.EXECUTION_COMPLETED, output={'a': 1})
@@ -303,8 +279,7 @@ def test_idempotent_replay_and_overlap() -> None:
 def test_apply_is_pure() -> None:
     events = (
         Events()
-        .queued('a', 'b')
-        .add(EventType.EXECUTION_STARTED)
+        .started('a', 'b')
         .add(EventType.NODE_STARTED, 'a', attempt=1)
         .add(EventType.DATA_FLOW, 'a', target='b', bytes=4)
     ).events

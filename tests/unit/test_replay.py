@@ -7,6 +7,7 @@ from functools import reduce
 from typing import Any
 
 import pytest
+from event_history import History as BaseHistory
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -21,27 +22,11 @@ T0 = datetime(2025, 4, 5, 6, 7, 8, tzinfo=UTC)
 E = EventType
 
 
-class History:
+class History(BaseHistory):
     """One execution's events with consecutive seq numbers; ``after`` seconds between events."""
 
     def __init__(self, execution_id: str = 'x1') -> None:
-        self.execution_id = execution_id
-        self.events: list[Event] = []
-        self.clock = T0
-
-    def add(self, type_: EventType, node_id: str | None = None, after: float = 1.0, **data: Any) -> History:
-        self.clock += timedelta(seconds=after)
-        self.events.append(
-            Event(
-                execution_id=self.execution_id,
-                seq=len(self.events) + 1,
-                type=type_,
-                ts=self.clock,
-                node_id=node_id,
-                data=data,
-            )
-        )
-        return self
+        super().__init__(execution_id=execution_id, start=T0)
 
     def queued(self, *nodes: str, edges: list[tuple[str, str]] = ()) -> History:  # type: ignore[assignment]
         workflow = {

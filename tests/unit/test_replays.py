@@ -5,11 +5,9 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
-import pytest
-
 from flowmon.application.replays import ReplayLoader
-from flowmon.engine import Event, EventBus, EventType
-from flowmon.store import Database, EventRecorder, History
+from flowmon.engine import Event, EventType
+from flowmon.store import EventRecorder, History
 
 T0 = datetime(2025, 8, 1, tzinfo=UTC)
 
@@ -29,16 +27,6 @@ def execution(execution_id: str, *, finished: bool = True, progress: int = 0) ->
         )
         for seq, kind in enumerate(kinds, start=1)
     ]
-
-
-@pytest.fixture
-def history(database: Database) -> History:
-    return History(database)
-
-
-@pytest.fixture
-def recorder(database: Database) -> EventRecorder:
-    return EventRecorder(database, EventBus())
 
 
 async def test_finished_executions_are_built_once_and_shared(recorder: EventRecorder, history: History) -> None:

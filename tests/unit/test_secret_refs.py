@@ -3,14 +3,13 @@ redaction of every resolved value from outputs, errors, tracebacks and log lines
 
 from __future__ import annotations
 
-import asyncio
 import io
 import logging
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from fake_clock import FakeClock
 
 from flowmon.engine import (
     Engine,
@@ -27,22 +26,10 @@ from flowmon.engine.nodes import NodeError
 from flowmon.engine.nodes.webhook import WebhookNode
 from flowmon.engine.runtime.secret_refs import SecretMissing, redact, redact_text, secret_names
 
+pytestmark = pytest.mark.looptime  # virtual time: the engine's waits take no wall-clock time
+
 VALUE = 'sk-live-7f3a9c2e'
 OTHER = 'pw-b81d'
-T0 = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.current = T0
-
-    def now(self) -> datetime:
-        self.current += timedelta(milliseconds=1)
-        return self.current
-
-    async def sleep(self, seconds: float) -> None:
-        self.current += timedelta(seconds=seconds)
-        await asyncio.sleep(0)
 
 
 class LeakConfig(NodeConfig):

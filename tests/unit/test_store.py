@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import json
 from datetime import UTC, datetime, timedelta
@@ -10,7 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sample_workflows import SLOW_CHAIN as SLOW
 from sqlalchemy import inspect, select, text
+from waiting import until
 
 from flowmon.engine import Engine, Event, EventBus, EventType, Workflow, WorkflowError, default_registry, fold
 from flowmon.engine import parse_workflow as _parse
@@ -21,17 +22,6 @@ from flowmon.store.tables import NodeRunRow
 
 NODE_RUNS = NodeRunRow.__table__  # type: ignore[attr-defined]
 T0 = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def history(database: Database) -> History:
-    return History(database)
-
-
-@pytest.fixture
-def recorder(database: Database) -> EventRecorder:
-    """A recorder used only through ``write`` (never started): the tests decide what is written."""
-    return EventRecorder(database, EventBus())
 
 
 @pytest.fixture
@@ -356,17 +346,6 @@ async def test_the_shipped_example_workflows_all_load(catalog: WorkflowCatalog, 
 
 # --- recovery ---------------------------------------------------------------------------------------
 
-SLOW = {
-    'id': 'slow',
-    'name': 'Slow',
-    'nodes': [
-        {'id': 'first', 'type': 'log', 'config': {'message': 'quick'}},
-        {'id': 'wait', 'type': 'delay', 'config': {'seconds': 30}},
-        {'id': 'after', 'type': 'log', 'config': {'message': 'late'}},
-    ],
-    'edges': [{'source': 'first', 'target': 'wait'}, {'source': 'wait', 'target': 'after'}],
-}
-
 
 async def crashed_mid_run(database: Database) -> tuple[str, list[Event]]:
     """Run SLOW until its delay node is running, flush, then "crash": the recorder hears nothing more."""
@@ -377,10 +356,9 @@ async def crashed_mid_run(database: Database) -> tuple[str, list[Event]]:
     bus.subscribe(published.append)
     await recorder.start()
     execution_id = engine.submit(_parse(SLOW, default_registry()))
-    deadline = asyncio.get_running_loop().time() + 2.0
-    while (state := fold(published)) is None or state.nodes['wait'].status != 'running':
-        assert asyncio.get_running_loop().time() < deadline
-        await asyncio.sleep(0.01)
+    await until(
+        lambda: (state := fold(published)) is not None and state.nodes['wait'].status == 'running', 'the delay to run'
+    )
     await recorder.stop()  # last flush before the crash; what follows is never recorded
     before = list(published)
     await engine.stop()

@@ -48,11 +48,18 @@ async def parts(database: Database) -> AsyncIterator[tuple[WorkflowCatalog, Time
     timers.shutdown()
 
 
-async def test_a_schedule_is_armed_coalesced_with_a_misfire_grace_and_fires(parts: Any) -> None:
+async def started(parts: Any) -> ScheduleService:
+    """A schedule service on the parts, started (a new process on the same database, if one ran before)."""
     catalog, timers, starts, database = parts
+    service = ScheduleService(database, catalog, timers, starts)
+    await service.start()
+    return service
+
+
+async def test_a_schedule_is_armed_coalesced_with_a_misfire_grace_and_fires(parts: Any) -> None:
+    catalog, timers, starts, _database = parts
     await catalog.put('tick', workflow('*/5 * * * *'), utcnow())
-    schedules = ScheduleService(database, catalog, timers, starts)
-    await schedules.start()
+    schedules = await started(parts)
     info = await schedules.info('tick')
     next_run = datetime.fromisoformat(info['next_run_at'])
     assert info['paused'] is False and timedelta(0) < next_run - datetime.now(UTC) <= timedelta(minutes=5)
@@ -68,9 +75,8 @@ async def test_a_schedule_is_armed_coalesced_with_a_misfire_grace_and_fires(part
 
 
 async def test_schedules_follow_catalog_changes(parts: Any) -> None:
-    catalog, timers, starts, database = parts
-    schedules = ScheduleService(database, catalog, timers, starts)
-    await schedules.start()
+    catalog, timers, _starts, _database = parts
+    schedules = await started(parts)
     with pytest.raises(ScheduleNotFound):
         await schedules.info('tick')
     await catalog.put('tick', workflow('0 9 * * *', 'Asia/Tokyo'), utcnow())
@@ -86,16 +92,14 @@ async def test_schedules_follow_catalog_changes(parts: Any) -> None:
 
 
 async def test_pause_is_durable_across_restarts(parts: Any) -> None:
-    catalog, timers, starts, database = parts
+    catalog, timers, _starts, _database = parts
     await catalog.put('tick', workflow('* * * * *'), utcnow())
-    first = ScheduleService(database, catalog, timers, starts)
-    await first.start()
+    first = await started(parts)
     paused = await first.pause('tick')
     assert paused['paused'] is True and paused['next_run_at'] is None
     await first.stop()
 
-    second = ScheduleService(database, catalog, timers, starts)  # a new process on the same database
-    await second.start()
+    second = await started(parts)  # a new process on the same database
     assert (await second.info('tick'))['paused'] is True
     assert timers.scheduler.get_job('cron:tick').next_run_time is None
     resumed = await second.resume('tick')
@@ -104,10 +108,9 @@ async def test_pause_is_durable_across_restarts(parts: Any) -> None:
 
 
 async def test_a_fire_for_a_vanished_workflow_removes_its_schedule(parts: Any) -> None:
-    catalog, timers, starts, database = parts
+    catalog, timers, starts, _database = parts
     await catalog.put('tick', workflow('* * * * *'), utcnow())
-    schedules = ScheduleService(database, catalog, timers, starts)
-    await schedules.start()
+    schedules = await started(parts)
     starts.missing.add('tick')
     job = timers.scheduler.get_job('cron:tick')
     await job.func(*job.args)

@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
+from waiting import until
 
 from flowmon.delivery.claims import Claim, ClaimMiss
 from flowmon.delivery.endpoints import EndpointSpec
@@ -90,6 +91,11 @@ async def _stored_row(service: DeliveryService, **options: Any) -> str:
     return str(row['id'])
 
 
+async def retry_armed(service: DeliveryService, delivery_id: str) -> None:
+    """Wait until the delivery's wake-up for its next attempt is armed (its first attempt failed)."""
+    await until(lambda: service.timers.armed(f'wh:{delivery_id}'), f'the retry of {delivery_id} to be armed')
+
+
 async def test_concurrent_claims_send_an_attempt_once(harness: Harness) -> None:
     service = await harness.service()
     delivery_id = await _stored_row(service)
@@ -114,9 +120,7 @@ async def test_a_lost_wake_up_is_re_armed_by_the_sweeper(harness: Harness) -> No
     harness.replies = [503]
     service = await harness.service(schedule=(0, 0.3))
     queued = await service.enqueue(url=URL, body=b'{}')
-    async with asyncio.timeout(5):
-        while not service.timers.armed(f'wh:{queued.id}'):
-            await asyncio.sleep(0.01)
+    await retry_armed(service, queued.id)
     service.timers.disarm(f'wh:{queued.id}')  # the wake-up is lost
     await service.sweep()
     assert service.timers.armed(f'wh:{queued.id}')
@@ -199,9 +203,7 @@ async def test_cancel_a_waiting_delivery(harness: Harness) -> None:
     harness.replies = [503]
     service = await harness.service(schedule=(0, 30))
     queued = await service.enqueue(url=URL, body=b'{}')
-    async with asyncio.timeout(5):
-        while not service.timers.armed(f'wh:{queued.id}'):
-            await asyncio.sleep(0.01)
+    await retry_armed(service, queued.id)
     waiter = asyncio.ensure_future(service.wait_settled(queued.id))
     await service.cancel(queued.id)
     assert (await asyncio.wait_for(waiter, 5)).status == 'cancelled'
@@ -216,9 +218,7 @@ async def test_every_way_a_delivery_ends_cancelled_tells_the_listeners(harness: 
     cancelled: list[WebhookEvent] = []
     service.notifier.subscribe(cancelled.append, types=[WebhookEventType.CANCELLED.value])
     by_user = await service.enqueue(url=URL, body=b'{}')  # fails once, then waits 30 s for its retry
-    async with asyncio.timeout(5):
-        while not service.timers.armed(f'wh:{by_user.id}'):
-            await asyncio.sleep(0.01)
+    await retry_armed(service, by_user.id)
     await service.cancel(by_user.id)
 
     endpoint, _ = await service.endpoints.create(EndpointSpec(url=URL, event_types=['execution.failed']))
@@ -270,9 +270,7 @@ async def test_endpoint_fan_out_follows_the_bus_without_a_subscription_when_unus
     harness.bus.publish(
         Event(execution_id='e1', seq=3, type=EventType.EXECUTION_FAILED, ts=now, data={'error': 'boom', 'input': 'x'})
     )
-    async with asyncio.timeout(5):
-        while not harness.requests:
-            await asyncio.sleep(0.01)
+    await until(lambda: harness.requests, 'the endpoint to be called')
     (request,) = harness.requests
     payload = json.loads(request.content)
     assert payload['type'] == 'execution.failed'
@@ -302,9 +300,7 @@ async def test_stats_are_cached_and_count_outstanding(harness: Harness) -> None:
     harness.replies = [503]
     service = await harness.service(schedule=(0, 30))
     queued = await service.enqueue(url=URL, body=b'{}')
-    async with asyncio.timeout(5):
-        while not service.timers.armed(f'wh:{queued.id}'):
-            await asyncio.sleep(0.01)
+    await retry_armed(service, queued.id)
     stats = await service.stats(max_age_s=0)
     assert stats.outstanding == 1 and stats.retrying == 1 and stats.success_rate_24h is None
     assert await service.stats() is await service.stats()  # cached within max_age
@@ -339,12 +335,12 @@ async def test_limits_reserve_hand_over_in_order_and_forget_idle_destinations() 
 
     first = asyncio.ensure_future(wait('first', 'a'))
     second = asyncio.ensure_future(wait('second', 'a'))
-    await asyncio.sleep(0)
+    await asyncio.sleep(0)  # both wait in line
     limits.release('a')
-    await asyncio.sleep(0)
+    await until(lambda: order, 'the first in line to get the place')
     assert order == ['first']
     limits.release('a')
-    await asyncio.sleep(0)
+    await until(lambda: len(order) == 2, 'the second in line to get the place')
     assert order == ['first', 'second']
     await asyncio.gather(first, second)
     for key in ('a', 'a', 'b'):

@@ -41,6 +41,7 @@ class Attempt:
     error: str | None = None
     start_seq: int = 0  # the node.started event that began it
     end_seq: int | None = None  # the event that ended it (None while it runs)
+    worker: str | None = None  # where a worker node's attempt ran: a Dask worker's address or local:<pid>
 
     @property
     def duration_ms(self) -> float | None:
@@ -65,6 +66,7 @@ class NodeState:
     next_retry_in: float | None = None
     attempt_log: tuple[Attempt, ...] = ()
     settled_seq: int | None = None  # the event that gave the node its final status (completed, failed, skipped, ...)
+    worker: str | None = None  # where the latest attempt of a worker node ran (node.started / node.completed)
 
     @property
     def duration_ms(self) -> float | None:
@@ -311,10 +313,16 @@ def _done_change(previous: NodeState | None, node: NodeState) -> int:
     return int(is_terminal) - int(was_terminal)
 
 
-def _close_attempt(node: NodeState, event: Event, outcome: str, error: str | None) -> tuple[Attempt, ...]:
+def _close_attempt(
+    node: NodeState, event: Event, outcome: str, error: str | None, worker: str | None = None
+) -> tuple[Attempt, ...]:
     log = node.attempt_log
     if log and log[-1].outcome == 'running':
-        return (*log[:-1], _evolve(log[-1], finished_at=event.ts, outcome=outcome, error=error, end_seq=event.seq))
+        last = log[-1]
+        closed = _evolve(
+            last, finished_at=event.ts, outcome=outcome, error=error, end_seq=event.seq, worker=worker or last.worker
+        )
+        return (*log[:-1], closed)
     return log
 
 
@@ -338,6 +346,7 @@ _NEW_ATTEMPT_FIELDS = _NEW_ATTEMPT.__dict__
 
 def _node_started(node: NodeState, event: Event) -> NodeState:
     attempt = int(event.data.get('attempt') or node.attempts + 1)
+    worker = event.data.get('worker')
     return _evolve(
         node,
         status='running',
@@ -348,7 +357,11 @@ def _node_started(node: NodeState, event: Event) -> NodeState:
         error=None,
         traceback=None,
         next_retry_in=None,
-        attempt_log=(*node.attempt_log, _evolve(_NEW_ATTEMPT, n=attempt, started_at=event.ts, start_seq=event.seq)),
+        worker=worker,
+        attempt_log=(
+            *node.attempt_log,
+            _evolve(_NEW_ATTEMPT, n=attempt, started_at=event.ts, start_seq=event.seq, worker=worker),
+        ),
     )
 
 
@@ -358,6 +371,7 @@ def _node_ran(node: NodeState, started: Event, completed: Event) -> NodeState:
     of every execution: this is the reducer's most frequent step)."""
     started_data, completed_data = started.data, completed.data
     attempt = int(started_data.get('attempt') or node.attempts + 1)
+    worker = completed_data.get('worker', started_data.get('worker'))
     closed = _NEW_ATTEMPT_FIELDS.copy()
     closed['n'] = attempt
     closed['started_at'] = started.ts
@@ -365,6 +379,7 @@ def _node_ran(node: NodeState, started: Event, completed: Event) -> NodeState:
     closed['finished_at'] = completed.ts
     closed['outcome'] = 'succeeded'
     closed['end_seq'] = completed.seq
+    closed['worker'] = worker
     attempt_record = _new(Attempt)
     _set_fields(attempt_record, '__dict__', closed)
     fields = node.__dict__.copy()
@@ -379,6 +394,7 @@ def _node_ran(node: NodeState, started: Event, completed: Event) -> NodeState:
     fields['reused'] = bool(completed_data.get('reused'))
     fields['next_retry_in'] = None
     fields['settled_seq'] = completed.seq
+    fields['worker'] = worker
     fields['attempt_log'] = (*node.attempt_log, attempt_record)
     ran = _new(NodeState)
     _set_fields(ran, '__dict__', fields)
@@ -399,6 +415,7 @@ def _node_retrying(node: NodeState, event: Event) -> NodeState:
 
 def _node_completed(node: NodeState, event: Event) -> NodeState:
     reused = bool(event.data.get('reused'))
+    worker = event.data.get('worker', node.worker)
     return _evolve(
         node,
         status='succeeded',
@@ -409,7 +426,8 @@ def _node_completed(node: NodeState, event: Event) -> NodeState:
         started_at=node.started_at or (event.ts if reused else None),
         finished_at=event.ts,
         settled_seq=event.seq,
-        attempt_log=_close_attempt(node, event, 'succeeded', None),
+        worker=worker,
+        attempt_log=_close_attempt(node, event, 'succeeded', None, worker),
     )
 
 

@@ -1,7 +1,8 @@
-"""Built-in node types, one module each, and the registry they are registered in.
+"""Built-in node types, one module each, the registry they are registered in, and the plugin loader.
 
-To add your own node type, subclass :class:`NodeType`, give it a ``type_name`` and a ``Config`` model,
-and register it on the registry the app is built with::
+Every node type is an entry point of the group ``flowmon.node_types`` (the built-in ones in flowmon's own
+``pyproject.toml``), and the composition root builds its registry with :func:`load_registry`, so a package
+installed next to flowmon adds node types without any edit to flowmon::
 
     class Shout(NodeType):
         type_name = 'shout'
@@ -12,19 +13,25 @@ and register it on the registry the app is built with::
         async def run(self, config, input, ctx):
             return {'text': config.text.upper()}
 
-    registry = default_registry()
-    registry.register(Shout)
+    # the package's pyproject.toml
+    [project.entry-points."flowmon.node_types"]
+    shout = "my_package:Shout"
+
+:func:`default_registry` holds the built-in types only (no entry points read: tests and embedding).
 """
 
 from __future__ import annotations
 
-from .base import NodeConfig, NodeContext, NodeError, NodeRegistry, NodeType, UnknownNodeType
+from .base import NodeConfig, NodeContext, NodeError, NodeRegistry, NodeServices, NodeType, RunsOn, UnknownNodeType
 from .condition import ConditionNode
 from .delay import DelayNode
 from .fail import FailNode
 from .http import HttpNode
 from .log import LogNode
+from .plugins import ENTRY_POINT_GROUP, PluginError, load_registry
+from .python import PythonNode
 from .transform import TransformNode
+from .webhook import WebhookNode
 
 BUILTIN_NODE_TYPES: tuple[type[NodeType], ...] = (
     DelayNode,
@@ -33,24 +40,34 @@ BUILTIN_NODE_TYPES: tuple[type[NodeType], ...] = (
     TransformNode,
     ConditionNode,
     LogNode,
+    PythonNode,
+    WebhookNode,  # registered only with a delivery port (NodeServices.webhooks)
 )
 
 
-def default_registry() -> NodeRegistry:
-    """A fresh registry holding the built-in node types."""
+def default_registry(services: NodeServices | None = None) -> NodeRegistry:
+    """A fresh registry holding the built-in node types (``webhook`` only when ``services`` give it a port)."""
+    services = services or NodeServices()
     registry = NodeRegistry()
     for node_type in BUILTIN_NODE_TYPES:
-        registry.register(node_type)
+        instance = node_type.create(services)
+        if instance is not None:
+            registry.register(instance)
     return registry
 
 
 __all__ = [
     'BUILTIN_NODE_TYPES',
+    'ENTRY_POINT_GROUP',
     'NodeConfig',
     'NodeContext',
     'NodeError',
     'NodeRegistry',
+    'NodeServices',
     'NodeType',
+    'PluginError',
+    'RunsOn',
     'UnknownNodeType',
     'default_registry',
+    'load_registry',
 ]

@@ -7,12 +7,19 @@ import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import httpx
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from flowmon.engine.core.payload import PayloadBudget
+from flowmon.engine.runtime.clock import Clock, SystemClock
+
+if TYPE_CHECKING:
+    from .webhook import WebhookPort
+
+RunsOn = Literal['loop', 'worker']
+RUNS_ON: tuple[RunsOn, ...] = ('loop', 'worker')
 
 HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")  # an HTTP token (RFC 9110)
 UNSENDABLE = 'may hold only printable ASCII characters (a request carrying it could never be sent)'
@@ -52,7 +59,8 @@ class NodeContext:
 
     ``secret_values`` are the values of the secrets the node's config names (resolved for this attempt): a node
     that stores or shows what it sends (the webhook node) uses them to know what to hide. ``log`` then redacts
-    them from every line.
+    them from every line. ``clock`` is the engine's: a node that waits sleeps on it (never ``asyncio.sleep``), so
+    a test's clock decides how long the wait takes.
     """
 
     execution_id: str
@@ -62,6 +70,19 @@ class NodeContext:
     log: logging.Logger | logging.LoggerAdapter[logging.Logger] = field(default=_NODE_LOG)
     budget: PayloadBudget = field(default=PayloadBudget())  # what expressions may build (the engine's budget)
     secret_values: tuple[str, ...] = ()
+    clock: Clock = field(default_factory=SystemClock)
+
+
+@dataclass(frozen=True, kw_only=True)
+class NodeServices:
+    """What the composition root hands node types when it builds the registry (:meth:`NodeType.create`).
+
+    The engine reads no settings: a node type that needs one (the ``python`` type's allow-list) or a port into
+    the rest of flowmon (the ``webhook`` type's delivery service) gets it here.
+    """
+
+    python_modules: tuple[str, ...] = ()  # module prefixes the ``python`` node type may call (FLOWMON_PYTHON_MODULES)
+    webhooks: WebhookPort | None = None  # where ``webhook`` nodes hand their deliveries; None: no such type
 
 
 class NodeType(ABC):
@@ -69,10 +90,27 @@ class NodeType(ABC):
 
     ``run`` must be a function of its config and input (plus the context's resources), so an executor
     may run it elsewhere; it returns the node's output (JSON-compatible) or raises.
+
+    ``runs_on`` says where the work runs: ``'loop'`` (the default) on flowmon's event loop, for work that waits
+    on I/O; ``'worker'`` in a worker process (the local pool, or a Dask worker), for work that computes or
+    blocks. A worker type's instance, config and input are pickled to the worker and ``run`` is called there
+    in an event loop of its own, with a context that has no HTTP client; the type's module must be importable
+    on the worker.
     """
 
     type_name: ClassVar[str]
     Config: ClassVar[type[NodeConfig]] = NodeConfig
+    runs_on: ClassVar[RunsOn] = 'loop'
+
+    @classmethod
+    def create(cls, services: NodeServices) -> NodeType | None:
+        """The instance to register, built with what the composition root provides; None leaves the type out
+        (it needs something this process does not have). Types with constructor arguments override this."""
+        return cls()
+
+    def parse_config(self, config: Mapping[str, Any]) -> NodeConfig:
+        """Validate a node's config (a type whose checks depend on how it was built overrides this)."""
+        return self.Config.model_validate(dict(config))
 
     @abstractmethod
     async def run(self, config: Any, input: Mapping[str, Any], ctx: NodeContext) -> Any:
@@ -84,7 +122,8 @@ class UnknownNodeType(KeyError):
 
 
 class NodeRegistry:
-    """Node types by name. Build one with :func:`flowmon.engine.nodes.default_registry` and extend it."""
+    """Node types by name: :func:`flowmon.engine.nodes.load_registry` fills one from the installed entry points,
+    :func:`flowmon.engine.nodes.default_registry` with the built-in types only."""
 
     def __init__(self) -> None:
         self._types: dict[str, NodeType] = {}
@@ -111,7 +150,18 @@ class NodeRegistry:
 
     def parse_config(self, name: str, config: Mapping[str, Any]) -> NodeConfig:
         """Validate a node's config for its type; raises ``ValidationError`` or :class:`UnknownNodeType`."""
-        return self.get(name).Config.model_validate(dict(config))
+        return self.get(name).parse_config(config)
 
 
-__all__ = ['NodeConfig', 'NodeContext', 'NodeError', 'NodeRegistry', 'NodeType', 'UnknownNodeType', 'ValidationError']
+__all__ = [
+    'RUNS_ON',
+    'NodeConfig',
+    'NodeContext',
+    'NodeError',
+    'NodeRegistry',
+    'NodeServices',
+    'NodeType',
+    'RunsOn',
+    'UnknownNodeType',
+    'ValidationError',
+]

@@ -1,8 +1,7 @@
-"""``delay``: wait a number of seconds (stand-in for slow work)."""
+"""``delay``: wait a number of seconds (stand-in for slow work), on the engine's clock."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping
 from typing import Any
 
@@ -20,5 +19,5 @@ class DelayNode(NodeType):
     Config = DelayConfig
 
     async def run(self, config: DelayConfig, input: Mapping[str, Any], ctx: NodeContext) -> Any:
-        await asyncio.sleep(config.seconds)
+        await ctx.clock.sleep(config.seconds)
         return {'waited_seconds': config.seconds}

@@ -16,7 +16,7 @@ from typing import Any, Literal, Protocol
 
 from pydantic import Field, field_validator, model_validator
 
-from .base import UNSENDABLE, NodeConfig, NodeContext, NodeError, NodeType, header_problem, sendable
+from .base import UNSENDABLE, NodeConfig, NodeContext, NodeError, NodeServices, NodeType, header_problem, sendable
 from .expressions import compile_expression, evaluate
 
 MAX_BODY_BYTES = 256 * 1024
@@ -167,6 +167,11 @@ class WebhookNode(NodeType):
 
     def __init__(self, port: WebhookPort) -> None:
         self.port = port
+
+    @classmethod
+    def create(cls, services: NodeServices) -> WebhookNode | None:
+        """Registered only where a delivery service is at hand (the composition root provides it)."""
+        return cls(services.webhooks) if services.webhooks is not None else None
 
     async def run(self, config: WebhookNodeConfig, input: Mapping[str, Any], ctx: NodeContext) -> Any:
         try:

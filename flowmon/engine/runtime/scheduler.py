@@ -40,10 +40,17 @@ from flowmon.engine.core.payload import (
 from flowmon.engine.core.provenance import rerun_trigger
 from flowmon.engine.core.state import ExecutionState
 from flowmon.engine.model import EdgeSpec, Workflow, describe_config_error
-from flowmon.engine.nodes.base import NodeConfig, NodeContext, NodeError, NodeRegistry
+from flowmon.engine.nodes.base import NodeConfig, NodeContext, NodeError, NodeRegistry, NodeType
 from flowmon.engine.runtime.bus import EventBus
 from flowmon.engine.runtime.clock import Clock, SystemClock
-from flowmon.engine.runtime.executor import LocalExecutor, NodeExecutor
+from flowmon.engine.runtime.executor import (
+    LocalExecutor,
+    NodeExecutor,
+    WorkerError,
+    WorkerLost,
+    WorkerPool,
+    WorkerTask,
+)
 from flowmon.engine.runtime.secret_refs import (
     RedactingLogger,
     SecretMissing,
@@ -117,11 +124,65 @@ class _Emitter:
         )
 
 
+class _WorkerStart:
+    """The ``node.started`` of one attempt of a worker node, raised once: when a worker takes the task (the pool
+    calls :meth:`announce` on the loop), or by the engine when the attempt ends first (:meth:`ensure`). Once the
+    attempt's wait is over a late announcement is ignored, so no ``node.started`` follows the attempt's end."""
+
+    __slots__ = ('attempt', 'emitted', 'input_json', 'node_id', 'node_input', 'open', 'run_')
+
+    def __init__(
+        self, run: _ExecutionRun, node_id: str, attempt: int, node_input: dict[str, Any], input_json: str
+    ) -> None:
+        self.run_ = run
+        self.node_id = node_id
+        self.attempt = attempt
+        self.node_input = node_input
+        self.input_json = input_json
+        self.emitted = False
+        self.open = True
+
+    def announce(self, worker: str) -> None:
+        if self.open:
+            self.ensure(worker)
+
+    def ensure(self, worker: str | None) -> None:
+        if not self.emitted:
+            self.emitted = True
+            self.run_._emit_worker_started(self.node_id, self.attempt, self.node_input, self.input_json, worker)
+
+    async def run(
+        self, workers: WorkerPool, node_type: NodeType, config: NodeConfig, ctx: NodeContext
+    ) -> tuple[str, Any]:
+        """Run the attempt on ``workers``; returns ``(worker, output)``."""
+        task = WorkerTask(
+            key=f'{ctx.execution_id}-{self.node_id}-{self.attempt}',
+            node_type=node_type,
+            config=config,
+            input=self.node_input,
+            execution_id=ctx.execution_id,
+            node_id=self.node_id,
+            attempt=self.attempt,
+            budget=ctx.budget,
+            secret_values=ctx.secret_values,
+        )
+        try:
+            return await workers.run(task, self.announce)
+        finally:
+            self.open = False
+
+
 class Engine:
     """Runs workflows. At most ``max_concurrent`` executions run; the rest wait, by priority then FIFO.
 
     Execution inputs and node outputs are held to ``budget`` (:class:`PayloadBudget`): an input over it is
     refused by :meth:`submit` (:class:`PayloadError`), a node whose output is over it fails the attempt.
+
+    The work of node types that run on a worker (``runs_on = 'worker'``) goes to ``workers`` (without one, it
+    runs through ``executor`` like any other). For such a node, ``node.started`` is raised when a worker takes
+    the task, and names it (``"worker"``); an attempt that ends before any worker took it (a timeout while
+    queued, an unreachable cluster) raises ``node.started`` with ``"worker": null`` just before its
+    ``node.retrying`` or ``node.failed``. ``node.completed`` names the worker too.
     """
 
     def __init__(
@@ -130,6 +191,7 @@ class Engine:
         bus: EventBus,
         registry: NodeRegistry,
         executor: NodeExecutor | None = None,
+        workers: WorkerPool | None = None,
         max_concurrent: int = 8,
         clock: Clock | None = None,
         http: httpx.AsyncClient | None = None,
@@ -150,6 +212,7 @@ class Engine:
         self.bus = bus
         self.registry = registry
         self.executor: NodeExecutor = executor or LocalExecutor()
+        self.workers = workers
         self.max_concurrent = max_concurrent
         self.clock: Clock = clock or SystemClock()
         self.http = http
@@ -574,32 +637,44 @@ class _ExecutionRun:
         node_type = engine.registry.get(plan.type)
         config, names, policy, timeout = plan.config, plan.secrets, plan.retry, plan.timeout_seconds
         local = type(engine.executor) is LocalExecutor  # run the work directly: no executor frame in between
+        workers = engine.workers if node_type.runs_on == 'worker' else None
         attempt = 0
         while True:
             attempt += 1
             if bus.under_pressure():
                 await bus.wait_ready()
-            if attempt == 1:
-                self.emit(
-                    EventType.NODE_STARTED,
-                    node_id,
-                    {'attempt': 1, 'input': node_input},
-                    f'{{"attempt":1,"input":{input_json}}}',
-                )
-            else:
-                self.emit(EventType.NODE_STARTED, node_id, {'attempt': attempt}, f'{{"attempt":{attempt}}}')
+            start = None if workers is None else _WorkerStart(self, node_id, attempt, node_input, input_json)
+            if start is None:  # (a worker node's is raised when a worker takes the task: _WorkerStart)
+                if attempt == 1:
+                    self.emit(
+                        EventType.NODE_STARTED,
+                        node_id,
+                        {'attempt': 1, 'input': node_input},
+                        f'{{"attempt":1,"input":{input_json}}}',
+                    )
+                else:
+                    self.emit(EventType.NODE_STARTED, node_id, {'attempt': attempt}, f'{{"attempt":{attempt}}}')
             ctx = NodeContext(
-                execution_id=self.request.id, node_id=node_id, attempt=attempt, http=engine.http, budget=engine.budget
+                execution_id=self.request.id,
+                node_id=node_id,
+                attempt=attempt,
+                http=engine.http,
+                budget=engine.budget,
+                clock=engine.clock,
             )
             hidden: tuple[str, ...] = ()  # resolved secret values: never in an event
             trace: str | None = None
+            worker: str | None = None
             try:
-                if names or timeout is not None:
+                if names or timeout is not None or start is not None:
                     async with asyncio.timeout(timeout):
                         if names:
                             config, hidden = await self._with_secrets(node_id, names)
                             ctx.secret_values, ctx.log = hidden, RedactingLogger(_node_logger(ctx), hidden)
-                        output = await engine.executor.execute(node_type, config, node_input, ctx)
+                        if start is not None and workers is not None:
+                            worker, output = await start.run(workers, node_type, config, ctx)
+                        else:
+                            output = await engine.executor.execute(node_type, config, node_input, ctx)
                 elif local:  # what LocalExecutor.execute does, without its frame in between
                     output = await node_type.run(config, node_input, ctx)
                 else:
@@ -608,6 +683,10 @@ class _ExecutionRun:
                 error = f'timed out after {timeout:g}s'
             except NodeError as exc:
                 error = str(exc)
+                if isinstance(exc, WorkerLost):
+                    worker = exc.worker  # the attempt ran there, though its announcement may never have come
+            except WorkerError as exc:  # an unexpected exception on a worker: its text and traceback
+                error, trace = exc.error, exc.traceback
             except Exception as exc:
                 error = f'{type(exc).__name__}: {exc}'
                 trace = bounded_text(traceback.format_exc(limit=20), MAX_TRACEBACK_CHARS)
@@ -617,13 +696,25 @@ class _ExecutionRun:
                 except PayloadError as exc:  # over the payload budget: this attempt failed
                     error = str(exc)
                 else:
-                    self.emit(
-                        EventType.NODE_COMPLETED,
-                        node_id,
-                        {'attempt': attempt, 'output': output},
-                        f'{{"attempt":{attempt},"output":{encoded}}}',
-                    )
+                    if start is None:
+                        self.emit(
+                            EventType.NODE_COMPLETED,
+                            node_id,
+                            {'attempt': attempt, 'output': output},
+                            f'{{"attempt":{attempt},"output":{encoded}}}',
+                        )
+                    else:
+                        start.ensure(worker)
+                        where = 'null' if worker is None else json_string(worker)
+                        self.emit(
+                            EventType.NODE_COMPLETED,
+                            node_id,
+                            {'attempt': attempt, 'output': output, 'worker': worker},
+                            f'{{"attempt":{attempt},"output":{encoded},"worker":{where}}}',
+                        )
                     return ('succeeded', output)
+            if start is not None:
+                start.ensure(worker)  # an attempt that ended before a worker took it (or said so) started all the same
             if hidden:
                 error = redact_text(error, hidden)
                 trace = None if trace is None else redact_text(trace, hidden)
@@ -639,6 +730,18 @@ class _ExecutionRun:
                 continue
             self.emit(EventType.NODE_FAILED, node_id, {'attempt': attempt, 'error': error, 'traceback': trace})
             return ('failed', error)
+
+    def _emit_worker_started(
+        self, node_id: str, attempt: int, node_input: dict[str, Any], input_json: str, worker: str | None
+    ) -> None:
+        """A worker node's ``node.started``: names the worker (or null); the first attempt's carries the input."""
+        where = 'null' if worker is None else json_string(worker)
+        if attempt == 1:
+            data: dict[str, Any] = {'attempt': 1, 'input': node_input, 'worker': worker}
+            text = f'{{"attempt":1,"input":{input_json},"worker":{where}}}'
+        else:
+            data, text = {'attempt': attempt, 'worker': worker}, f'{{"attempt":{attempt},"worker":{where}}}'
+        self.emit(EventType.NODE_STARTED, node_id, data, text)
 
     async def _with_secrets(self, node_id: str, names: frozenset[str]) -> tuple[NodeConfig, tuple[str, ...]]:
         """The node's config built with the current values of the secrets it names, and those values."""

@@ -173,7 +173,7 @@ class EventLog:
         fresh = [event for event in events[start:] if upto_seq is None or event.seq <= upto_seq]
         if fresh and self._origin is None:
             self._origin = fresh[0].ts
-        lines = [(event.seq, str(event.type), event.node_id or '', self._line(event)) for event in fresh]
+        lines = [(event.seq, str(event.type), event.node_id or '', line_cells(event, self._origin)) for event in fresh]
         self._buffer.extend(lines)
         return lines
 
@@ -219,10 +219,13 @@ class EventLog:
         self._node = self.node_filter.value or None
         self._render_all()
 
-    def _line(self, event: Event) -> Cells:
-        offset = (event.ts - self._origin).total_seconds() if self._origin else 0.0
-        kind = _KINDS.get(event.type, '')
-        return (f'+{offset:.3f}s', f'#{event.seq}', str(event.type), kind, event.node_id or '', _detail(event))
+
+def line_cells(event: Event, origin: datetime | None) -> Cells:
+    """The cells of ``event``'s line: time since ``origin`` (the first event shown), number, type, colour kind, node
+    and detail. Text only: the browser sets each as ``textContent``."""
+    offset = (event.ts - origin).total_seconds() if origin else 0.0
+    kind = _KINDS.get(event.type, '')
+    return (f'+{offset:.3f}s', f'#{event.seq}', str(event.type), kind, event.node_id or '', _detail(event))
 
 
 def _text(cells: Cells) -> str:

@@ -1,4 +1,4 @@
-"""The node inspector: a side sheet with one node's input, output, error and attempts.
+"""The node inspector: a side sheet with one node's input, output, error, attempts and (a worker node) worker.
 
 It opens beside the canvas (a seamless dialog on the right, so the page stays usable and it works inside
 sub pages, where drawers cannot live). Its content is rebuilt only when the shown node's view changes (status,
@@ -153,6 +153,8 @@ def _facts(node: NodeState | None) -> None:
         ('Duration', duration(node.duration_ms) if node else '—'),
         ('Attempts', str(node.attempts) if node else '0'),
     ]
+    if node is not None and node.worker:  # a worker node: the Dask worker's address or local:<pid>
+        rows.append(('Worker', node.worker))
     if node is not None and node.next_retry_in is not None:
         rows.append(('Next try in', f'{node.next_retry_in:g} s'))
     with ui.grid(columns='auto 1fr').classes('w-full gap-x-4 gap-y-1 text-sm'):
@@ -186,6 +188,8 @@ def _attempts(log: tuple[Attempt, ...]) -> None:
                 ui.label(attempt.outcome).classes('w-20')
                 ui.label(_clock(attempt.started_at, date=False)).classes('font-mono text-xs text-gray-500')
                 ui.label(duration(attempt.duration_ms)).classes('font-mono text-xs w-16 text-right')
+                if attempt.worker:
+                    ui.label(attempt.worker).classes('font-mono text-xs text-gray-500 truncate').tooltip(attempt.worker)
                 if attempt.error:
                     ui.label(attempt.error).classes('text-xs text-red-600 dark:text-red-300 truncate grow').tooltip(
                         attempt.error

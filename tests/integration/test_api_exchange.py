@@ -2,73 +2,30 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
+from inprocess import put, run, start
+from sample_workflows import WAIT_ONLY, upstream_flaky
 
-from flowmon.api import install_api
 from flowmon.application.views import execution_summary
-from flowmon.bootstrap import System
 from flowmon.engine import Event, fold
 from flowmon.engine.core.state import initial_state
-from flowmon.settings import Settings
 
-TOKEN = 'exchange-token'
-AUTH = {'Authorization': f'Bearer {TOKEN}'}
-TERMINAL = {'succeeded', 'failed', 'cancelled', 'interrupted'}
-
-FLAKY = {
-    'id': 'flaky',
-    'name': 'Flaky pipeline',
-    'nodes': [
-        {'id': 'fetch', 'type': 'transform', 'config': {'expression': '{n: input.n}'}},
-        {
-            'id': 'parse',
-            'type': 'fail',
-            'config': {'message': 'upstream 503', 'times': 1},
-            'retry': {'max_attempts': 2, 'backoff_seconds': 0},
-        },
-        {'id': 'report', 'type': 'log', 'config': {'message': 'done'}},
-    ],
-    'edges': [{'source': 'fetch', 'target': 'parse'}, {'source': 'parse', 'target': 'report'}],
-}
-SLOW = {'id': 'slow', 'name': 'Slow', 'nodes': [{'id': 'wait', 'type': 'delay', 'config': {'seconds': 30}}]}
+FLAKY = upstream_flaky(times=1, max_attempts=2)
+SLOW = WAIT_ONLY
 
 
 @pytest.fixture
-async def client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    system = System.build(settings, token=TOKEN)
-    await system.start()
-    app = FastAPI()
-    install_api(app, system.application)
-    try:
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url='http://flowmon', headers=AUTH) as client:
-            yield client
-    finally:
-        await system.stop()
-
-
-async def run(client: httpx.AsyncClient, workflow: dict[str, Any], *, wait: bool = True) -> str:
-    assert (await client.put(f'/api/workflows/{workflow["id"]}', json=workflow)).status_code in (200, 201)
-    response = await client.post(f'/api/workflows/{workflow["id"]}/executions', json={'input': {'n': 2}})
-    assert response.status_code == 202, response.text
-    execution_id = str(response.json()['id'])
-    for _ in range(250):
-        if not wait or (await client.get(f'/api/executions/{execution_id}')).json()['status'] in TERMINAL:
-            return execution_id
-        await asyncio.sleep(0.02)
-    raise AssertionError(f'execution {execution_id} did not finish')
+def token() -> str:
+    return 'exchange-token'
 
 
 @pytest.fixture
 async def finished(client: httpx.AsyncClient) -> str:
-    return await run(client, FLAKY)
+    return await run(client, FLAKY, {'input': {'n': 2}})
 
 
 async def events_of(client: httpx.AsyncClient, execution_id: str) -> list[dict[str, Any]]:
@@ -96,7 +53,8 @@ async def test_export_is_a_json_attachment(client: httpx.AsyncClient, finished: 
 async def test_export_refuses_unknown_and_running_executions(client: httpx.AsyncClient) -> None:
     missing = await client.get('/api/executions/nope/export')
     assert (missing.status_code, missing.json()['detail']) == (404, "execution 'nope' not found")
-    running = await run(client, SLOW, wait=False)
+    await put(client, SLOW)
+    running = await start(client, 'slow', {'input': {'n': 2}})
     refused = await client.get(f'/api/executions/{running}/export')
     assert refused.status_code == 409
     assert 'export it when it has finished' in refused.json()['detail']

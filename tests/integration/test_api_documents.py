@@ -7,9 +7,8 @@ be vacuous (an unknown node type is outside them, as the API refuses it).
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import AsyncIterator
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
@@ -17,12 +16,10 @@ import httpx
 import jsonschema_rs
 import pytest
 from fastapi import FastAPI
+from waiting import until
 
-from flowmon.api import install_api
-from flowmon.bootstrap import System
 from flowmon.engine.model import load_document
 
-TOKEN = 'test-token'  # the system fixture's
 EXAMPLES = Path(__file__).resolve().parents[2] / 'data' / 'workflows'
 QUICK = {
     'id': 'quick',
@@ -33,21 +30,6 @@ QUICK = {
     ],
     'edges': [{'source': 'shape', 'target': 'say'}],
 }
-
-
-@pytest.fixture
-async def app(system: System) -> AsyncIterator[FastAPI]:
-    app = FastAPI()
-    install_api(app, system.application)
-    yield app
-
-
-@pytest.fixture
-async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=app)
-    headers = {'Authorization': f'Bearer {TOKEN}'}
-    async with httpx.AsyncClient(transport=transport, base_url='http://flowmon', headers=headers) as client:
-        yield client
 
 
 def workflow_validator(app: FastAPI) -> Any:
@@ -72,7 +54,9 @@ def test_put_documents_json_and_yaml_with_one_schema_per_node_type(app: FastAPI)
     assert schemas['application/json'] == schemas['application/yaml']
     variants = schemas['application/json']['properties']['nodes']['items']['oneOf']
     types = [variant['properties']['type']['const'] for variant in variants]
-    assert types == ['condition', 'delay', 'fail', 'http', 'log', 'transform', 'webhook']
+    installed = sorted(entry_point.name for entry_point in entry_points(group='flowmon.node_types'))
+    assert types == installed  # every installed node type: the built-ins and the example plugin's
+    assert {'condition', 'delay', 'fail', 'http', 'log', 'python', 'transform', 'webhook'} <= set(types)
     assert 'id' not in schemas['application/json']['required']  # the path names the workflow
 
 
@@ -100,6 +84,11 @@ async def test_what_the_schema_accepts_and_refuses_the_api_does_too(app: FastAPI
     assert (await client.put('/api/workflows/quick', json=choice_from_a_secret)).status_code == 422
 
 
+async def exported(client: httpx.AsyncClient, execution_id: str) -> httpx.Response | None:
+    export = await client.get(f'/api/executions/{execution_id}/export')
+    return None if export.status_code == 409 else export
+
+
 async def test_an_export_fits_the_documented_import_schema_and_imports(app: FastAPI, client: httpx.AsyncClient) -> None:
     schema = body_schemas(app, '/api/executions/import', 'post')['application/json']
     assert (await client.put('/api/secrets/greeting', json={'value': 'hello'})).status_code == 201
@@ -107,11 +96,10 @@ async def test_an_export_fits_the_documented_import_schema_and_imports(app: Fast
     response = await client.post('/api/workflows/quick/executions', json={'input': {'n': 1}})
     assert response.status_code == 202, response.text
     execution_id = response.json()['id']
-    for _ in range(250):  # 409 until the execution has finished and its events are written
-        export = await client.get(f'/api/executions/{execution_id}/export')
-        if export.status_code != 409:
-            break
-        await asyncio.sleep(0.02)
+    # 409 until the execution has finished and its events are written
+    export = await until(
+        lambda: exported(client, execution_id), f'the export of {execution_id}', seen=lambda: 'HTTP 409'
+    )
     assert export.status_code == 200, export.text
     document = export.json()
     jsonschema_rs.validator_for(schema).validate(document)
