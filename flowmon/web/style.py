@@ -67,11 +67,12 @@ body.body--dark .fm-slow-note { color: #fcd34d; background: rgba(217, 119, 6, .1
   .fm-page { padding: 16px 12px 40px; }
   .fm-page-head > * { max-width: 100%; flex-shrink: 1 !important; }
   .fm-table { overflow-x: auto; }
-  .fm-table-head, .fm-table-body { min-width: 720px; }
+  .fm-table-head, .fm-table-row { min-width: 720px; }
   .fm-wrap-narrow.no-wrap { flex-wrap: wrap !important; }
   .fm-wrap-narrow > * { max-width: 100%; }
 }
-.fm-title { font-size: 1.5rem; font-weight: 600; letter-spacing: -0.01em; line-height: 1.3; }
+.fm-title { font-size: 1.5rem; font-weight: 600; letter-spacing: -0.01em; line-height: 1.3; overflow-wrap: anywhere;
+            min-width: 0; }
 .fm-panel { background: var(--fm-surface) !important; border-color: var(--fm-border) !important;
             border-radius: 12px !important; padding: 16px 18px; gap: 12px; box-shadow: none; }
 .fm-panel-title { font-size: 1rem; font-weight: 600; }

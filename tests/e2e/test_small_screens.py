@@ -16,6 +16,13 @@ from playwright.sync_api import Browser, Page, expect
 
 Api = Callable[..., httpx.Response]
 WIDTH, HEIGHT = 390, 844
+LONG_NAME = {  # a name far wider than a phone, in the lists and the headings
+    'id': 'e2e-long-name',
+    'name': 'A workflow whose name is much longer than a phone is wide, ' * 2
+    + 'WithAVeryLongWordThatCannotBreakAnywhere',
+    'nodes': [{'id': 'only', 'type': 'log', 'config': {'message': 'x'}}],
+    'edges': [],
+}
 # The outermost elements that reach past the right edge of the screen, not inside a box that clips or scrolls them
 # (for the failure message: what to fix).
 WIDE = """(width) => {
@@ -45,6 +52,7 @@ def phone(browser: Browser, server: Any) -> Iterator[Page]:
 
 def _pages(server: Any, call_api: Api) -> dict[str, str]:
     wait_loaded(server, 'order-pipeline')
+    assert call_api('PUT', '/api/workflows/e2e-long-name', LONG_NAME).status_code in (200, 201)
     a, b = start(server, 'order-pipeline'), start(server, 'order-pipeline')
     wait_ended(server, a)
     wait_ended(server, b)
@@ -53,6 +61,7 @@ def _pages(server: Any, call_api: Api) -> dict[str, str]:
     return {
         'dashboard': '/',
         'workflow': '/workflows/order-pipeline',
+        'workflow-long-name': '/workflows/e2e-long-name',
         'workflow-new': '/workflows/new',
         'workflow-edit': '/workflows/order-pipeline/edit',
         'executions': '/executions',

@@ -42,11 +42,11 @@ async def add_flaky(user: User) -> None:
     assert response.status_code in (200, 201), response.text
 
 
-async def finished_flaky(user: User) -> str:
-    """Sign in, run FLAKY to its end; the execution's id."""
+async def finished_flaky(user: User, body: Any = None) -> str:
+    """Sign in, run FLAKY (with ``body``, the run's request) to its end; the execution's id."""
     await add_flaky(user)
     await sign_in(user)
-    execution_id = await start(user, 'flaky')
+    execution_id = await start(user, 'flaky', body)
     await wait_until_ended(user, execution_id)
     return execution_id
 
@@ -168,7 +168,7 @@ async def test_rerun_shows_the_previous_input_and_runs_it_fixed(user: User) -> N
 
 
 async def test_rerun_from_a_node_reuses_the_nodes_before_it(user: User) -> None:
-    execution_id = await finished_flaky(user)
+    execution_id = await finished_flaky(user, {'input': {'order': 7}})
     await open_finished(user, execution_id)
     click_node(user, 'ship')
     user.find(marker='rerun-from-node').click()

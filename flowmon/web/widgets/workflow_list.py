@@ -35,7 +35,7 @@ def _row(workflow: StoredWorkflow, on_run: Callable[[str], Awaitable[object]]) -
         .mark(f'workflow-{workflow.id}')
     ):
         with ui.column().classes('gap-0 min-w-0 grow'):
-            with ui.row().classes('items-baseline gap-2 no-wrap min-w-0'):
+            with ui.row().classes('w-full items-baseline gap-2 no-wrap min-w-0'):
                 ui.link(workflow.name, f'/workflows/{workflow.id}').classes('fm-link font-medium fm-ellipsis')
                 ui.label(f'{nodes} node{"s" if nodes != 1 else ""}').classes('text-xs text-grey-7 shrink-0')
             if description:
