@@ -6,6 +6,8 @@ from nicegui import ui
 from nicegui.testing.user import User
 from uisim import api, sign_in, start, text_of, wait_for_path, wait_until_ended
 
+from flowmon.web.widgets.dag_chart import DagChart
+
 
 async def executions_of(user: User, workflow_id: str) -> list[dict[str, object]]:
     response = await api(user, 'GET', f'/api/executions?workflow_id={workflow_id}')
@@ -19,6 +21,26 @@ async def test_shows_name_description_canvas_and_an_empty_history(user: User) ->
     await user.should_see('One transform node')
     await user.should_see(marker='workflow-canvas')
     await user.should_see('Not run yet')
+
+
+async def test_the_canvas_cards_say_each_nodes_type_not_pending(user: User) -> None:
+    definition = {
+        'id': 'typed',
+        'name': 'Typed',
+        'nodes': [
+            {'id': 'shape', 'type': 'transform', 'config': {'expression': 'input'}},
+            {'id': 'pause', 'type': 'log', 'config': {'message': 'x'}},
+        ],
+        'edges': [{'source': 'shape', 'target': 'pause'}],
+    }
+    response = await api(user, 'PUT', '/api/workflows/typed', definition)
+    assert response.status_code == 201, response.text
+    await sign_in(user, '/workflows/typed')
+    await user.should_see(marker='workflow-canvas')
+    (chart,) = user.find(DagChart).elements
+    assert isinstance(chart, DagChart)
+    cards = {item['name']: (item.get('m'), item.get('s')) for item in chart.snapshot()['nodes']}
+    assert cards == {'shape': ('transform', None), 'pause': ('log', None)}  # the card line; no status
 
 
 async def test_unknown_workflow_says_so(user: User) -> None:
