@@ -14,7 +14,7 @@ DEMO_NODES := examples/flowmon-demo-nodes
 NODE_BIN := node_modules/.bin
 NODE_STAMP := node_modules/.installed
 
-.PHONY: install chromium run lint test test-unit test-js test-e2e fuzz bench format clean
+.PHONY: install chromium postgresql run lint test test-unit test-js test-e2e fuzz bench format clean
 
 install: $(STAMP)
 
@@ -41,6 +41,17 @@ chromium:
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium; \
 	fi
 
+# The tests run the store on SQLite and on a throwaway PostgreSQL server they start themselves (as the postgres user
+# when run as root): its binaries come from Debian's postgresql package.
+postgresql:
+	@if compgen -G '/usr/lib/postgresql/*/bin/pg_ctl' >/dev/null; then \
+		echo "postgresql: $$(ls -d /usr/lib/postgresql/*/bin | tail -n1)"; \
+	else \
+		SUDO=''; \
+		if [ "$$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1; then SUDO='sudo'; fi; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq postgresql; \
+	fi
+
 run: install
 	$(BIN)/python app.py
 
@@ -55,7 +66,7 @@ lint: install $(NODE_STAMP)
 # Two separate pytest processes: sync Playwright and asyncio tests do not mix in one process.
 # Exit code 5 (no tests collected) is a failure for the unit/UI layer; for the e2e layer it is
 # tolerated only when tests/e2e has no test files at all.
-test-unit: install test-js
+test-unit: install test-js postgresql
 	$(BIN)/pytest -q -m "not e2e" tests
 
 # The browser components' own unit tests, with node's test runner (no npm packages needed).
@@ -74,7 +85,7 @@ test-e2e: install chromium
 fuzz: install
 	BIN=$(BIN) bash tests/fuzz/run.sh
 
-test: install chromium
+test: install chromium postgresql
 	$(MAKE) --no-print-directory lint
 	$(MAKE) --no-print-directory test-unit
 	$(MAKE) --no-print-directory test-e2e

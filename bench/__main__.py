@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import concurrency, engine_overhead, recorder_throughput, replay, ui_latency, webhooks, workers
+from . import concurrency, engine_overhead, postgres, recorder_throughput, replay, ui_latency, webhooks, workers
 from .report import Row, Section, machine_info, markdown, table
 
 RESULTS = Path(__file__).resolve().parent / 'RESULTS.md'
@@ -38,6 +38,7 @@ BENCHMARKS: Sequence[Benchmark] = (
     Benchmark('concurrency', '1,000 concurrent executions of a 10-node workflow (issue 2)', concurrency.run),
     Benchmark('replay', 'Replay of a 100,000-event execution (issue 4)', replay.run),
     Benchmark('webhooks', 'Webhook delivery throughput and retry firing lag (issue 5)', webhooks.run),
+    Benchmark('postgres', 'PostgreSQL: recorder vs raw asyncpg, live view of another process (issue 13)', postgres.run),
     Benchmark('ui', 'Live page in Chromium: event-to-screen latency, CPU per tab, 20 tabs (issue 3)', ui_latency.run),
     Benchmark('workers', 'Worker nodes: 1 vs 2 processes, API health meanwhile, per-node cost (issue 14)', workers.run),
 )

@@ -42,14 +42,19 @@ class Stack:
 
 
 @asynccontextmanager
-async def recording(path: Path) -> AsyncIterator[tuple[Database, EventBus, Projector, EventRecorder]]:
-    """A started database on ``path``, a bus, and the projector and the recorder on it, wired as the app wires them;
-    stopped (the recorder writing what is pending) at the end."""
-    db = Database(f'sqlite+aiosqlite:///{path}')
+async def recording(
+    path: Path, *, url: str | None = None, configure: Callable[[EventRecorder], None] | None = None
+) -> AsyncIterator[tuple[Database, EventBus, Projector, EventRecorder]]:
+    """A started database on the SQLite file ``path`` (or at ``url``), a bus, and the projector and the recorder on
+    it, wired as the app wires them (``configure`` may adjust the recorder first); stopped (the recorder writing what
+    is pending) at the end."""
+    db = Database(url or f'sqlite+aiosqlite:///{path}')
     await db.start()
     bus = EventBus()
     projector = Projector(bus)
     recorder = EventRecorder(db, bus, projection=projector)
+    if configure is not None:
+        configure(recorder)
     await recorder.start()
     projector.start()
     try:

@@ -31,7 +31,7 @@ import sqlite3
 import statistics
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -104,9 +104,17 @@ def synthetic_events(executions: int = EXECUTIONS) -> list[Event]:
     return interleaved
 
 
-async def recorder_run(events: Sequence[Event], path: Path) -> tuple[float, float, EventRecorder]:
-    """Seconds from the first publish to the last event committed, then seconds for the node runs after it."""
-    async with recording(path) as (_, bus, _, recorder):
+async def recorder_run(
+    events: Sequence[Event],
+    path: Path,
+    *,
+    url: str | None = None,
+    configure: Callable[[EventRecorder], None] | None = None,
+) -> tuple[float, float, EventRecorder]:
+    """Seconds from the first publish to the last event committed, then seconds for the node runs after it.
+
+    Into the SQLite file ``path``, or the database of ``url``; ``configure`` may adjust the recorder first."""
+    async with recording(path, url=url, configure=configure) as (_, bus, _, recorder):
         started = time.perf_counter()
         for i in range(0, len(events), SLICE):
             for event in events[i : i + SLICE]:

@@ -19,6 +19,7 @@ import httpx
 from flowmon import __version__
 from flowmon.application import Application
 from flowmon.application.automation import Automation
+from flowmon.application.cluster import Cluster
 from flowmon.application.dashboard import Dashboard
 from flowmon.application.deliveries import Deliveries
 from flowmon.application.endpoints import Endpoints
@@ -54,6 +55,7 @@ from flowmon.infra.timers import Timers
 from flowmon.infra.workers.local import LocalProcessPool
 from flowmon.settings import Settings
 from flowmon.store import Database, EventRecorder, History, WorkflowCatalog, interrupt_unfinished
+from flowmon.store.cluster import EventTail, Membership, new_process_id
 from flowmon.store.keys import PENDING_KEY_FILE, load_secret_box
 from flowmon.store.metrics import ExecutionMetrics
 from flowmon.store.node_stats import NodeRunStats
@@ -64,6 +66,7 @@ from flowmon.store.secrets import SecretStore
 log = logging.getLogger(__name__)
 
 TICK_SECONDS = 0.1  # the projector closes its changes into a version at least this often
+PROCESS_FILE = '.process'  # in the data directory: this process's id on a shared database (see store/cluster.py)
 
 
 @dataclass(kw_only=True, eq=False)
@@ -88,6 +91,7 @@ class System:
     application: Application
     prometheus: ProcessMetrics  # GET /metrics
     workers: WorkerPool  # where worker nodes run: the local process pool or a Dask cluster
+    cluster: Cluster | None = None  # PostgreSQL: this process among others on the database
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @classmethod
@@ -109,20 +113,25 @@ class System:
         budget = PayloadBudget(max_bytes=settings.max_payload_bytes)  # inputs, outputs, bodies, imports
         box = box or load_secret_box(settings)
         bus = EventBus()
-        db = Database(settings.db_url)
+        process_id = new_process_id()  # its lease on a shared database, and how PostgreSQL names its connections
+        db = Database(settings.db_url, application_name=f'flowmon:{process_id}')
+        cluster = _cluster(settings, db, process_id)  # PostgreSQL: one process of any number sharing the database
         history = History(db)
         secrets = SecretStore(db, box)
         guard = OutboundGuard(settings.outbound_allow_list, ports=settings.outbound_port_ranges)  # http node, webhooks
         http = guarded_client(guard, timeout=30.0, max_response_bytes=MAX_RESPONSE_BYTES)
         timers = Timers()
-        delivery = build_delivery_service(settings, db=db, bus=bus, timers=timers, guard=guard, box=box)
+        delivery = build_delivery_service(
+            settings, db=db, bus=bus, timers=timers, guard=guard, box=box, claimer=cluster.me if cluster else None
+        )
         if registry is None:
             registry = load_registry(NodeServices(python_modules=settings.python_module_list, webhooks=delivery))
         elif 'webhook' not in registry:
             registry.register(WebhookNode(delivery))
         workers = workers or _worker_pool(settings)
         projector = Projector(bus)
-        recorder = EventRecorder(db, bus, projection=projector)  # writes the projector's fold: one fold per event
+        # writes the projector's fold (one fold per event); with others on the database, fenced by this one's lease
+        recorder = EventRecorder(db, bus, projection=projector, fence=cluster.fence if cluster else None)
         catalog = WorkflowCatalog(history, registry, known_secrets=secrets.names)
         snapshots = SnapshotCache(history)
 
@@ -144,15 +153,25 @@ class System:
         replays = ReplayLoader(history, snapshots=snapshots)
         reads = ExecutionHistory(history=history, recorder=recorder, live=live, replays=replays, snapshots=snapshots)
         pruner = Pruner(db, delivery_final_statuses=[str(status) for status in FINAL_DELIVERY_STATUSES])
-        executions = Executions(catalog=catalog, engine=engine, history=reads, pruner=pruner)
+        executions = Executions(
+            catalog=catalog, engine=engine, history=reads, pruner=pruner,
+            remote_cancel=cluster.request_cancel if cluster else None,
+        )  # fmt: skip
         triggers = TriggerService(db, catalog, executions.submit, box, budget=budget)
-        schedules = ScheduleService(db, catalog, timers, executions.submit)
+        schedules = ScheduleService(db, catalog, timers, executions.submit, claims=cluster.claims if cluster else None)
         deliveries = Deliveries(service=delivery, budget=budget)
+        tail = EventTail(db, projector, me=cluster.me) if cluster else None  # others' executions, live here
+        if cluster is not None and tail is not None:
+            cluster.attach(
+                engine=engine, recorder=recorder, history=history, tail=tail, delivery=delivery, catalog=catalog,
+                secrets=secrets, schedules=schedules,
+            )  # fmt: skip
         policy = RetentionPolicy(days=settings.retention_days, max_executions=settings.retention_max_executions)
         retention = Retention(
             pruner=pruner, policy=policy, interval_s=settings.retention_interval, timers=timers, history=reads
         )
         probe = LoopLagProbe()
+        stats = NodeStatistics(runs=NodeRunStats(db), recorder=recorder, history=history)
         status = Status(
             sources=StatusSources(
                 version=__version__, database_url=db.display_url, database_size=db.size,
@@ -174,14 +193,21 @@ class System:
             automation=Automation(triggers=triggers, schedules=schedules),
             secrets=Secrets(store=secrets, catalog=catalog),
             dashboard=Dashboard(
-                metrics=ExecutionMetrics(db, change_counter=lambda: recorder.written + pruner.deleted_executions),
+                metrics=ExecutionMetrics(
+                    db,
+                    change_counter=lambda: (
+                        recorder.written + pruner.deleted_executions + (tail.events_read if tail else 0)
+                    ),
+                ),
                 deliveries=deliveries,
                 database_size=db.size, retention=policy,
             ),
             retention=retention,
             status=status,
-            stats=NodeStatistics(runs=NodeRunStats(db), recorder=recorder, history=history),
+            stats=stats,
         )  # fmt: skip
+        if cluster is not None:
+            cluster.share_stats(stats)
         prometheus = ProcessMetrics(
             bus=bus, notifier=delivery.notifier, version=__version__, probe=probe,
             sources=MetricSources(
@@ -194,7 +220,7 @@ class System:
             settings=settings, bus=bus, db=db, history=history, catalog=catalog, recorder=recorder,
             projector=projector, engine=engine, http=http, timers=timers, delivery=delivery, box=box,
             secrets=secrets, triggers=triggers, schedules=schedules, application=application, prometheus=prometheus,
-            workers=workers,
+            cluster=cluster, workers=workers,
         )  # fmt: skip
 
     async def start(self) -> None:
@@ -209,11 +235,17 @@ class System:
         if (self.settings.data_dir / PENDING_KEY_FILE).exists() and self.settings.secret_key is None:
             log.warning('a secret key rotation did not finish: run `python -m flowmon rotate-secret-key` to finish it')
         await self.secrets.load()
-        interrupted = await interrupt_unfinished(self.history, self.recorder, utcnow())
+        if self.cluster is None:  # the only process: whatever is unfinished was cut short by its last run
+            interrupted = await interrupt_unfinished(self.history, self.recorder, utcnow())
+        else:  # others may be running theirs: only executions no live process owns
+            await self.cluster.join()
+            interrupted = await self.cluster.recover()
         if interrupted:
             log.warning('%d execution(s) were interrupted by the last shutdown', len(interrupted))
         await self.recorder.start()
         self.projector.start()
+        if self.cluster is not None:
+            self.cluster.start()
         self.prometheus.start()
         self.catalog.listeners.append(self.prometheus.workflow_changed)
         loaded = await self.catalog.load_directory(self.settings.workflows_path, utcnow())
@@ -226,6 +258,8 @@ class System:
             with contextlib.suppress(ValueError):
                 self.prometheus.workflow_changed(stored.id, await self.catalog.get(stored.id))
         self.timers.every('hooks:prune', 3600, self.triggers.prune)
+        if self.cluster is not None:
+            self.timers.every('ticks:prune', 3600, self._prune_ticks)
         self.application.retention.start()  # prunes at once, in the background, then every interval
         self.application.status.started()
         self.application.set_ready(True)
@@ -239,6 +273,8 @@ class System:
                 await task
         self._tasks.clear()
         await self.application.retention.stop()
+        if self.cluster is not None:
+            await self.cluster.stop()  # stop following the others; the lease stays until everything is written
         await self.schedules.stop()
         self.timers.shutdown()
         await self.engine.stop()
@@ -250,12 +286,27 @@ class System:
         with contextlib.suppress(ValueError):  # not there when start-up failed before it
             self.catalog.listeners.remove(self.prometheus.workflow_changed)
         await self.http.aclose()
+        if self.cluster is not None:
+            await self.cluster.leave()
         await self.db.stop()
+
+    async def _prune_ticks(self) -> None:
+        if self.cluster is not None:
+            await self.cluster.claims.prune(utcnow())
 
     async def _tick(self) -> None:
         while True:
             self.projector.tick()
             await asyncio.sleep(TICK_SECONDS)
+
+
+def _cluster(settings: Settings, db: Database, process_id: str) -> Cluster | None:
+    """On PostgreSQL, this process's part among others on the database (none on SQLite: one process only)."""
+    if not db.is_postgresql:
+        return None
+    identity = settings.data_dir / PROCESS_FILE  # a crashed previous run's lease is given up at once
+    membership = Membership(db, lease_seconds=settings.lease_seconds, identity_file=identity, process_id=process_id)
+    return Cluster(db, lease_seconds=settings.lease_seconds, membership=membership)
 
 
 def _worker_pool(settings: Settings) -> WorkerPool:

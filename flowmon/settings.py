@@ -39,8 +39,10 @@ WILDCARD_ADDRESSES = frozenset({'0.0.0.0', '::', '[::]'})
 DASK_SCHEMES = ('tcp', 'tls', 'ws', 'wss')
 _MODULE_NAME = re.compile(r'^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$')
 
-# Fields whose values must never be echoed back in error messages.
-_SECRET_FIELDS = frozenset({'token', 'storage_secret', 'secret_key'})
+# Fields whose values must never be echoed back in error messages (a database URL may hold a password).
+_SECRET_FIELDS = frozenset({'token', 'storage_secret', 'secret_key', 'database_url'})
+# The databases flowmon runs on, by URL scheme (SQLAlchemy dialect and async driver).
+SUPPORTED_DATABASES = ('sqlite+aiosqlite', 'postgresql+asyncpg')
 
 # When set, load_settings() reads from this mapping instead of os.environ.
 _env_override: contextvars.ContextVar[Mapping[str, str] | None] = contextvars.ContextVar(
@@ -90,6 +92,8 @@ class Settings(BaseSettings):
     trusted_proxies: str = ''
     max_body_bytes: int = Field(default=1 << 20, ge=1024, le=1 << 30)
     session_hours: int = Field(default=12, ge=1, le=24 * 366)
+    # PostgreSQL, several processes: a process whose lease is this old is taken for dead
+    lease_seconds: float = Field(default=30.0, ge=1, le=3600)
     python_modules: str = ''  # module prefixes the python node type may call; empty: none
     dask_scheduler: str = ''  # tcp://host:8786: worker nodes run on that Dask cluster; empty: the local pool
     workers: int | None = Field(default=None, ge=1, le=256)  # local pool processes; None: the number of cores
@@ -122,6 +126,19 @@ class Settings(BaseSettings):
     @classmethod
     def _check_ports(cls, value: str) -> str:
         parse_port_ranges(value)
+        return value
+
+    @field_validator('database_url')
+    @classmethod
+    def _check_database_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        scheme = value.split('://', 1)[0] if '://' in value else ''
+        if scheme not in SUPPORTED_DATABASES:
+            raise ValueError(
+                'must be a sqlite+aiosqlite:///<path> or postgresql+asyncpg://user:password@host:port/db URL'
+                + (f', not {scheme}://' if scheme else '')
+            )
         return value
 
     @field_validator('secret_key')

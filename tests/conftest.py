@@ -1,26 +1,23 @@
 """Fixtures shared by the in-process test layers: settings on a temporary data dir, a started database (with its
 history queries and a recorder written to by hand), a started system (the composition root: infrastructure plus the
 application layer), loopback webhook receivers, and a throwaway PostgreSQL server for the tests that run on both
-dialects.
+dialects (``database_url``: one empty database per test, SQLite or PostgreSQL).
+
+PostgreSQL is not optional: without it the PostgreSQL half of those tests fails, naming what to install
+(``make test`` installs it). ``FLOWMON_TEST_POSTGRES=0`` leaves that half out, for a quick run on a machine without it.
 
 This directory is on the import path (pytest puts a rootdir conftest's directory there), so every layer imports the
 shared support modules beside this file: waiting, sample_workflows, event_history, fake_clock, flowmon_process,
-webhook_receiver, chromium."""
+webhook_receiver, chromium, postgres_support."""
 
 from __future__ import annotations
 
-import glob
-import os
-import pwd
-import shutil
-import socket
-import subprocess
-import tempfile
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from postgres_support import DIALECTS, PostgresMissing, create_database, drop_database, throwaway_server
 from webhook_receiver import Receiver
 
 from flowmon.bootstrap import System
@@ -101,29 +98,35 @@ def receiver(receivers: Callable[..., Receiver]) -> Receiver:
 
 @pytest.fixture(scope='session')
 def postgres_server() -> Iterator[str]:
-    """A throwaway PostgreSQL on a free port; yields 'host:port'. Runs as 'postgres' under root."""
-    found = sorted(glob.glob('/usr/lib/postgresql/*/bin'), key=lambda p: int(p.split('/')[-2]))
-    if not found:
-        pytest.skip('PostgreSQL is not installed (apt-get install -y postgresql)')
-    bin_dir = found[-1]
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        port = s.getsockname()[1]
-    root = tempfile.mkdtemp(prefix='flowmon-pg-', dir='/tmp')  # the postgres user must reach it: not under /root
-    data, as_pg = os.path.join(root, 'data'), []
-    if os.geteuid() == 0:
-        pw = pwd.getpwnam('postgres')
-        os.chown(root, pw.pw_uid, pw.pw_gid)
-        as_pg = ['runuser', '-u', 'postgres', '--']
-    run = lambda *cmd: subprocess.run([*as_pg, *cmd], check=True, capture_output=True)  # noqa: E731
+    """A throwaway PostgreSQL on a free port for the whole run; yields 'host:port' (see :func:`throwaway_server`)."""
     try:
-        run(f'{bin_dir}/initdb', '-D', data, '--auth=trust', '-U', 'postgres', '-E', 'UTF8', '--no-sync')
-        opts = f'-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200'
-        run(f'{bin_dir}/pg_ctl', '-D', data, '-l', f'{root}/log', '-w', '-o', opts, 'start')
-        yield f'127.0.0.1:{port}'
+        with throwaway_server() as server:
+            yield server
+    except PostgresMissing as exc:
+        pytest.fail(f'{exc}; FLOWMON_TEST_POSTGRES=0 runs the tests on SQLite only', pytrace=False)
+
+
+@pytest.fixture(params=DIALECTS)
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """An empty database for the store contract: a SQLite file, or a fresh database on the throwaway PostgreSQL
+    server (one per test, dropped after it)."""
+    if request.param == 'sqlite':
+        yield f'sqlite+aiosqlite:///{tmp_path}/flowmon.db'
+        return
+    url = await create_database(request.getfixturevalue('postgres_server'))
+    try:
+        yield url
     finally:
-        if os.path.exists(f'{data}/postmaster.pid'):
-            subprocess.run(
-                [*as_pg, f'{bin_dir}/pg_ctl', '-D', data, '-m', 'immediate', '-w', 'stop'], capture_output=True
-            )
-        shutil.rmtree(root, ignore_errors=True)
+        await drop_database(url)
+
+
+@pytest.fixture
+async def postgresql_url(request: pytest.FixtureRequest) -> AsyncIterator[str]:
+    """A fresh database on the throwaway PostgreSQL server, for what exists only there (processes sharing it)."""
+    if 'postgresql' not in DIALECTS:
+        pytest.skip('FLOWMON_TEST_POSTGRES=0: the PostgreSQL tests are left out')
+    url = await create_database(request.getfixturevalue('postgres_server'))
+    try:
+        yield url
+    finally:
+        await drop_database(url)

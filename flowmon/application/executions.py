@@ -11,7 +11,7 @@ exists here.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from flowmon.engine.core.payload import PayloadBudget
@@ -31,11 +31,22 @@ READ_ONLY = 'imported executions are read-only'
 class Executions:
     """What the Run, Cancel and Rerun buttons and routes do."""
 
-    def __init__(self, *, catalog: WorkflowCatalog, engine: Engine, history: ExecutionHistory, pruner: Pruner) -> None:
+    def __init__(
+        self,
+        *,
+        catalog: WorkflowCatalog,
+        engine: Engine,
+        history: ExecutionHistory,
+        pruner: Pruner,
+        remote_cancel: Callable[[str], Awaitable[bool]] | None = None,
+    ) -> None:
+        """``remote_cancel``: ask another process sharing the database to cancel an execution it runs (False when
+        no such execution is active)."""
         self._catalog = catalog
         self._engine = engine
         self._history = history
         self._pruner = pruner
+        self._remote_cancel = remote_cancel
 
     @property
     def budget(self) -> PayloadBudget:
@@ -44,15 +55,22 @@ class Executions:
         return self._engine.budget
 
     async def submit(
-        self, workflow_id: str, input: Any = None, *, trigger: Mapping[str, Any], priority: int = 0
+        self,
+        workflow_id: str,
+        input: Any = None,
+        *,
+        trigger: Mapping[str, Any],
+        priority: int = 0,
+        execution_id: str | None = None,
     ) -> str:
         """Queue a run of ``workflow_id`` started by ``trigger`` and return its id, raising the engine's own errors:
         NotFound, WorkflowError, PayloadError (over budget) or RuntimeError (stopping). Triggers and schedules use
-        this and say what went wrong in their own terms; everyone else calls :meth:`start`."""
+        this and say what went wrong in their own terms (with ``execution_id``: the id they recorded beforehand);
+        everyone else calls :meth:`start`."""
         workflow = await self._catalog.get(workflow_id)
         if workflow is None:
             raise NotFound(f'workflow {workflow_id!r} not found')
-        return self._engine.submit(workflow, input, priority=priority, trigger=trigger)
+        return self._engine.submit(workflow, input, priority=priority, trigger=trigger, execution_id=execution_id)
 
     async def start(self, workflow_id: str, input: Any = None, *, trigger: Mapping[str, Any], priority: int = 0) -> str:
         """Queue a run started by ``trigger`` (the API's or a page's); raises NotFound, Invalid (the stored workflow
@@ -62,8 +80,11 @@ class Executions:
                 return await self.submit(workflow_id, input, priority=priority, trigger=trigger)
 
     async def cancel(self, execution_id: str) -> None:
-        """Stop a queued or running execution; raises NotFound, or Conflict when it has ended or was imported."""
+        """Stop a queued or running execution, here or (processes sharing the database) in the process that runs
+        it; raises NotFound, or Conflict when it has ended or was imported."""
         if self._engine.cancel(execution_id):
+            return
+        if self._remote_cancel is not None and await self._remote_cancel(execution_id):
             return
         state = await self._history.state(execution_id)
         await self._refuse_imported(execution_id)

@@ -8,14 +8,15 @@ is compared with.
 
 The runs are cached per workflow and forgotten when node runs of that workflow are written (the recorder writes them
 just after an execution ends and tells :meth:`NodeStatistics.forget`), so a page or an API call reads the database
-only after something of that workflow finished.
+only after something of that workflow finished. Processes sharing a database tell each other through the cluster's
+change feed (topic ``node-runs``, :meth:`NodeStatistics.refresh`).
 """
 
 from __future__ import annotations
 
 import math
 from collections import OrderedDict
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -92,10 +93,21 @@ class NodeStatistics:
         # leaves the execution's own run out and still has SAMPLE)
         self._cache: OrderedDict[str, dict[str, tuple[NodeRun, ...]]] = OrderedDict()
         self._generation: dict[str, int] = {}  # moves when a workflow's runs are forgotten
+        # Called with the workflows whose node runs this process wrote (processes sharing a database: the others
+        # then forget theirs, see :meth:`refresh`).
+        self.announce: Callable[[Collection[str]], None] = lambda _workflow_ids: None
         recorder.node_run_listeners.append(self.forget)
 
     def forget(self, workflow_ids: Collection[str]) -> None:
-        """Node runs of these workflows were written: read them again when next asked."""
+        """Node runs of these workflows were written here: read them again when next asked."""
+        self._drop(workflow_ids)
+        self.announce(workflow_ids)
+
+    async def refresh(self, workflow_id: str | None) -> None:
+        """Another process wrote node runs of ``workflow_id`` (None: of any workflow): read them again when asked."""
+        self._drop({*self._cache, *self._generation} if workflow_id is None else [workflow_id])
+
+    def _drop(self, workflow_ids: Collection[str]) -> None:
         for workflow_id in workflow_ids:
             self._cache.pop(workflow_id, None)
             self._generation[workflow_id] = self._generation.get(workflow_id, 0) + 1

@@ -4,6 +4,9 @@ Each scheduled workflow is one APScheduler cron job (``cron:<workflow_id>``) on 
 coalescing (a backlog of missed runs fires once) and a misfire grace (a run more than ``misfire_grace_s`` late is
 skipped). Jobs follow the catalog: saving a workflow re-arms its schedule, deleting it removes the job. Pausing is
 kept in the database, so a paused schedule stays paused across restarts.
+
+When processes share a PostgreSQL database each of them fires every schedule, and a tick starts an execution only in
+the process that claims it first (a row per workflow and scheduled time, :class:`TickClaims`).
 """
 
 from __future__ import annotations
@@ -22,8 +25,10 @@ from flowmon.engine.core import log_context
 from flowmon.engine.core.events import utcnow
 from flowmon.engine.core.provenance import schedule_trigger
 from flowmon.engine.model import Workflow
+from flowmon.engine.runtime.scheduler import new_execution_id
 from flowmon.infra.timers import Timers
 from flowmon.store.catalog import WorkflowCatalog
+from flowmon.store.cluster import TickClaims
 from flowmon.store.database import Database
 from flowmon.store.webhook_tables import automation
 
@@ -50,18 +55,23 @@ class ScheduleService:
         *,
         clock: Callable[[], datetime] = utcnow,
         misfire_grace_s: int = MISFIRE_GRACE_S,
+        claims: TickClaims | None = None,
     ) -> None:
+        """``claims``: processes share the database and each fires every schedule; a tick starts an execution only
+        in the process that claims it first."""
         self._db, self._catalog, self._timers = db, catalog, timers
         self._start, self._clock = start_execution, clock
         self.misfire_grace_s = misfire_grace_s
+        self._claims = claims
+        timers.track_fire_times('cron:')
         self._paused: set[str] = set()
         self._specs: dict[str, tuple[str, str]] = {}  # workflow id -> (cron, timezone) armed
+        # called with the workflow id after a pause or resume made here (other processes then follow it)
+        self.announce: Callable[[str], None] = lambda _workflow_id: None
 
     async def start(self) -> None:
         """Arm every stored workflow's schedule and follow catalog changes from now on."""
-        async with self._db.engine.connect() as conn:
-            rows = (await conn.execute(select(automation.c.workflow_id).where(automation.c.schedule_paused))).all()
-        self._paused = {row[0] for row in rows}
+        self._paused = await self._stored_paused()
         for stored in await self._catalog.all():
             try:
                 workflow = await self._catalog.get(stored.id)
@@ -133,9 +143,20 @@ class ScheduleService:
     async def _fire(self, workflow_id: str) -> None:
         about = log_context.about(workflow_id=workflow_id)
         try:
-            input = {'trigger': 'schedule', 'fired_at': self._clock().isoformat()}
+            now = self._clock()
+            input = {'trigger': 'schedule', 'fired_at': now.isoformat()}
             cron, timezone = self._specs.get(workflow_id) or ('', 'UTC')
-            execution_id = await self._start(workflow_id, input, trigger=schedule_trigger(cron, timezone))
+            trigger = schedule_trigger(cron, timezone)
+            if self._claims is None:
+                execution_id = await self._start(workflow_id, input, trigger=trigger)
+            else:
+                # keyed by the time the tick was scheduled for: the same in every process, however late each fires
+                fire_time = self._timers.fire_time(job_id(workflow_id)) or now
+                execution_id = new_execution_id()
+                if not await self._claims.claim(workflow_id, fire_time, execution_id, now):
+                    log.debug('the run of %s at %s was started by another process', workflow_id, fire_time)
+                    return
+                execution_id = await self._start(workflow_id, input, trigger=trigger, execution_id=execution_id)
         except LookupError:
             log.warning('scheduled workflow %s no longer exists; schedule removed', workflow_id, extra=about)
             self.sync(workflow_id, None)
@@ -150,6 +171,21 @@ class ScheduleService:
             extra={**about, 'execution_id': execution_id},
         )
 
+    async def refresh_paused(self, workflow_id: str | None) -> None:
+        """Another process paused or resumed ``workflow_id``'s schedule (None: any): follow what is stored."""
+        paused = await self._stored_paused()
+        for key in [workflow_id] if workflow_id is not None else set(self._specs):
+            if key in paused and key not in self._paused:
+                self._timers.pause(job_id(key))
+            elif key not in paused and key in self._paused:
+                self._timers.resume(job_id(key))
+        self._paused = paused
+
+    async def _stored_paused(self) -> set[str]:
+        async with self._db.engine.connect() as conn:
+            rows = (await conn.execute(select(automation.c.workflow_id).where(automation.c.schedule_paused))).all()
+        return {row[0] for row in rows}
+
     def _require(self, workflow_id: str) -> tuple[str, str]:
         spec = self._specs.get(workflow_id)
         if spec is None:
@@ -163,3 +199,4 @@ class ScheduleService:
             self._paused.add(workflow_id)
         else:
             self._paused.discard(workflow_id)
+        self.announce(workflow_id)

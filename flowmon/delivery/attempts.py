@@ -162,7 +162,7 @@ class AttemptRunner:
             self._endpoints.mark_disabled(claim.endpoint_id, health.disabled_reason, outcome.ended_at)
         self._notify.changed()
         if health is not None:
-            await self._endpoints.refresh()
+            await self._endpoints.written()
         log.info(
             'webhook %s %s attempt %d -> %s in %.0f ms: %s', claim.delivery_id, claim.webhook_id, claim.n,
             outcome.status_code or outcome.error_class, outcome.duration_ms, decision.status.value, extra=ids,

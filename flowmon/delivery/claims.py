@@ -70,7 +70,7 @@ class EndpointHealthChange:
     disabled_reason: str | None = None
 
 
-def preclaim(row: dict[str, Any], *, now: datetime, lease_s: float) -> Claim:
+def preclaim(row: dict[str, Any], *, now: datetime, lease_s: float, claimer: str | None = None) -> Claim:
     """Make a new ad-hoc delivery row (not yet inserted) one that is stored already claimed for its first attempt.
 
     Used when the attempt can start at once (its concurrency slot is reserved): nothing else can see the row before
@@ -83,6 +83,7 @@ def preclaim(row: dict[str, Any], *, now: datetime, lease_s: float) -> Claim:
         attempts=1,
         lease_until=now + timedelta(seconds=lease_s),
         attempt_trigger='first',
+        claimed_by=claimer,
     )
     signing = (row['secret'],) if row['secret'] else ()
     headers, auth = loads(row['headers']) or {}, loads(row['auth'])

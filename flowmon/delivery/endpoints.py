@@ -126,6 +126,8 @@ class EndpointStore:
         self._refreshing = asyncio.Lock()
         self.version = 0
         self.listeners: list[Callable[[], None]] = []  # called after every change (the bus fan-out follows them)
+        # called after a change made here (the other processes sharing the database then refresh their copies)
+        self.announce: Callable[[], None] = lambda: None
 
     async def refresh(self) -> None:
         """Reload the in-memory copy (after every change; at start-up).
@@ -140,6 +142,11 @@ class EndpointStore:
         self.version += 1
         for listener in list(self.listeners):
             listener()
+
+    async def written(self) -> None:
+        """After a change made here: reload the copy and tell the other processes (:attr:`announce`)."""
+        await self.refresh()
+        self.announce()
 
     def cached(self, endpoint_id: str) -> Endpoint | None:
         return self._all.get(endpoint_id)
@@ -186,7 +193,7 @@ class EndpointStore:
         }
         async with self._db.engine.begin() as conn:
             await conn.execute(endpoints.insert().values(**self._box.seal_row(endpoints, endpoint_id, values)))
-        await self.refresh()
+        await self.written()
         return self._require(endpoint_id), secret
 
     async def update(self, endpoint_id: str, patch: EndpointPatch) -> Endpoint:
@@ -216,7 +223,7 @@ class EndpointStore:
             raise _not_found(endpoint_id)
         if patch.enabled is not None and patch.enabled != current.enabled:
             return await self.set_enabled(endpoint_id, patch.enabled)
-        await self.refresh()
+        await self.written()
         return self._require(endpoint_id)
 
     async def set_enabled(self, endpoint_id: str, enabled: bool, *, reason: str = 'disabled by a user') -> Endpoint:
@@ -234,13 +241,13 @@ class EndpointStore:
             )
         if result.rowcount == 0:  # deleted since the copy was read
             raise _not_found(endpoint_id)
-        await self.refresh()
+        await self.written()
         return self._require(endpoint_id)
 
     async def delete(self, endpoint_id: str) -> bool:
         async with self._db.engine.begin() as conn:
             result = await conn.execute(delete(endpoints).where(endpoints.c.id == endpoint_id))
-        await self.refresh()
+        await self.written()
         return bool(result.rowcount)
 
     async def reveal_secret(self, endpoint_id: str) -> dict[str, Any]:
@@ -278,7 +285,7 @@ class EndpointStore:
                     updated_at=now,
                 )
             )
-        await self.refresh()
+        await self.written()
         return await self.reveal_secret(endpoint_id)
 
     def _open(self, row: Any) -> dict[str, Any]:

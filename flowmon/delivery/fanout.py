@@ -9,7 +9,6 @@ is never held back by webhooks. With no endpoints there is no subscription at al
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -17,6 +16,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from flowmon.delivery.endpoints import EndpointStore
 from flowmon.engine.core.events import Event, EventType
 from flowmon.engine.runtime.bus import EventBus, QueueSubscription
+from flowmon.infra.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -49,11 +49,8 @@ class EndpointFanout:
         if self._subscription is not None:
             self._subscription.unsubscribe()
             self._subscription = None
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
 
     def resubscribe(self) -> None:
         """Follow the endpoints' event types (call after any endpoint change)."""

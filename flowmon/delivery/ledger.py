@@ -2,9 +2,11 @@
 
 A send is bracketed by two commits. :meth:`Ledger.claim` moves the delivery ``pending``/``retrying`` -> ``sending``
 with a lease, by a conditional UPDATE whose row count must be 1, so a timer, the sweeper and a manual redeliver
-racing for the same delivery send it once. :meth:`Ledger.finish` writes the attempt's log row, moves the delivery
+racing for the same delivery send it once, in this process or in any other sharing the database (the claim also
+records which process made it, ``claimed_by``). :meth:`Ledger.finish` writes the attempt's log row, moves the delivery
 on and updates the endpoint's health. A delivery found ``sending`` after a crash (or past its lease) had an attempt
-whose outcome is unknown: :meth:`Ledger.recover` logs that attempt as ``interrupted`` and sets it ``retrying``.
+whose outcome is unknown: :meth:`Ledger.recover` logs that attempt as ``interrupted`` and sets it ``retrying``
+(when processes share the database, also one whose claimer has no lease any more: it died mid-attempt).
 
 All writes go through a :class:`BatchWriter` (group commits) and use prebuilt Core statements: this is the
 delivery hot path. Secrets and credentials are sealed on insert and opened when an attempt is claimed.
@@ -15,9 +17,9 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from flowmon.delivery.claims import AttemptOutcome, Claim, ClaimMiss, EndpointHealthChange, claim_from_row
@@ -27,7 +29,11 @@ from flowmon.delivery.writer import BatchWriter
 from flowmon.infra.secretbox import SecretBox
 from flowmon.store.codec import dumps, from_db_time, loads
 from flowmon.store.database import Database
+from flowmon.store.tables import ProcessRow
 from flowmon.store.webhook_tables import attempts, deliveries, endpoints
+
+_processes = ProcessRow.__table__  # type: ignore[attr-defined]
+Claimer = Callable[[], str | None]
 
 WAITING = (DeliveryStatus.PENDING.value, DeliveryStatus.RETRYING.value)
 SENDING = DeliveryStatus.SENDING.value
@@ -46,6 +52,7 @@ _CLAIM = (
         lease_until=bindparam('b_lease'),
         updated_at=bindparam('b_now'),
         attempt_trigger=bindparam('b_trigger'),
+        claimed_by=bindparam('b_claimer'),
     )
 )
 _FINISH = (
@@ -70,9 +77,16 @@ _LOG_ATTEMPT = attempts.insert()
 class Ledger:
     """Writes to the delivery, attempt and endpoint tables; each method returns once its change is committed."""
 
-    def __init__(self, db: Database, box: SecretBox) -> None:
+    def __init__(self, db: Database, box: SecretBox, *, claimer: Claimer | None = None) -> None:
+        """``claimer``: the id of this process when processes share the database (None: this process is alone)."""
         self._writer = BatchWriter(db)
         self._box = box
+        self._claimer = claimer
+        self.shared = claimer is not None
+
+    @property
+    def claimer(self) -> str | None:
+        return None if self._claimer is None else self._claimer()
 
     async def stop(self) -> None:
         await self._writer.stop()
@@ -80,7 +94,7 @@ class Ledger:
     async def insert(self, rows: Sequence[Mapping[str, Any]]) -> None:
         """Insert delivery rows (one Core executemany with every insert of the batch)."""
         if rows:
-            sealed = [self._box.seal_row(deliveries, row['id'], row) for row in rows]
+            sealed = [self._box.seal_row(deliveries, row['id'], {'claimed_by': None, **row}) for row in rows]
             await self._writer.run_bulk(_insert_many, sealed)
 
     async def claim(
@@ -101,6 +115,7 @@ class Ledger:
             'b_lease': now + timedelta(seconds=lease_s),
             'b_now': now,
             'b_trigger': trigger,
+            'b_claimer': self.claimer,
         }
 
         async def op(conn: AsyncConnection) -> Claim | ClaimMiss:
@@ -190,19 +205,41 @@ class Ledger:
         return await self._writer.run(op)
 
     async def recover(
-        self, *, now: datetime, schedule: RetrySchedule, rand: Callable[[], float], expired_only: bool
+        self, *, now: datetime, schedule: RetrySchedule, rand: Callable[[], float], which: Literal['all', 'lost']
     ) -> list[tuple[str, datetime]]:
-        """Log the attempt of every ``sending`` delivery (all at start-up; past its lease otherwise) as interrupted
-        and set it ``retrying``; returns the deliveries with their next attempt time."""
+        """Log the attempt of ``sending`` deliveries as interrupted and set them ``retrying``: ``all`` of them (at
+        start-up, when this process is alone), or those whose attempt is ``lost``: past its lease, or (processes
+        sharing the database) claimed by a process that has no lease any more. Returns the deliveries with their
+        next attempt time. Each is recovered once, whichever processes try at the same time."""
 
         async def op(conn: AsyncConnection) -> list[tuple[str, datetime]]:
             query = select(deliveries).where(deliveries.c.status == SENDING)
-            if expired_only:
-                query = query.where(deliveries.c.lease_until < now)
+            if which == 'lost':
+                expired = deliveries.c.lease_until < now
+                if self.shared:
+                    alive = exists().where(_processes.c.id == deliveries.c.claimed_by)
+                    query = query.where(or_(expired, deliveries.c.claimed_by.is_(None), ~alive))
+                else:
+                    query = query.where(expired)
             recovered: list[tuple[str, datetime]] = []
             for row in (await conn.execute(query)).all():
                 delay = schedule.delay_before(row.attempts - row.round_base + 1, rand)
                 when = now + timedelta(seconds=schedule.delays[-1] if delay is None else delay)
+                moved = await conn.execute(
+                    deliveries.update()
+                    .where(deliveries.c.id == row.id, deliveries.c.status == SENDING)
+                    .values(
+                        status=DeliveryStatus.RETRYING.value,
+                        next_attempt_at=when,
+                        lease_until=None,
+                        attempt_trigger=None,
+                        claimed_by=None,
+                        last_error=INTERRUPTED_MESSAGE,
+                        updated_at=now,
+                    )
+                )
+                if moved.rowcount != 1:  # another process recovered it (or the attempt ended) meanwhile
+                    continue
                 interrupted = {
                     'delivery_id': row.id,
                     'webhook_id': row.webhook_id,
@@ -220,18 +257,6 @@ class Ledger:
                     'next_attempt_at': when,
                 }
                 await conn.execute(_LOG_ATTEMPT, [interrupted])
-                await conn.execute(
-                    deliveries.update()
-                    .where(deliveries.c.id == row.id, deliveries.c.status == SENDING)
-                    .values(
-                        status=DeliveryStatus.RETRYING.value,
-                        next_attempt_at=when,
-                        lease_until=None,
-                        attempt_trigger=None,
-                        last_error=INTERRUPTED_MESSAGE,
-                        updated_at=now,
-                    )
-                )
                 recovered.append((row.id, when))
             return recovered
 

@@ -54,7 +54,8 @@ class Notifier:
     ``webhook.*`` events; :meth:`wait` lets a caller (the ``webhook`` node with ``wait``) sleep until a delivery
     settles."""
 
-    def __init__(self, clock: Callable[[], datetime]) -> None:
+    def __init__(self, clock: Callable[[], datetime], *, recheck_s: float | None = None) -> None:
+        self.recheck_s = recheck_s
         self._listeners: list[tuple[Listener, frozenset[str] | None]] = []
         self._clock = clock
         self._seq = 0
@@ -103,7 +104,8 @@ class Notifier:
                 future.set_result(None)
 
     async def wait(self, delivery_id: str, check: Callable[[], Awaitable[WebhookReceipt | None]]) -> WebhookReceipt:
-        """Return ``check()``'s receipt as soon as it has one; ``check`` is re-run whenever the delivery settles."""
+        """Return ``check()``'s receipt as soon as it has one; ``check`` is re-run whenever the delivery settles here,
+        and every :attr:`recheck_s` seconds when set (another process sharing the database may settle it)."""
         while True:
             future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
             self._waiters.setdefault(delivery_id, []).append(future)
@@ -111,7 +113,9 @@ class Notifier:
                 receipt = await check()
                 if receipt is not None:
                     return receipt
-                await future
+                await asyncio.wait((future,), timeout=self.recheck_s)
+                if future.cancelled():  # the notifier closed
+                    raise asyncio.CancelledError
             finally:
                 futures = self._waiters.get(delivery_id, [])
                 if future in futures:

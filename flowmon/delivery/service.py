@@ -20,7 +20,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 
@@ -29,7 +29,7 @@ from flowmon.delivery.claims import preclaim
 from flowmon.delivery.endpoints import EndpointStore
 from flowmon.delivery.fanout import EndpointFanout
 from flowmon.delivery.intake import Intake, encode_json, event_payload
-from flowmon.delivery.ledger import Ledger
+from flowmon.delivery.ledger import Claimer, Ledger
 from flowmon.delivery.notify import Notifier, WebhookEventType
 from flowmon.delivery.policy import TERMINAL_STATUSES, DeliveryStatus, RetrySchedule
 from flowmon.delivery.queries import DeliveryQueries, DeliveryRecord, WebhookStats, concurrency_key
@@ -47,6 +47,7 @@ from flowmon.store.database import Database
 log = logging.getLogger(__name__)
 
 REDELIVERABLE = (*(str(status) for status in TERMINAL_STATUSES), DeliveryStatus.RETRYING.value)
+SHARED_RECHECK_S = 1.0  # a wait for a delivery that another process may settle re-reads it this often
 
 
 class DeliveryNotFound(LookupError):
@@ -80,14 +81,17 @@ class DeliveryService:
         box: SecretBox,
         clock: Callable[[], datetime] = utcnow,
         rand: Callable[[], float] = random.random,
+        claimer: Claimer | None = None,
     ) -> None:
-        """``box`` seals the secrets and credentials of endpoints and deliveries in the database."""
+        """``box`` seals the secrets and credentials of endpoints and deliveries in the database. ``claimer``: this
+        process's id when processes share the database (each attempt records who claimed it; a process waiting for a
+        delivery re-reads it every second, since another process may send it)."""
         self.config, self.timers, self._clock, self._rand = config, timers, clock, rand
-        self.ledger = Ledger(db, box)
+        self.ledger = Ledger(db, box, claimer=claimer)
         self.queries = DeliveryQueries(db, box)
         self.endpoints = EndpointStore(db, guard, box, clock=clock)
         self.intake = Intake(guard)
-        self.notifier = Notifier(clock)
+        self.notifier = Notifier(clock, recheck_s=None if claimer is None else SHARED_RECHECK_S)
         self.sender = Sender(client, timeout_s=config.timeout_s, clock=clock)
         self.runner = AttemptRunner(
             config=config, ledger=self.ledger, sender=self.sender, timers=timers, endpoints=self.endpoints,
@@ -114,8 +118,9 @@ class DeliveryService:
     async def start(self) -> None:
         """Recover what a crash left behind, arm everything waiting, then start the sweeper and the fan-out."""
         await self.endpoints.refresh()
+        which: Literal['all', 'lost'] = 'lost' if self.ledger.shared else 'all'  # others may be sending now
         recovered = await self.ledger.recover(
-            now=self._clock(), schedule=self.config.schedule, rand=self._rand, expired_only=False
+            now=self._clock(), schedule=self.config.schedule, rand=self._rand, which=which
         )
         if recovered:
             log.warning('%d webhook attempt(s) were interrupted by the last shutdown; retrying', len(recovered))
@@ -134,7 +139,7 @@ class DeliveryService:
         """Recover expired leases and arm every waiting delivery due within the horizon that has no wake-up."""
         now = self._clock()
         for delivery_id, when in await self.ledger.recover(
-            now=now, schedule=self.config.schedule, rand=self._rand, expired_only=True
+            now=now, schedule=self.config.schedule, rand=self._rand, which='lost'
         ):
             log.warning(
                 'webhook delivery %s: attempt lease expired; retrying',
@@ -212,7 +217,8 @@ class DeliveryService:
             key = concurrency_key(row['endpoint_id'], row['url'])
             if row['status'] == DeliveryStatus.PENDING.value and row['endpoint_id'] is None and self.runner.has_room:
                 if self.runner.limits.try_reserve(key):
-                    claimed.append((preclaim(row, now=now, lease_s=self.config.lease_s), key))
+                    claim = preclaim(row, now=now, lease_s=self.config.lease_s, claimer=self.ledger.claimer)
+                    claimed.append((claim, key))
         try:
             await self.ledger.insert(rows)  # committed: from here on the delivery survives a crash
         except BaseException:
@@ -318,7 +324,14 @@ class DeliveryService:
 
 
 def build_delivery_service(
-    settings: Settings, *, db: Database, bus: EventBus, timers: Timers, guard: OutboundGuard, box: SecretBox
+    settings: Settings,
+    *,
+    db: Database,
+    bus: EventBus,
+    timers: Timers,
+    guard: OutboundGuard,
+    box: SecretBox,
+    claimer: Claimer | None = None,
 ) -> DeliveryService:
     """The delivery service as the app runs it: settings-driven policy, its own guarded HTTP client."""
     config = DeliveryConfig(
@@ -328,7 +341,9 @@ def build_delivery_service(
     )
     timeout = httpx.Timeout(config.timeout_s, connect=min(5.0, config.timeout_s))
     client = guarded_client(guard, timeout=timeout, max_connections=config.max_in_flight)
-    return DeliveryService(db=db, bus=bus, timers=timers, guard=guard, client=client, config=config, box=box)
+    return DeliveryService(
+        db=db, bus=bus, timers=timers, guard=guard, client=client, config=config, box=box, claimer=claimer
+    )
 
 
 __all__ = ['DeliveryConfig', 'DeliveryConflict', 'DeliveryNotFound', 'DeliveryService', 'Queued']

@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from flowmon.infra.tasks import cancel_and_wait
 from flowmon.store.database import Database
 
 T = TypeVar('T')
@@ -59,11 +60,8 @@ class BatchWriter:
         return await self._submit(_Item(None, handler, payload, self._future()))
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
         while self._queue:
             item = self._queue.popleft()
             if not item.future.done():

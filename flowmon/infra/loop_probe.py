@@ -8,8 +8,9 @@ process is overloaded (a long synchronous call, a full garbage collection, a slo
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Awaitable, Callable
+
+from flowmon.infra.tasks import cancel_and_wait
 
 
 class LoopLagProbe:
@@ -37,10 +38,7 @@ class LoopLagProbe:
 
     async def stop(self) -> None:
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(task)
 
     async def measure(self) -> float:
         """Sleep one interval and record how late the wake-up came."""

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from apscheduler.events import EVENT_JOB_SUBMITTED, JobSubmissionEvent
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.base import BaseTrigger
@@ -30,6 +31,23 @@ class Timers:
         self.scheduler = AsyncIOScheduler(
             timezone=UTC, job_defaults={'misfire_grace_time': None, 'coalesce': True, 'max_instances': 1}
         )
+        self._tracked: tuple[str, ...] = ()  # job id prefixes whose fire times are kept (see fire_time)
+        self._fire_times: dict[str, datetime] = {}
+        self.scheduler.add_listener(self._submitted, EVENT_JOB_SUBMITTED)
+
+    def track_fire_times(self, prefix: str) -> None:
+        """Keep the scheduled time of each run of the jobs whose id starts with ``prefix`` (see :meth:`fire_time`)."""
+        self._tracked = (*self._tracked, prefix)
+
+    def fire_time(self, job_id: str) -> datetime | None:
+        """The time the current run of ``job_id`` was scheduled for (not when it started: runs start late under
+        load); for the jobs of :meth:`track_fire_times`, read from within the run. APScheduler announces each
+        submission before the job's coroutine starts; with coalescing it is the latest of the missed times."""
+        return self._fire_times.get(job_id)
+
+    def _submitted(self, event: JobSubmissionEvent) -> None:
+        if self._tracked and event.job_id.startswith(self._tracked) and event.scheduled_run_times:
+            self._fire_times[event.job_id] = event.scheduled_run_times[-1]
 
     @property
     def running(self) -> bool:
@@ -72,6 +90,7 @@ class Timers:
 
     def disarm(self, job_id: str) -> None:
         """Remove the job (nothing happens when there is none)."""
+        self._fire_times.pop(job_id, None)
         with contextlib.suppress(JobLookupError):
             self.scheduler.remove_job(job_id)
 

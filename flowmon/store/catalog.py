@@ -37,13 +37,36 @@ class WorkflowCatalog:
         self._registry = registry
         self._known_secrets = known_secrets
         self._cache: dict[str, tuple[datetime, Workflow]] = {}
-        # Called with (workflow_id, workflow or None when deleted) after every stored change; cheap and synchronous.
+        # Called with (workflow_id, workflow or None when deleted) after every stored change, made here or (when
+        # processes share the database) in another process; cheap and synchronous.
         self.listeners: list[Callable[[str, Workflow | None], None]] = []
         # The workflows the last load_directory provisioned, by id: the file each came from (it replaces the
         # stored definition again at the next start).
         self._files: dict[str, str] = {}
+        # Called with the workflow id after a change made here (the other processes then refresh it).
+        self.announce: Callable[[str], None] = lambda _workflow_id: None
 
-    def _changed(self, workflow_id: str, workflow: Workflow | None) -> None:
+    async def refresh(self, workflow_id: str | None) -> None:
+        """Another process changed ``workflow_id`` (None: any workflow): tell the listeners what is stored now."""
+        if workflow_id is None:
+            stored = {row.id for row in await self.all()}
+            for known in [key for key in self._cache if key not in stored]:
+                self._changed(known, None, here=False)
+            ids = sorted(stored)
+        else:
+            ids = [workflow_id]
+        for key in ids:
+            self._cache.pop(key, None)
+            try:
+                workflow = await self.get(key)
+            except ValueError as exc:
+                log.error('workflow %s changed elsewhere and no longer validates here: %s', key, exc)
+                continue
+            self._changed(key, workflow, here=False)
+
+    def _changed(self, workflow_id: str, workflow: Workflow | None, *, here: bool = True) -> None:
+        if here:
+            self.announce(workflow_id)
         for listener in list(self.listeners):
             try:
                 listener(workflow_id, workflow)

@@ -1,5 +1,8 @@
-"""The async database: engine creation, dialect set-up, schema upgrades (locking), the hot path's bulk inserts, and
-the storage questions whose answers differ by dialect (size, giving freed space back, insert-if-absent)."""
+"""The async database: the engine, schema upgrades under the schema lock, the hot path's bulk writes, and the storage
+questions retention asks (size, giving freed space back).
+
+What differs between SQLite and PostgreSQL is in :mod:`flowmon.store.dialect`; this module uses it.
+"""
 
 from __future__ import annotations
 
@@ -8,29 +11,23 @@ import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import partial
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Table, event, func, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Table
 from sqlalchemy.engine import Dialect, make_url
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql.dml import Insert
 
 from flowmon.store import webhook_tables as _webhook_tables  # noqa: F401  (registers the webhook tables too)
 
-from . import migrate, tables  # noqa: F401  (tables registers the tables on SQLModel.metadata)
+from . import dialect, migrate, tables  # noqa: F401  (tables registers the tables on SQLModel.metadata)
 from .codec import to_db_time
+from .dialect import SCHEMA_LOCK_KEY, DriverStep, Fenced, sqlite_time
 
 TimeEncoder = Callable[[datetime | None], Any]
-# pg_advisory_xact_lock key for schema upgrades ('flowmon' in ASCII): one process migrates, the others wait.
-SCHEMA_LOCK_KEY = 0x666C6F776D6F6E
-
-# PRAGMA auto_vacuum value of a SQLite file that gives freed pages back with PRAGMA incremental_vacuum(N)
-SQLITE_INCREMENTAL_VACUUM = 2
 
 log = logging.getLogger(__name__)
 
@@ -48,13 +45,19 @@ class StorageSize:
 class Database:
     """Owns the SQLAlchemy async engine. ``start`` brings the schema up to date; ``stop`` disposes the pool."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, application_name: str = 'flowmon') -> None:
+        """``application_name``: how PostgreSQL's ``pg_stat_activity`` names this process's connections."""
         self.url = url
-        self.engine: AsyncEngine = _create_engine(url)
+        self.application_name = application_name
+        self.engine: AsyncEngine = dialect.create_engine(url, application_name=application_name)
 
     @property
     def is_sqlite(self) -> bool:
         return self.engine.dialect.name == 'sqlite'
+
+    @property
+    def is_postgresql(self) -> bool:
+        return dialect.is_postgresql(self.engine.dialect)
 
     @property
     def display_url(self) -> str:
@@ -63,17 +66,17 @@ class Database:
         return url._replace(password=None).render_as_string(hide_password=False)  # URL is a NamedTuple
 
     def insert_ignore(self, table: Table, key: Sequence[str]) -> Insert:
-        """An INSERT into ``table`` that does nothing for a row whose ``key`` columns are taken (on either dialect)."""
-        insert = postgresql.insert if self.engine.dialect.name == 'postgresql' else sqlite.insert
-        return insert(table).on_conflict_do_nothing(index_elements=list(key))
+        """An INSERT that does nothing for a row whose ``key`` columns are taken (see :func:`dialect.insert_ignore`)."""
+        return dialect.insert_ignore(self.engine.dialect, table, key)
 
     def bulk_insert(self, table: Table, columns: Sequence[str]) -> BulkInsert:
         """An executemany INSERT of pre-encoded rows into ``columns`` of ``table`` (see :class:`BulkInsert`)."""
         return BulkInsert(table, columns, self.engine.dialect)
 
-    def bulk_statement(self, statement: Any, keys: Sequence[str], *, name: str) -> BulkStatement:
-        """An executemany UPDATE or DELETE of pre-encoded rows, bound in ``keys`` order (see :class:`BulkStatement`)."""
-        return BulkStatement(statement, keys, self.engine.dialect, name=name)
+    def bulk_statement(self, statement: Any, keys: Sequence[str], *, name: str, fence: bool = False) -> BulkStatement:
+        """An executemany UPDATE or DELETE of pre-encoded rows, bound in ``keys`` order (see :class:`BulkStatement`);
+        ``fence``: a SELECT that must return exactly one row (for its one row of parameters), else :class:`Fenced`."""
+        return BulkStatement(statement, keys, self.engine.dialect, name=name, fence=fence)
 
     def bulk_writer(self) -> BulkWriter:
         """Runs steps of bulk statements in one transaction (see :class:`BulkWriter`)."""
@@ -90,66 +93,31 @@ class Database:
         return report
 
     async def _use_incremental_vacuum(self) -> None:
-        """SQLite decides when a file is created whether freed pages can be given back in steps: the connection
-        set-up asks for it (``PRAGMA auto_vacuum=INCREMENTAL``, before any table exists), and a file made before
-        that (by an earlier flowmon) takes a one-time ``VACUUM`` to switch. Other databases reuse freed space."""
-        if not self.is_sqlite:
-            return
-        async with self.engine.connect() as conn:
-            conn = await conn.execution_options(isolation_level='AUTOCOMMIT')
-            mode = (await conn.exec_driver_sql('PRAGMA auto_vacuum')).scalar_one()
-            if mode == SQLITE_INCREMENTAL_VACUUM:
-                return
-            log.info('database: switching the SQLite file to incremental vacuum (a one-time VACUUM)')
-            await conn.exec_driver_sql(f'PRAGMA auto_vacuum={SQLITE_INCREMENTAL_VACUUM}')
-            await conn.exec_driver_sql('VACUUM')
+        """SQLite decides when a file is created whether freed pages can be given back in steps; a file made before
+        flowmon asked for that takes a one-time ``VACUUM`` to switch (:func:`dialect.use_incremental_vacuum`)."""
+        if await dialect.use_incremental_vacuum(self.engine):
+            log.info('database: switched the SQLite file to incremental vacuum (a one-time VACUUM)')
 
     async def size(self) -> StorageSize:
         """The room the database takes now (see :class:`StorageSize`)."""
-        if self.is_sqlite:
-            async with self.engine.connect() as conn:
-                page_size = (await conn.exec_driver_sql('PRAGMA page_size')).scalar_one()
-                pages = (await conn.exec_driver_sql('PRAGMA page_count')).scalar_one()
-                free = (await conn.exec_driver_sql('PRAGMA freelist_count')).scalar_one()
-            path = self._sqlite_path()
-            on_disk = pages * page_size if path is None else _file_size(path) + _file_size(Path(f'{path}-wal'))
-            return StorageSize(bytes=on_disk, free_bytes=free * page_size)
-        if self.engine.dialect.name == 'postgresql':
-            async with self.engine.connect() as conn:
-                used = (await conn.execute(select(func.pg_database_size(func.current_database())))).scalar_one()
-            return StorageSize(bytes=int(used), free_bytes=None)
-        return StorageSize(bytes=0, free_bytes=None)
+        path = self._sqlite_path()
+        files = () if path is None else (path, Path(f'{path}-wal'))
+        used, free = await dialect.storage_size(self.engine, files)
+        return StorageSize(bytes=used, free_bytes=free)
 
     async def free_pages(self) -> int:
         """SQLite: pages that deletes freed and the file still holds (0 elsewhere)."""
-        if not self.is_sqlite:
-            return 0
-        async with self.engine.connect() as conn:
-            return int((await conn.exec_driver_sql('PRAGMA freelist_count')).scalar_one())
+        return await dialect.free_pages(self.engine)
 
     async def give_back(self, pages: int) -> int:
-        """SQLite: give up to ``pages`` free pages back to the file system (``PRAGMA incremental_vacuum(N)``, one
-        short write transaction); returns how many were given back (0 elsewhere: PostgreSQL's autovacuum reuses
-        freed space on its own). The file shrinks when the write-ahead log is next checkpointed."""
-        if not self.is_sqlite or pages < 1:
-            return 0
-        async with self.engine.connect() as conn:
-            conn = await conn.execution_options(isolation_level='AUTOCOMMIT')
-            before = int((await conn.exec_driver_sql('PRAGMA freelist_count')).scalar_one())
-            raw = await conn.get_raw_connection()
-            # executescript steps the pragma to its end; a plain execute frees a single page
-            await raw.driver_connection.executescript(f'PRAGMA incremental_vacuum({int(pages)});')  # type: ignore[union-attr]
-            after = int((await conn.exec_driver_sql('PRAGMA freelist_count')).scalar_one())
-        return max(0, before - after)
+        """SQLite: give up to ``pages`` free pages back to the file system; returns how many were given back (0
+        elsewhere: PostgreSQL's autovacuum reuses freed space on its own). See :func:`dialect.give_back`."""
+        return await dialect.give_back(self.engine, pages)
 
     async def checkpoint(self) -> None:
-        """SQLite: copy the write-ahead log into the file as far as readers allow, without waiting for anyone
-        (``PRAGMA wal_checkpoint(PASSIVE)``); when it gets to the end, the file takes its new, smaller size."""
-        if not self.is_sqlite:
-            return
-        async with self.engine.connect() as conn:
-            conn = await conn.execution_options(isolation_level='AUTOCOMMIT')
-            await conn.exec_driver_sql('PRAGMA wal_checkpoint(PASSIVE)')
+        """SQLite: copy the write-ahead log into the file as far as readers allow, without waiting for anyone; when
+        it gets to the end, the file takes its new, smaller size (nothing elsewhere)."""
+        await dialect.checkpoint(self.engine)
 
     async def upgrade(self, revision: str = 'head') -> migrate.MigrationReport:
         """Bring the schema to ``revision`` in one transaction that holds the schema lock (see :func:`migrate.upgrade`;
@@ -169,18 +137,10 @@ class Database:
 
     @asynccontextmanager
     async def _schema_transaction(self) -> AsyncIterator[AsyncConnection]:
-        """A transaction that only one process at a time holds, with transactional DDL on both dialects.
-
-        PostgreSQL: a transaction-scoped advisory lock (released by the commit). SQLite: ``BEGIN IMMEDIATE`` takes
-        the write lock at once; it also makes the DDL transactional, which Python's sqlite3 driver otherwise does
-        not (it opens a transaction only before INSERT, UPDATE and DELETE, so a failed migration would leave
-        half its tables behind).
-        """
+        """A transaction that only one process at a time holds, with transactional DDL on both dialects
+        (:func:`dialect.lock_schema`)."""
         async with self.engine.begin() as conn:
-            if self.is_sqlite:
-                await conn.exec_driver_sql('BEGIN IMMEDIATE')
-            elif conn.dialect.name == 'postgresql':
-                await conn.execute(select(func.pg_advisory_xact_lock(SCHEMA_LOCK_KEY)))
+            await dialect.lock_schema(conn)
             yield conn
 
     def _sqlite_path(self) -> Path | None:
@@ -205,12 +165,7 @@ class Database:
         ``VACUUM`` rewrites the database file and a truncating checkpoint empties the log. Other databases
         manage their own storage: nothing to do here.
         """
-        if not self.is_sqlite:
-            return
-        async with self.engine.connect() as conn:
-            conn = await conn.execution_options(isolation_level='AUTOCOMMIT')
-            await conn.exec_driver_sql('VACUUM')
-            await conn.exec_driver_sql('PRAGMA wal_checkpoint(TRUNCATE)')
+        await dialect.vacuum(self.engine)
 
 
 class BulkStatement:
@@ -218,37 +173,44 @@ class BulkStatement:
 
     Rows are tuples in ``keys`` order (column names of an INSERT, bind parameter names otherwise) whose values
     are already what the driver takes: text for JSON columns, and timestamps encoded with :attr:`encode_time`.
-    On SQLite (aiosqlite) the statement is compiled once and the rows go straight to the driver's executemany:
-    none of SQLAlchemy's per-row parameter processing (a dict per row, a bind processor per value), which cost
-    more than the insert itself. Other dialects take Core's executemany, where the column types encode the
-    values as usual.
+    On SQLite (aiosqlite) and PostgreSQL (asyncpg) the statement is compiled once and the rows go straight to the
+    driver (an INSERT into PostgreSQL by ``COPY``): none of SQLAlchemy's per-row parameter processing (a dict per
+    row, a bind processor per value), which cost more than the insert itself. Other drivers take Core's
+    executemany, where the column types encode the values as usual.
     """
 
-    def __init__(self, statement: Any, keys: Sequence[str], dialect: Dialect, *, name: str) -> None:
+    def __init__(
+        self, statement: Any, keys: Sequence[str], dialect_: Dialect, *, name: str, fence: bool = False
+    ) -> None:
         self.statement = statement
         self.keys = tuple(keys)
         self.name = name
+        self.fence = fence
         # How a timestamp goes into a row: what the column type would bind it as.
         self.encode_time: TimeEncoder = to_db_time
         self.driver_sql: str | None = None
-        if dialect.name == 'sqlite' and dialect.driver == 'aiosqlite':
-            is_insert = getattr(statement, 'is_insert', False)
-            compiled = statement.compile(dialect=dialect, column_keys=list(self.keys) if is_insert else None)
-            if tuple(compiled.positiontup or ()) != self.keys:
-                raise ValueError(f'{name}: parameters {compiled.positiontup} are not in the order {self.keys}')
-            self.driver_sql = str(compiled)
+        self.copy_into: str | None = None  # PostgreSQL: the table an INSERT COPYs into
+        if dialect.is_driver_sqlite(dialect_) or dialect.is_driver_asyncpg(dialect_):
+            self.driver_sql = dialect.compile_for_driver(statement, self.keys, dialect_, name=name)
+        if dialect.is_driver_sqlite(dialect_):
             self.encode_time = sqlite_time
 
     def core_parameters(self, rows: Sequence[tuple[Any, ...]]) -> list[dict[str, Any]]:
         keys = self.keys
         return [dict(zip(keys, row, strict=True)) for row in rows]
 
+    def driver_step(self, rows: Sequence[tuple[Any, ...]]) -> DriverStep:
+        assert self.driver_sql is not None, 'compiled for the driver when the driver is aiosqlite or asyncpg'
+        return DriverStep(self.driver_sql, rows, copy_into=self.copy_into, columns=self.keys, fence=self.fence)
+
 
 class BulkInsert(BulkStatement):
-    """INSERT many rows in one executemany: the recorder's hot path (every event of every execution)."""
+    """INSERT many rows in one executemany (PostgreSQL: one COPY): the recorder's hot path (every event)."""
 
-    def __init__(self, table: Table, columns: Sequence[str], dialect: Dialect) -> None:
-        super().__init__(table.insert(), columns, dialect, name=f'insert into {table.name}')
+    def __init__(self, table: Table, columns: Sequence[str], dialect_: Dialect) -> None:
+        super().__init__(table.insert(), columns, dialect_, name=f'insert into {table.name}')
+        if dialect.is_driver_asyncpg(dialect_):
+            self.copy_into = table.name
 
 
 Step = tuple[BulkStatement, Sequence[tuple[Any, ...]]]
@@ -262,21 +224,25 @@ class BulkWriter:
     (a thread wake-up each way), and going through SQLAlchemy's connection costs a trip per statement, one
     for the commit and one for the pool's reset. Between :meth:`open` and :meth:`close` the writer keeps a
     connection of its own (the recorder's, for its lifetime), so that a write is exactly one trip; otherwise
-    each write checks one out of the pool. Elsewhere the steps run through Core in ``engine.begin()``.
-    Errors are raised as Core raises them (``IntegrityError`` for a taken key, and so on).
+    each write checks one out of the pool. On PostgreSQL (asyncpg) each write checks a connection out of the pool
+    (pinged first, so a restarted server costs nothing) and runs the steps in one transaction of its asyncpg
+    driver: INSERTs by ``COPY``, the rest by ``executemany``. Elsewhere the steps run through Core in
+    ``engine.begin()``. Errors are raised as Core raises them (``IntegrityError`` for a taken key, and so on); a
+    fencing step that finds no row raises :class:`~flowmon.store.dialect.Fenced` and nothing is written.
     """
 
     def __init__(self, db: Database) -> None:
         self._db = db
-        dialect = db.engine.dialect
-        self._driver_level = dialect.name == 'sqlite' and dialect.driver == 'aiosqlite'
-        self._dbapi_error: type[Exception] = dialect.loaded_dbapi.Error if self._driver_level else Exception
+        dialect_ = db.engine.dialect
+        self._sqlite = dialect.is_driver_sqlite(dialect_)
+        self._asyncpg = dialect.is_driver_asyncpg(dialect_)
+        self._dbapi: Any = dialect_.loaded_dbapi if self._sqlite or self._asyncpg else None
         self._held: AsyncConnection | None = None  # the connection kept between open() and close()
         self._driver: Any = None  # its aiosqlite connection
 
     async def open(self) -> None:
         """Keep a connection for the writes from now on (SQLite only; elsewhere the pool serves them)."""
-        if self._driver_level and self._held is None:
+        if self._sqlite and self._held is None:
             held = await self._db.engine.connect()
             raw = await held.get_raw_connection()
             self._held, self._driver = held, raw.driver_connection
@@ -301,7 +267,7 @@ class BulkWriter:
         if not (driver._running and driver._connection):  # what aiosqlite's own calls check first
             done.set_exception(ValueError('Connection closed'))
             return done
-        driver._tx.put_nowait((done, partial(_transaction, driver, plan, self._dbapi_error)))
+        driver._tx.put_nowait((done, partial(_transaction, driver, plan, self._dbapi.Error)))
         return done
 
     async def write(self, steps: Sequence[Step]) -> None:
@@ -309,106 +275,45 @@ class BulkWriter:
         steps = [(statement, rows) for statement, rows in steps if rows]
         if not steps:
             return
-        if not self._driver_level:
+        if self._asyncpg:
+            async with self._db.engine.connect() as conn:
+                driver: Any = (await conn.get_raw_connection()).driver_connection
+                await dialect.asyncpg_transaction(driver, _plan(steps), self._dbapi)
+            return
+        if not self._sqlite:
             async with self._db.engine.begin() as conn:
                 for statement, rows in steps:
-                    await conn.execute(statement.statement, statement.core_parameters(rows))
+                    result = await conn.execute(statement.statement, statement.core_parameters(rows))
+                    if statement.fence and len(result.all()) != 1:
+                        raise Fenced('the fencing check found no row')
             return
         plan = _plan(steps)
         if self._driver is not None:
-            await self._driver._execute(_transaction, self._driver, plan, self._dbapi_error)
+            await self._driver._execute(_transaction, self._driver, plan, self._dbapi.Error)
             return
         async with self._db.engine.connect() as conn:
             raw = await conn.get_raw_connection()
-            driver: Any = raw.driver_connection
-            await driver._execute(_transaction, driver, plan, self._dbapi_error)
+            sqlite_driver: Any = raw.driver_connection
+            await sqlite_driver._execute(_transaction, sqlite_driver, plan, self._dbapi.Error)
 
 
-Plan = list[tuple[str, Sequence[tuple[Any, ...]]]]  # (SQL for the driver, rows) per step
+def _transaction(driver: Any, plan: Sequence[DriverStep], error: type[Exception]) -> None:
+    """In aiosqlite's thread: the whole transaction (:func:`flowmon.store.dialect.sqlite_transaction`)."""
+    dialect.sqlite_transaction(driver, plan, error)
 
 
-def _plan(steps: Sequence[Step]) -> Plan:
-    plan: Plan = []
-    for statement, rows in steps:
-        assert statement.driver_sql is not None, 'compiled for the driver when the dialect is aiosqlite'
-        plan.append((statement.driver_sql, rows))
-    return plan
+def _plan(steps: Sequence[Step]) -> list[DriverStep]:
+    return [statement.driver_step(rows) for statement, rows in steps]
 
 
-def _transaction(driver: Any, plan: Plan, error: type[Exception]) -> None:
-    """In the driver's thread: every executemany of ``plan`` and the commit; a rollback if any fails.
-
-    A driver error is raised as Core would raise it (``IntegrityError`` for a taken key, and so on)."""
-    conn = driver._conn  # the sqlite3 connection, used only from this thread
-    sql = ''
-    try:
-        for sql, rows in plan:
-            conn.executemany(sql, rows)
-        conn.commit()
-    except BaseException as exc:
-        conn.rollback()
-        if isinstance(exc, error):
-            raise DBAPIError.instance(sql, None, exc, error) from exc
-        raise
-
-
-def sqlite_time(value: datetime | None) -> str | None:
-    """A timestamp as SQLAlchemy's SQLite ``DateTime`` stores it: UTC text without offset, always microseconds.
-
-    Byte-identical to what the ``UTCDateTime`` columns bind (``2025-06-01 09:00:00.000250``), so rows
-    written either way read back the same through SQLAlchemy and sort the same as text.
-
-    Every event row has one, so it is made fast: the text up to the second is kept for the seconds seen lately
-    and the microseconds are looked up in two halves (``isoformat`` of an aware datetime costs three times as
-    much).
-    """
-    if value is None:
-        return None
-    if value.tzinfo is not UTC:
-        if value.tzinfo is not None:
-            value = value.astimezone(UTC)
-        else:  # naive means UTC, as in codec.to_db_time
-            value = value.replace(tzinfo=UTC)
-    key = (value.year, value.month, value.day, value.hour, value.minute, value.second)
-    prefix = _SECONDS.get(key)
-    if prefix is None:
-        if len(_SECONDS) >= _SECONDS_KEPT:
-            _SECONDS.clear()
-        prefix = _SECONDS[key] = value.isoformat(' ', 'seconds')[:19] + '.'
-    microsecond = value.microsecond
-    return prefix + _THREE_DIGITS[microsecond // 1000] + _THREE_DIGITS[microsecond % 1000]
-
-
-# The text up to the second of the seconds sqlite_time formatted lately (at most _SECONDS_KEPT of them: concurrent
-# executions, or a history written at once, interleave a few); the digits of 0 to 999.
-_SECONDS: dict[tuple[int, ...], str] = {}
-_SECONDS_KEPT = 4096
-_THREE_DIGITS = [f'{n:03d}' for n in range(1000)]
-
-
-def _create_engine(url: str) -> AsyncEngine:
-    parsed = make_url(url)
-    if parsed.get_backend_name() != 'sqlite':
-        return create_async_engine(url, pool_pre_ping=True)
-    engine = create_async_engine(url, connect_args={'timeout': 30})
-
-    @event.listens_for(engine.sync_engine, 'connect')
-    def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-        # Dialect set-up: the only SQLite-specific SQL in flowmon.
-        cursor = dbapi_connection.cursor()
-        # Before WAL: a new file is made with incremental vacuum (for an existing file this changes nothing until
-        # a VACUUM; Database.start switches files made before, once).
-        cursor.execute(f'PRAGMA auto_vacuum={SQLITE_INCREMENTAL_VACUUM}')
-        cursor.execute('PRAGMA journal_mode=WAL')
-        cursor.execute('PRAGMA synchronous=NORMAL')
-        cursor.execute('PRAGMA foreign_keys=ON')
-        cursor.close()
-
-    return engine
-
-
-def _file_size(path: Path) -> int:
-    try:
-        return path.stat().st_size
-    except FileNotFoundError:
-        return 0
+__all__ = [
+    'SCHEMA_LOCK_KEY',
+    'BulkInsert',
+    'BulkStatement',
+    'BulkWriter',
+    'Database',
+    'Fenced',
+    'Step',
+    'StorageSize',
+    'sqlite_time',
+]

@@ -18,6 +18,10 @@ The ``node_runs`` rows are derived from an execution's final state off the hot p
 transaction once the events are committed (:meth:`EventRecorder.drain` waits for it). A crash in between
 leaves finished executions without node runs; :meth:`EventRecorder.start` derives them again from the events.
 
+When several processes share a PostgreSQL database (``fence``, a :class:`~flowmon.store.cluster.WriteFence`), every
+transaction starts with the fencing check of this process's lease and ends with a notification of what it wrote
+(other processes follow those executions live), and the executions it creates are recorded as this process's. A
+write that finds the lease gone writes nothing; :meth:`EventRecorder.disown` then lets go of this process's work.
 Workflow definitions are stored once per content hash (``workflow_snapshots``): the engine hands each definition
 to :meth:`EventRecorder.keep_snapshot` before the ``execution.queued`` event that names its hash, and the batch that
 writes that event writes the definition too (insert-if-absent), in the same transaction: a stored execution never
@@ -32,11 +36,11 @@ import contextlib
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import bindparam, exists, select
 
-from flowmon.engine.core.events import Event, EventType, utcnow
+from flowmon.engine.core.events import TERMINAL_EXECUTION_EVENTS, Event, EventType, utcnow
 from flowmon.engine.core.provenance import trigger_type
 from flowmon.engine.core.snapshot import HASH_PATTERN
 from flowmon.engine.core.state import TERMINAL_EXECUTION_STATUSES, ExecutionState, fold
@@ -45,8 +49,12 @@ from flowmon.engine.runtime.projector import Projector
 
 from .codec import dumps
 from .database import Database, Step, TimeEncoder
+from .dialect import Fenced
 from .history import History
 from .tables import EventRow, ExecutionRow, NodeRunRow, WorkflowSnapshotRow
+
+if TYPE_CHECKING:
+    from .cluster import WriteFence
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +83,7 @@ EXECUTION_COLUMNS = (
     'nodes_total',
     'last_seq',
     'imported_from',
+    'owner',
     'trigger_type',
     'workflow_hash',
 )
@@ -130,7 +139,8 @@ class EventRecorder:
     """Writes bus events to the database in group commits.
 
     ``projection`` is the process's live projection, whose folded states the ``executions`` rows are written
-    from (without one, the recorder folds the events itself).
+    from (without one, the recorder folds the events itself). ``fence``: this process shares the database with
+    others (see the module docstring).
     """
 
     def __init__(
@@ -142,8 +152,11 @@ class EventRecorder:
         flush_interval: float = 0.1,
         batch_limit: int = 5000,
         max_backlog: int = 50_000,
+        fence: WriteFence | None = None,
     ) -> None:
         self._db = db
+        self._fence = fence
+        self._ignored: set[str] = set()  # executions let go of by disown(): their events are not written
         self._bus = bus
         self._projection = projection
         self.flush_interval = flush_interval
@@ -204,6 +217,8 @@ class EventRecorder:
             self._task = None
         try:
             await self.drain()
+        except Fenced:  # another process has closed this one's executions: what is left must not be written
+            log.warning('%d event(s) not written at stop: this process had lost its lease', len(self._pending))
         finally:
             if self._subscription is not None:
                 self._subscription.unsubscribe()
@@ -222,6 +237,9 @@ class EventRecorder:
             pending[1] += 1
 
     def _on_event(self, event: Event) -> None:
+        if self._ignored and event.execution_id in self._ignored:
+            self._let_go(event)
+            return
         pending = self._pending
         pending.append(event)
         data_json = event.data_json
@@ -260,6 +278,8 @@ class EventRecorder:
         """Write all pending events (and the ``executions`` rows) now; returns how many were written.
 
         The ``node_runs`` rows of executions that finished follow in a later transaction (see :meth:`drain`).
+        When the write finds this process's lease gone (``fence``), its events are dropped, not retried: another
+        process has closed their executions (see :meth:`disown`).
         A caller cancelled meanwhile (``stop`` cancelling the loop, a request going away) still waits for the
         batch in flight, then gets its ``CancelledError``: a transaction abandoned midway keeps its write lock
         (the next flush waits 30 s and fails) or commits after all (and the next flush duplicates it).
@@ -277,6 +297,13 @@ class EventRecorder:
                     error, cancelled = exc, False
                 if error is None:
                     self._committed(write)
+                elif isinstance(error, Fenced):  # this process lost its lease: these events are never to be written
+                    for event in batch:
+                        self._let_go(event)
+                    self._check_fenced(error)
+                    if cancelled:
+                        raise asyncio.CancelledError
+                    continue
                 else:
                     self._pending[:0], self._pending_rows[:0] = batch, rows  # keep order; retried on the next flush
                     if cancelled:
@@ -321,7 +348,11 @@ class EventRecorder:
         if not batch:
             return
         write = self._prepare(batch, seed, new_execution_columns=new_execution_columns, snapshots=snapshots, live=False)
-        await self._writer.write(write.steps)
+        try:
+            await self._writer.write(write.steps)
+        except Fenced as error:
+            self._check_fenced(error)
+            raise
         self._committed(write)
 
     def _prepare(
@@ -361,8 +392,9 @@ class EventRecorder:
         # the retry would take an inserted-before execution for one that has a row (and update nothing).
         seeded = seed or {}
         extra = new_execution_columns or {}
+        owner = self._fence.owner if live and self._fence is not None else None
         inserts = [
-            _execution_insert(state, encode_time, extra.get(execution_id))
+            _execution_insert(state, encode_time, extra.get(execution_id), owner)
             for execution_id, state in touched.items()
             if execution_id not in states and execution_id not in seeded
         ]
@@ -385,6 +417,8 @@ class EventRecorder:
         }
         if finished and not live:
             steps += self._node_run_steps(finished)
+        if self._fence is not None:
+            steps = [self._fence.check(), *steps, self._fence.notice(last_seq)]
         handed_over = named if snapshots is None else {}  # (an import's were not handed over)
         return _Write(len(batch), steps, touched, last_seq, finished, live, handed_over)
 
@@ -440,11 +474,18 @@ class EventRecorder:
                     break
                 taken[execution_id] = (state, first)
                 rows += len(state.nodes)
-            error, cancelled = await _to_the_end(self._writer.submit(self._node_run_steps(taken)))
-            if error is None:
+            steps = self._node_run_steps(taken)
+            if self._fence is not None:
+                steps.insert(0, self._fence.check())
+            error, cancelled = await _to_the_end(self._writer.submit(steps))
+            if error is None or isinstance(error, Fenced):  # (fenced: those rows are another process's to write)
                 for execution_id in taken:
                     due.pop(execution_id, None)
-                self._node_runs_written(state for state, _ in taken.values())
+                if error is None:  # (fenced: not written here, so nothing new to tell)
+                    self._node_runs_written(state for state, _ in taken.values())
+            self._check_fenced(error)
+            if isinstance(error, Fenced):
+                error = None
             if cancelled:
                 raise asyncio.CancelledError from error
             if error is not None:
@@ -471,6 +512,32 @@ class EventRecorder:
                 listener(workflows)
             except Exception:
                 log.exception('node-run listener failed')
+
+    async def disown(self, execution_ids: Iterable[str]) -> int:
+        """Let go of this process's work after its lease was found gone (another process has closed its executions):
+        drop every event and node run not yet written, and from now on ignore the events of ``execution_ids`` (those
+        still running here, which the engine is about to interrupt). Returns how many events were dropped."""
+        async with self._lock:  # not while a write is in flight: a failed one puts its batch back
+            dropped = self._pending
+            self._pending, self._pending_rows = [], []
+            self._states.clear()
+            self._node_runs_due.clear()
+            self._ignored.update(execution_ids)
+            for event in dropped:
+                self._let_go(event)
+            return len(dropped)
+
+    def _let_go(self, event: Event) -> None:
+        """An event that will never be written: the projection need not keep its execution for the recorder."""
+        if self._projection is not None:
+            self._projection.persisted(event.execution_id, event.seq)
+        if event.type in TERMINAL_EXECUTION_EVENTS:
+            self._ignored.discard(event.execution_id)
+
+    def _check_fenced(self, error: BaseException | None) -> None:
+        if isinstance(error, Fenced) and self._fence is not None:
+            log.error('this process lost its lease on the database: %s', error)
+            self._fence.fenced()
 
     async def backfill_node_runs(self) -> int:
         """Derive the node runs of finished executions that have none (a crash between the two transactions)."""
@@ -580,7 +647,7 @@ def _encode_data(data: Mapping[str, Any]) -> str:
 
 
 def _execution_insert(
-    state: ExecutionState, encode_time: TimeEncoder, extra: Mapping[str, Any] | None
+    state: ExecutionState, encode_time: TimeEncoder, extra: Mapping[str, Any] | None, owner: str | None = None
 ) -> tuple[Any, ...]:
     row = (
         state.id,
@@ -599,6 +666,7 @@ def _execution_insert(
         state.total,
         state.last_seq,
         None,
+        owner,
         trigger_type(state.trigger),
         _hash_or_none(state.workflow_hash),
     )

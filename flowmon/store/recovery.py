@@ -1,9 +1,13 @@
-"""Start-up recovery: executions a crash left ``queued`` or ``running`` end ``interrupted``."""
+"""Recovery: executions a crash left ``queued`` or ``running`` end ``interrupted``: at start-up, or (processes sharing a
+database) when another process takes over those of a process that died."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from datetime import datetime
+
+from sqlalchemy.exc import IntegrityError
 
 from flowmon.engine.core.events import Event, EventType
 
@@ -16,12 +20,29 @@ REASON = 'flowmon stopped while this execution was active'
 
 
 async def interrupt_unfinished(history: History, recorder: EventRecorder, now: datetime) -> list[str]:
-    """Close every unfinished execution with ``node.cancelled`` and ``execution.interrupted`` events."""
+    """Close every unfinished execution with ``node.cancelled`` and ``execution.interrupted`` events (start-up of the
+    only process on the database)."""
+    interrupted = await interrupt_executions(history, recorder, await history.unfinished_execution_ids(), now)
+    if interrupted:
+        log.warning('marked %d unfinished execution(s) interrupted: %s', len(interrupted), ', '.join(interrupted))
+    return interrupted
+
+
+async def interrupt_executions(
+    history: History, recorder: EventRecorder, execution_ids: Iterable[str], now: datetime, *, reason: str = REASON
+) -> list[str]:
+    """Close the given executions as :func:`interrupt_unfinished` does; returns those it closed.
+
+    One that has ended meanwhile is left alone, and so is one that another process closed first (processes sharing
+    a database may both take up a dead one's executions: the events' keys let only one of them write).
+    """
     interrupted = []
-    for execution_id in await history.unfinished_execution_ids():
+    for execution_id in execution_ids:
         state = await history.load_state(execution_id)
         if state is None:
             log.warning('execution %s has no events; left as it is', execution_id)
+            continue
+        if state.is_terminal:
             continue
         seq = state.last_seq
         closing: list[Event] = []
@@ -35,7 +56,7 @@ async def interrupt_unfinished(history: History, recorder: EventRecorder, now: d
                         type=EventType.NODE_CANCELLED,
                         ts=now,
                         node_id=node.id,
-                        data={'reason': REASON},
+                        data={'reason': reason},
                     )
                 )
         closing.append(
@@ -44,11 +65,13 @@ async def interrupt_unfinished(history: History, recorder: EventRecorder, now: d
                 seq=seq + 1,
                 type=EventType.EXECUTION_INTERRUPTED,
                 ts=now,
-                data={'reason': REASON},
+                data={'reason': reason},
             )
         )
-        await recorder.write(closing, seed={execution_id: state})
+        try:
+            await recorder.write(closing, seed={execution_id: state})
+        except IntegrityError:
+            log.info('execution %s was closed by another process first', execution_id)
+            continue
         interrupted.append(execution_id)
-    if interrupted:
-        log.warning('marked %d unfinished execution(s) interrupted: %s', len(interrupted), ', '.join(interrupted))
     return interrupted

@@ -2,8 +2,9 @@
 
 Values are write-only from the outside: :meth:`SecretStore.list` gives names and times, never a value. The
 engine gets them through :meth:`SecretStore.resolve` when a node that names them runs. The store keeps the
-opened values in memory (loaded at start-up, changed with every write), so resolving costs no query and the log
-filter (:mod:`flowmon.infra.logredact`) can hide them from every log line.
+opened values in memory (loaded at start-up, changed with every write, loaded again when another process sharing the
+database changed them), so resolving costs no query and the log filter (:mod:`flowmon.infra.logredact`) can hide
+them from every log line.
 """
 
 from __future__ import annotations
@@ -77,6 +78,8 @@ class SecretStore:
         self._info: dict[str, SecretInfo] = {}
         self._lock = asyncio.Lock()  # two writes of one name at once: one inserts, the other replaces
         self.version = 0  # moves on every change (pages re-read when it moved)
+        # called after a change made here (other processes sharing the database then load the secrets again)
+        self.announce: Callable[[], None] = lambda: None
 
     async def load(self) -> None:
         """Read (and open) every secret: at start-up, after the sealed values were checked."""
@@ -121,6 +124,7 @@ class SecretStore:
         info = SecretInfo(name=name, created_at=existing.created_at if existing else now, updated_at=now)
         self._values[name], self._info[name] = value, info
         self.version += 1
+        self.announce()
         return info, existing is None
 
     async def delete(self, name: str) -> bool:
@@ -129,6 +133,7 @@ class SecretStore:
         self._values.pop(name, None)
         self._info.pop(name, None)
         self.version += 1
+        self.announce()
         return bool(result.rowcount)
 
     async def resolve(self, names: Collection[str]) -> dict[str, str]:

@@ -1,4 +1,5 @@
-"""SQLModel tables: workflows, workflow snapshots, executions, node runs, events and named secrets.
+"""SQLModel tables: workflows, workflow snapshots, executions, node runs, events, named secrets, and the coordination of
+flowmon processes that share a PostgreSQL database (their leases, and the cron ticks they have claimed).
 
 JSON payloads are stored as text serialised by :mod:`flowmon.store.codec`, so the hot path controls the
 encoding and the schema stays portable (SQLite now, PostgreSQL later).
@@ -65,6 +66,11 @@ class ExecutionRow(SQLModel, table=True):
     # Set on executions imported from an export file: the id the execution had where it ran. Imported
     # executions are read-only history (they replay like any other; nothing appends to them).
     imported_from: str | None = Field(default=None, max_length=40)
+    # The flowmon process that runs it (a ``processes`` id; set on PostgreSQL, where several processes share the
+    # database): only that process appends to its events. None on SQLite, and for imported executions.
+    owner: str | None = Field(default=None, max_length=36)
+    # Set when a cancel was asked for in another process than the owner, which polls for it (and is notified).
+    cancel_requested_at: datetime | None = None
     # How it was started: the ``type`` of the trigger its execution.queued event records (api, ui, schedule,
     # hook, rerun; None for executions recorded before triggers were, except reruns).
     trigger_type: str | None = Field(default=None, max_length=16)
@@ -113,3 +119,30 @@ class SecretRow(SQLModel, table=True):
     value: str = Field(sa_column=sealed_column(nullable=False))
     created_at: datetime
     updated_at: datetime
+
+
+class ProcessRow(SQLModel, table=True):
+    """A running flowmon process on a shared PostgreSQL database, with its lease: ``heartbeat_at`` is renewed on the
+    database's clock; a row older than ``FLOWMON_LEASE_SECONDS`` belongs to a process that is taken for dead."""
+
+    __tablename__ = 'processes'
+
+    id: str = Field(primary_key=True, max_length=36)
+    host: str = Field(max_length=255)
+    pid: int
+    started_at: datetime
+    heartbeat_at: datetime
+
+
+class ScheduleTickRow(SQLModel, table=True):
+    """A cron tick claimed by one process (several processes fire the same schedule; the first insert wins), with the
+    id of the execution it starts. Pruned after a week."""
+
+    __tablename__ = 'schedule_ticks'
+    __table_args__ = (Index('ix_schedule_ticks_fire_time', 'fire_time'),)
+
+    workflow_id: str = Field(primary_key=True, max_length=64)
+    fire_time: datetime = Field(primary_key=True)  # the time the tick was scheduled for, UTC
+    owner: str = Field(max_length=36)
+    execution_id: str = Field(max_length=40)
+    claimed_at: datetime

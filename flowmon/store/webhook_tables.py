@@ -74,6 +74,8 @@ class WebhookDeliveryRow(SQLModel, table=True):
     max_attempts: int = 1
     next_attempt_at: datetime | None = None
     lease_until: datetime | None = None
+    # The process that claimed the attempt in flight (PostgreSQL): when it dies, another sends the attempt again.
+    claimed_by: str | None = Field(default=None, max_length=36)
     last_status_code: int | None = None
     last_error: str | None = Field(default=None, sa_column=Column(Text))
     last_duration_ms: float | None = None

@@ -60,6 +60,28 @@ def server() -> Iterator[FlowmonProcess]:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+@pytest.fixture(scope='module')
+def launch_servers() -> Iterator[Callable[..., Server]]:
+    """``launch_servers(**env_overrides)``: more flowmon processes, started when returned; stopped after the module."""
+    tmp = Path(tempfile.mkdtemp(prefix='flowmon-e2e-more-'))
+    started: list[Server] = []
+
+    def launch(**overrides: str) -> Server:
+        directory = tmp / str(len(started))
+        directory.mkdir()
+        flowmon = spawn(directory, directory / 'data', 'server', FLOWMON_TOKEN=TOKEN, **overrides)
+        started.append(flowmon)
+        flowmon.wait_started(token=TOKEN)
+        return flowmon
+
+    try:
+        yield launch
+    finally:
+        for flowmon in started:
+            stop_process(flowmon.process)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 @pytest.fixture(scope='session')
 def browser() -> Iterator[Browser]:
     with sync_playwright() as playwright:

@@ -1,6 +1,7 @@
 """Integration fixtures. ``launch`` starts flowmon processes (see :mod:`flowmon_process`) and kills them after;
-``launch_shared`` does the same for processes that every test of one module uses. ``app``, ``client`` and
-``anonymous``: the REST API of the started ``system`` in-process (see :mod:`inprocess`)."""
+``launch_shared`` does the same for processes that every test of one module uses; ``storage`` runs a test once on
+SQLite and once on PostgreSQL (a fresh database on the throwaway server). ``app``, ``client`` and ``anonymous``: the
+REST API of the started ``system`` in-process (see :mod:`inprocess`)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import pytest
 from fastapi import FastAPI
 from flowmon_process import FlowmonProcess, spawn
 from inprocess import api_app, api_client
+from postgres_support import DIALECTS, Storage, create_database_now, drop_database_now
 
 from flowmon.bootstrap import System
 
@@ -48,6 +50,19 @@ def launch_shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable
     start, started = _launcher(tmp_path_factory.mktemp('shared'))
     yield start
     _kill_all(started)
+
+
+@pytest.fixture(params=DIALECTS)
+def storage(request: pytest.FixtureRequest) -> Iterator[Storage]:
+    """The test runs once with the default SQLite database and once on a fresh PostgreSQL database."""
+    if request.param == 'sqlite':
+        yield Storage('sqlite')
+        return
+    url = create_database_now(request.getfixturevalue('postgres_server'))
+    try:
+        yield Storage('postgresql', url, {'FLOWMON_DATABASE_URL': url})
+    finally:
+        drop_database_now(url)
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 from flowmon_process import FlowmonProcess, free_port
-from worker_api import WORKER_ENV, events, finished, marker_pid, python, run_cpu_workflow, start
+from worker_api import WORKER_ENV, events, finished, kill_the_first_attempt, marker_pid, python, run_cpu_workflow, start
 
 DASK = str(Path(sys.executable).with_name('dask'))
 READY_SECONDS = 60
@@ -107,14 +107,8 @@ def test_a_node_fails_when_it_passes_its_timeout(flowmon: FlowmonProcess, tmp_pa
 def test_a_worker_killed_mid_task_fails_the_attempt_and_the_retry_succeeds_elsewhere(
     flowmon: FlowmonProcess, tmp_path: Path
 ) -> None:
-    marker = tmp_path / 'marker'
-    node = python('hang', 'hang_once', retry={'max_attempts': 2, 'backoff_seconds': 0})
-    execution_id = start(flowmon, 'killed', [node], {'marker': str(marker)})
-    os.kill(marker_pid(marker), signal.SIGKILL)  # the worker process computing the node
-    summary = finished(flowmon, execution_id)
-    assert summary['status'] == 'succeeded'
+    execution_id, _, retrying = kill_the_first_attempt(flowmon, 'killed', tmp_path / 'marker')
     first, second = events(flowmon, execution_id, 'hang', 'node.started')
-    (retrying,) = events(flowmon, execution_id, 'hang', 'node.retrying')
     assert retrying['data']['error'] == (
         f'the Dask worker {first["data"]["worker"]} died while running the node (a retry runs on another worker)'
     )

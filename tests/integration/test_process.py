@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import signal
-import sqlite3
 import stat
 from collections.abc import Callable
 from pathlib import Path
@@ -11,6 +10,7 @@ from typing import Any
 
 import httpx
 from flowmon_process import FlowmonProcess
+from postgres_support import Storage
 from sample_workflows import QUICK_CHAIN as QUICK
 from sample_workflows import SLOW_CHAIN as SLOW
 from waiting import wait_until
@@ -126,8 +126,8 @@ def test_the_data_directory_and_its_files_are_private(launch: Launch, tmp_path: 
     fresh.stop()
 
 
-def test_history_survives_a_restart(launch: Launch) -> None:
-    first = launch(FLOWMON_TOKEN=LONG_TOKEN)
+def test_history_survives_a_restart(launch: Launch, storage: Storage) -> None:
+    first = launch(FLOWMON_TOKEN=LONG_TOKEN, **storage.env)
     first.wait_started()
     execution_id = put_and_start(first, QUICK, {'n': 7})
     summary = first.poll(f'/api/executions/{execution_id}', lambda s: s['status'] in TERMINAL)
@@ -136,7 +136,7 @@ def test_history_survives_a_restart(launch: Launch) -> None:
     assert events[-1]['type'] == 'execution.completed'
     assert first.stop(signal.SIGTERM) in CLEAN_EXIT
 
-    second = launch(first.data_dir, FLOWMON_TOKEN=LONG_TOKEN)
+    second = launch(first.data_dir, FLOWMON_TOKEN=LONG_TOKEN, **storage.env)
     second.wait_started()
     assert second.api('GET', f'/api/executions/{execution_id}').json() == summary
     assert second.api('GET', f'/api/executions/{execution_id}/events').json() == events
@@ -146,14 +146,14 @@ def test_history_survives_a_restart(launch: Launch) -> None:
     second.stop()
 
 
-def test_sigterm_mid_run_records_the_interruption_before_exiting(launch: Launch) -> None:
-    first = launch(FLOWMON_TOKEN=LONG_TOKEN)
+def test_sigterm_mid_run_records_the_interruption_before_exiting(launch: Launch, storage: Storage) -> None:
+    first = launch(FLOWMON_TOKEN=LONG_TOKEN, **storage.env)
     first.wait_started()
     execution_id = put_and_start(first, SLOW, {})
     first.poll(f'/api/executions/{execution_id}', lambda s: s['nodes']['wait']['status'] == 'running')
     assert first.stop(signal.SIGTERM) in CLEAN_EXIT  # no read before: only the shutdown flush can save the tail
 
-    second = launch(first.data_dir, FLOWMON_TOKEN=LONG_TOKEN)
+    second = launch(first.data_dir, FLOWMON_TOKEN=LONG_TOKEN, **storage.env)
     second.wait_started()
     events = second.api('GET', f'/api/executions/{execution_id}/events').json()
     assert [e['seq'] for e in events] == list(range(1, len(events) + 1))
@@ -171,8 +171,8 @@ def test_sigterm_mid_run_records_the_interruption_before_exiting(launch: Launch)
     second.stop()
 
 
-def test_a_run_killed_mid_way_is_interrupted_after_restart(launch: Launch) -> None:
-    first = launch(FLOWMON_TOKEN=LONG_TOKEN)
+def test_a_run_killed_mid_way_is_interrupted_after_restart(launch: Launch, storage: Storage) -> None:
+    first = launch(FLOWMON_TOKEN=LONG_TOKEN, **storage.env)
     first.wait_started()
     finished_id = put_and_start(first, QUICK, {'n': 1})
     first.poll(f'/api/executions/{finished_id}', lambda s: s['status'] in TERMINAL)
@@ -185,7 +185,7 @@ def test_a_run_killed_mid_way_is_interrupted_after_restart(launch: Launch) -> No
     assert before[-1]['type'] == 'node.started' and before[-1]['node_id'] == 'wait'
     assert first.stop(signal.SIGKILL) == -signal.SIGKILL
 
-    second = launch(first.data_dir, FLOWMON_TOKEN=LONG_TOKEN)
+    second = launch(first.data_dir, FLOWMON_TOKEN=LONG_TOKEN, **storage.env)
     second.wait_started()
     summary = second.api('GET', f'/api/executions/{execution_id}').json()
     assert summary['status'] == 'interrupted'
@@ -211,10 +211,10 @@ def test_a_run_killed_mid_way_is_interrupted_after_restart(launch: Launch) -> No
     ]
     # node_runs are written after the events, off the hot path: whether or not the kill came before that write,
     # after the restart every finished execution has them (start-up derives what a crash left out).
-    with sqlite3.connect(second.data_dir / 'flowmon.db') as conn:
-        runs = dict(
-            ((row[0], row[1]), row[2]) for row in conn.execute('SELECT execution_id, node_id, status FROM node_runs')
-        )
+    runs = {
+        (row[0], row[1]): row[2]
+        for row in storage.rows(second.data_dir, 'SELECT execution_id, node_id, status FROM node_runs')
+    }
     assert runs == {
         (finished_id, 'prepare'): 'succeeded',
         (finished_id, 'work'): 'succeeded',

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from flowmon_process import FlowmonProcess, ok
+from postgres_support import Storage
 from standardwebhooks.webhooks import Webhook
 from waiting import wait_until
 from webhook_receiver import Reply
@@ -23,8 +24,9 @@ StartApp = Callable[[str], FlowmonProcess]
 
 
 @pytest.fixture
-def start_app(launch: Callable[..., FlowmonProcess], tmp_path: Path) -> StartApp:
-    """``start_app(schedule)``: flowmon on the test's one data directory (no workflows), loopback receivers allowed,
+def start_app(launch: Callable[..., FlowmonProcess], tmp_path: Path, storage: Storage) -> StartApp:
+    """``start_app(schedule)``: flowmon on the test's one data directory (no workflows) and its database, on SQLite
+    and on PostgreSQL (``storage``: the kill and the restart lose nothing on either), loopback receivers allowed,
     retries after ``schedule`` without jitter; started and healthy."""
     (tmp_path / 'no-workflows').mkdir()
 
@@ -35,6 +37,7 @@ def start_app(launch: Callable[..., FlowmonProcess], tmp_path: Path) -> StartApp
             FLOWMON_OUTBOUND_ALLOW='127.0.0.1',
             FLOWMON_WEBHOOK_RETRY_SCHEDULE=schedule,
             FLOWMON_WEBHOOK_JITTER='0',
+            **storage.env,
         )
         flowmon.wait_started(token=TOKEN)
         return flowmon

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from flowmon_process import REPO_ROOT, FlowmonProcess, child_env, free_port
-from worker_api import WORKER_ENV, events, finished, marker_pid, python, run_cpu_workflow, start
+from worker_api import WORKER_ENV, kill_the_first_attempt, run_cpu_workflow
 
 from flowmon.engine.nodes import ENTRY_POINT_GROUP
 
@@ -43,14 +43,7 @@ def test_cpu_bound_nodes_run_in_pool_processes_while_the_api_answers(flowmon: Fl
 def test_a_killed_pool_process_fails_its_attempt_and_the_retry_succeeds(
     flowmon: FlowmonProcess, tmp_path: Path
 ) -> None:
-    marker = tmp_path / 'marker'
-    node = python('hang', 'hang_once', retry={'max_attempts': 2, 'backoff_seconds': 0})
-    execution_id = start(flowmon, 'hang', [node], {'marker': str(marker)})
-    pid = marker_pid(marker)
-    subprocess.run(['kill', '-9', str(pid)], check=True)
-    summary = finished(flowmon, execution_id)
-    assert summary['status'] == 'succeeded'
-    (retrying,) = events(flowmon, execution_id, 'hang', 'node.retrying')
+    _, pid, retrying = kill_the_first_attempt(flowmon, 'hang', tmp_path / 'marker')
     assert retrying['data']['error'] == (
         f'the local worker process local:{pid} died while running the node (killed by SIGKILL); '
         'another process took its place'

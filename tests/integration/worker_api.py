@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import time
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,19 @@ def start(flowmon: FlowmonProcess, workflow_id: str, nodes: list[dict[str, Any]]
     started = flowmon.api('POST', f'/api/workflows/{workflow_id}/executions', {'input': input or {}})
     assert started.status_code == 202, started.text
     return str(started.json()['id'])
+
+
+def kill_the_first_attempt(flowmon: FlowmonProcess, workflow_id: str, marker: Path) -> tuple[str, int, dict[str, Any]]:
+    """Run a ``hang_once`` node allowed a second attempt, SIGKILL the process computing the first one and wait for
+    the execution to succeed on the retry. Returns the execution id, the killed pid and the ``node.retrying`` event."""
+    node = python('hang', 'hang_once', retry={'max_attempts': 2, 'backoff_seconds': 0})
+    execution_id = start(flowmon, workflow_id, [node], {'marker': str(marker)})
+    pid = marker_pid(marker)
+    os.kill(pid, signal.SIGKILL)
+    summary = finished(flowmon, execution_id)
+    assert summary['status'] == 'succeeded'
+    (retrying,) = events(flowmon, execution_id, 'hang', 'node.retrying')
+    return execution_id, pid, retrying
 
 
 def run_cpu_workflow(flowmon: FlowmonProcess) -> set[str]:

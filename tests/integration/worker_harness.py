@@ -7,6 +7,7 @@ import asyncio
 import os
 import signal
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +45,15 @@ class Harness:
             for e in self.events
             if e.execution_id == execution_id and e.node_id == node_id and (type_ is None or str(e.type) == type_)
         ]
+
+    async def cancel_at_once(self, execution_id: str, node_id: str) -> None:
+        """Cancel the execution: it and ``node_id`` end cancelled, the node's ``node.cancelled`` within a second."""
+        asked = datetime.now(UTC)
+        assert self.engine.cancel(execution_id)
+        state = await self.finished(execution_id)
+        assert (state.status, state.nodes[node_id].status) == ('cancelled', 'cancelled')
+        (cancelled,) = self.of(execution_id, node_id, 'node.cancelled')
+        assert (cancelled.ts - asked).total_seconds() < 1.0
 
     async def finished(self, execution_id: str, timeout: float = 60) -> ExecutionState:
         await until(lambda: self.state(execution_id).is_terminal, timeout, f'execution {execution_id} to end')

@@ -4,8 +4,8 @@ adopted with their rows, and every revision has a test that upgrades a database 
 Adding revision NNNN: write ``flowmon/store/migrations/versions/NNNN_<what>.py``, then add a test here named
 ``test_upgrade_to_NNNN_...`` that builds a database at the previous revision with :func:`database_at`, inserts rows
 with :func:`insert_rows`, upgrades with ``database.upgrade()``, and checks the rows (:func:`table_rows`) and the
-schema (:func:`assert_at_head`). The portable tests take ``url``: they run on SQLite, and on PostgreSQL too when
-``FLOWMON_TEST_POSTGRES=1`` (a throwaway server from the ``postgres_server`` fixture).
+schema (:func:`assert_at_head`). The portable tests take ``url``: they run on SQLite and on PostgreSQL (a throwaway
+server from the ``postgres_server`` fixture; ``FLOWMON_TEST_POSTGRES=0`` leaves PostgreSQL out).
 """
 
 from __future__ import annotations
@@ -13,11 +13,10 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
-import uuid
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from migration_support import (
@@ -37,28 +36,14 @@ from flowmon.application.replays import ReplayLoader
 from flowmon.store import Database, History, migrate
 from flowmon.store.migrate import BASELINE, SchemaError
 
-DIALECTS = ['sqlite', *(['postgresql'] if os.environ.get('FLOWMON_TEST_POSTGRES') == '1' else [])]
 CORE_TABLES = ('workflows', 'executions', 'node_runs', 'events')
 T0 = datetime(2025, 6, 1, 9, 0, tzinfo=UTC)
 
 
-@pytest.fixture(params=DIALECTS)
-async def url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+@pytest.fixture
+def url(database_url: str) -> str:
     """An empty database: a SQLite file, or a fresh database on the throwaway PostgreSQL server."""
-    if request.param == 'sqlite':
-        yield f'sqlite+aiosqlite:///{tmp_path}/flowmon.db'
-        return
-    import asyncpg
-
-    server = request.getfixturevalue('postgres_server')
-    name = f't_{uuid.uuid4().hex[:12]}'
-    admin = await asyncpg.connect(f'postgresql://postgres@{server}/postgres')
-    await admin.execute(f'CREATE DATABASE {name}')
-    try:
-        yield f'postgresql+asyncpg://postgres@{server}/{name}'
-    finally:
-        await admin.execute(f'DROP DATABASE {name} WITH (FORCE)')
-        await admin.close()
+    return database_url
 
 
 @pytest.fixture
@@ -151,6 +136,41 @@ async def test_upgrade_to_0001_gives_a_database_made_before_migrations_what_it_l
     await assert_at_head(database)
 
 
+async def test_upgrade_to_0003_adds_process_leases_owners_and_ticks_and_keeps_the_rows(
+    url: str, databases: Callable[[str], Database]
+) -> None:
+    """Portable: an execution still running and a delivery in flight at 0002 keep every value; the new columns are
+    empty (no owner: start-up recovery treats such an execution as nobody's) and the new tables exist."""
+    database = await database_at(url, '0002')
+    running = {
+        'id': 'e1', 'workflow_id': 'w', 'status': 'running', 'priority': 0, 'input': '{}', 'created_at': T0,
+        'nodes_done': 0, 'nodes_total': 2, 'last_seq': 3,
+    }  # fmt: skip
+    delivery = {
+        'id': 'd1', 'webhook_id': 'msg_1', 'source': 'api', 'url': 'https://example.org/hook', 'method': 'POST',
+        'headers': '{}', 'body': b'{}', 'status': 'sending', 'attempts': 1, 'round_base': 0, 'max_attempts': 3,
+        'created_at': T0, 'updated_at': T0,
+    }  # fmt: skip
+    await insert_rows(database, 'executions', [running])
+    await insert_rows(database, 'webhook_deliveries', [delivery])
+
+    report = await databases(url).start()
+
+    assert [revision.id for revision in report.applied] == ['0003', '0004']
+    (execution,) = await table_rows(database, 'executions')
+    assert (execution['owner'], execution['cancel_requested_at']) == (None, None)
+    created = execution.pop('created_at')  # SQLite's reflected DateTime reads back naive (UTC)
+    assert (
+        created.replace(tzinfo=created.tzinfo or UTC),
+        {key: execution[key] for key in running if key != 'created_at'},
+    ) == (T0, {key: value for key, value in running.items() if key != 'created_at'})
+    (stored,) = await table_rows(database, 'webhook_deliveries')
+    assert stored['claimed_by'] is None and stored['status'] == 'sending'
+    assert await table_rows(database, 'processes') == []
+    assert await table_rows(database, 'schedule_ticks') == []
+    await assert_at_head(database)
+
+
 async def test_start_logs_what_it_did_in_its_own_words(
     tmp_path: Path, databases: Callable[[str], Database], caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -230,7 +250,7 @@ async def test_upgrade_to_0002_adds_snapshots_and_triggers_and_keeps_old_executi
 
     report = await databases(url).start()
 
-    assert [revision.id for revision in report.applied][:1] == ['0002']
+    assert [revision.id for revision in report.applied] == ['0002', '0003', '0004']
     rows = await table_rows(database, 'executions')
     assert [(row['id'], row['trigger_type'], row['workflow_hash']) for row in rows] == [
         ('first', None, None),
@@ -243,9 +263,9 @@ async def test_upgrade_to_0002_adds_snapshots_and_triggers_and_keeps_old_executi
     assert index.final is not None and index.final.trigger is None
 
 
-async def test_upgrade_to_0003_gives_node_runs_their_workflow(url: str, databases: Callable[[str], Database]) -> None:
-    """Node runs written at 0002 learn the workflow of their execution; a row whose execution is gone keeps none."""
-    database = await database_at(url, '0002')
+async def test_upgrade_to_0004_gives_node_runs_their_workflow(url: str, databases: Callable[[str], Database]) -> None:
+    """Node runs written at 0003 learn the workflow of their execution; a row whose execution is gone keeps none."""
+    database = await database_at(url, '0003')
     common = {'status': 'succeeded', 'priority': 0, 'input': '{}', 'nodes_done': 1, 'nodes_total': 1, 'last_seq': 2}
     await insert_rows(
         database,
@@ -268,7 +288,7 @@ async def test_upgrade_to_0003_gives_node_runs_their_workflow(url: str, database
 
     report = await databases(url).start()
 
-    assert [revision.id for revision in report.applied] == ['0003']
+    assert [revision.id for revision in report.applied] == ['0004']
     rows = await table_rows(database, 'node_runs')
     assert [(row['execution_id'], row['node_id'], row['workflow_id']) for row in rows] == [
         ('first', 'hello', 'greet'),
@@ -293,10 +313,10 @@ async def test_upgrade_to_0001_adopts_the_last_database_made_before_migrations(
 
     assert report.adopted == ()  # the baseline is this schema: nothing to add
     assert report.lines()[0] == f'adopted a database made before migrations (nothing was missing); stamped {BASELINE}'
-    after = {table: await table_rows(old, table) for table in CORE_TABLES}
-    assert [_added_in_0002(row) for row in after['executions']] == [(None, None)]
-    assert {row.pop('workflow_id') for row in after['node_runs']} == {'greet'}  # added in 0003, from the execution
-    assert after == before
+    rows = {table: await table_rows(old, table) for table in CORE_TABLES}
+    assert [(row['trigger_type'], row['workflow_hash']) for row in rows['executions']] == [(None, None)]
+    assert {row['workflow_id'] for row in rows['node_runs']} == {'greet'}  # added in 0004, from the execution
+    assert {table: _columns_of(rows[table], before[table]) for table in CORE_TABLES} == before
     await assert_at_head(old)
     await _reads_the_old_execution(old, imported_from=None)
 
@@ -329,18 +349,20 @@ async def test_upgrade_to_0001_repairs_a_database_made_by_the_first_version(
         'created index ix_webhook_inbound_received',
         'created table workflow_automation',
     )
-    after = {table: await table_rows(old, table) for table in CORE_TABLES}
+    rows = {table: await table_rows(old, table) for table in CORE_TABLES}
+    assert [(row['trigger_type'], row['workflow_hash']) for row in rows['executions']] == [(None, None)]
+    after = {table: _columns_of(rows[table], before[table], 'imported_from') for table in CORE_TABLES}
     assert [row.pop('imported_from') for row in after['executions']] == [None]
-    assert [_added_in_0002(row) for row in after['executions']] == [(None, None)]
-    assert {row.pop('workflow_id') for row in after['node_runs']} == {'greet'}
+    assert {row['workflow_id'] for row in rows['node_runs']} == {'greet'}  # added in 0004, from the execution
     assert after == before
     await assert_at_head(old)
     await _reads_the_old_execution(old, imported_from=None)
 
 
-def _added_in_0002(row: dict[str, object]) -> tuple[object, object]:
-    """Take out the columns revision 0002 added (an old execution has neither: no hash, no recorded trigger)."""
-    return row.pop('trigger_type'), row.pop('workflow_hash')
+def _columns_of(rows: list[dict[str, Any]], before: list[dict[str, Any]], *kept: str) -> list[dict[str, Any]]:
+    """``rows`` with only the columns the rows ``before`` had (and ``kept``): later revisions add columns."""
+    names = {name for row in before for name in row} | set(kept)
+    return [{name: value for name, value in row.items() if name in names} for row in rows]
 
 
 async def _reads_the_old_execution(database: Database, *, imported_from: str | None) -> None:

@@ -7,6 +7,7 @@ is exact and no test waits on a clock."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -14,8 +15,10 @@ from flowmon.application import Application
 from flowmon.application.errors import NotFound
 from flowmon.application.stats import NodeStats, is_slow, percentile
 from flowmon.bootstrap import System
-from flowmon.engine import Event, EventType
+from flowmon.engine import Event, EventBus, EventType
 from flowmon.engine.core.state import fold
+from flowmon.settings import Settings, load_settings
+from flowmon.store import EventRecorder
 
 T0 = datetime(2025, 9, 1, 8, 0, tzinfo=UTC)
 PIPE = b"""{"id": "pipe", "name": "Pipe", "nodes": [
@@ -45,6 +48,18 @@ def run_events(execution_id: str, start: datetime, seconds: dict[str, float], *,
         add(EventType.NODE_COMPLETED, at, node_id, attempt=1, output={})
     add(EventType.EXECUTION_COMPLETED, at)
     return events
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str) -> Settings:
+    """The system of these tests on SQLite and on PostgreSQL: the statistics are queries of the store."""
+    return load_settings(
+        {
+            'FLOWMON_DATA_DIR': str(tmp_path / 'data'),
+            'FLOWMON_WORKFLOWS_DIR': str(tmp_path / 'no-workflows'),
+            'FLOWMON_DATABASE_URL': database_url,
+        }
+    )
 
 
 @pytest.fixture
@@ -147,3 +162,23 @@ async def test_a_running_node_is_slow_once_its_time_so_far_passes_the_p95(
     assert started is not None
     assert await application.stats.slow_nodes(running, started + timedelta(seconds=0.9)) == frozenset()
     assert await application.stats.slow_nodes(running, started + timedelta(seconds=1.5)) == {'work'}
+
+
+async def test_processes_sharing_a_database_tell_each_other_about_node_runs(
+    system: System, application: Application
+) -> None:
+    told: list[set[str]] = []
+    application.stats.announce = lambda workflow_ids: told.append(set(workflow_ids))  # the cluster's change feed
+    await record(system, 'here', T0, {'load': 1.0, 'work': 1.0})
+    assert told == [{'pipe'}]  # written here: the other processes are told
+    assert (await application.stats.nodes('pipe'))['work'].count == 1
+
+    elsewhere = EventRecorder(system.db, EventBus())  # another process's recorder on the same database
+    await elsewhere.write(run_events('there', T0 + timedelta(minutes=1), {'load': 1.0, 'work': 2.0}))
+    assert (await application.stats.nodes('pipe'))['work'].count == 1  # not known here until it is told
+    await application.stats.refresh('pipe')
+    assert (await application.stats.nodes('pipe'))['work'].count == 2
+    await elsewhere.write(run_events('again', T0 + timedelta(minutes=2), {'load': 1.0, 'work': 2.0}))
+    await application.stats.refresh(None)  # the feed reconnected: forget every workflow
+    assert (await application.stats.nodes('pipe'))['work'].count == 3
+    assert told == [{'pipe'}]  # what others wrote is not announced again

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .base import NodeContext, NodeError, NodeType
-from .expressions import ExpressionConfig, evaluate, truthy
+from .base import NodeContext, NodeType
+from .expressions import ExpressionConfig, evaluate_input, truthy
 
 
 class ConditionConfig(ExpressionConfig):
@@ -20,8 +20,5 @@ class ConditionNode(NodeType):
     Config = ConditionConfig
 
     async def run(self, config: ConditionConfig, input: Mapping[str, Any], ctx: NodeContext) -> Any:
-        try:
-            value = evaluate(config.expression, dict(input), ctx.budget)
-        except ValueError as exc:
-            raise NodeError(str(exc)) from None
+        value = evaluate_input(config.expression, input, ctx)
         return {'result': truthy(value), 'value': value}

@@ -13,6 +13,7 @@ long.
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 from typing import Any
 
 import jmespath
@@ -23,7 +24,7 @@ from pydantic import field_validator
 
 from flowmon.engine.core.payload import PayloadBudget, PayloadError
 
-from .base import NodeConfig
+from .base import NodeConfig, NodeContext, NodeError
 
 MAX_EXPRESSION_CHARS = 4096
 MAX_EXPRESSION_DEPTH = 64  # of the syntax tree
@@ -112,6 +113,25 @@ class BudgetedInterpreter(TreeInterpreter):
             except PayloadError as exc:
                 raise ExpressionBudgetExceeded(str(exc)) from None
         return result
+
+
+def evaluate_input(text: str, input: Mapping[str, Any], ctx: NodeContext) -> Any:
+    """Evaluate a node config's expression over the node's input on the run's payload budget.
+
+    Any problem (a JMESPath error, a budget exceeded) is a :class:`NodeError`, so the node fails and its retry
+    policy applies.
+    """
+    try:
+        return evaluate(text, dict(input), ctx.budget)
+    except ValueError as exc:
+        raise NodeError(str(exc)) from None
+
+
+def optional_expression(value: str | None) -> str | None:
+    """Check an optional JMESPath config field in its validator: it must compile when it is given."""
+    if value is not None:
+        compile_expression(value)
+    return value
 
 
 def truthy(value: Any) -> bool:

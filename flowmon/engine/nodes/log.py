@@ -8,8 +8,8 @@ from typing import Any, Literal
 
 from pydantic import field_validator
 
-from .base import NodeConfig, NodeContext, NodeError, NodeType
-from .expressions import compile_expression, evaluate
+from .base import NodeConfig, NodeContext, NodeType
+from .expressions import evaluate_input, optional_expression
 
 _LEVELS = {'debug': logging.DEBUG, 'info': logging.INFO, 'warning': logging.WARNING, 'error': logging.ERROR}
 
@@ -22,9 +22,7 @@ class LogConfig(NodeConfig):
     @field_validator('expression')
     @classmethod
     def _compiles(cls, value: str | None) -> str | None:
-        if value is not None:
-            compile_expression(value)
-        return value
+        return optional_expression(value)
 
 
 class LogNode(NodeType):
@@ -34,9 +32,6 @@ class LogNode(NodeType):
     async def run(self, config: LogConfig, input: Mapping[str, Any], ctx: NodeContext) -> Any:
         output: dict[str, Any] = {'message': config.message, 'level': config.level}
         if config.expression is not None:
-            try:
-                output['value'] = evaluate(config.expression, dict(input), ctx.budget)
-            except ValueError as exc:
-                raise NodeError(str(exc)) from None
+            output['value'] = evaluate_input(config.expression, input, ctx)
         ctx.log.log(_LEVELS[config.level], '[%s/%s] %s', ctx.execution_id, ctx.node_id, config.message)
         return output

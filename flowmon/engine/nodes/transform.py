@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .base import NodeContext, NodeError, NodeType
-from .expressions import ExpressionConfig, evaluate
+from .base import NodeContext, NodeType
+from .expressions import ExpressionConfig, evaluate_input
 
 
 class TransformConfig(ExpressionConfig):
@@ -18,7 +18,4 @@ class TransformNode(NodeType):
     Config = TransformConfig
 
     async def run(self, config: TransformConfig, input: Mapping[str, Any], ctx: NodeContext) -> Any:
-        try:
-            return evaluate(config.expression, dict(input), ctx.budget)
-        except ValueError as exc:
-            raise NodeError(str(exc)) from None
+        return evaluate_input(config.expression, input, ctx)

@@ -17,7 +17,7 @@ from typing import Any, Literal, Protocol
 from pydantic import Field, field_validator, model_validator
 
 from .base import UNSENDABLE, NodeConfig, NodeContext, NodeError, NodeServices, NodeType, header_problem, sendable
-from .expressions import compile_expression, evaluate
+from .expressions import evaluate_input, optional_expression
 
 MAX_BODY_BYTES = 256 * 1024
 MAX_CUSTOM_HEADERS = 20
@@ -145,9 +145,7 @@ class WebhookNodeConfig(NodeConfig):
     @field_validator('body')
     @classmethod
     def _compiles(cls, value: str | None) -> str | None:
-        if value is not None:
-            compile_expression(value)
-        return value
+        return optional_expression(value)
 
     @model_validator(mode='after')
     def _destination(self) -> WebhookNodeConfig:
@@ -174,10 +172,7 @@ class WebhookNode(NodeType):
         return cls(services.webhooks) if services.webhooks is not None else None
 
     async def run(self, config: WebhookNodeConfig, input: Mapping[str, Any], ctx: NodeContext) -> Any:
-        try:
-            payload = evaluate(config.body, dict(input), ctx.budget) if config.body is not None else dict(input)
-        except ValueError as exc:
-            raise NodeError(str(exc)) from None
+        payload = evaluate_input(config.body, input, ctx) if config.body is not None else dict(input)
         body = json.dumps(payload, separators=(',', ':'), ensure_ascii=False, default=str).encode()
         if len(body) > MAX_BODY_BYTES:
             raise NodeError(f'webhook body is {len(body)} bytes, over the {MAX_BODY_BYTES}-byte limit')

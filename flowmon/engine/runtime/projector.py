@@ -16,6 +16,7 @@ never before the recorder has written their last event.
 from __future__ import annotations
 
 from collections import OrderedDict, deque
+from collections.abc import Iterable
 
 from flowmon.engine.core.events import TERMINAL_EXECUTION_EVENTS, Event
 from flowmon.engine.core.state import ExecutionState, fold
@@ -92,6 +93,27 @@ class Projector:
             else:
                 self._finished[execution_id] = None
                 self._evict()
+
+    def take_stored(self, events: Iterable[Event]) -> int:
+        """Hold events that another process ran and recorded (read back from the shared database), as if they had
+        come over this process's bus, but already written: they never wait for this process's recorder.
+
+        Events must come in ``seq`` order per execution; one already held is skipped, and an execution is taken up
+        only from its first event (a fold must start there). Returns how many were taken.
+        """
+        taken = 0
+        for event in events:
+            track = self._tracks.get(event.execution_id)
+            if track is None:
+                if event.seq != 1:
+                    continue
+                track = self._tracks[event.execution_id] = _Track(self._events_per_execution)
+            elif event.seq != track.last_seq + 1:
+                continue
+            track.persisted_seq = event.seq
+            self.on_event(event)
+            taken += 1
+        return taken
 
     # --- the recorder's side --------------------------------------------------------------------------
 

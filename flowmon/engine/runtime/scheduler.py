@@ -250,17 +250,21 @@ class Engine:
         retry_of: str | None = None,
         from_node: str | None = None,
         reused: Mapping[str, Any] | None = None,
+        execution_id: str | None = None,
         trigger: Mapping[str, Any] | None = None,
     ) -> str:
         """Queue an execution and return its id; it starts as soon as a slot is free. ``trigger`` records how it
         was started (see :mod:`flowmon.engine.core.provenance`).
 
-        Raises :class:`PayloadError` when ``input`` is over the payload budget (nothing is queued).
+        ``execution_id``: the id to give it (made beforehand, e.g. recorded with a claimed cron tick); a new one
+        otherwise. Raises :class:`PayloadError` when ``input`` is over the payload budget (nothing is queued).
         """
         if self._stopping:
             raise RuntimeError('the engine is stopping')
+        if execution_id is not None and self.is_active(execution_id):
+            raise ValueError(f'execution {execution_id!r} is already queued or running')
         input_json = '{}' if input is None else self.budget.check(input, 'the execution input')
-        execution_id = self._new_id()
+        execution_id = execution_id or self._new_id()
         emitter = _Emitter(execution_id, self.bus, self.clock)
         request = _Request(
             id=execution_id,
@@ -354,6 +358,16 @@ class Engine:
     async def stop(self) -> None:
         """Interrupt everything (process shutdown): queued and running executions end ``interrupted``."""
         self._stopping = True
+        await self.interrupt_all()
+
+    def active_ids(self) -> list[str]:
+        """The executions queued or running now."""
+        return [*self._running, *self._queued]
+
+    async def interrupt_all(self) -> list[str]:
+        """End every queued and running execution ``interrupted`` (as :meth:`stop` does) and go on taking new ones:
+        this process lost its claim on them (another process took over). Returns their ids."""
+        interrupted = list(self._queued)
         for request in list(self._queued.values()):
             request.cancelled = True
             request.emitter.emit(EventType.EXECUTION_INTERRUPTED, data={'reason': 'flowmon stopped'})
@@ -363,8 +377,10 @@ class Engine:
         for execution_id, task in tasks:
             self._stop_reason[execution_id] = 'interrupted'
             task.cancel()
+            interrupted.append(execution_id)
         if tasks:
             await asyncio.gather(*(task for _, task in tasks), return_exceptions=True)
+        return interrupted
 
     def _snapshot(
         self, workflow: Workflow, definition: Mapping[str, Any], definition_json: str

@@ -4,8 +4,8 @@ Adds ``node_runs.workflow_id`` (filled in from each row's execution) and the ind
 over (workflow_id, node_id, status, finished_at): ``GET /api/workflows/{id}/stats`` reads each node's last 50
 successful runs as one index range per node, however many other workflows share its node ids.
 
-Revision ID: 0003
-Revises: 0002
+Revision ID: 0004
+Revises: 0003
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0003'
-down_revision: str | None = '0002'
+revision = '0004'
+down_revision: str | None = '0003'
 branch_labels: str | None = None
 depends_on: str | None = None
 

@@ -1,0 +1,442 @@
+"""What differs between SQLite and PostgreSQL, in one place: the rest of flowmon writes portable Core.
+
+* **Connections.** SQLite: WAL, ``synchronous=NORMAL`` and foreign keys on every connection. PostgreSQL
+  (asyncpg): a pool of ``pool_size`` + ``max_overflow`` connections, each pinged before it is handed out (a server
+  restart costs one failed query otherwise) and recycled after half an hour, named ``flowmon:<process id>`` in
+  ``pg_stat_activity``.
+* **Schema lock.** ``BEGIN IMMEDIATE`` on SQLite, a transaction-scoped advisory lock on PostgreSQL, so processes that
+  start together migrate one after the other.
+* **Bulk writes** (the recorder's hot path, :class:`~flowmon.store.database.BulkWriter`): on SQLite every
+  ``executemany`` and the commit in one trip to aiosqlite's thread; on PostgreSQL INSERTs go by ``COPY``
+  (asyncpg's ``copy_records_to_table``, the fastest bulk path: about twice ``executemany``) and the other statements by
+  asyncpg's ``executemany``, in one transaction of the connection's asyncpg driver. Errors come out as Core raises
+  them (``IntegrityError`` for a taken key), whichever path wrote.
+* **Insert-if-absent** (``ON CONFLICT DO NOTHING``), the database clock, and PostgreSQL's ``NOTIFY``/``LISTEN``
+  (:class:`Listener`), which carries the signals between flowmon processes that share a database.
+* **Vacuum.** SQLite keeps overwritten content until ``VACUUM``; PostgreSQL manages its own storage.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import ColumnElement, Table, event, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.pool import NullPool
+from sqlalchemy.sql.dml import Insert
+
+log = logging.getLogger(__name__)
+
+# pg_advisory_xact_lock key for schema upgrades ('flowmon' in ASCII): one process migrates, the others wait.
+SCHEMA_LOCK_KEY = 0x666C6F776D6F6E
+# PostgreSQL connection pool per process: processes x (POOL_SIZE + MAX_OVERFLOW + 1 listener) <= max_connections.
+# PRAGMA auto_vacuum value of a SQLite file that gives freed pages back with PRAGMA incremental_vacuum(N)
+SQLITE_INCREMENTAL_VACUUM = 2
+POOL_SIZE = 10
+MAX_OVERFLOW = 5
+POOL_RECYCLE_S = 1800
+# A NOTIFY payload must be shorter than 8000 bytes.
+MAX_NOTIFY_BYTES = 7999
+
+
+class Fenced(RuntimeError):
+    """A write guarded by a fencing check found that this process no longer holds its lease: nothing was written."""
+
+
+def is_postgresql(dialect: Dialect) -> bool:
+    return dialect.name == 'postgresql'
+
+
+def is_driver_sqlite(dialect: Dialect) -> bool:
+    """aiosqlite: the bulk path talks to the driver's own thread."""
+    return dialect.name == 'sqlite' and dialect.driver == 'aiosqlite'
+
+
+def is_driver_asyncpg(dialect: Dialect) -> bool:
+    return dialect.name == 'postgresql' and dialect.driver == 'asyncpg'
+
+
+# --- connections --------------------------------------------------------------------------------------------------
+
+
+def create_engine(url: str, *, application_name: str = 'flowmon') -> AsyncEngine:
+    """The async engine for ``url`` with the dialect's connection set-up (see the module docstring)."""
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    if backend == 'postgresql':
+        connect_args: dict[str, Any] = {}
+        if parsed.get_driver_name() == 'asyncpg':
+            connect_args['server_settings'] = {'application_name': application_name[:63]}
+        return create_async_engine(
+            url,
+            pool_size=POOL_SIZE,
+            max_overflow=MAX_OVERFLOW,
+            pool_pre_ping=True,
+            pool_recycle=POOL_RECYCLE_S,
+            connect_args=connect_args,
+        )
+    if backend != 'sqlite':
+        return create_async_engine(url, pool_pre_ping=True)
+    engine = create_async_engine(url, connect_args={'timeout': 30})
+
+    @event.listens_for(engine.sync_engine, 'connect')
+    def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        # Before WAL: a new file is made with incremental vacuum (for an existing file this changes nothing until
+        # a VACUUM; Database.start switches files made before, once).
+        cursor.execute(f'PRAGMA auto_vacuum={SQLITE_INCREMENTAL_VACUUM}')
+        cursor.execute('PRAGMA journal_mode=WAL')
+        cursor.execute('PRAGMA synchronous=NORMAL')
+        cursor.execute('PRAGMA foreign_keys=ON')
+        cursor.close()
+
+    return engine
+
+
+async def lock_schema(conn: AsyncConnection) -> None:
+    """Take the schema lock in the transaction ``conn`` has just begun (released by its commit or rollback).
+
+    PostgreSQL: a transaction-scoped advisory lock. SQLite: ``BEGIN IMMEDIATE`` takes the write lock at once; it also
+    makes the DDL transactional, which Python's sqlite3 driver otherwise does not (it opens a transaction only before
+    INSERT, UPDATE and DELETE, so a failed migration would leave half its tables behind).
+    """
+    if conn.dialect.name == 'sqlite':
+        await conn.exec_driver_sql('BEGIN IMMEDIATE')
+    elif is_postgresql(conn.dialect):
+        await conn.execute(select(func.pg_advisory_xact_lock(SCHEMA_LOCK_KEY)))
+
+
+async def vacuum(engine: AsyncEngine) -> None:
+    """Leave no old row content in the files (SQLite: ``VACUUM`` and a truncating checkpoint; nothing elsewhere)."""
+    if engine.dialect.name != 'sqlite':
+        return
+    async with engine.connect() as conn:
+        conn = await conn.execution_options(isolation_level='AUTOCOMMIT')
+        await conn.exec_driver_sql('VACUUM')
+        await conn.exec_driver_sql('PRAGMA wal_checkpoint(TRUNCATE)')
+
+
+# --- storage: size, giving freed space back -----------------------------------------------------------------------
+
+
+async def use_incremental_vacuum(engine: AsyncEngine) -> bool:
+    """SQLite: switch a file made without incremental vacuum to it (a one-time ``VACUUM``: the connection set-up asks
+    for it only before any table exists); True when it did. Other databases reuse freed space on their own."""
+    if engine.dialect.name != 'sqlite':
+        return False
+    async with engine.connect() as conn:
+        conn = await conn.execution_options(isolation_level='AUTOCOMMIT')
+        if (await conn.exec_driver_sql('PRAGMA auto_vacuum')).scalar_one() == SQLITE_INCREMENTAL_VACUUM:
+            return False
+        await conn.exec_driver_sql(f'PRAGMA auto_vacuum={SQLITE_INCREMENTAL_VACUUM}')
+        await conn.exec_driver_sql('VACUUM')
+    return True
+
+
+async def storage_size(engine: AsyncEngine, files: Sequence[Path]) -> tuple[int, int | None]:
+    """The bytes the database takes and, on SQLite, the bytes of its free pages (None elsewhere). SQLite's size is
+    that of ``files`` (the database file and its write-ahead log) when there are any, else of its pages."""
+    async with engine.connect() as conn:
+        if engine.dialect.name == 'sqlite':
+            page_size = (await conn.exec_driver_sql('PRAGMA page_size')).scalar_one()
+            pages = (await conn.exec_driver_sql('PRAGMA page_count')).scalar_one()
+            free = (await conn.exec_driver_sql('PRAGMA freelist_count')).scalar_one()
+            on_disk = sum(_file_size(path) for path in files) if files else pages * page_size
+            return on_disk, free * page_size
+        if is_postgresql(engine.dialect):
+            used = (await conn.execute(select(func.pg_database_size(func.current_database())))).scalar_one()
+            return int(used), None
+    return 0, None
+
+
+async def free_pages(engine: AsyncEngine) -> int:
+    """SQLite: pages that deletes freed and the file still holds (0 elsewhere)."""
+    if engine.dialect.name != 'sqlite':
+        return 0
+    async with engine.connect() as conn:
+        return int((await conn.exec_driver_sql('PRAGMA freelist_count')).scalar_one())
+
+
+async def give_back(engine: AsyncEngine, pages: int) -> int:
+    """SQLite: give up to ``pages`` free pages back to the file system (``PRAGMA incremental_vacuum(N)``, one short
+    write transaction); how many were given back. The file shrinks when the write-ahead log is next checkpointed."""
+    if engine.dialect.name != 'sqlite' or pages < 1:
+        return 0
+    async with engine.connect() as conn:
+        conn = await conn.execution_options(isolation_level='AUTOCOMMIT')
+        before = int((await conn.exec_driver_sql('PRAGMA freelist_count')).scalar_one())
+        raw = await conn.get_raw_connection()
+        # executescript steps the pragma to its end; a plain execute frees a single page
+        await raw.driver_connection.executescript(f'PRAGMA incremental_vacuum({int(pages)});')  # type: ignore[union-attr]
+        after = int((await conn.exec_driver_sql('PRAGMA freelist_count')).scalar_one())
+    return max(0, before - after)
+
+
+async def checkpoint(engine: AsyncEngine) -> None:
+    """SQLite: ``PRAGMA wal_checkpoint(PASSIVE)``, which waits for nobody (nothing elsewhere)."""
+    if engine.dialect.name != 'sqlite':
+        return
+    async with engine.connect() as conn:
+        conn = await conn.execution_options(isolation_level='AUTOCOMMIT')
+        await conn.exec_driver_sql('PRAGMA wal_checkpoint(PASSIVE)')
+
+
+def _file_size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:
+        return 0
+
+
+# --- portable statements with dialect forms -----------------------------------------------------------------------
+
+
+def insert_ignore(dialect: Dialect, table: Table, key: Sequence[str]) -> Insert:
+    """An INSERT into ``table`` that does nothing for a row whose ``key`` columns are taken (``ON CONFLICT DO
+    NOTHING`` on both dialects); with ``RETURNING``, the row comes back only when it was inserted."""
+    insert = postgresql.insert if is_postgresql(dialect) else sqlite.insert
+    return insert(table).on_conflict_do_nothing(index_elements=list(key))
+
+
+def database_now() -> ColumnElement[datetime]:
+    """The database's clock (``now()``: the transaction's start time). Leases between processes compare only times
+    taken from it, never a host's clock against a stored time: hosts' clocks drift apart."""
+    return func.now()
+
+
+def older_than(column: ColumnElement[datetime], seconds: float) -> ColumnElement[bool]:
+    """``column < now() - seconds`` on the database's clock (PostgreSQL sends the bound timedelta as an interval)."""
+    return column < func.now() - timedelta(seconds=seconds)
+
+
+def notify_statement() -> Any:
+    """``SELECT pg_notify(:b_channel, :b_payload)``: the notification is delivered when the transaction commits."""
+    from sqlalchemy import bindparam
+
+    return select(func.pg_notify(bindparam('b_channel'), bindparam('b_payload')))
+
+
+def notify_payload(value: Mapping[str, Any], overflow: Mapping[str, Any]) -> str:
+    """``value`` as compact JSON, or ``overflow`` when that would not fit a notification (8000 bytes)."""
+    text = json.dumps(value, separators=(',', ':'))
+    return text if len(text.encode()) <= MAX_NOTIFY_BYTES else json.dumps(overflow, separators=(',', ':'))
+
+
+# --- bulk transactions --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DriverStep:
+    """One statement of a driver-level transaction: SQL with positional parameters and its rows.
+
+    ``copy_into`` (PostgreSQL): the rows go by ``COPY`` into that table's ``columns`` instead. ``fence``: the
+    statement must return exactly one row (a fencing check), else the transaction is rolled back and :class:`Fenced`
+    raised.
+    """
+
+    sql: str
+    rows: Sequence[tuple[Any, ...]]
+    copy_into: str | None = None
+    columns: tuple[str, ...] = ()
+    fence: bool = False
+
+
+def compile_for_driver(statement: Any, keys: Sequence[str], dialect: Dialect, *, name: str) -> str:
+    """``statement`` as the driver's SQL, its parameters in ``keys`` order (refused otherwise)."""
+    is_insert = getattr(statement, 'is_insert', False)
+    compiled = statement.compile(dialect=dialect, column_keys=list(keys) if is_insert else None)
+    if tuple(compiled.positiontup or ()) != tuple(keys):
+        raise ValueError(f'{name}: parameters {compiled.positiontup} are not in the order {tuple(keys)}')
+    return str(compiled)
+
+
+def sqlite_transaction(driver: Any, plan: Sequence[DriverStep], error: type[Exception]) -> None:
+    """In aiosqlite's thread: every step of ``plan`` and the commit; a rollback if any fails.
+
+    A driver error is raised as Core would raise it (``IntegrityError`` for a taken key, and so on)."""
+    conn = driver._conn  # the sqlite3 connection, used only from this thread
+    sql = ''
+    try:
+        for step in plan:
+            sql = step.sql
+            if step.fence:
+                if len(conn.execute(sql, step.rows[0]).fetchall()) != 1:
+                    raise Fenced('the fencing check found no row')
+            else:
+                conn.executemany(sql, step.rows)
+        conn.commit()
+    except BaseException as exc:
+        conn.rollback()
+        if isinstance(exc, error):
+            raise DBAPIError.instance(sql, None, exc, error) from exc
+        raise
+
+
+async def asyncpg_transaction(driver: Any, plan: Sequence[DriverStep], dbapi: Any) -> None:
+    """On an asyncpg connection: every step of ``plan`` in one transaction (INSERTs by ``COPY``).
+
+    A driver error is raised as Core would raise it: asyncpg's exception is mapped to the DBAPI class that
+    SQLAlchemy's asyncpg dialect maps it to (``UniqueViolationError`` -> ``IntegrityError``), then wrapped like Core
+    wraps it. COPY has no ``ON CONFLICT``: a row whose key is taken fails the whole transaction.
+    """
+    sql = ''
+    try:
+        async with driver.transaction():
+            for step in plan:
+                sql = step.sql
+                if step.copy_into is not None:
+                    sql = f'COPY {step.copy_into} ({", ".join(step.columns)}) FROM STDIN (FORMAT binary)'
+                    await driver.copy_records_to_table(step.copy_into, records=step.rows, columns=step.columns)
+                elif step.fence:
+                    if len(await driver.fetch(sql, *step.rows[0])) != 1:
+                        raise Fenced('the fencing check found no row')
+                elif len(step.rows) == 1:
+                    await driver.execute(sql, *step.rows[0])
+                else:
+                    await driver.executemany(sql, step.rows)
+    except Fenced:
+        raise
+    except Exception as exc:
+        raise translate_asyncpg_error(sql, exc, dbapi) from exc
+
+
+def translate_asyncpg_error(sql: str, exc: Exception, dbapi: Any) -> Exception:
+    """asyncpg's ``exc`` as Core raises it (see :func:`asyncpg_transaction`); anything else unchanged."""
+    import asyncpg
+
+    if not isinstance(exc, asyncpg.PostgresError | asyncpg.InterfaceError):
+        return exc
+    mapping: Mapping[type, type] = getattr(dbapi, '_asyncpg_error_translate', {})
+    adapted: Exception | None = None
+    for kind in type(exc).__mro__:
+        if kind in mapping:
+            adapted = mapping[kind](exc.args[0] if exc.args else str(exc), exc)
+            break
+    if adapted is None:
+        adapted = dbapi.Error(str(exc), exc)
+    return DBAPIError.instance(sql, None, adapted, dbapi.Error)
+
+
+def sqlite_time(value: datetime | None) -> str | None:
+    """A timestamp as SQLAlchemy's SQLite ``DateTime`` stores it: UTC text without offset, always microseconds.
+
+    Byte-identical to what the ``UTCDateTime`` columns bind (``2025-06-01 09:00:00.000250``), so rows
+    written either way read back the same through SQLAlchemy and sort the same as text.
+
+    Every event row has one, so it is made fast: the text up to the second is kept for the seconds seen lately
+    and the microseconds are looked up in two halves (``isoformat`` of an aware datetime costs three times as
+    much).
+    """
+    if value is None:
+        return None
+    if value.tzinfo is not UTC:
+        if value.tzinfo is not None:
+            value = value.astimezone(UTC)
+        else:  # naive means UTC, as in codec.to_db_time
+            value = value.replace(tzinfo=UTC)
+    key = (value.year, value.month, value.day, value.hour, value.minute, value.second)
+    prefix = _SECONDS.get(key)
+    if prefix is None:
+        if len(_SECONDS) >= _SECONDS_KEPT:
+            _SECONDS.clear()
+        prefix = _SECONDS[key] = value.isoformat(' ', 'seconds')[:19] + '.'
+    microsecond = value.microsecond
+    return prefix + _THREE_DIGITS[microsecond // 1000] + _THREE_DIGITS[microsecond % 1000]
+
+
+# The text up to the second of the seconds sqlite_time formatted lately (at most _SECONDS_KEPT of them: concurrent
+# executions, or a history written at once, interleave a few); the digits of 0 to 999.
+_SECONDS: dict[tuple[int, ...], str] = {}
+_SECONDS_KEPT = 4096
+_THREE_DIGITS = [f'{n:03d}' for n in range(1000)]
+
+
+# --- LISTEN / NOTIFY ------------------------------------------------------------------------------------------------
+
+Handler = Callable[[str | None], None]
+
+
+class Listener:
+    """LISTENs on PostgreSQL channels on a connection of its own, and hands each payload to its channel's handler.
+
+    The connection never goes back to a pool (a pooled connection would keep delivering to old callbacks) and never
+    sits in a transaction (an idle-in-transaction session receives nothing): it only LISTENs. Notifications sent
+    while it is disconnected are lost, so after every (re)connect each handler is called with ``None``: re-read
+    whatever may have been missed. A lost connection is noticed by the driver's termination callback or by a
+    ``SELECT 1`` probe every ``probe_s`` seconds, and the listener connects again (after ``retry_s`` on failure).
+    Handlers are synchronous and cheap (they wake a task); an exception in one is logged.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        handlers: Mapping[str, Handler],
+        *,
+        application_name: str,
+        probe_s: float = 5.0,
+        retry_s: float = 0.5,
+    ) -> None:
+        self._engine = create_async_engine(
+            url, poolclass=NullPool, connect_args={'server_settings': {'application_name': application_name[:63]}}
+        )
+        self._handlers = dict(handlers)
+        self.probe_s = probe_s
+        self.retry_s = retry_s
+        self.connected = asyncio.Event()
+        self.connections = 0  # how many times it has (re)connected
+
+    async def run(self) -> None:
+        """LISTEN until cancelled, connecting again whenever the connection is lost."""
+        try:
+            while True:
+                try:
+                    await self._listen()
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    log.warning('database listener lost its connection; connecting again', exc_info=True)
+                self.connected.clear()
+                await asyncio.sleep(self.retry_s)
+        finally:
+            self.connected.clear()
+            await self._engine.dispose()
+
+    async def _listen(self) -> None:
+        async with self._engine.connect() as conn:
+            driver: Any = (await conn.get_raw_connection()).driver_connection
+            lost = asyncio.Event()
+            driver.add_termination_listener(lambda _connection: lost.set())
+            for channel in self._handlers:
+                await driver.add_listener(channel, self._deliver)
+            self.connections += 1
+            self.connected.set()
+            for channel in self._handlers:
+                self._call(channel, None)
+            while not lost.is_set():
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(self.probe_s):
+                        await lost.wait()
+                if not lost.is_set():
+                    async with asyncio.timeout(self.probe_s):
+                        await driver.fetchval('SELECT 1')
+            await conn.invalidate()
+
+    def _deliver(self, _connection: Any, _pid: int, channel: str, payload: str) -> None:
+        self._call(channel, payload)
+
+    def _call(self, channel: str, payload: str | None) -> None:
+        try:
+            self._handlers[channel](payload)
+        except Exception:
+            log.exception('database listener: the handler of %s failed', channel)

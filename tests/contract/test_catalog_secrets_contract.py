@@ -1,0 +1,75 @@
+"""Store contract: the workflow catalog and named secrets (sealed at rest) behave the same on both databases."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from contract_support import T0, chain
+from sqlalchemy import select
+
+from flowmon.engine import WorkflowError, default_registry
+from flowmon.infra.secretbox import SecretBox, new_key
+from flowmon.store import Database, History, WorkflowCatalog
+from flowmon.store.secrets import SecretStore
+from flowmon.store.tables import SecretRow
+
+SECRETS = SecretRow.__table__  # type: ignore[attr-defined]
+
+
+async def test_the_catalog_validates_stores_and_follows_changes(db: Database) -> None:
+    secrets = SecretStore(db, SecretBox(new_key()))
+    catalog = WorkflowCatalog(History(db), default_registry(), known_secrets=secrets.names)
+    changes: list[tuple[str, bool]] = []
+    announced: list[str] = []
+    catalog.listeners.append(lambda workflow_id, workflow: changes.append((workflow_id, workflow is not None)))
+    catalog.announce = announced.append
+
+    workflow, created = await catalog.put('w', chain('w', 'a', 'b', 'c'), T0)
+    assert created and list(workflow.nodes) == ['a', 'b', 'c']
+    with pytest.raises(WorkflowError, match='cycle'):
+        await catalog.put(
+            'bad', {**chain('bad'), 'edges': [{'source': 'a', 'target': 'b'}, {'source': 'b', 'target': 'a'}]}, T0
+        )
+    referring = chain('uses')
+    referring['nodes'][0]['config'] = {'message': {'$secret': 'api_key'}}
+    with pytest.raises(WorkflowError, match="unknown secret 'api_key'"):
+        await catalog.put('uses', referring, T0)
+    await secrets.put('api_key', 'v')
+    await catalog.put('uses', referring, T0 + timedelta(seconds=1))
+    assert [w.id for w in await catalog.all()] == ['uses', 'w']  # by name (the same for both), then id
+    assert await catalog.delete('w') is True
+    assert await catalog.get('w') is None
+
+    # A change made elsewhere (another process on the same database) reaches the listeners on refresh.
+    other = WorkflowCatalog(History(db), default_registry(), known_secrets=secrets.names)
+    await other.put('x', chain('x'), T0)
+    await catalog.refresh('x')
+    await catalog.refresh('uses')
+    assert changes == [('w', True), ('uses', True), ('w', False), ('x', True), ('uses', True)]
+    assert announced == ['w', 'uses', 'w']  # only the changes made here are announced
+
+
+async def test_secrets_are_sealed_at_rest_and_follow_changes_made_elsewhere(db: Database) -> None:
+    box = SecretBox(new_key())
+    store = SecretStore(db, box)
+    await store.load()
+    info, created = await store.put('token', 'sk-live-ünïcode-0123456789')
+    assert created and info.created_at.utcoffset() == timedelta(0)
+    _, created = await store.put('token', 'sk-live-replaced-9876543210')
+    assert not created
+    await store.put('other', 'x' * 16384)
+
+    async with db.engine.connect() as conn:
+        raw = {row.name: row.value for row in (await conn.execute(select(SECRETS))).all()}
+    assert set(raw) == {'token', 'other'}
+    assert not any('sk-live' in value or 'xxxx' in value for value in raw.values())  # only sealed text is stored
+
+    elsewhere = SecretStore(db, box)  # another process sharing the database
+    await elsewhere.load()
+    assert await elsewhere.resolve({'token', 'other'}) == {'token': 'sk-live-replaced-9876543210', 'other': 'x' * 16384}
+    assert await elsewhere.delete('other') is True
+    assert store.names() == frozenset({'token', 'other'})
+    await store.load()  # what the change feed does when the other process announces its change
+    assert store.names() == frozenset({'token'})
+    assert [s.name for s in store.list()] == ['token']

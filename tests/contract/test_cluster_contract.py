@@ -1,0 +1,272 @@
+"""PostgreSQL only: two flowmon systems (the composition root, without the web layer) on one database, as two
+processes would run. What one runs, the other shows live and can cancel; a process that is taken for dead writes
+nothing more and joins again; a dead one's executions are closed by the other; changes to cached tables travel.
+
+The same with real processes, ``kill -9`` included: tests/integration/test_cluster_process.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+from sqlalchemy import delete, select, text
+
+from flowmon.bootstrap import System
+from flowmon.delivery.endpoints import EndpointSpec
+from flowmon.engine import Event, EventBus
+from flowmon.engine.core.events import EventType, utcnow
+from flowmon.engine.core.provenance import api_trigger
+from flowmon.settings import load_settings
+from flowmon.store import Database, EventRecorder, History
+from flowmon.store.cluster import Membership, WriteFence, orphaned_executions
+from flowmon.store.dialect import Fenced, Listener
+from flowmon.store.tables import ExecutionRow, ProcessRow
+
+EXECUTIONS = ExecutionRow.__table__  # type: ignore[attr-defined]
+PROCESSES = ProcessRow.__table__  # type: ignore[attr-defined]
+T = TypeVar('T')
+
+SLOW = {
+    'id': 'slow',
+    'name': 'Slow',
+    'nodes': [
+        {'id': 'first', 'type': 'log', 'config': {'message': 'quick'}},
+        {'id': 'wait', 'type': 'delay', 'config': {'seconds': 30}},
+        {'id': 'after', 'type': 'log', 'config': {'message': 'late'}},
+    ],
+    'edges': [{'source': 'first', 'target': 'wait'}, {'source': 'wait', 'target': 'after'}],
+}
+
+
+async def eventually(check: Callable[[], Awaitable[T | None]], timeout: float = 5.0) -> T:
+    """The first truthy result of ``check``, polled until ``timeout`` (real processes: real time)."""
+    async with asyncio.timeout(timeout):
+        while not (result := await check()):
+            await asyncio.sleep(0.02)
+    return result
+
+
+Start = Callable[..., Awaitable[System]]
+
+
+@pytest.fixture
+async def start_system(postgresql_url: str, tmp_path: Path) -> AsyncIterator[Start]:
+    """``await start_system(name)``: a started system on the shared database, with a data directory of its own."""
+    key = base64.urlsafe_b64encode(os.urandom(32)).decode()
+    started: list[System] = []
+
+    async def start(name: str, **env: str) -> System:
+        settings = load_settings({
+            'FLOWMON_DATA_DIR': str(tmp_path / name), 'FLOWMON_WORKFLOWS_DIR': str(tmp_path / 'none'),
+            'FLOWMON_DATABASE_URL': postgresql_url, 'FLOWMON_SECRET_KEY': key, 'FLOWMON_LEASE_SECONDS': '1', **env,
+        })  # fmt: skip
+        system = System.build(settings, token='cluster-token-0123456789')
+        await system.start()
+        started.append(system)
+        return system
+
+    yield start
+    for system in started:
+        if system.application.is_ready:
+            await system.stop()
+
+
+async def test_a_run_in_one_process_is_live_in_the_other_and_cancelled_from_there(start_system: Start) -> None:
+    a, b = await start_system('a'), await start_system('b')
+    await a.application.workflows.put('slow', json.dumps(SLOW).encode())
+    execution_id = await a.application.executions.start('slow', {'from': 'a'}, trigger=api_trigger())
+
+    async def wait_running_in_b() -> Any:
+        state = b.application.live.get(execution_id)
+        return state if state is not None and state.nodes['wait'].status == 'running' else None
+
+    state = await eventually(wait_running_in_b)
+    assert state.status == 'running' and state.nodes['first'].status == 'succeeded' and state.input == {'from': 'a'}
+    assert b.application.live.recent_events(execution_id, 0)[0].type is EventType.EXECUTION_QUEUED
+    records, _ = await b.application.history.page()
+    assert [(r.id, r.status) for r in records] == [(execution_id, 'running')]
+    assert not b.application.live.is_active(execution_id) and a.application.live.is_active(execution_id)
+
+    await b.application.executions.cancel(execution_id)  # b does not run it: the request goes through the database
+
+    async def cancelled_in_a() -> Any:
+        state = a.application.live.get(execution_id)
+        return state if state is not None and state.status == 'cancelled' else None
+
+    await eventually(cancelled_in_a, timeout=1.0)
+    final = await eventually(lambda: _status_in(b, execution_id, 'cancelled'))
+    assert final.nodes['wait'].status == 'cancelled' and final.nodes['after'].status == 'cancelled'
+    stored = await b.application.history.events(execution_id)
+    assert stored[-1].type is EventType.EXECUTION_CANCELLED
+
+
+async def _status_in(system: System, execution_id: str, status: str) -> Any:
+    state = system.application.live.get(execution_id)
+    return state if state is not None and state.status == status else None
+
+
+async def test_a_dead_process_runs_are_interrupted_by_the_other_after_its_lease(start_system: Start) -> None:
+    a, b = await start_system('a'), await start_system('b')
+    await a.application.workflows.put('slow', json.dumps(SLOW).encode())
+    execution_id = await a.application.executions.start('slow', {}, trigger=api_trigger())
+    await eventually(lambda: _status_in(b, execution_id, 'running'))
+    assert a.cluster is not None and b.cluster is not None
+    a_id = a.cluster.membership.id
+
+    a.cluster._beating.cancel()  # type: ignore[union-attr]  # a stops renewing its lease, as a frozen process
+    state = await eventually(lambda: _status_in(b, execution_id, 'interrupted'), timeout=5.0)
+    assert state.nodes['wait'].status == 'cancelled' and state.nodes['after'].status == 'cancelled'
+    events = await b.application.history.events(execution_id)
+    assert [(e.type, e.node_id) for e in events[-3:]] == [
+        (EventType.NODE_CANCELLED, 'wait'),
+        (EventType.NODE_CANCELLED, 'after'),
+        (EventType.EXECUTION_INTERRUPTED, None),
+    ]
+    assert a_id in events[-1].data['reason']
+    assert b.cluster.taken_over == 1
+    assert [row['id'] for row in await b.cluster.membership.members()] == [b.cluster.membership.id]
+
+    # a comes back: its next renewal finds its lease gone; it writes nothing more of that run and joins again
+    await a.cluster.renew()
+    assert a.cluster.membership.id != a_id
+    assert await b.application.history.events(execution_id) == events
+    assert not a.application.live.is_active(execution_id)
+    again = await a.application.executions.start('slow', {}, trigger=api_trigger())
+    await eventually(lambda: _status_in(b, again, 'running'))
+    async with a.db.engine.connect() as conn:
+        owner = (await conn.execute(select(EXECUTIONS.c.owner).where(EXECUTIONS.c.id == again))).scalar_one()
+    assert owner == a.cluster.membership.id != a_id
+
+
+async def _async(value: T) -> T:
+    return value
+
+
+async def test_a_restart_on_the_same_data_directory_closes_its_crashed_run_at_once(start_system: Start) -> None:
+    """The data directory remembers the process's id: a restart after a crash need not wait for the lease."""
+    crashed = await start_system('same', FLOWMON_LEASE_SECONDS='3600')
+    await crashed.application.workflows.put('slow', json.dumps(SLOW).encode())
+    execution_id = await crashed.application.executions.start('slow', {}, trigger=api_trigger())
+    await eventually(lambda: _status_in(crashed, execution_id, 'running'))
+    await crashed.recorder.flush()
+    assert crashed.cluster is not None
+    crashed_id = crashed.cluster.membership.id
+
+    # started on its data directory as if it had died (kill -9 leaves its lease and its run behind)
+    restarted = await start_system('same', FLOWMON_LEASE_SECONDS='3600')
+    record = await restarted.application.history.record(execution_id)
+    assert record is not None and record.status == 'interrupted'
+    assert restarted.cluster is not None and restarted.cluster.membership.id != crashed_id
+    assert crashed_id not in {row['id'] for row in await restarted.cluster.membership.members()}
+
+
+async def test_changes_to_cached_tables_reach_the_other_process(start_system: Start) -> None:
+    a, b = await start_system('a'), await start_system('b')
+    await a.application.secrets.put('api_key', 'sk-0123456789')
+    await eventually(lambda: _async('api_key' in b.secrets.names()))
+    assert await b.secrets.resolve({'api_key'}) == {'api_key': 'sk-0123456789'}
+
+    scheduled = {**SLOW, 'id': 'nightly', 'schedule': {'cron': '0 3 * * *', 'timezone': 'UTC'}}
+    await a.application.workflows.put('nightly', json.dumps(scheduled).encode())
+    await eventually(lambda: _async(b.schedules.next_run_at('nightly') is not None))
+    await a.application.automation.set_paused('nightly', True)
+    await eventually(lambda: _async(b.schedules.next_run_at('nightly') is None))
+    await a.application.workflows.delete('nightly')
+    await eventually(lambda: _async(not b.timers.armed('cron:nightly')))
+
+    endpoint, _ = await a.application.endpoints.create(
+        EndpointSpec(url='https://example.org/hook', event_types=['execution.failed'])
+    )
+    await eventually(lambda: _async(b.application.endpoints.cached(endpoint.id) is not None))
+
+
+async def test_node_statistics_follow_runs_that_end_in_the_other_process(start_system: Start) -> None:
+    a, b = await start_system('a'), await start_system('b')
+    quick = {**SLOW, 'id': 'quick', 'nodes': SLOW['nodes'][:1], 'edges': []}
+    await a.application.workflows.put('quick', json.dumps(quick).encode())
+    assert (await b.application.stats.nodes('quick'))['first'].count == 0  # b reads, and caches, nothing yet
+    await a.application.executions.start('quick', {}, trigger=api_trigger())
+
+    async def counted_in_b() -> bool:
+        return (await b.application.stats.nodes('quick'))['first'].count == 1
+
+    await eventually(counted_in_b)  # a wrote the node runs and told b, which forgot what it had cached
+
+
+async def test_membership_leases_use_the_database_clock(postgresql_url: str) -> None:
+    db = Database(postgresql_url)
+    await db.start()
+    try:
+        alive, dead = Membership(db, lease_seconds=5), Membership(db, lease_seconds=5)
+        await alive.join()
+        await dead.join()
+        async with db.engine.begin() as conn:  # dead's last renewal, 10 s ago by the database's clock
+            await conn.execute(
+                PROCESSES.update().where(PROCESSES.c.id == dead.id).values(heartbeat_at=text("now() - interval '10 s'"))
+            )
+        claimers = [Membership(db, lease_seconds=5) for _ in range(3)]
+        for claimer in claimers:
+            await claimer.join()
+        claimed = await asyncio.gather(*(claimer.claim_dead() for claimer in claimers))
+        assert sorted(map(len, claimed)) == [0, 0, 1] and [dead.id] in claimed  # one survivor takes it over
+        assert await dead.beat() is False and await alive.beat() is True
+        assert await orphaned_executions(db) == []
+        await alive.leave()
+        assert alive.id not in {row['id'] for row in await claimers[0].members()}
+    finally:
+        await db.stop()
+
+
+async def test_the_listener_listens_again_after_its_connection_is_killed(postgresql_url: str) -> None:
+    received: list[str | None] = []
+    listener = Listener(
+        postgresql_url, {'flowmon_test': received.append}, application_name='listener test', probe_s=0.2
+    )
+    task = asyncio.get_running_loop().create_task(listener.run())
+    db = Database(postgresql_url)
+    try:
+        await eventually(lambda: _async(listener.connected.is_set()))
+        async with db.engine.begin() as conn:
+            await conn.execute(text("SELECT pg_notify('flowmon_test', 'one')"))
+        await eventually(lambda: _async('one' in received))
+        async with db.engine.begin() as conn:
+            await conn.execute(
+                text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'listener test'")
+            )
+        await eventually(lambda: _async(listener.connections == 2), timeout=5.0)
+        assert received.count(None) == 2  # after each (re)connect: re-read what may have been missed
+        async with db.engine.begin() as conn:
+            await conn.execute(text("SELECT pg_notify('flowmon_test', 'two')"))
+        await eventually(lambda: _async('two' in received))
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await db.stop()
+
+
+async def test_a_write_after_the_lease_was_taken_writes_nothing(postgresql_url: str) -> None:
+    """A lease row removed under a recorder: its next write is refused before anything is written."""
+    db = Database(postgresql_url)
+    await db.start()
+    try:
+        membership = Membership(db, lease_seconds=30)
+        await membership.join()
+        async with db.engine.begin() as conn:
+            await conn.execute(delete(PROCESSES))
+        fence = WriteFence(db, membership)
+        fenced: list[bool] = []
+        fence.fenced = lambda: fenced.append(True)
+        recorder = EventRecorder(db, EventBus(), fence=fence)
+        event = Event(execution_id='e', seq=1, type=EventType.EXECUTION_QUEUED, ts=utcnow(), data={'workflow_id': 'w'})
+        with pytest.raises(Fenced):
+            await recorder.write([event])
+        assert fenced == [True] and await History(db).events('e') == []
+    finally:
+        await db.stop()

@@ -1,0 +1,116 @@
+"""Store contract: workflows, executions and their events read back the same from SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from contract_support import T0, chain, run_events
+from sqlalchemy.exc import IntegrityError
+
+from flowmon.engine import Event, EventBus, EventType
+from flowmon.store import Database, EventRecorder, History, interrupt_unfinished
+
+
+@pytest.fixture
+def history(db: Database) -> History:
+    return History(db)
+
+
+@pytest.fixture
+def recorder(db: Database) -> EventRecorder:
+    """A recorder used only through ``write`` (the tests decide what is written)."""
+    return EventRecorder(db, EventBus())
+
+
+async def test_workflows_are_created_replaced_listed_and_deleted(history: History) -> None:
+    definition = {**chain('w1', name='Zeta'), 'description': 'Grüße, 日本語, "quotes" and\nnew lines'}
+    assert await history.put_workflow('w1', 'Zeta', definition, T0) is True
+    assert await history.put_workflow('w2', 'Alpha', chain('w2', name='Alpha'), T0) is True
+    later = T0 + timedelta(minutes=5)
+    assert await history.put_workflow('w1', 'Zeta', {**definition, 'name': 'Zeta'}, later) is False
+
+    stored = await history.get_workflow('w1')
+    assert stored is not None and stored.definition == definition
+    assert (stored.created_at, stored.updated_at) == (T0, later)
+    assert stored.updated_at.tzinfo is not None and stored.updated_at.utcoffset() == timedelta(0)
+    assert [w.id for w in await history.list_workflows()] == ['w2', 'w1']  # by name
+    assert await history.delete_workflow('w2') is True
+    assert await history.delete_workflow('w2') is False
+    assert [w.id for w in await history.list_workflows()] == ['w1']
+
+
+async def test_events_and_states_round_trip_exactly(history: History, recorder: EventRecorder) -> None:
+    paris = timezone(timedelta(hours=2))
+    events = run_events('e1', 'w', T0.astimezone(paris), 'succeeded')
+    events[3] = Event(
+        execution_id='e1', seq=4, type=EventType.NODE_COMPLETED, ts=events[3].ts, node_id='a',
+        data={'output': {'text': 'ünïcode ✓ \u2028', 'big': 2**62, 'nested': [[{'x': None}]], 'f': 0.1}},
+    )  # fmt: skip
+    await recorder.write(events)
+
+    stored = await history.events('e1')
+    assert [(e.seq, e.type, e.node_id, e.data) for e in stored] == [(e.seq, e.type, e.node_id, e.data) for e in events]
+    assert [e.ts for e in stored] == [e.ts.astimezone(UTC) for e in events]  # the same instants, in UTC
+    assert all(e.ts.tzinfo is not None and e.ts.utcoffset() == timedelta(0) for e in stored)
+    assert [e.seq for e in await history.events('e1', after_seq=2, limit=2)] == [3, 4]
+    state = await history.load_state('e1')
+    assert state is not None and state.status == 'succeeded' and state.nodes['a'].output == events[3].data['output']
+    record = await history.get_execution('e1')
+    assert record is not None and (record.status, record.nodes_done, record.nodes_total) == ('succeeded', 1, 1)
+    assert record.created_at == T0
+
+
+async def test_the_execution_list_filters_pages_and_counts(history: History, recorder: EventRecorder) -> None:
+    statuses = ['succeeded', 'failed', 'running', 'queued', 'succeeded', 'cancelled']
+    for n, status in enumerate(statuses):
+        workflow = 'even' if n % 2 == 0 else 'odd'
+        await recorder.write(run_events(f'e{n}', workflow, T0 + timedelta(minutes=n), status))
+
+    records, total = await history.list_executions()
+    assert total == 6 and [r.id for r in records] == [f'e{n}' for n in range(5, -1, -1)]  # newest first
+    records, total = await history.list_executions(workflow_id='even', status='succeeded')
+    assert (total, [r.id for r in records]) == (2, ['e4', 'e0'])
+    records, total = await history.list_executions(status=['running', 'queued'])
+    assert (total, sorted(r.id for r in records)) == (2, ['e2', 'e3'])
+    records, total = await history.list_executions(since=T0 + timedelta(minutes=1), until=T0 + timedelta(minutes=4))
+    assert [r.id for r in records] == ['e3', 'e2', 'e1']
+    records, total = await history.list_executions(limit=2, offset=2)
+    assert (total, [r.id for r in records]) == (6, ['e3', 'e2'])
+    assert sorted(await history.unfinished_execution_ids()) == ['e2', 'e3']
+
+
+async def test_a_taken_event_key_is_refused_as_an_integrity_error_and_nothing_of_the_batch_stays(
+    history: History, recorder: EventRecorder
+) -> None:
+    """On PostgreSQL the rows go by COPY: the refusal comes out as Core's IntegrityError all the same."""
+    events = run_events('e1', 'w', T0, 'running')
+    await recorder.write(events)
+    other = run_events('e2', 'w', T0, 'succeeded')
+    with pytest.raises(IntegrityError, match=r'(?i)unique|duplicate'):
+        await recorder.write([*other, events[0]])
+    assert await history.get_execution('e2') is None and await history.events('e2') == []
+    assert len(await history.events('e1')) == len(events)
+
+
+async def test_start_up_recovery_interrupts_what_a_crash_left_open(
+    db: Database, history: History, recorder: EventRecorder
+) -> None:
+    await recorder.write(run_events('done', 'w', T0, 'succeeded'))
+    await recorder.write(run_events('running', 'w', T0, 'running'))
+    await recorder.write(run_events('queued', 'w', T0, 'queued'))
+    now = datetime(2025, 6, 1, 13, 0, tzinfo=UTC)
+
+    assert sorted(await interrupt_unfinished(history, EventRecorder(db, EventBus()), now)) == [
+        'queued',
+        'running',
+    ]
+    running = await history.events('running')
+    assert [(e.type, e.node_id) for e in running[-2:]] == [
+        (EventType.NODE_CANCELLED, 'a'),
+        (EventType.EXECUTION_INTERRUPTED, None),
+    ]
+    assert running[-1].ts == now
+    records, _ = await history.list_executions(status='interrupted')
+    assert sorted(r.id for r in records) == ['queued', 'running']
+    assert [r.finished_at for r in records] == [now, now]

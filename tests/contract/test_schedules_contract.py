@@ -1,0 +1,122 @@
+"""Store contract: schedules stay paused across restarts, and a cron tick fired by several processes starts one
+execution (a claimed tick row per workflow and scheduled time), on both databases."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+from apscheduler.triggers.interval import IntervalTrigger
+from contract_support import T0
+from sqlalchemy import func, select
+
+from flowmon.automation.schedules import ScheduleService, job_id
+from flowmon.engine.core.events import utcnow
+from flowmon.engine.nodes import default_registry
+from flowmon.infra.timers import Timers
+from flowmon.store import Database, History, WorkflowCatalog
+from flowmon.store.cluster import TickClaims
+from flowmon.store.tables import ScheduleTickRow
+
+TICKS = ScheduleTickRow.__table__  # type: ignore[attr-defined]
+SCHEDULED = {
+    'id': 'tick',
+    'name': 'Tick',
+    'schedule': {'cron': '*/5 * * * *', 'timezone': 'Europe/Paris'},
+    'nodes': [{'id': 'say', 'type': 'log', 'config': {'message': 'tick'}}],
+}
+
+
+class Starts:
+    """Stands for the executions use case: records what each schedule started."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, Any, str | None]] = []
+
+    async def __call__(
+        self, workflow_id: str, input: Any, *, trigger: Mapping[str, Any], execution_id: str | None = None
+    ) -> str:
+        assert trigger['type'] == 'schedule'
+        self.calls.append((workflow_id, input, execution_id))
+        return execution_id or f'local-{len(self.calls)}'
+
+
+async def test_a_tick_is_claimed_once_whatever_the_zone_of_its_time(db: Database) -> None:
+    claims = [TickClaims(db, me=lambda n=n: f'process-{n}') for n in range(3)]
+    paris = T0.astimezone(timezone(timedelta(hours=2)))
+    won = await asyncio.gather(
+        *(claim.claim('tick', when, f'execution-{n}', T0) for n, claim in enumerate(claims) for when in (T0, paris))
+    )
+    assert won.count(True) == 1
+    assert await claims[0].claim('tick', T0 + timedelta(minutes=5), 'next', T0) is True
+    async with db.engine.connect() as conn:
+        rows = (await conn.execute(select(TICKS).order_by(TICKS.c.fire_time))).all()
+    assert [(row.fire_time, row.execution_id) for row in rows][1] == (T0 + timedelta(minutes=5), 'next')
+    assert rows[0].fire_time == T0 and rows[0].owner == f'process-{won.index(True) // 2}'
+
+    assert await claims[1].prune(T0 + timedelta(days=7, minutes=1)) == 1
+    async with db.engine.connect() as conn:
+        assert (await conn.execute(select(func.count()).select_from(TICKS))).scalar_one() == 1
+
+
+async def test_two_processes_firing_the_same_schedule_start_one_execution_per_tick(
+    db: Database, open_database: Callable[[], Database]
+) -> None:
+    """Each process runs its own APScheduler with the same schedule; every tick starts exactly one execution."""
+    starts, services, all_timers = Starts(), [], []
+    first_tick = datetime.now(UTC) + timedelta(seconds=0.5)
+    for n in range(2):
+        process_db = open_database()
+        timers = Timers()
+        catalog = WorkflowCatalog(History(process_db), default_registry())
+        service = ScheduleService(
+            process_db, catalog, timers, starts, claims=TickClaims(process_db, me=lambda n=n: f'p{n}')
+        )
+        await service.start()
+        # the tick every 0.2 s that a cron schedule makes every minute, at the same times in both processes
+        timers.add(job_id('tick'), IntervalTrigger(seconds=0.2, start_date=first_tick), service._fire, 'tick')
+        services.append(service)
+        all_timers.append(timers)
+    await WorkflowCatalog(History(db), default_registry()).put('tick', {**SCHEDULED, 'schedule': None}, utcnow())
+    for timers in all_timers:
+        timers.start()
+    async with asyncio.timeout(15):
+        while len(starts.calls) < 10:
+            await asyncio.sleep(0.05)
+    for timers in all_timers:
+        timers.shutdown()
+    await asyncio.sleep(0.3)  # a run already submitted ends
+
+    async with db.engine.connect() as conn:
+        ticks = (await conn.execute(select(TICKS.c.fire_time, TICKS.c.execution_id, TICKS.c.owner))).all()
+    assert len(ticks) == len(starts.calls) >= 10
+    assert Counter(execution_id for _, _, execution_id in starts.calls) == Counter(row.execution_id for row in ticks)
+    assert len({row.fire_time for row in ticks}) == len(ticks)  # one execution per tick
+    assert {row.owner for row in ticks} <= {'p0', 'p1'}
+
+
+async def test_a_paused_schedule_stays_paused_in_a_process_started_later(
+    db: Database, open_database: Callable[[], Database]
+) -> None:
+    timers = [Timers(), Timers()]
+    catalog = WorkflowCatalog(History(db), default_registry())
+    await catalog.put('tick', SCHEDULED, utcnow())
+    first = ScheduleService(open_database(), catalog, timers[0], Starts())
+    await first.start()
+    announced: list[str] = []
+    first.announce = announced.append
+    assert (await first.pause('tick'))['paused'] is True
+    assert announced == ['tick']
+
+    second = ScheduleService(open_database(), WorkflowCatalog(History(db), default_registry()), timers[1], Starts())
+    await second.start()
+    assert (await second.info('tick'))['paused'] is True and second.next_run_at('tick') is None
+    await first.resume('tick')
+    await second.refresh_paused('tick')  # what the change feed does on the other process's announcement
+    info = await second.info('tick')
+    assert info['paused'] is False and info['next_run_at'] is not None
+    for service in (first, second):
+        await service.stop()

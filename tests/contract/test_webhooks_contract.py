@@ -1,0 +1,195 @@
+"""Store contract: the webhook ledger's claims, recovery and retries, and inbound webhook-ids, on both databases.
+
+Two services on one database stand for two processes sharing it: each attempt is claimed by exactly one of them,
+an attempt cut short is recovered once, and a webhook-id starts one execution whichever of them receives it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import select
+from standardwebhooks.webhooks import Webhook
+
+from flowmon.automation.triggers import TriggerService
+from flowmon.delivery.claims import Claim
+from flowmon.delivery.policy import RetrySchedule
+from flowmon.delivery.service import DeliveryConfig, DeliveryService
+from flowmon.engine.core.events import utcnow
+from flowmon.engine.nodes import default_registry
+from flowmon.engine.runtime.bus import EventBus
+from flowmon.infra.outbound import OutboundGuard, guarded_client
+from flowmon.infra.secretbox import SecretBox, new_key
+from flowmon.infra.timers import Timers
+from flowmon.store import Database, History, WorkflowCatalog
+from flowmon.store.tables import ProcessRow
+from flowmon.store.webhook_tables import attempts
+
+URL = 'https://hooks.example.com/in'
+PROCESSES = ProcessRow.__table__  # type: ignore[attr-defined]
+
+
+@dataclass
+class Harness:
+    """Delivery services on the database under test, sending to an in-memory receiver that counts requests."""
+
+    open_database: Callable[[], Database]
+    replies: list[int] = field(default_factory=list)  # status codes, then 200 for ever
+    requests: list[httpx.Request] = field(default_factory=list)
+    box: SecretBox = field(default_factory=lambda: SecretBox(new_key()))
+    services: list[DeliveryService] = field(default_factory=list)
+    timers: list[Timers] = field(default_factory=list)
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        return httpx.Response(self.replies.pop(0) if self.replies else 200)
+
+    async def service(self, *, claimer: str | None = None, schedule: tuple[float, ...] = (0, 0.2)) -> DeliveryService:
+        async def resolve(host: str, port: int) -> list[str]:
+            return ['93.184.216.34']
+
+        guard = OutboundGuard(resolver=resolve)
+        timers = Timers()
+        timers.start()
+        self.timers.append(timers)
+        service = DeliveryService(
+            db=self.open_database(), bus=EventBus(), timers=timers, guard=guard,
+            client=guarded_client(guard, inner=httpx.MockTransport(self.handle)),
+            config=DeliveryConfig(schedule=RetrySchedule.of(schedule, jitter=0)), box=self.box,
+            claimer=None if claimer is None else lambda: claimer,
+        )  # fmt: skip
+        await service.start()
+        self.services.append(service)
+        return service
+
+
+@pytest.fixture
+async def harness(db: Database, open_database: Callable[[], Database]) -> AsyncIterator[Harness]:
+    h = Harness(open_database)
+    yield h
+    for service in h.services:
+        await service.stop()
+    for timers in h.timers:
+        timers.shutdown()
+
+
+async def stored(service: DeliveryService) -> str:
+    """A committed, due delivery that nothing has dispatched yet."""
+    row = service.intake.row(source='api', body=b'{"n":1}', now=utcnow(), max_attempts=3, url=URL)
+    await service.ledger.insert([row])
+    return str(row['id'])
+
+
+async def settle(service: DeliveryService, delivery_id: str) -> str:
+    return (await asyncio.wait_for(service.wait_settled(delivery_id), 10)).status
+
+
+async def test_racing_claims_from_two_processes_send_each_attempt_once(harness: Harness) -> None:
+    a, b = await harness.service(claimer='process-a'), await harness.service(claimer='process-b')
+    delivery_id = await stored(a)
+    claims = await asyncio.gather(
+        *(s.ledger.claim(delivery_id, trigger='retry', now=utcnow(), lease_s=30, slack_s=0) for s in (a, b) * 4)
+    )
+    won = [claim for claim in claims if isinstance(claim, Claim)]
+    assert len(won) == 1 and won[0].n == 1
+    record = await b.queries.record(delivery_id)
+    assert record is not None and record.status == 'sending'
+
+
+async def test_a_delivery_retried_by_either_process_is_attempted_once_per_attempt(harness: Harness) -> None:
+    harness.replies = [503, 503]
+    schedule = (0, 0.3, 0.1)
+    a, b = await harness.service(claimer='a', schedule=schedule), await harness.service(claimer='b', schedule=schedule)
+    queued = await a.enqueue(url=URL, body=b'{"n":2}')
+    async with asyncio.timeout(5):
+        while (record := await b.queries.record(queued.id)) is None or record.status != 'retrying':
+            await asyncio.sleep(0.01)
+    await b.sweep()  # b arms the retry as well: both wake up for attempt 2
+    assert a.timers.armed(f'wh:{queued.id}') and b.timers.armed(f'wh:{queued.id}')
+    assert await settle(a, queued.id) == 'succeeded'
+    assert len(harness.requests) == 3
+    detail = await b.queries.get(queued.id)
+    assert detail is not None and [(x.n, x.status_code) for x in detail.attempts] == [(1, 503), (2, 503), (3, 200)]
+    assert {r.headers['webhook-id'] for r in harness.requests} == {queued.webhook_id}
+
+
+async def test_an_attempt_of_a_process_without_a_lease_is_recovered_once(harness: Harness, db: Database) -> None:
+    """The claimer has no row in ``processes`` (it died): two survivors recover the attempt, one logs it."""
+    dead = await harness.service(claimer='dead-process')
+    delivery_id = await stored(dead)
+    claim = await dead.ledger.claim(delivery_id, trigger='first', now=utcnow(), lease_s=300, slack_s=0)
+    assert isinstance(claim, Claim)
+    a, b = await harness.service(claimer='process-a'), await harness.service(claimer='process-b')
+    await asyncio.gather(a.sweep(), b.sweep())
+
+    assert await settle(a, delivery_id) == 'succeeded'
+    detail = await a.queries.get(delivery_id)
+    assert detail is not None
+    assert [(x.n, x.error_class) for x in detail.attempts] == [(1, 'interrupted'), (2, None)]
+    assert len(harness.requests) == 1  # the interrupted attempt never reached the receiver here
+    async with db.engine.connect() as conn:
+        logged = (await conn.execute(select(attempts.c.n).where(attempts.c.delivery_id == delivery_id))).all()
+    assert sorted(row[0] for row in logged) == [1, 2]
+
+
+async def test_a_process_alone_recovers_every_open_attempt_at_start(harness: Harness) -> None:
+    first = await harness.service()
+    delivery_id = await stored(first)
+    assert isinstance(
+        await first.ledger.claim(delivery_id, trigger='first', now=utcnow(), lease_s=300, slack_s=0), Claim
+    )
+    second = await harness.service()  # start-up recovery: its lease had not run out, but nobody else is sending
+    assert await settle(second, delivery_id) == 'succeeded'
+
+
+# --- inbound triggers ---------------------------------------------------------------------------------------------
+
+TRIGGERED = {
+    'id': 'hooked',
+    'name': 'Hooked',
+    'trigger': {'enabled': True},
+    'nodes': [{'id': 'say', 'type': 'log', 'config': {'message': 'hi'}}],
+}
+
+
+async def test_a_repeated_webhook_id_starts_one_execution_whichever_process_receives_it(
+    db: Database, open_database: Callable[[], Database]
+) -> None:
+    box = SecretBox(new_key())
+    started: list[tuple[str, Any, str]] = []
+
+    async def start(
+        workflow_id: str, input: Any, *, trigger: Mapping[str, Any], execution_id: str | None = None
+    ) -> str:
+        assert execution_id is not None and trigger['type'] == 'hook'
+        await asyncio.sleep(0.01)  # the other copy arrives meanwhile
+        started.append((workflow_id, input, execution_id))
+        return execution_id
+
+    await WorkflowCatalog(History(db), default_registry()).put('hooked', TRIGGERED, utcnow())
+    services = []
+    for _ in range(2):  # two processes: each its own pool, catalog and service
+        process_db = open_database()
+        catalog = WorkflowCatalog(History(process_db), default_registry())
+        services.append(TriggerService(process_db, catalog, start, box))
+    secret = (await services[0].reveal_secret('hooked'))['secret']
+    body = b'{"order": 7}'
+    headers = Webhook(secret).sign('msg_1', utcnow(), body.decode())
+
+    def signed() -> dict[str, str]:
+        return {
+            'webhook-id': 'msg_1',
+            'webhook-timestamp': str(int(utcnow().timestamp())),
+            'webhook-signature': headers,
+        }
+
+    results = await asyncio.gather(*(service.receive('hooked', signed(), body) for service in services * 3))
+
+    assert len(started) == 1 and started[0][:2] == ('hooked', {'order': 7})
+    assert {result.execution_id for result in results} == {started[0][2]}
+    assert sorted(result.replayed for result in results) == [False] + [True] * 5
