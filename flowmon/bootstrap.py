@@ -33,6 +33,7 @@ from flowmon.application.retention import Retention
 from flowmon.application.saved_views import SavedViews
 from flowmon.application.secrets import Secrets
 from flowmon.application.snapshots import SnapshotCache
+from flowmon.application.stats import NodeStatistics
 from flowmon.application.status import Status, StatusSources
 from flowmon.application.streams import EventStreams
 from flowmon.application.workflows import Workflows
@@ -60,6 +61,7 @@ from flowmon.store import Database, EventRecorder, History, WorkflowCatalog, int
 from flowmon.store.cluster import EventTail, Membership, new_process_id
 from flowmon.store.keys import PENDING_KEY_FILE, load_secret_box
 from flowmon.store.metrics import ExecutionMetrics
+from flowmon.store.node_stats import NodeRunStats
 from flowmon.store.retention import Pruner, RetentionPolicy
 from flowmon.store.saved_views import SavedViewStore
 from flowmon.store.sealed import prepare_sealed
@@ -173,6 +175,7 @@ class System:
             pruner=pruner, policy=policy, interval_s=settings.retention_interval, timers=timers, history=reads
         )
         probe = LoopLagProbe()
+        stats = NodeStatistics(runs=NodeRunStats(db), recorder=recorder, history=history)
         status = Status(
             sources=StatusSources(
                 version=__version__, database_url=db.display_url, database_size=db.size,
@@ -208,9 +211,12 @@ class System:
             retention=retention,
             status=status,
             streams=EventStreams(bus=bus, history=reads, live=live),
+            stats=stats,
         )  # fmt: skip
         if tail is not None:
             tail.listeners.append(application.streams.take_stored)  # other processes' runs, for the event streams
+        if cluster is not None:
+            cluster.share_stats(stats)
         prometheus = ProcessMetrics(
             bus=bus, notifier=delivery.notifier, version=__version__, probe=probe,
             sources=MetricSources(

@@ -23,6 +23,7 @@ from flowmon.application import (
     live,
     saved_views,
     secrets,
+    stats,
     status,
     streams,
 )
@@ -55,6 +56,7 @@ Executions = Annotated[executions.Executions, Depends(_use_case('executions'))]
 History = Annotated[history.ExecutionHistory, Depends(_use_case('history'))]
 Live = Annotated[live.LiveView, Depends(_use_case('live'))]
 Secrets = Annotated[secrets.Secrets, Depends(_use_case('secrets'))]
+Stats = Annotated[stats.NodeStatistics, Depends(_use_case('stats'))]
 Status = Annotated[status.Status, Depends(_use_case('status'))]
 Streams = Annotated[streams.EventStreams, Depends(_use_case('streams'))]
 Views = Annotated[saved_views.SavedViews, Depends(_use_case('saved_views'))]

@@ -12,7 +12,7 @@ from flowmon.application.errors import Malformed, TooLarge
 from flowmon.application.exchange import MAX_IMPORT_BYTES
 from flowmon.application.views import imported_view, position_summary
 
-from .dependencies import Exchange, History
+from .dependencies import Exchange, History, Stats
 
 router = APIRouter(prefix='/api/executions', tags=['executions'])
 # An export as the import takes it, for /docs and generated clients: filled in when the API is installed.
@@ -66,10 +66,13 @@ async def import_(request: Request, exchange: Exchange) -> dict[str, Any]:
 async def state_at(
     execution_id: str,
     history: History,
+    stats: Stats,
     at: Annotated[int | None, Query(description='position: after the first k events')] = None,
 ) -> dict[str, Any]:
-    """The execution summary as of position ``at`` (0..n; default n), folded from its stored events."""
-    return position_summary(await history.position(execution_id, at))
+    """The execution summary as of position ``at`` (0..n; default n), folded from its stored events; a node running
+    at that position is slow when it had already run longer than usual by then."""
+    position = await history.position(execution_id, at)
+    return position_summary(position, await stats.slow_nodes(position.state, position.state.last_ts))
 
 
 async def _upload(request: Request) -> bytes:

@@ -10,7 +10,7 @@ from flowmon.application.bulk import MAX_BULK, BulkFilter
 from flowmon.application.views import event_view, execution_summary, page_view
 from flowmon.engine.core.provenance import TRIGGER_TYPES, api_trigger
 
-from .dependencies import Bulk, Executions, History, Live
+from .dependencies import Bulk, Executions, History, Live, Stats
 from .errors import MeasuredBodyRoute
 from .params import Listing, Sequence
 from .schemas import BulkRequest, ExecutionRequest, RerunRequest
@@ -64,8 +64,11 @@ async def bulk_action(request: BulkRequest, bulk: Bulk) -> dict[str, Any]:
 
 
 @router.get('/executions/{execution_id}')
-async def get_execution(execution_id: str, history: History) -> dict[str, Any]:
-    return execution_summary(await history.state(execution_id))
+async def get_execution(execution_id: str, history: History, stats: Stats) -> dict[str, Any]:
+    """The execution summary; each node's ``slow`` says whether it took (or, running, has taken so far) longer
+    than the p95 of its last 50 successful runs in other executions (at least 5 of them)."""
+    state = await history.state(execution_id)
+    return execution_summary(state, await stats.slow_nodes(state))
 
 
 @router.delete(

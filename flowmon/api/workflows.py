@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request, Response, status
 
 from flowmon.application.views import workflow_listing
 
-from .dependencies import Workflows
+from .dependencies import Stats, Workflows
 
 router = APIRouter(prefix='/api/workflows', tags=['workflows'])
 # What a PUT body is, for /docs and generated clients: filled in when the API is installed (the schema depends on
@@ -24,6 +24,14 @@ async def list_workflows(workflows: Workflows) -> list[dict[str, Any]]:
 @router.get('/{workflow_id}')
 async def get_workflow(workflow_id: str, workflows: Workflows) -> dict[str, Any]:
     return (await workflows.get(workflow_id)).definition
+
+
+@router.get('/{workflow_id}/stats', responses={404: {'description': 'unknown workflow'}})
+async def workflow_stats(workflow_id: str, stats: Stats) -> dict[str, Any]:
+    """Per node of the workflow: ``count``, ``p50_seconds`` and ``p95_seconds`` over its last 50 successful runs
+    (``null`` without runs)."""
+    nodes = await stats.nodes(workflow_id)
+    return {'nodes': {node_id: usual.to_json() for node_id, usual in nodes.items()}}
 
 
 @router.put(

@@ -1,10 +1,10 @@
 """The application layer: the use cases that the REST API and the pages both call.
 
 Each module holds the use cases of one concept (executions, bulk actions, history, exchange, live, workflows,
-saved views, deliveries, endpoints, automation, secrets, dashboard, retention, status, streams); :class:`Application`
-holds one of each, built by the composition root (:mod:`flowmon.bootstrap`), and is all that :mod:`flowmon.api` and
-:mod:`flowmon.web` are given. Use cases own their unit of work (a read flushes the recorder first) and refuse with
-the errors of :mod:`.errors`.
+saved views, deliveries, endpoints, automation, secrets, dashboard, retention, status, streams, node statistics);
+:class:`Application` holds one of each, built by the composition root (:mod:`flowmon.bootstrap`), and is all that
+:mod:`flowmon.api` and :mod:`flowmon.web` are given. Use cases own their unit of work (a read flushes the recorder
+first) and refuse with the errors of :mod:`.errors`.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from .live import LiveView
 from .retention import Retention
 from .saved_views import SavedViews
 from .secrets import Secrets
+from .stats import NodeStatistics
 from .status import Status
 from .streams import EventStreams
 from .workflows import Workflows
@@ -49,6 +50,7 @@ class Application:
     retention: Retention
     status: Status
     streams: EventStreams  # Server-Sent Events for other programs
+    stats: NodeStatistics
     _ready: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
 
     @property

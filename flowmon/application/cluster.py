@@ -24,7 +24,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Coroutine
+from collections.abc import Collection, Coroutine
 from typing import Any
 
 from flowmon.automation.schedules import ScheduleService
@@ -51,6 +51,8 @@ from flowmon.store.history import History
 from flowmon.store.recorder import EventRecorder
 from flowmon.store.recovery import interrupt_executions
 from flowmon.store.secrets import SecretStore
+
+from .stats import NodeStatistics
 
 log = logging.getLogger(__name__)
 
@@ -117,6 +119,17 @@ class Cluster:
         feed.on('workflow', catalog.refresh)
         schedules.announce = lambda workflow_id: feed.announce('schedule', workflow_id)
         feed.on('schedule', schedules.refresh_paused)
+
+    def share_stats(self, stats: NodeStatistics) -> None:
+        """Node runs written here make the other processes read their node statistics again, and theirs ours."""
+        feed = self.feed
+
+        def announce(workflow_ids: Collection[str]) -> None:
+            for workflow_id in sorted(workflow_ids):
+                feed.announce('node-runs', workflow_id)
+
+        stats.announce = announce
+        feed.on('node-runs', stats.refresh)
 
     # --- lifecycle ----------------------------------------------------------------------------------------------
 

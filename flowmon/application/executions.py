@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
+from flowmon.engine.core.payload import PayloadBudget
 from flowmon.engine.core.provenance import rerun_trigger
 from flowmon.engine.core.state import TERMINAL_EXECUTION_STATUSES
 from flowmon.engine.model import WorkflowError
@@ -46,6 +47,12 @@ class Executions:
         self._history = history
         self._pruner = pruner
         self._remote_cancel = remote_cancel
+
+    @property
+    def budget(self) -> PayloadBudget:
+        """What an execution input may be (nesting, 64-bit integers, ``FLOWMON_MAX_PAYLOAD_BYTES``): pages check
+        typed inputs against it before anything is submitted."""
+        return self._engine.budget
 
     async def submit(
         self,

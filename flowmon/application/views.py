@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from dataclasses import asdict
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -18,9 +19,10 @@ if TYPE_CHECKING:  # annotations only: exchange imports these views (through its
     from .exchange import ImportedExecution
 
 
-def execution_summary(state: ExecutionState) -> dict[str, Any]:
+def execution_summary(state: ExecutionState, slow: Collection[str] = ()) -> dict[str, Any]:
     """The execution summary of ``GET /api/executions/{id}`` (and of ``/state?at=k``): status, times, how it was
-    started (``trigger``), progress and every node."""
+    started (``trigger``), progress and every node; ``slow`` names the nodes slower than usual
+    (:meth:`~flowmon.application.stats.NodeStatistics.slow_nodes`)."""
     return {
         'id': state.id,
         'workflow_id': state.workflow_id,
@@ -46,16 +48,17 @@ def execution_summary(state: ExecutionState) -> dict[str, Any]:
                 'error': node.error,
                 'reused': node.reused,
                 'worker': node.worker,  # where a worker node's latest attempt ran (null for nodes on the loop)
+                'slow': node.id in slow,
             }
             for node in state.nodes.values()
         },
     }
 
 
-def position_summary(position: Position) -> dict[str, Any]:
+def position_summary(position: Position, slow: Collection[str] = ()) -> dict[str, Any]:
     """``GET /api/executions/{id}/state?at=k``: the execution summary as of position k, and where k is."""
     return {
-        **execution_summary(position.state),
+        **execution_summary(position.state, slow),
         'position': {'at': position.at, 'events': position.events, 'elapsed_s': position.elapsed_s},
     }
 

@@ -1,8 +1,9 @@
-"""Workflows: list, read, create or replace (from a JSON or YAML document), delete."""
+"""Workflows: list, read, check, create or replace (from a JSON or YAML document), delete."""
 
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from typing import Any
 
 from flowmon.engine.core.events import utcnow
@@ -13,7 +14,15 @@ from flowmon.store.history import History, StoredWorkflow
 from .documents import workflow_schema
 from .errors import Invalid, Malformed, NotFound, TooLarge, translated
 
-__all__ = ['StoredWorkflow', 'Workflows']
+__all__ = ['Checked', 'StoredWorkflow', 'Workflows']
+
+
+@dataclass(frozen=True, slots=True)
+class Checked:
+    """A definition that would be accepted: the id it would be stored under, and the definition as stored."""
+
+    id: str
+    definition: dict[str, Any]
 
 
 class Workflows:
@@ -41,22 +50,48 @@ class Workflows:
     async def put(self, workflow_id: str, document: bytes, *, yaml: bool = False) -> tuple[dict[str, Any], bool]:
         """Create or replace from a JSON (or, with ``yaml``, YAML) document; returns the stored definition and
         whether it is new. Raises TooLarge, Malformed (not a document), or Invalid (not a valid workflow)."""
+        raw = await self.document(document, yaml=yaml)
+        with translated({WorkflowError: Invalid}):
+            workflow, created = await self._catalog.put(workflow_id, raw, utcnow())
+        return workflow.definition(), created
+
+    async def check(self, document: str | bytes, *, yaml: bool = False, workflow_id: str | None = None) -> Checked:
+        """What :meth:`put` would store, without storing it: the same limits and validation, the YAML parsed in a
+        worker thread. ``workflow_id``: the id it would be stored under (None: the document's own ``id``). Raises
+        TooLarge, Malformed or Invalid with the message ``PUT /api/workflows/{id}`` would answer."""
+        raw = await self.document(document, yaml=yaml)
+        target = workflow_id
+        if target is None:
+            body_id = raw.get('id') if isinstance(raw, dict) else None
+            if not isinstance(body_id, str) or not body_id:
+                raise Invalid('the definition needs an "id": letters, digits, "_", "." and "-" (it names the workflow)')
+            target = body_id
+        with translated({WorkflowError: Invalid}):
+            workflow = self._catalog.check(target, raw)
+        return Checked(id=workflow.id, definition=workflow.definition())
+
+    def provisioning_file(self, workflow_id: str) -> str | None:
+        """The workflow file ``workflow_id`` was loaded from at start-up, whose content replaces the stored definition
+        again at the next start (None: not from a file)."""
+        return self._catalog.provisioning_file(workflow_id)
+
+    async def document(self, document: str | bytes, *, yaml: bool = False) -> Any:
+        """The JSON (or YAML) document parsed within the definition limits, not yet validated as a workflow; raises
+        TooLarge, Invalid or Malformed."""
+        if isinstance(document, str):
+            document = document.encode('utf-8', errors='surrogatepass')
         if len(document) > MAX_DEFINITION_BYTES:
             raise TooLarge(f'workflow definition is larger than {MAX_DEFINITION_BYTES} bytes')
         try:
             if yaml:  # YAML parses slowly: in a worker thread, so the event loop keeps serving
-                raw = await asyncio.to_thread(load_document, document, yaml_allowed=True)
-            else:
-                raw = load_document(document)
+                return await asyncio.to_thread(load_document, document, yaml_allowed=True)
+            return load_document(document)
         except DocumentTooLarge as exc:
             raise TooLarge(str(exc)) from None
         except DocumentRefused as exc:  # nested too deeply, YAML aliases: understood, and refused
             raise Invalid(str(exc)) from None
         except WorkflowError as exc:
             raise Malformed(f'malformed workflow document: {exc}') from None
-        with translated({WorkflowError: Invalid}):
-            workflow, created = await self._catalog.put(workflow_id, raw, utcnow())
-        return workflow.definition(), created
 
     async def delete(self, workflow_id: str) -> None:
         """Delete the workflow (its executions stay in the history); raises NotFound."""

@@ -40,6 +40,9 @@ class WorkflowCatalog:
         # Called with (workflow_id, workflow or None when deleted) after every stored change, made here or (when
         # processes share the database) in another process; cheap and synchronous.
         self.listeners: list[Callable[[str, Workflow | None], None]] = []
+        # The workflows the last load_directory provisioned, by id: the file each came from (it replaces the
+        # stored definition again at the next start).
+        self._files: dict[str, str] = {}
         # Called with the workflow id after a change made here (the other processes then refresh it).
         self.announce: Callable[[str], None] = lambda _workflow_id: None
 
@@ -90,15 +93,20 @@ class WorkflowCatalog:
             )
         return workflow
 
-    async def put(self, workflow_id: str, raw: Any, now: datetime) -> tuple[Workflow, bool]:
-        """Validate and store ``raw`` under ``workflow_id``; returns the workflow and whether it is new."""
+    def check(self, workflow_id: str, raw: Any) -> Workflow:
+        """What :meth:`put` would store under ``workflow_id``, validated (the body's id, when it has one, must be
+        ``workflow_id``); raises WorkflowError naming the problem. Stores nothing."""
         if isinstance(raw, Mapping):
             body_id = raw.get('id')
             if body_id is None:
                 raw = {**raw, 'id': workflow_id}
             elif body_id != workflow_id:
                 raise WorkflowError(f'id {body_id!r} in the body does not match {workflow_id!r} in the path')
-        workflow = self.validate_new(raw)
+        return self.validate_new(raw)
+
+    async def put(self, workflow_id: str, raw: Any, now: datetime) -> tuple[Workflow, bool]:
+        """Validate and store ``raw`` under ``workflow_id``; returns the workflow and whether it is new."""
+        workflow = self.check(workflow_id, raw)
         created = await self._history.put_workflow(workflow.id, workflow.name, workflow.definition(), now)
         self._cache.pop(workflow.id, None)
         self._changed(workflow.id, workflow)
@@ -114,6 +122,11 @@ class WorkflowCatalog:
         workflow = self.validate(stored.definition)
         self._cache[workflow_id] = (stored.updated_at, workflow)
         return workflow
+
+    def provisioning_file(self, workflow_id: str) -> str | None:
+        """The name of the file in the workflows directory that ``workflow_id`` was loaded from at start-up (None
+        when it was not: created through the API or a page)."""
+        return self._files.get(workflow_id)
 
     async def all(self) -> list[StoredWorkflow]:
         return await self._history.list_workflows()
@@ -132,6 +145,7 @@ class WorkflowCatalog:
         :func:`~flowmon.engine.model.load_document`) is logged by name and skipped; the others still load.
         """
         loaded: list[str] = []
+        self._files = {}
         if not directory.is_dir():
             log.info('workflows directory %s does not exist; nothing loaded', directory)
             return loaded
@@ -148,6 +162,7 @@ class WorkflowCatalog:
                 log.error('workflow file %s not loaded: %s', path.name, exc)
                 continue
             self._cache.pop(workflow.id, None)
+            self._files[workflow.id] = path.name
             self._changed(workflow.id, workflow)
             loaded.append(workflow.id)
         return loaded

@@ -41,7 +41,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
@@ -113,6 +113,7 @@ EXECUTION_UPDATE_KEYS = (
 NODE_RUN_COLUMNS = (
     'execution_id',
     'node_id',
+    'workflow_id',
     'status',
     'attempts',
     'started_at',
@@ -199,6 +200,9 @@ class EventRecorder:
         )
         # Finished executions whose node-run rows are still to be written (``first``: none written before).
         self._node_runs_due: dict[str, tuple[ExecutionState, bool]] = {}
+        # Called with the workflow ids whose node-run rows were just committed (cheap and synchronous: the
+        # application's node statistics forget what they had of those workflows).
+        self.node_run_listeners: list[Callable[[frozenset[str]], None]] = []
         self._lock = asyncio.Lock()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -449,6 +453,8 @@ class EventRecorder:
                 states[execution_id] = state
         if write.live:
             self._node_runs_due.update(write.finished)
+        elif write.finished:
+            self._node_runs_written(state for state, _ in write.finished.values())
             if self._projection is not None:
                 for execution_id, seq in write.last_seq.items():
                     self._projection.persisted(execution_id, seq)
@@ -496,6 +502,8 @@ class EventRecorder:
             if error is None or isinstance(error, Fenced):  # (fenced: those rows are another process's to write)
                 for execution_id in taken:
                     due.pop(execution_id, None)
+                if error is None:  # (fenced: not written here, so nothing new to tell)
+                    self._node_runs_written(state for state, _ in taken.values())
             self._check_fenced(error)
             if isinstance(error, Fenced):
                 error = None
@@ -515,6 +523,16 @@ class EventRecorder:
             (self._delete_node_runs, replaced),
             (self._insert_node_runs, node_run_rows((state for state, _ in finished.values()), self._encode_time)),
         ]
+
+    def _node_runs_written(self, states: Iterable[ExecutionState]) -> None:
+        workflows = frozenset(state.workflow_id for state in states if state.workflow_id)
+        if not workflows:
+            return
+        for listener in list(self.node_run_listeners):
+            try:
+                listener(workflows)
+            except Exception:
+                log.exception('node-run listener failed')
 
     async def disown(self, execution_ids: Iterable[str]) -> int:
         """Let go of this process's work after its lease was found gone (another process has closed its executions):
@@ -562,6 +580,7 @@ class EventRecorder:
                 if state is None or not state.nodes:
                     continue
                 await self._writer.write(self._node_run_steps({execution_id: (state, True)}))
+                self._node_runs_written([state])
             except Exception:  # one odd history must not keep flowmon from starting
                 log.exception('could not derive the node runs of execution %s', execution_id)
                 continue
@@ -615,6 +634,7 @@ def node_run_rows(states: Iterable[ExecutionState], encode_time: TimeEncoder) ->
         (
             state.id,
             node.id,
+            state.workflow_id,
             node.status,
             node.attempts,
             encode_time(node.started_at),

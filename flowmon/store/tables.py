@@ -82,9 +82,15 @@ class ExecutionRow(SQLModel, table=True):
 
 class NodeRunRow(SQLModel, table=True):
     __tablename__ = 'node_runs'
+    __table_args__ = (
+        # a node's latest runs in its workflow (GET /api/workflows/{id}/stats: the last 50 successful ones)
+        Index('ix_node_runs_workflow_node', 'workflow_id', 'node_id', 'status', 'finished_at'),
+    )
 
     execution_id: str = Field(primary_key=True, max_length=40)
     node_id: str = Field(primary_key=True, max_length=64)
+    # the workflow of the execution (None only for rows an older flowmon wrote of an execution that is gone)
+    workflow_id: str | None = Field(default=None, max_length=64)
     status: str = Field(max_length=16)
     attempts: int = 0
     started_at: datetime | None = None

@@ -19,11 +19,24 @@ from flowmon.web.shell import Shell
 
 from .auth import is_signed_in
 from .format import TIMEZONE_KEY, remember_timezone
-from .pages import compare, dashboard, delivery, execution, executions, login, replay, secrets, webhooks, workflow
+from .pages import (
+    compare,
+    dashboard,
+    delivery,
+    execution,
+    executions,
+    login,
+    replay,
+    secrets,
+    webhooks,
+    workflow,
+    workflow_editor,
+)
 from .routing import GuardedSubPages, with_error_panel
 from .style import CSS
 from .teardown import release_on_delete
 from .widgets.dag_edges import CSS as EDGE_CSS
+from .widgets.dag_viewport import CSS as VIEWPORT_CSS
 from .widgets.event_log import CSS as EVENT_LOG_CSS
 
 PageBuilder = Callable[..., Any]
@@ -31,7 +44,9 @@ PageBuilder = Callable[..., Any]
 ROUTES: dict[str, PageBuilder] = {
     '/': dashboard.create,
     '/login': login.create,
+    '/workflows/new': workflow_editor.create_new,  # before the pattern below, which would take 'new' for an id
     '/workflows/{workflow_id}': workflow.create,
+    '/workflows/{workflow_id}/edit': workflow_editor.create,
     '/executions': executions.create,
     '/executions/{execution_id}': execution.create,
     '/executions/{execution_id}/replay': replay.create,
@@ -47,7 +62,7 @@ SESSION_CHECK_INTERVAL = 2.0  # a browser signed out in another tab loses this o
 def install_web() -> None:
     """Web-wide set-up, before ``ui.run``: the shared CSS. The sign-in middleware
     (:class:`~flowmon.web.sign_in.SignInMiddleware`) is placed in the stack by :mod:`flowmon.perimeter`."""
-    ui.add_css(CSS + EVENT_LOG_CSS + EDGE_CSS, shared=True)
+    ui.add_css(CSS + EVENT_LOG_CSS + EDGE_CSS + VIEWPORT_CSS, shared=True)
     nicegui_app.on_delete(release_on_delete)  # a closed page's objects are freed at once, not by a full collection
 
 

@@ -6,6 +6,11 @@ whose state object was replaced since the last state (:func:`~flowmon.engine.cor
 which views changed; each widget then redraws those and no others. A view holds the short texts both the canvas
 card and the list row show, so they are formatted here and nowhere else.
 
+A view also says whether the node is slower than usual (``slow``: "slower than usual: 1.9 s, p95 1.2 s", empty
+otherwise), from the baselines the page gives (:meth:`NodeViews.set_baselines`, each node's runs in other executions,
+see :mod:`flowmon.application.stats`). A running node can become slow while nothing happens to it, so
+:meth:`NodeViews.clock` looks again at the running nodes that have a baseline to compare with (and at no others).
+
 Views are named tuples of strings, numbers and datetimes: once a full collection has seen them the garbage
 collector stops tracking them, so a page keeps no per-node object it would walk again.
 """
@@ -16,9 +21,12 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import NamedTuple
 
+from flowmon.application.stats import MIN_EARLIER_RUNS, NodeStats, is_slow, node_seconds
 from flowmon.engine.core.nodemap import changed_keys
 from flowmon.engine.core.state import ExecutionState, NodeState
 from flowmon.web.format import duration
+
+ACTIVE = frozenset({'running', 'retrying'})
 
 
 class NodeView(NamedTuple):
@@ -35,12 +43,14 @@ class NodeView(NamedTuple):
     worker: str | None  # where a worker node's latest attempt runs or ran: a Dask worker's address, local:<pid>
     card: str  # the canvas card's second line: the duration once finished, else what the node is doing
     detail: str  # the node list's detail: reused, attempts, duration (or why it was skipped)
+    slow: str = ''  # "slower than usual: 1.9 s, p95 1.2 s" when it is, else empty
 
 
 PENDING = NodeView('pending', 0, None, False, None, None, None, 0, None, 'pending', '')
 
 
-def node_view(node: NodeState | None) -> NodeView:
+def node_view(node: NodeState | None, usual: NodeStats | None = None, now: datetime | None = None) -> NodeView:
+    """What the widgets show of ``node``; ``usual``: its baseline, ``now``: the time a running node is measured to."""
     if node is None:
         return PENDING
     took = node.duration_ms
@@ -56,7 +66,16 @@ def node_view(node: NodeState | None) -> NodeView:
         worker=node.worker,
         card=_card(node, took),
         detail=_detail(node, took),
+        slow=slow_text(node_seconds(node, now), usual),
     )
+
+
+def slow_text(seconds: float | None, usual: NodeStats | None) -> str:
+    """ "slower than usual: 1.9 s, p95 1.2 s" when ``seconds`` is above the baseline's p95, else empty."""
+    if usual is None or usual.p95_seconds is None or not is_slow(seconds, usual):
+        return ''
+    assert seconds is not None
+    return f'slower than usual: {duration(seconds * 1000)}, p95 {duration(usual.p95_seconds * 1000)}'
 
 
 class NodeViews:
@@ -65,6 +84,8 @@ class NodeViews:
     def __init__(self, node_ids: Iterable[str]) -> None:
         self._views = dict.fromkeys(node_ids, PENDING)
         self._nodes: Mapping[str, NodeState] = {}  # the node states the views were last brought up to
+        self._usual: dict[str, NodeStats] = {}  # baselines with enough runs to call a node slow
+        self._now: datetime | None = None  # the time running nodes were last measured to
 
     def __getitem__(self, node_id: str) -> NodeView:
         return self._views[node_id]
@@ -72,19 +93,49 @@ class NodeViews:
     def __contains__(self, node_id: object) -> bool:
         return node_id in self._views
 
-    def update(self, state: ExecutionState | None) -> list[str]:
+    def update(self, state: ExecutionState | None, now: datetime | None = None) -> list[str]:
         """Bring the views up to ``state`` (None: every node pending); returns the ids whose view changed.
-        Only nodes whose state object was replaced are looked at, so the same state again costs nothing."""
+        Only nodes whose state object was replaced are looked at, so the same state again costs nothing. ``now``:
+        what a running node's time so far is measured to (for the slow flag)."""
         nodes = state.nodes if state is not None else {}
+        self._now = now
         changed = []
         for node_id in changed_keys(nodes, self._nodes):
-            if node_id in self._views:
-                view = node_view(nodes.get(node_id))
-                if view != self._views[node_id]:
-                    self._views[node_id] = view
-                    changed.append(node_id)
+            if node_id in self._views and self._remake(node_id, nodes.get(node_id)):
+                changed.append(node_id)
         self._nodes = nodes
         return changed
+
+    def clock(self, now: datetime | None) -> list[str]:
+        """The clock moved to ``now``: the running nodes that have a baseline are measured again (one may have become
+        slower than usual); returns the ids whose view changed."""
+        self._now = now
+        if not self._usual or now is None:
+            return []
+        nodes = self._nodes
+        return [
+            node_id
+            for node_id in self._usual
+            if (node := nodes.get(node_id)) is not None and node.status in ACTIVE and self._remake(node_id, node)
+        ]
+
+    def set_baselines(self, baselines: Mapping[str, NodeStats]) -> list[str]:
+        """What "usual" is for each node (runs of other executions); returns the ids whose view changed."""
+        self._usual = {
+            node_id: usual
+            for node_id, usual in baselines.items()
+            if node_id in self._views and usual.count >= MIN_EARLIER_RUNS
+        }
+        return [
+            node_id for node_id, node in self._nodes.items() if node_id in self._views and self._remake(node_id, node)
+        ]
+
+    def _remake(self, node_id: str, node: NodeState | None) -> bool:
+        view = node_view(node, self._usual.get(node_id), self._now)
+        if view == self._views[node_id]:
+            return False
+        self._views[node_id] = view
+        return True
 
 
 def _card(node: NodeState, took: float | None) -> str:

@@ -15,6 +15,7 @@ from nicegui import app, ui
 from flowmon.application import Application
 from flowmon.web.auth import LOGOUT_PATH, is_signed_in
 from flowmon.web.teardown import weak_callback
+from flowmon.web.widgets.code_editor import follow_dark_mode
 from flowmon.web.widgets.connection_indicator import ConnectionIndicator
 from flowmon.web.widgets.saved_views import SavedViewsDrawer
 from flowmon.web.widgets.shortcuts import Shortcuts
@@ -65,7 +66,8 @@ class Shell:
             with ui.link(target='/').classes('fm-brand flex items-center gap-2 no-underline mr-4'):
                 ui.icon('hub', size='1.6rem').classes('text-primary')
                 ui.label('flowmon').classes('text-lg font-semibold tracking-tight')
-            with ui.row().classes('items-center gap-1 no-wrap') as self._nav:
+            self._nav_menu = self._compact_menu()
+            with ui.row().classes('items-center gap-1 no-wrap fm-nav-row') as self._nav:
                 for item in NAV_ITEMS[:1]:
                     self._nav_button(item)
                 self._workflows_menu()
@@ -94,6 +96,7 @@ class Shell:
         """Show navigation and sign-out to signed-in visitors only."""
         self.signed_in = signed_in
         self._nav.set_visibility(signed_in)
+        self._nav_menu.set_visibility(signed_in)
         self._sign_out.set_visibility(signed_in)
         self._views_button.set_visibility(signed_in)
         self.views.show_for(signed_in)
@@ -109,6 +112,22 @@ class Shell:
         )
         self._nav_buttons[item.path] = (item, button)
 
+    def _compact_menu(self) -> ui.button:
+        """The navigation as one menu button, shown instead of the tabs on a narrow screen (CSS decides which)."""
+        with (
+            ui.button(icon='menu')
+            .props('flat round dense data-testid=nav-menu aria-label="Menu"')
+            .classes('fm-header-btn fm-nav-menu')
+            .mark('nav-menu') as button
+        ):
+            with ui.menu().props('auto-close'):
+                for item in [*NAV_ITEMS[:1], NavItem('New workflow', '/workflows/new', 'add'), *NAV_ITEMS[1:]]:
+                    with ui.menu_item(on_click=_go(item.path)).mark(f'menu-nav-{item.path}'):
+                        with ui.item_section().props('avatar'):
+                            ui.icon(item.icon)
+                        ui.item_section(item.label)
+        return button
+
     def _workflows_menu(self) -> None:
         with (
             ui.button('Workflows', icon='account_tree')
@@ -116,7 +135,7 @@ class Shell:
             .classes('fm-nav px-3')
             .mark('nav-workflows') as button
         ):
-            with ui.menu().props('auto-close') as menu:
+            with ui.menu().props('auto-close').mark('workflows-menu') as menu:
                 ui.menu_item('Loading…').props('disable')
             menu.on('before-show', lambda: self._fill_workflows_menu(menu))
         self._workflows_button = button
@@ -142,6 +161,7 @@ class Shell:
 
     def _toggle_dark(self) -> None:
         self._dark.value = not bool(self._dark.value)
+        follow_dark_mode(ui.context.client, bool(self._dark.value))
         if is_signed_in(self._application.token):  # nothing is stored for visitors who never signed in
             app.storage.user[DARK_MODE_KEY] = self._dark.value
         self._dark_button.props(f'icon={self._dark_icon()}')

@@ -23,6 +23,12 @@ body { background: var(--fm-page); color: var(--fm-text); }
 .fm-nav.fm-nav-active { color: var(--q-primary) !important;
                         background: color-mix(in srgb, var(--q-primary) 10%, transparent); }
 .fm-header-btn { color: var(--fm-muted) !important; }
+/* narrow screens: the navigation tabs collapse into the menu button (shell.py) */
+.fm-nav-menu { display: none !important; }
+@media (max-width: 760px) {
+  .fm-nav-row { display: none !important; }
+  .fm-nav-menu:not(.hidden) { display: inline-flex !important; }
+}
 .fm-conn { display: flex; color: var(--fm-muted); padding: 2px 8px; border: 1px solid var(--fm-border);
            border-radius: 999px; }
 .fm-conn-dot { width: 8px; height: 8px; border-radius: 50%; background: #9ca3af; display: inline-block; }
@@ -49,11 +55,24 @@ body { background: var(--fm-page); color: var(--fm-text); }
 .fm-nr-side { flex-shrink: 0; text-align: right; }
 .fm-node-status { font-size: .75rem; font-weight: 600; text-transform: uppercase; letter-spacing: .025em; }
 .fm-nr-detail { font-size: .75rem; color: var(--fm-muted, #6b7280); white-space: nowrap; }
+.fm-slow-note { color: #92400e; background: #fef3c7; border: 1px dashed #d97706; }
+body.body--dark .fm-slow-note { color: #fcd34d; background: rgba(217, 119, 6, .14); }
+.fm-nr-slow { color: #d97706; margin-right: 6px; text-transform: none; cursor: help; }
 
 /* page scaffolding */
 .fm-frame { width: 100%; }
 .fm-page { max-width: 1400px; margin: 0 auto; padding: 24px 24px 48px; }
-.fm-title { font-size: 1.5rem; font-weight: 600; letter-spacing: -0.01em; line-height: 1.3; }
+/* phones: nothing wider than the screen; wide tables scroll inside their card */
+@media (max-width: 760px) {
+  .fm-page { padding: 16px 12px 40px; }
+  .fm-page-head > * { max-width: 100%; flex-shrink: 1 !important; }
+  .fm-table { overflow-x: auto; }
+  .fm-table-head, .fm-table-row { min-width: 720px; }
+  .fm-wrap-narrow.no-wrap { flex-wrap: wrap !important; }
+  .fm-wrap-narrow > * { max-width: 100%; }
+}
+.fm-title { font-size: 1.5rem; font-weight: 600; letter-spacing: -0.01em; line-height: 1.3; overflow-wrap: anywhere;
+            min-width: 0; }
 .fm-panel { background: var(--fm-surface) !important; border-color: var(--fm-border) !important;
             border-radius: 12px !important; padding: 16px 18px; gap: 12px; box-shadow: none; }
 .fm-panel-title { font-size: 1rem; font-weight: 600; }
@@ -87,6 +106,26 @@ body { background: var(--fm-page); color: var(--fm-text); }
                   text-overflow: ellipsis; }
 
 /* workflows */
+.fm-editor-grid { display: grid; grid-template-columns: minmax(0, 3fr) minmax(0, 2fr); gap: 16px; align-items: start; }
+@media (max-width: 1100px) { .fm-editor-grid { grid-template-columns: minmax(0, 1fr); } }
+.fm-editor-status { min-height: 1.4em; overflow-wrap: anywhere; white-space: pre-wrap; }
+.fm-diff { max-height: 60vh; overflow: auto; border: 1px solid var(--fm-border); border-radius: 8px; padding: 8px 12px;
+           font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 0.75rem; }
+.fm-diff-legend { font-family: inherit; margin-bottom: 6px; opacity: .8; }
+.fm-diff-block { margin: 0; align-self: stretch; white-space: pre-wrap; overflow-wrap: anywhere; line-height: 1.5; }
+.fm-diff-removed { color: #ef4444; } .fm-diff-block.fm-diff-removed { background: rgba(239, 68, 68, .16); }
+.fm-diff-added { color: #16a34a; } .fm-diff-block.fm-diff-added { background: rgba(34, 197, 94, .16); }
+.fm-diff-fold { opacity: .5; }
+.fm-code-editor { border: 1px solid var(--fm-border); border-radius: 8px; overflow: hidden; }
+.fm-note { padding: 8px 12px; border-radius: 8px; color: var(--fm-text);
+           border: 1px solid color-mix(in srgb, var(--q-primary) 35%, transparent);
+           background: color-mix(in srgb, var(--q-primary) 7%, transparent); }
+.fm-scroll-x { overflow-x: auto; max-width: 100%; }
+.fm-stats-table { display: grid; grid-template-columns: minmax(120px, 1fr) repeat(3, 80px); column-gap: 16px;
+                  row-gap: 2px; font-size: 0.8rem; min-width: 380px; }
+.fm-stats-head { font-size: 0.72rem; font-weight: 600; text-transform: uppercase; letter-spacing: 0.05em;
+                 color: var(--fm-muted); }
+.fm-stats-head:not(:first-child) { text-align: right; }
 .fm-workflow-row { padding: 10px 2px; border-bottom: 1px solid var(--fm-border); }
 .fm-workflow-row:last-child { border-bottom: none; }
 

@@ -187,6 +187,19 @@ async def test_changes_to_cached_tables_reach_the_other_process(start_system: St
     await eventually(lambda: _async(b.application.endpoints.cached(endpoint.id) is not None))
 
 
+async def test_node_statistics_follow_runs_that_end_in_the_other_process(start_system: Start) -> None:
+    a, b = await start_system('a'), await start_system('b')
+    quick = {**SLOW, 'id': 'quick', 'nodes': SLOW['nodes'][:1], 'edges': []}
+    await a.application.workflows.put('quick', json.dumps(quick).encode())
+    assert (await b.application.stats.nodes('quick'))['first'].count == 0  # b reads, and caches, nothing yet
+    await a.application.executions.start('quick', {}, trigger=api_trigger())
+
+    async def counted_in_b() -> bool:
+        return (await b.application.stats.nodes('quick'))['first'].count == 1
+
+    await eventually(counted_in_b)  # a wrote the node runs and told b, which forgot what it had cached
+
+
 async def test_membership_leases_use_the_database_clock(postgresql_url: str) -> None:
     db = Database(postgresql_url)
     await db.start()

@@ -14,6 +14,7 @@ from nicegui import ui
 from flowmon.engine import Event, EventType, fold
 from flowmon.web.widgets.dag_edges import CSS
 from flowmon.web.widgets.dag_view import DagView
+from flowmon.web.widgets.dag_viewport import CSS as VIEWPORT_CSS
 
 DEFINITION = {
     'id': 'alone',
@@ -42,5 +43,5 @@ def root() -> None:
 
 
 if __name__ in {'__main__', '__mp_main__'}:
-    ui.add_css(CSS, shared=True)
+    ui.add_css(CSS + VIEWPORT_CSS, shared=True)
     ui.run(root, host='127.0.0.1', port=int(os.environ['CANVAS_PORT']), show=False, reload=False, title='canvas')

@@ -34,3 +34,10 @@ test("names are clipped to the card, counted in characters", () => {
   assert.equal(clip("🙂".repeat(19), 140), "🙂".repeat(19)); // 19 characters fit (38 UTF-16 units)
   assert.equal(clip("x".repeat(10), 10), "xxxxx…"); // never fewer than six
 });
+
+test("a slow node's tooltip says how much slower than usual, escaped", () => {
+  const format = tooltip({ names: {}, types: {}, colors: COLORS });
+  const html = format({ data: { name: "n3", s: "failed", m: "2.0 s · slow", w: "slower than usual: <b>" } });
+  assert.ok(html.endsWith('<span style="color:#d97706">▲</span> slower than usual: &lt;b&gt;'), html);
+  assert.ok(!format({ data: { name: "n3" } }).includes("▲"));
+});

@@ -116,8 +116,8 @@ async def test_a_stranger_cannot_read_workflow_names_through_the_header_menu(use
     # The menu's row is hidden, but NiceGUI delivers events to an element that is not itself hidden: a client
     # that sends the event by hand must still get nothing.
     assert user.client is not None
-    menus = [element for element in user.client.elements.values() if isinstance(element, ui.menu)]
-    assert len(menus) == 1
+    menus = [element for element in user.client.elements.values() if 'workflows-menu' in element._markers]
+    assert len(menus) == 1 and isinstance(menus[0], ui.menu)
     await handled(lambda: UserInteraction(user, set(menus), ui.menu).trigger('beforeShow'))  # a hand-made event
     texts = [getattr(item, 'text', '') for item in menus[0].descendants()]
     assert not any(name in text for text in texts for name in ('Slow wait', 'Quick check', 'Always broken'))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import json
 from collections import Counter
 from typing import Any
 
@@ -30,6 +31,7 @@ from flowmon.engine.runtime.projector import Projector
 from flowmon.web.format import short_id
 from flowmon.web.widgets.dag_chart import DagChart
 from flowmon.web.widgets.node_list import NodeList
+from flowmon.web.widgets.timeline_chart import TimelineChart
 
 # Three nodes in a row; the middle one fails once, then succeeds on its second attempt.
 FLAKY = flaky(backoff_seconds=0.2, last_seconds=0.2)
@@ -40,11 +42,11 @@ async def add_flaky(user: User) -> None:
     assert response.status_code in (200, 201), response.text
 
 
-async def finished_flaky(user: User) -> str:
-    """Sign in, run FLAKY to its end; the execution's id."""
+async def finished_flaky(user: User, body: Any = None) -> str:
+    """Sign in, run FLAKY (with ``body``, the run's request) to its end; the execution's id."""
     await add_flaky(user)
     await sign_in(user)
-    execution_id = await start(user, 'flaky')
+    execution_id = await start(user, 'flaky', body)
     await wait_until_ended(user, execution_id)
     return execution_id
 
@@ -135,16 +137,30 @@ async def test_cancel_asks_first_and_then_cancels(user: User) -> None:
     await user.should_see(marker='rerun-execution')
 
 
-async def test_rerun_opens_the_new_execution(user: User) -> None:
+async def test_rerun_shows_the_previous_input_and_runs_it_fixed(user: User) -> None:
     await sign_in(user)
-    execution_id = await start(user, 'quick')
+    execution_id = await start(user, 'quick', {'input': {'order_id': 'A-1001', 'qty': 'two'}})
     await wait_until_ended(user, execution_id)
     await open_finished(user, execution_id)
     user.find(marker='rerun-execution').click()
+    await user.should_see(marker='input-dialog')
+    assert text_of(user, 'input-title') == 'Rerun this execution'
+    editor = input_editor(user)
+    assert json.loads(editor.value) == {'order_id': 'A-1001', 'qty': 'two'}  # the previous input, to fix
+
+    editor.value = '{"order_id": "A-1001", "qty": '  # half-way through the fix: refused as it is typed
+    await user.should_see('Not valid JSON', retries=20)
+    assert not rerun_button(user).enabled
+    editor.value = '{"order_id": "A-1001", "qty": 2}'
+    await user.should_not_see(marker='input-error', retries=20)
+    assert rerun_button(user).enabled
+    user.find(marker='input-run').click()
+
     path = await wait_for_path(user, r'/executions/(?!' + execution_id + r')[^/]+')
     new_id = path.rsplit('/', 1)[1]
     summary = (await api(user, 'GET', f'/api/executions/{new_id}')).json()
     assert summary['retry_of'] == execution_id
+    assert summary['input'] == {'order_id': 'A-1001', 'qty': 2}
     assert summary['trigger'] == {'type': 'rerun', 'retry_of': execution_id}
     await user.should_see(marker='execution-trigger')
     await user.should_see('Started by')
@@ -152,16 +168,33 @@ async def test_rerun_opens_the_new_execution(user: User) -> None:
 
 
 async def test_rerun_from_a_node_reuses_the_nodes_before_it(user: User) -> None:
-    execution_id = await finished_flaky(user)
+    execution_id = await finished_flaky(user, {'input': {'order': 7}})
     await open_finished(user, execution_id)
     click_node(user, 'ship')
     user.find(marker='rerun-from-node').click()
+    await user.should_see(marker='input-dialog')
+    assert text_of(user, 'input-title') == 'Rerun from node ship'
+    assert json.loads(input_editor(user).value) == {'order': 7}
+    user.find(marker='input-run').click()
     path = await wait_for_path(user, r'/executions/(?!' + execution_id + r')[^/]+')
     new_id = path.rsplit('/', 1)[1]
     await wait_until_ended(user, new_id)
     summary = (await api(user, 'GET', f'/api/executions/{new_id}')).json()
     assert summary['nodes']['fetch']['reused'] is True
     assert summary['nodes']['ship']['reused'] is False
+    assert (summary['retry_of'], summary['trigger']['type']) == (execution_id, 'rerun')
+
+
+def input_editor(user: User) -> ui.codemirror:
+    (editor,) = user.find(marker='input-json').elements
+    assert isinstance(editor, ui.codemirror)
+    return editor
+
+
+def rerun_button(user: User) -> ui.button:
+    (button,) = user.find(marker='input-run').elements
+    assert isinstance(button, ui.button)
+    return button
 
 
 async def test_an_execution_only_the_store_knows_is_drawn_from_its_events(
@@ -278,3 +311,57 @@ async def test_a_closed_page_leaves_no_reference_cycles(user: User) -> None:
     assert elements > 60
     assert kinds['Props'] < elements / 5, kinds.most_common(10)  # the client's own few, not one per element
     assert sum(kinds.values()) < 1500, kinds.most_common(10)
+
+
+SLOW_PAIR: dict[str, Any] = {
+    'id': 'slow-pair',
+    'name': 'Slow pair',
+    'nodes': [
+        {'id': 'first', 'type': 'delay', 'config': {'seconds': 1.0}},
+        {'id': 'second', 'type': 'delay', 'config': {'seconds': 1.0}},
+    ],
+    'edges': [{'source': 'first', 'target': 'second'}],
+}
+
+
+def gantt_of(user: User) -> dict[str, Any]:
+    """What the execution page's Gantt chart shows now: its snapshot (rows, segments, time axis)."""
+    (gantt,) = user.find(marker='replay-gantt').elements
+    assert isinstance(gantt, TimelineChart)
+    return gantt.snapshot()
+
+
+def segments(snapshot: dict[str, Any]) -> list[tuple[str, float, float, float]]:
+    """(node, start s, end s, opacity) of each segment; a running attempt is drawn translucent, up to now."""
+    labels = snapshot.get('labels', [])
+    return [
+        (labels[item['value'][0]], item['value'][1], item['value'][2], item['itemStyle']['opacity'])
+        for item in snapshot.get('data', [])
+    ]
+
+
+async def test_the_gantt_chart_grows_while_the_run_goes(user: User) -> None:
+    assert (await api(user, 'PUT', '/api/workflows/slow-pair', SLOW_PAIR)).status_code in (200, 201)
+    await sign_in(user)
+    execution_id = await start(user, 'slow-pair')
+    await user.open(f'/executions/{execution_id}')
+    await user.should_see(marker='replay-gantt')
+    await until(lambda: [s[0] for s in segments(gantt_of(user))] == ['first'], 'first running alone')
+    (running,) = segments(gantt_of(user))
+    assert running[3] == 0.55 and gantt_of(user)['labels'] == ['first', 'second']
+    axis = gantt_of(user)['max']
+    await until(lambda: gantt_of(user)['max'] > axis, 'the time axis to grow')  # with the open attempt
+    grown = segments(gantt_of(user))[0]
+    assert grown[2] > running[2]
+
+    await until(lambda: len(segments(gantt_of(user))) == 2, 'second to start')  # a second row fills
+    await wait_for_text(user, 'execution-status', 'succeeded')
+    await until(lambda: all(s[3] == 1 for s in segments(gantt_of(user))), 'every segment closed')
+    first, second = segments(gantt_of(user))
+    assert first[0] == 'first' and second[0] == 'second'
+    assert first[2] - first[1] >= 1.0 and second[1] >= first[2]  # real times, in order
+    summary = (await api(user, 'GET', f'/api/executions/{execution_id}')).json()
+    assert gantt_of(user)['max'] > 2.0 and summary['status'] == 'succeeded'
+
+    user.find(marker='replay-gantt').trigger('span_click', [1, 0, 0, 0, 0, 0])  # a click on second's segment
+    await user.should_see(marker='inspector')

@@ -25,12 +25,22 @@ async def test_navigation_moves_between_pages_and_marks_the_current_one(user: Us
 async def test_workflows_menu_lists_the_workflows_and_opens_one(user: User) -> None:
     await sign_in(user, '/executions')
     await user.should_see(marker='executions-page')
-    user.find(kind=ui.menu).trigger('beforeShow')  # Quasar's before-show, as NiceGUI names it
-    with user.scope(kind=ui.menu):
+    user.find(marker='workflows-menu').trigger('beforeShow')  # Quasar's before-show, as NiceGUI names it
+    with user.scope(marker='workflows-menu'):
         await user.should_see('Slow wait')
     user.find(marker='menu-slow').click()
     await wait_for_path(user, '/workflows/slow')
     await user.should_see(marker='workflow-page')
+
+
+async def test_the_compact_menu_navigates_like_the_tabs(user: User) -> None:
+    await sign_in(user, '/')
+    await user.should_see(marker='nav-menu')  # shown instead of the tabs on a narrow screen (CSS)
+    user.find(marker='menu-nav-/workflows/new').click()
+    await wait_for_path(user, '/workflows/new')
+    user.find(marker='menu-nav-/executions').click()
+    await wait_for_path(user, '/executions')
+    await user.should_see(marker='executions-page')
 
 
 async def test_dark_mode_choice_sticks_across_page_loads(user: User) -> None:

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from flowmon.engine.core.payload import PayloadBudget
 from flowmon.engine.core.state import ExecutionState, NodeState
 from flowmon.perimeter.token_gate import token_matches
 from flowmon.web import format as fmt
@@ -91,12 +92,31 @@ def test_search_and_trigger_travel_in_the_url_and_match_live_executions_like_the
         ('[1]', None, 'must be a JSON object'),
         ('null', None, 'not null'),
         ('"text"', None, 'not str'),
-        ('[' * 100_000, None, 'the input is nested more than 64 levels deep'),  # refused before parsing
+        ('[' * 100_000, None, 'the execution input is nested more than 64 levels deep'),  # refused before parsing
         ('{"n": ' + '1' * 5000 + '}', None, 'Not valid JSON'),
+        ('{"n": 100000000000000000000000}', None, 'holds an integer outside the 64-bit range'),
     ],
 )
 def test_run_input_must_be_a_json_object(text: str, value: object, problem: str | None) -> None:
     parsed, message = parse_input(text)
+    assert parsed == value
+    if problem is None:
+        assert message is None
+    else:
+        assert message is not None and problem in message
+
+
+@pytest.mark.parametrize(
+    ('text', 'value', 'problem'),
+    [
+        ('{"text": "' + 'x' * 1100 + '"}', None, 'is 1.1 KiB, over FLOWMON_MAX_PAYLOAD_BYTES (1 KiB)'),
+        ('{"text":\n\n' + ' ' * 3000 + '"short"}', {'text': 'short'}, None),  # whitespace is not the size
+        (' ' * 5000, {}, None),
+        ('x' * 5000, None, 'far over the payload budget'),  # not even parsed
+    ],
+)
+def test_run_input_must_be_within_the_payload_budget(text: str, value: object, problem: str | None) -> None:
+    parsed, message = parse_input(text, PayloadBudget(max_bytes=1024))
     assert parsed == value
     if problem is None:
         assert message is None

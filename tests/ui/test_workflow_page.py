@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from nicegui import ui
 from nicegui.testing.user import User
 from uisim import api, sign_in, start, text_of, wait_for_path, wait_until_ended
+
+from flowmon.web.widgets.dag_chart import DagChart
 
 
 async def executions_of(user: User, workflow_id: str) -> list[dict[str, object]]:
@@ -18,6 +21,26 @@ async def test_shows_name_description_canvas_and_an_empty_history(user: User) ->
     await user.should_see('One transform node')
     await user.should_see(marker='workflow-canvas')
     await user.should_see('Not run yet')
+
+
+async def test_the_canvas_cards_say_each_nodes_type_not_pending(user: User) -> None:
+    definition = {
+        'id': 'typed',
+        'name': 'Typed',
+        'nodes': [
+            {'id': 'shape', 'type': 'transform', 'config': {'expression': 'input'}},
+            {'id': 'pause', 'type': 'log', 'config': {'message': 'x'}},
+        ],
+        'edges': [{'source': 'shape', 'target': 'pause'}],
+    }
+    response = await api(user, 'PUT', '/api/workflows/typed', definition)
+    assert response.status_code == 201, response.text
+    await sign_in(user, '/workflows/typed')
+    await user.should_see(marker='workflow-canvas')
+    (chart,) = user.find(DagChart).elements
+    assert isinstance(chart, DagChart)
+    cards = {item['name']: (item.get('m'), item.get('s')) for item in chart.snapshot()['nodes']}
+    assert cards == {'shape': ('transform', None), 'pause': ('log', None)}  # the card line; no status
 
 
 async def test_unknown_workflow_says_so(user: User) -> None:
@@ -36,27 +59,37 @@ async def test_run_opens_the_new_execution(user: User) -> None:
     assert summary['status'] == 'succeeded'
 
 
-async def test_input_dialog_refuses_invalid_json_and_sends_nothing(user: User) -> None:
+async def test_input_dialog_checks_the_json_as_it_is_typed_and_sends_nothing_invalid(user: User) -> None:
     await sign_in(user, '/workflows/quick')
     await user.should_see(marker='run-with-input')
     user.find(marker='run-with-input').click()
     await user.should_see(marker='input-dialog')
+    run = input_run_button(user)
+    assert run.enabled  # empty means {}
 
     user.find(marker='input-json').type('{"order_id": ')
-    user.find(marker='input-run').click()
-    await user.should_see('Not valid JSON')
+    await user.should_see('Not valid JSON', retries=20)  # as soon as typing pauses: no click needed
+    assert not run.enabled
+    user.find(marker='input-run').click()  # disabled: nothing happens
     user.find(marker='input-json').clear().type('[1, 2]')
-    user.find(marker='input-run').click()
-    await user.should_see('must be a JSON object')
+    await user.should_see('must be a JSON object', retries=20)
     user.find(marker='input-json').clear().type('{"a": ' + '[' * 70 + ']' * 70 + '}')
-    user.find(marker='input-run').click()
-    await user.should_see('nested more than 64 levels deep')
+    await user.should_see('nested more than 64 levels deep', retries=20)
     user.find(marker='input-json').clear().type('{"n": 100000000000000000000000}')  # the payload budget says no
-    user.find(marker='input-run').click()
-    await user.should_see('The input was not accepted: the execution input holds an integer outside the 64-bit range')
+    await user.should_see('the execution input holds an integer outside the 64-bit range', retries=20)
+    assert not run.enabled
+    user.find(marker='input-json').clear().type('{"n": 1}')
+    await user.should_not_see(marker='input-error', retries=20)
+    assert run.enabled
 
     assert await executions_of(user, 'quick') == []
     await wait_for_path(user, '/workflows/quick')
+
+
+def input_run_button(user: User) -> ui.button:
+    (button,) = user.find(marker='input-run').elements
+    assert isinstance(button, ui.button)
+    return button
 
 
 async def test_input_dialog_sends_a_json_object_and_opens_the_execution(user: User) -> None:

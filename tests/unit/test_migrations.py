@@ -156,7 +156,7 @@ async def test_upgrade_to_0003_adds_process_leases_owners_and_ticks_and_keeps_th
 
     report = await databases(url).start()
 
-    assert [revision.id for revision in report.applied] == ['0003', '0004']
+    assert [revision.id for revision in report.applied] == ['0003', '0004', '0005']
     (execution,) = await table_rows(database, 'executions')
     assert (execution['owner'], execution['cancel_requested_at']) == (None, None)
     created = execution.pop('created_at')  # SQLite's reflected DateTime reads back naive (UTC)
@@ -192,7 +192,7 @@ async def test_upgrade_to_0004_indexes_what_old_executions_hold_and_starts_with_
 
     report = await databases(url).start()
 
-    assert [revision.id for revision in report.applied] == ['0004']
+    assert [revision.id for revision in report.applied] == ['0004', '0005']
     rows = {row['execution_id']: row['text'] for row in await table_rows(database, 'execution_search')}
     assert rows == {
         'paid': '{"order_id":"A-1001"}\n',
@@ -291,7 +291,7 @@ async def test_upgrade_to_0002_adds_snapshots_and_triggers_and_keeps_old_executi
 
     report = await databases(url).start()
 
-    assert [revision.id for revision in report.applied] == ['0002', '0003', '0004']
+    assert [revision.id for revision in report.applied] == ['0002', '0003', '0004', '0005']
     rows = await table_rows(database, 'executions')
     assert [(row['id'], row['trigger_type'], row['workflow_hash']) for row in rows] == [
         ('first', None, None),
@@ -302,6 +302,41 @@ async def test_upgrade_to_0002_adds_snapshots_and_triggers_and_keeps_old_executi
     index = await ReplayLoader(History(database)).open('first')
     assert index is not None and index.workflow == definition
     assert index.final is not None and index.final.trigger is None
+
+
+async def test_upgrade_to_0005_gives_node_runs_their_workflow(url: str, databases: Callable[[str], Database]) -> None:
+    """Node runs written at 0004 learn the workflow of their execution; a row whose execution is gone keeps none."""
+    database = await database_at(url, '0004')
+    common = {'status': 'succeeded', 'priority': 0, 'input': '{}', 'nodes_done': 1, 'nodes_total': 1, 'last_seq': 2}
+    await insert_rows(
+        database,
+        'executions',
+        [
+            {**common, 'id': 'first', 'workflow_id': 'greet', 'created_at': T0},
+            {**common, 'id': 'other', 'workflow_id': 'billing', 'created_at': T0},
+        ],
+    )
+    run = {'status': 'succeeded', 'attempts': 1, 'started_at': T0, 'finished_at': T0, 'duration_ms': 5.0}
+    await insert_rows(
+        database,
+        'node_runs',
+        [
+            {**run, 'execution_id': 'first', 'node_id': 'hello', 'reused': False},
+            {**run, 'execution_id': 'gone', 'node_id': 'hello', 'reused': False},
+            {**run, 'execution_id': 'other', 'node_id': 'hello', 'reused': False},
+        ],
+    )
+
+    report = await databases(url).start()
+
+    assert [revision.id for revision in report.applied] == ['0005']
+    rows = await table_rows(database, 'node_runs')
+    assert [(row['execution_id'], row['node_id'], row['workflow_id']) for row in rows] == [
+        ('first', 'hello', 'greet'),
+        ('gone', 'hello', None),
+        ('other', 'hello', 'billing'),
+    ]
+    await assert_at_head(database)
 
 
 # --- SQLite: databases as earlier flowmon versions made them ------------------------------------------------------
@@ -321,6 +356,7 @@ async def test_upgrade_to_0001_adopts_the_last_database_made_before_migrations(
     assert report.lines()[0] == f'adopted a database made before migrations (nothing was missing); stamped {BASELINE}'
     rows = {table: await table_rows(old, table) for table in CORE_TABLES}
     assert [(row['trigger_type'], row['workflow_hash']) for row in rows['executions']] == [(None, None)]
+    assert {row['workflow_id'] for row in rows['node_runs']} == {'greet'}  # added in 0005, from the execution
     assert {table: _columns_of(rows[table], before[table]) for table in CORE_TABLES} == before
     await assert_at_head(old)
     await _reads_the_old_execution(old, imported_from=None)
@@ -358,6 +394,7 @@ async def test_upgrade_to_0001_repairs_a_database_made_by_the_first_version(
     assert [(row['trigger_type'], row['workflow_hash']) for row in rows['executions']] == [(None, None)]
     after = {table: _columns_of(rows[table], before[table], 'imported_from') for table in CORE_TABLES}
     assert [row.pop('imported_from') for row in after['executions']] == [None]
+    assert {row['workflow_id'] for row in rows['node_runs']} == {'greet'}  # added in 0005, from the execution
     assert after == before
     await assert_at_head(old)
     await _reads_the_old_execution(old, imported_from=None)

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from flowmon.engine import Event, EventType, apply, fold
 from flowmon.engine.core.graph import definition_order as graph_order
-from flowmon.engine.core.replay_index import ReplayIndex
+from flowmon.engine.core.replay_index import ReplayIndex, live_spans
 from flowmon.engine.core.state import ExecutionState
 from flowmon.web.comparison import Alignment, compare, first_divergence
 from flowmon.web.timeline_marks import tick_marks, ticks
@@ -169,6 +169,27 @@ def test_gantt_spans_agree_with_the_reducers_attempt_log(events: list[Event]) ->
             assert at_start is not None and at_start.nodes[node_id].attempt_log[-1].outcome == 'running'
         assert any(s.outcome == 'skipped' for s in spans[node_id]) == (node.status == 'skipped')
         assert any(s.outcome == 'reused' for s in spans[node_id]) == node.reused
+
+
+@settings(max_examples=60, deadline=None)
+@given(events=executions(), data=st.data())
+def test_live_spans_from_a_state_agree_with_the_replays_spans(events: list[Event], data: st.DataObject) -> None:
+    """The live page's Gantt (from the state it pulls) draws what replay draws from the events, at any point of the
+    run: the same segments, positions and times (skip markers, which the state keeps no time for, at its last
+    event)."""
+    k = data.draw(st.integers(min_value=1, max_value=len(events)), label='events so far')
+    index = ReplayIndex(events[:k])
+    state = index.final
+    assert state is not None
+    live = live_spans(state, index.node_order)
+    replayed = index.spans()
+    assert list(live) == list(replayed)
+    for node_id, row in replayed.items():
+        for span, drawn in zip(row, live[node_id], strict=True):
+            if span.outcome == 'skipped':
+                assert drawn.start == span.start and drawn.start_s == index.duration_s
+                continue
+            assert drawn == span
 
 
 # --- positions and time ------------------------------------------------------------------------------

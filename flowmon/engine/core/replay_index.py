@@ -13,8 +13,9 @@ Pure: no I/O, no clock; callers load the events.
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from itertools import accumulate
 from typing import Any
 
@@ -22,7 +23,7 @@ from flowmon.engine.core.bulk import collector_paused
 from flowmon.engine.core.events import Event
 from flowmon.engine.core.graph import definition_order
 from flowmon.engine.core.snapshot import workflow_snapshot
-from flowmon.engine.core.state import ExecutionState, fold
+from flowmon.engine.core.state import ExecutionState, NodeState, fold
 
 KEYFRAME_EVERY = 500
 
@@ -179,43 +180,18 @@ class ReplayIndex:
         final = self._final
         rows: dict[str, list[Span]] = {node_id: [] for node_id in self.node_order}
         for node_id, node in (final.nodes if final else {}).items():
-            row = rows.setdefault(node_id, [])
-            for attempt in node.attempt_log:
-                start, end = self._position_of(attempt.start_seq), self._position_of(attempt.end_seq)
-                if start is None:
-                    continue
-                row.append(
-                    Span(
-                        node_id=node_id,
-                        attempt=attempt.n,
-                        outcome=attempt.outcome,
-                        start=start,
-                        end=end,
-                        start_s=self.elapsed_at(start),
-                        end_s=None if end is None else self.elapsed_at(end),
-                        error=attempt.error if attempt.outcome in ('retried', 'failed') else None,
-                    )
-                )
-            marker = 'reused' if node.reused else 'skipped' if node.status == 'skipped' else None
-            at = self._position_of(node.settled_seq)
-            if marker is not None and at is not None:
-                row.append(
-                    Span(
-                        node_id=node_id,
-                        attempt=0,
-                        outcome=marker,
-                        start=at,
-                        end=at,
-                        start_s=self.elapsed_at(at),
-                        end_s=self.elapsed_at(at),
-                    )
-                )
+            rows.setdefault(node_id, []).extend(node_spans(node, self._place))
         positions: dict[str, list[int]] = {}
         for k, event in enumerate(self._events, start=1):
             if event.node_id is not None:
                 positions.setdefault(event.node_id, []).append(k)
         self._spans = rows
         self._node_positions = positions
+
+    def _place(self, seq: int | None, _: datetime | None) -> tuple[int, float] | None:
+        """Where the event ``seq`` is on the timeline: its position and the elapsed seconds there."""
+        k = self._position_of(seq)
+        return None if k is None else (k, self.elapsed_at(k))
 
     def _position_of(self, seq: int | None) -> int | None:
         """The position just after the event ``seq`` (histories number their events 1..n)."""
@@ -225,4 +201,51 @@ class ReplayIndex:
         return k if 1 <= k <= self.n and self._events[k - 1].seq == seq else None
 
 
-__all__ = ['KEYFRAME_EVERY', 'ReplayIndex', 'Span']
+def live_spans(state: ExecutionState, order: Sequence[str] = ()) -> dict[str, list[Span]]:
+    """The Gantt rows of a state that is still growing (the live page), from the state alone: an attempt's times are
+    its own timestamps, seconds since the execution was queued (its first event), and its positions are its events'
+    ``seq`` (a history numbers its events from 1, so position and ``seq`` agree). A skip keeps no time in the state:
+    its marker is put at the state's last event. ``order``: these rows first, in this order."""
+    origin = state.created_at
+
+    def place(seq: int | None, ts: datetime | None) -> tuple[int, float] | None:
+        at = ts or state.last_ts
+        if seq is None or at is None or origin is None:
+            return None
+        return seq, max(0.0, (at - origin).total_seconds())
+
+    rows: dict[str, list[Span]] = {node_id: [] for node_id in order}
+    for node_id, node in state.nodes.items():
+        rows.setdefault(node_id, []).extend(node_spans(node, place))
+    return rows
+
+
+def node_spans(node: NodeState, place: Callable[[int | None, datetime | None], tuple[int, float] | None]) -> list[Span]:
+    """One node's Gantt row: its attempts as segments, then a reuse or skip marker. ``place(seq, ts)`` puts an event
+    on the timeline (its position and elapsed seconds; None when it is not on it)."""
+    row: list[Span] = []
+    for attempt in node.attempt_log:
+        start = place(attempt.start_seq, attempt.started_at)
+        if start is None:
+            continue
+        end = place(attempt.end_seq, attempt.finished_at)
+        row.append(
+            Span(
+                node_id=node.id,
+                attempt=attempt.n,
+                outcome=attempt.outcome,
+                start=start[0],
+                end=None if end is None else end[0],
+                start_s=start[1],
+                end_s=None if end is None else end[1],
+                error=attempt.error if attempt.outcome in ('retried', 'failed') else None,
+            )
+        )
+    marker = 'reused' if node.reused else 'skipped' if node.status == 'skipped' else None
+    at = place(node.settled_seq, node.finished_at or node.started_at)
+    if marker is not None and at is not None:
+        row.append(Span(node_id=node.id, attempt=0, outcome=marker, start=at[0], end=at[0], start_s=at[1], end_s=at[1]))
+    return row
+
+
+__all__ = ['KEYFRAME_EVERY', 'ReplayIndex', 'Span', 'live_spans', 'node_spans']

@@ -88,7 +88,9 @@ async def create(application: Application) -> None:
                 _panel_title('Throughput', 'executions ended per minute, last hour')
                 chart = ThroughputChart()
             with ui.card().classes('fm-panel').props('flat bordered'):
-                _panel_title('Workflows', f'{len(workflows)} available')
+                with ui.row().classes('w-full items-center justify-between'):
+                    _panel_title('Workflows', f'{len(workflows)} available')
+                    ui.link('New workflow →', '/workflows/new').classes('fm-link text-sm').mark('new-workflow')
                 WorkflowList(workflows, on_run=lambda workflow_id: run_workflow(application, workflow_id))
         with ui.card().classes('fm-panel w-full').props('flat bordered'):
             with ui.row().classes('w-full items-center justify-between'):

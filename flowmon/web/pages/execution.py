@@ -3,13 +3,17 @@
 The page pulls from the live view with one ``ui.timer`` every 80 ms (``changed_since`` makes an idle tick almost
 free) and never subscribes to the bus, so leaving the page or closing the tab releases everything with the timer.
 An execution that is no longer in the projection is loaded from the history once. Cancel (confirmed first) and
-Rerun call the executions use cases and report problems with ``ui.notify``; an imported execution is read-only,
-so it has neither (and the use cases refuse them anyway). Delete (confirmed first; once it has ended, imported ones
-too) removes it for good and goes to the list of executions. The header says how the execution was started.
+Rerun (a dialog with the previous input in a JSON editor, checked as it is typed, to fix before running again;
+"Rerun from this node" in the inspector opens the same) call the executions use cases and report problems with
+``ui.notify``; an imported execution is read-only, so it has neither (and the use cases refuse them anyway). Delete
+(confirmed first; once it has ended, imported ones too) removes it for good and goes to the list of executions. The
+header says how the execution was started. The Gantt chart of the replay page grows under the canvas while the run
+goes, drawn from the state the page pulls (every half second, not on every tick).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 from typing import Any
@@ -19,7 +23,9 @@ from nicegui import background_tasks, ui
 from flowmon.application import Application
 from flowmon.application.errors import AppError, NotFound
 from flowmon.engine.core.events import Event, utcnow
+from flowmon.engine.core.graph import definition_order
 from flowmon.engine.core.provenance import trigger_type
+from flowmon.engine.core.replay_index import live_spans
 from flowmon.engine.core.state import ExecutionState
 from flowmon.web.auth import is_signed_in
 from flowmon.web.format import duration, short_id
@@ -28,11 +34,14 @@ from flowmon.web.widgets.confirm_dialog import confirm
 from flowmon.web.widgets.empty_state import not_found
 from flowmon.web.widgets.execution_view import ExecutionView
 from flowmon.web.widgets.history_actions import HistoryActions
+from flowmon.web.widgets.json_input_dialog import JsonInputDialog, pretty
+from flowmon.web.widgets.timeline_chart import TimelineChart
 from flowmon.web.widgets.trigger_label import TriggerLabel
 
 log = logging.getLogger(__name__)
 
 TICK_SECONDS = 0.08
+GANTT_SECONDS = 0.5  # how often the Gantt chart of a running execution is redrawn (every segment, one patch)
 BACKLOG = 5000  # stored events loaded for the log of an execution (its latest ones)
 
 
@@ -98,6 +107,12 @@ class _LivePage:
         self._median_ms: float | None = None
         _header(state, definition)
         self.view = ExecutionView(definition, on_rerun_from=None if read_only else weak_callback(self._rerun_from))
+        with self.view.add_timeline(
+            'one row per node, one segment per attempt, growing while it runs; click a segment to inspect it'
+        ):
+            self.gantt = TimelineChart(None, self.view.names, on_span=weak_callback(self._span_clicked))
+        self._gantt_order = definition_order(definition)
+        self._gantt_drawn: tuple[float, int] | None = None  # when the Gantt was last grown, and to which event
         if read_only:
             with self.view.actions:
                 ui.label('Imported: read-only').classes('text-sm text-gray-500').mark('read-only-note')
@@ -108,7 +123,7 @@ class _LivePage:
                 .mark('cancel-execution')
             )
             self._rerun = (
-                ui.button('Rerun', icon='replay', on_click=lambda: self._start_rerun(None))
+                ui.button('Rerun…', icon='replay', on_click=lambda: self._open_rerun(None))
                 .props('unelevated no-caps data-testid=rerun-execution data-fm-shortcut=run')
                 .mark('rerun-execution')
             )
@@ -122,6 +137,7 @@ class _LivePage:
         self._show_actions()
         initial = self._live.recent_events(execution_id, 0) or []
         self.view.show(state, initial, now=utcnow() if not state.is_terminal else None)
+        self._grow_gantt()
         self._timer = ui.timer(TICK_SECONDS, self._tick)
         ui.timer(0, self._load_history, once=True)
 
@@ -142,6 +158,25 @@ class _LivePage:
         self.view.show(self._state, events, now=None if self._state.is_terminal else utcnow())
         self._show_actions()
         self._show_eta()
+        self._grow_gantt()
+
+    def _grow_gantt(self) -> None:
+        """The Gantt chart from the state the page pulled: every GANTT_SECONDS while the run goes (its open attempts
+        reach to now), and once more for the final state."""
+        state, clock = self._state, asyncio.get_running_loop().time()
+        drawn = self._gantt_drawn
+        if drawn is not None:
+            if state.is_terminal and drawn[1] == state.last_seq:
+                return
+            if not state.is_terminal and clock - drawn[0] < GANTT_SECONDS:
+                return
+        self._gantt_drawn = (clock, state.last_seq)
+        end = (state.finished_at or state.last_ts) if state.is_terminal else utcnow()
+        origin = state.created_at
+        self.gantt.grow(live_spans(state, self._gantt_order), (end - origin).total_seconds() if end and origin else 0)
+
+    def _span_clicked(self, node_id: str, _: int) -> None:
+        self.view.select(node_id)
 
     def _new_events(self) -> Sequence[Event]:
         if self._fetching:
@@ -171,18 +206,22 @@ class _LivePage:
                 self.view.show(self._state, events, now=None if self._state.is_terminal else utcnow())
 
     async def _load_history(self) -> None:
-        """Stored events for the log (when the live buffer lacks them) and the median for the ETA."""
+        """Stored events for the log (when the live buffer lacks them), the median for the ETA and each node's usual
+        duration (for the slower-than-usual flags)."""
         if self.view.event_log.last_seq == 0 and self._live.recent_events(self._id, 0) is None:
             self._fetching = True
             await self._fetch_stored(0)
+        stats = self._application.stats
         try:
             self._median_ms = await self._application.history.usual_duration_ms(self._state.workflow_id)
+            usual = await stats.baselines(self._state.workflow_id, self.view.node_ids, excluding=self._id)
         except Exception:
             log.exception('could not load past durations for %s', self._state.workflow_id)
             return
         if not self._body.is_deleted:
             with self._body:
                 self._show_eta()
+                self.view.set_baselines(usual)
 
     def _show_eta(self) -> None:
         self.view.note.set_text(_eta_text(self._state, self._median_ms))
@@ -242,16 +281,36 @@ class _LivePage:
         ui.navigate.to('/executions')
 
     async def _rerun_from(self, node_id: str) -> None:
-        await self._start_rerun(node_id)
+        self._open_rerun(node_id)
 
-    async def _start_rerun(self, from_node: str | None) -> None:
+    def _open_rerun(self, from_node: str | None) -> None:
+        """The rerun dialog: the previous input in a JSON editor, to run again as it was or fixed first."""
+        if from_node is None:
+            title = 'Rerun this execution'
+            hint = 'Every node runs again. Fix the input first if it was the problem.'
+        else:
+            title = f'Rerun from node {from_node}'
+            hint = f'{from_node} and everything downstream run again; the nodes before it keep their outputs.'
+        with self._body:
+            dialog = JsonInputDialog(
+                title=title,
+                hint=f'{hint} The new execution records that it reruns this one.',
+                value=pretty(self._state.input),
+                on_submit=lambda value: self._start_rerun(from_node, value),
+                budget=self._application.executions.budget,
+                run_label='Rerun',
+            )
+        dialog.dialog.on('hide', dialog.dialog.delete)
+        dialog.open()
+
+    async def _start_rerun(self, from_node: str | None, input: dict[str, Any]) -> None:
         if not is_signed_in(self._application.token):
             ui.notify('Sign in again to rerun executions.', type='warning')
             return
         try:
-            new_id = await self._application.executions.rerun(self._id, from_node=from_node)
+            new_id = await self._application.executions.rerun(self._id, from_node=from_node, input=input)
         except AppError as exc:
-            ui.notify(str(exc), type='warning')
+            ui.notify(str(exc), type='warning', multi_line=True)
             return
         except Exception as exc:
             log.exception('rerun of %s failed', self._id)
@@ -276,7 +335,7 @@ def _cancel_dialog() -> ui.dialog:
 
 def _header(state: ExecutionState, definition: dict[str, Any]) -> None:
     name = str(definition.get('name') or state.workflow_id or 'Execution')
-    with ui.row().classes('w-full items-end gap-3 no-wrap'):
+    with ui.row().classes('w-full items-end gap-3 no-wrap fm-wrap-narrow'):
         with ui.column().classes('gap-0 min-w-0'):
             with ui.row().classes('items-center gap-1 text-sm text-gray-500'):
                 ui.link('Executions', '/executions').classes('text-gray-500 no-underline hover:underline')

@@ -57,7 +57,14 @@ async def create(application: Application, execution_id: str, at: str = '') -> N
         if index is None or definition is None:
             _not_found(execution_id)
             return
-        ReplayPage(execution_id, index, definition, start=parse_position(at, index.n))
+        page = ReplayPage(execution_id, index, definition, start=parse_position(at, index.n))
+    final = index.final
+    usual = await application.stats.baselines(
+        final.workflow_id if final else None, page.view.node_ids, excluding=execution_id
+    )
+    if not body.is_deleted:
+        with body:
+            page.view.set_baselines(usual)
 
 
 class ReplayPage:
@@ -80,7 +87,7 @@ class ReplayPage:
             _still_running(execution_id, index.n)
 
         with ui.card().classes('fm-panel w-full gap-2').props('flat bordered'):
-            with ui.row().classes('w-full items-center gap-3 no-wrap'):
+            with ui.row().classes('w-full items-center gap-3 no-wrap fm-wrap-narrow'):
                 self.controls = ReplayControls(
                     TransportActions(
                         play=self.play,
@@ -99,17 +106,9 @@ class ReplayPage:
                 ui.label('+0 s')
                 ui.label(f'{count(index.n)} events over {index.duration_s:.3f} s')
 
-        names = _names(definition)
-        with ui.column().classes('w-full gap-4') as holder:
-            self.view = ExecutionView(definition)
-            with ui.card().classes('fm-panel w-full gap-1').props('flat bordered') as gantt_card:
-                with ui.row().classes('w-full items-center gap-2'):
-                    ui.label('Timeline').classes('text-sm font-semibold')
-                    ui.label('one row per node, one segment per attempt; click a segment to jump to its end').classes(
-                        'text-xs text-grey-7'
-                    )
-                self.gantt = TimelineChart(index, names, on_span=self._span_clicked)
-        gantt_card.move(target_index=len(holder.default_slot.children) - 2)  # between the canvas and the event log
+        self.view = ExecutionView(definition)
+        with self.view.add_timeline('one row per node, one segment per attempt; click a segment to jump to its end'):
+            self.gantt = TimelineChart(index, self.view.names, on_span=self._span_clicked)
 
         ui.keyboard(self._key, ignore=['input', 'textarea'])
         SpaceGuard()  # Space plays and pauses: it must not also scroll the page
@@ -218,14 +217,6 @@ def _final(index: ReplayIndex | None) -> ExecutionState | None:
     return index.final if index is not None else None
 
 
-def _names(definition: Mapping[str, Any]) -> dict[str, str]:
-    return {
-        str(node['id']): str(node.get('name') or node['id'])
-        for node in definition.get('nodes') or ()
-        if isinstance(node, Mapping) and 'id' in node
-    }
-
-
 def _stored_speed() -> str:
     try:
         speed = app.storage.user.get(SPEED_KEY, '1x')
@@ -236,7 +227,7 @@ def _stored_speed() -> str:
 
 def _header(execution_id: str, definition: Mapping[str, Any], workflow_id: str | None, index: ReplayIndex) -> None:
     name = str(definition.get('name') or workflow_id or 'Execution')
-    with ui.row().classes('w-full items-end gap-3 no-wrap'):
+    with ui.row().classes('w-full items-end gap-3 no-wrap fm-wrap-narrow'):
         with ui.column().classes('gap-0 min-w-0 grow'):
             with ui.row().classes('items-center gap-1 text-sm text-gray-500'):
                 ui.link('Executions', '/executions').classes('text-gray-500 no-underline hover:underline')

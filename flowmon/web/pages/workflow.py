@@ -1,4 +1,6 @@
-"""``/workflows/{workflow_id}``: the workflow drawn on the canvas, Run (with optional JSON input), its history.
+"""``/workflows/{workflow_id}``: the workflow drawn on the canvas (each node's type on its card), Run (with optional
+JSON input), Edit, each node's duration over its last runs, and its history. A workflow loaded from a file of the
+workflows directory says so: the file replaces it again at the next start.
 
 The history is one page of executions from SQL (filters and page in the URL, like ``/executions``), kept
 live from the shared projector: new runs of this workflow join the first page as they are queued.
@@ -13,17 +15,20 @@ from typing import Any
 from nicegui import ui
 
 from flowmon.application import Application
+from flowmon.application.stats import SAMPLE
 from flowmon.application.workflows import StoredWorkflow
 from flowmon.web.actions import found, run_workflow
 from flowmon.web.filters import ExecutionFilter
-from flowmon.web.format import count
+from flowmon.web.format import count, duration
 from flowmon.web.widgets.automation_panel import automation_panel
 from flowmon.web.widgets.bulk_bar import selectable_rows
 from flowmon.web.widgets.dag_view import DagView
+from flowmon.web.widgets.duration_trend import DurationTrend
 from flowmon.web.widgets.empty_state import not_found
 from flowmon.web.widgets.execution_table import ExecutionTable
 from flowmon.web.widgets.filter_bar import FilterBar
 from flowmon.web.widgets.json_input_dialog import JsonInputDialog
+from flowmon.web.widgets.provisioned_note import provisioned_note
 from flowmon.web.widgets.text_block import TextBlock
 
 PAGE_SIZE = 20
@@ -52,9 +57,12 @@ async def create(
         for problem in problems:
             ui.notify(f'Filter: {problem}', type='warning')
         _header(application, stored)
+        provisioned_note(application.workflows.provisioning_file(workflow_id))
         await automation_panel(application, workflow_id)  # trigger URL and schedule, when the workflow has them
         with ui.card().classes('fm-panel w-full p-0 overflow-hidden').props('flat bordered').mark('workflow-canvas'):
-            DagView(stored.definition, on_select=_node_details(stored), height='auto')
+            DagView(stored.definition, on_select=_node_details(stored), height='auto', definition_only=True)
+        with ui.card().classes('fm-panel w-full').props('flat bordered').mark('node-durations'):
+            await _durations(application, workflow_id)
         with ui.card().classes('fm-panel w-full').props('flat bordered'):
             await _history(application, stored, flt)
 
@@ -67,8 +75,9 @@ def _header(application: Application, stored: StoredWorkflow) -> None:
         title=f'Run “{stored.name}” with input',
         hint='The input is a JSON object; nodes read it as input.* (empty means {}).',
         on_submit=lambda value: _run(application, stored.id, value),
+        budget=application.executions.budget,
     )
-    with ui.row().classes('w-full items-start justify-between gap-4 no-wrap'):
+    with ui.row().classes('w-full items-start justify-between gap-4 fm-page-head'):
         with ui.column().classes('gap-1 min-w-0'):
             with ui.row().classes('items-center gap-2 text-sm text-grey-7'):
                 ui.link('Dashboard', '/').classes('fm-link')
@@ -82,13 +91,49 @@ def _header(application: Application, stored: StoredWorkflow) -> None:
             description = str(definition.get('description') or '')
             if description:
                 ui.label(description).classes('text-sm fm-description').mark('workflow-description')
-        with ui.row().classes('gap-2 shrink-0 no-wrap'):
+        with ui.row().classes('gap-2 shrink-0 fm-actions'):
+            ui.button('Edit', icon='edit', on_click=lambda: ui.navigate.to(f'/workflows/{stored.id}/edit')).props(
+                'flat no-caps data-testid=edit-workflow'
+            ).mark('edit-workflow')
             ui.button('Run with input…', icon='data_object', on_click=dialog.open).props('outline no-caps').mark(
                 'run-with-input'
             )
             ui.button('Run', icon='play_arrow', on_click=lambda: _run(application, stored.id, {})).props(
                 'unelevated no-caps data-fm-shortcut=run'
             ).mark('run')
+
+
+async def _durations(application: Application, workflow_id: str) -> None:
+    """Each node's duration over its last successful runs, and its usual figures."""
+    trend = await application.stats.trend(workflow_id)
+    usual = await application.stats.nodes(workflow_id)
+    with ui.column().classes('gap-0'):
+        ui.label('Node durations').classes('fm-panel-title')
+        ui.label(
+            f"each node's last {SAMPLE} successful runs; a run above its p95 is flagged slower than usual"
+        ).classes('text-xs text-grey-7')
+    chart = DurationTrend(trend)
+    ran = [node_id for node_id, stats in usual.items() if stats.count]
+    if not ran:
+        return
+    if len(chart.nodes) < len(ran):
+        ui.label(f'The chart shows the {len(chart.nodes)} nodes with the longest median of {len(ran)}.').classes(
+            'text-xs text-grey-7'
+        )
+    with ui.element('div').classes('fm-scroll-x w-full'):
+        with ui.element('div').classes('fm-stats-table').mark('node-stats'):
+            for text in ('node', 'runs', 'p50', 'p95'):
+                ui.label(text).classes('fm-stats-head')
+            for node_id in ran:
+                stats = usual[node_id]
+                ui.label(node_id).classes('fm-mono fm-ellipsis')
+                ui.label(str(stats.count)).classes('fm-num text-right')
+                ui.label(_seconds(stats.p50_seconds)).classes('fm-num text-right')
+                ui.label(_seconds(stats.p95_seconds)).classes('fm-num text-right')
+
+
+def _seconds(value: float | None) -> str:
+    return duration(None if value is None else value * 1000)
 
 
 async def _run(application: Application, workflow_id: str, value: dict[str, Any]) -> None:

@@ -1,7 +1,8 @@
 // The DAG canvas in the browser: an ECharts instance built once from the `options` prop, drawn from a snapshot
 // and then patched with the node items that changed (see dag_chart.py), so ten updates a second cost a few
 // hundred bytes on the websocket, not the whole node list. Node names and types arrive once (the `text` prop);
-// the tooltip and the card label are formatted here from them and each item's status (`s`) and card line (`m`).
+// the tooltip and the card label are formatted here from them and each item's status (`s`), card line (`m`) and
+// slow flag (`w`, the text saying how much slower than usual).
 import chart from "fm-chart";
 import { esc } from "fm-escape";
 import patched from "fm-patched";
@@ -26,9 +27,10 @@ export function tooltip({ names, types, colors }) {
     const name = names[id] || id;
     const status = d.s || "pending";
     const title = name === id ? esc(name) : `${esc(name)} <span style="opacity:.6">${esc(id)}</span>`;
-    const kind = types[id] ? ` · ${esc(types[id])}` : "";
+    const kind = types[id] && d.m !== types[id] ? ` · ${esc(types[id])}` : ""; // a workflow's card line is the type
     const color = esc(colors[status] || colors.pending);
-    return `<b>${title}</b><br/><span style="color:${color}">●</span> ${esc(d.m || status)}${kind}`;
+    const slow = d.w ? `<br/><span style="color:#d97706">▲</span> ${esc(d.w)}` : "";
+    return `<b>${title}</b><br/><span style="color:${color}">●</span> ${esc(d.m || status)}${kind}${slow}`;
   };
 }
 

@@ -24,6 +24,7 @@ from flowmon.web.node_views import NodeView, NodeViews
 from flowmon.web.theme import status_color
 from flowmon.web.widgets.dag_chart import DagChart, Item
 from flowmon.web.widgets.dag_edges import EDGE_COLOR, EdgeLayer, PlotArea
+from flowmon.web.widgets.dag_viewport import DagViewport
 
 FLOW_WINDOW_SECONDS = 1.5  # an edge animates while its last data.flow is at most this old
 # Effects are animated every frame (costly without a GPU), so they are capped: beyond these counts active nodes
@@ -36,6 +37,7 @@ GLOW_BLUR = 18  # px of glow around active nodes
 # say it.
 MAX_GLOWING = MAX_PULSING
 SELECTED_COLOR = '#6366f1'  # indigo 500: the selection ring
+SLOW_COLOR = '#d97706'  # amber 600: the dashed outline of a node slower than usual
 FLOW_COLOR = status_color('running')
 ACTIVE_STATUSES = frozenset({'running', 'retrying'})
 CARD_TEXT = '#0f172a'  # slate 900: readable on every status fill of the palette, in light and dark mode
@@ -46,7 +48,8 @@ COLUMN_PX = 176  # px per column when cards are labelled
 @dataclass(frozen=True, slots=True)
 class _Scale:
     """Pixel sizes chosen from the graph's extent: readable cards while the graph is small enough, dots when
-    it is dense. ``min_width`` keeps a column wide enough for its cards (the canvas scrolls sideways)."""
+    it is dense. ``min_width`` keeps a column wide enough for its cards (a wider canvas starts fitted into view,
+    to zoom into and pan: :mod:`~flowmon.web.widgets.dag_viewport`)."""
 
     card: tuple[int, int]  # symbol width, height in px
     labels: bool  # names inside the cards; off when the graph is too dense to read them
@@ -74,10 +77,13 @@ class DagView:
         on_select: Callable[[str], None] | None = None,
         height: str = '420px',
         views: NodeViews | None = None,
+        *,
+        definition_only: bool = False,
     ) -> None:
         """``height`` is CSS; ``'auto'`` picks one from the graph's tallest column (300 to 640 px). ``views``: the
         node views the page shares among its widgets (the page then brings them up to each state and tells
-        :meth:`apply` which changed); without, the view keeps its own."""
+        :meth:`apply` which changed); without, the view keeps its own. ``definition_only``: a workflow, not an
+        execution: cards say each node's type where an execution would say ``pending``."""
         layout = layout_definition(workflow_definition)  # not kept: see _node_item on what a page holds per node
         self._positions = {node.id: (node.x, node.y) for node in layout.nodes}
         self._order = {node.id: (node.layer, node.index) for node in layout.nodes}
@@ -85,6 +91,7 @@ class DagView:
         nodes = [node for node in workflow_definition.get('nodes') or () if isinstance(node, Mapping) and 'id' in node]
         self._names = {str(node['id']): str(node.get('name') or node['id']) for node in nodes}
         types = {str(node['id']): str(node.get('type') or '') for node in nodes}
+        self._idle_lines = types if definition_only else {}  # the card line of a node that has not run
         branches = {
             (str(edge['source']), str(edge['target'])): edge.get('when')
             for edge in workflow_definition.get('edges') or ()
@@ -102,7 +109,7 @@ class DagView:
         self._glow = True
         self._flowing = False
         self._area = self._plot_area()
-        with ui.element('div').classes('w-full overflow-x-auto overflow-y-hidden'):
+        with DagViewport(height):
             with (
                 ui.element('div')
                 .classes('relative')
@@ -280,8 +287,13 @@ class DagView:
         style: dict[str, Any] = {}
         if status != 'pending':
             item['s'] = status
-            item['m'] = view.card
+            item['m'] = f'{view.card} · slow' if view.slow else view.card
             style['color'] = status_color(status)
+        elif node_id in self._idle_lines:
+            item['m'] = self._idle_lines[node_id]
+        if view.slow:  # an outline, the word on the card and the figures in the tooltip
+            item['w'] = view.slow
+            style |= {'borderColor': SLOW_COLOR, 'borderWidth': 3, 'borderType': 'dashed'}
         if status in ACTIVE_STATUSES:
             if self._glow:
                 style |= {'shadowBlur': GLOW_BLUR, 'shadowColor': status_color(status)}
@@ -289,7 +301,7 @@ class DagView:
                 item['symbolSize'] = round(self._scale.card[0] * 1.5)
                 style |= {'borderColor': '#ffffff', 'borderWidth': 2}
         if node_id == self._selected:
-            style |= {'borderColor': SELECTED_COLOR, 'borderWidth': 3}
+            style |= {'borderColor': SELECTED_COLOR, 'borderWidth': 3, 'borderType': 'solid'}
         if style:
             # pairs, not a dict: a dict holding a dict stays tracked by the garbage collector; the browser
             # turns the pairs back into ECharts' itemStyle object (dag_chart.js)

@@ -107,7 +107,7 @@ class EventLog:
         self._origin: datetime | None = None
         self._types: set[str] = set(ALL_TYPES)
         self._node: str | None = None
-        with ui.row().classes('w-full items-center gap-2 no-wrap'):
+        with ui.row().classes('w-full items-center gap-2 no-wrap fm-wrap-narrow'):
             ui.label('Event log').classes('text-sm font-semibold')
             self._count = ui.label('').classes('text-xs text-gray-500').props('data-testid=event-count')
             ui.button(icon='vertical_align_bottom', on_click=self._jump).classes('ml-auto').props(

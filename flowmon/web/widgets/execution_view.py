@@ -1,4 +1,4 @@
-"""One execution, composed: status and progress, canvas, node list, inspector and event log.
+"""One execution, composed: status and progress, canvas, node list, inspector, a page's timeline and event log.
 
 Any page drives it with a state and the events up to that state: the live page from the projector, the
 replay page with the state "as of event k". It holds no live-only controls; pages put theirs (Cancel,
@@ -14,6 +14,7 @@ from typing import Any
 
 from nicegui import ui
 
+from flowmon.application.stats import NodeStats
 from flowmon.engine.core.events import Event
 from flowmon.engine.core.state import ExecutionState
 from flowmon.web.format import duration, full_timestamp
@@ -42,9 +43,10 @@ class ExecutionView:
         self._now: datetime | None = None
         self._shown = False
         self._total = len(nodes)
+        self._names = names
         self._views = NodeViews(names)  # what the canvas, the list and the inspector show of each node
 
-        with ui.row().classes('w-full items-center gap-3 no-wrap'):
+        with ui.row().classes('w-full items-center gap-3 no-wrap fm-wrap-narrow'):
             self.status_badge = (
                 StatusBadge('queued')
                 .classes('text-sm px-3 py-1')
@@ -61,7 +63,7 @@ class ExecutionView:
                     )
                     self.timing = ui.label('').props('data-testid=execution-timing')
                     self.note = ui.label('').classes('ml-auto').props('data-testid=execution-eta').mark('execution-eta')
-            self.actions = ui.row().classes('items-center gap-2 no-wrap')
+            self.actions = ui.row().classes('items-center gap-2 no-wrap fm-wrap-narrow')
 
         self.error_banner = ui.label('').classes(
             'w-full text-sm rounded px-3 py-2 bg-red-50 text-red-800 dark:bg-red-950 dark:text-red-200 '
@@ -95,12 +97,24 @@ class ExecutionView:
                 self.node_list = NodeList(
                     entries, self._views, on_select=weak_callback(self.select), height=self.dag.height
                 )
+        self._timeline_slot = ui.element('div').classes('w-full')  # a page's Gantt chart: add_timeline
+        self._timeline_slot.set_visibility(False)
         with ui.card().classes('fm-panel w-full gap-2').props('flat bordered'):
             self.event_log = EventLog(list(names))
 
     @property
     def state(self) -> ExecutionState | None:
         return self._state
+
+    @property
+    def names(self) -> dict[str, str]:
+        """Each node's display name (its ``name``, else its id), in definition order."""
+        return dict(self._names)
+
+    @property
+    def node_ids(self) -> list[str]:
+        """The nodes of the definition, in definition order."""
+        return list(self._names)
 
     @property
     def wants_clock(self) -> bool:
@@ -116,9 +130,12 @@ class ExecutionView:
         """
         moved = state is not self._state or not self._shown
         self._state, self._now, self._shown = state, now, True
-        changed: list[str] = []
-        if moved:  # the same state again only moves the clock (running time, edge animation)
-            changed = self._views.update(state)  # once per tick, for the three widgets below
+        at = now or (state.last_ts if state is not None else None)  # what a running node's time is measured to
+        if moved:  # once per tick, for the three widgets below
+            changed = self._views.update(state, at)
+        else:  # the same state again only moves the clock (running time, slow flags of running nodes, edges)
+            changed = self._views.clock(at)
+        if changed or moved:
             self.node_list.show(changed)  # first: the list's rows are cheap for the browser, the canvas is not
             self.inspector.show(state)
         self.dag.apply(state, now=now, changed=changed)
@@ -126,11 +143,30 @@ class ExecutionView:
             self.event_log.show(events, upto_seq=state.last_seq if state is not None else None)
         self._show_summary(state, now)
 
+    def set_baselines(self, baselines: Mapping[str, NodeStats]) -> None:
+        """Each node's usual duration (runs of other executions): nodes above their p95 are flagged slower than
+        usual on the canvas, in the list and in the inspector."""
+        changed = self._views.set_baselines(baselines)
+        if changed:
+            self.node_list.show(changed)
+            self.inspector.show(self._state)
+            self.dag.apply(self._state, now=self._now, changed=changed)
+
     def select(self, node_id: str) -> None:
         """Open the inspector on ``node_id`` and mark it on the canvas and in the list."""
         self.dag.select(node_id)
         self.node_list.select(node_id)
         self.inspector.open(node_id, self._state)
+
+    def add_timeline(self, hint: str) -> ui.card:
+        """A Timeline card between the canvas and the event log, titled with ``hint``: the page puts its Gantt chart
+        (:class:`~flowmon.web.widgets.timeline_chart.TimelineChart`) in it."""
+        self._timeline_slot.set_visibility(True)
+        with self._timeline_slot, ui.card().classes('fm-panel w-full gap-1').props('flat bordered') as card:
+            with ui.row().classes('w-full items-center gap-2'):
+                ui.label('Timeline').classes('text-sm font-semibold')
+                ui.label(hint).classes('text-xs text-grey-7')
+        return card
 
     def _inspector_closed(self) -> None:
         self.dag.select(None)

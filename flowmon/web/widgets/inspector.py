@@ -54,6 +54,7 @@ class Inspector:
         self._on_rerun_from = on_rerun_from
         self._node_id: str | None = None
         self._shown: tuple[str, NodeView, bool] | None = None  # node, its view and whether the execution ended
+        self._slow: ui.label | None = None  # "slower than usual: ..." of the shown node
         self.dialog = ui.dialog().props('seamless position=right').on('hide', self._hidden)
         with self.dialog:
             # A floating panel that leaves the app header (navigation, theme, sign-out) uncovered.
@@ -86,13 +87,16 @@ class Inspector:
         if self._node_id is None or self._node_id not in self._views:
             return
         terminal = state.is_terminal if state is not None else False
-        shown = (self._node_id, self._views[self._node_id], terminal)
-        if shown == self._shown:
-            return
-        self._shown = shown
-        self.body.clear()
-        with self.body:
-            self._render(self._node_id, state.nodes.get(self._node_id) if state is not None else None, terminal)
+        view = self._views[self._node_id]
+        shown = (self._node_id, view._replace(slow=''), terminal)  # the slow text alone changes one label
+        if shown != self._shown:
+            self._shown = shown
+            self.body.clear()
+            with self.body:
+                self._render(self._node_id, state.nodes.get(self._node_id) if state is not None else None, terminal)
+        if self._slow is not None and self._slow.text != view.slow:
+            self._slow.set_text(view.slow)
+            self._slow.set_visibility(bool(view.slow))
 
     def _hidden(self) -> None:
         self._node_id = None
@@ -124,6 +128,13 @@ class Inspector:
                 ui.button('Rerun from this node', icon='replay', on_click=lambda: rerun(node_id)).props(
                     'outline dense no-caps data-testid=rerun-from-node'
                 ).mark('rerun-from-node')
+        self._slow = (
+            ui.label('')
+            .classes('w-full text-sm rounded px-3 py-2 fm-slow-note')
+            .props('data-testid=inspector-slow')
+            .mark('inspector-slow')
+        )
+        self._slow.set_visibility(False)
         _facts(node)
         if node is not None and node.error:
             _error(node)

@@ -1,4 +1,5 @@
-"""Two JSON values as a readable line diff: pretty-printed, compared line by line, changes coloured.
+"""Two JSON values as a readable line diff: pretty-printed, compared line by line, changes coloured; as one escaped
+HTML block (:func:`json_diff`, for node outputs) or as text nodes only (:func:`text_diff`, for definitions).
 
 Good enough for node outputs (kilobytes, not megabytes): ``difflib`` over ``json.dumps(indent=2,
 sort_keys=True)``, so key order never shows up as a difference. Long unchanged stretches are folded.
@@ -7,9 +8,14 @@ sort_keys=True)``, so key order never shows up as a difference. Long unchanged s
 from __future__ import annotations
 
 import difflib
+import itertools
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
+
+from nicegui import ui
+from nicegui.elements.mixins.text_element import TextElement
 
 from flowmon.web.markup import Html, join, tag
 
@@ -82,3 +88,28 @@ def json_diff(a: Any, b: Any, *, a_label: str = 'A', b_label: str = 'B') -> Html
         .style('max-height: 60vh; border-color: var(--fm-border); overflow-wrap: anywhere')
         .props('data-testid=json-diff')
     )
+
+
+MAX_BLOCKS = 400  # runs of same-kind lines shown as text blocks; a longer diff is cut off (and says so)
+
+
+def text_diff(a: Any, b: Any, *, a_label: str = 'A', b_label: str = 'B') -> ui.column:
+    """The diff as text only: each run of same-kind lines is one ``<pre>`` text node (``- ``, ``+ `` or two spaces
+    before each line), coloured by its class, so nothing in the values is ever parsed as markup."""
+    with ui.column().classes('w-full gap-0 fm-diff').props('data-testid=text-diff') as box:
+        with ui.row().classes('gap-4 text-xs fm-diff-legend'):
+            ui.label(f'- only in {a_label}').classes('fm-diff-removed')
+            ui.label(f'+ only in {b_label}').classes('fm-diff-added')
+        runs = list(_runs(diff_lines(a, b)))
+        for kind, text in runs[:MAX_BLOCKS]:
+            TextElement(tag='pre', text=text).classes(f'fm-diff-block fm-diff-{kind}').props(f'data-kind={kind}')
+        if len(runs) > MAX_BLOCKS:
+            ui.label(f'… {len(runs) - MAX_BLOCKS} more changed stretches not shown').classes('text-xs text-grey-7')
+    return box
+
+
+def _runs(lines: list[DiffLine]) -> Iterator[tuple[LineKind, str]]:
+    """Consecutive lines of one kind, joined with their ``-``/``+`` signs."""
+    for kind, group in itertools.groupby(lines, key=lambda line: line.kind):
+        sign = _STYLE[kind][0]
+        yield kind, '\n'.join(sign + line.text for line in group)

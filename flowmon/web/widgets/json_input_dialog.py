@@ -1,4 +1,10 @@
-"""A dialog that asks for a run's JSON input and refuses anything but a JSON object before sending it."""
+"""A dialog that asks for a run's JSON input in a code editor, checked as it is typed.
+
+Used by "Run with input…" (an empty editor), Rerun and "Rerun from this node" (the previous input, to fix before
+running again). The text must be a JSON object within the payload budget (nesting, 64-bit integers, size); the
+problem is shown under the editor as soon as typing pauses, and Run is disabled while there is one. Run checks the
+text once more before anything is sent.
+"""
 
 from __future__ import annotations
 
@@ -8,18 +14,25 @@ from typing import Any
 
 from nicegui import ui
 
-from flowmon.engine.core.payload import PayloadBudget, PayloadError
+from flowmon.engine.core.payload import PayloadBudget, PayloadError, human_size
 
-PLACEHOLDER = '{\n  "order_id": "ORD-2001"\n}'
-_PARSER = PayloadBudget()  # for its depth limit only, which is the same for every budget
+from .code_editor import CodeEditor
+
+CHECK_SECONDS = 0.25  # how often a changed text is checked (typing is not checked key by key)
+WHAT = 'the execution input'
 
 
-def parse_input(text: str | None) -> tuple[dict[str, Any] | None, str | None]:
-    """``(value, None)`` for an object (empty text is ``{}``), else ``(None, message naming the problem)``."""
+def parse_input(text: str | None, budget: PayloadBudget | None = None) -> tuple[dict[str, Any] | None, str | None]:
+    """``(value, None)`` for an object within ``budget`` (empty text is ``{}``), else ``(None, message naming the
+    problem)``. Without ``budget``, the default limits (the size is checked again when the run is submitted)."""
+    budget = budget or PayloadBudget()
     if text is None or not text.strip():
         return {}, None
-    try:  # depth is measured before parsing (the size is checked when the run is submitted)
-        value = _PARSER.loads(text, 'the input', sized=False)
+    size = len(text.encode('utf-8', errors='surrogatepass'))
+    if size > 4 * budget.max_bytes:  # far over, whatever the whitespace: not even parsed
+        return None, f'The input was not accepted: it is {human_size(size)}, far over the payload budget.'
+    try:  # depth is measured before parsing
+        value = budget.loads(text, WHAT, sized=False)
     except PayloadError as exc:
         return None, f'The input was not accepted: {exc}.'
     except json.JSONDecodeError as exc:
@@ -29,11 +42,25 @@ def parse_input(text: str | None) -> tuple[dict[str, Any] | None, str | None]:
     if not isinstance(value, dict):
         kind = type(value).__name__ if value is not None else 'null'
         return None, f'The input must be a JSON object such as {{"key": "value"}}, not {kind}.'
+    try:
+        budget.check(value, WHAT)  # 64-bit integers and the size as compact JSON
+    except PayloadError as exc:
+        return None, f'The input was not accepted: {exc}.'
     return value, None
 
 
+def pretty(value: Any) -> str:
+    """An input as the editor shows it: indented JSON (nothing for no input)."""
+    if value is None or value == {}:
+        return ''
+    try:
+        return json.dumps(value, indent=2, ensure_ascii=False)
+    except (TypeError, ValueError):
+        return ''
+
+
 class JsonInputDialog:
-    """``open()`` shows it; "Run" validates and calls ``on_submit(value)`` only for a JSON object."""
+    """``open()`` shows it; Run calls ``on_submit(value)`` with a JSON object that the budget accepts."""
 
     def __init__(
         self,
@@ -41,41 +68,58 @@ class JsonInputDialog:
         title: str,
         on_submit: Callable[[dict[str, Any]], Awaitable[None] | None],
         hint: str | None = None,
+        value: str = '',
+        budget: PayloadBudget | None = None,
+        run_label: str = 'Run',
     ) -> None:
         self._on_submit = on_submit
-        with ui.dialog() as self.dialog, ui.card().classes('w-full max-w-xl gap-3').mark('input-dialog'):
-            ui.label(title).classes('text-lg font-semibold')
+        self._budget = budget
+        self._checked: str | None = None  # the text the message and the button are about
+        with ui.dialog() as self.dialog, ui.card().classes('w-full max-w-2xl gap-3').mark('input-dialog'):
+            ui.label(title).classes('text-lg font-semibold').mark('input-title')
             if hint:
                 ui.label(hint).classes('text-sm text-grey-7 fm-clamp-3')
+            ui.label('Input (a JSON object; empty means {})').classes('text-xs text-grey-7')
             self.editor = (
-                ui.textarea('Input (JSON object)', placeholder=PLACEHOLDER)
-                .props('outlined autogrow input-class="fm-mono" spellcheck=false')
+                CodeEditor(value, language='JSON', on_change=self._changed)
                 .classes('w-full')
+                .style('height: min(320px, 45vh)')
+                .props('data-testid=input-json')
                 .mark('input-json')
             )
-            self.error = ui.label('').classes('text-sm text-negative').mark('input-error')
+            self.error = (
+                ui.label('').classes('text-sm text-negative').props('data-testid=input-error').mark('input-error')
+            )
             self.error.set_visibility(False)
-            self.editor.on_value_change(self._clear_error)
             with ui.row().classes('w-full justify-end gap-2'):
                 ui.button('Cancel', on_click=self.dialog.close).props('flat no-caps')
                 self.run_button = (
-                    ui.button('Run', icon='play_arrow', on_click=self._submit)
-                    .props('unelevated no-caps')
+                    ui.button(run_label, icon='play_arrow', on_click=self._submit)
+                    .props('unelevated no-caps data-testid=input-run')
                     .mark('input-run')
                 )
+            self._timer = ui.timer(CHECK_SECONDS, self._check_now, active=False)  # goes with the dialog
+        self._check_now()
 
     def open(self) -> None:
-        self._clear_error()
         self.dialog.open()
 
-    def _clear_error(self) -> None:
-        self.error.set_visibility(False)
+    def _changed(self) -> None:
+        self._timer.activate()  # checked on the next tick: a pause in typing, not every key
+
+    def _check_now(self) -> tuple[dict[str, Any] | None, str | None]:
+        self._timer.deactivate()
+        text = self.editor.value or ''
+        value, problem = parse_input(text, self._budget)
+        self._checked = text
+        self.error.set_text(problem or '')
+        self.error.set_visibility(problem is not None)
+        self.run_button.set_enabled(problem is None)
+        return value, problem
 
     async def _submit(self) -> None:
-        value, problem = parse_input(self.editor.value)
+        value, problem = self._check_now()
         if problem is not None or value is None:
-            self.error.set_text(problem or 'Invalid input.')
-            self.error.set_visibility(True)
             return
         self.run_button.disable()
         try:

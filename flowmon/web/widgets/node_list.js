@@ -1,7 +1,8 @@
 // The node list in the browser: one row per node, rendered here from row data, drawn once and then patched (the
 // rows that changed, matched by id; see node_list.py). Rows keep the shape tests and screen readers rely on:
-// data-testid="node-<id>", role=listitem, the status word in .fm-node-status, and data-status for scripts. Clicks
-// and Enter emit "select" with the node id.
+// data-testid="node-<id>", role=listitem, the status word in .fm-node-status, and data-status for scripts; a node
+// slower than usual has a marker (data-testid="slow-marker") whose title says by how much. Clicks and Enter emit
+// "select" with the node id.
 import patched from "fm-patched";
 
 export default {
@@ -17,7 +18,10 @@ export default {
         </div>
         <div class="fm-nr-side">
           <div class="fm-node-status" :style="{ color: row.color }">{{ row.status }}</div>
-          <div class="fm-nr-detail">{{ row.detail }}</div>
+          <div class="fm-nr-detail">
+            <span v-if="row.slow" class="fm-nr-slow" :title="row.slow" data-testid="slow-marker">▲ slow</span>
+            {{ row.detail }}
+          </div>
         </div>
       </div>
     </div>`,

@@ -31,7 +31,7 @@ class NodeList(PatchedElement, component='node_list.js'):
 
     Snapshot: ``{rows: [row, ...], selected: id | null}``; patch: ``{rows: [changed row, ...]}`` and/or
     ``{selected: id | null}``. A row is complete: ``id``, ``name``, ``caption``, ``status``, ``color``, ``icon``,
-    ``detail``."""
+    ``detail``, ``slow`` (the slower-than-usual text, or empty)."""
 
     def __init__(
         self,
@@ -67,7 +67,8 @@ class NodeList(PatchedElement, component='node_list.js'):
         return self._rows[node_id]['status']
 
     def row_of(self, node_id: str) -> dict[str, str]:
-        """Everything the row shows: ``name``, ``caption``, ``status``, ``detail`` (and its icon and colour)."""
+        """Everything the row shows: ``name``, ``caption``, ``status``, ``detail``, ``slow`` (and its icon and
+        colour)."""
         return dict(self._rows[node_id])
 
     def select(self, node_id: str | None) -> None:
@@ -94,4 +95,5 @@ def _row(entry: tuple[str, str, str], view: NodeView) -> dict[str, str]:
         'color': status_color(view.status),
         'icon': status_icon(view.status),
         'detail': view.detail,
+        'slow': view.slow,
     }

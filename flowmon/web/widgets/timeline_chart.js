@@ -31,12 +31,19 @@ export default {
         if (e.seriesType === "custom" && Array.isArray(e.value)) this.$emit("span_click", e.value);
       });
     },
-    // snapshot and diff: {cursor: seconds since the first event}
+    // snapshot and diff: {cursor: seconds since the first event}, and on a live page the segments so far
+    // {labels, data, max}
     draw(snapshot) {
       this.update(snapshot);
     },
     update(diff) {
-      this.chart?.setOption({ series: [{ id: "cursor", markLine: { data: [{ xAxis: diff.cursor }] } }] });
+      const option = { series: [{ id: "cursor", markLine: { data: [{ xAxis: diff.cursor }] } }] };
+      if (diff.data) {
+        option.xAxis = { max: diff.max };
+        option.yAxis = { data: diff.labels };
+        option.series.push({ id: "spans", data: diff.data });
+      }
+      this.chart?.setOption(option);
     },
   },
 };

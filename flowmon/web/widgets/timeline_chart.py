@@ -1,4 +1,5 @@
-"""The replay Gantt chart: one row per node, each attempt a segment on the execution's real time axis.
+"""The Gantt chart of the replay and live pages: one row per node, each attempt a segment on the execution's real
+time axis.
 
 Segments are coloured by how the attempt ended (theme palette: retried amber, failed red, succeeded green,
 still running blue); reuse and skip markers are thin ticks. A vertical cursor marks the replay position and
@@ -10,7 +11,7 @@ the error, becomes visible).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from flowmon.engine.core.replay_index import ReplayIndex, Span
@@ -29,31 +30,30 @@ class TimelineChart(
 ):
     """A Gantt chart of ``index``'s node spans; :meth:`show_cursor` moves the position line.
 
-    The chart (``timeline_chart.js``, which draws the segments) is built once from its options; the cursor is its
-    one moving part. Snapshot and patch: ``{cursor: seconds}``."""
+    The chart (``timeline_chart.js``, which draws the segments) is built once from its options; on the replay page
+    the cursor is its one moving part. On the live page :meth:`grow` redraws the segments as the run goes. Snapshot
+    and patch: ``{cursor: seconds}``, with ``{labels, data, max}`` once grown."""
 
     def __init__(
         self,
-        index: ReplayIndex,
+        index: ReplayIndex | None,
         names: Mapping[str, str],
         on_span: Callable[[str, int], Any] | None = None,
     ) -> None:
+        """``index``: the whole history (replay); None for a chart that :meth:`grow` fills as a run goes."""
         super().__init__()
         self._on_span = on_span
-        spans = index.spans()
-        self._rows = [node_id for node_id in index.node_order if node_id in spans]
-        self._duration = index.duration_s or 0.001
+        self._names = names
+        self._grown: dict[str, Any] | None = None  # what grow() drew since the options were built
         self._cursor = 0.0
-        data = [
-            _item(row, span, self._duration)
-            for row, node_id in enumerate(self._rows)
-            for span in spans.get(node_id, [])
-        ]
-        labels = [names.get(node_id, node_id) for node_id in self._rows]
+        spans = index.spans() if index is not None else {}
+        self._rows = [node_id for node_id in (index.node_order if index else ()) if node_id in spans]
+        self._duration = (index.duration_s if index else 0.0) or 0.001
+        labels, data = self._layout(spans)
         # one string: NiceGUI would wrap the nested option dicts (every span) in observables, per page
         self._props['options'] = json.dumps(_options(self._duration, labels, data))
-        self.style(f'height: {max(140, len(self._rows) * ROW_PX + 56)}px').props('data-testid=replay-gantt')
-        self.mark('replay-gantt')
+        self._fit_height()
+        self.props('data-testid=replay-gantt').mark('replay-gantt')
         self.on('span_click', lambda e: self._clicked(e.args))
 
     @property
@@ -67,8 +67,30 @@ class TimelineChart(
             self._cursor = value
             self.send_patch({'cursor': value})
 
+    def grow(self, spans: Mapping[str, Sequence[Span]], duration_s: float) -> None:
+        """Draw ``spans`` (rows in their order) over ``duration_s`` seconds, the cursor at its end: a run that is
+        still going, whose open attempts reach to now. One patch with every segment (callers pace it)."""
+        self._rows = list(spans)
+        self._duration = max(duration_s, 0.001)
+        labels, data = self._layout(spans)
+        self._grown = {'labels': labels, 'data': data, 'max': round(self._duration, 3)}
+        self._cursor = round(self._duration, 3)
+        self._fit_height()
+        self.send_patch({**self._grown, 'cursor': self._cursor})
+
     def snapshot(self) -> dict[str, Any]:
-        return {'cursor': self._cursor}
+        return {**(self._grown or {}), 'cursor': self._cursor}
+
+    def _layout(self, spans: Mapping[str, Sequence[Span]]) -> tuple[list[str], list[dict[str, Any]]]:
+        data = [
+            _item(row, span, self._duration)
+            for row, node_id in enumerate(self._rows)
+            for span in spans.get(node_id, [])
+        ]
+        return [self._names.get(node_id, node_id) for node_id in self._rows], data
+
+    def _fit_height(self) -> None:
+        self.style(f'height: {max(140, len(self._rows) * ROW_PX + 56)}px')
 
     def _clicked(self, value: object) -> None:
         """A segment was clicked: ``value`` is its item's value (row, start s, end s, first event, last event)."""

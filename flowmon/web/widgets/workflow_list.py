@@ -16,7 +16,10 @@ class WorkflowList:
     def __init__(self, workflows: Sequence[StoredWorkflow], *, on_run: Callable[[str], Awaitable[object]]) -> None:
         with ui.column().classes('w-full gap-0 fm-workflows').mark('workflow-list'):
             if not workflows:
-                hint = 'Put JSON or YAML files in the workflows directory, or PUT /api/workflows/{id}.'
+                hint = (
+                    'Write one with New workflow, put JSON or YAML files in the workflows directory, '
+                    'or PUT /api/workflows/{id}.'
+                )
                 empty_state('workflows-empty', 'account_tree', 'No workflows yet', hint)
             for workflow in workflows:
                 _row(workflow, on_run)
@@ -32,7 +35,7 @@ def _row(workflow: StoredWorkflow, on_run: Callable[[str], Awaitable[object]]) -
         .mark(f'workflow-{workflow.id}')
     ):
         with ui.column().classes('gap-0 min-w-0 grow'):
-            with ui.row().classes('items-baseline gap-2 no-wrap min-w-0'):
+            with ui.row().classes('w-full items-baseline gap-2 no-wrap min-w-0'):
                 ui.link(workflow.name, f'/workflows/{workflow.id}').classes('fm-link font-medium fm-ellipsis')
                 ui.label(f'{nodes} node{"s" if nodes != 1 else ""}').classes('text-xs text-grey-7 shrink-0')
             if description:

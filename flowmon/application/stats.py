@@ -1,0 +1,180 @@
+"""How long each node of a workflow usually takes, and which nodes of an execution are slower than usual.
+
+A node's statistics are taken over its last :data:`SAMPLE` successful runs in the workflow (``node_runs``: reused
+outputs did not run and do not count): how many, the median (p50) and the 95th percentile (p95), linearly
+interpolated. A node of an execution is *slow* when its duration (finished, or so far while it runs) is above the
+p95 of at least :data:`MIN_EARLIER_RUNS` runs in other executions: its own run never counts towards the baseline it
+is compared with.
+
+The runs are cached per workflow and forgotten when node runs of that workflow are written (the recorder writes them
+just after an execution ends and tells :meth:`NodeStatistics.forget`), so a page or an API call reads the database
+only after something of that workflow finished. Processes sharing a database tell each other through the cluster's
+change feed (topic ``node-runs``, :meth:`NodeStatistics.refresh`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from flowmon.engine.core.events import utcnow
+from flowmon.engine.core.state import ExecutionState, NodeState
+from flowmon.store.history import History
+from flowmon.store.node_stats import NodeRun, NodeRunStats
+from flowmon.store.recorder import EventRecorder
+
+from .errors import NotFound
+
+__all__ = ['MIN_EARLIER_RUNS', 'SAMPLE', 'NodeRun', 'NodeStatistics', 'NodeStats', 'is_slow', 'percentile']
+
+SAMPLE = 50  # a node's last successful runs that its statistics are taken over
+MIN_EARLIER_RUNS = 5  # fewer runs than this say nothing about "usual"
+CACHED_WORKFLOWS = 64  # workflows whose runs are kept in memory (least recently used ones go first)
+
+
+@dataclass(frozen=True, slots=True)
+class NodeStats:
+    """A node's usual duration: ``count`` runs, their median and 95th percentile in seconds (None without runs)."""
+
+    count: int
+    p50_seconds: float | None
+    p95_seconds: float | None
+
+    @classmethod
+    def of(cls, seconds: Iterable[float]) -> NodeStats:
+        ordered = sorted(seconds)
+        if not ordered:
+            return cls(0, None, None)
+        return cls(len(ordered), round(percentile(ordered, 0.5), 6), round(percentile(ordered, 0.95), 6))
+
+    def to_json(self) -> dict[str, Any]:
+        return {'count': self.count, 'p50_seconds': self.p50_seconds, 'p95_seconds': self.p95_seconds}
+
+
+def percentile(ordered: Sequence[float], q: float) -> float:
+    """The ``q`` quantile (0..1) of sorted values, linearly interpolated between the closest ranks."""
+    if not ordered:
+        raise ValueError('no values')
+    position = (len(ordered) - 1) * q
+    low = math.floor(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def is_slow(seconds: float | None, usual: NodeStats | None) -> bool:
+    """Whether a duration is above the p95 of a baseline of at least :data:`MIN_EARLIER_RUNS` runs."""
+    if seconds is None or usual is None or usual.p95_seconds is None or usual.count < MIN_EARLIER_RUNS:
+        return False
+    return seconds > usual.p95_seconds
+
+
+def node_seconds(node: NodeState, now: datetime | None) -> float | None:
+    """How long ``node`` took, or has been running at ``now`` (None when it has not started, or ``now`` is None)."""
+    if node.started_at is None:
+        return None
+    end = node.finished_at
+    if end is None and node.status in ('running', 'retrying'):
+        end = now
+    return None if end is None else max(0.0, (end - node.started_at).total_seconds())
+
+
+class NodeStatistics:
+    """Per-node statistics of workflows (``GET /api/workflows/{id}/stats``, the slow flags and the duration trend)."""
+
+    def __init__(self, *, runs: NodeRunStats, recorder: EventRecorder, history: History) -> None:
+        self._runs = runs
+        self._recorder = recorder
+        self._history = history
+        # workflow id -> node id -> its latest SAMPLE + 1 runs, newest first (one more than the sample: a baseline
+        # leaves the execution's own run out and still has SAMPLE)
+        self._cache: OrderedDict[str, dict[str, tuple[NodeRun, ...]]] = OrderedDict()
+        self._generation: dict[str, int] = {}  # moves when a workflow's runs are forgotten
+        # Called with the workflows whose node runs this process wrote (processes sharing a database: the others
+        # then forget theirs, see :meth:`refresh`).
+        self.announce: Callable[[Collection[str]], None] = lambda _workflow_ids: None
+        recorder.node_run_listeners.append(self.forget)
+
+    def forget(self, workflow_ids: Collection[str]) -> None:
+        """Node runs of these workflows were written here: read them again when next asked."""
+        self._drop(workflow_ids)
+        self.announce(workflow_ids)
+
+    async def refresh(self, workflow_id: str | None) -> None:
+        """Another process wrote node runs of ``workflow_id`` (None: of any workflow): read them again when asked."""
+        self._drop({*self._cache, *self._generation} if workflow_id is None else [workflow_id])
+
+    def _drop(self, workflow_ids: Collection[str]) -> None:
+        for workflow_id in workflow_ids:
+            self._cache.pop(workflow_id, None)
+            self._generation[workflow_id] = self._generation.get(workflow_id, 0) + 1
+
+    async def nodes(self, workflow_id: str) -> dict[str, NodeStats]:
+        """Every node of the stored workflow with its statistics over its last :data:`SAMPLE` successful runs;
+        raises NotFound for an unknown workflow."""
+        node_ids = await self._node_ids(workflow_id)
+        runs = await self._latest(workflow_id, node_ids)
+        return {node_id: NodeStats.of(run.seconds for run in runs.get(node_id, ())[:SAMPLE]) for node_id in node_ids}
+
+    async def baselines(
+        self, workflow_id: str | None, node_ids: Iterable[str], *, excluding: str | None = None
+    ) -> dict[str, NodeStats]:
+        """What "usual" is for the given nodes of an execution of ``workflow_id``: each node's last :data:`SAMPLE`
+        successful runs in other executions than ``excluding``."""
+        if not workflow_id:
+            return {}
+        wanted = list(node_ids)
+        runs = await self._latest(workflow_id, wanted)
+        return {
+            node_id: NodeStats.of(
+                [run.seconds for run in runs.get(node_id, ()) if run.execution_id != excluding][:SAMPLE]
+            )
+            for node_id in wanted
+        }
+
+    async def slow_nodes(self, state: ExecutionState, now: datetime | None = None) -> frozenset[str]:
+        """The nodes of ``state`` that are slower than usual; a running node counts its time so far, up to ``now``
+        (by default: the wall clock while the execution runs, its last event once it has ended)."""
+        if not state.nodes or not state.workflow_id:
+            return frozenset()
+        if now is None:
+            now = state.last_ts if state.is_terminal else utcnow()
+        usual = await self.baselines(state.workflow_id, state.nodes, excluding=state.id)
+        return frozenset(
+            node_id for node_id, node in state.nodes.items() if is_slow(node_seconds(node, now), usual.get(node_id))
+        )
+
+    async def trend(self, workflow_id: str) -> dict[str, list[NodeRun]]:
+        """Per node of the stored workflow, its last :data:`SAMPLE` successful runs, oldest first (what a duration
+        chart draws); raises NotFound for an unknown workflow."""
+        node_ids = await self._node_ids(workflow_id)
+        runs = await self._latest(workflow_id, node_ids)
+        return {node_id: list(reversed(runs.get(node_id, ())[:SAMPLE])) for node_id in node_ids}
+
+    async def _node_ids(self, workflow_id: str) -> list[str]:
+        stored = await self._history.get_workflow(workflow_id)
+        if stored is None:
+            raise NotFound(f'workflow {workflow_id!r} not found')
+        return [str(node['id']) for node in stored.definition.get('nodes') or () if isinstance(node, Mapping)]
+
+    async def _latest(self, workflow_id: str, node_ids: Sequence[str]) -> dict[str, tuple[NodeRun, ...]]:
+        """The cached runs of ``node_ids``, reading the ones not cached yet (after writing pending node runs)."""
+        cached = self._cache.get(workflow_id, {})
+        missing = [node_id for node_id in dict.fromkeys(node_ids) if node_id not in cached]
+        if missing:
+            generation = self._generation.get(workflow_id, 0)
+            await self._recorder.drain()  # read your writes: the node runs of executions that just ended
+            read = await self._runs.latest(workflow_id, missing, SAMPLE + 1)
+            fresh = {node_id: tuple(read.get(node_id, ())) for node_id in missing}
+            if self._generation.get(workflow_id, 0) != generation:
+                return {**cached, **fresh}  # forgotten meanwhile: good for this answer, not for keeping
+            cached = {**self._cache.get(workflow_id, {}), **fresh}
+            self._cache[workflow_id] = cached
+            while len(self._cache) > CACHED_WORKFLOWS:
+                self._cache.popitem(last=False)
+        if workflow_id in self._cache:
+            self._cache.move_to_end(workflow_id)
+        return cached

@@ -1,0 +1,284 @@
+"""``/workflows/new`` and ``/workflows/{id}/edit``: a workflow definition in a code editor, checked as it is typed.
+
+The text is JSON or YAML (switchable: the document is converted when it parses). Whenever typing pauses the text
+goes through the same validation as ``PUT /api/workflows/{id}`` (the workflows use case's ``check``: the size and
+nesting limits, the YAML rules in a worker thread, every node's config, the graph), and its message is shown under
+the editor; a valid definition is drawn beside it with the canvas the workflow page uses. Save first shows what
+changes against the stored version (a line diff of the definitions, as text), then stores it with the same use case
+as the ``PUT`` (created or replaced), says so and opens the workflow's page. A workflow loaded from a workflow file says
+that the file wins at the next start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from typing import Any
+
+import yaml
+from nicegui import ui
+
+from flowmon.application import Application
+from flowmon.application.errors import AppError, NotFound
+from flowmon.application.workflows import Checked, StoredWorkflow
+from flowmon.engine.model import MAX_YAML_BYTES
+from flowmon.web.actions import found, signed_in
+from flowmon.web.teardown import weak_callback
+from flowmon.web.widgets.changes_dialog import changes_dialog
+from flowmon.web.widgets.code_editor import CodeEditor, Language
+from flowmon.web.widgets.dag_view import DagView
+from flowmon.web.widgets.empty_state import not_found
+from flowmon.web.widgets.provisioned_note import provisioned_note
+
+log = logging.getLogger(__name__)
+
+PAUSE_SECONDS = 0.4  # a check starts once typing has paused this long
+TICK_SECONDS = 0.15
+TEMPLATE = {
+    'id': 'my-workflow',
+    'name': 'My workflow',
+    'description': 'What it does, in a sentence.',
+    'nodes': [
+        {'id': 'start', 'type': 'transform', 'config': {'expression': 'input'}},
+        {'id': 'report', 'type': 'log', 'config': {'message': 'done'}},
+    ],
+    'edges': [{'source': 'start', 'target': 'report'}],
+}
+
+
+async def create_new(application: Application) -> None:
+    """``/workflows/new``: a template to start from."""
+    with ui.column().classes('w-full gap-4 fm-page').mark('workflow-editor'):
+        WorkflowEditor(application, None)
+
+
+async def create(application: Application, workflow_id: str) -> None:
+    """``/workflows/{workflow_id}/edit``: the stored definition."""
+    stored = await found(application.workflows.get(workflow_id))
+    with ui.column().classes('w-full gap-4 fm-page').mark('workflow-editor'):
+        if stored is None:
+            reason = f'There is no workflow with the id “{workflow_id}”.'
+            not_found(
+                'workflow-not-found', 'account_tree', 'Workflow not found', [reason], ('New workflow', '/workflows/new')
+            )
+            return
+        WorkflowEditor(application, stored)
+
+
+class WorkflowEditor:
+    """The editor, its check, the preview and Save."""
+
+    def __init__(self, application: Application, stored: StoredWorkflow | None) -> None:
+        self._application = application
+        self._stored = stored
+        self._language: Language = 'JSON'
+        self._changed_at: float | None = None  # when the text last changed without being checked since
+        self._checking = False
+        self._checked: Checked | None = None  # the last valid definition (what the preview shows)
+        self._checked_text: str | None = None  # the text the status line is about
+        self._preview_of: dict[str, Any] | None = None
+        self._header()
+        with ui.element('div').classes('fm-editor-grid w-full'):
+            with ui.card().classes('fm-panel min-w-0 gap-2').props('flat bordered'):
+                self._toolbar()
+                text = _dump(stored.definition if stored else TEMPLATE, 'JSON')
+                self.editor = (
+                    CodeEditor(text, language='JSON', on_change=weak_callback(self._edited))
+                    .classes('w-full')
+                    .style('height: 62vh; min-height: 320px')
+                    .props('data-testid=workflow-source')
+                    .mark('workflow-source')
+                )
+                self.status = ui.label('').classes('text-sm fm-editor-status').props('data-testid=editor-status')
+                self.status.mark('editor-status')
+            with ui.card().classes('fm-panel min-w-0 gap-2').props('flat bordered'):
+                with ui.row().classes('w-full items-center justify-between'):
+                    ui.label('Preview').classes('fm-panel-title')
+                    self.preview_note = ui.label('').classes('text-xs text-grey-7').mark('preview-note')
+                self.preview = (
+                    ui.column().classes('w-full gap-0').props('data-testid=editor-preview').mark('editor-preview')
+                )
+        self._diff_host = ui.element('div')
+        ui.timer(TICK_SECONDS, self._tick)
+        self._changed_at = 0.0  # check the initial text at once
+
+    # --- layout ---------------------------------------------------------------------------------------
+
+    def _header(self) -> None:
+        stored = self._stored
+        with ui.row().classes('w-full items-end justify-between gap-3 fm-page-head'):
+            with ui.column().classes('gap-0 min-w-0'):
+                with ui.row().classes('items-center gap-2 text-sm text-grey-7'):
+                    ui.link('Dashboard', '/').classes('fm-link')
+                    ui.label('/')
+                    if stored is not None:
+                        ui.link(stored.name, f'/workflows/{stored.id}').classes('fm-link')
+                        ui.label('/')
+                    ui.label('Edit' if stored else 'New workflow')
+                title = f'Edit “{stored.name}”' if stored else 'New workflow'
+                ui.label(title).classes('fm-title').mark('editor-title')
+        provisioned_note(self._application.workflows.provisioning_file(stored.id) if stored else None)
+
+    def _toolbar(self) -> None:
+        with ui.row().classes('w-full items-center gap-2'):
+            self.format = (
+                ui.toggle(['JSON', 'YAML'], value='JSON', on_change=lambda e: self._switch(e.value))
+                .props('dense no-caps unelevated toggle-color=primary data-testid=editor-format')
+                .mark('editor-format')
+            )
+            ui.space()
+            back = f'/workflows/{self._stored.id}' if self._stored else '/'
+            ui.button('Cancel', on_click=lambda: ui.navigate.to(back)).props('flat no-caps')
+            ui.button('Changes', icon='difference', on_click=lambda: self._review(save=False)).props(
+                'outline no-caps data-testid=editor-diff'
+            ).mark('editor-diff')
+            self.save_button = (
+                ui.button('Save…', icon='save', on_click=lambda: self._review(save=True))
+                .props('unelevated no-caps data-testid=editor-save')
+                .mark('editor-save')
+            )
+
+    # --- checking as it is typed ----------------------------------------------------------------------
+
+    def _edited(self, _: object = None) -> None:
+        self._changed_at = asyncio.get_running_loop().time()
+
+    async def _tick(self) -> None:
+        changed = self._changed_at
+        if changed is None or self._checking:
+            return
+        if asyncio.get_running_loop().time() - changed < PAUSE_SECONDS and changed != 0.0:
+            return
+        self._changed_at = None
+        self._checking = True
+        try:
+            await self._check()
+        finally:
+            self._checking = False
+
+    async def _check(self) -> Checked | None:
+        """Check the editor's text now; show the outcome and, when valid, the preview."""
+        text = self.editor.value or ''
+        checked, problem = await self._validate(text)
+        if self.editor.is_deleted:
+            return None
+        self._checked_text = text
+        if checked is None:
+            self.status.set_text(problem or 'Not a valid workflow.')
+            self.status.classes(add='text-negative', remove='fm-good')
+            self.save_button.disable()
+            if self._checked is not None:
+                self.preview_note.set_text('the last valid version')
+            return None
+        nodes, edges = len(checked.definition.get('nodes') or ()), len(checked.definition.get('edges') or ())
+        summary = (
+            f'Valid: {checked.id}, {nodes} node{"s" if nodes != 1 else ""}, {edges} edge{"s" if edges != 1 else ""}'
+        )
+        if self._stored is None and await self._exists(checked.id):
+            summary += f'. A workflow with the id “{checked.id}” exists: saving replaces it (Changes shows how).'
+        self.status.set_text(summary)
+        self.status.classes(add='fm-good', remove='text-negative')
+        self.save_button.enable()
+        self._checked = checked
+        self.preview_note.set_text('')
+        self._draw_preview(checked.definition)
+        return checked
+
+    async def _validate(self, text: str) -> tuple[Checked | None, str | None]:
+        workflow_id = self._stored.id if self._stored else None
+        try:
+            checked = await self._application.workflows.check(
+                text, yaml=self._language == 'YAML', workflow_id=workflow_id
+            )
+        except AppError as exc:
+            return None, str(exc)
+        except Exception as exc:  # whatever the text, the page stays up and says something
+            log.exception('could not check a workflow definition')
+            return None, f'The definition could not be checked: {type(exc).__name__}.'
+        return checked, None
+
+    async def _exists(self, workflow_id: str) -> bool:
+        try:
+            await self._application.workflows.get(workflow_id)
+        except NotFound:
+            return False
+        return True
+
+    def _draw_preview(self, definition: dict[str, Any]) -> None:
+        if definition == self._preview_of:
+            return
+        self._preview_of = definition
+        self.preview.clear()
+        with self.preview:
+            DagView(definition, height='auto', definition_only=True)
+
+    # --- JSON or YAML ---------------------------------------------------------------------------------
+
+    async def _switch(self, language: Language) -> None:
+        if language == self._language:
+            return
+        before, self._language = self._language, language
+        self.editor.set_language(language)
+        text = self.editor.value or ''
+        try:
+            document = await self._application.workflows.document(text, yaml=before == 'YAML')
+            converted = await asyncio.to_thread(_dump, document, language)
+        except AppError as exc:
+            ui.notify(f'The text is not a {before} document yet ({exc}): only the editor switched.', type='info')
+            self._changed_at = 0.0
+            return
+        if language == 'YAML' and len(converted.encode()) > MAX_YAML_BYTES:
+            ui.notify(f'Over {MAX_YAML_BYTES // 1024} KiB as YAML: it stays JSON (larger workflows are sent as JSON).')
+            self._language = before
+            self.editor.set_language(before)
+            self.format.set_value(before)
+            return
+        self.editor.set_value(converted)
+        self._changed_at = 0.0
+
+    # --- saving -----------------------------------------------------------------------------------------
+
+    async def _review(self, *, save: bool) -> None:
+        """The line diff against the stored version; with ``save``, a Save button that stores it."""
+        checked = await self._check()
+        if checked is None:
+            ui.notify('Fix the definition first: the message under the editor says what is wrong.', type='warning')
+            return
+        try:
+            current: dict[str, Any] | None = (await self._application.workflows.get(checked.id)).definition
+        except NotFound:
+            current = None
+        text, language = self.editor.value or '', self._language
+
+        async def store(dialog: ui.dialog) -> None:
+            await self._save(dialog, checked.id, text, language)
+
+        self._diff_host.clear()
+        with self._diff_host:
+            file_name = self._application.workflows.provisioning_file(checked.id)
+            dialog = changes_dialog(
+                checked.id, current, checked.definition, file_name=file_name, on_save=store if save else None
+            )
+        dialog.open()
+
+    async def _save(self, dialog: ui.dialog, workflow_id: str, text: str, language: Language) -> None:
+        if not signed_in(self._application):
+            return
+        try:
+            _, created = await self._application.workflows.put(
+                workflow_id, text.encode('utf-8', errors='surrogatepass'), yaml=language == 'YAML'
+            )
+        except AppError as exc:
+            ui.notify(f'Not saved: {exc}', type='negative', multi_line=True)
+            return
+        dialog.close()
+        ui.notify(f'Workflow “{workflow_id}” {"created" if created else "saved"}.', type='positive')
+        ui.navigate.to(f'/workflows/{workflow_id}')
+
+
+def _dump(document: Any, language: Language) -> str:
+    """A document as the editor shows it: indented JSON, or block-style YAML in the document's key order."""
+    if language == 'YAML':
+        return str(yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=100))
+    return json.dumps(document, indent=2, ensure_ascii=False)

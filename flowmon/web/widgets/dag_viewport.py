@@ -1,0 +1,31 @@
+"""The DAG canvas's viewport: zoom (wheel, buttons), pan (drag) and fit to view, in the browser only.
+
+The canvas (the chart and the SVG edge layer under it, see :mod:`~flowmon.web.widgets.dag_view`) goes into this
+element as one child, the stage; ``dag_viewport.js`` moves and scales the stage with one CSS transform, so the edges
+stay on the node cards at every zoom and nothing is sent to the server while the user looks around. ECharts maps
+pointer positions through CSS transforms, so clicks and tooltips keep working zoomed.
+"""
+
+from __future__ import annotations
+
+from nicegui import ui
+
+# Added once for the app (flowmon.web.setup), with the edge layer's CSS.
+CSS = """
+.fm-viewport { position: relative; overflow: hidden; touch-action: pan-y; cursor: grab; user-select: none; }
+.fm-viewport.fm-panning { cursor: grabbing; }
+.fm-viewport > :first-child { transform-origin: 0 0; }
+.fm-zoom { position: absolute; top: 6px; right: 6px; display: flex; gap: 2px; z-index: 5; cursor: default; }
+.fm-zoom button { min-width: 28px; height: 26px; padding: 0 8px; border-radius: 6px; font-size: 13px; line-height: 1;
+                  border: 1px solid var(--fm-border, #cbd5e1); background: var(--fm-surface, #fff);
+                  color: var(--fm-text, #0f172a); cursor: pointer; opacity: .9; }
+.fm-zoom button:hover { opacity: 1; border-color: var(--q-primary); }
+"""
+
+
+class DagViewport(ui.element, component='dag_viewport.js'):
+    """Holds the canvas's stage (its one child) at ``height`` (CSS); the browser zooms, pans and fits it."""
+
+    def __init__(self, height: str) -> None:
+        super().__init__()
+        self.classes('fm-viewport w-full').style(f'height: {height}').props('data-testid=dag-viewport')

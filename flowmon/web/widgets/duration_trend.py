@@ -1,0 +1,83 @@
+"""Each node's duration over its last successful runs: one line per node (an ECharts line chart), drawn once.
+
+Bounded whatever the workflow: at most :data:`MAX_LINES` lines (the nodes with the highest median: where the time
+goes) of at most 50 points each (:data:`~flowmon.application.stats.SAMPLE`). Series are named by node id (ids are
+letters, digits and ``_.-``: nothing in them is markup for the tooltip); axis and label colours are mid-greys that
+read on the light and the dark page alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from nicegui import ui
+
+from flowmon.application.stats import NodeRun, NodeStats
+
+MAX_LINES = 8
+AXIS_COLOR = '#9ca3af'
+GRID_LINE_COLOR = 'rgba(148, 163, 184, 0.25)'
+PALETTE = ['#3b82f6', '#22c55e', '#f59e0b', '#ef4444', '#a855f7', '#06b6d4', '#ec4899', '#84cc16']
+
+
+def chosen_nodes(runs: Mapping[str, Sequence[NodeRun]], limit: int = MAX_LINES) -> list[str]:
+    """The nodes to draw: those with runs, highest median first, at most ``limit``."""
+    usual = {node_id: NodeStats.of(run.seconds for run in got) for node_id, got in runs.items() if got}
+    return sorted(usual, key=lambda node_id: -(usual[node_id].p50_seconds or 0.0))[:limit]
+
+
+class DurationTrend:
+    """The chart, or a note that nothing has run successfully yet."""
+
+    def __init__(self, runs: Mapping[str, Sequence[NodeRun]]) -> None:
+        nodes = chosen_nodes(runs)
+        self.nodes = nodes
+        if not nodes:
+            ui.label("No successful runs yet: the nodes' durations show here once they have run.").classes(
+                'text-sm text-grey-7'
+            ).mark('duration-trend-empty')
+            self.chart: ui.echart | None = None
+            return
+        series = [
+            {
+                'name': node_id,
+                'type': 'line',
+                'showSymbol': True,
+                'symbolSize': 5,
+                'data': [[round(run.finished_at.timestamp() * 1000), round(run.seconds, 4)] for run in runs[node_id]],
+                'lineStyle': {'width': 1.5},
+                'color': PALETTE[index % len(PALETTE)],
+            }
+            for index, node_id in enumerate(nodes)
+        ]
+        self.chart = (
+            ui.echart(_options(nodes, series), renderer='svg')
+            .classes('w-full')
+            .style('height: 260px')
+            .props('data-testid=duration-trend')
+            .mark('duration-trend')
+        )
+
+
+def _options(nodes: list[str], series: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        'animation': False,
+        'backgroundColor': 'transparent',
+        'grid': {'left': 48, 'right': 16, 'top': 36, 'bottom': 28},
+        'legend': {'top': 0, 'type': 'scroll', 'textStyle': {'color': AXIS_COLOR}, 'data': nodes},
+        'tooltip': {'trigger': 'axis'},
+        'xAxis': {
+            'type': 'time',
+            'axisLine': {'lineStyle': {'color': AXIS_COLOR}},
+            'axisLabel': {'color': AXIS_COLOR, 'hideOverlap': True},
+        },
+        'yAxis': {
+            'type': 'value',
+            'name': 'seconds',
+            'nameTextStyle': {'color': AXIS_COLOR},
+            'axisLabel': {'color': AXIS_COLOR},
+            'splitLine': {'lineStyle': {'color': GRID_LINE_COLOR}},
+        },
+        'series': series,
+    }

@@ -1,0 +1,109 @@
+"""Every page at 390 x 844 (a phone) in a real Chromium: nothing makes the page wider than the screen (tables scroll
+inside their card, the canvas fits itself into view), and the header's navigation collapses into a menu that still
+navigates. Screenshots of every page go to test-output/screenshots/narrow-*.png."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from helpers import sign_in, start, wait_ended, wait_loaded
+from playwright.sync_api import Browser, Page, expect
+
+Api = Callable[..., httpx.Response]
+WIDTH, HEIGHT = 390, 844
+LONG_NAME = {  # a name far wider than a phone, in the lists and the headings
+    'id': 'e2e-long-name',
+    'name': 'A workflow whose name is much longer than a phone is wide, ' * 2
+    + 'WithAVeryLongWordThatCannotBreakAnywhere',
+    'nodes': [{'id': 'only', 'type': 'log', 'config': {'message': 'x'}}],
+    'edges': [],
+}
+# The outermost elements that reach past the right edge of the screen, not inside a box that clips or scrolls them
+# (for the failure message: what to fix).
+WIDE = """(width) => {
+ const clipped = (e) => {
+  for (let a = e.parentElement; a && a !== document.body; a = a.parentElement)
+   if (getComputedStyle(a).overflowX !== 'visible') return true;
+  return false;
+ };
+ return [...document.querySelectorAll('body *')]
+  .filter(e => e.getBoundingClientRect().right > width + 1 && e.getClientRects().length && !clipped(e))
+  .filter(e => e.parentElement.getBoundingClientRect().right <= width + 1 && !e.closest('header'))
+  .filter(e => !e.closest('.q-menu, .q-dialog, .q-tooltip, .q-notifications, .nicegui-error-popup'))
+  .slice(0, 12)
+  .map(e=>`${e.tagName.toLowerCase()}.${[...e.classList].join('.')} ${Math.round(e.getBoundingClientRect().right)}`);
+}"""
+
+
+@pytest.fixture
+def phone(browser: Browser, server: Any) -> Iterator[Page]:
+    context = browser.new_context(base_url=server.url, viewport={'width': WIDTH, 'height': HEIGHT}, is_mobile=True)
+    page = context.new_page()
+    try:
+        yield page
+    finally:
+        context.close()
+
+
+def _pages(server: Any, call_api: Api) -> dict[str, str]:
+    wait_loaded(server, 'order-pipeline')
+    assert call_api('PUT', '/api/workflows/e2e-long-name', LONG_NAME).status_code in (200, 201)
+    a, b = start(server, 'order-pipeline'), start(server, 'order-pipeline')
+    wait_ended(server, a)
+    wait_ended(server, b)
+    delivery = call_api('POST', '/api/webhooks/deliveries', {'url': 'http://127.0.0.1:9/narrow', 'body': {'a': 1}})
+    assert delivery.status_code == 202, delivery.text
+    return {
+        'dashboard': '/',
+        'workflow': '/workflows/order-pipeline',
+        'workflow-long-name': '/workflows/e2e-long-name',
+        'workflow-new': '/workflows/new',
+        'workflow-edit': '/workflows/order-pipeline/edit',
+        'executions': '/executions',
+        'execution': f'/executions/{a}',
+        'replay': f'/executions/{a}/replay',
+        'compare': f'/compare?a={a}&b={b}',
+        'webhooks': '/webhooks',
+        'delivery': f'/webhooks/deliveries/{delivery.json()["id"]}',
+        'secrets': '/secrets',
+    }
+
+
+def test_every_page_fits_390_px(phone: Page, server: Any, call_api: Api, shots: Path) -> None:
+    pages = _pages(server, call_api)
+    sign_in(phone, server)
+    expect(phone.get_by_test_id('nav-menu')).to_be_visible()
+    too_wide = {}
+    for name, path in pages.items():
+        phone.goto(path)
+        phone.wait_for_load_state('networkidle')
+        expect(phone.locator('.fm-page').first).to_be_visible()
+        phone.wait_for_timeout(400)  # charts and the canvas lay out once their box has its size
+        width = phone.evaluate('document.scrollingElement.scrollWidth')
+        phone.screenshot(path=str(shots / f'narrow-{name}.png'), full_page=True)
+        if width > WIDTH + 1:
+            too_wide[name] = (width, phone.evaluate(WIDE, WIDTH))
+    assert not too_wide, '\n'.join(f'{name}: {width} px, {wide}' for name, (width, wide) in too_wide.items())
+
+    phone.goto('/login')  # the sign-in page, signed out
+    phone.context.clear_cookies()
+    phone.goto('/login')
+    expect(phone.get_by_role('button', name=re.compile('Sign in', re.IGNORECASE))).to_be_visible()
+    assert phone.evaluate('document.scrollingElement.scrollWidth') <= WIDTH + 1
+    phone.screenshot(path=str(shots / 'narrow-login.png'), full_page=True)
+
+
+def test_the_header_collapses_into_a_menu_that_navigates(phone: Page, server: Any, shots: Path) -> None:
+    sign_in(phone, server)
+    expect(phone.get_by_test_id('nav-menu')).to_be_visible()
+    expect(phone.get_by_role('button', name='Executions')).to_be_hidden()  # the tabs are in the menu
+    phone.get_by_test_id('nav-menu').click()
+    phone.screenshot(path=str(shots / 'narrow-menu.png'))
+    phone.locator('.q-menu').get_by_text('Executions').click()
+    phone.wait_for_url('**/executions')
+    expect(phone.get_by_test_id('nav-menu')).to_be_visible()

@@ -1,0 +1,76 @@
+"""The workflow editor in a real Chromium: typing into CodeMirror, the API's validation message as you type, the
+live preview, Save with the diff against the stored version, and the stored result. Names with markup in them stay
+text (the diff and the status are text nodes). Screenshots go to test-output/screenshots."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+from helpers import sign_in, wait_loaded
+from playwright.sync_api import Page, expect
+
+Api = Callable[..., httpx.Response]
+WORKFLOW_ID = 'e2e-editor'
+HOSTILE = 'Renamed <img src=x onerror="window.__pwned=1">'
+STORED = {
+    'id': WORKFLOW_ID,
+    'name': 'Editor in the browser',
+    'nodes': [{'id': 'start', 'type': 'transform', 'config': {'expression': 'input'}}],
+    'edges': [],
+}
+
+
+def _replace_text(page: Page, text: str) -> None:
+    """Select everything in the code editor and type ``text`` over it (as an input event, like a paste)."""
+    editor = page.get_by_test_id('workflow-source').locator('.cm-content')
+    editor.click()
+    page.keyboard.press('Control+A')
+    page.keyboard.insert_text(text)
+
+
+def test_type_validate_preview_diff_and_save(page: Page, server: Any, call_api: Api, shots: Path) -> None:
+    wait_loaded(server)
+    assert call_api('PUT', f'/api/workflows/{WORKFLOW_ID}', STORED).status_code in (200, 201)
+    sign_in(page, server, f'/workflows/{WORKFLOW_ID}')
+    page.get_by_test_id('edit-workflow').click()
+    page.wait_for_url(f'**/workflows/{WORKFLOW_ID}/edit')
+    status = page.get_by_test_id('editor-status')
+    expect(status).to_contain_text(f'Valid: {WORKFLOW_ID}, 1 node, 0 edges')
+
+    unknown_type = {**STORED, 'nodes': [{'id': 'start', 'type': 'teleport'}]}
+    _replace_text(page, json.dumps(unknown_type, indent=2))
+    expected = call_api('PUT', f'/api/workflows/{WORKFLOW_ID}', unknown_type).json()['detail']
+    expect(status).to_have_text(expected)  # exactly what PUT /api/workflows/{id} says
+    expect(page.get_by_test_id('editor-save')).to_be_disabled()
+
+    edited = {
+        **STORED,
+        'name': HOSTILE,
+        'nodes': [*STORED['nodes'], {'id': 'tell', 'type': 'log', 'config': {'message': 'done'}}],
+        'edges': [{'source': 'start', 'target': 'tell'}],
+    }
+    _replace_text(page, json.dumps(edited, indent=2))
+    expect(status).to_have_text(f'Valid: {WORKFLOW_ID}, 2 nodes, 1 edge')
+    preview = page.get_by_test_id('editor-preview')
+    expect(preview.get_by_test_id('dag-canvas')).to_be_visible()
+    expect(preview.locator('svg path').first).to_be_attached()  # the edge of the new definition is drawn
+    page.screenshot(path=str(shots / 'workflow-editor.png'), full_page=True)
+
+    page.get_by_test_id('editor-save').click()
+    diff = page.get_by_test_id('text-diff')
+    expect(diff.locator('[data-kind=removed]', has_text='"name"')).to_have_text('-   "name": "Editor in the browser",')
+    added = diff.locator('[data-kind=added]', has_text='"name"')
+    expect(added).to_have_text(f'+   "name": {json.dumps(HOSTILE)},')  # shown as text, never as markup
+    page.screenshot(path=str(shots / 'workflow-editor-diff.png'))
+    page.get_by_test_id('editor-confirm-save').click()
+    page.wait_for_url(f'**/workflows/{WORKFLOW_ID}')
+    expect(page.get_by_text(f'Workflow “{WORKFLOW_ID}” saved.')).to_be_visible()
+
+    stored = call_api('GET', f'/api/workflows/{WORKFLOW_ID}').json()
+    assert stored['name'] == HOSTILE and [n['id'] for n in stored['nodes']] == ['start', 'tell']
+    assert page.evaluate('window.__pwned') is None
+    assert page.locator('img[src=x]').count() == 0

@@ -1,0 +1,156 @@
+"""The workflow editor in the user simulation: the API's validation messages as the text changes, the preview, JSON
+and YAML, the diff before saving, Save with created/replaced semantics, and workflows that files provision."""
+
+from __future__ import annotations
+
+import json
+
+from nicegui import ui
+from nicegui.elements.mixins.text_element import TextElement
+from nicegui.testing.user import User
+from uisim import api, sign_in, text_of, wait_for_path
+from waiting import until
+
+from flowmon.web.widgets.dag_chart import DagChart
+
+EDITED = {
+    'id': 'edited',
+    'name': 'Edited in the browser',
+    'nodes': [
+        {'id': 'shape', 'type': 'transform', 'config': {'expression': '{ok: `true`}'}},
+        {'id': 'tell', 'type': 'log', 'config': {'message': 'done'}},
+    ],
+    'edges': [{'source': 'shape', 'target': 'tell'}],
+}
+
+
+def editor(user: User) -> ui.codemirror:
+    (found,) = user.find(marker='workflow-source').elements
+    assert isinstance(found, ui.codemirror)
+    return found
+
+
+async def status_becomes(user: User, needle: str) -> str:
+    await user.should_see(marker='editor-status')  # the page is there
+    await until(lambda: needle in text_of(user, 'editor-status'), f'the status to say {needle!r}')
+    return text_of(user, 'editor-status')
+
+
+def preview_nodes(user: User) -> set[str]:
+    (preview,) = user.find(marker='editor-preview').elements
+    charts = [element for element in preview.descendants() if isinstance(element, DagChart)]
+    return {item['name'] for chart in charts for item in chart.snapshot()['nodes']}
+
+
+async def test_a_new_workflow_is_checked_as_it_is_typed_previewed_and_created(user: User) -> None:
+    await sign_in(user, '/')
+    await user.should_see(marker='new-workflow')
+    user.find(marker='new-workflow').click()  # the dashboard's workflows panel links to the editor
+    await wait_for_path(user, '/workflows/new')
+    await user.should_see(marker='workflow-source')
+    await status_becomes(user, 'Valid: my-workflow, 2 nodes, 1 edge')  # the template
+    assert preview_nodes(user) == {'start', 'report'}
+
+    editor(user).value = '{"id": "edited", "nodes": ['  # garbage: a message, never an error page
+    await status_becomes(user, 'malformed workflow document')
+    bad = {**EDITED, 'nodes': [{'id': 'shape', 'type': 'teleport'}]}
+    editor(user).value = json.dumps(bad)
+    api_answer = (await api(user, 'PUT', '/api/workflows/edited', bad)).json()['detail']
+    assert await status_becomes(user, 'teleport') == api_answer  # the message PUT /api/workflows/{id} gives
+    assert preview_nodes(user) == {'start', 'report'}  # the last valid version stays in the preview
+    await user.should_see('the last valid version')
+
+    editor(user).value = json.dumps(EDITED, indent=2)
+    await status_becomes(user, 'Valid: edited, 2 nodes, 1 edge')
+    await until(lambda: preview_nodes(user) == {'shape', 'tell'}, 'the preview of the new definition')
+    user.find(marker='editor-save').click()
+    await user.should_see(marker='editor-changes')
+    await user.should_see('A new workflow: nothing is stored under this id yet.')
+    user.find(marker='editor-confirm-save').click()
+    await wait_for_path(user, '/workflows/edited')
+    await user.should_see('Workflow “edited” created.')
+    stored = await api(user, 'GET', '/api/workflows/edited')
+    assert stored.status_code == 200 and stored.json()['name'] == 'Edited in the browser'
+
+
+async def test_editing_shows_the_diff_against_the_stored_version_then_replaces_it(user: User) -> None:
+    await sign_in(user, '/workflows/quick')
+    await user.should_see(marker='edit-workflow')
+    user.find(marker='edit-workflow').click()
+    await wait_for_path(user, '/workflows/quick/edit')
+    await status_becomes(user, 'Valid: quick, 1 node, 0 edges')
+    definition = json.loads(editor(user).value)
+    assert definition['name'] == 'Quick check'
+
+    user.find(marker='editor-diff').click()
+    await user.should_see('No changes: this is the stored version.')
+    definition['name'] = 'Quick check, renamed'
+    editor(user).value = json.dumps(definition, indent=2)
+    await status_becomes(user, 'Valid: quick')
+    user.find(marker='editor-save').click()
+    await user.should_see(marker='editor-confirm-save')
+    (diff,) = user.find(marker='editor-changes').elements
+    blocks = {(b.props.get('data-kind'), b.text) for b in diff.descendants() if isinstance(b, TextElement)}
+    assert ('removed', '-   "name": "Quick check",') in blocks  # a line diff of the definitions, as text
+    assert ('added', '+   "name": "Quick check, renamed",') in blocks
+    user.find(marker='editor-confirm-save').click()
+    await wait_for_path(user, '/workflows/quick')
+    await user.should_see('Workflow “quick” saved.')
+    assert (await api(user, 'GET', '/api/workflows/quick')).json()['name'] == 'Quick check, renamed'
+
+
+async def test_the_id_of_an_edited_workflow_cannot_change(user: User) -> None:
+    await sign_in(user, '/workflows/quick/edit')
+    await status_becomes(user, 'Valid: quick')
+    definition = json.loads(editor(user).value)
+    editor(user).value = json.dumps({**definition, 'id': 'other'})
+    await status_becomes(user, "id 'other' in the body does not match 'quick' in the path")
+    assert not next(iter(user.find(marker='editor-save').elements)).enabled
+
+
+async def test_yaml_is_switchable_and_saved_as_yaml(user: User) -> None:
+    await sign_in(user, '/workflows/new')
+    await status_becomes(user, 'Valid: my-workflow')
+    editor(user).value = json.dumps(EDITED)
+    await status_becomes(user, 'Valid: edited')
+    (toggle,) = user.find(marker='editor-format').elements
+    assert isinstance(toggle, ui.toggle)
+    toggle.value = 'YAML'
+    await until(lambda: editor(user).value.startswith('id: edited'), 'the YAML version of the document')
+    assert 'nodes:\n- id: shape' in editor(user).value
+    await status_becomes(user, 'Valid: edited, 2 nodes, 1 edge')
+    editor(user).value += 'x: &anchor 1\n'  # refused exactly as PUT refuses YAML anchors
+    await status_becomes(user, 'YAML anchors are not accepted (found &anchor on line')
+    editor(user).value = editor(user).value.replace('x: &anchor 1\n', '').replace('Edited in the browser', 'From YAML')
+    await status_becomes(user, 'Valid: edited')
+    user.find(marker='editor-save').click()
+    await user.should_see(marker='editor-confirm-save')
+    user.find(marker='editor-confirm-save').click()
+    await wait_for_path(user, '/workflows/edited')
+    assert (await api(user, 'GET', '/api/workflows/edited')).json()['name'] == 'From YAML'
+
+
+async def test_a_workflow_from_a_file_says_the_file_wins_at_the_next_start(user: User) -> None:
+    await sign_in(user, '/workflows/quick')
+    await user.should_see(marker='provisioned-note')
+    await user.should_see('Provisioned from the workflow file quick.json: the file wins at the next start')
+    await user.open('/workflows/quick/edit')
+    await user.should_see(marker='provisioned-note')
+    response = await api(user, 'PUT', '/api/workflows/made-here', {**EDITED, 'id': 'made-here'})
+    assert response.status_code == 201
+    await user.open('/workflows/made-here')
+    await user.should_see(marker='edit-workflow')
+    await user.should_not_see(marker='provisioned-note')
+
+
+async def test_editing_an_unknown_workflow_says_so(user: User) -> None:
+    await sign_in(user, '/workflows/nope/edit')
+    await user.should_see(marker='workflow-not-found')
+
+
+async def test_the_size_limit_applies_before_the_text_is_parsed(user: User) -> None:
+    await sign_in(user, '/workflows/new')
+    await status_becomes(user, 'Valid: my-workflow')
+    editor(user).value = '{"id": "big", "pad": "' + 'a' * (2 * 1024 * 1024) + '"'  # too big, and not even JSON
+    assert await status_becomes(user, 'larger than') == 'workflow definition is larger than 2097152 bytes'
+    assert not next(iter(user.find(marker='editor-save').elements)).enabled

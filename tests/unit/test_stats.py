@@ -1,0 +1,184 @@
+"""Node statistics: each node's last 50 successful runs (count, p50, p95), cached per workflow and forgotten when a
+run of it is written, and the "slower than usual" flag that compares a node with the runs of other executions.
+
+Histories are written with their own timestamps (the recorder writes their node runs at once), so every duration
+is exact and no test waits on a clock."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from flowmon.application import Application
+from flowmon.application.errors import NotFound
+from flowmon.application.stats import NodeStats, is_slow, percentile
+from flowmon.bootstrap import System
+from flowmon.engine import Event, EventBus, EventType
+from flowmon.engine.core.state import fold
+from flowmon.settings import Settings, load_settings
+from flowmon.store import EventRecorder
+
+T0 = datetime(2025, 9, 1, 8, 0, tzinfo=UTC)
+PIPE = b"""{"id": "pipe", "name": "Pipe", "nodes": [
+  {"id": "load", "type": "log", "config": {"message": "load"}},
+  {"id": "work", "type": "log", "config": {"message": "work"}}],
+  "edges": [{"source": "load", "target": "work"}]}"""
+
+
+def run_events(execution_id: str, start: datetime, seconds: dict[str, float], *, end: bool = True) -> list[Event]:
+    """An execution of ``pipe`` whose nodes ran one after the other for the given seconds (the last one still
+    running when ``end`` is False)."""
+    events: list[Event] = []
+
+    def add(type_: EventType, at: datetime, node_id: str | None = None, **data: object) -> None:
+        events.append(
+            Event(execution_id=execution_id, seq=len(events) + 1, type=type_, ts=at, node_id=node_id, data=data)
+        )
+
+    add(EventType.EXECUTION_QUEUED, start, workflow_id='pipe', nodes=list(seconds), input={})
+    add(EventType.EXECUTION_STARTED, start)
+    at = start
+    for index, (node_id, took) in enumerate(seconds.items()):
+        add(EventType.NODE_STARTED, at, node_id, attempt=1, input={})
+        if not end and index == len(seconds) - 1:
+            return events
+        at += timedelta(seconds=took)
+        add(EventType.NODE_COMPLETED, at, node_id, attempt=1, output={})
+    add(EventType.EXECUTION_COMPLETED, at)
+    return events
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str) -> Settings:
+    """The system of these tests on SQLite and on PostgreSQL: the statistics are queries of the store."""
+    return load_settings(
+        {
+            'FLOWMON_DATA_DIR': str(tmp_path / 'data'),
+            'FLOWMON_WORKFLOWS_DIR': str(tmp_path / 'no-workflows'),
+            'FLOWMON_DATABASE_URL': database_url,
+        }
+    )
+
+
+@pytest.fixture
+async def application(system: System) -> Application:
+    await system.application.workflows.put('pipe', PIPE)
+    return system.application
+
+
+async def record(system: System, execution_id: str, start: datetime, seconds: dict[str, float]) -> None:
+    await system.recorder.write(run_events(execution_id, start, seconds))
+
+
+def test_percentiles_interpolate_between_ranks() -> None:
+    assert percentile([1.0], 0.95) == 1.0
+    assert percentile([1.0, 2.0, 3.0, 4.0, 5.0], 0.5) == 3.0
+    assert percentile([1.0, 2.0, 3.0, 4.0, 5.0], 0.95) == pytest.approx(4.8)
+    assert NodeStats.of([]) == NodeStats(0, None, None)
+    assert NodeStats.of([2.0, 1.0]) == NodeStats(2, 1.5, 1.95)
+
+
+def test_slow_needs_five_earlier_runs_and_a_duration_above_their_p95() -> None:
+    usual = NodeStats.of([1.0, 1.1, 1.2, 1.0, 1.1])
+    assert usual.count == 5 and usual.p95_seconds == pytest.approx(1.18)
+    assert is_slow(1.9, usual) and not is_slow(1.1, usual) and not is_slow(None, usual)
+    assert not is_slow(1.9, NodeStats.of([1.0, 1.0, 1.0, 1.0]))  # four runs say nothing about "usual"
+    assert not is_slow(1.9, None)
+
+
+async def test_stats_take_each_nodes_last_fifty_successful_runs(system: System, application: Application) -> None:
+    for n in range(60):  # the ten oldest (10 s each) fall out of the sample
+        took = 10.0 if n < 10 else 1.0 + (n % 5) / 10
+        await record(system, f'run{n:02d}', T0 + timedelta(minutes=n), {'load': 0.5, 'work': took})
+    failed = run_events('failed', T0 + timedelta(hours=2), {'load': 0.5, 'work': 0}, end=False)
+    at = failed[-1].ts + timedelta(seconds=99)  # work fails after 99 s: not a successful run
+    failed += [
+        Event(execution_id='failed', seq=6, type=EventType.NODE_FAILED, ts=at, node_id='work',
+              data={'attempt': 1, 'error': 'boom'}),
+        Event(execution_id='failed', seq=7, type=EventType.EXECUTION_FAILED, ts=at, data={'error': 'boom'}),
+    ]  # fmt: skip
+    await system.recorder.write(failed)
+
+    stats = await application.stats.nodes('pipe')
+
+    assert set(stats) == {'load', 'work'}
+    assert stats['load'] == NodeStats(50, 0.5, 0.5)
+    assert stats['work'].count == 50
+    assert stats['work'].p50_seconds == pytest.approx(1.2)
+    assert stats['work'].p95_seconds == pytest.approx(1.4)
+    with pytest.raises(NotFound, match="workflow 'nope' not found"):
+        await application.stats.nodes('nope')
+
+
+async def test_a_finished_run_replaces_what_was_cached(system: System, application: Application) -> None:
+    for n in range(5):
+        await record(system, f'run{n}', T0 + timedelta(minutes=n), {'load': 1.0, 'work': 1.0})
+    assert (await application.stats.nodes('pipe'))['work'] == NodeStats(5, 1.0, 1.0)
+    calls = 0
+    latest = system.application.stats._runs.latest
+
+    async def counting(*args: object, **kwargs: object) -> object:
+        nonlocal calls
+        calls += 1
+        return await latest(*args, **kwargs)  # type: ignore[arg-type]
+
+    system.application.stats._runs.latest = counting  # type: ignore[method-assign]
+    assert (await application.stats.nodes('pipe'))['work'] == NodeStats(5, 1.0, 1.0)
+    assert calls == 0  # cached
+
+    await record(system, 'run5', T0 + timedelta(minutes=5), {'load': 1.0, 'work': 3.0})
+    assert (await application.stats.nodes('pipe'))['work'].count == 6
+    assert calls == 1
+
+
+async def test_an_execution_is_compared_with_the_runs_of_other_executions(
+    system: System, application: Application
+) -> None:
+    for n in range(5):
+        await record(system, f'run{n}', T0 + timedelta(minutes=n), {'load': 1.0, 'work': 1.0 + n / 10})
+    slow_run = run_events('slow', T0 + timedelta(hours=1), {'load': 1.0, 'work': 1.9})
+    await system.recorder.write(slow_run)
+
+    state = fold(slow_run)
+    assert state is not None
+    assert await application.stats.slow_nodes(state) == {'work'}  # its own 1.9 s is not part of its baseline
+    baseline = await application.stats.baselines('pipe', ['work'], excluding='slow')
+    assert baseline['work'].count == 5 and baseline['work'].p95_seconds == pytest.approx(1.38)
+    # an earlier run is compared with the others, this slow one included: it is not slow
+    earlier = await application.stats.slow_nodes(fold(run_events('run4', T0, {'load': 1.0, 'work': 1.4})))  # type: ignore[arg-type]
+    assert earlier == frozenset()
+
+
+async def test_a_running_node_is_slow_once_its_time_so_far_passes_the_p95(
+    system: System, application: Application
+) -> None:
+    for n in range(5):
+        await record(system, f'run{n}', T0 + timedelta(minutes=n), {'load': 1.0, 'work': 1.0})
+    running = fold(run_events('live', T0 + timedelta(hours=1), {'load': 1.0, 'work': 0}, end=False))
+    assert running is not None and running.nodes['work'].status == 'running'
+    started = running.nodes['work'].started_at
+    assert started is not None
+    assert await application.stats.slow_nodes(running, started + timedelta(seconds=0.9)) == frozenset()
+    assert await application.stats.slow_nodes(running, started + timedelta(seconds=1.5)) == {'work'}
+
+
+async def test_processes_sharing_a_database_tell_each_other_about_node_runs(
+    system: System, application: Application
+) -> None:
+    told: list[set[str]] = []
+    application.stats.announce = lambda workflow_ids: told.append(set(workflow_ids))  # the cluster's change feed
+    await record(system, 'here', T0, {'load': 1.0, 'work': 1.0})
+    assert told == [{'pipe'}]  # written here: the other processes are told
+    assert (await application.stats.nodes('pipe'))['work'].count == 1
+
+    elsewhere = EventRecorder(system.db, EventBus())  # another process's recorder on the same database
+    await elsewhere.write(run_events('there', T0 + timedelta(minutes=1), {'load': 1.0, 'work': 2.0}))
+    assert (await application.stats.nodes('pipe'))['work'].count == 1  # not known here until it is told
+    await application.stats.refresh('pipe')
+    assert (await application.stats.nodes('pipe'))['work'].count == 2
+    await elsewhere.write(run_events('again', T0 + timedelta(minutes=2), {'load': 1.0, 'work': 2.0}))
+    await application.stats.refresh(None)  # the feed reconnected: forget every workflow
+    assert (await application.stats.nodes('pipe'))['work'].count == 3
+    assert told == [{'pipe'}]  # what others wrote is not announced again
