@@ -31,9 +31,6 @@ slip in between.
 Each execution's searchable text (``execution_search``, see :mod:`flowmon.store.search`) is written in the same
 transaction as its row: its input in the batch that creates the row, its whole text (input, errors, node outputs) in
 the batch where it ends. That is two short rows per execution, never work per event.
-
-Once a batch has committed, its events are published on :attr:`EventRecorder.committed`, a bus of its own: whoever
-follows executions from there (the event streams of the API) gets each event only once it can be read back.
 """
 
 from __future__ import annotations
@@ -184,9 +181,6 @@ class EventRecorder:
         self._index_search = db.bulk_statement(
             db.upsert(_search, ['execution_id'], ['text']), SEARCH_COLUMNS, name='index executions for search'
         )
-        # Events once committed, in commit order (see the module's docstring); published only while it has
-        # subscribers, so it costs the hot path one check per batch.
-        self.committed = EventBus()
         self._delete_node_runs = db.bulk_statement(_delete_node_runs, ('b_execution_id',), name='delete node runs')
         self._encode_time = self._insert_events.encode_time
         # The state last written of every execution with a row that has not finished yet: which executions need
@@ -313,10 +307,6 @@ class EventRecorder:
                     error, cancelled = exc, False
                 if error is None:
                     self._committed(write)
-                    if self.committed.subscriber_count:
-                        publish = self.committed.publish
-                        for event in batch:
-                            publish(event)
                 elif isinstance(error, Fenced):  # this process lost its lease: these events are never to be written
                     for event in batch:
                         self._let_go(event)
