@@ -84,9 +84,12 @@ class Executions:
         it; raises NotFound, or Conflict when it has ended or was imported."""
         if self._engine.cancel(execution_id):
             return
-        if self._remote_cancel is not None and await self._remote_cancel(execution_id):
-            return
+        # read first (it writes what this process has pending): an execution of this process that has just ended
+        # still looks active in the database until the recorder's next commit
         state = await self._history.state(execution_id)
+        if state.status not in TERMINAL_EXECUTION_STATUSES and self._remote_cancel is not None:
+            if await self._remote_cancel(execution_id):
+                return
         await self._refuse_imported(execution_id)
         raise Conflict(f'execution {execution_id!r} is already {state.status}')
 
