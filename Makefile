@@ -67,7 +67,7 @@ lint: install $(NODE_STAMP)
 # Exit code 5 (no tests collected) is a failure for the unit/UI layer; for the e2e layer it is
 # tolerated only when tests/e2e has no test files at all.
 test-unit: install test-js postgresql
-	$(BIN)/pytest -q -m "not e2e" tests
+	$(BIN)/pytest -q -n 4 --dist loadfile -m "not e2e" tests
 
 # The browser components' own unit tests, with node's test runner (no npm packages needed).
 test-js:

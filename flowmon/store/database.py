@@ -118,6 +118,11 @@ class Database:
         elsewhere: PostgreSQL's autovacuum reuses freed space on its own). See :func:`dialect.give_back`."""
         return await dialect.give_back(self.engine, pages)
 
+    async def tidy_search_index(self, pages: int) -> None:
+        """After deletes: let the search index drop what deleted executions left in it (see
+        :func:`dialect.tidy_search_index`)."""
+        await dialect.tidy_search_index(self.engine, pages)
+
     async def checkpoint(self) -> None:
         """SQLite: copy the write-ahead log into the file as far as readers allow, without waiting for anyone; when
         it gets to the end, the file takes its new, smaller size (nothing elsewhere)."""

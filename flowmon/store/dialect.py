@@ -183,6 +183,18 @@ async def give_back(engine: AsyncEngine, pages: int) -> int:
     return max(0, before - after)
 
 
+async def tidy_search_index(engine: AsyncEngine, pages: int) -> None:
+    """SQLite: merge up to about ``pages`` pages of the search index's segments (FTS5 ``merge``, bounded work), so the
+    entries that deleted executions left in it are dropped and their pages freed; nothing elsewhere (PostgreSQL's
+    autovacuum tends the pg_trgm index)."""
+    if engine.dialect.name != 'sqlite' or pages < 1:
+        return
+    async with engine.begin() as conn:
+        await conn.exec_driver_sql(
+            "INSERT INTO execution_search_fts(execution_search_fts, rank) VALUES ('merge', ?)", (int(pages),)
+        )
+
+
 async def checkpoint(engine: AsyncEngine) -> None:
     """SQLite: ``PRAGMA wal_checkpoint(PASSIVE)``, which waits for nobody (nothing elsewhere)."""
     if engine.dialect.name != 'sqlite':

@@ -345,6 +345,9 @@ class Pruner:
         """Give the pages deletes freed back to the file system in paced steps, then checkpoint (SQLite: the file
         shrinks; elsewhere nothing to do)."""
         counts = PruneCounts()
+        if not _stopped(stop):  # first the search index's leftovers of deleted executions, so their pages free too
+            took = await self._timed(counts, self._db.tidy_search_index(self._pages.size))
+            await self._sleep(self._pages.took(took))
         while not _stopped(stop) and await self._db.free_pages() > 0:
             before = counts.pages_given_back
             took = await self._timed(counts, self._give_back(self._pages.size, counts))
