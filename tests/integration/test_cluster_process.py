@@ -190,11 +190,9 @@ def _a_webhook_id_sent_to_both_starts_one_execution(a: FlowmonProcess, b: Flowmo
     assert len(ids) == 1 and sorted(answer.json()['replayed'] for answer in answers) == [False, True, True, True]
     (execution_id,) = ids
     for flowmon in (a, b):  # whoever started it, it runs once and either process can stop it
-        wait_for(
-            'the hooked run', lambda f=flowmon: get(f, f'/api/executions/{execution_id}')['status'] == 'running', 5
-        )
+        wait_for('the hooked run', lambda f=flowmon: status(f, execution_id) == 'running', 5)
     assert b.api('POST', f'/api/executions/{execution_id}/cancel').status_code == 202
-    wait_for('the hooked run to stop', lambda: get(a, f'/api/executions/{execution_id}')['status'] == 'cancelled', 5)
+    wait_for('the hooked run to stop', lambda: status(a, execution_id) == 'cancelled', 5)
 
 
 def _every_cron_tick_starts_one_execution(a: FlowmonProcess, b: FlowmonProcess, url: str, since: datetime) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from nicegui.testing.user import User
 from uisim import api, current_path, sign_in, start, text_of, wait_for_path, wait_for_text, wait_until_ended
+from waiting import until
 
 METRIC_KEYS = (
     'active',
@@ -50,8 +51,8 @@ async def test_cards_move_after_runs(user: User) -> None:
     await wait_for_text(user, 'metric-succeeded_today-value', '1')
     await wait_for_text(user, 'metric-failed_today-value', '1')
     await wait_for_text(user, 'metric-success_rate-value', '50.0 %')
-    assert text_of(user, 'metric-avg_duration-value') != '—'
-    assert text_of(user, 'metric-throughput-value') != '0.0'
+    await until(lambda: text_of(user, 'metric-avg_duration-value') != '—', 'the average duration')
+    await until(lambda: text_of(user, 'metric-throughput-value') != '0.0', 'the throughput')
     chart = next(iter(user.find(marker='throughput-chart').elements))
     series = {s['name']: sum(s['data']) for s in chart.options['series']}
     assert series == {'succeeded': 1, 'failed': 1}
