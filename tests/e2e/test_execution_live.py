@@ -157,10 +157,13 @@ def _node_pixel(page: Page, node_id: str) -> tuple[float, float]:
             const chart = getElement(dom).chart;
             const series = chart.getOption().series.find((s) => s.id === 'nodes');
             const item = series.data.find((d) => d.name === nodeId);
-            return chart.convertToPixel({seriesId: 'nodes'}, item.value);
+            const [x, y] = chart.convertToPixel({seriesId: 'nodes'}, item.value);
+            return [x, y, dom.offsetWidth, dom.offsetHeight];
         }""",
         node_id,
     )
     box = canvas.bounding_box()
     assert box is not None
-    return box['x'] + point[0], box['y'] + point[1]
+    # the canvas may be zoomed (a CSS transform): its box on the page is its own size times the zoom
+    x, y, width, height = point
+    return box['x'] + x * box['width'] / width, box['y'] + y * box['height'] / height
