@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from contract_support import T0, chain
 from sqlalchemy import select
+from store_samples import T0, chain
 
 from flowmon.engine import WorkflowError, default_registry
 from flowmon.infra.secretbox import SecretBox, new_key

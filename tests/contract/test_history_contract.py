@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-from contract_support import T0, chain, run_events
 from sqlalchemy.exc import IntegrityError
+from store_samples import T0, chain, run_events
 
 from flowmon.engine import Event, EventBus, EventType
 from flowmon.store import Database, EventRecorder, History, interrupt_unfinished

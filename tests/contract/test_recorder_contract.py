@@ -8,9 +8,9 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from contract_support import T0, chain, run_events
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
+from store_samples import T0, chain, run_events
 
 from flowmon.engine import Engine, Event, EventBus, default_registry, fold
 from flowmon.engine import parse_workflow as _parse

@@ -10,8 +10,8 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 from apscheduler.triggers.interval import IntervalTrigger
-from contract_support import T0
 from sqlalchemy import func, select
+from store_samples import T0
 
 from flowmon.automation.schedules import ScheduleService, job_id
 from flowmon.engine.core.events import utcnow

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -11,6 +10,7 @@ from typing import Any
 import pytest
 from sample_workflows import SLOW_CHAIN as SLOW
 from sqlalchemy import inspect, select, text
+from store_samples import chain, run_events
 from waiting import until
 
 from flowmon.engine import Engine, Event, EventBus, EventType, Workflow, WorkflowError, default_registry, fold
@@ -29,40 +29,9 @@ def catalog(history: History) -> WorkflowCatalog:
     return WorkflowCatalog(history, default_registry())
 
 
-def chain(workflow_id: str = 'chain', *node_ids: str, name: str = 'A chain') -> dict[str, Any]:
-    node_ids = node_ids or ('a', 'b')
-    return {
-        'id': workflow_id,
-        'name': name,
-        'nodes': [{'id': n, 'type': 'log', 'config': {'message': n}} for n in node_ids],
-        'edges': [{'source': s, 'target': t} for s, t in itertools.pairwise(node_ids)],
-    }
-
-
 def events_for(execution_id: str, workflow_id: str, created: datetime, status: str) -> list[Event]:
     """The events that leave an execution of a one-node workflow in ``status``."""
-    kinds: list[tuple[EventType, str | None, dict[str, Any]]] = [
-        (EventType.EXECUTION_QUEUED, None, {'workflow_id': workflow_id, 'nodes': ['a'], 'input': {}})
-    ]
-    if status != 'queued':
-        kinds += [(EventType.EXECUTION_STARTED, None, {}), (EventType.NODE_STARTED, 'a', {'attempt': 1})]
-    terminal = {
-        'succeeded': [(EventType.NODE_COMPLETED, 'a', {'output': 1}), (EventType.EXECUTION_COMPLETED, None, {})],
-        'failed': [(EventType.NODE_FAILED, 'a', {'error': 'no'}), (EventType.EXECUTION_FAILED, None, {'error': 'no'})],
-        'cancelled': [(EventType.NODE_CANCELLED, 'a', {}), (EventType.EXECUTION_CANCELLED, None, {})],
-    }
-    kinds += terminal.get(status, [])
-    return [
-        Event(
-            execution_id=execution_id,
-            seq=seq,
-            type=type_,
-            ts=created + timedelta(milliseconds=seq - 1),
-            node_id=node_id,
-            data=data,
-        )
-        for seq, (type_, node_id, data) in enumerate(kinds, start=1)
-    ]
+    return run_events(execution_id, workflow_id, created, status, input={})
 
 
 # --- database ---------------------------------------------------------------------------------------

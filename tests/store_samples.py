@@ -21,10 +21,16 @@ def chain(workflow_id: str = 'chain', *node_ids: str, name: str = 'A chain') -> 
     }
 
 
-def run_events(execution_id: str, workflow_id: str, created: datetime, status: str, *, node: str = 'a') -> list[Event]:
+def run_events(
+    execution_id: str, workflow_id: str, created: datetime, status: str, *, node: str = 'a', input: Any = None
+) -> list[Event]:
     """The events that leave an execution of a one-node workflow in ``status`` (queued, running or terminal)."""
     kinds: list[tuple[EventType, str | None, dict[str, Any]]] = [
-        (EventType.EXECUTION_QUEUED, None, {'workflow_id': workflow_id, 'nodes': [node], 'input': {'n': 1}})
+        (
+            EventType.EXECUTION_QUEUED,
+            None,
+            {'workflow_id': workflow_id, 'nodes': [node], 'input': {'n': 1} if input is None else input},
+        )
     ]
     if status != 'queued':
         kinds += [(EventType.EXECUTION_STARTED, None, {}), (EventType.NODE_STARTED, node, {'attempt': 1})]
