@@ -27,7 +27,7 @@ from flowmon.settings import Settings, public_origin
 from .bearer_first import METRICS_PATH, BearerFirst
 from .body_cap import BodyCap
 from .security_headers import SecurityHeaders
-from .sessions import install_storage_policy, remove_expired_storage, session_middleware_options
+from .sessions import install_json_not_found, install_storage_policy, remove_expired_storage, session_middleware_options
 from .token_gate import TokenGate
 
 LARGE_BODY_BYTES = MAX_IMPORT_BYTES  # an export file, imported by the API or uploaded from the executions page
@@ -49,6 +49,7 @@ class Perimeter:
         settings = self.settings
         storage_dir = settings.data_dir / 'storage'
         install_storage_policy(storage_dir)
+        install_json_not_found(app)
         remove_expired_storage(storage_dir, settings.session_seconds)
         large = max(LARGE_BODY_BYTES, settings.max_body_bytes)
         app.add_middleware(

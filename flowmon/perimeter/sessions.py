@@ -8,6 +8,9 @@ signed with the storage secret. Two things are adjusted here:
   the id; it must run in HTTP code before the response starts (after that the cookie cannot change).
 - **Per-visitor state.** NiceGUI creates a storage entry and sets a cookie for every request without one; for
   ``/api/``, ``/hooks/`` and ``/metrics`` callers (scripts, senders) that is memory spent on nobody. They get neither.
+  An unknown path there gets a JSON 404 (:func:`install_json_not_found`), not NiceGUI's error page: that page is a
+  client, and a client without a session id breaks NiceGUI's storage pruning (a ``KeyError: 'id'`` every minute
+  while it lives).
 """
 
 from __future__ import annotations
@@ -19,7 +22,10 @@ from pathlib import Path
 from typing import Any
 
 import nicegui.storage as ng_storage
+from fastapi import FastAPI, Request, Response
+from fastapi.exception_handlers import http_exception_handler
 from nicegui import app
+from starlette.exceptions import HTTPException
 from starlette.types import Receive, Scope, Send
 
 from .bearer_first import METRICS_PATH
@@ -52,6 +58,19 @@ class NoStorageForApi(ng_storage.RequestTrackingMiddleware):
 def is_stateless(path: str) -> bool:
     """Whether ``path`` serves no page, so a visitor there needs no session."""
     return path in STATELESS_PATHS or path.startswith(STATELESS_PREFIXES)
+
+
+def install_json_not_found(fastapi_app: FastAPI) -> None:
+    """A 404 on a stateless path is ``{"detail": "Not Found"}``; elsewhere NiceGUI's own handler shows its page."""
+    page_not_found = fastapi_app.exception_handlers.get(404)
+
+    async def not_found(request: Request, exc: Exception) -> Response:
+        if page_not_found is None or is_stateless(request.url.path):
+            assert isinstance(exc, HTTPException)
+            return await http_exception_handler(request, exc)
+        return await page_not_found(request, exc)
+
+    fastapi_app.add_exception_handler(404, not_found)
 
 
 def install_storage_policy(storage_dir: Path) -> None:

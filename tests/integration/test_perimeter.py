@@ -352,3 +352,19 @@ def test_api_callers_and_strangers_get_no_cookie_and_no_stored_session(flowmon: 
         assert httpx.get(f'{flowmon.base_url}/executions', follow_redirects=True).status_code == 200
     after = sorted(storage.glob('storage-user-*.json')) if storage.exists() else []
     assert after == before
+
+
+@pytest.mark.parametrize('path', ['/api/no-such-route', '/api/executions/a/b/c', '/hooks/a/b/c', '/_docs/none'])
+def test_an_unknown_api_path_gets_a_json_404_and_no_page(flowmon: FlowmonProcess, path: str) -> None:
+    """Not NiceGUI's error page: that page is a client without a session id, and NiceGUI's storage pruning then
+    fails with ``KeyError: 'id'`` every ten seconds while the client lives (the fuzz run's server log showed it)."""
+    for headers in ({}, AUTH):
+        with httpx.Client(base_url=flowmon.base_url) as stranger:
+            response = stranger.get(path, headers=headers)
+        assert response.status_code in (401, 404), response.text
+        assert response.headers['content-type'] == 'application/json', response.text
+        assert 'set-cookie' not in response.headers
+    with httpx.Client(base_url=flowmon.base_url) as caller:
+        assert caller.get(path, headers=AUTH).json() == {'detail': 'Not Found'}
+    page = httpx.get(f'{flowmon.base_url}/no-such-page', follow_redirects=True)
+    assert 'text/html' in page.headers['content-type']  # pages keep NiceGUI's own error page (or the sign-in)
