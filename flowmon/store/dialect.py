@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -67,6 +68,23 @@ def is_driver_asyncpg(dialect: Dialect) -> bool:
     return dialect.name == 'postgresql' and dialect.driver == 'asyncpg'
 
 
+class RollbackOnClose(sqlite3.Connection):
+    """A SQLite connection that ends its transaction before it closes.
+
+    SQLAlchemy closes a connection whose task was cancelled in the middle of a statement (it cannot tell what
+    state the connection is in). If a statement of it is still unfinished then (a query whose rows were not read
+    yet), SQLite defers the close until that statement is finalized, and the connection keeps its transaction,
+    and with it the database's write lock, until the garbage collector gets to the statement: every other write
+    waits (30 s, then fails). A rollback first ends the transaction, unfinished statements or not.
+    """
+
+    def close(self) -> None:
+        with contextlib.suppress(sqlite3.Error):
+            if self.in_transaction:
+                self.rollback()
+        super().close()
+
+
 # --- connections --------------------------------------------------------------------------------------------------
 
 
@@ -88,7 +106,7 @@ def create_engine(url: str, *, application_name: str = 'flowmon') -> AsyncEngine
         )
     if backend != 'sqlite':
         return create_async_engine(url, pool_pre_ping=True)
-    engine = create_async_engine(url, connect_args={'timeout': 30})
+    engine = create_async_engine(url, connect_args={'timeout': 30, 'factory': RollbackOnClose})
 
     @event.listens_for(engine.sync_engine, 'connect')
     def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 import pytest
 from sample_workflows import SLOW_CHAIN as SLOW
 from sqlalchemy import inspect, select, text
+from sqlalchemy.engine import make_url
 from store_samples import chain, run_events
 from waiting import until
 
@@ -60,6 +62,26 @@ async def test_database_file_is_created_under_a_missing_directory(tmp_path: Path
     finally:
         await db.stop()
     assert path.is_file()
+
+
+async def test_a_connection_closed_amid_a_query_lets_go_of_the_write_lock(database: Database) -> None:
+    """SQLAlchemy closes a connection whose task was cancelled in the middle of a statement. A query whose rows
+    were not all read yet then kept the connection, its transaction and the database's write lock alive until the
+    garbage collector came: every other write waited 30 s and failed (a stop of flowmon hung behind it)."""
+    path = make_url(database.url).database
+    async with database.engine.connect() as conn:
+        driver = (await conn.get_raw_connection()).driver_connection
+        await driver.execute('CREATE TABLE scratch (n INTEGER)')
+        await driver.execute('INSERT INTO scratch VALUES (1), (2), (3)')  # a write: the transaction holds the lock
+        unfinished = await driver.execute('SELECT n FROM scratch')  # one row read, two to go
+        await conn.invalidate()  # what a cancellation amid a statement leads to: the connection is closed
+        other = sqlite3.connect(path, timeout=1)
+        try:
+            other.execute('CREATE TABLE written (n INTEGER)')  # fails with "database is locked" if still held
+            other.commit()
+        finally:
+            other.close()
+    assert unfinished is not None
 
 
 # --- history: executions ----------------------------------------------------------------------------
