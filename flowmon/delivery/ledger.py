@@ -88,6 +88,11 @@ class Ledger:
     def claimer(self) -> str | None:
         return None if self._claimer is None else self._claimer()
 
+    @property
+    def commits(self) -> int:
+        """Transactions committed so far (each holds every write queued while the one before it ran)."""
+        return self._writer.transactions
+
     async def stop(self) -> None:
         await self._writer.stop()
 
@@ -301,7 +306,14 @@ class Ledger:
 
 
 async def _insert_many(conn: AsyncConnection, batches: Sequence[list[dict[str, Any]]]) -> list[None]:
-    await conn.execute(deliveries.insert(), [row for rows in batches for row in rows])
+    """One executemany per set of columns: an INSERT is compiled from its first row's keys, and rows of several
+    callers (a delivery claimed as it is created names its ``attempt_trigger``) do not all name the same ones."""
+    by_columns: dict[frozenset[str], list[dict[str, Any]]] = {}
+    for rows in batches:
+        for row in rows:
+            by_columns.setdefault(frozenset(row), []).append(row)
+    for rows in by_columns.values():
+        await conn.execute(deliveries.insert(), rows)
     return [None] * len(batches)
 
 

@@ -15,9 +15,10 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select
 from waiting import until
 
-from flowmon.delivery.claims import Claim, ClaimMiss
+from flowmon.delivery.claims import Claim, ClaimMiss, preclaim
 from flowmon.delivery.endpoints import EndpointSpec
 from flowmon.delivery.limits import Limits
 from flowmon.delivery.notify import WebhookEvent, WebhookEventType
@@ -30,6 +31,7 @@ from flowmon.infra.outbound import OutboundGuard, guarded_client
 from flowmon.infra.secretbox import SecretBox, new_key
 from flowmon.infra.timers import Timers
 from flowmon.store import Database
+from flowmon.store.webhook_tables import deliveries
 
 URL = 'https://hooks.example.com/in'
 
@@ -94,6 +96,22 @@ async def _stored_row(service: DeliveryService, **options: Any) -> str:
 async def retry_armed(service: DeliveryService, delivery_id: str) -> None:
     """Wait until the delivery's wake-up for its next attempt is armed (its first attempt failed)."""
     await until(lambda: service.timers.armed(f'wh:{delivery_id}'), f'the retry of {delivery_id} to be armed')
+
+
+async def test_rows_stored_claimed_and_rows_left_waiting_share_one_batch(harness: Harness) -> None:
+    """A first attempt that can start at once is stored claimed (its row names ``attempt_trigger``), the others are
+    not: inserted in the same group commit, both kinds go in one transaction (not one transaction each after a
+    failed batch)."""
+    service = await harness.service()
+    waiting = service.intake.row(source='api', body=b'{}', now=utcnow(), max_attempts=3, url=URL)
+    claimed = service.intake.row(source='api', body=b'{}', now=utcnow(), max_attempts=3, url=URL)
+    preclaim(claimed, now=utcnow(), lease_s=30)
+    before = service.ledger.commits
+    await asyncio.gather(service.ledger.insert([waiting]), service.ledger.insert([claimed]))
+    assert service.ledger.commits == before + 1
+    async with harness.database.engine.connect() as conn:
+        stored = dict((await conn.execute(select(deliveries.c.id, deliveries.c.attempt_trigger))).all())
+    assert stored == {waiting['id']: None, claimed['id']: 'first'}
 
 
 async def test_concurrent_claims_send_an_attempt_once(harness: Harness) -> None:
