@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from flowmon.settings import Settings
 
 STOP_POLL_SECONDS = 0.2  # how soon open event streams end once the server is asked to stop
+STOP_GRACE_SECONDS = 5  # how long a stop waits for requests still being answered before it cancels them
 
 
 def main() -> None:
@@ -88,6 +89,9 @@ def main() -> None:
         message_history_length=100,
         show_welcome_message=False,
         log_config=None,  # uvicorn's loggers keep no handlers: their lines reach flowmon's (infra/logs.py)
+        uvicorn_logging_level=settings.log_level.lower(),  # the server's start and stop lines, at flowmon's level
+        access_log=False,  # but not a line per request
+        timeout_graceful_shutdown=STOP_GRACE_SECONDS,
         **perimeter.run_options(),
     )
     if failures:

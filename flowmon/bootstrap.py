@@ -54,6 +54,7 @@ from flowmon.infra.loop_probe import LoopLagProbe
 from flowmon.infra.outbound import OutboundGuard, guarded_client
 from flowmon.infra.prometheus import MetricSources, ProcessMetrics
 from flowmon.infra.secretbox import SecretBox
+from flowmon.infra.stop_watch import StopWatch
 from flowmon.infra.timers import Timers
 from flowmon.infra.workers.local import LocalProcessPool
 from flowmon.settings import Settings
@@ -274,31 +275,45 @@ class System:
         self.application.set_ready(True)
 
     async def stop(self) -> None:
-        """Stop in reverse: the engine interrupts what runs, the recorder writes everything, the database closes."""
-        self.application.set_ready(False)
-        self.application.streams.close_all()
-        for task in self._tasks:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        self._tasks.clear()
-        await self.application.retention.stop()
-        if self.cluster is not None:
-            await self.cluster.stop()  # stop following the others; the lease stays until everything is written
-        await self.schedules.stop()
-        self.timers.shutdown()
-        await self.engine.stop()
-        await self.workers.stop()  # after the engine: its nodes were cancelled, their work is abandoned
-        await self.delivery.stop()
-        await self.recorder.stop()
-        self.projector.stop()
-        await self.prometheus.stop()
-        with contextlib.suppress(ValueError):  # not there when start-up failed before it
-            self.catalog.listeners.remove(self.prometheus.workflow_changed)
-        await self.http.aclose()
-        if self.cluster is not None:
-            await self.cluster.leave()
-        await self.db.stop()
+        """Stop in reverse: the engine interrupts what runs, the recorder writes everything, the database closes.
+
+        A stop that passes :data:`~flowmon.infra.stop_watch.REPORT_AFTER_SECONDS` logs its step and every task."""
+        with StopWatch() as watch:
+            self.application.set_ready(False)
+            self.application.streams.close_all()
+            watch.step = 'background tasks'
+            for task in self._tasks:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            self._tasks.clear()
+            watch.step = 'retention'
+            await self.application.retention.stop()
+            if self.cluster is not None:
+                watch.step = 'cluster'
+                await self.cluster.stop()  # stop following the others; the lease stays until everything is written
+            watch.step = 'schedules'
+            await self.schedules.stop()
+            self.timers.shutdown()
+            watch.step = 'engine'
+            await self.engine.stop()
+            watch.step = 'workers'
+            await self.workers.stop()  # after the engine: its nodes were cancelled, their work is abandoned
+            watch.step = 'webhook delivery'
+            await self.delivery.stop()
+            watch.step = 'recorder'
+            await self.recorder.stop()
+            self.projector.stop()
+            watch.step = 'metrics'
+            await self.prometheus.stop()
+            with contextlib.suppress(ValueError):  # not there when start-up failed before it
+                self.catalog.listeners.remove(self.prometheus.workflow_changed)
+            await self.http.aclose()
+            if self.cluster is not None:
+                watch.step = 'leaving the cluster'
+                await self.cluster.leave()
+            watch.step = 'database'
+            await self.db.stop()
 
     async def _prune_ticks(self) -> None:
         if self.cluster is not None:
