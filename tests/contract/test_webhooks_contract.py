@@ -120,6 +120,15 @@ async def test_a_delivery_retried_by_either_process_is_attempted_once_per_attemp
 
 async def test_an_attempt_of_a_process_without_a_lease_is_recovered_once(harness: Harness, db: Database) -> None:
     """The claimer has no row in ``processes`` (it died): two survivors recover the attempt, one logs it."""
+    now = utcnow()
+    async with db.engine.begin() as conn:  # the survivors hold leases: the attempt that one of them makes is not lost
+        await conn.execute(
+            PROCESSES.insert(),
+            [
+                dict(id=name, host='test', pid=1, started_at=now, heartbeat_at=now)
+                for name in ('process-a', 'process-b')
+            ],
+        )
     dead = await harness.service(claimer='dead-process')
     delivery_id = await stored(dead)
     claim = await dead.ledger.claim(delivery_id, trigger='first', now=utcnow(), lease_s=300, slack_s=0)
