@@ -15,6 +15,7 @@ signed with the storage secret. Two things are adjusted here:
 
 from __future__ import annotations
 
+import inspect
 import logging
 import time
 import uuid
@@ -68,7 +69,8 @@ def install_json_not_found(fastapi_app: FastAPI) -> None:
         if page_not_found is None or is_stateless(request.url.path):
             assert isinstance(exc, HTTPException)
             return await http_exception_handler(request, exc)
-        return await page_not_found(request, exc)
+        page = page_not_found(request, exc)
+        return await page if inspect.isawaitable(page) else page
 
     fastapi_app.add_exception_handler(404, not_found)
 
