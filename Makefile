@@ -3,6 +3,11 @@ SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := test
 
+# Python writes its compiled modules (and pytest its rewritten test modules) to __pycache__: with
+# PYTHONDONTWRITEBYTECODE set, as on this machine, every flowmon process the tests start compiled all of flowmon
+# again, and every pytest worker rewrote every test module.
+unexport PYTHONDONTWRITEBYTECODE
+
 PY ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin

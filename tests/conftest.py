@@ -12,10 +12,12 @@ webhook_receiver, chromium, postgres_support, store_samples."""
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx._transports.default as httpx_transports
 import pytest
 from postgres_support import DIALECTS, PostgresMissing, create_database, drop_database, throwaway_server
 from webhook_receiver import Receiver
@@ -26,6 +28,26 @@ from flowmon.settings import Settings, load_settings
 from flowmon.store import Database, EventRecorder, History
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def _one_tls_context() -> None:
+    """Every ``httpx.Client`` the tests make (a health poll, ``httpx.get``, a fresh client per test) made a TLS
+    context, reading certifi's whole CA bundle each time: about a tenth of the suite's CPU. The tests speak plain
+    HTTP to loopback servers; one context with httpx's default settings serves every client."""
+    made: dict[bool, ssl.SSLContext] = {}
+    original = httpx_transports.create_ssl_context
+
+    def shared(verify: Any = True, cert: Any = None, trust_env: bool = True) -> ssl.SSLContext:
+        if verify is not True or cert is not None:
+            return original(verify=verify, cert=cert, trust_env=trust_env)
+        if trust_env not in made:
+            made[trust_env] = original(verify=verify, cert=cert, trust_env=trust_env)
+        return made[trust_env]
+
+    httpx_transports.create_ssl_context = shared
+
+
+_one_tls_context()
 EXAMPLE_WORKFLOWS = REPO_ROOT / 'data' / 'workflows'
 
 

@@ -22,6 +22,7 @@ import functools
 import ipaddress
 import logging
 import socket
+import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from typing import Any
 
@@ -191,7 +192,7 @@ class GuardedTransport(httpx.AsyncBaseTransport):
         **transport_options: Any,
     ) -> None:
         self.guard = guard
-        self.inner = inner or httpx.AsyncHTTPTransport(**transport_options)
+        self.inner = inner or httpx.AsyncHTTPTransport(verify=tls_context(), **transport_options)
         self.max_request_bytes = max_request_bytes
         self.max_response_bytes = max_response_bytes
 
@@ -275,6 +276,13 @@ def _literal(host: str) -> IPAddress | None:
 def _redacted(url: httpx.URL) -> str:
     """The URL without credentials or query (which may carry tokens), for logs."""
     return str(url.copy_with(userinfo=b'', query=None, fragment=None))
+
+
+@functools.cache
+def tls_context() -> ssl.SSLContext:
+    """The one TLS context of every outbound client of this process (httpx's default: certifi's CA bundle, or
+    ``SSL_CERT_FILE``/``SSL_CERT_DIR``). Making one reads and parses the whole bundle, tens of milliseconds."""
+    return httpx.create_ssl_context()
 
 
 def guarded_client(
