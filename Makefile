@@ -68,7 +68,8 @@ lint: install $(NODE_STAMP)
 	$(NODE_BIN)/eslint --max-warnings 0 .
 	$(NODE_BIN)/prettier --check .
 
-# Two separate pytest processes: sync Playwright and asyncio tests do not mix in one process.
+# Two separate pytest runs: sync Playwright and asyncio tests do not mix in one process. The browser tests run in
+# three pytest workers (each with its own flowmon server and Chromium): they mostly wait on the browser.
 # Exit code 5 (no tests collected) is a failure for the unit/UI layer; for the e2e layer it is
 # tolerated only when tests/e2e has no test files at all.
 test-unit: install test-js postgresql
@@ -79,7 +80,7 @@ test-js:
 	node --import ./tests/js/import-map.js --test tests/js/*.test.js
 
 test-e2e: install chromium
-	@rc=0; $(BIN)/pytest -q -m e2e tests/e2e || rc=$$?; \
+	@rc=0; $(BIN)/pytest -q -n 3 --dist loadfile -m e2e tests/e2e || rc=$$?; \
 	if [ $$rc -eq 5 ] && [ -z "$$(find tests/e2e -name 'test_*.py' -o -name '*_test.py' | head -n1)" ]; then \
 		echo "e2e: no test files in tests/e2e"; rc=0; \
 	fi; \

@@ -7,6 +7,7 @@ process with the asyncio-based tests. The app under test runs as a subprocess, e
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
@@ -55,8 +56,9 @@ def server() -> Iterator[FlowmonProcess]:
         stop_process(flowmon.process)
         out = REPO_ROOT / 'test-output'  # where CI output can point at it
         out.mkdir(exist_ok=True)
-        shutil.copyfile(flowmon.stdout_path, out / 'e2e-server.log')
-        shutil.copyfile(flowmon.stderr_path, out / 'e2e-server.err')
+        name = f'e2e-server-{os.environ.get("PYTEST_XDIST_WORKER", "main")}'  # one server per pytest worker
+        shutil.copyfile(flowmon.stdout_path, out / f'{name}.log')
+        shutil.copyfile(flowmon.stderr_path, out / f'{name}.err')
         shutil.rmtree(tmp, ignore_errors=True)
 
 

@@ -13,13 +13,13 @@
 #
 # Budgets (seconds, spent in full: schemathesis keeps generating until they run out), sized so that the whole
 # `make test` stays under 8 minutes on a 2-core machine; raise them for a deeper run:
-#   FUZZ_SECONDS_WITH_TOKEN (default 35), FUZZ_SECONDS_WITHOUT_TOKEN (default 8).
+#   FUZZ_SECONDS_WITH_TOKEN (default 25), FUZZ_SECONDS_WITHOUT_TOKEN (default 6).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 
 BIN=${BIN:-.venv/bin}
-WITH_TOKEN_S=${FUZZ_SECONDS_WITH_TOKEN:-35}
-WITHOUT_TOKEN_S=${FUZZ_SECONDS_WITHOUT_TOKEN:-8}
+WITH_TOKEN_S=${FUZZ_SECONDS_WITH_TOKEN:-25}
+WITHOUT_TOKEN_S=${FUZZ_SECONDS_WITHOUT_TOKEN:-6}
 OUT=test-output/fuzz
 mkdir -p "$OUT"
 rm -f "$OUT"/*.txt "$OUT"/*.log "$OUT"/*.xml
