@@ -91,10 +91,11 @@ test-e2e: install chromium
 fuzz: install
 	BIN=$(BIN) bash tests/fuzz/run.sh
 
+# Lint (one core, mostly mypy) runs beside the browser tests (which mostly wait on Chromium); each one's output is
+# printed when it ends. Then the unit/UI/integration layer, which keeps both cores busy, and the fuzz run.
 test: install chromium postgresql
-	$(MAKE) --no-print-directory lint
+	$(MAKE) --no-print-directory -j2 --output-sync=target lint test-e2e
 	$(MAKE) --no-print-directory test-unit
-	$(MAKE) --no-print-directory test-e2e
 	$(MAKE) --no-print-directory fuzz
 
 bench: install
