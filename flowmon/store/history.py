@@ -90,14 +90,22 @@ class History:
         return _workflow(row) if row else None
 
     async def put_workflow(self, workflow_id: str, name: str, definition: dict[str, Any], now: datetime) -> bool:
-        """Create or replace; returns True when it was created."""
+        """Create or replace; returns True when it was created.
+
+        Processes that share a database start together and each stores the workflows of its files: the insert
+        gives way to a row another process has just inserted, and the update then replaces it."""
         values = {'name': name, 'definition': dumps(definition), 'updated_at': to_db_time(now)}
+        replace = _workflows.update().where(_workflows.c.id == workflow_id).values(**values)
         async with self._db.engine.begin() as conn:
-            result = await conn.execute(_workflows.update().where(_workflows.c.id == workflow_id).values(**values))
-            if result.rowcount:
+            if (await conn.execute(replace)).rowcount:
                 return False
-            await conn.execute(_workflows.insert().values(id=workflow_id, created_at=to_db_time(now), **values))
-            return True
+            create = self._db.insert_ignore(_workflows, ['id']).values(
+                id=workflow_id, created_at=to_db_time(now), **values
+            )
+            if (await conn.execute(create)).rowcount:
+                return True
+            await conn.execute(replace)
+            return False
 
     async def delete_workflow(self, workflow_id: str) -> bool:
         async with self._db.engine.begin() as conn:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -38,6 +40,20 @@ async def test_workflows_are_created_replaced_listed_and_deleted(history: Histor
     assert await history.delete_workflow('w2') is True
     assert await history.delete_workflow('w2') is False
     assert [w.id for w in await history.list_workflows()] == ['w1']
+
+
+async def test_processes_storing_the_same_workflow_at_once_create_it_once(
+    db: Database, open_database: Callable[[], Database]
+) -> None:
+    """Processes that share a database start together, and each stores the workflows of its files."""
+    histories = [History(db), *(History(open_database()) for _ in range(3))]
+    for round_ in range(5):
+        workflow_id = f'provisioned-{round_}'
+        created = await asyncio.gather(
+            *(history.put_workflow(workflow_id, 'P', chain(workflow_id), T0) for history in histories)
+        )
+        assert sorted(created) == [False, False, False, True]
+    assert [w.id for w in await histories[0].list_workflows()] == [f'provisioned-{n}' for n in range(5)]
 
 
 async def test_events_and_states_round_trip_exactly(history: History, recorder: EventRecorder) -> None:
