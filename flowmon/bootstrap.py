@@ -55,6 +55,7 @@ from flowmon.infra.outbound import OutboundGuard, guarded_client
 from flowmon.infra.prometheus import MetricSources, ProcessMetrics
 from flowmon.infra.secretbox import SecretBox
 from flowmon.infra.stop_watch import StopWatch
+from flowmon.infra.tasks import cancel_and_wait
 from flowmon.infra.timers import Timers
 from flowmon.infra.workers.local import LocalProcessPool
 from flowmon.settings import Settings
@@ -283,9 +284,7 @@ class System:
             self.application.streams.close_all()
             watch.step = 'background tasks'
             for task in self._tasks:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+                await cancel_and_wait(task)
             self._tasks.clear()
             watch.step = 'retention'
             await self.application.retention.stop()
