@@ -1,6 +1,6 @@
 """Search by content: the searchable text of an execution, what the recorder indexes and when, the query as literal
 text, filters combined, and deletion taking the index rows along. The store tests run on SQLite (FTS5 trigrams) and,
-with ``FLOWMON_TEST_POSTGRES=1``, on a throwaway PostgreSQL too (``pg_trgm``)."""
+unless ``FLOWMON_TEST_POSTGRES=0``, on a throwaway PostgreSQL too (``pg_trgm``)."""
 
 from __future__ import annotations
 
@@ -96,16 +96,6 @@ def test_query_syntax_is_escaped_for_each_dialect() -> None:
 
 
 # --- the index, through the recorder --------------------------------------------------------------------------------
-
-
-@pytest.fixture
-async def db(database_url: str) -> AsyncIterator[Database]:
-    database = Database(database_url)
-    await database.start()
-    try:
-        yield database
-    finally:
-        await database.stop()
 
 
 @dataclass
