@@ -8,20 +8,13 @@ import json
 from nicegui import ui
 from nicegui.elements.mixins.text_element import TextElement
 from nicegui.testing.user import User
+from sample_workflows import chain, log, transform
 from uisim import api, sign_in, text_of, wait_for_path
 from waiting import until
 
 from flowmon.web.widgets.dag_chart import DagChart
 
-EDITED = {
-    'id': 'edited',
-    'name': 'Edited in the browser',
-    'nodes': [
-        {'id': 'shape', 'type': 'transform', 'config': {'expression': '{ok: `true`}'}},
-        {'id': 'tell', 'type': 'log', 'config': {'message': 'done'}},
-    ],
-    'edges': [{'source': 'shape', 'target': 'tell'}],
-}
+EDITED = chain('edited', 'Edited in the browser', transform('shape', '{ok: `true`}'), log('tell', 'done'))
 
 
 def editor(user: User) -> ui.codemirror:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from nicegui import ui
 from nicegui.testing.user import User
+from sample_workflows import chain, log, transform
 from uisim import api, sign_in, start, text_of, wait_for_path, wait_until_ended
 
 from flowmon.web.widgets.dag_chart import DagChart
@@ -24,15 +25,7 @@ async def test_shows_name_description_canvas_and_an_empty_history(user: User) ->
 
 
 async def test_the_canvas_cards_say_each_nodes_type_not_pending(user: User) -> None:
-    definition = {
-        'id': 'typed',
-        'name': 'Typed',
-        'nodes': [
-            {'id': 'shape', 'type': 'transform', 'config': {'expression': 'input'}},
-            {'id': 'pause', 'type': 'log', 'config': {'message': 'x'}},
-        ],
-        'edges': [{'source': 'shape', 'target': 'pause'}],
-    }
+    definition = chain('typed', 'Typed', transform('shape', 'input'), log('pause', 'x'))
     response = await api(user, 'PUT', '/api/workflows/typed', definition)
     assert response.status_code == 201, response.text
     await sign_in(user, '/workflows/typed')

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from sample_workflows import chain, delay, fail, transform, workflow
 from sqlalchemy import func, select, text
 
 from flowmon.engine import Engine, EventBus, default_registry, parse_workflow
@@ -31,17 +32,14 @@ from flowmon.store.tables import ExecutionSearchRow
 SEARCH = ExecutionSearchRow.__table__  # type: ignore[attr-defined]
 T0 = datetime(2025, 6, 1, 9, 0, tzinfo=UTC)
 
-ORDER = {
-    'id': 'order',
-    'name': 'Order',
-    'nodes': [
-        {'id': 'receipt', 'type': 'transform', 'config': {'expression': "{receipt: join('', ['R-77/', input.order])}"}},
-        {'id': 'charge', 'type': 'fail', 'config': {'message': 'card declined by the issuer'}},
-    ],
-    'edges': [{'source': 'receipt', 'target': 'charge'}],
-}
-ECHO = {'id': 'echo', 'name': 'Echo', 'nodes': [{'id': 'copy', 'type': 'transform', 'config': {'expression': 'input'}}]}
-WAIT = {'id': 'wait', 'name': 'Wait', 'nodes': [{'id': 'wait', 'type': 'delay', 'config': {'seconds': 30}}]}
+ORDER = chain(
+    'order',
+    'Order',
+    transform('receipt', "{receipt: join('', ['R-77/', input.order])}"),
+    fail('charge', 'card declined by the issuer'),
+)
+ECHO = workflow('echo', 'Echo', transform('copy', 'input'))
+WAIT = workflow('wait', 'Wait', delay('wait', 30))
 
 
 # --- the searchable text (pure) -------------------------------------------------------------------------------------
