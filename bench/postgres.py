@@ -31,7 +31,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -41,9 +40,9 @@ from types import ModuleType
 from typing import Any
 
 from flowmon.engine.core.provenance import api_trigger
-from flowmon.store import Database, EventRecorder
+from flowmon.store import EventRecorder
 
-from .recorder_throughput import COLUMNS, recorder_run, synthetic_events
+from .recorder_throughput import COLUMNS, Rows, empty_schema, freeze, raw_inserts, recorder_run, synthetic_events
 from .report import Row
 
 REPEATS = 3
@@ -99,29 +98,27 @@ async def _stored_rows(url: str) -> list[tuple[Any, ...]]:
         await connection.close()
 
 
-async def _raw_run(rows: Sequence[tuple[Any, ...]], url: str, batch: int, *, copy: bool) -> float:
+async def _raw_run(rows: Rows, url: str, batch: int, *, copy: bool) -> float:
     import asyncpg
 
-    db = Database(url)
-    await db.start()  # the same schema
-    await db.stop()
+    await empty_schema(url)
     connection = await asyncpg.connect(_plain(url))
-    insert = f'INSERT INTO events ({", ".join(COLUMNS)}) VALUES ({", ".join(f"${i + 1}" for i in range(len(COLUMNS)))})'
+    sql = f'INSERT INTO events ({", ".join(COLUMNS)}) VALUES ({", ".join(f"${i + 1}" for i in range(len(COLUMNS)))})'
+
+    async def insert(batch_rows: Rows) -> None:
+        async with connection.transaction():
+            if copy:
+                await connection.copy_records_to_table('events', records=batch_rows, columns=COLUMNS)
+            else:
+                await connection.executemany(sql, batch_rows)
+
+    async def count() -> int:
+        return int(await connection.fetchval('SELECT count(*) FROM events'))
+
     try:
-        started = time.perf_counter()
-        for i in range(0, len(rows), batch):
-            async with connection.transaction():
-                if copy:
-                    await connection.copy_records_to_table('events', records=rows[i : i + batch], columns=COLUMNS)
-                else:
-                    await connection.executemany(insert, rows[i : i + batch])
-        seconds = time.perf_counter() - started
-        count = await connection.fetchval('SELECT count(*) FROM events')
+        return await raw_inserts(rows, batch, insert, count)
     finally:
         await connection.close()
-    if count != len(rows):
-        raise AssertionError(f'raw insert stored {count} rows of {len(rows)}')
-    return seconds
 
 
 @dataclass(frozen=True)
@@ -150,19 +147,19 @@ async def _throughput(server: str, repeats: int = REPEATS) -> Throughput:
         for i in range(repeats):
             urls = [await support.create_database(server) for _ in range(4)]
             try:
-                _freeze()
+                freeze()
                 seconds, _, recorder = await recorder_run(events, Path(), url=urls[0])
                 times['recorder'].append(seconds)
                 flushes, batch_limit = recorder.flushes, recorder.batch_limit
                 rows = await _stored_rows(urls[0])
                 if len(rows) != len(events) or recorder.written != len(events):
                     raise AssertionError(f'the recorder stored {len(rows)} of {len(events)} events (run {i + 1})')
-                _freeze()
+                freeze()
                 times['copy'].append(await _raw_run(rows, urls[1], batch_limit, copy=True))
-                _freeze()
+                freeze()
                 times['executemany'].append(await _raw_run(rows, urls[2], batch_limit, copy=False))
                 del rows
-                _freeze()
+                freeze()
                 run = await recorder_run(events, Path(), url=urls[3], configure=_by_executemany)
                 times['recorder_executemany'].append(run[0])
             finally:
@@ -310,12 +307,6 @@ def _lag_rows(lags: Sequence[float]) -> list[Row]:
             ),
         )
     ]
-
-
-def _freeze() -> None:
-    gc.unfreeze()
-    gc.collect()
-    gc.freeze()
 
 
 def _plain(url: str) -> str:

@@ -31,13 +31,14 @@ import sqlite3
 import statistics
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import aiosqlite
+from started import started
 
 from flowmon.engine import Event, EventType
 from flowmon.store import Database, EventRecorder
@@ -134,24 +135,46 @@ def stored_rows(path: Path) -> list[tuple[Any, ...]]:
         return conn.execute(f'SELECT {", ".join(COLUMNS)} FROM events ORDER BY rowid').fetchall()
 
 
-async def raw_run(rows: Sequence[tuple[Any, ...]], path: Path, batch: int) -> float:
-    db = Database(f'sqlite+aiosqlite:///{path}')
-    await db.start()  # the same schema
-    await db.stop()
-    insert = f'INSERT INTO events ({", ".join(COLUMNS)}) VALUES ({", ".join("?" * len(COLUMNS))})'
+Rows = Sequence[tuple[Any, ...]]
+
+
+async def empty_schema(url: str) -> None:
+    """flowmon's schema, with nothing in it, in the new database at ``url``: where raw inserts go."""
+    async with started(Database(url)):
+        pass
+
+
+async def raw_inserts(
+    rows: Rows, batch: int, insert: Callable[[Rows], Awaitable[None]], count: Callable[[], Awaitable[int]]
+) -> float:
+    """Seconds to store ``rows`` in the ``events`` table by ``insert``, a batch of ``batch`` rows (committed) a call;
+    then ``count`` must find them all."""
+    begun = time.perf_counter()
+    for i in range(0, len(rows), batch):
+        await insert(rows[i : i + batch])
+    seconds = time.perf_counter() - begun
+    stored = await count()
+    if stored != len(rows):
+        raise AssertionError(f'raw insert stored {stored} rows of {len(rows)}')
+    return seconds
+
+
+async def raw_run(rows: Rows, path: Path, batch: int) -> float:
+    await empty_schema(f'sqlite+aiosqlite:///{path}')
+    statement = f'INSERT INTO events ({", ".join(COLUMNS)}) VALUES ({", ".join("?" * len(COLUMNS))})'
     async with aiosqlite.connect(path) as conn:
+
+        async def insert(batch_rows: Rows) -> None:
+            await conn.executemany(statement, batch_rows)
+            await conn.commit()
+
+        async def count() -> int:
+            async with conn.execute('SELECT count(*) FROM events') as cursor:
+                return int((await cursor.fetchone() or (0,))[0])
+
         await conn.execute('PRAGMA journal_mode=WAL')  # the same pragmas as flowmon.store.database
         await conn.execute('PRAGMA synchronous=NORMAL')
-        started = time.perf_counter()
-        for i in range(0, len(rows), batch):
-            await conn.executemany(insert, rows[i : i + batch])
-            await conn.commit()
-        seconds = time.perf_counter() - started
-        async with conn.execute('SELECT count(*) FROM events') as cursor:
-            count = (await cursor.fetchone() or (0,))[0]
-    if count != len(rows):
-        raise AssertionError(f'raw insert stored {count} rows of {len(rows)}')
-    return seconds
+        return await raw_inserts(rows, batch, insert, count)
 
 
 @dataclass(frozen=True)
@@ -187,7 +210,7 @@ async def measure(repeats: int = REPEATS) -> Result:
         for i in range(repeats):
             with tempfile.TemporaryDirectory(prefix='flowmon-bench-recorder-') as tmp:
                 recorded, raw = Path(tmp) / 'recorder.db', Path(tmp) / 'raw.db'
-                _freeze()
+                freeze()
                 seconds, node_runs_seconds, recorder = await recorder_run(events, recorded)
                 recorder_s.append(seconds)
                 node_runs_s.append(node_runs_seconds)
@@ -195,7 +218,7 @@ async def measure(repeats: int = REPEATS) -> Result:
                 rows = stored_rows(recorded)
                 if len(rows) != len(events) or recorder.written != len(events):
                     raise AssertionError(f'the recorder stored {len(rows)} of {len(events)} events (run {i + 1})')
-                _freeze()
+                freeze()
                 raw_s.append(await raw_run(rows, raw, batch_limit))
                 del rows
     finally:
@@ -203,7 +226,7 @@ async def measure(repeats: int = REPEATS) -> Result:
     return Result(len(events), recorder_s, node_runs_s, raw_s, flushes, batch_limit)
 
 
-def _freeze() -> None:
+def freeze() -> None:
     """Collect, then move everything alive now out of the collector's view (until ``gc.unfreeze``)."""
     gc.unfreeze()
     gc.collect()

@@ -34,6 +34,7 @@ from typing import Any
 
 import dask
 from distributed import LocalCluster
+from started import started
 
 from flowmon.engine import Engine, EventBus, ExecutionState, fold, parse_workflow
 from flowmon.engine.nodes import NodeServices, load_registry
@@ -107,24 +108,16 @@ async def _dask(workers: int) -> AsyncIterator[DaskWorkers]:
         async with LocalCluster(
             n_workers=workers, processes=True, threads_per_worker=1, asynchronous=True, dashboard_address=None
         ) as cluster:
-            pool = DaskWorkers(cluster.scheduler_address)
-            await pool.start()
-            try:
+            async with started(DaskWorkers(cluster.scheduler_address)) as pool:
                 yield pool
-            finally:
-                await pool.stop()
 
 
 @asynccontextmanager
 async def _local(processes: int) -> AsyncIterator[LocalProcessPool]:
-    pool = LocalProcessPool(processes)
-    await pool.start()
-    try:
+    async with started(LocalProcessPool(processes)) as pool:
         while len(pool.workers) < processes:
             await asyncio.sleep(0.05)
         yield pool
-    finally:
-        await pool.stop()
 
 
 async def _cpu_seconds(pool: WorkerPool) -> tuple[float, float]:

@@ -1,14 +1,14 @@
 """Fixtures shared by the in-process test layers: settings on a temporary data dir, a started database (with its
 history queries and a recorder written to by hand), a started system (the composition root: infrastructure plus the
 application layer), loopback webhook receivers, and a throwaway PostgreSQL server for the tests that run on both
-dialects (``database_url``: one empty database per test, SQLite or PostgreSQL).
+dialects (``database_url``: one empty database per test, SQLite or PostgreSQL; ``db``: that database started).
 
 PostgreSQL is not optional: without it the PostgreSQL half of those tests fails, naming what to install
 (``make test`` installs it). ``FLOWMON_TEST_POSTGRES=0`` leaves that half out, for a quick run on a machine without it.
 
 This directory is on the import path (pytest puts a rootdir conftest's directory there), so every layer imports the
 shared support modules beside this file: waiting, sample_workflows, event_history, fake_clock, flowmon_process,
-webhook_receiver, chromium, postgres_support, store_samples."""
+webhook_receiver, chromium, postgres_support, store_samples, started."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from typing import Any
 import httpx._transports.default as httpx_transports
 import pytest
 from postgres_support import DIALECTS, PostgresMissing, create_database, drop_database, throwaway_server
+from started import started
 from webhook_receiver import Receiver
 
 from flowmon.bootstrap import System
@@ -60,12 +61,8 @@ def settings(tmp_path: Path) -> Settings:
 @pytest.fixture
 async def database(settings: Settings) -> AsyncIterator[Database]:
     """A started database (schema created) in the temporary data dir; disposed after the test."""
-    db = Database(settings.db_url)
-    await db.start()
-    try:
+    async with started(Database(settings.db_url)) as db:
         yield db
-    finally:
-        await db.stop()
 
 
 @pytest.fixture
@@ -140,6 +137,13 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
         yield url
     finally:
         await drop_database(url)
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[Database]:
+    """A started database (schema at head) of the dialect under test (``database_url``); disposed after the test."""
+    async with started(Database(database_url)) as database:
+        yield database
 
 
 @pytest.fixture

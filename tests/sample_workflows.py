@@ -1,8 +1,9 @@
 """Workflow definitions for tests, as the JSON documents the API and the workflow files take.
 
-Builders for nodes (``transform``, ``log``, ``delay``, ``fail``) and for whole workflows (``workflow``: nodes
-without edges; ``chain``: each node feeds the next), and the few workflows many test layers share: a quick chain,
-a slow one that stays running, one that always fails and one whose middle node fails once before it succeeds.
+Builders for nodes (``transform``, ``log``, ``http``, ``delay``, ``fail``, ``condition``; ``node`` for any type)
+and for whole workflows (``workflow``: nodes joined by the edges given, none by default; ``chain``: each node feeds the
+next), and the few workflows many test layers share: a quick chain, a slow one that stays running, one that always
+fails and one whose middle node fails once before it succeeds.
 
 Importable from every test directory (tests/ is on the path through tests/conftest.py).
 """
@@ -25,9 +26,10 @@ def transform(node_id: str, expression: str, name: str | None = None) -> Node:
     return node(node_id, 'transform', name, config={'expression': expression})
 
 
-def log(node_id: str, message: str, expression: str | None = None) -> Node:
+def log(node_id: str, message: Any, expression: str | None = None, name: str | None = None) -> Node:
+    """A log node writing ``message`` (text or a ``{"$secret": name}`` reference), and ``expression``'s value."""
     config = {'message': message, **({'expression': expression} if expression else {})}
-    return node(node_id, 'log', config=config)
+    return node(node_id, 'log', name, config=config)
 
 
 def http(node_id: str, url: Any, **config: Any) -> Node:
@@ -45,14 +47,27 @@ def fail(node_id: str, message: str, name: str | None = None, *, times: int | No
     return node(node_id, 'fail', name, config=config, **extra)
 
 
-def workflow(workflow_id: str, name: str, *nodes: Node, edges: Sequence[tuple[str, str]] = (), **extra: Any) -> Node:
-    """A workflow of ``nodes`` joined by ``edges`` (source, target); ``extra``: description, trigger, schedule..."""
+def condition(node_id: str, expression: str, name: str | None = None) -> Node:
+    """A node whose edges with ``when`` (see :func:`workflow`) are taken by the truth of ``expression``."""
+    return node(node_id, 'condition', name, config={'expression': expression})
+
+
+Edge = tuple[str, str] | tuple[str, str, bool]
+
+
+def edge(source: str, target: str, when: bool | None = None) -> Node:
+    return {'source': source, 'target': target, **({} if when is None else {'when': when})}
+
+
+def workflow(workflow_id: str, name: str, *nodes: Node, edges: Sequence[Edge] = (), **extra: Any) -> Node:
+    """A workflow of ``nodes`` joined by ``edges`` (source, target, and ``when`` after a condition node); ``extra``:
+    description, trigger, schedule..."""
     return {
         'id': workflow_id,
         'name': name,
         **extra,
         'nodes': list(nodes),
-        'edges': [{'source': source, 'target': target} for source, target in edges],
+        'edges': [edge(*pair) for pair in edges],
     }
 
 

@@ -1,8 +1,9 @@
 """The store contract: the same tests on SQLite and on PostgreSQL (``database_url``, tests/conftest.py).
 
 Every test here gets an empty database of each dialect (a SQLite file, or a fresh database on the throwaway
-PostgreSQL server) and checks what flowmon's store promises, whichever database holds it. The fixtures below open
-that database; ``contract_support`` builds workflows and histories.
+PostgreSQL server) and checks what flowmon's store promises, whichever database holds it. ``db`` (tests/conftest.py)
+is that database started, ``open_database`` opens more connections to it; ``store_samples`` builds workflows and
+histories.
 """
 
 from __future__ import annotations
@@ -15,14 +16,10 @@ from flowmon.store import Database
 
 
 @pytest.fixture
-async def db(database_url: str) -> AsyncIterator[Database]:
-    """A started database (schema at head) of the dialect under test."""
-    database = Database(database_url)
-    await database.start()
-    try:
-        yield database
-    finally:
-        await database.stop()
+def database(db: Database) -> Database:
+    """Here the database of tests/conftest.py's fixtures (``history``, ``recorder``) is ``db``, the started database
+    of the dialect under test."""
+    return db
 
 
 @pytest.fixture

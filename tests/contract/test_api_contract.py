@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from sample_workflows import QUICK_CHAIN, WAIT_ONLY, transform
 
 from flowmon.api import install_api
 from flowmon.bootstrap import System
@@ -19,17 +20,9 @@ from flowmon.settings import load_settings
 
 AUTH = {'Authorization': 'Bearer contract-token-0123456789'}
 TERMINAL = {'succeeded', 'failed', 'cancelled', 'interrupted'}
-QUICK = {
-    'id': 'quick',
-    'name': 'Quick',
-    'nodes': [
-        {'id': 'prepare', 'type': 'transform', 'config': {'expression': '{n: input.n, text: `"ü ✓"`}'}},
-        {'id': 'work', 'type': 'delay', 'config': {'seconds': 0.01}},
-        {'id': 'report', 'type': 'log', 'config': {'message': 'done', 'expression': 'input.n'}},
-    ],
-    'edges': [{'source': 'prepare', 'target': 'work'}, {'source': 'work', 'target': 'report'}],
-}
-SLOW = {'id': 'slow', 'name': 'Slow', 'nodes': [{'id': 'wait', 'type': 'delay', 'config': {'seconds': 30}}]}
+# prepare -> work -> report, whose first node passes non-ASCII text on as well
+QUICK = {**QUICK_CHAIN, 'nodes': [transform('prepare', '{n: input.n, text: `"ü ✓"`}'), *QUICK_CHAIN['nodes'][1:]]}
+SLOW = WAIT_ONLY
 
 
 @pytest.fixture

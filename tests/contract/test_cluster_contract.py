@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+from sample_workflows import SLOW_CHAIN
 from sqlalchemy import delete, select, text
 
 from flowmon.bootstrap import System
@@ -33,16 +34,7 @@ EXECUTIONS = ExecutionRow.__table__  # type: ignore[attr-defined]
 PROCESSES = ProcessRow.__table__  # type: ignore[attr-defined]
 T = TypeVar('T')
 
-SLOW = {
-    'id': 'slow',
-    'name': 'Slow',
-    'nodes': [
-        {'id': 'first', 'type': 'log', 'config': {'message': 'quick'}},
-        {'id': 'wait', 'type': 'delay', 'config': {'seconds': 30}},
-        {'id': 'after', 'type': 'log', 'config': {'message': 'late'}},
-    ],
-    'edges': [{'source': 'first', 'target': 'wait'}, {'source': 'wait', 'target': 'after'}],
-}
+SLOW = SLOW_CHAIN  # first -> wait (30 s) -> after
 
 
 async def eventually(check: Callable[[], Awaitable[T | None]], timeout: float = 5.0) -> T:

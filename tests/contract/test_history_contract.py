@@ -14,17 +14,6 @@ from flowmon.engine import Event, EventBus, EventType
 from flowmon.store import Database, EventRecorder, History, interrupt_unfinished
 
 
-@pytest.fixture
-def history(db: Database) -> History:
-    return History(db)
-
-
-@pytest.fixture
-def recorder(db: Database) -> EventRecorder:
-    """A recorder used only through ``write`` (the tests decide what is written)."""
-    return EventRecorder(db, EventBus())
-
-
 async def test_workflows_are_created_replaced_listed_and_deleted(history: History) -> None:
     definition = {**chain('w1', name='Zeta'), 'description': 'Grüße, 日本語, "quotes" and\nnew lines'}
     assert await history.put_workflow('w1', 'Zeta', definition, T0) is True

@@ -12,19 +12,13 @@ import httpx
 import pytest
 from helpers import sign_in, wait_loaded
 from playwright.sync_api import Page, expect
+from sample_workflows import chain, log
 from waiting import wait_until
 
 Api = Callable[..., httpx.Response]
-CHAIN = {
-    'id': 'e2e-zoom',
-    'name': 'Zoom chain',
-    'nodes': [
-        {'id': 'a', 'type': 'log', 'name': 'Alpha', 'config': {'message': 'a'}},
-        {'id': 'b', 'type': 'log', 'name': 'Beta', 'config': {'message': 'b'}},
-        {'id': 'c', 'type': 'log', 'name': 'Gamma', 'config': {'message': 'c'}},
-    ],
-    'edges': [{'source': 'a', 'target': 'b'}, {'source': 'b', 'target': 'c'}],
-}
+CHAIN = chain(
+    'e2e-zoom', 'Zoom chain', log('a', 'a', name='Alpha'), log('b', 'b', name='Beta'), log('c', 'c', name='Gamma')
+)
 LAYERS, PER_LAYER = 30, 10
 BIG = {
     'id': 'e2e-big',

@@ -22,30 +22,25 @@ from typing import Any
 
 import httpx
 
-sys.path.append(str(Path(__file__).resolve().parents[1]))  # tests/, for the one way tests wait
+sys.path.append(str(Path(__file__).resolve().parents[1]))  # tests/: the one way tests wait, workflow builders
+from sample_workflows import condition, log, node, transform, workflow
 from waiting import wait_until
 
 STARTUP_TIMEOUT_S = 60.0
 SINK_PORT = 1
 SINK_URL = f'https://fuzz-sink.invalid:{SINK_PORT}/hook'
 SECRET_NAME = 'fuzz_secret'
-HOOKED_WORKFLOW = {
-    'id': 'fuzz-hooked',
-    'name': 'Fuzz target with a trigger, a schedule and a secret',
-    'nodes': [
-        {'id': 'shape', 'type': 'transform', 'config': {'expression': '{order: input.order_id, n: length(@)}'}},
-        {'id': 'check', 'type': 'condition', 'config': {'expression': 'shape.n > `1`'}},
-        {'id': 'note', 'type': 'log', 'config': {'message': {'$secret': SECRET_NAME}}},
-        {'id': 'notify', 'type': 'webhook', 'config': {'url': SINK_URL, 'body': 'shape'}},
-    ],
-    'edges': [
-        {'source': 'shape', 'target': 'check'},
-        {'source': 'check', 'target': 'note', 'when': True},
-        {'source': 'check', 'target': 'notify', 'when': False},
-    ],
-    'trigger': {'enabled': True},
-    'schedule': {'cron': '0 0 1 1 *', 'timezone': 'UTC'},
-}
+HOOKED_WORKFLOW = workflow(
+    'fuzz-hooked',
+    'Fuzz target with a trigger, a schedule and a secret',
+    transform('shape', '{order: input.order_id, n: length(@)}'),
+    condition('check', 'shape.n > `1`'),
+    log('note', {'$secret': SECRET_NAME}),
+    node('notify', 'webhook', config={'url': SINK_URL, 'body': 'shape'}),
+    edges=[('shape', 'check'), ('check', 'note', True), ('check', 'notify', False)],
+    trigger={'enabled': True},
+    schedule={'cron': '0 0 1 1 *', 'timezone': 'UTC'},
+)
 
 
 def wait_healthy(client: httpx.Client, pid: int) -> None:

@@ -23,7 +23,7 @@ import httpx
 import pytest
 from flowmon_process import FlowmonProcess
 from postgres_support import create_database_now, drop_database_now, query_now
-from standardwebhooks.webhooks import Webhook
+from signed_hooks import signed
 from webhook_receiver import Receiver, Reply
 
 Launch = Callable[..., FlowmonProcess]
@@ -168,13 +168,7 @@ def _a_cancel_from_b_stops_the_run_in_a(a: FlowmonProcess, b: FlowmonProcess) ->
 def _a_webhook_id_sent_to_both_starts_one_execution(a: FlowmonProcess, b: FlowmonProcess) -> None:
     secret = get(a, '/api/workflows/slow/trigger/secret')['secret']
     body = json.dumps({'order': 1}).encode()
-    now = datetime.now(UTC)
-    headers = {
-        'webhook-id': 'msg_cluster_1',
-        'webhook-timestamp': str(int(now.timestamp())),
-        'webhook-signature': Webhook(secret).sign('msg_cluster_1', now, body.decode()),
-        'content-type': 'application/json',
-    }
+    headers = signed(secret, body, message_id='msg_cluster_1')
     answers: list[httpx.Response] = []
 
     def post(flowmon: FlowmonProcess) -> None:

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 import httpx
 from flowmon_process import REPO_ROOT, FlowmonProcess
-from standardwebhooks.webhooks import Webhook
+from signed_hooks import signed
 
 EXAMPLES = REPO_ROOT / 'data' / 'workflows'
 
@@ -41,13 +41,7 @@ def test_the_examples_show_a_schedule_and_an_inbound_trigger(launch: Callable[..
     assert (trigger['enabled'], trigger['path']) == (True, '/hooks/inbound-order')
     secret = flowmon.api('GET', '/api/workflows/inbound-order/trigger/secret').json()['secret']
     body = json.dumps({'order_id': 'A-1001', 'amount': 750}).encode()
-    now = datetime.now(UTC)
-    headers = {
-        'webhook-id': 'msg_example1',
-        'webhook-timestamp': str(int(now.timestamp())),
-        'webhook-signature': Webhook(secret).sign('msg_example1', now, body.decode()),
-        'content-type': 'application/json',
-    }
+    headers = signed(secret, body, message_id='msg_example1')
     answer = httpx.post(f'{flowmon.base_url}/hooks/inbound-order', content=body, headers=headers, timeout=10)
     assert answer.status_code == 202, answer.text
     nodes = finished_nodes(flowmon, answer.json()['execution_id'])

@@ -9,22 +9,15 @@ from collections.abc import Callable
 import httpx
 from flowmon_process import FlowmonProcess
 from prometheus_client.parser import text_string_to_metric_families
+from sample_workflows import chain, fail, log, transform, workflow
 from waiting import wait_until
 from webhook_receiver import Receiver
 
 Launch = Callable[..., FlowmonProcess]
 Samples = dict[str, dict[tuple[tuple[str, str], ...], float]]
 WORKFLOWS = [
-    {
-        'id': 'tidy',
-        'name': 'Tidy',
-        'nodes': [
-            {'id': 'shape', 'type': 'transform', 'config': {'expression': '{n: input.n}'}},
-            {'id': 'note', 'type': 'log', 'config': {'message': 'tidied'}},
-        ],
-        'edges': [{'source': 'shape', 'target': 'note'}],
-    },
-    {'id': 'doomed', 'name': 'Doomed', 'nodes': [{'id': 'boom', 'type': 'fail', 'config': {'message': 'no'}}]},
+    chain('tidy', 'Tidy', transform('shape', '{n: input.n}'), log('note', 'tidied')),
+    workflow('doomed', 'Doomed', fail('boom', 'no')),
 ]
 
 
@@ -58,8 +51,8 @@ def labels(**values: str) -> tuple[tuple[str, str], ...]:
 def test_metrics_follow_real_runs_behind_the_token(launch: Launch, receiver: Receiver) -> None:
     flowmon = launch(FLOWMON_OUTBOUND_ALLOW='127.0.0.1')
     flowmon.wait_started()
-    for workflow in WORKFLOWS:
-        assert flowmon.api('PUT', f'/api/workflows/{workflow["id"]}', json=workflow).status_code == 201
+    for definition in WORKFLOWS:
+        assert flowmon.api('PUT', f'/api/workflows/{definition["id"]}', json=definition).status_code == 201
 
     response, before = scrape(flowmon, token=flowmon.token)
     assert response.status_code == 200

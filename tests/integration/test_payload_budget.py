@@ -14,14 +14,13 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
 from flowmon_process import REPO_ROOT, FlowmonProcess, child_env, free_port
 from sample_workflows import chain, log, transform
-from standardwebhooks.webhooks import Webhook
+from signed_hooks import signed
 
 TOKEN = 'payload-budget-test-token-0123456789'
 LIMIT = 64 * 1024
@@ -193,17 +192,6 @@ def test_a_trigger_body_is_held_to_the_budget(flowmon: FlowmonProcess) -> None:
         body = json.dumps({'n': 5}).encode()
         response = client.post('/hooks/triggered', content=body, headers=signed(secret, body))
         assert response.status_code == 202, response.text
-
-
-def signed(secret: str, body: bytes) -> dict[str, str]:
-    message_id = f'msg_{time.time_ns()}'
-    now = datetime.now(UTC)
-    return {
-        'webhook-id': message_id,
-        'webhook-timestamp': str(int(now.timestamp())),
-        'webhook-signature': Webhook(secret).sign(message_id, now, body.decode()),
-        'content-type': 'application/json',
-    }
 
 
 # --- finding 7: import poison --------------------------------------------------------------------------------

@@ -5,15 +5,13 @@ redirects, API numbers out of range and inbound triggers without a browser sessi
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
 
 import httpx
 import pytest
 from flowmon_process import FlowmonProcess
 from raw_http import send_head
-from standardwebhooks.webhooks import Webhook
+from signed_hooks import signed
 
 TOKEN = 'perimeter-test-token-0123'
 AUTH = {'Authorization': f'Bearer {TOKEN}'}
@@ -43,17 +41,6 @@ def client(flowmon: FlowmonProcess) -> Iterator[httpx.Client]:
     """A client without cookies or token (each test gets a fresh one)."""
     with httpx.Client(base_url=flowmon.base_url, timeout=10.0) as fresh:
         yield fresh
-
-
-def signed(secret: str, body: bytes) -> dict[str, str]:
-    message_id = f'msg_{time.time_ns()}'
-    when = datetime.now(tz=UTC).replace(microsecond=0)
-    return {
-        'webhook-id': message_id,
-        'webhook-timestamp': str(int(when.timestamp())),
-        'webhook-signature': Webhook(secret).sign(message_id, when, body.decode()),
-        'content-type': 'application/json',
-    }
 
 
 # --- finding 2: inbound triggers need no browser session ---------------------------------------------------

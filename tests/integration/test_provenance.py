@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from test_webhooks_inbound import signed
+from signed_hooks import signed
 from webhook_app import App, running_app
 
 TICKING = {

@@ -8,10 +8,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from standardwebhooks.webhooks import Webhook
+from signed_hooks import signed
 from webhook_app import App, running_app
-
-from flowmon.infra.signing import new_message_id
 
 TRIGGERED = {
     'id': 'triggered',
@@ -19,21 +17,6 @@ TRIGGERED = {
     'trigger': {'enabled': True},
     'nodes': [{'id': 'echo', 'type': 'transform', 'config': {'expression': 'input'}}],
 }
-
-
-def signed(
-    secret: str, body: bytes, *, message_id: str | None = None, timestamp: float | None = None
-) -> dict[str, str]:
-    """Headers made by the reference library, as a sender would."""
-    message_id = message_id or new_message_id()
-    when = datetime.fromtimestamp(int(timestamp if timestamp is not None else time.time()), tz=UTC)
-    signature = Webhook(secret).sign(message_id, when, body.decode())
-    return {
-        'webhook-id': message_id,
-        'webhook-timestamp': str(int(when.timestamp())),
-        'webhook-signature': signature,
-        'content-type': 'application/json',
-    }
 
 
 async def _setup(app: App) -> str:

@@ -8,24 +8,19 @@ from typing import Any
 
 from nicegui import ui
 from nicegui.testing.user import User
+from sample_workflows import condition, log, transform, workflow
 from uisim import api, sign_in, start, wait_until_ended
 
 # Small requests are approved at once; large ones wait for a review first.
-REFUND: dict[str, Any] = {
-    'id': 'refund',
-    'name': 'Refund',
-    'nodes': [
-        {'id': 'load', 'type': 'transform', 'name': 'Load', 'config': {'expression': '{amount: input.amount}'}},
-        {'id': 'big', 'type': 'condition', 'name': 'Over 100?', 'config': {'expression': 'load.amount > `100`'}},
-        {'id': 'review', 'type': 'log', 'name': 'Review', 'config': {'message': 'reviewed'}},
-        {'id': 'auto', 'type': 'log', 'name': 'Auto-approve', 'config': {'message': 'approved'}},
-    ],
-    'edges': [
-        {'source': 'load', 'target': 'big'},
-        {'source': 'big', 'target': 'review', 'when': True},
-        {'source': 'big', 'target': 'auto', 'when': False},
-    ],
-}
+REFUND: dict[str, Any] = workflow(
+    'refund',
+    'Refund',
+    transform('load', '{amount: input.amount}', 'Load'),
+    condition('big', 'load.amount > `100`', 'Over 100?'),
+    log('review', 'reviewed', name='Review'),
+    log('auto', 'approved', name='Auto-approve'),
+    edges=[('load', 'big'), ('big', 'review', True), ('big', 'auto', False)],
+)
 
 
 async def run_refund(user: User, amount: int) -> str:

@@ -3,7 +3,17 @@
 from __future__ import annotations
 
 from nicegui.testing.user import User
-from uisim import api, current_path, sign_in, start, text_of, wait_for_path, wait_for_text, wait_until_ended
+from uisim import (
+    api,
+    click_when_shown,
+    current_path,
+    sign_in,
+    start,
+    text_of,
+    wait_for_path,
+    wait_for_text,
+    wait_until_ended,
+)
 from waiting import until
 
 METRIC_KEYS = (
@@ -79,8 +89,7 @@ async def test_recent_executions_appear_live(user: User) -> None:
 
 async def test_run_button_starts_the_workflow_and_opens_its_execution(user: User) -> None:
     await sign_in(user)
-    await user.should_see(marker='run-quick')
-    user.find(marker='run-quick').click()
+    await click_when_shown(user, 'run-quick')
     path = await wait_for_path(user, r'/executions/[0-9a-f]+')
     execution_id = path.rsplit('/', 1)[1]
     summary = await wait_until_ended(user, execution_id)

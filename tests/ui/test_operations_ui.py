@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 
 from nicegui.testing.user import User
-from uisim import api, current_path, sign_in, start, text_of, wait_for_path, wait_until_ended
+from uisim import api, click_when_shown, current_path, sign_in, start, text_of, wait_for_path, wait_until_ended
 
 from flowmon.web.format import short_id
 from flowmon.web.widgets.trigger_label import TriggerLabel
@@ -35,8 +35,7 @@ async def test_a_run_from_the_run_button_is_recorded_as_ui_and_shown_so(user: Us
     await sign_in(user)
     by_api = await start(user, 'quick')
     await wait_until_ended(user, by_api)
-    await user.should_see(marker='run-quick')
-    user.find(marker='run-quick').click()
+    await click_when_shown(user, 'run-quick')
     path = await wait_for_path(user, r'/executions/[0-9a-f]+')
     by_ui = path.rsplit('/', 1)[1]
     summary = await wait_until_ended(user, by_ui)

@@ -12,7 +12,7 @@ from nicegui import ui
 from nicegui.elements.upload_files import SmallFileUpload
 from nicegui.testing.user import User
 from sample_workflows import flaky
-from uisim import api, node_status, sign_in, start, text_of, wait_for_path, wait_until_ended
+from uisim import api, click_when_shown, node_status, sign_in, start, text_of, wait_for_path, wait_until_ended
 from waiting import until
 
 # A node that fails once and succeeds on its second attempt, between two quick ones.
@@ -209,8 +209,7 @@ async def test_import_rejects_a_bad_file_and_replays_a_good_one(user: User) -> N
     export = await api(user, 'GET', f'/api/executions/{execution_id}/export')
     before = (await api(user, 'GET', '/api/executions?limit=500')).json()['total']
     await sign_in(user, '/executions')
-    await user.should_see(marker='import-execution')
-    user.find(marker='import-execution').click()
+    await click_when_shown(user, 'import-execution')
     upload = user.find(ui.upload).elements.pop()
     assert isinstance(upload, ui.upload)
     await upload.handle_uploads([SmallFileUpload('bad.json', 'application/json', b'{"format": "something else"}')])

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from nicegui.testing.user import User
-from uisim import api, current_path, handled, sign_in, start, text_of, wait_for_path, wait_until_ended
+from uisim import api, click_when_shown, current_path, handled, sign_in, start, text_of, wait_for_path, wait_until_ended
 
 from flowmon.web.widgets.shortcuts import SHORTCUTS, Shortcuts
 
@@ -136,8 +136,7 @@ async def test_a_saved_view_is_listed_in_the_drawer_opens_the_list_and_can_be_de
     await user.should_see(marker='saved-view', retries=30)  # the drawer re-reads the list
 
     await sign_in(user, '/')  # every page has the drawer
-    await user.should_see(marker='saved-view')
-    user.find(marker='saved-view').click()
+    await click_when_shown(user, 'saved-view')
     await wait_for_path(user, r'/executions\?status=failed&q=A-1001')
     await user.should_see(marker=f'execution-row-{failed}')
     await user.should_not_see(marker=f'execution-row-{other}')
@@ -151,8 +150,7 @@ async def test_a_saved_view_is_listed_in_the_drawer_opens_the_list_and_can_be_de
 
 async def test_a_view_name_that_cannot_be_saved_is_named(user: User) -> None:
     await sign_in(user, '/executions')
-    await user.should_see(marker='save-view')
-    user.find(marker='save-view').click()
+    await click_when_shown(user, 'save-view')
     user.find(marker='save-view-name').type('   ')
     user.find(marker='save-view-ok').click()
     await user.should_see('Could not save the view: name must not be empty')

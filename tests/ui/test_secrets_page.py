@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from nicegui.testing.user import User
-from uisim import api, sign_in, start, wait_for_path, wait_until_ended
+from uisim import api, click_when_shown, sign_in, start, wait_for_path, wait_until_ended
 from waiting import until
 
 FIRST, SECOND = 'first-value-8e41b7', 'second-value-2c95da'
@@ -61,8 +61,7 @@ async def add(user: User, name: str, value: str) -> None:
 
 async def test_the_header_leads_to_an_empty_secrets_page(user: User) -> None:
     await sign_in(user, '/')
-    await user.should_see(marker='nav-secrets')
-    user.find(marker='nav-secrets').click()
+    await click_when_shown(user, 'nav-secrets')
     await wait_for_path(user, '/secrets')
     await user.should_see('No secrets yet')
     assert 'fm-nav-active' in next(iter(user.find(marker='nav-secrets').elements)).classes
@@ -122,14 +121,12 @@ async def test_delete_asks_first_and_is_refused_while_a_workflow_uses_the_secret
     assert [item['name'] for item in (await api(user, 'GET', '/api/secrets')).json()] == ['api_key', 'spare']
 
     user.find(marker='secret-delete-spare').click()
-    await user.should_see(marker='confirm-delete-ok')
-    user.find(marker='confirm-delete-ok').click()
+    await click_when_shown(user, 'confirm-delete-ok')
     await user.should_see("Secret 'spare' deleted.")
     await user.should_not_see(marker='secret-row-spare')
 
     user.find(marker='secret-delete-api_key').click()
-    await user.should_see(marker='confirm-delete-ok')
-    user.find(marker='confirm-delete-ok').click()
+    await click_when_shown(user, 'confirm-delete-ok')
     await user.should_see("used by workflow(s) 'sends-secret'")
     assert [item['name'] for item in (await api(user, 'GET', '/api/secrets')).json()] == ['api_key']
     assert not page_holds(user, FIRST) and not page_holds(user, SECOND)

@@ -13,6 +13,7 @@ from nicegui import ui
 from nicegui.testing.user import User
 from uisim import (
     api,
+    click_when_shown,
     sign_in,
     start,
     text_of,
@@ -129,8 +130,7 @@ async def test_redeliver_sends_again_after_confirmation(user: User, receivers: A
     await user.should_not_see(marker='confirm-redeliver-ok')
 
     user.find(marker='delivery-redeliver').click()
-    await user.should_see(marker='confirm-redeliver-ok')
-    user.find(marker='confirm-redeliver-ok').click()
+    await click_when_shown(user, 'confirm-redeliver-ok')
     await user.should_see('Redelivery queued')
     await receiver.await_hits(2)
     await user.should_see(marker='attempt-2')  # the page follows live
@@ -177,8 +177,7 @@ async def test_endpoint_toggle_reveal_and_rotate(user: User, receivers: Any) -> 
     assert (await api(user, 'GET', f'/api/webhooks/endpoints/{endpoint_id}')).json()['enabled'] is True
 
     user.find(marker=f'endpoint-rotate-{endpoint_id}').click()
-    await user.should_see(marker='confirm-rotate-ok')
-    user.find(marker='confirm-rotate-ok').click()
+    await click_when_shown(user, 'confirm-rotate-ok')
     await user.should_see('Secret rotated')
     rotated = (await api(user, 'GET', f'/api/webhooks/endpoints/{endpoint_id}/secret')).json()
     assert rotated['secret'] != secret and rotated['previous_secret'] == secret
@@ -211,8 +210,7 @@ async def test_filters_come_from_the_url_and_bad_values_are_reported(user: User,
     await user.should_see("Filter: unknown status 'bogus' ignored")
     await user.should_see(marker=f'delivery-row-{delivery_id}')
     await user.open('/webhooks?status=succeeded')
-    await user.should_see(marker=f'delivery-row-{delivery_id}')
-    user.find(marker=f'delivery-row-{delivery_id}').click()
+    await click_when_shown(user, f'delivery-row-{delivery_id}')
     await wait_for_path(user, f'/webhooks/deliveries/{delivery_id}')
     await user.should_see(marker='attempt-1')
 

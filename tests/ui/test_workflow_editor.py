@@ -8,20 +8,13 @@ import json
 from nicegui import ui
 from nicegui.elements.mixins.text_element import TextElement
 from nicegui.testing.user import User
-from uisim import api, sign_in, text_of, wait_for_path
+from sample_workflows import chain, log, transform
+from uisim import api, click_when_shown, sign_in, text_of, wait_for_path
 from waiting import until
 
 from flowmon.web.widgets.dag_chart import DagChart
 
-EDITED = {
-    'id': 'edited',
-    'name': 'Edited in the browser',
-    'nodes': [
-        {'id': 'shape', 'type': 'transform', 'config': {'expression': '{ok: `true`}'}},
-        {'id': 'tell', 'type': 'log', 'config': {'message': 'done'}},
-    ],
-    'edges': [{'source': 'shape', 'target': 'tell'}],
-}
+EDITED = chain('edited', 'Edited in the browser', transform('shape', '{ok: `true`}'), log('tell', 'done'))
 
 
 def editor(user: User) -> ui.codemirror:
@@ -75,8 +68,7 @@ async def test_a_new_workflow_is_checked_as_it_is_typed_previewed_and_created(us
 
 async def test_editing_shows_the_diff_against_the_stored_version_then_replaces_it(user: User) -> None:
     await sign_in(user, '/workflows/quick')
-    await user.should_see(marker='edit-workflow')
-    user.find(marker='edit-workflow').click()
+    await click_when_shown(user, 'edit-workflow')
     await wait_for_path(user, '/workflows/quick/edit')
     await status_becomes(user, 'Valid: quick, 1 node, 0 edges')
     definition = json.loads(editor(user).value)
@@ -124,8 +116,7 @@ async def test_yaml_is_switchable_and_saved_as_yaml(user: User) -> None:
     editor(user).value = editor(user).value.replace('x: &anchor 1\n', '').replace('Edited in the browser', 'From YAML')
     await status_becomes(user, 'Valid: edited')
     user.find(marker='editor-save').click()
-    await user.should_see(marker='editor-confirm-save')
-    user.find(marker='editor-confirm-save').click()
+    await click_when_shown(user, 'editor-confirm-save')
     await wait_for_path(user, '/workflows/edited')
     assert (await api(user, 'GET', '/api/workflows/edited')).json()['name'] == 'From YAML'
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from nicegui import ui
 from nicegui.testing.user import User
-from uisim import api, sign_in, start, text_of, wait_for_path, wait_until_ended
+from sample_workflows import chain, log, transform
+from uisim import api, click_when_shown, sign_in, start, text_of, wait_for_path, wait_until_ended
 
 from flowmon.web.widgets.dag_chart import DagChart
 
@@ -24,15 +25,7 @@ async def test_shows_name_description_canvas_and_an_empty_history(user: User) ->
 
 
 async def test_the_canvas_cards_say_each_nodes_type_not_pending(user: User) -> None:
-    definition = {
-        'id': 'typed',
-        'name': 'Typed',
-        'nodes': [
-            {'id': 'shape', 'type': 'transform', 'config': {'expression': 'input'}},
-            {'id': 'pause', 'type': 'log', 'config': {'message': 'x'}},
-        ],
-        'edges': [{'source': 'shape', 'target': 'pause'}],
-    }
+    definition = chain('typed', 'Typed', transform('shape', 'input'), log('pause', 'x'))
     response = await api(user, 'PUT', '/api/workflows/typed', definition)
     assert response.status_code == 201, response.text
     await sign_in(user, '/workflows/typed')
@@ -51,8 +44,7 @@ async def test_unknown_workflow_says_so(user: User) -> None:
 
 async def test_run_opens_the_new_execution(user: User) -> None:
     await sign_in(user, '/workflows/quick')
-    await user.should_see(marker='run')
-    user.find(marker='run').click()
+    await click_when_shown(user, 'run')
     path = await wait_for_path(user, r'/executions/[0-9a-f]+')
     summary = await wait_until_ended(user, path.rsplit('/', 1)[1])
     assert summary['workflow_id'] == 'quick'
@@ -61,8 +53,7 @@ async def test_run_opens_the_new_execution(user: User) -> None:
 
 async def test_input_dialog_checks_the_json_as_it_is_typed_and_sends_nothing_invalid(user: User) -> None:
     await sign_in(user, '/workflows/quick')
-    await user.should_see(marker='run-with-input')
-    user.find(marker='run-with-input').click()
+    await click_when_shown(user, 'run-with-input')
     await user.should_see(marker='input-dialog')
     run = input_run_button(user)
     assert run.enabled  # empty means {}
@@ -94,8 +85,7 @@ def input_run_button(user: User) -> ui.button:
 
 async def test_input_dialog_sends_a_json_object_and_opens_the_execution(user: User) -> None:
     await sign_in(user, '/workflows/quick')
-    await user.should_see(marker='run-with-input')
-    user.find(marker='run-with-input').click()
+    await click_when_shown(user, 'run-with-input')
     user.find(marker='input-json').type('{"order_id": "ORD-7", "total": 12.5}')
     user.find(marker='input-run').click()
     path = await wait_for_path(user, r'/executions/[0-9a-f]+')

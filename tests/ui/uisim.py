@@ -68,6 +68,12 @@ async def sign_in(user: User, path: str = '/') -> None:
     await user.open(f'{path}{separator}token={TOKEN}')
 
 
+async def click_when_shown(user: User, marker: str) -> None:
+    """Wait until the element marked ``marker`` is on the page, then click it (as a person waits for a button)."""
+    await user.should_see(marker=marker)
+    user.find(marker=marker).click()
+
+
 async def submit_form(user: User, marker: str) -> httpx.Response:
     """Press the submit button of the form marked ``marker``, as a browser does: POST the form's named fields (the
     values typed into its inputs, the values of its hidden inputs) to its action with the browser's cookies,

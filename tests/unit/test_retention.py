@@ -6,10 +6,7 @@ Histories are written through the recorder's Core path with timestamps in the pa
 
 from __future__ import annotations
 
-import os
 import sqlite3
-import uuid
-from collections.abc import AsyncIterator
 from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,7 +16,7 @@ import pytest
 from sqlalchemy import func, select, text
 
 from flowmon.application.replays import ReplayLoader
-from flowmon.engine import Event, EventBus, EventType
+from flowmon.engine import Event, EventType
 from flowmon.engine.core.snapshot import definition_hash
 from flowmon.store import Database, EventRecorder, History
 from flowmon.store.retention import (
@@ -58,43 +55,16 @@ class FakeTime:
         self.pauses.append(seconds)
 
 
-DIALECTS = ['sqlite', *(['postgresql'] if os.environ.get('FLOWMON_TEST_POSTGRES') == '1' else [])]
-
-
-@pytest.fixture(params=DIALECTS)
-async def database(request: pytest.FixtureRequest, settings: Any) -> AsyncIterator[Database]:
-    """A started database: the SQLite file of the test's data dir, or (``FLOWMON_TEST_POSTGRES=1``) a fresh database
-    on the throwaway PostgreSQL server: the pruning is portable SQL."""
-    if request.param == 'sqlite':
-        url = settings.db_url
-    else:
-        import asyncpg
-
-        server = request.getfixturevalue('postgres_server')
-        name = f't_{uuid.uuid4().hex[:12]}'
-        admin = await asyncpg.connect(f'postgresql://postgres@{server}/postgres')
-        await admin.execute(f'CREATE DATABASE {name}')
-        url = f'postgresql+asyncpg://postgres@{server}/{name}'
-    db = Database(url)
-    await db.start()
-    try:
-        yield db
-    finally:
-        await db.stop()
-        if request.param != 'sqlite':
-            await admin.execute(f'DROP DATABASE {name} WITH (FORCE)')
-            await admin.close()
+@pytest.fixture
+def database(db: Database) -> Database:
+    """A started database of each dialect (``db``, tests/conftest.py): the pruning is portable SQL. The ``recorder``
+    of tests/conftest.py writes to it."""
+    return db
 
 
 @pytest.fixture
 def fake() -> FakeTime:
     return FakeTime()
-
-
-@pytest.fixture
-async def recorder(database: Database) -> AsyncIterator[EventRecorder]:
-    recorder = EventRecorder(database, EventBus())
-    yield recorder
 
 
 def pruner(database: Database, fake: FakeTime, max_step_rows: int = 2000) -> Pruner:
@@ -307,12 +277,12 @@ async def test_a_snapshot_goes_once_no_execution_names_it(
 
 
 async def test_freed_pages_are_given_back_and_the_file_shrinks(
-    database: Database, recorder: EventRecorder, fake: FakeTime, settings: Any
+    database: Database, recorder: EventRecorder, fake: FakeTime
 ) -> None:
     if not database.is_sqlite:
         assert await database.give_back(100) == 0  # PostgreSQL's autovacuum reuses freed space on its own
         return
-    path = settings.data_dir / 'flowmon.db'
+    path = Path(str(database.engine.url.database))
     for n in range(40):
         events = run_events(f'r{n:02d}', at=NOW - timedelta(days=60))
         events[1] = Event(

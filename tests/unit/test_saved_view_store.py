@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -14,13 +13,9 @@ T0 = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
 
 
 @pytest.fixture
-async def store(database_url: str) -> AsyncIterator[SavedViewStore]:
-    db = Database(database_url)
-    await db.start()
-    try:
-        yield SavedViewStore(db)
-    finally:
-        await db.stop()
+def store(db: Database) -> SavedViewStore:
+    """The saved views on a started database of each dialect."""
+    return SavedViewStore(db)
 
 
 async def test_views_are_created_replaced_listed_and_deleted(store: SavedViewStore) -> None:

@@ -1,6 +1,6 @@
 """Search by content: the searchable text of an execution, what the recorder indexes and when, the query as literal
 text, filters combined, and deletion taking the index rows along. The store tests run on SQLite (FTS5 trigrams) and,
-with ``FLOWMON_TEST_POSTGRES=1``, on a throwaway PostgreSQL too (``pg_trgm``)."""
+unless ``FLOWMON_TEST_POSTGRES=0``, on a throwaway PostgreSQL too (``pg_trgm``)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from sample_workflows import chain, delay, fail, transform, workflow
 from sqlalchemy import func, select, text
 
 from flowmon.engine import Engine, EventBus, default_registry, parse_workflow
@@ -31,17 +32,14 @@ from flowmon.store.tables import ExecutionSearchRow
 SEARCH = ExecutionSearchRow.__table__  # type: ignore[attr-defined]
 T0 = datetime(2025, 6, 1, 9, 0, tzinfo=UTC)
 
-ORDER = {
-    'id': 'order',
-    'name': 'Order',
-    'nodes': [
-        {'id': 'receipt', 'type': 'transform', 'config': {'expression': "{receipt: join('', ['R-77/', input.order])}"}},
-        {'id': 'charge', 'type': 'fail', 'config': {'message': 'card declined by the issuer'}},
-    ],
-    'edges': [{'source': 'receipt', 'target': 'charge'}],
-}
-ECHO = {'id': 'echo', 'name': 'Echo', 'nodes': [{'id': 'copy', 'type': 'transform', 'config': {'expression': 'input'}}]}
-WAIT = {'id': 'wait', 'name': 'Wait', 'nodes': [{'id': 'wait', 'type': 'delay', 'config': {'seconds': 30}}]}
+ORDER = chain(
+    'order',
+    'Order',
+    transform('receipt', "{receipt: join('', ['R-77/', input.order])}"),
+    fail('charge', 'card declined by the issuer'),
+)
+ECHO = workflow('echo', 'Echo', transform('copy', 'input'))
+WAIT = workflow('wait', 'Wait', delay('wait', 30))
 
 
 # --- the searchable text (pure) -------------------------------------------------------------------------------------
@@ -96,16 +94,6 @@ def test_query_syntax_is_escaped_for_each_dialect() -> None:
 
 
 # --- the index, through the recorder --------------------------------------------------------------------------------
-
-
-@pytest.fixture
-async def db(database_url: str) -> AsyncIterator[Database]:
-    database = Database(database_url)
-    await database.start()
-    try:
-        yield database
-    finally:
-        await database.stop()
 
 
 @dataclass

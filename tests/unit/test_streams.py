@@ -4,7 +4,6 @@ side, through the whole app, is in ``tests/integration/test_event_streams.py``."
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -138,24 +137,13 @@ def run_of(execution_id: str, workflow_id: str, start_ms: int, *, ended: bool) -
     ]  # fmt: skip
 
 
-@pytest.fixture
-async def any_database(database_url: str) -> AsyncIterator[Database]:
-    """A started database of each dialect."""
-    db = Database(database_url)
-    await db.start()
-    try:
-        yield db
-    finally:
-        await db.stop()
-
-
-async def test_the_replay_query_reads_every_execution_in_time_order_on_each_dialect(any_database: Database) -> None:
+async def test_the_replay_query_reads_every_execution_in_time_order_on_each_dialect(db: Database) -> None:
     """``events_after`` (what a resumed ``/api/events/stream`` replays) is portable SQL: SQLite and PostgreSQL."""
     early = run_of('a1', 'orders', 0, ended=True)  # 10, 20, 30, 40 ms
     late = run_of('b2', 'orders', 15, ended=False)  # 25, 35, 45 ms: still running
     other = run_of('c3', 'billing', 7, ended=True)  # 17, 27, 37, 47 ms
-    await EventRecorder(any_database, EventBus()).write([*early, *late, *other])
-    history = History(any_database)
+    await EventRecorder(db, EventBus()).write([*early, *late, *other])
+    history = History(db)
     assert await history.event_time('a1', 2) == early[1].ts
     assert await history.event_time('a1', 9) is None
 
