@@ -1,9 +1,9 @@
 """What differs between SQLite and PostgreSQL, in one place: the rest of flowmon writes portable Core.
 
-* **Connections.** SQLite: WAL, ``synchronous=NORMAL`` and foreign keys on every connection. PostgreSQL
-  (asyncpg): a pool of ``pool_size`` + ``max_overflow`` connections, each pinged before it is handed out (a server
-  restart costs one failed query otherwise) and recycled after half an hour, named ``flowmon:<process id>`` in
-  ``pg_stat_activity``.
+* **Connections.** SQLite: WAL (waiting for a lock other processes hold on a new file), ``synchronous=NORMAL`` and
+  foreign keys on every connection. PostgreSQL (asyncpg): a pool of ``pool_size`` + ``max_overflow`` connections,
+  each pinged before it is handed out (a server restart costs one failed query otherwise) and recycled after half an
+  hour, named ``flowmon:<process id>`` in ``pg_stat_activity``.
 * **Schema lock.** ``BEGIN IMMEDIATE`` on SQLite, a transaction-scoped advisory lock on PostgreSQL, so processes that
   start together migrate one after the other.
 * **Bulk writes** (the recorder's hot path, :class:`~flowmon.store.database.BulkWriter`): on SQLite every
@@ -36,14 +36,16 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 from sqlalchemy.sql.dml import Insert
+from sqlalchemy.util import await_
 
 log = logging.getLogger(__name__)
 
 # pg_advisory_xact_lock key for schema upgrades ('flowmon' in ASCII): one process migrates, the others wait.
 SCHEMA_LOCK_KEY = 0x666C6F776D6F6E
-# PostgreSQL connection pool per process: processes x (POOL_SIZE + MAX_OVERFLOW + 1 listener) <= max_connections.
 # PRAGMA auto_vacuum value of a SQLite file that gives freed pages back with PRAGMA incremental_vacuum(N)
 SQLITE_INCREMENTAL_VACUUM = 2
+SQLITE_BUSY_TIMEOUT_S = 30.0  # how long a SQLite connection waits for another one's lock
+# PostgreSQL connection pool per process: processes x (POOL_SIZE + MAX_OVERFLOW + 1 listener) <= max_connections.
 POOL_SIZE = 10
 MAX_OVERFLOW = 5
 POOL_RECYCLE_S = 1800
@@ -106,7 +108,7 @@ def create_engine(url: str, *, application_name: str = 'flowmon') -> AsyncEngine
         )
     if backend != 'sqlite':
         return create_async_engine(url, pool_pre_ping=True)
-    engine = create_async_engine(url, connect_args={'timeout': 30, 'factory': RollbackOnClose})
+    engine = create_async_engine(url, connect_args={'timeout': SQLITE_BUSY_TIMEOUT_S, 'factory': RollbackOnClose})
 
     @event.listens_for(engine.sync_engine, 'connect')
     def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -114,12 +116,29 @@ def create_engine(url: str, *, application_name: str = 'flowmon') -> AsyncEngine
         # Before WAL: a new file is made with incremental vacuum (for an existing file this changes nothing until
         # a VACUUM; Database.start switches files made before, once).
         cursor.execute(f'PRAGMA auto_vacuum={SQLITE_INCREMENTAL_VACUUM}')
-        cursor.execute('PRAGMA journal_mode=WAL')
+        _sqlite_use_wal(cursor)
         cursor.execute('PRAGMA synchronous=NORMAL')
         cursor.execute('PRAGMA foreign_keys=ON')
         cursor.close()
 
     return engine
+
+
+def _sqlite_use_wal(cursor: Any) -> None:
+    """Switch the file to WAL, waiting its turn: SQLite answers ``database is locked`` at once, without its busy
+    timeout, when another connection is switching the same new file (processes that start together). Waits on the
+    event loop (this runs inside the async driver's greenlet), for up to ``SQLITE_BUSY_TIMEOUT_S``."""
+    delay, waited = 0.005, 0.0
+    while True:
+        try:
+            cursor.execute('PRAGMA journal_mode=WAL')
+            return
+        except sqlite3.OperationalError as error:
+            if 'locked' not in str(error) or waited >= SQLITE_BUSY_TIMEOUT_S:
+                raise
+        await_(asyncio.sleep(delay))
+        waited += delay
+        delay = min(delay * 2, 0.25)
 
 
 async def lock_schema(conn: AsyncConnection) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import sqlite3
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -231,6 +232,29 @@ async def test_processes_starting_together_migrate_once(url: str, databases: Cal
     reports = await asyncio.gather(*(databases(url).start() for _ in range(3)))
     assert sorted(bool(report.applied) for report in reports) == [False, False, True]
     await assert_at_head(databases(url))
+
+
+async def test_a_sqlite_file_locked_by_another_process_is_switched_to_wal_once_it_is_free(
+    tmp_path: Path, databases: Callable[[str], Database]
+) -> None:
+    """A file still in rollback-journal mode whose write lock another process holds (as when processes create a new
+    file together): SQLite refuses the switch to WAL at once, without its busy timeout; the connection waits its
+    turn instead of failing with 'database is locked'."""
+    path = tmp_path / 'flowmon.db'
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    other.execute('CREATE TABLE taken (x)')
+    other.execute('BEGIN IMMEDIATE')
+    other.execute('INSERT INTO taken VALUES (1)')
+    asyncio.get_running_loop().call_later(0.3, other.execute, 'COMMIT')
+    try:
+        database = databases(f'sqlite+aiosqlite:///{path}')
+        report = await database.start()
+    finally:
+        other.close()
+    assert report.applied
+    async with database.engine.connect() as conn:
+        assert (await conn.exec_driver_sql('PRAGMA journal_mode')).scalar_one() == 'wal'
+        assert (await conn.exec_driver_sql('SELECT x FROM taken')).scalars().all() == [1]
 
 
 async def test_a_failed_migration_leaves_the_database_as_it_was(url: str, databases: Callable[[str], Database]) -> None:
