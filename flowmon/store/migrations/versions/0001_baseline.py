@@ -10,9 +10,6 @@ TIME ZONE`` on PostgreSQL, text on SQLite); sealed columns are ``Text``. No colu
 A database made before migrations (by ``create_all``) is adopted with the same operations, through an
 :class:`~alembic.operations.Operations` that creates only what is missing (:func:`flowmon.store.migrate.adopt`),
 and then stamped with this revision.
-
-Revision ID: 0001
-Revises: (none)
 """
 
 from __future__ import annotations
@@ -23,8 +20,6 @@ from alembic.operations import Operations
 
 revision = '0001'
 down_revision: str | None = None
-branch_labels: str | None = None
-depends_on: str | None = None
 
 
 def upgrade() -> None:
