@@ -28,8 +28,19 @@ TERMINAL_NODE_STATUSES = frozenset({'succeeded', 'failed', 'skipped', 'cancelled
 TERMINAL_EXECUTION_STATUSES = frozenset({'succeeded', 'failed', 'cancelled', 'interrupted'})
 
 
+class _Timed:
+    """What starts and may finish: its duration once it has (None until then)."""
+
+    started_at: datetime | None
+    finished_at: datetime | None
+
+    @property
+    def duration_ms(self) -> float | None:
+        return _ms(self.started_at, self.finished_at)
+
+
 @dataclass(frozen=True, kw_only=True)
-class Attempt:
+class Attempt(_Timed):
     """One try at running a node."""
 
     n: int
@@ -43,13 +54,9 @@ class Attempt:
     end_seq: int | None = None  # the event that ended it (None while it runs)
     worker: str | None = None  # where a worker node's attempt ran: a Dask worker's address or local:<pid>
 
-    @property
-    def duration_ms(self) -> float | None:
-        return _ms(self.started_at, self.finished_at)
-
 
 @dataclass(frozen=True, kw_only=True)
-class NodeState:
+class NodeState(_Timed):
     """What is known about one node of an execution."""
 
     id: str
@@ -69,10 +76,6 @@ class NodeState:
     worker: str | None = None  # where the latest attempt of a worker node ran (node.started / node.completed)
 
     @property
-    def duration_ms(self) -> float | None:
-        return _ms(self.started_at, self.finished_at)
-
-    @property
     def is_terminal(self) -> bool:
         return self.status in TERMINAL_NODE_STATUSES
 
@@ -88,7 +91,7 @@ class EdgeFlow:
 
 
 @dataclass(frozen=True, kw_only=True)
-class ExecutionState:
+class ExecutionState(_Timed):
     """An execution as of its last applied event."""
 
     id: str
@@ -114,10 +117,6 @@ class ExecutionState:
     @property
     def total(self) -> int:
         return len(self.nodes)
-
-    @property
-    def duration_ms(self) -> float | None:
-        return _ms(self.started_at, self.finished_at)
 
     @property
     def is_terminal(self) -> bool:
