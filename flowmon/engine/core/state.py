@@ -401,15 +401,7 @@ def _node_ran(node: NodeState, started: Event, completed: Event) -> NodeState:
 
 
 def _node_retrying(node: NodeState, event: Event) -> NodeState:
-    error = event.data.get('error')
-    return _evolve(
-        node,
-        status='retrying',
-        error=error,
-        traceback=event.data.get('traceback'),
-        next_retry_in=event.data.get('delay_seconds'),
-        attempt_log=_close_attempt(node, event, 'retried', error),
-    )
+    return _attempt_failed(node, event, 'retrying', 'retried', next_retry_in=event.data.get('delay_seconds'))
 
 
 def _node_completed(node: NodeState, event: Event) -> NodeState:
@@ -431,16 +423,21 @@ def _node_completed(node: NodeState, event: Event) -> NodeState:
 
 
 def _node_failed(node: NodeState, event: Event) -> NodeState:
+    settled = {'finished_at': event.ts, 'next_retry_in': None, 'settled_seq': event.seq}
+    return _attempt_failed(node, event, 'failed', 'failed', **settled)
+
+
+def _attempt_failed(node: NodeState, event: Event, status: str, outcome: str, **changes: Any) -> NodeState:
+    """The node once its attempt failed (``event``: node.retrying or node.failed): ``status``, with the event's error
+    and traceback and the attempt closed as ``outcome``, and ``changes``."""
     error = event.data.get('error')
     return _evolve(
         node,
-        status='failed',
+        status=status,
         error=error,
         traceback=event.data.get('traceback'),
-        finished_at=event.ts,
-        next_retry_in=None,
-        settled_seq=event.seq,
-        attempt_log=_close_attempt(node, event, 'failed', error),
+        attempt_log=_close_attempt(node, event, outcome, error),
+        **changes,
     )
 
 
