@@ -18,6 +18,7 @@ from flowmon.web import format as fmt
 from flowmon.web import secret_actions as actions
 from flowmon.web.widgets.confirm_dialog import confirm
 from flowmon.web.widgets.empty_state import empty_state
+from flowmon.web.widgets.panel_title import panel_title
 
 SecretAction = Callable[[SecretInfo], Awaitable[None]]
 LIVE_INTERVAL = 1.0
@@ -45,9 +46,7 @@ async def create(application: Application) -> None:
                 value = _value_input('Value').classes('grow').mark('secret-value')
                 save = ui.button('Save', icon='save').props('unelevated no-caps').mark('secret-save')
         with ui.card().classes('fm-panel w-full').props('flat bordered'):
-            with ui.column().classes('gap-0'):
-                ui.label('Stored secrets').classes('fm-panel-title')
-                summary = ui.label('').classes('text-xs text-grey-7').mark('secrets-total')
+            summary = panel_title('Stored secrets').mark('secrets-total')
             dialogs = ui.element('div')  # questions outlive redraws of the list
 
             async def replace(info: SecretInfo) -> None:
