@@ -40,65 +40,70 @@ def build_parser() -> argparse.ArgumentParser:
         prog='python -m flowmon',
         description='flowmon maintenance commands (configured by the same FLOWMON_* variables as the server).',
     )
-    commands = parser.add_subparsers(dest='command', required=True, metavar='command')
-    rotate = commands.add_parser(
+    commands = _subcommands(parser, 'command')
+    rotate = _command(
+        commands,
         'rotate-secret-key',
+        _rotate_secret_key,
         help='re-encrypt every stored secret with a new key (flowmon must be stopped)',
-        description=(
-            'Generate a new secret key (or take --new-key), re-encrypt every sealed value in one transaction, then '
-            'replace <data dir>/.secret_key. With FLOWMON_SECRET_KEY set, nothing is written to disk: the new key '
-            'is printed, and FLOWMON_SECRET_KEY must be set to it before the next start. Refuses while flowmon runs.'
-        ),
     )
     rotate.add_argument(
         '--new-key',
         metavar='KEY',
         help='the new key: 32 bytes in urlsafe base64; "-" reads it from standard input. Generated when absent.',
     )
-    rotate.set_defaults(handler=_rotate_secret_key)
-    _add_backup_command(commands)
+    backup = _command(
+        commands,
+        'backup',
+        _backup,
+        help='write a consistent copy of the SQLite database (safe while flowmon runs)',
+    )
+    backup.add_argument('path', metavar='PATH', help='the file to write')
+    backup.add_argument('--force', action='store_true', help='replace PATH if it exists')
     _add_db_commands(commands)
     return parser
 
 
-def _add_backup_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    backup = commands.add_parser(
-        'backup',
-        help='write a consistent copy of the SQLite database (safe while flowmon runs)',
-        description=(
-            "Copy the database in FLOWMON_DATABASE_URL (default <data dir>/flowmon.db) to PATH with SQLite's online "
-            'backup API, while flowmon keeps running: a snapshot of one moment, written to a temporary file '
-            '(mode 0600) and renamed to PATH. The secret key (<data dir>/.secret_key or FLOWMON_SECRET_KEY) is not '
-            'in the copy: back it up separately.'
-        ),
-    )
-    backup.add_argument('path', metavar='PATH', help='the file to write')
-    backup.add_argument('--force', action='store_true', help='replace PATH if it exists')
-    backup.set_defaults(handler=_backup)
+def _subcommands(parser: argparse.ArgumentParser, dest: str) -> argparse._SubParsersAction[argparse.ArgumentParser]:
+    return parser.add_subparsers(dest=dest, required=True, metavar='command')
+
+
+def _group(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser], name: str, *, help: str, description: str
+) -> argparse._SubParsersAction[argparse.ArgumentParser]:
+    """The sub-command ``name`` with sub-commands of its own (which it names in ``<name>_command``)."""
+    return _subcommands(commands.add_parser(name, help=help, description=description), f'{name}_command')
+
+
+def _command(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser],
+    name: str,
+    handler: Handler,
+    *,
+    help: str,
+) -> argparse.ArgumentParser:
+    """The sub-command ``name``, run by ``handler``; the handler's docstring is its description."""
+    command = commands.add_parser(name, help=help, description=handler.__doc__)
+    command.set_defaults(handler=handler)
+    return command
 
 
 def _add_db_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    db = commands.add_parser(
+    db_commands = _group(
+        commands,
         'db',
         help='the database schema: upgrade, current revision, history',
         description='The schema is versioned with Alembic revisions shipped in flowmon; start-up runs "upgrade head".',
     )
-    db_commands = db.add_subparsers(dest='db_command', required=True, metavar='command')
-    upgrade = db_commands.add_parser(
+    upgrade = _command(
+        db_commands,
         'upgrade',
+        _db_upgrade,
         help='upgrade the schema to REVISION (default: head); flowmon must be stopped',
-        description=(
-            'Apply the revisions up to REVISION (default: head, the newest) in one transaction: all or nothing. '
-            'A database made before migrations is adopted first (what it lacks is added, then it is stamped with the '
-            'baseline). Prints what it did. Refuses while flowmon runs.'
-        ),
     )
     upgrade.add_argument('revision', nargs='?', default='head', metavar='REVISION', help='a revision id, or head')
-    upgrade.set_defaults(handler=_db_upgrade)
-    current = db_commands.add_parser('current', help='print the revision the database is at, or none')
-    current.set_defaults(handler=_db_current)
-    history = db_commands.add_parser('history', help='list the revisions this flowmon knows, newest first')
-    history.set_defaults(handler=_db_history)
+    _command(db_commands, 'current', _db_current, help='print the revision the database is at, or none')
+    _command(db_commands, 'history', _db_history, help='list the revisions this flowmon knows, newest first')
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -113,6 +118,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _rotate_secret_key(args: argparse.Namespace, settings: Settings) -> int:
+    """Generate a new secret key (or take --new-key), re-encrypt every sealed value in one transaction, then replace
+    <data dir>/.secret_key. With FLOWMON_SECRET_KEY set, nothing is written to disk: the new key is printed, and
+    FLOWMON_SECRET_KEY must be set to it before the next start. Refuses while flowmon runs."""
     new = None
     if args.new_key is not None:
         text = sys.stdin.readline() if args.new_key == '-' else args.new_key
@@ -147,6 +155,10 @@ def _rotate_secret_key(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _backup(args: argparse.Namespace, settings: Settings) -> int:
+    """Copy the database in FLOWMON_DATABASE_URL (default <data dir>/flowmon.db) to PATH with SQLite's online backup
+    API, while flowmon keeps running: a snapshot of one moment, written to a temporary file (mode 0600) and renamed
+    to PATH. The secret key (<data dir>/.secret_key or FLOWMON_SECRET_KEY) is not in the copy: back it up
+    separately."""
     try:
         source = sqlite_path(settings.db_url)
     except BackupError as exc:  # not SQLite (use pg_dump), or no file
@@ -164,6 +176,9 @@ def _backup(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
+    """Apply the revisions up to REVISION (default: head, the newest) in one transaction: all or nothing. A database
+    made before migrations is adopted first (what it lacks is added, then it is stamped with the baseline). Prints
+    what it did. Refuses while flowmon runs."""
     os.umask(PRIVATE_UMASK)  # a database created here is as private as one the server creates
     make_private(settings.data_dir)
     try:

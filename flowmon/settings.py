@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     EnvSettingsSource,
@@ -116,16 +116,10 @@ class Settings(BaseSettings):
             env_settings.env_vars = {k.lower(): v for k, v in override.items() if v != ''}
         return init_settings, env_settings
 
-    @field_validator('webhook_retry_schedule')
+    @field_validator('webhook_retry_schedule', 'outbound_ports')
     @classmethod
-    def _check_schedule(cls, value: str) -> str:
-        parse_retry_schedule(value)
-        return value
-
-    @field_validator('outbound_ports')
-    @classmethod
-    def _check_ports(cls, value: str) -> str:
-        parse_port_ranges(value)
+    def _check_parsed(cls, value: str, info: ValidationInfo) -> str:
+        _PARSERS[_field(info)](value)
         return value
 
     @field_validator('database_url')
@@ -181,52 +175,23 @@ class Settings(BaseSettings):
             raise ValueError(f'must be at least {MIN_TOKEN_LENGTH} characters long (unset, one is generated)')
         return value
 
-    @field_validator('allowed_hosts')
+    @field_validator('allowed_hosts', 'trusted_proxies', 'python_modules')
     @classmethod
-    def _check_allowed_hosts(cls, value: str) -> str:
-        for name in _split(value):
-            if name == '*' or any(c in name for c in '/ @'):
-                raise ValueError(f'{name!r} is not a host name or address (list each name; "*" would accept any Host)')
+    def _check_lists(cls, value: str, info: ValidationInfo) -> str:
+        """Comma-separated lists: each item must be valid; the error names the first that is not."""
+        valid, what = _LIST_ITEMS[_field(info)]
+        for item in _split(value):
+            if not valid(item):
+                raise ValueError(f'{item!r} is not {what}')
         return value
 
-    @field_validator('public_url')
+    @field_validator('public_url', 'dask_scheduler')
     @classmethod
-    def _check_public_url(cls, value: str) -> str:
+    def _check_optional(cls, value: str, info: ValidationInfo) -> str:
+        """Settings that are off when empty; a value is checked (stripped)."""
         value = value.strip()
         if value:
-            public_origin(value)
-        return value
-
-    @field_validator('trusted_proxies')
-    @classmethod
-    def _check_trusted_proxies(cls, value: str) -> str:
-        for part in _split(value):
-            try:
-                ipaddress.ip_network(part, strict=False)
-            except ValueError:
-                raise ValueError(f'{part!r} is not an IP address or network') from None
-        return value
-
-    @field_validator('python_modules')
-    @classmethod
-    def _check_python_modules(cls, value: str) -> str:
-        for name in _split(value):
-            if not _MODULE_NAME.match(name):
-                raise ValueError(f'{name!r} is not a module name (dotted Python identifiers, e.g. "reports,acme.jobs")')
-        return value
-
-    @field_validator('dask_scheduler')
-    @classmethod
-    def _check_dask_scheduler(cls, value: str) -> str:
-        value = value.strip()
-        if value:
-            try:
-                parts = urlsplit(value)
-                port = parts.port
-            except ValueError as exc:
-                raise ValueError(f'not an address: {exc}') from None
-            if parts.scheme not in DASK_SCHEMES or not parts.hostname or port is None or parts.path not in ('', '/'):
-                raise ValueError('must be a Dask scheduler address such as tcp://scheduler.example.org:8786')
+            _OPTIONAL_CHECKS[_field(info)](value)
         return value
 
     @model_validator(mode='after')
@@ -333,6 +298,33 @@ def _split(value: str) -> list[str]:
     return [part.strip() for part in value.split(',') if part.strip()]
 
 
+def _field(info: ValidationInfo) -> str:
+    assert info.field_name is not None  # a field validator's
+    return info.field_name
+
+
+def _is_host_name(name: str) -> bool:
+    return name != '*' and not any(c in name for c in '/ @')
+
+
+def _is_network(part: str) -> bool:
+    try:
+        ipaddress.ip_network(part, strict=False)
+    except ValueError:
+        return False
+    return True
+
+
+def _check_dask_address(value: str) -> None:
+    try:
+        parts = urlsplit(value)
+        port = parts.port
+    except ValueError as exc:
+        raise ValueError(f'not an address: {exc}') from None
+    if parts.scheme not in DASK_SCHEMES or not parts.hostname or port is None or parts.path not in ('', '/'):
+        raise ValueError('must be a Dask scheduler address such as tcp://scheduler.example.org:8786')
+
+
 def _bracketed(host: str) -> str:
     """An IPv6 address as it appears in a ``Host`` header (``[::1]``); other names unchanged."""
     host = host.strip().lower()
@@ -372,6 +364,23 @@ def parse_port_ranges(value: str) -> list[tuple[int, int]]:
             raise ValueError(f'{part!r} must be ports between 1 and 65535, the lower one first')
         ranges.append((low, high))
     return ranges
+
+
+# What the grouped validators of Settings check, by field. Each check raises ValueError, or (lists) says whether an
+# item is valid and what it should be.
+_PARSERS: dict[str, Callable[[str], object]] = {
+    'webhook_retry_schedule': parse_retry_schedule,
+    'outbound_ports': parse_port_ranges,
+}
+_OPTIONAL_CHECKS: dict[str, Callable[[str], object]] = {
+    'public_url': public_origin,
+    'dask_scheduler': _check_dask_address,
+}
+_LIST_ITEMS: dict[str, tuple[Callable[[str], object], str]] = {
+    'allowed_hosts': (_is_host_name, 'a host name or address (list each name; "*" would accept any Host)'),
+    'trusted_proxies': (_is_network, 'an IP address or network'),
+    'python_modules': (_MODULE_NAME.match, 'a module name (dotted Python identifiers, e.g. "reports,acme.jobs")'),
+}
 
 
 @contextmanager

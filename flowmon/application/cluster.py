@@ -31,6 +31,7 @@ from flowmon.automation.schedules import ScheduleService
 from flowmon.delivery.service import DeliveryService
 from flowmon.engine.core.events import utcnow
 from flowmon.engine.runtime.scheduler import Engine
+from flowmon.infra.tasks import cancel_and_wait
 from flowmon.store.catalog import WorkflowCatalog
 from flowmon.store.cluster import (
     CANCEL_CHANNEL,
@@ -186,11 +187,8 @@ class Cluster:
 
     async def leave(self) -> None:
         """Give up the lease (last in a stop, after the recorder has written everything)."""
-        if self._beating is not None:
-            self._beating.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._beating
-            self._beating = None
+        await cancel_and_wait(self._beating)
+        self._beating = None
         await self.membership.leave()
 
     # --- the lease ----------------------------------------------------------------------------------------------

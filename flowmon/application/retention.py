@@ -16,7 +16,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -56,28 +56,19 @@ class PruneResult:
         }
 
 
+@dataclass(eq=False, kw_only=True)
 class Retention:
     """The pruning job and its last result."""
 
-    def __init__(
-        self,
-        *,
-        pruner: Pruner,
-        policy: RetentionPolicy,
-        interval_s: int,
-        timers: Timers,
-        history: ExecutionHistory,
-        clock: Callable[[], datetime] = utcnow,
-    ) -> None:
-        self.policy = policy
-        self.interval_s = interval_s
-        self._pruner = pruner
-        self._timers = timers
-        self._history = history
-        self._clock = clock
-        self._lock = asyncio.Lock()
-        self._stopping = False
-        self.last: PruneResult | None = None
+    pruner: Pruner
+    policy: RetentionPolicy
+    interval_s: int
+    timers: Timers
+    history: ExecutionHistory
+    clock: Callable[[], datetime] = utcnow
+    last: PruneResult | None = field(default=None, init=False)
+    _lock: asyncio.Lock = field(default_factory=asyncio.Lock, init=False, repr=False)
+    _stopping: bool = field(default=False, init=False, repr=False)
 
     def settings(self) -> dict[str, Any]:
         """The retention settings, as ``GET /api/status`` shows them."""
@@ -90,19 +81,19 @@ class Retention:
     def start(self) -> None:
         """Prune now (in the background) and then every interval."""
         self._stopping = False
-        self._arm(self._clock())
+        self._arm(self.clock())
 
     async def stop(self) -> None:
         """No pruning from now on; a pruning under way ends after its current step."""
         self._stopping = True
-        self._timers.disarm(JOB_ID)
+        self.timers.disarm(JOB_ID)
         async with self._lock:
             pass
 
     async def prune(self) -> PruneResult:
         """One pruning: executions, deliveries, snapshots, then the freed space. Not two at once."""
         async with self._lock:
-            started, clock = self._clock(), time.perf_counter()
+            started, clock = self.clock(), time.perf_counter()
             counts, error = PruneCounts(), None
             try:
                 await self._prune(started, counts)
@@ -111,7 +102,7 @@ class Retention:
                 error = f'{type(exc).__name__}: {exc}'
             result = PruneResult(
                 started_at=started,
-                finished_at=self._clock(),
+                finished_at=self.clock(),
                 duration_ms=round((time.perf_counter() - clock) * 1000, 3),
                 counts=counts,
                 error=error,
@@ -122,33 +113,33 @@ class Retention:
         return result
 
     async def _prune(self, now: datetime, counts: PruneCounts) -> None:
-        await self._history.settle()  # node runs still to be written would outlive their executions
+        await self.history.settle()  # node runs still to be written would outlive their executions
         stop = self._stopped
         policy = self.policy
         if not policy.keeps_everything:
-            counts.add(await self._pruner.prune_executions(policy, now, self._forget, stop=stop))
+            counts.add(await self.pruner.prune_executions(policy, now, self._forget, stop=stop))
         horizon = policy.horizon(now)
         if horizon is not None:
-            counts.add(await self._pruner.prune_deliveries(horizon, stop=stop))
-        counts.add(await self._pruner.prune_snapshots(stop=stop))
-        counts.add(await self._pruner.give_back_space(stop=stop))
+            counts.add(await self.pruner.prune_deliveries(horizon, stop=stop))
+        counts.add(await self.pruner.prune_snapshots(stop=stop))
+        counts.add(await self.pruner.give_back_space(stop=stop))
 
     def _stopped(self) -> bool:
         return self._stopping
 
     def _forget(self, execution_ids: Sequence[str]) -> None:
         for execution_id in execution_ids:
-            self._history.forget(execution_id)
+            self.history.forget(execution_id)
 
     async def _job(self) -> None:
         try:
             await self.prune()
         finally:
             if not self._stopping:
-                self._arm(self._clock() + timedelta(seconds=min(self.interval_s, MAX_INTERVAL_S)))
+                self._arm(self.clock() + timedelta(seconds=min(self.interval_s, MAX_INTERVAL_S)))
 
     def _arm(self, when: datetime) -> None:
-        self._timers.arm(JOB_ID, when, self._job)
+        self.timers.arm(JOB_ID, when, self._job)
 
 
 def _summary(counts: PruneCounts) -> str:

@@ -22,7 +22,7 @@ import asyncio
 import re
 from collections import deque
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from flowmon.engine.core.events import TERMINAL_EXECUTION_EVENTS, Event, EventType
@@ -245,27 +245,18 @@ class Stream:
         return known
 
 
+@dataclass(eq=False, kw_only=True)
 class EventStreams:
     """Opens streams: of one execution (until its final event), or of every execution (optionally one
     workflow's, some event types). Refusals come before anything is sent, so the API can answer them."""
 
-    def __init__(
-        self,
-        *,
-        bus: EventBus,
-        history: ExecutionHistory,
-        live: LiveView,
-        keepalive_seconds: float = KEEPALIVE_SECONDS,
-        buffer: int = CLIENT_BUFFER,
-        max_streams: int = MAX_STREAMS,
-    ) -> None:
-        self.bus = bus
-        self.history = history
-        self.live = live
-        self.keepalive_seconds = keepalive_seconds
-        self.buffer = buffer
-        self.max_streams = max_streams
-        self._open: set[Stream] = set()
+    bus: EventBus
+    history: ExecutionHistory
+    live: LiveView
+    keepalive_seconds: float = KEEPALIVE_SECONDS
+    buffer: int = CLIENT_BUFFER
+    max_streams: int = MAX_STREAMS
+    _open: set[Stream] = field(default_factory=set, init=False, repr=False)
 
     @property
     def open_count(self) -> int:

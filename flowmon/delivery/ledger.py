@@ -39,6 +39,9 @@ WAITING = (DeliveryStatus.PENDING.value, DeliveryStatus.RETRYING.value)
 SENDING = DeliveryStatus.SENDING.value
 INTERRUPTED_MESSAGE = 'flowmon stopped during this attempt; the outcome is unknown, so it is sent again'
 
+# What a delivery no longer holds once its attempt is cut short (recovered after a stop, or cancelled): the
+# lease and the trigger of an attempt. (_FINISH, which ends an attempt normally, clears them too.)
+_NO_ATTEMPT: dict[str, Any] = {'lease_until': None, 'attempt_trigger': None}
 _CLAIM = (
     deliveries.update()
     .where(
@@ -236,8 +239,7 @@ class Ledger:
                     .values(
                         status=DeliveryStatus.RETRYING.value,
                         next_attempt_at=when,
-                        lease_until=None,
-                        attempt_trigger=None,
+                        **_NO_ATTEMPT,
                         claimed_by=None,
                         last_error=INTERRUPTED_MESSAGE,
                         updated_at=now,
@@ -333,8 +335,7 @@ async def _cancel(conn: AsyncConnection, delivery_id: str, reason: str, now: dat
             status_reason=reason,
             attempts=deliveries.c.attempts - attempts_back,
             next_attempt_at=None,
-            lease_until=None,
-            attempt_trigger=None,
+            **_NO_ATTEMPT,
             finished_at=now,
             updated_at=now,
         )

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, fields
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from flowmon.store.codec import from_db_time, loads
+
+R = TypeVar('R')
+_TIME_TYPES = frozenset({'datetime', 'datetime | None'})  # record fields' annotations (as text)
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -39,27 +43,10 @@ class DeliveryRecord:
     finished_at: datetime | None
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            'id': self.id,
-            'webhook_id': self.webhook_id,
-            'source': self.source,
-            'endpoint_id': self.endpoint_id,
-            'event_type': self.event_type,
-            'execution_id': self.execution_id,
-            'url': self.url,
-            'method': self.method,
-            'status': self.status,
-            'status_reason': self.status_reason,
-            'attempt_count': self.attempts,
-            'max_attempts': self.round_base + self.max_attempts,
-            'next_attempt_at': _iso(self.next_attempt_at),
-            'last_status_code': self.last_status_code,
-            'last_error': self.last_error,
-            'last_duration_ms': self.last_duration_ms,
-            'created_at': _iso(self.created_at),
-            'updated_at': _iso(self.updated_at),
-            'finished_at': _iso(self.finished_at),
-        }
+        item = _json(self, attempts='attempt_count')
+        item['max_attempts'] = self.round_base + self.max_attempts  # this round's attempts count from round_base
+        del item['round_base']
+        return item
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -151,61 +138,39 @@ class WebhookStats:
         return self.pending + self.retrying + self.sending
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            'success_rate_24h': self.success_rate_24h,
-            'succeeded_24h': self.succeeded_24h,
-            'failed_24h': self.failed_24h,
-            'exhausted_24h': self.exhausted_24h,
-            'cancelled_24h': self.cancelled_24h,
-            'pending': self.outstanding,
-            'retrying': self.retrying,
-        }
+        item = {'success_rate_24h': self.success_rate_24h, **_json(self)}
+        item['pending'] = self.outstanding  # what is still to do, the deliveries being sent included
+        del item['sending']
+        return item
 
 
 def delivery_record(row: Any) -> DeliveryRecord:
-    return DeliveryRecord(
-        id=row.id,
-        webhook_id=row.webhook_id,
-        source=row.source,
-        endpoint_id=row.endpoint_id,
-        event_type=row.event_type,
-        execution_id=row.execution_id,
-        url=row.url,
-        method=row.method,
-        status=row.status,
-        status_reason=row.status_reason,
-        attempts=row.attempts,
-        max_attempts=row.max_attempts,
-        round_base=row.round_base,
-        next_attempt_at=from_db_time(row.next_attempt_at),
-        last_status_code=row.last_status_code,
-        last_error=row.last_error,
-        last_duration_ms=row.last_duration_ms,
-        created_at=from_db_time(row.created_at),  # type: ignore[arg-type]
-        updated_at=from_db_time(row.updated_at),  # type: ignore[arg-type]
-        finished_at=from_db_time(row.finished_at),
-    )
+    return _from_row(DeliveryRecord, row)
 
 
 def attempt_record(row: Any) -> AttemptRecord:
-    return AttemptRecord(
-        n=row.n,
-        trigger=row.trigger,
-        started_at=from_db_time(row.started_at),  # type: ignore[arg-type]
-        ended_at=from_db_time(row.ended_at),
-        duration_ms=row.duration_ms,
-        url=row.url,
-        resolved_ip=row.resolved_ip,
-        request_headers=loads(row.request_headers) or {},
-        body_sha256=row.body_sha256,
-        body_size=row.body_size,
-        status_code=row.status_code,
-        response_headers=loads(row.response_headers) or {},
-        response_body_prefix=row.response_body_prefix,
-        error_class=row.error_class,
-        error_message=row.error_message,
-        retryable=bool(row.retryable),
-        retry_after_s=row.retry_after_s,
-        next_attempt_at=from_db_time(row.next_attempt_at),
-        planned_at=from_db_time(row.planned_at),
-    )
+    return _from_row(AttemptRecord, row, request_headers=_headers, response_headers=_headers, retryable=bool)
+
+
+def _from_row(cls: type[R], row: Any, **converted: Callable[[Any], Any]) -> R:
+    """The record of ``cls`` made of the same-named columns of ``row``: times through :func:`from_db_time`, each
+    ``converted`` column through its function."""
+    values = {}
+    for item in fields(cls):  # type: ignore[arg-type]
+        value = getattr(row, item.name)
+        convert = converted.get(item.name, from_db_time if item.type in _TIME_TYPES else None)
+        values[item.name] = value if convert is None else convert(value)
+    return cls(**values)
+
+
+def _json(record: Any, **renamed: str) -> dict[str, Any]:
+    """The fields of ``record`` by name (``renamed`` ones by their new name), in order, times in ISO 8601."""
+    return {renamed.get(item.name, item.name): _jsonable(getattr(record, item.name)) for item in fields(record)}
+
+
+def _jsonable(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+def _headers(text: str | None) -> dict[str, str]:
+    return loads(text) or {}

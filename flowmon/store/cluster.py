@@ -36,11 +36,11 @@ from typing import Any
 
 from sqlalchemy import bindparam, delete, exists, or_, select, update
 
-from flowmon.engine.core.events import TERMINAL_EXECUTION_EVENTS, Event, EventType
+from flowmon.engine.core.events import TERMINAL_EXECUTION_EVENTS, Event
 from flowmon.engine.core.state import EXECUTION_STATUSES, TERMINAL_EXECUTION_STATUSES
 from flowmon.engine.runtime.projector import Projector
 
-from .codec import from_db_time_fast, loads_fast, to_db_time
+from .codec import stored_event, to_db_time
 from .database import BulkStatement, Database, Step
 from .dialect import database_now, notify_payload, notify_statement, older_than
 from .tables import EventRow, ExecutionRow, ProcessRow, ScheduleTickRow
@@ -57,7 +57,6 @@ CANCEL_CHANNEL = 'flowmon_cancel'  # a cancel request: the execution id
 CHANGES_CHANNEL = 'flowmon_changes'  # {"p": writer, "t": topic, "k": key}: a cached table changed
 ACTIVE = [status for status in EXECUTION_STATUSES if status not in TERMINAL_EXECUTION_STATUSES]  # queued, running
 TICK_MEMORY = timedelta(days=7)
-_EVENT_TYPES = {str(event_type): event_type for event_type in EventType}
 
 
 def new_process_id() -> str:
@@ -310,7 +309,7 @@ class EventTail:
                 )
                 async with self._db.engine.connect() as conn:
                     rows = (await conn.execute(query)).all()
-                events = [_event(row) for row in rows]
+                events = [stored_event(*row) for row in rows]
                 taken += self._projector.take_stored(events)
                 for listener in self.listeners:
                     listener(events)
@@ -320,18 +319,6 @@ class EventTail:
                         self._read.pop(event.execution_id, None)
                 self.events_read += len(events)
             return taken
-
-
-def _event(row: Any) -> Event:
-    execution_id, seq, type_, node_id, ts, data = row
-    return Event(
-        execution_id=execution_id,
-        seq=seq,
-        type=_EVENT_TYPES.get(type_) or EventType(type_),
-        ts=from_db_time_fast(ts),
-        node_id=node_id,
-        data=loads_fast(data),
-    )
 
 
 def parse_events_notice(payload: str, me: str) -> dict[str, int] | None:

@@ -156,12 +156,7 @@ async def lock_schema(conn: AsyncConnection) -> None:
 
 async def vacuum(engine: AsyncEngine) -> None:
     """Leave no old row content in the files (SQLite: ``VACUUM`` and a truncating checkpoint; nothing elsewhere)."""
-    if engine.dialect.name != 'sqlite':
-        return
-    async with engine.connect() as conn:
-        conn = await conn.execution_options(isolation_level='AUTOCOMMIT')
-        await conn.exec_driver_sql('VACUUM')
-        await conn.exec_driver_sql('PRAGMA wal_checkpoint(TRUNCATE)')
+    await _sqlite_autocommit(engine, 'VACUUM', 'PRAGMA wal_checkpoint(TRUNCATE)')
 
 
 # --- storage: size, giving freed space back -----------------------------------------------------------------------
@@ -234,11 +229,17 @@ async def tidy_search_index(engine: AsyncEngine, pages: int) -> None:
 
 async def checkpoint(engine: AsyncEngine) -> None:
     """SQLite: ``PRAGMA wal_checkpoint(PASSIVE)``, which waits for nobody (nothing elsewhere)."""
+    await _sqlite_autocommit(engine, 'PRAGMA wal_checkpoint(PASSIVE)')
+
+
+async def _sqlite_autocommit(engine: AsyncEngine, *statements: str) -> None:
+    """SQLite: run ``statements`` in turn outside any transaction (nothing elsewhere)."""
     if engine.dialect.name != 'sqlite':
         return
     async with engine.connect() as conn:
         conn = await conn.execution_options(isolation_level='AUTOCOMMIT')
-        await conn.exec_driver_sql('PRAGMA wal_checkpoint(PASSIVE)')
+        for statement in statements:
+            await conn.exec_driver_sql(statement)
 
 
 def _file_size(path: Path) -> int:

@@ -10,10 +10,10 @@ from typing import Any
 from sqlalchemy import Select, String, and_, delete, func, or_, select, type_coerce
 
 from flowmon.engine.core.bulk import collector_paused
-from flowmon.engine.core.events import Event, EventType
+from flowmon.engine.core.events import Event
 from flowmon.engine.core.state import ExecutionState, fold
 
-from .codec import dumps, from_db_time, from_db_time_fast, loads, loads_fast, to_db_time
+from .codec import dumps, from_db_time, loads, stored_event, to_db_time
 from .database import Database
 from .search import matching_executions
 from .tables import EventRow, ExecutionRow, WorkflowRow, WorkflowSnapshotRow
@@ -24,7 +24,6 @@ _events = EventRow.__table__  # type: ignore[attr-defined]
 _snapshots = WorkflowSnapshotRow.__table__  # type: ignore[attr-defined]
 
 MAX_PAGE = 500
-_EVENT_TYPES = {str(event_type): event_type for event_type in EventType}
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -215,19 +214,8 @@ class History:
             query = query.limit(limit)
         async with self._db.engine.connect() as conn:
             rows = (await conn.execute(query)).all()
-        types = _EVENT_TYPES
         with collector_paused():
-            return [
-                Event(
-                    execution_id=execution_id,
-                    seq=seq,
-                    type=types.get(type_) or EventType(type_),
-                    ts=from_db_time_fast(ts),
-                    node_id=node_id,
-                    data=loads_fast(data),
-                )
-                for seq, type_, node_id, ts, data in rows
-            ]
+            return [stored_event(execution_id, *row) for row in rows]
 
     async def event_time(self, execution_id: str, seq: int) -> datetime | None:
         """When the execution's event ``seq`` was recorded (None when there is no such event)."""
@@ -278,17 +266,7 @@ class History:
             query = query.where(_events.c.type.in_(list(types)))
         async with self._db.engine.connect() as conn:
             rows = (await conn.execute(query)).all()
-        return [
-            Event(
-                execution_id=row_execution,
-                seq=row_seq,
-                type=_EVENT_TYPES.get(type_) or EventType(type_),
-                ts=from_db_time_fast(row_ts),
-                node_id=node_id,
-                data=loads_fast(data),
-            )
-            for row_execution, row_seq, type_, node_id, row_ts, data in rows
-        ]
+        return [stored_event(*row) for row in rows]
 
     async def load_state(self, execution_id: str) -> ExecutionState | None:
         """The execution's state folded from its stored events (None when unknown), on the event loop: for

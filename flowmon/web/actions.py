@@ -61,6 +61,18 @@ async def act(
     return result
 
 
+async def performed(
+    application: Application, what: str, action: Callable[[], Awaitable[object]], done: str, kind: Kind = 'positive'
+) -> bool:
+    """:func:`act` for an action that returns nothing: whether it went through."""
+
+    async def went_through() -> bool:
+        await action()
+        return True
+
+    return bool(await act(application, what, went_through, done, kind))
+
+
 async def run_workflow(application: Application, workflow_id: str, input: dict[str, Any] | None = None) -> str | None:
     """Start ``workflow_id`` and open its execution page; returns the new id (None when refused)."""
     if not signed_in(application):

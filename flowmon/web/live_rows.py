@@ -18,8 +18,8 @@ LIVE_INTERVAL = 0.2
 
 
 class LiveRows:
-    """Shows ``records`` in ``table`` at once; :meth:`follow` keeps them current. ``total`` counts what SQL matched
-    plus the new executions that joined since (``on_total`` hears of every change)."""
+    """Shows ``records`` (of ``flt``) in ``table`` at once; :meth:`follow` keeps them current. ``total`` counts what
+    SQL matched plus the new executions that joined since (``on_total`` hears of every change)."""
 
     def __init__(
         self,
@@ -32,8 +32,8 @@ class LiveRows:
         limit: int,
     ) -> None:
         self._live = live
-        self._table = table
-        self._flt = flt
+        self.table = table
+        self.flt = flt
         self._limit = limit
         self._add_new = flt.page == 1
         self._on_total: Callable[[int], object] | None = None
@@ -47,11 +47,11 @@ class LiveRows:
         now = datetime.now(UTC)
         rows = [ExecutionSummary.from_record(record) for record in records]
         self._rows, added = merge_live(
-            rows, self._live.states(), self._flt, now, limit=self._limit, add_new=self._add_new
+            rows, self._live.states(), self.flt, now, limit=self._limit, add_new=self._add_new
         )
         self.total = total + added
         self._seen = self._live.version
-        self._table.show(self._rows, now)
+        self.table.show(self._rows, now)
         if self._on_total is not None:
             self._on_total(self.total)
 
@@ -64,11 +64,11 @@ class LiveRows:
         moment = datetime.now(UTC)
         self._seen, states = self._live.changed_states(self._seen)
         if not states:
-            self._table.tick(moment)
+            self.table.tick(moment)
             return
-        self._rows, new = merge_live(self._rows, states, self._flt, moment, limit=self._limit, add_new=self._add_new)
+        self._rows, new = merge_live(self._rows, states, self.flt, moment, limit=self._limit, add_new=self._add_new)
         if new:
             self.total += new
             if self._on_total is not None:
                 self._on_total(self.total)
-        self._table.show(self._rows, moment)
+        self.table.show(self._rows, moment)

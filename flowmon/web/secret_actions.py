@@ -7,7 +7,7 @@ from nicegui import ui
 from flowmon.application import Application
 from flowmon.application.secrets import SecretInfo
 
-from .actions import guarded
+from .actions import guarded, performed
 
 
 async def save_secret(application: Application, name: str, value: str) -> SecretInfo | None:
@@ -22,12 +22,5 @@ async def save_secret(application: Application, name: str, value: str) -> Secret
 
 async def delete_secret(application: Application, name: str) -> bool:
     """Delete ``name``; refused (with the workflows named) while a workflow uses it."""
-    done = await guarded(application, 'delete the secret', lambda: _delete(application, name))
-    if done:
-        ui.notify(f'Secret {name!r} deleted.', type='info')
-    return bool(done)
-
-
-async def _delete(application: Application, name: str) -> bool:
-    await application.secrets.delete(name)
-    return True
+    delete = application.secrets.delete
+    return await performed(application, 'delete the secret', lambda: delete(name), f'Secret {name!r} deleted.', 'info')

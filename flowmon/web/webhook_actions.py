@@ -18,7 +18,7 @@ from nicegui import ui
 from flowmon.application import Application
 from flowmon.application.deliveries import DeliveryRecord, Endpoint
 
-from .actions import act, guarded
+from .actions import act, guarded, performed
 
 TEST_WAIT_SECONDS = 45.0  # one attempt takes at most FLOWMON_WEBHOOK_TIMEOUT (30 s at the most)
 
@@ -58,12 +58,9 @@ async def redeliver_many(
 
 async def cancel(application: Application, delivery_id: str) -> bool:
     """Cancel a delivery that is waiting for its next attempt."""
-
-    async def cancelled() -> bool:
-        await application.deliveries.cancel(delivery_id)
-        return True
-
-    return bool(await act(application, 'cancel', cancelled, 'Delivery cancelled: no further attempts.', 'info'))
+    cancel = application.deliveries.cancel
+    done = 'Delivery cancelled: no further attempts.'
+    return await performed(application, 'cancel', lambda: cancel(delivery_id), done, 'info')
 
 
 async def set_endpoint_enabled(application: Application, endpoint_id: str, enabled: bool) -> Endpoint | None:
@@ -116,11 +113,8 @@ async def send_test_event(application: Application, endpoint_id: str) -> TestOut
 
 
 async def delete_endpoint(application: Application, endpoint_id: str) -> bool:
-    async def deleted() -> bool:
-        await application.endpoints.delete(endpoint_id)
-        return True
-
-    return bool(await act(application, 'delete the endpoint', deleted, 'Endpoint deleted.', 'info'))
+    delete = application.endpoints.delete
+    return await performed(application, 'delete the endpoint', lambda: delete(endpoint_id), 'Endpoint deleted.', 'info')
 
 
 async def matching_count(

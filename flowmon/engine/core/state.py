@@ -28,8 +28,19 @@ TERMINAL_NODE_STATUSES = frozenset({'succeeded', 'failed', 'skipped', 'cancelled
 TERMINAL_EXECUTION_STATUSES = frozenset({'succeeded', 'failed', 'cancelled', 'interrupted'})
 
 
+class _Timed:
+    """What starts and may finish: its duration once it has (None until then)."""
+
+    started_at: datetime | None
+    finished_at: datetime | None
+
+    @property
+    def duration_ms(self) -> float | None:
+        return _ms(self.started_at, self.finished_at)
+
+
 @dataclass(frozen=True, kw_only=True)
-class Attempt:
+class Attempt(_Timed):
     """One try at running a node."""
 
     n: int
@@ -43,13 +54,9 @@ class Attempt:
     end_seq: int | None = None  # the event that ended it (None while it runs)
     worker: str | None = None  # where a worker node's attempt ran: a Dask worker's address or local:<pid>
 
-    @property
-    def duration_ms(self) -> float | None:
-        return _ms(self.started_at, self.finished_at)
-
 
 @dataclass(frozen=True, kw_only=True)
-class NodeState:
+class NodeState(_Timed):
     """What is known about one node of an execution."""
 
     id: str
@@ -69,10 +76,6 @@ class NodeState:
     worker: str | None = None  # where the latest attempt of a worker node ran (node.started / node.completed)
 
     @property
-    def duration_ms(self) -> float | None:
-        return _ms(self.started_at, self.finished_at)
-
-    @property
     def is_terminal(self) -> bool:
         return self.status in TERMINAL_NODE_STATUSES
 
@@ -88,7 +91,7 @@ class EdgeFlow:
 
 
 @dataclass(frozen=True, kw_only=True)
-class ExecutionState:
+class ExecutionState(_Timed):
     """An execution as of its last applied event."""
 
     id: str
@@ -114,10 +117,6 @@ class ExecutionState:
     @property
     def total(self) -> int:
         return len(self.nodes)
-
-    @property
-    def duration_ms(self) -> float | None:
-        return _ms(self.started_at, self.finished_at)
 
     @property
     def is_terminal(self) -> bool:
@@ -402,15 +401,7 @@ def _node_ran(node: NodeState, started: Event, completed: Event) -> NodeState:
 
 
 def _node_retrying(node: NodeState, event: Event) -> NodeState:
-    error = event.data.get('error')
-    return _evolve(
-        node,
-        status='retrying',
-        error=error,
-        traceback=event.data.get('traceback'),
-        next_retry_in=event.data.get('delay_seconds'),
-        attempt_log=_close_attempt(node, event, 'retried', error),
-    )
+    return _attempt_failed(node, event, 'retrying', 'retried', next_retry_in=event.data.get('delay_seconds'))
 
 
 def _node_completed(node: NodeState, event: Event) -> NodeState:
@@ -432,16 +423,21 @@ def _node_completed(node: NodeState, event: Event) -> NodeState:
 
 
 def _node_failed(node: NodeState, event: Event) -> NodeState:
+    settled = {'finished_at': event.ts, 'next_retry_in': None, 'settled_seq': event.seq}
+    return _attempt_failed(node, event, 'failed', 'failed', **settled)
+
+
+def _attempt_failed(node: NodeState, event: Event, status: str, outcome: str, **changes: Any) -> NodeState:
+    """The node once its attempt failed (``event``: node.retrying or node.failed): ``status``, with the event's error
+    and traceback and the attempt closed as ``outcome``, and ``changes``."""
     error = event.data.get('error')
     return _evolve(
         node,
-        status='failed',
+        status=status,
         error=error,
         traceback=event.data.get('traceback'),
-        finished_at=event.ts,
-        next_retry_in=None,
-        settled_seq=event.seq,
-        attempt_log=_close_attempt(node, event, 'failed', error),
+        attempt_log=_close_attempt(node, event, outcome, error),
+        **changes,
     )
 
 

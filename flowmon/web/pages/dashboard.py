@@ -25,6 +25,7 @@ from flowmon.web.filters import ExecutionFilter
 from flowmon.web.theme import status_color
 from flowmon.web.widgets.execution_table import ExecutionTable
 from flowmon.web.widgets.metric_card import MetricCard
+from flowmon.web.widgets.panel_title import panel_title
 from flowmon.web.widgets.throughput_chart import ThroughputChart
 from flowmon.web.widgets.workflow_list import WorkflowList
 
@@ -85,16 +86,16 @@ async def create(application: Application) -> None:
                                           accent=spec.accent) for spec in CARDS}  # fmt: skip
         with ui.element('div').classes('fm-split w-full'):
             with ui.card().classes('fm-panel').props('flat bordered'):
-                _panel_title('Throughput', 'executions ended per minute, last hour')
+                panel_title('Throughput', 'executions ended per minute, last hour')
                 chart = ThroughputChart()
             with ui.card().classes('fm-panel').props('flat bordered'):
                 with ui.row().classes('w-full items-center justify-between'):
-                    _panel_title('Workflows', f'{len(workflows)} available')
+                    panel_title('Workflows', f'{len(workflows)} available')
                     ui.link('New workflow →', '/workflows/new').classes('fm-link text-sm').mark('new-workflow')
                 WorkflowList(workflows, on_run=lambda workflow_id: run_workflow(application, workflow_id))
         with ui.card().classes('fm-panel w-full').props('flat bordered'):
             with ui.row().classes('w-full items-center justify-between'):
-                _panel_title('Recent executions', 'newest first, live')
+                panel_title('Recent executions', 'newest first, live')
                 ui.link('All executions →', '/executions').classes('fm-link text-sm').mark('all-executions')
             table = ExecutionTable(
                 workflow_names=names,
@@ -162,12 +163,6 @@ def storage_text(storage: Storage) -> str:
         kept.append(f'at most the newest {fmt.count(policy.max_executions)} executions')
     keeps = f'keeps {", ".join(kept)}' if kept else 'keeps everything (no retention)'
     return f'Database {human_size(storage.size.bytes)} · {keeps}'
-
-
-def _panel_title(title: str, subtitle: str) -> None:
-    with ui.column().classes('gap-0'):
-        ui.label(title).classes('fm-panel-title')
-        ui.label(subtitle).classes('text-xs text-grey-7')
 
 
 def _now() -> datetime:

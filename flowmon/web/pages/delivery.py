@@ -20,6 +20,7 @@ from flowmon.web.actions import found
 from flowmon.web.widgets.attempt_timeline import AttemptTimeline
 from flowmon.web.widgets.confirm_dialog import confirm
 from flowmon.web.widgets.empty_state import not_found
+from flowmon.web.widgets.panel_title import panel_title
 from flowmon.web.widgets.status_badge import StatusBadge
 from flowmon.web.widgets.text_block import TextBlock
 
@@ -87,11 +88,11 @@ class _DeliveryPage:
         with ui.element('div').classes('fm-split w-full'):
             with ui.card().classes('fm-panel').props('flat bordered'):
                 with ui.row().classes('w-full items-center justify-between'):
-                    _panel_title('Attempts', 'oldest first; open one for its request and response')
+                    panel_title('Attempts', 'oldest first; open one for its request and response')
                     self._upcoming = ui.label('').classes('text-sm fm-num text-grey-7').mark('delivery-next')
                 self._timeline = AttemptTimeline()
             with ui.card().classes('fm-panel').props('flat bordered'):
-                _panel_title('Request', 'what every attempt sends (credentials masked)')
+                panel_title('Request', 'what every attempt sends (credentials masked)')
                 self._facts = ui.element('div').classes('fm-facts w-full').mark('delivery-facts')
                 _request(detail)
         self.show(detail, now)
@@ -190,12 +191,6 @@ def _fact(label: str, value: str, *, mono: bool = False) -> None:
     with ui.element('div').classes('fm-fact'):
         ui.label(label).classes('fm-fact-label')
         ui.label(value).classes('fm-ellipsis' + (' fm-mono' if mono else '')).tooltip(value)
-
-
-def _panel_title(title: str, subtitle: str) -> None:
-    with ui.column().classes('gap-0'):
-        ui.label(title).classes('fm-panel-title')
-        ui.label(subtitle).classes('text-xs text-grey-7')
 
 
 def _not_found(delivery_id: str) -> None:

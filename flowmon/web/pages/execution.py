@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
 
 from nicegui import background_tasks, ui
 
@@ -39,6 +39,8 @@ from flowmon.web.widgets.timeline_chart import TimelineChart
 from flowmon.web.widgets.trigger_label import TriggerLabel
 
 log = logging.getLogger(__name__)
+
+T = TypeVar('T')
 
 TICK_SECONDS = 0.08
 GANTT_SECONDS = 0.5  # how often the Gantt chart of a running execution is redrawn (every segment, one patch)
@@ -242,18 +244,11 @@ class _LivePage:
         self._cancel_dialog.open()
         if not await self._cancel_dialog:
             return
-        if not is_signed_in(self._application.token):
-            ui.notify('Sign in again to cancel executions.', type='warning')
-            return
-        try:
-            await self._application.executions.cancel(self._id)
-        except AppError as exc:
-            ui.notify(str(exc), type='warning')
-        except Exception as exc:
-            log.exception('cancel of %s failed', self._id)
-            ui.notify(f'Could not cancel: {exc}', type='negative')
-        else:
-            ui.notify('Cancelling…', type='info')
+        await self._act('cancel', lambda: self._application.executions.cancel(self._id), self._cancelling)
+
+    @staticmethod
+    def _cancelling(_: object) -> None:
+        ui.notify('Cancelling…', type='info')
 
     async def _confirm_delete(self) -> None:
         question = (
@@ -265,18 +260,10 @@ class _LivePage:
             host=self._body,
         ):  # fmt: skip
             return
-        if not is_signed_in(self._application.token):
-            ui.notify('Sign in again to delete executions.', type='warning')
-            return
-        try:
-            await self._application.executions.delete(self._id)
-        except AppError as exc:
-            ui.notify(f'Could not delete: {exc}', type='warning')
-            return
-        except Exception as exc:
-            log.exception('delete of %s failed', self._id)
-            ui.notify(f'Could not delete: {exc}', type='negative')
-            return
+        delete = self._application.executions.delete
+        await self._act('delete', lambda: delete(self._id), self._deleted, refused='Could not delete: ')
+
+    def _deleted(self, _: object) -> None:
         ui.notify(f'Execution {short_id(self._id)} deleted', type='positive')
         ui.navigate.to('/executions')
 
@@ -304,19 +291,37 @@ class _LivePage:
         dialog.open()
 
     async def _start_rerun(self, from_node: str | None, input: dict[str, Any]) -> None:
+        rerun = self._application.executions.rerun
+        await self._act('rerun', lambda: rerun(self._id, from_node=from_node, input=input), _open, multi_line=True)
+
+    async def _act(
+        self,
+        verb: str,
+        action: Callable[[], Awaitable[T]],
+        on_done: Callable[[T], None],
+        *,
+        refused: str = '',
+        multi_line: bool = False,
+    ) -> None:
+        """Run ``action`` on this execution for a signed-in visitor, then ``on_done`` with its result; a refusal
+        (``refused`` before the reason) or a failure is a notify."""
         if not is_signed_in(self._application.token):
-            ui.notify('Sign in again to rerun executions.', type='warning')
+            ui.notify(f'Sign in again to {verb} executions.', type='warning')
             return
         try:
-            new_id = await self._application.executions.rerun(self._id, from_node=from_node, input=input)
+            result = await action()
         except AppError as exc:
-            ui.notify(str(exc), type='warning', multi_line=True)
+            ui.notify(f'{refused}{exc}', type='warning', multi_line=multi_line)
             return
         except Exception as exc:
-            log.exception('rerun of %s failed', self._id)
-            ui.notify(f'Could not rerun: {exc}', type='negative')
+            log.exception('%s of %s failed', verb, self._id)
+            ui.notify(f'Could not {verb}: {exc}', type='negative')
             return
-        ui.navigate.to(f'/executions/{new_id}')
+        on_done(result)
+
+
+def _open(execution_id: str) -> None:
+    ui.navigate.to(f'/executions/{execution_id}')
 
 
 def _cancel_dialog() -> ui.dialog:

@@ -8,7 +8,7 @@ compares the store's version with what it last showed.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 from nicegui import ui
 
@@ -17,7 +17,8 @@ from flowmon.application.secrets import MAX_SECRET_CHARS, SecretInfo
 from flowmon.web import format as fmt
 from flowmon.web import secret_actions as actions
 from flowmon.web.widgets.confirm_dialog import confirm
-from flowmon.web.widgets.empty_state import empty_state
+from flowmon.web.widgets.empty_state import empty_state, redraw_list
+from flowmon.web.widgets.panel_title import panel_title
 
 SecretAction = Callable[[SecretInfo], Awaitable[None]]
 LIVE_INTERVAL = 1.0
@@ -45,9 +46,7 @@ async def create(application: Application) -> None:
                 value = _value_input('Value').classes('grow').mark('secret-value')
                 save = ui.button('Save', icon='save').props('unelevated no-caps').mark('secret-save')
         with ui.card().classes('fm-panel w-full').props('flat bordered'):
-            with ui.column().classes('gap-0'):
-                ui.label('Stored secrets').classes('fm-panel-title')
-                summary = ui.label('').classes('text-xs text-grey-7').mark('secrets-total')
+            summary = panel_title('Stored secrets').mark('secrets-total')
             dialogs = ui.element('div')  # questions outlive redraws of the list
 
             async def replace(info: SecretInfo) -> None:
@@ -91,31 +90,31 @@ class SecretList:
         self.element = ui.column().classes('w-full gap-0').mark('secret-list')
 
     def show(self, items: list[SecretInfo]) -> None:
-        self.element.clear()
-        with self.element:
-            if not items:
-                empty_state(
-                    'secrets-empty', 'key_off', 'No secrets yet', 'Add one above, or with PUT /api/secrets/<name>.'
-                )
-                return
-            for info in items:
-                with (
-                    ui.row()
-                    .classes('w-full items-center gap-3 no-wrap py-2')
-                    .props(f'data-testid=secret-row data-secret-name={info.name}')
-                    .mark(f'secret-row-{info.name}')
-                ):
-                    ui.icon('key', size='1.1rem').classes('text-grey-6')
-                    ui.label(info.name).classes('fm-mono font-medium grow fm-ellipsis').mark(f'secret-{info.name}')
-                    ui.label(f'updated {fmt.timestamp(info.updated_at)}').classes('text-xs text-grey-7').tooltip(
-                        f'created {fmt.full_timestamp(info.created_at)}, updated {fmt.full_timestamp(info.updated_at)}'
-                    ).mark(f'secret-updated-{info.name}')
-                    ui.button('Replace', icon='edit', on_click=lambda i=info: self.on_replace(i)).props(
-                        'flat dense no-caps size=sm'
-                    ).mark(f'secret-replace-{info.name}')
-                    ui.button('Delete', icon='delete', on_click=lambda i=info: self.on_delete(i)).props(
-                        'flat dense no-caps size=sm color=negative'
-                    ).mark(f'secret-delete-{info.name}')
+        redraw_list(self.element, items, self._rows, _no_secrets)
+
+    def _rows(self, items: Sequence[SecretInfo]) -> None:
+        for info in items:
+            with (
+                ui.row()
+                .classes('w-full items-center gap-3 no-wrap py-2')
+                .props(f'data-testid=secret-row data-secret-name={info.name}')
+                .mark(f'secret-row-{info.name}')
+            ):
+                ui.icon('key', size='1.1rem').classes('text-grey-6')
+                ui.label(info.name).classes('fm-mono font-medium grow fm-ellipsis').mark(f'secret-{info.name}')
+                ui.label(f'updated {fmt.timestamp(info.updated_at)}').classes('text-xs text-grey-7').tooltip(
+                    f'created {fmt.full_timestamp(info.created_at)}, updated {fmt.full_timestamp(info.updated_at)}'
+                ).mark(f'secret-updated-{info.name}')
+                ui.button('Replace', icon='edit', on_click=lambda i=info: self.on_replace(i)).props(
+                    'flat dense no-caps size=sm'
+                ).mark(f'secret-replace-{info.name}')
+                ui.button('Delete', icon='delete', on_click=lambda i=info: self.on_delete(i)).props(
+                    'flat dense no-caps size=sm color=negative'
+                ).mark(f'secret-delete-{info.name}')
+
+
+def _no_secrets() -> None:
+    empty_state('secrets-empty', 'key_off', 'No secrets yet', 'Add one above, or with PUT /api/secrets/<name>.')
 
 
 def _value_input(label: str) -> ui.input:

@@ -27,6 +27,7 @@ from flowmon.web.widgets.delivery_table import DeliveryTable
 from flowmon.web.widgets.endpoint_list import EndpointList
 from flowmon.web.widgets.metric_card import MetricCard
 from flowmon.web.widgets.pager import Pager
+from flowmon.web.widgets.panel_title import panel_title
 
 PATH = '/webhooks'
 PAGE_SIZE = 25
@@ -93,9 +94,7 @@ async def create(application: Application, status: str = '', endpoint: str = '',
             cards = _cards()
         with ui.card().classes('fm-panel w-full').props('flat bordered'):
             with ui.row().classes('w-full items-center justify-between'):
-                with ui.column().classes('gap-0'):
-                    ui.label('Deliveries').classes('fm-panel-title')
-                    summary = ui.label('').classes('text-xs text-grey-7').mark('deliveries-total')
+                summary = panel_title('Deliveries').mark('deliveries-total')
             _filter_bar(flt, endpoint_options())
             table = DeliveryTable(
                 empty_title='No deliveries match these filters' if not flt.is_empty else 'No deliveries yet',
@@ -105,11 +104,7 @@ async def create(application: Application, status: str = '', endpoint: str = '',
             pager_box = ui.element('div').classes('w-full')
         with ui.card().classes('fm-panel w-full').props('flat bordered'):
             with ui.row().classes('w-full items-center justify-between no-wrap'):
-                with ui.column().classes('gap-0'):
-                    ui.label('Endpoints').classes('fm-panel-title')
-                    ui.label('Subscribers to flowmon events; 24 h success rate and mean attempt latency.').classes(
-                        'text-xs text-grey-7'
-                    )
+                panel_title('Endpoints', 'Subscribers to flowmon events; 24 h success rate and mean attempt latency.')
                 create_button = ui.button('New endpoint', icon='add').props('outline no-caps').mark('endpoint-create')
             endpoint_list = EndpointList(application, on_bulk_redeliver=lambda eid: bulk.open(eid))
             create_button.on_click(endpoint_list.create)

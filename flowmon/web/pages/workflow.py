@@ -28,6 +28,7 @@ from flowmon.web.widgets.empty_state import not_found
 from flowmon.web.widgets.execution_table import ExecutionTable
 from flowmon.web.widgets.filter_bar import FilterBar
 from flowmon.web.widgets.json_input_dialog import JsonInputDialog
+from flowmon.web.widgets.panel_title import panel_title
 from flowmon.web.widgets.provisioned_note import provisioned_note
 from flowmon.web.widgets.text_block import TextBlock
 
@@ -107,11 +108,9 @@ async def _durations(application: Application, workflow_id: str) -> None:
     """Each node's duration over its last successful runs, and its usual figures."""
     trend = await application.stats.trend(workflow_id)
     usual = await application.stats.nodes(workflow_id)
-    with ui.column().classes('gap-0'):
-        ui.label('Node durations').classes('fm-panel-title')
-        ui.label(
-            f"each node's last {SAMPLE} successful runs; a run above its p95 is flagged slower than usual"
-        ).classes('text-xs text-grey-7')
+    panel_title(
+        'Node durations', f"each node's last {SAMPLE} successful runs; a run above its p95 is flagged slower than usual"
+    )
     chart = DurationTrend(trend)
     ran = [node_id for node_id, stats in usual.items() if stats.count]
     if not ran:
@@ -149,9 +148,7 @@ async def _history(application: Application, stored: StoredWorkflow, flt: Execut
         ui.navigate.to(new.url(path, include_workflow=False))
 
     with ui.row().classes('w-full items-center justify-between'):
-        with ui.column().classes('gap-0'):
-            ui.label('Execution history').classes('fm-panel-title')
-            total_label = ui.label(f'{count(total)} matching').classes('text-xs text-grey-7').mark('history-total')
+        total_label = panel_title('Execution history', f'{count(total)} matching').mark('history-total')
     FilterBar(flt, on_change=go)
     rows = selectable_rows(
         application, flt, (records, total), page_size=PAGE_SIZE, on_page=lambda p: go(flt.with_(page=p)),

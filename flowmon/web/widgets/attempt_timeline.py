@@ -14,7 +14,7 @@ from nicegui import ui
 from flowmon.application.deliveries import AttemptRecord
 from flowmon.web import format as fmt
 from flowmon.web import webhook_format as wfmt
-from flowmon.web.widgets.empty_state import empty_state
+from flowmon.web.widgets.empty_state import empty_state, redraw_list
 from flowmon.web.widgets.text_block import TextBlock
 
 GOOD, BAD, INTERRUPTED = 'positive', 'negative', 'purple-5'
@@ -35,16 +35,17 @@ class AttemptTimeline:
         if len(attempts) == self._shown:
             return
         self._shown = len(attempts)
-        self.element.clear()
-        with self.element:
-            if not attempts:
-                empty_state(
-                    'attempts-empty', 'hourglass_empty', 'No attempt yet', 'The first attempt goes out at once.'
-                )
-                return
-            with ui.timeline(side='right').classes('w-full fm-attempts'):
-                for attempt in attempts:
-                    _entry(attempt, now)
+        redraw_list(self.element, attempts, lambda shown: _timeline(shown, now), _no_attempts)
+
+
+def _no_attempts() -> None:
+    empty_state('attempts-empty', 'hourglass_empty', 'No attempt yet', 'The first attempt goes out at once.')
+
+
+def _timeline(attempts: Sequence[AttemptRecord], now: datetime) -> None:
+    with ui.timeline(side='right').classes('w-full fm-attempts'):
+        for attempt in attempts:
+            _entry(attempt, now)
 
 
 def _entry(attempt: AttemptRecord, now: datetime) -> None:

@@ -18,6 +18,8 @@ from flowmon.web import format as fmt
 from flowmon.web.actions import guarded
 from flowmon.web.webhook_format import in_time
 
+from .panel_title import panel_title
+
 HIDDEN_SECRET = 'whsec_' + '•' * 24
 
 
@@ -51,11 +53,9 @@ def _absolute(path: str) -> str:
 
 def _trigger(application: Application, workflow_id: str, url: str) -> None:
     with ui.column().classes('gap-2 min-w-0').mark('workflow-trigger'):
-        with ui.column().classes('gap-0'):
-            ui.label('Inbound trigger').classes('fm-panel-title')
-            ui.label('POST JSON here, signed per Standard Webhooks with the trigger secret, to start a run.').classes(
-                'text-xs text-grey-7'
-            )
+        panel_title(
+            'Inbound trigger', 'POST JSON here, signed per Standard Webhooks with the trigger secret, to start a run.'
+        )
         with ui.row().classes('w-full items-center gap-2 no-wrap'):
             ui.label(url).classes('fm-mono fm-ellipsis grow').mark('trigger-url').tooltip(url)
             ui.button(icon='content_copy', on_click=lambda: _copy(url, 'Trigger URL copied.')).props(
@@ -91,9 +91,7 @@ class _Schedule:
         self._application = application
         self._workflow_id = workflow_id
         with ui.column().classes('gap-2 min-w-0').mark('workflow-schedule'):
-            with ui.column().classes('gap-0'):
-                ui.label('Schedule').classes('fm-panel-title')
-                ui.label('Started by cron; a backlog of missed runs fires once.').classes('text-xs text-grey-7')
+            panel_title('Schedule', 'Started by cron; a backlog of missed runs fires once.')
             with ui.row().classes('items-center gap-3'):
                 ui.label(info['cron']).classes('fm-mono text-base').mark('schedule-cron')
                 ui.label(info['timezone']).classes('fm-chip')

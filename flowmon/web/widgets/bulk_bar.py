@@ -51,22 +51,13 @@ def bulk_filter(flt: ExecutionFilter, now: datetime) -> BulkFilter:
 
 
 class BulkBar:
-    """Shown while rows are selected. ``total`` says how many executions the list's filter matches now; ``on_done``
-    runs after an action went through (the page reloads its rows)."""
+    """Shown while some of ``rows`` are selected (in their table; their ``total`` is how many executions the list's
+    filter matches now); ``on_done`` runs after an action went through (the page reloads its rows)."""
 
-    def __init__(
-        self,
-        application: Application,
-        table: ExecutionTable,
-        flt: ExecutionFilter,
-        *,
-        total: Callable[[], int],
-        on_done: Callable[[], Awaitable[None]],
-    ) -> None:
+    def __init__(self, application: Application, rows: LiveRows, *, on_done: Callable[[], Awaitable[None]]) -> None:
         self._application = application
-        self._table = table
-        self._flt = flt
-        self._total = total
+        self._rows = rows
+        self._table = rows.table
         self._on_done = on_done
         self._all_matching = False
         with ui.row().classes('w-full items-center gap-2 fm-bulk').mark('bulk-bar') as self.element:
@@ -90,14 +81,14 @@ class BulkBar:
     @property
     def chosen(self) -> int:
         """How many executions an action would touch now."""
-        return self._total() if self._all_matching else len(self._table.selected)
+        return self._rows.total if self._all_matching else len(self._table.selected)
 
     def update(self) -> None:
         """Follow the table's selection (any change of it ends "all matching")."""
         if self._all_matching and self._table.selected != set(self._table.ids):
             self._all_matching = False
         selected = len(self._table.selected)
-        total = self._total()
+        total = self._rows.total
         self.element.set_visibility(selected > 0)
         if self._all_matching:
             beyond = f' (at most {count(MAX_BULK)} at once: narrow the filter)' if total > MAX_BULK else ''
@@ -123,7 +114,7 @@ class BulkBar:
         ):  # fmt: skip
             return
         ids = None if self._all_matching else [i for i in self._table.ids if i in self._table.selected]
-        where = bulk_filter(self._flt, datetime.now(UTC)) if self._all_matching else None
+        where = bulk_filter(self._rows.flt, datetime.now(UTC)) if self._all_matching else None
         for button in self._buttons:
             button.disable()
         try:
@@ -179,6 +170,6 @@ def selectable_rows(
         show_pager()
 
     with bar_slot:
-        bar = BulkBar(application, shown, flt, total=lambda: rows.total, on_done=reload)
+        bar = BulkBar(application, rows, on_done=reload)
     show_pager()
     return rows

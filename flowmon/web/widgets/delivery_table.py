@@ -17,6 +17,7 @@ from flowmon.web import format as fmt
 from flowmon.web import webhook_format as wfmt
 from flowmon.web.widgets.empty_state import empty_state
 
+from .row_table import RowTable
 from .status_badge import StatusBadge
 
 COLUMNS = ('Status', 'Destination', 'Event', 'Attempts', 'Last response', 'Next retry', 'Created')
@@ -32,39 +33,25 @@ class _Row:
     next_retry: ui.label
 
 
-class DeliveryTable:
+class DeliveryTable(RowTable[DeliveryRecord, _Row]):
     """Rows of deliveries with an intentional empty state (``empty_title`` / ``empty_hint``)."""
 
     def __init__(self, *, empty_title: str, empty_hint: str) -> None:
+        super().__init__()
         self._empty_title = empty_title
         self._empty_hint = empty_hint
-        self._rows: dict[str, _Row] = {}
-        self._order: list[str] | None = None
         with ui.element('div').classes('fm-table fm-delivery-table w-full').mark('delivery-table') as self.element:
             with ui.element('div').classes('fm-table-head') as self._head:
                 for title in COLUMNS:
                     ui.label(title).classes('fm-cell fm-right' if title in RIGHT else 'fm-cell')
             self._body = ui.element('div').classes('fm-table-body')
 
-    @property
-    def ids(self) -> list[str]:
-        return list(self._order or [])
-
     def show(self, records: Sequence[DeliveryRecord], endpoints: Mapping[str, Endpoint], now: datetime) -> None:
-        order = [record.id for record in records]
-        if order == self._order:
-            for record in records:
-                self._update(self._rows[record.id], record, now)
-            return
-        self._order = order
-        self._rows.clear()
-        self._body.clear()
-        self._head.set_visibility(bool(records))
-        with self._body:
-            if not records:
-                self._empty()
-            for record in records:
-                self._rows[record.id] = self._build(record, endpoints, now)
+        self._show(
+            records,
+            lambda record: self._build(record, endpoints, now),
+            lambda row, record: self._update(row, record, now),
+        )
 
     def tick(self, now: datetime) -> None:
         """Move the countdowns of deliveries waiting for a retry."""

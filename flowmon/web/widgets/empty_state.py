@@ -5,7 +5,12 @@ Every text is shown as text; ``marker`` is the element's test marker (and, for p
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from typing import TypeVar
+
 from nicegui import ui
+
+T = TypeVar('T')
 
 
 def empty_state(marker: str, icon: str, title: str, hint: str) -> None:
@@ -14,6 +19,18 @@ def empty_state(marker: str, icon: str, title: str, hint: str) -> None:
         ui.icon(icon, size='2.5rem').classes('text-grey-5')
         ui.label(title).classes('text-base font-medium')
         ui.label(hint).classes('text-sm text-grey-7 text-center')
+
+
+def redraw_list(
+    element: ui.element, items: Sequence[T], draw: Callable[[Sequence[T]], object], empty: Callable[[], object]
+) -> None:
+    """Clear ``element`` and draw ``items`` in it, or (none) its empty state with ``empty``."""
+    element.clear()
+    with element:
+        if items:
+            draw(items)
+        else:
+            empty()
 
 
 def not_found(marker: str, icon: str, title: str, lines: list[str], link: tuple[str, str]) -> None:

@@ -20,7 +20,7 @@ from flowmon.web import webhook_actions as actions
 from flowmon.web import webhook_format as wfmt
 
 from .confirm_dialog import confirm
-from .empty_state import empty_state
+from .empty_state import empty_state, redraw_list
 from .endpoint_dialog import EndpointDialog
 
 USER_DISABLED = 'disabled by a user'
@@ -52,22 +52,23 @@ class EndpointList:
             return
         self._shown = key
         self._health = health
-        self.element.clear()
-        with self.element:
-            if not endpoints:
-                hint = 'An endpoint receives every event it subscribes to, signed with its own secret.'
-                empty_state('endpoints-empty', 'cable', 'No endpoints yet', hint)
-                with ui.row().classes('w-full justify-center pb-6'):
-                    ui.button('Create endpoint', icon='add', on_click=self.create).props(
-                        'unelevated no-caps color=primary'
-                    ).mark('endpoints-empty-create')
-                return
-            for endpoint in endpoints:
-                self._row(endpoint, health.get(endpoint.id, {}))
+        redraw_list(self.element, endpoints, self._rows, self._empty)
 
     def forget(self) -> None:
         """Force the next :meth:`show` to redraw (after an action changed what is shown)."""
         self._shown = None
+
+    def _empty(self) -> None:
+        hint = 'An endpoint receives every event it subscribes to, signed with its own secret.'
+        empty_state('endpoints-empty', 'cable', 'No endpoints yet', hint)
+        with ui.row().classes('w-full justify-center pb-6'):
+            ui.button('Create endpoint', icon='add', on_click=self.create).props(
+                'unelevated no-caps color=primary'
+            ).mark('endpoints-empty-create')
+
+    def _rows(self, endpoints: Sequence[Endpoint]) -> None:
+        for endpoint in endpoints:
+            self._row(endpoint, self._health.get(endpoint.id, {}))
 
     # --- one endpoint ---------------------------------------------------------------------------------
 

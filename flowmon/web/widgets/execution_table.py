@@ -18,6 +18,7 @@ from flowmon.web import format as fmt
 from flowmon.web.execution_rows import ExecutionSummary
 from flowmon.web.widgets.empty_state import empty_state
 
+from .row_table import RowTable
 from .status_badge import StatusBadge
 from .trigger_label import TriggerLabel
 
@@ -34,7 +35,7 @@ class _Row:
     check: ui.checkbox | None = None
 
 
-class ExecutionTable:
+class ExecutionTable(RowTable[ExecutionSummary, _Row]):
     """Rows of executions with an intentional empty state."""
 
     def __init__(
@@ -47,14 +48,13 @@ class ExecutionTable:
         on_select: Callable[[], object] | None = None,
     ) -> None:
         """With ``on_select`` the rows can be selected; it is called after every change of :attr:`selected`."""
+        super().__init__()
         self._names = workflow_names
         self._on_select = on_select
         self.selected: set[str] = set()
         self._show_workflow = show_workflow
         self._empty_title = empty_title
         self._empty_hint = empty_hint
-        self._rows: dict[str, _Row] = {}
-        self._order: list[str] | None = None
         modifier = ('' if show_workflow else ' fm-table-no-workflow') + (' fm-table-select' if on_select else '')
         self._page_check: ui.checkbox | None = None
         with ui.element('div').classes('fm-table w-full' + modifier).mark('execution-table') as self.element:
@@ -70,10 +70,6 @@ class ExecutionTable:
                               'Duration', 'Nodes'):  # fmt: skip
                     ui.label(title).classes('fm-cell fm-right' if title in {'Duration', 'Nodes'} else 'fm-cell')
             self._body = ui.element('div').classes('fm-table-body')
-
-    @property
-    def ids(self) -> list[str]:
-        return list(self._order or [])
 
     def select_page(self, selected: bool) -> None:
         """Select every row shown, or none."""
@@ -101,22 +97,11 @@ class ExecutionTable:
             self._on_select()
 
     def show(self, rows: Sequence[ExecutionSummary], now: datetime) -> None:
-        order = [row.id for row in rows]
-        if order == self._order:
-            for summary in rows:
-                self._update(self._rows[summary.id], summary, now)
-            return
-        self._order = order
-        self._rows.clear()
-        self._body.clear()
-        self._head.set_visibility(bool(rows))
-        with self._body:
-            if not rows:
-                self._empty()
-            for summary in rows:
-                self._rows[summary.id] = self._build(summary, now)
-        if self._on_select is not None:
-            self.selected &= set(order)  # rows that left the page leave the selection
+        rebuilt = self._show(
+            rows, lambda summary: self._build(summary, now), lambda row, summary: self._update(row, summary, now)
+        )
+        if rebuilt and self._on_select is not None:
+            self.selected &= set(self.ids)  # rows that left the page leave the selection
             self._sync_checks()
 
     def tick(self, now: datetime) -> None:

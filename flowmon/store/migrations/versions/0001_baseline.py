@@ -10,12 +10,11 @@ TIME ZONE`` on PostgreSQL, text on SQLite); sealed columns are ``Text``. No colu
 A database made before migrations (by ``create_all``) is adopted with the same operations, through an
 :class:`~alembic.operations.Operations` that creates only what is missing (:func:`flowmon.store.migrate.adopt`),
 and then stamped with this revision.
-
-Revision ID: 0001
-Revises: (none)
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
@@ -23,8 +22,6 @@ from alembic.operations import Operations
 
 revision = '0001'
 down_revision: str | None = None
-branch_labels: str | None = None
-depends_on: str | None = None
 
 
 def upgrade() -> None:
@@ -35,13 +32,18 @@ def downgrade() -> None:
     raise NotImplementedError('flowmon migrations go forward only: restore a backup taken before the upgrade')
 
 
+def _utc_time(name: str, *, nullable: bool) -> sa.Column[Any]:
+    """A timestamp column as SQLModel's ``UTCDateTime`` stores it (see the module docstring)."""
+    return sa.Column(name, sa.DateTime(timezone=True), nullable=nullable)
+
+
 def create_schema(op: Operations) -> None:
     """Every table and index of the baseline, in the order ``create_all`` would make them."""
     op.create_table(
         'events',
         sa.Column('execution_id', sa.String(length=40), nullable=False),
         sa.Column('seq', sa.Integer(), nullable=False),
-        sa.Column('ts', sa.DateTime(timezone=True), nullable=False),
+        _utc_time('ts', nullable=False),
         sa.Column('type', sa.String(length=32), nullable=False),
         sa.Column('node_id', sa.String(length=64), nullable=True),
         sa.Column('data', sa.Text(), nullable=False),
@@ -57,9 +59,9 @@ def create_schema(op: Operations) -> None:
         sa.Column('input', sa.Text(), nullable=True),
         sa.Column('output', sa.Text(), nullable=True),
         sa.Column('error', sa.Text(), nullable=True),
-        sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
-        sa.Column('started_at', sa.DateTime(timezone=True), nullable=True),
-        sa.Column('finished_at', sa.DateTime(timezone=True), nullable=True),
+        _utc_time('created_at', nullable=False),
+        _utc_time('started_at', nullable=True),
+        _utc_time('finished_at', nullable=True),
         sa.Column('duration_ms', sa.Float(), nullable=True),
         sa.Column('retry_of', sa.String(length=40), nullable=True),
         sa.Column('nodes_done', sa.Integer(), nullable=False),
@@ -79,8 +81,8 @@ def create_schema(op: Operations) -> None:
         sa.Column('node_id', sa.String(length=64), nullable=False),
         sa.Column('status', sa.String(length=16), nullable=False),
         sa.Column('attempts', sa.Integer(), nullable=False),
-        sa.Column('started_at', sa.DateTime(timezone=True), nullable=True),
-        sa.Column('finished_at', sa.DateTime(timezone=True), nullable=True),
+        _utc_time('started_at', nullable=True),
+        _utc_time('finished_at', nullable=True),
         sa.Column('duration_ms', sa.Float(), nullable=True),
         sa.Column('reused', sa.Boolean(), nullable=False),
         sa.Column('error', sa.Text(), nullable=True),
@@ -91,8 +93,8 @@ def create_schema(op: Operations) -> None:
         'secrets',
         sa.Column('name', sa.String(length=64), nullable=False),
         sa.Column('value', sa.Text(), nullable=False),
-        sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
-        sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+        _utc_time('created_at', nullable=False),
+        _utc_time('updated_at', nullable=False),
         sa.PrimaryKeyConstraint('name'),
     )
 
@@ -104,8 +106,8 @@ def create_schema(op: Operations) -> None:
         sa.Column('endpoint_id', sa.String(length=40), nullable=True),
         sa.Column('n', sa.Integer(), nullable=False),
         sa.Column('trigger', sa.String(length=16), nullable=False),
-        sa.Column('started_at', sa.DateTime(timezone=True), nullable=False),
-        sa.Column('ended_at', sa.DateTime(timezone=True), nullable=True),
+        _utc_time('started_at', nullable=False),
+        _utc_time('ended_at', nullable=True),
         sa.Column('duration_ms', sa.Float(), nullable=True),
         sa.Column('url', sa.Text(), nullable=False),
         sa.Column('resolved_ip', sa.String(length=64), nullable=True),
@@ -119,8 +121,8 @@ def create_schema(op: Operations) -> None:
         sa.Column('error_message', sa.Text(), nullable=True),
         sa.Column('retryable', sa.Boolean(), nullable=False),
         sa.Column('retry_after_s', sa.Float(), nullable=True),
-        sa.Column('next_attempt_at', sa.DateTime(timezone=True), nullable=True),
-        sa.Column('planned_at', sa.DateTime(timezone=True), nullable=True),
+        _utc_time('next_attempt_at', nullable=True),
+        _utc_time('planned_at', nullable=True),
         sa.PrimaryKeyConstraint('id'),
     )
     op.create_index('ix_webhook_attempts_delivery_n', 'webhook_attempts', ['delivery_id', 'n'])
@@ -148,14 +150,14 @@ def create_schema(op: Operations) -> None:
         sa.Column('attempts', sa.Integer(), nullable=False),
         sa.Column('round_base', sa.Integer(), nullable=False),
         sa.Column('max_attempts', sa.Integer(), nullable=False),
-        sa.Column('next_attempt_at', sa.DateTime(timezone=True), nullable=True),
-        sa.Column('lease_until', sa.DateTime(timezone=True), nullable=True),
+        _utc_time('next_attempt_at', nullable=True),
+        _utc_time('lease_until', nullable=True),
         sa.Column('last_status_code', sa.Integer(), nullable=True),
         sa.Column('last_error', sa.Text(), nullable=True),
         sa.Column('last_duration_ms', sa.Float(), nullable=True),
-        sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
-        sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
-        sa.Column('finished_at', sa.DateTime(timezone=True), nullable=True),
+        _utc_time('created_at', nullable=False),
+        _utc_time('updated_at', nullable=False),
+        _utc_time('finished_at', nullable=True),
         sa.PrimaryKeyConstraint('id'),
     )
     op.create_index('ix_webhook_deliveries_created', 'webhook_deliveries', ['created_at'])
@@ -174,13 +176,13 @@ def create_schema(op: Operations) -> None:
         sa.Column('auth', sa.Text(), nullable=True),
         sa.Column('secret', sa.Text(), nullable=False),
         sa.Column('previous_secret', sa.Text(), nullable=True),
-        sa.Column('previous_secret_expires_at', sa.DateTime(timezone=True), nullable=True),
+        _utc_time('previous_secret_expires_at', nullable=True),
         sa.Column('enabled', sa.Boolean(), nullable=False),
         sa.Column('disabled_reason', sa.String(length=500), nullable=True),
-        sa.Column('disabled_at', sa.DateTime(timezone=True), nullable=True),
-        sa.Column('first_exhausted_at', sa.DateTime(timezone=True), nullable=True),
-        sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
-        sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+        _utc_time('disabled_at', nullable=True),
+        _utc_time('first_exhausted_at', nullable=True),
+        _utc_time('created_at', nullable=False),
+        _utc_time('updated_at', nullable=False),
         sa.PrimaryKeyConstraint('id'),
     )
 
@@ -189,7 +191,7 @@ def create_schema(op: Operations) -> None:
         sa.Column('workflow_id', sa.String(length=64), nullable=False),
         sa.Column('webhook_id', sa.String(length=256), nullable=False),
         sa.Column('execution_id', sa.String(length=40), nullable=False),
-        sa.Column('received_at', sa.DateTime(timezone=True), nullable=False),
+        _utc_time('received_at', nullable=False),
         sa.PrimaryKeyConstraint('workflow_id', 'webhook_id'),
     )
     op.create_index('ix_webhook_inbound_received', 'webhook_inbound', ['received_at'])
@@ -199,9 +201,9 @@ def create_schema(op: Operations) -> None:
         sa.Column('workflow_id', sa.String(length=64), nullable=False),
         sa.Column('trigger_secret', sa.Text(), nullable=True),
         sa.Column('previous_trigger_secret', sa.Text(), nullable=True),
-        sa.Column('previous_trigger_secret_expires_at', sa.DateTime(timezone=True), nullable=True),
+        _utc_time('previous_trigger_secret_expires_at', nullable=True),
         sa.Column('schedule_paused', sa.Boolean(), nullable=False),
-        sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+        _utc_time('updated_at', nullable=False),
         sa.PrimaryKeyConstraint('workflow_id'),
     )
 
@@ -210,7 +212,7 @@ def create_schema(op: Operations) -> None:
         sa.Column('id', sa.String(length=64), nullable=False),
         sa.Column('name', sa.String(length=200), nullable=False),
         sa.Column('definition', sa.Text(), nullable=False),
-        sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
-        sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+        _utc_time('created_at', nullable=False),
+        _utc_time('updated_at', nullable=False),
         sa.PrimaryKeyConstraint('id'),
     )

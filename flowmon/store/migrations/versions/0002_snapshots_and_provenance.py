@@ -5,9 +5,6 @@ carrying the whole definition), and to ``executions`` the ``workflow_hash`` of t
 ``trigger_type`` (api, ui, schedule, hook, rerun), each with an index: retention asks which snapshots are still
 referenced, ``GET /api/executions?trigger=`` filters by the trigger. Executions recorded before keep their inline
 definition (no hash); of their triggers only reruns are known (they record ``retry_of``), and are filled in.
-
-Revision ID: 0002
-Revises: 0001
 """
 
 from __future__ import annotations
@@ -17,8 +14,6 @@ from alembic import op
 
 revision = '0002'
 down_revision: str | None = '0001'
-branch_labels: str | None = None
-depends_on: str | None = None
 
 
 def upgrade() -> None:

@@ -3,9 +3,6 @@
 ``processes`` holds each running flowmon's lease; ``executions.owner`` names the process that runs an execution and
 ``executions.cancel_requested_at`` carries a cancel asked for in another process; ``webhook_deliveries.claimed_by``
 names the process sending an attempt; ``schedule_ticks`` records which process started each cron tick.
-
-Revision ID: 0003
-Revises: 0002
 """
 
 from __future__ import annotations
@@ -15,8 +12,6 @@ from alembic import op
 
 revision = '0003'
 down_revision: str | None = '0002'
-branch_labels: str | None = None
-depends_on: str | None = None
 
 
 def upgrade() -> None:

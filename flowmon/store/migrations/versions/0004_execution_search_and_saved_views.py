@@ -11,9 +11,6 @@ not allowed) the index is left out with a warning, and searching scans instead. 
 
 Executions recorded before this revision are indexed by their stored input (as JSON text) and error message; the
 outputs of their nodes are not searchable.
-
-Revision ID: 0004
-Revises: 0003
 """
 
 from __future__ import annotations
@@ -25,8 +22,6 @@ from alembic import op
 
 revision = '0004'
 down_revision: str | None = '0003'
-branch_labels: str | None = None
-depends_on: str | None = None
 
 log = logging.getLogger('flowmon.store.migrate')
 

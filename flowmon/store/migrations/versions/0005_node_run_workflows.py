@@ -3,9 +3,6 @@
 Adds ``node_runs.workflow_id`` (filled in from each row's execution) and the index ``ix_node_runs_workflow_node``
 over (workflow_id, node_id, status, finished_at): ``GET /api/workflows/{id}/stats`` reads each node's last 50
 successful runs as one index range per node, however many other workflows share its node ids.
-
-Revision ID: 0005
-Revises: 0004
 """
 
 from __future__ import annotations
@@ -15,8 +12,6 @@ from alembic import op
 
 revision = '0005'
 down_revision: str | None = '0004'
-branch_labels: str | None = None
-depends_on: str | None = None
 
 
 def upgrade() -> None:
