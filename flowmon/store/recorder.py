@@ -52,7 +52,7 @@ from flowmon.engine.core.state import TERMINAL_EXECUTION_STATUSES, ExecutionStat
 from flowmon.engine.runtime.bus import EventBus, Subscription
 from flowmon.engine.runtime.projector import Projector
 
-from .codec import dumps
+from .codec import dumps, dumps_plain
 from .database import Database, Step, TimeEncoder
 from .dialect import Fenced
 from .history import History
@@ -654,7 +654,7 @@ def _event_rows(batch: Iterable[Event], encode_time: TimeEncoder) -> list[tuple[
 
 
 def _encode_data(data: Mapping[str, Any]) -> str:
-    return dumps(data if isinstance(data, dict) else dict(data))  # the encoder needs a dict; copy only others
+    return dumps_plain(data if isinstance(data, dict) else dict(data))  # the encoders need a dict; copy only others
 
 
 def _execution_insert(

@@ -2,13 +2,90 @@
 
 from __future__ import annotations
 
+import enum
 import json
 import math
-from datetime import UTC, datetime, timedelta, timezone
+from collections import OrderedDict, namedtuple
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta, timezone
+from typing import Any
+from uuid import UUID
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from flowmon.store.codec import dumps, from_db_time, from_db_time_fast, loads_fast
+from flowmon.store.codec import dumps, dumps_plain, from_db_time, from_db_time_fast, loads_fast
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(min_value=-(2**70), max_value=2**70) | st.floats() | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@given(_JSON)
+def test_dumps_plain_writes_what_dumps_writes(value: Any) -> None:
+    assert dumps_plain(value) == dumps(value)
+
+
+@given(st.floats())
+def test_dumps_plain_writes_floats_as_dumps_does(value: float) -> None:
+    assert dumps_plain([value, {'x': value}]) == dumps([value, {'x': value}])
+
+
+class _Color(enum.IntEnum):
+    RED = 1
+
+
+class _Word(enum.StrEnum):
+    HELLO = 'hello'
+
+
+class _Text(str):
+    pass
+
+
+@dataclass
+class _Point:
+    x: int
+
+
+_Pair = namedtuple('_Pair', 'a b')
+
+
+def _nested(depth: int) -> list[Any]:
+    value: list[Any] = []
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize(
+    'value',
+    [
+        {'when': datetime(2025, 6, 1, 9, 0, 0, 250, tzinfo=UTC), 'day': date(2025, 6, 1)},
+        {'point': _Point(1), 'set': {1}, 'bytes': b'x', 'uuid': UUID(int=7)},
+        {'subclasses': [_Text('t'), _Color.RED, _Word.HELLO, OrderedDict(a=1), _Pair(1, 2), (1, 2)]},
+        {'floats': [1e-7, 1e-5, 0.00001234, 1e16, 1.5e300, -0.0, 0.1, math.nan, math.inf, -math.inf]},
+        {'escapes': '\x00\x1f\x7f\u2028"\\/\b\f\n\r\t', 'non-ascii': 'naïve ✓', 'surrogate': '\ud800'},
+        {'ints': [2**63, -(2**63), 2**64 - 1, 2**64, -(2**63) - 1], 'null': None, 'true': True},
+        {1: 'int key', 2.5: 'float key', None: 'null key', False: 'bool key'},
+        {'deep': _nested(300)},  # beyond orjson's depth limit
+        {'1e-5 in text': 'one-two', 'e+': 'e+', 'zeros': '0.00001'},
+    ],
+)
+def test_dumps_plain_leaves_to_dumps_what_orjson_would_write_otherwise(value: Any) -> None:
+    assert dumps_plain(value) == dumps(value)
+
+
+def test_dumps_plain_raises_what_dumps_raises() -> None:
+    cycle: list[Any] = []
+    cycle.append(cycle)
+    with pytest.raises(ValueError):
+        dumps_plain(cycle)
+    with pytest.raises(TypeError):
+        dumps_plain({_Point(1): 1})
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,7 @@ whatever its payloads weigh.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from typing import Any
 
 from .state import ExecutionState
@@ -26,7 +26,9 @@ MAX_QUERY_CHARS = 200
 
 def input_text(value: Any) -> str:
     """The searchable text of an execution input (all that is known of an execution before it ends)."""
-    return _joined(_values(value))
+    values: list[str] = []
+    _values(value, values)
+    return _joined(values)
 
 
 def execution_text(state: ExecutionState) -> str:
@@ -55,40 +57,46 @@ def normalise_query(query: str) -> str:
     return text
 
 
-def _all_values(state: ExecutionState) -> Iterator[str]:
-    yield from _values(state.input)
+def _all_values(state: ExecutionState) -> list[str]:
+    values: list[str] = []
+    _values(state.input, values)
     if state.error:
-        yield state.error
-    for node in state.nodes.values():
+        values.append(state.error)
+    nodes = state.nodes.values()
+    for node in nodes:
         for attempt in node.attempt_log:
             if attempt.error:
-                yield attempt.error
+                values.append(attempt.error)
         if node.error:
-            yield node.error
-    for node in state.nodes.values():
+            values.append(node.error)
+    for node in nodes:
         if node.output is not None:
-            yield from _values(node.output)
+            _values(node.output, values)
+    return values
 
 
-def _values(value: Any) -> Iterator[str]:
-    """Every key and scalar of a JSON value, as text, depth first (without recursion: payloads nest 64 levels)."""
+def _values(value: Any, values: list[str]) -> None:
+    """Append every key and scalar of a JSON value to ``values``, as text, depth first (without recursion: payloads
+    nest 64 levels)."""
+    add = values.append
     stack = [value]
+    pop, push = stack.pop, stack.append
     while stack:
-        item = stack.pop()
+        item = pop()
         if isinstance(item, str):
-            yield item
+            add(item)
         elif isinstance(item, dict):
-            for key, inner in reversed(list(item.items())):
-                stack.append(inner)
-                stack.append(str(key))
+            for key, inner in reversed(item.items()):
+                push(inner)
+                push(key if type(key) is str else str(key))
         elif isinstance(item, list | tuple):
             stack.extend(reversed(item))
         elif item is True:
-            yield 'true'
+            add('true')
         elif item is False:
-            yield 'false'
+            add('false')
         elif isinstance(item, int | float):
-            yield repr(item) if isinstance(item, float) else str(item)
+            add(repr(item) if isinstance(item, float) else str(item))
 
 
 def _joined(values: Iterable[str]) -> str:
@@ -97,6 +105,8 @@ def _joined(values: Iterable[str]) -> str:
     seen: dict[str, None] = {}
     size = 0
     for value in values:
+        if value in seen:  # (most repeats are short values seen as they are: skip them before any work)
+            continue
         line = value[:MAX_VALUE_CHARS]
         if '\n' in line or '\r' in line:
             line = line.replace('\r', ' ').replace('\n', ' ')
