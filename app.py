@@ -24,6 +24,7 @@ STOP_GRACE_SECONDS = 5  # how long a stop waits for requests still being answere
 
 
 def main() -> None:
+    gc.disable()  # until the imports are done: see _freeze_imports
     from nicegui import app, ui
     from starlette.middleware import Middleware
 
@@ -39,6 +40,7 @@ def main() -> None:
     from flowmon.web import build_root, install_web
     from flowmon.web.sign_in import SignInMiddleware
 
+    _freeze_imports()
     try:
         settings = load_settings()
     except SettingsError as exc:
@@ -117,6 +119,15 @@ async def _start(system: System, failures: list[str]) -> None:
 def _secret(value: object) -> str | None:
     getter = getattr(value, 'get_secret_value', None)
     return getter() if getter else None
+
+
+def _freeze_imports() -> None:
+    """The imports build some 180,000 objects that live as long as the process: collected as they came, the
+    collector walked them again and again (400 collections, 0.3 to 0.5 s of CPU at every start). One collection
+    after them frees what they left unreachable, and the rest is moved out of the collector's sight at once."""
+    gc.collect()
+    gc.freeze()
+    gc.enable()
 
 
 async def _freeze_startup_objects(system: System) -> None:
