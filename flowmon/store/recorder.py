@@ -345,16 +345,6 @@ class EventRecorder:
         execution id (the import sets ``imported_from`` this way, in the same transaction); ``snapshots`` adds
         workflow definitions by content hash (the import's, which came with the file rather than the engine).
         """
-        await self._write(batch, seed, new_execution_columns=new_execution_columns, snapshots=snapshots)
-
-    async def _write(
-        self,
-        batch: Sequence[Event],
-        seed: Mapping[str, ExecutionState] | None = None,
-        *,
-        new_execution_columns: Mapping[str, Mapping[str, Any]] | None = None,
-        snapshots: Mapping[str, Mapping[str, Any]] | None = None,
-    ) -> None:
         if not batch:
             return
         write = self._prepare(batch, seed, new_execution_columns=new_execution_columns, snapshots=snapshots, live=False)
