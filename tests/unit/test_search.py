@@ -80,6 +80,30 @@ def test_the_text_is_bounded_per_value_and_in_all() -> None:
     assert len(text_) <= MAX_TEXT_CHARS and text_.count('\n') > 10
 
 
+def test_the_walk_stops_at_the_budget_whatever_the_outputs_weigh() -> None:
+    """Once the text is full, the outputs of later nodes are not walked at all (indexing runs on the event loop)."""
+    walked: list[str] = []
+
+    class Watched(dict[str, Any]):
+        def items(self) -> Any:
+            walked.append('items')
+            return super().items()
+
+    full = [f'{n:04d}' + 'z' * (MAX_VALUE_CHARS - 4) for n in range(MAX_TEXT_CHARS // MAX_VALUE_CHARS + 2)]
+    state = ExecutionState(
+        id='e',
+        nodes={
+            'big': NodeState(id='big', output=full),
+            'later': NodeState(id='later', output=Watched({f'k{n}': n for n in range(1000)})),
+        },
+    )
+    text_ = execution_text(state)
+    assert len(text_) <= MAX_TEXT_CHARS and text_.startswith('0000zzz')
+    assert walked == []
+    assert 'k1' in execution_text(ExecutionState(id='e', nodes={'later': state.nodes['later']}))
+    assert walked == ['items']
+
+
 def test_queries_are_stripped_and_bounded() -> None:
     assert normalise_query('  A-1001 ') == 'A-1001'
     for bad, message in (('ab', 'at least 3'), ('x' * 201, 'at most 200'), ('a\nbc', 'control characters')):

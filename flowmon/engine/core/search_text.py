@@ -13,7 +13,7 @@ whatever its payloads weigh.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from .state import ExecutionState
@@ -26,9 +26,7 @@ MAX_QUERY_CHARS = 200
 
 def input_text(value: Any) -> str:
     """The searchable text of an execution input (all that is known of an execution before it ends)."""
-    values: list[str] = []
-    _values(value, values)
-    return _joined(values)
+    return _joined(_values(value))
 
 
 def execution_text(state: ExecutionState) -> str:
@@ -57,34 +55,32 @@ def normalise_query(query: str) -> str:
     return text
 
 
-def _all_values(state: ExecutionState) -> list[str]:
-    values: list[str] = []
-    _values(state.input, values)
+def _all_values(state: ExecutionState) -> Iterator[str]:
+    """The values in text order, lazily: :func:`_joined` stops walking at its budget, whatever the payloads weigh."""
+    yield from _values(state.input)
     if state.error:
-        values.append(state.error)
+        yield state.error
     nodes = state.nodes.values()
     for node in nodes:
         for attempt in node.attempt_log:
             if attempt.error:
-                values.append(attempt.error)
+                yield attempt.error
         if node.error:
-            values.append(node.error)
+            yield node.error
     for node in nodes:
         if node.output is not None:
-            _values(node.output, values)
-    return values
+            yield from _values(node.output)
 
 
-def _values(value: Any, values: list[str]) -> None:
-    """Append every key and scalar of a JSON value to ``values``, as text, depth first (without recursion: payloads
-    nest 64 levels)."""
-    add = values.append
+def _values(value: Any) -> Iterator[str]:
+    """Every key and scalar of a JSON value, as text, depth first (without recursion: payloads nest 64 levels);
+    lazily, so a walk that reaches the text's budget goes no further."""
     stack = [value]
     pop, push = stack.pop, stack.append
     while stack:
         item = pop()
         if isinstance(item, str):
-            add(item)
+            yield item
         elif isinstance(item, dict):
             for key, inner in reversed(item.items()):
                 push(inner)
@@ -92,11 +88,11 @@ def _values(value: Any, values: list[str]) -> None:
         elif isinstance(item, list | tuple):
             stack.extend(reversed(item))
         elif item is True:
-            add('true')
+            yield 'true'
         elif item is False:
-            add('false')
+            yield 'false'
         elif isinstance(item, int | float):
-            add(repr(item) if isinstance(item, float) else str(item))
+            yield repr(item) if isinstance(item, float) else str(item)
 
 
 def _joined(values: Iterable[str]) -> str:
