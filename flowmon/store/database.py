@@ -123,10 +123,11 @@ class Database:
         :func:`dialect.tidy_search_index`)."""
         await dialect.tidy_search_index(self.engine, pages)
 
-    async def checkpoint(self) -> None:
+    async def checkpoint(self) -> bool:
         """SQLite: copy the write-ahead log into the file as far as readers allow, without waiting for anyone; when
-        it gets to the end, the file takes its new, smaller size (nothing elsewhere)."""
-        await dialect.checkpoint(self.engine)
+        it gets to the end, the file takes its new, smaller size. True when the file has its size (always elsewhere:
+        nothing to do)."""
+        return await dialect.checkpoint(self.engine, self._sqlite_path())
 
     async def upgrade(self, revision: str = 'head') -> migrate.MigrationReport:
         """Bring the schema to ``revision`` in one transaction that holds the schema lock (see :func:`migrate.upgrade`;

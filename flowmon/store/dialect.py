@@ -227,9 +227,18 @@ async def tidy_search_index(engine: AsyncEngine, pages: int) -> None:
         )
 
 
-async def checkpoint(engine: AsyncEngine) -> None:
-    """SQLite: ``PRAGMA wal_checkpoint(PASSIVE)``, which waits for nobody (nothing elsewhere)."""
-    await _sqlite_autocommit(engine, 'PRAGMA wal_checkpoint(PASSIVE)')
+async def checkpoint(engine: AsyncEngine, file: Path | None) -> bool:
+    """SQLite: ``PRAGMA wal_checkpoint(PASSIVE)``, which waits for nobody; True when ``file`` (the database file) is
+    no longer than its pages: a checkpoint shrinks the file only when it copies the whole log, which a reader of an
+    older snapshot or a write landing meanwhile prevents. True elsewhere."""
+    if engine.dialect.name != 'sqlite':
+        return True
+    async with engine.connect() as conn:
+        conn = await conn.execution_options(isolation_level='AUTOCOMMIT')
+        await conn.exec_driver_sql('PRAGMA wal_checkpoint(PASSIVE)')
+        pages = int((await conn.exec_driver_sql('PRAGMA page_count')).scalar_one())
+        page_size = int((await conn.exec_driver_sql('PRAGMA page_size')).scalar_one())
+    return file is None or _file_size(file) <= pages * page_size
 
 
 async def _sqlite_autocommit(engine: AsyncEngine, *statements: str) -> None:

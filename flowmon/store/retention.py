@@ -51,6 +51,8 @@ FIRST_STEP_ROWS = 200
 MIN_PAUSE_S = 0.005  # the pause after a step: at least this, and at least as long as the step took
 MAX_GIVE_BACK_PAGES = 1024  # pages one incremental vacuum step gives back at the most (4 MiB of 4 KiB pages)
 FIRST_GIVE_BACK_PAGES = 128
+SHRINK_TRIES = 100  # checkpoints tried after giving pages back, until one lets the file shrink ...
+SHRINK_RETRY_S = 0.02  # ... this far apart: up to 2 s
 CANDIDATES = 200  # executions (or deliveries) looked up at a time
 
 Sleep = Callable[[float], Awaitable[None]]
@@ -355,8 +357,17 @@ class Pruner:
                 break
             await self._sleep(self._pages.took(took))
         if counts.steps:
-            await self._db.checkpoint()
+            await self._shrink(stop)
         return counts
+
+    async def _shrink(self, stop: Stopped) -> None:
+        """Checkpoint until the file takes its new size: a passive checkpoint stops short of the end of the log while
+        a reader holds an older snapshot (or a write lands meanwhile), and only one that gets to the end shrinks the
+        file. A few tries, paced; each waits for nobody."""
+        for _ in range(SHRINK_TRIES):
+            if await self._db.checkpoint() or _stopped(stop):
+                return
+            await self._sleep(SHRINK_RETRY_S)
 
     async def _give_back(self, pages: int, counts: PruneCounts) -> None:
         counts.pages_given_back += await self._db.give_back(pages)

@@ -6,6 +6,7 @@ Histories are written through the recorder's Core path with timestamps in the pa
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from contextlib import closing
 from datetime import UTC, datetime, timedelta
@@ -276,13 +277,8 @@ async def test_a_snapshot_goes_once_no_execution_names_it(
 # --- space ----------------------------------------------------------------------------------------------------------
 
 
-async def test_freed_pages_are_given_back_and_the_file_shrinks(
-    database: Database, recorder: EventRecorder, fake: FakeTime
-) -> None:
-    if not database.is_sqlite:
-        assert await database.give_back(100) == 0  # PostgreSQL's autovacuum reuses freed space on its own
-        return
-    path = Path(str(database.engine.url.database))
+async def old_big_runs(database: Database, recorder: EventRecorder) -> int:
+    """40 finished executions of 60 days ago with 20 KB of data each; the size of the SQLite file they grew."""
     for n in range(40):
         events = run_events(f'r{n:02d}', at=NOW - timedelta(days=60))
         events[1] = Event(
@@ -291,7 +287,17 @@ async def test_freed_pages_are_given_back_and_the_file_shrinks(
         )  # fmt: skip
         await recorder.write(events, snapshots={DIGEST: DEFINITION})
     await database.checkpoint()
-    grown = path.stat().st_size
+    return Path(str(database.engine.url.database)).stat().st_size
+
+
+async def test_freed_pages_are_given_back_and_the_file_shrinks(
+    database: Database, recorder: EventRecorder, fake: FakeTime
+) -> None:
+    if not database.is_sqlite:
+        assert await database.give_back(100) == 0  # PostgreSQL's autovacuum reuses freed space on its own
+        return
+    path = Path(str(database.engine.url.database))
+    grown = await old_big_runs(database, recorder)
 
     counts = await pruner(database, fake).prune_executions(RetentionPolicy(days=30, max_executions=0), NOW)
     assert counts.executions == 40
@@ -299,6 +305,29 @@ async def test_freed_pages_are_given_back_and_the_file_shrinks(
     given = await pruner(database, fake).give_back_space()
 
     assert given.pages_given_back > 100 and await database.free_pages() == 0
+    assert path.stat().st_size < grown - given.pages_given_back * 4096 // 2
+
+
+@pytest.mark.parametrize('database_url', ['sqlite'], indirect=True)  # the SQLite file: PostgreSQL has none to shrink
+async def test_the_file_shrinks_once_a_reader_of_an_older_snapshot_lets_go(
+    database: Database, recorder: EventRecorder, fake: FakeTime
+) -> None:
+    """A passive checkpoint stops short of the end of the log while someone reads an older snapshot, and only one
+    that gets to the end shrinks the file: giving space back tries again until the file has shrunk."""
+    path = Path(str(database.engine.url.database))
+    grown = await old_big_runs(database, recorder)
+    assert (await pruner(database, fake).prune_executions(RetentionPolicy(days=30, max_executions=0), NOW)).executions
+    await database.checkpoint()
+
+    reader = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    reader.execute('BEGIN')
+    assert reader.execute('SELECT count(*) FROM executions').fetchone() == (0,)  # holds this snapshot until COMMIT
+    asyncio.get_running_loop().call_later(0.3, reader.execute, 'COMMIT')
+    try:
+        given = await Pruner(database, delivery_final_statuses=FINAL).give_back_space()
+    finally:
+        reader.close()
+    assert given.pages_given_back > 100
     assert path.stat().st_size < grown - given.pages_given_back * 4096 // 2
 
 
