@@ -22,7 +22,9 @@ installed next to flowmon adds node types without any edit to flowmon::
 
 from __future__ import annotations
 
-from .base import NodeConfig, NodeContext, NodeError, NodeRegistry, NodeServices, NodeType, RunsOn, UnknownNodeType
+from . import base
+from .base import *  # noqa: F403  (the node-type API: base.__all__, the package's too)
+from .base import NodeRegistry, NodeServices, NodeType
 from .condition import ConditionNode
 from .delay import DelayNode
 from .fail import FailNode
@@ -57,17 +59,10 @@ def default_registry(services: NodeServices | None = None) -> NodeRegistry:
 
 
 __all__ = [
+    *base.__all__,
     'BUILTIN_NODE_TYPES',
     'ENTRY_POINT_GROUP',
-    'NodeConfig',
-    'NodeContext',
-    'NodeError',
-    'NodeRegistry',
-    'NodeServices',
-    'NodeType',
     'PluginError',
-    'RunsOn',
-    'UnknownNodeType',
     'default_registry',
     'load_registry',
 ]

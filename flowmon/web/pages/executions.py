@@ -8,18 +8,16 @@ page stays live: the shared projector updates its rows, and on the first page ne
 the filters join at the top.
 """
 
-from __future__ import annotations
-
 from datetime import UTC, datetime
 
-from nicegui import ui
+from nicegui import PageArguments, ui
 
 from flowmon.application import Application
 from flowmon.web.filters import ExecutionFilter
 from flowmon.web.format import count
 from flowmon.web.widgets.bulk_bar import selectable_rows
 from flowmon.web.widgets.execution_table import ExecutionTable
-from flowmon.web.widgets.filter_bar import FilterBar
+from flowmon.web.widgets.filter_bar import FilterBar, url_filter
 from flowmon.web.widgets.import_button import ImportButton
 from flowmon.web.widgets.saved_views import save_view_button
 
@@ -27,23 +25,9 @@ PAGE_SIZE = 25
 PATH = '/executions'
 
 
-async def create(
-    application: Application,
-    workflow_id: str = '',
-    status: str = '',
-    trigger: str = '',
-    q: str = '',
-    since: str = '',
-    until: str = '',
-    page: str = '',
-) -> None:
+async def create(application: Application, args: PageArguments) -> None:
     """Build the list for the filters in the URL."""
-    flt, problems = ExecutionFilter.from_query(
-        {'workflow_id': workflow_id, 'status': status, 'trigger': trigger, 'q': q, 'since': since, 'until': until,
-         'page': page}
-    )  # fmt: skip
-    for problem in problems:
-        ui.notify(f'Filter: {problem}', type='warning')
+    flt = url_filter(args.query_parameters)
     now = datetime.now(UTC)
     workflows = await application.workflows.all()
     names = {workflow.id: workflow.name for workflow in workflows}

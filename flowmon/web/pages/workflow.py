@@ -6,13 +6,11 @@ The history is one page of executions from SQL (filters and page in the URL, lik
 live from the shared projector: new runs of this workflow join the first page as they are queued.
 """
 
-from __future__ import annotations
-
 import json
 from datetime import UTC, datetime
 from typing import Any
 
-from nicegui import ui
+from nicegui import PageArguments, ui
 
 from flowmon.application import Application
 from flowmon.application.stats import SAMPLE
@@ -26,7 +24,7 @@ from flowmon.web.widgets.dag_view import DagView
 from flowmon.web.widgets.duration_trend import DurationTrend
 from flowmon.web.widgets.empty_state import not_found
 from flowmon.web.widgets.execution_table import ExecutionTable
-from flowmon.web.widgets.filter_bar import FilterBar
+from flowmon.web.widgets.filter_bar import FilterBar, url_filter
 from flowmon.web.widgets.json_input_dialog import JsonInputDialog
 from flowmon.web.widgets.panel_title import panel_title
 from flowmon.web.widgets.provisioned_note import provisioned_note
@@ -35,28 +33,15 @@ from flowmon.web.widgets.text_block import TextBlock
 PAGE_SIZE = 20
 
 
-async def create(
-    application: Application,
-    workflow_id: str,
-    status: str = '',
-    trigger: str = '',
-    q: str = '',
-    since: str = '',
-    until: str = '',
-    page: str = '',
-) -> None:
-    """Build the workflow page; the query parameters are the history's filters and search."""
+async def create(application: Application, workflow_id: str, args: PageArguments) -> None:
+    """Build the workflow page; the URL's query holds the history's filters and search."""
     stored = await found(application.workflows.get(workflow_id))
     with ui.column().classes('w-full gap-6 fm-page').mark('workflow-page'):
         if stored is None:
             _not_found(workflow_id)
             return
-        flt, problems = ExecutionFilter.from_query(
-            {'status': status, 'trigger': trigger, 'q': q, 'since': since, 'until': until, 'page': page}
-        )
+        flt = url_filter(args.query_parameters)
         flt = flt.with_(workflow_id=workflow_id, page=flt.page)
-        for problem in problems:
-            ui.notify(f'Filter: {problem}', type='warning')
         _header(application, stored)
         provisioned_note(application.workflows.provisioning_file(workflow_id))
         await automation_panel(application, workflow_id)  # trigger URL and schedule, when the workflow has them

@@ -15,6 +15,14 @@ ALL = ''
 CUSTOM = 'custom'
 
 
+def url_filter(query: Mapping[str, str]) -> ExecutionFilter:
+    """The filter in a list page's URL query; each value it ignores is said in a notification."""
+    flt, problems = ExecutionFilter.from_query(query)
+    for problem in problems:
+        ui.notify(f'Filter: {problem}', type='warning')
+    return flt
+
+
 class FilterBar:
     """Each change calls ``on_change`` with the new filter (the page navigates to its URL)."""
 
