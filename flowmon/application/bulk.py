@@ -115,6 +115,8 @@ class BulkActions:
         chosen = list(dict.fromkeys(ids)) if ids is not None else await self.matching(where or BulkFilter())
         if len(chosen) > MAX_BULK:
             raise Invalid(f'{len(chosen)} ids: at most {MAX_BULK} executions per request')
+        if kind is BulkAction.DELETE:  # together, in shared paced steps: one at a time would take seconds
+            return BulkResult(action=kind, items=await self._delete(chosen))
         act = self._act(kind)
         return BulkResult(action=kind, items=[await _outcome(execution_id, act) for execution_id in chosen])
 
@@ -129,6 +131,16 @@ class BulkActions:
             raise Invalid(f'the filter matches {total} executions; at most {MAX_BULK} per request: narrow it')
         return [record.id for record in records]
 
+    async def _delete(self, chosen: Sequence[str]) -> list[ItemOutcome]:
+        try:
+            refused, _ = await self._executions.delete_many(chosen)
+        except Exception:  # what went before the failure stays deleted: say which those are
+            log.exception('bulk delete of %d executions failed', len(chosen))
+            left = await self._history.records(chosen)
+            failed = AppError('unexpected error (see the server log)')
+            refused = {execution_id: failed for execution_id in chosen if execution_id in left}
+        return [_refusal(execution_id, refused.get(execution_id)) for execution_id in chosen]
+
     def _act(self, kind: BulkAction) -> Callable[[str], Awaitable[str | None]]:
         executions = self._executions
 
@@ -138,23 +150,27 @@ class BulkActions:
         async def rerun(execution_id: str) -> str:
             return await executions.rerun(execution_id)
 
-        async def delete(execution_id: str) -> None:
-            await executions.delete(execution_id)
-
-        return {BulkAction.CANCEL: cancel, BulkAction.RERUN: rerun, BulkAction.DELETE: delete}[kind]
+        return {BulkAction.CANCEL: cancel, BulkAction.RERUN: rerun}[kind]
 
 
 async def _outcome(execution_id: str, act: Callable[[str], Awaitable[str | None]]) -> ItemOutcome:
     try:
         new_id = await act(execution_id)
-    except Conflict as exc:
-        return ItemOutcome(id=execution_id, outcome=Outcome.SKIPPED, detail=str(exc))
     except AppError as exc:
-        return ItemOutcome(id=execution_id, outcome=Outcome.FAILED, detail=str(exc))
+        return _refusal(execution_id, exc)
     except Exception:
         log.exception('bulk action on execution %s failed', execution_id)
         return ItemOutcome(id=execution_id, outcome=Outcome.FAILED, detail='unexpected error (see the server log)')
     return ItemOutcome(id=execution_id, outcome=Outcome.DONE, new_id=new_id)
+
+
+def _refusal(execution_id: str, error: AppError | None) -> ItemOutcome:
+    """The outcome of an action the use case refused with ``error`` (done when None): a Conflict skips (the action
+    does not apply to the execution as it is), anything else fails."""
+    if error is None:
+        return ItemOutcome(id=execution_id, outcome=Outcome.DONE)
+    outcome = Outcome.SKIPPED if isinstance(error, Conflict) else Outcome.FAILED
+    return ItemOutcome(id=execution_id, outcome=outcome, detail=str(error))
 
 
 def _action(action: BulkAction | str) -> BulkAction:

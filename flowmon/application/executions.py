@@ -22,7 +22,7 @@ from flowmon.engine.runtime.scheduler import Engine, RerunError
 from flowmon.store.catalog import WorkflowCatalog
 from flowmon.store.retention import PruneCounts, Pruner
 
-from .errors import PAYLOAD_REFUSALS, Conflict, Invalid, NotFound, Unavailable, translated
+from .errors import PAYLOAD_REFUSALS, AppError, Conflict, Invalid, NotFound, Unavailable, translated
 from .history import ExecutionHistory
 
 READ_ONLY = 'imported executions are read-only'
@@ -120,18 +120,39 @@ class Executions:
 
         From the first step on, nothing shows it any more: the live projection and the replay cache drop it, and
         its history can no longer be opened; the call returns once every row is gone."""
-        record = await self._history.record(execution_id)  # one row (the read writes pending events first)
-        if record is None:
-            raise NotFound(f'execution {execution_id!r} not found')
-        if self._engine.is_active(execution_id) or record.status not in TERMINAL_EXECUTION_STATUSES:
-            status = 'queued' if record.status == 'queued' else 'running'
-            raise Conflict(f'execution {execution_id!r} is still {status}; cancel it or wait until it ends')
-        await self._history.settle()
-        deleted = await self._pruner.delete_execution(execution_id, on_deleted=self._forget)
-        self._history.forget(execution_id)  # again: an open that began before the deletion may have cached it
-        if deleted is None:
-            raise NotFound(f'execution {execution_id!r} not found')
+        refused, deleted = await self.delete_many([execution_id])
+        if execution_id in refused:
+            raise refused[execution_id]
         return deleted
+
+    async def delete_many(self, execution_ids: Sequence[str]) -> tuple[dict[str, AppError], PruneCounts]:
+        """Delete the finished ones of ``execution_ids`` as :meth:`delete` deletes one, in shared paced steps (500
+        small executions take well under a second, not one step and pause each). Returns the error :meth:`delete`
+        would have raised for each of the others (NotFound, Conflict), by id, and what was deleted."""
+        records = await self._history.records(execution_ids)  # (the read writes pending events first)
+        refused: dict[str, AppError] = {}
+        finished: list[str] = []
+        for execution_id in dict.fromkeys(execution_ids):
+            record = records.get(execution_id)
+            if record is None:
+                refused[execution_id] = NotFound(f'execution {execution_id!r} not found')
+            elif self._engine.is_active(execution_id) or record.status not in TERMINAL_EXECUTION_STATUSES:
+                status = 'queued' if record.status == 'queued' else 'running'
+                refused[execution_id] = Conflict(
+                    f'execution {execution_id!r} is still {status}; cancel it or wait until it ends'
+                )
+            else:
+                finished.append(execution_id)
+        if not finished:
+            return refused, PruneCounts()
+        await self._history.settle()
+        deleted, counts = await self._pruner.delete_executions(finished, on_deleted=self._forget)
+        gone = set(deleted)
+        for execution_id in finished:
+            self._history.forget(execution_id)  # again: an open that began before the deletion may have cached it
+            if execution_id not in gone:  # deleted meanwhile by another request, or by retention
+                refused[execution_id] = NotFound(f'execution {execution_id!r} not found')
+        return refused, counts
 
     def _forget(self, execution_ids: Sequence[str]) -> None:
         for execution_id in execution_ids:

@@ -106,6 +106,11 @@ class ExecutionHistory:
         await self._recorder.flush()
         return await self._history.get_execution(execution_id)
 
+    async def records(self, execution_ids: Sequence[str]) -> dict[str, ExecutionRecord]:
+        """The rows of those of ``execution_ids`` that exist, by id."""
+        await self._recorder.flush()
+        return await self._history.get_executions(execution_ids)
+
     async def state(self, execution_id: str) -> ExecutionState:
         """The execution's state now: live while it is in the projection, else folded from its stored events."""
         live = self._live.get(execution_id)

@@ -193,6 +193,18 @@ class History:
             row = (await conn.execute(select(_executions).where(_executions.c.id == execution_id))).first()
         return _execution(row) if row else None
 
+    async def get_executions(self, execution_ids: Sequence[str]) -> dict[str, ExecutionRecord]:
+        """The rows of those of ``execution_ids`` that exist, by id (:data:`MAX_PAGE` ids a query)."""
+        found: dict[str, ExecutionRecord] = {}
+        unique = list(dict.fromkeys(execution_ids))
+        async with self._db.engine.connect() as conn:
+            for start in range(0, len(unique), MAX_PAGE):
+                query = select(_executions).where(_executions.c.id.in_(unique[start : start + MAX_PAGE]))
+                for row in (await conn.execute(query)).all():
+                    record = _execution(row)
+                    found[record.id] = record
+        return found
+
     async def unfinished_execution_ids(self) -> list[str]:
         query = select(_executions.c.id).where(_executions.c.status.in_(['queued', 'running']))
         async with self._db.engine.connect() as conn:

@@ -181,12 +181,26 @@ class Pruner:
     async def delete_execution(self, execution_id: str, on_deleted: Deleted | None = None) -> PruneCounts | None:
         """Delete one finished execution with everything recorded of it; None when there is no such finished
         execution (unknown, already deleted, or not finished: running and queued ones are never deleted)."""
-        query = self._doomed_query().where(_executions.c.id == execution_id)
+        deleted, counts = await self.delete_executions([execution_id], on_deleted)
+        return counts if deleted else None
+
+    async def delete_executions(
+        self, execution_ids: Sequence[str], on_deleted: Deleted | None = None
+    ) -> tuple[list[str], PruneCounts]:
+        """Delete those of ``execution_ids`` that are finished, in shared paced steps (many small executions go in
+        one step); returns their ids, in the order given, and what was deleted."""
+        unique = list(dict.fromkeys(execution_ids))
+        found: dict[str, _Doomed] = {}
         async with self._db.engine.connect() as conn:
-            rows = (await conn.execute(query)).all()
-        if not rows:
-            return None
-        return await self._delete([_doomed(row) for row in rows], on_deleted)
+            for start in range(0, len(unique), CANDIDATES):
+                query = self._doomed_query().where(_executions.c.id.in_(unique[start : start + CANDIDATES]))
+                for row in (await conn.execute(query)).all():
+                    item = _doomed(row)
+                    found[item.id] = item
+        doomed = [found[execution_id] for execution_id in unique if execution_id in found]
+        if not doomed:
+            return [], PruneCounts()
+        return [item.id for item in doomed], await self._delete(doomed, on_deleted)
 
     async def prune_executions(
         self, policy: RetentionPolicy, now: datetime, on_deleted: Deleted | None = None, *, stop: Stopped = None

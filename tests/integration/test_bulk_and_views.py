@@ -4,6 +4,7 @@ touch, how many views may be kept) and the one line a page shows for a bulk outc
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -12,6 +13,7 @@ from flowmon.application.bulk import BulkFilter
 from flowmon.application.errors import Conflict, Invalid, NotFound
 from flowmon.bootstrap import System
 from flowmon.engine.core.provenance import api_trigger
+from flowmon.store.retention import Pruner
 
 QUICK = b'{"id": "quick", "name": "Quick", "nodes": [{"id": "a", "type": "log", "config": {"message": "hi"}}]}'
 
@@ -61,6 +63,66 @@ async def test_rerun_summary_names_the_new_executions(system: System, applicatio
     assert shown['ids'] == result.new_ids and len(shown['ids']) == 1
     assert result.summary() == 'Rerun: 1 done, 0 skipped, 1 failed'
     await system.engine.wait_idle()
+
+
+SLOW = b'{"id": "slow", "name": "Slow", "nodes": [{"id": "w", "type": "delay", "config": {"seconds": 30}}]}'
+
+
+async def test_a_bulk_delete_goes_in_shared_steps_with_an_outcome_per_execution(
+    system: System, application: Application
+) -> None:
+    """Thirty finished executions are deleted together (the pruner's shared steps: tests/unit/test_retention.py); a
+    running one is skipped and an unknown one fails, each saying why. ``delete_many`` answers the same way."""
+    await application.workflows.put('quick', QUICK)
+    await application.workflows.put('slow', SLOW)
+    finished = [await application.executions.start('quick', {'n': n}, trigger=api_trigger()) for n in range(30)]
+    await system.engine.wait_idle()
+    running = await application.executions.start('slow', {}, trigger=api_trigger())
+
+    result = await application.bulk.apply('delete', ids=[finished[0], 'unknown', running, *finished])
+
+    assert result.summary() == 'Delete: 30 done, 1 skipped, 1 failed'
+    outcomes = {item.id: (item.outcome.value, item.detail) for item in result.items}
+    assert outcomes['unknown'] == ('failed', "execution 'unknown' not found")
+    assert outcomes[running][0] == 'skipped' and 'still' in (outcomes[running][1] or '')
+    assert [item.id for item in result.items][:3] == [finished[0], 'unknown', running]  # the order asked
+    records, total = await application.history.page(workflow_id='quick')
+    assert (records, total) == ([], 0)
+    for execution_id in finished[:3]:
+        with pytest.raises(NotFound):
+            await application.history.state(execution_id)
+    await application.executions.cancel(running)
+    await system.engine.wait_idle()
+
+    more = [await application.executions.start('quick', {'n': n}, trigger=api_trigger()) for n in range(30)]
+    await system.engine.wait_idle()
+    refused, deleted = await application.executions.delete_many([*more, running])  # cancelled: finished now
+    assert refused == {} and deleted.executions == 31
+
+
+async def test_a_bulk_delete_that_breaks_midway_says_which_executions_went(
+    system: System, application: Application, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The database fails after the first of three executions is deleted: that one is done, the other two failed
+    (what went before the failure stays deleted), and the server log has the error."""
+    await application.workflows.put('quick', QUICK)
+    ids = [await application.executions.start('quick', {'n': n}, trigger=api_trigger()) for n in range(3)]
+    await system.engine.wait_idle()
+    deleting = Pruner.delete_executions
+
+    async def breaks_after_one(pruner: Pruner, execution_ids: Any, on_deleted: Any = None) -> Any:
+        await deleting(pruner, execution_ids[:1], on_deleted)
+        raise OSError('disk I/O error')
+
+    monkeypatch.setattr(Pruner, 'delete_executions', breaks_after_one)
+    result = await application.bulk.apply('delete', ids=ids)
+
+    assert [(item.id, item.outcome.value) for item in result.items] == [
+        (ids[0], 'done'), (ids[1], 'failed'), (ids[2], 'failed')
+    ]  # fmt: skip
+    assert result.items[1].detail == 'unexpected error (see the server log)'
+    assert 'bulk delete of 3 executions failed' in caplog.text and 'disk I/O error' in caplog.text
+    assert (await application.history.page(workflow_id='quick'))[1] == 2
 
 
 async def test_saved_views_are_bounded_in_number(application: Application, monkeypatch: pytest.MonkeyPatch) -> None:

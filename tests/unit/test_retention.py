@@ -135,6 +135,29 @@ async def test_deleting_an_execution_takes_its_events_and_node_runs_and_leaves_t
     assert await pruner(database, fake).delete_execution('never') is None
 
 
+async def test_many_executions_are_deleted_together_in_shared_steps(
+    database: Database, recorder: EventRecorder, fake: FakeTime
+) -> None:
+    """Twenty small executions (eight rows each) fit one step of 200 rows: one step and one pause, not twenty. Ids
+    that are not finished, not there or asked twice are left out of the answer; the rest keep the order asked."""
+    for n in range(20):
+        await record(recorder, f'e{n:02d}', at=NOW)
+    await record(recorder, 'live', at=NOW, end=None)
+    asked = ['e05', 'never', 'live', *(f'e{n:02d}' for n in range(20)), 'e05']
+    seen: list[tuple[str, ...]] = []
+
+    deleted, counts = await pruner(database, fake).delete_executions(
+        asked, on_deleted=lambda gone: seen.append(tuple(gone))
+    )
+
+    assert deleted == ['e05', *(f'e{n:02d}' for n in range(20) if n != 5)]
+    assert (counts.executions, counts.events, counts.node_runs) == (20, 120, 20)
+    assert counts.steps == 1 and len(fake.pauses) == 1
+    assert [sorted(gone) for gone in seen] == [sorted(deleted)]
+    assert await ids(database) == ['live']
+    assert await pruner(database, fake).delete_executions(['e01', 'live']) == ([], PruneCounts())
+
+
 async def test_a_running_execution_is_never_deleted(
     database: Database, recorder: EventRecorder, fake: FakeTime
 ) -> None:
