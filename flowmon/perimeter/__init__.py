@@ -5,6 +5,9 @@ cache control, gzip) are outermost; flowmon's run inside them, outermost first::
 
     SecurityHeaders > TrustedHost > BearerFirst > page guard (sign-in) > BodyCap > routes
 
+One layer wraps even NiceGUI's: :class:`~flowmon.perimeter.stalled_streams.StalledStreams` cuts off an event-stream
+client that stops reading (a stalled write is out of reach of every layer inside NiceGUI's ``BaseHTTPMiddleware``).
+
 so every answer (even a 400 for a foreign ``Host``, a 401 or a 413) carries the security headers, a foreign
 ``Host`` is refused before anything else runs, an API caller without the token is refused before its body is
 read, and a body cap error reaches FastAPI as a plain 413 (no ``BaseHTTPMiddleware`` between the cap and the
@@ -28,6 +31,7 @@ from .bearer_first import METRICS_PATH, BearerFirst
 from .body_cap import BodyCap
 from .security_headers import SecurityHeaders
 from .sessions import install_json_not_found, install_storage_policy, remove_expired_storage, session_middleware_options
+from .stalled_streams import wrap_whole_stack
 from .token_gate import TokenGate
 
 LARGE_BODY_BYTES = MAX_IMPORT_BYTES  # an export file, imported by the API or uploaded from the executions page
@@ -60,6 +64,7 @@ class Perimeter:
         app.add_middleware(BearerFirst, gate=self.gate, open_paths=OPEN_API_PATHS, guarded_paths=guarded)
         app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.allowed_host_list)
         app.add_middleware(SecurityHeaders)
+        wrap_whole_stack(app, stall_seconds=settings.stream_stall_seconds)
         core.sio.eio.cors_allowed_origins = socket_origins(settings)
 
     def run_options(self) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import signal
+import socket
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -209,3 +210,41 @@ def test_an_open_stream_does_not_hold_up_a_stop(launch: Callable[..., FlowmonPro
         # uvicorn would wait for the open response for ever; stop() fails unless it exits within its timeout
         assert process.stop(signal.SIGTERM) == -signal.SIGTERM
         assert list(messages) == []  # the server ended the stream
+
+
+def test_a_client_that_stops_reading_is_cut_off_and_its_stream_let_go(launch: Callable[..., FlowmonProcess]) -> None:
+    """A client stops reading (a tiny receive window, nothing read) while big events keep coming: once one write has
+    waited ``FLOWMON_STREAM_STALL_SECONDS`` for room, flowmon ends the response and closes the connection, the
+    stream lets go of its bus subscription (and its place among the 64), and one warning says so: no server error."""
+    big = str(8 << 20)
+    process = launch(FLOWMON_STREAM_STALL_SECONDS='2', FLOWMON_MAX_BODY_BYTES=big, FLOWMON_MAX_PAYLOAD_BYTES=big)
+    process.wait_started()
+    process.put(chain('sse-stall', 'sse-stall', transform('a', 'input'), transform('b', 'a'), transform('c', 'b')))
+    baseline = subscribers(process)
+    client = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # before connecting: the window stays small
+    client.settimeout(20.0)
+    try:
+        client.connect(('127.0.0.1', process.port))
+        request = (
+            f'GET /api/events/stream?workflow_id=sse-stall HTTP/1.1\r\nHost: 127.0.0.1:{process.port}\r\n'
+            f'Authorization: Bearer {process.token}\r\n\r\n'
+        )
+        client.sendall(request.encode())
+        assert client.recv(4096).startswith(b'HTTP/1.1 200 ')  # the stream has begun; from now on nothing is read
+        wait_subscribers(process, baseline + 1)
+        blob = 'x' * 1_000_000  # each run carries it in some ten events: far more than every buffer on the way holds
+        for execution_id in [process.start('sse-stall', {'blob': blob, 'n': n}) for n in range(4)]:
+            process.wait_ended(execution_id)
+
+        wait_until(lambda: 'read nothing for 2 s' in process.logs(200), 'the stalled stream to be cut off', timeout=60)
+        wait_subscribers(process, baseline)
+        received = 0
+        while chunk := client.recv(1 << 20):  # what was under way still arrives, then the end of the connection
+            received += len(chunk)
+    finally:
+        client.close()
+    logs = process.logs(400)
+    assert 'without completing response' not in logs and 'Traceback' not in logs, logs
+    with stream(process, '/api/events/stream') as messages:  # a new client is served as before
+        assert messages.response.status_code == 200

@@ -1,0 +1,101 @@
+"""``StalledStreams`` on its own: which writes it times, what it does with one that stalls, and the log line it quiets.
+(Through the whole app, with a real client that stops reading: tests/integration/test_event_streams.py.)"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import pytest
+from starlette.types import Message, Receive, Scope, Send
+
+from flowmon.perimeter.stalled_streams import UVICORN_INCOMPLETE, QuietCutOff, StalledStreams
+
+SCOPE: Scope = {'type': 'http', 'method': 'GET', 'path': '/api/events/stream', 'client': ('10.0.0.7', 50123)}
+
+
+def responding(content_type: bytes, chunks: int, seen: list[str]) -> Any:
+    """An app that starts a response of ``content_type`` and sends ``chunks`` bodies, noting how it ended."""
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await send({'type': 'http.response.start', 'status': 200, 'headers': [(b'content-type', content_type)]})
+            for n in range(chunks):
+                await send({'type': 'http.response.body', 'body': b'x', 'more_body': n < chunks - 1})
+            seen.append('completed')
+        except BaseException as exc:
+            seen.append(type(exc).__name__)
+            raise
+
+    return app
+
+
+def stalling_after(sent: int, messages: list[Message], pause_s: float = 3600.0) -> Send:
+    """A server's send that takes ``sent`` messages, then waits ``pause_s`` (for ever, by default) for room."""
+
+    async def send(message: Message) -> None:
+        if len(messages) >= sent:
+            await asyncio.sleep(pause_s)
+        messages.append(message)
+
+    return send
+
+
+async def receive() -> Message:
+    await asyncio.Event().wait()
+    raise AssertionError('unreachable')
+
+
+def incomplete_response_line() -> logging.LogRecord:
+    return logging.LogRecord('uvicorn.error', logging.ERROR, __file__, 1, UVICORN_INCOMPLETE + '.', None, None)
+
+
+async def test_an_event_stream_whose_write_stalls_is_ended_with_one_warning(caplog: pytest.LogCaptureFixture) -> None:
+    seen: list[str] = []
+    messages: list[Message] = []
+    layer = StalledStreams(responding(b'text/event-stream; charset=utf-8', 5, seen), stall_seconds=0.05)
+
+    async def request() -> bool:  # in a task of its own, as uvicorn runs each request: it then logs in that task
+        await layer(SCOPE, receive, stalling_after(2, messages))
+        return QuietCutOff().filter(incomplete_response_line())
+
+    quiet = await asyncio.create_task(request())
+
+    assert [message['type'] for message in messages] == ['http.response.start', 'http.response.body']
+    assert seen == ['_Stalled']  # the app's send raised: the response went no further
+    assert 'an event-stream client (10.0.0.7:50123) read nothing for 0.05 s' in caplog.text
+    assert quiet is False  # uvicorn's complaint about this request is left out ...
+    assert QuietCutOff().filter(incomplete_response_line()) is True  # ... and only about a request that was cut off
+
+
+async def test_other_responses_take_as_long_as_their_client_needs() -> None:
+    seen: list[str] = []
+    messages: list[Message] = []
+    layer = StalledStreams(responding(b'application/json', 3, seen), stall_seconds=0.01)
+
+    await layer(SCOPE, receive, stalling_after(1, messages, pause_s=0.05))  # a slow download: each write 5x the bound
+
+    assert seen == ['completed'] and len(messages) == 4  # the start and three bodies
+
+
+async def test_an_event_stream_that_the_client_keeps_reading_is_not_cut_off() -> None:
+    seen: list[str] = []
+    messages: list[Message] = []
+    layer = StalledStreams(responding(b'text/event-stream', 4, seen), stall_seconds=0.5)
+
+    await layer(SCOPE, receive, stalling_after(1, messages, pause_s=0.01))
+
+    assert seen == ['completed'] and messages[-1] == {'type': 'http.response.body', 'body': b'x', 'more_body': False}
+
+
+async def test_websockets_and_lifespan_pass_through_untouched() -> None:
+    called: list[str] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        called.append(scope['type'])
+
+    layer = StalledStreams(app, stall_seconds=0.01)
+    for kind in ('websocket', 'lifespan'):
+        await layer({'type': kind}, receive, stalling_after(0, []))
+    assert called == ['websocket', 'lifespan']
