@@ -46,9 +46,12 @@ class StalledStreams:
         self.stall_seconds = stall_seconds
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope['type'] != 'http':
+        if scope['type'] == 'http':
+            await self._serve(scope, receive, send)
+        else:  # websockets (socket.io) and the lifespan
             await self.app(scope, receive, send)
-            return
+
+    async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
         streaming = False
 
         async def send_in_time(message: Message) -> None:
