@@ -132,13 +132,23 @@ class BulkActions:
         return [record.id for record in records]
 
     async def _delete(self, chosen: Sequence[str]) -> list[ItemOutcome]:
+        executions = self._executions
+        unexpected = AppError('unexpected error (see the server log)')
         try:
-            refused, _ = await self._executions.delete_many(chosen)
-        except Exception:  # what went before the failure stays deleted: say which those are
-            log.exception('bulk delete of %d executions failed', len(chosen))
-            left = await self._history.records(chosen)
-            failed = AppError('unexpected error (see the server log)')
-            refused = {execution_id: failed for execution_id in chosen if execution_id in left}
+            finished, refused = await executions.deletable(chosen)
+        except Exception:
+            log.exception('bulk delete of %d executions failed before deleting any', len(chosen))
+            return [_refusal(execution_id, unexpected) for execution_id in chosen]
+        try:
+            missing, _ = await executions.delete_finished(finished)
+            refused.update(missing)
+        except Exception:  # those deleted before the failure stay deleted: say which they are
+            log.exception('bulk delete of %d executions failed', len(finished))
+            try:
+                left = set(await self._history.records(finished))
+            except Exception:  # the database is gone: nothing is known to have been deleted
+                left = set(finished)
+            refused.update((execution_id, unexpected) for execution_id in finished if execution_id in left)
         return [_refusal(execution_id, refused.get(execution_id)) for execution_id in chosen]
 
     def _act(self, kind: BulkAction) -> Callable[[str], Awaitable[str | None]]:

@@ -129,6 +129,13 @@ class Executions:
         """Delete the finished ones of ``execution_ids`` as :meth:`delete` deletes one, in shared paced steps (500
         small executions take well under a second, not one step and pause each). Returns the error :meth:`delete`
         would have raised for each of the others (NotFound, Conflict), by id, and what was deleted."""
+        finished, refused = await self.deletable(execution_ids)
+        missing, counts = await self.delete_finished(finished)
+        return {**refused, **missing}, counts
+
+    async def deletable(self, execution_ids: Sequence[str]) -> tuple[list[str], dict[str, AppError]]:
+        """Which of ``execution_ids`` :meth:`delete` would delete now (the finished ones, once each, in the order
+        given), and the error it would raise for each of the others (NotFound, Conflict), by id."""
         records = await self._history.records(execution_ids)  # (the read writes pending events first)
         refused: dict[str, AppError] = {}
         finished: list[str] = []
@@ -143,16 +150,22 @@ class Executions:
                 )
             else:
                 finished.append(execution_id)
+        return finished, refused
+
+    async def delete_finished(self, finished: Sequence[str]) -> tuple[dict[str, AppError], PruneCounts]:
+        """Delete executions :meth:`deletable` found finished, together; NotFound for each that went meanwhile
+        (another request, or retention), and what was deleted."""
         if not finished:
-            return refused, PruneCounts()
+            return {}, PruneCounts()
         await self._history.settle()
         deleted, counts = await self._pruner.delete_executions(finished, on_deleted=self._forget)
         gone = set(deleted)
+        missing: dict[str, AppError] = {}
         for execution_id in finished:
             self._history.forget(execution_id)  # again: an open that began before the deletion may have cached it
-            if execution_id not in gone:  # deleted meanwhile by another request, or by retention
-                refused[execution_id] = NotFound(f'execution {execution_id!r} not found')
-        return refused, counts
+            if execution_id not in gone:
+                missing[execution_id] = NotFound(f'execution {execution_id!r} not found')
+        return missing, counts
 
     def _forget(self, execution_ids: Sequence[str]) -> None:
         for execution_id in execution_ids:

@@ -7,8 +7,9 @@ connection lives, and TCP never ends such a connection by itself: the stream wou
 that falls behind is cut off from the bus at once, see :mod:`flowmon.application.streams`.)
 
 This layer gives each write of a ``text/event-stream`` response ``stall_seconds`` to find room. A write that waits
-longer ends the response: the stream is closed and the server closes the connection. A client that reads again
-reconnects with ``Last-Event-ID`` and misses nothing. One warning line says what happened.
+longer ends the response: the stream is closed and the connection dropped at once (closing it the usual way would
+wait for the unsent bytes to go out, for ever). A client that reads again reconnects with ``Last-Event-ID`` and
+misses nothing. One warning line says what happened.
 
 It must wrap the whole stack (:func:`wrap_whole_stack`): NiceGUI's ``BaseHTTPMiddleware`` layers hand a response's
 body to the server from their own task, where no layer inside them can reach a stalled write. Ending a response
@@ -71,6 +72,7 @@ class StalledStreams:
             await self.app(scope, receive, send_in_time)
         except _Stalled:
             _cut_off.set(True)
+            _abort(send)
             client = scope.get('client')
             log.warning(
                 'an event-stream client (%s) read nothing for %g s: its stream is closed (it can resume with '
@@ -78,6 +80,15 @@ class StalledStreams:
                 f'{client[0]}:{client[1]}' if client else 'unknown',
                 self.stall_seconds,
             )
+
+
+def _abort(send: Send) -> None:
+    """Drop the connection now. Closing it (what the server does once the app returns) would wait until the unsent
+    bytes had gone out, which a client that reads nothing never lets happen: the socket and its buffers would stay.
+    uvicorn's ``send`` is a method of the request's cycle, which holds the connection's transport."""
+    abort = getattr(getattr(getattr(send, '__self__', None), 'transport', None), 'abort', None)
+    if callable(abort):
+        abort()
 
 
 def _is_event_stream(message: Message) -> bool:

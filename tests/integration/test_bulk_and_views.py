@@ -11,6 +11,7 @@ import pytest
 from flowmon.application import Application, bulk, saved_views
 from flowmon.application.bulk import BulkFilter
 from flowmon.application.errors import Conflict, Invalid, NotFound
+from flowmon.application.history import ExecutionHistory
 from flowmon.bootstrap import System
 from flowmon.engine.core.provenance import api_trigger
 from flowmon.store.retention import Pruner
@@ -103,11 +104,14 @@ async def test_a_bulk_delete_goes_in_shared_steps_with_an_outcome_per_execution(
 async def test_a_bulk_delete_that_breaks_midway_says_which_executions_went(
     system: System, application: Application, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """The database fails after the first of three executions is deleted: that one is done, the other two failed
-    (what went before the failure stays deleted), and the server log has the error."""
+    """The database fails after the first of three finished executions is deleted: that one is done, the other two
+    failed (what went before the failure stays deleted), and the server log has the error. An unknown id and a
+    running execution, refused before anything was deleted, keep their own outcomes."""
     await application.workflows.put('quick', QUICK)
+    await application.workflows.put('slow', SLOW)
     ids = [await application.executions.start('quick', {'n': n}, trigger=api_trigger()) for n in range(3)]
     await system.engine.wait_idle()
+    running = await application.executions.start('slow', {}, trigger=api_trigger())
     deleting = Pruner.delete_executions
 
     async def breaks_after_one(pruner: Pruner, execution_ids: Any, on_deleted: Any = None) -> Any:
@@ -115,14 +119,51 @@ async def test_a_bulk_delete_that_breaks_midway_says_which_executions_went(
         raise OSError('disk I/O error')
 
     monkeypatch.setattr(Pruner, 'delete_executions', breaks_after_one)
-    result = await application.bulk.apply('delete', ids=ids)
+    result = await application.bulk.apply('delete', ids=[*ids, 'unknown', running])
 
     assert [(item.id, item.outcome.value) for item in result.items] == [
-        (ids[0], 'done'), (ids[1], 'failed'), (ids[2], 'failed')
+        (ids[0], 'done'), (ids[1], 'failed'), (ids[2], 'failed'), ('unknown', 'failed'), (running, 'skipped')
     ]  # fmt: skip
     assert result.items[1].detail == 'unexpected error (see the server log)'
+    assert result.items[3].detail == "execution 'unknown' not found"
     assert 'bulk delete of 3 executions failed' in caplog.text and 'disk I/O error' in caplog.text
     assert (await application.history.page(workflow_id='quick'))[1] == 2
+    await application.executions.cancel(running)
+    await system.engine.wait_idle()
+
+
+async def test_a_bulk_delete_without_a_database_fails_each_item_and_raises_nothing(
+    system: System, application: Application, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The database goes away between the checks and the deletion, and stays away: nothing is known to be deleted, so
+    each finished execution failed; what the checks refused keeps its outcome; the caller gets outcomes, not a 500.
+    Gone from the start, every item fails."""
+    await application.workflows.put('quick', QUICK)
+    ids = [await application.executions.start('quick', {'n': n}, trigger=api_trigger()) for n in range(2)]
+    await system.engine.wait_idle()
+    reading = ExecutionHistory.records
+    reads: list[int] = []
+
+    async def only_once(history: ExecutionHistory, execution_ids: Any) -> Any:
+        reads.append(len(execution_ids))
+        if len(reads) > 1:
+            raise OSError('unable to open database file')
+        return await reading(history, execution_ids)
+
+    async def unavailable(pruner: Pruner, execution_ids: Any, on_deleted: Any = None) -> Any:
+        raise OSError('unable to open database file')
+
+    monkeypatch.setattr(ExecutionHistory, 'records', only_once)
+    monkeypatch.setattr(Pruner, 'delete_executions', unavailable)
+    result = await application.bulk.apply('delete', ids=[*ids, 'unknown'])
+    assert [(item.id, item.outcome.value) for item in result.items] == [
+        (ids[0], 'failed'), (ids[1], 'failed'), ('unknown', 'failed')
+    ]  # fmt: skip
+    assert result.items[0].detail == 'unexpected error (see the server log)'
+    assert result.items[2].detail == "execution 'unknown' not found"
+
+    result = await application.bulk.apply('delete', ids=ids)  # (every read fails now)
+    assert result.summary() == 'Delete: 0 done, 0 skipped, 2 failed'
 
 
 async def test_saved_views_are_bounded_in_number(application: Application, monkeypatch: pytest.MonkeyPatch) -> None:

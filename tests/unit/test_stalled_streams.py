@@ -31,15 +31,25 @@ def responding(content_type: bytes, chunks: int, seen: list[str]) -> Any:
     return app
 
 
-def stalling_after(sent: int, messages: list[Message], pause_s: float = 3600.0) -> Send:
-    """A server's send that takes ``sent`` messages, then waits ``pause_s`` (for ever, by default) for room."""
+class Transport:
+    aborted = False
 
-    async def send(message: Message) -> None:
-        if len(messages) >= sent:
-            await asyncio.sleep(pause_s)
-        messages.append(message)
+    def abort(self) -> None:
+        self.aborted = True
 
-    return send
+
+class Server:
+    """A server's request cycle: its ``send`` takes ``sent`` messages, then waits ``pause_s`` (for ever, by default)
+    for room; like uvicorn's, it is a method of an object that holds the connection's ``transport``."""
+
+    def __init__(self, sent: int, messages: list[Message], pause_s: float = 3600.0) -> None:
+        self.sent, self.messages, self.pause_s = sent, messages, pause_s
+        self.transport = Transport()
+
+    async def send(self, message: Message) -> None:
+        if len(self.messages) >= self.sent:
+            await asyncio.sleep(self.pause_s)
+        self.messages.append(message)
 
 
 async def receive() -> Message:
@@ -56,14 +66,17 @@ async def test_an_event_stream_whose_write_stalls_is_ended_with_one_warning(capl
     messages: list[Message] = []
     layer = StalledStreams(responding(b'text/event-stream; charset=utf-8', 5, seen), stall_seconds=0.05)
 
+    server = Server(2, messages)
+
     async def request() -> bool:  # in a task of its own, as uvicorn runs each request: it then logs in that task
-        await layer(SCOPE, receive, stalling_after(2, messages))
+        await layer(SCOPE, receive, server.send)
         return QuietCutOff().filter(incomplete_response_line())
 
     quiet = await asyncio.create_task(request())
 
     assert [message['type'] for message in messages] == ['http.response.start', 'http.response.body']
     assert seen == ['_Stalled']  # the app's send raised: the response went no further
+    assert server.transport.aborted  # and the connection is dropped, not closed after bytes that never leave
     assert 'an event-stream client (10.0.0.7:50123) read nothing for 0.05 s' in caplog.text
     assert quiet is False  # uvicorn's complaint about this request is left out ...
     assert QuietCutOff().filter(incomplete_response_line()) is True  # ... and only about a request that was cut off
@@ -74,9 +87,10 @@ async def test_other_responses_take_as_long_as_their_client_needs() -> None:
     messages: list[Message] = []
     layer = StalledStreams(responding(b'application/json', 3, seen), stall_seconds=0.01)
 
-    await layer(SCOPE, receive, stalling_after(1, messages, pause_s=0.05))  # a slow download: each write 5x the bound
+    server = Server(1, messages, pause_s=0.05)
+    await layer(SCOPE, receive, server.send)  # a slow download: each write takes 5x the bound
 
-    assert seen == ['completed'] and len(messages) == 4  # the start and three bodies
+    assert seen == ['completed'] and len(messages) == 4 and not server.transport.aborted  # the start, three bodies
 
 
 async def test_an_event_stream_that_the_client_keeps_reading_is_not_cut_off() -> None:
@@ -84,9 +98,11 @@ async def test_an_event_stream_that_the_client_keeps_reading_is_not_cut_off() ->
     messages: list[Message] = []
     layer = StalledStreams(responding(b'text/event-stream', 4, seen), stall_seconds=0.5)
 
-    await layer(SCOPE, receive, stalling_after(1, messages, pause_s=0.01))
+    server = Server(1, messages, pause_s=0.01)
+    await layer(SCOPE, receive, server.send)
 
-    assert seen == ['completed'] and messages[-1] == {'type': 'http.response.body', 'body': b'x', 'more_body': False}
+    assert not server.transport.aborted and seen == ['completed']
+    assert messages[-1] == {'type': 'http.response.body', 'body': b'x', 'more_body': False}
 
 
 async def test_websockets_and_lifespan_pass_through_untouched() -> None:
@@ -97,5 +113,5 @@ async def test_websockets_and_lifespan_pass_through_untouched() -> None:
 
     layer = StalledStreams(app, stall_seconds=0.01)
     for kind in ('websocket', 'lifespan'):
-        await layer({'type': kind}, receive, stalling_after(0, []))
+        await layer({'type': kind}, receive, Server(0, []).send)
     assert called == ['websocket', 'lifespan']
