@@ -162,6 +162,8 @@ class NodeStatistics:
 
     async def _latest(self, workflow_id: str, node_ids: Sequence[str]) -> dict[str, tuple[NodeRun, ...]]:
         """The cached runs of ``node_ids``, reading the ones not cached yet (after writing pending node runs)."""
+        if self._recorder.node_runs_due(workflow_id):  # read your writes: runs that just ended are not cached yet
+            await self._recorder.drain()  # (writing them makes this forget the workflow's cached runs)
         cached = self._cache.get(workflow_id, {})
         missing = [node_id for node_id in dict.fromkeys(node_ids) if node_id not in cached]
         if missing:

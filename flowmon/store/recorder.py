@@ -208,6 +208,10 @@ class EventRecorder:
     def backlog(self) -> int:
         return len(self._pending)
 
+    def node_runs_due(self, workflow_id: str) -> bool:
+        """Whether finished executions of ``workflow_id`` have node-run rows still to be written (see :meth:`drain`)."""
+        return any(state.workflow_id == workflow_id for state, _ in self._node_runs_due.values())
+
     async def start(self) -> None:
         """Derive node runs a crash left out, then take events from the bus and write them as they come."""
         await self._writer.open()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from nicegui import ui
 from nicegui.testing.user import User
-from sample_workflows import chain, log, transform
+from sample_workflows import chain, delay, log, transform
 from uisim import api, click_when_shown, sign_in, start, text_of, wait_for_path, wait_until_ended
 
 from flowmon.web.widgets.dag_chart import DagChart
@@ -109,3 +109,25 @@ async def test_history_lists_this_workflows_runs_live_and_filters_by_status(user
     await sign_in(user, '/workflows/quick?status=failed')
     await user.should_see('No executions match')
     await user.should_not_see(marker=f'execution-row-{ok}')
+
+
+async def test_node_durations_chart_each_node_that_succeeded_once_it_has(user: User) -> None:
+    """Before any run the panel says so; after two runs the chart has a line per node (named by node id, slowest
+    median first) with a point per run, and its labels carry the unit (no axis name under the legend on a phone)."""
+    definition = chain('timed', 'Timed', transform('shape', 'input'), delay('pause', 0.05))
+    response = await api(user, 'PUT', '/api/workflows/timed', definition)
+    assert response.status_code == 201, response.text
+    await sign_in(user, '/workflows/timed')
+    await user.should_see(marker='duration-trend-empty')
+
+    for n in range(2):
+        await wait_until_ended(user, await start(user, 'timed', {'input': {'n': n}}))
+    await sign_in(user, '/workflows/timed')
+    await user.should_see(marker='duration-trend')
+    (chart,) = user.find(marker='duration-trend').elements
+    assert isinstance(chart, ui.echart)
+    options = chart.options
+    assert [line['name'] for line in options['series']] == ['pause', 'shape']  # the 50 ms delay first
+    assert [len(line['data']) for line in options['series']] == [2, 2]
+    assert options['legend']['data'] == ['pause', 'shape']
+    assert options['yAxis']['axisLabel']['formatter'] == '{value} s' and 'name' not in options['yAxis']

@@ -64,7 +64,7 @@ def _options(nodes: list[str], series: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         'animation': False,
         'backgroundColor': 'transparent',
-        'grid': {'left': 48, 'right': 16, 'top': 36, 'bottom': 28},
+        'grid': {'left': 8, 'right': 16, 'top': 36, 'bottom': 8, 'containLabel': True},
         'legend': {'top': 0, 'type': 'scroll', 'textStyle': {'color': AXIS_COLOR}, 'data': nodes},
         'tooltip': {'trigger': 'axis'},
         'xAxis': {
@@ -73,10 +73,8 @@ def _options(nodes: list[str], series: list[dict[str, Any]]) -> dict[str, Any]:
             'axisLabel': {'color': AXIS_COLOR, 'hideOverlap': True},
         },
         'yAxis': {
-            'type': 'value',
-            'name': 'seconds',
-            'nameTextStyle': {'color': AXIS_COLOR},
-            'axisLabel': {'color': AXIS_COLOR},
+            'type': 'value',  # (the unit on each label: an axis name would sit under the legend on a phone)
+            'axisLabel': {'color': AXIS_COLOR, 'formatter': '{value} s'},
             'splitLine': {'lineStyle': {'color': GRID_LINE_COLOR}},
         },
         'series': series,
