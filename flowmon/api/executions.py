@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 from fastapi import APIRouter, Body, Query, Response, status
 
@@ -59,7 +59,7 @@ async def bulk_action(request: BulkRequest, bulk: Bulk) -> dict[str, Any]:
     """Cancel, rerun or delete the executions named by ``ids`` or matched by ``filter`` (at most 500): counts per
     outcome (``done``, ``skipped`` when the action does not apply, ``failed``), the new ``ids`` of a rerun, and an
     outcome per execution in ``items``."""
-    where = BulkFilter(**request.filter.model_dump()) if request.filter is not None else None
+    where = cast(BulkFilter, request.filter.model_dump()) if request.filter is not None else None  # (the same keys)
     return (await bulk.apply(request.action, ids=request.ids, where=where)).to_json()
 
 

@@ -1,11 +1,13 @@
 """Cancel, rerun or delete many executions at once: the ones named, or every one a filter matches.
 
-Each execution goes through the same use case as a single one (:class:`~flowmon.application.executions.Executions`),
-one after the other, and gets an outcome of its own: ``done``; ``skipped`` when the action does not apply to it (the
-use case refused with a conflict: cancelling one that has ended, rerunning or cancelling an imported one, deleting one
-that still runs); ``failed`` for any other refusal (an unknown id, a workflow that no longer exists, flowmon stopping)
-or an unexpected error. A request is bounded: at most :data:`MAX_BULK` ids, and a filter that matches more is refused
-whole (nothing is done), so a request does a bounded amount of work and a click never touches more than was shown.
+Each execution goes through the same use case as a single one (:class:`~flowmon.application.executions.Executions`):
+cancel and rerun one after the other, delete all together (in the pruner's shared paced steps). Each gets an outcome
+of its own: ``done``; ``skipped`` when the action does not apply to it (the use case refused with a conflict:
+cancelling one that has ended, rerunning or cancelling an imported one, deleting one that still runs); ``failed`` for
+any other refusal (an unknown id, a workflow that no longer exists, flowmon stopping) or an unexpected error.
+
+A request is bounded: at most :data:`MAX_BULK` ids, and a filter that matches more is refused whole (nothing is
+done), so a request does a bounded amount of work and a click never touches more than was shown.
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -21,11 +22,12 @@ from flowmon.store.history import MAX_PAGE
 
 from .errors import AppError, Conflict, Invalid
 from .executions import Executions
-from .history import ExecutionHistory
+from .history import ExecutionFilters, ExecutionHistory
 
 log = logging.getLogger(__name__)
 
 MAX_BULK = MAX_PAGE  # executions one request may name, or its filter may match: one page of the history (500)
+BulkFilter = ExecutionFilters  # which executions a filter names: the filters of GET /api/executions
 
 
 class BulkAction(StrEnum):
@@ -38,18 +40,6 @@ class Outcome(StrEnum):
     DONE = 'done'
     SKIPPED = 'skipped'
     FAILED = 'failed'
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class BulkFilter:
-    """Which executions: the filters of ``GET /api/executions`` (``since``/``until`` bound the creation time)."""
-
-    workflow_id: str | None = None
-    status: str | None = None
-    trigger: str | None = None
-    q: str | None = None
-    since: datetime | None = None
-    until: datetime | None = None
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -123,10 +113,7 @@ class BulkActions:
     async def matching(self, where: BulkFilter) -> list[str]:
         """The ids of the executions ``where`` matches, newest first; raises Invalid (saying how many it matches)
         when that is more than :data:`MAX_BULK`, or for an invalid filter."""
-        records, total = await self._history.page(
-            workflow_id=where.workflow_id, status=where.status, trigger=where.trigger, q=where.q,
-            since=where.since, until=where.until, limit=MAX_BULK,
-        )  # fmt: skip
+        records, total = await self._history.page(**where, limit=MAX_BULK)
         if total > MAX_BULK:
             raise Invalid(f'the filter matches {total} executions; at most {MAX_BULK} per request: narrow it')
         return [record.id for record in records]

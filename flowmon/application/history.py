@@ -35,8 +35,8 @@ __all__ = ['ExecutionHistory', 'ExecutionQuery', 'ExecutionRecord', 'Position', 
 ETA_SAMPLE = 20  # past successful executions whose median duration predicts a running one
 
 
-class ExecutionQuery(TypedDict, total=False):
-    """Filters and page of an execution list."""
+class ExecutionFilters(TypedDict, total=False):
+    """Which executions: the filters of ``GET /api/executions`` (``since``/``until`` bound the creation time)."""
 
     workflow_id: str | None
     status: str | Sequence[str] | None
@@ -44,6 +44,11 @@ class ExecutionQuery(TypedDict, total=False):
     until: datetime | None
     trigger: str | None
     q: str | None
+
+
+class ExecutionQuery(ExecutionFilters, total=False):
+    """Filters and page of an execution list."""
+
     limit: int
     offset: int
 

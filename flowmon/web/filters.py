@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 
 from flowmon.application.dashboard import utc_midnight
 from flowmon.application.errors import Invalid
-from flowmon.application.history import ExecutionQuery, ExecutionRecord, search_query
+from flowmon.application.history import ExecutionFilters, ExecutionQuery, ExecutionRecord, search_query
 from flowmon.engine.core.provenance import TRIGGER_TYPES, trigger_type
 from flowmon.engine.core.search_text import execution_text, input_text, text_contains
 from flowmon.engine.core.state import EXECUTION_STATUSES, ExecutionState
@@ -117,6 +117,10 @@ class ExecutionFilter:
 
     def history_query(self, now: datetime, page_size: int) -> ExecutionQuery:
         """What to ask the history for: this filter's executions, on its page of ``page_size`` rows."""
+        return {**self.filters(now), 'limit': page_size, 'offset': (self.page - 1) * page_size}
+
+    def filters(self, now: datetime) -> ExecutionFilters:
+        """Which executions this filter names, its time window resolved at ``now`` (what bulk actions take too)."""
         since, until = self.window(now)
         return {
             'workflow_id': self.workflow_id,
@@ -125,8 +129,6 @@ class ExecutionFilter:
             'q': self.q,
             'since': since,
             'until': until,
-            'limit': page_size,
-            'offset': (self.page - 1) * page_size,
         }
 
     @property

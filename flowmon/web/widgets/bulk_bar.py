@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from nicegui import ui
 
 from flowmon.application import Application
-from flowmon.application.bulk import MAX_BULK, BulkAction, BulkFilter, BulkResult, Outcome
+from flowmon.application.bulk import MAX_BULK, BulkAction, BulkResult, Outcome
 from flowmon.application.history import ExecutionRecord
 from flowmon.web.actions import guarded
 from flowmon.web.filters import ExecutionFilter
@@ -40,14 +40,6 @@ ACTIONS: dict[BulkAction, tuple[str, str, str, str]] = {
 
 def executions_word(number: int) -> str:
     return f'{count(number)} execution{"s" if number != 1 else ""}'
-
-
-def bulk_filter(flt: ExecutionFilter, now: datetime) -> BulkFilter:
-    """The list's filter as the bulk actions take it (the time window resolved at ``now``)."""
-    since, until = flt.window(now)
-    return BulkFilter(
-        workflow_id=flt.workflow_id, status=flt.status, trigger=flt.trigger, q=flt.q, since=since, until=until
-    )
 
 
 class BulkBar:
@@ -114,7 +106,7 @@ class BulkBar:
         ):  # fmt: skip
             return
         ids = None if self._all_matching else [i for i in self._table.ids if i in self._table.selected]
-        where = bulk_filter(self._rows.flt, datetime.now(UTC)) if self._all_matching else None
+        where = self._rows.flt.filters(datetime.now(UTC)) if self._all_matching else None
         for button in self._buttons:
             button.disable()
         try:
