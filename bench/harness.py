@@ -107,6 +107,22 @@ async def timed(step: Callable[[], Awaitable[Any]]) -> float:
     return time.perf_counter() - started
 
 
+def percentile(values: Sequence[float], pct: float) -> float:
+    """The ``pct``-th percentile of ``values``: the nearest rank among them, sorted (NaN when there are none). Every
+    benchmark's p95 is this one."""
+    if not values:
+        return float('nan')
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(pct / 100 * (len(ordered) - 1)))]
+
+
+def p50_p95_max(values: Sequence[float]) -> tuple[float, float, float]:
+    """The median, p95 and largest of ``values`` (NaN each when there are none)."""
+    if not values:
+        return float('nan'), float('nan'), float('nan')
+    return statistics.median(values), percentile(values, 95), max(values)
+
+
 def spread(values: Sequence[float]) -> str:
     """'median (min-max)' of microsecond figures, for notes."""
     return f'median {statistics.median(values):.1f}, min {min(values):.1f}, max {max(values):.1f}'

@@ -27,7 +27,7 @@ from flowmon.engine import Event, EventBus, EventType, default_registry
 from flowmon.engine.core.replay_index import KEYFRAME_EVERY, ReplayIndex
 from flowmon.store import Database, EventRecorder, History
 
-from .harness import queued_data
+from .harness import percentile, queued_data
 from .report import Row
 
 TOTAL_EVENTS = 100_000
@@ -247,7 +247,7 @@ def rows(figures: Figures) -> list[Row]:
         ),
         Row(
             measurement='Replay seek (state at a random position)',
-            figure=f'p50 {statistics.median(figures.seek_ms):.1f} ms, p95 {_percentile(figures.seek_ms, 95):.1f} ms',
+            figure=f'p50 {statistics.median(figures.seek_ms):.1f} ms, p95 {percentile(figures.seek_ms, 95):.1f} ms',
             target=f'< {SEEK_TARGET_MS:g} ms (max)',
             met=seek_max < SEEK_TARGET_MS,
             note=(
@@ -259,7 +259,7 @@ def rows(figures: Figures) -> list[Row]:
             measurement='Replay seek + execution summary',
             figure=(
                 f'p50 {statistics.median(figures.seek_summary_ms):.1f} ms, '
-                f'p95 {_percentile(figures.seek_summary_ms, 95):.1f} ms'
+                f'p95 {percentile(figures.seek_summary_ms, 95):.1f} ms'
             ),
             note=(
                 f'the seek plus execution_summary() ({NODES} nodes), what GET /api/executions/{{id}}/state?at=k '
@@ -277,11 +277,6 @@ def rows(figures: Figures) -> list[Row]:
 def _spread_ms(values: Sequence[float]) -> str:
     ms = [value * 1000 for value in values]
     return f'median {statistics.median(ms):.0f} ms (min {min(ms):.0f}, max {max(ms):.0f})'
-
-
-def _percentile(values: Sequence[float], pct: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(pct / 100 * (len(ordered) - 1)))]
 
 
 def run() -> list[Row]:

@@ -27,6 +27,7 @@ from flowmon.store import Database, History
 from flowmon.store.codec import dumps
 from flowmon.store.database import sqlite_time
 
+from .harness import percentile
 from .report import Row
 
 ROWS = 100_000
@@ -141,18 +142,14 @@ async def measure() -> tuple[float, list[tuple[str, list[float], int]]]:
             await db.stop()
 
 
-def _p95(values: list[float]) -> float:
-    return sorted(values)[max(0, round(0.95 * len(values)) - 1)]
-
-
 def run() -> list[Row]:
     seeded, results = asyncio.run(measure())
     rows = [
         Row(
             measurement=f'Search over {ROWS:,} executions: {name} ({total:,} found), page of {PAGE} + COUNT',
-            figure=f'p50 {statistics.median(timings):.1f} ms, p95 {_p95(timings):.1f} ms',
+            figure=f'p50 {statistics.median(timings):.1f} ms, p95 {percentile(timings, 95):.1f} ms',
             target=f'<= {TARGET_MS:.0f} ms',
-            met=_p95(timings) <= TARGET_MS,
+            met=percentile(timings, 95) <= TARGET_MS,
         )
         for name, timings, total in results
     ]

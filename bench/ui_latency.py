@@ -43,6 +43,7 @@ import httpx
 from chromium import CHROMIUM_ARGS as TEST_CHROMIUM_ARGS
 from flowmon_process import spawn, stop_process
 
+from .harness import p50_p95_max
 from .report import Row
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -267,14 +268,6 @@ def _cpu_while_changing(server: _Server, execution_id: str, changes_at: float) -
     return (cpu1 - cpu0) * 1000 / (wall1 - wall0), wall1 - wall0
 
 
-def _percentiles(values: list[float]) -> tuple[float, float, float]:
-    if not values:
-        return float('nan'), float('nan'), float('nan')
-    ordered = sorted(values)
-    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
-    return statistics.median(ordered), p95, ordered[-1]
-
-
 def run() -> list[Row]:
     from playwright.sync_api import sync_playwright
 
@@ -339,8 +332,8 @@ def _latency_rows(context: Any, server: _Server) -> list[Row]:
     rows = []
     for rate, repeats in ((50.0, 1), (500.0, 2)):
         result = _latency(context, server, rate, repeats)
-        p50, p95, worst = _percentiles(result.shown)
-        a50, a95, _ = _percentiles(result.arrived)
+        p50, p95, worst = p50_p95_max(result.shown)
+        a50, a95, _ = p50_p95_max(result.arrived)
         target = rate == 500.0
         rows.append(
             Row(
@@ -362,7 +355,7 @@ def _latency_rows(context: Any, server: _Server) -> list[Row]:
         )
         if rate == 50.0:
             fps = statistics.mean(result.fps) if result.fps else float('nan')
-            g50, g95, gmax = _percentiles(result.frame_gaps)
+            g50, g95, gmax = p50_p95_max(result.frame_gaps)
             rows.append(
                 Row(
                     measurement=f'Execution page frame rate while {NODES} nodes change (10 patches/s)',
@@ -419,8 +412,8 @@ def _load_rows(context: Any, server: _Server, stuck: Callable[[], ContextManager
     first, last = _window(server, execution_id)
     during = [ms for at, ms in health if first <= at <= last]
     late = opened_s > tabs_lead
-    p50, p95, worst = _percentiles(during)
-    o50, o95, oworst = _percentiles([ms for at, ms in health if at < first])
+    p50, p95, worst = p50_p95_max(during)
+    o50, o95, oworst = p50_p95_max([ms for at, ms in health if at < first])
     per_tab = (twenty_ms - idle_ms) / TABS
     return [
         Row(

@@ -38,6 +38,7 @@ from flowmon.infra.secretbox import SecretBox, new_key
 from flowmon.infra.timers import Timers
 from flowmon.store import Database
 
+from .harness import percentile
 from .report import Row
 
 THROUGHPUT_DELIVERIES = 3000
@@ -198,7 +199,7 @@ async def measure_lag(receiver: LoopbackReceiver) -> dict[str, float]:
         raise RuntimeError(f'only {len(lags)} of {LAG_DELIVERIES} retries were measured')
     return {
         'p50_ms': statistics.median(lags),
-        'p95_ms': lags[int(0.95 * (len(lags) - 1))],
+        'p95_ms': percentile(lags, 95),
         'max_ms': lags[-1],
         'count': float(len(lags)),
     }

@@ -42,8 +42,9 @@ from flowmon.engine.runtime.executor import WorkerPool
 from flowmon.infra.workers.dask import DaskWorkers
 from flowmon.infra.workers.local import LocalProcessPool
 
+from .harness import p50_p95_max
 from .report import Row
-from .ui_latency import _health_poller, _percentiles, _server
+from .ui_latency import _health_poller, _server
 
 NODES = 16
 NODE_CPU_SECONDS = 0.25
@@ -239,7 +240,7 @@ def _health_rows() -> list[Row]:
         finally:
             cluster.stop()
     for where, latencies in measured.items():
-        median, p95, worst = _percentiles(latencies)
+        median, p95, worst = p50_p95_max(latencies)
         rows.append(
             Row(
                 measurement=f'GET /api/health p95 while 16 CPU-bound python nodes run, {where}',
