@@ -1,6 +1,6 @@
-"""The DAG canvas zooms (wheel, buttons), pans (drag) and fits to view in a real Chromium, with the SVG edge layer
-staying on the node cards at every zoom; a 300-node workflow starts fitted into view. Screenshots go to
-test-output/screenshots."""
+"""The DAG canvas zooms (wheel, buttons, two-finger pinch), pans (drag, one finger) and fits to view in a real
+Chromium, with the SVG edge layer staying on the node cards at every zoom; a 300-node workflow starts fitted into
+view. Screenshots go to test-output/screenshots."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from typing import Any
 
 import httpx
 import pytest
-from helpers import sign_in, wait_loaded
-from playwright.sync_api import Page, expect
+from helpers import Server, sign_in, wait_loaded
+from playwright.sync_api import Browser, Page, expect
 from sample_workflows import chain, log
 from waiting import wait_until
 
@@ -132,3 +132,67 @@ def test_a_300_node_workflow_starts_fitted_and_zooms(page: Page, server: Any, ca
     page.get_by_test_id('dag-fit').click()
     wait_until(lambda: _zoom(page) == fitted, 'Fit to bring the whole graph back')
     assert page.evaluate(INSIDE)
+
+
+def test_a_phone_pinches_to_zoom_and_pans_with_one_finger(
+    browser: Browser, server: Server, call_api: Api, shots: Path
+) -> None:
+    """Touch input as a phone sends it (Chromium's own touch pipeline, so the canvas's ``touch-action`` applies): two
+    fingers spreading apart zoom about their midpoint, one finger moving sideways pans, and the page itself neither
+    zooms nor scrolls sideways. Neither gesture, quick and over a node, opens that node (ECharts makes a click of any
+    touch shorter than 300 ms); a tap does."""
+    wait_loaded(server)
+    assert call_api('PUT', '/api/workflows/e2e-zoom', CHAIN).status_code in (200, 201)
+    context = browser.new_context(
+        base_url=server.url, viewport={'width': 390, 'height': 844}, has_touch=True, is_mobile=True
+    )
+    try:
+        page = context.new_page()
+        sign_in(page, server, '/workflows/e2e-zoom')
+        viewport = page.get_by_test_id('dag-viewport')
+        expect(viewport.locator('text', has_text='Gamma').first).to_be_attached()
+        wait_until(lambda: _zoom(page) > 0, 'the canvas to publish its zoom')
+        viewport.scroll_into_view_if_needed()
+        before = page.evaluate(MEASURE)
+        box = viewport.bounding_box()
+        assert box is not None
+        cx, cy = box['x'] + box['width'] / 2, box['y'] + box['height'] / 2
+        cdp = context.new_cdp_session(page)
+
+        def touch(kind: str, *points: tuple[float, float]) -> None:
+            touch_points = [{'x': x, 'y': y, 'id': i} for i, (x, y) in enumerate(points)]
+            cdp.send('Input.dispatchTouchEvent', {'type': kind, 'touchPoints': touch_points})
+
+        touch('touchStart', (cx - 30, cy), (cx + 30, cy))
+        for step in range(1, 7):  # 60 px apart -> 120 px apart, about the same midpoint
+            touch('touchMove', (cx - 30 - 5 * step, cy), (cx + 30 + 5 * step, cy))
+        touch('touchEnd')
+        wait_until(lambda: _zoom(page) == pytest.approx(before['k'] * 2, abs=0.01), 'the pinch to double the zoom')
+        pinched = page.evaluate(MEASURE)
+        # the card moved away from the midpoint by the zoom's factor (the stage point under the fingers stayed there)
+        assert pinched['x'] - cx == pytest.approx((before['x'] - cx) * 2, abs=2), (before, pinched)
+        assert pinched['y'] - cy == pytest.approx((before['y'] - cy) * 2, abs=2), (before, pinched)
+        for key in ('dx', 'dy', 'ax', 'ay'):  # the edge still ends on the card, scaled with it
+            assert pinched[key] == pytest.approx(before[key] * 2, abs=1.5), (key, before, pinched)
+        page.screenshot(path=str(shots / 'canvas-phone-pinched.png'))
+        details = page.get_by_test_id('node-config')
+        expect(details).to_have_count(0)  # (the fingers were on "Beta")
+
+        touch('touchStart', (cx, cy))
+        for step in range(1, 7):  # one finger, 90 px to the left
+            touch('touchMove', (cx - 15 * step, cy))
+        touch('touchEnd')
+        wait_until(lambda: page.evaluate(MEASURE)['x'] < pinched['x'] - 80, 'one finger to pan the canvas')
+        panned = page.evaluate(MEASURE)
+        assert panned['x'] == pytest.approx(pinched['x'] - 90, abs=2)
+        assert panned['y'] == pytest.approx(pinched['y'], abs=2)
+        assert panned['k'] == pinched['k']
+        assert page.evaluate('window.visualViewport.scale') == 1  # the page was not zoomed by the pinch
+        assert page.evaluate('document.scrollingElement.scrollLeft') == 0
+        expect(details).to_have_count(0)
+
+        touch('touchStart', (cx, cy))  # a tap on the node under the finger opens it
+        touch('touchEnd')
+        expect(details).to_contain_text('"message": "b"')
+    finally:
+        context.close()

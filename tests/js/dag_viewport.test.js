@@ -1,9 +1,10 @@
 // The DAG canvas's viewport maths (flowmon/web/widgets/dag_viewport.js): zooming keeps the point under the pointer
-// in place, the zoom stays within its bounds, and fitting shows the whole stage centred, never enlarged.
+// in place, the zoom stays within its bounds, fitting shows the whole stage centred, never enlarged, and a pinch
+// zooms by the change of the fingers' distance while the point under their midpoint follows the midpoint.
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { clampZoom, fitView, zoomAt } from "../../flowmon/web/widgets/dag_viewport.js";
+import { clampZoom, fitView, pinchView, zoomAt } from "../../flowmon/web/widgets/dag_viewport.js";
 
 test("zooming about a point keeps that point where it is", () => {
   const view = zoomAt({ k: 1, x: 10, y: 20 }, 2, 110, 70);
@@ -22,4 +23,25 @@ test("the zoom stays between 5 % and 400 %", () => {
 test("fit shows the whole stage centred, and a small one at its natural size", () => {
   assert.deepEqual(fitView(4000, 400, 1000, 400), { k: 0.25, x: 0, y: 150 });
   assert.deepEqual(fitView(800, 300, 1000, 400), { k: 1, x: 100, y: 50 });
+});
+
+test("a pinch zooms by the fingers' spread and keeps the stage point under their midpoint", () => {
+  const from = { k: 1, x: 10, y: 20 };
+  // fingers 100 px apart about (110, 70) spread to 200 px apart about the same midpoint: twice the zoom
+  const spread = pinchView(from, { x: 60, y: 70 }, { x: 160, y: 70 }, { x: 10, y: 70 }, { x: 210, y: 70 });
+  assert.deepEqual(spread, zoomAt(from, 2, 110, 70));
+  // the same spread while the midpoint moves 30 px right and 10 px up: the same zoom, moved with the midpoint
+  const moved = pinchView(from, { x: 60, y: 70 }, { x: 160, y: 70 }, { x: 40, y: 60 }, { x: 240, y: 60 });
+  assert.deepEqual(moved, { k: 2, x: spread.x + 30, y: spread.y - 10 });
+  // the stage point under the first midpoint, (100, 50), is under the last one
+  assert.equal((140 - moved.x) / moved.k, 100);
+  assert.equal((60 - moved.y) / moved.k, 50);
+});
+
+test("a pinch stays within the zoom bounds, and fingers on one spot change nothing", () => {
+  const from = { k: 2, x: 0, y: 0 };
+  const a = { x: 100, y: 100 };
+  assert.equal(pinchView(from, a, { x: 101, y: 100 }, a, { x: 400, y: 100 }).k, 4);
+  assert.equal(pinchView(from, a, { x: 400, y: 100 }, { x: 400, y: 100 }, { x: 401, y: 100 }).k, 0.05);
+  assert.deepEqual(pinchView(from, a, a, a, a), from);
 });

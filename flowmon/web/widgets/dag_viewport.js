@@ -1,8 +1,8 @@
 // The DAG canvas's viewport in the browser (see dag_viewport.py): the canvas (chart and edge layer together) is one
 // "stage" that this component moves and scales with a CSS transform, so the SVG edges and the node cards can never
 // drift apart. The wheel zooms about the pointer, a drag pans (a press that moves less than a few pixels stays a
-// click on a node), and the buttons zoom in, zoom out and fit the whole graph into view. The zoom factor is
-// published as data-zoom on the viewport.
+// click on a node), two fingers pinch to zoom (and pan with their midpoint), and the buttons zoom in, zoom out and
+// fit the whole graph into view. The zoom factor is published as data-zoom on the viewport.
 const MIN_ZOOM = 0.05;
 const MAX_ZOOM = 4;
 const DRAG_PX = 4; // a press that moves less is a click, not a drag
@@ -24,6 +24,18 @@ export function fitView(width, height, vw, vh) {
   return { k, x: (vw - width * k) / 2, y: (vh - height * k) / 2 };
 }
 
+// The view while two pointers pinch: `from` was the view when they were at a0 and b0 (viewport points); now they
+// are at a1 and b1. The zoom follows the distance between them, and the stage point that was under their midpoint
+// is under their midpoint again.
+export function pinchView(from, a0, b0, a1, b1) {
+  const d0 = Math.hypot(b0.x - a0.x, b0.y - a0.y);
+  const d1 = Math.hypot(b1.x - a1.x, b1.y - a1.y);
+  const k = clampZoom(from.k * (d0 > 0 ? d1 / d0 : 1));
+  const sx = ((a0.x + b0.x) / 2 - from.x) / from.k;
+  const sy = ((a0.y + b0.y) / 2 - from.y) / from.k;
+  return { k, x: (a1.x + b1.x) / 2 - sx * k, y: (a1.y + b1.y) / 2 - sy * k };
+}
+
 export default {
   template: `
     <div>
@@ -36,15 +48,20 @@ export default {
     </div>`,
   mounted() {
     this.view = { k: 1, x: 0, y: 0 };
+    this.pointers = new Map(); // the pointers pressed on the canvas: id -> {x, y} in the viewport
     this.onWheel = (e) => this.wheel(e);
     this.onDown = (e) => this.down(e);
     this.onMove = (e) => this.move(e);
-    this.onUp = () => this.up();
-    // the click that ends a drag is no click on a node (ECharts measures the press in the moved chart: no move)
-    this.onClick = (e) => this.dragged && (e.stopPropagation(), e.preventDefault());
+    this.onUp = (e) => this.up(e);
+    // The end of a drag or a pinch is no click on a node: ECharts measures the press in the moved chart, where it
+    // did not move. A mouse's click is stopped; a finger's touchend too, because ECharts makes its own click of a
+    // touch that ends within 300 ms, however far it went.
+    this.onClick = (e) => this.moved && (e.stopPropagation(), e.preventDefault());
+    this.onTouchEnd = (e) => this.moved && e.stopPropagation();
     this.$el.addEventListener("wheel", this.onWheel, { passive: false });
     this.$el.addEventListener("pointerdown", this.onDown, true);
     this.$el.addEventListener("click", this.onClick, true);
+    this.$el.addEventListener("touchend", this.onTouchEnd, true);
     // a graph wider than the viewport starts fitted: all of it in view, to zoom into
     requestAnimationFrame(() => (this.stage()?.offsetWidth > this.$el.clientWidth + 1 ? this.fit() : this.show()));
   },
@@ -52,6 +69,7 @@ export default {
     this.$el.removeEventListener("wheel", this.onWheel);
     this.$el.removeEventListener("pointerdown", this.onDown, true);
     this.$el.removeEventListener("click", this.onClick, true);
+    this.$el.removeEventListener("touchend", this.onTouchEnd, true);
     this.up();
   },
   methods: {
@@ -82,28 +100,58 @@ export default {
       this.view = zoomAt(this.view, Math.exp(-step * 0.0015), e.clientX - box.left, e.clientY - box.top);
       this.show();
     },
+    at(e) {
+      const box = this.$el.getBoundingClientRect();
+      return { x: e.clientX - box.left, y: e.clientY - box.top };
+    },
     down(e) {
-      this.dragged = false;
+      if (this.pointers.size === 0) this.moved = false; // (a new press: the last one's gesture is over)
       if (e.button !== 0 || e.target.closest?.(".fm-zoom")) return; // the buttons are buttons
+      this.pointers.set(e.pointerId, this.at(e));
+      if (this.pointers.size === 2) {
+        // a second finger: pinch from here (the press becomes a gesture, never a click on a node)
+        const [a, b] = this.pointers.values();
+        this.pinch = { a, b, from: { ...this.view } };
+        this.moved = true;
+        return;
+      }
+      if (this.pointers.size > 2) return;
       this.press = { x: e.clientX, y: e.clientY, from: { ...this.view }, dragging: false };
       window.addEventListener("pointermove", this.onMove);
       window.addEventListener("pointerup", this.onUp);
       window.addEventListener("pointercancel", this.onUp);
     },
     move(e) {
+      if (!this.pointers.has(e.pointerId)) return;
+      this.pointers.set(e.pointerId, this.at(e));
+      const pinch = this.pinch;
+      if (pinch) {
+        const [a, b] = this.pointers.values();
+        this.view = pinchView(pinch.from, pinch.a, pinch.b, a, b);
+        this.show();
+        return;
+      }
       const press = this.press;
-      if (!press) return;
+      if (!press?.from) return; // (no press, or the finger left over from a pinch)
       const dx = e.clientX - press.x;
       const dy = e.clientY - press.y;
       if (!press.dragging && Math.hypot(dx, dy) < DRAG_PX) return;
-      press.dragging = true;
+      press.dragging = this.moved = true;
       this.$el.classList.add("fm-panning");
       this.view = { ...press.from, x: press.from.x + dx, y: press.from.y + dy };
       this.show();
     },
-    up() {
-      this.dragged = Boolean(this.press?.dragging);
+    up(e) {
+      if (e) this.pointers.delete(e.pointerId);
+      else this.pointers.clear();
+      if (this.pointers.size > 0) {
+        // a finger of a pinch lifted: the gesture is over, and the one left does not pan from where it is
+        if (this.pinch) this.pinch = null;
+        if (this.press) this.press.from = null;
+        return;
+      }
       this.press = null;
+      this.pinch = null;
       this.$el?.classList.remove("fm-panning");
       window.removeEventListener("pointermove", this.onMove);
       window.removeEventListener("pointerup", this.onUp);
