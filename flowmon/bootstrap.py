@@ -127,15 +127,16 @@ class System:
         guard = OutboundGuard(settings.outbound_allow_list, ports=settings.outbound_port_ranges)  # http node, webhooks
         http = guarded_client(guard, timeout=30.0, max_response_bytes=MAX_RESPONSE_BYTES)
         timers = Timers()
+        projector = Projector(bus)
         delivery = build_delivery_service(
-            settings, db=db, bus=bus, timers=timers, guard=guard, box=box, claimer=cluster.me if cluster else None
-        )
+            settings, db=db, bus=bus, timers=timers, guard=guard, box=box, claimer=cluster.me if cluster else None,
+            workflow_of=projector.workflow_of,
+        )  # fmt: skip
         if registry is None:
             registry = load_registry(NodeServices(python_modules=settings.python_module_list, webhooks=delivery))
         elif 'webhook' not in registry:
             registry.register(WebhookNode(delivery))
         workers = workers or _worker_pool(settings)
-        projector = Projector(bus)
         # writes the projector's fold (one fold per event); with others on the database, fenced by this one's lease
         recorder = EventRecorder(db, bus, projection=projector, fence=cluster.fence if cluster else None)
         catalog = WorkflowCatalog(history, registry, known_secrets=secrets.names)

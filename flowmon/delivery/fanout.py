@@ -1,7 +1,8 @@
 """Feeding endpoint subscriptions from the bus without ever slowing the engine down.
 
 The fan-out subscribes with a bounded queue (``subscribe_queue``) only to the event types some endpoint wants,
-plus ``execution.queued`` to learn each execution's workflow id. A burst is handled as one batch (one insert
+plus ``execution.queued`` to learn each execution's workflow id (for an execution queued before that subscription, or
+forgotten since, ``workflow_of`` asks the live projection). A burst is handled as one batch (one insert
 transaction). If deliveries cannot keep up, the queue drops its oldest events and the loss is logged: the engine
 is never held back by webhooks. With no endpoints there is no subscription at all.
 """
@@ -26,8 +27,17 @@ WORKFLOW_MEMORY = 10_000
 
 
 class EndpointFanout:
-    def __init__(self, bus: EventBus, endpoints: EndpointStore, deliver: Deliver, *, maxsize: int = QUEUE_SIZE) -> None:
+    def __init__(
+        self,
+        bus: EventBus,
+        endpoints: EndpointStore,
+        deliver: Deliver,
+        *,
+        maxsize: int = QUEUE_SIZE,
+        workflow_of: Callable[[str], str | None] | None = None,
+    ) -> None:
         self._bus = bus
+        self._workflow_of = workflow_of
         self._endpoints = endpoints
         self._deliver = deliver
         self._maxsize = maxsize
@@ -92,14 +102,23 @@ class EndpointFanout:
             if event.type == EventType.EXECUTION_QUEUED:
                 workflow_id = event.data.get('workflow_id')
                 if isinstance(workflow_id, str):
-                    self._workflows[event.execution_id] = workflow_id
-                    if len(self._workflows) > WORKFLOW_MEMORY:
-                        self._workflows.popitem(last=False)
+                    self._remember(event.execution_id, workflow_id)
             if event.type in self._types:
                 wanted.append(event)
         if not wanted:
             return
+        if self._workflow_of is not None:
+            for event in wanted:
+                if event.execution_id not in self._workflows:
+                    workflow_id = self._workflow_of(event.execution_id)
+                    if workflow_id:
+                        self._remember(event.execution_id, workflow_id)
         try:
             await self._deliver(wanted, self._workflows)
         except Exception:
             log.exception('webhook fan-out: %d event(s) could not be queued for delivery', len(wanted))
+
+    def _remember(self, execution_id: str, workflow_id: str) -> None:
+        self._workflows[execution_id] = workflow_id
+        if len(self._workflows) > WORKFLOW_MEMORY:
+            self._workflows.popitem(last=False)

@@ -82,10 +82,12 @@ class DeliveryService:
         clock: Callable[[], datetime] = utcnow,
         rand: Callable[[], float] = random.random,
         claimer: Claimer | None = None,
+        workflow_of: Callable[[str], str | None] | None = None,
     ) -> None:
         """``box`` seals the secrets and credentials of endpoints and deliveries in the database. ``claimer``: this
         process's id when processes share the database (each attempt records who claimed it; a process waiting for a
-        delivery re-reads it every second, since another process may send it)."""
+        delivery re-reads it every second, since another process may send it). ``workflow_of`` names the workflow of
+        a live execution (the live projection's): the endpoints' event payloads carry it."""
         self.config, self.timers, self._clock, self._rand = config, timers, clock, rand
         self.ledger = Ledger(db, box, claimer=claimer)
         self.queries = DeliveryQueries(db, box)
@@ -97,7 +99,7 @@ class DeliveryService:
             config=config, ledger=self.ledger, sender=self.sender, timers=timers, endpoints=self.endpoints,
             notifier=self.notifier, clock=clock, rand=rand,
         )  # fmt: skip
-        self.fanout = EndpointFanout(bus, self.endpoints, self.deliver_events)
+        self.fanout = EndpointFanout(bus, self.endpoints, self.deliver_events, workflow_of=workflow_of)
         self._stats: tuple[float, int, WebhookStats] | None = None
 
     @property
@@ -349,6 +351,7 @@ def build_delivery_service(
     guard: OutboundGuard,
     box: SecretBox,
     claimer: Claimer | None = None,
+    workflow_of: Callable[[str], str | None] | None = None,
 ) -> DeliveryService:
     """The delivery service as the app runs it: settings-driven policy, its own guarded HTTP client."""
     config = DeliveryConfig(
@@ -359,8 +362,9 @@ def build_delivery_service(
     timeout = httpx.Timeout(config.timeout_s, connect=min(5.0, config.timeout_s))
     client = guarded_client(guard, timeout=timeout, max_connections=config.max_in_flight)
     return DeliveryService(
-        db=db, bus=bus, timers=timers, guard=guard, client=client, config=config, box=box, claimer=claimer
-    )
+        db=db, bus=bus, timers=timers, guard=guard, client=client, config=config, box=box, claimer=claimer,
+        workflow_of=workflow_of,
+    )  # fmt: skip
 
 
 __all__ = ['DeliveryConfig', 'DeliveryConflict', 'DeliveryNotFound', 'DeliveryService', 'Queued']

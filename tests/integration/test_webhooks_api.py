@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -163,6 +164,23 @@ async def endpoint_with_a_delivery(app: App, receiver: Receiver) -> tuple[dict[s
     await receiver.await_hits(1)
     listed = (await app.api.get('/api/webhooks/deliveries', params={'endpoint': endpoint['id']})).json()['items']
     return endpoint, listed[0]
+
+
+async def test_an_execution_running_before_its_endpoint_existed_is_named_with_its_workflow(
+    tmp_path: Path, receivers: Callable[..., Receiver]
+) -> None:
+    receiver = receivers()
+    slow = {'id': 'slow', 'name': 'Slow', 'nodes': [{'id': 'wait', 'type': 'delay', 'config': {'seconds': 0.5}}]}
+    async with running_app(tmp_path) as app:
+        assert (await app.api.put('/api/workflows/slow', json=slow)).status_code in (200, 201)
+        run = (await app.api.post('/api/workflows/slow/executions', json={})).json()  # queued with no endpoint
+        subscription = {'url': receiver.url, 'event_types': ['execution.completed']}
+        assert (await app.api.post('/api/webhooks/endpoints', json=subscription)).status_code == 201
+        await app.wait_execution(run['id'])
+        (hit,) = await receiver.await_hits(1)
+        payload = json.loads(hit.body)
+        assert payload['type'] == 'execution.completed'
+        assert payload['data']['execution_id'] == run['id'] and payload['data']['workflow_id'] == 'slow'
 
 
 async def deliveries(app: App, status: str) -> list[dict[str, Any]]:

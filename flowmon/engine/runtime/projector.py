@@ -206,6 +206,11 @@ class Projector:
         track = self._tracks.get(execution_id)
         return None if track is None else track.folded()
 
+    def workflow_of(self, execution_id: str) -> str | None:
+        """The workflow of a held execution (None when it is not held)."""
+        state = self.get(execution_id)
+        return state.workflow_id if state is not None else None
+
     def states(self) -> list[ExecutionState]:
         return [state for track in list(self._tracks.values()) if (state := track.folded()) is not None]
 
