@@ -82,6 +82,17 @@ class GuardedSubPages(ui.sub_pages):
             return True
         return super()._render_page(match)
 
+    def _find_matching_path(self) -> RouteMatch | None:
+        # A route matches the whole path or not at all: '/' would otherwise match the first segment of any unknown
+        # path, and its page would be built (a builder task that outlives the frame's clearing) under the 404.
+        match = super()._find_matching_path()
+        return None if match is not None and match.remaining_path else match
+
+    def _set_match(self, match: RouteMatch | None) -> None:
+        if match is None:
+            self._cancel_active_tasks()  # a page still being built must not add itself to the not-found message
+        super()._set_match(match)
+
     def _render_error(self, _: Exception) -> None:
         log.error('sub page %s produced an error', self._router.current_path, exc_info=True)
         _error_panel()

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from nicegui import ui
+import asyncio
+import re
+
+from nicegui import Client, background_tasks, ui
 from nicegui.testing.user import User
 from nicegui.testing.user_simulation import user_simulation
 from uisim import be_patient, sign_in, wait_for_path
@@ -60,6 +63,23 @@ async def test_unknown_path_shows_a_friendly_not_found(user: User) -> None:
     user.navigate.to('/no/such/page')
     await user.should_see(marker='not-found')
     await user.should_see('Page not found')
+    await user.should_not_see(marker='dashboard')
+
+
+async def test_an_unknown_path_loaded_directly_builds_no_page_under_its_not_found(user: User) -> None:
+    """'/' matches the first segment of '/no/such/page': the dashboard must not be built under the not-found message."""
+    await sign_in(user)
+    response = await user.http_client.get('/no/such/page')  # (User.open accepts 200 only)
+    assert response.status_code == 404
+    match = re.search(r"'client_id': '([0-9a-f-]+)'", response.text)
+    assert match is not None
+    client = Client.instances[match.group(1)]
+    builders = [task for task in background_tasks.running_tasks if task.get_name().startswith('building sub_page')]
+    if builders:  # let any page builder that was started finish: what it draws is what the browser would show
+        await asyncio.wait(builders, timeout=10)
+    markers = {marker for element in client.elements.values() for marker in element._markers}
+    assert 'not-found' in markers
+    assert 'dashboard' not in markers
 
 
 async def test_a_failing_page_shows_a_message_not_a_blank_frame() -> None:
