@@ -60,10 +60,8 @@ class ExecutionFilter:
         if until is not None and _parse_day(until) is None:
             problems.append('"until" must be a date YYYY-MM-DD; ignored')
             until = None
-        page_text = (params.get('page') or '').strip()
-        page = int(page_text) if page_text.isdigit() and int(page_text) >= 1 else 1
-        if page_text and str(page) != page_text:
-            problems.append(f'page {page_text!r} ignored')
+        page, problem = parse_page(params.get('page') or '')
+        problems.extend([problem] if problem else [])
         workflow_id = (params.get('workflow_id') or '').strip() or None
         trigger = (params.get('trigger') or '').strip() or None
         if trigger is not None and trigger not in TRIGGER_TYPES:
@@ -112,7 +110,8 @@ class ExecutionFilter:
         end: datetime | None = None
         if self.until:
             day = _parse_day(self.until)
-            end = datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(days=1) if day else None
+            if day is not None and day < date.max:  # (until the calendar's last day is no bound at all)
+                end = datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(days=1)
         return start, end
 
     def history_query(self, now: datetime, page_size: int) -> ExecutionQuery:
@@ -196,6 +195,21 @@ def _contains(item: ExecutionState | ExecutionRecord, q: str) -> bool:
 # (execution id, ended, q) -> whether it matches: the answers _contains gave lately (at most _SEARCHED_KEPT of them)
 _SEARCHED: dict[tuple[str, bool, str], bool] = {}
 _SEARCHED_KEPT = 4096
+
+
+MAX_PAGE_NUMBER = 1_000_000  # a page further on is taken for a mistake (its offset must fit the database's integer)
+
+
+def parse_page(text: str) -> tuple[int, str | None]:
+    """A page number from a URL's ``page`` parameter: ``(page, None)``, or ``(1, what was wrong)``."""
+    text = text.strip()
+    if not text:
+        return 1, None
+    if text.isascii() and text.isdigit() and len(text) <= 7 and str(int(text)) == text:
+        page = int(text)
+        if 1 <= page <= MAX_PAGE_NUMBER:
+            return page, None
+    return 1, f'page {text[:40]!r} ignored'
 
 
 def _parse_day(text: str) -> date | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from nicegui.testing.user import User
 from uisim import api, current_path, sign_in, start, text_of, wait_for_path, wait_until_ended
 
@@ -57,6 +58,28 @@ async def test_bad_filter_values_are_ignored_with_a_message(user: User) -> None:
     await sign_in(user, '/executions?status=exploded&since=yesterday-ish')
     await user.should_see(marker='executions-page')
     await user.should_see("unknown status 'exploded' ignored")
+
+
+@pytest.mark.parametrize(
+    ('query', 'message'),
+    [
+        ('until=9999-12-31', None),  # the calendar's last day: no upper bound, not an overflow
+        ('page=%C2%B2', "page '²' ignored"),  # a digit to str.isdigit, not to int()
+        ('page=99999999999999999999999', "page '99999999999999999999999' ignored"),  # past the database's integers
+        ('page=0', "page '0' ignored"),
+    ],
+)
+async def test_odd_dates_and_page_numbers_show_the_page_not_an_error(
+    user: User, query: str, message: str | None
+) -> None:
+    ok = await start(user, 'quick')
+    await wait_until_ended(user, ok)
+    await sign_in(user, f'/executions?{query}')
+    await user.should_see(marker='executions-page')
+    await user.should_see(marker=f'execution-row-{ok}')
+    if message:
+        await user.should_see(message)
+    await user.should_not_see(marker='page-error')
 
 
 async def test_paging_is_server_side(user: User) -> None:

@@ -209,6 +209,10 @@ async def test_filters_come_from_the_url_and_bad_values_are_reported(user: User,
     await user.open('/webhooks?status=bogus')
     await user.should_see("Filter: unknown status 'bogus' ignored")
     await user.should_see(marker=f'delivery-row-{delivery_id}')
+    for page in ('%C2%B2', '99999999999999999999999'):  # a Unicode digit; past the database's integers
+        await user.open(f'/webhooks?page={page}')
+        await user.should_see(marker=f'delivery-row-{delivery_id}')
+        await user.should_not_see(marker='page-error')
     await user.open('/webhooks?status=succeeded')
     await click_when_shown(user, f'delivery-row-{delivery_id}')
     await wait_for_path(user, f'/webhooks/deliveries/{delivery_id}')

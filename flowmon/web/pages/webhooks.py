@@ -21,6 +21,7 @@ from flowmon.application import Application
 from flowmon.application.deliveries import DELIVERY_STATUSES, WebhookStats
 from flowmon.web import format as fmt
 from flowmon.web import webhook_format as wfmt
+from flowmon.web.filters import parse_page
 from flowmon.web.theme import status_color
 from flowmon.web.widgets.bulk_redeliver_dialog import BulkRedeliverDialog
 from flowmon.web.widgets.delivery_table import DeliveryTable
@@ -51,9 +52,8 @@ class DeliveryFilter:
         if wanted is not None and wanted not in DELIVERY_STATUSES and wanted != OUTSTANDING:
             problems.append(f'unknown status {wanted!r} ignored')
             wanted = None
-        number = int(page) if page.strip().isdigit() and int(page) >= 1 else 1
-        if page.strip() and str(number) != page.strip():
-            problems.append(f'page {page!r} ignored')
+        number, problem = parse_page(page)
+        problems.extend([problem] if problem else [])
         return cls(status=wanted, endpoint_id=endpoint.strip() or None, page=number), problems
 
     def statuses(self) -> str | tuple[str, ...] | None:
