@@ -66,6 +66,8 @@ class Perimeter:
         app.add_middleware(SecurityHeaders)
         wrap_whole_stack(app, stall_seconds=settings.stream_stall_seconds)
         core.sio.eio.cors_allowed_origins = socket_origins(settings)
+        # engine.io logs its first refusal of an origin at ERROR (then INFO): a refused request is no server error
+        core.sio.eio.log_message_keys.add('bad-origin')
 
     def run_options(self) -> dict[str, Any]:
         """``ui.run`` keyword arguments: the session cookie, and forwarded headers only from trusted proxies."""

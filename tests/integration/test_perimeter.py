@@ -221,6 +221,9 @@ def test_socket_io_accepts_only_our_own_origins(flowmon: FlowmonProcess, client:
         assert 'not an accepted origin' in response.text
     for origin in (own, f'http://localhost:{flowmon.port}', f'http://[::1]:{flowmon.port}'):
         assert client.get(handshake, headers={'Origin': origin}).status_code == 200, origin
+    log = (flowmon.stdout + flowmon.stderr).splitlines()
+    refused = [line for line in log if 'not an accepted origin' in line]
+    assert not [line for line in refused if 'ERROR' in line], refused  # a refused request is no server error
 
     host = f'127.0.0.1:{flowmon.port}'
     assert _websocket_upgrade(flowmon.port, host, 'http://evil.example') == 403
