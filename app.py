@@ -34,7 +34,7 @@ def main() -> None:
     from flowmon.engine.nodes import PluginError
     from flowmon.infra import logredact, logs
     from flowmon.infra.private_files import PRIVATE_UMASK, make_private
-    from flowmon.perimeter import Perimeter
+    from flowmon.perimeter import Perimeter, socket_origins
     from flowmon.settings import SettingsError, load_settings, resolve_secret
     from flowmon.store.keys import DataDirBusy, SecretKeyError, hold_data_dir, load_secret_box
     from flowmon.web import build_root, install_web
@@ -68,7 +68,13 @@ def main() -> None:
     install_api(app, system.application, metrics=system.prometheus.render, metrics_public=settings.metrics_public)
     install_docs(app)
     install_web()
-    perimeter.install(app, Middleware(SignInMiddleware, gate=perimeter.gate, session_seconds=settings.session_seconds))
+    sign_in = Middleware(
+        SignInMiddleware,
+        gate=perimeter.gate,
+        session_seconds=settings.session_seconds,
+        own_origins=socket_origins(settings),
+    )
+    perimeter.install(app, sign_in)
     perimeter.warn_if_exposed()
     failures: list[str] = []
     app.on_startup(lambda: logredact.install())  # uvicorn has set up its loggers by now

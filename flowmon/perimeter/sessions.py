@@ -11,6 +11,9 @@ signed with the storage secret. Two things are adjusted here:
   An unknown path there gets a JSON 404 (:func:`install_json_not_found`), not NiceGUI's error page: that page is a
   client, and a client without a session id breaks NiceGUI's storage pruning (a ``KeyError: 'id'`` every minute
   while it lives).
+- **Another site's forms.** A form that a page on another site posts to flowmon arrives without the cookie (it is
+  ``SameSite=Lax``); a new session's cookie in the answer would replace the visitor's and sign them out. Such a request
+  (the browser's fetch metadata says so) gets no session either, and the sign-in middleware refuses it.
 """
 
 from __future__ import annotations
@@ -50,10 +53,30 @@ class NoStorageForApi(ng_storage.RequestTrackingMiddleware):
     """
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope['type'] == 'http' and is_stateless(scope['path']):
+        if scope['type'] == 'http' and (is_stateless(scope['path']) or posted_from_another_site(scope)):
             await self.app(scope, receive, send)
             return
         await super().__call__(scope, receive, send)
+
+
+def header(scope: Scope, name: bytes) -> bytes | None:
+    """The first value of the request header ``name`` (lower case)."""
+    for key, value in scope['headers']:
+        if key == name:
+            return bytes(value)
+    return None
+
+
+def fetched_from_another_site(scope: Scope) -> bool | None:
+    """What the browser's fetch metadata says: whether a page of another origin made the request (None: it says
+    nothing, as scripts and older browsers)."""
+    site = header(scope, b'sec-fetch-site')
+    return None if site is None else site not in (b'same-origin', b'none')
+
+
+def posted_from_another_site(scope: Scope) -> bool:
+    """A request other than GET or HEAD that, by its fetch metadata, a page of another origin made."""
+    return scope['method'] not in ('GET', 'HEAD') and fetched_from_another_site(scope) is True
 
 
 def is_stateless(path: str) -> bool:

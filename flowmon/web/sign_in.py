@@ -13,12 +13,18 @@ NiceGUI pages are reached two ways, so there are three guards:
 - Handlers that act (Run, Cancel) or load data (the header's workflows menu) ask again: a hidden element can
   still receive events.
 
-Wrong tokens are counted per address by the shared :class:`~flowmon.perimeter.token_gate.TokenGate`.
+Wrong tokens are counted per address by the shared :class:`~flowmon.perimeter.token_gate.TokenGate`. A browser on
+another site's page could make them for its visitor (a hidden form, an image), to lock that address out or to sign
+it out: the sign-in and sign-out forms, and any other request to the pages but a GET, are refused (403, nothing counted,
+no session made: see :mod:`flowmon.perimeter.sessions`) when the browser says they come from a page that is not
+flowmon's own (``Sec-Fetch-Site``, else ``Origin``), and so is a ``?token=`` that another site embeds
+(``Sec-Fetch-Dest`` other than a document). A link to flowmon from elsewhere (a chat, a terminal) still signs in.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Collection
 from urllib.parse import parse_qsl, urlencode
 
 from nicegui import app
@@ -26,7 +32,7 @@ from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from flowmon.perimeter.bearer_first import METRICS_PATH
-from flowmon.perimeter.sessions import start_new_session
+from flowmon.perimeter.sessions import fetched_from_another_site, header, start_new_session
 from flowmon.perimeter.token_gate import Outcome, TokenGate, too_many_failures
 
 from .auth import (
@@ -53,10 +59,12 @@ def is_open_path(path: str) -> bool:
 class SignInMiddleware:
     """Pure ASGI (no ``BaseHTTPMiddleware``: it may not sit between the body cap and the routes)."""
 
-    def __init__(self, app: ASGIApp, gate: TokenGate, session_seconds: int) -> None:
+    def __init__(self, app: ASGIApp, gate: TokenGate, session_seconds: int, own_origins: Collection[str]) -> None:
+        """``own_origins``: the ``Origin`` values of flowmon's own pages (those the socket.io handshake accepts)."""
         self.app = app
         self.gate = gate
         self.session_seconds = session_seconds
+        self.own_origins = frozenset(own_origins)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope['type'] != 'http':
@@ -71,6 +79,9 @@ class SignInMiddleware:
     async def _respond(self, scope: Scope, receive: Receive) -> Response | None:
         """The middleware's own answer, or ``None`` to let the request through."""
         path, method = scope['path'], scope['method']
+        acts = method not in ('GET', 'HEAD') and (path in (LOGIN_PATH, LOGOUT_PATH) or not is_open_path(path))
+        if acts and self._from_another_site(scope):
+            return PlainTextResponse("refused: this form was sent from another site's page", status_code=403)
         if path == LOGIN_PATH and method == 'POST':
             return await self._login_form(scope, receive)
         if path == LOGOUT_PATH and method == 'POST':
@@ -81,6 +92,8 @@ class SignInMiddleware:
         query = parse_qsl(scope['query_string'].decode('latin-1'), keep_blank_values=True)
         presented = [value for key, value in query if key == TOKEN_PARAM]
         if presented:
+            if _embedded(scope) and self._from_another_site(scope):
+                return PlainTextResponse("refused: a sign-in link embedded in another site's page", status_code=403)
             rest = [(key, value) for key, value in query if key != TOKEN_PARAM]
             return await self._sign_in(scope, presented[-1], _target(scope, urlencode(rest)))
         if is_signed_in(self.gate.token):
@@ -110,6 +123,22 @@ class SignInMiddleware:
 
     def _expiry(self) -> float:
         return time.time() + self.session_seconds
+
+    def _from_another_site(self, scope: Scope) -> bool:
+        """Whether the browser says the request comes from a page not of flowmon's (a client that says nothing, such
+        as a script, is taken at its word: it acts for itself, not for a visitor)."""
+        said = fetched_from_another_site(scope)
+        if said is not None:
+            return said
+        # (a browser without fetch metadata: its Origin, unless "null", which flowmon's own no-referrer pages send too)
+        origin = header(scope, b'origin')
+        return origin is not None and origin != b'null' and origin.decode('latin-1') not in self.own_origins
+
+
+def _embedded(scope: Scope) -> bool:
+    """A request for something inside a page (an image, a frame, a fetch), not for a page to show."""
+    dest = header(scope, b'sec-fetch-dest')
+    return dest is not None and dest != b'document'
 
 
 def _target(scope: Scope, query: str) -> str:

@@ -132,6 +132,21 @@ def test_signing_out_with_the_header_button_ends_the_session(context: BrowserCon
     assert _violations(page) == []
 
 
+def test_another_page_cannot_sign_its_visitor_out_with_a_hidden_form(context: BrowserContext, server: Any) -> None:
+    page = context.new_page()
+    _sign_in_with_the_form(page, server)
+    expect(page.get_by_test_id('sign-out')).to_be_visible()
+    session = {cookie['name']: cookie['value'] for cookie in context.cookies()}['flowmon_session']
+    other = context.new_page()  # about:blank: a page of another origin, posting flowmon's sign-out form
+    other.set_content(f'<form method="post" action="{server.url}/logout"></form>')
+    with other.expect_navigation():
+        other.evaluate('document.forms[0].submit()')
+    expect(other.get_by_text("refused: this form was sent from another site's page")).to_be_visible()
+    assert {cookie['name']: cookie['value'] for cookie in context.cookies()}['flowmon_session'] == session
+    still = httpx.get(f'{server.url}/executions', cookies={'flowmon_session': session}, follow_redirects=False)
+    assert still.status_code == 200  # the visitor is still signed in
+
+
 def test_no_page_can_frame_flowmon(context: BrowserContext, server: Any) -> None:
     page = context.new_page()  # about:blank: a document of another origin
     page.set_content(f'<iframe src="{server.url}/login"></iframe>')

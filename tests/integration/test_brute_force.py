@@ -46,3 +46,48 @@ def test_the_twenty_first_wrong_token_in_a_minute_is_refused_with_429_on_every_w
     assert 'refused token check from 127.0.0.1 on /login: too many failures' in flowmon.stderr
     assert GUESS not in flowmon.stdout + flowmon.stderr  # the tried tokens are never logged
     assert TOKEN not in flowmon.stderr
+
+
+def test_another_sites_page_can_neither_lock_the_token_out_nor_sign_its_visitor_in_or_out(
+    launch: Callable[..., FlowmonProcess],
+) -> None:
+    """A page elsewhere can make its visitor's browser post flowmon's forms or load ``?token=`` links (a hidden form,
+    an image): refused with 403 and never counted, so 25 of them lock nobody out; flowmon's own pages, a link from
+    elsewhere and clients that send no browser headers (scripts) are served as before."""
+    flowmon = launch(FLOWMON_TOKEN=TOKEN)
+    flowmon.wait_started()
+    own = f'http://127.0.0.1:{flowmon.port}'
+    elsewhere = {'Origin': 'http://localhost:18999', 'Sec-Fetch-Site': 'cross-site'}
+    with httpx.Client(base_url=flowmon.base_url, timeout=10.0, follow_redirects=False) as client:
+        for attempt in range(25):
+            posted = client.post('/login', data={'token': f'{GUESS}{attempt}'}, headers=elsewhere)
+            assert posted.status_code == 403 and 'another site' in posted.text
+        pictured = client.get(
+            f'/?token={GUESS}image', headers={'Sec-Fetch-Site': 'cross-site', 'Sec-Fetch-Dest': 'image'}
+        )
+        assert pictured.status_code == 403
+        assert client.get('/api/workflows', headers={'Authorization': f'Bearer {TOKEN}'}).status_code == 200
+
+        signed_in = client.post('/login', data={'token': TOKEN, 'redirect_to': '/'}, headers={'Origin': own})
+        assert signed_in.status_code == 303 and signed_in.headers['location'] == '/'
+        assert client.get('/executions').status_code == 200
+        assert client.post('/logout', headers=elsewhere).status_code == 403
+        assert client.get('/executions').status_code == 200  # still signed in
+        posted_by_an_old_browser = client.post(
+            '/login', data={'token': f'{GUESS}old'}, headers={'Origin': 'http://x.example'}
+        )
+        assert posted_by_an_old_browser.status_code == 403  # (no fetch metadata: its Origin says where it comes from)
+        # flowmon's pages send no referrer, so a browser's Origin on their forms is "null": fetch metadata tells
+        assert client.post('/logout', headers={'Origin': 'null', 'Sec-Fetch-Site': 'same-origin'}).status_code == 303
+        assert client.get('/executions').status_code == 303  # signed out: to the sign-in page
+
+        linked = client.get(  # a link in a chat or a terminal: a navigation from elsewhere still signs in
+            f'/executions?token={TOKEN}', headers={'Sec-Fetch-Site': 'cross-site', 'Sec-Fetch-Dest': 'document'}
+        )
+        assert linked.status_code == 303 and linked.headers['location'] == '/executions'
+        assert client.get('/executions').status_code == 200
+        with httpx.Client(base_url=flowmon.base_url, timeout=10.0) as visitor:  # without the (SameSite) cookie
+            for path in ('/logout', '/executions'):
+                refused = visitor.post(path, headers=elsewhere)
+                assert refused.status_code == 403 and 'set-cookie' not in refused.headers, path  # no new session
+    assert 'failed token check' not in flowmon.stderr  # nothing was counted
