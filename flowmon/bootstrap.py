@@ -151,6 +151,7 @@ class System:
             registry=registry,
             workers=workers,
             max_concurrent=settings.max_concurrent_executions,
+            max_queued=settings.max_queued_executions,
             http=http,
             budget=budget,
             secrets=secrets.resolve,

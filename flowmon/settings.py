@@ -75,6 +75,7 @@ class Settings(BaseSettings):
     workflows_dir: Path | None = None
     token: SecretStr | None = None
     max_concurrent_executions: int = Field(default=8, ge=1)
+    max_queued_executions: int = Field(default=1000, ge=1, le=1_000_000)
     storage_secret: SecretStr | None = None
     secret_key: SecretStr | None = None  # encrypts secrets at rest; generated into <data dir>/.secret_key when unset
     outbound_allow: str = ''

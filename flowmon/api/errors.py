@@ -38,6 +38,8 @@ def describe_validation(errors: list[dict[str, Any]]) -> str:
     return '; '.join(parts)
 
 
+RETRY_AFTER_S = 5  # what a 503 (flowmon busy, starting or stopping) asks a client to wait before it tries again
+
 STATUS: dict[type[AppError], int] = {
     Malformed: 400,
     Unauthorized: 401,
@@ -98,7 +100,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def refused(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, AppError)
-        return JSONResponse({'detail': str(exc)}, status_code=status_of(exc))
+        status = status_of(exc)
+        headers = {'Retry-After': str(RETRY_AFTER_S)} if status == 503 else None
+        return JSONResponse({'detail': str(exc)}, status_code=status, headers=headers)
 
     app.add_exception_handler(AppError, refused)
     app.add_exception_handler(RequestValidationError, validation_error)

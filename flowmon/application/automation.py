@@ -15,8 +15,9 @@ from flowmon.automation.triggers import (
     TriggerService,
     TriggerUnauthorized,
 )
+from flowmon.engine.runtime.scheduler import QueueFull
 
-from .errors import Invalid, NotFound, OversizedPayload, RefusedPayload, Unauthorized, refusing
+from .errors import Invalid, NotFound, OversizedPayload, RefusedPayload, Unauthorized, Unavailable, refusing
 
 
 @refusing(
@@ -26,6 +27,7 @@ from .errors import Invalid, NotFound, OversizedPayload, RefusedPayload, Unautho
         TriggerUnauthorized: Unauthorized,
         TriggerPayloadTooLarge: OversizedPayload,
         TriggerPayloadInvalid: RefusedPayload,
+        QueueFull: Unavailable,
         ValueError: Invalid,
     }
 )
@@ -44,7 +46,8 @@ class Automation:
 
     async def receive(self, workflow_id: str, headers: Mapping[str, str], body: bytes) -> Received:
         """Verify the signature and start the workflow (or recognise a replayed message); raises NotFound,
-        Unauthorized, OversizedPayload or RefusedPayload."""
+        Unauthorized, OversizedPayload, RefusedPayload or Unavailable (too many executions queued: the message's id is
+        not kept, so the sender's retry starts it)."""
         return await self._triggers.receive(workflow_id, headers, body)
 
     async def trigger(self, workflow_id: str) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from flowmon.engine.core.payload import PayloadBudget
 from flowmon.engine.core.provenance import rerun_trigger
 from flowmon.engine.core.state import TERMINAL_EXECUTION_STATUSES
 from flowmon.engine.model import WorkflowError
-from flowmon.engine.runtime.scheduler import Engine, RerunError
+from flowmon.engine.runtime.scheduler import Engine, QueueFull, RerunError
 from flowmon.store.catalog import WorkflowCatalog
 from flowmon.store.retention import PruneCounts, Pruner
 
@@ -64,9 +64,9 @@ class Executions:
         execution_id: str | None = None,
     ) -> str:
         """Queue a run of ``workflow_id`` started by ``trigger`` and return its id, raising the engine's own errors:
-        NotFound, WorkflowError, PayloadError (over budget) or RuntimeError (stopping). Triggers and schedules use
-        this and say what went wrong in their own terms (with ``execution_id``: the id they recorded beforehand);
-        everyone else calls :meth:`start`."""
+        NotFound, WorkflowError, PayloadError (over budget) or RuntimeError (stopping; QueueFull: too many queued).
+        Triggers and schedules use this and say what went wrong in their own terms (with ``execution_id``: the id they
+        recorded beforehand); everyone else calls :meth:`start`."""
         workflow = await self._catalog.get(workflow_id)
         if workflow is None:
             raise NotFound(f'workflow {workflow_id!r} not found')
@@ -74,7 +74,8 @@ class Executions:
 
     async def start(self, workflow_id: str, input: Any = None, *, trigger: Mapping[str, Any], priority: int = 0) -> str:
         """Queue a run started by ``trigger`` (the API's or a page's); raises NotFound, Invalid (the stored workflow
-        no longer validates), RefusedPayload or OversizedPayload (the input), or Unavailable (flowmon is stopping)."""
+        no longer validates), RefusedPayload or OversizedPayload (the input), or Unavailable (flowmon is stopping, or
+        too many executions are queued already)."""
         with translated(PAYLOAD_REFUSALS), translated({RuntimeError: Unavailable}):
             with translated({WorkflowError: Invalid}, prefix='stored workflow is no longer valid: '):
                 return await self.submit(workflow_id, input, priority=priority, trigger=trigger)
@@ -103,7 +104,10 @@ class Executions:
         await self._refuse_imported(execution_id)
         if not previous.is_terminal:
             raise Conflict(f'execution {execution_id!r} is still {previous.status}; cancel it or wait')
-        with translated(PAYLOAD_REFUSALS), translated({RerunError: Invalid, WorkflowError: Invalid}):
+        with (
+            translated(PAYLOAD_REFUSALS),
+            translated({RerunError: Invalid, WorkflowError: Invalid, QueueFull: Unavailable}),
+        ):
             workflow = await self._catalog.get(previous.workflow_id or '')
             if workflow is None:
                 snapshot = await self._history.snapshot(execution_id)

@@ -25,7 +25,7 @@ from flowmon.engine.core import log_context
 from flowmon.engine.core.events import utcnow
 from flowmon.engine.core.provenance import schedule_trigger
 from flowmon.engine.model import Workflow
-from flowmon.engine.runtime.scheduler import new_execution_id
+from flowmon.engine.runtime.scheduler import QueueFull, new_execution_id
 from flowmon.infra.timers import Timers
 from flowmon.store.catalog import WorkflowCatalog
 from flowmon.store.cluster import TickClaims
@@ -160,6 +160,9 @@ class ScheduleService:
         except LookupError:
             log.warning('scheduled workflow %s no longer exists; schedule removed', workflow_id, extra=about)
             self.sync(workflow_id, None)
+            return
+        except QueueFull as exc:
+            log.warning('scheduled run of workflow %s skipped: %s', workflow_id, exc, extra=about)
             return
         except Exception:
             log.exception('scheduled run of workflow %s could not start', workflow_id, extra=about)

@@ -9,7 +9,7 @@ from flowmon.engine.runtime.bus import EventBus, QueueSubscription, Subscription
 from flowmon.engine.runtime.clock import Clock, SystemClock
 from flowmon.engine.runtime.executor import LocalExecutor, NodeExecutor
 from flowmon.engine.runtime.retry import RetryPolicy
-from flowmon.engine.runtime.scheduler import Engine, RerunError, new_execution_id
+from flowmon.engine.runtime.scheduler import Engine, QueueFull, RerunError, new_execution_id
 
 from .model import EdgeSpec, NodeSpec, Workflow, WorkflowError, WorkflowSpec, load_document, parse_workflow
 from .nodes import NodeConfig, NodeContext, NodeError, NodeRegistry, NodeType, default_registry
@@ -32,6 +32,7 @@ __all__ = [
     'NodeSpec',
     'NodeState',
     'NodeType',
+    'QueueFull',
     'QueueSubscription',
     'RerunError',
     'RetryPolicy',

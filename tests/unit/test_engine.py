@@ -29,6 +29,7 @@ from flowmon.engine import (
     NodeContext,
     NodeRegistry,
     NodeType,
+    QueueFull,
     RerunError,
     Workflow,
     WorkflowError,
@@ -122,7 +123,9 @@ class CrashNode(NodeType):
 
 
 class Harness:
-    def __init__(self, *, max_concurrent: int = 8, rand: Callable[[], float] = lambda: 0.5) -> None:
+    def __init__(
+        self, *, max_concurrent: int = 8, max_queued: int | None = None, rand: Callable[[], float] = lambda: 0.5
+    ) -> None:
         self.bus = EventBus()
         self.events: list[Event] = []
         self.bus.subscribe(self.events.append)
@@ -133,7 +136,12 @@ class Harness:
         for node_type in (self.counted, self.gate, OddOutputNode, CrashNode):
             self.registry.register(node_type)
         self.engine = Engine(
-            bus=self.bus, registry=self.registry, clock=self.clock, max_concurrent=max_concurrent, rand=rand
+            bus=self.bus,
+            registry=self.registry,
+            clock=self.clock,
+            max_concurrent=max_concurrent,
+            max_queued=max_queued,
+            rand=rand,
         )
 
     def workflow(
@@ -490,6 +498,24 @@ async def test_cancel_queued_execution() -> None:
     assert h.state(blocker).status == 'succeeded'
     assert h.types(waiting) == ['execution.queued', 'execution.cancelled']  # it never ran afterwards
     assert 'never' not in h.counted.calls
+    await h.engine.stop()
+
+
+async def test_past_max_queued_submit_refuses_and_queues_nothing() -> None:
+    h = Harness(max_concurrent=1, max_queued=2)
+    wf = h.workflow([gate('hold')])
+    running = h.engine.submit(wf)
+    waiting = [h.engine.submit(wf), h.engine.submit(wf)]
+    await until(lambda: len(h.gate.entered) == 1, 'the first execution at its gate')
+    published = len(h.events)
+    with pytest.raises(QueueFull, match='too many executions waiting: 2 are queued'):
+        h.engine.submit(wf)
+    assert h.engine.queued_count == 2 and len(h.events) == published  # no event, nothing queued
+    assert h.engine.cancel(waiting[0]) is True  # a place is free again
+    third = h.engine.submit(wf)
+    h.gate.open()
+    await h.idle()
+    assert [h.state(i).status for i in (running, waiting[1], third)] == ['succeeded'] * 3
     await h.engine.stop()
 
 

@@ -171,8 +171,13 @@ class _WorkerStart:
             self.open = False
 
 
+class QueueFull(RuntimeError):
+    """:meth:`Engine.submit` refused: ``max_queued`` executions are already waiting for a slot."""
+
+
 class Engine:
-    """Runs workflows. At most ``max_concurrent`` executions run; the rest wait, by priority then FIFO.
+    """Runs workflows. At most ``max_concurrent`` executions run; the rest wait, by priority then FIFO, at most
+    ``max_queued`` of them (None: no limit): beyond that :meth:`submit` raises :class:`QueueFull`.
 
     Execution inputs and node outputs are held to ``budget`` (:class:`PayloadBudget`): an input over it is
     refused by :meth:`submit` (:class:`PayloadError`), a node whose output is over it fails the attempt.
@@ -192,6 +197,7 @@ class Engine:
         executor: NodeExecutor | None = None,
         workers: WorkerPool | None = None,
         max_concurrent: int = 8,
+        max_queued: int | None = None,
         clock: Clock | None = None,
         http: httpx.AsyncClient | None = None,
         rand: Callable[[], float] = random.random,
@@ -213,6 +219,7 @@ class Engine:
         self.executor: NodeExecutor = executor or LocalExecutor()
         self.workers = workers
         self.max_concurrent = max_concurrent
+        self.max_queued = max_queued
         self.clock: Clock = clock or SystemClock()
         self.http = http
         self.rand = rand
@@ -256,12 +263,18 @@ class Engine:
         was started (see :mod:`flowmon.engine.core.provenance`).
 
         ``execution_id``: the id to give it (made beforehand, e.g. recorded with a claimed cron tick); a new one
-        otherwise. Raises :class:`PayloadError` when ``input`` is over the payload budget (nothing is queued).
+        otherwise. Raises :class:`PayloadError` when ``input`` is over the payload budget, :class:`QueueFull` when
+        ``max_queued`` executions wait already (nothing is queued).
         """
         if self._stopping:
             raise RuntimeError('the engine is stopping')
         if execution_id is not None and self.is_active(execution_id):
             raise ValueError(f'execution {execution_id!r} is already queued or running')
+        if self.max_queued is not None and len(self._queued) >= self.max_queued:
+            raise QueueFull(
+                f'too many executions waiting: {len(self._queued)} are queued for the {self.max_concurrent} slots, '
+                'the most this process holds; try again once some have run'
+            )
         input_json = '{}' if input is None else self.budget.check(input, 'the execution input')
         execution_id = execution_id or self._new_id()
         emitter = _Emitter(execution_id, self.bus, self.clock)
