@@ -5,10 +5,15 @@ file; import checks a file completely before anything is written, gives the exec
 one transaction through the recorder's Core path, marked ``imported_from`` its original id (read-only history that
 replays like any other), with the definition stored once per content hash as for any run (its
 ``execution.queued`` event names it by hash). The API's routes and the pages' buttons both call :class:`Exchange`.
+
+A file may hold half a million events: reading, checking and writing one is seconds of work, done in a worker thread
+(the event loop keeps serving everyone else meanwhile), one file at a time (another import meanwhile is refused,
+Unavailable: each holds hundreds of MB while it is checked).
 """
 
 from __future__ import annotations
 
+import asyncio
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -23,7 +28,7 @@ from flowmon.store.codec import dumps
 from flowmon.store.recorder import EventRecorder
 
 from .documents import export_schema
-from .errors import Conflict, TooLarge
+from .errors import Conflict, TooLarge, Unavailable
 from .export_format import EXPORT_FORMAT, EXPORT_VERSION, parse_export, validate_export
 from .history import ExecutionHistory
 
@@ -66,6 +71,7 @@ class Exchange:
         self._history = history
         self._store = functools.partial(import_execution, recorder, registry, budget=budget)
         self._registry = registry
+        self._importing = asyncio.Lock()
 
     def document_schema(self) -> dict[str, Any]:
         """The JSON schema of an export as ``POST /api/executions/import`` takes it (the import checks far more)."""
@@ -85,6 +91,7 @@ class Exchange:
                 f'workflow {state.workflow_id!r} no longer exists'
             )
         record = await self._history.record(execution_id)
+        events = await asyncio.to_thread(lambda: [event.marshal() for event in index.events])
         return {
             'format': EXPORT_FORMAT,
             'version': EXPORT_VERSION,
@@ -99,21 +106,25 @@ class Exchange:
                 'imported_from': record.imported_from if record else None,
             },
             'workflow': definition,
-            'events': [event.marshal() for event in index.events],
+            'events': events,
         }
 
     async def export(self, execution_id: str) -> ExportFile:
         """:meth:`document` as a file named after the workflow and the execution."""
         document = await self.document(execution_id)
         name = f'flowmon-{document["execution"]["workflow_id"] or "execution"}-{execution_id}.json'
-        return ExportFile(filename=_safe_filename(name), content=dumps(document).encode('utf-8'))
+        content = await asyncio.to_thread(lambda: dumps(document).encode('utf-8'))
+        return ExportFile(filename=_safe_filename(name), content=content)
 
     async def import_file(self, content: bytes) -> ImportedExecution:
         """Check and store an export file; raises TooLarge, ExportMalformed (not JSON) or ImportRejected."""
         if len(content) > MAX_IMPORT_BYTES:
             raise TooLarge(f'the export is larger than {MAX_IMPORT_BYTES // (1024 * 1024)} MB')
-        document = parse_export(content)  # measured before it is parsed: never a parser recursion
-        return await self._store(document)
+        if self._importing.locked():
+            raise Unavailable('another export file is being imported; try again when it is done')
+        async with self._importing:
+            document = await asyncio.to_thread(parse_export, content)  # measured before parsing: no parser recursion
+            return await self._store(document)
 
 
 async def import_execution(
@@ -124,8 +135,8 @@ async def import_execution(
     new_id: str | None = None,
     budget: PayloadBudget | None = None,
 ) -> ImportedExecution:
-    """Validate ``document`` and store it as a new, read-only execution in one transaction."""
-    valid = validate_export(document, registry, budget)
+    """Validate ``document`` (in a worker thread) and store it as a new, read-only execution in one transaction."""
+    valid = await asyncio.to_thread(validate_export, document, registry, budget)
     execution_id = new_id or new_execution_id()
     events = [replace(event, execution_id=execution_id) for event in valid.events]
     snapshot = {valid.workflow.definition_hash: valid.workflow.definition()}

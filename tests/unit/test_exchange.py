@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import json
+import threading
 from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -13,8 +15,9 @@ import pytest
 from sample_workflows import WAIT_ONLY, upstream_flaky
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
+from waiting import until
 
-from flowmon.application.errors import NotFound
+from flowmon.application.errors import NotFound, Unavailable
 from flowmon.application.exchange import Exchange, ExportUnavailable, import_execution
 from flowmon.application.export_format import (
     EXPORT_FORMAT,
@@ -419,3 +422,38 @@ def test_a_document_nested_beyond_the_parse_limit_is_not_parsed() -> None:
     with pytest.raises(ExportMalformed, match='not valid JSON'):
         parse_export(b'{"format": ')
     assert parse_export(b'[' * 300 + b']' * 300) == json.loads('[' * 300 + ']' * 300)
+
+
+async def test_an_import_is_read_and_checked_off_the_event_loop_and_one_at_a_time(
+    exchange: Exchange, document: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file of half a million events takes seconds to read and check: a worker thread does it, so the event loop
+    (every page, request and stream) is not held; a second file meanwhile is refused, as each holds much memory."""
+    from flowmon.application import exchange as module
+
+    threads: dict[str, str] = {}
+    release = threading.Event()
+    real_parse, real_validate = module.parse_export, module.validate_export
+
+    def parse(content: bytes) -> Any:
+        threads['parse'] = threading.current_thread().name
+        release.wait(10)  # (the first import stays in its check until the second one has been refused)
+        return real_parse(content)
+
+    def validate(*args: Any) -> Any:
+        threads['validate'] = threading.current_thread().name
+        return real_validate(*args)
+
+    monkeypatch.setattr(module, 'parse_export', parse)
+    monkeypatch.setattr(module, 'validate_export', validate)
+    content = json.dumps(document).encode()
+    first = asyncio.create_task(exchange.import_file(content))
+    await until(lambda: 'parse' in threads, 'the first import to be read')
+    with pytest.raises(Unavailable, match='another export file is being imported'):
+        await exchange.import_file(content)
+    release.set()
+    imported = await first
+    assert imported.imported_from == document['execution']['id']
+    assert threads['parse'] != threading.main_thread().name
+    assert threads['validate'] != threading.main_thread().name
+    assert (await exchange.import_file(content)).id != imported.id  # and the next file is taken
