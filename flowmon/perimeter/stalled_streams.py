@@ -15,6 +15,13 @@ It must wrap the whole stack (:func:`wrap_whole_stack`): NiceGUI's ``BaseHTTPMid
 body to the server from their own task, where no layer inside them can reach a stalled write. Ending a response
 early makes uvicorn log "ASGI callable returned without completing response" at error level; for a connection this
 layer cut off, that line is left out (:class:`QuietCutOff`), as the warning has said why.
+
+Being outermost, it also keeps a client that goes away out of the error log. NiceGUI's nested ``BaseHTTPMiddleware``
+layers turn a request whose client disconnected before the answer began (an asset fetch cancelled by a page that
+moved on, a connection reset) into ``RuntimeError("No response returned.")``, which uvicorn logged as an "Exception
+in ASGI application" with its traceback: hundreds of them from anyone who opens and drops connections. Once this
+layer has seen the client go, that error ends the request quietly (a debug line); any other error, and that one
+while the client is still there, propagates as before.
 """
 
 from __future__ import annotations
@@ -30,6 +37,8 @@ log = logging.getLogger(__name__)
 
 EVENT_STREAM = b'text/event-stream'
 UVICORN_INCOMPLETE = 'ASGI callable returned without completing response'
+UVICORN_UNSTARTED = 'ASGI callable returned without starting response'
+NO_RESPONSE = 'No response returned.'  # what BaseHTTPMiddleware raises when the layers inside it sent no answer
 
 # Set in the request's task when this layer cut its connection off: uvicorn logs its complaint in that same task.
 _cut_off: ContextVar[bool] = ContextVar('flowmon_stream_cut_off', default=False)
@@ -54,6 +63,14 @@ class StalledStreams:
 
     async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
         streaming = False
+        gone = False  # the client disconnected
+
+        async def receive_watched() -> Message:
+            nonlocal gone
+            message = await receive()
+            if message['type'] == 'http.disconnect':
+                gone = True
+            return message
 
         async def send_in_time(message: Message) -> None:
             nonlocal streaming
@@ -69,7 +86,12 @@ class StalledStreams:
                 raise _Stalled from None
 
         try:
-            await self.app(scope, receive, send_in_time)
+            await self.app(scope, receive_watched, send_in_time)
+        except RuntimeError as exc:
+            if str(exc) != NO_RESPONSE or not (gone or _closing(send)):
+                raise
+            _cut_off.set(True)
+            log.debug('%s %s: the client went away before the answer began', scope.get('method'), scope.get('path'))
         except _Stalled:
             _cut_off.set(True)
             _abort(send)
@@ -91,6 +113,12 @@ def _abort(send: Send) -> None:
         abort()
 
 
+def _closing(send: Send) -> bool:
+    """Whether the connection of uvicorn's ``send`` is closed or closing (see :func:`_abort`)."""
+    is_closing = getattr(getattr(getattr(send, '__self__', None), 'transport', None), 'is_closing', None)
+    return bool(is_closing()) if callable(is_closing) else False
+
+
 def _is_event_stream(message: Message) -> bool:
     for name, value in message.get('headers') or ():
         if name.lower() == b'content-type':
@@ -99,10 +127,11 @@ def _is_event_stream(message: Message) -> bool:
 
 
 class QuietCutOff(logging.Filter):
-    """Leaves out uvicorn's "returned without completing response" for a connection :class:`StalledStreams` cut off."""
+    """Leaves out uvicorn's "returned without completing (or starting) response" for a request that
+    :class:`StalledStreams` cut off or whose client went away."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return not (_cut_off.get() and str(record.msg).startswith(UVICORN_INCOMPLETE))
+        return not (_cut_off.get() and str(record.msg).startswith((UVICORN_INCOMPLETE, UVICORN_UNSTARTED)))
 
 
 def wrap_whole_stack(app: object, *, stall_seconds: float) -> None:

@@ -115,3 +115,42 @@ async def test_websockets_and_lifespan_pass_through_untouched() -> None:
     for kind in ('websocket', 'lifespan'):
         await layer({'type': kind}, receive, Server(0, []).send)
     assert called == ['websocket', 'lifespan']
+
+
+def answering_nothing(reads: int) -> Any:
+    """An app like NiceGUI's nested BaseHTTPMiddleware layers when no answer came from inside them: it reads the
+    request ``reads`` times, then raises what they raise."""
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        for _ in range(reads):
+            await receive()
+        raise RuntimeError('No response returned.')
+
+    return app
+
+
+async def test_no_response_for_a_client_that_went_away_ends_quietly() -> None:
+    messages: list[Message] = []
+    gone = [{'type': 'http.disconnect'}]
+
+    async def disconnected() -> Message:
+        return gone[0]
+
+    layer = StalledStreams(answering_nothing(reads=1), stall_seconds=1)
+    await layer({**SCOPE, 'path': '/_nicegui/asset.js'}, disconnected, Server(10, messages).send)  # no exception
+    assert messages == []
+
+
+async def test_no_response_while_the_client_is_still_there_is_an_error() -> None:
+    async def request_body() -> Message:
+        return {'type': 'http.request', 'body': b'', 'more_body': False}
+
+    layer = StalledStreams(answering_nothing(reads=1), stall_seconds=1)
+    with pytest.raises(RuntimeError, match='No response returned'):
+        await layer({**SCOPE, 'path': '/executions'}, request_body, Server(10, []).send)
+    with pytest.raises(RuntimeError, match='something else'):
+
+        async def broken(scope: Scope, receive: Receive, send: Send) -> None:
+            raise RuntimeError('something else')
+
+        await StalledStreams(broken, stall_seconds=1)(SCOPE, request_body, Server(10, []).send)
