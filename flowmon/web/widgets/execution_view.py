@@ -20,11 +20,15 @@ from flowmon.engine.core.state import ExecutionState
 from flowmon.web.format import duration, full_timestamp
 from flowmon.web.node_views import NodeViews
 from flowmon.web.teardown import weak_callback
+from flowmon.web.theme import status_quasar
 from flowmon.web.widgets.dag_view import DagView
 from flowmon.web.widgets.event_log import EventLog
 from flowmon.web.widgets.inspector import Inspector
 from flowmon.web.widgets.node_list import NodeEntry, NodeList
 from flowmon.web.widgets.status_badge import StatusBadge
+
+# Runs that ended before all their nodes ran: the summary counts the nodes that succeeded, in the run's colour.
+ENDED_SHORT = frozenset({'failed', 'cancelled', 'interrupted'})
 
 
 class ExecutionView:
@@ -177,9 +181,15 @@ class ExecutionView:
         self.status_badge.set_status(status)
         done = state.done if state is not None else 0
         total = (state.total if state is not None else 0) or self._total
-        self.progress.set_value(round(done / total, 4) if total else 0)
-        self.progress.props(f'color={"negative" if status == "failed" else "positive"}')
-        self.progress_text.set_text(f'{done} / {total} nodes')
+        if state is not None and status in ENDED_SHORT:  # its cancelled and skipped nodes are "done" but never ran
+            succeeded = sum(1 for node in state.nodes.values() if node.status == 'succeeded')
+            self.progress.set_value(round(succeeded / total, 4) if total else 0)
+            self.progress.props(f'color={status_quasar(status)}')
+            self.progress_text.set_text(f'{succeeded} / {total} nodes succeeded')
+        else:
+            self.progress.set_value(round(done / total, 4) if total else 0)
+            self.progress.props('color=positive')
+            self.progress_text.set_text(f'{done} / {total} nodes')
         self.timing.set_text(_timing(state, now))
         error = state.error if state is not None and state.status != 'succeeded' else None
         self.error_banner.set_text(str(error or ''))
