@@ -61,13 +61,15 @@ class ExecutionView:
                 self.progress = ui.linear_progress(value=0, show_value=False, size='8px').props(
                     'rounded color=positive track-color=grey-4 data-testid=execution-progress'
                 )
-                with ui.row().classes('w-full gap-3 text-xs text-gray-500 no-wrap'):
+                # (each figure stays on one line; when they do not fit side by side they go under each other)
+                with ui.row().classes('w-full gap-x-3 gap-y-0 text-xs text-gray-500 whitespace-nowrap'):
                     self.progress_text = (
                         ui.label(f'0 / {self._total} nodes').props('data-testid=progress-text').mark('progress-text')
                     )
                     self.timing = ui.label('').props('data-testid=execution-timing')
                     self.note = ui.label('').classes('ml-auto').props('data-testid=execution-eta').mark('execution-eta')
-            self.actions = ui.row().classes('items-center gap-2 no-wrap fm-wrap-narrow')
+            # (the buttons keep their size: the progress column gives way)
+            self.actions = ui.row().classes('items-center gap-2 no-wrap shrink-0 fm-wrap-narrow')
 
         self.error_banner = ui.label('').classes(
             'w-full text-sm rounded px-3 py-2 bg-red-50 text-red-800 dark:bg-red-950 dark:text-red-200 '
