@@ -29,15 +29,22 @@ BOMB = '[@,@]|' * 19 + '@'
 INPUT = {'input': {'order_id': 'A-1001', 'items': [{'sku': f'S{i}', 'qty': i} for i in range(40)]}}
 
 
-def test_the_doubling_bomb_is_refused_by_the_size_budget_without_expanding_anything() -> None:
+def refused(expression: str, data: object, match: str) -> tuple[BudgetedInterpreter, int]:
+    """Evaluate ``expression`` over ``data``, which the budget must refuse with ``match``: the interpreter (its steps)
+    and the peak of memory allocated meanwhile."""
     interpreter = BudgetedInterpreter(PayloadBudget())
     tracemalloc.start()
     try:
-        with pytest.raises(ExpressionBudgetExceeded, match=r'over FLOWMON_MAX_PAYLOAD_BYTES \(1 MiB\)'):
-            interpreter.visit(compile_expression(BOMB).parsed, INPUT)
+        with pytest.raises(ExpressionBudgetExceeded, match=match):
+            interpreter.visit(compile_expression(expression).parsed, data)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
+    return interpreter, peak
+
+
+def test_the_doubling_bomb_is_refused_by_the_size_budget_without_expanding_anything() -> None:
+    interpreter, peak = refused(BOMB, INPUT, r'over FLOWMON_MAX_PAYLOAD_BYTES \(1 MiB\)')
     assert interpreter.steps < 100  # refused after a handful of steps: by measuring, not by running long
     assert peak < 512 * 1024  # the would-be gigabytes were never built
 
@@ -152,14 +159,9 @@ def test_a_sort_is_charged_for_its_elements_before_it_sorts() -> None:
     assert len(HUNDRED_SORTS) < MAX_EXPRESSION_CHARS
     # 500,000 elements copied (one step each), and 500,000 * 19 comparisons at 64 a step.
     assert function_cost('sort', [HALF_MILLION['input']['a']]) == 500_000 + 500_000 * 19 // 64 == 648_437
-    interpreter = BudgetedInterpreter(PayloadBudget())
-    tracemalloc.start()
-    try:
-        with pytest.raises(ExpressionBudgetExceeded, match=r'more than 100,000 steps .*sort\(\) over 500,000 elements'):
-            interpreter.visit(compile_expression(HUNDRED_SORTS).parsed, HALF_MILLION)
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
+    interpreter, peak = refused(
+        HUNDRED_SORTS, HALF_MILLION, r'more than 100,000 steps .*sort\(\) over 500,000 elements'
+    )
     # The list, the call and `input.a` (3 nodes) were visited, then the first sort was charged and refused.
     assert interpreter.steps == 1 + 1 + 3 + 648_437
     assert peak < 512 * 1024  # nothing was sorted (a sorted copy alone is 4 MB of pointers)
