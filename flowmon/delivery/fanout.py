@@ -26,26 +26,47 @@ QUEUE_SIZE = 10_000
 WORKFLOW_MEMORY = 10_000
 
 
-class EndpointFanout:
-    def __init__(
-        self,
-        bus: EventBus,
-        endpoints: EndpointStore,
-        deliver: Deliver,
-        *,
-        maxsize: int = QUEUE_SIZE,
-        workflow_of: Callable[[str], str | None] | None = None,
-    ) -> None:
-        self._bus = bus
+class WorkflowNames:
+    """Which workflow each execution runs, for the payloads: learnt from ``execution.queued`` events (the last
+    :data:`WORKFLOW_MEMORY` executions), else asked of ``workflow_of`` (the live projection), else unknown."""
+
+    def __init__(self, workflow_of: Callable[[str], str | None] | None = None) -> None:
+        self.known: OrderedDict[str, str] = OrderedDict()
         self._workflow_of = workflow_of
+
+    def learn(self, event: Event) -> None:
+        workflow_id = event.data.get('workflow_id')
+        if isinstance(workflow_id, str):
+            self._remember(event.execution_id, workflow_id)
+
+    def look_up(self, events: Sequence[Event]) -> Mapping[str, str]:
+        """The workflows of the executions of ``events`` (those that can be known), by execution id."""
+        if self._workflow_of is not None:
+            for event in events:
+                if event.execution_id not in self.known:
+                    workflow_id = self._workflow_of(event.execution_id)
+                    if workflow_id:
+                        self._remember(event.execution_id, workflow_id)
+        return self.known
+
+    def _remember(self, execution_id: str, workflow_id: str) -> None:
+        self.known[execution_id] = workflow_id
+        if len(self.known) > WORKFLOW_MEMORY:
+            self.known.popitem(last=False)
+
+
+class EndpointFanout:
+    """``names``: how the payloads learn each execution's workflow (see :class:`WorkflowNames`)."""
+
+    def __init__(self, bus: EventBus, endpoints: EndpointStore, deliver: Deliver, names: WorkflowNames) -> None:
+        self._bus = bus
         self._endpoints = endpoints
         self._deliver = deliver
-        self._maxsize = maxsize
+        self._names = names
         self._subscription: QueueSubscription | None = None
         self._types: frozenset[str] = frozenset()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self._workflows: OrderedDict[str, str] = OrderedDict()
         self.dropped = 0
 
     def start(self) -> None:
@@ -72,7 +93,7 @@ class EndpointFanout:
         self._types = wanted
         previous = self._subscription
         self._subscription = (
-            self._bus.subscribe_queue(maxsize=self._maxsize, types=wanted | {EventType.EXECUTION_QUEUED.value})
+            self._bus.subscribe_queue(maxsize=QUEUE_SIZE, types=wanted | {EventType.EXECUTION_QUEUED.value})
             if wanted
             else None
         )
@@ -100,25 +121,12 @@ class EndpointFanout:
         wanted: list[Event] = []
         for event in batch:
             if event.type == EventType.EXECUTION_QUEUED:
-                workflow_id = event.data.get('workflow_id')
-                if isinstance(workflow_id, str):
-                    self._remember(event.execution_id, workflow_id)
+                self._names.learn(event)
             if event.type in self._types:
                 wanted.append(event)
         if not wanted:
             return
-        if self._workflow_of is not None:
-            for event in wanted:
-                if event.execution_id not in self._workflows:
-                    workflow_id = self._workflow_of(event.execution_id)
-                    if workflow_id:
-                        self._remember(event.execution_id, workflow_id)
         try:
-            await self._deliver(wanted, self._workflows)
+            await self._deliver(wanted, self._names.look_up(wanted))
         except Exception:
             log.exception('webhook fan-out: %d event(s) could not be queued for delivery', len(wanted))
-
-    def _remember(self, execution_id: str, workflow_id: str) -> None:
-        self._workflows[execution_id] = workflow_id
-        if len(self._workflows) > WORKFLOW_MEMORY:
-            self._workflows.popitem(last=False)

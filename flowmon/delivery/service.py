@@ -27,7 +27,7 @@ import httpx
 from flowmon.delivery.attempts import AttemptRunner, DeliveryConfig
 from flowmon.delivery.claims import preclaim
 from flowmon.delivery.endpoints import EndpointNotFound, EndpointStore
-from flowmon.delivery.fanout import EndpointFanout
+from flowmon.delivery.fanout import EndpointFanout, WorkflowNames
 from flowmon.delivery.intake import Intake, encode_json, event_payload, test_payload
 from flowmon.delivery.ledger import Claimer, Ledger
 from flowmon.delivery.notify import Notifier, WebhookEventType
@@ -99,7 +99,7 @@ class DeliveryService:
             config=config, ledger=self.ledger, sender=self.sender, timers=timers, endpoints=self.endpoints,
             notifier=self.notifier, clock=clock, rand=rand,
         )  # fmt: skip
-        self.fanout = EndpointFanout(bus, self.endpoints, self.deliver_events, workflow_of=workflow_of)
+        self.fanout = EndpointFanout(bus, self.endpoints, self.deliver_events, WorkflowNames(workflow_of))
         self._stats: tuple[float, int, WebhookStats] | None = None
 
     @property
