@@ -112,16 +112,19 @@ async def test_history_lists_this_workflows_runs_live_and_filters_by_status(user
 
 
 async def test_node_durations_chart_each_node_that_succeeded_once_it_has(user: User) -> None:
-    """Before any run the panel says so; after two runs the chart has a line per node (named by node id, slowest
-    median first) with a point per run, and its labels carry the unit (no axis name under the legend on a phone)."""
+    """Before two runs the panel says so (one run is a lone dot, no trend); after two runs the chart has a line per
+    node (named by node id, slowest median first) with a point per run, in milliseconds as every run took less than
+    a second, and its labels carry the unit (no axis name under the legend on a phone)."""
     definition = chain('timed', 'Timed', transform('shape', 'input'), delay('pause', 0.05))
     response = await api(user, 'PUT', '/api/workflows/timed', definition)
     assert response.status_code == 201, response.text
     await sign_in(user, '/workflows/timed')
     await user.should_see(marker='duration-trend-empty')
 
-    for n in range(2):
-        await wait_until_ended(user, await start(user, 'timed', {'input': {'n': n}}))
+    await wait_until_ended(user, await start(user, 'timed', {'input': {'n': 0}}))
+    await sign_in(user, '/workflows/timed')
+    await user.should_see(marker='duration-trend-empty')
+    await wait_until_ended(user, await start(user, 'timed', {'input': {'n': 1}}))
     await sign_in(user, '/workflows/timed')
     await user.should_see(marker='duration-trend')
     (chart,) = user.find(marker='duration-trend').elements
@@ -130,4 +133,6 @@ async def test_node_durations_chart_each_node_that_succeeded_once_it_has(user: U
     assert [line['name'] for line in options['series']] == ['pause', 'shape']  # the 50 ms delay first
     assert [len(line['data']) for line in options['series']] == [2, 2]
     assert options['legend']['data'] == ['pause', 'shape']
-    assert options['yAxis']['axisLabel']['formatter'] == '{value} s' and 'name' not in options['yAxis']
+    assert options['yAxis']['axisLabel']['formatter'] == '{value} ms' and 'name' not in options['yAxis']
+    assert all(50 <= value < 1000 for _, value in options['series'][0]['data'])  # the 0.05 s delay, in ms
+    assert options['xAxis']['minInterval'] == 1000

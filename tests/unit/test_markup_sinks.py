@@ -40,7 +40,7 @@ REVIEWED = {
     'run_javascript': {'__init__.py': 1},
     'add_body_html': {},
     'add_head_html': {},
-    # (duration_trend.py: a constant ECharts template, '{value} s', applied to numeric axis values only)
+    # (duration_trend.py: a constant ECharts template, '{value} ms' or '{value} s', on numeric axis values only)
     'formatter': {
         'widgets/duration_trend.py': 1,
         'widgets/timeline_chart.py': 1,

@@ -21,9 +21,12 @@ GRID_LINE_COLOR = 'rgba(148, 163, 184, 0.25)'
 PALETTE = ['#3b82f6', '#22c55e', '#f59e0b', '#ef4444', '#a855f7', '#06b6d4', '#ec4899', '#84cc16']
 
 
+MIN_RUNS = 2  # a trend needs two points: one run is a lone dot at the chart's edge
+
+
 def chosen_nodes(runs: Mapping[str, Sequence[NodeRun]], limit: int = MAX_LINES) -> list[str]:
-    """The nodes to draw: those with runs, highest median first, at most ``limit``."""
-    usual = {node_id: NodeStats.of(run.seconds for run in got) for node_id, got in runs.items() if got}
+    """The nodes to draw: those with :data:`MIN_RUNS` runs or more, highest median first, at most ``limit``."""
+    usual = {node_id: NodeStats.of(run.seconds for run in got) for node_id, got in runs.items() if len(got) >= MIN_RUNS}
     return sorted(usual, key=lambda node_id: -(usual[node_id].p50_seconds or 0.0))[:limit]
 
 
@@ -33,26 +36,34 @@ class DurationTrend:
     def __init__(self, runs: Mapping[str, Sequence[NodeRun]]) -> None:
         nodes = chosen_nodes(runs)
         self.nodes = nodes
+        self.unit: str | None = None
         if not nodes:
-            ui.label("No successful runs yet: the nodes' durations show here once they have run.").classes(
+            ui.label("No trend yet: each node's durations show here once it has succeeded twice.").classes(
                 'text-sm text-grey-7'
             ).mark('duration-trend-empty')
             self.chart: ui.echart | None = None
             return
+        # milliseconds when every run took less than a second ("0.0001 s" reads badly), seconds otherwise
+        longest = max(run.seconds for node_id in nodes for run in runs[node_id])
+        unit, scale, digits = ('ms', 1000.0, 3) if longest < 1 else ('s', 1.0, 3)
+        self.unit = unit
         series = [
             {
                 'name': node_id,
                 'type': 'line',
                 'showSymbol': True,
                 'symbolSize': 5,
-                'data': [[round(run.finished_at.timestamp() * 1000), round(run.seconds, 4)] for run in runs[node_id]],
+                'data': [
+                    [round(run.finished_at.timestamp() * 1000), round(run.seconds * scale, digits)]
+                    for run in runs[node_id]
+                ],
                 'lineStyle': {'width': 1.5},
                 'color': PALETTE[index % len(PALETTE)],
             }
             for index, node_id in enumerate(nodes)
         ]
         self.chart = (
-            ui.echart(_options(nodes, series), renderer='svg')
+            ui.echart(_options(nodes, series, unit), renderer='svg')
             .classes('w-full')
             .style('height: 260px')
             .props('data-testid=duration-trend')
@@ -60,7 +71,7 @@ class DurationTrend:
         )
 
 
-def _options(nodes: list[str], series: list[dict[str, Any]]) -> dict[str, Any]:
+def _options(nodes: list[str], series: list[dict[str, Any]], unit: str) -> dict[str, Any]:
     return {
         'animation': False,
         'backgroundColor': 'transparent',
@@ -71,10 +82,11 @@ def _options(nodes: list[str], series: list[dict[str, Any]]) -> dict[str, Any]:
             'type': 'time',
             'axisLine': {'lineStyle': {'color': AXIS_COLOR}},
             'axisLabel': {'color': AXIS_COLOR, 'hideOverlap': True},
+            'minInterval': 1000,  # (no ticks within a second: runs seconds apart labelled "07:21:13 668")
         },
         'yAxis': {
             'type': 'value',  # (the unit on each label: an axis name would sit under the legend on a phone)
-            'axisLabel': {'color': AXIS_COLOR, 'formatter': '{value} s'},
+            'axisLabel': {'color': AXIS_COLOR, 'formatter': '{value} ' + unit},  # (unit: 'ms' or 's')
             'splitLine': {'lineStyle': {'color': GRID_LINE_COLOR}},
         },
         'series': series,
