@@ -432,6 +432,11 @@ class ChangeFeed:
             except Exception:
                 log.exception('could not tell the other processes that %s changed', change.topic)
 
+    async def settled(self) -> None:
+        """Wait until every refresh asked for so far has been applied (the listener asks for a refresh of everything
+        each time it connects, the first time included)."""
+        await self._inbox.join()
+
     async def _apply(self) -> None:
         while True:
             change = await self._inbox.get()
@@ -439,6 +444,8 @@ class ChangeFeed:
                 await self._refresh[change.topic](change.key)
             except Exception:
                 log.exception('could not refresh %s after another process changed it', change.topic)
+            finally:
+                self._inbox.task_done()
 
 
 __all__ = [

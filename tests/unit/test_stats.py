@@ -169,6 +169,10 @@ async def test_processes_sharing_a_database_tell_each_other_about_node_runs(
 ) -> None:
     told: list[set[str]] = []
     application.stats.announce = lambda workflow_ids: told.append(set(workflow_ids))  # the cluster's change feed
+    if system.cluster is not None:  # (PostgreSQL) the listener's first connect refreshes everything: let it land first
+        assert system.cluster.listener is not None
+        await system.cluster.listener.connected.wait()
+        await system.cluster.feed.settled()
     await record(system, 'here', T0, {'load': 1.0, 'work': 1.0})
     assert told == [{'pipe'}]  # written here: the other processes are told
     assert (await application.stats.nodes('pipe'))['work'].count == 1
