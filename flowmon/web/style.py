@@ -174,8 +174,33 @@ body.body--dark .fm-bad { color: #f87171; }
 .fm-endpoint-off { opacity: .85; }
 .fm-callout { padding: 8px 12px; border-radius: 8px; border: 1px solid color-mix(in srgb, #ef4444 40%, transparent);
               background: color-mix(in srgb, #ef4444 8%, transparent); }
-.fm-secret-row { padding-left: 46px; }
+.fm-endpoint-head > .fm-endpoint-main { flex: 1 1 0; min-width: 0; }
+.fm-secret-row { padding-left: 46px; row-gap: 4px; }
+.fm-secret-main { flex: 0 1 auto; min-width: 0; max-width: 100%; }
+.fm-secret-main > .q-btn, .fm-secret-main > .q-icon { flex-shrink: 0; }
 .fm-secret { font-size: 0.8rem; }
+.fm-test-result { flex: 0 1 auto; min-width: 0; }
+/* long text from outside (an endpoint's URL): one line with an ellipsis, the whole of it in a tooltip; on a phone
+   it wraps anywhere instead. fm-break: text that wraps anywhere on every screen. */
+.fm-url { max-width: 100%; }
+.fm-break { overflow-wrap: anywhere; }
+@media (max-width: 760px) {
+  .fm-url.fm-ellipsis { white-space: normal; overflow-wrap: anywhere; word-break: break-all; }
+  /* an endpoint: its figures go under its name and URL, aligned with them */
+  .fm-endpoint-head.no-wrap { flex-wrap: wrap !important; row-gap: 8px; }
+  .fm-endpoint-head > .fm-endpoint-main { flex-basis: calc(100% - 52px); }
+  .fm-endpoint-health { padding-left: 51px; flex-wrap: wrap !important; }
+  .fm-endpoint-health > * { align-items: flex-start !important; }
+  /* the secret stays aligned with them; its actions take the whole width of the line under it */
+  .fm-secret-row { padding-left: 0; }
+  .fm-secret-main { padding-left: 46px; }
+  .fm-secret-actions { flex-wrap: wrap !important; justify-content: flex-end; max-width: 100%; }
+  /* the outcome of a test event gets a line of its own, wrapped */
+  .fm-test-row.no-wrap { flex-wrap: wrap !important; row-gap: 2px; }
+  .fm-test-result { order: 1; flex-basis: 100%; padding-left: 4px; }
+  .fm-test-result > .fm-ellipsis { white-space: normal; overflow-wrap: anywhere; }
+  .fm-delivery-head { flex-basis: 100% !important; }
+}
 .fm-subhead { font-size: 0.72rem; font-weight: 600; text-transform: uppercase; letter-spacing: 0.05em;
               color: var(--fm-muted); margin-top: 6px; }
 .fm-headers { display: grid; grid-template-columns: minmax(120px, max-content) minmax(0, 1fr); column-gap: 14px;

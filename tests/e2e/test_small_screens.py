@@ -1,6 +1,8 @@
 """Every page at 390 x 844 (a phone) in a real Chromium: nothing makes the page wider than the screen (tables scroll
 inside their card, the canvas fits itself into view), and the header's navigation collapses into a menu that still
-navigates. Screenshots of every page go to test-output/screenshots/narrow-*.png."""
+navigates; an endpoint with a 120-character URL keeps the webhooks and delivery pages within the screen, its URL
+clear of its figures (and within its column on a desktop). Screenshots of every page go to
+test-output/screenshots/narrow-*.png."""
 
 from __future__ import annotations
 
@@ -107,3 +109,85 @@ def test_the_header_collapses_into_a_menu_that_navigates(phone: Page, server: An
     phone.locator('.q-menu').get_by_text('Executions').click()
     phone.wait_for_url('**/executions')
     expect(phone.get_by_test_id('nav-menu')).to_be_visible()
+
+
+LONG_URL = 'http://127.0.0.1:9/hooks/' + 'a-very-long-path-segment-' * 3 + '?query=' + 'x' * 13  # 120 characters
+OVERLAPS = """([a, b]) => {
+ const r = a.getBoundingClientRect(), s = b.getBoundingClientRect();
+ return r.left < s.right - 1 && s.left < r.right - 1 && r.top < s.bottom - 1 && s.top < r.bottom - 1;
+}"""
+
+
+@pytest.fixture
+def long_endpoint(call_api: Api) -> Iterator[dict[str, str]]:
+    """An endpoint whose URL (no description: its host and path are its name) is far wider than a phone, and a
+    delivery to that URL."""
+    assert len(LONG_URL) == 120
+    created = call_api('POST', '/api/webhooks/endpoints', {'url': LONG_URL, 'event_types': ['execution.failed']})
+    assert created.status_code == 201, created.text
+    endpoint_id = created.json()['id']
+    delivery = call_api('POST', '/api/webhooks/deliveries', {'url': LONG_URL, 'body': {'a': 1}})
+    assert delivery.status_code == 202, delivery.text
+    try:
+        yield {'endpoint': endpoint_id, 'delivery': delivery.json()['id']}
+    finally:
+        call_api('DELETE', f'/api/webhooks/endpoints/{endpoint_id}')
+
+
+def _endpoint_fits(page: Page, endpoint_id: str, width: int) -> None:
+    row = page.locator(f'[data-testid=endpoint-row][data-endpoint-id={endpoint_id}]')
+    expect(row).to_be_visible()
+    url, health = row.get_by_test_id('endpoint-url'), row.get_by_test_id('endpoint-health')
+    expect(url).to_be_visible()
+    assert page.evaluate('document.scrollingElement.scrollWidth') <= width, page.evaluate(WIDE, width)
+    for part in (url, health, row.get_by_role('button', name='Redeliver…'), row.get_by_role('button', name='Delete')):
+        box = part.bounding_box()
+        assert box is not None and box['x'] >= 0 and box['x'] + box['width'] <= width + 1, (part, box)
+    url_box, row_box = url.bounding_box(), row.bounding_box()
+    assert url_box is not None and row_box is not None
+    assert url_box['x'] + url_box['width'] <= row_box['x'] + row_box['width'] + 1, (url_box, row_box)
+    for figure in health.locator(':scope > *').all():  # the URL, wrapped or cut short, never runs over the figures
+        assert not page.evaluate(OVERLAPS, [url.element_handle(), figure.element_handle()]), (url_box, figure)
+
+
+def test_a_long_endpoint_url_fits_a_phone(phone: Page, server: Any, long_endpoint: dict[str, str], shots: Path) -> None:
+    sign_in(phone, server, '/webhooks')
+    _endpoint_fits(phone, long_endpoint['endpoint'], WIDTH)
+    url = phone.locator(f'[data-endpoint-id={long_endpoint["endpoint"]}]').get_by_test_id('endpoint-url')
+    assert (url.bounding_box() or {})['height'] > 30, 'on a phone the URL wraps onto more lines, whole'
+    phone.screenshot(path=str(shots / 'narrow-webhooks-long-url.png'), full_page=True)
+
+    phone.goto(f'/webhooks/deliveries/{long_endpoint["delivery"]}')
+    title, badge = phone.get_by_test_id('delivery-title'), phone.get_by_test_id('delivery-status')
+    expect(title).to_be_visible()
+    expect(badge).to_be_visible()
+    phone.wait_for_timeout(300)
+    assert phone.evaluate('document.scrollingElement.scrollWidth') <= WIDTH, phone.evaluate(WIDE, WIDTH)
+    for part in (title, badge, phone.get_by_test_id('delivery-url'), phone.get_by_test_id('delivery-redeliver')):
+        box = part.bounding_box()
+        assert box is not None and box['x'] >= 0 and box['x'] + box['width'] <= WIDTH + 1, (part, box)
+    assert not phone.evaluate(OVERLAPS, [title.element_handle(), badge.element_handle()])
+    phone.screenshot(path=str(shots / 'narrow-delivery-long-url.png'), full_page=True)
+
+
+def test_a_long_endpoint_url_stays_in_its_column_on_a_desktop(
+    browser: Browser, server: Any, long_endpoint: dict[str, str], shots: Path
+) -> None:
+    context = browser.new_context(base_url=server.url, viewport={'width': 1440, 'height': 900})
+    page = context.new_page()
+    try:
+        sign_in(page, server, '/webhooks')
+        _endpoint_fits(page, long_endpoint['endpoint'], 1440)
+        url = page.locator(f'[data-endpoint-id={long_endpoint["endpoint"]}]').get_by_test_id('endpoint-url')
+        assert (url.bounding_box() or {})['height'] < 30, 'on a desktop the URL keeps to one line'
+        page.screenshot(path=str(shots / 'wide-webhooks-long-url.png'), full_page=True)
+        page.goto(f'/webhooks/deliveries/{long_endpoint["delivery"]}')
+        badge = page.get_by_test_id('delivery-status')
+        expect(badge).to_be_visible()
+        assert page.evaluate('document.scrollingElement.scrollWidth') <= 1440
+        assert not page.evaluate(
+            OVERLAPS, [page.get_by_test_id('delivery-title').element_handle(), badge.element_handle()]
+        )
+        page.screenshot(path=str(shots / 'wide-delivery-long-url.png'), full_page=True)
+    finally:
+        context.close()

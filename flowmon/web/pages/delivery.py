@@ -61,19 +61,27 @@ class _DeliveryPage:
         endpoints = {item.id: item for item in application.endpoints.cached_all()}
         name, url = wfmt.destination(record, endpoints)
         now = application.deliveries.now()
-        with ui.row().classes('w-full items-start justify-between gap-4 no-wrap'):
-            with ui.column().classes('gap-1 min-w-0'):
+        # the name and the URL come from outside and may be long: one line each with an ellipsis (a tooltip has the
+        # whole), the status badge always in view; on a phone the URL wraps and the buttons go under the text
+        with ui.row().classes('w-full items-start justify-between gap-4 no-wrap fm-wrap-narrow'):
+            with ui.column().classes('gap-1 min-w-0 grow basis-0 fm-delivery-head'):
                 with ui.row().classes('items-center gap-2 text-sm text-grey-7'):
                     ui.link('Webhooks', '/webhooks').classes('fm-link').mark('back-to-webhooks')
                     ui.label('/')
                     ui.label('Delivery')
-                with ui.row().classes('items-center gap-3 no-wrap min-w-0'):
-                    ui.label(name).classes('fm-title fm-ellipsis').mark('delivery-title')
-                    self._badge = StatusBadge(record.status).mark('delivery-status')
-                with ui.row().classes('items-center gap-3 text-sm text-grey-7'):
+                with ui.row().classes('w-full items-center gap-3 no-wrap'):
+                    ui.label(name).classes('fm-title fm-ellipsis').props('data-testid=delivery-title').tooltip(
+                        name
+                    ).mark('delivery-title')
+                    self._badge = StatusBadge(record.status).classes('shrink-0').props('data-testid=delivery-status')
+                    self._badge.mark('delivery-status')
+                with ui.row().classes('w-full items-center gap-x-3 gap-y-0 text-sm text-grey-7'):
                     ui.label(record.id).classes('fm-mono').mark('delivery-id')
-                    ui.label(f'{record.method} {url}').classes('fm-mono fm-ellipsis')
-                self._reason = ui.label('').classes('text-sm fm-description').mark('delivery-reason')
+                    target = f'{record.method} {url}'
+                    ui.label(target).classes('fm-mono fm-ellipsis fm-url').props('data-testid=delivery-url').tooltip(
+                        target
+                    ).mark('delivery-url')
+                self._reason = ui.label('').classes('text-sm fm-description fm-break').mark('delivery-reason')
             with ui.row().classes('gap-2 shrink-0 no-wrap'):
                 self._cancel = (
                     ui.button('Cancel', icon='cancel', on_click=self._cancel_clicked)

@@ -80,8 +80,8 @@ async def create(application: Application, status: str = '', endpoint: str = '',
         return {item.id: wfmt.endpoint_name(item) for item in endpoints.cached_all()}
 
     with ui.column().classes('w-full gap-6 fm-page').mark('webhooks-page'):
-        with ui.row().classes('w-full items-end no-wrap'):
-            with ui.column().classes('gap-0 grow'):
+        with ui.row().classes('w-full items-end gap-3 no-wrap'):
+            with ui.column().classes('gap-0 grow min-w-0'):
                 ui.label('Webhooks').classes('fm-title')
                 ui.label('Outbound deliveries: signed, retried with backoff, every attempt logged.').classes(
                     'text-sm text-grey-7'
@@ -89,7 +89,7 @@ async def create(application: Application, status: str = '', endpoint: str = '',
             bulk = BulkRedeliverDialog(application, endpoints=endpoint_options, on_done=lambda: None)
             ui.button(
                 'Redeliver…', icon='replay', on_click=lambda: bulk.open(flt.endpoint_id, statuses=_bulk_statuses(flt))
-            ).props('outline no-caps').mark('bulk-redeliver-open')
+            ).classes('shrink-0').props('outline no-caps no-wrap').mark('bulk-redeliver-open')
         with ui.element('div').classes('fm-metrics w-full'):
             cards = _cards()
         with ui.card().classes('fm-panel w-full').props('flat bordered'):
@@ -103,9 +103,14 @@ async def create(application: Application, status: str = '', endpoint: str = '',
             )  # fmt: skip
             pager_box = ui.element('div').classes('w-full')
         with ui.card().classes('fm-panel w-full').props('flat bordered'):
-            with ui.row().classes('w-full items-center justify-between no-wrap'):
+            with ui.row().classes('w-full items-center justify-between gap-3 no-wrap'):
                 panel_title('Endpoints', 'Subscribers to flowmon events; 24 h success rate and mean attempt latency.')
-                create_button = ui.button('New endpoint', icon='add').props('outline no-caps').mark('endpoint-create')
+                create_button = (
+                    ui.button('New endpoint', icon='add')
+                    .classes('shrink-0')
+                    .props('outline no-caps no-wrap')
+                    .mark('endpoint-create')
+                )
             endpoint_list = EndpointList(application, on_bulk_redeliver=lambda eid: bulk.open(eid))
             create_button.on_click(endpoint_list.create)
 

@@ -80,21 +80,26 @@ class EndpointList:
             .props(f'data-testid=endpoint-row data-endpoint-id={endpoint.id}')
             .mark(f'endpoint-{endpoint.id}')
         ):
-            with ui.row().classes('w-full items-start gap-3 no-wrap'):
+            with ui.row().classes('w-full items-start gap-3 no-wrap fm-endpoint-head'):
                 ui.switch(
                     value=endpoint.enabled,
                     on_change=lambda e, eid=endpoint.id: self._toggle(eid, bool(e.value), e.sender),
                 ).props(f'dense color=positive aria-label="Enabled" data-testid=endpoint-enabled-{endpoint.id}').mark(
                     f'endpoint-enabled-{endpoint.id}'
                 ).tooltip('Enabled: receives events')
-                with ui.column().classes('gap-1 min-w-0 grow'):
-                    with ui.row().classes('items-center gap-2 min-w-0 no-wrap'):
-                        ui.label(wfmt.endpoint_name(endpoint)).classes('font-medium fm-ellipsis')
+                with ui.column().classes('gap-1 fm-endpoint-main'):
+                    with ui.row().classes('w-full items-center gap-2 no-wrap'):
+                        name = wfmt.endpoint_name(endpoint)
+                        ui.label(name).classes('font-medium fm-ellipsis').tooltip(name).mark(
+                            f'endpoint-name-{endpoint.id}'
+                        )
                         if not endpoint.enabled:
-                            ui.badge('disabled', color='grey-6').classes('fm-status').mark(
+                            ui.badge('disabled', color='grey-6').classes('fm-status shrink-0').mark(
                                 f'endpoint-disabled-{endpoint.id}'
                             )
-                    ui.label(endpoint.url).classes('fm-mono text-grey-7 fm-ellipsis').tooltip(endpoint.url)
+                    ui.label(endpoint.url).classes('fm-mono text-grey-7 fm-ellipsis fm-url').props(
+                        'data-testid=endpoint-url'
+                    ).tooltip(endpoint.url).mark(f'endpoint-url-{endpoint.id}')
                     with ui.row().classes('gap-1'):
                         for event_type in endpoint.event_types:
                             ui.label(event_type).classes('fm-chip fm-mono')
@@ -106,7 +111,9 @@ class EndpointList:
                     .mark(f'endpoint-reason-{endpoint.id}')
                 ):
                     ui.icon('report', size='1.2rem').classes('text-negative')
-                    ui.label(f'Disabled automatically: {endpoint.disabled_reason}').classes('text-sm grow')
+                    ui.label(f'Disabled automatically: {endpoint.disabled_reason}').classes(
+                        'text-sm grow min-w-0 fm-break'
+                    )
                     ui.button(
                         'Re-enable', icon='power_settings_new', on_click=lambda eid=endpoint.id: self._enable(eid)
                     ).props('unelevated dense no-caps color=positive').mark(f'endpoint-reenable-{endpoint.id}')
@@ -115,57 +122,65 @@ class EndpointList:
 
     def _secret_row(self, endpoint: Endpoint) -> None:
         revealed = self._revealed.get(endpoint.id)
-        with ui.row().classes('w-full items-center gap-2 no-wrap fm-secret-row'):
-            ui.icon('key', size='1.1rem').classes('text-grey-6')
-            text = revealed['secret'] if revealed else HIDDEN_SECRET
-            ui.label(text).classes('fm-mono fm-ellipsis fm-secret').mark(f'endpoint-secret-{endpoint.id}')
-            if revealed:
-                ui.button(icon='content_copy', on_click=lambda s=revealed['secret']: _copy(s)).props(
-                    'flat round dense size=sm aria-label="Copy secret"'
-                ).tooltip('Copy').mark(f'endpoint-copy-{endpoint.id}')
-                ui.button(icon='visibility_off', on_click=lambda eid=endpoint.id: self._hide(eid)).props(
-                    'flat round dense size=sm aria-label="Hide secret"'
-                ).tooltip('Hide').mark(f'endpoint-hide-{endpoint.id}')
-            else:
-                ui.button('Reveal', icon='visibility', on_click=lambda eid=endpoint.id: self._reveal(eid)).props(
-                    'flat dense no-caps size=sm'
-                ).mark(f'endpoint-reveal-{endpoint.id}')
-            if revealed and revealed.get('previous_secret'):
-                ui.label(f'previous secret valid until {revealed.get("previous_secret_expires_at", "")[:16]}').classes(
-                    'text-xs text-grey-7 fm-ellipsis'
+        with ui.row().classes('w-full items-center gap-2 fm-secret-row'):
+            with ui.row().classes('items-center gap-2 no-wrap fm-secret-main'):
+                self._secret(endpoint, revealed)
+            with ui.row().classes('items-center gap-2 no-wrap ml-auto fm-secret-actions'):
+                ui.link('Deliveries', f'/webhooks?endpoint={endpoint.id}').classes('fm-link text-sm').mark(
+                    f'endpoint-deliveries-{endpoint.id}'
                 )
-            ui.space()
-            ui.link('Deliveries', f'/webhooks?endpoint={endpoint.id}').classes('fm-link text-sm').mark(
-                f'endpoint-deliveries-{endpoint.id}'
+                ui.button('Edit', icon='edit', on_click=lambda e=endpoint: self._editor.open(e)).props(
+                    'flat dense no-caps no-wrap size=sm'
+                ).mark(f'endpoint-edit-{endpoint.id}')
+                ui.button('Rotate secret', icon='autorenew', on_click=lambda eid=endpoint.id: self._rotate(eid)).props(
+                    'flat dense no-caps no-wrap size=sm'
+                ).mark(f'endpoint-rotate-{endpoint.id}')
+                ui.button('Redeliver…', icon='replay', on_click=lambda eid=endpoint.id: self._on_bulk(eid)).props(
+                    'flat dense no-caps no-wrap size=sm'
+                ).mark(f'endpoint-redeliver-{endpoint.id}')
+
+    def _secret(self, endpoint: Endpoint, revealed: Mapping[str, Any] | None) -> None:
+        """The key icon, the secret (hidden or revealed) and its buttons."""
+        ui.icon('key', size='1.1rem').classes('text-grey-6')
+        text = revealed['secret'] if revealed else HIDDEN_SECRET
+        ui.label(text).classes('fm-mono fm-ellipsis fm-secret').mark(f'endpoint-secret-{endpoint.id}')
+        if revealed:
+            ui.button(icon='content_copy', on_click=lambda s=revealed['secret']: _copy(s)).props(
+                'flat round dense size=sm aria-label="Copy secret"'
+            ).tooltip('Copy').mark(f'endpoint-copy-{endpoint.id}')
+            ui.button(icon='visibility_off', on_click=lambda eid=endpoint.id: self._hide(eid)).props(
+                'flat round dense size=sm aria-label="Hide secret"'
+            ).tooltip('Hide').mark(f'endpoint-hide-{endpoint.id}')
+        else:
+            ui.button('Reveal', icon='visibility', on_click=lambda eid=endpoint.id: self._reveal(eid)).props(
+                'flat dense no-caps size=sm'
+            ).mark(f'endpoint-reveal-{endpoint.id}')
+        if revealed and revealed.get('previous_secret'):
+            ui.label(f'previous secret valid until {revealed.get("previous_secret_expires_at", "")[:16]}').classes(
+                'text-xs text-grey-7 fm-ellipsis'
             )
-            ui.button('Edit', icon='edit', on_click=lambda e=endpoint: self._editor.open(e)).props(
-                'flat dense no-caps size=sm'
-            ).mark(f'endpoint-edit-{endpoint.id}')
-            ui.button('Rotate secret', icon='autorenew', on_click=lambda eid=endpoint.id: self._rotate(eid)).props(
-                'flat dense no-caps size=sm'
-            ).mark(f'endpoint-rotate-{endpoint.id}')
-            ui.button('Redeliver…', icon='replay', on_click=lambda eid=endpoint.id: self._on_bulk(eid)).props(
-                'flat dense no-caps size=sm'
-            ).mark(f'endpoint-redeliver-{endpoint.id}')
 
     def _test_row(self, endpoint: Endpoint) -> None:
         outcome = self._tests.get(endpoint.id)
-        with ui.row().classes('w-full items-center gap-2 no-wrap'):
-            ui.button('Send test event', icon='send', on_click=lambda eid=endpoint.id: self._send_test(eid)).props(
-                'flat dense no-caps size=sm' + ('' if endpoint.enabled else ' disable')
-            ).mark(f'endpoint-test-{endpoint.id}')
+        with ui.row().classes('w-full items-center gap-2 no-wrap fm-test-row'):
+            ui.button('Send test event', icon='send', on_click=lambda eid=endpoint.id: self._send_test(eid)).classes(
+                'shrink-0'
+            ).props('flat dense no-caps no-wrap size=sm' + ('' if endpoint.enabled else ' disable')).mark(
+                f'endpoint-test-{endpoint.id}'
+            )
             if outcome is not None:
-                color = 'text-grey-7' if outcome.ok is None else 'text-positive' if outcome.ok else 'text-negative'
-                result = ui.label(outcome.text).classes(f'text-sm fm-ellipsis {color}')
-                result.mark(f'endpoint-test-result-{endpoint.id}')
-                if outcome.delivery_id:
-                    ui.link('Delivery', f'/webhooks/deliveries/{outcome.delivery_id}').classes('fm-link text-sm').mark(
-                        f'endpoint-test-delivery-{endpoint.id}'
-                    )
+                with ui.row().classes('items-center gap-2 no-wrap fm-test-result'):
+                    color = 'text-grey-7' if outcome.ok is None else 'text-positive' if outcome.ok else 'text-negative'
+                    result = ui.label(outcome.text).classes(f'text-sm fm-ellipsis {color}').tooltip(outcome.text)
+                    result.mark(f'endpoint-test-result-{endpoint.id}')
+                    if outcome.delivery_id:
+                        ui.link('Delivery', f'/webhooks/deliveries/{outcome.delivery_id}').classes(
+                            'fm-link text-sm shrink-0'
+                        ).mark(f'endpoint-test-delivery-{endpoint.id}')
             ui.space()
-            ui.button('Delete', icon='delete', on_click=lambda eid=endpoint.id: self._delete(eid)).props(
-                'flat dense no-caps size=sm color=negative'
-            ).mark(f'endpoint-delete-{endpoint.id}')
+            ui.button('Delete', icon='delete', on_click=lambda eid=endpoint.id: self._delete(eid)).classes(
+                'shrink-0'
+            ).props('flat dense no-caps no-wrap size=sm color=negative').mark(f'endpoint-delete-{endpoint.id}')
 
     # --- actions --------------------------------------------------------------------------------------
 
@@ -241,7 +256,12 @@ class EndpointList:
 
 def _health(endpoint_id: str, health: Mapping[str, Any]) -> None:
     finished = int(health.get('finished_24h') or 0)
-    with ui.row().classes('gap-5 shrink-0 no-wrap items-start').mark(f'endpoint-health-{endpoint_id}'):
+    with (
+        ui.row()
+        .classes('gap-5 shrink-0 no-wrap items-start fm-endpoint-health')
+        .props('data-testid=endpoint-health')
+        .mark(f'endpoint-health-{endpoint_id}')
+    ):
         _figure('Success (24 h)', fmt.percent(_pct(health.get('success_rate_24h'))), f'rate-{endpoint_id}')
         _figure('Latency', fmt.duration(health.get('mean_latency_ms')), f'latency-{endpoint_id}')
         _figure('Finished', fmt.count(finished), f'finished-{endpoint_id}')
