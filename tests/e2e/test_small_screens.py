@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -189,5 +190,56 @@ def test_a_long_endpoint_url_stays_in_its_column_on_a_desktop(
             OVERLAPS, [page.get_by_test_id('delivery-title').element_handle(), badge.element_handle()]
         )
         page.screenshot(path=str(shots / 'wide-delivery-long-url.png'), full_page=True)
+    finally:
+        context.close()
+
+
+# The texts the Gantt chart (a canvas) draws, with their boxes in the chart: read from its ECharts instance.
+GANTT_TEXTS = """async () => {
+ const { echarts } = await import('nicegui-echart');
+ const chart = echarts.getInstanceByDom(document.querySelector('[data-testid=replay-gantt]'));
+ return chart.getZr().storage.getDisplayList()
+  .filter(e => (e.type === 'tspan' || e.type === 'text') && !e.ignore && !e.invisible && e.style.text)
+  .map(e => {
+   const r = e.getBoundingRect().clone();
+   r.applyTransform(e.getComputedTransform());
+   return { text: e.style.text, x: r.x, y: r.y, w: r.width, h: r.height };
+  });
+}"""
+
+
+def _time_labels_fit(page: Page, where: str) -> list[str]:
+    """The Gantt's time labels: each whole within the chart, none touching another; their texts."""
+    gantt = page.get_by_test_id('replay-gantt')
+    expect(gantt).to_be_visible()
+    page.wait_for_function("document.querySelector('[data-testid=replay-gantt]').hasAttribute('_echarts_instance_')")
+    page.wait_for_timeout(300)  # fitted to its width
+    width = (gantt.bounding_box() or {})['width']
+    labels = sorted((t for t in page.evaluate(GANTT_TEXTS) if t['text'].endswith(' s')), key=lambda t: t['x'])
+    assert len(labels) >= 2, (where, labels)
+    for label in labels:
+        assert label['x'] >= 0 and label['x'] + label['w'] <= width + 0.5, (where, width, label)
+    for left, right in pairwise(labels):
+        assert left['x'] + left['w'] + 4 <= right['x'], (where, 'labels run together', left, right)
+    return [label['text'] for label in labels]
+
+
+@pytest.mark.parametrize('width', [WIDTH, 1440])
+def test_the_timeline_labels_its_axis_whole_and_apart(browser: Browser, server: Any, width: int, shots: Path) -> None:
+    wait_loaded(server, 'order-pipeline')
+    run = start(server, 'order-pipeline')
+    wait_ended(server, run)
+    context = browser.new_context(
+        base_url=server.url, viewport={'width': width, 'height': HEIGHT}, is_mobile=width == WIDTH
+    )
+    page = context.new_page()
+    try:
+        sign_in(page, server, f'/executions/{run}')
+        texts = _time_labels_fit(page, 'execution')
+        assert texts[0] == '0 s'
+        gantt = page.get_by_test_id('replay-gantt')
+        gantt.screenshot(path=str(shots / f'timeline-{width}.png'))
+        page.goto(f'/executions/{run}/replay')
+        _time_labels_fit(page, 'replay')
     finally:
         context.close()

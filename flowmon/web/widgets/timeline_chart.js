@@ -17,6 +17,15 @@ export function renderSpan(params, api) {
   return { type: "rect", shape, style: api.style() };
 }
 
+// The axes for a chart `width` px wide: fewer time ticks on a narrow chart (ECharts' default of about five ran the
+// labels into each other on a phone) and node names that leave the time axis most of a narrow chart.
+export function axesFor(width) {
+  return {
+    xAxis: { splitNumber: Math.max(2, Math.min(5, Math.floor(width / 90))) },
+    yAxis: { axisLabel: { width: Math.max(64, Math.min(150, Math.round(width * 0.3))) } },
+  };
+}
+
 export default {
   mixins: [patched, chart],
   template: "<div></div>",
@@ -24,12 +33,15 @@ export default {
   methods: {
     async prepare() {
       const options = JSON.parse(this.options);
-      options.xAxis.axisLabel.formatter = (v) => `${v} s`;
+      options.xAxis.axisLabel.formatter = (v) => `${v} s`; // numbers only
       options.series[0].renderItem = renderSpan;
       const built = await this.startChart(options, "canvas");
       built?.on("click", (e) => {
         if (e.seriesType === "custom" && Array.isArray(e.value)) this.$emit("span_click", e.value);
       });
+    },
+    resized() {
+      this.chart?.setOption(axesFor(this.chart.getWidth()));
     },
     // snapshot and diff: {cursor: seconds since the first event}, and on a live page the segments so far
     // {labels, data, max}

@@ -106,13 +106,16 @@ def _options(duration_s: float, labels: list[str], data: list[dict[str, Any]]) -
     """The chart without its cursor; the segments' shape and the axis labels are drawn by ``timeline_chart.js``."""
     return {
         'animation': False,
-        'grid': {'left': 8, 'right': 18, 'top': 8, 'bottom': 28, 'containLabel': True},
+        # room on the right for the last time label (the run's length, e.g. "12.345 s"), which ends at the axis' end
+        'grid': {'left': 8, 'right': 24, 'top': 8, 'bottom': 28, 'containLabel': True},
         'tooltip': {'trigger': 'item', 'confine': True},
         'xAxis': {
             'type': 'value',
             'min': 0,
             'max': round(duration_s, 3),
-            'axisLabel': {'color': '#94a3b8'},
+            # the run's length always labels the axis' end; a label that would touch it or another is left out, and a
+            # narrow chart has fewer ticks (timeline_chart.js)
+            'axisLabel': {'color': '#94a3b8', 'hideOverlap': True, 'showMaxLabel': True, 'alignMaxLabel': 'right'},
             'splitLine': {'lineStyle': {'color': 'rgba(148,163,184,0.18)'}},
         },
         'yAxis': {

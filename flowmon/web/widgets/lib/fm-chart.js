@@ -1,5 +1,6 @@
 // An ECharts instance in a component's root element, resized with it and disposed with it: mixed into the DAG
-// canvas and the replay's Gantt chart. ECharts is the bundle NiceGUI ships ("nicegui-echart"); an element that
+// canvas and the replay's Gantt chart. A component with a `resized()` method has it called after every resize
+// (the first one comes as the chart starts), to fit its options to the new width. ECharts is the bundle NiceGUI ships ("nicegui-echart"); an element that
 // mixes this in declares both (see dag_chart.py).
 import { echarts } from "nicegui-echart";
 
@@ -18,7 +19,11 @@ export default {
       if (this.chartGone) return null;
       this.chart = echarts.init(this.$el, null, { renderer });
       this.chart.setOption(options);
-      this.resizeObserver = new ResizeObserver(() => this.chart && this.chart.resize());
+      this.resizeObserver = new ResizeObserver(() => {
+        if (!this.chart) return;
+        this.chart.resize();
+        this.resized?.();
+      });
       this.resizeObserver.observe(this.$el);
       return this.chart;
     },

@@ -1,0 +1,19 @@
+// How the Gantt chart (flowmon/web/widgets/timeline_chart.js) fits its axes to its width.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+
+import { axesFor } from "../../flowmon/web/widgets/timeline_chart.js";
+
+test("a phone-wide chart gets fewer time ticks and narrower node names", () => {
+  const phone = axesFor(340);
+  assert.equal(phone.xAxis.splitNumber, 3);
+  assert.equal(phone.yAxis.axisLabel.width, 102);
+});
+
+test("a desktop chart keeps ECharts' five ticks and 150 px node names", () => {
+  assert.deepEqual(axesFor(1100), { xAxis: { splitNumber: 5 }, yAxis: { axisLabel: { width: 150 } } });
+});
+
+test("never fewer than two ticks, nor names narrower than 64 px", () => {
+  assert.deepEqual(axesFor(120), { xAxis: { splitNumber: 2 }, yAxis: { axisLabel: { width: 64 } } });
+});
