@@ -1,12 +1,17 @@
 """The app's CSS: layout primitives for pages, cards, tables and the header, in light and dark mode.
 
-Colours of statuses come from :mod:`flowmon.web.theme`; this sheet only uses neutral greys and the
-primary colour, each given for both modes (``body.body--dark`` is Quasar's dark-mode class).
+Colours of statuses come from :mod:`flowmon.web.theme` (its status words' variables head this sheet); the rest
+only uses neutral greys and the primary colour, each given for both modes (``body.body--dark`` is Quasar's
+dark-mode class).
 """
 
 from __future__ import annotations
 
-CSS = """
+from flowmon.web.theme import status_text_css
+
+CSS = (
+    status_text_css()
+    + """
 :root { --fm-border: #e5e7eb; --fm-surface: #ffffff; --fm-page: #f6f7f9; --fm-muted: #6b7280;
         --fm-hover: #f3f4f6; --fm-text: #111827; }
 body.body--dark { --fm-border: #2e3440; --fm-surface: #1b1e24; --fm-page: #121418; --fm-muted: #9ca3af;
@@ -216,3 +221,4 @@ body.body--dark .fm-bad { color: #f87171; }
 .fm-attempts .q-timeline__content { padding-bottom: 14px; }
 .fm-exchange .q-item { padding-left: 0; min-height: 32px; }
 """
+)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-# Tailwind-like mid tones: enough contrast on white and on the dark page background (#121212).
+# Tailwind-like mid tones for fills and marks (canvas cards, chart segments, icons). Too light for text on white
+# (pending's grey is 2.5:1): a status written as a word takes its colour from STATUS_TEXT_COLORS.
 STATUS_COLORS: dict[str, str] = {
     'pending': '#9ca3af',  # grey 400
     'queued': '#a78bfa',  # violet 400
@@ -10,7 +11,7 @@ STATUS_COLORS: dict[str, str] = {
     'retrying': '#f59e0b',  # amber 500
     'succeeded': '#22c55e',  # green 500
     'failed': '#ef4444',  # red 500
-    'skipped': '#94a3b8',  # slate 400 (readable on white and on dark)
+    'skipped': '#94a3b8',  # slate 400
     'cancelled': '#f97316',  # orange 500
     'interrupted': '#d946ef',  # fuchsia 500
     # webhook deliveries (pending, retrying, succeeded, failed, cancelled share the colours above)
@@ -18,15 +19,32 @@ STATUS_COLORS: dict[str, str] = {
     'exhausted': '#e11d48',  # rose 600
 }
 
-# Quasar colour names for badges and chips (q-badge color=...).
+# A status as a word (the node list, the event log, the comparison): (light mode, dark mode), at least 4.5:1 on the
+# light surfaces (white, a hovered or selected row) and on the dark ones. Used through CSS variables that follow the
+# mode (status_text_css, in the app's CSS; status_text_color names them).
+STATUS_TEXT_COLORS: dict[str, tuple[str, str]] = {
+    'pending': ('#4b5563', '#9ca3af'),  # grey 600 / 400
+    'queued': ('#6d28d9', '#a78bfa'),  # violet 700 / 400
+    'running': ('#1d4ed8', '#60a5fa'),  # blue 700 / 400
+    'retrying': ('#92400e', '#fbbf24'),  # amber 800 / 400
+    'succeeded': ('#166534', '#4ade80'),  # green 800 / 400
+    'failed': ('#b91c1c', '#f87171'),  # red 700 / 400
+    'skipped': ('#475569', '#94a3b8'),  # slate 600 / 400
+    'cancelled': ('#9a3412', '#fb923c'),  # orange 800 / 400
+    'interrupted': ('#a21caf', '#e879f9'),  # fuchsia 700 / 400
+    'sending': ('#0369a1', '#38bdf8'),  # sky 700 / 400
+    'exhausted': ('#be123c', '#fb7185'),  # rose 700 / 400
+}
+
+# Quasar colour names for badges and chips (q-badge color=...); the greys are dark enough for the badge's white word.
 STATUS_QUASAR: dict[str, str] = {
-    'pending': 'grey-6',
+    'pending': 'grey-7',
     'queued': 'deep-purple-4',
     'running': 'blue-6',
     'retrying': 'amber-8',
     'succeeded': 'green-6',
     'failed': 'red-6',
-    'skipped': 'blue-grey-3',
+    'skipped': 'blue-grey-7',
     'cancelled': 'orange-7',
     'interrupted': 'purple-5',
     'sending': 'light-blue-6',
@@ -54,8 +72,20 @@ def status_color(status: str) -> str:
     return STATUS_COLORS.get(status, STATUS_COLORS['pending'])
 
 
+def status_text_color(status: str) -> str:
+    """The CSS colour of ``status`` written as a word, in the page's light or dark mode."""
+    return f'var(--fm-st-{status if status in STATUS_TEXT_COLORS else "pending"})'
+
+
+def status_text_css() -> str:
+    """The variables behind :func:`status_text_color`, for light mode and for Quasar's dark mode."""
+    light = ' '.join(f'--fm-st-{status}: {colors[0]};' for status, colors in STATUS_TEXT_COLORS.items())
+    dark = ' '.join(f'--fm-st-{status}: {colors[1]};' for status, colors in STATUS_TEXT_COLORS.items())
+    return f':root {{ {light} }}\nbody.body--dark {{ {dark} }}\n'
+
+
 def status_quasar(status: str) -> str:
-    return STATUS_QUASAR.get(status, 'grey-6')
+    return STATUS_QUASAR.get(status, 'grey-7')
 
 
 def status_icon(status: str) -> str:

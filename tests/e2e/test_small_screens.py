@@ -207,6 +207,12 @@ GANTT_TEXTS = """async () => {
   });
 }"""
 
+GANTT_TEXT_COLORS = """async () => {
+ const { echarts } = await import('nicegui-echart');
+ const option = echarts.getInstanceByDom(document.querySelector('[data-testid=replay-gantt]')).getOption();
+ return [option.xAxis[0].axisLabel.color, option.yAxis[0].axisLabel.color];
+}"""
+
 
 def _time_labels_fit(page: Page, where: str) -> list[str]:
     """The Gantt's time labels: each whole within the chart, none touching another; their texts."""
@@ -239,6 +245,12 @@ def test_the_timeline_labels_its_axis_whole_and_apart(browser: Browser, server: 
         assert texts[0] == '0 s'
         gantt = page.get_by_test_id('replay-gantt')
         gantt.screenshot(path=str(shots / f'timeline-{width}.png'))
+        if width != WIDTH:  # the axes' text is the page's muted grey, and follows the light/dark toggle
+            assert page.evaluate(GANTT_TEXT_COLORS) == ['#6b7280', '#6b7280']
+            page.get_by_test_id('theme-toggle').click()
+            page.wait_for_function(f'async () => (await ({GANTT_TEXT_COLORS})())[0] === "#9ca3af"')
+            gantt.screenshot(path=str(shots / f'timeline-{width}-dark.png'))
+            page.get_by_test_id('theme-toggle').click()
         page.goto(f'/executions/{run}/replay')
         _time_labels_fit(page, 'replay')
     finally:

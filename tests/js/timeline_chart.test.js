@@ -1,8 +1,8 @@
-// How the Gantt chart (flowmon/web/widgets/timeline_chart.js) fits its axes to its width.
+// How the Gantt chart (flowmon/web/widgets/timeline_chart.js) fits its axes to its width and colours their text.
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { axesFor } from "../../flowmon/web/widgets/timeline_chart.js";
+import { axesFor, axisText } from "../../flowmon/web/widgets/timeline_chart.js";
 
 test("a phone-wide chart gets fewer time ticks and narrower node names", () => {
   const phone = axesFor(340);
@@ -16,4 +16,11 @@ test("a desktop chart keeps ECharts' five ticks and 150 px node names", () => {
 
 test("never fewer than two ticks, nor names narrower than 64 px", () => {
   assert.deepEqual(axesFor(120), { xAxis: { splitNumber: 2 }, yAxis: { axisLabel: { width: 64 } } });
+});
+
+test("the axes' text takes the page's muted grey, else the options' colour", () => {
+  const text = axisText(" #9ca3af", "#64748b");
+  assert.deepEqual(text.xAxis.axisLabel, { color: "#9ca3af" });
+  assert.deepEqual(text.yAxis.axisLabel, { color: "#9ca3af" });
+  assert.deepEqual(axisText("", "#64748b").yAxis.axisLabel, { color: "#64748b" });
 });

@@ -12,10 +12,10 @@ from nicegui import ui
 
 from flowmon.web.comparison import NodeDiff
 from flowmon.web.format import DASH, duration
-from flowmon.web.theme import status_color
+from flowmon.web.theme import status_text_color
 
 COLUMNS = 'minmax(0, 2fr) 110px 110px 80px 90px 90px 100px 110px'
-SLOWER, FASTER = status_color('failed'), status_color('succeeded')
+SLOWER, FASTER = status_text_color('failed'), status_text_color('succeeded')
 OUTLINE = 'outline: 2px solid #f59e0b; outline-offset: -2px'  # the first divergence
 NOTICEABLE_MS = 1.0  # deltas below this are noise and shown without colour
 
@@ -94,7 +94,7 @@ def _row_signature(row: NodeDiff) -> tuple[Any, ...]:
 def _status(status: str | None, *, differs: bool) -> None:
     text = status or 'not run'
     label = ui.label(text).classes('fm-cell text-xs font-semibold uppercase tracking-wide')
-    label.style(f'color: {status_color(status or "pending")}')
+    label.style(f'color: {status_text_color(status or "pending")}')
     if differs:
         label.classes('underline decoration-2')
 

@@ -94,7 +94,7 @@ class EndpointList:
                             f'endpoint-name-{endpoint.id}'
                         )
                         if not endpoint.enabled:
-                            ui.badge('disabled', color='grey-6').classes('fm-status shrink-0').mark(
+                            ui.badge('disabled', color='grey-7').classes('fm-status shrink-0').mark(
                                 f'endpoint-disabled-{endpoint.id}'
                             )
                     ui.label(endpoint.url).classes('fm-mono text-grey-7 fm-ellipsis fm-url').props(

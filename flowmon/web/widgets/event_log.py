@@ -23,7 +23,7 @@ from typing import Any
 from nicegui import ui
 
 from flowmon.engine.core.events import Event, EventType
-from flowmon.web.theme import status_color
+from flowmon.web.theme import status_text_color
 from flowmon.web.widgets.patched import PatchedElement
 
 MAX_LINES = 500
@@ -51,7 +51,7 @@ CSS = (
     '.fm-ev .t{width:9ch;text-align:right;opacity:.6}.fm-ev .s{width:5ch;opacity:.6}'
     '.fm-ev .k{width:20ch;font-weight:600;color:var(--fm-muted,#64748b)}'
     '.fm-ev .n{width:18ch;overflow:hidden;text-overflow:ellipsis}.fm-ev .d{opacity:.75;white-space:pre}'
-    + ''.join(f'.fm-ev .k-{kind}{{color:{status_color(kind)}}}' for kind in sorted(set(_KINDS.values())))
+    + ''.join(f'.fm-ev .k-{kind}{{color:{status_text_color(kind)}}}' for kind in sorted(set(_KINDS.values())))
 )
 ALL_TYPES = [str(event_type) for event_type in EventType]
 # A line's cells, as the browser shows them: time offset, #seq, type, its colour kind ('' for none), node id, detail.

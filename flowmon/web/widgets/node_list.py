@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flowmon.web.node_views import NodeView, NodeViews
-from flowmon.web.theme import status_color, status_icon
+from flowmon.web.theme import status_icon, status_text_color
 from flowmon.web.widgets.patched import PatchedElement
 
 
@@ -92,7 +92,7 @@ def _row(entry: tuple[str, str, str], view: NodeView) -> dict[str, str]:
         'name': name,
         'caption': node_id + (f' · {kind}' if kind else ''),
         'status': view.status,
-        'color': status_color(view.status),
+        'color': status_text_color(view.status),
         'icon': status_icon(view.status),
         'detail': view.detail,
         'slow': view.slow,

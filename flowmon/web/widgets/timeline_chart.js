@@ -26,19 +26,39 @@ export function axesFor(width) {
   };
 }
 
+// The axes' text in the page's muted grey (style.py's --fm-muted: 4.8:1 on the light surface, 6.6:1 on the dark one);
+// `fallback` (the options' colour) when the page has none.
+export function axisText(color, fallback) {
+  const text = { color: color.trim() || fallback };
+  return { xAxis: { axisLabel: text }, yAxis: { axisLabel: text } };
+}
+
 export default {
   mixins: [patched, chart],
   template: "<div></div>",
   props: { options: String },
+  beforeUnmount() {
+    this.themeObserver?.disconnect();
+  },
   methods: {
     async prepare() {
       const options = JSON.parse(this.options);
       options.xAxis.axisLabel.formatter = (v) => `${v} s`; // numbers only
       options.series[0].renderItem = renderSpan;
+      this.axisFallback = options.xAxis.axisLabel.color;
       const built = await this.startChart(options, "canvas");
-      built?.on("click", (e) => {
+      if (!built) return;
+      this.recolor();
+      // the light/dark toggle changes the body's class: the canvas takes the new grey
+      this.themeObserver = new MutationObserver(() => this.recolor());
+      this.themeObserver.observe(document.body, { attributes: true, attributeFilter: ["class"] });
+      built.on("click", (e) => {
         if (e.seriesType === "custom" && Array.isArray(e.value)) this.$emit("span_click", e.value);
       });
+    },
+    recolor() {
+      const muted = getComputedStyle(document.body).getPropertyValue("--fm-muted");
+      this.chart?.setOption(axisText(muted, this.axisFallback));
     },
     resized() {
       this.chart?.setOption(axesFor(this.chart.getWidth()));

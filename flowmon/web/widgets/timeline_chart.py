@@ -22,6 +22,9 @@ from flowmon.web.widgets.dag_chart import CHART, ECHARTS
 from flowmon.web.widgets.patched import PatchedElement
 
 CURSOR_COLOR = '#6366f1'  # indigo 500, like the canvas selection ring
+# node names and time labels: slate 500, 4.8:1 on white; the browser puts the page's muted grey in its place, which
+# follows dark mode (timeline_chart.js)
+AXIS_TEXT = '#64748b'
 ROW_PX = 26
 
 
@@ -115,7 +118,7 @@ def _options(duration_s: float, labels: list[str], data: list[dict[str, Any]]) -
             'max': round(duration_s, 3),
             # the run's length always labels the axis' end; a label that would touch it or another is left out, and a
             # narrow chart has fewer ticks (timeline_chart.js)
-            'axisLabel': {'color': '#94a3b8', 'hideOverlap': True, 'showMaxLabel': True, 'alignMaxLabel': 'right'},
+            'axisLabel': {'color': AXIS_TEXT, 'hideOverlap': True, 'showMaxLabel': True, 'alignMaxLabel': 'right'},
             'splitLine': {'lineStyle': {'color': 'rgba(148,163,184,0.18)'}},
         },
         'yAxis': {
@@ -124,7 +127,7 @@ def _options(duration_s: float, labels: list[str], data: list[dict[str, Any]]) -
             'inverse': True,
             'axisTick': {'show': False},
             'axisLine': {'show': False},
-            'axisLabel': {'color': '#94a3b8', 'width': 150, 'overflow': 'truncate'},
+            'axisLabel': {'color': AXIS_TEXT, 'width': 150, 'overflow': 'truncate'},
         },
         'series': [
             {'id': 'spans', 'type': 'custom', 'encode': {'x': [1, 2], 'y': 0}, 'data': data},
