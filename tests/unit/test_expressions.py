@@ -17,6 +17,7 @@ from flowmon.engine.core.payload import PayloadBudget
 from flowmon.engine.model import WorkflowError, parse_workflow
 from flowmon.engine.nodes import default_registry
 from flowmon.engine.nodes.expressions import (
+    COMPARED_BYTES_PER_STEP,
     MAX_EXPRESSION_CHARS,
     BudgetedInterpreter,
     ExpressionBudgetExceeded,
@@ -231,8 +232,37 @@ def test_comparing_lists_and_strings_is_charged_for_their_elements() -> None:
     interpreter = BudgetedInterpreter(PayloadBudget())
     assert interpreter.visit(compile_expression('xs == ys').parsed, data) is True
     assert interpreter.steps == 3 + 80_000 // 8
-    with pytest.raises(ExpressionBudgetExceeded, match='a comparison is charged 10,000'):
+    with pytest.raises(ExpressionBudgetExceeded, match=r'a comparison of [\d,]+ bytes is charged 10,000'):
         evaluate('[' + ','.join(['xs == ys'] * 10) + ']', data)
+
+
+def test_comparing_nested_objects_is_charged_for_all_they_hold_not_their_length() -> None:
+    """Two objects of one key each, with 30,000 keys under it: Python compares them all the way down (about 1.8 ms a
+    comparison of a megabyte), so their measured size is charged, not their length of one."""
+    deep = {f'key{i:05d}': i for i in range(30_000)}
+    data = {'a': {'x': deep}, 'b': {'x': dict(deep)}}
+    interpreter = BudgetedInterpreter(PayloadBudget())
+    assert interpreter.visit(compile_expression('a == b').parsed, data) is True
+    size = interpreter._measure(data['a'])
+    assert size > 400_000 and interpreter.steps == 3 + size // COMPARED_BYTES_PER_STEP
+    with pytest.raises(ExpressionBudgetExceeded, match=r'a comparison of [\d,]+ bytes is charged'):
+        evaluate('[' + ','.join(['a==b'] * 800) + ']', data)  # held the event loop 1.5 s before
+
+
+def test_contains_is_charged_for_comparing_a_list_or_object_it_looks_for() -> None:
+    record = {'id': 1, 'tags': [f't{i}' for i in range(200)]}
+    data = {'rows': [dict(record, id=i) for i in range(2_000)], 'wanted': record}
+    interpreter = BudgetedInterpreter(PayloadBudget(max_bytes=8 * 1024 * 1024))
+    assert interpreter.visit(compile_expression('contains(rows, wanted)').parsed, data) is True
+    compared = min(interpreter._measure(data['rows']), 2_000 * interpreter._measure(record))
+    # the call, `rows` and `wanted`; reading 2,000 elements; comparing at most every byte of the rows
+    assert interpreter.steps == 3 + 2_000 // 8 + compared // COMPARED_BYTES_PER_STEP
+
+
+def test_ordering_a_number_against_a_string_is_null_not_an_error() -> None:
+    assert evaluate('a < b', {'a': 1, 'b': 'x'}) is None
+    assert evaluate('b >= a', {'a': 1, 'b': 'x'}) is None
+    assert evaluate('a < b', {'a': 1, 'b': 2}) is True and evaluate('a < b', {'a': 'x', 'b': 'y'}) is True
 
 
 def test_flatten_is_charged_for_the_elements_it_walks() -> None:
