@@ -52,7 +52,7 @@ class Perimeter:
         """Add the middlewares in order (the last added runs first) and restrict socket.io to our origins."""
         settings = self.settings
         storage_dir = settings.data_dir / 'storage'
-        install_storage_policy(storage_dir)
+        install_storage_policy(storage_dir, socket_origins(settings))
         install_json_not_found(app)
         remove_expired_storage(storage_dir, settings.session_seconds)
         large = max(LARGE_BODY_BYTES, settings.max_body_bytes)

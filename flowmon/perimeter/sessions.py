@@ -13,7 +13,7 @@ signed with the storage secret. Two things are adjusted here:
   while it lives).
 - **Another site's forms.** A form that a page on another site posts to flowmon arrives without the cookie (it is
   ``SameSite=Lax``); a new session's cookie in the answer would replace the visitor's and sign them out. Such a request
-  (the browser's fetch metadata says so) gets no session either, and the sign-in middleware refuses it.
+  (:func:`from_another_site` says so) gets no session either, and the sign-in middleware refuses it.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import inspect
 import logging
 import time
 import uuid
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -52,8 +53,12 @@ class NoStorageForApi(ng_storage.RequestTrackingMiddleware):
     Pages and ``/_nicegui_ws`` keep it: NiceGUI prunes storage by reading each client's session id.
     """
 
+    own_origins: frozenset[str] = frozenset()  # flowmon's own pages' origins (set by install_storage_policy)
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope['type'] == 'http' and (is_stateless(scope['path']) or posted_from_another_site(scope)):
+        if scope['type'] == 'http' and (
+            is_stateless(scope['path']) or posted_from_another_site(scope, NoStorageForApi.own_origins)
+        ):
             await self.app(scope, receive, send)
             return
         await super().__call__(scope, receive, send)
@@ -67,16 +72,23 @@ def header(scope: Scope, name: bytes) -> bytes | None:
     return None
 
 
-def fetched_from_another_site(scope: Scope) -> bool | None:
-    """What the browser's fetch metadata says: whether a page of another origin made the request (None: it says
-    nothing, as scripts and older browsers)."""
+def from_another_site(scope: Scope, own_origins: Collection[str]) -> bool:
+    """Whether the browser says a page that is not flowmon's made the request: its fetch metadata
+    (``Sec-Fetch-Site``), else its ``Origin`` against ``own_origins`` ("null", which flowmon's own no-referrer pages
+    send too, says nothing). A client that says nothing, such as a script, is taken at its word: it acts for itself,
+    not for a visitor."""
     site = header(scope, b'sec-fetch-site')
-    return None if site is None else site not in (b'same-origin', b'none')
+    if site is not None:
+        return site not in (b'same-origin', b'none')
+    origin = header(scope, b'origin')
+    return (
+        bool(own_origins) and origin is not None and origin != b'null' and origin.decode('latin-1') not in own_origins
+    )
 
 
-def posted_from_another_site(scope: Scope) -> bool:
-    """A request other than GET or HEAD that, by its fetch metadata, a page of another origin made."""
-    return scope['method'] not in ('GET', 'HEAD') and fetched_from_another_site(scope) is True
+def posted_from_another_site(scope: Scope, own_origins: Collection[str]) -> bool:
+    """A request other than GET or HEAD that, by :func:`from_another_site`, a page of another origin made."""
+    return scope['method'] not in ('GET', 'HEAD') and from_another_site(scope, own_origins)
 
 
 def is_stateless(path: str) -> bool:
@@ -98,12 +110,14 @@ def install_json_not_found(fastapi_app: FastAPI) -> None:
     fastapi_app.add_exception_handler(404, not_found)
 
 
-def install_storage_policy(storage_dir: Path) -> None:
-    """Before ``ui.run``: user storage files under ``storage_dir``, none for API callers.
+def install_storage_policy(storage_dir: Path, own_origins: Collection[str] = ()) -> None:
+    """Before ``ui.run``: user storage files under ``storage_dir``, none for API callers nor for what another site's
+    page posts (``own_origins``: the origins of flowmon's own pages).
 
     NiceGUI looks the request-tracking class up by name when the server starts, so replacing it here is enough.
     """
     ng_storage.Storage.path = storage_dir
+    NoStorageForApi.own_origins = frozenset(own_origins)
     if not issubclass(ng_storage.RequestTrackingMiddleware, NoStorageForApi):
         ng_storage.RequestTrackingMiddleware = NoStorageForApi  # type: ignore[misc]
 

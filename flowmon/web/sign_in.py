@@ -17,8 +17,9 @@ Wrong tokens are counted per address by the shared :class:`~flowmon.perimeter.to
 another site's page could make them for its visitor (a hidden form, an image), to lock that address out or to sign
 it out: the sign-in and sign-out forms, and any other request to the pages but a GET, are refused (403, nothing counted,
 no session made: see :mod:`flowmon.perimeter.sessions`) when the browser says they come from a page that is not
-flowmon's own (``Sec-Fetch-Site``, else ``Origin``), and so is a ``?token=`` that another site embeds
-(``Sec-Fetch-Dest`` other than a document). A link to flowmon from elsewhere (a chat, a terminal) still signs in.
+flowmon's own (``Sec-Fetch-Site``, else ``Origin``), and so is a ``?token=`` that another site's page embeds
+(``Sec-Fetch-Dest`` other than a document) or opens without a person's click (no ``Sec-Fetch-User``: a script
+sending a popup from guess to guess). A link clicked in a chat, or opened from a terminal, still signs in.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from flowmon.perimeter.bearer_first import METRICS_PATH
-from flowmon.perimeter.sessions import fetched_from_another_site, header, start_new_session
+from flowmon.perimeter.sessions import from_another_site, header, start_new_session
 from flowmon.perimeter.token_gate import Outcome, TokenGate, too_many_failures
 
 from .auth import (
@@ -92,8 +93,9 @@ class SignInMiddleware:
         query = parse_qsl(scope['query_string'].decode('latin-1'), keep_blank_values=True)
         presented = [value for key, value in query if key == TOKEN_PARAM]
         if presented:
-            if _embedded(scope) and self._from_another_site(scope):
-                return PlainTextResponse("refused: a sign-in link embedded in another site's page", status_code=403)
+            if self._from_another_site(scope) and (_embedded(scope) or header(scope, b'sec-fetch-user') != b'?1'):
+                # (embedded in another site's page, or opened by its script rather than by a person's click)
+                return PlainTextResponse("refused: a sign-in link opened by another site's page", status_code=403)
             rest = [(key, value) for key, value in query if key != TOKEN_PARAM]
             return await self._sign_in(scope, presented[-1], _target(scope, urlencode(rest)))
         if is_signed_in(self.gate.token):
@@ -125,14 +127,7 @@ class SignInMiddleware:
         return time.time() + self.session_seconds
 
     def _from_another_site(self, scope: Scope) -> bool:
-        """Whether the browser says the request comes from a page not of flowmon's (a client that says nothing, such
-        as a script, is taken at its word: it acts for itself, not for a visitor)."""
-        said = fetched_from_another_site(scope)
-        if said is not None:
-            return said
-        # (a browser without fetch metadata: its Origin, unless "null", which flowmon's own no-referrer pages send too)
-        origin = header(scope, b'origin')
-        return origin is not None and origin != b'null' and origin.decode('latin-1') not in self.own_origins
+        return from_another_site(scope, self.own_origins)  # (the same decision that gives such a request no session)
 
 
 def _embedded(scope: Scope) -> bool:

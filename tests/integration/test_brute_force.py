@@ -81,13 +81,19 @@ def test_another_sites_page_can_neither_lock_the_token_out_nor_sign_its_visitor_
         assert client.post('/logout', headers={'Origin': 'null', 'Sec-Fetch-Site': 'same-origin'}).status_code == 303
         assert client.get('/executions').status_code == 303  # signed out: to the sign-in page
 
-        linked = client.get(  # a link in a chat or a terminal: a navigation from elsewhere still signs in
-            f'/executions?token={TOKEN}', headers={'Sec-Fetch-Site': 'cross-site', 'Sec-Fetch-Dest': 'document'}
+        scripted = {'Sec-Fetch-Site': 'cross-site', 'Sec-Fetch-Dest': 'document'}  # a popup its script moves on
+        for attempt in range(25):
+            assert client.get(f'/executions?token={GUESS}popup{attempt}', headers=scripted).status_code == 403
+        assert client.get('/api/workflows', headers={'Authorization': f'Bearer {TOKEN}'}).status_code == 200
+        linked = client.get(  # a link clicked in a chat: a navigation from elsewhere, by a person, still signs in
+            f'/executions?token={TOKEN}', headers={**scripted, 'Sec-Fetch-User': '?1'}
         )
         assert linked.status_code == 303 and linked.headers['location'] == '/executions'
         assert client.get('/executions').status_code == 200
         with httpx.Client(base_url=flowmon.base_url, timeout=10.0) as visitor:  # without the (SameSite) cookie
-            for path in ('/logout', '/executions'):
-                refused = visitor.post(path, headers=elsewhere)
-                assert refused.status_code == 403 and 'set-cookie' not in refused.headers, path  # no new session
+            for path in ('/logout', '/login', '/executions'):
+                for headers in (elsewhere, {'Origin': 'http://x.example'}):  # (the second: no fetch metadata)
+                    refused = visitor.post(path, headers=headers)
+                    assert refused.status_code == 403, (path, headers)
+                    assert 'set-cookie' not in refused.headers, (path, headers)  # no new session
     assert 'failed token check' not in flowmon.stderr  # nothing was counted
