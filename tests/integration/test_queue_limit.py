@@ -30,6 +30,8 @@ def test_past_the_queue_limit_runs_are_refused_with_503_and_nothing_is_lost(
     with httpx.Client(base_url=flowmon.base_url, timeout=10.0, headers=AUTH) as api:
         assert api.put('/api/workflows/slow', json=SLOW).status_code in (200, 201)
         secret = api.get('/api/workflows/slow/trigger/secret').json()['secret']
+        finished = api.post('/api/workflows/slow/executions', json={}).json()['id']
+        wait_until(lambda: api.get(f'/api/executions/{finished}').json()['status'] == 'succeeded', 'a first run to end')
         accepted = [api.post('/api/workflows/slow/executions', json={}) for _ in range(3)]  # one runs, two wait
         assert [response.status_code for response in accepted] == [202, 202, 202]
 
@@ -37,9 +39,9 @@ def test_past_the_queue_limit_runs_are_refused_with_503_and_nothing_is_lost(
         assert refused.status_code == 503, refused.text
         assert refused.headers['retry-after'] == '5'
         assert 'too many executions waiting: 2 are queued' in refused.json()['detail']
-        first = accepted[0].json()['id']
-        rerun = api.post(f'/api/executions/{first}/rerun', json={})
-        assert rerun.status_code in (409, 503), rerun.text  # (409 while the first still runs)
+        rerun = api.post(f'/api/executions/{finished}/rerun', json={})
+        assert rerun.status_code == 503 and rerun.headers['retry-after'] == '5', rerun.text
+        assert 'too many executions waiting' in rerun.json()['detail']
         body = json.dumps({'order': 7}).encode()
         headers = signed(secret, body)
         hooked = httpx.post(f'{flowmon.base_url}/hooks/slow', content=body, headers=headers, timeout=10.0)
@@ -57,5 +59,5 @@ def test_past_the_queue_limit_runs_are_refused_with_503_and_nothing_is_lost(
         wait_until(ended, 'the three accepted runs to succeed')
         again = httpx.post(f'{flowmon.base_url}/hooks/slow', content=body, headers=headers, timeout=10.0)
         assert again.status_code == 202, again.text  # the refused message's id was not kept: its retry starts it
-        assert api.post(f'/api/executions/{first}/rerun', json={}).status_code == 202
+        assert api.post(f'/api/executions/{finished}/rerun', json={}).status_code == 202
     assert 'Traceback' not in flowmon.stderr
