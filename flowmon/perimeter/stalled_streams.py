@@ -106,17 +106,23 @@ class StalledStreams:
 
 def _abort(send: Send) -> None:
     """Drop the connection now. Closing it (what the server does once the app returns) would wait until the unsent
-    bytes had gone out, which a client that reads nothing never lets happen: the socket and its buffers would stay.
-    uvicorn's ``send`` is a method of the request's cycle, which holds the connection's transport."""
-    abort = getattr(getattr(getattr(send, '__self__', None), 'transport', None), 'abort', None)
-    if callable(abort):
+    bytes had gone out, which a client that reads nothing never lets happen: the socket and its buffers would stay."""
+    abort = _transport_method(send, 'abort')
+    if abort is not None:
         abort()
 
 
 def _closing(send: Send) -> bool:
-    """Whether the connection of uvicorn's ``send`` is closed or closing (see :func:`_abort`)."""
-    is_closing = getattr(getattr(getattr(send, '__self__', None), 'transport', None), 'is_closing', None)
-    return bool(is_closing()) if callable(is_closing) else False
+    """Whether the connection of uvicorn's ``send`` is closed or closing."""
+    is_closing = _transport_method(send, 'is_closing')
+    return bool(is_closing()) if is_closing is not None else False
+
+
+def _transport_method(send: Send, name: str) -> Callable[[], object] | None:
+    """A method of the connection's transport: uvicorn's ``send`` is a method of the request's cycle, which holds
+    the transport (None for any other server's ``send``)."""
+    method = getattr(getattr(getattr(send, '__self__', None), 'transport', None), name, None)
+    return method if callable(method) else None
 
 
 def _is_event_stream(message: Message) -> bool:
