@@ -122,3 +122,13 @@ def call_api(server: Server) -> Callable[..., httpx.Response]:
         return api(server, method, path, json=json)
 
     return call
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """A failed test's report ends with the tail of the session server's log: what the server was doing then."""
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]
+    flowmon = getattr(item, 'funcargs', {}).get('server')
+    if report.when == 'call' and report.failed and isinstance(flowmon, FlowmonProcess):
+        report.sections.append(('flowmon server log, last 40 lines', flowmon.logs(40)))

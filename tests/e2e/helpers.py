@@ -18,7 +18,18 @@ TERMINAL = frozenset({'succeeded', 'failed', 'cancelled', 'interrupted'})
 
 wait_for = wait_until  # the name the e2e tests knew it by
 
-__all__ = ['TERMINAL', 'Receiver', 'Reply', 'api', 'sign_in', 'start', 'wait_ended', 'wait_for', 'wait_until']
+__all__ = [
+    'TERMINAL',
+    'Receiver',
+    'Reply',
+    'api',
+    'sign_in',
+    'start',
+    'wait_connected',
+    'wait_ended',
+    'wait_for',
+    'wait_until',
+]
 
 
 def api(server: Server, method: str, path: str, json: Any = None) -> httpx.Response:
@@ -43,7 +54,14 @@ def sign_in(page: Page, server: Server, path: str = '/') -> None:
     """Open ``path`` with the token in the URL (as the start-up link does) and wait for the page's socket."""
     separator = '&' if '?' in path else '?'
     page.goto(f'{path}{separator}token={server.token}')
-    page.wait_for_function('() => window.socket && window.socket.connected')
+    wait_connected(page)
+
+
+def wait_connected(page: Page) -> None:
+    """Wait until the page's socket has connected and NiceGUI's handshake is done: the page is built and live.
+    (Not ``networkidle``: once socket.io falls back to long polling, which it does when a WebSocket is slow to
+    open on a busy machine, the network is never idle.)"""
+    page.wait_for_function('() => window.socket && window.socket.connected && window.did_handshake')
 
 
 def start(server: Server, workflow_id: str, body: Any = None) -> str:

@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
-from helpers import sign_in, start, wait_ended, wait_loaded
+from helpers import sign_in, start, wait_connected, wait_ended, wait_loaded
 from playwright.sync_api import Browser, Page, expect
 
 Api = Callable[..., httpx.Response]
@@ -84,7 +84,7 @@ def test_every_page_fits_390_px(phone: Page, server: Any, call_api: Api, shots: 
     too_wide = {}
     for name, path in pages.items():
         phone.goto(path)
-        phone.wait_for_load_state('networkidle')
+        wait_connected(phone)
         expect(phone.locator('.fm-page').first).to_be_visible()
         phone.wait_for_timeout(400)  # charts and the canvas lay out once their box has its size
         width = phone.evaluate('document.scrollingElement.scrollWidth')
