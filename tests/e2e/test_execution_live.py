@@ -48,6 +48,11 @@ def test_a_finished_execution_renders_and_a_canvas_click_opens_the_inspector(
     expect(page.get_by_test_id('inspector-status')).to_have_text('succeeded')
     expect(inspector).to_contain_text('Rerun from this node')
     page.wait_for_timeout(400)  # the side sheet slides in
+    # the attempts are a table: each row's start time begins where the others' do, a long error or not
+    starts = page.get_by_test_id('attempt-started').evaluate_all(
+        '(es) => es.map((e) => e.getBoundingClientRect().left)'
+    )
+    assert len(starts) == 3 and max(starts) - min(starts) < 1, starts
     page.screenshot(path=str(shots / 'execution-inspector.png'), full_page=True)
 
     page.locator('button:has(i:text-is("dark_mode"))').first.click()

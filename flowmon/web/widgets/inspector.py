@@ -180,20 +180,25 @@ def _attempts(log: tuple[Attempt, ...]) -> None:
     ui.label('Attempts').classes('text-sm font-semibold')
     with ui.column().classes('w-full gap-1').props('data-testid=inspector-attempts').mark('inspector-attempts'):
         for attempt in log:
-            with ui.row().classes('w-full items-center gap-2 no-wrap text-sm'):
-                ui.icon(status_icon(outcome_status(attempt.outcome)), size='16px').style(
+            # columns of fixed width that never shrink (a long error must not squeeze them: rows stay aligned)
+            with ui.row().classes('w-full items-center gap-2 no-wrap text-sm').props('data-testid=attempt-row'):
+                ui.icon(status_icon(outcome_status(attempt.outcome)), size='16px').classes('shrink-0').style(
                     f'color: {status_color(outcome_status(attempt.outcome))}'
                 )
-                ui.label(f'#{attempt.n}').classes('font-mono w-8')
-                ui.label(attempt.outcome).classes('w-20')
-                ui.label(_clock(attempt.started_at, date=False)).classes('font-mono text-xs text-gray-500')
-                ui.label(duration(attempt.duration_ms)).classes('font-mono text-xs w-16 text-right')
+                ui.label(f'#{attempt.n}').classes('font-mono w-8 shrink-0')
+                ui.label(attempt.outcome).classes('w-20 shrink-0')
+                ui.label(_clock(attempt.started_at, date=False)).classes(
+                    'font-mono text-xs text-gray-500 shrink-0'
+                ).props('data-testid=attempt-started')
+                ui.label(duration(attempt.duration_ms)).classes('font-mono text-xs w-16 text-right shrink-0')
                 if attempt.worker:
-                    ui.label(attempt.worker).classes('font-mono text-xs text-gray-500 truncate').tooltip(attempt.worker)
-                if attempt.error:
-                    ui.label(attempt.error).classes('text-xs text-red-600 dark:text-red-300 truncate grow').tooltip(
-                        attempt.error
+                    ui.label(attempt.worker).classes('font-mono text-xs text-gray-500 truncate min-w-0').tooltip(
+                        attempt.worker
                     )
+                if attempt.error:
+                    ui.label(attempt.error).classes(
+                        'text-xs text-red-600 dark:text-red-300 truncate grow min-w-0'
+                    ).tooltip(attempt.error)
 
 
 def _payload(title: str, value: Any, *, opened: bool) -> None:
