@@ -120,12 +120,19 @@ class Shell:
             .classes('fm-header-btn fm-nav-menu')
             .mark('nav-menu') as button
         ):
-            with ui.menu().props('auto-close'):
+            with ui.menu().props('auto-close').mark('compact-menu') as menu:
                 for item in [*NAV_ITEMS[:1], NavItem('New workflow', '/workflows/new', 'add'), *NAV_ITEMS[1:]]:
                     with ui.menu_item(on_click=_go(item.path)).mark(f'menu-nav-{item.path}'):
                         with ui.item_section().props('avatar'):
                             ui.icon(item.icon)
                         ui.item_section(item.label)
+                ui.separator()
+                ui.item_label('Workflows').props('header').classes('text-xs')
+                # the tabs' Workflows menu, filled the same way each time the menu opens
+                workflows = ui.element('div').mark('compact-workflows')
+                with workflows:
+                    ui.menu_item('Loading…').props('disable')
+            menu.on('before-show', lambda: self._fill_workflows_menu(workflows))
         return button
 
     def _workflows_menu(self) -> None:
@@ -140,7 +147,7 @@ class Shell:
             menu.on('before-show', lambda: self._fill_workflows_menu(menu))
         self._workflows_button = button
 
-    async def _fill_workflows_menu(self, menu: ui.menu) -> None:
+    async def _fill_workflows_menu(self, menu: ui.element) -> None:
         if not is_signed_in(self._application.token):
             return  # the menu is hidden then, but a hidden element's events still arrive
         workflows = await self._application.workflows.all()

@@ -44,6 +44,12 @@ body { background: var(--fm-page); color: var(--fm-text); }
 .fm-conn[data-state=offline] .fm-conn-dot { background: #ef4444; }
 .fm-conn[data-state=offline] .fm-conn-offline { display: inline; color: #ef4444; }
 .fm-conn[data-state=offline] .fm-conn-connecting { display: none; }
+/* a phone: the dot alone ("Connecting" would push the header onto a second line); the word stays for screen readers */
+@media (max-width: 480px) {
+  .fm-conn { padding: 6px; position: relative; }
+  .fm-conn > span.text-xs { position: absolute; width: 1px; height: 1px; overflow: hidden; clip-path: inset(50%);
+                            white-space: nowrap; }
+}
 
 /* node list (widgets/node_list.js): one short class per part, the rows are the bulk of a big page */
 

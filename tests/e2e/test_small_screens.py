@@ -101,11 +101,29 @@ def test_every_page_fits_390_px(phone: Page, server: Any, call_api: Api, shots: 
     phone.screenshot(path=str(shots / 'narrow-login.png'), full_page=True)
 
 
+def test_the_header_keeps_one_line_in_every_connection_state(phone: Page, server: Any) -> None:
+    """The connection pill shows only its dot on a phone (its word stays for screen readers): "Connecting" or
+    "Offline" must not push the header onto a second line."""
+    sign_in(phone, server)
+    header, pill = phone.locator('header'), phone.get_by_test_id('connection')
+    expect(pill).to_have_attribute('data-state', 'online')
+    height = header.bounding_box()['height']
+    for state in ('connecting', 'offline'):  # what the component paints when the socket is not there
+        pill.evaluate('(e, state) => { e.dataset.state = state; }', state)
+        assert header.bounding_box()['height'] == height, state
+        assert phone.evaluate('document.scrollingElement.scrollWidth') <= WIDTH + 1, state
+        word = pill.get_by_text(state.capitalize())
+        assert word.evaluate('(e) => e.getBoundingClientRect().width') <= 1  # visually hidden, still in the page
+        assert word.evaluate('(e) => getComputedStyle(e).display') != 'none', state
+
+
 def test_the_header_collapses_into_a_menu_that_navigates(phone: Page, server: Any, shots: Path) -> None:
     sign_in(phone, server)
     expect(phone.get_by_test_id('nav-menu')).to_be_visible()
     expect(phone.get_by_role('button', name='Executions')).to_be_hidden()  # the tabs are in the menu
     phone.get_by_test_id('nav-menu').click()
+    expect(phone.locator('.q-menu')).to_contain_text('Order fulfilment')  # the workflows, as the tabs' menu has them
+    phone.wait_for_timeout(300)  # the menu fades in
     phone.screenshot(path=str(shots / 'narrow-menu.png'))
     phone.locator('.q-menu').get_by_text('Executions').click()
     phone.wait_for_url('**/executions')

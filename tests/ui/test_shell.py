@@ -46,6 +46,18 @@ async def test_the_compact_menu_navigates_like_the_tabs(user: User) -> None:
     await user.should_see(marker='executions-page')
 
 
+async def test_the_compact_menu_lists_the_workflows_too(user: User) -> None:
+    await sign_in(user, '/executions')
+    await user.should_see(marker='executions-page')
+    user.find(marker='compact-menu').trigger('beforeShow')  # a phone has no Workflows tab: its menu lists them
+    with user.scope(marker='compact-workflows'):
+        await user.should_see('Slow wait')
+        await user.should_see('Quick check')
+    user.find(marker='menu-slow').click()
+    await wait_for_path(user, '/workflows/slow')
+    await user.should_see(marker='workflow-page')
+
+
 async def test_dark_mode_choice_sticks_across_page_loads(user: User) -> None:
     await sign_in(user)
     dark = next(iter(user.find(kind=ui.dark_mode).elements))
