@@ -77,8 +77,6 @@ body.body--dark .fm-slow-note { color: #fcd34d; background: rgba(217, 119, 6, .1
 @media (max-width: 760px) {
   .fm-page { padding: 16px 12px 40px; }
   .fm-page-head > * { max-width: 100%; flex-shrink: 1 !important; }
-  .fm-table { overflow-x: auto; }
-  .fm-table-head, .fm-table-row { min-width: 720px; }
   .fm-wrap-narrow.no-wrap { flex-wrap: wrap !important; }
   .fm-wrap-narrow > * { max-width: 100%; }
 }
@@ -145,9 +143,10 @@ body.body--dark .fm-slow-note { color: #fcd34d; background: rgba(217, 119, 6, .1
           padding: 1px 6px; border: 1px solid var(--fm-border); border-radius: 4px; text-align: center; }
 
 /* execution table */
-.fm-table { --fm-cols: 116px 96px 104px minmax(0, 1fr) 150px 96px 72px; }
-.fm-table.fm-table-no-workflow { --fm-cols: 116px 96px 104px minmax(0, 1fr) 150px 96px 72px; }
-.fm-table.fm-table-select { --fm-cols: 36px 116px 96px 104px minmax(0, 1fr) 150px 96px 72px; }
+/* The name column never shrinks below 160 px: a table narrower than its columns scrolls sideways in its card
+   (a phone, or a laptop with the saved views open) instead of squeezing the workflow's name to nothing. */
+.fm-table { --fm-cols: 116px 96px 104px minmax(160px, 1fr) 150px 96px 72px; overflow-x: auto; }
+.fm-table.fm-table-select { --fm-cols: 36px 116px 96px 104px minmax(160px, 1fr) 150px 96px 72px; }
 .fm-what { display: flex; align-items: baseline; gap: 10px; }
 .fm-what .fm-name { flex: 0 1 auto; }
 .fm-message { color: var(--fm-muted); font-size: 0.8rem; flex: 1 1 0; }
@@ -158,6 +157,15 @@ body.body--dark .fm-slow-note { color: #fcd34d; background: rgba(217, 119, 6, .1
 .fm-table-row { color: var(--fm-text); border-bottom: 1px solid var(--fm-border); font-size: 0.875rem; }
 .fm-table-row:last-child { border-bottom: none; }
 .fm-table-row:hover { background: var(--fm-hover); }
+.fm-table-head, .fm-table-row { min-width: min-content; }
+/* phones: the name comes right after the status, so that it is read without scrolling sideways */
+@media (max-width: 760px) {
+  .fm-table.fm-table-reorder { --fm-cols: 116px minmax(160px, 1fr) 96px 104px 150px 96px 72px; }
+  .fm-table.fm-table-reorder.fm-table-select { --fm-cols: 36px 116px minmax(160px, 1fr) 96px 104px 150px 96px 72px; }
+  .fm-table-reorder .fm-table-head > *, .fm-table-reorder .fm-table-row > * { order: 2; }
+  .fm-table-reorder .fm-table-head > .fm-col-lead, .fm-table-reorder .fm-table-row > .fm-col-lead { order: 0; }
+  .fm-table-reorder .fm-table-head > .fm-col-what, .fm-table-reorder .fm-table-row > .fm-col-what { order: 1; }
+}
 .fm-cell { min-width: 0; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
 .fm-right { text-align: right; }
 .fm-num { font-variant-numeric: tabular-nums; }
@@ -172,7 +180,7 @@ body.body--dark .fm-slow-note { color: #fcd34d; background: rgba(217, 119, 6, .1
 /* webhooks: delivery table, attempt timeline, endpoints, request facts */
 .fm-metrics.fm-metrics-5 { grid-template-columns: repeat(5, minmax(0, 1fr)); }
 @media (max-width: 1100px) { .fm-metrics.fm-metrics-5 { grid-template-columns: repeat(2, minmax(0, 1fr)); } }
-.fm-delivery-table { --fm-cols: 104px minmax(0, 1fr) 150px 72px 150px 96px 110px; }
+.fm-delivery-table { --fm-cols: 104px minmax(160px, 1fr) 150px 72px 150px 96px 110px; }
 .fm-good { color: #16a34a; }
 .fm-bad { color: #dc2626; }
 body.body--dark .fm-good { color: #4ade80; }

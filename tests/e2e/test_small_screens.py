@@ -101,6 +101,32 @@ def test_every_page_fits_390_px(phone: Page, server: Any, call_api: Api, shots: 
     phone.screenshot(path=str(shots / 'narrow-login.png'), full_page=True)
 
 
+NAME_CELL = """() => {
+ const row = document.querySelector('[data-testid=execution-row]'), table = row.closest('.fm-table');
+ const cell = row.querySelector('.fm-what').getBoundingClientRect(), box = table.getBoundingClientRect();
+ const name = row.querySelector('.fm-name').getBoundingClientRect();
+ return {cell: cell.width, name_right: name.right, name_width: name.width, table_right: box.right};
+}"""
+
+
+@pytest.mark.parametrize('width', [WIDTH, 1024])
+def test_the_execution_list_keeps_room_for_the_workflow_name(browser: Browser, server: Any, width: int) -> None:
+    """A table narrower than its columns (a phone; a laptop with the saved views open) scrolls sideways in its card;
+    the name column keeps its room, and on a phone it follows the status, read without scrolling."""
+    wait_ended(server, start(server, 'order-pipeline'))
+    context = browser.new_context(base_url=server.url, viewport={'width': width, 'height': HEIGHT})
+    page = context.new_page()
+    try:
+        sign_in(page, server, '/executions')
+        expect(page.get_by_test_id('execution-row').first).to_be_visible()
+        seen = page.evaluate(NAME_CELL)
+        assert seen['cell'] >= 160 and seen['name_width'] > 50, seen
+        assert seen['name_right'] <= seen['table_right'], seen  # in view without scrolling the table
+        assert page.evaluate('document.scrollingElement.scrollWidth') <= width + 1
+    finally:
+        context.close()
+
+
 def test_the_header_keeps_one_line_in_every_connection_state(phone: Page, server: Any) -> None:
     """The connection pill shows only its dot on a phone (its word stays for screen readers): "Connecting" or
     "Offline" must not push the header onto a second line."""

@@ -55,7 +55,7 @@ class ExecutionTable(RowTable[ExecutionSummary, _Row]):
         self._show_workflow = show_workflow
         self._empty_title = empty_title
         self._empty_hint = empty_hint
-        modifier = ('' if show_workflow else ' fm-table-no-workflow') + (' fm-table-select' if on_select else '')
+        modifier = ' fm-table-reorder' + (' fm-table-select' if on_select else '')
         self._page_check: ui.checkbox | None = None
         with ui.element('div').classes('fm-table w-full' + modifier).mark('execution-table') as self.element:
             with ui.element('div').classes('fm-table-head') as self._head:
@@ -63,12 +63,12 @@ class ExecutionTable(RowTable[ExecutionSummary, _Row]):
                     self._page_check = (
                         ui.checkbox(on_change=lambda e: self.select_page(bool(e.value)))
                         .props('dense data-testid=select-page aria-label="Select this page"')
-                        .classes('fm-cell')
+                        .classes('fm-cell fm-col-lead')
                         .mark('select-page')
                     )
                 for title in ('Status', 'Execution', 'Trigger', 'Workflow' if show_workflow else 'Message', 'Started',
                               'Duration', 'Nodes'):  # fmt: skip
-                    ui.label(title).classes('fm-cell fm-right' if title in {'Duration', 'Nodes'} else 'fm-cell')
+                    ui.label(title).classes(_head_classes(title))
             self._body = ui.element('div').classes('fm-table-body')
 
     def select_page(self, selected: bool) -> None:
@@ -124,15 +124,15 @@ class ExecutionTable(RowTable[ExecutionSummary, _Row]):
                     ui.checkbox(value=summary.id in self.selected)
                     .on_value_change(lambda e: self._toggle(execution_id, bool(e.value)))
                     .props(f'dense data-testid=select-execution aria-label="Select {fmt.short_id(summary.id)}"')
-                    .classes('fm-cell')
+                    .classes('fm-cell fm-col-lead')
                     .mark(f'select-{summary.id}')
                 )
-            with ui.element('div').classes('fm-cell'):
+            with ui.element('div').classes('fm-cell fm-col-lead'):
                 badge = StatusBadge(summary.status)
             ui.label(fmt.short_id(summary.id)).classes('fm-cell fm-mono').tooltip(summary.id)
             with ui.element('div').classes('fm-cell'):
                 trigger = TriggerLabel(summary.trigger_type)
-            with ui.element('div').classes('fm-cell fm-what'):
+            with ui.element('div').classes('fm-cell fm-what fm-col-what'):
                 if self._show_workflow:
                     name = self._names.get(summary.workflow_id, summary.workflow_id)
                     ui.label(name).classes('fm-ellipsis fm-name').tooltip(summary.workflow_id)
@@ -174,3 +174,14 @@ def _message(summary: ExecutionSummary) -> str:
 
 def _progress(summary: ExecutionSummary) -> str:
     return f'{summary.done}/{summary.total}' if summary.total else fmt.DASH
+
+
+def _head_classes(title: str) -> str:
+    """The head cell's classes: figures align right; on a phone the status leads and the name follows it."""
+    if title in {'Duration', 'Nodes'}:
+        return 'fm-cell fm-right'
+    if title == 'Status':
+        return 'fm-cell fm-col-lead'
+    if title in {'Workflow', 'Message'}:
+        return 'fm-cell fm-col-what'
+    return 'fm-cell'
