@@ -36,20 +36,22 @@ STATUS_TEXT_COLORS: dict[str, tuple[str, str]] = {
     'exhausted': ('#be123c', '#fb7185'),  # rose 700 / 400
 }
 
-# Quasar colour names for badges and chips (q-badge color=...); the greys are dark enough for the badge's white word.
+# Quasar colour names for badges and chips (q-badge color=...): fills dark enough for the badge's white word (4.5:1),
+# but amber, which no shade makes dark enough: its badge takes a dark word (BADGE_TEXT).
 STATUS_QUASAR: dict[str, str] = {
     'pending': 'grey-7',
-    'queued': 'deep-purple-4',
-    'running': 'blue-6',
+    'queued': 'deep-purple-5',
+    'running': 'blue-8',
     'retrying': 'amber-8',
-    'succeeded': 'green-6',
-    'failed': 'red-6',
+    'succeeded': 'green-9',
+    'failed': 'red-8',
     'skipped': 'blue-grey-7',
-    'cancelled': 'orange-7',
+    'cancelled': 'deep-orange-10',
     'interrupted': 'purple-5',
-    'sending': 'light-blue-6',
+    'sending': 'light-blue-9',
     'exhausted': 'pink-9',
 }
+BADGE_TEXT: dict[str, str] = {'retrying': 'grey-10'}
 
 STATUS_ICONS: dict[str, str] = {
     'pending': 'schedule',
@@ -86,6 +88,11 @@ def status_text_css() -> str:
 
 def status_quasar(status: str) -> str:
     return STATUS_QUASAR.get(status, 'grey-7')
+
+
+def badge_text(status: str) -> str:
+    """The Quasar colour of the word on ``status``'s badge."""
+    return BADGE_TEXT.get(status, 'white')
 
 
 def status_icon(status: str) -> str:

@@ -138,7 +138,7 @@ async def test_cancel_asks_first_and_then_cancels(user: User) -> None:
     # the cancelled node is settled but never ran: the summary does not read as a run that got through
     await wait_for_text(user, 'progress-text', '0 / 1 nodes succeeded')
     progress = next(iter(user.find(kind=ui.linear_progress).elements))
-    assert progress.value == 0 and progress.props['color'] == 'orange-7'
+    assert progress.value == 0 and progress.props['color'] == 'deep-orange-10'
 
 
 async def test_rerun_shows_the_previous_input_and_runs_it_fixed(user: User) -> None:

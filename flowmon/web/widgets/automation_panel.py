@@ -116,7 +116,7 @@ class _Schedule:
     def _show(self, paused: bool) -> None:
         self._paused = paused
         self._state.set_text('paused' if paused else 'active')
-        self._state.props(f'color={"grey-6" if paused else "positive"}')
+        self._state.props(f'color={"grey-7" if paused else "green-9"}')
         self._pause.set_visibility(not paused)
         self._resume.set_visibility(paused)
         self._tick()

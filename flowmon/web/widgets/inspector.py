@@ -19,7 +19,8 @@ from nicegui import ui
 from flowmon.engine.core.state import Attempt, ExecutionState, NodeState
 from flowmon.web.format import DASH, duration, viewer_timezone
 from flowmon.web.node_views import NodeView, NodeViews
-from flowmon.web.theme import outcome_status, status_color, status_icon, status_quasar
+from flowmon.web.theme import outcome_status, status_color, status_icon
+from flowmon.web.widgets.status_badge import StatusBadge
 from flowmon.web.widgets.text_block import TextBlock
 
 # vanilla-jsoneditor reads its colours from CSS variables; these follow the app's light/dark surface variables.
@@ -117,11 +118,11 @@ class Inspector:
                 ui.label(f'{node_id}' + (f' · {kind}' if kind else '')).classes('text-xs font-mono text-gray-500')
             ui.button(icon='close', on_click=self.close).props('flat round dense aria-label="Close inspector"')
         with ui.row().classes('w-full items-center gap-2'):
-            ui.badge(status, color=status_quasar(status)).classes('text-sm px-2 py-1').props(
-                'data-testid=inspector-status'
-            ).mark('inspector-status')
+            StatusBadge(status).classes('text-sm px-2 py-1').props('data-testid=inspector-status').mark(
+                'inspector-status'
+            )
             if node is not None and node.reused:
-                ui.badge('reused', color='blue-grey-5').classes('px-2 py-1')
+                ui.badge('reused', color='blue-grey-7').classes('px-2 py-1')
             ui.space()
             if terminal and self._on_rerun_from is not None:
                 rerun = self._on_rerun_from

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from nicegui import ui
 
-from flowmon.web.theme import ACTIVE_STATUSES, status_quasar
+from flowmon.web.theme import ACTIVE_STATUSES, badge_text, status_quasar
 
 
 class StatusBadge(ui.badge):
@@ -25,7 +25,7 @@ class StatusBadge(ui.badge):
             return
         self._status = status
         self.set_text(status)
-        self.props.update({'color': status_quasar(status), 'data-status': status})
+        self.props.update({'color': status_quasar(status), 'text-color': badge_text(status), 'data-status': status})
         self.classes(remove='fm-status-active')
         if status in ACTIVE_STATUSES:
             self.classes(add='fm-status-active')
