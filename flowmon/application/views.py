@@ -36,7 +36,7 @@ def execution_summary(state: ExecutionState, slow: Collection[str] = ()) -> dict
         'duration_ms': state.duration_ms,
         'retry_of': state.retry_of,
         'trigger': dict(state.trigger) if state.trigger is not None else None,
-        'progress': {'done': state.done, 'total': state.total},
+        'progress': {'done': state.done, 'total': state.total, 'succeeded': state.ended_succeeded},
         'nodes': {
             node.id: {
                 'status': node.status,

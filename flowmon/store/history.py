@@ -52,6 +52,7 @@ class ExecutionRecord:
     nodes_total: int
     imported_from: str | None = None  # set on executions imported from an export file (read-only history)
     trigger_type: str | None = None  # how it was started: api, ui, schedule, hook, rerun (None: not recorded)
+    nodes_succeeded: int | None = None  # once it has ended (None before, and for runs ended before flowmon kept it)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -64,7 +65,7 @@ class ExecutionRecord:
             'duration_ms': self.duration_ms,
             'retry_of': self.retry_of,
             'error': self.error,
-            'progress': {'done': self.nodes_done, 'total': self.nodes_total},
+            'progress': {'done': self.nodes_done, 'total': self.nodes_total, 'succeeded': self.nodes_succeeded},
             'imported_from': self.imported_from,
             'trigger_type': self.trigger_type,
         }
@@ -312,4 +313,5 @@ def _execution(row: Any) -> ExecutionRecord:
         nodes_total=row.nodes_total,
         imported_from=row.imported_from,
         trigger_type=row.trigger_type,
+        nodes_succeeded=row.nodes_succeeded,
     )

@@ -88,6 +88,7 @@ EXECUTION_COLUMNS = (
     'retry_of',
     'nodes_done',
     'nodes_total',
+    'nodes_succeeded',
     'last_seq',
     'imported_from',
     'owner',
@@ -104,6 +105,7 @@ EXECUTION_UPDATE_KEYS = (
     'b_duration_ms',
     'b_nodes_done',
     'b_nodes_total',
+    'b_nodes_succeeded',
     'b_last_seq',
     'b_id',
 )
@@ -136,6 +138,7 @@ _update_execution = (
         duration_ms=bindparam('b_duration_ms'),
         nodes_done=bindparam('b_nodes_done'),
         nodes_total=bindparam('b_nodes_total'),
+        nodes_succeeded=bindparam('b_nodes_succeeded'),
         last_seq=bindparam('b_last_seq'),
     )
 )
@@ -669,6 +672,7 @@ def _execution_insert(
         state.retry_of,
         state.done,
         state.total,
+        state.ended_succeeded,
         state.last_seq,
         None,
         owner,
@@ -720,6 +724,7 @@ def _execution_update(state: ExecutionState, encode_time: TimeEncoder) -> tuple[
         state.duration_ms,
         state.done,
         state.total,
+        state.ended_succeeded,
         state.last_seq,
         state.id,
     )

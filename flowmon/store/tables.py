@@ -63,6 +63,9 @@ class ExecutionRow(SQLModel, table=True):
     retry_of: str | None = Field(default=None, max_length=40)
     nodes_done: int = 0
     nodes_total: int = 0
+    # How many nodes succeeded, written when the execution ends (None before; ``nodes_done`` also counts failed,
+    # skipped and cancelled nodes, so a cancelled run is "done" with all of them)
+    nodes_succeeded: int | None = None
     last_seq: int = 0
     # Set on executions imported from an export file: the id the execution had where it ran. Imported
     # executions are read-only history (they replay like any other; nothing appends to them).

@@ -18,6 +18,8 @@ from flowmon.engine.core.state import ExecutionState
 from .filters import ExecutionFilter
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# Statuses of a run that ended before all its nodes succeeded: its progress counts the nodes that succeeded
+ENDED_SHORT = frozenset({'failed', 'cancelled', 'interrupted'})
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -33,6 +35,7 @@ class ExecutionSummary:
     total: int
     error: str | None = None
     trigger_type: str | None = None  # how it was started (api, ui, schedule, hook, rerun; None: not recorded)
+    succeeded: int | None = None  # nodes that succeeded, once it has ended (None while it runs, or not recorded)
 
     @classmethod
     def from_record(cls, record: ExecutionRecord) -> ExecutionSummary:
@@ -48,6 +51,7 @@ class ExecutionSummary:
             total=record.nodes_total,
             error=record.error,
             trigger_type=record.trigger_type,
+            succeeded=record.nodes_succeeded,
         )
 
     @classmethod
@@ -64,6 +68,7 @@ class ExecutionSummary:
             total=state.total,
             error=state.error,
             trigger_type=trigger_type(state.trigger),
+            succeeded=state.ended_succeeded,
         )
 
     def elapsed_ms(self, now: datetime) -> float | None:

@@ -100,6 +100,9 @@ async def test_live_executions_are_written_whole(db: Database, rig: Rig) -> None
             state.total,
         )
         assert record.finished_at == state.finished_at
+        succeeded = sum(1 for node in state.nodes.values() if node.status == 'succeeded')
+        assert record.nodes_succeeded == succeeded  # written as it ended: a failed node is done, not succeeded
+        assert succeeded < state.done or state.status == 'succeeded'
         runs = await rows(db, select(NODE_RUNS).where(NODE_RUNS.c.execution_id == execution_id))
         assert {(r.node_id, r.status, r.attempts, r.reused) for r in runs} == {
             (node.id, node.status, node.attempts, node.reused) for node in state.nodes.values()

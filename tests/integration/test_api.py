@@ -327,7 +327,7 @@ async def test_execution_summary_has_the_documented_shape(client: httpx.AsyncCli
     assert summary['retry_of'] is None
     assert summary['created_at'] <= summary['started_at'] <= summary['finished_at']
     assert isinstance(summary['duration_ms'], float) and summary['duration_ms'] >= 0
-    assert summary['progress'] == {'done': 2, 'total': 2}
+    assert summary['progress'] == {'done': 2, 'total': 2, 'succeeded': 1}  # parse failed: done, not succeeded
 
     assert set(summary['nodes']) == {'load', 'parse'}
     for node in summary['nodes'].values():
@@ -393,7 +393,7 @@ async def test_list_executions_filters_and_pages_newest_first(client: httpx.Asyn
     assert (everything['total'], everything['limit'], everything['offset']) == (4, 50, 0)
     item = everything['items'][0]
     assert {'id', 'workflow_id', 'status', 'created_at', 'finished_at', 'duration_ms', 'retry_of'} <= set(item)
-    assert item['progress'] == {'done': 3, 'total': 3}
+    assert item['progress'] == {'done': 3, 'total': 3, 'succeeded': 3}
 
     quick = await listing(workflow_id='quick')
     assert [i['id'] for i in quick['items']] == [started[3], started[2], started[0]]

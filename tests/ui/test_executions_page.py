@@ -108,4 +108,9 @@ async def test_new_and_running_executions_show_live_on_the_first_page(user: User
     await api(user, 'POST', f'/api/executions/{execution_id}/cancel')
     with user.scope(marker=f'execution-row-{execution_id}'):
         await user.should_see('cancelled')
+        await user.should_see('0/1')  # its cancelled node is done, but nothing succeeded
     assert current_path(user) == '/executions'
+    await user.open('/executions')  # the row from the store this time, not from the live projection
+    await user.should_see(marker=f'execution-row-{execution_id}')
+    with user.scope(marker=f'execution-row-{execution_id}'):
+        await user.should_see('0/1')

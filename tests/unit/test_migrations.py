@@ -157,7 +157,7 @@ async def test_upgrade_to_0003_adds_process_leases_owners_and_ticks_and_keeps_th
 
     report = await databases(url).start()
 
-    assert [revision.id for revision in report.applied] == ['0003', '0004', '0005']
+    assert [revision.id for revision in report.applied] == ['0003', '0004', '0005', '0006']
     (execution,) = await table_rows(database, 'executions')
     assert (execution['owner'], execution['cancel_requested_at']) == (None, None)
     created = execution.pop('created_at')  # SQLite's reflected DateTime reads back naive (UTC)
@@ -193,7 +193,7 @@ async def test_upgrade_to_0004_indexes_what_old_executions_hold_and_starts_with_
 
     report = await databases(url).start()
 
-    assert [revision.id for revision in report.applied] == ['0004', '0005']
+    assert [revision.id for revision in report.applied] == ['0004', '0005', '0006']
     rows = {row['execution_id']: row['text'] for row in await table_rows(database, 'execution_search')}
     assert rows == {
         'paid': '{"order_id":"A-1001"}\n',
@@ -315,7 +315,7 @@ async def test_upgrade_to_0002_adds_snapshots_and_triggers_and_keeps_old_executi
 
     report = await databases(url).start()
 
-    assert [revision.id for revision in report.applied] == ['0002', '0003', '0004', '0005']
+    assert [revision.id for revision in report.applied] == ['0002', '0003', '0004', '0005', '0006']
     rows = await table_rows(database, 'executions')
     assert [(row['id'], row['trigger_type'], row['workflow_hash']) for row in rows] == [
         ('first', None, None),
@@ -353,13 +353,47 @@ async def test_upgrade_to_0005_gives_node_runs_their_workflow(url: str, database
 
     report = await databases(url).start()
 
-    assert [revision.id for revision in report.applied] == ['0005']
+    assert [revision.id for revision in report.applied] == ['0005', '0006']
     rows = await table_rows(database, 'node_runs')
     assert [(row['execution_id'], row['node_id'], row['workflow_id']) for row in rows] == [
         ('first', 'hello', 'greet'),
         ('gone', 'hello', None),
         ('other', 'hello', 'billing'),
     ]
+    await assert_at_head(database)
+
+
+async def test_upgrade_to_0006_counts_the_nodes_that_succeeded_in_ended_runs(
+    url: str, databases: Callable[[str], Database]
+) -> None:
+    """An ended run learns how many of its nodes succeeded from its node runs (a cancelled run of three: one); a
+    running one keeps None, for the recorder to write when it ends."""
+    database = await database_at(url, '0005')
+    common = {'workflow_id': 'greet', 'priority': 0, 'input': '{}', 'nodes_total': 3, 'created_at': T0, 'last_seq': 9}
+    await insert_rows(
+        database,
+        'executions',
+        [
+            {**common, 'id': 'cancelled', 'status': 'cancelled', 'nodes_done': 3},
+            {**common, 'id': 'fine', 'status': 'succeeded', 'nodes_done': 3},
+            {**common, 'id': 'running', 'status': 'running', 'nodes_done': 1},
+        ],
+    )
+    run = {'workflow_id': 'greet', 'attempts': 1, 'started_at': T0, 'finished_at': T0, 'duration_ms': 5.0}
+    runs = [('cancelled', 'a', 'succeeded'), ('cancelled', 'b', 'cancelled'), ('cancelled', 'c', 'cancelled')]
+    runs += [('fine', node, 'succeeded') for node in 'abc'] + [('running', 'a', 'succeeded')]
+    await insert_rows(
+        database,
+        'node_runs',
+        [{**run, 'execution_id': e, 'node_id': n, 'status': status, 'reused': False} for e, n, status in runs],
+    )
+
+    report = await databases(url).start()
+
+    assert [revision.id for revision in report.applied] == ['0006']
+    rows = {row['id']: row for row in await table_rows(database, 'executions')}
+    assert {key: row['nodes_succeeded'] for key, row in rows.items()} == {'cancelled': 1, 'fine': 3, 'running': None}
+    assert {key: row['nodes_done'] for key, row in rows.items()} == {'cancelled': 3, 'fine': 3, 'running': 1}
     await assert_at_head(database)
 
 

@@ -95,7 +95,8 @@ def test_successful_run_statuses_timings_outputs_progress() -> None:
     assert not a.reused
 
     summary = execution_summary(state)
-    assert summary['progress'] == {'done': 2, 'total': 2}
+    assert summary['progress'] == {'done': 2, 'total': 2, 'succeeded': 2}
+    assert execution_summary(mid)['progress'] == {'done': 1, 'total': 2, 'succeeded': None}  # known once ended
     assert summary['nodes']['b']['duration_ms'] == 250.0
     assert summary['started_at'] == at(1).isoformat()
 

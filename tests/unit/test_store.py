@@ -108,7 +108,7 @@ async def test_list_executions_is_newest_first_with_a_total(history: History, se
     newest = records[0]
     assert (newest.workflow_id, newest.status, newest.created_at) == ('refunds', 'succeeded', T0 + timedelta(minutes=9))
     assert (newest.nodes_done, newest.nodes_total) == (1, 1)
-    assert newest.to_json()['progress'] == {'done': 1, 'total': 1}
+    assert newest.to_json()['progress'] == {'done': 1, 'total': 1, 'succeeded': 1}
     assert json.loads(json.dumps(newest.to_json()))['id'] == 'exec-09'
 
 

@@ -122,6 +122,16 @@ class ExecutionState(_Timed):
     def is_terminal(self) -> bool:
         return self.status in TERMINAL_EXECUTION_STATUSES
 
+    @property
+    def succeeded(self) -> int:
+        """How many nodes succeeded (counted on each call: ``done`` also counts failed, skipped and cancelled)."""
+        return sum(1 for node in self.nodes.values() if node.status == 'succeeded')
+
+    @property
+    def ended_succeeded(self) -> int | None:
+        """:attr:`succeeded` once the execution has ended; None while it has not."""
+        return self.succeeded if self.status in TERMINAL_EXECUTION_STATUSES else None
+
 
 def initial_state(execution_id: str) -> ExecutionState:
     """The state before any event: an execution known only by its id."""

@@ -15,7 +15,7 @@ from datetime import datetime
 from nicegui import ui
 
 from flowmon.web import format as fmt
-from flowmon.web.execution_rows import ExecutionSummary
+from flowmon.web.execution_rows import ENDED_SHORT, ExecutionSummary
 from flowmon.web.widgets.empty_state import empty_state
 
 from .row_table import RowTable
@@ -143,6 +143,7 @@ class ExecutionTable(RowTable[ExecutionSummary, _Row]):
             started.tooltip(fmt.full_timestamp(summary.started_at or summary.created_at))
             duration = ui.label(fmt.duration(summary.elapsed_ms(now))).classes('fm-cell fm-right fm-num')
             progress = ui.label(_progress(summary)).classes('fm-cell fm-right fm-num text-grey-7')
+            progress.props['title'] = _progress_hint(summary)
         return _Row(
             summary=summary,
             badge=badge,
@@ -161,6 +162,8 @@ class ExecutionTable(RowTable[ExecutionSummary, _Row]):
             row.trigger.set_type(summary.trigger_type)
             row.started.set_text(fmt.timestamp(summary.started_at or summary.created_at, now=now))
             row.progress.set_text(_progress(summary))
+            row.progress.props['title'] = _progress_hint(summary)
+            row.progress.update()
             row.message.set_text(_message(summary))
         row.duration.set_text(fmt.duration(summary.elapsed_ms(now)))
 
@@ -173,7 +176,18 @@ def _message(summary: ExecutionSummary) -> str:
 
 
 def _progress(summary: ExecutionSummary) -> str:
-    return f'{summary.done}/{summary.total}' if summary.total else fmt.DASH
+    """Nodes done of all; for a run that ended short, nodes that succeeded (its cancelled nodes are done too)."""
+    if not summary.total:
+        return fmt.DASH
+    if summary.status in ENDED_SHORT and summary.succeeded is not None:
+        return f'{summary.succeeded}/{summary.total}'
+    return f'{summary.done}/{summary.total}'
+
+
+def _progress_hint(summary: ExecutionSummary) -> str:
+    if summary.status in ENDED_SHORT and summary.succeeded is not None:
+        return f'{summary.succeeded} of {summary.total} nodes succeeded'
+    return f'{summary.done} of {summary.total} nodes done'
 
 
 def _head_classes(title: str) -> str:

@@ -17,6 +17,7 @@ from nicegui import ui
 from flowmon.application.stats import NodeStats
 from flowmon.engine.core.events import Event
 from flowmon.engine.core.state import ExecutionState
+from flowmon.web.execution_rows import ENDED_SHORT
 from flowmon.web.format import duration, full_timestamp
 from flowmon.web.node_views import NodeViews
 from flowmon.web.teardown import weak_callback
@@ -28,7 +29,6 @@ from flowmon.web.widgets.node_list import NodeEntry, NodeList
 from flowmon.web.widgets.status_badge import StatusBadge
 
 # Runs that ended before all their nodes ran: the summary counts the nodes that succeeded, in the run's colour.
-ENDED_SHORT = frozenset({'failed', 'cancelled', 'interrupted'})
 
 
 class ExecutionView:
@@ -184,7 +184,7 @@ class ExecutionView:
         done = state.done if state is not None else 0
         total = (state.total if state is not None else 0) or self._total
         if state is not None and status in ENDED_SHORT:  # its cancelled and skipped nodes are "done" but never ran
-            succeeded = sum(1 for node in state.nodes.values() if node.status == 'succeeded')
+            succeeded = state.succeeded
             self.progress.set_value(round(succeeded / total, 4) if total else 0)
             self.progress.props(f'color={status_quasar(status)}')
             self.progress_text.set_text(f'{succeeded} / {total} nodes succeeded')
