@@ -52,7 +52,7 @@ class ExecutionRecord:
     nodes_total: int
     imported_from: str | None = None  # set on executions imported from an export file (read-only history)
     trigger_type: str | None = None  # how it was started: api, ui, schedule, hook, rerun (None: not recorded)
-    nodes_succeeded: int | None = None  # once it has ended (None before, and for runs ended before flowmon kept it)
+    nodes_succeeded: int | None = None  # how many nodes succeeded, once it has ended (None while it runs)
 
     def to_json(self) -> dict[str, Any]:
         return {

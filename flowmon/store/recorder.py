@@ -143,6 +143,12 @@ _update_execution = (
     )
 )
 _delete_node_runs = _node_runs.delete().where(_node_runs.c.execution_id == bindparam('b_execution_id'))
+# the count an execution that ended without its node runs lacks (migration 0006 counts node runs)
+_fill_succeeded = (
+    _executions.update()
+    .where(_executions.c.id == bindparam('b_id'), _executions.c.nodes_succeeded.is_(None))
+    .values(nodes_succeeded=bindparam('b_nodes_succeeded'))
+)
 
 
 class EventRecorder:
@@ -185,6 +191,9 @@ class EventRecorder:
             db.upsert(_search, ['execution_id'], ['text']), SEARCH_COLUMNS, name='index executions for search'
         )
         self._delete_node_runs = db.bulk_statement(_delete_node_runs, ('b_execution_id',), name='delete node runs')
+        self._fill_succeeded = db.bulk_statement(
+            _fill_succeeded, ('b_nodes_succeeded', 'b_id'), name='fill nodes succeeded'
+        )
         self._encode_time = self._insert_events.encode_time
         # The state last written of every execution with a row that has not finished yet: which executions need
         # an INSERT and which an UPDATE, and where to fold from when the projection cannot give a state.
@@ -566,7 +575,9 @@ class EventRecorder:
                 state = await history.load_state(execution_id)
                 if state is None or not state.nodes:
                     continue
-                await self._writer.write(self._node_run_steps({execution_id: (state, True)}))
+                steps = self._node_run_steps({execution_id: (state, True)})
+                steps.append((self._fill_succeeded, [(state.ended_succeeded, execution_id)]))
+                await self._writer.write(steps)
                 self._node_runs_written([state])
             except Exception:  # one odd history must not keep flowmon from starting
                 log.exception('could not derive the node runs of execution %s', execution_id)

@@ -174,7 +174,9 @@ body.body--dark .fm-slow-note { color: #fcd34d; background: rgba(217, 119, 6, .1
 /* status badges */
 .fm-status { font-weight: 600; letter-spacing: 0.02em; padding: 3px 8px; border-radius: 999px; }
 .fm-status-active { animation: fm-pulse 1.6s ease-in-out infinite; }
-@keyframes fm-pulse { 0%, 100% { opacity: 1; } 50% { opacity: .65; } }
+/* a ring that swells and fades around the badge; the badge itself stays opaque, its word at full contrast */
+@keyframes fm-pulse { 0%, 100% { box-shadow: 0 0 0 0 rgba(100, 116, 139, 0); }
+                      50% { box-shadow: 0 0 0 3px rgba(100, 116, 139, .45); } }
 @media (prefers-reduced-motion: reduce) { .fm-status-active { animation: none; } }
 
 /* webhooks: delivery table, attempt timeline, endpoints, request facts */

@@ -126,9 +126,14 @@ def call_api(server: Server) -> Callable[..., httpx.Response]:
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
-    """A failed test's report ends with the tail of the session server's log: what the server was doing then."""
+    """A failed test's report ends with the tail of the log of each flowmon process it used (the session server, a
+    pair of them...): what the servers were doing then."""
     outcome = yield
     report = outcome.get_result()  # type: ignore[attr-defined]
-    flowmon = getattr(item, 'funcargs', {}).get('server')
-    if report.when == 'call' and report.failed and isinstance(flowmon, FlowmonProcess):
-        report.sections.append(('flowmon server log, last 40 lines', flowmon.logs(40)))
+    if report.when != 'call' or not report.failed:
+        return
+    for name, value in getattr(item, 'funcargs', {}).items():
+        processes = value if isinstance(value, (tuple, list)) else (value,)
+        for n, flowmon in enumerate(p for p in processes if isinstance(p, FlowmonProcess)):
+            label = name if len(processes) == 1 else f'{name}[{n}]'
+            report.sections.append((f'flowmon log of {label} (port {flowmon.port}), last 40 lines', flowmon.logs(40)))

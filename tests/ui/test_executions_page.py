@@ -110,7 +110,7 @@ async def test_new_and_running_executions_show_live_on_the_first_page(user: User
         await user.should_see('cancelled')
         await user.should_see('0/1')  # its cancelled node is done, but nothing succeeded
     assert current_path(user) == '/executions'
-    await user.open('/executions')  # the row from the store this time, not from the live projection
+    await user.open('/executions')  # a new page: the list query's row, merged with the live projection's
     await user.should_see(marker=f'execution-row-{execution_id}')
     with user.scope(marker=f'execution-row-{execution_id}'):
         await user.should_see('0/1')

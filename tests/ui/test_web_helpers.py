@@ -10,10 +10,12 @@ import pytest
 from flowmon.engine.core.payload import PayloadBudget
 from flowmon.engine.core.state import ExecutionState, NodeState
 from flowmon.perimeter.token_gate import token_matches
+from flowmon.store.history import ExecutionRecord
 from flowmon.web import format as fmt
 from flowmon.web.auth import fingerprint, safe_redirect
 from flowmon.web.execution_rows import ExecutionSummary, merge_live
 from flowmon.web.filters import ExecutionFilter
+from flowmon.web.widgets.execution_table import progress_text
 from flowmon.web.widgets.json_input_dialog import parse_input
 
 NOW = datetime(2025, 3, 4, 15, 30, tzinfo=UTC)
@@ -151,6 +153,23 @@ def _row(execution_id: str, minutes_ago: int, status: str = 'succeeded') -> Exec
         done=0,
         total=1,
     )
+
+
+def test_a_stored_run_that_ended_short_shows_the_nodes_that_succeeded() -> None:
+    """The list row of a stored execution (the dashboard's rows all are): a cancelled run of nine with two nodes
+    succeeded is 2/9, not its 9 done; a running or succeeded one shows done/total, as does one whose count is
+    not known."""
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    record = ExecutionRecord(
+        id='e1', workflow_id='w', status='cancelled', created_at=now, started_at=now, finished_at=now,
+        duration_ms=5.0, retry_of=None, error=None, nodes_done=9, nodes_total=9, nodes_succeeded=2,
+    )  # fmt: skip
+    assert progress_text(ExecutionSummary.from_record(record)) == '2/9'
+    assert progress_text(ExecutionSummary.from_record(replace(record, status='interrupted'))) == '2/9'
+    assert progress_text(ExecutionSummary.from_record(replace(record, nodes_succeeded=None))) == '9/9'
+    succeeded = replace(record, status='succeeded', nodes_succeeded=7)  # two skipped: done, not succeeded
+    assert progress_text(ExecutionSummary.from_record(succeeded)) == '9/9'
+    assert progress_text(ExecutionSummary.from_record(replace(record, nodes_total=0))) == fmt.DASH
 
 
 def test_merge_live_updates_rows_and_adds_new_matching_executions_on_the_first_page() -> None:

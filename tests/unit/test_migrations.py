@@ -367,7 +367,8 @@ async def test_upgrade_to_0006_counts_the_nodes_that_succeeded_in_ended_runs(
     url: str, databases: Callable[[str], Database]
 ) -> None:
     """An ended run learns how many of its nodes succeeded from its node runs (a cancelled run of three: one); a
-    running one keeps None, for the recorder to write when it ends."""
+    running one keeps None, for the recorder to write when it ends, and so does an ended one without node runs (a
+    crash between the recorder's two transactions), for start-up to count when it derives them."""
     database = await database_at(url, '0005')
     common = {'workflow_id': 'greet', 'priority': 0, 'input': '{}', 'nodes_total': 3, 'created_at': T0, 'last_seq': 9}
     await insert_rows(
@@ -377,11 +378,16 @@ async def test_upgrade_to_0006_counts_the_nodes_that_succeeded_in_ended_runs(
             {**common, 'id': 'cancelled', 'status': 'cancelled', 'nodes_done': 3},
             {**common, 'id': 'fine', 'status': 'succeeded', 'nodes_done': 3},
             {**common, 'id': 'running', 'status': 'running', 'nodes_done': 1},
+            {**common, 'id': 'failed', 'status': 'failed', 'nodes_done': 3},
+            {**common, 'id': 'interrupted', 'status': 'interrupted', 'nodes_done': 3},
+            {**common, 'id': 'no-runs', 'status': 'failed', 'nodes_done': 3},
         ],
     )
     run = {'workflow_id': 'greet', 'attempts': 1, 'started_at': T0, 'finished_at': T0, 'duration_ms': 5.0}
     runs = [('cancelled', 'a', 'succeeded'), ('cancelled', 'b', 'cancelled'), ('cancelled', 'c', 'cancelled')]
     runs += [('fine', node, 'succeeded') for node in 'abc'] + [('running', 'a', 'succeeded')]
+    runs += [('failed', 'a', 'succeeded'), ('failed', 'b', 'succeeded'), ('failed', 'c', 'failed')]
+    runs += [('interrupted', 'a', 'cancelled'), ('interrupted', 'b', 'cancelled'), ('interrupted', 'c', 'cancelled')]
     await insert_rows(
         database,
         'node_runs',
@@ -392,8 +398,10 @@ async def test_upgrade_to_0006_counts_the_nodes_that_succeeded_in_ended_runs(
 
     assert [revision.id for revision in report.applied] == ['0006']
     rows = {row['id']: row for row in await table_rows(database, 'executions')}
-    assert {key: row['nodes_succeeded'] for key, row in rows.items()} == {'cancelled': 1, 'fine': 3, 'running': None}
-    assert {key: row['nodes_done'] for key, row in rows.items()} == {'cancelled': 3, 'fine': 3, 'running': 1}
+    assert {key: row['nodes_succeeded'] for key, row in rows.items()} == {
+        'cancelled': 1, 'fine': 3, 'running': None, 'failed': 2, 'interrupted': 0, 'no-runs': None
+    }  # fmt: skip
+    assert rows['cancelled']['nodes_done'] == 3 and rows['running']['nodes_done'] == 1
     await assert_at_head(database)
 
 

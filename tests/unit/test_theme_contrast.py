@@ -62,6 +62,14 @@ def test_every_badge_carries_its_word(status: str) -> None:
     assert contrast(word, fill) >= AA, (status, fill, word, round(contrast(word, fill), 2))
 
 
+def test_the_active_badges_pulse_without_fading_their_word() -> None:
+    """Running, queued and sending badges pulse; fading the badge would take its word below 4.5:1 (running's blue
+    is 4.6:1 at full strength): the pulse is a ring around it."""
+    keyframes = re.search(r'@keyframes fm-pulse \{(.*?)\} \}', CSS, re.DOTALL)
+    assert keyframes is not None and 'box-shadow' in keyframes[1]
+    assert 'opacity' not in keyframes[1] and 'filter' not in keyframes[1]
+
+
 def test_the_palette_was_read() -> None:
     assert QUASAR['green-9'] == '#2e7d32' and len(QUASAR) > 200
 

@@ -142,7 +142,7 @@ class ExecutionTable(RowTable[ExecutionSummary, _Row]):
             started = ui.label(fmt.timestamp(summary.started_at or summary.created_at, now=now)).classes('fm-cell')
             started.tooltip(fmt.full_timestamp(summary.started_at or summary.created_at))
             duration = ui.label(fmt.duration(summary.elapsed_ms(now))).classes('fm-cell fm-right fm-num')
-            progress = ui.label(_progress(summary)).classes('fm-cell fm-right fm-num text-grey-7')
+            progress = ui.label(progress_text(summary)).classes('fm-cell fm-right fm-num text-grey-7')
             progress.props['title'] = _progress_hint(summary)
         return _Row(
             summary=summary,
@@ -161,7 +161,7 @@ class ExecutionTable(RowTable[ExecutionSummary, _Row]):
             row.badge.set_status(summary.status)
             row.trigger.set_type(summary.trigger_type)
             row.started.set_text(fmt.timestamp(summary.started_at or summary.created_at, now=now))
-            row.progress.set_text(_progress(summary))
+            row.progress.set_text(progress_text(summary))
             row.progress.props['title'] = _progress_hint(summary)
             row.progress.update()
             row.message.set_text(_message(summary))
@@ -175,7 +175,7 @@ def _message(summary: ExecutionSummary) -> str:
     return summary.error.splitlines()[0] if summary.error else ''
 
 
-def _progress(summary: ExecutionSummary) -> str:
+def progress_text(summary: ExecutionSummary) -> str:
     """Nodes done of all; for a run that ended short, nodes that succeeded (its cancelled nodes are done too)."""
     if not summary.total:
         return fmt.DASH

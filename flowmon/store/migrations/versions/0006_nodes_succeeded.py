@@ -2,7 +2,8 @@
 
 Adds ``executions.nodes_succeeded``, which the recorder writes when an execution ends: ``nodes_done`` also counts
 failed, skipped and cancelled nodes, so a cancelled run of nine nodes was listed as "9/9". Executions that ended
-before this revision get the count from their node runs; those still running keep None until they end.
+before this revision get the count from their node runs; those still running keep None until they end, and so do
+ended ones that lack their node runs, until start-up derives them (``EventRecorder.backfill_node_runs``).
 """
 
 from __future__ import annotations
@@ -28,7 +29,9 @@ def upgrade() -> None:
         .where(node_runs.c.execution_id == executions.c.id, node_runs.c.status == 'succeeded')
         .scalar_subquery()
     )
-    op.execute(executions.update().where(executions.c.status.in_(ENDED)).values(nodes_succeeded=succeeded))
+    has_runs = sa.exists().where(node_runs.c.execution_id == executions.c.id)
+    # an ended run without node runs (a crash between the two transactions) is counted when start-up derives them
+    op.execute(executions.update().where(executions.c.status.in_(ENDED), has_runs).values(nodes_succeeded=succeeded))
 
 
 def downgrade() -> None:
