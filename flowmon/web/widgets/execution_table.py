@@ -175,19 +175,20 @@ def _message(summary: ExecutionSummary) -> str:
     return summary.error.splitlines()[0] if summary.error else ''
 
 
-def progress_text(summary: ExecutionSummary) -> str:
-    """Nodes done of all; for a run that ended short, nodes that succeeded (its cancelled nodes are done too)."""
-    if not summary.total:
-        return fmt.DASH
+def _counted(summary: ExecutionSummary) -> tuple[int, str]:
+    """The nodes the progress counts: done; for a run that ended short, succeeded (its cancelled nodes are done)."""
     if summary.status in ENDED_SHORT and summary.succeeded is not None:
-        return f'{summary.succeeded}/{summary.total}'
-    return f'{summary.done}/{summary.total}'
+        return summary.succeeded, 'succeeded'
+    return summary.done, 'done'
+
+
+def progress_text(summary: ExecutionSummary) -> str:
+    return f'{_counted(summary)[0]}/{summary.total}' if summary.total else fmt.DASH
 
 
 def _progress_hint(summary: ExecutionSummary) -> str:
-    if summary.status in ENDED_SHORT and summary.succeeded is not None:
-        return f'{summary.succeeded} of {summary.total} nodes succeeded'
-    return f'{summary.done} of {summary.total} nodes done'
+    count, word = _counted(summary)
+    return f'{count} of {summary.total} nodes {word}'
 
 
 def _head_classes(title: str) -> str:

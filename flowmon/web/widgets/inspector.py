@@ -182,7 +182,7 @@ def _attempts(log: tuple[Attempt, ...]) -> None:
     with ui.column().classes('w-full gap-1').props('data-testid=inspector-attempts').mark('inspector-attempts'):
         for attempt in log:
             # columns of fixed width that never shrink (a long error must not squeeze them: rows stay aligned)
-            with ui.row().classes('w-full items-center gap-2 no-wrap text-sm').props('data-testid=attempt-row'):
+            with ui.row().classes('w-full items-center gap-2 no-wrap text-sm'):
                 ui.icon(status_icon(outcome_status(attempt.outcome)), size='16px').classes('shrink-0').style(
                     f'color: {status_color(outcome_status(attempt.outcome))}'
                 )
