@@ -93,8 +93,12 @@ def main() -> None:
         reload=False,
         show=False,
         fastapi_docs=False,
-        reconnect_timeout=3.0,
-        message_history_length=100,
+        # a page keeps its client through 10 s without its socket (a laptop's busy browser, a network blip),
+        # and the messages sent meanwhile are sent again: a page that reloads instead loses the reader's place
+        # (the log's scroll, the open inspector, filters). NiceGUI derives its ping from this (8 s, answered
+        # within 4 s); what a page is sent again is bounded by NiceGUI to that time and to 1000 messages
+        reconnect_timeout=10.0,
+        message_history_length=1000,
         show_welcome_message=False,
         log_config=None,  # uvicorn's loggers keep no handlers: their lines reach flowmon's (infra/logs.py)
         uvicorn_logging_level=settings.log_level.lower(),  # the server's start and stop lines, at flowmon's level

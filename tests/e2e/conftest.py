@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -22,6 +24,7 @@ from helpers import api
 from playwright.sync_api import Browser, Page, sync_playwright
 
 TOKEN = 'e2e-token-0123456789'
+CONSOLES: dict[int, deque[str]] = {}  # id(page) -> its console and navigations, for a failed test's report
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -101,9 +104,19 @@ def browser() -> Iterator[Browser]:
 def page(browser: Browser, server: Server) -> Iterator[Page]:
     context = browser.new_context(base_url=server.url, viewport={'width': 1400, 'height': 900})
     pg = context.new_page()
+    console: deque[str] = deque(
+        maxlen=200
+    )  # what the page said (NiceGUI logs why it reloads): shown when the test fails
+    pg.on('console', lambda message: console.append(f'{time.strftime("%H:%M:%S")} {message.type}: {message.text}'))
+    pg.on(
+        'framenavigated',
+        lambda frame: frame == pg.main_frame and console.append(f'{time.strftime("%H:%M:%S")} navigated: {frame.url}'),
+    )
+    CONSOLES[id(pg)] = console
     try:
         yield pg
     finally:
+        CONSOLES.pop(id(pg), None)
         context.close()
 
 
@@ -127,7 +140,7 @@ def call_api(server: Server) -> Callable[..., httpx.Response]:
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
     """A failed test's report ends with the tail of the log of each flowmon process it used (the session server, a
-    pair of them...): what the servers were doing then."""
+    pair of them...) and of its page's console and navigations: what the servers and the browser were doing then."""
     outcome = yield
     report = outcome.get_result()  # type: ignore[attr-defined]
     if report.when != 'call' or not report.failed:
@@ -137,3 +150,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         for n, flowmon in enumerate(p for p in processes if isinstance(p, FlowmonProcess)):
             label = name if len(processes) == 1 else f'{name}[{n}]'
             report.sections.append((f'flowmon log of {label} (port {flowmon.port}), last 40 lines', flowmon.logs(40)))
+    for name, value in getattr(item, 'funcargs', {}).items():
+        console = CONSOLES.get(id(value))
+        if console:
+            report.sections.append((f'browser console of {name}, last 40 lines', '\n'.join(list(console)[-40:])))

@@ -7,6 +7,7 @@ import base64
 import json
 import os
 import tempfile
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -16,13 +17,31 @@ import pytest
 from helpers import sign_in, wait_for
 from playwright.sync_api import Browser, Page, expect
 from postgres_support import create_database_now, drop_database_now
+from webhook_receiver import Receiver, Reply
 
-STEPS = {
-    'id': 'steps',
-    'name': 'Steps',
-    'nodes': [{'id': f'step{n}', 'type': 'delay', 'config': {'seconds': 1.5}} for n in range(4)],
-    'edges': [{'source': f'step{n}', 'target': f'step{n + 1}'} for n in range(3)],
-}
+GATE = threading.Event()  # step2 of `steps` runs until the test opens it: the page sees it running, however slow
+
+
+def steps(gate_url: str) -> dict[str, Any]:
+    delay = {'type': 'delay', 'config': {'seconds': 0.2}}
+    return {
+        'id': 'steps',
+        'name': 'Steps',
+        'nodes': [
+            {'id': 'step0', **delay},
+            {'id': 'step1', **delay},
+            {'id': 'step2', 'type': 'http', 'config': {'url': gate_url, 'timeout_seconds': 90}},
+            {'id': 'step3', **delay},
+        ],
+        'edges': [{'source': f'step{n}', 'target': f'step{n + 1}'} for n in range(3)],
+    }
+
+
+def _through_the_gate(_: int) -> Reply:
+    GATE.wait(60)
+    return Reply()
+
+
 SLOW = {'id': 'slow', 'name': 'Slow', 'nodes': [{'id': 'wait', 'type': 'delay', 'config': {'seconds': 60}}]}
 STATUSES = """
 window.__seen = [];
@@ -41,14 +60,22 @@ Server = Any  # the Server of tests/e2e/conftest.py: a FlowmonProcess (url, toke
 def pair(postgres_server: str, launch_servers: Callable[..., Server]) -> Iterator[tuple[Server, Server]]:
     """Processes a and b on one fresh PostgreSQL database, each with a data directory of its own."""
     url = create_database_now(postgres_server)
+    gate = Receiver(_through_the_gate).start()
     workflows = Path(tempfile.mkdtemp(prefix='flowmon-e2e-workflows-'))
-    for workflow in (STEPS, SLOW):
+    for workflow in (steps(gate.url), SLOW):
         (workflows / f'{workflow["id"]}.json').write_text(json.dumps(workflow))
     key = base64.urlsafe_b64encode(os.urandom(32)).decode()
-    shared = {'FLOWMON_DATABASE_URL': url, 'FLOWMON_SECRET_KEY': key, 'FLOWMON_WORKFLOWS_DIR': str(workflows)}
+    shared = {
+        'FLOWMON_DATABASE_URL': url,
+        'FLOWMON_SECRET_KEY': key,
+        'FLOWMON_WORKFLOWS_DIR': str(workflows),
+        'FLOWMON_OUTBOUND_ALLOW': '127.0.0.1',  # the gate
+    }
     try:
         yield launch_servers(**shared), launch_servers(**shared)
     finally:
+        GATE.set()
+        gate.stop()
         drop_database_now(url)
 
 
@@ -72,7 +99,8 @@ def test_the_page_of_one_process_shows_a_run_of_the_other_live(browser: Browser,
         execution_id = start(a, 'steps')  # runs in a
         page.goto(f'/executions/{execution_id}')  # watched in b
         row = page.get_by_test_id('node-step2')
-        expect(row).to_contain_text('running', ignore_case=True, timeout=10_000)
+        expect(row).to_contain_text('running', ignore_case=True, timeout=15_000)
+        GATE.set()
         expect(page.get_by_test_id('execution-status')).to_have_text('succeeded', timeout=15_000)
         # the node list is patched by its own component, apart from the status label: it may end a moment later
         expect(row).to_have_attribute('data-status', 'succeeded', timeout=5_000)
