@@ -92,7 +92,7 @@ async def test_a_run_in_one_process_is_live_in_the_other_and_cancelled_from_ther
         state = a.application.live.get(execution_id)
         return state if state is not None and state.status == 'cancelled' else None
 
-    await eventually(cancelled_in_a, timeout=1.0)
+    await eventually(cancelled_in_a)  # how fast is for the benchmarks; on two busy cores a second can pass
     final = await eventually(lambda: _status_in(b, execution_id, 'cancelled'))
     assert final.nodes['wait'].status == 'cancelled' and final.nodes['after'].status == 'cancelled'
     stored = await b.application.history.events(execution_id)

@@ -103,7 +103,7 @@ def test_the_page_of_one_process_shows_a_run_of_the_other_live(browser: Browser,
         GATE.set()
         expect(page.get_by_test_id('execution-status')).to_have_text('succeeded', timeout=15_000)
         # the node list is patched by its own component, apart from the status label: it may end a moment later
-        expect(row).to_have_attribute('data-status', 'succeeded', timeout=5_000)
+        expect(row).to_have_attribute('data-status', 'succeeded', timeout=10_000)
         seen = page.evaluate('window.__seen')
         assert 'running' in seen and seen[-1] == 'succeeded', seen
     finally:
@@ -126,8 +126,8 @@ def test_cancel_on_the_page_of_one_process_stops_the_run_in_the_other(
         wait_for(
             lambda: api(a, 'GET', f'/api/executions/{execution_id}')['status'] == 'cancelled',
             'the run in a cancelled from the page of b',
-            timeout=5,
+            timeout=20,  # a wait, not a latency figure (bench/postgres.py measures that): CI's two cores are busy
         )
-        expect(page.get_by_test_id('execution-status')).to_have_text('cancelled', timeout=5_000)
+        expect(page.get_by_test_id('execution-status')).to_have_text('cancelled', timeout=15_000)
     finally:
         context.close()
