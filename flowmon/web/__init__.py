@@ -33,8 +33,9 @@ from .pages import (
     workflow_editor,
 )
 from .routing import GuardedSubPages, with_error_panel
-from .style import CSS
+from .style import CSS, layered
 from .teardown import release_on_delete
+from .theme import PRIMARY
 from .widgets.dag_edges import CSS as EDGE_CSS
 from .widgets.dag_viewport import CSS as VIEWPORT_CSS
 from .widgets.event_log import CSS as EVENT_LOG_CSS
@@ -60,9 +61,10 @@ SESSION_CHECK_INTERVAL = 2.0  # a browser signed out in another tab loses this o
 
 
 def install_web() -> None:
-    """Web-wide set-up, before ``ui.run``: the shared CSS. The sign-in middleware
+    """Web-wide set-up, before ``ui.run``: the primary colour and the shared CSS. The sign-in middleware
     (:class:`~flowmon.web.sign_in.SignInMiddleware`) is placed in the stack by :mod:`flowmon.perimeter`."""
-    ui.add_css(CSS + EVENT_LOG_CSS + EDGE_CSS + VIEWPORT_CSS, shared=True)
+    nicegui_app.colors(primary=PRIMARY)
+    ui.add_css(layered(CSS + EVENT_LOG_CSS + EDGE_CSS + VIEWPORT_CSS), shared=True)
     nicegui_app.on_delete(release_on_delete)  # a closed page's objects are freed at once, not by a full collection
 
 

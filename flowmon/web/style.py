@@ -7,10 +7,11 @@ dark-mode class).
 
 from __future__ import annotations
 
-from flowmon.web.theme import status_text_css
+from flowmon.web.theme import primary_text_css, status_text_css
 
 CSS = (
     status_text_css()
+    + primary_text_css()
     + """
 :root { --fm-border: #e5e7eb; --fm-surface: #ffffff; --fm-page: #f6f7f9; --fm-muted: #6b7280;
         --fm-hover: #f3f4f6; --fm-text: #111827; }
@@ -25,7 +26,7 @@ body { background: var(--fm-page); color: var(--fm-text); }
              border-bottom: 1px solid var(--fm-border); }
 .fm-brand { color: inherit; }
 .fm-nav { color: var(--fm-muted) !important; border-radius: 8px; }
-.fm-nav.fm-nav-active { color: var(--q-primary) !important;
+.fm-nav.fm-nav-active { color: var(--fm-primary-text) !important;
                         background: color-mix(in srgb, var(--q-primary) 10%, transparent); }
 .fm-header-btn { color: var(--fm-muted) !important; }
 /* narrow screens: the navigation tabs collapse into the menu button (shell.py) */
@@ -87,7 +88,7 @@ body.body--dark .fm-slow-note { color: #fcd34d; background: rgba(217, 119, 6, .1
 .fm-panel-title { font-size: 1rem; font-weight: 600; }
 .fm-split { display: grid; grid-template-columns: minmax(0, 3fr) minmax(0, 2fr); gap: 16px; align-items: stretch; }
 @media (max-width: 1000px) { .fm-split { grid-template-columns: minmax(0, 1fr); } }
-.fm-link { color: var(--q-primary); text-decoration: none; }
+.fm-link { color: var(--fm-primary-text); text-decoration: none; }
 .fm-link:hover { text-decoration: underline; }
 .fm-mono { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 0.85em; }
 .fm-ellipsis { overflow: hidden; text-overflow: ellipsis; white-space: nowrap; min-width: 0; }
@@ -238,3 +239,12 @@ body.body--dark .fm-bad { color: #f87171; }
 .fm-exchange .q-item { padding-left: 0; min-height: 32px; }
 """
 )
+
+
+def layered(css: str) -> str:
+    """``css`` in NiceGUI's ``overrides`` cascade layer. NiceGUI puts Quasar's ``!important`` utilities
+    (``text-primary``, ``text-grey-7``, ``no-wrap``...) in the last layer, and an ``!important`` rule outside the
+    layers loses to them whatever its selector (the cascade reverses layer order for important rules): this sheet's
+    would not apply. ``overrides`` comes before that layer and after every other one, so these rules still win the
+    normal cascade over Quasar, Tailwind and NiceGUI, and their ``!important`` ones win over Quasar's."""
+    return f'@layer overrides {{\n{css}\n}}\n'

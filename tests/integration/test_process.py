@@ -15,6 +15,8 @@ from sample_workflows import QUICK_CHAIN as QUICK
 from sample_workflows import SLOW_CHAIN as SLOW
 from waiting import wait_until
 
+from flowmon.web.theme import PRIMARY
+
 Launch = Callable[..., FlowmonProcess]
 
 TERMINAL = {'succeeded', 'failed', 'cancelled', 'interrupted'}
@@ -38,6 +40,8 @@ def test_start_up_prints_the_address_with_the_given_token(launch: Launch) -> Non
 
     assert flowmon.api('GET', '/api/workflows').status_code == 200
     assert {w['id'] for w in flowmon.api('GET', '/api/workflows').json()} >= {'order-pipeline', 'nightly-batch'}
+    # pages get flowmon's primary colour (its contrast: tests/unit/test_theme_contrast.py), not NiceGUI's own
+    assert f'"primary":"{PRIMARY}"' in httpx.get(f'{flowmon.base_url}/login').text
     flowmon.token = 'wrong'
     assert flowmon.api('GET', '/api/workflows').status_code == 401
     assert not (flowmon.data_dir / '.token').exists()  # a given token is not written anywhere

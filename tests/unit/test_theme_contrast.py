@@ -70,6 +70,22 @@ def test_the_active_badges_pulse_without_fading_their_word() -> None:
     assert 'opacity' not in keyframes[1] and 'filter' not in keyframes[1]
 
 
+def test_the_primary_colour_carries_white_words_and_reads_as_text_in_both_modes() -> None:
+    """Buttons (white on the primary fill) and links, flat buttons, the active tab (the primary colour as text)."""
+    assert contrast('#ffffff', theme.PRIMARY) >= AA
+    for name, ground in LIGHT.items():
+        assert contrast(theme.PRIMARY, ground) >= AA, (name, round(contrast(theme.PRIMARY, ground), 2))
+    for name, ground in DARK.items():
+        assert contrast(theme.PRIMARY_TEXT_DARK, ground) >= AA, (
+            name,
+            round(contrast(theme.PRIMARY_TEXT_DARK, ground), 2),
+        )
+    assert f':root {{ --fm-primary-text: {theme.PRIMARY}; }}' in CSS
+    assert f'body.body--dark {{ --fm-primary-text: {theme.PRIMARY_TEXT_DARK}; }}' in CSS
+    for rule in ('.text-primary { color: var(--fm-primary-text)', '.fm-link { color: var(--fm-primary-text)'):
+        assert rule in CSS
+
+
 def test_the_palette_was_read() -> None:
     assert QUASAR['green-9'] == '#2e7d32' and len(QUASAR) > 200
 
