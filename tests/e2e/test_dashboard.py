@@ -16,6 +16,32 @@ METRICS = ('active', 'queued', 'succeeded_today', 'failed_today', 'success_rate'
            'throughput')  # fmt: skip
 
 
+# the colours the cascade gives (flowmon's rules against Quasar's !important utilities): the active tab in the primary
+# colour, the other tabs and the header's buttons muted, a link, muted text (Quasar's text-grey-7)
+COLOURS = """() => Object.fromEntries(Object.entries({
+    active: '.fm-nav.fm-nav-active', tab: '.fm-nav:not(.fm-nav-active)', button: '.fm-header-btn',
+    link: '.fm-link', muted: '.text-grey-7',
+}).map(([name, selector]) => [name, getComputedStyle(document.querySelector(selector)).color]))"""
+LIGHT_COLOURS = {
+    'active': 'rgb(26, 95, 208)',  # theme.PRIMARY
+    'tab': 'rgb(107, 114, 128)',  # --fm-muted
+    'button': 'rgb(107, 114, 128)',
+    'link': 'rgb(26, 95, 208)',
+    'muted': 'rgb(107, 114, 128)',
+}
+DARK_COLOURS = {
+    'active': 'rgb(96, 165, 250)',  # theme.PRIMARY_TEXT_DARK
+    'tab': 'rgb(156, 163, 175)',
+    'button': 'rgb(156, 163, 175)',
+    'link': 'rgb(96, 165, 250)',
+    'muted': 'rgb(156, 163, 175)',
+}
+
+
+def _colours(page: Page) -> dict[str, str]:
+    return dict(page.evaluate(COLOURS))
+
+
 @pytest.fixture(scope='module')
 def finished_run(server: Any) -> str:
     """A finished run, so the dashboard shows a row."""
@@ -37,9 +63,11 @@ def test_the_dashboard_renders_connects_and_switches_theme(
     expect(page.get_by_test_id('metric-succeeded_today').locator('.fm-metric-value')).to_have_text(re.compile(r'^\d'))
     expect(page.locator('[data-testid=execution-row]').first).to_be_visible()
     expect(page.get_by_test_id('connection')).to_have_attribute('data-state', 'online')
+    assert _colours(page) == LIGHT_COLOURS
     page.screenshot(path=shots / 'dashboard-light.png', full_page=True)
     page.get_by_test_id('theme-toggle').click()
     page.wait_for_function("() => document.body.classList.contains('body--dark')")
+    assert _colours(page) == DARK_COLOURS
     page.screenshot(path=shots / 'dashboard-dark.png', full_page=True)
     page.get_by_test_id('theme-toggle').click()  # leave the session's preference as it was
     page.wait_for_function("() => !document.body.classList.contains('body--dark')")
