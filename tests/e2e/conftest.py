@@ -66,7 +66,7 @@ def server() -> Iterator[FlowmonProcess]:
 
 
 @pytest.fixture(scope='module')
-def launch_servers() -> Iterator[Callable[..., Server]]:
+def launch_servers(request: pytest.FixtureRequest) -> Iterator[Callable[..., Server]]:
     """``launch_servers(**env_overrides)``: more flowmon processes, started when returned; stopped after the module."""
     tmp = Path(tempfile.mkdtemp(prefix='flowmon-e2e-more-'))
     started: list[Server] = []
@@ -82,8 +82,13 @@ def launch_servers() -> Iterator[Callable[..., Server]]:
     try:
         yield launch
     finally:
-        for flowmon in started:
+        out = REPO_ROOT / 'test-output'  # their logs too, where CI output can point at them
+        out.mkdir(exist_ok=True)
+        for n, flowmon in enumerate(started):
             stop_process(flowmon.process)
+            name = f'e2e-{Path(request.module.__file__).stem}-{n}'
+            shutil.copyfile(flowmon.stdout_path, out / f'{name}.log')
+            shutil.copyfile(flowmon.stderr_path, out / f'{name}.err')
         shutil.rmtree(tmp, ignore_errors=True)
 
 

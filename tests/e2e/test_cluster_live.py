@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
+from flowmon_process import stop_process
 from helpers import sign_in, wait_for
 from playwright.sync_api import Browser, Page, expect
 from postgres_support import create_database_now, drop_database_now
@@ -71,11 +72,16 @@ def pair(postgres_server: str, launch_servers: Callable[..., Server]) -> Iterato
         'FLOWMON_WORKFLOWS_DIR': str(workflows),
         'FLOWMON_OUTBOUND_ALLOW': '127.0.0.1',  # the gate
     }
+    servers: list[Server] = []
     try:
-        yield launch_servers(**shared), launch_servers(**shared)
+        servers.append(launch_servers(**shared))
+        servers.append(launch_servers(**shared))
+        yield servers[0], servers[1]
     finally:
         GATE.set()
         gate.stop()
+        for server in servers:  # before their database goes (launch_servers would stop them only after)
+            stop_process(server.process)
         drop_database_now(url)
 
 
@@ -83,6 +89,11 @@ def api(server: Server, method: str, path: str) -> Any:
     response = httpx.request(method, f'{server.url}{path}', headers={'Authorization': f'Bearer {server.token}'})
     assert response.status_code in (200, 202), response.text
     return response.json()
+
+
+def _statuses(server: Server, execution_id: str) -> dict[str, str]:
+    summary = api(server, 'GET', f'/api/executions/{execution_id}')
+    return {'execution': summary['status'], **{node: view['status'] for node, view in summary['nodes'].items()}}
 
 
 def start(server: Server, workflow_id: str) -> str:
@@ -98,8 +109,16 @@ def test_the_page_of_one_process_shows_a_run_of_the_other_live(browser: Browser,
         page.add_init_script(STATUSES)
         execution_id = start(a, 'steps')  # runs in a
         page.goto(f'/executions/{execution_id}')  # watched in b
+        wait_for(
+            lambda: _statuses(a, execution_id).get('step2') == 'running',
+            'step2 running in a',
+            seen=lambda: _statuses(a, execution_id),
+        )
         row = page.get_by_test_id('node-step2')
-        expect(row).to_contain_text('running', ignore_case=True, timeout=15_000)
+        try:
+            expect(row).to_contain_text('running', ignore_case=True, timeout=15_000)
+        except AssertionError as exc:  # say what b's API holds of it (the page's source) beside what the page shows
+            raise AssertionError(f'{exc}\nb: {_statuses(b, execution_id)}, a: {_statuses(a, execution_id)}') from None
         GATE.set()
         expect(page.get_by_test_id('execution-status')).to_have_text('succeeded', timeout=15_000)
         # the node list is patched by its own component, apart from the status label: it may end a moment later
