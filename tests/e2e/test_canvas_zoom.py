@@ -49,6 +49,21 @@ MEASURE = """() => {
   return {k: Number(viewport.dataset.zoom), dx: edge.right - cx, dy: (edge.top + edge.bottom) / 2 - cy,
           ax: arrow.right - cx, ay: (arrow.top + arrow.bottom) / 2 - cy, x: card.left, y: card.top};
 }"""
+# a node's centre on the screen, asked from the ECharts instance (the canvas may be scaled: a CSS transform)
+NODE_AT = """(nodeId) => {
+  const dom = document.querySelector('[data-testid="dag-canvas"]');
+  const chart = getElement(dom).chart;
+  const item = chart.getOption().series.find((s) => s.id === 'nodes').data.find((d) => d.name === nodeId);
+  const [x, y] = chart.convertToPixel({seriesId: 'nodes'}, item.value);
+  const box = dom.getBoundingClientRect();
+  return [box.left + (x * box.width) / dom.offsetWidth, box.top + (y * box.height) / dom.offsetHeight];
+}"""
+# ECharts' tooltip for the node shows, drawn at its own size (its box on the screen is its layout size)
+TOOLTIP_AT_FULL_SIZE = """(text) => [...document.querySelectorAll('div')].some((d) => {
+  if (d.style.zIndex !== '9999999' || d.style.display === 'none' || !d.innerText.includes(text)) return false;
+  const box = d.getBoundingClientRect();
+  return box.height > 30 && Math.abs(box.height - d.offsetHeight) < 1;
+})"""
 INSIDE = """() => {
   const viewport = document.querySelector('[data-testid=dag-viewport]').getBoundingClientRect();
   const stage = document.querySelector('[data-testid=dag-viewport] > div').getBoundingClientRect();
@@ -121,6 +136,11 @@ def test_a_300_node_workflow_starts_fitted_and_zooms(page: Page, server: Any, ca
     assert page.evaluate(INSIDE)  # every column in view: nothing to scroll sideways
     assert page.evaluate('document.scrollingElement.scrollWidth') <= page.viewport_size['width'] + 1  # type: ignore[index]
     page.screenshot(path=str(shots / 'canvas-300-fitted.png'))
+    # the tooltip names a node at its own size, not scaled down with the fitted canvas (it was 11 px high at 0.2)
+    x, y = page.evaluate(NODE_AT, 'n0_5')
+    page.mouse.move(x, y)
+    page.wait_for_function(TOOLTIP_AT_FULL_SIZE, arg='n0_5')
+    page.screenshot(path=str(shots / 'canvas-300-tooltip.png'))
 
     fitted = _zoom(page)
     box = viewport.bounding_box()

@@ -12,8 +12,8 @@ from pathlib import Path
 from helpers import Server, api, sign_in, start, wait_ended, wait_until
 from playwright.sync_api import Browser, Page, expect
 
-# ECharts' tooltip: a div of the chart's container with its z-index
-TOOLTIP_SHOWS = """(text) => [...document.querySelectorAll('[data-testid="dag-canvas"] div')]
+# ECharts' tooltip: a div with its z-index, in the page's body (outside the zoomed canvas: see dag_view.py)
+TOOLTIP_SHOWS = """(text) => [...document.querySelectorAll('body > div')]
     .some((d) => d.style.zIndex === '9999999' && d.style.display !== 'none' && d.innerText.includes(text))"""
 
 

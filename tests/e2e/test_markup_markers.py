@@ -128,8 +128,9 @@ def show_tooltips(page: Page, testid: str) -> str:
                 chart.getOption().series.forEach((series, seriesIndex) => {
                     (series.data || []).forEach((_, dataIndex) => {
                         chart.dispatchAction({type: 'showTip', seriesIndex, dataIndex});
-                        texts.push([...chart.getDom().parentElement.querySelectorAll('div')]
-                            .filter((d) => d.style.zIndex === '9999999').map((d) => d.innerText).join(' '));
+                        texts.push([...document.querySelectorAll('div')]  // in the chart, or in the body
+                            .filter((d) => d.style.zIndex === '9999999' && d.style.display !== 'none')
+                            .map((d) => d.innerText).join(' '));
                     });
                 });
                 return texts.join('\\n');

@@ -3,7 +3,8 @@
 The canvas (the chart and the SVG edge layer under it, see :mod:`~flowmon.web.widgets.dag_view`) goes into this
 element as one child, the stage; ``dag_viewport.js`` moves and scales the stage with one CSS transform, so the edges
 stay on the node cards at every zoom and nothing is sent to the server while the user looks around. ECharts maps
-pointer positions through CSS transforms, so clicks and tooltips keep working zoomed.
+pointer positions through CSS transforms, so clicks and tooltips keep working zoomed (the node tooltip lives in the
+page's body, at its own size whatever the zoom).
 """
 
 from __future__ import annotations
