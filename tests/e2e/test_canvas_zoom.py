@@ -58,12 +58,18 @@ NODE_AT = """(nodeId) => {
   const box = dom.getBoundingClientRect();
   return [box.left + (x * box.width) / dom.offsetWidth, box.top + (y * box.height) / dom.offsetHeight];
 }"""
-# ECharts' tooltip for the node shows, drawn at its own size (its box on the screen is its layout size)
-TOOLTIP_AT_FULL_SIZE = """(text) => [...document.querySelectorAll('div')].some((d) => {
-  if (d.style.zIndex !== '9999999' || d.style.display === 'none' || !d.innerText.includes(text)) return false;
+# the canvas's tooltip for the node shows, drawn at its own size (its box on the screen is its layout size)
+TOOLTIP_AT_FULL_SIZE = """(text) => [...document.querySelectorAll('.fm-dag-tip')].some((d) => {
+  if (d.style.visibility === 'hidden' || !d.innerText.includes(text)) return false;
   const box = d.getBoundingClientRect();
   return box.height > 30 && Math.abs(box.height - d.offsetHeight) < 1;
 })"""
+# the shown tooltip's box on the screen
+TOOLTIP_BOX = """() => {
+  const tip = [...document.querySelectorAll('.fm-dag-tip')].find((d) => d.style.visibility !== 'hidden');
+  const box = tip.getBoundingClientRect();
+  return {left: box.left, top: box.top, right: box.right, bottom: box.bottom};
+}"""
 INSIDE = """() => {
   const viewport = document.querySelector('[data-testid=dag-viewport]').getBoundingClientRect();
   const stage = document.querySelector('[data-testid=dag-viewport] > div').getBoundingClientRect();
@@ -78,6 +84,10 @@ def _aligned(page: Page, reference: dict[str, float]) -> dict[str, float]:
     for key in ('dx', 'dy', 'ax', 'ay'):
         assert now[key] == pytest.approx(reference[key] * now['k'], abs=1.5), (key, now, reference)
     return now
+
+
+def _near(box: dict[str, float], **edges: float) -> bool:
+    return all(abs(box[edge] - at) < 1.5 for edge, at in edges.items())
 
 
 def _zoom(page: Page) -> float:
@@ -140,6 +150,20 @@ def test_a_300_node_workflow_starts_fitted_and_zooms(page: Page, server: Any, ca
     x, y = page.evaluate(NODE_AT, 'n0_5')
     page.mouse.move(x, y)
     page.wait_for_function(TOOLTIP_AT_FULL_SIZE, arg='n0_5')
+    wait_until(  # (it glides there: ECharts moves its tooltip with a transition)
+        lambda: _near(page.evaluate(TOOLTIP_BOX), left=x + 14, top=y + 14),
+        'the tooltip right of and below the pointer',
+        seen=lambda: (page.evaluate(TOOLTIP_BOX), x, y),
+    )
+    # at the right edge it goes left of the pointer, inside the canvas (not past the viewport, the page's width)
+    x, y = page.evaluate(NODE_AT, 'n29_9')
+    page.mouse.move(x, y)
+    page.wait_for_function(TOOLTIP_AT_FULL_SIZE, arg='n29_9')
+    wait_until(
+        lambda: _near(page.evaluate(TOOLTIP_BOX), right=x - 14, top=y + 14),
+        'the tooltip left of the pointer',
+        seen=lambda: (page.evaluate(TOOLTIP_BOX), x, y),
+    )
     page.screenshot(path=str(shots / 'canvas-300-tooltip.png'))
 
     fitted = _zoom(page)

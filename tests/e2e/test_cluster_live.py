@@ -61,6 +61,7 @@ Server = Any  # the Server of tests/e2e/conftest.py: a FlowmonProcess (url, toke
 def pair(postgres_server: str, launch_servers: Callable[..., Server]) -> Iterator[tuple[Server, Server]]:
     """Processes a and b on one fresh PostgreSQL database, each with a data directory of its own."""
     url = create_database_now(postgres_server)
+    GATE.clear()  # closed until the test opens it (a rerun in this process finds it closed again)
     gate = Receiver(_through_the_gate).start()
     workflows = Path(tempfile.mkdtemp(prefix='flowmon-e2e-workflows-'))
     for workflow in (steps(gate.url), SLOW):

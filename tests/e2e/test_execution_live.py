@@ -12,9 +12,9 @@ from pathlib import Path
 from helpers import Server, api, sign_in, start, wait_ended, wait_until
 from playwright.sync_api import Browser, Page, expect
 
-# ECharts' tooltip: a div with its z-index, in the page's body (outside the zoomed canvas: see dag_view.py)
-TOOLTIP_SHOWS = """(text) => [...document.querySelectorAll('body > div')]
-    .some((d) => d.style.zIndex === '9999999' && d.style.display !== 'none' && d.innerText.includes(text))"""
+# the canvas's tooltip (ECharts'), in the page's body (outside the zoomed canvas: see dag_view.py)
+TOOLTIP_SHOWS = """(text) => [...document.querySelectorAll('.fm-dag-tip')]
+    .some((d) => d.style.visibility !== 'hidden' && d.style.display !== 'none' && d.innerText.includes(text))"""
 
 
 def clients(server: Server) -> dict[str, int]:

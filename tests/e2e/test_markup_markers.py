@@ -128,8 +128,13 @@ def show_tooltips(page: Page, testid: str) -> str:
                 chart.getOption().series.forEach((series, seriesIndex) => {
                     (series.data || []).forEach((_, dataIndex) => {
                         chart.dispatchAction({type: 'showTip', seriesIndex, dataIndex});
-                        texts.push([...document.querySelectorAll('div')]  // in the chart, or in the body
-                            .filter((d) => d.style.zIndex === '9999999' && d.style.display !== 'none')
+                        // the chart's tooltip: the one with its class name (the canvas's, in the body), or in the chart
+                        const name = (chart.getOption().tooltip || [{}])[0].className;
+                        const tips = name
+                            ? document.querySelectorAll(`.${name}`)
+                            : chart.getDom().parentElement.querySelectorAll('div');
+                        texts.push([...tips]
+                            .filter((d) => d.style.zIndex === '9999999' && d.style.visibility !== 'hidden')
                             .map((d) => d.innerText).join(' '));
                     });
                 });

@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { clip, label, richSafe, tooltip } from "../../flowmon/web/widgets/dag_chart.js";
+import { clip, label, richSafe, tipPosition, tooltip } from "../../flowmon/web/widgets/dag_chart.js";
 
 const MARKER = `</svg><img src=x onerror="alert(1)"><b id='fm-marker-b'>bold</b>`;
 const COLORS = { pending: "#aaa", failed: "#f00" };
@@ -40,4 +40,25 @@ test("a slow node's tooltip says how much slower than usual, escaped", () => {
   const html = format({ data: { name: "n3", s: "failed", m: "2.0 s · slow", w: "slower than usual: <b>" } });
   assert.ok(html.endsWith('<span style="color:#d97706">▲</span> slower than usual: &lt;b&gt;'), html);
   assert.ok(!format({ data: { name: "n3" } }).includes("▲"));
+});
+
+test("the tooltip sits beside the pointer by the same screen gap at any zoom", () => {
+  const view = { k: 0.2, left: 0, top: 0, right: 5000, bottom: 3000 };
+  assert.deepEqual(tipPosition([100, 200], [80, 40], view), [100 + 14 / 0.2, 200 + 14 / 0.2]);
+  const zoomed = { k: 4, left: 0, top: 0, right: 300, bottom: 200 };
+  assert.deepEqual(tipPosition([10, 20], [80, 40], zoomed), [10 + 14 / 4, 20 + 14 / 4]);
+});
+
+test("the tooltip flips to the pointer's other side at the right and bottom of the visible canvas", () => {
+  const view = { k: 0.5, left: 0, top: 0, right: 1000, bottom: 600 };
+  // 120 x 60 screen px are 240 x 120 chart px at this zoom: no room right of x = 900 or below y = 550
+  const [x, y] = tipPosition([900, 550], [120, 60], view);
+  assert.equal(x, 900 - 28 - 240);
+  assert.equal(y, 550 - 28 - 120);
+});
+
+test("the tooltip stays inside the visible part of the canvas as far as it fits", () => {
+  const view = { k: 1, left: 200, top: 100, right: 400, bottom: 300 };
+  assert.deepEqual(tipPosition([210, 110], [300, 50], view), [200, 124]); // wider than the box: its left edge
+  assert.deepEqual(tipPosition([150, 120], [50, 50], view), [200, 134]); // the pointer left of the box
 });

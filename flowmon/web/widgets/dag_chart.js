@@ -41,6 +41,42 @@ export function label({ names, card }) {
   return (p) => `{name|${shown[p.data.name] ?? richSafe(p.data.name)}}\n{meta|${richSafe(p.data.m || "pending")}}`;
 }
 
+const TIP_GAP = 14; // screen px between the pointer and the tooltip
+
+// Where the node tooltip goes, in the chart's own px (ECharts maps them through the viewport's zoom `k`). The
+// tooltip itself is drawn at its own size (it lives in the page's body), `size` screen px: it sits TIP_GAP screen
+// px right of and below the pointer, flips to the other side where the visible box `view` (the viewport's part of
+// the chart, in chart px) has no room, and stays inside that box as far as it fits.
+export function tipPosition(point, size, view) {
+  const place = (at, length, low, high) => {
+    const gap = TIP_GAP / view.k;
+    const extent = length / view.k;
+    const after = at + gap;
+    const before = at - gap - extent;
+    const chosen = after + extent <= high || before < low ? after : before;
+    return Math.max(low, Math.min(chosen, high - extent));
+  };
+  return [place(point[0], size[0], view.left, view.right), place(point[1], size[1], view.top, view.bottom)];
+}
+
+// The part of the chart `dom` that is on screen (inside its viewport and the window), in chart px, and the zoom.
+function visibleBox(dom) {
+  const box = dom.getBoundingClientRect();
+  const k = box.width / Math.max(dom.offsetWidth, 1) || 1;
+  const frame = (dom.closest(".fm-viewport") || dom).getBoundingClientRect();
+  const left = Math.max(frame.left, 0);
+  const top = Math.max(frame.top, 0);
+  const right = Math.min(frame.right, window.innerWidth);
+  const bottom = Math.min(frame.bottom, window.innerHeight);
+  return {
+    k,
+    left: (left - box.left) / k,
+    top: (top - box.top) / k,
+    right: (right - box.left) / k,
+    bottom: (bottom - box.top) / k,
+  };
+}
+
 // Node items come from Python with itemStyle as [key, value] pairs (see DagView._node_item).
 function nodeItem(item) {
   if (Array.isArray(item.itemStyle)) item.itemStyle = Object.fromEntries(item.itemStyle);
@@ -56,7 +92,11 @@ export default {
       const options = JSON.parse(this.options);
       const text = JSON.parse(this.text);
       const nodes = options.series.find((entry) => entry.id === "nodes");
-      nodes.tooltip = { ...nodes.tooltip, formatter: tooltip(text) };
+      nodes.tooltip = {
+        ...nodes.tooltip,
+        formatter: tooltip(text),
+        position: (point, _params, _dom, _rect, size) => tipPosition(point, size.contentSize, visibleBox(this.$el)),
+      };
       if (text.card) nodes.label = { ...nodes.label, formatter: label(text) };
       this.series = {};
       this.dirty = new Set();

@@ -206,8 +206,9 @@ class DagView:
             'animation': False,
             'grid': {'left': area.left, 'right': area.right, 'top': area.top, 'bottom': area.bottom},
             # in the page's body, not in the canvas: the viewport scales the canvas (a 300-node graph fits at 0.2),
-            # and a tooltip inside it would be scaled too (11 px high); ECharts removes it with the chart
-            'tooltip': {'trigger': 'item', 'confine': True, 'enterable': False, 'appendTo': 'body'},
+            # and a tooltip inside it would be scaled too (11 px high); ECharts removes it with the chart. Placed
+            # beside the pointer in screen px and kept in the visible canvas by dag_chart.js (tipPosition)
+            'tooltip': {'trigger': 'item', 'enterable': False, 'appendTo': 'body', 'className': 'fm-dag-tip'},
             'xAxis': {'type': 'value', 'show': False, 'min': area.x_min, 'max': area.x_max},
             'yAxis': {'type': 'value', 'show': False, 'inverse': True, 'min': area.y_min, 'max': area.y_max},
             'series': [
