@@ -71,6 +71,7 @@ def test_a_finished_execution_renders_and_a_canvas_click_opens_the_inspector(
     page.locator('button:has(i:text-is("light_mode"))').first.click()
 
 
+METRICS = 'el => ({top: el.scrollTop, height: el.scrollHeight, view: el.clientHeight})'  # the log's scroll
 CHATTY = {
     'id': 'chatty-chain',
     'name': 'Chatty chain',
@@ -86,7 +87,7 @@ def test_the_event_log_does_not_steal_the_scroll(page: Page, server: Server) -> 
     page.goto(f'/executions/{execution_id}')
     log = page.get_by_test_id('event-log')
     expect(log).to_contain_text('step_008', timeout=10_000)  # enough lines to overflow the box
-    metrics = 'el => ({top: el.scrollTop, height: el.scrollHeight, view: el.clientHeight})'
+    metrics = METRICS
     wait_until(lambda: _at_bottom(log.evaluate(metrics)), 'the log following new lines')
 
     log.hover()
@@ -107,18 +108,33 @@ def test_the_event_log_does_not_steal_the_scroll(page: Page, server: Server) -> 
 
 
 def test_a_stalled_tab_keeps_its_page(page: Page, server: Server) -> None:
-    """A browser too busy to answer for seven seconds (a loaded laptop, two cores running tests) finds its page as it
-    left it, and live again: not reloaded, which would lose the reader's place in the log."""
+    """A browser too busy to answer for seven seconds (a loaded laptop, two cores running tests), or one whose
+    connection drops, finds its page as it left it: the same page (not reloaded), the reader's place in the log kept,
+    and live again with what it missed."""
     assert api(server, 'PUT', '/api/workflows/chatty-chain', json=CHATTY).status_code in (200, 201)
     sign_in(page, server)
     execution_id = start(server, 'chatty-chain')
     page.goto(f'/executions/{execution_id}')
-    expect(page.get_by_test_id('event-log')).to_contain_text('step_003', timeout=10_000)
-    page.evaluate('window.__same_page = true')
+    log = page.get_by_test_id('event-log')
+    expect(log).to_contain_text('step_008', timeout=10_000)
+    page.evaluate(
+        'window.__same_page = true; window.__drops = 0; window.socket.on("disconnect", () => window.__drops++)'
+    )
+    log.hover()
+    page.mouse.wheel(0, -400)  # the reader scrolls up to read
+    wait_until(lambda: not _at_bottom(log.evaluate(METRICS)), 'the log scrolled up')
+    reading = log.evaluate(METRICS)
+
     page.evaluate('() => { const until = Date.now() + 7000; while (Date.now() < until); }')  # the tab stalls
     shown = _lines_shown(page)
     wait_until(lambda: _lines_shown(page) >= shown + 5, 'new lines after the stall')
-    assert page.evaluate('window.__same_page') is True, 'the page was reloaded'
+    assert page.evaluate('window.__same_page === true'), 'the page was reloaded after the stall'
+    page.evaluate('window.socket.io.engine.close()')  # and the connection drops: the page reconnects
+    wait_until(lambda: page.evaluate('window.__drops') >= 1 and page.evaluate('window.socket.connected'), 'back')
+    shown = _lines_shown(page)
+    wait_until(lambda: _lines_shown(page) >= shown + 5, 'new lines after the reconnect')
+    assert page.evaluate('window.__same_page === true'), 'the page was reloaded after the reconnect'
+    assert abs(log.evaluate(METRICS)['top'] - reading['top']) <= 2, 'the reader lost their place in the log'
     api(server, 'POST', f'/api/executions/{execution_id}/cancel')
 
 
