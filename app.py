@@ -96,7 +96,8 @@ def main() -> None:
         # a page keeps its client through 10 s without its socket (a laptop's busy browser, a network blip),
         # and the messages sent meanwhile are sent again: a page that reloads instead loses the reader's place
         # (the log's scroll, the open inspector, filters). NiceGUI derives its ping from this (8 s, answered
-        # within 4 s); what a page is sent again is bounded by NiceGUI to that time and to 1000 messages
+        # within 4 s); it keeps what it may send again for at most 22 s (ping, answer and this) and 1000 messages,
+        # and drops what the page has acknowledged (every 3 s)
         reconnect_timeout=10.0,
         message_history_length=1000,
         show_welcome_message=False,

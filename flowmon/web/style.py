@@ -13,13 +13,15 @@ CSS = (
     status_text_css()
     + primary_text_css()
     + """
-:root { --fm-border: #e5e7eb; --fm-surface: #ffffff; --fm-page: #f6f7f9; --fm-muted: #6b7280;
+:root { --fm-border: #e5e7eb; --fm-surface: #ffffff; --fm-page: #f6f7f9; --fm-muted: #5b6270;
         --fm-hover: #f3f4f6; --fm-text: #111827; }
 body.body--dark { --fm-border: #2e3440; --fm-surface: #1b1e24; --fm-page: #121418; --fm-muted: #9ca3af;
                   --fm-hover: #242831; --fm-text: #e5e7eb; }
 body { background: var(--fm-page); color: var(--fm-text); }
 .nicegui-content { padding: 0; }
-.text-grey-7 { color: var(--fm-muted) !important; }
+/* muted text: Quasar's and Tailwind's greys take the one muted grey (4.5:1 on every surface, in both modes) */
+.text-grey-5, .text-grey-6, .text-grey-7, .text-gray-400, .text-gray-500, .text-gray-600 {
+  color: var(--fm-muted) !important; }
 
 /* header */
 .fm-header { background: var(--fm-surface) !important; color: var(--fm-text) !important;
@@ -243,8 +245,9 @@ body.body--dark .fm-bad { color: #f87171; }
 
 def layered(css: str) -> str:
     """``css`` in NiceGUI's ``overrides`` cascade layer. NiceGUI puts Quasar's ``!important`` utilities
-    (``text-primary``, ``text-grey-7``, ``no-wrap``...) in the last layer, and an ``!important`` rule outside the
-    layers loses to them whatever its selector (the cascade reverses layer order for important rules): this sheet's
-    would not apply. ``overrides`` comes before that layer and after every other one, so these rules still win the
-    normal cascade over Quasar, Tailwind and NiceGUI, and their ``!important`` ones win over Quasar's."""
+    (``text-primary``, ``text-grey-7``...) in the last layer, and an ``!important`` rule outside the layers loses to
+    them whatever its selector (the cascade reverses layer order for important rules): this sheet's would not apply.
+    ``overrides`` comes before that layer and after every other one, so these rules still win the normal cascade
+    over Quasar, Tailwind and NiceGUI, and their ``!important`` ones win over Quasar's. (CSS outside any layer would
+    now beat these rules; the app adds none, and the editors' and charts' own styles name only their classes.)"""
     return f'@layer overrides {{\n{css}\n}}\n'

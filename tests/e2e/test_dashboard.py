@@ -24,10 +24,10 @@ COLOURS = """() => Object.fromEntries(Object.entries({
 }).map(([name, selector]) => [name, getComputedStyle(document.querySelector(selector)).color]))"""
 LIGHT_COLOURS = {
     'active': 'rgb(26, 95, 208)',  # theme.PRIMARY
-    'tab': 'rgb(107, 114, 128)',  # --fm-muted
-    'button': 'rgb(107, 114, 128)',
+    'tab': 'rgb(91, 98, 112)',  # --fm-muted
+    'button': 'rgb(91, 98, 112)',
     'link': 'rgb(26, 95, 208)',
-    'muted': 'rgb(107, 114, 128)',
+    'muted': 'rgb(91, 98, 112)',
 }
 DARK_COLOURS = {
     'active': 'rgb(96, 165, 250)',  # theme.PRIMARY_TEXT_DARK

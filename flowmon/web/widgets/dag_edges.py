@@ -18,7 +18,7 @@ from flowmon.web.widgets.patched import PatchedElement
 
 EDGE_COLOR = '#94a3b8'  # slate 400: visible on white and on the dark page
 
-# Added once for the app (flowmon.web.setup), not sent with every canvas.
+# Added once for the app (flowmon.web.install_web, in the overrides layer), not sent with every canvas.
 CSS = f"""
 .fm-edges {{ position: absolute; pointer-events: none; will-change: transform; }}
 .fm-edges svg {{ position: absolute; inset: 0; width: 100%; height: 100%; overflow: visible; }}

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from nicegui import ui
 
-# Added once for the app (flowmon.web.setup), with the edge layer's CSS.
+# Added once for the app (flowmon.web.install_web, in the overrides layer), with the edge layer's CSS.
 CSS = """
 .fm-viewport { position: relative; overflow: hidden; touch-action: pan-y; cursor: grab; user-select: none; }
 .fm-viewport.fm-panning { cursor: grabbing; }
