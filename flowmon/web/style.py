@@ -19,6 +19,11 @@ body.body--dark { --fm-border: #2e3440; --fm-surface: #1b1e24; --fm-page: #12141
                   --fm-hover: #242831; --fm-text: #e5e7eb; }
 body { background: var(--fm-page); color: var(--fm-text); }
 .nicegui-content { padding: 0; }
+/* words in Quasar's colours of outcome (errors, warnings, a test that passed) take the readable shades of the status
+   words (theme.STATUS_TEXT_COLORS: 4.5:1 on every surface in both modes); Quasar's are 1.7-2.6:1 */
+.text-negative { color: var(--fm-st-failed) !important; }
+.text-positive { color: var(--fm-st-succeeded) !important; }
+.text-warning { color: var(--fm-st-retrying) !important; }
 /* muted text: Quasar's and Tailwind's greys take the one muted grey (4.5:1 on every surface, in both modes) */
 .text-grey-5, .text-grey-6, .text-grey-7, .text-gray-400, .text-gray-500, .text-gray-600 {
   color: var(--fm-muted) !important; }
@@ -45,7 +50,7 @@ body { background: var(--fm-page); color: var(--fm-text); }
 .fm-conn[data-state=online] .fm-conn-online { display: inline; }
 .fm-conn[data-state=online] .fm-conn-connecting { display: none; }
 .fm-conn[data-state=offline] .fm-conn-dot { background: #ef4444; }
-.fm-conn[data-state=offline] .fm-conn-offline { display: inline; color: #ef4444; }
+.fm-conn[data-state=offline] .fm-conn-offline { display: inline; color: var(--fm-st-failed); }
 .fm-conn[data-state=offline] .fm-conn-connecting { display: none; }
 /* a phone: the dot alone ("Connecting" would push the header onto a second line); the word stays for screen readers */
 @media (max-width: 480px) {
@@ -64,14 +69,14 @@ body { background: var(--fm-page); color: var(--fm-text); }
 .fm-nr i { font-size: 18px; flex-shrink: 0; }
 .fm-nr-main { min-width: 0; flex-grow: 1; }
 .fm-nr-name { font-size: .875rem; font-weight: 500; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
-.fm-nr-id { font-size: .75rem; color: var(--fm-muted, #6b7280); overflow: hidden; text-overflow: ellipsis;
+.fm-nr-id { font-size: .75rem; color: var(--fm-muted, #5b6270); overflow: hidden; text-overflow: ellipsis;
             white-space: nowrap; font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; }
 .fm-nr-side { flex-shrink: 0; text-align: right; }
 .fm-node-status { font-size: .75rem; font-weight: 600; text-transform: uppercase; letter-spacing: .025em; }
-.fm-nr-detail { font-size: .75rem; color: var(--fm-muted, #6b7280); white-space: nowrap; }
+.fm-nr-detail { font-size: .75rem; color: var(--fm-muted, #5b6270); white-space: nowrap; }
 .fm-slow-note { color: #92400e; background: #fef3c7; border: 1px dashed #d97706; }
 body.body--dark .fm-slow-note { color: #fcd34d; background: rgba(217, 119, 6, .14); }
-.fm-nr-slow { color: #d97706; margin-right: 6px; text-transform: none; cursor: help; }
+.fm-nr-slow { color: var(--fm-st-retrying); margin-right: 6px; text-transform: none; cursor: help; }
 
 /* page scaffolding */
 .fm-frame { width: 100%; }
@@ -125,8 +130,8 @@ body.body--dark .fm-slow-note { color: #fcd34d; background: rgba(217, 119, 6, .1
            font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 0.75rem; }
 .fm-diff-legend { font-family: inherit; margin-bottom: 6px; opacity: .8; }
 .fm-diff-block { margin: 0; align-self: stretch; white-space: pre-wrap; overflow-wrap: anywhere; line-height: 1.5; }
-.fm-diff-removed { color: #ef4444; } .fm-diff-block.fm-diff-removed { background: rgba(239, 68, 68, .16); }
-.fm-diff-added { color: #16a34a; } .fm-diff-block.fm-diff-added { background: rgba(34, 197, 94, .16); }
+.fm-diff-removed { color: var(--fm-st-failed); } .fm-diff-block.fm-diff-removed { background: rgba(239, 68, 68, .16); }
+.fm-diff-added { color: var(--fm-st-succeeded); } .fm-diff-block.fm-diff-added { background: rgba(34, 197, 94, .16); }
 .fm-diff-fold { opacity: .5; }
 .fm-code-editor { border: 1px solid var(--fm-border); border-radius: 8px; overflow: hidden; }
 .fm-note { padding: 8px 12px; border-radius: 8px; color: var(--fm-text);
@@ -186,10 +191,8 @@ body.body--dark .fm-slow-note { color: #fcd34d; background: rgba(217, 119, 6, .1
 .fm-metrics.fm-metrics-5 { grid-template-columns: repeat(5, minmax(0, 1fr)); }
 @media (max-width: 1100px) { .fm-metrics.fm-metrics-5 { grid-template-columns: repeat(2, minmax(0, 1fr)); } }
 .fm-delivery-table { --fm-cols: 104px minmax(160px, 1fr) 150px 72px 150px 96px 110px; }
-.fm-good { color: #16a34a; }
-.fm-bad { color: #dc2626; }
-body.body--dark .fm-good { color: #4ade80; }
-body.body--dark .fm-bad { color: #f87171; }
+.fm-good { color: var(--fm-st-succeeded); }
+.fm-bad { color: var(--fm-st-failed); }
 .fm-chip { font-size: 0.72rem; padding: 1px 8px; border-radius: 999px; border: 1px solid var(--fm-border);
            color: var(--fm-muted); }
 .fm-endpoint { padding: 12px 2px; border-bottom: 1px solid var(--fm-border); display: flex; flex-direction: column;

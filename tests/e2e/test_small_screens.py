@@ -290,7 +290,7 @@ def test_the_timeline_labels_its_axis_whole_and_apart(browser: Browser, server: 
         gantt = page.get_by_test_id('replay-gantt')
         gantt.screenshot(path=str(shots / f'timeline-{width}.png'))
         if width != WIDTH:  # the axes' text is the page's muted grey, and follows the light/dark toggle
-            assert page.evaluate(GANTT_TEXT_COLORS) == ['#6b7280', '#6b7280']
+            assert page.evaluate(GANTT_TEXT_COLORS) == ['#5b6270', '#5b6270']  # style.py's --fm-muted
             page.get_by_test_id('theme-toggle').click()
             page.wait_for_function(f'async () => (await ({GANTT_TEXT_COLORS})())[0] === "#9ca3af"')
             gantt.screenshot(path=str(shots / f'timeline-{width}-dark.png'))

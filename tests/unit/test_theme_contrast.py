@@ -111,3 +111,26 @@ def test_the_muted_grey_and_the_gantt_axis_text_read() -> None:
 def _page_sources() -> str:
     web = Path(theme.__file__).parent
     return '\n'.join(path.read_text(encoding='utf-8') for path in sorted(web.rglob('*.py')))
+
+
+@pytest.mark.parametrize(
+    ('selector', 'status'),
+    [
+        ('.text-negative', 'failed'),
+        ('.text-positive', 'succeeded'),
+        ('.text-warning', 'retrying'),
+        ('.fm-good', 'succeeded'),
+        ('.fm-bad', 'failed'),
+        ('.fm-diff-removed', 'failed'),
+        ('.fm-diff-added', 'succeeded'),
+        ('.fm-nr-slow', 'retrying'),
+        ('.fm-conn[data-state=offline] .fm-conn-offline', 'failed'),
+    ],
+)
+def test_words_in_outcome_colours_take_the_status_words_shades(selector: str, status: str) -> None:
+    """Errors, warnings, good and bad outcomes, diffs, the slow flag and the offline word are written in the status
+    words' colours, which reach 4.5:1 on every surface (the first test): Quasar's own negative, positive and warning
+    are 2.6, 2.6 and 1.7:1 on white, and the red and green these rules had 3.3-3.8:1."""
+    rule = re.search(re.escape(selector) + r' \{([^}]*)\}', CSS)
+    assert rule is not None, selector
+    assert re.search(r'(^|[ ;])color: var\(--fm-st-' + status + r'\)', rule[1]), rule[1]

@@ -26,7 +26,7 @@ export function axesFor(width) {
   };
 }
 
-// The axes' text in the page's muted grey (style.py's --fm-muted: 4.8:1 on the light surface, 6.6:1 on the dark one);
+// The axes' text in the page's muted grey (style.py's --fm-muted: 4.5:1 or more on every surface, in both modes);
 // `fallback` (the options' colour) when the page has none.
 export function axisText(color, fallback) {
   const text = { color: color.trim() || fallback };
