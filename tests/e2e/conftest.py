@@ -21,10 +21,12 @@ import pytest
 from chromium import CHROMIUM_ARGS, chromium_path
 from flowmon_process import REPO_ROOT, FlowmonProcess, spawn, stop_process
 from helpers import api
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
 TOKEN = 'e2e-token-0123456789'
-CONSOLES: dict[int, deque[str]] = {}  # id(page) -> its console and navigations, for a failed test's report
+# what the pages of the running test said (NiceGUI logs why it reloads) and where they went: a failed test's report
+# ends with it. Every page of every context the session's browser makes is watched (see browser()).
+CONSOLE: deque[str] = deque(maxlen=200)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -99,29 +101,40 @@ def browser() -> Iterator[Browser]:
             executable_path=chromium_path(),
             args=CHROMIUM_ARGS,
         )
+        new_context = chromium.new_context
+
+        def watched_context(*args: Any, **kwargs: Any) -> BrowserContext:
+            context = new_context(*args, **kwargs)
+            context.on('page', _watch)
+            return context
+
+        chromium.new_context = watched_context  # type: ignore[method-assign]
         try:
             yield chromium
         finally:
             chromium.close()
 
 
+def _watch(page: Page) -> None:
+    def note(text: str) -> None:
+        CONSOLE.append(f'{time.strftime("%H:%M:%S")} {text}')
+
+    page.on('console', lambda message: note(f'{message.type}: {message.text}'))
+    page.on('framenavigated', lambda frame: frame == page.main_frame and note(f'navigated: {frame.url}'))
+
+
+@pytest.fixture(autouse=True)
+def _console_per_test() -> None:
+    CONSOLE.clear()
+
+
 @pytest.fixture
 def page(browser: Browser, server: Server) -> Iterator[Page]:
     context = browser.new_context(base_url=server.url, viewport={'width': 1400, 'height': 900})
     pg = context.new_page()
-    console: deque[str] = deque(
-        maxlen=200
-    )  # what the page said (NiceGUI logs why it reloads): shown when the test fails
-    pg.on('console', lambda message: console.append(f'{time.strftime("%H:%M:%S")} {message.type}: {message.text}'))
-    pg.on(
-        'framenavigated',
-        lambda frame: frame == pg.main_frame and console.append(f'{time.strftime("%H:%M:%S")} navigated: {frame.url}'),
-    )
-    CONSOLES[id(pg)] = console
     try:
         yield pg
     finally:
-        CONSOLES.pop(id(pg), None)
         context.close()
 
 
@@ -155,7 +168,5 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         for n, flowmon in enumerate(p for p in processes if isinstance(p, FlowmonProcess)):
             label = name if len(processes) == 1 else f'{name}[{n}]'
             report.sections.append((f'flowmon log of {label} (port {flowmon.port}), last 40 lines', flowmon.logs(40)))
-    for name, value in getattr(item, 'funcargs', {}).items():
-        console = CONSOLES.get(id(value))
-        if console:
-            report.sections.append((f'browser console of {name}, last 40 lines', '\n'.join(list(console)[-40:])))
+    if CONSOLE:
+        report.sections.append(('browser console and navigations, last 40 lines', '\n'.join(list(CONSOLE)[-40:])))
