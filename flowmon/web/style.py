@@ -128,7 +128,7 @@ body.body--dark .fm-slow-note { color: #fcd34d; background: rgba(217, 119, 6, .1
 .fm-editor-status { min-height: 1.4em; overflow-wrap: anywhere; white-space: pre-wrap; }
 .fm-diff { max-height: 60vh; overflow: auto; border: 1px solid var(--fm-border); border-radius: 8px; padding: 8px 12px;
            font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 0.75rem; }
-.fm-diff-legend { font-family: inherit; margin-bottom: 6px; opacity: .8; }
+.fm-diff-legend { font-family: inherit; margin-bottom: 6px; }
 .fm-diff-block { margin: 0; align-self: stretch; white-space: pre-wrap; overflow-wrap: anywhere; line-height: 1.5; }
 .fm-diff-removed { color: var(--fm-st-failed); } .fm-diff-block.fm-diff-removed { background: rgba(239, 68, 68, .16); }
 .fm-diff-added { color: var(--fm-st-succeeded); } .fm-diff-block.fm-diff-added { background: rgba(34, 197, 94, .16); }

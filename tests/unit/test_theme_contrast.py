@@ -134,3 +134,15 @@ def test_words_in_outcome_colours_take_the_status_words_shades(selector: str, st
     rule = re.search(re.escape(selector) + r' \{([^}]*)\}', CSS)
     assert rule is not None, selector
     assert re.search(r'(^|[ ;])color: var\(--fm-st-' + status + r'\)', rule[1]), rule[1]
+
+
+def test_the_json_diff_writes_its_lines_and_legend_in_the_status_words_shades() -> None:
+    """The comparison's JSON diff is HTML with inline colours: removed lines in the failed words' red, added ones in
+    the succeeded words' green (the red and green it had were 3.8:1 and 3.3:1 on white), the legend too."""
+    from flowmon.web.widgets import json_diff
+
+    assert json_diff._STYLE['removed'][1].endswith('color: var(--fm-st-failed)')
+    assert json_diff._STYLE['added'][1].endswith('color: var(--fm-st-succeeded)')
+    source = Path(json_diff.__file__).read_text(encoding='utf-8')
+    assert "style='color:var(--fm-st-failed)'" in source and "style='color:var(--fm-st-succeeded)'" in source
+    assert not re.search(r'color: ?#[0-9a-fA-F]{3,6}', source)

@@ -61,8 +61,8 @@ def diff_lines(a: Any, b: Any, context: int = CONTEXT) -> list[DiffLine]:
 
 _STYLE = {
     'same': ('  ', ''),
-    'removed': ('- ', 'background: rgba(239,68,68,.16); color: #ef4444'),
-    'added': ('+ ', 'background: rgba(34,197,94,.16); color: #16a34a'),
+    'removed': ('- ', 'background: rgba(239,68,68,.16); color: var(--fm-st-failed)'),
+    'added': ('+ ', 'background: rgba(34,197,94,.16); color: var(--fm-st-succeeded)'),
     'fold': ('  ', 'opacity: .5'),
 }
 
@@ -77,10 +77,10 @@ def json_diff(a: Any, b: Any, *, a_label: str = 'A', b_label: str = 'B') -> Html
         rows.append(tag('div', 'Neither run has an output for this node.', style='opacity:.6'))
     legend = tag(
         'div',
-        tag('span', f'- only in {a_label}', style='color:#ef4444'),
+        tag('span', f'- only in {a_label}', style='color:var(--fm-st-failed)'),
         '   ',
-        tag('span', f'+ only in {b_label}', style='color:#16a34a'),
-        style='opacity:.7;margin-bottom:6px',
+        tag('span', f'+ only in {b_label}', style='color:var(--fm-st-succeeded)'),
+        style='margin-bottom:6px',
     )
     return (
         Html(join([legend, *rows]))
