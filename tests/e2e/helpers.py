@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
-from playwright.sync_api import Page
+from playwright.sync_api import Page, expect
 from waiting import wait_until
 from webhook_receiver import Receiver, Reply
 
@@ -23,6 +23,7 @@ __all__ = [
     'Receiver',
     'Reply',
     'api',
+    'node_pixel',
     'sign_in',
     'start',
     'wait_connected',
@@ -80,3 +81,26 @@ def wait_ended(server: Server, execution_id: str) -> dict[str, Any]:
         return dict(seen) if seen.get('status') in TERMINAL else None
 
     return wait_until(ended, f'execution {execution_id} to end', seen=lambda: seen.get('status'))
+
+
+def node_pixel(page: Page, node_id: str) -> tuple[float, float]:
+    """The page coordinates of a node's centre, asked from the ECharts instance itself."""
+    canvas = page.get_by_test_id('dag-canvas')
+    expect(canvas).to_be_visible()
+    canvas.scroll_into_view_if_needed()
+    point = page.evaluate(
+        """(nodeId) => {
+            const dom = document.querySelector('[data-testid="dag-canvas"]');
+            const chart = getElement(dom).chart;
+            const series = chart.getOption().series.find((s) => s.id === 'nodes');
+            const item = series.data.find((d) => d.name === nodeId);
+            const [x, y] = chart.convertToPixel({seriesId: 'nodes'}, item.value);
+            return [x, y, dom.offsetWidth, dom.offsetHeight];
+        }""",
+        node_id,
+    )
+    box = canvas.bounding_box()
+    assert box is not None
+    # the canvas may be zoomed (a CSS transform): its box on the page is its own size times the zoom
+    x, y, width, height = point
+    return box['x'] + x * box['width'] / width, box['y'] + y * box['height'] / height

@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
-from helpers import Server, sign_in, wait_loaded
+from helpers import Server, node_pixel, sign_in, wait_loaded
 from playwright.sync_api import Browser, Page, expect
 from sample_workflows import chain, log
 from waiting import wait_until
@@ -48,15 +48,6 @@ MEASURE = """() => {
   const cx = card.left + card.width / 2, cy = card.top + card.height / 2;
   return {k: Number(viewport.dataset.zoom), dx: edge.right - cx, dy: (edge.top + edge.bottom) / 2 - cy,
           ax: arrow.right - cx, ay: (arrow.top + arrow.bottom) / 2 - cy, x: card.left, y: card.top};
-}"""
-# a node's centre on the screen, asked from the ECharts instance (the canvas may be scaled: a CSS transform)
-NODE_AT = """(nodeId) => {
-  const dom = document.querySelector('[data-testid="dag-canvas"]');
-  const chart = getElement(dom).chart;
-  const item = chart.getOption().series.find((s) => s.id === 'nodes').data.find((d) => d.name === nodeId);
-  const [x, y] = chart.convertToPixel({seriesId: 'nodes'}, item.value);
-  const box = dom.getBoundingClientRect();
-  return [box.left + (x * box.width) / dom.offsetWidth, box.top + (y * box.height) / dom.offsetHeight];
 }"""
 # the canvas's tooltip for the node shows, drawn at its own size (its box on the screen is its layout size)
 TOOLTIP_AT_FULL_SIZE = """(text) => [...document.querySelectorAll('.fm-dag-tip')].some((d) => {
@@ -147,7 +138,7 @@ def test_a_300_node_workflow_starts_fitted_and_zooms(page: Page, server: Any, ca
     assert page.evaluate('document.scrollingElement.scrollWidth') <= page.viewport_size['width'] + 1  # type: ignore[index]
     page.screenshot(path=str(shots / 'canvas-300-fitted.png'))
     # the tooltip names a node at its own size, not scaled down with the fitted canvas (it was 11 px high at 0.2)
-    x, y = page.evaluate(NODE_AT, 'n0_5')
+    x, y = node_pixel(page, 'n0_5')
     page.mouse.move(x, y)
     page.wait_for_function(TOOLTIP_AT_FULL_SIZE, arg='n0_5')
     wait_until(  # (it glides there: ECharts moves its tooltip with a transition)
@@ -156,7 +147,7 @@ def test_a_300_node_workflow_starts_fitted_and_zooms(page: Page, server: Any, ca
         seen=lambda: (page.evaluate(TOOLTIP_BOX), x, y),
     )
     # at the right edge it goes left of the pointer, inside the canvas (not past the viewport, the page's width)
-    x, y = page.evaluate(NODE_AT, 'n29_9')
+    x, y = node_pixel(page, 'n29_9')
     page.mouse.move(x, y)
     page.wait_for_function(TOOLTIP_AT_FULL_SIZE, arg='n29_9')
     wait_until(

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from helpers import Server, api, sign_in, start, wait_ended, wait_until
+from helpers import Server, api, node_pixel, sign_in, start, wait_ended, wait_until
 from playwright.sync_api import Browser, Page, expect
 
 # the canvas's tooltip (ECharts'), in the page's body (outside the zoomed canvas: see dag_view.py)
@@ -35,7 +35,7 @@ def test_a_finished_execution_renders_and_a_canvas_click_opens_the_inspector(
         expect(page.get_by_test_id(f'node-{node_id}')).to_contain_text('succeeded', ignore_case=True)
     expect(page.get_by_test_id('event-log')).to_contain_text('execution.completed')
 
-    x, y = _node_pixel(page, 'charge_payment')
+    x, y = node_pixel(page, 'charge_payment')
     page.mouse.move(x, y)
     # ECharts finds the item under the pointer when the pointer moves over it, and a click only hits what the last
     # move found: wait until it has (its tooltip for the node shows), then click
@@ -185,26 +185,3 @@ def _settled(server: Server, quiet: float = 11.0, timeout: float = 45.0) -> dict
         elif time.monotonic() - since >= quiet:
             return now
     return last
-
-
-def _node_pixel(page: Page, node_id: str) -> tuple[float, float]:
-    """The page coordinates of a node's centre, asked from the ECharts instance itself."""
-    canvas = page.get_by_test_id('dag-canvas')
-    expect(canvas).to_be_visible()
-    canvas.scroll_into_view_if_needed()
-    point = page.evaluate(
-        """(nodeId) => {
-            const dom = document.querySelector('[data-testid="dag-canvas"]');
-            const chart = getElement(dom).chart;
-            const series = chart.getOption().series.find((s) => s.id === 'nodes');
-            const item = series.data.find((d) => d.name === nodeId);
-            const [x, y] = chart.convertToPixel({seriesId: 'nodes'}, item.value);
-            return [x, y, dom.offsetWidth, dom.offsetHeight];
-        }""",
-        node_id,
-    )
-    box = canvas.bounding_box()
-    assert box is not None
-    # the canvas may be zoomed (a CSS transform): its box on the page is its own size times the zoom
-    x, y, width, height = point
-    return box['x'] + x * box['width'] / width, box['y'] + y * box['height'] / height
