@@ -27,6 +27,9 @@ from uisim import (
 )
 from waiting import until
 
+from flowmon.application.history import ExecutionHistory
+from flowmon.application.snapshots import SnapshotCache
+from flowmon.engine.core.events import Event, EventType
 from flowmon.engine.runtime.projector import Projector
 from flowmon.web.format import short_id
 from flowmon.web.widgets.dag_chart import DagChart
@@ -214,6 +217,57 @@ async def test_an_execution_only_the_store_knows_is_drawn_from_its_events(
     await user.should_see('Flaky pipeline')
     await wait_for_log_line(user, 'node.completed')
     await wait_for_log_line(user, 'execution.completed')
+
+
+@pytest.fixture
+def projectors(monkeypatch: pytest.MonkeyPatch) -> list[Projector]:
+    """The projectors made from now on (ask for it before ``user``: the app's one is then in the list)."""
+    made: list[Projector] = []
+    build = Projector.__init__
+
+    def init(self: Projector, *args: Any, **kwargs: Any) -> None:
+        build(self, *args, **kwargs)
+        made.append(self)
+
+    monkeypatch.setattr(Projector, '__init__', init)
+    return made
+
+
+async def test_a_run_that_moves_on_while_its_page_loads_is_shown_as_it_is_now(
+    projectors: list[Projector], user: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The page of a run this process does not run itself (another process's, followed from the database) reads its
+    state and definition over several awaits. An event taken meanwhile must reach the page even when none follows it
+    for a long time (here the node's start: nothing more happens until the node ends a minute later)."""
+    [projector] = projectors
+    await sign_in(user)
+    source = await start(user, 'slow')
+    events = await until(
+        lambda: (found := projector.recent_events(source, 0)) and found[-1].type == EventType.NODE_STARTED and found,
+        'the node of the slow run to start',
+    )
+    other = f'{source}-elsewhere'  # the same events, as another process would have recorded them for its run
+    copies = [Event.unmarshal({**event.marshal(), 'execution_id': other}) for event in events]
+    projector.take_stored(copies[:-1])  # the tail has read the run up to the node's start
+    later = copies[-1:]
+    monkeypatch.setattr(SnapshotCache, 'get', lambda self, digest: None)  # this process never ran its workflow
+    resolve = ExecutionHistory.definition
+
+    async def definition(self: ExecutionHistory, execution_id: str, state: Any = None) -> dict[str, Any]:
+        if execution_id == other and later:  # while the page loads, the tail reads the node's start
+            projector.take_stored(later)
+            later.clear()
+            projector.tick()  # the projector's own 10 Hz tick closes it into a version
+        return await resolve(self, execution_id, state)
+
+    monkeypatch.setattr(ExecutionHistory, 'definition', definition)
+    await user.open(f'/executions/{other}')
+    await user.should_see(marker='node-list')
+    assert not later, 'the page did not load the run the way a page of another process does'
+    await until(
+        lambda: node_status(user, 'wait') == 'running', 'the node shown running', seen=lambda: node_status(user, 'wait')
+    )
+    await wait_for_text(user, 'execution-status', 'running')
 
 
 async def test_an_imported_execution_offers_no_rerun_or_cancel(user: User) -> None:

@@ -51,10 +51,11 @@ def create(application: Application, execution_id: str) -> None:
     """Build the page for ``execution_id``; data that needs the database is loaded once connected."""
     body = ui.column().classes('fm-page w-full gap-4')
     with body:
+        version = application.live.version
         state = application.live.get(execution_id)
         definition = application.live.snapshot(execution_id)
         if state is not None and definition is not None:
-            _LivePage(application, execution_id, body, state, definition)  # in the projection: draw at once
+            _LivePage(application, execution_id, body, state, definition, version)  # in the projection: draw at once
             return
         with ui.row().classes('w-full justify-center py-16') as spinner:
             ui.spinner(size='lg')
@@ -66,6 +67,9 @@ async def _load(application: Application, execution_id: str, body: ui.column, sp
     state: ExecutionState | None = None
     definition: dict[str, Any] | None = None
     read_only = True
+    # the page follows the changes made after this version: an event taken while the awaits below run (another
+    # process's run, followed from the database, moves on meanwhile) is one of them, even if none follows it
+    version = application.live.version
     try:
         state = await history.state(execution_id)
         definition = await history.definition(execution_id, state)
@@ -82,7 +86,7 @@ async def _load(application: Application, execution_id: str, body: ui.column, sp
         if state is None or definition is None:
             _not_found(execution_id)
         else:
-            _LivePage(application, execution_id, body, state, definition, read_only=read_only)
+            _LivePage(application, execution_id, body, state, definition, version, read_only=read_only)
 
 
 class _LivePage:
@@ -95,15 +99,18 @@ class _LivePage:
         body: ui.column,
         state: ExecutionState,
         definition: dict[str, Any],
+        version: int,
         *,
         read_only: bool = False,
     ) -> None:
+        """``state`` is the execution as it was at the live view's ``version`` or later: the page pulls every change
+        made after that version."""
         self._application = application
         self._live = application.live
         self._read_only = read_only  # imported: no cancel, no rerun
         self._id = execution_id
         self._body = body
-        self._version = self._live.version
+        self._version = version
         self._state = state
         self._fetching = False
         self._median_ms: float | None = None
