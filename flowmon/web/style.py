@@ -7,11 +7,12 @@ dark-mode class).
 
 from __future__ import annotations
 
-from flowmon.web.theme import primary_text_css, status_text_css
+from flowmon.web.theme import json_value_css, primary_text_css, status_text_css
 
 CSS = (
     status_text_css()
     + primary_text_css()
+    + json_value_css()
     + """
 :root { --fm-border: #e5e7eb; --fm-surface: #ffffff; --fm-page: #f6f7f9; --fm-muted: #5b6270;
         --fm-hover: #f3f4f6; --fm-text: #111827; }

@@ -103,6 +103,23 @@ def primary_text_css() -> str:
     )
 
 
+# The JSON viewer's values by kind (the inspector's input and output trees): (light mode, dark mode), 4.5:1 on every
+# surface of their mode, as the status words. Used through the variables json_value_css defines (--fm-json-<kind>).
+JSON_VALUE_COLORS: dict[str, tuple[str, str]] = {
+    'string': ('#166534', '#4ade80'),  # green 800 / 400
+    'number': ('#92400e', '#fbbf24'),  # amber 800 / 400
+    'boolean': ('#1d4ed8', '#60a5fa'),  # blue 700 / 400
+    'null': ('#7e22ce', '#c084fc'),  # purple 700 / 400
+}
+
+
+def json_value_css() -> str:
+    """The variables of :data:`JSON_VALUE_COLORS`, for light mode and for Quasar's dark mode."""
+    light = ' '.join(f'--fm-json-{kind}: {colors[0]};' for kind, colors in JSON_VALUE_COLORS.items())
+    dark = ' '.join(f'--fm-json-{kind}: {colors[1]};' for kind, colors in JSON_VALUE_COLORS.items())
+    return f':root {{ {light} }}\nbody.body--dark {{ {dark} }}\n'
+
+
 def status_quasar(status: str) -> str:
     return STATUS_QUASAR.get(status, 'grey-7')
 

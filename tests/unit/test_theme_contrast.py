@@ -1,5 +1,5 @@
-"""The palette's text is readable: a status written as a word, the badges' white words, the muted grey and the
-Gantt's axis text reach WCAG's 4.5:1 on the surfaces they are drawn on, in light and in dark mode."""
+"""The palette's text is readable: a status written as a word, the badges' white words, the muted grey, the Gantt's
+axis text and the JSON viewer's values reach WCAG's 4.5:1 on the surfaces they are drawn on, in light and dark mode."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import pytest
 
 from flowmon.web import theme
 from flowmon.web.style import CSS
+from flowmon.web.widgets.inspector import JSON_TREE_STYLE
 from flowmon.web.widgets.timeline_chart import AXIS_TEXT
 
 LIGHT = {'surface': '#ffffff', 'page': '#f6f7f9', 'hover': '#f3f4f6', 'log': '#f9fafb', 'selected': '#e6e7fc'}
@@ -37,13 +38,17 @@ def contrast(a: str, b: str) -> float:
     return (high + 0.05) / (low + 0.05)
 
 
+def reads_in_both_modes(what: str, light: str, dark: str) -> None:
+    """``light`` reads on every light surface, ``dark`` on every dark one."""
+    for name, ground in LIGHT.items():
+        assert contrast(light, ground) >= AA, (what, 'light', name, round(contrast(light, ground), 2))
+    for name, ground in DARK.items():
+        assert contrast(dark, ground) >= AA, (what, 'dark', name, round(contrast(dark, ground), 2))
+
+
 @pytest.mark.parametrize('status', sorted(theme.STATUS_TEXT_COLORS))
 def test_a_status_word_reads_on_every_surface_in_both_modes(status: str) -> None:
-    light, dark = theme.STATUS_TEXT_COLORS[status]
-    for name, ground in LIGHT.items():
-        assert contrast(light, ground) >= AA, (status, 'light', name, round(contrast(light, ground), 2))
-    for name, ground in DARK.items():
-        assert contrast(dark, ground) >= AA, (status, 'dark', name, round(contrast(dark, ground), 2))
+    reads_in_both_modes(status, *theme.STATUS_TEXT_COLORS[status])
 
 
 def test_every_status_has_a_word_colour_and_the_css_defines_it_for_both_modes() -> None:
@@ -146,3 +151,22 @@ def test_the_json_diff_writes_its_lines_and_legend_in_the_status_words_shades() 
     source = Path(json_diff.__file__).read_text(encoding='utf-8')
     assert "style='color:var(--fm-st-failed)'" in source and "style='color:var(--fm-st-succeeded)'" in source
     assert not re.search(r'color: ?#[0-9a-fA-F]{3,6}', source)
+
+
+@pytest.mark.parametrize('kind', sorted(theme.JSON_VALUE_COLORS))
+def test_a_json_value_reads_on_every_surface_in_both_modes(kind: str) -> None:
+    reads_in_both_modes(kind, *theme.JSON_VALUE_COLORS[kind])
+
+
+def test_the_json_viewer_takes_every_colour_from_the_modes_variables() -> None:
+    """The inspector's trees: each kind of value in its variable, defined for both modes; no fixed colour left."""
+    assert set(theme.JSON_VALUE_COLORS) == {'string', 'number', 'boolean', 'null'}  # every kind the viewer colours
+    for kind in theme.JSON_VALUE_COLORS:
+        assert f'--jse-value-color-{kind}: var(--fm-json-{kind});' in JSON_TREE_STYLE
+    assert re.findall(r'#[0-9a-fA-F]{3,8}\b|rgb', JSON_TREE_STYLE) == []
+    # a collapsed list's count ("2 items") is muted text on the hovered surface (both read: see the muted grey's test)
+    assert '--jse-tag-color: var(--fm-muted); --jse-tag-background: var(--fm-hover);' in JSON_TREE_STYLE
+    root, dark = re.search(r':root \{ (--fm-json-[^}]*)\}\s*body\.body--dark \{ ([^}]*)\}', CSS).groups()  # type: ignore[union-attr]
+    for kind, (light_color, dark_color) in theme.JSON_VALUE_COLORS.items():
+        assert f'--fm-json-{kind}: {light_color};' in root
+        assert f'--fm-json-{kind}: {dark_color};' in dark

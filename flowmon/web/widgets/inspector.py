@@ -23,12 +23,16 @@ from flowmon.web.theme import outcome_status, status_color, status_icon
 from flowmon.web.widgets.status_badge import StatusBadge
 from flowmon.web.widgets.text_block import TextBlock
 
-# vanilla-jsoneditor reads its colours from CSS variables; these follow the app's light/dark surface variables.
+# vanilla-jsoneditor reads its colours from CSS variables; these follow the app's light/dark variables (the values'
+# colours: theme.JSON_VALUE_COLORS).
 JSON_TREE_STYLE = (
     '--jse-background-color: var(--fm-surface); --jse-panel-background: var(--fm-surface); '
     '--jse-text-color: var(--fm-text); --jse-key-color: var(--fm-text); --jse-delimiter-color: var(--fm-muted); '
-    '--jse-main-border: 1px solid var(--fm-border); --jse-value-color-string: #16a34a; '
-    '--jse-value-color-number: #d97706; --jse-value-color-boolean: #2563eb; --jse-value-color-null: #9333ea; '
+    '--jse-main-border: 1px solid var(--fm-border); --jse-value-color-string: var(--fm-json-string); '
+    '--jse-value-color-number: var(--fm-json-number); --jse-value-color-boolean: var(--fm-json-boolean); '
+    '--jse-value-color-null: var(--fm-json-null); '
+    # a collapsed list's count ("2 items"): white on 20% black was 2.4:1
+    '--jse-tag-color: var(--fm-muted); --jse-tag-background: var(--fm-hover); '
     '--jse-font-size-mono: 12px; --jse-hover-background-color: var(--fm-hover); '
     '--jse-selection-background-color: var(--fm-hover); --jse-collapsed-items-background-color: var(--fm-hover)'
 )
