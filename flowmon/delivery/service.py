@@ -321,8 +321,9 @@ class DeliveryService:
             taken, version, stats = self._stats
             if version == self.version and loop_now - taken < max_age_s:
                 return stats
+        version = self.version  # before the read: a change committed while it runs makes the next call read again
         stats = await self.queries.stats(self._clock())
-        self._stats = (loop_now, self.version, stats)
+        self._stats = (loop_now, version, stats)
         return stats
 
     async def wait_settled(self, delivery_id: str) -> WebhookReceipt:

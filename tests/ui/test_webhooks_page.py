@@ -6,11 +6,13 @@ receiver that fails the first attempt sees the delivery succeed on the second wi
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
 from nicegui import ui
 from nicegui.testing.user import User
+from sqlalchemy.exc import OperationalError
 from uisim import (
     api,
     click_when_shown,
@@ -24,6 +26,7 @@ from uisim import (
 from waiting import until
 from webhook_receiver import Reply
 
+from flowmon.application.deliveries import Deliveries
 from flowmon.web.widgets.text_block import TextBlock
 
 pytestmark = pytest.mark.usefixtures('loopback_webhooks')
@@ -77,6 +80,35 @@ async def test_a_delivery_appears_and_goes_live_to_succeeded_after_a_retry(user:
     await user.should_see(marker=f'delivery-row-{delivery_id}')  # live: no reload
     await wait_for_row(user, delivery_id, 'succeeded', '2/3', 'HTTP 200')
     assert len(receiver.hits) == 2
+
+
+async def test_a_read_that_fails_is_tried_again_at_the_next_pull(
+    user: User, receivers: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A page's re-read after a change can fail (the database busy for a moment): the change stays unseen, so the next
+    pull reads again, rather than the page keeping the old list until some other delivery changes."""
+    receiver = receivers([])
+    await sign_in(user, '/webhooks')
+    await user.should_see('No deliveries yet')
+    read = Deliveries.page
+    failures: list[str] = []
+    settled = asyncio.Event()
+
+    async def fails_once(self: Deliveries, **query: Any) -> Any:
+        if not failures:  # the first re-read fails once the delivery has settled: no change follows it
+            await settled.wait()
+            failures.append('database is locked')
+            raise OperationalError('SELECT ...', {}, Exception('database is locked'))
+        return await read(self, **query)
+
+    monkeypatch.setattr(Deliveries, 'page', fails_once)
+    delivery_id = await queue(user, receiver.url)
+    await wait_for_status(user, delivery_id, 'succeeded')
+    settled.set()
+    await user.should_see(marker=f'delivery-row-{delivery_id}')  # no other delivery changes after it
+    await wait_for_row(user, delivery_id, 'succeeded')
+    assert failures
+    caplog.clear()  # the failed pull's traceback, logged by NiceGUI: expected here
 
 
 def row_text(user: User, delivery_id: str) -> str:

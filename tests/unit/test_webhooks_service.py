@@ -347,6 +347,28 @@ async def test_stats_are_cached_and_count_outstanding(harness: Harness) -> None:
     assert await service.stats() is await service.stats()  # cached within max_age
 
 
+async def test_stats_read_while_a_delivery_changes_are_read_again(harness: Harness) -> None:
+    """A delivery that changes while the figures are read (after the query saw the table) is counted by the next call:
+    the cache keeps them under the version they were read at, not the one after."""
+    service = await harness.service()
+    read = service.queries.stats
+    reads: list[object] = []
+
+    async def read_while_a_delivery_changes(now: datetime) -> Any:
+        found = await read(now)
+        reads.append(found)
+        if len(reads) == 1:
+            service.notifier.changed()  # an attempt commits after the query read the table, before the figures return
+        return found
+
+    service.queries.stats = read_while_a_delivery_changes  # type: ignore[method-assign]
+    await service.stats()
+    await service.stats()
+    assert len(reads) == 2, 'the figures read before the change were kept as current'
+    await service.stats()
+    assert len(reads) == 2  # nothing changed since: cached
+
+
 async def test_a_wake_up_that_is_already_late_still_fires() -> None:
     timers = Timers()
     timers.start()

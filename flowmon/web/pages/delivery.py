@@ -44,8 +44,9 @@ async def create(application: Application, delivery_id: str) -> None:
         if deliveries.version == seen:
             page.tick(now)
             return
-        seen = deliveries.version
+        version = deliveries.version  # taken before the read, kept once it succeeded (a failed read is tried again)
         fresh = await found(deliveries.get(delivery_id))
+        seen = version
         if fresh is not None:
             page.show(fresh, now)
 

@@ -144,9 +144,9 @@ async def create(application: Application, status: str = '', endpoint: str = '',
         version = (deliveries.version, endpoints.version)
         endpoints_moved = version[1] != seen[1]
         if version != seen:
-            seen = version
             health_stale = True
             await refresh(now)
+            seen = version  # once the read succeeded: a failed one is tried again at the next pull
         else:
             table.tick(now)
         loop_now = asyncio.get_running_loop().time()

@@ -68,8 +68,9 @@ class SavedViewsDrawer:
         views = self._application.saved_views
         if views.version == self._seen or not is_signed_in(self._application.token):
             return
-        self._seen = views.version
+        version = views.version  # taken before the read, kept once it succeeded (a failed read is tried again)
         shown = await views.all()
+        self._seen = version
         self._list.clear()
         with self._list:
             if not shown:
