@@ -76,18 +76,21 @@ class SecretStore:
         self._clock = clock
         self._values: dict[str, str] = {}
         self._info: dict[str, SecretInfo] = {}
-        self._lock = asyncio.Lock()  # two writes of one name at once: one inserts, the other replaces
+        self._lock = asyncio.Lock()  # writes and loads one at a time (two writes of one name: one inserts)
         self.version = 0  # moves on every change (pages re-read when it moved)
         # called after a change made here (other processes sharing the database then load the secrets again)
         self.announce: Callable[[], None] = lambda: None
 
     async def load(self) -> None:
-        """Read (and open) every secret: at start-up, after the sealed values were checked."""
-        async with self._db.engine.connect() as conn:
-            rows = (await conn.execute(select(_table).order_by(_table.c.name))).all()
-        self._values = {row.name: self._box.open(row.value, aad(_table.name, row.name, 'value')) for row in rows}
-        self._info = {row.name: _info(row.name, row.created_at, row.updated_at) for row in rows}
-        self.version += 1
+        """Read (and open) every secret: at start-up, after the sealed values were checked, and when another process
+        changed one. Under the writes' lock: a change made here while the rows are read must not be undone by
+        installing that older read."""
+        async with self._lock:
+            async with self._db.engine.connect() as conn:
+                rows = (await conn.execute(select(_table).order_by(_table.c.name))).all()
+            self._values = {row.name: self._box.open(row.value, aad(_table.name, row.name, 'value')) for row in rows}
+            self._info = {row.name: _info(row.name, row.created_at, row.updated_at) for row in rows}
+            self.version += 1
 
     def list(self) -> list[SecretInfo]:
         """Names and times, by name; never a value."""

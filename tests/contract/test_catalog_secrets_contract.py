@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from datetime import timedelta
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -73,3 +78,56 @@ async def test_secrets_are_sealed_at_rest_and_follow_changes_made_elsewhere(db: 
     await store.load()  # what the change feed does when the other process announces its change
     assert store.names() == frozenset({'token'})
     assert [s.name for s in store.list()] == ['token']
+
+
+class _SlowReads:
+    """The database as a store sees it, but each read's rows come back only once ``gate`` opens (after the SELECT
+    ran: as when the rows travel back while the event loop serves other work)."""
+
+    def __init__(self, db: Database, gate: asyncio.Event) -> None:
+        self._db = db
+        self._gate = gate
+        self.read = asyncio.Event()
+
+    @property
+    def engine(self) -> _SlowReads:
+        return self
+
+    def begin(self) -> Any:
+        return self._db.engine.begin()
+
+    @contextlib.asynccontextmanager
+    async def connect(self) -> AsyncIterator[Any]:
+        async with self._db.engine.connect() as conn:
+            yield _SlowConnection(conn, self)
+
+
+class _SlowConnection:
+    def __init__(self, conn: Any, owner: _SlowReads) -> None:
+        self._conn = conn
+        self._owner = owner
+
+    async def execute(self, statement: Any) -> Any:
+        rows = (await self._conn.execute(statement)).all()
+        self._owner.read.set()
+        await self._owner._gate.wait()
+        return SimpleNamespace(all=lambda: rows)
+
+
+async def test_a_secret_saved_here_while_the_secrets_are_read_again_is_kept(db: Database) -> None:
+    """Another process's change makes this one read every secret again; a secret saved here meanwhile (after that
+    read's SELECT) must not be undone when the older read is installed."""
+    gate = asyncio.Event()
+    slow = _SlowReads(db, gate)
+    store = SecretStore(slow, SecretBox(new_key()))  # type: ignore[arg-type]
+    gate.set()
+    await store.load()
+    gate.clear()
+    reload = asyncio.create_task(store.load())  # what the change feed does on another process's announcement
+    await slow.read.wait()  # its SELECT ran: the secret below is not in its rows
+    save = asyncio.create_task(store.put('api_key', 'sk-new-0123456789'))
+    await asyncio.sleep(0.05)  # the save goes as far as it can meanwhile
+    gate.set()
+    await asyncio.gather(reload, save)
+    assert store.names() == frozenset({'api_key'})
+    assert await store.resolve({'api_key'}) == {'api_key': 'sk-new-0123456789'}
