@@ -24,7 +24,8 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Collection, Coroutine
+from collections.abc import Collection, Coroutine, Mapping
+from datetime import datetime, timedelta
 from typing import Any
 
 from flowmon.automation.schedules import ScheduleService
@@ -58,6 +59,9 @@ from .stats import NodeStatistics
 log = logging.getLogger(__name__)
 
 POLL_S = 0.25  # cancel requests and other processes' executions are polled this often (besides notifications)
+# after the listener reconnected, executions of other processes created this long before it was last known connected
+# are swept (a connection that died silently is noticed within the listener's probe, 5 s; and the clocks may differ)
+SWEEP_SLACK = timedelta(seconds=30)
 
 
 class Cluster:
@@ -82,6 +86,10 @@ class Cluster:
         self._background: set[asyncio.Task[Any]] = set()
         self._tail_wake = asyncio.Event()
         self._notices: dict[str, int] = {}
+        # when the listener was last known connected (every notification up to about then was heard), and after it
+        # reconnected, from when to sweep for executions that began and ended unheard
+        self._heard_at = utcnow()
+        self._sweep_from: datetime | None = None
         self._cancel_wake = asyncio.Event()
         self._fencing = False
         self.listener: Listener | None = None
@@ -241,9 +249,17 @@ class Cluster:
             latest = parse_events_notice(payload, self.me())
             if latest is None:
                 return
-            for execution_id, seq in latest.items():
-                self._notices[execution_id] = max(seq, self._notices.get(execution_id, 0))
+            self._to_read(latest)
+        elif self.listener is not None and self.listener.connections > 1:  # reconnected: notifications were lost
+            self._to_read({}, self._heard_at - SWEEP_SLACK)
         self._tail_wake.set()
+
+    def _to_read(self, latest: Mapping[str, int], sweep_from: datetime | None = None) -> None:
+        """What the next turn of :meth:`_follow` reads: these executions up to these seq, and a sweep from then."""
+        for execution_id, seq in latest.items():
+            self._notices[execution_id] = max(seq, self._notices.get(execution_id, 0))
+        if sweep_from is not None:
+            self._sweep_from = sweep_from if self._sweep_from is None else min(sweep_from, self._sweep_from)
 
     async def _follow(self) -> None:
         assert self.tail is not None
@@ -253,15 +269,21 @@ class Cluster:
                 async with asyncio.timeout(POLL_S):
                     await self._tail_wake.wait()
             self._tail_wake.clear()
+            if self.listener is not None and self.listener.connected.is_set():
+                self._heard_at = utcnow()
             notices, self._notices = self._notices, {}
+            sweep_from, self._sweep_from = self._sweep_from, None
             try:
                 if notices:
                     await self.tail.notified(notices)
+                if sweep_from is not None:
+                    await self.tail.sweep(sweep_from)
                 if time.monotonic() - polled >= POLL_S:
                     polled = time.monotonic()
                     await self.tail.poll()
             except Exception:
                 log.exception('could not read the events of other processes; trying again')
+                self._to_read(notices, sweep_from)  # at the next turn
                 await asyncio.sleep(POLL_S)
 
     # --- cancel requests ----------------------------------------------------------------------------------------

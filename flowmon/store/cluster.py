@@ -28,6 +28,7 @@ import logging
 import os
 import socket
 import uuid
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -42,7 +43,7 @@ from flowmon.engine.runtime.projector import Projector
 
 from .codec import stored_event, to_db_time
 from .database import BulkStatement, Database, Step
-from .dialect import database_now, notify_payload, notify_statement, older_than
+from .dialect import database_now, notify_payload, notify_payloads, notify_statement, older_than
 from .tables import EventRow, ExecutionRow, ProcessRow, ScheduleTickRow
 
 log = logging.getLogger(__name__)
@@ -57,6 +58,7 @@ CANCEL_CHANNEL = 'flowmon_cancel'  # a cancel request: the execution id
 CHANGES_CHANNEL = 'flowmon_changes'  # {"p": writer, "t": topic, "k": key}: a cached table changed
 ACTIVE = [status for status in EXECUTION_STATUSES if status not in TERMINAL_EXECUTION_STATUSES]  # queued, running
 TICK_MEMORY = timedelta(days=7)
+ENDED_MEMORY = 10_000  # executions of other processes the event tail remembers having read to their end
 
 
 def new_process_id() -> str:
@@ -198,8 +200,8 @@ class WriteFence:
 
     def notice(self, last_seq: Mapping[str, int]) -> Step:
         """A notification to the other processes: these executions have events up to these ``seq`` now."""
-        payload = notify_payload({'p': self._membership.id, 'e': dict(last_seq)}, {'p': self._membership.id})
-        return (self._notify, [(EVENTS_CHANNEL, payload)])
+        payloads = notify_payloads({'p': self._membership.id}, 'e', last_seq)  # a large write: several
+        return (self._notify, [(EVENTS_CHANNEL, payload) for payload in payloads])
 
 
 # --- cancel requests ----------------------------------------------------------------------------------------------
@@ -248,8 +250,10 @@ class EventTail:
 
     :meth:`notified` (the recorder's notification after each write: which executions have events up to which
     ``seq``) reads those events at once; :meth:`poll` finds what a lost notification would have announced (every
-    queued or running execution of another process whose ``last_seq`` is past what was read). An execution is read
-    from its first event, then only what is new; it is let go once its terminal event has been read.
+    queued or running execution of another process whose ``last_seq`` is past what was read), and :meth:`sweep`
+    the executions that began and ended while notifications were lost (the listener reconnected). An execution is
+    read from its first event, then only what is new; it is let go once its terminal event has been read (and its id
+    remembered a while, so that a sweep does not read it again).
     """
 
     def __init__(self, db: Database, projector: Projector, *, me: Callable[[], str], batch: int = 5000) -> None:
@@ -258,6 +262,7 @@ class EventTail:
         self._me = me
         self.batch = batch
         self._read: dict[str, int] = {}  # followed executions: the last seq read
+        self._ended: OrderedDict[str, None] = OrderedDict()  # read to their end, newest last (ENDED_MEMORY of them)
         self._lock = asyncio.Lock()
         self.events_read = 0
         # also told of every event read (the event streams follow other processes' runs through them): cheap
@@ -290,40 +295,65 @@ class EventTail:
                 self._read.pop(execution_id, None)
         return await self.notified(latest)
 
+    async def sweep(self, since: datetime) -> int:
+        """Read the executions of other processes created since ``since`` (their clocks) that were never read to their
+        end: after the listener reconnected, those that began and ended meanwhile (no poll sees them: it looks for
+        active ones). Returns how many events were taken."""
+        me = self._me()
+        query = select(_executions.c.id, _executions.c.last_seq).where(
+            _executions.c.created_at >= to_db_time(since), _executions.c.owner.is_not(None), _executions.c.owner != me
+        )
+        async with self._db.engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        missed = {row[0]: row[1] for row in rows if row[0] not in self._ended}
+        return await self.notified(missed) if missed else 0
+
     async def _catch_up(self, wanted: Mapping[str, int]) -> int:
+        """Read every execution of ``wanted`` up to its ``seq`` (100 executions and ``batch`` events a query, as many
+        queries as that takes: a long run must not starve the others, which may end before another round finds
+        them)."""
         async with self._lock:
             taken = 0
             ids = sorted(wanted)
             for start in range(0, len(ids), 100):
                 chunk = ids[start : start + 100]
-                conditions = [
-                    (_events.c.execution_id == execution_id) & (_events.c.seq > self._read.get(execution_id, 0))
-                    for execution_id in chunk
-                ]
-                query = (
-                    select(_events.c.execution_id, _events.c.seq, _events.c.type, _events.c.node_id, _events.c.ts)
-                    .add_columns(_events.c.data)
-                    .where(or_(*conditions))
-                    .order_by(_events.c.execution_id, _events.c.seq)
-                    .limit(self.batch)
-                )
-                async with self._db.engine.connect() as conn:
-                    rows = (await conn.execute(query)).all()
-                events = [stored_event(*row) for row in rows]
-                taken += self._projector.take_stored(events)
-                for listener in self.listeners:
-                    listener(events)
-                for event in events:
-                    self._read[event.execution_id] = event.seq
-                    if event.type in TERMINAL_EXECUTION_EVENTS:
-                        self._read.pop(event.execution_id, None)
-                self.events_read += len(events)
+                while chunk:
+                    conditions = [
+                        (_events.c.execution_id == execution_id) & (_events.c.seq > self._read.get(execution_id, 0))
+                        for execution_id in chunk
+                    ]
+                    query = (
+                        select(_events.c.execution_id, _events.c.seq, _events.c.type, _events.c.node_id, _events.c.ts)
+                        .add_columns(_events.c.data)
+                        .where(or_(*conditions))
+                        .order_by(_events.c.execution_id, _events.c.seq)
+                        .limit(self.batch)
+                    )
+                    async with self._db.engine.connect() as conn:
+                        rows = (await conn.execute(query)).all()
+                    events = [stored_event(*row) for row in rows]
+                    taken += self._projector.take_stored(events)
+                    for listener in self.listeners:
+                        listener(events)
+                    ended: set[str] = set()
+                    for event in events:
+                        self._read[event.execution_id] = event.seq
+                        if event.type in TERMINAL_EXECUTION_EVENTS:
+                            self._read.pop(event.execution_id, None)
+                            ended.add(event.execution_id)
+                            self._ended[event.execution_id] = None
+                            if len(self._ended) > ENDED_MEMORY:
+                                self._ended.popitem(last=False)
+                    self.events_read += len(events)
+                    if len(rows) < self.batch:
+                        break  # everything there is of the chunk
+                    chunk = [key for key in chunk if key not in ended and self._read.get(key, 0) < wanted[key]]
             return taken
 
 
 def parse_events_notice(payload: str, me: str) -> dict[str, int] | None:
     """The executions a recorder's notification announces (None: one from this process, or unreadable; an empty
-    dict: too many to list, poll)."""
+    dict: none listed (as an older flowmon said "too many"), poll)."""
     try:
         notice = json.loads(payload)
     except ValueError:

@@ -302,6 +302,24 @@ def notify_payload(value: Mapping[str, Any], overflow: Mapping[str, Any]) -> str
     return text if len(text.encode()) <= MAX_NOTIFY_BYTES else json.dumps(overflow, separators=(',', ':'))
 
 
+def notify_payloads(head: Mapping[str, Any], key: str, entries: Mapping[str, Any]) -> list[str]:
+    """``head`` with ``entries`` under ``key``, as compact JSON notifications that each fit (8000 bytes): as many as
+    it takes, none lost (at least one, with every entry of an empty ``entries``)."""
+    fixed = len(json.dumps({**head, key: {}}, separators=(',', ':')).encode())
+    payloads: list[str] = []
+    part: dict[str, Any] = {}
+    size = fixed
+    for name, value in entries.items():
+        item = len(json.dumps({name: value}, separators=(',', ':')).encode()) - 1  # '"name":value' and a comma
+        if part and size + item > MAX_NOTIFY_BYTES:
+            payloads.append(json.dumps({**head, key: part}, separators=(',', ':')))
+            part, size = {}, fixed
+        part[name] = value
+        size += item
+    payloads.append(json.dumps({**head, key: part}, separators=(',', ':')))
+    return payloads
+
+
 # --- bulk transactions --------------------------------------------------------------------------------------------
 
 

@@ -26,7 +26,7 @@ from flowmon.engine.core.events import EventType, utcnow
 from flowmon.engine.core.provenance import api_trigger
 from flowmon.settings import load_settings
 from flowmon.store import Database, EventRecorder, History
-from flowmon.store.cluster import Membership, WriteFence, orphaned_executions
+from flowmon.store.cluster import EVENTS_CHANNEL, Membership, WriteFence, orphaned_executions, parse_events_notice
 from flowmon.store.dialect import Fenced, Listener
 from flowmon.store.tables import ExecutionRow, ProcessRow
 
@@ -35,6 +35,7 @@ PROCESSES = ProcessRow.__table__  # type: ignore[attr-defined]
 T = TypeVar('T')
 
 SLOW = SLOW_CHAIN  # first -> wait (30 s) -> after
+QUICK = {'id': 'quick', 'name': 'Quick', 'nodes': [{'id': 'only', 'type': 'log', 'config': {'message': 'hi'}}]}
 
 
 async def eventually(check: Callable[[], Awaitable[T | None]], timeout: float = 5.0) -> T:
@@ -288,3 +289,61 @@ async def test_the_event_streams_of_one_process_follow_the_runs_of_the_other(sta
     stored = await b.application.history.events(execution_id)
     assert from_the_start == stored and live == stored  # every event once, in order
     everything.close()
+
+
+async def test_a_write_of_many_executions_announces_every_one(postgresql_url: str) -> None:
+    """One group commit of 600 executions: its notifications (more than one fits 8000 bytes) name every one of them,
+    so that another process reads runs that began and ended within that write (a poll only finds active runs)."""
+    received: list[str | None] = []
+    listener = Listener(postgresql_url, {EVENTS_CHANNEL: received.append}, application_name='notice test')
+    task = asyncio.get_running_loop().create_task(listener.run())
+    db = Database(postgresql_url)
+    await db.start()
+    try:
+        await eventually(lambda: _async(listener.connected.is_set()))
+        membership = Membership(db, lease_seconds=30)
+        await membership.join()
+        recorder = EventRecorder(db, EventBus(), fence=WriteFence(db, membership))
+        ids = [f'run-{n:017d}' for n in range(600)]
+        events = [
+            Event(execution_id=i, seq=1, type=EventType.EXECUTION_QUEUED, ts=utcnow(), data={'workflow_id': 'w'})
+            for i in ids
+        ]
+        await recorder.write(events)
+        announced: dict[str, int] = {}
+
+        async def all_heard() -> bool:
+            for payload in [p for p in received if p is not None]:
+                announced.update(parse_events_notice(payload, 'another process') or {})
+            return len(announced) == len(ids)
+
+        await eventually(all_heard)
+        assert announced == dict.fromkeys(ids, 1)
+        assert len([p for p in received if p is not None]) > 1
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await db.stop()
+
+
+async def test_runs_that_began_and_ended_while_the_listener_was_away_are_read_after_it_reconnects(
+    start_system: Start,
+) -> None:
+    a, b = await start_system('a'), await start_system('b')
+    assert b.cluster is not None and b.cluster.listener is not None
+    listener = b.cluster.listener
+    await eventually(lambda: _async(listener.connected.is_set()))
+    await a.application.workflows.put('quick', json.dumps(QUICK).encode())
+    listener.retry_s = 3.0  # away long enough for a whole run
+    async with a.db.engine.begin() as conn:
+        await conn.execute(
+            text('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = :name'),
+            {'name': f'{b.db.application_name} listener'},
+        )
+    await eventually(lambda: _async(not listener.connected.is_set()))
+    execution_id = await a.application.executions.start('quick', {}, trigger=api_trigger())
+    await eventually(lambda: _status_in(a, execution_id, 'succeeded'))
+    await a.recorder.flush()  # written (and announced to nobody: b is not listening)
+    assert not listener.connected.is_set(), 'the listener came back too early for this test'
+    final = await eventually(lambda: _status_in(b, execution_id, 'succeeded'), timeout=10)
+    assert final.nodes['only'].status == 'succeeded'
