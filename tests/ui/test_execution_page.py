@@ -270,6 +270,30 @@ async def test_a_run_that_moves_on_while_its_page_loads_is_shown_as_it_is_now(
     await wait_for_text(user, 'execution-status', 'running')
 
 
+async def test_a_run_the_live_view_lets_go_of_while_its_page_shows_it_running_ends_on_the_page(
+    user: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The live view keeps the latest finished runs only: when more end between two looks of a page than it keeps,
+    the run the page shows is gone from it with its end. The page reads how it ended from the store."""
+    await sign_in(user)
+    execution_id = await start(user, 'slow')
+    await user.open(f'/executions/{execution_id}')
+    await user.should_see(marker='node-list')
+    await until(lambda: node_status(user, 'wait') == 'running', 'the node shown running')
+    held = Projector.get
+
+    def let_go_once_ended(self: Projector, key: str) -> Any:
+        state = held(self, key)
+        return None if state is not None and state.is_terminal else state  # evicted with its end, at once
+
+    monkeypatch.setattr(Projector, 'get', let_go_once_ended)
+    response = await api(user, 'POST', f'/api/executions/{execution_id}/cancel')
+    assert response.status_code == 202, response.text
+    await wait_for_text(user, 'execution-status', 'cancelled')
+    assert node_status(user, 'wait') == 'cancelled'
+    await wait_for_log_line(user, 'execution.cancelled')
+
+
 async def test_an_imported_execution_offers_no_rerun_or_cancel(user: User) -> None:
     execution_id = await finished_flaky(user)
     document = (await api(user, 'GET', f'/api/executions/{execution_id}/export')).json()

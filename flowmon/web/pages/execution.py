@@ -113,6 +113,7 @@ class _LivePage:
         self._version = version
         self._state = state
         self._fetching = False
+        self._let_go = False  # the live view no longer holds the execution, shown running: read it from the store
         self._median_ms: float | None = None
         _header(state, definition)
         self.view = ExecutionView(definition, on_rerun_from=None if read_only else weak_callback(self._rerun_from))
@@ -158,6 +159,12 @@ class _LivePage:
             live = self._live.get(self._id)
             if live is not None:
                 self._state = live
+            # let go by the live view while shown running (many runs ended since the page last looked): the store
+            # has how it went on
+            self._let_go = live is None and not self._state.is_terminal
+        if self._let_go and not self._fetching:
+            self._fetching = True
+            background_tasks.create(self._reload_state(), name=f'state of {self._id}', context=self._body)
         behind = self.view.event_log.last_seq < self._state.last_seq and not self._fetching
         if not (moved or behind or self.view.wants_clock):
             if self._state.is_terminal and not self._fetching:
@@ -199,6 +206,20 @@ class _LivePage:
             background_tasks.create(self._fetch_stored(after), name=f'events of {self._id}', context=self._body)
             return []
         return events
+
+    async def _reload_state(self) -> None:
+        state: ExecutionState | None = None
+        try:
+            state = await self._application.history.state(self._id)
+            self._let_go = False
+        except NotFound:
+            self._let_go = False  # deleted meanwhile
+        except Exception:
+            log.exception('could not load execution %s', self._id)  # tried again at the next tick
+        finally:
+            self._fetching = False
+        if state is not None and state.last_seq > self._state.last_seq:
+            self._state = state  # the next tick finds the page behind it and shows it, with the events it lacks
 
     async def _fetch_stored(self, after: int) -> None:
         try:
