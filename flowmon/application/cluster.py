@@ -54,6 +54,7 @@ from flowmon.store.recorder import EventRecorder
 from flowmon.store.recovery import interrupt_executions
 from flowmon.store.secrets import SecretStore
 
+from .saved_views import SavedViews
 from .stats import NodeStatistics
 
 log = logging.getLogger(__name__)
@@ -128,6 +129,18 @@ class Cluster:
         feed.on('workflow', catalog.refresh)
         schedules.announce = lambda workflow_id: feed.announce('schedule', workflow_id)
         feed.on('schedule', schedules.refresh_paused)
+        notifier = delivery.notifier  # deliveries change often: one notification for all until it is sent
+
+        async def deliveries_changed(_key: str | None) -> None:
+            notifier.changed_elsewhere()
+
+        notifier.announce = lambda: feed.announce('deliveries')
+        feed.on('deliveries', deliveries_changed)
+
+    def share_saved_views(self, views: SavedViews) -> None:
+        """Views saved or deleted here make the other processes' sidebars read the list again, and theirs ours."""
+        views.announce = lambda: self.feed.announce('saved-views')
+        self.feed.on('saved-views', views.changed_elsewhere)
 
     def share_stats(self, stats: NodeStatistics) -> None:
         """Node runs written here make the other processes read their node statistics again, and theirs ours."""

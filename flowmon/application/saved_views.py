@@ -89,6 +89,8 @@ class SavedViews:
         self._clock = clock
         self._lock = asyncio.Lock()  # the count check and the insert are one step
         self.version = 0  # moves on every change: the sidebar re-reads the list only when it moved
+        # called after a change made here (other processes sharing the database then move their version too)
+        self.announce: Callable[[], None] = lambda: None
 
     async def all(self) -> list[SavedView]:
         """Every view, by name."""
@@ -103,7 +105,7 @@ class SavedViews:
             if await self._store.get(name) is None and await self._store.count() >= MAX_VIEWS:
                 raise Conflict(f'there are already {MAX_VIEWS} saved views; delete one first')
             created = await self._store.put(name, checked, self._clock())
-            self.version += 1
+            self._changed()
             stored = await self._store.get(name)
         if stored is None:  # written just now, under the lock that deletion takes too
             raise NotFound(f'saved view {name!r} not found')
@@ -114,7 +116,15 @@ class SavedViews:
         async with self._lock:
             if not await self._store.delete(name):
                 raise NotFound(f'saved view {name[:MAX_NAME_CHARS]!r} not found')
-            self.version += 1
+            self._changed()
+
+    def _changed(self) -> None:
+        self.version += 1
+        self.announce()
+
+    async def changed_elsewhere(self, _key: str | None = None) -> None:
+        """Another process saved or deleted a view: the sidebars here read the list again."""
+        self.version += 1
 
 
 __all__ = ['FILTER_KEYS', 'MAX_NAME_CHARS', 'MAX_VIEWS', 'SavedView', 'SavedViews', 'check_filter', 'check_name']

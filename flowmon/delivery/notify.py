@@ -61,8 +61,15 @@ class Notifier:
         self._seq = 0
         self._waiters: dict[str, list[asyncio.Future[None]]] = {}
         self.version = 0
+        # called after a change made here (other processes sharing the database then move their version too)
+        self.announce: Callable[[], None] = lambda: None
 
     def changed(self) -> None:
+        self.version += 1
+        self.announce()
+
+    def changed_elsewhere(self) -> None:
+        """Another process changed a delivery: pages here read them again (nothing is announced back)."""
         self.version += 1
 
     def publish(self, event_type: WebhookEventType, source: Claim | Mapping[str, Any], **facts: Any) -> None:

@@ -420,13 +420,18 @@ class ChangeFeed:
         self._refresh: dict[str, Refresh] = {}
         self._inbox: asyncio.Queue[Change] = asyncio.Queue()
         self._outbox: asyncio.Queue[Change] = asyncio.Queue()
+        self._queued: set[Change] = set()  # in the outbox: the same change again needs no second notification
 
     def on(self, topic: str, refresh: Refresh) -> None:
         self._refresh[topic] = refresh
 
     def announce(self, topic: str, key: str | None = None) -> None:
-        """``topic`` (``key`` of it) changed here, committed: the other processes are told (by :meth:`run`)."""
-        self._outbox.put_nowait(Change(topic, key))
+        """``topic`` (``key`` of it) changed here, committed: the other processes are told (by :meth:`run`; once for
+        the changes announced until it is sent)."""
+        change = Change(topic, key)
+        if change not in self._queued:
+            self._queued.add(change)
+            self._outbox.put_nowait(change)
 
     async def publish(self, topic: str, key: str | None = None) -> None:
         """Tell the other processes now that ``topic`` (``key`` of it) changed here."""
@@ -457,6 +462,7 @@ class ChangeFeed:
     async def _send(self) -> None:
         while True:
             change = await self._outbox.get()
+            self._queued.discard(change)  # a change from now on is announced again
             try:
                 await self.publish(change.topic, change.key)
             except Exception:

@@ -180,6 +180,27 @@ async def test_changes_to_cached_tables_reach_the_other_process(start_system: St
     await eventually(lambda: _async(b.application.endpoints.cached(endpoint.id) is not None))
 
 
+async def test_pages_of_one_process_hear_of_deliveries_and_saved_views_changed_in_the_other(
+    start_system: Start,
+) -> None:
+    """The webhooks pages and the saved-views sidebar re-read when their version moves: a change in a moves b's (and
+    only once: b's refresh is not announced back to a)."""
+    a, b = await start_system('a'), await start_system('b')
+    await a.cluster.feed.settled()  # type: ignore[union-attr]  # the refreshes of the first connect are applied
+    await b.cluster.feed.settled()  # type: ignore[union-attr]
+    views_a, views_b = a.application.saved_views.version, b.application.saved_views.version
+    await a.application.saved_views.save('failures', {'status': 'failed'})
+    await eventually(lambda: _async(b.application.saved_views.version > views_b))
+    assert [view.name for view in await b.application.saved_views.all()] == ['failures']
+
+    deliveries_a, deliveries_b = a.application.deliveries.version, b.application.deliveries.version
+    a.delivery.notifier.changed()  # what every change of a delivery in a does (queued, sent, settled, cancelled)
+    await eventually(lambda: _async(b.application.deliveries.version > deliveries_b))
+    await asyncio.sleep(0.5)  # had b announced its refresh, a would have heard by now
+    assert a.application.deliveries.version == deliveries_a + 1
+    assert a.application.saved_views.version == views_a + 1
+
+
 async def test_node_statistics_follow_runs_that_end_in_the_other_process(start_system: Start) -> None:
     a, b = await start_system('a'), await start_system('b')
     quick = {**SLOW, 'id': 'quick', 'nodes': SLOW['nodes'][:1], 'edges': []}
