@@ -177,12 +177,16 @@ class ScheduleService:
     async def refresh_paused(self, workflow_id: str | None) -> None:
         """Another process paused or resumed ``workflow_id``'s schedule (None: any): follow what is stored."""
         paused = await self._stored_paused()
-        for key in [workflow_id] if workflow_id is not None else set(self._specs):
+        # only the schedules asked about: another's change (read here too) is followed by its own refresh, which
+        # must still find it to do
+        keys = [workflow_id] if workflow_id is not None else set(self._specs) | self._paused | paused
+        for key in keys:
             if key in paused and key not in self._paused:
+                self._paused.add(key)
                 self._timers.pause(job_id(key))
             elif key not in paused and key in self._paused:
+                self._paused.discard(key)
                 self._timers.resume(job_id(key))
-        self._paused = paused
 
     async def _stored_paused(self) -> set[str]:
         async with self._db.engine.connect() as conn:

@@ -120,3 +120,35 @@ async def test_a_paused_schedule_stays_paused_in_a_process_started_later(
     assert info['paused'] is False and info['next_run_at'] is not None
     for service in (first, second):
         await service.stop()
+
+
+async def test_two_schedules_paused_one_after_the_other_elsewhere_both_stop_here(
+    db: Database, open_database: Callable[[], Database]
+) -> None:
+    """Two pauses announced one after the other: the first refresh here reads both as paused, but must leave the
+    second to its own refresh (it marked both paused and paused one timer: the second kept firing here)."""
+    timers = [Timers(), Timers()]
+    catalog = WorkflowCatalog(History(db), default_registry())
+    for workflow_id in ('tick', 'tock'):
+        await catalog.put(workflow_id, {**SCHEDULED, 'id': workflow_id}, utcnow())
+    services = [
+        ScheduleService(open_database(), WorkflowCatalog(History(db), default_registry()), clock, Starts())
+        for clock in timers
+    ]
+    for clock in timers:
+        clock.start()
+    for service in services:
+        await service.start()
+    here, elsewhere = services
+    assert here.next_run_at('tick') is not None and here.next_run_at('tock') is not None
+    await elsewhere.pause('tick')
+    await elsewhere.pause('tock')
+    for workflow_id in ('tick', 'tock'):  # the change feed's refreshes, in the order announced
+        await here.refresh_paused(workflow_id)
+    for workflow_id in ('tick', 'tock'):
+        assert (await here.info(workflow_id))['paused'] is True
+        assert here.next_run_at(workflow_id) is None, f'{workflow_id} still fires here'
+    for service in services:
+        await service.stop()
+    for clock in timers:
+        clock.shutdown()
