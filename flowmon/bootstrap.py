@@ -176,7 +176,12 @@ class System:
             )  # fmt: skip
         policy = RetentionPolicy(days=settings.retention_days, max_executions=settings.retention_max_executions)
         retention = Retention(
-            pruner=pruner, policy=policy, interval_s=settings.retention_interval, timers=timers, history=reads
+            pruner=pruner,
+            policy=policy,
+            interval_s=settings.retention_interval,
+            timers=timers,
+            history=reads,
+            deliveries_pruned=delivery.notifier.changed,
         )
         probe = LoopLagProbe()
         stats = NodeStatistics(runs=NodeRunStats(db), recorder=recorder, history=history)

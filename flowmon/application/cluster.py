@@ -25,7 +25,6 @@ import contextlib
 import logging
 import time
 from collections.abc import Collection, Coroutine, Mapping
-from datetime import datetime, timedelta
 from typing import Any
 
 from flowmon.automation.schedules import ScheduleService
@@ -61,8 +60,10 @@ log = logging.getLogger(__name__)
 
 POLL_S = 0.25  # cancel requests and other processes' executions are polled this often (besides notifications)
 # after the listener reconnected, executions of other processes created this long before it was last known connected
-# are swept (a connection that died silently is noticed within the listener's probe, 5 s; and the clocks may differ)
-SWEEP_SLACK = timedelta(seconds=30)
+# are swept (a connection that died silently is noticed within the listener's probe, 5-10 s; and the hosts' clocks
+# may differ from the database's)
+SWEEP_SLACK_S = 60.0
+DELIVERIES_EVERY_S = 0.25  # changes of deliveries are announced at most this often (pages pull every 250 ms)
 
 
 class Cluster:
@@ -87,10 +88,10 @@ class Cluster:
         self._background: set[asyncio.Task[Any]] = set()
         self._tail_wake = asyncio.Event()
         self._notices: dict[str, int] = {}
-        # when the listener was last known connected (every notification up to about then was heard), and after it
-        # reconnected, from when to sweep for executions that began and ended unheard
-        self._heard_at = utcnow()
-        self._sweep_from: datetime | None = None
+        # when the listener was last known connected (every notification up to about then was heard; monotonic), and
+        # after it reconnected, the earliest such time to sweep from for executions that began and ended unheard
+        self._heard_at = time.monotonic()
+        self._sweep_from: float | None = None
         self._cancel_wake = asyncio.Event()
         self._fencing = False
         self.listener: Listener | None = None
@@ -135,7 +136,7 @@ class Cluster:
             notifier.changed_elsewhere()
 
         notifier.announce = lambda: feed.announce('deliveries')
-        feed.on('deliveries', deliveries_changed)
+        feed.on('deliveries', deliveries_changed, every_s=DELIVERIES_EVERY_S)
 
     def share_saved_views(self, views: SavedViews) -> None:
         """Views saved or deleted here make the other processes' sidebars read the list again, and theirs ours."""
@@ -264,10 +265,10 @@ class Cluster:
                 return
             self._to_read(latest)
         elif self.listener is not None and self.listener.connections > 1:  # reconnected: notifications were lost
-            self._to_read({}, self._heard_at - SWEEP_SLACK)
+            self._to_read({}, self._heard_at)
         self._tail_wake.set()
 
-    def _to_read(self, latest: Mapping[str, int], sweep_from: datetime | None = None) -> None:
+    def _to_read(self, latest: Mapping[str, int], sweep_from: float | None = None) -> None:
         """What the next turn of :meth:`_follow` reads: these executions up to these seq, and a sweep from then."""
         for execution_id, seq in latest.items():
             self._notices[execution_id] = max(seq, self._notices.get(execution_id, 0))
@@ -283,14 +284,14 @@ class Cluster:
                     await self._tail_wake.wait()
             self._tail_wake.clear()
             if self.listener is not None and self.listener.connected.is_set():
-                self._heard_at = utcnow()
+                self._heard_at = time.monotonic()
             notices, self._notices = self._notices, {}
             sweep_from, self._sweep_from = self._sweep_from, None
             try:
                 if notices:
                     await self.tail.notified(notices)
                 if sweep_from is not None:
-                    await self.tail.sweep(sweep_from)
+                    await self.tail.sweep(time.monotonic() - sweep_from + SWEEP_SLACK_S)
                 if time.monotonic() - polled >= POLL_S:
                     polled = time.monotonic()
                     await self.tail.poll()

@@ -66,6 +66,7 @@ class Retention:
     timers: Timers
     history: ExecutionHistory
     clock: Callable[[], datetime] = utcnow
+    deliveries_pruned: Callable[[], None] = lambda: None  # the deliveries' pages read again
     last: PruneResult | None = field(default=None, init=False)
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock, init=False, repr=False)
     _stopping: bool = field(default=False, init=False, repr=False)
@@ -120,7 +121,10 @@ class Retention:
             counts.add(await self.pruner.prune_executions(policy, now, self._forget, stop=stop))
         horizon = policy.horizon(now)
         if horizon is not None:
-            counts.add(await self.pruner.prune_deliveries(horizon, stop=stop))
+            pruned = await self.pruner.prune_deliveries(horizon, stop=stop)
+            counts.add(pruned)
+            if pruned.deliveries:
+                self.deliveries_pruned()
         counts.add(await self.pruner.prune_snapshots(stop=stop))
         counts.add(await self.pruner.give_back_space(stop=stop))
 

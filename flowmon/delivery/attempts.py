@@ -153,6 +153,7 @@ class AttemptRunner:
     async def _send(self, claim: Claim, slot: _Slot) -> None:
         ids = log_context.about(delivery_id=claim.delivery_id, execution_id=claim.execution_id)
         log_context.bind(**ids)  # the attempt's own task: httpx's request line says which delivery it was
+        self._notify.changed()  # claimed (committed): the delivery is sending
         outcome = await self._sender.send(claim)
         slot.release()  # the destination is done with us: recording the outcome need not hold its slot
         decision = decide(

@@ -140,9 +140,10 @@ class DeliveryService:
     async def sweep(self) -> None:
         """Recover expired leases and arm every waiting delivery due within the horizon that has no wake-up."""
         now = self._clock()
-        for delivery_id, when in await self.ledger.recover(
-            now=now, schedule=self.config.schedule, rand=self._rand, which='lost'
-        ):
+        recovered = await self.ledger.recover(now=now, schedule=self.config.schedule, rand=self._rand, which='lost')
+        if recovered:
+            self.notifier.changed()
+        for delivery_id, when in recovered:
             log.warning(
                 'webhook delivery %s: attempt lease expired; retrying',
                 delivery_id,

@@ -27,6 +27,7 @@ import json
 import logging
 import os
 import socket
+import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -41,7 +42,7 @@ from flowmon.engine.core.events import TERMINAL_EXECUTION_EVENTS, Event
 from flowmon.engine.core.state import EXECUTION_STATUSES, TERMINAL_EXECUTION_STATUSES
 from flowmon.engine.runtime.projector import Projector
 
-from .codec import stored_event, to_db_time
+from .codec import from_db_time_fast, stored_event, to_db_time
 from .database import BulkStatement, Database, Step
 from .dialect import database_now, notify_payload, notify_payloads, notify_statement, older_than
 from .tables import EventRow, ExecutionRow, ProcessRow, ScheduleTickRow
@@ -59,6 +60,7 @@ CHANGES_CHANNEL = 'flowmon_changes'  # {"p": writer, "t": topic, "k": key}: a ca
 ACTIVE = [status for status in EXECUTION_STATUSES if status not in TERMINAL_EXECUTION_STATUSES]  # queued, running
 TICK_MEMORY = timedelta(days=7)
 ENDED_MEMORY = 10_000  # executions of other processes the event tail remembers having read to their end
+SWEEP_MAX = 10_000  # executions a sweep reads at the most (the latest)
 
 
 def new_process_id() -> str:
@@ -275,7 +277,11 @@ class EventTail:
 
     async def notified(self, latest: Mapping[str, int]) -> int:
         """Read the events announced by another process's write; returns how many were taken."""
-        wanted = {execution_id: seq for execution_id, seq in latest.items() if seq > self._read.get(execution_id, 0)}
+        wanted = {
+            execution_id: seq
+            for execution_id, seq in latest.items()
+            if seq > self._read.get(execution_id, 0) and execution_id not in self._ended  # (read to its end already)
+        }
         return await self._catch_up(wanted) if wanted else 0
 
     async def poll(self) -> int:
@@ -295,18 +301,30 @@ class EventTail:
                 self._read.pop(execution_id, None)
         return await self.notified(latest)
 
-    async def sweep(self, since: datetime) -> int:
-        """Read the executions of other processes created since ``since`` (their clocks) that were never read to their
-        end: after the listener reconnected, those that began and ended meanwhile (no poll sees them: it looks for
-        active ones). Returns how many events were taken."""
+    async def sweep(self, seconds: float) -> int:
+        """Read the executions of other processes created in the last ``seconds`` (by the database's clock against
+        their hosts': keep the clocks synchronised) that were never read to their end: after the listener reconnected,
+        those that began and ended meanwhile (no poll sees them: it looks for active ones). At most the latest
+        :data:`SWEEP_MAX`. Returns how many events were taken."""
         me = self._me()
-        query = select(_executions.c.id, _executions.c.last_seq).where(
-            _executions.c.created_at >= to_db_time(since), _executions.c.owner.is_not(None), _executions.c.owner != me
-        )
         async with self._db.engine.connect() as conn:
+            now = (await conn.execute(select(database_now()))).scalar_one()
+            query = (
+                select(_executions.c.id, _executions.c.last_seq)
+                .where(
+                    _executions.c.created_at >= to_db_time(from_db_time_fast(now) - timedelta(seconds=seconds)),
+                    _executions.c.owner.is_not(None),
+                    _executions.c.owner != me,
+                )
+                .order_by(_executions.c.created_at.desc())
+                .limit(SWEEP_MAX)
+            )
             rows = (await conn.execute(query)).all()
-        missed = {row[0]: row[1] for row in rows if row[0] not in self._ended}
-        return await self.notified(missed) if missed else 0
+        if len(rows) == SWEEP_MAX:
+            log.warning(
+                'the listener was away long: only the latest %d executions of other processes are read', SWEEP_MAX
+            )
+        return await self.notified({row[0]: row[1] for row in rows})
 
     async def _catch_up(self, wanted: Mapping[str, int]) -> int:
         """Read every execution of ``wanted`` up to its ``seq`` (100 executions and ``batch`` events a query, as many
@@ -421,9 +439,16 @@ class ChangeFeed:
         self._inbox: asyncio.Queue[Change] = asyncio.Queue()
         self._outbox: asyncio.Queue[Change] = asyncio.Queue()
         self._queued: set[Change] = set()  # in the outbox: the same change again needs no second notification
+        self._waiting: set[Change] = set()  # in the inbox: the same refresh again is done by the one waiting
+        self._every: dict[str, float] = {}  # topics announced at most once per so many seconds
+        self._sent: dict[str, float] = {}  # when each of those was last announced (monotonic)
 
-    def on(self, topic: str, refresh: Refresh) -> None:
+    def on(self, topic: str, refresh: Refresh, *, every_s: float = 0.0) -> None:
+        """Refresh with ``refresh`` when another process changed ``topic``; a change of it made here is announced at
+        most once per ``every_s`` seconds (a topic that changes often: the changes meanwhile go in one)."""
         self._refresh[topic] = refresh
+        if every_s:
+            self._every[topic] = every_s
 
     def announce(self, topic: str, key: str | None = None) -> None:
         """``topic`` (``key`` of it) changed here, committed: the other processes are told (by :meth:`run`; once for
@@ -444,7 +469,7 @@ class ChangeFeed:
         """The listener's handler: queue the refresh a notification asks for (``None``: refresh everything)."""
         if payload is None:
             for topic in self._refresh:
-                self._inbox.put_nowait(Change(topic, None))
+                self._take(Change(topic, None))
             return
         try:
             change = json.loads(payload)
@@ -453,7 +478,12 @@ class ChangeFeed:
         if not isinstance(change, dict) or change.get('p') == self._me() or change.get('t') not in self._refresh:
             return
         key = change.get('k')
-        self._inbox.put_nowait(Change(str(change['t']), key if isinstance(key, str) else None))
+        self._take(Change(str(change['t']), key if isinstance(key, str) else None))
+
+    def _take(self, change: Change) -> None:
+        if change not in self._waiting:
+            self._waiting.add(change)
+            self._inbox.put_nowait(change)
 
     async def run(self) -> None:
         """Send what :meth:`announce` queued and apply the refreshes others asked for, until cancelled."""
@@ -462,6 +492,10 @@ class ChangeFeed:
     async def _send(self) -> None:
         while True:
             change = await self._outbox.get()
+            every = self._every.get(change.topic)
+            if every is not None:  # (still queued meanwhile: what changes meanwhile goes with it)
+                await asyncio.sleep(max(0.0, self._sent.get(change.topic, -every) + every - time.monotonic()))
+                self._sent[change.topic] = time.monotonic()
             self._queued.discard(change)  # a change from now on is announced again
             try:
                 await self.publish(change.topic, change.key)
@@ -476,6 +510,7 @@ class ChangeFeed:
     async def _apply(self) -> None:
         while True:
             change = await self._inbox.get()
+            self._waiting.discard(change)  # a change from now on is refreshed again
             try:
                 await self._refresh[change.topic](change.key)
             except Exception:

@@ -126,7 +126,10 @@ async def test_a_secret_saved_here_while_the_secrets_are_read_again_is_kept(db: 
     reload = asyncio.create_task(store.load())  # what the change feed does on another process's announcement
     await slow.read.wait()  # its SELECT ran: the secret below is not in its rows
     save = asyncio.create_task(store.put('api_key', 'sk-new-0123456789'))
-    await asyncio.sleep(0.05)  # the save goes as far as it can meanwhile
+    for _ in range(200):  # the save goes as far as it can meanwhile: to its end (the defect), or up to the lock
+        if save.done():
+            break
+        await asyncio.sleep(0.01)
     gate.set()
     await asyncio.gather(reload, save)
     assert store.names() == frozenset({'api_key'})

@@ -9,7 +9,7 @@ from sqlalchemy import update
 from store_samples import T0, run_events
 
 from flowmon.engine import EventBus
-from flowmon.engine.core.events import Event, EventType
+from flowmon.engine.core.events import Event, EventType, utcnow
 from flowmon.engine.runtime.projector import Projector
 from flowmon.store import Database, EventRecorder
 from flowmon.store.cluster import EventTail
@@ -72,10 +72,15 @@ async def test_a_sweep_reads_the_runs_that_began_and_ended_unheard_once(db: Data
     await tail.notified({'a-heard': heard_before[-1].seq})
     heard.clear()
 
-    taken = await tail.sweep(T0 - timedelta(seconds=30))
+    seconds = (utcnow() - (T0 - timedelta(seconds=30))).total_seconds()  # the runs created since 30 s before T0
+    taken = await tail.sweep(seconds)
 
     assert heard == unheard + running and taken == len(heard)
     assert projector.get('b-unheard').status == 'failed'  # type: ignore[union-attr]
     assert projector.get('c-running').status == 'running'  # type: ignore[union-attr]
     assert projector.get('d-mine') is None and projector.get('e-old') is None
-    assert await tail.sweep(T0 - timedelta(seconds=30)) == 0  # nothing new: nothing read twice
+    heard.clear()
+    await tail.sweep(seconds)
+    assert heard == []  # nothing read twice (the running one has nothing new)
+    await tail.notified({'b-unheard': unheard[-1].seq, 'a-heard': heard_before[-1].seq})  # a late notice of them
+    assert heard == []

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -14,9 +15,11 @@ from flowmon.application import Application
 from flowmon.application.errors import Conflict, Invalid, NotFound
 from flowmon.application.retention import JOB_ID, MAX_INTERVAL_S, Retention
 from flowmon.bootstrap import System
+from flowmon.engine.core.events import utcnow
 from flowmon.engine.core.provenance import api_trigger, ui_trigger
 from flowmon.settings import Settings, load_settings
 from flowmon.store.retention import Pruner, RetentionPolicy
+from flowmon.store.webhook_tables import deliveries
 
 EXAMPLE_WORKFLOWS = Path(__file__).resolve().parents[2] / 'data' / 'workflows'
 
@@ -143,6 +146,24 @@ async def test_an_interval_beyond_the_calendar_arms_the_next_pruning_ten_years_o
         await asyncio.sleep(0.01)
     assert (next_run - retention.last.finished_at).days == MAX_INTERVAL_S // 86_400
     await retention.stop()
+
+
+async def test_pruned_deliveries_make_the_webhooks_pages_read_again(system: System) -> None:
+    """The webhooks pages re-read when the deliveries' version moves: pruning settled ones moves it too (the list kept
+    showing them until another delivery changed)."""
+    old = utcnow() - timedelta(days=40)
+    async with system.db.engine.begin() as conn:
+        await conn.execute(
+            deliveries.insert().values(
+                id='d-old', webhook_id='msg_d-old', source='api', url='https://example.org/', headers='{}', body=b'{}',
+                status='succeeded', attempts=1, round_base=0, max_attempts=3, created_at=old, updated_at=old,
+                finished_at=old,
+            )
+        )  # fmt: skip
+    before = system.application.deliveries.version
+    result = await system.application.retention.prune()
+    assert result.counts.deliveries == 1
+    assert system.application.deliveries.version > before
 
 
 # --- status -------------------------------------------------------------------------------------------------------

@@ -164,8 +164,12 @@ def test_the_json_viewer_takes_every_colour_from_the_modes_variables() -> None:
     for kind in theme.JSON_VALUE_COLORS:
         assert f'--jse-value-color-{kind}: var(--fm-json-{kind});' in JSON_TREE_STYLE
     assert re.findall(r'#[0-9a-fA-F]{3,8}\b|rgb', JSON_TREE_STYLE) == []
-    # a collapsed list's count ("2 items") is muted text on the hovered surface (both read: see the muted grey's test)
+    # a collapsed list's count ("2 items") is muted text on the hovered surface (both read: see the muted grey's test),
+    # as is the "show more" of a long list; URLs (strings the viewer makes links of) are in the primary text colour
     assert '--jse-tag-color: var(--fm-muted); --jse-tag-background: var(--fm-hover);' in JSON_TREE_STYLE
+    assert '--jse-collapsed-items-link-color: var(--fm-muted);' in JSON_TREE_STYLE
+    assert '--jse-value-color-url: var(--fm-primary-text);' in JSON_TREE_STYLE
+    assert '--jse-a-color: var(--fm-primary-text);' in JSON_TREE_STYLE
     root, dark = re.search(r':root \{ (--fm-json-[^}]*)\}\s*body\.body--dark \{ ([^}]*)\}', CSS).groups()  # type: ignore[union-attr]
     for kind, (light_color, dark_color) in theme.JSON_VALUE_COLORS.items():
         assert f'--fm-json-{kind}: {light_color};' in root

@@ -45,6 +45,7 @@ T = TypeVar('T')
 TICK_SECONDS = 0.08
 GANTT_SECONDS = 0.5  # how often the Gantt chart of a running execution is redrawn (every segment, one patch)
 BACKLOG = 5000  # stored events loaded for the log of an execution (its latest ones)
+RELOAD_SECONDS = 1.0  # how often a run the live view let go of is read from the store, until it shows its end
 
 
 def create(application: Application, execution_id: str) -> None:
@@ -114,6 +115,7 @@ class _LivePage:
         self._state = state
         self._fetching = False
         self._let_go = False  # the live view no longer holds the execution, shown running: read it from the store
+        self._reloaded_at = -RELOAD_SECONDS
         self._median_ms: float | None = None
         _header(state, definition)
         self.view = ExecutionView(definition, on_rerun_from=None if read_only else weak_callback(self._rerun_from))
@@ -162,8 +164,9 @@ class _LivePage:
             # let go by the live view while shown running (many runs ended since the page last looked): the store
             # has how it went on
             self._let_go = live is None and not self._state.is_terminal
-        if self._let_go and not self._fetching:
-            self._fetching = True
+        clock = asyncio.get_running_loop().time()
+        if self._let_go and not self._fetching and clock - self._reloaded_at >= RELOAD_SECONDS:
+            self._fetching, self._reloaded_at = True, clock
             background_tasks.create(self._reload_state(), name=f'state of {self._id}', context=self._body)
         behind = self.view.event_log.last_seq < self._state.last_seq and not self._fetching
         if not (moved or behind or self.view.wants_clock):
@@ -211,11 +214,11 @@ class _LivePage:
         state: ExecutionState | None = None
         try:
             state = await self._application.history.state(self._id)
-            self._let_go = False
+            self._let_go = not state.is_terminal  # (the store a moment behind: read again)
         except NotFound:
             self._let_go = False  # deleted meanwhile
         except Exception:
-            log.exception('could not load execution %s', self._id)  # tried again at the next tick
+            log.exception('could not load execution %s', self._id)  # tried again
         finally:
             self._fetching = False
         if state is not None and state.last_seq > self._state.last_seq:

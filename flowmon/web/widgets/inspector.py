@@ -30,7 +30,8 @@ JSON_TREE_STYLE = (
     '--jse-text-color: var(--fm-text); --jse-key-color: var(--fm-text); --jse-delimiter-color: var(--fm-muted); '
     '--jse-main-border: 1px solid var(--fm-border); --jse-value-color-string: var(--fm-json-string); '
     '--jse-value-color-number: var(--fm-json-number); --jse-value-color-boolean: var(--fm-json-boolean); '
-    '--jse-value-color-null: var(--fm-json-null); '
+    '--jse-value-color-null: var(--fm-json-null); --jse-value-color-url: var(--fm-primary-text); '
+    '--jse-a-color: var(--fm-primary-text); --jse-collapsed-items-link-color: var(--fm-muted); '
     # a collapsed list's count ("2 items"): white on 20% black was 2.4:1
     '--jse-tag-color: var(--fm-muted); --jse-tag-background: var(--fm-hover); '
     '--jse-font-size-mono: 12px; --jse-hover-background-color: var(--fm-hover); '

@@ -1,0 +1,60 @@
+"""The change feed between processes: a change announced again before it was sent goes once, a topic that changes
+often is announced at most once per its interval, and a refresh asked for again before it ran runs once."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import Any
+
+from flowmon.store.cluster import ChangeFeed
+
+
+class Feed(ChangeFeed):
+    """Publishes into a list instead of the database."""
+
+    def __init__(self) -> None:
+        super().__init__(None, me=lambda: 'here')  # type: ignore[arg-type]
+        self.published: list[tuple[str, str | None, float]] = []
+
+    async def publish(self, topic: str, key: str | None = None) -> None:
+        self.published.append((topic, key, time.monotonic()))
+
+
+async def until(condition: Any) -> None:
+    async with asyncio.timeout(5):
+        while not condition():
+            await asyncio.sleep(0.005)
+
+
+async def test_changes_announced_again_before_they_are_sent_go_once() -> None:
+    feed = Feed()
+    refreshed: list[str | None] = []
+
+    async def refresh(key: str | None) -> None:
+        refreshed.append(key)
+
+    feed.on('deliveries', refresh, every_s=0.2)
+    feed.on('secrets', refresh)
+    task = asyncio.create_task(feed.run())
+    try:
+        for _ in range(100):  # a burst of changes here
+            feed.announce('deliveries')
+            feed.announce('secrets')
+        await until(lambda: len(feed.published) == 2)
+        assert sorted(topic for topic, _, _ in feed.published) == ['deliveries', 'secrets']
+        first = next(at for topic, _, at in feed.published if topic == 'deliveries')
+        feed.announce('deliveries')  # changed again after it was sent: announced again, but not before its interval
+        await until(lambda: len(feed.published) == 3)
+        topic, _, again = feed.published[-1]
+        assert topic == 'deliveries' and again - first >= 0.2
+
+        payload = json.dumps({'p': 'elsewhere', 't': 'secrets', 'k': None})
+        for _ in range(100):  # a burst of the same change from another process
+            feed.received(payload)
+        await feed.settled()
+        assert refreshed == [None]
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
