@@ -87,9 +87,7 @@ def status_text_color(status: str) -> str:
 
 def status_text_css() -> str:
     """The variables behind :func:`status_text_color`, for light mode and for Quasar's dark mode."""
-    light = ' '.join(f'--fm-st-{status}: {colors[0]};' for status, colors in STATUS_TEXT_COLORS.items())
-    dark = ' '.join(f'--fm-st-{status}: {colors[1]};' for status, colors in STATUS_TEXT_COLORS.items())
-    return f':root {{ {light} }}\nbody.body--dark {{ {dark} }}\n'
+    return _mode_variables('--fm-st-', STATUS_TEXT_COLORS)
 
 
 def primary_text_css() -> str:
@@ -115,8 +113,13 @@ JSON_VALUE_COLORS: dict[str, tuple[str, str]] = {
 
 def json_value_css() -> str:
     """The variables of :data:`JSON_VALUE_COLORS`, for light mode and for Quasar's dark mode."""
-    light = ' '.join(f'--fm-json-{kind}: {colors[0]};' for kind, colors in JSON_VALUE_COLORS.items())
-    dark = ' '.join(f'--fm-json-{kind}: {colors[1]};' for kind, colors in JSON_VALUE_COLORS.items())
+    return _mode_variables('--fm-json-', JSON_VALUE_COLORS)
+
+
+def _mode_variables(prefix: str, colors: dict[str, tuple[str, str]]) -> str:
+    """``prefix<name>`` set to each (light, dark) pair's colour for light mode and for Quasar's dark mode."""
+    light = ' '.join(f'{prefix}{name}: {pair[0]};' for name, pair in colors.items())
+    dark = ' '.join(f'{prefix}{name}: {pair[1]};' for name, pair in colors.items())
     return f':root {{ {light} }}\nbody.body--dark {{ {dark} }}\n'
 
 
