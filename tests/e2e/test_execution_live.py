@@ -72,6 +72,24 @@ def test_a_finished_execution_renders_and_a_canvas_click_opens_the_inspector(
 
 
 METRICS = 'el => ({top: el.scrollTop, height: el.scrollHeight, view: el.clientHeight})'  # the log's scroll
+# the line at the top of the log's box, and how far above the box's top it starts
+TOP_LINE = """el => {
+  const box = el.getBoundingClientRect();
+  const line = [...el.querySelectorAll('.fm-ev')].find((line) => line.getBoundingClientRect().bottom > box.top + 1);
+  return line && [line.textContent, Math.round(line.getBoundingClientRect().top - box.top)];
+}"""
+# from now on, in every frame: is the log as tall as its lines? (window.__jumps lists the frames it was not)
+WATCH_HEIGHT = """el => {
+  window.__jumps = [];
+  const frame = () => {
+    const style = getComputedStyle(el);
+    const lines = el.querySelectorAll('.fm-ev').length;
+    const tall = lines * parseFloat(style.lineHeight) + parseFloat(style.paddingTop) + parseFloat(style.paddingBottom);
+    if (Math.abs(el.scrollHeight - tall) > 2) window.__jumps.push([el.scrollHeight, tall]);
+    requestAnimationFrame(frame);
+  };
+  frame();
+}"""
 CHATTY = {
     'id': 'chatty-chain',
     'name': 'Chatty chain',
@@ -94,11 +112,15 @@ def test_the_event_log_does_not_steal_the_scroll(page: Page, server: Server) -> 
     page.mouse.wheel(0, -400)  # the reader scrolls up to read older lines
     wait_until(lambda: not _at_bottom(log.evaluate(metrics)), 'the log scrolled up')
     reading = log.evaluate(metrics)
+    line = log.evaluate(TOP_LINE)
+    log.evaluate(WATCH_HEIGHT)
     shown = _lines_shown(page)
     wait_until(lambda: _lines_shown(page) >= shown + 10, 'new lines arriving')  # while the reader reads
     after = log.evaluate(metrics)
-    assert after['height'] > reading['height']
+    assert log.evaluate(TOP_LINE) == line, 'the line the reader was reading moved'
     assert abs(after['top'] - reading['top']) <= 2, f'the log moved while reading: {reading} -> {after}'
+    # the log is as tall as its lines in every frame: its scrollbar does not jump as lines arrive out of view
+    assert page.evaluate('window.__jumps') == [], 'the log was not as tall as its lines (scroll height, expected)'
 
     page.get_by_test_id('event-log-latest').click()  # back to the newest line: following resumes
     shown = _lines_shown(page)

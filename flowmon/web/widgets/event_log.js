@@ -55,6 +55,7 @@ export default {
       if (!lines || !lines.length) return;
       const chunk = document.createElement("div");
       for (const cells of lines) chunk.appendChild(lineElement(cells));
+      chunk.style.setProperty("--n", chunk.childElementCount); // its height while skipped (see event_log.py)
       this.count += chunk.childElementCount;
       this.$el.appendChild(chunk);
       this.trim();
@@ -69,6 +70,7 @@ export default {
           first.remove();
         } else {
           for (let i = 0; i < extra; i++) first.firstElementChild.remove();
+          first.style.setProperty("--n", first.childElementCount);
           this.count -= extra;
         }
       }
