@@ -449,11 +449,11 @@ class EventRecorder:
                 states[execution_id] = state
         if write.live:
             self._node_runs_due.update(write.finished)
-        elif write.finished:
-            self._node_runs_written(state for state, _ in write.finished.values())
-            if self._projection is not None:
+            if self._projection is not None:  # (an ended execution is held until its end is written)
                 for execution_id, seq in write.last_seq.items():
                     self._projection.persisted(execution_id, seq)
+        elif write.finished:
+            self._node_runs_written(state for state, _ in write.finished.values())
         for digest, count in write.snapshots.items():
             pending = self._snapshots.get(digest)
             if pending is not None:

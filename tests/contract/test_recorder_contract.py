@@ -44,9 +44,9 @@ MIXED = {
 class Rig:
     """An engine whose events a started recorder writes from the live projection, as the app wires them."""
 
-    def __init__(self, db: Database, ids: Any = None) -> None:
+    def __init__(self, db: Database, ids: Any = None, *, keep_finished: int = 200) -> None:
         self.bus = EventBus()
-        self.projector = Projector(self.bus)
+        self.projector = Projector(self.bus, keep_finished=keep_finished)
         self.recorder = EventRecorder(db, self.bus, projection=self.projector, flush_interval=0.02)
         options = {'id_factory': ids} if ids is not None else {}
         self.engine = Engine(bus=self.bus, registry=default_registry(), **options)
@@ -109,6 +109,22 @@ async def test_live_executions_are_written_whole(db: Database, rig: Rig) -> None
         }
     statuses = sorted(r.status for r in await rows(db, select(EXECUTIONS.c.status)))
     assert statuses == ['failed'] * 3 + ['succeeded'] * 3  # n <= 2 takes the failing branch
+
+
+async def test_the_live_view_lets_go_of_ended_executions_once_written(db: Database) -> None:
+    """The live projection keeps the latest ``keep_finished`` ended executions, each until the recorder has written
+    its end: it does not grow with every execution the process ever ran."""
+    rig = await Rig(db, keep_finished=2).start()
+    try:
+        workflow = _parse(chain('chain', 'a', 'b'), default_registry())
+        ids = [rig.engine.submit(workflow, {}) for _ in range(6)]
+        await rig.engine.wait_idle()
+        await rig.recorder.drain()
+        held = [execution_id for execution_id in ids if rig.projector.holds(execution_id)]
+        assert held == ids[-2:]
+        assert all(await History(db).get_executions(ids[:4]))  # let go of, and in the store
+    finally:
+        await rig.stop()
 
 
 async def test_a_batch_that_fails_is_kept_and_written_once_it_can_be(db: Database) -> None:

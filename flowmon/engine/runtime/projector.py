@@ -206,6 +206,10 @@ class Projector:
         track = self._tracks.get(execution_id)
         return None if track is None else track.folded()
 
+    def holds(self, execution_id: str) -> bool:
+        """Whether the execution is held (cheap: nothing is folded)."""
+        return execution_id in self._tracks
+
     def workflow_of(self, execution_id: str) -> str | None:
         """The workflow of a held execution (None when it is not held)."""
         state = self.get(execution_id)
