@@ -48,6 +48,10 @@ class LiveView:
         """The live state, while the execution is active or recently finished (else None: ask the history)."""
         return self._projector.get(execution_id)
 
+    def holds(self, execution_id: str) -> bool:
+        """Whether :meth:`get` has the execution (cheap: for lists that check every row they show)."""
+        return self._projector.holds(execution_id)
+
     def states(self) -> Iterable[ExecutionState]:
         return self._projector.states()
 

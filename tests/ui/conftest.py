@@ -16,6 +16,7 @@ import shutil
 import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from nicegui import app
@@ -23,6 +24,9 @@ from nicegui.storage import Storage
 from nicegui.testing.user import User
 from nicegui.testing.user_simulation import user_simulation
 from uisim import BROKEN, MAIN_FILE, QUICK, SLOW, TOKEN, be_patient, wait_until_started
+
+from flowmon.engine.core.state import ExecutionState
+from flowmon.engine.runtime.projector import Projector
 
 
 @pytest.fixture(scope='session', autouse=True)
@@ -75,3 +79,22 @@ def loopback_webhooks(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv('FLOWMON_OUTBOUND_ALLOW', '127.0.0.1')
     monkeypatch.setenv('FLOWMON_WEBHOOK_RETRY_SCHEDULE', '0,0.3,0.3')
     monkeypatch.setenv('FLOWMON_WEBHOOK_JITTER', '0')
+
+
+@pytest.fixture
+def live_view_lets_go_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The live view lets go of each run as it ends, before any page can see the end: it keeps no ended run, and
+    never shows an ended run's state. So pages learn how a run ended from the store, as they must when more runs
+    end between two of their pulls than the live view keeps (use before ``user`` starts the app)."""
+    build = Projector.__init__
+    held = Projector.get
+
+    def keep_none(self: Projector, *args: Any, **kwargs: Any) -> None:
+        build(self, *args, **{**kwargs, 'keep_finished': 0})
+
+    def unless_ended(self: Projector, key: str) -> ExecutionState | None:
+        state = held(self, key)
+        return None if state is not None and state.is_terminal else state
+
+    monkeypatch.setattr(Projector, '__init__', keep_none)
+    monkeypatch.setattr(Projector, 'get', unless_ended)

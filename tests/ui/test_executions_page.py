@@ -98,6 +98,22 @@ async def test_paging_is_server_side(user: User) -> None:
     assert text_of(user, 'pager-range') == '26\N{EN DASH}27 of 27'
 
 
+@pytest.mark.usefixtures('live_view_lets_go_at_once')
+@pytest.mark.parametrize('path', ['/executions', '/workflows/slow'])
+async def test_a_run_the_live_view_lets_go_of_ends_in_the_list(user: User, path: str) -> None:
+    """More runs ended between two pulls of the list than the live view keeps: the list never saw this one end in
+    the live view, and reads how it ended from the store."""
+    await sign_in(user, path)
+    execution_id = await start(user, 'slow')
+    await user.should_see(marker=f'execution-row-{execution_id}')
+    with user.scope(marker=f'execution-row-{execution_id}'):
+        await user.should_see('running')
+    await api(user, 'POST', f'/api/executions/{execution_id}/cancel')
+    with user.scope(marker=f'execution-row-{execution_id}'):
+        await user.should_see('cancelled')
+        await user.should_see('0/1')
+
+
 async def test_new_and_running_executions_show_live_on_the_first_page(user: User) -> None:
     await sign_in(user, '/executions')
     await user.should_see('No executions yet')

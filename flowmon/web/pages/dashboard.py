@@ -22,6 +22,7 @@ from flowmon.web import format as fmt
 from flowmon.web.actions import run_workflow
 from flowmon.web.execution_rows import ExecutionSummary, merge_live
 from flowmon.web.filters import ExecutionFilter
+from flowmon.web.live_rows import LetGo
 from flowmon.web.theme import status_color
 from flowmon.web.widgets.execution_table import ExecutionTable
 from flowmon.web.widgets.metric_card import MetricCard
@@ -111,7 +112,9 @@ async def create(application: Application) -> None:
     _show_snapshot(cards, chart, snapshot)
     _show_webhook_stats(cards, await dashboard.webhook_stats())
 
-    def pull_live() -> None:
+    let_go = LetGo(live, application.history.records)
+
+    async def pull_live() -> None:
         nonlocal seen, rows
         now = _now()
         _show_engine_counts(cards, live)
@@ -121,6 +124,10 @@ async def create(application: Application) -> None:
             table.show(rows, now)
         else:
             table.tick(now)
+        settled = await let_go.settle(rows)
+        if settled is not None:
+            rows = let_go.merge(rows, settled)
+            table.show(rows, _now())
 
     async def pull_metrics() -> None:
         _show_snapshot(cards, chart, await dashboard.metrics())

@@ -149,7 +149,7 @@ def selectable_rows(
     bar_slot = ui.element('div').classes('w-full')  # the bar goes over the rows it acts on
     bar: BulkBar | None = None
     shown = table(lambda: bar.update() if bar is not None else None)
-    rows = LiveRows(application.live, shown, *page, flt, limit=page_size)
+    rows = LiveRows(application.live, shown, *page, flt, limit=page_size, reread=application.history.records)
     pager_slot = ui.element('div').classes('w-full')
 
     def show_pager() -> None:
