@@ -69,6 +69,10 @@ class Automation:
         """When the schedule fires next (None when paused or unscheduled): cheap, for pages."""
         return self._schedules.next_run_at(workflow_id)
 
+    def schedule_paused(self, workflow_id: str) -> bool:
+        """Whether the schedule is paused (here, through the API, or in another process): cheap, for pages."""
+        return self._schedules.is_paused(workflow_id)
+
     async def set_paused(self, workflow_id: str, paused: bool) -> dict[str, Any]:
         """Pause or resume the schedule; returns it as :meth:`schedule` does."""
         change = self._schedules.pause if paused else self._schedules.resume

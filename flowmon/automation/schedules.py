@@ -128,6 +128,10 @@ class ScheduleService:
         """When the schedule fires next (None when paused or unscheduled): cheap, for pages."""
         return self._timers.next_run_time(job_id(workflow_id)) if workflow_id in self._specs else None
 
+    def is_paused(self, workflow_id: str) -> bool:
+        """Whether the schedule is paused, as this process knows (a pause elsewhere arrives by its notice): cheap."""
+        return workflow_id in self._paused
+
     async def pause(self, workflow_id: str) -> dict[str, Any]:
         self._require(workflow_id)
         await self._store_paused(workflow_id, True)

@@ -310,6 +310,21 @@ async def test_workflow_page_shows_trigger_url_secret_and_schedule_with_pause(us
     assert (await api(user, 'GET', '/api/workflows/nightly/schedule')).json()['paused'] is False
 
 
+async def test_the_schedule_panel_follows_a_pause_made_elsewhere(user: User) -> None:
+    assert (await api(user, 'PUT', '/api/workflows/nightly', SCHEDULED)).status_code in {200, 201}
+    await sign_in(user, '/workflows/nightly')
+    await wait_for_text_containing(user, 'schedule-next', '03:00:00')
+    assert text_of(user, 'schedule-state') == 'active'
+    assert (await api(user, 'POST', '/api/workflows/nightly/schedule/pause')).status_code == 200  # not by this page
+    await wait_for_text_containing(user, 'schedule-state', 'paused')
+    await wait_for_text_containing(user, 'schedule-next', 'none while paused')
+    await user.should_see(marker='schedule-resume')
+    assert (await api(user, 'POST', '/api/workflows/nightly/schedule/resume')).status_code == 200
+    await wait_for_text_containing(user, 'schedule-state', 'active')
+    await wait_for_text_containing(user, 'schedule-next', '03:00:00')
+    await user.should_see(marker='schedule-pause')
+
+
 async def test_workflow_without_trigger_or_schedule_shows_no_automation_panel(user: User) -> None:
     await sign_in(user, '/workflows/quick')
     await user.should_see(marker='workflow-name')

@@ -1,8 +1,9 @@
 """How a workflow starts on its own: its signed inbound trigger URL and its cron schedule (next run, pause/resume).
 
 Shown on the workflow page only when the definition enables a trigger or has a schedule. The trigger secret stays
-hidden until asked for (revealing it creates it on first use); the next run time is read from the scheduler every
-second, so it moves on after each firing.
+hidden until asked for (revealing it creates it on first use); the next run time and whether the schedule is
+paused are read from the scheduler every second, so the panel moves on after each firing and follows a pause or
+resume made elsewhere (the API, another tab, another process).
 """
 
 from __future__ import annotations
@@ -122,6 +123,10 @@ class _Schedule:
         self._tick()
 
     def _tick(self) -> None:
+        paused = self._application.automation.schedule_paused(self._workflow_id)  # paused elsewhere too
+        if paused != self._paused:
+            self._show(paused)
+            return
         if self._paused:
             self._next.set_text('none while paused')
             return
