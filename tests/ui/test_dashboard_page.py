@@ -6,6 +6,7 @@ import pytest
 from nicegui.testing.user import User
 from uisim import (
     api,
+    cancelled_in_its_row,
     click_when_shown,
     current_path,
     sign_in,
@@ -82,13 +83,7 @@ async def test_active_card_counts_running_executions(user: User) -> None:
 async def test_a_recent_run_the_live_view_lets_go_of_ends_on_the_dashboard(user: User) -> None:
     """See test_executions_page.py::test_a_run_the_live_view_lets_go_of_ends_in_the_list."""
     await sign_in(user)
-    execution_id = await start(user, 'slow')
-    await user.should_see(marker=f'execution-row-{execution_id}')
-    with user.scope(marker=f'execution-row-{execution_id}'):
-        await user.should_see('running')
-    await api(user, 'POST', f'/api/executions/{execution_id}/cancel')
-    with user.scope(marker=f'execution-row-{execution_id}'):
-        await user.should_see('cancelled')
+    await cancelled_in_its_row(user)
 
 
 async def test_recent_executions_appear_live(user: User) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from nicegui.testing.user import User
-from uisim import api, current_path, sign_in, start, text_of, wait_for_path, wait_until_ended
+from uisim import cancelled_in_its_row, current_path, sign_in, start, text_of, wait_for_path, wait_until_ended
 
 
 async def run_to_end(user: User, workflow_id: str) -> str:
@@ -104,27 +104,13 @@ async def test_a_run_the_live_view_lets_go_of_ends_in_the_list(user: User, path:
     """More runs ended between two pulls of the list than the live view keeps: the list never saw this one end in
     the live view, and reads how it ended from the store."""
     await sign_in(user, path)
-    execution_id = await start(user, 'slow')
-    await user.should_see(marker=f'execution-row-{execution_id}')
-    with user.scope(marker=f'execution-row-{execution_id}'):
-        await user.should_see('running')
-    await api(user, 'POST', f'/api/executions/{execution_id}/cancel')
-    with user.scope(marker=f'execution-row-{execution_id}'):
-        await user.should_see('cancelled')
-        await user.should_see('0/1')
+    await cancelled_in_its_row(user)
 
 
 async def test_new_and_running_executions_show_live_on_the_first_page(user: User) -> None:
     await sign_in(user, '/executions')
     await user.should_see('No executions yet')
-    execution_id = await start(user, 'slow')
-    await user.should_see(marker=f'execution-row-{execution_id}')
-    with user.scope(marker=f'execution-row-{execution_id}'):
-        await user.should_see('running')
-    await api(user, 'POST', f'/api/executions/{execution_id}/cancel')
-    with user.scope(marker=f'execution-row-{execution_id}'):
-        await user.should_see('cancelled')
-        await user.should_see('0/1')  # its cancelled node is done, but nothing succeeded
+    execution_id = await cancelled_in_its_row(user)
     assert current_path(user) == '/executions'
     await user.open('/executions')  # a new page: the list query's row, merged with the live projection's
     await user.should_see(marker=f'execution-row-{execution_id}')

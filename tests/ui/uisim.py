@@ -106,6 +106,20 @@ async def start(user: User, workflow_id: str, body: Any = None) -> str:
     return str(response.json()['id'])
 
 
+async def cancelled_in_its_row(user: User) -> str:
+    """Start 'slow' while a list of executions is open: its row shows it running, then (cancelled through the API)
+    cancelled with none of its one node succeeded (its cancelled node is done, but did not succeed). Its id."""
+    execution_id = await start(user, 'slow')
+    await user.should_see(marker=f'execution-row-{execution_id}')
+    with user.scope(marker=f'execution-row-{execution_id}'):
+        await user.should_see('running')
+    await api(user, 'POST', f'/api/executions/{execution_id}/cancel')
+    with user.scope(marker=f'execution-row-{execution_id}'):
+        await user.should_see('cancelled')
+        await user.should_see('0/1')
+    return execution_id
+
+
 async def wait_until_ended(user: User, execution_id: str) -> dict[str, Any]:
     """Poll the API until the execution is terminal and its row is committed (so SQL-backed views see it)."""
     seen: dict[str, Any] = {}
