@@ -7,8 +7,10 @@ wall-clock time, and the loop's time says exactly how long the engine waited.
 from __future__ import annotations
 
 import asyncio
+import gc
 import itertools
 import json
+import weakref
 from collections import defaultdict
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from datetime import UTC, datetime
@@ -499,6 +501,37 @@ async def test_cancel_queued_execution() -> None:
     assert h.types(waiting) == ['execution.queued', 'execution.cancelled']  # it never ran afterwards
     assert 'never' not in h.counted.calls
     await h.engine.stop()
+
+
+class _Input(dict[str, Any]):
+    """An input that can be watched for being freed (a weak reference)."""
+
+
+async def test_runs_queued_and_cancelled_again_and_again_behind_a_busy_slot_are_let_go() -> None:
+    """The one slot is taken for hours; meanwhile runs are queued and cancelled, thousands of times. What they held
+    (their inputs) is freed as each is cancelled, and the engine keeps no more of them than it lets wait."""
+    registry = default_registry()
+    hold = GateNode()
+    registry.register(hold)
+    engine = Engine(bus=EventBus(), registry=registry, clock=FakeClock(), max_concurrent=1, max_queued=10)
+    engine.submit(parse_workflow({'id': 'hold', 'name': 'Hold', 'nodes': [gate('hold')], 'edges': []}, registry))
+    await until(lambda: len(hold.entered) == 1, 'the slot taken')
+    quick = parse_workflow(
+        {'id': 'q', 'name': 'Quick', 'nodes': [{'id': 'a', 'type': 'delay', 'config': {'seconds': 0}}], 'edges': []},
+        registry,
+    )
+    inputs: list[weakref.ref[_Input]] = []
+    for n in range(2000):
+        data = _Input(n=n, text='x' * 1000)
+        inputs.append(weakref.ref(data))
+        assert engine.cancel(engine.submit(quick, data)) is True
+    del data
+    gc.collect()
+    assert sum(ref() is not None for ref in inputs) == 0, 'inputs of cancelled runs are still held'
+    requests = sum(type(thing).__name__ == '_Request' for thing in gc.get_objects())
+    assert requests <= 2 * 10 + 17, f'{requests} requests held for 10 places in the queue'
+    hold.open()
+    await engine.stop()
 
 
 async def test_past_max_queued_submit_refuses_and_queues_nothing() -> None:

@@ -359,6 +359,7 @@ class Engine:
         if request is not None:
             request.cancelled = True
             request.emitter.emit(EventType.EXECUTION_CANCELLED, data={'reason': 'cancelled while queued'})
+            self._let_go(request)
             return True
         task = self._running.get(execution_id)
         if task is None:
@@ -366,6 +367,16 @@ class Engine:
         self._stop_reason.setdefault(execution_id, 'cancelled')
         task.cancel()
         return True
+
+    def _let_go(self, request: _Request) -> None:
+        """Forget a request cancelled while queued. Its entry stays in the heap until it comes to the top (a heap
+        removes from the top only), so what it holds is dropped now, and the heap is rebuilt without such entries
+        once they outnumber the waiting ones: with every slot taken for hours, runs queued and cancelled again and
+        again would otherwise pile up in it, each with its input, past ``max_queued``."""
+        request.input, request.input_json, request.reused = None, 'null', {}
+        if len(self._queue) > 2 * len(self._queued) + 16:
+            self._queue = [entry for entry in self._queue if not entry[2].cancelled]
+            heapq.heapify(self._queue)
 
     async def stop(self) -> None:
         """Interrupt everything (process shutdown): queued and running executions end ``interrupted``."""
