@@ -454,12 +454,7 @@ class EventRecorder:
                     self._projection.persisted(execution_id, seq)
         elif write.finished:
             self._node_runs_written(state for state, _ in write.finished.values())
-        for digest, count in write.snapshots.items():
-            pending = self._snapshots.get(digest)
-            if pending is not None:
-                pending[1] -= count
-                if pending[1] <= 0:
-                    del self._snapshots[digest]
+        self._release_snapshots(write.snapshots)
         self.written += write.events
         self.flushes += 1
 
@@ -545,11 +540,24 @@ class EventRecorder:
             return len(dropped)
 
     def _let_go(self, event: Event) -> None:
-        """An event that will never be written: the projection need not keep its execution for the recorder."""
+        """An event that will never be written: the projection need not keep its execution for the recorder, nor
+        the recorder the definition it names."""
         if self._projection is not None:
             self._projection.persisted(event.execution_id, event.seq)
         if event.type in TERMINAL_EXECUTION_EVENTS:
             self._ignored.discard(event.execution_id)
+        elif event.type is EventType.EXECUTION_QUEUED and self._snapshots:
+            self._release_snapshots(_named_snapshots((event,)))
+
+    def _release_snapshots(self, named: Mapping[str, int]) -> None:
+        """Events naming these snapshot hashes (so many each) are written or dropped: the definitions handed over
+        for them are let go of once no pending event names them."""
+        for digest, count in named.items():
+            pending = self._snapshots.get(digest)
+            if pending is not None:
+                pending[1] -= count
+                if pending[1] <= 0:
+                    del self._snapshots[digest]
 
     def _check_fenced(self, error: BaseException | None) -> None:
         if isinstance(error, Fenced) and self._fence is not None:

@@ -459,6 +459,24 @@ async def test_a_failed_write_keeps_the_definition_for_the_retry(
     assert rig.recorder._snapshots == {}
 
 
+async def test_events_never_to_be_written_let_go_of_the_definition(make_rig: MakeRig) -> None:
+    """This process lost its lease: the events not written yet are dropped (``disown``), and with them the hold on
+    the definitions their queued events named (else each was kept for as long as the process ran)."""
+    rig = await make_rig(flush_interval=60)
+    rig.engine.snapshots = rig.recorder.keep_snapshot
+    workflow = parse(FLAKY)
+    execution_id = rig.engine.submit(workflow, {'order': 1})
+    await rig.engine.wait_idle()
+    assert rig.recorder._snapshots  # held for the queued event, not written yet
+    assert await rig.recorder.disown([execution_id]) == len(rig.by_execution(execution_id))
+    assert rig.recorder._snapshots == {}
+    again = rig.engine.submit(workflow, {'order': 2})  # a later run of the same version is written as usual
+    await rig.engine.wait_idle()
+    await rig.recorder.flush()
+    assert (await execution_row(rig.db, again)).workflow_hash == workflow.definition_hash
+    assert rig.recorder._snapshots == {}
+
+
 async def snapshot_hashes(db: Database) -> list[str]:
     table = WorkflowSnapshotRow.__table__  # type: ignore[attr-defined]
     async with db.engine.connect() as conn:
