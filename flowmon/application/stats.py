@@ -82,6 +82,15 @@ def node_seconds(node: NodeState, now: datetime | None) -> float | None:
     return None if end is None else max(0.0, (end - node.started_at).total_seconds())
 
 
+class _Read:
+    """A read of a workflow's node runs in flight; ``stale`` once they were forgotten meanwhile."""
+
+    __slots__ = ('stale',)
+
+    def __init__(self) -> None:
+        self.stale = False
+
+
 class NodeStatistics:
     """Per-node statistics of workflows (``GET /api/workflows/{id}/stats``, the slow flags and the duration trend)."""
 
@@ -92,7 +101,9 @@ class NodeStatistics:
         # workflow id -> node id -> its latest SAMPLE + 1 runs, newest first (one more than the sample: a baseline
         # leaves the execution's own run out and still has SAMPLE)
         self._cache: OrderedDict[str, dict[str, tuple[NodeRun, ...]]] = OrderedDict()
-        self._generation: dict[str, int] = {}  # moves when a workflow's runs are forgotten
+        # workflow id -> its reads in flight, each marked stale when the workflow's runs are forgotten meanwhile
+        # (an entry only while a read is in flight: not one per workflow ever run)
+        self._reading: dict[str, list[_Read]] = {}
         # Called with the workflows whose node runs this process wrote (processes sharing a database: the others
         # then forget theirs, see :meth:`refresh`).
         self.announce: Callable[[Collection[str]], None] = lambda _workflow_ids: None
@@ -105,12 +116,13 @@ class NodeStatistics:
 
     async def refresh(self, workflow_id: str | None) -> None:
         """Another process wrote node runs of ``workflow_id`` (None: of any workflow): read them again when asked."""
-        self._drop({*self._cache, *self._generation} if workflow_id is None else [workflow_id])
+        self._drop({*self._cache, *self._reading} if workflow_id is None else [workflow_id])
 
     def _drop(self, workflow_ids: Collection[str]) -> None:
         for workflow_id in workflow_ids:
             self._cache.pop(workflow_id, None)
-            self._generation[workflow_id] = self._generation.get(workflow_id, 0) + 1
+            for read in self._reading.get(workflow_id, ()):
+                read.stale = True
 
     async def nodes(self, workflow_id: str) -> dict[str, NodeStats]:
         """Every node of the stored workflow with its statistics over its last :data:`SAMPLE` successful runs;
@@ -167,11 +179,18 @@ class NodeStatistics:
         cached = self._cache.get(workflow_id, {})
         missing = [node_id for node_id in dict.fromkeys(node_ids) if node_id not in cached]
         if missing:
-            generation = self._generation.get(workflow_id, 0)
-            await self._recorder.drain()  # read your writes: the node runs of executions that just ended
-            read = await self._runs.latest(workflow_id, missing, SAMPLE + 1)
+            mark = _Read()
+            reads = self._reading.setdefault(workflow_id, [])
+            reads.append(mark)
+            try:
+                await self._recorder.drain()  # read your writes: the node runs of executions that just ended
+                read = await self._runs.latest(workflow_id, missing, SAMPLE + 1)
+            finally:
+                reads.remove(mark)
+                if not reads:
+                    del self._reading[workflow_id]
             fresh = {node_id: tuple(read.get(node_id, ())) for node_id in missing}
-            if self._generation.get(workflow_id, 0) != generation:
+            if mark.stale:
                 return {**cached, **fresh}  # forgotten meanwhile: good for this answer, not for keeping
             cached = {**self._cache.get(workflow_id, {}), **fresh}
             self._cache[workflow_id] = cached

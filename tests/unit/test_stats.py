@@ -6,8 +6,10 @@ is exact and no test waits on a clock."""
 
 from __future__ import annotations
 
+import tracemalloc
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -19,6 +21,7 @@ from flowmon.engine import Event, EventBus, EventType
 from flowmon.engine.core.state import fold
 from flowmon.settings import Settings, load_settings
 from flowmon.store import EventRecorder
+from flowmon.store.node_stats import NodeRunStats
 
 T0 = datetime(2025, 9, 1, 8, 0, tzinfo=UTC)
 PIPE = b"""{"id": "pipe", "name": "Pipe", "nodes": [
@@ -162,6 +165,39 @@ async def test_a_running_node_is_slow_once_its_time_so_far_passes_the_p95(
     assert started is not None
     assert await application.stats.slow_nodes(running, started + timedelta(seconds=0.9)) == frozenset()
     assert await application.stats.slow_nodes(running, started + timedelta(seconds=1.5)) == {'work'}
+
+
+async def test_runs_that_end_while_the_statistics_are_read_are_not_left_out_for_good(
+    system: System, application: Application, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await record(system, 'one', T0, {'load': 1.0, 'work': 1.0})
+    latest = NodeRunStats.latest
+
+    async def a_run_ends_meanwhile(self: NodeRunStats, *args: Any, **kwargs: Any) -> Any:
+        read = await latest(self, *args, **kwargs)
+        await record(system, 'two', T0 + timedelta(minutes=1), {'load': 1.0, 'work': 2.0})
+        return read
+
+    monkeypatch.setattr(NodeRunStats, 'latest', a_run_ends_meanwhile)
+    assert (await application.stats.nodes('pipe'))['work'].count == 1  # what the read found
+    monkeypatch.setattr(NodeRunStats, 'latest', latest)
+    assert (await application.stats.nodes('pipe'))['work'].count == 2  # not kept: read again
+
+
+async def test_forgetting_many_workflows_keeps_nothing_of_them(application: Application) -> None:
+    """Node runs of a workflow written here (or announced by another process) make the statistics forget what they
+    had of it; what they keep for that is bounded, not one entry per workflow ever run."""
+    application.stats.announce = lambda _workflow_ids: None  # (telling other processes is not what is measured)
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for n in range(50_000):
+            application.stats.forget({f'workflow-{n}'})
+        await application.stats.refresh(None)
+        grown = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert grown < 500_000, f'{grown:,} bytes kept after forgetting 50,000 workflows'
 
 
 async def test_processes_sharing_a_database_tell_each_other_about_node_runs(
