@@ -60,6 +60,8 @@ CHANGES_CHANNEL = 'flowmon_changes'  # {"p": writer, "t": topic, "k": key}: a ca
 ACTIVE = [status for status in EXECUTION_STATUSES if status not in TERMINAL_EXECUTION_STATUSES]  # queued, running
 TICK_MEMORY = timedelta(days=7)
 ENDED_MEMORY = 10_000  # executions of other processes the event tail remembers having read to their end
+# changes waiting to be announced, or refreshes waiting to run, at the most by key (then by whole topic)
+MAX_PENDING = 1000
 SWEEP_MAX = 10_000  # executions a sweep reads at the most (the latest)
 
 
@@ -452,8 +454,9 @@ class ChangeFeed:
 
     def announce(self, topic: str, key: str | None = None) -> None:
         """``topic`` (``key`` of it) changed here, committed: the other processes are told (by :meth:`run`; once for
-        the changes announced until it is sent)."""
-        change = Change(topic, key)
+        the changes announced until it is sent). Past :data:`MAX_PENDING` changes waiting (the database slow to
+        take them), a change is announced as one of the whole topic."""
+        change = Change(topic, key if len(self._queued) < MAX_PENDING else None)
         if change not in self._queued:
             self._queued.add(change)
             self._outbox.put_nowait(change)
@@ -481,6 +484,8 @@ class ChangeFeed:
         self._take(Change(str(change['t']), key if isinstance(key, str) else None))
 
     def _take(self, change: Change) -> None:
+        if len(self._waiting) >= MAX_PENDING:  # (refreshes fall behind: the whole topic is read again instead)
+            change = Change(change.topic, None)
         if change not in self._waiting:
             self._waiting.add(change)
             self._inbox.put_nowait(change)

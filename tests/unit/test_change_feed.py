@@ -8,7 +8,7 @@ import json
 import time
 from typing import Any
 
-from flowmon.store.cluster import ChangeFeed
+from flowmon.store.cluster import MAX_PENDING, ChangeFeed
 
 
 class Feed(ChangeFeed):
@@ -55,6 +55,30 @@ async def test_changes_announced_again_before_they_are_sent_go_once() -> None:
             feed.received(payload)
         await feed.settled()
         assert refreshed == [None]
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_changes_waiting_are_bounded_whole_topics_stand_for_the_rest() -> None:
+    """The database takes no notification for a while (or refreshes fall behind) while thousands of keys change:
+    what waits stays bounded, and past the bound the whole topic is announced (refreshed), so nothing is missed."""
+    feed = Feed()
+    refreshed: list[str | None] = []
+
+    async def refresh(key: str | None) -> None:
+        refreshed.append(key)
+
+    feed.on('node-runs', refresh)
+    for n in range(5 * MAX_PENDING):  # before the feed runs: nothing is sent yet
+        feed.announce('node-runs', f'workflow-{n}')
+        feed.received(json.dumps({'p': 'elsewhere', 't': 'node-runs', 'k': f'workflow-{n}'}))
+    task = asyncio.create_task(feed.run())
+    try:
+        await until(lambda: len(feed.published) == MAX_PENDING + 1)
+        await feed.settled()
+        assert [key for _, key, _ in feed.published] == [*(f'workflow-{n}' for n in range(MAX_PENDING)), None]
+        assert refreshed == [*(f'workflow-{n}' for n in range(MAX_PENDING)), None]
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
