@@ -528,13 +528,16 @@ class EventRecorder:
     async def disown(self, execution_ids: Iterable[str]) -> int:
         """Let go of this process's work after its lease was found gone (another process has closed its executions):
         drop every event and node run not yet written, and from now on ignore the events of ``execution_ids`` (those
-        still running here, which the engine is about to interrupt). Returns how many events were dropped."""
+        still running here, which the engine is about to interrupt) and of every execution whose events were dropped
+        (one begun since the caller listed them: written from its later events on, its history would start in the
+        middle). An execution's end stops its being ignored. Returns how many events were dropped."""
         async with self._lock:  # not while a write is in flight: a failed one puts its batch back
             dropped = self._pending
             self._pending, self._pending_rows = [], []
             self._states.clear()
             self._node_runs_due.clear()
             self._ignored.update(execution_ids)
+            self._ignored.update(event.execution_id for event in dropped)
             for event in dropped:
                 self._let_go(event)
             return len(dropped)

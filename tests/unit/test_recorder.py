@@ -477,6 +477,25 @@ async def test_events_never_to_be_written_let_go_of_the_definition(make_rig: Mak
     assert rig.recorder._snapshots == {}
 
 
+async def test_a_run_begun_while_its_process_lets_go_of_its_work_is_not_written_in_part(make_rig: MakeRig) -> None:
+    """A run starts between the moment the process lists its active runs and the moment the recorder drops what it
+    has not written (``disown``): its first events are dropped with the rest, so none of it is written, rather
+    than its later events without its first (a history that starts in the middle)."""
+    rig = await make_rig(flush_interval=60)
+    workflow = parse(FLAKY)
+    late = rig.engine.submit(workflow, {'order': 1})  # not in the list the process took
+    await asyncio.sleep(0)
+    await rig.recorder.disown([])
+    await rig.engine.wait_idle()
+    await rig.recorder.flush()
+    assert await count_events(rig.db, late) == 0
+    assert await rig.history.get_execution(late) is None
+    again = rig.engine.submit(workflow, {'order': 2})  # the runs after it are written as usual
+    await rig.engine.wait_idle()
+    await rig.recorder.flush()
+    assert await count_events(rig.db, again) == len(rig.by_execution(again))
+
+
 async def snapshot_hashes(db: Database) -> list[str]:
     table = WorkflowSnapshotRow.__table__  # type: ignore[attr-defined]
     async with db.engine.connect() as conn:
