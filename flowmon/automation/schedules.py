@@ -11,6 +11,7 @@ the process that claims it first (a row per workflow and scheduled time, :class:
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from datetime import datetime
@@ -65,6 +66,9 @@ class ScheduleService:
         self._claims = claims
         timers.track_fire_times('cron:')
         self._paused: set[str] = set()
+        # a refresh (read what is stored, then follow it) and a pause or resume made here (store it, then hold it)
+        # one at a time: a refresh that read before a pause here and followed after it undid the pause here
+        self._pausing = asyncio.Lock()
         self._specs: dict[str, tuple[str, str]] = {}  # workflow id -> (cron, timezone) armed
         # called with the workflow id after a pause or resume made here (other processes then follow it)
         self.announce: Callable[[str], None] = lambda _workflow_id: None
@@ -134,14 +138,16 @@ class ScheduleService:
 
     async def pause(self, workflow_id: str) -> dict[str, Any]:
         self._require(workflow_id)
-        await self._store_paused(workflow_id, True)
-        self._timers.pause(job_id(workflow_id))
+        async with self._pausing:
+            await self._store_paused(workflow_id, True)
+            self._timers.pause(job_id(workflow_id))
         return await self.info(workflow_id)
 
     async def resume(self, workflow_id: str) -> dict[str, Any]:
         self._require(workflow_id)
-        await self._store_paused(workflow_id, False)
-        self._timers.resume(job_id(workflow_id))
+        async with self._pausing:
+            await self._store_paused(workflow_id, False)
+            self._timers.resume(job_id(workflow_id))
         return await self.info(workflow_id)
 
     async def _fire(self, workflow_id: str) -> None:
@@ -180,17 +186,18 @@ class ScheduleService:
 
     async def refresh_paused(self, workflow_id: str | None) -> None:
         """Another process paused or resumed ``workflow_id``'s schedule (None: any): follow what is stored."""
-        paused = await self._stored_paused()
-        # only the schedules asked about: another's change (read here too) is followed by its own refresh, which
-        # must still find it to do
-        keys = [workflow_id] if workflow_id is not None else set(self._specs) | self._paused | paused
-        for key in keys:
-            if key in paused and key not in self._paused:
-                self._paused.add(key)
-                self._timers.pause(job_id(key))
-            elif key not in paused and key in self._paused:
-                self._paused.discard(key)
-                self._timers.resume(job_id(key))
+        async with self._pausing:
+            paused = await self._stored_paused()
+            # only the schedules asked about: another's change (read here too) is followed by its own refresh, which
+            # must still find it to do
+            keys = [workflow_id] if workflow_id is not None else set(self._specs) | self._paused | paused
+            for key in keys:
+                if key in paused and key not in self._paused:
+                    self._paused.add(key)
+                    self._timers.pause(job_id(key))
+                elif key not in paused and key in self._paused:
+                    self._paused.discard(key)
+                    self._timers.resume(job_id(key))
 
     async def _stored_paused(self) -> set[str]:
         async with self._db.engine.connect() as conn:

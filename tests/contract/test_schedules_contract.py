@@ -152,3 +152,36 @@ async def test_two_schedules_paused_one_after_the_other_elsewhere_both_stop_here
         await service.stop()
     for clock in timers:
         clock.shutdown()
+
+
+async def test_a_pause_made_here_while_a_refresh_reads_stays(
+    db: Database, open_database: Callable[[], Database]
+) -> None:
+    """The listener reconnected and everything is read again; meanwhile the schedule is paused here. The refresh,
+    which read before the pause, must not follow its older read after it (the schedule went on firing here)."""
+    timers = Timers()
+    timers.start()
+    catalog = WorkflowCatalog(History(db), default_registry())
+    await catalog.put('tick', SCHEDULED, utcnow())
+    here = ScheduleService(open_database(), WorkflowCatalog(History(db), default_registry()), timers, Starts())
+    await here.start()
+    stored_paused = here._stored_paused
+    read, go_on = asyncio.Event(), asyncio.Event()
+
+    async def slow_read() -> set[str]:
+        stored = await stored_paused()
+        read.set()
+        await go_on.wait()
+        return stored
+
+    here._stored_paused = slow_read  # type: ignore[method-assign]
+    refresh = asyncio.create_task(here.refresh_paused(None))
+    await read.wait()
+    pausing = asyncio.create_task(here.pause('tick'))
+    await asyncio.sleep(0.1)  # the pause goes as far as it can while the refresh holds its read
+    go_on.set()
+    await asyncio.gather(refresh, pausing)
+    assert (await here.info('tick'))['paused'] is True
+    assert here.next_run_at('tick') is None, 'paused, and still firing here'
+    await here.stop()
+    timers.shutdown()
