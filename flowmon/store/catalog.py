@@ -6,6 +6,7 @@ secret exists; the check happens when a definition is saved or loaded from a fil
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Collection, Mapping
 from datetime import datetime
@@ -45,9 +46,17 @@ class WorkflowCatalog:
         self._files: dict[str, str] = {}
         # Called with the workflow id after a change made here (the other processes then refresh it).
         self.announce: Callable[[str], None] = lambda _workflow_id: None
+        # a refresh (read what is stored, then tell the listeners) and a change made here (store it, then tell them)
+        # one at a time: a refresh that read before a save here and told after it gave the listeners (the
+        # schedules) the older definition, after the newer one
+        self._changing = asyncio.Lock()
 
     async def refresh(self, workflow_id: str | None) -> None:
         """Another process changed ``workflow_id`` (None: any workflow): tell the listeners what is stored now."""
+        async with self._changing:
+            await self._refresh(workflow_id)
+
+    async def _refresh(self, workflow_id: str | None) -> None:
         if workflow_id is None:
             stored = {row.id for row in await self.all()}
             for known in [key for key in self._cache if key not in stored]:
@@ -107,9 +116,10 @@ class WorkflowCatalog:
     async def put(self, workflow_id: str, raw: Any, now: datetime) -> tuple[Workflow, bool]:
         """Validate and store ``raw`` under ``workflow_id``; returns the workflow and whether it is new."""
         workflow = self.check(workflow_id, raw)
-        created = await self._history.put_workflow(workflow.id, workflow.name, workflow.definition(), now)
-        self._cache.pop(workflow.id, None)
-        self._changed(workflow.id, workflow)
+        async with self._changing:
+            created = await self._history.put_workflow(workflow.id, workflow.name, workflow.definition(), now)
+            self._cache.pop(workflow.id, None)
+            self._changed(workflow.id, workflow)
         return workflow, created
 
     async def get(self, workflow_id: str) -> Workflow | None:
@@ -132,10 +142,11 @@ class WorkflowCatalog:
         return await self._history.list_workflows()
 
     async def delete(self, workflow_id: str) -> bool:
-        self._cache.pop(workflow_id, None)
-        deleted = await self._history.delete_workflow(workflow_id)
-        if deleted:
-            self._changed(workflow_id, None)
+        async with self._changing:
+            self._cache.pop(workflow_id, None)
+            deleted = await self._history.delete_workflow(workflow_id)
+            if deleted:
+                self._changed(workflow_id, None)
         return deleted
 
     async def load_directory(self, directory: Path, now: datetime) -> list[str]:

@@ -80,6 +80,14 @@ async def test_secrets_are_sealed_at_rest_and_follow_changes_made_elsewhere(db: 
     assert [s.name for s in store.list()] == ['token']
 
 
+async def as_far_as_it_goes(save: asyncio.Task[Any]) -> None:
+    """Let ``save`` go as far as it can while a read is held up: to its end (the defect), or up to the lock."""
+    for _ in range(200):
+        if save.done():
+            return
+        await asyncio.sleep(0.01)
+
+
 class _SlowReads:
     """The database as a store sees it, but each read's rows come back only once ``gate`` opens (after the SELECT
     ran: as when the rows travel back while the event loop serves other work)."""
@@ -126,11 +134,44 @@ async def test_a_secret_saved_here_while_the_secrets_are_read_again_is_kept(db: 
     reload = asyncio.create_task(store.load())  # what the change feed does on another process's announcement
     await slow.read.wait()  # its SELECT ran: the secret below is not in its rows
     save = asyncio.create_task(store.put('api_key', 'sk-new-0123456789'))
-    for _ in range(200):  # the save goes as far as it can meanwhile: to its end (the defect), or up to the lock
-        if save.done():
-            break
-        await asyncio.sleep(0.01)
+    await as_far_as_it_goes(save)
     gate.set()
     await asyncio.gather(reload, save)
     assert store.names() == frozenset({'api_key'})
     assert await store.resolve({'api_key'}) == {'api_key': 'sk-new-0123456789'}
+
+
+class _SlowHistory(History):
+    """The history as the catalog sees it, but a read of a workflow comes back only once ``gate`` opens."""
+
+    def __init__(self, db: Database, gate: asyncio.Event) -> None:
+        super().__init__(db)
+        self._gate = gate
+        self.read = asyncio.Event()
+
+    async def get_workflow(self, workflow_id: str) -> Any:
+        stored = await super().get_workflow(workflow_id)
+        self.read.set()
+        await self._gate.wait()
+        return stored
+
+
+async def test_a_definition_saved_here_while_another_change_is_read_is_the_one_the_listeners_keep(
+    db: Database,
+) -> None:
+    """Another process saved a workflow and this one reads it again; meanwhile it is saved here anew. The listeners
+    (the schedules) must end with the definition saved here, not the older one read before it."""
+    gate = asyncio.Event()
+    history = _SlowHistory(db, gate)
+    catalog = WorkflowCatalog(history, default_registry())
+    told: list[list[str] | None] = []
+    catalog.listeners.append(lambda _id, workflow: told.append(None if workflow is None else list(workflow.nodes)))
+    await WorkflowCatalog(History(db), default_registry()).put('x', chain('x', 'a'), T0)  # saved elsewhere
+    refresh = asyncio.create_task(catalog.refresh('x'))  # what the change feed does on the announcement
+    await history.read.wait()  # it has read the definition saved elsewhere
+    save = asyncio.create_task(catalog.put('x', chain('x', 'a', 'b'), T0 + timedelta(seconds=1)))
+    await as_far_as_it_goes(save)
+    gate.set()
+    await asyncio.gather(refresh, save)
+    assert told[-1] == ['a', 'b']
+    assert list((await catalog.get('x') or pytest.fail('gone')).nodes) == ['a', 'b']
