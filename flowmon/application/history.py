@@ -111,9 +111,12 @@ class ExecutionHistory:
         await self._recorder.flush()
         return await self._history.get_execution(execution_id)
 
-    async def records(self, execution_ids: Sequence[str]) -> dict[str, ExecutionRecord]:
-        """The rows of those of ``execution_ids`` that exist, by id."""
-        await self._recorder.flush()
+    async def records(self, execution_ids: Sequence[str], *, flush: bool = True) -> dict[str, ExecutionRecord]:
+        """The rows of those of ``execution_ids`` that exist, by id. ``flush=False``: as stored now, without first
+        writing this process's pending events (for rows known to be written: a busy recorder's flush can take
+        seconds)."""
+        if flush:
+            await self._recorder.flush()
         return await self._history.get_executions(execution_ids)
 
     async def state(self, execution_id: str) -> ExecutionState:

@@ -9,7 +9,7 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
 
-from nicegui import ui
+from nicegui import background_tasks, ui
 
 from flowmon.application.history import ExecutionRecord
 from flowmon.application.live import LiveView
@@ -22,44 +22,71 @@ log = logging.getLogger(__name__)
 
 LIVE_INTERVAL = 0.2
 REREAD_SECONDS = 1.0  # how often rows the live view let go of are read from the store, while any is shown
-Records = Callable[[Sequence[str]], Awaitable[Mapping[str, ExecutionRecord]]]  # stored rows by id
+Records = Callable[[Sequence[str]], Awaitable[Mapping[str, ExecutionRecord]]]  # stored rows by id, as they are now
+Read = Mapping[str, ExecutionSummary | None]  # rows read again by id (None: no longer stored)
 
 
 class LetGo:
     """Rows shown as not ended whose execution the live view no longer holds. The live view keeps the latest 200
     ended executions: when more end between two pulls of a page, the page never sees how the first ones ended, and
-    their rows would stay ``running``. :meth:`settle` reads those rows from the store instead, at most once a
-    second while any is shown (a stored row that no process holds, such as the run of a process that stopped and
-    has not been recovered yet, is read again each second: one query for the page's few rows)."""
+    their rows would stay ``running``. :meth:`check` reads those rows from the store instead, in the background and
+    at most once a second while any is shown, and hands what it read to ``show``. It does not wait for this
+    process's recorder (the live view lets go of a run only once its end is written), so a busy recorder never holds
+    up the page's pull. A stored row that no process holds (the run of a process that stopped, not recovered yet;
+    in a cluster, a run another process began before this one started) is read again each second: one query for
+    the page's rows."""
 
-    def __init__(self, live: LiveView, records: Records) -> None:
+    def __init__(self, live: LiveView, records: Records, show: Callable[[Read], None], context: ui.element) -> None:
+        """``context``: the element the reads' results are shown in (the page's table)."""
         self._live = live
         self._records = records
+        self._show = show
+        self._context = context
         self._read_at = -REREAD_SECONDS
+        self._reading = False
+        self._failing = False
 
-    def _let_go(self, row: ExecutionSummary) -> bool:
+    def let_go(self, row: ExecutionSummary) -> bool:
+        """Whether ``row`` shows a run as not ended that the live view no longer holds."""
         return row.status not in TERMINAL_EXECUTION_STATUSES and not self._live.holds(row.id)
 
-    async def settle(self, rows: Sequence[ExecutionSummary]) -> list[ExecutionSummary] | None:
-        """``rows`` with those let go of as the store has them now; None when there was nothing to read again (or
-        it was read less than a second ago)."""
-        ids = [row.id for row in rows if self._let_go(row)]
+    def check(self, rows: Sequence[ExecutionSummary]) -> None:
+        """Read the rows of ``rows`` let go of again, unless a read is on its way or one went less than a second
+        ago (cheap: from the page's pull)."""
+        if self._reading:
+            return
+        ids = [row.id for row in rows if self.let_go(row)]
         clock = asyncio.get_running_loop().time()
         if not ids or clock - self._read_at < REREAD_SECONDS:
-            return None
-        self._read_at = clock
+            return
+        self._reading, self._read_at = True, clock
+        background_tasks.create(self._read(ids), name='rows the live view let go of', context=self._context)
+
+    async def _read(self, ids: Sequence[str]) -> None:
         try:
             records = await self._records(ids)
         except Exception:
-            log.exception('could not read %d executions again', len(ids))  # tried again in a second
-            return None
-        return [ExecutionSummary.from_record(records[row.id]) if row.id in records else row for row in rows]
+            if not self._failing:  # once until a read succeeds again (tried again every second)
+                log.exception('could not read %d executions again', len(ids))
+            self._failing = True
+            return
+        finally:
+            self._reading = False
+        self._failing = False
+        self._show({key: ExecutionSummary.from_record(records[key]) if key in records else None for key in ids})
 
-    def merge(self, rows: Sequence[ExecutionSummary], settled: Sequence[ExecutionSummary]) -> list[ExecutionSummary]:
-        """``rows`` (shown now) with the rows :meth:`settle` read, for those still let go of (a pull while it read
-        may have moved others on)."""
-        read = {row.id: row for row in settled}
-        return [read.get(row.id, row) if self._let_go(row) else row for row in rows]
+    def merge(self, rows: Sequence[ExecutionSummary], read: Read) -> list[ExecutionSummary]:
+        """``rows`` (shown now) with the rows read, for those still let go of; a row no longer stored (deleted or
+        pruned meanwhile) goes."""
+        merged: list[ExecutionSummary] = []
+        for row in rows:
+            if row.id in read and self.let_go(row):
+                stored = read[row.id]
+                if stored is None:
+                    continue
+                row = stored
+            merged.append(row)
+        return merged
 
 
 class LiveRows:
@@ -79,7 +106,7 @@ class LiveRows:
     ) -> None:
         """``reread`` reads stored rows by id (for the rows the live view let go of: :class:`LetGo`)."""
         self._live = live
-        self._let_go = LetGo(live, reread)
+        self._let_go = LetGo(live, reread, self._settled, table.element)
         self.table = table
         self.flt = flt
         self._limit = limit
@@ -108,7 +135,7 @@ class LiveRows:
         self._on_total = on_total
         ui.timer(interval, self.pull)
 
-    async def pull(self) -> None:
+    def pull(self) -> None:
         moment = datetime.now(UTC)
         self._seen, states = self._live.changed_states(self._seen)
         if not states:
@@ -120,7 +147,8 @@ class LiveRows:
                 if self._on_total is not None:
                     self._on_total(self.total)
             self.table.show(self._rows, moment)
-        settled = await self._let_go.settle(self._rows)
-        if settled is not None:
-            self._rows = self._let_go.merge(self._rows, settled)
-            self.table.show(self._rows, datetime.now(UTC))
+        self._let_go.check(self._rows)
+
+    def _settled(self, read: Read) -> None:
+        self._rows = self._let_go.merge(self._rows, read)
+        self.table.show(self._rows, datetime.now(UTC))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 
 import pytest
 
@@ -15,6 +16,7 @@ from flowmon.web import format as fmt
 from flowmon.web.auth import fingerprint, safe_redirect
 from flowmon.web.execution_rows import ExecutionSummary, merge_live
 from flowmon.web.filters import ExecutionFilter
+from flowmon.web.live_rows import LetGo
 from flowmon.web.widgets.execution_table import progress_text
 from flowmon.web.widgets.json_input_dialog import parse_input
 
@@ -153,6 +155,20 @@ def _row(execution_id: str, minutes_ago: int, status: str = 'succeeded') -> Exec
         done=0,
         total=1,
     )
+
+
+def test_rows_read_again_replace_those_let_go_of_and_a_row_no_longer_stored_goes() -> None:
+    held = {'held'}
+    live = SimpleNamespace(holds=lambda execution_id: execution_id in held)
+    let_go = LetGo(live, records=None, show=None, context=None)  # type: ignore[arg-type]  # (merge reads nothing)
+    rows = [_row('held', 1, 'running'), _row('ended', 2, 'running'), _row('deleted', 3, 'running'), _row('old', 4)]
+    read = {'ended': _row('ended', 2, 'cancelled'), 'deleted': None, 'held': _row('held', 1, 'succeeded')}
+    merged = let_go.merge(rows, read)
+    assert [(row.id, row.status) for row in merged] == [
+        ('held', 'running'),
+        ('ended', 'cancelled'),
+        ('old', 'succeeded'),
+    ]
 
 
 def test_a_stored_run_that_ended_short_shows_the_nodes_that_succeeded() -> None:

@@ -8,6 +8,7 @@ subscribes to anything: the timers die with the page.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -22,7 +23,7 @@ from flowmon.web import format as fmt
 from flowmon.web.actions import run_workflow
 from flowmon.web.execution_rows import ExecutionSummary, merge_live
 from flowmon.web.filters import ExecutionFilter
-from flowmon.web.live_rows import LetGo
+from flowmon.web.live_rows import LetGo, Read
 from flowmon.web.theme import status_color
 from flowmon.web.widgets.execution_table import ExecutionTable
 from flowmon.web.widgets.metric_card import MetricCard
@@ -112,9 +113,14 @@ async def create(application: Application) -> None:
     _show_snapshot(cards, chart, snapshot)
     _show_webhook_stats(cards, await dashboard.webhook_stats())
 
-    let_go = LetGo(live, application.history.records)
+    def settled(read: Read) -> None:
+        nonlocal rows
+        rows = let_go.merge(rows, read)
+        table.show(rows, _now())
 
-    async def pull_live() -> None:
+    let_go = LetGo(live, functools.partial(application.history.records, flush=False), settled, table.element)
+
+    def pull_live() -> None:
         nonlocal seen, rows
         now = _now()
         _show_engine_counts(cards, live)
@@ -124,10 +130,7 @@ async def create(application: Application) -> None:
             table.show(rows, now)
         else:
             table.tick(now)
-        settled = await let_go.settle(rows)
-        if settled is not None:
-            rows = let_go.merge(rows, settled)
-            table.show(rows, _now())
+        let_go.check(rows)
 
     async def pull_metrics() -> None:
         _show_snapshot(cards, chart, await dashboard.metrics())

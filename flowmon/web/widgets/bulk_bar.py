@@ -8,6 +8,7 @@ refuses a filter that matches more than it does at once, which the notify says).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 
@@ -149,7 +150,8 @@ def selectable_rows(
     bar_slot = ui.element('div').classes('w-full')  # the bar goes over the rows it acts on
     bar: BulkBar | None = None
     shown = table(lambda: bar.update() if bar is not None else None)
-    rows = LiveRows(application.live, shown, *page, flt, limit=page_size, reread=application.history.records)
+    stored = functools.partial(application.history.records, flush=False)
+    rows = LiveRows(application.live, shown, *page, flt, limit=page_size, reread=stored)
     pager_slot = ui.element('div').classes('w-full')
 
     def show_pager() -> None:
