@@ -529,27 +529,31 @@ class EventRecorder:
         """Let go of this process's work after its lease was found gone (another process has closed its executions):
         drop every event and node run not yet written, and from now on ignore the events of ``execution_ids`` (those
         still running here, which the engine is about to interrupt) and of every execution whose events were dropped
-        (one begun since the caller listed them: written from its later events on, its history would start in the
-        middle). An execution's end stops its being ignored. Returns how many events were dropped."""
+        (one begun since the caller listed them). An execution's end stops its being ignored. Returns how many
+        events were dropped."""
         async with self._lock:  # not while a write is in flight: a failed one puts its batch back
             dropped = self._pending
             self._pending, self._pending_rows = [], []
             self._states.clear()
             self._node_runs_due.clear()
             self._ignored.update(execution_ids)
-            self._ignored.update(event.execution_id for event in dropped)
-            for event in dropped:
+            for event in dropped:  # (an execution whose events are dropped is ignored from then on too)
                 self._let_go(event)
             return len(dropped)
 
     def _let_go(self, event: Event) -> None:
-        """An event that will never be written: the projection need not keep its execution for the recorder, nor
-        the recorder the definition it names."""
+        """An event that will never be written (this process lost its lease): the projection need not keep its
+        execution for the recorder, nor the recorder the definition it names, and the execution's events are ignored
+        until its end."""
         if self._projection is not None:
             self._projection.persisted(event.execution_id, event.seq)
         if event.type in TERMINAL_EXECUTION_EVENTS:
             self._ignored.discard(event.execution_id)
-        elif event.type is EventType.EXECUTION_QUEUED and self._snapshots:
+            return
+        # the execution's later events are not written either (until its end): from its later events on, its
+        # history would start in the middle
+        self._ignored.add(event.execution_id)
+        if event.type is EventType.EXECUTION_QUEUED and self._snapshots:
             self._release_snapshots(_named_snapshots((event,)))
 
     def _release_snapshots(self, named: Mapping[str, int]) -> None:

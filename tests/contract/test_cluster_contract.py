@@ -21,7 +21,7 @@ from sqlalchemy import delete, select, text
 
 from flowmon.bootstrap import System
 from flowmon.delivery.endpoints import EndpointSpec
-from flowmon.engine import Event, EventBus
+from flowmon.engine import Engine, Event, EventBus, default_registry, parse_workflow
 from flowmon.engine.core.events import EventType, utcnow
 from flowmon.engine.core.provenance import api_trigger
 from flowmon.settings import load_settings
@@ -283,6 +283,46 @@ async def test_a_write_after_the_lease_was_taken_writes_nothing(postgresql_url: 
             await recorder.write([event])
         assert fenced == [True] and await History(db).events('e') == []
     finally:
+        await db.stop()
+
+
+async def test_a_run_whose_first_events_a_refused_write_dropped_is_not_written_from_the_middle(
+    postgresql_url: str,
+) -> None:
+    """The lease was taken while a run went on here: the write refused drops its first events, and the process
+    joins again under a new id. The run's later events must not be written either (a history that starts in the
+    middle, which no replay can open)."""
+    db = Database(postgresql_url)
+    await db.start()
+    bus = EventBus()
+    engine = Engine(bus=bus, registry=default_registry())
+    published: list[Event] = []
+    bus.subscribe(published.append)
+    try:
+        membership = Membership(db, lease_seconds=30)
+        await membership.join()
+        fence = WriteFence(db, membership)
+        fenced: list[bool] = []
+        fence.fenced = lambda: fenced.append(True)
+        recorder = EventRecorder(db, bus, fence=fence, flush_interval=60)
+        await recorder.start()
+        execution_id = engine.submit(parse_workflow(SLOW, default_registry()), {})
+        await eventually(
+            lambda: _async(any(e.type is EventType.NODE_STARTED and e.node_id == 'wait' for e in published))
+        )
+        async with db.engine.begin() as conn:
+            await conn.execute(delete(PROCESSES))  # taken for dead
+        await recorder.flush()  # refused: the run's first events are dropped, never to be written
+        assert fenced == [True]
+        await membership.rejoin()
+        engine.cancel(execution_id)  # its end, and what comes before it, after the process joined again
+        await engine.wait_idle()
+        await recorder.flush()
+        assert await History(db).events(execution_id) == []
+        assert await History(db).get_execution(execution_id) is None
+        await recorder.stop()
+    finally:
+        await engine.stop()
         await db.stop()
 
 
