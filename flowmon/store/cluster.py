@@ -29,7 +29,7 @@ import os
 import socket
 import time
 import uuid
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -60,7 +60,7 @@ CHANGES_CHANNEL = 'flowmon_changes'  # {"p": writer, "t": topic, "k": key}: a ca
 ACTIVE = [status for status in EXECUTION_STATUSES if status not in TERMINAL_EXECUTION_STATUSES]  # queued, running
 TICK_MEMORY = timedelta(days=7)
 ENDED_MEMORY = 10_000  # executions of other processes the event tail remembers having read to their end
-# changes waiting to be announced, or refreshes waiting to run, at the most by key (then by whole topic)
+# changes of one topic waiting to be announced, or refreshes waiting to run, at the most by key (then the topic)
 MAX_PENDING = 1000
 SWEEP_MAX = 10_000  # executions a sweep reads at the most (the latest)
 
@@ -428,6 +428,30 @@ class Change:
     key: str | None
 
 
+class _Waiting:
+    """Changes waiting (to be sent, or to be applied), each once; at most :data:`MAX_PENDING` of a topic by key,
+    then the topic as a whole."""
+
+    def __init__(self) -> None:
+        self._changes: set[Change] = set()
+        self._by_topic: Counter[str] = Counter()
+
+    def add(self, change: Change) -> Change | None:
+        """The change to queue (the whole topic past the bound), or None when it waits already."""
+        if change.key is not None and self._by_topic[change.topic] >= MAX_PENDING:
+            change = Change(change.topic, None)
+        if change in self._changes:
+            return None
+        self._changes.add(change)
+        self._by_topic[change.topic] += 1
+        return change
+
+    def discard(self, change: Change) -> None:
+        if change in self._changes:
+            self._changes.remove(change)
+            self._by_topic[change.topic] -= 1
+
+
 class ChangeFeed:
     """Tells the other processes that a table they cache changed, and refreshes this process's caches when one of
     them says so. Topics are registered with :meth:`on`; a refresh with a ``None`` key means "everything" (after the
@@ -440,8 +464,8 @@ class ChangeFeed:
         self._refresh: dict[str, Refresh] = {}
         self._inbox: asyncio.Queue[Change] = asyncio.Queue()
         self._outbox: asyncio.Queue[Change] = asyncio.Queue()
-        self._queued: set[Change] = set()  # in the outbox: the same change again needs no second notification
-        self._waiting: set[Change] = set()  # in the inbox: the same refresh again is done by the one waiting
+        self._queued = _Waiting()  # in the outbox: the same change again needs no second notification
+        self._waiting = _Waiting()  # in the inbox: the same refresh again is done by the one waiting
         self._every: dict[str, float] = {}  # topics announced at most once per so many seconds
         self._sent: dict[str, float] = {}  # when each of those was last announced (monotonic)
 
@@ -456,9 +480,8 @@ class ChangeFeed:
         """``topic`` (``key`` of it) changed here, committed: the other processes are told (by :meth:`run`; once for
         the changes announced until it is sent). Past :data:`MAX_PENDING` changes waiting (the database slow to
         take them), a change is announced as one of the whole topic."""
-        change = Change(topic, key if len(self._queued) < MAX_PENDING else None)
-        if change not in self._queued:
-            self._queued.add(change)
+        change = self._queued.add(Change(topic, key))
+        if change is not None:
             self._outbox.put_nowait(change)
 
     async def publish(self, topic: str, key: str | None = None) -> None:
@@ -484,11 +507,9 @@ class ChangeFeed:
         self._take(Change(str(change['t']), key if isinstance(key, str) else None))
 
     def _take(self, change: Change) -> None:
-        if len(self._waiting) >= MAX_PENDING:  # (refreshes fall behind: the whole topic is read again instead)
-            change = Change(change.topic, None)
-        if change not in self._waiting:
-            self._waiting.add(change)
-            self._inbox.put_nowait(change)
+        taken = self._waiting.add(change)  # (refreshes far behind: the whole topic is read again instead)
+        if taken is not None:
+            self._inbox.put_nowait(taken)
 
     async def run(self) -> None:
         """Send what :meth:`announce` queued and apply the refreshes others asked for, until cancelled."""

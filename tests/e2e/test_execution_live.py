@@ -78,27 +78,33 @@ TOP_LINE = """el => {
   const line = [...el.querySelectorAll('.fm-ev')].find((line) => line.getBoundingClientRect().bottom > box.top + 1);
   return line && [line.textContent, Math.round(line.getBoundingClientRect().top - box.top)];
 }"""
-# from now on, in every frame: is the log as tall as its lines? (window.__jumps lists the frames it was not)
+# from now on, in every frame: is the log as tall as its lines of text (an error may take two)? (window.__jumps lists
+# the frames it was not)
 WATCH_HEIGHT = """el => {
   window.__jumps = [];
   const frame = () => {
     const style = getComputedStyle(el);
-    const lines = el.querySelectorAll('.fm-ev').length;
+    const lines = [...el.querySelectorAll('.fm-ev .d')].reduce((n, d) => n + d.textContent.split('\\n').length, 0);
     const tall = lines * parseFloat(style.lineHeight) + parseFloat(style.paddingTop) + parseFloat(style.paddingBottom);
     if (Math.abs(el.scrollHeight - tall) > 2) window.__jumps.push([el.scrollHeight, tall]);
     requestAnimationFrame(frame);
   };
   frame();
 }"""
+# a line every 0.1-0.3 s; every fourth node fails once with an error of two lines, and then succeeds
+FLAKY_STEP = {'type': 'fail', 'config': {'times': 1, 'message': 'gateway timeout\nretrying'}, 'retry': {'max_attempts': 2, 'backoff_seconds': 0.3}}  # fmt: skip
 CHATTY = {
     'id': 'chatty-chain',
     'name': 'Chatty chain',
-    'nodes': [{'id': f'step_{i:03d}', 'type': 'delay', 'config': {'seconds': 0.3}} for i in range(120)],
+    'nodes': [
+        {'id': f'step_{i:03d}', **(FLAKY_STEP if i % 4 == 3 else {'type': 'delay', 'config': {'seconds': 0.3}})}
+        for i in range(120)
+    ],
     'edges': [{'source': f'step_{i:03d}', 'target': f'step_{i + 1:03d}'} for i in range(119)],
 }
 
 
-def test_the_event_log_does_not_steal_the_scroll(page: Page, server: Server) -> None:
+def test_the_event_log_does_not_steal_the_scroll(page: Page, server: Server, shots: Path) -> None:
     assert api(server, 'PUT', '/api/workflows/chatty-chain', json=CHATTY).status_code in (200, 201)
     sign_in(page, server)
     execution_id = start(server, 'chatty-chain')
@@ -121,6 +127,7 @@ def test_the_event_log_does_not_steal_the_scroll(page: Page, server: Server) -> 
     assert abs(after['top'] - reading['top']) <= 2, f'the log moved while reading: {reading} -> {after}'
     # the log is as tall as its lines in every frame: its scrollbar does not jump as lines arrive out of view
     assert page.evaluate('window.__jumps') == [], 'the log was not as tall as its lines (scroll height, expected)'
+    log.screenshot(path=str(shots / 'event-log-reading.png'))
 
     page.get_by_test_id('event-log-latest').click()  # back to the newest line: following resumes
     shown = _lines_shown(page)

@@ -70,15 +70,19 @@ async def test_changes_waiting_are_bounded_whole_topics_stand_for_the_rest() -> 
         refreshed.append(key)
 
     feed.on('node-runs', refresh)
+    feed.on('workflow', refresh)
     for n in range(5 * MAX_PENDING):  # before the feed runs: nothing is sent yet
         feed.announce('node-runs', f'workflow-{n}')
         feed.received(json.dumps({'p': 'elsewhere', 't': 'node-runs', 'k': f'workflow-{n}'}))
+    feed.announce('workflow', 'saved')  # another topic meanwhile keeps its key
+    feed.received(json.dumps({'p': 'elsewhere', 't': 'workflow', 'k': 'saved'}))
+    by_key = [*(f'workflow-{n}' for n in range(MAX_PENDING)), None, 'saved']
     task = asyncio.create_task(feed.run())
     try:
-        await until(lambda: len(feed.published) == MAX_PENDING + 1)
+        await until(lambda: len(feed.published) == MAX_PENDING + 2)
         await feed.settled()
-        assert [key for _, key, _ in feed.published] == [*(f'workflow-{n}' for n in range(MAX_PENDING)), None]
-        assert refreshed == [*(f'workflow-{n}' for n in range(MAX_PENDING)), None]
+        assert [key for _, key, _ in feed.published] == by_key
+        assert refreshed == by_key
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)

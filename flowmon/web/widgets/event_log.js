@@ -54,8 +54,12 @@ export default {
     add(lines) {
       if (!lines || !lines.length) return;
       const chunk = document.createElement("div");
-      for (const cells of lines) chunk.appendChild(lineElement(cells));
-      chunk.style.setProperty("--n", chunk.childElementCount); // its height while skipped (see event_log.py)
+      let rows = 0; // the lines of text it takes: a detail (an error) may hold line breaks
+      for (const cells of lines) {
+        chunk.appendChild(lineElement(cells));
+        rows += 1 + (String(cells[5]).match(/\n/g) || []).length;
+      }
+      chunk.style.setProperty("--n", rows); // its height while skipped (see event_log.py)
       this.count += chunk.childElementCount;
       this.$el.appendChild(chunk);
       this.trim();
@@ -70,7 +74,7 @@ export default {
           first.remove();
         } else {
           for (let i = 0; i < extra; i++) first.firstElementChild.remove();
-          first.style.setProperty("--n", first.childElementCount);
+          first.style.setProperty("--n", first.childElementCount); // (a chunk drawn since keeps its drawn height)
           this.count -= extra;
         }
       }
