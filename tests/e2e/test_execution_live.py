@@ -92,7 +92,11 @@ WATCH_HEIGHT = """el => {
   frame();
 }"""
 # a line every 0.1-0.3 s; every fourth node fails once with an error of two lines, and then succeeds
-FLAKY_STEP = {'type': 'fail', 'config': {'times': 1, 'message': 'gateway timeout\nretrying'}, 'retry': {'max_attempts': 2, 'backoff_seconds': 0.3}}  # fmt: skip
+FLAKY_STEP = {
+    'type': 'fail',
+    'config': {'times': 1, 'message': 'gateway timeout\nretrying'},
+    'retry': {'max_attempts': 2, 'backoff_seconds': 0.3},
+}
 CHATTY = {
     'id': 'chatty-chain',
     'name': 'Chatty chain',
