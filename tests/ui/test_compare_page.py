@@ -10,6 +10,7 @@ from nicegui import ui
 from nicegui.testing.user import User
 from sample_workflows import condition, log, transform, workflow
 from uisim import api, sign_in, start, wait_until_ended
+from waiting import until
 
 # Small requests are approved at once; large ones wait for a review first.
 REFUND: dict[str, Any] = workflow(
@@ -56,6 +57,23 @@ async def test_runs_that_differ_name_the_first_divergence_and_show_output_diffs(
     await user.should_see('Output of Load')
     diff = next(e for e in user.find(ui.html).elements if e.props.get('data-testid') == 'json-diff')
     assert '- ' in diff.content and '+ ' in diff.content and '50' in diff.content and '500' in diff.content
+
+
+async def test_a_row_changes_in_place_as_the_position_moves(user: User) -> None:
+    """Moving through the runs (playback, a jump) changes each row's cells, not the row: a click on a row made as the
+    position moves reaches the row that is shown (a row element replaced meanwhile would lose it)."""
+    await add_refund(user)
+    small, large = await run_refund(user, 50), await run_refund(user, 500)
+    await sign_in(user, f'/compare?a={small}&b={large}')
+    await user.should_see(marker='diff-review')
+    user.find(marker='compare-jump-start').click()
+    row = next(iter(user.find(marker='diff-review').elements))
+    await until(lambda: row.props['data-differs'] == 'no', 'review not run yet in either run, at the start')
+    user.find(marker='compare-jump-end').click()
+    await until(lambda: row.props['data-differs'] == 'yes', 'the same row showing the end')
+    assert next(iter(user.find(marker='diff-review').elements)) is row
+    user.find(marker='diff-review').click()
+    await user.should_see('Output of Review')
 
 
 async def test_identical_runs_say_there_is_no_divergence(user: User) -> None:

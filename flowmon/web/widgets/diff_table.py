@@ -1,6 +1,7 @@
 """The compare table: per node, both runs' status, attempts and duration (with the delta) and whether the
 outputs differ. Rows that differ are tinted; the first divergence is outlined; clicking a row (or pressing
-Enter on it) calls ``on_select(node_id)``. Rebuilt only when what it shows changes.
+Enter on it) calls ``on_select(node_id)``. A row changes only when what it shows does, and in place while the nodes
+are the same (a row element the server replaces would lose a click made on it meanwhile).
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ class DiffTable:
         self._names = names
         self._on_select = on_select
         self._signature: Any = None
+        self._rows: dict[str, ui.element] = {}  # node id -> its row element, in the order shown
+        self._shown: dict[str, Any] = {}  # node id -> what its row shows
         with ui.element('div').classes('w-full overflow-x-auto'):
             with ui.element('div').classes('min-w-[860px]').props('role=table aria-label="Differences per node"'):
                 with ui.element('div').classes('fm-table-head').style(f'grid-template-columns: {COLUMNS}'):
@@ -40,27 +43,46 @@ class DiffTable:
         if signature == self._signature:
             return
         self._signature = signature
+        if rows and [row.node_id for row in rows] == list(self._rows):
+            # the same nodes: each row changes in place, so a click on a row (during playback, or right after a
+            # jump) never goes to a row element the server has just replaced (it would be lost)
+            for row in rows:
+                self._fill(row, highlight=row.node_id == highlight, selected=row.node_id == selected)
+            return
         self.body.clear()
+        self._rows, self._shown = {}, {}
         with self.body:
             if not rows:
                 ui.label('Neither run has started a node at this point.').classes('text-sm text-grey-7 p-3')
             for row in rows:
-                self._row(row, highlight=row.node_id == highlight, selected=row.node_id == selected)
+                self._rows[row.node_id] = self._row(row.node_id)
+                self._fill(row, highlight=row.node_id == highlight, selected=row.node_id == selected)
 
-    def _row(self, row: NodeDiff, *, highlight: bool, selected: bool) -> None:
+    def _row(self, node_id: str) -> ui.element:
+        element = ui.element('div').props('role=row tabindex=0').mark(f'diff-{node_id}')
+        element.props['data-testid'] = f'diff-{node_id}'
+        if self._on_select is not None:
+            callback = self._on_select
+            element.on('click', lambda: callback(node_id))
+            element.on('keydown.enter', lambda: callback(node_id))
+        return element
+
+    def _fill(self, row: NodeDiff, *, highlight: bool, selected: bool) -> None:
+        """Show ``row`` in its row element (its cells made again, when it changed)."""
+        shown = (_row_signature(row), highlight, selected)
+        if self._shown.get(row.node_id) == shown:
+            return
+        self._shown[row.node_id] = shown
         classes = 'fm-table-row cursor-pointer'
         if row.differs:
             classes += ' bg-amber-50 dark:bg-[#2a2414]'
         if selected:
             classes += ' bg-indigo-50 dark:bg-indigo-950'
-        element = (
-            ui.element('div')
-            .classes(classes)
-            .style(f'grid-template-columns: {COLUMNS}' + (f'; {OUTLINE}' if highlight else ''))
-            .props(f'data-differs={"yes" if row.differs else "no"} role=row tabindex=0')
-            .mark(f'diff-{row.node_id}')
-        )  # fmt: skip
-        element.props['data-testid'] = f'diff-{row.node_id}'
+        element = self._rows[row.node_id]
+        element.classes(replace=classes)
+        element.style(replace=f'grid-template-columns: {COLUMNS}' + (f'; {OUTLINE}' if highlight else ''))
+        element.props['data-differs'] = 'yes' if row.differs else 'no'
+        element.clear()
         with element:
             with ui.column().classes('fm-cell gap-0'):
                 ui.label(self._names.get(row.node_id, row.node_id)).classes('font-medium fm-ellipsis')
@@ -80,10 +102,7 @@ class DiffTable:
                 .classes('font-semibold text-amber-700 dark:text-amber-300' if row.output_differs else 'text-grey-7')
             )
             verdict.props['data-testid'] = f'diff-output-{row.node_id}'
-        if self._on_select is not None:
-            callback, node_id = self._on_select, row.node_id
-            element.on('click', lambda: callback(node_id))
-            element.on('keydown.enter', lambda: callback(node_id))
+        element.update()
 
 
 def _row_signature(row: NodeDiff) -> tuple[Any, ...]:
