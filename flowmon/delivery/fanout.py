@@ -2,7 +2,8 @@
 
 The fan-out subscribes with a bounded queue (``subscribe_queue``) only to the event types some endpoint wants,
 plus ``execution.queued`` to learn each execution's workflow id (for an execution queued before that subscription, or
-forgotten since, ``workflow_of`` asks the live projection). A burst is handled as one batch (one insert
+forgotten since, ``workflow_of`` asks the live projection, and for one the live projection has let go of too, the
+store is asked, in one query per batch). A burst is handled as one batch (one insert
 transaction). If deliveries cannot keep up, the queue drops its oldest events and the loss is logged: the engine
 is never held back by webhooks. With no endpoints there is no subscription at all.
 """
@@ -26,27 +27,43 @@ QUEUE_SIZE = 10_000
 WORKFLOW_MEMORY = 10_000
 
 
+StoredWorkflows = Callable[[Sequence[str]], Awaitable[Mapping[str, str]]]
+
+
 class WorkflowNames:
     """Which workflow each execution runs, for the payloads: learnt from ``execution.queued`` events (the last
-    :data:`WORKFLOW_MEMORY` executions), else asked of ``workflow_of`` (the live projection), else unknown."""
+    :data:`WORKFLOW_MEMORY` executions), else asked of ``workflow_of`` (the live projection), else of ``stored``
+    (the store, which has every run the live projection let go of: it lets go of a run only once its end is written),
+    else unknown."""
 
-    def __init__(self, workflow_of: Callable[[str], str | None] | None = None) -> None:
+    def __init__(
+        self, workflow_of: Callable[[str], str | None] | None = None, stored: StoredWorkflows | None = None
+    ) -> None:
         self.known: OrderedDict[str, str] = OrderedDict()
         self._workflow_of = workflow_of
+        self._stored = stored
 
     def learn(self, event: Event) -> None:
         workflow_id = event.data.get('workflow_id')
         if isinstance(workflow_id, str):
             self._remember(event.execution_id, workflow_id)
 
-    def look_up(self, events: Sequence[Event]) -> Mapping[str, str]:
+    async def look_up(self, events: Sequence[Event]) -> Mapping[str, str]:
         """The workflows of the executions of ``events`` (those that can be known), by execution id."""
-        if self._workflow_of is not None:
-            for event in events:
-                if event.execution_id not in self.known:
-                    workflow_id = self._workflow_of(event.execution_id)
-                    if workflow_id:
-                        self._remember(event.execution_id, workflow_id)
+        missing = list(dict.fromkeys(event.execution_id for event in events if event.execution_id not in self.known))
+        if missing and self._workflow_of is not None:
+            for execution_id in missing:
+                if workflow_id := self._workflow_of(execution_id):
+                    self._remember(execution_id, workflow_id)
+            missing = [execution_id for execution_id in missing if execution_id not in self.known]
+        if missing and self._stored is not None:
+            try:
+                stored = await self._stored(missing)
+            except Exception:  # the events still go out, their workflow said as unknown
+                log.warning('webhook fan-out: the workflows of %d execution(s) could not be read', len(missing))
+                stored = {}
+            for execution_id, workflow_id in stored.items():
+                self._remember(execution_id, workflow_id)
         return self.known
 
     def _remember(self, execution_id: str, workflow_id: str) -> None:
@@ -127,6 +144,6 @@ class EndpointFanout:
         if not wanted:
             return
         try:
-            await self._deliver(wanted, self._names.look_up(wanted))
+            await self._deliver(wanted, await self._names.look_up(wanted))
         except Exception:
             log.exception('webhook fan-out: %d event(s) could not be queued for delivery', len(wanted))

@@ -43,6 +43,7 @@ from flowmon.infra.secretbox import SecretBox
 from flowmon.infra.timers import Timers
 from flowmon.settings import Settings
 from flowmon.store.database import Database
+from flowmon.store.history import History
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +88,8 @@ class DeliveryService:
         """``box`` seals the secrets and credentials of endpoints and deliveries in the database. ``claimer``: this
         process's id when processes share the database (each attempt records who claimed it; a process waiting for a
         delivery re-reads it every second, since another process may send it). ``workflow_of`` names the workflow of
-        a live execution (the live projection's): the endpoints' event payloads carry it."""
+        a live execution (the live projection's; the store names that of a run the projection let go of): the
+        endpoints' event payloads carry it."""
         self.config, self.timers, self._clock, self._rand = config, timers, clock, rand
         self.ledger = Ledger(db, box, claimer=claimer)
         self.queries = DeliveryQueries(db, box)
@@ -99,7 +101,9 @@ class DeliveryService:
             config=config, ledger=self.ledger, sender=self.sender, timers=timers, endpoints=self.endpoints,
             notifier=self.notifier, clock=clock, rand=rand,
         )  # fmt: skip
-        self.fanout = EndpointFanout(bus, self.endpoints, self.deliver_events, WorkflowNames(workflow_of))
+        self.fanout = EndpointFanout(
+            bus, self.endpoints, self.deliver_events, WorkflowNames(workflow_of, stored=History(db).workflows_of)
+        )
         self._stats: tuple[float, int, WebhookStats] | None = None
 
     @property

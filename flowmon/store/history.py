@@ -206,6 +206,18 @@ class History:
                     found[record.id] = record
         return found
 
+    async def workflows_of(self, execution_ids: Sequence[str]) -> dict[str, str]:
+        """The workflow id of each of ``execution_ids`` that is stored, by execution id (:data:`MAX_PAGE` ids a
+        query; only the two columns are read)."""
+        found: dict[str, str] = {}
+        unique = list(dict.fromkeys(execution_ids))
+        async with self._db.engine.connect() as conn:
+            for start in range(0, len(unique), MAX_PAGE):
+                chunk = unique[start : start + MAX_PAGE]
+                query = select(_executions.c.id, _executions.c.workflow_id).where(_executions.c.id.in_(chunk))
+                found.update({row[0]: row[1] for row in (await conn.execute(query)).all()})
+        return found
+
     async def unfinished_execution_ids(self) -> list[str]:
         query = select(_executions.c.id).where(_executions.c.status.in_(['queued', 'running']))
         async with self._db.engine.connect() as conn:

@@ -123,6 +123,8 @@ async def test_the_live_view_lets_go_of_ended_executions_once_written(db: Databa
         held = [execution_id for execution_id in ids if rig.projector.holds(execution_id)]
         assert held == ids[-2:]
         assert all(await History(db).get_executions(ids[:4]))  # let go of, and in the store
+        assert rig.projector.workflow_of(ids[0]) is None  # what names a run's workflow for webhooks: the store
+        assert await History(db).workflows_of([ids[0], ids[5], 'unknown']) == {ids[0]: 'chain', ids[5]: 'chain'}
     finally:
         await rig.stop()
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -16,10 +16,12 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import select
+from store_samples import run_events
 from waiting import until
 
 from flowmon.delivery.claims import Claim, ClaimMiss, preclaim
 from flowmon.delivery.endpoints import EndpointSpec
+from flowmon.delivery.fanout import WorkflowNames
 from flowmon.delivery.limits import Limits
 from flowmon.delivery.notify import WebhookEvent, WebhookEventType
 from flowmon.delivery.policy import RetrySchedule
@@ -30,7 +32,7 @@ from flowmon.engine.runtime.bus import EventBus
 from flowmon.infra.outbound import OutboundGuard, guarded_client
 from flowmon.infra.secretbox import SecretBox, new_key
 from flowmon.infra.timers import Timers
-from flowmon.store import Database
+from flowmon.store import Database, EventRecorder
 from flowmon.store.webhook_tables import deliveries
 
 URL = 'https://hooks.example.com/in'
@@ -309,20 +311,39 @@ async def test_endpoint_fan_out_follows_the_bus_without_a_subscription_when_unus
 
 async def test_an_event_of_an_execution_queued_before_the_endpoint_names_its_workflow(harness: Harness) -> None:
     """The fan-out learns workflow ids from ``execution.queued`` events, which it sees only once an endpoint subscribes:
-    an execution already running then (or one it has forgotten) is named by the live projection instead."""
+    an execution already running then (or one it has forgotten) is named by the live projection instead, and one the
+    live projection has let go of too (it lets go of a run once its end is written) by the store."""
     workflows = {'e1': 'wf'}
     service = await harness.service(workflow_of=workflows.get)
     now = utcnow()
     harness.bus.publish(  # before any endpoint: nobody on the bus hears it
         Event(execution_id='e1', seq=1, type=EventType.EXECUTION_QUEUED, ts=now, data={'workflow_id': 'wf'})
     )
+    written = run_events('e3', 'stored-wf', now, 'succeeded')  # ended and written; the projection holds it no more
+    await EventRecorder(harness.database, EventBus()).write(written)
     await service.endpoints.create(EndpointSpec(url=URL, event_types=['execution.completed']))
     harness.bus.publish(Event(execution_id='e1', seq=2, type=EventType.EXECUTION_COMPLETED, ts=now, data={}))
     harness.bus.publish(Event(execution_id='e2', seq=2, type=EventType.EXECUTION_COMPLETED, ts=now, data={}))
-    await until(lambda: len(harness.requests) == 2, 'both events to be delivered')
+    harness.bus.publish(written[-1])  # its last event, still on its way to the fan-out
+    await until(lambda: len(harness.requests) == 3, 'the three events to be delivered')
     payloads = {json.loads(r.content)['data']['execution_id']: json.loads(r.content)['data'] for r in harness.requests}
     assert payloads['e1']['workflow_id'] == 'wf'
-    assert payloads['e2']['workflow_id'] is None  # (unknown to the projection too: said as unknown, not guessed)
+    assert payloads['e2']['workflow_id'] is None  # (unknown to the projection and the store: said as unknown)
+    assert payloads['e3']['workflow_id'] == 'stored-wf'
+
+
+async def test_the_events_go_out_when_the_store_cannot_name_their_workflow() -> None:
+    """The store's answer only names the workflow: if it cannot be read, the events are still delivered."""
+
+    async def broken(execution_ids: Sequence[str]) -> Mapping[str, str]:
+        raise ConnectionError('the database went away')
+
+    names = WorkflowNames(None, stored=broken)
+    now = utcnow()
+    event = Event(execution_id='e1', seq=2, type=EventType.EXECUTION_COMPLETED, ts=now, data={})
+    assert await names.look_up([event]) == {}
+    names.learn(Event(execution_id='e1', seq=1, type=EventType.EXECUTION_QUEUED, ts=now, data={'workflow_id': 'wf'}))
+    assert await names.look_up([event]) == {'e1': 'wf'}
 
 
 async def test_delivery_events_reach_the_notifiers_listeners_not_the_execution_bus(harness: Harness) -> None:
