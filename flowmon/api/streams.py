@@ -13,6 +13,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Response
 from fastapi.responses import StreamingResponse
+from starlette.types import Receive, Scope, Send
 
 from flowmon.application.streams import EVENT_TYPES, Stream
 from flowmon.application.views import stream_event_json
@@ -36,19 +37,29 @@ LastEventId = Annotated[
 ]
 
 
-def _sse(stream: Stream) -> StreamingResponse:
-    async def messages() -> AsyncIterator[bytes]:
-        try:
-            yield OPENING
-            async for event in stream:
-                if event is None:
-                    yield KEEPALIVE
-                else:
-                    yield f'id: {event.execution_id}:{event.seq}\ndata: {stream_event_json(event)}\n\n'.encode()
-        finally:
-            stream.close()
+class EventStreamResponse(StreamingResponse):
+    """A stream's response: the stream is closed (its bus subscription and its place among the open streams let go
+    of) when the response ends in any way. Starlette stops iterating a body whose ``send`` failed or was cancelled
+    (a client cut off for reading nothing, one that went away) without closing the generator, which then waits at
+    its ``yield`` until the garbage collector finds it: seconds or minutes."""
 
-    return StreamingResponse(messages(), media_type='text/event-stream', headers=HEADERS)
+    def __init__(self, stream: Stream) -> None:
+        self._stream = stream
+        super().__init__(self._messages(), media_type='text/event-stream', headers=HEADERS)
+
+    async def _messages(self) -> AsyncIterator[bytes]:
+        yield OPENING
+        async for event in self._stream:
+            if event is None:
+                yield KEEPALIVE
+            else:
+                yield f'id: {event.execution_id}:{event.seq}\ndata: {stream_event_json(event)}\n\n'.encode()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self._stream.close()
 
 
 @router.get(
@@ -62,7 +73,7 @@ async def stream_execution(execution_id: str, streams: Streams, last_event_id: L
     stream = await streams.execution(execution_id, last_event_id=last_event_id)
     if stream is None:
         return Response(status_code=204)
-    return _sse(stream)
+    return EventStreamResponse(stream)
 
 
 @router.get('/events/stream', response_class=StreamingResponse, responses=STREAM_RESPONSES)
@@ -75,4 +86,4 @@ async def stream_events(
     ] = None,
 ) -> Response:
     """Every execution's events as they are recorded, from now (or after ``Last-Event-ID``)."""
-    return _sse(await streams.events(workflow_id=workflow_id, types=types, last_event_id=last_event_id))
+    return EventStreamResponse(await streams.events(workflow_id=workflow_id, types=types, last_event_id=last_event_id))

@@ -4,14 +4,26 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.base import BaseHTTPMiddleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 from starlette.types import Message, Receive, Scope, Send
 
+from flowmon.api.streams import EventStreamResponse
+from flowmon.application.streams import EventStreams
+from flowmon.engine import Event, EventBus, EventType
 from flowmon.perimeter.stalled_streams import UVICORN_INCOMPLETE, QuietCutOff, StalledStreams
 
+T0 = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 SCOPE: Scope = {'type': 'http', 'method': 'GET', 'path': '/api/events/stream', 'client': ('10.0.0.7', 50123)}
 
 
@@ -154,3 +166,39 @@ async def test_no_response_while_the_client_is_still_there_is_an_error() -> None
             raise RuntimeError('something else')
 
         await StalledStreams(broken, stall_seconds=1)(SCOPE, request_body, Server(10, []).send)
+
+
+async def test_a_stream_cut_off_lets_go_of_its_subscription_at_once() -> None:
+    """Through the real event-stream response and a ``BaseHTTPMiddleware`` layer (as NiceGUI nests them): a write
+    that stalls ends the response while the stream's generator waits at a ``yield``. The stream lets go of its bus
+    subscription and its place among the open streams then, not whenever the garbage collector finds the generator
+    (with the collector off here, as it may not run for a long time)."""
+    bus = EventBus()
+    streams = EventStreams(bus=bus, history=None, live=None)  # type: ignore[arg-type]  # (not read: no cursor)
+    baseline = bus.subscriber_count
+    stream = await streams.events()
+
+    async def route(request: Request) -> Response:
+        return EventStreamResponse(stream)
+
+    async def passthrough(request: Request, call_next: Any) -> Response:
+        return await call_next(request)
+
+    app = Starlette(
+        routes=[Route('/api/events/stream', route)], middleware=[Middleware(BaseHTTPMiddleware, dispatch=passthrough)]
+    )
+    layer = StalledStreams(app, stall_seconds=0.05)
+    messages: list[Message] = []
+    server = Server(3, messages)  # the start, the opening comment and one event; then no more room
+    scope = {**SCOPE, 'headers': [], 'query_string': b'', 'scheme': 'http', 'server': ('127.0.0.1', 80),
+             'root_path': '', 'http_version': '1.1', 'asgi': {'version': '3.0', 'spec_version': '2.4'}}  # fmt: skip
+    for seq in range(1, 4):
+        bus.publish(Event(execution_id='e1', seq=seq, type=EventType.EXECUTION_PROGRESS, ts=T0, data={'done': seq}))
+    gc.disable()
+    try:
+        await asyncio.create_task(layer(scope, receive, server.send))
+        assert len(messages) == 3 and server.transport.aborted
+        assert stream.closed
+        assert streams.open_count == 0 and bus.subscriber_count == baseline
+    finally:
+        gc.enable()
