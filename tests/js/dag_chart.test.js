@@ -28,11 +28,15 @@ test("card labels cannot leave their rich-text block", () => {
   assert.equal(richSafe("{}|"), "()/");
 });
 
-test("names are clipped to the card, counted in characters", () => {
+test("names are clipped to the card in their middle, counted in characters", () => {
   assert.equal(clip("short", 140), "short");
-  assert.equal(clip("a".repeat(30), 140), "a".repeat(18) + "…");
+  assert.equal(clip("a".repeat(30), 140), "a".repeat(9) + "…" + "a".repeat(9));
   assert.equal(clip("🙂".repeat(19), 140), "🙂".repeat(19)); // 19 characters fit (38 UTF-16 units)
-  assert.equal(clip("x".repeat(10), 10), "xxxxx…"); // never fewer than six
+  assert.equal(clip("🙂".repeat(20), 140), "🙂".repeat(9) + "…" + "🙂".repeat(9));
+  assert.equal(clip("x".repeat(10), 10), "xxx…xx"); // never fewer than six
+  // the end tells nodes apart; no space is left beside the cut
+  assert.equal(clip("Process the shard 1 (A-C)", 140), "Process t…d 1 (A-C)");
+  assert.equal(clip("Record sale in analytics", 152), "Record sal…analytics");
 });
 
 test("a slow node's tooltip says how much slower than usual, escaped", () => {

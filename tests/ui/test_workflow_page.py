@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from nicegui import ui
 from nicegui.testing.user import User
 from sample_workflows import chain, delay, log, transform
@@ -34,6 +36,35 @@ async def test_the_canvas_cards_say_each_nodes_type_not_pending(user: User) -> N
     assert isinstance(chart, DagChart)
     cards = {item['name']: (item.get('m'), item.get('s')) for item in chart.snapshot()['nodes']}
     assert cards == {'shape': ('transform', None), 'pause': ('log', None)}  # the card line; no status
+
+
+async def test_the_canvas_cards_widen_to_show_long_names_whole(user: User) -> None:
+    """A card is as wide as the longest name needs (7.2 px a character, as the browser clips), from 140 to 200 px,
+    while the graph stays within 1000 px: the columns move apart with it. The browser clips a name only past what its
+    card holds (dag_chart.js)."""
+
+    async def card_of(workflow_id: str, *names: str) -> tuple[int, list[int]]:
+        nodes = [transform('a', 'input'), *(log(chr(ord('b') + n), 'x') for n in range(len(names) - 1))]
+        definition = chain(workflow_id, 'Named', *nodes)
+        for node, name in zip(definition['nodes'], names, strict=True):
+            node['name'] = name
+        response = await api(user, 'PUT', f'/api/workflows/{workflow_id}', definition)
+        assert response.status_code == 201, response.text
+        await sign_in(user, f'/workflows/{workflow_id}')
+        await user.should_see(marker='workflow-canvas')
+        (chart,) = user.find(DagChart).elements
+        assert isinstance(chart, DagChart)
+        text, options = json.loads(chart.props['text']), json.loads(chart.props['options'])
+        assert list(text['names'].values()) == list(names)
+        (nodes,) = [series for series in options['series'] if series['id'] == 'nodes']
+        return text['card'], nodes['symbolSize']
+
+    assert await card_of('short-names', 'Load', 'Ship') == (140, [140, 46])
+    assert await card_of('long-names', 'Process shard 1 (A-C)', 'Record sale in analytics') == (173, [173, 46])
+    assert await card_of('longer-names', 'x' * 40, 'y') == (200, [200, 46])
+    # five columns: 1000 px leave 152 px a card (188 a column); eight: the narrowest cards, as before
+    assert await card_of('five-long', 'Record sale in analytics', *'bcde') == (152, [152, 46])
+    assert await card_of('eight-long', 'Record sale in analytics', *'bcdefgh') == (140, [140, 46])
 
 
 async def test_unknown_workflow_says_so(user: User) -> None:

@@ -12,11 +12,16 @@ export function richSafe(text) {
   return String(text).replace(/[{]/g, "(").replace(/[}]/g, ")").replace(/[|]/g, "/");
 }
 
-// A name cut to what fits on a card of `width` px (counted in characters, not UTF-16 units).
+// A name cut to what fits on a card of `width` px (counted in characters, not UTF-16 units), in its middle: the
+// end of a name often tells nodes apart ("Process shard 1 (A-C)", "Process shard 2 (D-F)").
 export function clip(text, width) {
   const chars = Array.from(text);
   const limit = Math.max(6, Math.floor(width / 7.2));
-  return chars.length <= limit ? text : chars.slice(0, limit - 1).join("") + "…";
+  if (chars.length <= limit) return text;
+  const tail = Math.floor((limit - 1) / 2);
+  const start = chars.slice(0, limit - 1 - tail).join("");
+  const end = chars.slice(chars.length - tail).join("");
+  return `${start.trimEnd()}…${end.trimStart()}`;
 }
 
 // The tooltip is HTML to ECharts: every text in it goes through esc().

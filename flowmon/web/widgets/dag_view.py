@@ -11,6 +11,7 @@ and the chart holds only the nodes, the ripples of active nodes and the particle
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -41,8 +42,13 @@ SLOW_COLOR = '#d97706'  # amber 600: the dashed outline of a node slower than us
 FLOW_COLOR = status_color('running')
 ACTIVE_STATUSES = frozenset({'running', 'retrying'})
 CARD_TEXT = '#0f172a'  # slate 900: readable on every status fill of the palette, in light and dark mode
-CARD_WIDTH = 140  # px of a labelled node card
-COLUMN_PX = 176  # px per column when cards are labelled
+CARD_WIDTH = 140  # px of a labelled node card, at the least
+MAX_CARD_WIDTH = 200  # px of a labelled card at the most: a card widens for longer names up to this
+CHAR_PX = 7.2  # px of a character of a card's name, on average (the browser clips names at this rate: dag_chart.js)
+COLUMN_GAP = 36  # px between the cards of two columns
+# Cards widen for long names only while the graph stays this wide at most: a canvas wider than the page is shown
+# fitted into view, smaller, and so are the names on it (its narrowest cards are CARD_WIDTH wide in any case)
+WIDTH_BUDGET_PX = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,12 +63,17 @@ class _Scale:
     min_width: int  # px the canvas needs to keep cards apart
 
     @staticmethod
-    def for_layout(layout: DagLayout, height_px: float) -> _Scale:
+    def for_layout(layout: DagLayout, height_px: float, longest_name: int = 0) -> _Scale:
+        """``longest_name``: characters of the longest node name; cards widen to show it whole, up to
+        :data:`MAX_CARD_WIDTH` and while the graph stays within :data:`WIDTH_BUDGET_PX` (a longer name is cut in
+        its middle on the card, and is whole in its tooltip)."""
         row_px = height_px / max(layout.rows + 0.6, 1)
         card_h = int(min(46, row_px * 0.72))
         if card_h >= 28:
-            column = COLUMN_PX
-            return _Scale(card=(CARD_WIDTH, card_h), labels=True, column=column, min_width=_width(layout, column))
+            room = int(WIDTH_BUDGET_PX / (layout.layers + 0.3)) - COLUMN_GAP
+            card_w = max(CARD_WIDTH, min(MAX_CARD_WIDTH, room, math.ceil(longest_name * CHAR_PX)))
+            column = card_w + COLUMN_GAP
+            return _Scale(card=(card_w, card_h), labels=True, column=column, min_width=_width(layout, column))
         dot = int(max(6, min(20, row_px * 0.7)))
         column = max(int(dot * 2.4), 30)
         return _Scale(card=(dot, dot), labels=False, column=column, min_width=_width(layout, column))
@@ -101,7 +112,8 @@ class DagView:
         if height == 'auto':
             height = f'{max(300, min(640, layout.rows * 72 + 90))}px'
         self.height = height
-        self._scale = _Scale.for_layout(layout, _px(height, 420))
+        longest = max((len(name) for name in self._names.values()), default=0)
+        self._scale = _Scale.for_layout(layout, _px(height, 420), longest)
         self._views = views if views is not None else NodeViews(self._positions)
         self._selected: str | None = None
         self._state: ExecutionState | None = None
