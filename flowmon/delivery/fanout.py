@@ -33,8 +33,8 @@ StoredWorkflows = Callable[[Sequence[str]], Awaitable[Mapping[str, str]]]
 class WorkflowNames:
     """Which workflow each execution runs, for the payloads: learnt from ``execution.queued`` events (the last
     :data:`WORKFLOW_MEMORY` executions), else asked of ``workflow_of`` (the live projection), else of ``stored``
-    (the store, which has every run the live projection let go of: it lets go of a run only once its end is written),
-    else unknown."""
+    (the store: the live projection lets go of a run only once the recorder has written its end; a run dropped
+    unwritten, after this process lost its lease, is in neither), else unknown."""
 
     def __init__(
         self, workflow_of: Callable[[str], str | None] | None = None, stored: StoredWorkflows | None = None
@@ -49,25 +49,30 @@ class WorkflowNames:
             self._remember(event.execution_id, workflow_id)
 
     async def look_up(self, events: Sequence[Event]) -> Mapping[str, str]:
-        """The workflows of the executions of ``events`` (those that can be known), by execution id."""
-        missing = list(dict.fromkeys(event.execution_id for event in events if event.execution_id not in self.known))
-        if missing and self._workflow_of is not None:
-            for execution_id in missing:
-                if workflow_id := self._workflow_of(execution_id):
-                    self._remember(execution_id, workflow_id)
-            missing = [execution_id for execution_id in missing if execution_id not in self.known]
+        """The workflows of the executions of ``events`` (those that can be known), by execution id: a map of this
+        batch's own (remembering one may make the memory forget another)."""
+        found: dict[str, str] = {}
+        missing: list[str] = []
+        for execution_id in dict.fromkeys(event.execution_id for event in events):
+            known = self.known.get(execution_id)
+            if known is None and self._workflow_of is not None:
+                known = self._workflow_of(execution_id)
+            if known:
+                found[execution_id] = known
+            else:
+                missing.append(execution_id)
         if missing and self._stored is not None:
             try:
-                stored = await self._stored(missing)
+                found.update(await self._stored(missing))
             except Exception:  # the events still go out, their workflow said as unknown
                 log.warning('webhook fan-out: the workflows of %d execution(s) could not be read', len(missing))
-                stored = {}
-            for execution_id, workflow_id in stored.items():
-                self._remember(execution_id, workflow_id)
-        return self.known
+        for execution_id, workflow_id in found.items():
+            self._remember(execution_id, workflow_id)
+        return found
 
     def _remember(self, execution_id: str, workflow_id: str) -> None:
         self.known[execution_id] = workflow_id
+        self.known.move_to_end(execution_id)  # the least recently used goes first
         if len(self.known) > WORKFLOW_MEMORY:
             self.known.popitem(last=False)
 

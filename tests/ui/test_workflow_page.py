@@ -8,6 +8,7 @@ from nicegui import ui
 from nicegui.testing.user import User
 from sample_workflows import chain, delay, log, transform
 from uisim import api, click_when_shown, sign_in, start, text_of, wait_for_path, wait_until_ended
+from waiting import until
 
 from flowmon.web.widgets.dag_chart import DagChart
 
@@ -65,6 +66,15 @@ async def test_the_canvas_cards_widen_to_show_long_names_whole(user: User) -> No
     # five columns: 1000 px leave 152 px a card (188 a column); eight: the narrowest cards, as before
     assert await card_of('five-long', 'Record sale in analytics', *'bcde') == (152, [152, 46])
     assert await card_of('eight-long', 'Record sale in analytics', *'bcdefgh') == (140, [140, 46])
+
+    # the editor's preview has half a page: 560 px leave no room to widen three columns
+    assert await card_of('three-long', 'Record sale in analytics', 'b', 'c') == (173, [173, 46])
+    await sign_in(user, '/workflows/three-long/edit')
+    await user.should_see(marker='editor-preview')
+    (preview,) = user.find(marker='editor-preview').elements
+    await until(lambda: any(isinstance(element, DagChart) for element in preview.descendants()), 'the preview')
+    (chart,) = [element for element in preview.descendants() if isinstance(element, DagChart)]
+    assert json.loads(chart.props['text'])['card'] == 140
 
 
 async def test_unknown_workflow_says_so(user: User) -> None:

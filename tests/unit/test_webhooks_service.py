@@ -19,6 +19,7 @@ from sqlalchemy import select
 from store_samples import run_events
 from waiting import until
 
+from flowmon.delivery import fanout
 from flowmon.delivery.claims import Claim, ClaimMiss, preclaim
 from flowmon.delivery.endpoints import EndpointSpec
 from flowmon.delivery.fanout import WorkflowNames
@@ -330,6 +331,27 @@ async def test_an_event_of_an_execution_queued_before_the_endpoint_names_its_wor
     assert payloads['e1']['workflow_id'] == 'wf'
     assert payloads['e2']['workflow_id'] is None  # (unknown to the projection and the store: said as unknown)
     assert payloads['e3']['workflow_id'] == 'stored-wf'
+
+
+async def test_a_batch_names_every_workflow_it_found_though_the_memory_forgets_some(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The memory keeps the workflows of the executions used last: learning those of a batch may make it forget an
+    older one, but never one the batch itself needs."""
+    monkeypatch.setattr(fanout, 'WORKFLOW_MEMORY', 2)
+
+    async def stored(execution_ids: Sequence[str]) -> Mapping[str, str]:
+        return {execution_id: f'wf-{execution_id}' for execution_id in execution_ids if execution_id != 'e9'}
+
+    names = WorkflowNames(None, stored=stored)
+    now = utcnow()
+    for execution_id in ('e1', 'e2'):
+        names.learn(Event(execution_id=execution_id, seq=1, type=EventType.EXECUTION_QUEUED, ts=now,
+                          data={'workflow_id': f'wf-{execution_id}'}))  # fmt: skip
+    batch = [Event(execution_id=e, seq=2, type=EventType.EXECUTION_STARTED, ts=now) for e in ('e1', 'e3', 'e4', 'e9')]
+    assert await names.look_up(batch) == {'e1': 'wf-e1', 'e3': 'wf-e3', 'e4': 'wf-e4'}
+    assert list(names.known) == ['e3', 'e4']  # e2, unused, went first; then e1
+    assert await names.look_up(batch[:1]) == {'e1': 'wf-e1'}  # asked of the store again
 
 
 async def test_the_events_go_out_when_the_store_cannot_name_their_workflow() -> None:

@@ -22,7 +22,7 @@ from flowmon.web.format import duration, short_id
 from flowmon.web.graph_layout import layout_definition
 from flowmon.web.playback import elapsed_text
 from flowmon.web.teardown import weak_callback
-from flowmon.web.widgets.dag_view import DagView
+from flowmon.web.widgets.dag_view import HALF_WIDTH_BUDGET_PX, WIDTH_BUDGET_PX, DagView
 from flowmon.web.widgets.diff_table import DiffTable
 from flowmon.web.widgets.empty_state import not_found
 from flowmon.web.widgets.json_diff import json_diff
@@ -99,13 +99,13 @@ class ComparePage:
             )
             self._divergence_banner()
 
-        columns = (
-            'grid-cols-1' if _too_wide(definition_a) or _too_wide(definition_b) else 'grid-cols-2 max-lg:grid-cols-1'
-        )
+        stacked = _too_wide(definition_a) or _too_wide(definition_b)
+        columns = 'grid-cols-1' if stacked else 'grid-cols-2 max-lg:grid-cols-1'
+        budget = WIDTH_BUDGET_PX if stacked else HALF_WIDTH_BUDGET_PX  # how wide cards may grow for long names
         with ui.element('div').classes(f'w-full grid gap-4 {columns}'):
             self.sides = {
-                'a': _Side('A', a_id, a, definition_a, weak_callback(self.select)),
-                'b': _Side('B', b_id, b, definition_b, weak_callback(self.select)),
+                'a': _Side('A', a_id, a, definition_a, weak_callback(self.select), budget),
+                'b': _Side('B', b_id, b, definition_b, weak_callback(self.select), budget),
             }
         with ui.card().classes('fm-panel w-full gap-2').props('flat bordered'):
             with ui.row().classes('w-full items-baseline gap-2'):
@@ -229,7 +229,13 @@ class _Side:
     """One execution's canvas with its own state and position."""
 
     def __init__(
-        self, letter: str, execution_id: str, index: ReplayIndex, definition: dict[str, Any], on_select: Any
+        self,
+        letter: str,
+        execution_id: str,
+        index: ReplayIndex,
+        definition: dict[str, Any],
+        on_select: Any,
+        width_budget: int,
     ) -> None:
         final = index.final
         testid = f'compare-side-{letter.lower()}'
@@ -248,7 +254,7 @@ class _Side:
                     .classes('font-mono text-xs text-grey-7 fm-num')
                     .props(f'data-testid=compare-position-{letter.lower()}')
                 )
-            self.dag = DagView(definition, on_select=on_select, height='auto')
+            self.dag = DagView(definition, on_select=on_select, height='auto', width_budget=width_budget)
         self._index = index
 
     def show(self, state: Any, k: int) -> None:

@@ -27,7 +27,7 @@ from flowmon.web.actions import found, signed_in
 from flowmon.web.teardown import weak_callback
 from flowmon.web.widgets.changes_dialog import changes_dialog
 from flowmon.web.widgets.code_editor import CodeEditor, Language
-from flowmon.web.widgets.dag_view import DagView
+from flowmon.web.widgets.dag_view import HALF_WIDTH_BUDGET_PX, DagView
 from flowmon.web.widgets.empty_state import not_found
 from flowmon.web.widgets.provisioned_note import provisioned_note
 
@@ -211,7 +211,7 @@ class WorkflowEditor:
         self._preview_of = definition
         self.preview.clear()
         with self.preview:
-            DagView(definition, height='auto', definition_only=True)
+            DagView(definition, height='auto', definition_only=True, width_budget=HALF_WIDTH_BUDGET_PX)
 
     # --- JSON or YAML ---------------------------------------------------------------------------------
 

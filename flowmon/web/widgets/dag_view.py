@@ -49,6 +49,7 @@ COLUMN_GAP = 36  # px between the cards of two columns
 # Cards widen for long names only while the graph stays this wide at most: a canvas wider than the page is shown
 # fitted into view, smaller, and so are the names on it (its narrowest cards are CARD_WIDTH wide in any case)
 WIDTH_BUDGET_PX = 1000
+HALF_WIDTH_BUDGET_PX = 560  # the same for a canvas in half a page (two compared side by side, the editor's preview)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,14 +64,16 @@ class _Scale:
     min_width: int  # px the canvas needs to keep cards apart
 
     @staticmethod
-    def for_layout(layout: DagLayout, height_px: float, longest_name: int = 0) -> _Scale:
+    def for_layout(
+        layout: DagLayout, height_px: float, longest_name: int = 0, width_budget: int = WIDTH_BUDGET_PX
+    ) -> _Scale:
         """``longest_name``: characters of the longest node name; cards widen to show it whole, up to
-        :data:`MAX_CARD_WIDTH` and while the graph stays within :data:`WIDTH_BUDGET_PX` (a longer name is cut in
-        its middle on the card, and is whole in its tooltip)."""
+        :data:`MAX_CARD_WIDTH` and while the graph stays within ``width_budget`` px (a longer name is cut in its
+        middle on the card, and is whole in its tooltip)."""
         row_px = height_px / max(layout.rows + 0.6, 1)
         card_h = int(min(46, row_px * 0.72))
         if card_h >= 28:
-            room = int(WIDTH_BUDGET_PX / (layout.layers + 0.3)) - COLUMN_GAP
+            room = int(width_budget / (layout.layers + 0.3)) - COLUMN_GAP
             card_w = max(CARD_WIDTH, min(MAX_CARD_WIDTH, room, math.ceil(longest_name * CHAR_PX)))
             column = card_w + COLUMN_GAP
             return _Scale(card=(card_w, card_h), labels=True, column=column, min_width=_width(layout, column))
@@ -90,11 +93,14 @@ class DagView:
         views: NodeViews | None = None,
         *,
         definition_only: bool = False,
+        width_budget: int = WIDTH_BUDGET_PX,
     ) -> None:
         """``height`` is CSS; ``'auto'`` picks one from the graph's tallest column (300 to 640 px). ``views``: the
         node views the page shares among its widgets (the page then brings them up to each state and tells
         :meth:`apply` which changed); without, the view keeps its own. ``definition_only``: a workflow, not an
-        execution: cards say each node's type where an execution would say ``pending``."""
+        execution: cards say each node's type where an execution would say ``pending``. ``width_budget``: px the
+        graph may take when its cards widen for long names (:data:`HALF_WIDTH_BUDGET_PX` for a canvas in half a
+        page)."""
         layout = layout_definition(workflow_definition)  # not kept: see _node_item on what a page holds per node
         self._positions = {node.id: (node.x, node.y) for node in layout.nodes}
         self._order = {node.id: (node.layer, node.index) for node in layout.nodes}
@@ -113,7 +119,7 @@ class DagView:
             height = f'{max(300, min(640, layout.rows * 72 + 90))}px'
         self.height = height
         longest = max((len(name) for name in self._names.values()), default=0)
-        self._scale = _Scale.for_layout(layout, _px(height, 420), longest)
+        self._scale = _Scale.for_layout(layout, _px(height, 420), longest, width_budget)
         self._views = views if views is not None else NodeViews(self._positions)
         self._selected: str | None = None
         self._state: ExecutionState | None = None
