@@ -137,17 +137,16 @@ class ScheduleService:
         return workflow_id in self._paused
 
     async def pause(self, workflow_id: str) -> dict[str, Any]:
-        self._require(workflow_id)
-        async with self._pausing:
-            await self._store_paused(workflow_id, True)
-            self._timers.pause(job_id(workflow_id))
-        return await self.info(workflow_id)
+        return await self._set_paused(workflow_id, True)
 
     async def resume(self, workflow_id: str) -> dict[str, Any]:
+        return await self._set_paused(workflow_id, False)
+
+    async def _set_paused(self, workflow_id: str, paused: bool) -> dict[str, Any]:
         self._require(workflow_id)
         async with self._pausing:
-            await self._store_paused(workflow_id, False)
-            self._timers.resume(job_id(workflow_id))
+            await self._store_paused(workflow_id, paused)
+            (self._timers.pause if paused else self._timers.resume)(job_id(workflow_id))
         return await self.info(workflow_id)
 
     async def _fire(self, workflow_id: str) -> None:
