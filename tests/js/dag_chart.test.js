@@ -33,6 +33,8 @@ test("names are clipped to the card in their middle, counted in characters", () 
   assert.equal(clip("a".repeat(30), 140), "a".repeat(9) + "…" + "a".repeat(9));
   assert.equal(clip("🙂".repeat(19), 140), "🙂".repeat(19)); // 19 characters fit (38 UTF-16 units)
   assert.equal(clip("🙂".repeat(20), 140), "🙂".repeat(9) + "…" + "🙂".repeat(9));
+  assert.equal(clip("🇩🇪".repeat(20), 140), "🇩🇪".repeat(9) + "…" + "🇩🇪".repeat(9)); // a flag is two code points
+  assert.equal(clip("👩‍👩‍👧".repeat(20), 140), "👩‍👩‍👧".repeat(9) + "…" + "👩‍👩‍👧".repeat(9)); // one family, joined
   assert.equal(clip("x".repeat(10), 10), "xxx…xx"); // never fewer than six
   // the end tells nodes apart; no space is left beside the cut
   assert.equal(clip("Process the shard 1 (A-C)", 140), "Process t…d 1 (A-C)");

@@ -12,10 +12,13 @@ export function richSafe(text) {
   return String(text).replace(/[{]/g, "(").replace(/[}]/g, ")").replace(/[|]/g, "/");
 }
 
-// A name cut to what fits on a card of `width` px (counted in characters, not UTF-16 units), in its middle: the
-// end of a name often tells nodes apart ("Process shard 1 (A-C)", "Process shard 2 (D-F)").
+const graphemes = new Intl.Segmenter();
+
+// A name cut to what fits on a card of `width` px (counted in characters as a reader sees them: a flag or an emoji
+// sequence is one, never split), in its middle: the end of a name often tells nodes apart ("Process shard 1 (A-C)",
+// "Process shard 2 (D-F)").
 export function clip(text, width) {
-  const chars = Array.from(text);
+  const chars = Array.from(graphemes.segment(text), (part) => part.segment);
   const limit = Math.max(6, Math.floor(width / 7.2));
   if (chars.length <= limit) return text;
   const tail = Math.floor((limit - 1) / 2);
