@@ -64,8 +64,15 @@ export default {
       this.$el.appendChild(chunk);
       this.trim();
     },
+    // Trimmed while the reader reads above the newest lines, the log keeps the line they read where it was: the
+    // lines removed above it no longer push it up (measured on the newest chunk, which trimming never removes
+    // first; the browser's own scroll anchoring is off for the log, so the two never both correct the view).
     trim() {
       const el = this.$el;
+      if (this.count <= this.max) return;
+      const reading = el.dataset.stick === "0" && el.lastElementChild;
+      const top = el.scrollTop;
+      const at = reading ? reading.offsetTop : 0;
       while (this.count > this.max && el.firstElementChild) {
         const first = el.firstElementChild;
         const extra = this.count - this.max;
@@ -78,6 +85,7 @@ export default {
           this.count -= extra;
         }
       }
+      if (reading && reading.isConnected) el.scrollTop = Math.max(0, top - (at - reading.offsetTop));
     },
     // scroll to the newest line unless the reader has scrolled away (checked again right before scrolling:
     // the reader may move between this message and the next frame); twice, once the chunks above have settled

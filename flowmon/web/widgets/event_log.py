@@ -47,8 +47,11 @@ _KINDS = {  # event type -> colour class of its type word (the status it leads t
 # second); the newest chunk never is, so what the reader follows is always drawn at once. A skipped chunk keeps the
 # height it was last drawn at, and one never drawn since it stopped being the newest (the reader had scrolled up) is
 # as tall as its lines (``--n``, set by event_log.js): a fixed guess made the log's height, and its scrollbar, jump
-# by hundreds of pixels for a frame with each chunk that arrived while the reader read. Added once for the app.
+# by hundreds of pixels for a frame with each chunk that arrived while the reader read. The browser's scroll
+# anchoring is off: event_log.js keeps the reader's line in place itself when old lines are trimmed (the browser
+# did so only at times). Added once for the app.
 CSS = (
+    '.fm-log{overflow-anchor:none}'
     '.fm-log>div:not(:last-child){content-visibility:auto;contain-intrinsic-size:auto calc(var(--n,1)*1lh)}'
     '.fm-ev{white-space:nowrap}.fm-ev>span{display:inline-block;vertical-align:top;margin-right:1.5ch}'
     '.fm-ev .t{width:9ch;text-align:right;opacity:.6}.fm-ev .s{width:5ch;opacity:.6}'
