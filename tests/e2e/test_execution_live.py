@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 from helpers import Server, api, node_pixel, sign_in, start, wait_ended, wait_until
 from playwright.sync_api import Browser, Page, expect
@@ -97,15 +98,23 @@ FLAKY_STEP = {
     'config': {'times': 1, 'message': 'gateway timeout\nretrying'},
     'retry': {'max_attempts': 2, 'backoff_seconds': 0.3},
 }
-CHATTY = {
-    'id': 'chatty-chain',
-    'name': 'Chatty chain',
-    'nodes': [
-        {'id': f'step_{i:03d}', **(FLAKY_STEP if i % 4 == 3 else {'type': 'delay', 'config': {'seconds': 0.3}})}
-        for i in range(120)
-    ],
-    'edges': [{'source': f'step_{i:03d}', 'target': f'step_{i + 1:03d}'} for i in range(119)],
-}
+
+
+def _chatty(workflow_id: str, length: int) -> dict[str, Any]:
+    """A chain of ``length`` short delays, every fourth node failing once with a two-line error (then retried)."""
+    return {
+        'id': workflow_id,
+        'name': 'Chatty chain',
+        'nodes': [
+            {'id': f'step_{i:03d}', **(FLAKY_STEP if i % 4 == 3 else {'type': 'delay', 'config': {'seconds': 0.3}})}
+            for i in range(length)
+        ],
+        'edges': [{'source': f'step_{i:03d}', 'target': f'step_{i + 1:03d}'} for i in range(length - 1)],
+    }
+
+
+CHATTY = _chatty('chatty-chain', 120)  # about 540 events in 45 s
+CHATTY_LONG = _chatty('chatty-long', 300)  # lines for a few minutes: a test cancels it when done
 
 
 def test_the_event_log_does_not_steal_the_scroll(page: Page, server: Server, shots: Path) -> None:
@@ -144,9 +153,9 @@ def test_a_stalled_tab_keeps_its_page(page: Page, server: Server) -> None:
     """A browser too busy to answer for seven seconds (a loaded laptop, two cores running tests), or one whose
     connection drops, finds its page as it left it: the same page (not reloaded), the reader's place in the log kept
     (also when the log, full, lets its oldest lines go above it), and live again with what it missed."""
-    assert api(server, 'PUT', '/api/workflows/chatty-chain', json=CHATTY).status_code in (200, 201)
+    assert api(server, 'PUT', '/api/workflows/chatty-long', json=CHATTY_LONG).status_code in (200, 201)
     sign_in(page, server)
-    execution_id = start(server, 'chatty-chain')
+    execution_id = start(server, 'chatty-long')
     # opened late, the log starts long: the lines that arrive from now on take it past its 500 lines
     wait_until(
         lambda: api(server, 'GET', f'/api/executions/{execution_id}/events?after_seq=250&limit=1').json(),
@@ -164,15 +173,23 @@ def test_a_stalled_tab_keeps_its_page(page: Page, server: Server) -> None:
     line = log.evaluate(TOP_LINE)
 
     page.evaluate('() => { const until = Date.now() + 7000; while (Date.now() < until); }')  # the tab stalls
+    # the stall cuts the connection (the server's ping goes unanswered); on a loaded machine the page once took more
+    # than 20 s to be back, so the run goes on for minutes and the wait is long
+    connected = 'window.socket.connected'
     newest = _newest_seq(page)
-    wait_until(lambda: _newest_seq(page) >= newest + 5, 'new lines after the stall')
+    wait_until(
+        lambda: _newest_seq(page) >= newest + 5,
+        'new lines after the stall',
+        timeout=40,
+        seen=lambda: (_newest_seq(page), page.evaluate(connected)),
+    )
     assert page.evaluate('window.__same_page === true'), 'the page was reloaded after the stall'
     page.evaluate('window.socket.io.engine.close()')  # and the connection drops: the page reconnects
     wait_until(lambda: page.evaluate('window.__drops') >= 1 and page.evaluate('window.socket.connected'), 'back')
     newest = _newest_seq(page)
     wait_until(lambda: _newest_seq(page) >= newest + 5, 'new lines after the reconnect')
     assert page.evaluate('window.__same_page === true'), 'the page was reloaded after the reconnect'
-    expect(page.get_by_test_id('event-count')).to_contain_text('(latest 500)', timeout=30_000)
+    expect(page.get_by_test_id('event-count')).to_contain_text('(latest 500)', timeout=40_000)
     wait_until(lambda: _oldest_seq(page) > 1, 'the oldest lines let go')
     assert log.evaluate(TOP_LINE) == line, 'the reader lost their place in the log'
     api(server, 'POST', f'/api/executions/{execution_id}/cancel')
