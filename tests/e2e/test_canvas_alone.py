@@ -12,6 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from flowmon_process import STARTUP_TIMEOUT_S
 from helpers import wait_for
 from playwright.sync_api import Browser, expect
 
@@ -42,7 +43,7 @@ def canvas_url() -> Iterator[str]:
             return False
 
     try:
-        wait_for(up, 'the canvas page to start')
+        wait_for(up, 'the canvas page to start', timeout=STARTUP_TIMEOUT_S)  # as long as flowmon's own start
         yield url
     finally:
         process.terminate()
