@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from nicegui import ui
 from nicegui.testing.user import User
@@ -49,16 +50,10 @@ async def test_the_canvas_cards_widen_to_show_long_names_whole(user: User) -> No
         definition = chain(workflow_id, 'Named', *nodes)
         for node, name in zip(definition['nodes'], names, strict=True):
             node['name'] = name
-        response = await api(user, 'PUT', f'/api/workflows/{workflow_id}', definition)
-        assert response.status_code == 201, response.text
-        await sign_in(user, f'/workflows/{workflow_id}')
-        await user.should_see(marker='workflow-canvas')
-        (chart,) = user.find(DagChart).elements
-        assert isinstance(chart, DagChart)
-        text, options = json.loads(chart.props['text']), json.loads(chart.props['options'])
+        chart = await _canvas_of(user, definition)
+        text = json.loads(chart.props['text'])
         assert list(text['names'].values()) == list(names)
-        (nodes,) = [series for series in options['series'] if series['id'] == 'nodes']
-        return text['card'], nodes['symbolSize']
+        return text['card'], _card_size(chart)
 
     assert await card_of('short-names', 'Load', 'Ship') == (140, [140, 46])
     assert await card_of('long-names', 'Process shard 1 (A-C)', 'Record sale in analytics') == (173, [173, 46])
@@ -75,6 +70,43 @@ async def test_the_canvas_cards_widen_to_show_long_names_whole(user: User) -> No
     await until(lambda: any(isinstance(element, DagChart) for element in preview.descendants()), 'the preview')
     (chart,) = [element for element in preview.descendants() if isinstance(element, DagChart)]
     assert json.loads(chart.props['text'])['card'] == 140
+
+
+async def test_a_tall_column_keeps_the_names_on_its_cards_while_the_canvas_can_grow_for_them(user: User) -> None:
+    """A canvas of height 'auto' is 72 px a row up to 640 px, and grows up to 720 px where that keeps the names on
+    the cards: the fan-out demo's 16 nodes in a column were dots by a few pixels. A taller column stays dots."""
+
+    async def canvas_of(workflow_id: str, leaves: int) -> tuple[int | None, list[int], str]:
+        nodes = [transform('split', 'input'), *(log(f'leaf_{n:02d}', 'x') for n in range(leaves))]
+        edges = [{'source': 'split', 'target': f'leaf_{n:02d}'} for n in range(leaves)]
+        chart = await _canvas_of(user, {'id': workflow_id, 'name': 'Fan', 'nodes': nodes, 'edges': edges})
+        height = next(
+            element.style['height'] for element in chart.ancestors() if element.style.get('height', '100%') != '100%'
+        )
+        return json.loads(chart.props['text'])['card'], _card_size(chart), height
+
+    assert await canvas_of('fan-eight', 8) == (140, [140, 46], '640px')  # 8 rows: 72 px a row, at most 640
+    card, size, height = await canvas_of('fan-sixteen', 16)  # as the fan-out demo: 646 px keep the names
+    assert (card, height) == (140, '646px') and size[1] >= 28
+    card, size, height = await canvas_of('fan-twenty', 20)  # 720 px would not: dots, at 640 px
+    assert (card, height) == (None, '640px') and size[0] == size[1] < 28
+
+
+async def _canvas_of(user: User, definition: dict[str, Any]) -> DagChart:
+    """The canvas of the workflow page of ``definition``, saved first."""
+    response = await api(user, 'PUT', f'/api/workflows/{definition["id"]}', definition)
+    assert response.status_code == 201, response.text
+    await sign_in(user, f'/workflows/{definition["id"]}')
+    await user.should_see(marker='workflow-canvas')
+    (chart,) = user.find(DagChart).elements
+    assert isinstance(chart, DagChart)
+    return chart
+
+
+def _card_size(chart: DagChart) -> list[int]:
+    """A node's size on ``chart``: [width, height] in px."""
+    (nodes,) = [series for series in json.loads(chart.props['options'])['series'] if series['id'] == 'nodes']
+    return list(nodes['symbolSize'])
 
 
 async def test_unknown_workflow_says_so(user: User) -> None:

@@ -50,6 +50,12 @@ COLUMN_GAP = 36  # px between the cards of two columns
 # fitted into view, smaller, and so are the names on it (its narrowest cards are CARD_WIDTH wide in any case)
 WIDTH_BUDGET_PX = 1000
 HALF_WIDTH_BUDGET_PX = 560  # the same for a canvas in half a page (two compared side by side, the editor's preview)
+MIN_CARD_HEIGHT = 28  # px of a card with its two lines of text; a graph whose rows leave less is drawn as dots
+CARD_ROW_SHARE = 0.72  # of a row's height, a card takes this much
+# A canvas of height 'auto' takes 72 px a row, from 300 to 640 px; up to 720 px where that keeps the names on the
+# cards (a column of 15 or 16 nodes, as the fan-out demo's, was drawn as dots by a few pixels)
+AUTO_HEIGHT_PX = (300, 640)
+AUTO_HEIGHT_FOR_NAMES_PX = 720
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,8 +77,8 @@ class _Scale:
         :data:`MAX_CARD_WIDTH` and while the graph stays within ``width_budget`` px (a longer name is cut in its
         middle on the card, and is whole in its tooltip)."""
         row_px = height_px / max(layout.rows + 0.6, 1)
-        card_h = int(min(46, row_px * 0.72))
-        if card_h >= 28:
+        card_h = int(min(46, row_px * CARD_ROW_SHARE))
+        if card_h >= MIN_CARD_HEIGHT:
             room = int(width_budget / (layout.layers + 0.3)) - COLUMN_GAP
             card_w = max(CARD_WIDTH, min(MAX_CARD_WIDTH, room, math.ceil(longest_name * CHAR_PX)))
             column = card_w + COLUMN_GAP
@@ -95,7 +101,7 @@ class DagView:
         definition_only: bool = False,
         width_budget: int = WIDTH_BUDGET_PX,
     ) -> None:
-        """``height`` is CSS; ``'auto'`` picks one from the graph's tallest column (300 to 640 px). ``views``: the
+        """``height`` is CSS; ``'auto'`` picks one from the graph's tallest column (:func:`auto_height`). ``views``: the
         node views the page shares among its widgets (the page then brings them up to each state and tells
         :meth:`apply` which changed); without, the view keeps its own. ``definition_only``: a workflow, not an
         execution: cards say each node's type where an execution would say ``pending``. ``width_budget``: px the
@@ -116,7 +122,7 @@ class DagView:
         }
         self._on_select = on_select
         if height == 'auto':
-            height = f'{max(300, min(640, layout.rows * 72 + 90))}px'
+            height = f'{auto_height(layout)}px'
         self.height = height
         longest = max((len(name) for name in self._names.values()), default=0)
         self._scale = _Scale.for_layout(layout, _px(height, 420), longest, width_budget)
@@ -370,6 +376,14 @@ class DagView:
         self.select(node_id)
         if self._on_select is not None:
             self._on_select(node_id)
+
+
+def auto_height(layout: DagLayout) -> int:
+    """The px height of a canvas of height 'auto' for ``layout`` (see :data:`AUTO_HEIGHT_FOR_NAMES_PX`)."""
+    low, high = AUTO_HEIGHT_PX
+    height = max(low, min(high, layout.rows * 72 + 90))
+    named = math.ceil((MIN_CARD_HEIGHT + 0.01) / CARD_ROW_SHARE * max(layout.rows + 0.6, 1))
+    return max(height, named) if named <= AUTO_HEIGHT_FOR_NAMES_PX else height
 
 
 def _width(layout: DagLayout, column: int) -> int:
