@@ -27,6 +27,13 @@ function lineElement(cells) {
   return line;
 }
 
+// The lines of text that lines with these details take: a detail (an error) may hold line breaks.
+function rowsOf(details) {
+  let rows = 0;
+  for (const detail of details) rows += 1 + (String(detail).match(/\n/g) || []).length;
+  return rows;
+}
+
 export default {
   mixins: [patched],
   template: `
@@ -54,12 +61,8 @@ export default {
     add(lines) {
       if (!lines || !lines.length) return;
       const chunk = document.createElement("div");
-      let rows = 0; // the lines of text it takes: a detail (an error) may hold line breaks
-      for (const cells of lines) {
-        chunk.appendChild(lineElement(cells));
-        rows += 1 + (String(cells[5]).match(/\n/g) || []).length;
-      }
-      chunk.style.setProperty("--n", rows); // its height while skipped (see event_log.py)
+      for (const cells of lines) chunk.appendChild(lineElement(cells));
+      chunk.style.setProperty("--n", rowsOf(lines.map((cells) => cells[5]))); // its height while skipped (see event_log.py)
       this.count += chunk.childElementCount;
       this.$el.appendChild(chunk);
       this.trim();
@@ -80,8 +83,13 @@ export default {
           this.count -= first.childElementCount;
           first.remove();
         } else {
-          for (let i = 0; i < extra; i++) first.firstElementChild.remove();
-          first.style.setProperty("--n", first.childElementCount); // (a chunk drawn since keeps its drawn height)
+          // the rest moves to a new chunk: one skipped by layout keeps the height it was last drawn at, taller than
+          // its lines once some are gone, and would shrink (moving what is below) when the reader scrolls to it
+          const rest = [...first.children].slice(extra);
+          const chunk = document.createElement("div");
+          chunk.append(...rest);
+          chunk.style.setProperty("--n", rowsOf(rest.map((line) => line.lastElementChild.textContent)));
+          first.replaceWith(chunk);
           this.count -= extra;
         }
       }

@@ -51,7 +51,7 @@ _KINDS = {  # event type -> colour class of its type word (the status it leads t
 # anchoring is off: event_log.js keeps the reader's line in place itself when old lines are trimmed (the browser
 # did so only at times). Added once for the app.
 CSS = (
-    '.fm-log{overflow-anchor:none}'
+    '.fm-log{overflow-anchor:none;position:relative}'  # (the offsets event_log.js measures are the log's own)
     '.fm-log>div:not(:last-child){content-visibility:auto;contain-intrinsic-size:auto calc(var(--n,1)*1lh)}'
     '.fm-ev{white-space:nowrap}.fm-ev>span{display:inline-block;vertical-align:top;margin-right:1.5ch}'
     '.fm-ev .t{width:9ch;text-align:right;opacity:.6}.fm-ev .s{width:5ch;opacity:.6}'
