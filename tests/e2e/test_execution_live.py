@@ -172,9 +172,12 @@ def test_a_stalled_tab_keeps_its_page(page: Page, server: Server) -> None:
         'window.__same_page = true; window.__drops = 0; window.socket.on("disconnect", () => window.__drops++)'
     )
     log.hover()
-    page.mouse.wheel(0, -400)  # the reader scrolls up to read
+    # the reader scrolls up a little, into the lines that came after the page opened: the first chunk, the long one
+    # the page opened with, is then out of view (skipped by the browser's layout) when its oldest lines go
+    page.mouse.wheel(0, -100)
     wait_until(lambda: not _at_bottom(log.evaluate(METRICS)), 'the log scrolled up')
     line = log.evaluate(TOP_LINE)
+    log.evaluate(WATCH_HEIGHT)
 
     page.evaluate('() => { const until = Date.now() + 7000; while (Date.now() < until); }')  # the tab stalls
     # the stall cuts the connection (the server's ping goes unanswered); on a loaded machine the page once took more
@@ -199,6 +202,8 @@ def test_a_stalled_tab_keeps_its_page(page: Page, server: Server) -> None:
         '(el, text) => [...el.querySelectorAll(".fm-ev")].some((l) => l.textContent === text)', line[0]
     ), 'the line being read was let go of too: the test was too slow to check the place'
     assert log.evaluate(TOP_LINE) == line, 'the reader lost their place in the log'
+    # as tall as its lines in every frame: no chunk kept the height of lines let go of
+    assert page.evaluate('window.__jumps') == [], 'the log was not as tall as its lines (scroll height, expected)'
     api(server, 'POST', f'/api/executions/{execution_id}/cancel')
 
 

@@ -1,6 +1,23 @@
 // The header's connection indicator (see connection_indicator.py): painted here, on the socket's own events and
 // every half second, because the server cannot report its own absence. Offline only once it has been online: a
 // socket still making its first connection is connecting.
+
+// A tab too busy to run for a while (a stalled browser, a laptop that slept) may hold a socket the server has given
+// up on meanwhile; the browser notices only at its own ping timeout, up to 12 s later, and by then the server has
+// let the page go, so the page reloads. Reconnecting as soon as the tab runs again brings the same page back with
+// the messages it missed (NiceGUI resends them). `stallWatch(now)` gives a tick, called every half second, that
+// says whether the tab did not run for more than `stalledMs` since the last tick.
+export const STALLED_MS = 4000;
+export function stallWatch(now, stalledMs = STALLED_MS) {
+  let last = now();
+  return () => {
+    const at = now();
+    const stalled = at - last > stalledMs;
+    last = at;
+    return stalled;
+  };
+}
+
 export default {
   template: `
     <div :data-state="state">
@@ -24,7 +41,14 @@ export default {
       if (socket && socket.connected) this.wasOnline = true;
       this.state = socket && socket.connected ? "online" : this.wasOnline ? "offline" : "connecting";
     };
-    this.timer = setInterval(this.paint, 500);
+    const stalled = stallWatch(() => Date.now());
+    this.timer = setInterval(() => {
+      // (a hidden tab's timers are slowed down by the browser on purpose: only a visible one counts as stalled)
+      if (stalled() && document.visibilityState === "visible" && window.socket?.connected) {
+        window.socket.io.engine.close(); // socket.io reconnects at once
+      }
+      this.paint();
+    }, 500);
     document.addEventListener("visibilitychange", this.paint);
     this.paint();
   },
