@@ -21,6 +21,9 @@ if TYPE_CHECKING:
 
 STOP_POLL_SECONDS = 0.2  # how soon open event streams end once the server is asked to stop
 STOP_GRACE_SECONDS = 5  # how long a stop waits for requests still being answered before it cancels them
+PAGE_KEPT_SECONDS = 20.0  # how long a page's client waits for its socket to come back before it is let go
+PING_INTERVAL_SECONDS = 8.0  # how often the server pings each page's socket
+PING_TIMEOUT_SECONDS = 4.0  # and how soon it gives up on a socket that did not answer
 
 
 def main() -> None:
@@ -78,6 +81,7 @@ def main() -> None:
     perimeter.warn_if_exposed()
     failures: list[str] = []
     app.on_startup(lambda: logredact.install())  # uvicorn has set up its loggers by now
+    app.on_startup(_keep_pings_short)
     app.on_startup(lambda: _start(system, failures))
     app.on_startup(lambda: _announce(settings, token))
     app.on_startup(lambda: _freeze_startup_objects(system))
@@ -93,12 +97,12 @@ def main() -> None:
         reload=False,
         show=False,
         fastapi_docs=False,
-        # a page keeps its client through 10 s without its socket (a laptop's busy browser, a network blip),
+        # a page keeps its client through 20 s without its socket (a laptop's busy browser, a network blip),
         # and the messages sent meanwhile are sent again: a page that reloads instead loses the reader's place
-        # (the log's scroll, the open inspector, filters). NiceGUI derives its ping from this (8 s, answered
-        # within 4 s); it keeps what it may send again for at most 22 s (ping, answer and this) and 1000 messages,
-        # and drops what the page has acknowledged (every 3 s)
-        reconnect_timeout=10.0,
+        # (the log's scroll, the open inspector, filters). The ping stays shorter than NiceGUI derives from this
+        # (see _keep_pings_short); what may be sent again is kept for at most 32 s (ping, answer and this) and
+        # 1000 messages, and what the page has acknowledged (every 3 s) is dropped
+        reconnect_timeout=PAGE_KEPT_SECONDS,
         message_history_length=1000,
         show_welcome_message=False,
         log_config=None,  # uvicorn's loggers keep no handlers: their lines reach flowmon's (infra/logs.py)
@@ -125,6 +129,19 @@ async def _start(system: System, failures: list[str]) -> None:
         print(f'flowmon: {exc}', file=sys.stderr, flush=True)
         failures.append(str(exc))
         app.shutdown()
+
+
+def _keep_pings_short() -> None:
+    """NiceGUI derives its ping from the time a page is kept (0.8 and 0.4 of it); flowmon keeps a page twice as long
+    as it pings for. A socket the server gave up on (a browser too busy to answer its ping in 4 s) is noticed by the
+    browser only when the next ping does not come, up to 12 s after the last (8 + 4): the page must still be kept
+    then, with time to spare for a loaded machine to reconnect. With both derived from 10 s, the server let a page go
+    14 s after the unanswered ping, and a browser on a busy machine came back later than that and reloaded. (NiceGUI
+    sets the ping when it starts, before the start-up handlers run.)"""
+    from nicegui import core
+
+    core.sio.eio.ping_interval = PING_INTERVAL_SECONDS
+    core.sio.eio.ping_timeout = PING_TIMEOUT_SECONDS
 
 
 def _secret(value: object) -> str | None:

@@ -235,6 +235,18 @@ def test_socket_io_accepts_only_our_own_origins(flowmon: FlowmonProcess, client:
     assert _websocket_upgrade(flowmon.port, 'attacker.example', 'http://attacker.example') == 400
 
 
+def test_a_page_socket_is_pinged_every_8_s_and_given_up_on_after_4_s(
+    flowmon: FlowmonProcess, client: httpx.Client
+) -> None:
+    """Shorter than NiceGUI derives from the 20 s a page is kept (16 and 8 s): a browser notices a socket the server
+    gave up on by the ping that does not come, within 12 s, while its page is still kept (app.py)."""
+    own = f'http://127.0.0.1:{flowmon.port}'
+    response = client.get('/_nicegui_ws/socket.io/?EIO=4&transport=polling', headers={'Origin': own})
+    assert response.status_code == 200, response.text
+    opened = json.loads(response.text[response.text.index('{') :])
+    assert (opened['pingInterval'], opened['pingTimeout']) == (8000, 4000), opened
+
+
 # --- finding 11: numbers and times out of range are 422s naming the parameter -------------------------------
 
 HUGE = '99999999999999999999'

@@ -3,9 +3,9 @@
 // socket still making its first connection is connecting.
 
 // A tab too busy to run for a while (a stalled browser, a laptop that slept) may hold a socket the server has given
-// up on meanwhile; the browser notices only at its own ping timeout, up to 12 s later, and by then the server has
-// let the page go, so the page reloads. Reconnecting as soon as the tab runs again brings the same page back with
-// the messages it missed (NiceGUI resends them). `stallWatch(now)` gives a tick, called every half second, that
+// up on meanwhile; the browser notices only at its own ping timeout, up to 12 s later, and the longer it takes, the
+// likelier the server has let the page go (20 s after), so that the page reloads. Reconnecting as soon as the tab
+// runs again brings the same page back with the messages it missed (NiceGUI resends them). `stallWatch(now)` gives a tick, called every half second, that
 // says whether the tab did not run for more than `stalledMs` since the last tick.
 export const STALLED_MS = 4000;
 export function stallWatch(now, stalledMs = STALLED_MS) {
