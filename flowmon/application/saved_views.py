@@ -18,7 +18,7 @@ from typing import Any
 from flowmon.engine.core.events import utcnow
 from flowmon.engine.core.provenance import TRIGGER_TYPES
 from flowmon.engine.core.state import EXECUTION_STATUSES
-from flowmon.store.saved_views import SavedViewStore, StoredView
+from flowmon.store.saved_views import Saved, SavedViewStore, StoredView
 
 from .errors import Conflict, Invalid, NotFound
 from .history import search_query
@@ -87,7 +87,7 @@ class SavedViews:
     def __init__(self, *, store: SavedViewStore, clock: Callable[[], datetime] = utcnow) -> None:
         self._store = store
         self._clock = clock
-        self._lock = asyncio.Lock()  # the count check and the insert are one step
+        self._lock = asyncio.Lock()  # a save and its read back are one step here (the store counts in every process)
         self.version = 0  # moves on every change: the sidebar re-reads the list only when it moved
         # called after a change made here (other processes sharing the database then move their version too)
         self.announce: Callable[[], None] = lambda: None
@@ -102,14 +102,14 @@ class SavedViews:
         name = check_name(name)
         checked = check_filter(view_filter)
         async with self._lock:
-            if await self._store.get(name) is None and await self._store.count() >= MAX_VIEWS:
+            saved = await self._store.put(name, checked, self._clock(), limit=MAX_VIEWS)
+            if saved is Saved.FULL:
                 raise Conflict(f'there are already {MAX_VIEWS} saved views; delete one first')
-            created = await self._store.put(name, checked, self._clock())
             self._changed()
             stored = await self._store.get(name)
         if stored is None:  # written just now, under the lock that deletion takes too
             raise NotFound(f'saved view {name!r} not found')
-        return stored, created
+        return stored, saved is Saved.CREATED
 
     async def delete(self, name: str) -> None:
         """Delete the view ``name``; raises NotFound."""

@@ -4,8 +4,9 @@
   foreign keys on every connection. PostgreSQL (asyncpg): a pool of ``pool_size`` + ``max_overflow`` connections,
   each pinged before it is handed out (a server restart costs one failed query otherwise) and recycled after half an
   hour, named ``flowmon:<process id>`` in ``pg_stat_activity``.
-* **Schema lock.** ``BEGIN IMMEDIATE`` on SQLite, a transaction-scoped advisory lock on PostgreSQL, so processes that
-  start together migrate one after the other.
+* **Schema lock, and turns.** ``BEGIN IMMEDIATE`` on SQLite, a transaction-scoped advisory lock on PostgreSQL, so
+  processes that start together migrate one after the other, and a count checked against a limit holds until the
+  insert it allows (saved views) in every process.
 * **Bulk writes** (the recorder's hot path, :class:`~flowmon.store.database.BulkWriter`): on SQLite every
   ``executemany`` and the commit in one trip to aiosqlite's thread; on PostgreSQL INSERTs go by ``COPY``
   (asyncpg's ``copy_records_to_table``, the fastest bulk path: about twice ``executemany``) and the other statements by
@@ -42,6 +43,8 @@ log = logging.getLogger(__name__)
 
 # pg_advisory_xact_lock key for schema upgrades ('flowmon' in ASCII): one process migrates, the others wait.
 SCHEMA_LOCK_KEY = 0x666C6F776D6F6E
+# and for the saved views' count and insert ('views' in ASCII)
+SAVED_VIEWS_LOCK_KEY = 0x7669657773
 # PRAGMA auto_vacuum value of a SQLite file that gives freed pages back with PRAGMA incremental_vacuum(N)
 SQLITE_INCREMENTAL_VACUUM = 2
 SQLITE_BUSY_TIMEOUT_S = 30.0  # how long a SQLite connection waits for another one's lock
@@ -148,10 +151,17 @@ async def lock_schema(conn: AsyncConnection) -> None:
     makes the DDL transactional, which Python's sqlite3 driver otherwise does not (it opens a transaction only before
     INSERT, UPDATE and DELETE, so a failed migration would leave half its tables behind).
     """
+    await take_turn(conn, SCHEMA_LOCK_KEY)
+
+
+async def take_turn(conn: AsyncConnection, key: int) -> None:
+    """Make the transaction ``conn`` has just begun the only one holding ``key`` until it ends, in every process:
+    a check and the write that depends on it (a count under a limit) are then one step. PostgreSQL: a
+    transaction-scoped advisory lock on ``key``. SQLite: ``BEGIN IMMEDIATE``, the database's one write lock."""
     if conn.dialect.name == 'sqlite':
         await conn.exec_driver_sql('BEGIN IMMEDIATE')
     elif is_postgresql(conn.dialect):
-        await conn.execute(select(func.pg_advisory_xact_lock(SCHEMA_LOCK_KEY)))
+        await conn.execute(select(func.pg_advisory_xact_lock(key)))
 
 
 async def vacuum(engine: AsyncEngine) -> None:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from enum import Enum
 from typing import Any
 
 from sqlalchemy import delete, func, select
 
+from . import dialect
 from .codec import dumps, from_db_time, loads, to_db_time
 from .database import Database
 from .tables import SavedViewRow
@@ -33,6 +35,14 @@ class StoredView:
         }
 
 
+class Saved(Enum):
+    """What :meth:`SavedViewStore.put` did."""
+
+    CREATED = 'created'
+    REPLACED = 'replaced'
+    FULL = 'full'  # nothing: there were as many views as the limit allows
+
+
 class SavedViewStore:
     """Rows of ``saved_views``; the application layer checks names and filters before they get here."""
 
@@ -50,19 +60,22 @@ class SavedViewStore:
             row = (await conn.execute(select(_views).where(_views.c.name == name))).first()
         return _view(row) if row is not None else None
 
-    async def count(self) -> int:
-        async with self._db.engine.connect() as conn:
-            return int((await conn.execute(select(func.count()).select_from(_views))).scalar_one())
-
-    async def put(self, name: str, view_filter: dict[str, str], now: datetime) -> bool:
-        """Create or replace; True when it was created."""
+    async def put(self, name: str, view_filter: dict[str, str], now: datetime, *, limit: int | None = None) -> Saved:
+        """Create or replace the view ``name``. A new view is not created when there are ``limit`` views already
+        (:attr:`Saved.FULL`): the count and the insert are one step for every process that shares the database."""
         values = {'filter': dumps(view_filter), 'updated_at': to_db_time(now)}
         async with self._db.engine.begin() as conn:
+            if limit is not None:
+                await dialect.take_turn(conn, dialect.SAVED_VIEWS_LOCK_KEY)
             result = await conn.execute(_views.update().where(_views.c.name == name).values(**values))
             if result.rowcount:
-                return False
+                return Saved.REPLACED
+            if limit is not None:
+                count = (await conn.execute(select(func.count()).select_from(_views))).scalar_one()
+                if count >= limit:
+                    return Saved.FULL
             await conn.execute(_views.insert().values(name=name, created_at=to_db_time(now), **values))
-            return True
+            return Saved.CREATED
 
     async def delete(self, name: str) -> bool:
         async with self._db.engine.begin() as conn:

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from flowmon.store import Database
-from flowmon.store.saved_views import SavedViewStore
+from flowmon.store.saved_views import Saved, SavedViewStore
 
 T0 = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
 
@@ -19,11 +19,11 @@ def store(db: Database) -> SavedViewStore:
 
 
 async def test_views_are_created_replaced_listed_and_deleted(store: SavedViewStore) -> None:
-    assert await store.put('zeta', {'status': 'failed'}, T0) is True
-    assert await store.put('alpha <b>', {'q': 'A-1001', 'since': '7d'}, T0) is True
+    assert await store.put('zeta', {'status': 'failed'}, T0) is Saved.CREATED
+    assert await store.put('alpha <b>', {'q': 'A-1001', 'since': '7d'}, T0) is Saved.CREATED
     later = T0.astimezone(timezone(timedelta(hours=2))) + timedelta(minutes=5)
-    assert await store.put('zeta', {'q': 'declined'}, later) is False
-    assert await store.count() == 2
+    assert await store.put('zeta', {'q': 'declined'}, later) is Saved.REPLACED
+    assert len(await store.all()) == 2
 
     views = await store.all()
     assert [view.name for view in views] == ['alpha <b>', 'zeta']
@@ -35,4 +35,4 @@ async def test_views_are_created_replaced_listed_and_deleted(store: SavedViewSto
 
     assert await store.delete('zeta') is True
     assert await store.delete('zeta') is False
-    assert await store.get('zeta') is None and await store.count() == 1
+    assert await store.get('zeta') is None and len(await store.all()) == 1
