@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
-from helpers import Server, node_pixel, sign_in, wait_loaded
+from helpers import Server, node_pixel, sign_in, start, wait_ended, wait_loaded
 from playwright.sync_api import Browser, Page, expect
 from sample_workflows import chain, log
 from waiting import wait_until
@@ -229,5 +229,49 @@ def test_a_phone_pinches_to_zoom_and_pans_with_one_finger(
         touch('touchStart', (cx, cy))  # a tap on the node under the finger opens it
         touch('touchEnd')
         expect(details).to_contain_text('"message": "b"')
+    finally:
+        context.close()
+
+
+def _box(page: Page, test_id: str) -> dict[str, float]:
+    box = page.get_by_test_id(test_id).first.bounding_box()
+    assert box is not None, test_id
+    return box
+
+
+def test_the_execution_page_gives_its_canvas_the_width_that_keeps_the_names_legible(
+    browser: Browser, server: Any, shots: Path
+) -> None:
+    """Beside the node list while the page is wide enough for the graph at 70% of its size (whole for small cards,
+    as the fan-out demo's 16 to a column); below the canvas otherwise, where the canvas takes the page's width. The
+    header's buttons go under the progress rather than over its figures."""
+    fan_out, order = start(server, 'fan-out-demo'), start(server, 'order-pipeline')
+    for execution_id in (fan_out, order):
+        wait_ended(server, execution_id)
+    context = browser.new_context(base_url=server.url, viewport={'width': 1400, 'height': 900})
+    try:
+        page = context.new_page()
+        sign_in(page, server, f'/executions/{order}')
+        canvas, nodes = _box(page, 'canvas-panel'), _box(page, 'node-list-panel')
+        assert nodes['y'] == canvas['y'] and nodes['x'] > canvas['x'] + canvas['width'], (canvas, nodes)  # beside
+        assert _zoom(page) >= 0.7
+
+        page.goto(f'/executions/{fan_out}')
+        wait_until(lambda: _zoom(page) == 1, 'the fan-out demo at its full size', seen=lambda: _zoom(page))
+        canvas, nodes = _box(page, 'canvas-panel'), _box(page, 'node-list-panel')
+        assert nodes['y'] > canvas['y'] + canvas['height'] and nodes['width'] == canvas['width'], (canvas, nodes)
+        page.screenshot(path=str(shots / 'execution-fan-out-1400.png'))
+
+        page.set_viewport_size({'width': 1100, 'height': 800})
+        page.goto(f'/executions/{order}')
+        wait_until(lambda: _zoom(page) >= 0.7, 'the order pipeline legible', seen=lambda: _zoom(page))
+        canvas, nodes = _box(page, 'canvas-panel'), _box(page, 'node-list-panel')
+        assert nodes['y'] > canvas['y'] + canvas['height'], (canvas, nodes)  # below: beside, it was at 0.43
+        timing, rerun = _box(page, 'execution-timing'), _box(page, 'rerun-execution')
+        assert rerun['y'] >= timing['y'] + timing['height'] or timing['x'] + timing['width'] <= rerun['x'], (
+            timing,
+            rerun,
+        )
+        page.screenshot(path=str(shots / 'execution-order-1100.png'))
     finally:
         context.close()

@@ -56,6 +56,10 @@ CARD_ROW_SHARE = 0.72  # of a row's height, a card takes this much
 # cards (a column of 15 or 16 nodes, as the fan-out demo's, was drawn as dots by a few pixels)
 AUTO_HEIGHT_PX = (300, 640)
 AUTO_HEIGHT_FOR_NAMES_PX = 720
+# A canvas beside other panels (the execution page's node list) wants room for its graph at this zoom at the least,
+# or at full size when its cards are this short (their names are small already): see DagView.legible_width
+LEGIBLE_ZOOM = 0.7
+SMALL_CARD_HEIGHT = 40
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,6 +164,13 @@ class DagView:
                     .style('width: 100%; height: 100%')
                     .props('data-testid=dag-canvas')
                 )
+
+    @property
+    def legible_width(self) -> int:
+        """The px of canvas width that shows the whole graph with the names on its cards legible: at
+        :data:`LEGIBLE_ZOOM` of its size, or whole for cards shorter than :data:`SMALL_CARD_HEIGHT`."""
+        share = 1.0 if self._scale.labels and self._scale.card[1] < SMALL_CARD_HEIGHT else LEGIBLE_ZOOM
+        return math.ceil(self._scale.min_width * share)
 
     @property
     def order(self) -> dict[str, tuple[int, int]]:

@@ -28,6 +28,10 @@ from flowmon.web.widgets.inspector import Inspector
 from flowmon.web.widgets.node_list import NodeEntry, NodeList
 from flowmon.web.widgets.status_badge import StatusBadge
 
+NODE_LIST_WIDTH_PX = 340  # the node list beside the canvas
+PROGRESS_MIN_PX = 300  # the progress bar and its figures ("started <date> <time> UTC · ran 1.9 s") beside the buttons
+CANVAS_PADDING_PX = 18  # the canvas panel's padding and border, on top of its canvas
+
 # Runs that ended before all their nodes ran: the summary counts the nodes that succeeded, in the run's colour.
 
 
@@ -50,14 +54,15 @@ class ExecutionView:
         self._names = names
         self._views = NodeViews(names)  # what the canvas, the list and the inspector show of each node
 
-        with ui.row().classes('w-full items-center gap-3 no-wrap fm-wrap-narrow'):
+        # (the buttons go under the progress when it would be narrower than its figures: PROGRESS_MIN_PX)
+        with ui.row().classes('w-full items-center gap-3').style('flex-wrap: wrap'):
             self.status_badge = (
                 StatusBadge('queued')
                 .classes('text-sm px-3 py-1')
                 .props('data-testid=execution-status')
                 .mark('execution-status')
             )
-            with ui.column().classes('grow gap-1 min-w-0'):
+            with ui.column().classes('gap-1 min-w-0').style(f'flex: 1 1 {PROGRESS_MIN_PX}px'):
                 self.progress = ui.linear_progress(value=0, show_value=False, size='8px').props(
                     'rounded color=positive track-color=grey-4 data-testid=execution-progress'
                 )
@@ -68,7 +73,7 @@ class ExecutionView:
                     )
                     self.timing = ui.label('').props('data-testid=execution-timing')
                     self.note = ui.label('').classes('ml-auto').props('data-testid=execution-eta').mark('execution-eta')
-            # (the buttons keep their size: the progress column gives way)
+            # (the buttons keep their size)
             self.actions = ui.row().classes('items-center gap-2 no-wrap shrink-0 fm-wrap-narrow')
 
         self.error_banner = ui.label('').classes(
@@ -82,17 +87,23 @@ class ExecutionView:
         self.inspector = Inspector(
             names, types, self._views, on_close=weak_callback(self._inspector_closed), on_rerun_from=on_rerun_from
         )
-        with ui.row().classes('w-full gap-4 no-wrap items-stretch max-lg:flex-wrap'):
-            with ui.card().classes('fm-panel grow min-w-0 gap-1').style('padding: 8px').props('flat bordered'):
+        # The canvas takes the width its graph needs to be legible (DagView.legible_width) where the page has it,
+        # and the node list its 340 px beside it; on a page narrower than both the list goes below the canvas and
+        # takes the page's width (both grow onto a line of their own; side by side, the canvas takes what is left)
+        with ui.row().classes('w-full gap-4 items-stretch').style('flex-wrap: wrap'):
+            canvas = ui.card().classes('fm-panel min-w-0 gap-1').props('flat bordered data-testid=canvas-panel')
+            with canvas:
                 self.dag = DagView(
                     workflow_definition, on_select=weak_callback(self.select), height='auto', views=self._views
                 )
                 ui.label('Click a node to inspect it; hover for details').classes('w-full px-2 text-xs text-gray-500')
+            legible = self.dag.legible_width + CANVAS_PADDING_PX
+            canvas.style(f'padding: 8px; flex: 1000 1 {legible}px; min-width: min(100%, {legible}px)')
             with (
                 ui.card()
-                .classes('fm-panel w-[340px] max-lg:w-full shrink-0 gap-1')
-                .style('padding: 10px 6px')
-                .props('flat bordered')
+                .classes('fm-panel gap-1')
+                .style(f'padding: 10px 6px; flex: 1 0 {NODE_LIST_WIDTH_PX}px')
+                .props('flat bordered data-testid=node-list-panel')
             ):
                 ui.label(f'Nodes ({self._total})').classes('text-sm font-semibold px-2')
                 order = self.dag.order
