@@ -60,7 +60,10 @@ body { background: var(--fm-page); color: var(--fm-text); }
                             white-space: nowrap; }
 }
 
-/* node list (widgets/node_list.js): one short class per part, the rows are the bulk of a big page */
+/* node list (widgets/node_list.js): one short class per part, the rows are the bulk of a big page. Beside the
+   canvas it is one column; below it (a page too narrow for both side by side) as many as its width holds */
+.fm-nl { display: grid; grid-template-columns: repeat(auto-fill, minmax(min(100%, 320px), 1fr)); column-gap: 16px;
+         align-content: start; }
 
 .fm-nr { display: flex; flex-wrap: nowrap; align-items: center; gap: 8px; width: 100%; padding: 6px 8px;
          content-visibility: auto; contain-intrinsic-size: auto 52px;

@@ -243,8 +243,9 @@ def test_the_execution_page_gives_its_canvas_the_width_that_keeps_the_names_legi
     browser: Browser, server: Any, shots: Path
 ) -> None:
     """Beside the node list while the page is wide enough for the graph at 70% of its size (whole for small cards,
-    as the fan-out demo's 16 to a column); below the canvas otherwise, where the canvas takes the page's width. The
-    header's buttons go under the progress rather than over its figures."""
+    as the fan-out demo's 16 to a column); below the canvas otherwise, where the canvas takes the page's width and
+    the list is in as many columns as that holds. The header's buttons go under the progress rather than over its
+    figures."""
     fan_out, order = start(server, 'fan-out-demo'), start(server, 'order-pipeline')
     for execution_id in (fan_out, order):
         wait_ended(server, execution_id)
@@ -255,11 +256,17 @@ def test_the_execution_page_gives_its_canvas_the_width_that_keeps_the_names_legi
         canvas, nodes = _box(page, 'canvas-panel'), _box(page, 'node-list-panel')
         assert nodes['y'] == canvas['y'] and nodes['x'] > canvas['x'] + canvas['width'], (canvas, nodes)  # beside
         assert _zoom(page) >= 0.7
+        first, second = _box(page, 'node-validate_order'), _box(page, 'node-reserve_inventory')
+        assert second['y'] >= first['y'] + first['height']  # one column
 
         page.goto(f'/executions/{fan_out}')
         wait_until(lambda: _zoom(page) == 1, 'the fan-out demo at its full size', seen=lambda: _zoom(page))
         canvas, nodes = _box(page, 'canvas-panel'), _box(page, 'node-list-panel')
         assert nodes['y'] > canvas['y'] + canvas['height'] and nodes['width'] == canvas['width'], (canvas, nodes)
+        first, second = _box(page, 'node-kickoff'), _box(page, 'node-region_north')
+        assert (
+            first['y'] == second['y'] and second['x'] > first['x'] + first['width']
+        )  # a list in columns, side by side
         page.screenshot(path=str(shots / 'execution-fan-out-1400.png'))
 
         page.set_viewport_size({'width': 1100, 'height': 800})

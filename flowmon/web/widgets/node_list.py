@@ -48,7 +48,7 @@ class NodeList(PatchedElement, component='node_list.js'):
         self._entries = {entry.id: (entry.id, entry.name, entry.type) for entry in entries}
         self._rows = {node_id: _row(entry, views[node_id]) for node_id, entry in self._entries.items()}
         self._selected: str | None = None
-        self.classes('w-full overflow-y-auto').style(f'max-height: {height}').mark('node-list')
+        self.classes('w-full overflow-y-auto fm-nl').style(f'max-height: {height}').mark('node-list')
         self.on('select', lambda e: self._picked(e.args))
 
     def show(self, changed: Iterable[str]) -> None:
