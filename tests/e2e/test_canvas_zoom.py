@@ -280,5 +280,11 @@ def test_the_execution_page_gives_its_canvas_the_width_that_keeps_the_names_legi
             rerun,
         )
         page.screenshot(path=str(shots / 'execution-order-1100.png'))
+
+        page.set_viewport_size({'width': 320, 'height': 700})  # the smallest phones: nothing wider than the screen
+        page.reload()
+        wait_until(lambda: _zoom(page) > 0, 'the canvas drawn', seen=lambda: _zoom(page))
+        assert page.evaluate('document.scrollingElement.scrollWidth') <= 321
+        assert _box(page, 'node-list-panel')['width'] <= 320
     finally:
         context.close()

@@ -5,8 +5,9 @@
 // A tab too busy to run for a while (a stalled browser, a laptop that slept) may hold a socket the server has given
 // up on meanwhile; the browser notices only at its own ping timeout, up to 12 s later, and the longer it takes, the
 // likelier the server has let the page go (20 s after), so that the page reloads. Reconnecting as soon as the tab
-// runs again brings the same page back with the messages it missed (NiceGUI resends them). `stallWatch(now)` gives a tick, called every half second, that
-// says whether the tab did not run for more than `stalledMs` since the last tick.
+// runs again brings the same page back with the messages it missed (NiceGUI resends them). `stallWatch(now)` gives
+// a tick, called every half second, that says whether the tab did not run for more than `stalledMs` since the last
+// tick.
 export const STALLED_MS = 4000;
 export function stallWatch(now, stalledMs = STALLED_MS) {
   let last = now();
@@ -45,7 +46,7 @@ export default {
     this.timer = setInterval(() => {
       // (a hidden tab's timers are slowed down by the browser on purpose: only a visible one counts as stalled)
       if (stalled() && document.visibilityState === "visible" && window.socket?.connected) {
-        window.socket.io.engine.close(); // socket.io reconnects at once
+        window.socket.io.engine.close(); // socket.io reconnects within a second or so
       }
       this.paint();
     }, 500);

@@ -55,7 +55,8 @@ class ExecutionView:
         self._views = NodeViews(names)  # what the canvas, the list and the inspector show of each node
 
         # (the buttons go under the progress when it would be narrower than its figures: PROGRESS_MIN_PX)
-        with ui.row().classes('w-full items-center gap-3').style('flex-wrap: wrap'):
+        # (fm-wrap-narrow: on a phone no part is wider than the screen, the buttons wrapping among themselves)
+        with ui.row().classes('w-full items-center gap-3 fm-wrap-narrow').style('flex-wrap: wrap'):
             self.status_badge = (
                 StatusBadge('queued')
                 .classes('text-sm px-3 py-1')
@@ -102,7 +103,7 @@ class ExecutionView:
             with (
                 ui.card()
                 .classes('fm-panel gap-1')
-                .style(f'padding: 10px 6px; flex: 1 0 {NODE_LIST_WIDTH_PX}px')
+                .style(f'padding: 10px 6px; flex: 1 0 {NODE_LIST_WIDTH_PX}px; max-width: 100%')
                 .props('flat bordered data-testid=node-list-panel')
             ):
                 ui.label(f'Nodes ({self._total})').classes('text-sm font-semibold px-2')
