@@ -103,7 +103,7 @@ class ExecutionView:
             with (
                 ui.card()
                 .classes('fm-panel gap-1')
-                .style(f'padding: 10px 6px; flex: 1 0 {NODE_LIST_WIDTH_PX}px; max-width: 100%')
+                .style(f'padding: 10px 6px; flex: 1 0 {NODE_LIST_WIDTH_PX}px; max-width: 100%; min-width: 0')
                 .props('flat bordered data-testid=node-list-panel')
             ):
                 ui.label(f'Nodes ({self._total})').classes('text-sm font-semibold px-2')
