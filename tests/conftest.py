@@ -20,6 +20,7 @@ from typing import Any
 import httpx._transports.default as httpx_transports
 import pytest
 from postgres_support import DIALECTS, PostgresMissing, create_database, drop_database, throwaway_server
+from schema_template import make_template, seed
 from started import started
 from waiting import until
 from webhook_receiver import Receiver
@@ -59,10 +60,24 @@ def settings(tmp_path: Path) -> Settings:
     return load_settings({'FLOWMON_DATA_DIR': str(tmp_path / 'data'), 'FLOWMON_WORKFLOWS_DIR': str(EXAMPLE_WORKFLOWS)})
 
 
+@pytest.fixture(scope='session')
+def schema_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An empty SQLite database at the schema's head, migrated once per test process (see :mod:`schema_template`)."""
+    return make_template(tmp_path_factory.mktemp('schema-template'))
+
+
+def _seeded(settings: Settings, template: Path) -> Settings:
+    """``settings`` with the migrated template copied in as the data directory's database, when that is where the
+    database is (SQLite, the default file)."""
+    if settings.db_url == f'sqlite+aiosqlite:///{settings.data_dir / template.name}':
+        seed(settings.data_dir, template)
+    return settings
+
+
 @pytest.fixture
-async def database(settings: Settings) -> AsyncIterator[Database]:
-    """A started database (schema created) in the temporary data dir; disposed after the test."""
-    async with started(Database(settings.db_url)) as db:
+async def database(settings: Settings, schema_template: Path) -> AsyncIterator[Database]:
+    """A started database (schema at head) in the temporary data dir; disposed after the test."""
+    async with started(Database(_seeded(settings, schema_template).db_url)) as db:
         yield db
 
 
@@ -85,9 +100,9 @@ def token() -> str:
 
 
 @pytest.fixture
-async def system(settings: Settings, token: str) -> AsyncIterator[System]:
+async def system(settings: Settings, token: str, schema_template: Path) -> AsyncIterator[System]:
     """A started flowmon without the web layer: its ``application`` is what routes and pages are given."""
-    system = System.build(settings, token=token)
+    system = System.build(_seeded(settings, schema_template), token=token)
     await system.start()
     try:
         # The start-up pruning runs in the background: done before the test, it cannot delete at an unknown moment

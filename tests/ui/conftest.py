@@ -23,6 +23,7 @@ from nicegui import app
 from nicegui.storage import Storage
 from nicegui.testing.user import User
 from nicegui.testing.user_simulation import user_simulation
+from schema_template import seed
 from uisim import BROKEN, MAIN_FILE, QUICK, SLOW, TOKEN, be_patient, wait_until_started
 
 from flowmon.engine.core.state import ExecutionState
@@ -54,9 +55,15 @@ def workflows_dir(tmp_path: Path) -> Path:
 
 @pytest.fixture
 async def user(
-    tmp_path: Path, workflows_dir: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    tmp_path: Path,
+    workflows_dir: Path,
+    schema_template: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> AsyncIterator[User]:
-    """A simulated browser on a fresh flowmon (token ``TOKEN``, the three workflows above); not signed in."""
+    """A simulated browser on a fresh flowmon (token ``TOKEN``, the three workflows above, an empty database at the
+    schema's head); not signed in."""
+    seed(tmp_path / 'data', schema_template)
     monkeypatch.setenv('FLOWMON_DATA_DIR', str(tmp_path / 'data'))
     monkeypatch.setenv('FLOWMON_TOKEN', TOKEN)
     monkeypatch.setenv('FLOWMON_ALLOWED_HOSTS', 'test')  # the simulated browser's host (http://test)
