@@ -19,7 +19,7 @@ DEMO_NODES := examples/flowmon-demo-nodes
 NODE_BIN := node_modules/.bin
 NODE_STAMP := node_modules/.installed
 
-.PHONY: install chromium postgresql run lint lint-then-fuzz test test-unit test-js test-e2e fuzz bench format clean
+.PHONY: install chromium postgresql run lint test test-unit test-js test-e2e fuzz bench format clean
 
 install: $(STAMP)
 
@@ -91,14 +91,11 @@ test-e2e: install chromium
 fuzz: install
 	BIN=$(BIN) bash tests/fuzz/run.sh
 
-# Lint (one core, mostly mypy) and then the fuzz run go beside the browser tests, which mostly wait on Chromium (they
-# keep about two thirds of one core busy); each one's output is printed when it ends. Then the unit/UI/integration
-# layer, which keeps both cores busy.
+# Lint (one core, mostly mypy) runs beside the browser tests (which mostly wait on Chromium); each one's output is
+# printed when it ends. Then the unit/UI/integration layer, which keeps both cores busy, and the fuzz run.
 test: install chromium postgresql
-	$(MAKE) --no-print-directory -j2 --output-sync=target lint-then-fuzz test-e2e
+	$(MAKE) --no-print-directory -j2 --output-sync=target lint test-e2e
 	$(MAKE) --no-print-directory test-unit
-
-lint-then-fuzz: lint
 	$(MAKE) --no-print-directory fuzz
 
 bench: install
