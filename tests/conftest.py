@@ -8,7 +8,7 @@ PostgreSQL is not optional: without it the PostgreSQL half of those tests fails,
 
 This directory is on the import path (pytest puts a rootdir conftest's directory there), so every layer imports the
 shared support modules beside this file: waiting, sample_workflows, event_history, fake_clock, flowmon_process,
-webhook_receiver, chromium, postgres_support, store_samples, started."""
+webhook_receiver, chromium, postgres_support, store_samples, started, schema_template."""
 
 from __future__ import annotations
 
@@ -107,7 +107,8 @@ async def system(settings: Settings, token: str, schema_template: Path) -> Async
     try:
         # The start-up pruning runs in the background: done before the test, it cannot delete at an unknown moment
         # what the test writes (histories dated 2025 are past the 30 days kept) nor stand in for a pruning it asks for.
-        await until(lambda: system.application.retention.last is not None, 'the start-up pruning')
+        first = await until(lambda: system.application.retention.last, 'the start-up pruning')
+        assert first.error is None, f'the start-up pruning failed: {first.error}'
         yield system
     finally:
         await system.stop()
