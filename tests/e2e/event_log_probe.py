@@ -1,0 +1,78 @@
+"""The event log as the browser tests see it: workflows that keep it busy, and what they measure of it in the page
+(tests/e2e/test_execution_live.py, tests/e2e/test_execution_reconnect.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from playwright.sync_api import Page
+
+# a failed test's report ends with the page's console: say there why the socket dropped and when it tried again
+SAY_WHY_DISCONNECTED = """() => {
+    window.socket.on("disconnect", (reason) => console.log(`socket disconnected: ${reason}`));
+    window.socket.io.on("reconnect_attempt", (n) => console.log(`socket reconnecting, attempt ${n}`));
+}"""
+METRICS = 'el => ({top: el.scrollTop, height: el.scrollHeight, view: el.clientHeight})'  # the log's scroll
+# the line at the top of the log's box, and how far above the box's top it starts
+TOP_LINE = """el => {
+  const box = el.getBoundingClientRect();
+  const line = [...el.querySelectorAll('.fm-ev')].find((line) => line.getBoundingClientRect().bottom > box.top + 1);
+  return line && [line.textContent, Math.round(line.getBoundingClientRect().top - box.top)];
+}"""
+# from now on, in every frame: is the log as tall as its lines of text (an error may take two)? (window.__jumps lists
+# the frames it was not)
+WATCH_HEIGHT = """el => {
+  window.__jumps = [];
+  const frame = () => {
+    const style = getComputedStyle(el);
+    const lines = [...el.querySelectorAll('.fm-ev .d')].reduce((n, d) => n + d.textContent.split('\\n').length, 0);
+    const tall = lines * parseFloat(style.lineHeight) + parseFloat(style.paddingTop) + parseFloat(style.paddingBottom);
+    if (Math.abs(el.scrollHeight - tall) > 2) window.__jumps.push([el.scrollHeight, tall]);
+    requestAnimationFrame(frame);
+  };
+  frame();
+}"""
+# every fourth node of a chatty chain fails once with an error of two lines, and then succeeds
+FLAKY_STEP = {
+    'type': 'fail',
+    'config': {'times': 1, 'message': 'gateway timeout\nretrying'},
+    'retry': {'max_attempts': 2, 'backoff_seconds': 0.3},
+}
+
+
+def chatty(workflow_id: str, length: int, *, seconds: float = 0.3, quick: int = 0) -> dict[str, Any]:
+    """A chain of ``length`` delays of ``seconds`` (the first ``quick`` of them 0.01 s), every fourth node failing
+    once with a two-line error (then retried)."""
+    return {
+        'id': workflow_id,
+        'name': 'Chatty chain',
+        'nodes': [
+            {
+                'id': f'step_{i:03d}',
+                **(
+                    FLAKY_STEP
+                    if i % 4 == 3
+                    else {'type': 'delay', 'config': {'seconds': 0.01 if i < quick else seconds}}
+                ),
+            }
+            for i in range(length)
+        ],
+        'edges': [{'source': f'step_{i:03d}', 'target': f'step_{i + 1:03d}'} for i in range(length - 1)],
+    }
+
+
+# (the text in the page, not as rendered: lines out of view are skipped by the browser's layout, and have none)
+def newest_seq(page: Page) -> int:
+    return int((page.get_by_test_id('event-log').locator('.fm-ev .s').last.text_content() or '').lstrip('#'))
+
+
+def oldest_seq(page: Page) -> int:
+    return int((page.get_by_test_id('event-log').locator('.fm-ev .s').first.text_content() or '').lstrip('#'))
+
+
+def lines_shown(page: Page) -> int:
+    return int(page.get_by_test_id('event-count').inner_text().split()[0])
+
+
+def at_bottom(metrics: dict[str, float]) -> bool:
+    return metrics['height'] - metrics['top'] - metrics['view'] < 40
