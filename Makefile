@@ -73,14 +73,14 @@ lint: install $(NODE_STAMP)
 # Exit code 5 (no tests collected) is a failure for the unit/UI layer; for the e2e layer it is
 # tolerated only when tests/e2e has no test files at all.
 test-unit: install test-js postgresql
-	$(BIN)/pytest -q -n 4 --dist loadfile -m "not e2e" tests
+	$(BIN)/pytest -q -n 4 --dist loadfile --no-loadscope-reorder -m "not e2e" tests
 
 # The browser components' own unit tests, with node's test runner (no npm packages needed).
 test-js:
 	node --import ./tests/js/import-map.js --test tests/js/*.test.js
 
 test-e2e: install chromium
-	@rc=0; $(BIN)/pytest -q -n 3 --dist loadfile -m e2e tests/e2e || rc=$$?; \
+	@rc=0; $(BIN)/pytest -q -n 3 --dist loadfile --no-loadscope-reorder -m e2e tests/e2e || rc=$$?; \
 	if [ $$rc -eq 5 ] && [ -z "$$(find tests/e2e -name 'test_*.py' -o -name '*_test.py' | head -n1)" ]; then \
 		echo "e2e: no test files in tests/e2e"; rc=0; \
 	fi; \

@@ -32,6 +32,41 @@ from flowmon.store import Database, EventRecorder, History
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
+# The test files that take longest, longest first, by their summed durations on this machine (2 cores): the unit/UI/
+# integration layer's, then the browser tests'. pytest-xdist hands whole files to its workers (``--dist loadfile``)
+# in the order pytest collected them (``--no-loadscope-reorder``; by default it orders files by their number of
+# tests), so these start first and the many short files fill in around them: ordered by number of tests, the
+# one-test cluster file (53 s, most of it waiting for a cron minute) started last and ran alone for the last 45 s.
+LONGEST_FIRST = (
+    'tests/integration/test_process.py',  # 107 s
+    'tests/integration/test_secrets_process.py',  # 89 s
+    'tests/integration/test_db_command.py',  # 59 s
+    'tests/integration/test_webhooks_kill.py',  # 56 s
+    'tests/integration/test_cluster_process.py',  # 30-67 s
+    'tests/integration/test_api.py',  # 48 s
+    'tests/integration/test_workers_process.py',  # 36 s
+    'tests/integration/test_operations_process.py',  # 28 s
+    'tests/integration/test_dask_process.py',  # 23 s
+    'tests/integration/test_backup_process.py',  # 23 s
+    'tests/integration/test_retention_load.py',  # 22 s
+    'tests/e2e/test_execution_reconnect.py',  # 79 s
+    'tests/e2e/test_small_screens.py',  # 75 s
+    'tests/e2e/test_markup_markers.py',  # 48-70 s
+    'tests/e2e/test_execution_live.py',  # 72 s
+    'tests/e2e/test_cluster_live.py',  # 54 s
+    'tests/e2e/test_security_headers.py',  # 33-47 s
+    'tests/e2e/test_canvas_zoom.py',  # 33 s
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The files of LONGEST_FIRST first, in its order; the others after them, as collected."""
+    gone = [path for path in LONGEST_FIRST if not (REPO_ROOT / path).is_file()]
+    if gone:
+        raise pytest.UsageError(f'tests/conftest.py: LONGEST_FIRST names files that are not there: {gone}')
+    rank = {path: place for place, path in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split('::', 1)[0], len(rank)))
+
 
 def _one_tls_context() -> None:
     """Every ``httpx.Client`` the tests make (a health poll, ``httpx.get``, a fresh client per test) made a TLS
