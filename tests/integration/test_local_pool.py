@@ -3,6 +3,7 @@ run, and cancel, timeout and a killed process, each seen through the engine's ev
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -19,9 +20,28 @@ async def h() -> AsyncIterator[Harness]:
     pool = LocalProcessPool(2)
     await pool.start()
     harness = Harness(pool)
+    await harness.finished(harness.submit([python('first', 'pid')], {'n': 0}))  # the processes start with it
     await until(lambda: len(pool.workers) == 2, 30, 'two pool processes')
     try:
         yield harness
+    finally:
+        await harness.engine.stop()
+        await pool.stop()
+
+
+async def test_the_processes_start_with_the_first_node_that_runs_on_a_worker() -> None:
+    pool = LocalProcessPool(2)
+    await pool.start()
+    harness = Harness(pool)
+    try:
+        execution_id = harness.submit([{'id': 'io', 'type': 'delay', 'config': {'seconds': 0}}], {})
+        assert (await harness.finished(execution_id)).status == 'succeeded'
+        starting = [task for task in asyncio.all_tasks() if task.get_name() == 'start local worker']
+        assert not starting and pool.workers == []  # none for a node that runs on the event loop
+        state = await harness.finished(harness.submit([python('a', 'pid')], {'n': 1}))
+        assert state.status == 'succeeded' and state.nodes['a'].worker == f'local:{state.nodes["a"].output["pid"]}'
+        await until(lambda: len(pool.workers) == 2, 30, 'the pool full from then on')
+        assert state.nodes['a'].worker in pool.workers
     finally:
         await harness.engine.stop()
         await pool.stop()

@@ -93,13 +93,14 @@ class LocalProcessPool:
         return [slot.name for slot in self._slots if not slot.retiring]
 
     async def start(self) -> None:
-        """Start the processes, in the background: start-up does not wait for them (a node that comes first
-        waits in the queue)."""
+        """Ready for work; no process starts yet. The processes start with the first node that runs on a worker
+        (it waits in the queue meanwhile, about half a second for the fork server and the first fork), and from
+        then on the pool keeps ``processes`` of them: a flowmon whose workflows run no such node never starts them,
+        nor pays the CPU a fork server's imports take at each start."""
         self._loop = asyncio.get_running_loop()
         self._stopping = False
-        # The server imports this module, so each process forks with the engine already imported.
+        # The fork server imports this module (and with it the engine) once, so each process forks with them.
         self._context.set_forkserver_preload([__name__])
-        self._fill()
 
     async def stop(self) -> None:
         """Kill every process and fail whatever still waits (the engine has cancelled its nodes by now)."""
