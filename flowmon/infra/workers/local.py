@@ -94,7 +94,7 @@ class LocalProcessPool:
 
     async def start(self) -> None:
         """Ready for work; no process starts yet. The processes start with the first node that runs on a worker
-        (it waits in the queue meanwhile, about half a second for the fork server and the first fork), and from
+        (it waits in the queue meanwhile, about 0.6 s here for the fork server and the first fork), and from
         then on the pool keeps ``processes`` of them: a flowmon whose workflows run no such node never starts them,
         nor pays the CPU a fork server's imports take at each start."""
         self._loop = asyncio.get_running_loop()
