@@ -116,6 +116,8 @@ async def _dask(workers: int) -> AsyncIterator[DaskWorkers]:
 @asynccontextmanager
 async def _local(processes: int) -> AsyncIterator[LocalProcessPool]:
     async with started(LocalProcessPool(processes)) as pool:
+        # its processes start with the first node that runs on a worker: these, then wait for all of them
+        await _Runner(pool).run(_fan_out(processes), [], {'seconds': 0})
         while len(pool.workers) < processes:
             await asyncio.sleep(0.05)
         yield pool

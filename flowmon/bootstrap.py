@@ -245,7 +245,8 @@ class System:
     async def start(self) -> None:
         """Worker pool, schema, sealed secrets, crash recovery, recorder and projector, workflow files, timers,
         delivery and schedules, in that order; the application is ready once all of them are. (The local pool's
-        processes start in the background; a Dask scheduler that does not answer yet is connected to later.)"""
+        processes start with the first node that runs on a worker; a Dask scheduler that does not answer yet is
+        connected to later.)"""
         await self.workers.start()
         await self.db.start()
         sealed = await prepare_sealed(self.db, self.box)  # raises UnknownSecretKey: the key does not fit

@@ -59,13 +59,18 @@ LONGEST_FIRST = (
 )
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The files of LONGEST_FIRST first, in its order; the others after them, as collected."""
+def pytest_configure(config: pytest.Config) -> None:
+    """A name in LONGEST_FIRST that is no longer a file stops the run (here, where pytest-xdist's controller says why;
+    raised in a worker's collection it ends in an internal error that does not)."""
     gone = [path for path in LONGEST_FIRST if not (REPO_ROOT / path).is_file()]
     if gone:
         raise pytest.UsageError(f'tests/conftest.py: LONGEST_FIRST names files that are not there: {gone}')
-    rank = {path: place for place, path in enumerate(LONGEST_FIRST)}
-    items.sort(key=lambda item: rank.get(item.nodeid.split('::', 1)[0], len(rank)))
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The files of LONGEST_FIRST first, in its order; the others after them, as collected."""
+    rank = {REPO_ROOT / path: place for place, path in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path, len(rank)))
 
 
 def _one_tls_context() -> None:

@@ -25,7 +25,7 @@ CHATTY_LONG = chatty('chatty-long', 300)  # lines for a few minutes: a test canc
 # go slowly enough for the test to check the reader's place however slowly a loaded browser catches up (at ten lines
 # and more a second, the line being read was at times let go of between the check that it was there and the check of
 # its place)
-CHATTY_LATE = chatty('chatty-late', 250, seconds=1, quick=120)
+CHATTY_LATE = chatty('chatty-late', 300, seconds=1, quick=120)
 
 
 def test_a_stalled_tab_keeps_its_page(page: Page, server: Server) -> None:
@@ -36,7 +36,7 @@ def test_a_stalled_tab_keeps_its_page(page: Page, server: Server) -> None:
     sign_in(page, server)
     execution_id = start(server, 'chatty-late')
     # opened late, the log starts full: the lines that arrive from now on let its oldest go, long before the line being
-    # read is itself let go of (about 480 lines, two minutes, later)
+    # read is itself let go of (about 480 lines, two minutes, later); the run lasts three minutes (the test cancels it)
     events = f'/api/executions/{execution_id}/events'
 
     def slow_part() -> list[int]:  # the seq of its first slow node's start, once there
@@ -63,6 +63,7 @@ def test_a_stalled_tab_keeps_its_page(page: Page, server: Server) -> None:
     page.mouse.wheel(0, -100)
     wait_until(lambda: not at_bottom(log.evaluate(METRICS)), 'the log scrolled up')
     line = log.evaluate(TOP_LINE)
+    oldest = oldest_seq(page)  # the log is full: from now on its oldest lines go, above the line being read
     log.evaluate(WATCH_HEIGHT)
 
     page.evaluate('() => { const until = Date.now() + 7000; while (Date.now() < until); }')  # the tab stalls
@@ -82,8 +83,8 @@ def test_a_stalled_tab_keeps_its_page(page: Page, server: Server) -> None:
     newest = newest_seq(page)
     wait_until(lambda: newest_seq(page) >= newest + 5, 'new lines after the reconnect')
     assert page.evaluate('window.__same_page === true'), 'the page was reloaded after the reconnect'
-    expect(page.get_by_test_id('event-count')).to_contain_text('(latest 500)', timeout=40_000)
-    wait_until(lambda: oldest_seq(page) > 1, 'the oldest lines let go')
+    expect(page.get_by_test_id('event-count')).to_contain_text('(latest 500)')
+    assert oldest_seq(page) > oldest, 'no line was let go of above the reader: the test checks nothing'
     assert log.evaluate(
         '(el, text) => [...el.querySelectorAll(".fm-ev")].some((l) => l.textContent === text)', line[0]
     ), 'the line being read was let go of too: the test was too slow to check the place'
