@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from worker_harness import Harness, alive, kill, marker_pid, python, until
@@ -144,3 +146,49 @@ async def test_a_process_killed_while_idle_fails_nothing_and_is_replaced(h: Harn
     assert state.status == 'succeeded' and state.nodes['a'].attempts == 1
     assert state.nodes['a'].worker == f'local:{state.nodes["a"].output["pid"]}' != f'local:{victim}'
     await until(lambda: len(pool.workers) == 2, 30, 'a replacement process')
+
+
+async def test_a_process_that_fails_to_start_fails_no_node_while_another_is_starting(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    pool = LocalProcessPool(2)
+    await pool.start()
+    real = pool._start_process
+    calls = 0
+
+    def first_fails_second_is_slow() -> Any:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise OSError('no room for a process')
+        time.sleep(0.3)  # still starting when the first one has failed
+        return real()
+
+    monkeypatch.setattr(pool, '_start_process', first_fails_second_is_slow)
+    harness = Harness(pool)
+    try:
+        state = await harness.finished(harness.submit([python('a', 'pid')], {'n': 1}))
+        assert state.status == 'succeeded', state.error  # the process that did start took the node
+        assert calls >= 2
+    finally:
+        await harness.engine.stop()
+        await pool.stop()
+
+
+async def test_the_node_fails_when_no_process_can_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    pool = LocalProcessPool(2)
+    await pool.start()
+
+    def fails() -> Any:
+        raise OSError('no room for a process')
+
+    monkeypatch.setattr(pool, '_start_process', fails)
+    harness = Harness(pool)
+    try:
+        state = await harness.finished(harness.submit([python('a', 'pid')], {'n': 1}))
+        assert state.status == 'failed'
+        error = state.nodes['a'].error or ''
+        assert 'could not start a local worker process: OSError: no room for a process' in error
+    finally:
+        await harness.engine.stop()
+        await pool.stop()

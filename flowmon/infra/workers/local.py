@@ -174,7 +174,8 @@ class LocalProcessPool:
         except Exception as exc:
             self._spawning -= 1
             log.error('could not start a local worker process: %s: %s', type(exc).__name__, exc)
-            if not any(not slot.retiring for slot in self._slots):  # nothing could ever take the waiting jobs
+            if self._spawning == 0 and not any(not slot.retiring for slot in self._slots):
+                # nothing could take the waiting jobs: no process runs, and no other is being started
                 while self._pending:
                     job = self._pending.popleft()
                     if not job.future.done():
