@@ -19,7 +19,18 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import concurrency, engine_overhead, postgres, recorder_throughput, replay, search, ui_latency, webhooks, workers
+from . import (
+    concurrency,
+    engine_overhead,
+    postgres,
+    recorder_throughput,
+    replay,
+    retention,
+    search,
+    ui_latency,
+    webhooks,
+    workers,
+)
 from .report import Row, Section, machine_info, markdown, table
 
 RESULTS = Path(__file__).resolve().parent / 'RESULTS.md'
@@ -38,6 +49,7 @@ BENCHMARKS: Sequence[Benchmark] = (
     Benchmark('concurrency', '1,000 concurrent executions of a 10-node workflow (issue 2)', concurrency.run),
     Benchmark('replay', 'Replay of a 100,000-event execution (issue 4)', replay.run),
     Benchmark('search', 'Search by content over 100,000 executions (issue 15)', search.run),
+    Benchmark('retention', 'Pruning a 167 MB database beside a writer and a reader (issue 12)', retention.run),
     Benchmark('webhooks', 'Webhook delivery throughput and retry firing lag (issue 5)', webhooks.run),
     Benchmark('postgres', 'PostgreSQL: recorder vs raw asyncpg, live view of another process (issue 13)', postgres.run),
     Benchmark('ui', 'Live page in Chromium: event-to-screen latency, CPU per tab, 20 tabs (issue 3)', ui_latency.run),

@@ -48,7 +48,6 @@ LONGEST_FIRST = (
     'tests/integration/test_operations_process.py',  # 28 s
     'tests/integration/test_dask_process.py',  # 23 s
     'tests/integration/test_backup_process.py',  # 23 s
-    'tests/integration/test_retention_load.py',  # 22 s
     'tests/e2e/test_execution_reconnect.py',  # 79 s
     'tests/e2e/test_small_screens.py',  # 75 s
     'tests/e2e/test_markup_markers.py',  # 48-70 s

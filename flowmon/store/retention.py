@@ -40,11 +40,11 @@ _snapshots = WorkflowSnapshotRow.__table__  # type: ignore[attr-defined]
 _search = ExecutionSearchRow.__table__  # type: ignore[attr-defined]
 
 # A step's target duration, and its size limits. Measured on a database of 600 finished executions of 200 events
-# (120,000 events of 1 KiB, 167 MB) on the 2-core machine the tests run on (tests/integration/
-# test_retention_load.py): with the machine quiet, a small write committed every 10 ms meanwhile waited 16 ms at the
-# most; with other work on it (load 2.5-4), steps of at most 1,000 event rows took 4.5 ms (median) and 16 ms (p95),
-# steps giving back at most 1,024 pages about 8 ms (median), and the writes waited 2.5-5 ms (median) and 30-40 ms at
-# the most. Larger steps gained little: the pause after each step is as long as the step.
+# (120,000 events of 1 KiB, 167 MB) on the 2-core machine the tests run on (``python -m bench retention``): with the
+# machine quiet, a small write committed every 10 ms meanwhile waited 16 ms at the most; with other work on it (load
+# 2.5-4), steps of at most 1,000 event rows took 4.5 ms (median) and 16 ms (p95), steps giving back at most 1,024
+# pages about 8 ms (median), and the writes waited 2.5-5 ms (median) and 30-40 ms at the most. Larger steps gained
+# little: the pause after each step is as long as the step.
 STEP_TARGET_S = 0.015
 MAX_STEP_ROWS = 1000  # event, node-run, delivery and attempt rows deleted in one step at the most
 FIRST_STEP_ROWS = 200
