@@ -12,7 +12,6 @@ import json
 import shutil
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -91,12 +90,11 @@ def import_document(app: FlowmonProcess, document: Any) -> httpx.Response:
 
 def test_a_yaml_alias_bomb_gets_its_422_at_once(flowmon: FlowmonProcess) -> None:
     bomb = alias_bomb()
-    began = time.monotonic()
     response = send(flowmon, 'PUT', '/api/workflows/bomb', content=bomb, content_type='application/yaml')
-    elapsed = time.monotonic() - began
     assert response.status_code == 422, response.text
-    assert 'YAML anchors are not accepted' in response.json()['detail']
-    assert elapsed < 2.0  # refused as the parser meets the first anchor (it took 8 s to expand before)
+    # refused as the parser meets the first anchor (it took 8 s to expand before): the message names the first
+    # anchor's line, which only a parser that stopped there knows (tests/unit/test_model.py has the parser's tests)
+    assert response.json()['detail'].startswith('YAML anchors are not accepted (found &'), response.text
     assert flowmon.api('GET', '/api/workflows/bomb').status_code == 404
     aliases_only = 'id: w\nname: w\nnodes: *undefined\n'
     response = send(flowmon, 'PUT', '/api/workflows/w', content=aliases_only, content_type='application/yaml')
