@@ -163,7 +163,7 @@ class System:
         pruner = Pruner(db, delivery_final_statuses=[str(status) for status in FINAL_DELIVERY_STATUSES])
         executions = Executions(
             catalog=catalog, engine=engine, history=reads, pruner=pruner,
-            remote_cancel=cluster.request_cancel if cluster else None,
+            remote_cancel=cluster.request_cancel if cluster else None, written=recorder.flush if cluster else None,
         )  # fmt: skip
         triggers = TriggerService(db, catalog, executions.submit, box, budget=budget)
         schedules = ScheduleService(db, catalog, timers, executions.submit, claims=cluster.claims if cluster else None)

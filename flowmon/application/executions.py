@@ -11,6 +11,7 @@ exists here.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
@@ -26,6 +27,7 @@ from .errors import PAYLOAD_REFUSALS, AppError, Conflict, Invalid, NotFound, Una
 from .history import ExecutionHistory
 
 READ_ONLY = 'imported executions are read-only'
+log = logging.getLogger(__name__)
 
 
 class Executions:
@@ -39,14 +41,18 @@ class Executions:
         history: ExecutionHistory,
         pruner: Pruner,
         remote_cancel: Callable[[str], Awaitable[bool]] | None = None,
+        written: Callable[[], Awaitable[object]] | None = None,
     ) -> None:
         """``remote_cancel``: ask another process sharing the database to cancel an execution it runs (False when
-        no such execution is active)."""
+        no such execution is active). ``written``: processes share the database; waits until what this process
+        has recorded so far is written (the recorder's flush), so that a start or a rerun answers with an id that
+        every process can open (a script behind a load balancer starts on one and reads on another)."""
         self._catalog = catalog
         self._engine = engine
         self._history = history
         self._pruner = pruner
         self._remote_cancel = remote_cancel
+        self._written = written
 
     @property
     def budget(self) -> PayloadBudget:
@@ -70,7 +76,8 @@ class Executions:
         workflow = await self._catalog.get(workflow_id)
         if workflow is None:
             raise NotFound(f'workflow {workflow_id!r} not found')
-        return self._engine.submit(workflow, input, priority=priority, trigger=trigger, execution_id=execution_id)
+        started = self._engine.submit(workflow, input, priority=priority, trigger=trigger, execution_id=execution_id)
+        return await self._shared(started)
 
     async def start(self, workflow_id: str, input: Any = None, *, trigger: Mapping[str, Any], priority: int = 0) -> str:
         """Queue a run started by ``trigger`` (the API's or a page's); raises NotFound, Invalid (the stored workflow
@@ -114,9 +121,20 @@ class Executions:
                 if snapshot is None:
                     raise NotFound(f'workflow {previous.workflow_id!r} of execution {execution_id!r} no longer exists')
                 workflow = self._catalog.validate(snapshot)
-            return self._engine.rerun(
+            started = self._engine.rerun(
                 previous, workflow, from_node=from_node, input=input, trigger=rerun_trigger(execution_id)
             )
+        return await self._shared(started)
+
+    async def _shared(self, execution_id: str) -> str:
+        """``execution_id``, once every process can read it (at once when this process is the only one: its live
+        view answers for its runs)."""
+        if self._written is not None:
+            try:
+                await self._written()
+            except Exception:  # the run is queued all the same: the recorder keeps its events and tries again
+                log.warning('execution %s: not written yet (the recorder tries again)', execution_id, exc_info=True)
+        return execution_id
 
     async def delete(self, execution_id: str) -> PruneCounts:
         """Delete a finished execution with its events and node runs (the workflow snapshot it ran goes with the

@@ -120,6 +120,7 @@ def test_two_processes_share_one_postgresql_database(launch: Launch, shared_data
         b.wait_started(token=TOKEN)
         both_alive_since = datetime.now(UTC)
 
+        _a_run_started_in_a_opens_in_b_at_once(a, b)
         _a_run_in_a_is_live_in_b(a, b)
         _a_cancel_from_b_stops_the_run_in_a(a, b)
         _a_webhook_id_sent_to_both_starts_one_execution(a, b)
@@ -128,6 +129,16 @@ def test_two_processes_share_one_postgresql_database(launch: Launch, shared_data
     finally:
         slow_receiver.stop()
         failing_receiver.stop()
+
+
+def _a_run_started_in_a_opens_in_b_at_once(a: FlowmonProcess, b: FlowmonProcess) -> None:
+    """A script behind a load balancer: the id that one process answered with is found by the other at once."""
+    started = []
+    for _ in range(5):
+        started.append(start_run(a, 'steps'))
+        response = b.api('GET', f'/api/executions/{started[-1]}')
+        assert response.status_code == 200, response.text
+    wait_for('the runs to end', lambda: all(status(a, run) in TERMINAL for run in started), 10, a, b)
 
 
 def _a_run_in_a_is_live_in_b(a: FlowmonProcess, b: FlowmonProcess) -> None:
