@@ -38,7 +38,7 @@ SLOW = SLOW_CHAIN  # first -> wait (30 s) -> after
 QUICK = {'id': 'quick', 'name': 'Quick', 'nodes': [{'id': 'only', 'type': 'log', 'config': {'message': 'hi'}}]}
 
 
-async def eventually(check: Callable[[], Awaitable[T | None]], timeout: float = 5.0) -> T:
+async def eventually(check: Callable[[], Awaitable[T | None]], timeout: float = 20.0) -> T:
     """The first truthy result of ``check``, polled until ``timeout`` (real processes: real time)."""
     async with asyncio.timeout(timeout):
         while not (result := await check()):
@@ -58,7 +58,7 @@ async def start_system(postgresql_url: str, tmp_path: Path) -> AsyncIterator[Sta
     async def start(name: str, **env: str) -> System:
         settings = load_settings({
             'FLOWMON_DATA_DIR': str(tmp_path / name), 'FLOWMON_WORKFLOWS_DIR': str(tmp_path / 'none'),
-            'FLOWMON_DATABASE_URL': postgresql_url, 'FLOWMON_SECRET_KEY': key, 'FLOWMON_LEASE_SECONDS': '1', **env,
+            'FLOWMON_DATABASE_URL': postgresql_url, 'FLOWMON_SECRET_KEY': key, 'FLOWMON_LEASE_SECONDS': '3', **env,
         })  # fmt: skip
         system = System.build(settings, token='cluster-token-0123456789')
         await system.start()
@@ -106,7 +106,9 @@ async def _status_in(system: System, execution_id: str, status: str) -> Any:
 
 
 async def test_a_dead_process_runs_are_interrupted_by_the_other_after_its_lease(start_system: Start) -> None:
-    a, b = await start_system('a'), await start_system('b')
+    # the others have leases of 3 s: both systems share this event loop, and a stall of a third of a lease on a
+    # loaded machine would take one for dead; this test needs a lease that runs out soon
+    a, b = await start_system('a', FLOWMON_LEASE_SECONDS='1'), await start_system('b', FLOWMON_LEASE_SECONDS='1')
     await a.application.workflows.put('slow', json.dumps(SLOW).encode())
     execution_id = await a.application.executions.start('slow', {}, trigger=api_trigger())
     await eventually(lambda: _status_in(b, execution_id, 'running'))
@@ -114,7 +116,7 @@ async def test_a_dead_process_runs_are_interrupted_by_the_other_after_its_lease(
     a_id = a.cluster.membership.id
 
     a.cluster._beating.cancel()  # type: ignore[union-attr]  # a stops renewing its lease, as a frozen process
-    state = await eventually(lambda: _status_in(b, execution_id, 'interrupted'), timeout=5.0)
+    state = await eventually(lambda: _status_in(b, execution_id, 'interrupted'), timeout=20.0)
     assert state.nodes['wait'].status == 'cancelled' and state.nodes['after'].status == 'cancelled'
     events = await b.application.history.events(execution_id)
     assert [(e.type, e.node_id) for e in events[-3:]] == [
@@ -254,7 +256,7 @@ async def test_the_listener_listens_again_after_its_connection_is_killed(postgre
             await conn.execute(
                 text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'listener test'")
             )
-        await eventually(lambda: _async(listener.connections == 2), timeout=5.0)
+        await eventually(lambda: _async(listener.connections == 2))
         assert received.count(None) == 2  # after each (re)connect: re-read what may have been missed
         async with db.engine.begin() as conn:
             await conn.execute(text("SELECT pg_notify('flowmon_test', 'two')"))
@@ -345,8 +347,8 @@ async def test_the_event_streams_of_one_process_follow_the_runs_of_the_other(sta
                     return received
         return received
 
-    from_the_start = await asyncio.wait_for(until_final(one), timeout=5)
-    live = await asyncio.wait_for(until_final(everything), timeout=5)
+    from_the_start = await asyncio.wait_for(until_final(one), timeout=20)
+    live = await asyncio.wait_for(until_final(everything), timeout=20)
     stored = await b.application.history.events(execution_id)
     assert from_the_start == stored and live == stored  # every event once, in order
     everything.close()

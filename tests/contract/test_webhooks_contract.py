@@ -103,7 +103,7 @@ async def test_racing_claims_from_two_processes_send_each_attempt_once(harness: 
 
 async def test_a_delivery_retried_by_either_process_is_attempted_once_per_attempt(harness: Harness) -> None:
     harness.replies = [503, 503]
-    schedule = (0, 0.3, 0.1)
+    schedule = (0, 1.5, 0.1)  # attempt 2 is not due before b's sweep, however slow the machine (b would send it)
     a, b = await harness.service(claimer='a', schedule=schedule), await harness.service(claimer='b', schedule=schedule)
     queued = await a.enqueue(url=URL, body=b'{"n":2}')
     async with asyncio.timeout(5):

@@ -90,7 +90,7 @@ def test_a_declared_body_over_the_limit_gets_413_before_it_is_sent(flowmon: Flow
         'Content-Length': str(2 * MIB),
         **AUTH,
     }
-    response = send_head(flowmon.port, 'POST', '/api/webhooks/deliveries', headers, timeout=5.0)
+    response = send_head(flowmon.port, 'POST', '/api/webhooks/deliveries', headers, timeout=20.0)
     assert response.status == 413
     assert 'larger than 1048576 bytes' in json.loads(response.body)['detail']
 

@@ -20,6 +20,11 @@ SLOW = {
     'trigger': {'enabled': True},
     'nodes': [{'id': 'wait', 'type': 'delay', 'config': {'seconds': 0.6}}],
 }
+HOLD = {  # holds the one slot until cancelled: the queue stays full while the test is refused, however slow it is
+    'id': 'hold',
+    'name': 'Hold',
+    'nodes': [{'id': 'wait', 'type': 'delay', 'config': {'seconds': 600}}],
+}
 
 
 def test_past_the_queue_limit_runs_are_refused_with_503_and_nothing_is_lost(
@@ -29,11 +34,13 @@ def test_past_the_queue_limit_runs_are_refused_with_503_and_nothing_is_lost(
     flowmon.wait_started()
     with httpx.Client(base_url=flowmon.base_url, timeout=10.0, headers=AUTH) as api:
         assert api.put('/api/workflows/slow', json=SLOW).status_code in (200, 201)
+        assert api.put('/api/workflows/hold', json=HOLD).status_code in (200, 201)
         secret = api.get('/api/workflows/slow/trigger/secret').json()['secret']
         finished = api.post('/api/workflows/slow/executions', json={}).json()['id']
         wait_until(lambda: api.get(f'/api/executions/{finished}').json()['status'] == 'succeeded', 'a first run to end')
-        accepted = [api.post('/api/workflows/slow/executions', json={}) for _ in range(3)]  # one runs, two wait
-        assert [response.status_code for response in accepted] == [202, 202, 202]
+        holding = api.post('/api/workflows/hold/executions', json={})  # runs
+        accepted = [api.post('/api/workflows/slow/executions', json={}) for _ in range(2)]  # wait
+        assert [response.status_code for response in (holding, *accepted)] == [202, 202, 202]
 
         refused = api.post('/api/workflows/slow/executions', json={})
         assert refused.status_code == 503, refused.text
@@ -50,13 +57,16 @@ def test_past_the_queue_limit_runs_are_refused_with_503_and_nothing_is_lost(
         status = api.get('/api/status').json()
         assert status['executions']['queued'] + status['executions']['active'] == 3, status  # nothing else went in
 
+        held = holding.json()['id']
+        assert api.post(f'/api/executions/{held}/cancel').status_code == 202
         ids = [response.json()['id'] for response in accepted]
 
         def ended() -> bool:
             states = [api.get(f'/api/executions/{execution_id}').json()['status'] for execution_id in ids]
             return all(state == 'succeeded' for state in states)
 
-        wait_until(ended, 'the three accepted runs to succeed')
+        wait_until(ended, 'the two queued runs to succeed once the slot is free')
+        assert api.get(f'/api/executions/{held}').json()['status'] == 'cancelled'
         again = httpx.post(f'{flowmon.base_url}/hooks/slow', content=body, headers=headers, timeout=10.0)
         assert again.status_code == 202, again.text  # the refused message's id was not kept: its retry starts it
         assert api.post(f'/api/executions/{finished}/rerun', json={}).status_code == 202

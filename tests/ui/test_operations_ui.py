@@ -13,7 +13,7 @@ from flowmon.web.format import short_id
 from flowmon.web.widgets.trigger_label import TriggerLabel
 
 
-async def wait_for(condition: object, timeout: float = 5.0) -> None:
+async def wait_for(condition: object, timeout: float = 20.0) -> None:
     deadline = asyncio.get_running_loop().time() + timeout
     while not condition():  # type: ignore[operator]
         if asyncio.get_running_loop().time() > deadline:

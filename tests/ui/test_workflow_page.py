@@ -188,7 +188,7 @@ async def test_node_durations_chart_each_node_that_succeeded_once_it_has(user: U
     """Before two runs the panel says so (one run is a lone dot, no trend); after two runs the chart has a line per
     node (named by node id, slowest median first) with a point per run, in milliseconds as every run took less than
     a second, and its labels carry the unit (no axis name under the legend on a phone)."""
-    definition = chain('timed', 'Timed', transform('shape', 'input'), delay('pause', 0.05))
+    definition = chain('timed', 'Timed', transform('shape', 'input'), delay('pause', 0.2))
     response = await api(user, 'PUT', '/api/workflows/timed', definition)
     assert response.status_code == 201, response.text
     await sign_in(user, '/workflows/timed')
@@ -203,9 +203,9 @@ async def test_node_durations_chart_each_node_that_succeeded_once_it_has(user: U
     (chart,) = user.find(marker='duration-trend').elements
     assert isinstance(chart, ui.echart)
     options = chart.options
-    assert [line['name'] for line in options['series']] == ['pause', 'shape']  # the 50 ms delay first
+    assert [line['name'] for line in options['series']] == ['pause', 'shape']  # the 200 ms delay first
     assert [len(line['data']) for line in options['series']] == [2, 2]
     assert options['legend']['data'] == ['pause', 'shape']
     assert options['yAxis']['axisLabel']['formatter'] == '{value} ms' and 'name' not in options['yAxis']
-    assert all(50 <= value < 1000 for _, value in options['series'][0]['data'])  # the 0.05 s delay, in ms
+    assert all(200 <= value < 1000 for _, value in options['series'][0]['data'])  # the 0.2 s delay, in ms
     assert options['xAxis']['minInterval'] == 1000

@@ -144,7 +144,7 @@ async def test_a_claim_before_the_due_time_misses(harness: Harness) -> None:
 
 async def test_a_lost_wake_up_is_re_armed_by_the_sweeper(harness: Harness) -> None:
     harness.replies = [503]
-    service = await harness.service(schedule=(0, 0.3))
+    service = await harness.service(schedule=(0, 1.5))  # not due before the sweep (it would send it, not arm it)
     queued = await service.enqueue(url=URL, body=b'{}')
     await retry_armed(service, queued.id)
     service.timers.disarm(f'wh:{queued.id}')  # the wake-up is lost
