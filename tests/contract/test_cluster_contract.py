@@ -100,6 +100,25 @@ async def test_a_run_in_one_process_is_live_in_the_other_and_cancelled_from_ther
     assert stored[-1].type is EventType.EXECUTION_CANCELLED
 
 
+async def test_a_start_and_a_rerun_answer_once_their_execution_is_written(start_system: Start) -> None:
+    """The id a start answers with opens on every process at once: its row is in the database by then."""
+    a, b = await start_system('a'), await start_system('b')
+    await a.application.workflows.put('quick', json.dumps(QUICK).encode())
+
+    async def stored(execution_id: str) -> bool:
+        async with b.db.engine.connect() as conn:  # the database as it is, without a flush of either process
+            return (
+                await conn.execute(select(EXECUTIONS.c.id).where(EXECUTIONS.c.id == execution_id))
+            ).first() is not None
+
+    first = await a.application.executions.start('quick', {}, trigger=api_trigger())
+    assert await stored(first)
+    await eventually(lambda: _status_in(a, first, 'succeeded'))
+    again = await a.application.executions.rerun(first)
+    assert await stored(again)
+    assert (await b.application.history.state(again)).workflow_id == 'quick'
+
+
 async def _status_in(system: System, execution_id: str, status: str) -> Any:
     state = system.application.live.get(execution_id)
     return state if state is not None and state.status == status else None
