@@ -47,12 +47,8 @@ class Executions:
         no such execution is active). ``written``: processes share the database; waits until what this process
         has recorded so far is written (the recorder's flush), so that a start or a rerun answers with an id that
         every process can open (a script behind a load balancer starts on one and reads on another)."""
-        self._catalog = catalog
-        self._engine = engine
-        self._history = history
-        self._pruner = pruner
-        self._remote_cancel = remote_cancel
-        self._written = written
+        self._catalog, self._engine, self._history, self._pruner = catalog, engine, history, pruner
+        self._remote_cancel, self._written = remote_cancel, written  # both None for the only process on a database
 
     @property
     def budget(self) -> PayloadBudget:
