@@ -239,6 +239,20 @@ def _box(page: Page, test_id: str) -> dict[str, float]:
     return box
 
 
+def _boxes(page: Page, *test_ids: str) -> list[dict[str, float]]:
+    """The boxes of ``test_ids`` in one frame (the page may still be settling: a late header line moves what is
+    below it, and two separate reads could straddle that)."""
+    found = page.locator(', '.join(f'[data-testid="{test_id}"]' for test_id in test_ids)).evaluate_all(
+        'els => Object.fromEntries(els.map(e => [e.dataset.testid, e.getBoundingClientRect().toJSON()]))'
+    )
+    return [found[test_id] for test_id in test_ids]
+
+
+def _beside(page: Page) -> tuple[dict[str, float], dict[str, float]] | None:
+    canvas, nodes = _boxes(page, 'canvas-panel', 'node-list-panel')
+    return (canvas, nodes) if nodes['y'] == canvas['y'] and nodes['x'] > canvas['x'] + canvas['width'] else None
+
+
 def test_the_execution_page_gives_its_canvas_the_width_that_keeps_the_names_legible(
     browser: Browser, server: Any, shots: Path
 ) -> None:
@@ -253,17 +267,20 @@ def test_the_execution_page_gives_its_canvas_the_width_that_keeps_the_names_legi
     try:
         page = context.new_page()
         sign_in(page, server, f'/executions/{order}')
-        canvas, nodes = _box(page, 'canvas-panel'), _box(page, 'node-list-panel')
-        assert nodes['y'] == canvas['y'] and nodes['x'] > canvas['x'] + canvas['width'], (canvas, nodes)  # beside
+        wait_until(
+            lambda: _beside(page),
+            'the node list beside the canvas',
+            seen=lambda: _boxes(page, 'canvas-panel', 'node-list-panel'),
+        )
         assert _zoom(page) >= 0.7
         first, second = _box(page, 'node-validate_order'), _box(page, 'node-reserve_inventory')
         assert second['y'] >= first['y'] + first['height']  # one column
 
         page.goto(f'/executions/{fan_out}')
         wait_until(lambda: _zoom(page) == 1, 'the fan-out demo at its full size', seen=lambda: _zoom(page))
-        canvas, nodes = _box(page, 'canvas-panel'), _box(page, 'node-list-panel')
+        canvas, nodes = _boxes(page, 'canvas-panel', 'node-list-panel')
         assert nodes['y'] > canvas['y'] + canvas['height'] and nodes['width'] == canvas['width'], (canvas, nodes)
-        first, second = _box(page, 'node-kickoff'), _box(page, 'node-region_north')
+        first, second = _boxes(page, 'node-kickoff', 'node-region_north')
         assert (
             first['y'] == second['y'] and second['x'] > first['x'] + first['width']
         )  # a list in columns, side by side
@@ -272,9 +289,9 @@ def test_the_execution_page_gives_its_canvas_the_width_that_keeps_the_names_legi
         page.set_viewport_size({'width': 1100, 'height': 800})
         page.goto(f'/executions/{order}')
         wait_until(lambda: _zoom(page) >= 0.7, 'the order pipeline legible', seen=lambda: _zoom(page))
-        canvas, nodes = _box(page, 'canvas-panel'), _box(page, 'node-list-panel')
+        canvas, nodes = _boxes(page, 'canvas-panel', 'node-list-panel')
         assert nodes['y'] > canvas['y'] + canvas['height'], (canvas, nodes)  # below: beside, it was at 0.43
-        timing, rerun = _box(page, 'execution-timing'), _box(page, 'rerun-execution')
+        timing, rerun = _boxes(page, 'execution-timing', 'rerun-execution')
         assert rerun['y'] >= timing['y'] + timing['height'] or timing['x'] + timing['width'] <= rerun['x'], (
             timing,
             rerun,
