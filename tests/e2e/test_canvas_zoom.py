@@ -240,12 +240,16 @@ def _box(page: Page, test_id: str) -> dict[str, float]:
 
 
 def _boxes(page: Page, *test_ids: str) -> list[dict[str, float]]:
-    """The boxes of ``test_ids`` in one frame (the page may still be settling: a late header line moves what is
-    below it, and two separate reads could straddle that)."""
-    found = page.locator(', '.join(f'[data-testid="{test_id}"]' for test_id in test_ids)).evaluate_all(
-        'els => Object.fromEntries(els.map(e => [e.dataset.testid, e.getBoundingClientRect().toJSON()]))'
-    )
-    return [found[test_id] for test_id in test_ids]
+    """The boxes of ``test_ids`` read in one frame (the page may still be settling: a late header line moves what is
+    below it, and two separate reads could straddle that), once every one of them is on the page."""
+
+    def read() -> list[dict[str, float]] | None:
+        found = page.locator(', '.join(f'[data-testid="{test_id}"]' for test_id in test_ids)).evaluate_all(
+            'els => Object.fromEntries(els.map(e => [e.dataset.testid, e.getBoundingClientRect().toJSON()]))'
+        )
+        return [found[test_id] for test_id in test_ids] if all(test_id in found for test_id in test_ids) else None
+
+    return wait_until(read, f'{", ".join(test_ids)} on the page')
 
 
 def _beside(page: Page) -> tuple[dict[str, float], dict[str, float]] | None:
