@@ -16,7 +16,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Table
+from sqlalchemy import Table, bindparam
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql.dml import Insert
@@ -81,6 +81,20 @@ class Database:
         """An executemany UPDATE or DELETE of pre-encoded rows, bound in ``keys`` order (see :class:`BulkStatement`);
         ``fence``: a SELECT that must return exactly one row (for its one row of parameters), else :class:`Fenced`."""
         return BulkStatement(statement, keys, self.engine.dialect, name=name, fence=fence)
+
+    def bulk_update(self, table: Table, columns: Sequence[str], key: str) -> BulkStatement:
+        """An executemany UPDATE of ``columns`` of the row whose ``key`` column matches, pre-encoded rows of the new
+        values and then the key (bind parameters ``b_<column>``); on SQLite many rows per statement."""
+        keys = [f'b_{column}' for column in (*columns, key)]
+        statement = (
+            table.update()
+            .where(table.c[key] == bindparam(f'b_{key}'))
+            .values({column: bindparam(f'b_{column}') for column in columns})
+        )
+        bulk = BulkStatement(statement, keys, self.engine.dialect, name=f'update {table.name}')
+        if dialect.is_driver_sqlite(self.engine.dialect):
+            bulk.many_rows = dialect.sqlite_update_many(table.name, columns, key)
+        return bulk
 
     def bulk_writer(self) -> BulkWriter:
         """Runs steps of bulk statements in one transaction (see :class:`BulkWriter`)."""
@@ -202,8 +216,10 @@ class BulkStatement:
         self.copy_into: str | None = None  # PostgreSQL: the table an INSERT COPYs into
         if dialect.is_driver_sqlite(dialect_) or dialect.is_driver_asyncpg(dialect_):
             self.driver_sql = dialect.compile_for_driver(statement, self.keys, dialect_, name=name)
+        self.many_rows: dialect.ManyRows | None = None  # SQLite: an INSERT takes many rows per statement
         if dialect.is_driver_sqlite(dialect_):
             self.encode_time = sqlite_time
+            self.many_rows = dialect.ManyRows.of(self.driver_sql or '')
 
     def core_parameters(self, rows: Sequence[tuple[Any, ...]]) -> list[dict[str, Any]]:
         keys = self.keys
@@ -211,7 +227,14 @@ class BulkStatement:
 
     def driver_step(self, rows: Sequence[tuple[Any, ...]]) -> DriverStep:
         assert self.driver_sql is not None, 'compiled for the driver when the driver is aiosqlite or asyncpg'
-        return DriverStep(self.driver_sql, rows, copy_into=self.copy_into, columns=self.keys, fence=self.fence)
+        return DriverStep(
+            self.driver_sql,
+            rows,
+            copy_into=self.copy_into,
+            columns=self.keys,
+            fence=self.fence,
+            many_rows=self.many_rows,
+        )
 
 
 class BulkInsert(BulkStatement):

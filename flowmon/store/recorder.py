@@ -96,18 +96,17 @@ EXECUTION_COLUMNS = (
     'workflow_hash',
 )
 SNAPSHOT_COLUMNS = ('hash', 'definition', 'created_at')
-EXECUTION_UPDATE_KEYS = (
-    'b_status',
-    'b_output',
-    'b_error',
-    'b_started_at',
-    'b_finished_at',
-    'b_duration_ms',
-    'b_nodes_done',
-    'b_nodes_total',
-    'b_nodes_succeeded',
-    'b_last_seq',
-    'b_id',
+EXECUTION_UPDATE_COLUMNS = (  # what an execution's row changes as it runs (the UPDATE's values, then its id)
+    'status',
+    'output',
+    'error',
+    'started_at',
+    'finished_at',
+    'duration_ms',
+    'nodes_done',
+    'nodes_total',
+    'nodes_succeeded',
+    'last_seq',
 )
 NODE_RUN_COLUMNS = (
     'execution_id',
@@ -126,22 +125,6 @@ NODE_RUN_COLUMNS = (
 # member would keep it tracked, and every full collection would walk every pending row).
 _TYPE_TEXT = {event_type: str(event_type) for event_type in EventType}
 
-_update_execution = (
-    _executions.update()
-    .where(_executions.c.id == bindparam('b_id'))
-    .values(
-        status=bindparam('b_status'),
-        output=bindparam('b_output'),
-        error=bindparam('b_error'),
-        started_at=bindparam('b_started_at'),
-        finished_at=bindparam('b_finished_at'),
-        duration_ms=bindparam('b_duration_ms'),
-        nodes_done=bindparam('b_nodes_done'),
-        nodes_total=bindparam('b_nodes_total'),
-        nodes_succeeded=bindparam('b_nodes_succeeded'),
-        last_seq=bindparam('b_last_seq'),
-    )
-)
 _delete_node_runs = _node_runs.delete().where(_node_runs.c.execution_id == bindparam('b_execution_id'))
 # the count an execution that ended without its node runs lacks (migration 0006 counts node runs)
 _fill_succeeded = (
@@ -185,7 +168,7 @@ class EventRecorder:
         self._writer = db.bulk_writer()
         self._insert_events = db.bulk_insert(_events, EVENT_COLUMNS)
         self._insert_executions = db.bulk_insert(_executions, EXECUTION_COLUMNS)
-        self._update_executions = db.bulk_statement(_update_execution, EXECUTION_UPDATE_KEYS, name='update executions')
+        self._update_executions = db.bulk_update(_executions, EXECUTION_UPDATE_COLUMNS, 'id')
         self._insert_node_runs = db.bulk_insert(_node_runs, NODE_RUN_COLUMNS)
         self._index_search = db.bulk_statement(
             db.upsert(_search, ['execution_id'], ['text']), SEARCH_COLUMNS, name='index executions for search'
@@ -312,15 +295,33 @@ class EventRecorder:
         """
         async with self._lock:
             total = 0
-            while self._pending:
-                batch = self._pending[: self.batch_limit]
-                rows = self._pending_rows[: len(batch)]
-                del self._pending[: len(batch)], self._pending_rows[: len(batch)]
-                try:
-                    write = self._prepare(batch, live=True, rows=rows)
-                    error, cancelled = await _to_the_end(self._writer.submit(write.steps))
-                except Exception as exc:  # the write could not even start
-                    error, cancelled = exc, False
+            # The batch after the one being written, taken and prepared while that one is in the database's thread
+            # (as it is to be written once that one has committed): the two overlap instead of taking turns.
+            ahead: tuple[list[Event], list[tuple[Any, ...] | None], _Write] | None = None
+            while self._pending or ahead is not None:
+                if ahead is None:
+                    batch, rows = self._take()
+                    try:
+                        write = self._prepare(batch, live=True, rows=rows)
+                        submitted = self._writer.submit(write.steps)
+                    except Exception as exc:  # the write could not even start
+                        self._pending[:0], self._pending_rows[:0] = batch, rows
+                        raise exc
+                else:
+                    batch, rows, write = ahead
+                    ahead = None
+                    submitted = self._writer.submit(write.steps)
+                if self._pending:
+                    next_batch, next_rows = self._take()
+                    try:
+                        ahead = next_batch, next_rows, self._prepare(next_batch, live=True, rows=next_rows, after=write)
+                    except Exception:  # prepared again on the next turn (and failing there, raised)
+                        self._pending[:0], self._pending_rows[:0] = next_batch, next_rows
+                error, cancelled = await _to_the_end(submitted)
+                if error is not None or cancelled:
+                    if ahead is not None:  # prepared for a commit that did not happen, or not to be written now
+                        self._pending[:0], self._pending_rows[:0] = ahead[0], ahead[1]
+                        ahead = None
                 if error is None:
                     self._committed(write)
                 elif isinstance(error, Fenced):  # this process lost its lease: these events are never to be written
@@ -339,6 +340,13 @@ class EventRecorder:
                 if cancelled:
                     raise asyncio.CancelledError
             return total
+
+    def _take(self) -> tuple[list[Event], list[tuple[Any, ...] | None]]:
+        """The next batch of pending events (and their rows), out of the pending ones."""
+        batch = self._pending[: self.batch_limit]
+        rows = self._pending_rows[: len(batch)]
+        del self._pending[: len(batch)], self._pending_rows[: len(batch)]
+        return batch, rows
 
     async def drain(self) -> None:
         """Write everything pending: the events, then the node-run rows of the executions that finished."""
@@ -380,13 +388,17 @@ class EventRecorder:
         snapshots: Mapping[str, Mapping[str, Any]] | None = None,
         live: bool,
         rows: Sequence[tuple[Any, ...] | None] | None = None,
+        after: _Write | None = None,
     ) -> _Write:
         """The transaction for ``batch``: its events and the executions rows; with ``live`` (the bus's events, in
-        order) the states come from the projection and the node runs are left for a later transaction."""
+        order) the states come from the projection and the node runs are left for a later transaction. ``after``: a
+        write not committed yet, which this one is to follow (prepared as if it had committed)."""
         last_seq: dict[str, int] = {}
         for event in batch:
             last_seq[event.execution_id] = event.seq
         states = self._states
+        if after is not None:
+            states = states | {key: state for key, state in after.touched.items() if key not in after.finished}
         projection = self._projection if live else None
         by_execution: dict[str, list[Event]] | None = None
         touched: dict[str, ExecutionState] = {}

@@ -380,6 +380,7 @@ def break_execution_row_once(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     return calls
 
 
+@pytest.mark.parametrize('batch_limit', [5000, 10], ids=['one batch', 'batches of 10'])
 @pytest.mark.parametrize(
     ('where', 'error'),
     [
@@ -388,11 +389,14 @@ def break_execution_row_once(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     ],
 )
 async def test_a_failed_write_keeps_the_batch_and_a_later_flush_loses_nothing(
-    make_rig: MakeRig, monkeypatch: pytest.MonkeyPatch, where: str, error: str
+    make_rig: MakeRig, monkeypatch: pytest.MonkeyPatch, where: str, error: str, batch_limit: int
 ) -> None:
+    """In batches of 10, the batch after the failed one was prepared as if that one had committed (its executions
+    UPDATEd, not inserted): it must be prepared again, and written after it."""
     rig = await make_rig(flush_interval=60)
     ids = [rig.engine.submit(parse(FLAKY), {'order': 1}), rig.engine.submit(parse(BROKEN))]
     await rig.engine.wait_idle()
+    rig.recorder.batch_limit = batch_limit  # (only now: a full batch wakes the flush loop)
     total = len(rig.published)
     calls = (
         fail_once(monkeypatch, '_execution_insert')
@@ -533,6 +537,28 @@ async def started_and_cancelled(write: Awaitable[Any], release: Release) -> asyn
     assert await asyncio.to_thread(release.inside.wait, 10)
     caller.cancel()
     return caller
+
+
+async def test_the_next_batch_is_prepared_while_one_is_written(
+    make_rig: MakeRig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A flush of several batches takes the next one out of the backlog (and makes its rows) while the database's
+    thread writes the one before: the two overlap instead of taking turns. All are written, in order."""
+    rig = await make_rig(flush_interval=60)
+    execution_id = rig.engine.submit(fan_out(12))
+    await rig.engine.wait_idle()
+    rig.recorder.batch_limit = 10  # (only now: a full batch wakes the flush loop)
+    total = rig.recorder.backlog
+    assert total > 30
+    release = hold_transactions(monkeypatch)
+    flush = asyncio.ensure_future(rig.recorder.flush())
+    assert await asyncio.to_thread(release.inside.wait, 10)  # the first batch is in the database's thread
+
+    assert rig.recorder.backlog == total - 20  # and the second is taken and prepared meanwhile
+    release.set()
+    assert await flush == total
+    assert await rig.history.events(execution_id) == rig.by_execution(execution_id)
+    assert (await execution_row(rig.db, execution_id)).status == 'succeeded'
 
 
 async def test_a_cancelled_flush_still_finishes_the_batch_in_flight(
