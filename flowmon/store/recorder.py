@@ -3,7 +3,9 @@
 It subscribes to the bus with a cheap callback that only appends to a pending batch. A background task
 flushes the batch at least every ``flush_interval`` seconds (100 ms by default) in one transaction: the event
 rows and the ``executions`` rows, executemany of pre-encoded rows in one trip to the database's thread
-(:class:`~flowmon.store.database.BulkWriter`). Nothing is dropped: a failed write keeps its batch for the next
+(:class:`~flowmon.store.database.BulkWriter`). A flush of several batches takes and prepares the next one while the
+database's thread writes the one before, as it is to be written once that one has committed (and prepares it again
+if it did not). Nothing is dropped: a failed write keeps its batch for the next
 flush, and a backlog past ``max_backlog`` holds the engine back (bus pressure gauge) instead of growing
 without bound.
 
