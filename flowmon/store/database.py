@@ -253,7 +253,7 @@ class BulkWriter:
     """Runs executemany steps of pre-encoded rows in one transaction, all or nothing.
 
     On SQLite (aiosqlite) the whole transaction is one trip to the driver's thread: every step's executemany
-    and the commit (or the rollback) run there back to back, INSERTs and :meth:`Database.bulk_update` thousands of
+    and the commit (or the rollback) run there back to back, INSERTs and :meth:`Database.bulk_update` hundreds of
     rows a statement (:func:`flowmon.store.dialect.insert_many_rows`). A trip costs about as much as inserting 25 rows
     (a thread wake-up each way), and going through SQLAlchemy's connection costs a trip per statement, one
     for the commit and one for the pool's reset. Between :meth:`open` and :meth:`close` the writer keeps a

@@ -301,18 +301,18 @@ class EventRecorder:
             # (as it is to be written once that one has committed): the two overlap instead of taking turns.
             ahead: tuple[list[Event], list[tuple[Any, ...] | None], _Write] | None = None
             while self._pending or ahead is not None:
+                prepared: _Write | None = None
                 if ahead is None:
                     batch, rows = self._take()
-                    try:
-                        write = self._prepare(batch, live=True, rows=rows)
-                        submitted = self._writer.submit(write.steps)
-                    except Exception as exc:  # the write could not even start
-                        self._pending[:0], self._pending_rows[:0] = batch, rows
-                        raise exc
                 else:
-                    batch, rows, write = ahead
+                    batch, rows, prepared = ahead
                     ahead = None
+                try:
+                    write = prepared or self._prepare(batch, live=True, rows=rows)
                     submitted = self._writer.submit(write.steps)
+                except Exception:  # the write could not even start
+                    self._pending[:0], self._pending_rows[:0] = batch, rows
+                    raise
                 if self._pending:
                     next_batch, next_rows = self._take()
                     try:
@@ -325,7 +325,12 @@ class EventRecorder:
                         self._pending[:0], self._pending_rows[:0] = ahead[0], ahead[1]
                         ahead = None
                 if error is None:
-                    self._committed(write)
+                    try:
+                        self._committed(write)
+                    except BaseException:
+                        if ahead is not None:  # not to be lost with the error
+                            self._pending[:0], self._pending_rows[:0] = ahead[0], ahead[1]
+                        raise
                 elif isinstance(error, Fenced):  # this process lost its lease: these events are never to be written
                     for event in batch:
                         self._let_go(event)
@@ -399,8 +404,9 @@ class EventRecorder:
         for event in batch:
             last_seq[event.execution_id] = event.seq
         states = self._states
-        if after is not None:
-            states = states | {key: state for key, state in after.touched.items() if key not in after.finished}
+        if after is not None:  # as _committed will leave them: the finished ones gone, the others at their new state
+            states = {key: state for key, state in states.items() if key not in after.finished}
+            states.update((key, state) for key, state in after.touched.items() if key not in after.finished)
         projection = self._projection if live else None
         by_execution: dict[str, list[Event]] | None = None
         touched: dict[str, ExecutionState] = {}

@@ -1,5 +1,5 @@
 """Store contract: the bulk writer's transactions of pre-encoded rows (the recorder's hot path) insert and update every
-row they are given, in order, whatever the count; on SQLite many rows go in one statement (a statement of thousands of
+row they are given, in order, whatever the count; on SQLite many rows go in one statement (a statement of hundreds of
 rows, then the rest in halving runs, each under the driver's limit of bind variables), on PostgreSQL by COPY."""
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ async def stored(db: Database) -> list[tuple[object, ...]]:
         return [tuple(row) for row in result]
 
 
-@pytest.mark.parametrize('count', [1, 2, 3, 2047, 2048, 2049, 5000])
+@pytest.mark.parametrize('count', [1, 2, 3, 511, 512, 513, 5000])
 async def test_an_insert_of_any_count_stores_every_row_once(db: Database, count: int) -> None:
     given = rows(db, count)
     insert = db.bulk_insert(EXECUTIONS, COLUMNS)
@@ -76,22 +76,28 @@ async def test_a_taken_key_fails_the_whole_transaction(db: Database) -> None:
     assert len(await stored(db)) == 10  # none of the 600 new rows either
 
 
-def test_sqlite_statements_stay_under_the_bind_variable_limit() -> None:
-    """With a limit of 100 variables, rows of 7 columns go 8 to a statement at the most (a power of two)."""
+@pytest.mark.parametrize(
+    ('limit', 'count', 'runs'),
+    [
+        (100, 29, [8, 8, 8, 4, 1]),  # SQLite's limit: 7 columns go 8 rows to a statement at the most
+        (None, 5000, [1024, 1024, 1024, 1024, 512, 256, 128, 8]),  # flowmon's: 8,192 variables over 7 columns
+    ],
+)
+def test_sqlite_statements_stay_under_the_bind_variable_limits(limit: int | None, count: int, runs: list[int]) -> None:
     conn = sqlite3.connect(':memory:')
     conn.execute('CREATE TABLE t (a, b, c, d, e, f, g)')
-    conn.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 100)
+    if limit is not None:
+        conn.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, limit)
     many = dialect.ManyRows.of('INSERT INTO t (a, b, c, d, e, f, g) VALUES (?, ?, ?, ?, ?, ?, ?)')
     assert many is not None
     statements: list[str] = []
     conn.set_trace_callback(statements.append)
-    given = [(i, i, i, i, i, i, i) for i in range(29)]
+    given = [(i, i, i, i, i, i, i) for i in range(count)]
 
     dialect.insert_many_rows(conn, many, given)
 
-    assert conn.execute('SELECT a FROM t ORDER BY rowid').fetchall() == [(i,) for i in range(29)]
-    counts = [statement.count('(') - 1 for statement in statements if statement.startswith('INSERT')]
-    assert counts == [8, 8, 8, 4, 1]
+    assert conn.execute('SELECT a FROM t ORDER BY rowid').fetchall() == [(i,) for i in range(count)]
+    assert [statement.count('(') - 1 for statement in statements if statement.startswith('INSERT')] == runs
 
 
 def test_only_an_insert_of_one_row_of_parameters_is_split() -> None:

@@ -561,6 +561,36 @@ async def test_the_next_batch_is_prepared_while_one_is_written(
     assert (await execution_row(rig.db, execution_id)).status == 'succeeded'
 
 
+async def test_a_batch_prepared_ahead_whose_write_cannot_start_is_kept(
+    make_rig: MakeRig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The second batch of a flush, prepared while the first was written, fails to start its own write: it stays in
+    the backlog, in its place, and the next flush writes it. (Fault injection: the private step that plans a
+    transaction for the driver is the one place a write can fail before it starts.)"""
+    rig = await make_rig(flush_interval=60)
+    execution_id = rig.engine.submit(fan_out(12))
+    await rig.engine.wait_idle()
+    rig.recorder.batch_limit = 10  # (only now: a full batch wakes the flush loop)
+    total = rig.recorder.backlog
+    original = database_module._plan
+    calls: list[int] = []
+
+    def second_fails(*args: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 2:
+            raise OSError('disk on fire')
+        return original(*args)
+
+    monkeypatch.setattr(database_module, '_plan', second_fails)
+    with pytest.raises(OSError, match='disk on fire'):
+        await rig.recorder.flush()
+    assert await count_events(rig.db) == 10  # the first batch
+    assert rig.recorder.backlog == total - 10  # nothing else is gone
+
+    assert await rig.recorder.flush() == total - 10
+    assert await rig.history.events(execution_id) == rig.by_execution(execution_id)
+
+
 async def test_a_cancelled_flush_still_finishes_the_batch_in_flight(
     make_rig: MakeRig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
