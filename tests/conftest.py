@@ -20,6 +20,7 @@ from typing import Any
 import httpx._transports.default as httpx_transports
 import pytest
 from postgres_support import DIALECTS, PostgresMissing, create_database, drop_database, throwaway_server
+from quiet_examples import quiet_examples
 from schema_template import make_template, seed
 from started import started
 from waiting import until
@@ -90,13 +91,13 @@ def _one_tls_context() -> None:
 
 
 _one_tls_context()
-EXAMPLE_WORKFLOWS = REPO_ROOT / 'data' / 'workflows'
 
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    """Settings with the data dir (SQLite file, secrets) under ``tmp_path`` and the shipped example workflows."""
-    return load_settings({'FLOWMON_DATA_DIR': str(tmp_path / 'data'), 'FLOWMON_WORKFLOWS_DIR': str(EXAMPLE_WORKFLOWS)})
+    """Settings with the data dir (SQLite file, secrets) under ``tmp_path`` and the shipped example workflows (without
+    their schedules: :mod:`quiet_examples`)."""
+    return load_settings({'FLOWMON_DATA_DIR': str(tmp_path / 'data'), 'FLOWMON_WORKFLOWS_DIR': str(quiet_examples())})
 
 
 @pytest.fixture(scope='session')

@@ -20,6 +20,7 @@ from typing import Any
 
 import httpx
 import pytest
+from quiet_examples import quiet_examples
 from waiting import wait_until
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -89,7 +90,7 @@ def child_env(data_dir: Path, port: int, **overrides: str | None) -> dict[str, s
         'FLOWMON_HOST': '127.0.0.1',
         'FLOWMON_PORT': str(port),
         'FLOWMON_DATA_DIR': str(data_dir),
-        'FLOWMON_WORKFLOWS_DIR': str(REPO_ROOT / 'data' / 'workflows'),
+        'FLOWMON_WORKFLOWS_DIR': str(quiet_examples()),  # (without their schedules)
         'PYTHONUNBUFFERED': '1',
         **overrides,
     }

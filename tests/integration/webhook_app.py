@@ -11,12 +11,12 @@ from typing import Any
 
 import httpx
 from inprocess import api_app, api_client, wait_for
+from quiet_examples import quiet_examples
 
 from flowmon.bootstrap import System
 from flowmon.settings import load_settings
 
 TOKEN = 'webhook-test-token'
-EXAMPLES = Path(__file__).resolve().parents[2] / 'data' / 'workflows'
 
 
 @dataclass
@@ -40,7 +40,7 @@ async def running_app(tmp_path: Path, env: Mapping[str, str] | None = None) -> A
     settings = load_settings(
         {
             'FLOWMON_DATA_DIR': str(tmp_path / 'data'),
-            'FLOWMON_WORKFLOWS_DIR': str(EXAMPLES),
+            'FLOWMON_WORKFLOWS_DIR': str(quiet_examples()),
             'FLOWMON_OUTBOUND_ALLOW': '127.0.0.1',
             'FLOWMON_WEBHOOK_RETRY_SCHEDULE': '0,0.2,0.4',
             'FLOWMON_WEBHOOK_JITTER': '0',

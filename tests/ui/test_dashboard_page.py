@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from nicegui.testing.user import User
 from uisim import (
@@ -17,6 +19,8 @@ from uisim import (
     wait_until_ended,
 )
 from waiting import until
+
+import flowmon.store.metrics as metrics_module
 
 METRIC_KEYS = (
     'active',
@@ -51,7 +55,9 @@ async def test_cards_link_to_the_filtered_execution_list(user: User) -> None:
     assert links['throughput'] == '/executions?since=15m'
 
 
-async def test_cards_move_after_runs(user: User) -> None:
+async def test_cards_move_after_runs(user: User, monkeypatch: pytest.MonkeyPatch) -> None:
+    today = metrics_module.utc_midnight(datetime.now(UTC))
+    monkeypatch.setattr(metrics_module, 'utc_midnight', lambda now: today)  # the runs count as today past midnight
     await sign_in(user)
     await wait_for_text(user, 'metric-succeeded_today-value', '0')
 

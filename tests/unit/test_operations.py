@@ -10,6 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from quiet_examples import quiet_examples
 from waiting import until
 
 from flowmon.application import Application
@@ -22,8 +23,6 @@ from flowmon.settings import Settings, load_settings
 from flowmon.store.retention import Pruner, RetentionPolicy
 from flowmon.store.webhook_tables import deliveries
 
-EXAMPLE_WORKFLOWS = Path(__file__).resolve().parents[2] / 'data' / 'workflows'
-
 QUICK = {'id': 'quick', 'name': 'Quick', 'nodes': [{'id': 'a', 'type': 'log', 'config': {'message': 'hi'}}]}
 SLOW = {'id': 'slow', 'name': 'Slow', 'nodes': [{'id': 'w', 'type': 'delay', 'config': {'seconds': 30}}]}
 
@@ -34,7 +33,7 @@ def settings(tmp_path: Path) -> Settings:
     return load_settings(
         {
             'FLOWMON_DATA_DIR': str(tmp_path / 'data'),
-            'FLOWMON_WORKFLOWS_DIR': str(EXAMPLE_WORKFLOWS),
+            'FLOWMON_WORKFLOWS_DIR': str(quiet_examples()),
             'FLOWMON_RETENTION_MAX_EXECUTIONS': '3',
         }
     )
