@@ -91,10 +91,8 @@ class Database:
             .where(table.c[key] == bindparam(f'b_{key}'))
             .values({column: bindparam(f'b_{column}') for column in columns})
         )
-        bulk = BulkStatement(statement, keys, self.engine.dialect, name=f'update {table.name}')
-        if dialect.is_driver_sqlite(self.engine.dialect):
-            bulk.many_rows = dialect.sqlite_update_many(table.name, columns, key)
-        return bulk
+        many_rows = dialect.sqlite_update_many(table.name, columns, key)
+        return BulkStatement(statement, keys, self.engine.dialect, name=f'update {table.name}', many_rows=many_rows)
 
     def bulk_writer(self) -> BulkWriter:
         """Runs steps of bulk statements in one transaction (see :class:`BulkWriter`)."""
@@ -204,7 +202,14 @@ class BulkStatement:
     """
 
     def __init__(
-        self, statement: Any, keys: Sequence[str], dialect_: Dialect, *, name: str, fence: bool = False
+        self,
+        statement: Any,
+        keys: Sequence[str],
+        dialect_: Dialect,
+        *,
+        name: str,
+        fence: bool = False,
+        many_rows: dialect.ManyRows | None = None,
     ) -> None:
         self.statement = statement
         self.keys = tuple(keys)
@@ -216,10 +221,10 @@ class BulkStatement:
         self.copy_into: str | None = None  # PostgreSQL: the table an INSERT COPYs into
         if dialect.is_driver_sqlite(dialect_) or dialect.is_driver_asyncpg(dialect_):
             self.driver_sql = dialect.compile_for_driver(statement, self.keys, dialect_, name=name)
-        self.many_rows: dialect.ManyRows | None = None  # SQLite: an INSERT takes many rows per statement
+        self.many_rows: dialect.ManyRows | None = None  # SQLite: many rows per statement (``many_rows``, an INSERT's)
         if dialect.is_driver_sqlite(dialect_):
             self.encode_time = sqlite_time
-            self.many_rows = dialect.ManyRows.of(self.driver_sql or '')
+            self.many_rows = many_rows or dialect.ManyRows.of(self.driver_sql or '')
 
     def core_parameters(self, rows: Sequence[tuple[Any, ...]]) -> list[dict[str, Any]]:
         keys = self.keys
@@ -254,7 +259,7 @@ class BulkWriter:
 
     On SQLite (aiosqlite) the whole transaction is one trip to the driver's thread: every step's executemany
     and the commit (or the rollback) run there back to back, INSERTs and :meth:`Database.bulk_update` hundreds of
-    rows a statement (:func:`flowmon.store.dialect.insert_many_rows`). A trip costs about as much as inserting 25 rows
+    rows a statement (:func:`flowmon.store.dialect.write_many_rows`). A trip costs about as much as inserting 25 rows
     (a thread wake-up each way), and going through SQLAlchemy's connection costs a trip per statement, one
     for the commit and one for the pool's reset. Between :meth:`open` and :meth:`close` the writer keeps a
     connection of its own (the recorder's, for its lifetime), so that a write is exactly one trip; otherwise

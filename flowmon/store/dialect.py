@@ -355,8 +355,9 @@ class DriverStep:
 
 @dataclass(frozen=True, slots=True)
 class ManyRows:
-    """An ``INSERT ... VALUES (?, ...) ...`` split around its one row of parameters (``head``, ``row``, ``tail``), so
-    that SQLite can take many rows per statement (:func:`sqlite_transaction`)."""
+    """A statement split around its one row of parameters (``head``, ``row``, ``tail``), so that SQLite takes many rows
+    a statement (:func:`write_many_rows`): an ``INSERT ... VALUES (?, ...)`` (:meth:`of`), or an ``UPDATE ... FROM
+    (VALUES ...)`` (:func:`sqlite_update_many`)."""
 
     head: str
     row: str
@@ -422,7 +423,7 @@ def sqlite_transaction(driver: Any, plan: Sequence[DriverStep], error: type[Exce
                 if len(conn.execute(sql, step.rows[0]).fetchall()) != 1:
                     raise Fenced('the fencing check found no row')
             elif step.many_rows is not None and len(step.rows) > 1:
-                insert_many_rows(conn, step.many_rows, step.rows)
+                write_many_rows(conn, step.many_rows, step.rows)
             else:
                 conn.executemany(sql, step.rows)
         conn.commit()
@@ -433,8 +434,8 @@ def sqlite_transaction(driver: Any, plan: Sequence[DriverStep], error: type[Exce
         raise
 
 
-def insert_many_rows(conn: sqlite3.Connection, many: ManyRows, rows: Sequence[tuple[Any, ...]]) -> None:
-    """INSERT ``rows`` by statements of many rows each: runs of :data:`MANY_ROWS_MAX` rows (fewer where that many
+def write_many_rows(conn: sqlite3.Connection, many: ManyRows, rows: Sequence[tuple[Any, ...]]) -> None:
+    """Write ``rows`` by statements of many rows each: runs of :data:`MANY_ROWS_MAX` rows (fewer where that many
     would pass :data:`MANY_VARIABLES_MAX` bind variables, or SQLite's own limit), then the rest in runs of halving
     powers of two (a bounded set of statements, which the driver keeps prepared).
 

@@ -94,7 +94,7 @@ def test_sqlite_statements_stay_under_the_bind_variable_limits(limit: int | None
     conn.set_trace_callback(statements.append)
     given = [(i, i, i, i, i, i, i) for i in range(count)]
 
-    dialect.insert_many_rows(conn, many, given)
+    dialect.write_many_rows(conn, many, given)
 
     assert conn.execute('SELECT a FROM t ORDER BY rowid').fetchall() == [(i,) for i in range(count)]
     assert [statement.count('(') - 1 for statement in statements if statement.startswith('INSERT')] == runs
