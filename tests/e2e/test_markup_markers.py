@@ -108,7 +108,8 @@ def inspect(page: Page, watch: Watch, node_id: str, where: str) -> None:
     expect(inspector).to_contain_text(node_id)
     traceback = inspector.get_by_role('button', name='Traceback')
     if traceback.count():
-        traceback.click()
+        traceback.click()  # an expansion opens once the server has the click: wait for what it shows
+        expect(inspector.get_by_test_id('inspector-traceback')).to_be_visible()
     assert_inert(page, watch, f'{where}, inspector on {node_id}', literal_in='[data-testid=inspector]')
 
 
@@ -296,8 +297,11 @@ def test_markers_stay_text_on_every_page(
         expect(page.get_by_text('Body ·')).to_be_visible()
         assert_inert(page, watch, f'delivery page ({what}), request body')
         page.get_by_text('Request & response').first.click()
-        expect(page.locator('.fm-exchange').first).to_contain_text('Response body')
-        assert_inert(page, watch, f'delivery page ({what}), response body', literal_in='.fm-exchange')
+        # the expansion opens once the server has the click (its text is in the page, hidden, before that)
+        expect(page.get_by_test_id('attempt-response-body').first).to_be_visible()
+        assert_inert(
+            page, watch, f'delivery page ({what}), response body', literal_in='[data-testid=attempt-response-body]'
+        )
     shot(page, shots / 'markers-delivery.png', full_page=True)
 
     page.get_by_test_id('theme-toggle').click()
