@@ -207,7 +207,7 @@ class ExecutionHistory:
     async def settle(self) -> None:
         """Wait until everything recorded so far is written, the node-run rows of finished executions included
         (deleting an execution must not race a node-run write that would bring rows of it back)."""
-        await self._recorder.drain()
+        await self._recorder.settle()
 
     def forget(self, execution_id: str) -> None:
         """The execution was deleted: no live projection or cached replay may show it any more."""

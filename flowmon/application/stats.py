@@ -175,7 +175,7 @@ class NodeStatistics:
     async def _latest(self, workflow_id: str, node_ids: Sequence[str]) -> dict[str, tuple[NodeRun, ...]]:
         """The cached runs of ``node_ids``, reading the ones not cached yet (after writing pending node runs)."""
         if self._recorder.node_runs_due(workflow_id):  # read your writes: runs that just ended are not cached yet
-            await self._recorder.drain()  # (writing them makes this forget the workflow's cached runs)
+            await self._recorder.settle()  # (writing them makes this forget the workflow's cached runs)
         cached = self._cache.get(workflow_id, {})
         missing = [node_id for node_id in dict.fromkeys(node_ids) if node_id not in cached]
         if missing:
@@ -183,7 +183,7 @@ class NodeStatistics:
             reads = self._reading.setdefault(workflow_id, [])
             reads.append(mark)
             try:
-                await self._recorder.drain()  # read your writes: the node runs of executions that just ended
+                await self._recorder.settle()  # read your writes: the node runs of executions that just ended
                 read = await self._runs.latest(workflow_id, missing, SAMPLE + 1)
             finally:
                 reads.remove(mark)

@@ -17,7 +17,7 @@ for (written with :meth:`EventRecorder.write` directly: recovery, imports; or a 
 already folded further) are folded here, from the state last written.
 
 The ``node_runs`` rows are derived from an execution's final state off the hot path: a separate, later
-transaction once the events are committed (:meth:`EventRecorder.drain` waits for it). A crash in between
+transaction once the events are committed (:meth:`EventRecorder.settle` waits for it). A crash in between
 leaves finished executions without node runs; :meth:`EventRecorder.start` derives them again from the events.
 
 When several processes share a PostgreSQL database (``fence``, a :class:`~flowmon.store.cluster.WriteFence`), every
@@ -40,7 +40,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
@@ -164,6 +164,7 @@ class EventRecorder:
         self.batch_limit = batch_limit
         self.max_backlog = max_backlog
         self._pending: list[Event] = []
+        self._received = 0  # events ever put in _pending: those before _received - len(_pending) are taken out
         # The events rows of the pending events, in step with them: made as each event is taken, while the event
         # is at hand, so that a flush (which a reader may be waiting for) has only the transaction left to do.
         self._pending_rows: list[tuple[Any, ...] | None] = []
@@ -206,7 +207,8 @@ class EventRecorder:
         return len(self._pending)
 
     def node_runs_due(self, workflow_id: str) -> bool:
-        """Whether finished executions of ``workflow_id`` have node-run rows still to be written (see :meth:`drain`)."""
+        """Whether finished executions of ``workflow_id`` have node-run rows still to be written (see
+        :meth:`settle`)."""
         return any(state.workflow_id == workflow_id for state, _ in self._node_runs_due.values())
 
     async def start(self) -> None:
@@ -253,6 +255,7 @@ class EventRecorder:
             return
         pending = self._pending
         pending.append(event)
+        self._received += 1
         data_json = event.data_json
         try:
             row: tuple[Any, ...] | None = (
@@ -286,21 +289,27 @@ class EventRecorder:
                 await asyncio.sleep(self.flush_interval)
 
     async def flush(self) -> int:
-        """Write all pending events (and the ``executions`` rows) now; returns how many were written.
+        """Write every event received before the call (and the ``executions`` rows) now; returns how many events
+        this call wrote.
 
-        The ``node_runs`` rows of executions that finished follow in a later transaction (see :meth:`drain`).
+        Events that arrive while it writes are left to the next flush (a batch taken may carry some of them): a
+        reader waits for what happened before it asked, never for a stream that keeps coming (under sustained load
+        "until nothing is pending" could last as long as the load). A flush that finds its events written by the
+        flush it waited for returns at once.
+        The ``node_runs`` rows of executions that finished follow in a later transaction (see :meth:`settle`).
         When the write finds this process's lease gone (``fence``), its events are dropped, not retried: another
         process has closed their executions (see :meth:`disown`).
         A caller cancelled meanwhile (``stop`` cancelling the loop, a request going away) still waits for the
         batch in flight, then gets its ``CancelledError``: a transaction abandoned midway keeps its write lock
         (the next flush waits 30 s and fails) or commits after all (and the next flush duplicates it).
         """
+        wanted = self._received
         async with self._lock:
             total = 0
             # The batch after the one being written, taken and prepared while that one is in the database's thread
             # (as it is to be written once that one has committed): the two overlap instead of taking turns.
             ahead: tuple[list[Event], list[tuple[Any, ...] | None], _Write] | None = None
-            while self._pending or ahead is not None:
+            while self._owed(wanted) or ahead is not None:
                 prepared: _Write | None = None
                 if ahead is None:
                     batch, rows = self._take()
@@ -313,7 +322,7 @@ class EventRecorder:
                 except Exception:  # the write could not even start
                     self._pending[:0], self._pending_rows[:0] = batch, rows
                     raise
-                if self._pending:
+                if self._owed(wanted):
                     next_batch, next_rows = self._take()
                     try:
                         ahead = next_batch, next_rows, self._prepare(next_batch, live=True, rows=next_rows, after=write)
@@ -348,6 +357,11 @@ class EventRecorder:
                     raise asyncio.CancelledError
             return total
 
+    def _owed(self, wanted: int) -> bool:
+        """Whether some of the first ``wanted`` events received are still pending (put back after a failed write,
+        or never taken)."""
+        return bool(self._pending) and self._received - len(self._pending) < wanted
+
     def _take(self) -> tuple[list[Event], list[tuple[Any, ...] | None]]:
         """The next batch of pending events (and their rows), out of the pending ones."""
         batch = self._pending[: self.batch_limit]
@@ -355,9 +369,21 @@ class EventRecorder:
         del self._pending[: len(batch)], self._pending_rows[: len(batch)]
         return batch, rows
 
-    async def drain(self) -> None:
-        """Write everything pending: the events, then the node-run rows of the executions that finished."""
+    async def settle(self) -> None:
+        """Write what was received before the call: its events, then the node-run rows of the executions that had
+        finished by then (what a reader of node runs waits for). What comes meanwhile is left to the flush loop,
+        as in :meth:`flush`."""
         await self.flush()
+        finished = set(self._node_runs_due)
+        while not finished.isdisjoint(self._node_runs_due):
+            await self.flush_node_runs(max_rows=self.batch_limit, only=finished)
+
+    async def drain(self) -> None:
+        """Write everything pending, and what comes meanwhile, until nothing is left: the events, then the node-run
+        rows of the executions that finished (at stop; a reader settles instead)."""
+        await self.settle()
+        while self._pending or self._node_runs_due:
+            await self.settle()
         while self._node_runs_due:
             await self.flush_node_runs(max_rows=self.batch_limit)
 
@@ -491,10 +517,11 @@ class EventRecorder:
                 rows.append((digest, dumps(dict(definition)), now))
         return rows
 
-    async def flush_node_runs(self, *, max_rows: int | None = None) -> int:
+    async def flush_node_runs(self, *, max_rows: int | None = None, only: Collection[str] | None = None) -> int:
         """Write the node-run rows of executions that finished since the last time; returns how many executions.
 
-        ``max_rows``: stop taking executions once their rows reach this many (one execution at least)."""
+        ``max_rows``: stop taking executions once their rows reach this many (one execution at least); ``only``:
+        of these executions alone."""
         due = self._node_runs_due
         if not due:
             return 0
@@ -502,10 +529,14 @@ class EventRecorder:
             taken: dict[str, tuple[ExecutionState, bool]] = {}
             rows = 0
             for execution_id, (state, first) in due.items():
+                if only is not None and execution_id not in only:
+                    continue
                 if taken and max_rows is not None and rows + len(state.nodes) > max_rows:
                     break
                 taken[execution_id] = (state, first)
                 rows += len(state.nodes)
+            if not taken:
+                return 0
             steps = self._node_run_steps(taken)
             if self._fence is not None:
                 steps.insert(0, self._fence.check())

@@ -561,6 +561,70 @@ async def test_the_next_batch_is_prepared_while_one_is_written(
     assert (await execution_row(rig.db, execution_id)).status == 'succeeded'
 
 
+async def test_a_flush_writes_what_came_before_it_not_what_keeps_coming(
+    make_rig: MakeRig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A reader's flush waits for the events received before it asked. Events that arrive while it writes are the
+    next flush's: under sustained load, "until nothing is pending" would keep a reader waiting as long as the load
+    lasts. A flush that finds its events written by the one it waited for returns at once; drain writes it all."""
+    rig = await make_rig(flush_interval=60)
+    first = rig.engine.submit(fan_out(12))
+    await rig.engine.wait_idle()
+    before = rig.recorder.backlog
+    release = hold_transactions(monkeypatch)
+    flush = asyncio.ensure_future(rig.recorder.flush())
+    assert await asyncio.to_thread(release.inside.wait, 10)  # its batch is in the database's thread
+    second = rig.engine.submit(fan_out(12, 'fan-2'))
+    await rig.engine.wait_idle()
+    later = len(rig.by_execution(second))
+    assert rig.recorder.backlog == later
+    waiting = asyncio.ensure_future(rig.recorder.flush())  # asked for after the second run's events came
+    release.set()
+
+    assert await flush == before  # the second run's events were left to the next flush
+    assert await waiting == later
+    assert await rig.history.events(first) == rig.by_execution(first)
+    assert await rig.history.events(second) == rig.by_execution(second)
+    assert await rig.recorder.flush() == 0
+
+    release.gate.clear()
+    release.inside.clear()
+    third = rig.engine.submit(fan_out(3, 'fan-3'))
+    await rig.engine.wait_idle()
+    drain = asyncio.ensure_future(rig.recorder.drain())
+    assert await asyncio.to_thread(release.inside.wait, 10)
+    fourth = rig.engine.submit(fan_out(3, 'fan-4'))  # comes while drain writes: drain writes it too
+    await rig.engine.wait_idle()
+    release.set()
+    await drain
+    assert rig.recorder.backlog == 0
+    assert await rig.history.events(third) == rig.by_execution(third)
+    assert await rig.history.events(fourth) == rig.by_execution(fourth)
+
+
+async def test_settle_writes_the_node_runs_of_runs_ended_before_it_not_of_those_ending_meanwhile(
+    make_rig: MakeRig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What a reader of node runs waits for (the slow-node baselines, a delete): the runs that had ended when it
+    asked. A run ending while it writes is the flush loop's to write."""
+    rig = await make_rig(flush_interval=60)
+    first = rig.engine.submit(fan_out(4))
+    await rig.engine.wait_idle()
+    release = hold_transactions(monkeypatch)
+    settle = asyncio.ensure_future(rig.recorder.settle())
+    assert await asyncio.to_thread(release.inside.wait, 10)
+    second = rig.engine.submit(fan_out(4, 'fan-2'))
+    await rig.engine.wait_idle()
+    release.set()
+    await settle
+
+    assert set(await node_run_rows(rig.db, first)) == set(rig.state(first).nodes)
+    assert await node_run_rows(rig.db, second) == {}
+    assert rig.recorder.backlog == len(rig.by_execution(second))
+    await rig.recorder.settle()
+    assert set(await node_run_rows(rig.db, second)) == set(rig.state(second).nodes)
+
+
 async def test_a_batch_prepared_ahead_whose_write_cannot_start_is_kept(
     make_rig: MakeRig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
