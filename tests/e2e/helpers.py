@@ -88,17 +88,20 @@ def node_pixel(page: Page, node_id: str) -> tuple[float, float]:
     canvas = page.get_by_test_id('dag-canvas')
     expect(canvas).to_be_visible()
     canvas.scroll_into_view_if_needed()
-    point = page.evaluate(
+    # the chart draws its nodes once the server has answered the canvas's "ready" (widgets/patched.py): the canvas is
+    # visible, and the viewport fitted, before that; wait until the node is drawn
+    point = page.wait_for_function(
         """(nodeId) => {
             const dom = document.querySelector('[data-testid="dag-canvas"]');
-            const chart = getElement(dom).chart;
-            const series = chart.getOption().series.find((s) => s.id === 'nodes');
-            const item = series.data.find((d) => d.name === nodeId);
+            const chart = dom && getElement(dom)?.chart;
+            const series = chart?.getOption()?.series?.find((s) => s.id === 'nodes');
+            const item = series?.data?.find((d) => d.name === nodeId);
+            if (!item) return null;
             const [x, y] = chart.convertToPixel({seriesId: 'nodes'}, item.value);
             return [x, y, dom.offsetWidth, dom.offsetHeight];
         }""",
-        node_id,
-    )
+        arg=node_id,
+    ).json_value()
     box = canvas.bounding_box()
     assert box is not None
     # the canvas may be zoomed (a CSS transform): its box on the page is its own size times the zoom
