@@ -280,8 +280,12 @@ class EventRecorder:
             self._wake.clear()
             try:
                 await self.flush()
-                # Events first: node runs wait while events do, and go a transaction of at most a batch's worth
-                # of rows at a time, so that a flush asked for meanwhile (a reader) waits for one at the most.
+                # Events first, then node runs, a transaction of at most a batch's worth of rows at a time, so that
+                # a flush asked for meanwhile (a reader) waits for one at the most: one after every flush (under
+                # sustained load events are always pending, and the node runs due would pile up), the rest while
+                # no event waits.
+                if self._node_runs_due:
+                    await self.flush_node_runs(max_rows=self.batch_limit)
                 while self._node_runs_due and not self._pending:
                     await self.flush_node_runs(max_rows=self.batch_limit)
             except Exception:
@@ -384,8 +388,6 @@ class EventRecorder:
         await self.settle()
         while self._pending or self._node_runs_due:
             await self.settle()
-        while self._node_runs_due:
-            await self.flush_node_runs(max_rows=self.batch_limit)
 
     async def write(
         self,

@@ -515,19 +515,27 @@ class Release:
     def set(self) -> None:
         self.gate.set()
 
+    def wait(self) -> None:
+        self.inside.set()
+        self.gate.wait(timeout=10)
 
-def hold_transactions(monkeypatch: pytest.MonkeyPatch) -> Release:
-    """Make every database transaction of the recorder wait, in the database's thread, until released. (Fault
-    injection through the private transaction runner: no public hook holds a transaction midway.)"""
+
+def before_each_transaction(monkeypatch: pytest.MonkeyPatch, wait: Callable[[], object]) -> None:
+    """Call ``wait`` in the database's thread before each transaction of the recorder. (Fault injection through
+    the private transaction runner: no public hook holds a transaction midway.)"""
     original = database_module._transaction
-    release = Release()
 
     def held(*args: Any) -> None:
-        release.inside.set()
-        release.gate.wait(timeout=10)
+        wait()
         original(*args)
 
     monkeypatch.setattr(database_module, '_transaction', held)
+
+
+def hold_transactions(monkeypatch: pytest.MonkeyPatch) -> Release:
+    """Make every database transaction of the recorder wait, in the database's thread, until released."""
+    release = Release()
+    before_each_transaction(monkeypatch, release.wait)
     return release
 
 
@@ -600,6 +608,7 @@ async def test_a_flush_writes_what_came_before_it_not_what_keeps_coming(
     assert rig.recorder.backlog == 0
     assert await rig.history.events(third) == rig.by_execution(third)
     assert await rig.history.events(fourth) == rig.by_execution(fourth)
+    assert set(await node_run_rows(rig.db, fourth)) == set(rig.state(fourth).nodes)
 
 
 async def test_settle_writes_the_node_runs_of_runs_ended_before_it_not_of_those_ending_meanwhile(
@@ -623,6 +632,54 @@ async def test_settle_writes_the_node_runs_of_runs_ended_before_it_not_of_those_
     assert rig.recorder.backlog == len(rig.by_execution(second))
     await rig.recorder.settle()
     assert set(await node_run_rows(rig.db, second)) == set(rig.state(second).nodes)
+
+
+class Turnstile:
+    """Lets transactions through one at a time, each when the test says (``before_each_transaction(monkeypatch,
+    turnstile.wait)``)."""
+
+    def __init__(self) -> None:
+        self.inside, self.gate = threading.Semaphore(0), threading.Semaphore(0)
+
+    def wait(self) -> None:
+        self.inside.release()
+        self.gate.acquire(timeout=10)
+
+    async def held(self) -> None:
+        """Wait until a transaction is held."""
+        assert await asyncio.to_thread(self.inside.acquire, True, 10), 'no transaction came'
+
+
+async def test_the_flush_loop_writes_node_runs_while_events_keep_coming(
+    make_rig: MakeRig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Under sustained load events are pending whenever a flush ends; node runs still go, one transaction after
+    each flush, instead of piling up until the load stops. (Every transaction of the flush loop is held until the
+    test has published more events: the loop never finds the backlog empty.)"""
+    turnstile = Turnstile()
+    before_each_transaction(monkeypatch, turnstile.wait)
+    rig = await make_rig(flush_interval=0.01)
+    ended = rig.engine.submit(fan_out(4))
+    await rig.engine.wait_idle()
+    seq = iter(range(2, 1000))
+    rig.bus.publish(queued('sustained', 'n'))
+
+    def more_events() -> None:
+        for _ in range(5):
+            rig.bus.publish(event('sustained', next(seq), EventType.EXECUTION_PROGRESS, done=0, total=1))
+
+    written = False
+    for _ in range(8):  # each turn: a transaction held, more events meanwhile, then let through
+        await turnstile.held()
+        more_events()
+        turnstile.gate.release()
+        if await node_run_rows(rig.db, ended):
+            written = True
+            break
+    monkeypatch.undo()
+    turnstile.gate.release(100)
+    assert written, 'the node runs of an execution that had ended were not written while events kept coming'
+    assert set(await node_run_rows(rig.db, ended)) == set(rig.state(ended).nodes)
 
 
 async def test_a_batch_prepared_ahead_whose_write_cannot_start_is_kept(
