@@ -128,6 +128,12 @@ NODE_RUN_COLUMNS = (
 _TYPE_TEXT = {event_type: str(event_type) for event_type in EventType}
 
 _delete_node_runs = _node_runs.delete().where(_node_runs.c.execution_id == bindparam('b_execution_id'))
+# the node runs just written of an execution deleted since it ended (retention pruned it between its end and this
+# write, in a transaction of its own): none may outlive it
+_delete_orphaned_node_runs = _node_runs.delete().where(
+    _node_runs.c.execution_id == bindparam('b_execution_id'),
+    ~exists().where(_executions.c.id == _node_runs.c.execution_id),
+)
 # the count an execution that ended without its node runs lacks (migration 0006 counts node runs)
 _fill_succeeded = (
     _executions.update()
@@ -177,6 +183,9 @@ class EventRecorder:
             db.upsert(_search, ['execution_id'], ['text']), SEARCH_COLUMNS, name='index executions for search'
         )
         self._delete_node_runs = db.bulk_statement(_delete_node_runs, ('b_execution_id',), name='delete node runs')
+        self._delete_orphaned_node_runs = db.bulk_statement(
+            _delete_orphaned_node_runs, ('b_execution_id',), name='delete node runs of deleted executions'
+        )
         self._fill_succeeded = db.bulk_statement(
             _fill_succeeded, ('b_nodes_succeeded', 'b_id'), name='fill nodes succeeded'
         )
@@ -560,12 +569,14 @@ class EventRecorder:
     def _node_run_steps(self, finished: Mapping[str, tuple[ExecutionState, bool]]) -> list[Step]:
         """Replace the node-run rows of finished executions with what their final state says.
 
-        An execution flagged ``first`` is known to have no node-run rows yet: nothing is deleted for it.
+        An execution flagged ``first`` is known to have no node-run rows yet: nothing is deleted for it. Rows of
+        an execution that is no longer there (deleted since it ended) go again at once.
         """
         replaced = [(execution_id,) for execution_id, (_, first) in finished.items() if not first]
         return [
             (self._delete_node_runs, replaced),
             (self._insert_node_runs, node_run_rows((state for state, _ in finished.values()), self._encode_time)),
+            (self._delete_orphaned_node_runs, [(execution_id,) for execution_id in finished]),
         ]
 
     def _node_runs_written(self, states: Iterable[ExecutionState]) -> None:

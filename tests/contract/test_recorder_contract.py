@@ -44,10 +44,12 @@ MIXED = {
 class Rig:
     """An engine whose events a started recorder writes from the live projection, as the app wires them."""
 
-    def __init__(self, db: Database, ids: Any = None, *, keep_finished: int = 200) -> None:
+    def __init__(
+        self, db: Database, ids: Any = None, *, keep_finished: int = 200, flush_interval: float = 0.02
+    ) -> None:
         self.bus = EventBus()
         self.projector = Projector(self.bus, keep_finished=keep_finished)
-        self.recorder = EventRecorder(db, self.bus, projection=self.projector, flush_interval=0.02)
+        self.recorder = EventRecorder(db, self.bus, projection=self.projector, flush_interval=flush_interval)
         options = {'id_factory': ids} if ids is not None else {}
         self.engine = Engine(bus=self.bus, registry=default_registry(), **options)
         self.published: list[Event] = []
@@ -109,6 +111,28 @@ async def test_live_executions_are_written_whole(db: Database, rig: Rig) -> None
         }
     statuses = sorted(r.status for r in await rows(db, select(EXECUTIONS.c.status)))
     assert statuses == ['failed'] * 3 + ['succeeded'] * 3  # n <= 2 takes the failing branch
+
+
+async def test_node_runs_of_an_execution_deleted_since_it_ended_are_not_kept(db: Database) -> None:
+    """Retention may prune an execution between its end and the write of its node runs (a transaction of its own):
+    the node runs written after that must not outlive it."""
+    rig = await Rig(db, flush_interval=60).start()  # (no flush but the test's)
+    try:
+        workflow = _parse(MIXED, default_registry())
+        gone, kept = rig.engine.submit(workflow, {'n': 1}), rig.engine.submit(workflow, {'n': 3})
+        await rig.engine.wait_idle()
+        await rig.recorder.flush()  # the events and the executions rows; the node runs are still to be written
+        assert rig.recorder.node_runs_due('mixed')
+        async with db.engine.begin() as conn:
+            await conn.execute(delete(EXECUTIONS).where(EXECUTIONS.c.id == gone))
+        await rig.recorder.settle()
+
+        runs = await rows(db, select(NODE_RUNS.c.execution_id, NODE_RUNS.c.node_id))
+        state = fold([event for event in rig.published if event.execution_id == kept])
+        assert state is not None
+        assert sorted(runs) == sorted((kept, node_id) for node_id in state.nodes)
+    finally:
+        await rig.stop()
 
 
 async def test_the_live_view_lets_go_of_ended_executions_once_written(db: Database) -> None:
