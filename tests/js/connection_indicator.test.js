@@ -1,9 +1,9 @@
-// The stall watch of the header's connection indicator (flowmon/web/widgets/connection_indicator.js): a tab that
-// did not run for more than a few seconds reconnects as soon as it runs again.
+// The header's connection indicator (flowmon/web/widgets/connection_indicator.js): a tab that did not run for more
+// than a few seconds reconnects as soon as it runs again; the pill follows the page's socket as soon as it exists.
 import assert from "node:assert/strict";
-import { test } from "node:test";
+import { mock, test } from "node:test";
 
-import { STALLED_MS, stallWatch } from "../../flowmon/web/widgets/connection_indicator.js";
+import indicator, { STALLED_MS, stallWatch } from "../../flowmon/web/widgets/connection_indicator.js";
 
 test("ticks every half second are not a stall", () => {
   const time = { now: 0 };
@@ -27,4 +27,37 @@ test("a tick after the tab did not run for longer than the limit is a stall, onc
   assert.equal(stalled(), false);
   time.now += STALLED_MS + 1;
   assert.equal(stalled(), true);
+});
+
+function fakeSocket() {
+  const handlers = {};
+  return {
+    connected: false,
+    on(event, handler) {
+      (handlers[event] ??= []).push(handler);
+    },
+    off() {},
+    emit(event) {
+      this.connected = event === "connect";
+      (handlers[event] ?? []).forEach((handler) => handler());
+    },
+  };
+}
+
+test("the pill turns live on the socket's connect, even when the socket is made after it mounted", (t) => {
+  mock.timers.enable({ apis: ["setInterval", "Date"] });
+  t.after(() => mock.timers.reset());
+  globalThis.window = {};
+  globalThis.document = { visibilityState: "visible", addEventListener() {}, removeEventListener() {} };
+  const pill = { ...indicator.data() };
+  indicator.mounted.call(pill);
+  assert.equal(pill.state, "connecting"); // no socket yet
+  const socket = fakeSocket();
+  globalThis.window.socket = socket; // NiceGUI makes it once the components are mounted
+  mock.timers.tick(30);
+  socket.emit("connect");
+  assert.equal(pill.state, "online"); // at once, not at the next half-second repaint
+  socket.emit("disconnect");
+  assert.equal(pill.state, "offline");
+  indicator.beforeUnmount.call(pill);
 });

@@ -9,6 +9,7 @@
 // a tick, called every half second, that says whether the tab did not run for more than `stalledMs` since the last
 // tick.
 export const STALLED_MS = 4000;
+export const SOCKET_LOOKUP_MS = 25;
 export function stallWatch(now, stalledMs = STALLED_MS) {
   let last = now();
   return () => {
@@ -52,9 +53,16 @@ export default {
     }, 500);
     document.addEventListener("visibilitychange", this.paint);
     this.paint();
+    // NiceGUI makes the page's socket after its components mount: look for it often until it is there, so that its
+    // own "connect" paints the pill at once (a page that loaded live said "Connecting" for up to half a second)
+    this.early = setInterval(() => {
+      this.paint();
+      if (this.socket) clearInterval(this.early);
+    }, SOCKET_LOOKUP_MS);
   },
   beforeUnmount() {
     clearInterval(this.timer);
+    clearInterval(this.early);
     document.removeEventListener("visibilitychange", this.paint);
     this.socket?.off("connect", this.paint);
     this.socket?.off("disconnect", this.paint);
