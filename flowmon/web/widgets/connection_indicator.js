@@ -10,6 +10,7 @@
 // tick.
 export const STALLED_MS = 4000;
 export const SOCKET_LOOKUP_MS = 25;
+const SOCKET_LOOKUPS = 10_000 / SOCKET_LOOKUP_MS;
 export function stallWatch(now, stalledMs = STALLED_MS) {
   let last = now();
   return () => {
@@ -53,11 +54,13 @@ export default {
     }, 500);
     document.addEventListener("visibilitychange", this.paint);
     this.paint();
-    // NiceGUI makes the page's socket after its components mount: look for it often until it is there, so that its
-    // own "connect" paints the pill at once (a page that loaded live said "Connecting" for up to half a second)
+    // NiceGUI makes the page's socket after its components mount: look for it often until it is there (for 10 s at
+    // the most; the half-second repaint goes on), so that its own "connect" paints the pill at once (a page that
+    // loaded live said "Connecting" for up to half a second)
+    let lookups = SOCKET_LOOKUPS;
     this.early = setInterval(() => {
       this.paint();
-      if (this.socket) clearInterval(this.early);
+      if (this.socket || --lookups <= 0) clearInterval(this.early);
     }, SOCKET_LOOKUP_MS);
   },
   beforeUnmount() {
