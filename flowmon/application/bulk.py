@@ -1,10 +1,11 @@
 """Cancel, rerun or delete many executions at once: the ones named, or every one a filter matches.
 
-Each execution goes through the same use case as a single one (:class:`~flowmon.application.executions.Executions`):
-cancel and rerun one after the other, delete all together (in the pruner's shared paced steps). Each gets an outcome
-of its own: ``done``; ``skipped`` when the action does not apply to it (the use case refused with a conflict:
-cancelling one that has ended, rerunning or cancelling an imported one, deleting one that still runs); ``failed`` for
-any other refusal (an unknown id, a workflow that no longer exists, flowmon stopping) or an unexpected error.
+Each execution goes through the same use case as a single one (:class:`~flowmon.application.executions.Executions`),
+all of them together: cancel and rerun read their rows at once (rerun reads each workflow once), delete goes in the
+pruner's shared paced steps. Each gets an outcome of its own: ``done``; ``skipped`` when the action does not apply
+to it (the use case refused with a conflict: cancelling one that has ended, rerunning or cancelling an imported one,
+deleting one that still runs); ``failed`` for any other refusal (an unknown id, a workflow that no longer exists,
+flowmon stopping) or an unexpected error.
 
 A request is bounded: at most :data:`MAX_BULK` ids, and a filter that matches more is refused whole (nothing is
 done), so a request does a bounded amount of work and a click never touches more than was shown.
@@ -13,7 +14,7 @@ done), so a request does a bounded amount of work and a click never touches more
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -21,7 +22,7 @@ from typing import Any
 from flowmon.store.history import MAX_PAGE
 
 from .errors import AppError, Conflict, Invalid
-from .executions import Executions
+from .executions import UNEXPECTED, Executions
 from .history import ExecutionFilters, ExecutionHistory
 
 log = logging.getLogger(__name__)
@@ -107,8 +108,9 @@ class BulkActions:
             raise Invalid(f'{len(chosen)} ids: at most {MAX_BULK} executions per request')
         if kind is BulkAction.DELETE:  # together, in shared paced steps: one at a time would take seconds
             return BulkResult(action=kind, items=await self._delete(chosen))
-        act = self._act(kind)
-        return BulkResult(action=kind, items=[await _outcome(execution_id, act) for execution_id in chosen])
+        if kind is BulkAction.RERUN:  # their rows read together: one at a time would take seconds
+            return BulkResult(action=kind, items=await self._rerun(chosen))
+        return BulkResult(action=kind, items=await self._cancel(chosen))
 
     async def matching(self, where: BulkFilter) -> list[str]:
         """The ids of the executions ``where`` matches, newest first; raises Invalid (saying how many it matches)
@@ -120,7 +122,7 @@ class BulkActions:
 
     async def _delete(self, chosen: Sequence[str]) -> list[ItemOutcome]:
         executions = self._executions
-        unexpected = AppError('unexpected error (see the server log)')
+        unexpected = AppError(UNEXPECTED)
         try:
             finished, refused = await executions.deletable(chosen)
         except Exception:
@@ -138,27 +140,22 @@ class BulkActions:
             refused.update((execution_id, unexpected) for execution_id in finished if execution_id in left)
         return [_refusal(execution_id, refused.get(execution_id)) for execution_id in chosen]
 
-    def _act(self, kind: BulkAction) -> Callable[[str], Awaitable[str | None]]:
-        executions = self._executions
+    async def _rerun(self, chosen: Sequence[str]) -> list[ItemOutcome]:
+        try:
+            started = await self._executions.rerun_many(chosen)
+        except Exception:  # reading their rows failed: none was started
+            log.exception('bulk rerun of %d executions failed before starting any', len(chosen))
+            return [_refusal(execution_id, AppError(UNEXPECTED)) for execution_id in chosen]
+        return [
+            ItemOutcome(id=execution_id, outcome=Outcome.DONE, new_id=outcome)
+            if isinstance(outcome, str)
+            else _refusal(execution_id, outcome)
+            for execution_id, outcome in started.items()
+        ]
 
-        async def cancel(execution_id: str) -> None:
-            await executions.cancel(execution_id)
-
-        async def rerun(execution_id: str) -> str:
-            return await executions.rerun(execution_id)
-
-        return {BulkAction.CANCEL: cancel, BulkAction.RERUN: rerun}[kind]
-
-
-async def _outcome(execution_id: str, act: Callable[[str], Awaitable[str | None]]) -> ItemOutcome:
-    try:
-        new_id = await act(execution_id)
-    except AppError as exc:
-        return _refusal(execution_id, exc)
-    except Exception:
-        log.exception('bulk action on execution %s failed', execution_id)
-        return ItemOutcome(id=execution_id, outcome=Outcome.FAILED, detail='unexpected error (see the server log)')
-    return ItemOutcome(id=execution_id, outcome=Outcome.DONE, new_id=new_id)
+    async def _cancel(self, chosen: Sequence[str]) -> list[ItemOutcome]:
+        refused = await self._executions.cancel_many(chosen)
+        return [_refusal(execution_id, error) for execution_id, error in refused.items()]
 
 
 def _refusal(execution_id: str, error: AppError | None) -> ItemOutcome:

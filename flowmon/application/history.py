@@ -119,6 +119,11 @@ class ExecutionHistory:
             await self._recorder.flush()
         return await self._history.get_executions(execution_ids)
 
+    async def inputs(self, execution_ids: Sequence[str]) -> dict[str, Any]:
+        """The input each of ``execution_ids`` ran with, by id, as stored (those that exist; read after
+        :meth:`records`, which writes this process's pending events first)."""
+        return await self._history.inputs_of(execution_ids)
+
     async def state(self, execution_id: str) -> ExecutionState:
         """The execution's state now: live while it is in the projection, else folded from its stored events."""
         live = self._live.get(execution_id)

@@ -209,12 +209,20 @@ class History:
     async def workflows_of(self, execution_ids: Sequence[str]) -> dict[str, str]:
         """The workflow id of each of ``execution_ids`` that is stored, by execution id (:data:`MAX_PAGE` ids a
         query; only the two columns are read)."""
-        found: dict[str, str] = {}
+        return await self._column_of(execution_ids, _executions.c.workflow_id)
+
+    async def inputs_of(self, execution_ids: Sequence[str]) -> dict[str, Any]:
+        """The input of each of ``execution_ids`` that is stored, by execution id, as its row holds it (what a rerun
+        runs with; read like :meth:`workflows_of`)."""
+        stored = await self._column_of(execution_ids, _executions.c.input)
+        return {execution_id: loads(text) for execution_id, text in stored.items()}
+
+    async def _column_of(self, execution_ids: Sequence[str], column: Any) -> dict[str, Any]:
+        found: dict[str, Any] = {}
         unique = list(dict.fromkeys(execution_ids))
         async with self._db.engine.connect() as conn:
             for start in range(0, len(unique), MAX_PAGE):
-                chunk = unique[start : start + MAX_PAGE]
-                query = select(_executions.c.id, _executions.c.workflow_id).where(_executions.c.id.in_(chunk))
+                query = select(_executions.c.id, column).where(_executions.c.id.in_(unique[start : start + MAX_PAGE]))
                 found.update({row[0]: row[1] for row in (await conn.execute(query)).all()})
         return found
 

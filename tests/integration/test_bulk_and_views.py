@@ -3,6 +3,8 @@ touch, how many views may be kept) and the one line a page shows for a bulk outc
 
 from __future__ import annotations
 
+import json
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,6 +16,7 @@ from flowmon.application.errors import Conflict, Invalid, NotFound
 from flowmon.application.history import ExecutionHistory
 from flowmon.bootstrap import System
 from flowmon.engine.core.provenance import api_trigger
+from flowmon.store.catalog import WorkflowCatalog
 from flowmon.store.retention import Pruner
 
 QUICK = b'{"id": "quick", "name": "Quick", "nodes": [{"id": "a", "type": "log", "config": {"message": "hi"}}]}'
@@ -67,6 +70,142 @@ async def test_rerun_summary_names_the_new_executions(system: System, applicatio
 
 
 SLOW = b'{"id": "slow", "name": "Slow", "nodes": [{"id": "w", "type": "delay", "config": {"seconds": 30}}]}'
+OTHER = b'{"id": "other", "name": "Other", "nodes": [{"id": "b", "type": "log", "config": {"message": "ho"}}]}'
+
+
+async def test_a_bulk_rerun_reads_rows_not_histories_and_gives_each_its_outcome(
+    system: System, application: Application, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reruns of finished executions of two workflows, one of them deleted since (its reruns run the definition
+    they ran with), start with the input each ran with and say what they rerun; a running one is skipped, as is an
+    imported one, and an unknown id fails, each saying why, as a single rerun would. No execution's events are
+    folded for it and each workflow is read once: a rerun of many reads their rows together."""
+    await application.workflows.put('quick', QUICK)
+    await application.workflows.put('other', OTHER)
+    await application.workflows.put('slow', SLOW)
+    quick = [await application.executions.start('quick', {'n': n}, trigger=api_trigger()) for n in range(3)]
+    other = await application.executions.start('other', [1, 'two', {'three': None}], trigger=api_trigger())
+    await system.engine.wait_idle()
+    document = await application.exchange.document(quick[0])
+    imported = (await application.exchange.import_file(json.dumps(document).encode())).id
+    await application.workflows.delete('other')
+    running = await application.executions.start('slow', {}, trigger=api_trigger())
+    catalog_reads: list[str] = []
+    reading = WorkflowCatalog.get
+
+    async def counted(catalog: WorkflowCatalog, workflow_id: str) -> Any:
+        catalog_reads.append(workflow_id)
+        return await reading(catalog, workflow_id)
+
+    async def no_fold(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError('a bulk rerun folded an execution')
+
+    monkeypatch.setattr(WorkflowCatalog, 'get', counted)
+    monkeypatch.setattr(ExecutionHistory, 'replay', no_fold)
+    result = await application.bulk.apply('rerun', ids=[*quick, 'unknown', running, other, imported, quick[0]])
+    monkeypatch.undo()
+
+    assert result.summary() == 'Rerun: 4 done, 2 skipped, 1 failed'
+    assert [item.id for item in result.items] == [*quick, 'unknown', running, other, imported]  # asked, once each
+    outcomes = {item.id: (item.outcome.value, item.detail) for item in result.items}
+    assert outcomes['unknown'] == ('failed', "execution 'unknown' not found")
+    assert outcomes[running][0] == 'skipped'
+    assert re.fullmatch(
+        f"execution '{running}' is still (queued|running); cancel it or wait", outcomes[running][1] or ''
+    )
+    assert outcomes[imported] == ('skipped', f'execution {imported!r} was imported: imported executions are read-only')
+    assert sorted(catalog_reads) == ['other', 'quick']
+    await application.executions.cancel(running)
+    await system.engine.wait_idle()
+    inputs = {}
+    for item in result.items:
+        if item.new_id is not None:
+            record = await application.history.record(item.new_id)
+            assert record is not None and record.status == 'succeeded', record
+            assert (record.retry_of, record.trigger_type) == (item.id, 'rerun')
+            inputs[item.id] = (record.workflow_id, (await application.history.state(item.new_id)).input)
+    assert inputs == {
+        quick[0]: ('quick', {'n': 0}),
+        quick[1]: ('quick', {'n': 1}),
+        quick[2]: ('quick', {'n': 2}),
+        other: ('other', [1, 'two', {'three': None}]),
+    }
+
+
+async def test_a_bulk_cancel_stops_what_runs_and_reads_the_rest_together(
+    system: System, application: Application, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A queued or running execution is cancelled; one that has ended is skipped, as is an imported one (each
+    saying why) and an unknown id fails, as a single cancel would say; none of them has its events folded. When the
+    rows cannot be read, those running here are cancelled all the same and the others fail."""
+    await application.workflows.put('quick', QUICK)
+    await application.workflows.put('slow', SLOW)
+    ended = [await application.executions.start('quick', {'n': n}, trigger=api_trigger()) for n in range(2)]
+    await system.engine.wait_idle()
+    document = await application.exchange.document(ended[0])
+    imported = (await application.exchange.import_file(json.dumps(document).encode())).id
+    running = [await application.executions.start('slow', {}, trigger=api_trigger()) for _ in range(2)]
+
+    async def no_fold(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError('a bulk cancel folded an execution')
+
+    monkeypatch.setattr(ExecutionHistory, 'replay', no_fold)
+    result = await application.bulk.apply('cancel', ids=[ended[0], running[0], 'unknown', imported, ended[1]])
+    assert [(item.id, item.outcome.value, item.detail) for item in result.items] == [
+        (ended[0], 'skipped', f'execution {ended[0]!r} is already succeeded'),
+        (running[0], 'done', None),
+        ('unknown', 'failed', "execution 'unknown' not found"),
+        (imported, 'skipped', f'execution {imported!r} was imported: imported executions are read-only'),
+        (ended[1], 'skipped', f'execution {ended[1]!r} is already succeeded'),
+    ]
+
+    async def unavailable(history: ExecutionHistory, execution_ids: Any) -> Any:
+        raise OSError('unable to open database file')
+
+    monkeypatch.setattr(ExecutionHistory, 'records', unavailable)
+    result = await application.bulk.apply('cancel', ids=[running[1], ended[0]])
+    assert [(item.id, item.outcome.value) for item in result.items] == [(running[1], 'done'), (ended[0], 'failed')]
+    monkeypatch.undo()
+    await system.engine.wait_idle()
+    records = await application.history.records(running)
+    assert [records[execution_id].status for execution_id in running] == ['cancelled', 'cancelled']
+
+
+async def test_a_bulk_rerun_that_breaks_midway_keeps_the_reruns_it_started(
+    system: System, application: Application, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The second of three reruns fails unexpectedly: the first and third are started and say so, the second
+    failed (the server log has why); the caller gets outcomes, not a 500. Without a database to read the rows
+    from, every item fails and nothing starts."""
+    await application.workflows.put('quick', QUICK)
+    ids = [await application.executions.start('quick', {'n': n}, trigger=api_trigger()) for n in range(3)]
+    await system.engine.wait_idle()
+    submitting = system.engine.submit
+    calls: list[Any] = []
+
+    def second_breaks(*args: Any, **kwargs: Any) -> str:
+        calls.append(args)
+        if len(calls) == 2:
+            raise OSError('no space left on device')
+        return submitting(*args, **kwargs)
+
+    monkeypatch.setattr(system.engine, 'submit', second_breaks)
+    result = await application.bulk.apply('rerun', ids=ids)
+    assert [(item.id, item.outcome.value) for item in result.items] == [
+        (ids[0], 'done'), (ids[1], 'failed'), (ids[2], 'done')
+    ]  # fmt: skip
+    assert result.items[1].detail == 'unexpected error (see the server log)'
+    assert 'rerun of execution' in caplog.text and 'no space left on device' in caplog.text
+    await system.engine.wait_idle()
+    assert (await application.history.page(workflow_id='quick', trigger='rerun'))[1] == 2
+
+    async def unavailable(history: ExecutionHistory, execution_ids: Any) -> Any:
+        raise OSError('unable to open database file')
+
+    monkeypatch.setattr(ExecutionHistory, 'records', unavailable)
+    result = await application.bulk.apply('rerun', ids=ids)
+    assert result.summary() == 'Rerun: 0 done, 0 skipped, 3 failed'
+    assert len(calls) == 3
 
 
 async def test_a_bulk_delete_goes_in_shared_steps_with_an_outcome_per_execution(
