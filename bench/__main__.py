@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import (
+    bulk_actions,
     concurrency,
     engine_overhead,
     postgres,
@@ -44,19 +45,25 @@ class Benchmark:
     run: Callable[[], list[Row]]
 
 
-BENCHMARKS: Sequence[Benchmark] = (
+# flowmon's parts in this process, on asyncio's own event loop
+IN_PROCESS: Sequence[Benchmark] = (
     Benchmark('engine', 'Engine overhead per node vs an asyncio floor (issue 2)', engine_overhead.run),
     Benchmark('recorder', 'Recorder throughput vs raw aiosqlite executemany (issue 2)', recorder_throughput.run),
     Benchmark('concurrency', '1,000 concurrent executions of a 10-node workflow (issue 2)', concurrency.run),
     Benchmark('replay', 'Replay of a 100,000-event execution (issue 4)', replay.run),
     Benchmark('search', 'Search by content over 100,000 executions (issue 15)', search.run),
     Benchmark('retention', 'Pruning a 167 MB database beside a writer and a reader (issue 12)', retention.run),
-    Benchmark('reads', 'API reads while executions keep running (read-your-writes under load)', reads_under_load.run),
     Benchmark('webhooks', 'Webhook delivery throughput and retry firing lag (issue 5)', webhooks.run),
     Benchmark('postgres', 'PostgreSQL: recorder vs raw asyncpg, live view of another process (issue 13)', postgres.run),
+)
+# the real app as a subprocess (``python app.py``, on uvloop), driven through its API or in Chromium
+THROUGH_THE_APP: Sequence[Benchmark] = (
+    Benchmark('reads', 'API reads while executions keep running (read-your-writes under load)', reads_under_load.run),
+    Benchmark('bulk', 'Bulk cancel, rerun and delete of 500 executions through the API', bulk_actions.run),
     Benchmark('ui', 'Live page in Chromium: event-to-screen latency, CPU per tab, 20 tabs (issue 3)', ui_latency.run),
     Benchmark('workers', 'Worker nodes: 1 vs 2 processes, API health meanwhile, per-node cost (issue 14)', workers.run),
 )
+BENCHMARKS: Sequence[Benchmark] = (*IN_PROCESS, *THROUGH_THE_APP)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
