@@ -304,8 +304,17 @@ def test_the_execution_page_gives_its_canvas_the_width_that_keeps_the_names_legi
 
         page.set_viewport_size({'width': 320, 'height': 700})  # the smallest phones: nothing wider than the screen
         page.reload()
-        wait_until(lambda: _zoom(page) > 0, 'the canvas drawn', seen=lambda: _zoom(page))
+        # fitted, its names would be a third of their size: it starts legible, at the graph's start, to pan along
+        wait_until(lambda: _zoom(page) == 0.7, 'the order pipeline legible on a phone', seen=lambda: _zoom(page))
         assert page.evaluate('document.scrollingElement.scrollWidth') <= 321
         assert _box(page, 'node-list-panel')['width'] <= 320
+        x, y = node_pixel(page, 'validate_order')
+        viewport = _box(page, 'dag-viewport')  # (after node_pixel's scroll)
+        assert viewport['x'] < x < viewport['x'] + viewport['width'] / 2, (x, viewport)
+        assert viewport['y'] < y < viewport['y'] + viewport['height'], (y, viewport)
+        page.screenshot(path=str(shots / 'execution-order-320.png'))
+        page.get_by_test_id('dag-fit').click()
+        wait_until(lambda: _zoom(page) < 0.4, 'Fit to show the whole graph, small', seen=lambda: _zoom(page))
+        assert page.evaluate(INSIDE)
     finally:
         context.close()

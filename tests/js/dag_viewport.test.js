@@ -1,10 +1,11 @@
 // The DAG canvas's viewport maths (flowmon/web/widgets/dag_viewport.js): zooming keeps the point under the pointer
 // in place, the zoom stays within its bounds, fitting shows the whole stage centred, never enlarged, and a pinch
-// zooms by the change of the fingers' distance while the point under their midpoint follows the midpoint.
+// zooms by the change of the fingers' distance while the point under their midpoint follows the midpoint. A graph
+// starts at its natural size, or fitted; on a phone, legible at its left end where fitting would shrink its names.
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { clampZoom, fitView, pinchView, zoomAt } from "../../flowmon/web/widgets/dag_viewport.js";
+import { clampZoom, fitView, pinchView, startView, zoomAt } from "../../flowmon/web/widgets/dag_viewport.js";
 
 test("zooming about a point keeps that point where it is", () => {
   const view = zoomAt({ k: 1, x: 10, y: 20 }, 2, 110, 70);
@@ -44,4 +45,22 @@ test("a pinch stays within the zoom bounds, and fingers on one spot change nothi
   assert.equal(pinchView(from, a, { x: 101, y: 100 }, a, { x: 400, y: 100 }).k, 4);
   assert.equal(pinchView(from, a, { x: 400, y: 100 }, { x: 400, y: 100 }, { x: 401, y: 100 }).k, 0.05);
   assert.deepEqual(pinchView(from, a, a, a, a), from);
+});
+
+test("a graph starts at its natural size when it fits the width, else fitted", () => {
+  assert.deepEqual(startView(800, 300, 1000, 400, 0.7, 1200), { k: 1, x: 0, y: 0 });
+  assert.deepEqual(startView(4000, 400, 1000, 400, 0.7, 1200), { k: 0.25, x: 0, y: 150 });
+});
+
+test("in a narrow window a graph that fitting would make illegible starts legible, at its left end", () => {
+  // 1,000 x 200 px into 350 x 300 in a 390 px window: fitted would be 0.35; its names are legible from 0.7
+  assert.deepEqual(startView(1000, 200, 350, 300, 0.7, 390), { k: 0.7, x: 0, y: 80 });
+  // legible at full size only (small cards)
+  assert.deepEqual(startView(1000, 200, 350, 300, 1, 390), { k: 1, x: 0, y: 50 });
+  // fitting keeps it legible: fitted (0.7 exactly)
+  assert.deepEqual(startView(500, 200, 350, 300, 0.7, 390), fitView(500, 200, 350, 300));
+  // dots (no names): fitted
+  assert.deepEqual(startView(1000, 200, 350, 300, null, 390), fitView(1000, 200, 350, 300));
+  // a canvas as narrow in a window from 640 px on (half of a wide page, two compared side by side): fitted
+  assert.deepEqual(startView(1000, 200, 350, 300, 0.7, 640), fitView(1000, 200, 350, 300));
 });

@@ -73,6 +73,14 @@ class _Scale:
     column: int  # px between columns at the narrowest
     min_width: int  # px the canvas needs to keep cards apart
 
+    @property
+    def legible_zoom(self) -> float | None:
+        """The least zoom at which the names on the cards stay legible: :data:`LEGIBLE_ZOOM`, or full size for cards
+        shorter than :data:`SMALL_CARD_HEIGHT` (their names are small already); None for dots (no names)."""
+        if not self.labels:
+            return None
+        return 1.0 if self.card[1] < SMALL_CARD_HEIGHT else LEGIBLE_ZOOM
+
     @staticmethod
     def for_layout(
         layout: DagLayout, height_px: float, longest_name: int = 0, width_budget: int = WIDTH_BUDGET_PX
@@ -137,7 +145,7 @@ class DagView:
         self._glow = True
         self._flowing = False
         self._area = self._plot_area()
-        with DagViewport(height):
+        with DagViewport(height, legible_zoom=self._scale.legible_zoom):
             with (
                 ui.element('div')
                 .classes('relative')
@@ -167,10 +175,9 @@ class DagView:
 
     @property
     def legible_width(self) -> int:
-        """The px of canvas width that shows the whole graph with the names on its cards legible: at
-        :data:`LEGIBLE_ZOOM` of its size, or whole for cards shorter than :data:`SMALL_CARD_HEIGHT`."""
-        share = 1.0 if self._scale.labels and self._scale.card[1] < SMALL_CARD_HEIGHT else LEGIBLE_ZOOM
-        return math.ceil(self._scale.min_width * share)
+        """The px of canvas width that shows the whole graph with the names on its cards legible (at the zoom its
+        scale calls legible)."""
+        return math.ceil(self._scale.min_width * (self._scale.legible_zoom or LEGIBLE_ZOOM))
 
     @property
     def order(self) -> dict[str, tuple[int, int]]:

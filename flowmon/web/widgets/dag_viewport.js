@@ -1,11 +1,14 @@
 // The DAG canvas's viewport in the browser (see dag_viewport.py): the canvas (chart and edge layer together) is one
 // "stage" that this component moves and scales with a CSS transform, so the SVG edges and the node cards can never
-// drift apart. The wheel zooms about the pointer, a drag pans (a press that moves less than a few pixels stays a
-// click on a node), two fingers pinch to zoom (and pan with their midpoint), and the buttons zoom in, zoom out and
-// fit the whole graph into view. The zoom factor is published as data-zoom on the viewport.
+// drift apart. A graph starts at its natural size, or fitted into view when it is wider (on a phone, where fitting
+// would shrink its names past reading, at a legible zoom at its left end: startView). The wheel zooms about the
+// pointer, a drag pans (a press that moves less than a few pixels stays a click on a node), two fingers pinch to
+// zoom (and pan with their midpoint), and the buttons zoom in, zoom out and fit the whole graph into view. The zoom
+// factor is published as data-zoom on the viewport.
 const MIN_ZOOM = 0.05;
 const MAX_ZOOM = 4;
 const DRAG_PX = 4; // a press that moves less is a click, not a drag
+export const NARROW_PX = 640; // a window narrower than this is a phone's (or a narrow window on a desktop)
 
 export function clampZoom(k) {
   return Math.min(MAX_ZOOM, Math.max(MIN_ZOOM, k));
@@ -24,6 +27,18 @@ export function fitView(width, height, vw, vh) {
   return { k, x: (vw - width * k) / 2, y: (vh - height * k) / 2 };
 }
 
+// The view a canvas starts with: a stage that fits the viewport's width at its natural size, a wider one fitted into
+// view; but in a narrow window (`screen` px wide), where fitting would shrink its cards below `legible` (the least
+// zoom at which their names can be read; null: no names), at that zoom, at its left end (where the graph starts),
+// centred vertically. (A canvas in half of a wide window, as two compared side by side, starts fitted.)
+export function startView(width, height, vw, vh, legible, screen) {
+  if (width <= vw + 1) return { k: 1, x: 0, y: 0 };
+  const fitted = fitView(width, height, vw, vh);
+  if (legible == null || screen >= NARROW_PX || fitted.k >= legible) return fitted;
+  const k = clampZoom(Math.min(legible, 1));
+  return { k, x: 0, y: (vh - height * k) / 2 };
+}
+
 // The view while two pointers pinch: `from` was the view when they were at a0 and b0 (viewport points); now they
 // are at a1 and b1. The zoom follows the distance between them, and the stage point that was under their midpoint
 // is under their midpoint again.
@@ -37,6 +52,7 @@ export function pinchView(from, a0, b0, a1, b1) {
 }
 
 export default {
+  props: { legibleZoom: { type: Number, default: null } },
   template: `
     <div>
       <slot></slot>
@@ -62,8 +78,7 @@ export default {
     this.$el.addEventListener("pointerdown", this.onDown, true);
     this.$el.addEventListener("click", this.onClick, true);
     this.$el.addEventListener("touchend", this.onTouchEnd, true);
-    // a graph wider than the viewport starts fitted: all of it in view, to zoom into
-    requestAnimationFrame(() => (this.stage()?.offsetWidth > this.$el.clientWidth + 1 ? this.fit() : this.show()));
+    requestAnimationFrame(() => this.start());
   },
   beforeUnmount() {
     this.$el.removeEventListener("wheel", this.onWheel);
@@ -82,6 +97,15 @@ export default {
       const { k, x, y } = this.view;
       stage.style.transform = `translate(${x}px, ${y}px) scale(${k})`;
       this.$el.dataset.zoom = k.toFixed(3);
+    },
+    start() {
+      const stage = this.stage();
+      if (!stage) return;
+      const { clientWidth, clientHeight } = this.$el;
+      const { offsetWidth, offsetHeight } = stage;
+      const screen = window.innerWidth;
+      this.view = startView(offsetWidth, offsetHeight, clientWidth, clientHeight, this.legibleZoom, screen);
+      this.show();
     },
     zoomBy(factor) {
       this.view = zoomAt(this.view, factor, this.$el.clientWidth / 2, this.$el.clientHeight / 2);

@@ -25,8 +25,12 @@ CSS = """
 
 
 class DagViewport(ui.element, component='dag_viewport.js'):
-    """Holds the canvas's stage (its one child) at ``height`` (CSS); the browser zooms, pans and fits it."""
+    """Holds the canvas's stage (its one child) at ``height`` (CSS); the browser zooms, pans and fits it.
 
-    def __init__(self, height: str) -> None:
+    ``legible_zoom``: the least zoom at which the names on the graph's cards can be read (None: no names). On a
+    narrow screen a graph that fitting would shrink below it starts at that zoom instead, at its left end."""
+
+    def __init__(self, height: str, *, legible_zoom: float | None = None) -> None:
         super().__init__()
         self.classes('fm-viewport w-full').style(f'height: {height}').props('data-testid=dag-viewport')
+        self._props['legible-zoom'] = legible_zoom
