@@ -42,6 +42,8 @@ from flowmon.engine import (
 from flowmon.engine.core.events import TERMINAL_EXECUTION_EVENTS
 from flowmon.engine.core.payload import PayloadBudget, PayloadInvalid, PayloadTooDeep, PayloadTooLarge
 from flowmon.engine.core.snapshot import definition_hash
+from flowmon.engine.runtime import execution as execution_module
+from flowmon.engine.runtime import node_attempts as node_attempts_module
 from flowmon.engine.runtime import scheduler as scheduler_module
 
 pytestmark = pytest.mark.looptime
@@ -878,13 +880,14 @@ async def test_each_output_is_encoded_once_and_its_text_travels_with_the_events(
     that text: the data of node.completed, of the next node.started (as part of its input), of execution.completed,
     and the size of data.flow. A store writes ``data_json`` as it is and encodes none of these payloads again."""
     encoded: list[Any] = []
-    original = scheduler_module.encode_compact
+    original = node_attempts_module.encode_compact
 
     def counting(value: Any, **kwargs: Any) -> str:
         encoded.append(value)
         return original(value, **kwargs)
 
-    monkeypatch.setattr(scheduler_module, 'encode_compact', counting)
+    for module in (scheduler_module, node_attempts_module):  # the runtime's modules that encode payloads
+        monkeypatch.setattr(module, 'encode_compact', counting)
     wf = h.workflow(
         [
             counted('a', {'text': 'héllo ✓', 'n': [1, 2.5, None]}),
@@ -920,14 +923,14 @@ async def test_an_engine_bug_after_a_node_ends_fails_the_execution_visibly(
     h: Harness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The bookkeeping of a node's end runs in the node's task; an error there must still end the execution."""
-    original = scheduler_module._ExecutionRun._mark  # fault injection: only a bug in this private step can raise
+    original = execution_module.ExecutionRun._mark  # fault injection: only a bug in this private step can raise
 
     def broken(run: Any, node_id: str, status: str) -> None:
         if node_id == 'b':
             raise RuntimeError('bookkeeping broke')
         original(run, node_id, status)
 
-    monkeypatch.setattr(scheduler_module._ExecutionRun, '_mark', broken)
+    monkeypatch.setattr(execution_module.ExecutionRun, '_mark', broken)
     state = await h.run(h.workflow([counted('a'), counted('b'), counted('c')], [('a', 'b'), ('b', 'c')]))
     assert state.status == 'failed'
     assert state.error == 'internal error: RuntimeError: bookkeeping broke'
