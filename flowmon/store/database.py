@@ -336,6 +336,20 @@ class BulkWriter:
             await sqlite_driver._execute(_transaction, sqlite_driver, plan, self._dbapi.Error)
 
 
+async def to_the_end(write: asyncio.Future[None]) -> tuple[BaseException | None, bool]:
+    """Wait for a write to end even if the caller is cancelled meanwhile: ``(its error or None, cancelled)``.
+
+    A transaction abandoned midway would keep its write lock, or commit behind the caller's back (which would
+    then write the same rows again)."""
+    cancelled = False
+    while not write.done():
+        try:
+            await asyncio.wait((write,))  # unlike awaiting the write, this never cancels it
+        except asyncio.CancelledError:
+            cancelled = True
+    return (asyncio.CancelledError() if write.cancelled() else write.exception()), cancelled
+
+
 def _transaction(driver: Any, plan: Sequence[DriverStep], error: type[Exception]) -> None:
     """In aiosqlite's thread: the whole transaction (:func:`flowmon.store.dialect.sqlite_transaction`)."""
     dialect.sqlite_transaction(driver, plan, error)
@@ -355,4 +369,5 @@ __all__ = [
     'Step',
     'StorageSize',
     'sqlite_time',
+    'to_the_end',
 ]

@@ -19,6 +19,8 @@ already folded further) are folded here, from the state last written.
 The ``node_runs`` rows are derived from an execution's final state off the hot path: a separate, later
 transaction once the events are committed (:meth:`EventRecorder.settle` waits for it). A crash in between
 leaves finished executions without node runs; :meth:`EventRecorder.start` derives them again from the events.
+The recorder's node-run writer does that work (:mod:`flowmon.store.node_runs`), on the recorder's connection and
+under its lock.
 
 When several processes share a PostgreSQL database (``fence``, a :class:`~flowmon.store.cluster.WriteFence`), every
 transaction starts with the fencing check of this process's lease and ends with a notification of what it wrote
@@ -44,8 +46,6 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import bindparam, exists, select
-
 from flowmon.engine.core.events import TERMINAL_EXECUTION_EVENTS, Event, EventType, utcnow
 from flowmon.engine.core.provenance import trigger_type
 from flowmon.engine.core.search_text import execution_text, input_text
@@ -55,11 +55,11 @@ from flowmon.engine.runtime.bus import EventBus, Subscription
 from flowmon.engine.runtime.projector import Projector
 
 from .codec import dumps, dumps_plain
-from .database import Database, Step, TimeEncoder
+from .database import Database, Step, TimeEncoder, to_the_end
 from .dialect import Fenced
-from .history import History
+from .node_runs import NodeRunWriter
 from .search import SEARCH_COLUMNS
-from .tables import EventRow, ExecutionRow, ExecutionSearchRow, NodeRunRow, WorkflowSnapshotRow
+from .tables import EventRow, ExecutionRow, ExecutionSearchRow, WorkflowSnapshotRow
 
 if TYPE_CHECKING:
     from .cluster import WriteFence
@@ -70,7 +70,6 @@ EXECUTION_EVENT_TYPES = frozenset(str(t) for t in EventType)
 
 _events = EventRow.__table__  # type: ignore[attr-defined]
 _executions = ExecutionRow.__table__  # type: ignore[attr-defined]
-_node_runs = NodeRunRow.__table__  # type: ignore[attr-defined]
 _snapshots = WorkflowSnapshotRow.__table__  # type: ignore[attr-defined]
 _search = ExecutionSearchRow.__table__  # type: ignore[attr-defined]
 
@@ -110,36 +109,10 @@ EXECUTION_UPDATE_COLUMNS = (  # what an execution's row changes as it runs (the 
     'nodes_succeeded',
     'last_seq',
 )
-NODE_RUN_COLUMNS = (
-    'execution_id',
-    'node_id',
-    'workflow_id',
-    'status',
-    'attempts',
-    'started_at',
-    'finished_at',
-    'duration_ms',
-    'reused',
-    'error',
-)
 
 # The type's text, a plain str: a row of plain values is a tuple the garbage collector stops tracking (an enum
 # member would keep it tracked, and every full collection would walk every pending row).
 _TYPE_TEXT = {event_type: str(event_type) for event_type in EventType}
-
-_delete_node_runs = _node_runs.delete().where(_node_runs.c.execution_id == bindparam('b_execution_id'))
-# the node runs just written of an execution deleted since it ended (retention pruned it between its end and this
-# write, in a transaction of its own): none may outlive it
-_delete_orphaned_node_runs = _node_runs.delete().where(
-    _node_runs.c.execution_id == bindparam('b_execution_id'),
-    ~exists().where(_executions.c.id == _node_runs.c.execution_id),
-)
-# the count an execution that ended without its node runs lacks (migration 0006 counts node runs)
-_fill_succeeded = (
-    _executions.update()
-    .where(_executions.c.id == bindparam('b_id'), _executions.c.nodes_succeeded.is_(None))
-    .values(nodes_succeeded=bindparam('b_nodes_succeeded'))
-)
 
 
 class EventRecorder:
@@ -161,7 +134,6 @@ class EventRecorder:
         max_backlog: int = 50_000,
         fence: WriteFence | None = None,
     ) -> None:
-        self._db = db
         self._fence = fence
         self._ignored: set[str] = set()  # executions let go of by disown(): their events are not written
         self._bus = bus
@@ -178,16 +150,8 @@ class EventRecorder:
         self._insert_events = db.bulk_insert(_events, EVENT_COLUMNS)
         self._insert_executions = db.bulk_insert(_executions, EXECUTION_COLUMNS)
         self._update_executions = db.bulk_update(_executions, EXECUTION_UPDATE_COLUMNS, 'id')
-        self._insert_node_runs = db.bulk_insert(_node_runs, NODE_RUN_COLUMNS)
         self._index_search = db.bulk_statement(
             db.upsert(_search, ['execution_id'], ['text']), SEARCH_COLUMNS, name='index executions for search'
-        )
-        self._delete_node_runs = db.bulk_statement(_delete_node_runs, ('b_execution_id',), name='delete node runs')
-        self._delete_orphaned_node_runs = db.bulk_statement(
-            _delete_orphaned_node_runs, ('b_execution_id',), name='delete node runs of deleted executions'
-        )
-        self._fill_succeeded = db.bulk_statement(
-            _fill_succeeded, ('b_nodes_succeeded', 'b_id'), name='fill nodes succeeded'
         )
         self._encode_time = self._insert_events.encode_time
         # The state last written of every execution with a row that has not finished yet: which executions need
@@ -199,12 +163,9 @@ class EventRecorder:
         self._insert_snapshots = db.bulk_statement(
             db.insert_ignore(_snapshots, ['hash']), SNAPSHOT_COLUMNS, name='insert workflow snapshots'
         )
-        # Finished executions whose node-run rows are still to be written (``first``: none written before).
-        self._node_runs_due: dict[str, tuple[ExecutionState, bool]] = {}
-        # Called with the workflow ids whose node-run rows were just committed (cheap and synchronous: the
-        # application's node statistics forget what they had of those workflows).
-        self.node_run_listeners: list[Callable[[frozenset[str]], None]] = []
         self._lock = asyncio.Lock()
+        # The node-run rows of finished executions, in later transactions on the same connection, under the same lock.
+        self._node_run_writer = NodeRunWriter(db, self._writer, self._lock, fence, self._check_fenced)
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._subscription: Subscription | None = None
@@ -215,10 +176,16 @@ class EventRecorder:
     def backlog(self) -> int:
         return len(self._pending)
 
+    @property
+    def node_run_listeners(self) -> list[Callable[[frozenset[str]], None]]:
+        """Called with the workflow ids whose node-run rows were just committed (cheap and synchronous: the
+        application's node statistics forget what they had of those workflows)."""
+        return self._node_run_writer.listeners
+
     def node_runs_due(self, workflow_id: str) -> bool:
         """Whether finished executions of ``workflow_id`` have node-run rows still to be written (see
         :meth:`settle`)."""
-        return any(state.workflow_id == workflow_id for state, _ in self._node_runs_due.values())
+        return self._node_run_writer.due_of(workflow_id)
 
     async def start(self) -> None:
         """Derive node runs a crash left out, then take events from the bus and write them as they come."""
@@ -293,9 +260,9 @@ class EventRecorder:
                 # a flush asked for meanwhile (a reader) waits for one at the most: one after every flush (under
                 # sustained load events are always pending, and the node runs due would pile up), the rest while
                 # no event waits.
-                if self._node_runs_due:
+                if self._node_run_writer.due:
                     await self.flush_node_runs(max_rows=self.batch_limit)
-                while self._node_runs_due and not self._pending:
+                while self._node_run_writer.due and not self._pending:
                     await self.flush_node_runs(max_rows=self.batch_limit)
             except Exception:
                 log.exception('event flush failed; the batch is kept and retried')
@@ -341,7 +308,7 @@ class EventRecorder:
                         ahead = next_batch, next_rows, self._prepare(next_batch, live=True, rows=next_rows, after=write)
                     except Exception:  # prepared again on the next turn (and failing there, raised)
                         self._pending[:0], self._pending_rows[:0] = next_batch, next_rows
-                error, cancelled = await _to_the_end(submitted)
+                error, cancelled = await to_the_end(submitted)
                 if error is not None or cancelled:
                     if ahead is not None:  # prepared for a commit that did not happen, or not to be written now
                         self._pending[:0], self._pending_rows[:0] = ahead[0], ahead[1]
@@ -387,15 +354,15 @@ class EventRecorder:
         finished by then (what a reader of node runs waits for). What comes meanwhile is left to the flush loop,
         as in :meth:`flush`."""
         await self.flush()
-        finished = set(self._node_runs_due)
-        while not finished.isdisjoint(self._node_runs_due):
+        finished = set(self._node_run_writer.due)
+        while not finished.isdisjoint(self._node_run_writer.due):
             await self.flush_node_runs(max_rows=self.batch_limit, only=finished)
 
     async def drain(self) -> None:
         """Write everything pending, and what comes meanwhile, until nothing is left: the events, then the node-run
         rows of the executions that finished (at stop; a reader settles instead)."""
         await self.settle()
-        while self._pending or self._node_runs_due:
+        while self._pending or self._node_run_writer.due:
             await self.settle()
 
     async def write(
@@ -490,7 +457,7 @@ class EventRecorder:
             (self._index_search, _search_rows(touched, inserts, finished)),
         ]
         if finished and not live:
-            steps += self._node_run_steps(finished)
+            steps += self._node_run_writer.steps(finished)
         if self._fence is not None:
             steps = [self._fence.check(), *steps, self._fence.notice(last_seq)]
         handed_over = named if snapshots is None else {}  # (an import's were not handed over)
@@ -505,12 +472,12 @@ class EventRecorder:
             else:
                 states[execution_id] = state
         if write.live:
-            self._node_runs_due.update(write.finished)
+            self._node_run_writer.due.update(write.finished)
             if self._projection is not None:  # (an ended execution is held until its end is written)
                 for execution_id, seq in write.last_seq.items():
                     self._projection.persisted(execution_id, seq)
         elif write.finished:
-            self._node_runs_written(state for state, _ in write.finished.values())
+            self._node_run_writer.written(state for state, _ in write.finished.values())
         self._release_snapshots(write.snapshots)
         self.written += write.events
         self.flushes += 1
@@ -532,62 +499,8 @@ class EventRecorder:
         """Write the node-run rows of executions that finished since the last time; returns how many executions.
 
         ``max_rows``: stop taking executions once their rows reach this many (one execution at least); ``only``:
-        of these executions alone."""
-        due = self._node_runs_due
-        if not due:
-            return 0
-        async with self._lock:
-            taken: dict[str, tuple[ExecutionState, bool]] = {}
-            rows = 0
-            for execution_id, (state, first) in due.items():
-                if only is not None and execution_id not in only:
-                    continue
-                if taken and max_rows is not None and rows + len(state.nodes) > max_rows:
-                    break
-                taken[execution_id] = (state, first)
-                rows += len(state.nodes)
-            if not taken:
-                return 0
-            steps = self._node_run_steps(taken)
-            if self._fence is not None:
-                steps.insert(0, self._fence.check())
-            error, cancelled = await _to_the_end(self._writer.submit(steps))
-            if error is None or isinstance(error, Fenced):  # (fenced: those rows are another process's to write)
-                for execution_id in taken:
-                    due.pop(execution_id, None)
-                if error is None:  # (fenced: not written here, so nothing new to tell)
-                    self._node_runs_written(state for state, _ in taken.values())
-            self._check_fenced(error)
-            if isinstance(error, Fenced):
-                error = None
-            if cancelled:
-                raise asyncio.CancelledError from error
-            if error is not None:
-                raise error
-            return len(taken)
-
-    def _node_run_steps(self, finished: Mapping[str, tuple[ExecutionState, bool]]) -> list[Step]:
-        """Replace the node-run rows of finished executions with what their final state says.
-
-        An execution flagged ``first`` is known to have no node-run rows yet: nothing is deleted for it. Rows of
-        an execution that is no longer there (deleted since it ended) go again at once.
-        """
-        replaced = [(execution_id,) for execution_id, (_, first) in finished.items() if not first]
-        return [
-            (self._delete_node_runs, replaced),
-            (self._insert_node_runs, node_run_rows((state for state, _ in finished.values()), self._encode_time)),
-            (self._delete_orphaned_node_runs, [(execution_id,) for execution_id in finished]),
-        ]
-
-    def _node_runs_written(self, states: Iterable[ExecutionState]) -> None:
-        workflows = frozenset(state.workflow_id for state in states if state.workflow_id)
-        if not workflows:
-            return
-        for listener in list(self.node_run_listeners):
-            try:
-                listener(workflows)
-            except Exception:
-                log.exception('node-run listener failed')
+        of these executions alone (see :meth:`NodeRunWriter.flush`)."""
+        return await self._node_run_writer.flush(max_rows=max_rows, only=only)
 
     async def disown(self, execution_ids: Iterable[str]) -> int:
         """Let go of this process's work after its lease was found gone (another process has closed its executions):
@@ -599,7 +512,7 @@ class EventRecorder:
             dropped = self._pending
             self._pending, self._pending_rows = [], []
             self._states.clear()
-            self._node_runs_due.clear()
+            self._node_run_writer.due.clear()
             self._ignored.update(execution_ids)
             for event in dropped:  # (an execution whose events are dropped is ignored from then on too)
                 self._let_go(event)
@@ -636,49 +549,9 @@ class EventRecorder:
             self._fence.fenced()
 
     async def backfill_node_runs(self) -> int:
-        """Derive the node runs of finished executions that have none (a crash between the two transactions)."""
-        missing = (
-            select(_executions.c.id)
-            .where(
-                _executions.c.status.in_(sorted(TERMINAL_EXECUTION_STATUSES)),
-                ~exists().where(_node_runs.c.execution_id == _executions.c.id),
-            )
-            .order_by(_executions.c.created_at)
-        )
-        async with self._db.engine.connect() as conn:
-            ids = [row[0] for row in (await conn.execute(missing)).all()]
-        history = History(self._db)
-        repaired = 0
-        for execution_id in ids:
-            try:
-                state = await history.load_state(execution_id)
-                if state is None or not state.nodes:
-                    continue
-                steps = self._node_run_steps({execution_id: (state, True)})
-                steps.append((self._fill_succeeded, [(state.ended_succeeded, execution_id)]))
-                await self._writer.write(steps)
-                self._node_runs_written([state])
-            except Exception:  # one odd history must not keep flowmon from starting
-                log.exception('could not derive the node runs of execution %s', execution_id)
-                continue
-            repaired += 1
-        if repaired:
-            log.warning('derived the node runs of %d finished execution(s) the last shutdown left without', repaired)
-        return repaired
-
-
-async def _to_the_end(write: asyncio.Future[None]) -> tuple[BaseException | None, bool]:
-    """Wait for a write to end even if the caller is cancelled meanwhile: ``(its error or None, cancelled)``.
-
-    A transaction abandoned midway would keep its write lock, or commit behind the caller's back (which would
-    then write the same rows again)."""
-    cancelled = False
-    while not write.done():
-        try:
-            await asyncio.wait((write,))  # unlike awaiting the write, this never cancels it
-        except asyncio.CancelledError:
-            cancelled = True
-    return (asyncio.CancelledError() if write.cancelled() else write.exception()), cancelled
+        """Derive the node runs of finished executions that have none (a crash between the two transactions; see
+        :meth:`NodeRunWriter.backfill`)."""
+        return await self._node_run_writer.backfill()
 
 
 @dataclass(frozen=True, slots=True)
@@ -703,26 +576,6 @@ def _by_execution(batch: Iterable[Event]) -> dict[str, list[Event]]:
         else:
             events.append(event)
     return by_execution
-
-
-def node_run_rows(states: Iterable[ExecutionState], encode_time: TimeEncoder) -> list[tuple[Any, ...]]:
-    """The ``node_runs`` rows of finished executions, in :data:`NODE_RUN_COLUMNS` order."""
-    return [
-        (
-            state.id,
-            node.id,
-            state.workflow_id,
-            node.status,
-            node.attempts,
-            encode_time(node.started_at),
-            encode_time(node.finished_at),
-            node.duration_ms,
-            node.reused,
-            node.error,
-        )
-        for state in states
-        for node in state.nodes.values()
-    ]
 
 
 def _event_rows(batch: Iterable[Event], encode_time: TimeEncoder) -> list[tuple[Any, ...]]:

@@ -7,6 +7,7 @@ import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -19,6 +20,7 @@ from flowmon.engine import parse_workflow as _parse
 from flowmon.engine.runtime.projector import Projector
 from flowmon.store import Database, EventRecorder, History
 from flowmon.store import database as database_module
+from flowmon.store import node_runs as node_runs_module
 from flowmon.store import recorder as recorder_module
 from flowmon.store.codec import from_db_time, loads
 from flowmon.store.tables import EventRow, ExecutionRow, NodeRunRow, WorkflowSnapshotRow
@@ -346,9 +348,10 @@ async def test_running_executions_have_a_row_but_no_node_runs_yet(rig: Rig) -> N
 # --- failures and back-pressure ---------------------------------------------------------------------
 
 
-def fail_once(monkeypatch: pytest.MonkeyPatch, name: str) -> list[int]:
-    """Make ``recorder_module.<name>`` raise the first time it is called; returns a call counter."""
-    original = getattr(recorder_module, name)
+def fail_once(monkeypatch: pytest.MonkeyPatch, name: str, module: ModuleType = recorder_module) -> list[int]:
+    """Make ``module.<name>`` (by default the recorder's) raise the first time it is called; returns a call
+    counter."""
+    original = getattr(module, name)
     calls: list[int] = []
 
     def flaky(*args: Any, **kwargs: Any) -> Any:
@@ -357,7 +360,7 @@ def fail_once(monkeypatch: pytest.MonkeyPatch, name: str) -> list[int]:
             raise OSError('disk on fire')
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(recorder_module, name, flaky)
+    monkeypatch.setattr(module, name, flaky)
     return calls
 
 
@@ -766,7 +769,7 @@ async def test_a_failed_node_run_write_leaves_the_events_alone_and_is_retried(
     make_rig: MakeRig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     rig, execution_id = await one_run_unflushed(make_rig)
-    calls = fail_once(monkeypatch, 'node_run_rows')
+    calls = fail_once(monkeypatch, 'node_run_rows', node_runs_module)
     await rig.recorder.flush()
     with pytest.raises(OSError, match='disk on fire'):
         await rig.recorder.drain()
