@@ -14,7 +14,8 @@ node payloads with the event (``Event.data_json``), and only events without it a
 ``executions`` rows come from the live projection's folded state (:class:`Projector`, given as
 ``projection``): the recorder folds nothing the projector has folded. Events the projection cannot account
 for (written with :meth:`EventRecorder.write` directly: recovery, imports; or a batch cut where a reader had
-already folded further) are folded here, from the state last written.
+already folded further) are folded here, from the state last written. The rows themselves (tuples in their
+tables' column order) are made by :mod:`flowmon.store.recorder_rows`.
 
 The ``node_runs`` rows are derived from an execution's final state off the hot path: a separate, later
 transaction once the events are committed (:meth:`EventRecorder.settle` waits for it). A crash in between
@@ -47,17 +48,25 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
 from flowmon.engine.core.events import TERMINAL_EXECUTION_EVENTS, Event, EventType, utcnow
-from flowmon.engine.core.provenance import trigger_type
-from flowmon.engine.core.search_text import execution_text, input_text
-from flowmon.engine.core.snapshot import HASH_PATTERN
 from flowmon.engine.core.state import TERMINAL_EXECUTION_STATUSES, ExecutionState, fold
 from flowmon.engine.runtime.bus import EventBus, Subscription
 from flowmon.engine.runtime.projector import Projector
 
-from .codec import dumps, dumps_plain
-from .database import Database, Step, TimeEncoder, to_the_end
+from .codec import dumps
+from .database import Database, Step, to_the_end
 from .dialect import Fenced
 from .node_runs import NodeRunWriter
+from .recorder_rows import (
+    EVENT_COLUMNS,
+    EXECUTION_COLUMNS,
+    EXECUTION_UPDATE_COLUMNS,
+    TYPE_TEXT,
+    batch_rows,
+    encode_data,
+    execution_insert,
+    execution_update,
+    search_rows,
+)
 from .search import SEARCH_COLUMNS
 from .tables import EventRow, ExecutionRow, ExecutionSearchRow, WorkflowSnapshotRow
 
@@ -73,46 +82,7 @@ _executions = ExecutionRow.__table__  # type: ignore[attr-defined]
 _snapshots = WorkflowSnapshotRow.__table__  # type: ignore[attr-defined]
 _search = ExecutionSearchRow.__table__  # type: ignore[attr-defined]
 
-EVENT_COLUMNS = ('execution_id', 'seq', 'ts', 'type', 'node_id', 'data')
-EXECUTION_COLUMNS = (
-    'id',
-    'workflow_id',
-    'status',
-    'priority',
-    'input',
-    'output',
-    'error',
-    'created_at',
-    'started_at',
-    'finished_at',
-    'duration_ms',
-    'retry_of',
-    'nodes_done',
-    'nodes_total',
-    'nodes_succeeded',
-    'last_seq',
-    'imported_from',
-    'owner',
-    'trigger_type',
-    'workflow_hash',
-)
 SNAPSHOT_COLUMNS = ('hash', 'definition', 'created_at')
-EXECUTION_UPDATE_COLUMNS = (  # what an execution's row changes as it runs (the UPDATE's values, then its id)
-    'status',
-    'output',
-    'error',
-    'started_at',
-    'finished_at',
-    'duration_ms',
-    'nodes_done',
-    'nodes_total',
-    'nodes_succeeded',
-    'last_seq',
-)
-
-# The type's text, a plain str: a row of plain values is a tuple the garbage collector stops tracking (an enum
-# member would keep it tracked, and every full collection would walk every pending row).
-_TYPE_TEXT = {event_type: str(event_type) for event_type in EventType}
 
 
 class EventRecorder:
@@ -238,9 +208,9 @@ class EventRecorder:
                 event.execution_id,
                 event.seq,
                 self._encode_time(event.ts),
-                _TYPE_TEXT[event.type],
+                TYPE_TEXT[event.type],
                 event.node_id,
-                data_json if data_json is not None else _encode_data(event.data),
+                data_json if data_json is not None else encode_data(event.data),
             )
         except Exception:  # the event is kept all the same: the flush makes its row again, and fails there
             row = None
@@ -425,7 +395,7 @@ class EventRecorder:
             touched[execution_id] = state
         encode_time = self._encode_time
         if rows is None or None in rows:
-            event_rows = _event_rows(batch, encode_time)
+            event_rows = batch_rows(batch, encode_time)
         else:
             event_rows = cast(list[tuple[Any, ...]], rows)
         # Known states change only after the commit (_committed): a failed write must leave them as they were, or
@@ -434,12 +404,12 @@ class EventRecorder:
         extra = new_execution_columns or {}
         owner = self._fence.owner if live and self._fence is not None else None
         inserts = [
-            _execution_insert(state, encode_time, extra.get(execution_id), owner)
+            execution_insert(state, encode_time, extra.get(execution_id), owner)
             for execution_id, state in touched.items()
             if execution_id not in states and execution_id not in seeded
         ]
         updates = [
-            _execution_update(state, encode_time)
+            execution_update(state, encode_time)
             for execution_id, state in touched.items()
             if execution_id in states or execution_id in seeded
         ]
@@ -454,7 +424,7 @@ class EventRecorder:
             (self._insert_events, event_rows),
             (self._insert_executions, inserts),
             (self._update_executions, updates),
-            (self._index_search, _search_rows(touched, inserts, finished)),
+            (self._index_search, search_rows(touched, inserts, finished)),
         ]
         if finished and not live:
             steps += self._node_run_writer.steps(finished)
@@ -578,74 +548,6 @@ def _by_execution(batch: Iterable[Event]) -> dict[str, list[Event]]:
     return by_execution
 
 
-def _event_rows(batch: Iterable[Event], encode_time: TimeEncoder) -> list[tuple[Any, ...]]:
-    """The ``events`` rows of ``batch``, in :data:`EVENT_COLUMNS` order; data is encoded only if it must be."""
-    return [
-        (
-            event.execution_id,
-            event.seq,
-            encode_time(event.ts),
-            _TYPE_TEXT.get(event.type) or str(event.type),
-            event.node_id,
-            event.data_json if event.data_json is not None else _encode_data(event.data),
-        )
-        for event in batch
-    ]
-
-
-def _encode_data(data: Mapping[str, Any]) -> str:
-    return dumps_plain(data if isinstance(data, dict) else dict(data))  # the encoders need a dict; copy only others
-
-
-def _execution_insert(
-    state: ExecutionState, encode_time: TimeEncoder, extra: Mapping[str, Any] | None, owner: str | None = None
-) -> tuple[Any, ...]:
-    row = (
-        state.id,
-        state.workflow_id or '',
-        state.status,
-        state.priority,
-        dumps(state.input),
-        None if state.output is None else dumps(state.output),
-        state.error,
-        encode_time(state.created_at or state.last_ts),
-        encode_time(state.started_at),
-        encode_time(state.finished_at),
-        state.duration_ms,
-        state.retry_of,
-        state.done,
-        state.total,
-        state.ended_succeeded,
-        state.last_seq,
-        None,
-        owner,
-        trigger_type(state.trigger),
-        _hash_or_none(state.workflow_hash),
-    )
-    if extra:
-        values = dict(zip(EXECUTION_COLUMNS, row, strict=True))
-        values.update(extra)
-        row = tuple(values[column] for column in EXECUTION_COLUMNS)
-    return row
-
-
-def _search_rows(
-    touched: Mapping[str, ExecutionState], inserts: Sequence[tuple[Any, ...]], finished: Mapping[str, Any]
-) -> list[tuple[str, str]]:
-    """The ``execution_search`` rows of a batch: the input of each execution it creates, the whole text of each one
-    that ends in it (which replaces the input's row)."""
-    rows = {execution_id: execution_text(state) for execution_id, (state, _) in finished.items()}
-    for row in inserts:
-        execution_id = row[0]
-        if execution_id not in rows:
-            rows[execution_id] = input_text(touched[execution_id].input)
-    return list(rows.items())
-
-
-def _hash_or_none(value: Any) -> str | None:
-    return value if isinstance(value, str) and HASH_PATTERN.match(value) else None
-
-
 def _named_snapshots(batch: Sequence[Event]) -> dict[str, int]:
     """How many ``execution.queued`` events of ``batch`` name each snapshot hash."""
     named: dict[str, int] = {}
@@ -655,19 +557,3 @@ def _named_snapshots(batch: Sequence[Event]) -> dict[str, int]:
             if isinstance(digest, str):
                 named[digest] = named.get(digest, 0) + 1
     return named
-
-
-def _execution_update(state: ExecutionState, encode_time: TimeEncoder) -> tuple[Any, ...]:
-    return (
-        state.status,
-        None if state.output is None else dumps(state.output),
-        state.error,
-        encode_time(state.started_at),
-        encode_time(state.finished_at),
-        state.duration_ms,
-        state.done,
-        state.total,
-        state.ended_succeeded,
-        state.last_seq,
-        state.id,
-    )

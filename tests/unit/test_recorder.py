@@ -22,6 +22,7 @@ from flowmon.store import Database, EventRecorder, History
 from flowmon.store import database as database_module
 from flowmon.store import node_runs as node_runs_module
 from flowmon.store import recorder as recorder_module
+from flowmon.store import recorder_rows as recorder_rows_module
 from flowmon.store.codec import from_db_time, loads
 from flowmon.store.tables import EventRow, ExecutionRow, NodeRunRow, WorkflowSnapshotRow
 
@@ -366,9 +367,10 @@ def fail_once(monkeypatch: pytest.MonkeyPatch, name: str, module: ModuleType = r
 
 def break_execution_row_once(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Make the first ``executions`` row the recorder builds violate NOT NULL: the database refuses it inside the
-    transaction, after the events were inserted. Returns a call counter. (Fault injection: the private row builder
-    is the one place a bad row can come from; what the tests assert is what the database then holds.)"""
-    original = recorder_module._execution_insert
+    transaction, after the events were inserted. Returns a call counter. (Fault injection: the row builder, patched
+    where the recorder calls it, is the one place a bad row can come from; what the tests assert is what the database
+    then holds.)"""
+    original = recorder_module.execution_insert
     calls: list[int] = []
 
     def broken(*args: Any) -> tuple[Any, ...]:
@@ -379,7 +381,7 @@ def break_execution_row_once(monkeypatch: pytest.MonkeyPatch) -> list[int]:
             return (*row[:status], None, *row[status + 1 :])
         return row
 
-    monkeypatch.setattr(recorder_module, '_execution_insert', broken)
+    monkeypatch.setattr(recorder_module, 'execution_insert', broken)
     return calls
 
 
@@ -402,7 +404,7 @@ async def test_a_failed_write_keeps_the_batch_and_a_later_flush_loses_nothing(
     rig.recorder.batch_limit = batch_limit  # (only now: a full batch wakes the flush loop)
     total = len(rig.published)
     calls = (
-        fail_once(monkeypatch, '_execution_insert')
+        fail_once(monkeypatch, 'execution_insert')
         if where == 'before the transaction'
         else break_execution_row_once(monkeypatch)
     )
@@ -454,7 +456,7 @@ async def test_a_failed_write_keeps_the_definition_for_the_retry(
     workflow = parse(FLAKY)
     execution_id = rig.engine.submit(workflow, {'order': 1})
     await rig.engine.wait_idle()
-    calls = fail_once(monkeypatch, '_execution_insert')
+    calls = fail_once(monkeypatch, 'execution_insert')
     with pytest.raises(OSError, match='disk on fire'):
         await rig.recorder.flush()
     assert calls and await snapshot_hashes(rig.db) == []  # nothing of the failed batch was written
@@ -823,10 +825,10 @@ async def test_the_recorder_writes_the_projections_fold_and_folds_nothing_itself
     make_rig: MakeRig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     folds = count_folds(monkeypatch)
-    # One fold per event (issue 11) is about which object the rows are made from, so the spies sit on the private row
-    # builders: the behaviour under test is that internal.
+    # One fold per event (issue 11) is about which object the rows are made from, so the spies sit on the row builders
+    # the recorder calls: the behaviour under test is that internal.
     written: dict[str, ExecutionState] = {}
-    for name in ('_execution_insert', '_execution_update'):
+    for name in ('execution_insert', 'execution_update'):
         original = getattr(recorder_module, name)
 
         def spy(state: ExecutionState, *args: Any, _original: Any = original) -> tuple[Any, ...]:
@@ -884,7 +886,8 @@ async def test_payloads_the_engine_encoded_are_stored_as_they_came(
 ) -> None:
     encoded: list[Any] = []
     original = recorder_module.dumps
-    monkeypatch.setattr(recorder_module, 'dumps', lambda value: encoded.append(value) or original(value))
+    for module in (recorder_module, recorder_rows_module):  # the recorder's modules that encode with dumps
+        monkeypatch.setattr(module, 'dumps', lambda value: encoded.append(value) or original(value))
     rig = await make_rig(flush_interval=60)
     execution_id = rig.engine.submit(fan_out(10), {'order': {'id': 'ORD-1', 'note': 'ünï ✓'}})
     await rig.engine.wait_idle()
