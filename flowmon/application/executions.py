@@ -169,8 +169,8 @@ class Executions:
                 if record.workflow_id not in workflows:
                     workflows[record.workflow_id] = await self._current(record.workflow_id)
                 workflow = workflows[record.workflow_id]
-                if isinstance(workflow, AppError):
-                    raise workflow
+                if isinstance(workflow, AppError):  # (a refusal of its own for each: one raised twice keeps growing)
+                    raise type(workflow)(str(workflow))
                 with translated(PAYLOAD_REFUSALS), translated({WorkflowError: Invalid, QueueFull: Unavailable}):
                     if workflow is None:
                         workflow = await self._ran_with(execution_id, record.workflow_id)

@@ -16,6 +16,7 @@ from flowmon.application.errors import Conflict, Invalid, NotFound
 from flowmon.application.history import ExecutionHistory
 from flowmon.bootstrap import System
 from flowmon.engine.core.provenance import api_trigger
+from flowmon.engine.model import WorkflowError
 from flowmon.store.catalog import WorkflowCatalog
 from flowmon.store.retention import Pruner
 
@@ -130,6 +131,35 @@ async def test_a_bulk_rerun_reads_rows_not_histories_and_gives_each_its_outcome(
         quick[2]: ('quick', {'n': 2}),
         other: ('other', [1, 'two', {'three': None}]),
     }
+
+
+async def test_a_bulk_rerun_of_a_workflow_that_no_longer_validates_fails_each_of_its_executions(
+    system: System, application: Application, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The stored workflow is read once and refused once; each of its executions fails saying so (a refusal of its
+    own), and an execution of another workflow is rerun."""
+    await application.workflows.put('quick', QUICK)
+    await application.workflows.put('other', OTHER)
+    broken = [await application.executions.start('quick', {'n': n}, trigger=api_trigger()) for n in range(2)]
+    fine = await application.executions.start('other', trigger=api_trigger())
+    await system.engine.wait_idle()
+    reading = WorkflowCatalog.get
+    reads: list[str] = []
+
+    async def quick_is_broken(catalog: WorkflowCatalog, workflow_id: str) -> Any:
+        reads.append(workflow_id)
+        if workflow_id == 'quick':
+            raise WorkflowError('node a: unknown node type "gone"')
+        return await reading(catalog, workflow_id)
+
+    monkeypatch.setattr(WorkflowCatalog, 'get', quick_is_broken)
+    result = await application.bulk.apply('rerun', ids=[*broken, fine])
+    assert reads == ['quick', 'other']
+    assert [(item.id, item.outcome.value, item.detail) for item in result.items[:2]] == [
+        (execution_id, 'failed', 'node a: unknown node type "gone"') for execution_id in broken
+    ]
+    assert (result.items[2].outcome.value, result.items[2].new_id is not None) == ('done', True)
+    await system.engine.wait_idle()
 
 
 async def test_a_bulk_cancel_stops_what_runs_and_reads_the_rest_together(
