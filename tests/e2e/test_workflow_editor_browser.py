@@ -5,6 +5,7 @@ text (the diff and the status are text nodes). Screenshots go to test-output/scr
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -74,3 +75,47 @@ def test_type_validate_preview_diff_and_save(page: Page, server: Any, call_api: 
     assert stored['name'] == HOSTILE and [n['id'] for n in stored['nodes']] == ['start', 'tell']
     assert page.evaluate('window.__pwned') is None
     assert page.locator('img[src=x]').count() == 0
+
+
+# One edit of about 1.2 MB in a page's code editor, as a paste makes it: more than the page's connection carries at
+# once (NiceGUI's client drops it and says "Message too long")
+PASTE_TOO_LARGE = """([testId, chars]) => {
+  const element = document.querySelector(`[data-testid="${testId}"]`);
+  const editor = getElement(element).editor;
+  editor.dispatch({changes: {from: 0, to: editor.state.doc.length, insert: `{"x": "${'a'.repeat(chars)}"}`}});
+}"""
+
+
+def test_an_input_too_large_for_the_page_starts_nothing_and_says_why(
+    page: Page, server: Any, call_api: Api, shots: Path
+) -> None:
+    """A paste larger than the page can send never reaches the server, which had the editor's text before it: Run
+    must not start a run with that older text (it did: an empty input), and says what to do instead. Closing the
+    dialog starts over."""
+    wait_loaded(server)
+    assert call_api('PUT', f'/api/workflows/{WORKFLOW_ID}', STORED).status_code in (200, 201)
+
+    def runs() -> int:
+        return int(call_api('GET', f'/api/executions?workflow_id={WORKFLOW_ID}&limit=1').json()['total'])
+
+    before = runs()
+    sign_in(page, server, f'/workflows/{WORKFLOW_ID}')
+    page.get_by_test_id('run-with-input').click()
+    run = page.get_by_test_id('input-run')
+    expect(run).to_be_enabled()
+    page.evaluate(PASTE_TOO_LARGE, ['input-json', 1_200_000])
+    run.click()
+    problem = page.get_by_test_id('input-error')
+    expect(problem).to_contain_text('This input did not reach flowmon')
+    expect(run).to_be_disabled()
+    page.screenshot(path=str(shots / 'input-too-large.png'))
+    assert runs() == before
+
+    page.keyboard.press('Escape')
+    expect(run).to_be_hidden()
+    page.get_by_test_id('run-with-input').click()
+    expect(problem).to_be_hidden()
+    expect(run).to_be_enabled()
+    run.click()  # the editor holds what the server has again: an empty input, run as {}
+    expect(page).to_have_url(re.compile(r'/executions/[0-9a-f]+$'))
+    assert runs() == before + 1

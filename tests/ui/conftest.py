@@ -24,7 +24,7 @@ from nicegui.storage import Storage
 from nicegui.testing.user import User
 from nicegui.testing.user_simulation import user_simulation
 from schema_template import seed
-from uisim import BROKEN, MAIN_FILE, QUICK, SLOW, TOKEN, be_patient, wait_until_started
+from uisim import BROKEN, EDITOR_LENGTH, MAIN_FILE, QUICK, SLOW, TOKEN, be_patient, editor_length, wait_until_started
 
 from flowmon.engine.core.state import ExecutionState
 from flowmon.engine.runtime.projector import Projector
@@ -71,6 +71,7 @@ async def user(
     monkeypatch.setenv('FLOWMON_LOG_LEVEL', 'WARNING')
     async with user_simulation(main_file=MAIN_FILE) as simulated:
         simulated.javascript_rules[re.compile(r'.*Intl\.DateTimeFormat.*')] = lambda _: 'UTC'
+        simulated.javascript_rules[EDITOR_LENGTH] = lambda match: editor_length(simulated, match)
         be_patient(simulated)
         await wait_until_started(simulated, workflows=3)
         yield simulated

@@ -9,7 +9,7 @@ from nicegui import ui
 from nicegui.elements.mixins.text_element import TextElement
 from nicegui.testing.user import User
 from sample_workflows import chain, log, transform
-from uisim import api, click_when_shown, sign_in, text_of, wait_for_path
+from uisim import EDITOR_LENGTH, api, click_when_shown, sign_in, text_of, wait_for_path
 from waiting import until
 
 from flowmon.web.widgets.dag_chart import DagChart
@@ -145,3 +145,55 @@ async def test_the_size_limit_applies_before_the_text_is_parsed(user: User) -> N
     editor(user).value = '{"id": "big", "pad": "' + 'a' * (2 * 1024 * 1024) + '"'  # too big, and not even JSON
     assert await status_becomes(user, 'larger than') == 'workflow definition is larger than 2097152 bytes'
     assert not next(iter(user.find(marker='editor-save').elements)).enabled
+
+
+async def test_cancel_asks_before_dropping_edits_and_leaves_at_once_without_any(user: User) -> None:
+    """Cancel with the stored definition in the editor (the same document in YAML too) goes back at once; with an
+    edit it asks first: "Cancel" keeps the editor and the edit, "Discard changes" leaves and stores nothing."""
+    await sign_in(user, '/workflows/quick/edit')
+    await status_becomes(user, 'Valid: quick, 1 node, 0 edges')
+    user.find(marker='editor-cancel').click()
+    await wait_for_path(user, '/workflows/quick')
+
+    await sign_in(user, '/workflows/quick/edit')
+    await status_becomes(user, 'Valid: quick, 1 node, 0 edges')
+    definition = json.loads(editor(user).value)
+    definition['name'] = 'Quick check, renamed'
+    editor(user).value = json.dumps(definition, indent=2)
+    await status_becomes(user, 'Valid: quick')
+    user.find(marker='editor-cancel').click()
+    await user.should_see(marker='discard')
+    await user.should_see('The edits in the editor are not saved; leaving drops them.')
+    user.find(marker='discard-cancel').click()
+    await user.should_not_see(marker='discard')
+    assert json.loads(editor(user).value)['name'] == 'Quick check, renamed'  # still there
+    user.find(marker='editor-cancel').click()
+    await user.should_see(marker='discard')
+    user.find(marker='discard-ok').click()
+    await wait_for_path(user, '/workflows/quick')
+    assert (await api(user, 'GET', '/api/workflows/quick')).json()['name'] == 'Quick check'
+
+    await sign_in(user, '/workflows/quick/edit')
+    await status_becomes(user, 'Valid: quick, 1 node, 0 edges')
+    (toggle,) = user.find(marker='editor-format').elements
+    toggle.value = 'YAML'
+    await until(lambda: editor(user).value.startswith('id: quick'), 'the YAML version of the document')
+    user.find(marker='editor-cancel').click()
+    await wait_for_path(user, '/workflows/quick')
+
+
+async def test_a_text_the_server_never_got_is_never_valid(user: User) -> None:
+    """The browser's editor holds more than the server's copy (an edit too large for the page's connection was
+    dropped on its way): the status says so instead of checking the older text, Save is disabled, and Cancel asks."""
+    await sign_in(user, '/workflows/quick/edit')
+    await status_becomes(user, 'Valid: quick, 1 node, 0 edges')
+    rule = user.javascript_rules[EDITOR_LENGTH]
+    user.javascript_rules[EDITOR_LENGTH] = lambda match: (rule(match) or 0) + 1_200_000
+    definition = json.loads(editor(user).value)
+    definition['name'] = 'Quick check, renamed'
+    editor(user).value = json.dumps(definition, indent=2)
+    await status_becomes(user, 'This text did not reach flowmon')
+    (save,) = user.find(marker='editor-save').elements
+    assert not save.enabled
+    user.find(marker='editor-cancel').click()
+    await user.should_see(marker='discard')

@@ -8,7 +8,7 @@ from typing import Any
 from nicegui import ui
 from nicegui.testing.user import User
 from sample_workflows import chain, delay, log, transform
-from uisim import api, click_when_shown, sign_in, start, text_of, wait_for_path, wait_until_ended
+from uisim import EDITOR_LENGTH, api, click_when_shown, sign_in, start, text_of, wait_for_path, wait_until_ended
 from waiting import until
 
 from flowmon.web.widgets.dag_chart import DagChart
@@ -148,6 +148,38 @@ async def test_input_dialog_checks_the_json_as_it_is_typed_and_sends_nothing_inv
 
     assert await executions_of(user, 'quick') == []
     await wait_for_path(user, '/workflows/quick')
+
+
+async def test_input_dialog_runs_nothing_when_the_browser_text_never_reached_the_server(user: User) -> None:
+    """The browser's editor holds more than the server's copy (an edit too large for the page's connection, a big
+    paste, was dropped on its way): Run starts nothing and says why, as does the next pause in typing; closing the
+    dialog puts the text back to what it opened with, and a run works again."""
+    await sign_in(user, '/workflows/quick')
+    await click_when_shown(user, 'run-with-input')
+    await user.should_see(marker='input-dialog')
+    user.find(marker='input-json').type('{"n": 1}')
+    await user.should_not_see(marker='input-error', retries=20)
+    in_browser = {'extra': 1_200_000}  # characters the server never got
+    rule = user.javascript_rules[EDITOR_LENGTH]
+    user.javascript_rules[EDITOR_LENGTH] = lambda match: (rule(match) or 0) + in_browser['extra']
+
+    user.find(marker='input-run').click()
+    await user.should_see('This input did not reach flowmon', retries=20)
+    assert not input_run_button(user).enabled
+    user.find(marker='input-json').type(' ')  # a later edit applies to the server's wrong copy: still refused
+    await user.should_see('This input did not reach flowmon', retries=20)
+    assert not input_run_button(user).enabled
+    assert await executions_of(user, 'quick') == []
+
+    with user.scope(marker='input-dialog'):
+        user.find('Cancel').click()  # (or Escape, or a click outside)
+    in_browser['extra'] = 0  # the editor now shows what the server sends it
+    await click_when_shown(user, 'run-with-input')
+    await user.should_not_see(marker='input-error', retries=20)
+    user.find(marker='input-json').type('{"n": 2}')
+    user.find(marker='input-run').click()
+    path = await wait_for_path(user, r'/executions/[0-9a-f]+')
+    assert (await wait_until_ended(user, path.rsplit('/', 1)[1]))['input'] == {'n': 2}
 
 
 def input_run_button(user: User) -> ui.button:

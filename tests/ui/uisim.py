@@ -221,3 +221,16 @@ async def wait_for_log_line(user: User, needle: str) -> None:
         f'an event log line containing {needle!r}',
         seen=lambda: log_lines(user)[-10:],
     )
+
+
+# A code editor asks the browser for its text's length (widgets/code_editor.py: CodeEditor.in_sync); the simulated
+# browser's text is the server's, as a real one's is unless an edit was too large to send
+EDITOR_LENGTH = re.compile(r'getElement\((\d+)\)\?\.editor\?\.state\.doc\.length')
+
+
+def editor_length(user: User, match: re.Match[str]) -> int | None:
+    element = user.client.elements.get(int(match.group(1))) if user.client else None
+    if element is None:  # (the page has gone on: a browser's getElement finds nothing)
+        return None
+    text = element.value or ''  # type: ignore[attr-defined]
+    return len(text.encode('utf-16-le', errors='surrogatepass')) // 2

@@ -81,9 +81,9 @@ def _header(application: Application, stored: StoredWorkflow) -> None:
             ui.button('Edit', icon='edit', on_click=lambda: ui.navigate.to(f'/workflows/{stored.id}/edit')).props(
                 'flat no-caps data-testid=edit-workflow'
             ).mark('edit-workflow')
-            ui.button('Run with input…', icon='data_object', on_click=dialog.open).props('outline no-caps').mark(
-                'run-with-input'
-            )
+            ui.button('Run with input…', icon='data_object', on_click=dialog.open).props(
+                'outline no-caps data-testid=run-with-input'
+            ).mark('run-with-input')
             ui.button('Run', icon='play_arrow', on_click=lambda: _run(application, stored.id, {})).props(
                 'unelevated no-caps data-fm-shortcut=run'
             ).mark('run')

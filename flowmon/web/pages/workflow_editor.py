@@ -26,7 +26,8 @@ from flowmon.engine.model import MAX_YAML_BYTES
 from flowmon.web.actions import found, signed_in
 from flowmon.web.teardown import weak_callback
 from flowmon.web.widgets.changes_dialog import changes_dialog
-from flowmon.web.widgets.code_editor import CodeEditor, Language
+from flowmon.web.widgets.code_editor import SENDABLE, CodeEditor, Language
+from flowmon.web.widgets.confirm_dialog import confirm
 from flowmon.web.widgets.dag_view import HALF_WIDTH_BUDGET_PX, DagView
 from flowmon.web.widgets.empty_state import not_found
 from flowmon.web.widgets.provisioned_note import provisioned_note
@@ -34,6 +35,10 @@ from flowmon.web.widgets.provisioned_note import provisioned_note
 log = logging.getLogger(__name__)
 
 PAUSE_SECONDS = 0.4  # a check starts once typing has paused this long
+LOST = (
+    f'This text did not reach flowmon: an edit of more than {SENDABLE} at once is more than the page can send '
+    '(a definition that large is stored with PUT /api/workflows/{id}). Reload the page to start over.'
+)
 TICK_SECONDS = 0.15
 TEMPLATE = {
     'id': 'my-workflow',
@@ -75,6 +80,7 @@ class WorkflowEditor:
         self._language: Language = 'JSON'
         self._changed_at: float | None = None  # when the text last changed without being checked since
         self._checking = False
+        self._lost = False  # an edit too large for the page's connection never reached the server
         self._checked: Checked | None = None  # the last valid definition (what the preview shows)
         self._checked_text: str | None = None  # the text the status line is about
         self._preview_of: dict[str, Any] | None = None
@@ -82,7 +88,8 @@ class WorkflowEditor:
         with ui.element('div').classes('fm-editor-grid w-full'):
             with ui.card().classes('fm-panel min-w-0 gap-2').props('flat bordered'):
                 self._toolbar()
-                text = _dump(stored.definition if stored else TEMPLATE, 'JSON')
+                self._opened = stored.definition if stored else TEMPLATE
+                text = _dump(self._opened, 'JSON')
                 self.editor = (
                     CodeEditor(text, language='JSON', on_change=weak_callback(self._edited))
                     .classes('w-full')
@@ -128,8 +135,9 @@ class WorkflowEditor:
                 .mark('editor-format')
             )
             ui.space()
-            back = f'/workflows/{self._stored.id}' if self._stored else '/'
-            ui.button('Cancel', on_click=lambda: ui.navigate.to(back)).props('flat no-caps')
+            ui.button('Cancel', on_click=self._cancel).props('flat no-caps data-testid=editor-cancel').mark(
+                'editor-cancel'
+            )
             ui.button('Changes', icon='difference', on_click=lambda: self._review(save=False)).props(
                 'outline no-caps data-testid=editor-diff'
             ).mark('editor-diff')
@@ -138,6 +146,31 @@ class WorkflowEditor:
                 .props('unelevated no-caps data-testid=editor-save')
                 .mark('editor-save')
             )
+
+    async def _cancel(self) -> None:
+        """Back to where the editor was opened from; edits not saved are dropped only once the visitor says so."""
+        back = f'/workflows/{self._stored.id}' if self._stored else '/'
+        if await self._edited_since_opened() and not await confirm(
+            'Discard your changes?',
+            'The edits in the editor are not saved; leaving drops them.',
+            ok_label='Discard changes',
+            ok_color='negative',
+            marker='discard',
+        ):
+            return
+        ui.navigate.to(back)
+
+    async def _edited_since_opened(self) -> bool:
+        """Whether the text says anything else than the definition the editor opened with (JSON turned into YAML,
+        or indented otherwise, says the same)."""
+        if self._lost:
+            return True
+        try:
+            text, yaml_text = self.editor.value or '', self._language == 'YAML'
+            document = await self._application.workflows.document(text, yaml=yaml_text)
+        except AppError:  # not a document (yet): an edit
+            return True
+        return document != self._opened
 
     # --- checking as it is typed ----------------------------------------------------------------------
 
@@ -158,11 +191,15 @@ class WorkflowEditor:
             self._checking = False
 
     async def _check(self) -> Checked | None:
-        """Check the editor's text now; show the outcome and, when valid, the preview."""
+        """Check the editor's text now (and that it is the one the browser shows); show the outcome and, when valid,
+        the preview."""
         text = self.editor.value or ''
         checked, problem = await self._validate(text)
         if self.editor.is_deleted:
             return None
+        if self._lost or await self.editor.in_sync() is False:
+            self._lost = True  # for good: every later edit applies to the text the server has, not the one shown
+            checked, problem = None, LOST
         self._checked_text = text
         if checked is None:
             self.status.set_text(problem or 'Not a valid workflow.')

@@ -14,6 +14,9 @@ from nicegui import Client, ui
 LIGHT_THEME: Final = 'githubLight'
 DARK_THEME: Final = 'githubDark'
 Language = Literal['JSON', 'YAML']
+# What the page's connection carries at once (NiceGUI's client drops a larger message, with a "Message too long"
+# notice of its own): an edit this large (a big paste) never reaches the server
+SENDABLE = 'about 1 MB'
 
 
 class CodeEditor(ui.codemirror):
@@ -29,6 +32,33 @@ class CodeEditor(ui.codemirror):
             on_change=on_change,
         )
         self.classes('fm-code-editor')
+        self._edits = 0  # how many edits have reached the server
+        self.on_value_change(self._count)
+
+    def _count(self) -> None:
+        self._edits += 1
+
+    async def in_sync(self, *, timeout: float = 5.0) -> bool | None:
+        """Whether the server's text is the one in the browser (None: the browser did not answer in time, or its
+        page has no such editor any more).
+
+        The editor sends each edit as a change to the text before it; an edit larger than the page's connection
+        carries (:data:`SENDABLE`) never arrives, and every later change then applies to a text that lacks it: the
+        server's copy is wrong for good. The browser's length is asked after every edit it had sent has arrived
+        (they travel the same connection, in order); an edit arriving while it is asked means nothing (the lengths
+        are compared only when none did)."""
+        while True:
+            edits = self._edits
+            try:
+                length = await self.client.run_javascript(
+                    f'getElement({self.id})?.editor?.state.doc.length ?? null', timeout=timeout
+                )
+            except TimeoutError:
+                return None
+            if not isinstance(length, int):  # (no editor in the page any more: it has gone on)
+                return None
+            if edits == self._edits:
+                return length == _utf16_length(self.value or '')
 
     def follow(self, dark: bool) -> None:
         """Switch to the dark (or light) theme."""
@@ -48,3 +78,8 @@ def _dark(client: Client) -> bool:
         if isinstance(element, ui.dark_mode):
             return bool(element.value)
     return False
+
+
+def _utf16_length(text: str) -> int:
+    """The length of ``text`` as the browser counts it (UTF-16 code units: two for a character beyond U+FFFF)."""
+    return len(text.encode('utf-16-le', errors='surrogatepass')) // 2

@@ -3,7 +3,8 @@
 Used by "Run with input…" (an empty editor), Rerun and "Rerun from this node" (the previous input, to fix before
 running again). The text must be a JSON object within the payload budget (nesting, 64-bit integers, size); the
 problem is shown under the editor as soon as typing pauses, and Run is disabled while there is one. Run checks the
-text once more before anything is sent.
+text once more before anything is sent, and that it is the text the browser shows (an edit too large for the page's
+connection, a big paste, never reaches the server: the dialog says so rather than run with what it has).
 """
 
 from __future__ import annotations
@@ -16,10 +17,14 @@ from nicegui import ui
 
 from flowmon.engine.core.payload import PayloadBudget, PayloadError, human_size
 
-from .code_editor import CodeEditor
+from .code_editor import SENDABLE, CodeEditor
 
 CHECK_SECONDS = 0.25  # how often a changed text is checked (typing is not checked key by key)
 WHAT = 'the execution input'
+LOST = (
+    f'This input did not reach flowmon: an edit of more than {SENDABLE} at once is more than the page can send '
+    '(a run with an input that large starts through the API). Close this dialog to start over.'
+)
 
 
 def parse_input(text: str | None, budget: PayloadBudget | None = None) -> tuple[dict[str, Any] | None, str | None]:
@@ -74,19 +79,16 @@ class JsonInputDialog:
     ) -> None:
         self._on_submit = on_submit
         self._budget = budget
+        self._initial = value
         self._checked: str | None = None  # the text the message and the button are about
+        self._lost = False  # an edit too large for the page's connection never reached the server
         with ui.dialog() as self.dialog, ui.card().classes('w-full max-w-2xl gap-3').mark('input-dialog'):
             ui.label(title).classes('text-lg font-semibold').mark('input-title')
             if hint:
                 ui.label(hint).classes('text-sm text-grey-7 fm-clamp-3')
             ui.label('Input (a JSON object; empty means {})').classes('text-xs text-grey-7')
-            self.editor = (
-                CodeEditor(value, language='JSON', on_change=self._changed)
-                .classes('w-full')
-                .style('height: min(320px, 45vh)')
-                .props('data-testid=input-json')
-                .mark('input-json')
-            )
+            with ui.element('div').classes('w-full') as self._editor_box:
+                self.editor = self._new_editor(value)
             self.error = (
                 ui.label('').classes('text-sm text-negative').props('data-testid=input-error').mark('input-error')
             )
@@ -98,11 +100,21 @@ class JsonInputDialog:
                     .props('unelevated no-caps data-testid=input-run')
                     .mark('input-run')
                 )
-            self._timer = ui.timer(CHECK_SECONDS, self._check_now, active=False)  # goes with the dialog
+            self._timer = ui.timer(CHECK_SECONDS, self._check_later, active=False)  # goes with the dialog
+        self.dialog.on_value_change(lambda event: None if event.value else self._closed())
         self._check_now()
 
     def open(self) -> None:
         self.dialog.open()
+
+    def _new_editor(self, value: str) -> CodeEditor:
+        return (
+            CodeEditor(value, language='JSON', on_change=self._changed)
+            .classes('w-full')
+            .style('height: min(320px, 45vh)')
+            .props('data-testid=input-json')
+            .mark('input-json')
+        )
 
     def _changed(self) -> None:
         self._timer.activate()  # checked on the next tick: a pause in typing, not every key
@@ -111,15 +123,47 @@ class JsonInputDialog:
         self._timer.deactivate()
         text = self.editor.value or ''
         value, problem = parse_input(text, self._budget)
+        if self._lost:
+            value, problem = None, LOST
         self._checked = text
         self.error.set_text(problem or '')
         self.error.set_visibility(problem is not None)
         self.run_button.set_enabled(problem is None)
         return value, problem
 
+    async def _check_later(self) -> None:
+        """A pause in typing: check the text, and that it is the one in the browser."""
+        if self._check_now()[1] is None:
+            await self._in_sync()
+
+    async def _in_sync(self) -> bool:
+        """Whether the server has the editor's text (else the problem is shown and Run disabled for good: the text
+        the server has is not the one shown, and every later edit applies to the wrong one)."""
+        if self._lost:
+            return False
+        in_sync = await self.editor.in_sync()
+        if in_sync is False:
+            self._lost = True
+            self._check_now()
+        return in_sync is True
+
+    def _closed(self) -> None:
+        """Closed: an editor whose text the server lost is made again with the text the dialog opened with (the
+        server's and the browser's copies are one again), to start over."""
+        if self._lost:
+            self._lost = False
+            self._editor_box.clear()
+            with self._editor_box:
+                self.editor = self._new_editor(self._initial)
+            self._check_now()
+
     async def _submit(self) -> None:
         value, problem = self._check_now()
         if problem is not None or value is None:
+            return
+        if not await self._in_sync():
+            if not self._lost:  # (the browser did not answer: nothing is known, nothing is run)
+                ui.notify('The page did not answer in time: try again.', type='warning')
             return
         self.run_button.disable()
         try:
