@@ -91,7 +91,8 @@ class LetGo:
 
 class LiveRows:
     """Shows ``records`` (of ``flt``) in ``table`` at once; :meth:`follow` keeps them current. ``total`` counts what
-    SQL matched plus the new executions that joined since (``on_total`` hears of every change)."""
+    SQL matched plus the new executions that joined since (the ``on_total`` of :meth:`follow` and those of
+    :meth:`listen` hear of every change)."""
 
     def __init__(
         self,
@@ -111,7 +112,7 @@ class LiveRows:
         self.flt = flt
         self._limit = limit
         self._add_new = flt.page == 1
-        self._on_total: Callable[[int], object] | None = None
+        self._on_total: list[Callable[[int], object]] = []
         self._rows: list[ExecutionSummary] = []
         self.total = 0
         self._seen = 0
@@ -127,13 +128,20 @@ class LiveRows:
         self.total = total + added
         self._seen = self._live.version
         self.table.show(self._rows, now)
-        if self._on_total is not None:
-            self._on_total(self.total)
+        self._tell_total()
 
     def follow(self, on_total: Callable[[int], object], interval: float = LIVE_INTERVAL) -> None:
         """Pull the live view every ``interval`` seconds for as long as the page lives."""
-        self._on_total = on_total
+        self.listen(on_total)
         ui.timer(interval, self.pull)
+
+    def listen(self, on_total: Callable[[int], object]) -> None:
+        """Call ``on_total`` with the total whenever it changes (the pager under the rows counts them too)."""
+        self._on_total.append(on_total)
+
+    def _tell_total(self) -> None:
+        for on_total in self._on_total:
+            on_total(self.total)
 
     def pull(self) -> None:
         moment = datetime.now(UTC)
@@ -144,8 +152,7 @@ class LiveRows:
             self._rows, new = merge_live(self._rows, states, self.flt, moment, limit=self._limit, add_new=self._add_new)
             if new:
                 self.total += new
-                if self._on_total is not None:
-                    self._on_total(self.total)
+                self._tell_total()
             self.table.show(self._rows, moment)
         self._let_go.check(self._rows)
 

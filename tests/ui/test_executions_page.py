@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from nicegui.testing.user import User
 from uisim import cancelled_in_its_row, current_path, sign_in, start, text_of, wait_for_path, wait_until_ended
+from waiting import until
 
 
 async def run_to_end(user: User, workflow_id: str) -> str:
@@ -96,6 +97,13 @@ async def test_paging_is_server_side(user: User) -> None:
     await wait_for_path(user, r'/executions\?page=2')
     await user.should_see(marker=f'execution-row-{ids[0]}')
     assert text_of(user, 'pager-range') == '26\N{EN DASH}27 of 27'
+
+    await user.open('/executions')
+    await user.should_see(marker='pager')
+    late = await start(user, 'quick')  # joins the first page live: the pager counts it, as the heading does
+    await user.should_see(marker=f'execution-row-{late}')
+    await until(lambda: text_of(user, 'pager-range') == '1\N{EN DASH}25 of 28', 'the pager to count it')
+    await until(lambda: '28' in text_of(user, 'executions-total'), 'the heading to count it')
 
 
 @pytest.mark.usefixtures('live_view_lets_go_at_once')

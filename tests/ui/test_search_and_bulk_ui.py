@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from nicegui import ui
 from nicegui.testing.user import User
 from uisim import api, click_when_shown, current_path, handled, sign_in, start, text_of, wait_for_path, wait_until_ended
 
@@ -107,6 +108,8 @@ async def test_a_bulk_cancel_reports_the_skipped_ones(user: User) -> None:
     user.find(marker='select-page').click()
     user.find(marker='bulk-cancel').click()
     await user.should_see('Cancel 2 executions?')
+    with user.scope(marker='confirm-bulk'):  # one button cancels them, the other does not say "Cancel"
+        assert {button.text for button in user.find(ui.button).elements} == {'Keep running', 'Cancel 2 executions'}
     user.find(marker='confirm-bulk-ok').click()
     await user.should_see('Cancel: 1 done, 1 skipped, 0 failed')
     await user.should_see(f"execution '{done}' is already succeeded")

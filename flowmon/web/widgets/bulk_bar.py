@@ -103,7 +103,8 @@ class BulkBar:
         question = f'{label} {executions_word(number)}?'
         if not await confirm(
             question, consequence, ok_label=f'{label} {executions_word(number)}', ok_color=colour,
-            marker='confirm-bulk', host=self.element,
+            cancel_label='Keep running' if action is BulkAction.CANCEL else 'Cancel', marker='confirm-bulk',
+            host=self.element,
         ):  # fmt: skip
             return
         ids = None if self._all_matching else [i for i in self._table.ids if i in self._table.selected]
@@ -146,7 +147,8 @@ def selectable_rows(
 ) -> LiveRows:
     """A live page of executions with checkboxes, the bulk bar over it and the pager under it: ``page`` is the first
     SQL page (rows, total), ``table`` builds the table given its selection callback, ``on_page`` goes to another
-    page. After an action the rows and the pager are read again from SQL."""
+    page. After an action the rows and the pager are read again from SQL; the pager counts the executions that join
+    the list live as the list's heading does."""
     bar_slot = ui.element('div').classes('w-full')  # the bar goes over the rows it acts on
     bar: BulkBar | None = None
     shown = table(lambda: bar.update() if bar is not None else None)
@@ -161,9 +163,9 @@ def selectable_rows(
 
     async def reload() -> None:
         rows.reload(*await application.history.page(**flt.history_query(datetime.now(UTC), page_size)))
-        show_pager()
 
     with bar_slot:
         bar = BulkBar(application, rows, on_done=reload)
     show_pager()
+    rows.listen(lambda _: show_pager())  # new executions joined: the count under the rows says so too
     return rows

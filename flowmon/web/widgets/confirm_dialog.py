@@ -13,10 +13,12 @@ async def confirm(
     *,
     ok_label: str,
     ok_color: str = 'primary',
+    cancel_label: str = 'Cancel',
     marker: str = 'confirm',
     host: ui.element | None = None,
 ) -> bool:
-    """Ask, and answer True only when the visitor presses ``ok_label`` (Cancel, Escape or a click outside: False).
+    """Ask, and answer True only when the visitor presses ``ok_label`` (``cancel_label``, Escape or a click outside:
+    False). Where the action itself is called "Cancel", name the way back otherwise (``cancel_label``).
 
     ``host`` is where the dialog lives; pass an element that outlives redraws of the asking widget (by default the
     dialog is created in the current slot, which a live list may clear while the question is open).
@@ -25,7 +27,9 @@ async def confirm(
         ui.label(title).classes('text-lg font-semibold')
         ui.label(message).classes('text-sm text-grey-7').mark(f'{marker}-message')
         with ui.row().classes('w-full justify-end gap-2'):
-            ui.button('Cancel', on_click=lambda: dialog.submit(False)).props('flat no-caps').mark(f'{marker}-cancel')
+            ui.button(cancel_label, on_click=lambda: dialog.submit(False)).props('flat no-caps').mark(
+                f'{marker}-cancel'
+            )
             ui.button(ok_label, on_click=lambda: dialog.submit(True)).props(
                 f'unelevated no-caps color={ok_color} data-testid={marker}-ok'
             ).mark(f'{marker}-ok')
