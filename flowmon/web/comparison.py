@@ -1,10 +1,13 @@
-"""Two executions side by side: per-node differences, the first divergence, and one shared scrubber.
+"""Two executions side by side: their inputs, per-node differences, the first divergence, and one shared scrubber.
 
-Used by the compare page; pure (states and replay indexes in, rows and positions out).
+Used by the compare page; pure (states and replay indexes in, rows, verdicts and positions out). A node a partial
+rerun reused (its output carried over, not run again) is compared by status and output like any other, but never by
+duration: it took no time of its own, so a delta would only claim it got faster.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -17,7 +20,8 @@ AlignBy = Literal['time', 'index']
 
 @dataclass(frozen=True, slots=True)
 class NodeDiff:
-    """One row of the compare table. ``a_status``/``b_status`` are None when the node is not in that run."""
+    """One row of the compare table. ``a_status``/``b_status`` are None when the node is not in that run;
+    ``a_reused``/``b_reused`` say the node's output was carried over from an earlier execution (not run again)."""
 
     node_id: str
     a_status: str | None
@@ -28,11 +32,18 @@ class NodeDiff:
     b_duration_ms: float | None
     a_output: Any
     b_output: Any
+    a_reused: bool = False
+    b_reused: bool = False
+
+    @property
+    def reused(self) -> bool:
+        """Whether either run reused this node instead of running it."""
+        return self.a_reused or self.b_reused
 
     @property
     def delta_ms(self) -> float | None:
-        """``b`` minus ``a`` (positive: ``b`` was slower); None unless both have a duration."""
-        if self.a_duration_ms is None or self.b_duration_ms is None:
+        """``b`` minus ``a`` (positive: ``b`` was slower); None unless both ran the node and have a duration."""
+        if self.reused or self.a_duration_ms is None or self.b_duration_ms is None:
             return None
         return round(self.b_duration_ms - self.a_duration_ms, 3)
 
@@ -70,6 +81,8 @@ def compare(a: ExecutionState | None, b: ExecutionState | None, order: Iterable[
                 b_duration_ms=right.duration_ms if right else None,
                 a_output=left.output if left else None,
                 b_output=right.output if right else None,
+                a_reused=left.reused if left else False,
+                b_reused=right.reused if right else False,
             )
         )
     return rows
@@ -78,6 +91,73 @@ def compare(a: ExecutionState | None, b: ExecutionState | None, order: Iterable[
 def first_divergence(a: ExecutionState | None, b: ExecutionState | None, order: Iterable[str] = ()) -> NodeDiff | None:
     """The first node (in ``order``, e.g. graph order) whose status or output differs; None if none does."""
     return next((row for row in compare(a, b, order) if row.differs), None)
+
+
+def row_summary(row: NodeDiff | None) -> str:
+    """One node's differences in words, e.g. ``status succeeded in A, failed in B; outputs differ``."""
+    if row is None:
+        return 'not run in either execution'
+    parts = []
+    if row.status_differs:
+        parts.append(f'status {row.a_status or "not run"} in A, {row.b_status or "not run"} in B')
+    if row.output_differs:
+        parts.append('outputs differ')
+    for side, reused in (('A', row.a_reused), ('B', row.b_reused)):
+        if reused:
+            parts.append(f'reused in {side} (not run again)')
+    return '; '.join(parts) or 'same status and output'
+
+
+def same_json(a: Any, b: Any) -> bool:
+    """Whether two JSON values are the same value: key order aside, and ``1``, ``1.0`` and ``true`` apart (Python's
+    ``==`` has ``True == 1``)."""
+    return _canonical(a) == _canonical(b)
+
+
+def _canonical(value: Any) -> str:
+    try:
+        return json.dumps(value, sort_keys=True, ensure_ascii=False, default=repr)
+    except (TypeError, ValueError):  # keys of mixed types, or a value that is not JSON at all
+        return repr(value)
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """What the compare page says first: whether the inputs differ, and the first node that diverged."""
+
+    a_input: Any
+    b_input: Any
+    divergence: NodeDiff | None
+
+    @property
+    def inputs_differ(self) -> bool:
+        return not same_json(self.a_input, self.b_input)
+
+    @property
+    def identical(self) -> bool:
+        """The same input, and every node the same status and output."""
+        return self.divergence is None and not self.inputs_differ
+
+    @property
+    def headline(self) -> str:
+        if self.divergence is not None:
+            return 'First divergence:'
+        if self.inputs_differ:
+            return 'Same status and output for every node; the inputs differ.'
+        return 'No divergence: every node ended with the same status and output in both runs.'
+
+    @property
+    def inputs_line(self) -> str:
+        return 'Inputs differ' if self.inputs_differ else 'Same input in both runs'
+
+
+def verdict(a: ExecutionState | None, b: ExecutionState | None, order: Iterable[str] = ()) -> Verdict:
+    """The inputs of ``a`` and ``b`` and their first divergence (in ``order``)."""
+    return Verdict(
+        a_input=a.input if a else None,
+        b_input=b.input if b else None,
+        divergence=first_divergence(a, b, order),
+    )
 
 
 class Alignment:
@@ -123,4 +203,14 @@ class Alignment:
         return max(values)
 
 
-__all__ = ['AlignBy', 'Alignment', 'NodeDiff', 'compare', 'first_divergence']
+__all__ = [
+    'AlignBy',
+    'Alignment',
+    'NodeDiff',
+    'Verdict',
+    'compare',
+    'first_divergence',
+    'row_summary',
+    'same_json',
+    'verdict',
+]

@@ -15,7 +15,7 @@ from flowmon.engine import Event, EventType, apply, fold
 from flowmon.engine.core.graph import definition_order as graph_order
 from flowmon.engine.core.replay_index import ReplayIndex, live_spans
 from flowmon.engine.core.state import ExecutionState
-from flowmon.web.comparison import Alignment, compare, first_divergence
+from flowmon.web.comparison import Alignment, compare, first_divergence, row_summary, same_json, verdict
 from flowmon.web.timeline_marks import tick_marks, ticks
 
 T0 = datetime(2025, 4, 5, 6, 7, 8, tzinfo=UTC)
@@ -357,6 +357,68 @@ def test_first_divergence_follows_the_given_order() -> None:
     assert (diverged.node_id, diverged.status_differs, diverged.output_differs) == ('b', False, True)
     # "c" comes first in this order, but it does not differ; "b" still is the first that does.
     assert first_divergence(a, other, order=('c', 'b', 'a')).node_id == 'b'  # type: ignore[union-attr]
+
+
+def rerun_from_b(execution_id: str, *, retry_of: str, input: Any) -> list[Event]:
+    """A rerun from "b": "a" reused (no attempt, done in no time), "b" and "c" run again as in :func:`run`."""
+    history = History(execution_id)
+    workflow = {'id': 'wf', 'name': 'wf', 'nodes': [{'id': n, 'type': 'log'} for n in 'abc'], 'edges': []}
+    history.add(
+        E.EXECUTION_QUEUED,
+        after=0,
+        workflow_id='wf',
+        nodes=['a', 'b', 'c'],
+        workflow=workflow,
+        input=input,
+        retry_of=retry_of,
+        from_node='b',
+    )
+    history.add(E.EXECUTION_STARTED).add(E.NODE_COMPLETED, 'a', attempt=0, output={'n': 1}, reused=True)
+    history.add(E.NODE_STARTED, 'b', attempt=1).add(E.NODE_COMPLETED, 'b', attempt=1, output={'rows': 3})
+    history.add(E.NODE_STARTED, 'c', attempt=1).add(E.NODE_COMPLETED, 'c', attempt=1, output=None)
+    return history.add(E.EXECUTION_COMPLETED).events
+
+
+def test_a_reused_node_is_compared_by_status_and_output_but_never_by_duration() -> None:
+    a = fold(run('a1', b_output={'rows': 3}))
+    b = fold(rerun_from_b('b1', retry_of='a1', input=None))
+    rows = {row.node_id: row for row in compare(a, b, order=('a', 'b', 'c'))}
+    reused = rows['a']
+    assert (reused.a_reused, reused.b_reused, reused.reused) == (False, True, True)
+    assert (reused.a_attempts, reused.b_attempts) == (1, 0)
+    assert reused.a_duration_ms == 1000 and reused.b_duration_ms == 0  # what the reducer says: no time of its own
+    assert reused.delta_ms is None  # so no delta: it was not 1 s faster, it did not run
+    assert not reused.differs  # the same status and output
+    assert row_summary(reused) == 'reused in B (not run again)'
+    assert rows['b'].delta_ms is not None and not rows['b'].reused
+    swapped = {row.node_id: row for row in compare(b, a)}['a']
+    assert (swapped.a_reused, swapped.delta_ms, row_summary(swapped)) == (True, None, 'reused in A (not run again)')
+
+
+def test_the_verdict_tells_a_change_of_input_from_no_divergence() -> None:
+    a = fold(run('a1', b_output={'rows': 3}))
+    rerun = fold(rerun_from_b('b1', retry_of='a1', input={'day': '2026-12-09'}))
+    alike = verdict(a, fold(run('a2', b_output={'rows': 3})), ('a', 'b', 'c'))
+    assert (alike.identical, alike.inputs_differ, alike.divergence) == (True, False, None)
+    assert alike.headline.startswith('No divergence')
+    assert alike.inputs_line == 'Same input in both runs'
+    changed = verdict(a, rerun, ('a', 'b', 'c'))
+    assert (changed.identical, changed.inputs_differ, changed.divergence) == (False, True, None)
+    assert (changed.a_input, changed.b_input) == (None, {'day': '2026-12-09'})
+    assert changed.headline == 'Same status and output for every node; the inputs differ.'
+    assert changed.inputs_line == 'Inputs differ'
+    diverged = verdict(a, fold(run('a3', b_output={'rows': 4})), ('a', 'b', 'c'))
+    assert diverged.divergence is not None and diverged.headline == 'First divergence:'
+    assert not diverged.identical
+    assert verdict(None, None).identical
+
+
+def test_inputs_are_the_same_by_value_not_by_python_equality() -> None:
+    assert same_json({'a': 1, 'b': [1, 2]}, {'b': [1, 2], 'a': 1})  # key order is no difference
+    assert not same_json({'x': True}, {'x': 1})  # Python has True == 1; JSON does not
+    assert not same_json({'x': 1}, {'x': 1.0})
+    assert not same_json(None, {})
+    assert same_json({1: 'a', 'b': 2}, {1: 'a', 'b': 2})  # keys json.dumps cannot sort are still compared
 
 
 def test_compare_nodes_only_in_one_run_and_against_nothing() -> None:
