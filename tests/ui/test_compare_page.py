@@ -1,6 +1,7 @@
 """The compare page in the user simulation: the first divergence is named and jumped to, the diff table
-marks what differs, a node's outputs open as a JSON diff, the alignment toggles, identical runs say so, and
-missing or unknown ids get a message."""
+marks what differs, a node's outputs open as a JSON diff, the alignment toggles, identical runs say so, runs that
+differ only in their input say that instead (both inputs shown, their diff a click away), nodes a rerun reused say so
+and get no duration delta, and missing or unknown ids get a message."""
 
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ from typing import Any
 
 from nicegui import ui
 from nicegui.testing.user import User
-from sample_workflows import condition, log, transform, workflow
-from uisim import api, sign_in, start, wait_until_ended
+from sample_workflows import chain, condition, delay, fail, log, transform, workflow
+from uisim import api, sign_in, start, text_of, wait_until_ended
 from waiting import until
 
 # Small requests are approved at once; large ones wait for a review first.
@@ -21,6 +22,16 @@ REFUND: dict[str, Any] = workflow(
     log('review', 'reviewed', name='Review'),
     log('auto', 'approved', name='Auto-approve'),
     edges=[('load', 'big'), ('big', 'review', True), ('big', 'auto', False)],
+)
+
+# A daily import that fails at parsing whatever the day: a rerun from the parser with another day ends as the first
+# run did, node for node, and reuses the fetch (which takes a measurable time when it runs).
+DAILY: dict[str, Any] = chain(
+    'daily',
+    'Daily import',
+    delay('fetch', 0.05, 'Fetch export'),
+    fail('parse', "unexpected column 'amount_usd'", 'Parse rows'),
+    log('load', 'loaded', name='Load'),
 )
 
 
@@ -84,6 +95,60 @@ async def test_identical_runs_say_there_is_no_divergence(user: User) -> None:
     await sign_in(user, f'/compare?a={first}&b={second}')
     await user.should_see('No divergence: every node ended with the same status and output in both runs.')
     assert divergence_node(user) == ''
+
+
+async def rerun_with_another_day(user: User) -> tuple[str, str]:
+    """A failed daily import for 2026-12-01, and its rerun from the parser for 2026-12-09."""
+    response = await api(user, 'PUT', '/api/workflows/daily', DAILY)
+    assert response.status_code in (200, 201), response.text
+    first = await start(user, 'daily', {'input': {'day': '2026-12-01'}})
+    assert (await wait_until_ended(user, first))['status'] == 'failed'
+    response = await api(
+        user, 'POST', f'/api/executions/{first}/rerun', {'from_node': 'parse', 'input': {'day': '2026-12-09'}}
+    )
+    assert response.status_code == 202, response.text
+    rerun = str(response.json()['id'])
+    ended = await wait_until_ended(user, rerun)
+    assert ended['status'] == 'failed' and ended['nodes']['fetch']['reused'], ended
+    return first, rerun
+
+
+async def test_runs_alike_but_for_their_input_show_both_inputs_and_do_not_claim_no_divergence(user: User) -> None:
+    first, rerun = await rerun_with_another_day(user)
+    await sign_in(user, f'/compare?a={first}&b={rerun}')
+    await user.should_see(marker='first-divergence')
+    assert divergence_node(user) == ''  # every node ended alike...
+    await user.should_see('Same status and output for every node; the inputs differ.')  # ... but not the input
+    await user.should_not_see('No divergence')
+    assert '"day": "2026-12-01"' in text_of(user, 'compare-input-a')
+    assert '"day": "2026-12-09"' in text_of(user, 'compare-input-b')
+    inputs = next(iter(user.find(marker='compare-inputs').elements))
+    assert inputs.props['data-differs'] == 'yes'
+    with user.scope(marker='compare-inputs'):
+        await user.should_see('Inputs differ')
+    user.find(marker='show-input-diff').click()
+    await user.should_see(marker='input-diff')
+    diff = next(iter(user.find(marker='input-diff').elements))
+    blocks = {(e.props.get('data-kind'), getattr(e, 'text', '')) for e in diff.descendants()}
+    assert ('removed', '-   "day": "2026-12-01"') in blocks and ('added', '+   "day": "2026-12-09"') in blocks
+
+
+async def test_nodes_a_rerun_reused_say_so_and_have_no_duration_delta(user: User) -> None:
+    first, rerun = await rerun_with_another_day(user)
+    await sign_in(user, f'/compare?a={first}&b={rerun}')
+    await user.should_see(marker='diff-fetch')
+    user.find(marker='compare-jump-end').click()
+    with user.scope(marker='diff-status-b-fetch'):
+        await user.should_see(f'reused from {first[-8:]}')
+    assert text_of(user, 'diff-attempts-fetch') == '1 / reused'
+    assert (
+        text_of(user, 'diff-delta-fetch') == '—'
+    )  # not a negative delta: the fetch did not run faster, it did not run
+    with user.scope(marker='diff-status-a-fetch'):
+        await user.should_not_see('reused')
+    # the nodes that ran in both runs still compare their durations and attempts
+    assert text_of(user, 'diff-attempts-parse') == '1 / 1'
+    assert text_of(user, 'diff-delta-parse') != '—'
 
 
 async def test_the_alignment_toggles_between_time_and_event_index(user: User) -> None:

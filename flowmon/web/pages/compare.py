@@ -5,6 +5,10 @@ Each side is drawn from its own replay index (the same reducer as the live view)
 two canvases follow the scrubber. "First divergence" is the first node, in graph order, whose final status or
 output differs between the runs: the page opens on it (the scrubber where both runs have settled that node),
 outlines it, and can jump back to it. Clicking a node (canvas or table) shows both outputs as a JSON diff.
+
+Each side shows the input its execution ran with; the summary says whether the inputs differ (with their diff, as
+text), and never calls two runs identical when only their inputs tell them apart. A node a partial rerun reused is
+marked so in the table and gets no duration delta (see :mod:`flowmon.web.comparison`).
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from nicegui import ui
 from flowmon.application import Application
 from flowmon.application.errors import NotFound
 from flowmon.engine.core.replay_index import ReplayIndex
-from flowmon.web.comparison import AlignBy, Alignment, NodeDiff, compare, first_divergence
+from flowmon.web.comparison import AlignBy, Alignment, compare, row_summary, verdict
 from flowmon.web.format import duration, short_id
 from flowmon.web.graph_layout import layout_definition
 from flowmon.web.playback import elapsed_text
@@ -25,8 +29,9 @@ from flowmon.web.teardown import weak_callback
 from flowmon.web.widgets.dag_view import HALF_WIDTH_BUDGET_PX, WIDTH_BUDGET_PX, DagView
 from flowmon.web.widgets.diff_table import DiffTable
 from flowmon.web.widgets.empty_state import not_found
-from flowmon.web.widgets.json_diff import json_diff
+from flowmon.web.widgets.json_diff import json_diff, pretty, text_diff
 from flowmon.web.widgets.status_badge import StatusBadge
+from flowmon.web.widgets.text_block import TextBlock
 from flowmon.web.widgets.timeline_scrubber import TimelineScrubber
 
 FRAME_SECONDS = 0.1
@@ -34,6 +39,11 @@ SIDE_BY_SIDE_LAYERS = 3  # deeper graphs are drawn one above the other, each at 
 Side = tuple[ReplayIndex, dict[str, Any]]
 ALL_EXECUTIONS = ('All executions', '/executions')
 ALIGN_LABELS = {'time': 'By time since start', 'index': 'By event index'}
+BANNER_TONES = {
+    'green': 'bg-green-50 text-green-900 border-green-200 dark:bg-green-950 dark:text-green-100 dark:border-green-900',
+    'blue': 'bg-blue-50 text-blue-900 border-blue-200 dark:bg-blue-950 dark:text-blue-100 dark:border-blue-900',
+    'amber': 'bg-amber-50 text-amber-900 border-amber-200 dark:bg-[#2a2414] dark:text-amber-100 dark:border-amber-900',
+}
 
 
 async def create(application: Application, a: str = '', b: str = '') -> None:
@@ -76,7 +86,8 @@ class ComparePage:
         self.selected: str | None = None
         self._names = {**_names(definition_b), **_names(definition_a)}
         self._order = list(dict.fromkeys([*a.node_order, *b.node_order]))
-        self.divergence = first_divergence(a.final, b.final, self._order)
+        self.verdict = verdict(a.final, b.final, self._order)
+        self.divergence = self.verdict.divergence
 
         _header(a_id, b_id, definition_a, definition_b)
         with ui.card().classes('fm-panel w-full gap-2').props('flat bordered'):
@@ -98,6 +109,7 @@ class ComparePage:
                 self.alignment.length, self.scrub, testid='compare-slider', label='Position in both executions'
             )
             self._divergence_banner()
+            self._inputs_line()
 
         stacked = _too_wide(definition_a) or _too_wide(definition_b)
         columns = 'grid-cols-1' if stacked else 'grid-cols-2 max-lg:grid-cols-1'
@@ -111,9 +123,14 @@ class ComparePage:
             with ui.row().classes('w-full items-baseline gap-2'):
                 ui.label('Differences per node').classes('text-sm font-semibold')
                 ui.label(
-                    'at the scrubber position; \u0394 is B minus A (red: B slower); click a row for the output diff'
+                    'at the scrubber position; \u0394 is B minus A (red: B slower; none for a node reused, '
+                    'not run again); click a row for the output diff'
                 ).classes('text-xs text-grey-7')
-            self.table = DiffTable(self._names, on_select=weak_callback(self.select))
+            self.table = DiffTable(
+                self._names,
+                on_select=weak_callback(self.select),
+                reused_from=(a.final.retry_of if a.final else None, b.final.retry_of if b.final else None),
+            )
         self._diff_dialog = ui.dialog()
         if self.divergence is not None:
             self.jump_to_divergence(open_diff=False)
@@ -165,17 +182,29 @@ class ComparePage:
             with ui.row().classes('w-full items-center no-wrap'):
                 with ui.column().classes('gap-0 grow'):
                     ui.label(f'Output of {self._names.get(node_id, node_id)}').classes('text-lg font-semibold')
-                    ui.label(_row_summary(row)).classes('text-xs text-grey-7')
-                ui.button(icon='close', on_click=self._diff_dialog.close).props(
-                    'flat round dense aria-label="Close diff"'
-                )
-            json_diff(
-                row.a_output if row else None,
-                row.b_output if row else None,
-                a_label=f'A {short_id(self._ids["a"])}',
-                b_label=f'B {short_id(self._ids["b"])}',
-            )
+                    ui.label(row_summary(row)).classes('text-xs text-grey-7')
+                self._close_button()
+            json_diff(row.a_output if row else None, row.b_output if row else None, **self._labels())
         self._diff_dialog.open()
+
+    def show_input_diff(self) -> None:
+        """Both inputs as a text diff (the values are data: shown as text, never markup)."""
+        self._diff_dialog.clear()
+        with self._diff_dialog, ui.card().classes('fm-panel gap-3').style('width: min(880px, 94vw)'):
+            with ui.row().classes('w-full items-center no-wrap'):
+                with ui.column().classes('gap-0 grow'):
+                    ui.label('Input').classes('text-lg font-semibold')
+                    ui.label(self.verdict.inputs_line).classes('text-xs text-grey-7')
+                self._close_button()
+            diff = text_diff(self.verdict.a_input, self.verdict.b_input, **self._labels())
+            diff.props('data-testid=input-diff').mark('input-diff')
+        self._diff_dialog.open()
+
+    def _close_button(self) -> None:
+        ui.button(icon='close', on_click=self._diff_dialog.close).props('flat round dense aria-label="Close diff"')
+
+    def _labels(self) -> dict[str, str]:
+        return {'a_label': f'A {short_id(self._ids["a"])}', 'b_label': f'B {short_id(self._ids["b"])}'}
 
     # --- drawing ----------------------------------------------------------------------------------------
 
@@ -195,34 +224,46 @@ class ComparePage:
         self.table.show(compare(state_a, state_b, self._order), highlight=highlight, selected=self.selected)
 
     def _divergence_banner(self) -> None:
-        classes = 'w-full items-center gap-2 rounded px-3 py-2 text-sm border '
-        if self.divergence is None:
-            with (
-                ui.row()
-                .classes(classes + 'bg-green-50 text-green-900 border-green-200 dark:bg-green-950 dark:text-green-100 '
-                         'dark:border-green-900')
-                .props('data-testid=first-divergence data-node=""')
-                .mark('first-divergence')
-            ):  # fmt: skip
-                ui.icon('check_circle', size='18px')
-                ui.label('No divergence: every node ended with the same status and output in both runs.')
-            return
+        """The verdict: no divergence (green), every node alike but not the inputs (blue), or the first node that
+        diverged (amber)."""
         row = self.divergence
+        tone = 'green' if self.verdict.identical else 'blue' if row is None else 'amber'
+        icon = {'green': 'check_circle', 'blue': 'info', 'amber': 'call_split'}[tone]
         with (
             ui.row()
-            .classes(classes + 'bg-amber-50 text-amber-900 border-amber-200 dark:bg-[#2a2414] dark:text-amber-100 '
-                     'dark:border-amber-900')
+            .classes('w-full items-center gap-2 rounded px-3 py-2 text-sm border ' + BANNER_TONES[tone])
             .props('data-testid=first-divergence')
             .mark('first-divergence')
-        ) as banner:  # fmt: skip
-            banner.props['data-node'] = row.node_id
-            ui.icon('call_split', size='18px')
-            ui.label('First divergence:').classes('font-semibold')
+        ) as banner:
+            banner.props['data-node'] = row.node_id if row else ''
+            ui.icon(icon, size='18px')
+            if row is None:
+                ui.label(self.verdict.headline)
+                return
+            ui.label(self.verdict.headline).classes('font-semibold')
             ui.label(f'{self._names.get(row.node_id, row.node_id)} ({row.node_id})').classes('font-mono')
-            ui.label(_row_summary(row)).classes('grow')
+            ui.label(row_summary(row)).classes('grow')
             ui.button('Jump to it', icon='my_location', on_click=self.jump_to_divergence).props(
                 'flat dense no-caps data-testid=jump-to-divergence'
             )
+
+    def _inputs_line(self) -> None:
+        """Whether the two runs had the same input; when not, a button for the input diff."""
+        differ = self.verdict.inputs_differ
+        with (
+            ui.row()
+            .classes('w-full items-center gap-2 text-sm')
+            .props(f'data-testid=compare-inputs data-differs={"yes" if differ else "no"}')
+            .mark('compare-inputs')
+        ):
+            ui.icon('difference' if differ else 'drag_handle', size='18px').classes(
+                'text-amber-700 dark:text-amber-300' if differ else 'text-grey-7'
+            )
+            ui.label(self.verdict.inputs_line).classes('font-semibold' if differ else 'text-grey-7')
+            if differ:
+                ui.button('Show input diff', icon='difference', on_click=self.show_input_diff).props(
+                    'flat dense no-caps data-testid=show-input-diff'
+                ).mark('show-input-diff')
 
 
 class _Side:
@@ -254,6 +295,7 @@ class _Side:
                     .classes('font-mono text-xs text-grey-7 fm-num')
                     .props(f'data-testid=compare-position-{letter.lower()}')
                 )
+            _input(letter, final.input if final is not None else None)
             self.dag = DagView(definition, on_select=on_select, height='auto', width_budget=width_budget)
         self._index = index
 
@@ -262,15 +304,14 @@ class _Side:
         self.position.set_text(f'event {k} / {self._index.n} · {elapsed_text(self._index.elapsed_at(k))}')
 
 
-def _row_summary(row: NodeDiff | None) -> str:
-    if row is None:
-        return 'not run in either execution'
-    parts = []
-    if row.status_differs:
-        parts.append(f'status {row.a_status or "not run"} in A, {row.b_status or "not run"} in B')
-    if row.output_differs:
-        parts.append('outputs differ')
-    return '; '.join(parts) or 'same status and output'
+def _input(letter: str, value: Any) -> None:
+    """The input the execution ran with, as text (pretty JSON, scrolled when long)."""
+    with ui.row().classes('w-full items-start gap-2 no-wrap min-w-0'):
+        ui.label('Input').classes('text-xs font-semibold text-grey-7 pt-1')
+        text = '\n'.join(pretty(value)) or 'none'
+        block = TextBlock(text).classes('grow min-w-0 m-0 text-xs').style('max-height: 7.5rem')
+        block.props(f'data-testid=compare-input-{letter.lower()}')
+        block.mark(f'compare-input-{letter.lower()}')
 
 
 def _too_wide(definition: Mapping[str, Any]) -> bool:

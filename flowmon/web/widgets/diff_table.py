@@ -2,6 +2,9 @@
 outputs differ. Rows that differ are tinted; the first divergence is outlined; clicking a row (or pressing
 Enter on it) calls ``on_select(node_id)``. A row changes only when what it shows does, and in place while the nodes
 are the same (a row element the server replaces would lose a click made on it meanwhile).
+
+A node a run reused (its output carried over by a partial rerun, not run again) says so under its status and in the
+attempts, and has neither a duration nor a delta: it took no time of its own, so it was neither faster nor slower.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from typing import Any
 from nicegui import ui
 
 from flowmon.web.comparison import NodeDiff
-from flowmon.web.format import DASH, duration
+from flowmon.web.format import DASH, duration, short_id
 from flowmon.web.theme import status_text_color
 
 COLUMNS = 'minmax(0, 2fr) 110px 110px 80px 90px 90px 100px 110px'
@@ -24,8 +27,15 @@ NOTICEABLE_MS = 1.0  # deltas below this are noise and shown without colour
 class DiffTable:
     """One row per node of the two runs, in graph order."""
 
-    def __init__(self, names: Mapping[str, str], on_select: Callable[[str], Any] | None = None) -> None:
+    def __init__(
+        self,
+        names: Mapping[str, str],
+        on_select: Callable[[str], Any] | None = None,
+        reused_from: tuple[str | None, str | None] = (None, None),
+    ) -> None:
+        """``reused_from``: the execution each run reused outputs from (its ``retry_of``), when known."""
         self._names = names
+        self._reused_from = reused_from
         self._on_select = on_select
         self._signature: Any = None
         self._rows: dict[str, ui.element] = {}  # node id -> its row element, in the order shown
@@ -87,14 +97,17 @@ class DiffTable:
             with ui.column().classes('fm-cell gap-0'):
                 ui.label(self._names.get(row.node_id, row.node_id)).classes('font-medium fm-ellipsis')
                 ui.label(row.node_id).classes('text-xs text-grey-7 font-mono fm-ellipsis')
-            _status(row.a_status, differs=row.status_differs)
-            _status(row.b_status, differs=row.status_differs)
-            ui.label(f'{row.a_attempts} / {row.b_attempts}').classes('fm-cell fm-num').classes(
-                'font-semibold' if row.a_attempts != row.b_attempts else ''
+            source_a, source_b = self._reused_from
+            _status(row.a_status, row.status_differs, row.a_reused, source_a).mark(f'diff-status-a-{row.node_id}')
+            _status(row.b_status, row.status_differs, row.b_reused, source_b).mark(f'diff-status-b-{row.node_id}')
+            ran_differently = row.a_attempts != row.b_attempts and not row.reused
+            attempts = f'{_attempts(row.a_attempts, row.a_reused)} / {_attempts(row.b_attempts, row.b_reused)}'
+            ui.label(attempts).classes('fm-cell fm-num').classes('font-semibold' if ran_differently else '').mark(
+                f'diff-attempts-{row.node_id}'
             )
-            ui.label(duration(row.a_duration_ms)).classes('fm-cell fm-num')
-            ui.label(duration(row.b_duration_ms)).classes('fm-cell fm-num')
-            _delta(row.delta_ms)
+            ui.label(DASH if row.a_reused else duration(row.a_duration_ms)).classes('fm-cell fm-num')
+            ui.label(DASH if row.b_reused else duration(row.b_duration_ms)).classes('fm-cell fm-num')
+            _delta(row).mark(f'diff-delta-{row.node_id}')
             output = 'differs' if row.output_differs else ('same' if row.a_output is not None else DASH)
             verdict = (
                 ui.label(output)
@@ -107,15 +120,26 @@ class DiffTable:
 
 def _row_signature(row: NodeDiff) -> tuple[Any, ...]:
     return (row.node_id, row.a_status, row.b_status, row.a_attempts, row.b_attempts, row.a_duration_ms,
-            row.b_duration_ms, row.output_differs, row.a_output is None)  # fmt: skip
+            row.b_duration_ms, row.output_differs, row.a_output is None, row.a_reused, row.b_reused)  # fmt: skip
 
 
-def _status(status: str | None, *, differs: bool) -> None:
-    text = status or 'not run'
-    label = ui.label(text).classes('fm-cell text-xs font-semibold uppercase tracking-wide')
-    label.style(f'color: {status_text_color(status or "pending")}')
-    if differs:
-        label.classes('underline decoration-2')
+def _status(status: str | None, differs: bool, reused: bool, source: str | None) -> ui.element:
+    """One run's status of the node; under it, when the run reused the node, where its output came from (``source``,
+    the execution the run reran, when known)."""
+    with ui.column().classes('fm-cell gap-0 min-w-0') as cell:
+        label = ui.label(status or 'not run').classes('text-xs font-semibold uppercase tracking-wide')
+        label.style(f'color: {status_text_color(status or "pending")}')
+        if differs:
+            label.classes('underline decoration-2')
+        if reused:
+            note = ui.label(f'reused from {short_id(source)}' if source else 'reused')
+            note.classes('text-xs text-grey-7 fm-ellipsis')
+            note.tooltip(f'Output reused from execution {source}, not run again' if source else 'Not run again')
+    return cell
+
+
+def _attempts(attempts: int, reused: bool) -> str:
+    return 'reused' if reused else str(attempts)
 
 
 def delta_text(delta_ms: float | None) -> str:
@@ -127,7 +151,12 @@ def delta_text(delta_ms: float | None) -> str:
     return f'{sign}{duration(abs(delta_ms))}'
 
 
-def _delta(delta_ms: float | None) -> None:
+def _delta(row: NodeDiff) -> ui.label:
+    delta_ms = row.delta_ms
     label = ui.label(delta_text(delta_ms)).classes('fm-cell fm-num')
-    if delta_ms is not None and abs(delta_ms) >= NOTICEABLE_MS:
+    if row.reused:
+        side = ' and '.join(letter for letter, reused in (('A', row.a_reused), ('B', row.b_reused)) if reused)
+        label.tooltip(f'Not compared: reused in {side}, not run again')
+    elif delta_ms is not None and abs(delta_ms) >= NOTICEABLE_MS:
         label.style(f'color: {SLOWER if delta_ms > 0 else FASTER}; font-weight: 600')
+    return label
