@@ -140,10 +140,10 @@ class NodeViews:
 
 def _card(node: NodeState, took: float | None) -> str:
     status, attempts = node.status, node.attempts
+    if status == 'succeeded' and node.reused:  # carried over, not run: its zero duration would read "<1 ms"
+        return 'reused'
     if status in ('succeeded', 'failed') and took is not None:
         return f'{duration(took)} · {attempts} tries' if attempts > 1 else duration(took)
-    if status == 'succeeded' and node.reused:
-        return 'reused'
     if status == 'retrying':
         return f'retrying after try {attempts}'
     if status == 'running' and attempts > 1:
@@ -157,7 +157,7 @@ def _detail(node: NodeState, took: float | None) -> str:
         parts.append('reused')
     if node.attempts:
         parts.append(f'{node.attempts} attempt' + ('s' if node.attempts != 1 else ''))
-    if took is not None:
+    if took is not None and not node.reused:
         parts.append(duration(took))
     if not parts and node.skip_reason:
         parts.append(node.skip_reason[:40])

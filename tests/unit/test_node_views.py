@@ -54,3 +54,11 @@ def test_a_pending_and_a_skipped_node() -> None:
     run = History.started('a', step_ms=0)
     view = node_view(run.then(EventType.NODE_SKIPPED, 'a', reason='branch not taken').nodes['a'])
     assert (view.status, view.card, view.detail) == ('skipped', 'skipped', 'branch not taken')
+
+
+def test_a_reused_node_says_so_and_no_duration() -> None:
+    """A partial rerun's reused node settles in no time of its own: "reused", never "<1 ms"."""
+    run = History.started('a', step_ms=0)
+    view = node_view(run.then(EventType.NODE_COMPLETED, 'a', after_ms=5, attempt=0, output=1, reused=True).nodes['a'])
+    assert (view.status, view.reused, view.duration_ms) == ('succeeded', True, 0)
+    assert (view.card, view.detail) == ('reused', 'reused')
