@@ -1,5 +1,6 @@
 """The replay page in Chromium, for what only a browser shows: a click on the scrubber's slider (Quasar's) jumps
-there and the address bar follows, a reload opens the same position, and the dark theme is really dark. Stepping,
+there and the address bar follows, a reload opens the same position, and the dark theme is really dark; and the
+compare page of a rerun with a new input, laid out at 1400 and at 390 px (screenshots compare-rerun-*.png). Stepping,
 playing, keys, comparison, export and import are tested in the user simulation (tests/ui/test_replay_page.py,
 tests/ui/test_compare_page.py)."""
 
@@ -9,7 +10,7 @@ import re
 from pathlib import Path
 
 from helpers import Server, api, sign_in, start, wait_ended, wait_loaded, wait_until
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 
 POSITION = re.compile(r'event (\d+) / (\d+)')
 # The relative luminance (0 black .. 1 white) of an element's computed colour property.
@@ -80,3 +81,38 @@ def test_the_dark_theme_is_dark(page: Page, server: Server, shots: Path) -> None
     assert page.evaluate(LUMINANCE, ['[data-testid=replay-position]', 'color']) > 0.5
     page.screenshot(path=str(shots / 'replay-midway-dark.png'), full_page=True)
     page.get_by_test_id('theme-toggle').click()  # leave the session's preference as it was
+
+
+def test_the_compare_page_of_a_rerun_with_a_new_input_fits_a_desktop_and_a_phone(
+    browser: Browser, server: Server, shots: Path
+) -> None:
+    """The daily loop: broken-etl for one day, rerun from the parser for another; the compare page shows both inputs,
+    says they differ, and marks the nodes the rerun reused, within the screen on a desktop and on a phone."""
+    wait_loaded(server, 'broken-etl')
+    first = start(server, 'broken-etl', {'input': {'day': '2026-12-01'}})
+    wait_ended(server, first)
+    rerun = api(
+        server, 'POST', f'/api/executions/{first}/rerun', {'from_node': 'parse_rows', 'input': {'day': '2026-12-09'}}
+    )
+    assert rerun.status_code == 202, rerun.text
+    second = rerun.json()['id']
+    wait_ended(server, second)
+    for width, height, name in ((1400, 900, 'wide'), (390, 844, 'narrow')):
+        context = browser.new_context(base_url=server.url, viewport={'width': width, 'height': height})
+        view = context.new_page()
+        try:
+            sign_in(view, server, f'/compare?a={first}&b={second}')
+            expect(view.get_by_test_id('first-divergence')).to_contain_text('the inputs differ')
+            expect(view.get_by_test_id('compare-input-a')).to_contain_text('2026-12-01')
+            expect(view.get_by_test_id('compare-input-b')).to_contain_text('2026-12-09')
+            expect(view.get_by_test_id('diff-fetch_export')).to_contain_text(f'reused from {first[-8:]}')
+            view.wait_for_timeout(400)  # the canvases lay out once their box has its size
+            assert view.evaluate('document.scrollingElement.scrollWidth') <= width + 1, name
+            view.screenshot(path=str(shots / f'compare-rerun-{name}.png'), full_page=True)
+            if name == 'wide':
+                view.get_by_test_id('show-input-diff').click()
+                expect(view.get_by_test_id('input-diff')).to_contain_text('+   "day": "2026-12-09"')
+                view.wait_for_timeout(400)  # the dialog's opening transition
+                view.screenshot(path=str(shots / 'compare-rerun-input-diff.png'))
+        finally:
+            context.close()

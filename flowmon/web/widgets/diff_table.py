@@ -18,7 +18,7 @@ from flowmon.web.comparison import NodeDiff
 from flowmon.web.format import DASH, duration, short_id
 from flowmon.web.theme import status_text_color
 
-COLUMNS = 'minmax(0, 2fr) 110px 110px 80px 90px 90px 100px 110px'
+COLUMNS = 'minmax(0, 2fr) 132px 132px 80px 90px 90px 100px 110px'  # a status column fits "reused from <id>"
 SLOWER, FASTER = status_text_color('failed'), status_text_color('succeeded')
 OUTLINE = 'outline: 2px solid #f59e0b; outline-offset: -2px'  # the first divergence
 NOTICEABLE_MS = 1.0  # deltas below this are noise and shown without colour
@@ -41,7 +41,7 @@ class DiffTable:
         self._rows: dict[str, ui.element] = {}  # node id -> its row element, in the order shown
         self._shown: dict[str, Any] = {}  # node id -> what its row shows
         with ui.element('div').classes('w-full overflow-x-auto'):
-            with ui.element('div').classes('min-w-[860px]').props('role=table aria-label="Differences per node"'):
+            with ui.element('div').classes('min-w-[900px]').props('role=table aria-label="Differences per node"'):
                 with ui.element('div').classes('fm-table-head').style(f'grid-template-columns: {COLUMNS}'):
                     for title in ('Node', 'Status A', 'Status B', 'Attempts', 'Duration A', 'Duration B', 'Δ',
                                   'Output'):  # fmt: skip
