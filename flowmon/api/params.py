@@ -1,32 +1,44 @@
 """Query parameter types shared by the API routes, bounded so that no value can reach a 500.
 
 Integers beyond 64 bits overflow SQLite and the JSON encoder; a time zone offset near year 1 or 9999 overflows
-the conversion to UTC. These types refuse both with a 422 that names the parameter.
+the conversion to UTC. These types refuse both with a 422 that names the parameter. ``since`` and ``until`` take
+the forms :mod:`flowmon.application.time_bounds` parses for every list (relative windows, days, date-times).
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, Query
-from pydantic import AfterValidator
+from pydantic import PlainValidator
+from pydantic_core import PydanticCustomError
+
+from flowmon.application.errors import Invalid
+from flowmon.application.time_bounds import ACCEPTED, Bound, time_bound
+from flowmon.engine.core.events import utcnow
 
 MAX_INT64 = 2**63 - 1
 
 
-def to_utc(value: datetime) -> datetime:
-    """``value`` in UTC (a value without a zone is taken as UTC); a clear error when it is out of range."""
-    if value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    try:
-        return value.astimezone(UTC)
-    except OverflowError:
-        raise ValueError('is outside the range of representable times once converted to UTC') from None
+def _time_bound(bound: Bound) -> PlainValidator:
+    def parse(value: object) -> datetime | None:
+        if value is None:
+            return None
+        try:
+            return time_bound(value, utcnow(), bound=bound, label='')  # resolved as the request is handled
+        except Invalid as exc:
+            raise PydanticCustomError('time_bound', str(exc)) from None
+
+    return PlainValidator(parse, json_schema_input_type=str)
 
 
-UtcTime = Annotated[datetime, AfterValidator(to_utc)]
+Since = Annotated[datetime, _time_bound('since')]
+"""``since`` of every list and filter: a relative window, a day or a date-time (see
+:mod:`flowmon.application.time_bounds`); the loc of a refusal names the parameter."""
+Until = Annotated[datetime, _time_bound('until')]
+"""``until`` of every list and filter: a day (through its end) or a date-time."""
 Offset = Annotated[int, Query(ge=0, le=MAX_INT64, description='items to skip')]
 Sequence = Annotated[int, Query(ge=0, le=MAX_INT64, description='return events after this sequence number')]
 
@@ -45,8 +57,8 @@ class Window:
 
 
 def _window(
-    since: UtcTime | None = None,
-    until: UtcTime | None = None,
+    since: Annotated[Since | None, Query(description=f'created at or after it: {ACCEPTED["since"]}')] = None,
+    until: Annotated[Until | None, Query(description=f'created before it: {ACCEPTED["until"]}')] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Offset = 0,
 ) -> Window:

@@ -10,7 +10,7 @@ from flowmon.application.bulk import MAX_BULK
 from flowmon.engine.core.payload import MAX_NESTING, nesting_depth
 from flowmon.engine.core.search_text import MAX_QUERY_CHARS
 
-from .params import UtcTime
+from .params import Since, Until
 
 
 def _not_too_deep(value: Any) -> Any:
@@ -46,8 +46,8 @@ class BulkFilterRequest(BaseModel):
     status: str | None = Field(default=None, max_length=40)
     trigger: str | None = Field(default=None, max_length=40)
     q: str | None = Field(default=None, max_length=MAX_QUERY_CHARS * 2)  # the use case says why a q is refused
-    since: UtcTime | None = None
-    until: UtcTime | None = None
+    since: Since | None = None
+    until: Until | None = None
 
 
 class BulkRequest(BaseModel):

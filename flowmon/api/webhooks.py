@@ -13,7 +13,7 @@ from flowmon.application.views import page_view, queued_view
 
 from .dependencies import Deliveries, Endpoints
 from .errors import MeasuredBodyRoute
-from .params import Listing, UtcTime
+from .params import Listing, Since, Until
 
 router = APIRouter(prefix='/api/webhooks', tags=['webhooks'], route_class=MeasuredBodyRoute)
 
@@ -23,8 +23,8 @@ class BulkRedeliverRequest(BaseModel):
 
     endpoint: str | None = None
     status: list[str] = Field(default_factory=lambda: ['failed', 'exhausted'], min_length=1)
-    since: UtcTime | None = None
-    until: UtcTime | None = None
+    since: Since | None = None
+    until: Until | None = None
 
 
 @router.post('/deliveries', status_code=status.HTTP_202_ACCEPTED)

@@ -6,29 +6,25 @@ to it, and the list page is built from it. Bad values are dropped with a message
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime
 from urllib.parse import urlencode
 
-from flowmon.application.dashboard import utc_midnight
 from flowmon.application.errors import Invalid
 from flowmon.application.history import ExecutionFilters, ExecutionQuery, ExecutionRecord, search_query
+from flowmon.application.time_bounds import (
+    RELATIVE_WINDOWS,
+    Bound,
+    describe_relative,
+    is_relative,
+    time_bound,
+)
 from flowmon.engine.core.provenance import TRIGGER_TYPES, trigger_type
 from flowmon.engine.core.search_text import execution_text, input_text, text_contains
 from flowmon.engine.core.state import EXECUTION_STATUSES, ExecutionState
 
-# Relative windows, in the order the filter bar offers them.
-RELATIVE_WINDOWS: dict[str, tuple[str, timedelta | None]] = {
-    '15m': ('Last 15 minutes', timedelta(minutes=15)),
-    '1h': ('Last hour', timedelta(hours=1)),
-    'today': ('Today (UTC)', None),
-    '24h': ('Last 24 hours', timedelta(hours=24)),
-    '7d': ('Last 7 days', timedelta(days=7)),
-    '30d': ('Last 30 days', timedelta(days=30)),
-}
-_DATE = re.compile(r'^\d{4}-\d{2}-\d{2}$')
+__all__ = ['RELATIVE_WINDOWS', 'ExecutionFilter', 'parse_page', 'parse_search']
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -52,14 +48,10 @@ class ExecutionFilter:
         if status is not None and status not in EXECUTION_STATUSES:
             problems.append(f'unknown status {status!r} ignored')
             status = None
-        since = (params.get('since') or '').strip() or None
-        if since is not None and since not in RELATIVE_WINDOWS and _parse_day(since) is None:
-            problems.append(f'"since" must be one of {", ".join(RELATIVE_WINDOWS)} or a date YYYY-MM-DD; ignored')
-            since = None
-        until = (params.get('until') or '').strip() or None
-        if until is not None and _parse_day(until) is None:
-            problems.append('"until" must be a date YYYY-MM-DD; ignored')
-            until = None
+        since, problem = _parse_bound(params.get('since') or '', 'since')
+        problems.extend([problem] if problem else [])
+        until, problem = _parse_bound(params.get('until') or '', 'until')
+        problems.extend([problem] if problem else [])
         page, problem = parse_page(params.get('page') or '')
         problems.extend([problem] if problem else [])
         workflow_id = (params.get('workflow_id') or '').strip() or None
@@ -99,20 +91,8 @@ class ExecutionFilter:
         return f'{path}?{urlencode(query)}' if query else path
 
     def window(self, now: datetime) -> tuple[datetime | None, datetime | None]:
-        """The creation-time range ``[since, until)`` this filter selects, in UTC."""
-        start: datetime | None = None
-        if self.since in RELATIVE_WINDOWS:
-            delta = RELATIVE_WINDOWS[self.since][1]
-            start = utc_midnight(now) if delta is None else now - delta
-        elif self.since:
-            day = _parse_day(self.since)
-            start = datetime(day.year, day.month, day.day, tzinfo=UTC) if day else None
-        end: datetime | None = None
-        if self.until:
-            day = _parse_day(self.until)
-            if day is not None and day < date.max:  # (until the calendar's last day is no bound at all)
-                end = datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(days=1)
-        return start, end
+        """The creation-time range ``[since, until)`` this filter selects, in UTC (as the API resolves them)."""
+        return _bound(self.since, now, 'since'), _bound(self.until, now, 'until')
 
     def history_query(self, now: datetime, page_size: int) -> ExecutionQuery:
         """What to ask the history for: this filter's executions, on its page of ``page_size`` rows."""
@@ -135,8 +115,8 @@ class ExecutionFilter:
         return not (self.status or self.trigger or self.q or self.since or self.until)
 
     def describe_window(self) -> str:
-        if self.since in RELATIVE_WINDOWS:
-            return RELATIVE_WINDOWS[self.since][0]
+        if self.since and is_relative(self.since):
+            return describe_relative(self.since)
         if self.since and self.until:
             return f'{self.since} \N{EN DASH} {self.until}'
         if self.since:
@@ -212,10 +192,22 @@ def parse_page(text: str) -> tuple[int, str | None]:
     return 1, f'page {text[:40]!r} ignored'
 
 
-def _parse_day(text: str) -> date | None:
-    if not _DATE.match(text):
+def _parse_bound(text: str, bound: Bound) -> tuple[str | None, str | None]:
+    """A URL's ``since`` or ``until`` as written (None when empty or not acceptable) and what was wrong with it."""
+    text = text.strip()
+    if not text:
+        return None, None
+    try:
+        time_bound(text, datetime.now(UTC), bound=bound, label=f'"{bound}"')
+    except Invalid as exc:
+        return None, f'{exc}; ignored'
+    return text, None
+
+
+def _bound(text: str | None, now: datetime, bound: Bound) -> datetime | None:
+    if not text:
         return None
     try:
-        return date.fromisoformat(text)
-    except ValueError:
+        return time_bound(text, now, bound=bound)
+    except Invalid:
         return None

@@ -4,6 +4,7 @@ through the real app: one ``python app.py`` for the module, every middleware in 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -163,6 +164,53 @@ def test_bulk_needs_the_token_and_malformed_json_is_a_400(flowmon: FlowmonProces
     assert httpx.post(url, json={'action': 'delete', 'filter': {}}).status_code == 401
     malformed = httpx.post(url, content=b'{"action": ', headers={'Authorization': f'Bearer {TOKEN}'})
     assert malformed.status_code in (400, 422), malformed.text
+
+
+# --- since and until: one set of forms on every route ----------------------------------------------------------
+
+SINCE_FORMS = 'a relative window (15m, 1h, 24h, 7d, 30d: a number then m, h or d; or today), a day YYYY-MM-DD'
+
+
+def test_since_and_until_take_the_same_forms_on_the_list_the_bulk_route_and_saved_views(
+    flowmon: FlowmonProcess,
+) -> None:
+    execution = run(flowmon, 'echo', {'order': 'W-5005'})
+    today = datetime.now(UTC).date().isoformat()
+    for since in ('15m', '1h', 'today', '24h', '7d', '30d', '90m', today, '2000-01-01T00:00:00Z', '946684800'):
+        assert found(flowmon, q='W-5005', since=since) == {execution}, since
+    assert found(flowmon, q='W-5005', since='2999-01-01') == set()
+    assert found(flowmon, q='W-5005', until=today) == {execution}  # a day as until: through its end, like the page
+    assert found(flowmon, q='W-5005', until='2000-01-01T00:00:00Z') == set()
+
+    for view_filter in ({'q': 'W-5005', 'since': '15m', 'until': today}, {'q': 'W-5005', 'since': '2000-01-01T00:00'}):
+        saved = flowmon.api('POST', '/api/views', json={'name': 'recent W', 'filter': view_filter})
+        assert saved.status_code in (200, 201), saved.text
+        stored = saved.json()['filter']
+        assert found(flowmon, **stored) == {execution}  # a view's filter is the list's parameters as they are
+        cancelled = bulk(flowmon, {'action': 'cancel', 'filter': stored})
+        assert cancelled.status_code == 200, cancelled.text
+        assert [item['id'] for item in cancelled.json()['items']] == [execution]  # (ended already: skipped)
+    assert flowmon.api('DELETE', '/api/views/recent W').status_code == 204
+
+
+@pytest.mark.parametrize(('name', 'value'), [('since', '15x'), ('since', 'yesterday'), ('until', '7d')])
+def test_a_since_or_until_of_no_accepted_form_is_one_422_naming_it_on_every_route(
+    flowmon: FlowmonProcess, name: str, value: str
+) -> None:
+    forms = SINCE_FORMS if name == 'since' else 'a day YYYY-MM-DD or an ISO 8601 date-time'
+    listed = search(flowmon, **{name: value})
+    assert listed.status_code == 422, listed.text
+    assert listed.json()['detail'].startswith(f'query.{name}: must be {forms}')
+    assert f'got {value!r}' in listed.json()['detail']
+    deliveries = flowmon.api('GET', f'/api/webhooks/deliveries?{name}={value}')
+    assert deliveries.status_code == 422 and f'query.{name}: must be {forms}' in deliveries.json()['detail']
+    refused = bulk(flowmon, {'action': 'cancel', 'filter': {name: value}})
+    assert refused.status_code == 422, refused.text
+    assert refused.json()['detail'].startswith(f'filter.{name}: must be {forms}')
+    view = flowmon.api('POST', '/api/views', json={'name': 'v', 'filter': {name: value}})
+    assert view.status_code == 422 and view.json()['detail'].startswith(f'filter.{name} must be {forms}')
+    for response in (listed, refused, view):
+        assert 'Input should be' not in response.text
 
 
 # --- saved views ------------------------------------------------------------------------------------------------

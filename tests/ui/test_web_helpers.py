@@ -41,13 +41,26 @@ def test_filter_windows() -> None:
     assert (start, end) == (datetime(2025, 3, 1, tzinfo=UTC), datetime(2025, 3, 3, tzinfo=UTC))  # until is inclusive
 
 
+def test_the_list_url_takes_every_form_the_api_takes() -> None:
+    """A saved view or an API filter opened as the list's URL: date-times and any relative window, as the API."""
+    query = {'since': '2025-03-04T14:00:00+01:00', 'until': '2025-03-04T15:00:00Z'}
+    flt, problems = ExecutionFilter.from_query(query)
+    assert problems == []
+    assert flt.window(NOW) == (datetime(2025, 3, 4, 13, tzinfo=UTC), datetime(2025, 3, 4, 15, tzinfo=UTC))
+    assert flt.describe_window() == '2025-03-04T14:00:00+01:00 \N{EN DASH} 2025-03-04T15:00:00Z'
+    five, problems = ExecutionFilter.from_query({'since': '5m'})
+    assert problems == [] and five.window(NOW) == (NOW - timedelta(minutes=5), None)
+    assert five.describe_window() == 'Last 5m'
+
+
 @pytest.mark.parametrize(
     ('query', 'fragment'),
     [
         ({'status': 'exploded'}, "unknown status 'exploded'"),
-        ({'since': 'yesterday'}, '"since" must be one of'),
-        ({'since': '2025-02-30'}, '"since" must be one of'),
-        ({'until': 'soon'}, '"until" must be a date'),
+        ({'since': 'yesterday'}, '"since" must be a relative window (15m, 1h'),
+        ({'since': '2025-02-30'}, "a day YYYY-MM-DD or an ISO 8601 date-time such as 2024-03-02T14:00:00Z; got '2025"),
+        ({'until': 'soon'}, '"until" must be a day YYYY-MM-DD or an ISO 8601 date-time'),
+        ({'until': '7d'}, '"until" must be a day'),
         ({'page': '-2'}, "page '-2' ignored"),
         ({'trigger': 'cosmic'}, "unknown trigger 'cosmic'"),
         ({'q': 'ab'}, 'search ignored: q must be at least 3 characters'),
