@@ -56,12 +56,23 @@ def status_of(error: AppError) -> int:
     return next((STATUS[kind] for kind in type(error).__mro__ if kind in STATUS), 400)
 
 
-class MeasuredBodyRoute(APIRoute):
-    """A route whose JSON body is measured before FastAPI parses it into the route's model.
+def not_json(content_type: str | None) -> str | None:
+    """None when FastAPI reads a body of this ``Content-Type`` as JSON (``application/json``,
+    ``application/...+json``); else what the request said instead."""
+    media = (content_type or '').split(';', 1)[0].strip().lower()
+    main, _, sub = media.partition('/')
+    if main == 'application' and (sub == 'json' or sub.endswith('+json')):
+        return None
+    return f'not {media[:60]!r}' if media else 'no Content-Type was given'
 
-    Text nested deeper than :data:`~flowmon.engine.core.payload.MAX_PARSE_DEPTH` gets a 400 that says so, instead of
-    a parser recursion; shallower bodies are parsed, and the models then hold each payload in them to the
-    payload budget with a message that names the field.
+
+class MeasuredBodyRoute(APIRoute):
+    """A route whose JSON body is checked and measured before FastAPI parses it into the route's model.
+
+    A body sent as anything but JSON (a form, text) gets a 400 that says the body must be JSON, instead of a 422
+    about the model's shape. Text nested deeper than :data:`~flowmon.engine.core.payload.MAX_PARSE_DEPTH` gets a 400
+    that says so, instead of a parser recursion; shallower bodies are parsed, and the models then hold each payload
+    in them to the payload budget with a message that names the field.
     """
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
@@ -71,6 +82,9 @@ class MeasuredBodyRoute(APIRoute):
 
         async def measured(request: Request) -> Response:
             body = await request.body()  # kept by the request: FastAPI's parser reads the same bytes
+            instead = not_json(request.headers.get('content-type')) if body else None
+            if instead is not None:
+                raise HTTPException(400, f'the request body must be JSON (Content-Type: application/json); {instead}')
             if body and json_text_depth(body, stop_above=MAX_PARSE_DEPTH) > MAX_PARSE_DEPTH:
                 raise HTTPException(400, f'the request body is nested more than {MAX_PARSE_DEPTH} levels deep')
             return await handler(request)

@@ -8,8 +8,9 @@ from fastapi import APIRouter, Response, status
 from pydantic import BaseModel, ConfigDict
 
 from .dependencies import Secrets
+from .errors import MeasuredBodyRoute
 
-router = APIRouter(prefix='/api/secrets', tags=['secrets'])
+router = APIRouter(prefix='/api/secrets', tags=['secrets'], route_class=MeasuredBodyRoute)
 
 
 class SecretValue(BaseModel):

@@ -265,3 +265,34 @@ def test_saved_views_need_the_token(flowmon: FlowmonProcess) -> None:
     assert httpx.get(f'{flowmon.base_url}/api/views').status_code == 401
     assert httpx.post(f'{flowmon.base_url}/api/views', json={'name': 'v', 'filter': {}}).status_code == 401
     assert httpx.delete(f'{flowmon.base_url}/api/views/v').status_code == 401
+
+
+# --- bodies that are not JSON -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ('method', 'path'),
+    [
+        ('POST', '/api/views'),
+        ('POST', '/api/executions/bulk'),
+        ('POST', '/api/workflows/echo/executions'),
+        ('PUT', '/api/secrets/api-key'),
+        ('POST', '/api/webhooks/endpoints'),
+    ],
+)
+def test_a_body_that_is_not_json_is_a_400_saying_so_and_json_is_read_as_before(
+    flowmon: FlowmonProcess, method: str, path: str
+) -> None:
+    auth = {'Authorization': f'Bearer {TOKEN}'}
+    url = f'{flowmon.base_url}{path}'
+    form = httpx.request(method, url, data={'a': 'b'}, headers=auth)  # what curl -d 'a=b' sends
+    assert form.status_code == 400, form.text
+    assert form.json()['detail'] == (
+        "the request body must be JSON (Content-Type: application/json); not 'application/x-www-form-urlencoded'"
+    )
+    text = httpx.request(method, url, content=b'{"name": "v"}', headers={**auth, 'Content-Type': 'text/plain'})
+    assert text.status_code == 400 and "not 'text/plain'" in text.json()['detail'], text.text
+    malformed = httpx.request(method, url, content=b'{"name": ', headers={**auth, 'Content-Type': 'application/json'})
+    assert malformed.status_code == 400 and malformed.json()['detail'] == 'malformed JSON in the request body'
+    shape = httpx.request(method, url, json=[1, 2], headers=auth)  # JSON of the wrong shape: 422 as before
+    assert shape.status_code == 422, shape.text

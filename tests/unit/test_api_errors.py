@@ -68,3 +68,29 @@ async def test_recursion_and_overflow_are_answered_400_and_logged(
         'RecursionError while handling the request',
         'OverflowError while handling the request',
     ]
+
+
+@pytest.mark.parametrize(
+    ('content_type', 'media'),
+    [
+        ('text/plain', 'text/plain'),
+        ('application/x-www-form-urlencoded', 'application/x-www-form-urlencoded'),
+        ('Text/Plain; charset=utf-8', 'text/plain'),
+        ('application/xml', 'application/xml'),
+        (None, None),
+    ],
+)
+async def test_a_body_that_is_not_json_gets_400_saying_it_must_be(
+    client: httpx.AsyncClient, content_type: str | None, media: str | None
+) -> None:
+    headers = {'content-type': content_type} if content_type else {}
+    response = await client.post('/things', content='{"value": 1}', headers=headers)
+    assert response.status_code == 400, response.text
+    instead = f"not '{media}'" if media else 'no Content-Type was given'
+    assert response.json() == {'detail': f'the request body must be JSON (Content-Type: application/json); {instead}'}
+
+
+@pytest.mark.parametrize('content_type', ['application/json', 'Application/JSON; charset=utf-8', 'application/x+json'])
+async def test_json_bodies_are_read_as_before(client: httpx.AsyncClient, content_type: str) -> None:
+    response = await client.post('/things', content='{"value": 1}', headers={'content-type': content_type})
+    assert response.status_code == 200, response.text
