@@ -78,6 +78,24 @@ async def test_invalid_settings_are_shown_at_their_fields_and_nothing_is_created
     assert await endpoints(user) == []
 
 
+@pytest.mark.parametrize('url', ['not a url', 'hooks.example.com:8443/in'])
+async def test_a_url_that_is_not_an_absolute_http_url_is_named_at_the_field_and_by_the_api(
+    user: User, url: str
+) -> None:
+    await sign_in(user, '/webhooks')
+    user.find(marker='endpoint-create').click()
+    fill(user, url=url, event_types=['execution.failed'])
+    user.find(marker='endpoint-save').click()
+    expected = f"'{url}' is not an absolute http(s) URL (such as https://example.com/hook)"
+    await user.should_see(expected)
+    assert expected in element(user, 'endpoint-url').error
+    response = await api(user, 'POST', '/api/webhooks/endpoints', {'url': url, 'event_types': ['execution.failed']})
+    assert response.status_code == 422 and response.json()['detail'] == f'url: {expected}', response.text
+    delivery = await api(user, 'POST', '/api/webhooks/deliveries', {'url': url, 'body': {}})
+    assert delivery.status_code == 422 and expected in delivery.json()['detail'], delivery.text
+    assert await endpoints(user) == []
+
+
 async def create(user: User, url: str, **extra: Any) -> dict[str, Any]:
     body = {'url': url, 'event_types': ['execution.failed'], **extra}
     response = await api(user, 'POST', '/api/webhooks/endpoints', body)

@@ -6,6 +6,7 @@ No test here sends traffic anywhere: the inner transport is an ``httpx.MockTrans
 from __future__ import annotations
 
 import ipaddress
+import re
 
 import httpx
 import pytest
@@ -219,3 +220,19 @@ async def test_the_port_is_checked_before_any_name_is_resolved() -> None:
         with pytest.raises(OutboundRefused, match='port 22'):
             await client.get('http://ssh.example.com:22/')
     assert calls == [] and inner.requests == []
+
+
+NOT_HTTP = {
+    'not a url': "'not a url' is not an absolute http(s) URL (such as https://example.com/hook)",
+    'example.com/hook': "'example.com/hook' is not an absolute http(s) URL",
+    'localhost:8080/hook': "'localhost:8080/hook' is not an absolute http(s) URL",  # (not the scheme 'localhost')
+    '': "'' is not an absolute http(s) URL",
+    'ftp://example.com/hook': "only http and https URLs are allowed, not 'ftp'",
+}
+
+
+def test_a_url_that_is_not_http_is_refused_saying_what_is_wrong() -> None:
+    guard = OutboundGuard()
+    for url, message in NOT_HTTP.items():
+        with pytest.raises(OutboundRefused, match=f'^{re.escape(message)}'):
+            guard.check_url(url)
