@@ -21,7 +21,13 @@ from flowmon.application.time_bounds import (
     time_bound,
 )
 from flowmon.engine.core.provenance import TRIGGER_TYPES, trigger_type
-from flowmon.engine.core.search_text import execution_text, input_text, text_contains
+from flowmon.engine.core.search_text import (
+    MAX_QUERY_CHARS,
+    MIN_QUERY_CHARS,
+    execution_text,
+    input_text,
+    text_contains,
+)
 from flowmon.engine.core.state import EXECUTION_STATUSES, ExecutionState
 
 __all__ = ['RELATIVE_WINDOWS', 'ExecutionFilter', 'parse_page', 'parse_search']
@@ -60,7 +66,7 @@ class ExecutionFilter:
             problems.append(f'unknown trigger {trigger[:40]!r} ignored')
             trigger = None
         q, problem = parse_search(params.get('q') or '')
-        problems.extend([problem] if problem else [])
+        problems.extend([f'{problem}; the list is not searched'] if problem else [])
         found = cls(workflow_id=workflow_id, status=status, trigger=trigger, q=q, since=since, until=until, page=page)
         return found, problems
 
@@ -143,13 +149,22 @@ class ExecutionFilter:
 
 
 def parse_search(text: str) -> tuple[str | None, str | None]:
-    """A search box's text as the list's ``q`` (None when empty) and a message when it cannot be searched for."""
+    """A search box's text as the list's ``q`` (None when empty) and, when it cannot be searched for, why, in the
+    page's words (the API's message names its parameter ``q``)."""
     if not text.strip():
         return None, None
     try:
         return search_query(text), None
-    except Invalid as exc:
-        return None, f'search ignored: {exc}'
+    except Invalid:
+        return None, _search_problem(text.strip())
+
+
+def _search_problem(text: str) -> str:
+    if len(text) < MIN_QUERY_CHARS:
+        return f'search needs at least {MIN_QUERY_CHARS} characters'
+    if len(text) > MAX_QUERY_CHARS:
+        return f'search takes at most {MAX_QUERY_CHARS} characters'
+    return 'search cannot hold line breaks, tabs or other control characters'
 
 
 def _trigger_type(item: ExecutionState | ExecutionRecord) -> str | None:

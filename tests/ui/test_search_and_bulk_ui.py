@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from nicegui import ui
 from nicegui.testing.user import User
 from uisim import api, click_when_shown, current_path, handled, sign_in, start, text_of, wait_for_path, wait_until_ended
@@ -33,11 +35,34 @@ async def test_a_search_that_cannot_be_made_says_why_and_stays(user: User) -> No
     await sign_in(user, '/executions')
     await user.should_see(marker='filter-search')
     user.find(marker='filter-search').type('ab').trigger('keydown.enter')
-    await user.should_see('Search ignored: q must be at least 3 characters (got 2)')
+    await user.should_see('Search needs at least 3 characters; the list is not searched')
+    await user.should_not_see('q must')  # the API's parameter name is not the page's word
     assert current_path(user) == '/executions'
+    assert search_box(user).value == ''  # the box shows what the list shows
 
     await sign_in(user, '/executions?q=x')
-    await user.should_see('Filter: search ignored: q must be at least 3 characters')
+    await user.should_see('Filter: search needs at least 3 characters; the list is not searched')
+
+
+async def test_a_search_too_short_for_a_searched_list_keeps_the_previous_search_and_says_so(user: User) -> None:
+    first = await run_to_end(user, 'quick', {'order': 'A-1001'})
+    second = await run_to_end(user, 'quick', {'order': 'B-2002'})
+    await sign_in(user, '/executions?q=A-1001')
+    await user.should_see(marker=f'execution-row-{first}')
+    user.find(marker='filter-search').clear().type('ab').trigger('keydown.enter')
+    await user.should_see(
+        'Search needs at least 3 characters; still showing \N{LEFT DOUBLE QUOTATION MARK}A-1001'
+        '\N{RIGHT DOUBLE QUOTATION MARK}'
+    )
+    assert search_box(user).value == 'A-1001'  # not "ab" over the results of A-1001
+    assert current_path(user) == '/executions?q=A-1001'
+    await user.should_see(marker=f'execution-row-{first}')
+    await user.should_not_see(marker=f'execution-row-{second}')
+
+
+def search_box(user: User) -> Any:
+    (box,) = user.find(marker='filter-search').elements
+    return box
 
 
 async def test_a_workflows_history_has_the_search_box(user: User) -> None:

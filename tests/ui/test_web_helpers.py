@@ -63,8 +63,9 @@ def test_the_list_url_takes_every_form_the_api_takes() -> None:
         ({'until': '7d'}, '"until" must be a day'),
         ({'page': '-2'}, "page '-2' ignored"),
         ({'trigger': 'cosmic'}, "unknown trigger 'cosmic'"),
-        ({'q': 'ab'}, 'search ignored: q must be at least 3 characters'),
-        ({'q': 'a\nbc'}, 'control characters'),
+        ({'q': 'ab'}, 'search needs at least 3 characters; the list is not searched'),
+        ({'q': 'a\nbc'}, 'search cannot hold line breaks, tabs or other control characters'),
+        ({'q': 'x' * 201}, 'search takes at most 200 characters'),
     ],
 )
 def test_bad_filter_values_are_dropped_with_a_message(query: dict[str, str], fragment: str) -> None:

@@ -88,7 +88,10 @@ class FilterBar:
     def _search_for(self, text: str) -> None:
         q, problem = parse_search(text)
         if problem:
-            ui.notify(problem.capitalize(), type='warning')
+            # the list stays as it is: the box goes back to the search it shows, and the message says which
+            shown = f'still showing \N{LEFT DOUBLE QUOTATION MARK}{self._flt.q}\N{RIGHT DOUBLE QUOTATION MARK}'
+            ui.notify(f'{problem.capitalize()}; {shown if self._flt.q else "the list is not searched"}', type='warning')
+            self._search.set_value(self._flt.q or '')
             return
         self._set(q=q)
 
