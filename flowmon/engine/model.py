@@ -10,6 +10,7 @@ workflow records which nodes name which secrets, and the definition keeps the re
 
 from __future__ import annotations
 
+import difflib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -324,7 +325,7 @@ def parse_workflow(raw: Mapping[str, Any] | Any, registry: NodeRegistry) -> Work
         try:
             configs[node.id], names = parse_node_config(registry, node.type, node.config)
         except ValidationError as exc:
-            raise WorkflowError(describe_config_error(exc, node)) from None
+            raise WorkflowError(describe_config_error(exc, node, registry)) from None
         except SecretRefError as exc:
             raise WorkflowError(f'node {node.id!r} ({node.type}) {exc}') from None
         if names:
@@ -365,9 +366,41 @@ def parse_workflow(raw: Mapping[str, Any] | Any, registry: NodeRegistry) -> Work
     )
 
 
-def describe_config_error(exc: ValidationError, node: NodeSpec) -> str:
-    """A node config's validation errors, naming the node and each field."""
-    return _describe(exc, prefix=f'node {node.id!r} ({node.type}) config')
+def describe_config_error(exc: ValidationError, node: NodeSpec, registry: NodeRegistry | None = None) -> str:
+    """A node config's validation errors, naming the node and each field. A key the config does not have is said as
+    such, with the keys its type knows (from ``registry``) and the closest of them; a missing key as required."""
+    prefix = f'node {node.id!r} ({node.type})'
+    known = config_keys(registry, node.type) if registry is not None else ()
+    errors = sorted(exc.errors(), key=lambda error: error['type'] != 'extra_forbidden')  # a typo explains the rest
+    parts = [_config_problem(prefix, error, known) for error in errors[:5]]
+    if len(errors) > 5:
+        parts.append(f'... and {len(errors) - 5} more')
+    return '; '.join(parts)
+
+
+def config_keys(registry: NodeRegistry, type_name: str) -> tuple[str, ...]:
+    """The keys a node type's config takes, as written in a definition (an alias where a field has one)."""
+    if type_name not in registry:
+        return ()
+    fields = registry.get(type_name).Config.model_fields
+    return tuple(info.alias or name for name, info in fields.items())
+
+
+def _config_problem(prefix: str, error: Mapping[str, Any], known: tuple[str, ...]) -> str:
+    loc = tuple(error['loc'])
+    where = 'config' + ''.join(f'[{part}]' if isinstance(part, int) else f'.{part}' for part in loc)
+    if error['type'] == 'extra_forbidden' and len(loc) == 1:
+        key = str(loc[0])[:60]
+        if not known:
+            return f'{prefix}: unknown config key {key!r}'
+        close = difflib.get_close_matches(key, known, n=1)
+        hint = f'; did you mean {close[0]!r}?' if close else ''
+        return f'{prefix}: unknown config key {key!r} (known: {", ".join(known)}{hint})'
+    if error['type'] == 'extra_forbidden':
+        return f'{prefix} {where}: unknown key'
+    if error['type'] == 'missing':
+        return f'{prefix} {where} is required'
+    return f'{prefix} {where}: {error["msg"]}'
 
 
 def _describe(exc: ValidationError, *, prefix: str, raw: Mapping[str, Any] | None = None) -> str:

@@ -66,6 +66,21 @@ async def test_a_new_workflow_is_checked_as_it_is_typed_previewed_and_created(us
     assert stored.status_code == 200 and stored.json()['name'] == 'Edited in the browser'
 
 
+async def test_a_mistyped_config_key_is_named_with_the_keys_the_type_has_as_the_api_names_it(user: User) -> None:
+    await sign_in(user, '/workflows/new')
+    await status_becomes(user, 'Valid: my-workflow')
+    typo = chain('typo', 'Typo', transform('shape', '{ok: `true`}'))
+    typo['nodes'][0]['config'] = {'expresion': '<b>{ok: `true`}</b>'}
+    editor(user).value = json.dumps(typo)
+    expected = (
+        "node 'shape' (transform): unknown config key 'expresion' (known: expression; did you mean 'expression'?)"
+    )
+    shown = await status_becomes(user, expected)
+    assert 'Extra inputs' not in shown and 'Field required' not in shown
+    response = await api(user, 'PUT', '/api/workflows/typo', typo)
+    assert response.status_code == 422 and response.json()['detail'] == shown
+
+
 async def test_editing_shows_the_diff_against_the_stored_version_then_replaces_it(user: User) -> None:
     await sign_in(user, '/workflows/quick')
     await click_when_shown(user, 'edit-workflow')

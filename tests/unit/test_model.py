@@ -325,3 +325,13 @@ def test_shipped_workflow_ids_are_unique() -> None:
         for path in _workflow_files()
     ]
     assert len(ids) == len(set(ids))
+
+
+def test_a_config_key_the_type_does_not_have_is_named_with_the_keys_it_has() -> None:
+    assert rejected(workflow([node('x', 'transform', config={'expresion': 'a'})])) == (
+        "node 'x' (transform): unknown config key 'expresion' (known: expression; did you mean 'expression'?); "
+        "node 'x' (transform) config.expression is required"
+    )
+    message = rejected(workflow([node('h', 'http', config={'url': 'https://example.com/', 'colour': 'red'})]))
+    assert message.startswith("node 'h' (http): unknown config key 'colour' (known: method, url, headers, ")
+    assert 'did you mean' not in message and 'Extra inputs' not in message

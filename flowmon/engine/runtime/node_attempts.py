@@ -231,7 +231,7 @@ class NodeAttempts:
         try:
             config = self.engine.registry.parse_config(spec.type, resolved_config(spec.config, values))
         except ValidationError as exc:
-            message = describe_config_error(exc, spec) + ' (with the values of its secrets)'
+            message = describe_config_error(exc, spec, self.engine.registry) + ' (with the values of its secrets)'
             raise NodeError(redact_text(message, hidden)) from None
         return config, hidden
 
