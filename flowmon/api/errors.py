@@ -69,10 +69,11 @@ def not_json(content_type: str | None) -> str | None:
 class MeasuredBodyRoute(APIRoute):
     """A route whose JSON body is checked and measured before FastAPI parses it into the route's model.
 
-    A body sent as anything but JSON (a form, text) gets a 400 that says the body must be JSON, instead of a 422
-    about the model's shape. Text nested deeper than :data:`~flowmon.engine.core.payload.MAX_PARSE_DEPTH` gets a 400
-    that says so, instead of a parser recursion; shallower bodies are parsed, and the models then hold each payload
-    in them to the payload budget with a message that names the field.
+    A body sent as anything but JSON (a form, text) that the model refuses gets a 400 that says the body must be
+    JSON, instead of a 422 about the model's shape (after the token: dependencies run first). Text nested deeper
+    than :data:`~flowmon.engine.core.payload.MAX_PARSE_DEPTH` gets a 400 that says so, instead of a parser
+    recursion; shallower bodies are parsed, and the models then hold each payload in them to the payload budget
+    with a message that names the field.
     """
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
@@ -82,9 +83,8 @@ class MeasuredBodyRoute(APIRoute):
 
         async def measured(request: Request) -> Response:
             body = await request.body()  # kept by the request: FastAPI's parser reads the same bytes
-            instead = not_json(request.headers.get('content-type')) if body else None
-            if instead is not None:
-                raise HTTPException(400, f'the request body must be JSON (Content-Type: application/json); {instead}')
+            if body:  # said when the body is refused, after the token (a dependency) was checked
+                request.state.body_not_json = not_json(request.headers.get('content-type'))
             if body and json_text_depth(body, stop_above=MAX_PARSE_DEPTH) > MAX_PARSE_DEPTH:
                 raise HTTPException(400, f'the request body is nested more than {MAX_PARSE_DEPTH} levels deep')
             return await handler(request)
@@ -98,6 +98,10 @@ def install_error_handlers(app: FastAPI) -> None:
         errors = [dict(error) for error in exc.errors()]
         if any(error.get('type') == 'json_invalid' for error in errors):
             return JSONResponse({'detail': 'malformed JSON in the request body'}, status_code=400)
+        instead = getattr(request.state, 'body_not_json', None)
+        if instead and any(tuple(error.get('loc', ()))[:1] == ('body',) for error in errors):
+            detail = f'the request body must be JSON (Content-Type: application/json); {instead}'
+            return JSONResponse({'detail': detail}, status_code=400)
         safe = [{'loc': list(e.get('loc', ())), 'msg': e.get('msg'), 'type': e.get('type')} for e in errors]
         return JSONResponse({'detail': describe_validation(errors), 'errors': safe}, status_code=422)
 
