@@ -121,11 +121,11 @@ class OutboundGuard:
             parsed = url if isinstance(url, httpx.URL) else httpx.URL(url)
         except (httpx.InvalidURL, TypeError) as exc:
             raise OutboundRefused(f'invalid URL: {exc}') from None
-        # no URL at all ("not a url"), a relative one ("example.com/hook") or a host taken for a scheme ("host:8080")
+        # no URL at all ("not a url"), a relative one ("example.com/hook") or a host taken for a scheme ("host:8080").
+        # The URL is not quoted: it may be a secret's value (a webhook node's {"$secret": ...}), and a part of it
+        # would escape the redaction that replaces the whole value in a node's error
         if not parsed.scheme or '://' not in str(url):
-            raise OutboundRefused(
-                f'{str(url)[:80]!r} is not an absolute http(s) URL (such as https://example.com/hook)'
-            )
+            raise OutboundRefused('not an absolute http(s) URL (such as https://example.com/hook)')
         if parsed.scheme not in ('http', 'https'):
             raise OutboundRefused(f'only http and https URLs are allowed, not {parsed.scheme[:20]!r}')
         if parsed.userinfo:

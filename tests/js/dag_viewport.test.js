@@ -59,6 +59,8 @@ test("in a narrow window a graph that fitting would make illegible starts legibl
   assert.deepEqual(startView(1000, 200, 350, 300, 1, 390), { k: 1, x: 0, y: 50 });
   // fitting keeps it legible: fitted (0.7 exactly)
   assert.deepEqual(startView(500, 200, 350, 300, 0.7, 390), fitView(500, 200, 350, 300));
+  // taller than the viewport at that zoom: from its top
+  assert.deepEqual(startView(1000, 600, 350, 300, 0.7, 390), { k: 0.7, x: 0, y: 0 });
   // dots (no names): fitted
   assert.deepEqual(startView(1000, 200, 350, 300, null, 390), fitView(1000, 200, 350, 300));
   // a canvas as narrow in a window from 640 px on (half of a wide page, two compared side by side): fitted

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from nicegui import ui
 from nicegui.elements.mixins.text_element import TextElement
 from nicegui.testing.user import User
@@ -12,6 +13,7 @@ from sample_workflows import chain, log, transform
 from uisim import EDITOR_LENGTH, api, click_when_shown, sign_in, text_of, wait_for_path
 from waiting import until
 
+from flowmon.web.widgets.code_editor import CodeEditor
 from flowmon.web.widgets.dag_chart import DagChart
 
 EDITED = chain('edited', 'Edited in the browser', transform('shape', '{ok: `true`}'), log('tell', 'done'))
@@ -212,3 +214,22 @@ async def test_a_text_the_server_never_got_is_never_valid(user: User) -> None:
     assert not save.enabled
     user.find(marker='editor-cancel').click()
     await user.should_see(marker='discard')
+
+
+async def test_a_text_not_known_to_be_the_browsers_is_not_saved(user: User, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The browser does not answer whether its text is the server's (a busy phone, a lost connection): nothing is
+    saved until it does; the status says so."""
+
+    async def no_answer(*args: object, **kwargs: object) -> None:
+        return None
+
+    await sign_in(user, '/workflows/quick/edit')
+    await status_becomes(user, 'Valid: quick, 1 node, 0 edges')
+    monkeypatch.setattr(CodeEditor, 'in_sync', no_answer)
+    editor(user).value = editor(user).value.replace('Quick check', 'Quick check, renamed')
+    await status_becomes(user, 'The page did not answer in time')
+    (save,) = user.find(marker='editor-save').elements
+    assert not save.enabled
+    monkeypatch.undo()
+    await status_becomes(user, 'Valid: quick, 1 node, 0 edges')  # checked again once it answers
+    assert save.enabled

@@ -222,11 +222,11 @@ async def test_the_port_is_checked_before_any_name_is_resolved() -> None:
     assert calls == [] and inner.requests == []
 
 
-NOT_HTTP = {
-    'not a url': "'not a url' is not an absolute http(s) URL (such as https://example.com/hook)",
-    'example.com/hook': "'example.com/hook' is not an absolute http(s) URL",
-    'localhost:8080/hook': "'localhost:8080/hook' is not an absolute http(s) URL",  # (not the scheme 'localhost')
-    '': "'' is not an absolute http(s) URL",
+NOT_HTTP = {  # (the URL is not quoted: it may be a secret's value, see below)
+    'not a url': 'not an absolute http(s) URL (such as https://example.com/hook)',
+    'example.com/hook': 'not an absolute http(s) URL',
+    'localhost:8080/hook': 'not an absolute http(s) URL',  # (not the scheme 'localhost')
+    '': 'not an absolute http(s) URL',
     'ftp://example.com/hook': "only http and https URLs are allowed, not 'ftp'",
 }
 
@@ -236,3 +236,13 @@ def test_a_url_that_is_not_http_is_refused_saying_what_is_wrong() -> None:
     for url, message in NOT_HTTP.items():
         with pytest.raises(OutboundRefused, match=f'^{re.escape(message)}'):
             guard.check_url(url)
+
+
+def test_a_refused_url_is_not_quoted_because_it_may_be_a_secret() -> None:
+    """A webhook node's url may be a secret's value; a node's error hides a secret by replacing its whole value, so
+    a refusal that quoted a part of it (cut, or escaped) would show that part in clear."""
+    secret = 'hooks.partner-corp.net/services/T0AB12CD3/B0EF45GH6/' + 'Zq8xW3vN7mK2pL9sR4tY6uJ1hG5fD0c' * 4
+    with pytest.raises(OutboundRefused) as refused:
+        OutboundGuard().check_url(secret)
+    message = str(refused.value)
+    assert not any(secret[i : i + 8] in message for i in range(len(secret) - 8)), message

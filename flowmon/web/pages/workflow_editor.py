@@ -24,6 +24,7 @@ from flowmon.application.errors import AppError, NotFound
 from flowmon.application.workflows import Checked, StoredWorkflow
 from flowmon.engine.model import MAX_YAML_BYTES
 from flowmon.web.actions import found, signed_in
+from flowmon.web.comparison import same_json
 from flowmon.web.teardown import weak_callback
 from flowmon.web.widgets.changes_dialog import changes_dialog
 from flowmon.web.widgets.code_editor import SENDABLE, CodeEditor, Language
@@ -170,7 +171,7 @@ class WorkflowEditor:
             document = await self._application.workflows.document(text, yaml=yaml_text)
         except AppError:  # not a document (yet): an edit
             return True
-        return document != self._opened
+        return not same_json(document, self._opened)
 
     # --- checking as it is typed ----------------------------------------------------------------------
 
@@ -197,9 +198,13 @@ class WorkflowEditor:
         checked, problem = await self._validate(text)
         if self.editor.is_deleted:
             return None
-        if self._lost or await self.editor.in_sync() is False:
+        in_sync = False if self._lost else await self.editor.in_sync()
+        if in_sync is False:
             self._lost = True  # for good: every later edit applies to the text the server has, not the one shown
             checked, problem = None, LOST
+        elif in_sync is None and checked is not None:  # (not known: nothing is saved until it is)
+            checked, problem = None, 'The page did not answer in time; the text is checked again as soon as it does.'
+            self._changed_at = 0.0
         self._checked_text = text
         if checked is None:
             self.status.set_text(problem or 'Not a valid workflow.')
@@ -286,7 +291,7 @@ class WorkflowEditor:
             current: dict[str, Any] | None = (await self._application.workflows.get(checked.id)).definition
         except NotFound:
             current = None
-        text, language = self.editor.value or '', self._language
+        text, language = self._checked_text or '', self._language  # (what was checked, whatever came since)
 
         async def store(dialog: ui.dialog) -> None:
             await self._save(dialog, checked.id, text, language)

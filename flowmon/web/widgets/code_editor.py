@@ -7,6 +7,7 @@ for the editors on the page (a toggle is rare; a page has a handful of editors a
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any, Final, Literal
 
 from nicegui import Client, ui
@@ -17,6 +18,7 @@ Language = Literal['JSON', 'YAML']
 # What the page's connection carries at once (NiceGUI's client drops a larger message, with a "Message too long"
 # notice of its own): an edit this large (a big paste) never reaches the server
 SENDABLE = 'about 1 MB'
+RECHECK_SECONDS = 0.3  # between two answers that differ, before the editor says its text did not arrive
 
 
 class CodeEditor(ui.codemirror):
@@ -46,7 +48,9 @@ class CodeEditor(ui.codemirror):
         carries (:data:`SENDABLE`) never arrives, and every later change then applies to a text that lacks it: the
         server's copy is wrong for good. The browser's length is asked after every edit it had sent has arrived
         (they travel the same connection, in order); an edit arriving while it is asked means nothing (the lengths
-        are compared only when none did)."""
+        are compared only when none did). Two answers apart, a moment between them, must differ before it says so
+        (a page that has just reconnected may still hold an edit it sends once its connection is back)."""
+        differed = 0
         while True:
             edits = self._edits
             try:
@@ -57,8 +61,14 @@ class CodeEditor(ui.codemirror):
                 return None
             if not isinstance(length, int):  # (no editor in the page any more: it has gone on)
                 return None
-            if edits == self._edits:
-                return length == _utf16_length(self.value or '')
+            if edits != self._edits:
+                continue
+            if length == _utf16_length(self.value or ''):
+                return True
+            differed += 1
+            if differed == 2:
+                return False
+            await asyncio.sleep(RECHECK_SECONDS)
 
     def follow(self, dark: bool) -> None:
         """Switch to the dark (or light) theme."""

@@ -30,13 +30,14 @@ export function fitView(width, height, vw, vh) {
 // The view a canvas starts with: a stage that fits the viewport's width at its natural size, a wider one fitted into
 // view; but in a narrow window (`screen` px wide), where fitting would shrink its cards below `legible` (the least
 // zoom at which their names can be read; null: no names), at that zoom, at its left end (where the graph starts),
-// centred vertically. (A canvas in half of a wide window, as two compared side by side, starts fitted.)
+// centred vertically (from its top when it is taller than the viewport). A canvas in half of a wide window, as two
+// compared side by side, starts fitted.
 export function startView(width, height, vw, vh, legible, screen) {
   if (width <= vw + 1) return { k: 1, x: 0, y: 0 };
   const fitted = fitView(width, height, vw, vh);
   if (legible == null || screen >= NARROW_PX || fitted.k >= legible) return fitted;
   const k = clampZoom(Math.min(legible, 1));
-  return { k, x: 0, y: (vh - height * k) / 2 };
+  return { k, x: 0, y: Math.max(0, (vh - height * k) / 2) }; // (a graph taller than the view: from its top)
 }
 
 // The view while two pointers pinch: `from` was the view when they were at a0 and b0 (viewport points); now they
