@@ -35,13 +35,14 @@ def render_form(*, redirect_to: str, error: str | None = None) -> None:
             ui.label('Enter the access token printed when flowmon started, or open the link it printed.').classes(
                 'text-sm text-grey-7'
             )
-            with ui.element('form').props(f'method=post action={LOGIN_PATH}').classes('w-full').mark('sign-in-form'):
+            form = ui.element('form').props(f'method=post action={LOGIN_PATH}').classes('w-full flex flex-col gap-3')
+            with form.mark('sign-in-form'):
                 ui.input('Access token', password=True, password_toggle_button=True).props(
                     'name=token outlined dense autofocus autocomplete=current-password'
                 ).classes('w-full').mark('token-input')
                 target = ui.element('input').props('type=hidden name=redirect_to').mark('sign-in-target')
                 target.props['value'] = safe_redirect(redirect_to)
-                message = ui.label(error or '').classes('text-sm text-negative my-2').mark('sign-in-error')
+                message = ui.label(error or '').classes('text-sm text-negative').mark('sign-in-error')
                 message.set_visibility(bool(error))
                 ui.button('Sign in', icon='login').props('type=submit unelevated no-caps').classes('w-full').mark(
                     'sign-in-button'

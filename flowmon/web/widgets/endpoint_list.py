@@ -126,7 +126,7 @@ class EndpointList:
             with ui.row().classes('items-center gap-2 no-wrap fm-secret-main'):
                 self._secret(endpoint, revealed)
             with ui.row().classes('items-center gap-2 no-wrap ml-auto fm-secret-actions'):
-                ui.link('Deliveries', f'/webhooks?endpoint={endpoint.id}').classes('fm-link text-sm').mark(
+                ui.link('Deliveries', f'/webhooks?endpoint={endpoint.id}').classes('fm-link text-xs font-medium').mark(
                     f'endpoint-deliveries-{endpoint.id}'
                 )
                 ui.button('Edit', icon='edit', on_click=lambda e=endpoint: self._editor.open(e)).props(
