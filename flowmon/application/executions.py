@@ -122,7 +122,7 @@ class Executions:
             if await self._remote_cancel(execution_id):
                 return
         if record.imported_from is not None:
-            raise Conflict(f'execution {execution_id!r} was imported: {READ_ONLY}')
+            raise _read_only(execution_id)
         raise Conflict(f'execution {execution_id!r} is already {record.status}')
 
     async def rerun(self, execution_id: str, *, from_node: str | None = None, input: Any = None) -> str:
@@ -134,7 +134,7 @@ class Executions:
         previous = await self._history.state(execution_id)
         await self._refuse_imported(execution_id)
         if not previous.is_terminal:
-            raise Conflict(f'execution {execution_id!r} is still {previous.status}; cancel it or wait')
+            raise _still_running(execution_id, previous.status)
         with (
             translated(PAYLOAD_REFUSALS),
             translated({RerunError: Invalid, WorkflowError: Invalid, QueueFull: Unavailable}),
@@ -163,9 +163,9 @@ class Executions:
                 if record is None:
                     raise NotFound(f'execution {execution_id!r} not found')
                 if record.imported_from is not None:
-                    raise Conflict(f'execution {execution_id!r} was imported: {READ_ONLY}')
+                    raise _read_only(execution_id)
                 if record.status not in TERMINAL_EXECUTION_STATUSES:
-                    raise Conflict(f'execution {execution_id!r} is still {record.status}; cancel it or wait')
+                    raise _still_running(execution_id, record.status)
                 if record.workflow_id not in workflows:
                     workflows[record.workflow_id] = await self._current(record.workflow_id)
                 workflow = workflows[record.workflow_id]
@@ -281,4 +281,13 @@ class Executions:
 
     async def _refuse_imported(self, execution_id: str) -> None:
         if await self._history.is_imported(execution_id):
-            raise Conflict(f'execution {execution_id!r} was imported: {READ_ONLY}')
+            raise _read_only(execution_id)
+
+
+def _read_only(execution_id: str) -> Conflict:
+    return Conflict(f'execution {execution_id!r} was imported: {READ_ONLY}')
+
+
+def _still_running(execution_id: str, status: str) -> Conflict:
+    """What a rerun of an execution that has not ended answers."""
+    return Conflict(f'execution {execution_id!r} is still {status}; cancel it or wait')
