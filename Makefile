@@ -19,7 +19,7 @@ DEMO_NODES := examples/flowmon-demo-nodes
 NODE_BIN := node_modules/.bin
 NODE_STAMP := node_modules/.installed
 
-.PHONY: install chromium postgresql run lint test test-unit test-js test-e2e fuzz bench format clean
+.PHONY: install chromium postgresql run lint test test-unit test-js test-e2e test-stalls fuzz bench format clean
 
 install: $(STAMP)
 
@@ -85,6 +85,14 @@ test-e2e: install chromium
 		echo "e2e: no test files in tests/e2e"; rc=0; \
 	fi; \
 	exit $$rc
+
+# Opt-in, not part of `make test`: the browser tests with processes stopped for a moment (tests/stalls.py), to find
+# tests and pages that only work on an idle machine. STALL=click (the default: flowmon stopped as each test acts on
+# the page), server (now and then), browser (Chromium's renderers now and then), or several: STALL=click,browser.
+# STALL_SEED=<n> repeats a run's stalls (the seed is in the report's header).
+test-stalls: install chromium
+	FLOWMON_STALL=$(or $(STALL),click) FLOWMON_STALL_SEED=$(STALL_SEED) \
+		$(BIN)/pytest -q -n 3 --dist loadfile --no-loadscope-reorder -m e2e tests/e2e
 
 # schemathesis against a real `python app.py` (see tests/fuzz/run.sh): no 5xx with the token, only 401/404
 # without it, no traceback in the server log. FUZZ_SECONDS_WITH_TOKEN / FUZZ_SECONDS_WITHOUT_TOKEN set the budgets.

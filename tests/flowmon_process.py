@@ -20,6 +20,7 @@ from typing import Any
 
 import httpx
 import pytest
+import stalls
 from quiet_examples import quiet_examples
 from waiting import wait_until
 
@@ -48,6 +49,7 @@ def healthy(process: subprocess.Popen[bytes], url: str, logs: Callable[[], str])
 
 def stop_process(process: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
     """Terminate ``process`` (kill it if it does not exit within ``timeout``) and reap it."""
+    stalls.release(process)
     if process.poll() is not None:
         return
     process.terminate()
@@ -162,6 +164,7 @@ class FlowmonProcess:
             return found if found and healthy(self.process, self.base_url, self.logs) else None
 
         self.token = wait_until(started, 'flowmon to start', timeout=timeout, seen=self.logs)
+        stalls.watch(self.process)  # (only when FLOWMON_STALL asks for it: see tests/stalls.py)
         return self.token
 
     def api(self, method: str, path: str, json: Any = None) -> httpx.Response:
@@ -208,6 +211,7 @@ class FlowmonProcess:
 
         After a graceful shutdown on SIGTERM the code is ``-SIGTERM``: uvicorn re-raises the signal it caught.
         """
+        stalls.release(self.process)
         if self.process.poll() is None:
             self.process.send_signal(sig)
         try:

@@ -18,10 +18,11 @@ from typing import Any
 
 import httpx
 import pytest
+import stalls
 from chromium import CHROMIUM_ARGS, chromium_path
 from flowmon_process import REPO_ROOT, FlowmonProcess, spawn, stop_process
 from helpers import api
-from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Keyboard, Locator, Mouse, Page, sync_playwright
 
 TOKEN = 'e2e-token-0123456789'
 # what the pages of the running test said (NiceGUI logs why it reloads) and where they went: a failed test's report
@@ -110,7 +111,8 @@ def browser() -> Iterator[Browser]:
 
         chromium.new_context = watched_context  # type: ignore[method-assign]
         try:
-            yield chromium
+            with stalls.stalling_browser():
+                yield chromium
         finally:
             chromium.close()
 
@@ -126,6 +128,52 @@ def _watch(page: Page) -> None:
 @pytest.fixture(autouse=True)
 def _console_per_test() -> None:
     CONSOLE.clear()
+
+
+# what a test does to a page; with FLOWMON_STALL=click each stops the flowmon processes for a moment first
+ACTIONS = {
+    Locator: ('click', 'dblclick', 'check', 'uncheck', 'fill', 'press', 'select_option', 'set_input_files', 'tap'),
+    Page: ('click', 'goto', 'reload', 'go_back', 'go_forward'),
+    Mouse: ('click', 'dblclick', 'up', 'wheel'),
+    Keyboard: ('press', 'type', 'insert_text'),
+}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    try:
+        stalls.modes()
+        stalls.seed()
+    except ValueError as exc:
+        raise pytest.UsageError(str(exc)) from None
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    chosen = stalls.modes()
+    return f'stall chaos: {", ".join(sorted(chosen))}, seed {stalls.seed()}' if chosen else None
+
+
+@pytest.fixture(autouse=True, scope='session')
+def _stall_at_actions() -> Iterator[None]:
+    """With ``FLOWMON_STALL=click`` (tests/stalls.py), every action on a page meets the servers stopped."""
+    if 'click' not in stalls.modes():
+        yield
+        return
+    originals = [(cls, name, getattr(cls, name)) for cls, names in ACTIONS.items() for name in names]
+
+    def stalling(original: Callable[..., Any]) -> Callable[..., Any]:
+        def acting(*args: Any, **kwargs: Any) -> Any:
+            stalls.pause_servers()
+            return original(*args, **kwargs)
+
+        return acting
+
+    for cls, name, original in originals:
+        setattr(cls, name, stalling(original))
+    try:
+        yield
+    finally:
+        for cls, name, original in originals:
+            setattr(cls, name, original)
 
 
 @pytest.fixture
@@ -168,5 +216,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         for n, flowmon in enumerate(p for p in processes if isinstance(p, FlowmonProcess)):
             label = name if len(processes) == 1 else f'{name}[{n}]'
             report.sections.append((f'flowmon log of {label} (port {flowmon.port}), last 40 lines', flowmon.logs(40)))
+            stopped = stalls.stalls_of(flowmon.process)
+            if stopped:
+                listed = ', '.join(f'{stall.at} for {stall.seconds} s' for stall in stopped[-15:])
+                report.sections.append((f'stalls of {label}, last 15 (seed {stalls.seed()})', listed))
     if CONSOLE:
         report.sections.append(('browser console and navigations, last 40 lines', '\n'.join(list(CONSOLE)[-40:])))

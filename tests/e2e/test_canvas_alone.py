@@ -12,7 +12,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from flowmon_process import STARTUP_TIMEOUT_S
+import stalls
+from flowmon_process import STARTUP_TIMEOUT_S, stop_process
 from helpers import wait_for
 from playwright.sync_api import Browser, expect
 
@@ -44,10 +45,10 @@ def canvas_url() -> Iterator[str]:
 
     try:
         wait_for(up, 'the canvas page to start', timeout=STARTUP_TIMEOUT_S)  # as long as flowmon's own start
+        stalls.watch(process)
         yield url
     finally:
-        process.terminate()
-        process.wait(timeout=10)
+        stop_process(process)
 
 
 def test_a_page_with_only_the_canvas_draws_it(browser: Browser, canvas_url: str, shots: Path) -> None:
