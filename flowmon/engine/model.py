@@ -366,6 +366,10 @@ def parse_workflow(raw: Mapping[str, Any] | Any, registry: NodeRegistry) -> Work
     )
 
 
+# pydantic's error types for what a validator raised, with the words pydantic puts before the validator's message
+VALIDATOR_ERRORS = {'value_error': 'Value error, ', 'assertion_error': 'Assertion failed, '}
+
+
 def describe_config_error(exc: ValidationError, node: NodeSpec, registry: NodeRegistry | None = None) -> str:
     """A node config's validation errors, naming the node and each field. A key the config does not have is said as
     such, with the keys its type knows (from ``registry``) and the closest of them; a missing key as required."""
@@ -400,7 +404,17 @@ def _config_problem(prefix: str, error: Mapping[str, Any], known: tuple[str, ...
         return f'{prefix} {where}: unknown key'
     if error['type'] == 'missing':
         return f'{prefix} {where} is required'
+    if error['type'] in VALIDATOR_ERRORS:  # a node type's own check: its words, after the key it is about
+        key = where.removeprefix('config').removeprefix('.')
+        return f'{prefix}: {key}: {_message(error)}' if key else f'{prefix}: {_message(error)}'
     return f'{prefix} {where}: {error["msg"]}'
+
+
+def _message(error: Mapping[str, Any]) -> str:
+    """An error's message; for a validator's ``ValueError`` (or assert) its own text, without pydantic's
+    ``Value error, `` before it."""
+    message = str(error['msg'])
+    return message.removeprefix(VALIDATOR_ERRORS.get(error['type'], ''))
 
 
 def _describe(exc: ValidationError, *, prefix: str, raw: Mapping[str, Any] | None = None) -> str:
@@ -409,7 +423,7 @@ def _describe(exc: ValidationError, *, prefix: str, raw: Mapping[str, Any] | Non
     for error in exc.errors()[:5]:
         location = _location(error['loc'], raw)
         where = f'{prefix}.{location}' if prefix and location else (prefix or location)
-        parts.append(f'{where}: {error["msg"]}' if where else str(error['msg']))
+        parts.append(f'{where}: {_message(error)}' if where else _message(error))
     more = len(exc.errors()) - 5
     if more > 0:
         parts.append(f'... and {more} more')

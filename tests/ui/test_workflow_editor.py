@@ -83,6 +83,35 @@ async def test_a_mistyped_config_key_is_named_with_the_keys_the_type_has_as_the_
     assert response.status_code == 422 and response.json()['detail'] == shown
 
 
+@pytest.mark.parametrize(
+    ('config', 'expected'),
+    [
+        ({'expression': 'a.['}, "node 'shape' (transform): expression: invalid JMESPath expression 'a.[': "),
+        (
+            {'url': 'https://hooks.example.com/in', 'endpoint': 'ep_1'},
+            'node \'shape\' (webhook): give exactly one of "url" or "endpoint"',
+        ),
+        (
+            {'url': 'https://hooks.example.com/in', 'auth': {'type': 'bearer'}},
+            'node \'shape\' (webhook): auth: bearer auth needs "token"',
+        ),
+    ],
+    ids=['jmespath', 'url-or-endpoint', 'auth'],
+)
+async def test_a_config_value_its_type_refuses_is_said_in_its_words_as_the_api_says_it(
+    user: User, config: dict[str, object], expected: str
+) -> None:
+    await sign_in(user, '/workflows/new')
+    await status_becomes(user, 'Valid: my-workflow')
+    refused = chain('refused', 'Refused', transform('shape', '{ok: `true`}'))
+    refused['nodes'][0].update(type='webhook' if 'url' in config else 'transform', config=config)
+    editor(user).value = json.dumps(refused)
+    shown = await status_becomes(user, expected)
+    assert shown.startswith(expected) and 'Value error' not in shown, shown
+    response = await api(user, 'PUT', '/api/workflows/refused', refused)
+    assert response.status_code == 422 and response.json()['detail'] == shown
+
+
 async def test_editing_shows_the_diff_against_the_stored_version_then_replaces_it(user: User) -> None:
     await sign_in(user, '/workflows/quick')
     await click_when_shown(user, 'edit-workflow')

@@ -335,3 +335,37 @@ def test_a_config_key_the_type_does_not_have_is_named_with_the_keys_it_has() -> 
     message = rejected(workflow([node('h', 'http', config={'url': 'https://example.com/', 'colour': 'red'})]))
     assert message.startswith("node 'h' (http): unknown config key 'colour' (known: method, url, headers, ")
     assert 'did you mean' not in message and 'Extra inputs' not in message
+
+
+@pytest.mark.parametrize(
+    ('raw', 'expected'),
+    [
+        (
+            workflow([node('x', 'transform', config={'expression': 'a.['})]),
+            "node 'x' (transform): expression: invalid JMESPath expression 'a.[': ",
+        ),
+        (
+            workflow([node('c', 'condition', config={'expression': 'x' * 5000})]),
+            "node 'c' (condition): expression: expression is 5000 characters long; at most ",
+        ),
+        (workflow([node('h', 'http', config={'url': 'ftp://a'})]), "node 'h' (http): url: url must start with http"),
+        (
+            workflow([node('p', 'python', config={'callable': 'os.path'})]),
+            "node 'p' (python): callable: 'os.path' is not \"package.module:function\"",
+        ),
+        (
+            workflow([node('x', retry={'max_attempts': 2, 'backoff_seconds': 5, 'max_backoff_seconds': 1})]),
+            "nodes[0].retry (node 'x'): max_backoff_seconds must be at least backoff_seconds",
+        ),
+        (workflow([node('x')], schedule={'cron': 'bad'}), "schedule.cron: invalid cron expression 'bad' "),
+        (
+            workflow([node('x')], schedule={'cron': '* * * * *', 'timezone': 'Mars/Base'}),
+            "schedule.timezone: unknown time zone 'Mars/Base' (use an IANA name",
+        ),
+    ],
+    ids=['jmespath', 'long', 'http-url', 'callable', 'retry', 'cron', 'zone'],
+)
+def test_a_check_of_a_node_type_or_of_the_workflow_is_said_in_its_own_words(raw: Any, expected: str) -> None:
+    message = rejected(raw)
+    assert message.startswith(expected), message
+    assert 'Value error' not in message

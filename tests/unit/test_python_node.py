@@ -51,7 +51,7 @@ def test_module_prefixes(module: str, allowed: tuple[str, ...], expected: bool) 
 
 def test_saving_a_module_outside_the_allow_list_names_the_module_and_the_variable() -> None:
     message = refusal('os:system', ('flowmon_demo_nodes',))
-    assert "node 'p' (python) config.callable" in message
+    assert "node 'p' (python): callable: " in message
     assert "module 'os' is not allowed" in message and 'FLOWMON_PYTHON_MODULES' in message
     assert 'flowmon_demo_nodes' in message  # what is allowed now
     assert 'FLOWMON_PYTHON_MODULES (now empty)' in refusal(f'{DEMO}:spin', ())  # the default allows nothing
