@@ -20,15 +20,7 @@ from flowmon.delivery.endpoints import EndpointStore
 from flowmon.delivery.ledger import Ledger
 from flowmon.delivery.limits import Limits
 from flowmon.delivery.notify import Notifier, WebhookEventType
-from flowmon.delivery.policy import (
-    ONE_ATTEMPT,
-    TERMINAL_STATUSES,
-    TEST_EVENT_TYPE,
-    DeliveryStatus,
-    RetrySchedule,
-    classify,
-    decide,
-)
+from flowmon.delivery.policy import TERMINAL_STATUSES, DeliveryStatus, RetrySchedule, classify, decide, schedule_for
 from flowmon.delivery.queries import concurrency_key
 from flowmon.delivery.sender import Sender
 from flowmon.engine.core import log_context
@@ -157,7 +149,7 @@ class AttemptRunner:
         outcome = await self._sender.send(claim)
         slot.release()  # the destination is done with us: recording the outcome need not hold its slot
         decision = decide(
-            ONE_ATTEMPT if claim.event_type == TEST_EVENT_TYPE else self.config.schedule,
+            schedule_for(claim.event_type, self.config.schedule),
             attempt_in_round=claim.attempt_in_round,
             verdict=classify(outcome.status_code, outcome.error_class),
             status_code=outcome.status_code,

@@ -19,12 +19,19 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import bindparam, exists, or_, select
+from sqlalchemy import bindparam, case, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from flowmon.delivery.claims import AttemptOutcome, Claim, ClaimMiss, EndpointHealthChange, claim_from_row
 from flowmon.delivery.health import record_health
-from flowmon.delivery.policy import Decision, DeliveryStatus, ErrorClass, RetrySchedule
+from flowmon.delivery.policy import (
+    TEST_EVENT_TYPE,
+    Decision,
+    DeliveryStatus,
+    ErrorClass,
+    RetrySchedule,
+    schedule_for,
+)
 from flowmon.delivery.writer import BatchWriter
 from flowmon.infra.secretbox import SecretBox
 from flowmon.store.codec import dumps, from_db_time, loads
@@ -270,11 +277,14 @@ class Ledger:
         return await self._writer.run(op)
 
     async def requeue(
-        self, delivery_ids: Iterable[str], *, now: datetime, max_attempts: int, from_statuses: Iterable[str]
+        self, delivery_ids: Iterable[str], *, now: datetime, schedule: RetrySchedule, from_statuses: Iterable[str]
     ) -> list[str]:
         """Start a new round of attempts (same ``webhook_id``, same body) for each delivery still in one of
-        ``from_statuses``; returns the ids requeued."""
+        ``from_statuses``, as many as its schedule has (:func:`schedule_for`: one for a test event); returns the ids
+        requeued."""
         allowed, wanted = list(from_statuses), list(delivery_ids)
+        test_event = schedule_for(TEST_EVENT_TYPE, schedule).max_attempts
+        max_attempts = case((deliveries.c.event_type == TEST_EVENT_TYPE, test_event), else_=schedule.max_attempts)
 
         async def op(conn: AsyncConnection) -> list[str]:
             done: list[str] = []

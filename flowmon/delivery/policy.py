@@ -139,6 +139,12 @@ TEST_EVENT_TYPE = 'webhook.test'  # a test event sent to an endpoint from its pa
 ONE_ATTEMPT = RetrySchedule((0.0,), 0.0)  # the schedule of a test event: its outcome is its first attempt's
 
 
+def schedule_for(event_type: str | None, schedule: RetrySchedule) -> RetrySchedule:
+    """The schedule each round of a delivery's attempts follows: a test event's is one attempt (when it is sent, and
+    again at each redelivery), any other delivery's is ``schedule``."""
+    return ONE_ATTEMPT if event_type == TEST_EVENT_TYPE else schedule
+
+
 def decide(
     schedule: RetrySchedule,
     *,

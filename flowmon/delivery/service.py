@@ -31,7 +31,7 @@ from flowmon.delivery.fanout import EndpointFanout, WorkflowNames
 from flowmon.delivery.intake import Intake, encode_json, event_payload, test_payload
 from flowmon.delivery.ledger import Claimer, Ledger
 from flowmon.delivery.notify import Notifier, WebhookEventType
-from flowmon.delivery.policy import ONE_ATTEMPT, TERMINAL_STATUSES, TEST_EVENT_TYPE, DeliveryStatus, RetrySchedule
+from flowmon.delivery.policy import TERMINAL_STATUSES, TEST_EVENT_TYPE, DeliveryStatus, RetrySchedule, schedule_for
 from flowmon.delivery.queries import DeliveryQueries, DeliveryRecord, WebhookStats, concurrency_key
 from flowmon.delivery.sender import Sender
 from flowmon.engine.core.events import Event, utcnow
@@ -225,9 +225,9 @@ class DeliveryService:
         self._require_enabled(endpoint_id)
         now = self._clock()
         body = encode_json(test_payload(endpoint_id, now))
+        budget = schedule_for(TEST_EVENT_TYPE, self.config.schedule).max_attempts
         row = self.intake.row(
-            source='test', body=body, now=now, max_attempts=ONE_ATTEMPT.max_attempts, endpoint=endpoint,
-            event_type=TEST_EVENT_TYPE,
+            source='test', body=body, now=now, max_attempts=budget, endpoint=endpoint, event_type=TEST_EVENT_TYPE,
         )  # fmt: skip
         await self._commit_and_dispatch([row])
         return Queued(id=row['id'], webhook_id=row['webhook_id'], status=row['status'], secret=None)
@@ -262,7 +262,8 @@ class DeliveryService:
     # --- operator actions -----------------------------------------------------------------------------
 
     async def redeliver(self, delivery_id: str, *, trigger: str = 'manual') -> DeliveryRecord:
-        """Send a finished (or retrying) delivery again now: same ``webhook-id``, same body, a fresh schedule."""
+        """Send a finished (or retrying) delivery again now: same ``webhook-id``, same body, a fresh round of attempts
+        (of one attempt for a test event: a redelivery adds one attempt to its budget)."""
         record = await self.queries.record(delivery_id)
         if record is None:
             raise DeliveryNotFound(f'webhook delivery {delivery_id!r} not found')
@@ -308,7 +309,7 @@ class DeliveryService:
 
     async def _requeue(self, ids: list[str], trigger: str) -> list[str]:
         done = await self.ledger.requeue(
-            ids, now=self._clock(), max_attempts=self.config.schedule.max_attempts, from_statuses=REDELIVERABLE
+            ids, now=self._clock(), schedule=self.config.schedule, from_statuses=REDELIVERABLE
         )
         if done:
             self.notifier.changed()

@@ -18,10 +18,12 @@ from standardwebhooks.webhooks import Webhook
 
 from flowmon.automation.triggers import TriggerService
 from flowmon.delivery.claims import Claim
+from flowmon.delivery.endpoints import EndpointSpec
 from flowmon.delivery.policy import RetrySchedule
 from flowmon.delivery.service import DeliveryConfig, DeliveryService
 from flowmon.engine.core.events import utcnow
 from flowmon.engine.nodes import default_registry
+from flowmon.engine.nodes.webhook import OutboundWebhook
 from flowmon.engine.runtime.bus import EventBus
 from flowmon.infra.outbound import OutboundGuard, guarded_client
 from flowmon.infra.secretbox import SecretBox, new_key
@@ -87,6 +89,37 @@ async def stored(service: DeliveryService) -> str:
 
 async def settle(service: DeliveryService, delivery_id: str) -> str:
     return (await asyncio.wait_for(service.wait_settled(delivery_id), 10)).status
+
+
+async def attempts_of(service: DeliveryService, delivery_id: str) -> tuple[str, int, int]:
+    """The delivery's status and its ``Attempts n/m`` as the API and the ledger give them."""
+    record = await service.queries.record(delivery_id)
+    assert record is not None
+    shown = record.to_json()
+    return shown['status'], shown['attempt_count'], shown['max_attempts']
+
+
+async def test_a_bulk_redelivery_gives_a_test_event_one_attempt_and_others_their_schedule(harness: Harness) -> None:
+    service = await harness.service(schedule=(0, 0))  # (two attempts for anything but a test event)
+    endpoint, _ = await service.endpoints.create(EndpointSpec(url=URL, event_types=['execution.failed']))
+    harness.replies = [503, 503, 503]
+    test_id = (await service.send_test(endpoint.id)).id
+    assert await settle(service, test_id) == 'exhausted'
+    other_id = (await service.submit(OutboundWebhook(body=b'{}', endpoint_id=endpoint.id))).delivery_id
+    assert await settle(service, other_id) == 'exhausted'
+    assert [await attempts_of(service, one) for one in (test_id, other_id)] == [
+        ('exhausted', 1, 1),
+        ('exhausted', 2, 2),
+    ]
+
+    harness.replies = [503, 503, 503]
+    requeued = await service.redeliver_many(statuses=['exhausted'], endpoint_id=endpoint.id)
+    assert sorted(requeued) == sorted([test_id, other_id])
+    for delivery_id in requeued:
+        await settle(service, delivery_id)
+    assert await attempts_of(service, test_id) == ('exhausted', 2, 2)
+    assert await attempts_of(service, other_id) == ('exhausted', 4, 4)
+    assert len(harness.requests) == 6
 
 
 async def test_racing_claims_from_two_processes_send_each_attempt_once(harness: Harness) -> None:

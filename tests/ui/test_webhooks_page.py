@@ -172,6 +172,30 @@ async def test_redeliver_sends_again_after_confirmation(user: User, receivers: A
     assert len(ids) == 1  # the same webhook-id
 
 
+async def test_a_redelivered_test_event_counts_one_more_attempt_in_its_budget(user: User, receivers: Any) -> None:
+    receiver = receivers([Reply(503), Reply(503)])  # the test event and its redelivery fail
+    endpoint_id = (await create_endpoint(user, receiver.url, ['execution.failed']))['id']
+    await sign_in(user, '/webhooks')
+    await click_when_shown(user, f'endpoint-test-{endpoint_id}')
+    await wait_for_text_containing(user, f'endpoint-test-result-{endpoint_id}', 'Test event exhausted')
+    (link,) = user.find(marker=f'endpoint-test-delivery-{endpoint_id}').elements
+    delivery_id = str(link.props['href']).rsplit('/', 1)[1]
+    await user.should_see(marker=f'delivery-row-{delivery_id}', retries=50)  # the ledger's next pull
+    await wait_for_row(user, delivery_id, 'exhausted', '1/1')  # one attempt, no retry: all of its budget
+
+    await sign_in(user, f'/webhooks/deliveries/{delivery_id}')
+    await user.should_see(marker='attempt-1')
+    user.find(marker='delivery-redeliver').click()
+    await click_when_shown(user, 'confirm-redeliver-ok')
+    await user.should_see(marker='attempt-2')
+    shown = await wait_for_status(user, delivery_id, 'exhausted')
+    assert (shown['attempt_count'], shown['max_attempts']) == (2, 2)  # the redelivery is one more attempt
+    await sign_in(user, '/webhooks')
+    await user.should_see(marker=f'delivery-row-{delivery_id}')
+    await wait_for_row(user, delivery_id, 'exhausted', '2/2')
+    assert len(receiver.hits) == 2
+
+
 async def test_bulk_redeliver_counts_then_requeues_and_says_how_many(user: User, receivers: Any) -> None:
     receiver = receivers(lambda index: Reply(400) if index < 2 else Reply(200))
     first, second = await queue(user, receiver.url), await queue(user, receiver.url)

@@ -230,6 +230,20 @@ async def test_a_delivery_to_an_endpoint_disabled_meanwhile_is_cancelled_unsent(
         await service.redeliver(row['id'])
 
 
+async def test_a_test_event_has_one_attempt_and_each_redelivery_adds_one(harness: Harness) -> None:
+    service = await harness.service()  # (three attempts for anything else)
+    endpoint, _ = await service.endpoints.create(EndpointSpec(url=URL, event_types=['execution.failed']))
+    harness.replies = [503, 503]  # the test event and its first redelivery fail, the second succeeds
+    delivery_id = (await service.send_test(endpoint.id)).id
+    for expected in (('exhausted', 1, 1), ('exhausted', 2, 2), ('succeeded', 3, 3)):
+        if expected[1] > 1:
+            await service.redeliver(delivery_id)
+        await settle(service, delivery_id)
+        shown = (await service.queries.record(delivery_id) or pytest.fail('gone')).to_json()  # as the API gives it
+        assert (shown['status'], shown['attempt_count'], shown['max_attempts']) == expected
+    assert len(harness.requests) == 3
+
+
 async def test_cancel_a_waiting_delivery(harness: Harness) -> None:
     harness.replies = [503]
     service = await harness.service(schedule=(0, 30))
