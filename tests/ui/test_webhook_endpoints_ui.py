@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from nicegui.testing.user import User
 from standardwebhooks.webhooks import Webhook
-from uisim import api, sign_in, text_of, wait_for_text_containing
+from uisim import api, shown_text, sign_in, text_of, wait_for_text_containing
 from webhook_receiver import Reply
 
 pytestmark = pytest.mark.usefixtures('loopback_webhooks')
@@ -19,6 +19,15 @@ def element(user: User, marker: str) -> Any:
     found = user.find(marker=marker).elements
     assert len(found) == 1, f'{len(found)} elements marked {marker!r}'
     return next(iter(found))
+
+
+def times_shown(user: User, message: str) -> int:
+    """In how many places ``message`` shows: the page's elements (texts, field errors) and the notifications."""
+    try:
+        on_page = len(user.find(content=message).elements)
+    except AssertionError:  # find fails when there is none
+        on_page = 0
+    return on_page + sum(message in notified for notified in user.notify.messages)
 
 
 async def endpoints(user: User) -> list[dict[str, Any]]:
@@ -61,10 +70,10 @@ async def test_invalid_settings_are_shown_at_their_fields_and_nothing_is_created
     user.find(marker='endpoint-create').click()
     fill(user, url='', event_types=[])
     user.find(marker='endpoint-save').click()
-    await user.should_see('The endpoint was not saved')
+    await user.should_see('enter the URL the events are sent to')
     assert element(user, 'endpoint-url').error == 'enter the URL the events are sent to'
     assert element(user, 'endpoint-event-types').error == 'choose at least one event type'
-    assert 'event_types: choose at least one event type' in text_of(user, 'endpoint-problems')
+    assert shown_text(user, 'endpoint-problems') is None  # each message is at its field, and only there
 
     fill(user, url='http://10.1.2.3/hook', event_types=['execution.failed'], auth_type='api_key', auth_value='')
     user.find(marker='endpoint-save').click()
@@ -75,6 +84,34 @@ async def test_invalid_settings_are_shown_at_their_fields_and_nothing_is_created
     user.find(marker='endpoint-save').click()
     await user.should_see('10.1.2.3 is refused')  # the outbound guard: a private address
     assert '10.1.2.3 is refused' in element(user, 'endpoint-url').error
+    assert await endpoints(user) == []
+
+
+@pytest.mark.parametrize(
+    ('fields', 'message', 'at'),
+    [
+        ({'url': ''}, 'enter the URL the events are sent to', 'endpoint-url'),  # the models
+        ({'url': 'http://10.1.2.3/hook'}, '10.1.2.3 is refused', 'endpoint-url'),  # the use case (outbound guard)
+        ({'auth_type': 'bearer'}, 'bearer auth needs "token"', 'endpoint-auth-token'),
+    ],
+    ids=['missing', 'refused', 'credential'],
+)
+async def test_a_refusal_shows_once_at_its_field_and_the_dialog_keeps_what_was_typed(
+    user: User, fields: dict[str, str], message: str, at: str
+) -> None:
+    await sign_in(user, '/webhooks')
+    user.find(marker='endpoint-create').click()
+    fill(user, url='https://hooks.example.com/in', description='Ops alerts', event_types=['node.failed'])
+    fill(user, **fields)
+    user.find(marker='endpoint-save').click()
+    await user.should_see(message)
+    assert message in element(user, at).error
+    assert times_shown(user, message) == 1, user.notify.messages  # not again under the fields nor in a notification
+    assert shown_text(user, 'endpoint-problems') is None  # nothing under the fields
+    await user.should_see(marker='endpoint-dialog')  # still open, with what was typed
+    assert element(user, 'endpoint-description').value == 'Ops alerts'
+    assert element(user, 'endpoint-event-types').value == ['node.failed']
+    assert element(user, 'endpoint-url').value == fields.get('url', 'https://hooks.example.com/in')
     assert await endpoints(user) == []
 
 
@@ -101,6 +138,21 @@ async def create(user: User, url: str, **extra: Any) -> dict[str, Any]:
     response = await api(user, 'POST', '/api/webhooks/endpoints', body)
     assert response.status_code == 201, response.text
     return dict(response.json())
+
+
+async def test_a_refusal_about_no_field_shows_once_under_the_fields(user: User, receivers: Any) -> None:
+    endpoint_id = (await create(user, receivers().url))['id']
+    await sign_in(user, '/webhooks')
+    await user.should_see(marker=f'endpoint-{endpoint_id}')
+    user.find(marker=f'endpoint-edit-{endpoint_id}').click()
+    fill(user, description='Renamed')
+    assert (await api(user, 'DELETE', f'/api/webhooks/endpoints/{endpoint_id}')).status_code == 204  # meanwhile
+    user.find(marker='endpoint-save').click()
+    message = f'webhook endpoint {endpoint_id!r} not found'
+    await user.should_see(message)
+    assert text_of(user, 'endpoint-problems') == message
+    assert times_shown(user, message) == 1, user.notify.messages
+    assert element(user, 'endpoint-description').value == 'Renamed'
 
 
 async def test_edit_changes_the_settings_and_keeps_credentials_left_empty(user: User, receivers: Any) -> None:

@@ -1,10 +1,11 @@
 """The dialog that creates or edits a webhook endpoint: URL, description, event types and auth.
 
 It builds the same request bodies as ``POST /api/webhooks/endpoints`` and ``PATCH /api/webhooks/endpoints/{id}``
-(:class:`EndpointSpec`, :class:`EndpointPatch`) and hands them to the same use cases. A body the models refuse shows
-its messages at the fields they name; a refusal of the use case (a URL the outbound guard refuses, say) is a notify
-and, when it is about the URL, the URL field's error too. Credentials are write-only: editing shows the auth type,
-never the stored token or password, and leaving the credential fields empty keeps what is stored.
+(:class:`EndpointSpec`, :class:`EndpointPatch`) and hands them to the same use cases. Each message of a refusal shows
+once, in the dialog, which stays open with what was typed: under the field it is about (the models' messages name
+their field; the use case's refusal of a URL, by the outbound guard say, names the URL), otherwise under the fields.
+Credentials are write-only: editing shows the auth type, never the stored token or password, and leaving the
+credential fields empty keeps what is stored.
 """
 
 from __future__ import annotations
@@ -111,9 +112,9 @@ class EndpointDialog:
         )
 
     def _clear_errors(self) -> None:
-        for field in (self.url, self.event_types, self.auth_type, *self.credentials.values()):
+        for field in (self.url, self.description, self.event_types, self.auth_type, *self.credentials.values()):
             field.error = None
-        self.problems.set_text('')
+        self._show_problems('')
 
     def _auth_body(self) -> tuple[bool, dict[str, Any] | None]:
         """Whether the auth changes, and to what (None: no auth). The same type with no credential typed keeps
@@ -162,10 +163,10 @@ class EndpointDialog:
             saved = (await endpoints.create(spec))[0] if editing is None else await endpoints.update(editing.id, patch)
         except AppError as exc:
             message = str(exc)
-            if message.startswith('url'):
+            if message.startswith('url: '):
                 self.url.error = message.removeprefix('url: ')
-            self.problems.set_text(message)
-            ui.notify(f'The endpoint was not saved: {message}', type='negative', multi_line=True)
+            else:
+                self._show_problems(message)
             return
         ui.notify(
             'Endpoint saved.' if editing else 'Endpoint created: reveal its secret to set up the receiver.',
@@ -175,17 +176,23 @@ class EndpointDialog:
         self._on_saved(saved)
 
     def _show_validation(self, exc: ValidationError) -> None:
+        """Each message under its field; those about no field (or a second one about a field) under the fields."""
         lines = []
         for error in exc.errors()[:MAX_ERRORS]:
             location = [str(part) for part in error.get('loc', ())]
             message = MISSING.get((location[0] if location else '', str(error.get('type'))))
             message = message or str(error.get('msg', 'invalid')).removeprefix('Value error, ')
             field = self._field_for(location, message)
-            if field is not None:
+            if field is not None and field.error is None:
                 field.error = message
-            lines.append(f'{".".join(location) or "endpoint"}: {message}')
-        self.problems.set_text('\n'.join(lines))
-        ui.notify('The endpoint was not saved: ' + '; '.join(lines), type='negative', multi_line=True)
+            else:
+                lines.append(f'{".".join(location)}: {message}' if location else message)
+        self._show_problems('\n'.join(lines))
+
+    def _show_problems(self, text: str) -> None:
+        """The messages about no field, under the fields (no room taken while there are none)."""
+        self.problems.set_text(text)
+        self.problems.set_visibility(bool(text))
 
     def _field_for(self, location: list[str], message: str) -> Any:
         """The input an error is about: by its location, and for the auth as a whole by the credential it names."""
@@ -194,6 +201,8 @@ class EndpointDialog:
         head = location[0]
         if head == 'url':
             return self.url
+        if head == 'description':
+            return self.description
         if head == 'event_types':
             return self.event_types
         if head != 'auth':
