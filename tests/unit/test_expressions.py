@@ -304,3 +304,18 @@ def test_projections_and_multi_selects_stop_as_soon_as_they_outgrow_the_budget(
     with pytest.raises(ExpressionBudgetExceeded, match=r'at least 4.9 KiB, over FLOWMON_MAX_PAYLOAD_BYTES \(4 KiB\)'):
         interpreter.visit(compile_expression(text).parsed, data)
     assert interpreter.steps == steps  # the last three parts were never evaluated
+
+
+SYNTAX_ERRORS = {  # an expression, and what is wrong with it, as the message says it
+    'a.[': 'it ends too early',
+    'a ||| b': "invalid token ('|') at character 5",
+    '"a': 'unclosed " delimiter at character 1',
+    'a b': 'unexpected token: b at character 3',
+}
+
+
+@pytest.mark.parametrize('text', list(SYNTAX_ERRORS))
+def test_a_syntax_error_is_said_on_one_line_with_where_it_is(text: str) -> None:
+    with pytest.raises(ValueError) as info:
+        compile_expression(text)
+    assert str(info.value) == f'invalid JMESPath expression {text!r}: {SYNTAX_ERRORS[text]}'

@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import jmespath
-from jmespath.exceptions import JMESPathError
+from jmespath.exceptions import IncompleteExpressionError, JMESPathError, LexerError, ParseError
 from jmespath.parser import ParsedResult
 from jmespath.visitor import TreeInterpreter, _is_comparable
 from pydantic import field_validator
@@ -76,7 +76,7 @@ def compile_expression(text: str) -> ParsedResult:
     try:
         parsed = jmespath.compile(text)
     except JMESPathError as exc:
-        raise ValueError(f'invalid JMESPath expression {_short(text)!r}: {exc}') from None
+        raise ValueError(f'invalid JMESPath expression {_short(text)!r}: {syntax_problem(exc)}') from None
     except RecursionError:
         raise ValueError(f'expression {_short(text)!r} is nested too deeply') from None
     depth = syntax_depth(parsed.parsed)
@@ -85,6 +85,23 @@ def compile_expression(text: str) -> ParsedResult:
             f'expression {_short(text)!r} nests {depth} levels deep; at most {MAX_EXPRESSION_DEPTH} are allowed'
         )
     return parsed
+
+
+def syntax_problem(exc: JMESPathError) -> str:
+    """What jmespath found wrong, on one line and where (its own text spans three lines: the problem, the expression
+    again and a caret under the spot)."""
+    if isinstance(exc, IncompleteExpressionError):
+        return 'it ends too early'
+    if isinstance(exc, LexerError):
+        problem, position = str(exc.message), exc.lexer_position
+    elif isinstance(exc, ParseError):
+        problem, position = str(exc.msg), exc.lex_position
+        if exc.token_value is not None and str(exc.token_value) not in problem:
+            problem += f' ({exc.token_value!r})'
+    else:
+        return str(exc).splitlines()[0]
+    where = f' at character {position + 1}' if isinstance(position, int) else ''
+    return problem[:1].lower() + problem[1:] + where
 
 
 def syntax_depth(tree: dict[str, Any]) -> int:
