@@ -238,7 +238,8 @@ class Ledger:
                     query = query.where(expired)
             recovered: list[tuple[str, datetime]] = []
             for row in (await conn.execute(query)).all():
-                delay = schedule.delay_before(row.attempts - row.round_base + 1, rand)
+                in_round = row.attempts - row.round_base  # the interrupted attempt's place in its round
+                delay = schedule.delay_before(in_round + 1, rand)
                 when = now + timedelta(seconds=schedule.delays[-1] if delay is None else delay)
                 moved = await conn.execute(
                     deliveries.update()
@@ -250,6 +251,9 @@ class Ledger:
                         claimed_by=None,
                         last_error=INTERRUPTED_MESSAGE,
                         updated_at=now,
+                        # an attempt whose outcome is unknown is made again, even the round's last: its budget
+                        # grows by that one (the ledger said "Attempts 9/8" after it)
+                        max_attempts=max(row.max_attempts, in_round + 1),
                     )
                 )
                 if moved.rowcount != 1:  # another process recovered it (or the attempt ended) meanwhile

@@ -80,9 +80,9 @@ async def harness(db: Database, open_database: Callable[[], Database]) -> AsyncI
         timers.shutdown()
 
 
-async def stored(service: DeliveryService) -> str:
+async def stored(service: DeliveryService, max_attempts: int = 3) -> str:
     """A committed, due delivery that nothing has dispatched yet."""
-    row = service.intake.row(source='api', body=b'{"n":1}', now=utcnow(), max_attempts=3, url=URL)
+    row = service.intake.row(source='api', body=b'{"n":1}', now=utcnow(), max_attempts=max_attempts, url=URL)
     await service.ledger.insert([row])
     return str(row['id'])
 
@@ -187,6 +187,18 @@ async def test_a_process_alone_recovers_every_open_attempt_at_start(harness: Har
     )
     second = await harness.service()  # start-up recovery: its lease had not run out, but nobody else is sending
     assert await settle(second, delivery_id) == 'succeeded'
+
+
+async def test_an_interrupted_last_attempt_is_made_again_within_a_budget_grown_by_one(harness: Harness) -> None:
+    first = await harness.service(schedule=(0,))  # one attempt
+    delivery_id = await stored(first, max_attempts=1)
+    claim = await first.ledger.claim(delivery_id, trigger='first', now=utcnow(), lease_s=300, slack_s=0)
+    assert isinstance(claim, Claim)  # its outcome is unknown: the process stopped during it
+    second = await harness.service(schedule=(0,))  # start-up recovery makes it again
+    assert await settle(second, delivery_id) == 'succeeded'
+    assert await attempts_of(second, delivery_id) == ('succeeded', 2, 2)  # (was 2/1)
+    detail = await second.queries.get(delivery_id)
+    assert detail is not None and [x.error_class for x in detail.attempts] == ['interrupted', None]
 
 
 # --- inbound triggers ---------------------------------------------------------------------------------------------
