@@ -33,7 +33,7 @@ from flowmon.engine.core.payload import (
 )
 from flowmon.engine.core.snapshot import definition_hash
 from flowmon.engine.runtime.retry import NO_RETRY, RetryPolicy
-from flowmon.engine.runtime.secret_refs import SecretRefError
+from flowmon.engine.runtime.secret_refs import SecretRefError, key_path
 from flowmon.engine.runtime.secret_refs import parse_config as parse_node_config
 
 from .core.graph import find_cycle, topological_order
@@ -327,7 +327,7 @@ def parse_workflow(raw: Mapping[str, Any] | Any, registry: NodeRegistry) -> Work
         except ValidationError as exc:
             raise WorkflowError(describe_config_error(exc, node, registry)) from None
         except SecretRefError as exc:
-            raise WorkflowError(f'node {node.id!r} ({node.type}) {exc}') from None
+            raise WorkflowError(_said(_node_label(node.id, node.type), key_path(exc.path), exc.problem)) from None
         if names:
             secrets[node.id] = names
 
@@ -368,12 +368,15 @@ def parse_workflow(raw: Mapping[str, Any] | Any, registry: NodeRegistry) -> Work
 
 # pydantic's error types for what a validator raised, with the words pydantic puts before the validator's message
 VALIDATOR_ERRORS = {'value_error': 'Value error, ', 'assertion_error': 'Assertion failed, '}
+# pydantic's words for a value that is not an object (``dict``, a model), and what a definition's author calls it
+NOT_AN_OBJECT = frozenset({'dict_type', 'model_type', 'model_attributes_type'})
 
 
 def describe_config_error(exc: ValidationError, node: NodeSpec, registry: NodeRegistry | None = None) -> str:
-    """A node config's validation errors, naming the node and each field. A key the config does not have is said as
-    such, with the keys its type knows (from ``registry``) and the closest of them; a missing key as required."""
-    prefix = f'node {node.id!r} ({node.type})'
+    """A node config's validation errors, naming the node and each field (``node 'x' (http): timeout_seconds:
+    Input should be greater than 0``). A key the config does not have is said as such, with the keys its type knows
+    (from ``registry``) and the closest of them; a missing key as required."""
+    prefix = _node_label(node.id, node.type)
     known = config_keys(registry, node.type) if registry is not None else ()
     errors = sorted(exc.errors(), key=lambda error: error['type'] != 'extra_forbidden')  # a typo explains the rest
     parts = [_config_problem(prefix, error, known) for error in errors[:5]]
@@ -392,7 +395,7 @@ def config_keys(registry: NodeRegistry, type_name: str) -> tuple[str, ...]:
 
 def _config_problem(prefix: str, error: Mapping[str, Any], known: tuple[str, ...]) -> str:
     loc = tuple(error['loc'])
-    where = 'config' + ''.join(f'[{part}]' if isinstance(part, int) else f'.{part}' for part in loc)
+    key = key_path(loc)
     if error['type'] == 'extra_forbidden' and len(loc) == 1:
         key = str(loc[0])[:60]
         if not known:
@@ -401,18 +404,27 @@ def _config_problem(prefix: str, error: Mapping[str, Any], known: tuple[str, ...
         hint = f'; did you mean {close[0]!r}?' if close else ''
         return f'{prefix}: unknown config key {key!r} (known: {", ".join(known)}{hint})'
     if error['type'] == 'extra_forbidden':
-        return f'{prefix} {where}: unknown key'
+        return _said(prefix, key, 'unknown key')
     if error['type'] == 'missing':
-        return f'{prefix} {where} is required'
-    if error['type'] in VALIDATOR_ERRORS:  # a node type's own check: its words, after the key it is about
-        key = where.removeprefix('config').removeprefix('.')
-        return f'{prefix}: {key}: {_message(error)}' if key else f'{prefix}: {_message(error)}'
-    return f'{prefix} {where}: {error["msg"]}'
+        return f'{prefix}: {key} is required' if key else f'{prefix}: required'
+    return _said(prefix, key, _message(error))
+
+
+def _node_label(node_id: Any, type_name: Any) -> str:
+    return f'node {node_id!r} ({type_name})'
+
+
+def _said(prefix: str, key: str, problem: str) -> str:
+    """``prefix: key: problem``, the one shape of a node config's problems (without ``key`` when it is about the
+    whole config)."""
+    return f'{prefix}: {key}: {problem}' if key else f'{prefix}: {problem}'
 
 
 def _message(error: Mapping[str, Any]) -> str:
-    """An error's message; for a validator's ``ValueError`` (or assert) its own text, without pydantic's
-    ``Value error, `` before it."""
+    """An error's message in a definition's words: a validator's ``ValueError`` (or assert) its own text, without
+    pydantic's ``Value error, `` before it; a value that is not an object said so (not a "valid dictionary")."""
+    if error['type'] in NOT_AN_OBJECT:
+        return 'Input should be an object'
     message = str(error['msg'])
     return message.removeprefix(VALIDATOR_ERRORS.get(error['type'], ''))
 
@@ -421,6 +433,10 @@ def _describe(exc: ValidationError, *, prefix: str, raw: Mapping[str, Any] | Non
     """Turn pydantic errors into short messages that name the field (and the node, when known)."""
     parts = []
     for error in exc.errors()[:5]:
+        match tuple(error['loc']):
+            case ('nodes', int(index), 'config') if error['type'] in NOT_AN_OBJECT:  # as a node config's problems read
+                parts.append(f'{_node_at(index, raw)}: config must be an object')
+                continue
         location = _location(error['loc'], raw)
         where = f'{prefix}.{location}' if prefix and location else (prefix or location)
         parts.append(f'{where}: {_message(error)}' if where else _message(error))
@@ -428,6 +444,16 @@ def _describe(exc: ValidationError, *, prefix: str, raw: Mapping[str, Any] | Non
     if more > 0:
         parts.append(f'... and {more} more')
     return '; '.join(parts)
+
+
+def _node_at(index: int, raw: Mapping[str, Any] | None) -> str:
+    """The node at ``index`` of the definition's nodes as a node config's problems name it (``node 'x' (http)``),
+    or by its place when its id or type is not text."""
+    nodes = raw.get('nodes') if raw is not None else None
+    node = nodes[index] if isinstance(nodes, list) and index < len(nodes) else None
+    if isinstance(node, Mapping) and isinstance(node.get('id'), str) and isinstance(node.get('type'), str):
+        return _node_label(node['id'], node['type'])
+    return _location(('nodes', index), raw)
 
 
 def _location(loc: tuple[Any, ...], raw: Mapping[str, Any] | None) -> str:

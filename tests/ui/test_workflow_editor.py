@@ -112,6 +112,39 @@ async def test_a_config_value_its_type_refuses_is_said_in_its_words_as_the_api_s
     assert response.status_code == 422 and response.json()['detail'] == shown
 
 
+@pytest.mark.parametrize(
+    ('config', 'expected'),
+    [
+        (
+            {'url': 'https://example.com/', 'timeout_seconds': 'soon'},
+            "node 'call' (http): timeout_seconds: Input should be a valid number, unable to parse string as a number",
+        ),
+        ({'method': 'GET'}, "node 'call' (http): url is required"),
+        (
+            {'url': 'https://example.com/', 'timeout_seconds': 0},
+            "node 'call' (http): timeout_seconds: Input should be greater than 0",
+        ),
+        (
+            {'url': 'https://example.com/', 'timeout_seconds': {'$secret': 'wait'}},
+            'node \'call\' (http): timeout_seconds: a {"$secret": ...} reference stands for a string, which this '
+            'field does not take',
+        ),
+        (['https://example.com/'], "node 'call' (http): config must be an object"),
+    ],
+    ids=['type', 'missing', 'range', 'secret-reference', 'not-an-object'],
+)
+async def test_a_config_value_pydantic_refuses_reads_as_the_checks_of_the_type_do_and_as_the_api_says_it(
+    user: User, config: object, expected: str
+) -> None:
+    await sign_in(user, '/workflows/new')
+    await status_becomes(user, 'Valid: my-workflow')
+    refused = chain('refused', 'Refused', {'id': 'call', 'type': 'http', 'config': config})
+    editor(user).value = json.dumps(refused)
+    assert await status_becomes(user, expected) == expected
+    response = await api(user, 'PUT', '/api/workflows/refused', refused)
+    assert response.status_code == 422 and response.json()['detail'] == expected
+
+
 async def test_editing_shows_the_diff_against_the_stored_version_then_replaces_it(user: User) -> None:
     await sign_in(user, '/workflows/quick')
     await click_when_shown(user, 'edit-workflow')

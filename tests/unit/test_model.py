@@ -330,7 +330,7 @@ def test_shipped_workflow_ids_are_unique() -> None:
 def test_a_config_key_the_type_does_not_have_is_named_with_the_keys_it_has() -> None:
     assert rejected(workflow([node('x', 'transform', config={'expresion': 'a'})])) == (
         "node 'x' (transform): unknown config key 'expresion' (known: expression; did you mean 'expression'?); "
-        "node 'x' (transform) config.expression is required"
+        "node 'x' (transform): expression is required"
     )
     message = rejected(workflow([node('h', 'http', config={'url': 'https://example.com/', 'colour': 'red'})]))
     assert message.startswith("node 'h' (http): unknown config key 'colour' (known: method, url, headers, ")
@@ -369,3 +369,40 @@ def test_a_check_of_a_node_type_or_of_the_workflow_is_said_in_its_own_words(raw:
     message = rejected(raw)
     assert message.startswith(expected), message
     assert 'Value error' not in message
+
+
+@pytest.mark.parametrize(
+    ('spec', 'expected'),
+    [
+        (
+            node('h', 'http', config={'url': 'https://example.com/', 'timeout_seconds': 'soon'}),
+            "node 'h' (http): timeout_seconds: Input should be a valid number, unable to parse string as a number",
+        ),
+        (node('h', 'http', config={}), "node 'h' (http): url is required"),
+        (
+            node('h', 'http', config={'url': 'https://example.com/', 'timeout_seconds': 0}),
+            "node 'h' (http): timeout_seconds: Input should be greater than 0",
+        ),
+        (
+            node('h', 'http', config={'url': 'https://example.com/', 'timeout_seconds': {'$secret': 'wait'}}),
+            'node \'h\' (http): timeout_seconds: a {"$secret": ...} reference stands for a string, which this field '
+            'does not take',
+        ),
+        (
+            node('h', 'http', config={'url': 'https://example.com/', 'headers': {'A': {'$secret': 'a b'}}}),
+            'node \'h\' (http): headers.A: \'a b\' is not a secret name: 1 to 64 letters, digits, "_", "." or "-"',
+        ),
+        (
+            node('h', 'http', config={'url': 'https://example.com/', 'headers': ['A']}),
+            "node 'h' (http): headers: Input should be an object",
+        ),
+        (node('h', 'http', config=['url']), "node 'h' (http): config must be an object"),
+        (node('h', 'http', config='https://example.com/'), "node 'h' (http): config must be an object"),
+    ],
+    ids=['type', 'missing', 'range', 'secret-reference', 'secret-name', 'not-an-object', 'config-list', 'config-text'],
+)
+def test_a_config_value_pydantic_refuses_reads_like_a_check_of_the_node_type(
+    spec: dict[str, Any], expected: str
+) -> None:
+    """One shape for every problem of a node's config: ``node 'h' (http): <key>: <problem>``."""
+    assert rejected(workflow([spec])) == expected

@@ -115,11 +115,22 @@ def test_references_validate_in_string_positions_and_stay_in_the_definition() ->
 @pytest.mark.parametrize(
     ('config', 'message'),
     [
-        ({'url': 'https://x.example', 'timeout_seconds': {'$secret': 'n'}}, 'config.timeout_seconds: a {"$secret"'),
-        ({'url': 'https://x.example', 'headers': {'A': {'$secret': 'n', 'x': 1}}}, 'config.headers.A: a secret ref'),
-        ({'url': 'https://x.example', 'headers': {'A': {'$secret': 'bad name'}}}, 'the name matching'),
-        ({'url': 'https://x.example', 'method': {'$secret': 'n'}}, 'config.method'),
+        ({'url': 'https://x.example', 'timeout_seconds': {'$secret': 'n'}}, '(http): timeout_seconds: a {"$secret"'),
+        (
+            {'url': 'https://x.example', 'headers': {'A': {'$secret': 'n', 'x': 1}}},
+            '(http): headers.A: a secret reference is {"$secret": "<name>"} and nothing else',
+        ),
+        (
+            {'url': 'https://x.example', 'headers': {'A': {'$secret': 'bad name'}}},
+            '(http): headers.A: \'bad name\' is not a secret name: 1 to 64 letters, digits, "_", "." or "-"',
+        ),
+        (
+            {'url': 'https://x.example', 'headers': {'A': {'$secret': 7}}},
+            '(http): headers.A: "$secret" takes the name of a secret: 1 to 64 letters, digits',
+        ),
+        ({'url': 'https://x.example', 'method': {'$secret': 'n'}}, '(http): method: a {"$secret"'),
     ],
+    ids=['number', 'more-keys', 'bad-name', 'name-not-text', 'choice'],
 )
 def test_a_reference_where_it_cannot_go_is_refused_naming_the_place(config: dict[str, Any], message: str) -> None:
     with pytest.raises(WorkflowError, match="node 'call' \\(http\\)") as caught:

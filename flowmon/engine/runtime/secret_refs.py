@@ -14,7 +14,7 @@ import logging
 import re
 import sys
 import traceback
-from collections.abc import Awaitable, Callable, Collection, Iterator, Mapping, MutableMapping
+from collections.abc import Awaitable, Callable, Collection, Iterator, Mapping, MutableMapping, Sequence
 from typing import Any
 
 from pydantic import ValidationError
@@ -38,7 +38,13 @@ class SecretMissing(LookupError):
 
 
 class SecretRefError(ValueError):
-    """A malformed reference, or one in a position that does not take a string; the message names where."""
+    """A malformed reference, or one in a position that does not take a string: ``path`` is where in the config,
+    ``problem`` what is wrong there (the message says both)."""
+
+    def __init__(self, path: Path, problem: str) -> None:
+        super().__init__(f'{key_path(path) or "config"}: {problem}')
+        self.path = path
+        self.problem = problem
 
 
 def is_ref(value: Any) -> bool:
@@ -52,11 +58,9 @@ def find_refs(value: Any) -> Iterator[tuple[Path, str]]:
         path, item = stack.pop()
         if is_ref(item):
             name = item[SECRET_REF]
-            if len(item) != 1 or not isinstance(name, str) or not _NAME.match(name):
-                raise SecretRefError(
-                    f'{_where(path)}: a secret reference is {{"$secret": "<name>"}} with nothing else, '
-                    f'the name matching {SECRET_NAME_PATTERN}'
-                )
+            problem = _ref_problem(item, name)
+            if problem:
+                raise SecretRefError(path, problem)
             yield path, name
         elif isinstance(item, Mapping):
             stack.extend(((*path, key), child) for key, child in reversed(list(item.items())))
@@ -107,8 +111,7 @@ def parse_config(
             exhausted = [path for path in at_refs if choice[path] + 1 >= len(PLACEHOLDERS)]
             if exhausted:
                 raise SecretRefError(
-                    f'{_where(exhausted[0])}: a {{"$secret": ...}} reference stands for a string, which this '
-                    'field does not take'
+                    exhausted[0], 'a {"$secret": ...} reference stands for a string, which this field does not take'
                 ) from None
             for path in at_refs:
                 choice[path] += 1
@@ -173,8 +176,24 @@ def _under(loc: tuple[Any, ...], path: Path) -> bool:
     return len(loc) >= len(path) and tuple(loc[: len(path)]) == path
 
 
-def _where(path: Path) -> str:
-    text = 'config'
+def key_path(path: Sequence[str | int]) -> str:
+    """Where in a node config ``path`` points, as a definition writes it: ``headers.Authorization``,
+    ``items[0].name`` ('' for the config itself)."""
+    text = ''
     for part in path:
-        text += f'[{part}]' if isinstance(part, int) else f'.{part}'
+        text += f'[{part}]' if isinstance(part, int) else (f'.{part}' if text else str(part))
     return text
+
+
+NAME_RULE = '1 to 64 letters, digits, "_", "." or "-"'
+
+
+def _ref_problem(ref: Mapping[str, Any], name: Any) -> str | None:
+    """What is wrong with a ``{"$secret": ...}`` object, if anything."""
+    if len(ref) != 1:
+        return 'a secret reference is {"$secret": "<name>"} and nothing else'
+    if not isinstance(name, str):
+        return f'"$secret" takes the name of a secret: {NAME_RULE}'
+    if not _NAME.match(name):
+        return f'{name[:80]!r} is not a secret name: {NAME_RULE}'
+    return None
