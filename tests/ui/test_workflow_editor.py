@@ -130,8 +130,9 @@ async def test_a_config_value_its_type_refuses_is_said_in_its_words_as_the_api_s
             'field does not take',
         ),
         (['https://example.com/'], "node 'call' (http): config must be an object"),
+        ({'$secret': 'call'}, 'node \'call\' (http): config must be an object, not a {"$secret": ...} reference'),
     ],
-    ids=['type', 'missing', 'range', 'secret-reference', 'not-an-object'],
+    ids=['type', 'missing', 'range', 'secret-reference', 'not-an-object', 'a-reference-as-config'],
 )
 async def test_a_config_value_pydantic_refuses_reads_as_the_checks_of_the_type_do_and_as_the_api_says_it(
     user: User, config: object, expected: str

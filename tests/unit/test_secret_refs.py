@@ -129,8 +129,9 @@ def test_references_validate_in_string_positions_and_stay_in_the_definition() ->
             '(http): headers.A: "$secret" takes the name of a secret: 1 to 64 letters, digits',
         ),
         ({'url': 'https://x.example', 'method': {'$secret': 'n'}}, '(http): method: a {"$secret"'),
+        ({'$secret': 'n'}, '(http): config must be an object, not a {"$secret": ...} reference'),
     ],
-    ids=['number', 'more-keys', 'bad-name', 'name-not-text', 'choice'],
+    ids=['number', 'more-keys', 'bad-name', 'name-not-text', 'choice', 'whole-config'],
 )
 def test_a_reference_where_it_cannot_go_is_refused_naming_the_place(config: dict[str, Any], message: str) -> None:
     with pytest.raises(WorkflowError, match="node 'call' \\(http\\)") as caught:

@@ -97,6 +97,8 @@ def parse_config(
     """Validate a node config that may hold references; returns it (placeholders in place of the references)
     and the names referenced. Raises ``ValidationError`` or :class:`SecretRefError`."""
     refs = dict(find_refs(config))
+    if () in refs:  # the config itself is a reference: it stands for a string, and a config is an object
+        raise SecretRefError((), 'config must be an object, not a {"$secret": ...} reference')
     if not refs:
         return registry.parse_config(type_name, config), frozenset()
     choice = dict.fromkeys(refs, 0)
