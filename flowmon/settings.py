@@ -394,11 +394,19 @@ def _use_env(env: Mapping[str, str] | None) -> Iterator[None]:
         _env_override.reset(token)
 
 
+# pydantic's error types for what a validator raised, with the words pydantic puts before the validator's message
+_VALIDATOR_ERRORS = {'value_error': 'Value error, ', 'assertion_error': 'Assertion failed, '}
+
+
 def _describe(error: Mapping[str, Any]) -> str:
+    """One setting's problem on one line, naming the variable: ``FLOWMON_PYTHON_MODULES: 'os.path;rm' is not a
+    module name ...`` (a check's own words, without pydantic's ``Value error, `` before them), with the value given
+    unless it is a secret."""
     loc = error.get('loc') or ()
     field = str(loc[0]) if loc else ''
     name = f'{ENV_PREFIX}{field.upper()}' if field else ENV_PREFIX.rstrip('_')
     msg = ' '.join(str(error.get('msg', 'invalid value')).split())
+    msg = msg.removeprefix(_VALIDATOR_ERRORS.get(str(error.get('type')), ''))
     if field not in _SECRET_FIELDS and 'input' in error and error['input'] is not None:
         msg += f' (got {error["input"]!r})'
     return f'{name}: {msg}'

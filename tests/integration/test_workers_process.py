@@ -1,6 +1,7 @@
 """Worker nodes through a real ``python app.py`` with the local process pool (no FLOWMON_DASK_SCHEDULER): the
 allow-list's 422, CPU-bound nodes in the pool while the API answers, a killed pool process, and node-type plugins
-(the example package's types; two packages offering one name stop flowmon at start)."""
+(the example package's types; two packages offering one name stop flowmon at start), and a module list that is not
+one stopping it with one line."""
 
 from __future__ import annotations
 
@@ -65,3 +66,18 @@ def test_two_packages_offering_one_node_type_stop_flowmon_naming_both(tmp_path: 
         "flowmon: node type 'python' is offered by two packages: acme-nodes 2.0 (acme_nodes:Python) and "
         'flowmon 0.1.0 (flowmon.engine.nodes.python:PythonNode); uninstall one of them (neither replaces the other)'
     )
+
+
+@pytest.mark.parametrize('command', [['app.py'], ['-m', 'flowmon', 'db', 'current']], ids=['server', 'command'])
+def test_a_module_list_that_is_not_one_stops_flowmon_with_one_line_in_its_words(
+    tmp_path: Path, command: list[str]
+) -> None:
+    env = child_env(tmp_path / 'data', free_port(), FLOWMON_PYTHON_MODULES='reports,os.path;rm')
+    result = subprocess.run(
+        [sys.executable, *command], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "flowmon: invalid configuration: FLOWMON_PYTHON_MODULES: 'os.path;rm' is not a module name (dotted Python "
+        'identifiers, e.g. "reports,acme.jobs") (got \'reports,os.path;rm\')'
+    ]

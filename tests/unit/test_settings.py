@@ -142,6 +142,13 @@ def test_an_invalid_value_gives_one_line_naming_the_variable(variable: str, valu
     assert '\n' not in message
     assert message.startswith(f'{variable}: ')
     assert len(message) < 300
+    assert 'Value error' not in message and 'Assertion failed' not in message  # a check's own words only
+
+
+def test_a_value_a_check_refuses_is_said_in_the_checks_words_as_the_readme_shows() -> None:
+    with pytest.raises(SettingsError) as raised:
+        load_settings({'FLOWMON_LOG_LEVEL': 'chatty'})
+    assert str(raised.value) == "FLOWMON_LOG_LEVEL: must be one of CRITICAL, ERROR, WARNING, INFO, DEBUG (got 'chatty')"
 
 
 def test_a_short_token_is_refused_without_echoing_it() -> None:

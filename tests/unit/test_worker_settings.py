@@ -51,16 +51,16 @@ def test_a_scheduler_address_puts_worker_nodes_on_dask(tmp_path: Path) -> None:
         (
             'FLOWMON_PYTHON_MODULES',
             'reports,os.path;rm',
-            "FLOWMON_PYTHON_MODULES: Value error, 'os.path;rm' is not a module",
+            "FLOWMON_PYTHON_MODULES: 'os.path;rm' is not a module",
         ),
         ('FLOWMON_PYTHON_MODULES', 'reports.', "'reports.' is not a module name"),
         ('FLOWMON_WORKERS', '0', 'FLOWMON_WORKERS: Input should be greater than or equal to 1'),
-        ('FLOWMON_DASK_SCHEDULER', 'scheduler:8786', 'FLOWMON_DASK_SCHEDULER: Value error, must be a Dask scheduler'),
+        ('FLOWMON_DASK_SCHEDULER', 'scheduler:8786', 'FLOWMON_DASK_SCHEDULER: must be a Dask scheduler'),
         ('FLOWMON_DASK_SCHEDULER', 'tcp://scheduler', 'must be a Dask scheduler address such as tcp://'),
-        ('FLOWMON_DASK_SCHEDULER', 'tcp://scheduler:99999', 'FLOWMON_DASK_SCHEDULER: Value error, not an address'),
+        ('FLOWMON_DASK_SCHEDULER', 'tcp://scheduler:99999', 'FLOWMON_DASK_SCHEDULER: not an address'),
     ],
 )
 def test_bad_values_stop_start_up_naming_the_variable(tmp_path: Path, name: str, value: str, message: str) -> None:
     with pytest.raises(SettingsError) as caught:
         settings_with(tmp_path, **{name: value})
-    assert message in str(caught.value)
+    assert message in str(caught.value) and 'Value error' not in str(caught.value)
