@@ -381,7 +381,7 @@ _OPTIONAL_CHECKS: dict[str, Callable[[str], object]] = {
 _LIST_ITEMS: dict[str, tuple[Callable[[str], object], str]] = {
     'allowed_hosts': (_is_host_name, 'a host name or address (list each name; "*" would accept any Host)'),
     'trusted_proxies': (_is_network, 'an IP address or network'),
-    'python_modules': (_MODULE_NAME.match, 'a module name (dotted Python identifiers, e.g. "reports,acme.jobs")'),
+    'python_modules': (_MODULE_NAME.fullmatch, 'a module name (dotted Python identifiers, e.g. "reports,acme.jobs")'),
 }
 
 

@@ -251,7 +251,7 @@ def _field_problem(key: str, value: Any) -> str | None:
         if value is not None:
             return trigger_problem(value)
     elif key == 'workflow_hash':
-        if not (isinstance(value, str) and HASH_PATTERN.match(value)):
+        if not (isinstance(value, str) and HASH_PATTERN.fullmatch(value)):
             return f'must be a SHA-256 content hash (64 lowercase hex digits), got {_preview(value)}'
     elif isinstance(value, str) and len(value) > MAX_ERROR_CHARS:
         return f'is {len(value):,} characters long; at most {MAX_ERROR_CHARS:,} are accepted'
@@ -266,7 +266,7 @@ def _preview(value: Any, limit: int = 40) -> str:
 
 def _check_sequence(events: list[Event]) -> str:
     original_id = events[0].execution_id
-    if not EXECUTION_ID_PATTERN.match(original_id):
+    if not EXECUTION_ID_PATTERN.fullmatch(original_id):
         raise ImportRejected(f'execution id {original_id!r} is not valid (letters, digits, "_.-", at most 40)')
     for index, event in enumerate(events):
         if event.execution_id != original_id:

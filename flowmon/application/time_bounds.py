@@ -49,12 +49,12 @@ ACCEPTED: dict[Bound, str] = {
 
 def is_relative(text: str) -> bool:
     """Whether ``text`` is a relative window (``today``, ``15m``, ``7d``, ...)."""
-    return text == 'today' or _RELATIVE.match(text) is not None
+    return text == 'today' or _RELATIVE.fullmatch(text) is not None
 
 
 def parse_day(text: str) -> date | None:
     """``text`` as a calendar day ``YYYY-MM-DD``, or None."""
-    if not _DAY.match(text):
+    if not _DAY.fullmatch(text):
         return None
     try:
         return date.fromisoformat(text)
@@ -94,7 +94,7 @@ def time_bound(value: object, now: datetime, *, bound: Bound, label: str | None 
 def _relative(text: str, now: datetime) -> datetime:
     if text == 'today':
         return utc_midnight(now)
-    match = _RELATIVE.match(text)
+    match = _RELATIVE.fullmatch(text)
     assert match is not None
     return now - timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
 

@@ -64,7 +64,7 @@ def aad(table: str, row_key: str, column: str) -> str:
 
 
 def is_sealed(value: str) -> bool:
-    return bool(_SEALED.match(value))
+    return bool(_SEALED.fullmatch(value))
 
 
 def kid_of(value: str) -> str | None:

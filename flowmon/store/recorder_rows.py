@@ -139,4 +139,4 @@ def search_rows(
 
 
 def _hash_or_none(value: Any) -> str | None:
-    return value if isinstance(value, str) and HASH_PATTERN.match(value) else None
+    return value if isinstance(value, str) and HASH_PATTERN.fullmatch(value) else None

@@ -52,7 +52,7 @@ class SecretInfo:
 
 
 def check_name(name: str) -> None:
-    if not _NAME.match(name):
+    if not _NAME.fullmatch(name):
         raise SecretInvalid(f'secret name {name!r} must match {SECRET_NAME_PATTERN} (letters, digits, _ . -; 1-64)')
 
 

@@ -84,6 +84,18 @@ async def test_what_the_schema_accepts_and_refuses_the_api_does_too(app: FastAPI
     assert (await client.put('/api/workflows/quick', json=choice_from_a_secret)).status_code == 422
 
 
+async def test_a_secret_name_with_a_line_break_after_it_is_refused_as_the_schema_refuses_it(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    stored = await client.put('/api/secrets/greeting%0A', json={'value': 'hello'})
+    assert stored.status_code == 422 and 'secret name' in stored.json()['detail']
+    assert (await client.get('/api/secrets')).json() == []
+    referring = {**QUICK, 'nodes': [{'id': 'x', 'type': 'log', 'config': {'message': {'$secret': 'greeting\n'}}}]}
+    assert not workflow_validator(app).is_valid({**referring, 'edges': []})
+    response = await client.put('/api/workflows/quick', json={**referring, 'edges': []})
+    assert response.status_code == 422 and "'greeting\\n' is not a secret name" in response.json()['detail']
+
+
 async def exported(client: httpx.AsyncClient, execution_id: str) -> httpx.Response | None:
     export = await client.get(f'/api/executions/{execution_id}/export')
     return None if export.status_code == 409 else export

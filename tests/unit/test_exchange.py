@@ -354,6 +354,16 @@ INVALID: list[tuple[str, Callable[[dict[str, Any]], Any], str]] = [
     ('a timestamp out of range', _set('events.1.ts', '0001-01-01T00:00:00+05:00'), 'events[1].ts'),
     ('a timestamp of any length', _set('events.1.ts', '2025' * 100), 'events[1].ts is not a timestamp'),
     (
+        'an execution id ending in a line break',
+        lambda doc: [e.update(execution_id='run-1\n') for e in doc['events']] and doc,
+        "execution id 'run-1\\n' is not valid",
+    ),
+    (
+        'a snapshot hash ending in a line break',
+        _set('events.0.data.workflow_hash', 'a' * 64 + '\n'),
+        'workflow_hash must be a SHA-256',
+    ),
+    (
         'an execution id that is not text',
         lambda doc: [e.update(execution_id=[1]) for e in doc['events']] and doc,
         'execution_id must be a string',

@@ -130,8 +130,12 @@ def test_references_validate_in_string_positions_and_stay_in_the_definition() ->
         ),
         ({'url': 'https://x.example', 'method': {'$secret': 'n'}}, '(http): method: a {"$secret"'),
         ({'$secret': 'n'}, '(http): config must be an object, not a {"$secret": ...} reference'),
+        (
+            {'url': 'https://x.example', 'headers': {'A': {'$secret': 'name\n'}}},
+            "(http): headers.A: 'name\\n' is not a secret name",
+        ),
     ],
-    ids=['number', 'more-keys', 'bad-name', 'name-not-text', 'choice', 'whole-config'],
+    ids=['number', 'more-keys', 'bad-name', 'name-not-text', 'choice', 'whole-config', 'line-break-after-name'],
 )
 def test_a_reference_where_it_cannot_go_is_refused_naming_the_place(config: dict[str, Any], message: str) -> None:
     with pytest.raises(WorkflowError, match="node 'call' \\(http\\)") as caught:

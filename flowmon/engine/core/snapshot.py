@@ -40,7 +40,7 @@ def snapshot_hash(events: Sequence[Event] | None) -> str | None:
     """The content hash the first of ``events`` names its definition by (``workflow_hash``), or None."""
     queued = _queued(events)
     found = queued.data.get('workflow_hash') if queued is not None else None
-    return found if isinstance(found, str) and HASH_PATTERN.match(found) else None
+    return found if isinstance(found, str) and HASH_PATTERN.fullmatch(found) else None
 
 
 def _queued(events: Sequence[Event] | None) -> Event | None:

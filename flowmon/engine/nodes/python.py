@@ -47,7 +47,7 @@ def resolve_callable(reference: str, prefixes: Iterable[str]) -> Callable[..., A
     Raises ``ValueError`` naming what is wrong: the form, a module outside the allow-list, an import that failed,
     no such function.
     """
-    match = CALLABLE_PATTERN.match(reference)
+    match = CALLABLE_PATTERN.fullmatch(reference)
     if match is None:
         raise ValueError(f'{reference!r} is not "package.module:function"')
     module_name, function_name = match.groups()

@@ -196,6 +196,6 @@ def _ref_problem(ref: Mapping[str, Any], name: Any) -> str | None:
         return 'a secret reference is {"$secret": "<name>"} and nothing else'
     if not isinstance(name, str):
         return f'"$secret" takes the name of a secret: {NAME_RULE}'
-    if not _NAME.match(name):
+    if not _NAME.fullmatch(name):
         return f'{name[:80]!r} is not a secret name: {NAME_RULE}'
     return None
