@@ -30,11 +30,21 @@ from flowmon.engine.core.payload import MAX_PARSE_DEPTH, json_text_depth
 log = logging.getLogger(__name__)
 
 
+# pydantic's error types for what a validator raised, with the words pydantic puts before the validator's message
+_VALIDATOR_ERRORS = {'value_error': 'Value error, ', 'assertion_error': 'Assertion failed, '}
+
+
+def validation_message(error: dict[str, Any]) -> str:
+    """One error's message: a check's own words without pydantic's ``Value error, `` before them."""
+    return str(error.get('msg')).removeprefix(_VALIDATOR_ERRORS.get(str(error.get('type')), ''))
+
+
 def describe_validation(errors: list[dict[str, Any]]) -> str:
     parts = []
     for error in errors[:5]:
         location = '.'.join(str(part) for part in error.get('loc', ()) if part != 'body')
-        parts.append(f'{location}: {error.get("msg")}' if location else str(error.get('msg')))
+        message = validation_message(error)
+        parts.append(f'{location}: {message}' if location else message)
     return '; '.join(parts)
 
 
@@ -102,7 +112,7 @@ def install_error_handlers(app: FastAPI) -> None:
         if instead and any(tuple(error.get('loc', ()))[:1] == ('body',) for error in errors):
             detail = f'the request body must be JSON (Content-Type: application/json); {instead}'
             return JSONResponse({'detail': detail}, status_code=400)
-        safe = [{'loc': list(e.get('loc', ())), 'msg': e.get('msg'), 'type': e.get('type')} for e in errors]
+        safe = [{'loc': list(e.get('loc', ())), 'msg': validation_message(e), 'type': e.get('type')} for e in errors]
         return JSONResponse({'detail': describe_validation(errors), 'errors': safe}, status_code=422)
 
     async def unmanageable_input(request: Request, exc: Exception) -> JSONResponse:
