@@ -98,8 +98,25 @@ class GuardedSubPages(ui.sub_pages):
         _error_panel()
 
     def _render_404(self) -> None:
-        with ui.column().classes('w-full items-center gap-2 py-16').mark('not-found'):
-            ui.icon('travel_explore', size='3rem').classes('text-grey-6')
-            ui.label('Page not found').classes('text-xl font-medium')
-            ui.label(f'Nothing lives at {self._router.current_path}.').classes('text-grey-7')
-            ui.link('Back to the dashboard', '/').classes('mt-2')
+        # No route ran, so nobody has checked the session yet: a stranger gets the sign-in form (as on any guarded
+        # page, after which the same path shows this message), a signed-in visitor the header's navigation.
+        signed_in = is_signed_in(self._token)
+        if self._on_auth_checked is not None:
+            self._on_auth_checked(signed_in)
+        self._showing_sign_in = not signed_in
+        if not signed_in:
+            login.render_form(redirect_to=as_target(self._router.current_path))
+            return
+        _not_found_panel(self._router.current_path)
+
+
+def _not_found_panel(path: str) -> None:
+    """What a signed-in visitor sees at a path no page lives at: the path (as text) and the ways on."""
+    with ui.column().classes('w-full items-center gap-2 py-16 px-4').props('data-testid=not-found').mark('not-found'):
+        ui.icon('travel_explore', size='3rem').classes('text-grey-6')
+        ui.label('Page not found').classes('text-xl font-medium')
+        ui.label(f'Nothing lives at {path}.').classes('text-grey-7 text-center break-all').mark('not-found-path')
+        ui.label('The link may be mistyped or out of date.').classes('text-grey-7 text-center')
+        with ui.row().classes('items-center gap-4 mt-2'):
+            ui.link('Executions', '/executions').classes('fm-link').mark('not-found-executions')
+            ui.link('Dashboard & workflows', '/').classes('fm-link').mark('not-found-workflows')

@@ -77,12 +77,14 @@ async def test_sub_page_navigation_is_guarded_after_sign_out(user: User) -> None
     # The page that was open before (like another tab) keeps its websocket, which the HTTP middleware never sees:
     # in-app navigation there must be refused by the frame.
     user.client = signed_in_page
-    for path in ('/executions', f'/executions/{execution_id}', '/workflows/quick', '/'):
+    for path in ('/executions', f'/executions/{execution_id}', '/workflows/quick', '/', '/no/such/page'):
         user.navigate.to(path)
         await wait_for_path(user, path.replace('?', r'\?'))
         await user.should_see(marker='sign-in')
         await user.should_not_see('Quick check')
         await user.should_not_see(marker='execution-table')
+        await user.should_not_see(marker='not-found')  # a path no page lives at is no way around signing in
+        await user.should_not_see(marker='nav-executions')
 
 
 async def test_signing_in_from_a_guarded_page_renders_that_page(user: User) -> None:

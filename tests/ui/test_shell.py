@@ -78,17 +78,42 @@ async def test_unknown_path_shows_a_friendly_not_found(user: User) -> None:
     await user.should_not_see(marker='dashboard')
 
 
-async def test_an_unknown_path_loaded_directly_builds_no_page_under_its_not_found(user: User) -> None:
-    """'/' matches the first segment of '/no/such/page': the dashboard must not be built under the not-found message."""
+async def test_an_unknown_path_loaded_directly_keeps_the_header_navigation_and_offers_ways_on(user: User) -> None:
     await sign_in(user)
-    response = await user.http_client.get('/no/such/page')  # (User.open accepts 200 only)
+    user.client = await open_not_found(user, '/no/<b>such</b>/page')
+    await user.should_see(marker='not-found')
+    for tab in ('nav-dashboard', 'nav-executions', 'nav-workflows', 'sign-out'):
+        await user.should_see(marker=tab)  # the same header as on every page, not a dead end
+    path = next(iter(user.find(marker='not-found-path').elements))
+    assert isinstance(path, ui.label) and path.text == 'Nothing lives at /no/<b>such</b>/page.'  # text, not markup
+    links = {
+        link.props['href']
+        for marker in ('not-found-executions', 'not-found-workflows')
+        for link in user.find(marker=marker).elements
+    }
+    assert links == {'/executions', '/'}
+    user.find(marker='nav-executions').click()
+    await wait_for_path(user, '/executions')
+    await user.should_see(marker='executions-page')
+
+
+async def open_not_found(user: User, path: str) -> Client:
+    """Load ``path`` as a browser does (``User.open`` accepts 200 only); the page's client, once nothing is still
+    being built on it."""
+    response = await user.http_client.get(path)
     assert response.status_code == 404
     match = re.search(r"'client_id': '([0-9a-f-]+)'", response.text)
     assert match is not None
-    client = Client.instances[match.group(1)]
     builders = [task for task in background_tasks.running_tasks if task.get_name().startswith('building sub_page')]
     if builders:  # let any page builder that was started finish: what it draws is what the browser would show
         await asyncio.wait(builders, timeout=10)
+    return Client.instances[match.group(1)]
+
+
+async def test_an_unknown_path_loaded_directly_builds_no_page_under_its_not_found(user: User) -> None:
+    """'/' matches the first segment of '/no/such/page': the dashboard must not be built under the not-found message."""
+    await sign_in(user)
+    client = await open_not_found(user, '/no/such/page')
     markers = {marker for element in client.elements.values() for marker in element._markers}
     assert 'not-found' in markers
     assert 'dashboard' not in markers
