@@ -57,8 +57,9 @@ def _pages(server: Any, call_api: Api) -> dict[str, str]:
     wait_loaded(server, 'order-pipeline')
     assert call_api('PUT', '/api/workflows/e2e-long-name', LONG_NAME).status_code in (200, 201)
     a, b = start(server, 'order-pipeline'), start(server, 'order-pipeline')
-    wait_ended(server, a)
-    wait_ended(server, b)
+    failed = start(server, 'broken-etl')  # its name leaves room for the id on its line, not for the copy button too
+    for run in (a, b, failed):
+        wait_ended(server, run)
     delivery = call_api('POST', '/api/webhooks/deliveries', {'url': 'http://127.0.0.1:9/narrow', 'body': {'a': 1}})
     assert delivery.status_code == 202, delivery.text
     return {
@@ -69,6 +70,7 @@ def _pages(server: Any, call_api: Api) -> dict[str, str]:
         'workflow-edit': '/workflows/order-pipeline/edit',
         'executions': '/executions',
         'execution': f'/executions/{a}',
+        'execution-failed': f'/executions/{failed}',
         'replay': f'/executions/{a}/replay',
         'compare': f'/compare?a={a}&b={b}',
         'webhooks': '/webhooks',
@@ -91,6 +93,8 @@ def test_every_page_fits_390_px(phone: Page, server: Any, call_api: Api, shots: 
         phone.screenshot(path=str(shots / f'narrow-{name}.png'), full_page=True)
         if width > WIDTH + 1:
             too_wide[name] = (width, phone.evaluate(WIDE, WIDTH))
+        if name in ('execution', 'execution-failed'):
+            _id_beside_its_copy_button(phone, name)
     assert not too_wide, '\n'.join(f'{name}: {width} px, {wide}' for name, (width, wide) in too_wide.items())
 
     phone.goto('/login')  # the sign-in page, signed out
@@ -99,6 +103,22 @@ def test_every_page_fits_390_px(phone: Page, server: Any, call_api: Api, shots: 
     expect(phone.get_by_role('button', name=re.compile('Sign in', re.IGNORECASE))).to_be_visible()
     assert phone.evaluate('document.scrollingElement.scrollWidth') <= WIDTH + 1
     phone.screenshot(path=str(shots / 'narrow-login.png'), full_page=True)
+
+
+# The execution's short id and its copy button (the button follows the id), each as [left, top, right, bottom].
+ID_AND_COPY = """() => {
+ const copy = document.querySelector('button[aria-label="Copy execution id"]'), id = copy.previousElementSibling;
+ return [id, copy].map(e => { const r = e.getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom]; });
+}"""
+
+
+def _id_beside_its_copy_button(page: Page, where: str) -> None:
+    """The copy button sits on the id's line, right of it: it does not wrap away onto a line of its own."""
+    expect(page.get_by_role('button', name='Copy execution id')).to_be_visible()
+    boxes = page.evaluate(ID_AND_COPY)
+    (_, id_top, id_right, id_bottom), (copy_left, copy_top, _, copy_bottom) = boxes
+    assert copy_top < id_bottom and id_top < copy_bottom, (where, "not on the id's line", boxes)
+    assert id_right <= copy_left <= id_right + 16, (where, 'not beside the id', boxes)
 
 
 NAME_CELL = """() => {
@@ -287,6 +307,7 @@ def test_the_timeline_labels_its_axis_whole_and_apart(browser: Browser, server: 
     try:
         sign_in(page, server, f'/executions/{run}')
         texts = _time_labels_fit(page, 'execution')
+        _id_beside_its_copy_button(page, f'execution at {width} px')
         assert texts[0] == '0 s'
         gantt = page.get_by_test_id('replay-gantt')
         gantt.screenshot(path=str(shots / f'timeline-{width}.png'))

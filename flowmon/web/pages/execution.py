@@ -382,10 +382,14 @@ def _header(state: ExecutionState, definition: dict[str, Any]) -> None:
                     )
             with ui.row().classes('items-baseline gap-3'):
                 ui.label(name).classes('fm-title')
-                ui.label(short_id(state.id)).classes('font-mono text-sm text-gray-500').tooltip(state.id)
-                ui.button(icon='content_copy', on_click=lambda: _copy_id(state.id)).props(
-                    'flat round dense size=sm aria-label="Copy execution id"'
-                )
+                # the id and its copy button wrap as one: the button never sits alone on a line of its own
+                with ui.row().classes('items-baseline gap-1 no-wrap').props('data-testid=execution-id-group'):
+                    ui.label(short_id(state.id)).classes('font-mono text-sm text-gray-500').tooltip(state.id).props(
+                        'data-testid=execution-id'
+                    )
+                    ui.button(icon='content_copy', on_click=lambda: _copy_id(state.id)).props(
+                        'flat round dense size=sm aria-label="Copy execution id" data-testid=copy-execution-id'
+                    ).mark('copy-execution-id')
             _started_by(state)
 
 
