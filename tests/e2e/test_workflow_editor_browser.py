@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from helpers import sign_in, wait_loaded
-from playwright.sync_api import Page, expect
+from helpers import sign_in, wait_connected, wait_for, wait_loaded
+from playwright.sync_api import Dialog, Page, expect
 
 Api = Callable[..., httpx.Response]
 WORKFLOW_ID = 'e2e-editor'
@@ -31,6 +31,45 @@ def _replace_text(page: Page, text: str) -> None:
     editor.click()
     page.keyboard.press('Control+A')
     page.keyboard.insert_text(text)
+
+
+def test_leaving_the_page_with_edits_not_saved_asks_first(page: Page, server: Any, call_api: Api) -> None:
+    """The browser asks (its beforeunload dialog) before a page with edits not saved goes away, here by the header's
+    sign-out (a real navigation); not without edits. Staying keeps the edit; leaving goes."""
+    wait_loaded(server)
+    assert call_api('PUT', f'/api/workflows/{WORKFLOW_ID}', STORED).status_code in (200, 201)
+    asked: list[str] = []
+    leave = [False]
+
+    def answer(dialog: Dialog) -> None:
+        asked.append(dialog.type)
+        dialog.accept() if leave[0] else dialog.dismiss()
+
+    page.on('dialog', answer)
+    sign_in(page, server, f'/workflows/{WORKFLOW_ID}/edit')
+    status, guard = page.get_by_test_id('editor-status'), page.get_by_test_id('leave-guard')
+    expect(status).to_contain_text(f'Valid: {WORKFLOW_ID}, 1 node, 0 edges')
+    source = page.get_by_test_id('workflow-source').locator('.cm-content')
+    source.click()  # the browser asks only on a page the visitor has used
+    page.reload()  # no edits: nothing asked
+    wait_connected(page)
+    expect(status).to_contain_text(f'Valid: {WORKFLOW_ID}, 1 node, 0 edges')
+    assert asked == []
+
+    _replace_text(page, json.dumps({**STORED, 'name': 'Renamed, not saved'}, indent=2))
+    expect(guard).to_have_attribute('data-armed', 'true')
+    page.get_by_test_id('sign-out').click()
+    wait_for(lambda: asked == ['beforeunload'], 'the browser to ask before leaving')
+    expect(status).to_contain_text(f'Valid: {WORKFLOW_ID}, 1 node, 0 edges')  # stayed, with the edit
+    expect(source).to_contain_text('Renamed, not saved')
+    assert page.url.endswith(f'/workflows/{WORKFLOW_ID}/edit')
+
+    leave[0] = True
+    source.click()  # (a new gesture: the browser asks once per one)
+    page.get_by_test_id('sign-out').click()
+    page.wait_for_url('**/login**')
+    assert asked == ['beforeunload', 'beforeunload']
+    assert call_api('GET', f'/api/workflows/{WORKFLOW_ID}').json()['name'] == STORED['name']
 
 
 def test_type_validate_preview_diff_and_save(page: Page, server: Any, call_api: Api, shots: Path) -> None:

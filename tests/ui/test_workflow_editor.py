@@ -15,6 +15,7 @@ from waiting import until
 
 from flowmon.web.widgets.code_editor import CodeEditor
 from flowmon.web.widgets.dag_chart import DagChart
+from flowmon.web.widgets.leave_guard import LeaveGuard
 
 EDITED = chain('edited', 'Edited in the browser', transform('shape', '{ok: `true`}'), log('tell', 'done'))
 
@@ -296,3 +297,50 @@ async def test_a_text_not_known_to_be_the_browsers_is_not_saved(user: User, monk
     monkeypatch.undo()
     await status_becomes(user, 'Valid: quick, 1 node, 0 edges')  # checked again once it answers
     assert save.enabled
+
+
+async def open_quick(user: User) -> LeaveGuard:
+    """Open the editor of the quick workflow; its page's leave guard."""
+    await sign_in(user, '/workflows/quick/edit')
+    await status_becomes(user, 'Valid: quick, 1 node, 0 edges')
+    (found,) = user.find(marker='leave-guard').elements
+    assert isinstance(found, LeaveGuard)
+    return found
+
+
+async def test_the_browser_is_asked_to_confirm_leaving_only_while_there_are_edits_not_saved(user: User) -> None:
+    """The page's beforeunload guard (closing the tab, reloading, signing out) is armed by an edit, and disarmed when
+    the text says the opened definition again (in YAML too), when the edits are discarded and when they are saved."""
+    guard = await open_quick(user)
+    assert not guard.armed  # the stored definition, not edited
+    opened = editor(user).value
+    definition = json.loads(opened)
+
+    editor(user).value = json.dumps({**definition, 'name': 'Quick check, renamed'}, indent=2)
+    assert guard.armed  # at once, before any check
+    await status_becomes(user, 'Valid: quick')
+    assert guard.armed
+    editor(user).value = opened  # typed back: nothing to lose
+    await until(lambda: not guard.armed, 'the guard to be disarmed')
+
+    (toggle,) = user.find(marker='editor-format').elements
+    toggle.value = 'YAML'  # the same document in other words
+    await until(lambda: editor(user).value.startswith('id: quick'), 'the YAML version of the document')
+    await until(lambda: not guard.armed, 'the guard to stay disarmed')
+    editor(user).value += 'x: [\n'  # not even a document: an edit
+    assert guard.armed
+    await status_becomes(user, 'malformed')
+    assert guard.armed
+
+    user.find(marker='editor-cancel').click()  # discarded
+    await click_when_shown(user, 'discard-ok')
+    await wait_for_path(user, '/workflows/quick')
+    assert not guard.armed
+
+    guard = await open_quick(user)
+    editor(user).value = json.dumps({**definition, 'name': 'Quick check, saved'}, indent=2)
+    assert guard.armed
+    user.find(marker='editor-save').click()  # saved
+    await click_when_shown(user, 'editor-confirm-save')
+    await wait_for_path(user, '/workflows/quick')
+    assert not guard.armed

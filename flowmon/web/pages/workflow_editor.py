@@ -31,6 +31,7 @@ from flowmon.web.widgets.code_editor import SENDABLE, CodeEditor, Language
 from flowmon.web.widgets.confirm_dialog import confirm
 from flowmon.web.widgets.dag_view import HALF_WIDTH_BUDGET_PX, DagView
 from flowmon.web.widgets.empty_state import not_found
+from flowmon.web.widgets.leave_guard import LeaveGuard
 from flowmon.web.widgets.provisioned_note import provisioned_note
 
 log = logging.getLogger(__name__)
@@ -108,6 +109,8 @@ class WorkflowEditor:
                     ui.column().classes('w-full gap-0').props('data-testid=editor-preview').mark('editor-preview')
                 )
         self._diff_host = ui.element('div')
+        # the browser asks before the page goes away (tab closed, reload, sign-out) while there are edits not saved
+        self.leave_guard = LeaveGuard().mark('leave-guard')
         ui.timer(TICK_SECONDS, self._tick)
         self._changed_at = 0.0  # check the initial text at once
 
@@ -159,6 +162,7 @@ class WorkflowEditor:
             marker='discard',
         ):
             return
+        self.leave_guard.disarm()
         ui.navigate.to(back)
 
     async def _edited_since_opened(self) -> bool:
@@ -173,10 +177,17 @@ class WorkflowEditor:
             return True
         return not same_json(document, self._opened)
 
+    async def _guard_edits(self) -> None:
+        """Ask before the page goes away while the text says something else than what the editor opened with."""
+        edited = await self._edited_since_opened()
+        if edited or self._changed_at is None:  # (an edit made meanwhile keeps the guard until it is checked)
+            self.leave_guard.set_armed(edited)
+
     # --- checking as it is typed ----------------------------------------------------------------------
 
     def _edited(self, _: object = None) -> None:
         self._changed_at = asyncio.get_running_loop().time()
+        self.leave_guard.arm()  # at once: the check that may find the text unchanged after all comes after a pause
 
     async def _tick(self) -> None:
         changed = self._changed_at
@@ -206,6 +217,7 @@ class WorkflowEditor:
             checked, problem = None, 'The page did not answer in time; the text is checked again as soon as it does.'
             self._changed_at = 0.0
         self._checked_text = text
+        await self._guard_edits()
         if checked is None:
             self.status.set_text(problem or 'Not a valid workflow.')
             self.status.classes(add='text-negative', remove='fm-good')
@@ -315,6 +327,7 @@ class WorkflowEditor:
             ui.notify(f'Not saved: {exc}', type='negative', multi_line=True)
             return
         dialog.close()
+        self.leave_guard.disarm()
         ui.notify(f'Workflow “{workflow_id}” {"created" if created else "saved"}.', type='positive')
         ui.navigate.to(f'/workflows/{workflow_id}')
 

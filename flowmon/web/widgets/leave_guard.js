@@ -1,0 +1,18 @@
+// While armed, the browser asks before the page goes away (closing the tab, reloading, a link out of the app,
+// signing out): the workflow editor arms it while its text holds edits not saved (see leave_guard.py). The listener
+// lives and dies with the element.
+export default {
+  template: '<span style="display: none" :data-armed="armed"></span>',
+  props: { armed: Boolean },
+  mounted() {
+    this.ask = (e) => {
+      if (!this.armed) return;
+      e.preventDefault();
+      e.returnValue = ""; // (older Chromium shows the prompt only when returnValue is set)
+    };
+    window.addEventListener("beforeunload", this.ask);
+  },
+  beforeUnmount() {
+    window.removeEventListener("beforeunload", this.ask);
+  },
+};

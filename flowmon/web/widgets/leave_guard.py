@@ -1,0 +1,30 @@
+"""The browser's "Leave site?" question while a page holds edits not saved: :meth:`LeaveGuard.arm` asks for it (the
+page's ``beforeunload``), :meth:`LeaveGuard.disarm` lets the page go unasked. The listener lives and dies with the
+element (``leave_guard.js``), so a page that is left within the app takes it along. Its ``data-armed`` attribute says
+whether the browser has it armed."""
+
+from __future__ import annotations
+
+from nicegui import ui
+
+
+class LeaveGuard(ui.element, component='leave_guard.js'):
+    def __init__(self) -> None:
+        super().__init__()
+        self._props['armed'] = False
+        self._props['data-testid'] = 'leave-guard'
+
+    @property
+    def armed(self) -> bool:
+        return bool(self._props['armed'])
+
+    def set_armed(self, armed: bool) -> None:
+        if armed != self.armed:
+            self._props['armed'] = armed
+            self.update()
+
+    def arm(self) -> None:
+        self.set_armed(True)
+
+    def disarm(self) -> None:
+        self.set_armed(False)
