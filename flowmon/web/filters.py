@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 
 from flowmon.application.errors import Invalid
@@ -18,6 +18,7 @@ from flowmon.application.time_bounds import (
     Bound,
     describe_relative,
     is_relative,
+    parse_day,
     time_bound,
 )
 from flowmon.engine.core.provenance import TRIGGER_TYPES, trigger_type
@@ -121,15 +122,29 @@ class ExecutionFilter:
         return not (self.status or self.trigger or self.q or self.since or self.until)
 
     def describe_window(self) -> str:
+        """The time window in words: a relative one by its name, days as days, any other time (an ISO date-time in
+        any zone, Unix seconds) as a UTC date and time."""
+        since, until = _readable(self.since, 'since'), _readable(self.until, 'until')
         if self.since and is_relative(self.since):
             return describe_relative(self.since)
-        if self.since and self.until:
-            return f'{self.since} \N{EN DASH} {self.until}'
-        if self.since:
-            return f'Since {self.since}'
-        if self.until:
-            return f'Until {self.until}'
+        if since and until:
+            return f'{since} \N{EN DASH} {until}'
+        if since:
+            return f'Since {since}'
+        if until:
+            return f'Until {until}'
         return 'Any time'
+
+    def range_days(self, now: datetime) -> dict[str, str] | None:
+        """The first and last UTC day (``YYYY-MM-DD``) of the time window at ``now``, as the custom-range picker
+        shows them: the days it touches, whatever form ``since`` and ``until`` take (no ``until``: up to today; no
+        ``since``: the last day alone). None without a window."""
+        start, end = self.window(now)
+        if start is None and end is None:
+            return None
+        last = (end - timedelta(microseconds=1)).date() if end is not None else now.astimezone(UTC).date()
+        first = start.date() if start is not None else last
+        return {'from': first.isoformat(), 'to': max(first, last).isoformat()}
 
     def matches(self, item: ExecutionState | ExecutionRecord, now: datetime) -> bool:
         """Whether a (live) execution belongs in the list, by the same rules as the SQL query."""
@@ -217,6 +232,17 @@ def _parse_bound(text: str, bound: Bound) -> tuple[str | None, str | None]:
     except Invalid as exc:
         return None, f'{exc}; ignored'
     return text, None
+
+
+def _readable(text: str | None, bound: Bound) -> str | None:
+    """A bound as the page says it: a day or a relative window as it is, any other time as ``YYYY-MM-DD HH:MM UTC``
+    (seconds when it has some)."""
+    if not text or is_relative(text) or parse_day(text) is not None:
+        return text
+    moment = _bound(text, datetime.now(UTC), bound)
+    if moment is None:
+        return text
+    return moment.strftime('%Y-%m-%d %H:%M:%S UTC' if moment.second or moment.microsecond else '%Y-%m-%d %H:%M UTC')
 
 
 def _bound(text: str | None, now: datetime, bound: Bound) -> datetime | None:

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
 import pytest
+from nicegui import ui
 from nicegui.testing.user import User
 from uisim import cancelled_in_its_row, current_path, sign_in, start, text_of, wait_for_path, wait_until_ended
 from waiting import until
@@ -124,3 +128,87 @@ async def test_new_and_running_executions_show_live_on_the_first_page(user: User
     await user.should_see(marker=f'execution-row-{execution_id}')
     with user.scope(marker=f'execution-row-{execution_id}'):
         await user.should_see('0/1')
+
+
+def _today(shift_days: int = 0) -> str:
+    return (datetime.now(UTC).date() + timedelta(days=shift_days)).isoformat()
+
+
+def _element(user: User, marker: str) -> Any:
+    (found,) = user.find(marker=marker).elements
+    return found
+
+
+@pytest.mark.parametrize(
+    ('query', 'window', 'days', 'now'),
+    [
+        (  # a date-time in another zone, one in UTC: their UTC days, the exact times above
+            'since=2025-03-04T14:00:00%2B01:00&until=2025-03-06T09:30:00Z',
+            'current',
+            ('2025-03-04', '2025-03-06'),
+            'Now: 2025-03-04 13:00 UTC \N{EN DASH} 2025-03-06 09:30 UTC',
+        ),
+        (  # Unix seconds, then a day (through its end)
+            'since=1741096800&until=2025-03-05',
+            'current',
+            ('2025-03-04', '2025-03-05'),
+            'Now: 2025-03-04 14:00 UTC \N{EN DASH} 2025-03-05',
+        ),
+        (
+            'since=2025-03-01&until=2025-03-02',
+            'current',
+            ('2025-03-01', '2025-03-02'),
+            'Now: 2025-03-01 \N{EN DASH} 2025-03-02',
+        ),
+        (  # "before midnight" ends the day before
+            'since=2025-03-01&until=2025-03-03T00:00:00Z',
+            'current',
+            ('2025-03-01', '2025-03-02'),
+            'Now: 2025-03-01 \N{EN DASH} 2025-03-03 00:00 UTC',
+        ),
+        ('since=2025-03-04T23:30:00-02:00', 'current', ('2025-03-05', 'today'), 'Now: Since 2025-03-05 01:30 UTC'),
+        ('since=2025-03-01', 'current', ('2025-03-01', 'today'), 'Now: Since 2025-03-01'),
+        ('since=7d', '7d', ('7 days ago', 'today'), 'Now: Last 7 days'),  # the relative choice itself
+        ('since=today', 'today', ('today', 'today'), 'Now: Today (UTC)'),
+        ('since=90m', 'current', (None, 'today'), 'Now: Last 90m'),
+    ],
+)
+async def test_the_range_picker_opens_on_the_days_of_every_window_the_list_takes(
+    user: User, query: str, window: str, days: tuple[str | None, str], now: str
+) -> None:
+    """A saved view's or a URL's since/until in any form the API takes: the When select names it (a relative window
+    as itself) and the custom range picker opens on its UTC days, the exact window said above it. Apply without
+    other days keeps the window as it is."""
+    before = {'today': _today(), '7 days ago': _today(-7)}
+    await sign_in(user, f'/executions?{query}')
+    await user.should_see(marker='filter-window')
+    after = {'today': _today(), '7 days ago': _today(-7)}
+    select = _element(user, 'filter-window')
+    assert select.value == window
+    if window == 'current':
+        assert select.options[window] == now.removeprefix('Now: ')
+    select.value = 'custom'
+    await user.should_see(marker='filter-range')
+    picker = _element(user, 'filter-range')
+    picked = picker.value
+    assert picked['from'] in {before.get(days[0] or '', days[0]), after.get(days[0] or '', days[0])} or days[0] is None
+    assert picked['to'] in {before.get(days[1], days[1]), after.get(days[1], days[1])}
+    assert picked['from'] <= picked['to']
+    assert text_of(user, 'filter-range-now') == now
+
+    path = current_path(user)
+    user.find(content='Apply').click()
+    dialog = next(element for element in picker.ancestors() if isinstance(element, ui.dialog))
+    await until(lambda: not dialog.value, 'the picker to close')
+    assert current_path(user) == path  # the same window, its times and all
+    assert _element(user, 'filter-window').value == window
+
+
+async def test_days_picked_in_the_range_picker_replace_a_date_time_window(user: User) -> None:
+    await sign_in(user, '/executions?since=2025-03-04T14:00:00Z')
+    await user.should_see(marker='filter-window')
+    _element(user, 'filter-window').value = 'custom'
+    await user.should_see(marker='filter-range')
+    _element(user, 'filter-range').value = {'from': '2025-03-01', 'to': '2025-03-02'}
+    user.find(content='Apply').click()
+    await wait_for_path(user, r'/executions\?since=2025-03-01&until=2025-03-02')

@@ -69,5 +69,6 @@ def _summary(total: int, flt: ExecutionFilter, names: dict[str, str]) -> str:
         parts.append(f'· started by {flt.trigger}')
     if flt.q:
         parts.append(f'· containing \N{LEFT DOUBLE QUOTATION MARK}{flt.q}\N{RIGHT DOUBLE QUOTATION MARK}')
-    parts.append(f'· {flt.describe_window().lower()}')
+    window = flt.describe_window()
+    parts.append(f'· {window[:1].lower()}{window[1:]}')  # (a date-time's T and UTC stay as they are)
     return ' '.join(parts)

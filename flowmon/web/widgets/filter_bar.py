@@ -1,8 +1,13 @@
-"""Filters for an execution list: a search box, workflow, status, time window (presets or a custom day range)."""
+"""Filters for an execution list: a search box, workflow, status, time window (presets or a custom day range).
+
+The custom range picker picks whole UTC days. It opens on the days of the list's window, whatever form that window
+came in (a saved view's or a URL's ``since`` may be an ISO date-time, Unix seconds or any relative window), and says
+the window exactly above it; Apply without picking other days keeps that window as it is."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from nicegui import ui
@@ -12,7 +17,8 @@ from flowmon.engine.core.state import EXECUTION_STATUSES
 from flowmon.web.filters import RELATIVE_WINDOWS, ExecutionFilter, parse_search
 
 ALL = ''
-CUSTOM = 'custom'
+CUSTOM = 'custom'  # the option that opens the range picker
+CURRENT = 'current'  # the list's window when no preset is it (a range, a day, a date-time, another relative window)
 
 
 def url_filter(query: Mapping[str, str]) -> ExecutionFilter:
@@ -64,9 +70,9 @@ class FilterBar:
             windows: dict[str, str] = {ALL: 'Any time', **{key: label for key, (label, _) in RELATIVE_WINDOWS.items()}}
             current = flt.since if flt.since in RELATIVE_WINDOWS and not flt.until else ALL
             if flt.until or (flt.since and flt.since not in RELATIVE_WINDOWS):
-                windows[CUSTOM] = flt.describe_window()
-                current = CUSTOM
-            windows.setdefault(CUSTOM, 'Custom range…')
+                windows[CURRENT] = flt.describe_window()
+                current = CURRENT
+            windows[CUSTOM] = 'Custom range…'  # (also to change a custom range: picking the one shown does nothing)
             self._current_window = current
             self._window = (
                 ui.select(windows, value=current, label='When', on_change=self._window_changed)
@@ -103,24 +109,33 @@ class FilterBar:
         if value == CUSTOM:
             self._range_dialog.open()
             return
+        if value == CURRENT:
+            return  # (what the list shows already: the select goes back to it when the picker closes)
         self._set(since=value or None, until=None)
 
     def _build_range_dialog(self) -> ui.dialog:
+        shown = self._flt.range_days(datetime.now(UTC))
         with ui.dialog().on('hide', self._restore_window) as dialog, ui.card().classes('gap-2'):
             ui.label('Created between').classes('text-base font-medium')
-            initial = {'from': self._flt.since or '', 'to': self._flt.until or ''} if self._flt.until else None
-            picker = ui.date(value=initial, mask='YYYY-MM-DD').props('range minimal').mark('filter-range')
+            if shown is not None:  # the exact window: the picker shows its days only
+                ui.label(f'Now: {self._flt.describe_window()}').classes('text-sm text-grey-7').mark('filter-range-now')
+            picker = ui.date(value=shown, mask='YYYY-MM-DD').props('range minimal').mark('filter-range')
             with ui.row().classes('w-full justify-end'):
                 ui.button('Cancel', on_click=dialog.close).props('flat no-caps')
-                ui.button('Apply', on_click=lambda: self._apply_range(picker.value, dialog)).props('unelevated no-caps')
+                ui.button('Apply', on_click=lambda: self._apply_range(picker.value, dialog, shown)).props(
+                    'unelevated no-caps'
+                )
         return dialog
 
     def _restore_window(self) -> None:
         # closing the dialog without applying leaves the select showing what the list is filtered by
         self._window.set_value(self._current_window)
 
-    def _apply_range(self, value: Any, dialog: ui.dialog) -> None:
+    def _apply_range(self, value: Any, dialog: ui.dialog, shown: dict[str, str] | None) -> None:
         dialog.close()
+        if shown is not None and value == shown:  # the days it opened on: the window stays exactly as it is
+            self._restore_window()  # (its times, a relative one), and the select says it again
+            return
         if isinstance(value, dict) and value.get('from') and value.get('to'):
             self._set(since=value['from'], until=value['to'])
         elif isinstance(value, str) and value:
