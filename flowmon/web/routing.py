@@ -3,6 +3,10 @@
 Sub-page navigation happens over the websocket, so the HTTP middleware never sees it; this frame checks
 the session before every render and shows the sign-in form instead of the page. It also tells the shell
 whether the visitor is signed in, so the header shows navigation only to those who may use it.
+
+Going to another page within the app (the header, a link, the browser's back and forward buttons) unloads nothing,
+so the browser's own question (:class:`~flowmon.web.widgets.leave_guard.LeaveGuard`) never comes: while the page
+shown has an armed guard, the frame asks instead; the address and the header stay on (or go back to) that page.
 """
 
 from __future__ import annotations
@@ -13,11 +17,13 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from nicegui import ui
+from nicegui import background_tasks, ui
 from nicegui.page_arguments import RouteMatch
 
 from .auth import LOGIN_PATH, as_target, is_signed_in
 from .pages import login
+from .widgets.confirm_dialog import confirm
+from .widgets.leave_guard import LeaveGuard
 
 PUBLIC_ROUTES = frozenset({LOGIN_PATH})
 
@@ -65,12 +71,64 @@ class GuardedSubPages(ui.sub_pages):
         self._token = token
         self._on_auth_checked = on_auth_checked
         self._showing_sign_in = False
+        self._shown_path: str | None = None  # the path of what the frame shows
+        self._asking = False  # whether the visitor is being asked to leave edits not saved
+        self._leave_to = ''  # where they went last meanwhile
         super().__init__(dict(routes))
 
     def _show(self) -> None:
         if self._showing_sign_in:
             self._reset_match()  # after signing in, the same path must render the real page
+        if self._held_by_edits():
+            return
         super()._show()
+        self._shown_path = self._router.current_path
+
+    def _held_by_edits(self) -> bool:
+        """Whether the router moved on from a page with edits not saved, to a signed-in visitor who has not yet said
+        to leave them: then the router and the header go back to the page shown, and the visitor is asked. Signed
+        out, the page goes at once: its data must not stay."""
+        target, shown = self._router.current_path, self._shown_path
+        if shown is None or target == shown or not self._guards() or not is_signed_in(self._token):
+            return False
+        self._back_to(shown)  # (before the router writes the address: a link or the header's tabs then change none)
+        self._leave_to = target
+        if not self._asking:
+            self._asking = True
+            background_tasks.create(self._ask_to_leave(), name='ask to leave edits', context=self)
+        return True
+
+    def _guards(self) -> list[LeaveGuard]:
+        return [element for element in self.descendants() if isinstance(element, LeaveGuard) and element.armed]
+
+    def _back_to(self, path: str) -> None:
+        self._router.current_path = path
+        for handler in self._router._path_changed_handlers:  # the header's highlight (NiceGUI 3.18 has no public way)
+            handler(path)
+
+    async def _ask_to_leave(self) -> None:
+        try:
+            leave = await confirm(
+                'Leave without saving?',
+                'This page has edits that are not saved; leaving drops them.',
+                ok_label='Leave',
+                ok_color='negative',
+                cancel_label='Stay',
+                marker='leave',
+                host=self,
+            )
+        finally:
+            self._asking = False
+        if self.is_deleted:
+            return
+        guards = self._guards()
+        if leave:
+            for guard in guards:
+                guard.disarm()
+            ui.navigate.to(self._leave_to)
+        else:
+            for guard in guards:  # the back or forward button did change the address: it shows the page again
+                guard.keep_address(self._router.current_path)
 
     def _render_page(self, match: RouteMatch) -> bool:
         signed_in = is_signed_in(self._token)

@@ -72,6 +72,34 @@ def test_leaving_the_page_with_edits_not_saved_asks_first(page: Page, server: An
     assert call_api('GET', f'/api/workflows/{WORKFLOW_ID}').json()['name'] == STORED['name']
 
 
+def test_going_elsewhere_in_the_app_with_edits_not_saved_asks_first(page: Page, server: Any, call_api: Api) -> None:
+    """The header's tabs and the back button change pages without unloading one: the app asks itself, and Stay keeps
+    the editor, its edit and its address."""
+    wait_loaded(server)
+    assert call_api('PUT', f'/api/workflows/{WORKFLOW_ID}', STORED).status_code in (200, 201)
+    sign_in(page, server, f'/workflows/{WORKFLOW_ID}')
+    page.get_by_test_id('edit-workflow').click()
+    page.wait_for_url(f'**/workflows/{WORKFLOW_ID}/edit')
+    expect(page.get_by_test_id('editor-status')).to_contain_text(f'Valid: {WORKFLOW_ID}, 1 node, 0 edges')
+    _replace_text(page, json.dumps({**STORED, 'name': 'Renamed, not saved'}, indent=2))
+    expect(page.get_by_test_id('leave-guard')).to_have_attribute('data-armed', 'true')
+    source, question = page.get_by_test_id('workflow-source'), page.get_by_test_id('leave-ok')
+
+    for leave in (lambda: page.get_by_role('button', name='Executions').click(), page.go_back):
+        leave()
+        expect(question).to_be_visible()
+        page.get_by_role('button', name='Stay').click()
+        expect(question).to_be_hidden()
+        expect(page).to_have_url(re.compile(f'/workflows/{WORKFLOW_ID}/edit$'))
+        expect(source).to_contain_text('Renamed, not saved')
+
+    page.get_by_role('button', name='Executions').click()
+    question.click()
+    page.wait_for_url('**/executions')
+    expect(page.get_by_role('button', name='Save view')).to_be_visible()  # the execution list's
+    expect(source).to_be_hidden()
+
+
 def test_type_validate_preview_diff_and_save(page: Page, server: Any, call_api: Api, shots: Path) -> None:
     wait_loaded(server)
     assert call_api('PUT', f'/api/workflows/{WORKFLOW_ID}', STORED).status_code in (200, 201)

@@ -10,7 +10,7 @@ from nicegui import ui
 from nicegui.elements.mixins.text_element import TextElement
 from nicegui.testing.user import User
 from sample_workflows import chain, log, transform
-from uisim import EDITOR_LENGTH, api, click_when_shown, sign_in, text_of, wait_for_path
+from uisim import EDITOR_LENGTH, api, click_when_shown, current_path, sign_in, text_of, wait_for_path
 from waiting import until
 
 from flowmon.web.widgets.code_editor import CodeEditor
@@ -344,3 +344,33 @@ async def test_the_browser_is_asked_to_confirm_leaving_only_while_there_are_edit
     await click_when_shown(user, 'editor-confirm-save')
     await wait_for_path(user, '/workflows/quick')
     assert not guard.armed
+
+
+async def test_going_elsewhere_in_the_app_asks_first_while_there_are_edits_not_saved(user: User) -> None:
+    """The header, a link or the back button change pages without unloading one (no beforeunload): the app asks
+    itself. Stay keeps the editor, its edit and its address; Leave goes where the visitor went; no edits, no
+    question."""
+    await open_quick(user)
+    user.find(marker='nav-executions').click()  # nothing edited: gone at once
+    await wait_for_path(user, '/executions')
+    await user.should_see(marker='executions-page')
+    await user.should_not_see(marker='leave')
+
+    guard = await open_quick(user)
+    editor(user).value = editor(user).value.replace('Quick check', 'Quick check, renamed')
+    assert guard.armed
+    user.find(marker='nav-executions').click()
+    await user.should_see(marker='leave')
+    await user.should_see('This page has edits that are not saved; leaving drops them.')
+    user.find(marker='leave-cancel').click()  # Stay
+    await user.should_not_see(marker='leave')
+    assert current_path(user) == '/workflows/quick/edit'
+    assert 'Quick check, renamed' in editor(user).value
+    assert 'fm-nav-active' not in next(iter(user.find(marker='nav-executions').elements)).classes
+    await user.should_not_see(marker='executions-page')
+
+    user.find(marker='nav-executions').click()
+    await click_when_shown(user, 'leave-ok')  # Leave
+    await wait_for_path(user, '/executions')
+    await user.should_see(marker='executions-page')
+    assert (await api(user, 'GET', '/api/workflows/quick')).json()['name'] == 'Quick check'

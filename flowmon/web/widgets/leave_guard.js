@@ -12,6 +12,13 @@ export default {
     };
     window.addEventListener("beforeunload", this.ask);
   },
+  methods: {
+    // Back on the page with edits when the back or forward button had moved the address (see routing.py).
+    keepAddress(path) {
+      const full = (window.path_prefix || "") + path;
+      if (location.pathname + location.search + location.hash !== full) history.pushState({ page: path }, "", full);
+    },
+  },
   beforeUnmount() {
     window.removeEventListener("beforeunload", this.ask);
   },

@@ -1,7 +1,7 @@
 """The browser's "Leave site?" question while a page holds edits not saved: :meth:`LeaveGuard.arm` asks for it (the
 page's ``beforeunload``), :meth:`LeaveGuard.disarm` lets the page go unasked. The listener lives and dies with the
-element (``leave_guard.js``), so a page that is left within the app takes it along. Its ``data-armed`` attribute says
-whether the browser has it armed."""
+element (``leave_guard.js``), so a page that is left within the app takes it along (the routed frame asks then, see
+:mod:`flowmon.web.routing`). Its ``data-armed`` attribute says whether the browser has it armed."""
 
 from __future__ import annotations
 
@@ -28,3 +28,7 @@ class LeaveGuard(ui.element, component='leave_guard.js'):
 
     def disarm(self) -> None:
         self.set_armed(False)
+
+    def keep_address(self, path: str) -> None:
+        """Make the address bar show ``path`` again (a new history entry) if it shows another one."""
+        self.run_method('keepAddress', path)
