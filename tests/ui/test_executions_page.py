@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from nicegui import ui
 from nicegui.testing.user import User
-from uisim import cancelled_in_its_row, current_path, sign_in, start, text_of, wait_for_path, wait_until_ended
+from uisim import api, cancelled_in_its_row, current_path, sign_in, start, text_of, wait_for_path, wait_until_ended
 from waiting import until
 
 
@@ -212,3 +212,17 @@ async def test_days_picked_in_the_range_picker_replace_a_date_time_window(user: 
     _element(user, 'filter-range').value = {'from': '2025-03-01', 'to': '2025-03-02'}
     user.find(content='Apply').click()
     await wait_for_path(user, r'/executions\?since=2025-03-01&until=2025-03-02')
+
+
+async def test_a_saved_view_with_a_date_time_opens_the_range_picker_on_its_days(user: User) -> None:
+    view = {'name': 'Since Tuesday afternoon', 'filter': {'since': '2025-03-04T14:30:00Z', 'until': '2025-03-05'}}
+    assert (await api(user, 'POST', '/api/views', view)).status_code == 201
+    await sign_in(user, '/')
+    await user.should_see(marker='saved-view')
+    user.find(marker='saved-view').click()
+    await wait_for_path(user, r'/executions\?since=.*')
+    await user.should_see(marker='filter-window')
+    _element(user, 'filter-window').value = 'custom'
+    await user.should_see(marker='filter-range')
+    assert _element(user, 'filter-range').value == {'from': '2025-03-04', 'to': '2025-03-05'}
+    assert text_of(user, 'filter-range-now') == 'Now: 2025-03-04 14:30 UTC \N{EN DASH} 2025-03-05'
