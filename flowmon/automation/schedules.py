@@ -18,13 +18,13 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import select
 
 from flowmon.automation.triggers import StartExecution, upsert_automation
 from flowmon.engine.core import log_context
 from flowmon.engine.core.events import utcnow
 from flowmon.engine.core.provenance import schedule_trigger
+from flowmon.engine.cron import crontab_trigger
 from flowmon.engine.model import Workflow
 from flowmon.engine.runtime.scheduler import QueueFull, new_execution_id
 from flowmon.infra.timers import Timers
@@ -105,7 +105,7 @@ class ScheduleService:
         spec = (schedule.cron, schedule.timezone)
         if self._specs.get(workflow_id) == spec and self._timers.armed(job_id(workflow_id)):
             return
-        trigger = CronTrigger.from_crontab(schedule.cron, timezone=ZoneInfo(schedule.timezone))
+        trigger = crontab_trigger(schedule.cron, ZoneInfo(schedule.timezone))
         self._timers.add(
             job_id(workflow_id),
             trigger,

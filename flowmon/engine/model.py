@@ -32,6 +32,7 @@ from flowmon.engine.core.payload import (
     json_text_depth,
 )
 from flowmon.engine.core.snapshot import definition_hash
+from flowmon.engine.cron import crontab_trigger
 from flowmon.engine.runtime.retry import NO_RETRY, RetryPolicy
 from flowmon.engine.runtime.secret_refs import SecretRefError, key_path
 from flowmon.engine.runtime.secret_refs import parse_config as parse_node_config
@@ -89,10 +90,8 @@ class ScheduleSpec(BaseModel):
     @field_validator('cron')
     @classmethod
     def _cron(cls, value: str) -> str:
-        from apscheduler.triggers.cron import CronTrigger  # imported when a schedule is validated, not with the engine
-
         try:
-            CronTrigger.from_crontab(value, timezone=UTC)
+            crontab_trigger(value, UTC)
         except ValueError as exc:
             raise ValueError(f'invalid cron expression {value!r} (minute hour day month day-of-week): {exc}') from None
         return value

@@ -34,6 +34,12 @@ def test_the_examples_show_a_schedule_and_an_inbound_trigger(launch: Callable[..
     assert (schedule['cron'], schedule['timezone'], schedule['paused']) == ('0 7 * * mon-fri', 'UTC', False)
     next_run = datetime.fromisoformat(schedule['next_run_at']).astimezone(UTC)
     assert (next_run.hour, next_run.minute) == (7, 0) and next_run.weekday() < 5
+    for cron, weekday in (('0 9 * * 0', 6), ('0 9 * * 7', 6), ('30 6 * * 1', 0)):  # crontab's days: 0 and 7 Sunday
+        sunday = {**scheduled, 'id': 'weekly', 'schedule': {'cron': cron, 'timezone': 'UTC'}}
+        flowmon.put(sunday)
+        weekly = flowmon.api('GET', '/api/workflows/weekly/schedule').json()
+        assert datetime.fromisoformat(weekly['next_run_at']).astimezone(UTC).weekday() == weekday, (cron, weekly)
+    assert flowmon.api('DELETE', '/api/workflows/weekly').status_code == 204
     fired = flowmon.api('GET', '/api/executions?trigger=schedule').json()['total']
     assert fired == 0 or datetime.now(UTC) >= next_run  # nothing fired at start (its own tick comes at next_run)
     assert finished_nodes(flowmon, flowmon.start('morning-digest'))['flag_on_call'] == 'succeeded'
