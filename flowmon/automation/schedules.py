@@ -98,6 +98,8 @@ class ScheduleService:
     def sync(self, workflow_id: str, workflow: Workflow | None) -> None:
         """Arm, re-arm or remove ``workflow_id``'s cron job to match its (new) definition."""
         schedule = workflow.spec.schedule if workflow is not None else None
+        if workflow is None:  # deleted, with its pause (the store deleted it too): a new one under its id is active
+            self._paused.discard(workflow_id)
         if schedule is None:
             if self._specs.pop(workflow_id, None) is not None:
                 self._timers.disarm(job_id(workflow_id))

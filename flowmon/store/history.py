@@ -17,6 +17,7 @@ from .codec import dumps, from_db_time, loads, stored_event, to_db_time
 from .database import Database
 from .search import matching_executions
 from .tables import EventRow, ExecutionRow, WorkflowRow, WorkflowSnapshotRow
+from .webhook_tables import automation
 
 _workflows = WorkflowRow.__table__  # type: ignore[attr-defined]
 _executions = ExecutionRow.__table__  # type: ignore[attr-defined]
@@ -108,8 +109,12 @@ class History:
             return False
 
     async def delete_workflow(self, workflow_id: str) -> bool:
+        """Delete the workflow and, with it, its trigger secrets and schedule pause (a new workflow under its id starts
+        clean: the old secret must start nothing); its executions stay. Whether it existed."""
         async with self._db.engine.begin() as conn:
             result = await conn.execute(delete(_workflows).where(_workflows.c.id == workflow_id))
+            if result.rowcount:
+                await conn.execute(delete(automation).where(automation.c.workflow_id == workflow_id))
         return bool(result.rowcount)
 
     async def get_snapshot(self, digest: str) -> dict[str, Any] | None:

@@ -147,3 +147,26 @@ async def test_concurrent_first_reveals_agree_on_one_secret(tmp_path: Path) -> N
         assert (await app.api.put('/api/workflows/triggered', json=TRIGGERED)).status_code == 201
         answers = await asyncio.gather(*(app.api.get('/api/workflows/triggered/trigger/secret') for _ in range(5)))
         assert len({answer.json()['secret'] for answer in answers}) == 1
+
+
+async def test_a_deleted_workflow_takes_its_trigger_secret_and_schedule_pause_along(tmp_path: Path) -> None:
+    """A new workflow under a deleted one's id starts clean: the old secret starts nothing, no secret is on record
+    until one is asked for, and its schedule is active."""
+    scheduled = {**TRIGGERED, 'schedule': {'cron': '0 3 * * *', 'timezone': 'UTC'}}
+    async with running_app(tmp_path) as app:
+        assert (await app.api.put('/api/workflows/triggered', json=scheduled)).status_code == 201
+        old_secret = (await app.api.get('/api/workflows/triggered/trigger/secret')).json()['secret']
+        assert (await app.api.post('/api/workflows/triggered/schedule/pause')).status_code == 200
+        assert (await app.api.delete('/api/workflows/triggered')).status_code == 204
+
+        replaced = {**scheduled, 'schedule': {'cron': '0 9 * * *', 'timezone': 'UTC'}}
+        assert (await app.api.put('/api/workflows/triggered', json=replaced)).status_code == 201
+        info = (await app.api.get('/api/workflows/triggered/trigger')).json()
+        assert info['has_secret'] is False
+        body = b'{"order":1}'
+        refused = await app.public.post('/hooks/triggered', content=body, headers=signed(old_secret, body))
+        assert refused.status_code == 401, refused.text
+        schedule = (await app.api.get('/api/workflows/triggered/schedule')).json()
+        assert schedule['paused'] is False and schedule['next_run_at'] is not None
+        listed = (await app.api.get('/api/executions', params={'workflow_id': 'triggered'})).json()
+        assert listed['total'] == 0
