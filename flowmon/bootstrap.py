@@ -166,7 +166,10 @@ class System:
             remote_cancel=cluster.request_cancel if cluster else None, written=recorder.flush if cluster else None,
         )  # fmt: skip
         triggers = TriggerService(db, catalog, executions.submit, box, budget=budget)
-        schedules = ScheduleService(db, catalog, timers, executions.submit, claims=cluster.claims if cluster else None)
+        schedules = ScheduleService(
+            db, catalog, timers, executions.submit, claims=cluster.claims if cluster else None,
+            catch_up_s=settings.schedule_catch_up_seconds,
+        )  # fmt: skip
         deliveries = Deliveries(service=delivery, budget=budget)
         tail = EventTail(db, projector, me=cluster.me) if cluster else None  # others' executions, live here
         if cluster is not None and tail is not None:

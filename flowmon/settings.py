@@ -102,6 +102,8 @@ class Settings(BaseSettings):
     retention_days: int = Field(default=30, ge=0)  # finished executions older than this are deleted; 0 keeps all
     retention_max_executions: int = Field(default=0, ge=0, le=2**63 - 1)  # keep the newest N finished; 0: no limit
     retention_interval: int = Field(default=3600, ge=1)  # seconds between prunings (and one at start-up)
+    # a cron tick missed while flowmon was not running starts at start-up if it fell this recently; 0: never
+    schedule_catch_up_seconds: int = Field(default=3600, ge=0, le=31 * 86400)
 
     @classmethod
     def settings_customise_sources(

@@ -5,6 +5,11 @@ coalescing (a backlog of missed runs fires once) and a misfire grace (a run more
 skipped). Jobs follow the catalog: saving a workflow re-arms its schedule, deleting it removes the job. Pausing is
 kept in the database, so a paused schedule stays paused across restarts.
 
+A tick that falls while flowmon is not running (a deploy, a reboot) starts its run at the next start-up, once
+however many were missed, if it fell within the last ``catch_up_s`` seconds (``FLOWMON_SCHEDULE_CATCH_UP_SECONDS``)
+and nothing says it was not wanted: the workflow existed then, its pause state (and trigger secret) have not
+changed since, and no run of it started by its schedule came after the tick (:meth:`ScheduleService.catch_up`).
+
 When processes share a PostgreSQL database each of them fires every schedule, and a tick starts an execution only in
 the process that claims it first (a row per workflow and scheduled time, :class:`TickClaims`).
 """
@@ -14,11 +19,11 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import exists, select
 
 from flowmon.automation.triggers import StartExecution, upsert_automation
 from flowmon.engine.core import log_context
@@ -30,12 +35,19 @@ from flowmon.engine.runtime.scheduler import QueueFull, new_execution_id
 from flowmon.infra.timers import Timers
 from flowmon.store.catalog import WorkflowCatalog
 from flowmon.store.cluster import TickClaims
+from flowmon.store.codec import to_db_time
 from flowmon.store.database import Database
+from flowmon.store.tables import ExecutionRow, WorkflowRow
 from flowmon.store.webhook_tables import automation
 
 log = logging.getLogger(__name__)
 
 MISFIRE_GRACE_S = 60
+CATCH_UP_S = 3600  # a tick missed while flowmon was not running starts at start-up if it fell this recently
+MAX_TICKS_SEARCHED = 100_000  # ticks stepped through to find the latest one of the catch-up window
+
+_executions = ExecutionRow.__table__  # type: ignore[attr-defined]
+_workflows = WorkflowRow.__table__  # type: ignore[attr-defined]
 
 
 class ScheduleNotFound(LookupError):
@@ -56,6 +68,7 @@ class ScheduleService:
         *,
         clock: Callable[[], datetime] = utcnow,
         misfire_grace_s: int = MISFIRE_GRACE_S,
+        catch_up_s: int = CATCH_UP_S,
         claims: TickClaims | None = None,
     ) -> None:
         """``claims``: processes share the database and each fires every schedule; a tick starts an execution only
@@ -63,6 +76,7 @@ class ScheduleService:
         self._db, self._catalog, self._timers = db, catalog, timers
         self._start, self._clock = start_execution, clock
         self.misfire_grace_s = misfire_grace_s
+        self.catch_up_s = catch_up_s
         self._claims = claims
         timers.track_fire_times('cron:')
         self._paused: set[str] = set()
@@ -87,6 +101,50 @@ class ScheduleService:
                 continue
             self.sync(stored.id, workflow)
         self._catalog.listeners.append(self.sync)
+        await self.catch_up()
+
+    async def catch_up(self) -> list[str]:
+        """Start, once each, the schedules whose latest tick of the last :attr:`catch_up_s` seconds was missed while
+        flowmon was not running (see the module docstring); returns their workflow ids."""
+        if self.catch_up_s <= 0:
+            return []
+        now = self._clock()
+        started = []
+        for workflow_id, (cron, timezone) in sorted(self._specs.items()):
+            if workflow_id in self._paused:
+                continue
+            try:
+                tick = latest_tick(
+                    crontab_trigger(cron, ZoneInfo(timezone)), now - timedelta(seconds=self.catch_up_s), now
+                )
+                if tick is None or not await self._missed(workflow_id, tick):
+                    continue
+            except Exception:
+                log.exception('schedule of workflow %s: could not tell whether a run was missed', workflow_id)
+                continue
+            log.warning(
+                'schedule of workflow %s: the run due at %s was missed while flowmon was not running; starting it now',
+                workflow_id, tick.isoformat(), extra=log_context.about(workflow_id=workflow_id),
+            )  # fmt: skip
+            await self._fire(workflow_id, fire_time=tick)
+            started.append(workflow_id)
+        return started
+
+    async def _missed(self, workflow_id: str, tick: datetime) -> bool:
+        """Whether ``tick`` of ``workflow_id``'s schedule was missed: the workflow existed then, its automation row
+        (pause, trigger secret) has not changed since, and no run of it started by its schedule came after it."""
+        at = to_db_time(tick)
+        ran = exists().where(
+            _executions.c.workflow_id == workflow_id,
+            _executions.c.trigger_type == 'schedule',
+            _executions.c.created_at >= at,
+        )
+        changed = exists().where(automation.c.workflow_id == workflow_id, automation.c.updated_at > at)
+        query = select(_workflows.c.id).where(
+            _workflows.c.id == workflow_id, _workflows.c.created_at <= at, ~ran, ~changed
+        )
+        async with self._db.engine.connect() as conn:
+            return (await conn.execute(query)).first() is not None
 
     async def stop(self) -> None:
         if self.sync in self._catalog.listeners:
@@ -151,7 +209,8 @@ class ScheduleService:
             (self._timers.pause if paused else self._timers.resume)(job_id(workflow_id))
         return await self.info(workflow_id)
 
-    async def _fire(self, workflow_id: str) -> None:
+    async def _fire(self, workflow_id: str, *, fire_time: datetime | None = None) -> None:
+        """Start the run of ``workflow_id``'s tick (the one its job fires now, or ``fire_time``)."""
         about = log_context.about(workflow_id=workflow_id)
         try:
             now = self._clock()
@@ -162,7 +221,7 @@ class ScheduleService:
                 execution_id = await self._start(workflow_id, input, trigger=trigger)
             else:
                 # keyed by the time the tick was scheduled for: the same in every process, however late each fires
-                fire_time = self._timers.fire_time(job_id(workflow_id)) or now
+                fire_time = fire_time or self._timers.fire_time(job_id(workflow_id)) or now
                 execution_id = new_execution_id()
                 if not await self._claims.claim(workflow_id, fire_time, execution_id, now):
                     log.debug('the run of %s at %s was started by another process', workflow_id, fire_time)
@@ -219,3 +278,13 @@ class ScheduleService:
         else:
             self._paused.discard(workflow_id)
         self.announce(workflow_id)
+
+
+def latest_tick(trigger: Any, since: datetime, now: datetime) -> datetime | None:
+    """The latest time in ``(since, now]`` that ``trigger`` fires at, or None."""
+    latest, at = None, trigger.get_next_fire_time(None, since + timedelta(seconds=1))
+    for _ in range(MAX_TICKS_SEARCHED):
+        if at is None or at > now:
+            break
+        latest, at = at, trigger.get_next_fire_time(at, at + timedelta(seconds=1))
+    return latest

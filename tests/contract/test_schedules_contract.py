@@ -10,16 +10,18 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 from apscheduler.triggers.interval import IntervalTrigger
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from store_samples import T0
 
-from flowmon.automation.schedules import ScheduleService, job_id
+from flowmon.automation.schedules import ScheduleService, job_id, latest_tick
+from flowmon.automation.triggers import upsert_automation
 from flowmon.engine.core.events import utcnow
+from flowmon.engine.cron import crontab_trigger
 from flowmon.engine.nodes import default_registry
 from flowmon.infra.timers import Timers
 from flowmon.store import Database, History, WorkflowCatalog
 from flowmon.store.cluster import TickClaims
-from flowmon.store.tables import ScheduleTickRow
+from flowmon.store.tables import ExecutionRow, ScheduleTickRow, WorkflowRow
 
 TICKS = ScheduleTickRow.__table__  # type: ignore[attr-defined]
 SCHEDULED = {
@@ -196,3 +198,78 @@ async def test_a_pause_made_here_while_a_refresh_reads_stays(
     assert here.next_run_at('tick') is None, 'paused, and still firing here'
     await here.stop()
     timers.shutdown()
+
+
+# --- catching up a tick missed while flowmon was not running -------------------------------------------------------
+
+HOURLY = {**SCHEDULED, 'schedule': {'cron': '0 * * * *', 'timezone': 'UTC'}}
+NOW = datetime(2026, 12, 5, 10, 30, tzinfo=UTC)  # the 10:00 tick is half an hour old
+
+
+async def started_after_a_stop(
+    db: Database, *, created: datetime = NOW - timedelta(hours=2), catch_up_s: int = 3600, **changes: Any
+) -> Starts:
+    """What a start of flowmon at NOW starts of the hourly workflow stored at ``created`` (by nobody else since)."""
+    catalog = WorkflowCatalog(History(db), default_registry())
+    await catalog.put('tick', {**HOURLY, **changes}, created)
+    starts, timers = Starts(), Timers()
+    service = ScheduleService(db, catalog, timers, starts, clock=lambda: NOW, catch_up_s=catch_up_s)
+    try:
+        await service.start()
+    finally:
+        await service.stop()
+    return starts
+
+
+async def test_a_tick_missed_while_flowmon_was_not_running_starts_once_at_start_up(db: Database) -> None:
+    starts = await started_after_a_stop(db)
+    assert [(workflow_id, input['trigger']) for workflow_id, input, _ in starts.calls] == [('tick', 'schedule')]
+
+
+async def ran_at(db: Database, created: datetime, trigger: str = 'schedule') -> None:
+    executions = ExecutionRow.__table__  # type: ignore[attr-defined]
+    async with db.engine.begin() as conn:
+        await conn.execute(
+            executions.insert().values(
+                id=f'ran-{trigger}', workflow_id='tick', status='succeeded', created_at=created, trigger_type=trigger
+            )
+        )
+
+
+async def test_a_tick_that_ran_is_not_started_again(db: Database) -> None:
+    await ran_at(db, NOW - timedelta(minutes=30))
+    assert (await started_after_a_stop(db)).calls == []
+
+
+async def test_a_run_started_another_way_does_not_stand_for_the_tick(db: Database) -> None:
+    await ran_at(db, NOW - timedelta(minutes=10), trigger='api')
+    assert len((await started_after_a_stop(db)).calls) == 1
+
+
+async def test_no_catch_up_for_a_tick_before_the_workflow_existed_or_older_than_the_window(db: Database) -> None:
+    assert (await started_after_a_stop(db, created=NOW - timedelta(minutes=20))).calls == []
+    async with db.engine.begin() as conn:
+        await conn.execute(delete(WorkflowRow.__table__))  # type: ignore[attr-defined]
+    assert (await started_after_a_stop(db, catch_up_s=600)).calls == []  # the 10:00 tick is 30 minutes old
+    assert (await started_after_a_stop(db, catch_up_s=0)).calls == []
+
+
+async def test_no_catch_up_for_a_paused_schedule_or_one_paused_or_resumed_since_the_tick(db: Database) -> None:
+    async with db.engine.begin() as conn:
+        await upsert_automation(conn, 'tick', NOW - timedelta(minutes=5), schedule_paused=False)  # resumed since
+    assert (await started_after_a_stop(db)).calls == []
+    async with db.engine.begin() as conn:
+        await upsert_automation(conn, 'tick', NOW - timedelta(hours=3), schedule_paused=True)
+    assert (await started_after_a_stop(db)).calls == []
+
+
+def test_the_latest_tick_of_a_window() -> None:
+    hourly = crontab_trigger('0 * * * *', UTC)
+    assert latest_tick(hourly, NOW - timedelta(hours=1), NOW) == datetime(2026, 12, 5, 10, 0, tzinfo=UTC)
+    assert latest_tick(hourly, NOW - timedelta(minutes=20), NOW) is None
+    daily = crontab_trigger('0 10 * * *', UTC)
+    assert latest_tick(daily, NOW - timedelta(minutes=30), NOW) is None  # (since, now]: 10:00 is its start
+    assert latest_tick(daily, NOW - timedelta(minutes=31), NOW) == NOW - timedelta(minutes=30)
+    assert latest_tick(daily, NOW - timedelta(days=3), NOW - timedelta(hours=1)) == datetime(
+        2026, 12, 4, 10, tzinfo=UTC
+    )

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from signed_hooks import signed
 from webhook_app import App, running_app
+
+from flowmon.store.tables import WorkflowRow
+
+WORKFLOWS = WorkflowRow.__table__  # type: ignore[attr-defined]
 
 TRIGGERED = {
     'id': 'triggered',
@@ -170,3 +174,19 @@ async def test_a_deleted_workflow_takes_its_trigger_secret_and_schedule_pause_al
         assert schedule['paused'] is False and schedule['next_run_at'] is not None
         listed = (await app.api.get('/api/executions', params={'workflow_id': 'triggered'})).json()
         assert listed['total'] == 0
+
+
+async def test_a_tick_that_fell_while_flowmon_was_stopped_runs_at_the_next_start(tmp_path: Path) -> None:
+    """The workflow's hourly tick of the last hour fell while flowmon was stopped: the next start runs it, once."""
+    hourly = {**TRIGGERED, 'id': 'hourly', 'trigger': None, 'schedule': {'cron': '0 * * * *', 'timezone': 'UTC'}}
+    async with running_app(tmp_path) as app:
+        assert (await app.api.put('/api/workflows/hourly', json=hourly)).status_code == 201
+        async with app.system.db.engine.begin() as conn:  # stored two hours ago: before the last tick
+            two_hours_ago = datetime.now(UTC) - timedelta(hours=2)
+            await conn.execute(WORKFLOWS.update().where(WORKFLOWS.c.id == 'hourly').values(created_at=two_hours_ago))
+    for restart in range(2):  # the second start finds the tick's run: nothing more
+        async with running_app(tmp_path) as app:
+            listed = (await app.api.get('/api/executions', params={'workflow_id': 'hourly'})).json()
+            scheduled = (await app.api.get('/api/executions', params={'trigger': 'schedule'})).json()
+            assert (listed['total'], scheduled['total']) == (1, 1), restart
+            await app.wait_execution(listed['items'][0]['id'])
