@@ -7,16 +7,28 @@ neither starts with ``*`` (``0 0 1,15 * 1``: the 1st, the 15th and every Monday)
 trigger with crontab's meaning: the day-of-week field is read here (numbers, names, ranges, steps, lists) and given
 to APScheduler as day names, which mean the same in both; the other fields go to APScheduler as they are.
 
-APScheduler is imported when a trigger is built, not with the engine.
+Crontab's shortcuts (``@hourly``, ``@daily``, ``@weekly``, ``@monthly``, ``@yearly``) are read as the lines they stand
+for. APScheduler is imported when a trigger is built, not with the engine.
 """
 
 from __future__ import annotations
 
-from datetime import tzinfo
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 DAYS = ('sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat')  # crontab's numbering: 0 (and 7) = Sunday
 FIELDS = 'minute hour day month day-of-week'
+# crontab's shortcuts (``@reboot`` is not a schedule)
+SHORTCUTS = {
+    '@yearly': '0 0 1 1 *',
+    '@annually': '0 0 1 1 *',
+    '@monthly': '0 0 1 * *',
+    '@weekly': '0 0 * * 0',
+    '@daily': '0 0 * * *',
+    '@midnight': '0 0 * * *',
+    '@hourly': '0 * * * *',
+}
+NEVER_AFTER = datetime(2000, 1, 1, tzinfo=UTC)  # a line that fires at no time after this never fires
 
 
 def crontab_days(field: str) -> str:
@@ -63,9 +75,14 @@ def crontab_trigger(expression: str, timezone: tzinfo) -> Any:
     from apscheduler.triggers.combining import OrTrigger
     from apscheduler.triggers.cron import CronTrigger
 
-    fields = expression.split()
+    line = SHORTCUTS.get(expression.strip().lower(), expression)
+    if line.startswith('@'):
+        raise ValueError(f'{line.split()[0]!r} is not a schedule (the shortcuts are {", ".join(SHORTCUTS)})')
+    fields = line.split()
     if len(fields) != 5:
-        raise ValueError(f'a cron expression has 5 fields ({FIELDS}), not {len(fields)}')
+        raise ValueError(
+            f'a cron expression has 5 fields ({FIELDS}) or is a shortcut such as @daily, not {len(fields)}'
+        )
     minute, hour, day, month, weekday = fields
     days = crontab_days(weekday)
 
@@ -76,3 +93,9 @@ def crontab_trigger(expression: str, timezone: tzinfo) -> Any:
         return trigger(day, days)
     # both restricted: crontab fires on either (APScheduler's one trigger would need both)
     return OrTrigger([trigger(day, '*'), trigger('*', days)])
+
+
+def check_crontab(expression: str) -> None:
+    """Raise ValueError when ``expression`` is not a crontab line or never fires (``0 0 30 2 *``: 30 February)."""
+    if crontab_trigger(expression, UTC).get_next_fire_time(None, NEVER_AFTER) is None:
+        raise ValueError('it never fires (no day matches both its day of the month and its month)')

@@ -14,7 +14,6 @@ import difflib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC
 from functools import cached_property
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -32,7 +31,7 @@ from flowmon.engine.core.payload import (
     json_text_depth,
 )
 from flowmon.engine.core.snapshot import definition_hash
-from flowmon.engine.cron import crontab_trigger
+from flowmon.engine.cron import check_crontab
 from flowmon.engine.runtime.retry import NO_RETRY, RetryPolicy
 from flowmon.engine.runtime.secret_refs import SecretRefError, key_path
 from flowmon.engine.runtime.secret_refs import parse_config as parse_node_config
@@ -91,7 +90,7 @@ class ScheduleSpec(BaseModel):
     @classmethod
     def _cron(cls, value: str) -> str:
         try:
-            crontab_trigger(value, UTC)
+            check_crontab(value)
         except ValueError as exc:
             raise ValueError(f'invalid cron expression {value!r} (minute hour day month day-of-week): {exc}') from None
         return value

@@ -29,8 +29,10 @@ def in_time(moment: datetime | None, now: datetime) -> str:
         text = f'{amount / 60:.0f} min'
     elif amount < 86_400:
         text = f'{amount / 3600:.1f} h'
-    else:
+    elif amount < 864_000:
         text = f'{amount / 86_400:.1f} d'
+    else:  # (330 d, not 329.9 d)
+        text = f'{amount / 86_400:.0f} d'
     return f'in {text}' if seconds > 0 else f'{text} ago'
 
 

@@ -270,3 +270,19 @@ def test_safe_redirect_refuses_everything_a_browser_could_send_elsewhere(target:
 )
 def test_safe_redirect_keeps_local_paths(target: str) -> None:
     assert safe_redirect(target) == target
+
+
+def test_a_schedules_next_run_is_said_in_its_own_zone_too_when_that_reads_otherwise() -> None:
+    from zoneinfo import ZoneInfo
+
+    from flowmon.web.widgets.automation_panel import next_run_text
+
+    moment, now = datetime(2027, 10, 30, 23, 30, tzinfo=UTC), datetime(2026, 12, 5, tzinfo=UTC)
+    berlin = ZoneInfo('Europe/Berlin')
+    assert next_run_text(moment, berlin, UTC, now) == (
+        '2027-10-30 23:30:00 UTC · 2027-10-31 01:30:00 CEST in Europe/Berlin (in 330 d)'
+    )
+    assert next_run_text(moment, ZoneInfo('UTC'), UTC, now) == '2027-10-30 23:30:00 UTC (in 330 d)'
+    assert next_run_text(moment, berlin, berlin, now) == '2027-10-31 01:30:00 CEST (in 330 d)'
+    assert next_run_text(now + timedelta(days=1, hours=12), berlin, berlin, now).endswith('(in 1.5 d)')
+    assert next_run_text(None, berlin, UTC, now) == fmt.DASH

@@ -41,6 +41,12 @@ def fires(expression: str, count: int = 5, start: datetime = SATURDAY) -> list[s
         ('0 0 1,15 * 1', ['Mon 07 00:00', 'Mon 14 00:00', 'Tue 15 00:00', 'Mon 21 00:00', 'Mon 28 00:00']),
         ('0 0 1,15 * *', ['Tue 15 00:00', 'Fri 01 00:00', 'Fri 15 00:00', 'Mon 01 00:00', 'Mon 15 00:00']),
         ('*/20 * * * *', ['Sat 05 12:20', 'Sat 05 12:40', 'Sat 05 13:00', 'Sat 05 13:20', 'Sat 05 13:40']),
+        # crontab's shortcuts
+        ('@hourly', ['Sat 05 13:00', 'Sat 05 14:00', 'Sat 05 15:00', 'Sat 05 16:00', 'Sat 05 17:00']),
+        ('@daily', ['Sun 06 00:00', 'Mon 07 00:00', 'Tue 08 00:00', 'Wed 09 00:00', 'Thu 10 00:00']),
+        ('@weekly', ['Sun 06 00:00', 'Sun 13 00:00', 'Sun 20 00:00', 'Sun 27 00:00', 'Sun 03 00:00']),
+        ('@Monthly', ['Fri 01 00:00', 'Mon 01 00:00', 'Mon 01 00:00', 'Thu 01 00:00', 'Sat 01 00:00']),
+        ('0 0 29 2 *', ['Tue 29 00:00', 'Sun 29 00:00', 'Fri 29 00:00', 'Wed 29 00:00', 'Mon 29 00:00']),
     ],
 )
 def test_a_crontab_line_fires_when_crontab_fires_it(expression: str, expected: list[str]) -> None:
@@ -68,6 +74,9 @@ def test_the_day_of_week_field_becomes_day_names() -> None:
         ('0 9 * * funday', 'is not a day'),
         ('0 9 * *', 'has 5 fields'),
         ('61 9 * * 1', '61'),
+        ('0 0 30 2 *', 'it never fires'),
+        ('0 0 31 4,6,9,11 *', 'it never fires'),
+        ('@reboot', "'@reboot' is not a schedule"),
     ],
 )
 def test_a_line_crontab_would_not_read_is_refused_naming_the_problem(expression: str, words: str) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from nicegui import ui
 
@@ -91,6 +92,7 @@ class _Schedule:
     def __init__(self, application: Application, workflow_id: str, info: dict[str, Any]) -> None:
         self._application = application
         self._workflow_id = workflow_id
+        self._zone = ZoneInfo(info['timezone'])  # (the store validated it)
         with ui.column().classes('gap-2 min-w-0').mark('workflow-schedule'):
             panel_title('Schedule', 'Started by cron; a backlog of missed runs fires once.')
             with ui.row().classes('items-center gap-3'):
@@ -131,8 +133,7 @@ class _Schedule:
             self._next.set_text('none while paused')
             return
         moment = self._application.automation.next_run_at(self._workflow_id)
-        now = datetime.now(UTC)
-        self._next.set_text(f'{fmt.full_timestamp(moment)} ({in_time(moment, now)})' if moment else fmt.DASH)
+        self._next.set_text(next_run_text(moment, self._zone, fmt.viewer_timezone(), datetime.now(UTC)))
 
     async def _set_paused(self, paused: bool) -> None:
         what = 'pause the schedule' if paused else 'resume the schedule'
@@ -142,6 +143,18 @@ class _Schedule:
             return
         self._show(bool(info['paused']))
         ui.notify('Schedule paused.' if paused else 'Schedule resumed.', type='info' if paused else 'positive')
+
+
+def next_run_text(moment: datetime | None, zone: ZoneInfo, viewer: Any, now: datetime) -> str:
+    """When a schedule runs next: in the viewer's time, and in the schedule's own zone (the one its cron line is
+    written in) when that reads otherwise, then how far off it is."""
+    if moment is None:
+        return fmt.DASH
+    text = fmt.full_timestamp(moment, tz=viewer)
+    own = fmt.full_timestamp(moment, tz=zone)
+    if own[:19] != text[:19]:  # the same wall time in both: said once
+        text += f' · {own} in {zone.key}'
+    return f'{text} ({in_time(moment, now)})'
 
 
 def _copy(text: str, message: str) -> None:
