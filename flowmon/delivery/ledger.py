@@ -36,10 +36,12 @@ from flowmon.delivery.writer import BatchWriter
 from flowmon.infra.secretbox import SecretBox
 from flowmon.store.codec import dumps, from_db_time, loads
 from flowmon.store.database import Database
-from flowmon.store.tables import ProcessRow
+from flowmon.store.tables import ExecutionRow, ProcessRow
 from flowmon.store.webhook_tables import attempts, deliveries, endpoints
 
 _processes = ProcessRow.__table__  # type: ignore[attr-defined]
+_executions = ExecutionRow.__table__  # type: ignore[attr-defined]
+CANCELLED_RUN = 'execution_cancelled'  # the reason of a delivery cancelled with its run (see run_cancels.py)
 Claimer = Callable[[], str | None]
 
 WAITING = (DeliveryStatus.PENDING.value, DeliveryStatus.RETRYING.value)
@@ -148,6 +150,11 @@ class Ledger:
             else:
                 found = (await conn.execute(select(deliveries).where(deliveries.c.id == delivery_id))).one()
                 row = self._box.open_row(deliveries, delivery_id, found._mapping)
+                if row['source'] == 'node' and await _run_cancelled(conn, row['execution_id']):
+                    await _cancel(conn, delivery_id, CANCELLED_RUN, now, attempts_back=1)
+                    return ClaimMiss(
+                        status=DeliveryStatus.CANCELLED.value, cancelled_now=True, row=row, reason=CANCELLED_RUN
+                    )
             url, headers, auth = row['secret_url'] or row['url'], loads(row['headers']) or {}, loads(row['auth'])
             signing: tuple[str, ...] = (row['secret'],) if row['secret'] else ()
             if row['endpoint_id'] is not None:
@@ -312,6 +319,20 @@ class Ledger:
 
         return await self._writer.run(op)
 
+    async def cancel_of_execution(self, execution_id: str, *, reason: str, now: datetime) -> list[str]:
+        """Cancel every delivery of ``execution_id``'s nodes that is waiting for an attempt; the ids cancelled."""
+
+        async def op(conn: AsyncConnection) -> list[str]:
+            waiting = select(deliveries.c.id).where(  # (found through the status index: few rows wait)
+                deliveries.c.status.in_(WAITING),
+                deliveries.c.execution_id == execution_id,
+                deliveries.c.source == 'node',
+            )
+            ids = [row[0] for row in (await conn.execute(waiting)).all()]
+            return [delivery_id for delivery_id in ids if await _cancel(conn, delivery_id, reason, now)]
+
+        return await self._writer.run(op)
+
     async def cancel(self, delivery_id: str, *, reason: str, now: datetime) -> bool:
         """Cancel a delivery that is waiting for an attempt; False when it is not waiting."""
 
@@ -337,6 +358,14 @@ async def _finish_many(conn: AsyncConnection, items: Sequence[tuple[dict[str, An
     await conn.execute(_LOG_ATTEMPT, [logged for logged, _ in items])
     await conn.execute(_FINISH, [moved for _, moved in items])
     return [None] * len(items)
+
+
+async def _run_cancelled(conn: AsyncConnection, execution_id: str | None) -> bool:
+    """Whether the run ``execution_id`` (a node's delivery's) was cancelled by its user."""
+    if execution_id is None:
+        return False
+    query = select(_executions.c.status).where(_executions.c.id == execution_id)
+    return (await conn.execute(query)).scalar() == 'cancelled'
 
 
 async def _cancel(conn: AsyncConnection, delivery_id: str, reason: str, now: datetime, attempts_back: int = 0) -> bool:

@@ -29,10 +29,11 @@ from flowmon.delivery.claims import preclaim
 from flowmon.delivery.endpoints import EndpointNotFound, EndpointStore
 from flowmon.delivery.fanout import EndpointFanout, WorkflowNames
 from flowmon.delivery.intake import Intake, encode_json, event_payload, test_payload
-from flowmon.delivery.ledger import Claimer, Ledger
+from flowmon.delivery.ledger import CANCELLED_RUN, Claimer, Ledger
 from flowmon.delivery.notify import Notifier, WebhookEventType
 from flowmon.delivery.policy import TERMINAL_STATUSES, TEST_EVENT_TYPE, DeliveryStatus, RetrySchedule, schedule_for
 from flowmon.delivery.queries import DeliveryQueries, DeliveryRecord, WebhookStats, concurrency_key
+from flowmon.delivery.run_cancels import CancelledRuns
 from flowmon.delivery.sender import Sender
 from flowmon.engine.core.events import Event, utcnow
 from flowmon.engine.core.log_context import about
@@ -104,6 +105,7 @@ class DeliveryService:
         self.fanout = EndpointFanout(
             bus, self.endpoints, self.deliver_events, WorkflowNames(workflow_of, stored=History(db).workflows_of)
         )
+        self.cancelled_runs = CancelledRuns(bus, self.cancel_of_execution)
         self._stats: tuple[float, int, WebhookStats] | None = None
 
     @property
@@ -133,9 +135,11 @@ class DeliveryService:
         await self.sweep()
         self.timers.every('wh:sweep', self.config.sweep_interval_s, self.sweep)
         self.fanout.start()
+        self.cancelled_runs.start()
 
     async def stop(self) -> None:
         await self.fanout.stop()
+        await self.cancelled_runs.stop()
         await self.runner.stop()
         self.notifier.close()
         await self.ledger.stop()
@@ -287,6 +291,20 @@ class DeliveryService:
             self._require_enabled(endpoint_id)
         ids = await self.queries.ids(status=wanted, endpoint_id=endpoint_id, since=since, until=until)
         return await self._requeue(ids, 'bulk')
+
+    async def cancel_of_execution(self, execution_id: str) -> list[str]:
+        """Cancel the deliveries of ``execution_id``'s nodes still waiting for an attempt (it was cancelled)."""
+        cancelled = await self.ledger.cancel_of_execution(execution_id, reason=CANCELLED_RUN, now=self._clock())
+        for delivery_id in cancelled:
+            self.timers.disarm(f'wh:{delivery_id}')
+            record = await self.queries.record(delivery_id)
+            if record is not None:
+                self.notifier.publish(WebhookEventType.CANCELLED, record.to_json(), reason=CANCELLED_RUN)
+            self.notifier.settled(delivery_id)
+        if cancelled:
+            self.notifier.changed()
+            log.info('%d delivery(ies) of cancelled execution %s cancelled', len(cancelled), execution_id)
+        return cancelled
 
     async def cancel(self, delivery_id: str) -> None:
         """Cancel a delivery waiting for its next attempt."""

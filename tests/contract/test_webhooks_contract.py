@@ -17,11 +17,11 @@ from sqlalchemy import select
 from standardwebhooks.webhooks import Webhook
 
 from flowmon.automation.triggers import TriggerService
-from flowmon.delivery.claims import Claim
+from flowmon.delivery.claims import Claim, ClaimMiss
 from flowmon.delivery.endpoints import EndpointSpec
 from flowmon.delivery.policy import RetrySchedule
 from flowmon.delivery.service import DeliveryConfig, DeliveryService
-from flowmon.engine.core.events import utcnow
+from flowmon.engine.core.events import Event, EventType, utcnow
 from flowmon.engine.nodes import default_registry
 from flowmon.engine.nodes.webhook import OutboundWebhook
 from flowmon.engine.runtime.bus import EventBus
@@ -29,11 +29,12 @@ from flowmon.infra.outbound import OutboundGuard, guarded_client
 from flowmon.infra.secretbox import SecretBox, new_key
 from flowmon.infra.timers import Timers
 from flowmon.store import Database, History, WorkflowCatalog
-from flowmon.store.tables import ProcessRow
+from flowmon.store.tables import ExecutionRow, ProcessRow
 from flowmon.store.webhook_tables import attempts
 
 URL = 'https://hooks.example.com/in'
 PROCESSES = ProcessRow.__table__  # type: ignore[attr-defined]
+EXECUTIONS = ExecutionRow.__table__  # type: ignore[attr-defined]
 
 
 @dataclass
@@ -46,6 +47,7 @@ class Harness:
     box: SecretBox = field(default_factory=lambda: SecretBox(new_key()))
     services: list[DeliveryService] = field(default_factory=list)
     timers: list[Timers] = field(default_factory=list)
+    buses: list[EventBus] = field(default_factory=list)
 
     def handle(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(request)
@@ -59,8 +61,9 @@ class Harness:
         timers = Timers()
         timers.start()
         self.timers.append(timers)
+        self.buses.append(EventBus())
         service = DeliveryService(
-            db=self.open_database(), bus=EventBus(), timers=timers, guard=guard,
+            db=self.open_database(), bus=self.buses[-1], timers=timers, guard=guard,
             client=guarded_client(guard, inner=httpx.MockTransport(self.handle)),
             config=DeliveryConfig(schedule=RetrySchedule.of(schedule, jitter=0)), box=self.box,
             claimer=None if claimer is None else lambda: claimer,
@@ -199,6 +202,49 @@ async def test_an_interrupted_last_attempt_is_made_again_within_a_budget_grown_b
     assert await attempts_of(second, delivery_id) == ('succeeded', 2, 2)  # (was 2/1)
     detail = await second.queries.get(delivery_id)
     assert detail is not None and [x.error_class for x in detail.attempts] == ['interrupted', None]
+
+
+async def a_run(db: Database, execution_id: str, status: str) -> None:
+    async with db.engine.begin() as conn:
+        await conn.execute(
+            EXECUTIONS.insert().values(id=execution_id, workflow_id='w', status=status, created_at=utcnow())
+        )
+
+
+async def test_a_cancelled_runs_waiting_node_deliveries_are_cancelled_with_it(harness: Harness, db: Database) -> None:
+    service = await harness.service(schedule=(0, 30))  # the retry would come in 30 s
+    harness.replies = [503, 503]
+    mine = await service.submit(OutboundWebhook(body=b'{}', url=URL, execution_id='run-1'))
+    other = await service.submit(OutboundWebhook(body=b'{}', url=URL, execution_id='run-2'))
+    for receipt in (mine, other):
+        async with asyncio.timeout(5):
+            while (record := await service.queries.record(receipt.delivery_id)) is None or record.status != 'retrying':
+                await asyncio.sleep(0.01)
+    await a_run(db, 'run-1', 'cancelled')
+    harness.buses[-1].publish(Event(execution_id='run-1', seq=9, type=EventType.EXECUTION_CANCELLED, ts=utcnow()))
+    assert await settle(service, mine.delivery_id) == 'cancelled'
+    record = await service.queries.record(mine.delivery_id)
+    assert record is not None and record.status_reason == 'execution_cancelled'
+    assert (await service.queries.record(other.delivery_id)).status == 'retrying'  # type: ignore[union-attr]
+    assert not service.timers.armed(f'wh:{mine.delivery_id}')
+    assert len(harness.requests) == 2  # the first attempt of each, nothing after
+
+
+async def test_the_next_attempt_of_a_cancelled_runs_delivery_is_cancelled_when_claimed(
+    harness: Harness, db: Database
+) -> None:
+    """The cancel came while an attempt was under way (or its event was missed): its next claim cancels it."""
+    service = await harness.service(schedule=(0, 30))
+    harness.replies = [503]
+    queued = await service.submit(OutboundWebhook(body=b'{}', url=URL, execution_id='run-1'))
+    async with asyncio.timeout(5):
+        while (record := await service.queries.record(queued.delivery_id)) is None or record.status != 'retrying':
+            await asyncio.sleep(0.01)
+    await a_run(db, 'run-1', 'cancelled')
+    miss = await service.ledger.claim(queued.delivery_id, trigger='retry', now=utcnow(), lease_s=30, slack_s=60)
+    assert isinstance(miss, ClaimMiss) and miss.status == 'cancelled' and miss.reason == 'execution_cancelled'
+    detail = await service.queries.get(queued.delivery_id)
+    assert detail is not None and detail.delivery.attempts == 1 and len(harness.requests) == 1
 
 
 # --- inbound triggers ---------------------------------------------------------------------------------------------
