@@ -139,7 +139,8 @@ class System:
         workers = workers or _worker_pool(settings)
         # writes the projector's fold (one fold per event); with others on the database, fenced by this one's lease
         recorder = EventRecorder(db, bus, projection=projector, fence=cluster.fence if cluster else None)
-        catalog = WorkflowCatalog(history, registry, known_secrets=secrets.names)
+        known_endpoints = lambda: [endpoint.id for endpoint in delivery.endpoints.cached_all()]  # noqa: E731
+        catalog = WorkflowCatalog(history, registry, known_secrets=secrets.names, known_endpoints=known_endpoints)
         snapshots = SnapshotCache(history)
 
         def keep_snapshot(digest: str, definition: Mapping[str, Any]) -> None:
@@ -206,7 +207,7 @@ class System:
             live=live,
             workflows=Workflows(catalog=catalog, history=history),
             deliveries=deliveries,
-            endpoints=Endpoints(service=delivery),
+            endpoints=Endpoints(service=delivery, catalog=catalog),
             automation=Automation(triggers=triggers, schedules=schedules),
             secrets=Secrets(store=secrets, catalog=catalog),
             dashboard=Dashboard(

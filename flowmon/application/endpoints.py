@@ -7,9 +7,11 @@ from typing import Any
 
 from flowmon.delivery.endpoints import SUBSCRIBABLE_EVENT_TYPES, Endpoint, EndpointPatch, EndpointSpec, EndpointStore
 from flowmon.delivery.service import DeliveryService, Queued
+from flowmon.engine.nodes.webhook import endpoints_named
+from flowmon.store.catalog import WorkflowCatalog
 
 from .deliveries import DELIVERY_REFUSALS
-from .errors import NotFound, refusing
+from .errors import Conflict, NotFound, refusing
 
 __all__ = ['SUBSCRIBABLE_EVENT_TYPES', 'Endpoint', 'EndpointPatch', 'EndpointSpec', 'Endpoints']
 
@@ -20,8 +22,9 @@ NO_HEALTH = {'finished_24h': 0, 'success_rate_24h': None, 'mean_latency_ms': Non
 class Endpoints:
     """Create, change, enable, disable and delete endpoints; reveal and rotate their signing secrets."""
 
-    def __init__(self, *, service: DeliveryService) -> None:
+    def __init__(self, *, service: DeliveryService, catalog: WorkflowCatalog | None = None) -> None:
         self._service = service
+        self._catalog = catalog  # the workflows whose webhook nodes may deliver to an endpoint
         self._store: EndpointStore = service.endpoints
 
     @property
@@ -59,6 +62,17 @@ class Endpoints:
         return await self._store.update(endpoint_id, patch)
 
     async def delete(self, endpoint_id: str) -> None:
+        """Delete an endpoint; refused (Conflict, naming them) while stored workflows deliver to it."""
+        if self._store.cached(endpoint_id) is None and await self._store.get(endpoint_id) is None:
+            raise NotFound(f'webhook endpoint {endpoint_id!r} not found')
+        if self._catalog is not None:
+            stored = await self._catalog.all()
+            users = sorted(one.id for one in stored if endpoint_id in endpoints_named(one.definition))
+            if users:
+                listed = ', '.join(repr(workflow_id) for workflow_id in users[:10]) + (
+                    ' ...' if len(users) > 10 else ''
+                )
+                raise Conflict(f'webhook endpoint {endpoint_id!r} is used by workflow(s) {listed}; change them first')
         if not await self._store.delete(endpoint_id):
             raise NotFound(f'webhook endpoint {endpoint_id!r} not found')
 

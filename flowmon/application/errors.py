@@ -113,3 +113,11 @@ __all__ = [
     'refusing',
     'translated',
 ]
+
+
+def in_use(what: str, workflow_ids: list[str]) -> Conflict:
+    """The refusal to delete ``what`` (``"secret 'x'"``) while the workflows ``workflow_ids`` name it."""
+    listed = ', '.join(repr(workflow_id) for workflow_id in workflow_ids[:10]) + (
+        ' ...' if len(workflow_ids) > 10 else ''
+    )
+    return Conflict(f'{what} is used by workflow(s) {listed}; change them first')

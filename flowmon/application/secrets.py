@@ -6,7 +6,7 @@ from flowmon.engine.runtime.secret_refs import secret_names
 from flowmon.store.catalog import WorkflowCatalog
 from flowmon.store.secrets import MAX_SECRET_CHARS, SecretInfo, SecretInvalid, SecretStore, TooManySecrets
 
-from .errors import Conflict, Invalid, NotFound, translated
+from .errors import Conflict, Invalid, NotFound, in_use, translated
 
 __all__ = ['MAX_SECRET_CHARS', 'SecretInfo', 'Secrets']
 
@@ -39,6 +39,5 @@ class Secrets:
             raise NotFound(f'secret {name!r} not found')
         users = sorted(stored.id for stored in await self._catalog.all() if name in secret_names(stored.definition))
         if users:
-            listed = ', '.join(repr(workflow_id) for workflow_id in users[:10]) + (' ...' if len(users) > 10 else '')
-            raise Conflict(f'secret {name!r} is used by workflow(s) {listed}; change them first')
+            raise in_use(f'secret {name!r}', users)
         await self._store.delete(name)

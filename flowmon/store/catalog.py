@@ -15,6 +15,7 @@ from typing import Any
 
 from flowmon.engine.model import MAX_DEFINITION_BYTES, Workflow, WorkflowError, load_document, parse_workflow
 from flowmon.engine.nodes.base import NodeRegistry
+from flowmon.engine.nodes.webhook import endpoints_named
 
 from .history import History, StoredWorkflow
 
@@ -32,11 +33,13 @@ class WorkflowCatalog:
         registry: NodeRegistry,
         *,
         known_secrets: Callable[[], Collection[str]] = frozenset,
+        known_endpoints: Callable[[], Collection[str]] | None = None,
     ) -> None:
         """``known_secrets`` gives the names of the secrets that exist (a definition may name only those)."""
         self._history = history
         self._registry = registry
         self._known_secrets = known_secrets
+        self._known_endpoints = known_endpoints
         self._cache: dict[str, tuple[datetime, Workflow]] = {}
         # Called with (workflow_id, workflow or None when deleted) after every stored change, made here or (when
         # processes share the database) in another process; cheap and synchronous.
@@ -111,7 +114,16 @@ class WorkflowCatalog:
                 raw = {**raw, 'id': workflow_id}
             elif body_id != workflow_id:
                 raise WorkflowError(f'id {body_id!r} in the body does not match {workflow_id!r} in the path')
-        return self.validate_new(raw)
+        workflow = self.validate_new(raw)
+        if self._known_endpoints is not None:  # (a file loaded at start-up is not held to it: endpoints load later)
+            missing = sorted(endpoints_named(workflow.definition()) - set(self._known_endpoints()))
+            if missing:
+                names = ', '.join(repr(name) for name in missing)
+                raise WorkflowError(
+                    f'unknown webhook endpoint{"s" if len(missing) > 1 else ""} {names}: create '
+                    f'{"them" if len(missing) > 1 else "it"} first (the Webhooks page or POST /api/webhooks/endpoints)'
+                )
+        return workflow
 
     async def put(self, workflow_id: str, raw: Any, now: datetime) -> tuple[Workflow, bool]:
         """Validate and store ``raw`` under ``workflow_id``; returns the workflow and whether it is new."""

@@ -290,3 +290,32 @@ async def test_the_http_node_goes_through_the_outbound_guard(
     for name in refused:
         node = summary['nodes'][name]
         assert node['status'] == 'failed' and 'OutboundRefused' in node['error'] and 'refused' in node['error'], node
+
+
+async def test_an_endpoint_a_workflow_delivers_to_cannot_be_deleted_nor_one_named_before_it_exists(
+    tmp_path: Path,
+) -> None:
+    async with running_app(tmp_path) as app:
+        spec = {'url': 'http://127.0.0.1:8999/in', 'event_types': ['execution.failed']}
+        created = await app.api.post('/api/webhooks/endpoints', json=spec)
+        assert created.status_code == 201, created.text
+        endpoint_id = created.json()['id']
+
+        def notifying(endpoint: str) -> dict[str, Any]:
+            config = {'endpoint': endpoint}
+            return {'id': 'notify', 'name': 'Notify', 'nodes': [{'id': 'send', 'type': 'webhook', 'config': config}]}
+
+        unknown = await app.api.put('/api/workflows/notify', json=notifying('ep_nope'))
+        assert unknown.status_code == 422, unknown.text
+        assert "unknown webhook endpoint 'ep_nope': create it first" in unknown.json()['detail']
+        assert (await app.api.put('/api/workflows/notify', json=notifying(endpoint_id))).status_code == 201
+
+        refused = await app.api.delete(f'/api/webhooks/endpoints/{endpoint_id}')
+        assert refused.status_code == 409, refused.text
+        assert refused.json()['detail'] == (
+            f"webhook endpoint '{endpoint_id}' is used by workflow(s) 'notify'; change them first"
+        )
+        assert (await app.api.get(f'/api/webhooks/endpoints/{endpoint_id}')).status_code == 200
+        assert (await app.api.delete('/api/workflows/notify')).status_code == 204
+        assert (await app.api.delete(f'/api/webhooks/endpoints/{endpoint_id}')).status_code == 204
+        assert (await app.api.delete(f'/api/webhooks/endpoints/{endpoint_id}')).status_code == 404

@@ -203,3 +203,14 @@ class WebhookNode(NodeType):
                 'status_code': receipt.status_code,
             }
         return {'delivery_id': receipt.delivery_id, 'webhook_id': receipt.webhook_id, 'status': receipt.status}
+
+
+def endpoints_named(definition: Mapping[str, Any]) -> frozenset[str]:
+    """The webhook endpoints a workflow definition's ``webhook`` nodes deliver to (``config.endpoint``)."""
+    named = set()
+    for node in definition.get('nodes') or ():
+        if isinstance(node, Mapping) and node.get('type') == 'webhook' and isinstance(node.get('config'), Mapping):
+            endpoint = node['config'].get('endpoint')
+            if isinstance(endpoint, str):
+                named.add(endpoint)
+    return frozenset(named)
