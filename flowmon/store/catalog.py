@@ -96,13 +96,9 @@ class WorkflowCatalog:
     def validate_new(self, raw: Any) -> Workflow:
         """:meth:`validate`, and every secret the definition names must exist (saving and loading files)."""
         workflow = self.validate(raw)
-        missing = sorted(workflow.secret_names - set(self._known_secrets()))
-        if missing:
-            names = ', '.join(repr(name) for name in missing)
-            raise WorkflowError(
-                f'unknown secret{"s" if len(missing) > 1 else ""} {names}: create '
-                f'{"them" if len(missing) > 1 else "it"} first (PUT /api/secrets/<name> or the Secrets page)'
-            )
+        _refuse_unknown(
+            'secret', workflow.secret_names, self._known_secrets(), 'PUT /api/secrets/<name> or the Secrets page'
+        )
         return workflow
 
     def check(self, workflow_id: str, raw: Any) -> Workflow:
@@ -116,13 +112,8 @@ class WorkflowCatalog:
                 raise WorkflowError(f'id {body_id!r} in the body does not match {workflow_id!r} in the path')
         workflow = self.validate_new(raw)
         if self._known_endpoints is not None:  # (a file loaded at start-up is not held to it: endpoints load later)
-            missing = sorted(endpoints_named(workflow.definition()) - set(self._known_endpoints()))
-            if missing:
-                names = ', '.join(repr(name) for name in missing)
-                raise WorkflowError(
-                    f'unknown webhook endpoint{"s" if len(missing) > 1 else ""} {names}: create '
-                    f'{"them" if len(missing) > 1 else "it"} first (the Webhooks page or POST /api/webhooks/endpoints)'
-                )
+            named, known = endpoints_named(workflow.definition()), self._known_endpoints()
+            _refuse_unknown('webhook endpoint', named, known, 'the Webhooks page or POST /api/webhooks/endpoints')
         return workflow
 
     async def put(self, workflow_id: str, raw: Any, now: datetime) -> tuple[Workflow, bool]:
@@ -189,3 +180,14 @@ class WorkflowCatalog:
             self._changed(workflow.id, workflow)
             loaded.append(workflow.id)
         return loaded
+
+
+def _refuse_unknown(kind: str, named: Collection[str], known: Collection[str], how: str) -> None:
+    """Raise WorkflowError when a definition names a ``kind`` (a secret, an endpoint) that does not exist."""
+    missing = sorted(set(named) - set(known))
+    if missing:
+        many = len(missing) > 1
+        names = ', '.join(repr(name) for name in missing)
+        raise WorkflowError(
+            f'unknown {kind}{"s" if many else ""} {names}: create {"them" if many else "it"} first ({how})'
+        )
