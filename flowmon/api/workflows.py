@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, Response, status
+from fastapi import APIRouter, Header, Request, Response, status
 
+from flowmon.application.errors import Invalid
 from flowmon.application.views import workflow_listing
+from flowmon.application.workflows import ANY_VERSION, Expected
 
 from .dependencies import Stats, Workflows
 
@@ -14,6 +16,33 @@ router = APIRouter(prefix='/api/workflows', tags=['workflows'])
 # What a PUT body is, for /docs and generated clients: filled in when the API is installed (the schema depends on
 # the node types the application was built with); the route's own validation stays the authority.
 DEFINITION_BODY: dict[str, Any] = {'schema': {'type': 'object'}}
+IfMatch = Annotated[
+    str | None,
+    Header(
+        alias='If-Match',
+        description='only when the stored definition is at this version: the `ETag` of `GET /api/workflows/{id}` '
+        '(`*`: only when the workflow exists); else 412 naming the stored version. Without it: whatever is stored',
+    ),
+]
+ETAG = {'ETag': {'description': 'the version of the stored definition', 'schema': {'type': 'string'}}}
+
+
+def etag(version: str) -> str:
+    """A workflow version as an entity tag (strong: the content hash of the stored definition)."""
+    return f'"{version}"'
+
+
+def expected_version(if_match: str | None) -> Expected | None:
+    """What an ``If-Match`` header asks for: None (no header), ANY_VERSION (``*``) or the versions it names (a weak
+    tag, ``W/"..."``, is kept as it is and never matches: the comparison is strong)."""
+    if if_match is None:
+        return None
+    if if_match.strip() == '*':
+        return ANY_VERSION
+    tags = [tag.strip() for tag in if_match.split(',') if tag.strip()]
+    if not tags:
+        raise Invalid('If-Match: give the ETag of GET /api/workflows/{id} ("<version>") or *')
+    return frozenset(tag if tag.startswith('W/') else tag.strip('"') for tag in tags)
 
 
 @router.get('')
@@ -21,9 +50,12 @@ async def list_workflows(workflows: Workflows) -> list[dict[str, Any]]:
     return [workflow_listing(stored) for stored in await workflows.all()]
 
 
-@router.get('/{workflow_id}')
-async def get_workflow(workflow_id: str, workflows: Workflows) -> dict[str, Any]:
-    return (await workflows.get(workflow_id)).definition
+@router.get('/{workflow_id}', responses={200: {'headers': ETAG}})
+async def get_workflow(workflow_id: str, workflows: Workflows, response: Response) -> dict[str, Any]:
+    """The definition; its ``ETag`` is the version to send back in ``If-Match``."""
+    stored = await workflows.get(workflow_id)
+    response.headers['ETag'] = etag(stored.version)
+    return stored.definition
 
 
 @router.get('/{workflow_id}/stats', responses={404: {'description': 'unknown workflow'}})
@@ -36,19 +68,32 @@ async def workflow_stats(workflow_id: str, stats: Stats) -> dict[str, Any]:
 
 @router.put(
     '/{workflow_id}',
-    responses={200: {'description': 'replaced'}, 201: {'description': 'created'}, 422: {}},
+    responses={
+        200: {'description': 'replaced', 'headers': ETAG},
+        201: {'description': 'created', 'headers': ETAG},
+        412: {'description': 'If-Match names another version than the stored one (the detail names it)'},
+        422: {},
+    },
     openapi_extra={
         'requestBody': {'content': {'application/json': DEFINITION_BODY, 'application/yaml': DEFINITION_BODY}}
     },
 )
-async def put_workflow(workflow_id: str, request: Request, response: Response, workflows: Workflows) -> dict[str, Any]:
+async def put_workflow(
+    workflow_id: str, request: Request, response: Response, workflows: Workflows, if_match: IfMatch = None
+) -> dict[str, Any]:
     yaml = 'yaml' in request.headers.get('content-type', '')
-    definition, created = await workflows.put(workflow_id, await request.body(), yaml=yaml)
-    response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
-    return definition
+    expected = expected_version(if_match)
+    saved = await workflows.put(workflow_id, await request.body(), yaml=yaml, expected=expected)
+    response.status_code = status.HTTP_201_CREATED if saved.created else status.HTTP_200_OK
+    response.headers['ETag'] = etag(saved.version)
+    return saved.definition
 
 
-@router.delete('/{workflow_id}', status_code=204)
-async def delete_workflow(workflow_id: str, workflows: Workflows) -> Response:
-    await workflows.delete(workflow_id)
+@router.delete(
+    '/{workflow_id}',
+    status_code=204,
+    responses={412: {'description': 'If-Match names another version than the stored one (the detail names it)'}},
+)
+async def delete_workflow(workflow_id: str, workflows: Workflows, if_match: IfMatch = None) -> Response:
+    await workflows.delete(workflow_id, expected=expected_version(if_match))
     return Response(status_code=204)

@@ -28,6 +28,10 @@ class Conflict(AppError):
     """The request does not fit the current state (cancelling a finished execution, a delivery being sent)."""
 
 
+class Stale(Conflict):
+    """A change made on the grounds of a version that is no longer the stored one: someone else changed it since."""
+
+
 class Invalid(AppError, ValueError):
     """The request is understood but its content is not acceptable."""
 
@@ -107,6 +111,7 @@ __all__ = [
     'NotFound',
     'OversizedPayload',
     'RefusedPayload',
+    'Stale',
     'TooLarge',
     'Unauthorized',
     'Unavailable',

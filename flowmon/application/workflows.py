@@ -9,12 +9,21 @@ from typing import Any
 from flowmon.engine.core.events import utcnow
 from flowmon.engine.model import MAX_DEFINITION_BYTES, DocumentRefused, DocumentTooLarge, WorkflowError, load_document
 from flowmon.store.catalog import WorkflowCatalog
-from flowmon.store.history import History, StoredWorkflow
+from flowmon.store.history import ANY_VERSION, NO_VERSION, Expected, History, StoredWorkflow, VersionMismatch
 
 from .documents import workflow_schema
-from .errors import Invalid, Malformed, NotFound, TooLarge, translated
+from .errors import Invalid, Malformed, NotFound, Stale, TooLarge, translated
 
-__all__ = ['Checked', 'StoredWorkflow', 'Workflows']
+__all__ = [
+    'ANY_VERSION',
+    'NO_VERSION',
+    'Checked',
+    'Expected',
+    'Saved',
+    'StoredWorkflow',
+    'WorkflowChanged',
+    'Workflows',
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,6 +32,41 @@ class Checked:
 
     id: str
     definition: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Saved:
+    """A definition stored: as stored, whether it was new, and its version (:attr:`StoredWorkflow.version`)."""
+
+    definition: dict[str, Any]
+    created: bool
+    version: str
+
+
+class WorkflowChanged(Stale):
+    """The stored workflow is not at the version a change expected; ``current`` is what is stored (None: nothing)."""
+
+    def __init__(self, message: str, current: StoredWorkflow | None) -> None:
+        super().__init__(message)
+        self.current = current
+
+    @classmethod
+    def of(cls, mismatch: VersionMismatch) -> WorkflowChanged:
+        current, expected, name = mismatch.current, mismatch.expected, repr(mismatch.workflow_id)
+        if current is None:
+            if expected == ANY_VERSION:
+                return cls(f'workflow {name} not found: it was expected to exist', None)
+            return cls(f'workflow {name} does not exist (any more): version {_versions(expected)} was expected', None)
+        stored = f'the stored version is "{current.version}", saved at {current.updated_at.isoformat()}'
+        if expected == NO_VERSION:
+            return cls(f'workflow {name} exists already: {stored}', current)
+        return cls(f'workflow {name} was changed since version {_versions(expected)}: {stored}', current)
+
+
+def _versions(expected: Expected) -> str:
+    if isinstance(expected, str):
+        return f'"{expected}"'
+    return ' or '.join(f'"{version}"' for version in sorted(expected))
 
 
 class Workflows:
@@ -47,13 +91,22 @@ class Workflows:
             raise NotFound(f'workflow {workflow_id!r} not found')
         return stored
 
-    async def put(self, workflow_id: str, document: bytes, *, yaml: bool = False) -> tuple[dict[str, Any], bool]:
-        """Create or replace from a JSON (or, with ``yaml``, YAML) document; returns the stored definition and
-        whether it is new. Raises TooLarge, Malformed (not a document), or Invalid (not a valid workflow)."""
+    async def put(
+        self, workflow_id: str, document: bytes, *, yaml: bool = False, expected: Expected | None = None
+    ) -> Saved:
+        """Create or replace from a JSON (or, with ``yaml``, YAML) document. Raises TooLarge, Malformed (not a
+        document), or Invalid (not a valid workflow).
+
+        ``expected``: store it only over that version (a :attr:`StoredWorkflow.version`, or ANY_VERSION: it must
+        exist, NO_VERSION: it must not), checked and stored at once; else raises WorkflowChanged naming what is stored
+        (someone saved it since that version was read). None: whatever is stored (last write wins)."""
         raw = await self.document(document, yaml=yaml)
-        with translated({WorkflowError: Invalid}):
-            workflow, created = await self._catalog.put(workflow_id, raw, utcnow())
-        return workflow.definition(), created
+        try:
+            with translated({WorkflowError: Invalid}):
+                workflow, created = await self._catalog.put(workflow_id, raw, utcnow(), expected=expected)
+        except VersionMismatch as mismatch:
+            raise WorkflowChanged.of(mismatch) from None
+        return Saved(definition=workflow.definition(), created=created, version=workflow.definition_hash)
 
     async def check(self, document: str | bytes, *, yaml: bool = False, workflow_id: str | None = None) -> Checked:
         """What :meth:`put` would store, without storing it: the same limits and validation, the YAML parsed in a
@@ -93,7 +146,12 @@ class Workflows:
         except WorkflowError as exc:
             raise Malformed(f'malformed workflow document: {exc}') from None
 
-    async def delete(self, workflow_id: str) -> None:
-        """Delete the workflow (its executions stay in the history); raises NotFound."""
-        if not await self._catalog.delete(workflow_id):
+    async def delete(self, workflow_id: str, *, expected: Expected | None = None) -> None:
+        """Delete the workflow (its executions stay in the history); raises NotFound. ``expected``: only that version
+        (as :meth:`put` takes it; else raises WorkflowChanged)."""
+        try:
+            deleted = await self._catalog.delete(workflow_id, expected=expected)
+        except VersionMismatch as mismatch:
+            raise WorkflowChanged.of(mismatch) from None
+        if not deleted:
             raise NotFound(f'workflow {workflow_id!r} not found')

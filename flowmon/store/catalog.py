@@ -17,7 +17,7 @@ from flowmon.engine.model import MAX_DEFINITION_BYTES, Workflow, WorkflowError, 
 from flowmon.engine.nodes.base import NodeRegistry
 from flowmon.engine.nodes.webhook import endpoints_named
 
-from .history import History, StoredWorkflow
+from .history import Expected, History, StoredWorkflow
 
 log = logging.getLogger(__name__)
 
@@ -116,11 +116,15 @@ class WorkflowCatalog:
             _refuse_unknown('webhook endpoint', named, known, 'the Webhooks page or POST /api/webhooks/endpoints')
         return workflow
 
-    async def put(self, workflow_id: str, raw: Any, now: datetime) -> tuple[Workflow, bool]:
-        """Validate and store ``raw`` under ``workflow_id``; returns the workflow and whether it is new."""
+    async def put(
+        self, workflow_id: str, raw: Any, now: datetime, *, expected: Expected | None = None
+    ) -> tuple[Workflow, bool]:
+        """Validate and store ``raw`` under ``workflow_id``; returns the workflow and whether it is new. With
+        ``expected``, only over that version (see :meth:`History.put_workflow`: else raises VersionMismatch)."""
         workflow = self.check(workflow_id, raw)
         async with self._changing:
-            created = await self._history.put_workflow(workflow.id, workflow.name, workflow.definition(), now)
+            definition = workflow.definition()
+            created = await self._history.put_workflow(workflow.id, workflow.name, definition, now, expected=expected)
             self._cache.pop(workflow.id, None)
             self._changed(workflow.id, workflow)
         return workflow, created
@@ -144,10 +148,11 @@ class WorkflowCatalog:
     async def all(self) -> list[StoredWorkflow]:
         return await self._history.list_workflows()
 
-    async def delete(self, workflow_id: str) -> bool:
+    async def delete(self, workflow_id: str, *, expected: Expected | None = None) -> bool:
+        """Delete; whether there was one. With ``expected``, only that version (else raises VersionMismatch)."""
         async with self._changing:
             self._cache.pop(workflow_id, None)
-            deleted = await self._history.delete_workflow(workflow_id)
+            deleted = await self._history.delete_workflow(workflow_id, expected=expected)
             if deleted:
                 self._changed(workflow_id, None)
         return deleted

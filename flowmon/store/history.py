@@ -11,6 +11,7 @@ from sqlalchemy import Select, String, and_, delete, func, or_, select, type_coe
 
 from flowmon.engine.core.bulk import collector_paused
 from flowmon.engine.core.events import Event
+from flowmon.engine.core.snapshot import definition_hash
 from flowmon.engine.core.state import ExecutionState, fold
 
 from .codec import dumps, from_db_time, loads, stored_event, to_db_time
@@ -26,6 +27,15 @@ _snapshots = WorkflowSnapshotRow.__table__  # type: ignore[attr-defined]
 
 MAX_PAGE = 500
 
+ANY_VERSION = '*'
+"""A conditional change's expected version: the workflow must exist, whatever its version."""
+NO_VERSION = ''
+"""A conditional change's expected version: no workflow may be stored under the id (create only)."""
+Expected = str | frozenset[str]
+"""The version a conditional change expects stored: one version (:attr:`StoredWorkflow.version`), any of a set of
+them, :data:`ANY_VERSION` or :data:`NO_VERSION`."""
+_RACES = 3  # a conditional change that lost this many races to other writers of the same content says it lost
+
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class StoredWorkflow:
@@ -34,6 +44,34 @@ class StoredWorkflow:
     definition: dict[str, Any]
     created_at: datetime
     updated_at: datetime
+
+    @property
+    def version(self) -> str:
+        """The stored definition's content hash (:func:`~flowmon.engine.core.snapshot.definition_hash`): what a
+        conditional change expects, the ``ETag`` of ``GET /api/workflows/{id}``, and the ``workflow_hash`` of the
+        executions that ran this definition."""
+        return definition_hash(self.definition)
+
+
+class VersionMismatch(Exception):
+    """A conditional change found another version stored than the one it expected (``current``: what is stored, None
+    when nothing is)."""
+
+    def __init__(self, workflow_id: str, expected: Expected, current: StoredWorkflow | None) -> None:
+        super().__init__(f'workflow {workflow_id!r} is not at the version expected')
+        self.workflow_id = workflow_id
+        self.expected = expected
+        self.current = current
+
+
+def fits(expected: Expected, current: StoredWorkflow | None) -> bool:
+    """Whether ``current`` (None: nothing stored) is what ``expected`` asks for."""
+    if expected == ANY_VERSION:
+        return current is not None
+    if expected == NO_VERSION:
+        return current is None
+    versions = {expected} if isinstance(expected, str) else expected
+    return current is not None and current.version in versions
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -86,17 +124,30 @@ class History:
         return [_workflow(row) for row in rows]
 
     async def get_workflow(self, workflow_id: str) -> StoredWorkflow | None:
-        async with self._db.engine.connect() as conn:
-            row = (await conn.execute(select(_workflows).where(_workflows.c.id == workflow_id))).first()
+        row = await self._workflow_row(workflow_id)
         return _workflow(row) if row else None
 
-    async def put_workflow(self, workflow_id: str, name: str, definition: dict[str, Any], now: datetime) -> bool:
+    async def put_workflow(
+        self,
+        workflow_id: str,
+        name: str,
+        definition: dict[str, Any],
+        now: datetime,
+        *,
+        expected: Expected | None = None,
+    ) -> bool:
         """Create or replace; returns True when it was created.
+
+        With ``expected`` only when the stored version is the one expected (see :data:`Expected`), else raises
+        :class:`VersionMismatch` naming what is stored: the stored text read is the condition of the one UPDATE (or
+        the INSERT gives way to any row), so of two writers expecting the same version, in any processes, one wins.
 
         Processes that share a database start together and each stores the workflows of its files: the insert
         gives way to a row another process has just inserted, and the update then replaces it."""
         values = {'name': name, 'definition': dumps(definition), 'updated_at': to_db_time(now)}
         replace = _workflows.update().where(_workflows.c.id == workflow_id).values(**values)
+        if expected is not None:
+            return await self._put_expecting(workflow_id, values, now, expected)
         async with self._db.engine.begin() as conn:
             if (await conn.execute(replace)).rowcount:
                 return False
@@ -108,14 +159,53 @@ class History:
             await conn.execute(replace)
             return False
 
-    async def delete_workflow(self, workflow_id: str) -> bool:
-        """Delete the workflow and, with it, its trigger secrets and schedule pause (a new workflow under its id starts
-        clean: the old secret must start nothing); its executions stay. Whether it existed."""
-        async with self._db.engine.begin() as conn:
-            result = await conn.execute(delete(_workflows).where(_workflows.c.id == workflow_id))
-            if result.rowcount:
-                await conn.execute(delete(automation).where(automation.c.workflow_id == workflow_id))
-        return bool(result.rowcount)
+    async def _put_expecting(self, workflow_id: str, values: dict[str, Any], now: datetime, expected: Expected) -> bool:
+        for _ in range(_RACES):
+            row = await self._workflow_row(workflow_id)
+            current = _workflow(row) if row else None
+            if not fits(expected, current):
+                raise VersionMismatch(workflow_id, expected, current)
+            async with self._db.engine.begin() as conn:
+                if row is None:
+                    create = self._db.insert_ignore(_workflows, ['id'])
+                    create = create.values(id=workflow_id, created_at=to_db_time(now), **values)
+                    if (await conn.execute(create)).rowcount:
+                        return True
+                else:
+                    unchanged = and_(_workflows.c.id == workflow_id, _workflows.c.definition == row.definition)
+                    if (await conn.execute(_workflows.update().where(unchanged).values(**values))).rowcount:
+                        return False
+            # another writer changed it between the read and the write: what did it store?
+        raise await self._mismatch(workflow_id, expected)
+
+    async def delete_workflow(self, workflow_id: str, *, expected: Expected | None = None) -> bool:
+        """Delete; returns whether there was one. With ``expected`` only when the stored version is the one expected
+        (else raises :class:`VersionMismatch`, as :meth:`put_workflow` does). Its trigger secrets and schedule pause
+        go with it (a new workflow under its id starts clean: the old secret must start nothing); its executions
+        stay."""
+        if expected is None:
+            async with self._db.engine.begin() as conn:
+                return await _delete_workflow(conn, workflow_id, _workflows.c.id == workflow_id)
+        for _ in range(_RACES):
+            row = await self._workflow_row(workflow_id)
+            current = _workflow(row) if row else None
+            if not fits(expected, current):
+                raise VersionMismatch(workflow_id, expected, current)
+            if row is None:  # (NO_VERSION expected: nothing to delete)
+                return False
+            unchanged = and_(_workflows.c.id == workflow_id, _workflows.c.definition == row.definition)
+            async with self._db.engine.begin() as conn:
+                if await _delete_workflow(conn, workflow_id, unchanged):
+                    return True
+        raise await self._mismatch(workflow_id, expected)
+
+    async def _mismatch(self, workflow_id: str, expected: Expected) -> VersionMismatch:
+        row = await self._workflow_row(workflow_id)
+        return VersionMismatch(workflow_id, expected, _workflow(row) if row else None)
+
+    async def _workflow_row(self, workflow_id: str) -> Any:
+        async with self._db.engine.connect() as conn:
+            return (await conn.execute(select(_workflows).where(_workflows.c.id == workflow_id))).first()
 
     async def get_snapshot(self, digest: str) -> dict[str, Any] | None:
         """The workflow definition stored under content hash ``digest`` (None when there is none)."""
@@ -340,3 +430,12 @@ def _execution(row: Any) -> ExecutionRecord:
         trigger_type=row.trigger_type,
         nodes_succeeded=row.nodes_succeeded,
     )
+
+
+async def _delete_workflow(conn: Any, workflow_id: str, where: Any) -> bool:
+    """Delete the workflow row ``where`` selects and, when there was one, its automation row (trigger secrets, schedule
+    pause); whether there was one."""
+    if not (await conn.execute(delete(_workflows).where(where))).rowcount:
+        return False
+    await conn.execute(delete(automation).where(automation.c.workflow_id == workflow_id))
+    return True

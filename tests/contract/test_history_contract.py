@@ -11,7 +11,9 @@ from sqlalchemy.exc import IntegrityError
 from store_samples import T0, chain, run_events
 
 from flowmon.engine import Event, EventBus, EventType
+from flowmon.engine.core.snapshot import definition_hash
 from flowmon.store import Database, EventRecorder, History, interrupt_unfinished
+from flowmon.store.history import ANY_VERSION, NO_VERSION, VersionMismatch
 
 
 async def test_workflows_are_created_replaced_listed_and_deleted(history: History) -> None:
@@ -43,6 +45,63 @@ async def test_processes_storing_the_same_workflow_at_once_create_it_once(
         )
         assert sorted(created) == [False, False, False, True]
     assert [w.id for w in await histories[0].list_workflows()] == [f'provisioned-{n}' for n in range(5)]
+
+
+async def test_a_conditional_change_stores_only_over_the_version_it_expects(history: History) -> None:
+    """The version is the stored definition's content hash; a change that expects another one stores nothing and
+    says what is stored; ANY_VERSION asks only that it exists, NO_VERSION that it does not."""
+    first, second = chain('w', name='First'), chain('w', 'a', 'b', 'c', name='Second')
+    with pytest.raises(VersionMismatch) as absent:
+        await history.put_workflow('w', 'First', first, T0, expected=ANY_VERSION)
+    assert absent.value.current is None
+    assert await history.put_workflow('w', 'First', first, T0, expected=NO_VERSION) is True
+    opened = await history.get_workflow('w')
+    assert opened is not None and opened.version == definition_hash(first)
+
+    later = T0 + timedelta(minutes=1)
+    assert await history.put_workflow('w', 'Second', second, later, expected=opened.version) is False
+    with pytest.raises(VersionMismatch) as stale:  # a second writer that opened the first version too
+        await history.put_workflow('w', 'Stale', chain('w', name='Stale'), later, expected=opened.version)
+    current = stale.value.current
+    assert current is not None and current.definition == second and current.updated_at == later
+    assert current.version == definition_hash(second) != opened.version
+    with pytest.raises(VersionMismatch):
+        await history.put_workflow('w', 'Again', first, later, expected=NO_VERSION)
+    assert (await history.get_workflow('w')).definition == second  # type: ignore[union-attr]
+    either = frozenset({'0' * 64, current.version})
+    assert await history.put_workflow('w', 'Either', first, later, expected=either) is False
+
+    with pytest.raises(VersionMismatch):
+        await history.delete_workflow('w', expected=current.version)  # the first is stored again
+    assert await history.delete_workflow('w', expected=ANY_VERSION) is True
+    with pytest.raises(VersionMismatch):
+        await history.delete_workflow('w', expected=ANY_VERSION)
+
+
+async def test_of_writers_that_opened_the_same_version_in_other_processes_one_wins(
+    db: Database, open_database: Callable[[], Database]
+) -> None:
+    """Each process reads the version, then writes over it: the stored text read is the condition of the write, so
+    one of them stores and every other is told what it stored (on PostgreSQL too, where they run at once)."""
+    histories = [History(db), *(History(open_database()) for _ in range(3))]
+
+    async def save(history: History, name: str, opened: str) -> str:
+        try:
+            await history.put_workflow('w', name, chain('w', name=name), T0, expected=opened)
+        except VersionMismatch as lost:
+            assert lost.current is not None and lost.current.version != opened
+            return str(lost.current.definition['name'])
+        return 'won'
+
+    await histories[0].put_workflow('w', 'Opened', chain('w', name='Opened'), T0)
+    for round_ in range(5):
+        opened = await histories[0].get_workflow('w')
+        assert opened is not None
+        saves = (save(history, f'Round {round_} by {n}', opened.version) for n, history in enumerate(histories))
+        outcomes = await asyncio.gather(*saves)
+        assert outcomes.count('won') == 1, outcomes
+        stored = await histories[0].get_workflow('w')
+        assert stored is not None and {*outcomes} == {'won', stored.definition['name']}
 
 
 async def test_events_and_states_round_trip_exactly(history: History, recorder: EventRecorder) -> None:

@@ -17,6 +17,7 @@ from sample_workflows import SLOW_CHAIN as SLOW
 
 from flowmon.application.views import execution_summary
 from flowmon.bootstrap import System
+from flowmon.engine.core.snapshot import definition_hash
 
 TOKEN = 't'
 AUTH = {'Authorization': f'Bearer {TOKEN}'}
@@ -245,6 +246,73 @@ async def test_delete_workflow(client: httpx.AsyncClient) -> None:
     response = await client.delete('/api/workflows/quick')
     assert response.status_code == 404
     assert 'quick' in response.json()['detail']
+
+
+async def test_put_with_if_match_replaces_only_the_version_it_names(client: httpx.AsyncClient) -> None:
+    """GET and PUT answer the stored definition's version as a strong ETag (its content hash); a PUT whose If-Match
+    names another version is refused with 412 naming the stored one, and stores nothing; without If-Match the last
+    write wins as before."""
+    created = await client.put('/api/workflows/quick', json=QUICK)
+    opened = (await client.get('/api/workflows/quick')).headers['ETag']
+    assert opened == created.headers['ETag'] == f'"{definition_hash(created.json())}"'
+
+    ours = await client.put('/api/workflows/quick', json=with_changes(name='Ours'), headers={'If-Match': opened})
+    assert ours.status_code == 200, ours.text
+    assert ours.headers['ETag'] == (await client.get('/api/workflows/quick')).headers['ETag'] != opened
+
+    theirs = await client.put('/api/workflows/quick', json=with_changes(name='Theirs'), headers={'If-Match': opened})
+    assert theirs.status_code == 412, theirs.text
+    stored_at = (await client.get('/api/workflows')).json()
+    updated_at = next(item['updated_at'] for item in stored_at if item['id'] == 'quick')
+    assert theirs.json()['detail'] == (
+        f"workflow 'quick' was changed since version {opened}: the stored version is {ours.headers['ETag']}, "
+        f'saved at {updated_at}'
+    )
+    assert (await client.get('/api/workflows/quick')).json()['name'] == 'Ours'  # nothing stored
+
+    for if_match in ('*', ours.headers['ETag'].strip('"'), f'"{"0" * 64}", {ours.headers["ETag"]}'):
+        again = await client.put('/api/workflows/quick', json=with_changes(name='Ours'), headers={'If-Match': if_match})
+        assert again.status_code == 200, (if_match, again.text)
+    weak = await client.put('/api/workflows/quick', json=QUICK, headers={'If-Match': f'W/{ours.headers["ETag"]}'})
+    assert weak.status_code == 412  # a weak tag never matches a strong comparison
+
+    last_write = await client.put('/api/workflows/quick', json=with_changes(name='Whoever'))
+    assert last_write.status_code == 200 and last_write.headers['ETag'] != ours.headers['ETag']
+    assert (await client.get('/api/workflows/quick')).json()['name'] == 'Whoever'
+
+
+async def test_if_match_star_needs_a_stored_workflow_and_a_version_a_stored_one(client: httpx.AsyncClient) -> None:
+    response = await client.put('/api/workflows/quick', json=QUICK, headers={'If-Match': '*'})
+    assert response.status_code == 412
+    assert response.json()['detail'] == "workflow 'quick' not found: it was expected to exist"
+    response = await client.put('/api/workflows/quick', json=QUICK, headers={'If-Match': f'"{"a" * 64}"'})
+    assert response.status_code == 412
+    assert 'does not exist' in response.json()['detail']
+    assert (await client.get('/api/workflows/quick')).status_code == 404
+    response = await client.put('/api/workflows/quick', json=QUICK, headers={'If-Match': ' , '})
+    assert response.status_code == 422
+    assert 'If-Match' in response.json()['detail']
+
+
+async def test_delete_with_if_match_deletes_only_the_version_it_names(client: httpx.AsyncClient) -> None:
+    opened = (await client.put('/api/workflows/quick', json=QUICK)).headers['ETag']
+    await client.put('/api/workflows/quick', json=with_changes(name='Changed'))
+    response = await client.delete('/api/workflows/quick', headers={'If-Match': opened})
+    assert response.status_code == 412
+    assert 'the stored version is' in response.json()['detail']
+    current = (await client.get('/api/workflows/quick')).headers['ETag']
+    assert (await client.delete('/api/workflows/quick', headers={'If-Match': current})).status_code == 204
+    assert (await client.delete('/api/workflows/quick', headers={'If-Match': '*'})).status_code == 412
+
+
+def test_the_api_documents_if_match_and_the_etag(app: FastAPI) -> None:
+    operations = app.openapi()['paths']['/api/workflows/{workflow_id}']
+    for method in ('put', 'delete'):
+        (header,) = [p for p in operations[method]['parameters'] if p['in'] == 'header']
+        assert header['name'] == 'If-Match' and 'ETag' in header['description']
+        assert '412' in operations[method]['responses']
+    assert 'ETag' in operations['get']['responses']['200']['headers']
+    assert 'ETag' in operations['put']['responses']['200']['headers']
 
 
 # --- starting and reading executions ----------------------------------------------------------------

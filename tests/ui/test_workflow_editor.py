@@ -10,7 +10,7 @@ from nicegui import ui
 from nicegui.elements.mixins.text_element import TextElement
 from nicegui.testing.user import User
 from sample_workflows import chain, log, transform
-from uisim import EDITOR_LENGTH, api, click_when_shown, current_path, sign_in, text_of, wait_for_path
+from uisim import AUTH, EDITOR_LENGTH, api, click_when_shown, current_path, sign_in, text_of, wait_for_path
 from waiting import until
 
 from flowmon.web.widgets.code_editor import CodeEditor
@@ -374,3 +374,20 @@ async def test_going_elsewhere_in_the_app_asks_first_while_there_are_edits_not_s
     await wait_for_path(user, '/executions')
     await user.should_see(marker='executions-page')
     assert (await api(user, 'GET', '/api/workflows/quick')).json()['name'] == 'Quick check'
+
+
+async def test_the_api_versions_workflows_through_the_whole_app(user: User) -> None:
+    """ETag and If-Match through every layer the server has (its middleware, the perimeter)."""
+    opened = await user.http_client.get('/api/workflows/quick', headers=AUTH)
+    etag = opened.headers['ETag']
+    changed = {**opened.json(), 'name': 'Renamed'}
+    saved = await user.http_client.put('/api/workflows/quick', json=changed, headers={**AUTH, 'If-Match': etag})
+    assert saved.status_code == 200 and saved.headers['ETag'] != etag
+    assert (await user.http_client.get('/api/workflows/quick', headers=AUTH)).headers['ETag'] == saved.headers['ETag']
+    stale = await user.http_client.put('/api/workflows/quick', json=opened.json(), headers={**AUTH, 'If-Match': etag})
+    assert stale.status_code == 412
+    assert f'the stored version is {saved.headers["ETag"]}' in stale.json()['detail']
+    plain = await user.http_client.put('/api/workflows/quick', json=opened.json(), headers=AUTH)
+    assert plain.status_code == 200 and plain.headers['ETag'] == etag  # no If-Match: stored as before
+    gone = await user.http_client.delete('/api/workflows/quick', headers={**AUTH, 'If-Match': saved.headers['ETag']})
+    assert gone.status_code == 412

@@ -320,7 +320,7 @@ class WorkflowEditor:
         if not signed_in(self._application):
             return
         try:
-            _, created = await self._application.workflows.put(
+            saved = await self._application.workflows.put(
                 workflow_id, text.encode('utf-8', errors='surrogatepass'), yaml=language == 'YAML'
             )
         except AppError as exc:
@@ -328,7 +328,7 @@ class WorkflowEditor:
             return
         dialog.close()
         self.leave_guard.disarm()
-        ui.notify(f'Workflow “{workflow_id}” {"created" if created else "saved"}.', type='positive')
+        ui.notify(f'Workflow “{workflow_id}” {"created" if saved.created else "saved"}.', type='positive')
         ui.navigate.to(f'/workflows/{workflow_id}')
 
 
