@@ -4,15 +4,27 @@ and YAML, the diff before saving, Save with created/replaced semantics, and work
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 import pytest
 from nicegui import ui
 from nicegui.elements.mixins.text_element import TextElement
 from nicegui.testing.user import User
 from sample_workflows import chain, log, transform
-from uisim import AUTH, EDITOR_LENGTH, api, click_when_shown, current_path, sign_in, text_of, wait_for_path
+from uisim import (
+    AUTH,
+    EDITOR_LENGTH,
+    another_browser,
+    api,
+    click_when_shown,
+    current_path,
+    sign_in,
+    text_of,
+    wait_for_path,
+)
 from waiting import until
 
+from flowmon.web.format import timestamp
 from flowmon.web.widgets.code_editor import CodeEditor
 from flowmon.web.widgets.dag_chart import DagChart
 from flowmon.web.widgets.leave_guard import LeaveGuard
@@ -374,6 +386,124 @@ async def test_going_elsewhere_in_the_app_asks_first_while_there_are_edits_not_s
     await wait_for_path(user, '/executions')
     await user.should_see(marker='executions-page')
     assert (await api(user, 'GET', '/api/workflows/quick')).json()['name'] == 'Quick check'
+
+
+# --- two editors of one workflow --------------------------------------------------------------------------------
+
+
+def diff_blocks(user: User) -> set[tuple[object, str]]:
+    (diff,) = user.find(marker='editor-changes').elements
+    return {(b.props.get('data-kind'), b.text) for b in diff.descendants() if isinstance(b, TextElement)}
+
+
+async def rename_and_save(user: User, name: str) -> None:
+    """In the editor of quick: rename it, Save…, Save; wait for the workflow's page."""
+    editor(user).value = editor(user).value.replace('"name": "Quick check"', f'"name": "{name}"')
+    await status_becomes(user, 'Valid: quick')
+    user.find(marker='editor-save').click()
+    await click_when_shown(user, 'editor-confirm-save')
+    await wait_for_path(user, '/workflows/quick')
+
+
+async def saved_at(user: User) -> str:
+    """When quick was last saved, as the editor says it (the simulated browser is in UTC)."""
+    listed = (await api(user, 'GET', '/api/workflows')).json()
+    updated_at = next(item['updated_at'] for item in listed if item['id'] == 'quick')
+    return timestamp(datetime.fromisoformat(updated_at), tz=UTC)
+
+
+async def test_a_save_over_a_version_someone_saved_meanwhile_is_stopped_with_the_choices(user: User) -> None:
+    """Two editors open quick; the first saves a fix. The second's Save… stores nothing: it says someone saved it
+    since it was opened, keeps its text, and offers their version's diff against it; Overwrite with yours then
+    stores the text over their version."""
+    await sign_in(user, '/workflows/quick/edit')
+    await status_becomes(user, 'Valid: quick, 1 node, 0 edges')
+    async with another_browser(user) as second:
+        await sign_in(second, '/workflows/quick/edit')
+        await status_becomes(second, 'Valid: quick, 1 node, 0 edges')
+
+        await rename_and_save(user, 'Fixed in the first')
+
+        mine = editor(second).value.replace('"description": "', '"description": "Edited in the second. ')
+        editor(second).value = mine
+        await status_becomes(second, 'Valid: quick')
+        second.find(marker='editor-save').click()
+        await second.should_see(marker='editor-conflict')
+        message = text_of(second, 'editor-conflict-message')
+        assert message == f'Someone saved the workflow “quick” at {await saved_at(second)} since you opened it.'
+        await second.should_not_see(marker='editor-confirm-save')  # no save of the older version offered
+        assert editor(second).value == mine  # the text is kept
+        (guard,) = second.find(marker='leave-guard').elements
+        assert isinstance(guard, LeaveGuard) and guard.armed
+        assert (await api(second, 'GET', '/api/workflows/quick')).json()['name'] == 'Fixed in the first'
+
+        second.find(marker='conflict-review').click()
+        await second.should_see(marker='editor-changes')
+        blocks = diff_blocks(second)
+        assert ('removed', '-   "name": "Fixed in the first",') in blocks  # theirs
+        assert ('added', '+   "name": "Quick check",') in blocks  # yours
+        await second.should_see('- only in theirs, saved at')
+        await second.should_not_see(marker='editor-confirm-save')
+        second.find('Close').click()
+
+        second.find(marker='conflict-overwrite').click()
+        await wait_for_path(second, '/workflows/quick')
+        stored = (await api(second, 'GET', '/api/workflows/quick')).json()
+        assert stored['name'] == 'Quick check' and stored['description'].startswith('Edited in the second.')
+        assert not guard.armed
+
+
+async def test_their_version_can_be_loaded_and_a_save_confirmed_after_theirs_is_stopped_too(user: User) -> None:
+    """Discard yours, load theirs puts their version in the editor (nothing to lose: no question on leaving), which
+    Save then stores over; a save that someone else's overtakes between Save… and Save is stopped the same way."""
+    async with another_browser(user) as second:
+        await sign_in(second, '/workflows/quick/edit')
+        await status_becomes(second, 'Valid: quick, 1 node, 0 edges')
+        await sign_in(user, '/workflows/quick/edit')
+        await status_becomes(user, 'Valid: quick, 1 node, 0 edges')
+        await rename_and_save(user, 'Fixed in the first')
+
+        editor(second).value = editor(second).value.replace('"Quick check"', '"Mine, to drop"')
+        await status_becomes(second, 'Valid: quick')
+        second.find(marker='editor-save').click()
+        await click_when_shown(second, 'conflict-load')
+        await second.should_not_see(marker='editor-conflict')
+        assert json.loads(editor(second).value) == (await api(second, 'GET', '/api/workflows/quick')).json()
+        (guard,) = second.find(marker='leave-guard').elements
+        assert isinstance(guard, LeaveGuard)
+        await until(lambda: not guard.armed, 'the guard to be disarmed: the text is the stored version')
+
+        editor(second).value = editor(second).value.replace('"Fixed in the first"', '"Fixed again in the second"')
+        await status_becomes(second, 'Valid: quick')
+        second.find(marker='editor-save').click()
+        await second.should_see(marker='editor-confirm-save')  # over theirs, now loaded: no conflict
+        overtaking = {**(await api(second, 'GET', '/api/workflows/quick')).json(), 'name': 'Overtaking'}
+        response = await second.http_client.put('/api/workflows/quick', json=overtaking, headers=AUTH)
+        assert response.status_code == 200
+        second.find(marker='editor-confirm-save').click()
+        await second.should_see(marker='editor-conflict')
+        (dialog,) = second.find(kind=ui.dialog).elements
+        assert not dialog.value  # closed, and the page says why
+        assert 'since you opened it' in text_of(second, 'editor-conflict-message')
+        assert (await api(second, 'GET', '/api/workflows/quick')).json()['name'] == 'Overtaking'
+        assert '"Fixed again in the second"' in editor(second).value
+        assert current_path(second) == '/workflows/quick/edit'
+
+
+async def test_a_workflow_deleted_meanwhile_is_said_and_saved_again_only_when_asked(user: User) -> None:
+    await sign_in(user, '/workflows/quick/edit')
+    await status_becomes(user, 'Valid: quick, 1 node, 0 edges')
+    assert (await api(user, 'DELETE', '/api/workflows/quick')).status_code == 204
+    editor(user).value = editor(user).value.replace('"Quick check"', '"Kept"')
+    await status_becomes(user, 'Valid: quick')
+    user.find(marker='editor-save').click()
+    await user.should_see(marker='editor-conflict')
+    assert text_of(user, 'editor-conflict-message') == 'Someone deleted the workflow “quick” since you opened it.'
+    await user.should_not_see(marker='conflict-load')
+    assert (await api(user, 'GET', '/api/workflows/quick')).status_code == 404
+    user.find(marker='conflict-overwrite').click()  # Save yours again
+    await wait_for_path(user, '/workflows/quick')
+    assert (await api(user, 'GET', '/api/workflows/quick')).json()['name'] == 'Kept'
 
 
 async def test_the_api_versions_workflows_through_the_whole_app(user: User) -> None:

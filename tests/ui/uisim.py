@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
+from nicegui import core
 from nicegui.element import Element
 from nicegui.elements.mixins.value_element import ValueElement
 from nicegui.testing.user import User
@@ -226,6 +228,19 @@ async def wait_for_log_line(user: User, needle: str) -> None:
 # A code editor asks the browser for its text's length (widgets/code_editor.py: CodeEditor.in_sync); the simulated
 # browser's text is the server's, as a real one's is unless an edit was too large to send
 EDITOR_LENGTH = re.compile(r'getElement\((\d+)\)\?\.editor\?\.state\.doc\.length')
+
+
+@asynccontextmanager
+async def another_browser(user: User) -> AsyncIterator[User]:
+    """A second simulated browser on the app ``user`` runs (its own cookies, pages and answers to JavaScript): another
+    tab, or another person. Not signed in. NiceGUI routes ``ui.notify`` and ``ui.navigate`` to the browser a test
+    touched last: let one browser's action finish before touching the other."""
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(core.app), base_url='http://test') as client:
+        other = User(client)
+        other.javascript_rules.update(user.javascript_rules)
+        other.javascript_rules[EDITOR_LENGTH] = lambda match: editor_length(other, match)
+        be_patient(other)
+        yield other
 
 
 def editor_length(user: User, match: re.Match[str]) -> int | None:

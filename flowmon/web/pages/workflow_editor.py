@@ -21,10 +21,11 @@ from nicegui import ui
 
 from flowmon.application import Application
 from flowmon.application.errors import AppError, NotFound
-from flowmon.application.workflows import Checked, StoredWorkflow
+from flowmon.application.workflows import NO_VERSION, Checked, StoredWorkflow, WorkflowChanged
 from flowmon.engine.model import MAX_YAML_BYTES
 from flowmon.web.actions import found, signed_in
 from flowmon.web.comparison import same_json
+from flowmon.web.format import timestamp
 from flowmon.web.teardown import weak_callback
 from flowmon.web.widgets.changes_dialog import changes_dialog
 from flowmon.web.widgets.code_editor import SENDABLE, CodeEditor, Language
@@ -79,6 +80,8 @@ class WorkflowEditor:
     def __init__(self, application: Application, stored: StoredWorkflow | None) -> None:
         self._application = application
         self._stored = stored
+        self._base = stored  # the stored version the text started from: Save stores it only over this one
+        self._theirs: tuple[str, StoredWorkflow | None] | None = None  # what someone saved since (id, None: deleted)
         self._language: Language = 'JSON'
         self._changed_at: float | None = None  # when the text last changed without being checked since
         self._checking = False
@@ -87,6 +90,7 @@ class WorkflowEditor:
         self._checked_text: str | None = None  # the text the status line is about
         self._preview_of: dict[str, Any] | None = None
         self._header()
+        self._conflict_host = ui.column().classes('w-full gap-0')
         with ui.element('div').classes('fm-editor-grid w-full'):
             with ui.card().classes('fm-panel min-w-0 gap-2').props('flat bordered'):
                 self._toolbar()
@@ -128,7 +132,7 @@ class WorkflowEditor:
                         ui.label('/')
                     ui.label('Edit' if stored else 'New workflow')
                 title = f'Edit “{stored.name}”' if stored else 'New workflow'
-                ui.label(title).classes('fm-title').mark('editor-title')
+                self._title = ui.label(title).classes('fm-title').mark('editor-title')
         provisioned_note(self._application.workflows.provisioning_file(stored.id) if stored else None)
 
     def _toolbar(self) -> None:
@@ -253,11 +257,7 @@ class WorkflowEditor:
         return checked, None
 
     async def _exists(self, workflow_id: str) -> bool:
-        try:
-            await self._application.workflows.get(workflow_id)
-        except NotFound:
-            return False
-        return True
+        return await self._stored_now(workflow_id) is not None
 
     def _draw_preview(self, definition: dict[str, Any]) -> None:
         if definition == self._preview_of:
@@ -299,14 +299,17 @@ class WorkflowEditor:
         if checked is None:
             ui.notify('Fix the definition first: the message under the editor says what is wrong.', type='warning')
             return
-        try:
-            current: dict[str, Any] | None = (await self._application.workflows.get(checked.id)).definition
-        except NotFound:
-            current = None
+        stored = await self._stored_now(checked.id)
+        if self._moved_on(checked.id, stored):  # someone saved it since the editor opened it: theirs is not undone
+            self._show_conflict(checked.id, stored)
+            if save:
+                return
+        current = stored.definition if stored else None
         text, language = self._checked_text or '', self._language  # (what was checked, whatever came since)
+        expected = self._expected(checked.id, stored)
 
         async def store(dialog: ui.dialog) -> None:
-            await self._save(dialog, checked.id, text, language)
+            await self._save(checked.id, text, language, expected, dialog)
 
         self._diff_host.clear()
         with self._diff_host:
@@ -316,20 +319,136 @@ class WorkflowEditor:
             )
         dialog.open()
 
-    async def _save(self, dialog: ui.dialog, workflow_id: str, text: str, language: Language) -> None:
+    async def _stored_now(self, workflow_id: str) -> StoredWorkflow | None:
+        try:
+            return await self._application.workflows.get(workflow_id)
+        except NotFound:
+            return None
+
+    def _moved_on(self, workflow_id: str, stored: StoredWorkflow | None) -> bool:
+        """Whether the stored ``workflow_id`` is no longer the version the text started from."""
+        base = self._base
+        if base is None or base.id != workflow_id:  # a new workflow: its diff shows what is stored
+            return False
+        return stored is None or stored.version != base.version
+
+    def _expected(self, workflow_id: str, reviewed: StoredWorkflow | None) -> str:
+        """The version Save stores over: the one the text started from, else the one the diff was made against."""
+        if self._base is not None and self._base.id == workflow_id:
+            return self._base.version
+        return reviewed.version if reviewed else NO_VERSION
+
+    async def _save(
+        self, workflow_id: str, text: str, language: Language, expected: str, dialog: ui.dialog | None = None
+    ) -> None:
         if not signed_in(self._application):
             return
         try:
             saved = await self._application.workflows.put(
-                workflow_id, text.encode('utf-8', errors='surrogatepass'), yaml=language == 'YAML'
+                workflow_id, text.encode('utf-8', errors='surrogatepass'), yaml=language == 'YAML', expected=expected
             )
+        except WorkflowChanged as exc:  # nothing stored: the text stays, and the visitor chooses
+            if dialog is not None:
+                dialog.close()
+            self._show_conflict(workflow_id, exc.current)
+            return
         except AppError as exc:
             ui.notify(f'Not saved: {exc}', type='negative', multi_line=True)
             return
-        dialog.close()
+        if dialog is not None:
+            dialog.close()
         self.leave_guard.disarm()
         ui.notify(f'Workflow “{workflow_id}” {"created" if saved.created else "saved"}.', type='positive')
         ui.navigate.to(f'/workflows/{workflow_id}')
+
+    # --- someone else saved it ----------------------------------------------------------------------------
+
+    def _show_conflict(self, workflow_id: str, theirs: StoredWorkflow | None) -> None:
+        """Say above the editor that ``workflow_id`` was saved (``theirs``) or deleted (None) since the text started
+        from it, with the choices; the text stays as it is."""
+        self._theirs = (workflow_id, theirs)
+        since = 'since you opened it' if self._base is not None and self._base.id == workflow_id else 'meanwhile'
+        if theirs is None:
+            message = f'Someone deleted the workflow “{workflow_id}” {since}.'
+        else:
+            message = f'Someone saved the workflow “{workflow_id}” at {timestamp(theirs.updated_at)} {since}.'
+        self._conflict_host.clear()
+        with self._conflict_host:
+            self._conflict_note(message, deleted=theirs is None)
+
+    def _conflict_note(self, message: str, *, deleted: bool) -> None:
+        with ui.column().classes('w-full gap-2 fm-note').props('role=alert').mark('editor-conflict'):
+            with ui.row().classes('items-center gap-2 no-wrap'):
+                ui.icon('warning', size='1.2rem').classes('text-warning')
+                ui.label(message).classes('text-sm font-semibold').mark('editor-conflict-message')
+            ui.label('Nothing was saved: your text is still in the editor. Choose what to keep.').classes('text-sm')
+            with ui.row().classes('items-center gap-2'):
+                review = 'Review yours' if deleted else 'Review their version against yours'
+                ui.button(review, icon='difference', on_click=self._review_theirs).props(
+                    'outline no-caps data-testid=conflict-review'
+                ).mark('conflict-review')
+                overwrite = 'Save yours again' if deleted else 'Overwrite with yours'
+                ui.button(overwrite, icon='save', on_click=self._overwrite).props(
+                    'unelevated no-caps color=negative data-testid=conflict-overwrite'
+                ).mark('conflict-overwrite')
+                if not deleted:
+                    ui.button('Discard yours, load theirs', icon='download', on_click=self._load_theirs).props(
+                        'flat no-caps data-testid=conflict-load'
+                    ).mark('conflict-load')
+
+    def _clear_conflict(self) -> None:
+        self._theirs = None
+        self._conflict_host.clear()
+
+    async def _review_theirs(self) -> None:
+        """Their version against the text (or, when the text is not valid now, against the last valid one)."""
+        if self._theirs is None:
+            return
+        workflow_id, theirs = self._theirs
+        checked = await self._check() or self._checked
+        yours = checked.definition if checked is not None else {}
+        self._diff_host.clear()
+        with self._diff_host:
+            saved_at = f', saved at {timestamp(theirs.updated_at)}' if theirs else ''
+            dialog = changes_dialog(
+                workflow_id,
+                theirs.definition if theirs else None,
+                yours,
+                file_name=None,
+                on_save=None,
+                current_label=f'theirs{saved_at}',
+            )
+        dialog.open()
+
+    async def _overwrite(self) -> None:
+        """Store the text over their version (only over theirs: someone saving again meanwhile is said again)."""
+        if self._theirs is None:
+            return
+        workflow_id, theirs = self._theirs
+        checked = await self._check()
+        if checked is None:
+            ui.notify('Fix the definition first: the message under the editor says what is wrong.', type='warning')
+            return
+        if checked.id != workflow_id:  # (a new workflow's text now names another id)
+            self._clear_conflict()
+            await self._review(save=True)
+            return
+        expected = theirs.version if theirs else NO_VERSION
+        await self._save(workflow_id, self._checked_text or '', self._language, expected)
+
+    async def _load_theirs(self) -> None:
+        """Drop the text for their version, which the editor then edits (and Save stores over)."""
+        if self._theirs is None or self._theirs[1] is None:
+            return
+        theirs = self._theirs[1]
+        self._base, self._opened = theirs, theirs.definition
+        if self._stored is not None:
+            self._title.set_text(f'Edit “{theirs.name}”')
+        self._clear_conflict()
+        self.editor.set_value(await asyncio.to_thread(_dump, theirs.definition, self._language))
+        self._changed_at = 0.0
+        self.leave_guard.disarm()
+        ui.notify(f'Their version, saved at {timestamp(theirs.updated_at)}, is in the editor.', type='info')
 
 
 def _dump(document: Any, language: Language) -> str:

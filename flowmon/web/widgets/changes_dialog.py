@@ -17,10 +17,12 @@ def changes_dialog(
     *,
     file_name: str | None,
     on_save: Callable[[ui.dialog], Awaitable[None]] | None,
+    current_label: str = 'stored',
 ) -> ui.dialog:
     """``current`` (None: nothing stored under ``workflow_id``) against ``proposed``, line by line; with ``on_save``
     a Save (or Create) button that calls it with the dialog. ``file_name``: the workflow file that provisions it,
-    which replaces it again at the next start. The dialog deletes itself when it closes; the caller opens it."""
+    which replaces it again at the next start. ``current_label``: what the diff calls ``current``. The dialog deletes
+    itself when it closes; the caller opens it."""
     save = on_save is not None
     with ui.dialog() as dialog, ui.card().classes('w-full max-w-4xl gap-3').mark('editor-changes'):
         dialog.on('hide', dialog.delete)
@@ -29,10 +31,11 @@ def changes_dialog(
         if current is None:
             ui.label('A new workflow: nothing is stored under this id yet.').classes('text-sm text-grey-7')
         elif current == proposed:
-            ui.label('No changes: this is the stored version.').classes('text-sm text-grey-7').mark('no-changes')
+            same = f'this is the {current_label} version' if current_label == 'stored' else f'yours is {current_label}'
+            ui.label(f'No changes: {same}.').classes('text-sm text-grey-7').mark('no-changes')
         if file_name is not None:
             ui.label(f'{file_name} replaces it again at the next start.').classes('text-sm text-warning')
-        text_diff(current, proposed, a_label='stored', b_label='yours')
+        text_diff(current, proposed, a_label=current_label, b_label='yours')
         with ui.row().classes('w-full justify-end gap-2'):
             ui.button('Keep editing' if save else 'Close', on_click=dialog.close).props('flat no-caps')
             if on_save is not None:
