@@ -31,7 +31,7 @@ from flowmon.engine.core.state import TERMINAL_EXECUTION_STATUSES
 from .codec import to_db_time
 from .database import Database
 from .tables import EventRow, ExecutionRow, ExecutionSearchRow, NodeRunRow, WorkflowSnapshotRow
-from .webhook_tables import attempts, deliveries
+from .webhook_tables import attempts, deliveries, inbound
 
 _executions = ExecutionRow.__table__  # type: ignore[attr-defined]
 _events = EventRow.__table__  # type: ignore[attr-defined]
@@ -286,6 +286,8 @@ class Pruner:
                 terminal = _executions.c.status.in_(sorted(TERMINAL_EXECUTION_STATUSES))
                 finished = select(_executions.c.id).where(_executions.c.id.in_(ids), terminal)
                 await conn.execute(delete(_search).where(_search.c.execution_id.in_(finished)))  # (with its index)
+                # the inbound webhook ids that started them: a sender's retry starts a new one, not a deleted id
+                await conn.execute(delete(inbound).where(inbound.c.execution_id.in_(finished)))
                 gone = (await conn.execute(delete(_executions).where(_executions.c.id.in_(ids), terminal))).rowcount
                 counts.executions += gone
         self.deleted_executions += gone  # once committed

@@ -120,7 +120,10 @@ class WebhookInboundRow(SQLModel, table=True):
     """A verified inbound trigger call: a replayed ``webhook_id`` gets the same execution back."""
 
     __tablename__ = 'webhook_inbound'
-    __table_args__ = (Index('ix_webhook_inbound_received', 'received_at'),)
+    __table_args__ = (
+        Index('ix_webhook_inbound_received', 'received_at'),
+        Index('ix_webhook_inbound_execution', 'execution_id'),  # forgotten with their execution (retention)
+    )
 
     workflow_id: str = Field(primary_key=True, max_length=64)
     webhook_id: str = Field(primary_key=True, max_length=256)

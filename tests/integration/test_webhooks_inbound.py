@@ -190,3 +190,23 @@ async def test_a_tick_that_fell_while_flowmon_was_stopped_runs_at_the_next_start
             scheduled = (await app.api.get('/api/executions', params={'trigger': 'schedule'})).json()
             assert (listed['total'], scheduled['total']) == (1, 1), restart
             await app.wait_execution(listed['items'][0]['id'])
+
+
+async def test_a_retry_whose_execution_was_deleted_starts_a_new_one(tmp_path: Path) -> None:
+    """Deleting an execution forgets the webhook id that started it: a retry is never answered with a deleted id."""
+    async with running_app(tmp_path) as app:
+        secret = await _setup(app)
+        body = json.dumps({'order': 7}).encode()
+        first = await app.public.post('/hooks/triggered', content=body, headers=signed(secret, body, message_id='m7'))
+        execution_id = first.json()['execution_id']
+        await app.wait_execution(execution_id)
+        assert (await app.api.delete(f'/api/executions/{execution_id}')).status_code == 204
+
+        again = await app.public.post('/hooks/triggered', content=body, headers=signed(secret, body, message_id='m7'))
+        assert again.status_code == 202, again.text
+        assert again.json()['replayed'] is False and again.json()['execution_id'] != execution_id
+        assert (await app.wait_execution(again.json()['execution_id']))['status'] == 'succeeded'
+        replayed = await app.public.post(
+            '/hooks/triggered', content=body, headers=signed(secret, body, message_id='m7')
+        )
+        assert replayed.json() == {**again.json(), 'replayed': True}
