@@ -232,8 +232,14 @@ class ExecutionHistory:
         durations = [record.duration_ms for record in records if record.duration_ms is not None]
         return statistics.median(durations) if durations else None
 
-    async def previous(self, execution_id: str, workflow_id: str | None, before: datetime) -> str | None:
-        """The id of the latest other execution of ``workflow_id`` created up to ``before`` (None without one)."""
+    async def previous(
+        self, execution_id: str, workflow_id: str | None, before: datetime, *, retry_of: str | None = None
+    ) -> str | None:
+        """The run to compare the execution with: for a rerun (``retry_of``), the execution it reran while that is
+        stored; otherwise the latest other execution of ``workflow_id`` created up to ``before`` (None without
+        one)."""
+        if retry_of and retry_of != execution_id and await self.record(retry_of) is not None:
+            return retry_of
         if not workflow_id:
             return None
         records, _ = await self.page(workflow_id=workflow_id, until=before, limit=2)

@@ -15,6 +15,8 @@ from sample_workflows import flaky
 from uisim import api, click_when_shown, node_status, sign_in, start, text_of, wait_for_path, wait_until_ended
 from waiting import until
 
+from flowmon.web.format import short_id
+
 # A node that fails once and succeeds on its second attempt, between two quick ones.
 FLAKY = flaky(backoff_seconds=0.05, last_seconds=0.05)
 NODES = ('fetch', 'charge', 'ship')
@@ -202,6 +204,21 @@ async def test_execution_page_offers_replay_export_and_compare_with_previous(use
     await sign_in(user, f'/executions/{second}')
     user.find(marker='replay-execution').click()
     await wait_for_path(user, rf'/executions/{second}/replay')
+
+
+async def test_a_rerun_compares_with_the_run_it_reran_not_the_one_before_it(user: User) -> None:
+    reran = await finished_flaky(user)
+    between = await start(user, 'flaky')  # started after the original, before its rerun
+    await wait_until_ended(user, between)
+    response = await api(user, 'POST', f'/api/executions/{reran}/rerun')
+    assert response.status_code == 202, response.text
+    rerun = response.json()['id']
+    await wait_until_ended(user, rerun)
+    await sign_in(user, f'/executions/{rerun}')
+    await user.should_see(marker='compare-previous')
+    await user.should_see(f'Compare with the run it reruns ({short_id(reran)})')
+    user.find(marker='compare-previous').click()
+    await wait_for_path(user, rf'/compare\?a={reran}&b={rerun}')
 
 
 async def test_import_rejects_a_bad_file_and_replays_a_good_one(user: User) -> None:

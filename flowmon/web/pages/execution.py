@@ -139,7 +139,9 @@ class _LivePage:
                 .props('unelevated no-caps data-testid=rerun-execution data-fm-shortcut=run')
                 .mark('rerun-execution')
             )
-            self._history = HistoryActions(application, execution_id, state.workflow_id, state.created_at)
+            self._history = HistoryActions(
+                application, execution_id, state.workflow_id, state.created_at, retry_of=state.retry_of
+            )
             self._delete = (
                 ui.button('Delete', icon='delete', on_click=self._confirm_delete)
                 .props('outline color=negative no-caps data-testid=delete-execution')

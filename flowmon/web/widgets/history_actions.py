@@ -1,4 +1,5 @@
-"""An execution's history actions: Replay, Compare (with the previous run, or any run picked) and Export.
+"""An execution's history actions: Replay, Compare (with the run a rerun reran, else the previous run; or any run
+picked) and Export.
 
 Put into the execution page's action row. Export asks the same use case as ``GET /api/executions/{id}/export``
 for the file and hands it to the browser as a download (the page's session is not an API token).
@@ -7,7 +8,7 @@ Problems (nothing earlier to compare with, an execution that has not ended) are 
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from nicegui import ui
 
@@ -22,12 +23,22 @@ class HistoryActions:
     """Buttons for one execution; :meth:`set_ended` shows Export only once the execution has ended."""
 
     def __init__(
-        self, application: Application, execution_id: str, workflow_id: str | None, created_at: datetime | None
+        self,
+        application: Application,
+        execution_id: str,
+        workflow_id: str | None,
+        created_at: datetime | None,
+        *,
+        retry_of: str | None = None,
     ) -> None:
         self._application = application
         self._id = execution_id
         self._workflow_id = workflow_id
         self._created_at = created_at
+        self._retry_of = retry_of  # a rerun compares with the run it reran first
+        first_choice = (
+            f'Compare with the run it reruns ({short_id(retry_of)})' if retry_of else 'Compare with previous run'
+        )
         ui.button('Replay', icon='slow_motion_video', on_click=self._replay).props(
             'outline no-caps data-testid=replay-execution'
         ).mark('replay-execution')
@@ -37,7 +48,7 @@ class HistoryActions:
             .mark('compare-menu')
         ):
             with ui.menu().props('auto-close'):
-                ui.menu_item('Compare with previous run', on_click=self.compare_with_previous).props(
+                ui.menu_item(first_choice, on_click=self.compare_with_previous).props(
                     'data-testid=compare-previous'
                 ).mark('compare-previous')
                 ui.menu_item('Compare with another run…', on_click=self.open_picker).props(
@@ -57,10 +68,12 @@ class HistoryActions:
         ui.navigate.to(f'/executions/{self._id}/replay')
 
     async def compare_with_previous(self) -> None:
-        if not self._workflow_id or self._created_at is None:
+        if not self._retry_of and (not self._workflow_id or self._created_at is None):
             ui.notify('This execution has no workflow to find an earlier run of.', type='warning')
             return
-        previous = await self._application.history.previous(self._id, self._workflow_id, self._created_at)
+        previous = await self._application.history.previous(
+            self._id, self._workflow_id, self._created_at or datetime.now(UTC), retry_of=self._retry_of
+        )
         if previous is None:
             ui.notify('There is no earlier execution of this workflow to compare with.', type='warning')
             return
