@@ -6,10 +6,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+import uisim
 from nicegui import ui
 from nicegui.testing.user import User
 from uisim import api, cancelled_in_its_row, current_path, sign_in, start, text_of, wait_for_path, wait_until_ended
 from waiting import until
+
+from flowmon.web.pages import executions as executions_page
 
 
 async def run_to_end(user: User, workflow_id: str) -> str:
@@ -108,6 +111,22 @@ async def test_paging_is_server_side(user: User) -> None:
     await user.should_see(marker=f'execution-row-{late}')
     await until(lambda: text_of(user, 'pager-range') == '1\N{EN DASH}25 of 28', 'the pager to count it')
     await until(lambda: '28' in text_of(user, 'executions-total'), 'the heading to count it')
+
+
+async def test_a_page_past_the_end_shows_the_last_page_not_an_empty_list(
+    user: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(executions_page, 'PAGE_SIZE', 2)
+    urls = uisim.record_urls(monkeypatch)
+    ids = [await run_to_end(user, 'broken') for _ in range(3)]
+    await sign_in(user, '/executions?status=failed&page=5')  # a saved link, after a pruning
+    await user.should_see(marker=f'execution-row-{ids[0]}')  # the last page: the oldest run
+    await user.should_not_see('No executions match these filters')
+    await user.should_see('Page 5 is past the end: 3 executions, 2 pages; showing page 2')
+    assert text_of(user, 'pager-range') == '3\N{EN DASH}3 of 3'
+    assert urls == ['/executions?status=failed&page=2']
+    assert not user.find(marker='pager-next').elements.pop().enabled  # the last page: nothing after it
+    assert user.find(marker='pager-previous').elements.pop().enabled
 
 
 @pytest.mark.usefixtures('live_view_lets_go_at_once')

@@ -12,7 +12,17 @@ from nicegui import ui
 from nicegui.elements.upload_files import SmallFileUpload
 from nicegui.testing.user import User
 from sample_workflows import flaky
-from uisim import api, click_when_shown, node_status, sign_in, start, text_of, wait_for_path, wait_until_ended
+from uisim import (
+    api,
+    click_when_shown,
+    node_status,
+    record_urls,
+    sign_in,
+    start,
+    text_of,
+    wait_for_path,
+    wait_until_ended,
+)
 from waiting import until
 
 from flowmon.web.format import short_id
@@ -50,19 +60,6 @@ def page_statuses(user: User) -> dict[str, str]:
 
 async def wait_position(user: User, k: int) -> None:
     await until(lambda: position(user)[0] == k, f'the replay at event {k}', seen=lambda: position(user))
-
-
-def record_urls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Collect the URLs the page puts into the address bar (``ui.navigate.history.replace``)."""
-    urls: list[str] = []
-    original = ui.navigate.history.replace
-
-    def replace(url: str) -> None:
-        urls.append(url)
-        original(url)
-
-    monkeypatch.setattr(ui.navigate.history, 'replace', replace)
-    return urls
 
 
 async def test_stepping_matches_the_state_the_api_reports_at_each_position(user: User) -> None:

@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from nicegui import core
+import pytest
+from nicegui import core, ui
 from nicegui.element import Element
 from nicegui.elements.mixins.value_element import ValueElement
 from nicegui.testing.user import User
@@ -145,6 +146,19 @@ async def handled(action: Callable[[], object]) -> None:
     started = asyncio.all_tasks() - before
     if started:
         await asyncio.wait_for(asyncio.gather(*started), TIMEOUT)
+
+
+def record_urls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Collect the URLs the page puts into the address bar (``ui.navigate.history.replace``)."""
+    urls: list[str] = []
+    original = ui.navigate.history.replace
+
+    def replace(url: str) -> None:
+        urls.append(url)
+        original(url)
+
+    monkeypatch.setattr(ui.navigate.history, 'replace', replace)
+    return urls
 
 
 def current_path(user: User) -> str:

@@ -8,14 +8,12 @@ page stays live: the shared projector updates its rows, and on the first page ne
 the filters join at the top.
 """
 
-from datetime import UTC, datetime
-
 from nicegui import PageArguments, ui
 
 from flowmon.application import Application
 from flowmon.web.filters import ExecutionFilter
 from flowmon.web.format import count
-from flowmon.web.widgets.bulk_bar import selectable_rows
+from flowmon.web.widgets.bulk_bar import list_page, selectable_rows
 from flowmon.web.widgets.execution_table import ExecutionTable
 from flowmon.web.widgets.filter_bar import FilterBar, url_filter
 from flowmon.web.widgets.import_button import ImportButton
@@ -28,10 +26,9 @@ PATH = '/executions'
 async def create(application: Application, args: PageArguments) -> None:
     """Build the list for the filters in the URL."""
     flt = url_filter(args.query_parameters)
-    now = datetime.now(UTC)
     workflows = await application.workflows.all()
     names = {workflow.id: workflow.name for workflow in workflows}
-    records, total = await application.history.page(**flt.history_query(now, PAGE_SIZE))
+    flt, (records, total) = await list_page(application, flt, PAGE_SIZE, url=lambda page: page.url(PATH))
 
     def go(new: ExecutionFilter) -> None:
         ui.navigate.to(new.url(PATH))

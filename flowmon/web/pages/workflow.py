@@ -7,7 +7,6 @@ live from the shared projector: new runs of this workflow join the first page as
 """
 
 import json
-from datetime import UTC, datetime
 from typing import Any
 
 from nicegui import PageArguments, ui
@@ -19,7 +18,7 @@ from flowmon.web.actions import found, run_workflow
 from flowmon.web.filters import ExecutionFilter
 from flowmon.web.format import count, duration
 from flowmon.web.widgets.automation_panel import automation_panel
-from flowmon.web.widgets.bulk_bar import selectable_rows
+from flowmon.web.widgets.bulk_bar import list_page, selectable_rows
 from flowmon.web.widgets.dag_view import DagView
 from flowmon.web.widgets.duration_trend import DurationTrend
 from flowmon.web.widgets.empty_state import not_found
@@ -125,9 +124,10 @@ async def _run(application: Application, workflow_id: str, value: dict[str, Any]
 
 
 async def _history(application: Application, stored: StoredWorkflow, flt: ExecutionFilter) -> None:
-    now = datetime.now(UTC)
-    records, total = await application.history.page(**flt.history_query(now, PAGE_SIZE))
     path = f'/workflows/{stored.id}'
+    flt, (records, total) = await list_page(
+        application, flt, PAGE_SIZE, url=lambda page: page.url(path, include_workflow=False)
+    )
 
     def go(new: ExecutionFilter) -> None:
         ui.navigate.to(new.url(path, include_workflow=False))

@@ -136,6 +136,33 @@ def _report(result: BulkResult) -> None:
     ui.notify(message, type='warning' if troubled else 'positive', multi_line=True)
 
 
+Page = tuple[list[ExecutionRecord], int]  # an SQL page of executions: its rows and how many match the filter
+
+
+def last_page(total: int, page_size: int) -> int:
+    """The number of the list's last page (1 for an empty list)."""
+    return max(1, -(-total // page_size))
+
+
+async def list_page(
+    application: Application, flt: ExecutionFilter, page_size: int, *, url: Callable[[ExecutionFilter], str]
+) -> tuple[ExecutionFilter, Page]:
+    """The filter's page of executions, read from SQL. A page past the end (a saved link, Back after a bulk delete,
+    a pruning) is clamped to the last page: the filter returned names that page, the address bar shows its ``url``,
+    and a notification says why the page moved."""
+    records, total = await application.history.page(**flt.history_query(datetime.now(UTC), page_size))
+    if records or flt.page <= 1:
+        return flt, (records, total)
+    wanted = flt.page
+    flt = flt.with_(page=last_page(total, page_size))
+    records, total = await application.history.page(**flt.history_query(datetime.now(UTC), page_size))
+    ui.navigate.history.replace(url(flt))
+    pages = last_page(total, page_size)
+    span = f'{executions_word(total)}, {count(pages)} page{"s" if pages != 1 else ""}'
+    ui.notify(f'Page {count(wanted)} is past the end: {span}; showing page {count(flt.page)}', type='info')
+    return flt, (records, total)
+
+
 def selectable_rows(
     application: Application,
     flt: ExecutionFilter,
@@ -162,7 +189,11 @@ def selectable_rows(
             Pager(page=flt.page, page_size=page_size, total=rows.total, on_page=on_page)
 
     async def reload() -> None:
-        rows.reload(*await application.history.page(**flt.history_query(datetime.now(UTC), page_size)))
+        records, total = await application.history.page(**flt.history_query(datetime.now(UTC), page_size))
+        if not records and flt.page > 1:  # the action emptied this page: go to the list's last page
+            on_page(last_page(total, page_size))
+            return
+        rows.reload(records, total)
 
     with bar_slot:
         bar = BulkBar(application, rows, on_done=reload)
