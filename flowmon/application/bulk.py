@@ -86,6 +86,17 @@ class BulkResult:
         counts = ', '.join(f'{self.count(outcome)} {outcome.value}' for outcome in Outcome)
         return f'{self.action.value.capitalize()}: {counts}'
 
+    def reasons(self) -> list[str]:
+        """Why executions were skipped or failed, each reason once with how many it held back, most first:
+        ``6 skipped (was imported: imported executions are read-only)``, ``1 failed (not found)``."""
+        held: dict[tuple[Outcome, str], int] = {}
+        for item in self.items:
+            if item.outcome is not Outcome.DONE:
+                key = (item.outcome, _reason(item))
+                held[key] = held.get(key, 0) + 1
+        ordered = sorted(held.items(), key=lambda entry: (entry[0][0] is Outcome.SKIPPED, -entry[1]))
+        return [f'{count} {outcome.value} ({reason})' for (outcome, reason), count in ordered]
+
 
 class BulkActions:
     """What ``POST /api/executions/bulk`` and the list's bulk buttons do."""
@@ -156,6 +167,13 @@ class BulkActions:
     async def _cancel(self, chosen: Sequence[str]) -> list[ItemOutcome]:
         refused = await self._executions.cancel_many(chosen)
         return [_refusal(execution_id, error) for execution_id, error in refused.items()]
+
+
+def _reason(item: ItemOutcome) -> str:
+    """An outcome's detail without the execution it names: what executions held back for the same reason share."""
+    detail = item.detail or 'no reason given'
+    prefix = f'execution {item.id!r} '
+    return detail.removeprefix(prefix) if detail.startswith(prefix) else detail.replace(repr(item.id), 'it')
 
 
 def _refusal(execution_id: str, error: AppError | None) -> ItemOutcome:

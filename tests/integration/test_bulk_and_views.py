@@ -107,6 +107,9 @@ async def test_a_bulk_rerun_reads_rows_not_histories_and_gives_each_its_outcome(
     monkeypatch.undo()
 
     assert result.summary() == 'Rerun: 4 done, 2 skipped, 1 failed'
+    reasons = result.reasons()  # how many were held back for which reason, as the list's notification says
+    assert reasons[0] == '1 failed (not found)' and len(reasons) == 3
+    assert reasons[2] == '1 skipped (was imported: imported executions are read-only)'
     assert [item.id for item in result.items] == [*quick, 'unknown', running, other, imported]  # asked, once each
     outcomes = {item.id: (item.outcome.value, item.detail) for item in result.items}
     assert outcomes['unknown'] == ('failed', "execution 'unknown' not found")

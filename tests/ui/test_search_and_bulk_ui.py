@@ -136,9 +136,9 @@ async def test_a_bulk_cancel_reports_the_skipped_ones(user: User) -> None:
     with user.scope(marker='confirm-bulk'):  # one button cancels them, the other does not say "Cancel"
         assert {button.text for button in user.find(ui.button).elements} == {'Keep running', 'Cancel 2 executions'}
     user.find(marker='confirm-bulk-ok').click()
-    await user.should_see('Cancel: 1 done, 1 skipped, 0 failed')
-    await user.should_see(f"execution '{done}' is already succeeded")
+    await user.should_see('Cancel: 1 done, 1 skipped, 0 failed: 1 skipped (is already succeeded)')
     assert (await wait_until_ended(user, running))['status'] == 'cancelled'
+    assert (await api(user, 'GET', f'/api/executions/{done}')).json()['status'] == 'succeeded'
 
 
 # --- saved views --------------------------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """The bar over a selectable execution list: how many are selected, "Select all N matching", and Cancel, Rerun and
 Delete for them, each confirmed first with the number it will touch, then reported in a notify with the outcome
-counts (``Rerun: 18 done, 2 skipped, 0 failed``).
+counts and, for those held back, how many for which reason (``Rerun: 18 done, 2 skipped, 0 failed: 2 skipped (was
+imported: imported executions are read-only)``).
 
 A selection of rows acts on their ids; "all matching" acts on the list's filter (the server matches it again, and
 refuses a filter that matches more than it does at once, which the notify says).
@@ -15,7 +16,7 @@ from datetime import UTC, datetime
 from nicegui import ui
 
 from flowmon.application import Application
-from flowmon.application.bulk import MAX_BULK, BulkAction, BulkResult, Outcome
+from flowmon.application.bulk import MAX_BULK, BulkAction, BulkResult
 from flowmon.application.history import ExecutionRecord
 from flowmon.web.actions import guarded
 from flowmon.web.filters import ExecutionFilter
@@ -129,11 +130,13 @@ class BulkBar:
 
 
 def _report(result: BulkResult) -> None:
-    troubled = result.count(Outcome.FAILED) > 0
-    skipped = result.count(Outcome.SKIPPED) > 0
-    details = [item.detail for item in result.items if item.detail][:3]
-    message = result.summary() + (f' ({"; ".join(details)})' if details and (troubled or skipped) else '')
-    ui.notify(message, type='warning' if troubled else 'positive', multi_line=True)
+    """The outcome counts, and how many were skipped or failed for which reason (``6 skipped (was imported:
+    imported executions are read-only)``): a warning unless every one was done."""
+    reasons = result.reasons()
+    message = result.summary() + (f': {"; ".join(reasons[:4])}' if reasons else '')
+    if len(reasons) > 4:
+        message += f'; {len(reasons) - 4} other reasons'
+    ui.notify(message, type='warning' if reasons else 'positive', multi_line=True)
 
 
 Page = tuple[list[ExecutionRecord], int]  # an SQL page of executions: its rows and how many match the filter
