@@ -7,6 +7,7 @@ from typing import Annotated, Any, cast
 from fastapi import APIRouter, Body, Query, Response, status
 
 from flowmon.application.bulk import MAX_BULK, BulkFilter
+from flowmon.application.origins import ACCEPTED as ORIGINS_ACCEPTED
 from flowmon.application.views import event_view, execution_summary, page_view
 from flowmon.engine.core.provenance import TRIGGER_TYPES, api_trigger
 
@@ -43,10 +44,11 @@ async def list_executions(
     workflow_id: str | None = None,
     status_filter: Annotated[str | None, Query(alias='status')] = None,
     trigger: Annotated[str | None, Query(description=f'how they were started: {", ".join(TRIGGER_TYPES)}')] = None,
+    origin: Annotated[str | None, Query(description=f'where they come from: {ORIGINS_ACCEPTED}')] = None,
     q: Annotated[str | None, Query(description=SEARCH_DESCRIPTION)] = None,
 ) -> dict[str, Any]:
     records, total = await history.page(
-        workflow_id=workflow_id, status=status_filter, trigger=trigger, q=q, **window.query()
+        workflow_id=workflow_id, status=status_filter, trigger=trigger, origin=origin, q=q, **window.query()
     )
     return page_view([record.to_json() for record in records], total, window.limit, window.offset)
 

@@ -17,8 +17,8 @@ router = APIRouter(prefix='/api/views', tags=['saved views'], route_class=Measur
 
 
 class ViewRequest(BaseModel):
-    """A view's name and the filters of ``/executions`` it applies (``workflow_id``, ``status``, ``trigger``, ``q``,
-    ``since``, ``until``)."""
+    """A view's name and the filters of ``/executions`` it applies (``workflow_id``, ``status``, ``trigger``,
+    ``origin``, ``q``, ``since``, ``until``)."""
 
     model_config = ConfigDict(extra='forbid')
 

@@ -45,6 +45,7 @@ class BulkFilterRequest(BaseModel):
     workflow_id: str | None = Field(default=None, max_length=200)
     status: str | None = Field(default=None, max_length=40)
     trigger: str | None = Field(default=None, max_length=40)
+    origin: str | None = Field(default=None, max_length=40)  # local or imported: the use case says why one is refused
     q: str | None = Field(default=None, max_length=MAX_QUERY_CHARS * 2)  # the use case says why a q is refused
     since: Since | None = None
     until: Until | None = None

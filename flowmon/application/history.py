@@ -27,6 +27,7 @@ from flowmon.store.recorder import EventRecorder
 
 from .errors import Invalid, NotFound
 from .live import LiveView
+from .origins import origin
 from .replays import ReplayLoader
 from .snapshots import SnapshotCache
 
@@ -43,6 +44,7 @@ class ExecutionFilters(TypedDict, total=False):
     since: datetime | None
     until: datetime | None
     trigger: str | None
+    origin: str | None
     q: str | None
 
 
@@ -92,7 +94,8 @@ class ExecutionHistory:
 
     async def page(self, **query: Unpack[ExecutionQuery]) -> tuple[list[ExecutionRecord], int]:
         """A page of executions, newest first, and how many match the filters; raises Invalid for an unknown
-        status or trigger type, or a search text ``q`` that cannot be searched for (see :func:`search_query`)."""
+        status, trigger type or origin (see :mod:`~flowmon.application.origins`), or a search text ``q`` that cannot
+        be searched for (see :func:`search_query`)."""
         status = query.get('status')
         for wanted in [status] if isinstance(status, str) else status or ():
             if wanted not in EXECUTION_STATUSES:
@@ -100,6 +103,7 @@ class ExecutionHistory:
         trigger = query.get('trigger')
         if trigger is not None and trigger not in TRIGGER_TYPES:
             raise Invalid(f'trigger must be one of {", ".join(TRIGGER_TYPES)}, got {trigger!r}')
+        query['origin'] = origin(query.get('origin'))
         search = query.get('q')
         if search is not None:
             query['q'] = search_query(search) if search.strip() else None  # an empty field searches for nothing

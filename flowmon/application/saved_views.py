@@ -1,10 +1,10 @@
 """Saved views: a named filter and search of the execution list, kept server-side and listed on every page.
 
 A view is its name and the list's filters as ``/executions`` takes them in its URL (``workflow_id``, ``status``,
-``trigger``, ``q``, ``since``, ``until``), so opening one is opening that URL. Names and filters are untrusted text
-held to budgets: a name is 1-:data:`MAX_NAME_CHARS` characters without control characters, a filter holds only those
-keys with bounded string values (each checked like the list checks it), and there are
-at most :data:`MAX_VIEWS` views.
+``trigger``, ``origin``, ``q``, ``since``, ``until``), so opening one is opening that URL. Names and filters are
+untrusted text held to budgets: a name is 1-:data:`MAX_NAME_CHARS` characters without control characters, a filter
+holds only those keys with bounded string values (each checked like the list checks it), and there are at most
+:data:`MAX_VIEWS` views.
 """
 
 from __future__ import annotations
@@ -21,12 +21,13 @@ from flowmon.store.saved_views import Saved, SavedViewStore, StoredView
 
 from .errors import Conflict, Invalid, NotFound
 from .history import search_query
+from .origins import origin
 from .time_bounds import time_bound
 
 MAX_NAME_CHARS = 64
 MAX_VIEWS = 100
 MAX_ID_CHARS = 200  # a workflow id in a filter
-FILTER_KEYS = ('workflow_id', 'status', 'trigger', 'q', 'since', 'until')
+FILTER_KEYS = ('workflow_id', 'status', 'trigger', 'origin', 'q', 'since', 'until')
 
 
 SavedView = StoredView
@@ -71,6 +72,8 @@ def _checked_value(key: str, value: str) -> str:
         raise Invalid(f'filter.status must be one of {", ".join(EXECUTION_STATUSES)}, got {text[:40]!r}')
     if key == 'trigger' and text not in TRIGGER_TYPES:
         raise Invalid(f'filter.trigger must be one of {", ".join(TRIGGER_TYPES)}, got {text[:40]!r}')
+    if key == 'origin':
+        origin(text, label='filter.origin')
     if key in ('since', 'until'):  # kept as written: a relative window is resolved each time the view is opened
         time_bound(text, utcnow(), bound='since' if key == 'since' else 'until', label=f'filter.{key}')
     return text

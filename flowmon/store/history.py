@@ -223,13 +223,18 @@ class History:
         since: datetime | None = None,
         until: datetime | None = None,
         trigger: str | None = None,
+        origin: str | None = None,
         q: str | None = None,
         limit: int = 50,
         offset: int = 0,
     ) -> tuple[list[ExecutionRecord], int]:
         """A page of executions, newest first, and the total matching the filters (``trigger``: a trigger type;
-        ``q``: a normalised search query, see :mod:`flowmon.store.search`)."""
+        ``origin``: ``local`` or ``imported``; ``q``: a normalised search query, see :mod:`flowmon.store.search`)."""
         conditions = []
+        if origin == 'local':
+            conditions.append(_executions.c.imported_from.is_(None))
+        elif origin == 'imported':
+            conditions.append(_executions.c.imported_from.is_not(None))
         if q:
             conditions.append(_executions.c.id.in_(matching_executions(self._db, q)))
         if workflow_id:

@@ -36,6 +36,7 @@ class ExecutionSummary:
     error: str | None = None
     trigger_type: str | None = None  # how it was started (api, ui, schedule, hook, rerun; None: not recorded)
     succeeded: int | None = None  # nodes that succeeded, once it has ended (None while it runs, or not recorded)
+    imported: bool = False  # imported from an export file: history of another run, read-only
 
     @classmethod
     def from_record(cls, record: ExecutionRecord) -> ExecutionSummary:
@@ -52,6 +53,7 @@ class ExecutionSummary:
             error=record.error,
             trigger_type=record.trigger_type,
             succeeded=record.nodes_succeeded,
+            imported=record.imported_from is not None,
         )
 
     @classmethod

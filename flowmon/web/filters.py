@@ -1,4 +1,4 @@
-"""Execution list filters as they appear in the URL (``?workflow_id=&status=&trigger=&q=&since=&until=&page=``).
+"""Execution list filters as they appear in the URL (``?workflow_id=&status=&trigger=&origin=&q=&since=&until=&page=``).
 
 The URL is the one source of truth for a filtered list: metric cards link to it, the filter bar navigates
 to it, and the list page is built from it. Bad values are dropped with a message naming them, never a 500.
@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 
 from flowmon.application.errors import Invalid
 from flowmon.application.history import ExecutionFilters, ExecutionQuery, ExecutionRecord, search_query
+from flowmon.application.origins import origin as parse_origin
 from flowmon.application.time_bounds import (
     RELATIVE_WINDOWS,
     Bound,
@@ -37,11 +38,13 @@ __all__ = ['RELATIVE_WINDOWS', 'ExecutionFilter', 'parse_page', 'parse_search']
 @dataclass(frozen=True, kw_only=True, slots=True)
 class ExecutionFilter:
     """What the execution lists filter on. ``since`` is a relative window key or a day; ``until`` a day; ``q`` a
-    search text (see :func:`flowmon.application.history.search_query`); ``trigger`` how they were started."""
+    search text (see :func:`flowmon.application.history.search_query`); ``trigger`` how they were started;
+    ``origin`` ``local`` (run here) or ``imported`` (see :mod:`flowmon.application.origins`)."""
 
     workflow_id: str | None = None
     status: str | None = None
     trigger: str | None = None
+    origin: str | None = None
     q: str | None = None
     since: str | None = None
     until: str | None = None
@@ -66,9 +69,14 @@ class ExecutionFilter:
         if trigger is not None and trigger not in TRIGGER_TYPES:
             problems.append(f'unknown trigger {trigger[:40]!r} ignored')
             trigger = None
+        origin, problem = _parse_origin(params.get('origin') or '')
+        problems.extend([problem] if problem else [])
         q, problem = parse_search(params.get('q') or '')
         problems.extend([f'{problem}; the list is not searched'] if problem else [])
-        found = cls(workflow_id=workflow_id, status=status, trigger=trigger, q=q, since=since, until=until, page=page)
+        found = cls(
+            workflow_id=workflow_id, status=status, trigger=trigger, origin=origin, q=q, since=since, until=until,
+            page=page,
+        )  # fmt: skip
         return found, problems
 
     def with_(self, **changes: object) -> ExecutionFilter:
@@ -82,6 +90,7 @@ class ExecutionFilter:
             'workflow_id': self.workflow_id if include_workflow else None,
             'status': self.status,
             'trigger': self.trigger,
+            'origin': self.origin,
             'q': self.q,
             'since': self.since,
             'until': self.until,
@@ -112,6 +121,7 @@ class ExecutionFilter:
             'workflow_id': self.workflow_id,
             'status': self.status,
             'trigger': self.trigger,
+            'origin': self.origin,
             'q': self.q,
             'since': since,
             'until': until,
@@ -119,7 +129,7 @@ class ExecutionFilter:
 
     @property
     def is_empty(self) -> bool:
-        return not (self.status or self.trigger or self.q or self.since or self.until)
+        return not (self.status or self.trigger or self.origin or self.q or self.since or self.until)
 
     def describe_window(self) -> str:
         """The time window in words: a relative one by its name, days as days, any other time (an ISO date-time in
@@ -154,6 +164,8 @@ class ExecutionFilter:
             return False
         if self.trigger and _trigger_type(item) != self.trigger:
             return False
+        if self.origin and _origin(item) != self.origin:
+            return False
         if self.q and not _contains(item, self.q):
             return False
         created = item.created_at
@@ -180,6 +192,19 @@ def _search_problem(text: str) -> str:
     if len(text) > MAX_QUERY_CHARS:
         return f'search takes at most {MAX_QUERY_CHARS} characters'
     return 'search cannot hold line breaks, tabs or other control characters'
+
+
+def _origin(item: ExecutionState | ExecutionRecord) -> str:
+    """``imported`` for a stored row imported from an export file, else ``local`` (a live execution runs here)."""
+    return 'imported' if isinstance(item, ExecutionRecord) and item.imported_from is not None else 'local'
+
+
+def _parse_origin(text: str) -> tuple[str | None, str | None]:
+    """A URL's ``origin`` (None when empty or not acceptable) and what was wrong with it."""
+    try:
+        return parse_origin(text, label='"origin"'), None
+    except Invalid as exc:
+        return None, f'{exc}; ignored'
 
 
 def _trigger_type(item: ExecutionState | ExecutionRecord) -> str | None:

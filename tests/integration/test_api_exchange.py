@@ -165,3 +165,40 @@ async def test_state_refuses_positions_out_of_range_and_unknown_executions(
     assert (await client.get(f'/api/executions/{finished}/state', params={'at': 'x'})).status_code == 422
     missing = await client.get('/api/executions/nope/state')
     assert (missing.status_code, missing.json()['detail']) == (404, "execution 'nope' not found")
+
+
+async def test_origin_tells_imported_executions_from_those_run_here_on_every_route(
+    client: httpx.AsyncClient, finished: str
+) -> None:
+    """One ``origin`` (local or imported) on the list, the bulk filter and saved views, refused alike elsewhere."""
+    document = (await client.get(f'/api/executions/{finished}/export')).json()
+    imported = (await client.post('/api/executions/import', json=document)).json()['id']
+
+    async def listed(origin: str) -> set[str]:
+        response = await client.get('/api/executions', params={'origin': origin})
+        assert response.status_code == 200, response.text
+        return {item['id'] for item in response.json()['items']}
+
+    assert await listed('imported') == {imported}
+    assert await listed('local') == {finished}
+    assert await listed('') == {finished, imported}  # an empty origin filters nothing
+    refused = await client.get('/api/executions', params={'origin': 'elsewhere'})
+    assert refused.status_code == 422
+    assert (
+        refused.json()['detail']
+        == "origin must be local (run by this instance) or imported (from an export file); got 'elsewhere'"
+    )
+
+    view = await client.post('/api/views', json={'name': 'Imported', 'filter': {'origin': 'imported'}})
+    assert view.status_code in (200, 201), view.text
+    assert view.json()['filter'] == {'origin': 'imported'}
+    bad_view = await client.post('/api/views', json={'name': 'Odd', 'filter': {'origin': 'remote'}})
+    assert bad_view.status_code == 422 and 'filter.origin must be local' in bad_view.json()['detail']
+
+    rerun = await client.post('/api/executions/bulk', json={'action': 'rerun', 'filter': {'origin': 'imported'}})
+    assert rerun.status_code == 200, rerun.text
+    assert [(item['id'], item['outcome']) for item in rerun.json()['items']] == [(imported, 'skipped')]
+    deleted = await client.post('/api/executions/bulk', json={'action': 'delete', 'filter': {'origin': 'imported'}})
+    assert (deleted.json()['done'], await listed('')) == (1, {finished})
+    bad_bulk = await client.post('/api/executions/bulk', json={'action': 'delete', 'filter': {'origin': 'x'}})
+    assert bad_bulk.status_code == 422 and 'origin must be local' in bad_bulk.json()['detail']

@@ -141,6 +141,44 @@ async def test_a_bulk_cancel_reports_the_skipped_ones(user: User) -> None:
     assert (await api(user, 'GET', f'/api/executions/{done}')).json()['status'] == 'succeeded'
 
 
+async def import_of(user: User, execution_id: str) -> str:
+    """The id of a new import of ``execution_id``'s export."""
+    document = (await api(user, 'GET', f'/api/executions/{execution_id}/export')).json()
+    response = await api(user, 'POST', '/api/executions/import', document)
+    assert response.status_code == 201, response.text
+    return str(response.json()['id'])
+
+
+async def test_imported_executions_are_marked_filterable_and_a_bulk_rerun_says_it_skipped_them(user: User) -> None:
+    failed = await run_to_end(user, 'broken')
+    imported = [await import_of(user, failed) for _ in range(2)]
+    await sign_in(user, '/executions?status=failed')
+    await user.should_see(marker=f'execution-row-{imported[0]}')
+    with user.scope(marker=f'execution-row-{imported[0]}'):
+        await user.should_see('Imported')
+    with user.scope(marker=f'execution-row-{failed}'):
+        await user.should_not_see('Imported')
+
+    user.find(marker='filter-origin').elements.pop().set_value('local')
+    await wait_for_path(user, r'/executions\?status=failed&origin=local')
+    await user.should_see(marker=f'execution-row-{failed}')
+    await user.should_not_see(marker=f'execution-row-{imported[0]}')
+    assert text_of(user, 'executions-total').startswith('1 execution · failed · run here')
+
+    await sign_in(user, '/executions?status=failed')
+    await user.should_see(marker=f'execution-row-{imported[1]}')
+    user.find(marker='select-page').click()
+    user.find(marker='bulk-rerun').click()
+    await user.should_see('Rerun 3 executions?')
+    user.find(marker='confirm-bulk-ok').click()
+    await user.should_see(
+        'Rerun: 1 done, 2 skipped, 0 failed: 2 skipped (was imported: imported executions are read-only)'
+    )
+    await sign_in(user, '/executions?origin=imported')
+    await user.should_see(marker=f'execution-row-{imported[1]}')
+    await user.should_not_see(marker=f'execution-row-{failed}')
+
+
 # --- saved views --------------------------------------------------------------------------------------------------
 
 

@@ -1,11 +1,10 @@
-"""``/executions``: every execution, searched and filtered by workflow, status, trigger and time, one SQL page at a
-time, with bulk actions on a selection.
+"""``/executions``: every execution, searched and filtered by workflow, status, trigger, origin (run here or
+imported) and time, one SQL page at a time, with bulk actions on a selection.
 
-The search, the filters and the page live in the URL (``?workflow_id=&status=&trigger=&q=&since=&until=&page=``), so
-metric cards and saved views link straight to a filtered list and the browser's back button walks through filter
-changes. The visible
-page stays live: the shared projector updates its rows, and on the first page new executions that match
-the filters join at the top.
+The search, the filters and the page live in the URL (``?workflow_id=&status=&trigger=&origin=&q=&since=&until=``
+and ``&page=``), so metric cards and saved views link straight to a filtered list and the browser's back button walks
+through filter changes. The visible page stays live: the shared projector updates its rows, and on the first page new
+executions that match the filters join at the top.
 """
 
 from nicegui import PageArguments, ui
@@ -64,6 +63,8 @@ def _summary(total: int, flt: ExecutionFilter, names: dict[str, str]) -> str:
         parts.append(f'· {flt.status}')
     if flt.trigger:
         parts.append(f'· started by {flt.trigger}')
+    if flt.origin:
+        parts.append('· imported' if flt.origin == 'imported' else '· run here')
     if flt.q:
         parts.append(f'· containing \N{LEFT DOUBLE QUOTATION MARK}{flt.q}\N{RIGHT DOUBLE QUOTATION MARK}')
     window = flt.describe_window()

@@ -1,5 +1,5 @@
-"""A list of executions: status, id, how it was started, workflow, start, duration, progress; each row opens the
-execution. A selectable table has a checkbox in front of each row and one in the head for the whole page; the
+"""A list of executions: status, id, how it was started (or Imported), workflow, start, duration, progress; each row
+opens the execution. A selectable table has a checkbox in front of each row and one in the head for the whole page; the
 selection is a set of ids that outlives redraws (rows that leave the page leave it).
 
 :meth:`ExecutionTable.show` takes the rows to display: when the same executions are shown in the same
@@ -131,7 +131,7 @@ class ExecutionTable(RowTable[ExecutionSummary, _Row]):
                 badge = StatusBadge(summary.status)
             ui.label(fmt.short_id(summary.id)).classes('fm-cell fm-mono').tooltip(summary.id)
             with ui.element('div').classes('fm-cell'):
-                trigger = TriggerLabel(summary.trigger_type)
+                trigger = TriggerLabel(summary.trigger_type, imported=summary.imported)
             with ui.element('div').classes('fm-cell fm-what fm-col-what'):
                 if self._show_workflow:
                     name = self._names.get(summary.workflow_id, summary.workflow_id)
@@ -159,7 +159,7 @@ class ExecutionTable(RowTable[ExecutionSummary, _Row]):
         if summary != row.summary:
             row.summary = summary
             row.badge.set_status(summary.status)
-            row.trigger.set_type(summary.trigger_type)
+            row.trigger.set_type(summary.trigger_type, imported=summary.imported)
             row.started.set_text(fmt.timestamp(summary.started_at or summary.created_at, now=now))
             row.progress.set_text(progress_text(summary))
             row.progress.props['title'] = _progress_hint(summary)

@@ -1,4 +1,5 @@
-"""Filters for an execution list: a search box, workflow, status, time window (presets or a custom day range).
+"""Filters for an execution list: a search box, workflow, status, origin (run here or imported), time window (presets
+or a custom day range).
 
 The custom range picker picks whole UTC days. It opens on the days of the list's window, whatever form that window
 came in (a saved view's or a URL's ``since`` may be an ISO date-time, Unix seconds or any relative window), and says
@@ -12,6 +13,7 @@ from typing import Any
 
 from nicegui import ui
 
+from flowmon.application.origins import LABELS as ORIGIN_LABELS
 from flowmon.engine.core.search_text import MAX_QUERY_CHARS
 from flowmon.engine.core.state import EXECUTION_STATUSES
 from flowmon.web.filters import RELATIVE_WINDOWS, ExecutionFilter, parse_search
@@ -67,6 +69,10 @@ class FilterBar:
             ui.select(
                 statuses, value=flt.status or ALL, label='Status', on_change=lambda e: self._set(status=e.value or None)
             ).props('outlined dense options-dense').classes('w-40').mark('filter-status')
+            origins: dict[str, str] = {ALL: 'Any origin', **ORIGIN_LABELS}
+            ui.select(
+                origins, value=flt.origin or ALL, label='Origin', on_change=lambda e: self._set(origin=e.value or None)
+            ).props('outlined dense options-dense').classes('w-36').mark('filter-origin')
             windows: dict[str, str] = {ALL: 'Any time', **{key: label for key, (label, _) in RELATIVE_WINDOWS.items()}}
             current = flt.since if flt.since in RELATIVE_WINDOWS and not flt.until else ALL
             if flt.until or (flt.since and flt.since not in RELATIVE_WINDOWS):

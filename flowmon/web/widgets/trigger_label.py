@@ -1,5 +1,6 @@
-"""How an execution was started, as an icon and a word (API, UI, Schedule, Webhook, Rerun): in the execution
-lists and on the execution page. The word is the text a reader (and a screen reader) gets; the icon is a cue."""
+"""How an execution was started, as an icon and a word (API, UI, Schedule, Webhook, Rerun; Imported for one imported
+from an export file): in the execution lists and on the execution page. The word is the text a reader (and a screen
+reader) gets; the icon is a cue."""
 
 from __future__ import annotations
 
@@ -14,6 +15,11 @@ TRIGGERS: dict[str, tuple[str, str, str]] = {
     'rerun': ('replay', 'Rerun', 'a rerun of an earlier execution'),
 }
 UNKNOWN = ('remove', 'Unknown', 'not recorded: it ran before flowmon recorded how executions start')
+IMPORTED = (
+    'move_to_inbox',
+    'Imported',
+    'imported from an export file: read-only, left out of the dashboard and baselines',
+)
 
 
 def describe(trigger_type: str | None) -> tuple[str, str, str]:
@@ -24,29 +30,32 @@ def describe(trigger_type: str | None) -> tuple[str, str, str]:
 class TriggerLabel(ui.row):
     """An icon and a word; ``detail`` (a cron expression, a webhook-id) joins the tooltip."""
 
-    def __init__(self, trigger_type: str | None, *, detail: str | None = None) -> None:
+    def __init__(self, trigger_type: str | None, *, detail: str | None = None, imported: bool = False) -> None:
         super().__init__(wrap=False)
         self.classes('items-center gap-1 no-wrap fm-trigger')
         with self:
             self._icon = ui.icon('', size='16px').classes('text-grey-7').props('aria-hidden=true')
             self._word = ui.label('').classes('fm-ellipsis')
             self._tip = ui.tooltip('')
-        self._type: str | None = '?'
+        self._type: tuple[str | None, bool] = ('?', False)
         self._detail = detail
-        self.set_type(trigger_type)
+        self.set_type(trigger_type, imported=imported)
 
     @property
     def word(self) -> str:
-        """What it says (API, UI, Schedule, Webhook, Rerun, Unknown)."""
+        """What it says (API, UI, Schedule, Webhook, Rerun, Unknown, Imported)."""
         return str(self._word.text)
 
-    def set_type(self, trigger_type: str | None) -> None:
-        if trigger_type == self._type:
+    def set_type(self, trigger_type: str | None, *, imported: bool = False) -> None:
+        """Show ``trigger_type``; an ``imported`` execution says Imported, and the tooltip how it was started."""
+        if (trigger_type, imported) == self._type:
             return
-        self._type = trigger_type
-        icon, word, meaning = describe(trigger_type)
+        self._type = (trigger_type, imported)
+        icon, word, meaning = IMPORTED if imported else describe(trigger_type)
+        if imported and trigger_type in TRIGGERS:
+            meaning = f'{meaning} (started there by {TRIGGERS[trigger_type][1]})'
         self._icon.name = icon
         self._icon.update()
         self._word.set_text(word)
-        self.props(f'data-trigger={trigger_type or "unknown"}')
+        self.props(f'data-trigger={"imported" if imported else trigger_type or "unknown"}')
         self._tip.set_text(f'{meaning}: {self._detail}' if self._detail else meaning)
