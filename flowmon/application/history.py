@@ -231,8 +231,8 @@ class ExecutionHistory:
         return record is not None and record.imported_from is not None
 
     async def usual_duration_ms(self, workflow_id: str | None, *, sample: int = ETA_SAMPLE) -> float | None:
-        """The median duration of the workflow's latest successful executions (None without any)."""
-        records, _ = await self.page(workflow_id=workflow_id, status='succeeded', limit=sample)
+        """The median duration of the workflow's latest successful executions run here (None without any)."""
+        records, _ = await self.page(workflow_id=workflow_id, status='succeeded', origin='local', limit=sample)
         durations = [record.duration_ms for record in records if record.duration_ms is not None]
         return statistics.median(durations) if durations else None
 

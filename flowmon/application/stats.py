@@ -1,10 +1,10 @@
 """How long each node of a workflow usually takes, and which nodes of an execution are slower than usual.
 
 A node's statistics are taken over its last :data:`SAMPLE` successful runs in the workflow (``node_runs``: reused
-outputs did not run and do not count): how many, the median (p50) and the 95th percentile (p95), linearly
-interpolated. A node of an execution is *slow* when its duration (finished, or so far while it runs) is above the
-p95 of at least :data:`MIN_EARLIER_RUNS` runs in other executions: its own run never counts towards the baseline it
-is compared with.
+outputs did not run and do not count, nor do runs in imported executions, another instance's history): how many,
+the median (p50) and the 95th percentile (p95), linearly interpolated. A node of an execution is *slow* when its
+duration (finished, or so far while it runs) is above the p95 of at least :data:`MIN_EARLIER_RUNS` runs in other
+executions: its own run never counts towards the baseline it is compared with.
 
 The runs are cached per workflow and forgotten when node runs of that workflow are written (the recorder writes them
 just after an execution ends and tells :meth:`NodeStatistics.forget`), so a page or an API call reads the database

@@ -1,5 +1,8 @@
 """Dashboard numbers from the executions table: today's outcomes, durations, throughput, a per-minute series.
 
+They count the executions this instance ran: imported ones (``imported_from`` set) are another run's history and
+are left out of every figure (the execution list shows them, with ``origin=imported``).
+
 Every query is a range scan on an index (``status, created_at`` / ``finished_at``) in portable SQL: counting,
 averaging and an ``ORDER BY ... LIMIT 1 OFFSET k`` percentile, with minute buckets counted per range
 instead of a dialect-specific date function. :meth:`ExecutionMetrics.snapshot` is shared by every open
@@ -29,6 +32,7 @@ from .database import Database
 from .tables import ExecutionRow
 
 _executions = ExecutionRow.__table__  # type: ignore[attr-defined]
+_LOCAL = _executions.c.imported_from.is_(None)  # imported executions are another run's history: never counted
 
 THROUGHPUT_WINDOW = timedelta(minutes=15)
 SERIES_MINUTES = 60
@@ -175,7 +179,7 @@ async def _status_counts_since(conn: AsyncConnection, since: datetime) -> dict[s
         query = (
             select(func.count())
             .select_from(_executions)
-            .where(_executions.c.status == status, _executions.c.created_at >= to_db_time(since))
+            .where(_executions.c.status == status, _executions.c.created_at >= to_db_time(since), _LOCAL)
         )
         counts[status] = int((await conn.execute(query)).scalar_one())
     return counts
@@ -186,6 +190,7 @@ def _duration_filter(since: datetime) -> list[ColumnElement[bool]]:
         _executions.c.status.in_(DURATION_STATUSES),
         _executions.c.created_at >= to_db_time(since),
         _executions.c.duration_ms.is_not(None),
+        _LOCAL,
     ]
 
 
@@ -214,7 +219,7 @@ async def _duration_percentile(conn: AsyncConnection, since: datetime, count: in
 
 
 async def _ended_between(conn: AsyncConnection, start: datetime, end: datetime | None) -> int:
-    conditions = [_executions.c.finished_at >= to_db_time(start)]
+    conditions = [_executions.c.finished_at >= to_db_time(start), _LOCAL]
     if end is not None:
         conditions.append(_executions.c.finished_at < to_db_time(end))
     query = select(func.count()).select_from(_executions).where(*conditions)
@@ -224,7 +229,7 @@ async def _ended_between(conn: AsyncConnection, start: datetime, end: datetime |
 async def _ended_by_status(conn: AsyncConnection, start: datetime, end: datetime) -> dict[str, int]:
     query = (
         select(_executions.c.status, func.count())
-        .where(_executions.c.finished_at >= to_db_time(start), _executions.c.finished_at < to_db_time(end))
+        .where(_executions.c.finished_at >= to_db_time(start), _executions.c.finished_at < to_db_time(end), _LOCAL)
         .group_by(_executions.c.status)
     )
     return {status: int(count) for status, count in (await conn.execute(query)).all()}

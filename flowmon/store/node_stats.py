@@ -2,6 +2,8 @@
 
 One index range per node (``ix_node_runs_workflow_node``: workflow, node, status, finish time, newest first), all
 of a workflow's nodes in one trip to the database's thread, so a 300-node workflow costs one round trip, not 300.
+Runs in imported executions (``imported_from`` set) are left out: they are another instance's history, and this
+instance's usual durations are what "slower than usual" compares with.
 """
 
 from __future__ import annotations
@@ -11,14 +13,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, false, select
+from sqlalchemy import bindparam, exists, false, select
 from sqlalchemy.engine import Connection
 
 from .codec import from_db_time
 from .database import Database
-from .tables import NodeRunRow
+from .tables import ExecutionRow, NodeRunRow
 
 _node_runs = NodeRunRow.__table__  # type: ignore[attr-defined]
+_executions = ExecutionRow.__table__  # type: ignore[attr-defined]
 
 _latest = (
     select(_node_runs.c.execution_id, _node_runs.c.duration_ms, _node_runs.c.finished_at)
@@ -28,6 +31,7 @@ _latest = (
         _node_runs.c.status == 'succeeded',
         _node_runs.c.reused == false(),
         _node_runs.c.duration_ms.is_not(None),
+        ~exists().where(_executions.c.id == _node_runs.c.execution_id, _executions.c.imported_from.is_not(None)),
     )
     .order_by(_node_runs.c.finished_at.desc())
     .limit(bindparam('limit'))

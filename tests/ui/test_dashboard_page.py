@@ -49,10 +49,10 @@ async def test_cards_link_to_the_filtered_execution_list(user: User) -> None:
     await sign_in(user)
     await user.should_see(marker='metric-throughput')
     links = {key: next(iter(user.find(marker=f'metric-{key}').elements)).props['href'] for key in METRIC_KEYS}
-    assert links['failed_today'] == '/executions?status=failed&since=today'
-    assert links['succeeded_today'] == '/executions?status=succeeded&since=today'
+    assert links['failed_today'] == '/executions?status=failed&origin=local&since=today'  # as the card counts
+    assert links['succeeded_today'] == '/executions?status=succeeded&origin=local&since=today'
     assert links['active'] == '/executions?status=running'
-    assert links['throughput'] == '/executions?since=15m'
+    assert links['throughput'] == '/executions?origin=local&since=15m'
 
 
 async def test_cards_move_after_runs(user: User, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -136,6 +136,19 @@ async def test_a_finished_run_replaces_what_was_cached(system: System, applicati
     assert calls == 1
 
 
+async def test_runs_in_imported_executions_are_not_part_of_the_baseline(
+    system: System, application: Application
+) -> None:
+    for n in range(5):
+        await record(system, f'run{n}', T0 + timedelta(minutes=n), {'load': 1.0, 'work': 1.0})
+    for n in range(3):  # another instance's history, imported: it says nothing of how long work takes here
+        imported = run_events(f'imp{n}', T0 + timedelta(hours=1, minutes=n), {'load': 1.0, 'work': 9.0})
+        await system.recorder.write(imported, new_execution_columns={f'imp{n}': {'imported_from': 'elsewhere'}})
+
+    assert (await application.stats.nodes('pipe'))['work'] == NodeStats(5, 1.0, 1.0)
+    assert await application.history.usual_duration_ms('pipe') == 2000.0
+
+
 async def test_an_execution_is_compared_with_the_runs_of_other_executions(
     system: System, application: Application
 ) -> None:

@@ -55,6 +55,24 @@ async def test_today_counts_rates_durations_and_throughput(database: Database) -
     assert sum(m.failed for m in snapshot.per_minute) == 5
 
 
+async def test_imported_executions_are_not_counted(database: Database) -> None:
+    """An imported execution is another run's history: no count, rate, duration, throughput or minute has it."""
+    ran = [_row(1, 'succeeded', NOW - timedelta(minutes=5), 2.0), _row(2, 'failed', NOW - timedelta(minutes=4), 1.0)]
+    imported = [
+        {**_row(10 + i, 'failed', NOW - timedelta(minutes=3), 30.0), 'imported_from': 'e0002'} for i in range(5)
+    ]
+    await _insert(database, ran)
+    await _insert(database, imported)  # (one insert takes the columns of its first row)
+
+    snapshot = await ExecutionMetrics(database).compute(NOW)
+
+    assert (snapshot.succeeded_today, snapshot.failed_today) == (1, 1)
+    assert snapshot.success_rate == 50.0
+    assert snapshot.avg_duration_ms == 1500.0 and snapshot.p95_duration_ms == 2000.0
+    assert snapshot.throughput_per_min == round(2 / 15, 2)
+    assert sum(m.failed for m in snapshot.per_minute) == 1
+
+
 async def test_empty_database_has_no_rate_and_no_durations(database: Database) -> None:
     snapshot = await ExecutionMetrics(database).compute(NOW)
     assert (snapshot.succeeded_today, snapshot.failed_today) == (0, 0)

@@ -3,7 +3,8 @@ database is with what retention keeps of it.
 
 Engine counts and recent executions are pulled from the live view ten times a second; the SQL-backed numbers
 come from the dashboard use case, whose cached snapshot is shared by every open dashboard. Nothing here
-subscribes to anything: the timers die with the page.
+subscribes to anything: the timers die with the page. Imported executions, another run's history, are in none of its
+figures nor its recent executions (its cards link to lists with ``origin=local``).
 """
 
 from __future__ import annotations
@@ -51,14 +52,15 @@ CARDS = (
     CardSpec('queued', 'Queued', 'hourglass_empty', 'waiting for a slot', '/executions?status=queued',
              status_color('queued')),
     CardSpec('succeeded_today', 'Succeeded', 'check_circle', 'today (UTC)',
-             '/executions?status=succeeded&since=today', status_color('succeeded')),
-    CardSpec('failed_today', 'Failed', 'error', 'today (UTC)', '/executions?status=failed&since=today',
+             '/executions?status=succeeded&origin=local&since=today', status_color('succeeded')),
+    CardSpec('failed_today', 'Failed', 'error', 'today (UTC)', '/executions?status=failed&origin=local&since=today',
              status_color('failed')),
     CardSpec('success_rate', 'Success rate', 'percent', 'succeeded / (succeeded + failed), today',
-             '/executions?since=today'),
-    CardSpec('avg_duration', 'Average duration', 'timer', 'finished today', '/executions?since=today'),
-    CardSpec('p95_duration', 'p95 duration', 'speed', 'finished today', '/executions?since=today'),
-    CardSpec('throughput', 'Throughput', 'trending_up', 'ended per minute, last 15 min', '/executions?since=15m'),
+             '/executions?origin=local&since=today'),
+    CardSpec('avg_duration', 'Average duration', 'timer', 'finished today', '/executions?origin=local&since=today'),
+    CardSpec('p95_duration', 'p95 duration', 'speed', 'finished today', '/executions?origin=local&since=today'),
+    CardSpec('throughput', 'Throughput', 'trending_up', 'ended per minute, last 15 min',
+             '/executions?origin=local&since=15m'),
     CardSpec('webhook_success_rate', 'Webhook success', 'webhook', 'deliveries succeeded, last 24 h',
              '/webhooks?status=exhausted'),
     CardSpec('webhook_pending', 'Pending deliveries', 'outbox', 'pending, retrying or sending',
@@ -71,7 +73,7 @@ async def create(application: Application) -> None:
     live, dashboard = application.live, application.dashboard
     workflows = await application.workflows.all()
     names = {workflow.id: workflow.name for workflow in workflows}
-    records, _ = await application.history.page(limit=RECENT_ROWS)
+    records, _ = await application.history.page(origin='local', limit=RECENT_ROWS)  # (as the figures)
     snapshot = await dashboard.metrics()
     storage = await dashboard.storage()
 
