@@ -63,6 +63,7 @@ def test_the_list_url_takes_every_form_the_api_takes() -> None:
         ({'until': '7d'}, '"until" must be a day'),
         ({'page': '-2'}, "page '-2' ignored"),
         ({'trigger': 'cosmic'}, "unknown trigger 'cosmic'"),
+        ({'origin': 'remote'}, '"origin" must be local (run by this instance) or imported'),
         ({'q': 'ab'}, 'search needs at least 3 characters; the list is not searched'),
         ({'q': 'a\nbc'}, 'search cannot hold line breaks, tabs or other control characters'),
         ({'q': 'x' * 201}, 'search takes at most 200 characters'),
@@ -79,6 +80,16 @@ def test_filter_matches_like_the_sql_query() -> None:
     assert ExecutionFilter(status='failed', since='15m').matches(state, NOW)
     assert not ExecutionFilter(status='failed', since='1h', workflow_id='other').matches(state, NOW)
     assert not ExecutionFilter(until='2025-03-03').matches(state, NOW)
+
+
+def test_origin_travels_in_the_url_and_a_live_execution_is_one_run_here() -> None:
+    flt, problems = ExecutionFilter.from_query({'origin': ' imported ', 'status': 'failed'})
+    assert problems == [] and flt.origin == 'imported' and not flt.is_empty
+    assert flt.url('/executions') == '/executions?status=failed&origin=imported'
+    assert flt.view_filter() == {'status': 'failed', 'origin': 'imported'}
+    assert flt.filters(NOW)['origin'] == 'imported'
+    running = ExecutionState(id='e1', workflow_id='etl', status='failed', created_at=NOW)
+    assert not flt.matches(running, NOW) and ExecutionFilter(origin='local').matches(running, NOW)
 
 
 def test_search_and_trigger_travel_in_the_url_and_match_live_executions_like_the_index() -> None:
