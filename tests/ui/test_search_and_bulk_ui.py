@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from nicegui import ui
 from nicegui.testing.user import User
 from uisim import api, click_when_shown, current_path, handled, sign_in, start, text_of, wait_for_path, wait_until_ended
 
+from flowmon.web.pages import executions as executions_page
 from flowmon.web.widgets.shortcuts import SHORTCUTS, Shortcuts
 
 
@@ -170,6 +172,7 @@ async def test_imported_executions_are_marked_filterable_and_a_bulk_rerun_says_i
     user.find(marker='select-page').click()
     user.find(marker='bulk-rerun').click()
     await user.should_see('Rerun 3 executions?')
+    await user.should_see('2 of them were imported (read-only): skipped.')  # said before, not only after
     user.find(marker='confirm-bulk-ok').click()
     await user.should_see(
         'Rerun: 1 done, 2 skipped, 0 failed: 2 skipped (was imported: imported executions are read-only)'
@@ -177,6 +180,25 @@ async def test_imported_executions_are_marked_filterable_and_a_bulk_rerun_says_i
     await sign_in(user, '/executions?origin=imported')
     await user.should_see(marker=f'execution-row-{imported[1]}')
     await user.should_not_see(marker=f'execution-row-{failed}')
+
+
+async def test_a_bulk_cancel_of_all_matching_says_how_many_imported_ones_it_will_skip(
+    user: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(executions_page, 'PAGE_SIZE', 2)
+    failed = await run_to_end(user, 'broken')
+    for _ in range(2):
+        await import_of(user, failed)
+    await sign_in(user, '/executions?status=failed')
+    await user.should_see(marker='select-page')
+    user.find(marker='select-page').click()
+    user.find(marker='select-all-matching').click()
+    assert text_of(user, 'bulk-selected') == 'All 3 executions matching are selected'
+    user.find(marker='bulk-cancel').click()
+    await user.should_see('Cancel 3 executions?')
+    await user.should_see('2 of them were imported (read-only): skipped.')
+    user.find(marker='confirm-bulk-cancel').click()
+    await user.should_not_see('Cancel 3 executions?')
 
 
 # --- saved views --------------------------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """The bar over a selectable execution list: how many are selected, "Select all N matching", and Cancel, Rerun and
-Delete for them, each confirmed first with the number it will touch, then reported in a notify with the outcome
-counts and, for those held back, how many for which reason (``Rerun: 18 done, 2 skipped, 0 failed: 2 skipped (was
-imported: imported executions are read-only)``).
+Delete for them, each confirmed first with the number it will touch (and how many of them Cancel or Rerun will skip
+as imported), then reported in a notify with the outcome counts and, for those held back, how many for which reason
+(``Rerun: 18 done, 2 skipped, 0 failed: 2 skipped (was imported: imported executions are read-only)``).
 
 A selection of rows acts on their ids; "all matching" acts on the list's filter (the server matches it again, and
 refuses a filter that matches more than it does at once, which the notify says).
@@ -94,6 +94,17 @@ class BulkBar:
         page_whole = selected > 0 and selected == len(self._table.ids)
         self._all.set_visibility(page_whole and total > selected)
 
+    async def _imported_chosen(self) -> int:
+        """How many of the executions an action would touch now were imported (0 when that cannot be read: the
+        action's outcome says what was skipped anyway)."""
+        if not self._all_matching:
+            return self._table.imported_selected()
+        where = self._rows.flt.with_(origin='imported').filters(datetime.now(UTC))
+        found = await guarded(
+            self._application, 'count imported executions', lambda: self._application.history.page(**where, limit=1)
+        )
+        return found[1] if found is not None else 0
+
     def _toggle_all(self) -> None:
         self._all_matching = not self._all_matching
         self.update()
@@ -102,6 +113,11 @@ class BulkBar:
         label, _, colour, consequence = ACTIONS[action]
         number = self.chosen
         question = f'{label} {executions_word(number)}?'
+        if action is not BulkAction.DELETE:  # imported executions are read-only: say how many will be skipped
+            imported = await self._imported_chosen()
+            if imported:
+                consequence += f' {count(imported)} of them {"was" if imported == 1 else "were"} imported (read-only):'
+                consequence += ' skipped.'
         if not await confirm(
             question, consequence, ok_label=f'{label} {executions_word(number)}', ok_color=colour,
             cancel_label='Keep running' if action is BulkAction.CANCEL else 'Cancel', marker='confirm-bulk',

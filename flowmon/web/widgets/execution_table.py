@@ -71,6 +71,12 @@ class ExecutionTable(RowTable[ExecutionSummary, _Row]):
                     ui.label(title).classes(_head_classes(title))
             self._body = ui.element('div').classes('fm-table-body')
 
+    def imported_selected(self) -> int:
+        """How many of the selected rows are imported executions."""
+        return sum(
+            1 for execution_id in self.selected if (row := self._rows.get(execution_id)) and row.summary.imported
+        )
+
     def select_page(self, selected: bool) -> None:
         """Select every row shown, or none."""
         self.selected = set(self._rows) if selected else set()
