@@ -129,6 +129,22 @@ async def test_a_page_past_the_end_shows_the_last_page_not_an_empty_list(
     assert user.find(marker='pager-previous').elements.pop().enabled
 
 
+async def test_a_bulk_delete_that_empties_the_last_page_goes_to_the_page_before(
+    user: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(executions_page, 'PAGE_SIZE', 2)
+    ids = [await run_to_end(user, 'quick') for _ in range(3)]
+    await sign_in(user, '/executions?page=2')
+    await user.should_see(marker=f'execution-row-{ids[0]}')
+    user.find(marker='select-page').click()
+    user.find(marker='bulk-delete').click()
+    await user.should_see('Delete 1 execution?')
+    user.find(marker='confirm-bulk-ok').click()
+    await wait_for_path(user, '/executions')
+    await user.should_see(marker=f'execution-row-{ids[2]}')
+    await user.should_not_see('No executions match these filters')
+
+
 @pytest.mark.usefixtures('live_view_lets_go_at_once')
 @pytest.mark.parametrize('path', ['/executions', '/workflows/slow'])
 async def test_a_run_the_live_view_lets_go_of_ends_in_the_list(user: User, path: str) -> None:
