@@ -175,6 +175,18 @@ class Alignment:
             return max(self.a.duration_s, self.b.duration_s)
         return max(self.a.n, self.b.n)
 
+    def realigned(self, by: AlignBy, x: float) -> tuple[Alignment, float]:
+        """The alignment by ``by`` and its value for the moment ``x`` shows here: the start and the end stay the start
+        and the end (both runs before their first event, or after their last, whichever run is the longer or has the
+        more events); in between, the value at which run A is where it is at ``x``."""
+        other = Alignment(self.a, self.b, by)
+        if x >= self.length:
+            return other, other.length
+        if x <= 0:
+            return other, 0.0
+        k_a, _ = self.positions(x)
+        return other, other.value_of('a', k_a)
+
     def positions(self, x: float) -> tuple[int, int]:
         """Each execution's position at scrubber value ``x`` (clamped to its own history)."""
         if self.by == 'time':

@@ -113,6 +113,42 @@ async def rerun_with_another_day(user: User) -> tuple[str, str]:
     return first, rerun
 
 
+async def test_the_page_opens_at_the_end_of_both_runs_with_the_first_divergence_outlined(user: User) -> None:
+    """A failed import and its rerun from the parser once the parser is fixed: the parser is the first divergence,
+    and where it settled in both runs the failed run has not yet skipped the load (its last events come within a
+    moment of the failure). The page opens at the end of both runs all the same: every event applied, the load
+    skipped in A; the divergence is outlined, and Jump to it still goes where it settled."""
+    response = await api(user, 'PUT', '/api/workflows/daily', DAILY)
+    assert response.status_code in (200, 201), response.text
+    first = await start(user, 'daily', {'input': {'day': '2026-12-01'}})
+    assert (await wait_until_ended(user, first))['status'] == 'failed'
+    fixed = chain(
+        'daily',
+        'Daily import',
+        delay('fetch', 0.05, 'Fetch export'),
+        log('parse', 'parsed', name='Parse rows'),
+        log('load', 'loaded', name='Load'),
+    )
+    response = await api(user, 'PUT', '/api/workflows/daily', fixed)
+    assert response.status_code in (200, 201), response.text
+    response = await api(user, 'POST', f'/api/executions/{first}/rerun', {'from_node': 'parse'})
+    assert response.status_code == 202, response.text
+    rerun = str(response.json()['id'])
+    assert (await wait_until_ended(user, rerun))['status'] == 'succeeded'
+    counts = [len((await api(user, 'GET', f'/api/executions/{run}/events')).json()) for run in (first, rerun)]
+
+    await sign_in(user, f'/compare?a={first}&b={rerun}')
+    await user.should_see(marker='diff-status-a-load')
+    assert divergence_node(user) == 'parse'
+    assert f'A event {counts[0]} / {counts[0]} · B event {counts[1]} / {counts[1]}' in text_of(user, 'compare-position')
+    with user.scope(marker='diff-status-a-load'):
+        await user.should_see('skipped')
+    with user.scope(marker='diff-status-b-load'):
+        await user.should_see('succeeded')
+    user.find(marker='jump-to-divergence').click()
+    await until(lambda: f'A event {counts[0]} / ' not in text_of(user, 'compare-position'), 'where the parser settled')
+
+
 async def test_runs_alike_but_for_their_input_show_both_inputs_and_do_not_claim_no_divergence(user: User) -> None:
     first, rerun = await rerun_with_another_day(user)
     await sign_in(user, f'/compare?a={first}&b={rerun}')

@@ -17,6 +17,7 @@ from flowmon.engine.core.replay_index import ReplayIndex, live_spans
 from flowmon.engine.core.state import ExecutionState
 from flowmon.web.comparison import Alignment, compare, first_divergence, row_summary, same_json, verdict
 from flowmon.web.timeline_marks import tick_marks, ticks
+from flowmon.web.widgets.timeline_scrubber import thumb_step
 
 T0 = datetime(2025, 4, 5, 6, 7, 8, tzinfo=UTC)
 E = EventType
@@ -466,3 +467,54 @@ def test_settled_at_is_where_a_divergence_is_visible_in_both_runs() -> None:
         assert at_a is not None and at_b is not None
         assert at_a.nodes['b'].output == {'rows': 3} and at_b.nodes['b'].output == {'rows': 4}
     assert Alignment(a, b, by='index').settled_at('b') == max(a.node_positions('b')[-1], b.node_positions('b')[-1])
+
+
+def failed_with_a_last_millisecond() -> list[Event]:
+    """A run that fails at "b" 1.062 s in: "c" skipped and the run failed 50 and 100 µs later (the same millisecond)."""
+    history = History('a1').queued('a', 'b', 'c', edges=[('a', 'b'), ('b', 'c')])
+    history.add(E.EXECUTION_STARTED, after=0.001).add(E.NODE_STARTED, 'a', after=0.001, attempt=1)
+    history.add(E.NODE_COMPLETED, 'a', after=0.5, attempt=1, output={'n': 1}).add(
+        E.NODE_STARTED, 'b', attempt=1, after=0
+    )
+    history.add(E.NODE_FAILED, 'b', after=0.56, attempt=1, error="unexpected column 'amount_usd'")
+    history.add(E.NODE_SKIPPED, 'c', after=0.00005, reason='upstream failed')
+    return history.add(E.EXECUTION_FAILED, after=0.00005, error='b failed').events
+
+
+def rerun_with_a_retry() -> list[Event]:
+    """A rerun from "b" that reuses "a", retries "b" once and succeeds: more events than the run above, in less time."""
+    history = History('b1').queued('a', 'b', 'c', edges=[('a', 'b'), ('b', 'c')])
+    history.add(E.EXECUTION_STARTED, after=0.1).add(
+        E.NODE_COMPLETED, 'a', after=0.1, attempt=0, output={'n': 1}, reused=True
+    )
+    history.add(E.NODE_STARTED, 'b', after=0.1, attempt=1).add(E.NODE_RETRYING, 'b', after=0.1, attempt=1, error='503')
+    history.add(E.NODE_STARTED, 'b', after=0.1, attempt=2).add(E.NODE_COMPLETED, 'b', after=0.1, attempt=2, output={})
+    history.add(E.NODE_STARTED, 'c', after=0.1, attempt=1).add(E.NODE_COMPLETED, 'c', after=0.1, attempt=1, output=None)
+    return history.add(E.EXECUTION_COMPLETED, after=0.1).events
+
+
+def test_the_end_of_the_scrubber_is_the_end_of_both_runs_when_events_share_the_last_millisecond() -> None:
+    a, b = ReplayIndex(failed_with_a_last_millisecond()), ReplayIndex(rerun_with_a_retry())
+    assert (a.n, b.n) == (8, 10) and a.duration_s > b.duration_s
+    by_time = Alignment(a, b, by='time')
+    assert by_time.positions(by_time.length) == (a.n, b.n)
+    assert by_time.states(by_time.length) == (a.final, b.final)
+    assert a.final is not None and a.final.nodes['c'].status == 'skipped'
+    # Where "b" settled in both runs is less than a millisecond before the end, yet before A's last two events: a
+    # millisecond slider must not draw it at its end, where the reader expects every event applied.
+    settled = by_time.settled_at('b')
+    assert 0 < by_time.length - settled < 0.001 and by_time.positions(settled) == (a.n - 2, b.n)
+    steps = round(by_time.length * 1000)
+    assert round(settled * 1000) == steps  # rounded to the millisecond it is the end...
+    assert thumb_step(settled, by_time.length, 1000.0, steps) == steps - 1  # ...but drawn a step before it
+    assert thumb_step(by_time.length, by_time.length, 1000.0, steps) == steps
+    assert thumb_step(0.0006, by_time.length, 1000.0, steps) == 1
+    # Switching the alignment at the end stays at the end of both runs (B has the more events, A the longer time).
+    by_index, x = by_time.realigned('index', by_time.length)
+    assert (by_index.by, x, by_index.positions(x)) == ('index', b.n, (a.n, b.n))
+    back, x = by_index.realigned('time', x)
+    assert (back.by, back.positions(x)) == ('time', (a.n, b.n))
+    assert by_index.realigned('time', 0)[1] == 0.0
+    # In between, the moment is where run A is.
+    middle, x = by_time.realigned('index', by_time.value_of('a', 3))
+    assert middle.positions(x) == (3, 3)

@@ -3,8 +3,9 @@
 Each side is drawn from its own replay index (the same reducer as the live view); the scrubber is an
 :class:`Alignment` value, by time since each run's start or by event index (a toggle). The diff table and the
 two canvases follow the scrubber. "First divergence" is the first node, in graph order, whose final status or
-output differs between the runs: the page opens on it (the scrubber where both runs have settled that node),
-outlines it, and can jump back to it. Clicking a node (canvas or table) shows both outputs as a JSON diff.
+output differs between the runs. The page opens at the end of both runs (every event of each applied: the final
+states the verdict speaks of) with that node outlined; "Jump to it" moves the scrubber where both runs have settled
+it. Clicking a node (canvas or table) shows both outputs as a JSON diff.
 
 Each side shows the input its execution ran with; the summary says whether the inputs differ (with their diff, as
 text), and never calls two runs identical when only their inputs tell them apart. A node a partial rerun reused is
@@ -104,7 +105,12 @@ class ComparePage:
                     'flat round dense aria-label="Jump to end"'
                 ).tooltip('Jump to end').mark('compare-jump-end')
                 ui.space()
-                self.readout = ui.label('').classes('font-mono text-sm fm-num').props('data-testid=compare-position')
+                self.readout = (
+                    ui.label('')
+                    .classes('font-mono text-sm fm-num')
+                    .props('data-testid=compare-position')
+                    .mark('compare-position')
+                )
             self.scrubber = TimelineScrubber(
                 self.alignment.length, self.scrub, testid='compare-slider', label='Position in both executions'
             )
@@ -132,10 +138,9 @@ class ComparePage:
                 reused_from=(a.final.retry_of if a.final else None, b.final.retry_of if b.final else None),
             )
         self._diff_dialog = ui.dialog()
-        if self.divergence is not None:
-            self.jump_to_divergence(open_diff=False)
-        else:
-            self.render()
+        if self.divergence is not None:  # outlined, at the end: where it settled is a jump away
+            self._select(self.divergence.node_id)
+        self.render()
         ui.timer(FRAME_SECONDS, self.render)
 
     # --- actions ----------------------------------------------------------------------------------------
@@ -149,10 +154,8 @@ class ComparePage:
         self.x = max(0.0, min(float(x), self.alignment.length))
 
     def set_alignment(self, by: AlignBy) -> None:
-        k_a, _ = self.alignment.positions(self.x)
-        self.alignment = Alignment(self._a, self._b, by)
+        self.alignment, self.x = self.alignment.realigned(by, self.x)
         self.scrubber.rescale(self.alignment.length, 1000.0 if by == 'time' else 1.0)
-        self.x = self.alignment.value_of('a', k_a)
         self.render()
 
     def jump_to_divergence(self, *, open_diff: bool = True) -> None:
@@ -160,19 +163,20 @@ class ComparePage:
             return
         node_id = self.divergence.node_id
         self.scrub(self.alignment.settled_at(node_id))
-        self.selected = node_id
-        for side in self.sides.values():
-            side.dag.select(node_id)
+        self._select(node_id)
         self.render()
         if open_diff:
             self.show_diff(node_id)
 
     def select(self, node_id: str) -> None:
+        self._select(node_id)
+        self.render()
+        self.show_diff(node_id)
+
+    def _select(self, node_id: str) -> None:
         self.selected = node_id
         for side in self.sides.values():
             side.dag.select(node_id)
-        self.render()
-        self.show_diff(node_id)
 
     def show_diff(self, node_id: str) -> None:
         state_a, state_b = self.alignment.states(self.x)
@@ -245,7 +249,7 @@ class ComparePage:
             ui.label(row_summary(row)).classes('grow')
             ui.button('Jump to it', icon='my_location', on_click=self.jump_to_divergence).props(
                 'flat dense no-caps data-testid=jump-to-divergence'
-            )
+            ).mark('jump-to-divergence')
 
     def _inputs_line(self) -> None:
         """Whether the two runs had the same input; when not, a button for the input diff."""

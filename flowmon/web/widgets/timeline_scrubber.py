@@ -65,7 +65,7 @@ class TimelineScrubber:
 
     def show(self, value: float) -> None:
         """Put the thumb at ``value`` (seconds, or events) without reporting a seek."""
-        value = max(0, min(round(value * self._scale), self._max))
+        value = thumb_step(value, self._length, self._scale, self._max)
         if self.slider.value == value:
             return
         self._quiet = True
@@ -81,6 +81,15 @@ class TimelineScrubber:
             self._on_seek(self._length)
             return
         self._on_seek(float(event.value) / self._scale)
+
+
+def thumb_step(value: float, length: float, scale: float, steps: int) -> int:
+    """The slider step that shows ``value`` (seconds, or events) on a track of ``steps`` steps ending at ``length``:
+    the nearest step, but the last one only for the end itself. A value less than a step short of the end (events
+    in the last millisecond not yet applied) is drawn a step before it, so a thumb at the track's end always means
+    every event, as dragging it there does."""
+    step = max(0, min(round(value * scale), steps))
+    return steps - 1 if step == steps and value < length else step
 
 
 def _strip(ticks: Sequence[Tick], duration_s: float) -> Markup:
