@@ -5,8 +5,9 @@ kept sealed in the database, never in the workflow definition) and a timestamp w
 remembered for 24 hours: a replay gets the execution it started the first time instead of a new one, whichever
 process of those sharing the database receives it (a row per ``webhook-id``, claimed before the execution starts).
 A workflow accepts triggers only when its definition says ``"trigger": {"enabled": true}``. The body is the execution
-input, so it is held to the payload budget (``FLOWMON_MAX_PAYLOAD_BYTES``, 64 levels), checked on the text before it
-is parsed.
+input: a JSON object (an empty body is ``{}``), as the API's start and the pages take it, held to the payload budget
+(``FLOWMON_MAX_PAYLOAD_BYTES``, 64 levels) checked on the text before it is parsed; NaN and Infinity, which Python's
+parser reads but JSON does not have, are refused as everywhere a payload comes in.
 """
 
 from __future__ import annotations
@@ -56,7 +57,8 @@ class TriggerUnauthorized(PermissionError):
 
 
 class TriggerPayloadInvalid(ValueError):
-    """Signed correctly, but the body is not JSON, or nested too deeply (422)."""
+    """Signed correctly, but the body is not a JSON object (not JSON, another value, NaN or Infinity in it), or is
+    nested too deeply (422)."""
 
 
 class TriggerPayloadTooLarge(ValueError):
@@ -146,10 +148,16 @@ class TriggerService:
             raise TriggerUnauthorized(f'invalid webhook signature: {exc}') from None
         try:
             payload = self.budget.loads(body, 'the body') if body.strip() else {}
+            self.budget.measure(payload, 'the body')  # NaN and Infinity, named where they are
         except PayloadError as exc:
             raise TriggerPayloadInvalid(str(exc)) from None
         except ValueError:
             raise TriggerPayloadInvalid('the body is not valid JSON') from None
+        if not isinstance(payload, dict):  # the execution input, which is an object on every way in
+            kind = type(payload).__name__ if payload is not None else 'null'
+            raise TriggerPayloadInvalid(
+                f'the body must be a JSON object such as {{"key": "value"}} (or empty, for {{}}), not {kind}'
+            )
         # The webhook-id's row is claimed first, with the id the execution will have: of two copies of one call (in
         # this process or in another sharing the database) only the one whose row goes in starts an execution.
         while True:

@@ -192,6 +192,60 @@ def test_a_trigger_body_is_held_to_the_budget(flowmon: FlowmonProcess) -> None:
         assert response.status_code == 202, response.text
 
 
+def test_a_trigger_body_that_is_not_a_json_object_is_refused_after_the_signature(flowmon: FlowmonProcess) -> None:
+    """An execution input is a JSON object on every way in: a trigger refuses an array or another value with the 422
+    the API's start gives it (a run started with one could not be rerun from its page), once the signature holds."""
+    flowmon.put({**QUICK, 'id': 'objects', 'trigger': {'enabled': True}})
+    secret = flowmon.api('GET', '/api/workflows/objects/trigger/secret').json()['secret']
+    with httpx.Client(base_url=flowmon.base_url, timeout=10.0) as client:
+        client.get(f'/?token={TOKEN}')  # (as above: the session is not what a trigger is judged by)
+        for body, kind in [(b'[1,2]', 'list'), (b'"order 42"', 'str'), (b'42', 'int'), (b'null', 'null')]:
+            unsigned = client.post('/hooks/objects', content=body, headers={'content-type': 'application/json'})
+            assert unsigned.status_code == 401, unsigned.text  # who sends it is checked first
+            response = client.post('/hooks/objects', content=body, headers=signed(secret, body))
+            assert response.status_code == 422, response.text
+            assert response.json()['detail'] == (
+                f'the body must be a JSON object such as {{"key": "value"}} (or empty, for {{}}), not {kind}'
+            )
+        response = client.post('/hooks/objects', content=b'', headers=signed(secret, b''))
+        assert response.status_code == 202, response.text
+        assert flowmon.wait_ended(response.json()['execution_id'])['input'] == {}
+    response = flowmon.api('POST', '/api/workflows/objects/executions', json={'input': [1, 2]})
+    assert response.status_code == 422, response.text
+    listed = flowmon.api('GET', '/api/executions?workflow_id=objects').json()
+    assert listed['total'] == 1  # the empty body's run only
+
+
+def test_nan_and_infinity_are_refused_where_they_are_on_every_way_in(flowmon: FlowmonProcess) -> None:
+    """Python's parser reads NaN and Infinity, which JSON does not have (they were stored, and shown as null): a start,
+    a rerun, a trigger and a delivery refuse them with a 422 that says where they are."""
+    flowmon.put(QUICK)
+    flowmon.put({**QUICK, 'id': 'triggered', 'trigger': {'enabled': True}})
+    previous = flowmon.run_to_end('quick', {'n': 2})
+    before = flowmon.api('GET', '/api/executions').json()['total']
+    start, rerun = '/api/workflows/quick/executions', f'/api/executions/{previous["id"]}/rerun'
+    for path, text, where in [
+        (start, '{"input": {"x": NaN}}', 'at x'),
+        (start, '{"input": {"items": [1, {"price": Infinity}]}}', 'at items[1].price'),
+        (start, '{"input": {"odd key": [-Infinity]}}', 'at ["odd key"][0]'),
+        (rerun, '{"input": {"n": NaN}}', 'at n'),
+    ]:
+        response = send(flowmon, 'POST', path, content=text, content_type='application/json')
+        assert response.status_code == 422, (text, response.text)
+        assert response.json()['detail'] == f'the execution input {where}: NaN and Infinity are not JSON numbers'
+    secret = flowmon.api('GET', '/api/workflows/triggered/trigger/secret').json()['secret']
+    body = b'{"order": {"total": NaN}}'
+    with httpx.Client(base_url=flowmon.base_url, timeout=10.0) as client:
+        client.get(f'/?token={TOKEN}')
+        response = client.post('/hooks/triggered', content=body, headers=signed(secret, body))
+    assert response.status_code == 422, response.text
+    assert response.json()['detail'] == 'the body at order.total: NaN and Infinity are not JSON numbers'
+    delivery = '{"url": "https://hooks.example.com/in", "body": {"amount": Infinity}}'
+    response = send(flowmon, 'POST', '/api/webhooks/deliveries', content=delivery, content_type='application/json')
+    assert response.status_code == 422 and 'at amount: NaN and Infinity' in response.json()['detail'], response.text
+    assert flowmon.api('GET', '/api/executions').json()['total'] == before  # nothing started
+
+
 # --- finding 7: import poison --------------------------------------------------------------------------------
 
 

@@ -124,6 +124,8 @@ def test_search_and_trigger_travel_in_the_url_and_match_live_executions_like_the
         ('[' * 100_000, None, 'the execution input is nested more than 64 levels deep'),  # refused before parsing
         ('{"n": ' + '1' * 5000 + '}', None, 'Not valid JSON'),
         ('{"n": 100000000000000000000000}', None, 'holds an integer outside the 64-bit range'),
+        ('{"n": NaN}', None, 'the execution input at n: NaN and Infinity are not JSON numbers'),
+        ('{"a": [1, -Infinity]}', None, 'the execution input at a[1]: NaN and Infinity are not JSON numbers'),
     ],
 )
 def test_run_input_must_be_a_json_object(text: str, value: object, problem: str | None) -> None:

@@ -142,6 +142,9 @@ async def test_input_dialog_checks_the_json_as_it_is_typed_and_sends_nothing_inv
     user.find(marker='input-json').clear().type('{"n": 100000000000000000000000}')  # the payload budget says no
     await user.should_see('the execution input holds an integer outside the 64-bit range', retries=20)
     assert not run.enabled
+    user.find(marker='input-json').clear().type('{"n": 1, "ratio": NaN}')  # Python reads it; JSON has no NaN
+    await user.should_see('the execution input at ratio: NaN and Infinity are not JSON numbers', retries=20)
+    assert not run.enabled
     user.find(marker='input-json').clear().type('{"n": 1}')
     await user.should_not_see(marker='input-error', retries=20)
     assert run.enabled

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import tracemalloc
 from typing import Any
 
@@ -120,6 +121,26 @@ def test_depth_cycles_and_big_integers_are_refused_naming_the_value() -> None:
     for number in (2**64, -(2**63) - 1):
         with pytest.raises(PayloadInvalid, match='outside the 64-bit range'):
             meter.measure({'n': [number]}, 'the execution input')
+
+
+@pytest.mark.parametrize(
+    ('value', 'message'),
+    [
+        ({'x': float('nan')}, 'the body at x: '),  # a flat object: the quick check passes it on to the meter
+        ({'a': {'items': [1, {'price': float('inf')}]}}, 'the body at a.items[1].price: '),
+        ([0.5, [float('-inf')]], 'the body at [1][0]: '),
+        ({'a b': float('nan'), 'ok': 1.0}, 'the body at ["a b"]: '),
+        (float('nan'), 'the body: '),
+    ],
+)
+def test_nan_and_infinity_are_refused_naming_where_they_are(value: Any, message: str) -> None:
+    """Python's json reads and writes them; JSON has none (the API's encoder answered null for them)."""
+    with pytest.raises(PayloadInvalid, match=r'^' + re.escape(message) + 'NaN and Infinity are not JSON numbers$'):
+        PayloadBudget().check(value, 'the body')
+    shared = [{'x': 1.5}, float('nan')]
+    with pytest.raises(PayloadInvalid, match=r'at \[0\]\[1\]: NaN'):  # the first place, in document order
+        PayloadMeter(1 << 20, MAX_NESTING).measure([shared, shared], 'the body')
+    assert PayloadBudget().check({'x': 1.5, 'y': -0.0, 'z': 1e308}, 'the body') == '{"x":1.5,"y":-0.0,"z":1e+308}'
 
 
 def test_check_compares_the_exact_compact_encoding_with_the_limit() -> None:

@@ -15,6 +15,7 @@ The engine imports no settings: the composition root builds a :class:`PayloadBud
 from __future__ import annotations
 
 import json
+import math
 import re
 import threading
 from collections.abc import Callable, Iterable
@@ -95,7 +96,15 @@ class PayloadTooDeep(PayloadError):
 
 
 class PayloadInvalid(PayloadError):
-    """A value JSON (or the API's encoder) cannot hold: a reference cycle, an integer beyond 64 bits."""
+    """A value JSON (or the API's encoder) cannot hold: a reference cycle, an integer beyond 64 bits, NaN or an
+    infinity (Python's JSON reads and writes them; JSON has no such numbers, and the API would answer null)."""
+
+
+NOT_JSON_NUMBERS = 'NaN and Infinity are not JSON numbers'
+
+
+class _NotFinite(PayloadInvalid):
+    """NaN or an infinity met while measuring; :meth:`PayloadMeter.measure` says where it is."""
 
 
 def human_size(size: int) -> str:
@@ -219,6 +228,12 @@ class PayloadMeter:
         """
         if not isinstance(value, dict | list | tuple):
             return _scalar_size(value, what), 0
+        try:
+            return self._measure(value, what)
+        except _NotFinite:
+            raise PayloadInvalid(f'{what}{_where_not_finite(value)}: {NOT_JSON_NUMBERS}') from None
+
+    def _measure(self, value: Any, what: str) -> tuple[int, int]:
         known = self._known
         seen = known.get(id(value))
         if seen is not None:
@@ -296,7 +311,10 @@ def _flat_and_small(value: dict[Any, Any], max_bytes: int) -> bool:
         elif kind is int:
             if not MIN_INT <= child <= MAX_INT:
                 return False
-        elif not (kind is float or kind is bool or child is None):
+        elif kind is float:
+            if not math.isfinite(child):
+                return False
+        elif not (kind is bool or child is None):
             return False
     return chars < max_bytes // 2
 
@@ -318,7 +336,33 @@ def _scalar_size(value: Any, what: str) -> int:
         if not MIN_INT <= value <= MAX_INT:
             raise PayloadInvalid(f'{what} holds an integer outside the 64-bit range')
         return max(1, value.bit_length() * 3 // 10)
+    if isinstance(value, float) and not math.isfinite(value):
+        raise _NotFinite(f'{what}: {NOT_JSON_NUMBERS}')
     return 1
+
+
+def _where_not_finite(value: Any) -> str:
+    """`` at items[2].price``: where the first NaN or infinity in ``value`` is (in document order); empty when
+    ``value`` is one. Iterative; a container reached again is not searched again."""
+    stack: list[tuple[Any, str]] = [(value, '')]
+    searched: set[int] = set()
+    while stack:
+        item, path = stack.pop()
+        if isinstance(item, float) and not math.isfinite(item):
+            return f' at {path.removeprefix(".")}' if path else ''
+        if not isinstance(item, dict | list | tuple) or id(item) in searched:
+            continue
+        searched.add(id(item))
+        pairs = item.items() if isinstance(item, dict) else enumerate(item)
+        steps = [(child, path + (_key_step(key) if isinstance(item, dict) else f'[{key}]')) for key, child in pairs]
+        stack.extend(reversed(steps))
+    return ''
+
+
+def _key_step(key: Any) -> str:
+    """``.name`` for a key that reads as a name, else ``["the key"]``."""
+    text = str(key)
+    return f'.{text}' if text.isidentifier() else f'[{json.dumps(text, ensure_ascii=False)}]'
 
 
 @dataclass(frozen=True, slots=True)
