@@ -5,6 +5,7 @@ sign-out forms work as real form posts (issue 10, findings 10 and 12)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -114,6 +115,29 @@ def test_the_api_docs_render_from_local_assets_without_a_violation(context: Brow
     expect(page.get_by_text('Unable to render this definition')).to_have_count(0)
     assert _violations(page) == []
     assert requested and all(url.startswith(server.url) for url in requested), requested
+
+
+def test_the_api_docs_authorize_with_the_token_and_try_a_call(
+    context: BrowserContext, server: Any, shots: Path
+) -> None:
+    """/docs has an Authorize button (the document declares the bearer token); once given the token, Try it out sends
+    it and gets the answer, all under the policy."""
+    page = context.new_page()
+    page.goto('/docs')
+    page.get_by_role('button', name='Authorize').first.click()
+    dialog = page.locator('.dialog-ux')
+    dialog.locator('input').first.fill(server.token)
+    dialog.locator('button.modal-btn.authorize').click()
+    expect(dialog.get_by_text('Authorized')).to_be_visible()
+    dialog.locator('button.btn-done').click()
+    operation = page.locator('#operations-workflows-list_workflows_api_workflows_get')
+    operation.locator('.opblock-summary').click()
+    operation.get_by_role('button', name='Try it out').click()
+    operation.get_by_role('button', name='Execute').click()
+    status = operation.locator('.live-responses-table tbody .response-col_status').first
+    expect(status).to_have_text('200', timeout=15_000)
+    page.screenshot(path=str(shots / 'docs-try-it-out.png'), full_page=True)
+    assert _violations(page) == []
 
 
 def test_signing_out_with_the_header_button_ends_the_session(context: BrowserContext, server: Any) -> None:

@@ -48,6 +48,24 @@ def test_the_document_has_no_dangling_local_references(app: FastAPI) -> None:
     assert '#/$defs/' not in text  # OpenAPI would resolve those against the whole document
 
 
+def test_the_document_declares_the_bearer_token_on_every_operation_that_needs_it(app: FastAPI) -> None:
+    """So /docs shows Authorize (and sends the token with Try it out), and generated clients send it; the health
+    check and the signed trigger take no token."""
+    document = app.openapi()
+    assert document['components']['securitySchemes'] == {
+        'bearerToken': {
+            'type': 'http',
+            'scheme': 'bearer',
+            'description': 'The access token (FLOWMON_TOKEN), sent as `Authorization: Bearer <token>`.',
+        }
+    }
+    operations = [(path, method, op) for path, item in document['paths'].items() for method, op in item.items()]
+    assert len(operations) > 30
+    for path, method, operation in operations:
+        public = path in ('/api/health', '/hooks/{workflow_id}')
+        assert operation.get('security') == (None if public else [{'bearerToken': []}]), (method, path)
+
+
 def test_put_documents_json_and_yaml_with_one_schema_per_node_type(app: FastAPI) -> None:
     schemas = body_schemas(app, '/api/workflows/{workflow_id}', 'put')
     assert set(schemas) == {'application/json', 'application/yaml'}
