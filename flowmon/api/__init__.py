@@ -18,6 +18,7 @@ from flowmon.application import Application
 from .auth import bearer_guard
 from .debug import install_debug_routes
 from .dependencies import STATE_KEY, App
+from .error_docs import document_errors
 from .errors import install_error_handlers
 from .exchange import EXPORT_BODY
 from .exchange import router as exchange_router
@@ -69,6 +70,7 @@ def install_api(
     if metrics is not None:
         install_metrics_route(app, metrics, ready if metrics_public else guard)
     install_error_handlers(app)
+    document_errors(app)
 
 
 def _include(app: FastAPI, router: APIRouter, **options: Any) -> None:

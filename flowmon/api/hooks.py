@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import APIRouter, Request, status
+from pydantic import BaseModel, Field
 
 from flowmon.application.automation import Automation as AutomationUseCases
 from flowmon.application.errors import TooLarge
@@ -22,16 +23,30 @@ hook_router = APIRouter(tags=['triggers'])  # no bearer token: the signature aut
 automation_router = APIRouter(prefix='/api/workflows/{workflow_id}', tags=['triggers'])
 
 
+class HookAccepted(BaseModel):
+    """What a trigger answers (scripts read these names)."""
+
+    execution_id: str = Field(description='the execution the call started (or, replayed, the one its first call did)')
+    workflow_id: str
+    replayed: bool = Field(description='true when this webhook-id was received before: no new execution')
+
+
 @hook_router.post(
     '/hooks/{workflow_id}',
     status_code=status.HTTP_202_ACCEPTED,
-    responses={401: {}, 404: {}, 413: {}, 422: {}},
+    response_model=HookAccepted,
+    responses={
+        401: {'description': 'No valid signature: webhook-id, webhook-timestamp (within 5 minutes), webhook-signature'},
+        404: {'description': 'No such workflow, or it does not accept triggers'},
+        413: {'description': 'The body is over FLOWMON_MAX_PAYLOAD_BYTES'},
+        422: {'description': 'The body is not a JSON object (an empty body is {}), or nests more than 64 levels'},
+    },
     openapi_extra={'requestBody': {'content': {'application/json': {'schema': {'type': 'object'}}}}},
 )
-async def receive(workflow_id: str, request: Request, automation: Automation) -> dict[str, Any]:
+async def receive(workflow_id: str, request: Request, automation: Automation) -> HookAccepted:
     body = await _bounded_body(request, automation.max_body_bytes)
     received = await automation.receive(workflow_id, request.headers, body)
-    return {'execution_id': received.execution_id, 'workflow_id': workflow_id, 'replayed': received.replayed}
+    return HookAccepted(execution_id=received.execution_id, workflow_id=workflow_id, replayed=received.replayed)
 
 
 def _workflow_route(action: WorkflowAction) -> Callable[..., Awaitable[dict[str, Any]]]:

@@ -21,6 +21,7 @@ from waiting import until
 from flowmon.engine.model import load_document
 
 EXAMPLES = Path(__file__).resolve().parents[2] / 'data' / 'workflows'
+JSON = {'content-type': 'application/json'}
 QUICK = {
     'id': 'quick',
     'name': 'Quick',
@@ -64,6 +65,65 @@ def test_the_document_declares_the_bearer_token_on_every_operation_that_needs_it
     for path, method, operation in operations:
         public = path in ('/api/health', '/hooks/{workflow_id}')
         assert operation.get('security') == (None if public else [{'bearerToken': []}]), (method, path)
+
+
+def documented_error(app: FastAPI, path: str, method: str, code: int) -> Any:
+    """A validator of the answer ``/openapi.json`` documents for ``code`` of ``method path``."""
+    document = app.openapi()
+    schema = document['paths'][path][method]['responses'][str(code)]['content']['application/json']['schema']
+    return jsonschema_rs.validator_for({**schema, 'components': document['components']})
+
+
+def test_every_refusal_is_documented_as_the_one_error_model(app: FastAPI) -> None:
+    """Not FastAPI's HTTPValidationError (``detail`` a list): a client generated from the document reads every 4xx."""
+    document = app.openapi()
+    assert 'HTTPValidationError' not in json.dumps(document) and 'ValidationError' not in document['components']
+    for path, item in document['paths'].items():
+        for method, operation in item.items():
+            responses = operation['responses']
+            refusals = {code: response for code, response in responses.items() if code.startswith('4')}
+            assert refusals or path == '/api/health', (method, path)  # (the one operation that refuses nothing)
+            for code, response in refusals.items():
+                assert response['description'], (method, path, code)
+                assert response['content'] == {'application/json': {'schema': {'$ref': '#/components/schemas/Error'}}}
+            assert '401' in responses or 'security' not in operation, (method, path)
+            assert ('404' in responses) or '{' not in path, (method, path)
+    hook = document['paths']['/hooks/{workflow_id}']['post']
+    assert hook['responses']['202']['content']['application/json']['schema'] == {
+        '$ref': '#/components/schemas/HookAccepted'
+    }
+    assert set(document['components']['schemas']['HookAccepted']['required']) == {
+        'execution_id',
+        'workflow_id',
+        'replayed',
+    }
+    assert 'security' not in hook and hook['responses']['401']['description'].startswith('No valid signature')
+    assert {'400', '401', '404', '413', '422'} <= set(
+        document['paths']['/api/workflows/{workflow_id}/executions']['post']['responses']
+    )
+
+
+async def test_the_answers_fit_the_documented_error_model(app: FastAPI, client: httpx.AsyncClient) -> None:
+    start = '/api/workflows/{workflow_id}/executions'
+    cases = [
+        (start, 'post', 422, client.post('/api/workflows/quick/executions', json={'input': [1, 2]})),
+        (start, 'post', 404, client.post('/api/workflows/nope/executions', json={'input': {}})),
+        (start, 'post', 400, client.post('/api/workflows/quick/executions', content=b'{"input": ', headers=JSON)),
+        (start, 'post', 401, client.post('/api/workflows/quick/executions', json={}, headers={'Authorization': ''})),
+        ('/api/executions/{execution_id}', 'get', 404, client.get('/api/executions/nope')),
+        ('/api/executions', 'get', 422, client.get('/api/executions', params={'limit': 'many'})),
+    ]
+    assert (
+        await client.put('/api/workflows/quick', json={**QUICK, 'nodes': QUICK['nodes'][:1], 'edges': []})
+    ).status_code == 201
+    for path, method, code, request in cases:
+        response = await request
+        assert response.status_code == code, (path, response.text)
+        body = response.json()
+        documented_error(app, path, method, code).validate(body)
+        assert isinstance(body['detail'], str) and body['detail']
+        if code == 422 and 'errors' in body:
+            assert body['errors'][0]['loc'][0] in ('body', 'query'), body
 
 
 def test_put_documents_json_and_yaml_with_one_schema_per_node_type(app: FastAPI) -> None:
