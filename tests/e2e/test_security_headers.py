@@ -140,33 +140,38 @@ def test_the_api_docs_authorize_with_the_token_and_try_a_call(
     assert _violations(page) == []
 
 
-def test_signing_out_with_the_header_button_ends_the_session(context: BrowserContext, server: Any) -> None:
+def _signed_in(context: BrowserContext, server: Any) -> tuple[Page, str]:
+    """A page signed in with the form, and its session cookie."""
     page = context.new_page()
     _sign_in_with_the_form(page, server)
     expect(page.get_by_test_id('sign-out')).to_be_visible()
-    before = {cookie['name']: cookie['value'] for cookie in context.cookies()}['flowmon_session']
+    return page, _session(context)
+
+
+def _session(context: BrowserContext) -> str:
+    return {cookie['name']: cookie['value'] for cookie in context.cookies()}['flowmon_session']
+
+
+def test_signing_out_with_the_header_button_ends_the_session(context: BrowserContext, server: Any) -> None:
+    page, before = _signed_in(context, server)
     with page.expect_navigation():
         page.get_by_test_id('sign-out').click()
     expect(page).to_have_url(f'{server.url}/login')
     expect(page.get_by_text('Sign in to flowmon')).to_be_visible()
-    after = {cookie['name']: cookie['value'] for cookie in context.cookies()}['flowmon_session']
-    assert after != before
+    assert _session(context) != before
     old = httpx.get(f'{server.url}/executions', cookies={'flowmon_session': before}, follow_redirects=False)
     assert old.status_code == 303  # the signed-in cookie's session is over
     assert _violations(page) == []
 
 
 def test_another_page_cannot_sign_its_visitor_out_with_a_hidden_form(context: BrowserContext, server: Any) -> None:
-    page = context.new_page()
-    _sign_in_with_the_form(page, server)
-    expect(page.get_by_test_id('sign-out')).to_be_visible()
-    session = {cookie['name']: cookie['value'] for cookie in context.cookies()}['flowmon_session']
+    _, session = _signed_in(context, server)
     other = context.new_page()  # about:blank: a page of another origin, posting flowmon's sign-out form
     other.set_content(f'<form method="post" action="{server.url}/logout"></form>')
     with other.expect_navigation():
         other.evaluate('document.forms[0].submit()')
     expect(other.get_by_text("refused: this form was sent from another site's page")).to_be_visible()
-    assert {cookie['name']: cookie['value'] for cookie in context.cookies()}['flowmon_session'] == session
+    assert _session(context) == session
     still = httpx.get(f'{server.url}/executions', cookies={'flowmon_session': session}, follow_redirects=False)
     assert still.status_code == 200  # the visitor is still signed in
 
