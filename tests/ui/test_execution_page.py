@@ -192,6 +192,30 @@ async def test_rerun_from_a_node_reuses_the_nodes_before_it(user: User) -> None:
     assert (summary['retry_of'], summary['trigger']['type']) == (execution_id, 'rerun')
 
 
+async def test_a_rerun_says_the_workflow_changed_since_and_refuses_a_node_it_no_longer_has(user: User) -> None:
+    execution_id = await finished_flaky(user)
+    renamed = json.loads(json.dumps(FLAKY).replace('"ship"', '"deliver"'))
+    assert (await api(user, 'PUT', '/api/workflows/flaky', renamed)).status_code == 200
+    await open_finished(user, execution_id)
+    click_node(user, 'ship')
+    user.find(marker='rerun-from-node').click()
+    await user.should_see('Node ship is not in the current definition of Flaky pipeline (changed since this run')
+    await user.should_not_see(marker='input-dialog')
+
+    user.find(marker='rerun-execution').click()
+    await user.should_see(marker='input-dialog')
+    await user.should_see('The workflow was changed since this run (saved ')
+    await user.should_see('the rerun runs the current definition.')
+
+
+async def test_a_rerun_of_an_unchanged_workflow_says_nothing_of_changes(user: User) -> None:
+    execution_id = await finished_flaky(user)
+    await open_finished(user, execution_id)
+    user.find(marker='rerun-execution').click()
+    await user.should_see(marker='input-dialog')
+    await user.should_not_see('was changed since this run')
+
+
 def input_editor(user: User) -> ui.codemirror:
     (editor,) = user.find(marker='input-json').elements
     assert isinstance(editor, ui.codemirror)

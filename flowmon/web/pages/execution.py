@@ -22,6 +22,7 @@ from nicegui import background_tasks, ui
 
 from flowmon.application import Application
 from flowmon.application.errors import AppError, NotFound
+from flowmon.application.workflows import StoredWorkflow
 from flowmon.engine.core.events import Event, utcnow
 from flowmon.engine.core.graph import definition_order
 from flowmon.engine.core.provenance import trigger_type
@@ -29,6 +30,7 @@ from flowmon.engine.core.replay_index import live_spans
 from flowmon.engine.core.state import ExecutionState
 from flowmon.web.auth import is_signed_in
 from flowmon.web.format import duration, short_id
+from flowmon.web.rerun_context import missing_node, rerun_note
 from flowmon.web.teardown import weak_callback
 from flowmon.web.widgets.confirm_dialog import confirm
 from flowmon.web.widgets.empty_state import not_found
@@ -301,10 +303,19 @@ class _LivePage:
         ui.navigate.to('/executions')
 
     async def _rerun_from(self, node_id: str) -> None:
-        self._open_rerun(node_id)
+        await self._open_rerun(node_id)
 
-    def _open_rerun(self, from_node: str | None) -> None:
-        """The rerun dialog: the previous input in a JSON editor, to run again as it was or fixed first."""
+    async def _open_rerun(self, from_node: str | None) -> None:
+        """The rerun dialog: the previous input in a JSON editor, to run again as it was or fixed first; what the
+        rerun will run is said first (the workflow's current definition may have changed since this run)."""
+        try:
+            current: StoredWorkflow | None = await self._application.workflows.get(self._state.workflow_id or '')
+        except NotFound:
+            current = None
+        refusal = missing_node(from_node, current)
+        if refusal is not None:
+            ui.notify(refusal, type='warning', multi_line=True)
+            return
         if from_node is None:
             title = 'Rerun this execution'
             hint = 'Every node runs again. Fix the input first if it was the problem.'
@@ -314,7 +325,7 @@ class _LivePage:
         with self._body:
             dialog = JsonInputDialog(
                 title=title,
-                hint=f'{hint} The new execution records that it reruns this one.',
+                hint=f'{hint} The new execution records that it reruns this one.{rerun_note(self._state, current)}',
                 value=pretty(self._state.input),
                 on_submit=lambda value: self._start_rerun(from_node, value),
                 budget=self._application.executions.budget,
