@@ -131,8 +131,10 @@ def install_error_handlers(app: FastAPI) -> None:
     async def refused(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, AppError)
         status = status_of(exc)
-        headers = {'Retry-After': str(RETRY_AFTER_S)} if status == 503 else None
-        return JSONResponse({'detail': str(exc)}, status_code=status, headers=headers)
+        headers = {'Retry-After': str(RETRY_AFTER_S)} if status == 503 else {}
+        if isinstance(exc, Stale) and exc.version is not None:  # what is stored now: If-Match it to overwrite it
+            headers['ETag'] = f'"{exc.version}"'
+        return JSONResponse({'detail': str(exc)}, status_code=status, headers=headers or None)
 
     app.add_exception_handler(AppError, refused)
     app.add_exception_handler(RequestValidationError, validation_error)

@@ -31,6 +31,8 @@ class Conflict(AppError):
 class Stale(Conflict):
     """A change made on the grounds of a version that is no longer the stored one: someone else changed it since."""
 
+    version: str | None = None  # the version stored now (None: nothing is stored)
+
 
 class Invalid(AppError, ValueError):
     """The request is understood but its content is not acceptable."""

@@ -49,6 +49,7 @@ class WorkflowChanged(Stale):
     def __init__(self, message: str, current: StoredWorkflow | None) -> None:
         super().__init__(message)
         self.current = current
+        self.version = None if current is None else current.version
 
     @classmethod
     def of(cls, mismatch: VersionMismatch) -> WorkflowChanged:

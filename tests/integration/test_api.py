@@ -269,6 +269,7 @@ async def test_put_with_if_match_replaces_only_the_version_it_names(client: http
         f'saved at {updated_at}'
     )
     assert (await client.get('/api/workflows/quick')).json()['name'] == 'Ours'  # nothing stored
+    assert theirs.headers['ETag'] == ours.headers['ETag']  # the stored version, to overwrite it knowingly
 
     for if_match in ('*', ours.headers['ETag'].strip('"'), f'"{"0" * 64}", {ours.headers["ETag"]}'):
         again = await client.put('/api/workflows/quick', json=with_changes(name='Ours'), headers={'If-Match': if_match})
@@ -283,7 +284,7 @@ async def test_put_with_if_match_replaces_only_the_version_it_names(client: http
 
 async def test_if_match_star_needs_a_stored_workflow_and_a_version_a_stored_one(client: httpx.AsyncClient) -> None:
     response = await client.put('/api/workflows/quick', json=QUICK, headers={'If-Match': '*'})
-    assert response.status_code == 412
+    assert response.status_code == 412 and 'ETag' not in response.headers  # nothing is stored
     assert response.json()['detail'] == "workflow 'quick' not found: it was expected to exist"
     response = await client.put('/api/workflows/quick', json=QUICK, headers={'If-Match': f'"{"a" * 64}"'})
     assert response.status_code == 412
