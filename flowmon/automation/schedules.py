@@ -7,8 +7,9 @@ kept in the database, so a paused schedule stays paused across restarts.
 
 A tick that falls while flowmon is not running (a deploy, a reboot) starts its run at the next start-up, once
 however many were missed, if it fell within the last ``catch_up_s`` seconds (``FLOWMON_SCHEDULE_CATCH_UP_SECONDS``)
-and nothing says it was not wanted: the workflow existed then, its pause state (and trigger secret) have not
-changed since, and no run of it started by its schedule came after the tick (:meth:`ScheduleService.catch_up`).
+and nothing says it was not wanted: the workflow's definition (its cron line with it) and its pause state (and
+trigger secret) have not changed since, and no run of it started by its schedule came after the tick
+(:meth:`ScheduleService.catch_up`). A definition stored again unchanged (a file loaded at start-up) is no change.
 
 When processes share a PostgreSQL database each of them fires every schedule, and a tick starts an execution only in
 the process that claims it first (a row per workflow and scheduled time, :class:`TickClaims`).
@@ -29,7 +30,7 @@ from flowmon.automation.triggers import StartExecution, upsert_automation
 from flowmon.engine.core import log_context
 from flowmon.engine.core.events import utcnow
 from flowmon.engine.core.provenance import schedule_trigger
-from flowmon.engine.cron import crontab_trigger
+from flowmon.engine.cron import crontab_trigger, never_fires
 from flowmon.engine.model import Workflow
 from flowmon.engine.runtime.scheduler import QueueFull, new_execution_id
 from flowmon.infra.timers import Timers
@@ -131,8 +132,9 @@ class ScheduleService:
         return started
 
     async def _missed(self, workflow_id: str, tick: datetime) -> bool:
-        """Whether ``tick`` of ``workflow_id``'s schedule was missed: the workflow existed then, its automation row
-        (pause, trigger secret) has not changed since, and no run of it started by its schedule came after it."""
+        """Whether ``tick`` of ``workflow_id``'s schedule was missed: the workflow was stored as it is now before it
+        (so its cron line was in force), its automation row (pause, trigger secret) has not changed since, and no run
+        of it started by its schedule came after it."""
         at = to_db_time(tick)
         ran = exists().where(
             _executions.c.workflow_id == workflow_id,
@@ -141,7 +143,7 @@ class ScheduleService:
         )
         changed = exists().where(automation.c.workflow_id == workflow_id, automation.c.updated_at > at)
         query = select(_workflows.c.id).where(
-            _workflows.c.id == workflow_id, _workflows.c.created_at <= at, ~ran, ~changed
+            _workflows.c.id == workflow_id, _workflows.c.updated_at <= at, ~ran, ~changed
         )
         async with self._db.engine.connect() as conn:
             return (await conn.execute(query)).first() is not None
@@ -158,6 +160,9 @@ class ScheduleService:
         schedule = workflow.spec.schedule if workflow is not None else None
         if workflow is None:  # deleted, with its pause (the store deleted it too): a new one under its id is active
             self._paused.discard(workflow_id)
+        if schedule is not None and never_fires(schedule.cron):  # (refused on saving; one stored before stays idle)
+            log.warning('workflow %s: its cron line %r never fires; no schedule', workflow_id, schedule.cron)
+            schedule = None
         if schedule is None:
             if self._specs.pop(workflow_id, None) is not None:
                 self._timers.disarm(job_id(workflow_id))

@@ -150,7 +150,9 @@ class Ledger:
             else:
                 found = (await conn.execute(select(deliveries).where(deliveries.c.id == delivery_id))).one()
                 row = self._box.open_row(deliveries, delivery_id, found._mapping)
-                if row['source'] == 'node' and await _run_cancelled(conn, row['execution_id']):
+                # (the first round only: a round a person started by redelivering it is theirs to send)
+                automatic = row['source'] == 'node' and not row['round_base']
+                if automatic and await _run_cancelled(conn, row['execution_id']):
                     await _cancel(conn, delivery_id, CANCELLED_RUN, now, attempts_back=1)
                     return ClaimMiss(
                         status=DeliveryStatus.CANCELLED.value, cancelled_now=True, row=row, reason=CANCELLED_RUN

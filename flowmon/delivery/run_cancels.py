@@ -3,8 +3,9 @@
 A webhook node's delivery outlives the node: its retries follow the delivery schedule after the node has ended or
 been cancelled. When the run is cancelled, the receiver must not act later on a message from it: every delivery of
 that run's nodes still waiting for an attempt is cancelled (``status_reason`` ``execution_cancelled``; it can be
-redelivered by hand). One in the middle of an attempt finishes that attempt, and its next is cancelled when it is
-claimed (:meth:`~flowmon.delivery.ledger.Ledger.claim` checks the run). An interrupted run (a stop) keeps its
+redelivered by hand, and a round started so is sent). One in the middle of an attempt finishes that attempt, and its
+next is cancelled when it is claimed (:meth:`~flowmon.delivery.ledger.Ledger.claim` checks the run in a delivery's
+first round). An interrupted run (a stop) keeps its
 deliveries: nobody asked to cancel it.
 """
 

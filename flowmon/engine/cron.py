@@ -13,7 +13,7 @@ for. APScheduler is imported when a trigger is built, not with the engine.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, tzinfo
 from typing import Any
 
 DAYS = ('sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat')  # crontab's numbering: 0 (and 7) = Sunday
@@ -28,7 +28,6 @@ SHORTCUTS = {
     '@midnight': '0 0 * * *',
     '@hourly': '0 * * * *',
 }
-NEVER_AFTER = datetime(2000, 1, 1, tzinfo=UTC)  # a line that fires at no time after this never fires
 
 
 def crontab_days(field: str) -> str:
@@ -54,7 +53,9 @@ def _days_of(part: str) -> range | list[int]:
     else:
         start, dash, end = span.partition('-')
         first = _day(start, part)
-        last = _day(end, part) if dash else (6 if step_text else first)  # 'n/2': from n to the week's end
+        last = _day(end, part) if dash else (7 if step_text else first)  # 'n/2': from n to the week's end (7)
+        if dash and last == 0 and first > 0:  # a range that ends on Sunday: sat-sun, 6-0 (APScheduler read them so)
+            last = 7
         if last < first:
             raise ValueError(f'day-of-week: the range {span!r} runs backwards (write it as two, e.g. "5-6,0")')
     return [day % 7 for day in range(first, last + 1, step)]
@@ -91,11 +92,53 @@ def crontab_trigger(expression: str, timezone: tzinfo) -> Any:
 
     if day.startswith('*') or weekday.startswith('*'):  # (crontab's rule: a field starting with * is unrestricted)
         return trigger(day, days)
+    if not days_fit(day, month):  # its days of the month never come: the days of the week alone (no endless search)
+        return trigger('*', days)
     # both restricted: crontab fires on either (APScheduler's one trigger would need both)
     return OrTrigger([trigger(day, '*'), trigger('*', days)])
 
 
+def never_fires(expression: str) -> bool:
+    """Whether the crontab line ``expression`` (valid) fires at no time: it names days of the month that none of its
+    months has (``0 0 30 2 *``: 30 February) and no day of the week. Decided from the fields, without a search
+    (APScheduler would look for a next time up to the year 9999)."""
+    fields = SHORTCUTS.get(expression.strip().lower(), expression).split()
+    return len(fields) == 5 and fields[4] == '*' and not days_fit(fields[2], fields[3])
+
+
+MONTH_DAYS = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)  # the longest each month can be
+MONTHS = ('jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec')
+
+
+def days_fit(day: str, month: str) -> bool:
+    """Whether some day the ``day`` field names exists in some month the ``month`` field names (True whenever either
+    field has a form other than numbers, ranges, steps and month names: APScheduler's ``last``, ``2nd fri``...)."""
+    days, months = _numbers(day, 1, 31, ()), _numbers(month, 1, 12, MONTHS)
+    if days is None or months is None:
+        return True
+    return any(number <= MONTH_DAYS[month_number - 1] for number in days for month_number in months)
+
+
+def _numbers(field: str, low: int, high: int, names: tuple[str, ...]) -> set[int] | None:
+    found: set[int] = set()
+    for part in field.lower().split(','):
+        span, _, step_text = part.partition('/')
+        start, dash, end = span.partition('-')
+        bounds = [low, high] if span == '*' else [_number(start, names), _number(end, names) if dash else None]
+        if bounds[0] is None or (dash and bounds[1] is None) or (step_text and not step_text.isdigit()):
+            return None
+        first = bounds[0]
+        last = bounds[1] if bounds[1] is not None else (high if step_text else first)
+        found.update(range(first, last + 1, int(step_text) if step_text else 1))
+    return found
+
+
+def _number(text: str, names: tuple[str, ...]) -> int | None:
+    if text in names:
+        return names.index(text) + 1
+    return int(text) if text.isdigit() else None
+
+
 def check_crontab(expression: str) -> None:
-    """Raise ValueError when ``expression`` is not a crontab line or never fires (``0 0 30 2 *``: 30 February)."""
-    if crontab_trigger(expression, UTC).get_next_fire_time(None, NEVER_AFTER) is None:
-        raise ValueError('it never fires (no day matches both its day of the month and its month)')
+    """Raise ValueError when ``expression`` is not a crontab line."""
+    crontab_trigger(expression, UTC)

@@ -13,6 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from flowmon.engine.cron import never_fires
 from flowmon.engine.model import MAX_DEFINITION_BYTES, Workflow, WorkflowError, load_document, parse_workflow
 from flowmon.engine.nodes.base import NodeRegistry
 from flowmon.engine.nodes.webhook import endpoints_named
@@ -111,6 +112,12 @@ class WorkflowCatalog:
             elif body_id != workflow_id:
                 raise WorkflowError(f'id {body_id!r} in the body does not match {workflow_id!r} in the path')
         workflow = self.validate_new(raw)
+        schedule = workflow.spec.schedule
+        if schedule is not None and never_fires(schedule.cron):  # (a stored one still loads: its schedule is idle)
+            raise WorkflowError(
+                f'schedule.cron: invalid cron expression {schedule.cron!r}: it never fires (none of its months has '
+                'one of its days of the month)'
+            )
         if self._known_endpoints is not None:  # (a file loaded at start-up is not held to it: endpoints load later)
             named, known = endpoints_named(workflow.definition()), self._known_endpoints()
             _refuse_unknown('webhook endpoint', named, known, 'the Webhooks page or POST /api/webhooks/endpoints')

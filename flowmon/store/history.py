@@ -148,7 +148,11 @@ class History:
         replace = _workflows.update().where(_workflows.c.id == workflow_id).values(**values)
         if expected is not None:
             return await self._put_expecting(workflow_id, values, now, expected)
+        unchanged = and_(_workflows.c.id == workflow_id, _workflows.c.definition == values['definition'])
         async with self._db.engine.begin() as conn:
+            # stored as it is (a file loaded again at start-up): nothing changes, its updated_at included
+            if (await conn.execute(select(_workflows.c.id).where(unchanged))).first() is not None:
+                return False
             if (await conn.execute(replace)).rowcount:
                 return False
             create = self._db.insert_ignore(_workflows, ['id']).values(
@@ -165,6 +169,8 @@ class History:
             current = _workflow(row) if row else None
             if not fits(expected, current):
                 raise VersionMismatch(workflow_id, expected, current)
+            if row is not None and row.definition == values['definition']:
+                return False  # stored as it is: nothing changes, its updated_at included
             async with self._db.engine.begin() as conn:
                 if row is None:
                     create = self._db.insert_ignore(_workflows, ['id'])

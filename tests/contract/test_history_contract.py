@@ -22,9 +22,13 @@ async def test_workflows_are_created_replaced_listed_and_deleted(history: Histor
     assert await history.put_workflow('w2', 'Alpha', chain('w2', name='Alpha'), T0) is True
     later = T0 + timedelta(minutes=5)
     assert await history.put_workflow('w1', 'Zeta', {**definition, 'name': 'Zeta'}, later) is False
+    unchanged = await history.get_workflow('w1')  # stored again as it was: not an update
+    assert unchanged is not None and (unchanged.created_at, unchanged.updated_at) == (T0, T0)
+    changed = {**definition, 'description': 'changed'}
+    assert await history.put_workflow('w1', 'Zeta', changed, later) is False
 
     stored = await history.get_workflow('w1')
-    assert stored is not None and stored.definition == definition
+    assert stored is not None and stored.definition == changed
     assert (stored.created_at, stored.updated_at) == (T0, later)
     assert stored.updated_at.tzinfo is not None and stored.updated_at.utcoffset() == timedelta(0)
     assert [w.id for w in await history.list_workflows()] == ['w2', 'w1']  # by name

@@ -273,3 +273,19 @@ def test_the_latest_tick_of_a_window() -> None:
     assert latest_tick(daily, NOW - timedelta(days=3), NOW - timedelta(hours=1)) == datetime(
         2026, 12, 4, 10, tzinfo=UTC
     )
+
+
+async def test_no_catch_up_of_a_tick_its_cron_line_did_not_have_then(db: Database) -> None:
+    """Changed from 03:00 daily to hourly at 10:20: the 10:00 tick was not the schedule's then."""
+    catalog = WorkflowCatalog(History(db), default_registry())
+    daily = {**SCHEDULED, 'schedule': {'cron': '0 3 * * *', 'timezone': 'UTC'}}
+    await catalog.put('tick', daily, NOW - timedelta(hours=2))
+    assert (await started_after_a_stop(db, created=NOW - timedelta(minutes=10))).calls == []
+
+
+async def test_a_definition_stored_again_unchanged_is_no_change(db: Database) -> None:
+    """A file loaded again at each start stores the same definition: the tick is still caught up."""
+    catalog = WorkflowCatalog(History(db), default_registry())
+    await catalog.put('tick', HOURLY, NOW - timedelta(hours=2))
+    await catalog.put('tick', HOURLY, NOW - timedelta(minutes=5))  # (as load_directory does, at start-up)
+    assert len((await started_after_a_stop(db, created=NOW - timedelta(minutes=1))).calls) == 1

@@ -23,7 +23,7 @@ from flowmon.delivery.policy import RetrySchedule
 from flowmon.delivery.service import DeliveryConfig, DeliveryService
 from flowmon.engine.core.events import Event, EventType, utcnow
 from flowmon.engine.nodes import default_registry
-from flowmon.engine.nodes.webhook import OutboundWebhook
+from flowmon.engine.nodes.webhook import OutboundWebhook, WebhookReceipt
 from flowmon.engine.runtime.bus import EventBus
 from flowmon.infra.outbound import OutboundGuard, guarded_client
 from flowmon.infra.secretbox import SecretBox, new_key
@@ -204,6 +204,30 @@ async def test_an_interrupted_last_attempt_is_made_again_within_a_budget_grown_b
     assert detail is not None and [x.error_class for x in detail.attempts] == ['interrupted', None]
 
 
+async def retrying(harness: Harness, execution_id: str) -> tuple[DeliveryService, WebhookReceipt]:
+    """A delivery service (its retries 30 s apart) and a webhook node's delivery of ``execution_id`` whose first
+    attempt failed."""
+    service = await harness.service(schedule=(0, 30))
+    harness.replies = [503]
+    return service, await first_failed(service, execution_id)
+
+
+async def first_failed(service: DeliveryService, execution_id: str) -> WebhookReceipt:
+    """A webhook node's delivery of ``execution_id``, once its first attempt failed (the receiver answers 503)."""
+    queued = await service.submit(OutboundWebhook(body=b'{}', url=URL, execution_id=execution_id))
+    async with asyncio.timeout(5):
+        while (record := await service.queries.record(queued.delivery_id)) is None or record.status != 'retrying':
+            await asyncio.sleep(0.01)
+    return queued
+
+
+async def cancelled(harness: Harness, db: Database, execution_id: str) -> None:
+    """The run ``execution_id`` was cancelled: stored so, and said on the bus."""
+    await a_run(db, execution_id, 'cancelled')
+    event = Event(execution_id=execution_id, seq=9, type=EventType.EXECUTION_CANCELLED, ts=utcnow())
+    harness.buses[-1].publish(event)
+
+
 async def a_run(db: Database, execution_id: str, status: str) -> None:
     async with db.engine.begin() as conn:
         await conn.execute(
@@ -214,14 +238,8 @@ async def a_run(db: Database, execution_id: str, status: str) -> None:
 async def test_a_cancelled_runs_waiting_node_deliveries_are_cancelled_with_it(harness: Harness, db: Database) -> None:
     service = await harness.service(schedule=(0, 30))  # the retry would come in 30 s
     harness.replies = [503, 503]
-    mine = await service.submit(OutboundWebhook(body=b'{}', url=URL, execution_id='run-1'))
-    other = await service.submit(OutboundWebhook(body=b'{}', url=URL, execution_id='run-2'))
-    for receipt in (mine, other):
-        async with asyncio.timeout(5):
-            while (record := await service.queries.record(receipt.delivery_id)) is None or record.status != 'retrying':
-                await asyncio.sleep(0.01)
-    await a_run(db, 'run-1', 'cancelled')
-    harness.buses[-1].publish(Event(execution_id='run-1', seq=9, type=EventType.EXECUTION_CANCELLED, ts=utcnow()))
+    mine, other = await first_failed(service, 'run-1'), await first_failed(service, 'run-2')
+    await cancelled(harness, db, 'run-1')
     assert await settle(service, mine.delivery_id) == 'cancelled'
     record = await service.queries.record(mine.delivery_id)
     assert record is not None and record.status_reason == 'execution_cancelled'
@@ -230,16 +248,22 @@ async def test_a_cancelled_runs_waiting_node_deliveries_are_cancelled_with_it(ha
     assert len(harness.requests) == 2  # the first attempt of each, nothing after
 
 
+async def test_a_delivery_cancelled_with_its_run_is_sent_when_redelivered_by_hand(
+    harness: Harness, db: Database
+) -> None:
+    service, queued = await retrying(harness, 'run-1')
+    await cancelled(harness, db, 'run-1')
+    assert await settle(service, queued.delivery_id) == 'cancelled'
+    await service.redeliver(queued.delivery_id)
+    assert await settle(service, queued.delivery_id) == 'succeeded'
+    assert len(harness.requests) == 2
+
+
 async def test_the_next_attempt_of_a_cancelled_runs_delivery_is_cancelled_when_claimed(
     harness: Harness, db: Database
 ) -> None:
     """The cancel came while an attempt was under way (or its event was missed): its next claim cancels it."""
-    service = await harness.service(schedule=(0, 30))
-    harness.replies = [503]
-    queued = await service.submit(OutboundWebhook(body=b'{}', url=URL, execution_id='run-1'))
-    async with asyncio.timeout(5):
-        while (record := await service.queries.record(queued.delivery_id)) is None or record.status != 'retrying':
-            await asyncio.sleep(0.01)
+    service, queued = await retrying(harness, 'run-1')
     await a_run(db, 'run-1', 'cancelled')
     miss = await service.ledger.claim(queued.delivery_id, trigger='retry', now=utcnow(), lease_s=30, slack_s=60)
     assert isinstance(miss, ClaimMiss) and miss.status == 'cancelled' and miss.reason == 'execution_cancelled'

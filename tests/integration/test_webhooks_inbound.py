@@ -183,7 +183,8 @@ async def test_a_tick_that_fell_while_flowmon_was_stopped_runs_at_the_next_start
         assert (await app.api.put('/api/workflows/hourly', json=hourly)).status_code == 201
         async with app.system.db.engine.begin() as conn:  # stored two hours ago: before the last tick
             two_hours_ago = datetime.now(UTC) - timedelta(hours=2)
-            await conn.execute(WORKFLOWS.update().where(WORKFLOWS.c.id == 'hourly').values(created_at=two_hours_ago))
+            stored = {'created_at': two_hours_ago, 'updated_at': two_hours_ago}
+            await conn.execute(WORKFLOWS.update().where(WORKFLOWS.c.id == 'hourly').values(**stored))
     for restart in range(2):  # the second start finds the tick's run: nothing more
         async with running_app(tmp_path) as app:
             listed = (await app.api.get('/api/executions', params={'workflow_id': 'hourly'})).json()
@@ -210,3 +211,14 @@ async def test_a_retry_whose_execution_was_deleted_starts_a_new_one(tmp_path: Pa
             '/hooks/triggered', content=body, headers=signed(secret, body, message_id='m7')
         )
         assert replayed.json() == {**again.json(), 'replayed': True}
+
+
+async def test_a_cron_line_that_never_fires_is_refused_on_saving(tmp_path: Path) -> None:
+    never = {**TRIGGERED, 'id': 'never', 'schedule': {'cron': '0 0 30 2 *', 'timezone': 'UTC'}}
+    async with running_app(tmp_path) as app:
+        refused = await app.api.put('/api/workflows/never', json=never)
+        assert refused.status_code == 422, refused.text
+        assert refused.json()['detail'].startswith(
+            "schedule.cron: invalid cron expression '0 0 30 2 *': it never fires"
+        )
+        assert (await app.api.get('/api/workflows/never')).status_code == 404

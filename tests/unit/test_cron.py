@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from flowmon.engine.cron import crontab_days, crontab_trigger
+from flowmon.engine.cron import crontab_days, crontab_trigger, never_fires
 from flowmon.engine.model import WorkflowError, parse_workflow
 from flowmon.engine.nodes import default_registry
 
@@ -63,6 +63,8 @@ def test_the_day_of_week_field_becomes_day_names() -> None:
     assert crontab_days('0') == crontab_days('7') == crontab_days('SUN') == 'sun'
     assert crontab_days('*') == '*'
     assert crontab_days('2/2') == 'tue,thu,sat'
+    assert crontab_days('1/2') == 'sun,mon,wed,fri'  # from 1 to 7, as cronie reads it
+    assert crontab_days('sat-sun') == crontab_days('6-0') == crontab_days('6-7') == 'sun,sat'  # (APScheduler took it)
 
 
 @pytest.mark.parametrize(
@@ -74,8 +76,6 @@ def test_the_day_of_week_field_becomes_day_names() -> None:
         ('0 9 * * funday', 'is not a day'),
         ('0 9 * *', 'has 5 fields'),
         ('61 9 * * 1', '61'),
-        ('0 0 30 2 *', 'it never fires'),
-        ('0 0 31 4,6,9,11 *', 'it never fires'),
         ('@reboot', "'@reboot' is not a schedule"),
     ],
 )
@@ -84,3 +84,26 @@ def test_a_line_crontab_would_not_read_is_refused_naming_the_problem(expression:
     with pytest.raises(WorkflowError, match=r'schedule\.cron') as refused:
         parse_workflow(raw, default_registry())
     assert words in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    ('expression', 'never'),
+    [
+        ('0 0 30 2 *', True),
+        ('0 0 31 4,6,9,11 *', True),
+        ('0 0 31 apr-jun/2 *', True),
+        ('0 0 29 2 *', False),
+        ('0 0 31 2,3 *', False),
+        ('0 0 30 2 mon', False),  # its Mondays fire
+        ('0 0 last 2 *', False),  # a form of APScheduler's that is not counted: taken to fire
+        ('@monthly', False),
+    ],
+)
+def test_a_line_that_never_fires_is_told_from_its_fields(expression: str, never: bool) -> None:
+    assert never_fires(expression) is never
+
+
+def test_a_line_whose_days_of_the_month_never_come_fires_on_its_days_of_the_week_at_once() -> None:
+    """No search to the year 9999 for a 31st of February (0.4 s a next time before): its Mondays in February."""
+    assert fires('0 9 31 2 1', 2) == ['Mon 01 09:00', 'Mon 08 09:00']
+    assert type(crontab_trigger('0 9 31 2 1', UTC)).__name__ == 'CronTrigger'
