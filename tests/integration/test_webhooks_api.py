@@ -319,3 +319,21 @@ async def test_an_endpoint_a_workflow_delivers_to_cannot_be_deleted_nor_one_name
         assert (await app.api.delete('/api/workflows/notify')).status_code == 204
         assert (await app.api.delete(f'/api/webhooks/endpoints/{endpoint_id}')).status_code == 204
         assert (await app.api.delete(f'/api/webhooks/endpoints/{endpoint_id}')).status_code == 404
+
+
+async def test_a_refusal_the_http_node_meets_says_what_the_partner_answered(
+    tmp_path: Path, receivers: Callable[..., Receiver]
+) -> None:
+    refusing = receivers([Reply(500, body=b'{"ok": false, "reason": "amount_usd is required"}')] * 2)
+    long = receivers([Reply(400, body=b'x' * 5000)])
+    nodes = [
+        {'id': 'call', 'type': 'http', 'config': {'url': refusing.url, 'method': 'POST'}},
+        {'id': 'long', 'type': 'http', 'config': {'url': long.url}},
+    ]
+    async with running_app(tmp_path) as app:
+        assert (await app.api.put('/api/workflows/call', json={'id': 'call', 'name': 'C', 'nodes': nodes})).is_success
+        run = (await app.api.post('/api/workflows/call/executions', json={})).json()
+        summary = await app.wait_execution(run['id'])
+    error = summary['nodes']['call']['error']
+    assert error == f'POST {refusing.url} answered 500: {{"ok": false, "reason": "amount_usd is required"}}'
+    assert summary['nodes']['long']['error'].endswith(f'answered 400: {"x" * 500}… (5,000 bytes)')

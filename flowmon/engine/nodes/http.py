@@ -70,5 +70,19 @@ class HttpNode(NodeType):
         except ValueError:
             output['text'] = content.decode(errors='replace')
         if config.fail_on_error_status and response.status_code >= 400:
-            raise NodeError(f'{config.method} {config.url} answered {response.status_code}')
+            said = _start_of(content, len(response.content))
+            raise NodeError(
+                f'{config.method} {config.url} answered {response.status_code}' + (f': {said}' if said else '')
+            )
         return output
+
+
+ERROR_BODY_CHARS = 500  # of a refusal's body, in the node's error: why the partner refused (the error is redacted)
+
+
+def _start_of(content: bytes, size: int) -> str:
+    """The start of a response body, as text, for an error message (with how long it was when it goes on)."""
+    text = content.decode(errors='replace').strip()
+    if len(text) <= ERROR_BODY_CHARS and len(content) == size:
+        return text
+    return f'{text[:ERROR_BODY_CHARS]}… ({size:,} bytes)'
