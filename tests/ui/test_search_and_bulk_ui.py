@@ -19,9 +19,13 @@ async def run_to_end(user: User, workflow_id: str, data: dict[str, object] | Non
     return execution_id
 
 
+async def two_orders(user: User) -> tuple[str, str]:
+    """Two ended runs of 'quick', for the orders A-1001 and B-2002 (in that order)."""
+    return await run_to_end(user, 'quick', {'order': 'A-1001'}), await run_to_end(user, 'quick', {'order': 'B-2002'})
+
+
 async def test_the_search_box_searches_and_lives_in_the_url(user: User) -> None:
-    first = await run_to_end(user, 'quick', {'order': 'A-1001'})
-    second = await run_to_end(user, 'quick', {'order': 'B-2002'})
+    first, second = await two_orders(user)
     await sign_in(user, '/executions?q=A-1001')
     await user.should_see(marker=f'execution-row-{first}')
     await user.should_not_see(marker=f'execution-row-{second}')
@@ -47,8 +51,7 @@ async def test_a_search_that_cannot_be_made_says_why_and_stays(user: User) -> No
 
 
 async def test_a_search_too_short_for_a_searched_list_keeps_the_previous_search_and_says_so(user: User) -> None:
-    first = await run_to_end(user, 'quick', {'order': 'A-1001'})
-    second = await run_to_end(user, 'quick', {'order': 'B-2002'})
+    first, second = await two_orders(user)
     await sign_in(user, '/executions?q=A-1001')
     await user.should_see(marker=f'execution-row-{first}')
     user.find(marker='filter-search').clear().type('ab').trigger('keydown.enter')
@@ -68,8 +71,7 @@ def search_box(user: User) -> Any:
 
 
 async def test_a_workflows_history_has_the_search_box(user: User) -> None:
-    first = await run_to_end(user, 'quick', {'order': 'A-1001'})
-    second = await run_to_end(user, 'quick', {'order': 'B-2002'})
+    first, second = await two_orders(user)
     await sign_in(user, f'/workflows/quick?q={"A-1001"}')
     await user.should_see(marker=f'execution-row-{first}')
     await user.should_not_see(marker=f'execution-row-{second}')
