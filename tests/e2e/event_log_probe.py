@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from playwright.sync_api import Page
+from playwright.sync_api import Locator, Page
+from waiting import wait_until
 
 # a failed test's report ends with the page's console: say there why the socket dropped and when it tried again
 SAY_WHY_DISCONNECTED = """() => {
@@ -76,3 +77,35 @@ def lines_shown(page: Page) -> int:
 
 def at_bottom(metrics: dict[str, float]) -> bool:
     return metrics['height'] - metrics['top'] - metrics['view'] < 40
+
+
+def scroll_up(page: Page, log: Locator, pixels: int) -> None:
+    """The reader turns the wheel up over the log by ``pixels``; return once the view has moved that far.
+
+    Playwright's wheel does not wait for the scroll, and Chromium scrolls smoothly, over frames that come late on a
+    loaded machine, while the log stops following at the wheel event itself: "not at the bottom" holds as soon as
+    the next lines arrive, before the view has moved (CI once measured the place, then the scroll landed). How far
+    the view moved is measured on the line at the top before the wheel: lines that arrive below it or go above it
+    (trimmed, the view kept in place) do not move it in the box, the wheel does."""
+    log.evaluate(MARK_TOP_LINE)
+    log.hover()
+    page.mouse.wheel(0, -pixels)
+    wait_until(
+        lambda: log.evaluate(MOVED_BY) >= pixels - 2 and not at_bottom(log.evaluate(METRICS)),
+        f'the log scrolled up by {pixels} px',
+        seen=lambda: (log.evaluate(MOVED_BY), log.evaluate(METRICS)),
+    )
+
+
+# the line at the top of the box is marked, where it is noted; how far down the box it moved since (the whole way
+# when the view reached the log's top)
+MARK_TOP_LINE = """el => {
+  const box = el.getBoundingClientRect();
+  const line = [...el.querySelectorAll('.fm-ev')].find((line) => line.getBoundingClientRect().bottom > box.top + 1);
+  line.dataset.mark = String(line.getBoundingClientRect().top - box.top);
+}"""
+MOVED_BY = """el => {
+  const line = el.querySelector('.fm-ev[data-mark]');
+  if (el.scrollTop === 0) return Infinity;
+  return line.getBoundingClientRect().top - el.getBoundingClientRect().top - Number(line.dataset.mark);
+}"""

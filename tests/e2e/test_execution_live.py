@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from event_log_probe import METRICS, TOP_LINE, WATCH_HEIGHT, at_bottom, chatty, lines_shown
+from event_log_probe import METRICS, TOP_LINE, WATCH_HEIGHT, at_bottom, chatty, lines_shown, scroll_up
 from helpers import Server, api, node_pixel, sign_in, start, wait_ended, wait_until
 from playwright.sync_api import Browser, Page, expect
 
@@ -85,9 +85,7 @@ def test_the_event_log_does_not_steal_the_scroll(page: Page, server: Server, sho
     metrics = METRICS
     wait_until(lambda: at_bottom(log.evaluate(metrics)), 'the log following new lines')
 
-    log.hover()
-    page.mouse.wheel(0, -400)  # the reader scrolls up to read older lines
-    wait_until(lambda: not at_bottom(log.evaluate(metrics)), 'the log scrolled up')
+    scroll_up(page, log, 400)  # the reader scrolls up to read older lines
     reading = log.evaluate(metrics)
     line = log.evaluate(TOP_LINE)
     log.evaluate(WATCH_HEIGHT)
