@@ -24,6 +24,14 @@ IfMatch = Annotated[
         '(`*`: only when the workflow exists); else 412 naming the stored version. Without it: whatever is stored',
     ),
 ]
+IfNoneMatch = Annotated[
+    str | None,
+    Header(
+        alias='If-None-Match',
+        description='the `ETag` of a copy the caller holds (or several, or `*`): 304 without a body when the stored '
+        'definition is still at that version',
+    ),
+]
 ETAG = {'ETag': {'description': 'the version of the stored definition', 'schema': {'type': 'string'}}}
 
 
@@ -50,10 +58,30 @@ async def list_workflows(workflows: Workflows) -> list[dict[str, Any]]:
     return [workflow_listing(stored) for stored in await workflows.all()]
 
 
-@router.get('/{workflow_id}', responses={200: {'headers': ETAG}})
-async def get_workflow(workflow_id: str, workflows: Workflows, response: Response) -> dict[str, Any]:
-    """The definition; its ``ETag`` is the version to send back in ``If-Match``."""
+def still_current(if_none_match: str | None, version: str) -> bool:
+    """Whether an ``If-None-Match`` header names ``version`` (or is ``*``), compared weakly as RFC 9110 asks."""
+    if if_none_match is None:
+        return False
+    tags = [tag.strip() for tag in if_none_match.split(',')]
+    return any(tag == '*' or tag.removeprefix('W/').strip('"') == version for tag in tags if tag)
+
+
+@router.get(
+    '/{workflow_id}',
+    response_model=None,
+    responses={
+        200: {'headers': ETAG},
+        304: {'description': 'If-None-Match names the stored version: the copy the caller holds is current'},
+    },
+)
+async def get_workflow(
+    workflow_id: str, workflows: Workflows, response: Response, if_none_match: IfNoneMatch = None
+) -> dict[str, Any] | Response:
+    """The definition; its ``ETag`` is the version to send back in ``If-Match`` (or in ``If-None-Match``, to be
+    answered 304 while it is current)."""
     stored = await workflows.get(workflow_id)
+    if still_current(if_none_match, stored.version):
+        return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers={'ETag': etag(stored.version)})
     response.headers['ETag'] = etag(stored.version)
     return stored.definition
 

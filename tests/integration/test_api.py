@@ -306,6 +306,21 @@ async def test_delete_with_if_match_deletes_only_the_version_it_names(client: ht
     assert (await client.delete('/api/workflows/quick', headers={'If-Match': '*'})).status_code == 412
 
 
+async def test_get_with_if_none_match_answers_304_while_the_copy_is_current(client: httpx.AsyncClient) -> None:
+    """A script that keeps a copy asks with its ETag: 304 without a body while it is current (weakly compared, as
+    RFC 9110 asks of If-None-Match; `*` or one of several tags too), the definition once it changed."""
+    held = (await client.put('/api/workflows/quick', json=QUICK)).headers['ETag']
+    for if_none_match in (held, f'W/{held}', '*', f'"{"0" * 64}", {held}'):
+        response = await client.get('/api/workflows/quick', headers={'If-None-Match': if_none_match})
+        assert response.status_code == 304, (if_none_match, response.text)
+        assert response.content == b'' and response.headers['ETag'] == held
+    await client.put('/api/workflows/quick', json=with_changes(name='Changed'))
+    response = await client.get('/api/workflows/quick', headers={'If-None-Match': held})
+    assert response.status_code == 200 and response.json()['name'] == 'Changed'
+    assert response.headers['ETag'] != held
+    assert (await client.get('/api/workflows/nope', headers={'If-None-Match': '*'})).status_code == 404
+
+
 def test_the_api_documents_if_match_and_the_etag(app: FastAPI) -> None:
     operations = app.openapi()['paths']['/api/workflows/{workflow_id}']
     for method in ('put', 'delete'):
@@ -313,6 +328,8 @@ def test_the_api_documents_if_match_and_the_etag(app: FastAPI) -> None:
         assert header['name'] == 'If-Match' and 'ETag' in header['description']
         assert '412' in operations[method]['responses']
     assert 'ETag' in operations['get']['responses']['200']['headers']
+    (header,) = [p for p in operations['get']['parameters'] if p['in'] == 'header']
+    assert header['name'] == 'If-None-Match' and '304' in operations['get']['responses']
     assert 'ETag' in operations['put']['responses']['200']['headers']
 
 

@@ -333,6 +333,26 @@ def test_every_response_carries_the_security_headers(
     _assert_security_headers(response)
 
 
+def test_conditional_requests_on_a_workflow_pass_every_middleware(client: httpx.Client) -> None:
+    """ETag, If-None-Match and If-Match as a script meets them (compression asked for, as clients do)."""
+    headers = {**AUTH, 'Accept-Encoding': 'gzip'}
+    created = client.put('/api/workflows/conditional', json={**TRIGGERED, 'id': 'conditional'}, headers=headers)
+    assert created.status_code == 201, created.text
+    held = client.get('/api/workflows/conditional', headers=headers).headers['ETag']
+    assert held == created.headers['ETag']
+    current = client.get('/api/workflows/conditional', headers={**headers, 'If-None-Match': held})
+    assert current.status_code == 304 and current.content == b'' and current.headers['ETag'] == held
+    _assert_security_headers(current)
+    changed = {**TRIGGERED, 'id': 'conditional', 'name': 'Changed'}
+    assert client.put('/api/workflows/conditional', json=changed, headers=headers).status_code == 200
+    stale = client.put(
+        '/api/workflows/conditional', json=TRIGGERED | {'id': 'conditional'}, headers={**headers, 'If-Match': held}
+    )
+    assert stale.status_code == 412 and 'the stored version is' in stale.json()['detail']
+    fresh = client.get('/api/workflows/conditional', headers={**headers, 'If-None-Match': held})
+    assert fresh.status_code == 200 and fresh.json()['name'] == 'Changed'
+
+
 def test_api_docs_load_nothing_from_another_origin(client: httpx.Client) -> None:
     page = client.get('/docs')
     assert page.status_code == 200
