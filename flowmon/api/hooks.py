@@ -3,7 +3,8 @@
 ``POST /hooks/{workflow_id}`` is public: the Standard Webhooks signature made with the workflow's trigger secret is
 its authentication (401 without a valid one, 404 when the workflow does not accept triggers, 413 over the payload
 budget ``FLOWMON_MAX_PAYLOAD_BYTES``, 422 for a body that is not JSON or nests more than 64 levels).
-The management routes (trigger secret, schedule pause/resume) live under ``/api/workflows/{id}`` and need the token.
+The management routes (trigger secret and its rotation, schedule pause/resume) live under ``/api/workflows/{id}`` and
+need the token.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from flowmon.application.automation import Automation as AutomationUseCases
 from flowmon.application.errors import TooLarge
 
 from .dependencies import Automation
+from .params import GraceSeconds
 
 hook_router = APIRouter(tags=['triggers'])  # no bearer token: the signature authenticates
 automation_router = APIRouter(prefix='/api/workflows/{workflow_id}', tags=['triggers'])
@@ -61,13 +63,22 @@ WorkflowAction = Callable[[AutomationUseCases, str], Awaitable[dict[str, Any]]]
 WORKFLOW_ACTIONS: tuple[tuple[str, str, str, WorkflowAction], ...] = (
     ('GET', '/trigger', 'trigger_info', AutomationUseCases.trigger),
     ('GET', '/trigger/secret', 'reveal_trigger_secret', AutomationUseCases.reveal_trigger_secret),
-    ('POST', '/trigger/secret/rotate', 'rotate_trigger_secret', AutomationUseCases.rotate_trigger_secret),
     ('GET', '/schedule', 'schedule_info', AutomationUseCases.schedule),
     ('POST', '/schedule/pause', 'pause_schedule', lambda automation, id: automation.set_paused(id, True)),
     ('POST', '/schedule/resume', 'resume_schedule', lambda automation, id: automation.set_paused(id, False)),
 )
 for method, path, name, action in WORKFLOW_ACTIONS:
     automation_router.add_api_route(path, _workflow_route(action), methods=[method], name=name)
+
+
+@automation_router.post('/trigger/secret/rotate', name='rotate_trigger_secret')
+async def rotate_trigger_secret(
+    workflow_id: str, automation: Automation, grace_seconds: GraceSeconds = None
+) -> dict[str, Any]:
+    """A new trigger secret: ``{secret, previous_secret, previous_secret_expires_at}``. The old secret keeps
+    verifying calls until ``previous_secret_expires_at`` (24 h by default); with ``grace_seconds=0`` it stops at once
+    (both previous fields null)."""
+    return await automation.rotate_trigger_secret(workflow_id, grace_seconds)
 
 
 async def _bounded_body(request: Request, limit: int) -> bytes:

@@ -16,6 +16,7 @@ from pydantic import PlainValidator
 from pydantic_core import PydanticCustomError
 
 from flowmon.application.errors import Invalid
+from flowmon.application.rotation import MAX_GRACE_SECONDS
 from flowmon.application.time_bounds import ACCEPTED, Bound, time_bound
 from flowmon.engine.core.events import utcnow
 
@@ -41,6 +42,16 @@ Until = Annotated[datetime, _time_bound('until')]
 """``until`` of every list and filter: a day (through its end) or a date-time."""
 Offset = Annotated[int, Query(ge=0, le=MAX_INT64, description='items to skip')]
 Sequence = Annotated[int, Query(ge=0, le=MAX_INT64, description='return events after this sequence number')]
+GraceSeconds = Annotated[
+    int | None,
+    Query(
+        ge=0,
+        le=MAX_GRACE_SECONDS,
+        description='how long the old secret keeps working alongside the new one, in seconds: 0 stops it at once '
+        f'(after a leak), at most {MAX_GRACE_SECONDS} (24 h, the default)',
+    ),
+]
+"""``grace_seconds`` of a secret rotation (trigger and endpoint secrets alike)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,7 @@ from flowmon.application.views import page_view, queued_view
 
 from .dependencies import Deliveries, Endpoints
 from .errors import MeasuredBodyRoute
-from .params import Listing, Since, Until
+from .params import GraceSeconds, Listing, Since, Until
 
 router = APIRouter(prefix='/api/webhooks', tags=['webhooks'], route_class=MeasuredBodyRoute)
 
@@ -121,5 +121,8 @@ async def reveal_secret(endpoint_id: str, endpoints: Endpoints) -> dict[str, Any
 
 
 @router.post('/endpoints/{endpoint_id}/secret/rotate')
-async def rotate_secret(endpoint_id: str, endpoints: Endpoints) -> dict[str, Any]:
-    return await endpoints.rotate_secret(endpoint_id)
+async def rotate_secret(endpoint_id: str, endpoints: Endpoints, grace_seconds: GraceSeconds = None) -> dict[str, Any]:
+    """A new signing secret: ``{secret, previous_secret, previous_secret_expires_at}``. The old secret keeps signing
+    alongside it until ``previous_secret_expires_at`` (24 h by default); with ``grace_seconds=0`` it stops at once
+    (both previous fields null)."""
+    return await endpoints.rotate_secret(endpoint_id, grace_seconds)

@@ -18,6 +18,7 @@ from flowmon.automation.triggers import (
 from flowmon.engine.runtime.scheduler import QueueFull
 
 from .errors import Invalid, NotFound, OversizedPayload, RefusedPayload, Unauthorized, Unavailable, refusing
+from .rotation import rotation_grace
 
 
 @refusing(
@@ -55,11 +56,15 @@ class Automation:
         return await self._triggers.info(workflow_id)
 
     async def reveal_trigger_secret(self, workflow_id: str) -> dict[str, Any]:
-        """The trigger secret (created on first use) and the previous one during a rotation's grace period."""
+        """``{secret, previous_secret, previous_secret_expires_at}``: the trigger secret (created on first use) and,
+        during a rotation's grace period, the previous one and when it stops working (else both null)."""
         return await self._triggers.reveal_secret(workflow_id)
 
-    async def rotate_trigger_secret(self, workflow_id: str) -> dict[str, Any]:
-        return await self._triggers.rotate_secret(workflow_id)
+    async def rotate_trigger_secret(self, workflow_id: str, grace_seconds: int | None = None) -> dict[str, Any]:
+        """A new trigger secret; the current one keeps verifying calls for ``grace_seconds`` (None: 24 h; 0: it stops
+        at once, after a leak). Answers as :meth:`reveal_trigger_secret` does; raises Invalid out of 0-86400."""
+        grace = rotation_grace(grace_seconds)
+        return await self._triggers.rotate_secret(workflow_id, grace=grace)
 
     async def schedule(self, workflow_id: str) -> dict[str, Any]:
         """``{cron, timezone, paused, next_run_at}``."""

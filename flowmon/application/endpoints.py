@@ -12,6 +12,7 @@ from flowmon.store.catalog import WorkflowCatalog
 
 from .deliveries import DELIVERY_REFUSALS
 from .errors import Conflict, NotFound, refusing
+from .rotation import rotation_grace
 
 __all__ = ['SUBSCRIBABLE_EVENT_TYPES', 'Endpoint', 'EndpointPatch', 'EndpointSpec', 'Endpoints']
 
@@ -82,9 +83,11 @@ class Endpoints:
     async def reveal_secret(self, endpoint_id: str) -> dict[str, Any]:
         return await self._store.reveal_secret(endpoint_id)
 
-    async def rotate_secret(self, endpoint_id: str) -> dict[str, Any]:
-        """A new secret; the previous one keeps signing alongside it for 24 h."""
-        return await self._store.rotate_secret(endpoint_id)
+    async def rotate_secret(self, endpoint_id: str, grace_seconds: int | None = None) -> dict[str, Any]:
+        """A new secret; the previous one keeps signing alongside it for ``grace_seconds`` (None: 24 h; 0: it stops
+        at once, after a leak). Answers as :meth:`reveal_secret` does; raises Invalid out of 0-86400."""
+        grace = rotation_grace(grace_seconds)
+        return await self._store.rotate_secret(endpoint_id, grace=grace)
 
     async def send_test(self, endpoint_id: str) -> Queued:
         """Send the endpoint a test event (one attempt, signed like its subscriptions); the delivery's outcome

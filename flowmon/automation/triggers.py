@@ -115,15 +115,23 @@ class TriggerService:
                     row = await self._row(workflow_id)
         assert row is not None
         previous = self._previous(row)
-        return {'secret': row.trigger_secret, 'previous_secret': previous}
+        expires = row.previous_trigger_secret_expires_at if previous else None
+        return {
+            'secret': row.trigger_secret,
+            'previous_secret': previous,
+            'previous_secret_expires_at': expires.isoformat() if expires else None,
+        }
 
-    async def rotate_secret(self, workflow_id: str) -> dict[str, Any]:
+    async def rotate_secret(self, workflow_id: str, *, grace: timedelta = ROTATION_GRACE) -> dict[str, Any]:
+        """Make a new secret; the current one keeps verifying alongside it for ``grace`` (zero: it stops at once, and
+        so does a previous one still in its grace period)."""
         current = (await self.reveal_secret(workflow_id))['secret']
+        keep = grace > timedelta(0)
         await self._write(
             workflow_id,
             trigger_secret=new_secret(),
-            previous_trigger_secret=current,
-            previous_trigger_secret_expires_at=self._clock() + ROTATION_GRACE,
+            previous_trigger_secret=current if keep else None,
+            previous_trigger_secret_expires_at=self._clock() + grace if keep else None,
         )
         return await self.reveal_secret(workflow_id)
 

@@ -267,21 +267,23 @@ class EndpointStore:
         }
 
     async def rotate_secret(self, endpoint_id: str, *, grace: timedelta = ROTATION_GRACE) -> dict[str, Any]:
-        """Make a new secret; the old one keeps signing alongside it for ``grace``."""
+        """Make a new secret; the old one keeps signing alongside it for ``grace`` (zero: it stops at once, and so
+        does a previous one still in its grace period)."""
         self._require(endpoint_id)
         now = self._clock()
+        keep = grace > timedelta(0)
         async with self._db.engine.begin() as conn:
             row = (await conn.execute(select(endpoints.c.secret).where(endpoints.c.id == endpoint_id))).one_or_none()
             if row is None:  # deleted since the copy was read
                 raise _not_found(endpoint_id)
-            current = self._box.open_field(endpoints.name, endpoint_id, 'secret', row.secret)
+            current = self._box.open_field(endpoints.name, endpoint_id, 'secret', row.secret) if keep else None
             values = {'secret': new_secret(), 'previous_secret': current}  # sealed again: the column is in the seal
             await conn.execute(
                 endpoints.update()
                 .where(endpoints.c.id == endpoint_id)
                 .values(
                     **self._box.seal_row(endpoints, endpoint_id, values),
-                    previous_secret_expires_at=now + grace,
+                    previous_secret_expires_at=now + grace if keep else None,
                     updated_at=now,
                 )
             )

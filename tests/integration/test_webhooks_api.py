@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from standardwebhooks.webhooks import Webhook
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 from waiting import until
 from webhook_app import App, running_app
 from webhook_receiver import Receiver, Reply
@@ -151,6 +151,35 @@ async def test_endpoint_subscription_rotation_and_secret_reveal(
         assert len(hits[1].headers['webhook-signature'].split()) == 2  # both secrets sign during the grace period
         Webhook(rotated['secret']).verify(hits[1].body, hits[1].headers)
         Webhook(old_secret).verify(hits[1].body, hits[1].headers)
+
+
+async def test_an_endpoint_rotation_with_no_grace_stops_signing_with_the_old_secret_at_once(
+    tmp_path: Path, receivers: Callable[..., Receiver]
+) -> None:
+    receiver = receivers()
+    async with running_app(tmp_path) as app:
+        subscription = {'url': receiver.url, 'event_types': ['execution.completed']}
+        endpoint = (await app.api.post('/api/webhooks/endpoints', json=subscription)).json()
+        rotate = f'/api/webhooks/endpoints/{endpoint["id"]}/secret/rotate'
+        for value in ('-1', '86401', 'soon'):
+            refused = await app.api.post(rotate, params={'grace_seconds': value})
+            assert refused.status_code == 422 and 'grace_seconds' in refused.json()['detail'], refused.text
+        kept = (await app.api.post(rotate, params={'grace_seconds': 600})).json()
+        assert kept['previous_secret'] == endpoint['secret'] and kept['previous_secret_expires_at'] is not None
+
+        revoked = await app.api.post(rotate, params={'grace_seconds': 0})
+        assert revoked.status_code == 200, revoked.text
+        answer = revoked.json()
+        assert answer['previous_secret'] is None and answer['previous_secret_expires_at'] is None
+        await app.api.put('/api/workflows/quick', json=QUICK_WORKFLOW)
+        run = (await app.api.post('/api/workflows/quick/executions', json={})).json()
+        await app.wait_execution(run['id'])
+        (hit,) = await receiver.await_hits(1)
+        assert len(hit.headers['webhook-signature'].split()) == 1  # the new secret alone signs
+        Webhook(answer['secret']).verify(hit.body, hit.headers)
+        for old in (endpoint['secret'], kept['secret']):
+            with pytest.raises(WebhookVerificationError):
+                Webhook(old).verify(hit.body, hit.headers)
 
 
 async def endpoint_with_a_delivery(app: App, receiver: Receiver) -> tuple[dict[str, Any], dict[str, Any]]:

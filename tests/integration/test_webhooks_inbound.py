@@ -102,12 +102,58 @@ async def test_size_json_and_enablement_rules(tmp_path: Path) -> None:
 async def test_rotation_accepts_the_previous_secret_during_the_grace_period(tmp_path: Path) -> None:
     async with running_app(tmp_path) as app:
         old = await _setup(app)
+        before = datetime.now(UTC)
         rotated = (await app.api.post('/api/workflows/triggered/trigger/secret/rotate')).json()
         assert rotated['previous_secret'] == old and rotated['secret'] != old
+        expires = datetime.fromisoformat(rotated['previous_secret_expires_at'])  # as an endpoint's rotation says it
+        assert before + timedelta(hours=24) <= expires <= datetime.now(UTC) + timedelta(hours=24)
+        assert (await app.api.get('/api/workflows/triggered/trigger/secret')).json() == rotated
         for secret in (old, rotated['secret']):
-            body = b'{}'
-            response = await app.public.post('/hooks/triggered', content=body, headers=signed(secret, body))
-            assert response.status_code == 202, response.text
+            assert await _call(app, secret) == 202
+
+
+async def _call(app: App, secret: str) -> int:
+    """The status of a trigger call signed with ``secret``."""
+    body = b'{}'
+    response = await app.public.post('/hooks/triggered', content=body, headers=signed(secret, body))
+    return response.status_code
+
+
+async def test_a_rotation_with_no_grace_refuses_the_old_secret_at_once(tmp_path: Path) -> None:
+    """After a leak: ``grace_seconds=0`` stops the old secret now, and a previous one still in its grace period with
+    it; a grace period asked for keeps the old one working until it ends."""
+    async with running_app(tmp_path) as app:
+        first = await _setup(app)
+        rotate = '/api/workflows/triggered/trigger/secret/rotate'
+        before = datetime.now(UTC)
+        kept = (await app.api.post(rotate, params={'grace_seconds': 600})).json()
+        expires = datetime.fromisoformat(kept['previous_secret_expires_at'])
+        assert kept['previous_secret'] == first
+        assert before + timedelta(seconds=600) <= expires <= datetime.now(UTC) + timedelta(seconds=600)
+        assert await _call(app, first) == 202  # within its grace period
+
+        revoked = await app.api.post(rotate, params={'grace_seconds': 0})
+        assert revoked.status_code == 200, revoked.text
+        answer = revoked.json()
+        assert answer['previous_secret'] is None and answer['previous_secret_expires_at'] is None
+        assert answer['secret'] not in (first, kept['secret'])
+        assert await _call(app, kept['secret']) == 401  # the one it replaced: refused right away
+        assert await _call(app, first) == 401  # and the one before it, whose grace period had not ended
+        assert await _call(app, answer['secret']) == 202
+        assert (await app.api.get('/api/workflows/triggered/trigger/secret')).json() == answer
+
+
+async def test_a_grace_period_out_of_range_is_a_422_naming_it_and_rotates_nothing(tmp_path: Path) -> None:
+    async with running_app(tmp_path) as app:
+        secret = await _setup(app)
+        for value in ('-1', '86401', 'soon', '1.5'):
+            response = await app.api.post(
+                '/api/workflows/triggered/trigger/secret/rotate', params={'grace_seconds': value}
+            )
+            assert response.status_code == 422, response.text
+            assert 'grace_seconds' in response.json()['detail']
+        assert (await app.api.get('/api/workflows/triggered/trigger/secret')).json()['secret'] == secret
+        assert await _call(app, secret) == 202
 
 
 async def test_invalid_cron_is_a_422_naming_the_field(tmp_path: Path) -> None:
