@@ -76,10 +76,14 @@ async def reveal_secret(application: Application, endpoint_id: str) -> dict[str,
     return await guarded(application, 'reveal the secret', lambda: application.endpoints.reveal_secret(endpoint_id))
 
 
-async def rotate_secret(application: Application, endpoint_id: str) -> dict[str, Any] | None:
+async def rotate_secret(application: Application, endpoint_id: str, grace_seconds: int) -> dict[str, Any] | None:
+    """A new secret; the old one keeps signing alongside it for ``grace_seconds`` (0: it stops at once)."""
     rotate = application.endpoints.rotate_secret
-    done = 'Secret rotated: the old one keeps signing alongside the new one for 24 h.'
-    return await act(application, 'rotate the secret', lambda: rotate(endpoint_id), done)
+    if grace_seconds:
+        done = 'Secret rotated: the old one keeps signing alongside the new one for 24 h.'
+    else:
+        done = 'Secret rotated: the old one no longer signs.'
+    return await act(application, 'rotate the secret', lambda: rotate(endpoint_id, grace_seconds), done)
 
 
 @dataclass(frozen=True, slots=True)

@@ -239,6 +239,15 @@ async def test_endpoint_toggle_reveal_and_rotate(user: User, receivers: Any) -> 
     assert rotated['secret'] != secret and rotated['previous_secret'] == secret
     await wait_for_text_containing(user, f'endpoint-secret-{endpoint_id}', rotated['secret'])
 
+    user.find(marker=f'endpoint-rotate-{endpoint_id}').click()  # after a leak: the old secret stops signing at once
+    await user.should_see(marker='confirm-rotate-old')
+    user.find(marker='confirm-rotate-old').elements.pop().set_value('stop')
+    user.find(marker='confirm-rotate-ok').click()
+    await user.should_see('Secret rotated: the old one no longer signs.')
+    revoked = (await api(user, 'GET', f'/api/webhooks/endpoints/{endpoint_id}/secret')).json()
+    assert revoked['secret'] not in (secret, rotated['secret']) and revoked['previous_secret'] is None
+    await wait_for_text_containing(user, f'endpoint-secret-{endpoint_id}', revoked['secret'])
+
 
 async def test_an_auto_disabled_endpoint_shows_why_and_re_enables_in_one_click(user: User, receivers: Any) -> None:
     receiver = receivers([Reply(410)])  # 410 Gone disables the endpoint at once
@@ -332,6 +341,40 @@ async def test_workflow_page_shows_trigger_url_secret_and_schedule_with_pause(us
     user.find(marker='schedule-resume').click()
     await user.should_see('Schedule resumed.')
     assert (await api(user, 'GET', '/api/workflows/nightly/schedule')).json()['paused'] is False
+
+
+async def test_rotate_trigger_secret_asks_whether_the_old_one_keeps_working_for_24_h_or_stops_now(user: User) -> None:
+    assert (await api(user, 'PUT', '/api/workflows/nightly', SCHEDULED)).status_code in {200, 201}
+    first = (await api(user, 'GET', '/api/workflows/nightly/trigger/secret')).json()['secret']
+    await sign_in(user, '/workflows/nightly')
+    await click_when_shown(user, 'trigger-rotate')
+    await user.should_see(marker='confirm-rotate')
+    assert 'senders must sign their calls to this trigger URL with it' in text_of(user, 'confirm-rotate-message')
+    await user.should_see('Keep it working for 24 h, so senders have time to switch')
+    await user.should_see('Stop it now (after a leak): calls signed with it are refused from this moment')
+    user.find(marker='confirm-rotate-cancel').click()
+    await user.should_not_see(marker='confirm-rotate')
+    assert (await api(user, 'GET', '/api/workflows/nightly/trigger/secret')).json()['secret'] == first  # kept
+
+    user.find(marker='trigger-rotate').click()
+    await click_when_shown(user, 'confirm-rotate-ok')  # as it comes: the old secret is kept for 24 h
+    await user.should_see('Secret rotated: the old one keeps working alongside the new one for 24 h.')
+    kept = (await api(user, 'GET', '/api/workflows/nightly/trigger/secret')).json()
+    assert kept['secret'] != first and kept['previous_secret'] == first
+    await wait_for_text_containing(user, 'trigger-secret', kept['secret'])  # shown, to copy to the senders
+    await wait_for_text_containing(user, 'trigger-previous', 'The previous secret also works until')
+    assert kept['previous_secret_expires_at'][:16].replace('T', ' ') in text_of(user, 'trigger-previous')
+
+    user.find(marker='trigger-rotate').click()
+    await user.should_see(marker='confirm-rotate-old')
+    user.find(marker='confirm-rotate-old').elements.pop().set_value('stop')
+    user.find(marker='confirm-rotate-ok').click()
+    await user.should_see('Secret rotated: the old one no longer works.')
+    revoked = (await api(user, 'GET', '/api/workflows/nightly/trigger/secret')).json()
+    assert revoked['secret'] not in (first, kept['secret'])
+    assert revoked['previous_secret'] is None and revoked['previous_secret_expires_at'] is None
+    await wait_for_text_containing(user, 'trigger-secret', revoked['secret'])
+    assert text_of(user, 'trigger-previous') == 'The previous secret no longer works.'
 
 
 async def test_the_schedule_panel_follows_a_pause_made_elsewhere(user: User) -> None:

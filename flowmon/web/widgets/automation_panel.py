@@ -1,7 +1,8 @@
 """How a workflow starts on its own: its signed inbound trigger URL and its cron schedule (next run, pause/resume).
 
 Shown on the workflow page only when the definition enables a trigger or has a schedule. The trigger secret stays
-hidden until asked for (revealing it creates it on first use); the next run time and whether the schedule is
+hidden until asked for (revealing it creates it on first use); rotating it asks whether the old one keeps working for
+24 h or stops at once (after a leak); the next run time and whether the schedule is
 paused are read from the scheduler every second, so the panel moves on after each firing and follows a pause or
 resume made elsewhere (the API, another tab, another process).
 """
@@ -21,6 +22,7 @@ from flowmon.web.actions import guarded
 from flowmon.web.webhook_format import in_time
 
 from .panel_title import panel_title
+from .rotate_dialog import ask_rotation
 
 HIDDEN_SECRET = 'whsec_' + '•' * 24
 
@@ -63,29 +65,77 @@ def _trigger(application: Application, workflow_id: str, url: str) -> None:
             ui.button(icon='content_copy', on_click=lambda: _copy(url, 'Trigger URL copied.')).props(
                 'flat round dense size=sm aria-label="Copy trigger URL"'
             ).tooltip('Copy URL').mark('trigger-copy')
+        _TriggerSecret(application, workflow_id)
+
+
+class _TriggerSecret:
+    """The trigger secret, hidden until revealed, with Copy, Reveal and Rotate; under it, how long the previous secret
+    still works after a rotation."""
+
+    def __init__(self, application: Application, workflow_id: str) -> None:
+        self._application = application
+        self._workflow_id = workflow_id
+        self._secret = ''
         with ui.row().classes('w-full items-center gap-2 no-wrap'):
             ui.icon('key', size='1.1rem').classes('text-grey-6')
-            secret_label = ui.label(HIDDEN_SECRET).classes('fm-mono fm-ellipsis fm-secret grow').mark('trigger-secret')
-            copy = ui.button(icon='content_copy').props('flat round dense size=sm aria-label="Copy secret"')
-            copy.set_visibility(False)
-
-            async def reveal() -> None:
-                revealed = await guarded(
-                    application, 'reveal the secret', lambda: application.automation.reveal_trigger_secret(workflow_id)
-                )
-                if revealed is None:
-                    return
-                secret = revealed['secret']
-                secret_label.set_text(secret)
-                copy.on_click(lambda: _copy(secret, 'Secret copied.'))
-                copy.set_visibility(True)
-                button.set_visibility(False)
-
-            button = (
-                ui.button('Reveal secret', icon='visibility', on_click=reveal)
+            self._label = ui.label(HIDDEN_SECRET).classes('fm-mono fm-ellipsis fm-secret grow').mark('trigger-secret')
+            self._copy = ui.button(icon='content_copy', on_click=lambda: _copy(self._secret, 'Secret copied.'))
+            self._copy.props('flat round dense size=sm aria-label="Copy secret"').mark('trigger-copy-secret')
+            self._copy.set_visibility(False)
+        with ui.row().classes('items-center gap-2'):
+            self._reveal = (
+                ui.button('Reveal secret', icon='visibility', on_click=self._reveal_secret)
                 .props('flat dense no-caps size=sm')
                 .mark('trigger-reveal')
             )
+            ui.button('Rotate secret…', icon='autorenew', on_click=self._rotate).props(
+                'flat dense no-caps size=sm data-testid=trigger-rotate'
+            ).mark('trigger-rotate')
+        self._previous = ui.label('').classes('text-xs text-grey-7').mark('trigger-previous')
+        self._previous.set_visibility(False)
+
+    async def _reveal_secret(self) -> None:
+        automation = self._application.automation
+        what = 'reveal the secret'
+        revealed = await guarded(self._application, what, lambda: automation.reveal_trigger_secret(self._workflow_id))
+        if revealed is not None:
+            self._show(revealed)
+
+    async def _rotate(self) -> None:
+        grace = await ask_rotation(
+            'Rotate the trigger secret?',
+            'A new secret is made: senders must sign their calls to this trigger URL with it from now on.',
+            keep='Keep it working for 24 h, so senders have time to switch: calls signed with either are accepted',
+            stop='Stop it now (after a leak): calls signed with it are refused from this moment',
+        )
+        if grace is None:
+            return
+        automation = self._application.automation
+        rotated = await guarded(
+            self._application, 'rotate the secret', lambda: automation.rotate_trigger_secret(self._workflow_id, grace)
+        )
+        if rotated is None:
+            return
+        self._show(rotated, stopped=not grace)
+        if grace:
+            ui.notify('Secret rotated: the old one keeps working alongside the new one for 24 h.', type='positive')
+        else:
+            ui.notify('Secret rotated: the old one no longer works.', type='positive')
+
+    def _show(self, revealed: dict[str, Any], *, stopped: bool = False) -> None:
+        """Show the secret of ``revealed`` and what it says of the previous one (``stopped``: a rotation just now
+        stopped it)."""
+        self._secret = str(revealed['secret'])
+        self._label.set_text(self._secret)
+        self._copy.set_visibility(True)
+        self._reveal.set_visibility(False)
+        expires = revealed.get('previous_secret_expires_at')
+        if revealed.get('previous_secret') and expires:
+            until = fmt.full_timestamp(datetime.fromisoformat(expires), tz=fmt.viewer_timezone())
+            self._previous.set_text(f'The previous secret also works until {until}.')
+        else:
+            self._previous.set_text('The previous secret no longer works.' if stopped else '')
+        self._previous.set_visibility(bool(self._previous.text))
 
 
 class _Schedule:

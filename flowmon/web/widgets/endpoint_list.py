@@ -22,6 +22,7 @@ from flowmon.web import webhook_format as wfmt
 from .confirm_dialog import confirm
 from .empty_state import empty_state, redraw_list
 from .endpoint_dialog import EndpointDialog
+from .rotate_dialog import ask_rotation
 
 USER_DISABLED = 'disabled by a user'
 HIDDEN_SECRET = 'whsec_' + '•' * 24
@@ -237,14 +238,17 @@ class EndpointList:
     async def _rotate(self, endpoint_id: str) -> None:
         endpoint = self._application.endpoints.cached(endpoint_id)
         name = wfmt.endpoint_name(endpoint) if endpoint else endpoint_id
-        question = (f'A new secret signs deliveries to {name} from now on. The current one keeps signing alongside '
-                    'it for 24 hours, so the receiver has time to switch.')  # fmt: skip
-        if not await confirm(
-            'Rotate the signing secret?', question, ok_label='Rotate', marker='confirm-rotate', host=self._dialogs
-        ):
+        grace = await ask_rotation(
+            'Rotate the signing secret?',
+            f'A new secret signs deliveries to {name} from now on.',
+            keep='Keep signing with it alongside the new one for 24 h, so the receiver has time to switch',
+            stop='Stop it now (after a leak): deliveries are signed with the new secret alone from this moment',
+            host=self._dialogs,
+        )
+        if grace is None:
             return
         with self._dialogs:  # the list may be redrawn meanwhile, the row's button with it
-            secret = await actions.rotate_secret(self._application, endpoint_id)
+            secret = await actions.rotate_secret(self._application, endpoint_id, grace)
         if secret is not None:
             self._revealed[endpoint_id] = secret
             self._redraw()
