@@ -244,3 +244,85 @@ async def test_node_durations_chart_each_node_that_succeeded_once_it_has(user: U
     assert options['yAxis']['axisLabel']['formatter'] == '{value} ms' and 'name' not in options['yAxis']
     assert all(200 <= value < 1000 for _, value in options['series'][0]['data'])  # the 0.2 s delay, in ms
     assert options['xAxis']['minInterval'] == 1000
+
+
+DOOMED = {
+    'id': 'doomed',
+    'name': 'Doomed copy',
+    'nodes': [{'id': 'shape', 'type': 'transform', 'config': {'expression': 'input'}}],
+    'trigger': {'enabled': True},
+    'schedule': {'cron': '0 3 * * *', 'timezone': 'UTC'},
+}
+
+
+def dialog_text(user: User) -> str:
+    """Every line of the delete dialog, as shown."""
+    (card,) = user.find(marker='confirm-delete-workflow').elements
+    return ' '.join(element.text for element in card.descendants() if isinstance(element, ui.label))
+
+
+async def test_delete_asks_what_goes_and_what_stays_then_opens_the_dashboard_without_it(user: User) -> None:
+    assert (await api(user, 'PUT', '/api/workflows/doomed', DOOMED)).status_code == 201
+    run = (await api(user, 'POST', '/api/workflows/doomed/executions', {})).json()
+    await wait_until_ended(user, run['id'])
+    await sign_in(user, '/workflows/doomed')
+    await click_when_shown(user, 'delete-workflow')
+    await user.should_see(marker='confirm-delete-workflow')
+    text = dialog_text(user)
+    assert 'Delete the workflow “Doomed copy”?' in text
+    assert 'Its one execution stays in the history' in text
+    assert 'Its schedule (0 3 * * *) stops' in text
+    assert 'Its trigger URL /hooks/doomed stops starting runs (calls get 404)' in text
+    assert 'its trigger secret is deleted' in text
+    assert 'next start' not in text  # not from a workflow file: nothing brings it back
+    user.find(marker='confirm-delete-workflow-cancel').click()  # cancel keeps it
+    await user.should_not_see(marker='confirm-delete-workflow')
+    assert (await api(user, 'GET', '/api/workflows/doomed')).status_code == 200
+    await wait_for_path(user, '/workflows/doomed')  # (still there)
+
+    user.find(marker='delete-workflow').click()
+    await click_when_shown(user, 'confirm-delete-workflow-ok')
+    await wait_for_path(user, '/')
+    await user.should_see('Workflow “Doomed copy” deleted.')
+    assert (await api(user, 'GET', '/api/workflows/doomed')).status_code == 404
+    assert (await api(user, 'GET', f'/api/executions/{run["id"]}')).status_code == 200  # its executions stay
+    await user.should_see(marker='workflow-quick')  # the dashboard's list, without it
+    await user.should_not_see(marker='workflow-doomed')
+    user.find(marker='workflows-menu').trigger('beforeShow')  # the header's menu no longer lists it
+    with user.scope(marker='workflows-menu'):
+        await user.should_see('Quick check')
+        await user.should_not_see('Doomed copy')
+
+
+async def test_delete_deletes_nothing_when_the_workflow_was_saved_since_the_page_showed_it(user: User) -> None:
+    assert (await api(user, 'PUT', '/api/workflows/doomed', DOOMED)).status_code == 201
+    await sign_in(user, '/workflows/doomed')
+    await click_when_shown(user, 'delete-workflow')
+    saved = await api(user, 'PUT', '/api/workflows/doomed', {**DOOMED, 'description': 'saved meanwhile'})
+    assert saved.status_code == 200, saved.text
+    await click_when_shown(user, 'confirm-delete-workflow-ok')
+    await user.should_see('Not deleted: “Doomed copy” was saved at')
+    await user.should_see('Reload the page to see that version')
+    stored = await api(user, 'GET', '/api/workflows/doomed')
+    assert stored.status_code == 200 and stored.json()['description'] == 'saved meanwhile'
+    await wait_for_path(user, '/workflows/doomed')  # (still there)
+
+    await sign_in(user, '/workflows/doomed')  # reloaded: that version is the one deleted
+    await click_when_shown(user, 'delete-workflow')
+    await click_when_shown(user, 'confirm-delete-workflow-ok')
+    await wait_for_path(user, '/')
+    assert (await api(user, 'GET', '/api/workflows/doomed')).status_code == 404
+
+
+async def test_deleting_a_workflow_from_a_file_says_the_file_brings_it_back_at_the_next_start(user: User) -> None:
+    await sign_in(user, '/workflows/quick')  # quick.json in the workflows directory
+    await click_when_shown(user, 'delete-workflow')
+    await user.should_see(marker='confirm-delete-workflow')
+    text = dialog_text(user)
+    assert 'It comes back at the next start of flowmon: the workflow file quick.json loads it again' in text
+    assert 'Remove the file from the workflows directory to delete it for good.' in text
+    assert 'It has no executions.' in text and 'trigger' not in text and 'schedule (' not in text
+    user.find(marker='confirm-delete-workflow-ok').click()
+    await wait_for_path(user, '/')
+    await user.should_see('Workflow “Quick check” deleted.')
+    assert (await api(user, 'GET', '/api/workflows/quick')).status_code == 404

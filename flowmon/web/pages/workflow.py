@@ -1,5 +1,6 @@
 """``/workflows/{workflow_id}``: the workflow drawn on the canvas (each node's type on its card), Run (with optional
-JSON input), Edit, each node's duration over its last runs, and its history. A workflow loaded from a file of the
+JSON input), Edit, Delete (of the version shown, after a dialog that says what goes and what stays), each node's
+duration over its last runs, and its history. A workflow loaded from a file of the
 workflows directory says so: the file replaces it again at the next start.
 
 The history is one page of executions from SQL (filters and page in the URL, like ``/executions``), kept
@@ -28,6 +29,7 @@ from flowmon.web.widgets.json_input_dialog import JsonInputDialog
 from flowmon.web.widgets.panel_title import panel_title
 from flowmon.web.widgets.provisioned_note import provisioned_note
 from flowmon.web.widgets.text_block import TextBlock
+from flowmon.web.workflow_actions import delete_workflow
 
 PAGE_SIZE = 20
 
@@ -77,6 +79,9 @@ def _header(application: Application, stored: StoredWorkflow) -> None:
             if description:
                 ui.label(description).classes('text-sm fm-description').mark('workflow-description')
         with ui.row().classes('gap-2 shrink-0 fm-actions'):
+            ui.button('Delete…', icon='delete', on_click=lambda: delete_workflow(application, stored)).props(
+                'flat no-caps color=negative data-testid=delete-workflow'
+            ).mark('delete-workflow')
             ui.button('Edit', icon='edit', on_click=lambda: ui.navigate.to(f'/workflows/{stored.id}/edit')).props(
                 'flat no-caps data-testid=edit-workflow'
             ).mark('edit-workflow')

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from contextlib import nullcontext
 
 from nicegui import ui
@@ -16,16 +17,20 @@ async def confirm(
     cancel_label: str = 'Cancel',
     marker: str = 'confirm',
     host: ui.element | None = None,
+    details: Sequence[str] = (),
 ) -> bool:
     """Ask, and answer True only when the visitor presses ``ok_label`` (``cancel_label``, Escape or a click outside:
     False). Where the action itself is called "Cancel", name the way back otherwise (``cancel_label``).
 
     ``host`` is where the dialog lives; pass an element that outlives redraws of the asking widget (by default the
-    dialog is created in the current slot, which a live list may clear while the question is open).
+    dialog is created in the current slot, which a live list may clear while the question is open). ``details``:
+    more to say under the message, a paragraph each (what the action does to what, say).
     """
     with host or nullcontext(), ui.dialog() as dialog, ui.card().classes('w-full max-w-md gap-3').mark(marker):
         ui.label(title).classes('text-lg font-semibold')
         ui.label(message).classes('text-sm text-grey-7').mark(f'{marker}-message')
+        for detail in details:
+            ui.label(detail).classes('text-sm text-grey-7').mark(f'{marker}-detail')
         with ui.row().classes('w-full justify-end gap-2'):
             ui.button(cancel_label, on_click=lambda: dialog.submit(False)).props('flat no-caps').mark(
                 f'{marker}-cancel'
