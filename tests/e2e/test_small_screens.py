@@ -54,7 +54,7 @@ def phone(browser: Browser, server: Any) -> Iterator[Page]:
 
 
 def _pages(server: Any, call_api: Api) -> dict[str, str]:
-    wait_loaded(server, 'order-pipeline')
+    wait_loaded(server, 'order-pipeline', 'inbound-order')
     assert call_api('PUT', '/api/workflows/e2e-long-name', LONG_NAME).status_code in (200, 201)
     a, b = start(server, 'order-pipeline'), start(server, 'order-pipeline')
     failed = start(server, 'broken-etl')  # its name leaves room for the id on its line, not for the copy button too
@@ -65,6 +65,7 @@ def _pages(server: Any, call_api: Api) -> dict[str, str]:
     return {
         'dashboard': '/',
         'workflow': '/workflows/order-pipeline',
+        'workflow-trigger': '/workflows/inbound-order',
         'workflow-long-name': '/workflows/e2e-long-name',
         'workflow-new': '/workflows/new',
         'workflow-edit': '/workflows/order-pipeline/edit',
@@ -103,6 +104,39 @@ def test_every_page_fits_390_px(phone: Page, server: Any, call_api: Api, shots: 
     expect(phone.get_by_role('button', name=re.compile('Sign in', re.IGNORECASE))).to_be_visible()
     assert phone.evaluate('document.scrollingElement.scrollWidth') <= WIDTH + 1
     phone.screenshot(path=str(shots / 'narrow-login.png'), full_page=True)
+
+
+# Each of the workflow page's buttons: [label, left, top, right, bottom].
+BUTTONS = """(ids) => ids.map(id => { const r = document.querySelector(`[data-testid=${id}]`).getBoundingClientRect();
+ return [id, r.left, r.top, r.right, r.bottom]; })"""
+
+
+@pytest.mark.parametrize('width', [WIDTH, 1440])
+def test_the_workflow_page_has_room_for_delete_and_rotate(
+    browser: Browser, server: Any, width: int, shots: Path
+) -> None:
+    """Delete… beside Edit and the runs, Rotate secret… beside Reveal secret: each button on one line of its own
+    height, none over another, the page no wider than the screen."""
+    wait_loaded(server, 'inbound-order')
+    context = browser.new_context(base_url=server.url, viewport={'width': width, 'height': 900})
+    page = context.new_page()
+    try:
+        sign_in(page, server, '/workflows/inbound-order')
+        wait_connected(page)
+        ids = ['delete-workflow', 'edit-workflow', 'run-with-input', 'trigger-rotate']
+        for test_id in ids:
+            expect(page.get_by_test_id(test_id)).to_be_visible()
+        expect(page.get_by_text('Reveal secret')).to_be_visible()
+        boxes = page.evaluate(BUTTONS, ids)
+        for name, left, top, right, bottom in boxes:
+            assert bottom - top < 40 and left >= 0 and right <= width, (name, 'wrapped or cut', boxes)
+        for (a, *one), (b, *other) in pairwise(boxes):
+            apart = one[2] <= other[0] or other[2] <= one[0] or one[3] <= other[1] or other[3] <= one[1]
+            assert apart, (a, b, 'overlap', boxes)
+        assert page.evaluate('document.scrollingElement.scrollWidth') <= width + 1
+        page.screenshot(path=str(shots / f'workflow-actions-{width}.png'), full_page=True)
+    finally:
+        context.close()
 
 
 # The execution's short id and its copy button (the button follows the id), each as [left, top, right, bottom].
