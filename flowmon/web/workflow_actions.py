@@ -1,7 +1,9 @@
-"""Delete a workflow from its pages: the dialog says what goes with it and what stays, and the deletion applies to
-the version the page shows only (someone saving it since is said instead)."""
+"""Delete a workflow from its page or its editor: the dialog says what goes with it and what stays, and the deletion
+applies to the version the page shows only (someone saving it since is said instead)."""
 
 from __future__ import annotations
+
+from collections.abc import Callable, Sequence
 
 from nicegui import ui
 
@@ -14,17 +16,23 @@ from .format import count, timestamp
 from .widgets.confirm_dialog import confirm
 
 
-async def delete_workflow(application: Application, stored: StoredWorkflow, *, host: ui.element | None = None) -> bool:
-    """Ask, then delete ``stored`` if it is still the stored version: go to the dashboard saying so. Whether it was
-    deleted (here, or by someone else meanwhile)."""
-    details = await deletion_details(application, stored)
+async def delete_workflow(
+    application: Application,
+    stored: StoredWorkflow,
+    *,
+    also: Sequence[str] = (),
+    leaving: Callable[[], object] = lambda: None,
+) -> bool:
+    """Ask, then delete ``stored`` if it is still the stored version: go to the dashboard saying so (``leaving`` is
+    called just before). ``also``: more the dialog says goes with it. Whether it was deleted (here, or by someone else
+    meanwhile)."""
+    details = [*await deletion_details(application, stored), *also]
     if not await confirm(
         f'Delete the workflow “{stored.name}”?',
         f'{stored.id} goes from the workflows, the dashboard and the menu. This cannot be undone.',
         ok_label='Delete workflow',
         ok_color='negative',
         marker='confirm-delete-workflow',
-        host=host,
         details=details,
     ):
         return False
@@ -35,6 +43,7 @@ async def delete_workflow(application: Application, stored: StoredWorkflow, *, h
     except WorkflowChanged as exc:
         if exc.current is None:
             ui.notify(f'The workflow “{stored.name}” was deleted meanwhile.', type='info')
+            leaving()
             ui.navigate.to('/')
             return True
         ui.notify(
@@ -48,6 +57,7 @@ async def delete_workflow(application: Application, stored: StoredWorkflow, *, h
         ui.notify(f'Could not delete the workflow: {exc}', type='negative', multi_line=True)
         return False
     ui.notify(f'Workflow “{stored.name}” deleted.', type='positive')
+    leaving()
     ui.navigate.to('/')
     return True
 

@@ -521,3 +521,31 @@ async def test_the_api_versions_workflows_through_the_whole_app(user: User) -> N
     assert plain.status_code == 200 and plain.headers['ETag'] == etag  # no If-Match: stored as before
     gone = await user.http_client.delete('/api/workflows/quick', headers={**AUTH, 'If-Match': saved.headers['ETag']})
     assert gone.status_code == 412
+
+
+async def test_delete_in_the_editor_deletes_the_version_it_opened_edits_and_all(user: User) -> None:
+    """Delete… in the editor asks as the workflow page does, says that edits not saved go too, and leaves for the
+    dashboard without the leave question; nothing is deleted when someone saved the workflow since."""
+    await sign_in(user, '/workflows/quick/edit')
+    await status_becomes(user, 'Valid: quick, 1 node, 0 edges')
+    definition = json.loads(editor(user).value)
+    saved = await api(user, 'PUT', '/api/workflows/quick', {**definition, 'description': 'saved meanwhile'})
+    assert saved.status_code == 200, saved.text
+    await click_when_shown(user, 'editor-delete')
+    await click_when_shown(user, 'confirm-delete-workflow-ok')
+    await user.should_see('Not deleted: “Quick check” was saved at')
+    assert (await api(user, 'GET', '/api/workflows/quick')).status_code == 200
+
+    await sign_in(user, '/workflows/quick/edit')
+    await status_becomes(user, 'Valid: quick, 1 node, 0 edges')
+    editor(user).value = json.dumps({**definition, 'name': 'Quick check, renamed'}, indent=2)
+    await status_becomes(user, 'Valid: quick')
+    user.find(marker='editor-delete').click()
+    await user.should_see(marker='confirm-delete-workflow')
+    await user.should_see('Your edits in the editor, not saved, go too.')
+    await user.should_see('the workflow file quick.json loads it again')
+    user.find(marker='confirm-delete-workflow-ok').click()
+    await wait_for_path(user, '/')
+    await user.should_see('Workflow “Quick check” deleted.')
+    await user.should_not_see(marker='leave')  # the edits went with it: nothing to ask
+    assert (await api(user, 'GET', '/api/workflows/quick')).status_code == 404

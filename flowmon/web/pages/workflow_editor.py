@@ -6,7 +6,7 @@ nesting limits, the YAML rules in a worker thread, every node's config, the grap
 the editor; a valid definition is drawn beside it with the canvas the workflow page uses. Save first shows what
 changes against the stored version (a line diff of the definitions, as text), then stores it with the same use case
 as the ``PUT`` (created or replaced), says so and opens the workflow's page. A workflow loaded from a workflow file says
-that the file wins at the next start.
+that the file wins at the next start. Delete… deletes the version the text started from, as on the workflow page.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from flowmon.web.widgets.dag_view import HALF_WIDTH_BUDGET_PX, DagView
 from flowmon.web.widgets.empty_state import not_found
 from flowmon.web.widgets.leave_guard import LeaveGuard
 from flowmon.web.widgets.provisioned_note import provisioned_note
+from flowmon.web.workflow_actions import delete_workflow
 
 log = logging.getLogger(__name__)
 
@@ -133,6 +134,10 @@ class WorkflowEditor:
                     ui.label('Edit' if stored else 'New workflow')
                 title = f'Edit “{stored.name}”' if stored else 'New workflow'
                 self._title = ui.label(title).classes('fm-title').mark('editor-title')
+            if stored is not None:
+                ui.button('Delete…', icon='delete', on_click=self._delete).props(
+                    'flat no-caps color=negative data-testid=editor-delete'
+                ).mark('editor-delete')
         provisioned_note(self._application.workflows.provisioning_file(stored.id) if stored else None)
 
     def _toolbar(self) -> None:
@@ -168,6 +173,13 @@ class WorkflowEditor:
             return
         self.leave_guard.disarm()
         ui.navigate.to(back)
+
+    async def _delete(self) -> None:
+        """Delete the version the text started from (someone saving it since is said instead), edits and all."""
+        if self._base is None:
+            return
+        edits = ['Your edits in the editor, not saved, go too.'] if await self._edited_since_opened() else []
+        await delete_workflow(self._application, self._base, also=edits, leaving=self.leave_guard.disarm)
 
     async def _edited_since_opened(self) -> bool:
         """Whether the text says anything else than the definition the editor opened with (JSON turned into YAML,
