@@ -2,7 +2,8 @@
 
 FastAPI documents every route's 422 as its own ``HTTPValidationError`` (``detail``: a list of ``{loc, msg, type}``),
 while flowmon answers every refusal ``{"detail": "<what is wrong, in words>"}``, and a request that does not fit its
-schema with the pydantic problems in ``errors`` as well (:mod:`.errors`): a client generated from FastAPI's document
+schema, or a refusal about one input (a query parameter, a header, a body field), with ``errors`` as well: each
+problem and where it is (:mod:`.errors`): a client generated from FastAPI's document
 failed to read every 422. The document is rewritten once, when it is first built: each documented 4xx answer is an
 ``Error``, and the answers every route of a kind can give are documented too (401 where the bearer token is needed, 404
 where a path names something, 413 where there is a body, 400 for a JSON body that is not JSON).
@@ -26,7 +27,8 @@ ERROR_SCHEMAS: dict[str, Any] = {
             'detail': {'type': 'string', 'description': 'What is wrong, in words.'},
             'errors': {
                 'type': 'array',
-                'description': 'A request that does not fit its schema (422): each problem, where it is.',
+                'description': 'A refusal about particular inputs (a query parameter, a header, a body field, '
+                'a request that does not fit its schema): each problem, where it is.',
                 'items': {'$ref': '#/components/schemas/ErrorItem'},
             },
         },
@@ -41,8 +43,13 @@ ERROR_SCHEMAS: dict[str, Any] = {
                 'description': 'Where: "body", "query", "path" or "header", then the field names and list indexes.',
                 'items': {'anyOf': [{'type': 'string'}, {'type': 'integer'}]},
             },
-            'msg': {'type': 'string'},
-            'type': {'type': 'string', 'description': "The kind of problem, e.g. 'missing', 'dict_type'."},
+            'msg': {'type': 'string', 'description': 'What is wrong with that input, in words.'},
+            'type': {
+                'type': 'string',
+                'description': "The kind of problem: pydantic's for a request that does not fit its schema "
+                "('missing', 'dict_type', ...), else 'invalid', 'malformed', 'too_large', 'not_found', 'conflict' "
+                "or 'stale'.",
+            },
         },
     },
 }

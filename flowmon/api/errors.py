@@ -1,7 +1,9 @@
 """Error responses with messages that name the problem; never a 500 for bad input.
 
 Every refusal of a use case is an :class:`~flowmon.application.errors.AppError`; :data:`STATUS` says which status
-code each kind gets, and one exception handler answers them all (``{"detail": message}``).
+code each kind gets, and one exception handler answers them all (``{"detail": message}``). A refusal about one input
+(its ``at``: a query parameter, a header, a body field) also has ``errors: [{loc, msg, type}]``, as a request that
+does not fit its schema has: ``loc`` starts with where the route takes that input from (:func:`input_loc`).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request, Response
+from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
@@ -26,6 +29,7 @@ from flowmon.application.errors import (
     Unauthorized,
     Unavailable,
 )
+from flowmon.engine.core.inputs import Loc
 from flowmon.engine.core.payload import MAX_PARSE_DEPTH, json_text_depth
 
 log = logging.getLogger(__name__)
@@ -63,9 +67,46 @@ STATUS: dict[type[AppError], int] = {
 }
 
 
+# ``type`` of the ``errors`` item of a refusal about one input, by status code
+ERROR_TYPES = {400: 'malformed', 404: 'not_found', 409: 'conflict', 412: 'stale', 413: 'too_large', 422: 'invalid'}
+
+
 def status_of(error: AppError) -> int:
     """The status code of the most specific kind ``error`` is (an oversized payload is 413, not 422)."""
     return next((STATUS[kind] for kind in type(error).__mro__ if kind in STATUS), 400)
+
+
+def input_loc(request: Request, at: Loc) -> list[str | int] | None:
+    """``at`` (an input a refusal names: ``('status',)``, ``('filter', 'status')``, ``('If-Match',)``) as the ``loc``
+    of a request validation error: behind ``query``, ``header`` or ``path`` when the request's route takes a
+    parameter of that name there, else behind ``body``. None without ``at`` or outside a route."""
+    route = request.scope.get('route')
+    if not at or not isinstance(route, APIRoute):
+        return None
+    name, rest = at[0], list(at[1:])
+    sources = _parameters(route.dependant)
+    for source in ('path', 'query', 'header'):
+        alias = sources[source].get(str(name).lower())
+        if alias is not None:
+            return [source, alias, *rest]
+    return ['body', name, *rest]
+
+
+def _parameters(dependant: Dependant) -> dict[str, dict[str, str]]:
+    """The route's parameters by where they are read, each alias by its lower-case form (headers are read
+    whatever their case)."""
+    found: dict[str, dict[str, str]] = {'path': {}, 'query': {}, 'header': {}}
+    pending = [dependant]
+    while pending:
+        current = pending.pop()
+        for source, fields in (
+            ('path', current.path_params),
+            ('query', current.query_params),
+            ('header', current.header_params),
+        ):
+            found[source].update((field.alias.lower(), field.alias) for field in fields)
+        pending.extend(current.dependencies)
+    return found
 
 
 def not_json(content_type: str | None) -> str | None:
@@ -113,7 +154,8 @@ def install_error_handlers(app: FastAPI) -> None:
         instead = getattr(request.state, 'body_not_json', None)
         if instead and any(tuple(error.get('loc', ()))[:1] == ('body',) for error in errors):
             detail = f'the request body must be JSON (Content-Type: application/json); {instead}'
-            return JSONResponse({'detail': detail}, status_code=400)
+            errors = [{'loc': ['header', 'content-type'], 'msg': detail, 'type': ERROR_TYPES[400]}]
+            return JSONResponse({'detail': detail, 'errors': errors}, status_code=400)
         safe = [{'loc': list(e.get('loc', ())), 'msg': validation_message(e), 'type': e.get('type')} for e in errors]
         return JSONResponse({'detail': describe_validation(errors), 'errors': safe}, status_code=422)
 
@@ -134,7 +176,11 @@ def install_error_handlers(app: FastAPI) -> None:
         headers = {'Retry-After': str(RETRY_AFTER_S)} if status == 503 else {}
         if isinstance(exc, Stale) and exc.version is not None:  # what is stored now: If-Match it to overwrite it
             headers['ETag'] = f'"{exc.version}"'
-        return JSONResponse({'detail': str(exc)}, status_code=status, headers=headers or None)
+        content: dict[str, Any] = {'detail': str(exc)}
+        loc = input_loc(request, exc.at)
+        if loc is not None:
+            content['errors'] = [{'loc': loc, 'msg': str(exc), 'type': ERROR_TYPES.get(status, 'invalid')}]
+        return JSONResponse(content, status_code=status, headers=headers or None)
 
     app.add_exception_handler(AppError, refused)
     app.add_exception_handler(RequestValidationError, validation_error)

@@ -49,7 +49,7 @@ def expected_version(if_match: str | None) -> Expected | None:
         return ANY_VERSION
     tags = [tag.strip() for tag in if_match.split(',') if tag.strip()]
     if not tags:
-        raise Invalid('If-Match: give the ETag of GET /api/workflows/{id} ("<version>") or *')
+        raise Invalid('If-Match: give the ETag of GET /api/workflows/{id} ("<version>") or *', at='If-Match')
     return frozenset(tag if tag.startswith('W/') else tag.strip('"') for tag in tags)
 
 

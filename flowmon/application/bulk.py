@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from flowmon.engine.core.inputs import within
 from flowmon.store.history import MAX_PAGE
 
 from .errors import AppError, Conflict, Invalid
@@ -113,10 +114,10 @@ class BulkActions:
         :data:`MAX_BULK` executions; everything else is an outcome per execution."""
         kind = _action(action)
         if (ids is None) == (where is None):
-            raise Invalid('give either "ids" or "filter", not both and not neither')
+            raise Invalid('give either "ids" or "filter", not both and not neither', at='ids')
         chosen = list(dict.fromkeys(ids)) if ids is not None else await self.matching(where or BulkFilter())
         if len(chosen) > MAX_BULK:
-            raise Invalid(f'{len(chosen)} ids: at most {MAX_BULK} executions per request')
+            raise Invalid(f'{len(chosen)} ids: at most {MAX_BULK} executions per request', at='ids')
         if kind is BulkAction.DELETE:  # together, in shared paced steps: one at a time would take seconds
             return BulkResult(action=kind, items=await self._delete(chosen))
         if kind is BulkAction.RERUN:  # their rows read together: one at a time would take seconds
@@ -126,9 +127,15 @@ class BulkActions:
     async def matching(self, where: BulkFilter) -> list[str]:
         """The ids of the executions ``where`` matches, newest first; raises Invalid (saying how many it matches)
         when that is more than :data:`MAX_BULK`, or for an invalid filter."""
-        records, total = await self._history.page(**where, limit=MAX_BULK)
+        try:
+            records, total = await self._history.page(**where, limit=MAX_BULK)
+        except Invalid as exc:  # about a value of the filter
+            within(exc, 'filter')
+            raise
         if total > MAX_BULK:
-            raise Invalid(f'the filter matches {total} executions; at most {MAX_BULK} per request: narrow it')
+            raise Invalid(
+                f'the filter matches {total} executions; at most {MAX_BULK} per request: narrow it', at='filter'
+            )
         return [record.id for record in records]
 
     async def _delete(self, chosen: Sequence[str]) -> list[ItemOutcome]:
@@ -189,7 +196,9 @@ def _action(action: BulkAction | str) -> BulkAction:
     try:
         return BulkAction(action)
     except ValueError:
-        raise Invalid(f'action must be one of {", ".join(a.value for a in BulkAction)}, got {action!r}') from None
+        raise Invalid(
+            f'action must be one of {", ".join(a.value for a in BulkAction)}, got {action!r}', at='action'
+        ) from None
 
 
 __all__ = ['MAX_BULK', 'BulkAction', 'BulkActions', 'BulkFilter', 'BulkResult', 'ItemOutcome', 'Outcome']

@@ -99,7 +99,7 @@ class Deliveries:
 
     async def enqueue(self, request: DeliveryRequest) -> Queued:
         """Queue an ad-hoc delivery, signed with its secret or a generated one (returned then)."""
-        with translated(PAYLOAD_REFUSALS):  # depth, 64-bit numbers and size, before the body is encoded
+        with translated(PAYLOAD_REFUSALS, at='body'):  # depth, 64-bit numbers and size, before the body is encoded
             self._budget.check(request.body, 'body', lenient=True)
         fields = request.model_dump(exclude={'body', 'auth'})
         return await self._service.enqueue(body=encode_json(request.body), auth=request.auth, **fields)
@@ -149,4 +149,4 @@ class Deliveries:
 def check_statuses(statuses: Sequence[str | None]) -> None:
     unknown = [value for value in statuses if value not in DELIVERY_STATUSES]
     if unknown:
-        raise Invalid(f'status must be one of {", ".join(DELIVERY_STATUSES)}, got {unknown[0]!r}')
+        raise Invalid(f'status must be one of {", ".join(DELIVERY_STATUSES)}, got {unknown[0]!r}', at='status')

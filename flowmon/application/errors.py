@@ -13,11 +13,22 @@ from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
+from flowmon.engine.core.inputs import Loc, located, location
 from flowmon.engine.core.payload import PayloadError, PayloadTooLarge
 
 
 class AppError(Exception):
-    """A refused request; ``str(error)`` says why."""
+    """A refused request; ``str(error)`` says why. ``at`` names the input it refuses when it is about one (a query
+    parameter, a header, a body field: ``'status'``, ``('filter', 'status')``; see :mod:`flowmon.engine.core.inputs`),
+    which the API answers in ``errors[].loc``."""
+
+    def __init__(self, *args: object, at: str | Loc = ()) -> None:
+        super().__init__(*args)
+        located(self, *((at,) if isinstance(at, str) else at))
+
+    @property
+    def at(self) -> Loc:
+        return location(self)
 
 
 class NotFound(AppError, LookupError):
@@ -70,16 +81,17 @@ PAYLOAD_REFUSALS: Translation = {PayloadTooLarge: OversizedPayload, PayloadError
 
 
 @contextmanager
-def translated(translation: Translation, *, prefix: str = '') -> Iterator[None]:
+def translated(translation: Translation, *, prefix: str = '', at: str | Loc = ()) -> Iterator[None]:
     """Re-raise the lower layers' exceptions named in ``translation`` (first match wins) as application errors
-    with the same message (after ``prefix``); anything else passes unchanged."""
+    with the same message (after ``prefix``), about the input the exception was marked with, else ``at``; anything
+    else passes unchanged."""
     try:
         yield
     except AppError:
         raise
     except tuple(translation) as exc:
         kind = next(error for source, error in translation.items() if isinstance(exc, source))
-        raise kind(f'{prefix}{exc}') from None
+        raise kind(f'{prefix}{exc}', at=location(exc) or at) from None
 
 
 def refusing(translation: Translation) -> Callable[[type[T]], type[T]]:

@@ -81,7 +81,7 @@ class Executions:
         """Queue a run started by ``trigger`` (the API's or a page's); raises NotFound, Invalid (the stored workflow
         no longer validates), RefusedPayload or OversizedPayload (the input), or Unavailable (flowmon is stopping, or
         too many executions are queued already)."""
-        with translated(PAYLOAD_REFUSALS), translated({RuntimeError: Unavailable}):
+        with translated(PAYLOAD_REFUSALS, at='input'), translated({RuntimeError: Unavailable}):
             with translated({WorkflowError: Invalid}, prefix='stored workflow is no longer valid: '):
                 return await self.submit(workflow_id, input, priority=priority, trigger=trigger)
 
@@ -136,7 +136,7 @@ class Executions:
         if not previous.is_terminal:
             raise _still_running(execution_id, previous.status)
         with (
-            translated(PAYLOAD_REFUSALS),
+            translated(PAYLOAD_REFUSALS, at='input'),
             translated({RerunError: Invalid, WorkflowError: Invalid, QueueFull: Unavailable}),
         ):
             workflow = await self._catalog.get(previous.workflow_id or '')

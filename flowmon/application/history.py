@@ -71,7 +71,7 @@ def search_query(text: str) -> str:
     try:
         return normalise_query(text)
     except ValueError as exc:
-        raise Invalid(str(exc)) from None
+        raise Invalid(str(exc), at='q') from None
 
 
 class ExecutionHistory:
@@ -99,10 +99,10 @@ class ExecutionHistory:
         status = query.get('status')
         for wanted in [status] if isinstance(status, str) else status or ():
             if wanted not in EXECUTION_STATUSES:
-                raise Invalid(f'status must be one of {", ".join(EXECUTION_STATUSES)}, got {wanted!r}')
+                raise Invalid(f'status must be one of {", ".join(EXECUTION_STATUSES)}, got {wanted!r}', at='status')
         trigger = query.get('trigger')
         if trigger is not None and trigger not in TRIGGER_TYPES:
-            raise Invalid(f'trigger must be one of {", ".join(TRIGGER_TYPES)}, got {trigger!r}')
+            raise Invalid(f'trigger must be one of {", ".join(TRIGGER_TYPES)}, got {trigger!r}', at='trigger')
         query['origin'] = origin(query.get('origin'))
         search = query.get('q')
         if search is not None:
@@ -149,7 +149,7 @@ class ExecutionHistory:
         index = await self.replay(execution_id)
         k = index.n if at is None else at
         if not 0 <= k <= index.n:
-            raise Invalid(f'at must be between 0 and {index.n} (the number of events), got {k}')
+            raise Invalid(f'at must be between 0 and {index.n} (the number of events), got {k}', at='at')
         state = index.state_at(k) or initial_state(execution_id)
         return Position(state=state, at=k, events=index.n, elapsed_s=index.elapsed_at(k))
 

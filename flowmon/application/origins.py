@@ -32,7 +32,7 @@ def origin(value: object, *, label: str = 'origin') -> Origin | None:
         if text == known:
             return known
     shown = text[:40] if text is not None else repr(value)[:40]
-    raise Invalid(f'{label} must be {ACCEPTED}; got {shown!r}')
+    raise Invalid(f'{label} must be {ACCEPTED}; got {shown!r}', at='origin')
 
 
 __all__ = ['ACCEPTED', 'LABELS', 'ORIGINS', 'Origin', 'origin']

@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from flowmon.engine.core.events import utcnow
+from flowmon.engine.core.inputs import located
 from flowmon.engine.core.provenance import TRIGGER_TYPES
 from flowmon.engine.core.state import EXECUTION_STATUSES
 from flowmon.store.saved_views import Saved, SavedViewStore, StoredView
@@ -38,11 +39,11 @@ def check_name(name: str) -> str:
     character."""
     text = name.strip()
     if not text:
-        raise Invalid('name must not be empty')
+        raise Invalid('name must not be empty', at='name')
     if len(text) > MAX_NAME_CHARS:
-        raise Invalid(f'name must be at most {MAX_NAME_CHARS} characters (got {len(text)})')
+        raise Invalid(f'name must be at most {MAX_NAME_CHARS} characters (got {len(text)})', at='name')
     if any(ord(char) < 32 or 127 <= ord(char) < 160 for char in text):
-        raise Invalid('name must not contain control characters')
+        raise Invalid('name must not contain control characters', at='name')
     return text
 
 
@@ -50,15 +51,19 @@ def check_filter(view_filter: Mapping[str, Any]) -> dict[str, str]:
     """The filter with empty values dropped; raises Invalid naming the first key or value that is not acceptable."""
     unknown = sorted(str(key) for key in view_filter if key not in FILTER_KEYS)
     if unknown:
-        raise Invalid(f'filter: unknown key(s) {", ".join(unknown)}; allowed: {", ".join(FILTER_KEYS)}')
+        raise Invalid(f'filter: unknown key(s) {", ".join(unknown)}; allowed: {", ".join(FILTER_KEYS)}', at='filter')
     checked: dict[str, str] = {}
     for key in FILTER_KEYS:
         value = view_filter.get(key)
         if value is None or value == '':
             continue
-        if not isinstance(value, str):
-            raise Invalid(f'filter.{key} must be a string')
-        checked[key] = _checked_value(key, value)
+        try:
+            if not isinstance(value, str):
+                raise Invalid(f'filter.{key} must be a string')
+            checked[key] = _checked_value(key, value)
+        except Invalid as exc:  # about this value of the filter
+            located(exc, 'filter', key)
+            raise
     return checked
 
 

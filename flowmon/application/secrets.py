@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from flowmon.engine.runtime.secret_refs import secret_names
 from flowmon.store.catalog import WorkflowCatalog
-from flowmon.store.secrets import MAX_SECRET_CHARS, SecretInfo, SecretInvalid, SecretStore, TooManySecrets
+from flowmon.store.secrets import (
+    MAX_SECRET_CHARS,
+    SecretInfo,
+    SecretInvalid,
+    SecretStore,
+    TooManySecrets,
+    check_name,
+    check_value,
+)
 
 from .errors import Conflict, Invalid, NotFound, in_use, translated
 
@@ -30,6 +38,10 @@ class Secrets:
     async def put(self, name: str, value: str) -> tuple[SecretInfo, bool]:
         """Create or replace; returns its info and whether it was created. Raises Invalid (name or value) or
         Conflict (too many secrets)."""
+        with translated({SecretInvalid: Invalid}, at='name'):
+            check_name(name)
+        with translated({SecretInvalid: Invalid}, at='value'):
+            check_value(value)
         with translated({SecretInvalid: Invalid, TooManySecrets: Conflict}):
             return await self._store.put(name, value)
 

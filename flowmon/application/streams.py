@@ -41,6 +41,7 @@ KEEPALIVE_SECONDS = 15.0  # a comment line this often keeps proxies from closing
 CLIENT_BUFFER = 10_000  # events a client may fall behind by (references: 80 KB); then it is cut off and resumes
 MAX_STREAMS = 64  # open streams at once; more get 503
 REPLAY_PAGE = 500  # events read from the store at a time while catching up
+LAST_EVENT_ID = 'Last-Event-ID'  # the header a stream resumes after
 _CURSOR = re.compile(r'([0-9A-Za-z_-]{1,40}):(0|[1-9][0-9]{0,17})')  # an id fits the column (40), a seq 64 bits
 
 
@@ -60,7 +61,9 @@ def parse_cursor(text: str) -> Cursor:
     match = _CURSOR.fullmatch(text.strip())
     if match is None:
         shown = text if len(text) <= 60 else f'{text[:60]}...'
-        raise Malformed(f'Last-Event-ID must be <execution id>:<seq> (an id this stream sent), got {shown!r}')
+        raise Malformed(
+            f'Last-Event-ID must be <execution id>:<seq> (an id this stream sent), got {shown!r}', at=LAST_EVENT_ID
+        )
     return Cursor(match.group(1), int(match.group(2)))
 
 
@@ -73,7 +76,7 @@ def parse_types(text: str | None) -> frozenset[str] | None:
     unknown = sorted(wanted - set(EVENT_TYPES))
     if unknown:
         shown = ', '.join(repr(name[:60]) for name in unknown[:5])
-        raise Invalid(f'unknown event type(s) {shown}; types are {", ".join(EVENT_TYPES)}')
+        raise Invalid(f'unknown event type(s) {shown}; types are {", ".join(EVENT_TYPES)}', at='types')
     return wanted
 
 
@@ -268,7 +271,10 @@ class EventStreams:
         unknown execution, Malformed or Invalid for a Last-Event-ID that is not one of its events."""
         after = None if last_event_id is None else parse_cursor(last_event_id)
         if after is not None and after.execution_id != execution_id:
-            raise Invalid(f'Last-Event-ID {str(after)!r} names an event of another execution than {execution_id!r}')
+            raise Invalid(
+                f'Last-Event-ID {str(after)!r} names an event of another execution than {execution_id!r}',
+                at=LAST_EVENT_ID,
+            )
         self._check_room()
         stream = Stream(self, execution_id=execution_id, workflow_id=None, types=None, after=after, after_ts=None)
         try:
@@ -277,7 +283,10 @@ class EventStreams:
             if live is None and record is None:
                 raise NotFound(f'execution {execution_id!r} not found')
             if after is not None and after.seq > 0 and await self.history.event_time(execution_id, after.seq) is None:
-                raise Invalid(f'Last-Event-ID {str(after)!r} names no recorded event of execution {execution_id!r}')
+                raise Invalid(
+                    f'Last-Event-ID {str(after)!r} names no recorded event of execution {execution_id!r}',
+                    at=LAST_EVENT_ID,
+                )
             ended = record is not None and record.status in TERMINAL_EXECUTION_STATUSES
             if ended and after is not None and not await self._events_after(execution_id, after.seq):
                 stream.close()  # it ended at the cursor: nothing left
@@ -302,7 +311,8 @@ class EventStreams:
             if after_ts is None:
                 raise Invalid(
                     f'Last-Event-ID {str(after)!r} names no recorded event (its execution may have been deleted); '
-                    'reconnect without it to follow from now'
+                    'reconnect without it to follow from now',
+                    at=LAST_EVENT_ID,
                 )
         return Stream(self, execution_id=None, workflow_id=workflow_id, types=wanted, after=after, after_ts=after_ts)
 

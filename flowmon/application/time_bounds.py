@@ -78,17 +78,19 @@ def time_bound(value: object, now: datetime, *, bound: Bound, label: str | None 
         text = repr(value)
     # (a relative form where none is taken, until=7d, is not read as some other form)
     if isinstance(value, bool) or not isinstance(value, str | int | float) or is_relative(text):
-        raise Invalid(_refusal(name, bound, text))
+        raise Invalid(_refusal(name, bound, text), at=bound)
     try:
         parsed = _DATETIME.validate_python(value)
     except ValidationError:
-        raise Invalid(_refusal(name, bound, text)) from None
+        raise Invalid(_refusal(name, bound, text), at=bound) from None
     if parsed.tzinfo is None:
         return parsed.replace(tzinfo=UTC)
     try:
         return parsed.astimezone(UTC)
     except OverflowError:
-        raise Invalid(f'{name} is outside the range of representable times once converted to UTC'.lstrip()) from None
+        raise Invalid(
+            f'{name} is outside the range of representable times once converted to UTC'.lstrip(), at=bound
+        ) from None
 
 
 def _relative(text: str, now: datetime) -> datetime:

@@ -20,6 +20,7 @@ from sqlalchemy import delete, select
 
 from flowmon.delivery.sender import redact
 from flowmon.engine.core.events import EventType, utcnow
+from flowmon.engine.core.inputs import located
 from flowmon.engine.nodes.webhook import WebhookAuth, check_custom_headers
 from flowmon.infra.outbound import OutboundGuard, OutboundRefused
 from flowmon.infra.secretbox import SecretBox
@@ -303,7 +304,7 @@ class EndpointStore:
         try:
             self._guard.check_url(url)
         except OutboundRefused as exc:
-            raise ValueError(f'url: {exc}') from None
+            raise located(ValueError(f'url: {exc}'), 'url') from None
 
 
 def _not_found(endpoint_id: str) -> EndpointNotFound:

@@ -21,6 +21,7 @@ from typing import Any
 from flowmon.delivery.endpoints import Endpoint
 from flowmon.delivery.policy import TEST_EVENT_TYPE, DeliveryStatus
 from flowmon.engine.core.events import Event
+from flowmon.engine.core.inputs import located
 from flowmon.engine.nodes.webhook import MAX_BODY_BYTES, WebhookAuth, WebhookRejected, check_custom_headers
 from flowmon.engine.runtime.secret_refs import redact_text
 from flowmon.infra.outbound import OutboundGuard, OutboundRefused
@@ -77,7 +78,7 @@ class Intake:
         try:
             self._guard.check_url(url)
         except OutboundRefused as exc:
-            raise WebhookRejected(f'url: {exc}') from None
+            raise located(WebhookRejected(f'url: {exc}'), 'url') from None
 
     def row(
         self,
@@ -104,7 +105,9 @@ class Intake:
             raise PayloadTooLarge(f'body is {len(body)} bytes, over the {MAX_BODY_BYTES}-byte limit')
         method = method.upper()
         if method not in ALLOWED_METHODS:
-            raise WebhookRejected(f'method must be one of {", ".join(sorted(ALLOWED_METHODS))}, got {method!r}')
+            raise located(
+                WebhookRejected(f'method must be one of {", ".join(sorted(ALLOWED_METHODS))}, got {method!r}'), 'method'
+            )
         parsed_auth = WebhookAuth.model_validate(dict(auth)) if isinstance(auth, Mapping) else auth
         try:
             custom = check_custom_headers(headers or {}, auth=parsed_auth)

@@ -16,6 +16,7 @@ import httpx
 import jsonschema_rs
 import pytest
 from fastapi import FastAPI
+from inprocess import put
 from waiting import until
 
 from flowmon.engine.model import load_document
@@ -195,3 +196,73 @@ async def test_an_export_fits_the_documented_import_schema_and_imports(app: Fast
     jsonschema_rs.validator_for(schema).validate(document)
     assert (await client.post('/api/executions/import', json=document)).status_code == 201
     assert not jsonschema_rs.validator_for(schema).is_valid({**document, 'format': 'something.else'})
+
+
+def error_model(app: FastAPI) -> Any:
+    """A validator of the one ``Error`` model of ``/openapi.json``."""
+    document = app.openapi()
+    return jsonschema_rs.validator_for({'$ref': '#/components/schemas/Error', 'components': document['components']})
+
+
+async def test_a_refusal_about_one_input_says_where_it_is_as_a_schema_refusal_does(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    """A script finds the culprit in ``errors[].loc`` whichever check refused it (the schema's or the use case's),
+    and ``detail`` keeps its words."""
+    await put(client, {**QUICK, 'nodes': QUICK['nodes'][:1], 'edges': []})
+    endpoint = {'url': 'ftp://example.com/hook', 'event_types': ['execution.failed']}
+    cases = [
+        (client.get('/api/executions', params={'limit': 0}), 422, ['query', 'limit'], 'query.limit: Input should'),
+        (client.get('/api/executions', params={'status': 'bogus'}), 422, ['query', 'status'], 'status must be one'),
+        (client.get('/api/executions', params={'q': 'ab'}), 422, ['query', 'q'], 'q must be at least 3 characters'),
+        (client.get('/api/executions', params={'origin': 'x'}), 422, ['query', 'origin'], 'origin must be local'),
+        (client.get('/api/webhooks/deliveries', params={'status': 'x'}), 422, ['query', 'status'], 'status must'),
+        (client.post('/api/webhooks/endpoints', json=endpoint), 422, ['body', 'url'], 'url: only http and https'),
+        (
+            client.post('/api/webhooks/endpoints', json={**endpoint, 'bogus': 1}),
+            422,
+            ['body', 'bogus'],
+            'bogus: Extra inputs are not permitted',
+        ),
+        (
+            client.post('/api/executions/bulk', json={'action': 'cancel', 'filter': {'status': 'x'}}),
+            422,
+            ['body', 'filter', 'status'],
+            'status must be one of',
+        ),
+        (
+            client.post('/api/views', json={'name': 'v', 'filter': {'trigger': 'x'}}),
+            422,
+            ['body', 'filter', 'trigger'],
+            'filter.trigger must be one of',
+        ),
+        (client.put('/api/secrets/a%20b', json={'value': 'x'}), 422, ['path', 'name'], "secret name 'a b' must"),
+        (client.put('/api/secrets/ab', json={'value': ''}), 422, ['body', 'value'], 'the value must not be empty'),
+        (
+            client.delete('/api/workflows/quick', headers={'If-Match': ','}),
+            422,
+            ['header', 'If-Match'],
+            'If-Match: give the ETag',
+        ),
+        (
+            client.get('/api/events/stream', headers={'Last-Event-ID': 'zz'}),
+            400,
+            ['header', 'last-event-id'],
+            'Last-Event-ID must be <execution id>:<seq>',
+        ),
+        (
+            client.post('/api/workflows/quick/executions', content=b'{"input": {"x": NaN}}', headers=JSON),
+            422,
+            ['body', 'input'],
+            'the execution input at x: NaN and Infinity are not JSON numbers',
+        ),
+    ]
+    validator = error_model(app)
+    for request, code, loc, words in cases:
+        response = await request
+        body = response.json()
+        assert response.status_code == code, (loc, response.text)
+        validator.validate(body)
+        assert body['detail'].startswith(words), body
+        assert [error['loc'] for error in body.get('errors', ())] == [loc], body
+        assert body['errors'][0]['msg'] in body['detail'], body

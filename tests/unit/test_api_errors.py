@@ -87,7 +87,11 @@ async def test_a_body_that_is_not_json_gets_400_saying_it_must_be(
     response = await client.post('/things', content='{"value": 1}', headers=headers)
     assert response.status_code == 400, response.text
     instead = f"not '{media}'" if media else 'no Content-Type was given'
-    assert response.json() == {'detail': f'the request body must be JSON (Content-Type: application/json); {instead}'}
+    detail = f'the request body must be JSON (Content-Type: application/json); {instead}'
+    assert response.json() == {
+        'detail': detail,
+        'errors': [{'loc': ['header', 'content-type'], 'msg': detail, 'type': 'malformed'}],
+    }
 
 
 @pytest.mark.parametrize('content_type', ['application/json', 'Application/JSON; charset=utf-8', 'application/x+json'])
