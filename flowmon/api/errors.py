@@ -14,9 +14,12 @@ from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request, Response
 from fastapi.dependencies.models import Dependant
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from flowmon.application.errors import (
     AppError,
@@ -145,6 +148,39 @@ class MeasuredBodyRoute(APIRoute):
         return measured
 
 
+API_PREFIX = '/api/'
+METHOD_ORDER = ('GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS')
+MAX_PATH_SHOWN = 200  # characters of a path a 404 or 405 repeats
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route of the app answers on the request's path (Starlette's 405 names only the first
+    route that matches the path: ``Allow: GET`` for a path that takes PUT and DELETE too)."""
+    router = request.scope.get('router') or request.app.router  # the router that found no route for the method
+    return [
+        method
+        for method in METHOD_ORDER
+        if any(route.matches({**request.scope, 'method': method})[0] is Match.FULL for route in router.routes)
+    ]
+
+
+def api_http_refusal(request: Request, exc: StarletteHTTPException) -> JSONResponse | None:
+    """The answer to Starlette's own 404 (no route) or 405 (no such method) on an ``/api/`` path, naming what was
+    asked for; None elsewhere, and for any other HTTP exception."""
+    path = request.url.path
+    if not path.startswith(API_PREFIX):
+        return None
+    shown = path if len(path) <= MAX_PATH_SHOWN else f'{path[:MAX_PATH_SHOWN]}...'
+    if exc.status_code == 404 and exc.detail == 'Not Found':
+        return JSONResponse({'detail': f'no API route at {shown}'}, status_code=404, headers=exc.headers)
+    if exc.status_code == 405:
+        allowed = allowed_methods(request)
+        headers = {**(exc.headers or {}), 'Allow': ', '.join(allowed)} if allowed else exc.headers
+        detail = f'{request.method} is not allowed on {shown} (allowed: {", ".join(allowed) or "none"})'
+        return JSONResponse({'detail': detail}, status_code=405, headers=headers)
+    return None
+
+
 def install_error_handlers(app: FastAPI) -> None:
     async def validation_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
@@ -182,6 +218,13 @@ def install_error_handlers(app: FastAPI) -> None:
             content['errors'] = [{'loc': loc, 'msg': str(exc), 'type': ERROR_TYPES.get(status, 'invalid')}]
         return JSONResponse(content, status_code=status, headers=headers or None)
 
+    async def http_refusal(request: Request, exc: Exception) -> Response:
+        """Starlette's and FastAPI's HTTP exceptions: as FastAPI answers them, but a missing ``/api/`` route or
+        method says which (a 404 handler for pages leaves ``/api/`` paths to this one)."""
+        assert isinstance(exc, StarletteHTTPException)
+        return api_http_refusal(request, exc) or await http_exception_handler(request, exc)
+
+    app.add_exception_handler(StarletteHTTPException, http_refusal)
     app.add_exception_handler(AppError, refused)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(RecursionError, unmanageable_input)

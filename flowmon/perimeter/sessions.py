@@ -97,13 +97,16 @@ def is_stateless(path: str) -> bool:
 
 
 def install_json_not_found(fastapi_app: FastAPI) -> None:
-    """A 404 on a stateless path is ``{"detail": "Not Found"}``; elsewhere NiceGUI's own handler shows its page."""
+    """A 404 on a stateless path is JSON, answered by the app's handler of HTTP exceptions (the API's names the
+    missing route: ``{"detail": "no API route at /api/..."}``); elsewhere NiceGUI's own handler shows its page."""
     page_not_found = fastapi_app.exception_handlers.get(404)
 
     async def not_found(request: Request, exc: Exception) -> Response:
         if page_not_found is None or is_stateless(request.url.path):
             assert isinstance(exc, HTTPException)
-            return await http_exception_handler(request, exc)
+            answer = fastapi_app.exception_handlers.get(HTTPException, http_exception_handler)
+            response = answer(request, exc)
+            return await response if inspect.isawaitable(response) else response
         page = page_not_found(request, exc)
         return await page if inspect.isawaitable(page) else page
 

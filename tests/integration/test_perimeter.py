@@ -393,9 +393,35 @@ def test_an_unknown_api_path_gets_a_json_404_and_no_page(flowmon: FlowmonProcess
         assert response.headers['content-type'] == 'application/json', response.text
         assert 'set-cookie' not in response.headers
     with httpx.Client(base_url=flowmon.base_url) as caller:
-        assert caller.get(path, headers=AUTH).json() == {'detail': 'Not Found'}
+        detail = caller.get(path, headers=AUTH).json()['detail']
+    assert detail == (f'no API route at {path}' if path.startswith('/api/') else 'Not Found')
     page = httpx.get(f'{flowmon.base_url}/no-such-page', follow_redirects=True)
     assert 'text/html' in page.headers['content-type']  # pages keep NiceGUI's own error page (or the sign-in)
+
+
+def test_a_signed_in_browser_gets_the_page_404_for_an_unknown_page(flowmon: FlowmonProcess) -> None:
+    with httpx.Client(base_url=flowmon.base_url) as browser:
+        assert browser.get('/', params={'token': TOKEN}, follow_redirects=True).status_code == 200
+        page = browser.get('/no-such-page')
+    assert page.status_code == 404 and 'text/html' in page.headers['content-type'], page.text
+
+
+@pytest.mark.parametrize(
+    ('method', 'path', 'allowed'),
+    [
+        ('POST', '/api/workflows/quick', 'GET, PUT, DELETE'),
+        ('PATCH', '/api/views', 'GET, POST'),
+        ('DELETE', '/api/executions', 'GET'),
+    ],
+)
+def test_a_method_an_api_path_does_not_take_is_named_with_the_ones_it_takes(
+    flowmon: FlowmonProcess, method: str, path: str, allowed: str
+) -> None:
+    """Every method of the path, in the message and in Allow (Starlette's named those of the first route alone)."""
+    response = httpx.request(method, f'{flowmon.base_url}{path}', headers=AUTH)
+    assert response.status_code == 405, response.text
+    assert response.json() == {'detail': f'{method} is not allowed on {path} (allowed: {allowed})'}
+    assert response.headers['allow'] == allowed
 
 
 # --- a client that goes away is no server error -------------------------------------------------------------
