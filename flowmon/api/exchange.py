@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request, Response, status
 from starlette.datastructures import UploadFile
 
 from flowmon.application.errors import Malformed, TooLarge
-from flowmon.application.exchange import MAX_IMPORT_BYTES
+from flowmon.application.exchange import IMPORT_LIMIT, MAX_IMPORT_BYTES
 from flowmon.application.views import imported_view, position_summary
 
 from .dependencies import Exchange, History, Stats
@@ -17,7 +17,7 @@ from .dependencies import Exchange, History, Stats
 router = APIRouter(prefix='/api/executions', tags=['executions'])
 # An export as the import takes it, for /docs and generated clients: filled in when the API is installed.
 EXPORT_BODY: dict[str, Any] = {'schema': {'type': 'object'}}
-TOO_LARGE = f'the export is larger than {MAX_IMPORT_BYTES // (1024 * 1024)} MB'
+TOO_LARGE = f'the export is larger than {IMPORT_LIMIT}'
 
 
 @router.get('/{execution_id}/export', response_class=Response, responses={200: {'content': {'application/json': {}}}})

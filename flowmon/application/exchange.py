@@ -33,6 +33,7 @@ from .export_format import EXPORT_FORMAT, EXPORT_VERSION, parse_export, validate
 from .history import ExecutionHistory
 
 MAX_IMPORT_BYTES = 50 * 1024 * 1024  # an export file; the perimeter's body cap of the import route is the same
+IMPORT_LIMIT = f'{MAX_IMPORT_BYTES // (1024 * 1024)} MB'  # the largest export file, as the refusals say it
 
 
 class ExportUnavailable(Conflict):
@@ -119,7 +120,7 @@ class Exchange:
     async def import_file(self, content: bytes) -> ImportedExecution:
         """Check and store an export file; raises TooLarge, ExportMalformed (not JSON) or ImportRejected."""
         if len(content) > MAX_IMPORT_BYTES:
-            raise TooLarge(f'the export is larger than {MAX_IMPORT_BYTES // (1024 * 1024)} MB')
+            raise TooLarge(f'the export is larger than {IMPORT_LIMIT}')
         if self._importing.locked():
             raise Unavailable('another export file is being imported; try again when it is done')
         async with self._importing:

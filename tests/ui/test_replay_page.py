@@ -237,3 +237,10 @@ async def test_import_rejects_a_bad_file_and_replays_a_good_one(user: User) -> N
     user.find(marker='replay-jump-to-end').click()
     await user.should_see(marker='replay-position')
     assert page_statuses(user) == dict.fromkeys(NODES, 'succeeded')
+
+
+async def test_a_file_over_the_import_limit_is_refused_saying_the_limit(user: User) -> None:
+    await sign_in(user, '/executions')
+    await click_when_shown(user, 'import-execution')
+    user.find(ui.upload).trigger('rejected')  # what the browser's uploader says of a file over max_file_size
+    await user.should_see('That file is too large to import: the limit is 50 MB.')

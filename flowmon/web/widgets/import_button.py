@@ -13,7 +13,7 @@ from nicegui import events, ui
 
 from flowmon.application import Application
 from flowmon.application.errors import AppError
-from flowmon.application.exchange import MAX_IMPORT_BYTES
+from flowmon.application.exchange import IMPORT_LIMIT, MAX_IMPORT_BYTES
 from flowmon.web.auth import is_signed_in
 
 log = logging.getLogger(__name__)
@@ -42,7 +42,9 @@ class ImportButton:
                 .classes('w-full')
                 .mark('import-upload')
             )  # fmt: skip
-            self.upload.on_rejected(lambda: ui.notify('That file is too large to import.', type='negative'))
+            self.upload.on_rejected(
+                lambda: ui.notify(f'That file is too large to import: the limit is {IMPORT_LIMIT}.', type='negative')
+            )
             with ui.row().classes('w-full justify-end'):
                 ui.button('Close', on_click=self.dialog.close).props('flat no-caps')
 
