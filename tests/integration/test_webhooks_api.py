@@ -366,3 +366,22 @@ async def test_a_refusal_the_http_node_meets_says_what_the_partner_answered(
     error = summary['nodes']['call']['error']
     assert error == f'POST {refusing.url} answered 500: {{"ok": false, "reason": "amount_usd is required"}}'
     assert summary['nodes']['long']['error'].endswith(f'answered 400: {"x" * 500}… (5,000 bytes)')
+
+
+async def test_an_endpoints_mean_latency_is_the_mean_of_its_attempts(
+    tmp_path: Path, receivers: Callable[..., Receiver]
+) -> None:
+    """Two quick refusals, then a slow one: the mean of the three attempts, not the last attempt's duration (what
+    a delivery's row keeps), which read 5000 ms for attempts of 4, 4, 4 and 5000 ms."""
+    receiver = receivers([Reply(503), Reply(503), Reply(503, delay=0.3)])
+    async with running_app(tmp_path) as app:
+        endpoint, delivery = await endpoint_with_a_delivery(app, receiver)
+        detail = await app.wait_settled(delivery['id'])
+        assert detail['status'] == 'exhausted'
+        durations = [attempt['duration_ms'] for attempt in detail['attempts']]
+        assert len(durations) == 3
+        health = (await app.api.get(f'/api/webhooks/endpoints/{endpoint["id"]}')).json()['health']
+        assert health['finished_24h'] == 1 and health['success_rate_24h'] == 0.0
+        assert health['mean_latency_ms'] == pytest.approx(sum(durations) / len(durations))
+        listed = (await app.api.get('/api/webhooks/endpoints')).json()
+        assert listed[0]['health'] == health
