@@ -590,6 +590,7 @@ async def test_rerun_from_an_unknown_node_is_422(client: httpx.AsyncClient, fini
     response = await client.post(f'/api/executions/{finished}/rerun', json={'from_node': 'ghost'})
     assert response.status_code == 422
     assert 'ghost' in response.json()['detail']
+    assert [error['loc'] for error in response.json()['errors']] == [['body', 'from_node']]
 
 
 async def test_rerun_of_a_running_execution_is_409(client: httpx.AsyncClient) -> None:

@@ -27,6 +27,7 @@ import httpx
 
 from flowmon.engine.core import log_context
 from flowmon.engine.core.events import EventType
+from flowmon.engine.core.inputs import located
 from flowmon.engine.core.payload import (
     MAX_ERROR_CHARS,
     PayloadBudget,
@@ -244,7 +245,8 @@ class Engine:
         reused: dict[str, Any] = {}
         if from_node is not None:
             if from_node not in workflow.nodes:
-                raise RerunError(f'from_node {from_node!r} is not a node of workflow {workflow.id!r}')
+                unknown = RerunError(f'from_node {from_node!r} is not a node of workflow {workflow.id!r}')
+                raise located(unknown, 'from_node')
             again = workflow.downstream_of(from_node)
             for node_id, node in previous.nodes.items():
                 if node_id in workflow.nodes and node_id not in again and node.status == 'succeeded':
