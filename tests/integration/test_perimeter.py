@@ -283,6 +283,7 @@ def test_out_of_range_times_in_a_body_get_422(client: httpx.Client) -> None:
 
 
 def test_the_state_position_is_bounded(flowmon: FlowmonProcess, client: httpx.Client) -> None:
+    flowmon.api('PUT', '/api/workflows/triggered', json=TRIGGERED)  # (also when run alone)
     execution = flowmon.api('POST', '/api/workflows/triggered/executions', json={'input': {}}).json()['id']
     flowmon.poll(f'/api/executions/{execution}', lambda s: s['status'] == 'succeeded')
     response = client.get(f'/api/executions/{execution}/state', params={'at': HUGE}, headers=AUTH)
