@@ -68,6 +68,7 @@ from flowmon.store.retention import Pruner, RetentionPolicy
 from flowmon.store.saved_views import SavedViewStore
 from flowmon.store.sealed import prepare_sealed
 from flowmon.store.secrets import SecretStore
+from flowmon.store.trigger_secrets import TriggerSecrets
 
 log = logging.getLogger(__name__)
 
@@ -140,7 +141,11 @@ class System:
         # writes the projector's fold (one fold per event); with others on the database, fenced by this one's lease
         recorder = EventRecorder(db, bus, projection=projector, fence=cluster.fence if cluster else None)
         known_endpoints = lambda: [endpoint.id for endpoint in delivery.endpoints.cached_all()]  # noqa: E731
-        catalog = WorkflowCatalog(history, registry, known_secrets=secrets.names, known_endpoints=known_endpoints)
+        trigger_secrets = TriggerSecrets(db, box)  # issued as a workflow is stored accepting triggers
+        catalog = WorkflowCatalog(
+            history, registry, known_secrets=secrets.names, known_endpoints=known_endpoints,
+            trigger_secrets=trigger_secrets,
+        )  # fmt: skip
         snapshots = SnapshotCache(history)
 
         def keep_snapshot(digest: str, definition: Mapping[str, Any]) -> None:
@@ -166,7 +171,7 @@ class System:
             catalog=catalog, engine=engine, history=reads, pruner=pruner,
             remote_cancel=cluster.request_cancel if cluster else None, written=recorder.flush if cluster else None,
         )  # fmt: skip
-        triggers = TriggerService(db, catalog, executions.submit, box, budget=budget)
+        triggers = TriggerService(db, catalog, executions.submit, trigger_secrets, budget=budget)
         schedules = ScheduleService(
             db, catalog, timers, executions.submit, claims=cluster.claims if cluster else None,
             catch_up_s=settings.schedule_catch_up_seconds,
@@ -274,6 +279,11 @@ class System:
         self.catalog.listeners.append(self.prometheus.workflow_changed)
         loaded = await self.catalog.load_directory(self.settings.workflows_path, utcnow())
         log.info('loaded %d workflow(s) from %s', len(loaded), self.settings.workflows_path)
+        issued = await self.catalog.issue_missing_trigger_secrets()  # (an earlier flowmon issued on the first read)
+        if issued:
+            log.info(
+                'issued the trigger secret of %d workflow(s) that accept triggers: %s', len(issued), ', '.join(issued)
+            )
         self._tasks.append(asyncio.get_running_loop().create_task(self._tick(), name='projector tick'))
         self.timers.start()
         await self.delivery.start()

@@ -56,13 +56,16 @@ class Automation:
         return await self._triggers.info(workflow_id)
 
     async def reveal_trigger_secret(self, workflow_id: str) -> dict[str, Any]:
-        """``{secret, previous_secret, previous_secret_expires_at}``: the trigger secret (created on first use) and,
-        during a rotation's grace period, the previous one and when it stops working (else both null)."""
+        """``{secret, previous_secret, previous_secret_expires_at}``: the trigger secret and, during a rotation's grace
+        period, the previous one and when it stops working (else both null); NotFound for a workflow that has none (it
+        never accepted triggers). Reading issues nothing: the secret is issued as the workflow is stored accepting
+        triggers."""
         return await self._triggers.reveal_secret(workflow_id)
 
     async def rotate_trigger_secret(self, workflow_id: str, grace_seconds: int | None = None) -> dict[str, Any]:
         """A new trigger secret; the current one keeps verifying calls for ``grace_seconds`` (None: 24 h; 0: it stops
-        at once, after a leak). Answers as :meth:`reveal_trigger_secret` does; raises Invalid out of 0-86400."""
+        at once, after a leak). Answers as :meth:`reveal_trigger_secret` does; two rotations at once make one; raises
+        Invalid out of 0-86400."""
         grace = rotation_grace(grace_seconds)
         return await self._triggers.rotate_secret(workflow_id, grace=grace)
 

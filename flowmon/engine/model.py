@@ -156,6 +156,11 @@ class Workflow:
         return frozenset().union(*self.secrets.values())
 
     @property
+    def accepts_triggers(self) -> bool:
+        """Whether signed ``POST /hooks/{workflow_id}`` calls start it (``"trigger": {"enabled": true}``)."""
+        return bool(self.spec.trigger and self.spec.trigger.enabled)
+
+    @property
     def id(self) -> str:
         return self.spec.id
 

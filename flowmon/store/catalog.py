@@ -18,7 +18,8 @@ from flowmon.engine.model import MAX_DEFINITION_BYTES, Workflow, WorkflowError, 
 from flowmon.engine.nodes.base import NodeRegistry
 from flowmon.engine.nodes.webhook import endpoints_named
 
-from .history import Expected, History, StoredWorkflow
+from .history import Expected, History, OnStored, StoredWorkflow
+from .trigger_secrets import TriggerSecrets
 
 log = logging.getLogger(__name__)
 
@@ -35,9 +36,12 @@ class WorkflowCatalog:
         *,
         known_secrets: Callable[[], Collection[str]] = frozenset,
         known_endpoints: Callable[[], Collection[str]] | None = None,
+        trigger_secrets: TriggerSecrets | None = None,
     ) -> None:
-        """``known_secrets`` gives the names of the secrets that exist (a definition may name only those)."""
+        """``known_secrets`` gives the names of the secrets that exist (a definition may name only those);
+        ``trigger_secrets`` issues a workflow that accepts triggers its secret as it is stored (None: none is)."""
         self._history = history
+        self._trigger_secrets = trigger_secrets
         self._registry = registry
         self._known_secrets = known_secrets
         self._known_endpoints = known_endpoints
@@ -131,10 +135,34 @@ class WorkflowCatalog:
         workflow = self.check(workflow_id, raw)
         async with self._changing:
             definition = workflow.definition()
-            created = await self._history.put_workflow(workflow.id, workflow.name, definition, now, expected=expected)
+            created = await self._history.put_workflow(
+                workflow.id, workflow.name, definition, now, expected=expected, on_stored=self._issuing(workflow)
+            )
             self._cache.pop(workflow.id, None)
             self._changed(workflow.id, workflow)
         return workflow, created
+
+    def _issuing(self, workflow: Workflow) -> OnStored | None:
+        """What storing ``workflow`` also does: a workflow that accepts triggers gets its secret, unless it has one."""
+        secrets = self._trigger_secrets
+        if secrets is None or not workflow.accepts_triggers:
+            return None
+        return lambda conn, since: secrets.issue(conn, workflow.id, since)
+
+    async def issue_missing_trigger_secrets(self) -> list[str]:
+        """Issue a secret to every stored workflow that accepts triggers and has none (stored by an earlier flowmon,
+        which issued it on the first read); the ids of those that got one."""
+        if self._trigger_secrets is None:
+            return []
+        accepting = []
+        for stored in await self.all():
+            try:
+                workflow = await self.get(stored.id)
+            except ValueError:  # no longer validates here (logged where it is loaded): it starts nothing
+                continue
+            if workflow is not None and workflow.accepts_triggers:
+                accepting.append((stored.id, stored.updated_at))
+        return await self._trigger_secrets.issue_missing(accepting)
 
     async def get(self, workflow_id: str) -> Workflow | None:
         stored = await self._history.get_workflow(workflow_id)
@@ -183,7 +211,9 @@ class WorkflowCatalog:
                     raise WorkflowError(f'the file is larger than {MAX_DEFINITION_BYTES} bytes')
                 raw = load_document(path.read_text(encoding='utf-8'), yaml_allowed=True)
                 workflow = self.validate_new(raw)
-                await self._history.put_workflow(workflow.id, workflow.name, workflow.definition(), now)
+                await self._history.put_workflow(
+                    workflow.id, workflow.name, workflow.definition(), now, on_stored=self._issuing(workflow)
+                )
             except (ValueError, OSError, RecursionError) as exc:  # WorkflowError, bad encoding, absurd nesting
                 log.error('workflow file %s not loaded: %s', path.name, exc)
                 continue

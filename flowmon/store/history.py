@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, String, and_, delete, func, or_, select, type_coerce
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from flowmon.engine.core.bulk import collector_paused
 from flowmon.engine.core.events import Event
 from flowmon.engine.core.snapshot import definition_hash
 from flowmon.engine.core.state import ExecutionState, fold
 
-from .codec import dumps, from_db_time, loads, stored_event, to_db_time
+from .codec import dumps, from_db_time, from_db_time_fast, loads, stored_event, to_db_time
 from .database import Database
 from .search import matching_executions
 from .tables import EventRow, ExecutionRow, WorkflowRow, WorkflowSnapshotRow
@@ -35,6 +36,13 @@ Expected = str | frozenset[str]
 """The version a conditional change expects stored: one version (:attr:`StoredWorkflow.version`), any of a set of
 them, :data:`ANY_VERSION` or :data:`NO_VERSION`."""
 _RACES = 3  # a conditional change that lost this many races to other writers of the same content says it lost
+OnStored = Callable[[AsyncConnection, datetime], Awaitable[object]]
+"""What :meth:`History.put_workflow` does in the transaction that stores a definition, given the time the stored
+definition dates from (a workflow's trigger secret is issued so)."""
+
+
+async def _nothing(_conn: AsyncConnection, _since: datetime) -> None:
+    return None
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -135,6 +143,7 @@ class History:
         now: datetime,
         *,
         expected: Expected | None = None,
+        on_stored: OnStored | None = None,
     ) -> bool:
         """Create or replace; returns True when it was created.
 
@@ -143,43 +152,54 @@ class History:
         the INSERT gives way to any row), so of two writers expecting the same version, in any processes, one wins.
 
         Processes that share a database start together and each stores the workflows of its files: the insert
-        gives way to a row another process has just inserted, and the update then replaces it."""
+        gives way to a row another process has just inserted, and the update then replaces it.
+
+        ``on_stored`` runs in the same transaction once the definition is stored (or found stored as it is), with
+        the time the stored definition dates from."""
         values = {'name': name, 'definition': dumps(definition), 'updated_at': to_db_time(now)}
         replace = _workflows.update().where(_workflows.c.id == workflow_id).values(**values)
+        then = on_stored or _nothing
         if expected is not None:
-            return await self._put_expecting(workflow_id, values, now, expected)
+            return await self._put_expecting(workflow_id, values, now, expected, then)
         unchanged = and_(_workflows.c.id == workflow_id, _workflows.c.definition == values['definition'])
         async with self._db.engine.begin() as conn:
             # stored as it is (a file loaded again at start-up): nothing changes, its updated_at included
-            if (await conn.execute(select(_workflows.c.id).where(unchanged))).first() is not None:
+            if (stored := (await conn.execute(select(_workflows.c.updated_at).where(unchanged))).first()) is not None:
+                await then(conn, from_db_time_fast(stored[0]))
                 return False
-            if (await conn.execute(replace)).rowcount:
-                return False
-            create = self._db.insert_ignore(_workflows, ['id']).values(
-                id=workflow_id, created_at=to_db_time(now), **values
-            )
-            if (await conn.execute(create)).rowcount:
-                return True
-            await conn.execute(replace)
+            if not (await conn.execute(replace)).rowcount:
+                create = self._db.insert_ignore(_workflows, ['id']).values(
+                    id=workflow_id, created_at=to_db_time(now), **values
+                )
+                if (await conn.execute(create)).rowcount:
+                    await then(conn, now)
+                    return True
+                await conn.execute(replace)
+            await then(conn, now)
             return False
 
-    async def _put_expecting(self, workflow_id: str, values: dict[str, Any], now: datetime, expected: Expected) -> bool:
+    async def _put_expecting(
+        self, workflow_id: str, values: dict[str, Any], now: datetime, expected: Expected, then: OnStored
+    ) -> bool:
         for _ in range(_RACES):
             row = await self._workflow_row(workflow_id)
             current = _workflow(row) if row else None
             if not fits(expected, current):
                 raise VersionMismatch(workflow_id, expected, current)
-            if row is not None and row.definition == values['definition']:
-                return False  # stored as it is: nothing changes, its updated_at included
             async with self._db.engine.begin() as conn:
+                if row is not None and row.definition == values['definition']:
+                    await then(conn, from_db_time_fast(row.updated_at))
+                    return False  # stored as it is: nothing changes, its updated_at included
                 if row is None:
                     create = self._db.insert_ignore(_workflows, ['id'])
                     create = create.values(id=workflow_id, created_at=to_db_time(now), **values)
                     if (await conn.execute(create)).rowcount:
+                        await then(conn, now)
                         return True
                 else:
                     unchanged = and_(_workflows.c.id == workflow_id, _workflows.c.definition == row.definition)
                     if (await conn.execute(_workflows.update().where(unchanged).values(**values))).rowcount:
+                        await then(conn, now)
                         return False
             # another writer changed it between the read and the write: what did it store?
         raise await self._mismatch(workflow_id, expected)

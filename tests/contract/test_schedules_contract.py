@@ -18,10 +18,13 @@ from flowmon.automation.triggers import upsert_automation
 from flowmon.engine.core.events import utcnow
 from flowmon.engine.cron import crontab_trigger
 from flowmon.engine.nodes import default_registry
+from flowmon.infra.secretbox import SecretBox, new_key
 from flowmon.infra.timers import Timers
 from flowmon.store import Database, History, WorkflowCatalog
 from flowmon.store.cluster import TickClaims
 from flowmon.store.tables import ExecutionRow, ScheduleTickRow, WorkflowRow
+from flowmon.store.trigger_secrets import TriggerSecrets
+from flowmon.store.webhook_tables import automation
 
 TICKS = ScheduleTickRow.__table__  # type: ignore[attr-defined]
 SCHEDULED = {
@@ -289,3 +292,20 @@ async def test_a_definition_stored_again_unchanged_is_no_change(db: Database) ->
     await catalog.put('tick', HOURLY, NOW - timedelta(hours=2))
     await catalog.put('tick', HOURLY, NOW - timedelta(minutes=5))  # (as load_directory does, at start-up)
     assert len((await started_after_a_stop(db, created=NOW - timedelta(minutes=1))).calls) == 1
+
+
+async def test_a_first_trigger_secret_is_no_change(db: Database) -> None:
+    """The hourly workflow accepts triggers: its secret, issued as it was stored or at this start (an earlier flowmon
+    stored it without one), does not stand in the way of the missed tick."""
+    accepting = {**HOURLY, 'trigger': {'enabled': True}}
+    secrets = TriggerSecrets(db, SecretBox(new_key()))
+    issuing = WorkflowCatalog(History(db), default_registry(), trigger_secrets=secrets)
+    await issuing.put('tick', accepting, NOW - timedelta(hours=2))
+    assert len((await started_after_a_stop(db, trigger={'enabled': True})).calls) == 1
+
+    async with db.engine.begin() as conn:
+        await conn.execute(delete(automation))
+    assert await issuing.issue_missing_trigger_secrets() == ['tick']
+    assert len((await started_after_a_stop(db, trigger={'enabled': True})).calls) == 1
+    stored = await secrets.read('tick')
+    assert stored is not None and stored.secret

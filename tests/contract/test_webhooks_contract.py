@@ -30,6 +30,7 @@ from flowmon.infra.secretbox import SecretBox, new_key
 from flowmon.infra.timers import Timers
 from flowmon.store import Database, History, WorkflowCatalog
 from flowmon.store.tables import ExecutionRow, ProcessRow
+from flowmon.store.trigger_secrets import TriggerSecrets
 from flowmon.store.webhook_tables import attempts
 
 URL = 'https://hooks.example.com/in'
@@ -295,12 +296,15 @@ async def test_a_repeated_webhook_id_starts_one_execution_whichever_process_rece
         started.append((workflow_id, input, execution_id))
         return execution_id
 
-    await WorkflowCatalog(History(db), default_registry()).put('hooked', TRIGGERED, utcnow())
+    await WorkflowCatalog(History(db), default_registry(), trigger_secrets=TriggerSecrets(db, box)).put(
+        'hooked', TRIGGERED, utcnow()
+    )
     services = []
     for _ in range(2):  # two processes: each its own pool, catalog and service
         process_db = open_database()
-        catalog = WorkflowCatalog(History(process_db), default_registry())
-        services.append(TriggerService(process_db, catalog, start, box))
+        secrets = TriggerSecrets(process_db, box)
+        catalog = WorkflowCatalog(History(process_db), default_registry(), trigger_secrets=secrets)
+        services.append(TriggerService(process_db, catalog, start, secrets))
     secret = (await services[0].reveal_secret('hooked'))['secret']
     body = b'{"order": 7}'
     headers = Webhook(secret).sign('msg_1', utcnow(), body.decode())

@@ -1,5 +1,5 @@
 """Signed inbound webhooks (``POST /hooks/{workflow_id}``): the headers a sender with the workflow's trigger secret
-sends, made by the Standard Webhooks reference library."""
+sends, made by the Standard Webhooks reference library, and a workflow that accepts them."""
 
 from __future__ import annotations
 
@@ -9,6 +9,13 @@ from datetime import UTC, datetime
 from standardwebhooks.webhooks import Webhook
 
 from flowmon.infra.signing import new_message_id
+
+TRIGGERED = {
+    'id': 'triggered',
+    'name': 'Triggered',
+    'trigger': {'enabled': True},
+    'nodes': [{'id': 'echo', 'type': 'transform', 'config': {'expression': 'input'}}],
+}
 
 
 def signed(

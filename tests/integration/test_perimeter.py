@@ -15,7 +15,7 @@ import httpx
 import pytest
 from flowmon_process import FlowmonProcess
 from raw_http import send_head
-from signed_hooks import signed
+from signed_hooks import TRIGGERED, signed
 
 TOKEN = 'perimeter-test-token-0123'
 AUTH = {'Authorization': f'Bearer {TOKEN}'}
@@ -26,12 +26,6 @@ CSP = (
     "frame-ancestors 'none'"
 )
 DOCS_CSP = CSP.replace("img-src 'self';", "img-src 'self' data:;")  # Swagger UI's icons, on /docs only
-TRIGGERED = {
-    'id': 'triggered',
-    'name': 'Triggered',
-    'trigger': {'enabled': True},
-    'nodes': [{'id': 'echo', 'type': 'transform', 'config': {'expression': 'input'}}],
-}
 
 
 @pytest.fixture(scope='module')

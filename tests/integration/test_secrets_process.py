@@ -331,7 +331,7 @@ def test_an_invalid_secret_key_stops_start_up_with_one_line(launch: Launch) -> N
 
 
 def sealed_values(data_dir: Path) -> list[tuple[str, str]]:
-    """(aad, sealed value) of the named secrets and endpoint secrets, read straight from the file."""
+    """(aad, sealed value) of the named secrets, endpoint secrets and trigger secrets, read straight from the file."""
     with sqlite3.connect(data_dir / 'flowmon.db') as connection:
         named = [
             (f'secrets/{name}/value', value) for name, value in connection.execute('SELECT name, value FROM secrets')
@@ -340,7 +340,12 @@ def sealed_values(data_dir: Path) -> list[tuple[str, str]]:
             (f'webhook_endpoints/{row_id}/secret', value)
             for row_id, value in connection.execute('SELECT id, secret FROM webhook_endpoints')
         ]
-    return named + endpoint
+        trigger = [
+            (f'workflow_automation/{row_id}/trigger_secret', value)
+            for row_id, value in connection.execute('SELECT workflow_id, trigger_secret FROM workflow_automation')
+        ]
+    assert trigger, 'no trigger secret: the example inbound-order accepts triggers'
+    return named + endpoint + trigger
 
 
 def test_rotate_secret_key_reseals_everything_and_the_old_key_opens_nothing(
@@ -367,7 +372,8 @@ def test_rotate_secret_key_reseals_everything_and_the_old_key_opens_nothing(
     old_key = decode_key((data_dir / '.secret_key').read_text())
     rotated = flowmon_command(data_dir, 'rotate-secret-key')
     assert rotated.returncode == 0, rotated.stderr
-    assert 'Re-encrypted 4 secret value(s)' in rotated.stdout  # 2 named secrets, the endpoint's secret and headers
+    # 2 named secrets, the endpoint's secret and headers, the trigger secret of the example that accepts triggers
+    assert 'Re-encrypted 5 secret value(s)' in rotated.stdout
     assert sorted(path.name for path in data_dir.glob('.secret_key*')) == ['.secret_key']
     new_key = decode_key((data_dir / '.secret_key').read_text())
     assert new_key != old_key

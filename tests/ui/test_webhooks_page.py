@@ -327,7 +327,6 @@ async def test_workflow_page_shows_trigger_url_secret_and_schedule_with_pause(us
     assert text_of(user, 'trigger-secret').startswith('whsec_•')  # hidden until asked for
     user.find(marker='trigger-reveal').click()
     await wait_for_text_containing(user, 'trigger-secret', 'whsec_')
-    # the first reveal creates the secret; ask the API only once the page has it
     await until(lambda: '•' not in text_of(user, 'trigger-secret'), 'the trigger secret to be revealed')
     secret = (await api(user, 'GET', '/api/workflows/nightly/trigger/secret')).json()['secret']
     assert text_of(user, 'trigger-secret') == secret

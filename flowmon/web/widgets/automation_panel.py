@@ -1,8 +1,8 @@
 """How a workflow starts on its own: its signed inbound trigger URL and its cron schedule (next run, pause/resume).
 
 Shown on the workflow page only when the definition enables a trigger or has a schedule. The trigger secret stays
-hidden until asked for (revealing it creates it on first use); rotating it asks whether the old one keeps working for
-24 h or stops at once (after a leak); the next run time and whether the schedule is
+hidden until asked for (it was issued as the workflow was stored); rotating it asks whether the old one keeps working
+for 24 h or stops at once (after a leak); the next run time and whether the schedule is
 paused are read from the scheduler every second, so the panel moves on after each firing and follows a pause or
 resume made elsewhere (the API, another tab, another process).
 """

@@ -1,0 +1,114 @@
+"""Workflows' inbound trigger secrets, sealed in ``workflow_automation`` (never in the workflow definition).
+
+A workflow that accepts triggers has its secret from the moment it is stored so: :meth:`TriggerSecrets.issue` runs
+in the transaction that stores the definition (saved, created, loaded from a file), and at start-up for a workflow
+an earlier flowmon stored without one. Reading a secret issues nothing. Of two processes sharing the database that
+issue at once, the first one's secret stays (the second gives way to a row or a secret already there), and a
+rotation replaces only the secret it read, so two rotations at once make one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from flowmon.infra.secretbox import SecretBox
+from flowmon.infra.signing import new_secret
+
+from .codec import from_db_time, to_db_time
+from .database import Database
+from .webhook_tables import automation
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class StoredSecrets:
+    """A workflow's trigger secrets, opened: the current one and the previous one with the end of its grace."""
+
+    secret: str | None
+    previous_secret: str | None
+    previous_expires_at: datetime | None
+
+
+class TriggerSecrets:
+    def __init__(self, db: Database, box: SecretBox) -> None:
+        self._db, self._box = db, box
+
+    async def issue(self, conn: AsyncConnection, workflow_id: str, since: datetime) -> bool:
+        """Give ``workflow_id`` a trigger secret unless it has one, in the caller's transaction; whether it got one
+        here. A new automation row is dated ``since``, when the stored definition took effect: a first secret is no
+        change that a schedule's catch-up must heed (a rotation, a pause are)."""
+        sealed = self._box.seal_row(automation, workflow_id, {'trigger_secret': new_secret()})
+        row = {'workflow_id': workflow_id, 'updated_at': to_db_time(since), **sealed}
+        if (await conn.execute(self._db.insert_ignore(automation, ['workflow_id']).values(**row))).rowcount:
+            return True
+        lacking = (automation.c.workflow_id == workflow_id) & automation.c.trigger_secret.is_(None)
+        return bool((await conn.execute(automation.update().where(lacking).values(**sealed))).rowcount)
+
+    async def issue_missing(self, workflows: Iterable[tuple[str, datetime]]) -> list[str]:
+        """:meth:`issue` to each of ``workflows`` (id, stored since) that has no secret; the ids that got one."""
+        wanted = dict(workflows)
+        if not wanted:
+            return []
+        query = select(automation.c.workflow_id).where(
+            automation.c.workflow_id.in_(list(wanted)), automation.c.trigger_secret.is_not(None)
+        )
+        async with self._db.engine.begin() as conn:
+            having = {row[0] for row in (await conn.execute(query)).all()}
+            return [
+                workflow_id
+                for workflow_id in sorted(set(wanted) - having)
+                if await self.issue(conn, workflow_id, wanted[workflow_id])
+            ]
+
+    async def read(self, workflow_id: str) -> StoredSecrets | None:
+        """The workflow's trigger secrets, opened (None: no automation row)."""
+        row = await self._raw(workflow_id)
+        return None if row is None else self._opened(workflow_id, row)
+
+    async def rotate(self, workflow_id: str, now: datetime, expires_at: datetime) -> StoredSecrets | None:
+        """Make a new secret current, the current one previous until ``expires_at``; the secrets then (None: the
+        workflow has no secret to rotate). A rotation made meanwhile by another caller stands for this one too: its
+        secrets are returned, and the secret it replaced keeps its grace."""
+        row = await self._raw(workflow_id)
+        if row is None or row['trigger_secret'] is None:
+            return None
+        current, secret = self._opened(workflow_id, row), new_secret()
+        values = {
+            'trigger_secret': secret,
+            'previous_trigger_secret': current.secret,
+            'previous_trigger_secret_expires_at': to_db_time(expires_at),
+        }
+        read = (automation.c.workflow_id == workflow_id) & (automation.c.trigger_secret == row['trigger_secret'])
+        change = (
+            automation.update()
+            .where(read)
+            .values(updated_at=to_db_time(now), **self._box.seal_row(automation, workflow_id, values))
+        )
+        async with self._db.engine.begin() as conn:
+            rotated = (await conn.execute(change)).rowcount
+        if rotated:
+            return StoredSecrets(secret=secret, previous_secret=current.secret, previous_expires_at=expires_at)
+        return await self.read(workflow_id)
+
+    async def _raw(self, workflow_id: str) -> dict[str, Any] | None:
+        query = select(
+            automation.c.trigger_secret,
+            automation.c.previous_trigger_secret,
+            automation.c.previous_trigger_secret_expires_at,
+        ).where(automation.c.workflow_id == workflow_id)
+        async with self._db.engine.connect() as conn:
+            row = (await conn.execute(query)).first()
+        return None if row is None else dict(row._mapping)
+
+    def _opened(self, workflow_id: str, row: dict[str, Any]) -> StoredSecrets:
+        opened = self._box.open_row(automation, workflow_id, row)
+        return StoredSecrets(
+            secret=opened['trigger_secret'],
+            previous_secret=opened['previous_trigger_secret'],
+            previous_expires_at=from_db_time(opened['previous_trigger_secret_expires_at']),
+        )

@@ -1,0 +1,129 @@
+"""Store contract: a workflow that accepts triggers has its trigger secret from the moment it is stored, one secret
+whichever of the processes sharing the database stores it, and a rotation replaces only the secret it read."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from store_samples import T0, chain
+
+from flowmon.engine import default_registry
+from flowmon.infra.secretbox import SecretBox, new_key
+from flowmon.store import Database, History, WorkflowCatalog
+from flowmon.store.codec import from_db_time
+from flowmon.store.trigger_secrets import TriggerSecrets
+from flowmon.store.webhook_tables import automation
+
+BOX = SecretBox(new_key())
+
+
+def triggered(workflow_id: str, **more: Any) -> dict[str, Any]:
+    return {**chain(workflow_id), 'trigger': {'enabled': True}, **more}
+
+
+def catalog_of(db: Database, *, issuing: bool = True) -> WorkflowCatalog:
+    """A process's catalog; ``issuing=False``: one of an earlier flowmon, which stored no secret."""
+    return WorkflowCatalog(
+        History(db), default_registry(), trigger_secrets=TriggerSecrets(db, BOX) if issuing else None
+    )
+
+
+async def automation_rows(db: Database) -> dict[str, dict[str, Any]]:
+    async with db.engine.connect() as conn:
+        rows = (await conn.execute(select(automation))).all()
+    return {row.workflow_id: dict(row._mapping) for row in rows}
+
+
+async def test_a_workflow_gets_its_secret_as_it_is_stored_accepting_triggers_and_keeps_it(db: Database) -> None:
+    catalog, secrets = catalog_of(db), TriggerSecrets(db, BOX)
+    await catalog.put('plain', chain('plain'), T0)
+    await catalog.put('off', triggered('off', trigger={'enabled': False}), T0)
+    assert await automation_rows(db) == {}
+
+    await catalog.put('hooked', triggered('hooked'), T0)
+    first = await secrets.read('hooked')
+    assert first is not None and first.secret is not None and first.secret.startswith('whsec_')
+    assert first.previous_secret is None
+    await catalog.put('hooked', triggered('hooked', name='Renamed'), T0 + timedelta(minutes=1))
+    await catalog.put('hooked', triggered('hooked', name='Renamed'), T0 + timedelta(minutes=2), expected='*')
+    assert await secrets.read('hooked') == first  # stored again: the same secret
+
+    await catalog.put('off', triggered('off'), T0 + timedelta(minutes=3))  # now accepting triggers
+    issued = await secrets.read('off')
+    assert issued is not None and issued.secret not in (None, first.secret)
+
+
+async def test_processes_storing_a_workflow_together_issue_one_secret(
+    db: Database, open_database: Callable[[], Database]
+) -> None:
+    catalogs = [catalog_of(open_database()) for _ in range(4)]
+    for n in range(5):
+        workflow_id = f'hooked-{n}'
+        await asyncio.gather(*(catalog.put(workflow_id, triggered(workflow_id), T0) for catalog in catalogs))
+    reads = [await TriggerSecrets(db, BOX).read(f'hooked-{n}') for n in range(5)]
+    assert all(read is not None and read.secret for read in reads)
+    assert len({read.secret for read in reads if read}) == 5
+
+
+async def test_a_file_loaded_again_unchanged_gets_the_secret_it_lacks(db: Database, tmp_path: Path) -> None:
+    (tmp_path / 'hooked.json').write_text(json.dumps(triggered('hooked')), encoding='utf-8')
+    await catalog_of(db, issuing=False).load_directory(tmp_path, T0)  # an earlier flowmon: no secret
+    assert await automation_rows(db) == {}
+    await catalog_of(db).load_directory(tmp_path, T0 + timedelta(days=1))
+    row = (await automation_rows(db))['hooked']
+    assert row['trigger_secret'] is not None
+    assert from_db_time(row['updated_at']) == T0  # dated from the definition, stored unchanged since
+
+
+async def test_start_up_issues_the_secrets_an_earlier_flowmon_left_out_once(
+    db: Database, open_database: Callable[[], Database]
+) -> None:
+    old = catalog_of(db, issuing=False)
+    await old.put('hooked', triggered('hooked'), T0)
+    await old.put('paused', triggered('paused'), T0)
+    await old.put('plain', chain('plain'), T0)
+    async with db.engine.begin() as conn:  # its schedule was paused an hour later: the row is there, no secret
+        await conn.execute(
+            automation.insert().values(workflow_id='paused', schedule_paused=True, updated_at=T0 + timedelta(hours=1))
+        )
+
+    issued = await asyncio.gather(*(catalog_of(open_database()).issue_missing_trigger_secrets() for _ in range(3)))
+
+    assert sorted(workflow_id for ids in issued for workflow_id in ids) == ['hooked', 'paused']  # once each
+    rows = await automation_rows(db)
+    assert sorted(rows) == ['hooked', 'paused']
+    assert all(row['trigger_secret'] for row in rows.values())
+    assert from_db_time(rows['hooked']['updated_at']) == T0
+    assert from_db_time(rows['paused']['updated_at']) == T0 + timedelta(hours=1) and rows['paused']['schedule_paused']
+    before = {workflow_id: await TriggerSecrets(db, BOX).read(workflow_id) for workflow_id in rows}
+    assert await catalog_of(db).issue_missing_trigger_secrets() == []
+    assert {workflow_id: await TriggerSecrets(db, BOX).read(workflow_id) for workflow_id in rows} == before
+
+
+async def test_a_rotation_that_read_a_secret_rotated_meanwhile_answers_with_that_rotation(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await catalog_of(db).put('hooked', triggered('hooked'), T0)
+    here, elsewhere = TriggerSecrets(db, BOX), TriggerSecrets(db, BOX)
+    original = await here.read('hooked')
+    assert original is not None
+    stale = await here._raw('hooked')  # what this rotation read before the other one wrote
+
+    won = await elsewhere.rotate('hooked', T0, T0 + timedelta(hours=24))
+    assert won is not None and won.previous_secret == original.secret
+
+    async def read_before(_workflow_id: str) -> dict[str, Any] | None:
+        monkeypatch.undo()  # its first read only
+        return stale
+
+    monkeypatch.setattr(here, '_raw', read_before)
+    lost = await here.rotate('hooked', T0, T0 + timedelta(hours=24))
+    assert lost == won == await here.read('hooked')  # one rotation: the original secret keeps its grace
+    assert await here.rotate('plain', T0, T0) is None  # nothing to rotate

@@ -1,0 +1,52 @@
+"""Inbound triggers through the whole app: one ``python app.py`` (every middleware in front of the routes) for the
+module, the shipped examples loaded from their files (``inbound-order`` accepts triggers)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+from flowmon_process import FlowmonProcess
+from signed_hooks import TRIGGERED
+
+TOKEN = 'trigger-process-test-token-0123'
+
+
+@pytest.fixture(scope='module')
+def flowmon(launch_shared: Callable[..., FlowmonProcess]) -> FlowmonProcess:
+    process = launch_shared(FLOWMON_TOKEN=TOKEN)
+    process.wait_started(token=TOKEN)
+    return process
+
+
+@pytest.fixture
+def sender(flowmon: FlowmonProcess) -> Iterator[httpx.Client]:
+    """A client without cookies or token, as another system that calls the trigger."""
+    with httpx.Client(base_url=flowmon.base_url, timeout=10.0) as fresh:
+        yield fresh
+
+
+def _trigger(flowmon: FlowmonProcess, workflow_id: str) -> dict[str, Any]:
+    response = flowmon.api('GET', f'/api/workflows/{workflow_id}/trigger')
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+def test_a_workflow_that_accepts_triggers_has_its_secret_before_anyone_reads_it(flowmon: FlowmonProcess) -> None:
+    flowmon.put(TRIGGERED)
+    for workflow_id in ('triggered', 'inbound-order'):  # saved through the API; loaded from its file
+        assert _trigger(flowmon, workflow_id)['has_secret'] is True, workflow_id
+        first = flowmon.api('GET', f'/api/workflows/{workflow_id}/trigger/secret').json()
+        assert first['secret'].startswith('whsec_') and first['previous_secret'] is None
+        assert flowmon.api('GET', f'/api/workflows/{workflow_id}/trigger/secret').json() == first
+
+    untriggered = {**TRIGGERED, 'id': 'untriggered', 'trigger': None}
+    flowmon.put(untriggered)
+    read = flowmon.api('GET', '/api/workflows/untriggered/trigger/secret')
+    assert read.status_code == 404, read.text
+    assert 'does not accept triggers' in read.json()['detail']
+    assert _trigger(flowmon, 'untriggered')['has_secret'] is False  # the read issued nothing
+    flowmon.put({**untriggered, 'trigger': {'enabled': True}})  # saved again, now accepting triggers
+    assert _trigger(flowmon, 'untriggered')['has_secret'] is True
