@@ -1,8 +1,10 @@
 """Inbound triggers and schedules.
 
 ``POST /hooks/{workflow_id}`` is public: the Standard Webhooks signature made with the workflow's trigger secret is
-its authentication (401 without a valid one, 404 when the workflow does not accept triggers, 413 over the payload
-budget ``FLOWMON_MAX_PAYLOAD_BYTES``, 422 for a body that is not JSON or nests more than 64 levels).
+its authentication (401 without a valid one; 404 ``no trigger at this address`` alike for a workflow that does not
+exist, does not accept triggers or has no secret, before any signature work, so the answer tells no one which
+workflows exist; 413 over the payload budget ``FLOWMON_MAX_PAYLOAD_BYTES``, 422 for a body that is not JSON or nests
+more than 64 levels).
 The management routes (trigger secret and its rotation, schedule pause/resume) live under ``/api/workflows/{id}`` and
 need the token.
 """
@@ -39,7 +41,10 @@ class HookAccepted(BaseModel):
     response_model=HookAccepted,
     responses={
         401: {'description': 'No valid signature: webhook-id, webhook-timestamp (within 5 minutes), webhook-signature'},
-        404: {'description': 'No such workflow, or it does not accept triggers'},
+        404: {
+            'description': 'no trigger at this address: the same answer whether no such workflow exists or it does '
+            'not accept triggers'
+        },
         413: {'description': 'The body is over FLOWMON_MAX_PAYLOAD_BYTES'},
         422: {'description': 'The body is not a JSON object (an empty body is {}), or nests more than 64 levels'},
     },

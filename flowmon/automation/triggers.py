@@ -49,7 +49,11 @@ class StartExecution(Protocol):
 
 
 class TriggerNotFound(LookupError):
-    """No such workflow, or its trigger is not enabled (404)."""
+    """No such workflow, its trigger is not enabled, or it has no secret (404)."""
+
+
+NO_TRIGGER = 'no trigger at this address'
+"""What ``POST /hooks/{workflow_id}`` answers (404) for every address that has no usable trigger."""
 
 
 class TriggerUnauthorized(PermissionError):
@@ -140,19 +144,11 @@ class TriggerService:
 
     async def receive(self, workflow_id: str, headers: Mapping[str, str], body: bytes) -> Received:
         """Verify and start (or recognise a replay); raises one of the ``Trigger*`` errors."""
-        workflow = await self._catalog.get(workflow_id)
-        if workflow is None:
-            raise TriggerNotFound(f'workflow {workflow_id!r} not found')
-        if not (workflow.spec.trigger and workflow.spec.trigger.enabled):
-            raise TriggerNotFound(f'workflow {workflow_id!r} does not accept triggers')
+        secrets = await self._usable_secrets(workflow_id)
         try:
             self.budget.check_size(len(body), 'the body')
         except PayloadTooLarge as exc:
             raise TriggerPayloadTooLarge(str(exc)) from None
-        row = await self._secrets.read(workflow_id)
-        secrets = [s for s in (row.secret if row else None, self._previous(row) if row else None) if s]
-        if not secrets:
-            raise TriggerUnauthorized('no trigger secret has been issued for this workflow yet')
         try:
             message_id = verify(secrets, headers, body, now=self._wall())
         except Exception as exc:  # the signature check must never turn bad input into a 500
@@ -191,6 +187,20 @@ class TriggerService:
         ids = log_context.about(execution_id=execution_id, workflow_id=workflow_id)
         log.info('workflow %s triggered by webhook %s: execution %s', workflow_id, message_id, execution_id, extra=ids)
         return Received(execution_id=execution_id, replayed=False)
+
+    async def _usable_secrets(self, workflow_id: str) -> list[str]:
+        """The secrets a call to ``workflow_id`` may be signed with. The address is public: whatever makes it no
+        trigger (no such workflow, one that does not accept triggers or that has no secret) is the one
+        :data:`NO_TRIGGER`, after the same two reads, so that callers cannot tell which workflows exist."""
+        try:
+            workflow = await self._catalog.get(workflow_id)
+        except ValueError:  # stored, but no longer valid here: it starts nothing
+            workflow = None
+        row = await self._secrets.read(workflow_id)  # read for every address alike
+        secrets = [s for s in (row.secret, self._previous(row)) if s] if row is not None else []
+        if workflow is None or not workflow.accepts_triggers or not secrets:
+            raise TriggerNotFound(NO_TRIGGER)
+        return secrets
 
     async def prune(self) -> None:
         """Forget webhook ids older than the replay memory (their timestamps can no longer verify anyway)."""

@@ -1,5 +1,6 @@
 """Store contract: a workflow that accepts triggers has its trigger secret from the moment it is stored, one secret
-whichever of the processes sharing the database stores it, and a rotation replaces only the secret it read."""
+whichever of the processes sharing the database stores it, and a rotation replaces only the secret it read; an
+address without a usable trigger is refused alike whatever it lacks."""
 
 from __future__ import annotations
 
@@ -11,9 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 from store_samples import T0, chain
 
+from flowmon.automation.triggers import TriggerNotFound, TriggerService
 from flowmon.engine import default_registry
 from flowmon.infra.secretbox import SecretBox, new_key
 from flowmon.store import Database, History, WorkflowCatalog
@@ -127,3 +129,37 @@ async def test_a_rotation_that_read_a_secret_rotated_meanwhile_answers_with_that
     lost = await here.rotate('hooked', T0, T0 + timedelta(hours=24))
     assert lost == won == await here.read('hooked')  # one rotation: the original secret keeps its grace
     assert await here.rotate('plain', T0, T0) is None  # nothing to rotate
+
+
+async def test_every_address_without_a_usable_trigger_is_refused_alike_after_the_same_reads(db: Database) -> None:
+    """``POST /hooks/{id}`` is public: no such workflow, one that does not accept triggers (never did, or no longer
+    does) and one without a secret get the same refusal, before any signature work, after the same statements."""
+    catalog = catalog_of(db)
+    await catalog.put('plain', chain('plain'), T0)
+    await catalog.put('was-hooked', triggered('was-hooked'), T0)
+    await catalog.put('was-hooked', triggered('was-hooked', trigger={'enabled': False}), T0 + timedelta(seconds=1))
+    await catalog.put('secretless', triggered('secretless'), T0)
+    async with db.engine.begin() as conn:  # (as an earlier flowmon left it, until the next start)
+        await conn.execute(automation.delete().where(automation.c.workflow_id == 'secretless'))
+
+    async def start(*_: Any, **__: Any) -> str:
+        raise AssertionError('nothing may start')
+
+    service = TriggerService(db, catalog, start, TriggerSecrets(db, BOX))
+    statements: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        statements.append(statement.split()[0])
+
+    event.listen(db.engine.sync_engine, 'before_cursor_execute', seen)
+    try:
+        answers = {}
+        for workflow_id in ('nope', 'plain', 'was-hooked', 'secretless'):
+            statements.clear()
+            with pytest.raises(TriggerNotFound) as refused:
+                await service.receive(workflow_id, {}, b'{}')
+            answers[workflow_id] = (str(refused.value), tuple(statements))
+    finally:
+        event.remove(db.engine.sync_engine, 'before_cursor_execute', seen)
+    assert len(set(answers.values())) == 1, answers
+    assert answers['nope'] == ('no trigger at this address', ('SELECT', 'SELECT'))

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 from flowmon_process import FlowmonProcess
-from signed_hooks import TRIGGERED
+from signed_hooks import TRIGGERED, signed
 
 TOKEN = 'trigger-process-test-token-0123'
 
@@ -50,3 +50,23 @@ def test_a_workflow_that_accepts_triggers_has_its_secret_before_anyone_reads_it(
     assert _trigger(flowmon, 'untriggered')['has_secret'] is False  # the read issued nothing
     flowmon.put({**untriggered, 'trigger': {'enabled': True}})  # saved again, now accepting triggers
     assert _trigger(flowmon, 'untriggered')['has_secret'] is True
+
+
+def test_every_address_without_a_usable_trigger_gets_the_same_answer(
+    flowmon: FlowmonProcess, sender: httpx.Client
+) -> None:
+    flowmon.put({**TRIGGERED, 'id': 'off', 'trigger': {'enabled': False}})
+    flowmon.put({**TRIGGERED, 'id': 'none', 'trigger': None})
+    body = b'{"order":1}'
+    headers = signed('whsec_' + 'A' * 43 + '=', body)
+    answers = {
+        workflow_id: sender.post(f'/hooks/{workflow_id}', content=body, headers=headers)
+        for workflow_id in ('nope', 'off', 'none')
+    }
+    assert {(answer.status_code, answer.text) for answer in answers.values()} == {
+        (404, '{"detail":"no trigger at this address"}')
+    }, {workflow_id: answer.text for workflow_id, answer in answers.items()}
+
+    flowmon.put(TRIGGERED)  # a real trigger: a bad signature is what it says
+    refused = sender.post('/hooks/triggered', content=body, headers=headers)
+    assert refused.status_code == 401 and 'signature' in refused.json()['detail']
