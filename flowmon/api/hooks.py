@@ -3,8 +3,8 @@
 ``POST /hooks/{workflow_id}`` is public: the Standard Webhooks signature made with the workflow's trigger secret is
 its authentication (401 without a valid one; 404 ``no trigger at this address`` alike for a workflow that does not
 exist, does not accept triggers or has no secret, before any signature work, so the answer tells no one which
-workflows exist; 413 over the payload budget ``FLOWMON_MAX_PAYLOAD_BYTES``, 422 for a body that is not JSON or nests
-more than 64 levels).
+workflows exist; 409 for a ``webhook-id`` used before with another body; 413 over the payload budget
+``FLOWMON_MAX_PAYLOAD_BYTES``, 422 for a body that is not JSON or nests more than 64 levels).
 The management routes (trigger secret and its rotation, schedule pause/resume) live under ``/api/workflows/{id}`` and
 need the token.
 """
@@ -32,7 +32,9 @@ class HookAccepted(BaseModel):
 
     execution_id: str = Field(description='the execution the call started (or, replayed, the one its first call did)')
     workflow_id: str
-    replayed: bool = Field(description='true when this webhook-id was received before: no new execution')
+    replayed: bool = Field(
+        description='true when this webhook-id was received before with the same body: no new execution'
+    )
 
 
 @hook_router.post(
@@ -45,6 +47,7 @@ class HookAccepted(BaseModel):
             'description': 'no trigger at this address: the same answer whether no such workflow exists or it does '
             'not accept triggers'
         },
+        409: {'description': 'The webhook-id was used before with another body'},
         413: {'description': 'The body is over FLOWMON_MAX_PAYLOAD_BYTES'},
         422: {'description': 'The body is not a JSON object (an empty body is {}), or nests more than 64 levels'},
     },

@@ -9,6 +9,7 @@ from typing import Any
 from flowmon.automation.schedules import ScheduleNotFound, ScheduleService
 from flowmon.automation.triggers import (
     Received,
+    TriggerConflict,
     TriggerNotFound,
     TriggerPayloadInvalid,
     TriggerPayloadTooLarge,
@@ -17,13 +18,14 @@ from flowmon.automation.triggers import (
 )
 from flowmon.engine.runtime.scheduler import QueueFull
 
-from .errors import Invalid, NotFound, OversizedPayload, RefusedPayload, Unauthorized, Unavailable, refusing
+from .errors import Conflict, Invalid, NotFound, OversizedPayload, RefusedPayload, Unauthorized, Unavailable, refusing
 from .rotation import rotation_grace
 
 
 @refusing(
     {
         TriggerNotFound: NotFound,
+        TriggerConflict: Conflict,
         ScheduleNotFound: NotFound,
         TriggerUnauthorized: Unauthorized,
         TriggerPayloadTooLarge: OversizedPayload,
@@ -47,7 +49,8 @@ class Automation:
 
     async def receive(self, workflow_id: str, headers: Mapping[str, str], body: bytes) -> Received:
         """Verify the signature and start the workflow (or recognise a replayed message); raises NotFound,
-        Unauthorized, OversizedPayload, RefusedPayload or Unavailable (too many executions queued: the message's id is
+        Unauthorized, OversizedPayload, RefusedPayload, Conflict (a webhook-id used before with another body) or
+        Unavailable (too many executions queued: the message's id is
         not kept, so the sender's retry starts it)."""
         return await self._triggers.receive(workflow_id, headers, body)
 

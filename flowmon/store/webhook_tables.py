@@ -117,7 +117,7 @@ class WebhookAttemptRow(SQLModel, table=True):
 
 
 class WebhookInboundRow(SQLModel, table=True):
-    """A verified inbound trigger call: a replayed ``webhook_id`` gets the same execution back."""
+    """A verified inbound trigger call: a replayed ``webhook_id`` (with the same body) gets the same execution back."""
 
     __tablename__ = 'webhook_inbound'
     __table_args__ = (
@@ -129,6 +129,8 @@ class WebhookInboundRow(SQLModel, table=True):
     webhook_id: str = Field(primary_key=True, max_length=256)
     execution_id: str = Field(max_length=40)
     received_at: datetime
+    # of the body it came with: the same id with another body is refused (None: received before flowmon kept it)
+    body_sha256: str | None = Field(default=None, max_length=64)
 
 
 class WorkflowAutomationRow(SQLModel, table=True):

@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import select
 from standardwebhooks.webhooks import Webhook
 
-from flowmon.automation.triggers import TriggerService
+from flowmon.automation.triggers import Received, TriggerConflict, TriggerService
 from flowmon.delivery.claims import Claim, ClaimMiss
 from flowmon.delivery.endpoints import EndpointSpec
 from flowmon.delivery.policy import RetrySchedule
@@ -31,7 +31,7 @@ from flowmon.infra.timers import Timers
 from flowmon.store import Database, History, WorkflowCatalog
 from flowmon.store.tables import ExecutionRow, ProcessRow
 from flowmon.store.trigger_secrets import TriggerSecrets
-from flowmon.store.webhook_tables import attempts
+from flowmon.store.webhook_tables import attempts, inbound
 
 URL = 'https://hooks.example.com/in'
 PROCESSES = ProcessRow.__table__  # type: ignore[attr-defined]
@@ -321,3 +321,41 @@ async def test_a_repeated_webhook_id_starts_one_execution_whichever_process_rece
     assert len(started) == 1 and started[0][:2] == ('hooked', {'order': 7})
     assert {result.execution_id for result in results} == {started[0][2]}
     assert sorted(result.replayed for result in results) == [False] + [True] * 5
+
+
+async def test_a_webhook_id_used_again_with_another_body_is_refused_unless_kept_before_body_hashes(
+    db: Database,
+) -> None:
+    secrets = TriggerSecrets(db, SecretBox(new_key()))
+    catalog = WorkflowCatalog(History(db), default_registry(), trigger_secrets=secrets)
+    await catalog.put('hooked', TRIGGERED, utcnow())
+    started: list[Any] = []
+
+    async def start(
+        workflow_id: str, input: Any, *, trigger: Mapping[str, Any], execution_id: str | None = None
+    ) -> str:
+        assert execution_id is not None
+        started.append(input)
+        return execution_id
+
+    service = TriggerService(db, catalog, start, secrets)
+    secret = (await service.reveal_secret('hooked'))['secret']
+
+    async def receive(message_id: str, body: bytes) -> Received:
+        signature = Webhook(secret).sign(message_id, utcnow(), body.decode())
+        headers = {'webhook-id': message_id, 'webhook-timestamp': str(int(utcnow().timestamp()))}
+        return await service.receive('hooked', {**headers, 'webhook-signature': signature}, body)
+
+    first = await receive('msg_1', b'{"n": 1}')
+    with pytest.raises(TriggerConflict, match=r"^webhook-id 'msg_1' was already used with a different body$"):
+        await receive('msg_1', b'{"n": 2}')
+    assert await receive('msg_1', b'{"n": 1}') == Received(execution_id=first.execution_id, replayed=True)
+
+    async with db.engine.begin() as conn:  # kept by an earlier flowmon, without the hash of its body: a retry
+        await conn.execute(
+            inbound.insert().values(
+                workflow_id='hooked', webhook_id='msg_old', execution_id='run-old', received_at=utcnow()
+            )
+        )
+    assert await receive('msg_old', b'{"n": 3}') == Received(execution_id='run-old', replayed=True)
+    assert started == [{'n': 1}]

@@ -3,6 +3,7 @@ module, the shipped examples loaded from their files (``inbound-order`` accepts 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -70,3 +71,23 @@ def test_every_address_without_a_usable_trigger_gets_the_same_answer(
     flowmon.put(TRIGGERED)  # a real trigger: a bad signature is what it says
     refused = sender.post('/hooks/triggered', content=body, headers=headers)
     assert refused.status_code == 401 and 'signature' in refused.json()['detail']
+
+
+def test_a_webhook_id_used_again_with_another_body_is_a_conflict(flowmon: FlowmonProcess, sender: httpx.Client) -> None:
+    flowmon.put(TRIGGERED)
+    secret = flowmon.api('GET', '/api/workflows/triggered/trigger/secret').json()['secret']
+    body = json.dumps({'order': 1}).encode()
+    first = sender.post('/hooks/triggered', content=body, headers=signed(secret, body, message_id='msg_reused'))
+    assert first.status_code == 202, first.text
+
+    other = json.dumps({'order': 2}).encode()
+    refused = sender.post('/hooks/triggered', content=other, headers=signed(secret, other, message_id='msg_reused'))
+    assert refused.status_code == 409, refused.text
+    assert refused.json() == {'detail': "webhook-id 'msg_reused' was already used with a different body"}
+
+    retry = sender.post('/hooks/triggered', content=body, headers=signed(secret, body, message_id='msg_reused'))
+    assert retry.status_code == 202, retry.text
+    assert retry.json() == {**first.json(), 'replayed': True}
+    runs = flowmon.api('GET', '/api/executions?workflow_id=triggered').json()
+    assert [run['id'] for run in runs['items']] == [first.json()['execution_id']]
+    assert flowmon.wait_ended(first.json()['execution_id'])['input'] == {'order': 1}

@@ -157,7 +157,7 @@ async def test_upgrade_to_0003_adds_process_leases_owners_and_ticks_and_keeps_th
 
     report = await databases(url).start()
 
-    assert [revision.id for revision in report.applied] == ['0003', '0004', '0005', '0006', '0007']
+    assert [revision.id for revision in report.applied] == ['0003', '0004', '0005', '0006', '0007', '0008']
     (execution,) = await table_rows(database, 'executions')
     assert (execution['owner'], execution['cancel_requested_at']) == (None, None)
     created = execution.pop('created_at')  # SQLite's reflected DateTime reads back naive (UTC)
@@ -193,7 +193,7 @@ async def test_upgrade_to_0004_indexes_what_old_executions_hold_and_starts_with_
 
     report = await databases(url).start()
 
-    assert [revision.id for revision in report.applied] == ['0004', '0005', '0006', '0007']
+    assert [revision.id for revision in report.applied] == ['0004', '0005', '0006', '0007', '0008']
     rows = {row['execution_id']: row['text'] for row in await table_rows(database, 'execution_search')}
     assert rows == {
         'paid': '{"order_id":"A-1001"}\n',
@@ -315,7 +315,7 @@ async def test_upgrade_to_0002_adds_snapshots_and_triggers_and_keeps_old_executi
 
     report = await databases(url).start()
 
-    assert [revision.id for revision in report.applied] == ['0002', '0003', '0004', '0005', '0006', '0007']
+    assert [revision.id for revision in report.applied] == ['0002', '0003', '0004', '0005', '0006', '0007', '0008']
     rows = await table_rows(database, 'executions')
     assert [(row['id'], row['trigger_type'], row['workflow_hash']) for row in rows] == [
         ('first', None, None),
@@ -353,7 +353,7 @@ async def test_upgrade_to_0005_gives_node_runs_their_workflow(url: str, database
 
     report = await databases(url).start()
 
-    assert [revision.id for revision in report.applied] == ['0005', '0006', '0007']
+    assert [revision.id for revision in report.applied] == ['0005', '0006', '0007', '0008']
     rows = await table_rows(database, 'node_runs')
     assert [(row['execution_id'], row['node_id'], row['workflow_id']) for row in rows] == [
         ('first', 'hello', 'greet'),
@@ -396,7 +396,7 @@ async def test_upgrade_to_0006_counts_the_nodes_that_succeeded_in_ended_runs(
 
     report = await databases(url).start()
 
-    assert [revision.id for revision in report.applied] == ['0006', '0007']
+    assert [revision.id for revision in report.applied] == ['0006', '0007', '0008']
     rows = {row['id']: row for row in await table_rows(database, 'executions')}
     assert {key: row['nodes_succeeded'] for key, row in rows.items()} == {
         'cancelled': 1, 'fine': 3, 'running': None, 'failed': 2, 'interrupted': 0, 'no-runs': None
@@ -405,22 +405,42 @@ async def test_upgrade_to_0006_counts_the_nodes_that_succeeded_in_ended_runs(
     await assert_at_head(database)
 
 
+async def inbound_id_upgraded_from(
+    revision: str, url: str, databases: Callable[[str], Database]
+) -> tuple[Database, list[str]]:
+    """A database at ``revision`` that remembers one inbound webhook id, upgraded to the head; the revisions
+    applied."""
+    database = await database_at(url, revision)
+    row = {'workflow_id': 'hooked', 'webhook_id': 'msg_1', 'execution_id': 'run-1', 'received_at': T0}
+    await insert_rows(database, 'webhook_inbound', [row])
+    report = await databases(url).start()
+    return database, [applied.id for applied in report.applied]
+
+
 async def test_upgrade_to_0007_finds_inbound_webhook_ids_by_their_execution(
     url: str, databases: Callable[[str], Database]
 ) -> None:
-    database = await database_at(url, '0006')
-    row = {'workflow_id': 'hooked', 'webhook_id': 'msg_1', 'execution_id': 'run-1', 'received_at': T0}
-    await insert_rows(database, 'webhook_inbound', [row])
+    database, applied = await inbound_id_upgraded_from('0006', url, databases)
 
-    report = await databases(url).start()
-
-    assert [revision.id for revision in report.applied] == ['0007']
+    assert applied == ['0007', '0008']
     assert [item['execution_id'] for item in await table_rows(database, 'webhook_inbound')] == ['run-1']
     async with database.engine.connect() as conn:
         indexes = await conn.run_sync(lambda sync: inspect(sync).get_indexes('webhook_inbound'))
     assert {index['name']: index['column_names'] for index in indexes}['ix_webhook_inbound_execution'] == [
         'execution_id'
     ]
+    await assert_at_head(database)
+
+
+async def test_upgrade_to_0008_keeps_inbound_webhook_ids_without_a_body_hash(
+    url: str, databases: Callable[[str], Database]
+) -> None:
+    """An id kept before the hash of its body was has none: a later call with it is taken for a retry."""
+    database, applied = await inbound_id_upgraded_from('0007', url, databases)
+
+    assert applied == ['0008']
+    rows = await table_rows(database, 'webhook_inbound')
+    assert [(item['execution_id'], item['body_sha256']) for item in rows] == [('run-1', None)]
     await assert_at_head(database)
 
 
