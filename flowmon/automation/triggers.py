@@ -150,6 +150,8 @@ class TriggerService:
             raise TriggerNotFound(f'workflow {workflow_id!r} not found')
         row = await self._secrets.read(workflow_id)
         if row is None or not row.secret:
+            if workflow.accepts_triggers:  # stored by an earlier flowmon sharing the database, until a start here
+                raise TriggerNotFound(f'workflow {workflow_id!r} has no trigger secret yet: it is issued at start-up')
             raise TriggerNotFound(
                 f'workflow {workflow_id!r} does not accept triggers, so it has no trigger secret: it gets one when '
                 'it is saved with "trigger": {"enabled": true}'

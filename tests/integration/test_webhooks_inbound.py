@@ -270,6 +270,9 @@ async def test_a_workflow_stored_by_an_earlier_flowmon_without_a_secret_gets_one
         async with app.system.db.engine.begin() as conn:
             await conn.execute(AUTOMATION.delete())
         assert (await app.api.get('/api/workflows/triggered/trigger')).json()['has_secret'] is False
+        read = await app.api.get('/api/workflows/triggered/trigger/secret')
+        assert read.status_code == 404 and 'no trigger secret yet' in read.json()['detail'], read.text
+        assert (await app.api.get('/api/workflows/triggered/trigger')).json()['has_secret'] is False  # not issued
     async with running_app(tmp_path) as app:
         for workflow_id in ('triggered', 'inbound-order'):  # stored through the API; loaded from its file
             assert (await app.api.get(f'/api/workflows/{workflow_id}/trigger')).json()['has_secret'] is True
