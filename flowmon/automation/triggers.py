@@ -143,6 +143,7 @@ class TriggerService:
             'previous_secret': previous,
             'previous_secret_expires_at': expires.isoformat() if expires else None,
         }
+
     async def _with_secret(self, workflow_id: str) -> str:
         """``workflow_id`` when it has a trigger secret; else raises TriggerNotFound saying why not."""
         workflow = await self._catalog.get(workflow_id)
