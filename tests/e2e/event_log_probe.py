@@ -80,20 +80,28 @@ def at_bottom(metrics: dict[str, float]) -> bool:
 
 
 def scroll_up(page: Page, log: Locator, pixels: int) -> None:
-    """The reader turns the wheel up over the log by ``pixels``; return once the view has moved that far.
+    """The reader turns the wheel up over the log by ``pixels``; return once the view has moved up and come to rest.
 
     Playwright's wheel does not wait for the scroll, and Chromium scrolls smoothly, over frames that come late on a
     loaded machine, while the log stops following at the wheel event itself: "not at the bottom" holds as soon as
-    the next lines arrive, before the view has moved (CI once measured the place, then the scroll landed). How far
-    the view moved is measured on the line at the top before the wheel: lines that arrive below it or go above it
-    (trimmed, the view kept in place) do not move it in the box, the wheel does."""
+    the next lines arrive, before the view has moved (CI once measured the place, then the scroll landed). On a
+    loaded machine the view has also moved less than the wheel's distance (100 px of 400): so the wait is for the
+    view to have moved up at all and then to hold still across two looks 0.3 s apart. How far the view moved is
+    measured on the line at the top before the wheel: lines that arrive below it or go above it (trimmed, the view
+    kept in place) do not move it in the box, the wheel does."""
     log.evaluate(MARK_TOP_LINE)
     log.hover()
     page.mouse.wheel(0, -pixels)
+    looks: list[tuple[float, float]] = []
+
+    def at_rest() -> bool:
+        look = (log.evaluate(MOVED_BY), log.evaluate(METRICS)['top'])
+        still = bool(looks) and look == looks[-1]
+        looks.append(look)
+        return still and look[0] > 0 and not at_bottom(log.evaluate(METRICS))
+
     wait_until(
-        lambda: log.evaluate(MOVED_BY) >= pixels - 2 and not at_bottom(log.evaluate(METRICS)),
-        f'the log scrolled up by {pixels} px',
-        seen=lambda: (log.evaluate(MOVED_BY), log.evaluate(METRICS)),
+        at_rest, f'the log scrolled up (a wheel of {pixels} px) and at rest', interval=0.3, seen=lambda: looks[-3:]
     )
 
 
