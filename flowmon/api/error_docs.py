@@ -16,6 +16,8 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from .answer_docs import document_answers
+
 ERROR = 'Error'
 ERROR_REF = {'$ref': f'#/components/schemas/{ERROR}'}
 ERROR_SCHEMAS: dict[str, Any] = {
@@ -75,7 +77,7 @@ def document_errors(app: FastAPI) -> None:
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = rewritten(generate())
+            app.openapi_schema = document_answers(rewritten(generate()))
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -127,6 +127,50 @@ async def test_the_answers_fit_the_documented_error_model(app: FastAPI, client: 
             assert body['errors'][0]['loc'][0] in ('body', 'query'), body
 
 
+async def test_the_answers_a_script_reads_most_fit_their_documented_models(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    """Workflows, executions (a page, one, one at a position), events, start, cancel and rerun: each answer as sent
+    fits the model ``/openapi.json`` gives it, and the models are not vacuous (a field of the wrong type is outside)."""
+    await put(client, {**QUICK, 'nodes': QUICK['nodes'][:1], 'edges': []})
+    started = await client.post('/api/workflows/quick/executions', json={'input': {'n': 1}})
+    execution_id = started.json()['id']
+
+    async def ended() -> bool:
+        return (await client.get(f'/api/executions/{execution_id}')).json()['status'] == 'succeeded'
+
+    await until(ended, 'the execution to succeed')
+    rerun = await client.post(f'/api/executions/{execution_id}/rerun', json={})
+    await put(
+        client, {'id': 'slow', 'name': 'Slow', 'nodes': [{'id': 'wait', 'type': 'delay', 'config': {'seconds': 60}}]}
+    )
+    running = await client.post('/api/workflows/slow/executions', json={'input': {}})
+    cancel = await client.post(f'/api/executions/{running.json()["id"]}/cancel')
+    execution = '/api/executions/{execution_id}'
+    cases = [
+        ('/api/workflows', 'get', 200, await client.get('/api/workflows')),
+        ('/api/workflows/{workflow_id}/executions', 'post', 202, started),
+        ('/api/executions', 'get', 200, await client.get('/api/executions')),
+        (execution, 'get', 200, await client.get(f'/api/executions/{execution_id}')),
+        (f'{execution}/state', 'get', 200, await client.get(f'/api/executions/{execution_id}/state?at=2')),
+        (f'{execution}/events', 'get', 200, await client.get(f'/api/executions/{execution_id}/events')),
+        (f'{execution}/rerun', 'post', 202, rerun),
+        (f'{execution}/cancel', 'post', 202, cancel),
+    ]
+    for path, method, code, response in cases:
+        assert response.status_code == code, (path, response.text)
+        validator = documented_error(app, path, method, code)
+        body = response.json()
+        assert body, path
+        validator.validate(body)
+        wrong = {**body, 'status': 42} if isinstance(body, dict) and 'status' in body else None
+        if path == '/api/executions':
+            wrong = {**body, 'items': [{**body['items'][0], 'progress': {'done': 'all'}}]}
+        elif path in ('/api/workflows', f'{execution}/events'):
+            wrong = [{**body[0], 'id' if path == '/api/workflows' else 'seq': None}]
+        assert wrong is not None and not validator.is_valid(wrong), path
+
+
 def test_put_documents_json_and_yaml_with_one_schema_per_node_type(app: FastAPI) -> None:
     schemas = body_schemas(app, '/api/workflows/{workflow_id}', 'put')
     assert set(schemas) == {'application/json', 'application/yaml'}
