@@ -235,6 +235,7 @@ class System:
             tail.listeners.append(application.streams.take_stored)  # other processes' runs, for the event streams
         if cluster is not None:
             cluster.share_stats(stats)
+            cluster.share_deletions(reads)
             cluster.share_saved_views(application.saved_views)
         prometheus = ProcessMetrics(
             bus=bus, notifier=delivery.notifier, version=__version__, probe=probe,

@@ -53,6 +53,7 @@ from flowmon.store.recorder import EventRecorder
 from flowmon.store.recovery import interrupt_executions
 from flowmon.store.secrets import SecretStore
 
+from .history import ExecutionHistory
 from .saved_views import SavedViews
 from .stats import NodeStatistics
 
@@ -142,6 +143,19 @@ class Cluster:
         """Views saved or deleted here make the other processes' sidebars read the list again, and theirs ours."""
         views.announce = lambda: self.feed.announce('saved-views')
         self.feed.on('saved-views', views.changed_elsewhere)
+
+    def share_deletions(self, history: ExecutionHistory) -> None:
+        """Executions deleted here (by a request or a pruning) are forgotten by the other processes, whose open pages
+        of them then say so, and theirs here; when their news may have been lost, pages ask the database."""
+
+        async def deleted(execution_id: str | None) -> None:
+            if execution_id is None:
+                history.forget_unknown()
+            else:
+                history.forget(execution_id, here=False)
+
+        history.announce_deleted = lambda execution_id: self.feed.announce('execution-deleted', execution_id)
+        self.feed.on('execution-deleted', deleted)
 
     def share_stats(self, stats: NodeStatistics) -> None:
         """Node runs written here make the other processes read their node statistics again, and theirs ours."""

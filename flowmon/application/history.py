@@ -11,7 +11,7 @@ the same replay index that replay, comparison and ``/state?at=k`` use.
 from __future__ import annotations
 
 import statistics
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypedDict, Unpack
@@ -65,6 +65,10 @@ class Position:
     elapsed_s: float
 
 
+def _unheard(_execution_id: str) -> None:
+    """No other process to tell (SQLite: this process is the only one)."""
+
+
 def search_query(text: str) -> str:
     """``text`` as a search query: surrounding white space dropped; raises Invalid when it is shorter than three or
     longer than 200 characters or holds a control character (see :mod:`flowmon.engine.core.search_text`)."""
@@ -91,6 +95,8 @@ class ExecutionHistory:
         self._live = live
         self._replays = replays
         self._snapshots = snapshots or SnapshotCache(history)
+        # tells the other processes on the database that an execution was deleted here (set by the cluster)
+        self.announce_deleted: Callable[[str], None] = _unheard
 
     async def page(self, **query: Unpack[ExecutionQuery]) -> tuple[list[ExecutionRecord], int]:
         """A page of executions, newest first, and how many match the filters; raises Invalid for an unknown
@@ -218,10 +224,17 @@ class ExecutionHistory:
         (deleting an execution must not race a node-run write that would bring rows of it back)."""
         await self._recorder.settle()
 
-    def forget(self, execution_id: str) -> None:
-        """The execution was deleted: no live projection or cached replay may show it any more."""
-        self._live.forget(execution_id)
+    def forget(self, execution_id: str, *, here: bool = True) -> None:
+        """The execution was deleted (``here``, or by another process): no live projection or cached replay may show
+        it any more, and the pages that show it learn so from the live view. A deletion made here is announced to the
+        other processes once."""
         self._replays.forget(execution_id)
+        if self._live.forget(execution_id) and here:
+            self.announce_deleted(execution_id)
+
+    def forget_unknown(self) -> None:
+        """Executions may have been deleted by another process unheard (its news was lost): pages ask the store."""
+        self._live.forget_unknown()
 
     async def is_imported(self, execution_id: str) -> bool:
         """Whether the execution came from an export file (imported executions are read-only)."""

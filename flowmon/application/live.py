@@ -69,9 +69,23 @@ class LiveView:
         digest = snapshot_hash(events)
         return None if digest is None or self._snapshots is None else self._snapshots.get(digest)
 
-    def forget(self, execution_id: str) -> None:
-        """Drop a deleted (finished) execution from the live projection."""
-        self._projector.forget(execution_id)
+    def forget(self, execution_id: str) -> bool:
+        """Drop a deleted (finished) execution from the live projection and note its deletion; whether it is news."""
+        return self._projector.forget(execution_id)
+
+    def forget_unknown(self) -> None:
+        """Executions may have been deleted unheard (elsewhere): pages ask the store whether theirs still exists."""
+        self._projector.forget_unknown()
+
+    @property
+    def deletions(self) -> int:
+        """Moves whenever an execution was deleted (where a page starts watching with :meth:`deleted_since`)."""
+        return self._projector.deletions
+
+    def deleted_since(self, number: int, execution_id: str) -> tuple[int, bool | None]:
+        """The deletion number now, and whether ``execution_id`` was deleted after ``number``; ``None``: too long ago
+        to say (ask the store)."""
+        return self._projector.deleted_since(number, execution_id)
 
     def engine_load(self) -> tuple[int, int]:
         """How many executions run now, and how many wait for a slot."""

@@ -222,6 +222,25 @@ async def test_pages_of_one_process_hear_of_deliveries_and_saved_views_changed_i
     assert a.application.saved_views.version == views_a + 1
 
 
+async def test_an_execution_deleted_in_one_process_is_forgotten_by_the_other(start_system: Start) -> None:
+    """b holds a's finished run in its live view (pages of it are open there): a deletes it, b drops it and notes the
+    deletion, which b's pages watch for; a lost notification makes b's pages ask the database."""
+    a, b = await start_system('a'), await start_system('b')
+    await b.cluster.feed.settled()  # type: ignore[union-attr]  # the refreshes of the first connect are applied
+    await a.application.workflows.put('quick', json.dumps(QUICK).encode())
+    execution_id = await a.application.executions.start('quick', {}, trigger=api_trigger())
+    await eventually(lambda: _status_in(b, execution_id, 'succeeded'))
+    seen = b.application.live.deletions
+    await a.application.executions.delete(execution_id)
+    await eventually(lambda: _async(b.application.live.deleted_since(seen, execution_id)[1]))
+    assert b.application.live.get(execution_id) is None
+    assert a.application.live.deleted_since(seen, execution_id)[1]  # and in a, where it was deleted
+    seen = b.application.live.deletions
+    b.cluster.feed.received(None)  # type: ignore[union-attr]  # what a reconnect of b's listener asks for
+    await b.cluster.feed.settled()  # type: ignore[union-attr]
+    assert b.application.live.deleted_since(seen, execution_id)[1] is None
+
+
 async def test_node_statistics_follow_runs_that_end_in_the_other_process(start_system: Start) -> None:
     a, b = await start_system('a'), await start_system('b')
     quick = {**SLOW, 'id': 'quick', 'nodes': SLOW['nodes'][:1], 'edges': []}

@@ -14,7 +14,9 @@ from nicegui import ui
 from nicegui.testing.user import User
 from sample_workflows import flaky
 from uisim import (
+    another_browser,
     api,
+    click_when_shown,
     log_lines,
     node_status,
     sign_in,
@@ -335,6 +337,48 @@ async def test_an_imported_execution_offers_no_rerun_or_cancel(user: User) -> No
     # The original still has its Rerun button: only imported executions are read-only.
     await open_finished(user, execution_id)
     await user.should_see(marker='rerun-execution')
+
+
+ACTIONS_ON_IT = ('rerun-execution', 'delete-execution', 'export-execution', 'compare-menu', 'replay-execution')
+
+
+async def test_an_execution_deleted_in_another_tab_says_so_and_offers_nothing_more(user: User) -> None:
+    execution_id = await finished_flaky(user)
+    await open_finished(user, execution_id)
+    click_node(user, 'charge')
+    await user.should_see(marker='rerun-from-node')
+    for marker in ACTIONS_ON_IT:
+        await user.should_see(marker=marker)
+    async with another_browser(user) as other:  # another tab deletes it from the same page
+        await sign_in(other, f'/executions/{execution_id}')
+        await click_when_shown(other, 'delete-execution')
+        await click_when_shown(other, 'confirm-delete-ok')
+        await wait_for_path(other, '/executions$')
+    await user.should_see('This execution was deleted', marker='execution-deleted')
+    for marker in (*ACTIONS_ON_IT, 'rerun-from-node'):
+        await user.should_not_see(marker=marker)
+    assert node_status(user, 'charge') == 'succeeded'  # what it showed stays readable
+    await wait_for_text(user, 'execution-status', 'succeeded')
+    await user.should_see('gateway timeout', marker='inspector-attempts')
+
+
+async def test_an_execution_deleted_unheard_is_found_gone_in_the_store(
+    projectors: list[Projector], user: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another process deleted it and its news was lost (the listener reconnected): the live view cannot say, so the
+    page asks the store, once."""
+    [projector] = projectors
+    execution_id = await finished_flaky(user)
+    await open_finished(user, execution_id)
+    forget = Projector.forget
+    monkeypatch.setattr(Projector, 'forget', lambda self, _id: False)  # this process does not hear of it
+    response = await api(user, 'DELETE', f'/api/executions/{execution_id}')
+    assert response.status_code == 204, response.text
+    monkeypatch.setattr(Projector, 'forget', forget)
+    await user.should_see(marker='rerun-execution')
+    projector.forget_unknown()  # what a reconnect of the listener does
+    await user.should_see(marker='execution-deleted')
+    await user.should_not_see(marker='rerun-execution')
 
 
 async def test_unknown_execution_says_not_found(user: User) -> None:

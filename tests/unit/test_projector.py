@@ -154,3 +154,35 @@ def test_a_long_run_of_events_nobody_reads_is_folded_as_it_goes(monkeypatch: Mon
     state = projector.get('e1')
     assert state is not None and state.last_seq == 2 * FOLD_EVERY + 1
     assert folded == [FOLD_EVERY, FOLD_EVERY, 1]  # the reader folds only the rest
+
+
+def test_a_reader_learns_of_a_deletion_after_the_number_it_last_saw_and_only_of_that() -> None:
+    bus, projector = started()
+    bus.publish(event('ended', 1))
+    bus.publish(event('ended', 2, EventType.EXECUTION_COMPLETED))
+    bus.publish(event('running', 1))
+    seen = projector.deletions
+    assert projector.deleted_since(seen, 'ended') == (seen, False)
+    assert not projector.forget('running')  # a running execution cannot have been deleted: it stays
+    assert projector.get('running') is not None and projector.deleted_since(seen, 'running') == (seen, False)
+    assert projector.forget('ended') and projector.get('ended') is None
+    assert not projector.forget('ended')  # told twice: news once
+    assert projector.forget('never-held')  # an execution the projection did not hold (an older one) counts too
+    now, deleted = projector.deleted_since(seen, 'ended')
+    assert (now, deleted) == (seen + 2, True)
+    assert projector.deleted_since(now, 'ended') == (now, False)  # already told
+    assert projector.deleted_since(seen, 'other')[1] is False
+
+
+def test_a_reader_further_behind_than_the_deletions_kept_is_told_it_cannot_be_said(monkeypatch: MonkeyPatch) -> None:
+    _, projector = started()
+    monkeypatch.setattr(projector_module, 'KEEP_DELETED', 3)
+    seen = projector.deletions
+    for number in range(5):
+        projector.forget(f'gone-{number}')
+    assert projector.deleted_since(seen, 'gone-0')[1] is None  # forgotten: ask the store
+    assert projector.deleted_since(seen + 2, 'gone-4')[1] is True  # the deletions after it are all kept
+    now = projector.deletions
+    projector.forget_unknown()  # deletions elsewhere may have gone unheard
+    assert projector.deleted_since(now, 'gone-4') == (now + 1, None)
+    assert projector.deleted_since(now + 1, 'gone-4') == (now + 1, False)

@@ -24,6 +24,8 @@ from flowmon.engine.runtime.bus import EventBus, Subscription
 
 # Events of one execution waiting to be folded at most (then they are folded as the next one arrives).
 FOLD_EVERY = 500
+# Deleted executions remembered (ids and their deletion numbers), so that an open page of one can tell it went.
+KEEP_DELETED = 10_000
 
 
 class _Track:
@@ -65,6 +67,11 @@ class Projector:
         self._changes: deque[tuple[int, frozenset[str]]] = deque(maxlen=1000)
         self._subscription: Subscription | None = None
         self.version = 0
+        # deleted executions by their deletion number (counting up from 1), the latest KEEP_DELETED of them; a reader
+        # that last looked before ``_deletions_unknown`` cannot be told whether one it shows is among them
+        self._deleted: OrderedDict[str, int] = OrderedDict()
+        self.deletions = 0
+        self._deletions_unknown = 0
 
     def start(self) -> None:
         self._subscription = self._bus.subscribe(self.on_event)
@@ -228,15 +235,41 @@ class Projector:
             return None
         return [event for event in buffer if event.seq > after_seq]
 
-    def forget(self, execution_id: str) -> None:
-        """Drop a finished execution that was deleted: no page may show it again (a running one stays)."""
+    def forget(self, execution_id: str) -> bool:
+        """Drop a finished execution that was deleted (held or not): no page may show it again, and a page that shows
+        it learns so from :meth:`deleted_since` (a running one stays: it cannot have been deleted). Whether the
+        deletion is news (not known already)."""
         track = self._tracks.get(execution_id)
-        if track is None or not track.finished:
-            return
-        del self._tracks[execution_id]
-        self._unwritten.pop(execution_id, None)
-        self._finished.pop(execution_id, None)
-        self._dirty.discard(execution_id)
+        if track is not None:
+            if not track.finished:
+                return False
+            del self._tracks[execution_id]
+            self._unwritten.pop(execution_id, None)
+            self._finished.pop(execution_id, None)
+            self._dirty.discard(execution_id)
+        if execution_id in self._deleted:
+            return False
+        self.deletions += 1
+        self._deleted[execution_id] = self.deletions
+        while len(self._deleted) > KEEP_DELETED:
+            _, number = self._deleted.popitem(last=False)
+            self._deletions_unknown = number
+        return True
+
+    def forget_unknown(self) -> None:
+        """Executions may have been deleted that :meth:`forget` was not told of (the news from another process was
+        lost): every reader is told "cannot say" once."""
+        self.deletions += 1
+        self._deletions_unknown = self.deletions
+
+    def deleted_since(self, number: int, execution_id: str) -> tuple[int, bool | None]:
+        """The deletion number now, and whether ``execution_id`` was deleted after deletion ``number`` (a reader
+        starts at :attr:`deletions`); ``None``: too long ago to say (ask the store). Cheap: for a page's timer."""
+        if number >= self.deletions:
+            return self.deletions, False
+        if number < self._deletions_unknown:
+            return self.deletions, None
+        return self.deletions, self._deleted.get(execution_id, 0) > number
 
     def _evict(self) -> None:
         while len(self._finished) > self._keep_finished:
@@ -244,4 +277,4 @@ class Projector:
             self._tracks.pop(key, None)
 
 
-__all__ = ['FOLD_EVERY', 'Projector']
+__all__ = ['FOLD_EVERY', 'KEEP_DELETED', 'Projector']

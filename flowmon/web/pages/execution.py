@@ -7,7 +7,11 @@ Rerun (a dialog with the previous input in a JSON editor, checked as it is typed
 "Rerun from this node" in the inspector opens the same) call the executions use cases and report problems with
 ``ui.notify``; an imported execution is read-only, so it has neither (and the use cases refuse them anyway). Delete
 (confirmed first; once it has ended, imported ones too) removes it for good and goes to the list of executions. The
-header says how the execution was started. The Gantt chart of the replay page grows under the canvas while the run
+header says how the execution was started. A deleted execution's page (deleted in another tab, by a pruning or by
+another process) says so and withdraws its actions: the live view counts deletions (those of other processes arrive
+over the cluster's change feed), so the page's tick compares a number; once the execution has ended, the tick only
+does that, every half second. When the live view cannot say (too many deletions since, or news from another process
+lost), the page asks the store once. The Gantt chart of the replay page grows under the canvas while the run
 goes, drawn from the state the page pulls (every half second, not on every tick).
 """
 
@@ -48,17 +52,19 @@ TICK_SECONDS = 0.08
 GANTT_SECONDS = 0.5  # how often the Gantt chart of a running execution is redrawn (every segment, one patch)
 BACKLOG = 5000  # stored events loaded for the log of an execution (its latest ones)
 RELOAD_SECONDS = 1.0  # how often a run the live view let go of is read from the store, until it shows its end
+WATCH_SECONDS = 0.5  # how often the page of an ended execution looks whether it was deleted (elsewhere)
 
 
 def create(application: Application, execution_id: str) -> None:
     """Build the page for ``execution_id``; data that needs the database is loaded once connected."""
     body = ui.column().classes('fm-page w-full gap-4')
     with body:
-        version = application.live.version
+        version, deletions = application.live.version, application.live.deletions
         state = application.live.get(execution_id)
         definition = application.live.snapshot(execution_id)
         if state is not None and definition is not None:
-            _LivePage(application, execution_id, body, state, definition, version)  # in the projection: draw at once
+            # in the projection: draw at once
+            _LivePage(application, execution_id, body, state, definition, (version, deletions))
             return
         with ui.row().classes('w-full justify-center py-16') as spinner:
             ui.spinner(size='lg')
@@ -72,7 +78,7 @@ async def _load(application: Application, execution_id: str, body: ui.column, sp
     read_only = True
     # the page follows the changes made after this version: an event taken while the awaits below run (another
     # process's run, followed from the database, moves on meanwhile) is one of them, even if none follows it
-    version = application.live.version
+    version, deletions = application.live.version, application.live.deletions  # (a deletion meanwhile: shown too)
     try:
         state = await history.state(execution_id)
         definition = await history.definition(execution_id, state)
@@ -89,7 +95,7 @@ async def _load(application: Application, execution_id: str, body: ui.column, sp
         if state is None or definition is None:
             _not_found(execution_id)
         else:
-            _LivePage(application, execution_id, body, state, definition, version, read_only=read_only)
+            _LivePage(application, execution_id, body, state, definition, (version, deletions), read_only=read_only)
 
 
 class _LivePage:
@@ -102,24 +108,37 @@ class _LivePage:
         body: ui.column,
         state: ExecutionState,
         definition: dict[str, Any],
-        version: int,
+        versions: tuple[int, int],
         *,
         read_only: bool = False,
     ) -> None:
-        """``state`` is the execution as it was at the live view's ``version`` or later: the page pulls every change
-        made after that version."""
+        """``state`` is the execution as it was at the live view's version (``versions``: it and the deletion number
+        when the state was read) or later: the page pulls every change made after that version, and watches for the
+        execution's deletion after that number."""
         self._application = application
         self._live = application.live
         self._read_only = read_only  # imported: no cancel, no rerun
         self._id = execution_id
         self._body = body
-        self._version = version
+        self._version, self._deletions = versions
+        self._gone = False  # deleted (here or by another process): shown, but nothing more to act on
+        self._settled = False  # ended and shown to its end: the timer only watches for a deletion
         self._state = state
         self._fetching = False
         self._let_go = False  # the live view no longer holds the execution, shown running: read it from the store
         self._reloaded_at = -RELOAD_SECONDS
         self._median_ms: float | None = None
         _header(state, definition)
+        self._gone_note = (
+            ui.label('This execution was deleted. What it showed stays on this page until you leave it.')
+            .classes(
+                'w-full text-sm rounded px-3 py-2 bg-amber-50 text-amber-900 dark:bg-amber-950 dark:text-amber-100 '
+                'border border-amber-200 dark:border-amber-900'
+            )
+            .props('role=status data-testid=execution-deleted')
+            .mark('execution-deleted')
+        )
+        self._gone_note.set_visibility(False)
         self.view = ExecutionView(definition, on_rerun_from=None if read_only else weak_callback(self._rerun_from))
         with self.view.add_timeline(
             'one row per node, one segment per attempt, growing while it runs; click a segment to inspect it'
@@ -158,6 +177,8 @@ class _LivePage:
         ui.timer(0, self._load_history, once=True)
 
     def _tick(self) -> None:
+        if self._deleted_meanwhile() or self._settled:
+            return
         version, changed = self._live.changed_since(self._version)
         self._version = version
         moved = changed is None or self._id in changed
@@ -175,13 +196,51 @@ class _LivePage:
         behind = self.view.event_log.last_seq < self._state.last_seq and not self._fetching
         if not (moved or behind or self.view.wants_clock):
             if self._state.is_terminal and not self._fetching:
-                self._timer.active = False  # an ended execution never changes again: stop pulling
+                # an ended execution never changes again: stop pulling, only watch (less often) for its deletion
+                self._settled = True
+                self._timer.interval = WATCH_SECONDS
             return
         events = self._new_events()
         self.view.show(self._state, events, now=None if self._state.is_terminal else utcnow())
         self._show_actions()
         self._show_eta()
         self._grow_gantt()
+
+    def _deleted_meanwhile(self) -> bool:
+        """Whether the execution is gone (the live view knows of deletions here and those other processes announce;
+        when it cannot say, the store is asked once), showing so the first time."""
+        if self._gone:
+            return True
+        self._deletions, deleted = self._live.deleted_since(self._deletions, self._id)
+        if deleted is None:
+            background_tasks.create(self._ask_store(), name=f'is {self._id} deleted', context=self._body)
+        elif deleted:
+            self._show_gone()
+        return self._gone
+
+    async def _ask_store(self) -> None:
+        try:
+            record = await self._application.history.record(self._id)
+        except Exception:
+            log.exception('could not look whether execution %s still exists', self._id)
+            return
+        if record is None and not self._body.is_deleted:
+            with self._body:
+                self._show_gone()
+
+    def _show_gone(self) -> None:
+        """Say the execution was deleted; what the page shows stays readable, but nothing acts on it any more."""
+        if self._gone:
+            return
+        self._gone = True
+        self._timer.active = False
+        self._gone_note.set_visibility(True)
+        for button in (self._cancel, self._rerun, self._delete):
+            button.set_visibility(False)
+        self._history.withdraw()
+        if self._cancel_dialog is not None:
+            self._cancel_dialog.close()
+        self.view.inspector.withdraw_rerun(self._state)
 
     def _grow_gantt(self) -> None:
         """The Gantt chart from the state the page pulled: every GANTT_SECONDS while the run goes (its open attempts
@@ -264,6 +323,8 @@ class _LivePage:
         self.view.note.set_text(_eta_text(self._state, self._median_ms))
 
     def _show_actions(self) -> None:
+        if self._gone:
+            return
         ended = self._state.is_terminal
         self._cancel.set_visibility(not ended and not self._read_only)
         self._rerun.set_visibility(ended and not self._read_only)
@@ -351,6 +412,9 @@ class _LivePage:
         (``refused`` before the reason) or a failure is a notify."""
         if not is_signed_in(self._application.token):
             ui.notify(f'Sign in again to {verb} executions.', type='warning')
+            return
+        if self._gone:
+            ui.notify('This execution was deleted.', type='warning')
             return
         try:
             result = await action()

@@ -39,13 +39,15 @@ class HistoryActions:
         first_choice = (
             f'Compare with the run it reruns ({short_id(retry_of)})' if retry_of else 'Compare with previous run'
         )
-        ui.button('Replay', icon='slow_motion_video', on_click=self._replay).props(
-            'outline no-caps data-testid=replay-execution'
-        ).mark('replay-execution')
+        self.replay = (
+            ui.button('Replay', icon='slow_motion_video', on_click=self._replay)
+            .props('outline no-caps data-testid=replay-execution')
+            .mark('replay-execution')
+        )
         with (
             ui.button('Compare', icon='compare_arrows')
             .props('outline no-caps data-testid=compare-menu')
-            .mark('compare-menu')
+            .mark('compare-menu') as self.compare
         ):
             with ui.menu().props('auto-close'):
                 ui.menu_item(first_choice, on_click=self.compare_with_previous).props(
@@ -63,6 +65,12 @@ class HistoryActions:
 
     def set_ended(self, ended: bool) -> None:
         self.export.set_visibility(ended)
+
+    def withdraw(self) -> None:
+        """The execution was deleted: nothing to replay, compare or export any more."""
+        for button in (self.replay, self.compare, self.export):
+            button.set_visibility(False)
+        self._picker.close()
 
     def _replay(self) -> None:
         ui.navigate.to(f'/executions/{self._id}/replay')

@@ -87,6 +87,12 @@ class Inspector:
     def close(self) -> None:
         self.dialog.close()
 
+    def withdraw_rerun(self, state: ExecutionState | None) -> None:
+        """No "Rerun from this node" from now on (the execution was deleted): the shown node is drawn without it."""
+        self._on_rerun_from = None
+        self._shown = None
+        self.show(state)
+
     def show(self, state: ExecutionState | None) -> None:
         """Rebuild the content if the shown node's view changed since the last call (the page brings the views up
         to ``state`` first)."""
