@@ -110,3 +110,11 @@ async def test_run_button_starts_the_workflow_and_opens_its_execution(user: User
     summary = await wait_until_ended(user, execution_id)
     assert summary['workflow_id'] == 'quick'
     assert current_path(user) == f'/executions/{execution_id}'
+
+
+async def test_each_workflow_s_run_button_names_its_workflow_for_a_screen_reader(user: User) -> None:
+    await sign_in(user)
+    await user.should_see(marker='run-quick')
+    for workflow_id, name in (('quick', 'Quick check'), ('broken', 'Always broken'), ('slow', 'Slow wait')):
+        (button,) = user.find(marker=f'run-{workflow_id}').elements
+        assert button.props.get('aria-label') == f'Run workflow {name}' and button.text == 'Run'

@@ -96,6 +96,19 @@ async def test_add_then_replace_a_secret_without_the_page_ever_holding_a_value(u
     assert not page_holds(user, FIRST) and not page_holds(user, SECOND)
 
 
+async def test_each_row_s_buttons_name_their_secret_for_a_screen_reader(user: User) -> None:
+    for name in ('api_key', 'db_password'):
+        response = await api(user, 'PUT', f'/api/secrets/{name}', {'value': 'v-0123456789'})
+        assert response.status_code == 201, response.text
+    await sign_in(user, '/secrets')
+    await user.should_see(marker='secret-row-db_password')
+    for name in ('api_key', 'db_password'):
+        for action in ('Replace', 'Delete'):
+            (button,) = user.find(marker=f'secret-{action.lower()}-{name}').elements
+            assert button.props.get('aria-label') == f'{action} secret {name}'
+            assert button.text == action
+
+
 async def test_a_bad_name_or_an_empty_value_is_refused_by_name(user: User) -> None:
     await sign_in(user, '/secrets')
     await add(user, 'bad name', 'x')

@@ -239,3 +239,31 @@ async def test_a_new_api_key_header_needs_its_key_again(user: User, receivers: A
     user.find(marker=f'endpoint-test-{endpoint_id}').click()
     (hit,) = await receiver.await_hits(1)
     assert hit.headers['x-other'] == 'second-key' and 'x-key' not in hit.headers
+
+
+async def test_every_control_of_an_endpoint_names_the_endpoint_for_a_screen_reader(user: User, receivers: Any) -> None:
+    """With several endpoints, "Delete" alone does not say which: each control's accessible name does, its visible
+    text unchanged (an endpoint's description is untrusted text: set as a value, never parsed)."""
+    url = receivers().url
+    ops = (await create(user, url, description='Ops "alerts" <b>'))['id']
+    billing = (await create(user, url, description='Billing', enabled=False))['id']
+    await sign_in(user, '/webhooks')
+    await user.should_see(marker=f'endpoint-{billing}')
+    for endpoint_id, name in ((ops, 'Ops "alerts" <b>'), (billing, 'Billing')):
+        expected = {
+            'enabled': f'Enabled: endpoint {name}',
+            'reveal': f'Reveal secret of endpoint {name}',
+            'deliveries': f'Deliveries to endpoint {name}',
+            'edit': f'Edit endpoint {name}',
+            'rotate': f'Rotate secret of endpoint {name}',
+            'redeliver': f'Redeliver… deliveries to endpoint {name}',
+            'test': f'Send test event to endpoint {name}',
+            'delete': f'Delete endpoint {name}',
+        }
+        for control, label in expected.items():
+            assert element(user, f'endpoint-{control}-{endpoint_id}').props.get('aria-label') == label, control
+    assert element(user, f'endpoint-delete-{ops}').text == 'Delete'  # what shows stays short
+    user.find(marker=f'endpoint-reveal-{ops}').click()
+    await user.should_see(marker=f'endpoint-hide-{ops}')
+    assert element(user, f'endpoint-hide-{ops}').props.get('aria-label') == 'Hide secret of endpoint Ops "alerts" <b>'
+    assert element(user, f'endpoint-copy-{ops}').props.get('aria-label') == 'Copy secret of endpoint Ops "alerts" <b>'

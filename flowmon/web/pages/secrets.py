@@ -16,6 +16,7 @@ from flowmon.application import Application
 from flowmon.application.secrets import MAX_SECRET_CHARS, SecretInfo
 from flowmon.web import format as fmt
 from flowmon.web import secret_actions as actions
+from flowmon.web.a11y import named
 from flowmon.web.widgets.confirm_dialog import confirm
 from flowmon.web.widgets.empty_state import empty_state, redraw_list
 from flowmon.web.widgets.panel_title import panel_title
@@ -105,12 +106,14 @@ class SecretList:
                 ui.label(f'updated {fmt.timestamp(info.updated_at)}').classes('text-xs text-grey-7').tooltip(
                     f'created {fmt.full_timestamp(info.created_at)}, updated {fmt.full_timestamp(info.updated_at)}'
                 ).mark(f'secret-updated-{info.name}')
-                ui.button('Replace', icon='edit', on_click=lambda i=info: self.on_replace(i)).props(
-                    'flat dense no-caps size=sm'
-                ).mark(f'secret-replace-{info.name}')
-                ui.button('Delete', icon='delete', on_click=lambda i=info: self.on_delete(i)).props(
-                    'flat dense no-caps size=sm color=negative'
-                ).mark(f'secret-delete-{info.name}')
+                named(
+                    ui.button('Replace', icon='edit', on_click=lambda i=info: self.on_replace(i)),
+                    f'Replace secret {info.name}',
+                ).props('flat dense no-caps size=sm').mark(f'secret-replace-{info.name}')
+                named(
+                    ui.button('Delete', icon='delete', on_click=lambda i=info: self.on_delete(i)),
+                    f'Delete secret {info.name}',
+                ).props('flat dense no-caps size=sm color=negative').mark(f'secret-delete-{info.name}')
 
 
 def _no_secrets() -> None:

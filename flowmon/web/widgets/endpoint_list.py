@@ -18,6 +18,7 @@ from flowmon.application.deliveries import Endpoint
 from flowmon.web import format as fmt
 from flowmon.web import webhook_actions as actions
 from flowmon.web import webhook_format as wfmt
+from flowmon.web.a11y import named
 
 from .confirm_dialog import confirm
 from .empty_state import empty_state, redraw_list
@@ -81,16 +82,17 @@ class EndpointList:
             .props(f'data-testid=endpoint-row data-endpoint-id={endpoint.id}')
             .mark(f'endpoint-{endpoint.id}')
         ):
+            name = wfmt.endpoint_name(endpoint)
             with ui.row().classes('w-full items-start gap-3 no-wrap fm-endpoint-head'):
-                ui.switch(
-                    value=endpoint.enabled,
-                    on_change=lambda e, eid=endpoint.id: self._toggle(eid, bool(e.value), e.sender),
-                ).props(f'dense color=positive aria-label="Enabled" data-testid=endpoint-enabled-{endpoint.id}').mark(
-                    f'endpoint-enabled-{endpoint.id}'
-                ).tooltip('Enabled: receives events')
+                named(
+                    ui.switch(
+                        value=endpoint.enabled,
+                        on_change=lambda e, eid=endpoint.id: self._toggle(eid, bool(e.value), e.sender),
+                    ).props(f'dense color=positive data-testid=endpoint-enabled-{endpoint.id}'),
+                    f'Enabled: endpoint {name}',
+                ).mark(f'endpoint-enabled-{endpoint.id}').tooltip('Enabled: receives events')
                 with ui.column().classes('gap-1 fm-endpoint-main'):
                     with ui.row().classes('w-full items-center gap-2 no-wrap'):
-                        name = wfmt.endpoint_name(endpoint)
                         ui.label(name).classes('font-medium fm-ellipsis').tooltip(name).mark(
                             f'endpoint-name-{endpoint.id}'
                         )
@@ -115,47 +117,59 @@ class EndpointList:
                     ui.label(f'Disabled automatically: {endpoint.disabled_reason}').classes(
                         'text-sm grow min-w-0 fm-break'
                     )
-                    ui.button(
-                        'Re-enable', icon='power_settings_new', on_click=lambda eid=endpoint.id: self._enable(eid)
-                    ).props('unelevated dense no-caps color=positive').mark(f'endpoint-reenable-{endpoint.id}')
+                    named(
+                        ui.button(
+                            'Re-enable', icon='power_settings_new', on_click=lambda eid=endpoint.id: self._enable(eid)
+                        ).props('unelevated dense no-caps color=positive'),
+                        f'Re-enable endpoint {name}',
+                    ).mark(f'endpoint-reenable-{endpoint.id}')
             self._secret_row(endpoint)
             self._test_row(endpoint)
 
     def _secret_row(self, endpoint: Endpoint) -> None:
         revealed = self._revealed.get(endpoint.id)
+        name = wfmt.endpoint_name(endpoint)
         with ui.row().classes('w-full items-center gap-2 fm-secret-row'):
             with ui.row().classes('items-center gap-2 no-wrap fm-secret-main'):
                 self._secret(endpoint, revealed)
             with ui.row().classes('items-center gap-2 no-wrap ml-auto fm-secret-actions'):
-                ui.link('Deliveries', f'/webhooks?endpoint={endpoint.id}').classes('fm-link text-xs font-medium').mark(
-                    f'endpoint-deliveries-{endpoint.id}'
-                )
-                ui.button('Edit', icon='edit', on_click=lambda e=endpoint: self._editor.open(e)).props(
-                    'flat dense no-caps no-wrap size=sm'
-                ).mark(f'endpoint-edit-{endpoint.id}')
-                ui.button('Rotate secret', icon='autorenew', on_click=lambda eid=endpoint.id: self._rotate(eid)).props(
-                    'flat dense no-caps no-wrap size=sm'
-                ).mark(f'endpoint-rotate-{endpoint.id}')
-                ui.button('Redeliver…', icon='replay', on_click=lambda eid=endpoint.id: self._on_bulk(eid)).props(
-                    'flat dense no-caps no-wrap size=sm'
-                ).mark(f'endpoint-redeliver-{endpoint.id}')
+                named(
+                    ui.link('Deliveries', f'/webhooks?endpoint={endpoint.id}').classes('fm-link text-xs font-medium'),
+                    f'Deliveries to endpoint {name}',
+                ).mark(f'endpoint-deliveries-{endpoint.id}')
+                named(
+                    ui.button('Edit', icon='edit', on_click=lambda e=endpoint: self._editor.open(e)),
+                    f'Edit endpoint {name}',
+                ).props('flat dense no-caps no-wrap size=sm').mark(f'endpoint-edit-{endpoint.id}')
+                named(
+                    ui.button('Rotate secret', icon='autorenew', on_click=lambda eid=endpoint.id: self._rotate(eid)),
+                    f'Rotate secret of endpoint {name}',
+                ).props('flat dense no-caps no-wrap size=sm').mark(f'endpoint-rotate-{endpoint.id}')
+                named(
+                    ui.button('Redeliver…', icon='replay', on_click=lambda eid=endpoint.id: self._on_bulk(eid)),
+                    f'Redeliver… deliveries to endpoint {name}',
+                ).props('flat dense no-caps no-wrap size=sm').mark(f'endpoint-redeliver-{endpoint.id}')
 
     def _secret(self, endpoint: Endpoint, revealed: Mapping[str, Any] | None) -> None:
         """The key icon, the secret (hidden or revealed) and its buttons."""
         ui.icon('key', size='1.1rem').classes('text-grey-6')
         text = revealed['secret'] if revealed else HIDDEN_SECRET
+        name = wfmt.endpoint_name(endpoint)
         ui.label(text).classes('fm-mono fm-ellipsis fm-secret').mark(f'endpoint-secret-{endpoint.id}')
         if revealed:
-            ui.button(icon='content_copy', on_click=lambda s=revealed['secret']: _copy(s)).props(
-                'flat round dense size=sm aria-label="Copy secret"'
-            ).tooltip('Copy').mark(f'endpoint-copy-{endpoint.id}')
-            ui.button(icon='visibility_off', on_click=lambda eid=endpoint.id: self._hide(eid)).props(
-                'flat round dense size=sm aria-label="Hide secret"'
-            ).tooltip('Hide').mark(f'endpoint-hide-{endpoint.id}')
+            named(
+                ui.button(icon='content_copy', on_click=lambda s=revealed['secret']: _copy(s)),
+                f'Copy secret of endpoint {name}',
+            ).props('flat round dense size=sm').tooltip('Copy').mark(f'endpoint-copy-{endpoint.id}')
+            named(
+                ui.button(icon='visibility_off', on_click=lambda eid=endpoint.id: self._hide(eid)),
+                f'Hide secret of endpoint {name}',
+            ).props('flat round dense size=sm').tooltip('Hide').mark(f'endpoint-hide-{endpoint.id}')
         else:
-            ui.button('Reveal', icon='visibility', on_click=lambda eid=endpoint.id: self._reveal(eid)).props(
-                'flat dense no-caps size=sm'
-            ).mark(f'endpoint-reveal-{endpoint.id}')
+            named(
+                ui.button('Reveal', icon='visibility', on_click=lambda eid=endpoint.id: self._reveal(eid)),
+                f'Reveal secret of endpoint {name}',
+            ).props('flat dense no-caps size=sm').mark(f'endpoint-reveal-{endpoint.id}')
         if revealed and revealed.get('previous_secret'):
             ui.label(f'previous secret valid until {revealed.get("previous_secret_expires_at", "")[:16]}').classes(
                 'text-xs text-grey-7 fm-ellipsis'
@@ -164,11 +178,12 @@ class EndpointList:
     def _test_row(self, endpoint: Endpoint) -> None:
         outcome = self._tests.get(endpoint.id)
         with ui.row().classes('w-full items-center gap-2 no-wrap fm-test-row'):
-            ui.button('Send test event', icon='send', on_click=lambda eid=endpoint.id: self._send_test(eid)).classes(
-                'shrink-0'
-            ).props('flat dense no-caps no-wrap size=sm' + ('' if endpoint.enabled else ' disable')).mark(
-                f'endpoint-test-{endpoint.id}'
-            )
+            named(
+                ui.button('Send test event', icon='send', on_click=lambda eid=endpoint.id: self._send_test(eid)),
+                f'Send test event to endpoint {wfmt.endpoint_name(endpoint)}',
+            ).classes('shrink-0').props(
+                'flat dense no-caps no-wrap size=sm' + ('' if endpoint.enabled else ' disable')
+            ).mark(f'endpoint-test-{endpoint.id}')
             if outcome is not None:
                 with ui.row().classes('items-center gap-2 no-wrap fm-test-result'):
                     color = 'text-grey-7' if outcome.ok is None else 'text-positive' if outcome.ok else 'text-negative'
@@ -179,9 +194,12 @@ class EndpointList:
                             'fm-link text-sm shrink-0'
                         ).mark(f'endpoint-test-delivery-{endpoint.id}')
             ui.space()
-            ui.button('Delete', icon='delete', on_click=lambda eid=endpoint.id: self._delete(eid)).classes(
-                'shrink-0'
-            ).props('flat dense no-caps no-wrap size=sm color=negative').mark(f'endpoint-delete-{endpoint.id}')
+            named(
+                ui.button('Delete', icon='delete', on_click=lambda eid=endpoint.id: self._delete(eid)),
+                f'Delete endpoint {wfmt.endpoint_name(endpoint)}',
+            ).classes('shrink-0').props('flat dense no-caps no-wrap size=sm color=negative').mark(
+                f'endpoint-delete-{endpoint.id}'
+            )
 
     # --- actions --------------------------------------------------------------------------------------
 

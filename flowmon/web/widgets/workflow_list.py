@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from nicegui import ui
 
 from flowmon.application.workflows import StoredWorkflow
+from flowmon.web.a11y import named
 from flowmon.web.widgets.empty_state import empty_state
 
 
@@ -40,6 +41,7 @@ def _row(workflow: StoredWorkflow, on_run: Callable[[str], Awaitable[object]]) -
                 ui.label(f'{nodes} node{"s" if nodes != 1 else ""}').classes('text-xs text-grey-7 shrink-0')
             if description:
                 ui.label(description).classes('text-xs text-grey-7 fm-ellipsis w-full').tooltip(description)
-        ui.button('Run', icon='play_arrow', on_click=lambda: on_run(workflow.id)).props(
-            'unelevated dense no-caps'
-        ).classes('px-3 shrink-0').mark(f'run-{workflow.id}')
+        run = ui.button('Run', icon='play_arrow', on_click=lambda: on_run(workflow.id))
+        named(run, f'Run workflow {workflow.name}').props('unelevated dense no-caps').classes('px-3 shrink-0').mark(
+            f'run-{workflow.id}'
+        )
