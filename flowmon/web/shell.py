@@ -17,6 +17,7 @@ from flowmon.web.auth import LOGOUT_PATH, is_signed_in
 from flowmon.web.teardown import weak_callback
 from flowmon.web.widgets.code_editor import follow_dark_mode
 from flowmon.web.widgets.connection_indicator import ConnectionIndicator
+from flowmon.web.widgets.focus_keeper import FocusKeeper
 from flowmon.web.widgets.saved_views import SavedViewsDrawer
 from flowmon.web.widgets.shortcuts import Shortcuts
 
@@ -88,6 +89,7 @@ class Shell:
                 ).classes('fm-header-btn').tooltip('Sign out').mark('sign-out')
         self.views = SavedViewsDrawer(application)
         self.shortcuts = Shortcuts()
+        FocusKeeper()  # focus back to the control that was left when a dialog or a redrawn row takes it away
         self._highlight(router.current_path)
         router.on_path_changed(weak_callback(self._highlight))  # the router outlives nothing of ours
         self.set_signed_in(False)

@@ -131,7 +131,7 @@ async def _replace_dialog(application: Application, info: SecretInfo, host: ui.e
     with host, ui.dialog() as dialog, ui.card().classes('w-full max-w-md gap-3').mark('secret-replace-dialog'):
         ui.label(f'Replace {info.name}').classes('text-lg font-semibold')
         ui.label('Workflows that name it use the new value from their next node run.').classes('text-sm text-grey-7')
-        value = _value_input('New value').classes('w-full').mark('secret-replace-value')
+        value = _value_input('New value').classes('w-full').props('autofocus').mark('secret-replace-value')
         with ui.row().classes('w-full justify-end gap-2'):
             ui.button('Cancel', on_click=lambda: dialog.submit(False)).props('flat no-caps').mark(
                 'secret-replace-cancel'

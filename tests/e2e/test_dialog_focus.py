@@ -1,0 +1,58 @@
+"""Dialogs in a real Chromium: focus moves into a dialog when it opens and back to the control that opened it when it
+closes (a keyboard or screen-reader user otherwise starts again from the top of the page)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+from helpers import wait_loaded
+from playwright.sync_api import Page, expect
+
+Api = Callable[..., httpx.Response]
+NAME = 'e2e_focus_secret'
+
+
+def test_dialogs_take_focus_and_give_it_back(page: Page, server: Any, call_api: Api, shots: Path) -> None:
+    wait_loaded(server)
+    call_api('PUT', f'/api/secrets/{NAME}', {'value': 'first-value-0123'})
+    page.goto(f'/secrets?token={server.token}')
+    replace = page.get_by_role('button', name=f'Replace secret {NAME}')
+    expect(replace).to_be_visible()
+
+    replace.focus()
+    page.keyboard.press('Enter')
+    field = page.locator('.q-dialog input[type=password]')
+    expect(field).to_be_visible()
+    expect(field).to_be_focused()  # the dialog's one field: type at once
+    page.screenshot(path=str(shots / 'dialog-focus-replace.png'))
+    page.keyboard.press('Escape')
+    expect(page.locator('.q-dialog')).to_have_count(0)
+    expect(replace).to_be_focused()
+
+    replace.focus()
+    page.keyboard.press('Enter')
+    expect(field).to_be_focused()
+    field.fill('second-value-0123')
+    page.keyboard.press('Tab')
+    page.keyboard.press('Tab')  # Cancel, then Replace
+    page.keyboard.press('Enter')
+    expect(page.get_by_text(f"Secret '{NAME}' replaced.")).to_be_visible()
+    expect(page.locator('.q-dialog')).to_have_count(0)
+    expect(page.get_by_role('button', name=f'Replace secret {NAME}')).to_be_focused()
+
+    delete = page.get_by_role('button', name=f'Delete secret {NAME}')
+    delete.focus()
+    page.keyboard.press('Enter')
+    expect(page.locator('.q-dialog')).to_be_visible()
+    page.locator('.q-dialog').get_by_role('button', name='Cancel').click()
+    expect(page.locator('.q-dialog')).to_have_count(0)
+    expect(delete).to_be_focused()
+
+    page.keyboard.press('?')
+    expect(page.get_by_text('Keyboard shortcuts')).to_be_visible()
+    page.keyboard.press('Escape')
+    expect(page.get_by_text('Keyboard shortcuts')).to_be_hidden()
+    expect(delete).to_be_focused()
