@@ -103,6 +103,9 @@ body.body--dark .fm-slow-note { color: #fcd34d; background: rgba(217, 119, 6, .1
 .fm-link:hover { text-decoration: underline; }
 .fm-mono { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 0.85em; }
 .fm-ellipsis { overflow: hidden; text-overflow: ellipsis; white-space: nowrap; min-width: 0; }
+/* for screen readers only (a live region's announcement): in the page's text, not on the screen */
+.fm-sr-only { position: absolute; width: 1px; height: 1px; padding: 0; margin: -1px; overflow: hidden;
+              clip: rect(0, 0, 0, 0); white-space: nowrap; border: 0; }
 .fm-clamp-3 { display: -webkit-box; -webkit-line-clamp: 3; -webkit-box-orient: vertical; overflow: hidden; }
 .fm-description { max-width: 80ch; color: var(--fm-muted); }
 .fm-empty { color: var(--fm-text); }

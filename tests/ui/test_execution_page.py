@@ -381,6 +381,19 @@ async def test_an_execution_deleted_unheard_is_found_gone_in_the_store(
     await user.should_not_see(marker='rerun-execution')
 
 
+async def test_a_status_change_is_announced_to_screen_readers_and_the_first_status_is_not(user: User) -> None:
+    await sign_in(user)
+    execution_id = await start(user, 'slow')
+    await user.open(f'/executions/{execution_id}')
+    await wait_for_text(user, 'execution-status', 'running')
+    (region,) = user.find(marker='execution-announcement').elements
+    assert (region.props.get('role'), region.props.get('aria-live')) == ('status', 'polite')
+    assert text_of(user, 'execution-announcement') == ''  # what the page opened with is not news
+    response = await api(user, 'POST', f'/api/executions/{execution_id}/cancel')
+    assert response.status_code == 202, response.text
+    await wait_for_text(user, 'execution-announcement', 'Execution cancelled')
+
+
 async def test_unknown_execution_says_not_found(user: User) -> None:
     await sign_in(user)
     await user.open('/executions/no-such-execution')

@@ -139,7 +139,9 @@ class _LivePage:
             .mark('execution-deleted')
         )
         self._gone_note.set_visibility(False)
-        self.view = ExecutionView(definition, on_rerun_from=None if read_only else weak_callback(self._rerun_from))
+        self.view = ExecutionView(
+            definition, on_rerun_from=None if read_only else weak_callback(self._rerun_from), announce=True
+        )
         with self.view.add_timeline(
             'one row per node, one segment per attempt, growing while it runs; click a segment to inspect it'
         ):

@@ -31,6 +31,7 @@ from flowmon.web.widgets.status_badge import StatusBadge
 NODE_LIST_WIDTH_PX = 340  # the node list beside the canvas
 PROGRESS_MIN_PX = 300  # the progress bar and its figures ("started <date> <time> UTC · ran 1.9 s") beside the buttons
 CANVAS_PADDING_PX = 18  # the canvas panel's padding and border, on top of its canvas
+ANNOUNCED_ERROR_CHARS = 200  # of a failed run's error, in the announcement (the banner shows all of it)
 
 # Runs that ended before all their nodes ran: the summary counts the nodes that succeeded, in the run's colour.
 
@@ -43,7 +44,10 @@ class ExecutionView:
         workflow_definition: dict[str, Any],
         *,
         on_rerun_from: Callable[[str], Any] | None = None,
+        announce: bool = False,
     ) -> None:
+        """``announce``: a screen reader is told (politely) when the execution's status changes, as a live page
+        needs; a replay, whose status moves with every step of the scrubber, leaves it out."""
         nodes = [node for node in workflow_definition.get('nodes') or () if isinstance(node, Mapping) and 'id' in node]
         names = {str(node['id']): str(node.get('name') or node['id']) for node in nodes}
         types = {str(node['id']): str(node.get('type') or '') for node in nodes}
@@ -76,6 +80,17 @@ class ExecutionView:
                     self.note = ui.label('').classes('ml-auto').props('data-testid=execution-eta').mark('execution-eta')
             # (the buttons keep their size)
             self.actions = ui.row().classes('items-center gap-2 no-wrap shrink-0 fm-wrap-narrow')
+        # the status in words for screen readers, changed when the status changes (a live region on the status alone:
+        # the event log, which changes all the time, is not one)
+        self._announced: str | None = None
+        self.announcement = (
+            ui.label('')
+            .classes('fm-sr-only')
+            .props('role=status aria-live=polite aria-atomic=true')
+            .mark('execution-announcement')
+            if announce
+            else None
+        )
 
         self.error_banner = ui.label('').classes(
             'w-full text-sm rounded px-3 py-2 bg-red-50 text-red-800 dark:bg-red-950 dark:text-red-200 '
@@ -208,6 +223,17 @@ class ExecutionView:
         error = state.error if state is not None and state.status != 'succeeded' else None
         self.error_banner.set_text(str(error or ''))
         self.error_banner.set_visibility(bool(error))
+        self._announce(status, error)
+
+    def _announce(self, status: str, error: object) -> None:
+        """Say the new status, with the error of a failed run (its start); what the page first shows is not news."""
+        if self.announcement is None or status == self._announced:
+            return
+        first = self._announced is None
+        self._announced = status
+        if not first:
+            reason = f': {str(error)[:ANNOUNCED_ERROR_CHARS]}' if error else ''
+            self.announcement.set_text(f'Execution {status}{reason}')
 
 
 def _timing(state: ExecutionState | None, now: datetime | None) -> str:
