@@ -160,6 +160,9 @@ def verdict(a: ExecutionState | None, b: ExecutionState | None, order: Iterable[
     )
 
 
+TIME_EPSILON_S = 1e-9  # less than any two events' times differ by (microseconds apart at the least)
+
+
 class Alignment:
     """One shared scrubber over two executions, by time since each one's start or by event index."""
 
@@ -198,6 +201,25 @@ class Alignment:
         """The scrubber value at which ``side`` reaches position ``k``."""
         index = self.a if side == 'a' else self.b
         return index.elapsed_at(k) if self.by == 'time' else float(k)
+
+    def step(self, x: float, delta: int) -> float:
+        """The scrubber value ``delta`` events on from ``x`` (back when negative), clamped to the scrubber: by index,
+        that many; by time, to the time of the next (previous) event of either run, once per step."""
+        if self.by == 'index':
+            return float(max(0, min(int(x) + delta, int(self.length))))
+        for _ in range(abs(delta)):
+            x = self._next_time(x) if delta > 0 else self._previous_time(x)
+        return x
+
+    def _next_time(self, x: float) -> float:
+        later = [index.elapsed_at(k + 1) for index in (self.a, self.b) if (k := index.position_at(x)) < index.n]
+        return min(later, default=self.length)
+
+    def _previous_time(self, x: float) -> float:
+        earlier = [
+            index.elapsed_at(k) for index in (self.a, self.b) if (k := index.position_at(x - TIME_EPSILON_S)) > 0
+        ]
+        return max([value for value in earlier if value < x], default=0.0)
 
     def states(self, x: float) -> tuple[ExecutionState | None, ExecutionState | None]:
         k_a, k_b = self.positions(x)

@@ -65,6 +65,47 @@ def test_a_click_on_the_slider_jumps_there_and_a_reload_keeps_it(page: Page, ser
     expect_statuses(page, server, execution_id, k)
 
 
+def test_the_focused_slider_steps_one_event_per_arrow_and_says_where_it_stands(
+    page: Page, server: Server, shots: Path
+) -> None:
+    """A screen reader hears the position in events, not milliseconds, and the arrow keys on the focused slider step
+    one event (Quasar's slider alone moved a millisecond: nothing to see)."""
+    execution_id = finished(server)
+    sign_in(page, server, f'/executions/{execution_id}/replay?at=3')
+    expect(page.get_by_test_id('replay-position')).to_contain_text('event 3 / ')
+    n = position(page)[1]
+    slider = page.locator('[data-testid=replay-slider][role=slider]')
+    expect(slider).to_have_attribute('aria-valuetext', re.compile(rf'^event 3 of {n}, \+\d+\.\d{{3}} s$'))
+    thumb = slider.locator('[tabindex="0"]')  # what Tab reaches: Quasar's track, inside the role=slider element
+    thumb.focus()
+    page.keyboard.press('ArrowRight')
+    expect(page.get_by_test_id('replay-position')).to_contain_text(f'event 4 / {n}')
+    expect(slider).to_have_attribute('aria-valuetext', re.compile(rf'^event 4 of {n}, '))
+    page.keyboard.press('ArrowLeft')
+    page.keyboard.press('ArrowLeft')
+    expect(page.get_by_test_id('replay-position')).to_contain_text(f'event 2 / {n}')
+    page.keyboard.press('ArrowUp')
+    expect(page.get_by_test_id('replay-position')).to_contain_text(f'event 3 / {n}')
+    expect(thumb).to_be_focused()
+    page.screenshot(path=str(shots / 'replay-slider-keys.png'))
+
+
+def test_the_compare_slider_steps_one_event_per_arrow_and_says_where_both_stand(page: Page, server: Server) -> None:
+    first, second = finished(server), finished(server)
+    sign_in(page, server, f'/compare?a={first}&b={second}')
+    slider = page.locator('[data-testid=compare-slider][role=slider]')
+    expect(slider).to_have_attribute('aria-valuetext', re.compile(r': A event (\d+) of \1, B event (\d+) of \2$'))
+    page.get_by_role('button', name='Jump to start').click()
+    expect(slider).to_have_attribute('aria-valuetext', re.compile(r'^\+0\.000 s: A event 1 of \d+, B event 1 of'))
+    slider.locator('[tabindex="0"]').focus()
+    page.keyboard.press('ArrowRight')  # to the next event of either run
+    expect(slider).to_have_attribute(
+        'aria-valuetext', re.compile(r': A event 2 of \d+, B event [12] of|: A event 1 of \d+, B event 2 of')
+    )
+    page.keyboard.press('ArrowLeft')
+    expect(slider).to_have_attribute('aria-valuetext', re.compile(r'^\+0\.000 s: A event 1 of \d+, B event 1 of'))
+
+
 def test_the_dark_theme_is_dark(page: Page, server: Server, shots: Path) -> None:
     execution_id = finished(server)
     sign_in(page, server, f'/executions/{execution_id}/replay?at=20')

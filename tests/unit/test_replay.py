@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from functools import reduce
+from itertools import pairwise
 from typing import Any
 
 import pytest
@@ -453,6 +454,25 @@ def test_alignment_by_time_and_by_index() -> None:
     assert (a_state, b_state) == (fast.state_at(5), slow.state_at(5))
     with pytest.raises(ValueError, match="'time' or 'index'"):
         Alignment(fast, slow, by='seq')  # type: ignore[arg-type]
+
+
+def test_a_step_moves_to_the_next_or_previous_event_of_either_run() -> None:
+    fast = ReplayIndex(run('a1', b_output=1))
+    slow = ReplayIndex(run('b1', b_output=2, slow=10.0))
+    by_index = Alignment(fast, slow, by='index')
+    assert (by_index.step(4, 1), by_index.step(4, -2), by_index.step(0, -1)) == (5.0, 2.0, 0.0)
+    assert by_index.step(by_index.length, 1) == by_index.length
+    by_time = Alignment(fast, slow, by='time')
+    times = sorted({index.elapsed_at(k) for index in (fast, slow) for k in range(1, index.n + 1)})
+    x, visited = 0.0, [0.0]
+    while x < by_time.length:
+        x = by_time.step(x, 1)
+        visited.append(x)
+    assert visited == times  # every moment at which either run has an event, once, in order
+    for earlier, later in pairwise(times):
+        assert by_time.step(later, -1) == earlier
+    assert by_time.step(times[3], 2) == times[5] and by_time.step(times[3], -5) == 0.0
+    assert by_time.step((times[1] + times[2]) / 2, -1) == times[1]  # between two events: back to the one before
 
 
 def test_settled_at_is_where_a_divergence_is_visible_in_both_runs() -> None:

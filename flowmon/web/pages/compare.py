@@ -112,7 +112,11 @@ class ComparePage:
                     .mark('compare-position')
                 )
             self.scrubber = TimelineScrubber(
-                self.alignment.length, self.scrub, testid='compare-slider', label='Position in both executions'
+                self.alignment.length,
+                self.scrub,
+                testid='compare-slider',
+                label='Position in both executions',
+                on_step=self.step,
             )
             self._divergence_banner()
             self._inputs_line()
@@ -148,6 +152,10 @@ class ComparePage:
     def seek(self, x: float) -> None:
         self.scrub(x)
         self.render()
+
+    def step(self, delta: int) -> None:
+        """From the keyboard on the scrubber: ``delta`` events on (by time: to the next event of either run)."""
+        self.seek(self.alignment.step(self.x, delta))
 
     def scrub(self, x: float) -> None:
         """From the scrubber: drawn by the next frame (dragging sends many values)."""
@@ -224,6 +232,7 @@ class ComparePage:
         self.sides['b'].show(state_b, k_b)
         at = elapsed_text(self.x) if self.alignment.by == 'time' else f'event {int(self.x)}'
         self.readout.set_text(f'{at} · A event {k_a} / {self._a.n} · B event {k_b} / {self._b.n}')
+        self.scrubber.describe(f'{at}: A event {k_a} of {self._a.n}, B event {k_b} of {self._b.n}')
         highlight = self.divergence.node_id if self.divergence else None
         self.table.show(compare(state_a, state_b, self._order), highlight=highlight, selected=self.selected)
 

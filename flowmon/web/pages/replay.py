@@ -26,7 +26,7 @@ from flowmon.application.errors import NotFound
 from flowmon.engine.core.replay_index import ReplayIndex
 from flowmon.engine.core.state import ExecutionState
 from flowmon.web.format import count, short_id
-from flowmon.web.playback import SPEEDS, Playhead, parse_position
+from flowmon.web.playback import SPEEDS, Playhead, elapsed_text, parse_position
 from flowmon.web.timeline_marks import tick_marks
 from flowmon.web.widgets.empty_state import not_found
 from flowmon.web.widgets.execution_view import ExecutionView
@@ -101,7 +101,9 @@ class ReplayPage:
                 )
                 ui.space()
                 ui.label('Space play/pause · ← → step · Home/End').classes('text-xs text-grey-7 max-md:hidden')
-            self.scrubber = TimelineScrubber(index.duration_s, self.seek_time, ticks=tick_marks(index, 300))
+            self.scrubber = TimelineScrubber(
+                index.duration_s, self.seek_time, ticks=tick_marks(index, 300), on_step=self.step
+            )
             with ui.row().classes('w-full justify-between text-xs text-grey-7 -mt-1'):
                 ui.label('+0 s')
                 ui.label(f'{count(index.n)} events over {index.duration_s:.3f} s')
@@ -198,6 +200,7 @@ class ReplayPage:
             events = self._index.events[max(0, head.k - LOG_WINDOW) : head.k]
             self.view.show(self._index.state_at(head.k), events)
         self.scrubber.show(head.t)
+        self.scrubber.describe(f'event {head.k} of {head.n}, {elapsed_text(self._index.elapsed_at(head.k))}')
         self.gantt.show_cursor(head.t)
         self.controls.show(head.k, head.n, self._index.elapsed_at(head.k), playing=self.playing)
         self._update_url()

@@ -5,6 +5,11 @@ The slider's unit is milliseconds since the first event (``scale=1000``), so dra
 page also uses it over event indexes (``scale=1``). The tick strip is one static
 SVG drawn once: a tick where events happened, failures (red) and retries (amber) taller than the rest.
 Values set by the page (:meth:`TimelineScrubber.show`) do not echo back as seeks.
+
+For the keyboard and screen readers the slider speaks in events: the page says where it stands in words
+(``aria-valuetext``, "event 4 of 21, +0.001 s", not a count of milliseconds), and the arrow keys on the focused slider
+step one event (``on_step``), as the page's own shortcuts do, instead of the slider's one millisecond, which moved
+nothing one could see (↑ and ↓ too). Home and End stay the slider's: the start and the end.
 """
 
 from __future__ import annotations
@@ -37,13 +42,16 @@ class TimelineScrubber:
         ticks: Sequence[Tick] = (),
         testid: str = 'replay-slider',
         label: str = 'Replay position (time since start)',
+        on_step: Callable[[int], Any] | None = None,
     ) -> None:
+        """``on_step(delta)``: the arrow keys on the focused slider (→ and ↑: 1, ← and ↓: -1)."""
         self._on_seek = on_seek
+        self._on_step = on_step
         self._scale = scale
         self._length = length
         self._max = max(1, round(length * scale))
         self._quiet = False
-        with ui.column().classes('w-full gap-0 fm-scrubber'):
+        with ui.column().classes('w-full gap-0 fm-scrubber') as scrubber:
             if ticks:
                 Html(_strip(ticks, length)).classes('w-full fm-ticks').props(
                     'data-testid=replay-ticks aria-hidden=true'
@@ -54,6 +62,21 @@ class TimelineScrubber:
                 .classes('w-full')
                 .mark(testid)
             )
+            if on_step is not None:
+                # caught on the way to the slider (capture, on this plain element: Quasar's slider does not take
+                # listeners), so neither its own handling nor the page's shortcuts see them (stop)
+                for keys, delta in (('right.up', 1), ('left.down', -1)):
+                    scrubber.on(f'keydown.capture.{keys}.stop.prevent', lambda _, d=delta: self._step(d), [])
+
+    def describe(self, text: str) -> None:
+        """Say where the slider stands, in words (its ``aria-valuetext``)."""
+        if self.slider.props.get('aria-valuetext') != text:
+            self.slider.props['aria-valuetext'] = text
+            self.slider.update()
+
+    def _step(self, delta: int) -> None:
+        if self._on_step is not None:
+            self._on_step(delta)
 
     def rescale(self, length: float, scale: float) -> None:
         """A new scale (the compare page switching between time and event index)."""
