@@ -17,7 +17,7 @@ from flowmon.web.auth import LOGOUT_PATH, is_signed_in
 from flowmon.web.teardown import weak_callback
 from flowmon.web.widgets.code_editor import follow_dark_mode
 from flowmon.web.widgets.connection_indicator import ConnectionIndicator
-from flowmon.web.widgets.focus_keeper import FocusKeeper
+from flowmon.web.widgets.focus_keeper import FocusKeeper, menu_entry
 from flowmon.web.widgets.saved_views import SavedViewsDrawer
 from flowmon.web.widgets.shortcuts import Shortcuts
 
@@ -124,7 +124,7 @@ class Shell:
         ):
             with ui.menu().props('auto-close').mark('compact-menu') as menu:
                 for item in [*NAV_ITEMS[:1], NavItem('New workflow', '/workflows/new', 'add'), *NAV_ITEMS[1:]]:
-                    with ui.menu_item(on_click=_go(item.path)).mark(f'menu-nav-{item.path}'):
+                    with menu_entry(ui.menu_item(on_click=_go(item.path))).mark(f'menu-nav-{item.path}'):
                         with ui.item_section().props('avatar'):
                             ui.icon(item.icon)
                         ui.item_section(item.label)
@@ -156,9 +156,10 @@ class Shell:
         menu.clear()
         with menu:
             if not workflows:
-                ui.menu_item('No workflows yet').props('disable')
+                menu_entry(ui.menu_item('No workflows yet').props('disable'))
             for workflow in workflows:
-                ui.menu_item(workflow.name, on_click=_go(f'/workflows/{workflow.id}')).mark(f'menu-{workflow.id}')
+                item = ui.menu_item(workflow.name, on_click=_go(f'/workflows/{workflow.id}'))
+                menu_entry(item).mark(f'menu-{workflow.id}')
 
     def _highlight(self, current_path: str) -> None:
         for item, button in self._nav_buttons.values():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -79,6 +80,8 @@ def test_keyboard_shortcuts_help_search_navigation_and_cancel(signed_in: Page, s
     expect(page).to_have_url(re.compile(r'/executions$'))
     search = page.locator('[data-fm-search]').locator('xpath=descendant-or-self::input').first
     expect(search).to_be_visible()
+    # its name, not only a placeholder, for a screen reader
+    expect(page.get_by_role('searchbox', name='Search executions: inputs, outputs and errors')).to_be_visible()
 
     page.keyboard.press('/')
     expect(search).to_be_focused()
@@ -104,6 +107,34 @@ def test_keyboard_shortcuts_help_search_navigation_and_cancel(signed_in: Page, s
     assert call_api('GET', f'/api/executions/{running}').json()['status'] == 'running'  # it asks first
     page.get_by_test_id('confirm-cancel').click()
     assert wait_ended(server, running)['status'] == 'cancelled'
+
+
+def test_the_workflows_menu_is_a_menu_the_arrow_keys_move_through(signed_in: Page, shots: Path) -> None:
+    page = signed_in
+    expect(page.get_by_test_id('metric-active')).to_be_visible()
+    page.keyboard.press('g')
+    page.keyboard.press('w')
+    menu = page.get_by_role('menu')
+    entries = menu.get_by_role('menuitem')
+    expect(entries.filter(has_text='E2E wait')).to_be_visible()  # (filled as it opens)
+    names = entries.all_inner_texts()
+    assert len(names) > 2 and 'E2E bulk' in names and 'E2E wait' in names, names
+    page.keyboard.press('ArrowDown')
+    expect(entries.nth(0)).to_be_focused()
+    page.keyboard.press('ArrowDown')
+    expect(entries.nth(1)).to_be_focused()
+    page.keyboard.press('ArrowUp')
+    page.keyboard.press('ArrowUp')  # round to the last
+    expect(entries.nth(len(names) - 1)).to_be_focused()
+    page.keyboard.press('Home')
+    expect(entries.nth(0)).to_be_focused()
+    target = names.index('E2E wait')
+    for _ in range(target):
+        page.keyboard.press('ArrowDown')
+    expect(entries.nth(target)).to_be_focused()
+    page.screenshot(path=str(shots / 'workflows-menu-keys.png'))
+    page.keyboard.press('Enter')
+    expect(page).to_have_url(re.compile(r'/workflows/e2e-wait$'))
 
 
 MARKER = '<img src=x onerror="window.__xss=1"><b id="fm-marker-b">b</b>'  # 59 characters: fits a view name

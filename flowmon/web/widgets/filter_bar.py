@@ -47,7 +47,10 @@ class FilterBar:
             # Enter searches, clearing the box shows everything; data-fm-search is where the `/` shortcut goes
             self._search = (
                 ui.input(value=flt.q or '', placeholder='Search inputs, outputs, errors')
-                .props(f'outlined dense clearable type=search maxlength={MAX_QUERY_CHARS} data-fm-search')
+                .props(
+                    f'outlined dense clearable type=search maxlength={MAX_QUERY_CHARS} data-fm-search '
+                    'aria-label="Search executions: inputs, outputs and errors"'
+                )
                 .classes('w-72')
                 .mark('filter-search')
             )

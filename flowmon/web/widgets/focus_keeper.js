@@ -1,4 +1,5 @@
-// Keeps the keyboard's place when the element that has focus leaves the page (see focus_keeper.py).
+// Keeps the keyboard's place when the element that has focus leaves the page, and moves it between a menu's entries
+// with the arrow keys (see focus_keeper.py).
 const DIALOG = ".q-dialog, .q-menu";
 
 function keyOf(element) {
@@ -12,6 +13,13 @@ function twin(key) {
   );
   return found.length === 1 ? found[0] : null;
 }
+
+// A menu's entries, in order, that the arrow keys move between (disabled ones are skipped).
+function entries(menu) {
+  return [...menu.querySelectorAll('[role="menuitem"]')].filter((e) => e.getAttribute("aria-disabled") !== "true");
+}
+
+const MOVES = { ArrowDown: 1, ArrowUp: -1, Home: "first", End: "last" };
 
 export default {
   template: '<span style="display: none"></span>',
@@ -36,12 +44,29 @@ export default {
       const back = this.opener && this.opener.isConnected ? this.opener : twin(this.openerKey);
       if (back) back.focus({ preventScroll: true });
     };
+    this.onKeyDown = (e) => {
+      const move = MOVES[e.key];
+      const menu = move && e.target instanceof Element ? e.target.closest(".q-menu") : null;
+      if (!menu || e.ctrlKey || e.altKey || e.metaKey) return;
+      const items = entries(menu);
+      if (!items.length) return;
+      e.preventDefault();
+      const at = items.indexOf(e.target.closest('[role="menuitem"]'));
+      let next;
+      if (move === "first") next = 0;
+      else if (move === "last") next = items.length - 1;
+      else if (at < 0) next = move > 0 ? 0 : items.length - 1;
+      else next = (at + move + items.length) % items.length;
+      items[next].focus();
+    };
     document.addEventListener("focusin", this.onFocusIn);
+    document.addEventListener("keydown", this.onKeyDown);
     this.observer = new MutationObserver(this.onChange);
     this.observer.observe(document.body, { childList: true, subtree: true });
   },
   beforeUnmount() {
     document.removeEventListener("focusin", this.onFocusIn);
+    document.removeEventListener("keydown", this.onKeyDown);
     this.observer.disconnect();
   },
 };

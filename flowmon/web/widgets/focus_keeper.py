@@ -5,8 +5,11 @@ Two ways an element with focus leaves: a dialog closes and is deleted (or Quasar
 gives focus back to the control that opened it, and a list is redrawn with its rows' buttons (Replace a secret, then
 the list shows its new update time). ``focus_keeper.js`` remembers the last focused control outside dialogs and menus,
 by its accessible name (``aria-label``) or ``data-testid``; when the focused element is gone and focus fell to
-``<body>``, it focuses that control, or the one element that now bears its name. Put once on every page (the shell
-does); its listeners live and die with it.
+``<body>``, it focuses that control, or the one element that now bears its name.
+
+In a menu (Quasar's ``QMenu``, ``role=menu``), ↓ and ↑ move focus between its entries marked ``role=menuitem``
+(:func:`menu_entry`), round from the last to the first, Home and End to the first and the last; Enter chooses one
+(Quasar's item does that). Put once on every page (the shell does); its listeners live and die with it.
 """
 
 from __future__ import annotations
@@ -16,3 +19,10 @@ from nicegui import ui
 
 class FocusKeeper(ui.element, component='focus_keeper.js'):
     pass
+
+
+def menu_entry(item: ui.menu_item) -> ui.menu_item:
+    """``item`` as an entry of its menu for assistive technology and the arrow keys (``role=menuitem``; Quasar's
+    items say ``listitem``)."""
+    item.props['role'] = 'menuitem'
+    return item

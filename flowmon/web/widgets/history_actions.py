@@ -15,6 +15,7 @@ from nicegui import ui
 from flowmon.application import Application
 from flowmon.web.actions import guarded
 from flowmon.web.format import short_id, timestamp
+from flowmon.web.widgets.focus_keeper import menu_entry
 
 PICKER_LIMIT = 50  # recent executions of the same workflow offered in the picker
 
@@ -50,10 +51,10 @@ class HistoryActions:
             .mark('compare-menu') as self.compare
         ):
             with ui.menu().props('auto-close'):
-                ui.menu_item(first_choice, on_click=self.compare_with_previous).props(
+                menu_entry(ui.menu_item(first_choice, on_click=self.compare_with_previous)).props(
                     'data-testid=compare-previous'
                 ).mark('compare-previous')
-                ui.menu_item('Compare with another run…', on_click=self.open_picker).props(
+                menu_entry(ui.menu_item('Compare with another run…', on_click=self.open_picker)).props(
                     'data-testid=compare-pick'
                 ).mark('compare-pick')
         self.export = (
