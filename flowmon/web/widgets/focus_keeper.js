@@ -1,6 +1,7 @@
 // Keeps the keyboard's place when the element that has focus leaves the page, and moves it between a menu's entries
 // with the arrow keys (see focus_keeper.py).
 const DIALOG = ".q-dialog, .q-menu";
+const CHECK_MS = 150; // how often it looks whether the focused element has gone
 
 function keyOf(element) {
   return element.getAttribute("aria-label") || element.dataset.testid || null;
@@ -61,12 +62,12 @@ export default {
     };
     document.addEventListener("focusin", this.onFocusIn);
     document.addEventListener("keydown", this.onKeyDown);
-    this.observer = new MutationObserver(this.onChange);
-    this.observer.observe(document.body, { childList: true, subtree: true });
+    // looked at a few times a second, not on every change of the page: a live page changes all the time
+    this.timer = setInterval(this.onChange, CHECK_MS);
   },
   beforeUnmount() {
     document.removeEventListener("focusin", this.onFocusIn);
     document.removeEventListener("keydown", this.onKeyDown);
-    this.observer.disconnect();
+    clearInterval(this.timer);
   },
 };
