@@ -47,7 +47,10 @@ export default {
     };
     this.onKeyDown = (e) => {
       const move = MOVES[e.key];
-      const menu = move && e.target instanceof Element ? e.target.closest(".q-menu") : null;
+      // in a menu, or on the page while one is open (Quasar gives it focus once it has faded in: a key pressed at
+      // once would be lost)
+      const inside = move && e.target instanceof Element ? e.target.closest(".q-menu") : null;
+      const menu = inside || (move && e.target === document.body ? document.querySelector(".q-menu") : null);
       if (!menu || e.ctrlKey || e.altKey || e.metaKey) return;
       const items = entries(menu);
       if (!items.length) return;
