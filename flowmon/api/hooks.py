@@ -37,6 +37,23 @@ class HookAccepted(BaseModel):
     )
 
 
+# The Standard Webhooks headers a caller signs with (read by the trigger service from the request's headers: declared
+# here for /docs and generated clients)
+SIGNATURE_HEADERS = (
+    (
+        'webhook-id',
+        "the message's id (at most 256 characters, no '.'), the same on each retry of it (a retry is answered with "
+        'the first execution)',
+    ),
+    ('webhook-timestamp', 'Unix seconds when it was signed; refused more than 5 minutes away from now'),
+    (
+        'webhook-signature',
+        '`v1,<base64 HMAC-SHA256 of "<webhook-id>.<webhook-timestamp>.<body>">` with the trigger secret (without its '
+        '`whsec_` prefix, base64-decoded); several space-separated entries may be sent, any one matching will do',
+    ),
+)
+
+
 @hook_router.post(
     '/hooks/{workflow_id}',
     status_code=status.HTTP_202_ACCEPTED,
@@ -51,7 +68,13 @@ class HookAccepted(BaseModel):
         413: {'description': 'The body is over FLOWMON_MAX_PAYLOAD_BYTES'},
         422: {'description': 'The body is not a JSON object (an empty body is {}), or nests more than 64 levels'},
     },
-    openapi_extra={'requestBody': {'content': {'application/json': {'schema': {'type': 'object'}}}}},
+    openapi_extra={
+        'requestBody': {'content': {'application/json': {'schema': {'type': 'object'}}}},
+        'parameters': [
+            {'name': name, 'in': 'header', 'required': True, 'description': text, 'schema': {'type': 'string'}}
+            for name, text in SIGNATURE_HEADERS
+        ],
+    },
 )
 async def receive(workflow_id: str, request: Request, automation: Automation) -> HookAccepted:
     body = await _bounded_body(request, automation.max_body_bytes)

@@ -50,6 +50,14 @@ def test_the_document_has_no_dangling_local_references(app: FastAPI) -> None:
     assert '#/$defs/' not in text  # OpenAPI would resolve those against the whole document
 
 
+def test_the_trigger_route_declares_the_signature_headers(app: FastAPI) -> None:
+    operation = app.openapi()['paths']['/hooks/{workflow_id}']['post']
+    headers = {p['name']: p for p in operation['parameters'] if p['in'] == 'header'}
+    assert set(headers) == {'webhook-id', 'webhook-timestamp', 'webhook-signature'}
+    assert all(header['required'] and header['description'] for header in headers.values())
+    assert [p['name'] for p in operation['parameters'] if p['in'] == 'path'] == ['workflow_id']
+
+
 def test_the_document_declares_the_bearer_token_on_every_operation_that_needs_it(app: FastAPI) -> None:
     """So /docs shows Authorize (and sends the token with Try it out), and generated clients send it; the health
     check and the signed trigger take no token."""
