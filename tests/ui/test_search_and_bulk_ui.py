@@ -10,7 +10,7 @@ from nicegui.testing.user import User
 from uisim import api, click_when_shown, current_path, handled, sign_in, start, text_of, wait_for_path, wait_until_ended
 
 from flowmon.web.pages import executions as executions_page
-from flowmon.web.widgets.shortcuts import SHORTCUTS, Shortcuts
+from flowmon.web.widgets.shortcuts import EDITOR_TAB, SHORTCUTS, Shortcuts
 
 
 async def run_to_end(user: User, workflow_id: str, data: dict[str, object] | None = None) -> str:
@@ -259,6 +259,7 @@ async def test_the_shortcuts_help_lists_every_shortcut_and_navigation_goes_only_
     for keys, meaning in SHORTCUTS:
         await user.should_see(keys)
         await user.should_see(meaning)
+    await user.should_see(EDITOR_TAB)  # the editors' own use of Tab, and the way out
     user.find(marker='shortcuts-close').click()
 
     shortcuts.trigger('navigate', '/webhooks')

@@ -25,6 +25,8 @@ SHORTCUTS: list[tuple[str, str]] = [
     ('r', 'Run: the workflow on its page; the rerun on an execution page'),
     ('c', 'Cancel the running execution on its page (asks first)'),
 ]
+# the code editors take Tab to indent (CodeMirror's way out is Esc, then Tab): said in the list, as nowhere else
+EDITOR_TAB = 'In an editor, Tab indents: press Esc, then Tab, to move on from it.'
 TARGETS = frozenset({'/', '/executions', '/webhooks', '/secrets'})  # where the g-sequences may navigate
 
 
@@ -51,6 +53,7 @@ class Shortcuts(ui.element, component='shortcuts.js', dependencies=['lib/fm-keys
                         ui.label(keys).classes('fm-kbd shrink-0').props('data-testid=shortcut-keys')
                         ui.label(meaning).classes('text-sm')
                 ui.label('Keys typed into a field or an editor are not shortcuts.').classes('text-xs text-grey-7')
+                ui.label(EDITOR_TAB).classes('text-xs text-grey-7')
                 with ui.row().classes('w-full justify-end'):
                     ui.button('Close', on_click=self._help.close).props('flat no-caps').mark('shortcuts-close')
         self._help.open()
