@@ -4,13 +4,14 @@ A workflow that accepts triggers has its secret from the moment it is stored so:
 in the transaction that stores the definition (saved, created, loaded from a file), and at start-up for a workflow
 an earlier flowmon stored without one. Reading a secret issues nothing. Of two processes sharing the database that
 issue at once, the first one's secret stays (the second gives way to a row or a secret already there), and a
-rotation replaces only the secret it read, so two rotations at once make one.
+rotation replaces only the secret it read, so two rotations at once make one (the replaced secret keeping the shorter
+of their graces).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -73,7 +74,8 @@ class TriggerSecrets:
     async def rotate(self, workflow_id: str, now: datetime, expires_at: datetime) -> StoredSecrets | None:
         """Make a new secret current, the current one previous until ``expires_at``; the secrets then (None: the
         workflow has no secret to rotate). A rotation made meanwhile by another caller stands for this one too: its
-        secrets are returned, and the secret it replaced keeps its grace."""
+        secrets are returned, and the secret both replaced keeps the shorter of their graces (one asking for none,
+        after a leak, stops it at once)."""
         row = await self._raw(workflow_id)
         if row is None or row['trigger_secret'] is None:
             return None
@@ -93,6 +95,24 @@ class TriggerSecrets:
             rotated = (await conn.execute(change)).rowcount
         if rotated:
             return StoredSecrets(secret=secret, previous_secret=current.secret, previous_expires_at=expires_at)
+        return await self._sooner(workflow_id, current.secret, expires_at)
+
+    async def _sooner(self, workflow_id: str, replaced: str | None, expires_at: datetime) -> StoredSecrets | None:
+        """The secrets after a rotation made meanwhile, which replaced ``replaced`` too: that secret stops at
+        ``expires_at`` when that is sooner than the other rotation gave it (a rotation after a leak stops it at once
+        whichever of the two wrote the new secret)."""
+        row = await self._raw(workflow_id)
+        if row is None:
+            return None
+        stored = self._opened(workflow_id, row)
+        later = stored.previous_expires_at is None or stored.previous_expires_at > expires_at
+        if stored.previous_secret is None or stored.previous_secret != replaced or not later:
+            return stored
+        same = (automation.c.workflow_id == workflow_id) & (automation.c.trigger_secret == row['trigger_secret'])
+        change = automation.update().where(same).values(previous_trigger_secret_expires_at=to_db_time(expires_at))
+        async with self._db.engine.begin() as conn:
+            if (await conn.execute(change)).rowcount:
+                return replace(stored, previous_expires_at=expires_at)
         return await self.read(workflow_id)
 
     async def _raw(self, workflow_id: str) -> dict[str, Any] | None:

@@ -163,3 +163,26 @@ async def test_every_address_without_a_usable_trigger_is_refused_alike_after_the
         event.remove(db.engine.sync_engine, 'before_cursor_execute', seen)
     assert len(set(answers.values())) == 1, answers
     assert answers['nope'] == ('no trigger at this address', ('SELECT', 'SELECT'))
+
+
+async def test_a_rotation_that_stops_the_old_secret_stops_it_also_when_another_rotation_won(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After a leak: a rotation with no grace that loses to a rotation made meanwhile with a grace period still stops
+    the secret both replaced at once (the shorter grace stands), instead of leaving it working for 24 h."""
+    await catalog_of(db).put('hooked', triggered('hooked'), T0)
+    here, elsewhere = TriggerSecrets(db, BOX), TriggerSecrets(db, BOX)
+    stale = await here._raw('hooked')  # what the revoking rotation read before the other one wrote
+
+    won = await elsewhere.rotate('hooked', T0, T0 + timedelta(hours=24))
+    assert won is not None
+
+    async def read_before(_workflow_id: str) -> dict[str, Any] | None:
+        monkeypatch.undo()  # its first read only
+        return stale
+
+    monkeypatch.setattr(here, '_raw', read_before)
+    lost = await here.rotate('hooked', T0, T0)
+    assert lost is not None and lost.secret == won.secret  # still one rotation
+    assert lost.previous_expires_at == T0  # the leaked secret stops now, not in 24 h
+    assert await here.read('hooked') == lost
