@@ -229,7 +229,7 @@ class ExecutionHistory:
         it any more, and the pages that show it learn so from the live view. A deletion made here is announced to the
         other processes once."""
         self._replays.forget(execution_id)
-        if self._live.forget(execution_id) and here:
+        if self._live.forget(execution_id, elsewhere=not here) and here:
             self.announce_deleted(execution_id)
 
     def forget_unknown(self) -> None:

@@ -69,9 +69,10 @@ class LiveView:
         digest = snapshot_hash(events)
         return None if digest is None or self._snapshots is None else self._snapshots.get(digest)
 
-    def forget(self, execution_id: str) -> bool:
-        """Drop a deleted (finished) execution from the live projection and note its deletion; whether it is news."""
-        return self._projector.forget(execution_id)
+    def forget(self, execution_id: str, *, elsewhere: bool = False) -> bool:
+        """Drop a deleted (finished) execution from the live projection and note its deletion; whether it is news
+        (``elsewhere``: another process deleted it, see :meth:`Projector.forget`)."""
+        return self._projector.forget(execution_id, elsewhere=elsewhere)
 
     def forget_unknown(self) -> None:
         """Executions may have been deleted unheard (elsewhere): pages ask the store whether theirs still exists."""

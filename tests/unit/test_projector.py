@@ -174,6 +174,17 @@ def test_a_reader_learns_of_a_deletion_after_the_number_it_last_saw_and_only_of_
     assert projector.deleted_since(seen, 'other')[1] is False
 
 
+def test_a_deletion_by_another_process_drops_a_run_whose_end_this_one_has_not_read() -> None:
+    """Another process deletes only what the database holds as ended: this projection's tail may be behind (the end
+    not read yet), and the run would stay "running" on an open page, never said to be deleted."""
+    bus, projector = started()
+    bus.publish(event('behind', 1))
+    seen = projector.deletions
+    assert not projector.forget('behind')  # deleted here: a running execution cannot have been
+    assert projector.forget('behind', elsewhere=True)
+    assert projector.get('behind') is None and projector.deleted_since(seen, 'behind') == (seen + 1, True)
+
+
 def test_a_reader_further_behind_than_the_deletions_kept_is_told_it_cannot_be_said(monkeypatch: MonkeyPatch) -> None:
     _, projector = started()
     monkeypatch.setattr(projector_module, 'KEEP_DELETED', 3)

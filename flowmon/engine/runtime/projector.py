@@ -235,13 +235,15 @@ class Projector:
             return None
         return [event for event in buffer if event.seq > after_seq]
 
-    def forget(self, execution_id: str) -> bool:
+    def forget(self, execution_id: str, *, elsewhere: bool = False) -> bool:
         """Drop a finished execution that was deleted (held or not): no page may show it again, and a page that shows
-        it learns so from :meth:`deleted_since` (a running one stays: it cannot have been deleted). Whether the
-        deletion is news (not known already)."""
+        it learns so from :meth:`deleted_since` (a running one stays: it cannot have been deleted here). Deleted
+        ``elsewhere`` (by another process, which deletes only what the database holds as ended), it goes even while
+        this projection has not yet read its end (its tail of the database behind). Whether the deletion is news
+        (not known already)."""
         track = self._tracks.get(execution_id)
         if track is not None:
-            if not track.finished:
+            if not track.finished and not elsewhere:
                 return False
             del self._tracks[execution_id]
             self._unwritten.pop(execution_id, None)
