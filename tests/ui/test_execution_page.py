@@ -371,7 +371,9 @@ async def test_an_execution_deleted_unheard_is_found_gone_in_the_store(
     execution_id = await finished_flaky(user)
     await open_finished(user, execution_id)
     forget = Projector.forget
-    monkeypatch.setattr(Projector, 'forget', lambda self, _id, elsewhere=False: False)  # this process does not hear of it
+    monkeypatch.setattr(
+        Projector, 'forget', lambda self, _id, elsewhere=False: False
+    )  # this process does not hear of it
     response = await api(user, 'DELETE', f'/api/executions/{execution_id}')
     assert response.status_code == 204, response.text
     monkeypatch.setattr(Projector, 'forget', forget)
