@@ -110,6 +110,16 @@ class WorkflowListing(BaseModel):
     updated_at: datetime = Field(description=TIME)
 
 
+class SigningSecret(BaseModel):
+    secret: str = Field(description='the secret that signs (an endpoint) or verifies (a trigger) from now on')
+    previous_secret: str | None = Field(
+        description='the secret it replaced, still accepted during the grace period of a rotation (else null)'
+    )
+    previous_secret_expires_at: datetime | None = Field(
+        description=f'when the previous secret stops, {TIME} (null outside a grace period)'
+    )
+
+
 # (method, path, status) -> the model of its answer, or a list of them
 ANSWERS: dict[tuple[str, str, str], tuple[type[BaseModel], bool]] = {
     ('get', '/api/workflows', '200'): (WorkflowListing, True),
@@ -120,6 +130,10 @@ ANSWERS: dict[tuple[str, str, str], tuple[type[BaseModel], bool]] = {
     ('get', '/api/executions/{execution_id}/events', '200'): (ExecutionEvent, True),
     ('post', '/api/executions/{execution_id}/cancel', '202'): (Accepted, False),
     ('post', '/api/executions/{execution_id}/rerun', '202'): (RerunAccepted, False),
+    ('get', '/api/workflows/{workflow_id}/trigger/secret', '200'): (SigningSecret, False),
+    ('post', '/api/workflows/{workflow_id}/trigger/secret/rotate', '200'): (SigningSecret, False),
+    ('get', '/api/webhooks/endpoints/{endpoint_id}/secret', '200'): (SigningSecret, False),
+    ('post', '/api/webhooks/endpoints/{endpoint_id}/secret/rotate', '200'): (SigningSecret, False),
 }
 
 

@@ -94,13 +94,21 @@ async def get_events(
     return [event_view(event) for event in await history.events(execution_id, after_seq=after_seq, limit=limit)]
 
 
-@router.post('/executions/{execution_id}/cancel', status_code=status.HTTP_202_ACCEPTED)
+@router.post(
+    '/executions/{execution_id}/cancel',
+    status_code=status.HTTP_202_ACCEPTED,
+    responses={409: {'description': 'already ended (succeeded, failed, cancelled, interrupted) or imported'}},
+)
 async def cancel_execution(execution_id: str, executions: Executions) -> dict[str, Any]:
     await executions.cancel(execution_id)
     return {'id': execution_id, 'status': 'cancelling'}
 
 
-@router.post('/executions/{execution_id}/rerun', status_code=status.HTTP_202_ACCEPTED)
+@router.post(
+    '/executions/{execution_id}/rerun',
+    status_code=status.HTTP_202_ACCEPTED,
+    responses={409: {'description': 'still queued or running (cancel it or wait), or imported'}},
+)
 async def rerun_execution(
     execution_id: str, executions: Executions, request: Annotated[RerunRequest | None, Body()] = None
 ) -> dict[str, Any]:

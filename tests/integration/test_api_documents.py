@@ -138,8 +138,9 @@ async def test_the_answers_fit_the_documented_error_model(app: FastAPI, client: 
 async def test_the_answers_a_script_reads_most_fit_their_documented_models(
     app: FastAPI, client: httpx.AsyncClient
 ) -> None:
-    """Workflows, executions (a page, one, one at a position), events, start, cancel and rerun: each answer as sent
-    fits the model ``/openapi.json`` gives it, and the models are not vacuous (a field of the wrong type is outside)."""
+    """Workflows, executions (a page, one, one at a position), events, start, cancel and rerun (and their 409),
+    trigger and endpoint secrets (read and rotated): each answer as sent fits the model ``/openapi.json`` gives it,
+    and the models are not vacuous (a field of the wrong type is outside)."""
     await put(client, {**QUICK, 'nodes': QUICK['nodes'][:1], 'edges': []})
     started = await client.post('/api/workflows/quick/executions', json={'input': {'n': 1}})
     execution_id = started.json()['id']
@@ -153,7 +154,15 @@ async def test_the_answers_a_script_reads_most_fit_their_documented_models(
         client, {'id': 'slow', 'name': 'Slow', 'nodes': [{'id': 'wait', 'type': 'delay', 'config': {'seconds': 60}}]}
     )
     running = await client.post('/api/workflows/slow/executions', json={'input': {}})
+    still_running = await client.post(f'/api/executions/{running.json()["id"]}/rerun', json={})
     cancel = await client.post(f'/api/executions/{running.json()["id"]}/cancel')
+    await put(client, {**QUICK, 'id': 'hooked', 'nodes': QUICK['nodes'][:1], 'edges': [], 'trigger': {'enabled': True}})
+    trigger = '/api/workflows/{workflow_id}/trigger/secret'
+    rotated_trigger = await client.post('/api/workflows/hooked/trigger/secret/rotate')
+    subscription = {'url': 'https://x.test/', 'event_types': ['execution.failed']}
+    endpoint_id = (await client.post('/api/webhooks/endpoints', json=subscription)).json()['id']
+    endpoint = '/api/webhooks/endpoints/{endpoint_id}/secret'
+    rotated_endpoint = await client.post(f'/api/webhooks/endpoints/{endpoint_id}/secret/rotate')
     execution = '/api/executions/{execution_id}'
     cases = [
         ('/api/workflows', 'get', 200, await client.get('/api/workflows')),
@@ -164,6 +173,12 @@ async def test_the_answers_a_script_reads_most_fit_their_documented_models(
         (f'{execution}/events', 'get', 200, await client.get(f'/api/executions/{execution_id}/events')),
         (f'{execution}/rerun', 'post', 202, rerun),
         (f'{execution}/cancel', 'post', 202, cancel),
+        (trigger, 'get', 200, await client.get('/api/workflows/hooked/trigger/secret')),
+        (f'{trigger}/rotate', 'post', 200, rotated_trigger),
+        (endpoint, 'get', 200, await client.get(f'/api/webhooks/endpoints/{endpoint_id}/secret')),
+        (f'{endpoint}/rotate', 'post', 200, rotated_endpoint),
+        (f'{execution}/cancel', 'post', 409, await client.post(f'/api/executions/{execution_id}/cancel')),
+        (f'{execution}/rerun', 'post', 409, still_running),
     ]
     for path, method, code, response in cases:
         assert response.status_code == code, (path, response.text)
@@ -172,6 +187,12 @@ async def test_the_answers_a_script_reads_most_fit_their_documented_models(
         assert body, path
         validator.validate(body)
         wrong = {**body, 'status': 42} if isinstance(body, dict) and 'status' in body else None
+        if code == 409:
+            wrong = {**body, 'detail': ['not', 'words']}
+        elif path.endswith(('/secret', '/rotate')):
+            if path.endswith('/rotate'):  # in the grace period: the previous secret and its end are checked too
+                assert body['previous_secret'] and body['previous_secret_expires_at'], body
+            wrong = {**body, 'secret': None}
         if path == '/api/executions':
             wrong = {**body, 'items': [{**body['items'][0], 'progress': {'done': 'all'}}]}
         elif path in ('/api/workflows', f'{execution}/events'):
