@@ -1,6 +1,7 @@
 """``GET /api/debug/clients``: how many browser clients and bus subscribers exist right now.
 
-Tests use it to prove that closing a tab releases everything (the counts return to their baseline).
+Tests use it to prove that closing a tab releases everything (the counts return to their baseline); it is left
+out of ``/openapi.json``.
 It is the one API module that imports NiceGUI, because the client registry lives there.
 """
 
@@ -24,4 +25,11 @@ async def get_clients(live: Live) -> dict[str, Any]:
 def install_debug_routes(app: FastAPI, dependencies: Sequence[Depends]) -> None:
     """Add the route directly to ``app``: an included router would nest the app's lifespan once more on every
     install, which the in-process test layer (one global app, many installs) cannot afford."""
-    app.add_api_route('/api/debug/clients', get_clients, methods=['GET'], tags=['debug'], dependencies=dependencies)
+    app.add_api_route(
+        '/api/debug/clients',
+        get_clients,
+        methods=['GET'],
+        tags=['debug'],
+        dependencies=dependencies,
+        include_in_schema=False,  # for tests, not part of the API a client is generated from
+    )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
+from fastapi.routing import APIRoute
 from nicegui import App
 from swagger_ui_bundle import swagger_ui_path
 
@@ -21,8 +22,11 @@ def install_docs(app: App) -> None:
     app.title = TITLE
     app.openapi_url = '/openapi.json'
     app.setup()  # adds /openapi.json (docs_url and redoc_url stay None)
-    if not any(getattr(route, 'path', None) == ASSETS for route in app.routes):
+    if not any(getattr(route, 'path', '').startswith(f'{ASSETS}/') for route in app.routes):
         app.add_static_files(ASSETS, swagger_ui_path)
+    for route in app.routes:  # Swagger UI's files are no operation of the API
+        if isinstance(route, APIRoute) and route.path.startswith(f'{ASSETS}/'):
+            route.include_in_schema = False
 
     @app.get('/docs', include_in_schema=False)
     def docs() -> HTMLResponse:
