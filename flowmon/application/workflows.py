@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,7 +14,7 @@ from flowmon.store.catalog import WorkflowCatalog
 from flowmon.store.history import ANY_VERSION, NO_VERSION, Expected, History, StoredWorkflow, VersionMismatch
 
 from .documents import workflow_schema
-from .errors import Invalid, Malformed, NotFound, Stale, TooLarge, translated
+from .errors import Invalid, Malformed, NotFound, Stale, TooLarge
 
 __all__ = [
     'ANY_VERSION',
@@ -103,7 +105,7 @@ class Workflows:
         (someone saved it since that version was read). None: whatever is stored (last write wins)."""
         raw = await self.document(document, yaml=yaml)
         try:
-            with translated({WorkflowError: Invalid}):
+            with _refused_definition():
                 workflow, created = await self._catalog.put(workflow_id, raw, utcnow(), expected=expected)
         except VersionMismatch as mismatch:
             raise WorkflowChanged.of(mismatch) from None
@@ -120,7 +122,7 @@ class Workflows:
             if not isinstance(body_id, str) or not body_id:
                 raise Invalid('the definition needs an "id": letters, digits, "_", "." and "-" (it names the workflow)')
             target = body_id
-        with translated({WorkflowError: Invalid}):
+        with _refused_definition():
             workflow = self._catalog.check(target, raw)
         return Checked(id=workflow.id, definition=workflow.definition())
 
@@ -156,3 +158,12 @@ class Workflows:
             raise WorkflowChanged.of(mismatch) from None
         if not deleted:
             raise NotFound(f'workflow {workflow_id!r} not found')
+
+
+@contextmanager
+def _refused_definition() -> Iterator[None]:
+    """A definition the workflow model refuses, as Invalid about the place in it (the body) its message names."""
+    try:
+        yield
+    except WorkflowError as exc:
+        raise Invalid(str(exc), at=exc.where) from None

@@ -48,7 +48,10 @@ _YAML_LOADER: Any = getattr(yaml, 'CSafeLoader', yaml.SafeLoader)
 
 
 class WorkflowError(ValueError):
-    """A workflow definition that cannot be accepted; the message names what is wrong."""
+    """A workflow definition that cannot be accepted; the message names what is wrong, ``where`` the place in the
+    definition of the first problem it names when it is known (``('nodes', 2, 'config', 'url')``; else empty)."""
+
+    where: tuple[str | int, ...] = ()
 
 
 class DocumentRefused(WorkflowError):
@@ -308,29 +311,33 @@ def parse_workflow(raw: Mapping[str, Any] | Any, registry: NodeRegistry) -> Work
     try:
         spec = WorkflowSpec.model_validate(dict(raw))
     except ValidationError as exc:
-        raise WorkflowError(_describe(exc, prefix='', raw=raw)) from None
+        raise _at(WorkflowError(_describe(exc, prefix='', raw=raw)), *_first_loc(exc)) from None
 
     ids = [node.id for node in spec.nodes]
     seen: set[str] = set()
-    for node_id in ids:
+    for place, node_id in enumerate(ids):
         if node_id in seen:
-            raise WorkflowError(f'duplicate node id {node_id!r}')
+            raise _at(WorkflowError(f'duplicate node id {node_id!r}'), 'nodes', place, 'id')
         if node_id in RESERVED_NODE_IDS:
-            raise WorkflowError(f'node id {node_id!r} is reserved (it names the execution input)')
+            reserved = WorkflowError(f'node id {node_id!r} is reserved (it names the execution input)')
+            raise _at(reserved, 'nodes', place, 'id')
         seen.add(node_id)
 
     configs: dict[str, NodeConfig] = {}
     secrets: dict[str, frozenset[str]] = {}
-    for node in spec.nodes:
+    for place, node in enumerate(spec.nodes):
         if node.type not in registry:
             known = ', '.join(registry)
-            raise WorkflowError(f'node {node.id!r} has unknown type {node.type!r} (known types: {known})')
+            unknown = WorkflowError(f'node {node.id!r} has unknown type {node.type!r} (known types: {known})')
+            raise _at(unknown, 'nodes', place, 'type')
         try:
             configs[node.id], names = parse_node_config(registry, node.type, node.config)
         except ValidationError as exc:
-            raise WorkflowError(describe_config_error(exc, node, registry)) from None
+            config_error = WorkflowError(describe_config_error(exc, node, registry))
+            raise _at(config_error, 'nodes', place, 'config', *_first_loc(exc, typo_first=True)) from None
         except SecretRefError as exc:
-            raise WorkflowError(_said(_node_label(node.id, node.type), key_path(exc.path), exc.problem)) from None
+            secret_error = WorkflowError(_said(_node_label(node.id, node.type), key_path(exc.path), exc.problem))
+            raise _at(secret_error, 'nodes', place, 'config', *exc.path) from None
         if names:
             secrets[node.id] = names
 
@@ -342,15 +349,17 @@ def parse_workflow(raw: Mapping[str, Any] | Any, registry: NodeRegistry) -> Work
     for index, edge in enumerate(spec.edges):
         for end in (edge.source, edge.target):
             if end not in seen:
-                raise WorkflowError(f'edges[{index}] refers to missing node {end!r}')
+                missing = WorkflowError(f'edges[{index}] refers to missing node {end!r}')
+                raise _at(missing, 'edges', index, 'source' if end == edge.source else 'target')
         if edge.source == edge.target:
-            raise WorkflowError(f'cycle: {edge.source} -> {edge.source}')
+            raise _at(WorkflowError(f'cycle: {edge.source} -> {edge.source}'), 'edges', index)
         if (edge.source, edge.target) in pairs:
-            raise WorkflowError(f'duplicate edge {edge.source} -> {edge.target}')
+            raise _at(WorkflowError(f'duplicate edge {edge.source} -> {edge.target}'), 'edges', index)
         if edge.when is not None and types[edge.source] != 'condition':
-            raise WorkflowError(
+            not_a_condition = WorkflowError(
                 f'edges[{index}] ({edge.source} -> {edge.target}) has "when" but {edge.source!r} is not a condition'
             )
+            raise _at(not_a_condition, 'edges', index, 'when')
         pairs.add((edge.source, edge.target))
         pairs_in_order.append((edge.source, edge.target))
         incoming[edge.target].append(edge)
@@ -430,6 +439,20 @@ def _message(error: Mapping[str, Any]) -> str:
         return 'Input should be an object'
     message = str(error['msg'])
     return message.removeprefix(VALIDATOR_ERRORS.get(error['type'], ''))
+
+
+def _at(error: WorkflowError, *where: str | int) -> WorkflowError:
+    """``error`` about the place ``where`` in the definition."""
+    error.where = where
+    return error
+
+
+def _first_loc(exc: ValidationError, *, typo_first: bool = False) -> tuple[str | int, ...]:
+    """Where the first problem that the message names is (a node config's message names an unknown key first)."""
+    errors = exc.errors()
+    if typo_first:
+        errors = sorted(errors, key=lambda error: error['type'] != 'extra_forbidden')
+    return tuple(part for part in errors[0]['loc'] if isinstance(part, str | int)) if errors else ()
 
 
 def _describe(exc: ValidationError, *, prefix: str, raw: Mapping[str, Any] | None = None) -> str:

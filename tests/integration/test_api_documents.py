@@ -330,6 +330,29 @@ async def test_a_refusal_about_one_input_says_where_it_is_as_a_schema_refusal_do
             'the execution input at x: NaN and Infinity are not JSON numbers',
         ),
     ]
+    nodes = [
+        {'id': 'a', 'type': 'log', 'config': {'message': 'hi'}},
+        {'id': 'b', 'type': 'log', 'config': {'message': 'hi'}},
+        {'id': 'c', 'type': 'http', 'config': {'url': 'https://x.test/', 'timeout_seconds': -1}},
+    ]
+    definitions = [  # PUT /api/workflows/w: a definition the workflow's checks refuse, where, the refusal's words
+        ({'nodes': []}, ['body', 'name'], 'name: Field required'),
+        ({'name': 'W', 'nodes': 'no'}, ['body', 'nodes'], 'nodes: Input should be a valid list'),
+        ({'name': 'W', 'nodes': nodes}, ['body', 'nodes', 2, 'config', 'timeout_seconds'], "node 'c' (http)"),
+        (
+            {'name': 'W', 'nodes': [nodes[0], {**nodes[1], 'config': {'mesage': 'hi'}}]},
+            ['body', 'nodes', 1, 'config', 'mesage'],
+            "node 'b' (log): unknown config key 'mesage'",
+        ),
+        ({'name': 'W', 'nodes': [nodes[0], {**nodes[1], 'type': 'nope'}]}, ['body', 'nodes', 1, 'type'], "node 'b'"),
+        ({'name': 'W', 'nodes': [nodes[0], nodes[0]]}, ['body', 'nodes', 1, 'id'], "duplicate node id 'a'"),
+        (
+            {'name': 'W', 'nodes': nodes[:2], 'edges': [{'source': 'a', 'target': 'z'}]},
+            ['body', 'edges', 0, 'target'],
+            "edges[0] refers to missing node 'z'",
+        ),
+    ]
+    cases += [(client.put('/api/workflows/w', json=body), 422, loc, words) for body, loc, words in definitions]
     validator = error_model(app)
     for request, code, loc, words in cases:
         response = await request
