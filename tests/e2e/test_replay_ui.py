@@ -91,6 +91,7 @@ def test_the_focused_slider_steps_one_event_per_arrow_and_says_where_it_stands(
 
 
 def test_the_compare_slider_steps_one_event_per_arrow_and_says_where_both_stand(page: Page, server: Server) -> None:
+    """The arrow keys on the focused slider step one event, Home and End go to the start and the end."""
     first, second = finished(server), finished(server)
     sign_in(page, server, f'/compare?a={first}&b={second}')
     slider = page.locator('[data-testid=compare-slider][role=slider]')
@@ -103,6 +104,10 @@ def test_the_compare_slider_steps_one_event_per_arrow_and_says_where_both_stand(
         'aria-valuetext', re.compile(r': A event 2 of \d+, B event [12] of|: A event 1 of \d+, B event 2 of')
     )
     page.keyboard.press('ArrowLeft')
+    expect(slider).to_have_attribute('aria-valuetext', re.compile(r'^\+0\.000 s: A event 1 of \d+, B event 1 of'))
+    page.keyboard.press('End')  # as on the replay page: the end and the start
+    expect(slider).to_have_attribute('aria-valuetext', re.compile(r': A event (\d+) of \1, B event (\d+) of \2$'))
+    page.keyboard.press('Home')
     expect(slider).to_have_attribute('aria-valuetext', re.compile(r'^\+0\.000 s: A event 1 of \d+, B event 1 of'))
 
 

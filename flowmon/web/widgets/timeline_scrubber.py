@@ -9,7 +9,8 @@ Values set by the page (:meth:`TimelineScrubber.show`) do not echo back as seeks
 For the keyboard and screen readers the slider speaks in events: the page says where it stands in words
 (``aria-valuetext``, "event 4 of 21, +0.001 s", not a count of milliseconds), and the arrow keys on the focused slider
 step one event (``on_step``), as the page's own shortcuts do, instead of the slider's one millisecond, which moved
-nothing one could see (↑ and ↓ too). Home and End stay the slider's: the start and the end.
+nothing one could see (↑ and ↓ too). Home and End go to the start and the end (Quasar's slider takes neither key;
+the replay page also has them as its own shortcuts, the compare page only here).
 """
 
 from __future__ import annotations
@@ -44,7 +45,8 @@ class TimelineScrubber:
         label: str = 'Replay position (time since start)',
         on_step: Callable[[int], Any] | None = None,
     ) -> None:
-        """``on_step(delta)``: the arrow keys on the focused slider (→ and ↑: 1, ← and ↓: -1)."""
+        """``on_step(delta)``: the arrow keys on the focused slider (→ and ↑: 1, ← and ↓: -1); with it, Home and End
+        on the focused slider seek the start and the end."""
         self._on_seek = on_seek
         self._on_step = on_step
         self._scale = scale
@@ -67,6 +69,8 @@ class TimelineScrubber:
                 # listeners), so neither its own handling nor the page's shortcuts see them (stop)
                 for keys, delta in (('right.up', 1), ('left.down', -1)):
                     scrubber.on(f'keydown.capture.{keys}.stop.prevent', lambda _, d=delta: self._step(d), [])
+                scrubber.on('keydown.capture.home.stop.prevent', lambda _: self._on_seek(0.0), [])
+                scrubber.on('keydown.capture.end.stop.prevent', lambda _: self._on_seek(self._length), [])
 
     def describe(self, text: str) -> None:
         """Say where the slider stands, in words (its ``aria-valuetext``)."""
