@@ -1,7 +1,8 @@
 // Keeps the keyboard's place when the element that has focus leaves the page, and moves it between a menu's entries
 // with the arrow keys (see focus_keeper.py).
 const DIALOG = ".q-dialog, .q-menu";
-const CHECK_MS = 150; // how often it looks whether the focused element has gone
+const CHECK_MS = 150;
+const FOCUSABLE = 'button:not([disabled]), [href], input:not([disabled]), textarea, [tabindex]:not([tabindex="-1"])'; // how often it looks whether the focused element has gone
 
 function keyOf(element) {
   return element.getAttribute("aria-label") || element.dataset.testid || null;
@@ -31,8 +32,19 @@ export default {
     this.onFocusIn = (e) => {
       const target = e.target;
       if (!(target instanceof HTMLElement)) return;
+      // a dialog is modal: Tab pressed quickly past its last control can leave it for the page (Quasar's trap lets
+      // a key through while it wraps round); focus goes back into the dialog, and the control it reached on the
+      // page is not taken for the one that opened the dialog
+      const dialog = [...document.querySelectorAll(".q-dialog")].pop();
+      if (dialog && !target.closest(DIALOG)) {
+        const inside = dialog.querySelector(FOCUSABLE);
+        if (inside) {
+          inside.focus();
+          return;
+        }
+      }
       this.current = target;
-      if (!target.closest(DIALOG)) {
+      if (!target.closest(DIALOG) && !dialog) {
         this.opener = target;
         this.openerKey = keyOf(target);
       }
@@ -40,8 +52,9 @@ export default {
     this.onChange = () => {
       const lost = this.current;
       if (!lost || lost.isConnected || document.activeElement !== document.body) return;
+      // a dialog still on the page (fading out, or another one opening, which takes focus itself): look again later
+      if (document.querySelector(".q-dialog")) return;
       this.current = null;
-      if (document.querySelector(".q-dialog")) return; // another dialog opens: it takes focus itself
       const back = this.opener && this.opener.isConnected ? this.opener : twin(this.openerKey);
       if (back) back.focus({ preventScroll: true });
     };

@@ -6,7 +6,8 @@ gives focus back to the control that opened it, and a list is redrawn with its r
 the list shows its new update time). ``focus_keeper.js`` remembers the last focused control outside dialogs and menus,
 by its accessible name (``aria-label``) or ``data-testid``; when the focused element is gone and focus fell to
 ``<body>`` (it looks a few times a second: watching every change of a live page cost the event log its scrolling),
-it focuses that control, or the one element that now bears its name.
+it focuses that control, or the one element that now bears its name. A dialog is modal: focus that leaves it for
+the page (Tab pressed quickly past its last control) goes back into it.
 
 In a menu (Quasar's ``QMenu``, ``role=menu``), ↓ and ↑ move focus between its entries marked ``role=menuitem``
 (:func:`menu_entry`), round from the last to the first, Home and End to the first and the last; Enter chooses one
