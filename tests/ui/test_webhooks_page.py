@@ -376,6 +376,42 @@ async def test_rotate_trigger_secret_asks_whether_the_old_one_keeps_working_for_
     assert text_of(user, 'trigger-previous') == 'The previous secret no longer works.'
 
 
+async def test_a_second_rotation_says_that_the_secret_still_in_its_grace_stops_now(user: User) -> None:
+    assert (await api(user, 'PUT', '/api/workflows/nightly', SCHEDULED)).status_code in {200, 201}
+    await sign_in(user, '/workflows/nightly')
+    await click_when_shown(user, 'trigger-rotate')
+    await user.should_see(marker='confirm-rotate')
+    await user.should_not_see(marker='confirm-rotate-replacing')  # no grace running: nothing to say
+    user.find(marker='confirm-rotate-cancel').click()
+    await user.should_not_see(marker='confirm-rotate')
+    kept = (await api(user, 'POST', '/api/workflows/nightly/trigger/secret/rotate')).json()  # elsewhere, kept 24 h
+
+    user.find(marker='trigger-rotate').click()  # the page has not seen that rotation: the dialog reads it
+    await user.should_see(marker='confirm-rotate-replacing')
+    said = text_of(user, 'confirm-rotate-replacing')
+    assert 'stops working now' in said and kept['previous_secret_expires_at'][:16].replace('T', ' ') in said
+    assert kept['previous_secret'] not in said and kept['secret'] not in said
+
+
+async def test_a_second_endpoint_rotation_says_that_the_secret_still_in_its_grace_stops_now(
+    user: User, receivers: Any
+) -> None:
+    endpoint_id = (await create_endpoint(user, receivers().url, ['execution.failed']))['id']
+    await sign_in(user, '/webhooks')
+    await click_when_shown(user, f'endpoint-rotate-{endpoint_id}')
+    await user.should_see(marker='confirm-rotate')
+    await user.should_not_see(marker='confirm-rotate-replacing')
+    user.find(marker='confirm-rotate-cancel').click()
+    await user.should_not_see(marker='confirm-rotate')
+    kept = (await api(user, 'POST', f'/api/webhooks/endpoints/{endpoint_id}/secret/rotate')).json()
+
+    user.find(marker=f'endpoint-rotate-{endpoint_id}').click()
+    await user.should_see(marker='confirm-rotate-replacing')
+    said = text_of(user, 'confirm-rotate-replacing')
+    assert 'stops working now' in said and kept['previous_secret_expires_at'][:16].replace('T', ' ') in said
+    assert kept['previous_secret'] not in said
+
+
 async def test_the_schedule_panel_follows_a_pause_made_elsewhere(user: User) -> None:
     assert (await api(user, 'PUT', '/api/workflows/nightly', SCHEDULED)).status_code in {200, 201}
     await sign_in(user, '/workflows/nightly')

@@ -22,7 +22,7 @@ from flowmon.web.actions import guarded
 from flowmon.web.webhook_format import in_time
 
 from .panel_title import panel_title
-from .rotate_dialog import ask_rotation
+from .rotate_dialog import ask_rotation, grace_cut_short
 
 HIDDEN_SECRET = 'whsec_' + '•' * 24
 
@@ -102,11 +102,16 @@ class _TriggerSecret:
             self._show(revealed)
 
     async def _rotate(self) -> None:
+        try:  # as it is now (another tab may have rotated since this page showed it)
+            current: dict[str, Any] | None = await self._application.automation.reveal_trigger_secret(self._workflow_id)
+        except AppError:
+            current = None
         grace = await ask_rotation(
             'Rotate the trigger secret?',
             'A new secret is made: senders must sign their calls to this trigger URL with it from now on.',
             keep='Keep it working for 24 h, so senders have time to switch: calls signed with either are accepted',
             stop='Stop it now (after a leak): calls signed with it are refused from this moment',
+            replacing=grace_cut_short(current, 'accepted'),
         )
         if grace is None:
             return

@@ -15,6 +15,7 @@ from nicegui import ui
 
 from flowmon.application import Application
 from flowmon.application.deliveries import Endpoint
+from flowmon.application.errors import AppError
 from flowmon.web import format as fmt
 from flowmon.web import webhook_actions as actions
 from flowmon.web import webhook_format as wfmt
@@ -23,7 +24,7 @@ from flowmon.web.a11y import named
 from .confirm_dialog import confirm
 from .empty_state import empty_state, redraw_list
 from .endpoint_dialog import EndpointDialog
-from .rotate_dialog import ask_rotation
+from .rotate_dialog import ask_rotation, grace_cut_short
 
 USER_DISABLED = 'disabled by a user'
 HIDDEN_SECRET = 'whsec_' + '•' * 24
@@ -256,11 +257,16 @@ class EndpointList:
     async def _rotate(self, endpoint_id: str) -> None:
         endpoint = self._application.endpoints.cached(endpoint_id)
         name = wfmt.endpoint_name(endpoint) if endpoint else endpoint_id
+        try:  # as it is now (another tab may have rotated since this page showed it)
+            current: dict[str, Any] | None = await self._application.endpoints.reveal_secret(endpoint_id)
+        except AppError:
+            current = None
         grace = await ask_rotation(
             'Rotate the signing secret?',
             f'A new secret signs deliveries to {name} from now on.',
             keep='Keep signing with it alongside the new one for 24 h, so the receiver has time to switch',
             stop='Stop it now (after a leak): deliveries are signed with the new secret alone from this moment',
+            replacing=grace_cut_short(current, 'signing'),
             host=self._dialogs,
         )
         if grace is None:
