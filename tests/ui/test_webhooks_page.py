@@ -27,6 +27,7 @@ from waiting import until
 from webhook_receiver import Reply
 
 from flowmon.application.deliveries import Deliveries
+from flowmon.web.widgets import automation_panel
 from flowmon.web.widgets.text_block import TextBlock
 
 pytestmark = pytest.mark.usefixtures('loopback_webhooks')
@@ -410,6 +411,31 @@ async def test_a_second_endpoint_rotation_says_that_the_secret_still_in_its_grac
     said = text_of(user, 'confirm-rotate-replacing')
     assert 'stops working now' in said and kept['previous_secret_expires_at'][:16].replace('T', ' ') in said
     assert kept['previous_secret'] not in said
+
+
+async def test_the_hidden_secret_still_says_that_a_grace_is_running(user: User) -> None:
+    assert (await api(user, 'PUT', '/api/workflows/nightly', SCHEDULED)).status_code in {200, 201}
+    kept = (await api(user, 'POST', '/api/workflows/nightly/trigger/secret/rotate')).json()
+    await sign_in(user, '/workflows/nightly')  # as after a reload: the secret hidden
+    await wait_for_text_containing(user, 'trigger-previous', 'The previous secret also works until')
+    assert kept['previous_secret_expires_at'][:16].replace('T', ' ') in text_of(user, 'trigger-previous')
+    assert text_of(user, 'trigger-secret').startswith('whsec_•')
+    assert kept['previous_secret'] not in text_of(user, 'workflow-automation')
+
+
+async def test_a_revealed_trigger_secret_follows_a_rotation_made_elsewhere(
+    user: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(automation_panel, 'RECHECK_SECONDS', 0.0)
+    assert (await api(user, 'PUT', '/api/workflows/nightly', SCHEDULED)).status_code in {200, 201}
+    await sign_in(user, '/workflows/nightly')
+    await click_when_shown(user, 'trigger-reveal')
+    first = (await api(user, 'GET', '/api/workflows/nightly/trigger/secret')).json()['secret']
+    await wait_for_text_containing(user, 'trigger-secret', first)
+    rotated = (await api(user, 'POST', '/api/workflows/nightly/trigger/secret/rotate')).json()  # another tab
+    await wait_for_text_containing(user, 'trigger-secret', rotated['secret'])
+    await user.should_see('The trigger secret was rotated elsewhere: the new one is shown.')
+    await wait_for_text_containing(user, 'trigger-previous', 'The previous secret also works until')
 
 
 async def test_the_schedule_panel_follows_a_pause_made_elsewhere(user: User) -> None:

@@ -9,6 +9,7 @@ resume made elsewhere (the API, another tab, another process).
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -25,6 +26,8 @@ from .panel_title import panel_title
 from .rotate_dialog import ask_rotation, grace_cut_short
 
 HIDDEN_SECRET = 'whsec_' + '•' * 24
+RECHECK_SECONDS = 5.0
+"""How often a revealed trigger secret is read again (only while revealed)."""
 
 
 async def automation_panel(application: Application, workflow_id: str) -> None:
@@ -39,12 +42,22 @@ async def automation_panel(application: Application, workflow_id: str) -> None:
         schedule = None
     if not (trigger and trigger['enabled']) and schedule is None:
         return
+    secret: _TriggerSecret | None = None
+    shown: _Schedule | None = None
     with ui.card().classes('fm-panel w-full').props('flat bordered').mark('workflow-automation'):
         with ui.element('div').classes('fm-split w-full'):
             if trigger and trigger['enabled']:
-                _trigger(application, workflow_id, _absolute(trigger['path']))
+                secret = await _trigger(application, workflow_id, _absolute(trigger['path']))
             if schedule is not None:
-                _Schedule(application, workflow_id, schedule)
+                shown = _Schedule(application, workflow_id, schedule)
+
+    async def tick() -> None:
+        if shown is not None:
+            shown.tick()
+        if secret is not None:
+            await secret.tick()
+
+    ui.timer(1.0, tick)
 
 
 def _absolute(path: str) -> str:
@@ -55,7 +68,7 @@ def _absolute(path: str) -> str:
         return path
 
 
-def _trigger(application: Application, workflow_id: str, url: str) -> None:
+async def _trigger(application: Application, workflow_id: str, url: str) -> _TriggerSecret:
     with ui.column().classes('gap-2 min-w-0').mark('workflow-trigger'):
         panel_title(
             'Inbound trigger', 'POST JSON here, signed per Standard Webhooks with the trigger secret, to start a run.'
@@ -65,17 +78,26 @@ def _trigger(application: Application, workflow_id: str, url: str) -> None:
             ui.button(icon='content_copy', on_click=lambda: _copy(url, 'Trigger URL copied.')).props(
                 'flat round dense size=sm aria-label="Copy trigger URL"'
             ).tooltip('Copy URL').mark('trigger-copy')
-        _TriggerSecret(application, workflow_id)
+        try:  # whether a rotation's grace is running, said even while the secret stays hidden
+            state: dict[str, Any] | None = await application.automation.reveal_trigger_secret(workflow_id)
+        except AppError:
+            state = None
+        secret = _TriggerSecret(application, workflow_id)
+        secret.show_grace(state)
+        return secret
 
 
 class _TriggerSecret:
     """The trigger secret, hidden until revealed, with Copy, Reveal and Rotate; under it, how long the previous secret
-    still works after a rotation."""
+    still works after a rotation (also while hidden). A revealed secret is read again every :data:`RECHECK_SECONDS`,
+    so a rotation made elsewhere (another tab, the API) replaces it here rather than leaving a stale one to copy."""
 
     def __init__(self, application: Application, workflow_id: str) -> None:
         self._application = application
         self._workflow_id = workflow_id
         self._secret = ''
+        self._checked = 0.0  # (monotonic) when the revealed secret was last read
+        self._expires: str | None = None  # the end of the previous secret's grace, as shown
         with ui.row().classes('w-full items-center gap-2 no-wrap'):
             ui.icon('key', size='1.1rem').classes('text-grey-6')
             self._label = ui.label(HIDDEN_SECRET).classes('fm-mono fm-ellipsis fm-secret grow').mark('trigger-secret')
@@ -131,16 +153,37 @@ class _TriggerSecret:
         """Show the secret of ``revealed`` and what it says of the previous one (``stopped``: a rotation just now
         stopped it)."""
         self._secret = str(revealed['secret'])
+        self._checked = time.monotonic()
         self._label.set_text(self._secret)
         self._copy.set_visibility(True)
         self._reveal.set_visibility(False)
-        expires = revealed.get('previous_secret_expires_at')
-        if revealed.get('previous_secret') and expires:
+        self.show_grace(revealed, stopped=stopped)
+
+    def show_grace(self, revealed: dict[str, Any] | None, *, stopped: bool = False) -> None:
+        """Say until when the previous secret still works, if a grace is running (never the secret itself)."""
+        expires = (revealed or {}).get('previous_secret_expires_at')
+        self._expires = expires
+        if expires:
             until = fmt.full_timestamp(datetime.fromisoformat(expires), tz=fmt.viewer_timezone())
             self._previous.set_text(f'The previous secret also works until {until}.')
         else:
             self._previous.set_text('The previous secret no longer works.' if stopped else '')
         self._previous.set_visibility(bool(self._previous.text))
+
+    async def tick(self) -> None:
+        """While revealed, read the secret again every :data:`RECHECK_SECONDS`: one rotated elsewhere is shown."""
+        if not self._secret or time.monotonic() - self._checked < RECHECK_SECONDS:
+            return
+        self._checked = time.monotonic()
+        try:
+            revealed = await self._application.automation.reveal_trigger_secret(self._workflow_id)
+        except AppError:
+            return  # (a workflow deleted meanwhile: its page says so)
+        if revealed['secret'] != self._secret:
+            self._show(revealed)
+            ui.notify('The trigger secret was rotated elsewhere: the new one is shown.', type='warning')
+        elif revealed.get('previous_secret_expires_at') != self._expires:  # its grace ended, or was cut short
+            self.show_grace(revealed)
 
 
 class _Schedule:
@@ -169,7 +212,6 @@ class _Schedule:
                     .mark('schedule-resume')
                 )
         self._show(bool(info['paused']))
-        ui.timer(1.0, self._tick)
 
     def _show(self, paused: bool) -> None:
         self._paused = paused
@@ -177,9 +219,9 @@ class _Schedule:
         self._state.props(f'color={"grey-7" if paused else "green-9"}')
         self._pause.set_visibility(not paused)
         self._resume.set_visibility(paused)
-        self._tick()
+        self.tick()
 
-    def _tick(self) -> None:
+    def tick(self) -> None:
         paused = self._application.automation.schedule_paused(self._workflow_id)  # paused elsewhere too
         if paused != self._paused:
             self._show(paused)
