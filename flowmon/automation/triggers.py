@@ -122,7 +122,8 @@ class TriggerService:
         """The trigger secret and the previous one during a rotation's grace period, with when it stops working.
         Reading issues nothing: a workflow has its secret from the moment it is stored accepting triggers."""
         row = await self._secrets.read(await self._with_secret(workflow_id))
-        assert row is not None and row.secret
+        if row is None or not row.secret:  # (deleted meanwhile)
+            raise TriggerNotFound(f'workflow {workflow_id!r} not found')
         return self._answer(row)
 
     async def rotate_secret(self, workflow_id: str, *, grace: timedelta = ROTATION_GRACE) -> dict[str, Any]:
