@@ -78,6 +78,19 @@ class Workflows:
     def __init__(self, *, catalog: WorkflowCatalog, history: History) -> None:
         self._catalog = catalog
         self._history = history
+        self._deleted: set[str] = set()  # deleted here or (as the catalog hears) in another process, not stored since
+        catalog.listeners.append(self._heard)
+
+    def _heard(self, workflow_id: str, workflow: object | None) -> None:
+        if workflow is None:
+            self._deleted.add(workflow_id)
+        else:
+            self._deleted.discard(workflow_id)
+
+    def deleted(self, workflow_id: str) -> bool:
+        """Whether ``workflow_id`` was deleted (here or elsewhere) since this process started and not stored again:
+        cheap (no query), for pages that show it to look every second."""
+        return workflow_id in self._deleted
 
     def definition_schema(self) -> dict[str, Any]:
         """The JSON schema of a definition as ``PUT /api/workflows/{id}`` takes it (each node type's config)."""

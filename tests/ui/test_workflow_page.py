@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from nicegui import ui
+from nicegui import ElementFilter, ui
 from nicegui.testing.user import User
 from sample_workflows import chain, delay, log, transform
 from uisim import EDITOR_LENGTH, api, click_when_shown, sign_in, start, text_of, wait_for_path, wait_until_ended
@@ -113,6 +113,9 @@ async def test_unknown_workflow_says_so(user: User) -> None:
     await sign_in(user, '/workflows/nope')
     await user.should_see(marker='workflow-not-found')
     await user.should_see('Workflow not found')
+    await user.should_see('If it was deleted, its executions stay in the history.')
+    (link,) = user.find(marker='workflow-executions-link').elements
+    assert link.props['href'] == '/executions?workflow_id=nope'
 
 
 async def test_run_opens_the_new_execution(user: User) -> None:
@@ -292,6 +295,22 @@ async def test_delete_asks_what_goes_and_what_stays_then_opens_the_dashboard_wit
     with user.scope(marker='workflows-menu'):
         await user.should_see('Quick check')
         await user.should_not_see('Doomed copy')
+
+
+async def test_a_page_left_open_says_when_its_workflow_is_deleted_elsewhere_and_acts_no_more(user: User) -> None:
+    assert (await api(user, 'PUT', '/api/workflows/doomed', DOOMED)).status_code == 201
+    await sign_in(user, '/workflows/doomed')
+    await user.should_see(marker='history-total')  # the page built whole
+    await user.should_not_see(marker='workflow-deleted')
+    assert (await api(user, 'DELETE', '/api/workflows/doomed')).status_code == 204  # another tab, the API
+    await user.should_see(marker='workflow-deleted')
+    await user.should_see('This workflow was deleted. Its executions stay in the history.')
+    await user.should_not_see(marker='workflow-actions')
+    with user:  # hidden, and disabled too (a keyboard shortcut clicks a hidden button)
+        for marker in ('run', 'run-with-input', 'edit-workflow', 'delete-workflow'):
+            (button,) = ElementFilter(kind=ui.button, marker=marker, only_visible=False)
+            assert not button.enabled, marker
+    await user.should_see('Doomed copy')  # what it showed stays readable
 
 
 async def test_delete_deletes_nothing_when_the_workflow_was_saved_since_the_page_showed_it(user: User) -> None:

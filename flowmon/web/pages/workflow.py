@@ -9,6 +9,7 @@ live from the shared projector: new runs of this workflow join the first page as
 
 import json
 from typing import Any
+from urllib.parse import urlencode
 
 from nicegui import PageArguments, ui
 
@@ -43,7 +44,9 @@ async def create(application: Application, workflow_id: str, args: PageArguments
             return
         flt = url_filter(args.query_parameters)
         flt = flt.with_(workflow_id=workflow_id, page=flt.page)
-        _header(application, stored)
+        gone = ui.element('div').classes('w-full')  # says the workflow was deleted, when it is
+        actions = _header(application, stored)
+        _watch_deletion(application, workflow_id, gone, actions)
         provisioned_note(application.workflows.provisioning_file(workflow_id))
         await automation_panel(application, workflow_id)  # trigger URL and schedule, when the workflow has them
         with ui.card().classes('fm-panel w-full p-0 overflow-hidden').props('flat bordered').mark('workflow-canvas'):
@@ -54,7 +57,31 @@ async def create(application: Application, workflow_id: str, args: PageArguments
             await _history(application, stored, flt)
 
 
-def _header(application: Application, stored: StoredWorkflow) -> None:
+def _watch_deletion(application: Application, workflow_id: str, gone: ui.element, actions: ui.element) -> None:
+    """Once the workflow is deleted (here in another tab, through the API, in another process) the page says so and
+    its actions go; what it shows stays readable. A look in memory every second, no query."""
+
+    def look() -> None:
+        if not application.workflows.deleted(workflow_id):
+            return
+        timer.cancel()
+        for button in actions.default_slot.children:  # (disabled too: a keyboard shortcut clicks hidden ones)
+            if isinstance(button, ui.button):
+                button.disable()
+        actions.set_visibility(False)
+        with gone, ui.row().classes('fm-callout w-full items-center gap-2 no-wrap').mark('workflow-deleted'):
+            ui.icon('delete_forever', size='1.2rem').classes('text-negative')
+            ui.label('This workflow was deleted. Its executions stay in the history.').classes('text-sm grow')
+            ui.link('Its executions', _executions_url(workflow_id)).classes('fm-link text-sm shrink-0')
+
+    timer = ui.timer(1.0, look)
+
+
+def _executions_url(workflow_id: str) -> str:
+    return f'/executions?{urlencode({"workflow_id": workflow_id})}'
+
+
+def _header(application: Application, stored: StoredWorkflow) -> ui.element:
     definition = stored.definition
     nodes = len(definition.get('nodes') or [])
     edges = len(definition.get('edges') or [])
@@ -78,7 +105,7 @@ def _header(application: Application, stored: StoredWorkflow) -> None:
             description = str(definition.get('description') or '')
             if description:
                 ui.label(description).classes('text-sm fm-description').mark('workflow-description')
-        with ui.row().classes('gap-2 shrink-0 fm-actions'):
+        with ui.row().classes('gap-2 shrink-0 fm-actions').mark('workflow-actions') as actions:
             ui.button('Delete…', icon='delete', on_click=lambda: delete_workflow(application, stored)).props(
                 'flat no-caps color=negative data-testid=delete-workflow'
             ).mark('delete-workflow')
@@ -91,6 +118,7 @@ def _header(application: Application, stored: StoredWorkflow) -> None:
             ui.button('Run', icon='play_arrow', on_click=lambda: _run(application, stored.id, {})).props(
                 'unelevated no-caps data-fm-shortcut=run'
             ).mark('run')
+    return actions
 
 
 async def _durations(application: Application, workflow_id: str) -> None:
@@ -176,4 +204,9 @@ def _node_details(stored: StoredWorkflow) -> Any:
 
 def _not_found(workflow_id: str) -> None:
     reason = f'There is no workflow with the id “{workflow_id}”.'
-    not_found('workflow-not-found', 'account_tree', 'Workflow not found', [reason], ('Back to the dashboard', '/'))
+    stays = 'If it was deleted, its executions stay in the history.'
+    not_found(
+        'workflow-not-found', 'account_tree', 'Workflow not found', [reason, stays], ('Back to the dashboard', '/')
+    )
+    with ui.row().classes('w-full justify-center'):
+        ui.link('Its executions', _executions_url(workflow_id)).classes('fm-link').mark('workflow-executions-link')
