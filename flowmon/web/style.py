@@ -212,7 +212,9 @@ body.body--dark .fm-slow-note { color: #fcd34d; background: rgba(217, 119, 6, .1
 .fm-secret-row { padding-left: 46px; row-gap: 4px; }
 .fm-secret-main { flex: 0 1 auto; min-width: 0; max-width: 100%; }
 .fm-secret-main > .q-btn, .fm-secret-main > .q-icon { flex-shrink: 0; }
+/* a secret wraps anywhere, to be read whole (not cut with an ellipsis) */
 .fm-secret { font-size: 0.8rem; }
+.fm-secret.fm-ellipsis { white-space: normal; overflow-wrap: anywhere; word-break: break-all; }
 .fm-test-result { flex: 0 1 auto; min-width: 0; }
 /* long text from outside (an endpoint's URL): one line with an ellipsis, the whole of it in a tooltip; on a phone
    it wraps anywhere instead. fm-break: text that wraps anywhere on every screen. */

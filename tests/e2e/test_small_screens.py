@@ -139,6 +139,20 @@ def test_the_workflow_page_has_room_for_delete_and_rotate(
         context.close()
 
 
+def test_a_revealed_trigger_secret_reads_whole_on_a_phone(phone: Page, server: Any, shots: Path) -> None:
+    """The secret wraps (breaking anywhere) instead of being cut with an ellipsis: all of it can be read."""
+    wait_loaded(server, 'inbound-order')
+    sign_in(phone, server, '/workflows/inbound-order')
+    wait_connected(phone)
+    phone.get_by_text('Reveal secret').click()
+    secret = phone.locator('.fm-secret')
+    expect(secret).not_to_contain_text('•')
+    sizes = secret.evaluate('e => [e.scrollWidth, e.clientWidth, e.getBoundingClientRect().right]')
+    assert sizes[0] <= sizes[1] and sizes[2] <= WIDTH, ('cut or past the screen', sizes)
+    assert phone.evaluate('document.scrollingElement.scrollWidth') <= WIDTH + 1
+    phone.screenshot(path=str(shots / 'narrow-trigger-secret-revealed.png'), full_page=True)
+
+
 # The execution's short id and its copy button (the button follows the id), each as [left, top, right, bottom].
 ID_AND_COPY = """() => {
  const copy = document.querySelector('button[aria-label="Copy execution id"]'), id = copy.previousElementSibling;
@@ -239,7 +253,12 @@ def _endpoint_fits(page: Page, endpoint_id: str, width: int) -> None:
     url, health = row.get_by_test_id('endpoint-url'), row.get_by_test_id('endpoint-health')
     expect(url).to_be_visible()
     assert page.evaluate('document.scrollingElement.scrollWidth') <= width, page.evaluate(WIDE, width)
-    for part in (url, health, row.get_by_role('button', name='Redeliver…'), row.get_by_role('button', name='Delete')):
+    for part in (
+        url,
+        health,
+        row.get_by_role('button', name='Redeliver deliveries'),
+        row.get_by_role('button', name='Delete'),
+    ):
         box = part.bounding_box()
         assert box is not None and box['x'] >= 0 and box['x'] + box['width'] <= width + 1, (part, box)
     url_box, row_box = url.bounding_box(), row.bounding_box()
