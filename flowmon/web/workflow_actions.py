@@ -27,9 +27,13 @@ async def delete_workflow(
     called just before). ``also``: more the dialog says goes with it. Whether it was deleted (here, or by someone else
     meanwhile)."""
     details = [*await deletion_details(application, stored), *also]
+    if application.workflows.provisioning_file(stored.id) is None:
+        lasting = 'This cannot be undone.'
+    else:  # (the details say which file brings it back)
+        lasting = 'Until the next start of flowmon, which loads it again from its file.'
     if not await confirm(
         f'Delete the workflow “{stored.name}”?',
-        f'{stored.id} goes from the workflows, the dashboard and the menu. This cannot be undone.',
+        f'{stored.id} goes from the workflows, the dashboard and the menu. {lasting}',
         ok_label='Delete workflow',
         ok_color='negative',
         marker='confirm-delete-workflow',
@@ -67,11 +71,13 @@ async def deletion_details(application: Application, stored: StoredWorkflow) -> 
     back (what ``DELETE /api/workflows/{id}`` does)."""
     _, total = await application.history.page(workflow_id=stored.id, limit=1, offset=0)
     if total:
-        runs = f'Its {count(total)} executions stay' if total != 1 else 'Its one execution stays'
-        details = [
-            f'{runs} in the history: they can still be opened, replayed and rerun (with the definition they ran '
-            'with); a run queued or in progress goes on.'
-        ]
+        if total == 1:
+            runs = 'Its one execution stays in the history: it can still be opened, replayed and rerun (with the '
+            runs += 'definition it ran with); a run queued or in progress goes on.'
+        else:
+            runs = f'Its {count(total)} executions stay in the history: they can still be opened, replayed and rerun '
+            runs += '(with the definition they ran with); a run queued or in progress goes on.'
+        details = [runs]
     else:
         details = ['It has no executions.']
     definition = stored.definition

@@ -256,13 +256,14 @@ async def test_every_control_of_an_endpoint_names_the_endpoint_for_a_screen_read
             'deliveries': f'Deliveries to endpoint {name}',
             'edit': f'Edit endpoint {name}',
             'rotate': f'Rotate secret of endpoint {name}',
-            'redeliver': f'Redeliver… deliveries to endpoint {name}',
+            'redeliver': f'Redeliver deliveries to endpoint {name}',
             'test': f'Send test event to endpoint {name}',
             'delete': f'Delete endpoint {name}',
         }
         for control, label in expected.items():
             assert element(user, f'endpoint-{control}-{endpoint_id}').props.get('aria-label') == label, control
     assert element(user, f'endpoint-delete-{ops}').text == 'Delete'  # what shows stays short
+    assert element(user, f'endpoint-rotate-{ops}').text == 'Rotate secret…'  # it opens a dialog, as on a workflow
     user.find(marker=f'endpoint-reveal-{ops}').click()
     await user.should_see(marker=f'endpoint-hide-{ops}')
     assert element(user, f'endpoint-hide-{ops}').props.get('aria-label') == 'Hide secret of endpoint Ops "alerts" <b>'

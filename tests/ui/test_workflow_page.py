@@ -273,7 +273,8 @@ async def test_delete_asks_what_goes_and_what_stays_then_opens_the_dashboard_wit
     await user.should_see(marker='confirm-delete-workflow')
     text = dialog_text(user)
     assert 'Delete the workflow “Doomed copy”?' in text
-    assert 'Its one execution stays in the history' in text
+    assert 'Its one execution stays in the history: it can still be opened, replayed and rerun' in text
+    assert 'they can' not in text and 'This cannot be undone.' in text
     assert 'Its schedule (0 3 * * *) stops' in text
     assert 'Its trigger URL /hooks/doomed stops starting runs (calls get 404)' in text
     assert 'its trigger secret is deleted' in text
@@ -341,6 +342,8 @@ async def test_deleting_a_workflow_from_a_file_says_the_file_brings_it_back_at_t
     assert 'It comes back at the next start of flowmon: the workflow file quick.json loads it again' in text
     assert 'Remove the file from the workflows directory to delete it for good.' in text
     assert 'It has no executions.' in text and 'trigger' not in text and 'schedule (' not in text
+    assert 'cannot be undone' not in text  # the file brings it back
+    assert 'Until the next start of flowmon, which loads it again from its file.' in text
     user.find(marker='confirm-delete-workflow-ok').click()
     await wait_for_path(user, '/')
     await user.should_see('Workflow “Quick check” deleted.')

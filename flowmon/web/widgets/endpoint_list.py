@@ -143,12 +143,12 @@ class EndpointList:
                     f'Edit endpoint {name}',
                 ).props('flat dense no-caps no-wrap size=sm').mark(f'endpoint-edit-{endpoint.id}')
                 named(
-                    ui.button('Rotate secret', icon='autorenew', on_click=lambda eid=endpoint.id: self._rotate(eid)),
+                    ui.button('Rotate secret…', icon='autorenew', on_click=lambda eid=endpoint.id: self._rotate(eid)),
                     f'Rotate secret of endpoint {name}',
                 ).props('flat dense no-caps no-wrap size=sm').mark(f'endpoint-rotate-{endpoint.id}')
                 named(
                     ui.button('Redeliver…', icon='replay', on_click=lambda eid=endpoint.id: self._on_bulk(eid)),
-                    f'Redeliver… deliveries to endpoint {name}',
+                    f'Redeliver deliveries to endpoint {name}',
                 ).props('flat dense no-caps no-wrap size=sm').mark(f'endpoint-redeliver-{endpoint.id}')
 
     def _secret(self, endpoint: Endpoint, revealed: Mapping[str, Any] | None) -> None:
