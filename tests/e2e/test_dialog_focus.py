@@ -9,18 +9,24 @@ from typing import Any
 
 import httpx
 from helpers import wait_loaded
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 
 Api = Callable[..., httpx.Response]
 NAME = 'e2e_focus_secret'
 
 
-def test_dialogs_take_focus_and_give_it_back(page: Page, server: Any, call_api: Api, shots: Path) -> None:
+def secrets_page(page: Page, server: Any, call_api: Api, name: str, action: str) -> Locator:
+    """The secrets page with the secret ``name`` stored; its button ``action`` (Replace, Delete), shown."""
     wait_loaded(server)
-    call_api('PUT', f'/api/secrets/{NAME}', {'value': 'first-value-0123'})
+    call_api('PUT', f'/api/secrets/{name}', {'value': 'first-value-0123'})
     page.goto(f'/secrets?token={server.token}')
-    replace = page.get_by_role('button', name=f'Replace secret {NAME}')
-    expect(replace).to_be_visible()
+    button = page.get_by_role('button', name=f'{action} secret {name}')
+    expect(button).to_be_visible()
+    return button
+
+
+def test_dialogs_take_focus_and_give_it_back(page: Page, server: Any, call_api: Api, shots: Path) -> None:
+    replace = secrets_page(page, server, call_api, NAME, 'Replace')
 
     replace.focus()
     page.keyboard.press('Enter')
@@ -61,11 +67,7 @@ def test_dialogs_take_focus_and_give_it_back(page: Page, server: Any, call_api: 
 def test_a_dialog_tabbed_round_still_gives_focus_back(page: Page, server: Any, call_api: Api) -> None:
     """Tab past a dialog's last control wraps round (through the page once, in Chromium): the control that opened
     the dialog is still the one focus goes back to, not whatever the wrap passed over."""
-    wait_loaded(server)
-    call_api('PUT', f'/api/secrets/{NAME}_wrap', {'value': 'first-value-0123'})
-    page.goto(f'/secrets?token={server.token}')
-    delete = page.get_by_role('button', name=f'Delete secret {NAME}_wrap')
-    expect(delete).to_be_visible()
+    delete = secrets_page(page, server, call_api, f'{NAME}_wrap', 'Delete')
     delete.focus()
     page.keyboard.press('Enter')
     expect(page.locator('.q-dialog')).to_be_visible()
