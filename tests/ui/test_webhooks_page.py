@@ -423,6 +423,16 @@ async def test_the_hidden_secret_still_says_that_a_grace_is_running(user: User) 
     assert kept['previous_secret'] not in text_of(user, 'workflow-automation')
 
 
+async def test_a_grace_that_runs_out_is_no_longer_said_to_run(user: User) -> None:
+    assert (await api(user, 'PUT', '/api/workflows/nightly', SCHEDULED)).status_code in {200, 201}
+    rotate = '/api/workflows/nightly/trigger/secret/rotate?grace_seconds=6'
+    assert (await api(user, 'POST', rotate)).json()['previous_secret_expires_at']
+    await sign_in(user, '/workflows/nightly')
+    await wait_for_text_containing(user, 'trigger-previous', 'The previous secret also works until')
+    (line,) = user.find(marker='trigger-previous').elements
+    await until(lambda: not line.visible, 'the grace line to go once the grace has run out', timeout=30)
+
+
 async def test_a_revealed_trigger_secret_follows_a_rotation_made_elsewhere(
     user: User, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -171,7 +171,10 @@ class _TriggerSecret:
         self._previous.set_visibility(bool(self._previous.text))
 
     async def tick(self) -> None:
-        """While revealed, read the secret again every :data:`RECHECK_SECONDS`: one rotated elsewhere is shown."""
+        """While revealed, read the secret again every :data:`RECHECK_SECONDS`: one rotated elsewhere is shown.
+        Revealed or not, a grace that has run out is no longer said to run."""
+        if self._expires and datetime.fromisoformat(self._expires) <= datetime.now(UTC):
+            self.show_grace(None)
         if not self._secret or time.monotonic() - self._checked < RECHECK_SECONDS:
             return
         self._checked = time.monotonic()
