@@ -205,8 +205,12 @@ def _node_details(stored: StoredWorkflow) -> Any:
 def _not_found(workflow_id: str) -> None:
     reason = f'There is no workflow with the id “{workflow_id}”.'
     stays = 'If it was deleted, its executions stay in the history.'
+    executions = ('Its executions', _executions_url(workflow_id), 'workflow-executions-link')
     not_found(
-        'workflow-not-found', 'account_tree', 'Workflow not found', [reason, stays], ('Back to the dashboard', '/')
+        'workflow-not-found',
+        'account_tree',
+        'Workflow not found',
+        [reason, stays],
+        ('Back to the dashboard', '/'),
+        executions,
     )
-    with ui.row().classes('w-full justify-center'):
-        ui.link('Its executions', _executions_url(workflow_id)).classes('fm-link').mark('workflow-executions-link')

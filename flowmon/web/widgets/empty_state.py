@@ -33,11 +33,23 @@ def redraw_list(
             empty()
 
 
-def not_found(marker: str, icon: str, title: str, lines: list[str], link: tuple[str, str]) -> None:
-    """Instead of a page's content: a title, one line per reason and a way on."""
+def not_found(
+    marker: str,
+    icon: str,
+    title: str,
+    lines: list[str],
+    link: tuple[str, str],
+    also: tuple[str, str, str] | None = None,
+) -> None:
+    """Instead of a page's content: a title, one line per reason and a way on (``also``: a second way, its text, URL
+    and marker, beside the first)."""
     with ui.column().classes('w-full items-center gap-2 py-16').props(f'data-testid={marker}').mark(marker):
         ui.icon(icon, size='3rem').classes('text-grey-5')
         ui.label(title).classes('text-xl font-medium')
         for line in lines:
             ui.label(line).classes('text-grey-7')
-        ui.link(*link).classes('fm-link mt-2')
+        with ui.row().classes('items-center gap-4 mt-2'):
+            ui.link(*link).classes('fm-link')
+            if also is not None:
+                text, url, also_marker = also
+                ui.link(text, url).classes('fm-link').mark(also_marker)
