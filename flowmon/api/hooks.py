@@ -3,9 +3,9 @@
 ``POST /hooks/{workflow_id}`` is public: the Standard Webhooks signature made with the workflow's trigger secret is
 its authentication (401 without a valid one; 404 ``no trigger at this address`` alike for a workflow that does not
 exist, does not accept triggers or has no secret, before any signature work, so its status and body do not tell
-which workflows exist (its time may, by a fraction of a millisecond); 409 for a ``webhook-id`` used before with
-another body; 413 over the payload budget ``FLOWMON_MAX_PAYLOAD_BYTES``, 422 for a body that is not JSON or nests
-more than 64 levels).
+which workflows exist, nor its time, but of a workflow that has a trigger secret; 409 for a ``webhook-id`` used
+before with another body; 413 over the payload budget ``FLOWMON_MAX_PAYLOAD_BYTES``, 422 for a body that is not JSON
+or nests more than 64 levels).
 The management routes (trigger secret and its rotation, schedule pause/resume) live under ``/api/workflows/{id}`` and
 need the token.
 """

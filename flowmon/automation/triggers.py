@@ -214,14 +214,18 @@ class TriggerService:
     async def _usable_secrets(self, workflow_id: str) -> list[str]:
         """The secrets a call to ``workflow_id`` may be signed with. The address is public: whatever makes it no
         trigger (no such workflow, one that does not accept triggers or that has no secret) is the one
-        :data:`NO_TRIGGER`, after the same two reads, so that callers cannot tell which workflows exist."""
+        :data:`NO_TRIGGER`. The small secrets row is read first and alone decides every address without a secret
+        (an unknown id, a workflow that never accepted triggers), so those cost the same; only a workflow with a
+        secret (one that accepts triggers, or did until its trigger was switched off) has its definition read."""
+        row = await self._secrets.read(workflow_id)
+        secrets = [s for s in (row.secret, self._previous(row)) if s] if row is not None else []
+        if not secrets:
+            raise TriggerNotFound(NO_TRIGGER)
         try:
             workflow = await self._catalog.get(workflow_id)
         except ValueError:  # stored, but no longer valid here: it starts nothing
             workflow = None
-        row = await self._secrets.read(workflow_id)  # read for every address alike
-        secrets = [s for s in (row.secret, self._previous(row)) if s] if row is not None else []
-        if workflow is None or not workflow.accepts_triggers or not secrets:
+        if workflow is None or not workflow.accepts_triggers:
             raise TriggerNotFound(NO_TRIGGER)
         return secrets
 
