@@ -16,12 +16,14 @@ from typing import Any
 from flowmon.engine.cron import never_fires
 from flowmon.engine.model import MAX_DEFINITION_BYTES, Workflow, WorkflowError, load_document, parse_workflow
 from flowmon.engine.nodes.base import NodeRegistry
-from flowmon.engine.nodes.webhook import endpoints_named
+from flowmon.engine.nodes.webhook import WebhookNode
+from flowmon.engine.runtime.secret_refs import find_refs
 
 from .history import Expected, History, OnStored, StoredWorkflow
 from .trigger_secrets import TriggerSecrets
 
 log = logging.getLogger(__name__)
+Where = tuple[str | int, ...]  # a place in a workflow definition: ('nodes', 2, 'config', 'endpoint')
 
 WORKFLOW_FILE_SUFFIXES = ('.json', '.yaml', '.yml')
 
@@ -102,7 +104,7 @@ class WorkflowCatalog:
         """:meth:`validate`, and every secret the definition names must exist (saving and loading files)."""
         workflow = self.validate(raw)
         _refuse_unknown(
-            'secret', workflow.secret_names, self._known_secrets(), 'PUT /api/secrets/<name> or the Secrets page'
+            'secret', _secret_places(workflow), self._known_secrets(), 'PUT /api/secrets/<name> or the Secrets page'
         )
         return workflow
 
@@ -114,16 +116,18 @@ class WorkflowCatalog:
             if body_id is None:
                 raw = {**raw, 'id': workflow_id}
             elif body_id != workflow_id:
-                raise WorkflowError(f'id {body_id!r} in the body does not match {workflow_id!r} in the path')
+                raise _refusal(f'id {body_id!r} in the body does not match {workflow_id!r} in the path', 'id')
         workflow = self.validate_new(raw)
         schedule = workflow.spec.schedule
         if schedule is not None and never_fires(schedule.cron):  # (a stored one still loads: its schedule is idle)
-            raise WorkflowError(
+            raise _refusal(
                 f'schedule.cron: invalid cron expression {schedule.cron!r}: it never fires (none of its months has '
-                'one of its days of the month)'
+                'one of its days of the month)',
+                'schedule',
+                'cron',
             )
         if self._known_endpoints is not None:  # (a file loaded at start-up is not held to it: endpoints load later)
-            named, known = endpoints_named(workflow.definition()), self._known_endpoints()
+            named, known = _endpoint_places(workflow), self._known_endpoints()
             _refuse_unknown('webhook endpoint', named, known, 'the Webhooks page or POST /api/webhooks/endpoints')
         return workflow
 
@@ -224,12 +228,42 @@ class WorkflowCatalog:
         return loaded
 
 
-def _refuse_unknown(kind: str, named: Collection[str], known: Collection[str], how: str) -> None:
-    """Raise WorkflowError when a definition names a ``kind`` (a secret, an endpoint) that does not exist."""
-    missing = sorted(set(named) - set(known))
+def _refuse_unknown(kind: str, named: Mapping[str, Where], known: Collection[str], how: str) -> None:
+    """Raise WorkflowError when a definition names a ``kind`` (a secret, an endpoint) that does not exist, about
+    the place of the first name missing (``named``: each name and where the definition first names it, in the
+    definition's order)."""
+    known = set(known)
+    missing = sorted(set(named) - known)
     if missing:
         many = len(missing) > 1
         names = ', '.join(repr(name) for name in missing)
-        raise WorkflowError(
-            f'unknown {kind}{"s" if many else ""} {names}: create {"them" if many else "it"} first ({how})'
+        first = next(where for name, where in named.items() if name not in known)
+        raise _refusal(
+            f'unknown {kind}{"s" if many else ""} {names}: create {"them" if many else "it"} first ({how})', *first
         )
+
+
+def _refusal(message: str, *where: str | int) -> WorkflowError:
+    """A refused definition's error, about the place ``where`` in it (errors[].loc of the API's answer)."""
+    error = WorkflowError(message)
+    error.where = where
+    return error
+
+
+def _secret_places(workflow: Workflow) -> dict[str, Where]:
+    """Each secret the definition names, and where it first does (``('nodes', 2, 'config', 'headers', 'X')``)."""
+    places: dict[str, Where] = {}
+    for index, node in enumerate(workflow.spec.nodes):
+        if node.id in workflow.secrets:
+            for path, name in find_refs(node.config):
+                places.setdefault(name, ('nodes', index, 'config', *path))
+    return places
+
+
+def _endpoint_places(workflow: Workflow) -> dict[str, Where]:
+    """Each webhook endpoint the definition's ``webhook`` nodes deliver to, and where it first names it."""
+    places: dict[str, Where] = {}
+    for index, node in enumerate(workflow.spec.nodes):
+        if node.type == WebhookNode.type_name and isinstance(node.config.get('endpoint'), str):
+            places.setdefault(node.config['endpoint'], ('nodes', index, 'config', 'endpoint'))
+    return places

@@ -335,6 +335,7 @@ async def test_a_refusal_about_one_input_says_where_it_is_as_a_schema_refusal_do
         {'id': 'b', 'type': 'log', 'config': {'message': 'hi'}},
         {'id': 'c', 'type': 'http', 'config': {'url': 'https://x.test/', 'timeout_seconds': -1}},
     ]
+    secret = {'X-Plain': 'yes', 'X-Key': {'$secret': 'no_such_secret'}}  # a reference to a secret never stored
     definitions = [  # PUT /api/workflows/w: a definition the workflow's checks refuse, where, the refusal's words
         ({'nodes': []}, ['body', 'name'], 'name: Field required'),
         ({'name': 'W', 'nodes': 'no'}, ['body', 'nodes'], 'nodes: Input should be a valid list'),
@@ -350,6 +351,22 @@ async def test_a_refusal_about_one_input_says_where_it_is_as_a_schema_refusal_do
             {'name': 'W', 'nodes': nodes[:2], 'edges': [{'source': 'a', 'target': 'z'}]},
             ['body', 'edges', 0, 'target'],
             "edges[0] refers to missing node 'z'",
+        ),
+        ({'id': 'v', 'name': 'W', 'nodes': nodes[:1]}, ['body', 'id'], "id 'v' in the body does not match 'w'"),
+        (
+            {'name': 'W', 'nodes': nodes[:1], 'schedule': {'cron': '0 0 31 2 *'}},
+            ['body', 'schedule', 'cron'],
+            "schedule.cron: invalid cron expression '0 0 31 2 *': it never fires",
+        ),
+        (
+            {'name': 'W', 'nodes': [nodes[0], {**nodes[2], 'config': {'url': 'https://x.test/', 'headers': secret}}]},
+            ['body', 'nodes', 1, 'config', 'headers', 'X-Key'],
+            "unknown secret 'no_such_secret'",
+        ),
+        (
+            {'name': 'W', 'nodes': [nodes[0], {'id': 'd', 'type': 'webhook', 'config': {'endpoint': 'nope'}}]},
+            ['body', 'nodes', 1, 'config', 'endpoint'],
+            "unknown webhook endpoint 'nope'",
         ),
     ]
     cases += [(client.put('/api/workflows/w', json=body), 422, loc, words) for body, loc, words in definitions]
