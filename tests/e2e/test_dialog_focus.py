@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from helpers import wait_loaded
+from helpers import Server, sign_in, start, wait_ended, wait_loaded
 from playwright.sync_api import Locator, Page, expect
 
 Api = Callable[..., httpx.Response]
@@ -76,3 +76,21 @@ def test_a_dialog_tabbed_round_still_gives_focus_back(page: Page, server: Any, c
     page.keyboard.press('Escape')
     expect(page.locator('.q-dialog')).to_have_count(0)
     expect(delete).to_be_focused()
+
+
+def test_the_seamless_inspector_leaves_the_page_reachable(page: Page, server: Server) -> None:
+    """The node inspector is a seamless dialog beside the page: focus moves to the page's controls while it is open
+    (the modal dialogs' trap pulled every focus into it)."""
+    execution_id = start(server, 'order-pipeline')
+    assert wait_ended(server, execution_id)['status'] == 'succeeded'
+    sign_in(page, server, f'/executions/{execution_id}')
+    expect(page.get_by_test_id('execution-status')).to_have_text('succeeded', timeout=10_000)
+    page.get_by_test_id('node-ship_order').click()
+    expect(page.get_by_test_id('inspector')).to_be_visible()
+    expect(page.locator('.q-dialog--seamless')).to_have_count(1)
+    control = page.locator('header button').first
+    control.focus()
+    expect(control).to_be_focused()
+    page.keyboard.press('Tab')  # on through the page, not back into the inspector
+    assert not page.evaluate('() => !!document.activeElement.closest(".q-dialog")'), 'focus went into the inspector'
+    assert page.evaluate('() => document.activeElement !== document.body'), 'focus was lost'

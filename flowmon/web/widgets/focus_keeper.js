@@ -1,8 +1,9 @@
 // Keeps the keyboard's place when the element that has focus leaves the page, and moves it between a menu's entries
 // with the arrow keys (see focus_keeper.py).
-const DIALOG = ".q-dialog, .q-menu";
-const CHECK_MS = 150;
-const FOCUSABLE = 'button:not([disabled]), [href], input:not([disabled]), textarea, [tabindex]:not([tabindex="-1"])'; // how often it looks whether the focused element has gone
+// a modal dialog while it is shown (Quasar's class; a seamless one, such as the node inspector, leaves the page usable)
+const MODAL = ".q-dialog--modal";
+const CHECK_MS = 150; // how often it looks whether the focused element has gone
+const FOCUSABLE = 'button:not([disabled]), [href], input:not([disabled]), textarea, [tabindex]:not([tabindex="-1"])';
 
 function keyOf(element) {
   return element.getAttribute("aria-label") || element.dataset.testid || null;
@@ -32,11 +33,11 @@ export default {
     this.onFocusIn = (e) => {
       const target = e.target;
       if (!(target instanceof HTMLElement)) return;
-      // a dialog is modal: Tab pressed quickly past its last control can leave it for the page (Quasar's trap lets
-      // a key through while it wraps round); focus goes back into the dialog, and the control it reached on the
-      // page is not taken for the one that opened the dialog
-      const dialog = [...document.querySelectorAll(".q-dialog")].pop();
-      if (dialog && !target.closest(DIALOG)) {
+      // a modal dialog keeps focus: Tab pressed quickly past its last control can leave it for the page (Quasar's
+      // trap lets a key through while it wraps round); focus goes back into the dialog, and the control it reached
+      // on the page is not taken for the one that opened the dialog. A seamless one (the node inspector) does not.
+      const dialog = [...document.querySelectorAll(MODAL)].pop();
+      if (dialog && !target.closest(`${MODAL}, .q-menu`)) {
         const inside = dialog.querySelector(FOCUSABLE);
         if (inside) {
           inside.focus();
@@ -44,7 +45,7 @@ export default {
         }
       }
       this.current = target;
-      if (!target.closest(DIALOG) && !dialog) {
+      if (!target.closest(`${MODAL}, .q-menu`) && !dialog) {
         this.opener = target;
         this.openerKey = keyOf(target);
       }
