@@ -32,8 +32,8 @@ from flowmon.application.errors import (
     Unauthorized,
     Unavailable,
 )
-from flowmon.engine.core.inputs import Loc
-from flowmon.engine.core.payload import MAX_PARSE_DEPTH, json_text_depth
+from flowmon.engine.core.inputs import Loc, body_location, in_body
+from flowmon.engine.core.payload import MAX_PARSE_DEPTH, DuplicateKey, json_text_depth, loads_unique
 
 log = logging.getLogger(__name__)
 
@@ -122,6 +122,9 @@ def not_json(content_type: str | None) -> str | None:
     return f'not {media[:60]!r}' if media else 'no Content-Type was given'
 
 
+_UNPARSED = object()
+
+
 class MeasuredBodyRoute(APIRoute):
     """A route whose JSON body is checked and measured before FastAPI parses it into the route's model.
 
@@ -129,7 +132,9 @@ class MeasuredBodyRoute(APIRoute):
     JSON, instead of a 422 about the model's shape (after the token: dependencies run first). Text nested deeper
     than :data:`~flowmon.engine.core.payload.MAX_PARSE_DEPTH` gets a 400 that says so, instead of a parser
     recursion; shallower bodies are parsed, and the models then hold each payload in them to the payload budget
-    with a message that names the field.
+    with a message that names the field. An object anywhere in the body that names one key twice gets a 400 naming
+    the key, with ``errors[].loc`` the place of that object (a parser would keep its last value unseen); the body is
+    parsed once, here, and FastAPI is handed what was parsed.
     """
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
@@ -138,14 +143,32 @@ class MeasuredBodyRoute(APIRoute):
             return handler
 
         async def measured(request: Request) -> Response:
-            body = await request.body()  # kept by the request: FastAPI's parser reads the same bytes
+            request = ParsedBodyRequest(request.scope, request.receive)  # nothing has read the body yet
+            body = await request.body()  # kept by the request: FastAPI reads the same bytes
+            instead = not_json(request.headers.get('content-type')) if body else None
             if body:  # said when the body is refused, after the token (a dependency) was checked
-                request.state.body_not_json = not_json(request.headers.get('content-type'))
+                request.state.body_not_json = instead
             if body and json_text_depth(body, stop_above=MAX_PARSE_DEPTH) > MAX_PARSE_DEPTH:
                 raise HTTPException(400, f'the request body is nested more than {MAX_PARSE_DEPTH} levels deep')
+            if body and instead is None:  # a body FastAPI reads as JSON
+                try:
+                    request.parsed = loads_unique(body, 'the request body')
+                except DuplicateKey as exc:
+                    raise in_body(Malformed(str(exc)), *exc.path) from None
+                except ValueError:
+                    pass  # not JSON: FastAPI's parser says so, as it does without this check
             return await handler(request)
 
         return measured
+
+
+class ParsedBodyRequest(Request):
+    """A request whose JSON body :class:`MeasuredBodyRoute` parsed (keys checked) before FastAPI asks for it."""
+
+    parsed: Any = _UNPARSED
+
+    async def json(self) -> Any:
+        return await super().json() if self.parsed is _UNPARSED else self.parsed
 
 
 API_PREFIX = '/api/'
@@ -213,7 +236,8 @@ def install_error_handlers(app: FastAPI) -> None:
         if isinstance(exc, Stale) and exc.version is not None:  # what is stored now: If-Match it to overwrite it
             headers['ETag'] = f'"{exc.version}"'
         content: dict[str, Any] = {'detail': str(exc)}
-        loc = input_loc(request, exc.at)
+        path = body_location(exc)
+        loc = ['body', *path] if path is not None else input_loc(request, exc.at)
         if loc is not None:
             content['errors'] = [{'loc': loc, 'msg': str(exc), 'type': ERROR_TYPES.get(status, 'invalid')}]
         return JSONResponse(content, status_code=status, headers=headers or None)

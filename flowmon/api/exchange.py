@@ -11,6 +11,7 @@ from starlette.datastructures import UploadFile
 from flowmon.application.errors import Malformed, TooLarge
 from flowmon.application.exchange import IMPORT_LIMIT, MAX_IMPORT_BYTES
 from flowmon.application.views import imported_view, position_summary
+from flowmon.engine.core.inputs import body_location, in_body
 
 from .dependencies import Exchange, History, Stats
 
@@ -56,10 +57,17 @@ async def import_(request: Request, exchange: Exchange) -> dict[str, Any]:
     if declared.isdigit() and int(declared) > MAX_IMPORT_BYTES:
         raise TooLarge(TOO_LARGE)
     content_type = request.headers.get('content-type', '')
-    body = await _upload(request) if content_type.startswith('multipart/form-data') else await request.body()
+    uploaded = content_type.startswith('multipart/form-data')
+    body = await _upload(request) if uploaded else await request.body()
     if len(body) <= MAX_IMPORT_BYTES and not body.strip():
         raise Malformed('the request has no export document (send the JSON as the body or as "file")')
-    return imported_view(await exchange.import_file(body))
+    try:
+        return imported_view(await exchange.import_file(body))
+    except Malformed as exc:
+        path = body_location(exc)
+        if uploaded and path is not None:  # a place in the uploaded file, which is the form's "file" field
+            in_body(exc, 'file', *path)
+        raise
 
 
 @router.get('/{execution_id}/state')

@@ -4,8 +4,8 @@
 its authentication (401 without a valid one; 404 ``no trigger at this address`` alike for a workflow that does not
 exist, does not accept triggers or has no secret, before any signature work, so its status and body do not tell
 which workflows exist, nor its time, but of a workflow that has a trigger secret; 409 for a ``webhook-id`` used
-before with another body; 413 over the payload budget ``FLOWMON_MAX_PAYLOAD_BYTES``, 422 for a body that is not JSON
-or nests more than 64 levels).
+before with another body; 413 over the payload budget ``FLOWMON_MAX_PAYLOAD_BYTES``, 422 for a body that is not JSON,
+nests more than 64 levels or names a key twice).
 The management routes (trigger secret and its rotation, schedule pause/resume) live under ``/api/workflows/{id}`` and
 need the token.
 """
@@ -67,7 +67,10 @@ SIGNATURE_HEADERS = (
         },
         409: {'description': 'The webhook-id was used before with another body'},
         413: {'description': 'The body is over FLOWMON_MAX_PAYLOAD_BYTES'},
-        422: {'description': 'The body is not a JSON object (an empty body is {}), or nests more than 64 levels'},
+        422: {
+            'description': 'The body is not a JSON object (an empty body is {}), nests more than 64 levels or names '
+            'a key twice in one object'
+        },
     },
     openapi_extra={
         'requestBody': {'content': {'application/json': {'schema': {'type': 'object'}}}},

@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
-from flowmon.engine.core.inputs import Loc, located, location
+from flowmon.engine.core.inputs import Loc, body_location, in_body, located, location
 from flowmon.engine.core.payload import PayloadError, PayloadTooLarge
 
 
@@ -91,7 +91,9 @@ def translated(translation: Translation, *, prefix: str = '', at: str | Loc = ()
         raise
     except tuple(translation) as exc:
         kind = next(error for source, error in translation.items() if isinstance(exc, source))
-        raise kind(f'{prefix}{exc}', at=location(exc) or at) from None
+        error = kind(f'{prefix}{exc}', at=location(exc) or at)
+        path = body_location(exc)
+        raise (error if path is None else in_body(error, *path)) from None
 
 
 def refusing(translation: Translation) -> Callable[[type[T]], type[T]]:

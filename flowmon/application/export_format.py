@@ -16,7 +16,6 @@ events), the type and length of every field the pages and the reducer read, and 
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections.abc import Iterator, Mapping
@@ -25,17 +24,20 @@ from datetime import UTC
 from typing import Any
 
 from flowmon.engine.core.events import TERMINAL_EXECUTION_EVENTS, Event, EventFormatError, EventType
+from flowmon.engine.core.inputs import in_body
 from flowmon.engine.core.payload import (
     MAX_ERROR_CHARS,
     MAX_INT,
     MAX_PARSE_DEPTH,
     MAX_TRACEBACK_CHARS,
     MIN_INT,
+    DuplicateKey,
     PayloadBudget,
     PayloadError,
     PayloadMeter,
     PayloadTooDeep,
     json_text_depth,
+    loads_unique,
 )
 from flowmon.engine.core.provenance import trigger_problem
 from flowmon.engine.core.snapshot import HASH_PATTERN, definition_hash
@@ -92,11 +94,14 @@ class ValidExport:
 
 
 def parse_export(content: bytes | str) -> Any:
-    """The JSON document in ``content``; raises :class:`ExportMalformed` without parsing text nested too deeply."""
+    """The JSON document in ``content``; raises :class:`ExportMalformed` without parsing text nested too deeply, and
+    for an object in it that names a key twice (marked with where that object is in the document)."""
     if json_text_depth(content, stop_above=MAX_PARSE_DEPTH) > MAX_PARSE_DEPTH:
         raise ExportMalformed(f'the export is nested more than {MAX_PARSE_DEPTH} levels deep; it was not parsed')
     try:
-        return json.loads(content)
+        return loads_unique(content, 'the export')
+    except DuplicateKey as exc:
+        raise in_body(ExportMalformed(str(exc)), *exc.path) from None
     except RecursionError:  # pragma: no cover - the scan above stops such text first
         raise ExportMalformed('the export is nested too deeply to parse') from None
     except (ValueError, UnicodeDecodeError) as exc:

@@ -9,7 +9,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from flowmon.engine.core.events import utcnow
-from flowmon.engine.model import MAX_DEFINITION_BYTES, DocumentRefused, DocumentTooLarge, WorkflowError, load_document
+from flowmon.engine.core.inputs import in_body
+from flowmon.engine.model import (
+    MAX_DEFINITION_BYTES,
+    DocumentDuplicateKey,
+    DocumentRefused,
+    DocumentTooLarge,
+    WorkflowError,
+    load_document,
+)
 from flowmon.store.catalog import WorkflowCatalog
 from flowmon.store.history import ANY_VERSION, NO_VERSION, Expected, History, StoredWorkflow, VersionMismatch
 
@@ -159,6 +167,8 @@ class Workflows:
             raise TooLarge(str(exc)) from None
         except DocumentRefused as exc:  # nested too deeply, YAML aliases: understood, and refused
             raise Invalid(str(exc)) from None
+        except DocumentDuplicateKey as exc:  # read, the last value would replace the others unseen
+            raise in_body(Malformed(f'malformed workflow document: {exc}'), *exc.where) from None
         except WorkflowError as exc:
             raise Malformed(f'malformed workflow document: {exc}') from None
 

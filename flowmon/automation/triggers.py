@@ -26,7 +26,8 @@ from sqlalchemy import delete, select
 
 from flowmon.engine.core import log_context
 from flowmon.engine.core.events import utcnow
-from flowmon.engine.core.payload import PayloadBudget, PayloadError, PayloadTooLarge
+from flowmon.engine.core.inputs import in_body
+from flowmon.engine.core.payload import DuplicateKey, PayloadBudget, PayloadError, PayloadTooLarge
 from flowmon.engine.core.provenance import hook_trigger
 from flowmon.engine.runtime.scheduler import new_execution_id
 from flowmon.infra.signing import verify
@@ -174,6 +175,8 @@ class TriggerService:
         try:
             payload = self.budget.loads(body, 'the body') if body.strip() else {}
             self.budget.measure(payload, 'the body')  # NaN and Infinity, named where they are
+        except DuplicateKey as exc:  # read, its last value would replace the others unseen
+            raise in_body(TriggerPayloadInvalid(str(exc)), *exc.path) from None
         except PayloadError as exc:
             raise TriggerPayloadInvalid(str(exc)) from None
         except ValueError:

@@ -11,7 +11,6 @@ workflow records which nodes name which secrets, and the definition keeps the re
 from __future__ import annotations
 
 import difflib
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -23,12 +22,16 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from flowmon.engine.core.payload import (
     MAX_INT,
+    MAX_KEY_CHARS_SHOWN,
     MAX_NESTING,
+    DuplicateKey,
     PayloadError,
     PayloadMeter,
+    bounded_text,
     encode_compact,
     human_size,
     json_text_depth,
+    loads_unique,
 )
 from flowmon.engine.core.snapshot import definition_hash
 from flowmon.engine.cron import check_crontab
@@ -60,6 +63,41 @@ class DocumentRefused(WorkflowError):
 
 class DocumentTooLarge(DocumentRefused):
     """A document over the size limit: HTTP 413."""
+
+
+class DocumentDuplicateKey(WorkflowError):
+    """A document with an object (a YAML mapping) that names one key twice: read, its last value would replace the
+    others unseen. ``where`` is the place of that object (empty for the document itself, and in YAML, whose message
+    says the line instead)."""
+
+    def __init__(self, message: str, where: tuple[str | int, ...] = ()) -> None:
+        super().__init__(message)
+        self.where = where
+
+
+class _UniqueKeyLoader(_YAML_LOADER):
+    """The safe loader, refusing a mapping that names one key twice (PyYAML keeps the last value)."""
+
+    def construct_mapping(self, node: yaml.Node, deep: bool = False) -> Any:
+        if isinstance(node, yaml.MappingNode):
+            seen: set[Any] = set()
+            for key_node, _ in node.value:
+                if key_node.tag == 'tag:yaml.org,2002:merge':
+                    continue  # a merge's keys may be overridden: that is what it is for
+                key = self.construct_object(key_node, deep=deep)  # kept: not built again for the mapping
+                try:
+                    duplicate = key in seen
+                    seen.add(key)
+                except TypeError:  # a key that is no hashable value: the constructor refuses it
+                    continue
+                if duplicate:
+                    shown = bounded_text(str(key), MAX_KEY_CHARS_SHOWN)
+                    line = key_node.start_mark.line + 1
+                    raise DocumentDuplicateKey(
+                        f'the workflow document names the key {shown!r} twice in one mapping (line {line}); '
+                        'each key may appear once'
+                    )
+        return super().construct_mapping(node, deep=deep)
 
 
 class NodeSpec(BaseModel):
@@ -236,7 +274,8 @@ def load_document(text: str | bytes, *, yaml_allowed: bool = False) -> Any:
 
     Raises :class:`DocumentTooLarge` (over :data:`MAX_DEFINITION_BYTES`, or :data:`MAX_YAML_BYTES` for YAML),
     :class:`DocumentRefused` (nested more than :data:`MAX_NESTING` levels; YAML anchors or aliases) before
-    anything is built from the text, and :class:`WorkflowError` for bad syntax. YAML is parsed by the C parser
+    anything is built from the text, :class:`DocumentDuplicateKey` for an object or mapping that names a key twice,
+    and :class:`WorkflowError` for bad syntax. YAML is parsed by the C parser
     when PyYAML has it, which is several times faster than the pure-Python one.
     """
     size = len(text.encode('utf-8', 'surrogatepass') if isinstance(text, str) else text)
@@ -249,7 +288,9 @@ def load_document(text: str | bytes, *, yaml_allowed: bool = False) -> Any:
         raise DocumentRefused(f'the workflow definition is nested more than {MAX_NESTING} levels deep')
     if not too_deep:
         try:
-            return json.loads(text)
+            return loads_unique(text, 'the workflow document')
+        except DuplicateKey as exc:
+            raise DocumentDuplicateKey(str(exc), exc.path) from None
         except ValueError as exc:
             if not yaml_allowed:
                 raise WorkflowError(f'not valid JSON: {exc}') from None
@@ -260,7 +301,7 @@ def load_document(text: str | bytes, *, yaml_allowed: bool = False) -> Any:
         )
     try:
         _check_yaml_events(text)
-        return yaml.load(text, Loader=_YAML_LOADER)  # a safe loader; aliases were refused above
+        return yaml.load(text, Loader=_UniqueKeyLoader)  # a safe loader; aliases were refused above
     except yaml.YAMLError as exc:
         if too_deep:  # e.g. libyaml's own limit on flow nesting: the depth is the problem to name
             raise DocumentRefused(f'the workflow definition is nested more than {MAX_NESTING} levels deep') from None

@@ -38,6 +38,10 @@ def alias_bomb(workflow_id: str = 'bomb') -> str:
     return '\n'.join(lines) + '\n'
 
 
+# A key given twice: a parser keeps the last value, so the first (someone's edit) would vanish unseen.
+TWICE_YAML = 'id: twice\nname: first\nnodes: []\nname: second\n'
+
+
 @pytest.fixture(scope='module')
 def flowmon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FlowmonProcess]:
     root = tmp_path_factory.mktemp('payload-budget')
@@ -45,6 +49,7 @@ def flowmon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FlowmonProcess
     workflows.mkdir()
     shutil.copy(REPO_ROOT / 'data' / 'workflows' / 'order-pipeline.json', workflows)
     (workflows / 'bomb.yaml').write_text(alias_bomb('file-bomb'), encoding='utf-8')
+    (workflows / 'twice.yaml').write_text(TWICE_YAML.replace('id: twice', 'id: file-twice'), encoding='utf-8')
     port = free_port()
     env = child_env(
         root / 'data',
@@ -244,6 +249,101 @@ def test_nan_and_infinity_are_refused_where_they_are_on_every_way_in(flowmon: Fl
     response = send(flowmon, 'POST', '/api/webhooks/deliveries', content=delivery, content_type='application/json')
     assert response.status_code == 422 and 'at amount: NaN and Infinity' in response.json()['detail'], response.text
     assert flowmon.api('GET', '/api/executions').json()['total'] == before  # nothing started
+
+
+# --- keys given twice ---------------------------------------------------------------------------------------
+
+
+def refused_twice(response: httpx.Response, key: str, loc: list[Any], status: int = 400) -> None:
+    """``response`` refuses a body with ``key`` twice in the object at ``loc``, naming both."""
+    assert response.status_code == status, response.text
+    answer = response.json()
+    assert f'names the key "{key}" twice in one object' in answer['detail'], answer
+    assert answer['errors'] == [
+        {'loc': loc, 'msg': answer['detail'], 'type': 'malformed' if status == 400 else 'invalid'}
+    ]
+
+
+def test_a_json_body_naming_a_key_twice_is_refused_on_every_way_in(flowmon: FlowmonProcess) -> None:
+    flowmon.put(QUICK)
+    previous = flowmon.run_to_end('quick', {'n': 1})
+    before = flowmon.api('GET', '/api/executions').json()['total']
+    definition = json.dumps(QUICK)
+    edited = definition.replace('"expression": "{n: input.n}"', '"expression": "{n: input.n}", "expression": "@"')
+    response = send(flowmon, 'PUT', '/api/workflows/quick', content=edited, content_type='application/json')
+    refused_twice(response, 'expression', ['body', 'nodes', 0, 'config'])
+    assert '(in nodes[0].config)' in response.json()['detail']
+    renamed = definition.replace('"name": "Quick"', '"name": "Quick", "name": "Renamed"')
+    response = send(flowmon, 'PUT', '/api/workflows/quick', content=renamed, content_type='application/json')
+    refused_twice(response, 'name', ['body'])
+    assert flowmon.api('GET', '/api/workflows/quick').json()['name'] == 'Quick'  # nothing was saved
+    for method, path, text, key, loc in [
+        ('POST', '/api/workflows/quick/executions', '{"input": {"n": 1, "n": 2}}', 'n', ['body', 'input']),
+        ('POST', f'/api/executions/{previous["id"]}/rerun', '{"input": {}, "input": {"n": 2}}', 'input', ['body']),
+        ('POST', '/api/executions/bulk', '{"action": "cancel", "ids": [], "ids": ["x"]}', 'ids', ['body']),
+        ('PUT', '/api/secrets/twice', '{"value": "a", "value": "b"}', 'value', ['body']),
+        (
+            'POST',
+            '/api/views',
+            '{"name": "v", "filter": {"status": "failed", "status": "ok"}}',
+            'status',
+            ['body', 'filter'],
+        ),
+        (
+            'POST',
+            '/api/webhooks/endpoints',
+            '{"url": "https://hooks.example.com/in", "headers": {"X-Team": "a", "X-Team": "b"}}',
+            'X-Team',
+            ['body', 'headers'],
+        ),
+    ]:
+        response = send(flowmon, method, path, content=text, content_type='application/json')
+        refused_twice(response, key, loc)
+    assert 'twice' not in {secret['name'] for secret in flowmon.api('GET', '/api/secrets').json()}
+    assert flowmon.api('GET', '/api/executions').json()['total'] == before  # nothing started
+
+
+def test_a_yaml_workflow_naming_a_key_twice_is_refused_and_such_a_file_skipped(flowmon: FlowmonProcess) -> None:
+    response = send(flowmon, 'PUT', '/api/workflows/twice', content=TWICE_YAML, content_type='application/yaml')
+    assert response.status_code == 400, response.text
+    assert "names the key 'name' twice in one mapping (line 4)" in response.json()['detail']
+    assert response.json()['errors'][0]['loc'] == ['body']
+    assert flowmon.api('GET', '/api/workflows/twice').status_code == 404
+    assert flowmon.api('GET', '/api/workflows/file-twice').status_code == 404
+    assert "workflow file twice.yaml not loaded: the workflow document names the key 'name' twice" in (
+        flowmon.stdout + flowmon.stderr
+    )
+
+
+def test_a_trigger_body_naming_a_key_twice_is_refused_after_the_signature(flowmon: FlowmonProcess) -> None:
+    flowmon.put({**QUICK, 'id': 'triggered', 'trigger': {'enabled': True}})
+    secret = flowmon.api('GET', '/api/workflows/triggered/trigger/secret').json()['secret']
+    before = flowmon.api('GET', '/api/executions?workflow_id=triggered').json()['total']
+    body = b'{"order": {"id": 1, "lines": [{"sku": "a", "sku": "b"}]}}'
+    with httpx.Client(base_url=flowmon.base_url, timeout=10.0) as client:
+        client.get(f'/?token={TOKEN}')  # (the session is not what a trigger is judged by: see above)
+        unsigned = client.post('/hooks/triggered', content=body, headers={'content-type': 'application/json'})
+        assert unsigned.status_code == 401, unsigned.text
+        response = client.post('/hooks/triggered', content=body, headers=signed(secret, body))
+    refused_twice(response, 'sku', ['body', 'order', 'lines', 0], status=422)
+    assert '(in order.lines[0])' in response.json()['detail']
+    assert flowmon.api('GET', '/api/executions?workflow_id=triggered').json()['total'] == before
+
+
+def test_an_export_naming_a_key_twice_is_not_imported(flowmon: FlowmonProcess) -> None:
+    _, document = export_of_a_run(flowmon)
+    before = flowmon.api('GET', '/api/executions').json()['total']
+    text = json.dumps(document).replace('"format": "flowmon.execution"', '"format": "x", "format": "flowmon.execution"')
+    response = send(flowmon, 'POST', '/api/executions/import', content=text, content_type='application/json')
+    refused_twice(response, 'format', ['body'])
+    text = json.dumps(document).replace('"message": "done"', '"message": "done", "message": "edited"', 1)
+    response = send(flowmon, 'POST', '/api/executions/import', content=text, content_type='application/json')
+    refused_twice(response, 'message', ['body', 'workflow', 'nodes', 1, 'config'])
+    files = {'file': ('export.json', text.encode(), 'application/json')}
+    headers = {'Authorization': f'Bearer {TOKEN}'}
+    response = httpx.post(f'{flowmon.base_url}/api/executions/import', files=files, headers=headers)
+    refused_twice(response, 'message', ['body', 'file', 'workflow', 'nodes', 1, 'config'])
+    assert flowmon.api('GET', '/api/executions').json()['total'] == before
 
 
 # --- finding 7: import poison --------------------------------------------------------------------------------

@@ -9,7 +9,13 @@ from typing import Any
 import pytest
 
 from flowmon.engine import Workflow, WorkflowError, default_registry, load_document, parse_workflow
-from flowmon.engine.model import MAX_DEFINITION_BYTES, MAX_YAML_BYTES, DocumentRefused, DocumentTooLarge
+from flowmon.engine.model import (
+    MAX_DEFINITION_BYTES,
+    MAX_YAML_BYTES,
+    DocumentDuplicateKey,
+    DocumentRefused,
+    DocumentTooLarge,
+)
 
 WORKFLOWS_DIR = Path(__file__).resolve().parents[2] / 'data' / 'workflows'
 WORKFLOW_SUFFIXES = ('.json', '.yaml', '.yml')  # what the catalog loads from that directory
@@ -253,6 +259,23 @@ edges:
         load_document(text)  # YAML is refused unless allowed
     with pytest.raises(WorkflowError, match='YAML'):
         load_document('nodes: [unclosed', yaml_allowed=True)
+
+
+def test_a_key_given_twice_is_refused_in_json_and_in_yaml_at_any_depth() -> None:
+    text = '{"id": "w", "nodes": [{"id": "a", "config": {"seconds": 0, "seconds": 5}}]}'
+    with pytest.raises(
+        DocumentDuplicateKey, match=r'names the key "seconds" twice in one object \(in nodes\[0\]\.config\)'
+    ) as refused:
+        load_document(text, yaml_allowed=True)  # not tried again as YAML
+    assert refused.value.where == ('nodes', 0, 'config')
+    nested_yaml = 'id: w\nnodes:\n  - id: a\n    config: {seconds: 0, seconds: 5}\n'
+    with pytest.raises(DocumentDuplicateKey, match=r"names the key 'seconds' twice in one mapping \(line 4\)"):
+        load_document(nested_yaml, yaml_allowed=True)
+    with pytest.raises(DocumentDuplicateKey, match="key 'id' twice"):
+        load_document('id: w\nname: n\nid: v\n', yaml_allowed=True)
+    # keys that differ as values are different keys; a merge's keys may be overridden (its purpose)
+    assert load_document('1: a\n"1": b\n', yaml_allowed=True) == {1: 'a', '1': 'b'}
+    assert load_document('m: {<<: {a: 1, b: 2}, a: 3}\n', yaml_allowed=True) == {'m': {'a': 3, 'b': 2}}
 
 
 def alias_bomb() -> str:

@@ -13,6 +13,7 @@ import pytest
 
 from flowmon.engine.core.payload import (
     MAX_NESTING,
+    DuplicateKey,
     PayloadBudget,
     PayloadInvalid,
     PayloadMeter,
@@ -22,6 +23,7 @@ from flowmon.engine.core.payload import (
     encode_compact,
     human_size,
     json_text_depth,
+    loads_unique,
     nesting_depth,
 )
 
@@ -182,3 +184,24 @@ def test_sizes_and_texts_read_well_in_messages() -> None:
     ]
     assert bounded_text('abc', 3) == 'abc'
     assert bounded_text('abcdef', 4) == 'abc…'
+
+
+def test_an_object_naming_a_key_twice_is_refused_with_its_place() -> None:
+    for text, key, path in [
+        ('{"a": 1, "a": 2}', 'a', ()),
+        ('[0, {"x": [{}, {"k": 1, "j": 2, "k": 3}]}]', 'k', (1, 'x', 1)),
+        ('{"odd key": {"n": {}, "n": []}}', 'n', ('odd key',)),
+    ]:
+        with pytest.raises(DuplicateKey) as refused:
+            loads_unique(text, 'the body')
+        assert (refused.value.key, refused.value.path) == (key, path)
+        assert f'the body names the key "{key}" twice in one object' in str(refused.value)
+    with pytest.raises(DuplicateKey, match=r'\(in \[1\]\.x\[1\]\)'):
+        loads_unique('[0, {"x": [{}, {"k": 1, "k": 1}]}]', 'it')
+    assert loads_unique('{"a": {"a": {"a": 1}}, "b": [{"a": 1}, {"a": 2}]}', 'it') == json.loads(
+        '{"a": {"a": {"a": 1}}, "b": [{"a": 1}, {"a": 2}]}'
+    )
+    budget = PayloadBudget()
+    with pytest.raises(DuplicateKey, match='the input names the key "x" twice'):
+        budget.loads('{"x": 1, "x": 2}', 'the input')
+    assert budget.loads('{"x": 1, "x": 2}', 'a response', unique_keys=False) == {'x': 2}

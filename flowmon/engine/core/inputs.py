@@ -4,6 +4,10 @@
 another is ``located(error, 'filter', 'status')``. The application's errors keep the mark when they translate a
 lower layer's exception, and the REST API answers a marked refusal with ``errors: [{loc, msg, type}]`` as it answers a
 request that does not fit its schema (``loc`` then starts with ``query``, ``header``, ``path`` or ``body``).
+
+A refusal of a place inside a whole JSON body (a document the route reads as one value: a workflow, an export, a
+trigger's payload) is marked with ``in_body(error, 'nodes', 2, 'config')`` instead, and answered with ``loc``
+``["body", "nodes", 2, "config"]`` (``["body"]`` for the document itself) whatever names the route's parameters have.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ Loc = tuple[str | int, ...]
 E = TypeVar('E', bound=BaseException)
 
 _MARK = 'input_loc'
+_BODY_MARK = 'body_loc'
 
 
 def located(error: E, *loc: str | int) -> E:
@@ -36,4 +41,23 @@ def location(error: BaseException) -> Loc:
     return loc if isinstance(loc, tuple) else ()
 
 
-__all__ = ['Loc', 'located', 'location', 'within']
+def in_body(error: E, *path: str | int) -> E:
+    """``error``, marked as a refusal of the place at ``path`` inside the request's body (no ``path``: the body)."""
+    setattr(error, _BODY_MARK, tuple(path))
+    return error
+
+
+def body_location(error: BaseException) -> Loc | None:
+    """Where inside the request's body the place ``error`` refuses is (None: not marked with :func:`in_body`)."""
+    path = getattr(error, _BODY_MARK, None)
+    return path if isinstance(path, tuple) else None
+
+
+def marked_like(error: E, source: BaseException) -> E:
+    """``error`` (which replaces ``source``), marked with the place ``source`` was marked with."""
+    located(error, *location(source))
+    path = body_location(source)
+    return error if path is None else in_body(error, *path)
+
+
+__all__ = ['Loc', 'body_location', 'in_body', 'located', 'location', 'marked_like', 'within']

@@ -101,6 +101,76 @@ class PayloadInvalid(PayloadError):
 
 
 NOT_JSON_NUMBERS = 'NaN and Infinity are not JSON numbers'
+MAX_KEY_CHARS_SHOWN = 100
+
+
+class DuplicateKey(PayloadInvalid):
+    """JSON text with an object that names one key twice: a parser keeps the last value, so the first one (often a
+    person's edit) would vanish unseen. ``key`` is the key, ``path`` where the object is (``('nodes', 2, 'config')``;
+    empty for the document itself)."""
+
+    def __init__(self, message: str, key: str, path: tuple[str | int, ...]) -> None:
+        super().__init__(message)
+        self.key = key
+        self.path = path
+
+
+def loads_unique(text: bytes | str, what: str) -> Any:
+    """``json.loads(text)``, refusing an object anywhere in it that names a key twice.
+
+    Raises :class:`DuplicateKey` naming ``what``, the key and where the object is, and ``ValueError`` for text that
+    is not JSON. Each object's keys are checked as the parser makes it a dict (no second pass over the text); the
+    place of a duplicate is found by one walk of the parsed value, only when there is one. The caller bounds the
+    text's size and depth first.
+    """
+    found: list[tuple[dict[str, Any], str]] = []
+
+    def unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        value = dict(pairs)
+        if len(value) != len(pairs) and not found:
+            seen: set[str] = set()
+            for key, _ in pairs:
+                if key in seen:
+                    found.append((value, key))
+                    break
+                seen.add(key)
+        return value
+
+    document = json.loads(text, object_pairs_hook=unique)
+    if not found:
+        return document
+    duplicated, key = found[0]
+    path = _path_to(document, duplicated)
+    shown = json.dumps(bounded_text(key, MAX_KEY_CHARS_SHOWN), ensure_ascii=False)
+    where = f' (in {_dotted(path)})' if path else ''
+    raise DuplicateKey(f'{what} names the key {shown} twice in one object{where}; each key may appear once', key, path)
+
+
+def _path_to(document: Any, target: Any) -> tuple[str | int, ...]:
+    """The keys and indexes that lead from ``document`` to the container ``target`` (found by identity);
+    iterative, each container visited once."""
+    steps: list[tuple[int, str | int]] = [(-1, '')]  # (parent's entry, step from it) of every container reached
+    stack: list[tuple[Any, int]] = [(document, 0)]
+    while stack:
+        item, entry = stack.pop()
+        if item is target:
+            path: list[str | int] = []
+            while entry > 0:
+                entry, step = steps[entry]
+                path.append(step)
+            return tuple(reversed(path))
+        pairs = item.items() if isinstance(item, dict) else enumerate(item)
+        for step, child in pairs:
+            if isinstance(child, dict | list):
+                steps.append((entry, step))
+                stack.append((child, len(steps) - 1))
+    return ()
+
+
+def _dotted(path: tuple[str | int, ...]) -> str:
+    """``nodes[2].config``: a path as people read it."""
+    text = ''.join(f'[{step}]' if isinstance(step, int) else _key_step(step) for step in path)
+    return text.removeprefix('.')
 
 
 class _NotFinite(PayloadInvalid):
@@ -401,11 +471,21 @@ class PayloadBudget:
         """Depth (``max_depth + extra`` levels, ``extra`` for an envelope around payloads) and numbers, not size."""
         PayloadMeter(MAX_INT, self.max_depth + extra).measure(value, what)
 
-    def loads(self, text: bytes | str, what: str, *, max_depth: int | None = None, sized: bool = True) -> Any:
+    def loads(
+        self,
+        text: bytes | str,
+        what: str,
+        *,
+        max_depth: int | None = None,
+        sized: bool = True,
+        unique_keys: bool = True,
+    ) -> Any:
         """Parse JSON ``text`` after checking its size and depth (``max_depth`` defaults to the budget's).
 
-        Raises :class:`PayloadTooLarge`, :class:`PayloadTooDeep`, or ``ValueError`` for text that is not JSON.
-        Without ``sized`` the caller bounds the size (documents such as an export hold many payloads).
+        Raises :class:`PayloadTooLarge`, :class:`PayloadTooDeep`, :class:`DuplicateKey` (an object naming a key
+        twice, unless ``unique_keys`` is false: a remote server's answer is taken as it is), or ``ValueError`` for
+        text that is not JSON. Without ``sized`` the caller bounds the size (documents such as an export hold many
+        payloads).
         """
         if sized:
             self.check_size(len(text), what)
@@ -413,6 +493,6 @@ class PayloadBudget:
         if json_text_depth(text, stop_above=limit) > limit:
             raise PayloadTooDeep(f'{what} is nested more than {limit} levels deep')
         try:
-            return json.loads(text)
+            return loads_unique(text, what) if unique_keys else json.loads(text)
         except RecursionError:  # not reached after the scan; kept so no parser error can escape as a 500
             raise PayloadTooDeep(f'{what} is nested too deeply to parse') from None

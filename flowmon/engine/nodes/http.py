@@ -64,7 +64,9 @@ class HttpNode(NodeType):
         content = response.content[:MAX_RESPONSE_BYTES]
         output: dict[str, Any] = {'status': response.status_code, 'headers': dict(response.headers)}
         try:
-            output['json'] = ctx.budget.loads(content, 'the response body', sized=False) if content else None
+            output['json'] = (
+                ctx.budget.loads(content, 'the response body', sized=False, unique_keys=False) if content else None
+            )
         except PayloadError as exc:  # parsed only within the payload budget: a clear failure, not a deep recursion
             raise NodeError(str(exc)) from None
         except ValueError:
