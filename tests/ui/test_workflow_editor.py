@@ -28,6 +28,7 @@ from flowmon.web.format import timestamp
 from flowmon.web.widgets.code_editor import CodeEditor
 from flowmon.web.widgets.dag_chart import DagChart
 from flowmon.web.widgets.leave_guard import LeaveGuard
+from flowmon.web.widgets.shortcuts import Shortcuts
 
 EDITED = chain('edited', 'Edited in the browser', transform('shape', '{ok: `true`}'), log('tell', 'done'))
 
@@ -386,6 +387,28 @@ async def test_going_elsewhere_in_the_app_asks_first_while_there_are_edits_not_s
     await wait_for_path(user, '/executions')
     await user.should_see(marker='executions-page')
     assert (await api(user, 'GET', '/api/workflows/quick')).json()['name'] == 'Quick check'
+
+
+async def test_a_shortcut_and_the_breadcrumb_link_ask_first_too_while_there_are_edits_not_saved(user: User) -> None:
+    """``g d`` (the shortcuts' navigation, the server's half) and the editor's own "Dashboard" link go through the
+    same question as the header: Stay keeps the edit, Leave goes."""
+    guard = await open_quick(user)
+    editor(user).value = editor(user).value.replace('Quick check', 'Quick check, renamed')
+    assert guard.armed
+    shortcuts = user.find(kind=Shortcuts)
+    for leave in (
+        lambda: shortcuts.trigger('navigate', '/'),
+        lambda: user.find(kind=ui.link, content='Dashboard').click(),
+    ):
+        leave()
+        await user.should_see(marker='leave')
+        user.find(marker='leave-cancel').click()  # Stay
+        await user.should_not_see(marker='leave')
+        assert current_path(user) == '/workflows/quick/edit'
+        assert 'Quick check, renamed' in editor(user).value
+    user.find(kind=ui.link, content='Dashboard').click()
+    await click_when_shown(user, 'leave-ok')  # Leave
+    await wait_for_path(user, '/')
 
 
 # --- two editors of one workflow --------------------------------------------------------------------------------
