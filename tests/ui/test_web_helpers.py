@@ -126,6 +126,7 @@ def test_search_and_trigger_travel_in_the_url_and_match_live_executions_like_the
         ('{"n": 100000000000000000000000}', None, 'holds an integer outside the 64-bit range'),
         ('{"n": NaN}', None, 'the execution input at n: NaN and Infinity are not JSON numbers'),
         ('{"a": [1, -Infinity]}', None, 'the execution input at a[1]: NaN and Infinity are not JSON numbers'),
+        ('{"order": {"n": 1, "n": 2}}', None, 'the execution input names the key "n" twice in one object (in order)'),
     ],
 )
 def test_run_input_must_be_a_json_object(text: str, value: object, problem: str | None) -> None:
