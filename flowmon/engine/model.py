@@ -94,7 +94,7 @@ class _UniqueKeyLoader(_YAML_LOADER):
                     shown = bounded_text(str(key), MAX_KEY_CHARS_SHOWN)
                     line = key_node.start_mark.line + 1
                     raise DocumentDuplicateKey(
-                        f'the workflow document names the key {shown!r} twice in one mapping (line {line}); '
+                        f'the document names the key {shown!r} twice in one mapping (line {line}); '
                         'each key may appear once'
                     )
         return super().construct_mapping(node, deep=deep)
@@ -288,7 +288,7 @@ def load_document(text: str | bytes, *, yaml_allowed: bool = False) -> Any:
         raise DocumentRefused(f'the workflow definition is nested more than {MAX_NESTING} levels deep')
     if not too_deep:
         try:
-            return loads_unique(text, 'the workflow document')
+            return loads_unique(text, 'the document')
         except DuplicateKey as exc:
             raise DocumentDuplicateKey(str(exc), exc.path) from None
         except ValueError as exc:

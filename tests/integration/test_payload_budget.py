@@ -310,7 +310,7 @@ def test_a_yaml_workflow_naming_a_key_twice_is_refused_and_such_a_file_skipped(f
     assert response.json()['errors'][0]['loc'] == ['body']
     assert flowmon.api('GET', '/api/workflows/twice').status_code == 404
     assert flowmon.api('GET', '/api/workflows/file-twice').status_code == 404
-    assert "workflow file twice.yaml not loaded: the workflow document names the key 'name' twice" in (
+    assert "workflow file twice.yaml not loaded: the document names the key 'name' twice" in (
         flowmon.stdout + flowmon.stderr
     )
 
