@@ -94,3 +94,7 @@ def test_the_seamless_inspector_leaves_the_page_reachable(page: Page, server: Se
     page.keyboard.press('Tab')  # on through the page, not back into the inspector
     assert not page.evaluate('() => !!document.activeElement.closest(".q-dialog")'), 'focus went into the inspector'
     assert page.evaluate('() => document.activeElement !== document.body'), 'focus was lost'
+    page.keyboard.press('?')  # the page's shortcuts work beside it
+    expect(page.get_by_text('Keyboard shortcuts')).to_be_visible(timeout=10_000)
+    page.keyboard.press('?')  # a modal dialog holds the keys: no second one
+    expect(page.get_by_text('Keyboard shortcuts')).to_have_count(1)

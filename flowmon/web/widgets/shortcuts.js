@@ -20,7 +20,8 @@ export default {
     const next = keySequencer();
     this.onKey = (event) => {
       if (event.defaultPrevented || event.ctrlKey || event.metaKey || event.altKey || event.isComposing) return;
-      if (isTyping(event.target) || document.querySelector(".q-dialog")) return;
+      // a modal dialog holds the keys; the node inspector (a seamless dialog beside the page) does not
+      if (isTyping(event.target) || document.querySelector(".q-dialog--modal")) return;
       const action = next(event.key);
       if (action === null) return;
       event.preventDefault();
