@@ -1,4 +1,4 @@
-// Keyboard shortcuts on every page (see shortcuts.py). Keys typed into a field, with Ctrl, Alt or Meta, or while a
+// Keyboard shortcuts on every page (see shortcuts.py). Keys typed into a field, with Ctrl, Alt or Meta, or while a modal
 // dialog is open are left alone. Navigation and the help dialog are the server's (events); "/" focuses the page's
 // search box (or opens the execution list and focuses its box); "r" and "c" press the page's button marked
 // data-fm-shortcut="run" or "cancel", so they do exactly what that button does (its confirmation included).
