@@ -269,27 +269,59 @@ class EndpointStore:
 
     async def rotate_secret(self, endpoint_id: str, *, grace: timedelta = ROTATION_GRACE) -> dict[str, Any]:
         """Make a new secret; the old one keeps signing alongside it for ``grace`` (zero: it stops at once, and so
-        does a previous one still in its grace period)."""
+        does a previous one still in its grace period).
+
+        The new secret replaces only the secret read here: a rotation made meanwhile (here or by another process
+        sharing the database) stands for this one too, and its secrets are returned, so every caller is handed a
+        secret that signs. The secret both replaced keeps the shorter of their graces (one asking for none, after a
+        leak, stops it at once whichever of the two wrote the new secret)."""
         self._require(endpoint_id)
         now = self._clock()
-        keep = grace > timedelta(0)
-        async with self._db.engine.begin() as conn:
-            row = (await conn.execute(select(endpoints.c.secret).where(endpoints.c.id == endpoint_id))).one_or_none()
-            if row is None:  # deleted since the copy was read
-                raise _not_found(endpoint_id)
-            current = self._box.open_field(endpoints.name, endpoint_id, 'secret', row.secret) if keep else None
-            values = {'secret': new_secret(), 'previous_secret': current}  # sealed again: the column is in the seal
-            await conn.execute(
-                endpoints.update()
-                .where(endpoints.c.id == endpoint_id)
-                .values(
-                    **self._box.seal_row(endpoints, endpoint_id, values),
-                    previous_secret_expires_at=now + grace if keep else None,
-                    updated_at=now,
-                )
+        stops = None if grace <= timedelta(0) else now + grace  # (None: the replaced secret stops now)
+        read = await self._sealed_secret(endpoint_id)
+        current = self._box.open_field(endpoints.name, endpoint_id, 'secret', read)
+        values = {'secret': new_secret(), 'previous_secret': current if stops else None}  # sealed again
+        change = (
+            endpoints.update()
+            .where((endpoints.c.id == endpoint_id) & (endpoints.c.secret == read))
+            .values(
+                **self._box.seal_row(endpoints, endpoint_id, values), previous_secret_expires_at=stops, updated_at=now
             )
+        )
+        async with self._db.engine.begin() as conn:
+            rotated = (await conn.execute(change)).rowcount
+        if not rotated:
+            await self._sooner(endpoint_id, current, stops, now)
         await self.written()
         return await self.reveal_secret(endpoint_id)
+
+    async def _sooner(self, endpoint_id: str, replaced: str | None, stops: datetime | None, now: datetime) -> None:
+        """After a rotation made meanwhile, which replaced ``replaced`` too: that secret, when still the previous
+        one, stops at ``stops`` (None: now) if that is sooner than the other rotation gave it. Written only while
+        the current secret is the one read here; a later rotation has replaced ``replaced`` for good."""
+        async with self._db.engine.connect() as conn:
+            query = select(endpoints.c.secret, endpoints.c.previous_secret, endpoints.c.previous_secret_expires_at)
+            row = (await conn.execute(query.where(endpoints.c.id == endpoint_id))).one_or_none()
+        if row is None:  # deleted meanwhile
+            raise _not_found(endpoint_id)
+        previous = self._box.open_field(endpoints.name, endpoint_id, 'previous_secret', row.previous_secret)
+        expires = from_db_time(row.previous_secret_expires_at)
+        if previous is None or previous != replaced or (stops is not None and expires is not None and expires <= stops):
+            return
+        same = (endpoints.c.id == endpoint_id) & (endpoints.c.secret == row.secret)
+        cut = {'previous_secret': None} if stops is None else {}
+        async with self._db.engine.begin() as conn:
+            await conn.execute(
+                endpoints.update().where(same).values(previous_secret_expires_at=stops, updated_at=now, **cut)
+            )
+
+    async def _sealed_secret(self, endpoint_id: str) -> str:
+        """The endpoint's current secret as stored (sealed): what a rotation replaces."""
+        async with self._db.engine.connect() as conn:
+            row = (await conn.execute(select(endpoints.c.secret).where(endpoints.c.id == endpoint_id))).one_or_none()
+        if row is None:  # deleted since the copy was read
+            raise _not_found(endpoint_id)
+        return str(row.secret)
 
     def _open(self, row: Any) -> dict[str, Any]:
         return self._box.open_row(endpoints, row.id, row._mapping)

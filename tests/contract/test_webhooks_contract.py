@@ -1,7 +1,9 @@
-"""Store contract: the webhook ledger's claims, recovery and retries, and inbound webhook-ids, on both databases.
+"""Store contract: the webhook ledger's claims, recovery and retries, inbound webhook-ids and endpoint secret
+rotations, on both databases.
 
 Two services on one database stand for two processes sharing it: each attempt is claimed by exactly one of them,
-an attempt cut short is recovered once, and a webhook-id starts one execution whichever of them receives it.
+an attempt cut short is recovered once, a webhook-id starts one execution whichever of them receives it, and two
+rotations of an endpoint's secret at once hand out only secrets that sign.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -359,3 +362,53 @@ async def test_a_webhook_id_used_again_with_another_body_is_refused_unless_kept_
         )
     assert await receive('msg_old', b'{"n": 3}') == Received(execution_id='run-old', replayed=True)
     assert started == [{'n': 1}]
+
+
+ROUNDS = 20  # (each round a new race: a lost or leaked secret showed in most of them)
+Secrets = dict[str, Any]  # reveal_secret's answer: secret, previous_secret, previous_secret_expires_at
+
+
+async def rotations_at_once(harness: Harness, graces: Callable[[int], tuple[timedelta, timedelta]]) -> list[Any]:
+    """Two processes rotating one endpoint's secret at the same moment, :data:`ROUNDS` times (``graces``: the two
+    rotations' grace periods in each round); each round's secret before, the two answers and the secrets after."""
+    here, there = await harness.service(), await harness.service()
+    endpoint, _ = await here.endpoints.create(EndpointSpec(url=URL, event_types=['execution.failed']))
+    await there.endpoints.refresh()  # (as the announcement of the new endpoint would)
+    rounds = []
+    for number in range(ROUNDS):
+        before = (await here.endpoints.reveal_secret(endpoint.id))['secret']
+        grace_here, grace_there = graces(number)
+        answers = await asyncio.gather(
+            here.endpoints.rotate_secret(endpoint.id, grace=grace_here),
+            there.endpoints.rotate_secret(endpoint.id, grace=grace_there),
+        )
+        rounds.append((before, answers, await there.endpoints.reveal_secret(endpoint.id)))
+    return rounds
+
+
+def signing(secrets: Secrets) -> set[str]:
+    """The secrets deliveries are signed with."""
+    return {secrets['secret'], *([secrets['previous_secret']] if secrets['previous_secret'] else [])}
+
+
+async def test_two_rotations_of_an_endpoint_secret_at_once_each_hand_out_a_secret_that_signs(harness: Harness) -> None:
+    """Both keeping the old secret for 24 h: whichever wrote last, each caller's new secret signs afterwards (one
+    rotation stands for both, or one followed the other); none is handed a secret that was never kept."""
+    rounds = await rotations_at_once(harness, lambda _: (timedelta(hours=24), timedelta(hours=24)))
+    unsigned = [(answers, after) for _, answers, after in rounds if {a['secret'] for a in answers} - signing(after)]
+    assert unsigned == []
+
+
+async def test_a_rotation_after_a_leak_stops_the_old_secret_even_when_a_rotation_keeping_it_runs_at_once(
+    harness: Harness,
+) -> None:
+    """One rotation stops the old secret at once (grace 0, after a leak), the other keeps it 24 h: the old secret
+    never stays the previous one, whichever wrote last. The keeping caller's secret signs afterwards unless the
+    stopping rotation came after it (then that one's secret alone signs, as it asked)."""
+    now, keep = timedelta(0), timedelta(hours=24)
+    rounds = await rotations_at_once(harness, lambda number: (now, keep) if number % 2 else (keep, now))
+    leaked = [after for before, _, after in rounds if before in signing(after)]
+    assert leaked == []
+    for number, (_, answers, after) in enumerate(rounds):
+        stopping, keeping = answers if number % 2 else reversed(answers)
+        assert keeping['secret'] in signing(after) or signing(after) == {stopping['secret']}, (answers, after)
