@@ -212,6 +212,8 @@ body.body--dark .fm-slow-note { color: #fcd34d; background: rgba(217, 119, 6, .1
 .fm-secret-row { padding-left: 46px; row-gap: 4px; }
 .fm-secret-main { flex: 0 1 auto; min-width: 0; max-width: 100%; }
 .fm-secret-main > .q-btn, .fm-secret-main > .q-icon { flex-shrink: 0; }
+/* until when the previous secret still signs: a line under the secret, aligned with its text */
+.fm-secret-grace { flex-basis: 100%; padding-left: 26px; }
 /* a secret wraps anywhere, to be read whole (not cut with an ellipsis) */
 .fm-secret { font-size: 0.8rem; }
 .fm-secret.fm-ellipsis { white-space: normal; overflow-wrap: anywhere; word-break: break-all; }
@@ -230,6 +232,7 @@ body.body--dark .fm-slow-note { color: #fcd34d; background: rgba(217, 119, 6, .1
   /* the secret stays aligned with them; its actions take the whole width of the line under it */
   .fm-secret-row { padding-left: 0; }
   .fm-secret-main { padding-left: 46px; }
+  .fm-secret-grace { padding-left: 72px; }
   .fm-secret-actions { flex-wrap: wrap !important; justify-content: flex-end; max-width: 100%; }
   /* the outcome of a test event gets a line of its own, wrapped */
   .fm-test-row.no-wrap { flex-wrap: wrap !important; row-gap: 2px; }

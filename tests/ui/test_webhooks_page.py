@@ -16,6 +16,7 @@ from sqlalchemy.exc import OperationalError
 from uisim import (
     api,
     click_when_shown,
+    shown_text,
     sign_in,
     start,
     text_of,
@@ -27,7 +28,7 @@ from waiting import until
 from webhook_receiver import Reply
 
 from flowmon.application.deliveries import Deliveries
-from flowmon.web.widgets import automation_panel
+from flowmon.web.widgets import automation_panel, endpoint_list
 from flowmon.web.widgets.text_block import TextBlock
 
 pytestmark = pytest.mark.usefixtures('loopback_webhooks')
@@ -411,6 +412,49 @@ async def test_a_second_endpoint_rotation_says_that_the_secret_still_in_its_grac
     said = text_of(user, 'confirm-rotate-replacing')
     assert 'stops working now' in said and kept['previous_secret_expires_at'][:16].replace('T', ' ') in said
     assert kept['previous_secret'] not in said
+
+
+async def test_a_revealed_endpoint_secret_follows_a_rotation_made_elsewhere(
+    user: User, receivers: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(endpoint_list, 'RECHECK_SECONDS', 0.0)
+    created = await create_endpoint(user, receivers().url, ['execution.failed'])
+    endpoint_id = created['id']
+    await sign_in(user, '/webhooks')
+    await click_when_shown(user, f'endpoint-reveal-{endpoint_id}')
+    await wait_for_text_containing(user, f'endpoint-secret-{endpoint_id}', created['secret'])
+    rotate = f'/api/webhooks/endpoints/{endpoint_id}/secret/rotate?grace_seconds=0'  # after a leak, in another tab
+    rotated = (await api(user, 'POST', rotate)).json()
+    await wait_for_text_containing(user, f'endpoint-secret-{endpoint_id}', rotated['secret'])
+    await user.should_see('The secret of Ops alerts was rotated elsewhere: the new one is shown.')
+    assert created['secret'] not in text_of(user, f'endpoint-{endpoint_id}')  # the stopped secret is not offered
+
+
+async def test_an_endpoint_says_until_when_its_previous_secret_signs_in_the_viewers_time_also_hidden(
+    user: User, receivers: Any
+) -> None:
+    endpoint_id = (await create_endpoint(user, receivers().url, ['execution.failed']))['id']
+    kept = (await api(user, 'POST', f'/api/webhooks/endpoints/{endpoint_id}/secret/rotate')).json()
+    await sign_in(user, '/webhooks')
+    line = f'endpoint-previous-{endpoint_id}'
+    await wait_for_text_containing(user, line, 'The previous secret also signs until')
+    assert f'{kept["previous_secret_expires_at"][:19].replace("T", " ")} UTC' in text_of(user, line)  # whole
+    assert text_of(user, f'endpoint-secret-{endpoint_id}').startswith('whsec_•')
+    assert kept['previous_secret'] not in text_of(user, f'endpoint-{endpoint_id}')
+
+
+async def test_an_endpoint_grace_that_runs_out_is_no_longer_said_to_run(user: User, receivers: Any) -> None:
+    endpoint_id = (await create_endpoint(user, receivers().url, ['execution.failed']))['id']
+    rotate = f'/api/webhooks/endpoints/{endpoint_id}/secret/rotate?grace_seconds=6'
+    assert (await api(user, 'POST', rotate)).json()['previous_secret_expires_at']
+    await sign_in(user, '/webhooks')
+    await click_when_shown(user, f'endpoint-reveal-{endpoint_id}')
+    await wait_for_text_containing(user, f'endpoint-previous-{endpoint_id}', 'The previous secret also signs until')
+
+    def gone() -> bool:  # (looked for anew each time: the list may be redrawn meanwhile)
+        return shown_text(user, f'endpoint-previous-{endpoint_id}') is None
+
+    await until(gone, 'the grace line to go once the grace has run out', timeout=30)
 
 
 async def test_the_hidden_secret_still_says_that_a_grace_is_running(user: User) -> None:

@@ -3,12 +3,17 @@ a test event with its outcome, bulk redeliver, delete.
 
 An endpoint that flowmon disabled itself (deliveries kept ending exhausted, or it answered 410 Gone) shows the
 reason and a one-click Re-enable. The secret stays hidden until asked for; a revealed secret is kept on this page
-only (it survives the list being redrawn, not a reload).
+only (it survives the list being redrawn, not a reload) and read again every :data:`RECHECK_SECONDS`, so a rotation
+made elsewhere (another tab, the API, another process) replaces it rather than leaving a stale one to copy. Under
+the secret, hidden or not, a line says until when the previous one still signs after a rotation; it goes once that
+time has passed.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from nicegui import ui
@@ -28,6 +33,8 @@ from .rotate_dialog import ask_rotation, grace_cut_short
 
 USER_DISABLED = 'disabled by a user'
 HIDDEN_SECRET = 'whsec_' + '•' * 24
+RECHECK_SECONDS = 5.0
+"""How often a revealed secret is read again (only while one is revealed)."""
 
 
 class EndpointList:
@@ -37,6 +44,8 @@ class EndpointList:
         self._application = application
         self._on_bulk = on_bulk_redeliver
         self._revealed: dict[str, dict[str, Any]] = {}
+        self._checked = 0.0  # (monotonic) when the revealed secrets were last read
+        self._graces: dict[str, tuple[ui.label, datetime]] = {}  # the grace lines shown, with when they end
         self._shown: Any = None
         self._health: Mapping[str, Mapping[str, Any]] = {}
         self._tests: dict[str, actions.TestOutcome] = {}  # the last test event of each endpoint, on this page
@@ -44,6 +53,7 @@ class EndpointList:
         self._dialogs = ui.element('div')  # questions outlive redraws of the list
         with self._dialogs:
             self._editor = EndpointDialog(application, on_saved=lambda _: self._redraw())
+            ui.timer(1.0, self._tick)
 
     def create(self) -> None:
         """Open the dialog for a new endpoint."""
@@ -55,6 +65,7 @@ class EndpointList:
             return
         self._shown = key
         self._health = health
+        self._graces = {}
         redraw_list(self.element, endpoints, self._rows, self._empty)
 
     def forget(self) -> None:
@@ -150,6 +161,17 @@ class EndpointList:
                     ui.button('Redeliver…', icon='replay', on_click=lambda eid=endpoint.id: self._on_bulk(eid)),
                     f'Redeliver deliveries to endpoint {name}',
                 ).props('flat dense no-caps no-wrap size=sm').mark(f'endpoint-redeliver-{endpoint.id}')
+            self._grace(endpoint)
+
+    def _grace(self, endpoint: Endpoint) -> None:
+        """Until when the previous secret still signs, on a line of its own under the secret (never the secret)."""
+        until = endpoint.previous_secret_expires_at
+        if until is not None and until > datetime.now(UTC):
+            text = f'The previous secret also signs until {fmt.full_timestamp(until, tz=fmt.viewer_timezone())}.'
+            line = (
+                ui.label(text).classes('text-xs text-grey-7 fm-secret-grace').mark(f'endpoint-previous-{endpoint.id}')
+            )
+            self._graces[endpoint.id] = (line, until)
 
     def _secret(self, endpoint: Endpoint, revealed: Mapping[str, Any] | None) -> None:
         """The key icon, the secret (hidden or revealed) and its buttons."""
@@ -171,10 +193,6 @@ class EndpointList:
                 ui.button('Reveal', icon='visibility', on_click=lambda eid=endpoint.id: self._reveal(eid)),
                 f'Reveal secret of endpoint {name}',
             ).props('flat dense no-caps size=sm').mark(f'endpoint-reveal-{endpoint.id}')
-        if revealed and revealed.get('previous_secret'):
-            ui.label(f'previous secret valid until {revealed.get("previous_secret_expires_at", "")[:16]}').classes(
-                'text-xs text-grey-7 fm-ellipsis'
-            )
 
     def _test_row(self, endpoint: Endpoint) -> None:
         outcome = self._tests.get(endpoint.id)
@@ -248,6 +266,36 @@ class EndpointList:
         secret = await actions.reveal_secret(self._application, endpoint_id)
         if secret is not None:
             self._revealed[endpoint_id] = secret
+            self._redraw()
+
+    async def _tick(self) -> None:
+        """A grace that has run out is no longer said to run; while a secret is revealed, read it again every
+        :data:`RECHECK_SECONDS`: one rotated elsewhere is shown."""
+        now = datetime.now(UTC)
+        for endpoint_id, (line, until) in list(self._graces.items()):
+            if until <= now:
+                line.set_visibility(False)
+                del self._graces[endpoint_id]
+        if not self._revealed or time.monotonic() - self._checked < RECHECK_SECONDS:
+            return
+        self._checked = time.monotonic()
+        rotated = False
+        for endpoint_id, shown in list(self._revealed.items()):
+            try:
+                revealed = await self._application.endpoints.reveal_secret(endpoint_id)
+            except AppError:
+                revealed = None  # (deleted meanwhile: the list drops its row)
+            if self._revealed.get(endpoint_id) is not shown:  # hidden, or shown anew, meanwhile
+                continue
+            if revealed is None:
+                del self._revealed[endpoint_id]
+            elif revealed['secret'] != shown['secret']:
+                self._revealed[endpoint_id] = revealed
+                rotated = True
+                endpoint = self._application.endpoints.cached(endpoint_id)
+                name = wfmt.endpoint_name(endpoint) if endpoint else endpoint_id
+                ui.notify(f'The secret of {name} was rotated elsewhere: the new one is shown.', type='warning')
+        if rotated:
             self._redraw()
 
     def _hide(self, endpoint_id: str) -> None:
