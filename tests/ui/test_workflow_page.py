@@ -314,6 +314,33 @@ async def test_a_page_left_open_says_when_its_workflow_is_deleted_elsewhere_and_
     await user.should_see('Doomed copy')  # what it showed stays readable
 
 
+async def test_a_page_left_open_clears_the_revealed_trigger_secret_of_a_deleted_workflow_and_its_panel_acts_no_more(
+    user: User,
+) -> None:
+    assert (await api(user, 'PUT', '/api/workflows/doomed', DOOMED)).status_code == 201
+    secret = (await api(user, 'GET', '/api/workflows/doomed/trigger/secret')).json()['secret']
+    await sign_in(user, '/workflows/doomed')
+    await click_when_shown(user, 'trigger-reveal')
+    await user.should_see(secret)
+    assert (await api(user, 'DELETE', '/api/workflows/doomed')).status_code == 204  # another tab, the API
+    await user.should_see(marker='workflow-deleted')
+    await user.should_not_see(secret)  # gone with the workflow: nothing left to copy
+    panel = (
+        'trigger-copy',
+        'trigger-copy-secret',
+        'trigger-reveal',
+        'trigger-rotate',
+        'schedule-pause',
+        'schedule-resume',
+    )
+    with user:  # hidden, and disabled too (a keyboard shortcut clicks a hidden button)
+        for marker in panel:
+            (button,) = ElementFilter(kind=ui.button, marker=marker, only_visible=False)
+            assert not button.visible and not button.enabled, marker
+    await user.should_see(marker='trigger-url')  # what it showed stays readable
+    await user.should_see(marker='schedule-cron')
+
+
 async def test_delete_deletes_nothing_when_the_workflow_was_saved_since_the_page_showed_it(user: User) -> None:
     assert (await api(user, 'PUT', '/api/workflows/doomed', DOOMED)).status_code == 201
     await sign_in(user, '/workflows/doomed')

@@ -8,6 +8,7 @@ live from the shared projector: new runs of this workflow join the first page as
 """
 
 import json
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
@@ -46,9 +47,9 @@ async def create(application: Application, workflow_id: str, args: PageArguments
         flt = flt.with_(workflow_id=workflow_id, page=flt.page)
         gone = ui.element('div').classes('w-full')  # says the workflow was deleted, when it is
         actions = _header(application, stored)
-        _watch_deletion(application, workflow_id, gone, actions)
         provisioned_note(application.workflows.provisioning_file(workflow_id))
-        await automation_panel(application, workflow_id)  # trigger URL and schedule, when the workflow has them
+        withdraw = await automation_panel(application, workflow_id)  # trigger URL and schedule, when it has them
+        _watch_deletion(application, workflow_id, gone, actions, withdraw)
         with ui.card().classes('fm-panel w-full p-0 overflow-hidden').props('flat bordered').mark('workflow-canvas'):
             DagView(stored.definition, on_select=_node_details(stored), height='auto', definition_only=True)
         with ui.card().classes('fm-panel w-full').props('flat bordered').mark('node-durations'):
@@ -57,9 +58,12 @@ async def create(application: Application, workflow_id: str, args: PageArguments
             await _history(application, stored, flt)
 
 
-def _watch_deletion(application: Application, workflow_id: str, gone: ui.element, actions: ui.element) -> None:
+def _watch_deletion(
+    application: Application, workflow_id: str, gone: ui.element, actions: ui.element, withdraw: Callable[[], None]
+) -> None:
     """Once the workflow is deleted (here in another tab, through the API, in another process) the page says so and
-    its actions go; what it shows stays readable. A look in memory every second, no query."""
+    its actions go, the automation panel's too (``withdraw``: a revealed trigger secret is cleared); what it shows
+    stays readable. A look in memory every second, no query."""
 
     def look() -> None:
         if not application.workflows.deleted(workflow_id):
@@ -69,6 +73,7 @@ def _watch_deletion(application: Application, workflow_id: str, gone: ui.element
             if isinstance(button, ui.button):
                 button.disable()
         actions.set_visibility(False)
+        withdraw()
         with gone, ui.row().classes('fm-callout w-full items-center gap-2 no-wrap').mark('workflow-deleted'):
             ui.icon('delete_forever', size='1.2rem').classes('text-negative')
             ui.label('This workflow was deleted. Its executions stay in the history.').classes('text-sm grow')

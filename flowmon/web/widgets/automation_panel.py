@@ -4,12 +4,14 @@ Shown on the workflow page only when the definition enables a trigger or has a s
 hidden until asked for (it was issued as the workflow was stored); rotating it asks whether the old one keeps working
 for 24 h or stops at once (after a leak); the next run time and whether the schedule is
 paused are read from the scheduler every second, so the panel moves on after each firing and follows a pause or
-resume made elsewhere (the API, another tab, another process).
+resume made elsewhere (the API, another tab, another process). Once the workflow is deleted (see the page's
+watch) the panel's actions go and a revealed secret is cleared: what else it shows stays readable.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -30,8 +32,9 @@ RECHECK_SECONDS = 5.0
 """How often a revealed trigger secret is read again (only while revealed)."""
 
 
-async def automation_panel(application: Application, workflow_id: str) -> None:
-    """The panel, or nothing when the workflow neither accepts triggers nor has a schedule."""
+async def automation_panel(application: Application, workflow_id: str) -> Callable[[], None]:
+    """The panel, or nothing when the workflow neither accepts triggers nor has a schedule; returns what withdraws
+    it once the workflow is deleted (its buttons hidden and disabled, a revealed secret cleared, its timer stopped)."""
     try:
         trigger: dict[str, Any] | None = await application.automation.trigger(workflow_id)
     except AppError:
@@ -41,10 +44,10 @@ async def automation_panel(application: Application, workflow_id: str) -> None:
     except NotFound:
         schedule = None
     if not (trigger and trigger['enabled']) and schedule is None:
-        return
+        return lambda: None
     secret: _TriggerSecret | None = None
     shown: _Schedule | None = None
-    with ui.card().classes('fm-panel w-full').props('flat bordered').mark('workflow-automation'):
+    with ui.card().classes('fm-panel w-full').props('flat bordered').mark('workflow-automation') as card:
         with ui.element('div').classes('fm-split w-full'):
             if trigger and trigger['enabled']:
                 secret = await _trigger(application, workflow_id, _absolute(trigger['path']))
@@ -57,7 +60,20 @@ async def automation_panel(application: Application, workflow_id: str) -> None:
         if secret is not None:
             await secret.tick()
 
-    ui.timer(1.0, tick)
+    timer = ui.timer(1.0, tick)
+
+    def withdraw() -> None:
+        timer.cancel()
+        if secret is not None:
+            secret.withdraw()
+        if shown is not None:
+            shown.withdraw()
+        for button in card.descendants():  # (disabled too: a keyboard shortcut clicks hidden ones)
+            if isinstance(button, ui.button):
+                button.disable()
+                button.set_visibility(False)
+
+    return withdraw
 
 
 def _absolute(path: str) -> str:
@@ -98,6 +114,7 @@ class _TriggerSecret:
         self._secret = ''
         self._checked = 0.0  # (monotonic) when the revealed secret was last read
         self._expires: str | None = None  # the end of the previous secret's grace, as shown
+        self._withdrawn = False  # (the workflow was deleted)
         with ui.row().classes('w-full items-center gap-2 no-wrap'):
             ui.icon('key', size='1.1rem').classes('text-grey-6')
             self._label = ui.label(HIDDEN_SECRET).classes('fm-mono fm-ellipsis fm-secret grow').mark('trigger-secret')
@@ -149,9 +166,18 @@ class _TriggerSecret:
         else:
             ui.notify('Secret rotated: the old one no longer works.', type='positive')
 
+    def withdraw(self) -> None:
+        """The workflow was deleted, its secret with it: a revealed secret is cleared, and stays so."""
+        self._withdrawn = True
+        self._secret = ''
+        self._label.set_text(fmt.DASH)
+        self.show_grace(None)
+
     def _show(self, revealed: dict[str, Any], *, stopped: bool = False) -> None:
         """Show the secret of ``revealed`` and what it says of the previous one (``stopped``: a rotation just now
         stopped it)."""
+        if self._withdrawn:  # (read as the workflow was being deleted)
+            return
         self._secret = str(revealed['secret'])
         self._checked = time.monotonic()
         self._label.set_text(self._secret)
@@ -215,6 +241,10 @@ class _Schedule:
                     .mark('schedule-resume')
                 )
         self._show(bool(info['paused']))
+
+    def withdraw(self) -> None:
+        """The workflow was deleted: it has no next run."""
+        self._next.set_text(fmt.DASH)
 
     def _show(self, paused: bool) -> None:
         self._paused = paused
