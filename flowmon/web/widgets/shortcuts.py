@@ -1,11 +1,11 @@
 """Keyboard shortcuts on every page, listed by ``?`` in a dialog.
 
 ``shortcuts.js`` listens to the keyboard (``lib/fm-keys.js`` maps keys and two-key sequences to actions; keys typed
-into a field or an editor, and keys while a modal dialog is open, are left alone). It asks the server to navigate (only to
-the pages in :data:`TARGETS`) and to show the help; ``/``, ``r`` and ``c`` it does itself, by focusing the search box
-or pressing the page's button marked ``data-fm-shortcut="run"`` / ``"cancel"``, so a shortcut does exactly what
-that button does: the Run button of a workflow page, the Rerun button of an execution page, the Cancel button of
-a running execution (which asks first).
+into a field or an editor, and keys while a modal dialog is open, are left alone). It asks the server to navigate
+(only to the pages in :data:`TARGETS`) and to show the help; ``/``, ``r`` and ``c`` it does itself, by focusing the
+search box or pressing the page's button marked ``data-fm-shortcut="run"`` / ``"cancel"``, so a shortcut does
+exactly what that button does: the Run button of a workflow page, the Rerun button of an execution page, the Cancel
+button of a running execution (which asks first).
 """
 
 from __future__ import annotations
