@@ -339,6 +339,9 @@ async def test_a_page_left_open_clears_the_revealed_trigger_secret_of_a_deleted_
             assert not button.visible and not button.enabled, marker
     await user.should_see(marker='trigger-url')  # what it showed stays readable
     await user.should_see(marker='schedule-cron')
+    with user:  # the schedule stopped with the workflow: not "active"
+        (state,) = ElementFilter(kind=ui.badge, marker='schedule-state')
+        assert state.text == 'stopped'
 
 
 async def test_delete_deletes_nothing_when_the_workflow_was_saved_since_the_page_showed_it(user: User) -> None:

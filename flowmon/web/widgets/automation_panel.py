@@ -243,7 +243,9 @@ class _Schedule:
         self._show(bool(info['paused']))
 
     def withdraw(self) -> None:
-        """The workflow was deleted: it has no next run."""
+        """The workflow was deleted: its schedule stopped with it, and it has no next run."""
+        self._state.set_text('stopped')
+        self._state.props('color=grey-7')
         self._next.set_text(fmt.DASH)
 
     def _show(self, paused: bool) -> None:
