@@ -17,7 +17,7 @@ from flowmon.application import Application
 
 from .auth import bearer_guard
 from .debug import install_debug_routes
-from .dependencies import STATE_KEY, App
+from .dependencies import STATE_KEY, App, known_ids, trigger_address
 from .error_docs import document_errors
 from .errors import install_error_handlers
 from .exchange import EXPORT_BODY
@@ -57,7 +57,7 @@ def install_api(
     DEFINITION_BODY['schema'] = application.workflows.definition_schema()
     EXPORT_BODY['schema'] = application.exchange.document_schema()
     ready = [Depends(started)]
-    guard = [*ready, Depends(bearer_guard(application.token))]
+    guard = [*ready, Depends(bearer_guard(application.token)), Depends(known_ids)]
     _include(app, health)
     for router in (workflow_router, execution_router, exchange_router, webhook_router, automation_router):
         _include(app, router, dependencies=guard)
@@ -65,7 +65,7 @@ def install_api(
     _include(app, view_router, dependencies=guard)
     _include(app, status_router, dependencies=guard)
     _include(app, stream_router, dependencies=guard)
-    _include(app, hook_router, dependencies=ready)  # public: the webhook signature authenticates
+    _include(app, hook_router, dependencies=[*ready, Depends(trigger_address)])  # public: the signature authenticates
     install_debug_routes(app, guard)
     if metrics is not None:
         install_metrics_route(app, metrics, ready if metrics_public else guard)

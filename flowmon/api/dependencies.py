@@ -28,6 +28,8 @@ from flowmon.application import (
     streams,
 )
 from flowmon.application import workflows as workflow_use_cases
+from flowmon.application.errors import NotFound
+from flowmon.application.ids import no_trigger, unknown_execution, unknown_workflow
 
 STATE_KEY = 'flowmon_application'
 
@@ -61,3 +63,30 @@ Status = Annotated[status.Status, Depends(_use_case('status'))]
 Streams = Annotated[streams.EventStreams, Depends(_use_case('streams'))]
 Views = Annotated[saved_views.SavedViews, Depends(_use_case('saved_views'))]
 Workflows = Annotated[workflow_use_cases.Workflows, Depends(_use_case('workflows'))]
+
+
+# The ids a path names, and what answers one that no stored workflow or execution can have
+PATH_IDS: dict[str, Callable[[str], NotFound | None]] = {
+    'workflow_id': unknown_workflow,
+    'execution_id': unknown_execution,
+}
+
+
+def known_ids(request: Request) -> None:
+    """404 for a workflow or execution id in the path that no stored one can have, before any query (see
+    :mod:`flowmon.application.ids`). A PUT creates what it names: the definition's check refuses a bad id (422)."""
+    if request.method == 'PUT':
+        return
+    for name, unknown in PATH_IDS.items():
+        value = request.path_params.get(name)
+        refusal = None if value is None else unknown(value)
+        if refusal is not None:
+            raise refusal
+
+
+def trigger_address(request: Request) -> None:
+    """``POST /hooks/{workflow_id}`` with an id no workflow can have: the one 404 of every address without a
+    trigger, before any query."""
+    refusal = no_trigger(request.path_params.get('workflow_id', ''))
+    if refusal is not None:
+        raise refusal

@@ -9,6 +9,7 @@ does not fit its schema has: ``loc`` starts with where the route takes that inpu
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -33,7 +34,7 @@ from flowmon.application.errors import (
     Unavailable,
 )
 from flowmon.engine.core.inputs import Loc, body_location, in_body
-from flowmon.engine.core.payload import MAX_PARSE_DEPTH, DuplicateKey, json_text_depth, loads_unique
+from flowmon.engine.core.payload import MAX_PARSE_DEPTH, DuplicateKey, json_text_depth, loads_unique, unstorable_at
 
 log = logging.getLogger(__name__)
 
@@ -157,6 +158,9 @@ class MeasuredBodyRoute(APIRoute):
                     raise in_body(Malformed(str(exc)), *exc.path) from None
                 except ValueError:
                     pass  # not JSON: FastAPI's parser says so, as it does without this check
+                else:
+                    if _UNSTORABLE_ESCAPE.search(body):  # (JSON holds a NUL or a lone surrogate only as such an escape)
+                        _refuse_unstorable(request.parsed)
             return await handler(request)
 
         return measured
@@ -169,6 +173,19 @@ class ParsedBodyRequest(Request):
 
     async def json(self) -> Any:
         return await super().json() if self.parsed is _UNPARSED else self.parsed
+
+
+# \u0000 and a surrogate's escape (\ud800-\udfff, also the two halves of a character beyond the BMP)
+_UNSTORABLE_ESCAPE = re.compile(rb'\\u(?:0000|[dD][89a-fA-F])')
+
+
+def _refuse_unstorable(body: Any) -> None:
+    """A 422 naming the first string or key of a parsed JSON body that holds what no database stores (a NUL
+    character, a lone surrogate): every string of a body is an id, a name, a filter or a payload."""
+    found = unstorable_at(body)
+    if found is not None:
+        held, what = found
+        raise RequestValidationError([{'loc': ['body', *held], 'msg': f'{what} cannot be stored', 'type': 'invalid'}])
 
 
 API_PREFIX = '/api/'

@@ -5,7 +5,7 @@ its authentication (401 without a valid one; 404 ``no trigger at this address`` 
 exist, does not accept triggers or has no secret, before any signature work, so its status and body do not tell
 which workflows exist, nor its time, but of a workflow that has a trigger secret; 409 for a ``webhook-id`` used
 before with another body; 413 over the payload budget ``FLOWMON_MAX_PAYLOAD_BYTES``, 422 for a body that is not JSON,
-nests more than 64 levels or names a key twice).
+nests more than 64 levels, names a key twice or holds a NUL character or a lone surrogate).
 The management routes (trigger secret and its rotation, schedule pause/resume) live under ``/api/workflows/{id}`` and
 need the token.
 """
@@ -43,8 +43,8 @@ class HookAccepted(BaseModel):
 SIGNATURE_HEADERS = (
     (
         'webhook-id',
-        "the message's id (at most 256 characters, no '.'), the same on each retry of it (a retry is answered with "
-        'the first execution)',
+        "the message's id (at most 256 characters, no '.' and no NUL), the same on each retry of it (a retry is "
+        'answered with the first execution)',
     ),
     ('webhook-timestamp', 'Unix seconds when it was signed; refused more than 5 minutes away from now'),
     (
@@ -68,8 +68,8 @@ SIGNATURE_HEADERS = (
         409: {'description': 'The webhook-id was used before with another body'},
         413: {'description': 'The body is over FLOWMON_MAX_PAYLOAD_BYTES'},
         422: {
-            'description': 'The body is not a JSON object (an empty body is {}), nests more than 64 levels or names '
-            'a key twice in one object'
+            'description': 'The body is not a JSON object (an empty body is {}), nests more than 64 levels, names '
+            'a key twice in one object, or holds a NUL character or a lone surrogate'
         },
     },
     openapi_extra={

@@ -38,6 +38,7 @@ from flowmon.engine.core.payload import (
     PayloadTooDeep,
     json_text_depth,
     loads_unique,
+    unstorable,
 )
 from flowmon.engine.core.provenance import trigger_problem
 from flowmon.engine.core.snapshot import HASH_PATTERN, definition_hash
@@ -46,12 +47,12 @@ from flowmon.engine.model import ID_PATTERN, Workflow, WorkflowError, parse_work
 from flowmon.engine.nodes.base import NodeRegistry
 
 from .errors import Invalid, Malformed
+from .ids import EXECUTION_ID_PATTERN
 from .views import execution_summary
 
 EXPORT_FORMAT = 'flowmon.execution'
 EXPORT_VERSION = 1
 MAX_IMPORT_EVENTS = 500_000
-EXECUTION_ID_PATTERN = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_.\-]{0,39}$')
 NODE_ID_PATTERN = re.compile(ID_PATTERN)
 MAX_TIMESTAMP_CHARS = 64
 # Event data holds payloads one or two levels down (node.completed {"output": ...}, execution.completed
@@ -211,6 +212,9 @@ def _check_fields(where: str, event: Event, budget: PayloadBudget) -> None:
         problem = _field_problem(key, value)
         if problem is not None:
             raise ImportRejected(f'{where}: {key} {problem}')
+        held = unstorable(value) if isinstance(value, str) else None  # (a payload says so as it is checked)
+        if held is not None:
+            raise ImportRejected(f'{where}: {key} holds {held}, which cannot be stored')
         if not isinstance(value, str):
             try:
                 budget.check(value, f'{where} {key}')

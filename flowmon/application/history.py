@@ -26,6 +26,7 @@ from flowmon.store.history import ExecutionRecord, History
 from flowmon.store.recorder import EventRecorder
 
 from .errors import Invalid, NotFound
+from .ids import workflow_filter
 from .live import LiveView
 from .origins import origin
 from .replays import ReplayLoader
@@ -99,9 +100,9 @@ class ExecutionHistory:
         self.announce_deleted: Callable[[str], None] = _unheard
 
     async def page(self, **query: Unpack[ExecutionQuery]) -> tuple[list[ExecutionRecord], int]:
-        """A page of executions, newest first, and how many match the filters; raises Invalid for an unknown
-        status, trigger type or origin (see :mod:`~flowmon.application.origins`), or a search text ``q`` that cannot
-        be searched for (see :func:`search_query`)."""
+        """A page of executions, newest first, and how many match the filters; raises Invalid for a workflow id no
+        workflow can have, an unknown status, trigger type or origin (see :mod:`~flowmon.application.origins`), or a
+        search text ``q`` that cannot be searched for (see :func:`search_query`)."""
         status = query.get('status')
         for wanted in [status] if isinstance(status, str) else status or ():
             if wanted not in EXECUTION_STATUSES:
@@ -109,6 +110,9 @@ class ExecutionHistory:
         trigger = query.get('trigger')
         if trigger is not None and trigger not in TRIGGER_TYPES:
             raise Invalid(f'trigger must be one of {", ".join(TRIGGER_TYPES)}, got {trigger!r}', at='trigger')
+        refused = workflow_filter(query.get('workflow_id'))
+        if refused is not None:
+            raise refused
         query['origin'] = origin(query.get('origin'))
         search = query.get('q')
         if search is not None:

@@ -26,8 +26,15 @@ from sqlalchemy import delete, select
 
 from flowmon.engine.core import log_context
 from flowmon.engine.core.events import utcnow
-from flowmon.engine.core.inputs import in_body
-from flowmon.engine.core.payload import DuplicateKey, PayloadBudget, PayloadError, PayloadTooLarge
+from flowmon.engine.core.inputs import in_body, located
+from flowmon.engine.core.payload import (
+    DuplicateKey,
+    PayloadBudget,
+    PayloadError,
+    PayloadTooLarge,
+    path_text,
+    unstorable_at,
+)
 from flowmon.engine.core.provenance import hook_trigger
 from flowmon.engine.runtime.scheduler import new_execution_id
 from flowmon.infra.signing import verify
@@ -64,8 +71,8 @@ class TriggerUnauthorized(PermissionError):
 
 
 class TriggerPayloadInvalid(ValueError):
-    """Signed correctly, but the body is not a JSON object (not JSON, another value, NaN or Infinity in it), or is
-    nested too deeply (422)."""
+    """Signed correctly, but the body is not a JSON object (not JSON, another value, NaN or Infinity, a NUL
+    character or a lone surrogate in it), or is nested too deeply (422)."""
 
 
 class TriggerPayloadTooLarge(ValueError):
@@ -186,6 +193,11 @@ class TriggerService:
             raise TriggerPayloadInvalid(
                 f'the body must be a JSON object such as {{"key": "value"}} (or empty, for {{}}), not {kind}'
             )
+        unstorable = unstorable_at(payload) if b'\\u' in body else None  # (JSON holds one only escaped)
+        if unstorable is not None:  # named here, where it is in the body, not as the execution input's
+            held, what = unstorable
+            refused = TriggerPayloadInvalid(f'the body at {path_text(held)}: {what} cannot be stored')
+            raise located(refused, *held)
         # The webhook-id's row is claimed first, with the id the execution will have: of two copies of one call (in
         # this process or in another sharing the database) only the one whose row goes in starts an execution.
         # A retry carries the same body; a webhook-id used again with another body is refused, not answered with the

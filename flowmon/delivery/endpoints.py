@@ -13,14 +13,15 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 from sqlalchemy import delete, select
 
 from flowmon.delivery.sender import redact
 from flowmon.engine.core.events import EventType, utcnow
 from flowmon.engine.core.inputs import located
+from flowmon.engine.core.payload import unstorable
 from flowmon.engine.nodes.webhook import WebhookAuth, check_custom_headers
 from flowmon.infra.outbound import OutboundGuard, OutboundRefused
 from flowmon.infra.secretbox import SecretBox
@@ -35,6 +36,18 @@ ROTATION_GRACE = timedelta(hours=24)
 _EVENT_TYPE_ITEMS: dict[str, Any] = {'items': {'enum': list(SUBSCRIBABLE_EVENT_TYPES)}}
 
 
+def _storable(text: str) -> str:
+    held = unstorable(text)
+    if held is not None:
+        raise ValueError(f'{held} cannot be stored')
+    return text
+
+
+StorableText = Annotated[str, AfterValidator(_storable)]
+"""Text kept as it is given (a description): without what no database stores (a NUL character, a lone surrogate),
+which a page could send, as the API refuses it in any body."""
+
+
 class EndpointSpec(BaseModel):
     """What a user configures for an endpoint (the API's create body)."""
 
@@ -44,7 +57,7 @@ class EndpointSpec(BaseModel):
     event_types: list[str] = Field(
         min_length=1, max_length=len(SUBSCRIBABLE_EVENT_TYPES), json_schema_extra=_EVENT_TYPE_ITEMS
     )
-    description: str = Field(default='', max_length=500)
+    description: StorableText = Field(default='', max_length=500)
     headers: dict[str, str] = Field(default_factory=dict)
     auth: WebhookAuth | None = None
     enabled: bool = True
@@ -70,7 +83,7 @@ class EndpointPatch(BaseModel):
 
     url: str | None = Field(default=None, min_length=1, max_length=2000)
     event_types: list[str] | None = Field(default=None, json_schema_extra=_EVENT_TYPE_ITEMS)
-    description: str | None = Field(default=None, max_length=500)
+    description: StorableText | None = Field(default=None, max_length=500)
     headers: dict[str, str] | None = None
     auth: WebhookAuth | None = None
     enabled: bool | None = None

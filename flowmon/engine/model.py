@@ -32,6 +32,7 @@ from flowmon.engine.core.payload import (
     human_size,
     json_text_depth,
     loads_unique,
+    unstorable_at,
 )
 from flowmon.engine.core.snapshot import definition_hash
 from flowmon.engine.cron import check_crontab
@@ -349,6 +350,10 @@ def parse_workflow(raw: Mapping[str, Any] | Any, registry: NodeRegistry) -> Work
         PayloadMeter(MAX_INT, MAX_NESTING).measure(raw, 'the workflow definition')
     except PayloadError as exc:
         raise DocumentRefused(str(exc)) from None
+    unstorable = unstorable_at(raw)  # a NUL character, a lone surrogate: no database stores either
+    if unstorable is not None:
+        held, what = unstorable
+        raise _at(WorkflowError(f'{key_path(held)}: {what} cannot be stored in a workflow definition'), *held)
     try:
         spec = WorkflowSpec.model_validate(dict(raw))
     except ValidationError as exc:

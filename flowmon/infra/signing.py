@@ -90,7 +90,7 @@ def verify(
     header = headers.get(HEADER_SIGNATURE)
     if not message_id or not stamp or not header:
         raise SignatureError('missing webhook-id, webhook-timestamp or webhook-signature header')
-    if '.' in message_id or len(message_id) > 256:
+    if '.' in message_id or len(message_id) > 256 or '\x00' in message_id:  # (it is stored: no NUL)
         raise SignatureError('malformed webhook-id')
     try:
         timestamp = int(stamp)

@@ -3,14 +3,15 @@
 :class:`Perimeter` owns the middleware stack and its order. NiceGUI's own layers (session, request tracking,
 cache control, gzip) are outermost; flowmon's run inside them, outermost first::
 
-    SecurityHeaders > TrustedHost > BearerFirst > page guard (sign-in) > BodyCap > routes
+    SecurityHeaders > TrustedHost > BearerFirst > NulGuard > page guard (sign-in) > BodyCap > routes
 
 One layer wraps even NiceGUI's: :class:`~flowmon.perimeter.stalled_streams.StalledStreams` cuts off an event-stream
 client that stops reading (a stalled write is out of reach of every layer inside NiceGUI's ``BaseHTTPMiddleware``).
 
 so every answer (even a 400 for a foreign ``Host``, a 401 or a 413) carries the security headers, a foreign
 ``Host`` is refused before anything else runs, an API caller without the token is refused before its body is
-read, and a body cap error reaches FastAPI as a plain 413 (no ``BaseHTTPMiddleware`` between the cap and the
+read, a NUL character in a path, query or header is refused once for every route (after the token), and a
+body cap error reaches FastAPI as a plain 413 (no ``BaseHTTPMiddleware`` between the cap and the
 routes).
 """
 
@@ -29,6 +30,7 @@ from flowmon.settings import Settings, public_origin
 
 from .bearer_first import METRICS_PATH, BearerFirst
 from .body_cap import BodyCap
+from .nul_guard import NulGuard
 from .security_headers import SecurityHeaders
 from .sessions import install_json_not_found, install_storage_policy, remove_expired_storage, session_middleware_options
 from .stalled_streams import wrap_whole_stack
@@ -60,6 +62,7 @@ class Perimeter:
             BodyCap, default=settings.max_body_bytes, overrides=[(path, large) for path in LARGE_BODY_PATHS]
         )
         app.add_middleware(page_guard.cls, *page_guard.args, **page_guard.kwargs)
+        app.add_middleware(NulGuard)
         guarded = () if settings.metrics_public else (METRICS_PATH,)
         app.add_middleware(BearerFirst, gate=self.gate, open_paths=OPEN_API_PATHS, guarded_paths=guarded)
         app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.allowed_host_list)

@@ -50,3 +50,23 @@ def fails(input: dict[str, Any]) -> None:
 def pid(input: dict[str, Any]) -> dict[str, Any]:
     """Where it ran, and the input it was given."""
     return {'pid': os.getpid(), 'got': input.get('input')}
+
+
+def nul_output(input: dict[str, Any]) -> dict[str, Any]:
+    """An output holding a NUL character (which no database column of PostgreSQL holds)."""
+    return {'text': 'a\x00b'}
+
+
+def nul_error(input: dict[str, Any]) -> None:
+    """Fails with a message holding a NUL character."""
+    raise ValueError('bad\x00byte')
+
+
+def surrogate_output(input: dict[str, Any]) -> dict[str, Any]:
+    """An output holding a lone surrogate (no UTF-8 bytes stand for it)."""
+    return {'text': 'a\ud800'}
+
+
+def surrogate_error(input: dict[str, Any]) -> None:
+    """Fails with a message holding a lone surrogate."""
+    raise ValueError('half \ud800 of a pair')

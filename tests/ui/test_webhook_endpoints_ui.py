@@ -115,6 +115,18 @@ async def test_a_refusal_shows_once_at_its_field_and_the_dialog_keeps_what_was_t
     assert await endpoints(user) == []
 
 
+async def test_a_description_holding_a_nul_is_refused_at_its_field(user: User) -> None:
+    """What no database stores (PostgreSQL's text holds no NUL): refused by the model the page and the API share."""
+    await sign_in(user, '/webhooks')
+    user.find(marker='endpoint-create').click()
+    fill(user, url='https://hooks.example.com/in', description='Ops\x00alerts', event_types=['node.failed'])
+    user.find(marker='endpoint-save').click()
+    message = 'a NUL character (\\u0000) cannot be stored'
+    await user.should_see(message)
+    assert message in element(user, 'endpoint-description').error
+    assert await endpoints(user) == []
+
+
 @pytest.mark.parametrize('url', ['not a url', 'hooks.example.com:8443/in'])
 async def test_a_url_that_is_not_an_absolute_http_url_is_named_at_the_field_and_by_the_api(
     user: User, url: str

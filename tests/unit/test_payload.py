@@ -205,3 +205,30 @@ def test_an_object_naming_a_key_twice_is_refused_with_its_place() -> None:
     with pytest.raises(DuplicateKey, match='the input names the key "x" twice'):
         budget.loads('{"x": 1, "x": 2}', 'the input')
     assert budget.loads('{"x": 1, "x": 2}', 'a response', unique_keys=False) == {'x': 2}
+
+
+@pytest.mark.parametrize(
+    ('value', 'where'),
+    [
+        ({'a': 'x\x00'}, 'at a: '),
+        ({'items': [1, {'k\x00': 2}]}, 'at items[1]["k\\u0000"]: '),
+        ({'a': '\\\x00'}, 'at a: '),  # a backslash, then the character
+    ],
+)
+def test_a_nul_character_anywhere_is_refused_saying_where(value: Any, where: str) -> None:
+    with pytest.raises(PayloadInvalid, match=re.escape(f'{where}a NUL character (\\u0000) cannot be stored')):
+        encode_compact(value)
+
+
+def test_the_text_of_a_nul_escape_is_no_nul_character() -> None:
+    assert encode_compact({'a': '\\u0000', 'b': '\\\\u0000'}) == '{"a":"\\\\u0000","b":"\\\\\\\\u0000"}'
+    assert bounded_text('bad\x00byte', 4000) == 'bad\\x00byte'
+
+
+def test_a_lone_surrogate_is_refused_and_a_character_beyond_the_bmp_is_not() -> None:
+    with pytest.raises(PayloadInvalid, match=re.escape('at a[0]: a lone surrogate (\\ud800-\\udfff')):
+        encode_compact({'a': ['x\ud800']})
+    with pytest.raises(PayloadInvalid, match='lone surrogate'):
+        encode_compact(['\ud83d\ude00'])  # two halves as two code points: no UTF-8 for either
+    assert encode_compact({'smile': '\U0001f600'}) == '{"smile":"\\ud83d\\ude00"}'
+    assert bounded_text('half \ud800 of a pair', 4000) == 'half \\ud800 of a pair'

@@ -86,6 +86,7 @@ def test_verify_accepts_reference_signatures_and_returns_the_id() -> None:
         ({'header': ('webhook-signature', 'v1a,abc v2,xyz')}, 'no v1 signature'),
         ({'header': ('webhook-timestamp', 'soon')}, 'not an integer'),
         ({'header': ('webhook-id', 'msg.with.dots')}, 'malformed'),
+        ({'header': ('webhook-id', 'msg_with\x00nul')}, 'malformed'),
     ],
 )
 def test_verify_refuses_with_a_reason(change: dict[str, object], reason: str) -> None:

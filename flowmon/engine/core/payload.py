@@ -18,7 +18,7 @@ import json
 import math
 import re
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from itertools import accumulate
 from json.encoder import c_make_encoder, encode_basestring_ascii  # type: ignore[attr-defined]
@@ -142,7 +142,7 @@ def loads_unique(text: bytes | str, what: str) -> Any:
     duplicated, key = found[0]
     path = _path_to(document, duplicated)
     shown = json.dumps(bounded_text(key, MAX_KEY_CHARS_SHOWN), ensure_ascii=False)
-    where = f' (in {_dotted(path)})' if path else ''
+    where = f' (in {path_text(path)})' if path else ''
     raise DuplicateKey(f'{what} names the key {shown} twice in one object{where}; each key may appear once', key, path)
 
 
@@ -167,10 +167,13 @@ def _path_to(document: Any, target: Any) -> tuple[str | int, ...]:
     return ()
 
 
-def _dotted(path: tuple[str | int, ...]) -> str:
-    """``nodes[2].config``: a path as people read it."""
-    text = ''.join(f'[{step}]' if isinstance(step, int) else _key_step(step) for step in path)
-    return text.removeprefix('.')
+# No database column holds these (PostgreSQL's text and jsonb no NUL, jsonb not even as its \u0000 escape; UTF-8,
+# which both databases store, no surrogate code point): a payload with one in a string or a key is refused, on every
+# database alike, instead of failing where it is stored.
+NUL_CHARACTER = 'a NUL character (\\u0000)'
+LONE_SURROGATE = 'a lone surrogate (\\ud800-\\udfff, half of a UTF-16 pair: no character)'
+_SURROGATE = re.compile('[\ud800-\udfff]')
+_NUL_ESCAPE = re.compile(r'(?<!\\)(?:\\\\)*\\u0000')
 
 
 class _NotFinite(PayloadInvalid):
@@ -196,7 +199,13 @@ def _over(size: int, limit: int) -> str:
 
 
 def bounded_text(text: str, limit: int) -> str:
-    """``text`` cut to at most ``limit`` characters (an ellipsis marks the cut)."""
+    """``text`` (an error message, a traceback) as it is stored: a NUL character in it written as the four
+    characters ``\\x00`` and a lone surrogate as ``\\ud800`` (no database column holds them; a message is read, not
+    parsed), cut to at most ``limit`` characters (an ellipsis marks the cut)."""
+    if '\x00' in text:
+        text = text.replace('\x00', '\\x00')
+    if not text.isascii() and _SURROGATE.search(text):  # a lone surrogate, which UTF-8 has no bytes for: \\ud800
+        text = text.encode('utf-8', 'backslashreplace').decode('utf-8')
     return text if len(text) <= limit else text[: limit - 1] + '…'
 
 
@@ -255,12 +264,20 @@ def encode_compact(value: Any, *, lenient: bool = False) -> str:
     """Compact JSON (ASCII, non-ASCII characters escaped), the encoding whose length the budget limits.
 
     With ``lenient``, values JSON cannot hold (dates, sets, ...) are written as ``str(value)``. Raises
-    :class:`PayloadInvalid` when the value cannot be encoded at all.
+    :class:`PayloadInvalid` when the value cannot be encoded at all, or holds a NUL character in a string or a key
+    (saying where).
     """
     try:
-        return (_COMPACT_LENIENT if lenient else _COMPACT)(value)
+        encoded = (_COMPACT_LENIENT if lenient else _COMPACT)(value)
     except (TypeError, ValueError) as exc:
         raise PayloadInvalid(f'cannot be encoded as JSON: {exc}') from None
+    # (walked only when the text has an escape of one: a NUL's, or a surrogate's, which non-BMP characters have too)
+    if ('\\u0000' in encoded and _NUL_ESCAPE.search(encoded)) or '\\ud' in encoded:
+        found = unstorable_at(value)
+        if found is not None:
+            path, what = found
+            raise PayloadInvalid(f'at {path_text(path)}: {what} cannot be stored' if path else f'holds {what}')
+    return encoded
 
 
 def json_string(text: str) -> str:
@@ -413,20 +430,60 @@ def _scalar_size(value: Any, what: str) -> int:
 
 def _where_not_finite(value: Any) -> str:
     """`` at items[2].price``: where the first NaN or infinity in ``value`` is (in document order); empty when
-    ``value`` is one. Iterative; a container reached again is not searched again."""
-    stack: list[tuple[Any, str]] = [(value, '')]
+    ``value`` is one."""
+    return _where(value, lambda item: isinstance(item, float) and not math.isfinite(item))
+
+
+def unstorable(text: str) -> str | None:
+    """What in ``text`` no database stores (:data:`NUL_CHARACTER`, :data:`LONE_SURROGATE`), or None."""
+    if '\x00' in text:
+        return NUL_CHARACTER
+    if not text.isascii() and _SURROGATE.search(text):
+        return LONE_SURROGATE
+    return None
+
+
+def unstorable_at(value: Any) -> tuple[tuple[str | int, ...], str] | None:
+    """Where the first string or key of ``value`` that no database stores is (keys and indices: ``('items', 2,
+    'name')``; a key ends the path), and what it holds (see :func:`unstorable`); None when every one can be stored."""
+    found = _find(value, lambda item: isinstance(item, str) and unstorable(item) is not None)
+    if found is None:
+        return None
+    path, item = found
+    return path, str(unstorable(item))
+
+
+def path_text(path: Sequence[str | int]) -> str:
+    """``items[2].name``: a path of keys and indices as a message names it."""
+    return ''.join(f'[{step}]' if isinstance(step, int) else _key_step(step) for step in path).removeprefix('.')
+
+
+def _where(value: Any, found: Callable[[Any], bool]) -> str:
+    """`` at items[2].price``: where the first item ``found`` in ``value`` is; empty when ``value`` is one (or none
+    is)."""
+    at = _find(value, found)
+    return f' at {path_text(at[0])}' if at is not None and at[0] else ''
+
+
+def _find(value: Any, found: Callable[[Any], bool]) -> tuple[tuple[str | int, ...], Any] | None:
+    """The path to the first item ``found`` in ``value`` (in document order; a key is found as its value is), and
+    that item. Iterative; a container reached again is not searched again."""
+    stack: list[tuple[Any, tuple[str | int, ...]]] = [(value, ())]
     searched: set[int] = set()
     while stack:
         item, path = stack.pop()
-        if isinstance(item, float) and not math.isfinite(item):
-            return f' at {path.removeprefix(".")}' if path else ''
+        if found(item):
+            return path, item
         if not isinstance(item, dict | list | tuple) or id(item) in searched:
             continue
         searched.add(id(item))
+        if isinstance(item, dict):
+            key = next((key for key in item if found(key)), None)
+            if key is not None:
+                return (*path, key), key
         pairs = item.items() if isinstance(item, dict) else enumerate(item)
-        steps = [(child, path + (_key_step(key) if isinstance(item, dict) else f'[{key}]')) for key, child in pairs]
-        stack.extend(reversed(steps))
-    return ''
+        stack.extend(reversed([(child, (*path, key)) for key, child in pairs]))
+    return None
 
 
 def _key_step(key: Any) -> str:
