@@ -185,8 +185,9 @@ class Workflows:
 
 @contextmanager
 def _refused_definition() -> Iterator[None]:
-    """A definition the workflow model refuses, as Invalid about the place in it (the body) its message names."""
+    """A definition the workflow model refuses, as Invalid about the place in it (the body) its message names: in
+    the body whatever its first key is called (a key named as one of the route's parameters is still the body's)."""
     try:
         yield
     except WorkflowError as exc:
-        raise Invalid(str(exc), at=exc.where) from None
+        raise (in_body(Invalid(str(exc)), *exc.where) if exc.where else Invalid(str(exc))) from None

@@ -428,6 +428,14 @@ def parse_workflow(raw: Mapping[str, Any] | Any, registry: NodeRegistry) -> Work
 VALIDATOR_ERRORS = {'value_error': 'Value error, ', 'assertion_error': 'Assertion failed, '}
 # pydantic's words for a value that is not an object (``dict``, a model), and what a definition's author calls it
 NOT_AN_OBJECT = frozenset({'dict_type', 'model_type', 'model_attributes_type'})
+_SPEC_AT: dict[tuple[str, ...], type[BaseModel]] = {  # the part of a definition at a place (list indexes left out)
+    (): WorkflowSpec,
+    ('nodes',): NodeSpec,
+    ('edges',): EdgeSpec,
+    ('schedule',): ScheduleSpec,
+    ('trigger',): TriggerSpec,
+    ('nodes', 'retry'): RetryPolicy,
+}
 
 
 def describe_config_error(exc: ValidationError, node: NodeSpec, registry: NodeRegistry | None = None) -> str:
@@ -501,6 +509,18 @@ def _first_loc(exc: ValidationError, *, typo_first: bool = False) -> tuple[str |
     return tuple(part for part in errors[0]['loc'] if isinstance(part, str | int)) if errors else ()
 
 
+def _unknown_key(loc: tuple[Any, ...]) -> str:
+    """A key the definition has no place for, with the keys that part of it takes and the closest of them (a typo
+    such as ``edegs``), as a node config's unknown key is said."""
+    spec = _SPEC_AT.get(tuple(part for part in loc[:-1] if isinstance(part, str)))
+    if spec is None or not loc:
+        return 'unknown key'
+    known = [info.alias or name for name, info in spec.model_fields.items()]
+    close = difflib.get_close_matches(str(loc[-1]), known, n=1)
+    hint = f'; did you mean {close[0]!r}?' if close else ''
+    return f'unknown key (known: {", ".join(known)}{hint})'
+
+
 def _describe(exc: ValidationError, *, prefix: str, raw: Mapping[str, Any] | None = None) -> str:
     """Turn pydantic errors into short messages that name the field (and the node, when known)."""
     parts = []
@@ -511,7 +531,8 @@ def _describe(exc: ValidationError, *, prefix: str, raw: Mapping[str, Any] | Non
                 continue
         location = _location(error['loc'], raw)
         where = f'{prefix}.{location}' if prefix and location else (prefix or location)
-        parts.append(f'{where}: {_message(error)}' if where else _message(error))
+        problem = _unknown_key(tuple(error['loc'])) if error['type'] == 'extra_forbidden' else _message(error)
+        parts.append(f'{where}: {problem}' if where else problem)
     more = len(exc.errors()) - 5
     if more > 0:
         parts.append(f'... and {more} more')

@@ -353,6 +353,11 @@ async def test_a_refusal_about_one_input_says_where_it_is_as_a_schema_refusal_do
             "edges[0] refers to missing node 'z'",
         ),
         ({'id': 'v', 'name': 'W', 'nodes': nodes[:1]}, ['body', 'id'], "id 'v' in the body does not match 'w'"),
+        (  # a key of the body named as the route's path parameter is still the body's
+            {'name': 'W', 'nodes': nodes[:1], 'workflow_id': 'w'},
+            ['body', 'workflow_id'],
+            'workflow_id: unknown key (known: id, name, description, timeout_seconds, nodes, edges, schedule, trigger',
+        ),
         (
             {'name': 'W', 'nodes': nodes[:1], 'schedule': {'cron': '0 0 31 2 *'}},
             ['body', 'schedule', 'cron'],

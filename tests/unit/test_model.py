@@ -140,7 +140,22 @@ def test_non_object_input(raw: Any) -> None:
 
 def test_unknown_top_level_key() -> None:
     message = rejected(workflow([node('a')], colour='blue'))
-    assert 'colour' in message
+    assert 'colour: unknown key (known: id, name, description, timeout_seconds, nodes, edges, schedule' in message
+
+
+def test_an_unknown_key_is_said_with_the_keys_its_part_takes_and_the_closest() -> None:
+    assert (
+        'edegs: unknown key (known: id, name, description, timeout_seconds, nodes, edges, schedule, trigger; did '
+        "you mean 'edges'?)" in rejected(workflow([node('a')], edegs=[]))
+    )
+    typo = {**node('a'), 'timeout': 3}
+    assert (
+        "nodes[0].timeout (node 'a'): unknown key (known: id, type, name, config, retry, timeout_seconds; did you "
+        "mean 'timeout_seconds'?)" in rejected(workflow([typo]))
+    )
+    assert 'schedule.every: unknown key (known: cron, timezone)' in rejected(
+        workflow([node('a')], schedule={'cron': '* * * * *', 'every': 5})
+    )
 
 
 def test_bad_node_id_names_the_field() -> None:
