@@ -295,6 +295,14 @@ def _assert_security_headers(response: httpx.Response) -> None:
     assert response.headers['x-frame-options'] == 'DENY'
 
 
+def test_health_answers_a_monitor_s_head_without_a_body_or_the_token(client: httpx.Client) -> None:
+    probe = client.head('/api/health')
+    assert probe.status_code == 200 and probe.content == b''
+    assert probe.headers['content-type'] == 'application/json'
+    refused = client.patch('/api/health')
+    assert refused.status_code == 405 and refused.headers['allow'] == 'GET, HEAD'
+
+
 @pytest.mark.parametrize(
     ('method', 'path', 'headers', 'status'),
     [
@@ -303,6 +311,7 @@ def _assert_security_headers(response: httpx.Response) -> None:
         ('GET', f'/?token={TOKEN}', {}, 303),
         ('GET', '/?token=wrong-token-but-long', {}, 303),
         ('GET', '/api/health', {}, 200),
+        ('HEAD', '/api/health', {}, 200),  # an uptime monitor's probe, without the token
         ('GET', '/api/workflows', {}, 401),
         ('GET', '/api/workflows', AUTH, 200),
         ('GET', '/api/workflows/no-such-workflow', AUTH, 404),
