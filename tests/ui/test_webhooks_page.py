@@ -27,7 +27,9 @@ from uisim import (
 from waiting import until
 from webhook_receiver import Reply
 
+from flowmon.application.automation import Automation
 from flowmon.application.deliveries import Deliveries
+from flowmon.application.endpoints import Endpoints
 from flowmon.web.widgets import automation_panel, endpoint_list
 from flowmon.web.widgets.text_block import TextBlock
 
@@ -430,6 +432,65 @@ async def test_a_revealed_endpoint_secret_follows_a_rotation_made_elsewhere(
     assert created['secret'] not in text_of(user, f'endpoint-{endpoint_id}')  # the stopped secret is not offered
 
 
+class ReadAcrossRotation:
+    """Makes the page's periodic re-read of a revealed secret land inside the page's own rotation: once armed, the
+    next read waits for the rotation's write and reads the new secret, and the rotation answers only after that read
+    (the window in which a page took its own rotation for one made elsewhere)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, owner: type, reveal: str, rotate: str) -> None:
+        self.armed = False
+        self.read_started = asyncio.Event()
+        self.committed = asyncio.Event()
+        self.read_done = asyncio.Event()
+        real_reveal, real_rotate = getattr(owner, reveal), getattr(owner, rotate)
+
+        async def reveal_(this: Any, key: str) -> dict[str, Any]:
+            if not self.armed or self.read_started.is_set():
+                return dict(await real_reveal(this, key))
+            self.read_started.set()
+            await self.committed.wait()
+            try:
+                return dict(await real_reveal(this, key))
+            finally:
+                self.read_done.set()
+
+        async def rotate_(this: Any, key: str, grace_seconds: int | None = None) -> dict[str, Any]:
+            rotated = dict(await real_rotate(this, key, grace_seconds))
+            if self.armed:
+                self.committed.set()
+                await self.read_done.wait()
+            return rotated
+
+        monkeypatch.setattr(owner, reveal, reveal_)
+        monkeypatch.setattr(owner, rotate, rotate_)
+
+    async def rotate_from_the_dialog(self, user: User) -> None:
+        """With the rotation dialog open: wait for a re-read to be under way, then confirm."""
+        self.armed = True
+        await until(self.read_started.is_set, 'a re-read of the revealed secret to start')
+        user.find(marker='confirm-rotate-ok').click()
+
+
+async def test_a_rotation_made_on_the_page_is_not_taken_for_one_made_elsewhere(
+    user: User, receivers: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(endpoint_list, 'RECHECK_SECONDS', 0.0)
+    race = ReadAcrossRotation(monkeypatch, Endpoints, 'reveal_secret', 'rotate_secret')
+    created = await create_endpoint(user, receivers().url, ['execution.failed'])
+    endpoint_id = created['id']
+    await sign_in(user, '/webhooks')
+    await click_when_shown(user, f'endpoint-reveal-{endpoint_id}')
+    await wait_for_text_containing(user, f'endpoint-secret-{endpoint_id}', created['secret'])
+    user.find(marker=f'endpoint-rotate-{endpoint_id}').click()
+    await user.should_see(marker='confirm-rotate-ok')
+    await race.rotate_from_the_dialog(user)
+    await user.should_see('Secret rotated')
+    assert race.read_done.is_set()
+    rotated = (await api(user, 'GET', f'/api/webhooks/endpoints/{endpoint_id}/secret')).json()
+    await wait_for_text_containing(user, f'endpoint-secret-{endpoint_id}', rotated['secret'])
+    await user.should_not_see('rotated elsewhere')
+
+
 async def test_an_endpoint_says_until_when_its_previous_secret_signs_in_the_viewers_time_also_hidden(
     user: User, receivers: Any
 ) -> None:
@@ -490,6 +551,27 @@ async def test_a_revealed_trigger_secret_follows_a_rotation_made_elsewhere(
     await wait_for_text_containing(user, 'trigger-secret', rotated['secret'])
     await user.should_see('The trigger secret was rotated elsewhere: the new one is shown.')
     await wait_for_text_containing(user, 'trigger-previous', 'The previous secret also works until')
+
+
+async def test_a_trigger_rotation_made_on_the_page_is_not_taken_for_one_made_elsewhere(
+    user: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(automation_panel, 'RECHECK_SECONDS', 0.0)
+    race = ReadAcrossRotation(monkeypatch, Automation, 'reveal_trigger_secret', 'rotate_trigger_secret')
+    assert (await api(user, 'PUT', '/api/workflows/nightly', SCHEDULED)).status_code in {200, 201}
+    await sign_in(user, '/workflows/nightly')
+    await click_when_shown(user, 'trigger-reveal')
+    first = (await api(user, 'GET', '/api/workflows/nightly/trigger/secret')).json()['secret']
+    await wait_for_text_containing(user, 'trigger-secret', first)
+    user.find(marker='trigger-rotate').click()
+    await user.should_see(marker='confirm-rotate-ok')
+    await race.rotate_from_the_dialog(user)
+    await user.should_see('Secret rotated: the old one keeps working alongside the new one for 24 h.')
+    assert race.read_done.is_set()
+    rotated = (await api(user, 'GET', '/api/workflows/nightly/trigger/secret')).json()['secret']
+    assert rotated != first
+    await wait_for_text_containing(user, 'trigger-secret', rotated)
+    await user.should_not_see('rotated elsewhere')
 
 
 async def test_the_schedule_panel_follows_a_pause_made_elsewhere(user: User) -> None:

@@ -115,6 +115,9 @@ class _TriggerSecret:
         self._checked = 0.0  # (monotonic) when the revealed secret was last read
         self._expires: str | None = None  # the end of the previous secret's grace, as shown
         self._withdrawn = False  # (the workflow was deleted)
+        # This page's own rotation is under way: a re-read landing between its write and its answer would take the
+        # new secret for a rotation made elsewhere (and one that read before the write would show the old one again).
+        self._rotating = False
         with ui.row().classes('w-full items-center gap-2 no-wrap'):
             ui.icon('key', size='1.1rem').classes('text-grey-6')
             self._label = ui.label(HIDDEN_SECRET).classes('fm-mono fm-ellipsis fm-secret grow').mark('trigger-secret')
@@ -155,9 +158,15 @@ class _TriggerSecret:
         if grace is None:
             return
         automation = self._application.automation
-        rotated = await guarded(
-            self._application, 'rotate the secret', lambda: automation.rotate_trigger_secret(self._workflow_id, grace)
-        )
+        self._rotating = True
+        try:
+            rotated = await guarded(
+                self._application,
+                'rotate the secret',
+                lambda: automation.rotate_trigger_secret(self._workflow_id, grace),
+            )
+        finally:
+            self._rotating = False
         if rotated is None:
             return
         self._show(rotated, stopped=not grace)
@@ -201,13 +210,16 @@ class _TriggerSecret:
         Revealed or not, a grace that has run out is no longer said to run."""
         if self._expires and datetime.fromisoformat(self._expires) <= datetime.now(UTC):
             self.show_grace(None)
-        if not self._secret or time.monotonic() - self._checked < RECHECK_SECONDS:
+        if not self._secret or self._rotating or time.monotonic() - self._checked < RECHECK_SECONDS:
             return
         self._checked = time.monotonic()
+        shown = self._secret
         try:
             revealed = await self._application.automation.reveal_trigger_secret(self._workflow_id)
         except AppError:
             return  # (a workflow deleted meanwhile: its page says so)
+        if self._rotating or self._secret != shown:  # this page rotated meanwhile: what was read may be either secret
+            return
         if revealed['secret'] != self._secret:
             self._show(revealed)
             ui.notify('The trigger secret was rotated elsewhere: the new one is shown.', type='warning')

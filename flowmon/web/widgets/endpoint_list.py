@@ -45,6 +45,9 @@ class EndpointList:
         self._on_bulk = on_bulk_redeliver
         self._revealed: dict[str, dict[str, Any]] = {}
         self._checked = 0.0  # (monotonic) when the revealed secrets were last read
+        # The endpoints this page is rotating the secret of: a re-read landing between the write and its answer would
+        # take the new secret for a rotation made elsewhere.
+        self._rotating: set[str] = set()
         self._graces: dict[str, tuple[ui.label, datetime]] = {}  # the grace lines shown, with when they end
         self._shown: Any = None
         self._health: Mapping[str, Mapping[str, Any]] = {}
@@ -281,12 +284,14 @@ class EndpointList:
         self._checked = time.monotonic()
         rotated = False
         for endpoint_id, shown in list(self._revealed.items()):
+            if endpoint_id in self._rotating:
+                continue
             try:
                 revealed = await self._application.endpoints.reveal_secret(endpoint_id)
             except AppError:
                 revealed = None  # (deleted meanwhile: the list drops its row)
-            if self._revealed.get(endpoint_id) is not shown:  # hidden, or shown anew, meanwhile
-                continue
+            if self._revealed.get(endpoint_id) is not shown or endpoint_id in self._rotating:  # hidden, shown anew,
+                continue  # or being rotated here, meanwhile
             if revealed is None:
                 del self._revealed[endpoint_id]
             elif revealed['secret'] != shown['secret']:
@@ -319,8 +324,12 @@ class EndpointList:
         )
         if grace is None:
             return
-        with self._dialogs:  # the list may be redrawn meanwhile, the row's button with it
-            secret = await actions.rotate_secret(self._application, endpoint_id, grace)
+        self._rotating.add(endpoint_id)
+        try:
+            with self._dialogs:  # the list may be redrawn meanwhile, the row's button with it
+                secret = await actions.rotate_secret(self._application, endpoint_id, grace)
+        finally:
+            self._rotating.discard(endpoint_id)
         if secret is not None:
             self._revealed[endpoint_id] = secret
             self._redraw()
