@@ -194,6 +194,7 @@ class System:
         )
         probe = LoopLagProbe()
         stats = NodeStatistics(runs=NodeRunStats(db), recorder=recorder, history=history)
+        reads.deletion_listeners.append(stats.deleted)
         status = Status(
             sources=StatusSources(
                 version=__version__, database_url=db.display_url, database_size=db.size,

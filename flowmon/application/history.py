@@ -98,6 +98,9 @@ class ExecutionHistory:
         self._snapshots = snapshots or SnapshotCache(history)
         # tells the other processes on the database that an execution was deleted here (set by the cluster)
         self.announce_deleted: Callable[[str], None] = _unheard
+        # Called (cheap and synchronous) with each execution deleted, here or by another process, and with None when
+        # some may have been deleted unheard: what keeps something of executions lets go of it (node statistics).
+        self.deletion_listeners: list[Callable[[str | None], None]] = []
 
     async def page(self, **query: Unpack[ExecutionQuery]) -> tuple[list[ExecutionRecord], int]:
         """A page of executions, newest first, and how many match the filters; raises Invalid for a workflow id no
@@ -233,11 +236,15 @@ class ExecutionHistory:
         it any more, and the pages that show it learn so from the live view. A deletion made here is announced to the
         other processes once."""
         self._replays.forget(execution_id)
+        for listener in self.deletion_listeners:
+            listener(execution_id)
         if self._live.forget(execution_id, elsewhere=not here) and here:
             self.announce_deleted(execution_id)
 
     def forget_unknown(self) -> None:
         """Executions may have been deleted by another process unheard (its news was lost): pages ask the store."""
+        for listener in self.deletion_listeners:
+            listener(None)
         self._live.forget_unknown()
 
     async def is_imported(self, execution_id: str) -> bool:

@@ -7,8 +7,9 @@ duration (finished, or so far while it runs) is above the p95 of at least :data:
 executions: its own run never counts towards the baseline it is compared with.
 
 The runs are cached per workflow and forgotten when node runs of that workflow are written (the recorder writes them
-just after an execution ends and tells :meth:`NodeStatistics.forget`), so a page or an API call reads the database
-only after something of that workflow finished. Processes sharing a database tell each other through the cluster's
+just after an execution ends and tells :meth:`NodeStatistics.forget`) or when an execution among them is deleted
+(here or by another process: :meth:`NodeStatistics.deleted`), so a page or an API call reads the database only after
+something of that workflow finished or went. Processes sharing a database tell each other through the cluster's
 change feed (topic ``node-runs``, :meth:`NodeStatistics.refresh`).
 """
 
@@ -101,6 +102,8 @@ class NodeStatistics:
         # workflow id -> node id -> its latest SAMPLE + 1 runs, newest first (one more than the sample: a baseline
         # leaves the execution's own run out and still has SAMPLE)
         self._cache: OrderedDict[str, dict[str, tuple[NodeRun, ...]]] = OrderedDict()
+        # workflow id -> the executions its cached runs belong to (one deleted: the workflow's runs are read again)
+        self._executions: dict[str, set[str]] = {}
         # workflow id -> its reads in flight, each marked stale when the workflow's runs are forgotten meanwhile
         # (an entry only while a read is in flight: not one per workflow ever run)
         self._reading: dict[str, list[_Read]] = {}
@@ -118,9 +121,21 @@ class NodeStatistics:
         """Another process wrote node runs of ``workflow_id`` (None: of any workflow): read them again when asked."""
         self._drop({*self._cache, *self._reading} if workflow_id is None else [workflow_id])
 
+    def deleted(self, execution_id: str | None) -> None:
+        """An execution was deleted (None: some may have been, unheard): the runs cached with it in them are read again
+        when next asked, and so are the runs being read now."""
+        if execution_id is None:
+            self._drop({*self._cache, *self._reading})
+            return
+        self._drop(
+            [workflow_id for workflow_id, executions in self._executions.items() if execution_id in executions]
+            + list(self._reading)
+        )
+
     def _drop(self, workflow_ids: Collection[str]) -> None:
         for workflow_id in workflow_ids:
             self._cache.pop(workflow_id, None)
+            self._executions.pop(workflow_id, None)
             for read in self._reading.get(workflow_id, ()):
                 read.stale = True
 
@@ -194,8 +209,11 @@ class NodeStatistics:
                 return {**cached, **fresh}  # forgotten meanwhile: good for this answer, not for keeping
             cached = {**self._cache.get(workflow_id, {}), **fresh}
             self._cache[workflow_id] = cached
+            self._executions.setdefault(workflow_id, set()).update(
+                run.execution_id for runs in fresh.values() for run in runs
+            )
             while len(self._cache) > CACHED_WORKFLOWS:
-                self._cache.popitem(last=False)
+                self._executions.pop(self._cache.popitem(last=False)[0], None)
         if workflow_id in self._cache:
             self._cache.move_to_end(workflow_id)
         return cached

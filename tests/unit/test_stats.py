@@ -235,3 +235,15 @@ async def test_processes_sharing_a_database_tell_each_other_about_node_runs(
     await application.stats.refresh(None)  # the feed reconnected: forget every workflow
     assert (await application.stats.nodes('pipe'))['work'].count == 3
     assert told == [{'pipe'}]  # what others wrote is not announced again
+
+
+async def test_deleted_executions_leave_the_statistics_at_once(system: System, application: Application) -> None:
+    for n in range(6):
+        await record(system, f'run{n}', T0 + timedelta(minutes=n), {'load': 1.0, 'work': 1.0 + n})
+    assert (await application.stats.nodes('pipe'))['work'].count == 6  # read, and kept
+
+    await application.executions.delete('run5')
+    assert (await application.stats.nodes('pipe'))['work'] == NodeStats.of([1.0, 2.0, 3.0, 4.0, 5.0])
+    await application.executions.delete_many(['run0', 'run1'])
+    assert (await application.stats.nodes('pipe'))['work'] == NodeStats.of([3.0, 4.0, 5.0])
+    assert (await application.stats.baselines('pipe', ['work']))['work'].count == 3
