@@ -125,14 +125,14 @@ class ExecutionHistory:
 
     async def record(self, execution_id: str) -> ExecutionRecord | None:
         """The execution's row (None when unknown)."""
-        await self._recorder.flush()
+        await self._written(execution_id)
         return await self._history.get_execution(execution_id)
 
     async def records(self, execution_ids: Sequence[str], *, flush: bool = True) -> dict[str, ExecutionRecord]:
-        """The rows of those of ``execution_ids`` that exist, by id. ``flush=False``: as stored now, without first
-        writing this process's pending events (for rows known to be written: a busy recorder's flush can take
-        seconds)."""
-        if flush:
+        """The rows of those of ``execution_ids`` that exist, by id, once this process's pending events of them are
+        written. ``flush=False``: as stored now, without waiting for those (for rows known to be written: a busy
+        recorder's flush can take seconds)."""
+        if flush and any(self._recorder.unwritten(execution_id) for execution_id in execution_ids):
             await self._recorder.flush()
         return await self._history.get_executions(execution_ids)
 
@@ -151,7 +151,7 @@ class ExecutionHistory:
 
     async def replay(self, execution_id: str) -> ReplayIndex:
         """The execution's replay index (state at any position, timeline, Gantt spans); raises NotFound."""
-        await self._recorder.flush()
+        await self._written(execution_id)
         index = await self._replays.open(execution_id)
         if index is None:
             raise NotFound(f'execution {execution_id!r} not found')
@@ -168,7 +168,7 @@ class ExecutionHistory:
 
     async def events(self, execution_id: str, *, after_seq: int = 0, limit: int | None = None) -> list[Event]:
         """Stored events after ``after_seq`` in ``seq`` order; raises NotFound for an unknown execution."""
-        await self._recorder.flush()
+        await self._written(execution_id)
         events = await self._history.events(execution_id, after_seq=after_seq, limit=limit)
         if not events and self._live.get(execution_id) is None and not await self._history.get_execution(execution_id):
             raise NotFound(f'execution {execution_id!r} not found')
@@ -176,7 +176,7 @@ class ExecutionHistory:
 
     async def event_time(self, execution_id: str, seq: int) -> datetime | None:
         """When the execution's event ``seq`` was recorded (None when no such event is stored)."""
-        await self._recorder.flush()
+        await self._written(execution_id)
         return await self._history.event_time(execution_id, seq)
 
     async def events_after(
@@ -200,7 +200,7 @@ class ExecutionHistory:
         snapshot = self._live.snapshot(execution_id)
         if snapshot is not None:
             return snapshot
-        await self._recorder.flush()
+        await self._written(execution_id)
         first = await self._history.events(execution_id, limit=1)
         inline = workflow_snapshot(first)
         if inline is not None:
@@ -225,6 +225,13 @@ class ExecutionHistory:
             return recorded
         name = state.workflow_id or 'Execution'
         return {'id': state.workflow_id or '', 'name': name, 'nodes': [{'id': node_id} for node_id in state.nodes]}
+
+    async def _written(self, execution_id: str) -> None:
+        """Read your writes, for one execution: wait for this process's events of it that are not written yet (a
+        flush, which writes what came before it of every execution); at once when it has none (one that ended a while
+        ago, or another process's), however busy the recorder is."""
+        if self._recorder.unwritten(execution_id):
+            await self._recorder.flush()
 
     async def settle(self) -> None:
         """Wait until everything recorded so far is written, the node-run rows of finished executions included

@@ -150,11 +150,12 @@ class NodeStatistics:
         self, workflow_id: str | None, node_ids: Iterable[str], *, excluding: str | None = None
     ) -> dict[str, NodeStats]:
         """What "usual" is for the given nodes of an execution of ``workflow_id``: each node's last :data:`SAMPLE`
-        successful runs in other executions than ``excluding``."""
+        successful runs in other executions than ``excluding``, as stored (a run that ended a moment ago may not count
+        yet: see :meth:`_latest`)."""
         if not workflow_id:
             return {}
         wanted = list(node_ids)
-        runs = await self._latest(workflow_id, wanted)
+        runs = await self._latest(workflow_id, wanted, settle=False)
         return {
             node_id: NodeStats.of(
                 [run.seconds for run in runs.get(node_id, ()) if run.execution_id != excluding][:SAMPLE]
@@ -187,9 +188,14 @@ class NodeStatistics:
             raise NotFound(f'workflow {workflow_id!r} not found')
         return [str(node['id']) for node in stored.definition.get('nodes') or () if isinstance(node, Mapping)]
 
-    async def _latest(self, workflow_id: str, node_ids: Sequence[str]) -> dict[str, tuple[NodeRun, ...]]:
-        """The cached runs of ``node_ids``, reading the ones not cached yet (after writing pending node runs)."""
-        if self._recorder.node_runs_due(workflow_id):  # read your writes: runs that just ended are not cached yet
+    async def _latest(
+        self, workflow_id: str, node_ids: Sequence[str], *, settle: bool = True
+    ) -> dict[str, tuple[NodeRun, ...]]:
+        """The cached runs of ``node_ids``, reading the ones not cached yet; with ``settle``, after writing the node
+        runs of executions that have ended (read your writes). Without, the runs as stored: the recorder writes an
+        execution's node runs within about a flush interval of its end, which a baseline of 50 runs can wait for; a
+        reader then never waits for a busy recorder (``GET /api/executions/{id}`` beside a sustained load)."""
+        if settle and self._recorder.node_runs_due(workflow_id):  # runs that just ended are not cached yet
             await self._recorder.settle()  # (writing them makes this forget the workflow's cached runs)
         cached = self._cache.get(workflow_id, {})
         missing = [node_id for node_id in dict.fromkeys(node_ids) if node_id not in cached]
@@ -198,7 +204,8 @@ class NodeStatistics:
             reads = self._reading.setdefault(workflow_id, [])
             reads.append(mark)
             try:
-                await self._recorder.settle()  # read your writes: the node runs of executions that just ended
+                if settle:
+                    await self._recorder.settle()  # read your writes: the node runs of executions that just ended
                 read = await self._runs.latest(workflow_id, missing, SAMPLE + 1)
             finally:
                 reads.remove(mark)

@@ -113,6 +113,11 @@ class EventRecorder:
         self.max_backlog = max_backlog
         self._pending: list[Event] = []
         self._received = 0  # events ever put in _pending: those before _received - len(_pending) are taken out
+        # Read your writes for one execution: the number (in _received's count) of the last event of each execution
+        # received, while it may not be written yet, and how many of the first events received are written (or let go
+        # of). Batches are taken from the front and put back there, so they commit in the order received.
+        self._last_received: dict[str, int] = {}
+        self._written_through = 0
         # The events rows of the pending events, in step with them: made as each event is taken, while the event
         # is at hand, so that a flush (which a reader may be waiting for) has only the transaction left to do.
         self._pending_rows: list[tuple[Any, ...] | None] = []
@@ -145,6 +150,21 @@ class EventRecorder:
     @property
     def backlog(self) -> int:
         return len(self._pending)
+
+    def unwritten(self, execution_id: str) -> bool:
+        """Whether events of the execution received from the bus may not be written yet (what a read of its stored
+        history waits for, :meth:`flush`; nothing for one that ended a while ago, however busy the recorder is)."""
+        last = self._last_received.get(execution_id)
+        return last is not None and last > self._written_through
+
+    def _mark_written(self, through: int) -> None:
+        """The first ``through`` events received are written (or will never be)."""
+        if through <= self._written_through:
+            return
+        self._written_through = through
+        last_received = self._last_received
+        for execution_id in [key for key, last in last_received.items() if last <= through]:
+            del last_received[execution_id]
 
     @property
     def node_run_listeners(self) -> list[Callable[[frozenset[str]], None]]:
@@ -202,6 +222,7 @@ class EventRecorder:
         pending = self._pending
         pending.append(event)
         self._received += 1
+        self._last_received[event.execution_id] = self._received
         data_json = event.data_json
         try:
             row: tuple[Any, ...] | None = (
@@ -258,13 +279,14 @@ class EventRecorder:
             total = 0
             # The batch after the one being written, taken and prepared while that one is in the database's thread
             # (as it is to be written once that one has committed): the two overlap instead of taking turns.
-            ahead: tuple[list[Event], list[tuple[Any, ...] | None], _Write] | None = None
+            ahead: tuple[list[Event], list[tuple[Any, ...] | None], _Write, int] | None = None
             while self._owed(wanted) or ahead is not None:
                 prepared: _Write | None = None
                 if ahead is None:
                     batch, rows = self._take()
+                    through = self._taken()
                 else:
-                    batch, rows, prepared = ahead
+                    batch, rows, prepared, through = ahead
                     ahead = None
                 try:
                     write = prepared or self._prepare(batch, live=True, rows=rows)
@@ -274,8 +296,14 @@ class EventRecorder:
                     raise
                 if self._owed(wanted):
                     next_batch, next_rows = self._take()
+                    next_through = self._taken()
                     try:
-                        ahead = next_batch, next_rows, self._prepare(next_batch, live=True, rows=next_rows, after=write)
+                        ahead = (
+                            next_batch,
+                            next_rows,
+                            self._prepare(next_batch, live=True, rows=next_rows, after=write),
+                            next_through,
+                        )
                     except Exception:  # prepared again on the next turn (and failing there, raised)
                         self._pending[:0], self._pending_rows[:0] = next_batch, next_rows
                 error, cancelled = await to_the_end(submitted)
@@ -284,6 +312,7 @@ class EventRecorder:
                         self._pending[:0], self._pending_rows[:0] = ahead[0], ahead[1]
                         ahead = None
                 if error is None:
+                    self._mark_written(through)
                     try:
                         self._committed(write)
                     except BaseException:
@@ -291,6 +320,7 @@ class EventRecorder:
                             self._pending[:0], self._pending_rows[:0] = ahead[0], ahead[1]
                         raise
                 elif isinstance(error, Fenced):  # this process lost its lease: these events are never to be written
+                    self._mark_written(through)
                     for event in batch:
                         self._let_go(event)
                     self._check_fenced(error)
@@ -311,6 +341,11 @@ class EventRecorder:
         """Whether some of the first ``wanted`` events received are still pending (put back after a failed write,
         or never taken)."""
         return bool(self._pending) and self._received - len(self._pending) < wanted
+
+    def _taken(self) -> int:
+        """How many of the events received are taken out of the pending ones (right after :meth:`_take`: the number of
+        the batch's last event)."""
+        return self._received - len(self._pending)
 
     def _take(self) -> tuple[list[Event], list[tuple[Any, ...] | None]]:
         """The next batch of pending events (and their rows), out of the pending ones."""
@@ -481,6 +516,7 @@ class EventRecorder:
         async with self._lock:  # not while a write is in flight: a failed one puts its batch back
             dropped = self._pending
             self._pending, self._pending_rows = [], []
+            self._mark_written(self._received)  # (none of them will be)
             self._states.clear()
             self._node_run_writer.due.clear()
             self._ignored.update(execution_ids)

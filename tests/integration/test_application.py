@@ -3,6 +3,7 @@ and refusals that the API answers with one status code each."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 
 import httpx
@@ -48,6 +49,37 @@ async def test_lists_and_events_see_an_execution_the_moment_it_ends(system: Syst
     events = await application.history.events(execution_id)
     assert events[-1].type == EventType.EXECUTION_COMPLETED
     assert [event.seq for event in events] == list(range(1, len(events) + 1))
+
+
+async def test_reading_an_execution_written_long_since_does_not_wait_for_the_recorder(
+    system: System, application: Application, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await application.workflows.put('quick', QUICK)
+    ended = await application.executions.start('quick', trigger=api_trigger())
+    await system.engine.wait_idle()
+    await application.history.settle()  # its events are written
+    flush = system.recorder.flush
+    readers: list[str] = []
+
+    async def flush_for_a_reader() -> int:
+        task = asyncio.current_task()
+        if task is None or task.get_name() != 'event recorder':  # (not the recorder's own group commits)
+            readers.append('flush')
+        return await flush()
+
+    monkeypatch.setattr(system.recorder, 'flush', flush_for_a_reader)
+    running = await application.executions.start('quick', trigger=api_trigger())  # its events wait for a commit
+    record = await application.history.record(ended)
+    assert record is not None and record.status == 'succeeded'
+    assert (await application.history.replay(ended)).n == len(await application.history.events(ended))
+    assert await application.history.event_time(ended, 1) is not None
+    assert await application.history.snapshot(ended) is not None
+    assert set(await application.history.records([ended])) == {ended}
+    assert readers == []  # nothing of it to wait for, however busy the recorder
+    await system.engine.wait_idle()
+    assert system.recorder.unwritten(running)  # (the next group commit is up to 100 ms away)
+    record = await application.history.record(running)  # read your writes: its events are waited for
+    assert record is not None and record.status == 'succeeded' and readers == ['flush']
 
 
 async def test_the_definition_falls_back_from_the_snapshot_to_the_stored_workflow_to_a_bare_graph(

@@ -616,6 +616,33 @@ async def test_a_flush_writes_what_came_before_it_not_what_keeps_coming(
     assert set(await node_run_rows(rig.db, fourth)) == set(rig.state(fourth).nodes)
 
 
+async def test_an_execution_is_unwritten_until_its_last_event_received_is_committed(
+    make_rig: MakeRig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What a read of one execution waits for: its events received and not committed yet (a batch in flight or put
+    back after a failed write included); an execution received long since, or never, has nothing to wait for."""
+    rig = await make_rig(flush_interval=60)
+    first = rig.engine.submit(parse(FLAKY), {'order': 1})
+    await rig.engine.wait_idle()
+    assert rig.recorder.unwritten(first) and not rig.recorder.unwritten('never-received')
+    release = hold_transactions(monkeypatch)
+    flush = asyncio.ensure_future(rig.recorder.flush())
+    assert await asyncio.to_thread(release.inside.wait, 10)  # its batch is in the database's thread
+    assert rig.recorder.unwritten(first)  # taken, not committed
+    second = rig.engine.submit(parse(BROKEN))
+    await rig.engine.wait_idle()
+    release.set()
+    await flush
+    assert not rig.recorder.unwritten(first) and rig.recorder.unwritten(second)
+
+    fail_once(monkeypatch, 'execution_insert')
+    with pytest.raises(OSError, match='disk on fire'):
+        await rig.recorder.flush()
+    assert rig.recorder.unwritten(second)  # put back
+    await rig.recorder.flush()
+    assert not rig.recorder.unwritten(second) and not rig.recorder.unwritten(first)
+
+
 async def test_settle_writes_the_node_runs_of_runs_ended_before_it_not_of_those_ending_meanwhile(
     make_rig: MakeRig, monkeypatch: pytest.MonkeyPatch
 ) -> None:

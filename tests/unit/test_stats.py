@@ -247,3 +247,26 @@ async def test_deleted_executions_leave_the_statistics_at_once(system: System, a
     await application.executions.delete_many(['run0', 'run1'])
     assert (await application.stats.nodes('pipe'))['work'] == NodeStats.of([3.0, 4.0, 5.0])
     assert (await application.stats.baselines('pipe', ['work']))['work'].count == 3
+
+
+async def test_a_baseline_is_read_as_stored_without_waiting_for_the_recorder(
+    system: System, application: Application, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for n in range(5):
+        await record(system, f'run{n}', T0 + timedelta(minutes=n), {'load': 1.0, 'work': 1.0})
+    settle = system.recorder.settle
+    waited: list[str] = []
+
+    async def settle_for_a_reader() -> None:
+        waited.append('settle')
+        await settle()
+
+    monkeypatch.setattr(system.recorder, 'settle', settle_for_a_reader)
+    slow = fold(run_events('slow', T0 + timedelta(hours=1), {'load': 1.0, 'work': 3.0}))
+    assert await application.stats.slow_nodes(slow) == {'work'}  # type: ignore[arg-type]
+    assert (await application.stats.baselines('pipe', ['work']))['work'].count == 5
+    assert waited == []  # a busy recorder would have kept the reader waiting
+    for event in run_events('live', T0 + timedelta(hours=2), {'load': 1.0, 'work': 1.0}):
+        system.bus.publish(event)  # a run that ends here: its node runs are written after its events
+    await system.recorder.flush()
+    assert (await application.stats.nodes('pipe'))['work'].count == 6  # the statistics read their writes
