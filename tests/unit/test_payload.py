@@ -12,7 +12,9 @@ from typing import Any
 import pytest
 
 from flowmon.engine.core.payload import (
+    LONE_SURROGATE,
     MAX_NESTING,
+    NUL_CHARACTER,
     DuplicateKey,
     PayloadBudget,
     PayloadInvalid,
@@ -25,6 +27,8 @@ from flowmon.engine.core.payload import (
     json_text_depth,
     loads_unique,
     nesting_depth,
+    path_text,
+    unstorable_at,
 )
 
 
@@ -205,6 +209,43 @@ def test_an_object_naming_a_key_twice_is_refused_with_its_place() -> None:
     with pytest.raises(DuplicateKey, match='the input names the key "x" twice'):
         budget.loads('{"x": 1, "x": 2}', 'the input')
     assert budget.loads('{"x": 1, "x": 2}', 'a response', unique_keys=False) == {'x': 2}
+
+
+def wide_and_deep(leaf: Any, levels: int = MAX_NESTING, width: int = 40) -> tuple[Any, tuple[str | int, ...]]:
+    """``leaf`` at the bottom of ``levels`` objects and lists in turn, each ``width`` wide with the way down last
+    (the siblings in an object share one list), and the path to ``leaf``."""
+    value, path = leaf, []
+    for level in range(levels):
+        if level % 2:
+            value, step = [*(f'item {index}' for index in range(width)), value], width
+        else:
+            sibling: Any = [f'v{level}', {'s': 'text'}] if level >= 2 else 'text'  # no deeper than the way down
+            value = {**{f'k{index}': sibling for index in range(width)}, 'down': value}
+            step = 'down'
+        path.append(step)
+    return value, tuple(reversed(path))
+
+
+def test_where_a_value_is_found_in_a_wide_value_nested_to_the_limit() -> None:
+    value, path = wide_and_deep('bad\x00')
+    assert nesting_depth(value) == MAX_NESTING
+    assert unstorable_at(value) == (path, NUL_CHARACTER)
+    assert unstorable_at(wide_and_deep('good')[0]) is None
+    holder, holder_path = wide_and_deep({'k': 1}, MAX_NESTING - 1)  # the object at the bottom is the last level
+    with pytest.raises(DuplicateKey) as refused:
+        PayloadBudget().loads(json.dumps(holder).replace('{"k": 1}', '{"k": 1, "k": 2}'), 'the body')
+    assert refused.value.path == holder_path
+    with pytest.raises(PayloadInvalid, match=re.escape(f'at {path_text(path)}: a NUL character')):
+        PayloadBudget().check(value, 'the body')
+
+
+def test_a_place_in_a_list_in_an_object_in_a_list_is_named_by_index_key_index() -> None:
+    assert unstorable_at(['ok', {'a': 'ok', 'b': [1, 'no\x00']}, 'x\x00']) == ((1, 'b', 1), NUL_CHARACTER)
+    assert unstorable_at([{'a': ['x', {'k\ud800': 1}]}]) == ((0, 'a', 1, 'k\ud800'), LONE_SURROGATE)
+    with pytest.raises(DuplicateKey) as refused:
+        loads_unique('[[], {"a": [0, {}, {"n": 1, "n": 2}]}]', 'the body')
+    assert refused.value.path == (1, 'a', 2)
+    assert 'in [1].a[2]' in str(refused.value)
 
 
 @pytest.mark.parametrize(

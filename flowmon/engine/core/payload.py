@@ -18,7 +18,7 @@ import json
 import math
 import re
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import accumulate
 from json.encoder import c_make_encoder, encode_basestring_ascii  # type: ignore[attr-defined]
@@ -140,31 +140,11 @@ def loads_unique(text: bytes | str, what: str) -> Any:
     if not found:
         return document
     duplicated, key = found[0]
-    path = _path_to(document, duplicated)
+    at = _find(document, lambda item: item is duplicated)
+    path = at[0] if at is not None else ()
     shown = json.dumps(bounded_text(key, MAX_KEY_CHARS_SHOWN), ensure_ascii=False)
     where = f' (in {path_text(path)})' if path else ''
     raise DuplicateKey(f'{what} names the key {shown} twice in one object{where}; each key may appear once', key, path)
-
-
-def _path_to(document: Any, target: Any) -> tuple[str | int, ...]:
-    """The keys and indexes that lead from ``document`` to the container ``target`` (found by identity);
-    iterative, each container visited once."""
-    steps: list[tuple[int, str | int]] = [(-1, '')]  # (parent's entry, step from it) of every container reached
-    stack: list[tuple[Any, int]] = [(document, 0)]
-    while stack:
-        item, entry = stack.pop()
-        if item is target:
-            path: list[str | int] = []
-            while entry > 0:
-                entry, step = steps[entry]
-                path.append(step)
-            return tuple(reversed(path))
-        pairs = item.items() if isinstance(item, dict) else enumerate(item)
-        for step, child in pairs:
-            if isinstance(child, dict | list):
-                steps.append((entry, step))
-                stack.append((child, len(steps) - 1))
-    return ()
 
 
 # No database column holds these (PostgreSQL's text and jsonb no NUL, jsonb not even as its \u0000 escape; UTF-8,
@@ -466,24 +446,38 @@ def _where(value: Any, found: Callable[[Any], bool]) -> str:
 
 
 def _find(value: Any, found: Callable[[Any], bool]) -> tuple[tuple[str | int, ...], Any] | None:
-    """The path to the first item ``found`` in ``value`` (in document order; a key is found as its value is), and
-    that item. Iterative; a container reached again is not searched again."""
-    stack: list[tuple[Any, tuple[str | int, ...]]] = [(value, ())]
+    """The path to the first item ``found`` in ``value`` (in document order, but an object's keys are looked at before
+    its values; a key is found as its value is), and that item.
+
+    Iterative, one step per item: a frame per open container holds an iterator over its children, and the path is
+    the step each frame took last, copied only for the item found. A container reached again is not searched again.
+    """
+    if found(value):
+        return (), value
     searched: set[int] = set()
-    while stack:
-        item, path = stack.pop()
+    frames: list[Iterator[tuple[Any, Any]]] = []
+    path: list[Any] = []  # the key or index each open container stepped to last: where ``item`` is
+    item = value
+    while True:
+        if isinstance(item, dict | list | tuple) and id(item) not in searched:
+            searched.add(id(item))
+            if isinstance(item, dict):
+                key = next((key for key in item if found(key)), None)
+                if key is not None:
+                    return (*path, key), key
+            frames.append(iter(item.items()) if isinstance(item, dict) else enumerate(item))
+            path.append(None)
+        while frames:
+            pair = next(frames[-1], None)
+            if pair is not None:
+                break
+            frames.pop()
+            path.pop()
+        else:
+            return None
+        path[-1], item = pair
         if found(item):
-            return path, item
-        if not isinstance(item, dict | list | tuple) or id(item) in searched:
-            continue
-        searched.add(id(item))
-        if isinstance(item, dict):
-            key = next((key for key in item if found(key)), None)
-            if key is not None:
-                return (*path, key), key
-        pairs = item.items() if isinstance(item, dict) else enumerate(item)
-        stack.extend(reversed([(child, (*path, key)) for key, child in pairs]))
-    return None
+            return tuple(path), item
 
 
 def _key_step(key: Any) -> str:
