@@ -314,6 +314,20 @@ async def test_a_page_left_open_says_when_its_workflow_is_deleted_elsewhere_and_
     await user.should_see('Doomed copy')  # what it showed stays readable
 
 
+async def test_the_deleted_notice_is_told_to_screen_readers_and_links_to_the_workflows_executions(user: User) -> None:
+    """As the execution page's notice: a status region, so a screen reader says it when it shows."""
+    assert (await api(user, 'PUT', '/api/workflows/doomed', DOOMED)).status_code == 201
+    await sign_in(user, '/workflows/doomed')
+    await user.should_see(marker='history-total')
+    assert (await api(user, 'DELETE', '/api/workflows/doomed')).status_code == 204
+    await user.should_see(marker='workflow-deleted')
+    (notice,) = user.find(marker='workflow-deleted').elements
+    assert notice.props.get('role') == 'status'
+    with user.scope(marker='workflow-deleted'):
+        (link,) = user.find(kind=ui.link, content='Its executions').elements
+    assert link.props['href'] == '/executions?workflow_id=doomed'
+
+
 async def test_a_page_left_open_clears_the_revealed_trigger_secret_of_a_deleted_workflow_and_its_panel_acts_no_more(
     user: User,
 ) -> None:

@@ -37,6 +37,7 @@ from flowmon.web.format import duration, short_id
 from flowmon.web.rerun_context import missing_node, rerun_note
 from flowmon.web.teardown import weak_callback
 from flowmon.web.widgets.confirm_dialog import confirm
+from flowmon.web.widgets.deletion_watch import DeletionWatch
 from flowmon.web.widgets.empty_state import not_found
 from flowmon.web.widgets.execution_view import ExecutionView
 from flowmon.web.widgets.history_actions import HistoryActions
@@ -121,7 +122,6 @@ class _LivePage:
         self._id = execution_id
         self._body = body
         self._version, self._deletions = versions
-        self._gone = False  # deleted (here or by another process): shown, but nothing more to act on
         self._settled = False  # ended and shown to its end: the timer only watches for a deletion
         self._state = state
         self._fetching = False
@@ -129,16 +129,14 @@ class _LivePage:
         self._reloaded_at = -RELOAD_SECONDS
         self._median_ms: float | None = None
         _header(state, definition)
-        self._gone_note = (
-            ui.label('This execution was deleted. What it showed stays on this page until you leave it.')
-            .classes(
-                'w-full text-sm rounded px-3 py-2 bg-amber-50 text-amber-900 dark:bg-amber-950 dark:text-amber-100 '
-                'border border-amber-200 dark:border-amber-900'
-            )
-            .props('role=status data-testid=execution-deleted')
-            .mark('execution-deleted')
+        self._deletion = DeletionWatch(
+            f'execution {execution_id}',
+            'This execution was deleted. What it showed stays on this page until you leave it.',
+            'execution-deleted',
+            deleted=weak_callback(self._deleted_since),
+            read=lambda: application.history.record(execution_id),
+            withdraw=weak_callback(self._withdraw),
         )
-        self._gone_note.set_visibility(False)
         self.view = ExecutionView(
             definition, on_rerun_from=None if read_only else weak_callback(self._rerun_from), announce=True
         )
@@ -179,7 +177,7 @@ class _LivePage:
         ui.timer(0, self._load_history, once=True)
 
     def _tick(self) -> None:
-        if self._deleted_meanwhile() or self._settled:
+        if self._deletion.look() or self._settled:
             return
         version, changed = self._live.changed_since(self._version)
         self._version = version
@@ -208,35 +206,15 @@ class _LivePage:
         self._show_eta()
         self._grow_gantt()
 
-    def _deleted_meanwhile(self) -> bool:
-        """Whether the execution is gone (the live view knows of deletions here and those other processes announce;
-        when it cannot say, the store is asked once), showing so the first time."""
-        if self._gone:
-            return True
+    def _deleted_since(self) -> bool | None:
+        """Whether the execution was deleted since the page last looked: the live view knows of deletions here and
+        of those other processes announce; None when it cannot say (the store is asked then)."""
         self._deletions, deleted = self._live.deleted_since(self._deletions, self._id)
-        if deleted is None:
-            background_tasks.create(self._ask_store(), name=f'is {self._id} deleted', context=self._body)
-        elif deleted:
-            self._show_gone()
-        return self._gone
+        return deleted
 
-    async def _ask_store(self) -> None:
-        try:
-            record = await self._application.history.record(self._id)
-        except Exception:
-            log.exception('could not look whether execution %s still exists', self._id)
-            return
-        if record is None and not self._body.is_deleted:
-            with self._body:
-                self._show_gone()
-
-    def _show_gone(self) -> None:
-        """Say the execution was deleted; what the page shows stays readable, but nothing acts on it any more."""
-        if self._gone:
-            return
-        self._gone = True
+    def _withdraw(self) -> None:
+        """The execution was deleted: what the page shows stays readable, but nothing acts on it any more."""
         self._timer.active = False
-        self._gone_note.set_visibility(True)
         for button in (self._cancel, self._rerun, self._delete):
             button.set_visibility(False)
         self._history.withdraw()
@@ -325,7 +303,7 @@ class _LivePage:
         self.view.note.set_text(_eta_text(self._state, self._median_ms))
 
     def _show_actions(self) -> None:
-        if self._gone:
+        if self._deletion.gone:
             return
         ended = self._state.is_terminal
         self._cancel.set_visibility(not ended and not self._read_only)
@@ -415,7 +393,7 @@ class _LivePage:
         if not is_signed_in(self._application.token):
             ui.notify(f'Sign in again to {verb} executions.', type='warning')
             return
-        if self._gone:
+        if self._deletion.gone:
             ui.notify('This execution was deleted.', type='warning')
             return
         try:

@@ -23,6 +23,7 @@ from flowmon.web.format import count, duration
 from flowmon.web.widgets.automation_panel import automation_panel
 from flowmon.web.widgets.bulk_bar import list_page, selectable_rows
 from flowmon.web.widgets.dag_view import DagView
+from flowmon.web.widgets.deletion_watch import DeletionWatch
 from flowmon.web.widgets.duration_trend import DurationTrend
 from flowmon.web.widgets.empty_state import not_found
 from flowmon.web.widgets.execution_table import ExecutionTable
@@ -65,21 +66,23 @@ def _watch_deletion(
     its actions go, the automation panel's too (``withdraw``: a revealed trigger secret is cleared); what it shows
     stays readable. A look in memory every second, no query."""
 
-    def look() -> None:
-        if not application.workflows.deleted(workflow_id):
-            return
-        timer.cancel()
+    def withdraw_all() -> None:
         for button in actions.default_slot.children:  # (disabled too: a keyboard shortcut clicks hidden ones)
             if isinstance(button, ui.button):
                 button.disable()
         actions.set_visibility(False)
         withdraw()
-        with gone, ui.row().classes('fm-callout w-full items-center gap-2 no-wrap').mark('workflow-deleted'):
-            ui.icon('delete_forever', size='1.2rem').classes('text-negative')
-            ui.label('This workflow was deleted. Its executions stay in the history.').classes('text-sm grow')
-            ui.link('Its executions', _executions_url(workflow_id)).classes('fm-link text-sm shrink-0')
 
-    timer = ui.timer(1.0, look)
+    with gone:
+        DeletionWatch(
+            f'workflow {workflow_id}',
+            'This workflow was deleted. Its executions stay in the history.',
+            'workflow-deleted',
+            deleted=lambda: application.workflows.deleted(workflow_id),
+            withdraw=withdraw_all,
+            link=('Its executions', _executions_url(workflow_id)),
+            seconds=1.0,
+        )
 
 
 def _executions_url(workflow_id: str) -> str:
