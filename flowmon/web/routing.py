@@ -22,8 +22,7 @@ from nicegui.page_arguments import RouteMatch
 
 from .auth import LOGIN_PATH, as_target, is_signed_in
 from .pages import login
-from .widgets.confirm_dialog import confirm
-from .widgets.leave_guard import LeaveGuard
+from .widgets.leave_guard import LeaveGuard, confirm_leave
 
 PUBLIC_ROUTES = frozenset({LOGIN_PATH})
 
@@ -108,15 +107,7 @@ class GuardedSubPages(ui.sub_pages):
 
     async def _ask_to_leave(self) -> None:
         try:
-            leave = await confirm(
-                'Leave without saving?',
-                'This page has edits that are not saved; leaving drops them.',
-                ok_label='Leave',
-                ok_color='negative',
-                cancel_label='Stay',
-                marker='leave',
-                host=self,
-            )
+            leave = await confirm_leave(host=self)
         finally:
             self._asking = False
         if self.is_deleted:

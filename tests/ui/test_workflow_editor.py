@@ -243,7 +243,7 @@ async def test_the_size_limit_applies_before_the_text_is_parsed(user: User) -> N
 
 async def test_cancel_asks_before_dropping_edits_and_leaves_at_once_without_any(user: User) -> None:
     """Cancel with the stored definition in the editor (the same document in YAML too) goes back at once; with an
-    edit it asks first: "Cancel" keeps the editor and the edit, "Discard changes" leaves and stores nothing."""
+    edit it asks first, as going elsewhere does: Stay keeps the editor and the edit, Leave goes and stores nothing."""
     await sign_in(user, '/workflows/quick/edit')
     await status_becomes(user, 'Valid: quick, 1 node, 0 edges')
     user.find(marker='editor-cancel').click()
@@ -256,14 +256,15 @@ async def test_cancel_asks_before_dropping_edits_and_leaves_at_once_without_any(
     editor(user).value = json.dumps(definition, indent=2)
     await status_becomes(user, 'Valid: quick')
     user.find(marker='editor-cancel').click()
-    await user.should_see(marker='discard')
-    await user.should_see('The edits in the editor are not saved; leaving drops them.')
-    user.find(marker='discard-cancel').click()
-    await user.should_not_see(marker='discard')
+    await user.should_see(marker='leave')
+    await user.should_see('Leave without saving?')
+    await user.should_see('This page has edits that are not saved; leaving drops them.')
+    user.find(marker='leave-cancel').click()  # Stay
+    await user.should_not_see(marker='leave')
     assert json.loads(editor(user).value)['name'] == 'Quick check, renamed'  # still there
     user.find(marker='editor-cancel').click()
-    await user.should_see(marker='discard')
-    user.find(marker='discard-ok').click()
+    await user.should_see(marker='leave')
+    user.find(marker='leave-ok').click()  # Leave
     await wait_for_path(user, '/workflows/quick')
     assert (await api(user, 'GET', '/api/workflows/quick')).json()['name'] == 'Quick check'
 
@@ -290,7 +291,7 @@ async def test_a_text_the_server_never_got_is_never_valid(user: User) -> None:
     (save,) = user.find(marker='editor-save').elements
     assert not save.enabled
     user.find(marker='editor-cancel').click()
-    await user.should_see(marker='discard')
+    await user.should_see(marker='leave')
 
 
 async def test_a_text_not_known_to_be_the_browsers_is_not_saved(user: User, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -346,7 +347,7 @@ async def test_the_browser_is_asked_to_confirm_leaving_only_while_there_are_edit
     assert guard.armed
 
     user.find(marker='editor-cancel').click()  # discarded
-    await click_when_shown(user, 'discard-ok')
+    await click_when_shown(user, 'leave-ok')
     await wait_for_path(user, '/workflows/quick')
     assert not guard.armed
 

@@ -29,10 +29,9 @@ from flowmon.web.format import timestamp
 from flowmon.web.teardown import weak_callback
 from flowmon.web.widgets.changes_dialog import changes_dialog
 from flowmon.web.widgets.code_editor import SENDABLE, CodeEditor, Language
-from flowmon.web.widgets.confirm_dialog import confirm
 from flowmon.web.widgets.dag_view import HALF_WIDTH_BUDGET_PX, DagView
 from flowmon.web.widgets.empty_state import not_found
-from flowmon.web.widgets.leave_guard import LeaveGuard
+from flowmon.web.widgets.leave_guard import LeaveGuard, confirm_leave
 from flowmon.web.widgets.provisioned_note import provisioned_note
 from flowmon.web.workflow_actions import delete_workflow
 
@@ -163,13 +162,7 @@ class WorkflowEditor:
     async def _cancel(self) -> None:
         """Back to where the editor was opened from; edits not saved are dropped only once the visitor says so."""
         back = f'/workflows/{self._stored.id}' if self._stored else '/'
-        if await self._edited_since_opened() and not await confirm(
-            'Discard your changes?',
-            'The edits in the editor are not saved; leaving drops them.',
-            ok_label='Discard changes',
-            ok_color='negative',
-            marker='discard',
-        ):
+        if await self._edited_since_opened() and not await confirm_leave():
             return
         self.leave_guard.disarm()
         ui.navigate.to(back)

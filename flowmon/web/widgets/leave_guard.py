@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from nicegui import ui
 
+from .confirm_dialog import confirm
+
 
 class LeaveGuard(ui.element, component='leave_guard.js'):
     def __init__(self) -> None:
@@ -32,3 +34,17 @@ class LeaveGuard(ui.element, component='leave_guard.js'):
     def keep_address(self, path: str) -> None:
         """Make the address bar show ``path`` again (a new history entry) if it shows another one."""
         self.run_method('keepAddress', path)
+
+
+async def confirm_leave(host: ui.element | None = None) -> bool:
+    """The app's own question before a page with edits not saved goes (its Cancel, a link, the header, the back
+    button): True to leave, dropping them; Stay keeps the page (see :func:`confirm` for ``host``)."""
+    return await confirm(
+        'Leave without saving?',
+        'This page has edits that are not saved; leaving drops them.',
+        ok_label='Leave',
+        ok_color='negative',
+        cancel_label='Stay',
+        marker='leave',
+        host=host,
+    )
