@@ -1,5 +1,8 @@
 """Signed inbound webhooks (``POST /hooks/{workflow_id}``): the headers a sender with the workflow's trigger secret
-sends, made by the Standard Webhooks reference library, and a workflow that accepts them."""
+sends, made by the Standard Webhooks reference library, and a workflow that accepts them.
+
+Importable from every test directory (tests/ is on the path through tests/conftest.py).
+"""
 
 from __future__ import annotations
 
