@@ -2,8 +2,8 @@
 
 ``POST /hooks/{workflow_id}`` is public: the Standard Webhooks signature made with the workflow's trigger secret is
 its authentication (401 without a valid one; 404 ``no trigger at this address`` alike for a workflow that does not
-exist, does not accept triggers or has no secret, before any signature work, so its status and body do not tell
-which workflows exist, nor its time, but of a workflow that has a trigger secret; 409 for a ``webhook-id`` used
+exist, does not accept triggers (any longer) or has no secret, before any signature work and from the same one small
+read, so neither the answer nor its time tells such a workflow from none; 409 for a ``webhook-id`` used
 before with another body; 413 over the payload budget ``FLOWMON_MAX_PAYLOAD_BYTES``, 422 for a body that is not JSON,
 nests more than 64 levels, names a key twice or holds a NUL character or a lone surrogate).
 The management routes (trigger secret and its rotation, schedule pause/resume) live under ``/api/workflows/{id}`` and
@@ -63,7 +63,7 @@ SIGNATURE_HEADERS = (
         401: {'description': 'No valid signature: webhook-id, webhook-timestamp (within 5 minutes), webhook-signature'},
         404: {
             'description': 'no trigger at this address: the same answer whether no such workflow exists or it does '
-            'not accept triggers'
+            'not accept triggers (any longer)'
         },
         409: {'description': 'The webhook-id was used before with another body'},
         413: {'description': 'The body is over FLOWMON_MAX_PAYLOAD_BYTES'},

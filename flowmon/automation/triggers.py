@@ -229,12 +229,14 @@ class TriggerService:
     async def _usable_secrets(self, workflow_id: str) -> list[str]:
         """The secrets a call to ``workflow_id`` may be signed with. The address is public: whatever makes it no
         trigger (no such workflow, one that does not accept triggers or that has no secret) is the one
-        :data:`NO_TRIGGER`. The small secrets row is read first and alone decides every address without a secret
-        (an unknown id, a workflow that never accepted triggers), so those cost the same; only a workflow with a
-        secret (one that accepts triggers, or did until its trigger was switched off) has its definition read."""
+        :data:`NO_TRIGGER`. The small secrets row is read first and alone decides every address without a usable
+        trigger (an unknown id, a workflow that never accepted triggers, one whose trigger was switched off and that
+        keeps its secret: the row says the trigger is off, written with the definition), so those cost the same;
+        only a workflow that accepts triggers has its definition read (which a definition saved meanwhile may have
+        switched off)."""
         row = await self._secrets.read(workflow_id)
         secrets = [s for s in (row.secret, self._previous(row)) if s] if row is not None else []
-        if not secrets:
+        if row is None or not row.trigger_enabled or not secrets:
             raise TriggerNotFound(NO_TRIGGER)
         try:
             workflow = await self._catalog.get(workflow_id)

@@ -147,15 +147,19 @@ class WorkflowCatalog:
         return workflow, created
 
     def _issuing(self, workflow: Workflow) -> OnStored | None:
-        """What storing ``workflow`` also does: a workflow that accepts triggers gets its secret, unless it has one."""
+        """What storing ``workflow`` also does: a workflow that accepts triggers gets its secret, unless it has one,
+        and its trigger marked on; one that does not has its trigger marked off (a secret it has stays)."""
         secrets = self._trigger_secrets
-        if secrets is None or not workflow.accepts_triggers:
+        if secrets is None:
             return None
+        if not workflow.accepts_triggers:
+            return lambda conn, _since: secrets.switch_off(conn, workflow.id)
         return lambda conn, since: secrets.issue(conn, workflow.id, since)
 
     async def issue_missing_trigger_secrets(self) -> list[str]:
         """Issue a secret to every stored workflow that accepts triggers and has none (stored by an earlier flowmon,
-        which issued it on the first read); the ids of those that got one."""
+        which issued it on the first read), and mark the trigger of each such workflow on; the ids of those that got
+        a secret."""
         if self._trigger_secrets is None:
             return []
         accepting = []

@@ -2,10 +2,12 @@
 
 A workflow that accepts triggers has its secret from the moment it is stored so: :meth:`TriggerSecrets.issue` runs
 in the transaction that stores the definition (saved, created, loaded from a file), and at start-up for a workflow
-an earlier flowmon stored without one. Reading a secret issues nothing. Of two processes sharing the database that
-issue at once, the first one's secret stays (the second gives way to a row or a secret already there), and a
-rotation replaces only the secret it read, so two rotations at once make one (the replaced secret keeping the shorter
-of their graces).
+an earlier flowmon stored without one. Reading a secret issues nothing. A workflow stored no longer accepting
+triggers keeps its secret (switched on again, its senders keep working), and the same transaction records beside it
+that the trigger is off (:meth:`TriggerSecrets.switch_off`): the row alone tells whether a call may start anything.
+Of two processes sharing the database that issue at once, the first one's secret stays (the second gives way to a
+row or a secret already there), and a rotation replaces only the secret it read, so two rotations at once make one
+(the replaced secret keeping the shorter of their graces).
 """
 
 from __future__ import annotations
@@ -28,11 +30,13 @@ from .webhook_tables import automation
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class StoredSecrets:
-    """A workflow's trigger secrets, opened: the current one and the previous one with the end of its grace."""
+    """A workflow's trigger secrets, opened: the current one and the previous one with the end of its grace; and
+    whether the definition stored with them accepts triggers."""
 
     secret: str | None
     previous_secret: str | None
     previous_expires_at: datetime | None
+    trigger_enabled: bool
 
 
 class TriggerSecrets:
@@ -40,23 +44,37 @@ class TriggerSecrets:
         self._db, self._box = db, box
 
     async def issue(self, conn: AsyncConnection, workflow_id: str, since: datetime) -> bool:
-        """Give ``workflow_id`` a trigger secret unless it has one, in the caller's transaction; whether it got one
-        here. A new automation row is dated ``since``, when the stored definition took effect: a first secret is no
-        change that a schedule's catch-up must heed (a rotation, a pause are)."""
+        """Give ``workflow_id`` a trigger secret unless it has one, and mark its trigger on, in the caller's
+        transaction (the one storing a definition that accepts triggers); whether it got a secret here. A new
+        automation row is dated ``since``, when the stored definition took effect: a first secret is no change that a
+        schedule's catch-up must heed (a rotation, a pause are)."""
         sealed = self._box.seal_row(automation, workflow_id, {'trigger_secret': new_secret()})
-        row = {'workflow_id': workflow_id, 'updated_at': to_db_time(since), **sealed}
+        row = {'workflow_id': workflow_id, 'updated_at': to_db_time(since), 'trigger_enabled': True, **sealed}
         if (await conn.execute(self._db.insert_ignore(automation, ['workflow_id']).values(**row))).rowcount:
             return True
-        lacking = (automation.c.workflow_id == workflow_id) & automation.c.trigger_secret.is_(None)
-        return bool((await conn.execute(automation.update().where(lacking).values(**sealed))).rowcount)
+        this = automation.c.workflow_id == workflow_id
+        lacking = this & automation.c.trigger_secret.is_(None)
+        if (await conn.execute(automation.update().where(lacking).values(trigger_enabled=True, **sealed))).rowcount:
+            return True
+        await conn.execute(automation.update().where(this, ~automation.c.trigger_enabled).values(trigger_enabled=True))
+        return False
+
+    async def switch_off(self, conn: AsyncConnection, workflow_id: str) -> None:
+        """Mark the trigger of ``workflow_id`` off, in the caller's transaction (the one storing a definition that
+        does not accept triggers). Its secret stays: stored accepting triggers again, it works again."""
+        on = (automation.c.workflow_id == workflow_id) & automation.c.trigger_enabled
+        await conn.execute(automation.update().where(on).values(trigger_enabled=False))
 
     async def issue_missing(self, workflows: Iterable[tuple[str, datetime]]) -> list[str]:
-        """:meth:`issue` to each of ``workflows`` (id, stored since) that has no secret; the ids that got one."""
+        """:meth:`issue` to each of ``workflows`` (id, stored since: workflows that accept triggers) that has no
+        secret or whose trigger is not marked on; the ids that got a secret."""
         wanted = dict(workflows)
         if not wanted:
             return []
         query = select(automation.c.workflow_id).where(
-            automation.c.workflow_id.in_(list(wanted)), automation.c.trigger_secret.is_not(None)
+            automation.c.workflow_id.in_(list(wanted)),
+            automation.c.trigger_secret.is_not(None),
+            automation.c.trigger_enabled,
         )
         async with self._db.engine.begin() as conn:
             having = {row[0] for row in (await conn.execute(query)).all()}
@@ -94,7 +112,7 @@ class TriggerSecrets:
         async with self._db.engine.begin() as conn:
             rotated = (await conn.execute(change)).rowcount
         if rotated:
-            return StoredSecrets(secret=secret, previous_secret=current.secret, previous_expires_at=expires_at)
+            return replace(current, secret=secret, previous_secret=current.secret, previous_expires_at=expires_at)
         return await self._sooner(workflow_id, current.secret, expires_at)
 
     async def _sooner(self, workflow_id: str, replaced: str | None, expires_at: datetime) -> StoredSecrets | None:
@@ -120,6 +138,7 @@ class TriggerSecrets:
             automation.c.trigger_secret,
             automation.c.previous_trigger_secret,
             automation.c.previous_trigger_secret_expires_at,
+            automation.c.trigger_enabled,
         ).where(automation.c.workflow_id == workflow_id)
         async with self._db.engine.connect() as conn:
             row = (await conn.execute(query)).first()
@@ -131,4 +150,5 @@ class TriggerSecrets:
             secret=opened['trigger_secret'],
             previous_secret=opened['previous_trigger_secret'],
             previous_expires_at=from_db_time(opened['previous_trigger_secret_expires_at']),
+            trigger_enabled=bool(row['trigger_enabled']),
         )

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, Index, LargeBinary, Text
+from sqlalchemy import Column, Index, LargeBinary, Text, false
 from sqlmodel import Field, SQLModel
 
 from flowmon.infra.secretbox import sealed_column
@@ -142,6 +142,9 @@ class WorkflowAutomationRow(SQLModel, table=True):
     trigger_secret: str | None = Field(default=None, sa_column=sealed_column())
     previous_trigger_secret: str | None = Field(default=None, sa_column=sealed_column())
     previous_trigger_secret_expires_at: datetime | None = None
+    # whether the stored definition accepts triggers, written in the transaction that stores it: a secret kept while
+    # the trigger is switched off starts nothing, and ``POST /hooks`` tells so from this row alone
+    trigger_enabled: bool = Field(default=False, sa_column_kwargs={'server_default': false()})
     schedule_paused: bool = False
     updated_at: datetime
 

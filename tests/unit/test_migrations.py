@@ -32,10 +32,18 @@ from migration_support import (
 )
 from sqlalchemy import inspect, text
 from sqlalchemy.exc import DBAPIError
+from store_samples import chain
 
 from flowmon.application.replays import ReplayLoader
-from flowmon.store import Database, History, migrate
+from flowmon.automation.triggers import TriggerNotFound, TriggerService, TriggerUnauthorized
+from flowmon.engine import default_registry
+from flowmon.engine.model import Workflow
+from flowmon.infra.secretbox import SecretBox, new_key
+from flowmon.infra.signing import new_secret
+from flowmon.store import Database, History, WorkflowCatalog, migrate
 from flowmon.store.migrate import BASELINE, SchemaError
+from flowmon.store.trigger_secrets import TriggerSecrets
+from flowmon.store.webhook_tables import automation
 
 CORE_TABLES = ('workflows', 'executions', 'node_runs', 'events')
 T0 = datetime(2025, 6, 1, 9, 0, tzinfo=UTC)
@@ -157,7 +165,7 @@ async def test_upgrade_to_0003_adds_process_leases_owners_and_ticks_and_keeps_th
 
     report = await databases(url).start()
 
-    assert [revision.id for revision in report.applied] == ['0003', '0004', '0005', '0006', '0007', '0008']
+    assert [revision.id for revision in report.applied] == ['0003', '0004', '0005', '0006', '0007', '0008', '0009']
     (execution,) = await table_rows(database, 'executions')
     assert (execution['owner'], execution['cancel_requested_at']) == (None, None)
     created = execution.pop('created_at')  # SQLite's reflected DateTime reads back naive (UTC)
@@ -193,7 +201,7 @@ async def test_upgrade_to_0004_indexes_what_old_executions_hold_and_starts_with_
 
     report = await databases(url).start()
 
-    assert [revision.id for revision in report.applied] == ['0004', '0005', '0006', '0007', '0008']
+    assert [revision.id for revision in report.applied] == ['0004', '0005', '0006', '0007', '0008', '0009']
     rows = {row['execution_id']: row['text'] for row in await table_rows(database, 'execution_search')}
     assert rows == {
         'paid': '{"order_id":"A-1001"}\n',
@@ -315,7 +323,8 @@ async def test_upgrade_to_0002_adds_snapshots_and_triggers_and_keeps_old_executi
 
     report = await databases(url).start()
 
-    assert [revision.id for revision in report.applied] == ['0002', '0003', '0004', '0005', '0006', '0007', '0008']
+    applied = [revision.id for revision in report.applied]
+    assert applied == ['0002', '0003', '0004', '0005', '0006', '0007', '0008', '0009']
     rows = await table_rows(database, 'executions')
     assert [(row['id'], row['trigger_type'], row['workflow_hash']) for row in rows] == [
         ('first', None, None),
@@ -353,7 +362,7 @@ async def test_upgrade_to_0005_gives_node_runs_their_workflow(url: str, database
 
     report = await databases(url).start()
 
-    assert [revision.id for revision in report.applied] == ['0005', '0006', '0007', '0008']
+    assert [revision.id for revision in report.applied] == ['0005', '0006', '0007', '0008', '0009']
     rows = await table_rows(database, 'node_runs')
     assert [(row['execution_id'], row['node_id'], row['workflow_id']) for row in rows] == [
         ('first', 'hello', 'greet'),
@@ -396,7 +405,7 @@ async def test_upgrade_to_0006_counts_the_nodes_that_succeeded_in_ended_runs(
 
     report = await databases(url).start()
 
-    assert [revision.id for revision in report.applied] == ['0006', '0007', '0008']
+    assert [revision.id for revision in report.applied] == ['0006', '0007', '0008', '0009']
     rows = {row['id']: row for row in await table_rows(database, 'executions')}
     assert {key: row['nodes_succeeded'] for key, row in rows.items()} == {
         'cancelled': 1, 'fine': 3, 'running': None, 'failed': 2, 'interrupted': 0, 'no-runs': None
@@ -422,7 +431,7 @@ async def test_upgrade_to_0007_finds_inbound_webhook_ids_by_their_execution(
 ) -> None:
     database, applied = await inbound_id_upgraded_from('0006', url, databases)
 
-    assert applied == ['0007', '0008']
+    assert applied == ['0007', '0008', '0009']
     assert [item['execution_id'] for item in await table_rows(database, 'webhook_inbound')] == ['run-1']
     async with database.engine.connect() as conn:
         indexes = await conn.run_sync(lambda sync: inspect(sync).get_indexes('webhook_inbound'))
@@ -438,10 +447,80 @@ async def test_upgrade_to_0008_keeps_inbound_webhook_ids_without_a_body_hash(
     """An id kept before the hash of its body was has none: a later call with it is taken for a retry."""
     database, applied = await inbound_id_upgraded_from('0007', url, databases)
 
-    assert applied == ['0008']
+    assert applied == ['0008', '0009']
     rows = await table_rows(database, 'webhook_inbound')
     assert [(item['execution_id'], item['body_sha256']) for item in rows] == [('run-1', None)]
     await assert_at_head(database)
+
+
+async def test_upgrade_to_0009_marks_the_trigger_of_each_stored_workflow_on_or_off(
+    url: str, databases: Callable[[str], Database]
+) -> None:
+    """Automation rows kept at 0008 say after the upgrade whether their workflow's stored definition accepts
+    triggers: a workflow whose trigger was switched off, which kept its secret, is refused from that row alone (its
+    definition is not read); one that accepts triggers keeps taking calls signed with its secret."""
+    database = await database_at(url, '0008')
+    box = SecretBox(new_key())
+    definitions = {
+        'hooked': {**chain('hooked'), 'trigger': {'enabled': True}},
+        'implicit': {**chain('implicit'), 'trigger': {}},  # ("enabled" is true when left out)
+        'off': {**chain('off'), 'trigger': {'enabled': False}},
+        'paused': chain('paused'),  # never accepted triggers; its schedule was paused
+    }
+    stored = [
+        {'id': key, 'name': key, 'definition': json.dumps(value), 'created_at': T0, 'updated_at': T0}
+        for key, value in definitions.items()
+    ]
+    await insert_rows(database, 'workflows', stored)
+    secrets = {key: new_secret() for key in ('hooked', 'implicit', 'off', 'gone')}
+    await insert_rows(
+        database,
+        'workflow_automation',
+        [
+            {'workflow_id': key, 'schedule_paused': key == 'paused', 'updated_at': T0,
+             'previous_trigger_secret': None, 'previous_trigger_secret_expires_at': None,
+             **box.seal_row(automation, key, {'trigger_secret': secrets.get(key)})}
+            for key in ('gone', 'hooked', 'implicit', 'off', 'paused')
+        ],
+    )  # fmt: skip
+
+    report = await databases(url).start()
+
+    assert [revision.id for revision in report.applied] == ['0009']
+    rows = await table_rows(database, 'workflow_automation')
+    assert {row['workflow_id']: row['trigger_enabled'] for row in rows} == {
+        'gone': False,  # (no workflow: nothing to start)
+        'hooked': True,
+        'implicit': True,
+        'off': False,
+        'paused': False,
+    }
+    kept = {row['workflow_id']: box.open_row(automation, row['workflow_id'], row)['trigger_secret'] for row in rows}
+    assert kept == {**secrets, 'paused': None}  # the secrets stay: switched on again, a trigger works with its own
+    await assert_at_head(database)
+
+    catalog = WorkflowCatalog(History(database), default_registry())
+    read: list[str] = []
+    definition_of = catalog.get
+
+    async def reading(workflow_id: str) -> Workflow | None:
+        read.append(workflow_id)
+        return await definition_of(workflow_id)
+
+    catalog.get = reading  # type: ignore[method-assign]
+    service = TriggerService(database, catalog, _starts_nothing, TriggerSecrets(database, box))
+    for workflow_id in ('off', 'gone', 'paused', 'nope'):
+        with pytest.raises(TriggerNotFound, match='no trigger at this address'):
+            await service.receive(workflow_id, {}, b'{}')
+    assert read == []  # each refused from its automation row alone
+    for workflow_id in ('hooked', 'implicit'):  # a trigger: a call without a signature is what it lacks
+        with pytest.raises(TriggerUnauthorized):
+            await service.receive(workflow_id, {}, b'{}')
+    assert read == ['hooked', 'implicit']
+
+
+async def _starts_nothing(*_: Any, **__: Any) -> str:
+    raise AssertionError('nothing may start')
 
 
 # --- SQLite: databases as earlier flowmon versions made them ------------------------------------------------------
