@@ -155,7 +155,9 @@ class History:
         gives way to a row another process has just inserted, and the update then replaces it.
 
         ``on_stored`` runs in the same transaction once the definition is stored (or found stored as it is), with
-        the time the stored definition dates from."""
+        the time the stored definition dates from, while that transaction holds the workflow's row (found stored as
+        it is, the row is locked on PostgreSQL as an update would lock it): what it writes beside the definition (the
+        trigger marked on or off) cannot be overwritten by a writer that stored another definition before it."""
         values = {'name': name, 'definition': dumps(definition), 'updated_at': to_db_time(now)}
         replace = _workflows.update().where(_workflows.c.id == workflow_id).values(**values)
         then = on_stored or _nothing
@@ -164,7 +166,8 @@ class History:
         unchanged = and_(_workflows.c.id == workflow_id, _workflows.c.definition == values['definition'])
         async with self._db.engine.begin() as conn:
             # stored as it is (a file loaded again at start-up): nothing changes, its updated_at included
-            if (stored := (await conn.execute(select(_workflows.c.updated_at).where(unchanged))).first()) is not None:
+            found = select(_workflows.c.updated_at).where(unchanged).with_for_update()
+            if (stored := (await conn.execute(found)).first()) is not None:
                 await then(conn, from_db_time_fast(stored[0]))
                 return False
             if not (await conn.execute(replace)).rowcount:
@@ -187,9 +190,6 @@ class History:
             if not fits(expected, current):
                 raise VersionMismatch(workflow_id, expected, current)
             async with self._db.engine.begin() as conn:
-                if row is not None and row.definition == values['definition']:
-                    await then(conn, from_db_time_fast(row.updated_at))
-                    return False  # stored as it is: nothing changes, its updated_at included
                 if row is None:
                     create = self._db.insert_ignore(_workflows, ['id'])
                     create = create.values(id=workflow_id, created_at=to_db_time(now), **values)
@@ -198,7 +198,11 @@ class History:
                         return True
                 else:
                     unchanged = and_(_workflows.c.id == workflow_id, _workflows.c.definition == row.definition)
-                    if (await conn.execute(_workflows.update().where(unchanged).values(**values))).rowcount:
+                    if row.definition == values['definition']:  # stored as it is: nothing changes, its updated_at too
+                        if (await conn.execute(select(_workflows.c.id).where(unchanged).with_for_update())).first():
+                            await then(conn, from_db_time_fast(row.updated_at))
+                            return False
+                    elif (await conn.execute(_workflows.update().where(unchanged).values(**values))).rowcount:
                         await then(conn, now)
                         return False
             # another writer changed it between the read and the write: what did it store?

@@ -13,7 +13,9 @@ from typing import Any
 
 import pytest
 from sqlalchemy import event, select
+from started import started
 from store_samples import T0, chain
+from waiting import until
 
 from flowmon.automation.triggers import TriggerNotFound, TriggerService
 from flowmon.engine import default_registry
@@ -24,6 +26,9 @@ from flowmon.store.trigger_secrets import TriggerSecrets
 from flowmon.store.webhook_tables import automation
 
 BOX = SecretBox(new_key())
+WAITING_FOR_A_LOCK = (
+    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+)
 
 
 def triggered(workflow_id: str, **more: Any) -> dict[str, Any]:
@@ -126,6 +131,47 @@ async def test_start_up_marks_on_the_trigger_of_a_workflow_that_accepts_triggers
     assert await catalog_of(db).issue_missing_trigger_secrets() == []  # no secret issued: it had one
 
     assert await secrets.read('hooked') == before
+
+
+@pytest.mark.parametrize('expected', [None, '*'])
+async def test_a_definition_stored_as_it_is_while_another_process_switches_the_trigger_on_leaves_the_row_in_step(
+    postgresql_url: str, monkeypatch: pytest.MonkeyPatch, expected: str | None
+) -> None:
+    """Processes sharing PostgreSQL: one stores the definition with the trigger off that is stored already (a file
+    loaded again at its start, a save of the same text) while another saves it with the trigger on. The first holds
+    the workflow's row from finding it unchanged until it has written the trigger off, so the other's save waits and
+    its trigger on is the last word, as its definition is. (SQLite serves one process, whose catalog stores one
+    definition at a time.)"""
+    async with started(Database(postgresql_url)) as db, started(Database(postgresql_url)) as other:
+        secrets = TriggerSecrets(db, BOX)
+        here = WorkflowCatalog(History(db), default_registry(), trigger_secrets=secrets)
+        there = catalog_of(other)
+        switched_off = triggered('hooked', trigger={'enabled': False})
+        await here.put('hooked', triggered('hooked'), T0)
+        await here.put('hooked', switched_off, T0 + timedelta(minutes=1))
+        switch_off, saves = secrets.switch_off, []
+
+        async def waiting_on_this_transaction() -> bool:
+            if saves[0].done():
+                return True
+            query = (
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            )
+            async with db.engine.connect() as conn:
+                return bool((await conn.exec_driver_sql(query)).scalar_one())
+
+        async def switched_on_meanwhile(conn: Any, workflow_id: str) -> None:
+            saves.append(asyncio.create_task(there.put('hooked', triggered('hooked'), T0 + timedelta(minutes=2))))
+            await until(waiting_on_this_transaction, 'the other save to wait for this transaction (or be done)')
+            await switch_off(conn, workflow_id)
+
+        monkeypatch.setattr(secrets, 'switch_off', switched_on_meanwhile)
+        await here.put('hooked', switched_off, T0 + timedelta(minutes=2), expected=expected)  # stored as it is
+        await saves[0]
+
+        stored, row = await there.get('hooked'), await TriggerSecrets(db, BOX).read('hooked')
+        assert stored is not None and stored.accepts_triggers
+        assert row is not None and row.trigger_enabled
 
 
 async def test_processes_storing_a_workflow_together_issue_one_secret(
