@@ -132,8 +132,8 @@ class ExecutionHistory:
         """The rows of those of ``execution_ids`` that exist, by id, once this process's pending events of them are
         written. ``flush=False``: as stored now, without waiting for those (for rows known to be written: a busy
         recorder's flush can take seconds)."""
-        if flush and any(self._recorder.unwritten(execution_id) for execution_id in execution_ids):
-            await self._recorder.flush()
+        if flush:
+            await self._recorder.flush_for(execution_ids)
         return await self._history.get_executions(execution_ids)
 
     async def inputs(self, execution_ids: Sequence[str]) -> dict[str, Any]:
@@ -227,11 +227,10 @@ class ExecutionHistory:
         return {'id': state.workflow_id or '', 'name': name, 'nodes': [{'id': node_id} for node_id in state.nodes]}
 
     async def _written(self, execution_id: str) -> None:
-        """Read your writes, for one execution: wait for this process's events of it that are not written yet (a
-        flush, which writes what came before it of every execution); at once when it has none (one that ended a while
-        ago, or another process's), however busy the recorder is."""
-        if self._recorder.unwritten(execution_id):
-            await self._recorder.flush()
+        """Read your writes, for one execution: wait for this process's events of it that are not written yet (and
+        those received before them); at once when it has none (one that ended a while ago, or another process's),
+        however busy the recorder is."""
+        await self._recorder.flush_for([execution_id])
 
     async def settle(self) -> None:
         """Wait until everything recorded so far is written, the node-run rows of finished executions included

@@ -195,8 +195,8 @@ class NodeStatistics:
         runs of executions that have ended (read your writes). Without, the runs as stored: the recorder writes an
         execution's node runs within about a flush interval of its end, which a baseline of 50 runs can wait for; a
         reader then never waits for a busy recorder (``GET /api/executions/{id}`` beside a sustained load)."""
-        if settle and self._recorder.node_runs_due(workflow_id):  # runs that just ended are not cached yet
-            await self._recorder.settle()  # (writing them makes this forget the workflow's cached runs)
+        if settle and (self._recorder.node_runs_due(workflow_id) or self._recorder.has_unwritten):
+            await self._recorder.settle()  # runs that just ended: writing them makes this forget the cached runs
         cached = self._cache.get(workflow_id, {})
         missing = [node_id for node_id in dict.fromkeys(node_ids) if node_id not in cached]
         if missing:
@@ -212,8 +212,10 @@ class NodeStatistics:
                 if not reads:
                     del self._reading[workflow_id]
             fresh = {node_id: tuple(read.get(node_id, ())) for node_id in missing}
-            if mark.stale:
-                return {**cached, **fresh}  # forgotten meanwhile: good for this answer, not for keeping
+            if mark.stale:  # forgotten meanwhile: good for this answer, not for keeping, and nor is what was cached
+                others = [node_id for node_id in dict.fromkeys(node_ids) if node_id not in fresh]
+                again = await self._runs.latest(workflow_id, others, SAMPLE + 1) if others else {}
+                return {**fresh, **{node_id: tuple(again.get(node_id, ())) for node_id in others}}
             cached = {**self._cache.get(workflow_id, {}), **fresh}
             self._cache[workflow_id] = cached
             self._executions.setdefault(workflow_id, set()).update(

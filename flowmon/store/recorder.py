@@ -151,6 +151,11 @@ class EventRecorder:
     def backlog(self) -> int:
         return len(self._pending)
 
+    @property
+    def has_unwritten(self) -> bool:
+        """Whether any event received from the bus may not be written yet (pending, or in a write not committed)."""
+        return self._received > self._written_through
+
     def unwritten(self, execution_id: str) -> bool:
         """Whether events of the execution received from the bus may not be written yet (what a read of its stored
         history waits for, :meth:`flush`; nothing for one that ended a while ago, however busy the recorder is)."""
@@ -274,7 +279,19 @@ class EventRecorder:
         batch in flight, then gets its ``CancelledError``: a transaction abandoned midway keeps its write lock
         (the next flush waits 30 s and fails) or commits after all (and the next flush duplicates it).
         """
-        wanted = self._received
+        return await self._flush_through(self._received)
+
+    async def flush_for(self, execution_ids: Iterable[str]) -> int:
+        """Write the events of these executions received before the call, and those received before them (batches are
+        written in the order received), as :meth:`flush` does; at once when they are written (:meth:`unwritten`)."""
+        last_received = self._last_received
+        wanted = max((last_received.get(execution_id, 0) for execution_id in execution_ids), default=0)
+        if wanted <= self._written_through:
+            return 0
+        return await self._flush_through(wanted)
+
+    async def _flush_through(self, wanted: int) -> int:
+        """Write the first ``wanted`` events received (those not written yet); see :meth:`flush`."""
         async with self._lock:
             total = 0
             # The batch after the one being written, taken and prepared while that one is in the database's thread

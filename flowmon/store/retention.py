@@ -277,6 +277,11 @@ class Pruner:
                     delete(_events).where(_events.c.execution_id == step.partial.id, _events.c.seq <= step.upto)
                 )
                 counts.events += result.rowcount
+                if step.partial.deleted_seq == 0:  # its first step, the one reported as its deletion (on_deleted): its
+                    # node runs go with it, so that no statistics read between its steps counts them again
+                    counts.node_runs += (
+                        await conn.execute(delete(_node_runs).where(_node_runs.c.execution_id == step.partial.id))
+                    ).rowcount
             ids = [item.id for item in step.whole]
             if ids:
                 counts.events += (await conn.execute(delete(_events).where(_events.c.execution_id.in_(ids)))).rowcount

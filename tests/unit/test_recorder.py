@@ -643,6 +643,22 @@ async def test_an_execution_is_unwritten_until_its_last_event_received_is_commit
     assert not rig.recorder.unwritten(second) and not rig.recorder.unwritten(first)
 
 
+async def test_a_flush_for_one_execution_writes_up_to_its_last_event_not_what_came_after(make_rig: MakeRig) -> None:
+    rig = await make_rig(flush_interval=60)
+    first = rig.engine.submit(parse(FLAKY), {'order': 1})
+    await rig.engine.wait_idle()
+    second = rig.engine.submit(fan_out(6, 'after'))
+    await rig.engine.wait_idle()
+    rig.recorder.batch_limit = 5  # (only now: a full batch wakes the flush loop)
+
+    assert await rig.recorder.flush_for([first]) >= len(rig.by_execution(first))
+    assert not rig.recorder.unwritten(first) and rig.recorder.unwritten(second)
+    assert await rig.history.events(first) == rig.by_execution(first)
+    assert await rig.recorder.flush_for([first, 'never-received']) == 0  # nothing of them left: at once
+    assert await rig.recorder.flush_for([first, second]) > 0
+    assert not rig.recorder.unwritten(second) and rig.recorder.backlog == 0
+
+
 async def test_settle_writes_the_node_runs_of_runs_ended_before_it_not_of_those_ending_meanwhile(
     make_rig: MakeRig, monkeypatch: pytest.MonkeyPatch
 ) -> None:

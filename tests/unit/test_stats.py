@@ -22,6 +22,7 @@ from flowmon.engine.core.state import fold
 from flowmon.settings import Settings, load_settings
 from flowmon.store import EventRecorder
 from flowmon.store.node_stats import NodeRunStats
+from flowmon.store.retention import Pruner, RetentionPolicy
 
 T0 = datetime(2025, 9, 1, 8, 0, tzinfo=UTC)
 PIPE = b"""{"id": "pipe", "name": "Pipe", "nodes": [
@@ -270,3 +271,57 @@ async def test_a_baseline_is_read_as_stored_without_waiting_for_the_recorder(
         system.bus.publish(event)  # a run that ends here: its node runs are written after its events
     await system.recorder.flush()
     assert (await application.stats.nodes('pipe'))['work'].count == 6  # the statistics read their writes
+
+
+async def test_a_run_pruned_in_several_steps_is_not_counted_between_them(
+    system: System, application: Application
+) -> None:
+    for n in range(6):
+        await record(system, f'run{n}', T0 + timedelta(minutes=n), {'load': 1.0, 'work': 1.0 + n})
+    assert (await application.stats.nodes('pipe'))['work'].count == 6
+    between: list[int] = []
+
+    async def read_while_paused(_seconds: float) -> None:  # GET /api/workflows/pipe/stats between two steps
+        between.append((await application.stats.nodes('pipe'))['work'].count)
+
+    retention = application.retention
+    retention.pruner = Pruner(
+        system.db, delivery_final_statuses=['delivered'], max_step_rows=3, sleep=read_while_paused
+    )
+    retention.policy = RetentionPolicy(days=0, max_executions=5)  # run0 goes, a few of its rows a step
+    result = await retention.prune()
+    assert result.error is None and result.counts.executions == 1 and len(between) > 1
+    assert set(between) == {5}  # reported deleted at its first step: its node runs went in that step
+    assert (await application.stats.nodes('pipe'))['work'] == NodeStats.of([2.0, 3.0, 4.0, 5.0, 6.0])
+
+
+async def test_the_statistics_count_a_run_that_ended_a_moment_ago(system: System, application: Application) -> None:
+    for n in range(5):
+        await record(system, f'run{n}', T0 + timedelta(minutes=n), {'load': 1.0, 'work': 1.0})
+    assert (await application.stats.nodes('pipe'))['work'].count == 5  # cached
+    for event in run_events('live', T0 + timedelta(hours=2), {'load': 1.0, 'work': 1.0}):
+        system.bus.publish(event)  # it ends here; the recorder's next group commit is up to 100 ms away
+    assert (await application.stats.nodes('pipe'))['work'].count == 6
+
+
+async def test_an_answer_read_while_a_run_is_deleted_does_not_keep_it_from_the_cache(
+    system: System, application: Application, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for n in range(6):
+        await record(system, f'run{n}', T0 + timedelta(minutes=n), {'load': 1.0, 'work': 1.0 + n})
+    assert (await application.stats.baselines('pipe', ['work']))['work'].count == 6  # work cached, load not
+    latest = NodeRunStats.latest
+    deleted: list[str] = []
+
+    async def deleted_meanwhile(self: NodeRunStats, *args: Any, **kwargs: Any) -> Any:
+        read = await latest(self, *args, **kwargs)
+        if not deleted:
+            deleted.append('run5')
+            await application.executions.delete('run5')
+        return read
+
+    monkeypatch.setattr(NodeRunStats, 'latest', deleted_meanwhile)
+    stats = await application.stats.nodes('pipe')  # reads load; run5 goes meanwhile
+    assert deleted and stats['work'].count == 5  # what was cached of work is not answered as it was
+    monkeypatch.setattr(NodeRunStats, 'latest', latest)
+    assert (await application.stats.nodes('pipe'))['load'].count == 5

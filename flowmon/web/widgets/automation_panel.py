@@ -117,7 +117,7 @@ class _TriggerSecret:
         self._withdrawn = False  # (the workflow was deleted)
         # This page's own rotation is under way: a re-read landing between its write and its answer would take the
         # new secret for a rotation made elsewhere (and one that read before the write would show the old one again).
-        self._rotating = False
+        self._rotating = 0  # (how many: a second may be asked for while the first is under way)
         with ui.row().classes('w-full items-center gap-2 no-wrap'):
             ui.icon('key', size='1.1rem').classes('text-grey-6')
             self._label = ui.label(HIDDEN_SECRET).classes('fm-mono fm-ellipsis fm-secret grow').mark('trigger-secret')
@@ -158,7 +158,7 @@ class _TriggerSecret:
         if grace is None:
             return
         automation = self._application.automation
-        self._rotating = True
+        self._rotating += 1
         try:
             rotated = await guarded(
                 self._application,
@@ -166,7 +166,7 @@ class _TriggerSecret:
                 lambda: automation.rotate_trigger_secret(self._workflow_id, grace),
             )
         finally:
-            self._rotating = False
+            self._rotating -= 1
         if rotated is None:
             return
         self._show(rotated, stopped=not grace)

@@ -12,6 +12,7 @@ time has passed.
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -47,7 +48,7 @@ class EndpointList:
         self._checked = 0.0  # (monotonic) when the revealed secrets were last read
         # The endpoints this page is rotating the secret of: a re-read landing between the write and its answer would
         # take the new secret for a rotation made elsewhere.
-        self._rotating: set[str] = set()
+        self._rotating: Counter[str] = Counter()  # (a second may be asked for while the first is under way)
         self._graces: dict[str, tuple[ui.label, datetime]] = {}  # the grace lines shown, with when they end
         self._shown: Any = None
         self._health: Mapping[str, Mapping[str, Any]] = {}
@@ -324,12 +325,14 @@ class EndpointList:
         )
         if grace is None:
             return
-        self._rotating.add(endpoint_id)
+        self._rotating[endpoint_id] += 1
         try:
             with self._dialogs:  # the list may be redrawn meanwhile, the row's button with it
                 secret = await actions.rotate_secret(self._application, endpoint_id, grace)
         finally:
-            self._rotating.discard(endpoint_id)
+            self._rotating[endpoint_id] -= 1
+            if not self._rotating[endpoint_id]:
+                del self._rotating[endpoint_id]
         if secret is not None:
             self._revealed[endpoint_id] = secret
             self._redraw()
