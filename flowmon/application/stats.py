@@ -147,15 +147,16 @@ class NodeStatistics:
         return {node_id: NodeStats.of(run.seconds for run in runs.get(node_id, ())[:SAMPLE]) for node_id in node_ids}
 
     async def baselines(
-        self, workflow_id: str | None, node_ids: Iterable[str], *, excluding: str | None = None
+        self, workflow_id: str | None, node_ids: Iterable[str], *, excluding: str | None = None, fresh: bool = False
     ) -> dict[str, NodeStats]:
         """What "usual" is for the given nodes of an execution of ``workflow_id``: each node's last :data:`SAMPLE`
         successful runs in other executions than ``excluding``, as stored (a run that ended a moment ago may not count
-        yet: see :meth:`_latest`)."""
+        yet: see :meth:`_latest`); ``fresh``: counting those (for a reader that keeps what it reads, as a page does
+        as it opens)."""
         if not workflow_id:
             return {}
         wanted = list(node_ids)
-        runs = await self._latest(workflow_id, wanted, settle=False)
+        runs = await self._latest(workflow_id, wanted, settle=fresh)
         return {
             node_id: NodeStats.of(
                 [run.seconds for run in runs.get(node_id, ()) if run.execution_id != excluding][:SAMPLE]

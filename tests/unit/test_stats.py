@@ -301,6 +301,7 @@ async def test_the_statistics_count_a_run_that_ended_a_moment_ago(system: System
     assert (await application.stats.nodes('pipe'))['work'].count == 5  # cached
     for event in run_events('live', T0 + timedelta(hours=2), {'load': 1.0, 'work': 1.0}):
         system.bus.publish(event)  # it ends here; the recorder's next group commit is up to 100 ms away
+    assert (await application.stats.baselines('pipe', ['work'], fresh=True))['work'].count == 6  # as a page opens
     assert (await application.stats.nodes('pipe'))['work'].count == 6
 
 

@@ -290,7 +290,7 @@ class _LivePage:
         stats = self._application.stats
         try:
             self._median_ms = await self._application.history.usual_duration_ms(self._state.workflow_id)
-            usual = await stats.baselines(self._state.workflow_id, self.view.node_ids, excluding=self._id)
+            usual = await stats.baselines(self._state.workflow_id, self.view.node_ids, excluding=self._id, fresh=True)
         except Exception:
             log.exception('could not load past durations for %s', self._state.workflow_id)
             return
