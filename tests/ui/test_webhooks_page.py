@@ -574,6 +574,51 @@ async def test_a_trigger_rotation_made_on_the_page_is_not_taken_for_one_made_els
     await user.should_not_see('rotated elsewhere')
 
 
+async def test_two_rotations_asked_for_one_after_the_other_are_both_the_pages_own(
+    user: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first rotation answers after the second has written: the re-read stands aside until both have answered."""
+    monkeypatch.setattr(automation_panel, 'RECHECK_SECONDS', 0.0)
+    real_rotate, real_tick = Automation.rotate_trigger_secret, automation_panel._TriggerSecret.tick
+    rotations: list[str] = []
+    second_written, second_may_answer = asyncio.Event(), asyncio.Event()
+    ticks: list[int] = []
+
+    async def rotate_(this: Any, key: str, grace_seconds: int | None = None) -> dict[str, Any]:
+        rotations.append(key)
+        if len(rotations) == 1:
+            rotated = dict(await real_rotate(this, key, grace_seconds))
+            await second_written.wait()  # the first answers late...
+            return rotated
+        rotated = dict(await real_rotate(this, key, grace_seconds))  # ...after the second has written
+        second_written.set()
+        await second_may_answer.wait()
+        return rotated
+
+    async def counted_tick(this: Any) -> None:
+        ticks.append(1)
+        await real_tick(this)
+
+    monkeypatch.setattr(Automation, 'rotate_trigger_secret', rotate_)
+    monkeypatch.setattr(automation_panel._TriggerSecret, 'tick', counted_tick)
+    assert (await api(user, 'PUT', '/api/workflows/nightly', SCHEDULED)).status_code in {200, 201}
+    await sign_in(user, '/workflows/nightly')
+    await click_when_shown(user, 'trigger-reveal')
+    first = (await api(user, 'GET', '/api/workflows/nightly/trigger/secret')).json()['secret']
+    await wait_for_text_containing(user, 'trigger-secret', first)
+    for count in (1, 2):
+        user.find(marker='trigger-rotate').click()
+        await click_when_shown(user, 'confirm-rotate-ok')
+        await until(lambda count=count: len(rotations) == count, f'rotation {count} to be under way')
+    await user.should_see('Secret rotated: the old one keeps working alongside the new one for 24 h.')  # the first
+    seen = len(ticks)
+    await until(lambda: len(ticks) >= seen + 2, 'two re-reads while the second rotation has not answered')
+    second_may_answer.set()
+    second = (await api(user, 'GET', '/api/workflows/nightly/trigger/secret')).json()['secret']
+    await wait_for_text_containing(user, 'trigger-secret', second)
+    await user.should_not_see('rotated elsewhere')
+
+
 async def test_the_schedule_panel_follows_a_pause_made_elsewhere(user: User) -> None:
     assert (await api(user, 'PUT', '/api/workflows/nightly', SCHEDULED)).status_code in {200, 201}
     await sign_in(user, '/workflows/nightly')
