@@ -43,11 +43,6 @@ async def get_health(application: App) -> JSONResponse:
     return JSONResponse({'status': 'ok'})
 
 
-# Uptime monitors often probe with HEAD: the same answer, its body left out by the server (not in /openapi.json: one
-# operation is enough to document).
-health.add_api_route('/health', get_health, methods=['HEAD'], include_in_schema=False)
-
-
 async def started(application: App) -> None:
     if not await application.wait_ready():
         raise HTTPException(503, 'flowmon is still starting; try again shortly')

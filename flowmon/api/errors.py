@@ -197,11 +197,14 @@ def allowed_methods(request: Request) -> list[str]:
     """Every method some route of the app answers on the request's path (Starlette's 405 names only the first
     route that matches the path: ``Allow: GET`` for a path that takes PUT and DELETE too)."""
     router = request.scope.get('router') or request.app.router  # the router that found no route for the method
-    return [
+    allowed = [
         method
         for method in METHOD_ORDER
         if any(route.matches({**request.scope, 'method': method})[0] is Match.FULL for route in router.routes)
     ]
+    if 'GET' in allowed and 'HEAD' not in allowed:  # the perimeter answers HEAD as GET (perimeter.head_as_get)
+        allowed.insert(1, 'HEAD')
+    return allowed
 
 
 def api_http_refusal(request: Request, exc: StarletteHTTPException) -> JSONResponse | None:

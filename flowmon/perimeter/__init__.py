@@ -3,7 +3,7 @@
 :class:`Perimeter` owns the middleware stack and its order. NiceGUI's own layers (session, request tracking,
 cache control, gzip) are outermost; flowmon's run inside them, outermost first::
 
-    SecurityHeaders > TrustedHost > BearerFirst > NulGuard > page guard (sign-in) > BodyCap > routes
+    SecurityHeaders > TrustedHost > BearerFirst > NulGuard > page guard (sign-in) > BodyCap > HeadAsGet > routes
 
 One layer wraps even NiceGUI's: :class:`~flowmon.perimeter.stalled_streams.StalledStreams` cuts off an event-stream
 client that stops reading (a stalled write is out of reach of every layer inside NiceGUI's ``BaseHTTPMiddleware``).
@@ -12,7 +12,7 @@ so every answer (even a 400 for a foreign ``Host``, a 401 or a 413) carries the 
 ``Host`` is refused before anything else runs, an API caller without the token is refused before its body is
 read, a NUL character in a path, query or header is refused once for every route (after the token), and a
 body cap error reaches FastAPI as a plain 413 (no ``BaseHTTPMiddleware`` between the cap and the
-routes).
+routes), and ``HEAD`` on an API route is answered as its ``GET`` after every check the ``GET`` passes.
 """
 
 from __future__ import annotations
@@ -28,8 +28,9 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 from flowmon.application.exchange import MAX_IMPORT_BYTES
 from flowmon.settings import Settings, public_origin
 
-from .bearer_first import METRICS_PATH, BearerFirst
+from .bearer_first import API_PREFIX, METRICS_PATH, BearerFirst
 from .body_cap import BodyCap
+from .head_as_get import HeadAsGet
 from .nul_guard import NulGuard
 from .security_headers import SecurityHeaders
 from .sessions import install_json_not_found, install_storage_policy, remove_expired_storage, session_middleware_options
@@ -58,6 +59,7 @@ class Perimeter:
         install_json_not_found(app)
         remove_expired_storage(storage_dir, settings.session_seconds)
         large = max(LARGE_BODY_BYTES, settings.max_body_bytes)
+        app.add_middleware(HeadAsGet, routes=app.router.routes, prefix=API_PREFIX, paths=(METRICS_PATH,))
         app.add_middleware(
             BodyCap, default=settings.max_body_bytes, overrides=[(path, large) for path in LARGE_BODY_PATHS]
         )

@@ -16,6 +16,7 @@ import pytest
 from flowmon_process import FlowmonProcess
 from raw_http import send_head
 from signed_hooks import TRIGGERED, signed
+from waiting import wait_until
 
 TOKEN = 'perimeter-test-token-0123'
 AUTH = {'Authorization': f'Bearer {TOKEN}'}
@@ -303,6 +304,75 @@ def test_health_answers_a_monitor_s_head_without_a_body_or_the_token(client: htt
     assert refused.status_code == 405 and refused.headers['allow'] == 'GET, HEAD'
 
 
+def _headers_but_date(response: httpx.Response) -> list[tuple[str, str]]:
+    return sorted((name, value) for name, value in response.headers.multi_items() if name != 'date')
+
+
+@pytest.mark.parametrize(
+    ('path', 'headers'),
+    [
+        ('/api/workflows', {**AUTH, 'Accept-Encoding': 'gzip'}),  # long enough to be compressed
+        ('/api/workflows/head-probe', AUTH),  # with its ETag
+        ('/api/workflows/head-probe/stats', AUTH),
+        ('/api/secrets', AUTH),
+        ('/api/workflows', {}),  # 401 without the token
+        ('/api/workflows', {'Authorization': 'Bearer wrong-token-but-long'}),
+        ('/api/workflows/no-such-workflow', AUTH),  # 404
+        ('/api/executions/no-such-execution/stream', AUTH),  # 404 before any stream starts
+        ('/api/executions?offset=-1', AUTH),  # 422
+    ],
+)
+def test_head_on_an_api_route_answers_as_its_get_without_the_body(
+    flowmon: FlowmonProcess, client: httpx.Client, path: str, headers: dict[str, str]
+) -> None:
+    flowmon.put({**TRIGGERED, 'id': 'head-probe'})
+    get = client.get(path, headers=headers)
+    head = client.head(path, headers=headers)
+    assert head.status_code == get.status_code, head.headers
+    assert head.content == b'' and get.content != b''
+    assert _headers_but_date(head) == _headers_but_date(get)
+
+
+def test_head_with_a_matching_if_none_match_is_not_modified(flowmon: FlowmonProcess, client: httpx.Client) -> None:
+    flowmon.put({**TRIGGERED, 'id': 'head-probe'})
+    held = client.head('/api/workflows/head-probe', headers=AUTH).headers['ETag']
+    assert held == client.get('/api/workflows/head-probe', headers=AUTH).headers['ETag']
+    unchanged = client.head('/api/workflows/head-probe', headers={**AUTH, 'If-None-Match': held})
+    assert unchanged.status_code == 304 and unchanged.headers['ETag'] == held
+    other = client.head('/api/workflows/head-probe', headers={**AUTH, 'If-None-Match': '"another-version"'})
+    assert other.status_code == 200
+
+
+def test_head_on_metrics_needs_the_token_as_get_does(client: httpx.Client) -> None:
+    assert client.head('/metrics').status_code == 401
+    scraped = client.head('/metrics', headers=AUTH)
+    assert scraped.status_code == 200 and scraped.content == b''
+    assert scraped.headers['content-type'].startswith('text/plain; version=0.0.4')
+
+
+def test_head_on_an_event_stream_answers_its_headers_and_ends(flowmon: FlowmonProcess, client: httpx.Client) -> None:
+    baseline = flowmon.api('GET', '/api/debug/clients').json()['bus_subscribers']
+    for _ in range(3):  # on one connection: each answer ended, or the next request would wait behind it
+        probe = client.head('/api/events/stream', headers=AUTH, timeout=5.0)
+        assert probe.status_code == 200 and probe.content == b''
+        assert probe.headers['content-type'].startswith('text/event-stream')
+    assert client.get('/api/health').status_code == 200
+    wait_until(
+        lambda: flowmon.api('GET', '/api/debug/clients').json()['bus_subscribers'] == baseline,
+        'the probed streams to let go of the bus',
+    )
+
+
+def test_head_is_refused_where_no_get_answers_and_allowed_where_one_does(client: httpx.Client) -> None:
+    refused = client.head('/api/workflows/head-probe/executions', headers=AUTH)
+    assert refused.status_code == 405 and refused.headers['allow'] == 'POST'
+    assert client.head('/api/no/such/route', headers=AUTH).status_code == 404
+    patched = client.patch('/api/workflows', headers=AUTH)
+    assert patched.status_code == 405 and patched.headers['allow'] == 'GET, HEAD'
+    schema = client.get('/openapi.json').json()
+    assert [path for path, operations in schema['paths'].items() if 'head' in operations] == []
+
+
 @pytest.mark.parametrize(
     ('method', 'path', 'headers', 'status'),
     [
@@ -414,9 +484,9 @@ def test_a_signed_in_browser_gets_the_page_404_for_an_unknown_page(flowmon: Flow
 @pytest.mark.parametrize(
     ('method', 'path', 'allowed'),
     [
-        ('POST', '/api/workflows/quick', 'GET, PUT, DELETE'),
-        ('PATCH', '/api/views', 'GET, POST'),
-        ('DELETE', '/api/executions', 'GET'),
+        ('POST', '/api/workflows/quick', 'GET, HEAD, PUT, DELETE'),
+        ('PATCH', '/api/views', 'GET, HEAD, POST'),
+        ('DELETE', '/api/executions', 'GET, HEAD'),
     ],
 )
 def test_a_method_an_api_path_does_not_take_is_named_with_the_ones_it_takes(
