@@ -2,9 +2,9 @@
 
 A view is its name and the list's filters as ``/executions`` takes them in its URL (``workflow_id``, ``status``,
 ``trigger``, ``origin``, ``q``, ``since``, ``until``), so opening one is opening that URL. Names and filters are
-untrusted text held to budgets: a name is 1-:data:`MAX_NAME_CHARS` characters without control characters, a filter
-holds only those keys with bounded string values (each checked like the list checks it), and there are at most
-:data:`MAX_VIEWS` views.
+untrusted text held to budgets: a name is 1-:data:`MAX_NAME_CHARS` characters without control characters (or a
+lone surrogate, which no database stores), a filter holds only those keys with bounded string values (each checked
+like the list checks it), and there are at most :data:`MAX_VIEWS` views.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import Any
 
 from flowmon.engine.core.events import utcnow
 from flowmon.engine.core.inputs import located
+from flowmon.engine.core.payload import unstorable
 from flowmon.engine.core.provenance import TRIGGER_TYPES
 from flowmon.engine.core.state import EXECUTION_STATUSES
 from flowmon.store.saved_views import Saved, SavedViewStore, StoredView
@@ -36,7 +37,7 @@ SavedView = StoredView
 
 def check_name(name: str) -> str:
     """``name`` without surrounding white space; raises Invalid when it is empty, too long or holds a control
-    character."""
+    character or a lone surrogate."""
     text = name.strip()
     if not text:
         raise Invalid('name must not be empty', at='name')
@@ -44,6 +45,9 @@ def check_name(name: str) -> str:
         raise Invalid(f'name must be at most {MAX_NAME_CHARS} characters (got {len(text)})', at='name')
     if any(ord(char) < 32 or 127 <= ord(char) < 160 for char in text):
         raise Invalid('name must not contain control characters', at='name')
+    held = unstorable(text)  # a lone surrogate, which no database stores (a page's field can send one)
+    if held is not None:
+        raise Invalid(f'name must not contain {held}', at='name')
     return text
 
 
