@@ -26,7 +26,7 @@ from flowmon.store.history import ExecutionRecord, History
 from flowmon.store.recorder import EventRecorder
 
 from .errors import Invalid, NotFound
-from .ids import workflow_filter
+from .ids import unknown_execution, workflow_filter
 from .live import LiveView
 from .origins import origin
 from .replays import ReplayLoader
@@ -151,6 +151,9 @@ class ExecutionHistory:
 
     async def replay(self, execution_id: str) -> ReplayIndex:
         """The execution's replay index (state at any position, timeline, Gantt spans); raises NotFound."""
+        unknown = unknown_execution(execution_id)  # (the compare page's ids come from its address, unchecked)
+        if unknown is not None:
+            raise unknown
         await self._written(execution_id)
         index = await self._replays.open(execution_id)
         if index is None:

@@ -20,11 +20,14 @@ from typing import Any
 from nicegui import background_tasks, ui
 from nicegui.page_arguments import RouteMatch
 
+from flowmon.engine.core.payload import bounded_text, unstorable
+
 from .auth import LOGIN_PATH, as_target, is_signed_in
 from .pages import login
 from .widgets.leave_guard import LeaveGuard, confirm_leave
 
 PUBLIC_ROUTES = frozenset({LOGIN_PATH})
+MAX_PATH_SHOWN = 500  # characters of a path the not-found message repeats
 
 log = logging.getLogger(__name__)
 
@@ -134,8 +137,13 @@ class GuardedSubPages(ui.sub_pages):
     def _find_matching_path(self) -> RouteMatch | None:
         # A route matches the whole path or not at all: '/' would otherwise match the first segment of any unknown
         # path, and its page would be built (a builder task that outlives the frame's clearing) under the 404.
+        # An id in the path that holds what no id holds (a NUL character, a lone surrogate, which in-app navigation
+        # can carry past the perimeter's check of addresses) names nothing: not found, before any page asks the
+        # database, which could not even compare it (PostgreSQL's text holds no NUL).
         match = super()._find_matching_path()
-        return None if match is not None and match.remaining_path else match
+        if match is None or match.remaining_path or any(map(unstorable, match.parameters.values())):
+            return None
+        return match
 
     def _set_match(self, match: RouteMatch | None) -> None:
         if match is None:
@@ -164,7 +172,8 @@ def _not_found_panel(path: str) -> None:
     with ui.column().classes('w-full items-center gap-2 py-16 px-4').props('data-testid=not-found').mark('not-found'):
         ui.icon('travel_explore', size='3rem').classes('text-grey-6')
         ui.label('Page not found').classes('text-xl font-medium')
-        ui.label(f'Nothing lives at {path}.').classes('text-grey-7 text-center break-all').mark('not-found-path')
+        shown = bounded_text(path, MAX_PATH_SHOWN)  # a NUL or a lone surrogate as text (\x00, \ud800)
+        ui.label(f'Nothing lives at {shown}.').classes('text-grey-7 text-center break-all').mark('not-found-path')
         ui.label('The link may be mistyped or out of date.').classes('text-grey-7 text-center')
         with ui.row().classes('items-center gap-4 mt-2'):
             ui.link('Executions', '/executions').classes('fm-link').mark('not-found-executions')

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import AsyncIterator
 
+import pytest
 from nicegui import Client, background_tasks, ui
 from nicegui.testing.user import User
 from nicegui.testing.user_simulation import user_simulation
+from postgres_support import DIALECTS, create_database, drop_database
 from uisim import be_patient, sign_in, wait_for_path
 
+from flowmon.engine.core.payload import bounded_text
 from flowmon.web.routing import with_error_panel
 
 
@@ -95,6 +99,47 @@ async def test_an_unknown_path_loaded_directly_keeps_the_header_navigation_and_o
     user.find(marker='nav-executions').click()
     await wait_for_path(user, '/executions')
     await user.should_see(marker='executions-page')
+
+
+@pytest.fixture(params=DIALECTS)
+async def database(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[str]:
+    """The app's database: the test's SQLite file, or a fresh database on the throwaway PostgreSQL (request it before
+    ``user``, which starts the app)."""
+    if request.param == 'sqlite':
+        yield request.param
+        return
+    url = await create_database(request.getfixturevalue('postgres_server'))
+    monkeypatch.setenv('FLOWMON_DATABASE_URL', url)
+    try:
+        yield request.param
+    finally:
+        await drop_database(url)
+
+
+async def test_an_id_no_stored_one_can_hold_reached_within_the_app_is_not_found(database: str, user: User) -> None:
+    """The perimeter refuses a NUL in an address; in-app navigation carries one past it, and PostgreSQL (or, for a
+    lone surrogate, either database) failed the page's read: "This page could not be loaded" and an error logged."""
+    await sign_in(user)
+    for path in (
+        '/workflows/a\x00b',
+        '/workflows/a\x00b/edit',
+        '/executions/a\x00b',
+        '/executions/a\x00b/replay',
+        '/webhooks/deliveries/a\x00b',
+        '/workflows/a\ud800b',
+        '/executions/a\ud800b',
+    ):
+        user.navigate.to(path)
+        await wait_for_path(user, re.escape(path))
+        await user.should_see(marker='not-found')
+        shown = next(iter(user.find(marker='not-found-path').elements))
+        assert isinstance(shown, ui.label) and shown.text == f'Nothing lives at {bounded_text(path, 500)}.'
+        await user.should_not_see(marker='page-error')
+        user.navigate.to('/')
+        await user.should_see(marker='dashboard')
+    user.navigate.to('/compare?a=a\x00b&b=b\ud800c')  # ids in the query: the page names them
+    await user.should_see("Execution A ('a\\x00b') not found.")
+    await user.should_see("Execution B ('b\\ud800c') not found.")
 
 
 async def open_not_found(user: User, path: str) -> Client:
