@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 
 from flowmon.application.errors import Invalid
 from flowmon.application.history import ExecutionFilters, ExecutionQuery, ExecutionRecord, search_query
+from flowmon.application.ids import WORKFLOW_ID_RULE, workflow_filter
 from flowmon.application.origins import origin as parse_origin
 from flowmon.application.time_bounds import (
     RELATIVE_WINDOWS,
@@ -65,6 +66,9 @@ class ExecutionFilter:
         page, problem = parse_page(params.get('page') or '')
         problems.extend([problem] if problem else [])
         workflow_id = (params.get('workflow_id') or '').strip() or None
+        if workflow_id is not None and workflow_filter(workflow_id) is not None:  # the list would refuse it
+            problems.append(f'workflow id {workflow_id[:40]!r} ignored: an id is {WORKFLOW_ID_RULE}')
+            workflow_id = None
         trigger = (params.get('trigger') or '').strip() or None
         if trigger is not None and trigger not in TRIGGER_TYPES:
             problems.append(f'unknown trigger {trigger[:40]!r} ignored')

@@ -49,6 +49,14 @@ async def test_status_filter_in_the_url(user: User) -> None:
     await user.should_see(marker=f'execution-row-{ok}')
 
 
+async def test_a_workflow_filter_no_workflow_can_have_is_ignored_with_a_notice(user: User) -> None:
+    """The list refuses such a filter (the API says 422): the page failed to load ("This page could not be loaded")."""
+    done = await run_to_end(user, 'quick')
+    await sign_in(user, '/executions?workflow_id=no%20such%20id&status=succeeded')
+    await user.should_see("Filter: workflow id 'no such id' ignored")
+    await user.should_see(marker=f'execution-row-{done}')  # the other filters hold
+
+
 async def test_workflow_filter_and_changing_a_filter_updates_the_url(user: User) -> None:
     ok, bad = await one_good_one_bad(user)
     await listed_without(user, '/executions?workflow_id=broken', bad, ok)

@@ -63,6 +63,8 @@ def test_the_list_url_takes_every_form_the_api_takes() -> None:
         ({'until': '7d'}, '"until" must be a day'),
         ({'page': '-2'}, "page '-2' ignored"),
         ({'trigger': 'cosmic'}, "unknown trigger 'cosmic'"),
+        ({'workflow_id': 'no such id'}, "workflow id 'no such id' ignored: an id is 1-64 letters, digits"),
+        ({'workflow_id': 'a\x00b'}, "workflow id 'a\\x00b' ignored"),  # said as text
         ({'origin': 'remote'}, '"origin" must be local (run by this instance) or imported'),
         ({'q': 'ab'}, 'search needs at least 3 characters; the list is not searched'),
         ({'q': 'a\nbc'}, 'search cannot hold line breaks, tabs or other control characters'),
