@@ -33,6 +33,7 @@ from .pages import (
     workflow_editor,
 )
 from .routing import GuardedSubPages, with_error_panel
+from .socket_text import keep_lone_surrogates
 from .style import CSS, layered
 from .teardown import release_on_delete
 from .theme import PRIMARY
@@ -66,6 +67,7 @@ def install_web() -> None:
     nicegui_app.colors(primary=PRIMARY)
     ui.add_css(layered(CSS + EVENT_LOG_CSS + EDGE_CSS + VIEWPORT_CSS), shared=True)
     nicegui_app.on_delete(release_on_delete)  # a closed page's objects are freed at once, not by a full collection
+    keep_lone_surrogates()  # a field's value holding one reaches its handler, which refuses it by name
 
 
 def build_root(application: Application) -> Callable[[], None]:

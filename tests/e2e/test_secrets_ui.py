@@ -63,3 +63,37 @@ def test_add_replace_delete_with_values_never_in_the_dom(page: Page, server: Any
     expect(page.get_by_text(f"Secret '{NAME}' deleted.")).to_be_visible()
     expect(row).to_have_count(0)
     assert NAME not in [item['name'] for item in call_api('GET', '/api/secrets').json()]
+
+
+# The field's text as a script or a broken paste leaves it: "abc", half of a UTF-16 pair, "def" (Quasar takes the input
+# event and sends the value)
+HALF_PAIR = "e => { e.value = 'abc' + String.fromCharCode(0xd800) + 'def'; e.dispatchEvent(new Event('input')); }"
+
+
+def test_a_lone_surrogate_in_a_field_is_refused_naming_the_field(
+    page: Page, server: Any, call_api: Api, shots: Path
+) -> None:
+    """The browser's message held JSON's escape of it, which NiceGUI's decoder refused: the event was dropped with an
+    error logged, and Save stored the secret's value as it was before ("abc"), saying "created"."""
+    wait_loaded(server)
+    logged = len(server.stderr)
+    page.goto(f'/secrets?token={server.token}')
+    page.get_by_label('Name').fill('e2e_half_pair')
+    value_field = page.locator('input[type=password]')
+    value_field.fill('abc')
+    value_field.evaluate(HALF_PAIR)
+    page.get_by_role('button', name='Save').click()
+    refused = 'Could not save the secret: the value is not valid Unicode text (it holds a lone surrogate)'
+    expect(page.locator('.q-notification').filter(has_text=refused)).to_be_visible()
+    expect(value_field).to_have_value('')  # refused or saved, the value does not stay in the page
+    page.screenshot(path=str(shots / 'secrets-lone-surrogate.png'), full_page=True)
+    assert 'e2e_half_pair' not in [item['name'] for item in call_api('GET', '/api/secrets').json()]
+
+    page.goto('/executions')
+    page.get_by_test_id('save-view').click()
+    page.get_by_label('Name').evaluate(HALF_PAIR)
+    page.get_by_test_id('save-view-ok').click()
+    refused = 'Could not save the view: name must not contain a lone surrogate'
+    expect(page.locator('.q-notification').filter(has_text=refused)).to_be_visible()
+    assert not [view for view in call_api('GET', '/api/views').json() if view['name'].startswith('abc')]
+    assert 'surrogate' not in server.stderr[logged:]  # nothing failed to decode
