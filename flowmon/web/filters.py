@@ -195,7 +195,9 @@ def _search_problem(text: str) -> str:
         return f'search needs at least {MIN_QUERY_CHARS} characters'
     if len(text) > MAX_QUERY_CHARS:
         return f'search takes at most {MAX_QUERY_CHARS} characters'
-    return 'search cannot hold line breaks, tabs or other control characters'
+    if any(ord(char) < 32 or ord(char) == 127 for char in text):
+        return 'search cannot hold line breaks, tabs or other control characters'
+    return 'search cannot hold a lone surrogate (half of a pair that makes one character)'  # (the one refusal left)
 
 
 def _origin(item: ExecutionState | ExecutionRecord) -> str:

@@ -10,7 +10,7 @@ from typing import Any
 from nicegui import ui
 from nicegui.testing.user import User
 from sample_workflows import chain, condition, delay, fail, log, transform, workflow
-from uisim import api, sign_in, start, text_of, wait_until_ended
+from uisim import api, current_path, sign_in, start, text_of, wait_until_ended
 from waiting import until
 
 # Small requests are approved at once; large ones wait for a review first.
@@ -209,3 +209,18 @@ async def test_unknown_and_missing_ids_get_a_message(user: User) -> None:
     await user.should_see("Execution B ('nope') not found.")
     await user.open('/compare')
     await user.should_see('Choose two executions: /compare?a=<execution id>&b=<execution id>.')
+
+
+async def test_the_picker_refuses_an_id_no_execution_can_have_where_it_is_typed(user: User) -> None:
+    """A lone surrogate could not go into the address at all (the browser got no page); a space names nothing."""
+    quick = await start(user, 'quick')
+    await wait_until_ended(user, quick)
+    await sign_in(user, f'/executions/{quick}')
+    user.find(marker='compare-pick').click()
+    await user.should_see(marker='compare-pick-id')
+    for typed in ('abc\ud800d', 'two words'):
+        user.find(marker='compare-pick-id').clear().type(typed)
+        user.find(marker='compare-pick-go').click()
+        await user.should_see(f'No execution has the id {typed!r} (at most 40 letters, digits, _ . -).')
+    await user.should_see(marker='compare-pick-id')  # the picker stays open to take another
+    assert current_path(user) == f'/executions/{quick}'

@@ -37,11 +37,18 @@ async def test_the_search_box_searches_and_lives_in_the_url(user: User) -> None:
     await user.should_not_see(marker=f'execution-row-{first}')
 
 
-async def test_a_search_that_cannot_be_made_says_why_and_stays(user: User) -> None:
+@pytest.mark.parametrize(
+    ('typed', 'said'),
+    [
+        ('ab', 'Search needs at least 3 characters'),
+        ('abc\ud800d', 'Search cannot hold a lone surrogate (half of a pair that makes one character)'),
+    ],
+)
+async def test_a_search_that_cannot_be_made_says_why_and_stays(user: User, typed: str, said: str) -> None:
     await sign_in(user, '/executions')
     await user.should_see(marker='filter-search')
-    user.find(marker='filter-search').type('ab').trigger('keydown.enter')
-    await user.should_see('Search needs at least 3 characters; the list is not searched')
+    user.find(marker='filter-search').type(typed).trigger('keydown.enter')
+    await user.should_see(f'{said}; the list is not searched')
     await user.should_not_see('q must')  # the API's parameter name is not the page's word
     assert current_path(user) == '/executions'
     assert search_box(user).value == ''  # the box shows what the list shows

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from .payload import LONE_SURROGATE, unstorable
 from .state import ExecutionState
 
 MAX_VALUE_CHARS = 4_000  # like error messages in events: a longer string counts with its beginning
@@ -44,7 +45,7 @@ def text_contains(text: str, query: str) -> bool:
 def normalise_query(query: str) -> str:
     """``query`` without surrounding white space; raises ValueError (naming the rule) when it cannot be searched
     for: shorter than :data:`MIN_QUERY_CHARS` or longer than :data:`MAX_QUERY_CHARS` characters, or holding a
-    control character (a line break would look across two values)."""
+    control character (a line break would look across two values) or a lone surrogate."""
     text = query.strip()
     if len(text) < MIN_QUERY_CHARS:
         raise ValueError(f'q must be at least {MIN_QUERY_CHARS} characters (got {len(text)})')
@@ -52,6 +53,8 @@ def normalise_query(query: str) -> str:
         raise ValueError(f'q must be at most {MAX_QUERY_CHARS} characters (got {len(text)})')
     if any(ord(char) < 32 or ord(char) == 127 for char in text):
         raise ValueError('q must not contain control characters (line breaks, tabs, ...)')
+    if unstorable(text) is not None:  # a lone surrogate: no text holds one, nor can the database compare it
+        raise ValueError(f'q must not contain {LONE_SURROGATE}')
     return text
 
 

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from nicegui import ui
 
 from flowmon.application import Application
+from flowmon.application.ids import unknown_execution
 from flowmon.web.actions import guarded
 from flowmon.web.format import short_id, timestamp
 from flowmon.web.widgets.focus_keeper import menu_entry
@@ -121,6 +122,9 @@ class HistoryActions:
         other = other.strip()
         if not other:
             ui.notify('Pick a run or type an execution id.', type='warning')
+            return
+        if unknown_execution(other) is not None:  # (a lone surrogate could not even go into the address)
+            ui.notify(f'No execution has the id {other[:40]!r} (at most 40 letters, digits, _ . -).', type='warning')
             return
         self._picker.close()
         ui.navigate.to(f'/compare?a={other}&b={self._id}')
