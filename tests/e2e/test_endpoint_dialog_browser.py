@@ -53,3 +53,22 @@ def test_create_an_endpoint_in_the_dialog_and_send_it_a_test_event(
             call_api('DELETE', f'/api/webhooks/endpoints/{created["id"]}')
     finally:
         receiver.stop()
+
+
+def test_a_name_holding_a_lone_surrogate_is_refused_at_its_field(page: Page, server: Any, call_api: Api) -> None:
+    """The refusal is set beside the field, which keeps the text: the update holding both failed to go out (with
+    every other update of that moment) while NiceGUI's encoder refused the surrogate, and the page showed nothing."""
+    wait_loaded(server)
+    logged = len(server.stderr)
+    sign_in(page, server, '/webhooks')
+    page.get_by_role('button', name='New endpoint').click()
+    dialog = page.locator('.q-dialog')
+    dialog.get_by_label('URL').fill('https://hooks.example.com/half-pair')
+    name = dialog.get_by_label('Name (optional)')
+    name.fill('Ops')
+    name.evaluate("e => { e.value = 'Ops' + String.fromCharCode(0xd800); e.dispatchEvent(new Event('input')); }")
+    dialog.get_by_role('button', name='Create').click()
+    expect(dialog.get_by_role('alert')).to_contain_text('unable to parse raw data as a unicode string')  # at the field
+    assert name.input_value() == 'Ops\ud800'  # the field keeps what was typed
+    assert not [e for e in call_api('GET', '/api/webhooks/endpoints').json() if e['url'].endswith('/half-pair')]
+    assert 'surrogate' not in server.stderr[logged:]

@@ -1,4 +1,4 @@
-"""The decoding of what a browser sends over the page's socket: a lone surrogate is kept, anything else as before."""
+"""The page's socket JSON: a lone surrogate is kept both ways, anything else as before."""
 
 from __future__ import annotations
 
@@ -17,3 +17,12 @@ def test_a_lone_surrogate_is_decoded_and_what_is_not_json_is_still_refused() -> 
     for not_json in ('{"a": ', 'NaN', '[1,]'):
         with pytest.raises(ValueError):
             nicegui_json.loads(not_json)
+
+
+def test_a_lone_surrogate_is_encoded_as_the_browser_reads_it_and_the_rest_as_before() -> None:
+    keep_lone_surrogates()
+    assert nicegui_json.dumps({'value': 'Ops\ud800'}, separators=(',', ':')) == '{"value":"Ops\\ud800"}'
+    assert nicegui_json.loads(nicegui_json.dumps(['a\udc00'])) == ['a\udc00']
+    assert nicegui_json.dumps({'b': 1, 'a': 'é'}, sort_keys=True) == '{"a":"é","b":1}'  # orjson's, unchanged
+    with pytest.raises(TypeError):
+        nicegui_json.dumps({'not json': object()})
