@@ -10,7 +10,7 @@ from collections import Counter
 from typing import Any
 
 import pytest
-from nicegui import ui
+from nicegui import ElementFilter, ui
 from nicegui.testing.user import User
 from sample_workflows import flaky
 from uisim import (
@@ -357,6 +357,10 @@ async def test_an_execution_deleted_in_another_tab_says_so_and_offers_nothing_mo
     await user.should_see('This execution was deleted', marker='execution-deleted')
     for marker in (*ACTIONS_ON_IT, 'rerun-from-node'):
         await user.should_not_see(marker=marker)
+    with user:  # hidden, and disabled too (as the workflow page's are)
+        for marker in ('cancel-execution', 'rerun-execution', 'delete-execution'):
+            (button,) = ElementFilter(kind=ui.button, marker=marker, only_visible=False)
+            assert not button.enabled, marker
     assert node_status(user, 'charge') == 'succeeded'  # what it showed stays readable
     await wait_for_text(user, 'execution-status', 'succeeded')
     await user.should_see('gateway timeout', marker='inspector-attempts')

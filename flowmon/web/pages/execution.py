@@ -215,8 +215,9 @@ class _LivePage:
     def _withdraw(self) -> None:
         """The execution was deleted: what the page shows stays readable, but nothing acts on it any more."""
         self._timer.active = False
-        for button in (self._cancel, self._rerun, self._delete):
+        for button in (self._cancel, self._rerun, self._delete):  # (disabled too, as the workflow page's are)
             button.set_visibility(False)
+            button.disable()
         self._history.withdraw()
         if self._cancel_dialog is not None:
             self._cancel_dialog.close()
