@@ -20,6 +20,7 @@ from flowmon.application import Application
 from flowmon.application.deliveries import Endpoint
 from flowmon.application.endpoints import SUBSCRIBABLE_EVENT_TYPES, EndpointPatch, EndpointSpec
 from flowmon.application.errors import AppError
+from flowmon.engine.core.payload import LONE_SURROGATE
 from flowmon.web.actions import signed_in
 
 NO_AUTH = 'none'
@@ -180,7 +181,10 @@ class EndpointDialog:
         lines = []
         for error in exc.errors()[:MAX_ERRORS]:
             location = [str(part) for part in error.get('loc', ())]
-            message = MISSING.get((location[0] if location else '', str(error.get('type'))))
+            kind = str(error.get('type'))
+            message = MISSING.get((location[0] if location else '', kind))
+            if kind == 'string_unicode':  # (pydantic's words: "unable to parse raw data as a unicode string")
+                message = f'{LONE_SURROGATE} cannot be stored'
             message = message or str(error.get('msg', 'invalid')).removeprefix('Value error, ')
             field = self._field_for(location, message)
             if field is not None and field.error is None:
