@@ -6,11 +6,13 @@ the median (p50) and the 95th percentile (p95), linearly interpolated. A node of
 duration (finished, or so far while it runs) is above the p95 of at least :data:`MIN_EARLIER_RUNS` runs in other
 executions: its own run never counts towards the baseline it is compared with.
 
-The runs are cached per workflow and forgotten when node runs of that workflow are written (the recorder writes them
-just after an execution ends and tells :meth:`NodeStatistics.forget`) or when an execution among them is deleted
-(here or by another process: :meth:`NodeStatistics.deleted`), so a page or an API call reads the database only after
-something of that workflow finished or went. Processes sharing a database tell each other through the cluster's
-change feed (topic ``node-runs``, :meth:`NodeStatistics.refresh`).
+The runs are cached per workflow. The recorder writes an execution's node runs just after it ends and tells
+:meth:`NodeStatistics.written`: the runs of an execution that ran here are put into the cached ones as the database
+now has them (without reading it again: under a sustained load of one workflow's runs the reads would follow every
+write, each slowed by the busy event loop); node runs written otherwise (an import, a recovery) and a deletion (here
+or by another process: :meth:`NodeStatistics.deleted`) make the workflow's runs be read again.
+Processes sharing a database tell each other through the cluster's change feed (topic ``node-runs``,
+:meth:`NodeStatistics.refresh`).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from typing import Any
 from flowmon.engine.core.events import utcnow
 from flowmon.engine.core.state import ExecutionState, NodeState
 from flowmon.store.history import History
-from flowmon.store.node_stats import NodeRun, NodeRunStats
+from flowmon.store.node_stats import NodeRun, NodeRunStats, runs_of
 from flowmon.store.recorder import EventRecorder
 
 from .errors import NotFound
@@ -35,6 +37,7 @@ __all__ = ['MIN_EARLIER_RUNS', 'SAMPLE', 'NodeRun', 'NodeStatistics', 'NodeStats
 SAMPLE = 50  # a node's last successful runs that its statistics are taken over
 MIN_EARLIER_RUNS = 5  # fewer runs than this say nothing about "usual"
 CACHED_WORKFLOWS = 64  # workflows whose runs are kept in memory (least recently used ones go first)
+KEEP_DELETED = 1000  # the latest executions deleted, whose runs are never put into the cache again
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,15 +110,27 @@ class NodeStatistics:
         # workflow id -> its reads in flight, each marked stale when the workflow's runs are forgotten meanwhile
         # (an entry only while a read is in flight: not one per workflow ever run)
         self._reading: dict[str, list[_Read]] = {}
+        # the latest executions deleted: node runs of one written after its deletion (the write deletes them again at
+        # once, in its transaction) must not enter the cache
+        self._gone: OrderedDict[str, None] = OrderedDict()
         # Called with the workflows whose node runs this process wrote (processes sharing a database: the others
         # then forget theirs, see :meth:`refresh`).
         self.announce: Callable[[Collection[str]], None] = lambda _workflow_ids: None
-        recorder.node_run_listeners.append(self.forget)
+        recorder.node_run_listeners.append(self.written)
+
+    def written(self, workflow_ids: Collection[str], ran: Sequence[ExecutionState] | None = None) -> None:
+        """Node runs of these workflows were written here: those of ``ran`` (the final states of executions that ran
+        here, their first rows) are put into the cached runs; without ``ran``, the workflows' runs are read again
+        when next asked."""
+        if ran is None:
+            self._drop(workflow_ids)
+        else:
+            self._take(runs_of(ran))
+        self.announce(workflow_ids)
 
     def forget(self, workflow_ids: Collection[str]) -> None:
-        """Node runs of these workflows were written here: read them again when next asked."""
-        self._drop(workflow_ids)
-        self.announce(workflow_ids)
+        """Read the runs of these workflows again when next asked."""
+        self.written(workflow_ids)
 
     async def refresh(self, workflow_id: str | None) -> None:
         """Another process wrote node runs of ``workflow_id`` (None: of any workflow): read them again when asked."""
@@ -127,10 +142,36 @@ class NodeStatistics:
         if execution_id is None:
             self._drop({*self._cache, *self._reading})
             return
+        self._gone[execution_id] = None
+        while len(self._gone) > KEEP_DELETED:
+            self._gone.popitem(last=False)
         self._drop(
             [workflow_id for workflow_id, executions in self._executions.items() if execution_id in executions]
             + list(self._reading)
         )
+
+    def _take(self, runs: Mapping[str, Mapping[str, Sequence[NodeRun]]]) -> None:
+        """Put runs just written into the cached runs of their workflows, as a read would now find them (newest
+        first, ``SAMPLE + 1`` a node; a node not cached is read when asked). Reads in flight are not kept: they may
+        have read before the write."""
+        for workflow_id, by_node in runs.items():
+            for read in self._reading.get(workflow_id, ()):
+                read.stale = True
+            cached = self._cache.get(workflow_id)
+            if cached is None:
+                continue
+            taken = dict(cached)
+            for node_id, new in by_node.items():
+                held = taken.get(node_id)
+                if held is None:
+                    continue
+                known = {run.execution_id for run in held}  # (a read that came after the write has it already)
+                fresh = [run for run in new if run.execution_id not in known and run.execution_id not in self._gone]
+                if fresh:
+                    newest = sorted((*fresh, *held), key=lambda run: run.finished_at, reverse=True)
+                    taken[node_id] = tuple(newest[: SAMPLE + 1])
+            self._cache[workflow_id] = taken
+            self._executions[workflow_id] = {run.execution_id for held in taken.values() for run in held}
 
     def _drop(self, workflow_ids: Collection[str]) -> None:
         for workflow_id in workflow_ids:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import bindparam, exists, select
@@ -95,9 +95,10 @@ class NodeRunWriter:
         self._check_fenced = check_fenced
         # Finished executions whose node-run rows are still to be written (``first``: none written before).
         self.due: dict[str, tuple[ExecutionState, bool]] = {}
-        # Called with the workflow ids whose node-run rows were just committed (cheap and synchronous: the
-        # application's node statistics forget what they had of those workflows).
-        self.listeners: list[Callable[[frozenset[str]], None]] = []
+        # Called with the workflow ids whose node-run rows were just committed and, when those are the first rows of
+        # executions that ran here (from the bus), their final states (cheap and synchronous: the application's node
+        # statistics take the new runs in, or forget what they had of those workflows).
+        self.listeners: list[Callable[[frozenset[str], Sequence[ExecutionState] | None], None]] = []
 
     def due_of(self, workflow_id: str) -> bool:
         """Whether finished executions of ``workflow_id`` have node-run rows still to be written."""
@@ -131,7 +132,8 @@ class NodeRunWriter:
                 for execution_id in taken:
                     due.pop(execution_id, None)
                 if error is None:  # (fenced: not written here, so nothing new to tell)
-                    self.written(state for state, _ in taken.values())
+                    states = [state for state, _ in taken.values()]
+                    self.written(states, first=all(first for _, first in taken.values()))
             self._check_fenced(error)
             if isinstance(error, Fenced):
                 error = None
@@ -154,14 +156,16 @@ class NodeRunWriter:
             (self._delete_orphaned_node_runs, [(execution_id,) for execution_id in finished]),
         ]
 
-    def written(self, states: Iterable[ExecutionState]) -> None:
-        """Tell the listeners which workflows' node-run rows were just committed (those of ``states``)."""
+    def written(self, states: Iterable[ExecutionState], *, first: bool = False) -> None:
+        """Tell the listeners which workflows' node-run rows were just committed (those of ``states``); ``first``: the
+        first rows of executions that ran here, all of them said by ``states``."""
+        states = list(states)
         workflows = frozenset(state.workflow_id for state in states if state.workflow_id)
         if not workflows:
             return
         for listener in list(self.listeners):
             try:
-                listener(workflows)
+                listener(workflows, states if first else None)
             except Exception:
                 log.exception('node-run listener failed')
 

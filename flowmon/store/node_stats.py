@@ -8,13 +8,15 @@ instance's usual durations are what "slower than usual" compares with.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, exists, false, select
 from sqlalchemy.engine import Connection
+
+from flowmon.engine.core.state import ExecutionState
 
 from .codec import from_db_time
 from .database import Database
@@ -67,6 +69,20 @@ class NodeRunStats:
             ]
             for node_id, runs in rows.items()
         }
+
+
+def runs_of(states: Iterable[ExecutionState]) -> dict[str, dict[str, list[NodeRun]]]:
+    """The successful runs the final states of executions that ran here hold, by workflow and node: the rows of them
+    that :meth:`NodeRunStats.latest` reads back (an execution that ran here is not an imported one)."""
+    runs: dict[str, dict[str, list[NodeRun]]] = {}
+    for state in states:
+        if not state.workflow_id:
+            continue
+        of_workflow = runs.setdefault(state.workflow_id, {})
+        for node in state.nodes.values():
+            if node.status == 'succeeded' and not node.reused and node.duration_ms is not None and node.finished_at:
+                of_workflow.setdefault(node.id, []).append(NodeRun(state.id, node.duration_ms / 1000, node.finished_at))
+    return runs
 
 
 def _read(conn: Connection, workflow_id: str, node_ids: list[str], limit: int) -> dict[str, Sequence[Any]]:

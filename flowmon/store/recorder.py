@@ -172,9 +172,10 @@ class EventRecorder:
             del last_received[execution_id]
 
     @property
-    def node_run_listeners(self) -> list[Callable[[frozenset[str]], None]]:
-        """Called with the workflow ids whose node-run rows were just committed (cheap and synchronous: the
-        application's node statistics forget what they had of those workflows)."""
+    def node_run_listeners(self) -> list[Callable[[frozenset[str], Sequence[ExecutionState] | None], None]]:
+        """Called with the workflow ids whose node-run rows were just committed and, for the first rows of executions
+        that ran here, their final states (cheap and synchronous: the application's node statistics take the new runs
+        in, or forget what they had of those workflows)."""
         return self._node_run_writer.listeners
 
     def node_runs_due(self, workflow_id: str) -> bool:
