@@ -17,7 +17,9 @@ Processes sharing a database tell each other through the cluster's change feed (
 
 from __future__ import annotations
 
+import logging
 import math
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -32,12 +34,15 @@ from flowmon.store.recorder import EventRecorder
 
 from .errors import NotFound
 
+log = logging.getLogger(__name__)
+
 __all__ = ['MIN_EARLIER_RUNS', 'SAMPLE', 'NodeRun', 'NodeStatistics', 'NodeStats', 'is_slow', 'percentile']
 
 SAMPLE = 50  # a node's last successful runs that its statistics are taken over
 MIN_EARLIER_RUNS = 5  # fewer runs than this say nothing about "usual"
 CACHED_WORKFLOWS = 64  # workflows whose runs are kept in memory (least recently used ones go first)
 KEEP_DELETED = 1000  # the latest executions deleted, whose runs are never put into the cache again
+REREAD_SECONDS = 10.0  # a workflow's cached runs are read again after this long, whatever was put into them
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,8 +103,19 @@ class _Read:
 class NodeStatistics:
     """Per-node statistics of workflows (``GET /api/workflows/{id}/stats``, the slow flags and the duration trend)."""
 
-    def __init__(self, *, runs: NodeRunStats, recorder: EventRecorder, history: History) -> None:
+    def __init__(
+        self,
+        *,
+        runs: NodeRunStats,
+        recorder: EventRecorder,
+        history: History,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._runs = runs
+        self._clock = clock
+        # workflow id -> when its cached runs were first read: what was put into them since cannot drift from the
+        # database for longer than REREAD_SECONDS (a deletion whose news was lost, a write racing a paced deletion)
+        self._read_at: dict[str, float] = {}
         self._recorder = recorder
         self._history = history
         # workflow id -> node id -> its latest SAMPLE + 1 runs, newest first (one more than the sample: a baseline
@@ -122,10 +138,14 @@ class NodeStatistics:
         """Node runs of these workflows were written here: those of ``ran`` (the final states of executions that ran
         here, their first rows) are put into the cached runs; without ``ran``, the workflows' runs are read again
         when next asked."""
-        if ran is None:
+        try:
+            if ran is None:
+                self._drop(workflow_ids)
+            else:
+                self._take(runs_of(ran))
+        except Exception:  # (what cannot be put in is read again)
+            log.exception('node statistics: could not take in the runs just written')
             self._drop(workflow_ids)
-        else:
-            self._take(runs_of(ran))
         self.announce(workflow_ids)
 
     def forget(self, workflow_ids: Collection[str]) -> None:
@@ -171,12 +191,15 @@ class NodeStatistics:
                     newest = sorted((*fresh, *held), key=lambda run: run.finished_at, reverse=True)
                     taken[node_id] = tuple(newest[: SAMPLE + 1])
             self._cache[workflow_id] = taken
-            self._executions[workflow_id] = {run.execution_id for held in taken.values() for run in held}
+            self._executions.setdefault(workflow_id, set()).update(
+                run.execution_id for runs in by_node.values() for run in runs
+            )
 
     def _drop(self, workflow_ids: Collection[str]) -> None:
         for workflow_id in workflow_ids:
             self._cache.pop(workflow_id, None)
             self._executions.pop(workflow_id, None)
+            self._read_at.pop(workflow_id, None)
             for read in self._reading.get(workflow_id, ()):
                 read.stale = True
 
@@ -239,6 +262,8 @@ class NodeStatistics:
         reader then never waits for a busy recorder (``GET /api/executions/{id}`` beside a sustained load)."""
         if settle and (self._recorder.node_runs_due(workflow_id) or self._recorder.has_unwritten):
             await self._recorder.settle()  # runs that just ended: writing them makes this forget the cached runs
+        if self._clock() - self._read_at.get(workflow_id, math.inf) > REREAD_SECONDS:
+            self._drop([workflow_id])
         cached = self._cache.get(workflow_id, {})
         missing = [node_id for node_id in dict.fromkeys(node_ids) if node_id not in cached]
         if missing:
@@ -253,18 +278,25 @@ class NodeStatistics:
                 reads.remove(mark)
                 if not reads:
                     del self._reading[workflow_id]
-            fresh = {node_id: tuple(read.get(node_id, ())) for node_id in missing}
+            gone = self._gone  # (rows a deletion in several steps has not reached yet)
+            fresh = {
+                node_id: tuple(run for run in read.get(node_id, ()) if run.execution_id not in gone)
+                for node_id in missing
+            }
             if mark.stale:  # forgotten meanwhile: good for this answer, not for keeping, and nor is what was cached
                 others = [node_id for node_id in dict.fromkeys(node_ids) if node_id not in fresh]
                 again = await self._runs.latest(workflow_id, others, SAMPLE + 1) if others else {}
                 return {**fresh, **{node_id: tuple(again.get(node_id, ())) for node_id in others}}
             cached = {**self._cache.get(workflow_id, {}), **fresh}
             self._cache[workflow_id] = cached
+            self._read_at.setdefault(workflow_id, self._clock())
             self._executions.setdefault(workflow_id, set()).update(
                 run.execution_id for runs in fresh.values() for run in runs
             )
             while len(self._cache) > CACHED_WORKFLOWS:
-                self._executions.pop(self._cache.popitem(last=False)[0], None)
+                evicted = self._cache.popitem(last=False)[0]
+                self._executions.pop(evicted, None)
+                self._read_at.pop(evicted, None)
         if workflow_id in self._cache:
             self._cache.move_to_end(workflow_id)
         return cached

@@ -12,10 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import delete
 
 from flowmon.application import Application
 from flowmon.application.errors import NotFound
-from flowmon.application.stats import NodeStats, is_slow, percentile
+from flowmon.application.stats import REREAD_SECONDS, NodeStatistics, NodeStats, is_slow, percentile
 from flowmon.bootstrap import System
 from flowmon.engine import Event, EventBus, EventType
 from flowmon.engine.core.state import fold
@@ -23,6 +24,9 @@ from flowmon.settings import Settings, load_settings
 from flowmon.store import EventRecorder
 from flowmon.store.node_stats import NodeRunStats
 from flowmon.store.retention import Pruner, RetentionPolicy
+from flowmon.store.tables import NodeRunRow
+
+NODE_RUNS = NodeRunRow.__table__  # type: ignore[attr-defined]
 
 T0 = datetime(2025, 9, 1, 8, 0, tzinfo=UTC)
 PIPE = b"""{"id": "pipe", "name": "Pipe", "nodes": [
@@ -360,3 +364,25 @@ async def test_runs_that_end_here_enter_the_cached_runs_without_a_read(
 
     application.stats.forget({'pipe'})
     assert (await application.stats.nodes('pipe')) == taken and reads == ['read']  # what the database says too
+
+
+async def test_runs_a_deletion_has_not_reached_yet_are_not_cached_and_the_cache_is_read_again_in_time(
+    system: System, application: Application
+) -> None:
+    """Runs put into the cache stand in for reads; what no news reached (a deletion whose notice was lost, rows that a
+    paced deletion removes at a later step) cannot keep the cache from the database for longer than a re-read."""
+    now = [0.0]
+    stats = NodeStatistics(
+        runs=NodeRunStats(system.db), recorder=system.recorder, history=system.history, clock=lambda: now[0]
+    )
+    for n in range(5):
+        await record(system, f'run{n}', T0 + timedelta(minutes=n), {'load': 1.0, 'work': 1.0 + n})
+    stats.deleted('run4')  # its deletion began; its rows go at a later step
+    assert (await stats.nodes('pipe'))['work'] == NodeStats.of([1.0, 2.0, 3.0, 4.0])
+
+    async with system.db.engine.begin() as conn:  # run0's rows go, and no news of it comes
+        await conn.execute(delete(NODE_RUNS).where(NODE_RUNS.c.execution_id == 'run0'))
+    now[0] += REREAD_SECONDS
+    assert (await stats.nodes('pipe'))['work'].count == 4  # cached
+    now[0] += 0.1
+    assert (await stats.nodes('pipe'))['work'] == NodeStats.of([2.0, 3.0, 4.0])  # read again
