@@ -148,10 +148,6 @@ class NodeStatistics:
             self._drop(workflow_ids)
         self.announce(workflow_ids)
 
-    def forget(self, workflow_ids: Collection[str]) -> None:
-        """Read the runs of these workflows again when next asked."""
-        self.written(workflow_ids)
-
     async def refresh(self, workflow_id: str | None) -> None:
         """Another process wrote node runs of ``workflow_id`` (None: of any workflow): read them again when asked."""
         self._drop({*self._cache, *self._reading} if workflow_id is None else [workflow_id])
