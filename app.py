@@ -116,8 +116,9 @@ def main() -> None:
 
 
 async def _start(system: System, failures: list[str]) -> None:
-    """Start the system; a database whose secrets the key cannot open, or whose schema this flowmon cannot
-    upgrade (a revision from a newer flowmon), stops flowmon with one line."""
+    """Start the system; a database that cannot be opened (a server that does not answer, a refused password), whose
+    secrets the key cannot open, or whose schema this flowmon cannot upgrade (a revision from a newer flowmon), stops
+    flowmon with one line (``DatabaseUnreachable`` is a ``SchemaError``)."""
     from nicegui import app
 
     from flowmon.store.migrate import SchemaError

@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import Table, bindparam
 from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql.dml import Insert
 
@@ -30,6 +31,12 @@ from .dialect import SCHEMA_LOCK_KEY, DriverStep, Fenced, sqlite_time
 TimeEncoder = Callable[[datetime | None], Any]
 
 log = logging.getLogger(__name__)
+
+
+class DatabaseUnreachable(migrate.SchemaError):
+    """The database cannot be opened at all (a server that does not answer, a refused password, a database or a
+    directory that does not exist): no schema can be brought anywhere. The message names the database without its
+    password, and the reason."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -145,7 +152,7 @@ class Database:
         """Bring the schema to ``revision`` in one transaction that holds the schema lock (see :func:`migrate.upgrade`;
         raises :class:`migrate.SchemaError` when that cannot be done)."""
         migrate.resolve(revision)  # an unknown revision is refused before anything is created
-        self._make_directory()
+        await self._open()
         async with self._schema_transaction() as conn:
             return await conn.run_sync(migrate.upgrade, revision)
 
@@ -172,10 +179,18 @@ class Database:
             return None
         return Path(url.database)
 
-    def _make_directory(self) -> None:
-        path = self._sqlite_path()
-        if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
+    async def _open(self) -> None:
+        """Connect once, so that a database that cannot be opened is refused as such (:class:`DatabaseUnreachable`),
+        not as whatever statement met it first."""
+        try:
+            path = self._sqlite_path()
+            if path is not None:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            async with self.engine.connect():
+                pass
+        except (OSError, DBAPIError) as exc:
+            reason = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+            raise DatabaseUnreachable(f'cannot open the database {self.display_url}: {reason}') from None
 
     async def stop(self) -> None:
         await self.engine.dispose()

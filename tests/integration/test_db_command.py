@@ -8,7 +8,7 @@ from collections.abc import Callable
 from contextlib import closing
 from pathlib import Path
 
-from flowmon_process import FlowmonProcess, flowmon_command, ok
+from flowmon_process import FlowmonProcess, flowmon_command, free_port, ok
 from migration_support import FIRST_VERSION, PRE_ALEMBIC_EXECUTION, pre_alembic_database
 
 from flowmon.store import migrate
@@ -104,3 +104,25 @@ def test_flowmon_refuses_to_start_on_a_database_from_a_newer_version(tmp_path: P
     assert "the database is at revision '0999', which this flowmon does not know" in flowmon.stderr
     assert 'Traceback' not in flowmon.stderr
     assert flowmon_command(data_dir, 'db', 'current').stdout == '0999\n'
+
+
+def test_flowmon_stops_with_one_line_when_its_database_cannot_be_opened(tmp_path: Path, launch: Launch) -> None:
+    """A PostgreSQL server that does not answer (or refuses the password) stopped nothing: flowmon went on serving
+    /api/health 503 'starting' for ever, with a traceback in its log."""
+    port = free_port()  # nothing listens there
+    url = f'postgresql+asyncpg://flowmon:pw-not-to-be-shown@127.0.0.1:{port}/flowmon'
+    flowmon = launch(data_dir=tmp_path / 'data', FLOWMON_DATABASE_URL=url)
+    assert flowmon.process.wait(timeout=60) == 2
+    shown = f'postgresql+asyncpg://flowmon@127.0.0.1:{port}/flowmon'
+    assert f'flowmon: cannot open the database {shown}: ' in flowmon.stderr
+    assert 'Traceback' not in flowmon.stderr
+    assert 'pw-not-to-be-shown' not in flowmon.stderr + flowmon.stdout
+
+
+def test_flowmon_stops_with_one_line_when_its_sqlite_directory_cannot_be_made(tmp_path: Path, launch: Launch) -> None:
+    blocker = tmp_path / 'a-file'
+    blocker.write_text('not a directory')
+    flowmon = launch(data_dir=tmp_path / 'data', FLOWMON_DATABASE_URL=f'sqlite+aiosqlite:///{blocker}/sub/flowmon.db')
+    assert flowmon.process.wait(timeout=60) == 2
+    assert f'flowmon: cannot open the database sqlite+aiosqlite:///{blocker}/sub/flowmon.db: ' in flowmon.stderr
+    assert 'Traceback' not in flowmon.stderr
