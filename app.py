@@ -51,7 +51,11 @@ def main() -> None:
         raise SystemExit(2) from None
     logs.configure(settings.log_level, settings.log_format)
     os.umask(PRIVATE_UMASK)  # every file and directory flowmon creates is the user's alone
-    make_private(settings.data_dir)
+    try:
+        make_private(settings.data_dir)
+    except OSError as exc:  # a path through a file, a directory flowmon may not write
+        print(f'flowmon: FLOWMON_DATA_DIR: cannot use {settings.data_dir}: {exc.strerror or exc}', file=sys.stderr)
+        raise SystemExit(2) from None
     try:
         hold_data_dir(settings.data_dir)  # maintenance commands (rotate-secret-key) refuse while it is held
         box = load_secret_box(settings)

@@ -180,8 +180,8 @@ def _db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
     made before migrations is adopted first (what it lacks is added, then it is stamped with the baseline). Prints
     what it did. Refuses while flowmon runs."""
     os.umask(PRIVATE_UMASK)  # a database created here is as private as one the server creates
-    make_private(settings.data_dir)
     try:
+        make_private(settings.data_dir)
         hold_data_dir(settings.data_dir)
         report = asyncio.run(_on_database(settings, lambda db: db.upgrade(args.revision)))
     except (DataDirBusy, migrate.SchemaError, SQLAlchemyError, OSError) as exc:

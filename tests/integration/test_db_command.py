@@ -126,3 +126,17 @@ def test_flowmon_stops_with_one_line_when_its_sqlite_directory_cannot_be_made(tm
     assert flowmon.process.wait(timeout=60) == 2
     assert f'flowmon: cannot open the database sqlite+aiosqlite:///{blocker}/sub/flowmon.db: ' in flowmon.stderr
     assert 'Traceback' not in flowmon.stderr
+
+
+def test_a_data_directory_that_cannot_be_made_stops_flowmon_with_one_line(tmp_path: Path, launch: Launch) -> None:
+    """It stopped with a Python traceback (exit status 1)."""
+    blocker = tmp_path / 'a-file'
+    blocker.write_text('not a directory')
+    flowmon = launch(data_dir=blocker / 'data')
+    assert flowmon.process.wait(timeout=60) == 2
+    assert flowmon.stderr.strip() == f'flowmon: FLOWMON_DATA_DIR: cannot use {blocker}/data: Not a directory'
+
+    refused = flowmon_command(blocker / 'data', 'db', 'upgrade')
+    assert refused.returncode == 1
+    assert refused.stderr.startswith('flowmon: db upgrade failed, nothing was changed: ')
+    assert 'Traceback' not in refused.stderr
