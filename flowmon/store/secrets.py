@@ -15,7 +15,8 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
 
 from flowmon.engine.core.events import utcnow
 from flowmon.engine.runtime.secret_refs import SECRET_NAME_PATTERN, SecretMissing
@@ -114,21 +115,36 @@ class SecretStore:
             return await self._put(name, value)
 
     async def _put(self, name: str, value: str) -> tuple[SecretInfo, bool]:
+        """Whether the secret exists, and how many there are, is asked of the database, not of what this process
+        read last: another process sharing it may have created or deleted the secret a moment ago (its announcement
+        not read here yet). Two processes creating one name at once: the second to write replaces."""
         now = self._clock()
-        existing = self._info.get(name)
-        if existing is None and len(self._info) >= MAX_SECRETS:
-            raise TooManySecrets(f'at most {MAX_SECRETS} secrets can be stored; delete one first')
         sealed = self._box.seal_field(_table.name, name, 'value', value)
-        async with self._db.engine.begin() as conn:
-            if existing is None:
-                await conn.execute(_table.insert().values(name=name, value=sealed, created_at=now, updated_at=now))
-            else:
-                await conn.execute(_table.update().where(_table.c.name == name).values(value=sealed, updated_at=now))
-        info = SecretInfo(name=name, created_at=existing.created_at if existing else now, updated_at=now)
+        for attempt in range(2):
+            try:
+                created_at = await self._write(name, sealed, now)
+                break
+            except IntegrityError:  # created by another process between the read and the insert: replace it
+                if attempt:
+                    raise
+        info = SecretInfo(name=name, created_at=created_at or now, updated_at=now)
         self._values[name], self._info[name] = value, info
         self.version += 1
         self.announce()
-        return info, existing is None
+        return info, created_at is None
+
+    async def _write(self, name: str, sealed: str | None, now: datetime) -> datetime | None:
+        """Insert or replace the row; returns when the replaced secret was created (None: created now)."""
+        async with self._db.engine.begin() as conn:
+            stored = (await conn.execute(select(_table.c.created_at).where(_table.c.name == name))).first()
+            if stored is None:
+                count = (await conn.execute(select(func.count()).select_from(_table))).scalar_one()
+                if count >= MAX_SECRETS:
+                    raise TooManySecrets(f'at most {MAX_SECRETS} secrets can be stored; delete one first')
+                await conn.execute(_table.insert().values(name=name, value=sealed, created_at=now, updated_at=now))
+                return None
+            await conn.execute(_table.update().where(_table.c.name == name).values(value=sealed, updated_at=now))
+            return from_db_time(stored.created_at)
 
     async def delete(self, name: str) -> bool:
         async with self._lock, self._db.engine.begin() as conn:

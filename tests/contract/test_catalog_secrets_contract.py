@@ -80,6 +80,27 @@ async def test_secrets_are_sealed_at_rest_and_follow_changes_made_elsewhere(db: 
     assert [s.name for s in store.list()] == ['token']
 
 
+async def test_a_secret_put_after_another_process_created_or_deleted_it_is_stored(db: Database) -> None:
+    """Each process keeps the secrets it read last, until another's announcement of a change is read; a put decided
+    from that memory failed (a duplicate key, answered 500) for a secret another process had just created, and for one
+    it had just deleted stored nothing while answering 'replaced'."""
+    box = SecretBox(new_key())
+    here, elsewhere = SecretStore(db, box), SecretStore(db, box)  # two processes sharing the database
+    await here.load()
+    await elsewhere.load()
+    await elsewhere.put('token', 'first-0123456789')
+    info, created = await here.put('token', 'second-0123456789')  # before this process reads the change
+    assert not created
+    assert await elsewhere.delete('token') is True
+    _, created = await here.put('token', 'third-0123456789')  # this process still remembers it
+    assert created
+
+    fresh = SecretStore(db, box)
+    await fresh.load()
+    assert await fresh.resolve({'token'}) == {'token': 'third-0123456789'}
+    assert fresh.list()[0].created_at > info.created_at
+
+
 async def as_far_as_it_goes(save: asyncio.Task[Any]) -> None:
     """Let ``save`` go as far as it can while a read is held up: to its end (the defect), or up to the lock."""
     for _ in range(200):
