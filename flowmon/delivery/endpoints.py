@@ -183,7 +183,19 @@ class EndpointStore:
         return [endpoint for endpoint in self._all.values() if event_type in endpoint.event_types]
 
     async def get(self, endpoint_id: str) -> Endpoint | None:
-        return self._all.get(endpoint_id)
+        """The endpoint, from the copy; one the copy lacks is looked for in the database, and the copy read again
+        when it is there: another process sharing the database created it a moment ago (its announcement not read
+        here yet), and a script that created it through that process must find it through this one."""
+        endpoint = self._all.get(endpoint_id)
+        if endpoint is None and await self._stored(endpoint_id):
+            await self.refresh()
+            endpoint = self._all.get(endpoint_id)
+        return endpoint
+
+    async def _stored(self, endpoint_id: str) -> bool:
+        async with self._db.engine.connect() as conn:
+            found = await conn.execute(select(endpoints.c.id).where(endpoints.c.id == endpoint_id))
+            return found.first() is not None
 
     async def create(self, spec: EndpointSpec) -> tuple[Endpoint, str]:
         """Store a new endpoint; returns it and its generated secret (shown once, revealable later)."""
@@ -208,10 +220,10 @@ class EndpointStore:
         async with self._db.engine.begin() as conn:
             await conn.execute(endpoints.insert().values(**self._box.seal_row(endpoints, endpoint_id, values)))
         await self.written()
-        return self._require(endpoint_id), secret
+        return await self._require(endpoint_id), secret
 
     async def update(self, endpoint_id: str, patch: EndpointPatch) -> Endpoint:
-        current = self._require(endpoint_id)
+        current = await self._require(endpoint_id)
         fields = patch.model_fields_set
         current_auth = WebhookAuth.model_validate(current.auth) if current.auth else None
         merged = EndpointSpec(
@@ -238,11 +250,11 @@ class EndpointStore:
         if patch.enabled is not None and patch.enabled != current.enabled:
             return await self.set_enabled(endpoint_id, patch.enabled)
         await self.written()
-        return self._require(endpoint_id)
+        return await self._require(endpoint_id)
 
     async def set_enabled(self, endpoint_id: str, enabled: bool, *, reason: str = 'disabled by a user') -> Endpoint:
         """Enable (clearing the failure clock and reason) or disable (with ``reason``) an endpoint."""
-        self._require(endpoint_id)
+        await self._require(endpoint_id)
         now = self._clock()
         values: dict[str, Any] = (
             {'enabled': True, 'disabled_reason': None, 'disabled_at': None, 'first_exhausted_at': None}
@@ -256,7 +268,7 @@ class EndpointStore:
         if result.rowcount == 0:  # deleted since the copy was read
             raise _not_found(endpoint_id)
         await self.written()
-        return self._require(endpoint_id)
+        return await self._require(endpoint_id)
 
     async def delete(self, endpoint_id: str) -> bool:
         async with self._db.engine.begin() as conn:
@@ -266,7 +278,7 @@ class EndpointStore:
 
     async def reveal_secret(self, endpoint_id: str) -> dict[str, Any]:
         """The endpoint's signing secret (and the previous one while a rotation's grace period lasts)."""
-        self._require(endpoint_id)
+        await self._require(endpoint_id)
         async with self._db.engine.connect() as conn:
             found = (await conn.execute(select(endpoints).where(endpoints.c.id == endpoint_id))).one_or_none()
         if found is None:  # deleted since the copy was read
@@ -288,7 +300,7 @@ class EndpointStore:
         sharing the database) stands for this one too, and its secrets are returned, so every caller is handed a
         secret that signs. The secret both replaced keeps the shorter of their graces (one asking for none, after a
         leak, stops it at once whichever of the two wrote the new secret)."""
-        self._require(endpoint_id)
+        await self._require(endpoint_id)
         now = self._clock()
         stops = None if grace <= timedelta(0) else now + grace  # (None: the replaced secret stops now)
         read = await self._sealed_secret(endpoint_id)
@@ -339,8 +351,8 @@ class EndpointStore:
     def _open(self, row: Any) -> dict[str, Any]:
         return self._box.open_row(endpoints, row.id, row._mapping)
 
-    def _require(self, endpoint_id: str) -> Endpoint:
-        endpoint = self._all.get(endpoint_id)
+    async def _require(self, endpoint_id: str) -> Endpoint:
+        endpoint = await self.get(endpoint_id)
         if endpoint is None:
             raise _not_found(endpoint_id)
         return endpoint

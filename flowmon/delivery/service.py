@@ -223,7 +223,7 @@ class DeliveryService:
         """A test event to an endpoint, as its subscriptions are sent (its URL, secret, auth and headers), in one
         attempt: the outcome says whether the receiver is reachable and accepts flowmon's signature. Refused for an
         unknown or disabled endpoint."""
-        endpoint = self.endpoints.cached(endpoint_id)
+        endpoint = await self.endpoints.get(endpoint_id)
         if endpoint is None:
             raise EndpointNotFound(f'webhook endpoint {endpoint_id!r} not found')
         self._require_enabled(endpoint_id)

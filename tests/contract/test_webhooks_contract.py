@@ -21,7 +21,7 @@ from standardwebhooks.webhooks import Webhook
 
 from flowmon.automation.triggers import Received, TriggerConflict, TriggerService
 from flowmon.delivery.claims import Claim, ClaimMiss
-from flowmon.delivery.endpoints import EndpointSpec
+from flowmon.delivery.endpoints import EndpointPatch, EndpointSpec
 from flowmon.delivery.policy import RetrySchedule
 from flowmon.delivery.service import DeliveryConfig, DeliveryService
 from flowmon.engine.core.events import Event, EventType, utcnow
@@ -412,3 +412,23 @@ async def test_a_rotation_after_a_leak_stops_the_old_secret_even_when_a_rotation
     for number, (_, answers, after) in enumerate(rounds):
         stopping, keeping = answers if number % 2 else reversed(answers)
         assert keeping['secret'] in signing(after) or signing(after) == {stopping['secret']}, (answers, after)
+
+
+async def test_an_endpoint_created_by_another_process_is_found_before_its_announcement_is_read(
+    harness: Harness,
+) -> None:
+    """A script behind a load balancer creates an endpoint through one process and reads, edits or rotates it
+    through another at once: that one answered 404 until it had read the first one's announcement."""
+    here, there = await harness.service(), await harness.service()
+    endpoint, secret = await here.endpoints.create(EndpointSpec(url=URL, event_types=['execution.failed']))
+    found = await there.endpoints.get(endpoint.id)  # no announcement is read here: the harness wires none
+    assert found is not None and found.url == URL
+    assert (await there.endpoints.reveal_secret(endpoint.id))['secret'] == secret
+
+    other, _ = await here.endpoints.create(EndpointSpec(url=URL, event_types=['execution.failed']))
+    assert (await there.endpoints.update(other.id, EndpointPatch(description='edited'))).description == 'edited'
+    third, _ = await here.endpoints.create(EndpointSpec(url=URL, event_types=['execution.failed']))
+    assert (await there.endpoints.rotate_secret(third.id))['previous_secret'] is not None
+    fourth, _ = await here.endpoints.create(EndpointSpec(url=URL, event_types=['execution.failed']))
+    assert (await there.send_test(fourth.id)).status in {'pending', 'sending'}
+    assert await there.endpoints.get('ep_0000000000000000') is None
