@@ -136,7 +136,8 @@ def validate_export(document: Any, registry: NodeRegistry, budget: PayloadBudget
 
     raw_events = document.get('events')
     if not isinstance(raw_events, list) or not raw_events:
-        raise ImportRejected(f'export "events" must be a non-empty list, got {_kind(raw_events)}')
+        got = 'an empty list' if raw_events == [] else _kind(raw_events)
+        raise ImportRejected(f'export "events" must be a non-empty list, got {got}')
     if len(raw_events) > MAX_IMPORT_EVENTS:
         raise ImportRejected(f'export has {len(raw_events):,} events; at most {MAX_IMPORT_EVENTS:,} can be imported')
     events = [_event(index, raw, budget) for index, raw in enumerate(raw_events)]

@@ -115,6 +115,16 @@ async def test_an_invalid_import_is_refused_and_changes_nothing(
     assert await total(client) == before
 
 
+async def test_an_export_without_events_is_refused_saying_its_list_is_empty(
+    client: httpx.AsyncClient, finished: str
+) -> None:
+    """The refusal said 'must be a non-empty list, got a list' of an empty one."""
+    document = (await client.get(f'/api/executions/{finished}/export')).json()
+    response = await client.post('/api/executions/import', json={**document, 'events': []})
+    assert response.status_code == 422
+    assert response.json()['detail'] == 'export "events" must be a non-empty list, got an empty list'
+
+
 async def test_an_export_edited_into_nonsense_is_refused_with_the_reason(
     client: httpx.AsyncClient, finished: str
 ) -> None:

@@ -271,7 +271,7 @@ INVALID: list[tuple[str, Callable[[dict[str, Any]], Any], str]] = [
         _set('workflow.nodes.1.type', 'teleport'),
         "the workflow definition is not valid: node 'parse' has unknown type 'teleport'",
     ),
-    ('no events', _set('events', []), '"events" must be a non-empty list, got a list'),
+    ('no events', _set('events', []), '"events" must be a non-empty list, got an empty list'),
     ('events not a list', _set('events', {'seq': 1}), '"events" must be a non-empty list, got an object'),
     ('an event that is not an object', _set('events.3', 'node.started'), 'events[3] must be an object, got a string'),
     ('an unknown event type', _set('events.2.type', 'node.exploded'), "events[2]: unknown event type 'node.exploded'"),
