@@ -142,9 +142,14 @@ class System:
         recorder = EventRecorder(db, bus, projection=projector, fence=cluster.fence if cluster else None)
         known_endpoints = lambda: [endpoint.id for endpoint in delivery.endpoints.cached_all()]  # noqa: E731
         trigger_secrets = TriggerSecrets(db, box)  # issued as a workflow is stored accepting triggers
+
+        async def read_names_again() -> None:  # another process may have created what a saved definition names
+            await secrets.load()
+            await delivery.endpoints.refresh()
+
         catalog = WorkflowCatalog(
             history, registry, known_secrets=secrets.names, known_endpoints=known_endpoints,
-            trigger_secrets=trigger_secrets,
+            trigger_secrets=trigger_secrets, read_names_again=read_names_again if cluster else None,
         )  # fmt: skip
         snapshots = SnapshotCache(history)
 

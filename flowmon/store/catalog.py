@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -39,9 +39,13 @@ class WorkflowCatalog:
         known_secrets: Callable[[], Collection[str]] = frozenset,
         known_endpoints: Callable[[], Collection[str]] | None = None,
         trigger_secrets: TriggerSecrets | None = None,
+        read_names_again: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         """``known_secrets`` gives the names of the secrets that exist (a definition may name only those);
-        ``trigger_secrets`` issues a workflow that accepts triggers its secret as it is stored (None: none is)."""
+        ``trigger_secrets`` issues a workflow that accepts triggers its secret as it is stored (None: none is);
+        ``read_names_again`` reads the secrets and endpoints that exist again, before a save that names one not
+        known here is refused (processes sharing a database: another may have created it a moment ago)."""
+        self._read_names_again = read_names_again
         self._history = history
         self._trigger_secrets = trigger_secrets
         self._registry = registry
@@ -136,7 +140,13 @@ class WorkflowCatalog:
     ) -> tuple[Workflow, bool]:
         """Validate and store ``raw`` under ``workflow_id``; returns the workflow and whether it is new. With
         ``expected``, only over that version (see :meth:`History.put_workflow`: else raises VersionMismatch)."""
-        workflow = self.check(workflow_id, raw)
+        try:
+            workflow = self.check(workflow_id, raw)
+        except UnknownName:
+            if self._read_names_again is None:
+                raise
+            await self._read_names_again()  # created through another process, its announcement not read yet?
+            workflow = self.check(workflow_id, raw)
         async with self._changing:
             definition = workflow.definition()
             created = await self._history.put_workflow(
@@ -232,6 +242,10 @@ class WorkflowCatalog:
         return loaded
 
 
+class UnknownName(WorkflowError):
+    """A definition names a secret or a webhook endpoint that does not exist (as far as this process knows)."""
+
+
 def _refuse_unknown(kind: str, named: Mapping[str, Where], known: Collection[str], how: str) -> None:
     """Raise WorkflowError when a definition names a ``kind`` (a secret, an endpoint) that does not exist, about
     the place of the first name missing (``named``: each name and where the definition first names it, in the
@@ -243,13 +257,15 @@ def _refuse_unknown(kind: str, named: Mapping[str, Where], known: Collection[str
         names = ', '.join(repr(name) for name in missing)
         first = next(where for name, where in named.items() if name not in known)
         raise _refusal(
-            f'unknown {kind}{"s" if many else ""} {names}: create {"them" if many else "it"} first ({how})', *first
+            f'unknown {kind}{"s" if many else ""} {names}: create {"them" if many else "it"} first ({how})',
+            *first,
+            kind=UnknownName,
         )
 
 
-def _refusal(message: str, *where: str | int) -> WorkflowError:
+def _refusal(message: str, *where: str | int, kind: type[WorkflowError] = WorkflowError) -> WorkflowError:
     """A refused definition's error, about the place ``where`` in it (errors[].loc of the API's answer)."""
-    error = WorkflowError(message)
+    error = kind(message)
     error.where = where
     return error
 

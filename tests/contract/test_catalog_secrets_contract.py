@@ -101,6 +101,23 @@ async def test_a_secret_put_after_another_process_created_or_deleted_it_is_store
     assert fresh.list()[0].created_at > info.created_at
 
 
+async def test_a_definition_naming_a_secret_another_process_just_created_is_saved(db: Database) -> None:
+    """A script behind a load balancer creates a secret through one process and saves a workflow naming it through
+    another at once: that one refused it (422 'unknown secret') until it had read the first one's announcement."""
+    box = SecretBox(new_key())
+    here, elsewhere = SecretStore(db, box), SecretStore(db, box)
+    await here.load()
+    catalog = WorkflowCatalog(History(db), default_registry(), known_secrets=here.names, read_names_again=here.load)
+    referring = chain('uses')
+    referring['nodes'][0]['config'] = {'message': {'$secret': 'api_key'}}
+    await elsewhere.put('api_key', 'sk-0123456789')
+    workflow, created = await catalog.put('uses', referring, T0)
+    assert created and workflow.id == 'uses'
+    referring['nodes'][0]['config'] = {'message': {'$secret': 'nowhere'}}
+    with pytest.raises(WorkflowError, match="unknown secret 'nowhere'"):  # read again, still unknown
+        await catalog.put('uses', referring, T0)
+
+
 async def as_far_as_it_goes(save: asyncio.Task[Any]) -> None:
     """Let ``save`` go as far as it can while a read is held up: to its end (the defect), or up to the lock."""
     for _ in range(200):
