@@ -46,10 +46,10 @@ class Secrets:
             return await self._store.put(name, value)
 
     async def delete(self, name: str) -> None:
-        """Delete a secret; refused (Conflict, naming them) while stored workflows name it."""
-        if self._store.get(name) is None:
-            raise NotFound(f'secret {name!r} not found')
+        """Delete a secret; refused (Conflict, naming them) while stored workflows name it. Whether it exists is the
+        database's answer: another process sharing it may have created it a moment ago."""
         users = sorted(stored.id for stored in await self._catalog.all() if name in secret_names(stored.definition))
         if users:
             raise in_use(f'secret {name!r}', users)
-        await self._store.delete(name)
+        if not await self._store.delete(name):
+            raise NotFound(f'secret {name!r} not found')
