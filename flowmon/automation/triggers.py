@@ -32,6 +32,7 @@ from flowmon.engine.core.payload import (
     PayloadBudget,
     PayloadError,
     PayloadTooLarge,
+    not_finite_at,
     path_text,
     unstorable_at,
 )
@@ -181,18 +182,22 @@ class TriggerService:
             raise TriggerUnauthorized(f'invalid webhook signature: {exc}') from None
         try:
             payload = self.budget.loads(body, 'the body') if body.strip() else {}
-            self.budget.measure(payload, 'the body')  # NaN and Infinity, named where they are
         except DuplicateKey as exc:  # read, its last value would replace the others unseen
             raise in_body(TriggerPayloadInvalid(str(exc)), *exc.path) from None
         except PayloadError as exc:
             raise TriggerPayloadInvalid(str(exc)) from None
         except ValueError:
             raise TriggerPayloadInvalid('the body is not valid JSON') from None
+        try:
+            self.budget.measure(payload, 'the body')  # NaN and Infinity, named where they are
+        except PayloadError as exc:
+            raise in_body(TriggerPayloadInvalid(str(exc)), *(not_finite_at(payload) or ())) from None
         if not isinstance(payload, dict):  # the execution input, which is an object on every way in
             kind = type(payload).__name__ if payload is not None else 'null'
-            raise TriggerPayloadInvalid(
+            refused = TriggerPayloadInvalid(
                 f'the body must be a JSON object such as {{"key": "value"}} (or empty, for {{}}), not {kind}'
             )
+            raise in_body(refused)
         unstorable = unstorable_at(payload) if b'\\u' in body else None  # (JSON holds one only escaped)
         if unstorable is not None:  # named here, where it is in the body, not as the execution input's
             held, what = unstorable

@@ -212,6 +212,7 @@ def test_a_trigger_body_that_is_not_a_json_object_is_refused_after_the_signature
             assert response.json()['detail'] == (
                 f'the body must be a JSON object such as {{"key": "value"}} (or empty, for {{}}), not {kind}'
             )
+            assert [error['loc'] for error in response.json()['errors']] == [['body']]  # (it had no errors)
         response = client.post('/hooks/objects', content=b'', headers=signed(secret, b''))
         assert response.status_code == 202, response.text
         assert flowmon.wait_ended(response.json()['execution_id'])['input'] == {}
@@ -245,6 +246,7 @@ def test_nan_and_infinity_are_refused_where_they_are_on_every_way_in(flowmon: Fl
         response = client.post('/hooks/triggered', content=body, headers=signed(secret, body))
     assert response.status_code == 422, response.text
     assert response.json()['detail'] == 'the body at order.total: NaN and Infinity are not JSON numbers'
+    assert [error['loc'] for error in response.json()['errors']] == [['body', 'order', 'total']]  # (it had none)
     delivery = '{"url": "https://hooks.example.com/in", "body": {"amount": Infinity}}'
     response = send(flowmon, 'POST', '/api/webhooks/deliveries', content=delivery, content_type='application/json')
     assert response.status_code == 422 and 'at amount: NaN and Infinity' in response.json()['detail'], response.text

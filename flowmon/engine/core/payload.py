@@ -411,7 +411,17 @@ def _scalar_size(value: Any, what: str) -> int:
 def _where_not_finite(value: Any) -> str:
     """`` at items[2].price``: where the first NaN or infinity in ``value`` is (in document order); empty when
     ``value`` is one."""
-    return _where(value, lambda item: isinstance(item, float) and not math.isfinite(item))
+    return _where(value, _not_finite)
+
+
+def not_finite_at(value: Any) -> tuple[str | int, ...] | None:
+    """The path to the first NaN or infinity in ``value`` (empty: ``value`` is one); None when it holds none."""
+    found = _find(value, _not_finite)
+    return None if found is None else found[0]
+
+
+def _not_finite(item: Any) -> bool:
+    return isinstance(item, float) and not math.isfinite(item)
 
 
 def unstorable(text: str) -> str | None:
