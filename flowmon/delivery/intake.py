@@ -112,7 +112,7 @@ class Intake:
         try:
             custom = check_custom_headers(headers or {}, auth=parsed_auth)
         except ValueError as exc:
-            raise WebhookRejected(f'headers: {exc}') from None
+            raise located(WebhookRejected(f'headers: {exc}'), 'headers') from None
         if endpoint is not None:
             url, secret, parsed_auth = endpoint.url, None, None
         elif url is None:
@@ -124,7 +124,7 @@ class Intake:
             try:
                 secret_key(secret)
             except ValueError as exc:
-                raise WebhookRejected(f'secret: {exc}') from None
+                raise located(WebhookRejected(f'secret: {exc}'), 'secret') from None
         status, reason = DeliveryStatus.PENDING, None
         if endpoint is not None and not endpoint.enabled:
             status, reason = DeliveryStatus.CANCELLED, 'endpoint_disabled'

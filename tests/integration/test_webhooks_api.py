@@ -64,8 +64,12 @@ async def test_bad_delivery_requests_get_clear_4xx(tmp_path: Path) -> None:
         bad_secret = {'url': 'http://127.0.0.1:9/x', 'body': {}, 'secret': 'not-a-secret'}
         response = await post('/api/webhooks/deliveries', json=bad_secret)
         assert response.status_code == 422 and 'secret' in response.json()['detail']
+        assert [error['loc'] for error in response.json()['errors']] == [['body', 'secret']]  # (it had no errors)
         reserved = {'url': 'http://127.0.0.1:9/x', 'body': {}, 'headers': {'webhook-id': 'mine'}}
-        assert (await post('/api/webhooks/deliveries', json=reserved)).status_code == 422
+        response = await post('/api/webhooks/deliveries', json=reserved)
+        assert response.status_code == 422
+        assert response.json()['detail'] == "headers: header 'webhook-id' is reserved"
+        assert [error['loc'] for error in response.json()['errors']] == [['body', 'headers']]
         assert (await app.public.post('/api/webhooks/deliveries', json={'url': 'x', 'body': {}})).status_code == 401
         assert (await app.api.get('/api/webhooks/endpoints')).json() == []
 
