@@ -195,7 +195,7 @@ def _db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
 def _db_current(_args: argparse.Namespace, settings: Settings) -> int:
     try:
         revision = asyncio.run(_on_database(settings, lambda db: db.revision()))
-    except (SQLAlchemyError, OSError) as exc:
+    except (migrate.SchemaError, SQLAlchemyError, OSError) as exc:
         print(f'flowmon: db current failed: {exc}', file=sys.stderr)
         return 1
     print(_revision_label(revision))

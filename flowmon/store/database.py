@@ -161,6 +161,7 @@ class Database:
         path = self._sqlite_path()
         if path is not None and not path.exists():
             return None  # do not create a database file just to say there is none
+        await self._open()  # (raises DatabaseUnreachable)
         async with self.engine.connect() as conn:
             return await conn.run_sync(migrate.current_revision)
 

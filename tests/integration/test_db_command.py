@@ -140,3 +140,14 @@ def test_a_data_directory_that_cannot_be_made_stops_flowmon_with_one_line(tmp_pa
     assert refused.returncode == 1
     assert refused.stderr.startswith('flowmon: db upgrade failed, nothing was changed: ')
     assert 'Traceback' not in refused.stderr
+
+
+def test_db_current_names_a_database_it_cannot_open_in_one_line(tmp_path: Path) -> None:
+    """It printed SQLAlchemy's text, its '(Background on this error at: ...)' line included."""
+    port = free_port()
+    url = f'postgresql+asyncpg://flowmon:pw-not-to-be-shown@127.0.0.1:{port}/flowmon'
+    refused = flowmon_command(tmp_path / 'data', 'db', 'current', FLOWMON_DATABASE_URL=url)
+    assert refused.returncode == 1
+    shown = f'postgresql+asyncpg://flowmon@127.0.0.1:{port}/flowmon'
+    assert refused.stderr.startswith(f'flowmon: db current failed: cannot open the database {shown}: ')
+    assert len(refused.stderr.strip().splitlines()) == 1 and 'pw-not-to-be-shown' not in refused.stderr
