@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from sqlalchemy import delete, select
 
 from flowmon.delivery.sender import redact
@@ -226,13 +226,16 @@ class EndpointStore:
         current = await self._require(endpoint_id)
         fields = patch.model_fields_set
         current_auth = WebhookAuth.model_validate(current.auth) if current.auth else None
-        merged = EndpointSpec(
-            url=patch.url if patch.url is not None else current.url,
-            event_types=patch.event_types if patch.event_types is not None else list(current.event_types),
-            description=patch.description if patch.description is not None else current.description,
-            headers=patch.headers if patch.headers is not None else current.headers,
-            auth=patch.auth if 'auth' in fields else current_auth,
-        )
+        try:
+            merged = EndpointSpec(
+                url=patch.url if patch.url is not None else current.url,
+                event_types=patch.event_types if patch.event_types is not None else list(current.event_types),
+                description=patch.description if patch.description is not None else current.description,
+                headers=patch.headers if patch.headers is not None else current.headers,
+                auth=patch.auth if 'auth' in fields else current_auth,
+            )
+        except ValidationError as exc:  # the patched field, named as the create body's check names it
+            raise _refused_patch(exc) from None
         self._check_url(merged.url)
         values: dict[str, Any] = {
             'url': merged.url,
@@ -362,6 +365,15 @@ class EndpointStore:
             self._guard.check_url(url)
         except OutboundRefused as exc:
             raise located(ValueError(f'url: {exc}'), 'url') from None
+
+
+def _refused_patch(exc: ValidationError) -> ValueError:
+    """The first problem of an endpoint patched into one that is not valid, about its field (the headers for a
+    check of the whole endpoint: the custom headers against the auth settings)."""
+    first = exc.errors()[0]
+    field = str(first['loc'][0]) if first['loc'] else 'headers'
+    message = str(first['msg']).removeprefix('Value error, ')
+    return located(ValueError(f'{field}: {message}'), field)
 
 
 def _not_found(endpoint_id: str) -> EndpointNotFound:

@@ -114,6 +114,32 @@ async def test_an_http_node_with_a_header_that_could_never_be_sent_gets_422(tmp_
         assert "header 'X-Tenant': the value may hold only printable ASCII" in response.json()['detail']
 
 
+@pytest.mark.parametrize(
+    ('patch', 'detail', 'loc'),
+    [
+        ({'event_types': []}, 'event_types: List should have at least 1 item after validation, not 0', 'event_types'),
+        ({'event_types': ['bogus']}, "event_types: unknown event type(s) ['bogus']; known: ", 'event_types'),
+        ({'headers': {'Host': 'x'}}, "headers: header 'Host' is reserved", 'headers'),
+    ],
+)
+async def test_an_endpoint_patched_into_an_invalid_one_is_refused_naming_the_field(
+    tmp_path: Path, patch: dict[str, Any], detail: str, loc: str
+) -> None:
+    """The 422 was pydantic's text ('1 validation error for EndpointSpec ... For further information visit ...')
+    with no errors[].loc."""
+    async with running_app(tmp_path) as app:
+        created = await app.api.post(
+            '/api/webhooks/endpoints', json={'url': 'https://x.test/', 'event_types': ['execution.failed']}
+        )
+        response = await app.api.patch(f'/api/webhooks/endpoints/{created.json()["id"]}', json=patch)
+        assert response.status_code == 422, response.text
+        assert response.json()['detail'].startswith(detail)
+        assert [error['loc'] for error in response.json()['errors']] == [['body', loc]]
+        assert (await app.api.get(f'/api/webhooks/endpoints/{created.json()["id"]}')).json()['event_types'] == [
+            'execution.failed'
+        ]
+
+
 async def test_endpoint_subscription_rotation_and_secret_reveal(
     tmp_path: Path, receivers: Callable[..., Receiver]
 ) -> None:
