@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { clip, label, richSafe, tipPosition, tooltip } from "../../flowmon/web/widgets/dag_chart.js";
+import { clip, inBox, label, richSafe, tipPosition, tooltip, wrap } from "../../flowmon/web/widgets/dag_chart.js";
 
 const MARKER = `</svg><img src=x onerror="alert(1)"><b id='fm-marker-b'>bold</b>`;
 const COLORS = { pending: "#aaa", failed: "#f00" };
@@ -26,6 +26,29 @@ test("card labels cannot leave their rich-text block", () => {
   const format = label({ names: { a: "{name|x}|y" }, card: 140 });
   assert.equal(format({ data: { name: "a", m: "{meta|z}" } }), "{name|(name/x)/y}\n{meta|(meta/z)}");
   assert.equal(richSafe("{}|"), "()/");
+});
+
+test("a name takes a second line where the card has one, broken between words, the rest cut in its middle", () => {
+  const name = "Normalise customer addresses step 7 of the import"; // 50 characters; 29 fit on a 212 px line
+  assert.deepEqual(wrap(name, 212, 2), ["Normalise customer addresses", "step 7 of the import"]);
+  assert.deepEqual(wrap(name, 212, 1), [clip(name, 212)]);
+  assert.deepEqual(wrap("Short name", 212, 2), ["Short name"]);
+  // a word longer than half a line is broken where the line ends, the rest cut in its middle when longer than a line
+  assert.deepEqual(wrap("a".repeat(25) + " b", 140, 2), ["a".repeat(19), "aaaaaa b"]);
+  assert.deepEqual(wrap(`Fetch ${"x".repeat(40)} (A-C)`, 140, 2), [`Fetch ${"x".repeat(13)}`, "xxxxxxxxx…xxx (A-C)"]);
+  const format = label({ names: { a: name }, card: 212, lines: 2 });
+  assert.equal(
+    format({ data: { name: "a" } }),
+    "{name|Normalise customer addresses}\n{name|step 7 of the import}\n{meta|pending}",
+  );
+});
+
+test("a card is named when its place is in the box near the view, never without one", () => {
+  const box = { x0: -1, x1: 1, y0: -5, y1: 5 };
+  assert.equal(inBox([0, 5], box), true);
+  assert.equal(inBox([0, 5.5], box), false);
+  assert.equal(inBox([2, 0], box), false);
+  assert.equal(inBox([0, 0], null), false); // zoomed out past reading
 });
 
 test("names are clipped to the card in their middle, counted in characters", () => {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 from nicegui import ElementFilter, ui
@@ -12,6 +13,7 @@ from uisim import EDITOR_LENGTH, api, click_when_shown, sign_in, start, text_of,
 from waiting import until
 
 from flowmon.web.widgets.dag_chart import DagChart
+from flowmon.web.widgets.dag_viewport import DagViewport
 
 
 async def executions_of(user: User, workflow_id: str) -> list[dict[str, object]]:
@@ -42,8 +44,8 @@ async def test_the_canvas_cards_say_each_nodes_type_not_pending(user: User) -> N
 
 async def test_the_canvas_cards_widen_to_show_long_names_whole(user: User) -> None:
     """A card is as wide as the longest name needs (7.2 px a character, as the browser clips), from 140 to 200 px,
-    while the graph stays within 1000 px: the columns move apart with it. The browser clips a name only past what its
-    card holds (dag_chart.js)."""
+    while the graph stays within 1000 px: the columns move apart with it; a name longer than that takes two lines.
+    The browser clips a name only past what its card holds (dag_chart.js)."""
 
     async def card_of(workflow_id: str, *names: str) -> tuple[int, list[int]]:
         nodes = [transform('a', 'input'), *(log(chr(ord('b') + n), 'x') for n in range(len(names) - 1))]
@@ -57,10 +59,16 @@ async def test_the_canvas_cards_widen_to_show_long_names_whole(user: User) -> No
 
     assert await card_of('short-names', 'Load', 'Ship') == (140, [140, 46])
     assert await card_of('long-names', 'Process shard 1 (A-C)', 'Record sale in analytics') == (173, [173, 46])
-    assert await card_of('longer-names', 'x' * 40, 'y') == (200, [200, 46])
-    # five columns: 1000 px leave 152 px a card (188 a column); eight: the narrowest cards, as before
-    assert await card_of('five-long', 'Record sale in analytics', *'bcde') == (152, [152, 46])
+    # a name longer than the widest card takes two lines of a card as wide as half of it needs
+    assert await card_of('longer-names', 'x' * 40, 'y') == (173, [173, 46])
+    assert json.loads(user.find(DagChart).elements.pop().props['text'])['lines'] == 2
+    # five columns: 1000 px leave 152 px a card (188 a column), too narrow for the name on one line: it takes two of
+    # the narrowest cards; eight: the narrowest cards, as before
+    assert await card_of('five-long', 'Record sale in analytics', *'bcde') == (140, [140, 46])
     assert await card_of('eight-long', 'Record sale in analytics', *'bcdefgh') == (140, [140, 46])
+
+    # a graph that only zoomed in shows names (fourteen columns fitted into 1000 px) takes what its names need
+    assert await card_of('fourteen-long', 'Record sale in analytics', *'bcdefghijklmn') == (173, [173, 46])
 
     # the editor's preview has half a page: 560 px leave no room to widen three columns
     assert await card_of('three-long', 'Record sale in analytics', 'b', 'c') == (173, [173, 46])
@@ -74,7 +82,8 @@ async def test_the_canvas_cards_widen_to_show_long_names_whole(user: User) -> No
 
 async def test_a_tall_column_keeps_the_names_on_its_cards_while_the_canvas_can_grow_for_them(user: User) -> None:
     """A canvas of height 'auto' is 72 px a row up to 640 px, and grows up to 720 px where that keeps the names on
-    the cards: the fan-out demo's 16 nodes in a column were dots by a few pixels. A taller column stays dots."""
+    the cards: the fan-out demo's 16 nodes in a column were dots by a few pixels. A taller column is drawn taller
+    than the canvas, its cards named."""
 
     async def canvas_of(workflow_id: str, leaves: int) -> tuple[int | None, list[int], str]:
         nodes = [transform('split', 'input'), *(log(f'leaf_{n:02d}', 'x') for n in range(leaves))]
@@ -88,8 +97,12 @@ async def test_a_tall_column_keeps_the_names_on_its_cards_while_the_canvas_can_g
     assert await canvas_of('fan-eight', 8) == (140, [140, 46], '640px')  # 8 rows: 72 px a row, at most 640
     card, size, height = await canvas_of('fan-sixteen', 16)  # as the fan-out demo: 646 px keep the names
     assert (card, height) == (140, '646px') and size[1] >= 28
-    card, size, height = await canvas_of('fan-twenty', 20)  # 720 px would not: dots, at 640 px
-    assert (card, height) == (None, '640px') and size[0] == size[1] < 28
+    # 720 px would not: the canvas is 640 px, its drawing 44 px a row (it starts fitted into view, the names to read
+    # once zoomed in)
+    card, size, height = await canvas_of('fan-twenty', 20)
+    assert (card, height) == (140, f'{math.ceil(20.6 * 44)}px') and size[1] >= 28
+    (viewport,) = user.find(DagViewport).elements
+    assert viewport.style['height'] == '640px'
 
 
 async def _canvas_of(user: User, definition: dict[str, Any]) -> DagChart:

@@ -27,6 +27,23 @@ export function clip(text, width) {
   return `${start.trimEnd()}…${end.trimStart()}`;
 }
 
+// A name on at most `lines` lines of a card of `width` px: broken after the last word that fits on the first line
+// (inside a word only when the word alone is longer than a line), the rest on the second, cut in its middle there.
+export function wrap(text, width, lines = 1) {
+  const chars = Array.from(graphemes.segment(text), (part) => part.segment);
+  const limit = Math.max(6, Math.floor(width / 7.2));
+  if (lines < 2 || chars.length <= limit) return [clip(text, width)];
+  let cut = limit;
+  for (let i = limit; i >= Math.ceil(limit / 2); i--) {
+    if (/\s/.test(chars[i])) {
+      cut = i;
+      break;
+    }
+  }
+  const first = chars.slice(0, cut).join("").trimEnd();
+  return [first, clip(chars.slice(cut).join("").trimStart(), width)];
+}
+
 // The tooltip is HTML to ECharts: every text in it goes through esc().
 export function tooltip({ names, types, colors }) {
   return (p) => {
@@ -42,11 +59,16 @@ export function tooltip({ names, types, colors }) {
   };
 }
 
-// The card's two lines: the name, clipped, and the card line, both as rich text.
-export function label({ names, card }) {
+// The card's lines: the name, on as many lines as it may take (`lines`) and clipped, and the card line, all as rich
+// text.
+export function label({ names, card, lines = 1 }) {
   const shown = {};
-  for (const [id, name] of Object.entries(names)) shown[id] = richSafe(clip(name, card));
-  return (p) => `{name|${shown[p.data.name] ?? richSafe(p.data.name)}}\n{meta|${richSafe(p.data.m || "pending")}}`;
+  for (const [id, name] of Object.entries(names)) {
+    shown[id] = wrap(name, card, lines)
+      .map((line) => `{name|${richSafe(line)}}`)
+      .join("\n");
+  }
+  return (p) => `${shown[p.data.name] ?? `{name|${richSafe(p.data.name)}}`}\n{meta|${richSafe(p.data.m || "pending")}}`;
 }
 
 const TIP_GAP = 14; // screen px between the pointer and the tooltip
@@ -85,6 +107,29 @@ function visibleBox(dom) {
   };
 }
 
+const NAMED_AROUND = 2; // the cards named are those within twice the visible part of the canvas (half of it around)
+const NAMED_ALWAYS = 60; // ... in a graph of more nodes than this; a smaller one names all its cards
+const EVERYWHERE = { x0: -Infinity, x1: Infinity, y0: -Infinity, y1: Infinity };
+
+// The box of the chart (in layout units) that is NAMED_AROUND times the visible part `view` (in chart px), about it.
+function nearBox(chart, view) {
+  const w = ((NAMED_AROUND - 1) / 2) * (view.right - view.left);
+  const h = ((NAMED_AROUND - 1) / 2) * (view.bottom - view.top);
+  const [x0, y0] = chart.convertFromPixel({ gridIndex: 0 }, [view.left - w, view.top - h]);
+  const [x1, y1] = chart.convertFromPixel({ gridIndex: 0 }, [view.right + w, view.bottom + h]);
+  return { x0: Math.min(x0, x1), x1: Math.max(x0, x1), y0: Math.min(y0, y1), y1: Math.max(y0, y1) };
+}
+
+// Whether the point `value` ([x, y] in layout units) is inside `box` (null: nothing is).
+export function inBox(value, box) {
+  return box != null && value[0] >= box.x0 && value[0] <= box.x1 && value[1] >= box.y0 && value[1] <= box.y1;
+}
+
+// A node item with its name drawn on its card (the series draws none by default).
+function withName(item) {
+  return { ...item, label: { show: true }, emphasis: { label: { show: true } } };
+}
+
 // Node items come from Python with itemStyle as [key, value] pairs (see DagView._node_item).
 function nodeItem(item) {
   if (Array.isArray(item.itemStyle)) item.itemStyle = Object.fromEntries(item.itemStyle);
@@ -95,6 +140,9 @@ export default {
   mixins: [patched, chart],
   template: "<div></div>",
   props: { options: String, text: String },
+  beforeUnmount() {
+    this.viewport?.removeEventListener("fm-view", this.onView);
+  },
   methods: {
     async prepare() {
       const options = JSON.parse(this.options);
@@ -105,13 +153,39 @@ export default {
         formatter: tooltip(text),
         position: (point, _params, _dom, _rect, size) => tipPosition(point, size.contentSize, visibleBox(this.$el)),
       };
-      if (text.card) nodes.label = { ...nodes.label, formatter: label(text) };
       this.series = {};
       this.dirty = new Set();
+      // names on the cards only from the zoom `labelZoom` on, where they can be read (dag_view.py's LABEL_ZOOM), and
+      // only on the cards in or near view: the viewport says when its view moved with "fm-view"
+      this.viewport = this.$el.closest(".fm-viewport");
+      if (text.card) {
+        nodes.label = { ...nodes.label, formatter: label(text), show: false };
+        nodes.emphasis = { ...nodes.emphasis, label: { show: false } };
+        this.labelZoom = text.labelZoom || 0;
+        this.named = [];
+        this.onView = () => this.viewed();
+        this.viewport?.addEventListener("fm-view", this.onView);
+      }
       const built = await this.startChart(options, "svg");
       built?.on("click", (e) => {
         if (e.seriesId === "nodes" && e.dataType !== "edge" && e.name) this.$emit("node_click", e.name);
       });
+      this.onView?.();
+    },
+    // The view moved: the cards whose names are drawn are those near it (the box NAMED_AROUND times the visible part,
+    // in layout units; all of a graph of NAMED_ALWAYS nodes at most), none below `labelZoom`. ECharts lays out every
+    // name it is given on each draw, so 300 names, most of them out of view, took the frame rate of a zoomed-in live
+    // page from 39 to 24 fps.
+    viewed() {
+      const nodes = this.series.nodes;
+      if (!this.chart || !nodes) return;
+      const zoom = Number(this.viewport?.dataset.zoom || 1);
+      if (zoom < this.labelZoom) this.near = null;
+      else this.near = nodes.length <= NAMED_ALWAYS ? EVERYWHERE : nearBox(this.chart, visibleBox(this.$el));
+      const named = nodes.map((item) => inBox(item.value, this.near));
+      if (named.some((shown, i) => shown !== this.named[i])) this.dirty.add("nodes");
+      this.named = named;
+      if (this.dirty.size) this.schedule();
     },
     // snapshot: {nodes: [item, ...], flow: [...], pulse: [...]}
     draw(snapshot) {
@@ -120,6 +194,7 @@ export default {
       this.series.nodes.forEach((item, i) => (this.index[item.name] = i));
       for (const id of Object.keys(this.series)) this.dirty.add(id);
       this.schedule();
+      this.onView?.(); // (which cards are named)
     },
     // diff: {nodes: [item, ...] (changed items only, matched by name), flow: [...], pulse: [...]} (whole series)
     update(diff) {
@@ -152,6 +227,8 @@ export default {
       this.scheduled = false;
       if (!this.chart || !this.dirty.size) return;
       const update = [...this.dirty].map((id) => ({ id, data: this.series[id] }));
+      const nodes = update.find((entry) => entry.id === "nodes");
+      if (nodes && this.named) nodes.data = nodes.data.map((item, i) => (this.named[i] ? withName(item) : item));
       this.dirty.clear();
       const started = performance.now();
       this.chart.setOption({ series: update });

@@ -46,14 +46,20 @@ class DagChart(
         names: Mapping[str, str],
         types: Mapping[str, str],
         card_width: int | None,
+        name_lines: int = 1,
+        label_zoom: float = 0.0,
         on_node_click: Callable[[str], None],
     ) -> None:
-        """``options`` without series data; ``card_width``: px of a labelled card (None: dots without labels)."""
+        """``options`` without series data; ``card_width``: px of a labelled card (None: dots without labels);
+        ``name_lines``: the lines a name may take on it; ``label_zoom``: the least zoom of the canvas's viewport at
+        which the names are drawn on the cards."""
         super().__init__()
         # one string each: NiceGUI would wrap the nested dicts in observables, per page
         self._props['options'] = json.dumps(options)
         colors = {status: status_color(status) for status in NODE_STATUSES}
-        self._props['text'] = json.dumps({'names': names, 'types': types, 'colors': colors, 'card': card_width})
+        text: dict[str, Any] = {'names': names, 'types': types, 'colors': colors, 'card': card_width}
+        text |= {'lines': name_lines, 'labelZoom': label_zoom}
+        self._props['text'] = json.dumps(text)
         self._nodes = {item['name']: item for item in items}  # what the chart shows (or will, once drawn)
         self._series: dict[str, list[Any]] = {'flow': [], 'pulse': []}
         self.on('node_click', lambda e: self._node_clicked(e, on_node_click))

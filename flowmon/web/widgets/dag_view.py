@@ -29,7 +29,7 @@ from flowmon.web.widgets.dag_viewport import DagViewport
 
 FLOW_WINDOW_SECONDS = 1.5  # an edge animates while its last data.flow is at most this old
 # Effects are animated every frame (costly without a GPU), so they are capped: beyond these counts active nodes
-# only glow and edges only turn solid. Dense graphs (dots, no labels) get no ripples.
+# only glow and edges only turn solid. Dense graphs (dots, or cards on a stage taller than the canvas) get no ripples.
 MAX_PULSING = 24
 MAX_FLOWING = 30
 GLOW_BLUR = 18  # px of glow around active nodes
@@ -50,12 +50,23 @@ COLUMN_GAP = 36  # px between the cards of two columns
 # fitted into view, smaller, and so are the names on it (its narrowest cards are CARD_WIDTH wide in any case)
 WIDTH_BUDGET_PX = 1000
 HALF_WIDTH_BUDGET_PX = 560  # the same for a canvas in half a page (two compared side by side, the editor's preview)
-MIN_CARD_HEIGHT = 28  # px of a card with its two lines of text; a graph whose rows leave less is drawn as dots
+MIN_CARD_HEIGHT = 28  # px of a card with its two lines of text
 CARD_ROW_SHARE = 0.72  # of a row's height, a card takes this much
+# A graph whose rows leave the canvas's height too little for named cards is drawn on a taller stage, this many px a
+# row (cards 31 px high), which the canvas starts showing fitted into view, its names to read once zoomed in; a
+# column of more nodes than this stays within the canvas, as dots (each named in its tooltip)
+NAMED_ROW_PX = 44
+MAX_NAMED_ROWS = 300
+TWO_LINE_CARD_HEIGHT = 44  # px of a card that holds a name on two lines above its card line
+WRAP_SLACK_CHARS = 4  # a name broken between words leaves up to this much of its first line empty
+MAX_WIDE_CARD_WIDTH = 240  # px of a card at the most in a graph whose names are read zoomed in (see LABEL_ZOOM)
 # A canvas of height 'auto' takes 72 px a row, from 300 to 640 px; up to 720 px where that keeps the names on the
 # cards (a column of 15 or 16 nodes, as the fan-out demo's, was drawn as dots by a few pixels)
 AUTO_HEIGHT_PX = (300, 640)
 AUTO_HEIGHT_FOR_NAMES_PX = 720
+# The browser draws the names on the cards from this zoom on (smaller, a 12 px name is less than 6 px high and no one
+# reads it): below it the cards show their status colour alone, the tooltip and the node list name them
+LABEL_ZOOM = 0.5
 # A canvas beside other panels (the execution page's node list) wants room for its graph at this zoom at the least,
 # or at full size when its cards are this short (their names are small already): see DagView.legible_width
 LEGIBLE_ZOOM = 0.7
@@ -63,15 +74,24 @@ SMALL_CARD_HEIGHT = 40
 
 
 @dataclass(frozen=True, slots=True)
-class _Scale:
-    """Pixel sizes chosen from the graph's extent: readable cards while the graph is small enough, dots when
-    it is dense. ``min_width`` keeps a column wide enough for its cards (a wider canvas starts fitted into view,
-    to zoom into and pan: :mod:`~flowmon.web.widgets.dag_viewport`)."""
+class CardScale:
+    """Pixel sizes chosen from the graph's extent: named cards, on a stage taller than the canvas when its columns
+    need it, dots only for a column of more than :data:`MAX_NAMED_ROWS` nodes. ``min_width`` keeps a column wide
+    enough for its cards, ``stage_height`` its rows tall enough (a larger stage starts fitted into view, to zoom
+    into and pan: :mod:`~flowmon.web.widgets.dag_viewport`)."""
 
     card: tuple[int, int]  # symbol width, height in px
     labels: bool  # names inside the cards; off when the graph is too dense to read them
     column: int  # px between columns at the narrowest
     min_width: int  # px the canvas needs to keep cards apart
+    canvas_height: int  # px of the canvas the drawing is shown in
+    stage_height: int  # px of the drawing: the canvas's height, or more for a column of many named cards
+    name_lines: int = 1  # lines a card's name may take (a longer one is cut in its middle on the last)
+
+    @property
+    def tall(self) -> bool:
+        """The drawing is taller than the canvas (it starts fitted into view, its cards small)."""
+        return self.stage_height > self.canvas_height
 
     @property
     def legible_zoom(self) -> float | None:
@@ -84,20 +104,50 @@ class _Scale:
     @staticmethod
     def for_layout(
         layout: DagLayout, height_px: float, longest_name: int = 0, width_budget: int = WIDTH_BUDGET_PX
-    ) -> _Scale:
-        """``longest_name``: characters of the longest node name; cards widen to show it whole, up to
-        :data:`MAX_CARD_WIDTH` and while the graph stays within ``width_budget`` px (a longer name is cut in its
-        middle on the card, and is whole in its tooltip)."""
-        row_px = height_px / max(layout.rows + 0.6, 1)
+    ) -> CardScale:
+        """``height_px``: the canvas's height. ``longest_name``: characters of the longest node name; cards widen to
+        show it whole, up to :data:`MAX_CARD_WIDTH` and while the graph stays within ``width_budget`` px, or up to
+        :data:`MAX_WIDE_CARD_WIDTH` in a graph whose names are read zoomed in in any case; a card tall enough holds
+        a name on two lines. A longer name is cut in its middle on the card, and is whole in its tooltip."""
+        canvas = int(height_px)
+        stage = canvas
+        slots = max(layout.rows + 0.6, 1)
+        row_px = stage / slots
+        if row_px * CARD_ROW_SHARE < MIN_CARD_HEIGHT and layout.rows <= MAX_NAMED_ROWS:
+            stage = math.ceil(slots * NAMED_ROW_PX)
+            row_px = stage / slots
         card_h = int(min(46, row_px * CARD_ROW_SHARE))
-        if card_h >= MIN_CARD_HEIGHT:
-            room = int(width_budget / (layout.layers + 0.3)) - COLUMN_GAP
-            card_w = max(CARD_WIDTH, min(MAX_CARD_WIDTH, room, math.ceil(longest_name * CHAR_PX)))
-            column = card_w + COLUMN_GAP
-            return _Scale(card=(card_w, card_h), labels=True, column=column, min_width=_width(layout, column))
-        dot = int(max(6, min(20, row_px * 0.7)))
-        column = max(int(dot * 2.4), 30)
-        return _Scale(card=(dot, dot), labels=False, column=column, min_width=_width(layout, column))
+        labels = card_h >= MIN_CARD_HEIGHT
+        lines = 2 if card_h >= TWO_LINE_CARD_HEIGHT else 1
+        if labels:
+            card = (_card_width(layout, longest_name, lines, width_budget), card_h)
+            column = card[0] + COLUMN_GAP
+        else:
+            dot = int(max(6, min(20, row_px * 0.7)))
+            card, column = (dot, dot), max(int(dot * 2.4), 30)
+        return CardScale(
+            card=card,
+            labels=labels,
+            column=column,
+            min_width=_width(layout, column),
+            canvas_height=canvas,
+            stage_height=stage,
+            name_lines=lines if labels else 1,
+        )
+
+
+def _card_width(layout: DagLayout, longest_name: int, lines: int, width_budget: int) -> int:
+    """The px width of a named card (see :meth:`CardScale.for_layout`)."""
+    # a graph so wide that fitting it into its budget hides the names even on the narrowest cards is read zoomed in
+    # in any case: its cards take what their names need
+    if _width(layout, CARD_WIDTH + COLUMN_GAP) * LABEL_ZOOM > width_budget:
+        widest = MAX_WIDE_CARD_WIDTH
+    else:
+        widest = min(MAX_CARD_WIDTH, int(width_budget / (layout.layers + 0.3)) - COLUMN_GAP)
+    need = math.ceil(longest_name * CHAR_PX)  # on one line
+    if need > widest and lines == 2:
+        need = math.ceil((longest_name / 2 + WRAP_SLACK_CHARS) * CHAR_PX)
+    return max(CARD_WIDTH, min(widest, need))
 
 
 class DagView:
@@ -137,7 +187,7 @@ class DagView:
             height = f'{auto_height(layout)}px'
         self.height = height
         longest = max((len(name) for name in self._names.values()), default=0)
-        self._scale = _Scale.for_layout(layout, _px(height, 420), longest, width_budget)
+        self._scale = CardScale.for_layout(layout, _px(height, 420), longest, width_budget)
         self._views = views if views is not None else NodeViews(self._positions)
         self._selected: str | None = None
         self._state: ExecutionState | None = None
@@ -145,11 +195,12 @@ class DagView:
         self._glow = True
         self._flowing = False
         self._area = self._plot_area()
+        stage_height = f'{self._scale.stage_height}px' if self._scale.tall else height
         with DagViewport(height, legible_zoom=self._scale.legible_zoom):
             with (
                 ui.element('div')
                 .classes('relative')
-                .style(f'height: {height}; width: max(100%, {self._scale.min_width}px)')
+                .style(f'height: {stage_height}; width: max(100%, {self._scale.min_width}px)')
             ):
                 self._edges = EdgeLayer(
                     layout.edges,
@@ -166,6 +217,8 @@ class DagView:
                         names={node_id: self.name_of(node_id) for node_id in self._positions},
                         types={node_id: types.get(node_id, '') for node_id in self._positions},
                         card_width=self._scale.card[0] if self._scale.labels else None,
+                        name_lines=self._scale.name_lines,
+                        label_zoom=LABEL_ZOOM,
                         on_node_click=self._clicked,
                     )
                     .classes('absolute inset-0')
@@ -176,8 +229,12 @@ class DagView:
     @property
     def legible_width(self) -> int:
         """The px of canvas width that shows the whole graph with the names on its cards legible (at the zoom its
-        scale calls legible)."""
-        return math.ceil(self._scale.min_width * (self._scale.legible_zoom or LEGIBLE_ZOOM))
+        scale calls legible); for a drawing taller than the canvas, which no width shows whole and legible, the
+        width it takes fitted into view."""
+        scale = self._scale
+        if scale.tall:
+            return math.ceil(scale.min_width * scale.canvas_height / scale.stage_height)
+        return math.ceil(scale.min_width * (scale.legible_zoom or LEGIBLE_ZOOM))
 
     @property
     def order(self) -> dict[str, tuple[int, int]]:
@@ -380,7 +437,7 @@ class DagView:
         return flowing[-MAX_FLOWING:]
 
     def _pulse(self) -> list[dict[str, Any]]:
-        if not self._scale.labels or not self._active:
+        if not self._scale.labels or self._scale.tall or not self._active:
             return []
         active = [node_id for node_id in self._positions if node_id in self._active]
         return [

@@ -4,8 +4,9 @@
 // would shrink its names past reading, at a legible zoom at its left end: startView). The wheel zooms about the
 // pointer, a drag pans (a press that moves less than a few pixels stays a click on a node), two fingers pinch to
 // zoom (and pan with their midpoint), and the buttons zoom in, zoom out and fit the whole graph into view. The zoom
-// factor is published as data-zoom on the viewport.
-const MIN_ZOOM = 0.05;
+// factor is published as data-zoom on the viewport, and each move of the view as an "fm-view" event there (the chart
+// draws the names on its cards only where they can be read, and only near the view).
+const MIN_ZOOM = 0.02; // a column of 300 named cards fits a 640 px canvas
 const MAX_ZOOM = 4;
 const DRAG_PX = 4; // a press that moves less is a click, not a drag
 export const NARROW_PX = 640; // a window narrower than this is a phone's (or a narrow window on a desktop)
@@ -27,13 +28,13 @@ export function fitView(width, height, vw, vh) {
   return { k, x: (vw - width * k) / 2, y: (vh - height * k) / 2 };
 }
 
-// The view a canvas starts with: a stage that fits the viewport's width at its natural size, a wider one fitted into
-// view; but in a narrow window (`screen` px wide), where fitting would shrink its cards below `legible` (the least
+// The view a canvas starts with: a stage that fits the viewport at its natural size, a wider or taller one (a column
+// of many cards) fitted into view; but in a narrow window (`screen` px wide), where fitting would shrink its cards below `legible` (the least
 // zoom at which their names can be read; null: no names), at that zoom, at its left end (where the graph starts),
 // centred vertically (from its top when it is taller than the viewport). A canvas in half of a wide window, as two
 // compared side by side, starts fitted.
 export function startView(width, height, vw, vh, legible, screen) {
-  if (width <= vw + 1) return { k: 1, x: 0, y: 0 };
+  if (width <= vw + 1 && height <= vh + 1) return { k: 1, x: 0, y: 0 };
   const fitted = fitView(width, height, vw, vh);
   if (legible == null || screen >= NARROW_PX || fitted.k >= legible) return fitted;
   const k = clampZoom(Math.min(legible, 1));
@@ -98,6 +99,7 @@ export default {
       const { k, x, y } = this.view;
       stage.style.transform = `translate(${x}px, ${y}px) scale(${k})`;
       this.$el.dataset.zoom = k.toFixed(3);
+      this.$el.dispatchEvent(new CustomEvent("fm-view"));
     },
     start() {
       const stage = this.stage();
