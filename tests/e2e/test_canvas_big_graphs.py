@@ -102,6 +102,9 @@ def test_a_wide_fan_out_names_its_cards_once_zoomed_in(page: Page, server: Any, 
     inspector = page.get_by_test_id('inspector')
     expect(inspector).to_contain_text('Shard 7 of the batch')
     expect(inspector).to_contain_text('w07')
+    page.locator('button:has(i:text-is("dark_mode"))').first.click()  # (the cards keep their fills and text)
+    expect(page.locator('body.body--dark')).to_have_count(1)
+    page.get_by_test_id('dag-viewport').screenshot(path=str(shots / 'canvas-fan-out-zoomed-dark.png'))
 
     # only the cards near the view are named (ECharts lays out every name it is given on every draw)
     assert page.evaluate(DRAWN, 'Shard 59 of the batch') == []

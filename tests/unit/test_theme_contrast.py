@@ -1,5 +1,6 @@
 """The palette's text is readable: a status written as a word, the badges' white words, the muted grey, the Gantt's
-axis text and the JSON viewer's values reach WCAG's 4.5:1 on the surfaces they are drawn on, in light and dark mode."""
+axis text, the JSON viewer's values and the canvas's card and branch texts reach WCAG's 4.5:1 on the surfaces they
+are drawn on, in light and dark mode."""
 
 from __future__ import annotations
 
@@ -9,8 +10,11 @@ from pathlib import Path
 import nicegui
 import pytest
 
+from flowmon.engine.core.state import NODE_STATUSES
 from flowmon.web import theme
 from flowmon.web.style import CSS
+from flowmon.web.widgets import dag_edges
+from flowmon.web.widgets.dag_view import CARD_TEXT_STYLES
 from flowmon.web.widgets.inspector import JSON_TREE_STYLE
 from flowmon.web.widgets.timeline_chart import AXIS_TEXT
 
@@ -174,3 +178,20 @@ def test_the_json_viewer_takes_every_colour_from_the_modes_variables() -> None:
     for kind, (light_color, dark_color) in theme.JSON_VALUE_COLORS.items():
         assert f'--fm-json-{kind}: {light_color};' in root
         assert f'--fm-json-{kind}: {dark_color};' in dark
+
+
+@pytest.mark.parametrize('status', sorted(NODE_STATUSES))
+@pytest.mark.parametrize('line', sorted(CARD_TEXT_STYLES))
+def test_a_cards_name_and_card_line_read_on_its_status_fill(line: str, status: str) -> None:
+    """A node's card is filled with its status colour in both modes; its text is drawn at its full strength."""
+    style = CARD_TEXT_STYLES[line]
+    assert style.get('opacity', 1) == 1 and style.get('textBorderWidth', 0) == 0, style
+    fill = theme.status_color(status)
+    assert contrast(style['color'], fill) >= AA, (line, status, round(contrast(style['color'], fill), 2))
+
+
+def test_a_branch_label_on_the_canvas_takes_the_muted_grey() -> None:
+    rule = re.search(r'\.fm-branch \{[^}]*\}', dag_edges.CSS)
+    assert rule is not None
+    assert f'color: var(--fm-muted, {dag_edges.BRANCH_TEXT});' in rule[0]
+    reads_in_both_modes("branch label without the pages' variables", dag_edges.BRANCH_TEXT, '#ffffff')

@@ -17,6 +17,9 @@ from typing import Any
 from flowmon.web.widgets.patched import PatchedElement
 
 EDGE_COLOR = '#94a3b8'  # slate 400: visible on white and on the dark page
+# A branch's label on its edge is text: the pages' muted grey (4.5:1 on their surfaces in both modes); this one where a
+# page has no such variable (EDGE_COLOR was 2.6:1 on white)
+BRANCH_TEXT = '#5b6270'
 
 # Added once for the app (flowmon.web.install_web, in the overrides layer), not sent with every canvas.
 CSS = f"""
@@ -28,7 +31,7 @@ CSS = f"""
 .fm-arrow {{ position: absolute; width: 0; height: 0; border-left: 8px solid {EDGE_COLOR};
             border-top: 4.5px solid transparent; border-bottom: 4.5px solid transparent; }}
 .fm-branch {{ position: absolute; transform: translate(-50%, -100%); font-size: 10px; line-height: 1;
-             color: {EDGE_COLOR}; white-space: nowrap; }}
+             color: var(--fm-muted, {BRANCH_TEXT}); white-space: nowrap; }}
 """
 
 

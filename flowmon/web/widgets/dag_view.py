@@ -42,6 +42,12 @@ SLOW_COLOR = '#d97706'  # amber 600: the dashed outline of a node slower than us
 FLOW_COLOR = status_color('running')
 ACTIVE_STATUSES = frozenset({'running', 'retrying'})
 CARD_TEXT = '#0f172a'  # slate 900: readable on every status fill of the palette, in light and dark mode
+# The card's name and its card line (status, duration), as ECharts rich text: both in CARD_TEXT at full strength (the
+# card line at 80% was 3.7:1 on a running card's blue, 3.9:1 on a failed card's red); the line is smaller, not fainter
+CARD_TEXT_STYLES: dict[str, dict[str, Any]] = {
+    'name': {'fontSize': 12, 'fontWeight': 600, 'color': CARD_TEXT},
+    'meta': {'fontSize': 10, 'color': CARD_TEXT},
+}
 CARD_WIDTH = 140  # px of a labelled node card, at the least
 MAX_CARD_WIDTH = 200  # px of a labelled card at the most: a card widens for longer names up to this
 CHAR_PX = 7.2  # px of a character of a card's name, on average (the browser clips names at this rate: dag_chart.js)
@@ -372,8 +378,7 @@ class DagView:
             'color': CARD_TEXT,
             'lineHeight': 15,
             'rich': {
-                'name': {'fontSize': 12, 'fontWeight': 600, 'color': CARD_TEXT},
-                'meta': {'fontSize': 10, 'color': CARD_TEXT, 'opacity': 0.8},
+                **CARD_TEXT_STYLES,
             },
         }
 
