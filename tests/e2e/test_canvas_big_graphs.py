@@ -22,7 +22,12 @@ FAN_OUT = {
     'nodes': [
         {'id': 'split', 'type': 'log', 'name': 'Split the batch', 'config': {'message': 'x'}},
         *(
-            {'id': f'w{i:02d}', 'type': 'log', 'name': f'Shard {i} of the batch', 'config': {'message': f'shard {i}'}}
+            {
+                'id': f'w{i:02d}',
+                'type': 'log',
+                'name': f'Process shard {i} of the batch',
+                'config': {'message': f'shard {i}'},
+            }
             for i in range(FAN)
         ),
         {'id': 'join', 'type': 'log', 'name': 'Join the shards', 'config': {'message': 'x'}},
@@ -81,7 +86,7 @@ def test_a_wide_fan_out_names_its_cards_once_zoomed_in(page: Page, server: Any, 
     # the whole column in view, its cards too small to name: no name is drawn on them (the tooltip names them)
     wait_until(lambda: 0 < _zoom(page) < 0.5, 'the tall graph to start fitted into view')
     assert page.evaluate(INSIDE)
-    assert page.evaluate(DRAWN, 'Shard 7 of the batch') == []
+    assert page.evaluate(DRAWN, 'Process shard 7 of the batch') == []
     # the node list stays beside the canvas, naming every node
     canvas, nodes = (
         page.get_by_test_id('canvas-panel').bounding_box(),
@@ -92,28 +97,28 @@ def test_a_wide_fan_out_names_its_cards_once_zoomed_in(page: Page, server: Any, 
 
     _zoom_in_at(page, 'w07', 1.0)
     wait_until(
-        lambda: any(height >= 12 for height in page.evaluate(DRAWN, 'Shard 7 of the batch')),
+        lambda: any(height >= 12 for height in page.evaluate(DRAWN, 'Process shard 7 of the batch')),
         'the card to show its name, legible',
-        seen=lambda: (page.evaluate(DRAWN, 'Shard 7 of the batch'), _zoom(page)),
+        seen=lambda: (page.evaluate(DRAWN, 'Process shard 7 of the batch'), _zoom(page)),
     )
     page.get_by_test_id('dag-viewport').screenshot(path=str(shots / 'canvas-fan-out-zoomed.png'))
     # a named card is still the node: a click on its name opens it
-    page.locator('[data-testid=dag-canvas] text', has_text='Shard 7 of the batch').first.click()
+    page.locator('[data-testid=dag-canvas] text', has_text='Process shard 7 of the batch').first.click()
     inspector = page.get_by_test_id('inspector')
-    expect(inspector).to_contain_text('Shard 7 of the batch')
+    expect(inspector).to_contain_text('Process shard 7 of the batch')
     expect(inspector).to_contain_text('w07')
     page.locator('button:has(i:text-is("dark_mode"))').first.click()  # (the cards keep their fills and text)
     expect(page.locator('body.body--dark')).to_have_count(1)
     page.get_by_test_id('dag-viewport').screenshot(path=str(shots / 'canvas-fan-out-zoomed-dark.png'))
 
     # only the cards near the view are named (ECharts lays out every name it is given on every draw)
-    assert page.evaluate(DRAWN, 'Shard 59 of the batch') == []
+    assert page.evaluate(DRAWN, 'Process shard 59 of the batch') == []
 
     page.get_by_test_id('dag-fit').click()  # zoomed out again the names go
-    wait_until(lambda: page.evaluate(DRAWN, 'Shard 7 of the batch') == [], 'the names to go at the fitted zoom')
+    wait_until(lambda: page.evaluate(DRAWN, 'Process shard 7 of the batch') == [], 'the names to go at the fitted zoom')
     _zoom_in_at(page, 'w59', 1.0)  # and zoomed in elsewhere, the cards there are named
-    wait_until(lambda: page.evaluate(DRAWN, 'Shard 59 of the batch'), 'the name of a card brought into view')
-    assert page.evaluate(DRAWN, 'Shard 7 of the batch') == []
+    wait_until(lambda: page.evaluate(DRAWN, 'Process shard 59 of the batch'), 'the name of a card brought into view')
+    assert page.evaluate(DRAWN, 'Process shard 7 of the batch') == []
 
 
 def test_long_names_on_many_columns_are_whole_once_zoomed_in(

@@ -30,6 +30,8 @@ def test_a_fan_out_of_a_hundred_keeps_named_cards_on_a_taller_stage() -> None:
     assert scale.stage_height == math.ceil(100.6 * 44)  # 44 px a row
     assert 28 <= scale.card[1] <= 32  # the name and the card line
     assert scale.legible_zoom == 1.0  # small cards: legible at their full size
+    # read zoomed in in any case (fitted into view, its names are not drawn): its cards take what its names need
+    assert CardScale.for_layout(layout, canvas, longest_name=29).card[0] == math.ceil(29 * 7.2)
 
 
 def test_a_column_the_canvas_holds_named_stays_within_it() -> None:
@@ -37,6 +39,10 @@ def test_a_column_the_canvas_holds_named_stays_within_it() -> None:
     scale = CardScale.for_layout(layout, auto_height(layout), longest_name=22)
     assert scale.labels and not scale.tall
     assert scale.stage_height == scale.canvas_height
+    # a little taller than the canvas (its names legible fitted into view): cards no wider than in the canvas
+    layout = _fan_out(20)
+    assert CardScale.for_layout(layout, auto_height(layout), longest_name=29).tall
+    assert CardScale.for_layout(layout, auto_height(layout), longest_name=29).card[0] == 200
 
 
 def test_a_column_of_more_than_can_be_named_is_dots_within_the_canvas() -> None:

@@ -113,7 +113,8 @@ class CardScale:
     ) -> CardScale:
         """``height_px``: the canvas's height. ``longest_name``: characters of the longest node name; cards widen to
         show it whole, up to :data:`MAX_CARD_WIDTH` and while the graph stays within ``width_budget`` px, or up to
-        :data:`MAX_WIDE_CARD_WIDTH` in a graph whose names are read zoomed in in any case; a card tall enough holds
+        :data:`MAX_WIDE_CARD_WIDTH` in a graph whose names are read zoomed in in any case (too wide or too tall for
+        fitting it into view to leave them legible); a card tall enough holds
         a name on two lines. A longer name is cut in its middle on the card, and is whole in its tooltip."""
         canvas = int(height_px)
         stage = canvas
@@ -126,7 +127,9 @@ class CardScale:
         labels = card_h >= MIN_CARD_HEIGHT
         lines = 2 if card_h >= TWO_LINE_CARD_HEIGHT else 1
         if labels:
-            card = (_card_width(layout, longest_name, lines, width_budget), card_h)
+            # a stage so much taller than the canvas that fitted into view its names are not drawn is read zoomed in
+            read_zoomed_in = stage * LABEL_ZOOM > canvas
+            card = (_card_width(layout, longest_name, lines, width_budget, read_zoomed_in=read_zoomed_in), card_h)
             column = card[0] + COLUMN_GAP
         else:
             dot = int(max(6, min(20, row_px * 0.7)))
@@ -142,11 +145,11 @@ class CardScale:
         )
 
 
-def _card_width(layout: DagLayout, longest_name: int, lines: int, width_budget: int) -> int:
+def _card_width(layout: DagLayout, longest_name: int, lines: int, width_budget: int, *, read_zoomed_in: bool) -> int:
     """The px width of a named card (see :meth:`CardScale.for_layout`)."""
-    # a graph so wide that fitting it into its budget hides the names even on the narrowest cards is read zoomed in
-    # in any case: its cards take what their names need
-    if _width(layout, CARD_WIDTH + COLUMN_GAP) * LABEL_ZOOM > width_budget:
+    # a graph so wide that fitting it into its budget hides the names even on the narrowest cards (or so tall:
+    # ``read_zoomed_in``) is read zoomed in in any case: its cards take what their names need
+    if read_zoomed_in or _width(layout, CARD_WIDTH + COLUMN_GAP) * LABEL_ZOOM > width_budget:
         widest = MAX_WIDE_CARD_WIDTH
     else:
         widest = min(MAX_CARD_WIDTH, int(width_budget / (layout.layers + 0.3)) - COLUMN_GAP)
