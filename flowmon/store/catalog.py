@@ -45,13 +45,13 @@ class WorkflowCatalog:
         ``trigger_secrets`` issues a workflow that accepts triggers its secret as it is stored (None: none is);
         ``read_names_again`` reads the secrets and endpoints that exist again, before a save that names one not
         known here is refused (processes sharing a database: another may have created it a moment ago)."""
-        self._read_names_again = read_names_again
         self._history = history
         self._trigger_secrets = trigger_secrets
         self._registry = registry
         self._known_secrets = known_secrets
         self._known_endpoints = known_endpoints
         self._cache: dict[str, tuple[datetime, Workflow]] = {}
+        self._read_names_again = read_names_again
         # Called with (workflow_id, workflow or None when deleted) after every stored change, made here or (when
         # processes share the database) in another process; cheap and synchronous.
         self.listeners: list[Callable[[str, Workflow | None], None]] = []
