@@ -33,6 +33,15 @@ def count(value: int) -> str:
     return f'{value:,}'
 
 
+def plural(value: int, noun: str, nouns: str | None = None) -> str:
+    """``1 node``, ``2 nodes``, ``1 delivery``, ``3 deliveries`` (``nouns`` defaults to ``noun`` + s; a trailing y
+    becomes ies)."""
+    if value == 1:
+        return f'1 {noun}'
+    many = nouns or (noun[:-1] + 'ies' if noun.endswith('y') else noun + 's')
+    return f'{count(value)} {many}'
+
+
 def percent(value: float | None) -> str:
     return DASH if value is None else f'{value:.1f} %'
 

@@ -19,16 +19,9 @@ from flowmon.application import Application
 from flowmon.application.deliveries import DeliveryRecord, Endpoint
 
 from .actions import act, guarded, performed
+from .format import plural
 
 TEST_WAIT_SECONDS = 45.0  # one attempt takes at most FLOWMON_WEBHOOK_TIMEOUT (30 s at the most)
-
-
-def plural(count: int, noun: str, nouns: str | None = None) -> str:
-    """``1 delivery``, ``2 deliveries`` (``nouns`` defaults to ``noun`` + s; a trailing y becomes ies)."""
-    if count == 1:
-        return f'1 {noun}'
-    many = nouns or (noun[:-1] + 'ies' if noun.endswith('y') else noun + 's')
-    return f'{count:,} {many}'
 
 
 async def redeliver(application: Application, delivery_id: str) -> DeliveryRecord | None:

@@ -8,6 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from flowmon.engine.core.events import Event, EventType
 from flowmon.engine.core.payload import PayloadBudget
 from flowmon.engine.core.state import ExecutionState, NodeState
 from flowmon.perimeter.token_gate import token_matches
@@ -17,6 +18,7 @@ from flowmon.web.auth import fingerprint, safe_redirect
 from flowmon.web.execution_rows import ExecutionSummary, merge_live
 from flowmon.web.filters import ExecutionFilter
 from flowmon.web.live_rows import LetGo
+from flowmon.web.widgets.event_log import line_cells
 from flowmon.web.widgets.execution_table import progress_text
 from flowmon.web.widgets.json_input_dialog import parse_input
 
@@ -167,10 +169,21 @@ def test_formatting() -> None:
     assert fmt.percent(None) == '—'
     assert fmt.percent(97.53) == '97.5 %'
     assert fmt.count(12345) == '12,345'
+    assert [fmt.plural(n, 'node') for n in (0, 1, 2, 1200)] == ['0 nodes', '1 node', '2 nodes', '1,200 nodes']
+    assert (fmt.plural(1, 'delivery'), fmt.plural(3, 'delivery')) == ('1 delivery', '3 deliveries')
     assert fmt.short_id('19a2b3c4d5e6f7a8b9c0d1') == 'a8b9c0d1'  # the random tail, not the shared time prefix
     assert fmt.timestamp(NOW - timedelta(hours=1), now=NOW, tz=UTC) == '14:30:00'
     assert fmt.timestamp(NOW - timedelta(days=3), now=NOW, tz=UTC) == 'Mar 01 15:30'
     assert fmt.timestamp(NOW - timedelta(days=400), now=NOW, tz=UTC) == '2024-01-29 15:30'
+
+
+def test_the_event_logs_first_line_counts_the_nodes_in_words_that_agree_with_the_number() -> None:
+    def queued(nodes: list[str]) -> str:
+        data = {'workflow_id': 'quick', 'nodes': nodes}
+        event = Event(execution_id='e1', seq=1, ts=NOW, type=EventType.EXECUTION_QUEUED, data=data)
+        return line_cells(event, NOW)[5]
+
+    assert (queued(['only']), queued(['a', 'b'])) == ('quick · 1 node', 'quick · 2 nodes')
 
 
 def _row(execution_id: str, minutes_ago: int, status: str = 'succeeded') -> ExecutionSummary:

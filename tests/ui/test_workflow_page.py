@@ -30,6 +30,15 @@ async def test_shows_name_description_canvas_and_an_empty_history(user: User) ->
     await user.should_see('Not run yet')
 
 
+async def test_the_head_counts_nodes_and_edges_in_words_that_agree_with_the_number(user: User) -> None:
+    await sign_in(user, '/workflows/quick')  # one node, no edge
+    await user.should_see('1 node · 0 edges')
+    definition = chain('pair', 'Pair', transform('shape', 'input'), log('report', 'x'))
+    assert (await api(user, 'PUT', '/api/workflows/pair', definition)).status_code == 201
+    await user.open('/workflows/pair')
+    await user.should_see('2 nodes · 1 edge')
+
+
 async def test_the_canvas_cards_say_each_nodes_type_not_pending(user: User) -> None:
     definition = chain('typed', 'Typed', transform('shape', 'input'), log('pause', 'x'))
     response = await api(user, 'PUT', '/api/workflows/typed', definition)

@@ -19,7 +19,7 @@ from flowmon.application.stats import SAMPLE
 from flowmon.application.workflows import StoredWorkflow
 from flowmon.web.actions import found, run_workflow
 from flowmon.web.filters import ExecutionFilter
-from flowmon.web.format import count, duration
+from flowmon.web.format import count, duration, plural
 from flowmon.web.widgets.automation_panel import automation_panel
 from flowmon.web.widgets.bulk_bar import list_page, selectable_rows
 from flowmon.web.widgets.dag_view import DagView
@@ -108,7 +108,7 @@ def _header(application: Application, stored: StoredWorkflow) -> ui.element:
             ui.label(stored.name).classes('fm-title').mark('workflow-name')
             with ui.row().classes('items-center gap-3 text-sm text-grey-7'):
                 ui.label(stored.id).classes('fm-mono')
-                ui.label(f'{nodes} nodes · {edges} edges')
+                ui.label(f'{plural(nodes, "node")} · {plural(edges, "edge")}')
                 ui.label(f'updated {stored.updated_at.strftime("%Y-%m-%d %H:%M")} UTC')
             description = str(definition.get('description') or '')
             if description:

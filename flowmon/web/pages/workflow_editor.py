@@ -25,7 +25,7 @@ from flowmon.application.workflows import NO_VERSION, Checked, StoredWorkflow, W
 from flowmon.engine.model import MAX_YAML_BYTES
 from flowmon.web.actions import found, signed_in
 from flowmon.web.comparison import same_json
-from flowmon.web.format import timestamp
+from flowmon.web.format import plural, timestamp
 from flowmon.web.teardown import weak_callback
 from flowmon.web.widgets.changes_dialog import changes_dialog
 from flowmon.web.widgets.code_editor import SENDABLE, CodeEditor, Language
@@ -235,9 +235,7 @@ class WorkflowEditor:
                 self.preview_note.set_text('the last valid version')
             return None
         nodes, edges = len(checked.definition.get('nodes') or ()), len(checked.definition.get('edges') or ())
-        summary = (
-            f'Valid: {checked.id}, {nodes} node{"s" if nodes != 1 else ""}, {edges} edge{"s" if edges != 1 else ""}'
-        )
+        summary = f'Valid: {checked.id}, {plural(nodes, "node")}, {plural(edges, "edge")}'
         if self._stored is None and await self._exists(checked.id):
             summary += f'. A workflow with the id “{checked.id}” exists: saving replaces it (Changes shows how).'
         self.status.set_text(summary)

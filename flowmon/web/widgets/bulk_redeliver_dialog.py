@@ -14,6 +14,7 @@ from nicegui import ui
 
 from flowmon.application import Application
 from flowmon.web import webhook_actions as actions
+from flowmon.web.format import plural
 
 ALL = ''
 STATUSES = {'exhausted': 'exhausted', 'failed': 'failed', 'cancelled': 'cancelled'}
@@ -98,7 +99,7 @@ class BulkRedeliverDialog:
 
     def _show_count(self, count: int, problem: str | None) -> None:
         self._count = count
-        self._summary.set_text(problem or f'{actions.plural(count, "delivery")} match.')
+        self._summary.set_text(problem or f'{plural(count, "delivery")} match.')
         self._ok.set_text(f'Redeliver {count:,}' if count else 'Redeliver')
         self._ok.set_enabled(count > 0)
 

@@ -23,6 +23,7 @@ from typing import Any
 from nicegui import ui
 
 from flowmon.engine.core.events import Event, EventType
+from flowmon.web.format import plural
 from flowmon.web.theme import status_text_color
 from flowmon.web.widgets.patched import PatchedElement
 
@@ -257,5 +258,5 @@ def _detail(event: Event) -> str:
     if event.type == EventType.EXECUTION_PROGRESS and 'done' in data:
         return f'{data.get("done")} / {data.get("total")} nodes done'
     if event.type == EventType.EXECUTION_QUEUED:
-        return f'{data.get("workflow_id", "")} · {len(data.get("nodes") or [])} nodes'
+        return f'{data.get("workflow_id", "")} · {plural(len(data.get("nodes") or []), "node")}'
     return ''

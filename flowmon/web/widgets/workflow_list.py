@@ -8,6 +8,7 @@ from nicegui import ui
 
 from flowmon.application.workflows import StoredWorkflow
 from flowmon.web.a11y import named
+from flowmon.web.format import plural
 from flowmon.web.widgets.empty_state import empty_state
 
 
@@ -38,7 +39,7 @@ def _row(workflow: StoredWorkflow, on_run: Callable[[str], Awaitable[object]]) -
         with ui.column().classes('gap-0 min-w-0 grow'):
             with ui.row().classes('w-full items-baseline gap-2 no-wrap min-w-0'):
                 ui.link(workflow.name, f'/workflows/{workflow.id}').classes('fm-link font-medium fm-ellipsis')
-                ui.label(f'{nodes} node{"s" if nodes != 1 else ""}').classes('text-xs text-grey-7 shrink-0')
+                ui.label(plural(nodes, 'node')).classes('text-xs text-grey-7 shrink-0')
             if description:
                 ui.label(description).classes('text-xs text-grey-7 fm-ellipsis w-full').tooltip(description)
         run = ui.button('Run', icon='play_arrow', on_click=lambda: on_run(workflow.id))
