@@ -65,9 +65,22 @@ async def test_workflow_filter_and_changing_a_filter_updates_the_url(user: User)
     await wait_for_path(user, r'/executions\?workflow_id=broken&status=succeeded')
     await user.should_see('No executions match these filters')
 
+    await user.should_see('Clear the filters.')  # no time window to widen, no search
+    await user.should_not_see('Widen the time window')
+
     user.find(marker='filter-clear').click()
     await wait_for_path(user, '/executions')
     await user.should_see(marker=f'execution-row-{ok}')
+
+
+async def test_the_empty_lists_hint_names_only_what_the_filter_holds(user: User) -> None:
+    await sign_in(user, '/executions?q=nothing-has-this')
+    await user.should_see('No executions match these filters')
+    await user.should_see('Search for other text (inputs, node outputs, errors) or clear the filters.')
+    await user.open('/executions?q=nothing-has-this&since=1h')
+    await user.should_see('Widen the time window, search for other text (inputs, node outputs, errors) or clear')
+    await user.open('/executions?status=cancelled&since=1h')
+    await user.should_see('Widen the time window or clear the filters.')
 
 
 async def test_bad_filter_values_are_ignored_with_a_message(user: User) -> None:

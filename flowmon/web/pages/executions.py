@@ -47,12 +47,23 @@ async def create(application: Application, args: PageArguments) -> None:
                     workflow_names=names, on_select=on_select,
                     empty_title='No executions match these filters' if not flt.is_empty or flt.workflow_id else
                     'No executions yet',
-                    empty_hint='Widen the time window or clear the filters.' if not flt.is_empty or flt.workflow_id
+                    empty_hint=_empty_hint(flt) if not flt.is_empty or flt.workflow_id
                     else 'Run a workflow from the dashboard or its page; it appears here, live.',
                 ),
             )  # fmt: skip
     summary.set_text(_summary(rows.total, flt, names))
     rows.follow(lambda total: summary.set_text(_summary(total, flt, names)))
+
+
+def _empty_hint(flt: ExecutionFilter) -> str:
+    """What may find executions when none match: only what the filter holds (no time window to widen when it has
+    none, other words when it searches)."""
+    ways = ['widen the time window'] if flt.since or flt.until else []
+    if flt.q:
+        ways.append('search for other text (inputs, node outputs, errors)')
+    ways.append('clear the filters')
+    text = f'{", ".join(ways[:-1])} or {ways[-1]}' if len(ways) > 1 else ways[0]
+    return f'{text[0].upper()}{text[1:]}.'
 
 
 def _summary(total: int, flt: ExecutionFilter, names: dict[str, str]) -> str:
