@@ -306,11 +306,25 @@ def load_document(text: str | bytes, *, yaml_allowed: bool = False) -> Any:
     except yaml.YAMLError as exc:
         if too_deep:  # e.g. libyaml's own limit on flow nesting: the depth is the problem to name
             raise DocumentRefused(f'the workflow definition is nested more than {MAX_NESTING} levels deep') from None
-        raise WorkflowError(f'not valid JSON or YAML: {exc}') from None
+        raise WorkflowError(f'not valid JSON or YAML: {_yaml_problem(exc)}') from None
     except (ValueError, OverflowError) as exc:  # WorkflowError, or a scalar no Python value can hold
         if isinstance(exc, WorkflowError):
             raise
         raise WorkflowError(f'not valid YAML: {exc}') from None
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """A YAML syntax error in the document's terms: what is wrong and where, lines and columns from 1 as an editor
+    counts them ("did not find expected ',' or ']' at line 3, column 1 (while parsing a flow sequence at line 2,
+    column 6)"), without the parser's name for its input (``in "<byte string>"``) or its copy of the line."""
+    if not isinstance(exc, yaml.MarkedYAMLError) or not exc.problem:
+        return str(exc)
+
+    def at(mark: Any) -> str:
+        return '' if mark is None else f' at line {mark.line + 1}, column {mark.column + 1}'
+
+    context = f' ({exc.context}{at(exc.context_mark)})' if exc.context else ''
+    return f'{exc.problem}{at(exc.problem_mark)}{context}'
 
 
 def _check_yaml_events(text: str | bytes) -> None:

@@ -181,6 +181,16 @@ async def test_put_accepts_yaml(client: httpx.AsyncClient) -> None:
     response = await client.put('/api/workflows/yaml-flow', content=document)
     assert response.status_code == 400
 
+    # bad syntax is named by line and column as an editor counts them, not in the parser's words for its input
+    broken = document.replace('{source: a, target: b}', '{source: a, target: b')
+    response = await client.put(
+        '/api/workflows/yaml-flow', content=broken, headers={'Content-Type': 'application/yaml'}
+    )
+    assert response.status_code == 400, response.text
+    detail = response.json()['detail']
+    assert '<byte string>' not in detail and detail.startswith('malformed workflow document: not valid JSON or YAML: ')
+    assert 'at line 8, column 1 (while parsing a flow mapping at line 7, column 5)' in detail, detail
+
 
 def with_changes(**changes: Any) -> dict[str, Any]:
     return json.loads(json.dumps({**QUICK, **changes}))

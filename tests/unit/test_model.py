@@ -331,6 +331,20 @@ def test_yaml_and_json_are_bounded_in_size_and_depth_before_they_are_parsed() ->
         load_document('n: ' + '1' * 5000, yaml_allowed=True)  # an integer no conversion accepts: 400, not 500
 
 
+def test_a_yaml_syntax_error_says_what_and_where_in_the_documents_lines_and_columns() -> None:
+    """Not the parser's own words for its input: 'in "<byte string>", line 2, column 4' and a copy of the line."""
+    for text in ('a: [b\nc: 1\n', b'a: [b\nc: 1\n'):
+        with pytest.raises(WorkflowError) as refused:
+            load_document(text, yaml_allowed=True)
+        message = str(refused.value)
+        assert message.startswith('not valid JSON or YAML: ') and '<' not in message and '^' not in message
+        assert 'at line 2, column 2 (while parsing a flow sequence at line 1, column 4)' in message
+    with pytest.raises(
+        WorkflowError, match=r'^not valid JSON or YAML: mapping values are not allowed .* line 1, column 5$'
+    ):
+        load_document('a: b: c', yaml_allowed=True)
+
+
 def test_a_definition_with_numbers_beyond_64_bits_or_too_deep_is_refused() -> None:
     deep: Any = 'leaf'
     for _ in range(70):
