@@ -126,8 +126,8 @@ body.body--dark .fm-slow-note { color: #fcd34d; background: rgba(217, 119, 6, .1
                    letter-spacing: 0.04em; }
 .fm-metric-icon { color: var(--fm-muted); }
 .fm-metric-value { font-size: 1.9rem; font-weight: 600; line-height: 1.2; font-variant-numeric: tabular-nums; }
-.fm-metric-hint { font-size: 0.75rem; color: var(--fm-muted); white-space: nowrap; overflow: hidden;
-                  text-overflow: ellipsis; }
+/* a hint wraps rather than being cut: "succeeded / (succeeded + failed), today" says what the number is */
+.fm-metric-hint { font-size: 0.75rem; color: var(--fm-muted); overflow-wrap: anywhere; }
 
 /* workflows */
 .fm-editor-grid { display: grid; grid-template-columns: minmax(0, 3fr) minmax(0, 2fr); gap: 16px; align-items: start; }

@@ -195,6 +195,28 @@ def test_the_execution_list_keeps_room_for_the_workflow_name(browser: Browser, s
         context.close()
 
 
+CUT_HINTS = """() => [...document.querySelectorAll('.fm-metric-hint')]
+ .filter(e => e.scrollWidth > e.clientWidth + 1
+  || e.getBoundingClientRect().right > e.parentElement.getBoundingClientRect().right + 1)
+ .map(e => e.textContent)"""
+
+
+@pytest.mark.parametrize('width', [WIDTH, 1400])
+def test_the_metric_cards_say_what_they_count_whole(browser: Browser, server: Any, width: int) -> None:
+    """A card's hint wraps in its card: on a desktop "succeeded / (succeeded + failed), today" was cut to
+    "succeeded / (succeeded + fail…", and on a phone four of the dashboard's ten hints were cut, the webhooks page's
+    too."""
+    context = browser.new_context(base_url=server.url, viewport={'width': width, 'height': HEIGHT})
+    page = context.new_page()
+    try:
+        for path in ('/', '/webhooks'):
+            sign_in(page, server, path)
+            expect(page.locator('.fm-metric-hint').first).to_be_visible()
+            assert page.evaluate(CUT_HINTS) == [], path
+    finally:
+        context.close()
+
+
 def test_the_header_keeps_one_line_in_every_connection_state(phone: Page, server: Any) -> None:
     """The connection pill shows only its dot on a phone (its word stays for screen readers): "Connecting" or
     "Offline" must not push the header onto a second line."""
