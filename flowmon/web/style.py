@@ -72,12 +72,14 @@ body { background: var(--fm-page); color: var(--fm-text); }
 .fm-nr.fm-nr-selected { background: color-mix(in srgb, #6366f1 14%, transparent); }
 .fm-nr i { font-size: 18px; flex-shrink: 0; }
 .fm-nr-main { min-width: 0; flex-grow: 1; }
-.fm-nr-name { font-size: .875rem; font-weight: 500; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
-.fm-nr-id { font-size: .75rem; color: var(--fm-muted); overflow: hidden; text-overflow: ellipsis;
-            white-space: nowrap; font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; }
-.fm-nr-side { flex-shrink: 0; text-align: right; }
+/* nothing is cut: a name, an id or a detail (a skip reason: "upstream 'parse_rows' failed") that does not fit
+   wraps, the detail in at most half the row, so a long one leaves the name its room */
+.fm-nr-name { font-size: .875rem; font-weight: 500; overflow-wrap: anywhere; }
+.fm-nr-id { font-size: .75rem; color: var(--fm-muted); overflow-wrap: anywhere;
+            font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; }
+.fm-nr-side { flex-shrink: 1; min-width: 0; max-width: 50%; text-align: right; }
 .fm-node-status { font-size: .75rem; font-weight: 600; text-transform: uppercase; letter-spacing: .025em; }
-.fm-nr-detail { font-size: .75rem; color: var(--fm-muted); white-space: nowrap; }
+.fm-nr-detail { font-size: .75rem; color: var(--fm-muted); overflow-wrap: anywhere; }
 .fm-slow-note { color: #92400e; background: #fef3c7; border: 1px dashed #d97706; }
 body.body--dark .fm-slow-note { color: #fcd34d; background: rgba(217, 119, 6, .14); }
 .fm-nr-slow { color: var(--fm-st-retrying); margin-right: 6px; text-transform: none; cursor: help; }

@@ -217,6 +217,29 @@ def test_the_metric_cards_say_what_they_count_whole(browser: Browser, server: An
         context.close()
 
 
+CUT_NODE_ROWS = """() => [...document.querySelectorAll('.fm-nr-name, .fm-nr-id, .fm-nr-detail')]
+ .filter(e => e.scrollWidth > e.clientWidth + 1).map(e => e.textContent)"""
+
+
+@pytest.mark.parametrize('width', [WIDTH, 1400])
+def test_the_node_list_shows_names_whole_beside_a_long_detail(browser: Browser, server: Any, width: int) -> None:
+    """A skipped node's reason ("upstream 'parse_rows' failed") took the room of its name beside the canvas: the
+    list read "Load into wareho…", "load_warehouse · …". The name and the detail wrap instead, the detail in at
+    most half the row."""
+    failed = start(server, 'broken-etl')
+    wait_ended(server, failed)
+    context = browser.new_context(base_url=server.url, viewport={'width': width, 'height': HEIGHT})
+    page = context.new_page()
+    try:
+        sign_in(page, server, f'/executions/{failed}')
+        row = page.locator('.fm-nr', has_text='Load into warehouse')
+        expect(row).to_contain_text("upstream 'parse_rows' failed")
+        row.scroll_into_view_if_needed()
+        assert page.evaluate(CUT_NODE_ROWS) == []
+    finally:
+        context.close()
+
+
 def test_the_header_keeps_one_line_in_every_connection_state(phone: Page, server: Any) -> None:
     """The connection pill shows only its dot on a phone (its word stays for screen readers): "Connecting" or
     "Offline" must not push the header onto a second line."""
