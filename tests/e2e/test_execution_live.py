@@ -75,6 +75,20 @@ def test_a_finished_execution_renders_and_a_canvas_click_opens_the_inspector(
 CHATTY = chatty('chatty-chain', 120)  # about 540 events in 45 s
 
 
+def test_cancelling_is_said_until_the_execution_has_ended_not_after(page: Page, server: Server) -> None:
+    """ "Cancelling…" went on showing for its five seconds beside the "cancelled" badge; it goes once the page
+    shows the execution ended."""
+    execution_id = start(server, 'nightly-batch')  # a minute long
+    sign_in(page, server)
+    page.goto(f'/executions/{execution_id}')
+    expect(page.get_by_test_id('execution-status')).to_have_text('running', timeout=10_000)
+    page.get_by_test_id('cancel-execution').click()
+    page.get_by_role('dialog').get_by_role('button', name='Cancel execution').click()
+    cancelling = page.locator('.q-notification', has_text='Cancelling…')
+    expect(page.get_by_test_id('execution-status')).to_have_text('cancelled', timeout=10_000)
+    expect(cancelling).to_have_count(0, timeout=2_000)  # (it stayed 5 s)
+
+
 def test_the_event_log_does_not_steal_the_scroll(page: Page, server: Server, shots: Path) -> None:
     assert api(server, 'PUT', '/api/workflows/chatty-chain', json=CHATTY).status_code in (200, 201)
     sign_in(page, server)

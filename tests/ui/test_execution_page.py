@@ -115,6 +115,11 @@ async def test_a_click_on_a_node_row_opens_the_inspector_too(user: User) -> None
     await user.should_see('usually takes')  # the page's history query (for the ETA) has finished too
 
 
+def notifications(user: User) -> list[str]:
+    """The messages of the page's notifications (ui.notification elements, which ui.notify's are not)."""
+    return [element.message for element in user.client.elements.values() if isinstance(element, ui.notification)]
+
+
 async def test_cancel_asks_first_and_then_cancels(user: User) -> None:
     await sign_in(user)
     execution_id = await start(user, 'slow')
@@ -137,6 +142,8 @@ async def test_cancel_asks_first_and_then_cancels(user: User) -> None:
     user.find(marker='cancel-execution').click()
     await until(lambda: confirm.value, 'the confirmation dialog to open again')
     user.find(marker='confirm-cancel').click()
+    # the page says it (and dismisses it once the execution has ended, in the browser: test_execution_live.py)
+    await until(lambda: notifications(user) == ['Cancelling…'], 'the page to say it is cancelling')
     await wait_for_text(user, 'execution-status', 'cancelled')
     await until(lambda: node_status(user, 'wait') == 'cancelled', 'the node to show cancelled')
     await user.should_see(marker='rerun-execution')

@@ -169,6 +169,7 @@ class _LivePage:
                 .mark('delete-execution')
             )
         self._cancel_dialog: ui.dialog | None = None  # built on first use: most visits never cancel
+        self._cancelling_note: ui.notification | None = None  # "Cancelling…", until the execution has ended
         self._show_actions()
         initial = self._live.recent_events(execution_id, 0) or []
         self.view.show(state, initial, now=utcnow() if not state.is_terminal else None)
@@ -307,6 +308,9 @@ class _LivePage:
         if self._deletion.gone:
             return
         ended = self._state.is_terminal
+        if ended and self._cancelling_note is not None:  # the status says it now; "Cancelling…" would be stale
+            self._cancelling_note.dismiss()
+            self._cancelling_note = None
         self._cancel.set_visibility(not ended and not self._read_only)
         self._rerun.set_visibility(ended and not self._read_only)
         self._delete.set_visibility(ended)
@@ -323,9 +327,9 @@ class _LivePage:
             return
         await self._act('cancel', lambda: self._application.executions.cancel(self._id), self._cancelling)
 
-    @staticmethod
-    def _cancelling(_: object) -> None:
-        ui.notify('Cancelling…', type='info')
+    def _cancelling(self, _: object) -> None:
+        with self._body:
+            self._cancelling_note = ui.notification('Cancelling…', type='info')
 
     async def _confirm_delete(self) -> None:
         question = (
