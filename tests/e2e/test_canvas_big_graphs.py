@@ -1,7 +1,7 @@
 """Big graphs on the canvas in a real Chromium: a fan-out with more nodes in one column than the canvas's height holds
 starts fitted into view with its cards unnamed, and zooming in shows the names of the cards in view legibly, where a
-click on one still opens that node; a chain of many columns of long names shows them whole on its cards once zoomed in.
-Screenshots go to test-output/screenshots."""
+click on one still opens that node, and a node picked in the node list is brought into view; a chain of many columns
+of long names shows them whole on its cards once zoomed in. Screenshots go to test-output/screenshots."""
 
 from __future__ import annotations
 
@@ -119,6 +119,24 @@ def test_a_wide_fan_out_names_its_cards_once_zoomed_in(page: Page, server: Any, 
     _zoom_in_at(page, 'w59', 1.0)  # and zoomed in elsewhere, the cards there are named
     wait_until(lambda: page.evaluate(DRAWN, 'Process shard 59 of the batch'), 'the name of a card brought into view')
     assert page.evaluate(DRAWN, 'Process shard 7 of the batch') == []
+
+    # a node picked in the node list whose card is out of view: the canvas moves (at its zoom) to show it
+    zoom = _zoom(page)
+    assert not _in_view(page, 'w07')
+    page.get_by_test_id('node-w07').click()
+    expect(page.get_by_test_id('inspector')).to_contain_text('Process shard 7 of the batch')
+    wait_until(lambda: _in_view(page, 'w07'), "the picked node's card to come into view")
+    wait_until(lambda: page.evaluate(DRAWN, 'Process shard 7 of the batch'), 'its name drawn where it now is')
+    assert _zoom(page) == zoom
+    page.get_by_test_id('dag-viewport').screenshot(path=str(shots / 'canvas-fan-out-revealed.png'))
+
+
+def _in_view(page: Page, node_id: str) -> bool:
+    """Whether the centre of ``node_id``'s card is inside the canvas's viewport."""
+    x, y = node_pixel(page, node_id)
+    box = page.get_by_test_id('dag-viewport').bounding_box()
+    assert box is not None
+    return box['x'] <= x <= box['x'] + box['width'] and box['y'] <= y <= box['y'] + box['height']
 
 
 def test_long_names_on_many_columns_are_whole_once_zoomed_in(

@@ -5,7 +5,14 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { clampZoom, fitView, pinchView, startView, zoomAt } from "../../flowmon/web/widgets/dag_viewport.js";
+import {
+  clampZoom,
+  fitView,
+  pinchView,
+  revealView,
+  startView,
+  zoomAt,
+} from "../../flowmon/web/widgets/dag_viewport.js";
 
 test("zooming about a point keeps that point where it is", () => {
   const view = zoomAt({ k: 1, x: 10, y: 20 }, 2, 110, 70);
@@ -69,4 +76,14 @@ test("in a narrow window a graph that fitting would make illegible starts legibl
   assert.deepEqual(startView(1000, 200, 350, 300, null, 390), fitView(1000, 200, 350, 300));
   // a canvas as narrow in a window from 640 px on (half of a wide page, two compared side by side): fitted
   assert.deepEqual(startView(1000, 200, 350, 300, 0.7, 640), fitView(1000, 200, 350, 300));
+});
+
+test("a card out of view is brought to the middle at the same zoom; one in view stays where it is", () => {
+  const view = { k: 0.5, x: 10, y: -200 };
+  assert.equal(revealView(view, 400, 200, 800, 400), view); // inside: the very same view (nothing to redraw)
+  assert.equal(revealView(view, 30, 370, 800, 400), view); // inside by the margin
+  // below the viewport: moved up by what puts the card in the middle
+  assert.deepEqual(revealView(view, 400, 900, 800, 400), { k: 0.5, x: 10, y: -900 });
+  // left of it, and too near the top edge
+  assert.deepEqual(revealView(view, -100, 10, 800, 400), { k: 0.5, x: 510, y: -10 });
 });

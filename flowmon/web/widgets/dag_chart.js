@@ -187,6 +187,16 @@ export default {
       this.named = named;
       if (this.dirty.size) this.schedule();
     },
+    // Bring node `name`'s card into view: the viewport moves its view when the card is out of it (see its reveal).
+    reveal(name) {
+      const i = this.index?.[name];
+      if (!this.chart || !this.viewport || i === undefined) return;
+      const [px, py] = this.chart.convertToPixel({ seriesId: "nodes" }, this.series.nodes[i].value);
+      const box = this.$el.getBoundingClientRect();
+      const k = box.width / Math.max(this.$el.offsetWidth, 1) || 1;
+      const detail = { x: box.left + px * k, y: box.top + py * k };
+      this.viewport.dispatchEvent(new CustomEvent("fm-reveal", { detail }));
+    },
     // snapshot: {nodes: [item, ...], flow: [...], pulse: [...]}
     draw(snapshot) {
       this.series = { nodes: snapshot.nodes.map(nodeItem), flow: snapshot.flow, pulse: snapshot.pulse };

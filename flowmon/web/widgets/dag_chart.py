@@ -78,6 +78,11 @@ class DagChart(
         if self.drawn:
             self.send_patch(diff)
 
+    def reveal(self, name: str) -> None:
+        """Bring the card of node ``name`` into view, when the chart is drawn and the card is out of view."""
+        if self.drawn and name in self._nodes:
+            self.run_method('reveal', name)
+
     def snapshot(self) -> dict[str, Any]:
         return {'nodes': list(self._nodes.values()), **self._series}
 

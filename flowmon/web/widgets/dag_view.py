@@ -274,7 +274,9 @@ class DagView:
         self.chart.show(items, flow=flow, pulse=pulse)
 
     def select(self, node_id: str | None) -> None:
-        """Ring ``node_id`` on the canvas (None clears the selection)."""
+        """Ring ``node_id`` on the canvas and bring it into view when it is out of view (None clears the selection)."""
+        if node_id is not None:
+            self.chart.reveal(node_id)
         if node_id == self._selected:
             return
         before, self._selected = self._selected, node_id

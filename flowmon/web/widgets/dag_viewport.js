@@ -9,6 +9,7 @@
 const MIN_ZOOM = 0.02; // a column of 300 named cards fits a 640 px canvas
 const MAX_ZOOM = 4;
 const DRAG_PX = 4; // a press that moves less is a click, not a drag
+const REVEAL_MARGIN_PX = 24; // a card whose centre is nearer the viewport's edge than this is brought into view
 export const NARROW_PX = 640; // a window narrower than this is a phone's (or a narrow window on a desktop)
 
 export function clampZoom(k) {
@@ -39,6 +40,14 @@ export function startView(width, height, vw, vh, legible, screen) {
   if (legible == null || screen >= NARROW_PX || fitted.k >= legible) return fitted;
   const k = clampZoom(Math.min(legible, 1));
   return { k, x: 0, y: Math.max(0, (vh - height * k) / 2) }; // (a graph taller than the view: from its top)
+}
+
+// The view that shows the point (x, y) of a `vw` x `vh` viewport (where it is drawn now): the same view when that
+// point is inside the viewport by REVEAL_MARGIN_PX, else the view moved (at its zoom) to put it in the middle.
+export function revealView(view, x, y, vw, vh) {
+  const m = REVEAL_MARGIN_PX;
+  if (x >= m && x <= vw - m && y >= m && y <= vh - m) return view;
+  return { k: view.k, x: view.x + vw / 2 - x, y: view.y + vh / 2 - y };
 }
 
 // The view while two pointers pinch: `from` was the view when they were at a0 and b0 (viewport points); now they
@@ -76,10 +85,12 @@ export default {
     // touch that ends within 300 ms, however far it went.
     this.onClick = (e) => this.moved && (e.stopPropagation(), e.preventDefault());
     this.onTouchEnd = (e) => this.moved && e.stopPropagation();
+    this.onReveal = (e) => this.reveal(e.detail);
     this.$el.addEventListener("wheel", this.onWheel, { passive: false });
     this.$el.addEventListener("pointerdown", this.onDown, true);
     this.$el.addEventListener("click", this.onClick, true);
     this.$el.addEventListener("touchend", this.onTouchEnd, true);
+    this.$el.addEventListener("fm-reveal", this.onReveal);
     requestAnimationFrame(() => this.start());
   },
   beforeUnmount() {
@@ -87,6 +98,7 @@ export default {
     this.$el.removeEventListener("pointerdown", this.onDown, true);
     this.$el.removeEventListener("click", this.onClick, true);
     this.$el.removeEventListener("touchend", this.onTouchEnd, true);
+    this.$el.removeEventListener("fm-reveal", this.onReveal);
     this.up();
   },
   methods: {
@@ -118,6 +130,15 @@ export default {
       const stage = this.stage();
       if (!stage) return;
       this.view = fitView(stage.offsetWidth, stage.offsetHeight, this.$el.clientWidth, this.$el.clientHeight);
+      this.show();
+    },
+    // A card asks to be seen ("fm-reveal" from the chart, with its centre in screen px): a node selected in the node
+    // list, the timeline or the other side of a comparison, whose card may be out of view.
+    reveal(point) {
+      const box = this.$el.getBoundingClientRect();
+      const view = revealView(this.view, point.x - box.left, point.y - box.top, box.width, box.height);
+      if (view === this.view) return;
+      this.view = view;
       this.show();
     },
     wheel(e) {
