@@ -271,9 +271,11 @@ class System:
         if (self.settings.data_dir / PENDING_KEY_FILE).exists() and self.settings.secret_key is None:
             log.warning('a secret key rotation did not finish: run `python -m flowmon rotate-secret-key` to finish it')
         await self.secrets.load()
+        recovered: list[str] = []  # the workflow of each execution closed: counted once the metrics know workflows
         if self.cluster is None:  # the only process: whatever is unfinished was cut short by its last run
-            interrupted = await interrupt_unfinished(self.history, self.recorder, utcnow())
+            interrupted = await interrupt_unfinished(self.history, self.recorder, utcnow(), closed=recovered.append)
         else:  # others may be running theirs: only executions no live process owns
+            self.cluster.interrupted = recovered.append
             await self.cluster.join()
             interrupted = await self.cluster.recover()
         if interrupted:
@@ -298,6 +300,10 @@ class System:
         for stored in await self.catalog.all():  # workflows stored earlier (files announced themselves above)
             with contextlib.suppress(ValueError):
                 self.prometheus.workflow_changed(stored.id, await self.catalog.get(stored.id))
+        for workflow_id in recovered:
+            self.prometheus.interrupted(workflow_id)
+        if self.cluster is not None:
+            self.cluster.interrupted = self.prometheus.interrupted  # those of processes that die from now on
         self.timers.every('hooks:prune', 3600, self.triggers.prune)
         if self.cluster is not None:
             self.timers.every('ticks:prune', 3600, self._prune_ticks)

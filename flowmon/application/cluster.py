@@ -24,7 +24,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Collection, Coroutine, Mapping
+from collections.abc import Callable, Collection, Coroutine, Mapping
 from typing import Any
 
 from flowmon.automation.schedules import ScheduleService
@@ -98,6 +98,8 @@ class Cluster:
         self.listener: Listener | None = None
         self.fence.fenced = lambda: self._spawn(self._fenced(), 'fencing')
         self.taken_over = 0  # executions of dead processes this process has closed
+        # called with the workflow id of each execution it closes (the metrics count them)
+        self.interrupted: Callable[[str], None] = lambda _workflow_id: None
 
     def me(self) -> str:
         return self.membership.id
@@ -186,8 +188,9 @@ class Cluster:
         owners = sorted({owner or 'none recorded' for _, owner in orphans})
         reason = 'the flowmon process running this execution stopped (' + ', '.join(owners) + ')'
         closed = await interrupt_executions(
-            self._history, self._recorder, [execution_id for execution_id, _ in orphans], utcnow(), reason=reason
-        )
+            self._history, self._recorder, [execution_id for execution_id, _ in orphans], utcnow(), reason=reason,
+            closed=self.interrupted,
+        )  # fmt: skip
         if closed:
             self.taken_over += len(closed)
             log.warning('marked %d execution(s) of stopped processes interrupted: %s', len(closed), ', '.join(closed))

@@ -204,6 +204,11 @@ class ProcessMetrics:
         if running is not None and running.started is not None:
             self.execution_duration.labels(label).observe(_seconds(running.started, event.ts))
 
+    def interrupted(self, workflow_id: str) -> None:
+        """An execution closed ``interrupted`` by recovery (after a crash, or a process that stopped renewing its
+        lease): its events are written, not published, so :meth:`_on_event` never sees them."""
+        self.executions.labels(self._label(workflow_id), 'interrupted').inc()
+
     def _on_delivery(self, event: Any) -> None:
         outcome = str(event.type).removeprefix('webhook.')
         if outcome in DELIVERY_OUTCOMES:

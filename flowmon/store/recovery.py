@@ -4,7 +4,7 @@ database) when another process takes over those of a process that died."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 
 from sqlalchemy.exc import IntegrityError
@@ -19,19 +19,29 @@ log = logging.getLogger(__name__)
 REASON = 'flowmon stopped while this execution was active'
 
 
-async def interrupt_unfinished(history: History, recorder: EventRecorder, now: datetime) -> list[str]:
+async def interrupt_unfinished(
+    history: History, recorder: EventRecorder, now: datetime, *, closed: Callable[[str], None] | None = None
+) -> list[str]:
     """Close every unfinished execution with ``node.cancelled`` and ``execution.interrupted`` events (start-up of the
-    only process on the database)."""
-    interrupted = await interrupt_executions(history, recorder, await history.unfinished_execution_ids(), now)
+    only process on the database); ``closed`` is called with the workflow id of each one closed."""
+    unfinished = await history.unfinished_execution_ids()
+    interrupted = await interrupt_executions(history, recorder, unfinished, now, closed=closed)
     if interrupted:
         log.warning('marked %d unfinished execution(s) interrupted: %s', len(interrupted), ', '.join(interrupted))
     return interrupted
 
 
 async def interrupt_executions(
-    history: History, recorder: EventRecorder, execution_ids: Iterable[str], now: datetime, *, reason: str = REASON
+    history: History,
+    recorder: EventRecorder,
+    execution_ids: Iterable[str],
+    now: datetime,
+    *,
+    reason: str = REASON,
+    closed: Callable[[str], None] | None = None,
 ) -> list[str]:
-    """Close the given executions as :func:`interrupt_unfinished` does; returns those it closed.
+    """Close the given executions as :func:`interrupt_unfinished` does; returns those it closed, and calls ``closed``
+    with the workflow id of each (the metrics count them: their events are written, not published on the bus).
 
     One that has ended meanwhile is left alone, and so is one that another process closed first (processes sharing
     a database may both take up a dead one's executions: the events' keys let only one of them write).
@@ -74,4 +84,6 @@ async def interrupt_executions(
             log.info('execution %s was closed by another process first', execution_id)
             continue
         interrupted.append(execution_id)
+        if closed is not None:
+            closed(state.workflow_id or '')
     return interrupted

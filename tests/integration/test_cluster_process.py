@@ -257,6 +257,8 @@ def _kill_a_and_b_takes_over(
     taken_over = datetime.fromisoformat(events[len(before)]['ts'])
     lease_end = last_heartbeat.replace(tzinfo=last_heartbeat.tzinfo or UTC).timestamp() + LEASE_S
     assert taken_over.timestamp() >= lease_end - 0.05  # not before a's lease ran out (0.05 s: the clocks' rounding)
+    metrics = httpx.get(f'{b.base_url}/metrics', headers={'Authorization': f'Bearer {b.token}'}, timeout=10).text
+    assert f'flowmon_executions_total{{status="interrupted",workflow="{SLOW["id"]}"}} 1.0' in metrics  # b counts it
 
     for delivery, receiver, first in ((in_flight, slow_receiver, 'interrupted'), (pending, failing_receiver, None)):
         detail = wait_for(

@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 from flowmon_process import FlowmonProcess
 from postgres_support import Storage
+from prometheus_client.parser import text_string_to_metric_families
 from sample_workflows import QUICK_CHAIN as QUICK
 from sample_workflows import SLOW_CHAIN as SLOW
 from waiting import wait_until
@@ -213,6 +214,15 @@ def test_a_run_killed_mid_way_is_interrupted_after_restart(launch: Launch, stora
         (execution_id, 'interrupted'),
         (finished_id, 'succeeded'),
     ]
+    # counted where the crash is noticed (its events are written by recovery, not published): it was never counted
+    metrics = httpx.get(f'{second.base_url}/metrics', headers={'Authorization': f'Bearer {LONG_TOKEN}'}, timeout=10)
+    ended = {
+        tuple(sorted(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(metrics.text)
+        for sample in family.samples
+        if sample.name == 'flowmon_executions_total'
+    }
+    assert ended == {(('status', 'interrupted'), ('workflow', SLOW['id'])): 1.0}
     # node_runs are written after the events, off the hot path: whether or not the kill came before that write,
     # after the restart every finished execution has them (start-up derives what a crash left out).
     runs = {
