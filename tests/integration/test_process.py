@@ -172,6 +172,7 @@ def test_sigterm_mid_run_records_the_interruption_before_exiting(launch: Launch,
     assert events[-1]['data'] == {'reason': 'flowmon stopped'}
     summary = second.api('GET', f'/api/executions/{execution_id}').json()
     assert summary['status'] == 'interrupted'
+    assert summary['error'] == 'flowmon stopped'
     assert summary['nodes']['wait']['status'] == 'cancelled'
     second.stop()
 
@@ -209,10 +210,13 @@ def test_a_run_killed_mid_way_is_interrupted_after_restart(launch: Launch, stora
         ('node.cancelled', 'after'),
         ('execution.interrupted', None),
     ]
+    # why it ended, as a failure's error says (the reason recovery wrote: on PostgreSQL it names the dead process)
+    reason = events[-1]['data']['reason']
+    assert summary['error'] == reason and 'stopped' in reason
     listed = second.api('GET', '/api/executions').json()
-    assert [(item['id'], item['status']) for item in listed['items']] == [
-        (execution_id, 'interrupted'),
-        (finished_id, 'succeeded'),
+    assert [(item['id'], item['status'], item['error']) for item in listed['items']] == [
+        (execution_id, 'interrupted', reason),
+        (finished_id, 'succeeded', None),
     ]
     # counted where the crash is noticed (its events are written by recovery, not published): it was never counted
     metrics = httpx.get(f'{second.base_url}/metrics', headers={'Authorization': f'Bearer {LONG_TOKEN}'}, timeout=10)

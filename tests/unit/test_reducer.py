@@ -229,6 +229,14 @@ def test_interrupted() -> None:
     assert state.status == 'interrupted'
     assert state.is_terminal
     assert state.nodes['a'].status == 'cancelled'
+    assert state.error == 'flowmon stopped'  # (the list and the API say why it ended)
+
+
+def test_a_cancelled_or_succeeded_execution_has_no_error_from_its_reason() -> None:
+    cancelled = Events().started('a').add(EventType.EXECUTION_CANCELLED, reason='cancelled by user').state()
+    assert cancelled.error is None
+    succeeded = Events().started('a').add(EventType.EXECUTION_COMPLETED, reason='x', output={}).state()
+    assert succeeded.error is None
 
 
 def test_data_flow_counts_and_bytes_per_edge() -> None:

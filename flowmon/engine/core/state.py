@@ -298,10 +298,21 @@ def _finished(status: str) -> Callable[[ExecutionState, Event], ExecutionState]:
             finished_at=event.ts,
             started_at=state.started_at or (event.ts if status != 'cancelled' else None),
             output=event.data.get('output', state.output),
-            error=event.data.get('error', state.error if status != 'succeeded' else None),
+            error=event.data.get('error', _why_ended(status, state, event)),
         )
 
     return handler
+
+
+def _why_ended(status: str, state: ExecutionState, event: Event) -> str | None:
+    """The error an ending leaves when its event names none: an interrupted execution's reason ("flowmon stopped
+    while this execution was active"), so the list and the API say why it ended as a failed one's error does."""
+    if status == 'succeeded':
+        return None
+    if status == 'interrupted' and state.error is None:
+        reason = event.data.get('reason')
+        return reason if isinstance(reason, str) and reason else None
+    return state.error
 
 
 # --- node-level events ------------------------------------------------------------------------------
