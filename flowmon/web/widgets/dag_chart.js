@@ -28,7 +28,7 @@ export function clip(text, width) {
 }
 
 // A name on at most `lines` lines of a card of `width` px: broken after the last word that fits on the first line
-// (inside a word only when the word alone is longer than a line), the rest on the second, cut in its middle there.
+// (inside a word when no space falls in the line's second half), the rest on the second, cut in its middle there.
 export function wrap(text, width, lines = 1) {
   const chars = Array.from(graphemes.segment(text), (part) => part.segment);
   const limit = Math.max(6, Math.floor(width / 7.2));
