@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -143,9 +143,11 @@ class System:
         known_endpoints = lambda: [endpoint.id for endpoint in delivery.endpoints.cached_all()]  # noqa: E731
         trigger_secrets = TriggerSecrets(db, box)  # issued as a workflow is stored accepting triggers
 
-        async def read_names_again() -> None:  # another process may have created what a saved definition names
-            await secrets.load()
-            await delivery.endpoints.refresh()
+        async def read_names_again(kind: str, names: Collection[str]) -> bool:
+            """Another process may have created what a saved definition names: read that kind again if so."""
+            if kind == 'secret':
+                return await secrets.read_again_if_stored(names)
+            return await delivery.endpoints.read_again_if_stored(names)
 
         catalog = WorkflowCatalog(
             history, registry, known_secrets=secrets.names, known_endpoints=known_endpoints,

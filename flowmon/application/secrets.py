@@ -48,6 +48,8 @@ class Secrets:
     async def delete(self, name: str) -> None:
         """Delete a secret; refused (Conflict, naming them) while stored workflows name it. Whether it exists is the
         database's answer: another process sharing it may have created it a moment ago."""
+        if not await self._store.stored([name]):  # (first: an unknown name is a 404 at the cost of one small read)
+            raise NotFound(f'secret {name!r} not found')
         users = sorted(stored.id for stored in await self._catalog.all() if name in secret_names(stored.definition))
         if users:
             raise in_use(f'secret {name!r}', users)

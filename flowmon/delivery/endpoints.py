@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Annotated, Any
@@ -187,15 +187,22 @@ class EndpointStore:
         when it is there: another process sharing the database created it a moment ago (its announcement not read
         here yet), and a script that created it through that process must find it through this one."""
         endpoint = self._all.get(endpoint_id)
-        if endpoint is None and await self._stored(endpoint_id):
-            await self.refresh()
+        if endpoint is None and await self.read_again_if_stored([endpoint_id]):
             endpoint = self._all.get(endpoint_id)
         return endpoint
 
-    async def _stored(self, endpoint_id: str) -> bool:
+    async def read_again_if_stored(self, endpoint_ids: Collection[str]) -> bool:
+        """Read the copy again when the database holds one of ``endpoint_ids`` that the copy lacks (another process
+        sharing it created it a moment ago); returns whether it did."""
+        lacking = sorted(endpoint_id for endpoint_id in endpoint_ids if endpoint_id not in self._all)
+        if not lacking:
+            return False
         async with self._db.engine.connect() as conn:
-            found = await conn.execute(select(endpoints.c.id).where(endpoints.c.id == endpoint_id))
-            return found.first() is not None
+            found = await conn.execute(select(endpoints.c.id).where(endpoints.c.id.in_(lacking)).limit(1))
+            if found.first() is None:
+                return False
+        await self.refresh()
+        return True
 
     async def create(self, spec: EndpointSpec) -> tuple[Endpoint, str]:
         """Store a new endpoint; returns it and its generated secret (shown once, revealable later)."""

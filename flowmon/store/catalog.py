@@ -39,12 +39,13 @@ class WorkflowCatalog:
         known_secrets: Callable[[], Collection[str]] = frozenset,
         known_endpoints: Callable[[], Collection[str]] | None = None,
         trigger_secrets: TriggerSecrets | None = None,
-        read_names_again: Callable[[], Awaitable[None]] | None = None,
+        read_names_again: Callable[[str, Collection[str]], Awaitable[bool]] | None = None,
     ) -> None:
         """``known_secrets`` gives the names of the secrets that exist (a definition may name only those);
         ``trigger_secrets`` issues a workflow that accepts triggers its secret as it is stored (None: none is);
-        ``read_names_again`` reads the secrets and endpoints that exist again, before a save that names one not
-        known here is refused (processes sharing a database: another may have created it a moment ago)."""
+        ``read_names_again(kind, names)``, before a save that names a secret or an endpoint (``kind``) not known here
+        is refused, asks the database whether one of ``names`` exists and then reads that kind again, returning whether
+        it did (processes sharing a database: another may have created it a moment ago)."""
         self._history = history
         self._trigger_secrets = trigger_secrets
         self._registry = registry
@@ -140,13 +141,7 @@ class WorkflowCatalog:
     ) -> tuple[Workflow, bool]:
         """Validate and store ``raw`` under ``workflow_id``; returns the workflow and whether it is new. With
         ``expected``, only over that version (see :meth:`History.put_workflow`: else raises VersionMismatch)."""
-        try:
-            workflow = self.check(workflow_id, raw)
-        except UnknownName:
-            if self._read_names_again is None:
-                raise
-            await self._read_names_again()  # created through another process, its announcement not read yet?
-            workflow = self.check(workflow_id, raw)
+        workflow = await self._check_reading_again(workflow_id, raw)
         async with self._changing:
             definition = workflow.definition()
             created = await self._history.put_workflow(
@@ -155,6 +150,19 @@ class WorkflowCatalog:
             self._cache.pop(workflow.id, None)
             self._changed(workflow.id, workflow)
         return workflow, created
+
+    async def _check_reading_again(self, workflow_id: str, raw: Any) -> Workflow:
+        """:meth:`check`; a secret or an endpoint it does not know that another process created a moment ago (its
+        announcement not read here yet) is read from the database first, each kind at most once."""
+        read: set[str] = set()
+        while True:
+            try:
+                return self.check(workflow_id, raw)
+            except UnknownName as exc:
+                again = self._read_names_again
+                if again is None or exc.kind in read or not await again(exc.kind, exc.names):
+                    raise
+                read.add(exc.kind)
 
     def _issuing(self, workflow: Workflow) -> OnStored | None:
         """What storing ``workflow`` also does: a workflow that accepts triggers gets its secret, unless it has one,
@@ -243,7 +251,11 @@ class WorkflowCatalog:
 
 
 class UnknownName(WorkflowError):
-    """A definition names a secret or a webhook endpoint that does not exist (as far as this process knows)."""
+    """A definition names a secret or a webhook endpoint (``kind``) that does not exist (as far as this process
+    knows): ``names``, those missing."""
+
+    kind = ''
+    names: tuple[str, ...] = ()
 
 
 def _refuse_unknown(kind: str, named: Mapping[str, Where], known: Collection[str], how: str) -> None:
@@ -256,16 +268,16 @@ def _refuse_unknown(kind: str, named: Mapping[str, Where], known: Collection[str
         many = len(missing) > 1
         names = ', '.join(repr(name) for name in missing)
         first = next(where for name, where in named.items() if name not in known)
-        raise _refusal(
-            f'unknown {kind}{"s" if many else ""} {names}: create {"them" if many else "it"} first ({how})',
-            *first,
-            kind=UnknownName,
+        error = UnknownName(
+            f'unknown {kind}{"s" if many else ""} {names}: create {"them" if many else "it"} first ({how})'
         )
+        error.where, error.kind, error.names = first, kind, tuple(missing)
+        raise error
 
 
-def _refusal(message: str, *where: str | int, kind: type[WorkflowError] = WorkflowError) -> WorkflowError:
+def _refusal(message: str, *where: str | int) -> WorkflowError:
     """A refused definition's error, about the place ``where`` in it (errors[].loc of the API's answer)."""
-    error = kind(message)
+    error = WorkflowError(message)
     error.where = where
     return error
 

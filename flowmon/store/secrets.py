@@ -155,9 +155,29 @@ class SecretStore:
         self.announce()
         return bool(result.rowcount)
 
+    async def stored(self, names: Collection[str]) -> frozenset[str]:
+        """Which of ``names`` the database holds (not what this process read last)."""
+        if not names:
+            return frozenset()
+        async with self._db.engine.connect() as conn:
+            rows = await conn.execute(select(_table.c.name).where(_table.c.name.in_(sorted(names))))
+            return frozenset(row.name for row in rows)
+
+    async def read_again_if_stored(self, names: Collection[str]) -> bool:
+        """Read every secret again when the database holds one of ``names`` that this process does not know yet
+        (another process sharing it created it a moment ago); returns whether it did."""
+        if not await self.stored([name for name in names if name not in self._values]):
+            return False
+        await self.load()
+        return True
+
     async def resolve(self, names: Collection[str]) -> dict[str, str]:
-        """The values of ``names`` (the engine's resolver); raises ``SecretMissing`` naming the missing ones."""
+        """The values of ``names`` (the engine's resolver); raises ``SecretMissing`` naming the missing ones. A name
+        this process does not know is looked for in the database first (created through another process a moment
+        ago)."""
         missing = sorted(name for name in names if name not in self._values)
+        if missing and await self.read_again_if_stored(missing):
+            missing = sorted(name for name in names if name not in self._values)
         if missing:
             listed = ', '.join(repr(name) for name in missing)
             raise SecretMissing(f'secret {listed} does not exist (deleted after the workflow was saved?)')

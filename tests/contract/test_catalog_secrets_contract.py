@@ -14,6 +14,7 @@ from sqlalchemy import select
 from store_samples import T0, chain
 
 from flowmon.engine import WorkflowError, default_registry
+from flowmon.engine.runtime.secret_refs import SecretMissing
 from flowmon.infra.secretbox import SecretBox, new_key
 from flowmon.store import Database, History, WorkflowCatalog
 from flowmon.store.secrets import SecretStore
@@ -107,15 +108,36 @@ async def test_a_definition_naming_a_secret_another_process_just_created_is_save
     box = SecretBox(new_key())
     here, elsewhere = SecretStore(db, box), SecretStore(db, box)
     await here.load()
-    catalog = WorkflowCatalog(History(db), default_registry(), known_secrets=here.names, read_names_again=here.load)
+    catalog = WorkflowCatalog(
+        History(db),
+        default_registry(),
+        known_secrets=here.names,
+        read_names_again=lambda _kind, names: here.read_again_if_stored(names),
+    )
     referring = chain('uses')
     referring['nodes'][0]['config'] = {'message': {'$secret': 'api_key'}}
     await elsewhere.put('api_key', 'sk-0123456789')
     workflow, created = await catalog.put('uses', referring, T0)
     assert created and workflow.id == 'uses'
+    # a name the database does not hold either is refused after one small read: the secrets are not read again (each
+    # reading again would redraw every open secrets page of the process)
+    version = here.version
     referring['nodes'][0]['config'] = {'message': {'$secret': 'nowhere'}}
-    with pytest.raises(WorkflowError, match="unknown secret 'nowhere'"):  # read again, still unknown
+    with pytest.raises(WorkflowError, match="unknown secret 'nowhere'"):
         await catalog.put('uses', referring, T0)
+    assert here.version == version
+
+
+async def test_a_secret_another_process_just_created_is_resolved_for_a_run(db: Database) -> None:
+    """A script creates a secret through one process, then starts a workflow naming it through another at once: the
+    node failed 'secret does not exist' until that process had read the first one's announcement."""
+    box = SecretBox(new_key())
+    here, elsewhere = SecretStore(db, box), SecretStore(db, box)
+    await here.load()
+    await elsewhere.put('api_key', 'sk-0123456789')
+    assert await here.resolve({'api_key'}) == {'api_key': 'sk-0123456789'}
+    with pytest.raises(SecretMissing, match="secret 'nowhere' does not exist"):
+        await here.resolve({'api_key', 'nowhere'})
 
 
 async def as_far_as_it_goes(save: asyncio.Task[Any]) -> None:
