@@ -365,7 +365,7 @@ GANTT_TEXTS = """async () => {
   .map(e => {
    const r = e.getBoundingRect().clone();
    r.applyTransform(e.getComputedTransform());
-   return { text: e.style.text, x: r.x, y: r.y, w: r.width, h: r.height };
+   return { text: e.style.text, x: r.x, y: r.y, w: r.width, h: r.height, fill: e.style.fill };
   });
 }"""
 
@@ -383,7 +383,10 @@ def _time_labels_fit(page: Page, where: str) -> list[str]:
     page.wait_for_function("document.querySelector('[data-testid=replay-gantt]').hasAttribute('_echarts_instance_')")
     page.wait_for_timeout(300)  # fitted to its width
     width = (gantt.bounding_box() or {})['width']
-    labels = sorted((t for t in page.evaluate(GANTT_TEXTS) if t['text'].endswith(' s')), key=lambda t: t['x'])
+    labels = sorted(
+        (t for t in page.evaluate(GANTT_TEXTS) if t['text'].endswith(' s') and not t['text'].startswith('queued ')),
+        key=lambda t: t['x'],
+    )
     assert len(labels) >= 2, (where, labels)
     for label in labels:
         # within half a pixel at both ends: the chart lays its labels out in fractions of a pixel
@@ -391,6 +394,17 @@ def _time_labels_fit(page: Page, where: str) -> list[str]:
     for left, right in pairwise(labels):
         assert left['x'] + left['w'] + 4 <= right['x'], (where, 'labels run together', left, right)
     return [label['text'] for label in labels]
+
+
+def _queue_label(page: Page) -> dict[str, Any]:
+    """The label of the Gantt's queue lane ('queued 4 ms'): whole within the chart, above the node rows' names."""
+    texts = page.evaluate(GANTT_TEXTS)
+    (queue,) = (t for t in texts if t['text'].startswith('queued '))
+    width = (page.get_by_test_id('replay-gantt').bounding_box() or {})['width']
+    assert queue['x'] >= 0 and queue['x'] + queue['w'] <= width + 0.5, (width, queue)
+    names = [t for t in texts if t['text'] and not t['text'].endswith(' s') and t is not queue]
+    assert names and all(queue['y'] + queue['h'] <= name['y'] for name in names), (queue, names)
+    return queue
 
 
 @pytest.mark.parametrize('width', [WIDTH, 1440])
@@ -409,13 +423,19 @@ def test_the_timeline_labels_its_axis_whole_and_apart(browser: Browser, server: 
         assert texts[0] == '0 s'
         gantt = page.get_by_test_id('replay-gantt')
         gantt.screenshot(path=str(shots / f'timeline-{width}.png'))
-        if width != WIDTH:  # the axes' text is the page's muted grey, and follows the light/dark toggle
+        queue = _queue_label(page)
+        if width != WIDTH:  # the axes' and the queue's text is the page's muted grey, and follows the light/dark toggle
             assert page.evaluate(GANTT_TEXT_COLORS) == ['#5b6270', '#5b6270']  # style.py's --fm-muted
+            assert queue['fill'] == '#5b6270'
             page.get_by_test_id('theme-toggle').click()
             page.wait_for_function(f'async () => (await ({GANTT_TEXT_COLORS})())[0] === "#9ca3af"')
+            page.wait_for_function(
+                f'async () => (await ({GANTT_TEXTS})()).some(t => t.text.startsWith("queued ") && t.fill === "#9ca3af")'
+            )
             gantt.screenshot(path=str(shots / f'timeline-{width}-dark.png'))
             page.get_by_test_id('theme-toggle').click()
         page.goto(f'/executions/{run}/replay')
         _time_labels_fit(page, 'replay')
+        _queue_label(page)
     finally:
         context.close()

@@ -7,6 +7,7 @@ import asyncio
 import gc
 import json
 from collections import Counter
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -33,7 +34,7 @@ from flowmon.application.history import ExecutionHistory
 from flowmon.application.snapshots import SnapshotCache
 from flowmon.engine.core.events import Event, EventType
 from flowmon.engine.runtime.projector import Projector
-from flowmon.web.format import short_id
+from flowmon.web.format import duration, short_id
 from flowmon.web.widgets.dag_chart import DagChart
 from flowmon.web.widgets.node_list import NodeList
 from flowmon.web.widgets.timeline_chart import TimelineChart
@@ -541,3 +542,50 @@ async def test_the_gantt_chart_grows_while_the_run_goes(user: User) -> None:
 
     user.find(marker='replay-gantt').trigger('span_click', [1, 0, 0, 0, 0, 0])  # a click on second's segment
     await user.should_see(marker='inspector')
+
+
+@pytest.fixture
+def one_slot(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One execution runs at a time: the next ones wait in the queue."""
+    monkeypatch.setenv('FLOWMON_MAX_CONCURRENT_EXECUTIONS', '1')
+
+
+def queue_of(user: User) -> dict[str, Any]:
+    """The Gantt chart's queue lane: value [0, until s], its label (name) and tooltip."""
+    queue = gantt_of(user).get('queue')
+    assert queue is not None, 'no queue lane'
+    return dict(queue)
+
+
+async def test_the_gantt_chart_shows_the_wait_in_the_queue(one_slot: None, user: User) -> None:
+    await sign_in(user)
+    blocker = await start(user, 'slow')
+    waiting, cancelled = await start(user, 'quick'), await start(user, 'quick')
+    await user.open(f'/executions/{waiting}')
+    await user.should_see(marker='replay-gantt')
+    await until(lambda: 'queue' in gantt_of(user), 'the queue lane')
+    queue = queue_of(user)
+    assert queue['name'].startswith('queued ') and queue['value'][0] == 0 and not segments(gantt_of(user))
+    assert 'still waiting for a free slot' in queue['tooltip']['formatter']
+    assert abs(queue['value'][1] - gantt_of(user)['max']) < 0.001  # the wait so far fills the time axis
+    await until(lambda: queue_of(user)['value'][1] > queue['value'][1], 'the wait to grow')
+
+    await api(user, 'POST', f'/api/executions/{cancelled}/cancel')
+    await api(user, 'POST', f'/api/executions/{blocker}/cancel')
+    await wait_for_text(user, 'execution-status', 'succeeded')
+    await until(lambda: 'until it started' in queue_of(user)['tooltip']['formatter'], 'the wait to end at the start')
+    summary = (await api(user, 'GET', f'/api/executions/{waiting}')).json()
+    waited = (
+        datetime.fromisoformat(summary['started_at']) - datetime.fromisoformat(summary['created_at'])
+    ).total_seconds()
+    queue = queue_of(user)
+    assert queue['value'] == [0, round(waited, 4)] and queue['name'] == f'queued {duration(waited * 1000)}'
+    assert waited > 0 and gantt_of(user)['max'] >= waited
+    ((node, start_s, _, _),) = segments(gantt_of(user))
+    assert node == 'Shape' and start_s >= round(waited, 4)  # the node ran after the wait
+
+    await user.open(f'/executions/{cancelled}')  # cancelled while it waited
+    await wait_for_text(user, 'execution-status', 'cancelled')
+    await until(
+        lambda: 'ended before it started' in queue_of(user)['tooltip']['formatter'], 'a wait that ended the run'
+    )

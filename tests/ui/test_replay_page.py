@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import datetime
 
 import pytest
 from nicegui import ui
@@ -25,7 +26,7 @@ from uisim import (
 )
 from waiting import until
 
-from flowmon.web.format import short_id
+from flowmon.web.format import duration, short_id
 
 # A node that fails once and succeeds on its second attempt, between two quick ones.
 FLAKY = flaky(backoff_seconds=0.05, last_seconds=0.05)
@@ -244,3 +245,20 @@ async def test_a_file_over_the_import_limit_is_refused_saying_the_limit(user: Us
     await click_when_shown(user, 'import-execution')
     user.find(ui.upload).trigger('rejected')  # what the browser's uploader says of a file over max_file_size
     await user.should_see('That file is too large to import: the limit is 50 MB.')
+
+
+async def test_the_gantt_chart_shows_the_wait_in_the_queue(user: User) -> None:
+    execution_id = await finished_flaky(user)
+    summary = (await api(user, 'GET', f'/api/executions/{execution_id}')).json()
+    waited = (
+        datetime.fromisoformat(summary['started_at']) - datetime.fromisoformat(summary['created_at'])
+    ).total_seconds()
+    await sign_in(user, f'/executions/{execution_id}/replay')
+    await user.should_see(marker='replay-gantt')
+    options = json.loads(user.find(marker='replay-gantt').elements.pop().props['options'])
+    (queue,) = next(series for series in options['series'] if series['id'] == 'queue')['data']
+    assert queue['value'] == [0, round(waited, 4)] and queue['name'] == f'queued {duration(waited * 1000)}'
+    assert 'until it started' in queue['tooltip']['formatter']
+    assert options['grid']['top'] == 30  # the lane above the node rows
+    spans = options['series'][0]['data']
+    assert min(span['value'][1] for span in spans) >= round(waited, 4)  # the nodes ran after it

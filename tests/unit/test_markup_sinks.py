@@ -34,8 +34,8 @@ JS_SINKS = re.compile(
 #   run_javascript: the time-zone probe (constant); a code editor's length probe (code_editor.py: the element's id,
 #     an int, and nothing else).
 #   formatter: the DAG tooltip (dag_chart.js, escapes with esc() of lib/fm-escape.js) and card label (ECharts rich
-#     text, names made rich-safe); the Gantt's per-item tooltips (timeline_chart.py, markup.echarts_tooltip) and its
-#     axis label (timeline_chart.js, numbers).
+#     text, names made rich-safe); the Gantt's per-item tooltips, a segment's and the queue lane's (timeline_chart.py,
+#     markup.echarts_tooltip), and its axis label (timeline_chart.js, numbers).
 #   add_body_html, add_head_html, new Function: none (the browser components are .js files NiceGUI loads).
 REVIEWED = {
     'run_javascript': {'__init__.py': 1, 'widgets/code_editor.py': 1},
@@ -44,7 +44,7 @@ REVIEWED = {
     # (duration_trend.py: a constant ECharts template, '{value} ms' or '{value} s', on numeric axis values only)
     'formatter': {
         'widgets/duration_trend.py': 1,
-        'widgets/timeline_chart.py': 1,
+        'widgets/timeline_chart.py': 2,
         'widgets/dag_chart.js': 2,
         'widgets/timeline_chart.js': 1,
     },

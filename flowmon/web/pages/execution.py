@@ -12,7 +12,8 @@ another process) says so and withdraws its actions: the live view counts deletio
 over the cluster's change feed), so the page's tick compares a number; once the execution has ended, the tick only
 does that, every half second. When the live view cannot say (too many deletions since, or news from another process
 lost), the page asks the store once. The Gantt chart of the replay page grows under the canvas while the run
-goes, drawn from the state the page pulls (every half second, not on every tick).
+goes, drawn from the state the page pulls (every half second, not on every tick), its wait in the queue above the
+node rows (growing while it waits).
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ from flowmon.web.widgets.empty_state import not_found
 from flowmon.web.widgets.execution_view import ExecutionView
 from flowmon.web.widgets.history_actions import HistoryActions
 from flowmon.web.widgets.json_input_dialog import JsonInputDialog, pretty
-from flowmon.web.widgets.timeline_chart import TimelineChart
+from flowmon.web.widgets.timeline_chart import TimelineChart, queue_wait
 from flowmon.web.widgets.trigger_label import TriggerLabel
 
 log = logging.getLogger(__name__)
@@ -237,7 +238,11 @@ class _LivePage:
         self._gantt_drawn = (clock, state.last_seq)
         end = (state.finished_at or state.last_ts) if state.is_terminal else utcnow()
         origin = state.created_at
-        self.gantt.grow(live_spans(state, self._gantt_order), (end - origin).total_seconds() if end and origin else 0)
+        self.gantt.grow(
+            live_spans(state, self._gantt_order),
+            (end - origin).total_seconds() if end and origin else 0,
+            queue_wait(state, end),
+        )
 
     def _span_clicked(self, node_id: str, _: int) -> None:
         self.view.select(node_id)

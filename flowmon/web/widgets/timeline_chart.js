@@ -1,6 +1,6 @@
 // The replay's Gantt chart in the browser (see timeline_chart.py): built once from the `options` prop, with the
-// segments drawn here; its one moving part, the cursor, is drawn from a snapshot and then patched. A click on a
-// segment emits "span_click" with the segment's value.
+// segments and the queue's lane drawn here; its one moving part, the cursor, is drawn from a snapshot and then
+// patched. A click on a segment emits "span_click" with the segment's value.
 import chart from "fm-chart";
 import patched from "fm-patched";
 
@@ -17,6 +17,53 @@ export function renderSpan(params, api) {
   return { type: "rect", shape, style: api.style() };
 }
 
+const LANE = 22; // the queue's lane above the rows (timeline_chart.py's LANE_PX)
+const PAD = 6;
+const FONT = "12px sans-serif";
+const BAND = "rgba(148,163,184,0.14)";
+
+// Where the queue's label starts: inside its box from `from` to `until` (px) when `textWidth` fits there, else just
+// after the box (the lane has nothing else in it), but not past `right`.
+export function queueLabelX(from, until, textWidth, right) {
+  if (until - from >= textWidth + 2 * PAD) return from + PAD;
+  return Math.max(from + PAD, Math.min(until + PAD, right - textWidth));
+}
+
+let measurer = null;
+function textWidth(text) {
+  measurer ??= document.createElement("canvas").getContext("2d");
+  measurer.font = FONT;
+  return measurer.measureText(text).width;
+}
+
+// The wait in the queue: value [0, until s] -> a faint band behind the rows over that time and, in the lane above
+// them, a dashed box (not a segment's filled bar) with its label, e.g. "queued 1.3 s", in the axes' grey.
+export function renderQueue(params, api, label) {
+  const grid = params.coordSys;
+  const from = api.coord([api.value(0), 0])[0];
+  const until = Math.max(api.coord([api.value(1), 0])[0], from + 3);
+  const color = api.visual("color");
+  const top = grid.y - LANE + 3;
+  const x = queueLabelX(from, until, textWidth(label), grid.x + grid.width);
+  return {
+    type: "group",
+    children: [
+      { type: "rect", shape: { x: from, y: grid.y, width: until - from, height: grid.height }, style: { fill: BAND } },
+      {
+        type: "rect",
+        shape: { x: from + 0.5, y: top + 0.5, width: until - from - 1, height: LANE - 7 },
+        style: { fill: "transparent", stroke: color, lineWidth: 1, lineDash: [4, 3] },
+      },
+      {
+        type: "text",
+        x,
+        y: grid.y - LANE / 2 + 0.5,
+        style: { text: label, fill: color, font: FONT, verticalAlign: "middle" },
+      },
+    ],
+  };
+}
+
 // The axes for a chart `width` px wide: fewer time ticks on a narrow chart (ECharts' default of about five ran the
 // labels into each other on a phone) and node names that leave the time axis most of a narrow chart.
 export function axesFor(width) {
@@ -26,11 +73,11 @@ export function axesFor(width) {
   };
 }
 
-// The axes' text in the page's muted grey (style.py's --fm-muted: 4.5:1 or more on every surface, in both modes);
-// `fallback` (the options' colour) when the page has none.
+// The axes' text and the queue's lane in the page's muted grey (style.py's --fm-muted: 4.5:1 or more on every
+// surface, in both modes); `fallback` (the options' colour) when the page has none.
 export function axisText(color, fallback) {
   const text = { color: color.trim() || fallback };
-  return { xAxis: { axisLabel: text }, yAxis: { axisLabel: text } };
+  return { xAxis: { axisLabel: text }, yAxis: { axisLabel: text }, series: [{ id: "queue", itemStyle: text }] };
 }
 
 export default {
@@ -44,7 +91,10 @@ export default {
     async prepare() {
       const options = JSON.parse(this.options);
       options.xAxis.axisLabel.formatter = (v) => `${v} s`; // numbers only
-      options.series[0].renderItem = renderSpan;
+      const [spans, queue] = options.series;
+      this.queueLabel = queue.data[0]?.name ?? "";
+      queue.renderItem = (params, api) => renderQueue(params, api, this.queueLabel);
+      spans.renderItem = renderSpan;
       this.axisFallback = options.xAxis.axisLabel.color;
       const built = await this.startChart(options, "canvas");
       if (!built) return;
@@ -53,7 +103,7 @@ export default {
       this.themeObserver = new MutationObserver(() => this.recolor());
       this.themeObserver.observe(document.body, { attributes: true, attributeFilter: ["class"] });
       built.on("click", (e) => {
-        if (e.seriesType === "custom" && Array.isArray(e.value)) this.$emit("span_click", e.value);
+        if (e.seriesId === "spans" && Array.isArray(e.value)) this.$emit("span_click", e.value);
       });
     },
     recolor() {
@@ -63,17 +113,19 @@ export default {
     resized() {
       this.chart?.setOption(axesFor(this.chart.getWidth()));
     },
-    // snapshot and diff: {cursor: seconds since the first event}, and on a live page the segments so far
-    // {labels, data, max}
+    // snapshot and diff: {cursor: seconds since the first event}, and on a live page the segments so far and the wait
+    // in the queue {labels, data, max, queue, top}
     draw(snapshot) {
       this.update(snapshot);
     },
     update(diff) {
       const option = { series: [{ id: "cursor", markLine: { data: [{ xAxis: diff.cursor }] } }] };
       if (diff.data) {
+        this.queueLabel = diff.queue?.name ?? "";
+        option.grid = { top: diff.top };
         option.xAxis = { max: diff.max };
         option.yAxis = { data: diff.labels };
-        option.series.push({ id: "spans", data: diff.data });
+        option.series.push({ id: "spans", data: diff.data }, { id: "queue", data: diff.queue ? [diff.queue] : [] });
       }
       this.chart?.setOption(option);
     },

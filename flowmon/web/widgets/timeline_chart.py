@@ -1,5 +1,9 @@
 """The Gantt chart of the replay and live pages: one row per node, each attempt a segment on the execution's real
-time axis.
+time axis, which starts when the execution was created (queued).
+
+Above the rows a lane shows the execution's wait in the queue, from its creation to its start (or to now while it
+still waits, or to its end when it ended before starting): a dashed box labelled "queued 1.3 s", with a faint band
+behind the rows over the same time, so the empty space before the first segment says what it was.
 
 Segments are coloured by how the attempt ended (theme palette: retried amber, failed red, succeeded green,
 still running blue); reuse and skip markers are thin ticks. A vertical cursor marks the replay position and
@@ -12,9 +16,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
 
 from flowmon.engine.core.replay_index import ReplayIndex, Span
+from flowmon.engine.core.state import ExecutionState
 from flowmon.web.format import duration
 from flowmon.web.markup import echarts_tooltip, join, tag
 from flowmon.web.theme import outcome_status, status_color
@@ -26,6 +33,37 @@ CURSOR_COLOR = '#6366f1'  # indigo 500, like the canvas selection ring
 # follows dark mode (timeline_chart.js)
 AXIS_TEXT = '#64748b'
 ROW_PX = 26
+GRID_TOP = 8
+LANE_PX = 22  # the queue's lane above the rows
+
+
+@dataclass(frozen=True, slots=True)
+class QueueWait:
+    """The execution's wait in the queue, from its creation (0 s on the time axis) for ``seconds``: until it
+    ``started``, until now while it is still ``waiting``, or until it ``ended`` without starting (cancelled while
+    queued, or interrupted)."""
+
+    seconds: float
+    until: Literal['started', 'waiting', 'ended']
+
+
+def queue_wait(state: ExecutionState | None, now: datetime | None = None) -> QueueWait | None:
+    """How long ``state`` waited in the queue; ``now`` for one still waiting (else its last event's time). None when
+    its creation is not known (a history that does not begin with ``execution.queued``)."""
+    if state is None or state.created_at is None:
+        return None
+    started, finished = state.started_at, state.finished_at
+    end: datetime | None
+    if state.is_terminal and finished is not None and (started is None or started >= finished):
+        until: Literal['started', 'waiting', 'ended'] = 'ended'
+        end = finished
+    elif started is None:
+        until, end = 'waiting', now or state.last_ts
+    else:
+        until, end = 'started', started
+    if end is None:
+        return None
+    return QueueWait(max(0.0, (end - state.created_at).total_seconds()), until)
 
 
 class TimelineChart(
@@ -35,7 +73,8 @@ class TimelineChart(
 
     The chart (``timeline_chart.js``, which draws the segments) is built once from its options; on the replay page
     the cursor is its one moving part. On the live page :meth:`grow` redraws the segments as the run goes. Snapshot
-    and patch: ``{cursor: seconds}``, with ``{labels, data, max}`` once grown."""
+    and patch: ``{cursor: seconds}``, with ``{labels, data, max, queue, top}`` once grown (``queue``: the queue
+    lane's item or None, ``top``: the grid's top margin, with room for the lane)."""
 
     def __init__(
         self,
@@ -43,7 +82,8 @@ class TimelineChart(
         names: Mapping[str, str],
         on_span: Callable[[str, int], Any] | None = None,
     ) -> None:
-        """``index``: the whole history (replay); None for a chart that :meth:`grow` fills as a run goes."""
+        """``index``: the whole history (replay), its wait in the queue drawn from its final state; None for a chart
+        that :meth:`grow` fills as a run goes."""
         super().__init__()
         self._on_span = on_span
         self._names = names
@@ -52,9 +92,10 @@ class TimelineChart(
         spans = index.spans() if index is not None else {}
         self._rows = [node_id for node_id in (index.node_order if index else ()) if node_id in spans]
         self._duration = (index.duration_s if index else 0.0) or 0.001
+        self._queue = queue_wait(index.final) if index is not None else None
         labels, data = self._layout(spans)
         # one string: NiceGUI would wrap the nested option dicts (every span) in observables, per page
-        self._props['options'] = json.dumps(_options(self._duration, labels, data))
+        self._props['options'] = json.dumps(_options(self._duration, labels, data, self._queue))
         self._fit_height()
         self.props('data-testid=replay-gantt').mark('replay-gantt')
         self.on('span_click', lambda e: self._clicked(e.args))
@@ -70,13 +111,21 @@ class TimelineChart(
             self._cursor = value
             self.send_patch({'cursor': value})
 
-    def grow(self, spans: Mapping[str, Sequence[Span]], duration_s: float) -> None:
+    def grow(self, spans: Mapping[str, Sequence[Span]], duration_s: float, queue: QueueWait | None = None) -> None:
         """Draw ``spans`` (rows in their order) over ``duration_s`` seconds, the cursor at its end: a run that is
-        still going, whose open attempts reach to now. One patch with every segment (callers pace it)."""
+        still going, whose open attempts reach to now, after its wait in the ``queue``. One patch with every segment
+        (callers pace it)."""
         self._rows = list(spans)
         self._duration = max(duration_s, 0.001)
+        self._queue = queue
         labels, data = self._layout(spans)
-        self._grown = {'labels': labels, 'data': data, 'max': round(self._duration, 3)}
+        self._grown = {
+            'labels': labels,
+            'data': data,
+            'max': round(self._duration, 3),
+            'queue': _queue_item(queue),
+            'top': _grid_top(queue),
+        }
         self._cursor = round(self._duration, 3)
         self._fit_height()
         self.send_patch({**self._grown, 'cursor': self._cursor})
@@ -93,7 +142,8 @@ class TimelineChart(
         return [self._names.get(node_id, node_id) for node_id in self._rows], data
 
     def _fit_height(self) -> None:
-        self.style(f'height: {max(140, len(self._rows) * ROW_PX + 56)}px')
+        lane = LANE_PX if self._queue is not None else 0
+        self.style(f'height: {max(140, len(self._rows) * ROW_PX + 56 + lane)}px')
 
     def _clicked(self, value: object) -> None:
         """A segment was clicked: ``value`` is its item's value (row, start s, end s, first event, last event)."""
@@ -105,12 +155,15 @@ class TimelineChart(
         self._on_span(self._rows[row], int(end) if isinstance(end, int | float) and end >= 0 else start)
 
 
-def _options(duration_s: float, labels: list[str], data: list[dict[str, Any]]) -> dict[str, Any]:
-    """The chart without its cursor; the segments' shape and the axis labels are drawn by ``timeline_chart.js``."""
+def _options(
+    duration_s: float, labels: list[str], data: list[dict[str, Any]], queue: QueueWait | None
+) -> dict[str, Any]:
+    """The chart without its cursor; the segments' and the queue's shapes and the axis labels are drawn by
+    ``timeline_chart.js``."""
     return {
         'animation': False,
         # room on the right for the last time label (the run's length, e.g. "12.345 s"), which ends at the axis' end
-        'grid': {'left': 8, 'right': 24, 'top': 8, 'bottom': 28, 'containLabel': True},
+        'grid': {'left': 8, 'right': 24, 'top': _grid_top(queue), 'bottom': 28, 'containLabel': True},
         'tooltip': {'trigger': 'item', 'confine': True},
         'xAxis': {
             'type': 'value',
@@ -131,6 +184,15 @@ def _options(duration_s: float, labels: list[str], data: list[dict[str, Any]]) -
         },
         'series': [
             {'id': 'spans', 'type': 'custom', 'encode': {'x': [1, 2], 'y': 0}, 'data': data},
+            # under the segments (z), which are drawn over its band; its text in the axes' grey (themed in the browser)
+            {
+                'id': 'queue',
+                'type': 'custom',
+                'z': 1,
+                'encode': {'x': [0, 1]},
+                'itemStyle': {'color': AXIS_TEXT},
+                'data': [item] if (item := _queue_item(queue)) else [],
+            },
             {
                 'id': 'cursor',
                 'type': 'line',
@@ -166,3 +228,25 @@ def _item(row: int, span: Span, duration_s: float) -> dict[str, Any]:
         'itemStyle': {'color': color, 'opacity': 0.55 if span.outcome == 'running' else 1},
         'tooltip': {'formatter': echarts_tooltip(tip)},
     }  # fmt: skip
+
+
+def _grid_top(queue: QueueWait | None) -> int:
+    return GRID_TOP + (LANE_PX if queue is not None else 0)
+
+
+def _queue_item(queue: QueueWait | None) -> dict[str, Any] | None:
+    """The queue lane's one item: value [0, until s], its label as ``name`` and a tooltip that says what ended it."""
+    if queue is None:
+        return None
+    took = duration(queue.seconds * 1000)
+    line = {
+        'started': f'{took} from its creation until it started',
+        'waiting': f'{took} so far: still waiting for a free slot to start',
+        'ended': f'{took}: it ended before it started',
+    }[queue.until]
+    tip = join([tag('b', 'Waiting in the queue'), tag('br'), tag('span', line)])
+    return {
+        'name': f'queued {took}',
+        'value': [0, round(queue.seconds, 4)],
+        'tooltip': {'formatter': echarts_tooltip(tip)},
+    }
