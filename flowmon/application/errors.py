@@ -83,17 +83,25 @@ PAYLOAD_REFUSALS: Translation = {PayloadTooLarge: OversizedPayload, PayloadError
 @contextmanager
 def translated(translation: Translation, *, prefix: str = '', at: str | Loc = ()) -> Iterator[None]:
     """Re-raise the lower layers' exceptions named in ``translation`` (first match wins) as application errors
-    with the same message (after ``prefix``), about the input the exception was marked with, else ``at``; anything
-    else passes unchanged."""
+    with the same message (after ``prefix``), about the input the exception was marked with, else ``at``: a payload
+    refusal that says where in the payload it is, about that place in ``at`` (``('input', 'order', 'total')``);
+    anything else passes unchanged."""
     try:
         yield
     except AppError:
         raise
     except tuple(translation) as exc:
         kind = next(error for source, error in translation.items() if isinstance(exc, source))
-        error = kind(f'{prefix}{exc}', at=location(exc) or at)
+        error = kind(f'{prefix}{exc}', at=location(exc) or _inside(at, exc))
         path = body_location(exc)
         raise (error if path is None else in_body(error, *path)) from None
+
+
+def _inside(at: str | Loc, exc: Exception) -> Loc:
+    """``at``, followed by the place inside it that ``exc`` refuses when it is a payload refusal saying where."""
+    outer = (at,) if isinstance(at, str) else at
+    inner = exc.path if isinstance(exc, PayloadError) and outer else None
+    return (*outer, *inner) if inner else outer
 
 
 def refusing(translation: Translation) -> Callable[[type[T]], type[T]]:

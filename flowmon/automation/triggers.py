@@ -32,7 +32,6 @@ from flowmon.engine.core.payload import (
     PayloadBudget,
     PayloadError,
     PayloadTooLarge,
-    not_finite_at,
     path_text,
     unstorable_at,
 )
@@ -191,7 +190,7 @@ class TriggerService:
         try:
             self.budget.measure(payload, 'the body')  # NaN and Infinity, named where they are
         except PayloadError as exc:
-            raise in_body(TriggerPayloadInvalid(str(exc)), *(not_finite_at(payload) or ())) from None
+            raise in_body(TriggerPayloadInvalid(str(exc)), *(exc.path or ())) from None
         if not isinstance(payload, dict):  # the execution input, which is an object on every way in
             kind = type(payload).__name__ if payload is not None else 'null'
             refused = TriggerPayloadInvalid(

@@ -326,8 +326,16 @@ async def test_a_refusal_about_one_input_says_where_it_is_as_a_schema_refusal_do
         (
             client.post('/api/workflows/quick/executions', content=b'{"input": {"x": NaN}}', headers=JSON),
             422,
-            ['body', 'input'],
+            ['body', 'input', 'x'],
             'the execution input at x: NaN and Infinity are not JSON numbers',
+        ),
+        (
+            client.post(
+                '/api/workflows/quick/executions', content=b'{"input": {"o": {"t": [Infinity]}}}', headers=JSON
+            ),
+            422,
+            ['body', 'input', 'o', 't', 0],
+            'the execution input at o.t[0]: NaN and Infinity are not JSON numbers',
         ),
     ]
     nodes = [

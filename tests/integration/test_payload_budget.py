@@ -224,21 +224,23 @@ def test_a_trigger_body_that_is_not_a_json_object_is_refused_after_the_signature
 
 def test_nan_and_infinity_are_refused_where_they_are_on_every_way_in(flowmon: FlowmonProcess) -> None:
     """Python's parser reads NaN and Infinity, which JSON does not have (they were stored, and shown as null): a start,
-    a rerun, a trigger and a delivery refuse them with a 422 that says where they are."""
+    a rerun, a trigger and a delivery refuse them with a 422 that says where they are, in its words and in
+    ``errors[].loc`` (as a NUL character there is)."""
     flowmon.put(QUICK)
     flowmon.put({**QUICK, 'id': 'triggered', 'trigger': {'enabled': True}})
     previous = flowmon.run_to_end('quick', {'n': 2})
     before = flowmon.api('GET', '/api/executions').json()['total']
     start, rerun = '/api/workflows/quick/executions', f'/api/executions/{previous["id"]}/rerun'
-    for path, text, where in [
-        (start, '{"input": {"x": NaN}}', 'at x'),
-        (start, '{"input": {"items": [1, {"price": Infinity}]}}', 'at items[1].price'),
-        (start, '{"input": {"odd key": [-Infinity]}}', 'at ["odd key"][0]'),
-        (rerun, '{"input": {"n": NaN}}', 'at n'),
+    for path, text, where, loc in [
+        (start, '{"input": {"x": NaN}}', 'at x', ['x']),
+        (start, '{"input": {"items": [1, {"price": Infinity}]}}', 'at items[1].price', ['items', 1, 'price']),
+        (start, '{"input": {"odd key": [-Infinity]}}', 'at ["odd key"][0]', ['odd key', 0]),
+        (rerun, '{"input": {"n": NaN}}', 'at n', ['n']),
     ]:
         response = send(flowmon, 'POST', path, content=text, content_type='application/json')
         assert response.status_code == 422, (text, response.text)
         assert response.json()['detail'] == f'the execution input {where}: NaN and Infinity are not JSON numbers'
+        assert [error['loc'] for error in response.json()['errors']] == [['body', 'input', *loc]], response.text
     secret = flowmon.api('GET', '/api/workflows/triggered/trigger/secret').json()['secret']
     body = b'{"order": {"total": NaN}}'
     with httpx.Client(base_url=flowmon.base_url, timeout=10.0) as client:
@@ -250,6 +252,7 @@ def test_nan_and_infinity_are_refused_where_they_are_on_every_way_in(flowmon: Fl
     delivery = '{"url": "https://hooks.example.com/in", "body": {"amount": Infinity}}'
     response = send(flowmon, 'POST', '/api/webhooks/deliveries', content=delivery, content_type='application/json')
     assert response.status_code == 422 and 'at amount: NaN and Infinity' in response.json()['detail'], response.text
+    assert [error['loc'] for error in response.json()['errors']] == [['body', 'body', 'amount']], response.text
     assert flowmon.api('GET', '/api/executions').json()['total'] == before  # nothing started
 
 

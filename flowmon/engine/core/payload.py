@@ -84,7 +84,18 @@ _COMPACT_LENIENT = compact_encoder(str)
 
 
 class PayloadError(ValueError):
-    """A payload over the budget or not representable as JSON; the message names the payload and the limit."""
+    """A payload over the budget or not representable as JSON; the message names the payload and the limit.
+
+    ``path`` is where inside the payload the value refused is, when the message names one (keys and indices:
+    ``('items', 1, 'price')``; empty for the payload itself), so a caller can say which input is at fault.
+    """
+
+    path: tuple[str | int, ...] | None = None
+
+    def __init__(self, message: str, *, path: tuple[str | int, ...] | None = None) -> None:
+        super().__init__(message)
+        if path is not None:
+            self.path = path
 
 
 class PayloadTooLarge(PayloadError):
@@ -109,10 +120,11 @@ class DuplicateKey(PayloadInvalid):
     person's edit) would vanish unseen. ``key`` is the key, ``path`` where the object is (``('nodes', 2, 'config')``;
     empty for the document itself)."""
 
+    path: tuple[str | int, ...]
+
     def __init__(self, message: str, key: str, path: tuple[str | int, ...]) -> None:
-        super().__init__(message)
+        super().__init__(message, path=path)
         self.key = key
-        self.path = path
 
 
 def loads_unique(text: bytes | str, what: str) -> Any:
@@ -256,7 +268,8 @@ def encode_compact(value: Any, *, lenient: bool = False) -> str:
         found = unstorable_at(value)
         if found is not None:
             path, what = found
-            raise PayloadInvalid(f'at {path_text(path)}: {what} cannot be stored' if path else f'holds {what}')
+            message = f'at {path_text(path)}: {what} cannot be stored' if path else f'holds {what}'
+            raise PayloadInvalid(message, path=path)
     return encoded
 
 
@@ -298,7 +311,9 @@ class PayloadMeter:
         try:
             return self._measure(value, what)
         except _NotFinite:
-            raise PayloadInvalid(f'{what}{_where_not_finite(value)}: {NOT_JSON_NUMBERS}') from None
+            path = not_finite_at(value) or ()
+            where = f' at {path_text(path)}' if path else ''
+            raise PayloadInvalid(f'{what}{where}: {NOT_JSON_NUMBERS}', path=path) from None
 
     def _measure(self, value: Any, what: str) -> tuple[int, int]:
         known = self._known
@@ -404,14 +419,8 @@ def _scalar_size(value: Any, what: str) -> int:
             raise PayloadInvalid(f'{what} holds an integer outside the 64-bit range')
         return max(1, value.bit_length() * 3 // 10)
     if isinstance(value, float) and not math.isfinite(value):
-        raise _NotFinite(f'{what}: {NOT_JSON_NUMBERS}')
+        raise _NotFinite(f'{what}: {NOT_JSON_NUMBERS}', path=())
     return 1
-
-
-def _where_not_finite(value: Any) -> str:
-    """`` at items[2].price``: where the first NaN or infinity in ``value`` is (in document order); empty when
-    ``value`` is one."""
-    return _where(value, _not_finite)
 
 
 def not_finite_at(value: Any) -> tuple[str | int, ...] | None:
@@ -446,13 +455,6 @@ def unstorable_at(value: Any) -> tuple[tuple[str | int, ...], str] | None:
 def path_text(path: Sequence[str | int]) -> str:
     """``items[2].name``: a path of keys and indices as a message names it."""
     return ''.join(f'[{step}]' if isinstance(step, int) else _key_step(step) for step in path).removeprefix('.')
-
-
-def _where(value: Any, found: Callable[[Any], bool]) -> str:
-    """`` at items[2].price``: where the first item ``found`` in ``value`` is; empty when ``value`` is one (or none
-    is)."""
-    at = _find(value, found)
-    return f' at {path_text(at[0])}' if at is not None and at[0] else ''
 
 
 def _find(value: Any, found: Callable[[Any], bool]) -> tuple[tuple[str | int, ...], Any] | None:
@@ -519,7 +521,7 @@ class PayloadBudget:
         try:
             encoded = encode_compact(value, lenient=lenient)
         except PayloadInvalid as exc:
-            raise PayloadInvalid(f'{what} {exc}') from None
+            raise PayloadInvalid(f'{what} {exc}', path=exc.path) from None
         self.check_size(len(encoded), what)
         return encoded
 
