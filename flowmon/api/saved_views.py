@@ -6,9 +6,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Response, status
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidatorFunctionWrapHandler, field_validator
 
-from flowmon.application.saved_views import MAX_NAME_CHARS
+from flowmon.application.saved_views import MAX_NAME_CHARS, unknown_filter_key
 
 from .dependencies import Views
 from .errors import MeasuredBodyRoute
@@ -24,6 +24,15 @@ class ViewRequest(BaseModel):
 
     name: str = Field(max_length=MAX_NAME_CHARS * 4)  # the use case says why a name is refused
     filter: dict[str, Annotated[str, Field(max_length=400)]] = Field(default_factory=dict, max_length=16)
+
+    @field_validator('filter', mode='wrap')
+    @classmethod
+    def _unknown_key_first(cls, value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        """A filter with a key no view takes is left as it is, for the use case to refuse naming that key, whatever
+        its value (``{"limit": 5}`` was refused as ``filter.limit: Input should be a valid string``)."""
+        if isinstance(value, dict) and unknown_filter_key(value) is not None:
+            return value
+        return handler(value)
 
 
 @router.get('')

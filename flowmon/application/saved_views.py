@@ -10,13 +10,14 @@ like the list checks it), and there are at most :data:`MAX_VIEWS` views.
 from __future__ import annotations
 
 import asyncio
+import difflib
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
 from flowmon.engine.core.events import utcnow
 from flowmon.engine.core.inputs import located
-from flowmon.engine.core.payload import unstorable
+from flowmon.engine.core.payload import MAX_KEY_CHARS_SHOWN, bounded_text, path_text, unstorable
 from flowmon.engine.core.provenance import TRIGGER_TYPES
 from flowmon.engine.core.state import EXECUTION_STATUSES
 from flowmon.store.saved_views import Saved, SavedViewStore, StoredView
@@ -53,9 +54,13 @@ def check_name(name: str) -> str:
 
 def check_filter(view_filter: Mapping[str, Any]) -> dict[str, str]:
     """The filter with empty values dropped; raises Invalid naming the first key or value that is not acceptable."""
-    unknown = sorted(str(key) for key in view_filter if key not in FILTER_KEYS)
-    if unknown:
-        raise Invalid(f'filter: unknown key(s) {", ".join(unknown)}; allowed: {", ".join(FILTER_KEYS)}', at='filter')
+    unknown = unknown_filter_key(view_filter)
+    if unknown is not None:
+        shown = bounded_text(str(unknown), MAX_KEY_CHARS_SHOWN)
+        close = difflib.get_close_matches(shown, FILTER_KEYS, n=1)
+        hint = f'; did you mean {close[0]!r}?' if close else ''
+        known = ', '.join(FILTER_KEYS)
+        raise Invalid(f'{path_text(("filter", shown))}: unknown key (known: {known}{hint})', at=('filter', unknown))
     checked: dict[str, str] = {}
     for key in FILTER_KEYS:
         value = view_filter.get(key)
@@ -69,6 +74,11 @@ def check_filter(view_filter: Mapping[str, Any]) -> dict[str, str]:
             located(exc, 'filter', key)
             raise
     return checked
+
+
+def unknown_filter_key(view_filter: Mapping[Any, Any]) -> Any:
+    """The first key of ``view_filter`` that is not one of :data:`FILTER_KEYS`, or None."""
+    return next((key for key in view_filter if key not in FILTER_KEYS), None)
 
 
 def _checked_value(key: str, value: str) -> str:
@@ -134,4 +144,13 @@ class SavedViews:
         self.version += 1
 
 
-__all__ = ['FILTER_KEYS', 'MAX_NAME_CHARS', 'MAX_VIEWS', 'SavedView', 'SavedViews', 'check_filter', 'check_name']
+__all__ = [
+    'FILTER_KEYS',
+    'MAX_NAME_CHARS',
+    'MAX_VIEWS',
+    'SavedView',
+    'SavedViews',
+    'check_filter',
+    'check_name',
+    'unknown_filter_key',
+]

@@ -383,6 +383,15 @@ async def test_a_refusal_about_one_input_says_where_it_is_as_a_schema_refusal_do
         ),
     ]
     cases += [(client.put('/api/workflows/w', json=body), 422, loc, words) for body, loc, words in definitions]
+    known = 'known: workflow_id, status, trigger, origin, q, since, until'
+    view_filters = [  # a key no view takes is unknown whatever its value (not 'Input should be a valid string')
+        ({'status': 'failed', 'limit': 5}, 'limit', f'filter.limit: unknown key ({known})'),
+        ({'stauts': 'failed'}, 'stauts', f"filter.stauts: unknown key ({known}; did you mean 'status'?)"),
+    ]
+    cases += [
+        (client.post('/api/views', json={'name': 'v', 'filter': view_filter}), 422, ['body', 'filter', key], words)
+        for view_filter, key, words in view_filters
+    ]
     validator = error_model(app)
     for request, code, loc, words in cases:
         response = await request
