@@ -1,5 +1,6 @@
 """The replay page in Chromium, for what only a browser shows: a click on the scrubber's slider (Quasar's) jumps
-there and the address bar follows, a reload opens the same position, and the dark theme is really dark; and the
+there and the address bar follows, a reload opens the same position, the dark theme is really dark, an import's
+notice takes the place of the refused file's before it; and the
 compare page of a rerun with a new input, laid out at 1400 and at 390 px (screenshots compare-rerun-*.png). Stepping,
 playing, keys, comparison, export and import are tested in the user simulation (tests/ui/test_replay_page.py,
 tests/ui/test_compare_page.py)."""
@@ -127,6 +128,26 @@ def test_the_dark_theme_is_dark(page: Page, server: Server, shots: Path) -> None
     assert page.evaluate(LUMINANCE, ['[data-testid=replay-position]', 'color']) > 0.5
     page.screenshot(path=str(shots / 'replay-midway-dark.png'), full_page=True)
     page.get_by_test_id('theme-toggle').click()  # leave the session's preference as it was
+
+
+def test_an_import_after_a_refused_one_takes_the_place_of_its_notice(page: Page, server: Server, shots: Path) -> None:
+    """A refused file's notice and the next import's success are one notification, not two on top of each other:
+    the newer outcome takes the older one's place (Quasar's notification group)."""
+    export = api(server, 'GET', f'/api/executions/{finished(server)}/export').content
+    sign_in(page, server, '/executions')
+    page.get_by_test_id('import-execution').click()
+    files = page.get_by_test_id('import-upload').locator('input[type=file]')
+    notices = page.locator('.q-notification')
+    files.set_input_files({'name': 'bad.json', 'mimeType': 'application/json', 'buffer': b'{"format": "other"}'})
+    expect(notices).to_contain_text('bad.json cannot be imported: not a flowmon execution export')
+    files.set_input_files({'name': 'run.json', 'mimeType': 'application/json', 'buffer': export})
+    expect(page.locator('.q-notification', has_text='Imported as')).to_be_visible()
+    assert notices.all_inner_texts() == [notices.first.inner_text()], notices.all_inner_texts()  # that one alone
+    assert 'cannot be imported' not in notices.first.inner_text()
+    expect(notices.locator('.q-notification__badge')).to_be_hidden()  # (a count of the outcomes would say nothing)
+    expect(page.get_by_test_id('replay-position')).to_be_visible()  # on the imported execution's replay
+    page.screenshot(path=str(shots / 'import-after-a-refused-file.png'))
+    assert notices.count() <= 1
 
 
 def test_the_compare_page_of_a_rerun_with_a_new_input_fits_a_desktop_and_a_phone(

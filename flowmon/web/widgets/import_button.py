@@ -2,12 +2,14 @@
 
 The file is checked completely before anything is written (the same use case as ``POST /api/executions/import``);
 a file that is not a valid export is reported with ``ui.notify`` naming the problem and changes nothing.
-On success the browser goes to the imported execution's replay.
+On success the browser goes to the imported execution's replay. The import's notices are one notification: each
+outcome takes the place of the one before, so a refused file's notice and the next file's success never show at once.
 """
 
 from __future__ import annotations
 
 import logging
+from typing import Literal
 
 from nicegui import events, ui
 
@@ -17,6 +19,10 @@ from flowmon.application.exchange import IMPORT_LIMIT, MAX_IMPORT_BYTES
 from flowmon.web.auth import is_signed_in
 
 log = logging.getLogger(__name__)
+
+# Quasar's notification group: a notice of the group replaces the one showing (with a count, which is hidden: the
+# outcomes differ, and counting them says nothing)
+NOTICE_GROUP = 'flowmon-import'
 
 
 class ImportButton:
@@ -43,7 +49,7 @@ class ImportButton:
                 .mark('import-upload')
             )  # fmt: skip
             self.upload.on_rejected(
-                lambda: ui.notify(f'That file is too large to import: the limit is {IMPORT_LIMIT}.', type='negative')
+                lambda: tell(f'That file is too large to import: the limit is {IMPORT_LIMIT}.', 'negative')
             )
             with ui.row().classes('w-full justify-end'):
                 ui.button('Close', on_click=self.dialog.close).props('flat no-caps')
@@ -55,7 +61,7 @@ class ImportButton:
     async def _uploaded(self, event: events.UploadEventArguments) -> None:
         self.upload.reset()
         if not is_signed_in(self._application.token):
-            ui.notify('Sign in again to import executions.', type='warning')
+            tell('Sign in again to import executions.', 'warning')
             return
         new_id = await import_file(self._application, event.file.name, await event.file.read())
         if new_id is not None:
@@ -68,11 +74,16 @@ async def import_file(application: Application, name: str, content: bytes) -> st
     try:
         imported = await application.exchange.import_file(content)
     except AppError as exc:
-        ui.notify(f'{name} cannot be imported: {exc}', type='negative', multi_line=True)
+        tell(f'{name} cannot be imported: {exc}', 'negative', multi_line=True)
         return None
     except Exception as exc:
         log.exception('import of %s failed', name)
-        ui.notify(f'Could not import {name}: {exc}', type='negative')
+        tell(f'Could not import {name}: {exc}', 'negative')
         return None
-    ui.notify(f'Imported as {imported.id} ({imported.events} events)', type='positive')
+    tell(f'Imported as {imported.id} ({imported.events} events)', 'positive')
     return imported.id
+
+
+def tell(message: str, kind: Literal['positive', 'negative', 'warning'], *, multi_line: bool = False) -> None:
+    """One import outcome, in place of the notice of the one before it (if that still shows)."""
+    ui.notify(message, type=kind, multi_line=multi_line, group=NOTICE_GROUP, badgeStyle='display: none')
