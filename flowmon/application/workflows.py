@@ -38,7 +38,8 @@ __all__ = [
 
 @dataclass(frozen=True, slots=True)
 class Checked:
-    """A definition that would be accepted: the id it would be stored under, and the definition as stored."""
+    """A definition that would be accepted: the id it would be stored under, and the definition as stored, its keys
+    in the order the document has them (what a person typed reads in that order; defaults it left out come after)."""
 
     id: str
     definition: dict[str, Any]
@@ -145,7 +146,7 @@ class Workflows:
             target = body_id
         with _refused_definition():
             workflow = self._catalog.check(target, raw)
-        return Checked(id=workflow.id, definition=workflow.definition())
+        return Checked(id=workflow.id, definition=ordered_like(workflow.definition(), raw))
 
     def provisioning_file(self, workflow_id: str) -> str | None:
         """The workflow file ``workflow_id`` was loaded from at start-up, whose content replaces the stored definition
@@ -191,3 +192,14 @@ def _refused_definition() -> Iterator[None]:
         yield
     except WorkflowError as exc:
         raise (in_body(Invalid(str(exc)), *exc.where) if exc.where else Invalid(str(exc))) from None
+
+
+def ordered_like(value: Any, model: Any) -> Any:
+    """``value`` with the keys of its objects in the order of ``model``'s (keys ``model`` lacks after them, in their
+    own order), in objects and lists nested alike; the values are the same, only the order of keys differs."""
+    if isinstance(value, dict) and isinstance(model, dict):
+        keys = [key for key in model if key in value] + [key for key in value if key not in model]
+        return {key: ordered_like(value[key], model.get(key)) for key in keys}
+    if isinstance(value, list) and isinstance(model, list):
+        return [ordered_like(item, model[i]) if i < len(model) else item for i, item in enumerate(value)]
+    return value

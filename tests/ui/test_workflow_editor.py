@@ -415,9 +415,11 @@ async def test_a_shortcut_and_the_breadcrumb_link_ask_first_too_while_there_are_
 # --- two editors of one workflow --------------------------------------------------------------------------------
 
 
-def diff_blocks(user: User) -> set[tuple[object, str]]:
+def diff_lines_shown(user: User) -> set[tuple[object, str]]:
+    """The diff's lines, each with its kind (a run of lines of one kind is one text block)."""
     (diff,) = user.find(marker='editor-changes').elements
-    return {(b.props.get('data-kind'), b.text) for b in diff.descendants() if isinstance(b, TextElement)}
+    blocks = [(b.props.get('data-kind'), b.text) for b in diff.descendants() if isinstance(b, TextElement)]
+    return {(kind, line) for kind, text in blocks for line in text.splitlines()}
 
 
 async def rename_and_save(user: User, name: str) -> None:
@@ -463,9 +465,9 @@ async def test_a_save_over_a_version_someone_saved_meanwhile_is_stopped_with_the
 
         second.find(marker='conflict-review').click()
         await second.should_see(marker='editor-changes')
-        blocks = diff_blocks(second)
-        assert ('removed', '-   "name": "Fixed in the first",') in blocks  # theirs
-        assert ('added', '+   "name": "Quick check",') in blocks  # yours
+        lines = diff_lines_shown(second)
+        assert ('removed', '-   "name": "Fixed in the first",') in lines  # theirs
+        assert ('added', '+   "name": "Quick check",') in lines  # yours
         await second.should_see('- only in theirs, saved at')
         await second.should_not_see(marker='editor-confirm-save')
         second.find('Close').click()
@@ -573,3 +575,41 @@ async def test_delete_in_the_editor_deletes_the_version_it_opened_edits_and_all(
     await user.should_see('Workflow “Quick check” deleted.')
     await user.should_not_see(marker='leave')  # the edits went with it: nothing to ask
     assert (await api(user, 'GET', '/api/workflows/quick')).status_code == 404
+
+
+async def test_the_save_dialog_lists_keys_in_the_order_they_were_typed(user: User) -> None:
+    """A new workflow's diff reads as its text does (not sorted); an existing one's is in the text's order too, the
+    stored version's keys following it, so keys that only moved are no change."""
+    await sign_in(user, '/workflows/new')
+    await status_becomes(user, 'Valid: my-workflow')
+    typed = (
+        '{"name": "Typed order", "id": "typed",\n'
+        ' "nodes": [{"type": "transform", "id": "shape", "config": {"expression": "input"}}], "edges": []}'
+    )
+    editor(user).value = typed
+    await status_becomes(user, 'Valid: typed, 1 node')
+    user.find(marker='editor-save').click()
+    await user.should_see(marker='editor-confirm-save')
+    (diff,) = user.find(marker='editor-changes').elements
+    blocks = [(b.props.get('data-kind'), b.text) for b in diff.descendants() if isinstance(b, TextElement)]
+    (added,) = [text for kind, text in blocks if kind == 'added']
+    keys = [line.split('"')[1] for line in added.splitlines() if line.count('"') >= 2]
+    assert keys[:6] == ['name', 'id', 'nodes', 'type', 'id', 'config'], added
+    user.find(marker='editor-confirm-save').click()
+    await wait_for_path(user, '/workflows/typed')
+
+    await sign_in(user, '/workflows/typed/edit')
+    await status_becomes(user, 'Valid: typed')
+    editor(user).value = typed.replace('"Typed order"', '"Typed order, renamed"').replace(
+        '"edges": []', '"description": "now described", "edges": []'
+    )
+    await status_becomes(user, 'Valid: typed')
+    user.find(marker='editor-diff').click()
+    await user.should_see(marker='editor-changes')
+    (diff,) = user.find(marker='editor-changes').elements
+    blocks = [(b.props.get('data-kind'), b.text) for b in diff.descendants() if isinstance(b, TextElement)]
+    changed = [(kind, text) for kind, text in blocks if kind in ('removed', 'added')]
+    assert changed[0] == ('removed', '-   "name": "Typed order",'), blocks  # the first line, as typed
+    assert changed[1] == ('added', '+   "name": "Typed order, renamed",'), blocks
+    assert ('added', '+   "description": "now described",') in changed, blocks
+    assert len(changed) == 3, blocks  # the keys in another order than stored: no change

@@ -7,7 +7,7 @@ from typing import Any
 
 from nicegui import ui
 
-from flowmon.web.widgets.json_diff import text_diff
+from flowmon.web.widgets.json_diff import definition_diff
 
 
 def changes_dialog(
@@ -21,8 +21,9 @@ def changes_dialog(
 ) -> ui.dialog:
     """``current`` (None: nothing stored under ``workflow_id``) against ``proposed``, line by line; with ``on_save``
     a Save (or Create) button that calls it with the dialog. ``file_name``: the workflow file that provisions it,
-    which replaces it again at the next start. ``current_label``: what the diff calls ``current``. The dialog deletes
-    itself when it closes; the caller opens it."""
+    which replaces it again at the next start. ``current_label``: what the diff calls ``current``. The lines follow
+    ``proposed``'s key order (the document's), ``current``'s keys put in that order: a key that only moved is no
+    change. The dialog deletes itself when it closes; the caller opens it."""
     save = on_save is not None
     with ui.dialog() as dialog, ui.card().classes('w-full max-w-4xl gap-3').mark('editor-changes'):
         dialog.on('hide', dialog.delete)
@@ -35,7 +36,7 @@ def changes_dialog(
             ui.label(f'No changes: {same}.').classes('text-sm text-grey-7').mark('no-changes')
         if file_name is not None:
             ui.label(f'{file_name} replaces it again at the next start.').classes('text-sm text-warning')
-        text_diff(current, proposed, a_label=current_label, b_label='yours')
+        definition_diff(current, proposed, a_label=current_label, b_label='yours')
         with ui.row().classes('w-full justify-end gap-2'):
             ui.button('Keep editing' if save else 'Close', on_click=dialog.close).props('flat no-caps')
             if on_save is not None:

@@ -1,8 +1,10 @@
 """Two JSON values as a readable line diff: pretty-printed, compared line by line, changes coloured; as one escaped
-HTML block (:func:`json_diff`, for node outputs) or as text nodes only (:func:`text_diff`, for definitions).
+HTML block (:func:`json_diff`, for node outputs) or as text nodes only (:func:`text_diff`; :func:`definition_diff`).
 
 Good enough for node outputs (kilobytes, not megabytes): ``difflib`` over ``json.dumps(indent=2,
-sort_keys=True)``, so key order never shows up as a difference. Long unchanged stretches are folded.
+sort_keys=True)``, so key order never shows up as a difference. A definition's diff (``in_order``) keeps the keys in
+the order of the newer side, the document a person wrote, and puts the older side's keys in that order too: moving a
+key is no difference there either. Long unchanged stretches are folded.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any, Literal
 from nicegui import ui
 from nicegui.elements.mixins.text_element import TextElement
 
+from flowmon.application.workflows import ordered_like
 from flowmon.web.markup import Html, join, tag
 
 MAX_LINES = 2000  # lines of pretty JSON per side that are compared; the rest is cut off (and said so)
@@ -31,19 +34,24 @@ class DiffLine:
     text: str
 
 
-def pretty(value: Any) -> list[str]:
+def pretty(value: Any, *, sort_keys: bool = True) -> list[str]:
     if value is None:
         return []
     try:
-        text = json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False, default=str)
+        text = json.dumps(value, indent=2, sort_keys=sort_keys, ensure_ascii=False, default=str)
     except (TypeError, ValueError):
         text = repr(value)
     return text.splitlines()
 
 
-def diff_lines(a: Any, b: Any, context: int = CONTEXT) -> list[DiffLine]:
-    """``a`` → ``b`` as lines: removed (only in a), added (only in b), same, and folds of unchanged lines."""
-    left, right = pretty(a)[:MAX_LINES], pretty(b)[:MAX_LINES]
+def diff_lines(a: Any, b: Any, context: int = CONTEXT, *, in_order: bool = False) -> list[DiffLine]:
+    """``a`` → ``b`` as lines: removed (only in a), added (only in b), same, and folds of unchanged lines. Keys are
+    sorted, or with ``in_order`` in ``b``'s order (``a``'s following it)."""
+    if in_order:
+        left, right = pretty(ordered_like(a, b), sort_keys=False), pretty(b, sort_keys=False)
+    else:
+        left, right = pretty(a), pretty(b)
+    left, right = left[:MAX_LINES], right[:MAX_LINES]
     lines: list[DiffLine] = []
     for group in difflib.SequenceMatcher(a=left, b=right, autojunk=False).get_grouped_opcodes(context):
         if lines:
@@ -96,11 +104,21 @@ MAX_BLOCKS = 400  # runs of same-kind lines shown as text blocks; a longer diff 
 def text_diff(a: Any, b: Any, *, a_label: str = 'A', b_label: str = 'B') -> ui.column:
     """The diff as text only: each run of same-kind lines is one ``<pre>`` text node (``- ``, ``+ `` or two spaces
     before each line), coloured by its class, so nothing in the values is ever parsed as markup."""
+    return _text_diff(a, b, a_label, b_label, in_order=False)
+
+
+def definition_diff(a: Any, b: Any, *, a_label: str, b_label: str) -> ui.column:
+    """:func:`text_diff` of two definitions, in ``b``'s key order (the document's): a key that only moved is no
+    difference, and a new definition reads as it was written."""
+    return _text_diff(a, b, a_label, b_label, in_order=True)
+
+
+def _text_diff(a: Any, b: Any, a_label: str, b_label: str, *, in_order: bool) -> ui.column:
     with ui.column().classes('w-full gap-0 fm-diff').props('data-testid=text-diff') as box:
         with ui.row().classes('gap-4 text-xs fm-diff-legend'):
             ui.label(f'- only in {a_label}').classes('fm-diff-removed')
             ui.label(f'+ only in {b_label}').classes('fm-diff-added')
-        runs = list(_runs(diff_lines(a, b)))
+        runs = list(_runs(diff_lines(a, b, in_order=in_order)))
         for kind, text in runs[:MAX_BLOCKS]:
             TextElement(tag='pre', text=text).classes(f'fm-diff-block fm-diff-{kind}').props(f'data-kind={kind}')
         if len(runs) > MAX_BLOCKS:
