@@ -22,6 +22,8 @@ from flowmon.web.widgets.saved_views import SavedViewsDrawer
 from flowmon.web.widgets.shortcuts import Shortcuts
 
 DARK_MODE_KEY = 'dark_mode'
+# Asked of a browser whose visitor has not chosen: whether the system is in dark mode (the page follows it already)
+SYSTEM_DARK_JS = "matchMedia('(prefers-color-scheme: dark)').matches"
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +57,11 @@ class Shell:
         self._workflows_button: ui.button | None = None
         self.signed_in = False
         router = ui.context.client.sub_pages_router
+        # no choice stored: None, Quasar's "auto", and the browser shows the system's mode (prefers-color-scheme)
+        # from the start; what the server draws in the mode (the code editors' theme) learns which it is on connect
         self._dark = ui.dark_mode(value=_stored_dark_mode())
+        if self._dark.value is None:
+            ui.context.client.on_connect(self._learn_system_mode)
         with ui.header().classes('fm-header items-center gap-1 px-4 py-2').props('bordered') as self.header:
             self._views_button = (
                 ui.button(icon='bookmarks', on_click=lambda: self.views.toggle())
@@ -170,10 +176,25 @@ class Shell:
     # --- actions ------------------------------------------------------------------------------------
 
     def _toggle_dark(self) -> None:
-        self._dark.value = not bool(self._dark.value)
-        follow_dark_mode(ui.context.client, bool(self._dark.value))
+        self._set_dark(not bool(self._dark.value))
         if is_signed_in(self._application.token):  # nothing is stored for visitors who never signed in
             app.storage.user[DARK_MODE_KEY] = self._dark.value
+
+    async def _learn_system_mode(self) -> None:
+        """Take the system's mode, which the page shows already, as the page's: the code editors follow it, and the
+        toggle offers the other. Nothing is stored (the visitor chose nothing); the toggle's choice wins."""
+        if self._dark.value is not None:
+            return  # chosen meanwhile, or learnt at an earlier connection
+        try:
+            dark = await self._dark.client.run_javascript(SYSTEM_DARK_JS, timeout=3.0)
+        except TimeoutError:
+            return
+        if self._dark.value is None:
+            self._set_dark(dark is True)
+
+    def _set_dark(self, dark: bool) -> None:
+        self._dark.value = dark
+        follow_dark_mode(self._dark.client, dark)
         self._dark_button.props(f'icon={self._dark_icon()}')
 
     def _dark_icon(self) -> str:
@@ -190,8 +211,10 @@ def _go(path: str) -> Callable[[], None]:
     return lambda: ui.navigate.to(path)
 
 
-def _stored_dark_mode() -> bool:
+def _stored_dark_mode() -> bool | None:
+    """The visitor's choice, dark or light; None when there is none (the page follows the system's mode)."""
     try:
-        return bool(app.storage.user.get(DARK_MODE_KEY, False))
+        stored = app.storage.user.get(DARK_MODE_KEY)
     except RuntimeError:
-        return False
+        return None
+    return stored if isinstance(stored, bool) else None

@@ -1,6 +1,7 @@
 """The workflow editor in a real Chromium: typing into CodeMirror, the API's validation message as you type, the
 live preview, Save with the diff against the stored version, and the stored result. Names with markup in them stay
-text (the diff and the status are text nodes). Screenshots go to test-output/screenshots."""
+text (the diff and the status are text nodes). A browser whose system is in dark mode gets a dark page and editor until
+the toggle says otherwise. Screenshots go to test-output/screenshots."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from typing import Any
 
 import httpx
 from helpers import sign_in, wait_connected, wait_for, wait_loaded
-from playwright.sync_api import Dialog, Page, expect
+from playwright.sync_api import Browser, Dialog, Page, expect
 
 Api = Callable[..., httpx.Response]
 WORKFLOW_ID = 'e2e-editor'
@@ -186,3 +187,42 @@ def test_an_input_too_large_for_the_page_starts_nothing_and_says_why(
     run.click()  # the editor holds what the server has again: an empty input, run as {}
     expect(page).to_have_url(re.compile(r'/executions/[0-9a-f]+$'))
     assert runs() == before + 1
+
+
+# The relative luminance (0 black .. 1 white) of the code editor's background.
+EDITOR_LUMINANCE = """() => {
+    const editor = document.querySelector('[data-testid=workflow-source] .cm-editor');
+    if (!editor) return null;
+    const [r, g, b] = getComputedStyle(editor).backgroundColor.match(/\\d+(\\.\\d+)?/g).map(Number).slice(0, 3)
+        .map((c) => { const s = c / 255; return s <= 0.03928 ? s / 12.92 : ((s + 0.055) / 1.055) ** 2.4; });
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+}"""
+
+
+def test_a_browser_in_dark_mode_gets_dark_pages_until_the_toggle_says_otherwise(
+    browser: Browser, server: Any, shots: Path
+) -> None:
+    """With no choice made, the page takes the system's mode (prefers-color-scheme), its code editor too (a theme
+    the server picks); the toggle's choice is kept and wins over the system's from then on."""
+    wait_loaded(server)
+    context = browser.new_context(base_url=server.url, viewport={'width': 1400, 'height': 900}, color_scheme='dark')
+    try:
+        page = context.new_page()
+        sign_in(page, server, '/workflows/new')
+        expect(page.get_by_test_id('workflow-source')).to_be_visible()
+        assert page.evaluate("() => document.body.classList.contains('body--dark')")
+        page.wait_for_function(f'() => ({EDITOR_LUMINANCE})() < 0.1')  # the editor's dark theme
+        expect(page.get_by_test_id('theme-toggle')).to_contain_text('light_mode')  # it offers light
+        page.screenshot(path=str(shots / 'editor-system-dark.png'))
+
+        page.get_by_test_id('theme-toggle').click()
+        page.wait_for_function("() => !document.body.classList.contains('body--dark')")
+        page.wait_for_function(f'() => ({EDITOR_LUMINANCE})() > 0.8')
+        page.reload()
+        wait_connected(page)
+        expect(page.get_by_test_id('workflow-source')).to_be_visible()
+        assert not page.evaluate("() => document.body.classList.contains('body--dark')")
+        assert page.evaluate(EDITOR_LUMINANCE) > 0.8
+        expect(page.get_by_test_id('theme-toggle')).to_contain_text('dark_mode')
+    finally:
+        context.close()

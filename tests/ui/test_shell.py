@@ -12,9 +12,11 @@ from nicegui.testing.user import User
 from nicegui.testing.user_simulation import user_simulation
 from postgres_support import DIALECTS, create_database, drop_database
 from uisim import be_patient, sign_in, wait_for_path
+from waiting import until
 
 from flowmon.engine.core.payload import bounded_text
 from flowmon.web.routing import with_error_panel
+from flowmon.web.widgets.code_editor import DARK_THEME, LIGHT_THEME
 
 
 async def test_navigation_moves_between_pages_and_marks_the_current_one(user: User) -> None:
@@ -63,13 +65,36 @@ async def test_the_compact_menu_lists_the_workflows_too(user: User) -> None:
 
 
 async def test_dark_mode_choice_sticks_across_page_loads(user: User) -> None:
+    user.javascript_rules[re.compile(r'.*prefers-color-scheme')] = lambda _: False  # a system in light mode
     await sign_in(user)
     dark = next(iter(user.find(kind=ui.dark_mode).elements))
-    assert dark.value is False
+    await until(lambda: dark.value is False, "the system's light mode")
     user.find(marker='theme-toggle').click()
     assert dark.value is True
     await user.open('/executions')
     assert next(iter(user.find(kind=ui.dark_mode).elements)).value is True
+
+
+async def test_a_visitor_who_has_not_chosen_gets_the_systems_mode_until_the_toggle_says_otherwise(user: User) -> None:
+    """No choice stored: the page follows the system's mode (Quasar's auto) and asks the browser which it is
+    (prefers-color-scheme), so that the code editors, whose theme is picked here, follow it too. The toggle's choice
+    is stored and wins from then on."""
+    user.javascript_rules[re.compile(r'.*prefers-color-scheme: dark')] = lambda _: True  # a system in dark mode
+    await sign_in(user, '/workflows/new')
+    await user.should_see(marker='workflow-source')
+    dark = next(iter(user.find(kind=ui.dark_mode).elements))
+    (source,) = user.find(marker='workflow-source').elements
+    await until(lambda: dark.value is True, "the system's dark mode")
+    assert source.props['theme'] == DARK_THEME
+    assert next(iter(user.find(marker='theme-toggle').elements)).props['icon'] == 'light_mode'  # it offers light
+
+    user.find(marker='theme-toggle').click()
+    assert dark.value is False and source.props['theme'] == LIGHT_THEME
+    await user.open('/workflows/new')
+    await user.should_see(marker='workflow-source')
+    assert next(iter(user.find(kind=ui.dark_mode).elements)).value is False  # the choice, not the system's mode
+    (source,) = user.find(marker='workflow-source').elements
+    assert source.props['theme'] == LIGHT_THEME
 
 
 async def test_unknown_path_shows_a_friendly_not_found(user: User) -> None:
