@@ -19,7 +19,7 @@ DEMO_NODES := examples/flowmon-demo-nodes
 NODE_BIN := node_modules/.bin
 NODE_STAMP := node_modules/.installed
 
-.PHONY: install chromium postgresql run lint test test-unit test-js test-e2e test-stalls fuzz bench format clean
+.PHONY: install chromium postgresql run lint lint-then-fuzz test test-unit test-js test-e2e test-stalls fuzz bench format clean
 
 install: $(STAMP)
 
@@ -99,11 +99,15 @@ test-stalls: install chromium
 fuzz: install
 	BIN=$(BIN) bash tests/fuzz/run.sh
 
-# Lint (one core, mostly mypy) runs beside the browser tests (which mostly wait on Chromium); each one's output is
-# printed when it ends. Then the unit/UI/integration layer, which keeps both cores busy, and the fuzz run.
+# Lint, then the fuzz run (one core each, one after the other) run beside the browser tests, which mostly wait on
+# Chromium; each side's output is printed when it ends. Then the unit/UI/integration layer, which keeps both cores
+# busy.
 test: install chromium postgresql
-	$(MAKE) --no-print-directory -j2 --output-sync=target lint test-e2e
+	$(MAKE) --no-print-directory -j2 --output-sync=target lint-then-fuzz test-e2e
 	$(MAKE) --no-print-directory test-unit
+
+lint-then-fuzz: install
+	$(MAKE) --no-print-directory lint
 	$(MAKE) --no-print-directory fuzz
 
 bench: install
