@@ -11,9 +11,9 @@
 # On failure this repeats the failures and summary of each schemathesis run that failed (with a curl command per
 # failing case), then prints each distinct traceback of the server log (tests/fuzz/log_errors.py) and its tail.
 #
-# Budgets (seconds, spent in full: schemathesis keeps generating until they run out), sized so that the whole
-# `make test` stays under 8 minutes on a 2-core machine; raise them for a deeper run:
+# Budgets (seconds, spent in full: schemathesis keeps generating until they run out); raise them for a deeper run:
 #   FUZZ_SECONDS_WITH_TOKEN (default 25), FUZZ_SECONDS_WITHOUT_TOKEN (default 6).
+# `make test` runs this beside the browser tests, on a share of the machine, with 75 and 18 (see the Makefile).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 
