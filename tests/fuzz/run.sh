@@ -13,7 +13,7 @@
 #
 # Budgets (seconds, spent in full: schemathesis keeps generating until they run out); raise them for a deeper run:
 #   FUZZ_SECONDS_WITH_TOKEN (default 25), FUZZ_SECONDS_WITHOUT_TOKEN (default 6).
-# `make test` runs this beside the browser tests, on a share of the machine, with 75 and 18 (see the Makefile).
+# `make test` runs this beside the browser tests, on a share of the machine, with 50 and 12 (see the Makefile).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 
