@@ -107,3 +107,18 @@ def node_pixel(page: Page, node_id: str) -> tuple[float, float]:
     # the canvas may be zoomed (a CSS transform): its box on the page is its own size times the zoom
     x, y, width, height = point
     return box['x'] + x * box['width'] / width, box['y'] + y * box['height'] / height
+
+
+# the canvas's tooltip (ECharts'), in the page's body (outside the zoomed canvas: see dag_view.py)
+TOOLTIP_SHOWS = """(text) => [...document.querySelectorAll('.fm-dag-tip')]
+    .some((d) => d.style.visibility !== 'hidden' && d.style.display !== 'none' && d.innerText.includes(text))"""
+
+
+def click_on_canvas(page: Page, x: float, y: float, names: str) -> None:
+    """Click the canvas at ``(x, y)`` on the item whose tooltip says ``names``. ECharts finds the item under the
+    pointer when the pointer moves over it, and a click only hits what the last move found (a loaded machine can
+    handle the move after a click sent at once): move, wait until it has (its tooltip shows), then click."""
+    page.mouse.move(x, y)
+    page.wait_for_function(TOOLTIP_SHOWS, arg=names)
+    page.mouse.down()
+    page.mouse.up()

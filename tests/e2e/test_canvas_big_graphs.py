@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from helpers import node_pixel, sign_in, start, wait_ended, wait_loaded
+from helpers import click_on_canvas, node_pixel, sign_in, start, wait_ended, wait_loaded
 from playwright.sync_api import Page, expect
 from waiting import wait_until
 
@@ -103,7 +103,9 @@ def test_a_wide_fan_out_names_its_cards_once_zoomed_in(page: Page, server: Any, 
     )
     page.get_by_test_id('dag-viewport').screenshot(path=str(shots / 'canvas-fan-out-zoomed.png'))
     # a named card is still the node: a click on its name opens it
-    page.locator('[data-testid=dag-canvas] text', has_text='Process shard 7 of the batch').first.click()
+    name = page.locator('[data-testid=dag-canvas] text', has_text='Process shard 7 of the batch').first.bounding_box()
+    assert name is not None
+    click_on_canvas(page, name['x'] + name['width'] / 2, name['y'] + name['height'] / 2, 'Process shard 7 of the batch')
     inspector = page.get_by_test_id('inspector')
     expect(inspector).to_contain_text('Process shard 7 of the batch')
     expect(inspector).to_contain_text('w07')

@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
-from helpers import Server, node_pixel, sign_in, start, wait_ended, wait_loaded
+from helpers import Server, click_on_canvas, node_pixel, sign_in, start, wait_ended, wait_loaded
 from playwright.sync_api import Browser, Page, expect
 from sample_workflows import chain, log
 from waiting import wait_until
@@ -124,7 +124,9 @@ def test_wheel_drag_and_fit_keep_the_edges_on_the_nodes(page: Page, server: Any,
     page.mouse.move(box['x'] + box['width'] / 2, box['y'] + box['height'] / 2)
     page.mouse.wheel(0, -300)
     wait_until(lambda: _zoom(page) > 1.2, 'the wheel to zoom in again')
-    viewport.locator('text', has_text='Beta').first.click()  # a zoomed node is still a node: its details open
+    name = viewport.locator('text', has_text='Beta').first.bounding_box()  # a zoomed node is still a node:
+    assert name is not None
+    click_on_canvas(page, name['x'] + name['width'] / 2, name['y'] + name['height'] / 2, 'Beta')  # its details open
     expect(page.get_by_test_id('node-config')).to_contain_text('"message": "b"')
 
 

@@ -10,12 +10,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from event_log_probe import METRICS, TOP_LINE, WATCH_HEIGHT, at_bottom, chatty, lines_shown, scroll_up
-from helpers import Server, api, node_pixel, sign_in, start, wait_ended, wait_until
+from helpers import Server, api, click_on_canvas, node_pixel, sign_in, start, wait_ended, wait_until
 from playwright.sync_api import Browser, Page, expect
-
-# the canvas's tooltip (ECharts'), in the page's body (outside the zoomed canvas: see dag_view.py)
-TOOLTIP_SHOWS = """(text) => [...document.querySelectorAll('.fm-dag-tip')]
-    .some((d) => d.style.visibility !== 'hidden' && d.style.display !== 'none' && d.innerText.includes(text))"""
 
 
 def clients(server: Server) -> dict[str, int]:
@@ -36,13 +32,7 @@ def test_a_finished_execution_renders_and_a_canvas_click_opens_the_inspector(
         expect(page.get_by_test_id(f'node-{node_id}')).to_contain_text('succeeded', ignore_case=True)
     expect(page.get_by_test_id('event-log')).to_contain_text('execution.completed')
 
-    x, y = node_pixel(page, 'charge_payment')
-    page.mouse.move(x, y)
-    # ECharts finds the item under the pointer when the pointer moves over it, and a click only hits what the last
-    # move found: wait until it has (its tooltip for the node shows), then click
-    page.wait_for_function(TOOLTIP_SHOWS, arg='Charge payment')
-    page.mouse.down()
-    page.mouse.up()
+    click_on_canvas(page, *node_pixel(page, 'charge_payment'), 'Charge payment')
     inspector = page.get_by_test_id('inspector')
     expect(inspector).to_be_visible(timeout=5_000)
     expect(inspector).to_contain_text('Charge payment')
