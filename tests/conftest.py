@@ -49,12 +49,15 @@ LONGEST_FIRST = (
     'tests/integration/test_operations_process.py',  # 28 s
     'tests/integration/test_dask_process.py',  # 23 s
     'tests/integration/test_backup_process.py',  # 23 s
-    'tests/e2e/test_execution_reconnect.py',  # 79 s
-    'tests/e2e/test_small_screens.py',  # 75 s
+    'tests/e2e/test_small_screens.py',  # 75-98 s
+    'tests/e2e/test_execution_live.py',  # 72-87 s
+    'tests/e2e/test_execution_reconnect.py',  # 63-79 s
+    'tests/e2e/test_security_headers.py',  # 33-61 s
+    'tests/e2e/test_replay_ui.py',  # 54 s
     'tests/e2e/test_markup_markers.py',  # 48-70 s
-    'tests/e2e/test_execution_live.py',  # 72 s
-    'tests/e2e/test_cluster_live.py',  # 54 s
-    'tests/e2e/test_security_headers.py',  # 33-47 s
+    'tests/e2e/test_workflow_editor_browser.py',  # 39 s
+    'tests/e2e/test_bulk_and_shortcuts.py',  # 37 s
+    'tests/e2e/test_cluster_live.py',  # 35-54 s
     'tests/e2e/test_canvas_zoom.py',  # 33 s
 )
 
