@@ -78,6 +78,16 @@ test("in a narrow window a graph that fitting would make illegible starts legibl
   assert.deepEqual(startView(1000, 200, 350, 300, 0.7, 640), fitView(1000, 200, 350, 300));
 });
 
+test("a canvas read by name starts legible at its left end, in any window, where fitting would leave it unnamed", () => {
+  // the editor's preview at 1400 px: 9 columns, 1,637 x 300 px into 400 x 300 would be 0.24, its cards unnamed
+  assert.deepEqual(startView(1637, 300, 400, 300, 0.7, 1400, 0.5), { k: 0.7, x: 0, y: 45 });
+  // fitted at 0.5 or more, its names drawn: fitted
+  assert.deepEqual(startView(1000, 300, 500, 300, 0.7, 1400, 0.5), fitView(1000, 300, 500, 300));
+  // without names (dots), or a canvas that does not ask (the execution page): fitted
+  assert.deepEqual(startView(1637, 300, 400, 300, null, 1400, 0.5), fitView(1637, 300, 400, 300));
+  assert.deepEqual(startView(1637, 300, 400, 300, 0.7, 1400), fitView(1637, 300, 400, 300));
+});
+
 test("a card out of view is brought to the middle at the same zoom; one in view stays where it is", () => {
   const view = { k: 0.5, x: 10, y: -200 };
   assert.equal(revealView(view, 400, 200, 800, 400), view); // inside: the very same view (nothing to redraw)

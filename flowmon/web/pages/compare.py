@@ -309,7 +309,9 @@ class _Side:
                     .props(f'data-testid=compare-position-{letter.lower()}')
                 )
             _input(letter, final.input if final is not None else None)
-            self.dag = DagView(definition, on_select=on_select, height='auto', width_budget=width_budget)
+            self.dag = DagView(
+                definition, on_select=on_select, height='auto', width_budget=width_budget, start_named=True
+            )
         self._index = index
 
     def show(self, state: Any, k: int) -> None:

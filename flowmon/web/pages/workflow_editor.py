@@ -268,7 +268,9 @@ class WorkflowEditor:
         self._preview_of = definition
         self.preview.clear()
         with self.preview:
-            DagView(definition, height='auto', definition_only=True, width_budget=HALF_WIDTH_BUDGET_PX)
+            DagView(
+                definition, height='auto', definition_only=True, width_budget=HALF_WIDTH_BUDGET_PX, start_named=True
+            )
 
     # --- JSON or YAML ---------------------------------------------------------------------------------
 

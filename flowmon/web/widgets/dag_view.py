@@ -171,13 +171,16 @@ class DagView:
         *,
         definition_only: bool = False,
         width_budget: int = WIDTH_BUDGET_PX,
+        start_named: bool = False,
     ) -> None:
         """``height`` is CSS; ``'auto'`` picks one from the graph's tallest column (:func:`auto_height`). ``views``: the
         node views the page shares among its widgets (the page then brings them up to each state and tells
         :meth:`apply` which changed); without, the view keeps its own. ``definition_only``: a workflow, not an
         execution: cards say each node's type where an execution would say ``pending``. ``width_budget``: px the
         graph may take when its cards widen for long names (:data:`HALF_WIDTH_BUDGET_PX` for a canvas in half a
-        page)."""
+        page). ``start_named``: a graph that fitting into view would shrink below :data:`LABEL_ZOOM` (its cards
+        unnamed) starts at the zoom that keeps its names legible, at its left end, to pan along or fit, in any window
+        (as on a phone): for a canvas whose cards are read by name, the editor's preview, the compare page's."""
         layout = layout_definition(workflow_definition)  # not kept: see _node_item on what a page holds per node
         self._positions = {node.id: (node.x, node.y) for node in layout.nodes}
         self._order = {node.id: (node.layer, node.index) for node in layout.nodes}
@@ -205,7 +208,8 @@ class DagView:
         self._flowing = False
         self._area = self._plot_area()
         stage_height = f'{self._scale.stage_height}px' if self._scale.tall else height
-        with DagViewport(height, legible_zoom=self._scale.legible_zoom):
+        named_zoom = LABEL_ZOOM if start_named else None
+        with DagViewport(height, legible_zoom=self._scale.legible_zoom, named_zoom=named_zoom):
             with (
                 ui.element('div')
                 .classes('relative')

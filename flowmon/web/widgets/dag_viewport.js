@@ -1,7 +1,8 @@
 // The DAG canvas's viewport in the browser (see dag_viewport.py): the canvas (chart and edge layer together) is one
 // "stage" that this component moves and scales with a CSS transform, so the SVG edges and the node cards can never
 // drift apart. A graph starts at its natural size, or fitted into view when it is wider (on a phone, where fitting
-// would shrink its names past reading, at a legible zoom at its left end: startView). The wheel zooms about the
+// would shrink its names past reading, and in a canvas that asks for it where fitting would leave its cards unnamed,
+// at a legible zoom at its left end: startView). The wheel zooms about the
 // pointer, a drag pans (a press that moves less than a few pixels stays a click on a node), two fingers pinch to
 // zoom (and pan with their midpoint), and the buttons zoom in, zoom out and fit the whole graph into view. The zoom
 // factor is published as data-zoom on the viewport, and each move of the view as an "fm-view" event there (the chart
@@ -30,14 +31,16 @@ export function fitView(width, height, vw, vh) {
 }
 
 // The view a canvas starts with: a stage that fits the viewport at its natural size, a wider or taller one (a column
-// of many cards) fitted into view; but in a narrow window (`screen` px wide), where fitting would shrink its cards below `legible` (the least
-// zoom at which their names can be read; null: no names), at that zoom, at its left end (where the graph starts),
-// centred vertically (from its top when it is taller than the viewport). A canvas in half of a wide window, as two
-// compared side by side, starts fitted.
-export function startView(width, height, vw, vh, legible, screen) {
+// of many cards) fitted into view; but where fitting would shrink its cards below `legible` (the least zoom at which
+// their names can be read; null: no names) in a narrow window (`screen` px wide), or below `named` (the zoom below
+// which the cards are drawn without names; null: fitted all the same) in any window, at that legible zoom, at its
+// left end (where the graph starts), centred vertically (from its top when it is taller than the viewport): a reader
+// pans along, or presses Fit for the whole graph.
+export function startView(width, height, vw, vh, legible, screen, named = null) {
   if (width <= vw + 1 && height <= vh + 1) return { k: 1, x: 0, y: 0 };
   const fitted = fitView(width, height, vw, vh);
-  if (legible == null || screen >= NARROW_PX || fitted.k >= legible) return fitted;
+  const cramped = screen < NARROW_PX || (named != null && fitted.k < named);
+  if (legible == null || !cramped || fitted.k >= legible) return fitted;
   const k = clampZoom(Math.min(legible, 1));
   return { k, x: 0, y: Math.max(0, (vh - height * k) / 2) }; // (a graph taller than the view: from its top)
 }
@@ -63,7 +66,7 @@ export function pinchView(from, a0, b0, a1, b1) {
 }
 
 export default {
-  props: { legibleZoom: { type: Number, default: null } },
+  props: { legibleZoom: { type: Number, default: null }, namedZoom: { type: Number, default: null } },
   template: `
     <div>
       <slot></slot>
@@ -119,7 +122,8 @@ export default {
       const { clientWidth, clientHeight } = this.$el;
       const { offsetWidth, offsetHeight } = stage;
       const screen = window.innerWidth;
-      this.view = startView(offsetWidth, offsetHeight, clientWidth, clientHeight, this.legibleZoom, screen);
+      const legible = this.legibleZoom;
+      this.view = startView(offsetWidth, offsetHeight, clientWidth, clientHeight, legible, screen, this.namedZoom);
       this.show();
     },
     zoomBy(factor) {

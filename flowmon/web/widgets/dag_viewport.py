@@ -28,9 +28,12 @@ class DagViewport(ui.element, component='dag_viewport.js'):
     """Holds the canvas's stage (its one child) at ``height`` (CSS); the browser zooms, pans and fits it.
 
     ``legible_zoom``: the least zoom at which the names on the graph's cards can be read (None: no names). On a
-    narrow screen a graph that fitting would shrink below it starts at that zoom instead, at its left end."""
+    narrow screen a graph that fitting would shrink below it starts at that zoom instead, at its left end; and so does
+    one that fitting would shrink below ``named_zoom`` (the zoom below which its cards are drawn unnamed; None: it
+    starts fitted) in any window."""
 
-    def __init__(self, height: str, *, legible_zoom: float | None = None) -> None:
+    def __init__(self, height: str, *, legible_zoom: float | None = None, named_zoom: float | None = None) -> None:
         super().__init__()
         self.classes('fm-viewport w-full').style(f'height: {height}').props('data-testid=dag-viewport')
         self._props['legible-zoom'] = legible_zoom
+        self._props['named-zoom'] = named_zoom
