@@ -1,11 +1,12 @@
 """A workflow of nine columns in a real Chromium at 1400 x 900, light and dark: the workflow editor's preview, which
 fitting would shrink below 50% (its cards unnamed), starts at a legible zoom at the graph's left end, its names drawn
 whole inside their cards, to pan along or fit; the compare page, which stacks such graphs at the page's width, shows
-them fitted with every card named. No name overlaps another or leaves its card. Screenshots go to
-test-output/screenshots/canvas-named-*.png."""
+them fitted with every card named, and zoomed out below 50% each card's name alone, short, in a larger font. No name
+overlaps another or leaves its card. Screenshots go to test-output/screenshots/canvas-named-*.png."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -142,3 +143,12 @@ def _look(page: Page, server: Any, scheme: str, compared: tuple[str, str], shots
     _named(page, side)
     assert {card['name'] for card in page.evaluate(CARDS, side)} == {*(f's{i}' for i in range(9)), 'notify'}
     page.screenshot(path=str(shots / f'canvas-named-compare-{scheme}.png'), full_page=True)
+    # zoomed out below 50%, the cards show their names short, in a font as large as before, cut in their middle
+    for _ in range(2):
+        page.locator(f'{side} [data-testid=dag-zoom-out]').click()
+    wait_until(lambda: 0.3 < _zoom(page, side) < 0.5, 'the compared graph to be zoomed out below 50%')
+    _named(page, side)
+    page.locator(side).screenshot(path=str(shots / f'canvas-named-compare-short-{scheme}.png'))
+    drawn = {t['text'] for t in page.evaluate(TEXTS, side)}
+    assert any(re.fullmatch(r'Fetch n?…', text) for text in drawn), drawn  # 'Fetch new orders', cut
+    assert not any(text.endswith('ms') for text in drawn), drawn  # no card line

@@ -3,7 +3,17 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { clip, inBox, label, richSafe, tipPosition, tooltip, wrap } from "../../flowmon/web/widgets/dag_chart.js";
+import {
+  clip,
+  inBox,
+  label,
+  richSafe,
+  shortLabel,
+  shortName,
+  tipPosition,
+  tooltip,
+  wrap,
+} from "../../flowmon/web/widgets/dag_chart.js";
 
 const MARKER = `</svg><img src=x onerror="alert(1)"><b id='fm-marker-b'>bold</b>`;
 const COLORS = { pending: "#aaa", failed: "#f00" };
@@ -90,4 +100,29 @@ test("the tooltip stays inside the visible part of the canvas as far as it fits"
   const view = { k: 1, left: 200, top: 100, right: 400, bottom: 300 };
   assert.deepEqual(tipPosition([210, 110], [300, 50], view), [200, 124]); // wider than the box: its left edge
   assert.deepEqual(tipPosition([150, 120], [50, 50], view), [200, 134]); // the pointer left of the box
+});
+
+test("zoomed out past the card lines, a card shows its name short, in a font about 11 px high on the screen", () => {
+  // a 140 x 46 px card at 40%: a 27 px font (10.8 px on the screen), 7 characters in the card's 128 px
+  assert.deepEqual(shortName(0.4, [140, 46]), { font: 27, chars: 7 });
+  // at 30% the font grows only as far as six characters still fit (10.5 px on the screen)
+  assert.deepEqual(shortName(0.3, [140, 46]), { font: 35, chars: 6 });
+  // a wider card holds more
+  assert.deepEqual(shortName(0.4, [240, 46]), { font: 27, chars: 14 });
+  // a short card (31 px, a tall column's) holds a 24 px font: read at 45%, not at 30% (7.2 px)
+  assert.deepEqual(shortName(0.45, [140, 31]), { font: 24, chars: 8 });
+  assert.equal(shortName(0.3, [140, 31]), null);
+  // at 20% even the largest font the card holds would be 7 px: no name
+  assert.equal(shortName(0.2, [140, 46]), null);
+});
+
+test("a short name is cut at its end, counted in characters, and cannot leave its rich-text block", () => {
+  const names = { a: "Fetch new orders", b: "Pay", c: "{x|y}", d: "Charge the card", e: "🇩🇪🇩🇪🇩🇪🇩🇪🇩🇪🇩🇪🇩🇪🇩🇪" };
+  const format = shortLabel({ names }, { font: 27, chars: 7 });
+  assert.equal(format({ data: { name: "a", m: "12 ms" } }), "{short|Fetch…}"); // the name alone, no space before the cut
+  assert.equal(format({ data: { name: "b" } }), "{short|Pay}");
+  assert.equal(format({ data: { name: "c" } }), "{short|(x/y)}");
+  assert.equal(format({ data: { name: "d" } }), "{short|Charge…}");
+  assert.equal(format({ data: { name: "e" } }), "{short|🇩🇪🇩🇪🇩🇪🇩🇪🇩🇪🇩🇪…}"); // a flag is one character
+  assert.equal(format({ data: { name: "unknown-id" } }), "{short|unknow…}");
 });

@@ -18,8 +18,12 @@ const graphemes = new Intl.Segmenter();
 // sequence is one, never split), in its middle: the end of a name often tells nodes apart ("Process shard 1 (A-C)",
 // "Process shard 2 (D-F)").
 export function clip(text, width) {
+  return cut(text, Math.max(6, Math.floor(width / 7.2)));
+}
+
+// A name cut to `limit` characters at the most, in its middle (see clip).
+function cut(text, limit) {
   const chars = Array.from(graphemes.segment(text), (part) => part.segment);
-  const limit = Math.max(6, Math.floor(width / 7.2));
   if (chars.length <= limit) return text;
   const tail = Math.floor((limit - 1) / 2);
   const start = chars.slice(0, limit - 1 - tail).join("");
@@ -69,6 +73,47 @@ export function label({ names, card, lines = 1 }) {
       .join("\n");
   }
   return (p) => `${shown[p.data.name] ?? `{name|${richSafe(p.data.name)}}`}\n{meta|${richSafe(p.data.m || "pending")}}`;
+}
+
+// Zoomed out below the zoom from which the cards show their names and card lines (`labelZoom`), where those would be
+// smudges, a card shows its name alone, short, in a font that stays SHORT_PX high on the screen (as far as the card
+// holds it, and at least SHORT_LEAST_PX), cut at its end to SHORT_CHARS characters or more: the card's colour says
+// its status, the tooltip names it whole (as Dagster's asset graph does zoomed out). Smaller still, the card is its
+// colour alone.
+const SHORT_PX = 11;
+const SHORT_LEAST_PX = 9;
+const SHORT_CHARS = 6;
+const SHORT_HEIGHT_SHARE = 0.8; // of the card's height, the short name's font takes this much at the most
+const SHORT_PADDING = 6; // px of the card's width left free on either side of its short name
+const CHAR_EM = 0.6; // a character of a name is this many times its font's size wide, on average (7.2 px at 12 px)
+
+// The short names' font size (px of the unzoomed card) and how many characters fit, on cards of `card` px ([width,
+// height]) at `zoom`; null where no short name can be read.
+export function shortName(zoom, [width, height]) {
+  const room = width - 2 * SHORT_PADDING;
+  const largest = Math.min(height * SHORT_HEIGHT_SHARE, room / (SHORT_CHARS * CHAR_EM));
+  const font = Math.floor(Math.min(SHORT_PX / zoom, largest));
+  if (!(zoom > 0) || font * zoom < SHORT_LEAST_PX) return null;
+  return { font, chars: Math.floor(room / (font * CHAR_EM)) };
+}
+
+// A name cut to `limit` characters at the most at its end: with the few characters of a short name, its start is
+// what a reader knows it by ("Validat…", where the middle cut says "Val…nes").
+function start(text, limit) {
+  const chars = Array.from(graphemes.segment(text), (part) => part.segment);
+  return chars.length <= limit
+    ? text
+    : `${chars
+        .slice(0, limit - 1)
+        .join("")
+        .trimEnd()}…`;
+}
+
+// The card's short name (see shortName's `chars`), as rich text.
+export function shortLabel({ names }, { chars }) {
+  const shown = {};
+  for (const [id, name] of Object.entries(names)) shown[id] = `{short|${richSafe(start(name, chars))}}`;
+  return (p) => shown[p.data.name] ?? `{short|${richSafe(start(p.data.name, chars))}}`;
 }
 
 const TIP_GAP = 14; // screen px between the pointer and the tooltip
@@ -161,6 +206,10 @@ export default {
       if (text.card) {
         nodes.label = { ...nodes.label, formatter: label(text), show: false };
         nodes.emphasis = { ...nodes.emphasis, label: { show: false } };
+        this.names = text;
+        this.fullLabel = { formatter: nodes.label.formatter, rich: nodes.label.rich };
+        this.cardSize = [text.card, nodes.symbolSize[1]];
+        this.short = null; // the short names' {font, chars} while they are drawn
         this.labelZoom = text.labelZoom || 0;
         this.named = [];
         this.onView = () => this.viewed();
@@ -173,19 +222,32 @@ export default {
       this.onView?.();
     },
     // The view moved: the cards whose names are drawn are those near it (the box NAMED_AROUND times the visible part,
-    // in layout units; all of a graph of NAMED_ALWAYS nodes at most), none below `labelZoom`. ECharts lays out every
-    // name it is given on each draw, so 300 names, most of them out of view, took the frame rate of a zoomed-in live
-    // page from 39 to 24 fps.
+    // in layout units; all of a graph of NAMED_ALWAYS nodes at most); below `labelZoom` their short names, none where
+    // those cannot be read (shortName). ECharts lays out every name it is given on each draw, so 300 names, most of
+    // them out of view, took the frame rate of a zoomed-in live page from 39 to 24 fps.
     viewed() {
       const nodes = this.series.nodes;
       if (!this.chart || !nodes) return;
       const zoom = Number(this.viewport?.dataset.zoom || 1);
-      if (zoom < this.labelZoom) this.near = null;
+      const short = zoom < this.labelZoom ? shortName(zoom, this.cardSize) : null;
+      if (short?.font !== this.short?.font) {
+        this.short = short;
+        this.relabel = true;
+        this.dirty.add("nodes");
+      }
+      if (zoom < this.labelZoom && !short) this.near = null;
       else this.near = nodes.length <= NAMED_ALWAYS ? EVERYWHERE : nearBox(this.chart, visibleBox(this.$el));
       const named = nodes.map((item) => inBox(item.value, this.near));
       if (named.some((shown, i) => shown !== this.named[i])) this.dirty.add("nodes");
       this.named = named;
       if (this.dirty.size) this.schedule();
+    },
+    // The nodes' label: the names and card lines, or the short names in their font (see viewed).
+    nodeLabel() {
+      const short = this.short;
+      if (!short) return this.fullLabel;
+      const font = { ...this.fullLabel.rich.name, fontSize: short.font, lineHeight: Math.ceil(short.font * 1.2) };
+      return { formatter: shortLabel(this.names, short), rich: { ...this.fullLabel.rich, short: font } };
     },
     // Bring node `name`'s card into view: the viewport moves its view when the card is out of it (see its reveal).
     reveal(name) {
@@ -239,6 +301,10 @@ export default {
       const update = [...this.dirty].map((id) => ({ id, data: this.series[id] }));
       const nodes = update.find((entry) => entry.id === "nodes");
       if (nodes && this.named) nodes.data = nodes.data.map((item, i) => (this.named[i] ? withName(item) : item));
+      if (nodes && this.relabel) {
+        nodes.label = this.nodeLabel();
+        this.relabel = false;
+      }
       this.dirty.clear();
       const started = performance.now();
       this.chart.setOption({ series: update });

@@ -52,7 +52,7 @@ class DagChart(
     ) -> None:
         """``options`` without series data; ``card_width``: px of a labelled card (None: dots without labels);
         ``name_lines``: the lines a name may take on it; ``label_zoom``: the least zoom of the canvas's viewport at
-        which the names are drawn on the cards."""
+        which the names and card lines are drawn on the cards (below it, short names in a larger font)."""
         super().__init__()
         # one string each: NiceGUI would wrap the nested dicts in observables, per page
         self._props['options'] = json.dumps(options)

@@ -71,7 +71,8 @@ MAX_WIDE_CARD_WIDTH = 240  # px of a card at the most in a graph whose names are
 AUTO_HEIGHT_PX = (300, 640)
 AUTO_HEIGHT_FOR_NAMES_PX = 720
 # The browser draws the names on the cards from this zoom on (smaller, a 12 px name is less than 6 px high and no one
-# reads it): below it the cards show their status colour alone, the tooltip and the node list name them
+# reads it): below it a card shows its name alone, short, in a font large enough to read while the card holds one
+# (dag_chart.js's shortName), else its status colour alone; the tooltip and the node list name it whole
 LABEL_ZOOM = 0.5
 # A canvas beside other panels (the execution page's node list) wants room for its graph at this zoom at the least,
 # or at full size when its cards are this short (their names are small already): see DagView.legible_width
