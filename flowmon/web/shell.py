@@ -20,10 +20,9 @@ from flowmon.web.widgets.connection_indicator import ConnectionIndicator
 from flowmon.web.widgets.focus_keeper import FocusKeeper, menu_entry
 from flowmon.web.widgets.saved_views import SavedViewsDrawer
 from flowmon.web.widgets.shortcuts import Shortcuts
+from flowmon.web.widgets.system_mode import SystemMode
 
 DARK_MODE_KEY = 'dark_mode'
-# Asked of a browser whose visitor has not chosen: whether the system is in dark mode (the page follows it already)
-SYSTEM_DARK_JS = "matchMedia('(prefers-color-scheme: dark)').matches"
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,10 +57,12 @@ class Shell:
         self.signed_in = False
         router = ui.context.client.sub_pages_router
         # no choice stored: None, Quasar's "auto", and the browser shows the system's mode (prefers-color-scheme)
-        # from the start; what the server draws in the mode (the code editors' theme) learns which it is on connect
+        # from the start; the browser says which mode that is once the page is live and whenever the system switches,
+        # and the page takes it, the code editors with it (their theme is picked here), until the toggle is used
         self._dark = ui.dark_mode(value=_stored_dark_mode())
+        self._system: SystemMode | None = None
         if self._dark.value is None:
-            ui.context.client.on_connect(self._learn_system_mode)
+            self._system = SystemMode(self._follow_system).mark('system-mode')
         with ui.header().classes('fm-header items-center gap-1 px-4 py-2').props('bordered') as self.header:
             self._views_button = (
                 ui.button(icon='bookmarks', on_click=lambda: self.views.toggle())
@@ -176,21 +177,19 @@ class Shell:
     # --- actions ------------------------------------------------------------------------------------
 
     def _toggle_dark(self) -> None:
+        if self._system is not None:  # chosen: the system's mode no longer counts on this page
+            self._system.delete()
+            self._system = None
         self._set_dark(not bool(self._dark.value))
         if is_signed_in(self._application.token):  # nothing is stored for visitors who never signed in
             app.storage.user[DARK_MODE_KEY] = self._dark.value
 
-    async def _learn_system_mode(self) -> None:
-        """Take the system's mode, which the page shows already, as the page's: the code editors follow it, and the
-        toggle offers the other. Nothing is stored (the visitor chose nothing); the toggle's choice wins."""
-        if self._dark.value is not None:
-            return  # chosen meanwhile, or learnt at an earlier connection
-        try:
-            dark = await self._dark.client.run_javascript(SYSTEM_DARK_JS, timeout=3.0)
-        except TimeoutError:
-            return
-        if self._dark.value is None:
-            self._set_dark(dark is True)
+    def _follow_system(self, dark: bool) -> None:
+        """Take the system's mode (the browser says it once the page is live and at each switch) as the page's: the
+        code editors follow it, and the toggle offers the other. Nothing is stored (the visitor chose nothing); once
+        the toggle is used its choice wins."""
+        if self._system is not None:
+            self._set_dark(dark)
 
     def _set_dark(self, dark: bool) -> None:
         self._dark.value = dark

@@ -1,7 +1,8 @@
 """The workflow editor in a real Chromium: typing into CodeMirror, the API's validation message as you type, the
 live preview, Save with the diff against the stored version, and the stored result. Names with markup in them stay
 text (the diff and the status are text nodes). A browser whose system is in dark mode gets a dark page and editor until
-the toggle says otherwise. Screenshots go to test-output/screenshots."""
+the toggle says otherwise, and an open page follows the system when it switches. Screenshots go to
+test-output/screenshots."""
 
 from __future__ import annotations
 
@@ -197,6 +198,13 @@ EDITOR_LUMINANCE = """() => {
         .map((c) => { const s = c / 255; return s <= 0.03928 ? s / 12.92 : ((s + 0.055) / 1.055) ** 2.4; });
     return 0.2126 * r + 0.7152 * g + 0.0722 * b;
 }"""
+# Counts the system's switches as the page's own listeners hear them (window.__switches)
+COUNT_SWITCHES = """() => {
+    window.__switches = 0;
+    matchMedia('(prefers-color-scheme: dark)').addEventListener('change', () => window.__switches++);
+}"""
+DARK_PAGE = "() => document.body.classList.contains('body--dark')"
+LIGHT_PAGE = "() => !document.body.classList.contains('body--dark')"
 
 
 def test_a_browser_in_dark_mode_gets_dark_pages_until_the_toggle_says_otherwise(
@@ -224,5 +232,51 @@ def test_a_browser_in_dark_mode_gets_dark_pages_until_the_toggle_says_otherwise(
         assert not page.evaluate("() => document.body.classList.contains('body--dark')")
         assert page.evaluate(EDITOR_LUMINANCE) > 0.8
         expect(page.get_by_test_id('theme-toggle')).to_contain_text('dark_mode')
+    finally:
+        context.close()
+
+
+def test_an_open_page_follows_the_system_until_the_toggle_is_used(
+    browser: Browser, server: Any, call_api: Api, shots: Path
+) -> None:
+    """The system switches between light and dark while the page is open (an automatic dark mode at sunset): the page
+    and its code editor follow, each time, until the toggle is used; the choice then stays whatever the system does."""
+    wait_loaded(server)
+    assert call_api('PUT', f'/api/workflows/{WORKFLOW_ID}', STORED).status_code in (200, 201)
+    context = browser.new_context(base_url=server.url, viewport={'width': 1400, 'height': 900}, color_scheme='light')
+    try:
+        page = context.new_page()
+        sign_in(page, server, f'/workflows/{WORKFLOW_ID}/edit')
+        status, toggle = page.get_by_test_id('editor-status'), page.get_by_test_id('theme-toggle')
+        expect(status).to_contain_text(f'Valid: {WORKFLOW_ID}, 1 node, 0 edges')
+        expect(toggle).to_contain_text('dark_mode')  # the server knows: light
+        assert page.evaluate(LIGHT_PAGE) and page.evaluate(EDITOR_LUMINANCE) > 0.8
+
+        page.emulate_media(color_scheme='dark')  # sunset
+        page.wait_for_function(DARK_PAGE)
+        page.wait_for_function(f'() => ({EDITOR_LUMINANCE})() < 0.1')
+        expect(toggle).to_contain_text('light_mode')
+        page.screenshot(path=str(shots / 'editor-system-switched-dark.png'))
+        page.emulate_media(color_scheme='light')
+        page.wait_for_function(LIGHT_PAGE)
+        page.wait_for_function(f'() => ({EDITOR_LUMINANCE})() > 0.8')
+        expect(toggle).to_contain_text('dark_mode')
+        page.screenshot(path=str(shots / 'editor-system-switched-light.png'))
+
+        toggle.click()  # dark, chosen
+        page.wait_for_function(DARK_PAGE)
+        page.wait_for_function(f'() => ({EDITOR_LUMINANCE})() < 0.1')
+        page.evaluate(COUNT_SWITCHES)
+        page.emulate_media(color_scheme='dark')  # the system switches twice (the browser tells each one apart)
+        page.wait_for_function('() => window.__switches === 1')
+        page.emulate_media(color_scheme='light')
+        page.wait_for_function('() => window.__switches === 2')
+        # an edit goes to the server after whatever the page said before it, and its answer comes back after
+        second = {'id': 'tell', 'type': 'log', 'config': {'message': 'done'}}
+        edges = [{'source': 'start', 'target': 'tell'}]
+        _replace_text(page, json.dumps({**STORED, 'nodes': [*STORED['nodes'], second], 'edges': edges}, indent=2))
+        expect(status).to_contain_text(f'Valid: {WORKFLOW_ID}, 2 nodes, 1 edge')
+        assert page.evaluate(DARK_PAGE) and page.evaluate(EDITOR_LUMINANCE) < 0.1
+        expect(toggle).to_contain_text('light_mode')
     finally:
         context.close()

@@ -12,7 +12,6 @@ from nicegui.testing.user import User
 from nicegui.testing.user_simulation import user_simulation
 from postgres_support import DIALECTS, create_database, drop_database
 from uisim import be_patient, sign_in, wait_for_path
-from waiting import until
 
 from flowmon.engine.core.payload import bounded_text
 from flowmon.web.routing import with_error_panel
@@ -64,11 +63,16 @@ async def test_the_compact_menu_lists_the_workflows_too(user: User) -> None:
     await user.should_see(marker='workflow-page')
 
 
+def _system_says(user: User, dark: bool) -> None:
+    """The browser tells the page the system's mode, as system_mode.js does once the page is live and at each switch."""
+    user.find(marker='system-mode').trigger('system_mode', {'dark': dark})
+
+
 async def test_dark_mode_choice_sticks_across_page_loads(user: User) -> None:
-    user.javascript_rules[re.compile(r'.*prefers-color-scheme')] = lambda _: False  # a system in light mode
     await sign_in(user)
     dark = next(iter(user.find(kind=ui.dark_mode).elements))
-    await until(lambda: dark.value is False, "the system's light mode")
+    _system_says(user, False)  # a system in light mode
+    assert dark.value is False
     user.find(marker='theme-toggle').click()
     assert dark.value is True
     await user.open('/executions')
@@ -76,15 +80,15 @@ async def test_dark_mode_choice_sticks_across_page_loads(user: User) -> None:
 
 
 async def test_a_visitor_who_has_not_chosen_gets_the_systems_mode_until_the_toggle_says_otherwise(user: User) -> None:
-    """No choice stored: the page follows the system's mode (Quasar's auto) and asks the browser which it is
+    """No choice stored: the page follows the system's mode (Quasar's auto) and the browser says which it is
     (prefers-color-scheme), so that the code editors, whose theme is picked here, follow it too. The toggle's choice
     is stored and wins from then on."""
-    user.javascript_rules[re.compile(r'.*prefers-color-scheme: dark')] = lambda _: True  # a system in dark mode
     await sign_in(user, '/workflows/new')
     await user.should_see(marker='workflow-source')
     dark = next(iter(user.find(kind=ui.dark_mode).elements))
     (source,) = user.find(marker='workflow-source').elements
-    await until(lambda: dark.value is True, "the system's dark mode")
+    _system_says(user, True)  # a system in dark mode
+    assert dark.value is True
     assert source.props['theme'] == DARK_THEME
     assert next(iter(user.find(marker='theme-toggle').elements)).props['icon'] == 'light_mode'  # it offers light
 
@@ -95,6 +99,31 @@ async def test_a_visitor_who_has_not_chosen_gets_the_systems_mode_until_the_togg
     assert next(iter(user.find(kind=ui.dark_mode).elements)).value is False  # the choice, not the system's mode
     (source,) = user.find(marker='workflow-source').elements
     assert source.props['theme'] == LIGHT_THEME
+    await user.should_not_see(marker='system-mode')  # nothing listens to the system's mode any more
+
+
+async def test_an_open_page_follows_the_system_until_the_toggle_is_used(user: User) -> None:
+    """The system switches between light and dark while the page is open (an automatic dark mode at sunset): the
+    page and its code editor follow, until the visitor chooses; what the browser says then changes nothing."""
+    await sign_in(user, '/workflows/new')
+    await user.should_see(marker='workflow-source')
+    dark = next(iter(user.find(kind=ui.dark_mode).elements))
+    (source,) = user.find(marker='workflow-source').elements
+    toggle = next(iter(user.find(marker='theme-toggle').elements))
+    _system_says(user, False)
+    assert dark.value is False and source.props['theme'] == LIGHT_THEME
+    _system_says(user, True)  # sunset
+    assert dark.value is True and source.props['theme'] == DARK_THEME and toggle.props['icon'] == 'light_mode'
+    _system_says(user, False)
+    assert dark.value is False and source.props['theme'] == LIGHT_THEME and toggle.props['icon'] == 'dark_mode'
+    system = user.find(marker='system-mode')
+    (listener,) = system.elements
+
+    user.find(marker='theme-toggle').click()  # dark, chosen
+    assert dark.value is True and source.props['theme'] == DARK_THEME
+    assert listener.is_deleted  # the browser's listener goes with it
+    system.trigger('system_mode', {'dark': False})  # a switch said just before the click
+    assert dark.value is True and source.props['theme'] == DARK_THEME and toggle.props['icon'] == 'light_mode'
 
 
 async def test_unknown_path_shows_a_friendly_not_found(user: User) -> None:

@@ -32,13 +32,13 @@ JS_SINKS = re.compile(
 )
 # Reviewed places that send JavaScript or HTML-producing formatters to the browser: file -> how many.
 #   run_javascript: the time-zone probe (constant); a code editor's length probe (code_editor.py: the element's id,
-#     an int, and nothing else); the system's dark mode probe (shell.py, constant).
+#     an int, and nothing else).
 #   formatter: the DAG tooltip (dag_chart.js, escapes with esc() of lib/fm-escape.js) and card label (ECharts rich
 #     text, names made rich-safe); the Gantt's per-item tooltips, a segment's and the queue lane's (timeline_chart.py,
 #     markup.echarts_tooltip), and its axis label (timeline_chart.js, numbers).
 #   add_body_html, add_head_html, new Function: none (the browser components are .js files NiceGUI loads).
 REVIEWED = {
-    'run_javascript': {'__init__.py': 1, 'shell.py': 1, 'widgets/code_editor.py': 1},
+    'run_javascript': {'__init__.py': 1, 'widgets/code_editor.py': 1},
     'add_body_html': {},
     'add_head_html': {},
     # (duration_trend.py: a constant ECharts template, '{value} ms' or '{value} s', on numeric axis values only)
