@@ -57,8 +57,9 @@ class Shell:
         self.signed_in = False
         router = ui.context.client.sub_pages_router
         # no choice stored: None, Quasar's "auto", and the browser shows the system's mode (prefers-color-scheme)
-        # from the start; the browser says which mode that is once the page is live and whenever the system switches,
-        # and the page takes it, the code editors with it (their theme is picked here), until the toggle is used
+        # from the start (a code editor picks its theme there too); the browser says which mode that is once the page
+        # is live and whenever the system switches, and the page takes it, the code editors with it (their theme is
+        # picked here), until the toggle is used
         self._dark = ui.dark_mode(value=_stored_dark_mode())
         self._system: SystemMode | None = None
         if self._dark.value is None:

@@ -1,8 +1,8 @@
 """The workflow editor in a real Chromium: typing into CodeMirror, the API's validation message as you type, the
 live preview, Save with the diff against the stored version, and the stored result. Names with markup in them stay
 text (the diff and the status are text nodes). A browser whose system is in dark mode gets a dark page and editor until
-the toggle says otherwise, and an open page follows the system when it switches. Screenshots go to
-test-output/screenshots."""
+the toggle says otherwise, the editor dark from its first frame, and an open page follows the system when it switches.
+Screenshots go to test-output/screenshots."""
 
 from __future__ import annotations
 
@@ -198,6 +198,15 @@ EDITOR_LUMINANCE = """() => {
         .map((c) => { const s = c / 255; return s <= 0.03928 ? s / 12.92 : ((s + 0.055) / 1.055) ** 2.4; });
     return 0.2126 * r + 0.7152 * g + 0.0722 * b;
 }"""
+# From the page's first script on: the editor's luminance at every change of the page (window.__editorShades, each
+# value once in a row), the first one as CodeMirror draws it
+EDITOR_SHADES = f"""(() => {{
+    window.__editorShades = [];
+    new MutationObserver(() => {{
+        const shade = ({EDITOR_LUMINANCE})();
+        if (shade !== null && shade !== window.__editorShades.at(-1)) window.__editorShades.push(shade);
+    }}).observe(document, {{ subtree: true, childList: true, attributes: true }});
+}})()"""
 # Counts the system's switches as the page's own listeners hear them (window.__switches)
 COUNT_SWITCHES = """() => {
     window.__switches = 0;
@@ -232,6 +241,27 @@ def test_a_browser_in_dark_mode_gets_dark_pages_until_the_toggle_says_otherwise(
         assert not page.evaluate("() => document.body.classList.contains('body--dark')")
         assert page.evaluate(EDITOR_LUMINANCE) > 0.8
         expect(page.get_by_test_id('theme-toggle')).to_contain_text('dark_mode')
+    finally:
+        context.close()
+
+
+def test_an_editor_opened_in_a_dark_system_is_dark_from_its_first_frame(
+    browser: Browser, server: Any, call_api: Api
+) -> None:
+    """A page loaded straight onto the editor: the page is in the system's mode at once, and so is the editor, whose
+    theme the browser picks until the server knows the page's mode (it was light until then, for a moment)."""
+    wait_loaded(server)
+    assert call_api('PUT', f'/api/workflows/{WORKFLOW_ID}', STORED).status_code in (200, 201)
+    context = browser.new_context(base_url=server.url, viewport={'width': 1400, 'height': 900}, color_scheme='dark')
+    context.add_init_script(script=EDITOR_SHADES)
+    try:
+        page = context.new_page()
+        for path in ('/workflows/new', f'/workflows/{WORKFLOW_ID}/edit'):  # built at once, and after a database read
+            sign_in(page, server, path)
+            expect(page.get_by_test_id('editor-status')).to_contain_text('Valid: ')
+            expect(page.get_by_test_id('theme-toggle')).to_contain_text('light_mode')  # the server knows: dark
+            shades = page.evaluate('window.__editorShades')
+            assert shades and all(shade < 0.1 for shade in shades), (path, shades)
     finally:
         context.close()
 

@@ -15,7 +15,7 @@ from uisim import be_patient, sign_in, wait_for_path
 
 from flowmon.engine.core.payload import bounded_text
 from flowmon.web.routing import with_error_panel
-from flowmon.web.widgets.code_editor import DARK_THEME, LIGHT_THEME
+from flowmon.web.widgets.code_editor import DARK_THEME, LIGHT_THEME, SYSTEM_THEME_JS, SYSTEM_THEME_PROP
 
 
 async def test_navigation_moves_between_pages_and_marks_the_current_one(user: User) -> None:
@@ -81,15 +81,16 @@ async def test_dark_mode_choice_sticks_across_page_loads(user: User) -> None:
 
 async def test_a_visitor_who_has_not_chosen_gets_the_systems_mode_until_the_toggle_says_otherwise(user: User) -> None:
     """No choice stored: the page follows the system's mode (Quasar's auto) and the browser says which it is
-    (prefers-color-scheme), so that the code editors, whose theme is picked here, follow it too. The toggle's choice
-    is stored and wins from then on."""
+    (prefers-color-scheme), so that the code editors, whose theme is picked here, follow it too; until it has said,
+    an editor's theme is picked in the browser. The toggle's choice is stored and wins from then on."""
     await sign_in(user, '/workflows/new')
     await user.should_see(marker='workflow-source')
     dark = next(iter(user.find(kind=ui.dark_mode).elements))
     (source,) = user.find(marker='workflow-source').elements
+    assert dark.value is None and source.props[SYSTEM_THEME_PROP] == SYSTEM_THEME_JS  # not known yet: the browser's
     _system_says(user, True)  # a system in dark mode
     assert dark.value is True
-    assert source.props['theme'] == DARK_THEME
+    assert source.props['theme'] == DARK_THEME and SYSTEM_THEME_PROP not in source.props
     assert next(iter(user.find(marker='theme-toggle').elements)).props['icon'] == 'light_mode'  # it offers light
 
     user.find(marker='theme-toggle').click()
@@ -98,7 +99,7 @@ async def test_a_visitor_who_has_not_chosen_gets_the_systems_mode_until_the_togg
     await user.should_see(marker='workflow-source')
     assert next(iter(user.find(kind=ui.dark_mode).elements)).value is False  # the choice, not the system's mode
     (source,) = user.find(marker='workflow-source').elements
-    assert source.props['theme'] == LIGHT_THEME
+    assert source.props['theme'] == LIGHT_THEME and SYSTEM_THEME_PROP not in source.props
     await user.should_not_see(marker='system-mode')  # nothing listens to the system's mode any more
 
 

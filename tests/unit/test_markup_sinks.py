@@ -11,8 +11,8 @@ code of flowmon/web (not its comments and docstrings) and fails on:
   ``insertAdjacentHTML``, ``v-html``, ``document.write``, ``setHTML``, ``createContextualFragment``;
 - more places that hand JavaScript or HTML-returning formatters to the browser (``run_javascript``,
   ``add_body_html``/``add_head_html``, ECharts ``formatter`` keys in Python and in the .js components,
-  ``new Function``) than the reviewed ones listed below. A new one needs a review against the rule, then an entry
-  here.
+  ``new Function``, dynamic props: a prop named ``:name``, whose value the browser runs) than the reviewed ones
+  listed below. A new one needs a review against the rule, then an entry here.
 """
 
 from __future__ import annotations
@@ -33,6 +33,8 @@ JS_SINKS = re.compile(
 # Reviewed places that send JavaScript or HTML-producing formatters to the browser: file -> how many.
 #   run_javascript: the time-zone probe (constant); a code editor's length probe (code_editor.py: the element's id,
 #     an int, and nothing else).
+#   dynamic prop: a code editor's theme on a page whose mode is not known yet (code_editor.py: the system's mode, a
+#     constant).
 #   formatter: the DAG tooltip (dag_chart.js, escapes with esc() of lib/fm-escape.js) and card label (ECharts rich
 #     text, names made rich-safe); the Gantt's per-item tooltips, a segment's and the queue lane's (timeline_chart.py,
 #     markup.echarts_tooltip), and its axis label (timeline_chart.js, numbers).
@@ -49,7 +51,11 @@ REVIEWED = {
         'widgets/timeline_chart.js': 1,
     },
     'new Function': {},
+    'dynamic prop': {'widgets/code_editor.py': 1},
 }
+# A prop that NiceGUI hands to the browser as JavaScript (its name starts with a colon): the name alone, or set in a
+# props string (':name="..."')
+DYNAMIC_PROP = re.compile(r'(?:^|\s):[A-Za-z][\w-]*(?:=|$)')
 
 
 def _python_files() -> list[Path]:
@@ -143,6 +149,8 @@ def test_places_that_send_javascript_or_html_formatters_are_the_reviewed_ones() 
         for constant in _strings(tree):
             if constant.value in ('formatter', ':formatter'):
                 found['formatter'][_name(path)] += 1
+            elif DYNAMIC_PROP.search(constant.value):
+                found['dynamic prop'][_name(path)] += 1
     for path in sorted(WEB.rglob('*.js')):
         code = _js_code(path.read_text(encoding='utf-8'))
         found['new Function'][_name(path)] += code.count('new Function')

@@ -2,7 +2,10 @@
 
 The text is the user's own, shown as text: CodeMirror renders a document, never markup. The theme follows the
 header's light/dark toggle: an editor starts in the mode of its page, and the toggle calls :func:`follow_dark_mode`
-for the editors on the page (a toggle is rare; a page has a handful of editors at most).
+for the editors on the page (a toggle is rare; a page has a handful of editors at most). On a page that follows the
+system's mode and has not heard yet which mode that is (the browser says so once the page is live), an editor takes
+its theme in the browser from the same media query the page follows, so that it is drawn in the page's mode from the
+first frame; the server's theme replaces it once the page's mode is known.
 """
 
 from __future__ import annotations
@@ -14,6 +17,9 @@ from nicegui import Client, ui
 
 LIGHT_THEME: Final = 'githubLight'
 DARK_THEME: Final = 'githubDark'
+# The theme of an editor on a page whose mode is not known yet: a dynamic prop, picked in the browser (a constant)
+SYSTEM_THEME_PROP: Final = ':theme'
+SYSTEM_THEME_JS: Final = f"matchMedia('(prefers-color-scheme: dark)').matches ? '{DARK_THEME}' : '{LIGHT_THEME}'"
 Language = Literal['JSON', 'YAML']
 # What the page's connection carries at once (NiceGUI's client drops a larger message, with a "Message too long"
 # notice of its own): an edit this large (a big paste) never reaches the server
@@ -25,15 +31,18 @@ class CodeEditor(ui.codemirror):
     """``ui.codemirror`` with two-space indents, wrapped lines and flowmon's light or dark theme."""
 
     def __init__(self, value: str = '', *, language: Language = 'JSON', on_change: Any = None) -> None:
+        dark = _dark(ui.context.client)
         super().__init__(
             value,
             language=language,
-            theme=DARK_THEME if _dark(ui.context.client) else LIGHT_THEME,
+            theme=DARK_THEME if dark else LIGHT_THEME,
             indent='  ',
             line_wrapping=True,
             on_change=on_change,
         )
         self.classes('fm-code-editor')
+        if dark is None:  # the system's mode, not known here yet: the browser picks (it wins over the theme above)
+            self.props[SYSTEM_THEME_PROP] = SYSTEM_THEME_JS
         self._edits = 0  # how many edits have reached the server
         self.on_value_change(self._count)
 
@@ -72,6 +81,7 @@ class CodeEditor(ui.codemirror):
 
     def follow(self, dark: bool) -> None:
         """Switch to the dark (or light) theme."""
+        self.props.pop(SYSTEM_THEME_PROP, None)
         self.set_theme(DARK_THEME if dark else LIGHT_THEME)
 
 
@@ -82,11 +92,12 @@ def follow_dark_mode(client: Client, dark: bool) -> None:
             element.follow(dark)
 
 
-def _dark(client: Client) -> bool:
-    """Whether the page is in dark mode now (its ``ui.dark_mode`` element, which the header owns)."""
+def _dark(client: Client) -> bool | None:
+    """Whether the page is in dark mode now (its ``ui.dark_mode`` element, which the header owns); None while it
+    follows the system's mode and does not know yet which that is."""
     for element in client.elements.values():
         if isinstance(element, ui.dark_mode):
-            return bool(element.value)
+            return element.value
     return False
 
 
