@@ -2,8 +2,8 @@
 
 Builders for nodes (``transform``, ``log``, ``http``, ``delay``, ``fail``, ``condition``; ``node`` for any type)
 and for whole workflows (``workflow``: nodes joined by the edges given, none by default; ``chain``: each node feeds the
-next), and the few workflows many test layers share: a quick chain, a slow one that stays running, one that always
-fails and one whose middle node fails once before it succeeds.
+next; ``fan_out``: one node feeding many), and the few workflows many test layers share: a quick chain, a slow one
+that stays running, one that always fails and one whose middle node fails once before it succeeds.
 
 Importable from every test directory (tests/ is on the path through tests/conftest.py).
 """
@@ -75,6 +75,12 @@ def chain(workflow_id: str, name: str, *nodes: Node, **extra: Any) -> Node:
     """A workflow in which each node feeds the next."""
     pairs = [(a['id'], b['id']) for a, b in itertools.pairwise(nodes)]
     return workflow(workflow_id, name, *nodes, edges=pairs, **extra)
+
+
+def fan_out(workflow_id: str, shards: int) -> Node:
+    """split -> w00, w01, ... (``shards`` log nodes side by side): a run with many nodes, quickly."""
+    workers = [log(f'w{i:02d}', f'shard {i}') for i in range(shards)]
+    return workflow(workflow_id, 'Fan out', log('split', 'x'), *workers, edges=[('split', w['id']) for w in workers])
 
 
 def flaky(backoff_seconds: float, last_seconds: float, *, workflow_id: str = 'flaky') -> Node:

@@ -1,9 +1,16 @@
-// How the Gantt chart (flowmon/web/widgets/timeline_chart.js) fits its axes to its width, colours their text and places
-// the label of the queue's lane.
+// How the Gantt chart (flowmon/web/widgets/timeline_chart.js) fits its axes to its width, colours their text, places
+// the label of the queue's lane, marks the picked node's row and shows a window of a run's many rows.
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { axesFor, axisText, queueLabelX } from "../../flowmon/web/widgets/timeline_chart.js";
+import {
+  axesFor,
+  axisText,
+  queueLabelX,
+  rowLabels,
+  rowWindow,
+  slidWindow,
+} from "../../flowmon/web/widgets/timeline_chart.js";
 
 test("a phone-wide chart gets fewer time ticks and narrower node names", () => {
   const phone = axesFor(340);
@@ -35,4 +42,31 @@ test("the queue's label goes inside its box when it fits, else just after it, wi
 
 test("the queue's lane follows the theme's grey with the axes", () => {
   assert.deepEqual(axisText("#9ca3af", "#64748b").series, [{ id: "queue", itemStyle: { color: "#9ca3af" } }]);
+});
+
+test("the picked row's name is bold; none picked (-1), the names as they are", () => {
+  assert.deepEqual(rowLabels(["split", "w00", "join"], 1), [
+    "split",
+    { value: "w00", textStyle: { fontWeight: "bold" } },
+    "join",
+  ]);
+  assert.deepEqual(rowLabels(["split", "w00"], -1), ["split", "w00"]);
+});
+
+test("a window of rows shows the slider, with room for it beside the rows; without one every row shows", () => {
+  assert.deepEqual(rowWindow([10, 29]), {
+    grid: { right: 42 },
+    dataZoom: [{ id: "rows", show: true, startValue: 10, endValue: 29 }],
+  });
+  // (by percent: the whole axis, however many rows it has)
+  assert.deepEqual(rowWindow(null), {
+    grid: { right: 24 },
+    dataZoom: [{ id: "rows", show: false, start: 0, end: 100 }],
+  });
+});
+
+test("where the slider moved the window: by percent of the row axis, or by row", () => {
+  assert.deepEqual(slidWindow({ start: (50 / 119) * 100, end: (69 / 119) * 100 }, 120), [50, 69]);
+  assert.deepEqual(slidWindow({ batch: [{ start: 0, end: (19 / 119) * 100 }] }, 120), [0, 19]);
+  assert.deepEqual(slidWindow({ startValue: 7, endValue: 26 }, 120), [7, 26]);
 });

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from nicegui import ElementFilter, ui
 from nicegui.testing.user import User
-from sample_workflows import flaky
+from sample_workflows import fan_out, flaky
 from uisim import (
     another_browser,
     api,
@@ -589,3 +589,16 @@ async def test_the_gantt_chart_shows_the_wait_in_the_queue(one_slot: None, user:
     await until(
         lambda: 'ended before it started' in queue_of(user)['tooltip']['formatter'], 'a wait that ended the run'
     )
+
+
+async def test_a_picked_node_out_of_the_gantt_charts_window_is_brought_into_it(user: User) -> None:
+    await sign_in(user)
+    response = await api(user, 'PUT', '/api/workflows/fan', fan_out('fan', 24))
+    assert response.status_code in (200, 201), response.text
+    execution_id = await start(user, 'fan')
+    await wait_until_ended(user, execution_id)
+    await open_finished(user, execution_id)
+    assert (gantt_of(user)['window'], gantt_of(user)['picked']) == ((0, 19), -1)  # 20 of its 25 rows
+    click_node(user, 'w23')  # the last row
+    await user.should_see('w23', marker='inspector')
+    assert (gantt_of(user)['window'], gantt_of(user)['picked']) == ((5, 24), 24)

@@ -1,6 +1,6 @@
 """The replay page in the user simulation: stepping matches the API's state at each position, ?at=k opens
-there, the URL follows, jumps, keys, Gantt clicks, a running execution's note, unknown ids, and the
-execution page's history actions (export download, compare with the previous run) and import."""
+there, the URL follows, jumps, keys, Gantt clicks, a picked node's row on the Gantt chart, a running execution's note,
+unknown ids, and the execution page's history actions (export download, compare with the previous run) and import."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 from nicegui import ui
 from nicegui.elements.upload_files import SmallFileUpload
 from nicegui.testing.user import User
-from sample_workflows import flaky
+from sample_workflows import fan_out, flaky
 from uisim import (
     api,
     click_when_shown,
@@ -27,6 +27,8 @@ from uisim import (
 from waiting import until
 
 from flowmon.web.format import duration, short_id
+from flowmon.web.widgets.dag_chart import DagChart
+from flowmon.web.widgets.timeline_chart import TimelineChart
 
 # A node that fails once and succeeds on its second attempt, between two quick ones.
 FLAKY = flaky(backoff_seconds=0.05, last_seconds=0.05)
@@ -262,3 +264,34 @@ async def test_the_gantt_chart_shows_the_wait_in_the_queue(user: User) -> None:
     assert options['grid']['top'] == 30  # the lane above the node rows
     spans = options['series'][0]['data']
     assert min(span['value'][1] for span in spans) >= round(waited, 4)  # the nodes ran after it
+
+
+# A run with more nodes than the Gantt chart shows at a time: one node fanning out to thirty (31 rows).
+FAN_OUT = fan_out('fan', 30)
+
+
+async def test_a_picked_node_out_of_the_gantt_charts_window_is_brought_into_it_and_marked(user: User) -> None:
+    response = await api(user, 'PUT', '/api/workflows/fan', FAN_OUT)
+    assert response.status_code in (200, 201), response.text
+    execution_id = await start(user, 'fan')
+    await wait_until_ended(user, execution_id)
+    await sign_in(user, f'/executions/{execution_id}/replay')
+    await user.should_see(marker='replay-gantt')
+    gantt = user.find(marker='replay-gantt').elements.pop()
+    assert isinstance(gantt, TimelineChart)
+    (rows,) = json.loads(gantt.props['options'])['dataZoom']
+    assert (rows['show'], rows['startValue'], rows['endValue']) == (True, 0, 19)  # 20 of the 31 rows, and a slider
+    assert gantt.snapshot()['picked'] == -1
+
+    user.find(marker='node-list').trigger('select', 'w29')  # what the list emits for a click on a row
+    await user.should_see('w29', marker='inspector')
+    row = gantt.rows.index('w29')
+    first, last = gantt.snapshot()['window']
+    assert first <= row <= last and last - first == 19  # moved to it, keeping its size
+    assert gantt.snapshot()['picked'] == row
+
+    # the slider moved the window (as the browser reports it); a node picked on the canvas inside it leaves it there
+    user.find(marker='replay-gantt').trigger('window', [5, 24])
+    user.find(DagChart).trigger('node_click', 'w10')
+    await user.should_see('w10', marker='inspector')
+    assert gantt.snapshot()['picked'] == gantt.rows.index('w10') and gantt.snapshot()['window'] == (5, 24)

@@ -43,7 +43,7 @@ from flowmon.web.widgets.empty_state import not_found
 from flowmon.web.widgets.execution_view import ExecutionView
 from flowmon.web.widgets.history_actions import HistoryActions
 from flowmon.web.widgets.json_input_dialog import JsonInputDialog, pretty
-from flowmon.web.widgets.timeline_chart import TimelineChart, queue_wait
+from flowmon.web.widgets.timeline_chart import queue_wait
 from flowmon.web.widgets.trigger_label import TriggerLabel
 
 log = logging.getLogger(__name__)
@@ -141,10 +141,11 @@ class _LivePage:
         self.view = ExecutionView(
             definition, on_rerun_from=None if read_only else weak_callback(self._rerun_from), announce=True
         )
-        with self.view.add_timeline(
-            'one row per node, one segment per attempt, growing while it runs; click a segment to inspect it'
-        ):
-            self.gantt = TimelineChart(None, self.view.names, on_span=weak_callback(self._span_clicked))
+        self.gantt = self.view.add_timeline(
+            'one row per node, one segment per attempt, growing while it runs; click a segment to inspect it',
+            None,
+            weak_callback(self._span_clicked),
+        )
         self._gantt_order = definition_order(definition)
         self._gantt_drawn: tuple[float, int] | None = None  # when the Gantt was last grown, and to which event
         if read_only:

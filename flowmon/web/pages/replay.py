@@ -32,7 +32,6 @@ from flowmon.web.widgets.empty_state import not_found
 from flowmon.web.widgets.execution_view import ExecutionView
 from flowmon.web.widgets.replay_controls import ReplayControls, TransportActions
 from flowmon.web.widgets.space_guard import SpaceGuard
-from flowmon.web.widgets.timeline_chart import TimelineChart
 from flowmon.web.widgets.timeline_scrubber import TimelineScrubber
 
 log = logging.getLogger(__name__)
@@ -109,8 +108,9 @@ class ReplayPage:
                 ui.label(f'{count(index.n)} events over {index.duration_s:.3f} s')
 
         self.view = ExecutionView(definition)
-        with self.view.add_timeline('one row per node, one segment per attempt; click a segment to jump to its end'):
-            self.gantt = TimelineChart(index, self.view.names, on_span=self._span_clicked)
+        self.gantt = self.view.add_timeline(
+            'one row per node, one segment per attempt; click a segment to jump to its end', index, self._span_clicked
+        )
 
         ui.keyboard(self._key, ignore=['input', 'textarea'])
         SpaceGuard()  # Space plays and pauses: it must not also scroll the page

@@ -16,6 +16,7 @@ from nicegui import ui
 
 from flowmon.application.stats import NodeStats
 from flowmon.engine.core.events import Event
+from flowmon.engine.core.replay_index import ReplayIndex
 from flowmon.engine.core.state import ExecutionState
 from flowmon.web.execution_rows import ENDED_SHORT
 from flowmon.web.format import duration, full_timestamp
@@ -27,6 +28,7 @@ from flowmon.web.widgets.event_log import EventLog
 from flowmon.web.widgets.inspector import Inspector
 from flowmon.web.widgets.node_list import NodeEntry, NodeList
 from flowmon.web.widgets.status_badge import StatusBadge
+from flowmon.web.widgets.timeline_chart import TimelineChart
 
 NODE_LIST_WIDTH_PX = 340  # the node list beside the canvas
 PROGRESS_MIN_PX = 300  # the progress bar and its figures ("started <date> <time> UTC · ran 1.9 s") beside the buttons
@@ -131,6 +133,7 @@ class ExecutionView:
                     entries, self._views, on_select=weak_callback(self.select), height=self.dag.height
                 )
         self._timeline_slot = ui.element('div').classes('w-full')  # a page's Gantt chart: add_timeline
+        self._timeline: TimelineChart | None = None
         self._timeline_slot.set_visibility(False)
         with ui.card().classes('fm-panel w-full gap-2').props('flat bordered'):
             self.event_log = EventLog(list(names))
@@ -186,24 +189,31 @@ class ExecutionView:
             self.dag.apply(self._state, now=self._now, changed=changed)
 
     def select(self, node_id: str) -> None:
-        """Open the inspector on ``node_id`` and mark it on the canvas and in the list."""
+        """Open the inspector on ``node_id`` and mark it on the canvas, in the list and on the timeline."""
         self.dag.select(node_id)
         self.node_list.select(node_id)
+        if self._timeline is not None:
+            self._timeline.select(node_id)
         self.inspector.open(node_id, self._state)
 
-    def add_timeline(self, hint: str) -> ui.card:
-        """A Timeline card between the canvas and the event log, titled with ``hint``: the page puts its Gantt chart
-        (:class:`~flowmon.web.widgets.timeline_chart.TimelineChart`) in it."""
+    def add_timeline(
+        self, hint: str, index: ReplayIndex | None, on_span: Callable[[str, int], Any] | None
+    ) -> TimelineChart:
+        """A Timeline card between the canvas and the event log, titled with ``hint``, with a page's Gantt chart of
+        ``index`` (None: one the page grows), whose picked row follows the node picked on the page."""
         self._timeline_slot.set_visibility(True)
-        with self._timeline_slot, ui.card().classes('fm-panel w-full gap-1').props('flat bordered') as card:
+        with self._timeline_slot, ui.card().classes('fm-panel w-full gap-1').props('flat bordered'):
             with ui.row().classes('w-full items-center gap-2'):
                 ui.label('Timeline').classes('text-sm font-semibold')
                 ui.label(hint).classes('text-xs text-grey-7')
-        return card
+            self._timeline = TimelineChart(index, self.names, on_span=on_span)
+        return self._timeline
 
     def _inspector_closed(self) -> None:
         self.dag.select(None)
         self.node_list.select(None)
+        if self._timeline is not None:
+            self._timeline.select(None)
 
     def _show_summary(self, state: ExecutionState | None, now: datetime | None) -> None:
         status = state.status if state is not None else 'queued'

@@ -1,14 +1,16 @@
 // The replay's Gantt chart in the browser (see timeline_chart.py): built once from the `options` prop, with the
-// segments and the queue's lane drawn here; its one moving part, the cursor, is drawn from a snapshot and then
-// patched. A click on a segment emits "span_click" with the segment's value.
+// segments and the queue's lane drawn here; its moving parts (the cursor, the picked node's row and the window of
+// rows in view of a run with many nodes) are drawn from a snapshot and then patched. A click on a segment emits
+// "span_click" with the segment's value; where the slider moved the window, "window" with its first and last row.
 import chart from "fm-chart";
 import patched from "fm-patched";
 
 // One segment: value [row, start s, end s, first event, last event, marker] -> a rounded bar, at least 3 px wide
-// so instant attempts show; reuse and skip markers (marker 1) are thin ticks.
+// so instant attempts show; reuse and skip markers (marker 1) are thin ticks. Nothing for a row out of the window.
 export function renderSpan(params, api) {
   const row = api.value(0);
   const start = api.coord([api.value(1), row]);
+  if (!inRows(params.coordSys, start[1])) return null;
   const end = api.coord([api.value(2), row]);
   const height = api.size([0, 1])[1] * 0.58;
   const marker = api.value(5) === 1;
@@ -21,6 +23,9 @@ const LANE = 22; // the queue's lane above the rows (timeline_chart.py's LANE_PX
 const PAD = 6;
 const FONT = "12px sans-serif";
 const BAND = "rgba(148,163,184,0.14)";
+const PICKED = "rgba(99,102,241,0.16)"; // the picked node's row: the cursor's (and the canvas ring's) indigo, faint
+const GRID_RIGHT = 24; // timeline_chart.py's GRID_RIGHT and SLIDER_PX
+const SLIDER = 18;
 
 // Where the queue's label starts: inside its box from `from` to `until` (px) when `textWidth` fits there, else just
 // after the box (the lane has nothing else in it), but not past `right`.
@@ -64,6 +69,43 @@ export function renderQueue(params, api, label) {
   };
 }
 
+// Whether a row drawn at `y` is in the rows' area of `grid` (a chart that shows some of its rows: in its window). Its
+// rows are not filtered out of the window (the queue's item has no row), nor clipped (a segment at the end of the time
+// axis would lose its half).
+export function inRows(grid, y) {
+  return y >= grid.y && y <= grid.y + grid.height;
+}
+
+// The picked node's row: value [row] -> a band across the rows' area behind its segments (nothing out of the window).
+export function renderPicked(params, api) {
+  const grid = params.coordSys;
+  const y = api.coord([0, api.value(0)])[1];
+  if (!inRows(grid, y)) return null;
+  const height = api.size([0, 1])[1];
+  return { type: "rect", shape: { x: grid.x, y: y - height / 2, width: grid.width, height }, style: { fill: PICKED } };
+}
+
+// The row axis' names with the picked row's (-1: none) in bold.
+export function rowLabels(labels, picked) {
+  return labels.map((name, i) => (i === picked ? { value: name, textStyle: { fontWeight: "bold" } } : name));
+}
+
+// The options that show the rows in `window` ([first, last], moved with the slider on the right), or every row
+// (null: the slider hidden, the grid without its room).
+export function rowWindow(window) {
+  if (!window) return { grid: { right: GRID_RIGHT }, dataZoom: [{ id: "rows", show: false, start: 0, end: 100 }] };
+  const [startValue, endValue] = window;
+  return { grid: { right: GRID_RIGHT + SLIDER }, dataZoom: [{ id: "rows", show: true, startValue, endValue }] };
+}
+
+// The rows in view ([first, last] of `rows`) after the slider's "datazoom" event: it says where by percent of the
+// row axis (by row when the action named them).
+export function slidWindow(event, rows) {
+  const zoom = event.batch?.[0] ?? event;
+  const row = (percent, value) => Math.round(value ?? (percent / 100) * (rows - 1));
+  return [row(zoom.start, zoom.startValue), row(zoom.end, zoom.endValue)];
+}
+
 // The axes for a chart `width` px wide: fewer time ticks on a narrow chart (ECharts' default of about five ran the
 // labels into each other on a phone) and node names that leave the time axis most of a narrow chart.
 export function axesFor(width) {
@@ -91,10 +133,13 @@ export default {
     async prepare() {
       const options = JSON.parse(this.options);
       options.xAxis.axisLabel.formatter = (v) => `${v} s`; // numbers only
-      const [spans, queue] = options.series;
+      const [spans, queue, , picked] = options.series;
       this.queueLabel = queue.data[0]?.name ?? "";
       queue.renderItem = (params, api) => renderQueue(params, api, this.queueLabel);
       spans.renderItem = renderSpan;
+      picked.renderItem = renderPicked;
+      this.labels = options.yAxis.data;
+      this.picked = -1;
       this.axisFallback = options.xAxis.axisLabel.color;
       const built = await this.startChart(options, "canvas");
       if (!built) return;
@@ -105,6 +150,8 @@ export default {
       built.on("click", (e) => {
         if (e.seriesId === "spans" && Array.isArray(e.value)) this.$emit("span_click", e.value);
       });
+      // where the slider moved the window (the server keeps it, to move it from there when a node is picked)
+      built.on("datazoom", (e) => this.$emit("window", slidWindow(e, this.labels.length)));
     },
     recolor() {
       const muted = getComputedStyle(document.body).getPropertyValue("--fm-muted");
@@ -113,19 +160,31 @@ export default {
     resized() {
       this.chart?.setOption(axesFor(this.chart.getWidth()));
     },
-    // snapshot and diff: {cursor: seconds since the first event}, and on a live page the segments so far and the wait
-    // in the queue {labels, data, max, queue, top}
+    // snapshot: {cursor: seconds since the first event, picked: the picked node's row or -1, window: [first row,
+    // last row] or null}, and on a live page the segments so far and the wait in the queue {labels, data, max,
+    // queue, top}; a diff has some of these
     draw(snapshot) {
       this.update(snapshot);
     },
     update(diff) {
-      const option = { series: [{ id: "cursor", markLine: { data: [{ xAxis: diff.cursor }] } }] };
+      const option = { series: [] };
+      if ("cursor" in diff) option.series.push({ id: "cursor", markLine: { data: [{ xAxis: diff.cursor }] } });
       if (diff.data) {
         this.queueLabel = diff.queue?.name ?? "";
+        this.labels = diff.labels;
         option.grid = { top: diff.top };
         option.xAxis = { max: diff.max };
-        option.yAxis = { data: diff.labels };
         option.series.push({ id: "spans", data: diff.data }, { id: "queue", data: diff.queue ? [diff.queue] : [] });
+      }
+      if ("picked" in diff) this.picked = diff.picked;
+      if (diff.data || "picked" in diff) {
+        option.yAxis = { data: rowLabels(this.labels, this.picked) };
+        option.series.push({ id: "picked", data: this.picked >= 0 ? [[this.picked]] : [] });
+      }
+      if ("window" in diff) {
+        const { grid, dataZoom } = rowWindow(diff.window);
+        option.grid = { ...option.grid, ...grid };
+        option.dataZoom = dataZoom;
       }
       this.chart?.setOption(option);
     },

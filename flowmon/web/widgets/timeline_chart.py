@@ -10,6 +10,11 @@ still running blue); reuse and skip markers are thin ticks. A vertical cursor ma
 moves by a patch (:mod:`~flowmon.web.widgets.patched`), a small ``setOption`` merge in the browser. Clicking a
 segment calls ``on_span(node_id, position)`` with the position where that attempt ended (where its outcome, e.g.
 the error, becomes visible).
+
+A run with more nodes than ``WINDOW_LANES`` shows that many rows at a time, with a slider on the right to move through
+them (an ECharts dataZoom on the row axis, the window's size locked), so the time axis stays under the rows in view.
+The node picked on the page (:meth:`TimelineChart.select`) has its row marked, and the window moves to it, keeping its
+size, when it is out of the window.
 """
 
 from __future__ import annotations
@@ -35,6 +40,9 @@ AXIS_TEXT = '#64748b'
 ROW_PX = 26
 GRID_TOP = 8
 LANE_PX = 22  # the queue's lane above the rows
+WINDOW_LANES = 20  # a chart with more rows shows this many at a time, with a slider to move through them
+GRID_RIGHT = 24  # room on the right for the last time label, which ends at the axis' end
+SLIDER_PX = 18  # the slider's room on the right of the rows, when it is shown (timeline_chart.js's SLIDER)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,12 +77,15 @@ def queue_wait(state: ExecutionState | None, now: datetime | None = None) -> Que
 class TimelineChart(
     PatchedElement, component='timeline_chart.js', dependencies=[CHART], esm=ECHARTS, default_classes='w-full'
 ):
-    """A Gantt chart of ``index``'s node spans; :meth:`show_cursor` moves the position line.
+    """A Gantt chart of ``index``'s node spans; :meth:`show_cursor` moves the position line, :meth:`select` marks a
+    node's row and brings it into view.
 
     The chart (``timeline_chart.js``, which draws the segments) is built once from its options; on the replay page
-    the cursor is its one moving part. On the live page :meth:`grow` redraws the segments as the run goes. Snapshot
-    and patch: ``{cursor: seconds}``, with ``{labels, data, max, queue, top}`` once grown (``queue``: the queue
-    lane's item or None, ``top``: the grid's top margin, with room for the lane)."""
+    the cursor, the picked row and the window are its moving parts. On the live page :meth:`grow` redraws the
+    segments as the run goes. Snapshot and patch: ``{cursor: seconds, picked: row or -1, window: [first row, last
+    row] or None}``, with ``{labels, data, max, queue, top}`` once grown (``queue``: the queue lane's item or None,
+    ``top``: the grid's top margin, with room for the lane). The browser says where its slider moved the window
+    (``window``)."""
 
     def __init__(
         self,
@@ -89,16 +100,19 @@ class TimelineChart(
         self._names = names
         self._grown: dict[str, Any] | None = None  # what grow() drew since the options were built
         self._cursor = 0.0
+        self._picked: str | None = None  # the node picked on the page, whose row is marked
         spans = index.spans() if index is not None else {}
         self._rows = [node_id for node_id in (index.node_order if index else ()) if node_id in spans]
+        self._window = lane_window(None, len(self._rows))
         self._duration = (index.duration_s if index else 0.0) or 0.001
         self._queue = queue_wait(index.final) if index is not None else None
         labels, data = self._layout(spans)
         # one string: NiceGUI would wrap the nested option dicts (every span) in observables, per page
-        self._props['options'] = json.dumps(_options(self._duration, labels, data, self._queue))
+        self._props['options'] = json.dumps(_options(self._duration, labels, data, self._queue, self._window))
         self._fit_height()
         self.props('data-testid=replay-gantt').mark('replay-gantt')
         self.on('span_click', lambda e: self._clicked(e.args))
+        self.on('window', lambda e: self._slid(e.args), throttle=0.2)
 
     @property
     def rows(self) -> list[str]:
@@ -111,11 +125,23 @@ class TimelineChart(
             self._cursor = value
             self.send_patch({'cursor': value})
 
+    def select(self, node_id: str | None) -> None:
+        """Mark ``node_id``'s row (None: no row) and, when it is out of the window, move the window to it."""
+        self._picked = node_id
+        row = self._picked_row()
+        window = reveal(self._window, row, len(self._rows)) if row >= 0 else self._window
+        diff: dict[str, Any] = {'picked': row}
+        if window != self._window:
+            self._window = window
+            diff['window'] = window
+        self.send_patch(diff)
+
     def grow(self, spans: Mapping[str, Sequence[Span]], duration_s: float, queue: QueueWait | None = None) -> None:
         """Draw ``spans`` (rows in their order) over ``duration_s`` seconds, the cursor at its end: a run that is
         still going, whose open attempts reach to now, after its wait in the ``queue``. One patch with every segment
         (callers pace it)."""
         self._rows = list(spans)
+        window, self._window = self._window, lane_window(self._window, len(self._rows))
         self._duration = max(duration_s, 0.001)
         self._queue = queue
         labels, data = self._layout(spans)
@@ -128,10 +154,16 @@ class TimelineChart(
         }
         self._cursor = round(self._duration, 3)
         self._fit_height()
-        self.send_patch({**self._grown, 'cursor': self._cursor})
+        # (the window only when it changed: one the slider moved a moment ago may not have been reported yet)
+        moved = {'window': self._window} if self._window != window else {}
+        self.send_patch({**self._grown, 'picked': self._picked_row(), **moved, 'cursor': self._cursor})
 
     def snapshot(self) -> dict[str, Any]:
-        return {**(self._grown or {}), 'cursor': self._cursor}
+        return {**(self._grown or {}), 'picked': self._picked_row(), 'window': self._window, 'cursor': self._cursor}
+
+    def _picked_row(self) -> int:
+        """The picked node's row, -1 when no node is picked or it has no row (it never ran)."""
+        return self._rows.index(self._picked) if self._picked in self._rows else -1
 
     def _layout(self, spans: Mapping[str, Sequence[Span]]) -> tuple[list[str], list[dict[str, Any]]]:
         data = [
@@ -143,7 +175,8 @@ class TimelineChart(
 
     def _fit_height(self) -> None:
         lane = LANE_PX if self._queue is not None else 0
-        self.style(f'height: {max(140, len(self._rows) * ROW_PX + 56 + lane)}px')
+        rows = min(len(self._rows), WINDOW_LANES)
+        self.style(f'height: {max(140, rows * ROW_PX + 56 + lane)}px')
 
     def _clicked(self, value: object) -> None:
         """A segment was clicked: ``value`` is its item's value (row, start s, end s, first event, last event)."""
@@ -154,16 +187,67 @@ class TimelineChart(
             return
         self._on_span(self._rows[row], int(end) if isinstance(end, int | float) and end >= 0 else start)
 
+    def _slid(self, value: object) -> None:
+        """The slider moved the window: ``value`` is [first row, last row] as the browser shows them now."""
+        if self._window is None or not isinstance(value, list) or len(value) != 2:
+            return
+        first, last = value
+        if isinstance(first, int) and isinstance(last, int) and 0 <= first <= last < len(self._rows):
+            self._window = (first, last)
+
+
+def lane_window(window: tuple[int, int] | None, rows: int) -> tuple[int, int] | None:
+    """The rows in view of a chart with ``rows`` rows that showed ``window``: None when they all fit, else
+    ``WINDOW_LANES`` of them, from the top at first, then where the window was (within the rows)."""
+    if rows <= WINDOW_LANES:
+        return None
+    first = min(window[0], rows - WINDOW_LANES) if window is not None else 0
+    return first, first + WINDOW_LANES - 1
+
+
+def reveal(window: tuple[int, int] | None, row: int, rows: int) -> tuple[int, int] | None:
+    """``window`` (the rows in view of ``rows``) when ``row`` is in it or every row is in view, else a window of its
+    size that has ``row`` in its middle, as near as the first and the last row allow."""
+    if window is None or window[0] <= row <= window[1]:
+        return window
+    size = window[1] - window[0] + 1
+    first = max(0, min(row - size // 2, rows - size))
+    return first, first + size - 1
+
 
 def _options(
-    duration_s: float, labels: list[str], data: list[dict[str, Any]], queue: QueueWait | None
+    duration_s: float,
+    labels: list[str],
+    data: list[dict[str, Any]],
+    queue: QueueWait | None,
+    window: tuple[int, int] | None,
 ) -> dict[str, Any]:
-    """The chart without its cursor; the segments' and the queue's shapes and the axis labels are drawn by
-    ``timeline_chart.js``."""
+    """The chart without its cursor and marks; the segments' and the queue's shapes and the axis labels are drawn
+    by ``timeline_chart.js``, which also moves the window (``window``: the rows in view, None when all are)."""
     return {
         'animation': False,
-        # room on the right for the last time label (the run's length, e.g. "12.345 s"), which ends at the axis' end
-        'grid': {'left': 8, 'right': 24, 'top': _grid_top(queue), 'bottom': 28, 'containLabel': True},
+        # room on the right for the last time label (the run's length, e.g. "12.345 s"), and for the slider of a
+        # chart that shows some of its rows at a time (moved by timeline_chart.js's rowWindow)
+        'grid': {'left': 8, 'right': _grid_right(window), 'top': _grid_top(queue), 'bottom': 28, 'containLabel': True},
+        'dataZoom': [
+            {
+                'id': 'rows',
+                'type': 'slider',
+                'yAxisIndex': 0,
+                **_window_range(window),
+                'zoomLock': True,  # the window keeps its size: it moves
+                'width': 12,
+                'right': 6,
+                'top': _grid_top(queue),
+                'bottom': 28,
+                'showDetail': False,
+                'showDataShadow': False,
+                'brushSelect': False,
+                # rows out of the window are left out where they are drawn (timeline_chart.js's inRows): the queue's
+                # item has no row to filter by
+                'filterMode': 'none',
+            }
+        ],
         'tooltip': {'trigger': 'item', 'confine': True},
         'xAxis': {
             'type': 'value',
@@ -207,6 +291,16 @@ def _options(
                     'data': [{'xAxis': 0}],
                 },
             },
+            # the picked node's row, a band behind its segments (timeline_chart.js draws it)
+            {
+                'id': 'picked',
+                'type': 'custom',
+                'z': 1,
+                'silent': True,
+                'tooltip': {'show': False},
+                'encode': {'y': 0},
+                'data': [],
+            },
         ],
     }
 
@@ -228,6 +322,17 @@ def _item(row: int, span: Span, duration_s: float) -> dict[str, Any]:
         'itemStyle': {'color': color, 'opacity': 0.55 if span.outcome == 'running' else 1},
         'tooltip': {'formatter': echarts_tooltip(tip)},
     }  # fmt: skip
+
+
+def _grid_right(window: tuple[int, int] | None) -> int:
+    return GRID_RIGHT + (SLIDER_PX if window is not None else 0)
+
+
+def _window_range(window: tuple[int, int] | None) -> dict[str, Any]:
+    """The slider's part of the options: shown over the rows in ``window``, hidden over all rows without one."""
+    if window is None:
+        return {'show': False, 'start': 0, 'end': 100}
+    return {'show': True, 'startValue': window[0], 'endValue': window[1]}
 
 
 def _grid_top(queue: QueueWait | None) -> int:
