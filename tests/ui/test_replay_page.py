@@ -72,10 +72,13 @@ async def test_stepping_matches_the_state_the_api_reports_at_each_position(user:
     k, n = position(user)
     assert k == 0 and n > 8
     assert page_statuses(user) == dict.fromkeys(NODES, 'pending')
+    assert text_of(user, 'execution-status') == 'not queued yet'  # before its first event, execution.queued
     seen: set[str] = set()
     for expected in range(1, n + 1):
         user.find(marker='replay-step-forward').click()
         await wait_position(user, expected)
+        if expected == 1:
+            assert text_of(user, 'execution-status') == 'queued'
         statuses = page_statuses(user)
         assert statuses == await api_statuses(user, execution_id, expected), f'at event {expected}'
         seen.update(statuses.values())
@@ -87,6 +90,7 @@ async def test_stepping_matches_the_state_the_api_reports_at_each_position(user:
     user.find(marker='replay-jump-to-start').click()
     await wait_position(user, 0)
     assert page_statuses(user) == dict.fromkeys(NODES, 'pending')
+    assert text_of(user, 'execution-status') == 'not queued yet'
     user.find(marker='replay-jump-to-end').click()
     await wait_position(user, n)
     assert page_statuses(user) == dict.fromkeys(NODES, 'succeeded')

@@ -34,6 +34,9 @@ NODE_LIST_WIDTH_PX = 340  # the node list beside the canvas
 PROGRESS_MIN_PX = 300  # the progress bar and its figures ("started <date> <time> UTC · ran 1.9 s") beside the buttons
 CANVAS_PADDING_PX = 18  # the canvas panel's padding and border, on top of its canvas
 ANNOUNCED_ERROR_CHARS = 200  # of a failed run's error, in the announcement (the banner shows all of it)
+# The status before the first event (a replay at position 0): every history begins with execution.queued, which makes
+# it 'queued'; before that the execution was not there yet (a grey badge, not the pulsing violet of a queued one)
+BEFORE_QUEUED = 'not queued yet'
 
 # Runs that ended before all their nodes ran: the summary counts the nodes that succeeded, in the run's colour.
 
@@ -216,7 +219,7 @@ class ExecutionView:
             self._timeline.select(None)
 
     def _show_summary(self, state: ExecutionState | None, now: datetime | None) -> None:
-        status = state.status if state is not None else 'queued'
+        status = state.status if state is not None else BEFORE_QUEUED
         self.status_badge.set_status(status)
         done = state.done if state is not None else 0
         total = (state.total if state is not None else 0) or self._total
