@@ -1,6 +1,7 @@
 """The Timeline of a run with more nodes than it shows at a time, in a real Chromium: 20 rows in view with a slider
 beside them; a node picked in the node list whose row is out of view brings it in (the window keeps its size) and
-marks it; where the slider left the window is where a pick starts from. Screenshots go to test-output/screenshots."""
+marks it; where the slider left the window is where a pick starts from; the replay page's chart alike, in dark mode.
+Screenshots go to test-output/screenshots."""
 
 from __future__ import annotations
 
@@ -34,7 +35,8 @@ FAN_OUT = {
 # the Gantt's window of rows ([first, last]), whether its slider shows, and the row names drawn bold
 ROWS = """async () => {
  const { echarts } = await import('nicegui-echart');
- const chart = echarts.getInstanceByDom(document.querySelector('[data-testid=replay-gantt]'));
+ const gantt = document.querySelector('[data-testid=replay-gantt]');
+ const chart = gantt && echarts.getInstanceByDom(gantt);
  if (!chart) return null;
  const option = chart.getOption();
  const zoom = option.dataZoom[0];
@@ -96,3 +98,14 @@ def test_a_picked_node_out_of_the_timelines_window_is_brought_into_it(
     page.get_by_test_id('node-w055').click()
     wait_until(lambda: (_rows(page) or {}).get('bold') == ['Process shard 55'], "w055's row marked")
     assert (_rows(page) or {})['window'] == [50, 69]
+
+    # the replay's chart alike, in dark mode
+    page.goto(f'/executions/{execution}/replay?at=300')
+    wait_until(lambda: _rows(page) == {'window': [0, 19], 'slider': True, 'bold': []}, "the replay's first 20 rows")
+    page.get_by_test_id('theme-toggle').click()
+    page.get_by_test_id('node-w110').click()
+    wait_until(lambda: (_rows(page) or {}).get('bold') == ['Process shard 110'], 'its row marked on the replay')
+    first, last = (_rows(page) or {})['window']
+    assert first <= 111 <= last and last - first == 19
+    page.get_by_test_id('replay-gantt').scroll_into_view_if_needed()
+    page.screenshot(path=str(shots / 'timeline-replay-picked-row-dark.png'))
