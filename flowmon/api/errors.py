@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Coroutine
-from typing import Any
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any, get_args
 
 from fastapi import FastAPI, HTTPException, Request, Response
 from fastapi.dependencies.models import Dependant
@@ -19,6 +19,8 @@ from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
+from pydantic import BaseModel
+from pydantic.fields import FieldInfo
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
@@ -33,28 +35,60 @@ from flowmon.application.errors import (
     Unauthorized,
     Unavailable,
 )
-from flowmon.engine.core.inputs import Loc, body_location, in_body
+from flowmon.engine.core.inputs import Loc, body_location, in_body, schema_problem
 from flowmon.engine.core.payload import MAX_PARSE_DEPTH, DuplicateKey, json_text_depth, loads_unique, unstorable_at
 
 log = logging.getLogger(__name__)
 
 
-# pydantic's error types for what a validator raised, with the words pydantic puts before the validator's message
-_VALIDATOR_ERRORS = {'value_error': 'Value error, ', 'assertion_error': 'Assertion failed, '}
-
-
-def validation_message(error: dict[str, Any]) -> str:
-    """One error's message: a check's own words without pydantic's ``Value error, `` before them."""
-    return str(error.get('msg')).removeprefix(_VALIDATOR_ERRORS.get(str(error.get('type')), ''))
+def schema_refusals(request: Request, errors: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The ``errors`` of a request that does not fit its schema, each ``{loc, msg, type}`` with its message in the
+    words a workflow's refusals use (:func:`~flowmon.engine.core.inputs.schema_problem`): a key the body has no place
+    for is said with the keys that place takes, as a saved view's filter says it, and comes first (a typo explains
+    the rest: the key it misspells is missing); a value that is not an object is said so."""
+    said = []
+    for error in sorted(errors, key=lambda error: error.get('type') != 'extra_forbidden'):
+        loc = list(error.get('loc', ()))
+        said.append({'loc': loc, 'msg': schema_problem(error, body_keys(request, loc)), 'type': error.get('type')})
+    return said
 
 
 def describe_validation(errors: list[dict[str, Any]]) -> str:
+    """The ``detail`` of a schema's refusal: up to five of its ``errors``, each ``where: msg``."""
     parts = []
     for error in errors[:5]:
         location = '.'.join(str(part) for part in error.get('loc', ()) if part != 'body')
-        message = validation_message(error)
+        message = str(error.get('msg'))
         parts.append(f'{location}: {message}' if location else message)
     return '; '.join(parts)
+
+
+def body_keys(request: Request, loc: Sequence[Any]) -> tuple[str, ...]:
+    """The keys the request's body takes in the object that holds the place ``loc`` (``('body', 'filter',
+    'limit')``: the keys of a bulk action's ``filter``), as its route's schema declares them; none when ``loc`` is
+    not in the body or the schema does not say (a payload, one of several models)."""
+    route = request.scope.get('route')
+    if not loc or loc[0] != 'body' or not isinstance(route, APIRoute) or route.body_field is None:
+        return ()
+    annotation: Any = route.body_field.field_info.annotation
+    for step in loc[1:-1]:  # an index, a key of a mapping or a field of a model on the way
+        fields = {key: info for model in _models(annotation) for key, info in _fields(model)}
+        if isinstance(step, str) and step in fields:
+            annotation = fields[step].annotation
+    models = _models(annotation)
+    return tuple(key for key, _ in _fields(models[0])) if len(models) == 1 else ()
+
+
+def _fields(model: type[BaseModel]) -> list[tuple[str, FieldInfo]]:
+    """A model's fields by the keys a body names them with (an alias where a field has one)."""
+    return [(info.alias or name, info) for name, info in model.model_fields.items()]
+
+
+def _models(annotation: Any) -> list[type[BaseModel]]:
+    """The models an annotation holds a value of (``Spec | None``, ``list[Spec]``, ``dict[str, Spec]``)."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [model for arg in get_args(annotation) for model in _models(arg)]
 
 
 RETRY_AFTER_S = 5  # what a 503 (flowmon busy, starting or stopping) asks a client to wait before it tries again
@@ -235,8 +269,8 @@ def install_error_handlers(app: FastAPI) -> None:
             detail = f'the request body must be JSON (Content-Type: application/json); {instead}'
             errors = [{'loc': ['header', 'content-type'], 'msg': detail, 'type': ERROR_TYPES[400]}]
             return JSONResponse({'detail': detail, 'errors': errors}, status_code=400)
-        safe = [{'loc': list(e.get('loc', ())), 'msg': validation_message(e), 'type': e.get('type')} for e in errors]
-        return JSONResponse({'detail': describe_validation(errors), 'errors': safe}, status_code=422)
+        said = schema_refusals(request, errors)
+        return JSONResponse({'detail': describe_validation(said), 'errors': said}, status_code=422)
 
     async def unmanageable_input(request: Request, exc: Exception) -> JSONResponse:
         """The safety net behind bounded parsing: input that recursed too deeply or overflowed is a 400, not a 500."""

@@ -10,13 +10,12 @@ like the list checks it), and there are at most :data:`MAX_VIEWS` views.
 from __future__ import annotations
 
 import asyncio
-import difflib
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
 from flowmon.engine.core.events import utcnow
-from flowmon.engine.core.inputs import located
+from flowmon.engine.core.inputs import located, unknown_key
 from flowmon.engine.core.payload import MAX_KEY_CHARS_SHOWN, bounded_text, path_text, unstorable
 from flowmon.engine.core.provenance import TRIGGER_TYPES
 from flowmon.engine.core.state import EXECUTION_STATUSES
@@ -57,10 +56,7 @@ def check_filter(view_filter: Mapping[str, Any]) -> dict[str, str]:
     unknown = unknown_filter_key(view_filter)
     if unknown is not None:
         shown = bounded_text(str(unknown), MAX_KEY_CHARS_SHOWN)
-        close = difflib.get_close_matches(shown, FILTER_KEYS, n=1)
-        hint = f'; did you mean {close[0]!r}?' if close else ''
-        known = ', '.join(FILTER_KEYS)
-        raise Invalid(f'{path_text(("filter", shown))}: unknown key (known: {known}{hint})', at=('filter', unknown))
+        raise Invalid(f'{path_text(("filter", shown))}: {unknown_key(shown, FILTER_KEYS)}', at=('filter', unknown))
     checked: dict[str, str] = {}
     for key in FILTER_KEYS:
         value = view_filter.get(key)

@@ -10,7 +10,6 @@ workflow records which nodes name which secrets, and the definition keeps the re
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -41,6 +40,7 @@ from flowmon.engine.runtime.secret_refs import SecretRefError, key_path
 from flowmon.engine.runtime.secret_refs import parse_config as parse_node_config
 
 from .core.graph import find_cycle, topological_order
+from .core.inputs import NOT_AN_OBJECT, known_keys, schema_problem
 from .nodes.base import NodeConfig, NodeRegistry
 
 ID_PATTERN = r'^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$'
@@ -438,10 +438,6 @@ def parse_workflow(raw: Mapping[str, Any] | Any, registry: NodeRegistry) -> Work
     )
 
 
-# pydantic's error types for what a validator raised, with the words pydantic puts before the validator's message
-VALIDATOR_ERRORS = {'value_error': 'Value error, ', 'assertion_error': 'Assertion failed, '}
-# pydantic's words for a value that is not an object (``dict``, a model), and what a definition's author calls it
-NOT_AN_OBJECT = frozenset({'dict_type', 'model_type', 'model_attributes_type'})
 _SPEC_AT: dict[tuple[str, ...], type[BaseModel]] = {  # the part of a definition at a place (list indexes left out)
     (): WorkflowSpec,
     ('nodes',): NodeSpec,
@@ -480,14 +476,10 @@ def _config_problem(prefix: str, error: Mapping[str, Any], known: tuple[str, ...
         key = str(loc[0])[:60]
         if not known:
             return f'{prefix}: unknown config key {key!r}'
-        close = difflib.get_close_matches(key, known, n=1)
-        hint = f'; did you mean {close[0]!r}?' if close else ''
-        return f'{prefix}: unknown config key {key!r} (known: {", ".join(known)}{hint})'
-    if error['type'] == 'extra_forbidden':
-        return _said(prefix, key, 'unknown key')
+        return f'{prefix}: unknown config key {key!r} ({known_keys(key, known)})'
     if error['type'] == 'missing':
         return f'{prefix}: {key} is required' if key else f'{prefix}: required'
-    return _said(prefix, key, _message(error))
+    return _said(prefix, key, schema_problem(error))
 
 
 def _node_label(node_id: Any, type_name: Any) -> str:
@@ -498,15 +490,6 @@ def _said(prefix: str, key: str, problem: str) -> str:
     """``prefix: key: problem``, the one shape of a node config's problems (without ``key`` when it is about the
     whole config)."""
     return f'{prefix}: {key}: {problem}' if key else f'{prefix}: {problem}'
-
-
-def _message(error: Mapping[str, Any]) -> str:
-    """An error's message in a definition's words: a validator's ``ValueError`` (or assert) its own text, without
-    pydantic's ``Value error, `` before it; a value that is not an object said so (not a "valid dictionary")."""
-    if error['type'] in NOT_AN_OBJECT:
-        return 'Input should be an object'
-    message = str(error['msg'])
-    return message.removeprefix(VALIDATOR_ERRORS.get(error['type'], ''))
 
 
 def _at(error: WorkflowError, *where: str | int) -> WorkflowError:
@@ -523,16 +506,11 @@ def _first_loc(exc: ValidationError, *, typo_first: bool = False) -> tuple[str |
     return tuple(part for part in errors[0]['loc'] if isinstance(part, str | int)) if errors else ()
 
 
-def _unknown_key(loc: tuple[Any, ...]) -> str:
-    """A key the definition has no place for, with the keys that part of it takes and the closest of them (a typo
-    such as ``edegs``), as a node config's unknown key is said."""
+def _keys_at(loc: tuple[Any, ...]) -> list[str]:
+    """The keys the part of a definition that holds the place ``loc`` takes (none when that part is not known), for
+    a key it has no place for to be said with them and the closest of them (a typo such as ``edegs``)."""
     spec = _SPEC_AT.get(tuple(part for part in loc[:-1] if isinstance(part, str)))
-    if spec is None or not loc:
-        return 'unknown key'
-    known = [info.alias or name for name, info in spec.model_fields.items()]
-    close = difflib.get_close_matches(str(loc[-1]), known, n=1)
-    hint = f'; did you mean {close[0]!r}?' if close else ''
-    return f'unknown key (known: {", ".join(known)}{hint})'
+    return [] if spec is None or not loc else [info.alias or name for name, info in spec.model_fields.items()]
 
 
 def _describe(exc: ValidationError, *, prefix: str, raw: Mapping[str, Any] | None = None) -> str:
@@ -545,7 +523,7 @@ def _describe(exc: ValidationError, *, prefix: str, raw: Mapping[str, Any] | Non
                 continue
         location = _location(error['loc'], raw)
         where = f'{prefix}.{location}' if prefix and location else (prefix or location)
-        problem = _unknown_key(tuple(error['loc'])) if error['type'] == 'extra_forbidden' else _message(error)
+        problem = schema_problem(error, _keys_at(tuple(error['loc'])))
         parts.append(f'{where}: {problem}' if where else problem)
     more = len(exc.errors()) - 5
     if more > 0:

@@ -12,7 +12,9 @@ trigger's payload) is marked with ``in_body(error, 'nodes', 2, 'config')`` inste
 
 from __future__ import annotations
 
-from typing import TypeVar
+import difflib
+from collections.abc import Mapping, Sequence
+from typing import Any, TypeVar
 
 Loc = tuple[str | int, ...]
 E = TypeVar('E', bound=BaseException)
@@ -60,4 +62,51 @@ def marked_like(error: E, source: BaseException) -> E:
     return error if path is None else in_body(error, *path)
 
 
-__all__ = ['Loc', 'body_location', 'in_body', 'located', 'location', 'marked_like', 'within']
+# pydantic's error types for what a validator raised, with the words pydantic puts before the validator's message
+VALIDATOR_ERRORS = {'value_error': 'Value error, ', 'assertion_error': 'Assertion failed, '}
+# pydantic's error types for a value that is not an object (``dict``, a model)
+NOT_AN_OBJECT = frozenset({'dict_type', 'model_type', 'model_attributes_type'})
+NOT_AN_OBJECT_MESSAGE = 'Input should be an object'
+
+
+def schema_problem(error: Mapping[str, Any], known: Sequence[str] = ()) -> str:
+    """A schema's refusal of one value (an error of a pydantic validation) in the words of a JSON document: a check's
+    own text without pydantic's ``Value error, `` before it, a value that is not an object said so (not a "valid
+    dictionary"), and a key that has no place as :func:`unknown_key` says it, with ``known``, the keys of that place."""
+    kind = str(error.get('type'))
+    if kind == 'extra_forbidden':
+        loc = error.get('loc') or ()
+        return unknown_key(loc[-1] if loc else '', known)
+    if kind in NOT_AN_OBJECT:
+        return NOT_AN_OBJECT_MESSAGE
+    return str(error.get('msg')).removeprefix(VALIDATOR_ERRORS.get(kind, ''))
+
+
+def unknown_key(key: object, known: Sequence[str]) -> str:
+    """``unknown key (known: a, b, c; did you mean 'b'?)``: a key that has no place where it is, with the keys that
+    place takes (none: ``unknown key`` alone) and the closest of them, for a typo (``stauts``)."""
+    return f'unknown key ({known_keys(key, known)})' if known else 'unknown key'
+
+
+def known_keys(key: object, known: Sequence[str]) -> str:
+    """``known: a, b, c; did you mean 'b'?``: the keys a place takes, and the one closest to ``key`` if any is."""
+    close = difflib.get_close_matches(str(key), known, n=1)
+    hint = f'; did you mean {close[0]!r}?' if close else ''
+    return f'known: {", ".join(known)}{hint}'
+
+
+__all__ = [
+    'NOT_AN_OBJECT',
+    'NOT_AN_OBJECT_MESSAGE',
+    'VALIDATOR_ERRORS',
+    'Loc',
+    'body_location',
+    'in_body',
+    'known_keys',
+    'located',
+    'location',
+    'marked_like',
+    'schema_problem',
+    'unknown_key',
+    'within',
+]
