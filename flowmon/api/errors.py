@@ -54,10 +54,12 @@ def schema_refusals(request: Request, errors: Sequence[dict[str, Any]]) -> list[
 
 
 def describe_validation(errors: list[dict[str, Any]]) -> str:
-    """The ``detail`` of a schema's refusal: up to five of its ``errors``, each ``where: msg``."""
+    """The ``detail`` of a schema's refusal: up to five of its ``errors``, each ``where: msg`` (``query.limit``; a
+    place in the body without ``body`` before it, ``filter.limit``, but a field named ``body`` named still)."""
     parts = []
     for error in errors[:5]:
-        location = '.'.join(str(part) for part in error.get('loc', ()) if part != 'body')
+        loc = list(error.get('loc', ()))
+        location = '.'.join(str(part) for part in (loc[1:] if loc[:1] == ['body'] else loc))
         message = str(error.get('msg'))
         parts.append(f'{location}: {message}' if location else message)
     return '; '.join(parts)

@@ -312,6 +312,12 @@ async def test_a_refusal_about_one_input_says_where_it_is_as_a_schema_refusal_do
             ['body', 'auth', 'tok'],
             "auth.tok: unknown key (known: type, token, username, password, header, value; did you mean 'token'?)",
         ),
+        (  # a field named body is named (the detail said 'Field required' alone)
+            client.post('/api/webhooks/deliveries', json={'url': 'https://x.test/'}),
+            422,
+            ['body', 'body'],
+            'body: Field required',
+        ),
         (  # a value that is not an object is said so, as in a workflow (not 'Input should be a valid dictionary')
             client.post('/api/workflows/quick/executions', json={'input': [1]}),
             422,
