@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response, status
 from starlette.datastructures import UploadFile
 
-from flowmon.application.errors import Malformed, TooLarge
+from flowmon.application.errors import Invalid, Malformed, TooLarge
 from flowmon.application.exchange import IMPORT_LIMIT, MAX_IMPORT_BYTES
 from flowmon.application.views import imported_view, position_summary
 from flowmon.engine.core.inputs import body_location, in_body
@@ -63,7 +63,7 @@ async def import_(request: Request, exchange: Exchange) -> dict[str, Any]:
         raise Malformed('the request has no export document (send the JSON as the body or as "file")')
     try:
         return imported_view(await exchange.import_file(body))
-    except Malformed as exc:
+    except (Malformed, Invalid) as exc:
         path = body_location(exc)
         if uploaded and path is not None:  # a place in the uploaded file, which is the form's "file" field
             in_body(exc, 'file', *path)

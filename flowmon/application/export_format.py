@@ -24,7 +24,7 @@ from datetime import UTC
 from typing import Any
 
 from flowmon.engine.core.events import TERMINAL_EXECUTION_EVENTS, Event, EventFormatError, EventType
-from flowmon.engine.core.inputs import in_body
+from flowmon.engine.core.inputs import Loc, in_body
 from flowmon.engine.core.payload import (
     MAX_ERROR_CHARS,
     MAX_INT,
@@ -189,24 +189,25 @@ def _event(index: int, raw: Any, budget: PayloadBudget) -> Event:
             f'{where}: data is nested more than {limit} levels deep (payloads may nest {budget.max_depth} levels)'
         ) from None
     except PayloadError as exc:
-        raise ImportRejected(str(exc)) from None
-    _check_fields(where, event, budget)
+        raise _in_data(ImportRejected(str(exc)), index, exc.path) from None
+    _check_fields(index, event, budget)
     try:
         return replace(event, ts=event.ts.astimezone(UTC))
     except (OverflowError, ValueError):
         raise ImportRejected(f'events[{index}].ts {event.ts.isoformat()!r} is out of range') from None
 
 
-def _check_fields(where: str, event: Event, budget: PayloadBudget) -> None:
+def _check_fields(index: int, event: Event, budget: PayloadBudget) -> None:
     """Every payload within the budget, and every field the reducer or a page reads of the kind it expects."""
+    where = f'events[{index}] ({event.type})'
     data = event.data
     payload_keys = set()
-    for key, label, value in _payloads(event.type, data):
-        payload_keys.add(key)
+    for place, label, value in _payloads(event.type, data):
+        payload_keys.add(place[0])
         try:
             budget.check(value, f'{where} {label}')
         except PayloadError as exc:
-            raise ImportRejected(str(exc)) from None
+            raise _in_data(ImportRejected(str(exc)), index, exc.path, *place) from None
     for key, value in data.items():
         if key in payload_keys or key == 'workflow':  # the snapshot is checked against the workflow definition
             continue
@@ -220,20 +221,27 @@ def _check_fields(where: str, event: Event, budget: PayloadBudget) -> None:
             try:
                 budget.check(value, f'{where} {key}')
             except PayloadError as exc:
-                raise ImportRejected(str(exc)) from None
+                raise _in_data(ImportRejected(str(exc)), index, exc.path, key) from None
 
 
-def _payloads(event_type: EventType, data: Mapping[str, Any]) -> Iterator[tuple[str, str, Any]]:
-    """``(key, label, value)`` of the payloads in event data, as the engine checked each of them on its own."""
+def _in_data(error: ImportRejected, index: int, path: Loc | None, *place: str) -> ImportRejected:
+    """``error``, a payload's refusal, about the place ``path`` names in the payload at ``place`` in the data of
+    ``events[index]`` (the payload itself when it names none), so ``errors[].loc`` says where it is."""
+    return in_body(error, 'events', index, 'data', *place, *(path or ()))
+
+
+def _payloads(event_type: EventType, data: Mapping[str, Any]) -> Iterator[tuple[tuple[str, ...], str, Any]]:
+    """``(place, label, value)`` of the payloads in event data (``place``: the keys that lead to it, ``('output',
+    'shape')``), as the engine checked each of them on its own."""
     for key in ('input', 'output'):
         if key not in data:
             continue
         value = data[key]
         gathered = (key, event_type) in (('input', EventType.NODE_STARTED), ('output', EventType.EXECUTION_COMPLETED))
         if gathered and isinstance(value, Mapping):  # one payload per node id (and the execution input)
-            yield from ((key, f'{key}.{name}', part) for name, part in value.items())
+            yield from (((key, name), f'{key}.{name}', part) for name, part in value.items())
         else:
-            yield key, key, value
+            yield (key,), key, value
 
 
 def _field_problem(key: str, value: Any) -> str | None:

@@ -364,6 +364,14 @@ async def test_a_refusal_about_one_input_says_where_it_is_as_a_schema_refusal_do
             ['body', 'input', 'o', 't', 0],
             'the execution input at o.t[0]: NaN and Infinity are not JSON numbers',
         ),
+        (  # an integer beyond 64 bits too (it was refused at ['body', 'input'], its place in the message alone)
+            client.post(
+                '/api/workflows/quick/executions', json={'input': {'order': {'n': 123456789012345678901234567890}}}
+            ),
+            422,
+            ['body', 'input', 'order', 'n'],
+            'the execution input at order.n holds an integer outside the 64-bit range',
+        ),
     ]
     nodes = [
         {'id': 'a', 'type': 'log', 'config': {'message': 'hi'}},

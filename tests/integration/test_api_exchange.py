@@ -137,6 +137,45 @@ async def test_an_export_edited_into_nonsense_is_refused_with_the_reason(
     assert await total(client) == before
 
 
+async def test_a_number_no_json_holds_in_an_imported_payload_is_refused_where_it_is(
+    client: httpx.AsyncClient, finished: str
+) -> None:
+    """An integer beyond 64 bits or NaN in an event's payload is named in the message and in ``errors[].loc``, from
+    a JSON body and an uploaded file alike (the message said only 'data holds an integer ...', without errors)."""
+    document = (await client.get(f'/api/executions/{finished}/export')).json()
+    queued = document['events'][0]
+    assert queued['type'] == 'execution.queued'
+    queued['data']['input'] = {'order': {'n': 123456789012345678901234567890}}
+    text = json.dumps(document)
+    before = await total(client)
+    place = ['events', 0, 'data', 'input', 'order', 'n']
+    for response, loc, said in [
+        (
+            await client.post('/api/executions/import', content=text, headers={'Content-Type': 'application/json'}),
+            ['body', *place],
+            ' holds an integer outside the 64-bit range',
+        ),
+        (
+            await client.post('/api/executions/import', files={'file': ('x.json', text, 'application/json')}),
+            ['body', 'file', *place],
+            ' holds an integer outside the 64-bit range',
+        ),
+        (
+            await client.post(
+                '/api/executions/import',
+                content=text.replace('123456789012345678901234567890', 'NaN'),
+                headers={'Content-Type': 'application/json'},
+            ),
+            ['body', *place],
+            ': NaN and Infinity are not JSON numbers',
+        ),
+    ]:
+        assert response.status_code == 422, response.text
+        assert response.json()['detail'] == f'events[0] (execution.queued) data at input.order.n{said}'
+        assert [error['loc'] for error in response.json()['errors']] == [loc], response.text
+    assert await total(client) == before
+
+
 async def test_import_and_export_need_the_token(client: httpx.AsyncClient, finished: str) -> None:
     anonymous = {'Authorization': ''}
     assert (await client.get(f'/api/executions/{finished}/export', headers=anonymous)).status_code == 401

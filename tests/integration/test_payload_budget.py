@@ -23,6 +23,9 @@ from signed_hooks import signed
 
 TOKEN = 'payload-budget-test-token-0123456789'
 LIMIT = 64 * 1024
+HUGE = 123456789012345678901234567890  # beyond 64 bits: no response could hold it
+NOT_JSON = ': NaN and Infinity are not JSON numbers'
+BEYOND_64_BITS = ' holds an integer outside the 64-bit range'
 BOMB = '[@,@]|' * 19 + '@'  # from the review: stalled the loop for 1.1 s and took the process to 790 MB
 
 QUICK = chain('quick', 'Quick', transform('prepare', '{n: input.n}'), log('report', 'done', 'prepare'))
@@ -222,37 +225,43 @@ def test_a_trigger_body_that_is_not_a_json_object_is_refused_after_the_signature
     assert listed['total'] == 1  # the empty body's run only
 
 
-def test_nan_and_infinity_are_refused_where_they_are_on_every_way_in(flowmon: FlowmonProcess) -> None:
-    """Python's parser reads NaN and Infinity, which JSON does not have (they were stored, and shown as null): a start,
-    a rerun, a trigger and a delivery refuse them with a 422 that says where they are, in its words and in
-    ``errors[].loc`` (as a NUL character there is)."""
+def test_nan_infinity_and_huge_integers_are_refused_where_they_are_on_every_way_in(flowmon: FlowmonProcess) -> None:
+    """Python's parser reads NaN and Infinity, which JSON does not have (they were stored, and shown as null), and
+    integers of any size, which no response could hold: a start, a rerun, a trigger and a delivery refuse them with
+    a 422 that says where they are, in its words and in ``errors[].loc`` (as a NUL character there is)."""
     flowmon.put(QUICK)
     flowmon.put({**QUICK, 'id': 'triggered', 'trigger': {'enabled': True}})
     previous = flowmon.run_to_end('quick', {'n': 2})
     before = flowmon.api('GET', '/api/executions').json()['total']
     start, rerun = '/api/workflows/quick/executions', f'/api/executions/{previous["id"]}/rerun'
-    for path, text, where, loc in [
-        (start, '{"input": {"x": NaN}}', 'at x', ['x']),
-        (start, '{"input": {"items": [1, {"price": Infinity}]}}', 'at items[1].price', ['items', 1, 'price']),
-        (start, '{"input": {"odd key": [-Infinity]}}', 'at ["odd key"][0]', ['odd key', 0]),
-        (rerun, '{"input": {"n": NaN}}', 'at n', ['n']),
+    for path, text, where, loc, said in [
+        (start, '{"input": {"x": NaN}}', 'at x', ['x'], NOT_JSON),
+        (start, '{"input": {"items": [1, {"price": Infinity}]}}', 'at items[1].price', ['items', 1, 'price'], NOT_JSON),
+        (start, '{"input": {"odd key": [-Infinity]}}', 'at ["odd key"][0]', ['odd key', 0], NOT_JSON),
+        (rerun, '{"input": {"n": NaN}}', 'at n', ['n'], NOT_JSON),
+        (start, f'{{"input": {{"order": {{"n": {HUGE}}}}}}}', 'at order.n', ['order', 'n'], BEYOND_64_BITS),
+        (rerun, f'{{"input": {{"n": [1, -{HUGE}]}}}}', 'at n[1]', ['n', 1], BEYOND_64_BITS),
     ]:
         response = send(flowmon, 'POST', path, content=text, content_type='application/json')
         assert response.status_code == 422, (text, response.text)
-        assert response.json()['detail'] == f'the execution input {where}: NaN and Infinity are not JSON numbers'
+        assert response.json()['detail'] == f'the execution input {where}{said}'
         assert [error['loc'] for error in response.json()['errors']] == [['body', 'input', *loc]], response.text
     secret = flowmon.api('GET', '/api/workflows/triggered/trigger/secret').json()['secret']
-    body = b'{"order": {"total": NaN}}'
-    with httpx.Client(base_url=flowmon.base_url, timeout=10.0) as client:
-        client.get(f'/?token={TOKEN}')
-        response = client.post('/hooks/triggered', content=body, headers=signed(secret, body))
-    assert response.status_code == 422, response.text
-    assert response.json()['detail'] == 'the body at order.total: NaN and Infinity are not JSON numbers'
-    assert [error['loc'] for error in response.json()['errors']] == [['body', 'order', 'total']]  # (it had none)
-    delivery = '{"url": "https://hooks.example.com/in", "body": {"amount": Infinity}}'
-    response = send(flowmon, 'POST', '/api/webhooks/deliveries', content=delivery, content_type='application/json')
-    assert response.status_code == 422 and 'at amount: NaN and Infinity' in response.json()['detail'], response.text
-    assert [error['loc'] for error in response.json()['errors']] == [['body', 'body', 'amount']], response.text
+    for body, said in [
+        (b'{"order": {"total": NaN}}', NOT_JSON),
+        (f'{{"order": {{"total": {HUGE}}}}}'.encode(), BEYOND_64_BITS),
+    ]:
+        with httpx.Client(base_url=flowmon.base_url, timeout=10.0) as client:
+            client.get(f'/?token={TOKEN}')
+            response = client.post('/hooks/triggered', content=body, headers=signed(secret, body))
+        assert response.status_code == 422, response.text
+        assert response.json()['detail'] == f'the body at order.total{said}'
+        assert [error['loc'] for error in response.json()['errors']] == [['body', 'order', 'total']]  # (it had none)
+    for amount, said in [('Infinity', NOT_JSON), (str(HUGE), BEYOND_64_BITS)]:
+        delivery = f'{{"url": "https://hooks.example.com/in", "body": {{"amount": {amount}}}}}'
+        response = send(flowmon, 'POST', '/api/webhooks/deliveries', content=delivery, content_type='application/json')
+        assert response.status_code == 422 and response.json()['detail'] == f'body at amount{said}', response.text
+        assert [error['loc'] for error in response.json()['errors']] == [['body', 'body', 'amount']], response.text
     assert flowmon.api('GET', '/api/executions').json()['total'] == before  # nothing started
 
 
@@ -437,7 +446,7 @@ def test_outbound_deliveries_are_held_to_ports_and_the_budget(flowmon: FlowmonPr
         deep = [deep]
     for body, status, message in [
         (deep, 422, 'body is nested more than 64 levels deep'),
-        ({'n': 2**70}, 422, 'body holds an integer outside the 64-bit range'),
+        ({'n': 2**70}, 422, 'body at n holds an integer outside the 64-bit range'),
         ({'blob': 'x' * LIMIT}, 413, 'over FLOWMON_MAX_PAYLOAD_BYTES (64 KiB)'),
     ]:
         response = flowmon.api('POST', deliveries, json={'url': 'https://hooks.example.com/in', 'body': body})

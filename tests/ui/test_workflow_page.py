@@ -165,7 +165,7 @@ async def test_input_dialog_checks_the_json_as_it_is_typed_and_sends_nothing_inv
     user.find(marker='input-json').clear().type('{"a": ' + '[' * 70 + ']' * 70 + '}')
     await user.should_see('nested more than 64 levels deep', retries=20)
     user.find(marker='input-json').clear().type('{"n": 100000000000000000000000}')  # the payload budget says no
-    await user.should_see('the execution input holds an integer outside the 64-bit range', retries=20)
+    await user.should_see('the execution input at n holds an integer outside the 64-bit range', retries=20)
     assert not run.enabled
     user.find(marker='input-json').clear().type('{"n": 1, "ratio": NaN}')  # Python reads it; JSON has no NaN
     await user.should_see('the execution input at ratio: NaN and Infinity are not JSON numbers', retries=20)

@@ -1012,7 +1012,7 @@ def blob_then_log(registry: NodeRegistry, blob: dict[str, Any]) -> Workflow:
         ({'size': 3000}, 'output is 2.9 KiB, over FLOWMON_MAX_PAYLOAD_BYTES (2 KiB)'),
         ({'size': 1 << 20}, 'output is at least 1 MiB, over FLOWMON_MAX_PAYLOAD_BYTES (2 KiB)'),
         ({'shared': True}, 'output is at least'),
-        ({'huge_int': True}, 'output holds an integer outside the 64-bit range'),
+        ({'huge_int': True}, 'output at n holds an integer outside the 64-bit range'),
     ],
 )
 async def test_an_output_over_the_payload_budget_fails_the_attempt_naming_the_limit(

@@ -168,8 +168,15 @@ _SURROGATE = re.compile('[\ud800-\udfff]')
 _NUL_ESCAPE = re.compile(r'(?<!\\)(?:\\\\)*\\u0000')
 
 
-class _NotFinite(PayloadInvalid):
-    """NaN or an infinity met while measuring; :meth:`PayloadMeter.measure` says where it is."""
+class _Unrepresentable(PayloadInvalid):
+    """A number JSON (or the API's encoder) cannot hold, met while measuring: NaN or an infinity, an integer beyond
+    64 bits. ``said`` follows the place in the message; :meth:`PayloadMeter.measure` finds where the first number
+    that ``found`` is is and names it."""
+
+    def __init__(self, what: str, said: str, found: Callable[[Any], bool]) -> None:
+        super().__init__(f'{what}{said}', path=())
+        self.said = said
+        self.found = found
 
 
 def human_size(size: int) -> str:
@@ -304,16 +311,18 @@ class PayloadMeter:
         """``(size, depth)`` of ``value``; the size is at most the length of its compact JSON.
 
         Raises :class:`PayloadTooDeep`, :class:`PayloadTooLarge` (size known to be over ``stop_above``) or
-        :class:`PayloadInvalid` (a reference cycle, an integer beyond 64 bits) naming ``what``.
+        :class:`PayloadInvalid` (a reference cycle; an integer beyond 64 bits, NaN or an infinity, whose place is
+        named in the message and is the error's ``path``) naming ``what``.
         """
         if not isinstance(value, dict | list | tuple):
             return _scalar_size(value, what), 0
         try:
             return self._measure(value, what)
-        except _NotFinite:
-            path = not_finite_at(value) or ()
+        except _Unrepresentable as exc:
+            at = _find(value, exc.found)
+            path = at[0] if at is not None else ()
             where = f' at {path_text(path)}' if path else ''
-            raise PayloadInvalid(f'{what}{where}: {NOT_JSON_NUMBERS}', path=path) from None
+            raise PayloadInvalid(f'{what}{where}{exc.said}', path=path) from None
 
     def _measure(self, value: Any, what: str) -> tuple[int, int]:
         known = self._known
@@ -416,21 +425,19 @@ def _scalar_size(value: Any, what: str) -> int:
         return 5
     if isinstance(value, int):
         if not MIN_INT <= value <= MAX_INT:
-            raise PayloadInvalid(f'{what} holds an integer outside the 64-bit range')
+            raise _Unrepresentable(what, ' holds an integer outside the 64-bit range', _beyond_64_bits)
         return max(1, value.bit_length() * 3 // 10)
     if isinstance(value, float) and not math.isfinite(value):
-        raise _NotFinite(f'{what}: {NOT_JSON_NUMBERS}', path=())
+        raise _Unrepresentable(what, f': {NOT_JSON_NUMBERS}', _not_finite)
     return 1
-
-
-def not_finite_at(value: Any) -> tuple[str | int, ...] | None:
-    """The path to the first NaN or infinity in ``value`` (empty: ``value`` is one); None when it holds none."""
-    found = _find(value, _not_finite)
-    return None if found is None else found[0]
 
 
 def _not_finite(item: Any) -> bool:
     return isinstance(item, float) and not math.isfinite(item)
+
+
+def _beyond_64_bits(item: Any) -> bool:
+    return isinstance(item, int) and not MIN_INT <= item <= MAX_INT
 
 
 def unstorable(text: str) -> str | None:
