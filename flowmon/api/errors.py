@@ -35,7 +35,7 @@ from flowmon.application.errors import (
     Unauthorized,
     Unavailable,
 )
-from flowmon.engine.core.inputs import Loc, body_location, in_body, schema_problem
+from flowmon.engine.core.inputs import NOT_AN_OBJECT, Loc, body_location, in_body, schema_problem
 from flowmon.engine.core.payload import MAX_PARSE_DEPTH, DuplicateKey, json_text_depth, loads_unique, unstorable_at
 
 log = logging.getLogger(__name__)
@@ -49,8 +49,20 @@ def schema_refusals(request: Request, errors: Sequence[dict[str, Any]]) -> list[
     said = []
     for error in sorted(errors, key=lambda error: error.get('type') != 'extra_forbidden'):
         loc = list(error.get('loc', ()))
-        said.append({'loc': loc, 'msg': schema_problem(error, body_keys(request, loc)), 'type': error.get('type')})
+        message = _whole_body_problem(error) if loc == ['body'] else None
+        message = message or schema_problem(error, body_keys(request, loc))
+        said.append({'loc': loc, 'msg': message, 'type': error.get('type')})
     return said
+
+
+def _whole_body_problem(error: dict[str, Any]) -> str | None:
+    """What is wrong with a body that is missing or not an object, said of the body (its message has no place to
+    name: 'Field required' alone read as if of some field)."""
+    if error.get('type') == 'missing':
+        return 'the request body is required: a JSON object'
+    if error.get('type') in NOT_AN_OBJECT:
+        return 'the request body must be a JSON object'
+    return None
 
 
 def describe_validation(errors: list[dict[str, Any]]) -> str:

@@ -318,6 +318,13 @@ async def test_a_refusal_about_one_input_says_where_it_is_as_a_schema_refusal_do
             ['body', 'body'],
             'body: Field required',
         ),
+        (  # a body missing or not an object is said to be the body (the detail was 'Field required' alone)
+            client.post('/api/executions/bulk'),
+            422,
+            ['body'],
+            'the request body is required: a JSON object',
+        ),
+        (client.post('/api/views', json=[1]), 422, ['body'], 'the request body must be a JSON object'),
         (  # a value that is not an object is said so, as in a workflow (not 'Input should be a valid dictionary')
             client.post('/api/workflows/quick/executions', json={'input': [1]}),
             422,

@@ -148,7 +148,7 @@ def test_bulk_delete_by_filter_deletes_what_the_filter_matches(flowmon: FlowmonP
         ({'action': 'delete', 'filter': {'trigger': 'cosmic'}}, 'trigger must be one of'),
         ({'action': 'delete', 'filter': {'since': 'yesterday-ish'}}, 'since'),
         ({'action': 'delete', 'filter': {'colour': 'red'}}, 'colour'),
-        ([1, 2], 'Input should be an object'),
+        ([1, 2], 'the request body must be a JSON object'),
     ],
 )
 def test_a_bulk_request_that_cannot_be_done_is_a_422_naming_the_problem(
