@@ -36,8 +36,10 @@ JS_SINKS = re.compile(
 #   dynamic prop: a code editor's theme on a page whose mode is not known yet (code_editor.py: the system's mode, a
 #     constant).
 #   formatter: the DAG tooltip (dag_chart.js, escapes with esc() of lib/fm-escape.js) and card label (ECharts rich
-#     text, names made rich-safe); the Gantt's per-item tooltips, a segment's and the queue lane's (timeline_chart.py,
-#     markup.echarts_tooltip), and its axis label (timeline_chart.js, numbers).
+#     text, names made rich-safe), the full label kept while a zoomed-out card shows its short name (the same
+#     formatter, handed back), and that short name (shortLabel: cut, then made rich-safe); the Gantt's per-item
+#     tooltips, a segment's and the queue lane's (timeline_chart.py, markup.echarts_tooltip), and its axis label
+#     (timeline_chart.js, numbers).
 #   add_body_html, add_head_html, new Function: none (the browser components are .js files NiceGUI loads).
 REVIEWED = {
     'run_javascript': {'__init__.py': 1, 'widgets/code_editor.py': 1},
@@ -47,7 +49,7 @@ REVIEWED = {
     'formatter': {
         'widgets/duration_trend.py': 1,
         'widgets/timeline_chart.py': 2,
-        'widgets/dag_chart.js': 2,
+        'widgets/dag_chart.js': 5,
         'widgets/timeline_chart.js': 1,
     },
     'new Function': {},
