@@ -41,16 +41,27 @@ from flowmon.engine.core.payload import MAX_PARSE_DEPTH, DuplicateKey, json_text
 log = logging.getLogger(__name__)
 
 
+MAX_ERRORS_LISTED = 20  # a schema's refusal lists this many of its errors (a body can hold thousands)
+MAX_ERRORS_SAID = 5  # and its detail says this many of them
+
+
 def schema_refusals(request: Request, errors: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The ``errors`` of a request that does not fit its schema, each ``{loc, msg, type}`` with its message in the
-    words a workflow's refusals use (:func:`~flowmon.engine.core.inputs.schema_problem`): a key the body has no place
-    for is said with the keys that place takes, as a saved view's filter says it, and comes first (a typo explains
-    the rest: the key it misspells is missing); a value that is not an object is said so."""
+    """The ``errors`` of a request that does not fit its schema (the first :data:`MAX_ERRORS_LISTED`), each ``{loc,
+    msg, type}`` with its message in the words a workflow's refusals use
+    (:func:`~flowmon.engine.core.inputs.schema_problem`): a key the body has no place for is said with the keys that
+    place takes, as a saved view's filter says it, and comes first (a typo explains the rest: the key it misspells is
+    missing); a value that is not an object is said so."""
     said = []
-    for error in sorted(errors, key=lambda error: error.get('type') != 'extra_forbidden'):
+    keys: dict[tuple[Any, ...], tuple[str, ...]] = {}  # the keys of each place, looked up once
+    first = sorted(errors, key=lambda error: error.get('type') != 'extra_forbidden')[:MAX_ERRORS_LISTED]
+    for error in first:
         loc = list(error.get('loc', ()))
         message = _whole_body_problem(error) if loc == ['body'] else None
-        message = message or schema_problem(error, body_keys(request, loc))
+        if message is None:
+            place = tuple(loc[:-1])
+            if place not in keys:
+                keys[place] = body_keys(request, loc)
+            message = schema_problem(error, keys[place])
         said.append({'loc': loc, 'msg': message, 'type': error.get('type')})
     return said
 
@@ -65,16 +76,21 @@ def _whole_body_problem(error: dict[str, Any]) -> str | None:
     return None
 
 
-def describe_validation(errors: list[dict[str, Any]]) -> str:
-    """The ``detail`` of a schema's refusal: up to five of its ``errors``, each ``where: msg`` (``query.limit``; a
-    place in the body without ``body`` before it, ``filter.limit``, but a field named ``body`` named still)."""
+def describe_validation(errors: list[dict[str, Any]], total: int) -> str:
+    """The ``detail`` of a schema's refusal of ``total`` errors: up to :data:`MAX_ERRORS_SAID` of ``errors``, each
+    ``where: msg`` (``query.limit``; a place in the body without ``body`` before it, ``filter.limit``, but a field
+    named ``body`` named still), and how many more there are."""
     parts = []
-    for error in errors[:5]:
+    for error in errors[:MAX_ERRORS_SAID]:
         loc = list(error.get('loc', ()))
         location = '.'.join(str(part) for part in (loc[1:] if loc[:1] == ['body'] else loc))
         message = str(error.get('msg'))
         parts.append(f'{location}: {message}' if location else message)
-    return '; '.join(parts)
+    more = total - len(parts)
+    if more <= 0:
+        return '; '.join(parts)
+    listed = 'in errors' if len(errors) == total else f'errors lists the first {len(errors)}'
+    return f'{"; ".join(parts)} (and {more} more, {listed})'
 
 
 def body_keys(request: Request, loc: Sequence[Any]) -> tuple[str, ...]:
@@ -284,7 +300,7 @@ def install_error_handlers(app: FastAPI) -> None:
             errors = [{'loc': ['header', 'content-type'], 'msg': detail, 'type': ERROR_TYPES[400]}]
             return JSONResponse({'detail': detail, 'errors': errors}, status_code=400)
         said = schema_refusals(request, errors)
-        return JSONResponse({'detail': describe_validation(said), 'errors': said}, status_code=422)
+        return JSONResponse({'detail': describe_validation(said, len(errors)), 'errors': said}, status_code=422)
 
     async def unmanageable_input(request: Request, exc: Exception) -> JSONResponse:
         """The safety net behind bounded parsing: input that recursed too deeply or overflowed is a 400, not a 500."""

@@ -63,7 +63,7 @@ async def import_(request: Request, exchange: Exchange) -> dict[str, Any]:
         raise Malformed('the request has no export document (send the JSON as the body or as "file")')
     try:
         return imported_view(await exchange.import_file(body))
-    except (Malformed, Invalid) as exc:
+    except Invalid as exc:  # (Malformed too: it is one)
         path = body_location(exc)
         if uploaded and path is not None:  # a place in the uploaded file, which is the form's "file" field
             in_body(exc, 'file', *path)

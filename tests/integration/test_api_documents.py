@@ -452,3 +452,30 @@ async def test_a_refusal_about_one_input_says_where_it_is_as_a_schema_refusal_do
         assert body['detail'].startswith(words), body
         assert [error['loc'] for error in body.get('errors', ())] == [loc], body
         assert body['errors'][0]['msg'] in body['detail'], body
+
+
+async def test_a_body_with_thousands_of_errors_gets_a_bounded_refusal(client: httpx.AsyncClient) -> None:
+    """A body of thousands of unknown keys (a megabyte of them fits the body's budget) is refused with the first 20
+    errors and the count of the rest, each said once: listing them all made the answer larger than the request."""
+    keys = {f'k{n}': 0 for n in range(3000)}
+    response = await client.post('/api/executions/bulk', json={'action': 'cancel', 'filter': keys})
+    assert response.status_code == 422
+    body = response.json()
+    assert len(body['errors']) == 20
+    assert body['errors'][0]['loc'] == ['body', 'filter', 'k0']
+    assert body['errors'][0]['msg'].startswith('unknown key (known: workflow_id, status')
+    assert body['detail'].endswith('(and 2995 more, errors lists the first 20)')
+    assert body['detail'].count('unknown key') == 5
+
+    long_key = 'x' * 100_000  # no typo of a known key: said without a "did you mean" (and not compared at length)
+    response = await client.post('/api/executions/bulk', json={'action': 'cancel', 'filter': {long_key: 0}})
+    assert response.status_code == 422
+    assert 'did you mean' not in response.json()['errors'][0]['msg']
+    response = await client.post('/api/executions/bulk', json={'action': 'cancel', 'filter': {'stauts': 0}})
+    assert "did you mean 'status'?" in response.json()['errors'][0]['msg']
+    response = await client.post(
+        '/api/executions/bulk',
+        json={'action': 'cancel', 'filter': {'a1': 0, 'a2': 0, 'a3': 0, 'a4': 0, 'a5': 0, 'a6': 0}},
+    )
+    assert len(response.json()['errors']) == 6
+    assert response.json()['detail'].endswith('(and 1 more, in errors)')

@@ -89,8 +89,10 @@ def unknown_key(key: object, known: Sequence[str]) -> str:
 
 
 def known_keys(key: object, known: Sequence[str]) -> str:
-    """``known: a, b, c; did you mean 'b'?``: the keys a place takes, and the one closest to ``key`` if any is."""
-    close = difflib.get_close_matches(str(key), known, n=1)
+    """``known: a, b, c; did you mean 'b'?``: the keys a place takes, and the one closest to ``key`` if any is (a key
+    far longer than any of them is no typo of one: not compared, which would take time in its length)."""
+    text = str(key)
+    close = difflib.get_close_matches(text, known, n=1) if len(text) <= 2 * max(map(len, known), default=0) else []
     hint = f'; did you mean {close[0]!r}?' if close else ''
     return f'known: {", ".join(known)}{hint}'
 
