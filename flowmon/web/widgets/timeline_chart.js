@@ -173,6 +173,7 @@ export default {
         this.queueLabel = diff.queue?.name ?? "";
         this.labels = diff.labels;
         option.grid = { top: diff.top };
+        option.dataZoom = [{ id: "rows", top: diff.top }]; // the slider beside the rows, below the queue's lane
         option.xAxis = { max: diff.max };
         option.series.push({ id: "spans", data: diff.data }, { id: "queue", data: diff.queue ? [diff.queue] : [] });
       }
@@ -184,7 +185,7 @@ export default {
       if ("window" in diff) {
         const { grid, dataZoom } = rowWindow(diff.window);
         option.grid = { ...option.grid, ...grid };
-        option.dataZoom = dataZoom;
+        option.dataZoom = [{ ...option.dataZoom?.[0], ...dataZoom[0] }];
       }
       this.chart?.setOption(option);
     },

@@ -192,8 +192,8 @@ class TimelineChart(
         if self._window is None or not isinstance(value, list) or len(value) != 2:
             return
         first, last = value
-        if isinstance(first, int) and isinstance(last, int) and 0 <= first <= last < len(self._rows):
-            self._window = (first, last)
+        if type(first) is int and type(last) is int and 0 <= first <= last < len(self._rows):
+            self._window = lane_window((first, last), len(self._rows))  # (kept at its size: the slider moves it)
 
 
 def lane_window(window: tuple[int, int] | None, rows: int) -> tuple[int, int] | None:
