@@ -143,7 +143,7 @@ def _look(page: Page, server: Any, scheme: str, compared: tuple[str, str], shots
     _named(page, side)
     assert {card['name'] for card in page.evaluate(CARDS, side)} == {*(f's{i}' for i in range(9)), 'notify'}
     page.screenshot(path=str(shots / f'canvas-named-compare-{scheme}.png'), full_page=True)
-    # zoomed out below 50%, the cards show their names short, in a font as large as before, cut in their middle
+    # zoomed out below 50%, the cards show their names short, in a font as large as before, cut at their end
     for _ in range(2):
         page.locator(f'{side} [data-testid=dag-zoom-out]').click()
     wait_until(lambda: 0.3 < _zoom(page, side) < 0.5, 'the compared graph to be zoomed out below 50%')
