@@ -19,9 +19,16 @@ from typing import Any
 
 import httpx._transports.default as httpx_transports
 import pytest
-from postgres_support import DIALECTS, PostgresMissing, create_database, drop_database, throwaway_server
+from postgres_support import (
+    DIALECTS,
+    PostgresMissing,
+    create_database,
+    create_database_now,
+    drop_database,
+    throwaway_server,
+)
 from quiet_examples import quiet_examples
-from schema_template import make_template, seed
+from schema_template import DATABASE_FILE, make_template, migrate_to_head, seed
 from started import started
 from waiting import until
 from webhook_receiver import Receiver
@@ -188,14 +195,28 @@ def postgres_server() -> Iterator[str]:
         pytest.fail(f'{exc}; FLOWMON_TEST_POSTGRES=0 runs the tests on SQLite only', pytrace=False)
 
 
+@pytest.fixture(scope='session')
+def postgres_schema_template(postgres_server: str) -> str:
+    """A database on the throwaway PostgreSQL server at the schema's head, migrated once per test process; its URL."""
+    url = create_database_now(postgres_server)
+    migrate_to_head(url)
+    return url
+
+
 @pytest.fixture(params=DIALECTS)
 async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
-    """An empty database for the store contract: a SQLite file, or a fresh database on the throwaway PostgreSQL
-    server (one per test, dropped after it)."""
+    """A database for the store contract, one per test: a SQLite file, or a fresh database on the throwaway PostgreSQL
+    server (dropped after the test). Empty; for a test that takes ``db`` (which starts it, migrating it to head), a
+    copy of a database migrated once (``schema_template``, ``postgres_schema_template``), the state ``db`` brings an
+    empty one to."""
+    migrated = 'db' in request.fixturenames
     if request.param == 'sqlite':
-        yield f'sqlite+aiosqlite:///{tmp_path}/flowmon.db'
+        if migrated:
+            seed(tmp_path, request.getfixturevalue('schema_template'))
+        yield f'sqlite+aiosqlite:///{tmp_path}/{DATABASE_FILE}'
         return
-    url = await create_database(request.getfixturevalue('postgres_server'))
+    template = request.getfixturevalue('postgres_schema_template') if migrated else None
+    url = await create_database(request.getfixturevalue('postgres_server'), template)
     try:
         yield url
     finally:

@@ -73,14 +73,18 @@ def throwaway_server() -> Iterator[str]:
         shutil.rmtree(root, ignore_errors=True)
 
 
-async def create_database(server: str) -> str:
-    """A new, empty database on the throwaway server; returns its SQLAlchemy URL (see :func:`drop_database`)."""
+async def create_database(server: str, template: str | None = None) -> str:
+    """A new database on the throwaway server, empty or a copy of ``template`` (the URL of a database it made, with
+    no connection open to it); returns its SQLAlchemy URL (see :func:`drop_database`)."""
     import asyncpg
 
     name = f't_{uuid.uuid4().hex[:12]}'
+    # FILE_COPY copies the template's files: it took the server a third less CPU than its default, which writes
+    # every block of them to the write-ahead log
+    copy = f' TEMPLATE {template.rsplit("/", 1)[1]}' if template else ''
     admin = await asyncpg.connect(f'postgresql://postgres@{server}/postgres')
     try:
-        await admin.execute(f'CREATE DATABASE {name}')
+        await admin.execute(f'CREATE DATABASE {name}{copy} STRATEGY FILE_COPY')
     finally:
         await admin.close()
     return f'postgresql+asyncpg://postgres@{server}/{name}'

@@ -1,5 +1,6 @@
 """An empty SQLite database at the schema's head, made once per test process and copied into a test's data directory
-before its flowmon starts.
+before its flowmon starts (and, on PostgreSQL, a database at head that tests/conftest.py copies for the ``db``
+fixture's tests).
 
 Every start of flowmon on a new data directory runs every migration (about 0.4 s here); a test that only needs a
 flowmon to start is given a copy of a database migrated once instead, the state a restarted flowmon finds. The tests
@@ -25,13 +26,22 @@ DATABASE_FILE = 'flowmon.db'  # the SQLite file of a data directory (flowmon.set
 
 
 def make_template(directory: Path) -> Path:
-    """Migrate a new SQLite database in ``directory`` to head, in a thread of its own (the caller's event loop, if
-    any, is not disturbed); returns its path."""
+    """Migrate a new SQLite database in ``directory`` to head (see :func:`migrate_to_head`); returns its path."""
     path = directory / DATABASE_FILE
+    migrate_to_head(f'sqlite+aiosqlite:///{path}')
+    leftovers = sorted(p.name for p in directory.iterdir() if p.name != DATABASE_FILE)
+    if leftovers:  # a -wal or -shm file would hold part of the schema: the copy would lack it
+        raise AssertionError(f'the migrated template left {leftovers} beside {path}')
+    return path
+
+
+def migrate_to_head(url: str) -> None:
+    """Migrate the database at ``url`` to head and close every connection to it, in a thread of its own (the
+    caller's event loop, if any, is not disturbed)."""
     failure: list[BaseException] = []
 
     async def migrate() -> None:
-        async with started(Database(f'sqlite+aiosqlite:///{path}')):
+        async with started(Database(url)):
             pass
 
     def run() -> None:
@@ -45,10 +55,6 @@ def make_template(directory: Path) -> Path:
     thread.join()
     if failure:
         raise failure[0]
-    leftovers = sorted(p.name for p in directory.iterdir() if p.name != DATABASE_FILE)
-    if leftovers:  # a -wal or -shm file would hold part of the schema: the copy would lack it
-        raise AssertionError(f'the migrated template left {leftovers} beside {path}')
-    return path
 
 
 def seed(data_dir: Path, template: Path) -> None:
