@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import aiosqlite.core as aiosqlite_core
 import httpx._transports.default as httpx_transports
 import pytest
 from postgres_support import (
@@ -111,6 +112,41 @@ def _one_tls_context() -> None:
 
 
 _one_tls_context()
+
+
+def _sqlite_threads_outlive_a_closed_loop() -> None:
+    """aiosqlite's connection thread hands each call's result to the loop of the call's future. A test's loop that
+    closes while a query of one of its (cancelled) tasks still runs makes that hand-over raise, and the thread dies
+    with its connection open; when SQLAlchemy later collects that connection it closes it from a task of whichever
+    loop runs then, queued to a thread that is gone, and the task waits for ever: that test's loop never closes (a
+    hang seen once in ``make test``, and once an "Event loop is closed" warning of the dying thread). Here the thread
+    drops a result nobody can receive any more and goes on. (flowmon's own loop closes only as its process exits.)"""
+    stop = aiosqlite_core._STOP_RUNNING_SENTINEL
+
+    def hand_over(future: Any, outcome: Callable[..., None], value: Any) -> None:
+        try:
+            future.get_loop().call_soon_threadsafe(outcome, future, value)
+        except RuntimeError:  # its loop has closed
+            pass
+
+    def worker(tx: Any) -> None:
+        while True:
+            future, function = tx.get()
+            try:
+                result = function()
+            except BaseException as exc:  # (handed to the caller, as aiosqlite does)
+                if future:
+                    hand_over(future, aiosqlite_core.set_exception, exc)
+                continue
+            if future:
+                hand_over(future, aiosqlite_core.set_result, result)
+            if result is stop:
+                break
+
+    aiosqlite_core._connection_worker_thread = worker
+
+
+_sqlite_threads_outlive_a_closed_loop()
 
 
 @pytest.fixture
