@@ -122,3 +122,8 @@ def click_on_canvas(page: Page, x: float, y: float, names: str) -> None:
     page.wait_for_function(TOOLTIP_SHOWS, arg=names)
     page.mouse.down()
     page.mouse.up()
+
+
+def canvas_zoom(page: Page, root: str = '') -> float:
+    """The zoom of the canvas (inside ``root``, a CSS selector, when the page has several): its viewport's data-zoom."""
+    return float(page.locator(f'{root} [data-testid=dag-viewport]'.strip()).get_attribute('data-zoom') or 'nan')

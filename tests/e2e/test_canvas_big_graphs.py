@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from helpers import click_on_canvas, node_pixel, sign_in, start, wait_ended, wait_loaded
+from helpers import canvas_zoom, click_on_canvas, node_pixel, sign_in, start, wait_ended, wait_loaded
 from playwright.sync_api import Page, expect
 from waiting import wait_until
 
@@ -62,18 +62,14 @@ INSIDE = """() => {
 }"""
 
 
-def _zoom(page: Page) -> float:
-    return float(page.get_by_test_id('dag-viewport').get_attribute('data-zoom') or 'nan')
-
-
 def _zoom_in_at(page: Page, node_id: str, least: float) -> None:
     """Wheel in over ``node_id`` until the zoom is ``least`` or more (the node stays under the pointer)."""
-    while _zoom(page) < least:
-        before = _zoom(page)
+    while canvas_zoom(page) < least:
+        before = canvas_zoom(page)
         x, y = node_pixel(page, node_id)
         page.mouse.move(x, y)
         page.mouse.wheel(0, -300)
-        wait_until(lambda: _zoom(page) > before, 'the wheel to zoom in')  # noqa: B023 (used at once)
+        wait_until(lambda: canvas_zoom(page) > before, 'the wheel to zoom in')  # noqa: B023 (used at once)
 
 
 def test_a_wide_fan_out_names_its_cards_once_zoomed_in(page: Page, server: Any, call_api: Api, shots: Path) -> None:
@@ -84,7 +80,7 @@ def test_a_wide_fan_out_names_its_cards_once_zoomed_in(page: Page, server: Any, 
     sign_in(page, server, f'/executions/{execution}')
     node_pixel(page, 'w07')  # (drawn)
     # the whole column in view, its cards too small to name: no name is drawn on them (the tooltip names them)
-    wait_until(lambda: 0 < _zoom(page) < 0.5, 'the tall graph to start fitted into view')
+    wait_until(lambda: 0 < canvas_zoom(page) < 0.5, 'the tall graph to start fitted into view')
     assert page.evaluate(INSIDE)
     assert page.evaluate(DRAWN, 'Process shard 7 of the batch') == []
     # the node list stays beside the canvas, naming every node
@@ -99,7 +95,7 @@ def test_a_wide_fan_out_names_its_cards_once_zoomed_in(page: Page, server: Any, 
     wait_until(
         lambda: any(height >= 12 for height in page.evaluate(DRAWN, 'Process shard 7 of the batch')),
         'the card to show its name, legible',
-        seen=lambda: (page.evaluate(DRAWN, 'Process shard 7 of the batch'), _zoom(page)),
+        seen=lambda: (page.evaluate(DRAWN, 'Process shard 7 of the batch'), canvas_zoom(page)),
     )
     page.get_by_test_id('dag-viewport').screenshot(path=str(shots / 'canvas-fan-out-zoomed.png'))
     # a named card is still the node: a click on its name opens it
@@ -123,13 +119,13 @@ def test_a_wide_fan_out_names_its_cards_once_zoomed_in(page: Page, server: Any, 
     assert page.evaluate(DRAWN, 'Process shard 7 of the batch') == []
 
     # a node picked in the node list whose card is out of view: the canvas moves (at its zoom) to show it
-    zoom = _zoom(page)
+    zoom = canvas_zoom(page)
     assert not _in_view(page, 'w07')
     page.get_by_test_id('node-w07').click()
     expect(page.get_by_test_id('inspector')).to_contain_text('Process shard 7 of the batch')
     wait_until(lambda: _in_view(page, 'w07'), "the picked node's card to come into view")
     wait_until(lambda: page.evaluate(DRAWN, 'Process shard 7 of the batch'), 'its name drawn where it now is')
-    assert _zoom(page) == zoom
+    assert canvas_zoom(page) == zoom
     page.get_by_test_id('dag-viewport').screenshot(path=str(shots / 'canvas-fan-out-revealed.png'))
 
 
@@ -148,7 +144,7 @@ def test_long_names_on_many_columns_are_whole_once_zoomed_in(
     assert call_api('PUT', f'/api/workflows/{LONG_NAMES["id"]}', LONG_NAMES).status_code in (200, 201)
     sign_in(page, server, f'/workflows/{LONG_NAMES["id"]}')
     node_pixel(page, 's7')
-    wait_until(lambda: 0 < _zoom(page) < 1, 'the wide graph to start fitted into view')
+    wait_until(lambda: 0 < canvas_zoom(page) < 1, 'the wide graph to start fitted into view')
     _zoom_in_at(page, 's7', 1.0)
     # the name on two lines, none of it cut: "step 7" tells this card from the others
     wait_until(

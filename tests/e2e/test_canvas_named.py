@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from helpers import node_pixel, sign_in, start, wait_ended, wait_loaded
+from helpers import canvas_zoom, node_pixel, sign_in, start, wait_ended, wait_loaded
 from playwright.sync_api import Browser, Page, expect
 from waiting import wait_until
 
@@ -62,10 +62,6 @@ CARDS = """(root) => {
 }"""
 
 
-def _zoom(page: Page, root: str) -> float:
-    return float(page.locator(f'{root} [data-testid=dag-viewport]').get_attribute('data-zoom') or 'nan')
-
-
 def _names_problems(page: Page, root: str) -> list[str]:
     """What is wrong with the names on the cards in view of the canvas in ``root`` (nothing: each card is named
     inside its box, in a font at least 8 px high on the screen, clear of the other names)."""
@@ -92,7 +88,7 @@ def _named(page: Page, root: str) -> None:
     wait_until(
         lambda: not _names_problems(page, root),
         'every card in view to show its name, legible, inside it',
-        seen=lambda: (_names_problems(page, root), _zoom(page, root)),
+        seen=lambda: (_names_problems(page, root), canvas_zoom(page, root)),
         ignoring=(Exception,),
     )
 
@@ -122,7 +118,7 @@ def _look(page: Page, server: Any, scheme: str, compared: tuple[str, str], shots
     sign_in(page, server, f'/workflows/{NINE_COLUMNS["id"]}/edit')
     # fitted, the preview (about 400 px wide) would be at 20%: it starts at 70%, at the graph's left end
     node_pixel(page, 's0')  # (drawn)
-    wait_until(lambda: _zoom(page, preview) >= 0.7, 'the preview to start at a legible zoom')
+    wait_until(lambda: canvas_zoom(page, preview) >= 0.7, 'the preview to start at a legible zoom')
     _named(page, preview)
     assert _drawn(page, preview, 'Fetch new orders') and _drawn(page, preview, 'Validate order lines')
     page.screenshot(path=str(shots / f'canvas-named-editor-{scheme}.png'))
@@ -132,21 +128,21 @@ def _look(page: Page, server: Any, scheme: str, compared: tuple[str, str], shots
     expect(page.locator('.fm-dag-tip')).to_contain_text('Enrich with customer data')
     # Fit shows the whole graph
     page.locator(f'{preview} [data-testid=dag-fit]').click()
-    wait_until(lambda: _zoom(page, preview) < 0.5, 'Fit to show the whole graph')
+    wait_until(lambda: canvas_zoom(page, preview) < 0.5, 'Fit to show the whole graph')
     page.locator(preview).screenshot(path=str(shots / f'canvas-named-editor-fitted-{scheme}.png'))
 
     # the compare page stacks a graph of more than three columns at the page's width: fitted, named
     a, b = compared
     sign_in(page, server, f'/compare?a={a}&b={b}')
     wait_until(lambda: page.evaluate(CARDS, side), 'the compared graph to be drawn', ignoring=(Exception,))
-    wait_until(lambda: _zoom(page, side) >= 0.5, 'the compared graph to be fitted at 50% or more')
+    wait_until(lambda: canvas_zoom(page, side) >= 0.5, 'the compared graph to be fitted at 50% or more')
     _named(page, side)
     assert {card['name'] for card in page.evaluate(CARDS, side)} == {*(f's{i}' for i in range(9)), 'notify'}
     page.screenshot(path=str(shots / f'canvas-named-compare-{scheme}.png'), full_page=True)
     # zoomed out below 50%, the cards show their names short, in a font as large as before, cut at their end
     for _ in range(2):
         page.locator(f'{side} [data-testid=dag-zoom-out]').click()
-    wait_until(lambda: 0.3 < _zoom(page, side) < 0.5, 'the compared graph to be zoomed out below 50%')
+    wait_until(lambda: 0.3 < canvas_zoom(page, side) < 0.5, 'the compared graph to be zoomed out below 50%')
     _named(page, side)
     page.locator(side).screenshot(path=str(shots / f'canvas-named-compare-short-{scheme}.png'))
     drawn = {t['text'] for t in page.evaluate(TEXTS, side)}

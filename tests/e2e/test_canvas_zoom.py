@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
-from helpers import Server, click_on_canvas, node_pixel, sign_in, start, wait_ended, wait_loaded
+from helpers import Server, canvas_zoom, click_on_canvas, node_pixel, sign_in, start, wait_ended, wait_loaded
 from playwright.sync_api import Browser, Page, expect
 from sample_workflows import chain, log
 from waiting import wait_until
@@ -81,10 +81,6 @@ def _near(box: dict[str, float], **edges: float) -> bool:
     return all(abs(box[edge] - at) < 1.5 for edge, at in edges.items())
 
 
-def _zoom(page: Page) -> float:
-    return float(page.get_by_test_id('dag-viewport').get_attribute('data-zoom') or 'nan')
-
-
 def test_wheel_drag_and_fit_keep_the_edges_on_the_nodes(page: Page, server: Any, call_api: Api, shots: Path) -> None:
     wait_loaded(server)
     assert call_api('PUT', '/api/workflows/e2e-zoom', CHAIN).status_code in (200, 201)
@@ -100,7 +96,7 @@ def test_wheel_drag_and_fit_keep_the_edges_on_the_nodes(page: Page, server: Any,
     assert box is not None
     page.mouse.move(box['x'] + box['width'] / 2, box['y'] + box['height'] / 2)
     page.mouse.wheel(0, -400)  # zoom in about the pointer
-    wait_until(lambda: _zoom(page) > 1.5, 'the wheel to zoom in')
+    wait_until(lambda: canvas_zoom(page) > 1.5, 'the wheel to zoom in')
     zoomed = _aligned(page, at_one)
     page.screenshot(path=str(shots / 'canvas-zoomed.png'))
 
@@ -114,7 +110,7 @@ def test_wheel_drag_and_fit_keep_the_edges_on_the_nodes(page: Page, server: Any,
     )
 
     page.get_by_test_id('dag-zoom-out').click()
-    wait_until(lambda: _zoom(page) < zoomed['k'], 'the button to zoom out')
+    wait_until(lambda: canvas_zoom(page) < zoomed['k'], 'the button to zoom out')
     _aligned(page, at_one)
     page.get_by_test_id('dag-fit').click()
     expect(viewport).to_have_attribute('data-zoom', '1.000')  # a small graph fits at its natural size
@@ -123,7 +119,7 @@ def test_wheel_drag_and_fit_keep_the_edges_on_the_nodes(page: Page, server: Any,
 
     page.mouse.move(box['x'] + box['width'] / 2, box['y'] + box['height'] / 2)
     page.mouse.wheel(0, -300)
-    wait_until(lambda: _zoom(page) > 1.2, 'the wheel to zoom in again')
+    wait_until(lambda: canvas_zoom(page) > 1.2, 'the wheel to zoom in again')
     name = viewport.locator('text', has_text='Beta').first.bounding_box()  # a zoomed node is still a node:
     assert name is not None
     click_on_canvas(page, name['x'] + name['width'] / 2, name['y'] + name['height'] / 2, 'Beta')  # its details open
@@ -135,7 +131,7 @@ def test_a_300_node_workflow_starts_fitted_and_zooms(page: Page, server: Any, ca
     assert call_api('PUT', '/api/workflows/e2e-big', BIG).status_code in (200, 201)
     sign_in(page, server, '/workflows/e2e-big')
     viewport = page.get_by_test_id('dag-viewport')
-    wait_until(lambda: 0 < _zoom(page) < 1, 'the wide graph to start fitted into view')
+    wait_until(lambda: 0 < canvas_zoom(page) < 1, 'the wide graph to start fitted into view')
     assert page.evaluate(INSIDE)  # every column in view: nothing to scroll sideways
     assert page.evaluate('document.scrollingElement.scrollWidth') <= page.viewport_size['width'] + 1  # type: ignore[index]
     page.screenshot(path=str(shots / 'canvas-300-fitted.png'))
@@ -159,15 +155,15 @@ def test_a_300_node_workflow_starts_fitted_and_zooms(page: Page, server: Any, ca
     )
     page.screenshot(path=str(shots / 'canvas-300-tooltip.png'))
 
-    fitted = _zoom(page)
+    fitted = canvas_zoom(page)
     box = viewport.bounding_box()
     assert box is not None
     page.mouse.move(box['x'] + 40, box['y'] + box['height'] / 2)
     page.mouse.wheel(0, -900)
-    wait_until(lambda: _zoom(page) > fitted * 3, 'the wheel to zoom into the big graph')
+    wait_until(lambda: canvas_zoom(page) > fitted * 3, 'the wheel to zoom into the big graph')
     page.screenshot(path=str(shots / 'canvas-300-zoomed.png'))
     page.get_by_test_id('dag-fit').click()
-    wait_until(lambda: _zoom(page) == fitted, 'Fit to bring the whole graph back')
+    wait_until(lambda: canvas_zoom(page) == fitted, 'Fit to bring the whole graph back')
     assert page.evaluate(INSIDE)
 
 
@@ -188,7 +184,7 @@ def test_a_phone_pinches_to_zoom_and_pans_with_one_finger(
         sign_in(page, server, '/workflows/e2e-zoom')
         viewport = page.get_by_test_id('dag-viewport')
         expect(viewport.locator('text', has_text='Gamma').first).to_be_attached()
-        wait_until(lambda: _zoom(page) > 0, 'the canvas to publish its zoom')
+        wait_until(lambda: canvas_zoom(page) > 0, 'the canvas to publish its zoom')
         viewport.scroll_into_view_if_needed()
         before = page.evaluate(MEASURE)
         box = viewport.bounding_box()
@@ -204,7 +200,9 @@ def test_a_phone_pinches_to_zoom_and_pans_with_one_finger(
         for step in range(1, 7):  # 60 px apart -> 120 px apart, about the same midpoint
             touch('touchMove', (cx - 30 - 5 * step, cy), (cx + 30 + 5 * step, cy))
         touch('touchEnd')
-        wait_until(lambda: _zoom(page) == pytest.approx(before['k'] * 2, abs=0.01), 'the pinch to double the zoom')
+        wait_until(
+            lambda: canvas_zoom(page) == pytest.approx(before['k'] * 2, abs=0.01), 'the pinch to double the zoom'
+        )
         pinched = page.evaluate(MEASURE)
         # the card moved away from the midpoint by the zoom's factor (the stage point under the fingers stayed there)
         assert pinched['x'] - cx == pytest.approx((before['x'] - cx) * 2, abs=2), (before, pinched)
@@ -278,12 +276,12 @@ def test_the_execution_page_gives_its_canvas_the_width_that_keeps_the_names_legi
             'the node list beside the canvas',
             seen=lambda: _boxes(page, 'canvas-panel', 'node-list-panel'),
         )
-        assert _zoom(page) >= 0.7
+        assert canvas_zoom(page) >= 0.7
         first, second = _box(page, 'node-validate_order'), _box(page, 'node-reserve_inventory')
         assert second['y'] >= first['y'] + first['height']  # one column
 
         page.goto(f'/executions/{fan_out}')
-        wait_until(lambda: _zoom(page) == 1, 'the fan-out demo at its full size', seen=lambda: _zoom(page))
+        wait_until(lambda: canvas_zoom(page) == 1, 'the fan-out demo at its full size', seen=lambda: canvas_zoom(page))
         canvas, nodes = _boxes(page, 'canvas-panel', 'node-list-panel')
         assert nodes['y'] > canvas['y'] + canvas['height'] and nodes['width'] == canvas['width'], (canvas, nodes)
         first, second = _boxes(page, 'node-kickoff', 'node-region_north')
@@ -294,7 +292,7 @@ def test_the_execution_page_gives_its_canvas_the_width_that_keeps_the_names_legi
 
         page.set_viewport_size({'width': 1100, 'height': 800})
         page.goto(f'/executions/{order}')
-        wait_until(lambda: _zoom(page) >= 0.7, 'the order pipeline legible', seen=lambda: _zoom(page))
+        wait_until(lambda: canvas_zoom(page) >= 0.7, 'the order pipeline legible', seen=lambda: canvas_zoom(page))
         canvas, nodes = _boxes(page, 'canvas-panel', 'node-list-panel')
         assert nodes['y'] > canvas['y'] + canvas['height'], (canvas, nodes)  # below: beside, it was at 0.43
         timing, rerun = _boxes(page, 'execution-timing', 'rerun-execution')
@@ -307,7 +305,9 @@ def test_the_execution_page_gives_its_canvas_the_width_that_keeps_the_names_legi
         page.set_viewport_size({'width': 320, 'height': 700})  # the smallest phones: nothing wider than the screen
         page.reload()
         # fitted, its names would be a third of their size: it starts legible, at the graph's start, to pan along
-        wait_until(lambda: _zoom(page) == 0.7, 'the order pipeline legible on a phone', seen=lambda: _zoom(page))
+        wait_until(
+            lambda: canvas_zoom(page) == 0.7, 'the order pipeline legible on a phone', seen=lambda: canvas_zoom(page)
+        )
         assert page.evaluate('document.scrollingElement.scrollWidth') <= 321
         assert _box(page, 'node-list-panel')['width'] <= 320
         x, y = node_pixel(page, 'validate_order')
@@ -316,7 +316,9 @@ def test_the_execution_page_gives_its_canvas_the_width_that_keeps_the_names_legi
         assert viewport['y'] < y < viewport['y'] + viewport['height'], (y, viewport)
         page.screenshot(path=str(shots / 'execution-order-320.png'))
         page.get_by_test_id('dag-fit').click()
-        wait_until(lambda: _zoom(page) < 0.4, 'Fit to show the whole graph, small', seen=lambda: _zoom(page))
+        wait_until(
+            lambda: canvas_zoom(page) < 0.4, 'Fit to show the whole graph, small', seen=lambda: canvas_zoom(page)
+        )
         assert page.evaluate(INSIDE)
     finally:
         context.close()
