@@ -257,9 +257,12 @@ async def test_node_durations_chart_each_node_that_succeeded_once_it_has(user: U
     await wait_until_ended(user, await start(user, 'timed', {'input': {'n': 0}}))
     await sign_in(user, '/workflows/timed')
     await user.should_see(marker='duration-trend-empty')
+    await user.should_see(marker='node-stats')
+    await user.should_not_see('The chart shows')  # no chart: nothing left out of it to explain
     await wait_until_ended(user, await start(user, 'timed', {'input': {'n': 1}}))
     await sign_in(user, '/workflows/timed')
     await user.should_see(marker='duration-trend')
+    await user.should_not_see('The chart shows')  # every node drawn
     (chart,) = user.find(marker='duration-trend').elements
     assert isinstance(chart, ui.echart)
     options = chart.options

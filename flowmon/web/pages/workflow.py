@@ -24,7 +24,7 @@ from flowmon.web.widgets.automation_panel import automation_panel
 from flowmon.web.widgets.bulk_bar import list_page, selectable_rows
 from flowmon.web.widgets.dag_view import DagView
 from flowmon.web.widgets.deletion_watch import DeletionWatch
-from flowmon.web.widgets.duration_trend import DurationTrend
+from flowmon.web.widgets.duration_trend import DurationTrend, chart_note
 from flowmon.web.widgets.empty_state import not_found
 from flowmon.web.widgets.execution_table import ExecutionTable
 from flowmon.web.widgets.filter_bar import FilterBar, url_filter
@@ -136,14 +136,13 @@ async def _durations(application: Application, workflow_id: str) -> None:
     panel_title(
         'Node durations', f"each node's last {SAMPLE} successful runs; a run above its p95 is flagged slower than usual"
     )
-    chart = DurationTrend(trend)
+    DurationTrend(trend)
     ran = [node_id for node_id, stats in usual.items() if stats.count]
     if not ran:
         return
-    if len(chart.nodes) < len(ran):
-        ui.label(f'The chart shows the {len(chart.nodes)} nodes with the longest median of {len(ran)}.').classes(
-            'text-xs text-grey-7'
-        )
+    note = chart_note(trend, len(ran))
+    if note is not None:
+        ui.label(note).classes('text-xs text-grey-7').mark('duration-trend-note')
     with ui.element('div').classes('fm-scroll-x w-full'):
         with ui.element('div').classes('fm-stats-table').mark('node-stats'):
             for text in ('node', 'runs', 'p50', 'p95'):

@@ -30,6 +30,19 @@ def chosen_nodes(runs: Mapping[str, Sequence[NodeRun]], limit: int = MAX_LINES) 
     return sorted(usual, key=lambda node_id: -(usual[node_id].p50_seconds or 0.0))[:limit]
 
 
+def chart_note(runs: Mapping[str, Sequence[NodeRun]], ran: int, limit: int = MAX_LINES) -> str | None:
+    """What the chart leaves out of the ``ran`` nodes in the table, when it draws some but not all of them (None when
+    it draws all, or none: then the panel says why itself)."""
+    eligible = sum(1 for got in runs.values() if len(got) >= MIN_RUNS)
+    drawn = min(eligible, limit)
+    if drawn == 0 or drawn >= ran:
+        return None
+    if drawn < eligible:
+        of = f'the {eligible} that have succeeded twice or more' if eligible < ran else f'the {ran}'
+        return f'The chart shows the {drawn} nodes with the longest median of {of}.'
+    return f'The chart shows {drawn} of the {ran} nodes: those that have succeeded twice or more.'
+
+
 class DurationTrend:
     """The chart, or a note that nothing has run successfully yet."""
 
