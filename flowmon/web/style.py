@@ -109,6 +109,8 @@ body.body--dark .fm-slow-note { color: #fcd34d; background: rgba(217, 119, 6, .1
 .fm-sr-only { position: absolute; width: 1px; height: 1px; padding: 0; margin: -1px; overflow: hidden;
               clip: rect(0, 0, 0, 0); white-space: nowrap; border: 0; }
 .fm-clamp-3 { display: -webkit-box; -webkit-line-clamp: 3; -webkit-box-orient: vertical; overflow: hidden; }
+.fm-clamp-2 { display: -webkit-box; -webkit-line-clamp: 2; -webkit-box-orient: vertical; overflow: hidden;
+               white-space: normal; overflow-wrap: anywhere; }
 .fm-description { max-width: 80ch; color: var(--fm-muted); }
 .fm-empty { color: var(--fm-text); }
 /* verbatim multi-line text (widgets/text_block.py): JSON, tracebacks, request and response bodies */

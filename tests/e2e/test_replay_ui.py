@@ -154,7 +154,8 @@ def test_the_compare_page_of_a_rerun_with_a_new_input_fits_a_desktop_and_a_phone
     browser: Browser, server: Server, shots: Path
 ) -> None:
     """The daily loop: broken-etl for one day, rerun from the parser for another; the compare page shows both inputs,
-    says they differ, and marks the nodes the rerun reused, within the screen on a desktop and on a phone."""
+    says they differ, and marks the nodes the rerun reused, within the screen on a desktop and on a phone, every node
+    named whole in the table of differences."""
     wait_loaded(server, 'broken-etl')
     first = start(server, 'broken-etl', {'input': {'day': '2026-12-01'}})
     wait_ended(server, first)
@@ -175,6 +176,15 @@ def test_the_compare_page_of_a_rerun_with_a_new_input_fits_a_desktop_and_a_phone
             expect(view.get_by_test_id('diff-fetch_export')).to_contain_text(f'reused from {first[-8:]}')
             view.wait_for_timeout(400)  # the canvases lay out once their box has its size
             assert view.evaluate('document.scrollingElement.scrollWidth') <= width + 1, name
+            # every node is named whole in the table (the table scrolls sideways on a phone, its names do not shrink)
+            expect(view.locator('.fm-diff-name')).to_have_count(5)
+            cut = view.evaluate(
+                "[...document.querySelectorAll('.fm-diff-name')].filter(e => e.scrollHeight > e.clientHeight + 1"
+                ' || e.scrollWidth > e.clientWidth + 1'
+                ' || e.getBoundingClientRect().right > e.parentElement.getBoundingClientRect().right + 1)'
+                '.map(e => e.textContent)'
+            )
+            assert cut == [], (name, cut)
             view.screenshot(path=str(shots / f'compare-rerun-{name}.png'), full_page=True)
             if name == 'wide':
                 view.get_by_test_id('show-input-diff').click()

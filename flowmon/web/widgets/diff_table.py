@@ -18,7 +18,9 @@ from flowmon.web.comparison import NodeDiff
 from flowmon.web.format import DASH, duration, short_id
 from flowmon.web.theme import status_text_color
 
-COLUMNS = 'minmax(0, 2fr) 132px 132px 80px 90px 90px 100px 110px'  # a status column fits "reused from <id>"
+# The node's name has room for about 25 characters a line, two lines at the most (whole in its tooltip beyond that); a
+# status column fits "reused from <id>"; the numbers and the verdict take what their longest value needs.
+COLUMNS = 'minmax(180px, 2fr) 132px 132px 72px 80px 80px 84px 76px'
 SLOWER, FASTER = status_text_color('failed'), status_text_color('succeeded')
 OUTLINE = 'outline: 2px solid #f59e0b; outline-offset: -2px'  # the first divergence
 NOTICEABLE_MS = 1.0  # deltas below this are noise and shown without colour
@@ -41,7 +43,7 @@ class DiffTable:
         self._rows: dict[str, ui.element] = {}  # node id -> its row element, in the order shown
         self._shown: dict[str, Any] = {}  # node id -> what its row shows
         with ui.element('div').classes('w-full overflow-x-auto'):
-            with ui.element('div').classes('min-w-[900px]').props('role=table aria-label="Differences per node"'):
+            with ui.element('div').classes('min-w-[940px]').props('role=table aria-label="Differences per node"'):
                 with ui.element('div').classes('fm-table-head').style(f'grid-template-columns: {COLUMNS}'):
                     for title in ('Node', 'Status A', 'Status B', 'Attempts', 'Duration A', 'Duration B', 'Δ',
                                   'Output'):  # fmt: skip
@@ -95,7 +97,8 @@ class DiffTable:
         element.clear()
         with element:
             with ui.column().classes('fm-cell gap-0'):
-                ui.label(self._names.get(row.node_id, row.node_id)).classes('font-medium fm-ellipsis')
+                name = self._names.get(row.node_id, row.node_id)
+                ui.label(name).classes('font-medium fm-clamp-2 fm-diff-name').tooltip(name)
                 ui.label(row.node_id).classes('text-xs text-grey-7 font-mono fm-ellipsis')
             source_a, source_b = self._reused_from
             _status(row.a_status, row.status_differs, row.a_reused, source_a).mark(f'diff-status-a-{row.node_id}')
