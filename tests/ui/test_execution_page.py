@@ -445,6 +445,12 @@ async def test_the_event_log_filters_by_node(user: User) -> None:
     assert not any('gateway timeout' in line for line in lines)
     node_filter.set_value('')
     await until(lambda: any('gateway timeout' in line for line in log_lines(user)), 'every node again in the log')
+    (log,) = user.find(marker='event-log').elements
+    type_filter = user.find(marker='event-type-filter').elements.pop()
+    assert isinstance(type_filter, ui.select)
+    type_filter.set_value([])  # no type at all: the empty log says why
+    await until(lambda: not log_lines(user), 'no line for no type', seen=lambda: log_lines(user))
+    assert log.props.get('data-empty') == 'No event matches the filters.'
 
 
 STAGGERED: dict[str, Any] = {

@@ -61,6 +61,12 @@ def page_statuses(user: User) -> dict[str, str]:
     return {node_id: node_status(user, node_id) for node_id in NODES}
 
 
+def log_empty_text(user: User) -> str:
+    """What the event log says while it shows no line (its ``data-empty`` attribute, drawn by CSS)."""
+    (log,) = user.find(marker='event-log').elements
+    return str(log.props.get('data-empty'))
+
+
 async def wait_position(user: User, k: int) -> None:
     await until(lambda: position(user)[0] == k, f'the replay at event {k}', seen=lambda: position(user))
 
@@ -73,12 +79,14 @@ async def test_stepping_matches_the_state_the_api_reports_at_each_position(user:
     assert k == 0 and n > 8
     assert page_statuses(user) == dict.fromkeys(NODES, 'pending')
     assert text_of(user, 'execution-status') == 'not queued yet'  # before its first event, execution.queued
+    assert log_empty_text(user) == 'No event at this position yet: press play or step forward (→).'
     seen: set[str] = set()
     for expected in range(1, n + 1):
         user.find(marker='replay-step-forward').click()
         await wait_position(user, expected)
         if expected == 1:
             assert text_of(user, 'execution-status') == 'queued'
+            assert log_empty_text(user) == 'No event matches the filters.'  # (shown only while no line is)
         statuses = page_statuses(user)
         assert statuses == await api_statuses(user, execution_id, expected), f'at event {expected}'
         seen.update(statuses.values())
@@ -91,6 +99,7 @@ async def test_stepping_matches_the_state_the_api_reports_at_each_position(user:
     await wait_position(user, 0)
     assert page_statuses(user) == dict.fromkeys(NODES, 'pending')
     assert text_of(user, 'execution-status') == 'not queued yet'
+    assert log_empty_text(user).startswith('No event at this position yet')
     user.find(marker='replay-jump-to-end').click()
     await wait_position(user, n)
     assert page_statuses(user) == dict.fromkeys(NODES, 'succeeded')

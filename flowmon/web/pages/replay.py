@@ -108,6 +108,7 @@ class ReplayPage:
                 ui.label(f'{count(index.n)} events over {index.duration_s:.3f} s')
 
         self.view = ExecutionView(definition)
+        self.view.event_log.set_waiting('No event at this position yet: press play or step forward (→).')
         self.gantt = self.view.add_timeline(
             'one row per node, one segment per attempt; click a segment to jump to its end', index, self._span_clicked
         )

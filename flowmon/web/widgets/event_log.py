@@ -58,6 +58,8 @@ CSS = (
     '.fm-ev .t{width:9ch;text-align:right;opacity:.6}.fm-ev .s{width:5ch;opacity:.6}'
     '.fm-ev .k{width:20ch;font-weight:600;color:var(--fm-muted,#64748b)}'
     '.fm-ev .n{width:18ch;overflow:hidden;text-overflow:ellipsis}.fm-ev .d{opacity:.75;white-space:pre}'
+    # a log with no line says why (the attribute's text, set by the page: never markup)
+    '.fm-log:empty::before{content:attr(data-empty);opacity:.6;font-style:italic}'
     + ''.join(f'.fm-ev .k-{kind}{{color:{status_text_color(kind)}}}' for kind in sorted(set(_KINDS.values())))
 )
 ALL_TYPES = [str(event_type) for event_type in EventType]
@@ -108,8 +110,17 @@ class LogLines(PatchedElement, component='event_log.js'):
 class EventLog:
     """Shows events as lines ``+offset  #seq  type  node  detail``; call :meth:`show` with new events."""
 
-    def __init__(self, node_ids: Sequence[str], height: str = '260px', max_lines: int = MAX_LINES) -> None:
+    def __init__(
+        self,
+        node_ids: Sequence[str],
+        height: str = '260px',
+        max_lines: int = MAX_LINES,
+        *,
+        waiting: str = 'No events yet.',
+    ) -> None:
+        """``waiting``: what the empty log says before its first event (a filter that hides every line says so)."""
         self._max_lines = max_lines
+        self._waiting = waiting
         self._buffer: deque[Line] = deque(maxlen=BUFFER)
         self._origin: datetime | None = None
         self._types: set[str] = set(ALL_TYPES)
@@ -147,6 +158,7 @@ class EventLog:
             .props('data-testid=event-log')
             .mark('event-log')
         )
+        self.box.props['data-empty'] = waiting
 
     @property
     def last_seq(self) -> int:
@@ -203,6 +215,20 @@ class EventLog:
         if len(self.box) >= self._max_lines:
             text += f' (latest {self._max_lines})'
         self._count.set_text(text)
+        empty = self._waiting if not self._buffer else 'No event matches the filters.'
+        if self.box.props.get('data-empty') != empty:
+            self.box.props['data-empty'] = empty
+            self.box.update()
+
+    def set_waiting(self, text: str) -> None:
+        """What the log says before its first event (a replay before its first step says how to go on)."""
+        self._waiting = text
+        self._update_count()
+
+    @property
+    def empty_text(self) -> str:
+        """What the log says while it shows no line."""
+        return str(self.box.props.get('data-empty', ''))
 
     def _on_types(self) -> None:
         self._types = set(self.type_filter.value or [])
