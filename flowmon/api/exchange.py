@@ -47,7 +47,8 @@ async def export(execution_id: str, exchange: Exchange) -> Response:
     },
 )
 async def import_(request: Request, exchange: Exchange) -> dict[str, Any]:
-    """Add an exported execution to history under a new id (read-only); 422 naming the problem if invalid.
+    """Add an exported execution to history under a new id (read-only); 422 naming the problem if invalid, with
+    ``errors[].loc`` its place in the file (``["body", "events", 3, "seq"]``; ``["body", "file", ...]`` for an upload).
 
     400 for a body that is not JSON or nests more than 512 levels (not parsed at all); 422 for any event whose
     data is over the payload budget (64 levels, ``FLOWMON_MAX_PAYLOAD_BYTES`` per payload) or whose fields do
@@ -55,18 +56,18 @@ async def import_(request: Request, exchange: Exchange) -> dict[str, Any]:
     """
     declared = request.headers.get('content-length', '')
     if declared.isdigit() and int(declared) > MAX_IMPORT_BYTES:
-        raise TooLarge(TOO_LARGE)
+        raise in_body(TooLarge(TOO_LARGE))
     content_type = request.headers.get('content-type', '')
     uploaded = content_type.startswith('multipart/form-data')
-    body = await _upload(request) if uploaded else await request.body()
-    if len(body) <= MAX_IMPORT_BYTES and not body.strip():
-        raise Malformed('the request has no export document (send the JSON as the body or as "file")')
+    field, body = await _upload(request) if uploaded else ('', await request.body())
     try:
+        if len(body) <= MAX_IMPORT_BYTES and not body.strip():
+            raise in_body(Malformed('the request has no export document (send the JSON as the body or as "file")'))
         return imported_view(await exchange.import_file(body))
-    except Invalid as exc:  # (Malformed too: it is one)
+    except Invalid as exc:  # (Malformed and TooLarge too: each is one)
         path = body_location(exc)
-        if uploaded and path is not None:  # a place in the uploaded file, which is the form's "file" field
-            in_body(exc, 'file', *path)
+        if uploaded and path is not None:  # a place in the uploaded file, the form's "file" field (or its only file)
+            in_body(exc, field, *path)
         raise
 
 
@@ -83,21 +84,22 @@ async def state_at(
     return position_summary(position, await stats.slow_nodes(position.state, position.state.last_ts))
 
 
-async def _upload(request: Request) -> bytes:
-    """The bytes of the uploaded export: the form's ``file`` field, or its only file."""
+async def _upload(request: Request) -> tuple[str, bytes]:
+    """The name and the bytes of the form's field that holds the uploaded export: its ``file`` field, or its only
+    file."""
     try:
         form = await request.form(max_files=1, max_fields=10)
     except Exception as exc:  # malformed multipart: a clear 400, never a 500
-        raise Malformed(f'malformed multipart upload: {exc}') from None
+        raise in_body(Malformed(f'malformed multipart upload: {exc}')) from None
     try:
-        field = form.get('file')
+        name, field = 'file', form.get('file')
         if field is None:
-            files = [value for value in form.values() if isinstance(value, UploadFile)]
-            field = files[0] if len(files) == 1 else None
+            files = [(key, value) for key, value in form.multi_items() if isinstance(value, UploadFile)]
+            name, field = files[0] if len(files) == 1 else (name, None)
         if field is None:
-            raise Malformed('the upload has no "file" field with the export')
+            raise in_body(Malformed('the upload has no "file" field with the export'), 'file')
         if isinstance(field, str):
-            return field.encode()
-        return await field.read(MAX_IMPORT_BYTES + 1)
+            return name, field.encode()
+        return name, await field.read(MAX_IMPORT_BYTES + 1)
     finally:
         await form.close()

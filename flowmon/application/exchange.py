@@ -21,6 +21,7 @@ from datetime import datetime
 from typing import Any
 
 from flowmon.engine.core.events import utcnow
+from flowmon.engine.core.inputs import in_body
 from flowmon.engine.core.payload import PayloadBudget
 from flowmon.engine.nodes.base import NodeRegistry
 from flowmon.engine.runtime.scheduler import new_execution_id
@@ -118,9 +119,11 @@ class Exchange:
         return ExportFile(filename=_safe_filename(name), content=content)
 
     async def import_file(self, content: bytes) -> ImportedExecution:
-        """Check and store an export file; raises TooLarge, ExportMalformed (not JSON) or ImportRejected."""
+        """Check and store an export file; raises TooLarge, ExportMalformed (not JSON) or ImportRejected, each marked
+        with the place in the file it refuses (:func:`~flowmon.engine.core.inputs.in_body`: the file itself, or
+        ``('events', 3, 'seq')``), or Unavailable while another file is being imported."""
         if len(content) > MAX_IMPORT_BYTES:
-            raise TooLarge(f'the export is larger than {IMPORT_LIMIT}')
+            raise in_body(TooLarge(f'the export is larger than {IMPORT_LIMIT}'))
         if self._importing.locked():
             raise Unavailable('another export file is being imported; try again when it is done')
         async with self._importing:

@@ -24,7 +24,7 @@ from datetime import UTC
 from typing import Any
 
 from flowmon.engine.core.events import TERMINAL_EXECUTION_EVENTS, Event, EventFormatError, EventType
-from flowmon.engine.core.inputs import Loc, in_body
+from flowmon.engine.core.inputs import Loc, in_body, location
 from flowmon.engine.core.payload import (
     MAX_ERROR_CHARS,
     MAX_INT,
@@ -98,60 +98,72 @@ def parse_export(content: bytes | str) -> Any:
     """The JSON document in ``content``; raises :class:`ExportMalformed` without parsing text nested too deeply, and
     for an object in it that names a key twice (marked with where that object is in the document)."""
     if json_text_depth(content, stop_above=MAX_PARSE_DEPTH) > MAX_PARSE_DEPTH:
-        raise ExportMalformed(f'the export is nested more than {MAX_PARSE_DEPTH} levels deep; it was not parsed')
+        raise in_body(
+            ExportMalformed(f'the export is nested more than {MAX_PARSE_DEPTH} levels deep; it was not parsed')
+        )
     try:
         return loads_unique(content, 'the export')
     except DuplicateKey as exc:
         raise in_body(ExportMalformed(str(exc)), *exc.path) from None
     except RecursionError:  # pragma: no cover - the scan above stops such text first
-        raise ExportMalformed('the export is nested too deeply to parse') from None
+        raise in_body(ExportMalformed('the export is nested too deeply to parse')) from None
     except (ValueError, UnicodeDecodeError) as exc:
-        raise ExportMalformed(f'the export is not valid JSON: {exc}') from None
+        raise in_body(ExportMalformed(f'the export is not valid JSON: {exc}')) from None
 
 
 def validate_export(document: Any, registry: NodeRegistry, budget: PayloadBudget | None = None) -> ValidExport:
     """Check every part of an export document; raises :class:`ImportRejected` naming the first problem."""
     budget = budget or PayloadBudget()
     if not isinstance(document, Mapping):
-        raise ImportRejected(f'an export must be a JSON object, got {_kind(document)}')
+        raise in_body(ImportRejected(f'an export must be a JSON object, got {_kind(document)}'))
     marker = document.get('format')
     if marker != EXPORT_FORMAT:
         found = 'has no "format" field' if marker is None else f'has format {marker!r}'
-        raise ImportRejected(f'not a flowmon execution export: the document {found}, expected {EXPORT_FORMAT!r}')
+        raise in_body(
+            ImportRejected(f'not a flowmon execution export: the document {found}, expected {EXPORT_FORMAT!r}'),
+            'format',
+        )
     version = document.get('version')
     if isinstance(version, bool) or not isinstance(version, int):
-        raise ImportRejected(f'export "version" must be an integer, got {version!r}')
+        raise in_body(ImportRejected(f'export "version" must be an integer, got {version!r}'), 'version')
     if version != EXPORT_VERSION:
-        raise ImportRejected(f'unsupported export version {version} (this flowmon reads version {EXPORT_VERSION})')
+        raise in_body(
+            ImportRejected(f'unsupported export version {version} (this flowmon reads version {EXPORT_VERSION})'),
+            'version',
+        )
 
     raw_workflow = document.get('workflow')
     if not isinstance(raw_workflow, Mapping):
-        raise ImportRejected(
-            f'export "workflow" must be the workflow definition (an object), got {_kind(raw_workflow)}'
+        raise in_body(
+            ImportRejected(f'export "workflow" must be the workflow definition (an object), got {_kind(raw_workflow)}'),
+            'workflow',
         )
     try:
         workflow = parse_workflow(raw_workflow, registry)
     except WorkflowError as exc:
-        raise ImportRejected(f'the workflow definition is not valid: {exc}') from None
+        raise in_body(ImportRejected(f'the workflow definition is not valid: {exc}'), 'workflow', *exc.where) from None
 
     raw_events = document.get('events')
     if not isinstance(raw_events, list) or not raw_events:
         got = 'an empty list' if raw_events == [] else _kind(raw_events)
-        raise ImportRejected(f'export "events" must be a non-empty list, got {got}')
+        raise in_body(ImportRejected(f'export "events" must be a non-empty list, got {got}'), 'events')
     if len(raw_events) > MAX_IMPORT_EVENTS:
-        raise ImportRejected(f'export has {len(raw_events):,} events; at most {MAX_IMPORT_EVENTS:,} can be imported')
+        raise in_body(
+            ImportRejected(f'export has {len(raw_events):,} events; at most {MAX_IMPORT_EVENTS:,} can be imported'),
+            'events',
+        )
     events = [_event(index, raw, budget) for index, raw in enumerate(raw_events)]
     original_id = _check_sequence(events)
     events = _check_against_workflow(events, workflow, registry)
     try:
         state = fold(events)
     except Exception as exc:  # the reducer trusts its input; an odd value in a hand-made file must not be a 500
-        raise ImportRejected(f'the events cannot be replayed: {type(exc).__name__}: {exc}') from None
+        raise in_body(ImportRejected(f'the events cannot be replayed: {type(exc).__name__}: {exc}'), 'events') from None
     assert state is not None
     try:  # what GET /api/executions/{id} will answer: payloads sit up to three levels down in it
         PayloadMeter(MAX_INT, budget.max_depth + 3).measure(execution_summary(state), 'the execution summary')
     except PayloadError as exc:
-        raise ImportRejected(f'the events cannot be shown: {exc}') from None
+        raise in_body(ImportRejected(f'the events cannot be shown: {exc}'), 'events') from None
     return ValidExport(original_id=original_id, workflow=workflow, events=events, state=state)
 
 
@@ -161,32 +173,46 @@ def validate_export(document: Any, registry: NodeRegistry, budget: PayloadBudget
 def _event(index: int, raw: Any, budget: PayloadBudget) -> Event:
     """One event, checked field by field (types, lengths, depth, payload sizes) before it is used."""
     if not isinstance(raw, Mapping):
-        raise ImportRejected(f'events[{index}] must be an object, got {_kind(raw)}')
+        raise _in_event(ImportRejected(f'events[{index}] must be an object, got {_kind(raw)}'), index)
     for name in ('execution_id', 'type', 'ts'):
         if name in raw and not isinstance(raw[name], str):
-            raise ImportRejected(f'events[{index}].{name} must be a string, got {_kind(raw[name])}')
+            raise _in_event(
+                ImportRejected(f'events[{index}].{name} must be a string, got {_kind(raw[name])}'), index, name
+            )
     if len(raw.get('ts') or '') > MAX_TIMESTAMP_CHARS:
-        raise ImportRejected(f'events[{index}].ts is not a timestamp (longer than {MAX_TIMESTAMP_CHARS} characters)')
+        raise _in_event(
+            ImportRejected(f'events[{index}].ts is not a timestamp (longer than {MAX_TIMESTAMP_CHARS} characters)'),
+            index,
+            'ts',
+        )
     node_id = raw.get('node_id')
     if node_id is not None and not (isinstance(node_id, str) and NODE_ID_PATTERN.match(node_id)):
-        raise ImportRejected(
-            f'events[{index}].node_id must be null or a node id (letters, digits, "_.-", at most 64), '
-            f'got {_preview(node_id)}'
+        raise _in_event(
+            ImportRejected(
+                f'events[{index}].node_id must be null or a node id (letters, digits, "_.-", at most 64), '
+                f'got {_preview(node_id)}'
+            ),
+            index,
+            'node_id',
         )
     data = raw.get('data')
     if data is not None and not isinstance(data, Mapping):
-        raise ImportRejected(f'events[{index}].data must be an object, got {_kind(data)}')
+        raise _in_event(ImportRejected(f'events[{index}].data must be an object, got {_kind(data)}'), index, 'data')
     try:
         event = Event.unmarshal(raw)
     except EventFormatError as exc:
-        raise ImportRejected(f'events[{index}]: {exc}') from None
+        raise _in_event(ImportRejected(f'events[{index}]: {exc}'), index, *location(exc)) from None
     where = f'events[{index}] ({event.type})'
     limit = budget.max_depth + EVENT_DATA_EXTRA_DEPTH
     try:
         budget.check_shape(event.data, f'{where} data', extra=EVENT_DATA_EXTRA_DEPTH)
     except PayloadTooDeep:
-        raise ImportRejected(
-            f'{where}: data is nested more than {limit} levels deep (payloads may nest {budget.max_depth} levels)'
+        raise _in_event(
+            ImportRejected(
+                f'{where}: data is nested more than {limit} levels deep (payloads may nest {budget.max_depth} levels)'
+            ),
+            index,
+            'data',
         ) from None
     except PayloadError as exc:
         raise _in_data(ImportRejected(str(exc)), index, exc.path) from None
@@ -194,7 +220,9 @@ def _event(index: int, raw: Any, budget: PayloadBudget) -> Event:
     try:
         return replace(event, ts=event.ts.astimezone(UTC))
     except (OverflowError, ValueError):
-        raise ImportRejected(f'events[{index}].ts {event.ts.isoformat()!r} is out of range') from None
+        raise _in_event(
+            ImportRejected(f'events[{index}].ts {event.ts.isoformat()!r} is out of range'), index, 'ts'
+        ) from None
 
 
 def _check_fields(index: int, event: Event, budget: PayloadBudget) -> None:
@@ -213,10 +241,10 @@ def _check_fields(index: int, event: Event, budget: PayloadBudget) -> None:
             continue
         problem = _field_problem(key, value)
         if problem is not None:
-            raise ImportRejected(f'{where}: {key} {problem}')
+            raise _in_event(ImportRejected(f'{where}: {key} {problem}'), index, 'data', key)
         held = unstorable(value) if isinstance(value, str) else None  # (a payload says so as it is checked)
         if held is not None:
-            raise ImportRejected(f'{where}: {key} holds {held}, which cannot be stored')
+            raise _in_event(ImportRejected(f'{where}: {key} holds {held}, which cannot be stored'), index, 'data', key)
         if not isinstance(value, str):
             try:
                 budget.check(value, f'{where} {key}')
@@ -227,7 +255,13 @@ def _check_fields(index: int, event: Event, budget: PayloadBudget) -> None:
 def _in_data(error: ImportRejected, index: int, path: Loc | None, *place: str) -> ImportRejected:
     """``error``, a payload's refusal, about the place ``path`` names in the payload at ``place`` in the data of
     ``events[index]`` (the payload itself when it names none), so ``errors[].loc`` says where it is."""
-    return in_body(error, 'events', index, 'data', *place, *(path or ()))
+    return _in_event(error, index, 'data', *place, *(path or ()))
+
+
+def _in_event(error: ImportRejected, index: int, *place: str | int) -> ImportRejected:
+    """``error``, about ``events[index]`` (``place``: the field of it, ``('seq',)``, ``('data', 'target')``), so
+    ``errors[].loc`` says where it is: ``["body", "events", 3, "seq"]``."""
+    return in_body(error, 'events', index, *place)
 
 
 def _payloads(event_type: EventType, data: Mapping[str, Any]) -> Iterator[tuple[tuple[str, ...], str, Any]]:
@@ -285,28 +319,51 @@ def _preview(value: Any, limit: int = 40) -> str:
 def _check_sequence(events: list[Event]) -> str:
     original_id = events[0].execution_id
     if not EXECUTION_ID_PATTERN.fullmatch(original_id):
-        raise ImportRejected(f'execution id {original_id!r} is not valid (letters, digits, "_.-", at most 40)')
+        raise _in_event(
+            ImportRejected(f'execution id {original_id!r} is not valid (letters, digits, "_.-", at most 40)'),
+            0,
+            'execution_id',
+        )
     for index, event in enumerate(events):
         if event.execution_id != original_id:
-            raise ImportRejected(
-                f'events[{index}] belongs to execution {event.execution_id!r}, not {original_id!r}: '
-                'an export holds the events of one execution'
+            raise _in_event(
+                ImportRejected(
+                    f'events[{index}] belongs to execution {event.execution_id!r}, not {original_id!r}: '
+                    'an export holds the events of one execution'
+                ),
+                index,
+                'execution_id',
             )
         if event.seq != index + 1:
-            raise ImportRejected(
-                f'events[{index}] has seq {event.seq}, expected {index + 1}: seq must run 1..n without gaps'
+            raise _in_event(
+                ImportRejected(
+                    f'events[{index}] has seq {event.seq}, expected {index + 1}: seq must run 1..n without gaps'
+                ),
+                index,
+                'seq',
             )
     if events[0].type != EventType.EXECUTION_QUEUED:
-        raise ImportRejected(f'the first event must be {EventType.EXECUTION_QUEUED}, got {events[0].type}')
+        raise _in_event(
+            ImportRejected(f'the first event must be {EventType.EXECUTION_QUEUED}, got {events[0].type}'), 0, 'type'
+        )
     for index, event in enumerate(events[:-1]):
         if event.type in TERMINAL_EXECUTION_EVENTS:
-            raise ImportRejected(
-                f'events[{index}] ({event.type}) ends the execution but {len(events) - index - 1} event(s) follow it'
+            raise _in_event(
+                ImportRejected(
+                    f'events[{index}] ({event.type}) ends the execution but {len(events) - index - 1} event(s) '
+                    'follow it'
+                ),
+                index,
+                'type',
             )
     if events[-1].type not in TERMINAL_EXECUTION_EVENTS:
-        raise ImportRejected(
-            f'the execution never finished (the last event is {events[-1].type}); only finished executions can be '
-            'imported'
+        raise _in_event(
+            ImportRejected(
+                f'the execution never finished (the last event is {events[-1].type}); only finished executions can '
+                'be imported'
+            ),
+            len(events) - 1,
+            'type',
         )
     return original_id
 
@@ -316,48 +373,100 @@ def _check_against_workflow(events: list[Event], workflow: Workflow, registry: N
     queued = events[0]
     data = queued.data
     if data.get('workflow_id') != workflow.id:
-        raise ImportRejected(
-            f'{EventType.EXECUTION_QUEUED} names workflow {data.get("workflow_id")!r} but the export holds the '
-            f'definition of {workflow.id!r}'
+        raise _in_event(
+            ImportRejected(
+                f'{EventType.EXECUTION_QUEUED} names workflow {data.get("workflow_id")!r} but the export holds the '
+                f'definition of {workflow.id!r}'
+            ),
+            0,
+            'data',
+            'workflow_id',
         )
     node_ids = [node.id for node in workflow.spec.nodes]
     listed = data.get('nodes')
     if listed is not None and listed != node_ids:
-        raise ImportRejected(f'{EventType.EXECUTION_QUEUED} lists nodes {listed!r}, but the workflow has {node_ids!r}')
+        raise _in_event(
+            ImportRejected(f'{EventType.EXECUTION_QUEUED} lists nodes {listed!r}, but the workflow has {node_ids!r}'),
+            0,
+            'data',
+            'nodes',
+        )
     known = set(node_ids)
     for index, event in enumerate(events):
         if event.type not in NODE_EVENTS:
             if event.node_id is not None:
-                raise ImportRejected(
-                    f'events[{index}] ({event.type}) names node {event.node_id!r}, but {event.type} has no node'
+                raise _in_event(
+                    ImportRejected(
+                        f'events[{index}] ({event.type}) names node {event.node_id!r}, but {event.type} has no node'
+                    ),
+                    index,
+                    'node_id',
                 )
-            unknown = [node for node in event.data.get('failed_nodes') or [] if node not in known]
+            unknown = [(at, node) for at, node in enumerate(event.data.get('failed_nodes') or []) if node not in known]
             if unknown:
-                raise ImportRejected(f'events[{index}] ({event.type}) lists node {unknown[0]!r}, not in the workflow')
+                at, node = unknown[0]
+                raise _in_event(
+                    ImportRejected(f'events[{index}] ({event.type}) lists node {node!r}, not in the workflow'),
+                    index,
+                    'data',
+                    'failed_nodes',
+                    at,
+                )
             continue
         if event.node_id not in known:
-            raise ImportRejected(f'events[{index}] ({event.type}) names node {event.node_id!r}, not in the workflow')
+            raise _in_event(
+                ImportRejected(f'events[{index}] ({event.type}) names node {event.node_id!r}, not in the workflow'),
+                index,
+                'node_id',
+            )
         target = event.data.get('target') if event.type == EventType.DATA_FLOW else None
         if event.type == EventType.DATA_FLOW and target not in known:
-            raise ImportRejected(f'events[{index}] ({event.type}) sends data to {target!r}, not in the workflow')
+            raise _in_event(
+                ImportRejected(f'events[{index}] ({event.type}) sends data to {target!r}, not in the workflow'),
+                index,
+                'data',
+                'target',
+            )
     from_node = data.get('from_node')
     if from_node is not None and from_node not in known:
-        raise ImportRejected(f'{EventType.EXECUTION_QUEUED} reruns from node {from_node!r}, not in the workflow')
+        raise _in_event(
+            ImportRejected(f'{EventType.EXECUTION_QUEUED} reruns from node {from_node!r}, not in the workflow'),
+            0,
+            'data',
+            'from_node',
+        )
     digest = definition_hash(workflow.definition())
     snapshot = data.get('workflow')
     if snapshot is not None:  # exported by a flowmon that recorded definitions inline
         try:
             recorded = parse_workflow(snapshot, registry)
         except WorkflowError as exc:
-            raise ImportRejected(f'the workflow snapshot in {EventType.EXECUTION_QUEUED} is not valid: {exc}') from None
+            raise _in_event(
+                ImportRejected(f'the workflow snapshot in {EventType.EXECUTION_QUEUED} is not valid: {exc}'),
+                0,
+                'data',
+                'workflow',
+                *exc.where,
+            ) from None
         if recorded.definition() != workflow.definition():
-            raise ImportRejected(
-                f'the workflow snapshot in {EventType.EXECUTION_QUEUED} differs from the exported workflow definition'
+            raise _in_event(
+                ImportRejected(
+                    f'the workflow snapshot in {EventType.EXECUTION_QUEUED} differs from the exported workflow '
+                    'definition'
+                ),
+                0,
+                'data',
+                'workflow',
             )
     elif data.get('workflow_hash') not in (None, digest):
-        raise ImportRejected(
-            f'{EventType.EXECUTION_QUEUED} names workflow snapshot {data["workflow_hash"]!r}, which is not the hash of '
-            'the exported workflow definition'
+        raise _in_event(
+            ImportRejected(
+                f'{EventType.EXECUTION_QUEUED} names workflow snapshot {data["workflow_hash"]!r}, which is not the '
+                'hash of the exported workflow definition'
+            ),
+            0,
+            'data',
+            'workflow_hash',
         )
     # Stored as this flowmon records it: the definition once per content hash, named by the event.
     named = {key: value for key, value in data.items() if key != 'workflow'}

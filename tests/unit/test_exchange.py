@@ -30,6 +30,7 @@ from flowmon.application.history import ExecutionHistory
 from flowmon.application.live import LiveView
 from flowmon.application.replays import ReplayLoader
 from flowmon.engine import Engine, Event, EventBus, default_registry, fold, parse_workflow
+from flowmon.engine.core.inputs import body_location
 from flowmon.engine.core.payload import PayloadBudget
 from flowmon.engine.core.snapshot import definition_hash, snapshot_hash, workflow_snapshot
 from flowmon.engine.runtime.projector import Projector
@@ -259,6 +260,22 @@ def _events(change: Callable[[list[dict[str, Any]]], Any]) -> Callable[[dict[str
     return mutate
 
 
+DATA_FLOW = -1000  # an event's index in a place below: the first data.flow event
+
+
+def _in_document(place: tuple[str | int, ...], document: Any) -> tuple[str | int, ...]:
+    """``place`` with the index of an event counted from the end of ``document``'s events (``('events', -1)``: the
+    last) or :data:`DATA_FLOW` made the index from its start."""
+    if place[:1] != ('events',) or len(place) < 2 or not isinstance(place[1], int) or place[1] >= 0:
+        return place
+    events = document['events']
+    if place[1] == DATA_FLOW:
+        index = next(index for index, event in enumerate(events) if event['type'] == 'data.flow')
+    else:
+        index = len(events) + place[1]
+    return ('events', index, *place[2:])
+
+
 INVALID: list[tuple[str, Callable[[dict[str, Any]], Any], str]] = [
     ('not an object', lambda doc: doc['events'], 'an export must be a JSON object, got a list'),
     ('no format marker', _drop('format'), 'not a flowmon execution export: the document has no "format" field'),
@@ -370,19 +387,76 @@ INVALID: list[tuple[str, Callable[[dict[str, Any]], Any], str]] = [
     ),
 ]
 
+# The place in the file each refusal above is marked with (``errors[].loc`` after ``body``)
+PLACES: dict[str, tuple[str | int, ...]] = {
+    'not an object': (),
+    'no format marker': ('format',),
+    'another format': ('format',),
+    'no version': ('version',),
+    'a newer version': ('version',),
+    'no workflow': ('workflow',),
+    'an invalid workflow': ('workflow', 'nodes', 1, 'type'),
+    'no events': ('events',),
+    'events not a list': ('events',),
+    'an event that is not an object': ('events', 3),
+    'an unknown event type': ('events', 2, 'type'),
+    'an event without a timestamp': ('events', 1, 'ts'),
+    'a bad timestamp': ('events', 1, 'ts'),
+    'a bad seq': ('events', 1, 'seq'),
+    'a gap in seq': ('events', 4, 'seq'),
+    'seq out of order': ('events', 2, 'seq'),
+    'two executions': ('events', 5, 'execution_id'),
+    'a bad execution id': ('events', 0, 'execution_id'),
+    'not starting with execution.queued': ('events', 0, 'type'),
+    'an unfinished execution': ('events', -1, 'type'),
+    'events after the end': ('events', -2, 'type'),
+    'a node not in the workflow': ('events', 3, 'node_id'),
+    'data sent to a node not in the workflow': ('events', DATA_FLOW, 'data', 'target'),
+    'another workflow id': ('events', 0, 'data', 'workflow_id'),
+    'other nodes': ('events', 0, 'data', 'nodes'),
+    'an inline snapshot that differs': ('events', 0, 'data', 'workflow'),
+    'an inline snapshot that is not valid': ('events', 0, 'data', 'workflow', 'nodes'),
+    'a snapshot hash of another definition': ('events', 0, 'data', 'workflow_hash'),
+    'a snapshot hash that is no hash': ('events', 0, 'data', 'workflow_hash'),
+    'a trigger of an unknown type': ('events', 0, 'data', 'trigger'),
+    'a trigger with a field it cannot have': ('events', 0, 'data', 'trigger'),
+    'a value the reducer cannot use': ('events', 0, 'data', 'priority'),
+    'a node id on an execution event': ('events', 1, 'node_id'),
+    'markup as the node id of the final event': ('events', -1, 'node_id'),
+    'a node id that is not text': ('events', 3, 'node_id'),
+    'event data nested 300 deep': ('events', 2, 'data'),
+    'an error message without bounds': ('events', -1, 'data', 'error'),
+    'a number beyond 64 bits': ('events', -1, 'data', 'extra'),
+    'a float where a count belongs': ('events', 2, 'data', 'attempt'),
+    'a timestamp out of range': ('events', 1, 'ts'),
+    'a timestamp of any length': ('events', 1, 'ts'),
+    'an execution id ending in a line break': ('events', 0, 'execution_id'),
+    'a snapshot hash ending in a line break': ('events', 0, 'data', 'workflow_hash'),
+    'an execution id that is not text': ('events', 0, 'execution_id'),
+}
 
-@pytest.mark.parametrize(('mutate', 'message'), [(m, msg) for _, m, msg in INVALID], ids=[n for n, _, _ in INVALID])
-async def test_an_invalid_export_is_rejected_naming_the_problem_and_nothing_is_written(
+
+@pytest.mark.parametrize(
+    ('mutate', 'message', 'place'),
+    [(mutate, message, PLACES[name]) for name, mutate, message in INVALID],
+    ids=[name for name, _, _ in INVALID],
+)
+async def test_an_invalid_export_is_rejected_naming_the_problem_and_its_place_and_nothing_is_written(
     database: Database,
     stack: tuple[Engine, EventRecorder, History],
     document: dict[str, Any],
     mutate: Callable[[dict[str, Any]], Any],
     message: str,
+    place: tuple[str | int, ...],
 ) -> None:
+    """The refusal's message names the problem, and its mark the place in the file (``errors[].loc`` of the API,
+    after ``body``): the field of the event, ``('events', 4, 'seq')``, not only ``events[4]`` in the words."""
     before = await counts(database)
+    edited = mutate(copy.deepcopy(document))
     with pytest.raises(ImportRejected) as rejected:
-        await import_execution(stack[1], REGISTRY, mutate(copy.deepcopy(document)))
+        await import_execution(stack[1], REGISTRY, edited)
     assert message in str(rejected.value)
+    assert body_location(rejected.value) == _in_document(place, edited)
     assert await counts(database) == before
 
 

@@ -13,6 +13,8 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+from .inputs import located
+
 
 class EventType(StrEnum):
     """The event types an execution can record, as the words users see in the event log."""
@@ -101,22 +103,23 @@ class Event:
 
     @classmethod
     def unmarshal(cls, raw: Mapping[str, Any]) -> Event:
-        """Inverse of :meth:`marshal`; raises :class:`EventFormatError` naming the bad field."""
+        """Inverse of :meth:`marshal`; raises :class:`EventFormatError` naming the bad field, in its message and
+        marked as its place (:func:`~flowmon.engine.core.inputs.location`: ``('seq',)``)."""
         try:
             event_type = EventType(raw['type'])
         except KeyError as exc:
-            raise EventFormatError(f'event is missing the field {exc.args[0]!r}') from None
+            raise located(EventFormatError(f'event is missing the field {exc.args[0]!r}'), exc.args[0]) from None
         except ValueError:
-            raise EventFormatError(f'unknown event type {raw.get("type")!r}') from None
+            raise located(EventFormatError(f'unknown event type {raw.get("type")!r}'), 'type') from None
         try:
             seq = raw['seq']
             if not isinstance(seq, int) or isinstance(seq, bool) or seq < 1:
-                raise EventFormatError(f'event seq must be a positive integer, got {seq!r}')
+                raise located(EventFormatError(f'event seq must be a positive integer, got {seq!r}'), 'seq')
             ts = raw['ts']
             when = ts if isinstance(ts, datetime) else datetime.fromisoformat(str(ts))
             data = raw.get('data') or {}
             if not isinstance(data, Mapping):
-                raise EventFormatError(f'event {seq} data must be an object')
+                raise located(EventFormatError(f'event {seq} data must be an object'), 'data')
             node_id = raw.get('node_id')
             return cls(
                 execution_id=str(raw['execution_id']),
@@ -127,11 +130,11 @@ class Event:
                 data=dict(data),
             )
         except KeyError as exc:
-            raise EventFormatError(f'event is missing the field {exc.args[0]!r}') from None
+            raise located(EventFormatError(f'event is missing the field {exc.args[0]!r}'), exc.args[0]) from None
         except ValueError as exc:
             if isinstance(exc, EventFormatError):
                 raise
-            raise EventFormatError(f'event timestamp is not ISO 8601: {raw.get("ts")!r}') from None
+            raise located(EventFormatError(f'event timestamp is not ISO 8601: {raw.get("ts")!r}'), 'ts') from None
 
 
 # The slot setters of Event (what a frozen dataclass's __init__ reaches through object.__setattr__).
