@@ -25,6 +25,7 @@ from .exchange import router as exchange_router
 from .executions import router as execution_router
 from .hooks import automation_router, hook_router
 from .metrics import MetricsRender, install_metrics_route
+from .params import one_value_each
 from .saved_views import router as view_router
 from .secrets import router as secret_router
 from .status import router as status_router
@@ -56,19 +57,21 @@ def install_api(
     setattr(app.state, STATE_KEY, application)
     DEFINITION_BODY['schema'] = application.workflows.definition_schema()
     EXPORT_BODY['schema'] = application.exchange.document_schema()
+    single = Depends(one_value_each)  # on every route, after the others: a query parameter given twice is refused
     ready = [Depends(started)]
-    guard = [*ready, Depends(bearer_guard(application.token)), Depends(known_ids)]
-    _include(app, health)
+    guard = [*ready, Depends(bearer_guard(application.token)), Depends(known_ids), single]
+    _include(app, health, dependencies=[single])
     for router in (workflow_router, execution_router, exchange_router, webhook_router, automation_router):
         _include(app, router, dependencies=guard)
     _include(app, secret_router, dependencies=guard)
     _include(app, view_router, dependencies=guard)
     _include(app, status_router, dependencies=guard)
     _include(app, stream_router, dependencies=guard)
-    _include(app, hook_router, dependencies=[*ready, Depends(trigger_address)])  # public: the signature authenticates
+    # public: the signature authenticates
+    _include(app, hook_router, dependencies=[*ready, Depends(trigger_address), single])
     install_debug_routes(app, guard)
     if metrics is not None:
-        install_metrics_route(app, metrics, ready if metrics_public else guard)
+        install_metrics_route(app, metrics, [*ready, single] if metrics_public else guard)
     install_error_handlers(app)
     document_errors(app)
 

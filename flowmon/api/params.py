@@ -3,16 +3,21 @@
 Integers beyond 64 bits overflow SQLite and the JSON encoder; a time zone offset near year 1 or 9999 overflows
 the conversion to UTC. These types refuse both with a 422 that names the parameter. ``since`` and ``until`` take
 the forms :mod:`flowmon.application.time_bounds` parses for every list (relative windows, days, date-times).
+A parameter that takes one value, given more than once, is refused on every route (:func:`one_value_each`).
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import Depends, Query
-from pydantic import PlainValidator
+from fastapi import Depends, Query, Request
+from fastapi._compat import field_annotation_is_sequence
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
+from pydantic import BaseModel, PlainValidator
 from pydantic_core import PydanticCustomError
 
 from flowmon.application.errors import Invalid
@@ -77,3 +82,34 @@ def _window(
 
 
 Listing = Annotated[Window, Depends(_window)]
+
+
+def one_value_each(request: Request) -> None:
+    """Refuse a query parameter that the request's route takes one value of, given more than once
+    (``?limit=5&limit=10``): FastAPI would take its last value, unseen. A parameter that takes a list keeps its
+    values, and one the route does not take stays ignored. A dependency of every route of the API."""
+    names = [name for name, _ in request.query_params.multi_items()]
+    if len(names) == len(set(names)):
+        return
+    route = request.scope.get('route')
+    single = _single_valued(route.dependant) if isinstance(route, APIRoute) else set()
+    for name, given in Counter(names).items():  # the first repeated one, as the query names them
+        if given > 1 and name in single:
+            raise Invalid(f'query parameter {name!r} is given {given} times; it takes one value', at=name)
+
+
+def _single_valued(dependant: Dependant) -> set[str]:
+    """The names of the query parameters of a route (its dependencies' too) that take one value: all but those that
+    FastAPI reads as a list (``list[str]``; a query model's fields alike)."""
+    found: dict[str, Any] = {}
+    pending = [dependant]
+    while pending:
+        current = pending.pop()
+        for field in current.query_params:
+            annotation = field.field_info.annotation
+            if isinstance(annotation, type) and issubclass(annotation, BaseModel):  # a model of query parameters
+                found.update((info.alias or name, info.annotation) for name, info in annotation.model_fields.items())
+            else:
+                found[field.alias] = annotation
+        pending.extend(current.dependencies)
+    return {name for name, annotation in found.items() if not field_annotation_is_sequence(annotation)}

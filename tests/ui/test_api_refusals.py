@@ -1,5 +1,6 @@
 """Refusals of the REST API through the whole app (``app.py``: every middleware in front of the routes), by the user
-simulation's HTTP client: each refusal of an import names its place in the file in ``errors[].loc``."""
+simulation's HTTP client: each refusal of an import names its place in the file in ``errors[].loc``, and a query
+parameter that takes one value is refused when given twice, on every route."""
 
 from __future__ import annotations
 
@@ -149,3 +150,43 @@ async def test_every_refusal_of_an_import_names_its_place_in_the_file(user: User
         'the upload has no "file" field with the export',
     )
     assert await total(user) == before
+
+
+async def test_a_query_parameter_that_takes_one_value_is_refused_when_given_twice_on_every_route(user: User) -> None:
+    """FastAPI took the last of the values unseen: ``?status=failed&status=running`` listed the running ones alone,
+    ``?limit=5&limit=10`` ten. A parameter no route takes stays ignored, repeated or not."""
+    execution_id = await start(user, 'quick')
+    await wait_until_ended(user, execution_id)
+    refused = [
+        ('GET', '/api/executions?status=failed&status=running', 'status', 2),
+        ('GET', '/api/executions?limit=5&limit=10', 'limit', 2),  # a parameter of the lists' shared dependency
+        ('GET', '/api/executions?limit=5&q=abc&limit=x&limit=1', 'limit', 3),  # (not 'Input should be an integer')
+        ('GET', '/api/executions?foo=1&foo=2&since=1d&since=2d', 'since', 2),  # the first one the route takes
+        ('GET', f'/api/executions/{execution_id}/events?after_seq=0&after_seq=2', 'after_seq', 2),
+        ('GET', f'/api/executions/{execution_id}/state?at=1&at=2', 'at', 2),
+        ('GET', '/api/webhooks/deliveries?status=failed&status=exhausted', 'status', 2),
+        ('GET', '/api/events/stream?workflow_id=quick&workflow_id=slow', 'workflow_id', 2),
+        ('POST', '/api/workflows/quick/trigger/secret/rotate?grace_seconds=0&grace_seconds=60', 'grace_seconds', 2),
+    ]
+    for method, path, name, given in refused:
+        response = await user.http_client.request(method, path, headers=AUTH)
+        detail = f"query parameter '{name}' is given {given} times; it takes one value"
+        assert response.status_code == 422, (path, response.text)
+        assert response.json() == {
+            'detail': detail,
+            'errors': [{'loc': ['query', name], 'msg': detail, 'type': 'invalid'}],
+        }, path
+    head = await user.http_client.head('/api/executions?limit=1&limit=2', headers=AUTH)
+    assert head.status_code == 422  # HEAD is answered as GET
+    assert (await user.http_client.get('/api/executions?limit=1&limit=2')).status_code == 401  # the token first
+
+    for path in (
+        '/api/executions?status=succeeded&foo=1&foo=2',  # unknown parameters stay ignored
+        f'/api/executions/{execution_id}/events?after_seq=0&x=&x=',
+        '/api/health?check=1&check=2',
+        '/api/workflows?limit=1&limit=2',  # the route takes no limit
+    ):
+        response = await user.http_client.get(path, headers=AUTH)
+        assert response.status_code == 200, (path, response.text)
+    listed = (await user.http_client.get('/api/executions?status=succeeded&foo=1&foo=2', headers=AUTH)).json()
+    assert [item['id'] for item in listed['items']] == [execution_id]

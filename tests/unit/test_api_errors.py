@@ -1,18 +1,20 @@
-"""The API's error answers for input no handler should ever see: bodies nested beyond parsing, and the safety net
-that turns a ``RecursionError`` or ``OverflowError`` raised while handling a request into a 400, never a 500."""
+"""The API's error answers for input no handler should ever see: bodies nested beyond parsing, the safety net
+that turns a ``RecursionError`` or ``OverflowError`` raised while handling a request into a 400, never a 500, and a
+query parameter given twice (refused only where it takes one value)."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Annotated, Any
 
 import httpx
 import pytest
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI, Query
 from pydantic import BaseModel
 
 from flowmon.api.errors import MeasuredBodyRoute, install_error_handlers
+from flowmon.api.params import one_value_each
 
 
 class Thing(BaseModel):
@@ -98,3 +100,45 @@ async def test_a_body_that_is_not_json_gets_400_saying_it_must_be(
 async def test_json_bodies_are_read_as_before(client: httpx.AsyncClient, content_type: str) -> None:
     response = await client.post('/things', content='{"value": 1}', headers={'content-type': content_type})
     assert response.status_code == 200, response.text
+
+
+class Page(BaseModel):
+    size: int = 10
+    sort: list[str] = []
+
+
+def page_of(limit: int = 50, tag: Annotated[list[str] | None, Query()] = None) -> dict[str, Any]:
+    return {'limit': limit, 'tag': tag}
+
+
+async def test_a_query_parameter_that_takes_a_list_keeps_its_values() -> None:
+    """The refusal of a parameter given twice (:func:`one_value_each`) leaves those FastAPI reads as a list alone: of
+    the route, of a dependency, of a model of query parameters (no route of the API takes one yet)."""
+    app = FastAPI()
+
+    @app.get('/items', dependencies=[Depends(one_value_each)])
+    async def items(
+        paged: Annotated[dict[str, Any], Depends(page_of)],
+        page: Annotated[Page, Query()],
+        ids: Annotated[tuple[str, ...] | None, Query()] = None,
+        q: str | None = None,
+    ) -> dict[str, Any]:
+        return {**paged, **page.model_dump(), 'ids': ids, 'q': q}
+
+    install_error_handlers(app)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url='http://test') as client:
+        listed = await client.get('/items?tag=a&tag=b&sort=x&sort=y&ids=1&ids=2&q=z&other=1&other=2')
+        assert listed.status_code == 200, listed.text
+        assert listed.json() == {
+            'limit': 50,
+            'tag': ['a', 'b'],
+            'size': 10,
+            'sort': ['x', 'y'],
+            'ids': ['1', '2'],
+            'q': 'z',
+        }
+        for name in ('q', 'limit', 'size'):
+            refused = await client.get(f'/items?tag=a&tag=b&{name}=1&{name}=2')
+            detail = f"query parameter '{name}' is given 2 times; it takes one value"
+            assert refused.status_code == 422, refused.text
+            assert refused.json()['detail'] == detail
