@@ -2,18 +2,20 @@
 live preview, Save with the diff against the stored version, and the stored result. Names with markup in them stay
 text (the diff and the status are text nodes). A browser whose system is in dark mode gets a dark page and editor until
 the toggle says otherwise, the editor dark from its first frame, and an open page follows the system when it switches.
-Screenshots go to test-output/screenshots."""
+The preview keeps the view the visitor zoomed and panned it to from one edit to the next. Screenshots go to
+test-output/screenshots."""
 
 from __future__ import annotations
 
 import json
 import re
 from collections.abc import Callable
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
 import httpx
-from helpers import sign_in, wait_connected, wait_for, wait_loaded
+from helpers import canvas_zoom, node_pixel, sign_in, wait_connected, wait_for, wait_loaded
 from playwright.sync_api import Browser, Dialog, Page, expect
 
 Api = Callable[..., httpx.Response]
@@ -310,3 +312,96 @@ def test_an_open_page_follows_the_system_until_the_toggle_is_used(
         expect(toggle).to_contain_text('light_mode')
     finally:
         context.close()
+
+
+# A chain of nine named steps: wider than the preview, which starts it at 70% at its left end
+WIDE_ID = 'e2e-editor-wide'
+STEPS = [
+    'Fetch orders',
+    'Validate lines',
+    'Enrich customer',
+    'Price',
+    'Reserve stock',
+    'Charge card',
+    'Write warehouse',
+]
+STEPS += ['Email receipt', 'Record sale']
+
+
+def _chain(ids: list[str], names: list[str] | None = None) -> dict[str, Any]:
+    """The wide workflow as a chain of nodes ``ids`` (named ``names``)."""
+    nodes = [
+        {'id': node_id, 'type': 'log', 'name': name, 'config': {'message': 'x'}}
+        for node_id, name in zip(ids, names or ids, strict=True)
+    ]
+    edges = [{'source': a, 'target': b} for a, b in pairwise(ids)]
+    return {'id': WIDE_ID, 'name': 'Wide', 'nodes': nodes, 'edges': edges}
+
+
+PREVIEW = '[data-testid=editor-preview]'
+
+
+def test_the_preview_keeps_the_view_the_visitor_moved_to_across_edits(
+    browser: Browser, server: Any, call_api: Api, shots: Path
+) -> None:
+    """Zoomed and panned to the middle of a wide workflow, an edit that adds a step at its start (every step moves a
+    column right) redraws the preview at the same zoom, the step that was in the middle of the view where it was; a
+    graph of none of those steps starts anew, and after a Fit each edit shows the whole graph again. In light and dark
+    mode."""
+    wait_loaded(server)
+    ids = [f's{i}' for i in range(len(STEPS))]
+    assert call_api('PUT', f'/api/workflows/{WIDE_ID}', _chain(ids, STEPS)).status_code in (200, 201)
+    for scheme in ('light', 'dark'):
+        context = browser.new_context(base_url=server.url, viewport={'width': 1400, 'height': 900}, color_scheme=scheme)
+        try:
+            _keeps_the_view(context.new_page(), server, scheme, ids, shots)
+        finally:
+            context.close()
+
+
+def _keeps_the_view(page: Page, server: Any, scheme: str, ids: list[str], shots: Path) -> None:
+    sign_in(page, server, f'/workflows/{WIDE_ID}/edit')
+    status = page.get_by_test_id('editor-status')
+    start = node_pixel(page, 's0')  # (drawn)
+    wait_for(lambda: canvas_zoom(page, PREVIEW) == 0.7, 'the preview to start at 70%')
+    page.locator(f'{PREVIEW} [data-testid=dag-zoom-in]').click()
+    box = page.locator(f'{PREVIEW} [data-testid=dag-viewport]').bounding_box()
+    assert box is not None
+    middle = (box['x'] + box['width'] / 2, box['y'] + box['height'] / 2)
+    page.mouse.move(box['x'] + box['width'] * 0.8, middle[1])  # dragged 60% of the view's width to the left
+    page.mouse.down()
+    page.mouse.move(box['x'] + box['width'] * 0.2, middle[1], steps=8)
+    page.mouse.up()
+    zoom = canvas_zoom(page, PREVIEW)
+    assert zoom == 0.875
+    places = {node_id: node_pixel(page, node_id) for node_id in ids}
+    nearest = min(ids, key=lambda node_id: _distance(places[node_id], middle))
+    assert nearest not in ('s0', ids[-1])  # the view is in the graph's middle
+
+    # a step added before the first: every step moves one column right, the one in the middle stays on screen
+    _replace_text(page, json.dumps(_chain(['intake', *ids], ['Intake', *STEPS]), indent=2))
+    expect(status).to_contain_text(f'Valid: {WIDE_ID}, {len(ids) + 1} nodes')
+    node_pixel(page, 'intake')  # (the new graph is drawn)
+    assert canvas_zoom(page, PREVIEW) == zoom
+    assert _distance(node_pixel(page, nearest), places[nearest]) < 1.5, (nearest, places[nearest])
+    page.locator(PREVIEW).screenshot(path=str(shots / f'editor-preview-kept-view-{scheme}.png'))
+
+    # a graph with none of those steps starts at its own start, 70% at its left end
+    others = [f'o{i}' for i in range(len(ids))]
+    _replace_text(page, json.dumps(_chain(others), indent=2))
+    assert _distance(node_pixel(page, 'o0'), start) < 1.5
+    assert canvas_zoom(page, PREVIEW) == 0.7
+    # Fit shows the whole graph, and so does the preview after each edit from then on
+    page.locator(f'{PREVIEW} [data-testid=dag-fit]').click()
+    wait_for(lambda: canvas_zoom(page, PREVIEW) < 0.5, 'Fit to show the whole graph')
+    _replace_text(page, json.dumps(_chain([*others, 'last']), indent=2))
+    expect(status).to_contain_text(f'Valid: {WIDE_ID}, {len(ids) + 1} nodes')
+    for node_id in (others[0], 'last'):
+        x, y = node_pixel(page, node_id)
+        assert box['x'] <= x <= box['x'] + box['width'] and box['y'] <= y <= box['y'] + box['height'], node_id
+    assert canvas_zoom(page, PREVIEW) < 0.5
+    page.locator(PREVIEW).screenshot(path=str(shots / f'editor-preview-kept-fit-{scheme}.png'))
+
+
+def _distance(a: tuple[float, float], b: tuple[float, float]) -> float:
+    return float(((a[0] - b[0]) ** 2 + (a[1] - b[1]) ** 2) ** 0.5)

@@ -2,14 +2,19 @@
 // in place, the zoom stays within its bounds, fitting shows the whole stage centred, never enlarged, and a pinch
 // zooms by the change of the fingers' distance while the point under their midpoint follows the midpoint. A graph
 // starts at its natural size, or fitted; on a phone, legible at its left end where fitting would shrink its names.
+// A canvas drawn in the place of one the visitor zoomed or panned keeps the zoom, and the node that was nearest the
+// middle of the view where it was.
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
 import {
+  anchors,
   clampZoom,
   fitView,
+  keptView,
   pinchView,
   revealView,
+  stagePlaces,
   startView,
   zoomAt,
 } from "../../flowmon/web/widgets/dag_viewport.js";
@@ -96,4 +101,57 @@ test("a card out of view is brought to the middle at the same zoom; one in view 
   assert.deepEqual(revealView(view, 400, 900, 800, 400), { k: 0.5, x: 10, y: -900 });
   // left of it, and too near the top edge
   assert.deepEqual(revealView(view, -100, 10, 800, 400), { k: 0.5, x: 510, y: -10 });
+});
+
+test("a node's place on the stage is its percent of the plot area between the chart's margins", () => {
+  const places = { area: [80, 80, 30, 30], nodes: { a: [0, 50], b: [100, 0], ["__proto__"]: [50, 100] } };
+  const at = stagePlaces(places, 1080, 260);
+  assert.deepEqual(at.get("a"), [80, 130]);
+  assert.deepEqual(at.get("b"), [1000, 30]);
+  assert.deepEqual(at.get("__proto__"), [540, 230]); // a node's id is only a name
+  assert.equal(at.get("constructor"), undefined);
+});
+
+test("the nodes of a view are listed nearest the middle of the viewport first", () => {
+  const at = new Map([
+    ["left", [100, 100]],
+    ["middle", [500, 100]],
+    ["right", [900, 100]],
+  ]);
+  // zoomed to 2 and panned so that stage x 500 is at viewport x 400 (the middle of an 800 px viewport)
+  const listed = anchors({ k: 2, x: -600, y: 0 }, at, 800, 400);
+  assert.deepEqual(listed, [
+    ["middle", 400, 200],
+    ["left", -400, 200],
+    ["right", 1200, 200],
+  ]);
+});
+
+test("a new canvas keeps the zoom and puts the old view's middle node where it was", () => {
+  const kept = [
+    ["gone", 400, 200],
+    ["middle", 420, 190],
+    ["far", 2000, 200],
+  ];
+  // the node "middle" moved to stage (700, 120) in the new layout: the view puts it at (420, 190) again, at zoom 1.5
+  const view = keptView(
+    1.5,
+    kept,
+    new Map([
+      ["middle", [700, 120]],
+      ["far", [900, 120]],
+      ["added", [100, 100]],
+    ]),
+    800,
+    400,
+  );
+  assert.deepEqual(view, { k: 1.5, x: 420 - 700 * 1.5, y: 190 - 120 * 1.5 });
+  // the nodes that were in view are all gone: the nearest one left comes to the middle, at the same zoom
+  assert.deepEqual(keptView(1.5, kept, new Map([["far", [900, 120]]]), 800, 400), {
+    k: 1.5,
+    x: 400 - 900 * 1.5,
+    y: 200 - 120 * 1.5,
+  });
+  // none of the old nodes is left: no kept view (the canvas starts anew)
+  assert.equal(keptView(1.5, kept, new Map([["other", [10, 10]]]), 800, 400), null);
 });

@@ -3,7 +3,8 @@
 The text is JSON or YAML (switchable: the document is converted when it parses). Whenever typing pauses the text
 goes through the same validation as ``PUT /api/workflows/{id}`` (the workflows use case's ``check``: the size and
 nesting limits, the YAML rules in a worker thread, every node's config, the graph), and its message is shown under
-the editor; a valid definition is drawn beside it with the canvas the workflow page uses. Save first shows what
+the editor; a valid definition is drawn beside it with the canvas the workflow page uses, which keeps the view the
+visitor zoomed, panned or fitted it to from one edit to the next (see ``DagViewport``'s ``keep``). Save first shows what
 changes against the stored version (a line diff of the definitions, as text), then stores it with the same use case
 as the ``PUT`` (created or replaced), says so and opens the workflow's page. A workflow loaded from a workflow file says
 that the file wins at the next start. Delete… deletes the version the text started from, as on the workflow page.
@@ -269,7 +270,12 @@ class WorkflowEditor:
         self.preview.clear()
         with self.preview:
             DagView(
-                definition, height='auto', definition_only=True, width_budget=HALF_WIDTH_BUDGET_PX, start_named=True
+                definition,
+                height='auto',
+                definition_only=True,
+                width_budget=HALF_WIDTH_BUDGET_PX,
+                start_named=True,
+                keep_view=f'preview-{self.preview.id}',  # the view the visitor moved to, kept across edits
             )
 
     # --- JSON or YAML ---------------------------------------------------------------------------------

@@ -173,6 +173,7 @@ class DagView:
         definition_only: bool = False,
         width_budget: int = WIDTH_BUDGET_PX,
         start_named: bool = False,
+        keep_view: str | None = None,
     ) -> None:
         """``height`` is CSS; ``'auto'`` picks one from the graph's tallest column (:func:`auto_height`). ``views``: the
         node views the page shares among its widgets (the page then brings them up to each state and tells
@@ -181,7 +182,10 @@ class DagView:
         graph may take when its cards widen for long names (:data:`HALF_WIDTH_BUDGET_PX` for a canvas in half a
         page). ``start_named``: a graph that fitting into view would shrink below :data:`LABEL_ZOOM` (its cards
         unnamed) starts at the zoom that keeps its names legible, at its left end, to pan along or fit, in any window
-        (as on a phone): for a canvas whose cards are read by name, the editor's preview, the compare page's."""
+        (as on a phone): for a canvas whose cards are read by name, the editor's preview, the compare page's.
+        ``keep_view``: the name of the place this canvas is drawn in, where a new one replaces it (the editor's preview,
+        on each edit): the view the visitor moved to there is kept for the next (see :class:`DagViewport`'s
+        ``keep``)."""
         layout = layout_definition(workflow_definition)  # not kept: see _node_item on what a page holds per node
         self._positions = {node.id: (node.x, node.y) for node in layout.nodes}
         self._order = {node.id: (node.layer, node.index) for node in layout.nodes}
@@ -210,7 +214,10 @@ class DagView:
         self._area = self._plot_area()
         stage_height = f'{self._scale.stage_height}px' if self._scale.tall else height
         named_zoom = LABEL_ZOOM if start_named else None
-        with DagViewport(height, legible_zoom=self._scale.legible_zoom, named_zoom=named_zoom):
+        places = self._places() if keep_view is not None else None
+        with DagViewport(
+            height, legible_zoom=self._scale.legible_zoom, named_zoom=named_zoom, keep=keep_view, places=places
+        ):
             with (
                 ui.element('div')
                 .classes('relative')
@@ -310,6 +317,15 @@ class DagView:
             y_min=min(ys) - pad_y,
             y_max=max(ys) + pad_y,
         )
+
+    def _places(self) -> tuple[tuple[float, float, float, float], dict[str, tuple[float, float]]]:
+        """Where the nodes are drawn (see :class:`DagViewport`'s ``places``)."""
+        area = self._area
+        nodes = {}
+        for node_id, (x, y) in self._positions.items():
+            px, py = area.percent(x, y)
+            nodes[node_id] = (round(px, 3), round(py, 3))
+        return (area.left, area.right, area.top, area.bottom), nodes
 
     def _options(self) -> dict[str, Any]:
         """The chart's options without data (the chart gets its items with its first snapshot); the node

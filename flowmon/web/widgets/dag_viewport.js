@@ -6,7 +6,9 @@
 // pointer, a drag pans (a press that moves less than a few pixels stays a click on a node), two fingers pinch to
 // zoom (and pan with their midpoint), and the buttons zoom in, zoom out and fit the whole graph into view. The zoom
 // factor is published as data-zoom on the viewport, and each move of the view as an "fm-view" event there (the chart
-// draws the names on its cards only where they can be read, and only near the view).
+// draws the names on its cards only where they can be read, and only near the view). A canvas given a `keep` name
+// hands the view the visitor moved to on to the canvas drawn next in its place (the editor's preview, redrawn on each
+// edit): see keptView.
 const MIN_ZOOM = 0.02; // a column of 300 named cards fits a 640 px canvas
 const MAX_ZOOM = 4;
 const DRAG_PX = 4; // a press that moves less is a click, not a drag
@@ -65,8 +67,48 @@ export function pinchView(from, a0, b0, a1, b1) {
   return { k, x: (a1.x + b1.x) / 2 - sx * k, y: (a1.y + b1.y) / 2 - sy * k };
 }
 
+// Where each node's centre is on a stage of `width` x `height` px, from `places` ({area: [left, right, top, bottom]
+// margins in px, nodes: {id: [x, y] in percent of the plot area between them]}, see dag_viewport.py): a Map.
+export function stagePlaces(places, width, height) {
+  const [left, right, top, bottom] = places.area;
+  const w = width - left - right;
+  const h = height - top - bottom;
+  return new Map(Object.entries(places.nodes).map(([id, [x, y]]) => [id, [left + (x / 100) * w, top + (y / 100) * h]]));
+}
+
+// Where the nodes `at` (a Map of stage px) are in a `vw` x `vh` viewport under `view`: [id, x, y], the node nearest the
+// middle of the viewport first.
+export function anchors(view, at, vw, vh) {
+  const shown = [...at].map(([id, [x, y]]) => [id, view.x + x * view.k, view.y + y * view.k]);
+  const away = ([, x, y]) => Math.hypot(x - vw / 2, y - vh / 2);
+  return shown.sort((a, b) => away(a) - away(b));
+}
+
+// The view kept for a new canvas drawn in the place of one the visitor zoomed or panned (see keep): zoom `k`, and the
+// first of the old canvas's nodes `listed` (by anchors: nearest the middle of its view first) that the new one still
+// has (`at`: a Map of stage px) where it was in the `vw` x `vh` viewport; when that was out of view (the nodes that
+// were in view are gone), that node in the middle. Null when the new canvas has none of those nodes: it starts anew.
+// Its other nodes are where its layout puts them, a node added beside the view out of view until the visitor pans
+// there.
+export function keptView(k, listed, at, vw, vh) {
+  for (const [id, x, y] of listed) {
+    const place = at.get(id);
+    if (place) return revealView({ k, x: x - place[0] * k, y: y - place[1] * k }, x, y, vw, vh);
+  }
+  return null;
+}
+
+// The views visitors chose, by the name of the place of the canvas (see keep), while the page is open: {fit: true}
+// after a Fit, else {k, anchors}.
+const keptViews = new Map();
+
 export default {
-  props: { legibleZoom: { type: Number, default: null }, namedZoom: { type: Number, default: null } },
+  props: {
+    legibleZoom: { type: Number, default: null },
+    namedZoom: { type: Number, default: null },
+    keep: { type: String, default: null },
+    places: { type: String, default: null },
+  },
   template: `
     <div>
       <slot></slot>
@@ -78,6 +120,7 @@ export default {
     </div>`,
   mounted() {
     this.view = { k: 1, x: 0, y: 0 };
+    this.chosen = null; // the visitor's view: "view" once zoomed or panned, "fit" after a Fit (see keep)
     this.pointers = new Map(); // the pointers pressed on the canvas: id -> {x, y} in the viewport
     this.onWheel = (e) => this.wheel(e);
     this.onDown = (e) => this.down(e);
@@ -97,6 +140,7 @@ export default {
     requestAnimationFrame(() => this.start());
   },
   beforeUnmount() {
+    this.remember();
     this.$el.removeEventListener("wheel", this.onWheel);
     this.$el.removeEventListener("pointerdown", this.onDown, true);
     this.$el.removeEventListener("click", this.onClick, true);
@@ -123,17 +167,49 @@ export default {
       const { offsetWidth, offsetHeight } = stage;
       const screen = window.innerWidth;
       const legible = this.legibleZoom;
-      this.view = startView(offsetWidth, offsetHeight, clientWidth, clientHeight, legible, screen, this.namedZoom);
+      this.started = true;
+      this.view =
+        this.keptView() ??
+        startView(offsetWidth, offsetHeight, clientWidth, clientHeight, legible, screen, this.namedZoom);
       this.show();
+    },
+    // The view the visitor chose in this canvas's place (see keep), for this canvas; null: its start view.
+    keptView() {
+      const kept = this.keep && this.places ? keptViews.get(this.keep) : null;
+      if (!kept) return null;
+      const stage = this.stage();
+      const { clientWidth, clientHeight } = this.$el;
+      if (kept.fit) {
+        this.chosen = "fit";
+        return fitView(stage.offsetWidth, stage.offsetHeight, clientWidth, clientHeight);
+      }
+      const at = stagePlaces(JSON.parse(this.places), stage.offsetWidth, stage.offsetHeight);
+      const view = keptView(kept.k, kept.anchors, at, clientWidth, clientHeight);
+      if (view) this.chosen = "view";
+      return view;
+    },
+    // Keep the view the visitor chose (see keep) for the canvas drawn next in this one's place; none: it starts anew.
+    remember() {
+      if (!this.keep || !this.places || !this.started) return; // (gone before it was shown: the kept view stays)
+      const stage = this.stage();
+      if (this.chosen === "fit") keptViews.set(this.keep, { fit: true });
+      else if (this.chosen !== "view" || !stage) keptViews.delete(this.keep);
+      else {
+        const at = stagePlaces(JSON.parse(this.places), stage.offsetWidth, stage.offsetHeight);
+        const { clientWidth, clientHeight } = this.$el;
+        keptViews.set(this.keep, { k: this.view.k, anchors: anchors(this.view, at, clientWidth, clientHeight) });
+      }
     },
     zoomBy(factor) {
       this.view = zoomAt(this.view, factor, this.$el.clientWidth / 2, this.$el.clientHeight / 2);
+      this.chosen = "view";
       this.show();
     },
     fit() {
       const stage = this.stage();
       if (!stage) return;
       this.view = fitView(stage.offsetWidth, stage.offsetHeight, this.$el.clientWidth, this.$el.clientHeight);
+      this.chosen = "fit";
       this.show();
     },
     // A card asks to be seen ("fm-reveal" from the chart, with its centre in screen px): a node selected in the node
@@ -150,6 +226,7 @@ export default {
       const box = this.$el.getBoundingClientRect();
       const step = e.deltaMode === 1 ? e.deltaY * 16 : e.deltaY; // lines or pixels
       this.view = zoomAt(this.view, Math.exp(-step * 0.0015), e.clientX - box.left, e.clientY - box.top);
+      this.chosen = "view";
       this.show();
     },
     at(e) {
@@ -180,6 +257,7 @@ export default {
       if (pinch) {
         const [a, b] = this.pointers.values();
         this.view = pinchView(pinch.from, pinch.a, pinch.b, a, b);
+        this.chosen = "view";
         this.show();
         return;
       }
@@ -191,6 +269,7 @@ export default {
       press.dragging = this.moved = true;
       this.$el.classList.add("fm-panning");
       this.view = { ...press.from, x: press.from.x + dx, y: press.from.y + dy };
+      this.chosen = "view";
       this.show();
     },
     up(e) {
