@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from nicegui import app, ui
+from nicegui.events import GenericEventArguments
 
 from flowmon.application import Application
 from flowmon.web.auth import LOGOUT_PATH, is_signed_in
@@ -23,6 +24,9 @@ from flowmon.web.widgets.shortcuts import Shortcuts
 from flowmon.web.widgets.system_mode import SystemMode
 
 DARK_MODE_KEY = 'dark_mode'
+# Sent with a click on the light/dark toggle: the mode the page shows at that moment. Before the browser has said the
+# system's mode (Quasar's auto mode shows it from the start) the server does not know which that is
+SHOWN_MODE_JS = "() => emit({dark: document.body.classList.contains('body--dark')})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +88,8 @@ class Shell:
                     self._nav_button(item)
             ConnectionIndicator().classes('mr-2 ml-auto').tooltip('Live updates')  # ml-auto: the rest sits right
             self._dark_button = (
-                ui.button(icon=self._dark_icon(), on_click=self._toggle_dark)
+                ui.button(icon=self._dark_icon())
+                .on('click', self._toggle_dark, js_handler=SHOWN_MODE_JS)
                 .props('flat round dense data-testid=theme-toggle aria-label="Light or dark mode"')
                 .classes('fm-header-btn')
                 .tooltip('Light / dark')
@@ -177,11 +182,18 @@ class Shell:
 
     # --- actions ------------------------------------------------------------------------------------
 
-    def _toggle_dark(self) -> None:
+    def _toggle_dark(self, event: GenericEventArguments) -> None:
+        """Switch to the other mode than the page shows: its value, or, while the page follows a system whose mode the
+        browser has not said yet, the mode the click says the page shows (SHOWN_MODE_JS; a click that says none is
+        taken for one on a light page)."""
+        shown = self._dark.value
+        if shown is None:
+            told = event.args.get('dark') if isinstance(event.args, dict) else None
+            shown = told if isinstance(told, bool) else None
         if self._system is not None:  # chosen: the system's mode no longer counts on this page
             self._system.delete()
             self._system = None
-        self._set_dark(not bool(self._dark.value))
+        self._set_dark(not shown)
         if is_signed_in(self._application.token):  # nothing is stored for visitors who never signed in
             app.storage.user[DARK_MODE_KEY] = self._dark.value
 

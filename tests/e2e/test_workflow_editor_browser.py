@@ -314,6 +314,52 @@ def test_an_open_page_follows_the_system_until_the_toggle_is_used(
         context.close()
 
 
+# From the page's first script on: what the page's system_mode listener says (an event that says a mode, from another
+# element than the light/dark toggle) never reaches the server (window.__held counts them), as in a page whose browser
+# has not said the system's mode yet
+HOLD_SYSTEM_MODE = """(() => {
+    window.__held = 0;
+    let socket;
+    Object.defineProperty(window, 'socket', { configurable: true, get: () => socket, set: (value) => {
+        socket = value;
+        const emit = value.emit.bind(value);
+        value.emit = (name, message, ...rest) => {
+            const toggle = document.querySelector('[data-testid=theme-toggle]');
+            const says = name === 'event' && (message.args || []).some((arg) => String(arg).includes('"dark"'));
+            if (says && toggle?.id !== `c${message.id}`) { window.__held++; return value; }
+            return emit(name, message, ...rest);
+        };
+    } });
+})()"""
+
+
+def test_a_click_on_the_toggle_before_the_system_mode_is_said_switches_from_what_the_page_shows(
+    browser: Browser, server: Any, shots: Path
+) -> None:
+    """A page shows the system's mode from its first frame, but the server learns which only when the browser says
+    it: a click on the toggle before then switched to dark, so a page dark by the system's stayed dark. The click
+    switches to the other mode than the page shows, the code editor with it, in a dark system as in a light one."""
+    wait_loaded(server)
+    for scheme in ('dark', 'light'):
+        context = browser.new_context(base_url=server.url, viewport={'width': 1400, 'height': 900}, color_scheme=scheme)
+        context.add_init_script(script=HOLD_SYSTEM_MODE)
+        try:
+            page = context.new_page()
+            sign_in(page, server, '/workflows/new')
+            expect(page.get_by_test_id('editor-status')).to_contain_text('Valid: ')
+            page.wait_for_function('() => window.__held > 0')  # the system's mode was not said
+            assert page.evaluate(DARK_PAGE if scheme == 'dark' else LIGHT_PAGE)
+            page.screenshot(path=str(shots / f'toggle-before-system-mode-{scheme}.png'))
+
+            page.get_by_test_id('theme-toggle').click()
+            page.wait_for_function(LIGHT_PAGE if scheme == 'dark' else DARK_PAGE)
+            shade = '> 0.8' if scheme == 'dark' else '< 0.1'  # the code editor's light theme, or its dark one
+            page.wait_for_function(f'() => ({EDITOR_LUMINANCE})() {shade}')
+            page.screenshot(path=str(shots / f'toggle-before-system-mode-{scheme}-switched.png'))
+        finally:
+            context.close()
+
+
 # A chain of nine named steps: wider than the preview, which starts it at 70% at its left end
 WIDE_ID = 'e2e-editor-wide'
 STEPS = [

@@ -127,6 +127,28 @@ async def test_an_open_page_follows_the_system_until_the_toggle_is_used(user: Us
     assert dark.value is True and source.props['theme'] == DARK_THEME and toggle.props['icon'] == 'light_mode'
 
 
+@pytest.mark.parametrize('shown', ['dark', 'light'])
+async def test_a_click_before_the_browser_has_said_the_systems_mode_switches_from_what_the_page_shows(
+    user: User, shown: str
+) -> None:
+    """The page shows the system's mode from its first frame (Quasar's auto), but the browser says which that is only
+    once the page is live: a click on the toggle before then always switched to dark, so a page dark by the system's
+    mode stayed dark. The click says what the page shows (SHOWN_MODE_JS), and the toggle switches to the other."""
+    await sign_in(user, '/workflows/new')
+    await user.should_see(marker='workflow-source')
+    dark = next(iter(user.find(kind=ui.dark_mode).elements))
+    (source,) = user.find(marker='workflow-source').elements
+    assert dark.value is None  # (the system's mode not said yet)
+
+    user.find(marker='theme-toggle').trigger('click', {'dark': shown == 'dark'})  # as SHOWN_MODE_JS sends it
+    switched = shown == 'light'
+    assert dark.value is switched and source.props['theme'] == (DARK_THEME if switched else LIGHT_THEME)
+    assert next(iter(user.find(marker='theme-toggle').elements)).props['icon'] == f'{shown}_mode'  # offers it back
+    await user.should_not_see(marker='system-mode')  # chosen
+    await user.open('/workflows/new')
+    assert next(iter(user.find(kind=ui.dark_mode).elements)).value is switched  # and kept
+
+
 async def test_unknown_path_shows_a_friendly_not_found(user: User) -> None:
     response = await user.http_client.get('/no/such/page')
     assert response.status_code == 303  # not signed in: even unknown paths go to the sign-in page

@@ -11,8 +11,8 @@ code of flowmon/web (not its comments and docstrings) and fails on:
   ``insertAdjacentHTML``, ``v-html``, ``document.write``, ``setHTML``, ``createContextualFragment``;
 - more places that hand JavaScript or HTML-returning formatters to the browser (``run_javascript``,
   ``add_body_html``/``add_head_html``, ECharts ``formatter`` keys in Python and in the .js components,
-  ``new Function``, dynamic props: a prop named ``:name``, whose value the browser runs) than the reviewed ones
-  listed below. A new one needs a review against the rule, then an entry here.
+  ``new Function``, dynamic props: a prop named ``:name``, whose value the browser runs, an event's ``js_handler``)
+  than the reviewed ones listed below. A new one needs a review against the rule, then an entry here.
 """
 
 from __future__ import annotations
@@ -40,6 +40,8 @@ JS_SINKS = re.compile(
 #     formatter, handed back), and that short name (shortLabel: cut, then made rich-safe); the Gantt's per-item
 #     tooltips, a segment's and the queue lane's (timeline_chart.py, markup.echarts_tooltip), and its axis label
 #     (timeline_chart.js, numbers).
+#   js_handler: a saved view's click closing the drawer over the page (saved_views.py: the drawer's id, an int); a
+#     click on the light/dark toggle sending the mode the page shows (shell.py: SHOWN_MODE_JS, a constant).
 #   add_body_html, add_head_html, new Function: none (the browser components are .js files NiceGUI loads).
 REVIEWED = {
     'run_javascript': {'__init__.py': 1, 'widgets/code_editor.py': 1},
@@ -54,6 +56,7 @@ REVIEWED = {
     },
     'new Function': {},
     'dynamic prop': {'widgets/code_editor.py': 1},
+    'js_handler': {'widgets/saved_views.py': 1, 'shell.py': 1},
 }
 # A prop that NiceGUI hands to the browser as JavaScript (its name starts with a colon): the name alone, or set in a
 # props string (':name="..."')
@@ -148,6 +151,8 @@ def test_places_that_send_javascript_or_html_formatters_are_the_reviewed_ones() 
             called = _called(node).removeprefix('ui.') if isinstance(node, ast.Call) else ''
             if called in ('run_javascript', 'add_body_html', 'add_head_html'):
                 found[called][_name(path)] += 1
+            if isinstance(node, ast.Call) and any(keyword.arg == 'js_handler' for keyword in node.keywords):
+                found['js_handler'][_name(path)] += 1
         for constant in _strings(tree):
             if constant.value in ('formatter', ':formatter'):
                 found['formatter'][_name(path)] += 1
