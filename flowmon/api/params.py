@@ -8,13 +8,15 @@ A parameter that takes one value, given more than once, is refused on every rout
 
 from __future__ import annotations
 
+import collections.abc
+import types
+import typing
 from collections import Counter
 from dataclasses import asdict, dataclass
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, get_args, get_origin
 
 from fastapi import Depends, Query, Request
-from fastapi._compat import field_annotation_is_sequence
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, PlainValidator
@@ -112,4 +114,20 @@ def _single_valued(dependant: Dependant) -> set[str]:
             else:
                 found[field.alias] = annotation
         pending.extend(current.dependencies)
-    return {name for name, annotation in found.items() if not field_annotation_is_sequence(annotation)}
+    return {name for name, annotation in found.items() if not _takes_many(annotation)}
+
+
+def _takes_many(annotation: Any) -> bool:
+    """Whether a query parameter of this type takes several values, as FastAPI reads it: a list, tuple, set or other
+    sequence (text aside), also within ``Annotated`` and optional unions."""
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return _takes_many(get_args(annotation)[0])
+    if origin is typing.Union or origin is types.UnionType:
+        return any(_takes_many(arg) for arg in get_args(annotation) if arg is not type(None))
+    kind = origin or annotation
+    return (
+        isinstance(kind, type)
+        and issubclass(kind, collections.abc.Sequence | collections.abc.Set)
+        and not issubclass(kind, str | bytes)
+    )
