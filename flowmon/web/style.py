@@ -83,6 +83,22 @@ body { background: var(--fm-page); color: var(--fm-text); }
 .fm-slow-note { color: #92400e; background: #fef3c7; border: 1px dashed #d97706; }
 body.body--dark .fm-slow-note { color: #fcd34d; background: rgba(217, 119, 6, .14); }
 .fm-nr-slow { color: var(--fm-st-retrying); margin-right: 6px; text-transform: none; cursor: help; }
+/* the node inspector (widgets/inspector.py) covers none of the page: beside it on a wide screen, the page (its
+   canvas, node list, Timeline and the Timeline's slider) narrows to the room left of it; on a narrower one it is a
+   sheet along the bottom, and the page gets room below its end to scroll every part of it above the sheet */
+:root { --fm-inspector-width: clamp(360px, 32vw, 520px); --fm-inspector-sheet: 45vh; }
+.q-dialog__inner > .fm-inspector { width: var(--fm-inspector-width); height: calc(100vh - 120px);
+                                   margin: 72px 16px 0 0; }
+body:has(.fm-inspector) .q-page-container { padding-right: calc(var(--fm-inspector-width) + 16px); }
+/* (a page as narrow as a phone's: its rows of buttons wrap as on a phone) */
+body:has(.fm-inspector) .fm-wrap-narrow.no-wrap { flex-wrap: wrap !important; }
+body:has(.fm-inspector) .fm-wrap-narrow > * { max-width: 100%; }
+@media (max-width: 899px) {
+  .q-dialog__inner:has(> .fm-inspector) { left: 0; padding: 0; align-items: flex-end; }
+  .q-dialog__inner > .fm-inspector { width: 100%; max-width: none; height: var(--fm-inspector-sheet);
+                                     max-height: none; margin: 0; border-radius: 12px 12px 0 0 !important; }
+  body:has(.fm-inspector) .q-page-container { padding-right: 0; padding-bottom: var(--fm-inspector-sheet); }
+}
 
 /* page scaffolding */
 .fm-frame { width: 100%; }

@@ -18,8 +18,26 @@ TERMINAL = frozenset({'succeeded', 'failed', 'cancelled', 'interrupted'})
 
 wait_for = wait_until  # the name the e2e tests knew it by
 
+# The outermost elements of the page that reach past `width` px from the window's left (the right edge of a phone's
+# screen, an open inspector's left edge), not inside a box that clips or scrolls them, nor in the header or a dialog
+# (for the failure message: what to fix).
+WIDE = """(width) => {
+ const clipped = (e) => {
+  for (let a = e.parentElement; a && a !== document.body; a = a.parentElement)
+   if (getComputedStyle(a).overflowX !== 'visible') return true;
+  return false;
+ };
+ return [...document.querySelectorAll('body *')]
+  .filter(e => e.getBoundingClientRect().right > width + 1 && e.getClientRects().length && !clipped(e))
+  .filter(e => e.parentElement.getBoundingClientRect().right <= width + 1 && !e.closest('header'))
+  .filter(e => !e.closest('.q-menu, .q-dialog, .q-tooltip, .q-notifications, .nicegui-error-popup'))
+  .slice(0, 12)
+  .map(e=>`${e.tagName.toLowerCase()}.${[...e.classList].join('.')} ${Math.round(e.getBoundingClientRect().right)}`);
+}"""
+
 __all__ = [
     'TERMINAL',
+    'WIDE',
     'Receiver',
     'Reply',
     'api',

@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
-from helpers import sign_in, start, wait_connected, wait_ended, wait_loaded
+from helpers import WIDE, sign_in, start, wait_connected, wait_ended, wait_loaded
 from playwright.sync_api import Browser, Page, expect
 
 Api = Callable[..., httpx.Response]
@@ -26,21 +26,6 @@ LONG_NAME = {  # a name far wider than a phone, in the lists and the headings
     'nodes': [{'id': 'only', 'type': 'log', 'config': {'message': 'x'}}],
     'edges': [],
 }
-# The outermost elements that reach past the right edge of the screen, not inside a box that clips or scrolls them
-# (for the failure message: what to fix).
-WIDE = """(width) => {
- const clipped = (e) => {
-  for (let a = e.parentElement; a && a !== document.body; a = a.parentElement)
-   if (getComputedStyle(a).overflowX !== 'visible') return true;
-  return false;
- };
- return [...document.querySelectorAll('body *')]
-  .filter(e => e.getBoundingClientRect().right > width + 1 && e.getClientRects().length && !clipped(e))
-  .filter(e => e.parentElement.getBoundingClientRect().right <= width + 1 && !e.closest('header'))
-  .filter(e => !e.closest('.q-menu, .q-dialog, .q-tooltip, .q-notifications, .nicegui-error-popup'))
-  .slice(0, 12)
-  .map(e=>`${e.tagName.toLowerCase()}.${[...e.classList].join('.')} ${Math.round(e.getBoundingClientRect().right)}`);
-}"""
 
 
 @pytest.fixture

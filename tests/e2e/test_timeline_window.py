@@ -1,7 +1,9 @@
 """The Timeline of a run with more nodes than it shows at a time, in a real Chromium: 20 rows in view with a slider
 beside them; a node picked in the node list whose row is out of view brings it in (the window keeps its size) and
 marks it; where the slider left the window is where a pick starts from; the replay page's chart alike, in dark mode.
-Screenshots go to test-output/screenshots."""
+The open inspector covers none of the page: at 1280 x 800 the page (the Timeline and its slider included) narrows
+beside it; on a phone it is a sheet along the bottom that every part of the page can be scrolled above. Screenshots go
+to test-output/screenshots."""
 
 from __future__ import annotations
 
@@ -10,8 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from helpers import sign_in, start, wait_ended, wait_loaded
-from playwright.sync_api import Page, expect
+import pytest
+from helpers import WIDE, sign_in, start, wait_ended, wait_loaded
+from playwright.sync_api import Browser, Page, expect
 from waiting import wait_until
 
 Api = Callable[..., httpx.Response]
@@ -64,13 +67,19 @@ def _rows(page: Page) -> dict[str, Any] | None:
     return rows
 
 
-def test_a_picked_node_out_of_the_timelines_window_is_brought_into_it(
-    page: Page, server: Any, call_api: Api, shots: Path
-) -> None:
+def _fan_out_run(server: Any, call_api: Api) -> str:
+    """A finished run of FAN_OUT's 120 nodes."""
     wait_loaded(server)
     assert call_api('PUT', f'/api/workflows/{FAN_OUT["id"]}', FAN_OUT).status_code in (200, 201)
     execution = start(server, str(FAN_OUT['id']))
     wait_ended(server, execution)
+    return execution
+
+
+def test_a_picked_node_out_of_the_timelines_window_is_brought_into_it(
+    page: Page, server: Any, call_api: Api, shots: Path
+) -> None:
+    execution = _fan_out_run(server, call_api)
     sent: list[str] = []  # what the page sends over its socket
     page.on('websocket', lambda ws: ws.on('framesent', lambda frame: sent.append(str(frame))))
     sign_in(page, server, f'/executions/{execution}')
@@ -109,3 +118,68 @@ def test_a_picked_node_out_of_the_timelines_window_is_brought_into_it(
     assert first <= 111 <= last and last - first == 19
     page.get_by_test_id('replay-gantt').scroll_into_view_if_needed()
     page.screenshot(path=str(shots / 'timeline-replay-picked-row-dark.png'))
+
+
+# whether the inspector still slides in (a transition of its dialog runs)
+SLIDING = """() => document.getAnimations().some((a) => a.effect?.target?.closest?.('.q-dialog'))"""
+# the room the page's container leaves on its right and below its end
+ROOM = """() => {
+ const room = getComputedStyle(document.querySelector('.q-page-container'));
+ return [room.paddingRight, room.paddingBottom];
+}"""
+
+
+@pytest.mark.parametrize(('width', 'height'), [(1280, 800), (390, 844)])
+def test_the_open_inspector_covers_none_of_the_page(
+    browser: Browser, server: Any, call_api: Api, shots: Path, width: int, height: int
+) -> None:
+    execution = _fan_out_run(server, call_api)
+    context = browser.new_context(
+        base_url=server.url, viewport={'width': width, 'height': height}, is_mobile=width < 500
+    )
+    page = context.new_page()
+    try:
+        sign_in(page, server, f'/executions/{execution}')
+        gantt = page.get_by_test_id('replay-gantt')
+        expect(gantt).to_be_visible()
+        page.get_by_test_id('node-w115').click()
+        inspector = page.get_by_test_id('inspector')
+        expect(inspector).to_contain_text('Process shard 115')
+        wait_until(lambda: (_rows(page) or {}).get('bold') == ['Process shard 115'], 'its row marked')
+        wait_until(lambda: not page.evaluate(SLIDING), 'the inspector slid in')
+        sheet = _box(page, 'inspector')
+        if width > 900:  # beside it: the canvas, the list and the Timeline with its slider, the Timeline readable
+            page.screenshot(path=str(shots / f'inspector-beside-page-{width}.png'))
+            assert page.evaluate(WIDE, sheet['x']) == []  # (the header's buttons wrap too)
+            gantt.scroll_into_view_if_needed()
+            assert page.evaluate(WIDE, sheet['x']) == []
+            for part in ('canvas-panel', 'node-list-panel', 'replay-gantt'):
+                assert _box(page, part)['x'] + _box(page, part)['width'] <= sheet['x'], part
+            assert _box(page, 'replay-gantt')['width'] >= 400
+            assert 'Process shard 115' in page.evaluate(DRAWN)
+            page.screenshot(path=str(shots / f'inspector-beside-timeline-{width}.png'))
+        else:  # a sheet along the bottom, above which the Timeline (its time axis and slider) and the page's end go
+            assert (sheet['x'], sheet['width'], sheet['y'] + sheet['height']) == (0, width, height)
+            page.evaluate('(by) => window.scrollBy(0, by)', _bottom(page, 'replay-gantt') - sheet['y'])
+            assert _bottom(page, 'replay-gantt') <= sheet['y'] + 1
+            page.screenshot(path=str(shots / f'inspector-above-timeline-{width}.png'))
+            page.evaluate('() => window.scrollTo(0, document.documentElement.scrollHeight)')
+            log = page.locator('.fm-panel', has=page.get_by_text('Event log')).last
+            assert (box := log.bounding_box()) is not None and box['y'] + box['height'] <= sheet['y'] + 1
+            page.screenshot(path=str(shots / f'inspector-above-page-end-{width}.png'))
+        page.get_by_role('button', name='Close inspector').click()
+        expect(inspector).to_be_hidden()
+        wait_until(lambda: page.evaluate(ROOM) == ['0px', '0px'], 'the room it took given back to the page')
+    finally:
+        context.close()
+
+
+def _box(page: Page, testid: str) -> dict[str, float]:
+    box = page.get_by_test_id(testid).bounding_box()
+    assert box is not None, testid
+    return dict(box)
+
+
+def _bottom(page: Page, testid: str) -> float:
+    box = _box(page, testid)
+    return box['y'] + box['height']

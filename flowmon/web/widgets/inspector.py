@@ -1,9 +1,11 @@
 """The node inspector: a side sheet with one node's input, output, error, attempts and (a worker node) worker.
 
 It opens beside the canvas (a seamless dialog on the right, so the page stays usable and it works inside
-sub pages, where drawers cannot live). Its content is rebuilt only when the shown node's view changes (status,
-attempts, finish, error: :class:`~flowmon.web.node_views.NodeView`, shared with the canvas and the node list) or
-the execution ends, not on every tick. Payloads over ``LARGE_PAYLOAD`` characters
+sub pages, where drawers cannot live); the page narrows beside it, so it covers nothing (the Timeline and its slider
+included), and on a narrow screen it is a sheet along the bottom, with room below the page to scroll every part of
+it above the sheet. Its content is rebuilt only when the shown node's view changes (status, attempts, finish,
+error: :class:`~flowmon.web.node_views.NodeView`, shared with the canvas and the node list) or the execution ends,
+not on every tick. Payloads over ``LARGE_PAYLOAD`` characters
 are shown truncated with a "Show all" button.
 """
 
@@ -63,11 +65,11 @@ class Inspector:
         self._slow: ui.label | None = None  # "slower than usual: ..." of the shown node
         self.dialog = ui.dialog().props('seamless position=right').on('hide', self._hidden)
         with self.dialog:
-            # A floating panel that leaves the app header (navigation, theme, sign-out) uncovered.
+            # A floating panel that leaves the app header (navigation, theme, sign-out) uncovered, and the page: it
+            # narrows beside it, or on a narrow screen gets room to scroll above it (style.py's .fm-inspector)
             self.card = (
                 ui.card()
-                .classes('fm-panel p-0 gap-0 no-wrap max-w-none shadow-xl')
-                .style('width: min(520px, 94vw); height: calc(100vh - 120px); margin: 72px 16px 0 0')
+                .classes('fm-panel fm-inspector p-0 gap-0 no-wrap max-w-none shadow-xl')
                 .props('data-testid=inspector')
                 .mark('inspector')
             )
