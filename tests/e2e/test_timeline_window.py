@@ -1,9 +1,10 @@
 """The Timeline of a run with more nodes than it shows at a time, in a real Chromium: 20 rows in view with a slider
 beside them; a node picked in the node list whose row is out of view brings it in (the window keeps its size) and
 marks it; where the slider left the window is where a pick starts from; the replay page's chart alike, in dark mode.
-The open inspector covers none of the page: at 1280 x 800 the page (the Timeline and its slider included) narrows
-beside it; on a phone it is a sheet along the bottom that every part of the page can be scrolled above. Screenshots go
-to test-output/screenshots."""
+The node list alike: a node picked on the canvas or the Timeline has its row scrolled into the list's view (the list
+scrolls, the page does not). The open inspector covers none of the page: at 1280 x 800 the page (the Timeline and its
+slider included) narrows beside it; on a phone it is a sheet along the bottom that every part of the page can be
+scrolled above. Screenshots go to test-output/screenshots."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
-from helpers import WIDE, sign_in, start, wait_ended, wait_loaded
+from helpers import WIDE, click_on_canvas, node_pixel, sign_in, start, wait_ended, wait_loaded
 from playwright.sync_api import Browser, Page, expect
 from waiting import wait_until
 
@@ -120,6 +121,21 @@ def test_a_picked_node_out_of_the_timelines_window_is_brought_into_it(
     page.screenshot(path=str(shots / 'timeline-replay-picked-row-dark.png'))
 
 
+# the node list's scroll, and the page's
+SCROLLS = """() => [document.querySelector('[data-testid=node-list]').scrollTop, window.scrollY]"""
+# where on the page the segment of the Gantt's row `row` starts (the row must be in the window; segments are 3 px
+# wide or more)
+SEGMENT = """async (row) => {
+ const { echarts } = await import('nicegui-echart');
+ const dom = document.querySelector('[data-testid=replay-gantt]');
+ const chart = echarts.getInstanceByDom(dom);
+ const span = chart.getOption().series.find((s) => s.id === 'spans').data.find((d) => d.value[0] === row);
+ const [x, y] = chart.convertToPixel({ gridIndex: 0 }, [span.value[1], row]);
+ const box = dom.getBoundingClientRect();
+ return [box.left + x + 1, box.top + y];
+}"""
+
+
 # whether the inspector still slides in (a transition of its dialog runs)
 SLIDING = """() => document.getAnimations().some((a) => a.effect?.target?.closest?.('.q-dialog'))"""
 # the room the page's container leaves on its right and below its end
@@ -127,6 +143,53 @@ ROOM = """() => {
  const room = getComputedStyle(document.querySelector('.q-page-container'));
  return [room.paddingRight, room.paddingBottom];
 }"""
+
+
+def _row_in_list(page: Page, node_id: str, *, on_screen: bool = True) -> bool:
+    """Whether the whole row of ``node_id`` is in the node list's view, and (``on_screen``) in its part on the screen,
+    below the app's header."""
+    box, row = page.get_by_test_id('node-list').bounding_box(), page.get_by_test_id(f'node-{node_id}').bounding_box()
+    header, screen = page.locator('.q-header').bounding_box(), page.viewport_size
+    assert box is not None and row is not None and header is not None and screen is not None
+    top, bottom = box['y'], box['y'] + box['height']
+    if on_screen:
+        top, bottom = max(top, header['y'] + header['height']), min(bottom, screen['height'])
+    return top - 1 <= row['y'] and row['y'] + row['height'] <= bottom + 1
+
+
+def test_a_node_picked_on_the_canvas_or_the_timeline_is_scrolled_into_the_node_lists_view(
+    page: Page, server: Any, call_api: Api, shots: Path
+) -> None:
+    execution = _fan_out_run(server, call_api)
+    sign_in(page, server, f'/executions/{execution}')
+    expect(page.get_by_test_id('node-w115')).to_be_attached()
+    assert not _row_in_list(page, 'w115')
+    x, y = node_pixel(page, 'w115')  # (the canvas in view)
+    scrolled = page.evaluate(SCROLLS)
+    click_on_canvas(page, x, y, 'Process shard 115')
+    expect(page.get_by_test_id('inspector')).to_contain_text('Process shard 115')
+    wait_until(lambda: _row_in_list(page, 'w115'), 'its row scrolled into the list')
+    list_top, page_top = page.evaluate(SCROLLS)
+    assert list_top > scrolled[0] and page_top == scrolled[1]  # the list scrolled, not the page
+    page.screenshot(path=str(shots / 'node-list-revealed.png'))
+
+    # a row picked in the list itself: the list stays where it is
+    assert _row_in_list(page, 'w114')
+    page.get_by_test_id('node-w114').click()
+    expect(page.get_by_test_id('inspector')).to_contain_text('Process shard 114')
+    assert page.evaluate(SCROLLS)[0] == list_top
+
+    # a node picked on the Timeline, in its window (rows 100-119, with w114's) but out of the list's view (the list is
+    # off the screen: its row is brought into the list's own view)
+    assert not _row_in_list(page, 'w099', on_screen=False)
+    gantt = page.get_by_test_id('replay-gantt')
+    gantt.scroll_into_view_if_needed()
+    wait_until(lambda: (_rows(page) or {}).get('window') == [100, 119], "the Timeline's window around w114's row")
+    scrolled = page.evaluate(SCROLLS)
+    page.mouse.click(*page.evaluate(SEGMENT, 100))  # w099's row (after the split's)
+    expect(page.get_by_test_id('inspector')).to_contain_text('Process shard 99')
+    wait_until(lambda: _row_in_list(page, 'w099', on_screen=False), 'its row scrolled into the list')
+    assert page.evaluate(SCROLLS)[1] == scrolled[1]
 
 
 @pytest.mark.parametrize(('width', 'height'), [(1280, 800), (390, 844)])

@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 
 import patched from "fm-patched";
-import nodeList from "../../flowmon/web/widgets/node_list.js";
+import nodeList, { onScreen, revealTop } from "../../flowmon/web/widgets/node_list.js";
 
 // A component instance as Vue would make it from `definition` (data, the mixin's and its own methods).
 function instance(definition = {}) {
@@ -95,4 +95,56 @@ test("the node list shows the snapshot's rows, then replaces the rows a patch ca
   assert.equal(list.chosen, "a");
   list.patch({ rows: [row("a", "running")] }); // a patch without `selected` keeps the selection
   assert.equal(list.chosen, "a");
+});
+
+// A list box of 100 rows 40 px high, 400 px of them in view, 100 px from the top of a window 2000 px high, as the
+// browser lays it out: a row's box is where the scroll puts it.
+function listBox() {
+  globalThis.window = { innerHeight: 2000 };
+  globalThis.document = { querySelector: () => null };
+  const box = { scrollTop: 0, clientTop: 0, clientHeight: 400, getBoundingClientRect: () => ({ top: 100 }) };
+  box.children = Array.from({ length: 100 }, (_, i) => ({
+    offsetHeight: 40,
+    getBoundingClientRect: () => ({ top: 100 + i * 40 - box.scrollTop }),
+  }));
+  return box;
+}
+
+test("a row picked elsewhere is scrolled into the list's middle, one in view or picked in the list is not", async () => {
+  const list = instance(nodeList);
+  list.$el = listBox();
+  list.$nextTick = (then) => then();
+  await patched.mounted.call(list);
+  const rows = Array.from({ length: 100 }, (_, i) => ({ id: `n${i}`, name: "", caption: "", status: "pending" }));
+  list.reset({ rows, selected: null });
+  list.patch({ selected: "n3", reveal: true }); // in view: the list stays
+  assert.equal(list.$el.scrollTop, 0);
+  list.patch({ selected: "n60" }); // picked in the list itself: the list stays
+  assert.equal(list.$el.scrollTop, 0);
+  list.patch({ selected: "n60", reveal: true }); // rows 55-64 in view, row 60 in their middle
+  assert.equal(list.$el.scrollTop, 60 * 40 - 180);
+  list.patch({ selected: "n62", reveal: true }); // in view now
+  assert.equal(list.$el.scrollTop, 2220);
+  list.patch({ selected: null, reveal: true });
+  assert.equal(list.$el.scrollTop, 2220);
+  list.$el.scrollTop = 0;
+  list.reset({ rows, selected: "n10" }); // drawn again (mounted anew): its selected row in view
+  assert.equal(list.$el.scrollTop, 10 * 40 - 180);
+});
+
+test("a row is revealed in the list's middle, as near as its top allows, and not when all of it is in view", () => {
+  const view = { top: 200, height: 400 };
+  assert.equal(revealTop(view, { top: 200, height: 40 }), null);
+  assert.equal(revealTop(view, { top: 560, height: 40 }), null);
+  assert.equal(revealTop(view, { top: 570, height: 40 }), 390); // its bottom out of view
+  assert.equal(revealTop(view, { top: 190, height: 40 }), 10); // its top out of view
+  assert.equal(revealTop(view, { top: 40, height: 40 }), -140); // near the first row: the browser stops at the top
+  assert.equal(revealTop({ top: 0, height: 0 }, { top: 40, height: 40 }), null); // a list not laid out
+});
+
+test("a row is revealed in the part of the list on the screen, or in all of it when too little of it is", () => {
+  assert.deepEqual(onScreen(100, 500, 50, 900, 80), [100, 500]); // all of it on the screen
+  assert.deepEqual(onScreen(-200, 500, 50, 900, 80), [50, 500]); // its top under the header, or above the window
+  assert.deepEqual(onScreen(600, 1000, 50, 900, 80), [600, 900]); // its bottom below the window
+  assert.deepEqual(onScreen(850, 1250, 50, 900, 80), [850, 1250]); // a sliver on the screen: all of it
 });

@@ -148,8 +148,27 @@ async def test_a_selection_moves_two_cards_and_the_list_highlight(page: Page) ->
     assert moved == [['node-b'], ['node-b', 'node-c']]
     ringed = page.received(DagChart, 'patch')[-1]['nodes']
     assert [dict(item.get('itemStyle', ())).get('borderWidth') for item in ringed] == [None, 3]
-    assert page.received(NodeList, 'patch') == [{'selected': 'node-b'}, {'selected': 'node-c'}]
+    assert page.received(NodeList, 'patch') == [
+        {'selected': 'node-b', 'reveal': True},
+        {'selected': 'node-c', 'reveal': True},
+    ]
     await page.user.should_see('Gamma')
+
+
+async def test_a_row_picked_elsewhere_is_brought_into_the_lists_view_one_picked_in_the_list_is_not(page: Page) -> None:
+    page.ready(DagChart, NodeList)
+    page.user.find(DagChart).trigger('node_click', 'node-c')  # a click on the canvas
+    page.user.find(NodeList).trigger('select', 'node-b')  # a click on its row: the list stays where it was clicked
+    page.user.find(NodeList).trigger('select', 'node-b')  # the same row again: nothing to change
+    page.user.find(DagChart).trigger('node_click', 'node-b')  # picked again elsewhere: the list may have scrolled on
+    page.view.select('node-a')  # as a click on the Timeline
+    assert page.received(NodeList, 'patch') == [
+        {'selected': 'node-c', 'reveal': True},
+        {'selected': 'node-b'},
+        {'selected': 'node-b', 'reveal': True},
+        {'selected': 'node-a', 'reveal': True},
+    ]
+    await page.user.should_see('Alpha', marker='inspector')
 
 
 async def test_the_inspector_follows_its_node(page: Page) -> None:

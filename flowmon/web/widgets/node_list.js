@@ -2,8 +2,26 @@
 // rows that changed, matched by id; see node_list.py). Rows keep the shape tests and screen readers rely on:
 // data-testid="node-<id>", role=listitem, the status word in .fm-node-status, and data-status for scripts; a node
 // slower than usual has a marker (data-testid="slow-marker") whose title says by how much. Clicks and Enter emit
-// "select" with the node id.
+// "select" with the node id. A row picked elsewhere (the patch says `reveal`) is brought into view by scrolling the
+// list itself, never the page: to the middle of the list's part on the screen when it is out of it, not at all when
+// it is in it.
 import patched from "fm-patched";
+
+// Where the list scrolls to show a row: `view` is the part of the list's content in view {top, height}, `row` the
+// row's {top, height} in the list's content. Null when the whole row is in view already, else the top of the view
+// that puts the row in its middle (the browser stops the scroll at the list's ends).
+export function revealTop(view, row) {
+  if (view.height <= 0 || (row.top >= view.top && row.top + row.height <= view.top + view.height)) return null;
+  return Math.round(row.top - (view.height - row.height) / 2);
+}
+
+// The part of the list's box [top, bottom] (px from the top of the window) that is on the screen [from, to], the
+// app's header being above `from`: all of its box when less than `least` px of it is (the reader scrolls the page
+// to the list).
+export function onScreen(top, bottom, from, to, least) {
+  const [shownTop, shownBottom] = [Math.max(top, from), Math.min(bottom, to)];
+  return shownBottom - shownTop >= least ? [shownTop, shownBottom] : [top, bottom];
+}
 
 export default {
   mixins: [patched],
@@ -35,6 +53,7 @@ export default {
       this.index = {};
       this.items.forEach((row, i) => (this.index[row.id] = i));
       this.chosen = snapshot.selected;
+      if (this.chosen !== null) this.$nextTick(() => this.reveal(this.chosen));
     },
     // diff: {rows: [changed row, ...]} (each complete, matched by id) and/or {selected: id or null}
     update(diff) {
@@ -43,6 +62,20 @@ export default {
         if (i !== undefined) this.items[i] = row;
       }
       if ("selected" in diff) this.chosen = diff.selected;
+      if (diff.reveal && diff.selected !== null) this.reveal(diff.selected);
+    },
+    // Scroll the list (its own box, not the page) so the row of node `id` is in its part on the screen, when not.
+    reveal(id) {
+      const box = this.$el;
+      const row = box?.children[this.index[id]];
+      if (!row) return;
+      const inner = box.getBoundingClientRect().top + box.clientTop; // the top of the list's view on the screen
+      const header = document.querySelector(".q-header")?.getBoundingClientRect().bottom ?? 0;
+      const [from, to] = onScreen(inner, inner + box.clientHeight, header, window.innerHeight, 2 * row.offsetHeight);
+      const top = row.getBoundingClientRect().top - inner + box.scrollTop;
+      const view = { top: box.scrollTop + from - inner, height: to - from };
+      const at = revealTop(view, { top, height: row.offsetHeight });
+      if (at !== null) box.scrollTop = Math.max(0, at - (from - inner));
     },
     pick(event) {
       const row = event.target.closest("[data-node]");

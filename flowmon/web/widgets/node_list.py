@@ -3,7 +3,9 @@
 Screen readers and tests read this list (each row is ``data-testid="node-<node id>"`` with the status word in it,
 and ``data-status`` for scripts). The rows are rendered in the browser from row data (``node_list.js``), drawn once
 and then patched (:mod:`~flowmon.web.widgets.patched`): the page holds one element however many nodes there are,
-and a tick sends only the rows that changed.
+and a tick sends only the rows that changed. A node picked elsewhere (on the canvas, on the Timeline) has its row
+brought into view: the list scrolls itself (not the page) to it when it is out of view, as the Timeline's window
+moves to a picked row; a row picked in the list itself is left where the reader clicked it.
 """
 
 from __future__ import annotations
@@ -29,9 +31,10 @@ class NodeEntry:
 class NodeList(PatchedElement, component='node_list.js'):
     """A scrollable list of nodes in canvas order; clicking a row calls ``on_select(node_id)``.
 
-    Snapshot: ``{rows: [row, ...], selected: id | null}``; patch: ``{rows: [changed row, ...]}`` and/or
-    ``{selected: id | null}``. A row is complete: ``id``, ``name``, ``caption``, ``status``, ``color``, ``icon``,
-    ``detail``, ``slow`` (the slower-than-usual text, or empty)."""
+    Snapshot: ``{rows: [row, ...], selected: id | null}`` (the selected row brought into view); patch: ``{rows:
+    [changed row, ...]}`` and/or ``{selected: id | null}``, with ``reveal: true`` when the selected row is to be
+    brought into view (it was picked elsewhere than in the list). A row is complete: ``id``, ``name``, ``caption``,
+    ``status``, ``color``, ``icon``, ``detail``, ``slow`` (the slower-than-usual text, or empty)."""
 
     def __init__(
         self,
@@ -48,6 +51,7 @@ class NodeList(PatchedElement, component='node_list.js'):
         self._entries = {entry.id: (entry.id, entry.name, entry.type) for entry in entries}
         self._rows = {node_id: _row(entry, views[node_id]) for node_id, entry in self._entries.items()}
         self._selected: str | None = None
+        self._picking = False  # while the list's own pick is handled: its row is where the reader clicked it
         self.classes('w-full overflow-y-auto fm-nl').style(f'max-height: {height}').mark('node-list')
         self.on('select', lambda e: self._picked(e.args))
 
@@ -72,17 +76,24 @@ class NodeList(PatchedElement, component='node_list.js'):
         return dict(self._rows[node_id])
 
     def select(self, node_id: str | None) -> None:
-        """Highlight ``node_id``'s row (None clears it)."""
-        if node_id != self._selected:
+        """Highlight ``node_id``'s row (None clears it) and, unless it was picked in the list, bring it into the
+        list's view (the browser scrolls the list only when the row is out of view; picked again, it is brought back
+        into view)."""
+        reveal = node_id is not None and not self._picking
+        if node_id != self._selected or reveal:
             self._selected = node_id
-            self.send_patch({'selected': node_id})
+            self.send_patch({'selected': node_id, 'reveal': True} if reveal else {'selected': node_id})
 
     def snapshot(self) -> dict[str, Any]:
         return {'rows': list(self._rows.values()), 'selected': self._selected}
 
     def _picked(self, node_id: object) -> None:
         if isinstance(node_id, str) and node_id in self._entries and self._on_select is not None:
-            self._on_select(node_id)
+            self._picking = True
+            try:
+                self._on_select(node_id)
+            finally:
+                self._picking = False
 
 
 def _row(entry: tuple[str, str, str], view: NodeView) -> dict[str, str]:
