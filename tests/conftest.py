@@ -61,10 +61,11 @@ LONGEST_FIRST = (
     'tests/e2e/test_small_screens.py',  # 75-98 s
     'tests/e2e/test_execution_live.py',  # 72-87 s
     'tests/e2e/test_execution_reconnect.py',  # 63-79 s
+    'tests/e2e/test_workflow_editor_browser.py',  # 65 s
     'tests/e2e/test_security_headers.py',  # 33-61 s
     'tests/e2e/test_replay_ui.py',  # 54 s
     'tests/e2e/test_markup_markers.py',  # 48-70 s
-    'tests/e2e/test_workflow_editor_browser.py',  # 39 s
+    'tests/e2e/test_timeline_window.py',  # 41 s
     'tests/e2e/test_bulk_and_shortcuts.py',  # 37 s
     'tests/e2e/test_cluster_live.py',  # 35-54 s
     'tests/e2e/test_canvas_zoom.py',  # 33 s
