@@ -230,11 +230,25 @@ def test_the_open_inspector_covers_none_of_the_page(
             log = page.locator('.fm-panel', has=page.get_by_text('Event log')).last
             assert (box := log.bounding_box()) is not None and box['y'] + box['height'] <= sheet['y'] + 1
             page.screenshot(path=str(shots / f'inspector-above-page-end-{width}.png'))
+            # a node picked elsewhere (a tap on its card) while the list is in view: its row comes above the sheet
+            page.evaluate('(by) => window.scrollBy(0, by)', _box(page, 'node-list')['y'] - 250)
+            page.evaluate(PICK_ON_CANVAS, 'w090')
+            expect(inspector).to_contain_text('Process shard 90')
+            row = page.get_by_test_id('node-w090')
+            wait_until(
+                lambda: 250 <= _box(page, 'node-w090')['y'] and _bottom(page, 'node-w090') <= sheet['y'] + 1,
+                'the picked row above the sheet',
+                seen=lambda: (row.bounding_box(), sheet['y']),
+            )
         page.get_by_role('button', name='Close inspector').click()
         expect(inspector).to_be_hidden()
         wait_until(lambda: page.evaluate(ROOM) == ['0px', '0px'], 'the room it took given back to the page')
     finally:
         context.close()
+
+
+# A pick on the canvas as a click on a card makes it (the chart's own event), for a card wherever it is drawn.
+PICK_ON_CANVAS = """(id) => getElement(document.querySelector('[data-testid=dag-canvas]')).$emit('node_click', id)"""
 
 
 def _box(page: Page, testid: str) -> dict[str, float]:

@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 
 import patched from "fm-patched";
-import nodeList, { onScreen, revealTop } from "../../flowmon/web/widgets/node_list.js";
+import nodeList, { onScreen, revealTop, screenBottom } from "../../flowmon/web/widgets/node_list.js";
 
 // A component instance as Vue would make it from `definition` (data, the mixin's and its own methods).
 function instance(definition = {}) {
@@ -147,4 +147,11 @@ test("a row is revealed in the part of the list on the screen, or in all of it w
   assert.deepEqual(onScreen(-200, 500, 50, 900, 80), [50, 500]); // its top under the header, or above the window
   assert.deepEqual(onScreen(600, 1000, 50, 900, 80), [600, 900]); // its bottom below the window
   assert.deepEqual(onScreen(850, 1250, 50, 900, 80), [850, 1250]); // a sliver on the screen: all of it
+});
+
+test("on a narrow window the list's part on the screen ends where the inspector's sheet begins", () => {
+  assert.equal(screenBottom(1280, 800), 800); // beside the inspector: the whole window's height
+  assert.equal(screenBottom(900, 700), 700);
+  assert.equal(screenBottom(390, 844), 464); // a phone: the sheet takes the bottom 45%
+  assert.equal(screenBottom(899, 1000), 550);
 });

@@ -3,8 +3,8 @@
 // data-testid="node-<id>", role=listitem, the status word in .fm-node-status, and data-status for scripts; a node
 // slower than usual has a marker (data-testid="slow-marker") whose title says by how much. Clicks and Enter emit
 // "select" with the node id. A row picked elsewhere (the patch says `reveal`) is brought into view by scrolling the
-// list itself, never the page: to the middle of the list's part on the screen when it is out of it, not at all when
-// it is in it.
+// list itself, never the page: to the middle of the list's part on the screen (above the inspector's sheet on a
+// narrow window) when it is out of it, not at all when it is in it.
 import patched from "fm-patched";
 
 // Where the list scrolls to show a row: `view` is the part of the list's content in view {top, height}, `row` the
@@ -21,6 +21,15 @@ export function revealTop(view, row) {
 export function onScreen(top, bottom, from, to, least) {
   const [shownTop, shownBottom] = [Math.max(top, from), Math.min(bottom, to)];
   return shownBottom - shownTop >= least ? [shownTop, shownBottom] : [top, bottom];
+}
+
+// The bottom of what the reader sees of a window `width` x `height` while a node is picked: the window's own, or on a
+// window under 900 px the top of the node inspector, a sheet along the bottom 45% of it (style.py's .fm-inspector):
+// a pick opens the inspector, which may not be drawn yet when the list scrolls.
+export const SHEET_BELOW_PX = 900;
+export const SHEET_SHARE = 0.45;
+export function screenBottom(width, height) {
+  return width < SHEET_BELOW_PX ? Math.round(height * (1 - SHEET_SHARE)) : height;
 }
 
 export default {
@@ -71,7 +80,8 @@ export default {
       if (!row) return;
       const inner = box.getBoundingClientRect().top + box.clientTop; // the top of the list's view on the screen
       const header = document.querySelector(".q-header")?.getBoundingClientRect().bottom ?? 0;
-      const [from, to] = onScreen(inner, inner + box.clientHeight, header, window.innerHeight, 2 * row.offsetHeight);
+      const bottom = screenBottom(window.innerWidth, window.innerHeight);
+      const [from, to] = onScreen(inner, inner + box.clientHeight, header, bottom, 2 * row.offsetHeight);
       const top = row.getBoundingClientRect().top - inner + box.scrollTop;
       const view = { top: box.scrollTop + from - inner, height: to - from };
       const at = revealTop(view, { top, height: row.offsetHeight });
