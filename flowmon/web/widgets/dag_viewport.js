@@ -98,8 +98,8 @@ export function keptView(k, listed, at, vw, vh) {
   return null;
 }
 
-// The views visitors chose, by the name of the place of the canvas (see keep), while the page is open: {fit: true}
-// after a Fit, else {k, anchors}.
+// The views visitors chose, by the name of the place of the canvas (see keep), while the page is open: {fit, ids} after
+// a Fit (the node ids of the canvas fitted: a next one with none of them starts anew), else {k, anchors}.
 const keptViews = new Map();
 
 export default {
@@ -179,11 +179,13 @@ export default {
       if (!kept) return null;
       const stage = this.stage();
       const { clientWidth, clientHeight } = this.$el;
+      const places = JSON.parse(this.places);
       if (kept.fit) {
+        if (!Object.keys(places.nodes).some((id) => kept.ids.has(id))) return null; // another graph: it starts anew
         this.chosen = "fit";
         return fitView(stage.offsetWidth, stage.offsetHeight, clientWidth, clientHeight);
       }
-      const at = stagePlaces(JSON.parse(this.places), stage.offsetWidth, stage.offsetHeight);
+      const at = stagePlaces(places, stage.offsetWidth, stage.offsetHeight);
       const view = keptView(kept.k, kept.anchors, at, clientWidth, clientHeight);
       if (view) this.chosen = "view";
       return view;
@@ -192,7 +194,8 @@ export default {
     remember() {
       if (!this.keep || !this.places || !this.started) return; // (gone before it was shown: the kept view stays)
       const stage = this.stage();
-      if (this.chosen === "fit") keptViews.set(this.keep, { fit: true });
+      if (this.chosen === "fit")
+        keptViews.set(this.keep, { fit: true, ids: new Set(Object.keys(JSON.parse(this.places).nodes)) });
       else if (this.chosen !== "view" || !stage) keptViews.delete(this.keep);
       else {
         const at = stagePlaces(JSON.parse(this.places), stage.offsetWidth, stage.offsetHeight);
