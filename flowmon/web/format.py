@@ -29,6 +29,24 @@ def duration(ms: float | None) -> str:
     return f'{hours}h {minutes:02d}m'
 
 
+def durations_apart(a_ms: float, b_ms: float) -> tuple[str, str]:
+    """Two durations that are compared, in one unit and with as many decimals as it takes to tell them apart (up to
+    three; below 10 ms, two significant digits at least): ``('0.42 ms', '0.31 ms')`` where :func:`duration` says
+    ``<1 ms`` of both, ``('1.24 s', '1.21 s')`` where it
+    says ``1.2 s``. From a minute up, :func:`duration`'s own words."""
+    longest = max(a_ms, b_ms)
+    if longest >= 60_000:
+        return duration(a_ms), duration(b_ms)
+    smallest = min(a_ms, b_ms)
+    if longest >= 1000:
+        scale, unit, digits = 1000.0, 's', 1
+    else:  # two significant digits of the smaller at least: '0 ms' would say it took no time
+        scale, unit, digits = 1.0, 'ms', 0 if smallest >= 10 else 1 if smallest >= 1 else 2
+    while digits < 3 and f'{a_ms / scale:.{digits}f}' == f'{b_ms / scale:.{digits}f}':
+        digits += 1
+    return f'{a_ms / scale:.{digits}f} {unit}', f'{b_ms / scale:.{digits}f} {unit}'
+
+
 def count(value: int) -> str:
     return f'{value:,}'
 

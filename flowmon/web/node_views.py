@@ -24,7 +24,7 @@ from typing import NamedTuple
 from flowmon.application.stats import MIN_EARLIER_RUNS, NodeStats, is_slow, node_seconds
 from flowmon.engine.core.nodemap import changed_keys
 from flowmon.engine.core.state import ExecutionState, NodeState
-from flowmon.web.format import duration
+from flowmon.web.format import duration, durations_apart
 
 ACTIVE = frozenset({'running', 'retrying'})
 
@@ -75,7 +75,8 @@ def slow_text(seconds: float | None, usual: NodeStats | None) -> str:
     if usual is None or usual.p95_seconds is None or not is_slow(seconds, usual):
         return ''
     assert seconds is not None
-    return f'slower than usual: {duration(seconds * 1000)}, p95 {duration(usual.p95_seconds * 1000)}'
+    took, p95 = durations_apart(seconds * 1000, usual.p95_seconds * 1000)  # (both '<1 ms' or '1.2 s' would read alike)
+    return f'slower than usual: {took}, p95 {p95}'
 
 
 class NodeViews:
