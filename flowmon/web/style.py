@@ -122,6 +122,8 @@ body:has(.fm-inspector) .fm-wrap-narrow > * { max-width: 100%; }
 .fm-link:hover { text-decoration: underline; }
 .fm-mono { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 0.85em; }
 .fm-ellipsis { overflow: hidden; text-overflow: ellipsis; white-space: nowrap; min-width: 0; }
+/* a button's label is a span inside its content: it is that span that is cut, with its icon kept beside it */
+.fm-view-name .q-btn__content > .block { overflow: hidden; text-overflow: ellipsis; }
 /* for screen readers only (a live region's announcement): in the page's text, not on the screen */
 .fm-sr-only { position: absolute; width: 1px; height: 1px; padding: 0; margin: -1px; overflow: hidden;
               clip: rect(0, 0, 0, 0); white-space: nowrap; border: 0; }

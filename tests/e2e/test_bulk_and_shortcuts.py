@@ -175,3 +175,32 @@ def test_view_names_and_search_text_stay_text(signed_in: Page, call_api: Api) ->
     page.get_by_test_id('confirm-delete-view-ok').click()
     expect(view).to_be_hidden()
     assert call_api('GET', '/api/views').json() == []
+
+
+LONG_VIEW = 'Failed invoices of the quarter-end close, every region and shop'  # 63 of the 64 a name may have
+
+
+def test_a_long_view_name_keeps_its_icon_beside_it_and_is_cut_with_an_ellipsis(
+    signed_in: Page, call_api: Api, shots: Path
+) -> None:
+    page = signed_in
+    assert call_api('POST', '/api/views', {'name': LONG_VIEW, 'filter': {'status': 'failed'}}).status_code == 201
+    try:
+        page.goto('/executions')
+        view = page.get_by_test_id('views-drawer').get_by_test_id('saved-view').filter(has_text=LONG_VIEW)
+        expect(view).to_be_visible()
+        page.screenshot(path=shots / 'saved-view-long-name.png')
+        icon, name = view.locator('.q-icon'), view.locator('.q-btn__content > .block')
+        icon_box, name_box = icon.bounding_box(), name.bounding_box()
+        assert icon_box and name_box
+        # one line: the icon left of the name, not on a line of its own above it
+        assert icon_box['x'] + icon_box['width'] <= name_box['x'], (icon_box, name_box)
+        assert abs((icon_box['y'] + icon_box['height'] / 2) - (name_box['y'] + name_box['height'] / 2)) < 4
+        cut = name.evaluate(
+            "e => ({over: e.scrollWidth > e.clientWidth, ellipsis: getComputedStyle(e).textOverflow === 'ellipsis'})"
+        )
+        assert cut == {'over': True, 'ellipsis': True}, cut  # cut where it ends with "…", not mid-letter at the edge
+        view.hover()
+        expect(page.locator('.q-tooltip')).to_contain_text(LONG_VIEW)  # whole in its tooltip
+    finally:
+        call_api('DELETE', f'/api/views/{LONG_VIEW}')

@@ -84,8 +84,8 @@ class SavedViewsDrawer:
         target = view_url(view)
         with ui.row().classes('w-full items-center no-wrap gap-0 fm-view-item'):
             ui.button(view.name, icon='bookmark', on_click=lambda: ui.navigate.to(target)).props(
-                'flat dense no-caps align=left data-testid=saved-view'
-            ).classes('grow min-w-0 fm-ellipsis').tooltip(target).mark('saved-view').on(
+                'flat dense no-caps no-wrap align=left data-testid=saved-view'
+            ).classes('grow min-w-0 fm-ellipsis fm-view-name').tooltip(f'{view.name}: {target}').mark('saved-view').on(
                 'click', js_handler=self._close_if_over_the_page
             )
             delete = ui.button(icon='close', on_click=lambda: self._delete(view.name))
