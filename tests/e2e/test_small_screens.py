@@ -424,3 +424,26 @@ def test_the_timeline_labels_its_axis_whole_and_apart(browser: Browser, server: 
         _queue_label(page)
     finally:
         context.close()
+
+
+# How many lines each of ``words`` takes in the element of the test id (a word cut in two: 2).
+WORD_LINES = """([testid, words]) => {
+ const node = document.querySelector(`[data-testid=${testid}]`).firstChild;
+ return Object.fromEntries(words.map(w => {
+  const range = document.createRange(), at = node.textContent.indexOf(w);
+  range.setStart(node, at); range.setEnd(node, at + w.length);
+  return [w, new Set([...range.getClientRects()].map(r => Math.round(r.top))).size];
+ }));
+}"""
+
+
+def test_the_error_banner_wraps_between_words(phone: Page, server: Any, shots: Path) -> None:
+    """An execution's error wraps where it has spaces: "row 1842" does not read "row 18", then "42" below."""
+    failed = start(server, 'broken-etl')
+    wait_ended(server, failed)
+    sign_in(phone, server, f'/executions/{failed}')
+    banner = phone.get_by_test_id('execution-error')
+    expect(banner).to_have_text("node 'parse_rows' failed: unexpected column 'amount_usd' in row 1842")
+    phone.screenshot(path=str(shots / 'narrow-error-banner.png'))
+    lines = phone.evaluate(WORD_LINES, ['execution-error', ["'amount_usd'", '1842']])
+    assert lines == {"'amount_usd'": 1, '1842': 1}, lines

@@ -97,9 +97,13 @@ class ExecutionView:
             else None
         )
 
-        self.error_banner = ui.label('').classes(
-            'w-full text-sm rounded px-3 py-2 bg-red-50 text-red-800 dark:bg-red-950 dark:text-red-200 '
-            'border border-red-200 dark:border-red-900 break-all'
+        self.error_banner = (
+            ui.label('')
+            .classes(
+                'w-full text-sm rounded px-3 py-2 bg-red-50 text-red-800 dark:bg-red-950 dark:text-red-200 '
+                'border border-red-200 dark:border-red-900 fm-break'
+            )
+            .props('data-testid=execution-error')
         )
         self.error_banner.set_visibility(False)
 
