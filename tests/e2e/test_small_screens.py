@@ -447,3 +447,18 @@ def test_the_error_banner_wraps_between_words(phone: Page, server: Any, shots: P
     phone.screenshot(path=str(shots / 'narrow-error-banner.png'))
     lines = phone.evaluate(WORD_LINES, ['execution-error', ["'amount_usd'", '1842']])
     assert lines == {"'amount_usd'": 1, '1842': 1}, lines
+
+
+def test_the_compare_page_says_each_runs_duration_on_one_line(phone: Page, server: Any, shots: Path) -> None:
+    """Beside each side's status, its duration keeps its figure and unit together ("1.1 s", not "1.1" above "s")."""
+    a, b = start(server, 'broken-etl'), start(server, 'broken-etl')
+    for run in (a, b):
+        wait_ended(server, run)
+    sign_in(phone, server, f'/compare?a={a}&b={b}')
+    expect(phone.get_by_test_id('compare-duration-b')).to_be_visible()
+    phone.screenshot(path=str(shots / 'narrow-compare-durations.png'))
+    for side in ('a', 'b'):
+        shown = phone.get_by_test_id(f'compare-duration-{side}')
+        expect(shown).to_have_text(re.compile(r'^\S+ m?s$'))
+        lines = phone.evaluate(WORD_LINES, [f'compare-duration-{side}', [shown.inner_text()]])
+        assert set(lines.values()) == {1}, (side, lines)

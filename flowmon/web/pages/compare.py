@@ -301,7 +301,9 @@ class _Side:
                 ).tooltip(execution_id)
                 if final is not None:
                     StatusBadge(final.status).classes('text-xs')
-                    ui.label(duration(final.duration_ms)).classes('text-xs text-grey-7')
+                    ui.label(duration(final.duration_ms)).classes('text-xs text-grey-7 whitespace-nowrap').props(
+                        f'data-testid=compare-duration-{letter.lower()}'
+                    )
                 ui.space()
                 self.position = (
                     ui.label('')
