@@ -1,6 +1,6 @@
 """The replay page in Chromium, for what only a browser shows: a click on the scrubber's slider (Quasar's) jumps
 there and the address bar follows, a reload opens the same position, the dark theme is really dark, an import's
-notice takes the place of the refused file's before it; and the
+notice takes the place of the refused file's before it, the speed select's tooltip stays clear of its open menu; and the
 compare page of a rerun with a new input, laid out at 1400 and at 390 px (screenshots compare-rerun-*.png). Stepping,
 playing, keys, comparison, export and import are tested in the user simulation (tests/ui/test_replay_page.py,
 tests/ui/test_compare_page.py)."""
@@ -193,3 +193,30 @@ def test_the_compare_page_of_a_rerun_with_a_new_input_fits_a_desktop_and_a_phone
                 view.screenshot(path=str(shots / 'compare-rerun-input-diff.png'))
         finally:
             context.close()
+
+
+def test_the_speed_tooltip_leaves_the_open_speed_menu_in_view(page: Page, server: Server, shots: Path) -> None:
+    """The pointer stays on the speed select after the click that opens it, and so does its tooltip: every option of
+    the menu is clear of it (it covered 0.5x and half of 1x)."""
+    sign_in(page, server, f'/executions/{finished(server)}/replay')
+    speed = page.get_by_test_id('replay-speed')
+    speed.hover()
+    tooltip = page.locator('.q-tooltip').filter(has_text='Playback speed')
+    expect(tooltip).to_be_visible()
+    speed.click()
+    options = page.locator('.q-menu .q-item')
+    expect(options.first).to_have_text('0.5x')
+    expect(tooltip).to_be_visible()  # still hovered
+    page.screenshot(path=str(shots / 'replay-speed-menu.png'))
+    tip = tooltip.bounding_box()
+    assert tip is not None
+    for option in options.all():
+        box = option.bounding_box()
+        assert box is not None
+        apart = (
+            tip['y'] + tip['height'] <= box['y']
+            or box['y'] + box['height'] <= tip['y']
+            or tip['x'] + tip['width'] <= box['x']
+            or box['x'] + box['width'] <= tip['x']
+        )
+        assert apart, (option.inner_text(), tip, box)

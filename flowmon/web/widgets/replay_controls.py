@@ -44,9 +44,12 @@ class ReplayControls:
                 ui.select(SPEED_LABELS, value=speed, on_change=lambda e: actions.speed(str(e.value)))
                 .props('dense outlined options-dense aria-label="Speed" data-testid=replay-speed')
                 .classes('w-[110px] ml-2')
-                .tooltip('Playback speed: real time times a factor, or one event after another at a fixed pace')
                 .mark('replay-speed')
             )
+            with self.speed:  # above the select: below it, it would cover the first options of its open menu
+                ui.tooltip(
+                    'Playback speed: real time times a factor, or one event after another at a fixed pace'
+                ).props('anchor="top middle" self="bottom middle"')
         self.position = (
             ui.label('')
             .classes('font-mono text-sm whitespace-nowrap fm-num')
