@@ -69,7 +69,7 @@ def _entry(attempt: AttemptRecord, now: datetime) -> None:
                 _fact('Next retry', _next_retry(attempt, now))
         if attempt.error_class:
             message = f'{attempt.error_class}: {attempt.error_message or ""}'.strip().rstrip(':')
-            ui.label(message).classes('text-sm fm-bad fm-mono break-all').mark(f'attempt-{attempt.n}-error')
+            ui.label(message).classes('text-sm fm-bad fm-mono fm-break').mark(f'attempt-{attempt.n}-error')
         with ui.expansion('Request & response', icon='swap_horiz').classes('w-full fm-exchange').props('dense'):
             _headers('Request headers', attempt.request_headers)
             ui.label(f'{attempt.body_size:,} bytes · sha256 {attempt.body_sha256[:16]}…').classes(

@@ -184,7 +184,7 @@ def _error(node: NodeState) -> None:
         .props('data-testid=inspector-error')
         .mark('inspector-error')
     ):
-        ui.label(node.error or '').classes('text-sm text-red-800 dark:text-red-200 font-medium break-all')
+        ui.label(node.error or '').classes('text-sm text-red-800 dark:text-red-200 font-medium fm-break')
         if node.traceback:
             with ui.expansion('Traceback').classes('w-full text-xs').props('dense'):
                 TextBlock(node.traceback).props('data-testid=inspector-traceback')
