@@ -12,8 +12,11 @@ webhook_receiver, signed_hooks, chromium, postgres_support, store_samples, start
 
 from __future__ import annotations
 
+import contextlib
 import gc
+import queue
 import ssl
+import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -121,7 +124,13 @@ def _sqlite_threads_outlive_a_closed_loop() -> None:
     with its connection open; when SQLAlchemy later collects that connection it closes it from a task of whichever
     loop runs then, queued to a thread that is gone, and the task waits for ever: that test's loop never closes (a
     hang seen once in ``make test``, and once an "Event loop is closed" warning of the dying thread). Here the thread
-    drops a result nobody can receive any more and goes on. (flowmon's own loop closes only as its process exits.)"""
+    drops a result nobody can receive any more and goes on. (flowmon's own loop closes only as its process exits.)
+
+    The other way to a call queued to a thread that is gone: a connection stopped (SQLAlchemy's forced close of a
+    connection terminated while its task was cancelled) and closed before its thread took the stop. The close's own
+    stop is queued behind the first, which ends the thread, and waits for ever: a test's loop stuck in its teardown
+    (seen once in ``make test``, after a UI test). Here a call queued to a thread that has stopped is answered at once:
+    a stop asked again is done, anything else finds the connection closed, as aiosqlite says when it knows."""
     stop = aiosqlite_core._STOP_RUNNING_SENTINEL
 
     def hand_over(future: Any, outcome: Callable[..., None], value: Any) -> None:
@@ -129,6 +138,43 @@ def _sqlite_threads_outlive_a_closed_loop() -> None:
             future.get_loop().call_soon_threadsafe(outcome, future, value)
         except RuntimeError:  # its loop has closed
             pass
+
+    def answer_late(item: tuple[Any, Callable[[], Any]]) -> None:
+        future, function = item
+        if future is None:
+            return
+        if getattr(function, '__name__', '') == 'close_and_stop':  # (aiosqlite's stop)
+            hand_over(future, aiosqlite_core.set_result, stop)
+        else:
+            hand_over(future, aiosqlite_core.set_exception, ValueError('Connection closed'))
+
+    class Calls(queue.SimpleQueue):  # type: ignore[type-arg]
+        """The calls queued to one connection's thread; once the thread has stopped, answered as they come."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self._lock = threading.Lock()
+            self._stopped = False
+
+        def put_nowait(self, item: Any) -> None:
+            with self._lock:
+                if not self._stopped:
+                    super().put_nowait(item)
+                    return
+            answer_late(item)
+
+        def put(self, item: Any, block: bool = True, timeout: float | None = None) -> None:
+            self.put_nowait(item)
+
+        def thread_stopped(self) -> None:
+            with self._lock:
+                self._stopped = True
+                late = []
+                with contextlib.suppress(queue.Empty):
+                    while True:
+                        late.append(self.get_nowait())
+            for item in late:
+                answer_late(item)
 
     def worker(tx: Any) -> None:
         while True:
@@ -142,8 +188,10 @@ def _sqlite_threads_outlive_a_closed_loop() -> None:
             if future:
                 hand_over(future, aiosqlite_core.set_result, result)
             if result is stop:
+                tx.thread_stopped()
                 break
 
+    aiosqlite_core.SimpleQueue = Calls  # type: ignore[misc]
     aiosqlite_core._connection_worker_thread = worker
 
 

@@ -36,3 +36,19 @@ def test_a_query_running_when_its_loop_closes_leaves_a_connection_a_later_loop_c
     with pytest.raises(ValueError, match=r'Connection closed|no active connection'):
         later.run_until_complete(connection.execute('SELECT 1'))
     later.close()
+
+
+def test_a_close_right_after_a_stop_ends(tmp_path: Path) -> None:
+    """SQLAlchemy's forced close of a terminated connection stops its thread; a close that comes before the thread has
+    taken that stop queues its own stop behind it, to a thread the first one ends."""
+    loop = asyncio.new_event_loop()
+    try:
+        connection = loop.run_until_complete(aiosqlite.connect(tmp_path / 'x.db'))
+        connection.stop()  # (the thread has not taken it yet: the close below comes in the same step)
+        closing = loop.create_task(connection.close())
+        loop.run_until_complete(asyncio.wait({closing}, timeout=10))
+        assert closing.done(), 'the close waits for ever for a stop queued to a thread that had stopped'
+        with pytest.raises(ValueError, match='Connection closed'):  # (the close's own call found it stopped)
+            closing.result()
+    finally:
+        loop.close()
