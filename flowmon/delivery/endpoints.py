@@ -43,9 +43,10 @@ def _storable(text: str) -> str:
     return text
 
 
-StorableText = Annotated[str, AfterValidator(_storable)]
-"""Text kept as it is given (a description): without what no database stores (a NUL character, a lone surrogate),
-which a page could send, as the API refuses it in any body."""
+Description = Annotated[str, Field(max_length=500), AfterValidator(_storable)]
+"""An endpoint's description, kept as it is given: at most 500 characters (checked before the validator, so the
+refusal says characters, also where it may be None), without what no database stores (a NUL character, a lone
+surrogate), which a page could send, as the API refuses it in any body."""
 
 
 class EndpointSpec(BaseModel):
@@ -57,7 +58,7 @@ class EndpointSpec(BaseModel):
     event_types: list[str] = Field(
         min_length=1, max_length=len(SUBSCRIBABLE_EVENT_TYPES), json_schema_extra=_EVENT_TYPE_ITEMS
     )
-    description: StorableText = Field(default='', max_length=500)
+    description: Description = ''
     headers: dict[str, str] = Field(default_factory=dict)
     auth: WebhookAuth | None = None
     enabled: bool = True
@@ -83,7 +84,7 @@ class EndpointPatch(BaseModel):
 
     url: str | None = Field(default=None, min_length=1, max_length=2000)
     event_types: list[str] | None = Field(default=None, json_schema_extra=_EVENT_TYPE_ITEMS)
-    description: StorableText | None = Field(default=None, max_length=500)
+    description: Description | None = None
     headers: dict[str, str] | None = None
     auth: WebhookAuth | None = None
     enabled: bool | None = None

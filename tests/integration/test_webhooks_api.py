@@ -120,6 +120,7 @@ async def test_an_http_node_with_a_header_that_could_never_be_sent_gets_422(tmp_
         ({'event_types': []}, 'event_types: List should have at least 1 item after validation, not 0', 'event_types'),
         ({'event_types': ['bogus']}, "event_types: unknown event type(s) ['bogus']; known: ", 'event_types'),
         ({'headers': {'Host': 'x'}}, "headers: header 'Host' is reserved", 'headers'),
+        ({'description': 'd' * 501}, 'description: String should have at most 500 characters', 'description'),
     ],
 )
 async def test_an_endpoint_patched_into_an_invalid_one_is_refused_naming_the_field(
