@@ -41,6 +41,7 @@ __all__ = [
     'Receiver',
     'Reply',
     'api',
+    'dialog_reads_whole',
     'node_pixel',
     'sign_in',
     'start',
@@ -81,6 +82,26 @@ def wait_connected(page: Page) -> None:
     (Not ``networkidle``: once socket.io falls back to long polling, which it does when a WebSocket is slow to
     open on a busy machine, the network is never idle.)"""
     page.wait_for_function('() => window.socket && window.socket.connected && window.did_handshake')
+
+
+# How far a part of a dialog's card is hidden: [cut (scrollWidth - clientWidth), px past the card's right edge]
+PAST_THE_CARD = """(e, card) => [e.scrollWidth - e.clientWidth,
+ Math.round(e.getBoundingClientRect().right - card.getBoundingClientRect().right)]"""
+DIALOG_OPENED = "!document.querySelector('.q-dialog [class*=q-transition--][class*=-active]')"  # done zooming in
+
+
+def dialog_reads_whole(page: Page, shows: str, screenshot: str) -> None:
+    """The open dialog shows ``shows`` and every part of it within its card (nothing cut, nothing past its edge);
+    screenshot it to ``screenshot`` and close it with Escape."""
+    card = page.locator('.q-dialog .q-card')
+    expect(card).to_contain_text(shows)
+    page.wait_for_function(DIALOG_OPENED)
+    page.screenshot(path=screenshot)
+    for part in card.locator(':scope > *').all():
+        cut, past = part.evaluate(PAST_THE_CARD, card.element_handle())
+        assert cut <= 0 and past <= 0, (part.inner_text()[:80], cut, past)
+    page.keyboard.press('Escape')
+    expect(page.locator('.q-dialog')).to_have_count(0)
 
 
 def start(server: Server, workflow_id: str, body: Any = None) -> str:

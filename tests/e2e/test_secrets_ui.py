@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from helpers import wait_loaded
-from playwright.sync_api import Page, expect
+from helpers import dialog_reads_whole, wait_loaded
+from playwright.sync_api import Browser, Page, expect
 
 Api = Callable[..., httpx.Response]
 NAME = 'e2e_partner_token'
@@ -97,3 +97,41 @@ def test_a_lone_surrogate_in_a_field_is_refused_naming_the_field(
     expect(page.locator('.q-notification').filter(has_text=refused)).to_be_visible()
     assert not [view for view in call_api('GET', '/api/views').json() if view['name'].startswith('abc')]
     assert 'surrogate' not in server.stderr[logged:]  # nothing failed to decode
+
+
+LONG_NAME = 'e2e_partner_api_token_for_the_eu_region_production_primary_v2'  # 62 characters, no space to wrap at
+NAMES = (LONG_NAME, 'e2e_partner_token', 'e2e_partner_url')
+# How much of a name is hidden: [cut (scrollWidth - clientWidth), px past the right edge of its row]
+PAST_THE_ROW = """(e, row) => [e.scrollWidth - e.clientWidth,
+ Math.round(e.getBoundingClientRect().right - row.getBoundingClientRect().right)]"""
+
+
+def test_on_a_phone_a_secrets_name_is_read_whole_in_the_list_and_its_dialogs(
+    browser: Browser, server: Any, call_api: Api, shots: Path
+) -> None:
+    """Two names that start alike were both cut to 'e2e_part…' in the list, and a long one ran out of the Delete
+    dialog (and the Replace dialog's title) past the screen's edge: which secret a question was about could not be
+    read."""
+    wait_loaded(server)
+    for name in NAMES:
+        assert call_api('PUT', f'/api/secrets/{name}', {'value': 'v'}).status_code in (200, 201)
+    context = browser.new_context(base_url=server.url, viewport={'width': 390, 'height': 844}, is_mobile=True)
+    page = context.new_page()
+    try:
+        page.goto(f'/secrets?token={server.token}')
+        for name in NAMES:
+            row = page.locator(f'[data-secret-name="{name}"]')
+            label = row.locator('.fm-mono')
+            expect(label).to_have_text(name)
+            cut, past = label.evaluate(PAST_THE_ROW, row.element_handle())
+            assert cut <= 0 and past <= 0, (name, 'cut or past its row', cut, past)
+        page.screenshot(path=str(shots / 'narrow-secrets-long-name.png'), full_page=True)
+
+        row = page.locator(f'[data-secret-name="{LONG_NAME}"]')
+        for button in ('Delete', 'Replace'):
+            row.get_by_role('button', name=button).click()
+            dialog_reads_whole(page, LONG_NAME, str(shots / f'narrow-secret-{button.lower()}-dialog.png'))
+    finally:
+        context.close()
+        for name in NAMES:
+            call_api('DELETE', f'/api/secrets/{name}')

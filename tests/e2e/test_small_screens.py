@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
-from helpers import WIDE, sign_in, start, wait_connected, wait_ended, wait_loaded
+from helpers import WIDE, dialog_reads_whole, sign_in, start, wait_connected, wait_ended, wait_loaded
 from playwright.sync_api import Browser, Page, expect
 
 Api = Callable[..., httpx.Response]
@@ -339,6 +339,21 @@ def test_a_long_endpoint_url_stays_in_its_column_on_a_desktop(
         page.screenshot(path=str(shots / 'wide-delivery-long-url.png'), full_page=True)
     finally:
         context.close()
+
+
+def test_a_long_endpoint_name_stays_within_its_dialogs_on_a_phone(
+    phone: Page, server: Any, call_api: Api, long_endpoint: dict[str, str], shots: Path
+) -> None:
+    """A name with no place to wrap (a description of one word) ran out of the Rotate secret and Delete questions,
+    past the screen's edge."""
+    endpoint_id = long_endpoint['endpoint']
+    name = 'PartnerReceiverForTheEuropeanRegionProductionPrimary'
+    assert call_api('PATCH', f'/api/webhooks/endpoints/{endpoint_id}', {'description': name}).status_code == 200
+    sign_in(phone, server, '/webhooks')
+    row = phone.locator(f'[data-testid=endpoint-row][data-endpoint-id={endpoint_id}]')
+    for button in ('Rotate secret', 'Delete endpoint'):
+        row.get_by_role('button', name=re.compile(f'^{button}')).click()
+        dialog_reads_whole(phone, name, str(shots / f'narrow-endpoint-{button.split()[0].lower()}-dialog.png'))
 
 
 # The texts the Gantt chart (a canvas) draws, with their boxes in the chart: read from its ECharts instance.

@@ -97,12 +97,14 @@ class SecretList:
         for info in items:
             with (
                 ui.row()
-                .classes('w-full items-center gap-3 no-wrap py-2')
+                .classes('w-full items-center gap-3 no-wrap py-2 fm-secret-item')
                 .props(f'data-testid=secret-row data-secret-name={info.name}')
                 .mark(f'secret-row-{info.name}')
             ):
                 ui.icon('key', size='1.1rem').classes('text-grey-6')
-                ui.label(info.name).classes('fm-mono font-medium grow fm-ellipsis').mark(f'secret-{info.name}')
+                ui.label(info.name).classes('fm-mono font-medium grow fm-ellipsis fm-secret-name').mark(
+                    f'secret-{info.name}'
+                )
                 ui.label(f'updated {fmt.timestamp(info.updated_at)}').classes('text-xs text-grey-7').tooltip(
                     f'created {fmt.full_timestamp(info.created_at)}, updated {fmt.full_timestamp(info.updated_at)}'
                 ).mark(f'secret-updated-{info.name}')
@@ -129,7 +131,7 @@ def _value_input(label: str) -> ui.input:
 
 async def _replace_dialog(application: Application, info: SecretInfo, host: ui.element) -> None:
     with host, ui.dialog() as dialog, ui.card().classes('w-full max-w-md gap-3').mark('secret-replace-dialog'):
-        ui.label(f'Replace {info.name}').classes('text-lg font-semibold')
+        ui.label(f'Replace {info.name}').classes('text-lg font-semibold fm-break')
         ui.label('Workflows that name it use the new value from their next node run.').classes('text-sm text-grey-7')
         value = _value_input('New value').classes('w-full').props('autofocus').mark('secret-replace-value')
         with ui.row().classes('w-full justify-end gap-2'):

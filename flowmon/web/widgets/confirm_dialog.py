@@ -27,10 +27,10 @@ async def confirm(
     more to say under the message, a paragraph each (what the action does to what, say).
     """
     with host or nullcontext(), ui.dialog() as dialog, ui.card().classes('w-full max-w-md gap-3').mark(marker):
-        ui.label(title).classes('text-lg font-semibold')
-        ui.label(message).classes('text-sm text-grey-7').mark(f'{marker}-message')
+        ui.label(title).classes('text-lg font-semibold fm-break')
+        ui.label(message).classes('text-sm text-grey-7 fm-break').mark(f'{marker}-message')
         for detail in details:
-            ui.label(detail).classes('text-sm text-grey-7').mark(f'{marker}-detail')
+            ui.label(detail).classes('text-sm text-grey-7 fm-break').mark(f'{marker}-detail')
         with ui.row().classes('w-full justify-end gap-2'):
             ui.button(cancel_label, on_click=lambda: dialog.submit(False)).props('flat no-caps').mark(
                 f'{marker}-cancel'

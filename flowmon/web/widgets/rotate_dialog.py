@@ -32,8 +32,8 @@ async def ask_rotation(
     ``replacing`` (see :func:`grace_cut_short`) says what the rotation does to a previous secret still in its grace.
     ``host`` as for :func:`~flowmon.web.widgets.confirm_dialog.confirm`."""
     with host or nullcontext(), ui.dialog() as dialog, ui.card().classes('w-full max-w-md gap-3').mark(marker):
-        ui.label(title).classes('text-lg font-semibold')
-        ui.label(message).classes('text-sm text-grey-7').mark(f'{marker}-message')
+        ui.label(title).classes('text-lg font-semibold fm-break')
+        ui.label(message).classes('text-sm text-grey-7 fm-break').mark(f'{marker}-message')
         if replacing:
             with ui.row().classes('fm-callout w-full items-start gap-2 no-wrap'):
                 ui.icon('warning', size='1.1rem').classes('text-warning')
