@@ -122,8 +122,12 @@ class Deliveries:
         return await self._service.redeliver(delivery_id)
 
     async def redeliver_many(self, statuses: Sequence[str], **where: Unpack[Selection]) -> list[str]:
-        """Requeue every delivery in one of ``statuses`` that matches ``where``; returns their ids."""
+        """Requeue every delivery in one of ``statuses`` that matches ``where``; returns their ids. Raises Invalid
+        for an endpoint that does not exist, Conflict for a disabled one."""
         check_statuses(statuses)
+        endpoint_id = where.get('endpoint_id')
+        if endpoint_id is not None and self._service.endpoints.cached(endpoint_id) is None:
+            raise Invalid(f'endpoint {endpoint_id!r} does not exist', at='endpoint')
         return await self._service.redeliver_many(statuses=statuses, **where)
 
     async def matching(self, statuses: Sequence[str], **where: Unpack[Selection]) -> int:

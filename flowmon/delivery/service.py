@@ -322,8 +322,10 @@ class DeliveryService:
 
     def _require_enabled(self, endpoint_id: str) -> None:
         endpoint = self.endpoints.cached(endpoint_id)
-        if endpoint is None or not endpoint.enabled:
-            raise DeliveryConflict(f'endpoint {endpoint_id!r} is disabled or deleted; enable it first')
+        if endpoint is None:
+            raise DeliveryConflict(f'endpoint {endpoint_id!r} was deleted: its deliveries cannot be sent again')
+        if not endpoint.enabled:
+            raise DeliveryConflict(f'endpoint {endpoint_id!r} is disabled; enable it first')
 
     async def _requeue(self, ids: list[str], trigger: str) -> list[str]:
         done = await self.ledger.requeue(

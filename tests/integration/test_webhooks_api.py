@@ -277,6 +277,36 @@ async def test_disabled_endpoint_gets_cancelled_deliveries_and_410_disables(
         assert len(receiver.hits) == 3 and len(webhook_ids) == 2  # each redelivery kept its message's id
 
 
+async def test_a_redelivery_refused_for_its_endpoint_says_whether_it_is_disabled_deleted_or_unknown(
+    tmp_path: Path, receivers: Callable[..., Receiver]
+) -> None:
+    """Each was a 409 'endpoint ... is disabled or deleted; enable it first', even for an endpoint id that never
+    existed in a bulk redeliver's filter."""
+    receiver = receivers(lambda index: Reply(200))
+    async with running_app(tmp_path) as app:
+        endpoint, delivery = await endpoint_with_a_delivery(app, receiver)
+        endpoint_id = endpoint['id']
+        assert (await app.wait_settled(delivery['id']))['status'] == 'succeeded'
+        assert (await app.api.post(f'/api/webhooks/endpoints/{endpoint_id}/disable')).status_code == 200
+        one = await app.api.post(f'/api/webhooks/deliveries/{delivery["id"]}/redeliver')
+        bulk = {'endpoint': endpoint_id, 'status': ['succeeded']}
+        many = await app.api.post('/api/webhooks/deliveries/redeliver', json=bulk)
+        for refused in (one, many):
+            assert refused.status_code == 409, refused.text
+            assert refused.json()['detail'] == f"endpoint '{endpoint_id}' is disabled; enable it first"
+
+        assert (await app.api.delete(f'/api/webhooks/endpoints/{endpoint_id}')).status_code == 204
+        gone = await app.api.post(f'/api/webhooks/deliveries/{delivery["id"]}/redeliver')
+        assert gone.status_code == 409, gone.text
+        assert gone.json()['detail'] == f"endpoint '{endpoint_id}' was deleted: its deliveries cannot be sent again"
+        for unknown in (endpoint_id, 'ep_never'):
+            refused = await app.api.post('/api/webhooks/deliveries/redeliver', json={**bulk, 'endpoint': unknown})
+            assert refused.status_code == 422, refused.text
+            assert refused.json()['detail'] == f"endpoint '{unknown}' does not exist"
+            assert [error['loc'] for error in refused.json()['errors']] == [['body', 'endpoint']]
+        assert len(receiver.hits) == 1
+
+
 async def test_endpoint_is_disabled_after_deliveries_keep_ending_exhausted(
     tmp_path: Path, receivers: Callable[..., Receiver]
 ) -> None:
