@@ -183,10 +183,10 @@ class TriggerService:
             payload = self.budget.loads(body, 'the body') if body.strip() else {}
         except DuplicateKey as exc:  # read, its last value would replace the others unseen
             raise in_body(TriggerPayloadInvalid(str(exc)), *exc.path) from None
-        except PayloadError as exc:
-            raise TriggerPayloadInvalid(str(exc)) from None
+        except PayloadError as exc:  # nested too deep: the body as a whole is refused
+            raise in_body(TriggerPayloadInvalid(str(exc))) from None
         except ValueError:
-            raise TriggerPayloadInvalid('the body is not valid JSON') from None
+            raise in_body(TriggerPayloadInvalid('the body is not valid JSON')) from None
         try:
             self.budget.measure(payload, 'the body')  # NaN and Infinity, named where they are
         except PayloadError as exc:

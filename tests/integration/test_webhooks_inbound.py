@@ -85,9 +85,11 @@ async def test_size_json_and_enablement_rules(tmp_path: Path) -> None:
         text = b'not json'
         response = await app.public.post('/hooks/triggered', content=text, headers=signed(secret, text))
         assert response.status_code == 422 and 'JSON' in response.json()['detail']
+        assert [error['loc'] for error in response.json()['errors']] == [['body']]  # as for a body not an object
         for deep in (b'[' * 60_000, json.dumps({'a': json.loads('[' * 70 + ']' * 70)}).encode()):
             response = await app.public.post('/hooks/triggered', content=deep, headers=signed(secret, deep))
             assert response.status_code == 422 and 'nested more than 64 levels' in response.json()['detail']
+            assert [error['loc'] for error in response.json()['errors']] == [['body']]
         assert (await app.public.post('/hooks/nope', content=b'{}', headers=signed(secret, b'{}'))).status_code == 404
         disabled = {**TRIGGERED, 'trigger': {'enabled': False}}
         await app.api.put('/api/workflows/triggered', json=disabled)
