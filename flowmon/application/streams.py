@@ -31,6 +31,7 @@ from flowmon.engine.runtime.bus import EventBus, Subscription
 
 from .errors import Invalid, Malformed, NotFound, Unavailable
 from .history import ExecutionHistory
+from .ids import workflow_filter
 from .live import LiveView
 
 __all__ = ['EVENT_TYPES', 'Cursor', 'EventStreams', 'Stream', 'parse_cursor', 'parse_types']
@@ -300,8 +301,13 @@ class EventStreams:
         self, *, workflow_id: str | None = None, types: str | None = None, last_event_id: str | None = None
     ) -> Stream:
         """The stream of every execution's events (of ``workflow_id``, of the comma-separated ``types``) from now,
-        or after ``last_event_id``. Raises Invalid for an unknown type, Malformed for a malformed id and Invalid
-        for an id that names no recorded event."""
+        or after ``last_event_id``. Raises Invalid for an unknown type, a ``workflow_id`` no workflow can have (the
+        stream would never carry an event; blank: every workflow, as in the execution list), Malformed for a
+        malformed id and Invalid for an id that names no recorded event."""
+        refused = workflow_filter(workflow_id)
+        if refused is not None:
+            raise refused
+        workflow_id = workflow_id or None
         wanted = parse_types(types)
         after = None if last_event_id is None else parse_cursor(last_event_id)
         self._check_room()

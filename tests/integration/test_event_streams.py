@@ -199,6 +199,9 @@ def test_refusals_come_before_the_stream(flowmon: FlowmonProcess) -> None:
     assert other.status_code == 422 and 'another execution' in other.json()['detail']
     beyond = get(f'/api/executions/{execution_id}/stream', **{'Last-Event-ID': f'{execution_id}:999'})
     assert beyond.status_code == 422
+    no_such_form = get('/api/events/stream?workflow_id=two%20words')  # was a stream that could never carry an event
+    assert no_such_form.status_code == 422 and "got 'two words'" in no_such_form.json()['detail']
+    assert [error['loc'] for error in no_such_form.json()['errors']] == [['query', 'workflow_id']]
     unknown = get('/api/events/stream?types=node.completed,node.exploded')
     assert unknown.status_code == 422 and 'node.exploded' in unknown.json()['detail']
     gone = get('/api/events/stream', **{'Last-Event-ID': '0000000nope:3'})
