@@ -262,6 +262,8 @@ body:has(.fm-inspector) .fm-wrap-narrow > * { max-width: 100%; }
   .fm-test-result { order: 1; flex-basis: 100%; padding-left: 4px; }
   .fm-test-result > .fm-ellipsis { white-space: normal; overflow-wrap: anywhere; }
   .fm-delivery-head { flex-basis: 100% !important; }
+  /* a delivery's facts (its webhook-id, the last response, when): wrapped, to be read whole */
+  .fm-fact > .fm-ellipsis { white-space: normal; overflow-wrap: anywhere; }
   /* a secret's name: whole on a line of its own beside its key, when it changed and its actions on the next */
   .fm-secret-item.no-wrap { flex-wrap: wrap !important; row-gap: 2px; justify-content: flex-end; }
   .fm-secret-item > .fm-secret-name { flex-basis: calc(100% - 32px); white-space: normal; overflow-wrap: anywhere; }

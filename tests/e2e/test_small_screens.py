@@ -261,6 +261,12 @@ OVERLAPS = """([a, b]) => {
 }"""
 
 
+# The delivery's facts whose value is cut short: [label, value, hidden px]
+CUT_FACTS = """() => [...document.querySelectorAll('.fm-fact')].map(f => [f.children[0], f.children[1]])
+ .filter(([, v]) => v && v.scrollWidth > v.clientWidth)
+ .map(([l, v]) => [l.textContent, v.textContent, v.scrollWidth - v.clientWidth])"""
+
+
 @pytest.fixture
 def long_endpoint(call_api: Api) -> Iterator[dict[str, str]]:
     """An endpoint whose URL (no description: its host and path are its name) is far wider than a phone, and a
@@ -315,6 +321,10 @@ def test_a_long_endpoint_url_fits_a_phone(phone: Page, server: Any, long_endpoin
         box = part.bounding_box()
         assert box is not None and box['x'] >= 0 and box['x'] + box['width'] <= WIDTH + 1, (part, box)
     assert not phone.evaluate(OVERLAPS, [title.element_handle(), badge.element_handle()])
+    facts = phone.locator('.fm-fact > :nth-child(2)')  # webhook-id, when created, ...: read whole, wrapped
+    expect(facts.first).to_be_visible()
+    cut = phone.evaluate(CUT_FACTS)
+    assert not cut, ('facts cut short', cut)
     phone.screenshot(path=str(shots / 'narrow-delivery-long-url.png'), full_page=True)
 
 
