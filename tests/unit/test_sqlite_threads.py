@@ -41,12 +41,18 @@ def test_a_query_running_when_its_loop_closes_leaves_a_connection_a_later_loop_c
 def test_a_close_right_after_a_stop_ends(tmp_path: Path) -> None:
     """SQLAlchemy's forced close of a terminated connection stops its thread; a close that comes before the thread has
     taken that stop queues its own stop behind it, to a thread the first one ends."""
+    held = threading.Event()
     loop = asyncio.new_event_loop()
     try:
         connection = loop.run_until_complete(aiosqlite.connect(tmp_path / 'x.db'))
-        connection.stop()  # (the thread has not taken it yet: the close below comes in the same step)
+        loop.run_until_complete(connection.create_function('hold', 0, lambda: held.wait(10)))
+        query = loop.create_task(connection.execute('SELECT hold()'))
+        loop.run_until_complete(asyncio.sleep(0.05))  # the thread is busy with the query
+        connection.stop()  # queued behind the query
         closing = loop.create_task(connection.close())
-        loop.run_until_complete(asyncio.wait({closing}, timeout=10))
+        loop.run_until_complete(asyncio.sleep(0))  # the close has queued its own stop, behind the first
+        held.set()
+        loop.run_until_complete(asyncio.wait({query, closing}, timeout=10))
         assert closing.done(), 'the close waits for ever for a stop queued to a thread that had stopped'
         with pytest.raises(ValueError, match='Connection closed'):  # (the close's own call found it stopped)
             closing.result()
