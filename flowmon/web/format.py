@@ -30,15 +30,14 @@ def duration(ms: float | None) -> str:
 
 
 def durations_apart(a_ms: float, b_ms: float) -> tuple[str, str]:
-    """Two durations that are compared, in one unit and with as many decimals as it takes to tell them apart (up to
-    three; below 10 ms, two significant digits at least): ``('0.42 ms', '0.31 ms')`` where :func:`duration` says
-    ``<1 ms`` of both, ``('1.24 s', '1.21 s')`` where it
-    says ``1.2 s``. From a minute up, :func:`duration`'s own words."""
-    longest = max(a_ms, b_ms)
-    if longest >= 60_000:
-        return duration(a_ms), duration(b_ms)
+    """Two durations that are compared, as :func:`duration` words them, unless they would read alike ("<1 ms" of both,
+    "1.2 s" of 1.24 s and 1.21 s): then in one unit with as many decimals as it takes to tell them apart (up to three;
+    below 10 ms, two significant digits at least): ``('0.42 ms', '0.31 ms')``, ``('1.24 s', '1.21 s')``."""
+    a, b = duration(a_ms), duration(b_ms)
+    if a != b or max(a_ms, b_ms) >= 60_000:
+        return a, b
     smallest = min(a_ms, b_ms)
-    if longest >= 1000:
+    if smallest >= 1000:
         scale, unit, digits = 1000.0, 's', 1
     else:  # two significant digits of the smaller at least: '0 ms' would say it took no time
         scale, unit, digits = 1.0, 'ms', 0 if smallest >= 10 else 1 if smallest >= 1 else 2
