@@ -126,7 +126,7 @@ class Deliveries:
         for an endpoint that does not exist, Conflict for a disabled one."""
         check_statuses(statuses)
         endpoint_id = where.get('endpoint_id')
-        if endpoint_id is not None and self._service.endpoints.cached(endpoint_id) is None:
+        if endpoint_id is not None and await self._service.endpoints.get(endpoint_id) is None:
             raise Invalid(f'endpoint {endpoint_id!r} does not exist', at='endpoint')
         return await self._service.redeliver_many(statuses=statuses, **where)
 

@@ -226,7 +226,7 @@ class DeliveryService:
         endpoint = await self.endpoints.get(endpoint_id)
         if endpoint is None:
             raise EndpointNotFound(f'webhook endpoint {endpoint_id!r} not found')
-        self._require_enabled(endpoint_id)
+        await self._require_enabled(endpoint_id)
         now = self._clock()
         body = encode_json(test_payload(endpoint_id, now))
         budget = schedule_for(TEST_EVENT_TYPE, self.config.schedule).max_attempts
@@ -272,7 +272,7 @@ class DeliveryService:
         if record is None:
             raise DeliveryNotFound(f'webhook delivery {delivery_id!r} not found')
         if record.endpoint_id is not None:
-            self._require_enabled(record.endpoint_id)
+            await self._require_enabled(record.endpoint_id)
         if not await self._requeue([delivery_id], trigger):
             raise DeliveryConflict(f'webhook delivery {delivery_id!r} is {record.status}; it is being delivered')
         return await self.queries.record(delivery_id) or record
@@ -288,7 +288,7 @@ class DeliveryService:
         """Bulk redeliver (e.g. every ``exhausted`` delivery of an endpoint since T); returns the ids requeued."""
         wanted = [status for status in statuses if status in REDELIVERABLE]
         if endpoint_id is not None:
-            self._require_enabled(endpoint_id)
+            await self._require_enabled(endpoint_id)
         ids = await self.queries.ids(status=wanted, endpoint_id=endpoint_id, since=since, until=until)
         return await self._requeue(ids, 'bulk')
 
@@ -320,8 +320,8 @@ class DeliveryService:
             raise DeliveryNotFound(f'webhook delivery {delivery_id!r} not found')
         raise DeliveryConflict(f'webhook delivery {delivery_id!r} is not waiting for an attempt')
 
-    def _require_enabled(self, endpoint_id: str) -> None:
-        endpoint = self.endpoints.cached(endpoint_id)
+    async def _require_enabled(self, endpoint_id: str) -> None:
+        endpoint = await self.endpoints.get(endpoint_id)  # (one another process created a moment ago included)
         if endpoint is None:
             raise DeliveryConflict(f'endpoint {endpoint_id!r} was deleted: its deliveries cannot be sent again')
         if not endpoint.enabled:
