@@ -183,8 +183,14 @@ body:has(.fm-inspector) .fm-wrap-narrow > * { max-width: 100%; }
 /* execution table */
 /* The name column never shrinks below 160 px: a table narrower than its columns scrolls sideways in its card
    (a phone, or a laptop with the saved views open) instead of squeezing the workflow's name to nothing. */
-.fm-table { --fm-cols: 116px 96px 104px minmax(160px, 1fr) 150px 96px 72px; overflow-x: auto; }
-.fm-table.fm-table-select { --fm-cols: 36px 116px 96px 104px minmax(160px, 1fr) 150px 96px 72px; }
+/* Each column is as wide as its longest value needs, with room for a wider font than Roboto: the status
+   "interrupted" (79 px), the trigger "Webhook" with its icon (78 px), the time "2026-12-31 23:58" in tabular figures
+   (109 px; "Mar 02 14:03" this year, "14:03:07" today), the duration "999h 59m" (63 px); Started and Duration in rem,
+   so that the head (smaller type) and the rows share them. The room they leave is the workflow's name and message. */
+.fm-table { --fm-started: 7.5rem; --fm-duration: 5rem; overflow-x: auto;
+            --fm-cols: 96px 96px 92px minmax(160px, 1fr) var(--fm-started) var(--fm-duration) 72px; }
+.fm-table.fm-table-select {
+  --fm-cols: 36px 96px 96px 92px minmax(160px, 1fr) var(--fm-started) var(--fm-duration) 72px; }
 .fm-what { display: flex; align-items: baseline; gap: 10px; }
 .fm-what .fm-name { flex: 0 1 auto; }
 .fm-message { color: var(--fm-muted); font-size: 0.8rem; flex: 1 1 0; }
@@ -198,8 +204,10 @@ body:has(.fm-inspector) .fm-wrap-narrow > * { max-width: 100%; }
 .fm-table-head, .fm-table-row { min-width: min-content; }
 /* phones: the name comes right after the status, so that it is read without scrolling sideways */
 @media (max-width: 760px) {
-  .fm-table.fm-table-reorder { --fm-cols: 116px minmax(160px, 1fr) 96px 104px 150px 96px 72px; }
-  .fm-table.fm-table-reorder.fm-table-select { --fm-cols: 36px 116px minmax(160px, 1fr) 96px 104px 150px 96px 72px; }
+  .fm-table.fm-table-reorder {
+    --fm-cols: 96px minmax(160px, 1fr) 96px 92px var(--fm-started) var(--fm-duration) 72px; }
+  .fm-table.fm-table-reorder.fm-table-select {
+    --fm-cols: 36px 96px minmax(160px, 1fr) 96px 92px var(--fm-started) var(--fm-duration) 72px; }
   .fm-table-reorder .fm-table-head > *, .fm-table-reorder .fm-table-row > * { order: 2; }
   .fm-table-reorder .fm-table-head > .fm-col-lead, .fm-table-reorder .fm-table-row > .fm-col-lead { order: 0; }
   .fm-table-reorder .fm-table-head > .fm-col-what, .fm-table-reorder .fm-table-row > .fm-col-what { order: 1; }

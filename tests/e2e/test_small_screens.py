@@ -17,6 +17,9 @@ import pytest
 from helpers import WIDE, dialog_reads_whole, sign_in, start, wait_connected, wait_ended, wait_loaded
 from playwright.sync_api import Browser, Page, expect
 
+from flowmon.web.theme import STATUS_COLORS
+from flowmon.web.widgets.trigger_label import IMPORTED, TRIGGERS, UNKNOWN
+
 Api = Callable[..., httpx.Response]
 WIDTH, HEIGHT = 390, 844
 LONG_NAME = {  # a name far wider than a phone, in the lists and the headings
@@ -176,6 +179,64 @@ def test_the_execution_list_keeps_room_for_the_workflow_name(browser: Browser, s
         assert seen['cell'] >= 160 and seen['name_width'] > 50, seen
         assert seen['name_right'] <= seen['table_right'], seen  # in view without scrolling the table
         assert page.evaluate('document.scrollingElement.scrollWidth') <= width + 1
+    finally:
+        context.close()
+
+
+# The cells of the list's rows whose text is cut (wider than their cell), each as [test, text]; the error message
+# beside the workflow's name is left out: it takes the room that is left and may be cut (its whole text in a tooltip).
+CUT_CELLS = """() => [...document.querySelectorAll('[data-testid=execution-row] .fm-cell:not(.fm-what), .fm-name')]
+ .filter(e => e.scrollWidth > e.clientWidth + 1).map(e => e.textContent)"""
+# Parts of the first row (a CSS selector in it) show each form their value can take in turn (every status and way of
+# starting; a time today, this year, an older year; a duration of seconds, minutes, hours): the ones not shown whole.
+CUT_FORMS = """(forms) => {
+ const row = document.querySelector('[data-testid=execution-row]');
+ return forms.flatMap(([selector, texts]) => {
+  const part = row.querySelector(selector), cell = part.closest('.fm-cell'), before = part.textContent;
+  const cut = texts.filter(t => {
+   part.textContent = t;
+   return [part, cell].some(e => e.scrollWidth > e.clientWidth + 1);
+  });
+  part.textContent = before;
+  return cut;
+ });
+}"""
+FORMS = [
+    ['.fm-status', [status for status in STATUS_COLORS if status not in {'sending', 'exhausted'}]],
+    ['.fm-trigger .fm-ellipsis', [word for _, word, _ in (*TRIGGERS.values(), UNKNOWN, IMPORTED)]],
+    ['.fm-what + *', ['23:58:59', 'May 31 23:58', 'Sep 30 08:08', '2026-12-31 23:58', '2020-08-08 08:08']],
+    ['.fm-what + * + *', ['<1 ms', '999 ms', '59.9 s', '59m 59s', '999h 59m']],
+]
+
+
+@pytest.mark.parametrize('path', ['/executions', '/workflows/fan-out-demo'])
+def test_the_execution_list_shows_a_workflow_name_whole_beside_the_saved_views(
+    browser: Browser, server: Any, path: str, shots: Path
+) -> None:
+    """At 1280 px with the saved views open the workflow's name ("Regional sales roll-up (wide)") is read whole in
+    its row, and so is every other column's longest value: every status and trigger, a time and a duration of
+    every form they can take."""
+    wait_loaded(server, 'fan-out-demo', 'broken-etl')
+    wait_ended(server, start(server, 'broken-etl'))  # a failed run: its message beside its name
+    start(server, 'fan-out-demo')
+    context = browser.new_context(base_url=server.url, viewport={'width': 1280, 'height': 800})
+    page = context.new_page()
+    try:
+        sign_in(page, server, path)
+        wait_connected(page)
+        expect(page.get_by_test_id('views-drawer')).to_be_visible()
+        rows = page.get_by_test_id('execution-row')
+        expect(rows.first).to_be_visible()
+        page.screenshot(path=str(shots / f'executions-1280-drawer{path.replace("/", "-")}.png'), full_page=True)
+        if path == '/executions':  # (the workflow's page names it once, above its history)
+            name = rows.filter(has_text='Regional sales roll-up').first.locator('.fm-name')
+            expect(name).to_have_text('Regional sales roll-up (wide)')
+            assert name.evaluate('e => e.scrollWidth <= e.clientWidth'), name.evaluate(
+                'e => [e.scrollWidth, e.clientWidth]'
+            )
+        assert page.evaluate(CUT_CELLS) == []
+        assert page.evaluate(CUT_FORMS, FORMS) == []
+        assert page.evaluate('document.scrollingElement.scrollWidth') <= 1281
     finally:
         context.close()
 

@@ -145,7 +145,9 @@ class ExecutionTable(RowTable[ExecutionSummary, _Row]):
                 message = ui.label(_message(summary)).classes('fm-ellipsis fm-message')
                 if summary.error:
                     message.tooltip(summary.error)
-            started = ui.label(fmt.timestamp(summary.started_at or summary.created_at, now=now)).classes('fm-cell')
+            started = ui.label(fmt.timestamp(summary.started_at or summary.created_at, now=now)).classes(
+                'fm-cell fm-num'
+            )
             started.tooltip(fmt.full_timestamp(summary.started_at or summary.created_at))
             duration = ui.label(fmt.duration(summary.elapsed_ms(now))).classes('fm-cell fm-right fm-num')
             progress = ui.label(progress_text(summary)).classes('fm-cell fm-right fm-num text-grey-7')
