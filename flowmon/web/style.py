@@ -110,7 +110,11 @@ body:has(.fm-inspector) .fm-wrap-narrow > * { max-width: 100%; }
   .fm-page-head > * { max-width: 100%; flex-shrink: 1 !important; }
   .fm-wrap-narrow.no-wrap { flex-wrap: wrap !important; }
   .fm-wrap-narrow > * { max-width: 100%; }
+  /* a head of a title and its buttons: the title on its line, the buttons on the next, each on one line */
+  .fm-head-wrap.no-wrap { flex-wrap: wrap !important; }
+  .fm-head-wrap > .fm-head-title { flex-basis: 100%; }
 }
+.fm-head-wrap > .q-btn { flex-shrink: 0; white-space: nowrap; }
 .fm-title { font-size: 1.5rem; font-weight: 600; letter-spacing: -0.01em; line-height: 1.3; overflow-wrap: anywhere;
             min-width: 0; }
 .fm-panel { background: var(--fm-surface) !important; border-color: var(--fm-border) !important;

@@ -241,6 +241,25 @@ def test_the_execution_list_shows_a_workflow_name_whole_beside_the_saved_views(
         context.close()
 
 
+def test_the_executions_head_wraps_whole_on_a_phone(phone: Page, server: Any, shots: Path) -> None:
+    """On a phone the title keeps its line and the buttons go to the next one, each on one line, side by side."""
+    sign_in(phone, server, '/executions')
+    wait_connected(phone)
+    ids = ['save-view', 'import-execution']
+    for test_id in ids:
+        expect(phone.get_by_test_id(test_id)).to_be_visible()
+    phone.screenshot(path=str(shots / 'narrow-executions-head.png'))
+    boxes = phone.evaluate(BUTTONS, ids)
+    title = phone.locator('.fm-title').first.bounding_box()
+    assert title
+    for name, left, top, right, bottom in boxes:
+        assert bottom - top < 40 and left >= 0 and right <= WIDTH, (name, 'wrapped or cut', boxes)
+        assert top >= title['y'] + title['height'], (name, 'beside the title', boxes, title)
+    (_, _, top, _, bottom), (_, _, other_top, _, other_bottom) = boxes
+    assert abs(top - other_top) < 2 and abs(bottom - other_bottom) < 2, ('not in line', boxes)
+    assert phone.evaluate('document.scrollingElement.scrollWidth') <= WIDTH + 1
+
+
 CUT_HINTS = """() => [...document.querySelectorAll('.fm-metric-hint')]
  .filter(e => e.scrollWidth > e.clientWidth + 1
   || e.getBoundingClientRect().right > e.parentElement.getBoundingClientRect().right + 1)

@@ -33,8 +33,8 @@ async def create(application: Application, args: PageArguments) -> None:
         ui.navigate.to(new.url(PATH))
 
     with ui.column().classes('w-full gap-6 fm-page').mark('executions-page'):
-        with ui.row().classes('w-full items-end no-wrap'):
-            with ui.column().classes('gap-0 grow'):
+        with ui.row().classes('w-full items-end no-wrap fm-head-wrap'):
+            with ui.column().classes('gap-0 grow fm-head-title'):
                 ui.label('Executions').classes('fm-title')
                 summary = ui.label('').classes('text-sm text-grey-7').mark('executions-total')
             save_view_button(application, flt)
