@@ -567,3 +567,43 @@ def test_the_compare_page_says_each_runs_duration_on_one_line(phone: Page, serve
         expect(shown).to_have_text(re.compile(r'^\S+ m?s$'))
         lines = phone.evaluate(WORD_LINES, [f'compare-duration-{side}', [shown.inner_text()]])
         assert set(lines.values()) == {1}, (side, lines)
+
+
+# What an endpoint's row and the page head show as text: [name, font size px, lines, left, right, cut px] per button's
+# label and for the masked secret.
+ENDPOINT_TEXTS = """(endpointId) => {
+ const row = document.querySelector(`[data-testid=endpoint-row][data-endpoint-id="${endpointId}"]`);
+ const head = [...document.querySelectorAll('.fm-page .q-btn')]
+  .find(b => !row.contains(b) && /Redeliver…/.test(b.textContent));
+ const parts = [...row.querySelectorAll('.q-btn .block'), head.querySelector('.block'),
+  row.querySelector('.fm-secret')];
+ return parts.map(e => {
+  const range = document.createRange();
+  range.selectNodeContents(e);
+  const r = e.getBoundingClientRect(), box = e.closest('.q-btn') || e;
+  return [e.textContent, parseFloat(getComputedStyle(e).fontSize),
+   new Set([...range.getClientRects()].map(c => Math.round(c.top))).size, r.left, r.right,
+   Math.max(e.scrollWidth - e.clientWidth, box.scrollWidth - box.clientWidth)];
+ });
+}"""
+
+
+def test_the_endpoint_actions_read_whole_on_a_phone(phone: Page, server: Any, call_api: Api, shots: Path) -> None:
+    """An endpoint's buttons (Send test event, Edit, Delete...), its masked secret and the page's Redeliver...: text of
+    at least 12 px, each on one line, whole within the screen."""
+    created = call_api(
+        'POST', '/api/webhooks/endpoints', {'url': 'https://hooks.example.com/in', 'event_types': ['execution.failed']}
+    )
+    assert created.status_code == 201, created.text
+    endpoint_id = created.json()['id']
+    try:
+        sign_in(phone, server, '/webhooks')
+        expect(phone.locator(f'[data-testid=endpoint-row][data-endpoint-id="{endpoint_id}"]')).to_be_visible()
+        phone.screenshot(path=str(shots / 'narrow-webhooks-actions.png'), full_page=True)
+        texts = phone.evaluate(ENDPOINT_TEXTS, endpoint_id)
+        assert {'Send test event', 'Edit', 'Delete', 'Redeliver…', 'Reveal'} <= {t[0] for t in texts}, texts
+        bad = [t for t in texts if t[1] < 12 or t[2] != 1 or t[3] < 0 or t[4] > WIDTH + 1 or t[5] > 0]
+        assert not bad, '[text, px, lines, left, right, cut]\n' + '\n'.join(map(str, bad))
+        assert phone.evaluate('document.scrollingElement.scrollWidth') <= WIDTH, phone.evaluate(WIDE, WIDTH)
+    finally:
+        call_api('DELETE', f'/api/webhooks/endpoints/{endpoint_id}')
