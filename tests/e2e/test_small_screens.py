@@ -569,6 +569,57 @@ def test_the_compare_page_says_each_runs_duration_on_one_line(phone: Page, serve
         assert set(lines.values()) == {1}, (side, lines)
 
 
+# The event log's lines: each one's detail [text, left, right, top] and its type's top; each chunk of lines: its drawn
+# height in rows and the rows event_log.js counted for it (the --n of the layout in force: --n2 below 640 px).
+LOG_LINES = """(narrow) => {
+ const log = document.querySelector('[data-testid=event-log]');
+ const lh = parseFloat(getComputedStyle(log).lineHeight);
+ return {
+  right: log.getBoundingClientRect().right,
+  lines: [...log.querySelectorAll('.fm-ev')].map(line => {
+   const d = line.lastElementChild.getBoundingClientRect();
+   return [line.lastElementChild.textContent, d.left, d.right, d.top, line.children[2].getBoundingClientRect().top];
+  }),
+  chunks: [...log.children].map(c => [c.getBoundingClientRect().height / lh,
+   Number(getComputedStyle(c).getPropertyValue(narrow ? '--n2' : '--n'))]),
+ };
+}"""
+
+
+@pytest.mark.parametrize('width', [WIDTH, 1280])
+def test_the_event_log_shows_each_lines_detail_within_the_screen(
+    browser: Browser, server: Any, width: int, shots: Path
+) -> None:
+    """On a phone a line's detail (the error, the data's target) goes under its type, wrapped within the log, and the
+    rows counted for a chunk (its height while skipped) are the rows it takes; on a desktop a line is one row."""
+    failed, done = start(server, 'broken-etl'), start(server, 'order-pipeline')
+    for run in (failed, done):
+        wait_ended(server, run)
+    context = browser.new_context(base_url=server.url, viewport={'width': width, 'height': HEIGHT})
+    try:
+        page = context.new_page()
+        for name, run in (('failed', failed), ('done', done)):
+            sign_in(page, server, f'/executions/{run}')
+            log = page.get_by_test_id('event-log')
+            expect(log.locator('.fm-ev').last).to_be_visible()
+            log.scroll_into_view_if_needed()
+            page.screenshot(path=str(shots / f'event-log-{width}-{name}.png'))
+            page.add_style_tag(content='.fm-log>div{content-visibility:visible!important}')  # every chunk drawn
+            drawn = page.evaluate(LOG_LINES, width < 640)
+            details = [line for line in drawn['lines'] if line[0]]
+            assert details, drawn
+            if width < 640:
+                assert page.evaluate('document.scrollingElement.scrollWidth') <= width, page.evaluate(WIDE, width)
+                wide = [line for line in details if line[1] < 0 or line[2] > drawn['right'] + 1]
+                assert not wide, ('details past the log', wide)
+                assert all(top > type_top for _, _, _, top, type_top in details), details
+            else:
+                assert all(abs(top - type_top) < 1 for _, _, _, top, type_top in details), details
+            assert all(abs(rows - counted) < 0.1 for rows, counted in drawn['chunks']), drawn['chunks']
+    finally:
+        context.close()
+
+
 # What an endpoint's row and the page head show as text: [name, font size px, lines, left, right, cut px] per button's
 # label and for the masked secret.
 ENDPOINT_TEXTS = """(endpointId) => {

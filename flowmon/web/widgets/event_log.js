@@ -27,11 +27,26 @@ function lineElement(cells) {
   return line;
 }
 
-// The lines of text that lines with these details take: a detail (an error) may hold line breaks.
-function rowsOf(details) {
-  let rows = 0;
-  for (const detail of details) rows += 1 + (String(detail).match(/\n/g) || []).length;
-  return rows;
+// The rows that lines with these [node, detail] take, [in columns, on a phone]: in columns a line is one row and
+// its detail's line breaks (an error may hold some); on a phone (see event_log.py) the node and detail follow the
+// type on rows of `cols` letters, wrapped anywhere, each line break starting a row.
+function rowsOf(lines, cols) {
+  let wide = 0;
+  let narrow = 0;
+  for (const [node, detail] of lines) {
+    const tail = node && detail ? `${node} ${detail}` : node || detail;
+    wide += 1 + (detail.match(/\n/g) || []).length;
+    narrow += 1;
+    if (tail) for (const part of tail.split("\n")) narrow += Math.max(1, Math.ceil(part.length / cols));
+  }
+  return [wide, narrow];
+}
+
+// Sizes a chunk of lines for while it is skipped by layout (its --n and --n2, see event_log.py).
+function size(chunk, lines, cols) {
+  const [wide, narrow] = rowsOf(lines, cols);
+  chunk.style.setProperty("--n", wide);
+  chunk.style.setProperty("--n2", narrow);
 }
 
 export default {
@@ -41,10 +56,29 @@ export default {
          @scroll="scrolled" @wheel="byUser" @touchmove="byUser" @keydown="byUser" @mousedown="byUser"
          @mousemove="(e) => e.buttons && byUser(e)"></div>`,
   props: { max: Number },
+  beforeUnmount() {
+    if (this.resized) this.resized.disconnect();
+  },
   methods: {
     prepare() {
       this.$el.dataset.stick = "1";
       this.count = 0;
+      this.measure();
+      this.resized = new ResizeObserver(() => this.measure());
+      this.resized.observe(this.$el);
+    },
+    // how many letters a phone's indented row of the log holds (measured on resizes only, never per line)
+    measure() {
+      const el = this.$el;
+      const probe = document.createElement("span");
+      probe.textContent = "0".repeat(100);
+      probe.style.cssText = "position:absolute;visibility:hidden;white-space:pre";
+      el.appendChild(probe);
+      const letter = probe.getBoundingClientRect().width / 100 || 7.2;
+      probe.remove();
+      const style = getComputedStyle(el);
+      const width = el.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+      this.cols = Math.max(8, Math.floor(width / letter) - 2);
     },
     // snapshot: {lines: [cells, ...]}: every line, shown from the bottom (a filter changed, a replay seeked back)
     draw(snapshot) {
@@ -62,7 +96,12 @@ export default {
       if (!lines || !lines.length) return;
       const chunk = document.createElement("div");
       for (const cells of lines) chunk.appendChild(lineElement(cells));
-      chunk.style.setProperty("--n", rowsOf(lines.map((cells) => cells[5]))); // its height while skipped (see event_log.py)
+      // its height while skipped (see event_log.py)
+      size(
+        chunk,
+        lines.map((c) => [c[4], c[5]]),
+        this.cols,
+      ); // its height while skipped (see event_log.py)
       this.count += chunk.childElementCount;
       this.$el.appendChild(chunk);
       this.trim();
@@ -88,7 +127,8 @@ export default {
           const rest = [...first.children].slice(extra);
           const chunk = document.createElement("div");
           chunk.append(...rest);
-          chunk.style.setProperty("--n", rowsOf(rest.map((line) => line.lastElementChild.textContent)));
+          const cells = rest.map((line) => [line.children[3].textContent, line.children[4].textContent]);
+          size(chunk, cells, this.cols);
           first.replaceWith(chunk);
           this.count -= extra;
         }

@@ -50,7 +50,9 @@ _KINDS = {  # event type -> colour class of its type word (the status it leads t
 # as tall as its lines (``--n``, set by event_log.js): a fixed guess made the log's height, and its scrollbar, jump
 # by hundreds of pixels for a frame with each chunk that arrived while the reader read. The browser's scroll
 # anchoring is off: event_log.js keeps the reader's line in place itself when old lines are trimmed (the browser
-# did so only at times). Added once for the app.
+# did so only at times). On a phone (below 640 px) a line's node and detail go on rows of their own under its type,
+# indented and wrapped anywhere (a monospaced row holds a known number of letters, so event_log.js counts the rows
+# a line takes there as ``--n2``): in columns they ran past the screen's edge. Added once for the app.
 CSS = (
     '.fm-log{overflow-anchor:none;position:relative}'  # (the offsets event_log.js measures are the log's own)
     '.fm-log>div:not(:last-child){content-visibility:auto;contain-intrinsic-size:auto calc(var(--n,1)*1lh)}'
@@ -58,6 +60,12 @@ CSS = (
     '.fm-ev .t{width:9ch;text-align:right;opacity:.6}.fm-ev .s{width:5ch;opacity:.6}'
     '.fm-ev .k{width:20ch;font-weight:600;color:var(--fm-muted,#64748b)}'
     '.fm-ev .n{width:18ch;overflow:hidden;text-overflow:ellipsis}.fm-ev .d{opacity:.75;white-space:pre}'
+    '@media (max-width:639.98px){'
+    '.fm-log>div:not(:last-child){contain-intrinsic-size:auto calc(var(--n2,var(--n,1))*1lh)}'
+    '.fm-ev{white-space:normal;padding-left:2ch;text-indent:-2ch}.fm-ev>span{text-indent:0}'
+    '.fm-ev .k{display:inline;margin-right:0}.fm-ev .k::after{content:"\\A";white-space:pre}'  # (a line break)
+    '.fm-ev .n,.fm-ev .d{display:inline;width:auto;word-break:break-all}.fm-ev .n{margin-right:1ch}'
+    '.fm-ev .d{white-space:pre-wrap;margin-right:0}.fm-ev .n:empty,.fm-ev .d:empty{display:none}}'
     # a log with no line says why (the attribute's text, set by the page: never markup)
     '.fm-log:empty::before{content:attr(data-empty);opacity:.6;font-style:italic}'
     + ''.join(f'.fm-ev .k-{kind}{{color:{status_text_color(kind)}}}' for kind in sorted(set(_KINDS.values())))
