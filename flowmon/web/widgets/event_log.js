@@ -101,7 +101,7 @@ export default {
         chunk,
         lines.map((c) => [c[4], c[5]]),
         this.cols,
-      ); // its height while skipped (see event_log.py)
+      );
       this.count += chunk.childElementCount;
       this.$el.appendChild(chunk);
       this.trim();
