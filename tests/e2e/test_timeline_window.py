@@ -99,6 +99,9 @@ def test_a_picked_node_out_of_the_timelines_window_is_brought_into_it(
     page.screenshot(path=str(shots / 'timeline-picked-row.png'))
     page.get_by_role('button', name='Close inspector').click()
     wait_until(lambda: (_rows(page) or {}).get('bold') == [], 'no row marked once the inspector closed')
+    # (the page widens again once the inspector has gone: a click before that could land where a row was)
+    expect(page.get_by_test_id('inspector')).to_be_hidden()
+    wait_until(lambda: page.evaluate(ROOM) == ['0px', '0px'], 'the room it took given back to the page')
     page.get_by_test_id('replay-gantt').screenshot(path=str(shots / 'timeline-window.png'))
 
     # the slider moves the window (the page tells the server where); a node picked inside the new window leaves it
