@@ -61,17 +61,17 @@ LONGEST_FIRST = (
     'tests/integration/test_operations_process.py',  # 28 s
     'tests/integration/test_dask_process.py',  # 23 s
     'tests/integration/test_backup_process.py',  # 23 s
-    'tests/e2e/test_small_screens.py',  # 75-98 s
-    'tests/e2e/test_execution_live.py',  # 72-87 s
-    'tests/e2e/test_execution_reconnect.py',  # 63-79 s
-    'tests/e2e/test_workflow_editor_browser.py',  # 65 s
-    'tests/e2e/test_security_headers.py',  # 33-61 s
-    'tests/e2e/test_replay_ui.py',  # 54 s
-    'tests/e2e/test_markup_markers.py',  # 48-70 s
-    'tests/e2e/test_timeline_window.py',  # 41 s
-    'tests/e2e/test_bulk_and_shortcuts.py',  # 37 s
-    'tests/e2e/test_cluster_live.py',  # 35-54 s
-    'tests/e2e/test_canvas_zoom.py',  # 33 s
+    'tests/e2e/test_small_screens.py',  # 158 s (measured with three workers)
+    'tests/e2e/test_workflow_editor_browser.py',  # 75 s
+    'tests/e2e/test_execution_reconnect.py',  # 73 s
+    'tests/e2e/test_execution_live.py',  # 70 s
+    'tests/e2e/test_markup_markers.py',  # 63 s
+    'tests/e2e/test_replay_ui.py',  # 56 s
+    'tests/e2e/test_security_headers.py',  # 49 s
+    'tests/e2e/test_timeline_window.py',  # 49 s
+    'tests/e2e/test_cluster_live.py',  # 36 s
+    'tests/e2e/test_bulk_and_shortcuts.py',  # 34 s
+    'tests/e2e/test_canvas_zoom.py',  # 29 s
 )
 
 

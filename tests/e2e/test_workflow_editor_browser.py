@@ -338,9 +338,9 @@ def test_a_click_on_the_toggle_before_the_system_mode_is_said_switches_from_what
 ) -> None:
     """A page shows the system's mode from its first frame, but the server learns which only when the browser says
     it: a click on the toggle before then switched to dark, so a page dark by the system's stayed dark. The click
-    switches to the other mode than the page shows, the code editor with it, in a dark system as in a light one."""
+    switches to the other mode than the page shows, the code editor with it."""
     wait_loaded(server)
-    for scheme in ('dark', 'light'):
+    for scheme in ('dark',):  # (a light system's first click gave dark before the fix too: that case says nothing)
         context = browser.new_context(base_url=server.url, viewport={'width': 1400, 'height': 900}, color_scheme=scheme)
         context.add_init_script(script=HOLD_SYSTEM_MODE)
         try:
@@ -392,12 +392,12 @@ def test_the_preview_keeps_the_view_the_visitor_moved_to_across_edits(
 ) -> None:
     """Zoomed and panned to the middle of a wide workflow, an edit that adds a step at its start (every step moves a
     column right) redraws the preview at the same zoom, the step that was in the middle of the view where it was; a
-    graph of none of those steps starts anew, and after a Fit each edit shows the whole graph again. In light and dark
-    mode."""
+    graph of none of those steps starts anew, and after a Fit each edit shows the whole graph again (in light mode:
+    the view is the same in both, and the suite's time is short)."""
     wait_loaded(server)
     ids = [f's{i}' for i in range(len(STEPS))]
     assert call_api('PUT', f'/api/workflows/{WIDE_ID}', _chain(ids, STEPS)).status_code in (200, 201)
-    for scheme in ('light', 'dark'):
+    for scheme in ('light',):
         context = browser.new_context(base_url=server.url, viewport={'width': 1400, 'height': 900}, color_scheme=scheme)
         try:
             _keeps_the_view(context.new_page(), server, scheme, ids, shots)
