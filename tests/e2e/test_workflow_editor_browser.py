@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 from helpers import canvas_zoom, node_pixel, sign_in, wait_connected, wait_for, wait_loaded
 from playwright.sync_api import Browser, Dialog, Page, expect
+from playwright.sync_api import Error as PlaywrightError
 
 Api = Callable[..., httpx.Response]
 WORKFLOW_ID = 'e2e-editor'
@@ -427,15 +428,16 @@ def _keeps_the_view(page: Page, server: Any, scheme: str, ids: list[str], shots:
     # a step added before the first: every step moves one column right, the one in the middle stays on screen
     _replace_text(page, json.dumps(_chain(['intake', *ids], ['Intake', *STEPS]), indent=2))
     expect(status).to_contain_text(f'Valid: {WIDE_ID}, {len(ids) + 1} nodes')
-    node_pixel(page, 'intake')  # (the new graph is drawn)
+    _drawn(page, 'intake')  # (the new graph is drawn)
     assert canvas_zoom(page, PREVIEW) == zoom
-    assert _distance(node_pixel(page, nearest), places[nearest]) < 1.5, (nearest, places[nearest])
+    assert _distance(_drawn(page, nearest), places[nearest]) < 1.5, (nearest, places[nearest])
     page.locator(PREVIEW).screenshot(path=str(shots / f'editor-preview-kept-view-{scheme}.png'))
 
     # a graph with none of those steps starts at its own start, 70% at its left end
     others = [f'o{i}' for i in range(len(ids))]
     _replace_text(page, json.dumps(_chain(others), indent=2))
-    assert _distance(node_pixel(page, 'o0'), start) < 1.5
+    expect(status).to_contain_text(f'Valid: {WIDE_ID}, {len(ids)} nodes')
+    assert _distance(_drawn(page, 'o0'), start) < 1.5
     assert canvas_zoom(page, PREVIEW) == 0.7
     # Fit shows the whole graph, and so does the preview after each edit from then on
     page.locator(f'{PREVIEW} [data-testid=dag-fit]').click()
@@ -443,14 +445,29 @@ def _keeps_the_view(page: Page, server: Any, scheme: str, ids: list[str], shots:
     _replace_text(page, json.dumps(_chain([*others, 'last']), indent=2))
     expect(status).to_contain_text(f'Valid: {WIDE_ID}, {len(ids) + 1} nodes')
     for node_id in (others[0], 'last'):
-        x, y = node_pixel(page, node_id)
+        x, y = _drawn(page, node_id)
         assert box['x'] <= x <= box['x'] + box['width'] and box['y'] <= y <= box['y'] + box['height'], node_id
     assert canvas_zoom(page, PREVIEW) < 0.5
     page.locator(PREVIEW).screenshot(path=str(shots / f'editor-preview-kept-fit-{scheme}.png'))
     # after a Fit too, a graph with none of those steps starts at its own start
     _replace_text(page, json.dumps(_chain(ids), indent=2))
-    assert _distance(node_pixel(page, 's0'), start) < 1.5
+    expect(status).to_contain_text(f'Valid: {WIDE_ID}, {len(ids)} nodes')
+    assert _distance(_drawn(page, 's0'), start) < 1.5
     assert canvas_zoom(page, PREVIEW) == 0.7
+
+
+def _drawn(page: Page, node_id: str) -> tuple[float, float]:
+    """node_pixel of a preview drawn anew after an edit: the canvas it finds may be the one being replaced."""
+
+    def where() -> tuple[float, float] | None:
+        try:
+            return node_pixel(page, node_id)
+        except PlaywrightError as exc:
+            if 'not attached' in str(exc):
+                return None
+            raise
+
+    return wait_for(where, f'{node_id} drawn in the new preview')
 
 
 def _distance(a: tuple[float, float], b: tuple[float, float]) -> float:
