@@ -233,11 +233,6 @@ class EventLog:
         self._waiting = text
         self._update_count()
 
-    @property
-    def empty_text(self) -> str:
-        """What the log says while it shows no line."""
-        return str(self.box.props.get('data-empty', ''))
-
     def _on_types(self) -> None:
         self._types = set(self.type_filter.value or [])
         if len(self._types) == len(ALL_TYPES):
