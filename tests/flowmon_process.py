@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 from collections.abc import Callable, Sequence
@@ -21,6 +20,7 @@ from typing import Any
 import httpx
 import pytest
 import stalls
+from ports import free_port
 from quiet_examples import quiet_examples
 from waiting import wait_until
 
@@ -74,12 +74,6 @@ def flowmon_command(
         timeout=60,
         check=False,
     )
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(('127.0.0.1', 0))
-        return int(sock.getsockname()[1])
 
 
 def child_env(data_dir: Path, port: int, **overrides: str | None) -> dict[str, str]:

@@ -13,7 +13,6 @@ import glob
 import os
 import pwd
 import shutil
-import socket
 import sqlite3
 import subprocess
 import tempfile
@@ -23,6 +22,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
+
+from ports import free_port
 
 T = TypeVar('T')
 
@@ -46,9 +47,7 @@ def throwaway_server() -> Iterator[str]:
             '(apt-get install postgresql)'
         )
     bin_dir = found[-1]
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        port = s.getsockname()[1]
+    port = free_port()
     root = tempfile.mkdtemp(prefix='flowmon-pg-', dir='/tmp')  # the postgres user must reach it: not under /root
     data, as_pg = os.path.join(root, 'data'), []
     if os.geteuid() == 0:

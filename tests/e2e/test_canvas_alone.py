@@ -4,7 +4,6 @@ modules) are declared by the canvas, not brought by some other element of the ap
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -13,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 import stalls
-from flowmon_process import STARTUP_TIMEOUT_S, stop_process
+from flowmon_process import STARTUP_TIMEOUT_S, free_port, stop_process
 from helpers import wait_for
 from playwright.sync_api import Browser, expect
 
@@ -22,9 +21,7 @@ HERE = Path(__file__).resolve().parent
 
 @pytest.fixture
 def canvas_url() -> Iterator[str]:
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if k != 'PYTEST_CURRENT_TEST'} | {'CANVAS_PORT': str(port)}
     process = subprocess.Popen(
         [sys.executable, str(HERE / 'canvas_page.py')],

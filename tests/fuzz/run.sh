@@ -70,7 +70,7 @@ explain_failure() {
 # The fuzzer starts runs of the example workflows (some take a minute) far faster than they end: the queue limit's
 # 503 would be the right answer to that flood, not the fault looked for here, so the limit is set out of its reach.
 while IFS= read -r name; do unset "$name"; done < <(compgen -e | grep '^FLOWMON_' || true)
-port=$("$BIN/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+port=$("$BIN/python" tests/ports.py)
 token=$("$BIN/python" -c 'import secrets; print("fuzz-" + secrets.token_urlsafe(24))')
 base=http://127.0.0.1:$port
 mkdir -p "$work/data"
