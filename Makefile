@@ -27,9 +27,12 @@ $(BIN)/python:
 	$(PY) -m venv $(VENV)
 
 # Reinstall only when a pyproject.toml changed since the last successful install (entry points come from the
-# installed metadata: an editable install sees a new one only after installing again).
+# installed metadata: an editable install sees a new one only after installing again). uv installs the same
+# packages from the same registry as pip, in 8 s where pip took 40 s of a fresh clone's `make test`; should uv not
+# install (a registry it cannot reach, say), pip does it as before.
 $(STAMP): pyproject.toml $(DEMO_NODES)/pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install -q -e '.[test]' -e $(DEMO_NODES)
+	$(BIN)/python -m pip install -qq uv && $(BIN)/uv pip install -q --python $(BIN)/python -e '.[test]' -e $(DEMO_NODES) \
+		|| $(BIN)/python -m pip install -q -e '.[test]' -e $(DEMO_NODES)
 	touch $(STAMP)
 
 # `npm ci` again only when the lock (or package.json) changed since the last successful one.
