@@ -53,6 +53,14 @@ class Malformed(Invalid):
     """The request could not be read at all (not JSON, nested too deeply to parse, a broken upload)."""
 
 
+class ImportRejected(Invalid):
+    """A document that is not a valid flowmon execution export; the message names the problem."""
+
+
+class ExportMalformed(ImportRejected, Malformed):
+    """Not JSON at all, or nested too deeply to be parsed (HTTP 400 rather than 422)."""
+
+
 class TooLarge(Invalid):
     """The request is over a size budget."""
 

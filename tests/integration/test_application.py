@@ -16,6 +16,8 @@ from flowmon.application import Application
 from flowmon.application.errors import (
     AppError,
     Conflict,
+    ExportMalformed,
+    ImportRejected,
     Invalid,
     Malformed,
     NotFound,
@@ -26,7 +28,6 @@ from flowmon.application.errors import (
     Unavailable,
 )
 from flowmon.application.exchange import ExportUnavailable
-from flowmon.application.export_format import ExportMalformed, ImportRejected
 from flowmon.bootstrap import System
 from flowmon.engine import Event, EventType
 from flowmon.engine.core.provenance import api_trigger

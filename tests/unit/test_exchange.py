@@ -17,15 +17,9 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from waiting import until
 
-from flowmon.application.errors import NotFound, Unavailable
+from flowmon.application.errors import ExportMalformed, ImportRejected, NotFound, Unavailable
 from flowmon.application.exchange import Exchange, ExportUnavailable, import_execution
-from flowmon.application.export_format import (
-    EXPORT_FORMAT,
-    ExportMalformed,
-    ImportRejected,
-    parse_export,
-    validate_export,
-)
+from flowmon.application.export_format import EXPORT_FORMAT, parse_export, validate_export
 from flowmon.application.history import ExecutionHistory
 from flowmon.application.live import LiveView
 from flowmon.application.replays import ReplayLoader
