@@ -38,6 +38,8 @@ from flowmon.application.errors import (
 from flowmon.engine.core.inputs import NOT_AN_OBJECT, Loc, body_location, in_body, schema_problem
 from flowmon.engine.core.payload import MAX_PARSE_DEPTH, DuplicateKey, json_text_depth, loads_unique, unstorable_at
 
+from .params import route_parameters
+
 log = logging.getLogger(__name__)
 
 
@@ -164,16 +166,8 @@ def _parameters(dependant: Dependant) -> dict[str, dict[str, str]]:
     """The route's parameters by where they are read, each alias by its lower-case form (headers are read
     whatever their case)."""
     found: dict[str, dict[str, str]] = {'path': {}, 'query': {}, 'header': {}}
-    pending = [dependant]
-    while pending:
-        current = pending.pop()
-        for source, fields in (
-            ('path', current.path_params),
-            ('query', current.query_params),
-            ('header', current.header_params),
-        ):
-            found[source].update((field.alias.lower(), field.alias) for field in fields)
-        pending.extend(current.dependencies)
+    for parameter in route_parameters(dependant):
+        found[parameter.source][parameter.name.lower()] = parameter.name
     return found
 
 

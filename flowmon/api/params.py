@@ -12,9 +12,10 @@ import collections.abc
 import types
 import typing
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from datetime import datetime
-from typing import Annotated, Any, get_args, get_origin
+from typing import Annotated, Any, Literal, get_args, get_origin
 
 from fastapi import Depends, Query, Request
 from fastapi.dependencies.models import Dependant
@@ -103,18 +104,46 @@ def one_value_each(request: Request) -> None:
 def _single_valued(dependant: Dependant) -> set[str]:
     """The names of the query parameters of a route (its dependencies' too) that take one value: all but those that
     FastAPI reads as a list (``list[str]``; a query model's fields alike)."""
-    found: dict[str, Any] = {}
+    found = {parameter.name: parameter.annotation for parameter in route_parameters(dependant, 'query')}
+    return {name for name, annotation in found.items() if not _takes_many(annotation)}
+
+
+Source = Literal['path', 'query', 'header']
+
+
+@dataclass(frozen=True, slots=True)
+class Parameter:
+    """One input a route reads outside its body: where (``source``), by which name the request gives it (an alias
+    where it has one), and its type."""
+
+    source: Source
+    name: str
+    annotation: Any
+
+
+def route_parameters(dependant: Dependant, *sources: Source) -> Iterator[Parameter]:
+    """The parameters a route (its ``dependant``) reads from the path, the query and the headers (or only from
+    ``sources``), its dependencies' too: a model of query parameters (``Annotated[Page, Query()]``) as each of its
+    fields, as FastAPI reads them. Both the refusal of a parameter given twice and the ``loc`` of a refusal that
+    names an input (:func:`~flowmon.api.errors.input_loc`) read a route this way."""
+    wanted: tuple[Source, ...] = sources or ('path', 'query', 'header')
     pending = [dependant]
     while pending:
         current = pending.pop()
-        for field in current.query_params:
-            annotation = field.field_info.annotation
-            if isinstance(annotation, type) and issubclass(annotation, BaseModel):  # a model of query parameters
-                found.update((info.alias or name, info.annotation) for name, info in annotation.model_fields.items())
-            else:
-                found[field.alias] = annotation
+        read = {
+            'path': current.path_params,
+            'query': current.query_params,
+            'header': current.header_params,
+        }
+        for source in wanted:
+            for field in read[source]:
+                annotation = field.field_info.annotation
+                if source == 'query' and isinstance(annotation, type) and issubclass(annotation, BaseModel):
+                    for name, info in annotation.model_fields.items():  # a model of query parameters
+                        yield Parameter(source, info.alias or name, info.annotation)
+                else:
+                    yield Parameter(source, field.alias, annotation)
         pending.extend(current.dependencies)
-    return {name for name, annotation in found.items() if not _takes_many(annotation)}
 
 
 def _takes_many(annotation: Any) -> bool:

@@ -15,6 +15,7 @@ from pydantic import BaseModel
 
 from flowmon.api.errors import MeasuredBodyRoute, install_error_handlers
 from flowmon.api.params import one_value_each
+from flowmon.application.errors import Invalid
 
 
 class Thing(BaseModel):
@@ -142,3 +143,22 @@ async def test_a_query_parameter_that_takes_a_list_keeps_its_values() -> None:
             detail = f"query parameter '{name}' is given 2 times; it takes one value"
             assert refused.status_code == 422, refused.text
             assert refused.json()['detail'] == detail
+
+
+async def test_a_refusal_of_a_query_model_field_names_it_in_the_query() -> None:
+    """A refusal that names a field of a model of query parameters (``at='size'``) is answered with ``loc``
+    ``["query", "size"]``, as a parameter the route names itself is; a name the route does not read is in the body."""
+    app = FastAPI()
+
+    @app.get('/pages')
+    async def pages(page: Annotated[Page, Query()], at: str = 'size') -> None:
+        raise Invalid(f'{at}: not now', at=at)
+
+    install_error_handlers(app)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url='http://test') as client:
+        for at, loc in (('size', ['query', 'size']), ('sort', ['query', 'sort']), ('at', ['query', 'at'])):
+            refused = await client.get(f'/pages?size=3&at={at}')
+            assert refused.status_code == 422, refused.text
+            assert refused.json()['errors'] == [{'loc': loc, 'msg': f'{at}: not now', 'type': 'invalid'}]
+        refused = await client.get('/pages?at=other')
+        assert refused.json()['errors'][0]['loc'] == ['body', 'other']
