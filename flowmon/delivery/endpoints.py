@@ -15,7 +15,17 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 from sqlalchemy import delete, select
 
 from flowmon.delivery.sender import redact
@@ -49,6 +59,18 @@ refusal says characters, also where it may be None), without what no database st
 surrogate), which a page could send, as the API refuses it in any body."""
 
 
+def _json_bool(value: object) -> object:
+    if not isinstance(value, bool):
+        raise PydanticCustomError('bool_type', 'a boolean (true or false) is expected')
+    return value
+
+
+JsonBool = Annotated[bool, BeforeValidator(_json_bool)]
+"""A switch of a request body: JSON's ``true`` or ``false`` only. pydantic would read ``"yes"``, ``"on"``, ``"1"``
+and ``1`` as true (and their opposites as false), so that a typo or a wrong type switched an endpoint on or off
+unseen; ``JsonBool | None`` takes ``null`` too."""
+
+
 class EndpointSpec(BaseModel):
     """What a user configures for an endpoint (the API's create body)."""
 
@@ -61,7 +83,7 @@ class EndpointSpec(BaseModel):
     description: Description = ''
     headers: dict[str, str] = Field(default_factory=dict)
     auth: WebhookAuth | None = None
-    enabled: bool = True
+    enabled: JsonBool = True
 
     @field_validator('event_types')
     @classmethod
@@ -87,7 +109,7 @@ class EndpointPatch(BaseModel):
     description: Description | None = None
     headers: dict[str, str] | None = None
     auth: WebhookAuth | None = None
-    enabled: bool | None = None
+    enabled: JsonBool | None = None
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

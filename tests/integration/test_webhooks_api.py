@@ -141,6 +141,35 @@ async def test_an_endpoint_patched_into_an_invalid_one_is_refused_naming_the_fie
         ]
 
 
+NOT_BOOLEANS = ['yes', 'on', '1', 'true', 1, 0, 'no', None, [], {}]
+
+
+async def test_an_endpoints_switch_takes_json_true_or_false_only(tmp_path: Path) -> None:
+    """``{"enabled": "yes"}`` (or "on", "1", 1) switched an endpoint on, and "no" or 0 off, as pydantic reads a
+    boolean: now the create and the patch bodies refuse all but true and false, naming the field."""
+    async with running_app(tmp_path) as app:
+        spec = {'url': 'https://x.test/', 'event_types': ['execution.failed']}
+        for value in NOT_BOOLEANS:
+            response = await app.api.post('/api/webhooks/endpoints', json={**spec, 'enabled': value})
+            assert response.status_code == 422, f'{value!r}: {response.text}'
+            assert response.json()['detail'] == 'enabled: a boolean (true or false) is expected'
+            assert [error['loc'] for error in response.json()['errors']] == [['body', 'enabled']]
+        assert (await app.api.get('/api/webhooks/endpoints')).json() == []
+        created = await app.api.post('/api/webhooks/endpoints', json={**spec, 'enabled': False})
+        assert created.status_code == 201 and created.json()['enabled'] is False
+        path = f'/api/webhooks/endpoints/{created.json()["id"]}'
+        for value in NOT_BOOLEANS:
+            if value is None:  # a patch's null leaves the switch as it is
+                continue
+            response = await app.api.patch(path, json={'enabled': value})
+            assert response.status_code == 422, f'{value!r}: {response.text}'
+            assert response.json()['errors'][0]['loc'] == ['body', 'enabled']
+            assert response.json()['errors'][0]['msg'] == 'a boolean (true or false) is expected'
+        assert (await app.api.get(path)).json()['enabled'] is False
+        assert (await app.api.patch(path, json={'enabled': None})).json()['enabled'] is False
+        assert (await app.api.patch(path, json={'enabled': True})).json()['enabled'] is True
+
+
 async def test_endpoint_subscription_rotation_and_secret_reveal(
     tmp_path: Path, receivers: Callable[..., Receiver]
 ) -> None:
