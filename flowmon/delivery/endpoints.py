@@ -25,12 +25,12 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_core import PydanticCustomError
+from pydantic_core import InitErrorDetails, PydanticCustomError
 from sqlalchemy import delete, select
 
 from flowmon.delivery.sender import redact
 from flowmon.engine.core.events import EventType, utcnow
-from flowmon.engine.core.inputs import located
+from flowmon.engine.core.inputs import located, location
 from flowmon.engine.core.payload import unstorable
 from flowmon.engine.nodes.webhook import WebhookAuth, check_custom_headers
 from flowmon.infra.outbound import OutboundGuard, OutboundRefused
@@ -95,7 +95,12 @@ class EndpointSpec(BaseModel):
 
     @model_validator(mode='after')
     def _headers(self) -> EndpointSpec:
-        check_custom_headers(self.headers, auth=self.auth)
+        try:
+            check_custom_headers(self.headers, auth=self.auth)
+        except ValueError as exc:  # refused as of the header it names (a check of the whole model names no place)
+            problem = PydanticCustomError('value_error', str(exc))
+            refused = InitErrorDetails(type=problem, loc=('headers', *location(exc)), input=self.headers)
+            raise ValidationError.from_exception_data(type(self).__name__, [refused]) from None
         return self
 
 
@@ -398,12 +403,12 @@ class EndpointStore:
 
 
 def _refused_patch(exc: ValidationError) -> ValueError:
-    """The first problem of an endpoint patched into one that is not valid, about its field (the headers for a
-    check of the whole endpoint: the custom headers against the auth settings)."""
+    """The first problem of an endpoint patched into one that is not valid, about its field and the place in it
+    (a custom header by its name: ``('headers', 'Host')``)."""
     first = exc.errors()[0]
-    field = str(first['loc'][0]) if first['loc'] else 'headers'
+    loc = tuple(first['loc']) or ('headers',)  # (a custom header: its name after it)
     message = str(first['msg']).removeprefix('Value error, ')
-    return located(ValueError(f'{field}: {message}'), field)
+    return located(ValueError(f'{loc[0]}: {message}'), *loc)
 
 
 def _not_found(endpoint_id: str) -> EndpointNotFound:

@@ -21,7 +21,7 @@ from typing import Any
 from flowmon.delivery.endpoints import Endpoint
 from flowmon.delivery.policy import TEST_EVENT_TYPE, DeliveryStatus
 from flowmon.engine.core.events import Event
-from flowmon.engine.core.inputs import located
+from flowmon.engine.core.inputs import located, location
 from flowmon.engine.nodes.webhook import MAX_BODY_BYTES, WebhookAuth, WebhookRejected, check_custom_headers
 from flowmon.engine.runtime.secret_refs import redact_text
 from flowmon.infra.outbound import OutboundGuard, OutboundRefused
@@ -112,7 +112,7 @@ class Intake:
         try:
             custom = check_custom_headers(headers or {}, auth=parsed_auth)
         except ValueError as exc:
-            raise located(WebhookRejected(f'headers: {exc}'), 'headers') from None
+            raise located(WebhookRejected(f'headers: {exc}'), 'headers', *location(exc)) from None
         if endpoint is not None:
             url, secret, parsed_auth = endpoint.url, None, None
         elif url is None:

@@ -69,7 +69,7 @@ async def test_bad_delivery_requests_get_clear_4xx(tmp_path: Path) -> None:
         response = await post('/api/webhooks/deliveries', json=reserved)
         assert response.status_code == 422
         assert response.json()['detail'] == "headers: header 'webhook-id' is reserved"
-        assert [error['loc'] for error in response.json()['errors']] == [['body', 'headers']]
+        assert [error['loc'] for error in response.json()['errors']] == [['body', 'headers', 'webhook-id']]
         assert (await app.public.post('/api/webhooks/deliveries', json={'url': 'x', 'body': {}})).status_code == 401
         assert (await app.api.get('/api/webhooks/endpoints')).json() == []
 
@@ -117,14 +117,14 @@ async def test_an_http_node_with_a_header_that_could_never_be_sent_gets_422(tmp_
 @pytest.mark.parametrize(
     ('patch', 'detail', 'loc'),
     [
-        ({'event_types': []}, 'event_types: List should have at least 1 item after validation, not 0', 'event_types'),
-        ({'event_types': ['bogus']}, "event_types: unknown event type(s) ['bogus']; known: ", 'event_types'),
-        ({'headers': {'Host': 'x'}}, "headers: header 'Host' is reserved", 'headers'),
-        ({'description': 'd' * 501}, 'description: String should have at most 500 characters', 'description'),
+        ({'event_types': []}, 'event_types: List should have at least 1 item after validation, not 0', ['event_types']),
+        ({'event_types': ['bogus']}, "event_types: unknown event type(s) ['bogus']; known: ", ['event_types']),
+        ({'headers': {'Host': 'x'}}, "headers: header 'Host' is reserved", ['headers', 'Host']),
+        ({'description': 'd' * 501}, 'description: String should have at most 500 characters', ['description']),
     ],
 )
 async def test_an_endpoint_patched_into_an_invalid_one_is_refused_naming_the_field(
-    tmp_path: Path, patch: dict[str, Any], detail: str, loc: str
+    tmp_path: Path, patch: dict[str, Any], detail: str, loc: list[str]
 ) -> None:
     """The 422 was pydantic's text ('1 validation error for EndpointSpec ... For further information visit ...')
     with no errors[].loc."""
@@ -135,10 +135,49 @@ async def test_an_endpoint_patched_into_an_invalid_one_is_refused_naming_the_fie
         response = await app.api.patch(f'/api/webhooks/endpoints/{created.json()["id"]}', json=patch)
         assert response.status_code == 422, response.text
         assert response.json()['detail'].startswith(detail)
-        assert [error['loc'] for error in response.json()['errors']] == [['body', loc]]
+        assert [error['loc'] for error in response.json()['errors']] == [['body', *loc]]
         assert (await app.api.get(f'/api/webhooks/endpoints/{created.json()["id"]}')).json()['event_types'] == [
             'execution.failed'
         ]
+
+
+REFUSED_HEADERS = [
+    ({'Host': 'x'}, "header 'Host' is reserved", ['headers', 'Host']),
+    (
+        {'X-Ok': 'a', 'X-Tenant': 'caf\u00e9'},
+        "header 'X-Tenant': the value may hold only printable ASCII",
+        ['headers', 'X-Tenant'],
+    ),
+    ({'X Tenant': 'a'}, "header name 'X Tenant' is not an HTTP header name", ['headers', 'X Tenant']),
+    ({'X-Note': 'a\nb'}, "header 'X-Note' is empty, too long or contains a line break", ['headers', 'X-Note']),
+    ({'Authorization': 'x'}, "header 'Authorization' is set by the auth settings", ['headers', 'Authorization']),
+    ({f'X-{n}': 'a' for n in range(21)}, 'at most 20 custom headers are allowed', ['headers']),
+]
+
+
+@pytest.mark.parametrize(('headers', 'said', 'loc'), REFUSED_HEADERS)
+async def test_a_refused_custom_header_is_named_in_errors_loc(
+    tmp_path: Path, headers: dict[str, str], said: str, loc: list[str]
+) -> None:
+    """A refusal of one of an endpoint's (or a delivery's) custom headers named the whole mapping (``["body",
+    "headers"]``; ``["body"]`` for a new endpoint): now it names the header, ``["body", "headers", "Host"]``, on
+    a create, a patch and a delivery alike; too many of them is the mapping's fault still."""
+    async with running_app(tmp_path) as app:
+        auth = {'type': 'bearer', 'token': 't'}
+        spec = {'url': 'https://x.test/', 'event_types': ['execution.failed'], 'auth': auth}
+        created = await app.api.post('/api/webhooks/endpoints', json={**spec, 'headers': headers})
+        patched = await app.api.patch(
+            f'/api/webhooks/endpoints/{(await app.api.post("/api/webhooks/endpoints", json=spec)).json()["id"]}',
+            json={'headers': headers},
+        )
+        delivery = {'url': 'https://x.test/', 'body': {}, 'auth': auth, 'headers': headers}
+        queued = await app.api.post('/api/webhooks/deliveries', json=delivery)
+        for response in (created, patched, queued):
+            assert response.status_code == 422, response.text
+            assert [error['loc'] for error in response.json()['errors']] == [['body', *loc]]
+            assert said in response.json()['errors'][0]['msg']
+            assert said in response.json()['detail']
+        assert len((await app.api.get('/api/webhooks/endpoints')).json()) == 1
 
 
 NOT_BOOLEANS = ['yes', 'on', '1', 'true', 1, 0, 'no', None, [], {}]

@@ -16,6 +16,8 @@ from typing import Any, Literal, Protocol
 
 from pydantic import Field, field_validator, model_validator
 
+from flowmon.engine.core.inputs import located
+
 from .base import UNSENDABLE, NodeConfig, NodeContext, NodeError, NodeServices, NodeType, header_problem, sendable
 from .expressions import evaluate_input, optional_expression
 
@@ -71,21 +73,26 @@ class WebhookAuth(NodeConfig):
 
 
 def check_custom_headers(headers: Mapping[str, str], *, auth: WebhookAuth | None = None) -> dict[str, str]:
-    """Validate user-chosen request headers; raises ``ValueError`` naming a reserved or oversized one."""
+    """Validate user-chosen request headers; raises ``ValueError`` naming a reserved or oversized one, marked
+    (:func:`~flowmon.engine.core.inputs.located`) with the name of the header it refuses (not marked: too many)."""
     if len(headers) > MAX_CUSTOM_HEADERS:
         raise ValueError(f'at most {MAX_CUSTOM_HEADERS} custom headers are allowed')
     for name, value in headers.items():
-        lowered = name.lower()
-        if lowered in RESERVED_HEADERS or lowered.startswith('webhook-'):
-            raise ValueError(f'header {name!r} is reserved')
-        if auth is not None and lowered == auth.header_name.lower():
-            raise ValueError(f'header {name!r} is set by the auth settings')
-        if len(name) + len(value) > MAX_HEADER_BYTES or not name.strip() or '\n' in value or '\r' in value:
-            raise ValueError(f'header {name!r} is empty, too long or contains a line break')
-        problem = header_problem(name, value)
+        problem = _custom_header_problem(name, value, auth)
         if problem:
-            raise ValueError(problem)
+            raise located(ValueError(problem), name)
     return dict(headers)
+
+
+def _custom_header_problem(name: str, value: str, auth: WebhookAuth | None) -> str | None:
+    lowered = name.lower()
+    if lowered in RESERVED_HEADERS or lowered.startswith('webhook-'):
+        return f'header {name!r} is reserved'
+    if auth is not None and lowered == auth.header_name.lower():
+        return f'header {name!r} is set by the auth settings'
+    if len(name) + len(value) > MAX_HEADER_BYTES or not name.strip() or '\n' in value or '\r' in value:
+        return f'header {name!r} is empty, too long or contains a line break'
+    return header_problem(name, value)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
