@@ -247,6 +247,7 @@ def _refuse_unstorable(body: Any) -> None:
 
 
 API_PREFIX = '/api/'
+HOOKS_PREFIX = '/hooks/'  # the inbound triggers: POST only
 METHOD_ORDER = ('GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS')
 MAX_PATH_SHOWN = 200  # characters of a path a 404 or 405 repeats
 
@@ -266,15 +267,13 @@ def allowed_methods(request: Request) -> list[str]:
 
 
 def api_http_refusal(request: Request, exc: StarletteHTTPException) -> JSONResponse | None:
-    """The answer to Starlette's own 404 (no route) or 405 (no such method) on an ``/api/`` path, naming what was
-    asked for; None elsewhere, and for any other HTTP exception."""
+    """The answer to Starlette's own 404 (no route) on an ``/api/`` path, and to its 405 (no such method) on an
+    ``/api/`` or ``/hooks/`` path, naming what was asked for; None elsewhere, and for any other HTTP exception."""
     path = request.url.path
-    if not path.startswith(API_PREFIX):
-        return None
     shown = path if len(path) <= MAX_PATH_SHOWN else f'{path[:MAX_PATH_SHOWN]}...'
-    if exc.status_code == 404 and exc.detail == 'Not Found':
+    if exc.status_code == 404 and exc.detail == 'Not Found' and path.startswith(API_PREFIX):
         return JSONResponse({'detail': f'no API route at {shown}'}, status_code=404, headers=exc.headers)
-    if exc.status_code == 405:
+    if exc.status_code == 405 and path.startswith((API_PREFIX, HOOKS_PREFIX)):
         allowed = allowed_methods(request)
         headers = {**(exc.headers or {}), 'Allow': ', '.join(allowed)} if allowed else exc.headers
         detail = f'{request.method} is not allowed on {shown} (allowed: {", ".join(allowed) or "none"})'

@@ -487,6 +487,7 @@ def test_a_signed_in_browser_gets_the_page_404_for_an_unknown_page(flowmon: Flow
         ('POST', '/api/workflows/quick', 'GET, HEAD, PUT, DELETE'),
         ('PATCH', '/api/views', 'GET, HEAD, POST'),
         ('DELETE', '/api/executions', 'GET, HEAD'),
+        ('GET', '/hooks/triggered', 'POST'),
     ],
 )
 def test_a_method_an_api_path_does_not_take_is_named_with_the_ones_it_takes(

@@ -102,6 +102,19 @@ async def test_size_json_and_enablement_rules(tmp_path: Path) -> None:
         ).status_code == 404
 
 
+async def test_a_method_a_trigger_does_not_take_is_named_with_post(tmp_path: Path) -> None:
+    """``GET /hooks/{id}`` answered 405 ``Method Not Allowed`` alone: now it names the method and the one the address
+    takes, as an ``/api/`` path does, the same whether a workflow of that id exists and accepts triggers or not."""
+    async with running_app(tmp_path) as app:
+        await _setup(app)
+        for method in ('GET', 'PUT', 'PATCH', 'DELETE'):
+            for path in ('/hooks/triggered', '/hooks/no-such-workflow'):
+                response = await app.public.request(method, path)
+                assert response.status_code == 405, response.text
+                assert response.json() == {'detail': f'{method} is not allowed on {path} (allowed: POST)'}
+                assert response.headers['allow'] == 'POST'
+
+
 async def test_rotation_accepts_the_previous_secret_during_the_grace_period(tmp_path: Path) -> None:
     async with running_app(tmp_path) as app:
         old = await _setup(app)
