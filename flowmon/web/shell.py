@@ -48,6 +48,11 @@ NAV_ITEMS: list[NavItem] = [
     NavItem('Secrets', '/secrets', 'key'),
 ]
 
+# Until the browser has said the system's mode, the toggle's icon is picked in the browser as the page is drawn, from
+# the mode the page shows (the system's, prefers-color-scheme): the other mode's icon, from the first frame
+SYSTEM_ICON_PROP = ':icon'
+SYSTEM_ICON_JS = "matchMedia('(prefers-color-scheme: dark)').matches ? 'light_mode' : 'dark_mode'"
+
 
 class Shell:
     """The header. Navigation and sign-out appear only once the routed frame reports a signed-in visitor."""
@@ -95,6 +100,8 @@ class Shell:
                 .tooltip('Light / dark')
                 .mark('theme-toggle')
             )
+            if self._dark.value is None:  # the system's mode, not known here yet: the browser picks (it wins)
+                self._dark_button.props[SYSTEM_ICON_PROP] = SYSTEM_ICON_JS
             # a real form: signing out replaces the session id, which only an HTTP request can do
             with ui.element('form').props(f'method=post action={LOGOUT_PATH}').mark('sign-out-form') as self._sign_out:
                 ui.button(icon='logout').props(
@@ -207,6 +214,7 @@ class Shell:
     def _set_dark(self, dark: bool) -> None:
         self._dark.value = dark
         follow_dark_mode(self._dark.client, dark)
+        self._dark_button.props.pop(SYSTEM_ICON_PROP, None)
         self._dark_button.props(f'icon={self._dark_icon()}')
 
     def _dark_icon(self) -> str:

@@ -350,6 +350,10 @@ def test_a_click_on_the_toggle_before_the_system_mode_is_said_switches_from_what
             expect(page.get_by_test_id('editor-status')).to_contain_text('Valid: ')
             page.wait_for_function('() => window.__held > 0')  # the system's mode was not said
             assert page.evaluate(DARK_PAGE if scheme == 'dark' else LIGHT_PAGE)
+            # the toggle offers the other mode than the page shows all the same (it offered dark, the moon)
+            expect(page.get_by_test_id('theme-toggle')).to_contain_text(
+                'light_mode' if scheme == 'dark' else 'dark_mode'
+            )
             page.screenshot(path=str(shots / f'toggle-before-system-mode-{scheme}.png'))
 
             page.get_by_test_id('theme-toggle').click()

@@ -15,6 +15,7 @@ from uisim import be_patient, sign_in, wait_for_path
 
 from flowmon.engine.core.payload import bounded_text
 from flowmon.web.routing import with_error_panel
+from flowmon.web.shell import SYSTEM_ICON_JS, SYSTEM_ICON_PROP
 from flowmon.web.widgets.code_editor import DARK_THEME, LIGHT_THEME, SYSTEM_THEME_JS, SYSTEM_THEME_PROP
 
 
@@ -88,10 +89,12 @@ async def test_a_visitor_who_has_not_chosen_gets_the_systems_mode_until_the_togg
     dark = next(iter(user.find(kind=ui.dark_mode).elements))
     (source,) = user.find(marker='workflow-source').elements
     assert dark.value is None and source.props[SYSTEM_THEME_PROP] == SYSTEM_THEME_JS  # not known yet: the browser's
+    toggle = next(iter(user.find(marker='theme-toggle').elements))
+    assert toggle.props[SYSTEM_ICON_PROP] == SYSTEM_ICON_JS  # its icon too, from the mode the page shows
     _system_says(user, True)  # a system in dark mode
     assert dark.value is True
     assert source.props['theme'] == DARK_THEME and SYSTEM_THEME_PROP not in source.props
-    assert next(iter(user.find(marker='theme-toggle').elements)).props['icon'] == 'light_mode'  # it offers light
+    assert toggle.props['icon'] == 'light_mode' and SYSTEM_ICON_PROP not in toggle.props  # it offers light
 
     user.find(marker='theme-toggle').click()
     assert dark.value is False and source.props['theme'] == LIGHT_THEME

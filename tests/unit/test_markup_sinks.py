@@ -34,7 +34,7 @@ JS_SINKS = re.compile(
 #   run_javascript: the time-zone probe (constant); a code editor's length probe (code_editor.py: the element's id,
 #     an int, and nothing else).
 #   dynamic prop: a code editor's theme on a page whose mode is not known yet (code_editor.py: the system's mode, a
-#     constant).
+#     constant); the light/dark toggle's icon there (shell.py: SYSTEM_ICON_JS, the system's mode, a constant).
 #   formatter: the DAG tooltip (dag_chart.js, escapes with esc() of lib/fm-escape.js) and card label (ECharts rich
 #     text, names made rich-safe), the full label kept while a zoomed-out card shows its short name (the same
 #     formatter, handed back), and that short name (shortLabel: cut, then made rich-safe); the Gantt's per-item
@@ -55,7 +55,7 @@ REVIEWED = {
         'widgets/timeline_chart.js': 1,
     },
     'new Function': {},
-    'dynamic prop': {'widgets/code_editor.py': 1},
+    'dynamic prop': {'widgets/code_editor.py': 1, 'shell.py': 1},
     'js_handler': {'widgets/saved_views.py': 1, 'shell.py': 1},
 }
 # A prop that NiceGUI hands to the browser as JavaScript (its name starts with a colon): the name alone, or set in a
