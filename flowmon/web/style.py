@@ -99,6 +99,10 @@ body:has(.fm-inspector) .fm-wrap-narrow > * { max-width: 100%; }
   .q-dialog__inner > .fm-inspector { width: 100%; max-width: none; height: var(--fm-inspector-sheet);
                                      max-height: none; margin: 0; border-radius: 12px 12px 0 0 !important; }
   body:has(.fm-inspector) .q-page-container { padding-right: 0; padding-bottom: var(--fm-inspector-sheet); }
+  /* the sheet slides up from the bottom and back down (the dialog's own transitions, for a side panel, slide it in
+     from the right and out to it) */
+  .q-dialog__inner:has(> .fm-inspector).q-transition--slide-left-enter-from,
+  .q-dialog__inner:has(> .fm-inspector).q-transition--slide-right-leave-to { transform: translate3d(0, 100%, 0); }
 }
 
 /* page scaffolding */

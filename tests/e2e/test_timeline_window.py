@@ -3,8 +3,8 @@ beside them; a node picked in the node list whose row is out of view brings it i
 marks it; where the slider left the window is where a pick starts from; the replay page's chart alike, in dark mode.
 The node list alike: a node picked on the canvas or the Timeline has its row scrolled into the list's view (the list
 scrolls, the page does not). The open inspector covers none of the page: at 1280 x 800 the page (the Timeline and its
-slider included) narrows beside it; on a phone it is a sheet along the bottom that every part of the page can be
-scrolled above. Screenshots go to test-output/screenshots."""
+slider included) narrows beside it; on a phone it is a sheet that slides up along the bottom, that every part of the
+page can be scrolled above. Screenshots go to test-output/screenshots."""
 
 from __future__ import annotations
 
@@ -141,6 +141,16 @@ SEGMENT = """async (row) => {
 
 # whether the inspector still slides in (a transition of its dialog runs)
 SLIDING = """() => document.getAnimations().some((a) => a.effect?.target?.closest?.('.q-dialog'))"""
+# From now on, where the inspector is drawn at each frame ([x, y]), for the first 40 frames it is on the page
+SHEET_PATH = """() => {
+ window.__sheet = [];
+ const look = () => {
+  const sheet = document.querySelector('.fm-inspector');
+  if (sheet) { const box = sheet.getBoundingClientRect(); window.__sheet.push([Math.round(box.x), Math.round(box.y)]); }
+  if (window.__sheet.length < 40) requestAnimationFrame(look);
+ };
+ requestAnimationFrame(look);
+}"""
 # the room the page's container leaves on its right and below its end
 ROOM = """() => {
  const room = getComputedStyle(document.querySelector('.q-page-container'));
@@ -208,6 +218,7 @@ def test_the_open_inspector_covers_none_of_the_page(
         sign_in(page, server, f'/executions/{execution}')
         gantt = page.get_by_test_id('replay-gantt')
         expect(gantt).to_be_visible()
+        page.evaluate(SHEET_PATH)
         _pick_in_list(page, 'w115')
         inspector = page.get_by_test_id('inspector')
         expect(inspector).to_contain_text('Process shard 115')
@@ -226,6 +237,9 @@ def test_the_open_inspector_covers_none_of_the_page(
             page.screenshot(path=str(shots / f'inspector-beside-timeline-{width}.png'))
         else:  # a sheet along the bottom, above which the Timeline (its time axis and slider) and the page's end go
             assert (sheet['x'], sheet['width'], sheet['y'] + sheet['height']) == (0, width, height)
+            # it slid up from the bottom (it came in from the right, as a side panel does)
+            path = page.evaluate('window.__sheet')
+            assert {x for x, _ in path} == {0} and path[0][1] > sheet['y'], path
             page.evaluate('(by) => window.scrollBy(0, by)', _bottom(page, 'replay-gantt') - sheet['y'])
             assert _bottom(page, 'replay-gantt') <= sheet['y'] + 1
             page.screenshot(path=str(shots / f'inspector-above-timeline-{width}.png'))
