@@ -86,7 +86,7 @@ body.body--dark .fm-slow-note { color: #fcd34d; background: rgba(217, 119, 6, .1
 /* the node inspector (widgets/inspector.py) covers none of the page: beside it on a wide screen, the page (its
    canvas, node list, Timeline and the Timeline's slider) narrows to the room left of it; on a narrower one it is a
    sheet along the bottom, and the page gets room below its end to scroll every part of it above the sheet */
-/* (node_list.js's screenBottom knows the sheet's 45% and the 900 px) */
+/* (lib/fm-sheet.js's screenBottom knows the sheet's 45% and the 900 px) */
 :root { --fm-inspector-width: clamp(360px, 32vw, 520px); --fm-inspector-sheet: 45vh; }
 .q-dialog__inner > .fm-inspector { width: var(--fm-inspector-width); height: calc(100vh - 120px);
                                    margin: 72px 16px 0 0; }

@@ -4,7 +4,8 @@ marks it; where the slider left the window is where a pick starts from; the repl
 The node list alike: a node picked on the canvas or the Timeline has its row scrolled into the list's view (the list
 scrolls, the page does not). The open inspector covers none of the page: at 1280 x 800 the page (the Timeline and its
 slider included) narrows beside it; on a phone it is a sheet that slides up along the bottom, that every part of the
-page can be scrolled above. Screenshots go to test-output/screenshots."""
+page can be scrolled above; while it is open the Timeline shows the rows the room above it takes. Screenshots go to
+test-output/screenshots."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 from helpers import WIDE, click_on_canvas, node_pixel, sign_in, start, wait_ended, wait_loaded
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Locator, Page, expect
 from waiting import wait_until
 
 Api = Callable[..., httpx.Response]
@@ -151,6 +152,12 @@ SHEET_PATH = """() => {
  };
  requestAnimationFrame(look);
 }"""
+# the slider moved to rows [first, last] (by row)
+SLIDE_TO = """async ([first, last]) => {
+ const { echarts } = await import('nicegui-echart');
+ const chart = echarts.getInstanceByDom(document.querySelector('[data-testid=replay-gantt]'));
+ chart.dispatchAction({ type: 'dataZoom', dataZoomIndex: 0, startValue: first, endValue: last });
+}"""
 # the room the page's container leaves on its right and below its end
 ROOM = """() => {
  const room = getComputedStyle(document.querySelector('.q-page-container'));
@@ -240,9 +247,22 @@ def test_the_open_inspector_covers_none_of_the_page(
             # it slid up from the bottom (it came in from the right, as a side panel does)
             path = page.evaluate('window.__sheet')
             assert {x for x, _ in path} == {0} and path[0][1] > sheet['y'], path
-            page.evaluate('(by) => window.scrollBy(0, by)', _bottom(page, 'replay-gantt') - sheet['y'])
-            assert _bottom(page, 'replay-gantt') <= sheet['y'] + 1
+            # the Timeline's window holds the rows the room above the sheet takes, and is seen whole there
+            header = _box_of(page.locator('.q-header'))
+            first, last = (_rows(page) or {})['window']
+            assert first <= 116 <= last and 4 <= last - first < 19, (first, last)
+            assert _box(page, 'replay-gantt')['height'] <= sheet['y'] - (header['y'] + header['height'])
+            # (scrolled until it stays: the event log below, drawn as it comes near, may take less room than it kept)
+            wait_until(lambda: _scrolled_to(page, _bottom(page, 'replay-gantt'), sheet['y']), 'its end at the sheet')
+            assert _box(page, 'replay-gantt')['y'] >= header['y'] + header['height']
             page.screenshot(path=str(shots / f'inspector-above-timeline-{width}.png'))
+            # its slider still moves it, as many rows at a time, and a node picked in it leaves it where it is
+            size = last - first
+            page.evaluate(SLIDE_TO, [50, 50 + size])
+            wait_until(lambda: (_rows(page) or {}).get('window') == [50, 50 + size], 'the slid window')
+            _pick_in_list(page, 'w055')
+            wait_until(lambda: (_rows(page) or {}).get('bold') == ['Process shard 55'], "w055's row marked")
+            assert (_rows(page) or {})['window'] == [50, 50 + size]
             page.evaluate('() => window.scrollTo(0, document.documentElement.scrollHeight)')
             log = page.locator('.fm-panel', has=page.get_by_text('Event log')).last
             assert (box := log.bounding_box()) is not None and box['y'] + box['height'] <= sheet['y'] + 1
@@ -275,9 +295,19 @@ def _pick_in_list(page: Page, node_id: str) -> None:
     page.get_by_test_id(f'node-{node_id}').dispatch_event('click')
 
 
+def _scrolled_to(page: Page, at: float, to: float) -> bool:
+    """Scroll the page so what is at ``at`` comes to ``to`` (px from the window's top); whether it was there."""
+    page.evaluate('(by) => window.scrollBy(0, by)', at - to)
+    return abs(at - to) <= 1
+
+
 def _box(page: Page, testid: str) -> dict[str, float]:
-    box = page.get_by_test_id(testid).bounding_box()
-    assert box is not None, testid
+    return _box_of(page.get_by_test_id(testid))
+
+
+def _box_of(locator: Locator) -> dict[str, float]:
+    box = locator.bounding_box()
+    assert box is not None, locator
     return dict(box)
 
 

@@ -4,7 +4,8 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 
 import patched from "fm-patched";
-import nodeList, { onScreen, revealTop, screenBottom } from "../../flowmon/web/widgets/node_list.js";
+import { roomAbove, screenBottom } from "fm-sheet";
+import nodeList, { onScreen, revealTop } from "../../flowmon/web/widgets/node_list.js";
 
 // A component instance as Vue would make it from `definition` (data, the mixin's and its own methods).
 function instance(definition = {}) {
@@ -154,4 +155,10 @@ test("on a narrow window the list's part on the screen ends where the inspector'
   assert.equal(screenBottom(900, 700), 700);
   assert.equal(screenBottom(390, 844), 464); // a phone: the sheet takes the bottom 45%
   assert.equal(screenBottom(899, 1000), 550);
+});
+
+test("a part of the page has the room above the sheet less the header, its own chrome and a margin", () => {
+  assert.equal(roomAbove(390, 844, 50, 100), 464 - 50 - 100 - 8);
+  assert.equal(roomAbove(390, 400, 50, 200), 0); // a short window: none
+  assert.equal(roomAbove(1280, 800, 50, 100), null); // a wide window has no sheet
 });

@@ -608,3 +608,16 @@ async def test_a_picked_node_out_of_the_gantt_charts_window_is_brought_into_it(u
     click_node(user, 'w23')  # the last row
     await user.should_see('w23', marker='inspector')
     assert (gantt_of(user)['window'], gantt_of(user)['picked']) == ((5, 24), 24)
+
+    # on a phone the browser says the room above the inspector's sheet: 300 px, which 8 rows take (8 x 26 px, the
+    # time axis and the queue's lane): the window holds them, with the picked row, and the chart is as tall
+    (gantt,) = user.find(marker='replay-gantt').elements
+    user.find(marker='replay-gantt').trigger('room', {'px': 300})
+    assert (gantt_of(user)['window'], gantt_of(user)['picked']) == ((17, 24), 24)
+    assert gantt.style['height'] == f'{8 * 26 + 56 + 22}px'
+    user.find(marker='replay-gantt').trigger('window', [10, 17])  # its slider moves it, 8 rows at a time
+    click_node(user, 'w12')  # (row 13, in it)
+    await user.should_see('w12', marker='inspector')
+    assert (gantt_of(user)['window'], gantt_of(user)['picked']) == ((10, 17), 13)
+    user.find(marker='replay-gantt').trigger('room', {'px': None})  # a wide window: no sheet, 20 rows
+    assert gantt_of(user)['window'] == (5, 24) and gantt.style['height'] == f'{20 * 26 + 56 + 22}px'

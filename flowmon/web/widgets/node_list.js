@@ -6,6 +6,7 @@
 // list itself, never the page: to the middle of the list's part on the screen (above the inspector's sheet on a
 // narrow window) when it is out of it, not at all when it is in it.
 import patched from "fm-patched";
+import { headerBottom, screenBottom } from "fm-sheet";
 
 // Where the list scrolls to show a row: `view` is the part of the list's content in view {top, height}, `row` the
 // row's {top, height} in the list's content. Null when the whole row is in view already, else the top of the view
@@ -21,15 +22,6 @@ export function revealTop(view, row) {
 export function onScreen(top, bottom, from, to, least) {
   const [shownTop, shownBottom] = [Math.max(top, from), Math.min(bottom, to)];
   return shownBottom - shownTop >= least ? [shownTop, shownBottom] : [top, bottom];
-}
-
-// The bottom of what the reader sees of a window `width` x `height` while a node is picked: the window's own, or on a
-// window under 900 px the top of the node inspector, a sheet along the bottom 45% of it (style.py's .fm-inspector):
-// a pick opens the inspector, which may not be drawn yet when the list scrolls.
-export const SHEET_BELOW_PX = 900;
-export const SHEET_SHARE = 0.45;
-export function screenBottom(width, height) {
-  return width < SHEET_BELOW_PX ? Math.round(height * (1 - SHEET_SHARE)) : height;
 }
 
 export default {
@@ -79,7 +71,7 @@ export default {
       const row = box?.children[this.index[id]];
       if (!row) return;
       const inner = box.getBoundingClientRect().top + box.clientTop; // the top of the list's view on the screen
-      const header = document.querySelector(".q-header")?.getBoundingClientRect().bottom ?? 0;
+      const header = headerBottom();
       const bottom = screenBottom(window.innerWidth, window.innerHeight);
       const [from, to] = onScreen(inner, inner + box.clientHeight, header, bottom, 2 * row.offsetHeight);
       const top = row.getBoundingClientRect().top - inner + box.scrollTop;

@@ -18,6 +18,8 @@ from flowmon.web.node_views import NodeView, NodeViews
 from flowmon.web.theme import status_icon, status_text_color
 from flowmon.web.widgets.patched import PatchedElement
 
+SHEET = 'lib/fm-sheet.js'  # where the inspector's sheet begins on a narrow window (the Timeline's too)
+
 
 @dataclass(frozen=True, slots=True)
 class NodeEntry:
@@ -28,7 +30,7 @@ class NodeEntry:
     type: str = ''
 
 
-class NodeList(PatchedElement, component='node_list.js'):
+class NodeList(PatchedElement, component='node_list.js', dependencies=[SHEET]):
     """A scrollable list of nodes in canvas order; clicking a row calls ``on_select(node_id)``.
 
     Snapshot: ``{rows: [row, ...], selected: id | null}`` (the selected row brought into view); patch: ``{rows:

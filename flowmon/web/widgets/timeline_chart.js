@@ -1,9 +1,11 @@
 // The replay's Gantt chart in the browser (see timeline_chart.py): built once from the `options` prop, with the
 // segments and the queue's lane drawn here; its moving parts (the cursor, the picked node's row and the window of
 // rows in view of a run with many nodes) are drawn from a snapshot and then patched. A click on a segment emits
-// "span_click" with the segment's value; where the slider moved the window, "window" with its first and last row.
+// "span_click" with the segment's value; where the slider moved the window, "window" with its first and last row. On a
+// narrow window it says the room the chart has above the inspector's sheet ("room", {px}; null on a wide window).
 import chart from "fm-chart";
 import patched from "fm-patched";
+import { headerBottom, roomAbove } from "fm-sheet";
 
 // One segment: value [row, start s, end s, first event, last event, marker] -> a rounded bar, at least 3 px wide
 // so instant attempts show; reuse and skip markers (marker 1) are thin ticks. Nothing for a row out of the window.
@@ -128,6 +130,7 @@ export default {
   props: { options: String },
   beforeUnmount() {
     this.themeObserver?.disconnect();
+    window.removeEventListener("resize", this.sayRoom);
   },
   methods: {
     async prepare() {
@@ -152,6 +155,19 @@ export default {
       });
       // where the slider moved the window (the server keeps it, to move it from there when a node is picked)
       built.on("datazoom", (e) => this.$emit("window", slidWindow(e, this.labels.length)));
+      this.sayRoom();
+      window.addEventListener("resize", this.sayRoom);
+    },
+    // Say the room (px) the chart has above the inspector's sheet on this window, when it changed: the window's
+    // height above the sheet, less the header and the chart's card around it.
+    sayRoom() {
+      const card = this.$el.closest(".q-card") ?? this.$el;
+      const [box, outer] = [this.$el.getBoundingClientRect(), card.getBoundingClientRect()];
+      const chrome = box.top - outer.top + (outer.bottom - box.bottom);
+      const px = roomAbove(window.innerWidth, window.innerHeight, headerBottom(), Math.round(chrome));
+      if (px === this.room) return;
+      this.room = px;
+      this.$emit("room", { px });
     },
     recolor() {
       const muted = getComputedStyle(document.body).getPropertyValue("--fm-muted");

@@ -15,6 +15,10 @@ A run with more nodes than ``WINDOW_LANES`` shows that many rows at a time, with
 them (an ECharts dataZoom on the row axis, the window's size locked), so the time axis stays under the rows in view.
 The node picked on the page (:meth:`TimelineChart.select`) has its row marked, and the window moves to it, keeping its
 size, when it is out of the window.
+
+On a narrow window the open inspector is a sheet over the bottom 45% of it (style.py's .fm-inspector): while a node is
+picked the window holds as many rows as the room above the sheet takes (the browser says that room, ``room``), so the
+chart is seen whole above it.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from flowmon.web.format import duration
 from flowmon.web.markup import echarts_tooltip, join, tag
 from flowmon.web.theme import outcome_status, status_color
 from flowmon.web.widgets.dag_chart import CHART, ECHARTS
+from flowmon.web.widgets.node_list import SHEET
 from flowmon.web.widgets.patched import PatchedElement
 
 CURSOR_COLOR = '#6366f1'  # indigo 500, like the canvas selection ring
@@ -41,6 +46,8 @@ ROW_PX = 26
 GRID_TOP = 8
 LANE_PX = 22  # the queue's lane above the rows
 WINDOW_LANES = 20  # a chart with more rows shows this many at a time, with a slider to move through them
+SHEET_LANES = 4  # the fewest rows the window holds above the inspector's sheet, however little room a screen has
+CHROME_PX = 56  # the chart's height besides its rows and the queue's lane (the time axis, the margins)
 GRID_RIGHT = 24  # room on the right for the last time label, which ends at the axis' end
 SLIDER_PX = 18  # the slider's room on the right of the rows, when it is shown (timeline_chart.js's SLIDER)
 
@@ -75,7 +82,11 @@ def queue_wait(state: ExecutionState | None, now: datetime | None = None) -> Que
 
 
 class TimelineChart(
-    PatchedElement, component='timeline_chart.js', dependencies=[CHART], esm=ECHARTS, default_classes='w-full'
+    PatchedElement,
+    component='timeline_chart.js',
+    dependencies=[CHART, SHEET],
+    esm=ECHARTS,
+    default_classes='w-full',
 ):
     """A Gantt chart of ``index``'s node spans; :meth:`show_cursor` moves the position line, :meth:`select` marks a
     node's row and brings it into view.
@@ -85,7 +96,8 @@ class TimelineChart(
     segments as the run goes. Snapshot and patch: ``{cursor: seconds, picked: row or -1, window: [first row, last
     row] or None}``, with ``{labels, data, max, queue, top}`` once grown (``queue``: the queue lane's item or None,
     ``top``: the grid's top margin, with room for the lane). The browser says where its slider moved the window
-    (``window``)."""
+    (``window``) and, on a narrow window, how many px the chart has above the inspector's sheet (``room``, null on a
+    wide one)."""
 
     def __init__(
         self,
@@ -101,9 +113,10 @@ class TimelineChart(
         self._grown: dict[str, Any] | None = None  # what grow() drew since the options were built
         self._cursor = 0.0
         self._picked: str | None = None  # the node picked on the page, whose row is marked
+        self._room: int | None = None  # px for the chart above the inspector's sheet (None: no sheet on this screen)
         spans = index.spans() if index is not None else {}
         self._rows = [node_id for node_id in (index.node_order if index else ()) if node_id in spans]
-        self._window = lane_window(None, len(self._rows))
+        self._window = lane_window(None, len(self._rows), self._lanes())
         self._duration = (index.duration_s if index else 0.0) or 0.001
         self._queue = queue_wait(index.final) if index is not None else None
         labels, data = self._layout(spans)
@@ -113,6 +126,7 @@ class TimelineChart(
         self.props('data-testid=replay-gantt').mark('replay-gantt')
         self.on('span_click', lambda e: self._clicked(e.args))
         self.on('window', lambda e: self._slid(e.args), throttle=0.2)
+        self.on('room', lambda e: self._roomed(e.args))
 
     @property
     def rows(self) -> list[str]:
@@ -126,22 +140,17 @@ class TimelineChart(
             self.send_patch({'cursor': value})
 
     def select(self, node_id: str | None) -> None:
-        """Mark ``node_id``'s row (None: no row) and, when it is out of the window, move the window to it."""
+        """Mark ``node_id``'s row (None: no row) and, when it is out of the window, move the window to it (the
+        window holds fewer rows while a node is picked on a narrow window: the room above the inspector's sheet)."""
         self._picked = node_id
-        row = self._picked_row()
-        window = reveal(self._window, row, len(self._rows)) if row >= 0 else self._window
-        diff: dict[str, Any] = {'picked': row}
-        if window != self._window:
-            self._window = window
-            diff['window'] = window
-        self.send_patch(diff)
+        self.send_patch({'picked': self._picked_row(), **self._fit_window()})
 
     def grow(self, spans: Mapping[str, Sequence[Span]], duration_s: float, queue: QueueWait | None = None) -> None:
         """Draw ``spans`` (rows in their order) over ``duration_s`` seconds, the cursor at its end: a run that is
         still going, whose open attempts reach to now, after its wait in the ``queue``. One patch with every segment
         (callers pace it)."""
         self._rows = list(spans)
-        window, self._window = self._window, lane_window(self._window, len(self._rows))
+        window, self._window = self._window, lane_window(self._window, len(self._rows), self._lanes())
         self._duration = max(duration_s, 0.001)
         self._queue = queue
         labels, data = self._layout(spans)
@@ -173,10 +182,32 @@ class TimelineChart(
         ]
         return [self._names.get(node_id, node_id) for node_id in self._rows], data
 
+    def _lanes(self) -> int:
+        """The window's size: WINDOW_LANES, or while a node is picked on a narrow window as many rows as the room
+        above the inspector's sheet takes (SHEET_LANES at least)."""
+        if self._picked is None or self._room is None:
+            return WINDOW_LANES
+        lane = LANE_PX if self._queue is not None else 0
+        return max(SHEET_LANES, min(WINDOW_LANES, (self._room - CHROME_PX - lane) // ROW_PX))
+
+    def _fit_window(self) -> dict[str, Any]:
+        """The window sized to :meth:`_lanes` and moved to the picked row when it is out of it (the chart's height
+        with it); the patch that says so, when it changed."""
+        row = self._picked_row()
+        window = lane_window(self._window, len(self._rows), self._lanes())
+        window = reveal(window, row, len(self._rows)) if row >= 0 else window
+        if window == self._window:
+            return {}
+        size = _size(self._window, len(self._rows))
+        self._window = window
+        if _size(window, len(self._rows)) != size:
+            self._fit_height()
+        return {'window': window}
+
     def _fit_height(self) -> None:
         lane = LANE_PX if self._queue is not None else 0
-        rows = min(len(self._rows), WINDOW_LANES)
-        self.style(f'height: {max(140, rows * ROW_PX + 56 + lane)}px')
+        rows = min(len(self._rows), self._lanes())
+        self.style(f'height: {max(140, rows * ROW_PX + CHROME_PX + lane)}px')
 
     def _clicked(self, value: object) -> None:
         """A segment was clicked: ``value`` is its item's value (row, start s, end s, first event, last event)."""
@@ -193,16 +224,25 @@ class TimelineChart(
             return
         first, last = value
         if type(first) is int and type(last) is int and 0 <= first <= last < len(self._rows):
-            self._window = lane_window((first, last), len(self._rows))  # (kept at its size: the slider moves it)
+            # (kept at its size: the slider moves it)
+            self._window = lane_window((first, last), len(self._rows), self._lanes())
+
+    def _roomed(self, value: object) -> None:
+        """The browser says how many px the chart has above the inspector's sheet on its screen (null: no sheet, a
+        wide window): while a node is picked the window takes that room."""
+        room = value.get('px') if isinstance(value, dict) else None
+        self._room = room if type(room) is int and 0 <= room <= 100_000 else None
+        if self._picked is not None:
+            self.send_patch(self._fit_window())
 
 
-def lane_window(window: tuple[int, int] | None, rows: int) -> tuple[int, int] | None:
-    """The rows in view of a chart with ``rows`` rows that showed ``window``: None when they all fit, else
-    ``WINDOW_LANES`` of them, from the top at first, then where the window was (within the rows)."""
-    if rows <= WINDOW_LANES:
+def lane_window(window: tuple[int, int] | None, rows: int, lanes: int = WINDOW_LANES) -> tuple[int, int] | None:
+    """The rows in view of a chart with ``rows`` rows that showed ``window``: None when they all fit in ``lanes``,
+    else ``lanes`` of them, from the top at first, then where the window was (within the rows)."""
+    if rows <= lanes:
         return None
-    first = min(window[0], rows - WINDOW_LANES) if window is not None else 0
-    return first, first + WINDOW_LANES - 1
+    first = min(window[0], rows - lanes) if window is not None else 0
+    return first, first + lanes - 1
 
 
 def reveal(window: tuple[int, int] | None, row: int, rows: int) -> tuple[int, int] | None:
@@ -322,6 +362,11 @@ def _item(row: int, span: Span, duration_s: float) -> dict[str, Any]:
         'itemStyle': {'color': color, 'opacity': 0.55 if span.outcome == 'running' else 1},
         'tooltip': {'formatter': echarts_tooltip(tip)},
     }  # fmt: skip
+
+
+def _size(window: tuple[int, int] | None, rows: int) -> int:
+    """How many rows ``window`` shows of ``rows`` (None: all)."""
+    return rows if window is None else window[1] - window[0] + 1
 
 
 def _grid_right(window: tuple[int, int] | None) -> int:
