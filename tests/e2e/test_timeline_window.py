@@ -4,7 +4,8 @@ marks it; where the slider left the window is where a pick starts from; the repl
 The node list alike: a node picked on the canvas or the Timeline has its row scrolled into the list's view (the list
 scrolls, the page does not). The open inspector covers none of the page: at 1280 x 800 the page (the Timeline and its
 slider included) narrows beside it; on a phone it is a sheet that slides up along the bottom, that every part of the
-page can be scrolled above; while it is open the Timeline shows the rows the room above it takes. Screenshots go to
+page can be scrolled above; while it is open the Timeline shows the rows the room above it takes, and a row tapped
+where it opens (on the Timeline, in the node list) is brought above it. Screenshots go to
 test-output/screenshots."""
 
 from __future__ import annotations
@@ -152,6 +153,12 @@ SHEET_PATH = """() => {
  };
  requestAnimationFrame(look);
 }"""
+# where on the screen the middle of the Gantt's row `row` is (y), the row in the window
+ROW_Y = """async (row) => {
+ const { echarts } = await import('nicegui-echart');
+ const dom = document.querySelector('[data-testid=replay-gantt]');
+ return dom.getBoundingClientRect().top + echarts.getInstanceByDom(dom).convertToPixel({ gridIndex: 0 }, [0, row])[1];
+}"""
 # the slider moved to rows [first, last] (by row)
 SLIDE_TO = """async ([first, last]) => {
  const { echarts } = await import('nicegui-echart');
@@ -280,8 +287,44 @@ def test_the_open_inspector_covers_none_of_the_page(
         page.get_by_role('button', name='Close inspector').click()
         expect(inspector).to_be_hidden()
         wait_until(lambda: page.evaluate(ROOM) == ['0px', '0px'], 'the room it took given back to the page')
+        if width < 900:
+            _tapped_rows_come_above_the_sheet(page, sheet['y'], shots)
     finally:
         context.close()
+
+
+def _tapped_rows_come_above_the_sheet(page: Page, sheet: float, shots: Path) -> None:
+    """A row tapped near the bottom of a phone's screen, where the sheet opens, is brought above it: on the Timeline
+    (whose window holds 20 rows again once the inspector closed) and in the node list."""
+    header = _box_of(page.locator('.q-header'))
+    above = header['y'] + header['height'], sheet
+    first, last = (_rows(page) or {})['window']
+    assert last - first == 19
+    row = first + 15
+    wait_until(lambda: _scrolled_to(page, page.evaluate(ROW_Y, row), 780), "the row near the screen's bottom")
+    x, y = page.evaluate(SEGMENT, row)
+    assert y > sheet
+    page.mouse.click(x, y)
+    name = f'Process shard {row - 1}'  # (after the split's row)
+    expect(page.get_by_test_id('inspector')).to_contain_text(name)
+    wait_until(lambda: (_rows(page) or {}).get('bold') == [name], 'its row marked')
+    wait_until(lambda: above[0] <= page.evaluate(ROW_Y, row) <= above[1] - 13, 'the tapped row above the sheet')
+    page.screenshot(path=str(shots / 'timeline-tapped-row-above-sheet.png'))
+    page.get_by_role('button', name='Close inspector').click()
+    wait_until(lambda: page.evaluate(ROOM) == ['0px', '0px'], 'the room it took given back to the page')
+
+    tapped = page.get_by_test_id('node-w030')
+    tapped.evaluate("(row) => row.scrollIntoView({ block: 'center' })")  # (in the list's view)
+    wait_until(lambda: _scrolled_to(page, _box(page, 'node-w030')['y'], 780), "the row near the screen's bottom")
+    assert _box(page, 'node-w030')['y'] > sheet
+    tapped.click()
+    expect(page.get_by_test_id('inspector')).to_contain_text('Process shard 30')
+    wait_until(
+        lambda: above[0] <= _box(page, 'node-w030')['y'] and _bottom(page, 'node-w030') <= above[1] + 1,
+        'the tapped row above the sheet',
+        seen=lambda: (tapped.bounding_box(), above),
+    )
+    page.screenshot(path=str(shots / 'node-list-tapped-row-above-sheet.png'))
 
 
 # A pick on the canvas as a click on a card makes it (the chart's own event), for a card wherever it is drawn.

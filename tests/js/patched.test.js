@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 
 import patched from "fm-patched";
-import { roomAbove, screenBottom } from "fm-sheet";
+import { liftBy, roomAbove, screenBottom } from "fm-sheet";
 import nodeList, { onScreen, revealTop } from "../../flowmon/web/widgets/node_list.js";
 
 // A component instance as Vue would make it from `definition` (data, the mixin's and its own methods).
@@ -161,4 +161,13 @@ test("a part of the page has the room above the sheet less the header, its own c
   assert.equal(roomAbove(390, 844, 50, 100), 464 - 50 - 100 - 8);
   assert.equal(roomAbove(390, 400, 50, 200), 0); // a short window: none
   assert.equal(roomAbove(1280, 800, 50, 100), null); // a wide window has no sheet
+});
+
+test("a row tapped where the sheet opens is lifted to the middle of the room above it; any other, not", () => {
+  // a phone 390 x 844: the header ends at 50, the sheet begins at 464 (the room's middle: 257)
+  assert.equal(liftBy(770, 800, 50, 390, 844), 785 - 257);
+  assert.equal(liftBy(440, 470, 50, 390, 844), 455 - 257); // partly under it
+  assert.equal(liftBy(400, 430, 50, 390, 844), 0); // above it
+  assert.equal(liftBy(900, 930, 50, 390, 844), 0); // off the screen: not where the reader tapped
+  assert.equal(liftBy(770, 800, 50, 1280, 844), 0); // a wide window: the inspector is beside the page
 });

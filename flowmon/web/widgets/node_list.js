@@ -4,9 +4,10 @@
 // slower than usual has a marker (data-testid="slow-marker") whose title says by how much. Clicks and Enter emit
 // "select" with the node id. A row picked elsewhere (the patch says `reveal`) is brought into view by scrolling the
 // list itself, never the page: to the middle of the list's part on the screen (above the inspector's sheet on a
-// narrow window) when it is out of it, not at all when it is in it.
+// narrow window) when it is out of it, not at all when it is in it. A row tapped in the list where the sheet comes on a
+// narrow window (the patch says `lift`) is lifted above it: the page scrolls.
 import patched from "fm-patched";
-import { headerBottom, screenBottom } from "fm-sheet";
+import { headerBottom, liftBy, liftPage, screenBottom } from "fm-sheet";
 
 // Where the list scrolls to show a row: `view` is the part of the list's content in view {top, height}, `row` the
 // row's {top, height} in the list's content. Null when the whole row is in view already, else the top of the view
@@ -64,6 +65,12 @@ export default {
       }
       if ("selected" in diff) this.chosen = diff.selected;
       if (diff.reveal && diff.selected !== null) this.reveal(diff.selected);
+      if (diff.lift && diff.selected !== null) this.lift(diff.selected);
+    },
+    // Scroll the page so the row of node `id`, tapped where the inspector's sheet opens, is seen above it.
+    lift(id) {
+      const box = this.$el?.children[this.index[id]]?.getBoundingClientRect();
+      if (box) liftPage(liftBy(box.top, box.bottom, headerBottom(), window.innerWidth, window.innerHeight));
     },
     // Scroll the list (its own box, not the page) so the row of node `id` is in its part on the screen, when not.
     reveal(id) {

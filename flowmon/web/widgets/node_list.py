@@ -5,7 +5,8 @@ and ``data-status`` for scripts). The rows are rendered in the browser from row 
 and then patched (:mod:`~flowmon.web.widgets.patched`): the page holds one element however many nodes there are,
 and a tick sends only the rows that changed. A node picked elsewhere (on the canvas, on the Timeline) has its row
 brought into view: the list scrolls itself (not the page) to it when it is out of view, as the Timeline's window
-moves to a picked row; a row picked in the list itself is left where the reader clicked it.
+moves to a picked row; a row picked in the list itself is left where the reader clicked it, unless the inspector's
+sheet opens over it (a narrow window): then the page scrolls it above the sheet.
 """
 
 from __future__ import annotations
@@ -35,7 +36,8 @@ class NodeList(PatchedElement, component='node_list.js', dependencies=[SHEET]):
 
     Snapshot: ``{rows: [row, ...], selected: id | null}`` (the selected row brought into view); patch: ``{rows:
     [changed row, ...]}`` and/or ``{selected: id | null}``, with ``reveal: true`` when the selected row is to be
-    brought into view (it was picked elsewhere than in the list). A row is complete: ``id``, ``name``, ``caption``,
+    brought into view (it was picked elsewhere than in the list), ``lift: true`` when it was picked in the list (lifted
+    above the inspector's sheet, where that opens over it). A row is complete: ``id``, ``name``, ``caption``,
     ``status``, ``color``, ``icon``, ``detail``, ``slow`` (the slower-than-usual text, or empty)."""
 
     def __init__(
@@ -82,9 +84,14 @@ class NodeList(PatchedElement, component='node_list.js', dependencies=[SHEET]):
         list's view (the browser scrolls the list only when the row is out of view; picked again, it is brought back
         into view)."""
         reveal = node_id is not None and not self._picking
-        if node_id != self._selected or reveal:
+        if node_id != self._selected or reveal or self._picking:
             self._selected = node_id
-            self.send_patch({'selected': node_id, 'reveal': True} if reveal else {'selected': node_id})
+            diff: dict[str, Any] = {'selected': node_id}
+            if reveal:
+                diff['reveal'] = True
+            elif self._picking:  # lifted above the inspector's sheet, where that opens over it (a narrow window)
+                diff['lift'] = True
+            self.send_patch(diff)
 
     def snapshot(self) -> dict[str, Any]:
         return {'rows': list(self._rows.values()), 'selected': self._selected}

@@ -2,10 +2,11 @@
 // segments and the queue's lane drawn here; its moving parts (the cursor, the picked node's row and the window of
 // rows in view of a run with many nodes) are drawn from a snapshot and then patched. A click on a segment emits
 // "span_click" with the segment's value; where the slider moved the window, "window" with its first and last row. On a
-// narrow window it says the room the chart has above the inspector's sheet ("room", {px}; null on a wide window).
+// narrow window it says the room the chart has above the inspector's sheet ("room", {px}; null on a wide window), and
+// the row of a clicked segment (the patch says `lift`) is lifted above the sheet: the page scrolls.
 import chart from "fm-chart";
 import patched from "fm-patched";
-import { headerBottom, roomAbove } from "fm-sheet";
+import { headerBottom, liftBy, liftPage, roomAbove } from "fm-sheet";
 
 // One segment: value [row, start s, end s, first event, last event, marker] -> a rounded bar, at least 3 px wide
 // so instant attempts show; reuse and skip markers (marker 1) are thin ticks. Nothing for a row out of the window.
@@ -22,6 +23,7 @@ export function renderSpan(params, api) {
 }
 
 const LANE = 22; // the queue's lane above the rows (timeline_chart.py's LANE_PX)
+const ROW = 26; // a row (timeline_chart.py's ROW_PX)
 const PAD = 6;
 const FONT = "12px sans-serif";
 const BAND = "rgba(148,163,184,0.14)";
@@ -169,6 +171,14 @@ export default {
       this.room = px;
       this.$emit("room", { px });
     },
+    // Scroll the page so the picked row, clicked where the inspector's sheet opens, is seen above it.
+    lift() {
+      if (!this.chart || this.picked < 0) return;
+      const [, y] = this.chart.convertToPixel({ gridIndex: 0 }, [0, this.picked]);
+      const top = this.$el.getBoundingClientRect().top + y;
+      const half = ROW / 2;
+      liftPage(liftBy(top - half, top + half, headerBottom(), window.innerWidth, window.innerHeight));
+    },
     recolor() {
       const muted = getComputedStyle(document.body).getPropertyValue("--fm-muted");
       this.chart?.setOption(axisText(muted, this.axisFallback));
@@ -183,6 +193,8 @@ export default {
       this.update(snapshot);
     },
     update(diff) {
+      // the chart's new height (fewer rows above the sheet) came just before: drawn at it before a row is lifted
+      if (this.chart && this.chart.getHeight() !== this.$el.clientHeight) this.chart.resize();
       const option = { series: [] };
       if ("cursor" in diff) option.series.push({ id: "cursor", markLine: { data: [{ xAxis: diff.cursor }] } });
       if (diff.data) {
@@ -204,6 +216,7 @@ export default {
         option.dataZoom = [{ ...option.dataZoom?.[0], ...dataZoom[0] }];
       }
       this.chart?.setOption(option);
+      if (diff.lift) this.lift();
     },
   },
 };

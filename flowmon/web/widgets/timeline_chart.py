@@ -18,7 +18,7 @@ size, when it is out of the window.
 
 On a narrow window the open inspector is a sheet over the bottom 45% of it (style.py's .fm-inspector): while a node is
 picked the window holds as many rows as the room above the sheet takes (the browser says that room, ``room``), so the
-chart is seen whole above it.
+chart is seen whole above it, and a row clicked where the sheet comes is lifted above it (the page scrolls).
 """
 
 from __future__ import annotations
@@ -95,9 +95,9 @@ class TimelineChart(
     the cursor, the picked row and the window are its moving parts. On the live page :meth:`grow` redraws the
     segments as the run goes. Snapshot and patch: ``{cursor: seconds, picked: row or -1, window: [first row, last
     row] or None}``, with ``{labels, data, max, queue, top}`` once grown (``queue``: the queue lane's item or None,
-    ``top``: the grid's top margin, with room for the lane). The browser says where its slider moved the window
-    (``window``) and, on a narrow window, how many px the chart has above the inspector's sheet (``room``, null on a
-    wide one)."""
+    ``top``: the grid's top margin, with room for the lane), and ``lift: true`` in the patch of a node picked by a
+    click on its segment. The browser says where its slider moved the window (``window``) and, on a narrow window,
+    how many px the chart has above the inspector's sheet (``room``, null on a wide one)."""
 
     def __init__(
         self,
@@ -114,6 +114,7 @@ class TimelineChart(
         self._cursor = 0.0
         self._picked: str | None = None  # the node picked on the page, whose row is marked
         self._room: int | None = None  # px for the chart above the inspector's sheet (None: no sheet on this screen)
+        self._clicking = False  # a click on a segment is picking its node
         spans = index.spans() if index is not None else {}
         self._rows = [node_id for node_id in (index.node_order if index else ()) if node_id in spans]
         self._window = lane_window(None, len(self._rows), self._lanes())
@@ -143,7 +144,10 @@ class TimelineChart(
         """Mark ``node_id``'s row (None: no row) and, when it is out of the window, move the window to it (the
         window holds fewer rows while a node is picked on a narrow window: the room above the inspector's sheet)."""
         self._picked = node_id
-        self.send_patch({'picked': self._picked_row(), **self._fit_window()})
+        diff: dict[str, Any] = {'picked': self._picked_row(), **self._fit_window()}
+        if self._clicking and node_id is not None:
+            diff['lift'] = True
+        self.send_patch(diff)
 
     def grow(self, spans: Mapping[str, Sequence[Span]], duration_s: float, queue: QueueWait | None = None) -> None:
         """Draw ``spans`` (rows in their order) over ``duration_s`` seconds, the cursor at its end: a run that is
@@ -216,7 +220,11 @@ class TimelineChart(
         row, start, end = value[0], value[3], value[4]
         if not isinstance(row, int) or not 0 <= row < len(self._rows) or not isinstance(start, int):
             return
-        self._on_span(self._rows[row], int(end) if isinstance(end, int | float) and end >= 0 else start)
+        self._clicking = True
+        try:
+            self._on_span(self._rows[row], int(end) if isinstance(end, int | float) and end >= 0 else start)
+        finally:
+            self._clicking = False
 
     def _slid(self, value: object) -> None:
         """The slider moved the window: ``value`` is [first row, last row] as the browser shows them now."""
