@@ -91,6 +91,12 @@ body.body--dark .fm-slow-note { color: #fcd34d; background: rgba(217, 119, 6, .1
 .q-dialog__inner > .fm-inspector { width: var(--fm-inspector-width); height: calc(100vh - 120px);
                                    margin: 72px 16px 0 0; }
 body:has(.fm-inspector) .q-page-container { padding-right: calc(var(--fm-inspector-width) + 16px); }
+/* the page narrows as the panel slides in and widens as it slides out, in step with it (the dialog's 0.3 s and
+   easing), where it jumped to its new width at once; the canvas keeps its view meanwhile (it is resized, not laid
+   out again) */
+.q-page-container { transition: padding-right .3s cubic-bezier(0.215, 0.61, 0.355, 1); }
+body:has(.q-transition--slide-right-leave-active > .fm-inspector) .q-page-container { padding-right: 0; }
+@media (prefers-reduced-motion: reduce) { .q-page-container { transition: none; } }
 /* (a page as narrow as a phone's: its rows of buttons wrap as on a phone) */
 body:has(.fm-inspector) .fm-wrap-narrow.no-wrap { flex-wrap: wrap !important; }
 body:has(.fm-inspector) .fm-wrap-narrow > * { max-width: 100%; }

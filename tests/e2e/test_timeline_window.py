@@ -141,8 +141,15 @@ SEGMENT = """async (row) => {
 }"""
 
 
-# whether the inspector still slides in (a transition of its dialog runs)
-SLIDING = """() => document.getAnimations().some((a) => a.effect?.target?.closest?.('.q-dialog'))"""
+# whether the inspector still slides in (a transition of its dialog runs), or the page still narrows or widens about it
+SLIDING = """() => document.getAnimations().some((a) => a.effect?.target?.closest?.('.q-dialog, .q-page-container'))"""
+# From now on, which of the page container's properties start a transition (window.__eased)
+EASED = """() => {
+ window.__eased = [];
+ const page = document.querySelector('.q-page-container');
+ if (!page.dataset.eased) page.addEventListener('transitionrun', (e) => window.__eased.push(e.propertyName));
+ page.dataset.eased = 'yes';
+}"""
 # From now on, where the inspector is drawn at each frame ([x, y]), for the first 40 frames it is on the page
 SHEET_PATH = """() => {
  window.__sheet = [];
@@ -233,6 +240,7 @@ def test_the_open_inspector_covers_none_of_the_page(
         gantt = page.get_by_test_id('replay-gantt')
         expect(gantt).to_be_visible()
         page.evaluate(SHEET_PATH)
+        page.evaluate(EASED)
         _pick_in_list(page, 'w115')
         inspector = page.get_by_test_id('inspector')
         expect(inspector).to_contain_text('Process shard 115')
@@ -240,6 +248,7 @@ def test_the_open_inspector_covers_none_of_the_page(
         wait_until(lambda: not page.evaluate(SLIDING), 'the inspector slid in')
         sheet = _box(page, 'inspector')
         if width > 900:  # beside it: the canvas, the list and the Timeline with its slider, the Timeline readable
+            assert set(page.evaluate('window.__eased')) == {'padding-right'}  # the page narrows in step, no jump
             page.screenshot(path=str(shots / f'inspector-beside-page-{width}.png'))
             assert page.evaluate(WIDE, sheet['x']) == []  # (the header's buttons wrap too)
             gantt.scroll_into_view_if_needed()
@@ -284,9 +293,11 @@ def test_the_open_inspector_covers_none_of_the_page(
                 'the picked row above the sheet',
                 seen=lambda: (row.bounding_box(), sheet['y']),
             )
+        page.evaluate(EASED)
         page.get_by_role('button', name='Close inspector').click()
         expect(inspector).to_be_hidden()
         wait_until(lambda: page.evaluate(ROOM) == ['0px', '0px'], 'the room it took given back to the page')
+        assert set(page.evaluate('window.__eased')) == ({'padding-right'} if width > 900 else set())  # widens so
         if width < 900:
             _tapped_rows_come_above_the_sheet(page, sheet['y'], shots)
     finally:
