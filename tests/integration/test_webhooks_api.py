@@ -149,7 +149,14 @@ REFUSED_HEADERS = [
         ['headers', 'X-Tenant'],
     ),
     ({'X Tenant': 'a'}, "header name 'X Tenant' is not an HTTP header name", ['headers', 'X Tenant']),
-    ({'X-Note': 'a\nb'}, "header 'X-Note' is empty, too long or contains a line break", ['headers', 'X-Note']),
+    ({'X-Note': 'a\nb'}, "header 'X-Note' contains a line break", ['headers', 'X-Note']),
+    (
+        {'X-Note': 'a' * 8200},
+        "header 'X-Note' is too long (its name and value together at most 8192",
+        ['headers', 'X-Note'],
+    ),
+    ({'X-Ok': 'a', '': 'b'}, 'a header name is empty', ['headers']),
+    ({' ': 'b'}, "a header name is blank (' ')", ['headers']),
     ({'Authorization': 'x'}, "header 'Authorization' is set by the auth settings", ['headers', 'Authorization']),
     ({f'X-{n}': 'a' for n in range(21)}, 'at most 20 custom headers are allowed', ['headers']),
 ]
@@ -161,7 +168,8 @@ async def test_a_refused_custom_header_is_named_in_errors_loc(
 ) -> None:
     """A refusal of one of an endpoint's (or a delivery's) custom headers named the whole mapping (``["body",
     "headers"]``; ``["body"]`` for a new endpoint): now it names the header, ``["body", "headers", "Host"]``, on
-    a create, a patch and a delivery alike; too many of them is the mapping's fault still."""
+    a create, a patch and a delivery alike; too many of them is the mapping's fault still, and so is an empty name
+    (which was named as ``["body", "headers", ""]``, the detail reading 'headers.: header '' is empty, ...')."""
     async with running_app(tmp_path) as app:
         auth = {'type': 'bearer', 'token': 't'}
         spec = {'url': 'https://x.test/', 'event_types': ['execution.failed'], 'auth': auth}

@@ -74,10 +74,13 @@ class WebhookAuth(NodeConfig):
 
 def check_custom_headers(headers: Mapping[str, str], *, auth: WebhookAuth | None = None) -> dict[str, str]:
     """Validate user-chosen request headers; raises ``ValueError`` naming a reserved or oversized one, marked
-    (:func:`~flowmon.engine.core.inputs.located`) with the name of the header it refuses (not marked: too many)."""
+    (:func:`~flowmon.engine.core.inputs.located`) with the name of the header it refuses (not marked: too many,
+    or a name that is empty or blank, which names nothing to point at)."""
     if len(headers) > MAX_CUSTOM_HEADERS:
         raise ValueError(f'at most {MAX_CUSTOM_HEADERS} custom headers are allowed')
     for name, value in headers.items():
+        if not name.strip():
+            raise ValueError('a header name is empty' if not name else f'a header name is blank ({name!r})')
         problem = _custom_header_problem(name, value, auth)
         if problem:
             raise located(ValueError(problem), name)
@@ -90,8 +93,10 @@ def _custom_header_problem(name: str, value: str, auth: WebhookAuth | None) -> s
         return f'header {name!r} is reserved'
     if auth is not None and lowered == auth.header_name.lower():
         return f'header {name!r} is set by the auth settings'
-    if len(name) + len(value) > MAX_HEADER_BYTES or not name.strip() or '\n' in value or '\r' in value:
-        return f'header {name!r} is empty, too long or contains a line break'
+    if len(name) + len(value) > MAX_HEADER_BYTES:
+        return f'header {name!r} is too long (its name and value together at most {MAX_HEADER_BYTES} characters)'
+    if '\n' in value or '\r' in value:
+        return f'header {name!r} contains a line break'
     return header_problem(name, value)
 
 
