@@ -371,6 +371,12 @@ async def test_a_refusal_about_one_input_says_where_it_is_as_a_schema_refusal_do
             ['body', 'input', 'o', 't', 0],
             'the execution input at o.t[0]: NaN and Infinity are not JSON numbers',
         ),
+        (  # a number too large for a float, named as typed (Python reads it as an infinity)
+            client.post('/api/workflows/quick/executions', content=b'{"input": {"n": [1, -1e999]}}', headers=JSON),
+            422,
+            ['body', 'input', 'n', 1],
+            'the execution input at n[1]: -1e999 is out of range: JSON numbers must be finite',
+        ),
         (  # an integer beyond 64 bits too (it was refused at ['body', 'input'], its place in the message alone)
             client.post(
                 '/api/workflows/quick/executions', json={'input': {'order': {'n': 123456789012345678901234567890}}}

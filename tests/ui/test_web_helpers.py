@@ -130,6 +130,8 @@ def test_search_and_trigger_travel_in_the_url_and_match_live_executions_like_the
         ('{"n": 100000000000000000000000}', None, 'holds an integer outside the 64-bit range'),
         ('{"n": NaN}', None, 'the execution input at n: NaN and Infinity are not JSON numbers'),
         ('{"a": [1, -Infinity]}', None, 'the execution input at a[1]: NaN and Infinity are not JSON numbers'),
+        ('{"n": 1e999}', None, 'the execution input at n: 1e999 is out of range: JSON numbers must be finite'),
+        ('{"n": 1' + '0' * 400 + '.5}', None, 'at n: 1' + '0' * 38 + '… is out of range'),  # a long one: cut
         ('{"order": {"n": 1, "n": 2}}', None, 'the execution input names the key "n" twice in one object (in order)'),
     ],
 )

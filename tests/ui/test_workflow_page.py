@@ -170,6 +170,9 @@ async def test_input_dialog_checks_the_json_as_it_is_typed_and_sends_nothing_inv
     user.find(marker='input-json').clear().type('{"n": 1, "ratio": NaN}')  # Python reads it; JSON has no NaN
     await user.should_see('the execution input at ratio: NaN and Infinity are not JSON numbers', retries=20)
     assert not run.enabled
+    user.find(marker='input-json').clear().type('{"n": 1e999}')  # too large for a float: named as typed
+    await user.should_see('the execution input at n: 1e999 is out of range: JSON numbers must be finite', retries=20)
+    assert not run.enabled
     user.find(marker='input-json').clear().type('{"n": 1}')
     await user.should_not_see(marker='input-error', retries=20)
     assert run.enabled

@@ -149,6 +149,27 @@ def test_nan_and_infinity_are_refused_naming_where_they_are(value: Any, message:
     assert PayloadBudget().check({'x': 1.5, 'y': -0.0, 'z': 1e308}, 'the body') == '{"x":1.5,"y":-0.0,"z":1e+308}'
 
 
+@pytest.mark.parametrize(
+    ('text', 'message'),
+    [
+        ('{"n": 1e999}', 'the body at n: 1e999 is out of range: JSON numbers must be finite'),
+        ('{"a": [2, -1E+400]}', 'the body at a[1]: -1E+400 is out of range: JSON numbers must be finite'),
+        ('[[1.5], [0.5, 9e9999]]', 'the body at [1][1]: 9e9999 is out of range: JSON numbers must be finite'),
+        ('1e999', 'the body: 1e999 is out of range: JSON numbers must be finite'),
+        ('{"n": Infinity}', 'the body at n: NaN and Infinity are not JSON numbers'),  # typed as such: no range
+    ],
+)
+def test_a_number_too_large_for_a_float_is_refused_as_typed(text: str, message: str) -> None:
+    """Python's parser reads 1e999 as an infinity: the refusal said 'NaN and Infinity are not JSON numbers', which
+    names neither what was typed nor what is wrong with it."""
+    budget = PayloadBudget()
+    with pytest.raises(PayloadInvalid, match=r'^' + re.escape(message) + '$'):
+        budget.check(budget.loads(text, 'the body'), 'the body')
+    with pytest.raises(PayloadInvalid, match=r'^' + re.escape(message) + '$'):
+        budget.check(loads_unique(text, 'the body'), 'the body')
+    assert budget.loads('{"n": 1e308, "m": -2.5e-400}', 'the body') == {'n': 1e308, 'm': -0.0}
+
+
 def test_check_compares_the_exact_compact_encoding_with_the_limit() -> None:
     budget = PayloadBudget(max_bytes=2048)
     fits = {'blob': 'x' * (2048 - len('{"blob":""}'))}

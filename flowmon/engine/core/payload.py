@@ -113,6 +113,33 @@ class PayloadInvalid(PayloadError):
 
 NOT_JSON_NUMBERS = 'NaN and Infinity are not JSON numbers'
 MAX_KEY_CHARS_SHOWN = 100
+MAX_NUMBER_CHARS_SHOWN = 40
+
+
+class OutOfRange(float):
+    """A number of JSON text too large for a float (``1e999``, ``-1e400``), which Python's parser reads as an
+    infinity: it keeps the text as typed (``text``), so the refusal of it can name the number the person wrote."""
+
+    text: str
+
+
+def read_float(text: str) -> float:
+    """A JSON number with a fraction or an exponent, as the parser reads it (``parse_float``); one too large for a
+    float is an :class:`OutOfRange` infinity that remembers ``text``."""
+    value = float(text)
+    if value in (math.inf, -math.inf):
+        number = OutOfRange(value)
+        number.text = text
+        return number
+    return value
+
+
+def _not_finite_said(value: Any) -> str:
+    """What follows the place in the refusal of a NaN or an infinity: the number as typed when it was read from
+    text (``: 1e999 is out of range: JSON numbers must be finite``)."""
+    if not isinstance(value, OutOfRange):
+        return f': {NOT_JSON_NUMBERS}'
+    return f': {bounded_text(value.text, MAX_NUMBER_CHARS_SHOWN)} is out of range: JSON numbers must be finite'
 
 
 class DuplicateKey(PayloadInvalid):
@@ -148,7 +175,7 @@ def loads_unique(text: bytes | str, what: str) -> Any:
                 seen.add(key)
         return value
 
-    document = json.loads(text, object_pairs_hook=unique)
+    document = json.loads(text, object_pairs_hook=unique, parse_float=read_float)
     if not found:
         return document
     duplicated, key = found[0]
@@ -322,7 +349,8 @@ class PayloadMeter:
             at = _find(value, exc.found)
             path = at[0] if at is not None else ()
             where = f' at {path_text(path)}' if path else ''
-            raise PayloadInvalid(f'{what}{where}{exc.said}', path=path) from None
+            said = _not_finite_said(at[1]) if at is not None and exc.found is _not_finite else exc.said
+            raise PayloadInvalid(f'{what}{where}{said}', path=path) from None
 
     def _measure(self, value: Any, what: str) -> tuple[int, int]:
         known = self._known
@@ -428,7 +456,7 @@ def _scalar_size(value: Any, what: str) -> int:
             raise _Unrepresentable(what, ' holds an integer outside the 64-bit range', _beyond_64_bits)
         return max(1, value.bit_length() * 3 // 10)
     if isinstance(value, float) and not math.isfinite(value):
-        raise _Unrepresentable(what, f': {NOT_JSON_NUMBERS}', _not_finite)
+        raise _Unrepresentable(what, _not_finite_said(value), _not_finite)
     return 1
 
 
@@ -563,6 +591,6 @@ class PayloadBudget:
         if json_text_depth(text, stop_above=limit) > limit:
             raise PayloadTooDeep(f'{what} is nested more than {limit} levels deep')
         try:
-            return loads_unique(text, what) if unique_keys else json.loads(text)
+            return loads_unique(text, what) if unique_keys else json.loads(text, parse_float=read_float)
         except RecursionError:  # not reached after the scan; kept so no parser error can escape as a 500
             raise PayloadTooDeep(f'{what} is nested too deeply to parse') from None
