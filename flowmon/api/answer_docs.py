@@ -50,7 +50,8 @@ class NodeSummary(BaseModel):
     attempts: int
     started_at: datetime | None
     finished_at: datetime | None
-    duration_ms: float | None
+    duration_ms: float | None = Field(description='from its first start to its end, the waits between tries included')
+    ran_ms: float | None = Field(description='how long its attempts ran, added up: the waits between tries left out')
     output: Any = Field(description='what the node returned (any JSON value)')
     error: str | None
     reused: bool = Field(description='a rerun took this output from the execution it reran instead of running it')

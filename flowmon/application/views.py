@@ -44,6 +44,7 @@ def execution_summary(state: ExecutionState, slow: Collection[str] = ()) -> dict
                 'started_at': _iso(node.started_at),
                 'finished_at': _iso(node.finished_at),
                 'duration_ms': node.duration_ms,
+                'ran_ms': node.ran_ms,  # its attempts added up: duration_ms less the waits between tries
                 'output': node.output,
                 'error': node.error,
                 'reused': node.reused,

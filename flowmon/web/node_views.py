@@ -34,7 +34,7 @@ class NodeView(NamedTuple):
 
     status: str
     attempts: int
-    duration_ms: float | None
+    duration_ms: float | None  # the time its attempts ran (NodeState.ran_ms): the waits between tries left out
     reused: bool
     skip_reason: str | None
     error: str | None
@@ -53,7 +53,7 @@ def node_view(node: NodeState | None, usual: NodeStats | None = None, now: datet
     """What the widgets show of ``node``; ``usual``: its baseline, ``now``: the time a running node is measured to."""
     if node is None:
         return PENDING
-    took = node.duration_ms
+    took = node.ran_ms  # the time its tries ran: "2 ms · 2 tries", not the backoff between them
     return NodeView(
         status=node.status,
         attempts=node.attempts,

@@ -25,7 +25,7 @@ AUTH = {'Authorization': f'Bearer {TOKEN}'}
 SUMMARY_KEYS = set('id workflow_id status input output error created_at started_at finished_at duration_ms'.split())
 SUMMARY_KEYS |= {'retry_of', 'nodes'}
 NODE_KEYS = {'status', 'attempts', 'started_at', 'finished_at', 'duration_ms', 'output', 'error', 'reused', 'worker'}
-NODE_KEYS |= {'slow'}
+NODE_KEYS |= {'slow', 'ran_ms'}
 
 
 @pytest.fixture

@@ -185,6 +185,26 @@ async def test_the_inspector_follows_its_node(page: Page) -> None:
     await page.user.should_see('disk full', marker='inspector-error')
 
 
+async def test_a_node_tried_again_shows_the_time_its_tries_ran_not_the_waits_between_them(page: Page) -> None:
+    """Two tries of under 1 ms each, 480 ms apart (the backoff), read "481 ms · 2 tries" on the card and in the list:
+    now the tries' time; the inspector gives the span from the first start to the end beside it."""
+    history = History.started(*NODES)
+    history.then(EventType.NODE_STARTED, 'node-b', attempt=1)
+    history.then(EventType.NODE_RETRYING, 'node-b', after_ms=0.4, attempt=1, error='flaky', delay_seconds=0.48)
+    history.then(EventType.NODE_STARTED, 'node-b', after_ms=480, attempt=2)
+    failed = history.then(EventType.NODE_FAILED, 'node-b', after_ms=0.4, attempt=2, error='flaky again')
+    page.ready(DagChart, NodeList)
+    page.view.show(failed, history.events)
+    (card,) = [item for diff in page.received(DagChart, 'patch') for item in diff.get('nodes', ())]
+    assert card['m'] == '<1 ms · 2 tries'
+    (row,) = [row for diff in page.received(NodeList, 'patch') for row in diff.get('rows', ())]
+    assert row['detail'] == '2 attempts · <1 ms'
+    page.view.select('node-b')
+    await page.user.should_see('failed', marker='inspector-status')
+    await page.user.should_see('481 ms with the waits between tries')
+    await page.user.should_see('<1 ms')
+
+
 async def test_the_log_gets_every_line_on_ready_then_new_lines_and_everything_again_on_a_filter(page: Page) -> None:
     history = History.started(*NODES)
     state = history.then(EventType.NODE_STARTED, 'node-a', attempt=1)

@@ -44,9 +44,10 @@ def test_the_card_and_the_list_detail_say_what_the_node_did() -> None:
     view = node_view(run.then(EventType.NODE_STARTED, 'a', after_ms=1000, attempt=2).nodes['a'])
     assert (view.card, view.detail) == ('running · try 2', '2 attempts')
     view = node_view(run.then(EventType.NODE_COMPLETED, 'a', after_ms=250, output=1).nodes['a'])
-    took = '1.4 s'  # from the first start
+    took = '350 ms'  # the tries' 100 ms and 250 ms: the 1 s wait between them is not counted
     assert (view.status, view.card, view.detail) == ('succeeded', f'{took} · 2 tries', f'2 attempts · {took}')
     assert view.logged == 2  # the retried try and the successful one
+    assert view.duration_ms == 350.0
 
 
 def test_a_pending_and_a_skipped_node() -> None:

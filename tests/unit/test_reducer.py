@@ -147,6 +147,29 @@ def test_retries_attempts_and_attempt_log() -> None:
     assert node.duration_ms == 5000.0
 
 
+def test_a_node_tried_again_ran_for_its_attempts_alone() -> None:
+    """Its duration spans the waits between tries (first start to end); ``ran_ms`` adds up the attempts, the time
+    the pages show ("481 ms · 2 tries" for two tries of under 1 ms each was mostly backoff)."""
+    events = (
+        Events()
+        .started('a', 'b')
+        .add(EventType.NODE_STARTED, 'a', attempt=1)  # t=2
+        .add(EventType.NODE_COMPLETED, 'a', attempt=1, output=1)  # t=3
+        .add(EventType.NODE_STARTED, 'b', attempt=1)  # t=4
+        .add(EventType.NODE_RETRYING, 'b', attempt=1, error='boom 1', delay_seconds=3)  # t=5
+    )
+    assert events.state().nodes['b'].ran_ms is None  # not finished: nothing added up yet, as duration_ms
+    events.add(EventType.NODE_STARTED, 'b', attempt=2)  # t=6, after the wait
+    assert events.state().nodes['b'].ran_ms is None
+    events.add(EventType.NODE_FAILED, 'b', attempt=2, error='boom 2')  # t=7
+    state = events.state()
+    a, b = state.nodes['a'], state.nodes['b']
+    assert (a.duration_ms, a.ran_ms) == (1000.0, 1000.0)  # tried once: the same
+    assert (b.duration_ms, b.ran_ms) == (3000.0, 2000.0)  # two tries of 1 s; the wait between them left out
+    summary = execution_summary(state)['nodes']['b']
+    assert (summary['duration_ms'], summary['ran_ms']) == (3000.0, 2000.0)  # the API's duration keeps its meaning
+
+
 def test_failure_errors_and_execution_error() -> None:
     state = (
         Events()

@@ -79,6 +79,23 @@ class NodeState(_Timed):
     def is_terminal(self) -> bool:
         return self.status in TERMINAL_NODE_STATUSES
 
+    @property
+    def ran_ms(self) -> float | None:
+        """How long its attempts ran, added up once it has finished (None until then, as :attr:`duration_ms`): the
+        waits between tries are left out, where :attr:`duration_ms` spans them, from the first start to the end. The
+        same as :attr:`duration_ms` for a node tried once, or that has no attempt on record."""
+        span = self.duration_ms
+        log = self.attempt_log
+        if span is None or len(log) < 2:
+            return span
+        total = 0.0
+        for attempt in log:
+            took = attempt.duration_ms
+            if took is None:  # an attempt left open (not once the node has finished): the span is what is known
+                return span
+            total += took
+        return round(total, 3)
+
 
 @dataclass(frozen=True, kw_only=True)
 class EdgeFlow:

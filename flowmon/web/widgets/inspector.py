@@ -161,12 +161,15 @@ class Inspector:
 
 
 def _facts(node: NodeState | None) -> None:
+    ran = node.ran_ms if node else None  # the time its attempts ran, the waits between tries left out
     rows = [
         ('Started', _clock(node.started_at) if node else DASH),
         ('Finished', _clock(node.finished_at) if node else DASH),
-        ('Duration', duration(node.duration_ms) if node else '—'),
+        ('Duration', duration(ran) if node else '—'),
         ('Attempts', str(node.attempts) if node else '0'),
     ]
+    if node is not None and ran != node.duration_ms:  # tried again after a wait: from its first start to its end
+        rows.insert(3, ('Span', f'{duration(node.duration_ms)} with the waits between tries'))
     if node is not None and node.worker:  # a worker node: the Dask worker's address or local:<pid>
         rows.append(('Worker', node.worker))
     if node is not None and node.next_retry_in is not None:
