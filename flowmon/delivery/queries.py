@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import and_, case, func, select
 
 from flowmon.delivery.ledger import WAITING
-from flowmon.delivery.policy import DeliveryStatus
+from flowmon.delivery.policy import TERMINAL_STATUSES, DeliveryStatus
 from flowmon.delivery.records import (
     AttemptRecord,
     DeliveryDetail,
@@ -141,20 +141,23 @@ class DeliveryQueries:
         )
 
     async def endpoint_health(self, now: datetime) -> dict[str, dict[str, Any]]:
-        """Per endpoint, over the deliveries that finished in the last 24 h: how many, the share that succeeded, and
+        """Per endpoint, over the deliveries that finished in the last 24 h (in a terminal state: succeeded, failed,
+        exhausted or cancelled): how many, the share of those that were not cancelled that succeeded (as the ledger's
+        rate, :attr:`WebhookStats.success_rate_24h`: a delivery cancelled unsent says nothing of the endpoint), and
         the mean duration of their attempts (every attempt: a delivery retried three times before its last attempt
         timed out counts four)."""
         since = now - timedelta(hours=24)
         finished = and_(
             deliveries.c.endpoint_id.is_not(None),
             deliveries.c.finished_at >= since,
-            deliveries.c.status.in_(['succeeded', 'failed', 'exhausted']),
+            deliveries.c.status.in_(sorted(status.value for status in TERMINAL_STATUSES)),
         )
         counts = (
             select(
                 deliveries.c.endpoint_id,
                 func.count(),
-                func.sum(case((deliveries.c.status == 'succeeded', 1), else_=0)),
+                func.sum(case((deliveries.c.status == DeliveryStatus.SUCCEEDED.value, 1), else_=0)),
+                func.sum(case((deliveries.c.status == DeliveryStatus.CANCELLED.value, 1), else_=0)),
             )
             .where(finished)
             .group_by(deliveries.c.endpoint_id)
@@ -169,13 +172,17 @@ class DeliveryQueries:
             rows = (await conn.execute(counts)).all()
             mean_ms = {row[0]: float(row[1]) for row in (await conn.execute(latencies)).all() if row[1] is not None}
         return {
-            row[0]: {
-                'finished_24h': int(row[1]),
-                'success_rate_24h': (int(row[2] or 0) / int(row[1])) if row[1] else None,
-                'mean_latency_ms': mean_ms.get(row[0]),
+            endpoint_id: {
+                'finished_24h': int(count),
+                'success_rate_24h': _share(int(succeeded or 0), int(count) - int(cancelled or 0)),
+                'mean_latency_ms': mean_ms.get(endpoint_id),
             }
-            for row in rows
+            for endpoint_id, count, succeeded, cancelled in rows
         }
+
+
+def _share(part: int, whole: int) -> float | None:
+    return part / whole if whole else None
 
 
 def concurrency_key(endpoint_id: str | None, url: str) -> str:
