@@ -1,13 +1,17 @@
-"""The test servers' ports (tests/ports.py): below the kernel's ephemeral range, a block per pytest-xdist worker,
-never a port something is bound to."""
+"""The test servers' ports (tests/ports.py): below the kernel's ephemeral range, a block per test process (claimed
+across processes, so two runs at once on one machine never share one), never a port something is bound to."""
 
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
-from ports import BLOCK, FIRST, block_index, free_port
+from ports import BLOCK, BLOCKS, FIRST, block_index, claim_block, claimed_block, free_port
+
+TESTS = Path(__file__).resolve().parent.parent
 
 
 def ephemeral_range() -> tuple[int, int]:
@@ -15,23 +19,61 @@ def ephemeral_range() -> tuple[int, int]:
     return int(low), int(high)
 
 
-def test_ports_come_from_the_workers_own_block_below_the_ephemeral_range(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_ports_come_from_the_processs_block_below_the_ephemeral_range() -> None:
     low, _ = ephemeral_range()
-    blocks = {}
+    ports = {free_port() for _ in range(20)}
+    assert len(ports) == 20  # one after the other, never the same port again
+    first = FIRST + claimed_block() * BLOCK
+    assert all(first <= port < first + BLOCK for port in ports), (first, sorted(ports))
+    assert max(ports) < low
+    assert claimed_block() == claimed_block()  # claimed once, for the process's life
+
+
+def test_each_worker_starts_from_a_block_of_its_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    starts = {}
     for worker in ('', 'gw0', 'gw1', 'gw3'):
         monkeypatch.setenv('PYTEST_XDIST_WORKER', worker)
-        ports = {free_port() for _ in range(20)}
-        assert len(ports) == 20  # one after the other, never the same port again
-        first = FIRST + block_index() * BLOCK
-        assert all(first <= port < first + BLOCK for port in ports), (worker, sorted(ports))
-        assert max(ports) < low
-        blocks[worker] = block_index()
-    assert len(set(blocks.values())) == 4, blocks
+        starts[worker] = block_index()
+    assert starts == {'': 0, 'gw0': 1, 'gw1': 2, 'gw3': 4}
 
 
-def test_a_port_in_use_is_skipped(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv('PYTEST_XDIST_WORKER', 'gw27')  # (no run has that many workers: a block nothing else uses)
-    first = FIRST + block_index() * BLOCK
+def test_a_block_another_process_holds_is_passed_over_until_it_is_given_up(tmp_path: Path) -> None:
+    """Two pytest runs at once (two clones) have a worker gw0 each: the second one's gw0 takes the next free block,
+    where both drew block 1 and started servers on the same ports."""
+    holder = subprocess.Popen(  # another run's worker: claims block 1 and holds it until its stdin closes
+        [
+            sys.executable,
+            '-c',
+            'import sys; from pathlib import Path; from ports import claim_block; '
+            f'held = claim_block(1, Path({str(tmp_path)!r})); print(held[0], flush=True); sys.stdin.read()',
+        ],
+        cwd=TESTS,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdin is not None and holder.stdout is not None
+    try:
+        assert holder.stdout.readline().strip() == '1'  # (read once it holds the lock)
+        index, lock = claim_block(1, tmp_path)
+        assert index == 2
+        again, second = claim_block(1, tmp_path)  # another claim while this one holds block 2: the next again
+        assert again == 3
+        last, wrapped = claim_block(BLOCKS - 1, tmp_path)  # from the last block on: after it, the first
+        assert last == BLOCKS - 1
+        assert claim_block(BLOCKS - 1, tmp_path)[0] == 0
+        for held in (second, wrapped):
+            held.close()
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=10)
+    assert claim_block(1, tmp_path)[0] == 1  # given up when its process ended
+    lock.close()
+
+
+def test_a_port_in_use_is_skipped() -> None:
+    index, lock = claim_block(BLOCKS - 1)  # a block no other process uses meanwhile
+    first = FIRST + index * BLOCK
     held = []
     try:
         for port in range(first, first + BLOCK - 1):  # all but the block's last port
@@ -41,7 +83,8 @@ def test_a_port_in_use_is_skipped(monkeypatch: pytest.MonkeyPatch) -> None:
                 sock.bind(('127.0.0.1', port))
             except OSError:
                 sock.close()  # (already taken by something else: skipped too)
-        assert free_port() == first + BLOCK - 1
+        assert free_port(index) == first + BLOCK - 1
     finally:
         for sock in held:
             sock.close()
+        lock.close()
