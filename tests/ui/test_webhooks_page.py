@@ -224,6 +224,11 @@ async def test_endpoint_toggle_reveal_and_rotate(user: User, receivers: Any) -> 
     await user.should_see(marker=f'endpoint-{endpoint_id}')
     await user.should_see('Ops alerts')
     await user.should_not_see(secret)  # hidden until asked for
+    # its actions read at the size of the app's buttons (Quasar's small size made them 10 px)
+    actions = ('test', 'edit', 'rotate', 'redeliver', 'reveal', 'delete')
+    sizes = {action: next(iter(user.find(marker=f'endpoint-{action}-{endpoint_id}').elements)).props.get('size')
+             for action in actions}  # fmt: skip
+    assert sizes == dict.fromkeys(actions), sizes
 
     user.find(marker=f'endpoint-reveal-{endpoint_id}').click()
     await wait_for_text_containing(user, f'endpoint-secret-{endpoint_id}', secret)

@@ -150,21 +150,21 @@ class EndpointList:
                 self._secret(endpoint, revealed)
             with ui.row().classes('items-center gap-2 no-wrap ml-auto fm-secret-actions'):
                 named(
-                    ui.link('Deliveries', f'/webhooks?endpoint={endpoint.id}').classes('fm-link text-xs font-medium'),
+                    ui.link('Deliveries', f'/webhooks?endpoint={endpoint.id}').classes('fm-link text-sm font-medium'),
                     f'Deliveries to endpoint {name}',
                 ).mark(f'endpoint-deliveries-{endpoint.id}')
                 named(
                     ui.button('Edit', icon='edit', on_click=lambda e=endpoint: self._editor.open(e)),
                     f'Edit endpoint {name}',
-                ).props('flat dense no-caps no-wrap size=sm').mark(f'endpoint-edit-{endpoint.id}')
+                ).props('flat dense no-caps no-wrap').mark(f'endpoint-edit-{endpoint.id}')
                 named(
                     ui.button('Rotate secret…', icon='autorenew', on_click=lambda eid=endpoint.id: self._rotate(eid)),
                     f'Rotate secret of endpoint {name}',
-                ).props('flat dense no-caps no-wrap size=sm').mark(f'endpoint-rotate-{endpoint.id}')
+                ).props('flat dense no-caps no-wrap').mark(f'endpoint-rotate-{endpoint.id}')
                 named(
                     ui.button('Redeliver…', icon='replay', on_click=lambda eid=endpoint.id: self._on_bulk(eid)),
                     f'Redeliver deliveries to endpoint {name}',
-                ).props('flat dense no-caps no-wrap size=sm').mark(f'endpoint-redeliver-{endpoint.id}')
+                ).props('flat dense no-caps no-wrap').mark(f'endpoint-redeliver-{endpoint.id}')
             self._grace(endpoint)
 
     def _grace(self, endpoint: Endpoint) -> None:
@@ -196,7 +196,7 @@ class EndpointList:
             named(
                 ui.button('Reveal', icon='visibility', on_click=lambda eid=endpoint.id: self._reveal(eid)),
                 f'Reveal secret of endpoint {name}',
-            ).props('flat dense no-caps size=sm').mark(f'endpoint-reveal-{endpoint.id}')
+            ).props('flat dense no-caps').mark(f'endpoint-reveal-{endpoint.id}')
 
     def _test_row(self, endpoint: Endpoint) -> None:
         outcome = self._tests.get(endpoint.id)
@@ -204,9 +204,9 @@ class EndpointList:
             named(
                 ui.button('Send test event', icon='send', on_click=lambda eid=endpoint.id: self._send_test(eid)),
                 f'Send test event to endpoint {wfmt.endpoint_name(endpoint)}',
-            ).classes('shrink-0').props(
-                'flat dense no-caps no-wrap size=sm' + ('' if endpoint.enabled else ' disable')
-            ).mark(f'endpoint-test-{endpoint.id}')
+            ).classes('shrink-0').props('flat dense no-caps no-wrap' + ('' if endpoint.enabled else ' disable')).mark(
+                f'endpoint-test-{endpoint.id}'
+            )
             if outcome is not None:
                 with ui.row().classes('items-center gap-2 no-wrap fm-test-result'):
                     color = 'text-grey-7' if outcome.ok is None else 'text-positive' if outcome.ok else 'text-negative'
@@ -220,7 +220,7 @@ class EndpointList:
             named(
                 ui.button('Delete', icon='delete', on_click=lambda eid=endpoint.id: self._delete(eid)),
                 f'Delete endpoint {wfmt.endpoint_name(endpoint)}',
-            ).classes('shrink-0').props('flat dense no-caps no-wrap size=sm color=negative').mark(
+            ).classes('shrink-0').props('flat dense no-caps no-wrap color=negative').mark(
                 f'endpoint-delete-{endpoint.id}'
             )
 
