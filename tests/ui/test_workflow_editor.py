@@ -168,11 +168,15 @@ async def test_editing_shows_the_diff_against_the_stored_version_then_replaces_i
     definition = json.loads(editor(user).value)
     assert definition['name'] == 'Quick check'
 
+    (save,) = user.find(marker='editor-save').elements
+    assert not save.enabled  # nothing to save yet
     user.find(marker='editor-diff').click()
     await user.should_see('No changes: this is the stored version.')
     definition['name'] = 'Quick check, renamed'
     editor(user).value = json.dumps(definition, indent=2)
+    assert save.enabled  # at once, before the check
     await status_becomes(user, 'Valid: quick')
+    assert save.enabled
     user.find(marker='editor-save').click()
     await user.should_see(marker='editor-confirm-save')
     (diff,) = user.find(marker='editor-changes').elements
@@ -334,13 +338,16 @@ async def test_the_browser_is_asked_to_confirm_leaving_only_while_there_are_edit
     assert guard.armed  # at once, before any check
     await status_becomes(user, 'Valid: quick')
     assert guard.armed
-    editor(user).value = opened  # typed back: nothing to lose
+    editor(user).value = opened  # typed back: nothing to lose, nor to save
     await until(lambda: not guard.armed, 'the guard to be disarmed')
+    (save,) = user.find(marker='editor-save').elements
+    await until(lambda: not save.enabled, 'Save disabled')
 
     (toggle,) = user.find(marker='editor-format').elements
     toggle.value = 'YAML'  # the same document in other words
     await until(lambda: editor(user).value.startswith('id: quick'), 'the YAML version of the document')
     await until(lambda: not guard.armed, 'the guard to stay disarmed')
+    await until(lambda: not save.enabled, 'Save to stay disabled')
     editor(user).value += 'x: [\n'  # not even a document: an edit
     assert guard.armed
     await status_becomes(user, 'malformed')

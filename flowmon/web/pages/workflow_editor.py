@@ -89,6 +89,7 @@ class WorkflowEditor:
         self._lost = False  # an edit too large for the page's connection never reached the server
         self._checked: Checked | None = None  # the last valid definition (what the preview shows)
         self._checked_text: str | None = None  # the text the status line is about
+        self._unchanged = False  # the last check found the stored version the text started from: Save is disabled
         self._preview_of: dict[str, Any] | None = None
         self._header()
         self._conflict_host = ui.column().classes('w-full gap-0')
@@ -187,17 +188,22 @@ class WorkflowEditor:
             return True
         return not same_json(document, self._opened)
 
-    async def _guard_edits(self) -> None:
-        """Ask before the page goes away while the text says something else than what the editor opened with."""
+    async def _guard_edits(self) -> bool:
+        """Ask before the page goes away while the text says something else than what the editor opened with;
+        whether it does."""
         edited = await self._edited_since_opened()
         if edited or self._changed_at is None:  # (an edit made meanwhile keeps the guard until it is checked)
             self.leave_guard.set_armed(edited)
+        return edited
 
     # --- checking as it is typed ----------------------------------------------------------------------
 
     def _edited(self, _: object = None) -> None:
         self._changed_at = asyncio.get_running_loop().time()
         self.leave_guard.arm()  # at once: the check that may find the text unchanged after all comes after a pause
+        if self._unchanged:  # Save too (it checks the text first)
+            self._unchanged = False
+            self.save_button.enable()
 
     async def _tick(self) -> None:
         changed = self._changed_at
@@ -227,7 +233,8 @@ class WorkflowEditor:
             checked, problem = None, 'The page did not answer in time; the text is checked again as soon as it does.'
             self._changed_at = 0.0
         self._checked_text = text
-        await self._guard_edits()
+        edited = await self._guard_edits()
+        self._unchanged = False
         if checked is None:
             self.status.set_text(problem or 'Not a valid workflow.')
             self.status.classes(add='text-negative', remove='fm-good')
@@ -241,7 +248,9 @@ class WorkflowEditor:
             summary += f'. A workflow with the id “{checked.id}” exists: saving replaces it (Changes shows how).'
         self.status.set_text(summary)
         self.status.classes(add='fm-good', remove='text-negative')
-        self.save_button.enable()
+        # (nothing to save while the text says the stored version it started from: Save's dialog said "No changes")
+        self._unchanged = self._base is not None and not edited
+        self.save_button.set_enabled(not self._unchanged)
         self._checked = checked
         self.preview_note.set_text('')
         self._draw_preview(checked.definition)
