@@ -555,7 +555,8 @@ def test_the_error_banner_wraps_between_words(phone: Page, server: Any, shots: P
 
 
 def test_the_compare_page_says_each_runs_duration_on_one_line(phone: Page, server: Any, shots: Path) -> None:
-    """Beside each side's status, its duration keeps its figure and unit together ("1.1 s", not "1.1" above "s")."""
+    """Beside each side's status, its duration keeps its figure and unit together ("1.1 s", not "1.1" above "s"); the
+    position lines break between their parts alone ("A event 21 / 21", not "21 /" above "21")."""
     a, b = start(server, 'broken-etl'), start(server, 'broken-etl')
     for run in (a, b):
         wait_ended(server, run)
@@ -567,6 +568,11 @@ def test_the_compare_page_says_each_runs_duration_on_one_line(phone: Page, serve
         expect(shown).to_have_text(re.compile(r'^\S+ m?s$'))
         lines = phone.evaluate(WORD_LINES, [f'compare-duration-{side}', [shown.inner_text()]])
         assert set(lines.values()) == {1}, (side, lines)
+    for position in ('compare-position', 'compare-position-a', 'compare-position-b'):
+        expect(phone.get_by_test_id(position)).to_contain_text('event')
+        parts = (phone.get_by_test_id(position).text_content() or '').split(' · ')
+        lines = phone.evaluate(WORD_LINES, [position, parts])
+        assert len(parts) > 1 and set(lines.values()) == {1}, (position, lines)
 
 
 # The event log's lines: each one's detail [text, left, right, top] and its type's top; each chunk of lines: its drawn

@@ -39,6 +39,7 @@ FRAME_SECONDS = 0.1
 SIDE_BY_SIDE_LAYERS = 3  # deeper graphs are drawn one above the other, each at full width
 Side = tuple[ReplayIndex, dict[str, Any]]
 ALL_EXECUTIONS = ('All executions', '/executions')
+NBSP = '\u00a0'
 ALIGN_LABELS = {'time': 'By time since start', 'index': 'By event index'}
 BANNER_TONES = {
     'green': 'bg-green-50 text-green-900 border-green-200 dark:bg-green-950 dark:text-green-100 dark:border-green-900',
@@ -231,7 +232,7 @@ class ComparePage:
         self.sides['a'].show(state_a, k_a)
         self.sides['b'].show(state_b, k_b)
         at = elapsed_text(self.x) if self.alignment.by == 'time' else f'event {int(self.x)}'
-        self.readout.set_text(f'{at} · A event {k_a} / {self._a.n} · B event {k_b} / {self._b.n}')
+        self.readout.set_text(_parts(at, f'A event {k_a} / {self._a.n}', f'B event {k_b} / {self._b.n}'))
         self.scrubber.describe(f'{at}: A event {k_a} of {self._a.n}, B event {k_b} of {self._b.n}')
         highlight = self.divergence.node_id if self.divergence else None
         self.table.show(compare(state_a, state_b, self._order), highlight=highlight, selected=self.selected)
@@ -318,7 +319,13 @@ class _Side:
 
     def show(self, state: Any, k: int) -> None:
         self.dag.apply(state)
-        self.position.set_text(f'event {k} / {self._index.n} · {elapsed_text(self._index.elapsed_at(k))}')
+        self.position.set_text(_parts(f'event {k} / {self._index.n}', elapsed_text(self._index.elapsed_at(k))))
+
+
+def _parts(*parts: str) -> str:
+    """``parts`` joined by " · ", each kept on one line (non-breaking spaces within it): a narrow screen breaks the
+    text between them, never inside "A event 21 / 21" or "+1.624 s"."""
+    return ' · '.join(part.replace(' ', NBSP) for part in parts)
 
 
 def _input(letter: str, value: Any) -> None:
@@ -354,7 +361,7 @@ def _header(a_id: str, b_id: str, definition_a: Mapping[str, Any], definition_b:
             ui.label('Compare')
         title = f'Compare · {name_a}' if name_a == name_b else f'Compare · {name_a} vs {name_b}'
         ui.label(title).classes('fm-title')
-        ui.label(f'A = {a_id} · B = {b_id}').classes('text-xs font-mono text-grey-7')
+        ui.label(_parts(f'A = {a_id}', f'B = {b_id}')).classes('text-xs font-mono text-grey-7')
 
 
 def _problem(problems: list[str]) -> None:
