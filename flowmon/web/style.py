@@ -100,6 +100,13 @@ body:has(.q-transition--slide-right-leave-active > .fm-inspector) .q-page-contai
 /* (a page as narrow as a phone's: its rows of buttons wrap as on a phone) */
 body:has(.fm-inspector) .fm-wrap-narrow.no-wrap { flex-wrap: wrap !important; }
 body:has(.fm-inspector) .fm-wrap-narrow > * { max-width: 100%; }
+/* beside the open inspector an execution's actions (Rerun…, Replay, Compare, Export, Delete) keep one line at 1280 px
+   (where Delete went onto a second, moving what is below while the page narrowed): less room about their labels and
+   icons, from the moment the panel comes (the page narrows to what they take then) */
+@media (min-width: 900px) {
+  body:has(.fm-inspector) .fm-actions .q-btn { padding-left: 10px; padding-right: 10px; }
+  body:has(.fm-inspector) .fm-actions .q-btn .q-icon.on-left { margin-right: 6px; }
+}
 @media (max-width: 899px) {
   .q-dialog__inner:has(> .fm-inspector) { left: 0; padding: 0; align-items: flex-end; }
   .q-dialog__inner > .fm-inspector { width: 100%; max-width: none; height: var(--fm-inspector-sheet);

@@ -3,9 +3,9 @@ beside them; a node picked in the node list whose row is out of view brings it i
 marks it; where the slider left the window is where a pick starts from; the replay page's chart alike, in dark mode.
 The node list alike: a node picked on the canvas or the Timeline has its row scrolled into the list's view (the list
 scrolls, the page does not). The open inspector covers none of the page: at 1280 x 800 the page (the Timeline and its
-slider included) narrows beside it; on a phone it is a sheet that slides up along the bottom, that every part of the
-page can be scrolled above; while it is open the Timeline shows the rows the room above it takes, and a row tapped
-where it opens (on the Timeline, in the node list) is brought above it. Screenshots go to
+slider included) narrows beside it, its actions on one line; on a phone it is a sheet that slides up along the
+bottom, that every part of the page can be scrolled above; while it is open the Timeline shows the rows the room above
+it takes, and a row tapped where it opens (on the Timeline, in the node list) is brought above it. Screenshots go to
 test-output/screenshots."""
 
 from __future__ import annotations
@@ -259,6 +259,9 @@ def test_the_open_inspector_covers_none_of_the_page(
             assert _box(page, 'replay-gantt')['width'] >= 400
             assert 'Process shard 115' in page.evaluate(DRAWN)
             page.screenshot(path=str(shots / f'inspector-beside-timeline-{width}.png'))
+            # the page's actions keep one line beside it (Delete went onto a second, moving what is below)
+            tops = {_box(page, action)['y'] for action in ACTIONS}
+            assert len(tops) == 1, [(action, _box(page, action)['y']) for action in ACTIONS]
         else:  # a sheet along the bottom, above which the Timeline (its time axis and slider) and the page's end go
             assert (sheet['x'], sheet['width'], sheet['y'] + sheet['height']) == (0, width, height)
             # it slid up from the bottom (it came in from the right, as a side panel does)
@@ -339,6 +342,8 @@ def _tapped_rows_come_above_the_sheet(page: Page, sheet: float, shots: Path) -> 
     page.screenshot(path=str(shots / 'node-list-tapped-row-above-sheet.png'))
 
 
+# an execution's actions, when it has ended
+ACTIONS = ('rerun-execution', 'replay-execution', 'compare-menu', 'export-execution', 'delete-execution')
 # A pick on the canvas as a click on a card makes it (the chart's own event), for a card wherever it is drawn.
 PICK_ON_CANVAS = """(id) => getElement(document.querySelector('[data-testid=dag-canvas]')).$emit('node_click', id)"""
 

@@ -83,8 +83,8 @@ class ExecutionView:
                     )
                     self.timing = ui.label('').props('data-testid=execution-timing')
                     self.note = ui.label('').classes('ml-auto').props('data-testid=execution-eta').mark('execution-eta')
-            # (the buttons keep their size)
-            self.actions = ui.row().classes('items-center gap-2 no-wrap shrink-0 fm-wrap-narrow')
+            # (the buttons keep their size; fm-actions: narrower beside the open inspector, on one line)
+            self.actions = ui.row().classes('items-center gap-2 no-wrap shrink-0 fm-wrap-narrow fm-actions')
         # the status in words for screen readers, changed when the status changes (a live region on the status alone:
         # the event log, which changes all the time, is not one)
         self._announced: str | None = None
