@@ -6,7 +6,7 @@ scrolls, the page does not). The open inspector covers none of the page: at 1280
 slider included) narrows beside it, its actions on one line; on a phone it is a sheet that slides up along the
 bottom, that every part of the page can be scrolled above; while it is open the Timeline shows the rows the room above
 it takes, and a row tapped where it opens (on the Timeline, in the node list), or the Timeline row of a node picked on
-the canvas, is brought above it. Screenshots go to test-output/screenshots."""
+the canvas, is brought above it, a tapped segment's tooltip gone. Screenshots go to test-output/screenshots."""
 
 from __future__ import annotations
 
@@ -231,8 +231,9 @@ def test_the_open_inspector_covers_none_of_the_page(
     browser: Browser, server: Any, call_api: Api, shots: Path, width: int, height: int
 ) -> None:
     execution = _fan_out_run(server, call_api)
+    phone = width < 500
     context = browser.new_context(
-        base_url=server.url, viewport={'width': width, 'height': height}, is_mobile=width < 500
+        base_url=server.url, viewport={'width': width, 'height': height}, is_mobile=phone, has_touch=phone
     )
     page = context.new_page()
     try:
@@ -310,7 +311,7 @@ def test_the_open_inspector_covers_none_of_the_page(
 
 def _tapped_rows_come_above_the_sheet(page: Page, sheet: float, shots: Path) -> None:
     """A row tapped near the bottom of a phone's screen, where the sheet opens, is brought above it: on the Timeline
-    (whose window holds 20 rows again once the inspector closed) and in the node list; so
+    (whose window holds 20 rows again once the inspector closed; the segment's tooltip goes) and in the node list; so
     is the Timeline row of a node picked on the canvas."""
     header = _box_of(page.locator('.q-header'))
     above = header['y'] + header['height'], sheet
@@ -320,11 +321,16 @@ def _tapped_rows_come_above_the_sheet(page: Page, sheet: float, shots: Path) -> 
     wait_until(lambda: _scrolled_to(page, page.evaluate(ROW_Y, row), 780), "the row near the screen's bottom")
     x, y = page.evaluate(SEGMENT, row)
     assert y > sheet
-    page.mouse.click(x, y)
+    page.evaluate(TIP_OVER_SHEET)
+    page.touchscreen.tap(x, y)
     name = f'Process shard {row - 1}'  # (after the split's row)
     expect(page.get_by_test_id('inspector')).to_contain_text(name)
     wait_until(lambda: (_rows(page) or {}).get('bold') == [name], 'its row marked')
     wait_until(lambda: above[0] <= page.evaluate(ROW_Y, row) <= above[1] - 13, 'the tapped row above the sheet')
+    # the segment's tooltip, which the tap showed, went as the node was picked, before the sheet came (no pointer
+    # leaves the segment: it stayed over the sheet)
+    wait_until(lambda: page.evaluate('window.__tipOverSheet.done'), 'two seconds of frames looked at')
+    assert page.evaluate('window.__tipOverSheet.seen') == []
     page.screenshot(path=str(shots / 'timeline-tapped-row-above-sheet.png'))
     page.get_by_role('button', name='Close inspector').click()
     wait_until(lambda: page.evaluate(ROOM) == ['0px', '0px'], 'the room it took given back to the page')
@@ -361,6 +367,23 @@ def _tapped_rows_come_above_the_sheet(page: Page, sheet: float, shots: Path) -> 
 
 # an execution's actions, when it has ended
 ACTIONS = ('rerun-execution', 'replay-execution', 'compare-menu', 'export-execution', 'delete-execution')
+# From now on, for two seconds, the text of the Gantt's tooltip (ECharts' box in the chart's element) at each frame
+# it is shown while the inspector is on the page (window.__tipOverSheet.seen; .done once the two seconds are over).
+# Shown: not told to hide (ECharts fades a tooltip out, its style saying hidden from the start)
+TIP_OVER_SHEET = """() => {
+ const watch = window.__tipOverSheet = { seen: [], done: false };
+ const start = performance.now();
+ const look = () => {
+  const tips = [...document.querySelectorAll('[data-testid=replay-gantt] > div:not(:first-child)')]
+   .filter((d) => d.innerText && d.style.visibility !== 'hidden' && d.style.display !== 'none');
+  if (document.querySelector('.fm-inspector') && tips.length) watch.seen.push(tips[0].innerText);
+  if (performance.now() - start < 2000) requestAnimationFrame(look);
+  else watch.done = true;
+ };
+ requestAnimationFrame(look);
+}"""
+
+
 # A pick on the canvas as a click on a card makes it (the chart's own event), for a card wherever it is drawn.
 PICK_ON_CANVAS = """(id) => getElement(document.querySelector('[data-testid=dag-canvas]')).$emit('node_click', id)"""
 
