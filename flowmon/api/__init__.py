@@ -8,6 +8,7 @@ error that :mod:`.errors` answers with its status code, in one place.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException
@@ -55,8 +56,7 @@ def install_api(
     """Put ``application`` where the routes' dependencies find it and add every route and error handler;
     ``metrics`` renders ``GET /metrics`` (token required unless ``metrics_public``)."""
     setattr(app.state, STATE_KEY, application)
-    DEFINITION_BODY['schema'] = application.workflows.definition_schema()
-    EXPORT_BODY['schema'] = application.exchange.document_schema()
+    _describe_bodies_when_asked(app)
     single = Depends(one_value_each)  # on every route, after the others: a query parameter given twice is refused
     ready = [Depends(started)]
     guard = [*ready, Depends(bearer_guard(application.token)), Depends(known_ids), single]
@@ -83,6 +83,28 @@ def _include(app: FastAPI, router: APIRouter, **options: Any) -> None:
     lifespan = app.router.lifespan_context
     app.include_router(router, **options)
     app.router.lifespan_context = lifespan
+
+
+BODIES_MARK = '_flowmon_describes_bodies'
+
+
+def _describe_bodies_when_asked(app: FastAPI) -> None:
+    """The schemas of a definition's and an export's body in ``/openapi.json`` are built from the node types (about
+    25 ms, which every start spent when they were built here): they are built when the document is first made, from
+    the application installed then (once per app)."""
+    if getattr(app, BODIES_MARK, False):
+        return
+    generate: Callable[[], dict[str, Any]] = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            application: Application = getattr(app.state, STATE_KEY)
+            DEFINITION_BODY['schema'] = application.workflows.definition_schema()
+            EXPORT_BODY['schema'] = application.exchange.document_schema()
+        return generate()
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    setattr(app, BODIES_MARK, True)
 
 
 __all__ = ['install_api']
