@@ -152,7 +152,8 @@ def _upgrade(connection: Connection, revision: str) -> MigrationReport:
     start = current_revision(connection)
     if start is not None and order[target] < order[start]:
         raise SchemaError(f'the database is at {start!r}, past {target!r}: flowmon migrations go forward only')
-    command.upgrade(alembic_config(connection), target)
+    if start != target:  # (at its target already: Alembic's environment is not loaded and run for nothing)
+        command.upgrade(alembic_config(connection), target)
     after = current_revision(connection)
     low, high = -1 if start is None else order[start], order[target]
     applied = tuple(step for step in reversed(history()) if low < order[step.id] <= high)
