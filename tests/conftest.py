@@ -81,6 +81,7 @@ def pytest_configure(config: pytest.Config) -> None:
     gone = [path for path in LONGEST_FIRST if not (REPO_ROOT / path).is_file()]
     if gone:
         raise pytest.UsageError(f'tests/conftest.py: LONGEST_FIRST names files that are not there: {gone}')
+    gc.disable()  # until the test modules are imported: see pytest_collection_finish
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -93,9 +94,17 @@ def pytest_collection_finish() -> None:
     """What the imports built (pytest, flowmon, NiceGUI, the test modules) lives as long as the test process: it is
     moved out of the garbage collector's sight, as flowmon's own process does after its imports (app.py). Every full
     collection walked it all again, 0.13 s each: 2.6 s of the 17 s of CPU of tests/integration/test_api.py (now
-    1.3 s); tests/unit took 46 s of CPU, now 40 s."""
+    1.3 s); tests/unit took 46 s of CPU, now 40 s. The collector is off while the test modules are imported (from
+    pytest_configure): it walked what they built as it grew, about 1 s of CPU of each collecting process."""
     gc.collect()
     gc.freeze()
+    gc.enable()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtestloop() -> None:
+    """The collector is on in a process that collected nothing (pytest-xdist's controller) too."""
+    gc.enable()
 
 
 def _one_tls_context() -> None:
