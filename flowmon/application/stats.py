@@ -4,7 +4,8 @@ A node's statistics are taken over its last :data:`SAMPLE` successful runs in th
 outputs did not run and do not count, nor do runs in imported executions, another instance's history): how many,
 the median (p50) and the 95th percentile (p95), linearly interpolated. A node of an execution is *slow* when its
 duration (finished, or so far while it runs) is above the p95 of at least :data:`MIN_EARLIER_RUNS` runs in other
-executions: its own run never counts towards the baseline it is compared with.
+executions: its own run never counts towards the baseline it is compared with. Both are the time a node's attempts
+ran, added up (``NodeState.ran_ms``, what its card shows): the waits between tries are not the node being slow.
 
 The runs are cached per workflow. The recorder writes an execution's node runs just after it ends and tells
 :meth:`NodeStatistics.written`: the runs of an execution that ran here are put into the cached ones as the database
@@ -82,13 +83,21 @@ def is_slow(seconds: float | None, usual: NodeStats | None) -> bool:
 
 
 def node_seconds(node: NodeState, now: datetime | None) -> float | None:
-    """How long ``node`` took, or has been running at ``now`` (None when it has not started, or ``now`` is None)."""
+    """How long ``node``'s attempts ran, added up (:attr:`~flowmon.engine.core.state.NodeState.ran_ms`, the measure
+    of its baseline: the waits between tries left out), or have run so far at ``now`` while it runs or waits to try
+    again (None when it has not started, or ``now`` is None)."""
     if node.started_at is None:
         return None
-    end = node.finished_at
-    if end is None and node.status in ('running', 'retrying'):
-        end = now
-    return None if end is None else max(0.0, (end - node.started_at).total_seconds())
+    if node.finished_at is not None:
+        ran = node.ran_ms
+        return None if ran is None else max(0.0, ran / 1000)
+    if now is None or node.status not in ('running', 'retrying'):
+        return None
+    if not node.attempt_log:  # (no attempt on record: from its start)
+        return max(0.0, (now - node.started_at).total_seconds())
+    return sum(
+        max(0.0, ((attempt.finished_at or now) - attempt.started_at).total_seconds()) for attempt in node.attempt_log
+    )
 
 
 class _Read:

@@ -42,7 +42,7 @@ _latest = (
 
 @dataclass(frozen=True, slots=True)
 class NodeRun:
-    """One successful run of a node: in which execution, how long it took, when it finished."""
+    """One successful run of a node: in which execution, how long its attempts ran (added up), when it finished."""
 
     execution_id: str
     seconds: float
@@ -80,8 +80,9 @@ def runs_of(states: Iterable[ExecutionState]) -> dict[str, dict[str, list[NodeRu
             continue
         of_workflow = runs.setdefault(state.workflow_id, {})
         for node in state.nodes.values():
-            if node.status == 'succeeded' and not node.reused and node.duration_ms is not None and node.finished_at:
-                of_workflow.setdefault(node.id, []).append(NodeRun(state.id, node.duration_ms / 1000, node.finished_at))
+            ran = node.ran_ms  # what the row holds: the time its attempts ran (see node_run_rows)
+            if node.status == 'succeeded' and not node.reused and ran is not None and node.finished_at:
+                of_workflow.setdefault(node.id, []).append(NodeRun(state.id, ran / 1000, node.finished_at))
     return runs
 
 

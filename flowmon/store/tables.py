@@ -98,6 +98,8 @@ class NodeRunRow(SQLModel, table=True):
     attempts: int = 0
     started_at: datetime | None = None
     finished_at: datetime | None = None
+    # the time its attempts ran, added up (NodeState.ran_ms), the waits between tries left out; rows written before
+    # this measure hold the span from first start to end, the same for a node tried once
     duration_ms: float | None = None
     reused: bool = False
     error: str | None = Field(default=None, sa_column=Column(Text))

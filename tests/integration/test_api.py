@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
+from event_history import History
 from fastapi import FastAPI
 from inprocess import put, start, wait_for
 from sample_workflows import BROKEN_CHAIN as BROKEN
@@ -17,6 +19,7 @@ from sample_workflows import SLOW_CHAIN as SLOW
 
 from flowmon.application.views import execution_summary
 from flowmon.bootstrap import System
+from flowmon.engine import Event, EventType
 from flowmon.engine.core.snapshot import definition_hash
 
 TOKEN = 't'
@@ -445,6 +448,36 @@ async def test_summary_is_the_same_live_and_from_history(client: httpx.AsyncClie
     stored = (await system.application.history.replay(execution_id)).final  # folded from the stored events
     assert stored is not None
     assert execution_summary(stored) == live
+
+
+def recorded_run(execution_id: str, minute: int, *tries_ms: float, wait_ms: float = 10_000) -> list[Event]:
+    """A run of ``quick`` whose ``work`` took ``tries_ms`` (its tries, ``wait_ms`` apart) and succeeded."""
+    run = History(execution_id=execution_id, start=datetime(2025, 9, 1, 8, minute, tzinfo=UTC), step_ms=0)
+    run.then(EventType.EXECUTION_QUEUED, nodes=['work'], workflow_id='quick', input={})
+    run.then(EventType.EXECUTION_STARTED)
+    for attempt, took in enumerate(tries_ms, start=1):
+        run.then(EventType.NODE_STARTED, 'work', after_ms=wait_ms if attempt > 1 else 0, attempt=attempt, input={})
+        if attempt < len(tries_ms):
+            run.then(EventType.NODE_RETRYING, 'work', after_ms=took, attempt=attempt, error='flaky', delay_seconds=1)
+    run.then(EventType.NODE_COMPLETED, 'work', after_ms=tries_ms[-1], attempt=len(tries_ms), output={})
+    run.then(EventType.EXECUTION_COMPLETED)
+    return run.events
+
+
+async def test_a_node_is_measured_by_the_time_its_tries_ran_in_stats_and_slow(
+    client: httpx.AsyncClient, system: System
+) -> None:
+    """Two tries of 0.4 s, 10 s apart, are 0.8 s of work: not slower than five runs of 1 s (its span of 10.8 s made
+    it slow), and 0.8 s in the node's statistics (which took 10.8 s in)."""
+    await put(client, QUICK)
+    for n in range(5):
+        await system.recorder.write(recorded_run(f'run{n}', n, 1000))
+    await system.recorder.write(recorded_run('retried', 10, 400, 400))
+
+    work = (await client.get('/api/executions/retried')).json()['nodes']['work']
+    assert (work['attempts'], work['duration_ms'], work['ran_ms'], work['slow']) == (2, 10_800.0, 800.0, False)
+    stats = (await client.get('/api/workflows/quick/stats')).json()['nodes']['work']
+    assert stats == {'count': 6, 'p50_seconds': 1.0, 'p95_seconds': 1.0}  # the 0.8 s run among five of 1 s
 
 
 async def test_events_are_listed_in_seq_order(client: httpx.AsyncClient) -> None:

@@ -21,6 +21,7 @@ from nicegui.testing.user import User
 from nicegui.testing.user_simulation import user_simulation
 from uisim import be_patient
 
+from flowmon.application.stats import NodeStats
 from flowmon.engine import Event, EventType
 from flowmon.engine.core.nodemap import NodeMap
 from flowmon.engine.core.state import ExecutionState, NodeState
@@ -217,6 +218,30 @@ async def test_a_node_tried_again_shows_the_time_its_tries_ran_not_the_waits_bet
     await page.user.should_see('failed', marker='inspector-status')
     await page.user.should_see('481 ms with the waits between tries')
     await page.user.should_see('<1 ms')
+
+
+async def test_a_node_tried_again_is_not_slower_than_usual_for_the_wait_between_its_tries(page: Page) -> None:
+    """Against a p95 of 5 ms, two tries of under 1 ms 480 ms apart read "<1 ms · 2 tries" with no flag (it read
+    "slower than usual: 481 ms, p95 5 ms" beside that card); a node whose one try ran 20 ms is flagged."""
+    history = History.started(*NODES)
+    history.then(EventType.NODE_STARTED, 'node-b', attempt=1)
+    history.then(EventType.NODE_RETRYING, 'node-b', after_ms=0.4, attempt=1, error='flaky', delay_seconds=0.48)
+    history.then(EventType.NODE_STARTED, 'node-b', after_ms=480, attempt=2)
+    history.then(EventType.NODE_COMPLETED, 'node-b', after_ms=0.4, attempt=2, output=1)
+    history.then(EventType.NODE_STARTED, 'node-c', attempt=1)
+    done = history.then(EventType.NODE_COMPLETED, 'node-c', after_ms=20, attempt=1, output=1)
+    page.ready(DagChart, NodeList)
+    page.view.set_baselines({node_id: NodeStats.of([0.005] * 5) for node_id in NODES})
+    page.view.show(done, history.events)
+    cards = {item['name']: item for diff in page.received(DagChart, 'patch') for item in diff.get('nodes', ())}
+    assert (cards['node-b']['m'], 'w' in cards['node-b']) == ('<1 ms · 2 tries', False)
+    assert (cards['node-c']['m'], cards['node-c']['w']) == ('20 ms · slow', 'slower than usual: 20 ms, p95 5 ms')
+    rows = {row['id']: row for diff in page.received(NodeList, 'patch') for row in diff.get('rows', ())}
+    assert (rows['node-b']['slow'], rows['node-c']['slow']) == ('', 'slower than usual: 20 ms, p95 5 ms')
+    page.view.select('node-b')
+    await page.user.should_see('succeeded', marker='inspector-status')
+    await page.user.should_see('481 ms with the waits between tries')
+    await page.user.should_not_see('slower than usual')
 
 
 async def test_the_log_gets_every_line_on_ready_then_new_lines_and_everything_again_on_a_filter(page: Page) -> None:

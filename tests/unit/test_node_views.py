@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from event_history import History
 
+from flowmon.application.stats import NodeStats
 from flowmon.engine import EventType
 from flowmon.web.node_views import PENDING, NodeViews, node_view
 
@@ -63,3 +66,27 @@ def test_a_reused_node_says_so_and_no_duration() -> None:
     view = node_view(run.then(EventType.NODE_COMPLETED, 'a', after_ms=5, attempt=0, output=1, reused=True).nodes['a'])
     assert (view.status, view.reused, view.duration_ms) == ('succeeded', True, 0)
     assert (view.card, view.detail) == ('reused', 'reused')
+
+
+def test_a_node_tried_again_is_slower_than_usual_by_the_time_its_tries_ran_not_the_waits() -> None:
+    """Two tries of under 1 ms, 480 ms apart, read "<1 ms · 2 tries" on the card: compared with a p95 of 5 ms, the
+    node is not slow (it was flagged "slower than usual: 481 ms, p95 5 ms"); waiting to try again does not count
+    while it waits either, and a try that runs past the p95 does."""
+    usual = NodeStats.of([0.005] * 5)
+    run = History.started('a', step_ms=0)
+    run.then(EventType.NODE_STARTED, 'a', attempt=1)
+    waiting = run.then(EventType.NODE_RETRYING, 'a', after_ms=0.4, error='flaky', delay_seconds=0.48)
+    assert node_view(waiting.nodes['a'], usual, run.events[-1].ts + timedelta(milliseconds=479)).slow == ''
+    run.then(EventType.NODE_STARTED, 'a', after_ms=480, attempt=2)
+    state = run.then(EventType.NODE_COMPLETED, 'a', after_ms=0.4, output=1)
+    view = node_view(state.nodes['a'], usual, state.last_ts)
+    assert (view.card, view.slow) == ('<1 ms · 2 tries', '')
+
+    again = History.started('a', step_ms=0)
+    again.then(EventType.NODE_STARTED, 'a', attempt=1)
+    again.then(EventType.NODE_RETRYING, 'a', after_ms=0.4, error='flaky', delay_seconds=0.48)
+    running = again.then(EventType.NODE_STARTED, 'a', after_ms=480, attempt=2)
+    now = running.last_ts
+    assert node_view(running.nodes['a'], usual, now + timedelta(milliseconds=4)).slow == ''
+    slow = node_view(running.nodes['a'], usual, now + timedelta(milliseconds=9.6)).slow
+    assert slow == 'slower than usual: 10 ms, p95 5 ms'

@@ -386,3 +386,54 @@ async def test_runs_a_deletion_has_not_reached_yet_are_not_cached_and_the_cache_
     assert (await stats.nodes('pipe'))['work'].count == 4  # cached
     now[0] += 0.1
     assert (await stats.nodes('pipe'))['work'] == NodeStats.of([2.0, 3.0, 4.0])  # read again
+
+
+def retried_events(execution_id: str, start: datetime, tries: float, wait: float) -> list[Event]:
+    """An execution of ``pipe`` whose ``work`` succeeded at its second try, each try ``tries`` seconds, ``wait``
+    seconds apart (the backoff)."""
+    events = run_events(execution_id, start, {'load': 0.0, 'work': 0.0}, end=False)
+    at = events[-1].ts
+
+    def add(type_: EventType, after: float, node_id: str | None = None, **data: object) -> None:
+        nonlocal at
+        at += timedelta(seconds=after)
+        events.append(
+            Event(execution_id=execution_id, seq=len(events) + 1, type=type_, ts=at, node_id=node_id, data=data)
+        )
+
+    add(EventType.NODE_RETRYING, tries, 'work', attempt=1, error='flaky', delay_seconds=wait)
+    add(EventType.NODE_STARTED, wait, 'work', attempt=2, input={})
+    add(EventType.NODE_COMPLETED, tries, 'work', attempt=2, output={})
+    add(EventType.EXECUTION_COMPLETED, 0)
+    return events
+
+
+async def test_runs_are_measured_by_the_time_their_tries_ran_not_the_waits_between_them(
+    system: System, application: Application
+) -> None:
+    """The baseline and the node it is compared with are both the time the node's tries ran (what its card shows):
+    a node retried after a 10 s backoff, its two tries of 0.5 s each, is 1 s in the statistics and is not slower
+    than runs of 1 s; its span of 11 s made it slow, and made the p95 of runs like it 11 s."""
+    for n in range(5):
+        await system.recorder.write(retried_events(f'run{n}', T0 + timedelta(minutes=n), 0.5, 10.0))
+    assert (await application.stats.nodes('pipe'))['work'] == NodeStats(5, 1.0, 1.0)
+    trend = await application.stats.trend('pipe')
+    assert [run.seconds for run in trend['work']] == [1.0] * 5
+
+    retried = retried_events('retried', T0 + timedelta(hours=1), 0.4, 10.0)
+    await system.recorder.write(retried)
+    state = fold(retried)
+    assert state is not None and state.nodes['work'].duration_ms == 10_800.0
+    assert await application.stats.slow_nodes(state) == frozenset()
+    baseline = await application.stats.baselines('pipe', ['work'], excluding='none', fresh=True)
+    assert baseline['work'] == NodeStats(6, 1.0, 1.0)  # (0.8 s, written and read back as such)
+    assert NodeStats.of(run.seconds for run in (await application.stats.trend('pipe'))['work']).p50_seconds == 1.0
+
+    waiting = fold(retried[:-3])  # waiting 10 s for its second try: the wait is not it being slow
+    assert waiting is not None and waiting.nodes['work'].status == 'retrying'
+    assert await application.stats.slow_nodes(waiting, T0 + timedelta(hours=1, seconds=9)) == frozenset()
+    second = fold(retried[:-2])  # its second try running: 0.4 s and what it has run so far
+    assert second is not None and second.nodes['work'].status == 'running'
+    started = second.nodes['work'].attempt_log[-1].started_at
+    assert await application.stats.slow_nodes(second, started + timedelta(seconds=0.5)) == frozenset()
+    assert await application.stats.slow_nodes(second, started + timedelta(seconds=0.7)) == {'work'}
