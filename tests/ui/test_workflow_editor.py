@@ -145,8 +145,12 @@ async def test_a_config_value_its_type_refuses_is_said_in_its_words_as_the_api_s
         ),
         (['https://example.com/'], "node 'call' (http): config must be an object"),
         ({'$secret': 'call'}, 'node \'call\' (http): config must be an object, not a {"$secret": ...} reference'),
+        (  # (it said "header name '' is not an HTTP header name (letters, ...)")
+            {'url': 'https://example.com/', 'headers': {'X-Ok': 'a', '': 'b'}},
+            "node 'call' (http): headers: a header name is empty",
+        ),
     ],
-    ids=['type', 'missing', 'range', 'secret-reference', 'not-an-object', 'a-reference-as-config'],
+    ids=['type', 'missing', 'range', 'secret-reference', 'not-an-object', 'a-reference-as-config', 'empty-header'],
 )
 async def test_a_config_value_pydantic_refuses_reads_as_the_checks_of_the_type_do_and_as_the_api_says_it(
     user: User, config: object, expected: str

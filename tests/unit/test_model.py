@@ -450,8 +450,28 @@ def test_a_check_of_a_node_type_or_of_the_workflow_is_said_in_its_own_words(raw:
         ),
         (node('h', 'http', config=['url']), "node 'h' (http): config must be an object"),
         (node('h', 'http', config='https://example.com/'), "node 'h' (http): config must be an object"),
+        (  # as the webhook endpoints say it ("header name '' is not an HTTP header name" read as a quoting slip)
+            node('h', 'http', config={'url': 'https://example.com/', 'headers': {'': 'v'}}),
+            "node 'h' (http): headers: a header name is empty",
+        ),
+        (  # the rest keeps its wording
+            node('h', 'http', config={'url': 'https://example.com/', 'headers': {'X Y': 'v'}}),
+            "node 'h' (http): headers: header name 'X Y' is not an HTTP header name (letters, digits and "
+            "!#$%&'*+-.^_`|~)",
+        ),
     ],
-    ids=['type', 'missing', 'range', 'secret-reference', 'secret-name', 'not-an-object', 'config-list', 'config-text'],
+    ids=[
+        'type',
+        'missing',
+        'range',
+        'secret-reference',
+        'secret-name',
+        'not-an-object',
+        'config-list',
+        'config-text',
+        'empty-header-name',
+        'header-name',
+    ],
 )
 def test_a_config_value_pydantic_refuses_reads_like_a_check_of_the_node_type(
     spec: dict[str, Any], expected: str
