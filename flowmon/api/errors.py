@@ -45,6 +45,7 @@ log = logging.getLogger(__name__)
 
 MAX_ERRORS_LISTED = 20  # a schema's refusal lists this many of its errors (a body can hold thousands)
 MAX_ERRORS_SAID = 5  # and its detail says this many of them
+MAX_PLACE_CHARS = 40  # a key the detail's place names, cut to this many (errors[].loc holds it whole)
 
 
 def schema_refusals(request: Request, errors: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -81,11 +82,12 @@ def _whole_body_problem(error: dict[str, Any]) -> str | None:
 def describe_validation(errors: list[dict[str, Any]], total: int) -> str:
     """The ``detail`` of a schema's refusal of ``total`` errors: up to :data:`MAX_ERRORS_SAID` of ``errors``, each
     ``where: msg`` (``query.limit``; a place in the body without ``body`` before it, ``filter.limit``, but a field
-    named ``body`` named still), and how many more there are."""
+    named ``body`` named still), and how many more there are. A key longer than :data:`MAX_PLACE_CHARS` (a custom
+    header's name may be 8 KiB) is cut there, an ellipsis marking the cut."""
     parts = []
     for error in errors[:MAX_ERRORS_SAID]:
         loc = list(error.get('loc', ()))
-        location = '.'.join(str(part) for part in (loc[1:] if loc[:1] == ['body'] else loc))
+        location = '.'.join(_place(part) for part in (loc[1:] if loc[:1] == ['body'] else loc))
         message = str(error.get('msg'))
         parts.append(f'{location}: {message}' if location else message)
     more = total - len(parts)
@@ -93,6 +95,11 @@ def describe_validation(errors: list[dict[str, Any]], total: int) -> str:
         return '; '.join(parts)
     listed = 'in errors' if len(errors) == total else f'errors lists the first {len(errors)}'
     return f'{"; ".join(parts)} (and {more} more, {listed})'
+
+
+def _place(part: Any) -> str:
+    text = str(part)
+    return text if len(text) <= MAX_PLACE_CHARS else f'{text[:MAX_PLACE_CHARS]}…'
 
 
 def body_keys(request: Request, loc: Sequence[Any]) -> tuple[str, ...]:

@@ -188,6 +188,43 @@ async def test_a_refused_custom_header_is_named_in_errors_loc(
         assert len((await app.api.get('/api/webhooks/endpoints')).json()) == 1
 
 
+LONG_NAME = 'webhook-' + 'x' * 8000  # reserved (webhook-*), and too long besides
+LONG_NAMES = [
+    ({LONG_NAME: 'a'}, "header 'webhook-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx…' is reserved"),
+    (
+        {'X-' + 'n' * 8190: 'a'},
+        "header 'X-nnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnn…' is too long (its name and value together at most "
+        '8192 characters)',
+    ),
+    ({'X-' + 'n' * 100: 'a\nb'}, "header 'X-nnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnn…' contains a line break"),
+    ({'X ' + 'n' * 100: 'a'}, "header name 'X nnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnn…' is not an HTTP header name"),
+]
+
+
+@pytest.mark.parametrize(('headers', 'said'), LONG_NAMES)
+async def test_a_refused_header_name_is_quoted_up_to_40_characters(
+    tmp_path: Path, headers: dict[str, str], said: str
+) -> None:
+    """A header name up to 8 KiB long was quoted whole in the detail and in errors[].msg ('header 'webhook-xxxx...
+    (8,000 characters)' is reserved'): the message quotes its first 40 characters, an ellipsis saying there were
+    more; errors[].loc keeps the whole name, the key of the header refused."""
+    async with running_app(tmp_path) as app:
+        spec = {'url': 'https://x.test/', 'event_types': ['execution.failed'], 'headers': headers}
+        created = await app.api.post('/api/webhooks/endpoints', json=spec)
+        delivery = {'url': 'https://x.test/', 'body': {}, 'headers': headers}
+        queued = await app.api.post('/api/webhooks/deliveries', json=delivery)
+        for response in (created, queued):
+            assert response.status_code == 422, response.text
+            (error,) = response.json()['errors']
+            assert error['loc'] == ['body', 'headers', *headers]
+            assert said in error['msg']
+            assert len(response.json()['detail']) < 250
+        assert queued.json()['detail'] == queued.json()['errors'][0]['msg']
+        assert queued.json()['detail'].startswith(f'headers: {said}')
+        place = f'headers.{next(iter(headers))[:40]}…'  # (the place the generic 422 names: the key, cut as well)
+        assert created.json()['detail'] == f'{place}: {created.json()["errors"][0]["msg"]}'
+
+
 NOT_BOOLEANS = ['yes', 'on', '1', 'true', 1, 0, 'no', None, [], {}]
 
 

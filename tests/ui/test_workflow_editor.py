@@ -149,8 +149,22 @@ async def test_a_config_value_its_type_refuses_is_said_in_its_words_as_the_api_s
             {'url': 'https://example.com/', 'headers': {'X-Ok': 'a', '': 'b'}},
             "node 'call' (http): headers: a header name is empty",
         ),
+        (  # (the name was quoted whole: up to the 2 MiB of a definition)
+            {'url': 'https://example.com/', 'headers': {'X ' + 'n' * 5000: 'b'}},
+            "node 'call' (http): headers: header name 'X nnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnn…' is not an HTTP "
+            "header name (letters, digits and !#$%&'*+-.^_`|~)",
+        ),
     ],
-    ids=['type', 'missing', 'range', 'secret-reference', 'not-an-object', 'a-reference-as-config', 'empty-header'],
+    ids=[
+        'type',
+        'missing',
+        'range',
+        'secret-reference',
+        'not-an-object',
+        'a-reference-as-config',
+        'empty-header',
+        'long-header-name',
+    ],
 )
 async def test_a_config_value_pydantic_refuses_reads_as_the_checks_of_the_type_do_and_as_the_api_says_it(
     user: User, config: object, expected: str

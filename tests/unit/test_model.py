@@ -459,6 +459,11 @@ def test_a_check_of_a_node_type_or_of_the_workflow_is_said_in_its_own_words(raw:
             "node 'h' (http): headers: header name 'X Y' is not an HTTP header name (letters, digits and "
             "!#$%&'*+-.^_`|~)",
         ),
+        (  # quoted up to 40 characters (the name was quoted whole, however long)
+            node('h', 'http', config={'url': 'https://example.com/', 'headers': {'X\n' + 'y' * 8000: 'v'}}),
+            "node 'h' (http): headers: header name 'X\\nyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy…' is not an HTTP header "
+            "name (letters, digits and !#$%&'*+-.^_`|~)",
+        ),
     ],
     ids=[
         'type',
@@ -471,6 +476,7 @@ def test_a_check_of_a_node_type_or_of_the_workflow_is_said_in_its_own_words(raw:
         'config-text',
         'empty-header-name',
         'header-name',
+        'long-header-name',
     ],
 )
 def test_a_config_value_pydantic_refuses_reads_like_a_check_of_the_node_type(

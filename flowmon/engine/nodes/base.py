@@ -23,6 +23,16 @@ RUNS_ON: tuple[RunsOn, ...] = ('loop', 'worker')
 
 HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")  # an HTTP token (RFC 9110)
 UNSENDABLE = 'may hold only printable ASCII characters (a request carrying it could never be sent)'
+SHOWN_NAME_CHARS = 40  # what a message quotes of a header name (one may be 8 KiB long)
+
+
+def quoted_header(name: str) -> str:
+    """``name`` as a message quotes it (``repr``, so a line break or a blank shows): its first
+    :data:`SHOWN_NAME_CHARS` characters, an ellipsis before the closing quote saying there were more."""
+    if len(name) <= SHOWN_NAME_CHARS:
+        return repr(name)
+    quoted = repr(name[:SHOWN_NAME_CHARS])
+    return f'{quoted[:-1]}…{quoted[-1]}'
 
 
 def sendable(value: str) -> bool:
@@ -36,9 +46,9 @@ def header_problem(name: str, value: str) -> str | None:
     if not name:  # (said as such: "header name ''" reads as a quoting slip)
         return 'a header name is empty'
     if not HEADER_NAME.fullmatch(name):
-        return f"header name {name!r} is not an HTTP header name (letters, digits and !#$%&'*+-.^_`|~)"
+        return f"header name {quoted_header(name)} is not an HTTP header name (letters, digits and !#$%&'*+-.^_`|~)"
     if not sendable(value):
-        return f'header {name!r}: the value {UNSENDABLE}'
+        return f'header {quoted_header(name)}: the value {UNSENDABLE}'
     return None
 
 

@@ -18,7 +18,17 @@ from pydantic import Field, field_validator, model_validator
 
 from flowmon.engine.core.inputs import located
 
-from .base import UNSENDABLE, NodeConfig, NodeContext, NodeError, NodeServices, NodeType, header_problem, sendable
+from .base import (
+    UNSENDABLE,
+    NodeConfig,
+    NodeContext,
+    NodeError,
+    NodeServices,
+    NodeType,
+    header_problem,
+    quoted_header,
+    sendable,
+)
 from .expressions import evaluate_input, optional_expression
 
 MAX_BODY_BYTES = 256 * 1024
@@ -55,7 +65,7 @@ class WebhookAuth(NodeConfig):
             if not self.value:
                 raise ValueError('api_key auth needs "value"')
             if self.header.lower() in RESERVED_HEADERS or self.header.lower().startswith('webhook-'):
-                raise ValueError(f'api_key header {self.header!r} is reserved')
+                raise ValueError(f'api_key header {quoted_header(self.header)} is reserved')
         return self
 
     @property
@@ -80,7 +90,9 @@ def check_custom_headers(headers: Mapping[str, str], *, auth: WebhookAuth | None
         raise ValueError(f'at most {MAX_CUSTOM_HEADERS} custom headers are allowed')
     for name, value in headers.items():
         if not name.strip():
-            raise ValueError('a header name is empty' if not name else f'a header name is blank ({name!r})')
+            raise ValueError(
+                'a header name is empty' if not name else f'a header name is blank ({quoted_header(name)})'
+            )
         problem = _custom_header_problem(name, value, auth)
         if problem:
             raise located(ValueError(problem), name)
@@ -90,13 +102,16 @@ def check_custom_headers(headers: Mapping[str, str], *, auth: WebhookAuth | None
 def _custom_header_problem(name: str, value: str, auth: WebhookAuth | None) -> str | None:
     lowered = name.lower()
     if lowered in RESERVED_HEADERS or lowered.startswith('webhook-'):
-        return f'header {name!r} is reserved'
+        return f'header {quoted_header(name)} is reserved'
     if auth is not None and lowered == auth.header_name.lower():
-        return f'header {name!r} is set by the auth settings'
+        return f'header {quoted_header(name)} is set by the auth settings'
     if len(name) + len(value) > MAX_HEADER_BYTES:
-        return f'header {name!r} is too long (its name and value together at most {MAX_HEADER_BYTES} characters)'
+        return (
+            f'header {quoted_header(name)} is too long (its name and value together at most {MAX_HEADER_BYTES} '
+            'characters)'
+        )
     if '\n' in value or '\r' in value:
-        return f'header {name!r} contains a line break'
+        return f'header {quoted_header(name)} contains a line break'
     return header_problem(name, value)
 
 
