@@ -3,6 +3,10 @@
 Used by the compare page; pure (states and replay indexes in, rows, verdicts and positions out). A node a partial
 rerun reused (its output carried over, not run again) is compared by status and output like any other, but never by
 duration: it took no time of its own, so a delta would only claim it got faster.
+
+A node's duration here is the time its attempts ran, added up (``NodeState.ran_ms``, what its card shows), so the two
+runs compare work with work: a run that waited 10 s to try a node again did not do 10 s more of it. Its span, from
+the first start to the end with the waits between tries, is kept beside it (``a_span_ms``/``b_span_ms``).
 """
 
 from __future__ import annotations
@@ -21,7 +25,9 @@ AlignBy = Literal['time', 'index']
 @dataclass(frozen=True, slots=True)
 class NodeDiff:
     """One row of the compare table. ``a_status``/``b_status`` are None when the node is not in that run;
-    ``a_reused``/``b_reused`` say the node's output was carried over from an earlier execution (not run again)."""
+    ``a_duration_ms``/``b_duration_ms`` are the time its attempts ran, ``a_span_ms``/``b_span_ms`` from its first start
+    to its end (the waits between tries included); ``a_reused``/``b_reused`` say the node's output was carried over
+    from an earlier execution (not run again)."""
 
     node_id: str
     a_status: str | None
@@ -34,6 +40,8 @@ class NodeDiff:
     b_output: Any
     a_reused: bool = False
     b_reused: bool = False
+    a_span_ms: float | None = None
+    b_span_ms: float | None = None
 
     @property
     def reused(self) -> bool:
@@ -42,7 +50,8 @@ class NodeDiff:
 
     @property
     def delta_ms(self) -> float | None:
-        """``b`` minus ``a`` (positive: ``b`` was slower); None unless both ran the node and have a duration."""
+        """``b`` minus ``a`` (positive: ``b`` was slower), of the time the attempts ran; None unless both ran the node
+        and have a duration."""
         if self.reused or self.a_duration_ms is None or self.b_duration_ms is None:
             return None
         return round(self.b_duration_ms - self.a_duration_ms, 3)
@@ -77,12 +86,14 @@ def compare(a: ExecutionState | None, b: ExecutionState | None, order: Iterable[
                 b_status=right.status if right else None,
                 a_attempts=left.attempts if left else 0,
                 b_attempts=right.attempts if right else 0,
-                a_duration_ms=left.duration_ms if left else None,
-                b_duration_ms=right.duration_ms if right else None,
+                a_duration_ms=left.ran_ms if left else None,
+                b_duration_ms=right.ran_ms if right else None,
                 a_output=left.output if left else None,
                 b_output=right.output if right else None,
                 a_reused=left.reused if left else False,
                 b_reused=right.reused if right else False,
+                a_span_ms=left.duration_ms if left else None,
+                b_span_ms=right.duration_ms if right else None,
             )
         )
     return rows

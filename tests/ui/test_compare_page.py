@@ -13,6 +13,9 @@ from sample_workflows import chain, condition, delay, fail, log, transform, work
 from uisim import api, current_path, sign_in, start, text_of, wait_until_ended
 from waiting import until
 
+from flowmon.web.format import duration
+from flowmon.web.widgets.diff_table import delta_text
+
 # Small requests are approved at once; large ones wait for a review first.
 REFUND: dict[str, Any] = workflow(
     'refund',
@@ -192,6 +195,47 @@ async def test_nodes_a_rerun_reused_say_so_and_have_no_duration_delta(user: User
     # the nodes that ran in both runs still compare their durations and attempts
     assert text_of(user, 'diff-attempts-parse') == '1 / 1'
     assert text_of(user, 'diff-delta-parse') != '—'
+
+
+# A call that times out once and goes through at its second try, 0.3 s later (the backoff, ±20 %).
+FLAKY: dict[str, Any] = chain(
+    'flaky',
+    'Flaky call',
+    fail('call', 'gateway timeout', 'Call', times=1, retry={'max_attempts': 2, 'backoff_seconds': 0.3}),
+    log('after', 'done', name='After'),
+)
+
+
+async def test_durations_compare_the_time_the_tries_ran_and_give_the_span_beside_it(user: User) -> None:
+    """Two runs of a node tried again after a backoff: each duration is the time its tries ran, as its card says (it
+    was the span, backoff included, so the delta compared the two backoffs' jitter), with the span under it."""
+    response = await api(user, 'PUT', '/api/workflows/flaky', FLAKY)
+    assert response.status_code in (200, 201), response.text
+    runs = []
+    for _ in range(2):
+        execution_id = await start(user, 'flaky', {'input': {}})
+        ended = await wait_until_ended(user, execution_id)
+        assert ended['status'] == 'succeeded' and ended['nodes']['call']['attempts'] == 2, ended
+        runs.append((execution_id, ended['nodes']['call']))
+    (a, call_a), (b, call_b) = runs
+    await sign_in(user, f'/compare?a={a}&b={b}')
+    await user.should_see(marker='diff-call')
+    user.find(marker='compare-jump-end').click()
+    await user.should_see(marker='diff-duration-b-call')
+    for side, call in (('a', call_a), ('b', call_b)):
+        assert call['duration_ms'] >= 240 and call['ran_ms'] < call['duration_ms']
+        assert texts_in(user, f'diff-duration-{side}-call') == [
+            duration(call['ran_ms']),
+            f'span {duration(call["duration_ms"])}',
+        ]
+    assert text_of(user, 'diff-delta-call') == delta_text(round(call_b['ran_ms'] - call_a['ran_ms'], 3))
+    assert len(texts_in(user, 'diff-duration-a-after')) == 1  # tried once: its span is its duration, not repeated
+
+
+def texts_in(user: User, marker: str) -> list[str]:
+    """The texts of the labels inside the one element marked ``marker``."""
+    (element,) = user.find(marker=marker).elements
+    return [label.text for label in element.descendants() if isinstance(label, ui.label)]
 
 
 async def test_the_alignment_toggles_between_time_and_event_index(user: User) -> None:

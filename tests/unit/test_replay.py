@@ -538,3 +538,19 @@ def test_the_end_of_the_scrubber_is_the_end_of_both_runs_when_events_share_the_l
     # In between, the moment is where run A is.
     middle, x = by_time.realigned('index', by_time.value_of('a', 3))
     assert middle.positions(x) == (3, 3)
+
+
+def test_compare_rows_compare_the_time_the_tries_ran_and_keep_the_span() -> None:
+    """A node tried again after a wait is compared by the time its tries ran, as its card shows it: two tries of 1 s,
+    10 s apart, against one try of 1 s is 1 s slower, not 11 s; the span stays beside it."""
+    a = fold(run('a1', b_output={'rows': 3}))
+    history = History('b1').queued('a', 'b', 'c', edges=[('a', 'b'), ('b', 'c')])
+    history.add(E.EXECUTION_STARTED)
+    history.add(E.NODE_STARTED, 'a', attempt=1).add(E.NODE_COMPLETED, 'a', attempt=1, output={'n': 1})
+    history.add(E.NODE_STARTED, 'b', attempt=1).add(E.NODE_RETRYING, 'b', attempt=1, error='503', delay_seconds=10)
+    history.add(E.NODE_STARTED, 'b', after=10, attempt=2).add(E.NODE_COMPLETED, 'b', attempt=2, output={'rows': 3})
+    history.add(E.NODE_STARTED, 'c', attempt=1).add(E.NODE_COMPLETED, 'c', attempt=1, output=None)
+    b = fold(history.add(E.EXECUTION_COMPLETED).events)
+    row = {row.node_id: row for row in compare(a, b)}['b']
+    assert (row.a_duration_ms, row.b_duration_ms, row.delta_ms) == (1000, 2000, 1000)
+    assert (row.a_span_ms, row.b_span_ms) == (1000, 12_000)

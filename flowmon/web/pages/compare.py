@@ -9,7 +9,8 @@ it. Clicking a node (canvas or table) shows both outputs as a JSON diff.
 
 Each side shows the input its execution ran with; the summary says whether the inputs differ (with their diff, as
 text), and never calls two runs identical when only their inputs tell them apart. A node a partial rerun reused is
-marked so in the table and gets no duration delta (see :mod:`flowmon.web.comparison`).
+marked so in the table and gets no duration delta; a node's durations are the time its attempts ran, as on its card
+(see :mod:`flowmon.web.comparison`).
 """
 
 from __future__ import annotations

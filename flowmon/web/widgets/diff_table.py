@@ -5,6 +5,10 @@ are the same (a row element the server replaces would lose a click made on it me
 
 A node a run reused (its output carried over by a partial rerun, not run again) says so under its status and in the
 attempts, and has neither a duration nor a delta: it took no time of its own, so it was neither faster nor slower.
+
+A duration is the time the node's attempts ran (as its card shows it), and the delta compares those; a node tried
+again after a wait also gives its span under it ("span 10.8 s": from its first start to its end, the waits between
+tries included), which tells where a run's time went.
 """
 
 from __future__ import annotations
@@ -47,7 +51,9 @@ class DiffTable:
                 with ui.element('div').classes('fm-table-head').style(f'grid-template-columns: {COLUMNS}'):
                     for title in ('Node', 'Status A', 'Status B', 'Attempts', 'Duration A', 'Duration B', 'Δ',
                                   'Output'):  # fmt: skip
-                        ui.label(title).classes('fm-cell')
+                        label = ui.label(title).classes('fm-cell')
+                        if title.startswith('Duration') or title == 'Δ':
+                            label.tooltip("The time the node's attempts ran, added up (not the waits between tries)")
                 self.body = ui.element('div').props('data-testid=diff-table').mark('diff-table')
 
     def show(self, rows: Sequence[NodeDiff], *, highlight: str | None = None, selected: str | None = None) -> None:
@@ -108,8 +114,8 @@ class DiffTable:
             ui.label(attempts).classes('fm-cell fm-num').classes('font-semibold' if ran_differently else '').mark(
                 f'diff-attempts-{row.node_id}'
             )
-            ui.label(DASH if row.a_reused else duration(row.a_duration_ms)).classes('fm-cell fm-num')
-            ui.label(DASH if row.b_reused else duration(row.b_duration_ms)).classes('fm-cell fm-num')
+            _duration(row.a_duration_ms, row.a_span_ms, row.a_reused).mark(f'diff-duration-a-{row.node_id}')
+            _duration(row.b_duration_ms, row.b_span_ms, row.b_reused).mark(f'diff-duration-b-{row.node_id}')
             _delta(row).mark(f'diff-delta-{row.node_id}')
             output = 'differs' if row.output_differs else ('same' if row.a_output is not None else DASH)
             verdict = (
@@ -123,7 +129,19 @@ class DiffTable:
 
 def _row_signature(row: NodeDiff) -> tuple[Any, ...]:
     return (row.node_id, row.a_status, row.b_status, row.a_attempts, row.b_attempts, row.a_duration_ms,
-            row.b_duration_ms, row.output_differs, row.a_output is None, row.a_reused, row.b_reused)  # fmt: skip
+            row.b_duration_ms, row.output_differs, row.a_output is None, row.a_reused, row.b_reused, row.a_span_ms,
+            row.b_span_ms)  # fmt: skip
+
+
+def _duration(ran_ms: float | None, span_ms: float | None, reused: bool) -> ui.element:
+    """One run's duration of the node: the time its attempts ran; under it, when waits between tries made the span
+    longer, the span."""
+    with ui.column().classes('fm-cell gap-0 min-w-0') as cell:
+        ui.label(DASH if reused else duration(ran_ms)).classes('fm-num')
+        if not reused and span_ms is not None and ran_ms is not None and span_ms != ran_ms:
+            span = ui.label(f'span {duration(span_ms)}').classes('text-xs text-grey-7 fm-num whitespace-nowrap')
+            span.tooltip(f'{duration(span_ms)} from its first start to its end, the waits between tries included')
+    return cell
 
 
 def _status(status: str | None, differs: bool, reused: bool, source: str | None) -> ui.element:
