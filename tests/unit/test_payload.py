@@ -23,11 +23,13 @@ from flowmon.engine.core.payload import (
     PayloadTooLarge,
     bounded_text,
     encode_compact,
+    float_reader,
     human_size,
     json_text_depth,
     loads_unique,
     nesting_depth,
     path_text,
+    read_float,
     unstorable_at,
 )
 
@@ -168,6 +170,27 @@ def test_a_number_too_large_for_a_float_is_refused_as_typed(text: str, message: 
     with pytest.raises(PayloadInvalid, match=r'^' + re.escape(message) + '$'):
         budget.check(loads_unique(text, 'the body'), 'the body')
     assert budget.loads('{"n": 1e308, "m": -2.5e-400}', 'the body') == {'n': 1e308, 'm': -0.0}
+
+
+@pytest.mark.parametrize(
+    ('text', 'mine'),
+    [
+        ('[0.5, 2.5e-400, 1e99, 123456789.25]', False),  # finite, all of them: the parser's own reading
+        ('"1 in e99 tries"', False),
+        ('[1e100, 1e308]', True),  # might be out of range (they are not: read_float reads them as floats)
+        ('[1E+0400]', True),
+        ('[' + '9' * 310 + '.5]', True),  # 310 digits before the point
+        (b'{"n": 9e999}', True),
+        (bytearray(b'[1.5]'), False),
+    ],
+)
+def test_only_text_that_may_hold_a_number_too_large_is_read_number_by_number(
+    text: str | bytes | bytearray, mine: bool
+) -> None:
+    """Any ``parse_float`` takes the parser off its fast path for every number with a fraction: it is given only
+    where a number may be out of range, and the reading is the same either way."""
+    assert float_reader(text) is (read_float if mine else None)
+    assert json.loads(text, parse_float=float_reader(text)) == json.loads(text)
 
 
 def test_check_compares_the_exact_compact_encoding_with_the_limit() -> None:
