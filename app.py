@@ -33,28 +33,13 @@ def main() -> None:
     from flowmon.settings import SettingsError, load_settings, resolve_secret
     from flowmon.store.keys import DataDirBusy, SecretKeyError, hold_data_dir, load_secret_box
 
-    # the settings, the data directory and the key are checked before the rest is imported: a start that cannot go
-    # on says why in a third of the time
+    # the settings are checked before the rest is imported: a start they stop says why in a third of the time
     try:
         settings = load_settings()
     except SettingsError as exc:
         print(f'flowmon: invalid configuration: {exc}', file=sys.stderr)
         raise SystemExit(2) from None
     logs.configure(settings.log_level, settings.log_format)
-    os.umask(PRIVATE_UMASK)  # every file and directory flowmon creates is the user's alone
-    try:
-        make_private(settings.data_dir)
-    except OSError as exc:  # a path through a file, a directory flowmon may not write
-        print(f'flowmon: FLOWMON_DATA_DIR: cannot use {settings.data_dir}: {exc.strerror or exc}', file=sys.stderr)
-        raise SystemExit(2) from None
-    try:
-        hold_data_dir(settings.data_dir)  # maintenance commands (rotate-secret-key) refuse while it is held
-        box = load_secret_box(settings)
-    except (DataDirBusy, SecretKeyError) as exc:
-        print(f'flowmon: {exc}', file=sys.stderr)
-        raise SystemExit(2) from None
-    token = resolve_secret(settings.data_dir, '.token', _secret(settings.token))
-    storage_secret = resolve_secret(settings.data_dir, '.storage_secret', _secret(settings.storage_secret))
 
     from nicegui import app, ui
     from starlette.middleware import Middleware
@@ -68,6 +53,23 @@ def main() -> None:
     from flowmon.web.sign_in import SignInMiddleware
 
     _freeze_imports()
+
+    # every file and directory flowmon creates is the user's alone (from here: the imports above may write Python's
+    # bytecode caches, which every user of the installation reads)
+    os.umask(PRIVATE_UMASK)
+    try:
+        make_private(settings.data_dir)
+    except OSError as exc:  # a path through a file, a directory flowmon may not write
+        print(f'flowmon: FLOWMON_DATA_DIR: cannot use {settings.data_dir}: {exc.strerror or exc}', file=sys.stderr)
+        raise SystemExit(2) from None
+    try:
+        hold_data_dir(settings.data_dir)  # maintenance commands (rotate-secret-key) refuse while it is held
+        box = load_secret_box(settings)
+    except (DataDirBusy, SecretKeyError) as exc:
+        print(f'flowmon: {exc}', file=sys.stderr)
+        raise SystemExit(2) from None
+    token = resolve_secret(settings.data_dir, '.token', _secret(settings.token))
+    storage_secret = resolve_secret(settings.data_dir, '.storage_secret', _secret(settings.storage_secret))
 
     try:
         system = System.build(settings, token=token, box=box)
