@@ -47,6 +47,8 @@ def claim_block(first: int, locks: Path = LOCKS) -> tuple[int, BinaryIO]:
     """The first block from ``first`` on (after the last, the first again) that no other process holds, and its lock
     file: the block is held while that file is open (closing it, or the process ending, gives it up)."""
     locks.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if locks.lstat().st_uid != os.getuid() or not locks.is_dir() or locks.is_symlink():
+        raise RuntimeError(f'{locks} is not a directory of this user: remove it (another user could hold every block)')
     for step in range(BLOCKS):
         index = (first + step) % BLOCKS
         lock = (locks / f'block-{index:02d}.lock').open('ab')

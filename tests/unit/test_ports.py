@@ -3,6 +3,7 @@ across processes, so two runs at once on one machine never share one), never a p
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -88,3 +89,19 @@ def test_a_port_in_use_is_skipped() -> None:
         for sock in held:
             sock.close()
         lock.close()
+
+
+def test_a_lock_directory_that_is_not_this_users_own_is_refused(tmp_path: Path) -> None:
+    """Its name is known: another user making it first could hold every block (or point it elsewhere)."""
+    elsewhere = tmp_path / 'elsewhere'
+    elsewhere.mkdir()
+    linked = tmp_path / 'linked'
+    linked.symlink_to(elsewhere)
+    with pytest.raises(RuntimeError, match='is not a directory of this user'):
+        claim_block(0, linked)
+    if os.getuid() == 0:  # (root can give a directory to another user)
+        theirs = tmp_path / 'theirs'
+        theirs.mkdir()
+        os.chown(theirs, 4321, 4321)
+        with pytest.raises(RuntimeError, match='is not a directory of this user'):
+            claim_block(0, theirs)
