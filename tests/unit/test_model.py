@@ -454,6 +454,10 @@ def test_a_check_of_a_node_type_or_of_the_workflow_is_said_in_its_own_words(raw:
             node('h', 'http', config={'url': 'https://example.com/', 'headers': {'': 'v'}}),
             "node 'h' (http): headers: a header name is empty",
         ),
+        (
+            node('h', 'http', config={'url': 'https://example.com/', 'headers': {'  ': 'v'}}),
+            "node 'h' (http): headers: a header name is blank ('  ')",
+        ),
         (  # the rest keeps its wording
             node('h', 'http', config={'url': 'https://example.com/', 'headers': {'X Y': 'v'}}),
             "node 'h' (http): headers: header name 'X Y' is not an HTTP header name (letters, digits and "
@@ -475,6 +479,7 @@ def test_a_check_of_a_node_type_or_of_the_workflow_is_said_in_its_own_words(raw:
         'config-list',
         'config-text',
         'empty-header-name',
+        'blank-header-name',
         'header-name',
         'long-header-name',
     ],

@@ -43,8 +43,8 @@ def sendable(value: str) -> bool:
 def header_problem(name: str, value: str) -> str | None:
     """Why a request header could never be sent as given, or None: its name must be an HTTP token (h11 refuses
     anything else) and its value printable ASCII."""
-    if not name:  # (said as such: "header name ''" reads as a quoting slip)
-        return 'a header name is empty'
+    if not name.strip():  # (said as such: "header name ''" reads as a quoting slip)
+        return 'a header name is empty' if not name else f'a header name is blank ({quoted_header(name)})'
     if not HEADER_NAME.fullmatch(name):
         return f"header name {quoted_header(name)} is not an HTTP header name (letters, digits and !#$%&'*+-.^_`|~)"
     if not sendable(value):
