@@ -296,6 +296,8 @@ body:has(.fm-inspector) .fm-wrap-narrow > * { max-width: 100%; }
   /* a secret's name: whole on a line of its own beside its key, when it changed and its actions on the next */
   .fm-secret-item.no-wrap { flex-wrap: wrap !important; row-gap: 2px; justify-content: flex-end; }
   .fm-secret-item > .fm-secret-name { flex-basis: calc(100% - 32px); white-space: normal; overflow-wrap: anywhere; }
+  /* a secret's Replace and Delete: 12 px text, where a desktop has the 14 px of the app's buttons */
+  .fm-secret-item .q-btn:not(.q-btn--round) { font-size: 12px !important; }
   /* an endpoint's actions (Send test event, Edit, Delete..., the Deliveries link): 12 px text, where a desktop has
      the 14 px of the app's buttons (round icon buttons keep their size) */
   .fm-endpoint .q-btn:not(.q-btn--round), .fm-endpoint .fm-secret-actions .fm-link { font-size: 12px !important; }

@@ -18,6 +18,10 @@ Api = Callable[..., httpx.Response]
 NAME = 'e2e_partner_token'
 FIRST, SECOND = 'e2e-first-value-51c9a7', 'e2e-second-value-0d83f2'
 INPUT_VALUES = 'Array.from(document.querySelectorAll("input, textarea")).map(e => e.value).join("\\n")'
+# A button label's font size in px and the lines it takes
+TEXT_SIZE = """e => { const range = document.createRange(); range.selectNodeContents(e);
+ const lines = new Set([...range.getClientRects()].map(c => Math.round(c.top)));
+ return [parseFloat(getComputedStyle(e).fontSize), lines.size]; }"""
 
 
 def _nowhere_in_the_page(page: Page, value: str) -> None:
@@ -42,6 +46,8 @@ def test_add_replace_delete_with_values_never_in_the_dom(page: Page, server: Any
     expect(row).to_be_visible()
     expect(value_field).to_have_value('')
     _nowhere_in_the_page(page, FIRST)
+    for button in ('Replace', 'Delete'):  # the 14 px of the app's buttons (Quasar's small size made them 10 px)
+        assert row.get_by_role('button', name=button).locator('.block').evaluate(TEXT_SIZE) == [14, 1], button
     page.screenshot(path=str(shots / 'secrets.png'), full_page=True)
 
     row.get_by_role('button', name='Replace').click()
@@ -125,6 +131,10 @@ def test_on_a_phone_a_secrets_name_is_read_whole_in_the_list_and_its_dialogs(
             expect(label).to_have_text(name)
             cut, past = label.evaluate(PAST_THE_ROW, row.element_handle())
             assert cut <= 0 and past <= 0, (name, 'cut or past its row', cut, past)
+            # Replace and Delete: 12 px text on one line (Quasar's small size made them 10 px)
+            for button in ('Replace', 'Delete'):
+                size, lines = row.get_by_role('button', name=button).locator('.block').evaluate(TEXT_SIZE)
+                assert (size, lines) == (12, 1), (name, button, size, lines)
         page.screenshot(path=str(shots / 'narrow-secrets-long-name.png'), full_page=True)
 
         row = page.locator(f'[data-secret-name="{LONG_NAME}"]')

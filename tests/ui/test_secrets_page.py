@@ -107,6 +107,7 @@ async def test_each_row_s_buttons_name_their_secret_for_a_screen_reader(user: Us
             (button,) = user.find(marker=f'secret-{action.lower()}-{name}').elements
             assert button.props.get('aria-label') == f'{action} secret {name}'
             assert button.text == action
+            assert button.props.get('size') is None  # the app's button size (Quasar's small size made them 10 px)
 
 
 async def test_a_bad_name_or_an_empty_value_is_refused_by_name(user: User) -> None:

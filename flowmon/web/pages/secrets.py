@@ -111,11 +111,11 @@ class SecretList:
                 named(
                     ui.button('Replace', icon='edit', on_click=lambda i=info: self.on_replace(i)),
                     f'Replace secret {info.name}',
-                ).props('flat dense no-caps size=sm').mark(f'secret-replace-{info.name}')
+                ).props('flat dense no-caps no-wrap').mark(f'secret-replace-{info.name}')
                 named(
                     ui.button('Delete', icon='delete', on_click=lambda i=info: self.on_delete(i)),
                     f'Delete secret {info.name}',
-                ).props('flat dense no-caps size=sm color=negative').mark(f'secret-delete-{info.name}')
+                ).props('flat dense no-caps no-wrap color=negative').mark(f'secret-delete-{info.name}')
 
 
 def _no_secrets() -> None:
