@@ -6,7 +6,8 @@ scrolls, the page does not). The open inspector covers none of the page: at 1280
 slider included) narrows beside it, its actions on one line; on a phone it is a sheet that slides up along the
 bottom, that every part of the page can be scrolled above; while it is open the Timeline shows the rows the room above
 it takes, and a row tapped where it opens (on the Timeline, in the node list), or the Timeline row of a node picked on
-the canvas, is brought above it, a tapped segment's tooltip gone. Screenshots go to test-output/screenshots."""
+the canvas, is brought above it, a tapped segment's tooltip gone (a card tapped on the canvas: its tooltip too).
+Screenshots go to test-output/screenshots."""
 
 from __future__ import annotations
 
@@ -321,7 +322,7 @@ def _tapped_rows_come_above_the_sheet(page: Page, sheet: float, shots: Path) -> 
     wait_until(lambda: _scrolled_to(page, page.evaluate(ROW_Y, row), 780), "the row near the screen's bottom")
     x, y = page.evaluate(SEGMENT, row)
     assert y > sheet
-    page.evaluate(TIP_OVER_SHEET)
+    page.evaluate(TIP_OVER_SHEET, GANTT_TIP)
     page.touchscreen.tap(x, y)
     name = f'Process shard {row - 1}'  # (after the split's row)
     expect(page.get_by_test_id('inspector')).to_contain_text(name)
@@ -363,18 +364,32 @@ def _tapped_rows_come_above_the_sheet(page: Page, sheet: float, shots: Path) -> 
         seen=lambda: (tapped.bounding_box(), above),
     )
     page.screenshot(path=str(shots / 'node-list-tapped-row-above-sheet.png'))
+    page.get_by_role('button', name='Close inspector').click()
+    wait_until(lambda: page.evaluate(ROOM) == ['0px', '0px'], 'the room it took given back to the page')
+
+    # a card tapped on the canvas (w030's, which the canvas brought into its view as the node was picked): its
+    # tooltip, which the tap showed, went as the node was picked (it stayed over the sheet, as the Timeline's did)
+    wait_until(lambda: _scrolled_to(page, page.evaluate(CARD_AT, 'w030')[1], 300), "w030's card in the window")
+    x, y = page.evaluate(CARD_AT, 'w030')
+    assert page.evaluate(ON_CANVAS, [x, y]), (x, y)  # (in the canvas's view, under nothing)
+    page.evaluate(TIP_OVER_SHEET, CANVAS_TIP)
+    page.touchscreen.tap(x, y)
+    expect(page.get_by_test_id('inspector')).to_contain_text('Process shard 30')
+    wait_until(lambda: page.evaluate('window.__tipOverSheet.done'), 'two seconds of frames looked at')
+    assert page.evaluate('window.__tipOverSheet.seen') == []
+    page.screenshot(path=str(shots / 'canvas-tapped-card-no-tooltip.png'))
 
 
 # an execution's actions, when it has ended
 ACTIONS = ('rerun-execution', 'replay-execution', 'compare-menu', 'export-execution', 'delete-execution')
-# From now on, for two seconds, the text of the Gantt's tooltip (ECharts' box in the chart's element) at each frame
-# it is shown while the inspector is on the page (window.__tipOverSheet.seen; .done once the two seconds are over).
+# From now on, for two seconds, the text of a chart's tooltip (the elements the selector finds) at each frame it is
+# shown while the inspector is on the page (window.__tipOverSheet.seen; .done once the two seconds are over).
 # Shown: not told to hide (ECharts fades a tooltip out, its style saying hidden from the start)
-TIP_OVER_SHEET = """() => {
+TIP_OVER_SHEET = """(selector) => {
  const watch = window.__tipOverSheet = { seen: [], done: false };
  const start = performance.now();
  const look = () => {
-  const tips = [...document.querySelectorAll('[data-testid=replay-gantt] > div:not(:first-child)')]
+  const tips = [...document.querySelectorAll(selector)]
    .filter((d) => d.innerText && d.style.visibility !== 'hidden' && d.style.display !== 'none');
   if (document.querySelector('.fm-inspector') && tips.length) watch.seen.push(tips[0].innerText);
   if (performance.now() - start < 2000) requestAnimationFrame(look);
@@ -384,6 +399,17 @@ TIP_OVER_SHEET = """() => {
 }"""
 
 
+# Where a node's card is on the window: its centre's [x, y] (the canvas's view moves and zooms it)
+CARD_AT = """(id) => {
+ const dom = document.querySelector('[data-testid=dag-canvas]'), chart = getElement(dom).chart;
+ const item = chart.getOption().series.find((s) => s.id === 'nodes').data.find((d) => d.name === id);
+ const [x, y] = chart.convertToPixel({ seriesId: 'nodes' }, item.value), box = dom.getBoundingClientRect();
+ return [box.left + (x * box.width) / dom.offsetWidth, box.top + (y * box.height) / dom.offsetHeight];
+}"""
+# whether what is drawn at [x, y] on the window is the canvas's
+ON_CANVAS = """([x, y]) => !!document.elementFromPoint(x, y)?.closest('[data-testid=dag-canvas]')"""
+GANTT_TIP = '[data-testid=replay-gantt] > div:not(:first-child)'  # (ECharts' box in the chart's element)
+CANVAS_TIP = '.fm-dag-tip'  # (in the page's body)
 # A pick on the canvas as a click on a card makes it (the chart's own event), for a card wherever it is drawn.
 PICK_ON_CANVAS = """(id) => getElement(document.querySelector('[data-testid=dag-canvas]')).$emit('node_click', id)"""
 

@@ -1,13 +1,11 @@
 // How the Gantt chart (flowmon/web/widgets/timeline_chart.js) fits its axes to its width, colours their text, places
-// the label of the queue's lane, marks the picked node's row, shows a window of a run's many rows and tells a tap from a
-// click.
+// the label of the queue's lane, marks the picked node's row and shows a window of a run's many rows.
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
 import {
   axesFor,
   axisText,
-  byTouch,
   queueLabelX,
   rowLabels,
   rowWindow,
@@ -71,12 +69,4 @@ test("where the slider moved the window: by percent of the row axis, or by row",
   assert.deepEqual(slidWindow({ start: (50 / 119) * 100, end: (69 / 119) * 100 }, 120), [50, 69]);
   assert.deepEqual(slidWindow({ batch: [{ start: 0, end: (19 / 119) * 100 }] }, 120), [0, 19]);
   assert.deepEqual(slidWindow({ startValue: 7, endValue: 26 }, 120), [7, 26]);
-});
-
-test("a tap is a touch event or a touch pointer's; a mouse's click, or none, is not", () => {
-  assert.equal(byTouch({ type: "touchend" }), true);
-  assert.equal(byTouch({ type: "pointerup", pointerType: "touch" }), true);
-  assert.equal(byTouch({ type: "click", pointerType: "mouse" }), false);
-  assert.equal(byTouch({ type: "mouseup" }), false);
-  assert.equal(byTouch(undefined), false);
 });

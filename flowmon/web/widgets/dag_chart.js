@@ -217,7 +217,9 @@ export default {
       }
       const built = await this.startChart(options, "svg");
       built?.on("click", (e) => {
-        if (e.seriesId === "nodes" && e.dataType !== "edge" && e.name) this.$emit("node_click", e.name);
+        if (e.seriesId !== "nodes" || e.dataType === "edge" || !e.name) return;
+        this.$emit("node_click", e.name);
+        this.tapped(e); // (its tooltip hidden after a tap)
       });
       this.onView?.();
     },

@@ -110,12 +110,6 @@ export function slidWindow(event, rows) {
   return [row(zoom.start, zoom.startValue), row(zoom.end, zoom.endValue)];
 }
 
-// Whether the browser event `native` (a chart event's, the click a segment got) came from a finger: a touch event, or a
-// pointer event of a touch pointer.
-export function byTouch(native) {
-  return native?.pointerType === "touch" || (native?.type ?? "").startsWith("touch");
-}
-
 // The axes for a chart `width` px wide: fewer time ticks on a narrow chart (ECharts' default of about five ran the
 // labels into each other on a phone) and node names that leave the time axis most of a narrow chart.
 export function axesFor(width) {
@@ -143,8 +137,6 @@ export default {
   methods: {
     async prepare() {
       const options = JSON.parse(this.options);
-      // (a screen without hover has no pointer moving from one segment to the next: a tooltip goes when told to)
-      if (window.matchMedia?.("(hover: none)").matches) options.tooltip.hideDelay = 0;
       options.xAxis.axisLabel.formatter = (v) => `${v} s`; // numbers only
       const [spans, queue, , picked] = options.series;
       this.queueLabel = queue.data[0]?.name ?? "";
@@ -163,8 +155,7 @@ export default {
       built.on("click", (e) => {
         if (e.seriesId !== "spans" || !Array.isArray(e.value)) return;
         this.$emit("span_click", e.value);
-        // a tap has no pointer that leaves the segment: its tooltip would stay over the inspector it opens
-        if (byTouch(e.event?.event)) built.dispatchAction({ type: "hideTip" });
+        this.tapped(e); // (its tooltip hidden after a tap)
       });
       // where the slider moved the window (the server keeps it, to move it from there when a node is picked)
       built.on("datazoom", (e) => this.$emit("window", slidWindow(e, this.labels.length)));
