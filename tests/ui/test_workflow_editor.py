@@ -557,6 +557,35 @@ async def test_a_workflow_deleted_meanwhile_is_said_and_saved_again_only_when_as
     assert (await api(user, 'GET', '/api/workflows/quick')).json()['name'] == 'Kept'
 
 
+async def test_save_is_enabled_on_unchanged_text_once_the_version_it_says_is_deleted_or_saved_over(user: User) -> None:
+    """Save… is disabled while the text says the stored version the editor opened; once that version is deleted, or
+    saved over elsewhere, it is enabled without an edit, and leads to the choices (Save yours again...)."""
+    await sign_in(user, '/workflows/quick/edit')
+    await status_becomes(user, 'Valid: quick, 1 node, 0 edges')
+    (save,) = user.find(marker='editor-save').elements
+    await until(lambda: not save.enabled, 'Save disabled: nothing to save')
+    assert (await api(user, 'DELETE', '/api/workflows/quick')).status_code == 204
+    await until(lambda: save.enabled, 'Save enabled: the version the text says is gone')
+    user.find(marker='editor-save').click()
+    await user.should_see(marker='editor-conflict')
+    assert text_of(user, 'editor-conflict-message') == 'Someone deleted the workflow “quick” since you opened it.'
+    user.find(marker='conflict-overwrite').click()  # Save yours again
+    await wait_for_path(user, '/workflows/quick')
+    assert (await api(user, 'GET', '/api/workflows/quick')).json()['name'] == 'Quick check'
+
+    await sign_in(user, '/workflows/quick/edit')
+    await status_becomes(user, 'Valid: quick, 1 node, 0 edges')
+    (save,) = user.find(marker='editor-save').elements
+    await until(lambda: not save.enabled, 'Save disabled: nothing to save')
+    theirs = {**(await api(user, 'GET', '/api/workflows/quick')).json(), 'name': 'Saved elsewhere'}
+    assert (await user.http_client.put('/api/workflows/quick', json=theirs, headers=AUTH)).status_code == 200
+    await until(lambda: save.enabled, 'Save enabled: the version the text says was saved over')
+    user.find(marker='editor-save').click()
+    await user.should_see(marker='editor-conflict')
+    assert text_of(user, 'editor-conflict-message').startswith('Someone saved the workflow “quick” at')
+    await user.should_see(marker='conflict-load')
+
+
 async def test_the_api_versions_workflows_through_the_whole_app(user: User) -> None:
     """ETag and If-Match through every layer the server has (its middleware, the perimeter)."""
     opened = await user.http_client.get('/api/workflows/quick', headers=AUTH)

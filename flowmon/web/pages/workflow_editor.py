@@ -44,6 +44,9 @@ LOST = (
     '(a definition that large is stored with PUT /api/workflows/{id}). Reload the page to start over.'
 )
 TICK_SECONDS = 0.15
+# How often an editor whose text says the stored version it opened reads whether that version is still the stored one
+# (a deletion is seen at every tick, in memory): once it is not, Save… leads to the choices (Save yours again...)
+STORED_SECONDS = 2.0
 TEMPLATE = {
     'id': 'my-workflow',
     'name': 'My workflow',
@@ -90,6 +93,8 @@ class WorkflowEditor:
         self._checked: Checked | None = None  # the last valid definition (what the preview shows)
         self._checked_text: str | None = None  # the text the status line is about
         self._unchanged = False  # the last check found the stored version the text started from: Save is disabled
+        self._base_gone = False  # that version is no longer the stored one (deleted, or saved over elsewhere)
+        self._base_read = 0.0  # (loop time) when the watch last read the stored version
         self._preview_of: dict[str, Any] | None = None
         self._header()
         self._conflict_host = ui.column().classes('w-full gap-0')
@@ -207,7 +212,11 @@ class WorkflowEditor:
 
     async def _tick(self) -> None:
         changed = self._changed_at
-        if changed is None or self._checking:
+        if self._checking:
+            return
+        if changed is None:
+            if self._unchanged:
+                await self._watch_base()
             return
         if asyncio.get_running_loop().time() - changed < PAUSE_SECONDS and changed != 0.0:
             return
@@ -217,6 +226,29 @@ class WorkflowEditor:
             await self._check()
         finally:
             self._checking = False
+
+    async def _watch_base(self) -> None:
+        """While Save… is disabled because the text says the stored version the editor opened: enable it once that
+        version is gone (deleted, or saved over elsewhere), so that Save… says so and offers the choices."""
+        base = self._base
+        if base is None:
+            return
+        if not self._application.workflows.deleted(base.id):  # (in memory; a read every STORED_SECONDS)
+            now = asyncio.get_running_loop().time()
+            if now - self._base_read < STORED_SECONDS:
+                return
+            self._base_read = now
+            self._checking = True  # (no check meanwhile: it would set Save from what it found before this read)
+            try:
+                moved_on = self._moved_on(base.id, await self._stored_now(base.id))
+            finally:
+                self._checking = False
+            if not moved_on or base is not self._base:
+                return
+        self._base_gone = True
+        if self._unchanged:
+            self._unchanged = False
+            self.save_button.enable()
 
     async def _check(self) -> Checked | None:
         """Check the editor's text now (and that it is the one the browser shows); show the outcome and, when valid,
@@ -249,7 +281,7 @@ class WorkflowEditor:
         self.status.set_text(summary)
         self.status.classes(add='fm-good', remove='text-negative')
         # (nothing to save while the text says the stored version it started from: Save's dialog said "No changes")
-        self._unchanged = self._base is not None and not edited
+        self._unchanged = self._base is not None and not edited and not self._base_gone
         self.save_button.set_enabled(not self._unchanged)
         self._checked = checked
         self.preview_note.set_text('')
@@ -462,6 +494,7 @@ class WorkflowEditor:
             return
         theirs = self._theirs[1]
         self._base, self._opened = theirs, theirs.definition
+        self._base_gone, self._base_read = False, 0.0
         if self._stored is not None:
             self._title.set_text(f'Edit “{theirs.name}”')
         self._clear_conflict()
