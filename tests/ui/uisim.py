@@ -259,7 +259,7 @@ async def another_browser(user: User) -> AsyncIterator[User]:
 
 def editor_length(user: User, match: re.Match[str]) -> int | None:
     element = user.client.elements.get(int(match.group(1))) if user.client else None
-    if element is None:  # (the page has gone on: a browser's getElement finds nothing)
+    if not isinstance(element, ui.codemirror):  # (the page has gone on: a browser's getElement finds no editor there)
         return None
-    text = element.value or ''  # type: ignore[attr-defined]
+    text = element.value or ''
     return len(text.encode('utf-16-le', errors='surrogatepass')) // 2
