@@ -3,6 +3,7 @@ and YAML, the diff before saving, Save with created/replaced semantics, and work
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import UTC, datetime
 
@@ -24,6 +25,7 @@ from uisim import (
 )
 from waiting import until
 
+from flowmon.application.workflows import Workflows
 from flowmon.web.format import timestamp
 from flowmon.web.widgets.code_editor import CodeEditor
 from flowmon.web.widgets.dag_chart import DagChart
@@ -584,6 +586,54 @@ async def test_save_is_enabled_on_unchanged_text_once_the_version_it_says_is_del
     await user.should_see(marker='editor-conflict')
     assert text_of(user, 'editor-conflict-message').startswith('Someone saved the workflow “quick” at')
     await user.should_see(marker='conflict-load')
+
+
+async def test_an_edit_made_while_the_text_is_checked_leaves_save_enabled(
+    user: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The check of text typed back to the stored version is under way (it asks whether the text says that version)
+    when another edit comes: Save… stays enabled for the edited text, where the check's finding disabled it."""
+    await sign_in(user, '/workflows/quick/edit')
+    await status_becomes(user, 'Valid: quick, 1 node, 0 edges')
+    (save,) = user.find(marker='editor-save').elements
+    await until(lambda: not save.enabled, 'Save disabled: nothing to save')
+    opened = editor(user).value
+    edited = opened.replace('"Quick check"', '"Kept"')
+    editor(user).value = edited
+    await until(lambda: save.enabled, 'Save enabled by the edit')
+    await status_becomes(user, 'Valid: quick')
+
+    asked = Workflows.document
+    edits: list[str] = []
+    rechecked = asyncio.Event()
+    turns: list[bool] = []  # Save's enabled state as it changes from the edit made meanwhile on
+    handle = save._handle_enabled_change
+
+    def record(value: bool) -> None:
+        if edits:
+            turns.append(value)
+        handle(value)
+
+    read_back: list[str | bytes] = []
+
+    async def edit_meanwhile(self: Workflows, document: str | bytes, *, yaml: bool = False) -> object:
+        found = await asked(self, document, yaml=yaml)
+        if document == opened:
+            read_back.append(document)
+        if len(read_back) == 2 and not edits:  # the check of the text typed back (its validation read it first)
+            edits.append(edited)
+            editor(user).value = edited
+        elif document == edited and edits:  # the check of the edit made meanwhile
+            rechecked.set()
+        return found
+
+    monkeypatch.setattr(save, '_handle_enabled_change', record)
+    monkeypatch.setattr(Workflows, 'document', edit_meanwhile)
+    editor(user).value = opened  # typed back: the check finds nothing to save...
+    await asyncio.wait_for(rechecked.wait(), timeout=10)  # ...but an edit came while it asked
+    assert editor(user).value == edited
+    assert save.enabled
+    assert False not in turns, f'Save… was disabled for an edited text (by the check of the text before it): {turns}'
 
 
 async def test_the_api_versions_workflows_through_the_whole_app(user: User) -> None:

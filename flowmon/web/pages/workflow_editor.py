@@ -280,8 +280,9 @@ class WorkflowEditor:
             summary += f'. A workflow with the id “{checked.id}” exists: saving replaces it (Changes shows how).'
         self.status.set_text(summary)
         self.status.classes(add='fm-good', remove='text-negative')
-        # (nothing to save while the text says the stored version it started from: Save's dialog said "No changes")
-        self._unchanged = self._base is not None and not edited and not self._base_gone
+        # (nothing to save while the text says the stored version it started from: Save's dialog said "No changes";
+        # an edit made while this check ran has enabled Save and is checked next)
+        self._unchanged = self._base is not None and not edited and not self._base_gone and self._changed_at is None
         self.save_button.set_enabled(not self._unchanged)
         self._checked = checked
         self.preview_note.set_text('')
