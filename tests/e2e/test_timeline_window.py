@@ -377,6 +377,8 @@ def _tapped_rows_come_above_the_sheet(page: Page, sheet: float, shots: Path) -> 
     expect(page.get_by_test_id('inspector')).to_contain_text('Process shard 30')
     wait_until(lambda: page.evaluate('window.__tipOverSheet.done'), 'two seconds of frames looked at')
     assert page.evaluate('window.__tipOverSheet.seen') == []
+    # nor placed past the screen's edge, where it made the page wider than the phone (485 px at 390)
+    assert page.evaluate('document.documentElement.scrollWidth') <= 390
     page.screenshot(path=str(shots / 'canvas-tapped-card-no-tooltip.png'))
 
 

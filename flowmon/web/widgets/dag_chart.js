@@ -215,6 +215,10 @@ export default {
         this.onView = () => this.viewed();
         this.viewport?.addEventListener("fm-view", this.onView);
       }
+      // On a screen without hover a card's tooltip is not shown: the tap that would show it opens the node's
+      // inspector, which says all it says, and the tooltip ECharts placed for a tap on a panned canvas reached past
+      // a phone's screen (the page grew wider by it, hidden or not)
+      if (window.matchMedia?.("(hover: none)").matches) options.tooltip = { ...options.tooltip, showContent: false };
       const built = await this.startChart(options, "svg");
       built?.on("click", (e) => {
         if (e.seriesId !== "nodes" || e.dataType === "edge" || !e.name) return;
