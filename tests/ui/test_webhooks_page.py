@@ -334,6 +334,8 @@ async def test_workflow_page_shows_trigger_url_secret_and_schedule_with_pause(us
     await user.should_see(marker='workflow-automation')
     assert text_of(user, 'trigger-url').endswith('/hooks/nightly')
     assert text_of(user, 'trigger-secret').startswith('whsec_•')  # hidden until asked for
+    for marker in ('trigger-reveal', 'trigger-rotate'):  # the app's button size (Quasar's small size: 10 px text)
+        assert [button.props.get('size') for button in user.find(marker=marker).elements] == [None]
     user.find(marker='trigger-reveal').click()
     await wait_for_text_containing(user, 'trigger-secret', 'whsec_')
     await until(lambda: '•' not in text_of(user, 'trigger-secret'), 'the trigger secret to be revealed')

@@ -127,11 +127,11 @@ class _TriggerSecret:
         with ui.row().classes('items-center gap-2'):
             self._reveal = (
                 ui.button('Reveal secret', icon='visibility', on_click=self._reveal_secret)
-                .props('flat dense no-caps size=sm')
+                .props('flat dense no-caps no-wrap')
                 .mark('trigger-reveal')
             )
             ui.button('Rotate secret…', icon='autorenew', on_click=self._rotate).props(
-                'flat dense no-caps size=sm data-testid=trigger-rotate'
+                'flat dense no-caps no-wrap data-testid=trigger-rotate'
             ).mark('trigger-rotate')
         self._previous = ui.label('').classes('text-xs text-grey-7').mark('trigger-previous')
         self._previous.set_visibility(False)
