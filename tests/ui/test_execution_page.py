@@ -30,6 +30,7 @@ from uisim import (
 )
 from waiting import until
 
+from flowmon.application.executions import Executions
 from flowmon.application.history import ExecutionHistory
 from flowmon.application.snapshots import SnapshotCache
 from flowmon.engine.core.events import Event, EventType
@@ -152,6 +153,32 @@ async def test_cancel_asks_first_and_then_cancels(user: User) -> None:
     await wait_for_text(user, 'progress-text', '0 / 1 nodes succeeded')
     progress = next(iter(user.find(kind=ui.linear_progress).elements))
     assert progress.value == 0 and progress.props['color'] == 'deep-orange-10'
+
+
+async def test_cancelling_is_not_said_when_the_page_shows_the_end_before_the_cancel_answers(
+    user: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A cancel whose answer comes after the page has shown the execution cancelled (a loaded machine): "Cancelling…"
+    is not said then; it stayed its five seconds beside the "cancelled" badge."""
+    await sign_in(user)
+    execution_id = await start(user, 'slow')
+    await user.open(f'/executions/{execution_id}')
+    await wait_for_text(user, 'execution-status', 'running')
+    asked = Executions.cancel
+    answered = asyncio.Event()
+
+    async def answer_late(self: Executions, cancelled_id: str) -> None:
+        await asked(self, cancelled_id)
+        await until(lambda: text_of(user, 'execution-status') == 'cancelled', 'the page to show the end first')
+        answered.set()
+
+    monkeypatch.setattr(Executions, 'cancel', answer_late)
+    user.find(marker='cancel-execution').click()
+    await click_when_shown(user, 'confirm-cancel')
+    await asyncio.wait_for(answered.wait(), timeout=10)
+    for _ in range(5):  # (the page's handling of the answer: a few turns of the loop)
+        await asyncio.sleep(0)
+    assert 'Cancelling…' not in notifications(user)
 
 
 async def test_rerun_shows_the_previous_input_and_runs_it_fixed(user: User) -> None:

@@ -334,6 +334,8 @@ class _LivePage:
         await self._act('cancel', lambda: self._application.executions.cancel(self._id), self._cancelling)
 
     def _cancelling(self, _: object) -> None:
+        if self._state.is_terminal:  # (the page showed the end before the cancel answered: the status says it)
+            return
         with self._body:
             self._cancelling_note = ui.notification('Cancelling…', type='info')
 
