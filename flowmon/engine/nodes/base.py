@@ -40,11 +40,20 @@ def sendable(value: str) -> bool:
     return all(' ' <= char <= '~' or char == '\t' for char in value)
 
 
+def blank_name_problem(name: str) -> str | None:
+    """``a header name is empty`` (or blank, quoted) for a name of nothing or of spaces alone, else None: said as such,
+    where "header name ''" reads as a quoting slip."""
+    if name.strip():
+        return None
+    return 'a header name is empty' if not name else f'a header name is blank ({quoted_header(name)})'
+
+
 def header_problem(name: str, value: str) -> str | None:
     """Why a request header could never be sent as given, or None: its name must be an HTTP token (h11 refuses
     anything else) and its value printable ASCII."""
-    if not name.strip():  # (said as such: "header name ''" reads as a quoting slip)
-        return 'a header name is empty' if not name else f'a header name is blank ({quoted_header(name)})'
+    blank = blank_name_problem(name)
+    if blank:
+        return blank
     if not HEADER_NAME.fullmatch(name):
         return f"header name {quoted_header(name)} is not an HTTP header name (letters, digits and !#$%&'*+-.^_`|~)"
     if not sendable(value):

@@ -25,6 +25,7 @@ from .base import (
     NodeError,
     NodeServices,
     NodeType,
+    blank_name_problem,
     header_problem,
     quoted_header,
     sendable,
@@ -89,10 +90,9 @@ def check_custom_headers(headers: Mapping[str, str], *, auth: WebhookAuth | None
     if len(headers) > MAX_CUSTOM_HEADERS:
         raise ValueError(f'at most {MAX_CUSTOM_HEADERS} custom headers are allowed')
     for name, value in headers.items():
-        if not name.strip():
-            raise ValueError(
-                'a header name is empty' if not name else f'a header name is blank ({quoted_header(name)})'
-            )
+        blank = blank_name_problem(name)
+        if blank:
+            raise ValueError(blank)
         problem = _custom_header_problem(name, value, auth)
         if problem:
             raise located(ValueError(problem), name)
