@@ -5,9 +5,8 @@ The node list alike: a node picked on the canvas or the Timeline has its row scr
 scrolls, the page does not). The open inspector covers none of the page: at 1280 x 800 the page (the Timeline and its
 slider included) narrows beside it, its actions on one line; on a phone it is a sheet that slides up along the
 bottom, that every part of the page can be scrolled above; while it is open the Timeline shows the rows the room above
-it takes, and a row tapped where it opens (on the Timeline, in the node list), or the Timeline row of a node picked on
-the canvas, is brought above it, a tapped segment's tooltip gone (a card tapped on the canvas: its tooltip too).
-Screenshots go to test-output/screenshots."""
+it takes, and a row tapped where it opens (on the Timeline, in the node list) is brought above it, a tapped segment's
+tooltip gone (a card tapped on the canvas shows none). Screenshots go to test-output/screenshots."""
 
 from __future__ import annotations
 
@@ -312,8 +311,7 @@ def test_the_open_inspector_covers_none_of_the_page(
 
 def _tapped_rows_come_above_the_sheet(page: Page, sheet: float, shots: Path) -> None:
     """A row tapped near the bottom of a phone's screen, where the sheet opens, is brought above it: on the Timeline
-    (whose window holds 20 rows again once the inspector closed; the segment's tooltip goes) and in the node list; so
-    is the Timeline row of a node picked on the canvas."""
+    (whose window holds 20 rows again once the inspector closed; the segment's tooltip goes) and in the node list."""
     header = _box_of(page.locator('.q-header'))
     above = header['y'] + header['height'], sheet
     first, last = (_rows(page) or {})['window']
@@ -333,22 +331,6 @@ def _tapped_rows_come_above_the_sheet(page: Page, sheet: float, shots: Path) -> 
     wait_until(lambda: page.evaluate('window.__tipOverSheet.done'), 'two seconds of frames looked at')
     assert page.evaluate('window.__tipOverSheet.seen') == []
     page.screenshot(path=str(shots / 'timeline-tapped-row-above-sheet.png'))
-    page.get_by_role('button', name='Close inspector').click()
-    wait_until(lambda: page.evaluate(ROOM) == ['0px', '0px'], 'the room it took given back to the page')
-
-    # a node picked on the canvas whose Timeline row is where the sheet opens: the row comes above it too
-    row = (_rows(page) or {})['window'][0] + 16  # (in the window of 20 rows, where the last pick left it)
-    wait_until(lambda: _scrolled_to(page, page.evaluate(ROW_Y, row), 780), "another row near the screen's bottom")
-    page.evaluate(PICK_ON_CANVAS, f'w{row - 1:03d}')
-    name = f'Process shard {row - 1}'
-    expect(page.get_by_test_id('inspector')).to_contain_text(name)
-    wait_until(lambda: (_rows(page) or {}).get('bold') == [name], 'its row marked')
-    wait_until(
-        lambda: above[0] <= page.evaluate(ROW_Y, row) <= above[1] - 13,
-        "the picked node's row above the sheet",
-        seen=lambda: (page.evaluate(ROW_Y, row), above),
-    )
-    page.screenshot(path=str(shots / 'timeline-canvas-picked-row-above-sheet.png'))
     page.get_by_role('button', name='Close inspector').click()
     wait_until(lambda: page.evaluate(ROOM) == ['0px', '0px'], 'the room it took given back to the page')
 

@@ -32,7 +32,6 @@ from flowmon.web.widgets.event_log import LogLines
 from flowmon.web.widgets.execution_view import ExecutionView
 from flowmon.web.widgets.node_list import NodeList
 from flowmon.web.widgets.patched import PatchedElement
-from flowmon.web.widgets.timeline_chart import TimelineChart
 
 NODES = ('node-a', 'node-b', 'node-c')
 DEFINITION: dict[str, Any] = {
@@ -174,19 +173,6 @@ async def test_a_row_picked_elsewhere_is_brought_into_the_lists_view_one_picked_
         {'selected': 'node-a', 'reveal': True},
     ]
     await page.user.should_see('Alpha', marker='inspector')
-
-
-async def test_a_node_picked_on_the_canvas_has_its_timeline_row_lifted_one_picked_in_the_list_not(page: Page) -> None:
-    """The Timeline's row of a node picked on the canvas is lifted above the inspector's sheet, should the sheet open
-    over it (a narrow window), as a row clicked on the Timeline is; a row picked in the list lifts the list's row."""
-    with page.user.client.content:
-        page.view.add_timeline('one row per node', None, None)
-    page.ready(DagChart, NodeList, TimelineChart)
-    page.user.find(DagChart).trigger('node_click', 'node-c')
-    page.user.find(NodeList).trigger('select', 'node-b')
-    page.view.select('node-a')  # as the page does for a click on another page part
-    picks = [diff for diff in page.received(TimelineChart, 'patch') if 'picked' in diff]
-    assert [diff.get('lift', False) for diff in picks] == [True, False, False]
 
 
 async def test_the_inspector_follows_its_node(page: Page) -> None:

@@ -119,10 +119,7 @@ class ExecutionView:
             canvas = ui.card().classes('fm-panel min-w-0 gap-1').props('flat bordered data-testid=canvas-panel')
             with canvas:
                 self.dag = DagView(
-                    workflow_definition,
-                    on_select=weak_callback(self._picked_on_canvas),
-                    height='auto',
-                    views=self._views,
+                    workflow_definition, on_select=weak_callback(self.select), height='auto', views=self._views
                 )
                 ui.label('Click a node to inspect it; hover for details').classes('w-full px-2 text-xs text-gray-500')
             legible = self.dag.legible_width + CANVAS_PADDING_PX
@@ -198,18 +195,13 @@ class ExecutionView:
             self.inspector.show(self._state)
             self.dag.apply(self._state, now=self._now, changed=changed)
 
-    def select(self, node_id: str, *, on_canvas: bool = False) -> None:
-        """Open the inspector on ``node_id`` and mark it on the canvas, in the list and on the timeline (picked
-        ``on_canvas``: its Timeline row is lifted above the inspector's sheet where that opens over it, as a row
-        clicked on the Timeline is; the list scrolls its own row into view)."""
+    def select(self, node_id: str) -> None:
+        """Open the inspector on ``node_id`` and mark it on the canvas, in the list and on the timeline."""
         self.dag.select(node_id)
         self.node_list.select(node_id)
         if self._timeline is not None:
-            self._timeline.select(node_id, lift=on_canvas)
+            self._timeline.select(node_id)
         self.inspector.open(node_id, self._state)
-
-    def _picked_on_canvas(self, node_id: str) -> None:
-        self.select(node_id, on_canvas=True)
 
     def add_timeline(
         self, hint: str, index: ReplayIndex | None, on_span: Callable[[str, int], Any] | None

@@ -18,8 +18,7 @@ size, when it is out of the window.
 
 On a narrow window the open inspector is a sheet over the bottom 45% of it (style.py's .fm-inspector): while a node is
 picked the window holds as many rows as the room above the sheet takes (the browser says that room, ``room``), so the
-chart is seen whole above it, and a row clicked where the sheet comes, or the row of a node picked on the canvas, is
-lifted above it (the page scrolls).
+chart is seen whole above it, and a row clicked where the sheet comes is lifted above it (the page scrolls).
 """
 
 from __future__ import annotations
@@ -141,14 +140,12 @@ class TimelineChart(
             self._cursor = value
             self.send_patch({'cursor': value})
 
-    def select(self, node_id: str | None, *, lift: bool = False) -> None:
+    def select(self, node_id: str | None) -> None:
         """Mark ``node_id``'s row (None: no row) and, when it is out of the window, move the window to it (the
-        window holds fewer rows while a node is picked on a narrow window: the room above the inspector's sheet).
-        ``lift``: the row is lifted above the sheet, where that opens over it, as a row whose segment was clicked is
-        (a node picked on the canvas)."""
+        window holds fewer rows while a node is picked on a narrow window: the room above the inspector's sheet)."""
         self._picked = node_id
         diff: dict[str, Any] = {'picked': self._picked_row(), **self._fit_window()}
-        if (self._clicking or lift) and node_id is not None:
+        if self._clicking and node_id is not None:
             diff['lift'] = True
         self.send_patch(diff)
 
