@@ -87,33 +87,50 @@ def scroll_up(page: Page, log: Locator, pixels: int) -> None:
     the next lines arrive, before the view has moved (CI once measured the place, then the scroll landed). On a
     loaded machine the view has also moved less than the wheel's distance (100 px of 400): so the wait is for the
     view to have moved up at all and then to hold still across two looks 0.3 s apart. How far the view moved is
-    measured on the line at the top before the wheel: lines that arrive below it or go above it (trimmed, the view
-    kept in place) do not move it in the box, the wheel does."""
+    measured on a line at the top of the box: lines that arrive below it or go above it (trimmed, the view
+    kept in place) do not move it in the box, the wheel does. The line is the one at the top when the wheel's event
+    reaches the log, before the view moves: lines that arrive between the pointer's move and the wheel move a view
+    that still follows them down, by more than the wheel's distance at times on a loaded machine (CI saw a line
+    marked before the wheel end 60 px above the box after a wheel that did scroll up 400 px)."""
     log.evaluate(MARK_TOP_LINE)
     log.hover()
     page.mouse.wheel(0, -pixels)
-    looks: list[tuple[float, float]] = []
+    looks: list[tuple[float | None, float]] = []
 
     def at_rest() -> bool:
         look = (log.evaluate(MOVED_BY), log.evaluate(METRICS)['top'])
         still = bool(looks) and look == looks[-1]
         looks.append(look)
-        return still and look[0] > 0 and not at_bottom(log.evaluate(METRICS))
+        return still and look[0] is not None and look[0] > 0 and not at_bottom(log.evaluate(METRICS))
 
     wait_until(
-        at_rest, f'the log scrolled up (a wheel of {pixels} px) and at rest', interval=0.3, seen=lambda: looks[-3:]
+        at_rest,
+        f'the log scrolled up (a wheel of {pixels} px) and at rest',
+        interval=0.3,
+        seen=lambda: (looks[-3:], log.evaluate(STATE)),
     )
 
 
-# the line at the top of the box is marked, where it is noted; how far down the box it moved since (the whole way
-# when the view reached the log's top)
-MARK_TOP_LINE = """el => {
+# what a failed wait shows of the log: its scroll, whether it follows and why, what is under its middle
+STATE = """el => {
+  const box = el.getBoundingClientRect();
+  const under = document.elementFromPoint(box.left + box.width / 2, box.top + box.height / 2);
+  const now = Date.now();
+  return {top: el.scrollTop, height: el.scrollHeight, view: el.clientHeight,
+    lines: el.querySelectorAll('.fm-ev').length, stick: el.dataset.stick, dir: el.dataset.dir,
+    user_ms_ago: now - Number(el.dataset.user || 0), auto_ms_ago: now - Number(el.dataset.auto || 0),
+    under: under && (el.contains(under) ? 'log' : under.outerHTML.slice(0, 120)), page_y: window.scrollY};
+}"""
+# the line at the top of the box is marked when the wheel's event reaches the log, before the view moves (see
+# scroll_up); how far down the box it moved since (the whole way when the view reached the log's top)
+MARK_TOP_LINE = """el => el.addEventListener('wheel', () => {
   const box = el.getBoundingClientRect();
   const line = [...el.querySelectorAll('.fm-ev')].find((line) => line.getBoundingClientRect().bottom > box.top + 1);
   line.dataset.mark = String(line.getBoundingClientRect().top - box.top);
-}"""
+}, {once: true, capture: true})"""
 MOVED_BY = """el => {
   const line = el.querySelector('.fm-ev[data-mark]');
+  if (!line) return null;  // (the wheel's event has not reached the page yet)
   if (el.scrollTop === 0) return Infinity;
   return line.getBoundingClientRect().top - el.getBoundingClientRect().top - Number(line.dataset.mark);
 }"""
