@@ -22,12 +22,16 @@ import stalls
 from chromium import CHROMIUM_ARGS, chromium_path
 from flowmon_process import REPO_ROOT, FlowmonProcess, spawn, stop_process
 from helpers import api
-from playwright.sync_api import Browser, BrowserContext, Keyboard, Locator, Mouse, Page, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Keyboard, Locator, Mouse, Page, expect, sync_playwright
 
 TOKEN = 'e2e-token-0123456789'
 # what the pages of the running test said (NiceGUI logs why it reloads) and where they went: a failed test's report
 # ends with it. Every page of every context the session's browser makes is watched (see browser()).
 CONSOLE: deque[str] = deque(maxlen=200)
+# Playwright's expectations wait 5 s unless told: a page's answer to a click (a round trip to the server, then the
+# render) took longer than that on a loaded machine (an inspector after a canvas click, at a load of 13); a
+# condition that holds returns at once, so only a failing test pays for the longer wait
+expect.set_options(timeout=10_000)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
