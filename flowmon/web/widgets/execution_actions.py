@@ -1,0 +1,222 @@
+"""The execution page's actions on its execution: Cancel, Rerun… and Delete, with the history actions (Replay,
+Compare, Export) between them, in the view's action row.
+
+Cancel (while it runs) asks first, in a dialog built on first use, then says "Cancelling…" until the page shows the
+execution ended. Rerun… (once it has ended; "Rerun from this node" in the inspector opens the same) says what the
+rerun will run, then opens the previous input in a JSON editor, checked as it is typed, to run again as it was or
+fixed first; the new execution's page opens. Delete (once it has ended, imported ones too) asks first, then removes
+the execution for good and goes to the list of executions. An imported execution is read-only: a note says so, and
+it has neither Cancel nor Rerun (the use cases refuse them anyway).
+
+Each action calls the executions use case for a signed-in visitor, on an execution not seen deleted, and reports a
+refusal or a failure with ``ui.notify``. Once the execution is deleted, :meth:`ExecutionActions.withdraw` takes them
+all away.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from nicegui import ui
+
+from flowmon.application import Application
+from flowmon.application.errors import AppError, NotFound
+from flowmon.application.workflows import StoredWorkflow
+from flowmon.engine.core.state import ExecutionState
+from flowmon.web.auth import is_signed_in
+from flowmon.web.format import short_id
+from flowmon.web.rerun_context import missing_node, rerun_note
+from flowmon.web.widgets.confirm_dialog import confirm
+from flowmon.web.widgets.deletion_watch import DeletionWatch
+from flowmon.web.widgets.history_actions import HistoryActions
+from flowmon.web.widgets.json_input_dialog import JsonInputDialog, pretty
+
+log = logging.getLogger(__name__)
+
+T = TypeVar('T')
+
+
+class ExecutionActions:
+    """The buttons of one execution, built where it is made; :meth:`show` shows those that apply as it runs and
+    once it has ended."""
+
+    def __init__(
+        self,
+        application: Application,
+        execution_id: str,
+        state: ExecutionState,
+        *,
+        current: Callable[[], ExecutionState | None],
+        deletion: DeletionWatch,
+        host: ui.element,
+        read_only: bool = False,
+    ) -> None:
+        """``state`` is the execution as the page first shows it, ``current`` as the page shows it now (None once the
+        page is gone); ``deletion`` is the page's watch for its deletion, ``host`` where dialogs and notes are built."""
+        self._application = application
+        self._id = execution_id
+        self._current = current
+        self._deletion = deletion
+        self._host = host
+        self._read_only = read_only  # imported: no cancel, no rerun
+        if read_only:
+            ui.label('Imported: read-only').classes('text-sm text-gray-500').mark('read-only-note')
+        self._cancel = (
+            ui.button('Cancel', icon='stop_circle', on_click=self._confirm_cancel)
+            .props('outline color=negative no-caps data-testid=cancel-execution data-fm-shortcut=cancel')
+            .mark('cancel-execution')
+        )
+        self._rerun = (
+            ui.button('Rerun…', icon='replay', on_click=lambda: self.open_rerun(None))
+            .props('unelevated no-caps data-testid=rerun-execution data-fm-shortcut=run')
+            .mark('rerun-execution')
+        )
+        self._history = HistoryActions(
+            application, execution_id, state.workflow_id, state.created_at, retry_of=state.retry_of
+        )
+        self._delete = (
+            ui.button('Delete', icon='delete', on_click=self._confirm_delete)
+            .props('outline color=negative no-caps data-testid=delete-execution')
+            .mark('delete-execution')
+        )
+        self._cancel_dialog: ui.dialog | None = None  # built on first use: most visits never cancel
+        self._cancelling_note: ui.notification | None = None  # "Cancelling…", until the execution has ended
+
+    def show(self, ended: bool) -> None:
+        """Cancel while the execution runs; Rerun, Export and Delete once it has ``ended``."""
+        if self._deletion.gone:
+            return
+        if ended and self._cancelling_note is not None:  # the status says it now; "Cancelling…" would be stale
+            self._cancelling_note.dismiss()
+            self._cancelling_note = None
+        self._cancel.set_visibility(not ended and not self._read_only)
+        self._rerun.set_visibility(ended and not self._read_only)
+        self._delete.set_visibility(ended)
+        self._history.set_ended(ended)
+
+    def withdraw(self) -> None:
+        """The execution was deleted: nothing acts on it any more."""
+        for button in (self._cancel, self._rerun, self._delete):  # (disabled too, as the workflow page's are)
+            button.set_visibility(False)
+            button.disable()
+        self._history.withdraw()
+        if self._cancel_dialog is not None:
+            self._cancel_dialog.close()
+
+    async def _confirm_cancel(self) -> None:
+        if self._cancel_dialog is None:
+            with self._host:
+                self._cancel_dialog = _cancel_dialog()
+        self._cancel_dialog.open()
+        if not await self._cancel_dialog:
+            return
+        await self._act('cancel', lambda: self._application.executions.cancel(self._id), self._cancelling)
+
+    def _cancelling(self, _: object) -> None:
+        state = self._current()
+        if state is None or state.is_terminal:  # (the page showed the end before the cancel answered: the status says)
+            return
+        with self._host:
+            self._cancelling_note = ui.notification('Cancelling…', type='info')
+
+    async def _confirm_delete(self) -> None:
+        question = (
+            'Its events, node runs, replay and export go for good; a running rerun of it is not affected. '
+            'This cannot be undone.'
+        )
+        if not await confirm(
+            'Delete this execution?', question, ok_label='Delete', ok_color='negative', marker='confirm-delete',
+            host=self._host,
+        ):  # fmt: skip
+            return
+        delete = self._application.executions.delete
+        await self._act('delete', lambda: delete(self._id), self._deleted, refused='Could not delete: ')
+
+    def _deleted(self, _: object) -> None:
+        ui.notify(f'Execution {short_id(self._id)} deleted', type='positive')
+        ui.navigate.to('/executions')
+
+    async def open_rerun(self, from_node: str | None) -> None:
+        """The rerun dialog (of the whole run, or ``from_node`` on): the previous input in a JSON editor, to run again
+        as it was or fixed first; what the rerun will run is said first (the workflow's current definition may have
+        changed since this run)."""
+        state = self._current()
+        if state is None:
+            return
+        try:
+            current: StoredWorkflow | None = await self._application.workflows.get(state.workflow_id or '')
+        except NotFound:
+            current = None
+        refusal = missing_node(from_node, current)
+        if refusal is not None:
+            ui.notify(refusal, type='warning', multi_line=True)
+            return
+        if from_node is None:
+            title = 'Rerun this execution'
+            hint = 'Every node runs again. Fix the input first if it was the problem.'
+        else:
+            title = f'Rerun from node {from_node}'
+            hint = f'{from_node} and everything downstream run again; the nodes before it keep their outputs.'
+        with self._host:
+            dialog = JsonInputDialog(
+                title=title,
+                hint=f'{hint} The new execution records that it reruns this one.{rerun_note(state, current)}',
+                value=pretty(state.input),
+                on_submit=lambda value: self._start_rerun(from_node, value),
+                budget=self._application.executions.budget,
+                run_label='Rerun',
+            )
+        dialog.dialog.on('hide', dialog.dialog.delete)
+        dialog.open()
+
+    async def _start_rerun(self, from_node: str | None, input: dict[str, Any]) -> None:
+        rerun = self._application.executions.rerun
+        await self._act('rerun', lambda: rerun(self._id, from_node=from_node, input=input), _open, multi_line=True)
+
+    async def _act(
+        self,
+        verb: str,
+        action: Callable[[], Awaitable[T]],
+        on_done: Callable[[T], None],
+        *,
+        refused: str = '',
+        multi_line: bool = False,
+    ) -> None:
+        """Run ``action`` on this execution for a signed-in visitor, then ``on_done`` with its result; a refusal
+        (``refused`` before the reason) or a failure is a notify."""
+        if not is_signed_in(self._application.token):
+            ui.notify(f'Sign in again to {verb} executions.', type='warning')
+            return
+        if self._deletion.gone:
+            ui.notify('This execution was deleted.', type='warning')
+            return
+        try:
+            result = await action()
+        except AppError as exc:
+            ui.notify(f'{refused}{exc}', type='warning', multi_line=multi_line)
+            return
+        except Exception as exc:
+            log.exception('%s of %s failed', verb, self._id)
+            ui.notify(f'Could not {verb}: {exc}', type='negative')
+            return
+        on_done(result)
+
+
+def _open(execution_id: str) -> None:
+    ui.navigate.to(f'/executions/{execution_id}')
+
+
+def _cancel_dialog() -> ui.dialog:
+    with ui.dialog() as dialog, ui.card().classes('fm-panel gap-3').props('data-testid=cancel-dialog'):
+        ui.label('Cancel this execution?').classes('text-lg font-semibold')
+        ui.label('Running nodes are stopped and nodes that have not started are not run.').classes(
+            'text-sm text-gray-600 dark:text-gray-400'
+        )
+        with ui.row().classes('w-full justify-end gap-2'):
+            ui.button('Keep running', on_click=dialog.close).props('flat no-caps').mark('keep-running')
+            ui.button('Cancel execution', on_click=lambda: dialog.submit(True)).props(
+                'unelevated color=negative no-caps data-testid=confirm-cancel'
+            ).mark('confirm-cancel')
+    return dialog
