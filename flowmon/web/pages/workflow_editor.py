@@ -31,6 +31,7 @@ from flowmon.web.teardown import weak_callback
 from flowmon.web.widgets.changes_dialog import changes_dialog
 from flowmon.web.widgets.code_editor import SENDABLE, CodeEditor, Language
 from flowmon.web.widgets.dag_view import HALF_WIDTH_BUDGET_PX, DagView
+from flowmon.web.widgets.editor_conflict import EditorConflict
 from flowmon.web.widgets.empty_state import not_found
 from flowmon.web.widgets.leave_guard import LeaveGuard, confirm_leave
 from flowmon.web.widgets.provisioned_note import provisioned_note
@@ -85,7 +86,6 @@ class WorkflowEditor:
         self._application = application
         self._stored = stored
         self._base = stored  # the stored version the text started from: Save stores it only over this one
-        self._theirs: tuple[str, StoredWorkflow | None] | None = None  # what someone saved since (id, None: deleted)
         self._language: Language = 'JSON'
         self._changed_at: float | None = None  # when the text last changed without being checked since
         self._checking = False
@@ -97,7 +97,11 @@ class WorkflowEditor:
         self._base_read = 0.0  # (loop time) when the watch last read the stored version
         self._preview_of: dict[str, Any] | None = None
         self._header()
-        self._conflict_host = ui.column().classes('w-full gap-0')
+        self._conflict = EditorConflict(
+            review=weak_callback(self._review_theirs),
+            overwrite=weak_callback(self._overwrite),
+            load=weak_callback(self._load_theirs),
+        )
         with ui.element('div').classes('fm-editor-grid w-full'):
             with ui.card().classes('fm-panel min-w-0 gap-2').props('flat bordered'):
                 self._toolbar()
@@ -419,45 +423,11 @@ class WorkflowEditor:
     def _show_conflict(self, workflow_id: str, theirs: StoredWorkflow | None) -> None:
         """Say above the editor that ``workflow_id`` was saved (``theirs``) or deleted (None) since the text started
         from it, with the choices; the text stays as it is."""
-        self._theirs = (workflow_id, theirs)
-        since = 'since you opened it' if self._base is not None and self._base.id == workflow_id else 'meanwhile'
-        if theirs is None:
-            message = f'Someone deleted the workflow “{workflow_id}” {since}.'
-        else:
-            message = f'Someone saved the workflow “{workflow_id}” at {timestamp(theirs.updated_at)} {since}.'
-        self._conflict_host.clear()
-        with self._conflict_host:
-            self._conflict_note(message, deleted=theirs is None)
+        since_opened = self._base is not None and self._base.id == workflow_id
+        self._conflict.show(workflow_id, theirs, since_opened=since_opened)
 
-    def _conflict_note(self, message: str, *, deleted: bool) -> None:
-        with ui.column().classes('w-full gap-2 fm-note').props('role=alert').mark('editor-conflict'):
-            with ui.row().classes('items-center gap-2 no-wrap'):
-                ui.icon('warning', size='1.2rem').classes('text-warning')
-                ui.label(message).classes('text-sm font-semibold').mark('editor-conflict-message')
-            ui.label('Nothing was saved: your text is still in the editor. Choose what to keep.').classes('text-sm')
-            with ui.row().classes('items-center gap-2'):
-                review = 'Review yours' if deleted else 'Review their version against yours'
-                ui.button(review, icon='difference', on_click=self._review_theirs).props(
-                    'outline no-caps data-testid=conflict-review'
-                ).mark('conflict-review')
-                overwrite = 'Save yours again' if deleted else 'Overwrite with yours'
-                ui.button(overwrite, icon='save', on_click=self._overwrite).props(
-                    'unelevated no-caps color=negative data-testid=conflict-overwrite'
-                ).mark('conflict-overwrite')
-                if not deleted:
-                    ui.button('Discard yours, load theirs', icon='download', on_click=self._load_theirs).props(
-                        'flat no-caps data-testid=conflict-load'
-                    ).mark('conflict-load')
-
-    def _clear_conflict(self) -> None:
-        self._theirs = None
-        self._conflict_host.clear()
-
-    async def _review_theirs(self) -> None:
+    async def _review_theirs(self, workflow_id: str, theirs: StoredWorkflow | None) -> None:
         """Their version against the text (or, when the text is not valid now, against the last valid one)."""
-        if self._theirs is None:
-            return
-        workflow_id, theirs = self._theirs
         checked = await self._check() or self._checked
         yours = checked.definition if checked is not None else {}
         self._diff_host.clear()
@@ -473,32 +443,26 @@ class WorkflowEditor:
             )
         dialog.open()
 
-    async def _overwrite(self) -> None:
+    async def _overwrite(self, workflow_id: str, theirs: StoredWorkflow | None) -> None:
         """Store the text over their version (only over theirs: someone saving again meanwhile is said again)."""
-        if self._theirs is None:
-            return
-        workflow_id, theirs = self._theirs
         checked = await self._check()
         if checked is None:
             ui.notify('Fix the definition first: the message under the editor says what is wrong.', type='warning')
             return
         if checked.id != workflow_id:  # (a new workflow's text now names another id)
-            self._clear_conflict()
+            self._conflict.clear()
             await self._review(save=True)
             return
         expected = theirs.version if theirs else NO_VERSION
         await self._save(workflow_id, self._checked_text or '', self._language, expected)
 
-    async def _load_theirs(self) -> None:
+    async def _load_theirs(self, theirs: StoredWorkflow) -> None:
         """Drop the text for their version, which the editor then edits (and Save stores over)."""
-        if self._theirs is None or self._theirs[1] is None:
-            return
-        theirs = self._theirs[1]
         self._base, self._opened = theirs, theirs.definition
         self._base_gone, self._base_read = False, 0.0
         if self._stored is not None:
             self._title.set_text(f'Edit “{theirs.name}”')
-        self._clear_conflict()
+        self._conflict.clear()
         self.editor.set_value(await asyncio.to_thread(_dump, theirs.definition, self._language))
         self._changed_at = 0.0
         self.leave_guard.disarm()
