@@ -8,6 +8,10 @@ visitor zoomed, panned or fitted it to from one edit to the next (see ``DagViewp
 changes against the stored version (a line diff of the definitions, as text), then stores it with the same use case
 as the ``PUT`` (created or replaced), says so and opens the workflow's page. A workflow loaded from a workflow file says
 that the file wins at the next start. Delete… deletes the version the text started from, as on the workflow page.
+
+Save stores only over the version the text started from (:mod:`~flowmon.web.opened_version`, which also watches
+whether that version is still the stored one); when someone saved or deleted it since, nothing is stored and a note
+above the editor offers the choices (:mod:`~flowmon.web.widgets.editor_conflict`).
 """
 
 from __future__ import annotations
@@ -21,12 +25,13 @@ import yaml
 from nicegui import ui
 
 from flowmon.application import Application
-from flowmon.application.errors import AppError, NotFound
+from flowmon.application.errors import AppError
 from flowmon.application.workflows import NO_VERSION, Checked, StoredWorkflow, WorkflowChanged
 from flowmon.engine.model import MAX_YAML_BYTES
 from flowmon.web.actions import found, signed_in
 from flowmon.web.comparison import same_json
 from flowmon.web.format import plural, timestamp
+from flowmon.web.opened_version import OpenedVersion
 from flowmon.web.teardown import weak_callback
 from flowmon.web.widgets.changes_dialog import changes_dialog
 from flowmon.web.widgets.code_editor import SENDABLE, CodeEditor, Language
@@ -45,9 +50,6 @@ LOST = (
     '(a definition that large is stored with PUT /api/workflows/{id}). Reload the page to start over.'
 )
 TICK_SECONDS = 0.15
-# How often an editor whose text says the stored version it opened reads whether that version is still the stored one
-# (a deletion is seen at every tick, in memory): once it is not, Save… leads to the choices (Save yours again...)
-STORED_SECONDS = 2.0
 TEMPLATE = {
     'id': 'my-workflow',
     'name': 'My workflow',
@@ -85,7 +87,7 @@ class WorkflowEditor:
     def __init__(self, application: Application, stored: StoredWorkflow | None) -> None:
         self._application = application
         self._stored = stored
-        self._base = stored  # the stored version the text started from: Save stores it only over this one
+        self._version = OpenedVersion(application.workflows, stored)  # Save stores only over the version it opened
         self._language: Language = 'JSON'
         self._changed_at: float | None = None  # when the text last changed without being checked since
         self._checking = False
@@ -93,8 +95,6 @@ class WorkflowEditor:
         self._checked: Checked | None = None  # the last valid definition (what the preview shows)
         self._checked_text: str | None = None  # the text the status line is about
         self._unchanged = False  # the last check found the stored version the text started from: Save is disabled
-        self._base_gone = False  # that version is no longer the stored one (deleted, or saved over elsewhere)
-        self._base_read = 0.0  # (loop time) when the watch last read the stored version
         self._preview_of: dict[str, Any] | None = None
         self._header()
         self._conflict = EditorConflict(
@@ -180,10 +180,10 @@ class WorkflowEditor:
 
     async def _delete(self) -> None:
         """Delete the version the text started from (someone saving it since is said instead), edits and all."""
-        if self._base is None:
+        if self._version.base is None:
             return
         edits = ['Your edits in the editor, not saved, go too.'] if await self._edited_since_opened() else []
-        await delete_workflow(self._application, self._base, also=edits, leaving=self.leave_guard.disarm)
+        await delete_workflow(self._application, self._version.base, also=edits, leaving=self.leave_guard.disarm)
 
     async def _edited_since_opened(self) -> bool:
         """Whether the text says anything else than the definition the editor opened with (JSON turned into YAML,
@@ -234,23 +234,12 @@ class WorkflowEditor:
     async def _watch_base(self) -> None:
         """While Save… is disabled because the text says the stored version the editor opened: enable it once that
         version is gone (deleted, or saved over elsewhere), so that Save… says so and offers the choices."""
-        base = self._base
-        if base is None:
-            return
-        if not self._application.workflows.deleted(base.id):  # (in memory; a read every STORED_SECONDS)
-            now = asyncio.get_running_loop().time()
-            if now - self._base_read < STORED_SECONDS:
-                return
-            self._base_read = now
-            self._checking = True  # (no check meanwhile: it would set Save from what it found before this read)
-            try:
-                moved_on = self._moved_on(base.id, await self._stored_now(base.id))
-            finally:
-                self._checking = False
-            if not moved_on or base is not self._base:
-                return
-        self._base_gone = True
-        if self._unchanged:
+        self._checking = True  # (no check meanwhile: it would set Save from what it found before the watch's read)
+        try:
+            gone = await self._version.look()
+        finally:
+            self._checking = False
+        if gone and self._unchanged:
             self._unchanged = False
             self.save_button.enable()
 
@@ -280,13 +269,14 @@ class WorkflowEditor:
             return None
         nodes, edges = len(checked.definition.get('nodes') or ()), len(checked.definition.get('edges') or ())
         summary = f'Valid: {checked.id}, {plural(nodes, "node")}, {plural(edges, "edge")}'
-        if self._stored is None and await self._exists(checked.id):
+        if self._stored is None and await self._version.stored(checked.id) is not None:
             summary += f'. A workflow with the id “{checked.id}” exists: saving replaces it (Changes shows how).'
         self.status.set_text(summary)
         self.status.classes(add='fm-good', remove='text-negative')
         # (nothing to save while the text says the stored version it started from: Save's dialog said "No changes";
         # an edit made while this check ran has enabled Save and is checked next)
-        self._unchanged = self._base is not None and not edited and not self._base_gone and self._changed_at is None
+        base, gone = self._version.base, self._version.gone
+        self._unchanged = base is not None and not edited and not gone and self._changed_at is None
         self.save_button.set_enabled(not self._unchanged)
         self._checked = checked
         self.preview_note.set_text('')
@@ -305,9 +295,6 @@ class WorkflowEditor:
             log.exception('could not check a workflow definition')
             return None, f'The definition could not be checked: {type(exc).__name__}.'
         return checked, None
-
-    async def _exists(self, workflow_id: str) -> bool:
-        return await self._stored_now(workflow_id) is not None
 
     def _draw_preview(self, definition: dict[str, Any]) -> None:
         if definition == self._preview_of:
@@ -356,14 +343,14 @@ class WorkflowEditor:
         if checked is None:
             ui.notify('Fix the definition first: the message under the editor says what is wrong.', type='warning')
             return
-        stored = await self._stored_now(checked.id)
-        if self._moved_on(checked.id, stored):  # someone saved it since the editor opened it: theirs is not undone
+        stored = await self._version.stored(checked.id)
+        if self._version.moved_on(checked.id, stored):  # someone saved it since the editor opened it: theirs stays
             self._show_conflict(checked.id, stored)
             if save:
                 return
         current = stored.definition if stored else None
         text, language = self._checked_text or '', self._language  # (what was checked, whatever came since)
-        expected = self._expected(checked.id, stored)
+        expected = self._version.expected(checked.id, stored)
 
         async def store(dialog: ui.dialog) -> None:
             await self._save(checked.id, text, language, expected, dialog)
@@ -375,25 +362,6 @@ class WorkflowEditor:
                 checked.id, current, checked.definition, file_name=file_name, on_save=store if save else None
             )
         dialog.open()
-
-    async def _stored_now(self, workflow_id: str) -> StoredWorkflow | None:
-        try:
-            return await self._application.workflows.get(workflow_id)
-        except NotFound:
-            return None
-
-    def _moved_on(self, workflow_id: str, stored: StoredWorkflow | None) -> bool:
-        """Whether the stored ``workflow_id`` is no longer the version the text started from."""
-        base = self._base
-        if base is None or base.id != workflow_id:  # a new workflow: its diff shows what is stored
-            return False
-        return stored is None or stored.version != base.version
-
-    def _expected(self, workflow_id: str, reviewed: StoredWorkflow | None) -> str:
-        """The version Save stores over: the one the text started from, else the one the diff was made against."""
-        if self._base is not None and self._base.id == workflow_id:
-            return self._base.version
-        return reviewed.version if reviewed else NO_VERSION
 
     async def _save(
         self, workflow_id: str, text: str, language: Language, expected: str, dialog: ui.dialog | None = None
@@ -423,7 +391,8 @@ class WorkflowEditor:
     def _show_conflict(self, workflow_id: str, theirs: StoredWorkflow | None) -> None:
         """Say above the editor that ``workflow_id`` was saved (``theirs``) or deleted (None) since the text started
         from it, with the choices; the text stays as it is."""
-        since_opened = self._base is not None and self._base.id == workflow_id
+        base = self._version.base
+        since_opened = base is not None and base.id == workflow_id
         self._conflict.show(workflow_id, theirs, since_opened=since_opened)
 
     async def _review_theirs(self, workflow_id: str, theirs: StoredWorkflow | None) -> None:
@@ -458,8 +427,8 @@ class WorkflowEditor:
 
     async def _load_theirs(self, theirs: StoredWorkflow) -> None:
         """Drop the text for their version, which the editor then edits (and Save stores over)."""
-        self._base, self._opened = theirs, theirs.definition
-        self._base_gone, self._base_read = False, 0.0
+        self._version.reopen(theirs)
+        self._opened = theirs.definition
         if self._stored is not None:
             self._title.set_text(f'Edit “{theirs.name}”')
         self._conflict.clear()
