@@ -21,7 +21,7 @@ from flowmon.engine.runtime.projector import Projector
 from flowmon.store import Database, EventRecorder, History
 from flowmon.store import database as database_module
 from flowmon.store import node_runs as node_runs_module
-from flowmon.store import recorder as recorder_module
+from flowmon.store import recorder_batches as recorder_batches_module
 from flowmon.store import recorder_rows as recorder_rows_module
 from flowmon.store.codec import from_db_time, loads
 from flowmon.store.tables import EventRow, ExecutionRow, NodeRunRow, WorkflowSnapshotRow
@@ -148,8 +148,8 @@ async def one_run_unflushed(make_rig: MakeRig) -> tuple[Rig, str]:
 def count_folds(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """A list that gets one item each time the recorder folds events itself."""
     folds: list[int] = []
-    original_fold = recorder_module.fold
-    monkeypatch.setattr(recorder_module, 'fold', lambda *args: folds.append(1) or original_fold(*args))
+    original_fold = recorder_batches_module.fold
+    monkeypatch.setattr(recorder_batches_module, 'fold', lambda *args: folds.append(1) or original_fold(*args))
     return folds
 
 
@@ -349,7 +349,7 @@ async def test_running_executions_have_a_row_but_no_node_runs_yet(rig: Rig) -> N
 # --- failures and back-pressure ---------------------------------------------------------------------
 
 
-def fail_once(monkeypatch: pytest.MonkeyPatch, name: str, module: ModuleType = recorder_module) -> list[int]:
+def fail_once(monkeypatch: pytest.MonkeyPatch, name: str, module: ModuleType = recorder_batches_module) -> list[int]:
     """Make ``module.<name>`` (by default the recorder's) raise the first time it is called; returns a call
     counter."""
     original = getattr(module, name)
@@ -370,18 +370,18 @@ def break_execution_row_once(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     transaction, after the events were inserted. Returns a call counter. (Fault injection: the row builder, patched
     where the recorder calls it, is the one place a bad row can come from; what the tests assert is what the database
     then holds.)"""
-    original = recorder_module.execution_insert
+    original = recorder_batches_module.execution_insert
     calls: list[int] = []
 
     def broken(*args: Any) -> tuple[Any, ...]:
         row = original(*args)
         calls.append(1)
         if len(calls) == 1:
-            status = recorder_module.EXECUTION_COLUMNS.index('status')
+            status = recorder_batches_module.EXECUTION_COLUMNS.index('status')
             return (*row[:status], None, *row[status + 1 :])
         return row
 
-    monkeypatch.setattr(recorder_module, 'execution_insert', broken)
+    monkeypatch.setattr(recorder_batches_module, 'execution_insert', broken)
     return calls
 
 
@@ -872,13 +872,13 @@ async def test_the_recorder_writes_the_projections_fold_and_folds_nothing_itself
     # the recorder calls: the behaviour under test is that internal.
     written: dict[str, ExecutionState] = {}
     for name in ('execution_insert', 'execution_update'):
-        original = getattr(recorder_module, name)
+        original = getattr(recorder_batches_module, name)
 
         def spy(state: ExecutionState, *args: Any, _original: Any = original) -> tuple[Any, ...]:
             written[state.id] = state
             return _original(state, *args)
 
-        monkeypatch.setattr(recorder_module, name, spy)
+        monkeypatch.setattr(recorder_batches_module, name, spy)
     rig = await make_rig(flush_interval=60)
     assert rig.projector is not None
     ids = [
@@ -928,8 +928,8 @@ async def test_payloads_the_engine_encoded_are_stored_as_they_came(
     make_rig: MakeRig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     encoded: list[Any] = []
-    original = recorder_module.dumps
-    for module in (recorder_module, recorder_rows_module):  # the recorder's modules that encode with dumps
+    original = recorder_batches_module.dumps
+    for module in (recorder_batches_module, recorder_rows_module):  # the recorder's modules that encode with dumps
         monkeypatch.setattr(module, 'dumps', lambda value: encoded.append(value) or original(value))
     rig = await make_rig(flush_interval=60)
     execution_id = rig.engine.submit(fan_out(10), {'order': {'id': 'ORD-1', 'note': 'ünï ✓'}})
