@@ -36,7 +36,8 @@ from flowmon.application.errors import (
     Unavailable,
 )
 from flowmon.engine.core.inputs import NOT_AN_OBJECT, Loc, body_location, in_body, schema_problem
-from flowmon.engine.core.payload import MAX_PARSE_DEPTH, DuplicateKey, json_text_depth, loads_unique, unstorable_at
+from flowmon.engine.core.payload import MAX_PARSE_DEPTH, DuplicateKey, json_text_depth, loads_unique
+from flowmon.engine.core.payload_values import unstorable_at
 
 from .params import route_parameters
 

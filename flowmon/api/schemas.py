@@ -7,7 +7,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from flowmon.application.bulk import MAX_BULK
-from flowmon.engine.core.payload import MAX_NESTING, nesting_depth
+from flowmon.engine.core.payload import MAX_NESTING
+from flowmon.engine.core.payload_values import nesting_depth
 from flowmon.engine.core.search_text import MAX_QUERY_CHARS
 
 from .params import Since, Until

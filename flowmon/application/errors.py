@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from flowmon.engine.core.inputs import Loc, body_location, in_body, located, location
-from flowmon.engine.core.payload import PayloadError, PayloadTooLarge
+from flowmon.engine.core.payload_values import PayloadError, PayloadTooLarge
 
 
 class AppError(Exception):

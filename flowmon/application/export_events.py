@@ -16,12 +16,12 @@ from typing import Any
 
 from flowmon.engine.core.events import TERMINAL_EXECUTION_EVENTS, Event, EventFormatError, EventType
 from flowmon.engine.core.inputs import Loc, in_body, location
-from flowmon.engine.core.payload import (
+from flowmon.engine.core.payload import PayloadBudget
+from flowmon.engine.core.payload_values import (
     MAX_ERROR_CHARS,
     MAX_INT,
     MAX_TRACEBACK_CHARS,
     MIN_INT,
-    PayloadBudget,
     PayloadError,
     PayloadTooDeep,
     unstorable,

@@ -23,16 +23,8 @@ from typing import Any
 
 from flowmon.engine.core.events import Event
 from flowmon.engine.core.inputs import in_body
-from flowmon.engine.core.payload import (
-    MAX_INT,
-    MAX_PARSE_DEPTH,
-    DuplicateKey,
-    PayloadBudget,
-    PayloadError,
-    PayloadMeter,
-    json_text_depth,
-    loads_unique,
-)
+from flowmon.engine.core.payload import MAX_PARSE_DEPTH, DuplicateKey, PayloadBudget, json_text_depth, loads_unique
+from flowmon.engine.core.payload_values import MAX_INT, PayloadError, PayloadMeter
 from flowmon.engine.core.state import ExecutionState, fold
 from flowmon.engine.model import Workflow, WorkflowError, parse_workflow
 from flowmon.engine.nodes.base import NodeRegistry

@@ -16,7 +16,7 @@ from typing import Any
 
 from flowmon.engine.core.events import utcnow
 from flowmon.engine.core.inputs import located, unknown_key
-from flowmon.engine.core.payload import MAX_KEY_CHARS_SHOWN, bounded_text, path_text, unstorable
+from flowmon.engine.core.payload_values import MAX_KEY_CHARS_SHOWN, bounded_text, path_text, unstorable
 from flowmon.engine.core.provenance import TRIGGER_TYPES
 from flowmon.engine.core.state import EXECUTION_STATUSES
 from flowmon.store.saved_views import Saved, SavedViewStore, StoredView

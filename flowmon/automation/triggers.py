@@ -27,14 +27,8 @@ from sqlalchemy import delete, select
 from flowmon.engine.core import log_context
 from flowmon.engine.core.events import utcnow
 from flowmon.engine.core.inputs import in_body, located
-from flowmon.engine.core.payload import (
-    DuplicateKey,
-    PayloadBudget,
-    PayloadError,
-    PayloadTooLarge,
-    path_text,
-    unstorable_at,
-)
+from flowmon.engine.core.payload import DuplicateKey, PayloadBudget
+from flowmon.engine.core.payload_values import PayloadError, PayloadTooLarge, path_text, unstorable_at
 from flowmon.engine.core.provenance import hook_trigger
 from flowmon.engine.runtime.scheduler import new_execution_id
 from flowmon.infra.signing import verify

@@ -31,7 +31,7 @@ from sqlalchemy import delete, select
 from flowmon.delivery.sender import redact
 from flowmon.engine.core.events import EventType, utcnow
 from flowmon.engine.core.inputs import located, location
-from flowmon.engine.core.payload import unstorable
+from flowmon.engine.core.payload_values import unstorable
 from flowmon.engine.nodes.webhook import WebhookAuth, check_custom_headers
 from flowmon.infra.outbound import OutboundGuard, OutboundRefused
 from flowmon.infra.secretbox import SecretBox

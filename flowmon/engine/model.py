@@ -19,18 +19,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from flowmon.engine.core.payload import (
+from flowmon.engine.core.payload import MAX_NESTING, DuplicateKey, encode_compact, json_text_depth, loads_unique
+from flowmon.engine.core.payload_values import (
     MAX_INT,
     MAX_KEY_CHARS_SHOWN,
-    MAX_NESTING,
-    DuplicateKey,
     PayloadError,
     PayloadMeter,
     bounded_text,
-    encode_compact,
     human_size,
-    json_text_depth,
-    loads_unique,
     unstorable_at,
 )
 from flowmon.engine.core.snapshot import definition_hash

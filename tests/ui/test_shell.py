@@ -13,7 +13,7 @@ from nicegui.testing.user_simulation import user_simulation
 from postgres_support import DIALECTS, create_database, drop_database
 from uisim import be_patient, sign_in, wait_for_path
 
-from flowmon.engine.core.payload import bounded_text
+from flowmon.engine.core.payload_values import bounded_text
 from flowmon.web.routing import with_error_panel
 from flowmon.web.shell import SYSTEM_ICON_JS, SYSTEM_ICON_PROP
 from flowmon.web.widgets.code_editor import DARK_THEME, LIGHT_THEME, SYSTEM_THEME_JS, SYSTEM_THEME_PROP

@@ -40,7 +40,8 @@ from flowmon.engine import (
     parse_workflow,
 )
 from flowmon.engine.core.events import TERMINAL_EXECUTION_EVENTS
-from flowmon.engine.core.payload import PayloadBudget, PayloadInvalid, PayloadTooDeep, PayloadTooLarge
+from flowmon.engine.core.payload import PayloadBudget
+from flowmon.engine.core.payload_values import PayloadInvalid, PayloadTooDeep, PayloadTooLarge
 from flowmon.engine.core.snapshot import definition_hash
 from flowmon.engine.runtime import execution as execution_module
 from flowmon.engine.runtime import node_attempts as node_attempts_module

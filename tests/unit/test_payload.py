@@ -12,24 +12,26 @@ from typing import Any
 import pytest
 
 from flowmon.engine.core.payload import (
-    LONE_SURROGATE,
     MAX_NESTING,
-    NUL_CHARACTER,
     DuplicateKey,
     PayloadBudget,
+    encode_compact,
+    float_reader,
+    json_text_depth,
+    loads_unique,
+    read_float,
+)
+from flowmon.engine.core.payload_values import (
+    LONE_SURROGATE,
+    NUL_CHARACTER,
     PayloadInvalid,
     PayloadMeter,
     PayloadTooDeep,
     PayloadTooLarge,
     bounded_text,
-    encode_compact,
-    float_reader,
     human_size,
-    json_text_depth,
-    loads_unique,
     nesting_depth,
     path_text,
-    read_float,
     unstorable_at,
 )
 

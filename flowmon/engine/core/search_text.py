@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from .payload import LONE_SURROGATE, unstorable
+from .payload_values import LONE_SURROGATE, unstorable
 from .state import ExecutionState
 
 MAX_VALUE_CHARS = 4_000  # like error messages in events: a longer string counts with its beginning

@@ -29,7 +29,8 @@ from jmespath.parser import ParsedResult
 from jmespath.visitor import TreeInterpreter, _is_comparable
 from pydantic import field_validator
 
-from flowmon.engine.core.payload import PayloadBudget, PayloadError
+from flowmon.engine.core.payload import PayloadBudget
+from flowmon.engine.core.payload_values import PayloadError
 
 from .base import NodeConfig, NodeContext, NodeError
 

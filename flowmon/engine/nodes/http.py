@@ -8,7 +8,7 @@ from typing import Any, Literal
 import httpx
 from pydantic import Field, field_validator
 
-from flowmon.engine.core.payload import PayloadError
+from flowmon.engine.core.payload_values import PayloadError
 
 from .base import NodeConfig, NodeContext, NodeError, NodeType, header_problem
 

@@ -13,7 +13,8 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from flowmon.engine.core.events import EventType
-from flowmon.engine.core.payload import MAX_ERROR_CHARS, bounded_text, json_object, json_string
+from flowmon.engine.core.payload import json_object, json_string
+from flowmon.engine.core.payload_values import MAX_ERROR_CHARS, bounded_text
 from flowmon.engine.model import EdgeSpec
 from flowmon.engine.runtime.node_attempts import NodeAttempts
 

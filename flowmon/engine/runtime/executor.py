@@ -18,7 +18,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from flowmon.engine.core.payload import MAX_TRACEBACK_CHARS, PayloadBudget, PayloadError, PayloadInvalid, bounded_text
+from flowmon.engine.core.payload import PayloadBudget
+from flowmon.engine.core.payload_values import MAX_TRACEBACK_CHARS, PayloadError, PayloadInvalid, bounded_text
 from flowmon.engine.nodes.base import NodeConfig, NodeContext, NodeError, NodeType
 from flowmon.engine.runtime.secret_refs import RedactingLogger
 

@@ -18,14 +18,13 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from flowmon.engine.core.events import EventType
-from flowmon.engine.core.payload import (
+from flowmon.engine.core.payload import encode_compact, json_string
+from flowmon.engine.core.payload_values import (
     MAX_ERROR_CHARS,
     MAX_TRACEBACK_CHARS,
     PayloadError,
     PayloadInvalid,
     bounded_text,
-    encode_compact,
-    json_string,
 )
 from flowmon.engine.model import describe_config_error
 from flowmon.engine.nodes.base import NodeConfig, NodeContext, NodeError, NodeType

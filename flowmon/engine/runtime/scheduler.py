@@ -28,14 +28,8 @@ import httpx
 from flowmon.engine.core import log_context
 from flowmon.engine.core.events import EventType
 from flowmon.engine.core.inputs import located
-from flowmon.engine.core.payload import (
-    MAX_ERROR_CHARS,
-    PayloadBudget,
-    bounded_text,
-    encode_compact,
-    json_object,
-    json_string,
-)
+from flowmon.engine.core.payload import PayloadBudget, encode_compact, json_object, json_string
+from flowmon.engine.core.payload_values import MAX_ERROR_CHARS, bounded_text
 from flowmon.engine.core.provenance import rerun_trigger
 from flowmon.engine.core.state import ExecutionState
 from flowmon.engine.model import Workflow
