@@ -20,7 +20,7 @@ from typing import Any
 from nicegui import background_tasks, ui
 from nicegui.page_arguments import RouteMatch
 
-from flowmon.engine.core.payload import bounded_text, unstorable
+from flowmon.engine.core.payload_values import bounded_text, unstorable
 
 from .auth import LOGIN_PATH, as_target, is_signed_in
 from .pages import login

@@ -49,11 +49,6 @@ from .payload_values import (
     unstorable_at,
 )
 
-# The pages (flowmon.web) import these from here, with PayloadBudget, bounded_text and human_size.
-from .payload_values import LONE_SURROGATE as LONE_SURROGATE
-from .payload_values import PayloadError as PayloadError
-from .payload_values import unstorable as unstorable
-
 # JSON nested deeper than this is refused: serialising an execution summary whose payload nests a few hundred
 # levels fails (pydantic's and orjson's depth limits), so such a value would make the execution unreadable.
 MAX_NESTING = 64

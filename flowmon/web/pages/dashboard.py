@@ -19,7 +19,7 @@ from flowmon.application import Application
 from flowmon.application.dashboard import MetricsSnapshot, Storage
 from flowmon.application.deliveries import WebhookStats
 from flowmon.application.live import LiveView
-from flowmon.engine.core.payload import human_size
+from flowmon.engine.core.payload_values import human_size
 from flowmon.web import format as fmt
 from flowmon.web.actions import run_workflow
 from flowmon.web.execution_rows import ExecutionSummary, merge_live

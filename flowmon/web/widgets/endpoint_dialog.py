@@ -20,7 +20,7 @@ from flowmon.application import Application
 from flowmon.application.deliveries import Endpoint
 from flowmon.application.endpoints import SUBSCRIBABLE_EVENT_TYPES, EndpointPatch, EndpointSpec
 from flowmon.application.errors import AppError
-from flowmon.engine.core.payload import LONE_SURROGATE
+from flowmon.engine.core.payload_values import LONE_SURROGATE
 from flowmon.web.actions import signed_in
 
 NO_AUTH = 'none'

@@ -15,7 +15,8 @@ from typing import Any
 
 from nicegui import ui
 
-from flowmon.engine.core.payload import PayloadBudget, PayloadError, human_size
+from flowmon.engine.core.payload import PayloadBudget
+from flowmon.engine.core.payload_values import PayloadError, human_size
 
 from .code_editor import SENDABLE, CodeEditor
 
