@@ -13,6 +13,8 @@ from event_log_probe import METRICS, TOP_LINE, WATCH_HEIGHT, at_bottom, chatty, 
 from helpers import Server, api, click_on_canvas, node_pixel, sign_in, start, wait_ended, wait_until
 from playwright.sync_api import Browser, Page, expect
 
+from flowmon.web.widgets.event_log import MAX_LINES
+
 
 def clients(server: Server) -> dict[str, int]:
     response = api(server, 'GET', '/api/debug/clients')
@@ -62,7 +64,9 @@ def test_a_finished_execution_renders_and_a_canvas_click_opens_the_inspector(
     page.locator('button:has(i:text-is("light_mode"))').first.click()
 
 
-CHATTY = chatty('chatty-chain', 120)  # about 540 events in 45 s
+# about 1,080 events in 90 s (cancelled at the test's end): on a loaded machine the test took longer than the 45 s of
+# a chain half as long, and waited for new lines after the run had ended
+CHATTY = chatty('chatty-chain', 240)
 
 
 def test_cancelling_is_said_until_the_execution_has_ended_not_after(page: Page, server: Server) -> None:
@@ -97,7 +101,10 @@ def test_the_event_log_does_not_steal_the_scroll(page: Page, server: Server, sho
     wait_until(lambda: lines_shown(page) >= shown + 10, 'new lines arriving')  # while the reader reads
     after = log.evaluate(metrics)
     assert log.evaluate(TOP_LINE) == line, 'the line the reader was reading moved'
-    assert abs(after['top'] - reading['top']) <= 2, f'the log moved while reading: {reading} -> {after}'
+    if (
+        lines_shown(page) < MAX_LINES
+    ):  # (once the oldest lines are trimmed, the view moves up with them: the line stays)
+        assert abs(after['top'] - reading['top']) <= 2, f'the log moved while reading: {reading} -> {after}'
     # the log is as tall as its lines in every frame: its scrollbar does not jump as lines arrive out of view
     assert page.evaluate('window.__jumps') == [], 'the log was not as tall as its lines (scroll height, expected)'
     log.screenshot(path=str(shots / 'event-log-reading.png'))
