@@ -1,8 +1,9 @@
 """Operations on the real app (``python app.py``): bounded history under retention, ``DELETE /api/executions/{id}``
 and ``GET /api/status``, each through every middleware of a running process.
 
-The database file is read beside the running process (read-only: SQLite's WAL lets a reader in without stopping the
-writer), as an operator's tools would.
+The history test has a process of its own (it counts every row); the delete and status tests share one, each with
+workflows of its own. The database file is read beside the running process (read-only: SQLite's WAL lets a reader
+in without stopping the writer), as an operator's tools would.
 """
 
 from __future__ import annotations
@@ -36,6 +37,14 @@ CHAIN = {
 SLOW = {'id': 'slow', 'name': 'Slow', 'nodes': [{'id': 'wait', 'type': 'delay', 'config': {'seconds': 60}}]}
 
 
+@pytest.fixture(scope='module')
+def flowmon(launch_shared: Launch) -> FlowmonProcess:
+    """The process of the delete and status tests: a week's retention, pruned at start-up and every 10 minutes."""
+    process = launch_shared(FLOWMON_RETENTION_DAYS='7', FLOWMON_RETENTION_INTERVAL='600')
+    process.wait_started()
+    return process
+
+
 def rows(data_dir: Path) -> dict[str, int]:
     """Rows per table, read from the live database file."""
     with closing(sqlite3.connect(f'file:{data_dir / "flowmon.db"}?mode=ro', uri=True)) as conn:
@@ -43,6 +52,13 @@ def rows(data_dir: Path) -> dict[str, int]:
             table: conn.execute(f'SELECT count(*) FROM {table}').fetchone()[0]
             for table in ('executions', 'events', 'node_runs', 'workflow_snapshots', 'execution_search')
         }
+
+
+def stored(data_dir: Path, *execution_ids: str) -> set[str]:
+    """Which of ``execution_ids`` have a row in the live database file."""
+    marks = ', '.join('?' * len(execution_ids))
+    with closing(sqlite3.connect(f'file:{data_dir / "flowmon.db"}?mode=ro', uri=True)) as conn:
+        return {row[0] for row in conn.execute(f'SELECT id FROM executions WHERE id IN ({marks})', execution_ids)}
 
 
 def file_bytes(data_dir: Path, suffix: str = '') -> int:
@@ -129,15 +145,13 @@ def test_history_stays_flat_under_retention_with_the_kept_runs_intact(launch: La
         assert document['workflow']['nodes'][0]['id'] == 'shape' and len(document['events']) == events_per_run
 
 
-def test_delete_through_the_real_app(launch: Launch) -> None:
-    flowmon = launch()
-    flowmon.wait_started()
-    put(flowmon, CHAIN)
-    put(flowmon, SLOW)
-    keep, gone = start(flowmon, 'chain', {'n': 1}), start(flowmon, 'chain', {'n': 2})
+def test_delete_through_the_real_app(flowmon: FlowmonProcess) -> None:
+    put(flowmon, {**CHAIN, 'id': 'delete-chain'})
+    put(flowmon, {**SLOW, 'id': 'delete-slow'})
+    keep, gone = start(flowmon, 'delete-chain', {'n': 1}), start(flowmon, 'delete-chain', {'n': 2})
     ended(flowmon, keep)
     ended(flowmon, gone)
-    running = start(flowmon, 'slow')
+    running = start(flowmon, 'delete-slow')
 
     busy = flowmon.api('DELETE', f'/api/executions/{running}')
     assert busy.status_code == 409 and 'still' in busy.json()['detail']
@@ -150,18 +164,16 @@ def test_delete_through_the_real_app(launch: Launch) -> None:
         assert flowmon.api('GET', f'/api/executions/{gone}{path}').status_code == 404, path
     assert flowmon.api('DELETE', f'/api/executions/{gone}').status_code == 404  # afterwards
     assert flowmon.api('DELETE', '/api/executions/no-such-execution').status_code == 404
-    listed = flowmon.api('GET', '/api/executions?workflow_id=chain').json()
+    listed = flowmon.api('GET', '/api/executions?workflow_id=delete-chain').json()
     assert [item['id'] for item in listed['items']] == [keep]
-    assert rows(flowmon.data_dir)['executions'] == 2  # the kept one and the running one
+    assert stored(flowmon.data_dir, keep, gone, running) == {keep, running}  # the kept one and the running one
 
     assert flowmon.api('POST', f'/api/executions/{running}/cancel').status_code == 202
     ended(flowmon, running)
     assert flowmon.api('DELETE', f'/api/executions/{running}').status_code == 204  # once it has ended
 
 
-def test_status_through_the_real_app(launch: Launch) -> None:
-    flowmon = launch(FLOWMON_RETENTION_DAYS='7', FLOWMON_RETENTION_INTERVAL='600')
-    flowmon.wait_started()
+def test_status_through_the_real_app(flowmon: FlowmonProcess) -> None:
     put(flowmon, CHAIN)
     ended(flowmon, start(flowmon, 'chain', {'n': 1}))
     assert httpx.get(f'{flowmon.base_url}/api/status', timeout=10.0).status_code == 401
