@@ -54,7 +54,8 @@ from .tables import EventRow, ExecutionRow, ExecutionSearchRow, WorkflowSnapshot
 if TYPE_CHECKING:
     from .cluster import WriteFence
 
-log = logging.getLogger(__name__)
+# The recorder's logger: this is the recorder's work, and its lines keep the name they have always had.
+log = logging.getLogger('flowmon.store.recorder')
 
 _events = EventRow.__table__  # type: ignore[attr-defined]
 _executions = ExecutionRow.__table__  # type: ignore[attr-defined]

@@ -33,7 +33,8 @@ from flowmon.web.widgets.deletion_watch import DeletionWatch
 from flowmon.web.widgets.history_actions import HistoryActions
 from flowmon.web.widgets.json_input_dialog import JsonInputDialog, pretty
 
-log = logging.getLogger(__name__)
+# The execution page's logger: its actions' failures keep the name they have always been logged under.
+log = logging.getLogger('flowmon.web.pages.execution')
 
 T = TypeVar('T')
 
