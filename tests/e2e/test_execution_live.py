@@ -101,9 +101,8 @@ def test_the_event_log_does_not_steal_the_scroll(page: Page, server: Server, sho
     wait_until(lambda: lines_shown(page) >= shown + 10, 'new lines arriving')  # while the reader reads
     after = log.evaluate(metrics)
     assert log.evaluate(TOP_LINE) == line, 'the line the reader was reading moved'
-    if (
-        lines_shown(page) < MAX_LINES
-    ):  # (once the oldest lines are trimmed, the view moves up with them: the line stays)
+    # (trimming the oldest lines moves the view up with them, the line read staying where it was)
+    if lines_shown(page) < MAX_LINES:
         assert abs(after['top'] - reading['top']) <= 2, f'the log moved while reading: {reading} -> {after}'
     # the log is as tall as its lines in every frame: its scrollbar does not jump as lines arrive out of view
     assert page.evaluate('window.__jumps') == [], 'the log was not as tall as its lines (scroll height, expected)'

@@ -516,7 +516,7 @@ async def test_a_closed_page_leaves_no_reference_cycles(user: User) -> None:
         gc.set_debug(0)
         gc.garbage.clear()
     widgets = {'_LivePage', 'ExecutionView', 'DagView', 'NodeList', 'EventLog', 'LogLines', 'Inspector'}
-    widgets |= {'DagChart', 'EdgeLayer'}
+    widgets |= {'DagChart', 'EdgeLayer', 'ExecutionActions', 'LiveGantt', 'HistoryActions', 'DeletionWatch'}
     assert not {kind: kinds[kind] for kind in widgets if kinds[kind]}
     assert elements > 60
     assert kinds['Props'] < elements / 5, kinds.most_common(10)  # the client's own few, not one per element
