@@ -106,7 +106,8 @@ class Stream:
         self._wakeup = asyncio.Event()
         # The last seq given, of the executions the replay reached (and the cursor's): a live event at or below
         # it was replayed or came before the cursor. An entry goes at the first live event past it (the bus
-        # delivers an execution's events in order), so the map never outgrows what the replay touched.
+        # delivers an execution's events in order), or at the replay's end when the execution has ended, so
+        # the map holds only executions that can still send events.
         self._given: dict[str, int] = {} if after is None else {after.execution_id: after.seq}
         # Per execution, whether it belongs to ``workflow_id`` (when filtering by workflow): learnt from its
         # execution.queued event or looked up once; forgotten when it ends.
@@ -118,6 +119,11 @@ class Stream:
         self._subscription: Subscription | None = owner.bus.subscribe(self._offer, types=heard or EVENT_TYPES)
         owner._opened(self)
         self._items = self._iterate()
+
+    @property
+    def tracked_executions(self) -> int:
+        """How many executions the stream remembers a last replayed ``seq`` of (those that can still send events)."""
+        return len(self._given)
 
     def _offer(self, event: Event) -> None:
         """The bus callback: O(1), never waits; a full buffer cuts the client off instead."""
@@ -198,6 +204,7 @@ class Stream:
         if self._after is None or self._after_ts is None:
             return  # the stream of every execution starts now
         position = (self._after_ts, self._after.execution_id, self._after.seq)
+        ended: dict[str, int] = {}  # executions whose final event the replay gave: nothing of theirs comes live
         while not self.closed:
             page = await history.events_after(
                 position, workflow_id=self.workflow_id, types=self.types, limit=REPLAY_PAGE
@@ -205,9 +212,33 @@ class Stream:
             for event in page:
                 position = (event.ts, event.execution_id, event.seq)
                 given[event.execution_id] = event.seq  # (ascending per execution: the page is in stream order)
+                if event.type in TERMINAL_EXECUTION_EVENTS:
+                    ended[event.execution_id] = event.seq
                 yield event
             if len(page) < REPLAY_PAGE:
-                return
+                break
+        await self._settle(ended)
+
+    async def _settle(self, ended: dict[str, int]) -> None:
+        """After the replay: keep a seq only for the executions that can still send events. Those that ended (their
+        final event replayed, or, when ``types`` leaves it out, their row says so) are dropped once the buffer no
+        longer holds what the replay gave of them (every event the store held was offered before it was read)."""
+        given = self._given
+        pending = [
+            execution_id for execution_id in given if execution_id not in ended and not self._running(execution_id)
+        ]
+        for start in range(0, len(pending), REPLAY_PAGE):
+            chunk = pending[start : start + REPLAY_PAGE]
+            records = await self._owner.history.records(chunk, flush=False)
+            for execution_id in chunk:
+                record = records.get(execution_id)
+                if record is None or record.status in TERMINAL_EXECUTION_STATUSES:
+                    ended[execution_id] = given[execution_id]
+        if not ended:
+            return
+        self._buffer = deque(event for event in self._buffer if event.seq > ended.get(event.execution_id, -1))
+        for execution_id in ended:
+            given.pop(execution_id, None)
 
     async def _live(self) -> AsyncIterator[Event | None]:
         """Events as they are recorded, each once; ``None`` after ``keepalive_seconds`` without one."""
@@ -236,6 +267,10 @@ class Stream:
                     await self._wakeup.wait()
             except TimeoutError:
                 yield None
+
+    def _running(self, execution_id: str) -> bool:
+        state = self._owner.live.get(execution_id)
+        return state is not None and state.status not in TERMINAL_EXECUTION_STATUSES
 
     async def _belongs_to_workflow(self, execution_id: str) -> bool:
         known = self._belongs.get(execution_id)

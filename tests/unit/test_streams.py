@@ -93,6 +93,22 @@ async def test_events_both_replayed_and_heard_live_are_given_once(system: System
     stream.close()
 
 
+@pytest.mark.parametrize('types', [None, 'execution.started'])
+async def test_a_resumed_stream_keeps_no_seq_of_the_executions_that_ended(system: System, types: str | None) -> None:
+    application = system.application
+    await application.workflows.put('quick', QUICK)
+    runs = [await application.executions.start('quick', trigger=api_trigger()) for _ in range(3)]
+    await system.engine.wait_idle()
+    stream = await application.streams.events(types=types, last_event_id=f'{runs[0]}:1')
+    stored = [event for run in runs for event in await application.history.events(run)]
+    replayed = [event for event in stored[1:] if types is None or event.type == types]
+    assert await items(stream, len(replayed)) == replayed
+    system.bus.publish(Event(execution_id='x4', seq=1, type=EventType.EXECUTION_STARTED, ts=T0, data={}))
+    assert [item.execution_id if item else None for item in await items(stream, 1)] == ['x4']  # nothing repeated
+    assert stream.tracked_executions == 0  # the replay's executions all ended: none can send an event again
+    stream.close()
+
+
 async def test_refusals(system: System) -> None:
     streams = streams_of(system, max_streams=1)
     with pytest.raises(NotFound):
