@@ -196,9 +196,9 @@ class NodeStatistics:
                     newest = sorted((*fresh, *held), key=lambda run: run.finished_at, reverse=True)
                     taken[node_id] = tuple(newest[: SAMPLE + 1])
             self._cache[workflow_id] = taken
-            self._executions.setdefault(workflow_id, set()).update(
-                run.execution_id for runs in by_node.values() for run in runs
-            )
+            # the executions of the runs kept (those that fell out of the sample no longer matter when deleted): a
+            # workflow that runs on a schedule does not add one for every run while its runs stay cached
+            self._executions[workflow_id] = {run.execution_id for runs in taken.values() for run in runs}
 
     def _drop(self, workflow_ids: Collection[str]) -> None:
         for workflow_id in workflow_ids:

@@ -366,6 +366,34 @@ async def test_runs_that_end_here_enter_the_cached_runs_without_a_read(
     assert (await application.stats.nodes('pipe')) == taken and reads == ['read']  # what the database says too
 
 
+async def test_runs_put_into_the_cached_runs_keep_nothing_of_those_that_fell_out_of_the_sample(
+    system: System, application: Application
+) -> None:
+    """A workflow that runs on a schedule, its statistics read once: each run is put into its cached runs, and what
+    the statistics keep of it stays the size of the sample, not one entry more per run."""
+    await record(system, 'first', T0, {'load': 1.0, 'work': 1.0})
+    assert (await application.stats.nodes('pipe'))['work'].count == 1  # read, and kept
+    application.stats.announce = lambda _workflow_ids: None  # (telling other processes is not what is measured)
+
+    def take(n: int) -> None:
+        execution_id = f'scheduled-run-{n:08d}-of-the-nightly-job'
+        ran = fold(run_events(execution_id, T0 + timedelta(minutes=n + 1), {'load': 1.0, 'work': 2.0}))
+        application.stats.written({'pipe'}, [ran])
+
+    for n in range(200):  # the sample is full from here on: a run put in is one dropped
+        take(n)
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for n in range(200, 10_200):
+            take(n)
+        grown = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert grown < 500_000, f'{grown:,} bytes kept after 10,000 runs put into the cached runs'
+    assert (await application.stats.nodes('pipe'))['work'] == NodeStats.of([2.0] * 50)
+
+
 async def test_runs_a_deletion_has_not_reached_yet_are_not_cached_and_the_cache_is_read_again_in_time(
     system: System, application: Application
 ) -> None:
