@@ -3,7 +3,8 @@
 ``POST /hooks/{workflow_id}`` is public: the Standard Webhooks signature made with the workflow's trigger secret is
 its authentication (401 without a valid one; 404 ``no trigger at this address`` alike for a workflow that does not
 exist, does not accept triggers (any longer) or has no secret, before any signature work and from the same one small
-read, so neither the answer nor its time tells such a workflow from none; 409 for a ``webhook-id`` used
+read, so neither the answer nor its time tells such a workflow from none; the body is read only after that and after
+the signature headers that need no body checked out; 409 for a ``webhook-id`` used
 before with another body; 413 over the payload budget ``FLOWMON_MAX_PAYLOAD_BYTES``, 422 for a body that is not JSON,
 nests more than 64 levels, names a key twice or holds a NUL character or a lone surrogate).
 The management routes (trigger secret and its rotation, schedule pause/resume) live under ``/api/workflows/{id}`` and
@@ -81,7 +82,9 @@ SIGNATURE_HEADERS = (
     },
 )
 async def receive(workflow_id: str, request: Request, automation: Automation) -> HookAccepted:
-    body = await _bounded_body(request, automation.max_body_bytes)
+    async def body() -> bytes:  # read only for a usable trigger, once its headers check out
+        return await _bounded_body(request, automation.max_body_bytes)
+
     received = await automation.receive(workflow_id, request.headers, body)
     return HookAccepted(execution_id=received.execution_id, workflow_id=workflow_id, replayed=received.replayed)
 

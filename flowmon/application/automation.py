@@ -8,6 +8,7 @@ from typing import Any
 
 from flowmon.automation.schedules import ScheduleNotFound, ScheduleService
 from flowmon.automation.triggers import (
+    ReadBody,
     Received,
     TriggerConflict,
     TriggerNotFound,
@@ -47,8 +48,9 @@ class Automation:
         """The largest trigger body accepted (``FLOWMON_MAX_PAYLOAD_BYTES``): read no more than this."""
         return self._triggers.budget.max_bytes
 
-    async def receive(self, workflow_id: str, headers: Mapping[str, str], body: bytes) -> Received:
-        """Verify the signature and start the workflow (or recognise a replayed message); raises NotFound,
+    async def receive(self, workflow_id: str, headers: Mapping[str, str], body: bytes | ReadBody) -> Received:
+        """Verify the signature and start the workflow (or recognise a replayed message); ``body`` is read (when it
+        is how to read it) only once the address has a usable trigger and the headers check out; raises NotFound,
         Unauthorized, OversizedPayload, RefusedPayload, Conflict (a webhook-id used before with another body) or
         Unavailable (too many executions queued: the message's id is
         not kept, so the sender's retry starts it)."""

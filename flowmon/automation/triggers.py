@@ -31,7 +31,7 @@ from flowmon.engine.core.payload import DuplicateKey, PayloadBudget
 from flowmon.engine.core.payload_values import PayloadError, PayloadTooLarge, path_text, unstorable_at
 from flowmon.engine.core.provenance import hook_trigger
 from flowmon.engine.runtime.scheduler import new_execution_id
-from flowmon.infra.signing import verify
+from flowmon.infra.signing import check_headers, verify
 from flowmon.store.catalog import WorkflowCatalog
 from flowmon.store.database import Database
 from flowmon.store.trigger_secrets import StoredSecrets, TriggerSecrets
@@ -50,6 +50,10 @@ class StartExecution(Protocol):
     def __call__(
         self, workflow_id: str, input: Any, *, trigger: Mapping[str, Any], execution_id: str | None = None
     ) -> Awaitable[str]: ...
+
+
+ReadBody = Callable[[], Awaitable[bytes]]
+"""Reads a call's body (held to the payload budget as it reads): called only once the call is worth reading."""
 
 
 class TriggerNotFound(LookupError):
@@ -162,15 +166,25 @@ class TriggerService:
             )
         return workflow_id
 
-    async def receive(self, workflow_id: str, headers: Mapping[str, str], body: bytes) -> Received:
-        """Verify and start (or recognise a replay); raises one of the ``Trigger*`` errors."""
+    async def receive(self, workflow_id: str, headers: Mapping[str, str], body: bytes | ReadBody) -> Received:
+        """Verify and start (or recognise a replay); raises one of the ``Trigger*`` errors. ``body``: the body, or
+        how to read it, which is done only for an address with a usable trigger, a size the ``content-length``
+        header keeps within the budget and signature headers that can still verify (the public address makes no
+        sender's request wait for, or hold, a body it is refused without)."""
         secrets = await self._usable_secrets(workflow_id)
+        declared = headers.get('content-length', '')
+        if declared.isdigit():  # (a length of more digits than an int reads is over any budget)
+            self._check_size(int(declared) if len(declared) <= 18 else 10**18)
+        now = self._wall()
         try:
-            self.budget.check_size(len(body), 'the body')
-        except PayloadTooLarge as exc:
-            raise TriggerPayloadTooLarge(str(exc)) from None
+            check_headers(headers, now=now)
+        except Exception as exc:  # the signature check must never turn bad input into a 500
+            raise TriggerUnauthorized(f'invalid webhook signature: {exc}') from None
+        if not isinstance(body, bytes):
+            body = await body()
+        self._check_size(len(body))
         try:
-            message_id = verify(secrets, headers, body, now=self._wall())
+            message_id = verify(secrets, headers, body, now=now)
         except Exception as exc:  # the signature check must never turn bad input into a 500
             raise TriggerUnauthorized(f'invalid webhook signature: {exc}') from None
         try:
@@ -223,6 +237,12 @@ class TriggerService:
         ids = log_context.about(execution_id=execution_id, workflow_id=workflow_id)
         log.info('workflow %s triggered by webhook %s: execution %s', workflow_id, message_id, execution_id, extra=ids)
         return Received(execution_id=execution_id, replayed=False)
+
+    def _check_size(self, size: int) -> None:
+        try:
+            self.budget.check_size(size, 'the body')
+        except PayloadTooLarge as exc:
+            raise TriggerPayloadTooLarge(str(exc)) from None
 
     async def _usable_secrets(self, workflow_id: str) -> list[str]:
         """The secrets a call to ``workflow_id`` may be signed with. The address is public: whatever makes it no

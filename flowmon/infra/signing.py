@@ -85,6 +85,24 @@ def verify(
     ``headers`` must be case-insensitive (Starlette's and httpx's are) or use lower-case names. Any ``v1``
     entry matching any of the secrets is accepted (rotation); comparisons are constant-time.
     """
+    message_id, timestamp, given = _signed_headers(headers, now, tolerance_s)
+    for secret in signing_secrets:
+        expected = sign(secret, message_id, timestamp, body).partition(',')[2]
+        if any(hmac.compare_digest(expected.encode(), candidate.encode('ascii', 'replace')) for candidate in given):
+            return message_id
+    raise SignatureError('no matching signature')
+
+
+def check_headers(
+    headers: Mapping[str, str], *, now: float | None = None, tolerance_s: int = TIMESTAMP_TOLERANCE_S
+) -> str:
+    """What :func:`verify` checks before the body: the three headers are there and well-formed and the timestamp is
+    within ``tolerance_s`` (a request that fails this need not have its body read); returns the ``webhook-id``."""
+    return _signed_headers(headers, now, tolerance_s)[0]
+
+
+def _signed_headers(headers: Mapping[str, str], now: float | None, tolerance_s: int) -> tuple[str, int, list[str]]:
+    """The ``webhook-id``, the timestamp and the ``v1`` signatures given; raises :class:`SignatureError`."""
     message_id = headers.get(HEADER_ID)
     stamp = headers.get(HEADER_TIMESTAMP)
     header = headers.get(HEADER_SIGNATURE)
@@ -102,8 +120,4 @@ def verify(
     given = [part.partition(',')[2] for part in header.split() if part.startswith('v1,')]
     if not given:
         raise SignatureError('webhook-signature has no v1 signature')
-    for secret in signing_secrets:
-        expected = sign(secret, message_id, timestamp, body).partition(',')[2]
-        if any(hmac.compare_digest(expected.encode(), candidate.encode('ascii', 'replace')) for candidate in given):
-            return message_id
-    raise SignatureError('no matching signature')
+    return message_id, timestamp, given
