@@ -224,9 +224,14 @@ class Stream:
         final event replayed, or, when ``types`` leaves it out, their row says so) are dropped once the buffer no
         longer holds what the replay gave of them (every event the store held was offered before it was read)."""
         given = self._given
-        pending = [
-            execution_id for execution_id in given if execution_id not in ended and not self._running(execution_id)
-        ]
+        live = self._owner.live
+        pending: list[str] = []  # (not running here: their rows say whether they ended)
+        for execution_id in given:
+            state = live.get(execution_id)
+            if state is None:
+                pending.append(execution_id)
+            elif state.is_terminal:
+                ended.setdefault(execution_id, given[execution_id])
         for start in range(0, len(pending), REPLAY_PAGE):
             chunk = pending[start : start + REPLAY_PAGE]
             records = await self._owner.history.records(chunk, flush=False)
@@ -267,10 +272,6 @@ class Stream:
                     await self._wakeup.wait()
             except TimeoutError:
                 yield None
-
-    def _running(self, execution_id: str) -> bool:
-        state = self._owner.live.get(execution_id)
-        return state is not None and state.status not in TERMINAL_EXECUTION_STATUSES
 
     async def _belongs_to_workflow(self, execution_id: str) -> bool:
         known = self._belongs.get(execution_id)
