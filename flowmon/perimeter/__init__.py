@@ -5,6 +5,9 @@ cache control, gzip) are outermost; flowmon's run inside them, outermost first::
 
     SecurityHeaders > TrustedHost > BearerFirst > NulGuard > page guard (sign-in) > BodyCap > HeadAsGet > routes
 
+Before any of them, the server's HTTP protocol (:class:`~flowmon.perimeter.head_limits.BoundedHead`, given to
+``ui.run`` by :meth:`Perimeter.run_options`) bounds each request's target (414) and head (431).
+
 One layer wraps even NiceGUI's: :class:`~flowmon.perimeter.stalled_streams.StalledStreams` cuts off an event-stream
 client that stops reading (a stalled write is out of reach of every layer inside NiceGUI's ``BaseHTTPMiddleware``).
 
@@ -31,6 +34,7 @@ from flowmon.settings import Settings, public_origin
 from .bearer_first import API_PREFIX, METRICS_PATH, BearerFirst
 from .body_cap import BodyCap
 from .head_as_get import HeadAsGet
+from .head_limits import BoundedHead
 from .nul_guard import NulGuard
 from .security_headers import SecurityHeaders
 from .sessions import install_json_not_found, install_storage_policy, remove_expired_storage, session_middleware_options
@@ -75,13 +79,15 @@ class Perimeter:
         core.sio.eio.log_message_keys.add('bad-origin')
 
     def run_options(self) -> dict[str, Any]:
-        """``ui.run`` keyword arguments: the session cookie, and forwarded headers only from trusted proxies."""
+        """``ui.run`` keyword arguments: the session cookie, forwarded headers only from trusted proxies, and the
+        HTTP protocol that bounds each request's line and headers."""
         settings = self.settings
         options: dict[str, Any] = {
             'session_middleware_kwargs': session_middleware_options(
                 seconds=settings.session_seconds, https=settings.public_url.startswith('https://')
             ),
             'proxy_headers': bool(settings.trusted_proxy_list),
+            'http': BoundedHead,
         }
         if settings.trusted_proxy_list:
             options['forwarded_allow_ips'] = settings.trusted_proxy_list

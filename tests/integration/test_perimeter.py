@@ -525,3 +525,90 @@ def test_clients_that_drop_their_connections_leave_no_error_in_the_log(
     assert 'No response returned' not in log
     assert 'Exception in ASGI application' not in log
     assert 'returned without starting response' not in log
+
+
+# --- the request's line and headers are bounded before anything reads them ----------------------------------
+
+MAX_TARGET = 8 * 1024
+MAX_HEAD = 64 * 1024  # the target, and each header's name and value with 4 bytes for ': ' and its line end
+
+
+def _head_at(port: int, target_bytes: int, head_bytes: int) -> tuple[str, dict[str, str]]:
+    """A target of ``target_bytes`` on /api/health, and headers making the head count ``head_bytes`` in all."""
+    prefix = '/api/health?pad='
+    target = prefix + 'a' * (target_bytes - len(prefix))
+    headers = {'Host': f'127.0.0.1:{port}'}
+    left = head_bytes - target_bytes - (len('Host') + len(headers['Host']) + 4)
+    index = 0
+    while left > 0:
+        name = f'X-Pad-{index:03d}'
+        value = 'b' * min(4000, left - len(name) - 4)
+        headers[name] = value
+        left -= len(name) + len(value) + 4
+        index += 1
+    assert left == 0
+    return target, headers
+
+
+def test_a_request_at_both_limits_is_answered_and_one_a_byte_over_is_not(flowmon: FlowmonProcess) -> None:
+    target, headers = _head_at(flowmon.port, MAX_TARGET, MAX_HEAD)
+    response = send_head(flowmon.port, 'GET', target, headers)
+    assert response.status == 200
+    assert json.loads(response.body) == {'status': 'ok'}
+    assert send_head(flowmon.port, 'GET', *_head_at(flowmon.port, MAX_TARGET + 1, MAX_HEAD)).status == 414
+    assert send_head(flowmon.port, 'GET', *_head_at(flowmon.port, MAX_TARGET, MAX_HEAD + 1)).status == 431
+
+
+def test_a_target_over_the_limit_gets_414_and_the_server_stays_healthy(
+    flowmon: FlowmonProcess, client: httpx.Client
+) -> None:
+    target, headers = _head_at(flowmon.port, MAX_TARGET + 1, MAX_TARGET + 1 + 100)
+    response = send_head(flowmon.port, 'GET', target, headers)
+    assert (response.status, response.headers['connection']) == (414, 'close')
+    assert response.body == b'request target longer than 8192 bytes'
+    assert client.get('/api/health').status_code == 200
+
+
+@pytest.mark.parametrize('upgrade', [False, True])
+def test_headers_over_the_limit_get_431(flowmon: FlowmonProcess, client: httpx.Client, upgrade: bool) -> None:
+    target, headers = _head_at(flowmon.port, 100, MAX_HEAD + 1)
+    if upgrade:  # a websocket upgrade's request is held to the same limit
+        target = '/_nicegui_ws/socket.io/?EIO=4&transport=websocket'
+        headers |= {'Upgrade': 'websocket', 'Connection': 'Upgrade', 'Sec-WebSocket-Version': '13'}
+        headers['Sec-WebSocket-Key'] = 'dGhlIHNhbXBsZSBub25jZQ=='
+    response = send_head(flowmon.port, 'GET', target, headers)
+    assert (response.status, response.headers['connection']) == (431, 'close')
+    assert response.body == b'request line and headers larger than 65536 bytes'
+    assert client.get('/api/health').status_code == 200
+
+
+def test_a_slowly_sent_header_over_the_limit_is_cut_off_before_its_end(
+    flowmon: FlowmonProcess, client: httpx.Client
+) -> None:
+    """One header that never ends, sent 4 KiB at a time: refused once past the limit, the connection then closed."""
+    with socket.create_connection(('127.0.0.1', flowmon.port), timeout=10) as sock:
+        sock.sendall(f'GET /api/health HTTP/1.1\r\nHost: 127.0.0.1:{flowmon.port}\r\nX-Pad: '.encode())
+        for _ in range(20):  # 80 KiB, and never the header's end
+            sock.sendall(b'c' * 4096)
+        answer = b''
+        while chunk := sock.recv(65536):  # the answer, then the end of the connection
+            answer += chunk
+    assert answer.startswith(b'HTTP/1.1 431 ')
+    assert answer.endswith(b'\r\n\r\nrequest line and headers larger than 65536 bytes')
+    assert client.get('/api/health').status_code == 200
+
+
+def test_keep_alive_requests_are_each_held_to_the_limit(flowmon: FlowmonProcess) -> None:
+    """The count starts again for each request on a connection: two heads of 40 KiB are answered, one after another
+    (pipelined), and a third just over the limit is refused."""
+
+    def head(size: int) -> bytes:
+        target, headers = _head_at(flowmon.port, 100, size)
+        return '\r\n'.join([f'GET {target} HTTP/1.1', *(f'{n}: {v}' for n, v in headers.items()), '', '']).encode()
+
+    with socket.create_connection(('127.0.0.1', flowmon.port), timeout=10) as sock:
+        sock.sendall(head(40 * 1024) * 2 + head(MAX_HEAD + 1))
+        answers = b''
+        while chunk := sock.recv(65536):  # the connection ends after the refusal
+            answers += chunk
+    assert re.findall(rb'HTTP/1.1 (\d+) ', answers) == [b'200', b'200', b'431']
