@@ -11,8 +11,8 @@ httptools keeps a header's name and value to itself until the header is complete
 are received while a request's head is being read (one received chunk at most goes uncounted, the one that ends a
 previous request), and exactly (target, names and values) once the head is complete. Requests received before the
 refused one (pipelined) are answered first. After the refusal the connection lingers (what still arrives is thrown
-away) for at most :data:`LINGER_SECONDS`, so a client still sending reads the answer rather than a reset; then it is
-closed.
+away) for at most :data:`LINGER_SECONDS` and :data:`LINGER_BYTES`, so a client still sending reads the answer rather
+than a reset; then it is closed.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ MAX_HEAD_BYTES = 64 * 1024  # request line and headers together: cookies of the 
 # spaces) beyond what is counted once it is complete (target, names, values and 4 bytes a header)
 HEAD_FRAMING_BYTES = 1024
 LINGER_SECONDS = 1.0
+LINGER_BYTES = 1 << 20  # thrown away after the refusal before the connection is closed at once
 
 
 class HeadTooLarge(Exception):
@@ -55,13 +56,17 @@ class BoundedHead(HttpToolsProtocol):
         self._in_head = True  # the next bytes belong to a request's line or headers
         self._head_bytes = 0
         self._refused = False
+        self._discarded = 0
         self._pending: HeadTooLarge | None = None  # raised by a parser callback
         self._deferred: HeadTooLarge | None = None  # to answer once the requests before it are answered
 
     def data_received(self, data: bytes) -> None:
         """uvicorn's, with the count and the refusal (a callback's refusal reaches here as a parser error)."""
-        if self._refused:
-            return  # lingering: thrown away
+        if self._refused:  # lingering: thrown away, up to a point
+            self._discarded += len(data)
+            if self._discarded > LINGER_BYTES:
+                self.transport.close()
+            return
         self._unset_keepalive_if_required()
         if self._in_head:
             self._head_bytes += len(data)
