@@ -42,6 +42,7 @@ KEEPALIVE_SECONDS = 15.0  # a comment line this often keeps proxies from closing
 CLIENT_BUFFER = 10_000  # events a client may fall behind by (references: 80 KB); then it is cut off and resumes
 MAX_STREAMS = 64  # open streams at once; more get 503
 REPLAY_PAGE = 500  # events read from the store at a time while catching up
+ENDED_KEPT = 1000  # ended executions a resumed stream still knows the last replayed seq of (see Stream._ended)
 LAST_EVENT_ID = 'Last-Event-ID'  # the header a stream resumes after
 _CURSOR = re.compile(r'([0-9A-Za-z_-]{1,40}):(0|[1-9][0-9]{0,17})')  # an id fits the column (40), a seq 64 bits
 
@@ -109,6 +110,9 @@ class Stream:
         # delivers an execution's events in order), or at the replay's end when the execution has ended, so
         # the map holds only executions that can still send events.
         self._given: dict[str, int] = {} if after is None else {after.execution_id: after.seq}
+        # The last seq given of the newest executions the replay saw end (at most ENDED_KEPT): another process's
+        # events reach this one by a tail that polls its database, so events the replay gave may still arrive
+        self._ended: dict[str, int] = {}
         # Per execution, whether it belongs to ``workflow_id`` (when filtering by workflow): learnt from its
         # execution.queued event or looked up once; forgotten when it ends.
         self._belongs: dict[str, bool] = {}
@@ -244,6 +248,7 @@ class Stream:
         self._buffer = deque(event for event in self._buffer if event.seq > ended.get(event.execution_id, -1))
         for execution_id in ended:
             given.pop(execution_id, None)
+        self._ended = dict(list(ended.items())[-ENDED_KEPT:])  # (in the replay's order: the newest last)
 
     async def _live(self) -> AsyncIterator[Event | None]:
         """Events as they are recorded, each once; ``None`` after ``keepalive_seconds`` without one."""
@@ -259,6 +264,8 @@ class Stream:
                         if event.seq <= last:
                             continue
                         del given[execution_id]
+                if self._ended and event.seq <= self._ended.get(execution_id, -1):
+                    continue  # (replayed, and come again by another process's tail)
                 if self.workflow_id is not None and not await self._belongs_to_workflow(execution_id):
                     continue
                 if event.type in TERMINAL_EXECUTION_EVENTS:
