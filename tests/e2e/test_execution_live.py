@@ -64,9 +64,10 @@ def test_a_finished_execution_renders_and_a_canvas_click_opens_the_inspector(
     page.locator('button:has(i:text-is("light_mode"))').first.click()
 
 
-# about 1,080 events in 90 s (cancelled at the test's end): on a loaded machine the test took longer than the 45 s of
-# a chain half as long, and waited for new lines after the run had ended
-CHATTY = chatty('chatty-chain', 240)
+# about 540 events in 70 s (cancelled at the test's end): on a loaded machine the test took longer than the 45 s of
+# the chain's 0.3-s steps, and waited for new lines after the run had ended; slower steps, not more of them (a chain of
+# 240 made the page's every update twice the work: 13 s more for the test beside other work)
+CHATTY = chatty('chatty-chain', 120, seconds=0.6)
 
 
 def test_cancelling_is_said_until_the_execution_has_ended_not_after(page: Page, server: Server) -> None:
