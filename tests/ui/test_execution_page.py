@@ -146,7 +146,11 @@ async def test_cancel_asks_first_and_then_cancels(user: User) -> None:
     user.find(marker='confirm-cancel').click()
     # the page says it (and dismisses it once the execution has ended, in the browser: test_execution_live.py)
     await until(lambda: notifications(user) == ['Cancelling…'], 'the page to say it is cancelling')
+    (note,) = [element for element in user.client.elements.values() if isinstance(element, ui.notification)]
     await wait_for_text(user, 'execution-status', 'cancelled')
+    # withdrawn at the end, also where the browser has not drawn it yet (a dismiss reaches only a drawn one): then
+    # it is drawn for a blink, not its five seconds
+    await until(lambda: note.timeout <= 0.1, 'the note to be withdrawn')
     await until(lambda: node_status(user, 'wait') == 'cancelled', 'the node to show cancelled')
     await user.should_see(marker='rerun-execution')
     # the cancelled node is settled but never ran: the summary does not read as a run that got through

@@ -38,6 +38,9 @@ log = logging.getLogger('flowmon.web.pages.execution')
 
 T = TypeVar('T')
 
+# Seconds a withdrawn "Cancelling…" still shows where the browser had not drawn it yet when it was withdrawn.
+WITHDRAWN_TIMEOUT = 0.05
+
 
 class ExecutionActions:
     """The buttons of one execution, built where it is made; :meth:`show` shows those that apply as it runs and
@@ -90,7 +93,7 @@ class ExecutionActions:
         if self._deletion.gone:
             return
         if ended and self._cancelling_note is not None:  # the status says it now; "Cancelling…" would be stale
-            self._cancelling_note.dismiss()
+            _withdraw(self._cancelling_note)
             self._cancelling_note = None
         self._cancel.set_visibility(not ended and not self._read_only)
         self._rerun.set_visibility(ended and not self._read_only)
@@ -203,6 +206,15 @@ class ExecutionActions:
             ui.notify(f'Could not {verb}: {exc}', type='negative')
             return
         on_done(result)
+
+
+def _withdraw(note: ui.notification) -> None:
+    """Take ``note`` off the screen. A dismiss reaches only a notification the browser has drawn (NiceGUI drops a
+    method call for an element not mounted yet: on a loaded machine the end can come first), so the note is also
+    given a blink of a timeout, which a browser that draws it later draws it with."""
+    note.timeout = WITHDRAWN_TIMEOUT
+    note.update()
+    note.dismiss()
 
 
 def _open(execution_id: str) -> None:
