@@ -99,7 +99,7 @@ def main() -> None:
     app.on_shutdown(system.stop)
 
     ui.run(
-        build_root(system.application),
+        build_root(system.application, max_unconnected_pages=settings.max_unconnected_pages),
         host=settings.host,
         port=settings.port,
         title='flowmon',

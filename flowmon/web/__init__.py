@@ -37,6 +37,7 @@ from .socket_text import keep_lone_surrogates
 from .style import CSS, layered
 from .teardown import release_on_delete
 from .theme import PRIMARY
+from .unconnected_pages import UnconnectedPages
 from .widgets.dag_edges import CSS as EDGE_CSS
 from .widgets.dag_viewport import CSS as VIEWPORT_CSS
 from .widgets.event_log import CSS as EVENT_LOG_CSS
@@ -70,13 +71,17 @@ def install_web() -> None:
     keep_lone_surrogates()  # a field's value holding one reaches its handler, which refuses it by name
 
 
-def build_root(application: Application) -> Callable[[], None]:
-    """The root page builder handed to ``ui.run``: the shell and the guarded routed frame."""
+def build_root(application: Application, *, max_unconnected_pages: int) -> Callable[[], None]:
+    """The root page builder handed to ``ui.run``: the shell and the guarded routed frame. Every page load, for any
+    path, is built by it; of the pages whose browser has not connected yet, the newest ``max_unconnected_pages`` are
+    kept (:mod:`~flowmon.web.unconnected_pages`)."""
     routes = {path: with_error_panel(partial(create, application)) for path, create in ROUTES.items()}
     token = application.token
+    unconnected = UnconnectedPages(max_unconnected_pages)
 
     def root() -> None:
         client = ui.context.client
+        unconnected.admit(client)
         shell = Shell(application)
         frame = GuardedSubPages(routes, token=token, on_auth_checked=shell.set_signed_in).classes('fm-frame')
 
