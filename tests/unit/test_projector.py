@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from pytest import MonkeyPatch
 
 from flowmon.engine import Event, EventType
@@ -197,3 +199,116 @@ def test_a_reader_further_behind_than_the_deletions_kept_is_told_it_cannot_be_sa
     projector.forget_unknown()  # deletions elsewhere may have gone unheard
     assert projector.deleted_since(now, 'gone-4') == (now + 1, None)
     assert projector.deleted_since(now + 1, 'gone-4') == (now + 1, False)
+
+
+# --- bounded by bytes -----------------------------------------------------------------------------------
+
+
+def completed(execution_id: str, seq: int, node_id: str, output: str, *, with_text: bool = True) -> Event:
+    """A node.completed event with ``output``; ``with_text``: carrying its JSON text as the engine's do (events read
+    back from the store do not: their size is estimated)."""
+    data = {'attempt': 1, 'output': output}
+    text = json.dumps(data, separators=(',', ':')) if with_text else None
+    return Event(
+        execution_id=execution_id,
+        seq=seq,
+        type=EventType.NODE_COMPLETED,
+        ts=T0 + timedelta(seconds=seq),
+        node_id=node_id,
+        data=data,
+        data_json=text,
+    )
+
+
+def large_run(bus: EventBus, name: str, *, with_text: bool = True) -> None:
+    """A finished execution with one node's output of 1,000 characters (about 2 KB counted: the event taken and
+    the event kept)."""
+    bus.publish(event(name, 1))
+    bus.publish(completed(name, 2, 'a', 'x' * 1000, with_text=with_text))
+    bus.publish(event(name, 3, EventType.EXECUTION_COMPLETED))
+
+
+def bytes_bounded() -> tuple[EventBus, Projector]:
+    bus = EventBus()
+    projector = Projector(bus, keep_finished=100, keep_finished_bytes=5000)  # two such runs fit, three do not
+    projector.start()
+    return bus, projector
+
+
+@pytest.mark.parametrize('with_text', [True, False], ids=['engine events', 'stored events'])
+def test_finished_executions_beyond_the_byte_budget_are_evicted_oldest_first(with_text: bool) -> None:
+    bus, projector = bytes_bounded()
+    for name in ('a', 'b'):
+        large_run(bus, name, with_text=with_text)
+    bus.publish(event('small', 1))
+    bus.publish(event('small', 2, EventType.EXECUTION_COMPLETED))
+    assert all(projector.holds(name) for name in ('a', 'b', 'small'))  # within the budget: all kept
+    large_run(bus, 'c', with_text=with_text)
+    # far fewer than keep_finished, but together over the bytes: the oldest go until the rest fit
+    assert [name for name in ('a', 'b', 'small', 'c') if projector.holds(name)] == ['b', 'small', 'c']
+    bus.publish(event('running', 1))
+    for seq in range(2, 5):  # a running execution does not count against the finished ones, however large
+        bus.publish(completed('running', seq, 'a', 'x' * 1000))
+    assert [name for name in ('b', 'small', 'c', 'running') if projector.holds(name)] == ['b', 'small', 'c', 'running']
+
+
+def test_an_execution_the_recorder_has_not_written_is_not_evicted_by_bytes_either() -> None:
+    bus, projector = bytes_bounded()
+    projector.await_writes()
+    for name in ('a', 'b', 'c', 'd'):
+        large_run(bus, name)
+    assert all(projector.holds(name) for name in 'abcd')  # over the budget, but nothing written yet: all kept
+    for name in ('a', 'b', 'c'):
+        projector.persisted(name, 3)
+    assert [name for name in 'abcd' if projector.holds(name)] == ['b', 'c', 'd']  # the oldest written one went
+    projector.persisted('b', 2)  # (written, but not to its end: it still counts)
+    projector.persisted('d', 3)
+    assert [name for name in 'abcd' if projector.holds(name)] == ['c', 'd']
+
+
+def kept_from(projector: Projector, execution_id: str) -> list[Event]:
+    """The events the projector still keeps of an execution (the oldest it can give from)."""
+    state = projector.get(execution_id)
+    assert state is not None
+    after = 0
+    while (events := projector.recent_events(execution_id, after)) is None:
+        after += 1
+    return events
+
+
+def test_a_running_execution_keeps_recent_events_within_its_byte_bound_and_folds_every_event() -> None:
+    bus = EventBus()
+    projector = Projector(bus, events_per_execution=500, event_bytes_per_execution=5000)
+    projector.start()
+    nodes = [f'n{i:02d}' for i in range(20)]
+    bus.publish(Event(execution_id='e', seq=1, type=EventType.EXECUTION_QUEUED, ts=T0, data={'nodes': nodes}))
+    for seq, node_id in enumerate(nodes, start=2):
+        bus.publish(completed('e', seq, node_id, node_id.ljust(1000, '.')))
+    kept = kept_from(projector, 'e')
+    assert [e.seq for e in kept] == [18, 19, 20, 21]  # the newest that fit in 5,000 bytes, in order
+    assert sum(len(e.data_json or '') for e in kept) <= 5000
+    state = projector.get('e')
+    assert state is not None and state.last_seq == 21 and not state.is_terminal
+    assert all(state.nodes[node_id].output == node_id.ljust(1000, '.') for node_id in nodes)  # the fold has every event
+    bus.publish(completed('e', 22, 'n00', 'y' * 8000))  # larger than the bound alone: the newest is still kept
+    assert [e.seq for e in kept_from(projector, 'e')] == [22]
+    assert projector.recent_events('e', 21) == [completed('e', 22, 'n00', 'y' * 8000)]
+
+
+def test_events_dropped_by_count_no_longer_count_against_the_byte_bound() -> None:
+    bus = EventBus()
+    projector = Projector(bus, events_per_execution=3, event_bytes_per_execution=3500)  # three such events fit both
+    projector.start()
+    bus.publish(event('e', 1))
+    for seq in range(2, 12):
+        bus.publish(completed('e', seq, 'a', 'x' * 1000))
+    assert [e.seq for e in kept_from(projector, 'e')] == [9, 10, 11]
+
+
+def test_a_deleted_execution_no_longer_counts_against_the_byte_budget() -> None:
+    bus, projector = bytes_bounded()
+    for name in ('a', 'b'):
+        large_run(bus, name)
+    assert projector.forget('b')
+    large_run(bus, 'c')
+    assert [name for name in 'abc' if projector.holds(name)] == ['a', 'c']

@@ -8,15 +8,24 @@ event is folded once in the process, not once per reader.
 Folding is lazy: taking an event only queues it. The queue is folded in one :func:`fold` (several times
 cheaper than an :func:`apply` per event) when someone reads the state, when the recorder asks for the state at
 the end of a batch it writes, or (without a recorder) when :data:`FOLD_EVERY` events are waiting; with a
-recorder, its bounded backlog bounds what waits. Everything held is bounded: finished executions beyond
-``keep_finished`` are evicted, oldest first, but (once a recorder has called :meth:`Projector.await_writes`)
-never before the recorder has written their last event.
+recorder, its bounded backlog bounds what waits.
+
+Everything held is bounded, by count and by bytes (a node's output may be as large as the payload budget, and the
+events that carry it hold it): each execution keeps its latest ``events_per_execution`` events, fewer when they
+come to more than ``event_bytes_per_execution`` (the newest is always kept; the state folds every event all the
+same); finished executions beyond ``keep_finished``, or beyond ``keep_finished_bytes`` together, are evicted, oldest
+first, but (once a recorder has called :meth:`Projector.await_writes`) never before the recorder has written their
+last event. Bytes are approximate and cheap: an event counts the length of its JSON text when the engine set it
+(``Event.data_json``), else an estimate from a sample of its data (:func:`estimated_size`), nothing is encoded
+again; a finished execution counts all the events it took (its state holds what they carried) and once more those
+it keeps.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict, deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from flowmon.engine.core.events import TERMINAL_EXECUTION_EVENTS, Event
 from flowmon.engine.core.state import ExecutionState, fold
@@ -26,20 +35,82 @@ from flowmon.engine.runtime.bus import EventBus, Subscription
 FOLD_EVERY = 500
 # Deleted executions remembered (ids and their deletion numbers), so that an open page of one can tell it went.
 KEEP_DELETED = 10_000
+# Finished executions kept at most (the newest), and their bytes together at most (see the module's docstring).
+KEEP_FINISHED = 200
+KEEP_FINISHED_BYTES = 256 * 1024 * 1024
+# Recent events kept per execution at most (the newest), and their bytes at most.
+EVENTS_PER_EXECUTION = 500
+EVENT_BYTES_PER_EXECUTION = 16 * 1024 * 1024
+# How estimated_size samples data without JSON text: the first items of a container, to this depth.
+_SAMPLE_ITEMS = 8
+_SAMPLE_DEPTH = 3
+# What a value counts beyond the sampled depth, and a number, boolean or null.
+_UNSAMPLED = 16
+_SCALAR = 8
+_SCALARS = frozenset({int, float, bool, type(None)})
+
+
+def estimated_size(value: Any, depth: int = 0) -> int:
+    """About the length of ``value`` as compact JSON, cheaply: strings count their length, a list or mapping counts
+    its first items (to a few levels) scaled up to all of them. For events without ``data_json`` (the engine's
+    small ones, and events read back from the store)."""
+    kind = type(value)
+    if kind is str:
+        return len(value) + 2
+    if kind in _SCALARS:
+        return _SCALAR
+    if kind is dict or (kind is not list and kind is not tuple and isinstance(value, Mapping)):
+        count = len(value)
+        if not count:
+            return 2
+        if depth == _SAMPLE_DEPTH:
+            return count * _UNSAMPLED
+        total = 0
+        sampled = 0
+        for key, item in value.items():
+            total += (len(key) if type(key) is str else _SCALAR) + 4 + estimated_size(item, depth + 1)
+            sampled += 1
+            if sampled == _SAMPLE_ITEMS:
+                break
+        return total * count // sampled + 2
+    if kind is list or kind is tuple:
+        count = len(value)
+        if not count:
+            return 2
+        if depth == _SAMPLE_DEPTH:
+            return count * _UNSAMPLED
+        sampled = min(count, _SAMPLE_ITEMS)
+        total = 0
+        for index in range(sampled):
+            total += estimated_size(value[index], depth + 1) + 1
+        return total * count // sampled + 2
+    return _SCALAR
+
+
+def event_size(event: Event) -> int:
+    """The bytes an event counts: its JSON text's length when it has one, else an estimate of its data's."""
+    text = event.data_json
+    return len(text) if text is not None else estimated_size(event.data)
 
 
 class _Track:
     """One execution: its folded state, the events not folded into it yet, and the recent events."""
 
-    __slots__ = ('events', 'finished', 'last_seq', 'persisted_seq', 'state', 'unfolded')
+    __slots__ = ('events', 'finished', 'kept_bytes', 'last_seq', 'persisted_seq', 'state', 'taken_bytes', 'unfolded')
 
     def __init__(self, events_kept: int) -> None:
         self.state: ExecutionState | None = None  # every event up to state.last_seq folded
         self.unfolded: list[Event] = []  # the events after that, in order
         self.events: deque[Event] = deque(maxlen=events_kept)
+        self.kept_bytes = 0  # of the events kept
+        self.taken_bytes = 0  # of every event taken
         self.last_seq = 0  # of the last event taken
         self.persisted_seq = 0  # of the last event the recorder has written
         self.finished = False  # a terminal event was taken
+
+    def counted(self) -> int:
+        """The bytes it counts once finished: its state holds what its events carried, and it keeps some of them."""
+        return self.taken_bytes + self.kept_bytes
 
     def folded(self) -> ExecutionState | None:
         """The state after every event taken (folding what waits)."""
@@ -52,12 +123,24 @@ class _Track:
 class Projector:
     """Live execution states, versioned so that readers can ask what changed since they last looked."""
 
-    def __init__(self, bus: EventBus, *, keep_finished: int = 200, events_per_execution: int = 500) -> None:
+    def __init__(
+        self,
+        bus: EventBus,
+        *,
+        keep_finished: int = KEEP_FINISHED,
+        keep_finished_bytes: int = KEEP_FINISHED_BYTES,
+        events_per_execution: int = EVENTS_PER_EXECUTION,
+        event_bytes_per_execution: int = EVENT_BYTES_PER_EXECUTION,
+    ) -> None:
         self._bus = bus
         self._keep_finished = keep_finished
-        self._events_per_execution = events_per_execution
+        self._keep_finished_bytes = keep_finished_bytes
+        self._events_per_execution = max(1, events_per_execution)
+        self._event_bytes = event_bytes_per_execution
         self._tracks: dict[str, _Track] = {}
-        self._finished: OrderedDict[str, None] = OrderedDict()  # evictable terminal executions, oldest first
+        # evictable terminal executions, oldest first, with the bytes each counts, and those bytes together
+        self._finished: OrderedDict[str, int] = OrderedDict()
+        self._finished_bytes = 0
         # terminal executions the recorder has not written to the end yet, in the order they finished
         self._unwritten: dict[str, None] = {}
         self._await_writes = False
@@ -90,16 +173,29 @@ class Projector:
         unfolded.append(event)
         if len(unfolded) >= FOLD_EVERY and not self._await_writes:
             track.folded()  # (with a recorder, its backlog bounds what waits, and it asks for states at its cuts)
-        track.events.append(event)
+        text = event.data_json
+        size = len(text) if text is not None else estimated_size(event.data)
+        track.taken_bytes += size
+        events = track.events
+        kept = track.kept_bytes + size
+        if len(events) == self._events_per_execution:  # the oldest kept goes as this one comes
+            kept -= event_size(events[0])
+        events.append(event)
+        track.kept_bytes = kept if kept <= self._event_bytes else _trimmed(events, kept, self._event_bytes)
         track.last_seq = event.seq
         self._dirty.add(execution_id)
-        if event.type in TERMINAL_EXECUTION_EVENTS and not track.finished:
+        if track.finished:  # (an event after the end: none comes, but it counts if it does)
+            if execution_id in self._finished:
+                size = track.counted()
+                self._finished_bytes += size - self._finished[execution_id]
+                self._finished[execution_id] = size
+                self._evict()
+        elif event.type in TERMINAL_EXECUTION_EVENTS:
             track.finished = True
             if self._await_writes and track.persisted_seq < track.last_seq:
                 self._unwritten[execution_id] = None
             else:
-                self._finished[execution_id] = None
-                self._evict()
+                self._finish(execution_id, track)
 
     def take_stored(self, events: Iterable[Event]) -> int:
         """Hold events that another process ran and recorded (read back from the shared database), as if they had
@@ -172,9 +268,16 @@ class Projector:
 
     def _release(self, execution_id: str) -> None:
         self._unwritten.pop(execution_id, None)
-        if execution_id in self._tracks:
-            self._finished[execution_id] = None
-            self._evict()
+        track = self._tracks.get(execution_id)
+        if track is not None:
+            self._finish(execution_id, track)
+
+    def _finish(self, execution_id: str, track: _Track) -> None:
+        """Make a finished execution evictable (the newest), counting its bytes, and evict what is too much."""
+        size = track.counted()
+        self._finished[execution_id] = size
+        self._finished_bytes += size
+        self._evict()
 
     # --- readers --------------------------------------------------------------------------------------
 
@@ -247,7 +350,7 @@ class Projector:
                 return False
             del self._tracks[execution_id]
             self._unwritten.pop(execution_id, None)
-            self._finished.pop(execution_id, None)
+            self._finished_bytes -= self._finished.pop(execution_id, 0)
             self._dirty.discard(execution_id)
         if execution_id in self._deleted:
             return False
@@ -274,9 +377,29 @@ class Projector:
         return self.deletions, self._deleted.get(execution_id, 0) > number
 
     def _evict(self) -> None:
-        while len(self._finished) > self._keep_finished:
-            key, _ = self._finished.popitem(last=False)
+        finished = self._finished
+        while finished and (len(finished) > self._keep_finished or self._finished_bytes > self._keep_finished_bytes):
+            key, size = finished.popitem(last=False)
+            self._finished_bytes -= size
             self._tracks.pop(key, None)
 
 
-__all__ = ['FOLD_EVERY', 'KEEP_DELETED', 'Projector']
+def _trimmed(events: deque[Event], kept: int, limit: int) -> int:
+    """Drop the oldest of ``events`` (``kept`` bytes) while they come to more than ``limit`` bytes (the newest
+    stays); the bytes of those left."""
+    while kept > limit and len(events) > 1:
+        kept -= event_size(events.popleft())
+    return kept
+
+
+__all__ = [
+    'EVENTS_PER_EXECUTION',
+    'EVENT_BYTES_PER_EXECUTION',
+    'FOLD_EVERY',
+    'KEEP_DELETED',
+    'KEEP_FINISHED',
+    'KEEP_FINISHED_BYTES',
+    'Projector',
+    'estimated_size',
+    'event_size',
+]
