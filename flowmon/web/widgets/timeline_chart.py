@@ -24,6 +24,7 @@ chart is seen whole above it, and a row clicked where the sheet comes is lifted 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -161,11 +162,11 @@ class TimelineChart(
         self._grown = {
             'labels': labels,
             'data': data,
-            'max': round(self._duration, 3),
+            'max': axis_end(self._duration),
             'queue': _queue_item(queue),
             'top': _grid_top(queue),
         }
-        self._cursor = round(self._duration, 3)
+        self._cursor = axis_end(self._duration)
         self._fit_height()
         # (the window only when it changed: one the slider moved a moment ago may not have been reported yet)
         moved = {'window': self._window} if self._window != window else {}
@@ -300,7 +301,7 @@ def _options(
         'xAxis': {
             'type': 'value',
             'min': 0,
-            'max': round(duration_s, 3),
+            'max': axis_end(duration_s),
             # the run's length always labels the axis' end; a label that would touch it or another is left out, and a
             # narrow chart has fewer ticks (timeline_chart.js)
             'axisLabel': {'color': AXIS_TEXT, 'hideOverlap': True, 'showMaxLabel': True, 'alignMaxLabel': 'right'},
@@ -390,6 +391,12 @@ def _window_range(window: tuple[int, int] | None) -> dict[str, Any]:
 
 def _grid_top(queue: QueueWait | None) -> int:
     return GRID_TOP + (LANE_PX if queue is not None else 0)
+
+
+def axis_end(seconds: float) -> float:
+    """The time axis' end for a run of ``seconds``: rounded up to the millisecond, so that no segment (drawn to a
+    tenth of one) ends past it."""
+    return math.ceil(round(seconds * 1000, 6)) / 1000
 
 
 def _queue_item(queue: QueueWait | None) -> dict[str, Any] | None:
