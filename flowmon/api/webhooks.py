@@ -83,7 +83,9 @@ async def list_endpoints(endpoints: Endpoints) -> list[dict[str, Any]]:
     return await endpoints.listed()
 
 
-@router.post('/endpoints', status_code=status.HTTP_201_CREATED)
+@router.post(
+    '/endpoints', status_code=status.HTTP_201_CREATED, responses={409: {'description': 'at most 100 endpoints'}}
+)
 async def create_endpoint(spec: EndpointSpec, endpoints: Endpoints) -> dict[str, Any]:
     endpoint, secret = await endpoints.create(spec)
     return {**endpoint.to_json(), 'secret': secret}

@@ -5,7 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from flowmon.delivery.endpoints import SUBSCRIBABLE_EVENT_TYPES, Endpoint, EndpointPatch, EndpointSpec, EndpointStore
+from flowmon.delivery.endpoints import (
+    SUBSCRIBABLE_EVENT_TYPES,
+    Endpoint,
+    EndpointPatch,
+    EndpointSpec,
+    EndpointStore,
+    TooManyEndpoints,
+)
 from flowmon.delivery.service import DeliveryService, Queued
 from flowmon.engine.nodes.webhook import endpoints_named
 from flowmon.store.catalog import WorkflowCatalog
@@ -19,7 +26,7 @@ __all__ = ['SUBSCRIBABLE_EVENT_TYPES', 'Endpoint', 'EndpointPatch', 'EndpointSpe
 NO_HEALTH = {'finished_24h': 0, 'success_rate_24h': None, 'mean_latency_ms': None}
 
 
-@refusing(DELIVERY_REFUSALS)
+@refusing({**DELIVERY_REFUSALS, TooManyEndpoints: Conflict})
 class Endpoints:
     """Create, change, enable, disable and delete endpoints; reveal and rotate their signing secrets."""
 
@@ -56,7 +63,8 @@ class Endpoints:
         return (await self._with_health([endpoint]))[0]
 
     async def create(self, spec: EndpointSpec) -> tuple[Endpoint, str]:
-        """A new endpoint and its generated secret; raises Invalid (a refused URL, for example)."""
+        """A new endpoint and its generated secret; raises Invalid (a refused URL, for example), or Conflict (nothing
+        stored) when as many endpoints are stored as flowmon keeps."""
         return await self._store.create(spec)
 
     async def update(self, endpoint_id: str, patch: EndpointPatch) -> Endpoint:

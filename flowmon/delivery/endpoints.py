@@ -26,7 +26,7 @@ from pydantic import (
     model_validator,
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 
 from flowmon.delivery.sender import redact
 from flowmon.engine.core.events import EventType, utcnow
@@ -36,12 +36,17 @@ from flowmon.engine.nodes.webhook import WebhookAuth, check_custom_headers
 from flowmon.infra.outbound import OutboundGuard, OutboundRefused
 from flowmon.infra.secretbox import SecretBox
 from flowmon.infra.signing import new_secret
+from flowmon.store import dialect
 from flowmon.store.codec import dumps, from_db_time, loads
 from flowmon.store.database import Database
 from flowmon.store.webhook_tables import endpoints
 
 SUBSCRIBABLE_EVENT_TYPES = tuple(str(event_type) for event_type in EventType)
 ROTATION_GRACE = timedelta(hours=24)
+# Endpoints stored at most. Each one subscribed to an event type costs a delivery row and an HTTP request for every
+# such event, so their number multiplies every event's cost; 100 is several times what a deployment routes its events
+# to (Stripe allows 16 endpoints per account, GitHub 20 webhooks per event on a repository or organisation).
+MAX_ENDPOINTS = 100
 # documents the accepted values in /openapi.json; the validators below give the message naming a wrong one
 _EVENT_TYPE_ITEMS: dict[str, Any] = {'items': {'enum': list(SUBSCRIBABLE_EVENT_TYPES)}}
 
@@ -156,6 +161,10 @@ class EndpointNotFound(LookupError):
     pass
 
 
+class TooManyEndpoints(RuntimeError):
+    """The store holds :data:`MAX_ENDPOINTS` already."""
+
+
 class EndpointStore:
     def __init__(
         self, db: Database, guard: OutboundGuard, box: SecretBox, *, clock: Callable[[], datetime] = utcnow
@@ -233,7 +242,9 @@ class EndpointStore:
         return True
 
     async def create(self, spec: EndpointSpec) -> tuple[Endpoint, str]:
-        """Store a new endpoint; returns it and its generated secret (shown once, revealable later)."""
+        """Store a new endpoint; returns it and its generated secret (shown once, revealable later). Raises
+        TooManyEndpoints, storing nothing, when there are :data:`MAX_ENDPOINTS`: counted in the database, the count
+        and the insert one step for every process that shares it (:func:`~flowmon.store.dialect.take_turn`)."""
         self._check_url(spec.url)
         now = self._clock()
         endpoint_id = f'ep_{secrets.token_hex(8)}'
@@ -253,6 +264,10 @@ class EndpointStore:
             'updated_at': now,
         }
         async with self._db.engine.begin() as conn:
+            await dialect.take_turn(conn, dialect.ENDPOINTS_LOCK_KEY)
+            count = (await conn.execute(select(func.count()).select_from(endpoints))).scalar_one()
+            if count >= MAX_ENDPOINTS:
+                raise TooManyEndpoints(f'at most {MAX_ENDPOINTS} webhook endpoints can be stored; delete one first')
             await conn.execute(endpoints.insert().values(**self._box.seal_row(endpoints, endpoint_id, values)))
         await self.written()
         return await self._require(endpoint_id), secret

@@ -20,8 +20,9 @@ from sqlalchemy import select
 from standardwebhooks.webhooks import Webhook
 
 from flowmon.automation.triggers import Received, TriggerConflict, TriggerService
+from flowmon.delivery import endpoints as endpoints_module
 from flowmon.delivery.claims import Claim, ClaimMiss
-from flowmon.delivery.endpoints import EndpointPatch, EndpointSpec
+from flowmon.delivery.endpoints import EndpointPatch, EndpointSpec, TooManyEndpoints
 from flowmon.delivery.policy import RetrySchedule
 from flowmon.delivery.service import DeliveryConfig, DeliveryService
 from flowmon.engine.core.events import Event, EventType, utcnow
@@ -432,3 +433,32 @@ async def test_an_endpoint_created_by_another_process_is_found_before_its_announ
     fourth, _ = await here.endpoints.create(EndpointSpec(url=URL, event_types=['execution.failed']))
     assert (await there.send_test(fourth.id)).status in {'pending', 'sending'}
     assert await there.endpoints.get('ep_0000000000000000') is None
+
+
+async def test_processes_creating_endpoints_together_stop_at_the_limit(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each endpoint subscribed to an event type is a delivery of every such event: their number is bounded, for all
+    the processes sharing the database together (each counts 1 and creates 4 more at once: without one turn at a
+    time both counts pass)."""
+    monkeypatch.setattr(endpoints_module, 'MAX_ENDPOINTS', 5)
+    here, there = await harness.service(), await harness.service()
+    spec = EndpointSpec(url=URL, event_types=['execution.failed'])
+    kept, _ = await here.endpoints.create(spec)
+
+    outcomes = await asyncio.gather(
+        *(service.endpoints.create(spec) for _ in range(4) for service in (here, there)), return_exceptions=True
+    )
+    refused = [outcome for outcome in outcomes if isinstance(outcome, BaseException)]
+    assert len(refused) == 4, outcomes
+    assert {str(error) for error in refused} == {'at most 5 webhook endpoints can be stored; delete one first'}
+    assert all(isinstance(error, TooManyEndpoints) for error in refused)
+    await there.endpoints.refresh()
+    assert len(there.endpoints.cached_all()) == 5
+
+    assert await there.endpoints.delete(kept.id) is True  # room for one more
+    created, _ = await here.endpoints.create(spec)
+    with pytest.raises(TooManyEndpoints):
+        await there.endpoints.create(spec)
+    await here.endpoints.refresh()
+    assert len(here.endpoints.cached_all()) == 5 and here.endpoints.cached(created.id) is not None

@@ -12,6 +12,8 @@ from standardwebhooks.webhooks import Webhook
 from uisim import api, shown_text, sign_in, text_of, wait_for_text_containing
 from webhook_receiver import Reply
 
+from flowmon.delivery import endpoints as endpoints_module
+
 pytestmark = pytest.mark.usefixtures('loopback_webhooks')
 
 
@@ -165,6 +167,37 @@ async def test_a_refusal_about_no_field_shows_once_under_the_fields(user: User, 
     assert text_of(user, 'endpoint-problems') == message
     assert times_shown(user, message) == 1, user.notify.messages
     assert element(user, 'endpoint-description').value == 'Renamed'
+
+
+async def test_an_endpoint_past_the_limit_is_refused_by_the_api_and_in_the_dialog(
+    user: User, receivers: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each endpoint subscribed to an event type is a delivery of every such event: their number is bounded. Through
+    the whole app the API answers 409 naming the limit, the dialog says it under the fields, nothing is stored, and
+    deleting one makes room."""
+    monkeypatch.setattr(endpoints_module, 'MAX_ENDPOINTS', 2)
+    url = receivers().url
+    first = (await create(user, url))['id']
+    await create(user, url)
+    message = 'at most 2 webhook endpoints can be stored; delete one first'
+    refused = await api(user, 'POST', '/api/webhooks/endpoints', {'url': url, 'event_types': ['execution.failed']})
+    assert refused.status_code == 409 and refused.json()['detail'] == message, refused.text
+
+    await sign_in(user, '/webhooks')
+    user.find(marker='endpoint-create').click()
+    fill(user, url='https://hooks.example.com/in', description='One more', event_types=['node.failed'])
+    user.find(marker='endpoint-save').click()
+    await user.should_see(message)
+    assert text_of(user, 'endpoint-problems') == message
+    assert times_shown(user, message) == 1, user.notify.messages
+    await user.should_see(marker='endpoint-dialog')  # still open, with what was typed
+    assert element(user, 'endpoint-description').value == 'One more'
+    assert len(await endpoints(user)) == 2
+
+    assert (await api(user, 'DELETE', f'/api/webhooks/endpoints/{first}')).status_code == 204
+    user.find(marker='endpoint-save').click()
+    await user.should_see('Endpoint created')
+    assert sorted(endpoint['description'] for endpoint in await endpoints(user)) == ['', 'One more']
 
 
 async def test_edit_changes_the_settings_and_keeps_credentials_left_empty(user: User, receivers: Any) -> None:
