@@ -99,6 +99,7 @@ async def workflow_stats(workflow_id: str, stats: Stats) -> dict[str, Any]:
     responses={
         200: {'description': 'replaced', 'headers': ETAG},
         201: {'description': 'created', 'headers': ETAG},
+        409: {'description': 'a new workflow when 1,000 are stored'},
         412: {'description': 'If-Match names another version than the stored one (the detail names it)'},
         422: {},
     },

@@ -19,10 +19,18 @@ from flowmon.engine.model import (
     load_document,
 )
 from flowmon.store.catalog import WorkflowCatalog
-from flowmon.store.history import ANY_VERSION, NO_VERSION, Expected, History, StoredWorkflow, VersionMismatch
+from flowmon.store.history import (
+    ANY_VERSION,
+    NO_VERSION,
+    Expected,
+    History,
+    StoredWorkflow,
+    TooManyWorkflows,
+    VersionMismatch,
+)
 
 from .documents import workflow_schema
-from .errors import Invalid, Malformed, NotFound, Stale, TooLarge
+from .errors import Conflict, Invalid, Malformed, NotFound, Stale, TooLarge
 
 __all__ = [
     'ANY_VERSION',
@@ -120,7 +128,8 @@ class Workflows:
         self, workflow_id: str, document: bytes, *, yaml: bool = False, expected: Expected | None = None
     ) -> Saved:
         """Create or replace from a JSON (or, with ``yaml``, YAML) document. Raises TooLarge, Malformed (not a
-        document), or Invalid (not a valid workflow).
+        document), Invalid (not a valid workflow), or Conflict for a new workflow when as many are stored as flowmon
+        keeps (nothing stored).
 
         ``expected``: store it only over that version (a :attr:`StoredWorkflow.version`, or ANY_VERSION: it must
         exist, NO_VERSION: it must not), checked and stored at once; else raises WorkflowChanged naming what is stored
@@ -131,6 +140,8 @@ class Workflows:
                 workflow, created = await self._catalog.put(workflow_id, raw, utcnow(), expected=expected)
         except VersionMismatch as mismatch:
             raise WorkflowChanged.of(mismatch) from None
+        except TooManyWorkflows as full:
+            raise Conflict(str(full)) from None
         return Saved(definition=workflow.definition(), created=created, version=workflow.definition_hash)
 
     async def check(self, document: str | bytes, *, yaml: bool = False, workflow_id: str | None = None) -> Checked:

@@ -19,13 +19,16 @@ from flowmon.engine.nodes.base import NodeRegistry
 from flowmon.engine.nodes.webhook import WebhookNode
 from flowmon.engine.runtime.secret_refs import find_refs
 
-from .history import Expected, History, OnStored, StoredWorkflow
+from .history import Expected, History, OnStored, StoredWorkflow, TooManyWorkflows
 from .trigger_secrets import TriggerSecrets
 
 log = logging.getLogger(__name__)
 Where = tuple[str | int, ...]  # a place in a workflow definition: ('nodes', 2, 'config', 'endpoint')
 
 WORKFLOW_FILE_SUFFIXES = ('.json', '.yaml', '.yml')
+# Workflows stored at most: every one is read whole for the workflow list and the shell's menu.
+MAX_WORKFLOWS = 1000
+MAX_FILES_NAMED = 10  # files named by the warning about those not loaded for want of room
 
 
 class WorkflowCatalog:
@@ -140,12 +143,19 @@ class WorkflowCatalog:
         self, workflow_id: str, raw: Any, now: datetime, *, expected: Expected | None = None
     ) -> tuple[Workflow, bool]:
         """Validate and store ``raw`` under ``workflow_id``; returns the workflow and whether it is new. With
-        ``expected``, only over that version (see :meth:`History.put_workflow`: else raises VersionMismatch)."""
+        ``expected``, only over that version (see :meth:`History.put_workflow`: else raises VersionMismatch). A new
+        workflow when :data:`MAX_WORKFLOWS` are stored raises TooManyWorkflows (nothing stored)."""
         workflow = await self._check_reading_again(workflow_id, raw)
         async with self._changing:
             definition = workflow.definition()
             created = await self._history.put_workflow(
-                workflow.id, workflow.name, definition, now, expected=expected, on_stored=self._issuing(workflow)
+                workflow.id,
+                workflow.name,
+                definition,
+                now,
+                expected=expected,
+                on_stored=self._issuing(workflow),
+                limit=MAX_WORKFLOWS,
             )
             self._cache.pop(workflow.id, None)
             self._changed(workflow.id, workflow)
@@ -222,9 +232,11 @@ class WorkflowCatalog:
         """Load every workflow file in ``directory`` (files replace stored workflows with the same id).
 
         A file that does not validate (or is over the size, nesting and YAML limits of
-        :func:`~flowmon.engine.model.load_document`) is logged by name and skipped; the others still load.
+        :func:`~flowmon.engine.model.load_document`) is logged by name and skipped; the others still load. A file
+        of a new workflow when :data:`MAX_WORKFLOWS` are stored is skipped too, all such files in one warning.
         """
         loaded: list[str] = []
+        no_room: list[str] = []
         self._files = {}
         if not directory.is_dir():
             log.info('workflows directory %s does not exist; nothing loaded', directory)
@@ -238,8 +250,16 @@ class WorkflowCatalog:
                 raw = load_document(path.read_text(encoding='utf-8'), yaml_allowed=True)
                 workflow = self.validate_new(raw)
                 await self._history.put_workflow(
-                    workflow.id, workflow.name, workflow.definition(), now, on_stored=self._issuing(workflow)
+                    workflow.id,
+                    workflow.name,
+                    workflow.definition(),
+                    now,
+                    on_stored=self._issuing(workflow),
+                    limit=MAX_WORKFLOWS,
                 )
+            except TooManyWorkflows:
+                no_room.append(path.name)
+                continue
             except (ValueError, OSError, RecursionError) as exc:  # WorkflowError, bad encoding, absurd nesting
                 log.error('workflow file %s not loaded: %s', path.name, exc)
                 continue
@@ -247,6 +267,14 @@ class WorkflowCatalog:
             self._files[workflow.id] = path.name
             self._changed(workflow.id, workflow)
             loaded.append(workflow.id)
+        if no_room:
+            named = ', '.join(no_room[:MAX_FILES_NAMED]) + (', ...' if len(no_room) > MAX_FILES_NAMED else '')
+            log.warning(
+                '%d workflow file(s) not loaded: at most %d workflows can be stored (%s)',
+                len(no_room),
+                MAX_WORKFLOWS,
+                named,
+            )
         return loaded
 
 

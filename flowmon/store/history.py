@@ -15,6 +15,7 @@ from flowmon.engine.core.events import Event
 from flowmon.engine.core.snapshot import definition_hash
 from flowmon.engine.core.state import ExecutionState, fold
 
+from . import dialect
 from .codec import dumps, from_db_time, from_db_time_fast, loads, stored_event, to_db_time
 from .database import Database
 from .search import matching_executions
@@ -59,6 +60,13 @@ class StoredWorkflow:
         conditional change expects, the ``ETag`` of ``GET /api/workflows/{id}``, and the ``workflow_hash`` of the
         executions that ran this definition."""
         return definition_hash(self.definition)
+
+
+class TooManyWorkflows(RuntimeError):
+    """A new workflow, when as many are stored as the limit :meth:`History.put_workflow` was given: nothing stored."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f'at most {limit:,} workflows can be stored; delete one first')
 
 
 class VersionMismatch(Exception):
@@ -144,8 +152,13 @@ class History:
         *,
         expected: Expected | None = None,
         on_stored: OnStored | None = None,
+        limit: int | None = None,
     ) -> bool:
         """Create or replace; returns True when it was created.
+
+        With ``limit``, a new workflow is not created when there are ``limit`` workflows already (raises
+        :class:`TooManyWorkflows`; replacing one needs no room): the count and the insert are one step for every
+        process that shares the database (:func:`~flowmon.store.dialect.take_turn`).
 
         With ``expected`` only when the stored version is the one expected (see :data:`Expected`), else raises
         :class:`VersionMismatch` naming what is stored: the stored text read is the condition of the one UPDATE (or
@@ -162,15 +175,18 @@ class History:
         replace = _workflows.update().where(_workflows.c.id == workflow_id).values(**values)
         then = on_stored or _nothing
         if expected is not None:
-            return await self._put_expecting(workflow_id, values, now, expected, then)
+            return await self._put_expecting(workflow_id, values, now, expected, then, limit)
         unchanged = and_(_workflows.c.id == workflow_id, _workflows.c.definition == values['definition'])
         async with self._db.engine.begin() as conn:
+            if limit is not None:
+                await dialect.take_turn(conn, dialect.WORKFLOWS_LOCK_KEY)
             # stored as it is (a file loaded again at start-up): nothing changes, its updated_at included
             found = select(_workflows.c.updated_at).where(unchanged).with_for_update()
             if (stored := (await conn.execute(found)).first()) is not None:
                 await then(conn, from_db_time_fast(stored[0]))
                 return False
             if not (await conn.execute(replace)).rowcount:
+                await self._refuse_when_full(conn, limit)
                 create = self._db.insert_ignore(_workflows, ['id']).values(
                     id=workflow_id, created_at=to_db_time(now), **values
                 )
@@ -182,7 +198,13 @@ class History:
             return False
 
     async def _put_expecting(
-        self, workflow_id: str, values: dict[str, Any], now: datetime, expected: Expected, then: OnStored
+        self,
+        workflow_id: str,
+        values: dict[str, Any],
+        now: datetime,
+        expected: Expected,
+        then: OnStored,
+        limit: int | None,
     ) -> bool:
         for _ in range(_RACES):
             row = await self._workflow_row(workflow_id)
@@ -191,6 +213,9 @@ class History:
                 raise VersionMismatch(workflow_id, expected, current)
             async with self._db.engine.begin() as conn:
                 if row is None:
+                    if limit is not None:
+                        await dialect.take_turn(conn, dialect.WORKFLOWS_LOCK_KEY)
+                        await self._refuse_when_full(conn, limit)
                     create = self._db.insert_ignore(_workflows, ['id'])
                     create = create.values(id=workflow_id, created_at=to_db_time(now), **values)
                     if (await conn.execute(create)).rowcount:
@@ -207,6 +232,14 @@ class History:
                         return False
             # another writer changed it between the read and the write: what did it store?
         raise await self._mismatch(workflow_id, expected)
+
+    @staticmethod
+    async def _refuse_when_full(conn: AsyncConnection, limit: int | None) -> None:
+        """Raise TooManyWorkflows when ``limit`` workflows are stored (in a transaction that has taken its turn)."""
+        if limit is None:
+            return
+        if (await conn.execute(select(func.count()).select_from(_workflows))).scalar_one() >= limit:
+            raise TooManyWorkflows(limit)
 
     async def delete_workflow(self, workflow_id: str, *, expected: Expected | None = None) -> bool:
         """Delete; returns whether there was one. With ``expected`` only when the stored version is the one expected

@@ -13,7 +13,7 @@ from store_samples import T0, chain, run_events
 from flowmon.engine import Event, EventBus, EventType
 from flowmon.engine.core.snapshot import definition_hash
 from flowmon.store import Database, EventRecorder, History, interrupt_unfinished
-from flowmon.store.history import ANY_VERSION, NO_VERSION, VersionMismatch
+from flowmon.store.history import ANY_VERSION, NO_VERSION, TooManyWorkflows, VersionMismatch
 
 
 async def test_workflows_are_created_replaced_listed_and_deleted(history: History) -> None:
@@ -182,3 +182,49 @@ async def test_start_up_recovery_interrupts_what_a_crash_left_open(
     records, _ = await history.list_executions(status='interrupted')
     assert sorted(r.id for r in records) == ['queued', 'running']
     assert [r.finished_at for r in records] == [now, now]
+
+
+async def test_processes_creating_workflows_together_stop_at_the_limit(
+    db: Database, open_database: Callable[[], Database]
+) -> None:
+    """Each process counts 2 workflows and creates 3 more at once, half of them expecting none stored under their id
+    (the editor's save of a new workflow): without one turn at a time each count passes. Replacing one needs no
+    room, with or without an expected version."""
+    limit = 5
+    here, there = History(db), History(open_database())
+    await here.put_workflow('kept', 'Kept', chain('kept'), T0, limit=limit)
+    await there.put_workflow('other', 'Other', chain('other'), T0, limit=limit)
+
+    async def create(history: History, workflow_id: str, expected: str | None) -> bool | TooManyWorkflows:
+        try:
+            return await history.put_workflow(
+                workflow_id, 'New', chain(workflow_id), T0, expected=expected, limit=limit
+            )
+        except TooManyWorkflows as full:
+            return full
+
+    outcomes = await asyncio.gather(
+        *(
+            create(history, f'{side}-{n}', NO_VERSION if n % 2 else None)
+            for n in range(3)
+            for side, history in (('a', here), ('b', there))
+        )
+    )
+    assert outcomes.count(True) == 3, outcomes
+    assert {str(outcome) for outcome in outcomes if outcome is not True} == {
+        'at most 5 workflows can be stored; delete one first'
+    }
+    assert len(await there.list_workflows()) == limit
+
+    later = T0 + timedelta(minutes=1)
+    assert await here.put_workflow('kept', 'Renamed', chain('kept', name='Renamed'), later, limit=limit) is False
+    stored = await there.get_workflow('kept')
+    assert stored is not None and stored.name == 'Renamed'
+    renamed = chain('kept', name='Again')
+    assert await there.put_workflow('kept', 'Again', renamed, later, expected=stored.version, limit=limit) is False
+    with pytest.raises(TooManyWorkflows):
+        await here.put_workflow('one-more', 'One more', chain('one-more'), later, expected=NO_VERSION, limit=limit)
+    assert await here.get_workflow('one-more') is None
+    assert await there.delete_workflow('other') is True  # room for one more
+    assert await here.put_workflow('one-more', 'One more', chain('one-more'), later, limit=limit) is True
+    assert len(await here.list_workflows()) == limit

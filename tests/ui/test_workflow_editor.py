@@ -26,6 +26,7 @@ from uisim import (
 from waiting import until
 
 from flowmon.application.workflows import Workflows
+from flowmon.store import catalog as catalog_module
 from flowmon.web.format import timestamp
 from flowmon.web.widgets.code_editor import CodeEditor
 from flowmon.web.widgets.dag_chart import DagChart
@@ -651,6 +652,36 @@ async def test_the_api_versions_workflows_through_the_whole_app(user: User) -> N
     assert plain.status_code == 200 and plain.headers['ETag'] == etag  # no If-Match: stored as before
     gone = await user.http_client.delete('/api/workflows/quick', headers={**AUTH, 'If-Match': saved.headers['ETag']})
     assert gone.status_code == 412
+
+
+async def test_a_new_workflow_past_the_limit_is_refused_by_the_api_and_the_editor(
+    user: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every workflow is read whole for the list and the menu: their number is bounded. Through the whole app a new
+    one past the limit gets 409 naming it and nothing is stored, the editor says it as it says other refusals,
+    replacing a stored workflow needs no room, and deleting one makes room."""
+    monkeypatch.setattr(catalog_module, 'MAX_WORKFLOWS', 3)  # (quick, broken and slow are stored)
+    message = 'at most 3 workflows can be stored; delete one first'
+    refused = await user.http_client.put('/api/workflows/edited', json=EDITED, headers=AUTH)
+    assert refused.status_code == 409 and refused.json()['detail'] == message, refused.text
+    assert (await api(user, 'GET', '/api/workflows/edited')).status_code == 404
+    quick = (await api(user, 'GET', '/api/workflows/quick')).json()
+    replaced = await api(user, 'PUT', '/api/workflows/quick', {**quick, 'name': 'Quick, renamed'})
+    assert replaced.status_code == 200, replaced.text
+
+    await sign_in(user, '/workflows/new')
+    await status_becomes(user, 'Valid: my-workflow')
+    editor(user).value = json.dumps(EDITED, indent=2)
+    await status_becomes(user, 'Valid: edited')
+    user.find(marker='editor-save').click()
+    await click_when_shown(user, 'editor-confirm-save')
+    await user.should_see(f'Not saved: {message}')
+    assert current_path(user) == '/workflows/new'  # the text stays, to save once there is room
+    assert len((await api(user, 'GET', '/api/workflows')).json()) == 3
+
+    assert (await api(user, 'DELETE', '/api/workflows/slow')).status_code == 204
+    created = await user.http_client.put('/api/workflows/edited', json=EDITED, headers=AUTH)
+    assert created.status_code == 201, created.text
 
 
 async def test_delete_in_the_editor_deletes_the_version_it_opened_edits_and_all(user: User) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,6 +21,7 @@ from flowmon.engine import parse_workflow as _parse
 from flowmon.engine.core.snapshot import workflow_snapshot
 from flowmon.settings import Settings
 from flowmon.store import Database, EventRecorder, History, WorkflowCatalog, interrupt_unfinished
+from flowmon.store import catalog as catalog_module
 from flowmon.store.tables import NodeRunRow
 
 NODE_RUNS = NodeRunRow.__table__  # type: ignore[attr-defined]
@@ -326,6 +328,26 @@ async def test_load_directory_replaces_stored_workflows_and_tolerates_a_missing_
     assert fetched is not None
     assert fetched.order == ('a', 'b', 'c')
     assert await catalog.load_directory(tmp_path / 'nowhere', T0) == []
+
+
+async def test_files_of_new_workflows_past_the_limit_are_skipped_with_one_warning(
+    catalog: WorkflowCatalog, tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every workflow is read whole for the list and the menu: a folder of many files stores no more than the limit;
+    a file replacing a stored workflow needs no room, and the files left out are said once, with how many."""
+    monkeypatch.setattr(catalog_module, 'MAX_WORKFLOWS', 2)
+    await catalog.put('kept', chain('kept', 'a'), T0)
+    directory = tmp_path / 'workflows'
+    directory.mkdir()
+    for number, workflow_id in enumerate(('one', 'two', 'three', 'kept')):
+        (directory / f'{number}-{workflow_id}.json').write_text(json.dumps(chain(workflow_id, 'a', 'b')))
+
+    assert await catalog.load_directory(directory, T0 + timedelta(seconds=1)) == ['one', 'kept']
+    assert sorted(w.id for w in await catalog.all()) == ['kept', 'one']
+    fetched = await catalog.get('kept')
+    assert fetched is not None and fetched.order == ('a', 'b')  # replaced by its file
+    warnings = [record.getMessage() for record in caplog.records if record.levelno == logging.WARNING]
+    assert warnings == ['2 workflow file(s) not loaded: at most 2 workflows can be stored (1-two.json, 2-three.json)']
 
 
 async def test_the_shipped_example_workflows_all_load(catalog: WorkflowCatalog, settings: Settings) -> None:
