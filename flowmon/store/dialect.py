@@ -6,7 +6,7 @@
   hour, named ``flowmon:<process id>`` in ``pg_stat_activity``.
 * **Schema lock, and turns.** ``BEGIN IMMEDIATE`` on SQLite, a transaction-scoped advisory lock on PostgreSQL, so
   processes that start together migrate one after the other, and a count checked against a limit holds until the
-  insert it allows (saved views, webhook endpoints, workflows) in every process.
+  insert it allows (saved views, webhook endpoints, workflows, secrets) in every process.
 * **Bulk writes** (the recorder's hot path, :class:`~flowmon.store.database.BulkWriter`): on SQLite every
   ``executemany`` and the commit in one trip to aiosqlite's thread; on PostgreSQL INSERTs go by ``COPY``
   (asyncpg's ``copy_records_to_table``, the fastest bulk path: about twice ``executemany``) and the other statements by
@@ -47,10 +47,11 @@ log = logging.getLogger(__name__)
 # pg_advisory_xact_lock key for schema upgrades ('flowmon' in ASCII): one process migrates, the others wait.
 SCHEMA_LOCK_KEY = 0x666C6F776D6F6E
 # and for the saved views' count and insert ('views' in ASCII), the webhook endpoints' ('endpoint') and the
-# workflows' ('workflow')
+# workflows' ('workflow') and the secrets' ('secrets')
 SAVED_VIEWS_LOCK_KEY = 0x7669657773
 ENDPOINTS_LOCK_KEY = 0x656E64706F696E74
 WORKFLOWS_LOCK_KEY = 0x776F726B666C6F77
+SECRETS_LOCK_KEY = 0x73656372657473
 # PRAGMA auto_vacuum value of a SQLite file that gives freed pages back with PRAGMA incremental_vacuum(N)
 SQLITE_INCREMENTAL_VACUUM = 2
 SQLITE_BUSY_TIMEOUT_S = 30.0  # how long a SQLite connection waits for another one's lock

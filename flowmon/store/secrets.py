@@ -23,6 +23,7 @@ from flowmon.engine.runtime.secret_refs import SECRET_NAME_PATTERN, SecretMissin
 from flowmon.infra.secretbox import SecretBox, aad
 from flowmon.store.codec import from_db_time
 
+from . import dialect
 from .database import Database
 from .tables import SecretRow
 
@@ -134,8 +135,11 @@ class SecretStore:
         return info, created_at is None
 
     async def _write(self, name: str, sealed: str | None, now: datetime) -> datetime | None:
-        """Insert or replace the row; returns when the replaced secret was created (None: created now)."""
+        """Insert or replace the row; returns when the replaced secret was created (None: created now). The count
+        and the insert are one step for every process that shares the database (:func:`~flowmon.store.dialect.
+        take_turn`), so processes creating secrets together stop at :data:`MAX_SECRETS` too."""
         async with self._db.engine.begin() as conn:
+            await dialect.take_turn(conn, dialect.SECRETS_LOCK_KEY)
             stored = (await conn.execute(select(_table.c.created_at).where(_table.c.name == name))).first()
             if stored is None:
                 count = (await conn.execute(select(func.count()).select_from(_table))).scalar_one()

@@ -17,7 +17,8 @@ from flowmon.engine import WorkflowError, default_registry
 from flowmon.engine.runtime.secret_refs import SecretMissing
 from flowmon.infra.secretbox import SecretBox, new_key
 from flowmon.store import Database, History, WorkflowCatalog
-from flowmon.store.secrets import SecretStore
+from flowmon.store import secrets as secrets_module
+from flowmon.store.secrets import SecretStore, TooManySecrets
 from flowmon.store.tables import SecretRow
 
 SECRETS = SecretRow.__table__  # type: ignore[attr-defined]
@@ -100,6 +101,29 @@ async def test_a_secret_put_after_another_process_created_or_deleted_it_is_store
     await fresh.load()
     assert await fresh.resolve({'token'}) == {'token': 'third-0123456789'}
     assert fresh.list()[0].created_at > info.created_at
+
+
+async def test_processes_creating_secrets_together_stop_at_the_limit(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The number of secrets is bounded for all the processes sharing the database together: six count and create
+    at once (without one turn at a time several counts pass together, and the store went past its limit)."""
+    monkeypatch.setattr(secrets_module, 'MAX_SECRETS', 4)
+    box = SecretBox(new_key())
+    stores = [SecretStore(db, box) for _ in range(6)]  # six processes sharing the database
+    for store in stores:
+        await store.load()
+    await stores[0].put('kept', 'value-0123456789')
+
+    outcomes = await asyncio.gather(
+        *(store.put(f'p{number}-{index}', 'value-0123456789') for index in range(3) for number, store in
+          enumerate(stores)),
+        return_exceptions=True,
+    )  # fmt: skip
+    refused = [outcome for outcome in outcomes if isinstance(outcome, BaseException)]
+    assert len(refused) == 15 and all(isinstance(error, TooManySecrets) for error in refused), outcomes
+    async with db.engine.connect() as conn:
+        assert len((await conn.execute(select(SECRETS.c.name))).all()) == 4
 
 
 async def test_a_definition_naming_a_secret_another_process_just_created_is_saved(db: Database) -> None:
