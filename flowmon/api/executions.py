@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from collections.abc import AsyncGenerator
 from typing import Annotated, Any, cast
 
 from fastapi import APIRouter, Body, Query, Response, status
+from fastapi.responses import StreamingResponse
+from pydantic import TypeAdapter
+from starlette.types import Receive, Scope, Send
 
 from flowmon.application.bulk import MAX_BULK, BulkFilter
 from flowmon.application.origins import ACCEPTED as ORIGINS_ACCEPTED
 from flowmon.application.views import event_view, execution_summary, page_view
+from flowmon.engine.core.events import Event
 from flowmon.engine.core.provenance import TRIGGER_TYPES, api_trigger
 
 from .dependencies import Bulk, Executions, History, Live, Stats
@@ -17,6 +24,7 @@ from .params import Listing, Sequence
 from .schemas import BulkRequest, ExecutionRequest, RerunRequest
 
 router = APIRouter(prefix='/api', tags=['executions'], route_class=MeasuredBodyRoute)
+log = logging.getLogger(__name__)
 
 SEARCH_DESCRIPTION = (
     'executions whose input, node outputs or error messages contain this text (case-insensitive substring of one '
@@ -84,13 +92,62 @@ async def delete_execution(execution_id: str, executions: Executions) -> Respons
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.get('/executions/{execution_id}/events')
+EventList = list[dict[str, Any]]
+# FastAPI's own encoding of the route's list (pydantic's, as for any route returning a value): the streamed body is
+# byte for byte the body it wrote for the whole list at once.
+_EVENT_LIST = TypeAdapter(EventList)
+ENCODE_INLINE = 50  # events of a page encoded on the event loop; a larger page is encoded in a worker thread
+
+
+def _page_json(events: list[Event]) -> bytes:
+    """The page's events as members of the route's JSON array (the array's text without its brackets)."""
+    return _EVENT_LIST.dump_json([event_view(event) for event in events])[1:-1]
+
+
+class EventListResponse(StreamingResponse):
+    """An execution's whole event list, written page by page as it is read (see ``ExecutionHistory.event_pages``):
+    one page of events in memory at a time, however many the execution has. Its headers have gone out with the
+    first page, so a failing read of a later one cannot be a 500 any more: it is logged and the body ends there, the
+    array unclosed (not JSON, so no client takes it for the whole list). A client that goes away stops the reading:
+    the pages are closed when the response ends in any way (Starlette leaves a body it stopped writing unclosed)."""
+
+    def __init__(self, execution_id: str, pages: AsyncGenerator[list[Event], None]) -> None:
+        self._execution_id = execution_id
+        self._pages = pages
+        self._chunks = self._body()
+        super().__init__(self._chunks, media_type='application/json')
+
+    async def _body(self) -> AsyncGenerator[bytes, None]:
+        separator = b'['
+        try:
+            async for page in self._pages:
+                encoded = _page_json(page) if len(page) <= ENCODE_INLINE else await asyncio.to_thread(_page_json, page)
+                yield separator + encoded
+                separator = b','
+        except Exception:  # the client has the status and part of the list already: nothing else can tell it
+            log.exception('reading the events of execution %r failed; its event list ends unclosed', self._execution_id)
+            return
+        yield b'[]' if separator == b'[' else b']'
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            await self._chunks.aclose()
+            await self._pages.aclose()
+
+
+@router.get('/executions/{execution_id}/events', response_model=EventList)
 async def get_events(
     execution_id: str,
     history: History,
     after_seq: Sequence = 0,
     limit: Annotated[int | None, Query(ge=1, le=100_000)] = None,
-) -> list[dict[str, Any]]:
+) -> EventList | Response:
+    """The execution's events in ``seq`` order after ``after_seq``: at most ``limit`` of them, or every one (written
+    as it is read, page by page)."""
+    if limit is None:
+        return EventListResponse(execution_id, await history.event_pages(execution_id, after_seq=after_seq))
     return [event_view(event) for event in await history.events(execution_id, after_seq=after_seq, limit=limit)]
 
 

@@ -11,7 +11,7 @@ the same replay index that replay, comparison and ``/state?at=k`` use.
 from __future__ import annotations
 
 import statistics
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import AsyncGenerator, Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypedDict, Unpack
@@ -35,6 +35,7 @@ from .snapshots import SnapshotCache
 __all__ = ['ExecutionHistory', 'ExecutionQuery', 'ExecutionRecord', 'Position', 'search_query']
 
 ETA_SAMPLE = 20  # past successful executions whose median duration predicts a running one
+EVENT_PAGE = 1_000  # events read at a time when every event of an execution is wanted (see event_pages)
 
 
 class ExecutionFilters(TypedDict, total=False):
@@ -176,6 +177,22 @@ class ExecutionHistory:
         if not events and self._live.get(execution_id) is None and not await self._history.get_execution(execution_id):
             raise NotFound(f'execution {execution_id!r} not found')
         return events
+
+    async def event_pages(self, execution_id: str, *, after_seq: int = 0) -> AsyncGenerator[list[Event], None]:
+        """The stored events after ``after_seq``, in ``seq`` order, a page of at most ``EVENT_PAGE`` events at a time
+        (each read after the last ``seq`` of the one before): every event of an execution of any length without
+        holding them all. The first page is read here, so NotFound (an unknown execution) and a failing first read are
+        raised before the caller has answered anything; the rest are read as the pages are taken."""
+        size = EVENT_PAGE
+        first = await self.events(execution_id, after_seq=after_seq, limit=size)
+        return self._next_pages(execution_id, first, size)
+
+    async def _next_pages(self, execution_id: str, page: list[Event], size: int) -> AsyncGenerator[list[Event], None]:
+        while page:
+            yield page
+            if len(page) < size:
+                return
+            page = await self._history.events(execution_id, after_seq=page[-1].seq, limit=size)
 
     async def event_time(self, execution_id: str, seq: int) -> datetime | None:
         """When the execution's event ``seq`` was recorded (None when no such event is stored)."""

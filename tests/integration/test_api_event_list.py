@@ -1,0 +1,188 @@
+"""``GET /api/executions/{id}/events`` without ``limit``: every event, written page by page as the store is read
+(over a real system, in-process via ASGI). Pages of 2 events here (``EVENT_PAGE`` is 1,000), so a few events make
+several pages."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncGenerator
+from typing import Any
+
+import httpx
+import pytest
+from event_history import History
+from fastapi import FastAPI
+
+from flowmon.application import history as application_history
+from flowmon.application.history import ExecutionHistory
+from flowmon.bootstrap import System
+from flowmon.engine import Event, EventType
+from flowmon.store.history import History as Store
+
+ID = 'paged'
+EVERY = {'limit': 100_000}  # the same list through the route's other path: FastAPI's encoding of the whole list
+
+
+@pytest.fixture
+def token() -> str:
+    return 'event-list-token'
+
+
+@pytest.fixture
+def reads(monkeypatch: pytest.MonkeyPatch) -> list[int | None]:
+    """Pages of 2 events; the ``limit`` of each read of an execution's events from the store, in order."""
+    monkeypatch.setattr(application_history, 'EVENT_PAGE', 2)
+    made: list[int | None] = []
+    read = Store.events
+
+    async def counted(store: Store, execution_id: str, *, after_seq: int = 0, limit: int | None = None) -> list[Event]:
+        made.append(limit)
+        return await read(store, execution_id, after_seq=after_seq, limit=limit)
+
+    monkeypatch.setattr(Store, 'events', counted)
+    return made
+
+
+async def recorded(system: System, nodes: int) -> list[Event]:
+    """An execution of ``nodes`` nodes written to the store (3 + 2 per node events), with data of every JSON kind."""
+    run = History(execution_id=ID, step_ms=1)
+    run.then(EventType.EXECUTION_QUEUED, nodes=[f'n{i}' for i in range(nodes)], workflow_id='wf', input={'q': 'ü'})
+    run.then(EventType.EXECUTION_STARTED)
+    for i in range(nodes):
+        run.then(EventType.NODE_STARTED, f'n{i}', attempt=1, input={'x': [1.5e-7, None, True, 'Ω ☃ 𝄞']})
+        run.then(EventType.NODE_COMPLETED, f'n{i}', attempt=1, output={'n': 2**62, 'f': 0.1, 'text': 'é\n"\\'})
+    run.then(EventType.EXECUTION_COMPLETED)
+    await system.recorder.write(run.events)
+    return run.events
+
+
+async def test_the_whole_list_is_the_body_the_route_wrote_at_once_read_page_by_page(
+    client: httpx.AsyncClient, system: System, reads: list[int | None]
+) -> None:
+    events = await recorded(system, 1)  # 5 events: pages of 2, 2 and 1
+    at_once = await client.get(f'/api/executions/{ID}/events', params=EVERY)
+    assert [event['seq'] for event in at_once.json()] == [1, 2, 3, 4, 5] == [event.seq for event in events]
+    reads.clear()
+
+    response = await client.get(f'/api/executions/{ID}/events')
+    assert response.status_code == 200, response.text
+    assert response.headers['content-type'] == 'application/json'
+    assert response.content == at_once.content
+    assert reads == [2, 2, 2]
+
+    at_once = await client.get(f'/api/executions/{ID}/events', params={**EVERY, 'after_seq': 1})
+    reads.clear()
+    after = await client.get(f'/api/executions/{ID}/events', params={'after_seq': 1})
+    assert after.content == at_once.content
+    assert [event['seq'] for event in after.json()] == [2, 3, 4, 5]
+    assert reads == [2, 2, 2]  # seq 2-3, 4-5, then the read that finds no more
+
+
+async def test_a_longer_list_is_the_same_across_many_pages(
+    client: httpx.AsyncClient, system: System, reads: list[int | None]
+) -> None:
+    await recorded(system, 30)  # 63 events in 32 pages
+    response = await client.get(f'/api/executions/{ID}/events')
+    assert len(reads) == 32
+    assert response.content == (await client.get(f'/api/executions/{ID}/events', params=EVERY)).content
+    assert len(response.json()) == 63
+    tail = await client.get(f'/api/executions/{ID}/events', params={'after_seq': 60})
+    assert [event['seq'] for event in tail.json()] == [61, 62, 63]
+    assert (await client.get(f'/api/executions/{ID}/events', params={'after_seq': 63})).content == b'[]'
+
+
+async def test_unknown_executions_and_bad_parameters_are_refused_before_the_list_starts(
+    client: httpx.AsyncClient,
+) -> None:
+    missing = await client.get('/api/executions/nope/events')
+    assert (missing.status_code, missing.json()['detail']) == (404, "execution 'nope' not found")
+    for params in ({'after_seq': -1}, {'after_seq': 'x'}, {'limit': 0}):
+        assert (await client.get('/api/executions/nope/events', params=params)).status_code == 422, params
+
+
+def test_the_document_still_says_the_route_answers_an_array_of_events(app: FastAPI) -> None:
+    document = app.openapi()
+    answer = document['paths']['/api/executions/{execution_id}/events']['get']['responses']['200']
+    schema = answer['content']['application/json']['schema']
+    assert schema == {'type': 'array', 'items': {'$ref': '#/components/schemas/ExecutionEvent'}}
+    event = document['components']['schemas']['ExecutionEvent']['properties']
+    assert set(event) == {'seq', 'ts', 'type', 'node_id', 'data'}
+
+
+async def test_a_failed_read_after_the_first_page_ends_the_list_unclosed(
+    client: httpx.AsyncClient, system: System, reads: list[int | None], caplog: pytest.LogCaptureFixture
+) -> None:
+    await recorded(system, 2)  # 7 events
+    read = Store.events
+
+    async def failing(store: Store, execution_id: str, *, after_seq: int = 0, limit: int | None = None) -> list[Event]:
+        if after_seq >= 2:
+            raise OSError('connection to the database lost')
+        return await read(store, execution_id, after_seq=after_seq, limit=limit)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Store, 'events', failing)
+        response = await client.get(f'/api/executions/{ID}/events')
+    assert response.status_code == 200  # the status went out with the first page
+    whole = (await client.get(f'/api/executions/{ID}/events', params=EVERY)).content
+    assert response.content == whole[: whole.index(b',{"seq":3,')]  # the first page, the array left open
+    assert f"reading the events of execution '{ID}' failed" in caplog.text
+    assert 'connection to the database lost' in caplog.text
+
+
+async def test_a_client_that_goes_away_stops_the_reading(
+    app: FastAPI, system: System, token: str, reads: list[int | None], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await recorded(system, 4)  # 11 events, 6 pages
+    opened: list[AsyncGenerator[list[Event], None]] = []
+    open_pages = ExecutionHistory.event_pages
+
+    async def kept(history: ExecutionHistory, execution_id: str, **options: Any) -> AsyncGenerator[list[Event], None]:
+        pages = await open_pages(history, execution_id, **options)
+        opened.append(pages)
+        return pages
+
+    monkeypatch.setattr(ExecutionHistory, 'event_pages', kept)
+    client = StalledClient()
+    task = asyncio.create_task(app(client.scope(f'/api/executions/{ID}/events', token), client.receive, client.send))
+    await asyncio.wait_for(client.stalled.wait(), 10)  # the second page waits for room: the client stopped reading
+    assert client.body.startswith(b'[{"seq":1,') and reads == [2, 2]
+    client.gone.set()  # and hangs up
+    await asyncio.wait_for(task, 10)
+    assert reads == [2, 2]
+    assert [pages.ag_frame for pages in opened] == [None]  # the pages were closed, not left waiting at a page
+
+
+class StalledClient:
+    """A client, as a server hands it to the app, that reads the first chunk of a response and no more (the second
+    write waits for ever: ``stalled``), then hangs up when ``gone`` is set."""
+
+    def __init__(self) -> None:
+        self.body = b''
+        self.stalled = asyncio.Event()
+        self.gone = asyncio.Event()
+        self._requested = False
+
+    @staticmethod
+    def scope(path: str, token: str) -> dict[str, Any]:
+        return {
+            'type': 'http', 'asgi': {'version': '3.0'}, 'http_version': '1.1', 'method': 'GET', 'scheme': 'http',
+            'path': path, 'raw_path': path.encode(), 'query_string': b'', 'root_path': '',
+            'headers': [(b'host', b'flowmon'), (b'authorization', f'Bearer {token}'.encode())],
+            'client': ('127.0.0.1', 50000), 'server': ('flowmon', 80),
+        }  # fmt: skip
+
+    async def receive(self) -> dict[str, Any]:
+        if not self._requested:
+            self._requested = True
+            return {'type': 'http.request', 'body': b'', 'more_body': False}
+        await self.gone.wait()
+        return {'type': 'http.disconnect'}
+
+    async def send(self, message: dict[str, Any]) -> None:
+        if message['type'] != 'http.response.body':
+            return
+        if self.body:
+            self.stalled.set()
+            await asyncio.Event().wait()
+        self.body += message['body']
