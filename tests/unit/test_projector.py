@@ -312,3 +312,18 @@ def test_a_deleted_execution_no_longer_counts_against_the_byte_budget() -> None:
     assert projector.forget('b')
     large_run(bus, 'c')
     assert [name for name in 'abc' if projector.holds(name)] == ['a', 'c']
+
+
+def test_a_finished_execution_larger_than_the_whole_budget_goes_alone() -> None:
+    """One run counting more than every finished run may together is let go (its pages read the store), and the
+    others stay: evicting them first made no room for it and left nothing kept."""
+    bus, projector = bytes_bounded()
+    for name in ('a', 'b'):
+        large_run(bus, name)
+    bus.publish(event('huge', 1))
+    bus.publish(completed('huge', 2, 'a', 'x' * 6000))
+    assert projector.holds('huge')  # running: kept, however large
+    bus.publish(event('huge', 3, EventType.EXECUTION_COMPLETED))
+    assert [name for name in ('a', 'b', 'huge') if projector.holds(name)] == ['a', 'b']
+    large_run(bus, 'c')  # the budget still holds two such runs: the oldest goes, as before
+    assert [name for name in ('a', 'b', 'c') if projector.holds(name)] == ['b', 'c']

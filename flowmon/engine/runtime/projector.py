@@ -186,10 +186,8 @@ class Projector:
         self._dirty.add(execution_id)
         if track.finished:  # (an event after the end: none comes, but it counts if it does)
             if execution_id in self._finished:
-                size = track.counted()
-                self._finished_bytes += size - self._finished[execution_id]
-                self._finished[execution_id] = size
-                self._evict()
+                self._finished_bytes -= self._finished.pop(execution_id)
+                self._finish(execution_id, track)
         elif event.type in TERMINAL_EXECUTION_EVENTS:
             track.finished = True
             if self._await_writes and track.persisted_seq < track.last_seq:
@@ -273,8 +271,13 @@ class Projector:
             self._finish(execution_id, track)
 
     def _finish(self, execution_id: str, track: _Track) -> None:
-        """Make a finished execution evictable (the newest), counting its bytes, and evict what is too much."""
+        """Make a finished execution evictable (the newest), counting its bytes, and evict what is too much. One
+        larger than the whole budget alone is let go at once, alone: evicting the others for it would not make room
+        for it, and would leave none kept."""
         size = track.counted()
+        if size > self._keep_finished_bytes:
+            del self._tracks[execution_id]
+            return
         self._finished[execution_id] = size
         self._finished_bytes += size
         self._evict()
