@@ -351,7 +351,8 @@ class EventTail:
                     )
                     async with self._db.engine.connect() as conn:
                         rows = (await conn.execute(query)).all()
-                    events = [stored_event(*row) for row in rows]
+                    # (with their stored text: the live projection counts their size by it, as it does its own runs')
+                    events = [stored_event(*row, keep_text=True) for row in rows]
                     taken += self._projector.take_stored(events)
                     for listener in self.listeners:
                         listener(events)

@@ -116,8 +116,19 @@ def from_db_time(value: datetime | str | None) -> datetime | None:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
 
-def stored_event(execution_id: str, seq: int, type_: str, node_id: str | None, ts: datetime | str, data: str) -> Event:
-    """The event of a row of ``events`` (its columns in this order), decoded on the fast paths replay needs."""
+def stored_event(
+    execution_id: str,
+    seq: int,
+    type_: str,
+    node_id: str | None,
+    ts: datetime | str,
+    data: str,
+    *,
+    keep_text: bool = False,
+) -> Event:
+    """The event of a row of ``events`` (its columns in this order), decoded on the fast paths replay needs.
+    ``keep_text``: the event keeps its data's stored JSON text too (``Event.data_json``), for a reader that holds it
+    live and counts its size (another process's run, read into the live projection); replay does not need it."""
     return Event(
         execution_id=execution_id,
         seq=seq,
@@ -125,4 +136,5 @@ def stored_event(execution_id: str, seq: int, type_: str, node_id: str | None, t
         ts=from_db_time_fast(ts),
         node_id=node_id,
         data=loads_fast(data),
+        data_json=data if keep_text else None,
     )
