@@ -93,7 +93,8 @@ class Settings(BaseSettings):
     trusted_proxies: str = ''
     max_body_bytes: int = Field(default=1 << 20, ge=1024, le=1 << 30)
     session_hours: int = Field(default=12, ge=1, le=24 * 366)
-    max_unconnected_pages: int = Field(default=500, ge=1, le=1_000_000)  # pages kept for a browser yet to connect
+    # pages kept for a browser yet to connect (at least 10: a few tabs loading at once must not evict each other)
+    max_unconnected_pages: int = Field(default=500, ge=10, le=1_000_000)
     stream_stall_seconds: float = Field(default=60.0, ge=1, le=3600)  # an SSE write waiting longer cuts it off
     # PostgreSQL, several processes: a process whose lease is this old is taken for dead
     lease_seconds: float = Field(default=30.0, ge=1, le=3600)
