@@ -48,9 +48,10 @@ def main() -> None:
     from flowmon.api.docs import install_docs
     from flowmon.bootstrap import System
     from flowmon.engine.nodes import PluginError
-    from flowmon.perimeter import Perimeter, socket_origins
+    from flowmon.perimeter import Pages, Perimeter, socket_origins
     from flowmon.web import build_root, install_web
-    from flowmon.web.sign_in import SignInMiddleware
+    from flowmon.web.auth import is_signed_in
+    from flowmon.web.sign_in import SignInMiddleware, is_page_load
 
     _freeze_imports()
 
@@ -87,7 +88,7 @@ def main() -> None:
         session_seconds=settings.session_seconds,
         own_origins=socket_origins(settings),
     )
-    perimeter.install(app, sign_in)
+    perimeter.install(app, sign_in, Pages(is_page=is_page_load, signed_in=lambda: is_signed_in(token)))
     perimeter.warn_if_exposed()
     failures: list[str] = []
     app.on_startup(lambda: logredact.install())  # uvicorn has set up its loggers by now

@@ -95,6 +95,7 @@ class Settings(BaseSettings):
     session_hours: int = Field(default=12, ge=1, le=24 * 366)
     # pages kept for a browser yet to connect (at least 10: a few tabs loading at once must not evict each other)
     max_unconnected_pages: int = Field(default=500, ge=10, le=1_000_000)
+    anonymous_pages_per_minute: int = Field(default=60, ge=0, le=1_000_000)  # per address, not signed in; 0: no limit
     stream_stall_seconds: float = Field(default=60.0, ge=1, le=3600)  # an SSE write waiting longer cuts it off
     # PostgreSQL, several processes: a process whose lease is this old is taken for dead
     lease_seconds: float = Field(default=30.0, ge=1, le=3600)

@@ -3,7 +3,8 @@
 :class:`Perimeter` owns the middleware stack and its order. NiceGUI's own layers (session, request tracking,
 cache control, gzip) are outermost; flowmon's run inside them, outermost first::
 
-    SecurityHeaders > TrustedHost > BearerFirst > NulGuard > page guard (sign-in) > BodyCap > HeadAsGet > routes
+    SecurityHeaders > TrustedHost > BearerFirst > NulGuard > AnonymousPageBudget > page guard (sign-in) > BodyCap
+    > HeadAsGet > routes
 
 Before any of them, the server's HTTP protocol (:class:`~flowmon.perimeter.head_limits.BoundedHead`, given to
 ``ui.run`` by :meth:`Perimeter.run_options`) bounds each request's target (414) and head (431).
@@ -13,7 +14,8 @@ client that stops reading (a stalled write is out of reach of every layer inside
 
 so every answer (even a 400 for a foreign ``Host``, a 401 or a 413) carries the security headers, a foreign
 ``Host`` is refused before anything else runs, an API caller without the token is refused before its body is
-read, a NUL character in a path, query or header is refused once for every route (after the token), and a
+read, a NUL character in a path, query or header is refused once for every route (after the token), an
+address that loads pages too fast without signing in gets 429 before a page is built, a
 body cap error reaches FastAPI as a plain 413 (no ``BaseHTTPMiddleware`` between the cap and the
 routes), and ``HEAD`` on an API route is answered as its ``GET`` after every check the ``GET`` passes.
 """
@@ -36,6 +38,7 @@ from .body_cap import BodyCap
 from .head_as_get import HeadAsGet
 from .head_limits import BoundedHead
 from .nul_guard import NulGuard
+from .page_budget import AnonymousPageBudget, PageBudget, Pages
 from .security_headers import SecurityHeaders
 from .sessions import install_json_not_found, install_storage_policy, remove_expired_storage, session_middleware_options
 from .stalled_streams import wrap_whole_stack
@@ -55,8 +58,11 @@ class Perimeter:
         self.settings = settings
         self.gate = TokenGate(token)
 
-    def install(self, app: FastAPI, page_guard: Middleware) -> None:
-        """Add the middlewares in order (the last added runs first) and restrict socket.io to our origins."""
+    def install(self, app: FastAPI, page_guard: Middleware, pages: Pages) -> None:
+        """Add the middlewares in order (the last added runs first) and restrict socket.io to our origins.
+
+        ``pages``: what the page guard knows (which requests load a page, whether the request's browser is signed
+        in), for the budget of page loads without a session that runs before it."""
         settings = self.settings
         storage_dir = settings.data_dir / 'storage'
         install_storage_policy(storage_dir, socket_origins(settings))
@@ -68,6 +74,9 @@ class Perimeter:
             BodyCap, default=settings.max_body_bytes, overrides=[(path, large) for path in LARGE_BODY_PATHS]
         )
         app.add_middleware(page_guard.cls, *page_guard.args, **page_guard.kwargs)
+        if settings.anonymous_pages_per_minute:
+            budget = PageBudget(settings.anonymous_pages_per_minute)
+            app.add_middleware(AnonymousPageBudget, budget=budget, is_page=pages.is_page, signed_in=pages.signed_in)
         app.add_middleware(NulGuard)
         guarded = () if settings.metrics_public else (METRICS_PATH,)
         app.add_middleware(BearerFirst, gate=self.gate, open_paths=OPEN_API_PATHS, guarded_paths=guarded)
@@ -120,4 +129,4 @@ def socket_origins(settings: Settings) -> list[str]:
     return list(dict.fromkeys(origins))
 
 
-__all__ = ['Perimeter', 'TokenGate', 'socket_origins']
+__all__ = ['Pages', 'Perimeter', 'TokenGate', 'socket_origins']

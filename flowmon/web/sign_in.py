@@ -57,6 +57,18 @@ def is_open_path(path: str) -> bool:
     return path in OPEN_PATHS or path.startswith(OPEN_PREFIXES)
 
 
+def is_page_load(scope: Scope) -> bool:
+    """Whether the request asks for a page, which a browser without a session is shown or sent to ``/login`` for:
+    the sign-in page, or any path but the open ones, unless it signs in (``?token=``: the token gate counts those)."""
+    path = scope['path']
+    if path == LOGIN_PATH:
+        return True
+    if is_open_path(path):
+        return False
+    query = parse_qsl(scope['query_string'].decode('latin-1'), keep_blank_values=True)
+    return all(key != TOKEN_PARAM for key, _ in query)
+
+
 class SignInMiddleware:
     """Pure ASGI (no ``BaseHTTPMiddleware``: it may not sit between the body cap and the routes)."""
 
