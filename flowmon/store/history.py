@@ -186,7 +186,7 @@ class History:
                 await then(conn, from_db_time_fast(stored[0]))
                 return False
             if not (await conn.execute(replace)).rowcount:
-                await self._refuse_when_full(conn, limit)
+                await self._refuse_when_full(conn, limit, workflow_id)
                 create = self._db.insert_ignore(_workflows, ['id']).values(
                     id=workflow_id, created_at=to_db_time(now), **values
                 )
@@ -215,7 +215,7 @@ class History:
                 if row is None:
                     if limit is not None:
                         await dialect.take_turn(conn, dialect.WORKFLOWS_LOCK_KEY)
-                        await self._refuse_when_full(conn, limit)
+                        await self._refuse_when_full(conn, limit, workflow_id)
                     create = self._db.insert_ignore(_workflows, ['id'])
                     create = create.values(id=workflow_id, created_at=to_db_time(now), **values)
                     if (await conn.execute(create)).rowcount:
@@ -234,9 +234,13 @@ class History:
         raise await self._mismatch(workflow_id, expected)
 
     @staticmethod
-    async def _refuse_when_full(conn: AsyncConnection, limit: int | None) -> None:
-        """Raise TooManyWorkflows when ``limit`` workflows are stored (in a transaction that has taken its turn)."""
+    async def _refuse_when_full(conn: AsyncConnection, limit: int | None, workflow_id: str) -> None:
+        """Raise TooManyWorkflows when ``limit`` workflows are stored (in a transaction that has taken its turn) and
+        ``workflow_id`` is not one of them: one another process created since it was looked for is no new workflow
+        (the insert gives way, and the caller says what is stored: a 412 for a save that expected none, not a 409)."""
         if limit is None:
+            return
+        if (await conn.execute(select(_workflows.c.id).where(_workflows.c.id == workflow_id))).first() is not None:
             return
         if (await conn.execute(select(func.count()).select_from(_workflows))).scalar_one() >= limit:
             raise TooManyWorkflows(limit)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
 import pytest
 from sqlalchemy.exc import IntegrityError
@@ -228,3 +229,26 @@ async def test_processes_creating_workflows_together_stop_at_the_limit(
     assert await there.delete_workflow('other') is True  # room for one more
     assert await here.put_workflow('one-more', 'One more', chain('one-more'), later, limit=limit) is True
     assert len(await here.list_workflows()) == limit
+
+
+async def test_a_save_expecting_no_workflow_that_another_process_creates_meanwhile_at_the_limit_is_a_mismatch(
+    db: Database, open_database: Callable[[], Database], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The save looks for the workflow, finds none, and another process creates it (the last room there was) before
+    the save takes its turn: the save did not fail for want of room, it found a version it did not expect (a 412
+    naming it, not a 409 asking to delete one)."""
+    here, there = History(db), History(open_database())
+    await here.put_workflow('kept', 'Kept', chain('kept'), T0, limit=2)
+    looked = here._workflow_row  # (the moment between the look and the turn, made to happen)
+
+    async def look_then_lose_the_race(workflow_id: str) -> Any:
+        row = await looked(workflow_id)
+        if row is None:
+            await there.put_workflow(workflow_id, 'Theirs', chain(workflow_id), T0, limit=2)
+            monkeypatch.setattr(here, '_workflow_row', looked)  # once
+        return row
+
+    monkeypatch.setattr(here, '_workflow_row', look_then_lose_the_race)
+    with pytest.raises(VersionMismatch) as mismatch:
+        await here.put_workflow('new', 'Mine', chain('new'), T0, expected=NO_VERSION, limit=2)
+    assert mismatch.value.current is not None and mismatch.value.current.name == 'Theirs'
