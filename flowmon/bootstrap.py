@@ -60,7 +60,8 @@ from flowmon.infra.timers import Timers
 from flowmon.infra.workers.local import LocalProcessPool
 from flowmon.settings import Settings
 from flowmon.store import Database, EventRecorder, History, WorkflowCatalog, interrupt_unfinished
-from flowmon.store.cluster import EventTail, Membership, new_process_id
+from flowmon.store.cluster import Membership, new_process_id
+from flowmon.store.event_tail import EventTail
 from flowmon.store.keys import PENDING_KEY_FILE, load_secret_box
 from flowmon.store.metrics import ExecutionMetrics
 from flowmon.store.node_stats import NodeRunStats

@@ -2,7 +2,7 @@
 
 An execution runs in the process that started it, which records it as its ``owner``. Every other process:
 
-* follows it live: the recorder's notification after each write wakes :class:`~flowmon.store.cluster.EventTail`,
+* follows it live: the recorder's notification after each write wakes :class:`~flowmon.store.event_tail.EventTail`,
   which reads the new events into the projector (what pages and the API read), and a poll every
   :data:`POLL_S` catches what a lost notification would have said;
 * can cancel it: the request is a row update and a notification, and the owner cancels on either (it also polls
@@ -33,21 +33,19 @@ from flowmon.engine.core.events import utcnow
 from flowmon.engine.runtime.scheduler import Engine
 from flowmon.infra.tasks import cancel_and_wait
 from flowmon.store.catalog import WorkflowCatalog
+from flowmon.store.change_feed import CHANGES_CHANNEL, ChangeFeed
 from flowmon.store.cluster import (
     CANCEL_CHANNEL,
-    CHANGES_CHANNEL,
     EVENTS_CHANNEL,
     CancelRequests,
-    ChangeFeed,
-    EventTail,
     Membership,
     TickClaims,
     WriteFence,
     orphaned_executions,
-    parse_events_notice,
 )
 from flowmon.store.database import Database
 from flowmon.store.dialect import Listener
+from flowmon.store.event_tail import EventTail, parse_events_notice
 from flowmon.store.history import History
 from flowmon.store.recorder import EventRecorder
 from flowmon.store.recovery import interrupt_executions

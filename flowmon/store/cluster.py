@@ -9,60 +9,43 @@
   deletion waits for a write in flight.
 * :class:`CancelRequests`: a cancel asked for in another process than the execution's owner is a row update
   (``cancel_requested_at``) plus a notification; the owner acts on either.
-* :class:`EventTail`: other processes' executions, followed live by reading their events back as they are
-  recorded (woken by the recorder's notification after each write, and by polling) into this process's projector.
 * :class:`TickClaims`: one execution per cron tick, by a row per (workflow, scheduled time) that only one process
   can insert.
-* :class:`ChangeFeed`: caches of other tables (named secrets, webhook endpoints, workflows, paused schedules) are
-  refreshed when another process changed them.
+
+Other processes' executions are followed live by :mod:`flowmon.store.event_tail`; caches of other tables are
+refreshed by :mod:`flowmon.store.change_feed`.
 
 Timestamps compared between processes come from the database's clock (:func:`~flowmon.store.dialect.database_now`).
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import json
-import logging
 import os
 import socket
-import time
 import uuid
-from collections import Counter, OrderedDict
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import bindparam, delete, exists, or_, select, update
 
-from flowmon.engine.core.events import TERMINAL_EXECUTION_EVENTS, Event
 from flowmon.engine.core.state import EXECUTION_STATUSES, TERMINAL_EXECUTION_STATUSES
-from flowmon.engine.runtime.projector import Projector
 
-from .codec import from_db_time_fast, stored_event, to_db_time
+from .codec import to_db_time
 from .database import BulkStatement, Database, Step
-from .dialect import database_now, notify_payload, notify_payloads, notify_statement, older_than
-from .tables import EventRow, ExecutionRow, ProcessRow, ScheduleTickRow
-
-log = logging.getLogger(__name__)
+from .dialect import database_now, notify_payloads, notify_statement, older_than
+from .tables import ExecutionRow, ProcessRow, ScheduleTickRow
 
 _processes = ProcessRow.__table__  # type: ignore[attr-defined]
 _executions = ExecutionRow.__table__  # type: ignore[attr-defined]
-_events = EventRow.__table__  # type: ignore[attr-defined]
 _ticks = ScheduleTickRow.__table__  # type: ignore[attr-defined]
 
 EVENTS_CHANNEL = 'flowmon_events'  # after each recorder write: {"p": writer, "e": {execution id: last seq}}
 CANCEL_CHANNEL = 'flowmon_cancel'  # a cancel request: the execution id
-CHANGES_CHANNEL = 'flowmon_changes'  # {"p": writer, "t": topic, "k": key}: a cached table changed
 ACTIVE = [status for status in EXECUTION_STATUSES if status not in TERMINAL_EXECUTION_STATUSES]  # queued, running
 TICK_MEMORY = timedelta(days=7)
-ENDED_MEMORY = 10_000  # executions of other processes the event tail remembers having read to their end
-# changes of one topic waiting to be announced, or refreshes waiting to run, at the most by key (then the topic)
-MAX_PENDING = 1000
-SWEEP_MAX = 10_000  # executions a sweep reads at the most (the latest)
 
 
 def new_process_id() -> str:
@@ -246,147 +229,6 @@ class CancelRequests:
             return [row[0] for row in (await conn.execute(query)).all()]
 
 
-# --- following other processes' executions ------------------------------------------------------------------------
-
-
-class EventTail:
-    """Feeds ``projector`` the events of executions that other processes run, as they are recorded.
-
-    :meth:`notified` (the recorder's notification after each write: which executions have events up to which
-    ``seq``) reads those events at once; :meth:`poll` finds what a lost notification would have announced (every
-    queued or running execution of another process whose ``last_seq`` is past what was read), and :meth:`sweep`
-    the executions that began and ended while notifications were lost (the listener reconnected). An execution is
-    read from its first event, then only what is new; it is let go once its terminal event has been read (and its id
-    remembered a while, so that a sweep does not read it again).
-    """
-
-    def __init__(self, db: Database, projector: Projector, *, me: Callable[[], str], batch: int = 5000) -> None:
-        self._db = db
-        self._projector = projector
-        self._me = me
-        self.batch = batch
-        self._read: dict[str, int] = {}  # followed executions: the last seq read
-        self._ended: OrderedDict[str, None] = OrderedDict()  # read to their end, newest last (ENDED_MEMORY of them)
-        self._lock = asyncio.Lock()
-        self.events_read = 0
-        # also told of every event read (the event streams follow other processes' runs through them): cheap
-        # synchronous callbacks, like the bus's
-        self.listeners: list[Callable[[Sequence[Event]], None]] = []
-
-    @property
-    def following(self) -> frozenset[str]:
-        return frozenset(self._read)
-
-    async def notified(self, latest: Mapping[str, int]) -> int:
-        """Read the events announced by another process's write; returns how many were taken."""
-        wanted = {
-            execution_id: seq
-            for execution_id, seq in latest.items()
-            if seq > self._read.get(execution_id, 0) and execution_id not in self._ended  # (read to its end already)
-        }
-        return await self._catch_up(wanted) if wanted else 0
-
-    async def poll(self) -> int:
-        """Read whatever is new of the executions other processes run (and of those followed that have ended)."""
-        me = self._me()
-        active = select(_executions.c.id, _executions.c.last_seq).where(
-            _executions.c.status.in_(ACTIVE), _executions.c.owner.is_not(None), _executions.c.owner != me
-        )
-        async with self._db.engine.connect() as conn:
-            latest = {row[0]: row[1] for row in (await conn.execute(active)).all()}
-            ended = [execution_id for execution_id in self._read if execution_id not in latest]
-            if ended:
-                query = select(_executions.c.id, _executions.c.last_seq).where(_executions.c.id.in_(ended))
-                latest.update({row[0]: row[1] for row in (await conn.execute(query)).all()})
-        for execution_id in ended:
-            if execution_id not in latest:  # gone (deleted): nothing more to read
-                self._read.pop(execution_id, None)
-        return await self.notified(latest)
-
-    async def sweep(self, seconds: float) -> int:
-        """Read the executions of other processes created in the last ``seconds`` (by the database's clock against
-        their hosts': keep the clocks synchronised) that were never read to their end: after the listener reconnected,
-        those that began and ended meanwhile (no poll sees them: it looks for active ones). At most the latest
-        :data:`SWEEP_MAX`. Returns how many events were taken."""
-        me = self._me()
-        async with self._db.engine.connect() as conn:
-            now = (await conn.execute(select(database_now()))).scalar_one()
-            query = (
-                select(_executions.c.id, _executions.c.last_seq)
-                .where(
-                    _executions.c.created_at >= to_db_time(from_db_time_fast(now) - timedelta(seconds=seconds)),
-                    _executions.c.owner.is_not(None),
-                    _executions.c.owner != me,
-                )
-                .order_by(_executions.c.created_at.desc())
-                .limit(SWEEP_MAX)
-            )
-            rows = (await conn.execute(query)).all()
-        if len(rows) == SWEEP_MAX:
-            log.warning(
-                'the listener was away long: only the latest %d executions of other processes are read', SWEEP_MAX
-            )
-        return await self.notified({row[0]: row[1] for row in rows})
-
-    async def _catch_up(self, wanted: Mapping[str, int]) -> int:
-        """Read every execution of ``wanted`` up to its ``seq`` (100 executions and ``batch`` events a query, as many
-        queries as that takes: a long run must not starve the others, which may end before another round finds
-        them)."""
-        async with self._lock:
-            taken = 0
-            ids = sorted(wanted)
-            for start in range(0, len(ids), 100):
-                chunk = ids[start : start + 100]
-                while chunk:
-                    conditions = [
-                        (_events.c.execution_id == execution_id) & (_events.c.seq > self._read.get(execution_id, 0))
-                        for execution_id in chunk
-                    ]
-                    query = (
-                        select(_events.c.execution_id, _events.c.seq, _events.c.type, _events.c.node_id, _events.c.ts)
-                        .add_columns(_events.c.data)
-                        .where(or_(*conditions))
-                        .order_by(_events.c.execution_id, _events.c.seq)
-                        .limit(self.batch)
-                    )
-                    async with self._db.engine.connect() as conn:
-                        rows = (await conn.execute(query)).all()
-                    # (with their stored text: the live projection counts their size by it, as it does its own runs')
-                    events = [stored_event(*row, keep_text=True) for row in rows]
-                    taken += self._projector.take_stored(events)
-                    for listener in self.listeners:
-                        listener(events)
-                    ended: set[str] = set()
-                    for event in events:
-                        self._read[event.execution_id] = event.seq
-                        if event.type in TERMINAL_EXECUTION_EVENTS:
-                            self._read.pop(event.execution_id, None)
-                            ended.add(event.execution_id)
-                            self._ended[event.execution_id] = None
-                            if len(self._ended) > ENDED_MEMORY:
-                                self._ended.popitem(last=False)
-                    self.events_read += len(events)
-                    if len(rows) < self.batch:
-                        break  # everything there is of the chunk
-                    chunk = [key for key in chunk if key not in ended and self._read.get(key, 0) < wanted[key]]
-            return taken
-
-
-def parse_events_notice(payload: str, me: str) -> dict[str, int] | None:
-    """The executions a recorder's notification announces (None: one from this process, or unreadable; an empty
-    dict: none listed (as an older flowmon said "too many"), poll)."""
-    try:
-        notice = json.loads(payload)
-    except ValueError:
-        return None
-    if not isinstance(notice, dict) or notice.get('p') == me:
-        return None
-    latest = notice.get('e')
-    if not isinstance(latest, dict):
-        return {}
-    return {str(key): value for key, value in latest.items() if isinstance(value, int)}
-
-
 # --- cron ticks ---------------------------------------------------------------------------------------------------
 
 
@@ -418,144 +260,12 @@ class TickClaims:
         return int(result.rowcount or 0)
 
 
-# --- changes of cached tables -------------------------------------------------------------------------------------
-
-Refresh = Callable[[str | None], Awaitable[None]]
-
-
-@dataclass(frozen=True, slots=True)
-class Change:
-    topic: str
-    key: str | None
-
-
-class _Waiting:
-    """Changes waiting (to be sent, or to be applied), each once; at most :data:`MAX_PENDING` of a topic by key,
-    then the topic as a whole."""
-
-    def __init__(self) -> None:
-        self._changes: set[Change] = set()
-        self._by_topic: Counter[str] = Counter()
-
-    def add(self, change: Change) -> Change | None:
-        """The change to queue (the whole topic past the bound), or None when it waits already."""
-        if change.key is not None and self._by_topic[change.topic] >= MAX_PENDING:
-            change = Change(change.topic, None)
-        if change in self._changes:
-            return None
-        self._changes.add(change)
-        self._by_topic[change.topic] += 1
-        return change
-
-    def discard(self, change: Change) -> None:
-        if change in self._changes:
-            self._changes.remove(change)
-            self._by_topic[change.topic] -= 1
-
-
-class ChangeFeed:
-    """Tells the other processes that a table they cache changed, and refreshes this process's caches when one of
-    them says so. Topics are registered with :meth:`on`; a refresh with a ``None`` key means "everything" (after the
-    listener (re)connects: notifications sent meanwhile are lost). :meth:`run` sends and applies them in order."""
-
-    def __init__(self, db: Database, *, me: Callable[[], str]) -> None:
-        self._db = db
-        self._me = me
-        self._notify = notify_statement()
-        self._refresh: dict[str, Refresh] = {}
-        self._inbox: asyncio.Queue[Change] = asyncio.Queue()
-        self._outbox: asyncio.Queue[Change] = asyncio.Queue()
-        self._queued = _Waiting()  # in the outbox: the same change again needs no second notification
-        self._waiting = _Waiting()  # in the inbox: the same refresh again is done by the one waiting
-        self._every: dict[str, float] = {}  # topics announced at most once per so many seconds
-        self._sent: dict[str, float] = {}  # when each of those was last announced (monotonic)
-
-    def on(self, topic: str, refresh: Refresh, *, every_s: float = 0.0) -> None:
-        """Refresh with ``refresh`` when another process changed ``topic``; a change of it made here is announced at
-        most once per ``every_s`` seconds (a topic that changes often: the changes meanwhile go in one)."""
-        self._refresh[topic] = refresh
-        if every_s:
-            self._every[topic] = every_s
-
-    def announce(self, topic: str, key: str | None = None) -> None:
-        """``topic`` (``key`` of it) changed here, committed: the other processes are told (by :meth:`run`; once for
-        the changes announced until it is sent). Past :data:`MAX_PENDING` changes waiting (the database slow to
-        take them), a change is announced as one of the whole topic."""
-        change = self._queued.add(Change(topic, key))
-        if change is not None:
-            self._outbox.put_nowait(change)
-
-    async def publish(self, topic: str, key: str | None = None) -> None:
-        """Tell the other processes now that ``topic`` (``key`` of it) changed here."""
-        me = self._me()
-        payload = notify_payload({'p': me, 't': topic, 'k': key}, {'p': me, 't': topic, 'k': None})
-        async with self._db.engine.begin() as conn:
-            await conn.execute(self._notify, {'b_channel': CHANGES_CHANNEL, 'b_payload': payload})
-
-    def received(self, payload: str | None) -> None:
-        """The listener's handler: queue the refresh a notification asks for (``None``: refresh everything)."""
-        if payload is None:
-            for topic in self._refresh:
-                self._take(Change(topic, None))
-            return
-        try:
-            change = json.loads(payload)
-        except ValueError:
-            return
-        if not isinstance(change, dict) or change.get('p') == self._me() or change.get('t') not in self._refresh:
-            return
-        key = change.get('k')
-        self._take(Change(str(change['t']), key if isinstance(key, str) else None))
-
-    def _take(self, change: Change) -> None:
-        taken = self._waiting.add(change)  # (refreshes far behind: the whole topic is read again instead)
-        if taken is not None:
-            self._inbox.put_nowait(taken)
-
-    async def run(self) -> None:
-        """Send what :meth:`announce` queued and apply the refreshes others asked for, until cancelled."""
-        await asyncio.gather(self._send(), self._apply())
-
-    async def _send(self) -> None:
-        while True:
-            change = await self._outbox.get()
-            every = self._every.get(change.topic)
-            if every is not None:  # (still queued meanwhile: what changes meanwhile goes with it)
-                await asyncio.sleep(max(0.0, self._sent.get(change.topic, -every) + every - time.monotonic()))
-                self._sent[change.topic] = time.monotonic()
-            self._queued.discard(change)  # a change from now on is announced again
-            try:
-                await self.publish(change.topic, change.key)
-            except Exception:
-                log.exception('could not tell the other processes that %s changed', change.topic)
-
-    async def settled(self) -> None:
-        """Wait until every refresh asked for so far has been applied (the listener asks for a refresh of everything
-        each time it connects, the first time included)."""
-        await self._inbox.join()
-
-    async def _apply(self) -> None:
-        while True:
-            change = await self._inbox.get()
-            self._waiting.discard(change)  # a change from now on is refreshed again
-            try:
-                await self._refresh[change.topic](change.key)
-            except Exception:
-                log.exception('could not refresh %s after another process changed it', change.topic)
-            finally:
-                self._inbox.task_done()
-
-
 __all__ = [
     'CANCEL_CHANNEL',
-    'CHANGES_CHANNEL',
     'EVENTS_CHANNEL',
     'CancelRequests',
-    'ChangeFeed',
-    'EventTail',
     'Membership',
     'TickClaims',
     'WriteFence',
     'orphaned_executions',
-    'parse_events_notice',
 ]

@@ -26,8 +26,9 @@ from flowmon.engine.core.events import EventType, utcnow
 from flowmon.engine.core.provenance import api_trigger
 from flowmon.settings import load_settings
 from flowmon.store import Database, EventRecorder, History
-from flowmon.store.cluster import EVENTS_CHANNEL, Membership, WriteFence, orphaned_executions, parse_events_notice
+from flowmon.store.cluster import EVENTS_CHANNEL, Membership, WriteFence, orphaned_executions
 from flowmon.store.dialect import Fenced, Listener
+from flowmon.store.event_tail import parse_events_notice
 from flowmon.store.tables import ExecutionRow, ProcessRow
 
 EXECUTIONS = ExecutionRow.__table__  # type: ignore[attr-defined]

@@ -12,7 +12,7 @@ from flowmon.engine import EventBus
 from flowmon.engine.core.events import Event, EventType, utcnow
 from flowmon.engine.runtime.projector import Projector
 from flowmon.store import Database, EventRecorder
-from flowmon.store.cluster import EventTail
+from flowmon.store.event_tail import EventTail
 from flowmon.store.tables import ExecutionRow
 
 EXECUTIONS = ExecutionRow.__table__  # type: ignore[attr-defined]

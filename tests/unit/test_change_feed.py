@@ -8,7 +8,7 @@ import json
 import time
 from typing import Any
 
-from flowmon.store.cluster import MAX_PENDING, ChangeFeed
+from flowmon.store.change_feed import MAX_PENDING, ChangeFeed
 
 
 class Feed(ChangeFeed):

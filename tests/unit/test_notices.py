@@ -3,8 +3,8 @@ many notifications as it takes (PostgreSQL refuses a payload of 8000 bytes or mo
 
 from __future__ import annotations
 
-from flowmon.store.cluster import parse_events_notice
 from flowmon.store.dialect import MAX_NOTIFY_BYTES, notify_payloads
+from flowmon.store.event_tail import parse_events_notice
 
 
 def test_a_large_write_is_announced_in_several_notifications_that_each_fit() -> None:
