@@ -38,6 +38,7 @@ from .bearer_first import METRICS_PATH
 SESSION_COOKIE = 'flowmon_session'
 STATELESS_PREFIXES = ('/api/', '/hooks/', '/_docs/')
 STATELESS_PATHS = frozenset({'/docs', '/openapi.json', METRICS_PATH})
+NICEGUI_PREFIX = '/_nicegui'  # NiceGUI's assets and socket
 
 log = logging.getLogger(__name__)
 
@@ -97,12 +98,15 @@ def is_stateless(path: str) -> bool:
 
 
 def install_json_not_found(fastapi_app: FastAPI) -> None:
-    """A 404 on a stateless path is JSON, answered by the app's handler of HTTP exceptions (the API's names the
-    missing route: ``{"detail": "no API route at /api/..."}``); elsewhere NiceGUI's own handler shows its page."""
+    """A 404 on a stateless path, or on a path of NiceGUI's own (``/_nicegui...``: an asset or socket address that
+    matches nothing), is JSON, answered by the app's handler of HTTP exceptions (the API's names the missing route:
+    ``{"detail": "no API route at /api/..."}``); elsewhere NiceGUI's own handler shows its page. (NiceGUI's page
+    is the whole shell, built for whoever asks: an asset path asked for by no page needs none of it.)"""
     page_not_found = fastapi_app.exception_handlers.get(404)
 
     async def not_found(request: Request, exc: Exception) -> Response:
-        if page_not_found is None or is_stateless(request.url.path):
+        path = request.url.path
+        if page_not_found is None or is_stateless(path) or path.startswith(NICEGUI_PREFIX):
             assert isinstance(exc, HTTPException)
             answer = fastapi_app.exception_handlers.get(HTTPException, http_exception_handler)
             response = answer(request, exc)

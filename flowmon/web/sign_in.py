@@ -58,15 +58,11 @@ def is_open_path(path: str) -> bool:
 
 
 def is_page_load(scope: Scope) -> bool:
-    """Whether the request asks for a page, which a browser without a session is shown or sent to ``/login`` for:
-    the sign-in page, or any path but the open ones, unless it signs in (``?token=``: the token gate counts those)."""
-    path = scope['path']
-    if path == LOGIN_PATH:
-        return True
-    if is_open_path(path):
-        return False
-    query = parse_qsl(scope['query_string'].decode('latin-1'), keep_blank_values=True)
-    return all(key != TOKEN_PARAM for key, _ in query)
+    """Whether the request builds a page for a browser without a session: the sign-in page. Every other page path
+    sends such a browser there (a 303, which builds nothing), a sign-in link (``?token=``) is the token gate's to
+    count, and the open paths serve no page (a path under ``/_nicegui`` that matches nothing gets a plain 404:
+    :func:`~flowmon.perimeter.sessions.install_json_not_found`)."""
+    return scope['path'] == LOGIN_PATH
 
 
 class SignInMiddleware:

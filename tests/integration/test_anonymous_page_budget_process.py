@@ -100,11 +100,16 @@ def test_loads_past_the_budget_get_429_with_retry_after_and_build_no_page(
 
     for _ in range(2 * KEPT):
         assert_refused(browser.get('/login'))
-    assert_refused(browser.get('/executions', follow_redirects=False))  # (else sent to the sign-in page)
     assert_refused(browser.head('/login'))
     assert_refused(visitor(address).get('/login'))  # a browser without the cookie: the address counts
+    # other pages send the visitor to the sign-in page (a 303, nothing built), whatever is left of the budget
+    sent = browser.get('/executions', follow_redirects=False)
+    assert (sent.status_code, sent.headers['location'].split('?')[0]) == (303, '/login')
+    for _ in range(2 * KEPT):  # an address of NiceGUI's own that matches nothing: a plain 404, no page built
+        missing = browser.get('/_nicegui/no-such-asset')
+        assert missing.status_code == 404 and missing.headers['content-type'].startswith('application/json')
 
-    # had a page been built for any of the refused loads, the first (of at most KEPT kept) would have been let go
+    # had a page been built for any of these loads, the first (of at most KEPT kept) would have been let go
     assert connects(browser, first)
 
 

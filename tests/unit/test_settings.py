@@ -116,6 +116,7 @@ def test_empty_values_count_as_unset() -> None:
         ('FLOWMON_MAX_PAYLOAD_BYTES', '1000'),
         ('FLOWMON_MAX_PAYLOAD_BYTES', 'a lot'),
         ('FLOWMON_MAX_UNCONNECTED_PAGES', '2'),  # a few tabs loading at once would evict each other's pages
+        ('FLOWMON_ANONYMOUS_PAGES_PER_MINUTE', '-1'),
         ('FLOWMON_TOKEN', 'a'),
         ('FLOWMON_TOKEN', '0123456789abcde'),  # 15 characters
         ('FLOWMON_ALLOWED_HOSTS', '*'),
