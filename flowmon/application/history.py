@@ -188,11 +188,18 @@ class ExecutionHistory:
         return self._next_pages(execution_id, first, size)
 
     async def _next_pages(self, execution_id: str, page: list[Event], size: int) -> AsyncGenerator[list[Event], None]:
+        """Each page is its own read: a page that comes back short may mean the execution was deleted meanwhile, and
+        a list cut short must not pass for the whole one (NotFound then: the caller's list ends unclosed)."""
         while page:
             yield page
             if len(page) < size:
                 return
             page = await self._history.events(execution_id, after_seq=page[-1].seq, limit=size)
+            if len(page) < size and not await self._exists(execution_id):
+                raise NotFound(f'execution {execution_id!r} was deleted while its events were being read')
+
+    async def _exists(self, execution_id: str) -> bool:
+        return self._live.get(execution_id) is not None or await self._history.get_execution(execution_id) is not None
 
     async def event_time(self, execution_id: str, seq: int) -> datetime | None:
         """When the execution's event ``seq`` was recorded (None when no such event is stored)."""
