@@ -56,8 +56,9 @@ class Event:
     ``data_json``, when the producer has it, is ``data`` as compact JSON (``separators=(',', ':')``, ASCII):
     the engine encodes a node's output once, to size it, and builds its events' JSON around that text, so
     whoever stores the event writes that text instead of encoding the payload again. It is a cache of
-    ``data``, not part of the fact: equality, hashing and :meth:`marshal` ignore it, and events read back
-    from the store do not carry it.
+    ``data``, not part of the fact: equality, hashing and :meth:`marshal` ignore it. Events read back from the
+    store carry it only where a reader asks for it (another process's events taken into the live projection keep
+    the text they were stored as; replay's do not).
     """
 
     execution_id: str
