@@ -25,7 +25,8 @@ from flowmon.engine.core.events import Event
 from flowmon.engine.core.inputs import in_body
 from flowmon.engine.core.payload import MAX_PARSE_DEPTH, DuplicateKey, PayloadBudget, json_text_depth, loads_unique
 from flowmon.engine.core.payload_values import MAX_INT, PayloadError, PayloadMeter
-from flowmon.engine.core.state import ExecutionState, fold
+from flowmon.engine.core.reducer import fold
+from flowmon.engine.core.state import ExecutionState
 from flowmon.engine.model import Workflow, WorkflowError, parse_workflow
 from flowmon.engine.nodes.base import NodeRegistry
 

@@ -4,7 +4,8 @@ It imports neither NiceGUI nor SQL; the store and the web layer build on it, nev
 """
 
 from flowmon.engine.core.events import Event, EventFormatError, EventType, utcnow
-from flowmon.engine.core.state import ExecutionState, NodeState, apply, fold
+from flowmon.engine.core.reducer import apply, fold
+from flowmon.engine.core.state import ExecutionState, NodeState
 from flowmon.engine.runtime.bus import EventBus, QueueSubscription, Subscription
 from flowmon.engine.runtime.clock import Clock, SystemClock
 from flowmon.engine.runtime.executor import LocalExecutor, NodeExecutor

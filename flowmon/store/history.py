@@ -12,8 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from flowmon.engine.core.bulk import collector_paused
 from flowmon.engine.core.events import Event
+from flowmon.engine.core.reducer import fold
 from flowmon.engine.core.snapshot import definition_hash
-from flowmon.engine.core.state import ExecutionState, fold
+from flowmon.engine.core.state import ExecutionState
 
 from . import dialect
 from .codec import dumps, from_db_time, from_db_time_fast, loads, stored_event, to_db_time

@@ -32,7 +32,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
 from flowmon.engine.core.events import Event, EventType, utcnow
-from flowmon.engine.core.state import TERMINAL_EXECUTION_STATUSES, ExecutionState, fold
+from flowmon.engine.core.reducer import fold
+from flowmon.engine.core.state import TERMINAL_EXECUTION_STATUSES, ExecutionState
 from flowmon.engine.runtime.projector import Projector
 
 from .codec import dumps

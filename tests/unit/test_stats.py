@@ -19,7 +19,7 @@ from flowmon.application.errors import NotFound
 from flowmon.application.stats import REREAD_SECONDS, NodeStatistics, NodeStats, is_slow, percentile
 from flowmon.bootstrap import System
 from flowmon.engine import Event, EventBus, EventType
-from flowmon.engine.core.state import fold
+from flowmon.engine.core.reducer import fold
 from flowmon.settings import Settings, load_settings
 from flowmon.store import EventRecorder
 from flowmon.store.node_stats import NodeRunStats

@@ -22,8 +22,9 @@ from typing import Any
 from flowmon.engine.core.bulk import collector_paused
 from flowmon.engine.core.events import Event
 from flowmon.engine.core.graph import definition_order
+from flowmon.engine.core.reducer import fold
 from flowmon.engine.core.snapshot import workflow_snapshot
-from flowmon.engine.core.state import ExecutionState, NodeState, fold
+from flowmon.engine.core.state import ExecutionState, NodeState
 
 KEYFRAME_EVERY = 500
 

@@ -28,7 +28,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from flowmon.engine.core.events import TERMINAL_EXECUTION_EVENTS, Event
-from flowmon.engine.core.state import ExecutionState, fold
+from flowmon.engine.core.reducer import fold
+from flowmon.engine.core.state import ExecutionState
 from flowmon.engine.runtime.bus import EventBus, Subscription
 
 # Events of one execution waiting to be folded at most (then they are folded as the next one arrives).

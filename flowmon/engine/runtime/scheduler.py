@@ -2,7 +2,7 @@
 on concurrent executions, and the end of all of them on shutdown.
 
 The engine raises every event of an execution, in order, with ``seq`` 1, 2, 3, ... on the bus. It keeps
-no history of its own: whoever needs state folds the events (see :mod:`flowmon.engine.core.state`). Each
+no history of its own: whoever needs state folds the events (see :mod:`flowmon.engine.core.reducer`). Each
 admitted execution runs in a task of its own (:meth:`Engine._run`: the execution's timeout, cancel and
 interruption); its nodes are scheduled by :class:`~flowmon.engine.runtime.execution.ExecutionRun` (parallel
 branches) and each node's attempts run by :class:`~flowmon.engine.runtime.node_attempts.NodeAttempts` (retries,
