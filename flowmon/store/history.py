@@ -109,6 +109,7 @@ class ExecutionRecord:
     imported_from: str | None = None  # set on executions imported from an export file (read-only history)
     trigger_type: str | None = None  # how it was started: api, ui, schedule, hook, rerun (None: not recorded)
     nodes_succeeded: int | None = None  # how many nodes succeeded, once it has ended (None while it runs)
+    last_seq: int = 0  # the seq of its last stored event, written with it: how many events it has (seq 1..n)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -502,6 +503,7 @@ def _execution(row: Any) -> ExecutionRecord:
         imported_from=row.imported_from,
         trigger_type=row.trigger_type,
         nodes_succeeded=row.nodes_succeeded,
+        last_seq=row.last_seq,
     )
 
 

@@ -128,6 +128,7 @@ async def test_events_and_states_round_trip_exactly(history: History, recorder: 
     record = await history.get_execution('e1')
     assert record is not None and (record.status, record.nodes_done, record.nodes_total) == ('succeeded', 1, 1)
     assert record.created_at == T0
+    assert (record.finished_at, record.last_seq) == (events[-1].ts, len(events))  # (the instant, in UTC)
 
 
 async def test_the_execution_list_filters_pages_and_counts(history: History, recorder: EventRecorder) -> None:
