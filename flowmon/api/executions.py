@@ -8,9 +8,7 @@ from collections.abc import AsyncGenerator
 from typing import Annotated, Any, cast
 
 from fastapi import APIRouter, Body, Query, Response, status
-from fastapi.responses import StreamingResponse
 from pydantic import TypeAdapter
-from starlette.types import Receive, Scope, Send
 
 from flowmon.application.bulk import MAX_BULK, BulkFilter
 from flowmon.application.origins import ACCEPTED as ORIGINS_ACCEPTED
@@ -22,6 +20,7 @@ from .dependencies import Bulk, Executions, History, Live, Stats
 from .errors import MeasuredBodyRoute
 from .params import Listing, Sequence
 from .schemas import BulkRequest, ExecutionRequest, RerunRequest
+from .written import WrittenAsReadResponse
 
 router = APIRouter(prefix='/api', tags=['executions'], route_class=MeasuredBodyRoute)
 log = logging.getLogger(__name__)
@@ -104,37 +103,22 @@ def _page_json(events: list[Event]) -> bytes:
     return _EVENT_LIST.dump_json([event_view(event) for event in events])[1:-1]
 
 
-class EventListResponse(StreamingResponse):
+class EventListResponse(WrittenAsReadResponse):
     """An execution's whole event list, written page by page as it is read (see ``ExecutionHistory.event_pages``):
-    one page of events in memory at a time, however many the execution has. Its headers have gone out with the
-    first page, so a failing read of a later one cannot be a 500 any more: it is logged and the body ends there, the
-    array unclosed (not JSON, so no client takes it for the whole list). A client that goes away stops the reading:
-    the pages are closed when the response ends in any way (Starlette leaves a body it stopped writing unclosed)."""
+    a failing read of a later page ends it with the array unclosed."""
 
     def __init__(self, execution_id: str, pages: AsyncGenerator[list[Event], None]) -> None:
-        self._execution_id = execution_id
-        self._pages = pages
-        self._chunks = self._body()
-        super().__init__(self._chunks, media_type='application/json')
+        failure = f'reading the events of execution {execution_id!r} failed; its event list ends unclosed'
+        super().__init__(_event_list(pages), close=pages.aclose, log=log, failure=failure)
 
-    async def _body(self) -> AsyncGenerator[bytes, None]:
-        separator = b'['
-        try:
-            async for page in self._pages:
-                encoded = _page_json(page) if len(page) <= ENCODE_INLINE else await asyncio.to_thread(_page_json, page)
-                yield separator + encoded
-                separator = b','
-        except Exception:  # the client has the status and part of the list already: nothing else can tell it
-            log.exception('reading the events of execution %r failed; its event list ends unclosed', self._execution_id)
-            return
-        yield b'[]' if separator == b'[' else b']'
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        try:
-            await super().__call__(scope, receive, send)
-        finally:
-            await self._chunks.aclose()
-            await self._pages.aclose()
+async def _event_list(pages: AsyncGenerator[list[Event], None]) -> AsyncGenerator[bytes, None]:
+    separator = b'['
+    async for page in pages:
+        encoded = _page_json(page) if len(page) <= ENCODE_INLINE else await asyncio.to_thread(_page_json, page)
+        yield separator + encoded
+        separator = b','
+    yield b'[]' if separator == b'[' else b']'
 
 
 @router.get('/executions/{execution_id}/events', response_model=EventList)

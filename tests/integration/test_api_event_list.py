@@ -12,12 +12,11 @@ import httpx
 import pytest
 from event_history import History
 from fastapi import FastAPI
+from paged_reads import StalledClient, before_each_read, connection_lost, paged_reads
 
-from flowmon.application import history as application_history
 from flowmon.application.history import ExecutionHistory
 from flowmon.bootstrap import System
 from flowmon.engine import Event, EventType
-from flowmon.store.history import History as Store
 
 ID = 'paged'
 EVERY = {'limit': 100_000}  # the same list through the route's other path: FastAPI's encoding of the whole list
@@ -30,17 +29,7 @@ def token() -> str:
 
 @pytest.fixture
 def reads(monkeypatch: pytest.MonkeyPatch) -> list[int | None]:
-    """Pages of 2 events; the ``limit`` of each read of an execution's events from the store, in order."""
-    monkeypatch.setattr(application_history, 'EVENT_PAGE', 2)
-    made: list[int | None] = []
-    read = Store.events
-
-    async def counted(store: Store, execution_id: str, *, after_seq: int = 0, limit: int | None = None) -> list[Event]:
-        made.append(limit)
-        return await read(store, execution_id, after_seq=after_seq, limit=limit)
-
-    monkeypatch.setattr(Store, 'events', counted)
-    return made
+    return paged_reads(monkeypatch, ID)
 
 
 async def recorded(system: System, nodes: int) -> list[Event]:
@@ -113,15 +102,8 @@ async def test_a_failed_read_after_the_first_page_ends_the_list_unclosed(
     client: httpx.AsyncClient, system: System, reads: list[int | None], caplog: pytest.LogCaptureFixture
 ) -> None:
     await recorded(system, 2)  # 7 events
-    read = Store.events
-
-    async def failing(store: Store, execution_id: str, *, after_seq: int = 0, limit: int | None = None) -> list[Event]:
-        if after_seq >= 2:
-            raise OSError('connection to the database lost')
-        return await read(store, execution_id, after_seq=after_seq, limit=limit)
-
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(Store, 'events', failing)
+        before_each_read(patch, connection_lost(after_seq=2))
         response = await client.get(f'/api/executions/{ID}/events')
     assert response.status_code == 200  # the status went out with the first page
     whole = (await client.get(f'/api/executions/{ID}/events', params=EVERY)).content
@@ -153,59 +135,20 @@ async def test_a_client_that_goes_away_stops_the_reading(
     assert [pages.ag_frame for pages in opened] == [None]  # the pages were closed, not left waiting at a page
 
 
-class StalledClient:
-    """A client, as a server hands it to the app, that reads the first chunk of a response and no more (the second
-    write waits for ever: ``stalled``), then hangs up when ``gone`` is set."""
-
-    def __init__(self) -> None:
-        self.body = b''
-        self.stalled = asyncio.Event()
-        self.gone = asyncio.Event()
-        self._requested = False
-
-    @staticmethod
-    def scope(path: str, token: str) -> dict[str, Any]:
-        return {
-            'type': 'http', 'asgi': {'version': '3.0'}, 'http_version': '1.1', 'method': 'GET', 'scheme': 'http',
-            'path': path, 'raw_path': path.encode(), 'query_string': b'', 'root_path': '',
-            'headers': [(b'host', b'flowmon'), (b'authorization', f'Bearer {token}'.encode())],
-            'client': ('127.0.0.1', 50000), 'server': ('flowmon', 80),
-        }  # fmt: skip
-
-    async def receive(self) -> dict[str, Any]:
-        if not self._requested:
-            self._requested = True
-            return {'type': 'http.request', 'body': b'', 'more_body': False}
-        await self.gone.wait()
-        return {'type': 'http.disconnect'}
-
-    async def send(self, message: dict[str, Any]) -> None:
-        if message['type'] != 'http.response.body':
-            return
-        if self.body:
-            self.stalled.set()
-            await asyncio.Event().wait()
-        self.body += message['body']
-
-
 async def test_an_execution_deleted_while_its_list_is_written_ends_it_unclosed(
     client: httpx.AsyncClient, system: System, reads: list[int | None], caplog: pytest.LogCaptureFixture
 ) -> None:
     """Each page is its own read: after a deletion between two, the next read finds nothing, which read as the end
     of the list (a valid, shorter list a script took for the whole one). The list ends unclosed, logged."""
     await recorded(system, 2)  # 7 events
-    read = Store.events
 
-    async def deleted_after_the_first_page(
-        store: Store, execution_id: str, *, after_seq: int = 0, limit: int | None = None
-    ) -> list[Event]:
+    async def deleted_after_the_first_page(execution_id: str, after_seq: int, _limit: int | None) -> None:
         if after_seq == 2:
             await system.application.executions.delete(execution_id)
-        return await read(store, execution_id, after_seq=after_seq, limit=limit)
 
     whole = (await client.get(f'/api/executions/{ID}/events', params=EVERY)).content
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(Store, 'events', deleted_after_the_first_page)
+        before_each_read(patch, deleted_after_the_first_page)
         response = await client.get(f'/api/executions/{ID}/events')
     assert response.status_code == 200  # the status went out with the first page
     assert response.content == whole[: whole.index(b',{"seq":3,')]  # the first page, the array left open
