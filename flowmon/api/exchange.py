@@ -3,33 +3,43 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response, status
 from starlette.datastructures import UploadFile
 
 from flowmon.application.errors import Invalid, Malformed, TooLarge
-from flowmon.application.exchange import IMPORT_LIMIT, MAX_IMPORT_BYTES
+from flowmon.application.exchange import IMPORT_LIMIT, MAX_IMPORT_BYTES, ExportStream
 from flowmon.application.views import imported_view, position_summary
 from flowmon.engine.core.inputs import body_location, in_body
 
 from .dependencies import Exchange, History, Stats
+from .written import WrittenAsReadResponse
 
 router = APIRouter(prefix='/api/executions', tags=['executions'])
 # An export as the import takes it, for /docs and generated clients: filled in when the API is installed.
 EXPORT_BODY: dict[str, Any] = {'schema': {'type': 'object'}}
 TOO_LARGE = f'the export is larger than {IMPORT_LIMIT}'
+log = logging.getLogger(__name__)
+
+
+def export_response(execution_id: str, stream: ExportStream) -> Response:
+    """An export file written as it is read (see ``Exchange.stream``): a failing read of a later page ends it
+    unfinished, a document the import refuses."""
+    return WrittenAsReadResponse(
+        stream.chunks,
+        close=stream.close,
+        log=log,
+        failure=f'exporting execution {execution_id!r} failed; its file ends unfinished',
+        headers={'Content-Disposition': f'attachment; filename="{stream.filename}"'},
+    )
 
 
 @router.get('/{execution_id}/export', response_class=Response, responses={200: {'content': {'application/json': {}}}})
 async def export(execution_id: str, exchange: Exchange) -> Response:
-    """The finished execution as one JSON file: workflow definition and every event."""
-    file = await exchange.export(execution_id)
-    return Response(
-        content=file.content,
-        media_type='application/json',
-        headers={'Content-Disposition': f'attachment; filename="{file.filename}"'},
-    )
+    """The finished execution as one JSON file: workflow definition and every event, written as it is read."""
+    return export_response(execution_id, await exchange.stream(execution_id))
 
 
 @router.post(

@@ -1,10 +1,11 @@
 """Export and import of executions (the document format and its checks: :mod:`.export_format`).
 
 Export writes a finished execution's workflow definition (resolved from its snapshot) and every event as one JSON
-file; import checks a file completely before anything is written, gives the execution a new id, and writes it in
-one transaction through the recorder's Core path, marked ``imported_from`` its original id (read-only history that
-replays like any other), with the definition stored once per content hash as for any run (its
-``execution.queued`` event names it by hash). The API's routes and the pages' buttons both call :class:`Exchange`.
+file, written as its events are read, a page at a time (:meth:`Exchange.stream`); import checks a file completely
+before anything is written, gives the execution a new id, and writes it in one transaction through the recorder's
+Core path, marked ``imported_from`` its original id (read-only history that replays like any other), with the
+definition stored once per content hash as for any run (its ``execution.queued`` event names it by hash). The API's
+routes and the pages' buttons both call :class:`Exchange`.
 
 A file may hold half a million events: reading, checking and writing one is seconds of work, done in a worker thread
 (the event loop keeps serving everyone else meanwhile), one file at a time (another import meanwhile is refused,
@@ -15,26 +16,29 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import Callable
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from flowmon.engine.core.events import utcnow
+from flowmon.engine.core.events import Event, utcnow
 from flowmon.engine.core.inputs import in_body
 from flowmon.engine.core.payload import PayloadBudget
+from flowmon.engine.core.state import TERMINAL_EXECUTION_STATUSES
 from flowmon.engine.nodes.base import NodeRegistry
 from flowmon.engine.runtime.scheduler import new_execution_id
 from flowmon.store.codec import dumps
 from flowmon.store.recorder import EventRecorder
 
 from .documents import export_schema
-from .errors import Conflict, TooLarge, Unavailable
+from .errors import Conflict, NotFound, TooLarge, Unavailable
 from .export_format import EXPORT_FORMAT, EXPORT_VERSION, parse_export, validate_export
 from .history import ExecutionHistory
+from .ids import unknown_execution
 
 MAX_IMPORT_BYTES = 50 * 1024 * 1024  # an export file; the perimeter's body cap of the import route is the same
 IMPORT_LIMIT = f'{MAX_IMPORT_BYTES // (1024 * 1024)} MB'  # the largest export file, as the refusals say it
+ENCODE_INLINE = 50  # events of a page encoded on the event loop; a larger page is encoded in a worker thread
 
 
 class ExportUnavailable(Conflict):
@@ -79,44 +83,68 @@ class Exchange:
         """The JSON schema of an export as ``POST /api/executions/import`` takes it (the import checks far more)."""
         return export_schema(self._registry)
 
-    async def document(self, execution_id: str) -> dict[str, Any]:
-        """The export document; raises NotFound, or ExportUnavailable while it runs or without a definition."""
-        index = await self._history.replay(execution_id)
-        state = index.final
-        if state is None or not state.is_terminal:
-            status = state.status if state is not None else 'queued'
-            raise ExportUnavailable(f'execution {execution_id!r} is still {status}; export it when it has finished')
-        definition = await self._history.recorded_definition(execution_id, state)
-        if definition is None:
-            raise ExportUnavailable(
-                f'the workflow definition of execution {execution_id!r} was not recorded and '
-                f'workflow {state.workflow_id!r} no longer exists'
-            )
+    async def stream(self, execution_id: str) -> ExportStream:
+        """The export of a finished execution, to be written as it is read; raises NotFound, or ExportUnavailable
+        while it runs or without a definition, before any of it is written.
+
+        Its head (the execution's status, times and number of events) comes from the execution's stored row, written
+        with its events in the same transaction, and its events a page at a time (``EVENT_PAGE``), each page encoded
+        as it is read: one page held at a time, however many events the execution has. The first page is read here,
+        so a failing first read is raised here too; a later one is raised by ``chunks``, as is an execution whose
+        events change while it is read (deleted meanwhile), rather than writing a document that is not the whole
+        of it. The bytes are those :func:`~flowmon.store.codec.dumps` wrote for the whole document at once."""
+        unknown = unknown_execution(execution_id)
+        if unknown is not None:
+            raise unknown
         record = await self._history.record(execution_id)
-        events = await asyncio.to_thread(lambda: [event.marshal() for event in index.events])
-        return {
+        if record is None:
+            raise NotFound(f'execution {execution_id!r} not found')
+        if record.status not in TERMINAL_EXECUTION_STATUSES:
+            status = record.status
+            raise ExportUnavailable(f'execution {execution_id!r} is still {status}; export it when it has finished')
+        pages = await self._history.event_pages(execution_id)
+        try:
+            first: list[Event] = await anext(pages, [])
+            if not first or first[0].seq != 1:  # its deletion has begun (its events go lowest seq first)
+                raise NotFound(f'execution {execution_id!r} not found')
+            workflow_id = record.workflow_id or None  # (the row holds '' for an execution that named no workflow)
+            definition = await self._history.recorded_definition(execution_id, workflow_id)
+            if definition is None:
+                raise ExportUnavailable(
+                    f'the workflow definition of execution {execution_id!r} was not recorded and '
+                    f'workflow {workflow_id!r} no longer exists'
+                )
+        except BaseException:
+            await pages.aclose()
+            raise
+        head = {
             'format': EXPORT_FORMAT,
             'version': EXPORT_VERSION,
             'exported_at': self._clock().isoformat(),
             'execution': {
                 'id': execution_id,
-                'workflow_id': state.workflow_id,
-                'status': state.status,
-                'created_at': state.created_at.isoformat() if state.created_at else None,
-                'finished_at': state.finished_at.isoformat() if state.finished_at else None,
-                'events': index.n,
-                'imported_from': record.imported_from if record else None,
+                'workflow_id': workflow_id,
+                'status': record.status,
+                'created_at': record.created_at.isoformat(),
+                'finished_at': record.finished_at.isoformat() if record.finished_at else None,
+                'events': record.last_seq,
+                'imported_from': record.imported_from,
             },
             'workflow': definition,
-            'events': events,
+            'events': [],
         }
+        name = f'flowmon-{workflow_id or "execution"}-{execution_id}.json'
+        chunks = _document_chunks(execution_id, dumps(head)[:-2].encode(), first, pages, record.last_seq)
+        return ExportStream(filename=_safe_filename(name), chunks=chunks, pages=pages)
 
     async def export(self, execution_id: str) -> ExportFile:
-        """:meth:`document` as a file named after the workflow and the execution."""
-        document = await self.document(execution_id)
-        name = f'flowmon-{document["execution"]["workflow_id"] or "execution"}-{execution_id}.json'
-        content = await asyncio.to_thread(lambda: dumps(document).encode('utf-8'))
-        return ExportFile(filename=_safe_filename(name), content=content)
+        """:meth:`stream` as a whole file (a download the pages hand to the browser)."""
+        stream = await self.stream(execution_id)
+        try:
+            content = b''.join([chunk async for chunk in stream.chunks])
+        finally:
+            await stream.close()
+        return ExportFile(filename=stream.filename, content=content)
 
     async def import_file(self, content: bytes) -> ImportedExecution:
         """Check and store an export file; raises TooLarge, ExportMalformed (not JSON) or ImportRejected, each marked
@@ -129,6 +157,21 @@ class Exchange:
         async with self._importing:
             document = await asyncio.to_thread(parse_export, content)  # measured before parsing: no parser recursion
             return await self._store(document)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExportStream:
+    """An export as it is written: a file name that is safe everywhere, and the JSON document's bytes, a chunk at a
+    time as the execution's events are read. ``close`` lets go of the reading however far it got (an
+    ``async for`` that stops early leaves the chunks unclosed)."""
+
+    filename: str
+    chunks: AsyncGenerator[bytes, None]
+    pages: AsyncGenerator[list[Event], None]
+
+    async def close(self) -> None:
+        await self.chunks.aclose()
+        await self.pages.aclose()
 
 
 async def import_execution(
@@ -150,6 +193,36 @@ async def import_execution(
     return ImportedExecution(
         id=execution_id, imported_from=valid.original_id, status=valid.state.status, events=len(events)
     )
+
+
+async def _document_chunks(
+    execution_id: str, head: bytes, first: list[Event], pages: AsyncGenerator[list[Event], None], count: int
+) -> AsyncGenerator[bytes, None]:
+    """The export document's bytes: ``head`` (its text up to the events' opening bracket), then the events a page at a
+    time, then the closing brackets. Raises ExportUnavailable when the events read are not ``1..count`` (the
+    execution was deleted while it was read)."""
+    yield head + await _members(first)
+    seq = first[-1].seq
+    async for page in pages:
+        if page[0].seq != seq + 1:
+            break
+        yield b',' + await _members(page)
+        seq = page[-1].seq
+    if seq != count:
+        raise ExportUnavailable(f'the events of execution {execution_id!r} changed while it was exported (deleted?)')
+    yield b']}'
+
+
+async def _members(events: list[Event]) -> bytes:
+    """The events as members of the document's ``events`` array (the array's text without its brackets): encoded
+    on the event loop for a few, in a worker thread for more."""
+    if len(events) <= ENCODE_INLINE:
+        return _encoded_members(events)
+    return await asyncio.to_thread(_encoded_members, events)
+
+
+def _encoded_members(events: list[Event]) -> bytes:
+    return dumps([event.marshal() for event in events])[1:-1].encode()
 
 
 def _safe_filename(name: str) -> str:

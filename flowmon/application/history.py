@@ -235,19 +235,20 @@ class ExecutionHistory:
         digest = snapshot_hash(first)
         return None if digest is None else await self._snapshots.resolve(digest)
 
-    async def recorded_definition(self, execution_id: str, state: ExecutionState) -> dict[str, Any] | None:
-        """The workflow the execution ran: its snapshot, else the stored workflow of that id (None when neither)."""
+    async def recorded_definition(self, execution_id: str, workflow_id: str | None) -> dict[str, Any] | None:
+        """The workflow the execution ran: its snapshot, else the stored workflow ``workflow_id`` (the one it ran;
+        None when neither)."""
         snapshot = await self.snapshot(execution_id)
         if snapshot is not None:
             return snapshot
-        stored = await self._history.get_workflow(state.workflow_id or '')
+        stored = await self._history.get_workflow(workflow_id or '')
         return dict(stored.definition) if stored is not None else None
 
     async def definition(self, execution_id: str, state: ExecutionState | None = None) -> dict[str, Any]:
         """What to draw: :meth:`recorded_definition`, else a bare graph of the nodes the state knows (no edges).
         Raises NotFound for an unknown execution."""
         state = state or await self.state(execution_id)
-        recorded = await self.recorded_definition(execution_id, state)
+        recorded = await self.recorded_definition(execution_id, state.workflow_id)
         if recorded is not None:
             return recorded
         name = state.workflow_id or 'Execution'

@@ -3,7 +3,6 @@ touch, how many views may be kept) and the one line a page shows for a bulk outc
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import UTC, datetime
 from typing import Any
@@ -87,8 +86,7 @@ async def test_a_bulk_rerun_reads_rows_not_histories_and_gives_each_its_outcome(
     quick = [await application.executions.start('quick', {'n': n}, trigger=api_trigger()) for n in range(3)]
     other = await application.executions.start('other', [1, 'two', {'three': None}], trigger=api_trigger())
     await system.engine.wait_idle()
-    document = await application.exchange.document(quick[0])
-    imported = (await application.exchange.import_file(json.dumps(document).encode())).id
+    imported = (await application.exchange.import_file((await application.exchange.export(quick[0])).content)).id
     await application.workflows.delete('other')
     running = await application.executions.start('slow', {}, trigger=api_trigger())
     catalog_reads: list[str] = []
@@ -175,8 +173,7 @@ async def test_a_bulk_cancel_stops_what_runs_and_reads_the_rest_together(
     await application.workflows.put('slow', SLOW)
     ended = [await application.executions.start('quick', {'n': n}, trigger=api_trigger()) for n in range(2)]
     await system.engine.wait_idle()
-    document = await application.exchange.document(ended[0])
-    imported = (await application.exchange.import_file(json.dumps(document).encode())).id
+    imported = (await application.exchange.import_file((await application.exchange.export(ended[0])).content)).id
     running = [await application.executions.start('slow', {}, trigger=api_trigger()) for _ in range(2)]
 
     async def no_fold(*args: Any, **kwargs: Any) -> Any:

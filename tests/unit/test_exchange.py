@@ -148,7 +148,7 @@ async def test_import_round_trip_gives_the_same_events_under_a_new_id(
         ('parse', 'succeeded', 3),
         ('report', 'succeeded', 1),
     }
-    again = await exchange.document(imported.id)
+    again = json.loads((await exchange.export(imported.id)).content)
     assert again['execution']['imported_from'] == finished
     assert [e['data'] for e in again['events']] == [e['data'] for e in document['events']]
 
@@ -166,9 +166,9 @@ async def test_a_running_execution_cannot_be_exported_and_an_unknown_one_is_not_
 ) -> None:
     running = stack[0].submit(parse_workflow(SLOW, REGISTRY))
     with pytest.raises(ExportUnavailable, match=r'still (queued|running)'):
-        await exchange.document(running)  # the use case flushes the recorder itself: reads see every write
+        await exchange.export(running)  # the use case flushes the recorder itself: reads see every write
     with pytest.raises(NotFound):
-        await exchange.document('nope')
+        await exchange.export('nope')
 
 
 async def test_a_queued_event_without_a_snapshot_gets_the_exported_definition(

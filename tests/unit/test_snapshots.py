@@ -78,7 +78,7 @@ async def test_replay_export_and_the_live_page_resolve_the_hash(system: System) 
     assert system.application.live.snapshot(execution_id) == expected  # in memory: drawn without a query
     index = await system.application.history.replay(execution_id)
     assert index.workflow == expected and index.node_order == ('shape', 'note')
-    document = await system.application.exchange.document(execution_id)
+    document = json.loads((await system.application.exchange.export(execution_id)).content)
     assert document['workflow'] == expected  # the export holds the whole definition
     assert document['events'][0]['data']['workflow_hash'] == definition_hash(expected)
     assert document['events'][0]['data']['trigger'] == {'type': 'ui'}
