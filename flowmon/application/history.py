@@ -80,6 +80,13 @@ def search_query(text: str) -> str:
         raise Invalid(str(exc), at='q') from None
 
 
+def _check_follows(execution_id: str, after_seq: int, page: Sequence[Event]) -> None:
+    """An execution's events run 1..n without a gap: a page read after ``after_seq`` that starts later lost some to a
+    deletion under way (raises NotFound)."""
+    if page and page[0].seq != after_seq + 1:
+        raise NotFound(f'execution {execution_id!r} was deleted while its events were being read')
+
+
 class ExecutionHistory:
     """Every read of past and present executions that pages and routes make."""
 
@@ -185,16 +192,21 @@ class ExecutionHistory:
         raised before the caller has answered anything; the rest are read as the pages are taken."""
         size = EVENT_PAGE
         first = await self.events(execution_id, after_seq=after_seq, limit=size)
+        _check_follows(execution_id, after_seq, first)
         return self._next_pages(execution_id, first, size)
 
     async def _next_pages(self, execution_id: str, page: list[Event], size: int) -> AsyncGenerator[list[Event], None]:
-        """Each page is its own read: a page that comes back short may mean the execution was deleted meanwhile, and
-        a list cut short must not pass for the whole one (NotFound then: the caller's list ends unclosed)."""
+        """Each page is its own read, and a deletion takes an execution's events lowest seq first, its row last: a
+        page that does not start right after the one before, or a short one of an execution no longer stored, means
+        a deletion overtook the reading, and a list cut short must not pass for the whole one (NotFound then: the
+        caller's list ends unclosed)."""
         while page:
             yield page
             if len(page) < size:
                 return
-            page = await self._history.events(execution_id, after_seq=page[-1].seq, limit=size)
+            last = page[-1].seq
+            page = await self._history.events(execution_id, after_seq=last, limit=size)
+            _check_follows(execution_id, last, page)
             if len(page) < size and not await self._exists(execution_id):
                 raise NotFound(f'execution {execution_id!r} was deleted while its events were being read')
 

@@ -13,10 +13,12 @@ import pytest
 from event_history import History
 from fastapi import FastAPI
 from paged_reads import StalledClient, before_each_read, connection_lost, paged_reads
+from sqlalchemy import delete
 
 from flowmon.application.history import ExecutionHistory
 from flowmon.bootstrap import System
 from flowmon.engine import Event, EventType
+from flowmon.store.tables import EventRow
 
 ID = 'paged'
 EVERY = {'limit': 100_000}  # the same list through the route's other path: FastAPI's encoding of the whole list
@@ -153,3 +155,29 @@ async def test_an_execution_deleted_while_its_list_is_written_ends_it_unclosed(
     assert response.status_code == 200  # the status went out with the first page
     assert response.content == whole[: whole.index(b',{"seq":3,')]  # the first page, the array left open
     assert f"execution '{ID}' was deleted while its events were being read" in caplog.text
+
+
+async def test_events_deleted_while_the_list_is_written_end_it_unclosed(
+    client: httpx.AsyncClient, system: System, reads: list[int | None], caplog: pytest.LogCaptureFixture
+) -> None:
+    """A deletion takes an execution's events lowest seq first, its row last: a reading it overtakes skipped events
+    and closed a list that read as whole. A page that does not start right after the one before ends it unclosed."""
+    await recorded(system, 2)  # 7 events
+
+    async def deleting(_execution_id: str, after_seq: int, _limit: int | None) -> None:
+        if after_seq == 2:
+            async with system.db.engine.begin() as conn:
+                table = EventRow.__table__  # type: ignore[attr-defined]
+                await conn.execute(delete(table).where(table.c.execution_id == ID, table.c.seq <= 4))
+
+    whole = (await client.get(f'/api/executions/{ID}/events', params=EVERY)).content
+    with pytest.MonkeyPatch.context() as patch:
+        before_each_read(patch, deleting)
+        response = await client.get(f'/api/executions/{ID}/events')
+    assert response.status_code == 200  # the status went out with the first page
+    assert response.content == whole[: whole.index(b',{"seq":3,')]  # the first page, the array left open
+    assert f"execution '{ID}' was deleted while its events were being read" in caplog.text
+
+    # a reading that starts once the deletion has begun: refused before the list starts, as the export is
+    missing = await client.get(f'/api/executions/{ID}/events')
+    assert missing.status_code == 404, missing.text
