@@ -8,13 +8,18 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
+from sqlalchemy import delete
 
 from flowmon.application import history as application_history
 from flowmon.engine import Event
 from flowmon.store.history import History as Store
+from flowmon.store.tables import EventRow
+
+if TYPE_CHECKING:
+    from flowmon.bootstrap import System
 
 
 def paged_reads(monkeypatch: pytest.MonkeyPatch, execution_id: str) -> list[int | None]:
@@ -51,6 +56,13 @@ def connection_lost(*, after_seq: int) -> Callable[[str, int, int | None], Await
             raise OSError('connection to the database lost')
 
     return failing
+
+
+async def delete_events(system: System, execution_id: str, *, through_seq: int) -> None:
+    """Delete the execution's events up to ``through_seq``, as its deletion does first (lowest seq first)."""
+    async with system.db.engine.begin() as conn:
+        table = EventRow.__table__  # type: ignore[attr-defined]
+        await conn.execute(delete(table).where(table.c.execution_id == execution_id, table.c.seq <= through_seq))
 
 
 class StalledClient:

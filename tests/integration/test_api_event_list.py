@@ -12,13 +12,11 @@ import httpx
 import pytest
 from event_history import History
 from fastapi import FastAPI
-from paged_reads import StalledClient, before_each_read, connection_lost, paged_reads
-from sqlalchemy import delete
+from paged_reads import StalledClient, before_each_read, connection_lost, delete_events, paged_reads
 
 from flowmon.application.history import ExecutionHistory
 from flowmon.bootstrap import System
 from flowmon.engine import Event, EventType
-from flowmon.store.tables import EventRow
 
 ID = 'paged'
 EVERY = {'limit': 100_000}  # the same list through the route's other path: FastAPI's encoding of the whole list
@@ -137,16 +135,26 @@ async def test_a_client_that_goes_away_stops_the_reading(
     assert [pages.ag_frame for pages in opened] == [None]  # the pages were closed, not left waiting at a page
 
 
+@pytest.mark.parametrize('deletion', ['whole', 'under way'])
 async def test_an_execution_deleted_while_its_list_is_written_ends_it_unclosed(
-    client: httpx.AsyncClient, system: System, reads: list[int | None], caplog: pytest.LogCaptureFixture
+    client: httpx.AsyncClient,
+    system: System,
+    reads: list[int | None],
+    caplog: pytest.LogCaptureFixture,
+    deletion: str,
 ) -> None:
-    """Each page is its own read: after a deletion between two, the next read finds nothing, which read as the end
-    of the list (a valid, shorter list a script took for the whole one). The list ends unclosed, logged."""
+    """Each page is its own read, and a deletion takes an execution's events lowest seq first, its row last: a
+    reading it overtook found nothing more (``whole``) or skipped the events deleted (``under way``), and closed a
+    list that read as the whole one. The list ends unclosed, logged; a reading that starts after it gets 404."""
     await recorded(system, 2)  # 7 events
 
     async def deleted_after_the_first_page(execution_id: str, after_seq: int, _limit: int | None) -> None:
-        if after_seq == 2:
+        if after_seq != 2:
+            return
+        if deletion == 'whole':
             await system.application.executions.delete(execution_id)
+        else:
+            await delete_events(system, execution_id, through_seq=4)
 
     whole = (await client.get(f'/api/executions/{ID}/events', params=EVERY)).content
     with pytest.MonkeyPatch.context() as patch:
@@ -155,29 +163,4 @@ async def test_an_execution_deleted_while_its_list_is_written_ends_it_unclosed(
     assert response.status_code == 200  # the status went out with the first page
     assert response.content == whole[: whole.index(b',{"seq":3,')]  # the first page, the array left open
     assert f"execution '{ID}' was deleted while its events were being read" in caplog.text
-
-
-async def test_events_deleted_while_the_list_is_written_end_it_unclosed(
-    client: httpx.AsyncClient, system: System, reads: list[int | None], caplog: pytest.LogCaptureFixture
-) -> None:
-    """A deletion takes an execution's events lowest seq first, its row last: a reading it overtakes skipped events
-    and closed a list that read as whole. A page that does not start right after the one before ends it unclosed."""
-    await recorded(system, 2)  # 7 events
-
-    async def deleting(_execution_id: str, after_seq: int, _limit: int | None) -> None:
-        if after_seq == 2:
-            async with system.db.engine.begin() as conn:
-                table = EventRow.__table__  # type: ignore[attr-defined]
-                await conn.execute(delete(table).where(table.c.execution_id == ID, table.c.seq <= 4))
-
-    whole = (await client.get(f'/api/executions/{ID}/events', params=EVERY)).content
-    with pytest.MonkeyPatch.context() as patch:
-        before_each_read(patch, deleting)
-        response = await client.get(f'/api/executions/{ID}/events')
-    assert response.status_code == 200  # the status went out with the first page
-    assert response.content == whole[: whole.index(b',{"seq":3,')]  # the first page, the array left open
-    assert f"execution '{ID}' was deleted while its events were being read" in caplog.text
-
-    # a reading that starts once the deletion has begun: refused before the list starts, as the export is
-    missing = await client.get(f'/api/executions/{ID}/events')
-    assert missing.status_code == 404, missing.text
+    assert (await client.get(f'/api/executions/{ID}/events')).status_code == 404

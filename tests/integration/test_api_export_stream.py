@@ -12,7 +12,7 @@ import httpx
 import pytest
 from event_history import History
 from fastapi import FastAPI
-from paged_reads import StalledClient, before_each_read, connection_lost, paged_reads
+from paged_reads import StalledClient, before_each_read, connection_lost, delete_events, paged_reads
 from sqlalchemy import delete
 from store_samples import chain
 
@@ -163,11 +163,9 @@ async def test_events_deleted_while_the_file_is_written_end_it_unfinished(
     """Deleting an execution takes its events lowest seq first: a file written meanwhile must not pass for whole."""
     await recorded(system, 2)  # 7 events
 
-    async def deleting(_execution_id: str, after_seq: int, _limit: int | None) -> None:
+    async def deleting(execution_id: str, after_seq: int, _limit: int | None) -> None:
         if after_seq == 2:
-            async with system.db.engine.begin() as conn:
-                table = EventRow.__table__  # type: ignore[attr-defined]
-                await conn.execute(delete(table).where(table.c.execution_id == ID, table.c.seq <= 4))
+            await delete_events(system, execution_id, through_seq=4)
 
     with pytest.MonkeyPatch.context() as patch:
         before_each_read(patch, deleting)
