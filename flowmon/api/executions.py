@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncGenerator
 from typing import Annotated, Any, cast
@@ -11,6 +10,7 @@ from fastapi import APIRouter, Body, Query, Response, status
 from pydantic import TypeAdapter
 
 from flowmon.application.bulk import MAX_BULK, BulkFilter
+from flowmon.application.history import encoded_page
 from flowmon.application.origins import ACCEPTED as ORIGINS_ACCEPTED
 from flowmon.application.views import event_view, execution_summary, page_view
 from flowmon.engine.core.events import Event
@@ -95,7 +95,6 @@ EventList = list[dict[str, Any]]
 # FastAPI's own encoding of the route's list (pydantic's, as for any route returning a value): the streamed body is
 # byte for byte the body it wrote for the whole list at once.
 _EVENT_LIST = TypeAdapter(EventList)
-ENCODE_INLINE = 50  # events of a page encoded on the event loop; a larger page is encoded in a worker thread
 
 
 def _page_json(events: list[Event]) -> bytes:
@@ -115,8 +114,7 @@ class EventListResponse(WrittenAsReadResponse):
 async def _event_list(pages: AsyncGenerator[list[Event], None]) -> AsyncGenerator[bytes, None]:
     separator = b'['
     async for page in pages:
-        encoded = _page_json(page) if len(page) <= ENCODE_INLINE else await asyncio.to_thread(_page_json, page)
-        yield separator + encoded
+        yield separator + await encoded_page(page, _page_json)
         separator = b','
     yield b'[]' if separator == b'[' else b']'
 

@@ -33,12 +33,11 @@ from flowmon.store.recorder import EventRecorder
 from .documents import export_schema
 from .errors import Conflict, NotFound, TooLarge, Unavailable
 from .export_format import EXPORT_FORMAT, EXPORT_VERSION, parse_export, validate_export
-from .history import ExecutionHistory
+from .history import ExecutionHistory, encoded_page
 from .ids import unknown_execution
 
 MAX_IMPORT_BYTES = 50 * 1024 * 1024  # an export file; the perimeter's body cap of the import route is the same
 IMPORT_LIMIT = f'{MAX_IMPORT_BYTES // (1024 * 1024)} MB'  # the largest export file, as the refusals say it
-ENCODE_INLINE = 50  # events of a page encoded on the event loop; a larger page is encoded in a worker thread
 
 
 class ExportUnavailable(Conflict):
@@ -105,7 +104,7 @@ class Exchange:
         pages = await self._history.event_pages(execution_id)
         try:
             first: list[Event] = await anext(pages, [])
-            if not first or first[0].seq != 1:  # its deletion has begun (its events go lowest seq first)
+            if not first:  # (a first page not starting at seq 1, a deletion begun, event_pages refuses)
                 raise NotFound(f'execution {execution_id!r} not found')
             workflow_id = record.workflow_id or None  # (the row holds '' for an execution that named no workflow)
             definition = await self._history.recorded_definition(execution_id, workflow_id)
@@ -199,13 +198,11 @@ async def _document_chunks(
     execution_id: str, head: bytes, first: list[Event], pages: AsyncGenerator[list[Event], None], count: int
 ) -> AsyncGenerator[bytes, None]:
     """The export document's bytes: ``head`` (its text up to the events' opening bracket), then the events a page at a
-    time, then the closing brackets. Raises ExportUnavailable when the events read are not ``1..count`` (the
-    execution was deleted while it was read)."""
+    time, then the closing brackets. Raises ExportUnavailable when the events read end before ``count`` (the
+    execution's last events deleted while it was read: ``pages`` refuse a gap themselves)."""
     yield head + await _members(first)
     seq = first[-1].seq
     async for page in pages:
-        if page[0].seq != seq + 1:
-            break
         yield b',' + await _members(page)
         seq = page[-1].seq
     if seq != count:
@@ -214,11 +211,8 @@ async def _document_chunks(
 
 
 async def _members(events: list[Event]) -> bytes:
-    """The events as members of the document's ``events`` array (the array's text without its brackets): encoded
-    on the event loop for a few, in a worker thread for more."""
-    if len(events) <= ENCODE_INLINE:
-        return _encoded_members(events)
-    return await asyncio.to_thread(_encoded_members, events)
+    """The events as members of the document's ``events`` array (the array's text without its brackets)."""
+    return await encoded_page(events, _encoded_members)
 
 
 def _encoded_members(events: list[Event]) -> bytes:

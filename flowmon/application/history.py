@@ -10,6 +10,7 @@ the same replay index that replay, comparison and ``/state?at=k`` use.
 
 from __future__ import annotations
 
+import asyncio
 import statistics
 from collections.abc import AsyncGenerator, Callable, Collection, Sequence
 from dataclasses import dataclass
@@ -36,6 +37,7 @@ __all__ = ['ExecutionHistory', 'ExecutionQuery', 'ExecutionRecord', 'Position', 
 
 ETA_SAMPLE = 20  # past successful executions whose median duration predicts a running one
 EVENT_PAGE = 1_000  # events read at a time when every event of an execution is wanted (see event_pages)
+ENCODE_INLINE = 50  # events of a page encoded on the event loop; a larger page is encoded in a worker thread
 
 
 class ExecutionFilters(TypedDict, total=False):
@@ -78,6 +80,14 @@ def search_query(text: str) -> str:
         return normalise_query(text)
     except ValueError as exc:
         raise Invalid(str(exc), at='q') from None
+
+
+async def encoded_page(events: list[Event], encode: Callable[[list[Event]], bytes]) -> bytes:
+    """``encode(events)``, a page of :meth:`ExecutionHistory.event_pages`: on the event loop for a few events, in a
+    worker thread for more (so a page of large outputs does not hold up everyone else)."""
+    if len(events) <= ENCODE_INLINE:
+        return encode(events)
+    return await asyncio.to_thread(encode, events)
 
 
 def _check_follows(execution_id: str, after_seq: int, page: Sequence[Event]) -> None:
