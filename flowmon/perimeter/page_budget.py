@@ -6,7 +6,8 @@ bounds the memory such pages hold, not their rate: a script loading the sign-in 
 core busy and slows every signed-in user. So each address (the peer uvicorn reports: forwarded headers count only
 from ``FLOWMON_TRUSTED_PROXIES``) has a budget of page loads while its browser is not signed in: a token bucket of
 ``per_minute`` loads that refills at ``per_minute`` a minute, so a whole minute's loads may come at once. Past it the
-answer is 429 with ``Retry-After``, before anything of the page is built. A person reloading the sign-in page, or the
+answer is 429 with ``Retry-After``, before anything of the page is built: a short static page for a browser (a
+request that accepts ``text/html``), a line of text for any other caller. A person reloading the sign-in page, or the
 browser tests signing in, load a few a minute; a script gets the bucket, then one load a second (at 60 a minute).
 
 Signed-in browsers are never counted nor refused, and neither is what is no page (the API, ``/hooks/``, NiceGUI's
@@ -23,14 +24,47 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from starlette.responses import PlainTextResponse
+from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from .sessions import header
 from .token_gate import client_address
 
 LOG_EVERY_SECONDS = 60.0
 
 log = logging.getLogger('flowmon.auth')
+
+# The refusal a browser shows: static bytes around the seconds to wait, nothing from the request. Under the app's CSP
+# (perimeter.security_headers): no script, and one <style> block, which style-src 'unsafe-inline' allows (a hash would
+# make browsers ignore that 'unsafe-inline', which NiceGUI's pages need). The sign-in link that flowmon prints at
+# start (/?token=...) is no page load of the budget's (only /login is: web.sign_in.is_page_load), and signs in.
+_PAGE_BEFORE_WAIT = b"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="color-scheme" content="light dark">
+<title>Too many page loads - flowmon</title>
+<style>
+body { margin: 0; font-family: system-ui, sans-serif; line-height: 1.5; background: #fff; color: #1d1d1d; }
+main { max-width: 36rem; margin: 4rem auto; padding: 0 1.5rem; }
+h1 { font-size: 1.5rem; margin: 0 0 1rem; }
+code { font-size: 0.95em; white-space: nowrap; }
+@media (prefers-color-scheme: dark) { body { background: #121212; color: #e6e6e6; } }
+</style>
+</head>
+<body>
+<main>
+<h1>Too many page loads</h1>
+<p>Your network address has loaded the sign-in page too often without signing in.
+Wait <strong>"""
+_PAGE_AFTER_WAIT = b"""</strong>, then load the page again.</p>
+<p>Signing in is not limited by this: open the link with the access token (<code>/?token=&hellip;</code>, as flowmon
+printed it when it started) and this browser is signed in at once.</p>
+</main>
+</body>
+</html>
+"""
 
 
 @dataclass(slots=True)
@@ -118,8 +152,39 @@ class AnonymousPageBudget:
         ):
             wait = self.budget.take(client_address(scope))
             if wait:
-                message = f'too many page loads without signing in from your address; try again in {wait} s'
-                response = PlainTextResponse(message, status_code=429, headers={'Retry-After': str(wait)})
-                await response(scope, receive, send)
+                await refusal(wait, html=accepts_html(scope))(scope, receive, send)
                 return
         await self.app(scope, receive, send)
+
+
+def refusal(wait: int, *, html: bool) -> Response:
+    """The 429 for a load past the budget: ``wait`` seconds in ``Retry-After``, and in a page or a line of text."""
+    headers = {'Retry-After': str(wait), 'Vary': 'Accept'}
+    if html:
+        seconds = b'%d second' % wait if wait == 1 else b'%d seconds' % wait
+        return HTMLResponse(_PAGE_BEFORE_WAIT + seconds + _PAGE_AFTER_WAIT, status_code=429, headers=headers)
+    message = f'too many page loads without signing in from your address; try again in {wait} s'
+    return PlainTextResponse(message, status_code=429, headers=headers)
+
+
+def accepts_html(scope: Scope) -> bool:
+    """Whether the request's ``Accept`` names ``text/html`` (not at ``q=0``), as a browser loading a page does."""
+    accept = header(scope, b'accept')
+    if not accept:
+        return False
+    for media_range in accept.decode('latin-1').lower().split(','):
+        media_type, *params = (part.strip() for part in media_range.split(';'))
+        if media_type == 'text/html':
+            return not any(_weight(param) == 0 for param in params)
+    return False
+
+
+def _weight(param: str) -> float | None:
+    """The weight a media range's parameter gives (``q=0.5``: 0.5), or ``None`` when it is no weight."""
+    name, _, value = param.partition('=')
+    if name.strip() != 'q':
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        return None

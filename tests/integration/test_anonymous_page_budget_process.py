@@ -1,5 +1,6 @@
 """Page loads without a signed-in session are budgeted per address (FLOWMON_ANONYMOUS_PAGES_PER_MINUTE): past it a
-visitor gets 429 with Retry-After before any page is built, while signed-in browsers, the sign-in itself, the API,
+visitor gets 429 with Retry-After before any page is built (a short static page for a browser, a line of text for
+other callers), while signed-in browsers, the sign-in itself, the API,
 the hooks and what is no page are never limited by it. Each test speaks for its own address, given by the trusted
 proxy's X-Forwarded-For (the flowmon under test believes it from 127.0.0.1)."""
 
@@ -14,11 +15,14 @@ import httpx
 import pytest
 from flowmon_process import FlowmonProcess
 
+from flowmon.perimeter.security_headers import CONTENT_SECURITY_POLICY
+
 TOKEN = 'page-budget-test-token-0123'
 BUDGET = 3  # loads a minute, at once: one more every 20 s, so none comes back within a test
 KEPT = 10  # pages kept for a browser yet to connect (the least the setting takes)
 SOCKET = '/_nicegui_ws/socket.io/'
 CLIENT_ID = re.compile(r'client_id[\'"]?:\s*[\'"]([0-9a-f-]{36})')
+BROWSER_ACCEPT = 'text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8'
 _hosts = itertools.count(1)
 
 
@@ -75,9 +79,14 @@ def spend_budget(browser: httpx.Client) -> list[str]:
 def assert_refused(response: httpx.Response) -> None:
     assert response.status_code == 429, (response.status_code, response.text[:300])
     assert 1 <= int(response.headers['retry-after']) <= 60 // BUDGET
-    assert response.headers['content-type'].startswith('text/plain')
+    assert response.headers['content-type'] == 'text/plain; charset=utf-8'
+    assert varies_on_accept(response)  # a browser is answered with a page
     if response.request.method != 'HEAD':
         assert 'too many page loads without signing in' in response.text
+
+
+def varies_on_accept(response: httpx.Response) -> bool:
+    return 'accept' in {name.strip().lower() for name in response.headers.get('vary', '').split(',')}
 
 
 def connects(browser: httpx.Client, client_id: str) -> bool:
@@ -171,3 +180,56 @@ def flowmon_page(flowmon: FlowmonProcess) -> str:
         response = fresh.get('/login')
     assert response.status_code == 200
     return response.text
+
+
+def test_a_browser_refused_gets_a_static_page_saying_how_long_to_wait_and_that_the_sign_in_link_still_works(
+    visitor: Callable[..., httpx.Client], address: str
+) -> None:
+    browser = visitor(address)
+    spend_budget(browser)
+    marker = 'echo-' + uuid.uuid4().hex
+    headers = {'Accept': BROWSER_ACCEPT, 'User-Agent': marker, 'Referer': f'{browser.base_url}/{marker}'}
+    refused = browser.get('/login', params={'redirect_to': f'/{marker}', marker: marker}, headers=headers)
+
+    assert refused.status_code == 429
+    wait = int(refused.headers['retry-after'])
+    assert 1 <= wait <= 60 // BUDGET
+    assert refused.headers['content-type'] == 'text/html; charset=utf-8'
+    assert varies_on_accept(refused)
+    assert refused.headers['content-security-policy'] == CONTENT_SECURITY_POLICY
+    page = refused.text
+    assert page.startswith('<!DOCTYPE html>') and '<h1>Too many page loads</h1>' in page
+    assert f'Wait <strong>{wait} seconds</strong>' in page
+    assert 'open the link with the access token' in page
+    assert 'prefers-color-scheme: dark' in page
+    # nothing of the request is echoed, and the page needs nothing the policy refuses: no script, no resource, no
+    # style attribute, and the one <style> block is allowed by style-src 'unsafe-inline'
+    for echoed in (marker, address, 'redirect_to', TOKEN):
+        assert echoed not in page
+    for needed in ('<script', 'src=', 'href=', 'style=', 'url('):
+        assert needed not in page
+    assert page.count('<style>') == 1
+    assert "style-src 'self' 'unsafe-inline';" in refused.headers['content-security-policy']
+    assert browser.head('/login', headers={'Accept': BROWSER_ACCEPT}).headers['content-type'].startswith('text/html')
+
+    # what the page says: the link flowmon prints at start signs this browser in, and it may load pages again
+    signed = browser.get('/?token=' + TOKEN, headers={'Accept': BROWSER_ACCEPT}, follow_redirects=False)
+    assert (signed.status_code, signed.headers['location']) == (303, '/')
+    assert browser.get('/', headers={'Accept': BROWSER_ACCEPT}).status_code == 200
+    assert browser.get('/login', headers={'Accept': BROWSER_ACCEPT}).status_code == 200
+
+
+@pytest.mark.parametrize('accept', [None, '*/*', 'application/json', 'text/plain', 'text/html;q=0, */*'])
+def test_a_caller_that_asks_for_no_html_is_refused_with_a_line_of_text(
+    visitor: Callable[..., httpx.Client], address: str, accept: str | None
+) -> None:
+    browser = visitor(address)
+    spend_budget(browser)
+    if accept is None:
+        del browser.headers['accept']  # (httpx sends */* unless told)
+    else:
+        browser.headers['accept'] = accept
+    refused = browser.get('/login')
+    assert refused.request.headers.get('accept') == accept
+    assert_refused(refused)
+    assert 'access token' not in refused.text and '<' not in refused.text

@@ -1,5 +1,6 @@
 """The budget of page loads without sign-in on a fake clock: a minute's loads at once, then one as each refills, a
-Retry-After until the next; per address; bounded memory; refusals logged once a minute per address."""
+Retry-After until the next; per address; bounded memory; refusals logged once a minute per address; the refusal a
+browser gets."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from collections.abc import Callable
 
 import pytest
 
-from flowmon.perimeter.page_budget import PageBudget
+from flowmon.perimeter.page_budget import PageBudget, accepts_html, refusal
 
 
 def fake_clock() -> tuple[list[float], Callable[[], float]]:
@@ -81,3 +82,30 @@ def test_refusals_are_logged_once_a_minute_per_address(caplog: pytest.LogCapture
 def test_a_budget_of_nothing_is_no_budget() -> None:
     with pytest.raises(ValueError):
         PageBudget(0)
+
+
+@pytest.mark.parametrize(
+    ('accept', 'html'),
+    [
+        ('text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8', True),  # a browser loading a page
+        ('Text/HTML; q=0.5', True),
+        ('application/json, text/html;level=1', True),
+        ('text/html;q=0, */*', False),
+        ('text/html; q=0.000', False),
+        ('*/*', False),
+        ('text/*', False),
+        ('application/json', False),
+        ('', False),
+        (None, False),
+    ],
+)
+def test_the_refusal_is_a_page_when_the_request_accepts_html(accept: str | None, html: bool) -> None:
+    headers = [] if accept is None else [(b'accept', accept.encode())]
+    assert accepts_html({'type': 'http', 'headers': headers}) is html
+
+
+def test_the_refusal_page_counts_the_seconds_in_words() -> None:
+    assert b'Wait <strong>1 second</strong>' in refusal(1, html=True).body
+    assert b'Wait <strong>20 seconds</strong>' in refusal(20, html=True).body
+    text = b'too many page loads without signing in from your address; try again in 20 s'
+    assert refusal(20, html=False).body == text
