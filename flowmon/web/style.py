@@ -37,6 +37,13 @@ body { background: var(--fm-page); color: var(--fm-text); }
 .fm-nav.fm-nav-active { color: var(--fm-primary-text) !important;
                         background: color-mix(in srgb, var(--q-primary) 10%, transparent); }
 .fm-header-btn { color: var(--fm-muted) !important; }
+/* the saved views drawer beside the page (widgets/saved_views.py) is as tall as the page, so its background runs
+   down to the page's end at any scroll; its list stays in view below the header (sticky at the drawer's own top,
+   which Quasar sets to the header's height). On a narrow screen it lies over the page, fixed, as Quasar has it */
+.q-drawer--standard > .fm-drawer { position: sticky; top: inherit;
+                                   height: calc(100vh - var(--fm-header-height)) !important; } /* not .fit's */
+:root { --fm-header-height: 51px; }
+.fm-header { min-height: var(--fm-header-height); }
 /* narrow screens: the navigation tabs collapse into the menu button (shell.py) */
 .fm-nav-menu { display: none !important; }
 @media (max-width: 760px) {

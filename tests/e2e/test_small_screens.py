@@ -286,6 +286,12 @@ CUT_NODE_ROWS = """() => [...document.querySelectorAll('.fm-nr-name, .fm-nr-id, 
  .filter(e => e.scrollWidth > e.clientWidth + 1).map(e => e.textContent)"""
 
 
+# where the saved views drawer's background (Quasar's aside, which has its colour) ends, and the page's height
+DRAWER_COVERS = """(e) => { const aside = e.closest('.q-drawer'); return {
+  bottom: aside.getBoundingClientRect().bottom + scrollY, page: document.scrollingElement.scrollHeight,
+  window: innerHeight }; }"""
+
+
 @pytest.mark.parametrize('width', [WIDTH, 1400])
 def test_the_node_list_shows_names_whole_beside_a_long_detail(browser: Browser, server: Any, width: int) -> None:
     """A skipped node's reason ("upstream 'parse_rows' failed") took the room of its name beside the canvas: the
@@ -301,6 +307,11 @@ def test_the_node_list_shows_names_whole_beside_a_long_detail(browser: Browser, 
         expect(row).to_contain_text("upstream 'parse_rows' failed")
         row.scroll_into_view_if_needed()
         assert page.evaluate(CUT_NODE_ROWS) == []
+        if width >= 1024:  # the saved views beside this long page: their background runs down to its end
+            drawer = page.get_by_test_id('views-drawer')
+            expect(drawer).to_be_visible()
+            covered = drawer.evaluate(DRAWER_COVERS)
+            assert covered['page'] > covered['window'] and covered['bottom'] >= covered['page'] - 1, covered
     finally:
         context.close()
 

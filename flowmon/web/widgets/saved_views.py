@@ -35,7 +35,7 @@ class SavedViewsDrawer:
         self._application = application
         self._seen = -1
         with (
-            ui.left_drawer(value=False, elevated=False)
+            ui.left_drawer(value=False, elevated=False, fixed=False)  # as tall as the page: style.py keeps its list
             .props('bordered width=260 data-testid=views-drawer')
             .classes('fm-drawer')
             .mark('views-drawer') as self.drawer
