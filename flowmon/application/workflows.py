@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -41,7 +42,19 @@ __all__ = [
     'StoredWorkflow',
     'WorkflowChanged',
     'Workflows',
+    'name_order',
 ]
+
+_DIGITS = re.compile(r'([0-9]+)')
+
+
+def name_order(name: str, workflow_id: str = '') -> tuple[object, ...]:
+    """The sort key of workflows wherever they are listed: by name in natural order (a run of digits compares as the
+    number it is, "wf 2" before "wf 10"; case is ignored, "a" before "B"), ties broken by the exact name, then the
+    id. Numbers compare by their digits (length, then digits), so a name of any length sorts without int()."""
+    parts = _DIGITS.split(name.casefold())  # text, digits, text, ...: each place holds one kind
+    key = [(len(part.lstrip('0')), part.lstrip('0')) if index % 2 else part for index, part in enumerate(parts)]
+    return (key, name, workflow_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,8 +127,8 @@ class Workflows:
         return workflow_schema(self._catalog.registry, id_required=False)
 
     async def all(self) -> list[StoredWorkflow]:
-        """Every stored workflow, by name."""
-        return await self._catalog.all()
+        """Every stored workflow, by name (:func:`name_order`: the same in any database, whatever its collation)."""
+        return sorted(await self._catalog.all(), key=lambda stored: name_order(stored.name, stored.id))
 
     async def get(self, workflow_id: str) -> StoredWorkflow:
         """The stored workflow; raises NotFound."""

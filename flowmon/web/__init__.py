@@ -31,6 +31,7 @@ from .pages import (
     webhooks,
     workflow,
     workflow_editor,
+    workflows,
 )
 from .routing import GuardedSubPages, with_error_panel
 from .socket_text import keep_lone_surrogates
@@ -47,6 +48,7 @@ PageBuilder = Callable[..., Any]
 ROUTES: dict[str, PageBuilder] = {
     '/': dashboard.create,
     '/login': login.create,
+    '/workflows': workflows.create,
     '/workflows/new': workflow_editor.create_new,  # before the pattern below, which would take 'new' for an id
     '/workflows/{workflow_id}': workflow.create,
     '/workflows/{workflow_id}/edit': workflow_editor.create,

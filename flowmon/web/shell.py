@@ -22,6 +22,7 @@ from flowmon.web.widgets.focus_keeper import FocusKeeper, menu_entry
 from flowmon.web.widgets.saved_views import SavedViewsDrawer
 from flowmon.web.widgets.shortcuts import Shortcuts
 from flowmon.web.widgets.system_mode import SystemMode
+from flowmon.web.widgets.workflow_filter import WorkflowFilter
 
 DARK_MODE_KEY = 'dark_mode'
 # Sent with a click on the light/dark toggle: the mode the page shows at that moment. Before the browser has said the
@@ -47,6 +48,8 @@ NAV_ITEMS: list[NavItem] = [
     NavItem('Webhooks', '/webhooks', 'webhook'),
     NavItem('Secrets', '/secrets', 'key'),
 ]
+
+WORKFLOWS = NavItem('Workflows', '/workflows', 'account_tree')  # the menu's tab: active on the list and each workflow
 
 # Until the browser has said the system's mode, the toggle's icon is picked in the browser as the page is drawn, from
 # the mode the page shows (the system's, prefers-color-scheme): the other mode's icon, from the first frame
@@ -142,7 +145,8 @@ class Shell:
             .classes('fm-header-btn fm-nav-menu')
             .mark('nav-menu') as button
         ):
-            with ui.menu().props('auto-close').mark('compact-menu') as menu:
+            # (no auto-close: a click in the workflows' filter box must leave it open; each entry closes it)
+            with ui.menu().mark('compact-menu') as menu:
                 for item in [*NAV_ITEMS[:1], NavItem('New workflow', '/workflows/new', 'add'), *NAV_ITEMS[1:]]:
                     with menu_entry(ui.menu_item(on_click=_go(item.path))).mark(f'menu-nav-{item.path}'):
                         with ui.item_section().props('avatar'):
@@ -154,7 +158,7 @@ class Shell:
                 workflows = ui.element('div').mark('compact-workflows')
                 with workflows:
                     ui.menu_item('Loading…').props('disable')
-            menu.on('before-show', lambda: self._fill_workflows_menu(workflows))
+            menu.on('before-show', lambda: self._fill_workflows_menu(menu, workflows, 'compact-filter'))
         return button
 
     def _workflows_menu(self) -> None:
@@ -164,28 +168,38 @@ class Shell:
             .classes('fm-nav px-3')
             .mark('nav-workflows') as button
         ):
-            with ui.menu().props('auto-close').mark('workflows-menu') as menu:
+            with ui.menu().props('max-height=70vh').mark('workflows-menu') as menu:
                 ui.menu_item('Loading…').props('disable')
-            menu.on('before-show', lambda: self._fill_workflows_menu(menu))
+            menu.on('before-show', lambda: self._fill_workflows_menu(menu, menu, 'menu-filter'))
         self._workflows_button = button
 
-    async def _fill_workflows_menu(self, menu: ui.element) -> None:
+    async def _fill_workflows_menu(self, menu: ui.menu, into: ui.element, marker: str) -> None:
+        """List the workflows in ``into`` (part of ``menu``) under a filter box: a character typed in the menu goes
+        into the box (focus_keeper.js) and narrows the list, ↓ goes to its entries, Enter opens the first one shown."""
         if not is_signed_in(self._application.token):
             return  # the menu is hidden then, but a hidden element's events still arrive
         workflows = await self._application.workflows.all()
-        menu.clear()
-        with menu:
+        into.clear()
+        with into:
             if not workflows:
                 menu_entry(ui.menu_item('No workflows yet').props('disable'))
+                return
+
+            def open_first(workflow_id: str) -> None:
+                menu.close()
+                ui.navigate.to(f'/workflows/{workflow_id}')
+
+            with ui.element('div').classes('px-2 pt-2'):
+                shown = WorkflowFilter(marker, on_enter=open_first)
             for workflow in workflows:
                 item = ui.menu_item(workflow.name, on_click=_go(f'/workflows/{workflow.id}'))
-                menu_entry(item).mark(f'menu-{workflow.id}')
+                shown.add(workflow, menu_entry(item).mark(f'menu-{workflow.id}'))
 
     def _highlight(self, current_path: str) -> None:
         for item, button in self._nav_buttons.values():
             _set_active(button, item.is_active(current_path))
         if self._workflows_button is not None:
-            _set_active(self._workflows_button, current_path.startswith('/workflows/'))
+            _set_active(self._workflows_button, WORKFLOWS.is_active(current_path))
 
     # --- actions ------------------------------------------------------------------------------------
 

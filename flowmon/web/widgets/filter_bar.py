@@ -14,6 +14,7 @@ from typing import Any
 from nicegui import ui
 
 from flowmon.application.origins import LABELS as ORIGIN_LABELS
+from flowmon.application.workflows import name_order
 from flowmon.engine.core.search_text import MAX_QUERY_CHARS
 from flowmon.engine.core.state import EXECUTION_STATUSES
 from flowmon.web.filters import RELATIVE_WINDOWS, ExecutionFilter, parse_search
@@ -59,7 +60,10 @@ class FilterBar:
             self._search.on('keydown.enter', lambda: self._search_for(self._search.value or ''))
             self._search.on('clear', lambda: self._search_for(''))
             if workflows is not None:
-                options = {ALL: 'All workflows', **dict(sorted(workflows.items(), key=lambda kv: kv[1].lower()))}
+                options = {
+                    ALL: 'All workflows',
+                    **dict(sorted(workflows.items(), key=lambda kv: name_order(kv[1], kv[0]))),
+                }
                 if flt.workflow_id and flt.workflow_id not in options:
                     options[flt.workflow_id] = flt.workflow_id
                 ui.select(

@@ -17,9 +17,13 @@ function twin(key) {
   return found.length === 1 ? found[0] : null;
 }
 
-// A menu's entries, in order, that the arrow keys move between (disabled ones are skipped).
+// A character typed in a menu that has a text box (the workflows' filter) goes into that box.
+// A menu's entries, in order, that the arrow keys move between (disabled and hidden ones, those a filter leaves out,
+// are skipped).
 function entries(menu) {
-  return [...menu.querySelectorAll('[role="menuitem"]')].filter((e) => e.getAttribute("aria-disabled") !== "true");
+  return [...menu.querySelectorAll('[role="menuitem"]')].filter(
+    (e) => e.getAttribute("aria-disabled") !== "true" && !e.classList.contains("hidden"),
+  );
 }
 
 const MOVES = { ArrowDown: 1, ArrowUp: -1, Home: "first", End: "last" };
@@ -61,11 +65,22 @@ export default {
     };
     this.onKeyDown = (e) => {
       const move = MOVES[e.key];
+      const typed = e.key.length === 1 && e.key !== " "; // a character (Space chooses an entry)
       // in a menu, or on the page while one is open (Quasar gives it focus once it has faded in: a key pressed at
       // once would be lost)
-      const inside = move && e.target instanceof Element ? e.target.closest(".q-menu") : null;
-      const menu = inside || (move && e.target === document.body ? document.querySelector(".q-menu") : null);
+      const keyed = (move || typed) && e.target instanceof Element;
+      const inside = keyed ? e.target.closest(".q-menu") : null;
+      const menu = inside || (keyed && e.target === document.body ? document.querySelector(".q-menu") : null);
       if (!menu || e.ctrlKey || e.altKey || e.metaKey) return;
+      const typing = e.target instanceof HTMLInputElement;
+      if (typed) {
+        // a character typed on a menu with a filter box (the workflows') goes into the box, which takes focus first
+        const box = typing ? null : menu.querySelector("input");
+        if (box) box.focus();
+        return;
+      }
+      // in a text box (a menu's filter) Home and End move in the text; the arrows move to the entries
+      if (typeof move === "string" && typing) return;
       const items = entries(menu);
       if (!items.length) return;
       e.preventDefault();

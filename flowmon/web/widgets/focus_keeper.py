@@ -11,8 +11,9 @@ the page (Tab pressed quickly past its last control) goes back into it.
 
 In a menu (Quasar's ``QMenu``, ``role=menu``), ↓ and ↑ move focus between its entries marked ``role=menuitem``
 (:func:`menu_entry`), round from the last to the first, Home and End to the first and the last; Enter chooses one
-(Quasar's item does that). A key pressed as the menu opens, before Quasar gives it focus, moves into it too. Put
-once on every page (the shell does); its listeners live and die with it.
+(Quasar's item does that). A key pressed as the menu opens, before Quasar gives it focus, moves into it too. A
+character typed in a menu with a text box (the workflows' filter) goes into the box: type to narrow, ↓ to the
+entries. Put once on every page (the shell does); its listeners live and die with it.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""The workflows, each with its size, a one-line description, a link to its page and a Run button."""
+"""The workflows, each with its size, a one-line description, a link to its page and a Run button, under a filter box
+(:mod:`~flowmon.web.widgets.workflow_filter`)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from flowmon.application.workflows import StoredWorkflow
 from flowmon.web.a11y import named
 from flowmon.web.format import plural
 from flowmon.web.widgets.empty_state import empty_state
+from flowmon.web.widgets.workflow_filter import WorkflowFilter
 
 
 class WorkflowList:
@@ -23,18 +25,20 @@ class WorkflowList:
                     'or PUT /api/workflows/{id}.'
                 )
                 empty_state('workflows-empty', 'account_tree', 'No workflows yet', hint)
+                return
+            shown = WorkflowFilter('workflow-filter')
             for workflow in workflows:
-                _row(workflow, on_run)
+                shown.add(workflow, _row(workflow, on_run))
 
 
-def _row(workflow: StoredWorkflow, on_run: Callable[[str], Awaitable[object]]) -> None:
+def _row(workflow: StoredWorkflow, on_run: Callable[[str], Awaitable[object]]) -> ui.row:
     nodes = len(workflow.definition.get('nodes') or [])
     description = str(workflow.definition.get('description') or '')
     with (
         ui.row()
         .classes('w-full items-center no-wrap gap-3 fm-workflow-row')
         .props(f'data-testid=workflow-{workflow.id}')
-        .mark(f'workflow-{workflow.id}')
+        .mark(f'workflow-{workflow.id}') as row
     ):
         with ui.column().classes('gap-0 min-w-0 grow'):
             with ui.row().classes('w-full items-baseline gap-2 no-wrap min-w-0'):
@@ -46,3 +50,4 @@ def _row(workflow: StoredWorkflow, on_run: Callable[[str], Awaitable[object]]) -
         named(run, f'Run workflow {workflow.name}').props('unelevated dense no-caps').classes('px-3 shrink-0').mark(
             f'run-{workflow.id}'
         )
+    return row
