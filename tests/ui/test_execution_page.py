@@ -397,12 +397,41 @@ async def test_an_execution_deleted_in_another_tab_says_so_and_offers_nothing_mo
     for marker in (*ACTIONS_ON_IT, 'rerun-from-node'):
         await user.should_not_see(marker=marker)
     with user:  # hidden, and disabled too (as the workflow page's are)
-        for marker in ('cancel-execution', 'rerun-execution', 'delete-execution'):
+        for marker in ('cancel-execution', 'rerun-execution', 'delete-execution', *ACTIONS_ON_IT[2:]):
             (button,) = ElementFilter(kind=ui.button, marker=marker, only_visible=False)
             assert not button.enabled, marker
-    assert node_status(user, 'charge') == 'succeeded'  # what it showed stays readable
-    await wait_for_text(user, 'execution-status', 'succeeded')
+    assert node_status(user, 'charge') == 'succeeded'  # what it showed stays readable, its status says it is gone
+    await wait_for_text(user, 'execution-status', 'deleted')
+    assert text_of(user, 'execution-timing').endswith(' · deleted') and ' · ran ' in text_of(user, 'execution-timing')
     await user.should_see('gateway timeout', marker='inspector-attempts')
+
+
+async def test_a_run_deleted_while_its_page_shows_it_running_is_frozen_as_last_seen(
+    projectors: list[Projector], user: User
+) -> None:
+    """Another process cancelled and deleted it before this one read its end (its tail of the database behind): the
+    page never learns how it ended. It shows the run as last seen, stopped, with the status "deleted", not running
+    on, and nothing acts on it."""
+    [projector] = projectors
+    await sign_in(user)
+    execution_id = await start(user, 'slow')
+    await user.open(f'/executions/{execution_id}')
+    await wait_for_text(user, 'execution-status', 'running')
+    await user.should_see(marker='cancel-execution')
+    assert projector.forget(execution_id, elsewhere=True)  # what the news of the other process's deletion does
+    await user.should_see('This execution was deleted', marker='execution-deleted')
+    await wait_for_text(user, 'execution-status', 'deleted')
+    timing = text_of(user, 'execution-timing')
+    assert ' · last seen running for ' in timing and timing.endswith(' · deleted'), timing
+    assert node_status(user, 'wait') == 'running'  # as last seen
+    await user.should_not_see(marker='cancel-execution')
+    with user:
+        (cancel,) = ElementFilter(kind=ui.button, marker='cancel-execution', only_visible=False)
+        assert not cancel.enabled
+    await user.should_see('Execution deleted', marker='execution-announcement')
+    await api(user, 'POST', f'/api/executions/{execution_id}/cancel')  # (the run this process still has)
+    await wait_until_ended(user, execution_id)
+    assert text_of(user, 'execution-status') == 'deleted'  # the page no longer follows it
 
 
 async def test_an_execution_deleted_unheard_is_found_gone_in_the_store(

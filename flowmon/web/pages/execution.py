@@ -8,10 +8,11 @@ Around the composed view (:mod:`~flowmon.web.widgets.execution_view`) the page p
 was started: :mod:`~flowmon.web.widgets.execution_header`), its actions (Cancel, Rerun…, Delete and the history
 actions: :mod:`~flowmon.web.widgets.execution_actions`) and the Gantt chart of the replay page, which grows under the
 canvas while the run goes, drawn from the state the page pulls (:mod:`~flowmon.web.widgets.live_gantt`). A deleted
-execution's page (deleted in another tab, by a pruning or by another process) says so and withdraws its actions: the
-live view counts deletions (those of other processes arrive over the cluster's change feed), so the page's tick
-compares a number; once the execution has ended, the tick only does that, every half second. When the live view
-cannot say (too many deletions since, or news from another process lost), the page asks the store once.
+execution's page (deleted in another tab, by a pruning or by another process) says so, shows the execution as it
+last saw it with the status "deleted" (its clock stopped) and withdraws its actions: the live view counts deletions
+(those of other processes arrive over the cluster's change feed), so the page's tick compares a number; once the
+execution has ended, the tick only does that, every half second. When the live view cannot say (too many deletions
+since, or news from another process lost), the page asks the store once.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from flowmon.engine.core.events import Event, utcnow
 from flowmon.engine.core.state import ExecutionState
 from flowmon.web.format import duration
 from flowmon.web.teardown import weak_callback
-from flowmon.web.widgets.deletion_watch import DeletionWatch
+from flowmon.web.widgets.deletion_watch import execution_watch
 from flowmon.web.widgets.empty_state import not_found
 from flowmon.web.widgets.execution_actions import ExecutionActions
 from flowmon.web.widgets.execution_header import execution_header
@@ -108,7 +109,7 @@ class _LivePage:
         self._live = application.live
         self._id = execution_id
         self._body = body
-        self._version, self._deletions = versions
+        self._version, deletions = versions
         self._settled = False  # ended and shown to its end: the timer only watches for a deletion
         self._state = state
         self._fetching = False
@@ -116,13 +117,14 @@ class _LivePage:
         self._reloaded_at = -RELOAD_SECONDS
         self._median_ms: float | None = None
         execution_header(state, definition)
-        self._deletion = DeletionWatch(
-            f'execution {execution_id}',
+        self._deletion = execution_watch(
+            application,
+            execution_id,
+            deletions,
             'This execution was deleted. What it showed stays on this page until you leave it.',
             'execution-deleted',
-            deleted=weak_callback(self._deleted_since),
-            read=lambda: application.history.record(execution_id),
             withdraw=weak_callback(self._withdraw),
+            seconds=None,  # (the page's tick looks)
         )
         self.view = ExecutionView(
             definition, on_rerun_from=None if read_only else weak_callback(self._rerun_from), announce=True
@@ -175,15 +177,11 @@ class _LivePage:
         self._show_eta()
         self.gantt.grow(self._state)
 
-    def _deleted_since(self) -> bool | None:
-        """Whether the execution was deleted since the page last looked: the live view knows of deletions here and
-        of those other processes announce; None when it cannot say (the store is asked then)."""
-        self._deletions, deleted = self._live.deleted_since(self._deletions, self._id)
-        return deleted
-
     def _withdraw(self) -> None:
-        """The execution was deleted: what the page shows stays readable, but nothing acts on it any more."""
+        """The execution was deleted: what the page shows stays readable, frozen as last seen with the status
+        "deleted" (a run seen running is not shown running on), and nothing acts on it any more."""
         self._timer.active = False
+        self.view.show_deleted()
         self.actions.withdraw()
         self.view.inspector.withdraw_rerun(self._state)
 

@@ -5,7 +5,8 @@ stays readable until the visitor leaves.
 The page says how to tell: ``deleted`` looks without a query (it runs at every look) and answers whether the subject
 is gone, or None when it cannot say; ``read`` then reads the subject from the store, once, in the background (None:
 it is gone). The watch looks on a timer of its own (``seconds``), or whenever the page's own timer calls
-:meth:`DeletionWatch.look`.
+:meth:`DeletionWatch.look`. :func:`execution_watch` is the watch of a page that shows an execution (its page, its
+replay, a comparison).
 """
 
 from __future__ import annotations
@@ -16,7 +17,12 @@ from collections.abc import Awaitable, Callable
 
 from nicegui import background_tasks, ui
 
+from flowmon.application import Application
+from flowmon.application.live import LiveView
+
 log = logging.getLogger(__name__)
+
+EXECUTION_WATCH_SECONDS = 0.5  # how often a page that does not pull the live view looks whether its execution went
 
 
 class DeletionWatch:
@@ -86,3 +92,40 @@ class DeletionWatch:
             return
         if stored is None and not self._notice.is_deleted:
             self._show()
+
+
+class ExecutionDeletions:
+    """``deleted`` for a watch of one execution: whether the live view counted its deletion since deletion number
+    ``since`` (read before the page read the execution, so a deletion meanwhile counts); None when it cannot say."""
+
+    def __init__(self, live: LiveView, execution_id: str, since: int) -> None:
+        self._live = live
+        self._id = execution_id
+        self._number = since
+
+    def __call__(self) -> bool | None:
+        self._number, deleted = self._live.deleted_since(self._number, self._id)
+        return deleted
+
+
+def execution_watch(
+    application: Application,
+    execution_id: str,
+    since: int,
+    text: str,
+    marker: str,
+    *,
+    withdraw: Callable[[], None],
+    seconds: float | None = EXECUTION_WATCH_SECONDS,
+) -> DeletionWatch:
+    """The watch of a page that shows ``execution_id`` (read after deletion number ``since``): the live view says, else
+    the store; on a timer of its own every ``seconds`` (None: the page's timer looks)."""
+    return DeletionWatch(
+        f'execution {execution_id}',
+        text,
+        marker,
+        deleted=ExecutionDeletions(application.live, execution_id, since),
+        read=lambda: application.history.record(execution_id),
+        withdraw=withdraw,
+        seconds=seconds,
+    )

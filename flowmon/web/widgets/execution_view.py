@@ -37,6 +37,7 @@ ANNOUNCED_ERROR_CHARS = 200  # of a failed run's error, in the announcement (the
 # The status before the first event (a replay at position 0): every history begins with execution.queued, which makes
 # it 'queued'; before that the execution was not there yet (a grey badge, not the pulsing violet of a queued one)
 BEFORE_QUEUED = 'not queued yet'
+DELETED = 'deleted'  # the status of a page's execution once it was deleted: it shows what was last seen of it
 
 # Runs that ended before all their nodes ran: the summary counts the nodes that succeeded, in the run's colour.
 
@@ -81,7 +82,7 @@ class ExecutionView:
                     self.progress_text = (
                         ui.label(f'0 / {self._total} nodes').props('data-testid=progress-text').mark('progress-text')
                     )
-                    self.timing = ui.label('').props('data-testid=execution-timing')
+                    self.timing = ui.label('').props('data-testid=execution-timing').mark('execution-timing')
                     self.note = ui.label('').classes('ml-auto').props('data-testid=execution-eta').mark('execution-eta')
             # (the buttons keep their size; fm-actions: narrower beside the open inspector, on one line)
             self.actions = ui.row().classes('items-center gap-2 no-wrap shrink-0 fm-wrap-narrow fm-actions')
@@ -186,6 +187,17 @@ class ExecutionView:
             self.event_log.show(events, upto_seq=state.last_seq if state is not None else None)
         self._show_summary(state, now)
 
+    def show_deleted(self) -> None:
+        """The execution was deleted: the picture stops where it was last seen (the clock, the running time and the
+        edges stop; nothing moves it any more) and the status says "deleted"; the timing says how it was last seen."""
+        state = self._state
+        self.show(state)  # (measured to its last event: what was last known of it)
+        self.status_badge.set_status(DELETED)
+        self.progress.props('color=grey-7')
+        self.timing.set_text(_timing(state, None, deleted=True))
+        self.note.set_text('')
+        self._announce(DELETED, None)
+
     def set_baselines(self, baselines: Mapping[str, NodeStats]) -> None:
         """Each node's usual duration (runs of other executions): nodes above their p95 are flagged slower than
         usual on the canvas, in the list and in the inspector."""
@@ -253,14 +265,15 @@ class ExecutionView:
             self.announcement.set_text(f'Execution {status}{reason}')
 
 
-def _timing(state: ExecutionState | None, now: datetime | None) -> str:
+def _timing(state: ExecutionState | None, now: datetime | None, *, deleted: bool = False) -> str:
+    """When it started and how long it ran; ``deleted``: as last seen, before its deletion."""
     if state is None or state.created_at is None:
         return ''
     started = state.started_at
     created = full_timestamp(state.created_at)
     if started is None:
-        return f'queued {created}'
+        return f'queued {created}' + (' · deleted' if deleted else '')
     end = state.finished_at or now or state.last_ts
     elapsed = duration((end - started).total_seconds() * 1000) if end else '—'
-    verb = 'ran' if state.finished_at else 'running for'
-    return f'started {full_timestamp(started)} · {verb} {elapsed}'
+    verb = 'ran' if state.finished_at else 'last seen running for' if deleted else 'running for'
+    return f'started {full_timestamp(started)} · {verb} {elapsed}' + (' · deleted' if deleted else '')

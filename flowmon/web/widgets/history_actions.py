@@ -72,6 +72,7 @@ class HistoryActions:
         """The execution was deleted: nothing to replay, compare or export any more."""
         for button in (self.replay, self.compare, self.export):
             button.set_visibility(False)
+            button.disable()  # (a keyboard shortcut or a stale click finds nothing to do either)
         self._picker.close()
 
     def _replay(self) -> None:
