@@ -13,7 +13,7 @@ from sample_workflows import chain, condition, delay, fail, log, transform, work
 from uisim import api, current_path, sign_in, start, text_of, wait_until_ended
 from waiting import until
 
-from flowmon.web.format import duration
+from flowmon.web.format import duration, short_id
 from flowmon.web.widgets.diff_table import delta_text
 
 # Small requests are approved at once; large ones wait for a review first.
@@ -95,14 +95,32 @@ async def test_a_row_changes_in_place_as_the_position_moves(user: User) -> None:
     await user.should_see('Output of Review')
 
 
-async def test_identical_runs_say_there_is_no_divergence(user: User) -> None:
+async def two_quick_runs(user: User) -> tuple[str, str]:
+    """Two runs of 'quick' to their end (alike, input and all), compared on the page."""
     first = await start(user, 'quick')
     await wait_until_ended(user, first)
     second = await start(user, 'quick')
     await wait_until_ended(user, second)
     await sign_in(user, f'/compare?a={first}&b={second}')
+    return first, second
+
+
+async def test_identical_runs_say_there_is_no_divergence(user: User) -> None:
+    await two_quick_runs(user)
     await user.should_see('No divergence: every node ended with the same status and output in both runs.')
     assert divergence_node(user) == ''
+
+
+async def test_a_run_deleted_while_compared_is_named_and_no_longer_linked(user: User) -> None:
+    _, second = await two_quick_runs(user)
+    await user.should_see(marker='compare-link-b')
+    await user.should_not_see(marker='compare-deleted-b')
+    assert (await api(user, 'DELETE', f'/api/executions/{second}')).status_code == 204
+    await user.should_see(f'Execution B ({short_id(second)}) was deleted', marker='compare-deleted-b')
+    await user.should_not_see(marker='compare-link-b')  # its replay is gone: its id stays, as text
+    await user.should_see(marker='compare-link-a')
+    await user.should_not_see(marker='compare-deleted-a')
+    await user.should_see('No divergence: every node ended with the same status and output in both runs.')
 
 
 async def rerun_with_another_day(user: User) -> tuple[str, str]:

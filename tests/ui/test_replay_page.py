@@ -9,7 +9,7 @@ import re
 from datetime import datetime
 
 import pytest
-from nicegui import ui
+from nicegui import ElementFilter, ui
 from nicegui.elements.upload_files import SmallFileUpload
 from nicegui.testing.user import User
 from sample_workflows import fan_out, flaky
@@ -192,6 +192,27 @@ async def test_a_running_execution_replays_what_was_recorded_so_far(user: User) 
     user.find(marker='replay-jump-to-end').click()
     await user.should_see(marker='replay-position')
     assert node_status(user, 'wait') == 'running'
+
+
+async def test_a_replay_says_its_execution_was_deleted_and_leads_no_more_to_its_page(user: User) -> None:
+    """Opened while the run went (the note offers its live view), then the run is cancelled and deleted elsewhere:
+    the page says so, the replay goes on with what it read, and nothing leads to the page that is gone."""
+    execution_id = await start(user, 'slow')
+    await sign_in(user, f'/executions/{execution_id}/replay')
+    await user.should_see(marker='replay-running-note')
+    await user.should_see(marker='open-execution')
+    await user.should_not_see(marker='replay-deleted')
+    await api(user, 'POST', f'/api/executions/{execution_id}/cancel')
+    await wait_until_ended(user, execution_id)
+    assert (await api(user, 'DELETE', f'/api/executions/{execution_id}')).status_code == 204
+    await user.should_see('This execution was deleted', marker='replay-deleted')
+    for marker in ('open-execution', 'replay-running-note'):  # "Live view" would open a "not found"
+        await user.should_not_see(marker=marker)
+    with user:  # nor the breadcrumb's link to it
+        page = f'/executions/{execution_id}'
+        assert not [link for link in ElementFilter(kind=ui.link, only_visible=True) if link.props['href'] == page]
+    user.find(marker='replay-jump-to-end').click()  # what it read still replays
+    await until(lambda: node_status(user, 'wait') == 'running', 'the replay to show the run as it read it')
 
 
 async def test_unknown_execution_gets_a_message(user: User) -> None:

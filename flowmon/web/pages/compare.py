@@ -11,6 +11,9 @@ Each side shows the input its execution ran with; the summary says whether the i
 text), and never calls two runs identical when only their inputs tell them apart. A node a partial rerun reused is
 marked so in the table and gets no duration delta; a node's durations are the time its attempts ran, as on its card
 (see :mod:`flowmon.web.comparison`).
+
+Once either execution is deleted (here, elsewhere, by a pruning) the page says which, goes on showing what it read,
+and its link to that execution's replay goes (a plain id stays).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from flowmon.web.graph_layout import layout_definition
 from flowmon.web.playback import elapsed_text
 from flowmon.web.teardown import weak_callback
 from flowmon.web.widgets.dag_view import HALF_WIDTH_BUDGET_PX, WIDTH_BUDGET_PX, DagView
+from flowmon.web.widgets.deletion_watch import execution_watch
 from flowmon.web.widgets.diff_table import DiffTable
 from flowmon.web.widgets.empty_state import not_found
 from flowmon.web.widgets.json_diff import json_diff, pretty, text_diff
@@ -54,6 +58,7 @@ async def create(application: Application, a: str = '', b: str = '') -> None:
     body = ui.column().classes('fm-page w-full gap-4').mark('compare-page')
     a, b = a.strip(), b.strip()
     problems: list[str] = []
+    since = application.live.deletions  # (a deletion while the runs are read: the page says so too)
     if not a or not b:
         problems.append('Choose two executions: /compare?a=<execution id>&b=<execution id>.')
     indexes: dict[str, ReplayIndex] = {}
@@ -72,7 +77,8 @@ async def create(application: Application, a: str = '', b: str = '') -> None:
         if problems:
             _problem(problems)
             return
-        ComparePage(a, b, (indexes['A'], definitions['A']), (indexes['B'], definitions['B']))
+        page = ComparePage(a, b, (indexes['A'], definitions['A']), (indexes['B'], definitions['B']))
+        page.watch_deletions(application, since)
 
 
 class ComparePage:
@@ -93,6 +99,7 @@ class ComparePage:
         self.divergence = self.verdict.divergence
 
         _header(a_id, b_id, definition_a, definition_b)
+        self._notices = ui.column().classes('w-full gap-2')
         with ui.card().classes('fm-panel w-full gap-2').props('flat bordered'):
             with ui.row().classes('w-full items-center gap-3'):
                 self.align = (
@@ -148,6 +155,19 @@ class ComparePage:
             self._select(self.divergence.node_id)
         self.render()
         ui.timer(FRAME_SECONDS, self.render)
+
+    def watch_deletions(self, application: Application, since: int) -> None:
+        """Say so when either execution is deleted (after deletion number ``since``)."""
+        with self._notices:
+            for key, side in self.sides.items():
+                execution_id = self._ids[key]
+                text = (
+                    f'Execution {key.upper()} ({short_id(execution_id)}) was deleted. What this page read of it stays '
+                    'until you leave it.'
+                )
+                execution_watch(
+                    application, execution_id, since, text, f'compare-deleted-{key}', withdraw=weak_callback(side.gone)
+                )
 
     # --- actions ----------------------------------------------------------------------------------------
 
@@ -298,9 +318,14 @@ class _Side:
         with ui.card().classes('fm-panel min-w-0 gap-2').props(f'flat bordered data-testid={testid}'):
             with ui.row().classes('w-full items-center gap-2 no-wrap'):
                 ui.badge(letter, color='primary').classes('text-sm px-2')
-                ui.link(short_id(execution_id), f'/executions/{execution_id}/replay').classes(
-                    'font-mono text-sm fm-link'
-                ).tooltip(execution_id)
+                self._link = (
+                    ui.link(short_id(execution_id), f'/executions/{execution_id}/replay')
+                    .classes('font-mono text-sm fm-link')
+                    .tooltip(execution_id)
+                    .mark(f'compare-link-{letter.lower()}')
+                )
+                self._plain = ui.label(short_id(execution_id)).classes('font-mono text-sm').tooltip(execution_id)
+                self._plain.set_visibility(False)
                 if final is not None:
                     StatusBadge(final.status).classes('text-xs')
                     ui.label(duration(final.duration_ms)).classes('text-xs text-grey-7 whitespace-nowrap').props(
@@ -317,6 +342,11 @@ class _Side:
                 definition, on_select=on_select, height='auto', width_budget=width_budget, start_named=True
             )
         self._index = index
+
+    def gone(self) -> None:
+        """The execution was deleted: its id stays, as text (its replay is gone)."""
+        self._link.set_visibility(False)
+        self._plain.set_visibility(True)
 
     def show(self, state: Any, k: int) -> None:
         self.dag.apply(state)

@@ -8,7 +8,8 @@ scrubber and the Gantt chart only move the playhead. The position is kept in the
 no reload), so a copied link opens the replay at the same moment.
 
 An execution that is still running replays the events recorded when the page was opened, with a banner
-saying so (reload for newer ones, or open the live view).
+saying so (reload for newer ones, or open the live view). Once the execution is deleted (here, elsewhere, by a
+pruning) the page says so and goes on replaying what it read, without its links to the execution's page.
 """
 
 from __future__ import annotations
@@ -27,7 +28,9 @@ from flowmon.engine.core.replay_index import ReplayIndex
 from flowmon.engine.core.state import ExecutionState
 from flowmon.web.format import count, short_id
 from flowmon.web.playback import SPEEDS, Playhead, elapsed_text, parse_position
+from flowmon.web.teardown import weak_callback
 from flowmon.web.timeline_marks import tick_marks
+from flowmon.web.widgets.deletion_watch import execution_watch
 from flowmon.web.widgets.empty_state import not_found
 from flowmon.web.widgets.execution_view import ExecutionView
 from flowmon.web.widgets.replay_controls import ReplayControls, TransportActions
@@ -45,6 +48,7 @@ SPEED_KEY = 'replay_speed'
 async def create(application: Application, execution_id: str, at: str = '') -> None:
     """Open ``execution_id``'s replay index (cached for finished executions) and build the page."""
     body = ui.column().classes('fm-page w-full gap-4').mark('replay-page')
+    since = application.live.deletions  # (a deletion while the replay is read: the page says so too)
     try:
         index: ReplayIndex | None = await application.history.replay(execution_id)
         definition: dict[str, Any] | None = await application.history.definition(execution_id, _final(index))
@@ -57,6 +61,7 @@ async def create(application: Application, execution_id: str, at: str = '') -> N
             _not_found(execution_id)
             return
         page = ReplayPage(execution_id, index, definition, start=parse_position(at, index.n))
+        page.watch_deletion(application, since)
     final = index.final
     usual = await application.stats.baselines(
         final.workflow_id if final else None, page.view.node_ids, excluding=execution_id
@@ -81,9 +86,12 @@ class ReplayPage:
         self._url_at = 0.0
         self._clock = time.monotonic()
         final = index.final
-        _header(execution_id, definition, final.workflow_id if final else None, index)
+        # what leads to the execution's page: taken away once the execution is deleted
+        self._to_execution = _header(execution_id, definition, final.workflow_id if final else None, index)
+        self._notices = ui.column().classes('w-full gap-2')
         if final is not None and not final.is_terminal:
-            _still_running(execution_id, index.n)
+            with self._notices:
+                self._to_execution.append(_still_running(execution_id, index.n))
 
         with ui.card().classes('fm-panel w-full gap-2').props('flat bordered'):
             with ui.row().classes('w-full items-center gap-3 no-wrap fm-wrap-narrow'):
@@ -117,6 +125,23 @@ class ReplayPage:
         SpaceGuard()  # Space plays and pauses: it must not also scroll the page
         self.seek(start if start is not None else 0)
         ui.timer(FRAME_SECONDS, self._frame)
+
+    def watch_deletion(self, application: Application, since: int) -> None:
+        """Say so once the execution is deleted (after deletion number ``since``), and take away what leads to its
+        page."""
+        with self._notices:
+            execution_watch(
+                application,
+                self._id,
+                since,
+                'This execution was deleted. The replay goes on with what it read until you leave this page.',
+                'replay-deleted',
+                withdraw=weak_callback(self._deleted),
+            )
+
+    def _deleted(self) -> None:
+        for element in self._to_execution:
+            element.set_visibility(False)
 
     # --- what the controls ask for ----------------------------------------------------------------------
 
@@ -229,7 +254,10 @@ def _stored_speed() -> str:
     return speed if speed in SPEEDS else '1x'
 
 
-def _header(execution_id: str, definition: Mapping[str, Any], workflow_id: str | None, index: ReplayIndex) -> None:
+def _header(
+    execution_id: str, definition: Mapping[str, Any], workflow_id: str | None, index: ReplayIndex
+) -> list[ui.element]:
+    """The title and breadcrumbs; the elements that lead to the execution's page."""
     name = str(definition.get('name') or workflow_id or 'Execution')
     with ui.row().classes('w-full items-end gap-3 no-wrap fm-wrap-narrow'):
         with ui.column().classes('gap-0 min-w-0 grow'):
@@ -239,18 +267,21 @@ def _header(execution_id: str, definition: Mapping[str, Any], workflow_id: str |
                 if workflow_id:
                     ui.link(name, f'/workflows/{workflow_id}').classes('text-gray-500 no-underline hover:underline')
                     ui.icon('chevron_right', size='16px')
-                ui.link(short_id(execution_id), f'/executions/{execution_id}').classes(
+                to_page = ui.link(short_id(execution_id), f'/executions/{execution_id}').classes(
                     'text-gray-500 no-underline hover:underline font-mono'
                 )
             with ui.row().classes('items-baseline gap-3'):
                 ui.label(f'Replay · {name}').classes('fm-title')
                 ui.label(short_id(execution_id)).classes('font-mono text-sm text-gray-500').tooltip(execution_id)
-        ui.button(
-            'Live view', icon='open_in_new', on_click=lambda: ui.navigate.to(f'/executions/{execution_id}')
-        ).props('flat no-caps data-testid=open-execution')
+        live = (
+            ui.button('Live view', icon='open_in_new', on_click=lambda: ui.navigate.to(f'/executions/{execution_id}'))
+            .props('flat no-caps data-testid=open-execution')
+            .mark('open-execution')
+        )
+    return [to_page, live]
 
 
-def _still_running(execution_id: str, events: int) -> None:
+def _still_running(execution_id: str, events: int) -> ui.element:
     with (
         ui.row()
         .classes(
@@ -258,7 +289,7 @@ def _still_running(execution_id: str, events: int) -> None:
             'dark:text-blue-100 border border-blue-200 dark:border-blue-900'
         )
         .props('data-testid=replay-running-note')
-        .mark('replay-running-note')
+        .mark('replay-running-note') as note
     ):
         ui.icon('info', size='18px')
         ui.label(
@@ -266,6 +297,7 @@ def _still_running(execution_id: str, events: int) -> None:
             'it. Reload for newer ones, or watch it live.'
         ).classes('grow')
         ui.link('Live view', f'/executions/{execution_id}')
+    return note
 
 
 def _not_found(execution_id: str) -> None:
