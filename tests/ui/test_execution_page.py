@@ -455,6 +455,55 @@ async def test_an_execution_deleted_unheard_is_found_gone_in_the_store(
     await user.should_not_see(marker='rerun-execution')
 
 
+async def test_a_rerun_refused_because_the_run_was_deleted_keeps_the_input_and_starts_it_anew(
+    user: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The run is deleted as its rerun is submitted (elsewhere, a moment before): Rerun is refused with a
+    notification, the dialog stays with the input typed, and offers to start the workflow with it instead."""
+    execution_id = await finished_flaky(user, {'input': {'order': 7}})
+    await open_finished(user, execution_id)
+    user.find(marker='rerun-execution').click()
+    await user.should_see(marker='input-dialog')
+    typed = '{"order": 8, "note": "fixed by hand"}'
+    input_editor(user).value = typed
+    rerun = Executions.rerun
+
+    async def deleted_first(self: Executions, rerun_id: str, **kwargs: Any) -> str:
+        await self.delete(rerun_id)
+        return await rerun(self, rerun_id, **kwargs)
+
+    monkeypatch.setattr(Executions, 'rerun', deleted_first)
+    await until(lambda: rerun_button(user).enabled, 'the typed input to be checked')
+    user.find(marker='input-run').click()
+    await until(lambda: any('not found' in message for message in user.notify.messages), 'the refusal to be said')
+    await user.should_see('This execution was deleted, so it cannot be rerun', marker='input-note')
+    assert input_editor(user).value == typed  # still open, with what was typed
+    assert rerun_button(user).text == 'Start new execution'
+    user.find(marker='input-run').click()
+    path = await wait_for_path(user, r'/executions/(?!' + execution_id + r')[^/]+')
+    summary = (await api(user, 'GET', f'/api/executions/{path.rsplit("/", 1)[1]}')).json()
+    assert summary['input'] == {'order': 8, 'note': 'fixed by hand'}
+    assert summary['retry_of'] is None and summary['workflow_id'] == 'flaky' and summary['trigger']['type'] != 'rerun'
+
+
+async def test_a_rerun_dialog_open_when_the_run_and_its_workflow_are_deleted_keeps_the_input_to_copy(
+    user: User,
+) -> None:
+    execution_id = await finished_flaky(user)
+    await open_finished(user, execution_id)
+    user.find(marker='rerun-execution').click()
+    await user.should_see(marker='input-dialog')
+    typed = '{"order": 9}'
+    input_editor(user).value = typed
+    assert (await api(user, 'DELETE', '/api/workflows/flaky')).status_code == 204
+    assert (await api(user, 'DELETE', f'/api/executions/{execution_id}')).status_code == 204
+    await user.should_see(marker='execution-deleted')
+    await user.should_see('and so was its workflow', marker='input-note')
+    await user.should_not_see(marker='input-run')  # nothing can run it: the input stays, to copy
+    assert input_editor(user).value == typed
+    await user.should_see(marker='input-dialog')
+
+
 async def test_a_status_change_is_announced_to_screen_readers_and_the_first_status_is_not(user: User) -> None:
     await sign_in(user)
     execution_id = await start(user, 'slow')

@@ -10,21 +10,25 @@ it has neither Cancel nor Rerun (the use cases refuse them anyway).
 
 Each action calls the executions use case for a signed-in visitor, on an execution not seen deleted, and reports a
 refusal or a failure with ``ui.notify``. Once the execution is deleted, :meth:`ExecutionActions.withdraw` takes them
-all away.
+all away. A rerun refused because the execution was deleted keeps its dialog open with the input typed: where the
+workflow still exists, the dialog offers to start it with that input (a new execution, not a rerun); where it does
+not, it says so, and the input stays in the editor to be copied.
 """
 
 from __future__ import annotations
 
 import logging
+import weakref
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from nicegui import ui
+from nicegui import background_tasks, ui
 
 from flowmon.application import Application
 from flowmon.application.errors import AppError, NotFound
 from flowmon.application.workflows import StoredWorkflow
 from flowmon.engine.core.state import ExecutionState
+from flowmon.web.actions import run_workflow
 from flowmon.web.auth import is_signed_in
 from flowmon.web.format import short_id
 from flowmon.web.rerun_context import missing_node, rerun_note
@@ -87,6 +91,7 @@ class ExecutionActions:
         )
         self._cancel_dialog: ui.dialog | None = None  # built on first use: most visits never cancel
         self._cancelling_note: ui.notification | None = None  # "Cancelling…", until the execution has ended
+        self._rerun_dialog: weakref.ref[JsonInputDialog] | None = None  # the last rerun dialog (deleted when closed)
 
     def show(self, ended: bool) -> None:
         """Cancel while the execution runs; Rerun, Export and Delete once it has ``ended``."""
@@ -108,6 +113,8 @@ class ExecutionActions:
         self._history.withdraw()
         if self._cancel_dialog is not None:
             self._cancel_dialog.close()
+        if self._open_rerun_dialog() is not None:  # it stays, with what was typed, and says what is left to do
+            background_tasks.create(self._rerun_refused(), name=f'rerun of deleted {self._id}', context=self._host)
 
     async def _confirm_cancel(self) -> None:
         if self._cancel_dialog is None:
@@ -173,11 +180,60 @@ class ExecutionActions:
                 run_label='Rerun',
             )
         dialog.dialog.on('hide', dialog.dialog.delete)
+        self._rerun_dialog = weakref.ref(dialog)
         dialog.open()
 
-    async def _start_rerun(self, from_node: str | None, input: dict[str, Any]) -> None:
+    def _open_rerun_dialog(self) -> JsonInputDialog | None:
+        dialog = self._rerun_dialog() if self._rerun_dialog is not None else None
+        return None if dialog is None or dialog.dialog.is_deleted else dialog
+
+    async def _start_rerun(self, from_node: str | None, input: dict[str, Any]) -> bool:
+        """Whether the rerun started (else the dialog stays open with ``input``)."""
         rerun = self._application.executions.rerun
-        await self._act('rerun', lambda: rerun(self._id, from_node=from_node, input=input), _open, multi_line=True)
+        return (
+            await self._act('rerun', lambda: rerun(self._id, from_node=from_node, input=input), _open, multi_line=True)
+            or await self._rerun_refused()
+        )
+
+    async def _rerun_refused(self) -> bool:
+        """The rerun was refused (the notification said why, or the page saw the execution deleted) and the dialog
+        stays open with the input. When the execution is gone, the dialog says so and offers what is left: a new run
+        of its workflow with the input. False: the dialog stays."""
+        state, dialog = self._current(), self._open_rerun_dialog()
+        if state is None or dialog is None or not (self._deletion.gone or await self._gone()):
+            return False
+        workflow_id = state.workflow_id or ''
+        try:
+            workflow: StoredWorkflow | None = await self._application.workflows.get(workflow_id)
+        except NotFound:
+            workflow = None
+        if dialog.dialog.is_deleted:  # (closed meanwhile)
+            return False
+        if workflow is None:
+            note = (
+                'This execution was deleted, and so was its workflow: nothing can run this input now. Copy it from '
+                'the editor to keep it.'
+            )
+            dialog.redirect(note, None, None)
+            return False
+
+        async def start(value: dict[str, Any]) -> bool:
+            return await run_workflow(self._application, workflow_id, value) is not None
+
+        note = (
+            f'This execution was deleted, so it cannot be rerun. You can start its workflow “{workflow.name}” with '
+            'this input instead: a new execution of the whole workflow, not a rerun.'
+        )
+        dialog.redirect(note, 'Start new execution', start)
+        return False
+
+    async def _gone(self) -> bool:
+        """Whether the execution is no longer stored (read once, after a refusal)."""
+        try:
+            return await self._application.history.record(self._id) is None
+        except Exception:
+            log.exception('could not look whether execution %s still exists', self._id)
+            return False
 
     async def _act(
         self,
@@ -187,25 +243,26 @@ class ExecutionActions:
         *,
         refused: str = '',
         multi_line: bool = False,
-    ) -> None:
+    ) -> bool:
         """Run ``action`` on this execution for a signed-in visitor, then ``on_done`` with its result; a refusal
-        (``refused`` before the reason) or a failure is a notify."""
+        (``refused`` before the reason) or a failure is a notify. Whether it went through."""
         if not is_signed_in(self._application.token):
             ui.notify(f'Sign in again to {verb} executions.', type='warning')
-            return
+            return False
         if self._deletion.gone:
-            ui.notify('This execution was deleted.', type='warning')
-            return
+            ui.notify(f'Could not {verb}: this execution was deleted.', type='warning')
+            return False
         try:
             result = await action()
         except AppError as exc:
             ui.notify(f'{refused}{exc}', type='warning', multi_line=multi_line)
-            return
+            return False
         except Exception as exc:
             log.exception('%s of %s failed', verb, self._id)
             ui.notify(f'Could not {verb}: {exc}', type='negative')
-            return
+            return False
         on_done(result)
+        return True
 
 
 def _withdraw(note: ui.notification) -> None:

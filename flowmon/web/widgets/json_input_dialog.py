@@ -5,6 +5,10 @@ running again). The text must be a JSON object within the payload budget (nestin
 problem is shown under the editor as soon as typing pauses, and Run is disabled while there is one. Run checks the
 text once more before anything is sent, and that it is the text the browser shows (an edit too large for the page's
 connection, a big paste, never reaches the server: the dialog says so rather than run with what it has).
+
+A submission that was refused (``on_submit`` answers False) leaves the dialog open with the text. The owner may then
+:meth:`JsonInputDialog.redirect` it: a note above the editor says why, and Run does something else (or goes, the
+text staying in the editor to be copied).
 """
 
 from __future__ import annotations
@@ -66,13 +70,14 @@ def pretty(value: Any) -> str:
 
 
 class JsonInputDialog:
-    """``open()`` shows it; Run calls ``on_submit(value)`` with a JSON object that the budget accepts."""
+    """``open()`` shows it; Run calls ``on_submit(value)`` with a JSON object that the budget accepts, and closes the
+    dialog unless that answers False (refused: the text stays)."""
 
     def __init__(
         self,
         *,
         title: str,
-        on_submit: Callable[[dict[str, Any]], Awaitable[None] | None],
+        on_submit: Callable[[dict[str, Any]], Awaitable[bool | None] | bool | None],
         hint: str | None = None,
         value: str = '',
         budget: PayloadBudget | None = None,
@@ -87,6 +92,9 @@ class JsonInputDialog:
             ui.label(title).classes('text-lg font-semibold').mark('input-title')
             if hint:
                 ui.label(hint).classes('text-sm text-grey-7 fm-clamp-3')
+            # why Run does something else now (redirect)
+            self.note = ui.label('').classes('w-full text-sm fm-callout').props('role=status').mark('input-note')
+            self.note.set_visibility(False)
             ui.label('Input (a JSON object; empty means {})').classes('text-xs text-grey-7')
             with ui.element('div').classes('w-full') as self._editor_box:
                 self.editor = self._new_editor(value)
@@ -107,6 +115,19 @@ class JsonInputDialog:
 
     def open(self) -> None:
         self.dialog.open()
+
+    def redirect(
+        self, note: str, run_label: str | None, on_submit: Callable[[dict[str, Any]], Awaitable[bool | None]] | None
+    ) -> None:
+        """What Run did cannot be done any more: say ``note`` above the editor and let Run (as ``run_label``) call
+        ``on_submit`` instead, or, with None, take Run away (the text stays in the editor, to copy)."""
+        self.note.set_text(note)
+        self.note.set_visibility(True)
+        if on_submit is None or run_label is None:
+            self.run_button.set_visibility(False)
+            return
+        self._on_submit = on_submit
+        self.run_button.set_text(run_label)
 
     def _new_editor(self, value: str) -> CodeEditor:
         return (
@@ -169,8 +190,9 @@ class JsonInputDialog:
         self.run_button.disable()
         try:
             result = self._on_submit(value)
-            if result is not None:
-                await result
-            self.dialog.close()
+            if isinstance(result, Awaitable):
+                result = await result
+            if result is not False:
+                self.dialog.close()
         finally:
             self.run_button.enable()
