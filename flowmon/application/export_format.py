@@ -4,8 +4,9 @@ An export is ``{"format": "flowmon.execution", "version": 1, "exported_at", "exe
 "workflow": {...}, "events": [...]}`` with the events as :meth:`Event.marshal` writes them. Reading one checks
 the whole document before anything is used (format and version, every event, seq 1..n without gaps, one
 execution, ``execution.queued`` first and a terminal execution event last, the workflow definition against the
-node registry, node ids against the workflow). A document that fails any check raises :class:`ImportRejected`
-naming the problem.
+node registry, node ids against the workflow, the events' order against the workflow's graph and the document's
+``execution`` head against the events: :mod:`.export_story`). A document that fails any check raises
+:class:`ImportRejected` naming the problem.
 
 An export is untrusted input, so it is held to the payload budget: the text is not parsed when it nests more
 than :data:`~flowmon.engine.core.payload.MAX_PARSE_DEPTH` levels (:func:`parse_export`), and every event is checked
@@ -32,6 +33,7 @@ from flowmon.engine.nodes.base import NodeRegistry
 
 from .errors import ExportMalformed, ImportRejected
 from .export_events import check_against_workflow, check_sequence, checked_event, kind_of
+from .export_story import check_head, check_story
 from .views import execution_summary
 
 EXPORT_FORMAT = 'flowmon.execution'
@@ -112,11 +114,13 @@ def validate_export(document: Any, registry: NodeRegistry, budget: PayloadBudget
     events = [checked_event(index, raw, budget) for index, raw in enumerate(raw_events)]
     original_id = check_sequence(events)
     events = check_against_workflow(events, workflow, registry)
+    check_story(events, workflow)
     try:
         state = fold(events)
     except Exception as exc:  # the reducer trusts its input; an odd value in a hand-made file must not be a 500
         raise in_body(ImportRejected(f'the events cannot be replayed: {type(exc).__name__}: {exc}'), 'events') from None
     assert state is not None
+    check_head(document, events, workflow, state)
     try:  # what GET /api/executions/{id} will answer: payloads sit up to three levels down in it
         PayloadMeter(MAX_INT, budget.max_depth + 3).measure(execution_summary(state), 'the execution summary')
     except PayloadError as exc:

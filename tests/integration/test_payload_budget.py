@@ -419,6 +419,7 @@ def test_imported_executions_are_read_only(flowmon: FlowmonProcess) -> None:
     document = copy.deepcopy(document)
     document['workflow']['id'] = 'vanished'
     document['events'][0]['data']['workflow_id'] = 'vanished'
+    document['execution']['workflow_id'] = 'vanished'
     del document['events'][0]['data']['workflow_hash']  # the hash of the definition before the change: let import say
     response = import_document(flowmon, document)
     assert response.status_code == 201, response.text

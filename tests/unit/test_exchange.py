@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from sample_workflows import WAIT_ONLY, upstream_flaky
+from sample_workflows import SLOW_CHAIN, WAIT_ONLY, chain, condition, delay, fail, log, upstream_flaky, workflow
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from waiting import until
@@ -28,7 +28,7 @@ from flowmon.engine.core.inputs import body_location
 from flowmon.engine.core.payload import PayloadBudget
 from flowmon.engine.core.snapshot import definition_hash, snapshot_hash, workflow_snapshot
 from flowmon.engine.runtime.projector import Projector
-from flowmon.store import Database, EventRecorder, History
+from flowmon.store import Database, EventRecorder, History, interrupt_unfinished
 from flowmon.store.tables import EventRow, ExecutionRow, NodeRunRow, WorkflowSnapshotRow
 
 NOW = datetime(2025, 7, 1, 9, 30, tzinfo=UTC)
@@ -211,6 +211,96 @@ async def test_an_imported_execution_keeps_its_trigger(
     assert state is not None and state.trigger == {'type': 'schedule', 'cron': '*/5 * * * *', 'timezone': 'UTC'}
 
 
+# a condition whose false branch is skipped, a node after it skipped too, and a join of both branches
+BRANCHES = workflow(
+    'branches',
+    'Branches',
+    condition('check', 'input.n > `1`'),
+    log('big', 'big'),
+    log('small', 'small'),
+    log('after_small', 'after'),
+    log('join', 'joined'),
+    edges=[
+        ('check', 'big', True),
+        ('check', 'small', False),
+        ('small', 'after_small'),
+        ('big', 'join'),
+        ('after_small', 'join'),
+    ],
+)
+FAILING = chain('failing', 'Failing', delay('load', 0), fail('parse', 'bad row'), log('after', 'never'))
+TIMED_OUT = chain('late', 'Late', log('first', 'quick'), delay('wait', 30), log('after', 'late'), timeout_seconds=0.05)
+
+
+async def crashed_mid_run(recorder: EventRecorder, history: History) -> str:
+    """An execution whose process died while a node ran: its events up to then recorded, then closed by recovery at
+    the next start (``execution.interrupted``)."""
+    engine = Engine(bus=EventBus(), registry=REGISTRY)  # nothing it raises is recorded but what is written below
+    published: list[Event] = []
+    engine.bus.subscribe(published.append)
+    execution_id = engine.submit(parse_workflow(SLOW_CHAIN, REGISTRY))
+    await until(lambda: (state := fold(published)) and state.nodes['wait'].status == 'running', 'the delay to run')
+    await recorder.write(list(published))
+    await engine.stop()
+    await interrupt_unfinished(history, recorder, NOW)
+    return execution_id
+
+
+async def test_real_exports_of_every_kind_import(
+    stack: tuple[Engine, EventRecorder, History], exchange: Exchange, finished: str
+) -> None:
+    """Each way an execution can run and end, exported as it was recorded, imports (the checks of the events'
+    story refuse none of them) unless its head is edited to say otherwise, and so does an export of an earlier
+    flowmon whose head said less."""
+    engine, recorder, history = stack
+    published: list[Event] = []
+    engine.bus.subscribe(published.append)
+    flaky = parse_workflow(FLAKY, REGISTRY)
+    before = fold(await history.events(finished))
+    assert before is not None
+    crashed = await crashed_mid_run(recorder, history)  # (first: recovery closes every unfinished execution)
+    slow = engine.submit(parse_workflow(SLOW_CHAIN, REGISTRY))
+    one_slot = Engine(bus=engine.bus, registry=REGISTRY, snapshots=recorder.keep_snapshot, max_concurrent=1)
+    stopped = one_slot.submit(parse_workflow(WAIT_ONLY, REGISTRY))
+    waiting = one_slot.submit(parse_workflow(WAIT_ONLY, REGISTRY))
+    await until(lambda: {e.execution_id for e in published if e.node_id == 'wait'} >= {slow, stopped}, 'the delays')
+    engine.cancel(slow)
+    one_slot.cancel(waiting)
+    await one_slot.stop()
+    kinds = {
+        'retried': (finished, 'succeeded', 'node.retrying'),
+        'failed, skipping what follows': (engine.submit(parse_workflow(FAILING, REGISTRY)), 'failed', 'node.skipped'),
+        'branches not taken': (
+            engine.submit(parse_workflow(BRANCHES, REGISTRY), {'n': 3}),
+            'succeeded',
+            'node.skipped',
+        ),
+        'timed out': (engine.submit(parse_workflow(TIMED_OUT, REGISTRY)), 'failed', 'node.cancelled'),
+        'rerun from a node': (engine.rerun(before, flaky, from_node='parse'), 'succeeded', 'node.completed'),
+        'rerun': (engine.rerun(before, flaky), 'succeeded', 'node.retrying'),
+        'cancelled while running': (slow, 'cancelled', 'node.cancelled'),
+        'cancelled while queued': (waiting, 'cancelled', 'execution.cancelled'),
+        'interrupted by a stop': (stopped, 'interrupted', 'node.cancelled'),
+        'interrupted by recovery': (crashed, 'interrupted', 'node.cancelled'),
+    }
+    await engine.wait_idle()
+    await recorder.drain()
+    for kind, (execution_id, status, seen) in kinds.items():
+        document = json.loads((await exchange.export(execution_id)).content)
+        assert seen in [event['type'] for event in document['events']], kind
+        imported = await import_execution(recorder, REGISTRY, document)
+        assert (imported.status, imported.events) == (status, document['execution']['events']), kind
+        document['execution']['status'] = 'failed' if status == 'succeeded' else 'succeeded'  # and its head must agree
+        with pytest.raises(ImportRejected, match=r'"execution\.status"'):
+            await import_execution(recorder, REGISTRY, document)
+    rerun = json.loads((await exchange.export(kinds['rerun from a node'][0])).content)
+    assert [e['node_id'] for e in rerun['events'] if e['data'].get('reused')] == ['fetch']
+    document = json.loads((await exchange.export(finished)).content)
+    lacking = {**document, 'execution': dict.fromkeys(document['execution'])}
+    for earlier in (lacking, {key: value for key, value in document.items() if key != 'execution'}):
+        assert (await import_execution(recorder, REGISTRY, earlier)).status == 'succeeded'
+
+
 def _set(path: str, value: Any) -> Callable[[dict[str, Any]], Any]:
     """A mutation setting ``path`` (dot-separated, list indexes as numbers) to ``value``."""
 
@@ -250,6 +340,29 @@ def _events(change: Callable[[list[dict[str, Any]]], Any]) -> Callable[[dict[str
     def mutate(doc: dict[str, Any]) -> Any:
         change(doc['events'])
         return doc
+
+    return mutate
+
+
+def _moved(index: int, to: int) -> Callable[[dict[str, Any]], Any]:
+    """A mutation moving the event at ``index`` to ``to``, the events then numbered again."""
+    return lambda doc: _renumber(_events(lambda events: events.insert(to, events.pop(index)))(doc))
+
+
+def _cut(start: int, stop: int) -> Callable[[dict[str, Any]], Any]:
+    """A mutation leaving out the events from ``start`` to ``stop``, the rest then numbered again."""
+    return lambda doc: _renumber(_events(lambda events: events.__delitem__(slice(start, stop)))(doc))
+
+
+def _ends_failed(failed_nodes: list[str], *, drop: slice = slice(0)) -> Callable[[dict[str, Any]], Any]:
+    """A mutation ending the execution ``execution.failed`` naming ``failed_nodes`` (none: a timeout's), with the
+    events at ``drop`` left out."""
+
+    def mutate(doc: dict[str, Any]) -> Any:
+        del doc['events'][drop]
+        data: dict[str, Any] = {'error': 'it failed', **({'failed_nodes': failed_nodes} if failed_nodes else {})}
+        doc['events'][-1].update(type='execution.failed', data=data)
+        return _renumber(doc)
 
     return mutate
 
@@ -381,6 +494,161 @@ INVALID: list[tuple[str, Callable[[dict[str, Any]], Any], str]] = [
     ),
 ]
 
+# Refusals of the events' story and of the head: (name, mutation, message, place in the file)
+STORY_INVALID: list[tuple[str, Callable[[dict[str, Any]], Any], str, tuple[str | int, ...]]] = [
+    # the events against the graph; the document's: 0 queued, 1 started, 2-3 fetch ran, 4 progress, 5 data.flow
+    # fetch -> parse, 6-11 parse started, retried twice, completed, 12 progress, 13 data.flow parse -> report,
+    # 14-15 report ran, 16 progress, 17 completed
+    (
+        'a node started before its upstream node completed',
+        _cut(11, 14),
+        "events[11] (node.started) cannot happen here: node 'report' starts while its upstream node 'parse' was "
+        'running',
+        ('events', 11, 'type'),
+    ),
+    (
+        'data along an edge the workflow does not have',
+        _set('events.5.data.target', 'report'),
+        "events[5] (data.flow) cannot happen here: the workflow has no edge from 'fetch' to 'report'",
+        ('events', 5, 'data', 'target'),
+    ),
+    (
+        'data from a node that has not succeeded',
+        _moved(13, 11),
+        "events[11] (data.flow) cannot happen here: node 'parse' was running",
+        ('events', 11, 'node_id'),
+    ),
+    (
+        'data to a node that has started',
+        _moved(5, 6),
+        "events[6] (data.flow) cannot happen here: node 'parse' was running",
+        ('events', 6, 'data', 'target'),
+    ),
+    (
+        'succeeded although no node ran',
+        _cut(2, -1),
+        "events[2] (execution.completed) cannot happen here: the execution ends succeeded while node 'fetch' had not "
+        'started',
+        ('events', -1, 'type'),
+    ),
+    (
+        'succeeded although a node never completed',
+        lambda doc: _renumber(_drop('events.15')(doc)),
+        "the execution ends succeeded while node 'report' was running",
+        ('events', -1, 'type'),
+    ),
+    (
+        'failed while a node runs',
+        _ends_failed([], drop=slice(15, 17)),
+        "events[15] (execution.failed) cannot happen here: the execution ends failed while node 'report' was running",
+        ('events', -1, 'type'),
+    ),
+    (
+        'failed naming a node that succeeded',
+        _ends_failed(['parse']),
+        "it names node 'parse' as failed, but that node had succeeded",
+        ('events', -1, 'data', 'failed_nodes', 0),
+    ),
+    (
+        'a node completing twice',
+        lambda doc: _renumber(_events(lambda events: events.insert(16, copy.deepcopy(events[15])))(doc)),
+        "events[16] (node.completed) cannot happen here: node 'report' had succeeded",
+        ('events', 16, 'type'),
+    ),
+    (
+        'a node completing without starting',
+        lambda doc: _renumber(_drop('events.14')(doc)),
+        "events[14] (node.completed) cannot happen here: node 'report' had not started",
+        ('events', 14, 'type'),
+    ),
+    (
+        'a retry of a node that is not running',
+        lambda doc: _renumber(_drop('events.8')(doc)),
+        "events[8] (node.retrying) cannot happen here: node 'parse' was waiting to be retried",
+        ('events', 8, 'type'),
+    ),
+    (
+        'attempts out of order',
+        _set('events.10.data.attempt', 5),
+        "events[10] (node.started) cannot happen here: node 'parse' starts attempt 5, not 3",
+        ('events', 10, 'data', 'attempt'),
+    ),
+    (
+        'an execution started twice',
+        lambda doc: _renumber(_events(lambda events: events.insert(2, copy.deepcopy(events[1])))(doc)),
+        'events[2] (execution.started) cannot happen here: the execution had started already',
+        ('events', 2, 'type'),
+    ),
+    (
+        'a reused output outside a rerun from a node',
+        _set('events.3.data.reused', True),
+        'events[3] (node.completed) cannot happen here: only a rerun from a node reuses an earlier output',
+        ('events', 3, 'data', 'reused'),
+    ),
+    (
+        'a node skipped before its upstream node ran',
+        lambda doc: doc['events'][6].update(type='node.skipped', node_id='report', data={'reason': 'x'}) or doc,
+        "events[6] (node.skipped) cannot happen here: node 'report' is skipped while its upstream node 'parse' had "
+        'not started',
+        ('events', 6, 'type'),
+    ),
+    (
+        'a node event before execution.started',
+        _moved(2, 1),
+        'events[1] (node.started) cannot happen here: it comes before execution.started',
+        ('events', 1, 'type'),
+    ),
+    # the head against the events
+    (
+        'a head that is not an object',
+        _set('execution', ['x']),
+        'export "execution" must be an object, got a list',
+        ('execution',),
+    ),
+    (
+        'a head of another execution',
+        _set('execution.id', 'other'),
+        'export "execution.id" is \'other\', but its events',
+        ('execution', 'id'),
+    ),
+    (
+        'a head of another workflow',
+        _set('execution.workflow_id', 'other'),
+        "export \"execution.workflow_id\" is 'other', but its events say 'flaky'",
+        ('execution', 'workflow_id'),
+    ),
+    (
+        'a head with another status',
+        _set('execution.status', 'failed'),
+        "export \"execution.status\" is 'failed', but its events say 'succeeded'",
+        ('execution', 'status'),
+    ),
+    (
+        'a head counting other events',
+        _set('execution.events', 17),
+        'export "execution.events" is 17, but its events say 18',
+        ('execution', 'events'),
+    ),
+    (
+        'a head counting in text',
+        _set('execution.events', '18'),
+        'export "execution.events" is \'18\'',
+        ('execution', 'events'),
+    ),
+    (
+        'a head with another start',
+        _set('execution.created_at', '2020-01-01T00:00:00+00:00'),
+        'export "execution.created_at" is \'2020-01-01T00:00:00+00:00\', but its events say',
+        ('execution', 'created_at'),
+    ),
+    (
+        'a head with another end',
+        _set('execution.finished_at', 'soon'),
+        'export "execution.finished_at" is \'soon\', but its events say',
+        ('execution', 'finished_at'),
+    ),
+]
+
 # The place in the file each refusal above is marked with (``errors[].loc`` after ``body``)
 PLACES: dict[str, tuple[str | int, ...]] = {
     'not an object': (),
@@ -432,8 +700,9 @@ PLACES: dict[str, tuple[str | int, ...]] = {
 
 @pytest.mark.parametrize(
     ('mutate', 'message', 'place'),
-    [(mutate, message, PLACES[name]) for name, mutate, message in INVALID],
-    ids=[name for name, _, _ in INVALID],
+    [(mutate, message, PLACES[name]) for name, mutate, message in INVALID]
+    + [(mutate, message, place) for _, mutate, message, place in STORY_INVALID],
+    ids=[name for name, _, _ in INVALID] + [name for name, _, _, _ in STORY_INVALID],
 )
 async def test_an_invalid_export_is_rejected_naming_the_problem_and_its_place_and_nothing_is_written(
     database: Database,
