@@ -5,11 +5,12 @@ The events are walked once, each node's status kept as the engine keeps it: a no
 once every node upstream of it has succeeded or was skipped, at least one of them having succeeded; it is
 retried, completes or fails only while it runs; a ``node.completed`` of a node that did not run is a rerun's reuse of
 an earlier output (``reused``: only in a rerun from a node, for a node upstream of it); it is skipped only once all
-its upstream nodes have settled, and cancelled only before it settled. ``data.flow`` runs along an edge of the
-workflow, from a node that succeeded to one that has not started. Node events follow ``execution.started``, which
-comes once. An execution ends succeeded only once every node succeeded or was skipped, and failed only once every
-node settled, the nodes it names as failed being those that failed; a cancelled or interrupted one may end anywhere
-(a crash or a stop leaves nodes as they were).
+its upstream nodes have settled, and cancelled unless it was skipped or cancelled already (an engine error can
+cancel a node that has just ended). ``data.flow`` runs along an edge of the workflow, from a node that succeeded to
+one that has not started. Node events follow ``execution.started``, which comes once. An execution ends succeeded
+only once every node succeeded or was skipped, and failed only once every node settled, the nodes it names as
+failed being those that failed; a cancelled or interrupted one may end anywhere (a crash or a stop leaves nodes as
+they were).
 
 Every check raises :class:`~flowmon.application.errors.ImportRejected` naming the problem and its place; the walk
 costs one step per event and one per edge.
@@ -45,7 +46,8 @@ _WHAT_IT_IS = {
 _MOVES = {
     EventType.NODE_RETRYING: (frozenset({'running'}), 'retrying'),
     EventType.NODE_FAILED: (frozenset({'running'}), 'failed'),
-    EventType.NODE_CANCELLED: (frozenset({'pending', 'running', 'retrying'}), 'cancelled'),
+    # (an engine error in the bookkeeping of a node's end leaves it running to the engine, which cancels it)
+    EventType.NODE_CANCELLED: (frozenset({'pending', 'running', 'retrying', 'succeeded', 'failed'}), 'cancelled'),
 }
 
 

@@ -27,6 +27,7 @@ from flowmon.engine import Engine, Event, EventBus, default_registry, fold, pars
 from flowmon.engine.core.inputs import body_location
 from flowmon.engine.core.payload import PayloadBudget
 from flowmon.engine.core.snapshot import definition_hash, snapshot_hash, workflow_snapshot
+from flowmon.engine.runtime.execution import ExecutionRun
 from flowmon.engine.runtime.projector import Projector
 from flowmon.store import Database, EventRecorder, History, interrupt_unfinished
 from flowmon.store.tables import EventRow, ExecutionRow, NodeRunRow, WorkflowSnapshotRow
@@ -299,6 +300,29 @@ async def test_real_exports_of_every_kind_import(
     lacking = {**document, 'execution': dict.fromkeys(document['execution'])}
     for earlier in (lacking, {key: value for key, value in document.items() if key != 'execution'}):
         assert (await import_execution(recorder, REGISTRY, earlier)).status == 'succeeded'
+
+
+async def test_an_execution_an_engine_error_ended_imports(
+    stack: tuple[Engine, EventRecorder, History], exchange: Exchange, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An error in the engine's bookkeeping of a node's end fails the execution and cancels that node although it had
+    completed: the export of such a run imports as it was recorded."""
+    engine, recorder, _ = stack
+    original = ExecutionRun._mark  # fault injection: only a bug in this private step can raise
+
+    def broken(run: ExecutionRun, node_id: str, status: str) -> None:
+        if node_id == 'report':
+            raise RuntimeError('bookkeeping broke')
+        original(run, node_id, status)
+
+    monkeypatch.setattr(ExecutionRun, '_mark', broken)
+    execution_id = engine.submit(parse_workflow(FLAKY, REGISTRY), {'n': 1})
+    await engine.wait_idle()
+    await recorder.drain()
+    document = json.loads((await exchange.export(execution_id)).content)
+    ending = [(e['type'], e['node_id']) for e in document['events'][-3:]]
+    assert ending == [('node.completed', 'report'), ('node.cancelled', 'report'), ('execution.failed', None)]
+    assert (await import_execution(recorder, REGISTRY, document)).status == 'failed'
 
 
 def _set(path: str, value: Any) -> Callable[[dict[str, Any]], Any]:
