@@ -132,9 +132,9 @@ class Executions:
         Raises NotFound, Conflict (still running, or imported), Invalid (an unknown ``from_node``, a definition
         that no longer validates) or a payload refusal for ``input``."""
         previous = await self._history.state(execution_id)
-        await self._refuse_imported(execution_id)
         if not previous.is_terminal:
             raise _still_running(execution_id, previous.status)
+        await self._refuse_gone_or_imported(execution_id)
         with (
             translated(PAYLOAD_REFUSALS, at='input'),
             translated({RerunError: Invalid, WorkflowError: Invalid, QueueFull: Unavailable}),
@@ -279,8 +279,13 @@ class Executions:
         for execution_id in execution_ids:
             self._history.forget(execution_id)
 
-    async def _refuse_imported(self, execution_id: str) -> None:
-        if await self._history.is_imported(execution_id):
+    async def _refuse_gone_or_imported(self, execution_id: str) -> None:
+        """A rerun's check of the stored row: NotFound once the execution is deleted (the copy this process holds of
+        an ended one outlives another process's deletion until its news comes), read-only when imported."""
+        record = await self._history.record(execution_id)
+        if record is None:
+            raise NotFound(f'execution {execution_id!r} not found')
+        if record.imported_from is not None:
             raise _read_only(execution_id)
 
 

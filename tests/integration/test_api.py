@@ -21,6 +21,7 @@ from flowmon.application.views import execution_summary
 from flowmon.bootstrap import System
 from flowmon.engine import Event, EventType
 from flowmon.engine.core.snapshot import definition_hash
+from flowmon.store.retention import Pruner
 
 TOKEN = 't'
 AUTH = {'Authorization': f'Bearer {TOKEN}'}
@@ -650,6 +651,23 @@ async def test_rerun_after_the_workflow_was_deleted_uses_the_snapshot(client: ht
     response = await client.post(f'/api/executions/{finished}/rerun')
     assert response.status_code == 202, response.text
     assert (await wait_for(client, response.json()['id']))['status'] == 'succeeded'
+
+
+async def test_an_execution_deleted_by_another_process_is_not_rerun_from_the_copy_held_here(
+    client: httpx.AsyncClient, system: System, finished: str
+) -> None:
+    """Another process on the database deletes it (its retention, its API): until the news comes (or when it is lost)
+    this process still holds the ended run in its live projection, and must not answer for it nor rerun it."""
+    await system.recorder.flush_for([finished])  # it is in the database, as another process sees it
+    elsewhere = Pruner(system.db, delivery_final_statuses=['succeeded'])  # another process's, which tells none here
+    assert (await elsewhere.delete_executions([finished]))[0] == [finished]
+    assert system.projector.holds(finished)  # the news not here yet
+    response = await client.post(f'/api/executions/{finished}/rerun', json={'from_node': 'work'})
+    assert response.status_code == 404, response.text
+    system.application.history.forget_unknown()  # what a lost news does (the change feed's listener reconnecting)
+    assert (await client.get(f'/api/executions/{finished}')).status_code == 404
+    assert (await client.post(f'/api/executions/{finished}/rerun')).status_code == 404
+    assert (await client.get('/api/executions')).json()['items'] == []
 
 
 # --- unknown ids and odd input ----------------------------------------------------------------------

@@ -367,9 +367,11 @@ class Projector:
 
     def forget_unknown(self) -> None:
         """Executions may have been deleted that :meth:`forget` was not told of (the news from another process was
-        lost): every reader is told "cannot say" once."""
+        lost): every reader is told "cannot say" once, and every finished execution held is let go, so that reads of
+        one (the API's, a rerun's) go to the store, which knows whether it still exists."""
         self.deletions += 1
         self._deletions_unknown = self.deletions
+        self._evict(keep=0)
 
     def deleted_since(self, number: int, execution_id: str) -> tuple[int, bool | None]:
         """The deletion number now, and whether ``execution_id`` was deleted after deletion ``number`` (a reader
@@ -380,9 +382,11 @@ class Projector:
             return self.deletions, None
         return self.deletions, self._deleted.get(execution_id, 0) > number
 
-    def _evict(self) -> None:
+    def _evict(self, *, keep: int | None = None) -> None:
+        """Let go of the oldest finished executions while more than ``keep`` (default: the bounds) are held."""
         finished = self._finished
-        while finished and (len(finished) > self._keep_finished or self._finished_bytes > self._keep_finished_bytes):
+        most, most_bytes = (self._keep_finished, self._keep_finished_bytes) if keep is None else (keep, keep)
+        while finished and (len(finished) > most or self._finished_bytes > most_bytes):
             key, size = finished.popitem(last=False)
             self._finished_bytes -= size
             self._tracks.pop(key, None)
