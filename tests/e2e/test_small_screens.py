@@ -31,6 +31,14 @@ LONG_NAME = {  # a name far wider than a phone, in the lists and the headings
 }
 
 
+def resize(page: Page, width: int, height: int) -> None:
+    """The page at ``width``, laid out as a load at that width lays it out: narrower than Quasar's breakpoint, once
+    the saved views have left the page's side (a moment after the resize: they slide away)."""
+    page.set_viewport_size({'width': width, 'height': height})
+    if width < 1024:
+        page.wait_for_function("getComputedStyle(document.querySelector('.q-page-container')).paddingLeft === '0px'")
+
+
 @pytest.fixture
 def phone(browser: Browser, server: Any) -> Iterator[Page]:
     context = browser.new_context(base_url=server.url, viewport={'width': WIDTH, 'height': HEIGHT}, is_mobile=True)
@@ -111,7 +119,7 @@ def test_the_workflow_page_has_room_for_delete_and_rotate(browser: Browser, serv
         wait_connected(page)
         ids = ['delete-workflow', 'edit-workflow', 'run-with-input', 'trigger-rotate']
         for width in (1440, WIDTH):
-            page.set_viewport_size({'width': width, 'height': 900})
+            resize(page, width, 900)
             for test_id in ids:
                 expect(page.get_by_test_id(test_id)).to_be_visible()
             expect(page.get_by_text('Reveal secret')).to_be_visible()
@@ -278,7 +286,7 @@ def test_the_metric_cards_say_what_they_count_whole(browser: Browser, server: An
             page.set_viewport_size({'width': 1400, 'height': HEIGHT})
             sign_in(page, server, path)
             for width in (1400, WIDTH):
-                page.set_viewport_size({'width': width, 'height': HEIGHT})
+                resize(page, width, HEIGHT)
                 expect(page.locator('.fm-metric-hint').first).to_be_visible()
                 assert page.evaluate(CUT_HINTS) == [], (path, width)
     finally:
@@ -309,7 +317,7 @@ def test_the_node_list_shows_names_whole_beside_a_long_detail(browser: Browser, 
         row = page.locator('.fm-nr', has_text='Load into warehouse')
         expect(row).to_contain_text("upstream 'parse_rows' failed")
         for width in (1400, WIDTH):
-            page.set_viewport_size({'width': width, 'height': HEIGHT})
+            resize(page, width, HEIGHT)
             row.scroll_into_view_if_needed()
             assert page.evaluate(CUT_NODE_ROWS) == [], width
             if width >= 1024:  # the saved views beside this long page: their background runs down to its end
