@@ -36,6 +36,7 @@ from flowmon.application.snapshots import SnapshotCache
 from flowmon.engine.core.events import Event, EventType
 from flowmon.engine.runtime.projector import Projector
 from flowmon.web.format import duration, short_id
+from flowmon.web.pages import execution as execution_page
 from flowmon.web.widgets.dag_chart import DagChart
 from flowmon.web.widgets.node_list import NodeList
 from flowmon.web.widgets.timeline_chart import TimelineChart
@@ -432,6 +433,51 @@ async def test_a_run_deleted_while_its_page_shows_it_running_is_frozen_as_last_s
     await api(user, 'POST', f'/api/executions/{execution_id}/cancel')  # (the run this process still has)
     await wait_until_ended(user, execution_id)
     assert text_of(user, 'execution-status') == 'deleted'  # the page no longer follows it
+
+
+async def test_a_read_in_flight_when_the_run_is_deleted_does_not_show_it_running_again(
+    projectors: list[Projector], user: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The page's first read of the stored events and of the usual duration is still under way when the run is
+    deleted: when it ends, it draws nothing (not the status, clock or ETA of the run as it was when it was read)."""
+    [projector] = projectors
+    await sign_in(user)
+    execution_id = await start(user, 'slow')
+    monkeypatch.setattr(Projector, 'recent_events', lambda self, _id, after_seq=0: None)  # the log from the store
+    reading, release, loaded = asyncio.Event(), asyncio.Event(), asyncio.Event()
+    stored = ExecutionHistory.events
+
+    async def slow_events(self: ExecutionHistory, *args: Any, **kwargs: Any) -> list[Event]:
+        events = await stored(self, *args, **kwargs)
+        reading.set()
+        await release.wait()
+        return events
+
+    async def usual_duration_ms(self: ExecutionHistory, *args: Any, **kwargs: Any) -> float:
+        return 3_600_000.0  # (an ETA to show)
+
+    load_history = execution_page._LivePage._load_history
+
+    async def load_history_then_say(self: Any) -> None:
+        await load_history(self)
+        loaded.set()
+
+    monkeypatch.setattr(ExecutionHistory, 'events', slow_events)
+    monkeypatch.setattr(ExecutionHistory, 'usual_duration_ms', usual_duration_ms)
+    monkeypatch.setattr(execution_page._LivePage, '_load_history', load_history_then_say)
+    await user.open(f'/executions/{execution_id}')
+    await wait_for_text(user, 'execution-status', 'running')
+    await until(reading.is_set, 'the stored events to be read')
+    assert projector.forget(execution_id, elsewhere=True)  # what the news of the other process's deletion does
+    await wait_for_text(user, 'execution-status', 'deleted')
+    release.set()
+    await until(loaded.is_set, 'the read to end')
+    assert text_of(user, 'execution-status') == 'deleted'
+    assert text_of(user, 'execution-timing').endswith(' · deleted')
+    assert text_of(user, 'execution-eta') == ''
+    await user.should_see('Execution deleted', marker='execution-announcement')
+    await api(user, 'POST', f'/api/executions/{execution_id}/cancel')  # (the run this process still has)
+    await wait_until_ended(user, execution_id)
 
 
 async def test_an_execution_deleted_unheard_is_found_gone_in_the_store(

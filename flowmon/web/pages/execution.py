@@ -212,6 +212,8 @@ class _LivePage:
             log.exception('could not load execution %s', self._id)  # tried again
         finally:
             self._fetching = False
+        if self._deletion.gone:  # (seen deleted meanwhile: the page stays as it was last seen)
+            return
         if state is not None and state.last_seq > self._state.last_seq:
             self._state = state  # the next tick finds the page behind it and shows it, with the events it lacks
 
@@ -225,7 +227,7 @@ class _LivePage:
             events = []
         finally:
             self._fetching = False
-        if not self._body.is_deleted and events:
+        if not self._body.is_deleted and events and not self._deletion.gone:  # (deleted meanwhile: drawn no more)
             with self._body:
                 self.view.show(self._state, events, now=None if self._state.is_terminal else utcnow())
 
@@ -242,7 +244,7 @@ class _LivePage:
         except Exception:
             log.exception('could not load past durations for %s', self._state.workflow_id)
             return
-        if not self._body.is_deleted:
+        if not self._body.is_deleted and not self._deletion.gone:  # (deleted meanwhile: no ETA for it)
             with self._body:
                 self._show_eta()
                 self.view.set_baselines(usual)
