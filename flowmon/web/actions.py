@@ -89,5 +89,9 @@ async def run_workflow(application: Application, workflow_id: str, input: dict[s
         log.warning('run of %s refused: %s', workflow_id, exc)
         ui.notify(f'Cannot run {workflow_id!r}: {exc}', type='negative', multi_line=True)
         return None
+    except Exception:
+        log.exception('could not run %s', workflow_id)
+        ui.notify(f'Could not run {workflow_id!r}: unexpected error (see the server log).', type='negative')
+        return None
     ui.navigate.to(f'/executions/{execution_id}')
     return execution_id

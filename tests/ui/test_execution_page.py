@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import json
+import logging
 from collections import Counter
 from datetime import datetime
 from typing import Any
@@ -33,6 +34,7 @@ from waiting import until
 from flowmon.application.executions import Executions
 from flowmon.application.history import ExecutionHistory
 from flowmon.application.snapshots import SnapshotCache
+from flowmon.application.workflows import Workflows
 from flowmon.engine.core.events import Event, EventType
 from flowmon.engine.runtime.projector import Projector
 from flowmon.web.format import duration, short_id
@@ -202,7 +204,7 @@ async def test_rerun_shows_the_previous_input_and_runs_it_fixed(user: User) -> N
     assert not rerun_button(user).enabled
     editor.value = '{"order_id": "A-1001", "qty": 2}'
     await user.should_not_see(marker='input-error', retries=20)
-    assert rerun_button(user).enabled
+    await until(lambda: rerun_button(user).enabled, 'Run to be enabled again')
     user.find(marker='input-run').click()
 
     path = await wait_for_path(user, r'/executions/(?!' + execution_id + r')[^/]+')
@@ -501,17 +503,23 @@ async def test_an_execution_deleted_unheard_is_found_gone_in_the_store(
     await user.should_not_see(marker='rerun-execution')
 
 
-async def test_a_rerun_refused_because_the_run_was_deleted_keeps_the_input_and_starts_it_anew(
-    user: User, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The run is deleted as its rerun is submitted (elsewhere, a moment before): Rerun is refused with a
-    notification, the dialog stays with the input typed, and offers to start the workflow with it instead."""
+TYPED = '{"order": 8, "note": "fixed by hand"}'
+
+
+async def rerun_dialog_with(user: User, typed: str) -> str:
+    """Run FLAKY to its end, open its page's rerun dialog and type ``typed``; the run's id."""
     execution_id = await finished_flaky(user, {'input': {'order': 7}})
     await open_finished(user, execution_id)
     user.find(marker='rerun-execution').click()
     await user.should_see(marker='input-dialog')
-    typed = '{"order": 8, "note": "fixed by hand"}'
     input_editor(user).value = typed
+    return execution_id
+
+
+async def rerun_of_a_run_deleted_meanwhile(user: User, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Open FLAKY's rerun dialog, type ``TYPED`` and submit it as the run is deleted (elsewhere, a moment before);
+    the run's id, with the refusal said."""
+    execution_id = await rerun_dialog_with(user, TYPED)
     rerun = Executions.rerun
 
     async def deleted_first(self: Executions, rerun_id: str, **kwargs: Any) -> str:
@@ -522,8 +530,17 @@ async def test_a_rerun_refused_because_the_run_was_deleted_keeps_the_input_and_s
     await until(lambda: rerun_button(user).enabled, 'the typed input to be checked')
     user.find(marker='input-run').click()
     await until(lambda: any('not found' in message for message in user.notify.messages), 'the refusal to be said')
+    return execution_id
+
+
+async def test_a_rerun_refused_because_the_run_was_deleted_keeps_the_input_and_starts_it_anew(
+    user: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The run is deleted as its rerun is submitted (elsewhere, a moment before): Rerun is refused with a
+    notification, the dialog stays with the input typed, and offers to start the workflow with it instead."""
+    execution_id = await rerun_of_a_run_deleted_meanwhile(user, monkeypatch)
     await user.should_see('This execution was deleted, so it cannot be rerun', marker='input-note')
-    assert input_editor(user).value == typed  # still open, with what was typed
+    assert input_editor(user).value == TYPED  # still open, with what was typed
     assert rerun_button(user).text == 'Start new execution'
     user.find(marker='input-run').click()
     path = await wait_for_path(user, r'/executions/(?!' + execution_id + r')[^/]+')
@@ -535,12 +552,8 @@ async def test_a_rerun_refused_because_the_run_was_deleted_keeps_the_input_and_s
 async def test_a_rerun_dialog_open_when_the_run_and_its_workflow_are_deleted_keeps_the_input_to_copy(
     user: User,
 ) -> None:
-    execution_id = await finished_flaky(user)
-    await open_finished(user, execution_id)
-    user.find(marker='rerun-execution').click()
-    await user.should_see(marker='input-dialog')
     typed = '{"order": 9}'
-    input_editor(user).value = typed
+    execution_id = await rerun_dialog_with(user, typed)
     assert (await api(user, 'DELETE', '/api/workflows/flaky')).status_code == 204
     assert (await api(user, 'DELETE', f'/api/executions/{execution_id}')).status_code == 204
     await user.should_see(marker='execution-deleted')
@@ -548,6 +561,70 @@ async def test_a_rerun_dialog_open_when_the_run_and_its_workflow_are_deleted_kee
     await user.should_not_see(marker='input-run')  # nothing can run it: the input stays, to copy
     assert input_editor(user).value == typed
     await user.should_see(marker='input-dialog')
+
+
+async def test_a_new_execution_offered_for_a_workflow_deleted_since_says_nothing_can_run_it(
+    user: User,
+) -> None:
+    execution_id = await rerun_dialog_with(user, TYPED)
+    assert (await api(user, 'DELETE', f'/api/executions/{execution_id}')).status_code == 204
+    await user.should_see('This execution was deleted, so it cannot be rerun', marker='input-note')
+    assert (await api(user, 'DELETE', '/api/workflows/flaky')).status_code == 204  # after the note was written
+    user.find(marker='input-run').click()  # "Start new execution"
+    await until(lambda: any('no longer exists' in message for message in user.notify.messages), 'the refusal')
+    await user.should_see('and so was its workflow', marker='input-note')
+    await user.should_not_see(marker='input-run')
+    assert input_editor(user).value == TYPED
+    await user.should_see(marker='input-dialog')
+
+
+def one_traceback(caplog: pytest.LogCaptureFixture, logger: str) -> None:
+    """The unexpected error was logged once, with its traceback, by ``logger`` (and nothing else was)."""
+    errors = [record for record in caplog.get_records('call') if record.levelno >= logging.ERROR]
+    assert [(record.name, record.exc_info is not None) for record in errors] == [(logger, True)], errors
+    caplog.clear()  # (expected here)
+
+
+async def still_open_with_the_input(user: User, unexpected: str) -> None:
+    await until(lambda: any(unexpected in message for message in user.notify.messages), 'the error to be said')
+    assert 'unexpected error (see the server log)' in ' '.join(user.notify.messages)
+    await user.should_see(marker='input-dialog')
+    assert input_editor(user).value == TYPED
+    await until(lambda: rerun_button(user).enabled, 'Run to be enabled again')
+
+
+async def test_an_unexpected_error_looking_up_the_workflow_of_a_deleted_run_keeps_the_rerun_dialog(
+    user: User, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def database_error(self: Workflows, workflow_id: str) -> Any:
+        raise RuntimeError('database is locked')
+
+    execution_id = await rerun_dialog_with(user, TYPED)
+    monkeypatch.setattr(Workflows, 'get', database_error)
+    assert (await api(user, 'DELETE', f'/api/executions/{execution_id}')).status_code == 204
+    await user.should_see(marker='execution-deleted')
+    await still_open_with_the_input(user, "Could not look up workflow 'flaky'")
+    one_traceback(caplog, 'flowmon.web.pages.execution')
+    assert rerun_button(user).text == 'Rerun'
+    user.find(marker='input-run').click()  # refused (the execution was deleted), and the workflow looked up again
+    await until(lambda: sum('Could not look up' in message for message in user.notify.messages) == 2, 'a 2nd look')
+    await user.should_see(marker='input-dialog')
+    one_traceback(caplog, 'flowmon.web.pages.execution')
+
+
+async def test_an_unexpected_error_starting_the_new_execution_keeps_the_dialog(
+    user: User, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def database_error(self: Executions, *args: Any, **kwargs: Any) -> str:
+        raise RuntimeError('database is locked')
+
+    await rerun_of_a_run_deleted_meanwhile(user, monkeypatch)
+    await user.should_see('This execution was deleted, so it cannot be rerun', marker='input-note')
+    monkeypatch.setattr(Executions, 'start', database_error)
+    user.find(marker='input-run').click()  # "Start new execution"
+    await still_open_with_the_input(user, "Could not run 'flaky'")
+    assert rerun_button(user).text == 'Start new execution'
+    one_traceback(caplog, 'flowmon.web.actions')
 
 
 async def test_a_status_change_is_announced_to_screen_readers_and_the_first_status_is_not(user: User) -> None:

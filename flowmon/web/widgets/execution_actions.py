@@ -28,7 +28,7 @@ from flowmon.application import Application
 from flowmon.application.errors import AppError, NotFound
 from flowmon.application.workflows import StoredWorkflow
 from flowmon.engine.core.state import ExecutionState
-from flowmon.web.actions import run_workflow
+from flowmon.web.actions import found, run_workflow
 from flowmon.web.auth import is_signed_in
 from flowmon.web.format import short_id
 from flowmon.web.rerun_context import missing_node, rerun_note
@@ -204,9 +204,12 @@ class ExecutionActions:
             return False
         workflow_id = state.workflow_id or ''
         try:
-            workflow: StoredWorkflow | None = await self._application.workflows.get(workflow_id)
-        except NotFound:
-            workflow = None
+            workflow = await found(self._application.workflows.get(workflow_id))
+        except Exception:  # (the dialog stays as it is, with the input)
+            log.exception('could not look up workflow %s', workflow_id)
+            unexpected = f'Could not look up workflow {workflow_id!r}: unexpected error (see the server log).'
+            ui.notify(unexpected, type='negative')
+            return False
         if dialog.dialog.is_deleted:  # (closed meanwhile)
             return False
         if workflow is None:
@@ -218,7 +221,8 @@ class ExecutionActions:
             return False
 
         async def start(value: dict[str, Any]) -> bool:
-            return await run_workflow(self._application, workflow_id, value) is not None
+            # refused: the workflow may have been deleted since the note was written (then nothing can run it)
+            return await run_workflow(self._application, workflow_id, value) is not None or await self._rerun_refused()
 
         note = (
             f'This execution was deleted, so it cannot be rerun. You can start its workflow “{workflow.name}” with '
