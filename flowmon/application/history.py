@@ -298,7 +298,9 @@ class ExecutionHistory:
             self.announce_deleted(execution_id)
 
     def forget_unknown(self) -> None:
-        """Executions may have been deleted by another process unheard (its news was lost): pages ask the store."""
+        """Executions may have been deleted by another process unheard (its news was lost): pages ask the store, and
+        the ended executions held (in the live projection, as cached replays) are let go, so reads go to it too."""
+        self._replays.let_go()
         for listener in self.deletion_listeners:
             listener(None)
         self._live.forget_unknown()

@@ -659,6 +659,7 @@ async def test_an_execution_deleted_by_another_process_is_not_rerun_from_the_cop
     """Another process on the database deletes it (its retention, its API): until the news comes (or when it is lost)
     this process still holds the ended run in its live projection, and must not answer for it nor rerun it."""
     await system.recorder.flush_for([finished])  # it is in the database, as another process sees it
+    assert (await client.get(f'/api/executions/{finished}/state', params={'at': 1})).status_code == 200  # (cached)
     elsewhere = Pruner(system.db, delivery_final_statuses=['succeeded'])  # another process's, which tells none here
     assert (await elsewhere.delete_executions([finished]))[0] == [finished]
     assert system.projector.holds(finished)  # the news not here yet
@@ -666,6 +667,7 @@ async def test_an_execution_deleted_by_another_process_is_not_rerun_from_the_cop
     assert response.status_code == 404, response.text
     system.application.history.forget_unknown()  # what a lost news does (the change feed's listener reconnecting)
     assert (await client.get(f'/api/executions/{finished}')).status_code == 404
+    assert (await client.get(f'/api/executions/{finished}/state', params={'at': 1})).status_code == 404
     assert (await client.post(f'/api/executions/{finished}/rerun')).status_code == 404
     assert (await client.get('/api/executions')).json()['items'] == []
 
