@@ -150,7 +150,7 @@ class Cluster:
 
         async def deleted(execution_id: str | None) -> None:
             if execution_id is None:
-                history.forget_unknown()
+                await history.forget_unknown()
             else:
                 history.forget(execution_id, here=False)
 

@@ -297,13 +297,18 @@ class ExecutionHistory:
         if self._live.forget(execution_id, elsewhere=not here) and here:
             self.announce_deleted(execution_id)
 
-    def forget_unknown(self) -> None:
+    async def forget_unknown(self) -> None:
         """Executions may have been deleted by another process unheard (its news was lost): pages ask the store, and
-        the ended executions held (in the live projection, as cached replays) are let go, so reads go to it too."""
-        self._replays.let_go()
+        the ended executions held here (in the live projection, as cached replays) that the store no longer has are
+        forgotten as deleted, so that neither the API nor a rerun answers for them from the copy."""
         for listener in self.deletion_listeners:
             listener(None)
         self._live.forget_unknown()
+        held = list(dict.fromkeys([*self._live.held_finished(), *self._replays.cached]))
+        stored = await self._history.workflows_of(held)  # (two columns of the rows that exist)
+        for execution_id in held:
+            if execution_id not in stored:
+                self.forget(execution_id, here=False)
 
     async def is_imported(self, execution_id: str) -> bool:
         """Whether the execution came from an export file (imported executions are read-only)."""

@@ -78,6 +78,10 @@ class LiveView:
         """Executions may have been deleted unheard (elsewhere): pages ask the store whether theirs still exists."""
         self._projector.forget_unknown()
 
+    def held_finished(self) -> list[str]:
+        """The ended executions held, written (see :meth:`Projector.held_finished`)."""
+        return self._projector.held_finished()
+
     @property
     def deletions(self) -> int:
         """Moves whenever an execution was deleted (where a page starts watching with :meth:`deleted_since`)."""

@@ -73,11 +73,6 @@ class ReplayLoader:
             self._keep(execution_id, index)
         return index
 
-    def let_go(self) -> None:
-        """Executions may have been deleted unheard: drop every cached index (each is built again from the store,
-        which knows whether its execution still exists), none marked deleted."""
-        self._cache.clear()
-
     def forget(self, execution_id: str) -> None:
         """The execution was deleted: drop its index, and never cache one of it again (an open that began before
         the deletion may still finish building it)."""

@@ -658,18 +658,21 @@ async def test_an_execution_deleted_by_another_process_is_not_rerun_from_the_cop
 ) -> None:
     """Another process on the database deletes it (its retention, its API): until the news comes (or when it is lost)
     this process still holds the ended run in its live projection, and must not answer for it nor rerun it."""
-    await system.recorder.flush_for([finished])  # it is in the database, as another process sees it
+    kept = await start(client, 'quick', {'input': {'n': 6}})
+    assert (await wait_for(client, kept))['status'] == 'succeeded'
+    await system.recorder.flush_for([finished, kept])  # in the database, as another process sees them
     assert (await client.get(f'/api/executions/{finished}/state', params={'at': 1})).status_code == 200  # (cached)
     elsewhere = Pruner(system.db, delivery_final_statuses=['succeeded'])  # another process's, which tells none here
     assert (await elsewhere.delete_executions([finished]))[0] == [finished]
     assert system.projector.holds(finished)  # the news not here yet
     response = await client.post(f'/api/executions/{finished}/rerun', json={'from_node': 'work'})
     assert response.status_code == 404, response.text
-    system.application.history.forget_unknown()  # what a lost news does (the change feed's listener reconnecting)
+    await system.application.history.forget_unknown()  # what a lost news does (the feed's listener reconnecting)
     assert (await client.get(f'/api/executions/{finished}')).status_code == 404
     assert (await client.get(f'/api/executions/{finished}/state', params={'at': 1})).status_code == 404
     assert (await client.post(f'/api/executions/{finished}/rerun')).status_code == 404
-    assert (await client.get('/api/executions')).json()['items'] == []
+    assert system.projector.holds(kept) and not system.projector.holds(finished)  # only the deleted one let go
+    assert [item['id'] for item in (await client.get('/api/executions')).json()['items']] == [kept]
 
 
 # --- unknown ids and odd input ----------------------------------------------------------------------

@@ -367,11 +367,14 @@ class Projector:
 
     def forget_unknown(self) -> None:
         """Executions may have been deleted that :meth:`forget` was not told of (the news from another process was
-        lost): every reader is told "cannot say" once, and every finished execution held is let go, so that reads of
-        one (the API's, a rerun's) go to the store, which knows whether it still exists."""
+        lost): every reader is told "cannot say" once (:meth:`held_finished` says which ended ones to ask the store
+        about)."""
         self.deletions += 1
         self._deletions_unknown = self.deletions
-        self._evict(keep=0)
+
+    def held_finished(self) -> list[str]:
+        """The ended executions held whose events are all written (those another process could have deleted)."""
+        return list(self._finished)
 
     def deleted_since(self, number: int, execution_id: str) -> tuple[int, bool | None]:
         """The deletion number now, and whether ``execution_id`` was deleted after deletion ``number`` (a reader
@@ -382,11 +385,9 @@ class Projector:
             return self.deletions, None
         return self.deletions, self._deleted.get(execution_id, 0) > number
 
-    def _evict(self, *, keep: int | None = None) -> None:
-        """Let go of the oldest finished executions while more than ``keep`` (default: the bounds) are held."""
+    def _evict(self) -> None:
         finished = self._finished
-        most, most_bytes = (self._keep_finished, self._keep_finished_bytes) if keep is None else (keep, keep)
-        while finished and (len(finished) > most or self._finished_bytes > most_bytes):
+        while finished and (len(finished) > self._keep_finished or self._finished_bytes > self._keep_finished_bytes):
             key, size = finished.popitem(last=False)
             self._finished_bytes -= size
             self._tracks.pop(key, None)
