@@ -16,6 +16,7 @@ from sample_workflows import SLOW_CHAIN, WAIT_ONLY, chain, condition, delay, fai
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from waiting import until
+from worker_fakes import FakePool, Heavy
 
 from flowmon.application.errors import ExportMalformed, ImportRejected, NotFound, Unavailable
 from flowmon.application.exchange import Exchange, ExportUnavailable, import_execution
@@ -27,6 +28,7 @@ from flowmon.engine import Engine, Event, EventBus, default_registry, fold, pars
 from flowmon.engine.core.inputs import body_location
 from flowmon.engine.core.payload import PayloadBudget
 from flowmon.engine.core.snapshot import definition_hash, snapshot_hash, workflow_snapshot
+from flowmon.engine.nodes import NodeError
 from flowmon.engine.runtime.execution import ExecutionRun
 from flowmon.engine.runtime.projector import Projector
 from flowmon.store import Database, EventRecorder, History, interrupt_unfinished
@@ -34,6 +36,7 @@ from flowmon.store.tables import EventRow, ExecutionRow, NodeRunRow, WorkflowSna
 
 NOW = datetime(2025, 7, 1, 9, 30, tzinfo=UTC)
 REGISTRY = default_registry()
+REGISTRY.register(Heavy)  # (a type that runs on a worker)
 
 FLAKY = upstream_flaky(times=2, max_attempts=3)
 SLOW = WAIT_ONLY
@@ -300,6 +303,56 @@ async def test_real_exports_of_every_kind_import(
     lacking = {**document, 'execution': dict.fromkeys(document['execution'])}
     for earlier in (lacking, {key: value for key, value in document.items() if key != 'execution'}):
         assert (await import_execution(recorder, REGISTRY, earlier)).status == 'succeeded'
+
+
+async def test_real_exports_of_runs_on_workers_import(
+    stack: tuple[Engine, EventRecorder, History], exchange: Exchange
+) -> None:
+    """Runs whose nodes ran on workers (a pool the test drives), exported as recorded, import with the workers their
+    events name: a node a worker took and finished, one retried on another worker after its first was lost, one
+    whose result came before the worker's announcement, and a run failed by a node that timed out while still
+    queued for a worker (started with none)."""
+    engine, recorder, _ = stack
+    pool = FakePool()
+    workers = Engine(bus=engine.bus, registry=REGISTRY, snapshots=recorder.keep_snapshot, workers=pool)
+
+    def heavy(node_id: str, **extra: Any) -> dict[str, Any]:
+        return {'id': node_id, 'type': 'heavy', 'config': {'n': 1}, **extra}
+
+    retry = {'max_attempts': 2, 'backoff_seconds': 0}
+    nodes = [heavy('taken'), heavy('lost', retry=retry), heavy('early')]
+    ran = workers.submit(parse_workflow({'id': 'on-workers', 'name': 'On workers', 'nodes': nodes}, REGISTRY))
+    taken = await pool.take(f'{ran}-taken-1', 'tcp://w1:1')
+    taken.future.set_result(('tcp://w1:1', {'rows': 3}))
+    lost = await pool.take(f'{ran}-lost-1', 'tcp://w1:1')
+    lost.future.set_exception(NodeError('the Dask worker tcp://w1:1 died while running the node'))
+    again = await pool.take(f'{ran}-lost-2', 'tcp://w2:1')
+    again.future.set_result(('tcp://w2:1', 'ok'))
+    early = await pool.next_job(f'{ran}-early-1')
+    early.future.set_result(('local:7', 7))
+    queued = {'id': 'queued', 'name': 'Queued', 'nodes': [heavy('late', timeout_seconds=0.05)]}
+    timed_out = workers.submit(parse_workflow(queued, REGISTRY))
+    await workers.wait_idle()
+    early.started('local:7')  # (too late: ignored)
+    await workers.stop()
+    await recorder.drain()
+    for execution_id, status, seen in (
+        (
+            ran,
+            'succeeded',
+            {('taken', 'tcp://w1:1'), ('lost', 'tcp://w1:1'), ('lost', 'tcp://w2:1'), ('early', 'local:7')},
+        ),
+        (timed_out, 'failed', {('late', None)}),
+    ):
+        document = json.loads((await exchange.export(execution_id)).content)
+        started = {(e['node_id'], e['data'].get('worker')) for e in document['events'] if e['type'] == 'node.started'}
+        assert started == seen
+        imported = await import_execution(recorder, REGISTRY, document)
+        assert (imported.status, imported.events) == (status, document['execution']['events'])
+        again_exported = json.loads((await exchange.export(imported.id)).content)
+        assert [(e['type'], e['node_id'], e['data']) for e in again_exported['events']] == [
+            (e['type'], e['node_id'], e['data']) for e in document['events']
+        ]
 
 
 async def test_an_execution_an_engine_error_ended_imports(

@@ -6,17 +6,17 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from worker_fakes import FakePool, Heavy
 
-from flowmon.engine import Engine, Event, EventBus, ExecutionState, NodeConfig, NodeContext, NodeType, fold
+from flowmon.engine import Engine, Event, EventBus, ExecutionState, fold
 from flowmon.engine.model import Workflow, parse_workflow
 from flowmon.engine.nodes import NodeError, default_registry
-from flowmon.engine.runtime.executor import WorkerError, WorkerLost, WorkerTask
+from flowmon.engine.runtime.executor import WorkerError, WorkerLost
 
 T0 = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
 
@@ -32,60 +32,6 @@ class FakeClock:
     async def sleep(self, seconds: float) -> None:
         self.current += timedelta(seconds=seconds)
         await asyncio.sleep(0)
-
-
-class Heavy(NodeType):
-    """A node type that says it runs on a worker; run here only when the engine has no pool."""
-
-    type_name = 'heavy'
-    runs_on = 'worker'
-
-    class Config(NodeConfig):
-        n: int = 1
-
-    async def run(self, config: Any, input: Mapping[str, Any], ctx: NodeContext) -> Any:
-        return {'n': config.n, 'on': 'loop'}
-
-
-@dataclass
-class Job:
-    task: WorkerTask
-    started: Callable[[str], None]
-    future: asyncio.Future[tuple[str, Any]]
-
-
-@dataclass
-class FakePool:
-    """Takes each task and waits for the test: ``take`` (a worker starts it), ``finish`` / ``fail``."""
-
-    jobs: dict[str, Job] = field(default_factory=dict)
-    cancelled: list[str] = field(default_factory=list)
-    arrived: asyncio.Event = field(default_factory=asyncio.Event)
-
-    async def start(self) -> None: ...
-
-    async def stop(self) -> None: ...
-
-    async def run(self, task: WorkerTask, started: Callable[[str], None]) -> tuple[str, Any]:
-        job = Job(task, started, asyncio.get_running_loop().create_future())
-        self.jobs[task.key] = job
-        self.arrived.set()
-        try:
-            return await job.future
-        except asyncio.CancelledError:
-            self.cancelled.append(task.key)
-            raise
-
-    async def next_job(self, key: str) -> Job:
-        while key not in self.jobs:
-            self.arrived.clear()
-            await self.arrived.wait()
-        return self.jobs[key]
-
-    async def take(self, key: str, worker: str) -> Job:
-        job = await self.next_job(key)
-        job.started(worker)
-        return job
 
 
 class Harness:
