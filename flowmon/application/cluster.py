@@ -156,6 +156,8 @@ class Cluster:
 
         history.announce_deleted = lambda execution_id: self.feed.announce('execution-deleted', execution_id)
         self.feed.on('execution-deleted', deleted)
+        if self.tail is not None:
+            self.tail.gone = lambda execution_id: history.forget(execution_id, here=False)
 
     def share_stats(self, stats: NodeStatistics) -> None:
         """Node runs written here make the other processes read their node statistics again, and theirs ours."""

@@ -300,10 +300,12 @@ class ExecutionHistory:
     async def forget_unknown(self) -> None:
         """Executions may have been deleted by another process unheard (its news was lost): pages ask the store, and
         the ended executions held here (in the live projection, as cached replays) that the store no longer has are
-        forgotten as deleted, so that neither the API nor a rerun answers for them from the copy."""
+        forgotten as deleted, so that neither the API nor a rerun answers for them from the copy (a replay being
+        built meanwhile is not cached)."""
         for listener in self.deletion_listeners:
             listener(None)
         self._live.forget_unknown()
+        self._replays.asking()
         held = list(dict.fromkeys([*self._live.held_finished(), *self._replays.cached]))
         stored = await self._history.workflows_of(held)  # (two columns of the rows that exist)
         for execution_id in held:

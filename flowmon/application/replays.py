@@ -6,7 +6,8 @@ takes on the order of 100 MB); executions still running are indexed afresh on ev
 Building an index is CPU work: it runs in a worker thread so the event loop keeps serving other clients.
 
 A history opens only from its first event (``seq`` 1): an execution whose deletion has begun (its events go lowest
-``seq`` first) is not found, and a deleted execution is never cached again (:meth:`ReplayLoader.forget`).
+``seq`` first) is not found, and a deleted execution is never cached again (:meth:`ReplayLoader.forget`), nor an
+index that was being built when the store was asked about deletions that went unheard (:meth:`ReplayLoader.asking`).
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ class ReplayLoader:
         self._building: dict[str, asyncio.Future[ReplayIndex | None]] = {}
         self._deleted: set[str] = set()
         self._deletions: deque[str] = deque()  # the order of ``_deleted``, to forget the oldest first
+        self._asked = 0  # how many times the store was asked about deletions that went unheard (:meth:`asking`)
 
     async def open(self, execution_id: str) -> ReplayIndex | None:
         """The replay index of ``execution_id``, or None when it has no events (unknown execution)."""
@@ -56,6 +58,7 @@ class ReplayLoader:
             return await asyncio.shield(pending)
         future: asyncio.Future[ReplayIndex | None] = asyncio.get_running_loop().create_future()
         self._building[execution_id] = future
+        asked = self._asked
         try:
             index = await self._build(execution_id)
         except asyncio.CancelledError:
@@ -69,8 +72,8 @@ class ReplayLoader:
             future.set_result(index)
         finally:
             del self._building[execution_id]
-        if index is not None and index.final is not None and index.final.is_terminal:
-            self._keep(execution_id, index)
+        if index is not None and index.final is not None and index.final.is_terminal and asked == self._asked:
+            self._keep(execution_id, index)  # (built across a question about deletions: not known to be kept)
         return index
 
     def forget(self, execution_id: str) -> None:
@@ -82,6 +85,11 @@ class ReplayLoader:
             self._deletions.append(execution_id)
             if len(self._deletions) > MAX_REMEMBERED_DELETIONS:
                 self._deleted.discard(self._deletions.popleft())
+
+    def asking(self) -> None:
+        """The store is being asked which of the cached executions were deleted unheard (news from another process
+        lost): an index being built now may be of one of them, and is not cached (the next open builds it again)."""
+        self._asked += 1
 
     @property
     def cached(self) -> list[str]:

@@ -22,6 +22,9 @@ log = logging.getLogger('flowmon.store.cluster')  # the name these messages have
 CHANGES_CHANNEL = 'flowmon_changes'  # {"p": writer, "t": topic, "k": key}: a cached table changed
 # changes of one topic waiting to be announced, or refreshes waiting to run, at the most by key (then the topic)
 MAX_PENDING = 1000
+# a refresh that failed is asked for again (of its whole topic) after 1 s, then 2, 4, ... 60 s while it keeps failing
+RETRY_FIRST_S = 1.0
+RETRY_LAST_S = 60.0
 
 Refresh = Callable[[str | None], Awaitable[None]]
 
@@ -59,7 +62,8 @@ class _Waiting:
 class ChangeFeed:
     """Tells the other processes that a table they cache changed, and refreshes this process's caches when one of
     them says so. Topics are registered with :meth:`on`; a refresh with a ``None`` key means "everything" (after the
-    listener (re)connects: notifications sent meanwhile are lost). :meth:`run` sends and applies them in order."""
+    listener (re)connects: notifications sent meanwhile are lost). :meth:`run` sends and applies them in order; a
+    refresh that fails is asked for again later (:data:`RETRY_FIRST_S`)."""
 
     def __init__(self, db: Database, *, me: Callable[[], str]) -> None:
         self._db = db
@@ -72,6 +76,8 @@ class ChangeFeed:
         self._waiting = _Waiting()  # in the inbox: the same refresh again is done by the one waiting
         self._every: dict[str, float] = {}  # topics announced at most once per so many seconds
         self._sent: dict[str, float] = {}  # when each of those was last announced (monotonic)
+        self._failures: dict[str, int] = {}  # topics whose refreshes failed lately: how many times in a row
+        self._retries: dict[str, asyncio.TimerHandle] = {}  # the refresh of a topic asked for again after it failed
 
     def on(self, topic: str, refresh: Refresh, *, every_s: float = 0.0) -> None:
         """Refresh with ``refresh`` when another process changed ``topic``; a change of it made here is announced at
@@ -117,7 +123,12 @@ class ChangeFeed:
 
     async def run(self) -> None:
         """Send what :meth:`announce` queued and apply the refreshes others asked for, until cancelled."""
-        await asyncio.gather(self._send(), self._apply())
+        try:
+            await asyncio.gather(self._send(), self._apply())
+        finally:
+            for retry in self._retries.values():
+                retry.cancel()
+            self._retries.clear()
 
     async def _send(self) -> None:
         while True:
@@ -144,9 +155,27 @@ class ChangeFeed:
             try:
                 await self._refresh[change.topic](change.key)
             except Exception:
-                log.exception('could not refresh %s after another process changed it', change.topic)
+                self._failed(change.topic)
+            else:
+                self._failures.pop(change.topic, None)
             finally:
                 self._inbox.task_done()
+
+    def _failed(self, topic: str) -> None:
+        """A refresh of ``topic`` failed (the database unreachable a moment, say): the whole topic is refreshed again
+        later, the wait doubling from :data:`RETRY_FIRST_S` to :data:`RETRY_LAST_S` while it keeps failing (one
+        retry waits per topic, whatever failed meanwhile)."""
+        failures = self._failures[topic] = self._failures.get(topic, 0) + 1
+        if topic in self._retries:
+            log.exception('could not refresh %s after another process changed it; a retry waits already', topic)
+            return
+        delay = min(RETRY_FIRST_S * 2 ** (failures - 1), RETRY_LAST_S)
+        log.exception('could not refresh %s after another process changed it; trying again in %g s', topic, delay)
+        self._retries[topic] = asyncio.get_running_loop().call_later(delay, self._retry, topic)
+
+    def _retry(self, topic: str) -> None:
+        del self._retries[topic]
+        self._take(Change(topic, None))
 
 
 __all__ = ['CHANGES_CHANNEL', 'ChangeFeed']

@@ -58,6 +58,10 @@ class EventTail:
         # also told of every event read (the event streams follow other processes' runs through them): cheap
         # synchronous callbacks, like the bus's
         self.listeners: list[Callable[[Sequence[Event]], None]] = []
+        # called with each execution followed (not read to its end) that a poll finds deleted: its owner deleted it
+        # before this tail read its end, and the news of it may have been lost (the live projection would otherwise
+        # hold it as running)
+        self.gone: Callable[[str], None] = lambda _execution_id: None
 
     @property
     def following(self) -> frozenset[str]:
@@ -85,8 +89,9 @@ class EventTail:
                 query = select(_executions.c.id, _executions.c.last_seq).where(_executions.c.id.in_(ended))
                 latest.update({row[0]: row[1] for row in (await conn.execute(query)).all()})
         for execution_id in ended:
-            if execution_id not in latest:  # gone (deleted): nothing more to read
+            if execution_id not in latest:  # gone (deleted): nothing more to read, and nothing to show
                 self._read.pop(execution_id, None)
+                self.gone(execution_id)
         return await self.notified(latest)
 
     async def sweep(self, seconds: float) -> int:

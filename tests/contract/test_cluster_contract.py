@@ -229,7 +229,8 @@ async def test_pages_of_one_process_hear_of_deliveries_and_saved_views_changed_i
 
 async def test_an_execution_deleted_in_one_process_is_forgotten_by_the_other(start_system: Start) -> None:
     """b holds a's finished run in its live view (pages of it are open there): a deletes it, b drops it and notes the
-    deletion, which b's pages watch for; a lost notification makes b's pages ask the database."""
+    deletion, which b's pages watch for; a lost notification makes b's pages ask the database; a run b's tail finds
+    gone is forgotten too."""
     a, b = await start_system('a'), await start_system('b')
     await b.cluster.feed.settled()  # type: ignore[union-attr]  # the refreshes of the first connect are applied
     await a.application.workflows.put('quick', json.dumps(QUICK).encode())
@@ -244,6 +245,14 @@ async def test_an_execution_deleted_in_one_process_is_forgotten_by_the_other(sta
     b.cluster.feed.received(None)  # type: ignore[union-attr]  # what a reconnect of b's listener asks for
     await b.cluster.feed.settled()  # type: ignore[union-attr]
     assert b.application.live.deleted_since(seen, execution_id)[1] is None
+    # a run b follows, found gone by b's tail (ended and deleted by a, its news lost): b forgets it, running as it was
+    await a.application.workflows.put('slow', json.dumps(SLOW).encode())
+    running = await a.application.executions.start('slow', {}, trigger=api_trigger())
+    await eventually(lambda: _status_in(b, running, 'running'))
+    seen = b.application.live.deletions
+    b.cluster.tail.gone(running)  # type: ignore[union-attr]
+    assert b.application.live.get(running) is None and b.application.live.deleted_since(seen, running)[1]
+    await a.application.executions.cancel(running)  # (not to wait 30 s for it at the end)
 
 
 async def test_node_statistics_follow_runs_that_end_in_the_other_process(start_system: Start) -> None:

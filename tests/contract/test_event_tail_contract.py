@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import update
+from sqlalchemy import delete, update
 from store_samples import T0, run_events
 
 from flowmon.engine import EventBus
@@ -13,9 +13,10 @@ from flowmon.engine.core.events import Event, EventType, utcnow
 from flowmon.engine.runtime.projector import Projector
 from flowmon.store import Database, EventRecorder
 from flowmon.store.event_tail import EventTail
-from flowmon.store.tables import ExecutionRow
+from flowmon.store.tables import EventRow, ExecutionRow
 
 EXECUTIONS = ExecutionRow.__table__  # type: ignore[attr-defined]
+EVENTS = EventRow.__table__  # type: ignore[attr-defined]
 
 
 def progress(execution_id: str, after: list[Event], count: int) -> list[Event]:
@@ -84,3 +85,30 @@ async def test_a_sweep_reads_the_runs_that_began_and_ended_unheard_once(db: Data
     assert heard == []  # nothing read twice (the running one has nothing new)
     await tail.notified({'b-unheard': unheard[-1].seq, 'a-heard': heard_before[-1].seq})  # a late notice of them
     assert heard == []
+
+
+async def test_a_poll_finds_a_followed_run_deleted_before_its_end_was_read(
+    db: Database, recorder: EventRecorder
+) -> None:
+    """Another process's run, followed while it ran, ended and was deleted by its owner before this tail read its end
+    (the notifications lost): the poll finds it gone and says so (the process forgets it: else its live view would
+    hold it as running for good); a run still there is followed on."""
+    gone, on = run_events('a-gone', 'w', T0, 'running'), run_events('b-on', 'w', T0, 'running')
+    await recorder.write(gone + on)
+    async with db.engine.begin() as conn:
+        await conn.execute(update(EXECUTIONS).values(owner='other-process'))
+    projector = Projector(EventBus())
+    tail = EventTail(db, projector, me=lambda: 'this-process')
+    told: list[str] = []
+    tail.gone = told.append
+    await tail.notified({'a-gone': gone[-1].seq, 'b-on': on[-1].seq})
+    assert tail.following == frozenset({'a-gone', 'b-on'}) and told == []
+    async with db.engine.begin() as conn:  # (its end written, then the run deleted: neither heard here)
+        await conn.execute(delete(EVENTS).where(EVENTS.c.execution_id == 'a-gone'))
+        await conn.execute(delete(EXECUTIONS).where(EXECUTIONS.c.id == 'a-gone'))
+
+    await tail.poll()
+
+    assert told == ['a-gone'] and tail.following == frozenset({'b-on'})
+    await tail.poll()
+    assert told == ['a-gone']  # said once

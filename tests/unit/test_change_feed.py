@@ -8,6 +8,9 @@ import json
 import time
 from typing import Any
 
+import pytest
+
+from flowmon.store import change_feed
 from flowmon.store.change_feed import MAX_PENDING, ChangeFeed
 
 
@@ -83,6 +86,50 @@ async def test_changes_waiting_are_bounded_whole_topics_stand_for_the_rest() -> 
         await feed.settled()
         assert [key for _, key, _ in feed.published] == by_key
         assert refreshed == by_key
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_a_refresh_that_failed_is_asked_for_again_until_it_succeeds(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The database unreachable a moment: a failed refresh (of a key, or of everything after a reconnect) is asked for
+    again later, of its whole topic (what else failed meanwhile goes with it), waiting longer each time, until it
+    succeeds; another topic is not held back."""
+    monkeypatch.setattr(change_feed, 'RETRY_FIRST_S', 0.02)
+    monkeypatch.setattr(change_feed, 'RETRY_LAST_S', 0.1)
+    feed = Feed()
+    calls: list[str | None] = []
+    other: list[str | None] = []
+
+    async def refresh(key: str | None) -> None:
+        calls.append(key)
+        if len(calls) <= 4:
+            raise OSError('the database is unreachable')
+
+    async def refresh_other(key: str | None) -> None:
+        other.append(key)
+
+    feed.on('execution-deleted', refresh)
+    feed.on('secrets', refresh_other)
+    task = asyncio.create_task(feed.run())
+    try:
+        feed.received(json.dumps({'p': 'elsewhere', 't': 'execution-deleted', 'k': 'run-1'}))
+        feed.received(json.dumps({'p': 'elsewhere', 't': 'execution-deleted', 'k': 'run-2'}))
+        feed.received(json.dumps({'p': 'elsewhere', 't': 'secrets', 'k': None}))
+        await until(lambda: len(calls) == 5)
+        assert calls == ['run-1', 'run-2', None, None, None]  # one retry of the whole topic at a time
+        assert other == [None]
+        said = [record.getMessage().partition('; ')[2] for record in caplog.records]
+        assert said == [  # the wait doubles, up to the last
+            'trying again in 0.02 s',
+            'a retry waits already',
+            'trying again in 0.08 s',
+            'trying again in 0.1 s',
+        ]
+        await asyncio.sleep(0.15)
+        assert len(calls) == 5  # succeeded: not asked for again
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)

@@ -187,6 +187,16 @@ def test_a_deletion_by_another_process_drops_a_run_whose_end_this_one_has_not_re
     assert projector.get('behind') is None and projector.deleted_since(seen, 'behind') == (seen + 1, True)
 
 
+def test_events_of_another_process_read_before_a_deletion_do_not_bring_the_run_back() -> None:
+    """A read of the shared database that began before the deletion (a tail's read, a sweep) and ends after it: its
+    events are not taken, and the run stays gone."""
+    _, projector = started()
+    assert projector.forget('gone', elsewhere=True)  # not held here yet: its first events still on their way
+    assert projector.take_stored([event('gone', 1), event('gone', 2, EventType.EXECUTION_COMPLETED)]) == 0
+    assert projector.get('gone') is None and 'gone' not in projector.held_finished()
+    assert projector.take_stored([event('kept', 1)]) == 1  # (another run is taken as before)
+
+
 def test_a_reader_further_behind_than_the_deletions_kept_is_told_it_cannot_be_said(monkeypatch: MonkeyPatch) -> None:
     _, projector = started()
     monkeypatch.setattr(projector_module, 'KEEP_DELETED', 3)

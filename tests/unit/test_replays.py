@@ -5,9 +5,13 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
+from flowmon.application.history import ExecutionHistory
+from flowmon.application.live import LiveView
 from flowmon.application.replays import ReplayLoader
-from flowmon.engine import Event, EventType
-from flowmon.store import EventRecorder, History
+from flowmon.engine import Engine, Event, EventBus, EventType, default_registry
+from flowmon.engine.runtime.projector import Projector
+from flowmon.store import Database, EventRecorder, History
+from flowmon.store.retention import Pruner
 
 T0 = datetime(2025, 8, 1, tzinfo=UTC)
 
@@ -78,3 +82,54 @@ async def test_concurrent_opens_share_one_build(recorder: EventRecorder, history
     loader = ReplayLoader(history)
     first, second = await asyncio.gather(loader.open('done'), loader.open('done'))
     assert first is second is not None
+
+
+async def test_an_index_built_while_the_store_is_asked_about_unheard_deletions_is_not_cached(
+    recorder: EventRecorder, history: History
+) -> None:
+    """The store is asked which cached runs were deleted by another process unheard: a build that began before (its
+    run may be one of them, not cached yet, so not asked about) is answered but not cached; the next open builds it
+    again, from what the store holds then."""
+    await recorder.write(execution('done'))
+    loader = ReplayLoader(history)
+    release = asyncio.Event()
+    read = history.events
+
+    async def slow_read(*args: object, **kwargs: object) -> list[Event]:
+        events = await read(*args, **kwargs)  # type: ignore[arg-type]
+        await release.wait()
+        return events
+
+    history.events = slow_read  # type: ignore[method-assign]
+    opening = asyncio.create_task(loader.open('done'))
+    await asyncio.sleep(0.01)  # (reading)
+    loader.asking()
+    release.set()
+    index = await opening
+    assert index is not None and index.n == 3 and loader.cached == []
+    history.events = read  # type: ignore[method-assign]
+    again = await loader.open('done')
+    assert again is not None and again is not index and loader.cached == ['done']  # built after: cached
+
+
+async def test_replays_cached_of_runs_deleted_unheard_are_forgotten_once_the_store_is_asked(
+    database: Database, recorder: EventRecorder, history: History
+) -> None:
+    """Runs this process holds only as cached replays (its live projection never had them, or let them go): another
+    process deletes one, its news lost; once the store is asked, that one is forgotten (opened again: none) and the
+    other stays cached."""
+    await recorder.write(execution('deleted') + execution('kept'))
+    bus = EventBus()
+    engine = Engine(bus=bus, registry=default_registry())
+    replays = ReplayLoader(history)
+    reads = ExecutionHistory(
+        history=history, recorder=recorder, live=LiveView(Projector(bus), engine, bus), replays=replays
+    )
+    for execution_id in ('deleted', 'kept'):
+        assert await replays.open(execution_id) is not None
+    assert (await Pruner(database, delivery_final_statuses=[]).delete_executions(['deleted']))[0] == ['deleted']
+    assert await replays.open('deleted') is not None  # (the copy held here, until the store is asked)
+    await reads.forget_unknown()
+    assert replays.cached == ['kept']
+    assert await replays.open('deleted') is None
+    await engine.stop()

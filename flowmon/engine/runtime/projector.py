@@ -201,13 +201,14 @@ class Projector:
         come over this process's bus, but already written: they never wait for this process's recorder.
 
         Events must come in ``seq`` order per execution; one already held is skipped, and an execution is taken up
-        only from its first event (a fold must start there). Returns how many were taken.
+        only from its first event (a fold must start there), never once it was deleted (a read that began before the
+        deletion may end after it). Returns how many were taken.
         """
         taken = 0
         for event in events:
             track = self._tracks.get(event.execution_id)
             if track is None:
-                if event.seq != 1:
+                if event.seq != 1 or event.execution_id in self._deleted:  # (a read from before its deletion)
                     continue
                 track = self._tracks[event.execution_id] = _Track(self._events_per_execution)
             elif event.seq != track.last_seq + 1:
