@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from enum import Enum
 from typing import Any, Literal, TypeVar
 
 from nicegui import ui
@@ -18,6 +19,13 @@ log = logging.getLogger(__name__)
 
 T = TypeVar('T')
 Kind = Literal['positive', 'info']
+
+
+class NotDone(Enum):
+    """Why an action did not go through (a notification said so already)."""
+
+    REFUSED = 'refused'  # refused (an AppError, or the visitor signed out): what it acted on may have changed
+    FAILED = 'failed'  # an unexpected error, logged with its traceback: looking further would only fail again
 
 
 async def found(lookup: Awaitable[T]) -> T | None:
@@ -73,25 +81,28 @@ async def performed(
     return bool(await act(application, what, went_through, done, kind))
 
 
-async def run_workflow(application: Application, workflow_id: str, input: dict[str, Any] | None = None) -> str | None:
-    """Start ``workflow_id`` and open its execution page; returns the new id (None when refused)."""
+async def run_workflow(
+    application: Application, workflow_id: str, input: dict[str, Any] | None = None
+) -> str | NotDone:
+    """Start ``workflow_id`` and open its execution page; returns the new id, or why it did not start (said in a
+    notification)."""
     if not signed_in(application):
-        return None
+        return NotDone.REFUSED
     try:
         execution_id = await application.executions.start(workflow_id, input or {}, trigger=ui_trigger())
     except NotFound:
         ui.notify(f'Workflow {workflow_id!r} no longer exists.', type='negative')
-        return None
+        return NotDone.REFUSED
     except RefusedPayload as exc:  # the input is over the payload budget
         ui.notify(f'The input was not accepted: {exc}.', type='negative', multi_line=True)
-        return None
+        return NotDone.REFUSED
     except AppError as exc:  # the stored workflow no longer validates, or flowmon is stopping
         log.warning('run of %s refused: %s', workflow_id, exc)
         ui.notify(f'Cannot run {workflow_id!r}: {exc}', type='negative', multi_line=True)
-        return None
+        return NotDone.REFUSED
     except Exception:
         log.exception('could not run %s', workflow_id)
         ui.notify(f'Could not run {workflow_id!r}: unexpected error (see the server log).', type='negative')
-        return None
+        return NotDone.FAILED
     ui.navigate.to(f'/executions/{execution_id}')
     return execution_id

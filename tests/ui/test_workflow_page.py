@@ -6,12 +6,26 @@ import json
 import math
 from typing import Any
 
+import pytest
 from nicegui import ElementFilter, ui
 from nicegui.testing.user import User
 from sample_workflows import chain, delay, log, transform
-from uisim import EDITOR_LENGTH, api, click_when_shown, sign_in, start, text_of, wait_for_path, wait_until_ended
+from uisim import (
+    EDITOR_LENGTH,
+    api,
+    click_when_shown,
+    current_path,
+    dialog_open,
+    sign_in,
+    start,
+    text_of,
+    wait_for_path,
+    wait_until_ended,
+)
 from waiting import until
 
+from flowmon.application.errors import Unavailable
+from flowmon.application.executions import Executions
 from flowmon.web.widgets.dag_chart import DagChart
 from flowmon.web.widgets.dag_viewport import DagViewport
 
@@ -227,6 +241,50 @@ async def test_input_dialog_sends_a_json_object_and_opens_the_execution(user: Us
     path = await wait_for_path(user, r'/executions/[0-9a-f]+')
     summary = await wait_until_ended(user, path.rsplit('/', 1)[1])
     assert summary['input'] == {'order_id': 'ORD-7', 'total': 12.5}
+
+
+async def typed_into_run_with_input(user: User, typed: str) -> None:
+    await sign_in(user, '/workflows/quick')
+    await user.should_see('Not run yet')  # (the whole page built)
+    await click_when_shown(user, 'run-with-input')
+    await user.should_see(marker='input-dialog')
+    user.find(marker='input-json').type(typed)
+    await until(lambda: input_run_button(user).enabled, 'the typed input to be checked')
+
+
+async def refused_and_still_open(user: User, typed: str, refusal: str) -> None:
+    """Run was refused: the notification names ``refusal``, and the dialog stays open with ``typed``, to try again."""
+    user.find(marker='input-run').click()
+    await until(lambda: any(refusal in message for message in user.notify.messages), 'the refusal to be said')
+    await until(lambda: input_run_button(user).enabled, 'the click to be handled')
+    assert dialog_open(user, 'input-dialog')
+    (editor,) = user.find(marker='input-json').elements
+    assert isinstance(editor, ui.codemirror) and editor.value == typed
+    assert current_path(user) == '/workflows/quick'
+
+
+async def test_a_run_with_input_refused_keeps_the_dialog_and_the_input(
+    user: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    typed = '{"order_id": "ORD-8"}'
+    await typed_into_run_with_input(user, typed)
+
+    async def queue_full(self: Executions, *args: Any, **kwargs: Any) -> str:
+        raise Unavailable('1000 executions are queued already; try again later')
+
+    with monkeypatch.context() as patched:
+        patched.setattr(Executions, 'start', queue_full)
+        await refused_and_still_open(user, typed, "Cannot run 'quick': 1000 executions are queued already")
+    user.find(marker='input-run').click()  # the same input, once there is room
+    path = await wait_for_path(user, r'/executions/[0-9a-f]+')
+    assert (await wait_until_ended(user, path.rsplit('/', 1)[1]))['input'] == {'order_id': 'ORD-8'}
+
+
+async def test_a_run_with_input_of_a_workflow_deleted_meanwhile_keeps_the_input(user: User) -> None:
+    typed = '{"order_id": "ORD-9"}'
+    await typed_into_run_with_input(user, typed)
+    assert (await api(user, 'DELETE', '/api/workflows/quick')).status_code == 204
+    await refused_and_still_open(user, typed, "Workflow 'quick' no longer exists")
 
 
 async def test_history_lists_this_workflows_runs_live_and_filters_by_status(user: User) -> None:

@@ -176,6 +176,17 @@ async def wait_for_path(user: User, pattern: str) -> str:
     return current_path(user)
 
 
+def dialog_open(user: User, marker: str) -> bool:
+    """Whether the one dialog holding the element marked ``marker`` is open (a closed dialog's elements stay in the
+    tree, so ``should_see`` still finds them)."""
+    (element,) = user.find(marker=marker).elements
+    while not isinstance(element, ui.dialog):
+        parent = element.parent_slot.parent if element.parent_slot is not None else None
+        assert parent is not None, f'{marker!r} is in no dialog'
+        element = parent
+    return bool(element.value)
+
+
 def text_of(user: User, marker: str) -> str:
     """The text of the one element marked ``marker`` (fails unless there is exactly one)."""
     shown = shown_text(user, marker)

@@ -17,7 +17,7 @@ from nicegui import PageArguments, ui
 from flowmon.application import Application
 from flowmon.application.stats import SAMPLE
 from flowmon.application.workflows import StoredWorkflow
-from flowmon.web.actions import found, run_workflow
+from flowmon.web.actions import NotDone, found, run_workflow
 from flowmon.web.filters import ExecutionFilter
 from flowmon.web.format import count, duration, plural
 from flowmon.web.widgets.automation_panel import automation_panel
@@ -159,8 +159,9 @@ def _seconds(value: float | None) -> str:
     return duration(None if value is None else value * 1000)
 
 
-async def _run(application: Application, workflow_id: str, value: dict[str, Any]) -> None:
-    await run_workflow(application, workflow_id, value)
+async def _run(application: Application, workflow_id: str, value: dict[str, Any]) -> bool:
+    """Whether the run started (refused: the notification says why, and "Run with input…" stays open with the input)."""
+    return not isinstance(await run_workflow(application, workflow_id, value), NotDone)
 
 
 async def _history(application: Application, stored: StoredWorkflow, flt: ExecutionFilter) -> None:

@@ -28,7 +28,7 @@ from flowmon.application import Application
 from flowmon.application.errors import AppError, NotFound
 from flowmon.application.workflows import StoredWorkflow
 from flowmon.engine.core.state import ExecutionState
-from flowmon.web.actions import found, run_workflow
+from flowmon.web.actions import NotDone, found, run_workflow
 from flowmon.web.auth import is_signed_in
 from flowmon.web.format import short_id
 from flowmon.web.rerun_context import missing_node, rerun_note
@@ -222,7 +222,8 @@ class ExecutionActions:
 
         async def start(value: dict[str, Any]) -> bool:
             # refused: the workflow may have been deleted since the note was written (then nothing can run it)
-            return await run_workflow(self._application, workflow_id, value) is not None or await self._rerun_refused()
+            started = await run_workflow(self._application, workflow_id, value)
+            return not isinstance(started, NotDone) or await self._rerun_refused()
 
         note = (
             f'This execution was deleted, so it cannot be rerun. You can start its workflow “{workflow.name}” with '
