@@ -15,10 +15,12 @@ import pytest
 from nicegui import ElementFilter, ui
 from nicegui.testing.user import User
 from sample_workflows import fan_out, flaky
+from sqlalchemy.exc import OperationalError
 from uisim import (
     another_browser,
     api,
     click_when_shown,
+    dialog_open,
     log_lines,
     node_status,
     sign_in,
@@ -588,9 +590,9 @@ def one_traceback(caplog: pytest.LogCaptureFixture, logger: str) -> None:
 async def still_open_with_the_input(user: User, unexpected: str) -> None:
     await until(lambda: any(unexpected in message for message in user.notify.messages), 'the error to be said')
     assert 'unexpected error (see the server log)' in ' '.join(user.notify.messages)
-    await user.should_see(marker='input-dialog')
-    assert input_editor(user).value == TYPED
     await until(lambda: rerun_button(user).enabled, 'Run to be enabled again')
+    assert dialog_open(user, 'input-dialog')
+    assert input_editor(user).value == TYPED
 
 
 async def test_an_unexpected_error_looking_up_the_workflow_of_a_deleted_run_keeps_the_rerun_dialog(
@@ -612,19 +614,50 @@ async def test_an_unexpected_error_looking_up_the_workflow_of_a_deleted_run_keep
     one_traceback(caplog, 'flowmon.web.pages.execution')
 
 
+def database_down(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every read and write the rerun dialog makes fails as with the database unreachable."""
+
+    async def unreachable(*args: Any, **kwargs: Any) -> Any:
+        raise OperationalError('SELECT 1', None, ConnectionRefusedError('connection refused'))
+
+    for owner, name in (
+        (Executions, 'rerun'), (Executions, 'start'), (ExecutionHistory, 'record'), (Workflows, 'get'),
+    ):  # fmt: skip
+        monkeypatch.setattr(owner, name, unreachable)
+
+
+async def said_once(user: User, unexpected: str) -> None:
+    """``unexpected`` was said, in the one notification the click gave."""
+    await still_open_with_the_input(user, unexpected)  # (Run is enabled again once the click's handling is over)
+    assert [message for message in user.notify.messages if 'unexpected error' in message] == [
+        f'{unexpected}: unexpected error (see the server log).'
+    ]
+
+
 async def test_an_unexpected_error_starting_the_new_execution_keeps_the_dialog(
     user: User, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    async def database_error(self: Executions, *args: Any, **kwargs: Any) -> str:
-        raise RuntimeError('database is locked')
-
+    """The database is down: "Start new execution" fails, once (no lookup of the workflow follows)."""
     await rerun_of_a_run_deleted_meanwhile(user, monkeypatch)
     await user.should_see('This execution was deleted, so it cannot be rerun', marker='input-note')
-    monkeypatch.setattr(Executions, 'start', database_error)
+    database_down(monkeypatch)
     user.find(marker='input-run').click()  # "Start new execution"
-    await still_open_with_the_input(user, "Could not run 'flaky'")
+    await said_once(user, "Could not run 'flaky'")
     assert rerun_button(user).text == 'Start new execution'
     one_traceback(caplog, 'flowmon.web.actions')
+
+
+async def test_a_rerun_failing_with_the_database_down_is_said_and_logged_once(
+    user: User, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An unexpected error is not a refusal: no look at whether the run still exists follows it."""
+    await rerun_dialog_with(user, TYPED)
+    await until(lambda: rerun_button(user).enabled, 'the typed input to be checked')
+    database_down(monkeypatch)
+    user.find(marker='input-run').click()
+    await said_once(user, 'Could not rerun')
+    assert rerun_button(user).text == 'Rerun'
+    one_traceback(caplog, 'flowmon.web.pages.execution')
 
 
 async def test_a_status_change_is_announced_to_screen_readers_and_the_first_status_is_not(user: User) -> None:

@@ -190,15 +190,18 @@ class ExecutionActions:
     async def _start_rerun(self, from_node: str | None, input: dict[str, Any]) -> bool:
         """Whether the rerun started (else the dialog stays open with ``input``)."""
         rerun = self._application.executions.rerun
-        return (
-            await self._act('rerun', lambda: rerun(self._id, from_node=from_node, input=input), _open, multi_line=True)
-            or await self._rerun_refused()
+        not_done = await self._act(
+            'rerun', lambda: rerun(self._id, from_node=from_node, input=input), _open, multi_line=True
         )
+        return not_done is None or await self._rerun_refused(not_done)
 
-    async def _rerun_refused(self) -> bool:
+    async def _rerun_refused(self, not_done: NotDone = NotDone.REFUSED) -> bool:
         """The rerun was refused (the notification said why, or the page saw the execution deleted) and the dialog
         stays open with the input. When the execution is gone, the dialog says so and offers what is left: a new run
-        of its workflow with the input. False: the dialog stays."""
+        of its workflow with the input. After an unexpected error (``NotDone.FAILED``, logged and said) nothing more
+        is looked up: the store that failed would only fail again. False: the dialog stays."""
+        if not_done is NotDone.FAILED:
+            return False
         state, dialog = self._current(), self._open_rerun_dialog()
         if state is None or dialog is None or not (self._deletion.gone or await self._gone()):
             return False
@@ -223,7 +226,7 @@ class ExecutionActions:
         async def start(value: dict[str, Any]) -> bool:
             # refused: the workflow may have been deleted since the note was written (then nothing can run it)
             started = await run_workflow(self._application, workflow_id, value)
-            return not isinstance(started, NotDone) or await self._rerun_refused()
+            return not isinstance(started, NotDone) or await self._rerun_refused(started)
 
         note = (
             f'This execution was deleted, so it cannot be rerun. You can start its workflow “{workflow.name}” with '
@@ -248,26 +251,26 @@ class ExecutionActions:
         *,
         refused: str = '',
         multi_line: bool = False,
-    ) -> bool:
+    ) -> NotDone | None:
         """Run ``action`` on this execution for a signed-in visitor, then ``on_done`` with its result; a refusal
-        (``refused`` before the reason) or a failure is a notify. Whether it went through."""
+        (``refused`` before the reason) or a failure is a notify. None when it went through, else why not."""
         if not is_signed_in(self._application.token):
             ui.notify(f'Sign in again to {verb} executions.', type='warning')
-            return False
+            return NotDone.REFUSED
         if self._deletion.gone:
             ui.notify(f'Could not {verb}: this execution was deleted.', type='warning')
-            return False
+            return NotDone.REFUSED
         try:
             result = await action()
         except AppError as exc:
             ui.notify(f'{refused}{exc}', type='warning', multi_line=multi_line)
-            return False
-        except Exception as exc:
+            return NotDone.REFUSED
+        except Exception:
             log.exception('%s of %s failed', verb, self._id)
-            ui.notify(f'Could not {verb}: {exc}', type='negative')
-            return False
+            ui.notify(f'Could not {verb}: unexpected error (see the server log).', type='negative')
+            return NotDone.FAILED
         on_done(result)
-        return True
+        return None
 
 
 def _withdraw(note: ui.notification) -> None:
