@@ -114,3 +114,23 @@ async def test_workflows_is_a_page_of_the_list_behind_sign_in(user: User) -> Non
     assert 'fm-nav-active' in next(iter(user.find(marker='nav-workflows').elements)).classes
     user.find(kind=ui.link, content='Quick check').click()
     await wait_for_path(user, '/workflows/quick')
+
+
+async def test_the_executions_workflow_choice_filters_as_typed_and_shows_names_as_text(user: User) -> None:
+    """With 1,000 workflows a plain select is a list too long to scan: typing in it keeps the workflows whose name
+    holds the text, ignoring case, as the other workflow lists' boxes do. Quasar filters them in the browser
+    (``use-input``, NiceGUI's ``with_input``): the page asks for no event of the typing, so no key reaches the server.
+    The names are the options' text: no ``options-html``, so markup in a name is shown as typed."""
+    markup = '<b>bold</b><img src=x onerror=alert(1)>'
+    await _add(user, 'wf 10', markup, 'wf 2')
+    await sign_in(user, '/executions?workflow_id=extra-1')
+    await user.should_see(marker='filter-workflow')
+    (select,) = user.find(marker='filter-workflow').elements
+    assert isinstance(select, ui.select)
+    assert select.props.get('use-input') is True and select.props.get('input-debounce') == 0
+    assert not {listener.type for listener in select._event_listeners.values()} & {'filter', 'input-value'}
+    assert 'no-option' in select.slots  # "No workflow matches"
+    assert not select.props.get('options-html')
+    labels = [option['label'] for option in select.props['options']]
+    assert labels == ['All workflows', markup, 'Always broken', 'Quick check', 'Slow wait', 'wf 2', 'wf 10']
+    assert select.value == 'extra-1' and select.props['model-value']['label'] == markup

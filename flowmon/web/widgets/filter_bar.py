@@ -1,5 +1,5 @@
-"""Filters for an execution list: a search box, workflow, status, origin (run here or imported), time window (presets
-or a custom day range).
+"""Filters for an execution list: a search box, workflow (a select with a filter box, for many workflows), status,
+origin (run here or imported), time window (presets or a custom day range).
 
 The custom range picker picks whole UTC days. It opens on the days of the list's window, whatever form that window
 came in (a saved view's or a URL's ``since`` may be an ISO date-time, Unix seconds or any relative window), and says
@@ -66,12 +66,22 @@ class FilterBar:
                 }
                 if flt.workflow_id and flt.workflow_id not in options:
                     options[flt.workflow_id] = flt.workflow_id
-                ui.select(
-                    options,
-                    value=flt.workflow_id or ALL,
-                    label='Workflow',
-                    on_change=lambda e: self._set(workflow_id=e.value or None),
-                ).props('outlined dense options-dense').classes('w-56').mark('filter-workflow')
+                # typing in it keeps the workflows whose name holds the text, ignoring case: filtered in the browser,
+                # nothing is sent per key; the names are options' text (no options-html)
+                workflow = (
+                    ui.select(
+                        options,
+                        value=flt.workflow_id or ALL,
+                        label='Workflow',
+                        with_input=True,
+                        on_change=lambda e: self._set(workflow_id=e.value or None),
+                    )
+                    .props('outlined dense options-dense')
+                    .classes('w-56')
+                    .mark('filter-workflow')
+                )
+                with workflow.add_slot('no-option'):
+                    ui.label('No workflow matches').classes('text-sm text-grey-7 px-3 py-2')
             statuses = {ALL: 'Any status', **{status: status for status in EXECUTION_STATUSES}}
             ui.select(
                 statuses, value=flt.status or ALL, label='Status', on_change=lambda e: self._set(status=e.value or None)
