@@ -26,6 +26,7 @@ from waiting import until
 
 from flowmon.application.errors import Unavailable
 from flowmon.application.executions import Executions
+from flowmon.application.stats import NodeStatistics
 from flowmon.web.widgets.dag_chart import DagChart
 from flowmon.web.widgets.dag_viewport import DagViewport
 
@@ -285,6 +286,24 @@ async def test_a_run_with_input_of_a_workflow_deleted_meanwhile_keeps_the_input(
     await typed_into_run_with_input(user, typed)
     assert (await api(user, 'DELETE', '/api/workflows/quick')).status_code == 204
     await refused_and_still_open(user, typed, "Workflow 'quick' no longer exists")
+
+
+async def test_a_workflow_deleted_while_its_page_is_built_is_said_deleted_not_an_error(
+    user: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Deleted between the page's first read and its statistics' read: the page is built (no error panel, nothing
+    logged as failed), the durations panel says why it is empty, and the page says the workflow was deleted."""
+    trend = NodeStatistics.trend
+
+    async def deleted_first(self: NodeStatistics, workflow_id: str) -> Any:
+        assert (await api(user, 'DELETE', f'/api/workflows/{workflow_id}')).status_code == 204
+        return await trend(self, workflow_id)
+
+    monkeypatch.setattr(NodeStatistics, 'trend', deleted_first)
+    await sign_in(user, '/workflows/quick')
+    await user.should_see(marker='durations-gone')
+    await user.should_see('This workflow was deleted. Its executions stay in the history.')
+    await user.should_not_see(marker='page-error')
 
 
 async def test_history_lists_this_workflows_runs_live_and_filters_by_status(user: User) -> None:

@@ -15,6 +15,7 @@ from urllib.parse import urlencode
 from nicegui import PageArguments, ui
 
 from flowmon.application import Application
+from flowmon.application.errors import NotFound
 from flowmon.application.stats import SAMPLE
 from flowmon.application.workflows import StoredWorkflow
 from flowmon.web.actions import NotDone, found, run_workflow
@@ -131,11 +132,15 @@ def _header(application: Application, stored: StoredWorkflow) -> ui.element:
 
 async def _durations(application: Application, workflow_id: str) -> None:
     """Each node's duration over its last successful runs, and its usual figures."""
-    trend = await application.stats.trend(workflow_id)
-    usual = await application.stats.nodes(workflow_id)
     panel_title(
         'Node durations', f"each node's last {SAMPLE} successful runs; a run above its p95 is flagged slower than usual"
     )
+    try:
+        trend = await application.stats.trend(workflow_id)
+        usual = await application.stats.nodes(workflow_id)
+    except NotFound:  # deleted while the page was being built (the deletion watch says so at once)
+        ui.label('None: the workflow was deleted.').classes('text-sm text-grey-7').mark('durations-gone')
+        return
     DurationTrend(trend)
     ran = [node_id for node_id, stats in usual.items() if stats.count]
     if not ran:
