@@ -289,6 +289,32 @@ async def test_an_execution_only_the_store_knows_is_drawn_from_its_events(
     await wait_for_log_line(user, 'execution.completed')
 
 
+async def test_an_execution_deleted_before_its_events_are_read_is_said_deleted_not_an_error(
+    user: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Deleted between the page's read of the execution and its read of the stored events (for the log): the page
+    says it was deleted, with what it read; nothing is logged as failed."""
+    execution_id = await finished_flaky(user)
+    monkeypatch.setattr(Projector, 'get', lambda self, _id: None)  # only the store knows it
+    monkeypatch.setattr(Projector, 'recent_events', lambda self, _id, after_seq=0: None)
+    events = ExecutionHistory.events
+    deleted: list[str] = []
+
+    async def deleted_first(self: ExecutionHistory, read_id: str, **kwargs: Any) -> list[Event]:
+        if not deleted:  # (once: the page's first read of the stored events)
+            deleted.append(read_id)
+            assert (await api(user, 'DELETE', f'/api/executions/{read_id}')).status_code == 204
+        return await events(self, read_id, **kwargs)
+
+    monkeypatch.setattr(ExecutionHistory, 'events', deleted_first)
+    await user.open(f'/executions/{execution_id}')
+    await user.should_see('This execution was deleted', marker='execution-deleted')
+    await wait_for_text(user, 'execution-status', 'deleted')
+    assert deleted == [execution_id]
+    assert node_status(user, 'charge') == 'succeeded'  # what it read stays readable
+    await user.should_not_see(marker='page-error')
+
+
 @pytest.fixture
 def projectors(monkeypatch: pytest.MonkeyPatch) -> list[Projector]:
     """The projectors made from now on (ask for it before ``user``: the app's one is then in the list)."""

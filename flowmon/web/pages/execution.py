@@ -222,6 +222,8 @@ class _LivePage:
             events = await self._application.history.events(
                 self._id, after_seq=max(after, self._state.last_seq - BACKLOG)
             )
+        except NotFound:  # deleted since the page read it: the deletion watch says so
+            events = []
         except Exception:
             log.exception('could not load the events of %s', self._id)
             events = []
