@@ -517,10 +517,16 @@ def sqlite_time(value: datetime | None) -> str | None:
 
     Every event row has one, so it is made fast: the text up to the second is kept for the seconds seen lately
     and the microseconds are looked up in two halves (``isoformat`` of an aware datetime costs three times as
-    much).
+    much). A time in the same second as the last one made (the common case: an execution's events come
+    microseconds apart) takes its text from that second's at once, by two comparisons: half the cost again.
     """
+    global _last_second
     if value is None:
         return None
+    start, end, last_prefix = _last_second  # (one read: another thread may replace it meanwhile)
+    if value.tzinfo is UTC and start <= value < end:
+        microsecond = value.microsecond
+        return last_prefix + _THREE_DIGITS[microsecond // 1000] + _THREE_DIGITS[microsecond % 1000]
     if value.tzinfo is not UTC:
         if value.tzinfo is not None:
             value = value.astimezone(UTC)
@@ -533,6 +539,8 @@ def sqlite_time(value: datetime | None) -> str | None:
             _SECONDS.clear()
         prefix = _SECONDS[key] = value.isoformat(' ', 'seconds')[:19] + '.'
     microsecond = value.microsecond
+    second = value.replace(microsecond=0, fold=0)
+    _last_second = (second, second + _ONE_SECOND if second < _LAST_SECOND_OF_TIME else _FAR, prefix)
     return prefix + _THREE_DIGITS[microsecond // 1000] + _THREE_DIGITS[microsecond % 1000]
 
 
@@ -541,6 +549,11 @@ def sqlite_time(value: datetime | None) -> str | None:
 _SECONDS: dict[tuple[int, ...], str] = {}
 _SECONDS_KEPT = 4096
 _THREE_DIGITS = [f'{n:03d}' for n in range(1000)]
+# The second (in UTC) of the last time sqlite_time made from its parts: its start, the next one's, and its text.
+_FAR = datetime.max.replace(tzinfo=UTC)
+_last_second: tuple[datetime, datetime, str] = (_FAR, _FAR, '')
+_ONE_SECOND = timedelta(seconds=1)
+_LAST_SECOND_OF_TIME = _FAR.replace(microsecond=0)
 
 
 # --- LISTEN / NOTIFY ------------------------------------------------------------------------------------------------

@@ -15,7 +15,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from flowmon.store import dialect as dialect_module
 from flowmon.store.codec import dumps, dumps_plain, from_db_time, from_db_time_fast, loads_fast
+from flowmon.store.dialect import sqlite_time
 
 _JSON = st.recursive(
     st.none() | st.booleans() | st.integers(min_value=-(2**70), max_value=2**70) | st.floats() | st.text(),
@@ -123,3 +125,33 @@ def test_from_db_time_fast_matches_from_db_time() -> None:
     naive = datetime(2025, 1, 1, 12)
     assert from_db_time_fast(aware) == aware
     assert from_db_time_fast(naive) == naive.replace(tzinfo=UTC)
+
+
+_TIMES = st.datetimes(
+    min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30), timezones=st.none() | st.just(UTC) | st.timezones()
+)
+
+
+@given(st.lists(st.tuples(_TIMES, st.integers(min_value=0, max_value=2_000_000)), min_size=1, max_size=8))
+def test_sqlite_time_writes_the_utc_text_of_every_time_in_any_order(times: list[tuple[datetime, int]]) -> None:
+    """Times in the same second one after another (the fast path), in other seconds and zones, naive (UTC)."""
+    for value, later in times:
+        for moment in (value, value + timedelta(microseconds=later)):
+            utc = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+            assert sqlite_time(moment) == utc.isoformat(' ', 'microseconds')[:26]
+
+
+def test_sqlite_time_at_the_end_of_time() -> None:
+    last = datetime.max.replace(tzinfo=UTC)
+    assert sqlite_time(last) == '9999-12-31 23:59:59.999999'
+    assert sqlite_time(last - timedelta(microseconds=1)) == '9999-12-31 23:59:59.999998'
+
+
+def test_sqlite_time_in_the_second_of_the_last_time_made_looks_nothing_up() -> None:
+    first = datetime(2025, 6, 1, 9, 0, 0, 250, tzinfo=UTC)
+    assert sqlite_time(first) == '2025-06-01 09:00:00.000250'
+    dialect_module._SECONDS.clear()
+    assert sqlite_time(first + timedelta(microseconds=999_000)) == '2025-06-01 09:00:00.999250'
+    assert not dialect_module._SECONDS  # the second's text came from the last time made
+    assert sqlite_time(first + timedelta(seconds=1)) == '2025-06-01 09:00:01.000250'
+    assert sqlite_time(first - timedelta(microseconds=251)) == '2025-06-01 08:59:59.999999'
