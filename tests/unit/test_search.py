@@ -4,12 +4,15 @@ unless ``FLOWMON_TEST_POSTGRES=0``, on a throwaway PostgreSQL too (``pg_trgm``).
 
 from __future__ import annotations
 
+import enum
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sample_workflows import chain, delay, fail, transform, workflow
 from sqlalchemy import func, select, text
 
@@ -102,6 +105,47 @@ def test_the_walk_stops_at_the_budget_whatever_the_outputs_weigh() -> None:
     assert walked == []
     assert 'k1' in execution_text(ExecutionState(id='e', nodes={'later': state.nodes['later']}))
     assert walked == ['items']
+
+
+_SCALARS = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=6)
+_JSON = st.recursive(
+    _SCALARS,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=4), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+def _expected_lines(value: Any) -> list[str]:
+    """The values of a JSON value as the text lists them, depth first, by recursion (a reference for the walk)."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [line for key, inner in value.items() for line in (str(key), *_expected_lines(inner))]
+    if isinstance(value, list | tuple):
+        return [line for inner in value for line in _expected_lines(inner)]
+    if isinstance(value, bool):
+        return [str(value).lower()]
+    if isinstance(value, float):
+        return [repr(value)]
+    return [] if value is None else [str(value)]
+
+
+class _Level(enum.IntEnum):
+    LOW = 1
+
+
+class _Tag(str):
+    pass
+
+
+@given(_JSON, st.lists(_JSON | st.sampled_from([_Level.LOW, _Tag('tag'), 7.0, 7, True]), max_size=5))
+def test_the_text_lists_the_values_of_input_and_outputs_in_order_each_once(input_: Any, outputs: list[Any]) -> None:
+    state = ExecutionState(
+        id='e', input=input_, nodes={f'n{i}': NodeState(id=f'n{i}', output=output) for i, output in enumerate(outputs)}
+    )
+    lines = [*_expected_lines(input_), *(line for output in outputs for line in _expected_lines(output))]
+    expected = list(dict.fromkeys(line.replace('\r', ' ').replace('\n', ' ') for line in lines if line))
+    assert execution_text(state) == '\n'.join(dict.fromkeys(line for line in expected if line))
 
 
 def test_queries_are_stripped_and_bounded() -> None:

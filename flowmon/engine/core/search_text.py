@@ -70,19 +70,31 @@ def _all_values(state: ExecutionState) -> Iterator[str]:
                 yield attempt.error
         if node.error:
             yield node.error
-    for node in nodes:
-        if node.output is not None:
-            yield from _values(node.output)
+    # every output in one walk, in node order (the first one's values first: its own are pushed above the others')
+    outputs = [node.output for node in nodes if node.output is not None]
+    outputs.reverse()
+    yield from _walk(outputs)
 
 
 def _values(value: Any) -> Iterator[str]:
     """Every key and scalar of a JSON value, as text, depth first (without recursion: payloads nest 64 levels);
     lazily, so a walk that reaches the text's budget goes no further."""
-    stack = [value]
+    return _walk([value])
+
+
+def _walk(stack: list[Any]) -> Iterator[str]:
+    """The values of :func:`_values` of what ``stack`` holds, the last item's first (``stack`` is used up)."""
     pop, push = stack.pop, stack.append
     while stack:
         item = pop()
-        if isinstance(item, str):
+        kind = type(item)  # (the exact JSON types first: most values are; subclasses go the way of isinstance)
+        if kind is str:
+            yield item
+        elif kind is float:
+            yield repr(item)
+        elif kind is int:
+            yield str(item)
+        elif isinstance(item, str):
             yield item
         elif isinstance(item, dict):
             for key, inner in reversed(item.items()):
