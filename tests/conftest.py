@@ -310,10 +310,10 @@ def postgres_schema_template(postgres_server: str) -> str:
 @pytest.fixture(params=DIALECTS)
 async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
     """A database for the store contract, one per test: a SQLite file, or a fresh database on the throwaway PostgreSQL
-    server (dropped after the test). Empty; for a test that takes ``db`` (which starts it, migrating it to head), a
-    copy of a database migrated once (``schema_template``, ``postgres_schema_template``), the state ``db`` brings an
-    empty one to."""
-    migrated = 'db' in request.fixturenames
+    server (dropped after the test). Empty; for a test that takes ``db`` or ``system`` (which start it, migrating it
+    to head), a copy of a database migrated once (``schema_template``, ``postgres_schema_template``), the state their
+    start brings an empty one to. (Every migration run per test cost test_stats.py a third of its CPU.)"""
+    migrated = not {'db', 'system'}.isdisjoint(request.fixturenames)
     if request.param == 'sqlite':
         if migrated:
             seed(tmp_path, request.getfixturevalue('schema_template'))

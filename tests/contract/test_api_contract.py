@@ -16,7 +16,7 @@ from sample_workflows import QUICK_CHAIN, WAIT_ONLY, transform
 
 from flowmon.api import install_api
 from flowmon.bootstrap import System
-from flowmon.settings import load_settings
+from flowmon.settings import Settings, load_settings
 
 AUTH = {'Authorization': 'Bearer contract-token-0123456789'}
 TERMINAL = {'succeeded', 'failed', 'cancelled', 'interrupted'}
@@ -26,24 +26,29 @@ SLOW = WAIT_ONLY
 
 
 @pytest.fixture
-async def client(database_url: str, tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
-    settings = load_settings({
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    """The system of these tests (tests/conftest.py's ``system``) on the database of the dialect under test."""
+    return load_settings({
         'FLOWMON_DATA_DIR': str(tmp_path / 'data'), 'FLOWMON_WORKFLOWS_DIR': str(tmp_path / 'none'),
         'FLOWMON_DATABASE_URL': database_url,
     })  # fmt: skip
-    system = System.build(settings, token=AUTH['Authorization'].split()[1])
-    await system.start()
+
+
+@pytest.fixture
+def token() -> str:
+    return AUTH['Authorization'].split()[1]
+
+
+@pytest.fixture
+async def client(system: System) -> AsyncIterator[httpx.AsyncClient]:
     app = FastAPI()
     install_api(app, system.application)
-    try:
-        async with httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url='http://flowmon', headers=AUTH
-        ) as client:
-            for workflow in (QUICK, SLOW):
-                assert (await client.put(f'/api/workflows/{workflow["id"]}', json=workflow)).status_code == 201
-            yield client
-    finally:
-        await system.stop()
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url='http://flowmon', headers=AUTH
+    ) as client:
+        for workflow in (QUICK, SLOW):
+            assert (await client.put(f'/api/workflows/{workflow["id"]}', json=workflow)).status_code == 201
+        yield client
 
 
 async def start(client: httpx.AsyncClient, workflow_id: str, input: Any = None) -> str:
