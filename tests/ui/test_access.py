@@ -129,7 +129,7 @@ async def test_a_stranger_cannot_read_workflow_names_through_the_header_menu(use
 
 async def test_api_callers_get_no_per_visitor_storage_or_cookie(user: User) -> None:
     before = len(app.storage._users)  # NiceGUI's per-browser storage is what is under test: no public API lists it
-    for _ in range(300):
+    for _ in range(30):  # a visitor stored per call would show as 30 more (300 cost 2 s of CPU and showed no more)
         user.http_client.cookies.clear()  # every call a new cookieless visitor
         response = await user.http_client.get('/api/health')
         assert response.status_code == 200 and 'set-cookie' not in response.headers
