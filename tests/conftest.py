@@ -84,6 +84,15 @@ def pytest_configure(config: pytest.Config) -> None:
     gc.disable()  # until the test modules are imported: see pytest_collection_finish
 
 
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """tests/e2e is not even imported by a run that leaves the browser tests out (``-m "not e2e"``, as ``make
+    test-unit`` runs): every test there is marked e2e (tests/e2e/conftest.py), and importing them (Playwright, their
+    helpers) cost every process of that run, the controller and each worker, about half a second of CPU."""
+    if collection_path == REPO_ROOT / 'tests' / 'e2e' and config.getoption('markexpr').strip() == 'not e2e':
+        return True
+    return None
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """The files of LONGEST_FIRST first, in its order; the others after them, as collected."""
     rank = {REPO_ROOT / path: place for place, path in enumerate(LONGEST_FIRST)}
