@@ -33,7 +33,7 @@ from postgres_support import (
     throwaway_server,
 )
 from quiet_examples import quiet_examples
-from schema_template import DATABASE_FILE, make_template, migrate_to_head, seed
+from schema_template import DATABASE_FILE, migrate_to_head, seed, seeded, shared_template
 from started import started
 from waiting import until
 from webhook_receiver import Receiver
@@ -224,23 +224,15 @@ def settings(tmp_path: Path) -> Settings:
 
 
 @pytest.fixture(scope='session')
-def schema_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def schema_template() -> Path:
     """An empty SQLite database at the schema's head, migrated once per test process (see :mod:`schema_template`)."""
-    return make_template(tmp_path_factory.mktemp('schema-template'))
-
-
-def _seeded(settings: Settings, template: Path) -> Settings:
-    """``settings`` with the migrated template copied in as the data directory's database, when that is where the
-    database is (SQLite, the default file)."""
-    if settings.db_url == f'sqlite+aiosqlite:///{settings.data_dir / template.name}':
-        seed(settings.data_dir, template)
-    return settings
+    return shared_template()
 
 
 @pytest.fixture
-async def database(settings: Settings, schema_template: Path) -> AsyncIterator[Database]:
+async def database(settings: Settings) -> AsyncIterator[Database]:
     """A started database (schema at head) in the temporary data dir; disposed after the test."""
-    async with started(Database(_seeded(settings, schema_template).db_url)) as db:
+    async with started(Database(seeded(settings).db_url)) as db:
         yield db
 
 
@@ -263,9 +255,9 @@ def token() -> str:
 
 
 @pytest.fixture
-async def system(settings: Settings, token: str, schema_template: Path) -> AsyncIterator[System]:
+async def system(settings: Settings, token: str) -> AsyncIterator[System]:
     """A started flowmon without the web layer: its ``application`` is what routes and pages are given."""
-    system = System.build(_seeded(settings, schema_template), token=token)
+    system = System.build(seeded(settings), token=token)
     await system.start()
     try:
         # The start-up pruning runs in the background: done before the test, it cannot delete at an unknown moment

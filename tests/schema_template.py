@@ -3,7 +3,8 @@ before its flowmon starts (and, on PostgreSQL, a database at head that tests/con
 fixture's tests).
 
 Every start of flowmon on a new data directory runs every migration (about 0.4 s here); a test that only needs a
-flowmon to start is given a copy of a database migrated once instead, the state a restarted flowmon finds. The tests
+flowmon to start is given a copy of a database migrated once instead, the state a restarted flowmon finds (the
+``schema_template`` fixture of tests/conftest.py, and :func:`seeded` for a system a test builds itself). The tests
 of the migrations themselves (tests/unit/test_migrations.py, tests/integration/test_db_command.py) and the process
 tests still start from nothing.
 
@@ -13,16 +14,36 @@ Importable from every test directory (tests/ is on the path through tests/confte
 from __future__ import annotations
 
 import asyncio
+import atexit
+import functools
 import os
 import shutil
+import tempfile
 import threading
 from pathlib import Path
 
 from started import started
 
+from flowmon.settings import Settings
 from flowmon.store import Database
 
 DATABASE_FILE = 'flowmon.db'  # the SQLite file of a data directory (flowmon.settings: the default database URL)
+
+
+@functools.cache
+def shared_template() -> Path:
+    """The template of this test process: made at its first use, in a temporary directory removed at its exit."""
+    directory = Path(tempfile.mkdtemp(prefix='flowmon-schema-'))
+    atexit.register(shutil.rmtree, directory, ignore_errors=True)
+    return make_template(directory)
+
+
+def seeded(settings: Settings) -> Settings:
+    """``settings`` with the template copied in as the data directory's database (see :func:`seed`), when that is
+    where the database is (SQLite, the default file)."""
+    if settings.db_url == f'sqlite+aiosqlite:///{settings.data_dir / DATABASE_FILE}':
+        seed(settings.data_dir, shared_template())
+    return settings
 
 
 def make_template(directory: Path) -> Path:

@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 from inprocess import api_app, api_client, wait_for
 from quiet_examples import quiet_examples
+from schema_template import seeded
 
 from flowmon.bootstrap import System
 from flowmon.settings import load_settings
@@ -47,7 +48,7 @@ async def running_app(tmp_path: Path, env: Mapping[str, str] | None = None) -> A
             **(env or {}),
         }
     )
-    system = System.build(settings, token=TOKEN)
+    system = System.build(seeded(settings), token=TOKEN)  # a copy of a database at head, as a restart finds it
     app = api_app(system)
     await system.start()
     try:
