@@ -157,7 +157,8 @@ class ChangeFeed:
             except Exception:
                 self._failed(change.topic)
             else:
-                self._failures.pop(change.topic, None)
+                if change.key is None:  # (the whole topic read again: a key's refresh may succeed while it fails)
+                    self._failures.pop(change.topic, None)
             finally:
                 self._inbox.task_done()
 
@@ -169,7 +170,7 @@ class ChangeFeed:
         if topic in self._retries:
             log.exception('could not refresh %s after another process changed it; a retry waits already', topic)
             return
-        delay = min(RETRY_FIRST_S * 2 ** (failures - 1), RETRY_LAST_S)
+        delay = min(RETRY_FIRST_S * 2 ** min(failures - 1, 30), RETRY_LAST_S)  # (failing for days: no overflow)
         log.exception('could not refresh %s after another process changed it; trying again in %g s', topic, delay)
         self._retries[topic] = asyncio.get_running_loop().call_later(delay, self._retry, topic)
 
