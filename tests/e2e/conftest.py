@@ -25,6 +25,12 @@ from helpers import api
 from playwright.sync_api import Browser, BrowserContext, Keyboard, Locator, Mouse, Page, expect, sync_playwright
 
 TOKEN = 'e2e-token-0123456789'
+# Every page is opened as by a visitor whose browser asks for less motion (prefers-reduced-motion): the live canvas's
+# ripple and flowing dots (which redraw its SVG every frame, 60 times a second) and the status badge's pulse keep
+# still. Headless Chromium draws without a GPU, and a live page's effects took most of a core while it was open:
+# about half of the browser tests' CPU. The effects themselves are tested with motion
+# (test_execution_live.py::test_the_canvas_keeps_still_for_a_visitor_who_asks_for_less_motion).
+REDUCED_MOTION = 'reduce'
 # what the pages of the running test said (NiceGUI logs why it reloads) and where they went: a failed test's report
 # ends with it. Every page of every context the session's browser makes is watched (see browser()).
 CONSOLE: deque[str] = deque(maxlen=200)
@@ -109,7 +115,8 @@ def browser() -> Iterator[Browser]:
         new_context = chromium.new_context
 
         def watched_context(*args: Any, **kwargs: Any) -> BrowserContext:
-            context = new_context(*args, **kwargs)
+            # the pages keep still (see REDUCED_MOTION) unless a test asks for motion
+            context = new_context(*args, **{'reduced_motion': REDUCED_MOTION, **kwargs})
             context.on('page', _watch)
             return context
 

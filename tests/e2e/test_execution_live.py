@@ -84,6 +84,56 @@ def test_cancelling_is_said_until_the_execution_has_ended_not_after(page: Page, 
     expect(cancelling).to_have_count(0, timeout=2_000)  # (it stayed 5 s)
 
 
+# The canvas's effects (the ripple around a running card, the dots along an edge data took) as the chart has them, and
+# how often its drawing changed over `ms` milliseconds.
+CANVAS_MOTION = """async (ms) => {
+    const dom = document.querySelector('[data-testid="dag-canvas"]');
+    const series = getElement(dom).chart.getOption().series;
+    const pulse = series.find((s) => s.id === 'pulse');
+    let changes = 0;
+    const seen = new MutationObserver((records) => { changes += records.length; });
+    seen.observe(dom, { subtree: true, childList: true, attributes: true });
+    await new Promise((resolve) => setTimeout(resolve, ms));
+    seen.disconnect();
+    return { ripple: pulse.showEffectOn, running: pulse.data.length, halo: pulse.symbolSize,
+             dots: series.find((s) => s.id === 'flow').effect.show, changes };
+}"""
+
+
+def test_the_canvas_keeps_still_for_a_visitor_who_asks_for_less_motion(page: Page, server: Server, shots: Path) -> None:
+    """With the browser's prefers-reduced-motion (as every other browser test runs) a running card has an unmoving
+    halo and no ripple, and the canvas's SVG stays as it is between two patches; once the visitor no longer asks for
+    it, on the open page, the ripple runs and the SVG changes frame after frame; and stops again."""
+    execution_id = start(server, 'nightly-batch')  # a minute long: its shards run for 20-40 s
+    sign_in(page, server)
+    page.goto(f'/executions/{execution_id}')
+    expect(page.get_by_test_id('node-shard_5')).to_contain_text('running', ignore_case=True, timeout=30_000)
+    node_pixel(page, 'shard_5')  # (drawn)
+    still = page.evaluate(CANVAS_MOTION, 1_000)
+    assert still['ripple'] == 'emphasis' and still['dots'] is False and still['running'] >= 1, still
+    card = page.evaluate(
+        """() => getElement(document.querySelector('[data-testid="dag-canvas"]')).chart.getOption()
+            .series.find((s) => s.id === 'nodes').symbolSize"""
+    )
+    assert still['halo'][0] > card[0] and still['halo'][1] > card[1], (still, card)
+    assert still['changes'] < 20, f'the still canvas changed {still["changes"]} times in a second'
+    page.screenshot(path=str(shots / 'execution-live-still.png'))
+    page.emulate_media(reduced_motion='no-preference')
+    page.wait_for_function(
+        """() => getElement(document.querySelector('[data-testid="dag-canvas"]')).chart.getOption()
+            .series.find((s) => s.id === 'pulse').showEffectOn === 'render'"""
+    )
+    moving = page.evaluate(CANVAS_MOTION, 1_000)
+    assert moving['ripple'] == 'render' and moving['dots'] is True and moving['halo'] == card, moving
+    assert moving['changes'] > 3 * max(still['changes'], 10), (still, moving)
+    page.screenshot(path=str(shots / 'execution-live-moving.png'))
+    page.emulate_media(reduced_motion='reduce')  # and back
+    page.wait_for_timeout(200)
+    again = page.evaluate(CANVAS_MOTION, 1_000)
+    assert again['ripple'] == 'emphasis' and again['changes'] < 20, again
+    api(server, 'POST', f'/api/executions/{execution_id}/cancel')
+
+
 def test_the_event_log_does_not_steal_the_scroll(page: Page, server: Server, shots: Path) -> None:
     assert api(server, 'PUT', '/api/workflows/chatty-chain', json=CHATTY).status_code in (200, 201)
     sign_in(page, server)

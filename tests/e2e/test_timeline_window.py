@@ -232,8 +232,12 @@ def test_the_open_inspector_covers_none_of_the_page(
 ) -> None:
     execution = _fan_out_run(server, call_api)
     phone = width < 500
-    context = browser.new_context(
-        base_url=server.url, viewport={'width': width, 'height': height}, is_mobile=phone, has_touch=phone
+    context = browser.new_context(  # (with motion: the page's narrowing eases in step with the sheet)
+        base_url=server.url,
+        viewport={'width': width, 'height': height},
+        is_mobile=phone,
+        has_touch=phone,
+        reduced_motion='no-preference',
     )
     page = context.new_page()
     try:

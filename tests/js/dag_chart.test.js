@@ -7,6 +7,7 @@ import {
   clip,
   inBox,
   label,
+  motion,
   richSafe,
   shortLabel,
   shortName,
@@ -125,4 +126,18 @@ test("a short name is cut at its end, counted in characters, and cannot leave it
   assert.equal(format({ data: { name: "d" } }), "{short|Charge…}");
   assert.equal(format({ data: { name: "e" } }), "{short|🇩🇪🇩🇪🇩🇪🇩🇪🇩🇪🇩🇪…}"); // a flag is one character
   assert.equal(format({ data: { name: "unknown-id" } }), "{short|unknow…}");
+});
+
+test("a visitor who asks for less motion gets no flowing dots and a still halo around a running card", () => {
+  const [flow, pulse] = motion([140, 46], true);
+  assert.deepEqual(flow, { id: "flow", effect: { show: false } });
+  assert.deepEqual(pulse, {
+    id: "pulse",
+    showEffectOn: "emphasis",
+    symbolSize: [150, 56],
+    itemStyle: { opacity: 0.45 },
+  });
+  const [moving, ripple] = motion([140, 46], false);
+  assert.deepEqual(moving, { id: "flow", effect: { show: true } });
+  assert.deepEqual(ripple, { id: "pulse", showEffectOn: "render", symbolSize: [140, 46], itemStyle: { opacity: 1 } });
 });

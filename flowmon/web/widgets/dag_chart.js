@@ -170,6 +170,35 @@ export function inBox(value, box) {
   return box != null && value[0] >= box.x0 && value[0] <= box.x1 && value[1] >= box.y0 && value[1] <= box.y1;
 }
 
+const HALO_PX = 10; // how much wider and taller than its card the still halo of a running node is
+
+// The canvas's moving parts, the dots flowing along an edge that data just took and the ripple around a running
+// node's card, as series patches (merged by id) for a visitor who asked for less motion (`still`: the browser's
+// prefers-reduced-motion) or not. Still, an edge that data took stays drawn in the flow's colour, without its dot,
+// and a running card gets a halo of its status colour, unmoving. (Each effect also costs a frame a tick: ECharts
+// redraws the canvas's SVG 60 times a second while one runs.) `card`: a node card's [width, height] in px.
+export function motion([width, height], still) {
+  return [
+    { id: "flow", effect: { show: !still } },
+    {
+      id: "pulse",
+      showEffectOn: still ? "emphasis" : "render",
+      symbolSize: still ? [width + HALO_PX, height + HALO_PX] : [width, height],
+      itemStyle: { opacity: still ? 0.45 : 1 },
+    },
+  ];
+}
+
+// A series' options with `patch` (one level of objects deep: a patch's effect or itemStyle keeps the series' others).
+function merged(entry, patch) {
+  if (!patch) return entry;
+  const out = { ...entry };
+  for (const [key, value] of Object.entries(patch)) {
+    out[key] = value && typeof value === "object" && !Array.isArray(value) ? { ...entry[key], ...value } : value;
+  }
+  return out;
+}
+
 // A node item with its name drawn on its card (the series draws none by default).
 function withName(item) {
   return { ...item, label: { show: true }, emphasis: { label: { show: true } } };
@@ -187,6 +216,7 @@ export default {
   props: { options: String, text: String },
   beforeUnmount() {
     this.viewport?.removeEventListener("fm-view", this.onView);
+    this.reduced?.removeEventListener?.("change", this.onMotion);
   },
   methods: {
     async prepare() {
@@ -219,6 +249,20 @@ export default {
       // inspector, which says all it says, and the tooltip ECharts placed for a tap on a panned canvas reached past
       // a phone's screen (the page grew wider by it, hidden or not)
       if (window.matchMedia?.("(hover: none)").matches) options.tooltip = { ...options.tooltip, showContent: false };
+      // less motion when the visitor asks for it, from the first frame, and as soon as they change their mind
+      const reduced = window.matchMedia?.("(prefers-reduced-motion: reduce)");
+      const moving = (still) => motion(nodes.symbolSize, still);
+      const patches = Object.fromEntries(moving(Boolean(reduced?.matches)).map((patch) => [patch.id, patch]));
+      options.series = options.series.map((entry) => merged(entry, patches[entry.id]));
+      this.onMotion = (change) => {
+        if (!this.chart) return;
+        // (ECharts starts or stops an item's effect as it draws the item: the moving parts are drawn anew)
+        const series = moving(change.matches).map((patch) => ({ ...patch, data: this.series[patch.id] ?? [] }));
+        this.chart.setOption({ series: series.map(({ id }) => ({ id, data: [] })) });
+        this.chart.setOption({ series });
+      };
+      reduced?.addEventListener?.("change", this.onMotion);
+      this.reduced = reduced;
       const built = await this.startChart(options, "svg");
       built?.on("click", (e) => {
         if (e.seriesId !== "nodes" || e.dataType === "edge" || !e.name) return;
