@@ -119,6 +119,39 @@ export function axesFor(width) {
   };
 }
 
+const graphemes = new Intl.Segmenter();
+
+// A node's name cut in its middle to what `fits` (whether a text is narrow enough) takes: the end of a name often
+// tells rows apart ("Process shard 1 (A-C)", "Process shard 2 (D-F)"), where a cut at the end left their common start.
+// A character as a reader sees it (a flag, an emoji sequence) is never split.
+export function middleCut(text, fits) {
+  if (fits(text)) return text;
+  const chars = Array.from(graphemes.segment(text), (part) => part.segment);
+  const cut = (kept) =>
+    `${chars
+      .slice(0, Math.ceil(kept / 2))
+      .join("")
+      .trimEnd()}…${chars
+      .slice(chars.length - Math.floor(kept / 2))
+      .join("")
+      .trimStart()}`;
+  let [low, high, best] = [1, chars.length - 1, `${chars[0] ?? ""}…`];
+  while (low <= high) {
+    const kept = (low + high) >> 1;
+    if (fits(cut(kept))) [best, low] = [cut(kept), kept + 1];
+    else high = kept - 1;
+  }
+  return best;
+}
+
+// Whether `text` is at most `width` px wide in the axis' font (bold, as the picked row's name is drawn).
+let measure = null;
+function narrowEnough(text, width) {
+  measure ??= document.createElement("canvas").getContext("2d");
+  measure.font = "bold 12px sans-serif";
+  return measure.measureText(text).width <= width;
+}
+
 // The axes' text and the queue's lane in the page's muted grey (style.py's --fm-muted: 4.5:1 or more on every
 // surface, in both modes); `fallback` (the options' colour) when the page has none.
 export function axisText(color, fallback) {
@@ -138,6 +171,9 @@ export default {
     async prepare() {
       const options = JSON.parse(this.options);
       options.xAxis.axisLabel.formatter = (v) => `${v} s`; // numbers only
+      // (ECharts' own cut, at the end, stays for what the measure missed)
+      this.nameWidth = options.yAxis.axisLabel.width;
+      options.yAxis.axisLabel.formatter = (name) => middleCut(name, (text) => narrowEnough(text, this.nameWidth));
       const [spans, queue, , picked] = options.series;
       this.queueLabel = queue.data[0]?.name ?? "";
       queue.renderItem = (params, api) => renderQueue(params, api, this.queueLabel);
@@ -186,7 +222,10 @@ export default {
       this.chart?.setOption(axisText(muted, this.axisFallback));
     },
     resized() {
-      this.chart?.setOption(axesFor(this.chart.getWidth()));
+      if (!this.chart) return;
+      const axes = axesFor(this.chart.getWidth());
+      this.nameWidth = axes.yAxis.axisLabel.width;
+      this.chart.setOption(axes);
     },
     // snapshot: {cursor: seconds since the first event, picked: the picked node's row or -1, window: [first row,
     // last row] or null}, and on a live page the segments so far and the wait in the queue {labels, data, max,
