@@ -49,7 +49,7 @@ def canvas_url() -> Iterator[str]:
 
 
 def test_a_page_with_only_the_canvas_draws_it(browser: Browser, canvas_url: str, shots: Path) -> None:
-    page = browser.new_page(viewport={'width': 900, 'height': 400})
+    page = browser.new_context(viewport={'width': 900, 'height': 400}).new_page()  # (its context goes with the browser)
     errors: list[str] = []
     page.on('pageerror', lambda error: errors.append(str(error)))
     page.goto(canvas_url)

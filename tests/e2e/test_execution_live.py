@@ -88,7 +88,8 @@ def test_cancelling_is_said_until_the_execution_has_ended_not_after(page: Page, 
 # how often its drawing changed over `ms` milliseconds.
 CANVAS_MOTION = """async (ms) => {
     const dom = document.querySelector('[data-testid="dag-canvas"]');
-    const series = getElement(dom).chart.getOption().series;
+    const option = getElement(dom).chart.getOption();
+    const series = option.series;
     const pulse = series.find((s) => s.id === 'pulse');
     let changes = 0;
     const seen = new MutationObserver((records) => { changes += records.length; });
@@ -96,8 +97,14 @@ CANVAS_MOTION = """async (ms) => {
     await new Promise((resolve) => setTimeout(resolve, ms));
     seen.disconnect();
     return { ripple: pulse.showEffectOn, running: pulse.data.length, halo: pulse.symbolSize,
-             dots: series.find((s) => s.id === 'flow').effect.show, changes };
+             dots: series.find((s) => s.id === 'flow').effect.show,
+             glide: option.tooltip[0].transitionDuration, changes };
 }"""
+
+
+# whether the ripple shows on `arg` ('render': always; 'emphasis': never, the series being silent)
+EFFECT_ON = """(on) => getElement(document.querySelector('[data-testid="dag-canvas"]')).chart.getOption()
+    .series.find((s) => s.id === 'pulse').showEffectOn === on"""
 
 
 def test_the_canvas_keeps_still_for_a_visitor_who_asks_for_less_motion(page: Page, server: Server, shots: Path) -> None:
@@ -111,6 +118,7 @@ def test_the_canvas_keeps_still_for_a_visitor_who_asks_for_less_motion(page: Pag
     node_pixel(page, 'shard_5')  # (drawn)
     still = page.evaluate(CANVAS_MOTION, 1_000)
     assert still['ripple'] == 'emphasis' and still['dots'] is False and still['running'] >= 1, still
+    assert still['glide'] == 0, still  # (the tooltip jumps from card to card)
     card = page.evaluate(
         """() => getElement(document.querySelector('[data-testid="dag-canvas"]')).chart.getOption()
             .series.find((s) => s.id === 'nodes').symbolSize"""
@@ -119,16 +127,14 @@ def test_the_canvas_keeps_still_for_a_visitor_who_asks_for_less_motion(page: Pag
     assert still['changes'] < 20, f'the still canvas changed {still["changes"]} times in a second'
     page.screenshot(path=str(shots / 'execution-live-still.png'))
     page.emulate_media(reduced_motion='no-preference')
-    page.wait_for_function(
-        """() => getElement(document.querySelector('[data-testid="dag-canvas"]')).chart.getOption()
-            .series.find((s) => s.id === 'pulse').showEffectOn === 'render'"""
-    )
+    page.wait_for_function(EFFECT_ON, arg='render')
     moving = page.evaluate(CANVAS_MOTION, 1_000)
     assert moving['ripple'] == 'render' and moving['dots'] is True and moving['halo'] == card, moving
+    assert moving['glide'] > 0, moving
     assert moving['changes'] > 3 * max(still['changes'], 10), (still, moving)
     page.screenshot(path=str(shots / 'execution-live-moving.png'))
     page.emulate_media(reduced_motion='reduce')  # and back
-    page.wait_for_timeout(200)
+    page.wait_for_function(EFFECT_ON, arg='emphasis')
     again = page.evaluate(CANVAS_MOTION, 1_000)
     assert again['ripple'] == 'emphasis' and again['changes'] < 20, again
     api(server, 'POST', f'/api/executions/{execution_id}/cancel')

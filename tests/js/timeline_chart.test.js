@@ -83,6 +83,10 @@ test("a node's name too long for the axis is cut in its middle, so names alike b
   );
   assert.equal(
     middleCut("abcdef", () => false),
+    "…",
+  ); // (not even its first character fits)
+  assert.equal(
+    middleCut("abcdef", (text) => text.length <= 2),
     "a…",
   );
 });

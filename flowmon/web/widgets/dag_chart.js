@@ -189,6 +189,11 @@ export function motion([width, height], still) {
   ];
 }
 
+// The tooltip's glide from one card to the next: none for a visitor who asked for less motion (ECharts' 0.4 s else).
+function glide(still) {
+  return { transitionDuration: still ? 0 : 0.4 };
+}
+
 // A series' options with `patch` (one level of objects deep: a patch's effect or itemStyle keeps the series' others).
 function merged(entry, patch) {
   if (!patch) return entry;
@@ -254,12 +259,13 @@ export default {
       const moving = (still) => motion(nodes.symbolSize, still);
       const patches = Object.fromEntries(moving(Boolean(reduced?.matches)).map((patch) => [patch.id, patch]));
       options.series = options.series.map((entry) => merged(entry, patches[entry.id]));
+      options.tooltip = { ...options.tooltip, ...glide(Boolean(reduced?.matches)) };
       this.onMotion = (change) => {
         if (!this.chart) return;
         // (ECharts starts or stops an item's effect as it draws the item: the moving parts are drawn anew)
         const series = moving(change.matches).map((patch) => ({ ...patch, data: this.series[patch.id] ?? [] }));
         this.chart.setOption({ series: series.map(({ id }) => ({ id, data: [] })) });
-        this.chart.setOption({ series });
+        this.chart.setOption({ series, tooltip: glide(change.matches) });
       };
       reduced?.addEventListener?.("change", this.onMotion);
       this.reduced = reduced;

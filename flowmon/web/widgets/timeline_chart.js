@@ -141,15 +141,20 @@ export function middleCut(text, fits) {
     if (fits(cut(kept))) [best, low] = [cut(kept), kept + 1];
     else high = kept - 1;
   }
-  return best;
+  return fits(best) ? best : "…"; // (a first character too wide alone: a long emoji sequence is one)
 }
 
-// Whether `text` is at most `width` px wide in the axis' font (bold, as the picked row's name is drawn).
+// The axis' font (timeline_chart.py), bold as the picked row's name is drawn.
+const NAME_FONT = "bold 12px sans-serif";
+
+// Whether `text` fits an axis label `width` px wide (ECharts cuts what is wider than width - 1 px).
 let measure = null;
 function narrowEnough(text, width) {
-  measure ??= document.createElement("canvas").getContext("2d");
-  measure.font = "bold 12px sans-serif";
-  return measure.measureText(text).width <= width;
+  if (!measure) {
+    measure = document.createElement("canvas").getContext("2d");
+    measure.font = NAME_FONT;
+  }
+  return measure.measureText(text).width <= width - 1;
 }
 
 // The axes' text and the queue's lane in the page's muted grey (style.py's --fm-muted: 4.5:1 or more on every

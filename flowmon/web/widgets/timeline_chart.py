@@ -313,7 +313,8 @@ def _options(
             'inverse': True,
             'axisTick': {'show': False},
             'axisLine': {'show': False},
-            'axisLabel': {'color': AXIS_TEXT, 'width': 150, 'overflow': 'truncate'},
+            # (the font the browser measures a name in to cut it in its middle: timeline_chart.js's NAME_FONT)
+            'axisLabel': {'color': AXIS_TEXT, 'width': 150, 'overflow': 'truncate', 'fontFamily': 'sans-serif'},
         },
         'series': [
             {'id': 'spans', 'type': 'custom', 'encode': {'x': [1, 2], 'y': 0}, 'data': data},
