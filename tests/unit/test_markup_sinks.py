@@ -38,8 +38,9 @@ JS_SINKS = re.compile(
 #   formatter: the DAG tooltip (dag_chart.js, escapes with esc() of lib/fm-escape.js) and card label (ECharts rich
 #     text, names made rich-safe), the full label kept while a zoomed-out card shows its short name (the same
 #     formatter, handed back), and that short name (shortLabel: cut, then made rich-safe); the Gantt's per-item
-#     tooltips, a segment's and the queue lane's (timeline_chart.py, markup.echarts_tooltip), and its axis label
-#     (timeline_chart.js, numbers).
+#     tooltips, a segment's and the queue lane's (timeline_chart.py, markup.echarts_tooltip), its time axis' label
+#     (timeline_chart.js, numbers) and its node names cut in their middle (timeline_chart.js, middleCut: text drawn
+#     on the canvas, the axis has no rich styles).
 #   js_handler: a saved view's click closing the drawer over the page (saved_views.py: the drawer's id, an int); a
 #     click on the light/dark toggle sending the mode the page shows (shell.py: SHOWN_MODE_JS, a constant).
 #   add_body_html, add_head_html, new Function: none (the browser components are .js files NiceGUI loads).
@@ -52,7 +53,7 @@ REVIEWED = {
         'widgets/duration_trend.py': 1,
         'widgets/timeline_chart.py': 2,
         'widgets/dag_chart.js': 5,
-        'widgets/timeline_chart.js': 1,
+        'widgets/timeline_chart.js': 2,
     },
     'new Function': {},
     'dynamic prop': {'widgets/code_editor.py': 1, 'shell.py': 1},
