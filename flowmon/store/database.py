@@ -107,7 +107,10 @@ class Database:
 
     async def start(self) -> migrate.MigrationReport:
         """Upgrade the schema to the newest revision (Alembic ``upgrade head``); logs what changed. A SQLite file made
-        without incremental vacuum is switched to it (once: a ``VACUUM`` rewrites the file)."""
+        without incremental vacuum is switched to it (once: a ``VACUUM`` rewrites the file). On PostgreSQL the running
+        loop logs asyncpg's left-overs of cancelled reads at DEBUG (:func:`dialect.quiet_asyncpg_left_overs`)."""
+        if dialect.is_driver_asyncpg(self.engine.dialect):
+            dialect.quiet_asyncpg_left_overs(asyncio.get_running_loop())
         report = await self.upgrade()
         if report.changed:
             for line in report.lines():

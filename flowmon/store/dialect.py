@@ -80,6 +80,45 @@ def is_driver_asyncpg(dialect: Dialect) -> bool:
     return dialect.name == 'postgresql' and dialect.driver == 'asyncpg'
 
 
+# asyncio's report of a future asyncpg leaves behind when a task waiting on PostgreSQL is cancelled (a page's read when
+# its visitor navigates on): asyncpg opens a connection (a new one for the pool, or the second one that carries
+# PostgreSQL's CancelRequest for the query) by first asking for TLS (sslmode "prefer" is its default), and when the
+# task waiting for the server's answer is cancelled it closes that connection, which sets this error on a future
+# nobody awaits any more (MagicStack/asyncpg#1211, #1310). Nothing failed: the task was cancelled, the pool drops the
+# connection; but asyncio logs it as an ERROR, with no traceback, once the future is collected.
+NEVER_RETRIEVED = 'Future exception was never retrieved'
+ASYNCPG_LEFT_OVER = ConnectionError('unexpected connection_lost() call')
+
+
+def is_asyncpg_left_over(context: Mapping[str, Any]) -> bool:
+    """Whether an event loop's exception ``context`` is asyncpg's left-over future (see :data:`ASYNCPG_LEFT_OVER`)."""
+    exc = context.get('exception')
+    return (
+        context.get('message') == NEVER_RETRIEVED
+        and type(exc) is ConnectionError
+        and exc.args == ASYNCPG_LEFT_OVER.args
+    )
+
+
+def quiet_asyncpg_left_overs(loop: asyncio.AbstractEventLoop) -> None:
+    """Have ``loop`` log asyncpg's left-over futures at DEBUG instead of asyncio's ERROR; every other exception goes
+    to the handler the loop had (or its default). Idempotent."""
+    previous = loop.get_exception_handler()
+    if getattr(previous, 'quiets_asyncpg_left_overs', False):
+        return
+
+    def handle(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        if is_asyncpg_left_over(context):
+            log.debug('a cancelled PostgreSQL connection attempt left an error nobody awaits (asyncpg#1211): ignored')
+        elif previous is None:
+            loop.default_exception_handler(context)
+        else:
+            previous(loop, context)
+
+    handle.quiets_asyncpg_left_overs = True  # type: ignore[attr-defined]
+    loop.set_exception_handler(handle)
+
+
 class RollbackOnClose(sqlite3.Connection):
     """A SQLite connection that ends its transaction before it closes.
 

@@ -75,11 +75,7 @@ async def user(
         be_patient(simulated)
         await wait_until_started(simulated, workflows=3)
         yield simulated
-    errors = [
-        record
-        for record in caplog.get_records('call')
-        if record.levelno >= logging.ERROR and not _asyncpg_cancel_left_over(record)
-    ]
+    errors = [record for record in caplog.get_records('call') if record.levelno >= logging.ERROR]
     if errors:
         pytest.fail(f'unexpected ERROR logs: {[record.getMessage() for record in errors]}', pytrace=False)
 
@@ -110,15 +106,3 @@ def live_view_lets_go_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(Projector, '__init__', keep_none)
     monkeypatch.setattr(Projector, 'get', unless_ended)
-
-
-def _asyncpg_cancel_left_over(record: logging.LogRecord) -> bool:
-    """asyncio's report of a future asyncpg left behind when a task waiting on a query was cancelled (a page's read
-    when the simulated browser navigates on, on PostgreSQL): its cancel path can leave a ``ConnectionError
-    ('unexpected connection_lost() call')`` that nothing retrieves (MagicStack/asyncpg#1211, #1310); SQLAlchemy's pool
-    drops that connection. Nothing of flowmon's fails, so it is not an error of the test."""
-    return (
-        record.name == 'asyncio'
-        and record.getMessage().startswith('Future exception was never retrieved')
-        and ("ConnectionError('unexpected connection_lost() call')" in record.getMessage())
-    )
