@@ -6,7 +6,6 @@ import { test } from "node:test";
 import {
   axesFor,
   axisText,
-  middleCut,
   queueLabelX,
   rowLabels,
   rowWindow,
@@ -70,23 +69,4 @@ test("where the slider moved the window: by percent of the row axis, or by row",
   assert.deepEqual(slidWindow({ start: (50 / 119) * 100, end: (69 / 119) * 100 }, 120), [50, 69]);
   assert.deepEqual(slidWindow({ batch: [{ start: 0, end: (19 / 119) * 100 }] }, 120), [0, 19]);
   assert.deepEqual(slidWindow({ startValue: 7, endValue: 26 }, 120), [7, 26]);
-});
-
-test("a node's name too long for the axis is cut in its middle, so names alike but at their end stay apart", () => {
-  const fits = (text) => Array.from(text).length <= 12;
-  assert.equal(middleCut("Process shard 1 (A-C)", fits), "Proces…(A-C)");
-  assert.equal(middleCut("Process shard 2 (D-F)", fits), "Proces…(D-F)");
-  assert.equal(middleCut("Short name", fits), "Short name");
-  assert.equal(
-    middleCut("🇫🇷🇩🇪🇮🇹🇪🇸🇵🇹🇳🇱🇧🇪🇦🇹🇨🇭🇵🇱🇸🇪🇳🇴🇩🇰🇫🇮", (t) => Array.from(new Intl.Segmenter().segment(t)).length <= 5),
-    "🇫🇷🇩🇪…🇩🇰🇫🇮",
-  );
-  assert.equal(
-    middleCut("abcdef", () => false),
-    "…",
-  ); // (not even its first character fits)
-  assert.equal(
-    middleCut("abcdef", (text) => text.length <= 2),
-    "a…",
-  );
 });

@@ -5,6 +5,7 @@
 // slow flag (`w`, the text saying how much slower than usual).
 import chart from "fm-chart";
 import { esc } from "fm-escape";
+import { characters, cutTo } from "fm-names";
 import patched from "fm-patched";
 
 // Text that cannot break out of an ECharts rich-text block ({style|text}).
@@ -12,29 +13,15 @@ export function richSafe(text) {
   return String(text).replace(/[{]/g, "(").replace(/[}]/g, ")").replace(/[|]/g, "/");
 }
 
-const graphemes = new Intl.Segmenter();
-
-// A name cut to what fits on a card of `width` px (counted in characters as a reader sees them: a flag or an emoji
-// sequence is one, never split), in its middle: the end of a name often tells nodes apart ("Process shard 1 (A-C)",
-// "Process shard 2 (D-F)").
+// A name cut in its middle to what fits on a card of `width` px (see fm-names.js).
 export function clip(text, width) {
-  return cut(text, Math.max(6, Math.floor(width / 7.2)));
-}
-
-// A name cut to `limit` characters at the most, in its middle (see clip).
-function cut(text, limit) {
-  const chars = Array.from(graphemes.segment(text), (part) => part.segment);
-  if (chars.length <= limit) return text;
-  const tail = Math.floor((limit - 1) / 2);
-  const start = chars.slice(0, limit - 1 - tail).join("");
-  const end = chars.slice(chars.length - tail).join("");
-  return `${start.trimEnd()}…${end.trimStart()}`;
+  return cutTo(text, Math.max(6, Math.floor(width / 7.2)));
 }
 
 // A name on at most `lines` lines of a card of `width` px: broken after the last word that fits on the first line
 // (inside a word when no space falls in the line's second half), the rest on the second, cut in its middle there.
 export function wrap(text, width, lines = 1) {
-  const chars = Array.from(graphemes.segment(text), (part) => part.segment);
+  const chars = characters(text);
   const limit = Math.max(6, Math.floor(width / 7.2));
   if (lines < 2 || chars.length <= limit) return [clip(text, width)];
   let cut = limit;
@@ -100,7 +87,7 @@ export function shortName(zoom, [width, height]) {
 // A name cut to `limit` characters at the most at its end: with the few characters of a short name, its start is
 // what a reader knows it by ("Validat…", where the middle cut says "Val…nes").
 function start(text, limit) {
-  const chars = Array.from(graphemes.segment(text), (part) => part.segment);
+  const chars = characters(text);
   return chars.length <= limit
     ? text
     : `${chars

@@ -26,13 +26,14 @@ from flowmon.web.widgets.patched import PatchedElement
 # mixin that puts a chart into a component (lib/fm-chart.js imports it): what a chart component declares.
 ECHARTS = {'nicegui-echart': str(Path(nicegui.__file__).parent / 'elements' / 'echart' / 'dist')}
 CHART = 'lib/fm-chart.js'
+NAMES = 'lib/fm-names.js'  # names cut in their middle (the canvas's cards, the Timeline's axis)
 Item = dict[str, Any]
 
 
 class DagChart(
     PatchedElement,
     component='dag_chart.js',
-    dependencies=[CHART, 'lib/fm-escape.js'],
+    dependencies=[CHART, NAMES, 'lib/fm-escape.js'],
     esm=ECHARTS,
 ):
     """Snapshot: ``{nodes: [item, ...], flow: [...], pulse: [...]}``; patch: ``nodes`` (the items that changed,

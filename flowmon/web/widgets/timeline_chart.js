@@ -5,6 +5,7 @@
 // narrow window it says the room the chart has above the inspector's sheet ("room", {px}; null on a wide window), and
 // the row of a clicked segment (the patch says `lift`) is lifted above the sheet: the page scrolls.
 import chart from "fm-chart";
+import { middleCut } from "fm-names";
 import patched from "fm-patched";
 import { headerBottom, liftBy, liftPage, roomAbove } from "fm-sheet";
 
@@ -117,31 +118,6 @@ export function axesFor(width) {
     xAxis: { splitNumber: Math.max(2, Math.min(5, Math.floor(width / 90))) },
     yAxis: { axisLabel: { width: Math.max(64, Math.min(150, Math.round(width * 0.3))) } },
   };
-}
-
-const graphemes = new Intl.Segmenter();
-
-// A node's name cut in its middle to what `fits` (whether a text is narrow enough) takes: the end of a name often
-// tells rows apart ("Process shard 1 (A-C)", "Process shard 2 (D-F)"), where a cut at the end left their common start.
-// A character as a reader sees it (a flag, an emoji sequence) is never split.
-export function middleCut(text, fits) {
-  if (fits(text)) return text;
-  const chars = Array.from(graphemes.segment(text), (part) => part.segment);
-  const cut = (kept) =>
-    `${chars
-      .slice(0, Math.ceil(kept / 2))
-      .join("")
-      .trimEnd()}…${chars
-      .slice(chars.length - Math.floor(kept / 2))
-      .join("")
-      .trimStart()}`;
-  let [low, high, best] = [1, chars.length - 1, `${chars[0] ?? ""}…`];
-  while (low <= high) {
-    const kept = (low + high) >> 1;
-    if (fits(cut(kept))) [best, low] = [cut(kept), kept + 1];
-    else high = kept - 1;
-  }
-  return fits(best) ? best : "…"; // (a first character too wide alone: a long emoji sequence is one)
 }
 
 // The axis' font (timeline_chart.py), bold as the picked row's name is drawn.

@@ -35,7 +35,7 @@ from flowmon.engine.core.state import ExecutionState
 from flowmon.web.format import duration
 from flowmon.web.markup import echarts_tooltip, join, tag
 from flowmon.web.theme import outcome_status, status_color
-from flowmon.web.widgets.dag_chart import CHART, ECHARTS
+from flowmon.web.widgets.dag_chart import CHART, ECHARTS, NAMES
 from flowmon.web.widgets.node_list import SHEET
 from flowmon.web.widgets.patched import PatchedElement
 
@@ -85,7 +85,7 @@ def queue_wait(state: ExecutionState | None, now: datetime | None = None) -> Que
 class TimelineChart(
     PatchedElement,
     component='timeline_chart.js',
-    dependencies=[CHART, SHEET],
+    dependencies=[CHART, NAMES, SHEET],
     esm=ECHARTS,
     default_classes='w-full',
 ):
