@@ -37,15 +37,22 @@ def paged_reads(monkeypatch: pytest.MonkeyPatch, execution_id: str) -> list[int 
 
 
 def before_each_read(monkeypatch: pytest.MonkeyPatch, act: Callable[[str, int, int | None], Awaitable[None]]) -> None:
-    """``act(execution_id, after_seq, limit)`` before each read of an execution's events from the store (it may fail
-    the read by raising)."""
-    read = Store.events
+    """``act(execution_id, after_seq, limit)`` before each read of an execution's events from the store, a page or
+    not (it may fail the read by raising)."""
+    read, read_page = Store.events, Store.event_page
 
     async def acted(store: Store, execution_id: str, *, after_seq: int = 0, limit: int | None = None) -> list[Event]:
         await act(execution_id, after_seq, limit)
         return await read(store, execution_id, after_seq=after_seq, limit=limit)
 
+    async def acted_page(
+        store: Store, execution_id: str, *, after_seq: int, limit: int, max_chars: int
+    ) -> tuple[list[Event], bool]:
+        await act(execution_id, after_seq, limit)
+        return await read_page(store, execution_id, after_seq=after_seq, limit=limit, max_chars=max_chars)
+
     monkeypatch.setattr(Store, 'events', acted)
+    monkeypatch.setattr(Store, 'event_page', acted_page)
 
 
 def connection_lost(*, after_seq: int) -> Callable[[str, int, int | None], Awaitable[None]]:

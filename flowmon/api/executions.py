@@ -126,11 +126,9 @@ async def get_events(
     after_seq: Sequence = 0,
     limit: Annotated[int | None, Query(ge=1, le=100_000)] = None,
 ) -> EventList | Response:
-    """The execution's events in ``seq`` order after ``after_seq``: at most ``limit`` of them, or every one (written
-    as it is read, page by page)."""
-    if limit is None:
-        return EventListResponse(execution_id, await history.event_pages(execution_id, after_seq=after_seq))
-    return [event_view(event) for event in await history.events(execution_id, after_seq=after_seq, limit=limit)]
+    """The execution's events in ``seq`` order after ``after_seq``: at most ``limit`` of them, or every one; written
+    as they are read, page by page."""
+    return EventListResponse(execution_id, await history.event_pages(execution_id, after_seq=after_seq, limit=limit))
 
 
 @router.post(

@@ -37,6 +37,7 @@ __all__ = ['ExecutionHistory', 'ExecutionQuery', 'ExecutionRecord', 'Position', 
 
 ETA_SAMPLE = 20  # past successful executions whose median duration predicts a running one
 EVENT_PAGE = 1_000  # events read at a time when every event of an execution is wanted (see event_pages)
+EVENT_PAGE_CHARS = 4 * 1024 * 1024  # and no more of their data than this, but for the event that passes it
 ENCODE_INLINE = 50  # events of a page encoded on the event loop; a larger page is encoded in a worker thread
 
 
@@ -195,29 +196,48 @@ class ExecutionHistory:
             raise NotFound(f'execution {execution_id!r} not found')
         return events
 
-    async def event_pages(self, execution_id: str, *, after_seq: int = 0) -> AsyncGenerator[list[Event], None]:
-        """The stored events after ``after_seq``, in ``seq`` order, a page of at most ``EVENT_PAGE`` events at a time
-        (each read after the last ``seq`` of the one before): every event of an execution of any length without
-        holding them all. The first page is read here, so NotFound (an unknown execution) and a failing first read are
-        raised before the caller has answered anything; the rest are read as the pages are taken."""
-        size = EVENT_PAGE
-        first = await self.events(execution_id, after_seq=after_seq, limit=size)
-        _check_follows(execution_id, after_seq, first)
-        return self._next_pages(execution_id, first, size)
+    async def event_pages(
+        self, execution_id: str, *, after_seq: int = 0, limit: int | None = None
+    ) -> AsyncGenerator[list[Event], None]:
+        """The stored events after ``after_seq``, in ``seq`` order (at most ``limit`` of them, or every one), a page
+        at a time, each read after the last ``seq`` of the one before: every event of an execution of any length
+        without holding them all. A page holds at most ``EVENT_PAGE`` events, and none past the one that brings their
+        data to ``EVENT_PAGE_CHARS`` characters (a page of large outputs is a few events). The first page is read
+        here, so NotFound (an unknown execution) and a failing first read are raised before the caller has answered
+        anything; the rest are read as the pages are taken."""
+        await self._written(execution_id)
+        page, cut, size = await self._event_page(execution_id, after_seq, limit)
+        if not page and not await self._exists(execution_id):
+            raise NotFound(f'execution {execution_id!r} not found')
+        _check_follows(execution_id, after_seq, page)
+        return self._next_pages(execution_id, page, cut, size, limit)
 
-    async def _next_pages(self, execution_id: str, page: list[Event], size: int) -> AsyncGenerator[list[Event], None]:
+    async def _event_page(self, execution_id: str, after_seq: int, left: int | None) -> tuple[list[Event], bool, int]:
+        size = EVENT_PAGE if left is None else min(EVENT_PAGE, left)
+        page, cut = await self._history.event_page(
+            execution_id, after_seq=after_seq, limit=size, max_chars=EVENT_PAGE_CHARS
+        )
+        return page, cut, size
+
+    async def _next_pages(
+        self, execution_id: str, page: list[Event], cut: bool, size: int, left: int | None
+    ) -> AsyncGenerator[list[Event], None]:
         """Each page is its own read, and a deletion takes an execution's events lowest seq first, its row last: a
-        page that does not start right after the one before, or a short one of an execution no longer stored, means
-        a deletion overtook the reading, and a list cut short must not pass for the whole one (NotFound then: the
-        caller's list ends unclosed)."""
+        page that does not start right after the one before, or a short one (not cut by its size) of an execution no
+        longer stored, means a deletion overtook the reading, and a list cut short must not pass for the whole one
+        (NotFound then: the caller's list ends unclosed)."""
         while page:
             yield page
-            if len(page) < size:
+            if left is not None:
+                left -= len(page)
+                if left <= 0:
+                    return
+            if len(page) < size and not cut:
                 return
             last = page[-1].seq
-            page = await self._history.events(execution_id, after_seq=last, limit=size)
+            page, cut, size = await self._event_page(execution_id, last, left)
             _check_follows(execution_id, last, page)
-            if len(page) < size and not await self._exists(execution_id):
+            if len(page) < size and not cut and not await self._exists(execution_id):
                 raise NotFound(f'execution {execution_id!r} was deleted while its events were being read')
 
     async def _exists(self, execution_id: str) -> bool:

@@ -419,6 +419,45 @@ class History:
         with collector_paused():
             return [stored_event(execution_id, *row) for row in rows]
 
+    async def event_page(
+        self, execution_id: str, *, after_seq: int, limit: int, max_chars: int
+    ) -> tuple[list[Event], bool]:
+        """A page of the execution's events after ``after_seq`` in ``seq`` order: at most ``limit`` of them, and no
+        more after the one that brings their ``data`` to ``max_chars`` characters (the first event always comes, as
+        large as it is). Also whether the page was cut by that size (more events may follow a page shorter than
+        ``limit``). The sizes are summed in the database as it reads, so a page of large outputs is never held whole
+        beyond its budget."""
+        before = (
+            func.sum(func.length(_events.c.data))
+            .over(order_by=_events.c.seq, rows=(None, -1))  # the characters of the events before this one
+            .label('before')
+        )
+        inner = (
+            select(
+                _events.c.seq,
+                _events.c.type,
+                _events.c.node_id,
+                type_coerce(_events.c.ts, String).label('ts'),
+                _events.c.data,
+                before,
+                func.length(_events.c.data).label('size'),
+            )
+            .where(_events.c.execution_id == execution_id, _events.c.seq > after_seq)
+            .order_by(_events.c.seq)
+            .limit(limit)
+            .subquery()
+        )
+        query = (
+            select(inner.c.seq, inner.c.type, inner.c.node_id, inner.c.ts, inner.c.data, inner.c.before, inner.c.size)
+            .where(or_(inner.c.before.is_(None), inner.c.before < max_chars))
+            .order_by(inner.c.seq)
+        )
+        async with self._db.engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        cut = bool(rows) and len(rows) < limit and (rows[-1].before or 0) + rows[-1].size >= max_chars
+        with collector_paused():
+            return [stored_event(execution_id, *row[:5]) for row in rows], cut
+
     async def event_time(self, execution_id: str, seq: int) -> datetime | None:
         """When the execution's event ``seq`` was recorded (None when there is no such event)."""
         query = select(_events.c.ts).where(_events.c.execution_id == execution_id, _events.c.seq == seq)

@@ -131,6 +131,30 @@ async def test_events_and_states_round_trip_exactly(history: History, recorder: 
     assert (record.finished_at, record.last_seq) == (events[-1].ts, len(events))  # (the instant, in UTC)
 
 
+async def test_a_page_of_events_stops_at_its_count_or_at_the_event_that_passes_its_size(
+    history: History, recorder: EventRecorder
+) -> None:
+    events = run_events('e1', 'w', T0, 'succeeded')  # queued, started, a started, a completed, completed
+    events[3] = Event(
+        execution_id='e1', seq=4, type=EventType.NODE_COMPLETED, ts=events[3].ts, node_id='a',
+        data={'output': {'text': 'ü' * 5_000}},  # 5,000 characters (10,000 bytes in UTF-8)
+    )  # fmt: skip
+    await recorder.write(events)
+    stored = await history.events('e1')
+
+    async def seqs(after_seq: int, limit: int, max_chars: int) -> tuple[list[int], bool]:
+        page, cut = await history.event_page('e1', after_seq=after_seq, limit=limit, max_chars=max_chars)
+        assert [(e.seq, e.data, e.ts) for e in page] == [(e.seq, e.data, e.ts) for e in stored[after_seq:][: len(page)]]
+        return [e.seq for e in page], cut
+
+    assert await seqs(0, 1_000, 1_000_000) == ([1, 2, 3, 4, 5], False)
+    assert await seqs(0, 2, 1_000_000) == ([1, 2], False)  # (cut by count: the caller knows its limit)
+    assert await seqs(0, 1_000, 5_000) == ([1, 2, 3, 4], True)  # the large output passes the size: it ends the page
+    assert await seqs(3, 1_000, 10) == ([4], True)  # alone larger than a page: a page of its own
+    assert await seqs(4, 1_000, 10) == ([5], False)
+    assert await seqs(5, 1_000, 10) == ([], False)
+
+
 async def test_the_execution_list_filters_pages_and_counts(history: History, recorder: EventRecorder) -> None:
     statuses = ['succeeded', 'failed', 'running', 'queued', 'succeeded', 'cancelled']
     for n, status in enumerate(statuses):

@@ -1,6 +1,6 @@
-"""``GET /api/executions/{id}/events`` without ``limit``: every event, written page by page as the store is read
+"""``GET /api/executions/{id}/events``: every event (or ``limit`` of them), written page by page as the store is read
 (over a real system, in-process via ASGI). Pages of 2 events here (``EVENT_PAGE`` is 1,000), so a few events make
-several pages."""
+several pages; a page also stops at the event that brings its data to ``EVENT_PAGE_CHARS`` characters."""
 
 from __future__ import annotations
 
@@ -13,13 +13,18 @@ import pytest
 from event_history import History
 from fastapi import FastAPI
 from paged_reads import StalledClient, before_each_read, connection_lost, delete_events, paged_reads
+from pydantic import TypeAdapter
+from sqlalchemy import text
 
+from flowmon.application import history as application_history
 from flowmon.application.history import ExecutionHistory
+from flowmon.application.views import event_view
 from flowmon.bootstrap import System
 from flowmon.engine import Event, EventType
 
 ID = 'paged'
-EVERY = {'limit': 100_000}  # the same list through the route's other path: FastAPI's encoding of the whole list
+# FastAPI's encoding of a route's whole list at once (pydantic's): what the pages written one after the other make
+WHOLE = TypeAdapter(list[dict[str, Any]])
 
 
 @pytest.fixture
@@ -45,24 +50,30 @@ async def recorded(system: System, nodes: int) -> list[Event]:
     return run.events
 
 
+async def at_once(system: System, after_seq: int = 0) -> bytes:
+    """The stored events after ``after_seq`` encoded as one list."""
+    events = await system.application.history.events(ID, after_seq=after_seq)
+    return WHOLE.dump_json([event_view(event) for event in events])
+
+
 async def test_the_whole_list_is_the_body_the_route_wrote_at_once_read_page_by_page(
     client: httpx.AsyncClient, system: System, reads: list[int | None]
 ) -> None:
     events = await recorded(system, 1)  # 5 events: pages of 2, 2 and 1
-    at_once = await client.get(f'/api/executions/{ID}/events', params=EVERY)
-    assert [event['seq'] for event in at_once.json()] == [1, 2, 3, 4, 5] == [event.seq for event in events]
+    whole = await at_once(system)
     reads.clear()
 
     response = await client.get(f'/api/executions/{ID}/events')
     assert response.status_code == 200, response.text
     assert response.headers['content-type'] == 'application/json'
-    assert response.content == at_once.content
+    assert response.content == whole
+    assert [event['seq'] for event in response.json()] == [1, 2, 3, 4, 5] == [event.seq for event in events]
     assert reads == [2, 2, 2]
 
-    at_once = await client.get(f'/api/executions/{ID}/events', params={**EVERY, 'after_seq': 1})
+    whole = await at_once(system, after_seq=1)
     reads.clear()
     after = await client.get(f'/api/executions/{ID}/events', params={'after_seq': 1})
-    assert after.content == at_once.content
+    assert after.content == whole
     assert [event['seq'] for event in after.json()] == [2, 3, 4, 5]
     assert reads == [2, 2, 2]  # seq 2-3, 4-5, then the read that finds no more
 
@@ -73,11 +84,68 @@ async def test_a_longer_list_is_the_same_across_many_pages(
     await recorded(system, 30)  # 63 events in 32 pages
     response = await client.get(f'/api/executions/{ID}/events')
     assert len(reads) == 32
-    assert response.content == (await client.get(f'/api/executions/{ID}/events', params=EVERY)).content
+    assert response.content == await at_once(system)
     assert len(response.json()) == 63
     tail = await client.get(f'/api/executions/{ID}/events', params={'after_seq': 60})
     assert [event['seq'] for event in tail.json()] == [61, 62, 63]
     assert (await client.get(f'/api/executions/{ID}/events', params={'after_seq': 63})).content == b'[]'
+
+
+async def test_a_limit_is_written_page_by_page_too(
+    client: httpx.AsyncClient, system: System, reads: list[int | None]
+) -> None:
+    await recorded(system, 4)  # 11 events
+    response = await client.get(f'/api/executions/{ID}/events', params={'limit': 5, 'after_seq': 2})
+    assert [event['seq'] for event in response.json()] == [3, 4, 5, 6, 7]
+    assert reads == [2, 2, 1]  # never more than the limit left
+    assert response.content == b'[' + (await at_once(system, after_seq=2))[1:].split(b',{"seq":8,')[0] + b']'
+    reads.clear()
+    beyond = await client.get(f'/api/executions/{ID}/events', params={'limit': 100_000, 'after_seq': 9})
+    assert [event['seq'] for event in beyond.json()] == [10, 11] and reads == [2, 2]
+
+
+async def test_a_page_of_large_outputs_holds_few_events_and_the_list_is_still_whole(
+    client: httpx.AsyncClient, system: System, reads: list[int | None], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pages of at most 1,000 characters of data here: the event that passes them ends the page, the next page
+    starts after it; an event larger than a page on its own is a page of its own."""
+    monkeypatch.setattr(application_history, 'EVENT_PAGE', 1_000)
+    monkeypatch.setattr(application_history, 'EVENT_PAGE_CHARS', 1_000)
+    run = History(execution_id=ID, step_ms=1)
+    run.then(EventType.EXECUTION_QUEUED, nodes=['a', 'b', 'c'], workflow_id='wf')  # small: ~50 characters
+    run.then(EventType.EXECUTION_STARTED)
+    for node, size in (('a', 600), ('b', 300), ('c', 2_500)):
+        run.then(EventType.NODE_STARTED, node, attempt=1)
+        run.then(EventType.NODE_COMPLETED, node, attempt=1, output={'text': 'x' * size})
+    run.then(EventType.EXECUTION_COMPLETED)
+    await system.recorder.write(run.events)
+
+    pages: list[list[int]] = []
+    open_pages = ExecutionHistory.event_pages
+
+    async def kept(history: ExecutionHistory, execution_id: str, **options: Any) -> AsyncGenerator[list[Event], None]:
+        async def seen() -> AsyncGenerator[list[Event], None]:
+            async for page in await open_pages(history, execution_id, **options):
+                pages.append([event.seq for event in page])
+                yield page
+
+        return seen()
+
+    monkeypatch.setattr(ExecutionHistory, 'event_pages', kept)
+    response = await client.get(f'/api/executions/{ID}/events')
+    made = len(reads)
+    assert response.content == await at_once(system)
+    async with system.db.engine.connect() as conn:
+        sizes = dict((await conn.execute(text('SELECT seq, length(data) FROM events ORDER BY seq'))).all())
+    expected: list[list[int]] = [[]]
+    for seq in sizes:  # an event joins the page while the events before it hold under 1,000
+        if sum(sizes[before] for before in expected[-1]) >= 1_000:
+            expected.append([])
+        expected[-1].append(seq)
+    assert pages == expected and len(pages) == 3, (pages, sizes)
+    assert pages[1][-1] == 8 and sizes[8] > 2_500  # c's output ends its page: nothing after it there
+    assert made == len(pages)  # a page shorter than EVENT_PAGE and not cut by its size is the last one
+    assert len(response.json()) == 9
 
 
 async def test_unknown_executions_and_bad_parameters_are_refused_before_the_list_starts(
@@ -106,7 +174,7 @@ async def test_a_failed_read_after_the_first_page_ends_the_list_unclosed(
         before_each_read(patch, connection_lost(after_seq=2))
         response = await client.get(f'/api/executions/{ID}/events')
     assert response.status_code == 200  # the status went out with the first page
-    whole = (await client.get(f'/api/executions/{ID}/events', params=EVERY)).content
+    whole = await at_once(system)
     assert response.content == whole[: whole.index(b',{"seq":3,')]  # the first page, the array left open
     assert f"reading the events of execution '{ID}' failed" in caplog.text
     assert 'connection to the database lost' in caplog.text
@@ -156,7 +224,7 @@ async def test_an_execution_deleted_while_its_list_is_written_ends_it_unclosed(
         else:
             await delete_events(system, execution_id, through_seq=4)
 
-    whole = (await client.get(f'/api/executions/{ID}/events', params=EVERY)).content
+    whole = await at_once(system)
     with pytest.MonkeyPatch.context() as patch:
         before_each_read(patch, deleted_after_the_first_page)
         response = await client.get(f'/api/executions/{ID}/events')
