@@ -47,7 +47,7 @@ def before_each_read(monkeypatch: pytest.MonkeyPatch, act: Callable[[str, int, i
 
     async def acted_page(
         store: Store, execution_id: str, *, after_seq: int, limit: int, max_chars: int
-    ) -> tuple[list[Event], bool]:
+    ) -> tuple[list[Event], bool, int]:
         await act(execution_id, after_seq, limit)
         return await read_page(store, execution_id, after_seq=after_seq, limit=limit, max_chars=max_chars)
 

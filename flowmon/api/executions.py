@@ -10,7 +10,7 @@ from fastapi import APIRouter, Body, Query, Response, status
 from pydantic import TypeAdapter
 
 from flowmon.application.bulk import MAX_BULK, BulkFilter
-from flowmon.application.history import encoded_page
+from flowmon.application.history import EventPage, encoded_page
 from flowmon.application.origins import ACCEPTED as ORIGINS_ACCEPTED
 from flowmon.application.views import event_view, execution_summary, page_view
 from flowmon.engine.core.events import Event
@@ -106,12 +106,12 @@ class EventListResponse(WrittenAsReadResponse):
     """An execution's whole event list, written page by page as it is read (see ``ExecutionHistory.event_pages``):
     a failing read of a later page ends it with the array unclosed."""
 
-    def __init__(self, execution_id: str, pages: AsyncGenerator[list[Event], None]) -> None:
+    def __init__(self, execution_id: str, pages: AsyncGenerator[EventPage, None]) -> None:
         failure = f'reading the events of execution {execution_id!r} failed; its event list ends unclosed'
         super().__init__(_event_list(pages), close=pages.aclose, log=log, failure=failure)
 
 
-async def _event_list(pages: AsyncGenerator[list[Event], None]) -> AsyncGenerator[bytes, None]:
+async def _event_list(pages: AsyncGenerator[EventPage, None]) -> AsyncGenerator[bytes, None]:
     separator = b'['
     async for page in pages:
         yield separator + await encoded_page(page, _page_json)

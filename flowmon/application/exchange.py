@@ -33,7 +33,7 @@ from flowmon.store.recorder import EventRecorder
 from .documents import export_schema
 from .errors import Conflict, NotFound, TooLarge, Unavailable
 from .export_format import EXPORT_FORMAT, EXPORT_VERSION, parse_export, validate_export
-from .history import ExecutionHistory, encoded_page
+from .history import EventPage, ExecutionHistory, encoded_page
 from .ids import unknown_execution
 
 MAX_IMPORT_BYTES = 50 * 1024 * 1024  # an export file; the perimeter's body cap of the import route is the same
@@ -103,7 +103,7 @@ class Exchange:
             raise ExportUnavailable(f'execution {execution_id!r} is still {status}; export it when it has finished')
         pages = await self._history.event_pages(execution_id)
         try:
-            first: list[Event] = await anext(pages, [])
+            first = await anext(pages, EventPage())
             if not first:  # (a first page not starting at seq 1, a deletion begun, event_pages refuses)
                 raise NotFound(f'execution {execution_id!r} not found')
             workflow_id = record.workflow_id or None  # (the row holds '' for an execution that named no workflow)
@@ -166,7 +166,7 @@ class ExportStream:
 
     filename: str
     chunks: AsyncGenerator[bytes, None]
-    pages: AsyncGenerator[list[Event], None]
+    pages: AsyncGenerator[EventPage, None]
 
     async def close(self) -> None:
         await self.chunks.aclose()
@@ -195,7 +195,7 @@ async def import_execution(
 
 
 async def _document_chunks(
-    execution_id: str, head: bytes, first: list[Event], pages: AsyncGenerator[list[Event], None], count: int
+    execution_id: str, head: bytes, first: EventPage, pages: AsyncGenerator[EventPage, None], count: int
 ) -> AsyncGenerator[bytes, None]:
     """The export document's bytes: ``head`` (its text up to the events' opening bracket), then the events a page at a
     time, then the closing brackets. Raises ExportUnavailable when the events read end before ``count`` (the
@@ -210,7 +210,7 @@ async def _document_chunks(
     yield b']}'
 
 
-async def _members(events: list[Event]) -> bytes:
+async def _members(events: EventPage) -> bytes:
     """The events as members of the document's ``events`` array (the array's text without its brackets)."""
     return await encoded_page(events, _encoded_members)
 

@@ -33,12 +33,14 @@ from .origins import origin
 from .replays import ReplayLoader
 from .snapshots import SnapshotCache
 
-__all__ = ['ExecutionHistory', 'ExecutionQuery', 'ExecutionRecord', 'Position', 'search_query']
+__all__ = ['EventPage', 'ExecutionHistory', 'ExecutionQuery', 'ExecutionRecord', 'Position', 'search_query']
 
 ETA_SAMPLE = 20  # past successful executions whose median duration predicts a running one
 EVENT_PAGE = 1_000  # events read at a time when every event of an execution is wanted (see event_pages)
 EVENT_PAGE_CHARS = 4 * 1024 * 1024  # and no more of their data than this, but for the event that passes it
+FIRST_READ = 50  # events the first read of a list asks for (see event_pages)
 ENCODE_INLINE = 50  # events of a page encoded on the event loop; a larger page is encoded in a worker thread
+ENCODE_INLINE_CHARS = 256 * 1024  # and characters of their data: a page of a few large outputs goes to the thread too
 
 
 class ExecutionFilters(TypedDict, total=False):
@@ -83,10 +85,10 @@ def search_query(text: str) -> str:
         raise Invalid(str(exc), at='q') from None
 
 
-async def encoded_page(events: list[Event], encode: Callable[[list[Event]], bytes]) -> bytes:
-    """``encode(events)``, a page of :meth:`ExecutionHistory.event_pages`: on the event loop for a few events, in a
-    worker thread for more (so a page of large outputs does not hold up everyone else)."""
-    if len(events) <= ENCODE_INLINE:
+async def encoded_page(events: EventPage, encode: Callable[[list[Event]], bytes]) -> bytes:
+    """``encode(events)``, a page of :meth:`ExecutionHistory.event_pages`: on the event loop for a few small events,
+    in a worker thread for more (so a page of large outputs does not hold up everyone else)."""
+    if len(events) <= ENCODE_INLINE and events.chars <= ENCODE_INLINE_CHARS:
         return encode(events)
     return await asyncio.to_thread(encode, events)
 
@@ -96,6 +98,48 @@ def _check_follows(execution_id: str, after_seq: int, page: Sequence[Event]) -> 
     deletion under way (raises NotFound)."""
     if page and page[0].seq != after_seq + 1:
         raise NotFound(f'execution {execution_id!r} was deleted while its events were being read')
+
+
+class EventPage(list[Event]):
+    """A page of :meth:`ExecutionHistory.event_pages`: its events, and ``chars``, the characters of their data."""
+
+    chars = 0
+
+
+class _PageReads:
+    """The reads of one list of events (see :meth:`ExecutionHistory.event_pages`): how many events each asks for, and
+    whether a page read is the last."""
+
+    def __init__(self, history: History, execution_id: str, limit: int | None) -> None:
+        self._history = history
+        self._execution_id = execution_id
+        self._left = limit
+        self._reach = FIRST_READ
+        self._asked = 0  # the count the last read asked for
+        self._cut = False  # whether the last page was cut by its size
+
+    async def next(self, after_seq: int) -> EventPage:
+        self._asked = min(self._reach, EVENT_PAGE, *(() if self._left is None else (self._left,)))
+        events, self._cut, chars = await self._history.event_page(
+            self._execution_id, after_seq=after_seq, limit=self._asked, max_chars=EVENT_PAGE_CHARS
+        )
+        if self._cut:
+            self._reach = len(events) + 1
+        elif len(events) == self._asked:
+            self._reach = min(EVENT_PAGE, 4 * self._reach)
+        if self._left is not None:
+            self._left -= len(events)
+        page = EventPage(events)
+        page.chars = chars
+        return page
+
+    def last_page(self, page: EventPage) -> bool:
+        """Whether ``page`` is the list's last: fewer events than asked for, and not for its size."""
+        return len(page) < self._asked and not self._cut
+
+    def done(self, page: EventPage) -> bool:
+        """Whether nothing is left to read after ``page``: the limit reached, or its last page."""
+        return (self._left is not None and self._left <= 0) or self.last_page(page)
 
 
 class ExecutionHistory:
@@ -198,46 +242,41 @@ class ExecutionHistory:
 
     async def event_pages(
         self, execution_id: str, *, after_seq: int = 0, limit: int | None = None
-    ) -> AsyncGenerator[list[Event], None]:
+    ) -> AsyncGenerator[EventPage, None]:
         """The stored events after ``after_seq``, in ``seq`` order (at most ``limit`` of them, or every one), a page
         at a time, each read after the last ``seq`` of the one before: every event of an execution of any length
         without holding them all. A page holds at most ``EVENT_PAGE`` events, and none past the one that brings their
         data to ``EVENT_PAGE_CHARS`` characters (a page of large outputs is a few events). The first page is read
         here, so NotFound (an unknown execution) and a failing first read are raised before the caller has answered
-        anything; the rest are read as the pages are taken."""
+        anything; the rest are read as the pages are taken.
+
+        The database sizes each event it reads for a page (its window sum), so a read asks for about as many events as
+        the pages hold: ``FIRST_READ`` first, four times more after each page full by count, up to ``EVENT_PAGE``, and
+        one more than the last page's count after a page cut by its size (a list of 1 MiB outputs sizes 5 or so
+        events a page, not 1,000 to keep 4)."""
         await self._written(execution_id)
-        page, cut, size = await self._event_page(execution_id, after_seq, limit)
+        reading = _PageReads(self._history, execution_id, limit)
+        page = await reading.next(after_seq)
         if not page and not await self._exists(execution_id):
             raise NotFound(f'execution {execution_id!r} not found')
         _check_follows(execution_id, after_seq, page)
-        return self._next_pages(execution_id, page, cut, size, limit)
-
-    async def _event_page(self, execution_id: str, after_seq: int, left: int | None) -> tuple[list[Event], bool, int]:
-        size = EVENT_PAGE if left is None else min(EVENT_PAGE, left)
-        page, cut = await self._history.event_page(
-            execution_id, after_seq=after_seq, limit=size, max_chars=EVENT_PAGE_CHARS
-        )
-        return page, cut, size
+        return self._next_pages(execution_id, page, reading)
 
     async def _next_pages(
-        self, execution_id: str, page: list[Event], cut: bool, size: int, left: int | None
-    ) -> AsyncGenerator[list[Event], None]:
+        self, execution_id: str, page: EventPage, reading: _PageReads
+    ) -> AsyncGenerator[EventPage, None]:
         """Each page is its own read, and a deletion takes an execution's events lowest seq first, its row last: a
         page that does not start right after the one before, or a short one (not cut by its size) of an execution no
         longer stored, means a deletion overtook the reading, and a list cut short must not pass for the whole one
         (NotFound then: the caller's list ends unclosed)."""
         while page:
             yield page
-            if left is not None:
-                left -= len(page)
-                if left <= 0:
-                    return
-            if len(page) < size and not cut:
+            if reading.done(page):
                 return
             last = page[-1].seq
-            page, cut, size = await self._event_page(execution_id, last, left)
+            page = await reading.next(last)
             _check_follows(execution_id, last, page)
-            if len(page) < size and not cut and not await self._exists(execution_id):
+            if reading.last_page(page) and not await self._exists(execution_id):
                 raise NotFound(f'execution {execution_id!r} was deleted while its events were being read')
 
     async def _exists(self, execution_id: str) -> bool:

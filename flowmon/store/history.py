@@ -421,12 +421,13 @@ class History:
 
     async def event_page(
         self, execution_id: str, *, after_seq: int, limit: int, max_chars: int
-    ) -> tuple[list[Event], bool]:
+    ) -> tuple[list[Event], bool, int]:
         """A page of the execution's events after ``after_seq`` in ``seq`` order: at most ``limit`` of them, and no
         more after the one that brings their ``data`` to ``max_chars`` characters (the first event always comes, as
         large as it is). Also whether the page was cut by that size (more events may follow a page shorter than
-        ``limit``). The sizes are summed in the database as it reads, so a page of large outputs is never held whole
-        beyond its budget."""
+        ``limit``), and the characters of the page's data. The sizes are summed in the database as it reads (each of
+        the ``limit`` events is sized, kept or not: ask for about as many as a page holds), so a page of large
+        outputs is never held whole beyond its budget."""
         before = (
             func.sum(func.length(_events.c.data))
             .over(order_by=_events.c.seq, rows=(None, -1))  # the characters of the events before this one
@@ -454,9 +455,10 @@ class History:
         )
         async with self._db.engine.connect() as conn:
             rows = (await conn.execute(query)).all()
-        cut = bool(rows) and len(rows) < limit and (rows[-1].before or 0) + rows[-1].size >= max_chars
+        chars = (rows[-1].before or 0) + rows[-1].size if rows else 0
+        cut = len(rows) < limit and chars >= max_chars
         with collector_paused():
-            return [stored_event(execution_id, *row[:5]) for row in rows], cut
+            return [stored_event(execution_id, *row[:5]) for row in rows], cut, chars
 
     async def event_time(self, execution_id: str, seq: int) -> datetime | None:
         """When the execution's event ``seq`` was recorded (None when there is no such event)."""

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from store_samples import T0, chain, run_events
 
@@ -132,19 +133,23 @@ async def test_events_and_states_round_trip_exactly(history: History, recorder: 
 
 
 async def test_a_page_of_events_stops_at_its_count_or_at_the_event_that_passes_its_size(
-    history: History, recorder: EventRecorder
+    history: History, recorder: EventRecorder, database: Database
 ) -> None:
     events = run_events('e1', 'w', T0, 'succeeded')  # queued, started, a started, a completed, completed
     events[3] = Event(
         execution_id='e1', seq=4, type=EventType.NODE_COMPLETED, ts=events[3].ts, node_id='a',
-        data={'output': {'text': 'ü' * 5_000}},  # 5,000 characters (10,000 bytes in UTF-8)
+        data={'output': {'text': 'x' * 5_000}},
     )  # fmt: skip
     await recorder.write(events)
     stored = await history.events('e1')
+    async with database.engine.connect() as conn:
+        sizes = dict((await conn.execute(text("SELECT seq, length(data) FROM events WHERE execution_id = 'e1'"))).all())
+    assert 5_000 <= sizes[4] < 5_100 and all(size < 5_000 for seq, size in sizes.items() if seq != 4), sizes
 
     async def seqs(after_seq: int, limit: int, max_chars: int) -> tuple[list[int], bool]:
-        page, cut = await history.event_page('e1', after_seq=after_seq, limit=limit, max_chars=max_chars)
+        page, cut, chars = await history.event_page('e1', after_seq=after_seq, limit=limit, max_chars=max_chars)
         assert [(e.seq, e.data, e.ts) for e in page] == [(e.seq, e.data, e.ts) for e in stored[after_seq:][: len(page)]]
+        assert chars == sum(sizes[e.seq] for e in page)  # the characters of the page's data as stored
         return [e.seq for e in page], cut
 
     assert await seqs(0, 1_000, 1_000_000) == ([1, 2, 3, 4, 5], False)

@@ -5,6 +5,7 @@ several pages; a page also stops at the event that brings its data to ``EVENT_PA
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import AsyncGenerator
 from typing import Any
 
@@ -145,7 +146,30 @@ async def test_a_page_of_large_outputs_holds_few_events_and_the_list_is_still_wh
     assert pages == expected and len(pages) == 3, (pages, sizes)
     assert pages[1][-1] == 8 and sizes[8] > 2_500  # c's output ends its page: nothing after it there
     assert made == len(pages)  # a page shorter than EVENT_PAGE and not cut by its size is the last one
+    # each read asks for about as many events as a page holds: 50 first, then one more than a page cut by size held
+    assert reads[:made] == [50, 7, 3]
     assert len(response.json()) == 9
+
+
+async def test_a_list_of_large_outputs_sizes_few_events_a_read(
+    client: httpx.AsyncClient, system: System, reads: list[int | None], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The database sizes every event a read asks for, kept on the page or not: a list of outputs each larger than a
+    page asks for two events a read after its first pages, not for EVENT_PAGE (1,000 outputs of 1 MiB to keep 4)."""
+    monkeypatch.setattr(application_history, 'EVENT_PAGE', 1_000)
+    monkeypatch.setattr(application_history, 'EVENT_PAGE_CHARS', 1_000)
+    run = History(execution_id=ID, step_ms=1)
+    run.then(EventType.EXECUTION_QUEUED, nodes=[f'n{i}' for i in range(30)], workflow_id='wf')
+    for i in range(30):
+        run.then(EventType.NODE_COMPLETED, f'n{i}', attempt=1, output={'text': 'x' * 1_500})
+    await system.recorder.write(run.events)
+    response = await client.get(f'/api/executions/{ID}/events')
+    assert len(response.json()) == 31
+    # (the first page: the small queued event and the first output; then one output a page, and a last empty read)
+    assert reads == [50, 3] + [2] * 29, reads
+    reads.clear()
+    limited = await client.get(f'/api/executions/{ID}/events', params={'limit': 3, 'after_seq': 10})
+    assert [event['seq'] for event in limited.json()] == [11, 12, 13] and reads == [3, 2, 1], reads
 
 
 async def test_unknown_executions_and_bad_parameters_are_refused_before_the_list_starts(
@@ -232,3 +256,29 @@ async def test_an_execution_deleted_while_its_list_is_written_ends_it_unclosed(
     assert response.content == whole[: whole.index(b',{"seq":3,')]  # the first page, the array left open
     assert f"execution '{ID}' was deleted while its events were being read" in caplog.text
     assert (await client.get(f'/api/executions/{ID}/events')).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ('events', 'chars', 'on_the_loop'),
+    [(50, 256 * 1024, True), (51, 100, False), (3, 256 * 1024 + 1, False)],
+    ids=['few and small', 'many', 'few but large'],
+)
+async def test_a_page_is_encoded_on_the_loop_only_when_it_has_few_events_of_little_data(
+    events: int, chars: int, on_the_loop: bool
+) -> None:
+    """A page cut by its size (a few outputs of 1 MiB) is encoded in a worker thread, like a page of many events:
+    encoding megabytes on the event loop would hold up every page and request for tens of milliseconds."""
+    run = History(execution_id=ID, step_ms=1)
+    for _ in range(events):
+        run.then(EventType.EXECUTION_PROGRESS, done=1, total=1)
+    page = application_history.EventPage(run.events)
+    page.chars = chars
+    loop_thread = threading.get_ident()
+    encoded_in: list[int] = []
+
+    def encode(page_events: list[Event]) -> bytes:
+        encoded_in.append(threading.get_ident())
+        return b'%d' % len(page_events)
+
+    assert await application_history.encoded_page(page, encode) == b'%d' % events
+    assert (encoded_in == [loop_thread]) is on_the_loop
