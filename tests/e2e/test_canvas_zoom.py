@@ -10,7 +10,17 @@ from typing import Any
 
 import httpx
 import pytest
-from helpers import Server, canvas_zoom, click_on_canvas, node_pixel, sign_in, start, wait_ended, wait_loaded
+from helpers import (
+    Server,
+    canvas_zoom,
+    click_on_canvas,
+    node_pixel,
+    sign_in,
+    start,
+    tap_chart,
+    wait_ended,
+    wait_loaded,
+)
 from playwright.sync_api import Browser, Page, expect
 from sample_workflows import chain, log
 from waiting import wait_until
@@ -226,8 +236,7 @@ def test_a_phone_pinches_to_zoom_and_pans_with_one_finger(
         assert page.evaluate('document.scrollingElement.scrollLeft') == 0
         expect(details).to_have_count(0)
 
-        touch('touchStart', (cx, cy))  # a tap on the node under the finger opens it
-        touch('touchEnd')
+        tap_chart(page, cx, cy)  # a tap on the node under the finger opens it
         expect(details).to_contain_text('"message": "b"')
     finally:
         context.close()

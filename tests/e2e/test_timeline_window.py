@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
-from helpers import WIDE, click_on_canvas, node_pixel, sign_in, start, wait_ended, wait_loaded
+from helpers import WIDE, click_on_canvas, node_pixel, sign_in, start, tap_chart, wait_ended, wait_loaded
 from playwright.sync_api import Browser, Locator, Page, expect
 from waiting import wait_until
 
@@ -325,7 +325,7 @@ def _tapped_rows_come_above_the_sheet(page: Page, sheet: float, shots: Path) -> 
     x, y = page.evaluate(SEGMENT, row)
     assert y > sheet
     page.evaluate(TIP_OVER_SHEET, GANTT_TIP)
-    _tap_chart(page, x, y)
+    tap_chart(page, x, y)
     name = f'Process shard {row - 1}'  # (after the split's row)
     expect(page.get_by_test_id('inspector')).to_contain_text(name)
     wait_until(lambda: (_rows(page) or {}).get('bold') == [name], 'its row marked')
@@ -359,39 +359,13 @@ def _tapped_rows_come_above_the_sheet(page: Page, sheet: float, shots: Path) -> 
     x, y = page.evaluate(CARD_AT, 'w030')
     assert page.evaluate(ON_CANVAS, [x, y]), (x, y)  # (in the canvas's view, under nothing)
     page.evaluate(TIP_OVER_SHEET, CANVAS_TIP)
-    _tap_chart(page, x, y)
+    tap_chart(page, x, y)
     expect(page.get_by_test_id('inspector')).to_contain_text('Process shard 30')
     wait_until(lambda: page.evaluate('window.__tipOverSheet.done'), 'two seconds of frames looked at')
     assert page.evaluate('window.__tipOverSheet.seen') == []
     # nor placed past the screen's edge, where it made the page wider than the phone (485 px at 390)
     assert page.evaluate('document.documentElement.scrollWidth') <= 390
     page.screenshot(path=str(shots / 'canvas-tapped-card-no-tooltip.png'))
-
-
-# From now on, when the page last saw a touch start and end (window.__taps; Date.now(), as ECharts reads them)
-TAP_TIMES = """() => {
- if (!window.__taps) {
-  for (const type of ['touchstart', 'touchend'])
-   window.addEventListener(type, () => { window.__taps[type] = Date.now(); }, { capture: true });
- }
- window.__taps = {};
-}"""
-# ECharts takes a tap for a click only when it handles the touch's end within 300 ms of its start
-TAP_MS = 300
-
-
-def _tap_chart(page: Page, x: float, y: float) -> None:
-    """Tap [x, y] on a chart as a finger does. A browser starved of the CPU (both cores busy) can handle a tap's
-    touchend more than 300 ms after its touchstart, which ECharts does not take for a click (nor the click the browser
-    sends after it, within 700 ms of a touch): a tap a person would make again, and so is this one then (twice at
-    most). A tap ECharts took (or may have: the page's times are its own, a few ms off) is not made again."""
-    for _ in range(3):
-        page.evaluate(TAP_TIMES)
-        page.touchscreen.tap(x, y)
-        taps = page.evaluate('window.__taps')
-        if not taps.get('touchend', 0) - taps.get('touchstart', 0) > TAP_MS + 20:
-            return
-    raise AssertionError(f'three taps each handled more than {TAP_MS} ms apart: {taps}')
 
 
 # an execution's actions, when it has ended
