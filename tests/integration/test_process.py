@@ -141,6 +141,9 @@ def test_history_survives_a_restart(launch: Launch, storage: Storage) -> None:
     second.wait_started()
     assert second.api('GET', f'/api/executions/{execution_id}').json() == summary
     assert second.api('GET', f'/api/executions/{execution_id}/events').json() == events
+    # the list's other form, through the whole app: a limit after a seq, written page by page too
+    some = second.api('GET', f'/api/executions/{execution_id}/events?after_seq=1&limit=2')
+    assert (some.status_code, some.json()) == (200, events[1:3])
     listed = second.api('GET', '/api/executions').json()
     assert [item['id'] for item in listed['items']] == [execution_id]
     assert second.api('GET', '/api/workflows/quick').json()['name'] == 'Quick chain'
