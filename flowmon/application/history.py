@@ -294,12 +294,18 @@ class ExecutionHistory:
         workflow_id: str | None = None,
         types: Collection[str] | None = None,
         limit: int = 500,
-    ) -> list[Event]:
+    ) -> tuple[list[Event], bool]:
         """Stored events of every execution after the position ``after`` (timestamp, execution id, seq), in that
-        order: what the event stream replays to a client that resumes."""
+        order: what the event stream replays to a client that resumes. A page of at most ``limit`` events and none
+        past the one that brings their data to ``EVENT_PAGE_CHARS`` characters; also whether it was cut by that size
+        (more may follow a page shorter than ``limit``)."""
         await self._recorder.flush()
         return await self._history.events_after(
-            after, workflow_id=workflow_id, types=None if types is None else sorted(types), limit=limit
+            after,
+            workflow_id=workflow_id,
+            types=None if types is None else sorted(types),
+            limit=limit,
+            max_chars=EVENT_PAGE_CHARS,
         )
 
     async def snapshot(self, execution_id: str) -> dict[str, Any] | None:

@@ -22,6 +22,7 @@ import asyncio
 import re
 from collections import deque
 from collections.abc import AsyncIterator, Sequence
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -41,7 +42,7 @@ TERMINAL_TYPES = frozenset(str(event_type) for event_type in TERMINAL_EXECUTION_
 KEEPALIVE_SECONDS = 15.0  # a comment line this often keeps proxies from closing an idle stream
 CLIENT_BUFFER = 10_000  # events a client may fall behind by (references: 80 KB); then it is cut off and resumes
 MAX_STREAMS = 64  # open streams at once; more get 503
-REPLAY_PAGE = 500  # events read from the store at a time while catching up
+REPLAY_PAGE = 500  # events of every execution read from the store at a time while catching up (fewer when large)
 ENDED_KEPT = 1000  # ended executions a resumed stream still knows the last replayed seq of (see Stream._ended)
 LAST_EVENT_ID = 'Last-Event-ID'  # the header a stream resumes after
 _CURSOR = re.compile(r'([0-9A-Za-z_-]{1,40}):(0|[1-9][0-9]{0,17})')  # an id fits the column (40), a seq 64 bits
@@ -196,21 +197,26 @@ class Stream:
         history = self._owner.history
         given = self._given
         if self.execution_id is not None:
+            # the list's pages (bounded by count and by size): a replay of large outputs holds a few of them at a time
             after = 0 if self._after is None else self._after.seq
-            while not self.closed:
-                page = await history.events(self.execution_id, after_seq=after, limit=REPLAY_PAGE)
-                for event in page:
-                    after = given[event.execution_id] = event.seq
-                    yield event
-                if len(page) < REPLAY_PAGE:
-                    return
+            try:
+                async with aclosing(await history.event_pages(self.execution_id, after_seq=after)) as pages:
+                    async for events in pages:
+                        for event in events:
+                            given[event.execution_id] = event.seq
+                            yield event
+                        if self.closed:
+                            return
+            except NotFound:  # deleted while its events were being read: the stream ends here
+                self._buffer.clear()
+                self.close()
             return
         if self._after is None or self._after_ts is None:
             return  # the stream of every execution starts now
         position = (self._after_ts, self._after.execution_id, self._after.seq)
         ended: dict[str, int] = {}  # executions whose final event the replay gave: nothing of theirs comes live
         while not self.closed:
-            page = await history.events_after(
+            page, cut = await history.events_after(
                 position, workflow_id=self.workflow_id, types=self.types, limit=REPLAY_PAGE
             )
             for event in page:
@@ -219,7 +225,7 @@ class Stream:
                 if event.type in TERMINAL_EXECUTION_EVENTS:
                     ended[event.execution_id] = event.seq
                 yield event
-            if len(page) < REPLAY_PAGE:
+            if len(page) < REPLAY_PAGE and not cut:
                 break
         await self._settle(ended)
 

@@ -474,9 +474,13 @@ class History:
         workflow_id: str | None = None,
         types: Sequence[str] | None = None,
         limit: int = MAX_PAGE,
-    ) -> list[Event]:
+        max_chars: int | None = None,
+    ) -> tuple[list[Event], bool]:
         """Events of every execution recorded after ``after`` (a position: timestamp, execution id, seq), in that
-        order, optionally only of one workflow and some event types: a page of the event stream's replay.
+        order, optionally only of one workflow and some event types: a page of the event stream's replay. At most
+        ``limit`` of them, and (with ``max_chars``) none after the one that brings their ``data`` to ``max_chars``
+        characters, summed in the database as it reads (as :meth:`event_page` does). Also whether the page was cut
+        by that size (more events may follow a page shorter than ``limit``).
 
         Only executions that had not finished by ``after``'s time can hold such events, and an index finds those.
         """
@@ -492,24 +496,38 @@ class History:
         )
         if workflow_id is not None:
             candidates = candidates.where(_executions.c.workflow_id == workflow_id)
-        query = (
+        order = (_events.c.ts, _events.c.execution_id, _events.c.seq)
+        before = func.sum(func.length(_events.c.data)).over(order_by=order, rows=(None, -1)).label('before')
+        inner = (
             select(
                 _events.c.execution_id,
                 _events.c.seq,
                 _events.c.type,
                 _events.c.node_id,
-                type_coerce(_events.c.ts, String),
+                type_coerce(_events.c.ts, String).label('ts'),
                 _events.c.data,
+                *(() if max_chars is None else (before, func.length(_events.c.data).label('size'))),
             )
             .where(_events.c.execution_id.in_(candidates), position)
-            .order_by(_events.c.ts, _events.c.execution_id, _events.c.seq)
+            .order_by(*order)
             .limit(max(1, limit))
         )
         if types is not None:
-            query = query.where(_events.c.type.in_(list(types)))
+            inner = inner.where(_events.c.type.in_(list(types)))
+        if max_chars is None:
+            async with self._db.engine.connect() as conn:
+                rows = (await conn.execute(inner)).all()
+            return [stored_event(*row) for row in rows], False
+        page = inner.subquery()
+        query = (
+            select(*page.c)
+            .where(or_(page.c.before.is_(None), page.c.before < max_chars))
+            .order_by(page.c.ts, page.c.execution_id, page.c.seq)
+        )
         async with self._db.engine.connect() as conn:
             rows = (await conn.execute(query)).all()
-        return [stored_event(*row) for row in rows]
+        cut = bool(rows) and len(rows) < limit and (rows[-1].before or 0) + rows[-1].size >= max_chars
+        return [stored_event(*row[:6]) for row in rows], cut
 
     async def load_state(self, execution_id: str) -> ExecutionState | None:
         """The execution's state folded from its stored events (None when unknown), on the event loop: for

@@ -4,17 +4,25 @@ side, through the whole app, is in ``tests/integration/test_event_streams.py``."
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
+from event_history import History
+from paged_reads import delete_events
+from sqlalchemy import text
 
+from flowmon.application import history as application_history
 from flowmon.application.errors import Invalid, Malformed, NotFound, Unavailable
 from flowmon.application.streams import Cursor, EventStreams, Stream, parse_cursor, parse_types
 from flowmon.bootstrap import System
 from flowmon.engine import Event, EventBus, EventType
 from flowmon.engine.core.provenance import api_trigger
 from flowmon.engine.runtime.clock import event_stamps
-from flowmon.store import Database, EventRecorder, History
+from flowmon.store import Database, EventRecorder
+from flowmon.store.history import History as Store
 
 QUICK = b'{"id": "quick", "name": "Quick", "nodes": [{"id": "a", "type": "log", "config": {"message": "hi"}}]}'
 T0 = datetime(2026, 7, 1, 9, 0, tzinfo=UTC)
@@ -74,6 +82,88 @@ async def test_an_execution_stream_replays_then_follows_and_ends_with_the_final_
     assert [item async for item in resumed if item is not None] == stored[2:]
     assert await application.streams.execution(execution_id, last_event_id=f'{execution_id}:{len(stored)}') is None
     assert application.streams.open_count == 0
+
+
+async def recorded_run(system: System, execution_id: str, sizes: Sequence[int]) -> list[Event]:
+    """A finished execution written to the store: one node per size, its output that many characters long."""
+    run = History(execution_id=execution_id, step_ms=1)
+    run.then(EventType.EXECUTION_QUEUED, nodes=[f'n{i}' for i in range(len(sizes))], workflow_id='wf')
+    run.then(EventType.EXECUTION_STARTED)
+    for i, size in enumerate(sizes):
+        run.then(EventType.NODE_STARTED, f'n{i}', attempt=1)
+        run.then(EventType.NODE_COMPLETED, f'n{i}', attempt=1, output={'text': 'x' * size})
+    run.then(EventType.EXECUTION_COMPLETED)
+    await system.recorder.write(run.events)
+    return run.events
+
+
+async def test_an_execution_replay_reads_pages_bounded_by_size(system: System, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pages of at most 1,000 characters of data here (``EVENT_PAGE_CHARS`` is 4 Mi): the replay of an execution
+    holds the events of one page at a time, as its event list does, not a count of them whatever their size."""
+    monkeypatch.setattr(application_history, 'EVENT_PAGE_CHARS', 1_000)
+    events = await recorded_run(system, 'big', [600, 300, 2_500])
+    reads: list[tuple[str, int | None]] = []
+    read, read_page = Store.events, Store.event_page
+
+    async def counted(store: Store, execution_id: str, **options: Any) -> list[Event]:
+        reads.append(('events', options.get('limit')))
+        return await read(store, execution_id, **options)
+
+    async def counted_page(store: Store, execution_id: str, **options: Any) -> tuple[list[Event], bool, int]:
+        page = await read_page(store, execution_id, **options)
+        reads.append(('page', len(page[0])))
+        return page
+
+    monkeypatch.setattr(Store, 'events', counted)
+    monkeypatch.setattr(Store, 'event_page', counted_page)
+    stream = await system.application.streams.execution('big')
+    assert stream is not None
+    reads.clear()  # (opening the stream looks its execution up)
+    assert [item async for item in stream] == events
+    assert [kind for kind, _ in reads] == ['page'] * 3 and sum(count or 0 for _, count in reads) == len(events)
+
+
+async def test_a_resumed_stream_of_every_execution_replays_pages_bounded_by_size(
+    system: System, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The replay of ``/api/events/stream`` after a cursor reads at most ``EVENT_PAGE_CHARS`` characters of data a
+    page as well (plus the event that passes them), not 500 events whatever their size."""
+    monkeypatch.setattr(application_history, 'EVENT_PAGE_CHARS', 1_000)
+    events = await recorded_run(system, 'big', [600, 300, 2_500])
+    pages: list[tuple[int, int | None]] = []
+    read = Store.events_after
+
+    async def counted(store: Store, after: Any, **options: Any) -> tuple[list[Event], bool]:
+        page = await read(store, after, **options)
+        pages.append((len(page[0]), options.get('max_chars')))
+        return page
+
+    monkeypatch.setattr(Store, 'events_after', counted)
+    stream = await system.application.streams.events(last_event_id='big:1')
+    assert await items(stream, len(events) - 1) == events[1:]
+    stream.close()
+    # seq 2-7 (under 1,000 characters before the 7th), 8 (c's output, 2,500 alone), then the final event
+    assert pages == [(6, 1_000), (1, 1_000), (1, 1_000)]
+
+
+async def test_an_execution_deleted_while_its_replay_reads_it_ends_its_stream(
+    system: System, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A deletion takes an execution's events lowest seq first: a page that does not follow the one before means
+    the execution is going, and its stream ends there rather than give a part of its events or wait for more."""
+    monkeypatch.setattr(application_history, 'EVENT_PAGE', 2)
+    await recorded_run(system, 'going', [10, 10, 10])
+    streams = system.application.streams
+    stream = await streams.execution('going')
+    assert stream is not None
+    taken: list[int] = []
+    async with asyncio.timeout(10):
+        async for item in stream:
+            assert item is not None, 'the stream waits for more of a deleted execution'
+            taken.append(item.seq)
+            if item.seq == 2:  # the first page given: the deletion is under way before the next read
+                await delete_events(system, 'going', through_seq=4)
+    assert taken == [1, 2] and stream.closed and streams.open_count == 0
 
 
 async def test_events_both_replayed_and_heard_live_are_given_once(system: System) -> None:
@@ -163,24 +253,43 @@ async def test_the_replay_query_reads_every_execution_in_time_order_on_each_dial
     late = run_of('b2', 'orders', 15, ended=False)  # 25, 35, 45 ms: still running
     other = run_of('c3', 'billing', 7, ended=True)  # 17, 27, 37, 47 ms
     await EventRecorder(db, EventBus()).write([*early, *late, *other])
-    history = History(db)
+    history = Store(db)
     assert await history.event_time('a1', 2) == early[1].ts
     assert await history.event_time('a1', 9) is None
 
     after = (early[1].ts, 'a1', 2)  # a1:2, at 20 ms
-    everything = await history.events_after(after)
+    everything, cut = await history.events_after(after)
     assert [(e.execution_id, e.seq) for e in everything] == [
         ('b2', 1), ('c3', 2), ('a1', 3), ('b2', 2), ('c3', 3), ('a1', 4), ('b2', 3), ('c3', 4),
     ]  # fmt: skip
-    assert everything[0] == late[0]  # as recorded, data included
-    orders = await history.events_after(after, workflow_id='orders', types=['execution.progress'])
+    assert everything[0] == late[0] and not cut  # as recorded, data included
+    orders, _ = await history.events_after(after, workflow_id='orders', types=['execution.progress'])
     assert [(e.execution_id, e.seq) for e in orders] == [('a1', 3), ('b2', 3)]
-    paged = await history.events_after(after, limit=3)
-    rest = await history.events_after((paged[-1].ts, paged[-1].execution_id, paged[-1].seq))
+    paged, _ = await history.events_after(after, limit=3)
+    rest, _ = await history.events_after((paged[-1].ts, paged[-1].execution_id, paged[-1].seq))
     assert [*paged, *rest] == everything
-    assert await history.events_after((other[-1].ts, 'c3', 4)) == []
-    finished_early = await history.events_after((T0 + timedelta(milliseconds=41), 'a1', 0))
+    assert await history.events_after((other[-1].ts, 'c3', 4)) == ([], False)
+    finished_early, _ = await history.events_after((T0 + timedelta(milliseconds=41), 'a1', 0))
     assert [(e.execution_id, e.seq) for e in finished_early] == [('b2', 3), ('c3', 4)]  # a1 ended at 40 ms
+
+    # bounded by size: no event after the one that brings the page's data to max_chars (the first always comes)
+    async with db.engine.connect() as conn:
+        size = dict(
+            ((row[0], row[1]), row[2])
+            for row in (await conn.execute(text('SELECT execution_id, seq, length(data) FROM events'))).all()
+        )
+    first_two = size['b2', 1] + size['c3', 2]
+    assert await history.events_after(after, max_chars=first_two) == (everything[:2], True)
+    assert await history.events_after(after, max_chars=first_two + 1) == (everything[:3], True)
+    assert await history.events_after(after, max_chars=1) == (everything[:1], True)
+    assert await history.events_after(after, limit=2, max_chars=1_000_000) == (everything[:2], False)
+    pages: list[list[Event]] = []
+    position, cut = after, True
+    while cut or (pages and len(pages[-1]) == 3):
+        page, cut = await history.events_after(position, limit=3, max_chars=first_two)
+        pages.append(page)
+        position = (page[-1].ts, page[-1].execution_id, page[-1].seq) if page else position
+    assert [event for page in pages for event in page] == everything and all(len(page) <= 3 for page in pages)
 
 
 def test_event_stamps_strictly_increase_even_when_the_clock_steps_back() -> None:
