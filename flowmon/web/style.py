@@ -104,6 +104,9 @@ body:has(.fm-inspector) .q-page-container { padding-right: calc(var(--fm-inspect
 .q-page-container { transition: padding-right .3s cubic-bezier(0.215, 0.61, 0.355, 1); }
 body:has(.q-transition--slide-right-leave-active > .fm-inspector) .q-page-container { padding-right: 0; }
 @media (prefers-reduced-motion: reduce) { .q-page-container { transition: none; } }
+/* a notification slides and fades in and out over 1 s (Quasar's): for a visitor who asks for less motion it comes and
+   goes at once (a "Cancelling…" withdrawn as the page shows the execution ended went on showing for that second) */
+@media (prefers-reduced-motion: reduce) { .q-notification { transition: none; } }
 /* (a page as narrow as a phone's: its rows of buttons wrap as on a phone) */
 body:has(.fm-inspector) .fm-wrap-narrow.no-wrap { flex-wrap: wrap !important; }
 body:has(.fm-inspector) .fm-wrap-narrow > * { max-width: 100%; }
