@@ -497,32 +497,41 @@ class History:
         if workflow_id is not None:
             candidates = candidates.where(_executions.c.workflow_id == workflow_id)
         order = (_events.c.ts, _events.c.execution_id, _events.c.seq)
-        before = func.sum(func.length(_events.c.data)).over(order_by=order, rows=(None, -1)).label('before')
-        inner = (
-            select(
-                _events.c.execution_id,
-                _events.c.seq,
-                _events.c.type,
-                _events.c.node_id,
-                type_coerce(_events.c.ts, String).label('ts'),
-                _events.c.data,
-                *(() if max_chars is None else (before, func.length(_events.c.data).label('size'))),
-            )
-            .where(_events.c.execution_id.in_(candidates), position)
-            .order_by(*order)
-            .limit(max(1, limit))
+        columns = (
+            _events.c.execution_id,
+            _events.c.seq,
+            _events.c.type,
+            _events.c.node_id,
+            type_coerce(_events.c.ts, String).label('ts'),
+            _events.c.data,
         )
+        after_position = [_events.c.execution_id.in_(candidates), position]
         if types is not None:
-            inner = inner.where(_events.c.type.in_(list(types)))
+            after_position.append(_events.c.type.in_(list(types)))
         if max_chars is None:
+            query = select(*columns).where(*after_position).order_by(*order).limit(max(1, limit))
             async with self._db.engine.connect() as conn:
-                rows = (await conn.execute(inner)).all()
+                rows = (await conn.execute(query)).all()
             return [stored_event(*row) for row in rows], False
-        page = inner.subquery()
+        # the first ``limit`` positions (a top-N by the key alone), then only those events read and sized: the sort
+        # never holds the data of everything after the position, however much was recorded since
+        first = select(*order).where(*after_position).order_by(*order).limit(max(1, limit)).subquery()
+        size = func.length(_events.c.data)
+        sized = (
+            select(
+                *columns,
+                func.sum(size).over(order_by=tuple(first.c), rows=(None, -1)).label('before'),
+                size.label('size'),
+            )
+            .join_from(
+                first, _events, and_(_events.c.execution_id == first.c.execution_id, _events.c.seq == first.c.seq)
+            )
+            .subquery()
+        )
         query = (
-            select(*page.c)
-            .where(or_(page.c.before.is_(None), page.c.before < max_chars))
-            .order_by(page.c.ts, page.c.execution_id, page.c.seq)
+            select(*sized.c)
+            .where(or_(sized.c.before.is_(None), sized.c.before < max_chars))
+            .order_by(sized.c.ts, sized.c.execution_id, sized.c.seq)
         )
         async with self._db.engine.connect() as conn:
             rows = (await conn.execute(query)).all()

@@ -99,7 +99,7 @@ async def recorded_run(system: System, execution_id: str, sizes: Sequence[int]) 
 
 async def test_an_execution_replay_reads_pages_bounded_by_size(system: System, monkeypatch: pytest.MonkeyPatch) -> None:
     """Pages of at most 1,000 characters of data here (``EVENT_PAGE_CHARS`` is 4 Mi): the replay of an execution
-    holds the events of one page at a time, as its event list does, not a count of them whatever their size."""
+    reads the store a page at a time, as its event list does, not 500 events a read whatever their size."""
     monkeypatch.setattr(application_history, 'EVENT_PAGE_CHARS', 1_000)
     events = await recorded_run(system, 'big', [600, 300, 2_500])
     reads: list[tuple[str, int | None]] = []
