@@ -197,9 +197,9 @@ class Stream:
         history = self._owner.history
         given = self._given
         if self.execution_id is not None:
-            # the list's pages (bounded by count and by size): a replay of large outputs holds a few of them at a time
             if self.closed:
                 return
+            # the list's pages (bounded by count and by size): a replay of large outputs holds a few of them at a time
             after = 0 if self._after is None else self._after.seq
             try:
                 async with aclosing(await history.event_pages(self.execution_id, after_seq=after)) as pages:

@@ -455,10 +455,9 @@ class History:
         )
         async with self._db.engine.connect() as conn:
             rows = (await conn.execute(query)).all()
-        chars = (rows[-1].before or 0) + rows[-1].size if rows else 0
-        cut = len(rows) < limit and chars >= max_chars
+        chars = _page_chars(rows)
         with collector_paused():
-            return [stored_event(execution_id, *row[:5]) for row in rows], cut, chars
+            return [stored_event(execution_id, *row[:5]) for row in rows], _cut_by_size(rows, limit, max_chars), chars
 
     async def event_time(self, execution_id: str, seq: int) -> datetime | None:
         """When the execution's event ``seq`` was recorded (None when there is no such event)."""
@@ -474,11 +473,11 @@ class History:
         workflow_id: str | None = None,
         types: Sequence[str] | None = None,
         limit: int = MAX_PAGE,
-        max_chars: int | None = None,
+        max_chars: int,
     ) -> tuple[list[Event], bool]:
         """Events of every execution recorded after ``after`` (a position: timestamp, execution id, seq), in that
         order, optionally only of one workflow and some event types: a page of the event stream's replay. At most
-        ``limit`` of them, and (with ``max_chars``) none after the one that brings their ``data`` to ``max_chars``
+        ``limit`` of them, and none after the one that brings their ``data`` to ``max_chars``
         characters, summed in the database as it reads (as :meth:`event_page` does). Also whether the page was cut
         by that size (more events may follow a page shorter than ``limit``).
 
@@ -508,11 +507,6 @@ class History:
         after_position = [_events.c.execution_id.in_(candidates), position]
         if types is not None:
             after_position.append(_events.c.type.in_(list(types)))
-        if max_chars is None:
-            query = select(*columns).where(*after_position).order_by(*order).limit(max(1, limit))
-            async with self._db.engine.connect() as conn:
-                rows = (await conn.execute(query)).all()
-            return [stored_event(*row) for row in rows], False
         # the first ``limit`` positions (a top-N by the key alone), then only those events read and sized: the sort
         # never holds the data of everything after the position, however much was recorded since
         first = select(*order).where(*after_position).order_by(*order).limit(max(1, limit)).subquery()
@@ -535,14 +529,23 @@ class History:
         )
         async with self._db.engine.connect() as conn:
             rows = (await conn.execute(query)).all()
-        cut = bool(rows) and len(rows) < limit and (rows[-1].before or 0) + rows[-1].size >= max_chars
-        return [stored_event(*row[:6]) for row in rows], cut
+        return [stored_event(*row[:6]) for row in rows], _cut_by_size(rows, limit, max_chars)
 
     async def load_state(self, execution_id: str) -> ExecutionState | None:
         """The execution's state folded from its stored events (None when unknown), on the event loop: for
         start-up recovery. Pages and routes read state through the application's history, which folds in a
         worker thread and keeps finished executions' folds."""
         return fold(await self.events(execution_id))
+
+
+def _page_chars(rows: Sequence[Any]) -> int:
+    """The characters of the data of a page read with its window sum (``before``) and each event's ``size``."""
+    return (rows[-1].before or 0) + rows[-1].size if rows else 0
+
+
+def _cut_by_size(rows: Sequence[Any], limit: int, max_chars: int) -> bool:
+    """Whether a page read with its window sum ended for its size: more events may follow one shorter than ``limit``."""
+    return len(rows) < limit and _page_chars(rows) >= max_chars
 
 
 def _workflow(row: Any) -> StoredWorkflow:

@@ -26,6 +26,7 @@ from flowmon.store.history import History as Store
 
 QUICK = b'{"id": "quick", "name": "Quick", "nodes": [{"id": "a", "type": "log", "config": {"message": "hi"}}]}'
 T0 = datetime(2026, 7, 1, 9, 0, tzinfo=UTC)
+ROOM = 1 << 30  # characters of data a replay page may hold: more than any page here comes near
 
 
 def streams_of(system: System, **options: float) -> EventStreams:
@@ -258,18 +259,18 @@ async def test_the_replay_query_reads_every_execution_in_time_order_on_each_dial
     assert await history.event_time('a1', 9) is None
 
     after = (early[1].ts, 'a1', 2)  # a1:2, at 20 ms
-    everything, cut = await history.events_after(after)
+    everything, cut = await history.events_after(after, max_chars=ROOM)
     assert [(e.execution_id, e.seq) for e in everything] == [
         ('b2', 1), ('c3', 2), ('a1', 3), ('b2', 2), ('c3', 3), ('a1', 4), ('b2', 3), ('c3', 4),
     ]  # fmt: skip
     assert everything[0] == late[0] and not cut  # as recorded, data included
-    orders, _ = await history.events_after(after, workflow_id='orders', types=['execution.progress'])
+    orders, _ = await history.events_after(after, workflow_id='orders', types=['execution.progress'], max_chars=ROOM)
     assert [(e.execution_id, e.seq) for e in orders] == [('a1', 3), ('b2', 3)]
-    paged, _ = await history.events_after(after, limit=3)
-    rest, _ = await history.events_after((paged[-1].ts, paged[-1].execution_id, paged[-1].seq))
+    paged, _ = await history.events_after(after, limit=3, max_chars=ROOM)
+    rest, _ = await history.events_after((paged[-1].ts, paged[-1].execution_id, paged[-1].seq), max_chars=ROOM)
     assert [*paged, *rest] == everything
-    assert await history.events_after((other[-1].ts, 'c3', 4)) == ([], False)
-    finished_early, _ = await history.events_after((T0 + timedelta(milliseconds=41), 'a1', 0))
+    assert await history.events_after((other[-1].ts, 'c3', 4), max_chars=ROOM) == ([], False)
+    finished_early, _ = await history.events_after((T0 + timedelta(milliseconds=41), 'a1', 0), max_chars=ROOM)
     assert [(e.execution_id, e.seq) for e in finished_early] == [('b2', 3), ('c3', 4)]  # a1 ended at 40 ms
 
     # bounded by size: no event after the one that brings the page's data to max_chars (the first always comes)
