@@ -64,11 +64,16 @@ ROUTES: dict[str, PageBuilder] = {
 SESSION_CHECK_INTERVAL = 2.0  # a browser signed out in another tab loses this one's page within this time
 
 
+def app_css() -> str:
+    """The style sheet every page shares."""
+    return layered(CSS + EVENT_LOG_CSS + EDGE_CSS + VIEWPORT_CSS)
+
+
 def install_web() -> None:
     """Web-wide set-up, before ``ui.run``: the primary colour and the shared CSS. The sign-in middleware
     (:class:`~flowmon.web.sign_in.SignInMiddleware`) is placed in the stack by :mod:`flowmon.perimeter`."""
     nicegui_app.colors(primary=PRIMARY)
-    ui.add_css(layered(CSS + EVENT_LOG_CSS + EDGE_CSS + VIEWPORT_CSS), shared=True)
+    ui.add_css(app_css(), shared=True)
     nicegui_app.on_delete(release_on_delete)  # a closed page's objects are freed at once, not by a full collection
     keep_lone_surrogates()  # a field's value holding one reaches its handler, which refuses it by name
 

@@ -94,38 +94,42 @@ body.body--dark .fm-slow-note { color: #fcd34d; background: rgba(217, 119, 6, .1
    canvas, node list, Timeline and the Timeline's slider) narrows to the room left of it; on a narrower one it is a
    sheet along the bottom, and the page gets room below its end to scroll every part of it above the sheet */
 /* (lib/fm-sheet.js's screenBottom knows the sheet's 45% and the 900 px) */
+/* The body says the inspector is open by a class its dialog sets as it starts to show (fm-inspecting) and to hide
+   (fm-inspector-leaving), not by a :has() selector: with `body:has(.fm-inspector)` each change to the page (a line of
+   the event log, a row of the node list) cost the browser 4.5 times the style work, and a live execution page's frame
+   rate fell from 30 to 8 a second */
 :root { --fm-inspector-width: clamp(360px, 32vw, 520px); --fm-inspector-sheet: 45vh; }
 .q-dialog__inner > .fm-inspector { width: var(--fm-inspector-width); height: calc(100vh - 120px);
                                    margin: 72px 16px 0 0; }
-body:has(.fm-inspector) .q-page-container { padding-right: calc(var(--fm-inspector-width) + 16px); }
+body.fm-inspecting .q-page-container { padding-right: calc(var(--fm-inspector-width) + 16px); }
 /* the page narrows as the panel slides in and widens as it slides out, in step with it (the dialog's 0.3 s and
    easing), where it jumped to its new width at once; the canvas keeps its view meanwhile (it is resized, not laid
    out again) */
 .q-page-container { transition: padding-right .3s cubic-bezier(0.215, 0.61, 0.355, 1); }
-body:has(.q-transition--slide-right-leave-active > .fm-inspector) .q-page-container { padding-right: 0; }
+body.fm-inspector-leaving .q-page-container { padding-right: 0; }
 @media (prefers-reduced-motion: reduce) { .q-page-container { transition: none; } }
 /* a notification slides and fades in and out over 1 s (Quasar's): for a visitor who asks for less motion it comes and
    goes at once (a "Cancelling…" withdrawn as the page shows the execution ended went on showing for that second) */
 @media (prefers-reduced-motion: reduce) { .q-notification { transition: none; } }
 /* (a page as narrow as a phone's: its rows of buttons wrap as on a phone) */
-body:has(.fm-inspector) .fm-wrap-narrow.no-wrap { flex-wrap: wrap !important; }
-body:has(.fm-inspector) .fm-wrap-narrow > * { max-width: 100%; }
+body.fm-inspecting .fm-wrap-narrow.no-wrap { flex-wrap: wrap !important; }
+body.fm-inspecting .fm-wrap-narrow > * { max-width: 100%; }
 /* beside the open inspector an execution's actions (Rerun…, Replay, Compare, Export, Delete) keep one line at 1280 px
    (where Delete went onto a second, moving what is below while the page narrowed): less room about their labels and
    icons, from the moment the panel comes (the page narrows to what they take then) */
 @media (min-width: 900px) {
-  body:has(.fm-inspector) .fm-actions .q-btn { padding-left: 10px; padding-right: 10px; }
-  body:has(.fm-inspector) .fm-actions .q-btn .q-icon.on-left { margin-right: 6px; }
+  body.fm-inspecting .fm-actions .q-btn { padding-left: 10px; padding-right: 10px; }
+  body.fm-inspecting .fm-actions .q-btn .q-icon.on-left { margin-right: 6px; }
 }
 @media (max-width: 899px) {
-  .q-dialog__inner:has(> .fm-inspector) { left: 0; padding: 0; align-items: flex-end; }
+  .fm-inspector-dialog > .q-dialog__inner { left: 0; padding: 0; align-items: flex-end; }
   .q-dialog__inner > .fm-inspector { width: 100%; max-width: none; height: var(--fm-inspector-sheet);
                                      max-height: none; margin: 0; border-radius: 12px 12px 0 0 !important; }
-  body:has(.fm-inspector) .q-page-container { padding-right: 0; padding-bottom: var(--fm-inspector-sheet); }
+  body.fm-inspecting .q-page-container { padding-right: 0; padding-bottom: var(--fm-inspector-sheet); }
   /* the sheet slides up from the bottom and back down (the dialog's own transitions, for a side panel, slide it in
      from the right and out to it) */
-  .q-dialog__inner:has(> .fm-inspector).q-transition--slide-left-enter-from,
-  .q-dialog__inner:has(> .fm-inspector).q-transition--slide-right-leave-to { transform: translate3d(0, 100%, 0); }
+  .fm-inspector-dialog > .q-dialog__inner.q-transition--slide-left-enter-from,
+  .fm-inspector-dialog > .q-dialog__inner.q-transition--slide-right-leave-to { transform: translate3d(0, 100%, 0); }
 }
 
 /* page scaffolding */

@@ -39,6 +39,10 @@ JSON_TREE_STYLE = (
     '--jse-font-size-mono: 12px; --jse-hover-background-color: var(--fm-hover); '
     '--jse-selection-background-color: var(--fm-hover); --jse-collapsed-items-background-color: var(--fm-hover)'
 )
+# The body's classes while the inspector shows (fm-inspecting) and slides away (fm-inspector-leaving): see style.py.
+_SHOWING = '() => { const c = document.body.classList; c.add("fm-inspecting"); c.remove("fm-inspector-leaving"); }'
+_LEAVING = '() => document.body.classList.add("fm-inspector-leaving")'
+_HIDDEN = '(...a) => { document.body.classList.remove("fm-inspecting", "fm-inspector-leaving"); emit(...a); }'
 LARGE_PAYLOAD = 20_000  # characters of pretty JSON shown before truncating
 TREE_LIMIT = 4_000  # up to this size, a collapsible tree; above, pretty text (faster to render)
 
@@ -63,7 +67,16 @@ class Inspector:
         self._node_id: str | None = None
         self._shown: tuple[str, NodeView, bool] | None = None  # node, its view and whether the execution ended
         self._slow: ui.label | None = None  # "slower than usual: ..." of the shown node
-        self.dialog = ui.dialog().props('seamless position=right').on('hide', self._hidden)
+        # The body's classes say the panel is open or leaving (style.py: the page narrows beside it), set in the
+        # browser as the dialog starts to show or to hide, both gone once it has hidden.
+        self.dialog = (
+            ui.dialog()
+            .props('seamless position=right')
+            .classes('fm-inspector-dialog')
+            .on('before-show', js_handler=_SHOWING)
+            .on('before-hide', js_handler=_LEAVING)
+            .on('hide', self._hidden, js_handler=_HIDDEN)
+        )
         with self.dialog:
             # A floating panel that leaves the app header (navigation, theme, sign-out) uncovered, and the page: it
             # narrows beside it, or on a narrow screen gets room to scroll above it (style.py's .fm-inspector)
