@@ -170,6 +170,36 @@ def test_a_node_tried_again_ran_for_its_attempts_alone() -> None:
     assert (summary['duration_ms'], summary['ran_ms']) == (3000.0, 2000.0)  # the API's duration keeps its meaning
 
 
+def test_a_node_s_added_up_time_is_its_own_after_each_event() -> None:
+    """``ran_ms`` is remembered once read, and the reducer makes a node's next state from a copy of its fields: each
+    state, read after every event, still adds up its own attempts (read before the next event comes, as a live page
+    reads them)."""
+    events = (
+        Events()
+        .started('b')
+        .add(EventType.NODE_STARTED, 'b', attempt=1)  # t=2
+        .add(EventType.NODE_RETRYING, 'b', attempt=1, error='boom 1', delay_seconds=3)  # t=3
+        .add(EventType.NODE_STARTED, 'b', attempt=2, after=2)  # t=5
+        .add(EventType.NODE_RETRYING, 'b', attempt=2, error='boom 2', delay_seconds=1, after=2)  # t=7
+        .add(EventType.NODE_STARTED, 'b', attempt=3)  # t=8
+        .add(EventType.NODE_COMPLETED, 'b', attempt=3, output=1, after=4)  # t=12
+    ).events
+    state = None
+    seen = []
+    for event in events:
+        state = apply(state, event)
+        node = state.nodes['b']
+        seen.append((node.ran_ms, node.ran_ms))  # (a second read: the remembered sum)
+    assert seen[-1] == (7000.0, 7000.0)  # 1 s + 2 s + 4 s; the span is 10 s
+    assert state is not None and state.nodes['b'].duration_ms == 10000.0
+    assert all(first == second for first, second in seen) and [first for first, _ in seen[:-1]] == [None] * (len(events) - 1)
+    # a copy of the finished node's fields with a shorter log (as the reducer copies them) adds that log up
+    node = state.nodes['b']
+    shorter = copy.copy(node)
+    object.__setattr__(shorter, 'attempt_log', node.attempt_log[1:])
+    assert shorter.ran_ms == 6000.0
+
+
 def test_failure_errors_and_execution_error() -> None:
     state = (
         Events()

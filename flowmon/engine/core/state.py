@@ -74,7 +74,21 @@ class NodeState(_Timed):
     def ran_ms(self) -> float | None:
         """How long its attempts ran, added up once it has finished (None until then, as :attr:`duration_ms`): the
         waits between tries are left out, where :attr:`duration_ms` spans them, from the first start to the end. The
-        same as :attr:`duration_ms` for a node tried once, or that has no attempt on record."""
+        same as :attr:`duration_ms` for a node tried once, or that has no attempt on record.
+
+        Summed once for a node's log and times, not at each read (the summary of a run of 500 nodes tried up to 100
+        times each summed 50,000 attempts: 38 ms a summary, each replay step and API read). The reducer makes a node's
+        next state from a copy of its fields, this remembered sum included: it is used only while the log and the
+        times it was summed from are the very ones the node holds."""
+        log, started, finished = self.attempt_log, self.started_at, self.finished_at
+        known = self.__dict__.get('_ran')
+        if known is not None and known[0] is log and known[1] is started and known[2] is finished:
+            return known[3]
+        ran = self._ran_ms()
+        self.__dict__['_ran'] = (log, started, finished, ran)
+        return ran
+
+    def _ran_ms(self) -> float | None:
         span = self.duration_ms
         log = self.attempt_log
         if span is None or len(log) < 2:
