@@ -10,6 +10,7 @@ tooltip gone (a card tapped on the canvas shows none). Screenshots go to test-ou
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -309,6 +310,14 @@ def test_the_open_inspector_covers_none_of_the_page(
         assert set(page.evaluate('window.__eased')) == ({'padding-right'} if width > 900 else set())  # widens so
         if width < 900:
             _tapped_rows_come_above_the_sheet(page, sheet['y'], shots)
+        else:  # left while it is open: the next page (the app is one page) has the whole width again
+            _pick_in_list(page, 'w115')
+            expect(inspector).to_be_visible()
+            wait_until(lambda: page.evaluate(ROOM)[0] != '0px', 'the page narrowed beside it')
+            page.get_by_role('button', name='Executions').click()
+            expect(page).to_have_url(re.compile(r'/executions$'))
+            wait_until(lambda: page.evaluate(ROOM) == ['0px', '0px'], 'the whole width for the next page')
+            assert not {'fm-inspecting', 'fm-inspector-leaving'} & set(page.evaluate('document.body.className').split())
     finally:
         context.close()
 

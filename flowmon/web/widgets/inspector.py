@@ -43,6 +43,8 @@ JSON_TREE_STYLE = (
 _SHOWING = '() => { const c = document.body.classList; c.add("fm-inspecting"); c.remove("fm-inspector-leaving"); }'
 _LEAVING = '() => document.body.classList.add("fm-inspector-leaving")'
 _HIDDEN = '(...a) => { document.body.classList.remove("fm-inspecting", "fm-inspector-leaving"); emit(...a); }'
+# (a dialog taken off the page, open or leaving, says neither: the app is one page, its body stays for the next)
+_GONE = '() => document.body.classList.remove("fm-inspecting", "fm-inspector-leaving")'
 LARGE_PAYLOAD = 20_000  # characters of pretty JSON shown before truncating
 TREE_LIMIT = 4_000  # up to this size, a collapsible tree; above, pretty text (faster to render)
 
@@ -68,7 +70,7 @@ class Inspector:
         self._shown: tuple[str, NodeView, bool] | None = None  # node, its view and whether the execution ended
         self._slow: ui.label | None = None  # "slower than usual: ..." of the shown node
         # The body's classes say the panel is open or leaving (style.py: the page narrows beside it), set in the
-        # browser as the dialog starts to show or to hide, both gone once it has hidden.
+        # browser as the dialog starts to show or to hide, both gone once it has hidden or left the page.
         self.dialog = (
             ui.dialog()
             .props('seamless position=right')
@@ -76,6 +78,7 @@ class Inspector:
             .on('before-show', js_handler=_SHOWING)
             .on('before-hide', js_handler=_LEAVING)
             .on('hide', self._hidden, js_handler=_HIDDEN)
+            .on('vnodeBeforeUnmount', js_handler=_GONE)
         )
         with self.dialog:
             # A floating panel that leaves the app header (navigation, theme, sign-out) uncovered, and the page: it
