@@ -192,12 +192,27 @@ def test_a_node_s_added_up_time_is_its_own_after_each_event() -> None:
         seen.append((node.ran_ms, node.ran_ms))  # (a second read: the remembered sum)
     assert seen[-1] == (7000.0, 7000.0)  # 1 s + 2 s + 4 s; the span is 10 s
     assert state is not None and state.nodes['b'].duration_ms == 10000.0
-    assert all(first == second for first, second in seen) and [first for first, _ in seen[:-1]] == [None] * (len(events) - 1)
+    assert all(first == second for first, second in seen)
+    assert [first for first, _ in seen[:-1]] == [None] * (len(events) - 1)
     # a copy of the finished node's fields with a shorter log (as the reducer copies them) adds that log up
     node = state.nodes['b']
     shorter = copy.copy(node)
     object.__setattr__(shorter, 'attempt_log', node.attempt_log[1:])
     assert shorter.ran_ms == 6000.0
+    # cancelled while it waits to retry: the same log (no attempt open) with a finish time now, its sum read before
+    waiting = events[:6]  # ..., b's second attempt failed at t=7, to be retried
+    state = None
+    for event in waiting:
+        state = apply(state, event)
+    assert state is not None
+    before = state.nodes['b']
+    assert (before.status, before.ran_ms) == ('retrying', None)
+    cancelled = Events()
+    cancelled.events = list(waiting)
+    cancelled.add(EventType.NODE_CANCELLED, 'b')  # t=8
+    node = apply(state, cancelled.events[-1]).nodes['b']
+    assert node.attempt_log is before.attempt_log  # (what the remembered sum was read from)
+    assert (node.status, node.duration_ms, node.ran_ms) == ('cancelled', 6000.0, 3000.0)
 
 
 def test_failure_errors_and_execution_error() -> None:
