@@ -42,7 +42,9 @@ JS_SINKS = re.compile(
 #     (timeline_chart.js, numbers) and its node names cut in their middle (timeline_chart.js, middleCut: text drawn
 #     on the canvas, the axis has no rich styles).
 #   js_handler: a saved view's click closing the drawer over the page (saved_views.py: the drawer's id, an int); a
-#     click on the light/dark toggle sending the mode the page shows (shell.py: SHOWN_MODE_JS, a constant).
+#     click on the light/dark toggle sending the mode the page shows (shell.py: SHOWN_MODE_JS, a constant); the
+#     inspector's dialog setting and clearing the body's classes as it shows, hides and leaves the page (inspector.py:
+#     four constants, class names only).
 #   add_body_html, add_head_html, new Function: none (the browser components are .js files NiceGUI loads).
 REVIEWED = {
     'run_javascript': {'__init__.py': 1, 'widgets/code_editor.py': 1},
@@ -58,7 +60,12 @@ REVIEWED = {
     'new Function': {},
     'dynamic prop': {'widgets/code_editor.py': 1, 'shell.py': 1},
     # (workflow_filter.py: a constant '(e) => emit(e.target.value)'; the server cuts what it gets and takes text only)
-    'js_handler': {'widgets/saved_views.py': 1, 'shell.py': 1, 'widgets/workflow_filter.py': 1},
+    'js_handler': {
+        'widgets/saved_views.py': 1,
+        'shell.py': 1,
+        'widgets/workflow_filter.py': 1,
+        'widgets/inspector.py': 4,
+    },
 }
 # A prop that NiceGUI hands to the browser as JavaScript (its name starts with a colon): the name alone, or set in a
 # props string (':name="..."')
