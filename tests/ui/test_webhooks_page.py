@@ -332,6 +332,7 @@ async def test_workflow_page_shows_trigger_url_secret_and_schedule_with_pause(us
     assert (await api(user, 'PUT', '/api/workflows/nightly', SCHEDULED)).status_code in {200, 201}
     await sign_in(user, '/workflows/nightly')
     await user.should_see(marker='workflow-automation')
+    await user.should_see(marker='schedule-cron')  # (the panel is built across reads of the store: its last part)
     assert text_of(user, 'trigger-url').endswith('/hooks/nightly')
     assert text_of(user, 'trigger-secret').startswith('whsec_•')  # hidden until asked for
     for marker in ('trigger-reveal', 'trigger-rotate'):  # the app's button size (Quasar's small size: 10 px text)
