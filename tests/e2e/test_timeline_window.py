@@ -180,6 +180,19 @@ ROOM = """() => {
 }"""
 
 
+def _settled(page: Page) -> list[int]:
+    """The node list's and the page's scroll (:data:`SCROLLS`) once the inspector no longer slides in or out and
+    neither has moved for 0.3 s: the list's reveal of a picked row is measured while the page still narrows beside
+    the opening inspector, and lands where it ends."""
+    seen: list[list[int]] = []
+
+    def still() -> list[int] | None:
+        seen.append(page.evaluate(SCROLLS))
+        return seen[-1] if not page.evaluate(SLIDING) and seen[-2:] == [seen[-1]] * 2 else None
+
+    return wait_until(still, 'the page and the node list at rest', interval=0.3)
+
+
 def _row_in_list(page: Page, node_id: str, *, on_screen: bool = True) -> bool:
     """Whether the whole row of ``node_id`` is in the node list's view, and (``on_screen``) in its part on the screen,
     below the app's header."""
@@ -204,7 +217,7 @@ def test_a_node_picked_on_the_canvas_or_the_timeline_is_scrolled_into_the_node_l
     click_on_canvas(page, x, y, 'Process shard 115')
     expect(page.get_by_test_id('inspector')).to_contain_text('Process shard 115')
     wait_until(lambda: _row_in_list(page, 'w115'), 'its row scrolled into the list')
-    list_top, page_top = page.evaluate(SCROLLS)
+    list_top, page_top = _settled(page)
     assert list_top > scrolled[0] and page_top == scrolled[1]  # the list scrolled, not the page
     page.screenshot(path=str(shots / 'node-list-revealed.png'))
 
@@ -212,7 +225,7 @@ def test_a_node_picked_on_the_canvas_or_the_timeline_is_scrolled_into_the_node_l
     assert _row_in_list(page, 'w114')
     page.get_by_test_id('node-w114').click()
     expect(page.get_by_test_id('inspector')).to_contain_text('Process shard 114')
-    assert page.evaluate(SCROLLS)[0] == list_top
+    assert _settled(page)[0] == list_top
 
     # a node picked on the Timeline, in its window (rows 100-119, with w114's) but out of the list's view (the list is
     # off the screen: its row is brought into the list's own view)
