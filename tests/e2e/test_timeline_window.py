@@ -340,8 +340,11 @@ def _tapped_rows_come_above_the_sheet(page: Page, sheet: float, shots: Path) -> 
     (whose window holds 20 rows again once the inspector closed; the segment's tooltip goes) and in the node list."""
     header = _box_of(page.locator('.q-header'))
     above = header['y'] + header['height'], sheet
-    first, last = (_rows(page) or {})['window']
-    assert last - first == 19
+    first, _ = wait_until(
+        lambda: (window := (_rows(page) or {}).get('window')) and window[1] - window[0] == 19 and window,
+        "the Timeline's 20 rows again",
+        seen=lambda: _rows(page),
+    )
     row = first + 15
     wait_until(lambda: _scrolled_to(page, page.evaluate(ROW_Y, row), 780), "the row near the screen's bottom")
     x, y = page.evaluate(SEGMENT, row)
