@@ -6,7 +6,8 @@ loopback webhook receiver is tests/webhook_receiver.py; both are on the path thr
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import httpx
 from playwright.sync_api import Page, expect
@@ -14,6 +15,7 @@ from waiting import wait_until
 from webhook_receiver import Receiver, Reply
 
 Server = Any  # the session server fixture of tests/e2e/conftest.py (url, token, data_dir, ...)
+T = TypeVar('T')
 TERMINAL = frozenset({'succeeded', 'failed', 'cancelled', 'interrupted'})
 
 wait_for = wait_until  # the name the e2e tests knew it by
@@ -45,11 +47,25 @@ __all__ = [
     'node_pixel',
     'sign_in',
     'start',
+    'steady',
     'wait_connected',
     'wait_ended',
     'wait_for',
     'wait_until',
 ]
+
+
+def steady(read: Callable[[], T], what: str, *, also: Callable[[], bool] = lambda: True) -> T:
+    """What ``read`` reads once it has stayed the same over two looks 0.3 s apart (and ``also`` holds): a page that
+    lays itself out (a chart fitting its box, a transition) reaches its final state some frames after it is shown."""
+    seen: list[T] = []
+
+    def still() -> tuple[T] | None:
+        seen.append(read())
+        return (seen[-1],) if len(seen) > 1 and seen[-2] == seen[-1] and also() else None
+
+    value: T = wait_until(still, what, interval=0.3, seen=lambda: seen[-2:])[0]
+    return value
 
 
 def api(server: Server, method: str, path: str, json: Any = None) -> httpx.Response:

@@ -82,7 +82,7 @@ def test_a_wide_fan_out_names_its_cards_once_zoomed_in(page: Page, server: Any, 
     # the whole column in view, its cards too small to name: no name is drawn on them (the tooltip names them)
     wait_until(lambda: 0 < canvas_zoom(page) < 0.5, 'the tall graph to start fitted into view')
     assert page.evaluate(INSIDE)
-    assert page.evaluate(DRAWN, 'Process shard 7 of the batch') == []
+    wait_until(lambda: page.evaluate(DRAWN, 'Process shard 7 of the batch') == [], 'no name drawn at the fitted zoom')
     # the node list stays beside the canvas, naming every node
     canvas, nodes = (
         page.get_by_test_id('canvas-panel').bounding_box(),

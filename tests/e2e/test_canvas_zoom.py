@@ -285,7 +285,7 @@ def test_the_execution_page_gives_its_canvas_the_width_that_keeps_the_names_legi
             'the node list beside the canvas',
             seen=lambda: _boxes(page, 'canvas-panel', 'node-list-panel'),
         )
-        assert canvas_zoom(page) >= 0.7
+        wait_until(lambda: canvas_zoom(page) >= 0.7, 'the canvas at 70% or more', seen=lambda: canvas_zoom(page))
         first, second = _box(page, 'node-validate_order'), _box(page, 'node-reserve_inventory')
         assert second['y'] >= first['y'] + first['height']  # one column
 

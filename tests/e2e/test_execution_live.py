@@ -119,6 +119,9 @@ CANVAS_MOTION = """async (ms) => {
 }"""
 
 
+# whether the canvas draws a running card's halo (the pulse series has a point)
+RUNNING_DRAWN = """() => getElement(document.querySelector('[data-testid="dag-canvas"]')).chart.getOption()
+    .series.find((s) => s.id === 'pulse').data.length >= 1"""
 # whether the ripple shows on `arg` ('render': always; 'emphasis': never, the series being silent)
 EFFECT_ON = """(on) => getElement(document.querySelector('[data-testid="dag-canvas"]')).chart.getOption()
     .series.find((s) => s.id === 'pulse').showEffectOn === on"""
@@ -133,6 +136,7 @@ def test_the_canvas_keeps_still_for_a_visitor_who_asks_for_less_motion(page: Pag
     page.goto(f'/executions/{execution_id}')
     expect(page.get_by_test_id('node-shard_5')).to_contain_text('running', ignore_case=True, timeout=30_000)
     node_pixel(page, 'shard_5')  # (drawn)
+    page.wait_for_function(RUNNING_DRAWN)  # (the chart draws apart from the node list)
     still = page.evaluate(CANVAS_MOTION, 1_000)
     assert still['ripple'] == 'emphasis' and still['dots'] is False and still['running'] >= 1, still
     assert still['glide'] == 0, still  # (the tooltip jumps from card to card)

@@ -8,14 +8,13 @@ from __future__ import annotations
 import time
 
 from event_log_probe import (
-    METRICS,
     SAY_WHY_DISCONNECTED,
     TOP_LINE,
     WATCH_HEIGHT,
-    at_bottom,
     chatty,
     newest_seq,
     oldest_seq,
+    scroll_up,
 )
 from helpers import Server, api, sign_in, start, wait_until
 from playwright.sync_api import Page, expect
@@ -76,11 +75,9 @@ def test_a_stalled_tab_keeps_its_page(page: Page, server: Server) -> None:
         'window.__same_page = true; window.__drops = 0; window.socket.on("disconnect", () => window.__drops++)'
     )
     page.evaluate(SAY_WHY_DISCONNECTED)
-    log.hover()
     # the reader scrolls up a little, into the lines that came after the page opened: the first chunk, the long one
     # the page opened with, is then out of view (skipped by the browser's layout) when its oldest lines go
-    page.mouse.wheel(0, -100)
-    wait_until(lambda: not at_bottom(log.evaluate(METRICS)), 'the log scrolled up')
+    scroll_up(page, log, 100)
     line = log.evaluate(TOP_LINE)
     oldest = oldest_seq(page)  # the log is full: from now on its oldest lines go, above the line being read
     log.evaluate(WATCH_HEIGHT)

@@ -8,9 +8,10 @@ tests/ui/test_compare_page.py)."""
 from __future__ import annotations
 
 import re
+from functools import partial
 from pathlib import Path
 
-from helpers import Server, api, sign_in, start, wait_ended, wait_loaded, wait_until
+from helpers import Server, api, sign_in, start, steady, wait_ended, wait_loaded, wait_until
 from playwright.sync_api import Browser, Page, expect
 
 POSITION = re.compile(r'event (\d+) / (\d+)')
@@ -176,8 +177,9 @@ def test_the_compare_page_of_a_rerun_with_a_new_input_fits_a_desktop_and_a_phone
             expect(view.get_by_test_id('compare-input-a')).to_contain_text('2026-12-01')
             expect(view.get_by_test_id('compare-input-b')).to_contain_text('2026-12-09')
             expect(view.get_by_test_id('diff-fetch_export')).to_contain_text(f'reused from {first[-8:]}')
-            view.wait_for_timeout(400)  # the canvases lay out once their box has its size
-            assert view.evaluate('document.scrollingElement.scrollWidth') <= width + 1, name
+            # (the canvases lay out once their box has its size)
+            wide = steady(partial(view.evaluate, 'document.scrollingElement.scrollWidth'), f'the {name} page laid out')
+            assert wide <= width + 1, name
             # every node is named whole in the table (the table scrolls sideways on a phone, its names do not shrink)
             expect(view.locator('.fm-diff-name')).to_have_count(5)
             cut = view.evaluate(

@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
-from helpers import WIDE, dialog_reads_whole, sign_in, start, wait_connected, wait_ended, wait_loaded
+from helpers import WIDE, dialog_reads_whole, sign_in, start, steady, wait_connected, wait_ended, wait_loaded
 from playwright.sync_api import Browser, Page, expect
 
 from flowmon.web.theme import STATUS_COLORS
@@ -85,8 +85,8 @@ def test_every_page_fits_390_px(phone: Page, server: Any, call_api: Api, shots: 
         phone.goto(path)
         wait_connected(phone)
         expect(phone.locator('.fm-page').first).to_be_visible()
-        phone.wait_for_timeout(400)  # charts and the canvas lay out once their box has its size
-        width = phone.evaluate('document.scrollingElement.scrollWidth')
+        # (charts and the canvas lay out once their box has its size)
+        width = steady(lambda: phone.evaluate('document.scrollingElement.scrollWidth'), f'{name} laid out')
         phone.screenshot(path=str(shots / f'narrow-{name}.png'), full_page=True)
         if width > WIDTH + 1:
             too_wide[name] = (width, phone.evaluate(WIDE, WIDTH))
@@ -419,8 +419,8 @@ def test_a_long_endpoint_url_fits_a_phone(phone: Page, server: Any, long_endpoin
     title, badge = phone.get_by_test_id('delivery-title'), phone.get_by_test_id('delivery-status')
     expect(title).to_be_visible()
     expect(badge).to_be_visible()
-    phone.wait_for_timeout(300)
-    assert phone.evaluate('document.scrollingElement.scrollWidth') <= WIDTH, phone.evaluate(WIDE, WIDTH)
+    width = steady(lambda: phone.evaluate('document.scrollingElement.scrollWidth'), 'the delivery page laid out')
+    assert width <= WIDTH, phone.evaluate(WIDE, WIDTH)
     for part in (title, badge, phone.get_by_test_id('delivery-url'), phone.get_by_test_id('delivery-redeliver')):
         box = part.bounding_box()
         assert box is not None and box['x'] >= 0 and box['x'] + box['width'] <= WIDTH + 1, (part, box)
@@ -495,10 +495,11 @@ def _time_labels_fit(page: Page, where: str) -> list[str]:
     gantt = page.get_by_test_id('replay-gantt')
     expect(gantt).to_be_visible()
     page.wait_for_function("document.querySelector('[data-testid=replay-gantt]').hasAttribute('_echarts_instance_')")
-    page.wait_for_timeout(300)  # fitted to its width
-    width = (gantt.bounding_box() or {})['width']
+    width, texts = steady(
+        lambda: ((gantt.bounding_box() or {})['width'], page.evaluate(GANTT_TEXTS)), 'the chart fitted to its width'
+    )
     labels = sorted(
-        (t for t in page.evaluate(GANTT_TEXTS) if t['text'].endswith(' s') and not t['text'].startswith('queued ')),
+        (t for t in texts if t['text'].endswith(' s') and not t['text'].startswith('queued ')),
         key=lambda t: t['x'],
     )
     assert len(labels) >= 2, (where, labels)

@@ -13,15 +13,16 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import pytest
-from helpers import WIDE, click_on_canvas, node_pixel, sign_in, start, tap_chart, wait_ended, wait_loaded
+from helpers import WIDE, click_on_canvas, node_pixel, sign_in, start, steady, tap_chart, wait_ended, wait_loaded
 from playwright.sync_api import Browser, Locator, Page, expect
 from waiting import wait_until
 
 Api = Callable[..., httpx.Response]
+T = TypeVar('T')
 SHARDS = 118  # with the split and the join: 120 nodes
 FAN_OUT = {
     'id': 'e2e-timeline-fan-out',
@@ -181,16 +182,15 @@ ROOM = """() => {
 
 
 def _settled(page: Page) -> list[int]:
-    """The node list's and the page's scroll (:data:`SCROLLS`) once the inspector no longer slides in or out and
-    neither has moved for 0.3 s: the list's reveal of a picked row is measured while the page still narrows beside
-    the opening inspector, and lands where it ends."""
-    seen: list[list[int]] = []
+    """The node list's and the page's scroll (:data:`SCROLLS`) at rest (:func:`_at_rest`): the list's reveal of a
+    picked row is measured while the page still narrows beside the opening inspector, and lands where it ends."""
+    return _at_rest(page, lambda: page.evaluate(SCROLLS))
 
-    def still() -> list[int] | None:
-        seen.append(page.evaluate(SCROLLS))
-        return seen[-1] if not page.evaluate(SLIDING) and seen[-2:] == [seen[-1]] * 2 else None
 
-    return wait_until(still, 'the page and the node list at rest', interval=0.3)
+def _at_rest(page: Page, read: Callable[[], T]) -> T:
+    """What ``read`` reads once the inspector no longer slides in or out and it has not changed for 0.3 s (a
+    transition starts a frame or two after what starts it: no animation running yet is not enough)."""
+    return steady(read, 'the page at rest', also=lambda: not page.evaluate(SLIDING))
 
 
 def _row_in_list(page: Page, node_id: str, *, on_screen: bool = True) -> bool:
@@ -265,8 +265,7 @@ def test_the_open_inspector_covers_none_of_the_page(
         # (the page's first pick: the default 5 s were not enough once, on a loaded machine)
         expect(inspector).to_contain_text('Process shard 115', timeout=15_000)
         wait_until(lambda: (_rows(page) or {}).get('bold') == ['Process shard 115'], 'its row marked')
-        wait_until(lambda: not page.evaluate(SLIDING), 'the inspector slid in')
-        sheet = _box(page, 'inspector')
+        sheet = _at_rest(page, lambda: _box(page, 'inspector'))  # (slid in)
         if width > 900:  # beside it: the canvas, the list and the Timeline with its slider, the Timeline readable
             assert set(page.evaluate('window.__eased')) == {'padding-right'}  # the page narrows in step, no jump
             page.screenshot(path=str(shots / f'inspector-beside-page-{width}.png'))
@@ -288,8 +287,16 @@ def test_the_open_inspector_covers_none_of_the_page(
             assert {x for x, _ in path} == {0} and path[0][1] > sheet['y'], path
             # the Timeline's window holds the rows the room above the sheet takes, and is seen whole there
             header = _box_of(page.locator('.q-header'))
-            first, last = (_rows(page) or {})['window']
-            assert first <= 116 <= last and 4 <= last - first < 19, (first, last)
+            first, last = wait_until(
+                lambda: (
+                    (window := (_rows(page) or {}).get('window'))
+                    and window[0] <= 116 <= window[1]
+                    and 4 <= window[1] - window[0] < 19
+                    and window
+                ),
+                "the Timeline's window the room above the sheet takes",
+                seen=lambda: _rows(page),
+            )
             assert _box(page, 'replay-gantt')['height'] <= sheet['y'] - (header['y'] + header['height'])
             # (scrolled until it stays: the event log below, drawn as it comes near, may take less room than it kept)
             wait_until(lambda: _scrolled_to(page, _bottom(page, 'replay-gantt'), sheet['y']), 'its end at the sheet')
@@ -302,9 +309,13 @@ def test_the_open_inspector_covers_none_of_the_page(
             _pick_in_list(page, 'w055')
             wait_until(lambda: (_rows(page) or {}).get('bold') == ['Process shard 55'], "w055's row marked")
             assert (_rows(page) or {})['window'] == [50, 50 + size]
-            page.evaluate('() => window.scrollTo(0, document.documentElement.scrollHeight)')
+            # (scrolled until it stays, as above: the log's parts off the screen are sized as they come near)
             log = page.locator('.fm-panel', has=page.get_by_text('Event log')).last
-            assert (box := log.bounding_box()) is not None and box['y'] + box['height'] <= sheet['y'] + 1
+            wait_until(
+                lambda: _to_end(page) and _bottom_of(log) <= sheet['y'] + 1,
+                'the page scrolled to its end, above the sheet',
+                seen=lambda: (_box_of(log), sheet['y']),
+            )
             page.screenshot(path=str(shots / f'inspector-above-page-end-{width}.png'))
             # a node picked elsewhere (a tap on its card) while the list is in view: its row comes above the sheet
             page.evaluate('(by) => window.scrollBy(0, by)', _box(page, 'node-list')['y'] - 250)
@@ -440,6 +451,15 @@ def _scrolled_to(page: Page, at: float, to: float) -> bool:
     return abs(at - to) <= 1
 
 
+def _to_end(page: Page) -> bool:
+    """Scroll the page to its end; whether it was there."""
+    return bool(
+        page.evaluate(
+            '() => [window.scrollY, window.scrollTo(0, document.documentElement.scrollHeight)][0] === window.scrollY'
+        )
+    )
+
+
 def _box(page: Page, testid: str) -> dict[str, float]:
     return _box_of(page.get_by_test_id(testid))
 
@@ -451,5 +471,9 @@ def _box_of(locator: Locator) -> dict[str, float]:
 
 
 def _bottom(page: Page, testid: str) -> float:
-    box = _box(page, testid)
+    return _bottom_of(page.get_by_test_id(testid))
+
+
+def _bottom_of(locator: Locator) -> float:
+    box = _box_of(locator)
     return box['y'] + box['height']
