@@ -522,6 +522,7 @@ async def test_their_version_can_be_loaded_and_a_save_confirmed_after_theirs_is_
         second.find(marker='editor-save').click()
         await click_when_shown(second, 'conflict-load')
         await second.should_not_see(marker='editor-conflict')
+        await second.should_see('is in the editor')  # (said once their text is in: it is dumped in a thread)
         assert json.loads(editor(second).value) == (await api(second, 'GET', '/api/workflows/quick')).json()
         (guard,) = second.find(marker='leave-guard').elements
         assert isinstance(guard, LeaveGuard)
