@@ -10,7 +10,7 @@ from typing import Any
 from nicegui import ui
 from nicegui.testing.user import User
 from sample_workflows import chain, condition, delay, fail, log, transform, workflow
-from uisim import api, current_path, sign_in, start, text_of, wait_until_ended
+from uisim import api, click_when_shown, current_path, sign_in, start, text_of, wait_until_ended
 from waiting import until
 
 from flowmon.web.format import duration, short_id
@@ -285,7 +285,7 @@ async def test_the_picker_refuses_an_id_no_execution_can_have_where_it_is_typed(
     quick = await start(user, 'quick')
     await wait_until_ended(user, quick)
     await sign_in(user, f'/executions/{quick}')
-    user.find(marker='compare-pick').click()
+    await click_when_shown(user, 'compare-pick')
     await user.should_see(marker='compare-pick-id')
     for typed in ('abc\ud800d', 'two words'):
         user.find(marker='compare-pick-id').clear().type(typed)

@@ -117,6 +117,7 @@ async def test_clicking_a_node_opens_the_inspector_with_its_attempts(user: User)
 async def test_a_click_on_a_node_row_opens_the_inspector_too(user: User) -> None:
     execution_id = await finished_flaky(user)
     await user.open(f'/executions/{execution_id}')
+    await user.should_see(marker='node-list')
     user.find(marker='node-list').trigger('select', 'ship')  # what the list emits for a click on a row
     await user.should_see('Ship', marker='inspector')
     await user.should_see('usually takes')  # the page's history query (for the ETA) has finished too

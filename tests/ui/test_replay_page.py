@@ -236,7 +236,7 @@ async def test_execution_page_offers_replay_export_and_compare_with_previous(use
     await wait_for_path(user, rf'/compare\?a={first}&b={second}')
     await user.should_see(marker='first-divergence')
     await sign_in(user, f'/executions/{second}')
-    user.find(marker='replay-execution').click()
+    await click_when_shown(user, 'replay-execution')
     await wait_for_path(user, rf'/executions/{second}/replay')
 
 

@@ -54,6 +54,7 @@ async def sent_value(user: User, receiver: Any) -> str:
 
 
 async def add(user: User, name: str, value: str) -> None:
+    await user.should_see(marker='secret-name')  # (the page builds its form in a task of its own)
     user.find(marker='secret-name').clear().type(name)
     user.find(marker='secret-value').clear().type(value)
     user.find(marker='secret-save').click()

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from nicegui.testing.user import User
 from standardwebhooks.webhooks import Webhook
-from uisim import api, shown_text, sign_in, text_of, wait_for_text_containing
+from uisim import api, click_when_shown, shown_text, sign_in, text_of, wait_for_text_containing
 from webhook_receiver import Reply
 
 from flowmon.delivery import endpoints as endpoints_module
@@ -69,7 +69,7 @@ async def test_the_empty_state_creates_an_endpoint_whose_secret_shows_only_on_re
 
 async def test_invalid_settings_are_shown_at_their_fields_and_nothing_is_created(user: User) -> None:
     await sign_in(user, '/webhooks')
-    user.find(marker='endpoint-create').click()
+    await click_when_shown(user, 'endpoint-create')
     fill(user, url='', event_types=[])
     user.find(marker='endpoint-save').click()
     await user.should_see('enter the URL the events are sent to')
@@ -102,7 +102,7 @@ async def test_a_refusal_shows_once_at_its_field_and_the_dialog_keeps_what_was_t
     user: User, fields: dict[str, str], message: str, at: str
 ) -> None:
     await sign_in(user, '/webhooks')
-    user.find(marker='endpoint-create').click()
+    await click_when_shown(user, 'endpoint-create')
     fill(user, url='https://hooks.example.com/in', description='Ops alerts', event_types=['node.failed'])
     fill(user, **fields)
     user.find(marker='endpoint-save').click()
@@ -120,7 +120,7 @@ async def test_a_refusal_shows_once_at_its_field_and_the_dialog_keeps_what_was_t
 async def test_a_description_holding_a_nul_is_refused_at_its_field(user: User) -> None:
     """What no database stores (PostgreSQL's text holds no NUL): refused by the model the page and the API share."""
     await sign_in(user, '/webhooks')
-    user.find(marker='endpoint-create').click()
+    await click_when_shown(user, 'endpoint-create')
     fill(user, url='https://hooks.example.com/in', description='Ops\x00alerts', event_types=['node.failed'])
     user.find(marker='endpoint-save').click()
     message = 'a NUL character (\\u0000) cannot be stored'
@@ -134,7 +134,7 @@ async def test_a_url_that_is_not_an_absolute_http_url_is_named_at_the_field_and_
     user: User, url: str
 ) -> None:
     await sign_in(user, '/webhooks')
-    user.find(marker='endpoint-create').click()
+    await click_when_shown(user, 'endpoint-create')
     fill(user, url=url, event_types=['execution.failed'])
     user.find(marker='endpoint-save').click()
     expected = 'not an absolute http(s) URL (such as https://example.com/hook)'  # (at the field: its text is there)
@@ -184,7 +184,7 @@ async def test_an_endpoint_past_the_limit_is_refused_by_the_api_and_in_the_dialo
     assert refused.status_code == 409 and refused.json()['detail'] == message, refused.text
 
     await sign_in(user, '/webhooks')
-    user.find(marker='endpoint-create').click()
+    await click_when_shown(user, 'endpoint-create')
     fill(user, url='https://hooks.example.com/in', description='One more', event_types=['node.failed'])
     user.find(marker='endpoint-save').click()
     await user.should_see(message)
