@@ -87,19 +87,21 @@ def scroll_up(page: Page, log: Locator, pixels: int) -> None:
     the next lines arrive, before the view has moved (CI once measured the place, then the scroll landed). On a
     loaded machine the view has also moved less than the wheel's distance (100 px of 400): so the wait is for the
     view to have moved up at all and then to hold still across two looks 0.3 s apart. How far the view moved is
-    measured on a line at the top of the box: lines that arrive below it or go above it (trimmed, the view
-    kept in place) do not move it in the box, the wheel does. The line is the one at the top when the wheel's event
-    reaches the log, before the view moves: lines that arrive between the pointer's move and the wheel move a view
-    that still follows them down, by more than the wheel's distance at times on a loaded machine (CI saw a line
-    marked before the wheel end 60 px above the box after a wheel that did scroll up 400 px)."""
+    measured on a line at the top of the box: lines that arrive below it or go above it (trimmed, the view kept in
+    place) do not move it in the box, the wheel does. Still means that line still in the box, not the scroll
+    position, which a full log's trimming changes at every line (the view kept in place). The line is the one at the
+    top when the wheel's event reaches the log, before the view moves: lines that arrive between the pointer's move
+    and the wheel move a view that still follows them down, by more than the wheel's distance at times on a loaded
+    machine (CI saw a line marked before the wheel end 60 px above the box after a wheel that did scroll up 400
+    px)."""
     log.evaluate(MARK_TOP_LINE)
     log.hover()
     page.mouse.wheel(0, -pixels)
     looks: list[tuple[float | None, float]] = []
 
     def at_rest() -> bool:
-        look = (log.evaluate(MOVED_BY), log.evaluate(METRICS)['top'])
-        still = bool(looks) and look == looks[-1]
+        look = (log.evaluate(MOVED_BY), log.evaluate(METRICS)['top'])  # (the scroll position, for a failure's report)
+        still = bool(looks) and look[0] == looks[-1][0]
         looks.append(look)
         return still and look[0] is not None and look[0] > 0 and not at_bottom(log.evaluate(METRICS))
 
