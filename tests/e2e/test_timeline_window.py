@@ -60,6 +60,20 @@ DRAWN = """async () => {
   .map((e) => e.style.text);
 }"""
 # as the slider does when dragged (by percent of the row axis, rows 0 to 119): the window moved to rows 50-69
+# whether node `nodeId`'s card is drawn inside the canvas's viewport (what the visitor sees of the canvas)
+CARD_SEEN = """(nodeId) => {
+    const dom = document.querySelector('[data-testid="dag-canvas"]');
+    const chart = dom && getElement(dom)?.chart;
+    const item = chart?.getOption()?.series?.find((s) => s.id === 'nodes')?.data?.find((d) => d.name === nodeId);
+    if (!item) return null;
+    const [x, y] = chart.convertToPixel({seriesId: 'nodes'}, item.value);
+    const box = dom.getBoundingClientRect();
+    const k = box.width / dom.offsetWidth;
+    const view = document.querySelector('[data-testid=dag-viewport]').getBoundingClientRect();
+    const at = [box.left + x * k, box.top + y * k];
+    return {seen: at[0] >= view.left && at[0] <= view.right && at[1] >= view.top && at[1] <= view.bottom,
+            at, view: [view.left, view.right, view.top, view.bottom]};
+}"""
 SLIDE = """async () => {
  const { echarts } = await import('nicegui-echart');
  const chart = echarts.getInstanceByDom(document.querySelector('[data-testid=replay-gantt]'));
@@ -268,6 +282,12 @@ def test_the_open_inspector_covers_none_of_the_page(
         sheet = _at_rest(page, lambda: _box(page, 'inspector'))  # (slid in)
         if width > 900:  # beside it: the canvas, the list and the Timeline with its slider, the Timeline readable
             assert set(page.evaluate('window.__eased')) == {'padding-right'}  # the page narrows in step, no jump
+            # the canvas narrowed beside it after the pick had brought the card into view: the card stays in view
+            wait_until(
+                lambda: (page.evaluate(CARD_SEEN, 'w115') or {}).get('seen'),
+                'the picked card in the narrowed canvas',
+                seen=lambda: page.evaluate(CARD_SEEN, 'w115'),
+            )
             page.screenshot(path=str(shots / f'inspector-beside-page-{width}.png'))
             assert page.evaluate(WIDE, sheet['x']) == []  # (the header's buttons wrap too)
             gantt.scroll_into_view_if_needed()

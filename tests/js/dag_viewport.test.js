@@ -13,6 +13,7 @@ import {
   fitView,
   keptView,
   pinchView,
+  resizedView,
   revealView,
   stagePlaces,
   startView,
@@ -101,6 +102,15 @@ test("a card out of view is brought to the middle at the same zoom; one in view 
   assert.deepEqual(revealView(view, 400, 900, 800, 400), { k: 0.5, x: 10, y: -900 });
   // left of it, and too near the top edge
   assert.deepEqual(revealView(view, -100, 10, 800, 400), { k: 0.5, x: 510, y: -10 });
+});
+
+test("a viewport that changes size keeps its middle in the middle, at the same zoom", () => {
+  const view = { k: 0.5, x: 262, y: -300 };
+  // narrowed from 600 to 170 px (the page beside an opening inspector), as tall as before
+  assert.deepEqual(resizedView(view, [600, 640], [170, 640]), { k: 0.5, x: 47, y: -300 });
+  // the stage point in the middle before, (300 - 262) / 0.5 = 76, is in the middle after: (85 - 47) / 0.5 = 76
+  assert.deepEqual(resizedView(view, [600, 640], [600, 640]), view);
+  assert.deepEqual(resizedView(view, [170, 640], [600, 800]), { k: 0.5, x: 477, y: -220 }); // widened and taller
 });
 
 test("a node's place on the stage is its percent of the plot area between the chart's margins", () => {

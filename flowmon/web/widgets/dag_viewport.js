@@ -55,6 +55,12 @@ export function revealView(view, x, y, vw, vh) {
   return { k: view.k, x: view.x + vw / 2 - x, y: view.y + vh / 2 - y };
 }
 
+// The view once the viewport has gone from `from` to `to` ([width, height] px; the page narrowed beside an opening
+// inspector, say): the stage point that was in the viewport's middle is in its middle again, at the same zoom.
+export function resizedView(view, from, to) {
+  return { k: view.k, x: view.x + (to[0] - from[0]) / 2, y: view.y + (to[1] - from[1]) / 2 };
+}
+
 // The view while two pointers pinch: `from` was the view when they were at a0 and b0 (viewport points); now they
 // are at a1 and b1. The zoom follows the distance between them, and the stage point that was under their midpoint
 // is under their midpoint again.
@@ -137,6 +143,8 @@ export default {
     this.$el.addEventListener("click", this.onClick, true);
     this.$el.addEventListener("touchend", this.onTouchEnd, true);
     this.$el.addEventListener("fm-reveal", this.onReveal);
+    this.resizes = new ResizeObserver(() => this.resized());
+    this.resizes.observe(this.$el);
     requestAnimationFrame(() => this.start());
   },
   beforeUnmount() {
@@ -146,6 +154,7 @@ export default {
     this.$el.removeEventListener("click", this.onClick, true);
     this.$el.removeEventListener("touchend", this.onTouchEnd, true);
     this.$el.removeEventListener("fm-reveal", this.onReveal);
+    this.resizes.disconnect();
     this.up();
   },
   methods: {
@@ -168,9 +177,30 @@ export default {
       const screen = window.innerWidth;
       const legible = this.legibleZoom;
       this.started = true;
+      this.size = [clientWidth, clientHeight];
       this.view =
         this.keptView() ??
         startView(offsetWidth, offsetHeight, clientWidth, clientHeight, legible, screen, this.namedZoom);
+      this.show();
+    },
+    // The viewport changed size (the page narrowed or widened beside the inspector, the window was resized): a
+    // fitted graph is fitted again, a start view nobody moved starts again, and a view the visitor moved to (or a
+    // card was revealed in) keeps its middle in the middle, so what was seen stays in view.
+    resized() {
+      const stage = this.stage();
+      if (!this.started || !stage) return;
+      const { clientWidth, clientHeight } = this.$el;
+      const from = this.size;
+      if (clientWidth === from[0] && clientHeight === from[1]) return;
+      this.size = [clientWidth, clientHeight];
+      const { offsetWidth, offsetHeight } = stage;
+      if (this.chosen === "fit") this.view = fitView(offsetWidth, offsetHeight, clientWidth, clientHeight);
+      else if (this.chosen || this.revealed) this.view = resizedView(this.view, from, this.size);
+      else {
+        const legible = this.legibleZoom;
+        const screen = window.innerWidth;
+        this.view = startView(offsetWidth, offsetHeight, clientWidth, clientHeight, legible, screen, this.namedZoom);
+      }
       this.show();
     },
     // The view the visitor chose in this canvas's place (see keep), for this canvas; null: its start view.
@@ -222,6 +252,7 @@ export default {
       const view = revealView(this.view, point.x - box.left, point.y - box.top, box.width, box.height);
       if (view === this.view) return;
       this.view = view;
+      this.revealed = true;
       this.show();
     },
     wheel(e) {
