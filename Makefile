@@ -43,13 +43,15 @@ $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund
 	touch $(NODE_STAMP)
 
+# Debian's Chromium (the UI benchmark's browser) and its headless shell (the e2e tests': tests/chromium.py says why)
 chromium:
-	@if command -v chromium >/dev/null 2>&1; then \
-		echo "chromium: $$(command -v chromium)"; \
+	@if command -v chromium >/dev/null 2>&1 && [ -x /usr/lib/chromium/chromium-headless-shell ]; then \
+		echo "chromium: $$(command -v chromium), /usr/lib/chromium/chromium-headless-shell"; \
 	else \
 		SUDO=''; \
 		if [ "$$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1; then SUDO='sudo'; fi; \
-		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium; \
+		$$SUDO apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium chromium-headless-shell; \
 	fi
 
 # The tests run the store on SQLite and on a throwaway PostgreSQL server they start themselves (as the postgres user

@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 import pytest
 import stalls
-from chromium import CHROMIUM_ARGS, chromium_path
+from chromium import HEADLESS_SHELL_ARGS, headless_shell_path
 from flowmon_process import REPO_ROOT, FlowmonProcess, spawn, stop_process
 from helpers import api
 from playwright.sync_api import Browser, BrowserContext, Keyboard, Locator, Mouse, Page, expect, sync_playwright
@@ -109,8 +109,8 @@ def launch_servers(request: pytest.FixtureRequest) -> Iterator[Callable[..., Ser
 def browser() -> Iterator[Browser]:
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(
-            executable_path=chromium_path(),
-            args=CHROMIUM_ARGS,
+            executable_path=headless_shell_path(),
+            args=HEADLESS_SHELL_ARGS,
         )
         new_context = chromium.new_context
 
