@@ -59,8 +59,8 @@ DRAWN = """async () => {
   .filter((e) => (e.type === 'tspan' || e.type === 'text') && !e.ignore && !e.invisible && e.style.text)
   .map((e) => e.style.text);
 }"""
-# as the slider does when dragged (by percent of the row axis, rows 0 to 119): the window moved to rows 50-69
-# whether node `nodeId`'s card is drawn inside the canvas's viewport (what the visitor sees of the canvas)
+# whether node `nodeId`'s card is drawn inside the canvas's viewport (what the visitor sees of the canvas), and in
+# its middle quarters across
 CARD_SEEN = """(nodeId) => {
     const dom = document.querySelector('[data-testid="dag-canvas"]');
     const chart = dom && getElement(dom)?.chart;
@@ -71,9 +71,11 @@ CARD_SEEN = """(nodeId) => {
     const k = box.width / dom.offsetWidth;
     const view = document.querySelector('[data-testid=dag-viewport]').getBoundingClientRect();
     const at = [box.left + x * k, box.top + y * k];
-    return {seen: at[0] >= view.left && at[0] <= view.right && at[1] >= view.top && at[1] <= view.bottom,
+    const middle = Math.abs(at[0] - (view.left + view.right) / 2) <= view.width / 4;
+    return {seen: middle && at[1] >= view.top && at[1] <= view.bottom,
             at, view: [view.left, view.right, view.top, view.bottom]};
 }"""
+# as the slider does when dragged (by percent of the row axis, rows 0 to 119): the window moved to rows 50-69
 SLIDE = """async () => {
  const { echarts } = await import('nicegui-echart');
  const chart = echarts.getInstanceByDom(document.querySelector('[data-testid=replay-gantt]'));

@@ -106,11 +106,19 @@ test("a card out of view is brought to the middle at the same zoom; one in view 
 
 test("a viewport that changes size keeps its middle in the middle, at the same zoom", () => {
   const view = { k: 0.5, x: 262, y: -300 };
-  // narrowed from 600 to 170 px (the page beside an opening inspector), as tall as before
-  assert.deepEqual(resizedView(view, [600, 640], [170, 640]), { k: 0.5, x: 47, y: -300 });
+  const stage = [1000, 2000];
+  // narrowed from 600 to 170 px (the page beside an opening inspector), as tall as before, the stage as it was
+  assert.deepEqual(resizedView(view, [600, 640], [170, 640], stage), { k: 0.5, x: 47, y: -300 });
   // the stage point in the middle before, (300 - 262) / 0.5 = 76, is in the middle after: (85 - 47) / 0.5 = 76
-  assert.deepEqual(resizedView(view, [600, 640], [600, 640]), view);
-  assert.deepEqual(resizedView(view, [170, 640], [600, 800]), { k: 0.5, x: 477, y: -220 }); // widened and taller
+  assert.deepEqual(resizedView(view, [600, 640], [600, 640], stage), view);
+  assert.deepEqual(resizedView(view, [170, 640], [600, 800], stage), { k: 0.5, x: 477, y: -220 }); // and taller
+  // the stage narrowed with it (from 1000 to 600 px, where the chart lays its nodes out again): the middle was
+  // 76 / 1000 of the stage across, and is again
+  const narrowed = resizedView(view, [600, 640], [170, 640], stage, [600, 2000]);
+  assert.equal(narrowed.k, 0.5);
+  assert.equal(narrowed.y, -300);
+  assert.ok(Math.abs((85 - narrowed.x) / narrowed.k / 600 - 76 / 1000) < 1e-12, narrowed.x);
+  assert.ok(Math.abs(narrowed.x - 62.2) < 1e-9, narrowed.x);
 });
 
 test("a node's place on the stage is its percent of the plot area between the chart's margins", () => {

@@ -56,9 +56,15 @@ export function revealView(view, x, y, vw, vh) {
 }
 
 // The view once the viewport has gone from `from` to `to` ([width, height] px; the page narrowed beside an opening
-// inspector, say): the stage point that was in the viewport's middle is in its middle again, at the same zoom.
-export function resizedView(view, from, to) {
-  return { k: view.k, x: view.x + (to[0] - from[0]) / 2, y: view.y + (to[1] - from[1]) / 2 };
+// inspector, say) and the stage, which follows the viewport's width, from `stageFrom` to `stageTo`: the point of the
+// graph that was in the viewport's middle (as a fraction of the stage, where the chart lays its nodes out) is in its
+// middle again, at the same zoom.
+export function resizedView(view, from, to, stageFrom, stageTo = stageFrom) {
+  const along = (i, offset) => {
+    const share = stageFrom[i] > 0 ? (from[i] / 2 - offset) / view.k / stageFrom[i] : 0.5;
+    return to[i] / 2 - share * stageTo[i] * view.k;
+  };
+  return { k: view.k, x: along(0, view.x), y: along(1, view.y) };
 }
 
 // The view while two pointers pinch: `from` was the view when they were at a0 and b0 (viewport points); now they
@@ -177,7 +183,10 @@ export default {
       const screen = window.innerWidth;
       const legible = this.legibleZoom;
       this.started = true;
+      this.revealed = false;
       this.size = [clientWidth, clientHeight];
+      this.stageSize = [offsetWidth, offsetHeight];
+      this.resizes.observe(stage);
       this.view =
         this.keptView() ??
         startView(offsetWidth, offsetHeight, clientWidth, clientHeight, legible, screen, this.namedZoom);
@@ -190,12 +199,16 @@ export default {
       const stage = this.stage();
       if (!this.started || !stage) return;
       const { clientWidth, clientHeight } = this.$el;
-      const from = this.size;
-      if (clientWidth === from[0] && clientHeight === from[1]) return;
-      this.size = [clientWidth, clientHeight];
       const { offsetWidth, offsetHeight } = stage;
+      const from = this.size;
+      if (!clientWidth || !clientHeight) return; // hidden: its view waits for it to be shown again
+      const stageFrom = this.stageSize;
+      this.stageSize = [offsetWidth, offsetHeight];
+      if (clientWidth === from[0] && clientHeight === from[1]) return; // (the stage alone: the chart drawn again)
+      this.size = [clientWidth, clientHeight];
       if (this.chosen === "fit") this.view = fitView(offsetWidth, offsetHeight, clientWidth, clientHeight);
-      else if (this.chosen || this.revealed) this.view = resizedView(this.view, from, this.size);
+      else if (this.chosen || this.revealed)
+        this.view = resizedView(this.view, from, this.size, stageFrom, this.stageSize);
       else {
         const legible = this.legibleZoom;
         const screen = window.innerWidth;
