@@ -178,19 +178,28 @@ export default {
     start() {
       const stage = this.stage();
       if (!stage) return;
-      const { clientWidth, clientHeight } = this.$el;
-      const { offsetWidth, offsetHeight } = stage;
-      const screen = window.innerWidth;
-      const legible = this.legibleZoom;
       this.started = true;
       this.revealed = false;
-      this.size = [clientWidth, clientHeight];
-      this.stageSize = [offsetWidth, offsetHeight];
+      this.size = [this.$el.clientWidth, this.$el.clientHeight];
+      this.stageSize = [stage.offsetWidth, stage.offsetHeight];
       this.resizes.observe(stage);
-      this.view =
-        this.keptView() ??
-        startView(offsetWidth, offsetHeight, clientWidth, clientHeight, legible, screen, this.namedZoom);
+      this.view = this.keptView() ?? this.startingView();
       this.show();
+    },
+    // The start view (see startView) of this stage in this viewport, at their sizes now.
+    startingView() {
+      const stage = this.stage();
+      const { clientWidth, clientHeight } = this.$el;
+      const screen = window.innerWidth;
+      return startView(
+        stage.offsetWidth,
+        stage.offsetHeight,
+        clientWidth,
+        clientHeight,
+        this.legibleZoom,
+        screen,
+        this.namedZoom,
+      );
     },
     // The viewport changed size (the page narrowed or widened beside the inspector, the window was resized): a
     // fitted graph is fitted again, a start view nobody moved starts again, and a view the visitor moved to (or a
@@ -209,11 +218,7 @@ export default {
       if (this.chosen === "fit") this.view = fitView(offsetWidth, offsetHeight, clientWidth, clientHeight);
       else if (this.chosen || this.revealed)
         this.view = resizedView(this.view, from, this.size, stageFrom, this.stageSize);
-      else {
-        const legible = this.legibleZoom;
-        const screen = window.innerWidth;
-        this.view = startView(offsetWidth, offsetHeight, clientWidth, clientHeight, legible, screen, this.namedZoom);
-      }
+      else this.view = this.startingView();
       this.show();
     },
     // The view the visitor chose in this canvas's place (see keep), for this canvas; null: its start view.
