@@ -41,17 +41,20 @@ def main() -> None:
         raise SystemExit(2) from None
     logs.configure(settings.log_level, settings.log_format)
 
-    from nicegui import app, ui
-    from starlette.middleware import Middleware
+    from flowmon.infra.unused_parts import without_unused_parts
 
-    from flowmon.api import install_api
-    from flowmon.api.docs import install_docs
-    from flowmon.bootstrap import System
-    from flowmon.engine.nodes import PluginError
-    from flowmon.perimeter import Pages, Perimeter, socket_origins
-    from flowmon.web import build_root, install_web
-    from flowmon.web.auth import is_signed_in
-    from flowmon.web.sign_in import SignInMiddleware, is_page_load
+    with without_unused_parts():  # socket.io's client side and httpx's command line: half a second of every start
+        from nicegui import app, ui
+        from starlette.middleware import Middleware
+
+        from flowmon.api import install_api
+        from flowmon.api.docs import install_docs
+        from flowmon.bootstrap import System
+        from flowmon.engine.nodes import PluginError
+        from flowmon.perimeter import Pages, Perimeter, socket_origins
+        from flowmon.web import build_root, install_web
+        from flowmon.web.auth import is_signed_in
+        from flowmon.web.sign_in import SignInMiddleware, is_page_load
 
     _freeze_imports()
 

@@ -1,5 +1,6 @@
 """Operations on the real app (``python app.py``): bounded history under retention, ``DELETE /api/executions/{id}``
-and ``GET /api/status``, each through every middleware of a running process.
+and ``GET /api/status``, each through every middleware of a running process, and what the process leaves out of
+its start.
 
 The history test has a process of its own (it counts every row); the delete and status tests share one, each with
 workflows of its own. The database file is read beside the running process (read-only: SQLite's WAL lets a reader
@@ -208,3 +209,19 @@ def test_status_through_the_real_app(flowmon: FlowmonProcess) -> None:
     assert kinds['retention']['count'] == 1 and kinds['hooks']['count'] == 1
     assert status['scheduler']['jobs'] == sum(kind['count'] for kind in kinds.values())
     assert flowmon.token not in str(status)
+
+
+def test_the_start_leaves_out_the_parts_flowmon_never_calls(flowmon: FlowmonProcess) -> None:
+    """socket.io's client side (aiohttp, requests) and httpx's command line are not loaded by the server (see
+    ``flowmon/infra/unused_parts.py``): none of their compiled modules is mapped into it, while those of the libraries
+    it uses are. The pages' socket.io server itself is exercised by every browser test."""
+    put(flowmon, CHAIN)
+    ended(flowmon, start(flowmon, 'chain', {'n': 2}))  # a run, with its HTTP-capable node types loaded
+
+    mapped = Path(f'/proc/{flowmon.process.pid}/maps').read_text()
+
+    def loaded(package: str) -> bool:
+        return f'/site-packages/{package}/' in mapped
+
+    assert [package for package in ('aiohttp', 'multidict', 'yarl', 'charset_normalizer') if loaded(package)] == []
+    assert all(loaded(package) for package in ('pydantic_core', 'orjson', 'sqlalchemy'))
