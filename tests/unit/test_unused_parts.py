@@ -1,5 +1,6 @@
-"""The parts of flowmon's libraries it never calls are left out of its imports, and only while they run: NiceGUI's
-socket.io server and httpx work without them, and a plugin that imports them later gets them."""
+"""The parts of flowmon's libraries it never calls are left out of its imports, and only while they run: socket.io's
+server (made as NiceGUI makes it) and httpx work without them, and a plugin that imports them later gets them. The
+running server's own imports are checked in ``tests/integration/test_operations_process.py``."""
 
 from __future__ import annotations
 
@@ -17,18 +18,16 @@ SCRIPT = """
 import json, sys
 from flowmon.infra.unused_parts import without_unused_parts
 
-with without_unused_parts():
+with without_unused_parts():  # the libraries alone: app.py's own imports are the running server's test
     import httpx
-    from nicegui import core, ui
-    import flowmon.bootstrap
-    import flowmon.web
+    import socketio
     try:
         import aiohttp
     except ModuleNotFoundError as exc:
         missing = str(exc)
 
 left_out = [name for name in NAMES if name in sys.modules]
-server = core.sio  # NiceGUI's socket.io server, on an engine.io server, as every page uses them
+server = socketio.AsyncServer(async_mode='asgi')  # as NiceGUI makes the pages' server
 sent = httpx.Response(200, json={'ok': True}).json()
 
 import aiohttp  # afterwards, as a plugin would
