@@ -165,6 +165,7 @@ def _server(*, pin: bool = True, **overrides: str) -> Iterator[_Server]:
             Path(tmp) / 'data',
             'server',
             prefix=on_core,
+            fresh=True,  # python app.py itself, as a user starts it (not a copy of the tests' preloaded process)
             FLOWMON_WORKFLOWS_DIR=f'{tmp}/workflows',
             FLOWMON_TOKEN=TOKEN,
             **overrides,

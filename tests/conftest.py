@@ -8,7 +8,7 @@ PostgreSQL is not optional: without it the PostgreSQL half of those tests fails,
 
 This directory is on the import path (pytest puts a rootdir conftest's directory there), so every layer imports the
 shared support modules beside this file: waiting, sample_workflows, event_history, fake_clock, flowmon_process,
-webhook_receiver, signed_hooks, chromium, postgres_support, store_samples, started, schema_template."""
+webhook_receiver, signed_hooks, chromium, postgres_support, store_samples, started, schema_template, preloaded."""
 
 from __future__ import annotations
 

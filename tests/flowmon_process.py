@@ -1,8 +1,9 @@
 """flowmon as a real process (``python app.py``, or ``python -m flowmon <command>``), driven over HTTP only.
 
 Used by the integration tests (the ``launch`` fixtures), the e2e server fixture and the UI benchmark. Like the e2e
-fixtures, this module does not import ``flowmon``: the app under test is a subprocess started exactly as a user
-starts it. Importable from every test directory (tests/ is on the path through tests/conftest.py).
+fixtures, this module does not import ``flowmon``: the app under test is a process of its own running ``app.py`` as
+``__main__``, started as a user starts it or, in the tests, as a copy of a process that has done its imports already
+(:mod:`preloaded`). Importable from every test directory (tests/ is on the path through tests/conftest.py).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import httpx
 import pytest
 import stalls
 from ports import free_port
+from preloaded import Copy, Preloader
 from quiet_examples import quiet_examples
 from waiting import wait_until
 
@@ -36,7 +38,7 @@ def ok(response: httpx.Response, *codes: int) -> Any:
     return response.json() if response.content else None
 
 
-def healthy(process: subprocess.Popen[bytes], url: str, logs: Callable[[], str]) -> bool:
+def healthy(process: subprocess.Popen[bytes] | Copy, url: str, logs: Callable[[], str]) -> bool:
     """Whether the flowmon at ``url`` answers /api/health; fails the test if its process has exited."""
     code = process.poll()
     if code is not None:
@@ -47,7 +49,7 @@ def healthy(process: subprocess.Popen[bytes], url: str, logs: Callable[[], str])
         return False
 
 
-def stop_process(process: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
+def stop_process(process: subprocess.Popen[bytes] | Copy, timeout: float = 10.0) -> None:
     """Terminate ``process`` (kill it if it does not exit within ``timeout``) and reap it."""
     stalls.release(process)
     if process.poll() is not None:
@@ -95,18 +97,33 @@ def child_env(data_dir: Path, port: int, **overrides: str | None) -> dict[str, s
 
 
 def spawn(
-    log_dir: Path, data_dir: Path, name: str = 'run', *, prefix: Sequence[str] = (), **overrides: str | None
+    log_dir: Path,
+    data_dir: Path,
+    name: str = 'run',
+    *,
+    prefix: Sequence[str] = (),
+    fresh: bool = False,
+    **overrides: str | None,
 ) -> FlowmonProcess:
     """Start ``python app.py`` on ``data_dir`` and a free port (``overrides``: settings, see :func:`child_env`;
     ``prefix``: a command to run it under, e.g. ``taskset``); its output goes to ``log_dir/<name>.out`` and ``.err``.
-    Not waited for: see :meth:`FlowmonProcess.wait_started`."""
+    Not waited for: see :meth:`FlowmonProcess.wait_started`.
+
+    In the tests the process is a copy of a process that has imported flowmon already (:mod:`preloaded`), unless
+    ``fresh`` (a test of what the start imports), a ``prefix`` is given, the overrides set a variable read once at
+    the interpreter's start or at import (``PYTHONHASHSEED``, ``TZ``, ...: see :meth:`Preloader.can_copy`; not
+    ``PYTHONPATH``, which a copy applies), or ``TESTS_PRELOADED=0`` is set."""
     port = free_port()
     stdout_path, stderr_path = log_dir / f'{name}.out', log_dir / f'{name}.err'
+    env = child_env(data_dir, port, **overrides)
+    if not fresh and not prefix and os.environ.get('TESTS_PRELOADED', '1') != '0' and Preloader.can_copy(env):
+        copy = Preloader.start(['app.py'], env, stdout_path, stderr_path)
+        return FlowmonProcess(copy, port, data_dir, stdout_path, stderr_path)
     with stdout_path.open('wb') as out, stderr_path.open('wb') as err:
         process = subprocess.Popen(
             [*prefix, sys.executable, 'app.py'],
             cwd=REPO_ROOT,
-            env=child_env(data_dir, port, **overrides),
+            env=env,
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=err,
@@ -118,7 +135,7 @@ def spawn(
 class FlowmonProcess:
     """One run of ``python app.py``; stdout and stderr go to files under ``log_dir``."""
 
-    process: subprocess.Popen[bytes]
+    process: subprocess.Popen[bytes] | Copy
     port: int
     data_dir: Path
     stdout_path: Path

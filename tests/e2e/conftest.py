@@ -1,8 +1,9 @@
 """End-to-end fixtures: a real flowmon server process driven by Debian Chromium through sync Playwright.
 
 Run these in their own pytest process (``pytest -m e2e tests/e2e``): sync Playwright cannot share a
-process with the asyncio-based tests. The app under test runs as a subprocess, exactly as a user starts it
-(tests/flowmon_process.py).
+process with the asyncio-based tests. The app under test runs as a process of its own, ``app.py`` run as
+``__main__`` as a user starts it, here a copy of a process that has done its imports already (tests/flowmon_process.py,
+tests/preloaded.py).
 """
 
 from __future__ import annotations

@@ -21,8 +21,9 @@ from flowmon.bootstrap import System
 def _launcher(directory: Path) -> tuple[Callable[..., FlowmonProcess], list[FlowmonProcess]]:
     started: list[FlowmonProcess] = []
 
-    def start(data_dir: Path | None = None, **overrides: str | None) -> FlowmonProcess:
-        flowmon = spawn(directory, data_dir or directory / 'data', f'run{len(started) + 1}', **overrides)
+    def start(data_dir: Path | None = None, *, fresh: bool = False, **overrides: str | None) -> FlowmonProcess:
+        name = f'run{len(started) + 1}'
+        flowmon = spawn(directory, data_dir or directory / 'data', name, fresh=fresh, **overrides)
         started.append(flowmon)
         return flowmon
 

@@ -40,8 +40,10 @@ SLOW = {'id': 'slow', 'name': 'Slow', 'nodes': [{'id': 'wait', 'type': 'delay', 
 
 @pytest.fixture(scope='module')
 def flowmon(launch_shared: Launch) -> FlowmonProcess:
-    """The process of the delete and status tests: a week's retention, pruned at start-up and every 10 minutes."""
-    process = launch_shared(FLOWMON_RETENTION_DAYS='7', FLOWMON_RETENTION_INTERVAL='600')
+    """The process of the delete, status and imports tests: a week's retention, pruned at start-up and every 10
+    minutes; a fresh ``python app.py`` (not a copy of a preloaded process: see ``tests/preloaded.py``), whose own
+    imports the last test reads."""
+    process = launch_shared(fresh=True, FLOWMON_RETENTION_DAYS='7', FLOWMON_RETENTION_INTERVAL='600')
     process.wait_started()
     return process
 
