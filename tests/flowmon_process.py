@@ -22,7 +22,7 @@ import httpx
 import pytest
 import stalls
 from ports import free_port
-from preloaded import Copy, Preloader
+from preloaded import STARTING_ENVIRONMENT, Copy, Preloader
 from quiet_examples import quiet_examples
 from waiting import wait_until
 
@@ -79,11 +79,12 @@ def flowmon_command(
 
 
 def child_env(data_dir: Path, port: int, **overrides: str | None) -> dict[str, str]:
-    """The parent's environment without pytest's or any FLOWMON_* variables, plus the test's settings.
+    """The environment the test process started with (not as a test or a library changed it since: see
+    :data:`preloaded.STARTING_ENVIRONMENT`) without pytest's or any FLOWMON_* variables, plus the test's settings.
 
     An override of ``None`` leaves that variable unset.
     """
-    env = {k: v for k, v in os.environ.items() if k != 'PYTEST_CURRENT_TEST' and not k.startswith('FLOWMON_')}
+    env = {k: v for k, v in STARTING_ENVIRONMENT.items() if k != 'PYTEST_CURRENT_TEST' and not k.startswith('FLOWMON_')}
     values: dict[str, str | None] = {
         'FLOWMON_HOST': '127.0.0.1',
         'FLOWMON_PORT': str(port),

@@ -37,6 +37,10 @@ from pathlib import Path
 from typing import IO, Any
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+# the environment this test process started with (imported before any test runs): a test or a library that changes
+# os.environ later (Dask's multiprocessing scheduler sets PYTHONHASHSEED, for one) changes neither the preloading
+# process nor the processes the tests start (tests/flowmon_process.py: child_env)
+STARTING_ENVIRONMENT = dict(os.environ)
 POLL_SECONDS = 0.02
 PRELOAD_TIMEOUT_S = 120.0  # the imports, on a loaded machine; then a fork, which is quick
 # what the interpreter or an import reads from the environment once, besides the PYTHON* variables (PYTHONPATH is
@@ -95,7 +99,6 @@ class Preloader:
     """This pytest worker's preloading process, started on the first :meth:`start`."""
 
     _process: subprocess.Popen[bytes] | None = None
-    _env: dict[str, str] | None = None
     _errors: Path | None = None
     _lock = threading.Lock()
 
@@ -133,8 +136,9 @@ class Preloader:
     @classmethod
     def can_copy(cls, env: dict[str, str]) -> bool:
         """Whether a start with ``env`` can be a copy: what is read once (:data:`READ_ONCE`, the ``PYTHON*``
-        variables but ``PYTHONPATH``, ...) must be as the preloading process had it (or will have it)."""
-        return _read_once(env) == _read_once(cls._env if cls._env is not None else _preloader_env())
+        variables but ``PYTHONPATH``, ...) must be as the preloading process has it (from the environment this test
+        process started with)."""
+        return _read_once(env) == _read_once(_preloader_env())
 
     @classmethod
     def errors(cls) -> str:
@@ -146,13 +150,12 @@ class Preloader:
     @classmethod
     def _running(cls) -> subprocess.Popen[bytes]:
         if cls._process is None or cls._process.poll() is not None:
-            cls._env = _preloader_env()
             handle, name = tempfile.mkstemp(prefix='flowmon-preloader-', suffix='.err')
             cls._errors = Path(name)
             cls._process = subprocess.Popen(
                 [sys.executable, __file__],
                 cwd=REPO_ROOT,
-                env=cls._env,
+                env=_preloader_env(),
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=handle,
@@ -162,7 +165,7 @@ class Preloader:
 
 
 def _preloader_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k != 'PYTEST_CURRENT_TEST' and not k.startswith('FLOWMON_')}
+    env = {k: v for k, v in STARTING_ENVIRONMENT.items() if k != 'PYTEST_CURRENT_TEST' and not k.startswith('FLOWMON_')}
     return {**env, 'PYTHONUNBUFFERED': '1'}  # as every start the tests make
 
 

@@ -11,7 +11,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from flowmon_process import spawn, stop_process
+from flowmon_process import child_env, spawn, stop_process
 from preloaded import REPO_ROOT, Copy, Preloader
 from waiting import wait_until
 
@@ -90,8 +90,9 @@ def test_a_copy_stopped_by_a_signal_reports_it_as_popen_does(tmp_path: Path) -> 
 
 
 def test_spawn_makes_a_copy_unless_asked_for_a_fresh_process_or_the_interpreter_is_set_otherwise(
-    tmp_path: Path,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv('PYTHONHASHSEED', '6640')  # as Dask's multiprocessing scheduler leaves it: no effect on starts
     made = {
         'default': spawn(tmp_path, tmp_path / 'data', 'default'),
         'fresh': spawn(tmp_path, tmp_path / 'data', 'fresh', fresh=True),
@@ -106,8 +107,8 @@ def test_spawn_makes_a_copy_unless_asked_for_a_fresh_process_or_the_interpreter_
     }
 
 
-def test_a_start_that_sets_the_interpreters_own_variables_otherwise_is_not_a_copy() -> None:
-    base = {k: v for k, v in os.environ.items() if k != 'PYTEST_CURRENT_TEST'} | {'PYTHONUNBUFFERED': '1'}
+def test_a_start_that_sets_the_interpreters_own_variables_otherwise_is_not_a_copy(tmp_path: Path) -> None:
+    base = child_env(tmp_path, 8080)  # as a start has it
     assert Preloader.can_copy(base)
     assert Preloader.can_copy({**base, 'PYTHONPATH': '/elsewhere', 'FLOWMON_PORT': '1'})
     assert not Preloader.can_copy({**base, 'PYTHONHASHSEED': '7'})
