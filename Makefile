@@ -15,11 +15,14 @@ STAMP := $(VENV)/.installed
 SRC := flowmon tests bench examples app.py
 # The example node-type plugin, installed beside flowmon (tests and benchmarks use its node types and functions).
 DEMO_NODES := examples/flowmon-demo-nodes
-# JavaScript tools (ESLint, Prettier) from the npm registry, pinned by package-lock.json.
+# JavaScript tools (ESLint, Prettier, Tailwind's compiler) from the npm registry, pinned by package-lock.json.
 NODE_BIN := node_modules/.bin
 NODE_STAMP := node_modules/.installed
+# Tailwind's classes, compiled ahead of time into a sheet every page gets (flowmon/web/tailwind/__init__.py says why).
+TAILWIND := flowmon/web/tailwind
 
-.PHONY: install chromium postgresql run lint lint-then-fuzz test test-unit test-js test-e2e test-stalls fuzz bench format clean
+.PHONY: install chromium postgresql run lint lint-then-fuzz test test-unit test-js test-e2e test-stalls fuzz bench format tailwind \
+	clean
 
 install: $(STAMP)
 
@@ -75,6 +78,13 @@ lint: install $(NODE_STAMP)
 	$(BIN)/lint-imports
 	$(NODE_BIN)/eslint --max-warnings 0 .
 	$(NODE_BIN)/prettier --check .
+	@$(NODE_BIN)/tailwindcss -i $(TAILWIND)/source.css -o $(TAILWIND)/.check.css 2>/dev/null; \
+	if cmp -s $(TAILWIND)/.check.css $(TAILWIND)/tailwind.css; then rm -f $(TAILWIND)/.check.css; \
+	else rm -f $(TAILWIND)/.check.css; echo "$(TAILWIND)/tailwind.css is not what its source compiles to: make tailwind"; exit 1; fi
+
+# Compile the Tailwind sheet again: after adding or removing a Tailwind class in flowmon's code.
+tailwind: $(NODE_STAMP)
+	$(NODE_BIN)/tailwindcss -i $(TAILWIND)/source.css -o $(TAILWIND)/tailwind.css
 
 # Two separate pytest runs: sync Playwright and asyncio tests do not mix in one process. The browser tests run in
 # three pytest workers (each with its own flowmon server and Chromium): they mostly wait on the browser.
@@ -127,6 +137,7 @@ bench: install
 	$(BIN)/python -m bench
 
 format: install $(NODE_STAMP)
+	$(NODE_BIN)/tailwindcss -i $(TAILWIND)/source.css -o $(TAILWIND)/tailwind.css
 	$(BIN)/ruff format $(SRC)
 	$(BIN)/ruff check --fix $(SRC)
 	$(NODE_BIN)/prettier --write .

@@ -107,6 +107,7 @@ def main() -> None:
         host=settings.host,
         port=settings.port,
         title='flowmon',
+        tailwind=False,  # no compiler in the browser: flowmon.web.tailwind's sheet instead
         storage_secret=storage_secret,
         reload=False,
         show=False,

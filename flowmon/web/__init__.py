@@ -36,6 +36,7 @@ from .pages import (
 from .routing import GuardedSubPages, with_error_panel
 from .socket_text import keep_lone_surrogates
 from .style import CSS, layered
+from .tailwind import tailwind_css
 from .teardown import release_on_delete
 from .theme import PRIMARY
 from .unconnected_pages import UnconnectedPages
@@ -73,6 +74,7 @@ def install_web() -> None:
     """Web-wide set-up, before ``ui.run``: the primary colour and the shared CSS. The sign-in middleware
     (:class:`~flowmon.web.sign_in.SignInMiddleware`) is placed in the stack by :mod:`flowmon.perimeter`."""
     nicegui_app.colors(primary=PRIMARY)
+    ui.add_css(tailwind_css(), shared=True)  # ui.run(tailwind=False): Tailwind's classes compiled ahead of time
     ui.add_css(app_css(), shared=True)
     nicegui_app.on_delete(release_on_delete)  # a closed page's objects are freed at once, not by a full collection
     keep_lone_surrogates()  # a field's value holding one reaches its handler, which refuses it by name

@@ -37,8 +37,29 @@ WIDE = """(width) => {
   .map(e=>`${e.tagName.toLowerCase()}.${[...e.classList].join('.')} ${Math.round(e.getBoundingClientRect().right)}`);
 }"""
 
+# The classes of the page's elements that no rule of its style sheets names (sorted), leaving out the classes that
+# only mark elements for scripts and tests (flowmon's own fm-*, the element names of NiceGUI, Quasar and CodeMirror,
+# whose generated classes start with "\u037c", the icons' notranslate): a Tailwind class of flowmon's code missing from
+# the compiled sheet (flowmon/web/tailwind) is one of them. The body's own classes (Quasar's mode and device) are not
+# looked at.
+UNSTYLED = """() => {
+ const named = new Set();
+ const walk = (rules) => { for (const rule of rules) {
+  for (const m of (rule.selectorText || '').matchAll(/\\.((?:\\\\.|[\\w-])+)/g))
+   named.add(m[1].replace(/\\\\(.)/g, '$1'));
+  if (rule.cssRules) walk(rule.cssRules);
+  if (rule.styleSheet) walk(rule.styleSheet.cssRules);  // an @import's
+ } };
+ for (const sheet of [...document.styleSheets, ...document.adoptedStyleSheets]) walk(sheet.cssRules);
+ const used = new Set();
+ for (const e of document.querySelectorAll('body [class]')) for (const c of e.classList) used.add(c);
+ const marker = /^(fm-|nicegui-|q-|cm-|\u037c|material-icons|notranslate$)/;
+ return [...used].filter(c => !named.has(c) && !marker.test(c)).sort();
+}"""
+
 __all__ = [
     'TERMINAL',
+    'UNSTYLED',
     'WIDE',
     'Receiver',
     'Reply',

@@ -1,7 +1,8 @@
 """Every page at 390 x 844 (a phone) in a real Chromium: nothing makes the page wider than the screen (tables scroll
 inside their card, the canvas fits itself into view), and the header's navigation collapses into a menu that still
 navigates; an endpoint with a 120-character URL keeps the webhooks and delivery pages within the screen, its URL
-clear of its figures (and within its column on a desktop). Screenshots of every page go to
+clear of its figures (and within its column on a desktop). On every page each class an element has is styled: named by
+a rule of the page's style sheets (Tailwind's, compiled ahead of time, among them). Screenshots of every page go to
 test-output/screenshots/narrow-*.png."""
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
-from helpers import WIDE, dialog_reads_whole, sign_in, start, steady, wait_connected, wait_ended, wait_loaded
+from helpers import UNSTYLED, WIDE, dialog_reads_whole, sign_in, start, steady, wait_connected, wait_ended, wait_loaded
 from playwright.sync_api import Browser, Page, expect
 
 from flowmon.web.theme import STATUS_COLORS
@@ -80,7 +81,7 @@ def test_every_page_fits_390_px(phone: Page, server: Any, call_api: Api, shots: 
     pages = _pages(server, call_api)
     sign_in(phone, server)
     expect(phone.get_by_test_id('nav-menu')).to_be_visible()
-    too_wide = {}
+    too_wide, unstyled = {}, {}
     for name, path in pages.items():
         phone.goto(path)
         wait_connected(phone)
@@ -92,13 +93,17 @@ def test_every_page_fits_390_px(phone: Page, server: Any, call_api: Api, shots: 
             too_wide[name] = (width, phone.evaluate(WIDE, WIDTH))
         if name in ('execution', 'execution-failed'):
             _id_beside_its_copy_button(phone, name)
+        if classes := phone.evaluate(UNSTYLED):
+            unstyled[name] = classes
     assert not too_wide, '\n'.join(f'{name}: {width} px, {wide}' for name, (width, wide) in too_wide.items())
+    assert not unstyled, f'classes no style sheet names (a Tailwind class missing from `make tailwind`?): {unstyled}'
 
     phone.goto('/login')  # the sign-in page, signed out
     phone.context.clear_cookies()
     phone.goto('/login')
     expect(phone.get_by_role('button', name=re.compile('Sign in', re.IGNORECASE))).to_be_visible()
     assert phone.evaluate('document.scrollingElement.scrollWidth') <= WIDTH + 1
+    assert phone.evaluate(UNSTYLED) == []
     phone.screenshot(path=str(shots / 'narrow-login.png'), full_page=True)
 
 

@@ -182,6 +182,16 @@ def test_the_login_page_carries_only_a_safe_target(client: httpx.Client) -> None
     assert 'evil.example' not in page.text
 
 
+def test_a_page_carries_the_compiled_tailwind_sheet_not_the_compiler(client: httpx.Client) -> None:
+    """Tailwind's classes come compiled ahead of time (flowmon.web.tailwind), in the page's own style, under the
+    CSP's style-src 'self' 'unsafe-inline': no compiler script is loaded into the browser."""
+    page = client.get('/login')
+    assert page.status_code == 200
+    assert 'tailwindcss.min.js' not in page.text and 'text/tailwindcss' not in page.text  # no compiler, nor its input
+    assert '@layer theme, base, components, utilities' in page.text  # the compiled sheet, in NiceGUI's layers
+    assert '.w-full {' in page.text and 'body.body--dark' in page.text  # a class flowmon uses, the dark variant
+
+
 # --- finding 5: Host allow-list, socket.io origins ------------------------------------------------------------
 
 
