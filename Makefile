@@ -78,9 +78,10 @@ lint: install $(NODE_STAMP)
 	$(BIN)/lint-imports
 	$(NODE_BIN)/eslint --max-warnings 0 .
 	$(NODE_BIN)/prettier --check .
-	@$(NODE_BIN)/tailwindcss -i $(TAILWIND)/source.css -o $(TAILWIND)/.check.css 2>/dev/null; \
-	if cmp -s $(TAILWIND)/.check.css $(TAILWIND)/tailwind.css; then rm -f $(TAILWIND)/.check.css; \
-	else rm -f $(TAILWIND)/.check.css; echo "$(TAILWIND)/tailwind.css is not what its source compiles to: make tailwind"; exit 1; fi
+	@compiled=$$(mktemp); trap 'rm -f "$$compiled"' EXIT; \
+	$(NODE_BIN)/tailwindcss -i $(TAILWIND)/source.css -o "$$compiled" 2>&1 | grep -v -e '^≈ tailwindcss' -e '^Done in' -e '^$$' || true; \
+	cmp -s "$$compiled" $(TAILWIND)/tailwind.css || \
+		{ echo "$(TAILWIND)/tailwind.css is not what its source compiles to now: make tailwind"; exit 1; }
 
 # Compile the Tailwind sheet again: after adding or removing a Tailwind class in flowmon's code.
 tailwind: $(NODE_STAMP)

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from nicegui import ui
 
 from flowmon.engine import Event, EventType, fold
+from flowmon.web.tailwind import tailwind_css
 from flowmon.web.widgets.dag_edges import CSS
 from flowmon.web.widgets.dag_view import DagView
 from flowmon.web.widgets.dag_viewport import CSS as VIEWPORT_CSS
@@ -43,5 +44,14 @@ def root() -> None:
 
 
 if __name__ in {'__main__', '__mp_main__'}:
+    ui.add_css(tailwind_css(), shared=True)  # as flowmon's pages get Tailwind's classes (no compiler in the browser)
     ui.add_css(CSS + VIEWPORT_CSS, shared=True)
-    ui.run(root, host='127.0.0.1', port=int(os.environ['CANVAS_PORT']), show=False, reload=False, title='canvas')
+    ui.run(
+        root,
+        host='127.0.0.1',
+        port=int(os.environ['CANVAS_PORT']),
+        show=False,
+        reload=False,
+        title='canvas',
+        tailwind=False,
+    )

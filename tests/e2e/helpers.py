@@ -37,11 +37,11 @@ WIDE = """(width) => {
   .map(e=>`${e.tagName.toLowerCase()}.${[...e.classList].join('.')} ${Math.round(e.getBoundingClientRect().right)}`);
 }"""
 
-# The classes of the page's elements that no rule of its style sheets names (sorted), leaving out the classes that
-# only mark elements for scripts and tests (flowmon's own fm-*, the element names of NiceGUI, Quasar and CodeMirror,
-# whose generated classes start with "\u037c", the icons' notranslate): a Tailwind class of flowmon's code missing from
-# the compiled sheet (flowmon/web/tailwind) is one of them. The body's own classes (Quasar's mode and device) are not
-# looked at.
+# The classes of the page's elements (as they are now) that no rule of its style sheets names (sorted), leaving out
+# the classes that only mark elements for scripts and tests (flowmon's own fm-*, the element names of NiceGUI, Quasar
+# and CodeMirror, whose generated classes start with "\u037c", the icons' notranslate) and the body's own (Quasar's
+# mode and device): a Tailwind class missing from the compiled sheet (flowmon/web/tailwind) is one of them, unless
+# Quasar's or flowmon's own sheet names a class of that name too.
 UNSTYLED = """() => {
  const named = new Set();
  const walk = (rules) => { for (const rule of rules) {

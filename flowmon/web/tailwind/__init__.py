@@ -3,9 +3,10 @@
 NiceGUI's pages would load Tailwind's compiler into the browser, which reads the classes of every element the page
 adds or changes and compiles their CSS as they come, so a page is styled a moment after its first paint. With
 ``ui.run(tailwind=False)`` it is left out, and every page gets ``tailwind.css`` instead: the CSS of every Tailwind
-class written in flowmon's code (``source.css`` says how they are found), what the runtime compiler would make for
-them (the same Tailwind version, NiceGUI's dark variant, the same cascade layers). Measured in the browser tests:
-about 3% less CPU in all. ``make tailwind`` compiles it again; ``make lint`` fails when it is not up to date.
+class written in flowmon/web and of those Quasar and NiceGUI put on their own elements (``source.css`` says how they
+are found), what the runtime compiler would make for them (the same Tailwind release, NiceGUI's dark variant, the
+same cascade layers). Measured in the browser tests: about 3% less CPU in all. ``make tailwind`` compiles it again;
+``make lint`` fails when it is not up to date.
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ export default {
     this.chart = null;
   },
   methods: {
-    // Build the chart from `options` once the box has its size (Tailwind's classes apply a tick after mounting);
+    // Build the chart from `options` once the box has its size (a tick after mounting, the page laid out);
     // null when the component was removed meanwhile.
     async startChart(options, renderer) {
       await new Promise((resolve) => setTimeout(resolve, 0));
