@@ -79,7 +79,9 @@ lint: install $(NODE_STAMP)
 	$(NODE_BIN)/eslint --max-warnings 0 .
 	$(NODE_BIN)/prettier --check .
 	@compiled=$$(mktemp); trap 'rm -f "$$compiled"' EXIT; \
-	$(NODE_BIN)/tailwindcss -i $(TAILWIND)/source.css -o "$$compiled" 2>&1 | grep -v -e '^≈ tailwindcss' -e '^Done in' -e '^$$' || true; \
+	NO_COLOR=1 $(NODE_BIN)/tailwindcss -i $(TAILWIND)/source.css -o "$$compiled" 2>"$$compiled.log" || \
+		{ cat "$$compiled.log"; rm -f "$$compiled.log"; echo "$(TAILWIND)/source.css did not compile"; exit 1; }; \
+	rm -f "$$compiled.log"; \
 	cmp -s "$$compiled" $(TAILWIND)/tailwind.css || \
 		{ echo "$(TAILWIND)/tailwind.css is not what its source compiles to now: make tailwind"; exit 1; }
 
