@@ -139,8 +139,7 @@ lint-then-fuzz: install
 bench: install
 	$(BIN)/python -m bench
 
-format: install $(NODE_STAMP)
-	$(NODE_BIN)/tailwindcss -i $(TAILWIND)/source.css -o $(TAILWIND)/tailwind.css
+format: install $(NODE_STAMP) tailwind
 	$(BIN)/ruff format $(SRC)
 	$(BIN)/ruff check --fix $(SRC)
 	$(NODE_BIN)/prettier --write .
