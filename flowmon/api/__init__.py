@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse
 
 from flowmon.application import Application
 
-from .auth import bearer_guard
+from .auth import require_token
 from .debug import install_debug_routes
 from .dependencies import STATE_KEY, App, known_ids, trigger_address
 from .error_docs import document_errors
@@ -59,7 +59,7 @@ def install_api(
     _describe_bodies_when_asked(app)
     single = Depends(one_value_each)  # on every route, after the others: a query parameter given twice is refused
     ready = [Depends(started)]
-    guard = [*ready, Depends(bearer_guard(application.token)), Depends(known_ids), single]
+    guard = [*ready, Depends(require_token), Depends(known_ids), single]
     _include(app, health, dependencies=[single])
     for router in (workflow_router, execution_router, exchange_router, webhook_router, automation_router):
         _include(app, router, dependencies=guard)

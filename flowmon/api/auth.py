@@ -7,7 +7,6 @@ are mounted without that middleware.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
@@ -15,6 +14,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from flowmon.perimeter.bearer_first import UNAUTHORIZED, bearer_token
 from flowmon.perimeter.token_gate import token_matches
+
+from .dependencies import App
 
 # Declares the scheme in /openapi.json (``components.securitySchemes`` and each guarded operation's ``security``), so
 # /docs has an Authorize button that sends the token and generated clients know to; the guard below does the checking.
@@ -25,15 +26,13 @@ BEARER = HTTPBearer(
 )
 
 
-def bearer_guard(expected: str) -> Callable[..., Awaitable[None]]:
-    """A FastAPI dependency that refuses requests without ``Authorization: Bearer <token>``."""
-
-    async def require_token(
-        request: Request, _: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)] = None
-    ) -> None:
-        if not token_matches(bearer_token(request.scope), expected):
-            raise HTTPException(
-                status_code=status.HTTP_401_UNAUTHORIZED, detail=UNAUTHORIZED, headers={'WWW-Authenticate': 'Bearer'}
-            )
-
-    return require_token
+async def require_token(
+    request: Request, application: App, _: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)] = None
+) -> None:
+    """A FastAPI dependency that refuses requests without ``Authorization: Bearer <token>`` (the token of the
+    application installed on the app). One function, not one made per application: what FastAPI works out about a
+    route's dependencies then holds for every app the process builds (the UI tests build one per test)."""
+    if not token_matches(bearer_token(request.scope), application.token):
+        raise HTTPException(
+            status_code=status.HTTP_401_UNAUTHORIZED, detail=UNAUTHORIZED, headers={'WWW-Authenticate': 'Bearer'}
+        )

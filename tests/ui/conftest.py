@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
+import fastapi.routing
 import pytest
 from nicegui import app
 from nicegui.storage import Storage
@@ -28,6 +29,50 @@ from uisim import BROKEN, EDITOR_LENGTH, MAIN_FILE, QUICK, SLOW, TOKEN, be_patie
 
 from flowmon.engine.core.state import ExecutionState
 from flowmon.engine.runtime.projector import Projector
+
+
+def _route_states_kept_across_tests() -> None:
+    """Each test runs ``app.py`` again on NiceGUI's one app, which includes flowmon's API routers again; FastAPI then
+    works out every route's parameters and dependencies again (signatures, pydantic fields) on the first request that
+    passes them: about a quarter of the CPU of a short UI test. What it works out for one route of one router,
+    included with the same dependencies into the same app, is the same in every test: built once per process, as in
+    flowmon's own process. Keyed by the objects themselves (kept alive here, so no id is reused): a router included
+    with a dependency made anew per test would miss every time (and be bounded), never be served another's."""
+    included = getattr(fastapi.routing, '_IncludedRouter', None)
+    build = getattr(included, '_build_effective_context', None)
+    if build is None:  # another FastAPI: each test works them out, as before
+        return
+    built: dict[tuple[Any, ...], tuple[Any, tuple[Any, ...]]] = {}  # key: (what was built, what the key names)
+
+    def named(branch: Any, route: Any) -> tuple[Any, ...] | None:
+        context = branch.include_context
+        try:
+            depends = [d.dependency for d in context.dependencies]
+            objects = (route, branch.original_router, context.included_router, context.dependency_overrides_provider,
+                       *depends)  # fmt: skip
+            values = (context.prefix, repr(context.tags), [(d.use_cache, d.scope) for d in context.dependencies],
+                      context.deprecated, context.include_in_schema, context.max_body_size, repr(context.responses),
+                      repr(context.callbacks))  # fmt: skip
+        except AttributeError:
+            return None
+        return objects, repr(values)
+
+    def kept(branch: Any, route: Any) -> Any:
+        found = named(branch, route)
+        if found is None:
+            return build(branch, route)
+        objects, values = found
+        key = (*map(id, objects), values)
+        if key not in built:
+            if len(built) > 1000:
+                built.clear()
+            built[key] = (build(branch, route), objects)
+        return built[key][0]
+
+    included._build_effective_context = kept
+
+
+_route_states_kept_across_tests()
 
 
 @pytest.fixture(scope='session', autouse=True)
