@@ -30,8 +30,8 @@ async def require_token(
     request: Request, application: App, _: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)] = None
 ) -> None:
     """A FastAPI dependency that refuses requests without ``Authorization: Bearer <token>`` (the token of the
-    application installed on the app). One function, not one made per application: what FastAPI works out about a
-    route's dependencies then holds for every app the process builds (the UI tests build one per test)."""
+    application installed on the app). One function, not one made per application: installing the API again (the
+    UI tests do, on NiceGUI's one app, for every test) gives FastAPI the same dependencies to work out."""
     if not token_matches(bearer_token(request.scope), application.token):
         raise HTTPException(
             status_code=status.HTTP_401_UNAUTHORIZED, detail=UNAUTHORIZED, headers={'WWW-Authenticate': 'Bearer'}

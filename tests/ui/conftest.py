@@ -20,6 +20,7 @@ from typing import Any
 
 import fastapi.routing
 import pytest
+from fastapi.datastructures import DefaultPlaceholder
 from nicegui import app
 from nicegui.storage import Storage
 from nicegui.testing.user import User
@@ -33,38 +34,54 @@ from flowmon.engine.runtime.projector import Projector
 
 def _route_states_kept_across_tests() -> None:
     """Each test runs ``app.py`` again on NiceGUI's one app, which includes flowmon's API routers again; FastAPI then
-    works out every route's parameters and dependencies again (signatures, pydantic fields) on the first request that
-    passes them: about a quarter of the CPU of a short UI test. What it works out for one route of one router,
-    included with the same dependencies into the same app, is the same in every test: built once per process, as in
-    flowmon's own process. Keyed by the objects themselves (kept alive here, so no id is reused): a router included
-    with a dependency made anew per test would miss every time (and be bounded), never be served another's."""
+    works out every route's parameters and dependencies again (signatures, pydantic fields, the request handler) on
+    the first request that passes them: about a quarter of the CPU of a short UI test. For one route of one router,
+    included into NiceGUI's app with the same dependencies and options, that work comes out the same in every test:
+    it is done once per process, as in flowmon's own. Only includes into NiceGUI's app are kept (the in-process API
+    tests build an app of their own per test), and only plain ones: a dependency with OAuth scopes or a concurrency
+    limit, or an include with responses or callbacks of its own, is built per include as before. The key holds the
+    ids of the objects compared, and the entry keeps those objects alive (no id is reused while it is kept)."""
     included = getattr(fastapi.routing, '_IncludedRouter', None)
     build = getattr(included, '_build_effective_context', None)
     if build is None:  # another FastAPI: each test works them out, as before
         return
-    built: dict[tuple[Any, ...], tuple[Any, tuple[Any, ...]]] = {}  # key: (what was built, what the key names)
+    built: dict[tuple[Any, ...], tuple[Any, tuple[Any, ...]]] = {}  # key -> (what was built, the objects keyed)
 
-    def named(branch: Any, route: Any) -> tuple[Any, ...] | None:
-        context = branch.include_context
+    def unwrapped(value: Any) -> Any:
+        return value.value if isinstance(value, DefaultPlaceholder) else value
+
+    def compared(branch: Any, route: Any) -> tuple[tuple[Any, ...], tuple[Any, ...]] | None:
+        """The objects (compared by identity) and the values that decide what is built; None: not kept."""
         try:
-            depends = [d.dependency for d in context.dependencies]
-            objects = (route, branch.original_router, context.included_router, context.dependency_overrides_provider,
-                       *depends)  # fmt: skip
-            values = (context.prefix, repr(context.tags), [(d.use_cache, d.scope) for d in context.dependencies],
-                      context.deprecated, context.include_in_schema, context.max_body_size, repr(context.responses),
-                      repr(context.callbacks))  # fmt: skip
+            context = branch.include_context
+            if context.dependency_overrides_provider is not app or context.responses or context.callbacks:
+                return None
+            depends = context.dependencies
+            if any(getattr(d, 'scopes', None) or getattr(d, 'max_concurrency', None) is not None for d in depends):
+                return None
+            objects = (
+                route,
+                branch.original_router,
+                context.included_router,
+                *(d.dependency for d in depends),
+                unwrapped(context.default_response_class),
+                unwrapped(context.generate_unique_id_function),
+            )
+            values = (context.prefix, repr(context.tags), [(type(d), d.use_cache, d.scope) for d in depends],
+                      context.deprecated, context.include_in_schema, context.max_body_size,
+                      unwrapped(context.strict_content_type))  # fmt: skip
         except AttributeError:
             return None
-        return objects, repr(values)
+        return objects, (repr(values),)
 
     def kept(branch: Any, route: Any) -> Any:
-        found = named(branch, route)
+        found = compared(branch, route)
         if found is None:
             return build(branch, route)
         objects, values = found
-        key = (*map(id, objects), values)
+        key = (*map(id, objects), *values)
         if key not in built:
-            if len(built) > 1000:
+            if len(built) > 1000:  # (flowmon's routes are about 50; only new ones a test includes could add more)
                 built.clear()
             built[key] = (build(branch, route), objects)
         return built[key][0]

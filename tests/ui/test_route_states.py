@@ -1,8 +1,8 @@
 """Every UI test builds NiceGUI's app again (``app.py``); what FastAPI works out about each of flowmon's API routes is
-kept from the first build and served to the next (tests/ui/conftest.py), as long as the router is included with the
-same dependencies. Here: a new include of a router with the same dependencies (new ``Depends`` of the same functions,
-as each build makes) gets what was built before; one with another dependency gets its own; and the API under it
-checks the token of the application installed now."""
+kept from the first build and served to the next (tests/ui/conftest.py), as long as the router is included into
+NiceGUI's app with the same dependencies and options. Here: a new include of a router with new ``Depends`` of the
+same functions (what each build makes) gets what was built before; an include with another dependency, another
+response class, a dependency with OAuth scopes or into another app gets its own."""
 
 from __future__ import annotations
 
@@ -10,10 +10,11 @@ import dataclasses
 from typing import Any
 
 import fastapi.routing
-from fastapi import Depends
+from fastapi import Depends, FastAPI, Security
+from fastapi.responses import PlainTextResponse
 from nicegui import app
 from nicegui.testing.user import User
-from uisim import TOKEN, api
+from uisim import api
 
 
 def guarded_branch() -> Any:
@@ -25,32 +26,39 @@ def guarded_branch() -> Any:
     raise AssertionError('the workflow routes are not included in the app')
 
 
-def included_again(branch: Any, dependencies: list[Any]) -> Any:
-    context = dataclasses.replace(branch.include_context, dependencies=dependencies)
-    return fastapi.routing._IncludedRouter(original_router=branch.original_router, include_context=context)
+def built_for(branch: Any, **changes: Any) -> list[Any]:
+    """What FastAPI gives a new include of ``branch``'s router with ``changes`` to its include context (compare the
+    ids while the lists are held: an id is unique among objects alive at once)."""
+    context = dataclasses.replace(branch.include_context, **changes)
+    again = fastapi.routing._IncludedRouter(original_router=branch.original_router, include_context=context)
+    return list(again.effective_candidates())
+
+
+def ids(candidates: list[Any]) -> set[int]:
+    return {id(candidate) for candidate in candidates}
 
 
 def never() -> None:
     raise AssertionError('not called')
 
 
-async def test_what_fastapi_works_out_per_route_is_kept_only_for_the_same_dependencies(user: User) -> None:
+async def test_what_fastapi_works_out_per_route_is_kept_only_for_the_same_include(user: User) -> None:
     assert (await api(user, 'GET', '/api/workflows')).status_code == 200  # the routes are prepared on the way
     branch = guarded_branch()
-    first = [id(candidate) for candidate in branch.effective_candidates()]
+    first = list(branch.effective_candidates())
     assert first, 'no routes'
-    dependencies = branch.include_context.dependencies
-    same = [Depends(d.dependency, use_cache=d.use_cache, scope=d.scope) for d in dependencies]
-    assert [id(candidate) for candidate in included_again(branch, same).effective_candidates()] == first
+    same = [Depends(d.dependency, use_cache=d.use_cache, scope=d.scope) for d in branch.include_context.dependencies]
+    assert [id(candidate) for candidate in built_for(branch, dependencies=same)] == [id(c) for c in first]
 
-    other = included_again(branch, [*same, Depends(never)]).effective_candidates()
-    assert not {id(candidate) for candidate in other} & set(first)
-    assert all(any(d.dependency is never for d in candidate.dependencies) for candidate in other)
-
-
-async def test_the_kept_guard_checks_the_token_of_the_application_installed_now(user: User) -> None:
-    assert (await api(user, 'GET', '/api/workflows')).status_code == 200
-    for wrong in ('Bearer nope', f'Bearer {TOKEN}x', None):
-        headers = {'Authorization': wrong} if wrong else {}
-        response = await user.http_client.get('/api/workflows', headers=headers)
-        assert response.status_code == 401, (wrong, response.text)
+    others = {
+        'another dependency': {'dependencies': [*same, Depends(never)]},
+        'OAuth scopes': {'dependencies': [*same, Security(never, scopes=['read'])]},
+        'another response class': {'dependencies': same, 'default_response_class': PlainTextResponse},
+        'another app': {'dependencies': same, 'dependency_overrides_provider': FastAPI()},
+    }
+    for what, changes in others.items():
+        built = built_for(branch, **changes)
+        assert len(built) == len(first), what
+        assert not ids(built) & ids(first), f'{what}: served what was built for the app'
+    scoped, again = built_for(branch, **others['OAuth scopes']), built_for(branch, **others['OAuth scopes'])
+    assert not ids(scoped) & ids(again), 'an include with OAuth scopes was kept'
