@@ -37,10 +37,10 @@ def _route_states_kept_across_tests() -> None:
     works out every route's parameters and dependencies again (signatures, pydantic fields, the request handler) on
     the first request that passes them: about a quarter of the CPU of a short UI test. For one route of one router,
     included into NiceGUI's app with the same dependencies and options, that work comes out the same in every test:
-    it is done once per process, as in flowmon's own. Only includes into NiceGUI's app are kept (the in-process API
-    tests build an app of their own per test), and only plain ones: a dependency with OAuth scopes or a concurrency
-    limit, or an include with responses or callbacks of its own, is built per include as before. The key holds the
-    ids of the objects compared, and the entry keeps those objects alive (no id is reused while it is kept)."""
+    it is done once per process, as in flowmon's own. Only includes into NiceGUI's app are kept (the API tests of
+    tests/integration build an app of their own per test), and only plain ones: a dependency with OAuth scopes or a
+    concurrency limit, or an include with any responses or callbacks, is built per include as before. The key holds
+    the ids of the objects compared, and the entry keeps those objects alive (no id is reused while it is kept)."""
     included = getattr(fastapi.routing, '_IncludedRouter', None)
     build = getattr(included, '_build_effective_context', None)
     if build is None:  # another FastAPI: each test works them out, as before
@@ -66,8 +66,9 @@ def _route_states_kept_across_tests() -> None:
                 *(d.dependency for d in depends),
                 unwrapped(context.default_response_class),
                 unwrapped(context.generate_unique_id_function),
+                *(type(d) for d in depends),
             )
-            values = (context.prefix, repr(context.tags), [(type(d), d.use_cache, d.scope) for d in depends],
+            values = (context.prefix, repr(context.tags), [(d.use_cache, d.scope) for d in depends],
                       context.deprecated, context.include_in_schema, context.max_body_size,
                       unwrapped(context.strict_content_type))  # fmt: skip
         except AttributeError:
