@@ -42,6 +42,7 @@ from flowmon.engine.runtime.projector import Projector
 from flowmon.web.format import duration, short_id
 from flowmon.web.pages import execution as execution_page
 from flowmon.web.widgets.dag_chart import DagChart
+from flowmon.web.widgets.deletion_watch import ExecutionDeletions
 from flowmon.web.widgets.node_list import NodeList
 from flowmon.web.widgets.timeline_chart import TimelineChart
 
@@ -672,6 +673,33 @@ async def test_an_unexpected_error_starting_the_new_execution_keeps_the_dialog(
     await said_once(user, "Could not run 'flaky'")
     assert rerun_button(user).text == 'Start new execution'
     one_traceback(caplog, 'flowmon.web.actions')
+
+
+async def test_the_page_seeing_a_deletion_the_rerun_dialog_said_already_looks_nothing_up_again(
+    user: User, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The refused rerun said the run was deleted before the page saw it go; by the time the page sees it, the
+    database is down: the dialog stays as it was told, with nothing more looked up or said."""
+    page_sees_it = False
+    counted = ExecutionDeletions.__call__
+
+    def later(self: ExecutionDeletions) -> bool | None:
+        return counted(self) if page_sees_it else False
+
+    monkeypatch.setattr(ExecutionDeletions, '__call__', later)
+    await rerun_of_a_run_deleted_meanwhile(user, monkeypatch)
+    await user.should_see('This execution was deleted, so it cannot be rerun', marker='input-note')
+    database_down(monkeypatch)
+    page_sees_it = True
+    await user.should_see(marker='execution-deleted')  # (the page withdrew its actions: any look-up is under way)
+    await until(
+        lambda: not any(task.get_name().startswith('rerun of deleted') for task in asyncio.all_tasks()),
+        'what the page did about the deletion to be over',
+    )
+    assert [message for message in user.notify.messages if 'unexpected error' in message] == []
+    assert [record for record in caplog.get_records('call') if record.levelno >= logging.ERROR] == []
+    assert rerun_button(user).text == 'Start new execution'
+    assert input_editor(user).value == TYPED
 
 
 async def test_a_rerun_failing_with_the_database_down_is_said_and_logged_once(

@@ -92,6 +92,8 @@ class ExecutionActions:
         self._cancel_dialog: ui.dialog | None = None  # built on first use: most visits never cancel
         self._cancelling_note: ui.notification | None = None  # "Cancelling…", until the execution has ended
         self._rerun_dialog: weakref.ref[JsonInputDialog] | None = None  # the last rerun dialog (deleted when closed)
+        # rerun dialogs told (or being told) that the execution was deleted: told once, whoever sees it first
+        self._told_deleted: weakref.WeakSet[JsonInputDialog] = weakref.WeakSet()
 
     def show(self, ended: bool) -> None:
         """Cancel while the execution runs; Rerun, Export and Delete once it has ``ended``."""
@@ -113,7 +115,9 @@ class ExecutionActions:
         self._history.withdraw()
         if self._cancel_dialog is not None:
             self._cancel_dialog.close()
-        if self._open_rerun_dialog() is not None:  # it stays, with what was typed, and says what is left to do
+        dialog = self._open_rerun_dialog()
+        if dialog is not None and dialog not in self._told_deleted:  # it stays, with what was typed, and says what
+            # is left to do (unless a refused rerun has said it already, or is saying it)
             background_tasks.create(self._rerun_refused(), name=f'rerun of deleted {self._id}', context=self._host)
 
     async def _confirm_cancel(self) -> None:
@@ -195,20 +199,26 @@ class ExecutionActions:
         )
         return not_done is None or await self._rerun_refused(not_done)
 
-    async def _rerun_refused(self, not_done: NotDone = NotDone.REFUSED) -> bool:
+    async def _rerun_refused(self, not_done: NotDone = NotDone.REFUSED, *, again: bool = False) -> bool:
         """The rerun was refused (the notification said why, or the page saw the execution deleted) and the dialog
         stays open with the input. When the execution is gone, the dialog says so and offers what is left: a new run
-        of its workflow with the input. After an unexpected error (``NotDone.FAILED``, logged and said) nothing more
-        is looked up: the store that failed would only fail again. False: the dialog stays."""
+        of its workflow with the input; once (the refusal and the page's watch both see the deletion), unless
+        ``again``: that new run was refused, and the workflow may have gone since. After an unexpected error
+        (``NotDone.FAILED``, logged and said) nothing more is looked up: the store that failed would only fail
+        again. False: the dialog stays."""
         if not_done is NotDone.FAILED:
             return False
         state, dialog = self._current(), self._open_rerun_dialog()
         if state is None or dialog is None or not (self._deletion.gone or await self._gone()):
             return False
+        if dialog in self._told_deleted and not again:
+            return False
+        self._told_deleted.add(dialog)
         workflow_id = state.workflow_id or ''
         try:
             workflow = await found(self._application.workflows.get(workflow_id))
-        except Exception:  # (the dialog stays as it is, with the input)
+        except Exception:  # (the dialog stays as it is, with the input; a later refusal looks again)
+            self._told_deleted.discard(dialog)
             log.exception('could not look up workflow %s', workflow_id)
             unexpected = f'Could not look up workflow {workflow_id!r}: unexpected error (see the server log).'
             ui.notify(unexpected, type='negative')
@@ -226,7 +236,7 @@ class ExecutionActions:
         async def start(value: dict[str, Any]) -> bool:
             # refused: the workflow may have been deleted since the note was written (then nothing can run it)
             started = await run_workflow(self._application, workflow_id, value)
-            return not isinstance(started, NotDone) or await self._rerun_refused(started)
+            return not isinstance(started, NotDone) or await self._rerun_refused(started, again=True)
 
         note = (
             f'This execution was deleted, so it cannot be rerun. You can start its workflow “{workflow.name}” with '
