@@ -13,6 +13,7 @@ import re
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -178,6 +179,21 @@ class FlowmonProcess:
         self.token = wait_until(started, 'flowmon to start', timeout=timeout, seen=self.logs)
         stalls.watch(self.process)  # (only when FLOWMON_STALL asks for it: see tests/stalls.py)
         return self.token
+
+    def wait_idle(self, timeout: float = 60.0, window: float = 0.5, share: float = 0.2) -> None:
+        """Wait until the server used less than ``share`` of a core for ``window`` seconds: what it was still doing
+        for requests already answered or given up (and so what it would log about them) is over."""
+
+        def cpu_seconds() -> float:
+            fields = Path(f'/proc/{self.process.pid}/stat').read_text().rsplit(')', 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / os.sysconf('SC_CLK_TCK')  # utime + stime
+
+        def idle() -> bool:
+            before = cpu_seconds()
+            time.sleep(window)
+            return cpu_seconds() - before < share * window
+
+        wait_until(idle, 'the server to be idle', timeout=timeout, seen=self.logs)
 
     def api(self, method: str, path: str, json: Any = None) -> httpx.Response:
         assert self.token, 'wait_started() first'
