@@ -702,6 +702,53 @@ async def test_the_page_seeing_a_deletion_the_rerun_dialog_said_already_looks_no
     assert input_editor(user).value == TYPED
 
 
+async def test_a_refused_rerun_finding_the_dialog_told_by_the_page_meanwhile_looks_nothing_up_again(
+    user: User, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The refused rerun is still reading whether the run exists when the page sees it deleted and tells the dialog;
+    the database is down by the time that read answers: the refusal leaves the dialog as the page told it."""
+    page_sees_it = False
+    counted = ExecutionDeletions.__call__
+
+    def later(self: ExecutionDeletions) -> bool | None:
+        return counted(self) if page_sees_it else False
+
+    monkeypatch.setattr(ExecutionDeletions, '__call__', later)
+    holding, reached, released = False, asyncio.Event(), asyncio.Event()
+    record = ExecutionHistory.record
+
+    async def held(self: ExecutionHistory, execution_id: str) -> Any:
+        if holding:
+            reached.set()
+            await released.wait()
+        return await record(self, execution_id)
+
+    monkeypatch.setattr(ExecutionHistory, 'record', held)
+    await rerun_dialog_with(user, TYPED)
+    rerun = Executions.rerun
+
+    async def deleted_first(self: Executions, rerun_id: str, **kwargs: Any) -> str:
+        nonlocal holding
+        await self.delete(rerun_id)
+        holding = True  # (from here on: the refusal's read of whether the run exists)
+        return await rerun(self, rerun_id, **kwargs)
+
+    monkeypatch.setattr(Executions, 'rerun', deleted_first)
+    await until(lambda: rerun_button(user).enabled, 'the typed input to be checked')
+    user.find(marker='input-run').click()
+    await until(reached.is_set, 'the refused rerun to read whether the run exists')
+    page_sees_it = True
+    await user.should_see('This execution was deleted, so it cannot be rerun', marker='input-note')  # the page's
+    database_down(monkeypatch)
+    released.set()
+    await until(lambda: rerun_button(user).enabled, "the click's handling to be over")
+    assert any('not found' in message for message in user.notify.messages)  # the refusal
+    assert [message for message in user.notify.messages if 'unexpected error' in message] == []
+    assert [record for record in caplog.get_records('call') if record.levelno >= logging.ERROR] == []
+    assert rerun_button(user).text == 'Start new execution'
+    assert input_editor(user).value == TYPED
+
+
 async def test_a_rerun_failing_with_the_database_down_is_said_and_logged_once(
     user: User, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:

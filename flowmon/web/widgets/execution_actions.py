@@ -211,14 +211,16 @@ class ExecutionActions:
         state, dialog = self._current(), self._open_rerun_dialog()
         if state is None or dialog is None or not (self._deletion.gone or await self._gone()):
             return False
-        if dialog in self._told_deleted and not again:
+        told = dialog in self._told_deleted
+        if told and not again:
             return False
         self._told_deleted.add(dialog)
         workflow_id = state.workflow_id or ''
         try:
             workflow = await found(self._application.workflows.get(workflow_id))
         except Exception:  # (the dialog stays as it is, with the input; a later refusal looks again)
-            self._told_deleted.discard(dialog)
+            if not told:  # (one told already still says so: its "Start new execution" looks again)
+                self._told_deleted.discard(dialog)
             log.exception('could not look up workflow %s', workflow_id)
             unexpected = f'Could not look up workflow {workflow_id!r}: unexpected error (see the server log).'
             ui.notify(unexpected, type='negative')
