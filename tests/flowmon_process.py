@@ -181,17 +181,34 @@ class FlowmonProcess:
         return self.token
 
     def wait_idle(self, timeout: float = 60.0, window: float = 0.5, share: float = 0.2) -> None:
-        """Wait until the server used less than ``share`` of a core for ``window`` seconds: what it was still doing
-        for requests already answered or given up (and so what it would log about them) is over."""
+        """Wait until the server used less than ``share`` of a core in each of two ``window`` seconds in a row and
+        none of its threads is running, waiting to run or stopped at the end of them: what it was still doing for
+        requests already answered or given up (and so what it would log about them) is over. A server starved of CPU
+        (a loaded machine) or stopped (``FLOWMON_STALL``) is not idle."""
+        pid = self.process.pid
 
         def cpu_seconds() -> float:
-            fields = Path(f'/proc/{self.process.pid}/stat').read_text().rsplit(')', 1)[1].split()
-            return (int(fields[11]) + int(fields[12])) / os.sysconf('SC_CLK_TCK')  # utime + stime
+            fields = Path(f'/proc/{pid}/stat').read_text().rsplit(')', 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / os.sysconf('SC_CLK_TCK')  # utime + stime, all threads
+
+        def busy_threads() -> list[str]:
+            states = []
+            for task in Path(f'/proc/{pid}/task').iterdir():
+                try:
+                    states.append(Path(task, 'stat').read_text().rsplit(')', 1)[1].split()[0])
+                except (FileNotFoundError, ProcessLookupError):  # (a thread that ended meanwhile)
+                    continue
+            return [state for state in states if state in ('R', 'T', 't')]
+
+        quiet = [0]
 
         def idle() -> bool:
+            assert self.process.poll() is None, f'flowmon ended: {self.logs()}'
             before = cpu_seconds()
             time.sleep(window)
-            return cpu_seconds() - before < share * window
+            calm = cpu_seconds() - before < share * window and not busy_threads()
+            quiet[0] = quiet[0] + 1 if calm else 0
+            return quiet[0] >= 2
 
         wait_until(idle, 'the server to be idle', timeout=timeout, seen=self.logs)
 
