@@ -8,6 +8,7 @@ import gc
 import json
 import logging
 from collections import Counter
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -675,31 +676,46 @@ async def test_an_unexpected_error_starting_the_new_execution_keeps_the_dialog(
     one_traceback(caplog, 'flowmon.web.actions')
 
 
+def deletions_seen_late(monkeypatch: pytest.MonkeyPatch) -> Callable[[], None]:
+    """The page's watch sees no deletion until the function returned is called."""
+    seen = False
+    counted = ExecutionDeletions.__call__
+
+    def later(self: ExecutionDeletions) -> bool | None:
+        return counted(self) if seen else False
+
+    def now() -> None:
+        nonlocal seen
+        seen = True
+
+    monkeypatch.setattr(ExecutionDeletions, '__call__', later)
+    return now
+
+
+def told_once_and_nothing_more(user: User, caplog: pytest.LogCaptureFixture) -> None:
+    """The rerun dialog offers "Start new execution" with the input, and no unexpected error was said or logged."""
+    assert [message for message in user.notify.messages if 'unexpected error' in message] == []
+    assert [record for record in caplog.get_records('call') if record.levelno >= logging.ERROR] == []
+    assert rerun_button(user).text == 'Start new execution'
+    assert input_editor(user).value == TYPED
+
+
 async def test_the_page_seeing_a_deletion_the_rerun_dialog_said_already_looks_nothing_up_again(
     user: User, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     """The refused rerun said the run was deleted before the page saw it go; by the time the page sees it, the
     database is down: the dialog stays as it was told, with nothing more looked up or said."""
-    page_sees_it = False
-    counted = ExecutionDeletions.__call__
-
-    def later(self: ExecutionDeletions) -> bool | None:
-        return counted(self) if page_sees_it else False
-
-    monkeypatch.setattr(ExecutionDeletions, '__call__', later)
+    page_sees_it = deletions_seen_late(monkeypatch)
     await rerun_of_a_run_deleted_meanwhile(user, monkeypatch)
     await user.should_see('This execution was deleted, so it cannot be rerun', marker='input-note')
     database_down(monkeypatch)
-    page_sees_it = True
+    page_sees_it()
     await user.should_see(marker='execution-deleted')  # (the page withdrew its actions: any look-up is under way)
     await until(
         lambda: not any(task.get_name().startswith('rerun of deleted') for task in asyncio.all_tasks()),
         'what the page did about the deletion to be over',
     )
-    assert [message for message in user.notify.messages if 'unexpected error' in message] == []
-    assert [record for record in caplog.get_records('call') if record.levelno >= logging.ERROR] == []
-    assert rerun_button(user).text == 'Start new execution'
-    assert input_editor(user).value == TYPED
+    told_once_and_nothing_more(user, caplog)
 
 
 async def test_a_refused_rerun_finding_the_dialog_told_by_the_page_meanwhile_looks_nothing_up_again(
@@ -707,13 +723,7 @@ async def test_a_refused_rerun_finding_the_dialog_told_by_the_page_meanwhile_loo
 ) -> None:
     """The refused rerun is still reading whether the run exists when the page sees it deleted and tells the dialog;
     the database is down by the time that read answers: the refusal leaves the dialog as the page told it."""
-    page_sees_it = False
-    counted = ExecutionDeletions.__call__
-
-    def later(self: ExecutionDeletions) -> bool | None:
-        return counted(self) if page_sees_it else False
-
-    monkeypatch.setattr(ExecutionDeletions, '__call__', later)
+    page_sees_it = deletions_seen_late(monkeypatch)
     holding, reached, released = False, asyncio.Event(), asyncio.Event()
     record = ExecutionHistory.record
 
@@ -737,16 +747,13 @@ async def test_a_refused_rerun_finding_the_dialog_told_by_the_page_meanwhile_loo
     await until(lambda: rerun_button(user).enabled, 'the typed input to be checked')
     user.find(marker='input-run').click()
     await until(reached.is_set, 'the refused rerun to read whether the run exists')
-    page_sees_it = True
+    page_sees_it()
     await user.should_see('This execution was deleted, so it cannot be rerun', marker='input-note')  # the page's
     database_down(monkeypatch)
     released.set()
     await until(lambda: rerun_button(user).enabled, "the click's handling to be over")
     assert any('not found' in message for message in user.notify.messages)  # the refusal
-    assert [message for message in user.notify.messages if 'unexpected error' in message] == []
-    assert [record for record in caplog.get_records('call') if record.levelno >= logging.ERROR] == []
-    assert rerun_button(user).text == 'Start new execution'
-    assert input_editor(user).value == TYPED
+    told_once_and_nothing_more(user, caplog)
 
 
 async def test_a_rerun_failing_with_the_database_down_is_said_and_logged_once(
