@@ -13,6 +13,7 @@ from flowmon.engine.core.events import utcnow
 from flowmon.engine.core.inputs import in_body
 from flowmon.engine.model import (
     MAX_DEFINITION_BYTES,
+    MAX_YAML_BYTES,
     DocumentDuplicateKey,
     DocumentRefused,
     DocumentTooLarge,
@@ -35,6 +36,7 @@ from .errors import Conflict, Invalid, Malformed, NotFound, Stale, TooLarge
 
 __all__ = [
     'ANY_VERSION',
+    'MAX_YAML_BYTES',
     'NO_VERSION',
     'Checked',
     'Expected',

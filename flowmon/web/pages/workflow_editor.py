@@ -26,8 +26,7 @@ from nicegui import ui
 
 from flowmon.application import Application
 from flowmon.application.errors import AppError
-from flowmon.application.workflows import NO_VERSION, Checked, StoredWorkflow, WorkflowChanged
-from flowmon.engine.model import MAX_YAML_BYTES
+from flowmon.application.workflows import MAX_YAML_BYTES, NO_VERSION, Checked, StoredWorkflow, WorkflowChanged
 from flowmon.web.actions import found, signed_in
 from flowmon.web.comparison import same_json
 from flowmon.web.format import plural, timestamp

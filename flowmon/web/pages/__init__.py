@@ -1,0 +1,1 @@
+"""The pages, one module each, listed in :data:`flowmon.web.ROUTES`."""
