@@ -251,6 +251,10 @@ class FlowmonProcess:
         """Wait until the execution is terminal; its summary."""
         return dict(self.poll(f'/api/executions/{execution_id}', lambda body: body['status'] in TERMINAL))
 
+    def wait_delivery(self, delivery_id: str, status: str) -> dict[str, Any]:
+        """Wait until the webhook delivery has ``status``; its detail."""
+        return dict(self.poll(f'/api/webhooks/deliveries/{delivery_id}', lambda detail: detail.get('status') == status))
+
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 15.0) -> int:
         """Send ``sig`` and wait for the exit code.
 

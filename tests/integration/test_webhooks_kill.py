@@ -45,10 +45,6 @@ def start_app(launch: Callable[..., FlowmonProcess], tmp_path: Path, storage: St
     return start
 
 
-def wait_status(app: FlowmonProcess, delivery_id: str, wanted: str) -> dict[str, Any]:
-    return dict(app.poll(f'/api/webhooks/deliveries/{delivery_id}', lambda detail: detail.get('status') == wanted))
-
-
 def kill(app: FlowmonProcess) -> None:
     app.process.send_signal(signal.SIGKILL)
     app.process.wait(timeout=10)
@@ -59,7 +55,7 @@ def test_sigkill_while_a_retry_is_pending_loses_nothing(start_app: StartApp, rec
     app = start_app('0,3')
     queued = ok(app.api('POST', '/api/webhooks/deliveries', json={'url': receiver.url, 'body': {'order': 1}}), 202)
     receiver.wait_hits(1)
-    pending = wait_status(app, queued['id'], 'retrying')  # the outcome is committed, the retry armed
+    pending = app.wait_delivery(queued['id'], 'retrying')  # the outcome is committed, the retry armed
     due = datetime.fromisoformat(pending['next_attempt_at'])
     kill(app)
 
@@ -67,7 +63,7 @@ def test_sigkill_while_a_retry_is_pending_loses_nothing(start_app: StartApp, rec
     wait_until(lambda: datetime.now(due.tzinfo) >= due, f'the retry to come due at {due}')
     assert len(receiver.hits) == 1
     app = start_app('0,3')
-    detail = wait_status(app, queued['id'], 'succeeded')
+    detail = app.wait_delivery(queued['id'], 'succeeded')
     hits = receiver.hits
     assert len(hits) == 2  # exactly once more
     assert [a['status_code'] for a in detail['attempts']] == [503, 200]
@@ -84,7 +80,7 @@ def test_sigkill_during_an_attempt_marks_it_interrupted_and_sends_again(start_ap
     kill(app)
 
     app = start_app('0,0.3')
-    detail = wait_status(app, queued['id'], 'succeeded')
+    detail = app.wait_delivery(queued['id'], 'succeeded')
     hits = receiver.hits
     assert len(hits) == 2
     assert [a['error_class'] for a in detail['attempts']] == ['interrupted', None]

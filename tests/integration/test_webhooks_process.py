@@ -6,7 +6,6 @@ the API alone: tests/integration/test_webhooks_api.py.)"""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import httpx
 from flowmon_process import FlowmonProcess, ok
@@ -20,10 +19,6 @@ LOOPBACK_SLOW_RETRY = {  # a failed first attempt waits a minute for its next on
 }
 
 
-def status_of(flowmon: FlowmonProcess, delivery_id: str, wanted: str) -> dict[str, Any]:
-    return dict(flowmon.poll(f'/api/webhooks/deliveries/{delivery_id}', lambda detail: detail['status'] == wanted))
-
-
 def test_delivery_routes_through_the_whole_app(
     launch: Callable[..., FlowmonProcess], receivers: Callable[..., Receiver]
 ) -> None:
@@ -33,7 +28,7 @@ def test_delivery_routes_through_the_whole_app(
     delivery_id = ok(
         flowmon.api('POST', '/api/webhooks/deliveries', json={'url': receiver.url, 'body': {'n': 1}}), 202
     )['id']
-    status_of(flowmon, delivery_id, 'retrying')  # the 503 came back: the next attempt is a minute away
+    flowmon.wait_delivery(delivery_id, 'retrying')  # the 503 came back: the next attempt is a minute away
 
     for path in (f'/api/webhooks/deliveries/{delivery_id}/cancel', f'/api/webhooks/deliveries/{delivery_id}/redeliver'):
         assert httpx.post(f'{flowmon.base_url}{path}').status_code == 401  # the token is asked for, as everywhere
@@ -41,14 +36,14 @@ def test_delivery_routes_through_the_whole_app(
         'id': delivery_id,
         'status': 'cancelled',
     }
-    status_of(flowmon, delivery_id, 'cancelled')
+    flowmon.wait_delivery(delivery_id, 'cancelled')
     refused = flowmon.api('POST', f'/api/webhooks/deliveries/{delivery_id}/cancel')
     assert refused.status_code == 409, refused.text  # nothing waits any more
     assert ok(flowmon.api('GET', '/api/webhooks/stats'))['cancelled_24h'] == 1
 
     redelivered = ok(flowmon.api('POST', f'/api/webhooks/deliveries/{delivery_id}/redeliver'), 202)
     assert redelivered['id'] == delivery_id
-    status_of(flowmon, delivery_id, 'succeeded')
+    flowmon.wait_delivery(delivery_id, 'succeeded')
     stats = ok(flowmon.api('GET', '/api/webhooks/stats'))
     assert (stats['succeeded_24h'], stats['cancelled_24h'], stats['success_rate_24h']) == (1, 0, 1.0)
 
