@@ -13,6 +13,7 @@ import asyncio
 import json
 import logging
 import traceback
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
@@ -40,23 +41,19 @@ def _node_logger(ctx: NodeContext) -> logging.Logger:
     return log if isinstance(log, logging.Logger) else log.logger
 
 
+@dataclass(slots=True, eq=False)
 class _WorkerStart:
     """The ``node.started`` of one attempt of a worker node, raised once: when a worker takes the task (the pool
     calls :meth:`announce` on the loop), or by the engine when the attempt ends first (:meth:`ensure`). Once the
     attempt's wait is over a late announcement is ignored, so no ``node.started`` follows the attempt's end."""
 
-    __slots__ = ('attempt', 'emitted', 'input_json', 'node_id', 'node_input', 'open', 'run_')
-
-    def __init__(
-        self, run: NodeAttempts, node_id: str, attempt: int, node_input: dict[str, Any], input_json: str
-    ) -> None:
-        self.run_ = run
-        self.node_id = node_id
-        self.attempt = attempt
-        self.node_input = node_input
-        self.input_json = input_json
-        self.emitted = False
-        self.open = True
+    run_: NodeAttempts
+    node_id: str
+    attempt: int
+    node_input: dict[str, Any]
+    input_json: str
+    emitted: bool = False
+    open: bool = True
 
     def announce(self, worker: str) -> None:
         if self.open:
