@@ -73,7 +73,7 @@ def checked_event(index: int, raw: Any, budget: PayloadBudget) -> Event:
             'ts',
         )
     node_id = raw.get('node_id')
-    if node_id is not None and not (isinstance(node_id, str) and NODE_ID_PATTERN.match(node_id)):
+    if node_id is not None and not (isinstance(node_id, str) and NODE_ID_PATTERN.fullmatch(node_id)):
         raise _in_event(
             ImportRejected(
                 f'events[{index}].node_id must be null or a node id (letters, digits, "_.-", at most 64), '
@@ -178,7 +178,7 @@ def _field_problem(key: str, value: Any) -> str | None:
         if value is not None and len(value) > _TEXT_FIELDS[key]:
             return f'is {len(value):,} characters long; at most {_TEXT_FIELDS[key]:,} are accepted'
     elif key in _ID_FIELDS:
-        if value is not None and not (isinstance(value, str) and NODE_ID_PATTERN.match(value)):
+        if value is not None and not (isinstance(value, str) and NODE_ID_PATTERN.fullmatch(value)):
             return f'must be null or an id (letters, digits, "_.-", at most 64), got {_preview(value)}'
     elif key in _ID_LIST_FIELDS:
         if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
