@@ -48,6 +48,7 @@ __all__ = [
 ]
 
 _DIGITS = re.compile(r'([0-9]+)')
+KEEP_DELETED = 10_000  # workflow ids remembered as deleted, the latest of them (create-and-delete churn is endless)
 
 
 def name_order(name: str, workflow_id: str = '') -> tuple[object, ...]:
@@ -110,18 +111,23 @@ class Workflows:
     def __init__(self, *, catalog: WorkflowCatalog, history: History) -> None:
         self._catalog = catalog
         self._history = history
-        self._deleted: set[str] = set()  # deleted here or (as the catalog hears) in another process, not stored since
+        # deleted here or (as the catalog hears) in another process, not stored since: the latest KEEP_DELETED, oldest
+        # first (a page that shows a workflow looks every second, so it has long seen a deletion that drops out)
+        self._deleted: dict[str, None] = {}
         catalog.listeners.append(self._heard)
 
     def _heard(self, workflow_id: str, workflow: object | None) -> None:
+        deleted = self._deleted
+        deleted.pop(workflow_id, None)
         if workflow is None:
-            self._deleted.add(workflow_id)
-        else:
-            self._deleted.discard(workflow_id)
+            deleted[workflow_id] = None
+            if len(deleted) > KEEP_DELETED:
+                del deleted[next(iter(deleted))]
 
     def deleted(self, workflow_id: str) -> bool:
         """Whether ``workflow_id`` was deleted (here or elsewhere) since this process started and not stored again:
-        cheap (no query), for pages that show it to look every second."""
+        cheap (no query), for pages that show it to look every second; of the latest :data:`KEEP_DELETED`
+        deletions."""
         return workflow_id in self._deleted
 
     def definition_schema(self) -> dict[str, Any]:
