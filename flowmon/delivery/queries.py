@@ -25,6 +25,7 @@ from flowmon.store.database import Database
 from flowmon.store.webhook_tables import attempts, deliveries
 
 MAX_PAGE = 500
+MAX_ATTEMPTS_LISTED = 500  # a delivery's detail lists its latest attempts, up to this many
 _LIST_COLUMNS = [
     column for column in deliveries.c if column.name not in ('body', 'secret', 'auth', 'headers', 'secret_url')
 ]
@@ -82,17 +83,24 @@ class DeliveryQueries:
             row = (await conn.execute(select(deliveries).where(deliveries.c.id == delivery_id))).first()
             if row is None:
                 return None
-            logged = (
-                await conn.execute(
-                    select(attempts).where(attempts.c.delivery_id == delivery_id).order_by(attempts.c.n, attempts.c.id)
-                )
-            ).all()
+            latest = (
+                select(attempts)
+                .where(attempts.c.delivery_id == delivery_id)
+                .order_by(attempts.c.n.desc(), attempts.c.id.desc())
+                .limit(MAX_ATTEMPTS_LISTED)
+            )
+            logged = (await conn.execute(latest)).all()
+            total = len(logged)
+            if total == MAX_ATTEMPTS_LISTED:
+                counted = select(func.count()).select_from(attempts).where(attempts.c.delivery_id == delivery_id)
+                total = int((await conn.execute(counted)).scalar_one())
         headers = loads(self._box.open_field(deliveries.name, delivery_id, 'headers', row.headers)) or {}
         return DeliveryDetail(
             delivery=delivery_record(row),
             body=bytes(row.body),
             headers=redact(headers, loads(row.secret_headers) or ()),  # values from named secrets: ***
-            attempts=[attempt_record(item) for item in logged],
+            attempts=[attempt_record(item) for item in reversed(logged)],
+            attempts_total=total,
         )
 
     async def record(self, delivery_id: str) -> DeliveryRecord | None:

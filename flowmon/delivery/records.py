@@ -102,7 +102,8 @@ class DeliveryDetail:
     delivery: DeliveryRecord
     body: bytes
     headers: dict[str, str]
-    attempts: list[AttemptRecord]
+    attempts: list[AttemptRecord]  # the latest MAX_ATTEMPTS_LISTED, oldest first
+    attempts_total: int  # how many the log holds (redelivering again and again adds rounds without end)
 
     def to_json(self) -> dict[str, Any]:
         body_text = self.body.decode('utf-8', 'replace')
@@ -112,6 +113,7 @@ class DeliveryDetail:
             'body': body_text,
             'body_size': len(self.body),
             'attempts': [attempt.to_json() for attempt in self.attempts],
+            'attempts_total': self.attempts_total,
         }
 
 

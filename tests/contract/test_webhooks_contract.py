@@ -21,6 +21,7 @@ from standardwebhooks.webhooks import Webhook
 
 from flowmon.automation.triggers import Received, TriggerConflict, TriggerService
 from flowmon.delivery import endpoints as endpoints_module
+from flowmon.delivery import queries as queries_module
 from flowmon.delivery.claims import Claim, ClaimMiss
 from flowmon.delivery.endpoints import EndpointPatch, EndpointSpec, TooManyEndpoints
 from flowmon.delivery.policy import RetrySchedule
@@ -157,6 +158,23 @@ async def test_a_delivery_retried_by_either_process_is_attempted_once_per_attemp
     detail = await b.queries.get(queued.id)
     assert detail is not None and [(x.n, x.status_code) for x in detail.attempts] == [(1, 503), (2, 503), (3, 200)]
     assert {r.headers['webhook-id'] for r in harness.requests} == {queued.webhook_id}
+
+
+async def test_a_delivery_lists_its_latest_attempts_and_counts_them_all(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    harness.replies = [503, 503, 503, 503]
+    service = await harness.service(schedule=(0, 0, 0, 0, 0))
+    queued = await service.enqueue(url=URL, body=b'{"n":5}')
+    assert await settle(service, queued.id) == 'succeeded'
+    detail = await service.queries.get(queued.id)
+    assert detail is not None and [x.n for x in detail.attempts] == [1, 2, 3, 4, 5] and detail.attempts_total == 5
+    monkeypatch.setattr(queries_module, 'MAX_ATTEMPTS_LISTED', 3)  # redelivering again and again has no end
+    detail = await service.queries.get(queued.id)
+    assert detail is not None
+    assert [(x.n, x.status_code) for x in detail.attempts] == [(3, 503), (4, 503), (5, 200)]
+    shown = detail.to_json()
+    assert (shown['attempts_total'], [x['n'] for x in shown['attempts']]) == (5, [3, 4, 5])
 
 
 async def test_an_attempt_of_a_process_without_a_lease_is_recovered_once(harness: Harness, db: Database) -> None:

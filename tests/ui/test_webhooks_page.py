@@ -30,6 +30,7 @@ from webhook_receiver import Reply
 from flowmon.application.automation import Automation
 from flowmon.application.deliveries import Deliveries
 from flowmon.application.endpoints import Endpoints
+from flowmon.delivery import queries as queries_module
 from flowmon.web.widgets import automation_panel, endpoint_list
 from flowmon.web.widgets.text_block import TextBlock
 
@@ -174,6 +175,26 @@ async def test_redeliver_sends_again_after_confirmation(user: User, receivers: A
     assert len(receiver.hits) == 2  # the original and the one confirmed redelivery: the declined one sent nothing
     ids = {hit.headers['webhook-id'] for hit in receiver.hits}
     assert len(ids) == 1  # the same webhook-id
+
+
+async def test_past_the_attempts_it_lists_the_page_shows_the_latest_and_says_so(
+    user: User, receivers: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(queries_module, 'MAX_ATTEMPTS_LISTED', 1)
+    receiver = receivers()
+    delivery_id = await queue(user, receiver.url)
+    await wait_for_status(user, delivery_id, 'succeeded')
+    await sign_in(user, f'/webhooks/deliveries/{delivery_id}')
+    await user.should_see(marker='attempt-1')
+    await user.should_not_see(marker='attempts-cut')
+
+    response = await api(user, 'POST', f'/api/webhooks/deliveries/{delivery_id}/redeliver')
+    assert response.status_code == 202, response.text
+    await user.should_see(marker='attempt-2')  # one attempt listed either way: the page follows the count
+    await user.should_not_see(marker='attempt-1')
+    assert text_of(user, 'attempts-cut') == 'The latest 1 of 2 attempts'
+    shown = await wait_for_status(user, delivery_id, 'succeeded')
+    assert (shown['attempts_total'], [x['n'] for x in shown['attempts']]) == (2, [2])
 
 
 async def test_a_redelivered_test_event_counts_one_more_attempt_in_its_budget(user: User, receivers: Any) -> None:

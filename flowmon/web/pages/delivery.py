@@ -109,15 +109,15 @@ class _DeliveryPage:
     def show(self, detail: DeliveryDetail, now: datetime) -> None:
         self._detail = detail
         record = detail.delivery
-        if self._drawn == (record, len(detail.attempts)):
+        if self._drawn == (record, detail.attempts_total):
             return  # another delivery changed, not this one
-        self._drawn = (record, len(detail.attempts))
+        self._drawn = (record, detail.attempts_total)
         self._badge.set_status(record.status)
         self._reason.set_text(record.status_reason or '')
         self._reason.set_visibility(bool(record.status_reason))
         self._redeliver.set_enabled(record.status in REDELIVERABLE)
         self._cancel.set_visibility(record.status in wfmt.WAITING)
-        self._timeline.show(detail.attempts, now)
+        self._timeline.show(detail.attempts, now, total=detail.attempts_total)
         self._facts.clear()
         with self._facts:
             _facts(detail, now, self._application)

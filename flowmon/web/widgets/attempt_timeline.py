@@ -30,19 +30,25 @@ class AttemptTimeline:
         with ui.column().classes('w-full gap-0').mark('attempt-timeline') as self.element:
             pass
 
-    def show(self, attempts: Sequence[AttemptRecord], now: datetime) -> None:
-        """Draw ``attempts`` (oldest first) unless they are drawn already."""
-        if len(attempts) == self._shown:
+    def show(self, attempts: Sequence[AttemptRecord], now: datetime, *, total: int | None = None) -> None:
+        """Draw ``attempts`` (oldest first) unless they are drawn already; ``total``: how many the log holds, when
+        ``attempts`` are only the latest of them."""
+        count = len(attempts) if total is None else total
+        if count == self._shown:
             return
-        self._shown = len(attempts)
-        redraw_list(self.element, attempts, lambda shown: _timeline(shown, now), _no_attempts)
+        self._shown = count
+        redraw_list(self.element, attempts, lambda shown: _timeline(shown, now, count), _no_attempts)
 
 
 def _no_attempts() -> None:
     empty_state('attempts-empty', 'hourglass_empty', 'No attempt yet', 'The first attempt goes out at once.')
 
 
-def _timeline(attempts: Sequence[AttemptRecord], now: datetime) -> None:
+def _timeline(attempts: Sequence[AttemptRecord], now: datetime, total: int) -> None:
+    if total > len(attempts):
+        ui.label(f'The latest {len(attempts):,} of {total:,} attempts').classes('text-sm text-grey-7').mark(
+            'attempts-cut'
+        )
     with ui.timeline(side='right').classes('w-full fm-attempts'):
         for attempt in attempts:
             _entry(attempt, now)
