@@ -72,8 +72,15 @@ class DocumentDuplicateKey(WorkflowError):
         self.where = where
 
 
+_YAML_TAG = 'tag:yaml.org,2002:'
+# The explicit tags a document may use: those of values JSON has (a definition is stored as JSON); ``!!binary``,
+# ``!!set``, ``!!timestamp`` and the like build values no JSON holds (bytes that are not text, a NUL among them).
+_JSON_TAGS = frozenset(_YAML_TAG + name for name in ('str', 'int', 'float', 'bool', 'null', 'seq', 'map'))
+
+
 class _UniqueKeyLoader(_YAML_LOADER):
-    """The safe loader, refusing a mapping that names one key twice (PyYAML keeps the last value)."""
+    """The safe loader, refusing a mapping that names one key twice (PyYAML keeps the last value) or a key that is
+    not text (JSON has no other); a date is read as the text it is written as."""
 
     def construct_mapping(self, node: yaml.Node, deep: bool = False) -> Any:
         if isinstance(node, yaml.MappingNode):
@@ -81,6 +88,15 @@ class _UniqueKeyLoader(_YAML_LOADER):
             for key_node, _ in node.value:
                 if key_node.tag == 'tag:yaml.org,2002:merge':
                     continue  # a merge's keys may be overridden: that is what it is for
+                if key_node.tag != _YAML_TAG + 'str':
+                    line = key_node.start_mark.line + 1
+                    if not isinstance(key_node, yaml.ScalarNode):
+                        raise DocumentRefused(f'a YAML key must be text; the key on line {line} is not')
+                    shown = bounded_text(str(key_node.value), MAX_KEY_CHARS_SHOWN)
+                    raise DocumentRefused(
+                        f'a YAML key must be text; {shown!r} on line {line} reads as {key_node.tag[len(_YAML_TAG) :]}'
+                        ' (quote it)'
+                    )
                 key = self.construct_object(key_node, deep=deep)  # kept: not built again for the mapping
                 try:
                     duplicate = key in seen
@@ -95,6 +111,9 @@ class _UniqueKeyLoader(_YAML_LOADER):
                         'each key may appear once'
                     )
         return super().construct_mapping(node, deep=deep)
+
+
+_UniqueKeyLoader.add_constructor(_YAML_TAG + 'timestamp', yaml.SafeLoader.construct_yaml_str)
 
 
 class NodeSpec(BaseModel):
@@ -339,6 +358,13 @@ def _check_yaml_events(text: str | bytes) -> None:
         anchor = getattr(event, 'anchor', None)
         if anchor is not None:
             raise DocumentRefused(f'YAML anchors are not accepted (found &{anchor} on line {_line(event)})')
+        tag = getattr(event, 'tag', None)
+        if tag is not None and tag != '!' and tag not in _JSON_TAGS:
+            shown = '!!' + tag[len(_YAML_TAG) :] if tag.startswith(_YAML_TAG) else tag
+            raise DocumentRefused(
+                f'YAML tag {bounded_text(shown, MAX_KEY_CHARS_SHOWN)} is not accepted (line {_line(event)}): '
+                'a workflow holds what JSON holds'
+            )
         if isinstance(event, yaml.SequenceStartEvent | yaml.MappingStartEvent):
             depth += 1
             if depth > MAX_NESTING:

@@ -107,6 +107,11 @@ def test_a_yaml_alias_bomb_gets_its_422_at_once(flowmon: FlowmonProcess) -> None
     aliases_only = 'id: w\nname: w\nnodes: *undefined\n'
     response = send(flowmon, 'PUT', '/api/workflows/w', content=aliases_only, content_type='application/yaml')
     assert response.status_code == 422 and 'YAML aliases are not accepted' in response.json()['detail']
+    # "a\0b" as bytes: no database stores a NUL, and no page shows bytes
+    binary = 'id: bin\nname: !!binary YQBi\nnodes: [{id: a, type: log, config: {message: hi}}]\n'
+    response = send(flowmon, 'PUT', '/api/workflows/bin', content=binary, content_type='application/yaml')
+    assert response.status_code == 422 and 'YAML tag !!binary is not accepted' in response.json()['detail']
+    assert flowmon.api('GET', '/api/workflows/bin').status_code == 404
     big = 'id: big\nname: big\ndescription: ' + 'x' * (300 * 1024) + '\n'
     response = send(flowmon, 'PUT', '/api/workflows/big', content=big, content_type='application/yaml')
     assert response.status_code == 413 and 'YAML workflow document may be at most 256 KiB' in response.json()['detail']

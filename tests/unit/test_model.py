@@ -288,9 +288,39 @@ def test_a_key_given_twice_is_refused_in_json_and_in_yaml_at_any_depth() -> None
         load_document(nested_yaml, yaml_allowed=True)
     with pytest.raises(DocumentDuplicateKey, match="key 'id' twice"):
         load_document('id: w\nname: n\nid: v\n', yaml_allowed=True)
-    # keys that differ as values are different keys; a merge's keys may be overridden (its purpose)
-    assert load_document('1: a\n"1": b\n', yaml_allowed=True) == {1: 'a', '1': 'b'}
+    # a merge's keys may be overridden (its purpose)
     assert load_document('m: {<<: {a: 1, b: 2}, a: 3}\n', yaml_allowed=True) == {'m': {'a': 3, 'b': 2}}
+
+
+@pytest.mark.parametrize(
+    ('text', 'refusal'),
+    [
+        ('id: w\nbody: !!binary YQBi\n', r'YAML tag !!binary is not accepted \(line 2\)'),  # bytes, a NUL among them
+        ('id: w\nb: {? !!binary /w== : a}\n', r'YAML tag !!binary is not accepted \(line 2\)'),
+        ('x: !!set {a, b}\n', r'YAML tag !!set is not accepted'),
+        ('x: !!omap [a: 1]\n', r'YAML tag !!omap is not accepted'),
+        ('x: !!timestamp 2024-01-01\n', r'YAML tag !!timestamp is not accepted'),
+        ('x: !local value\n', r'YAML tag !local is not accepted'),
+        ('1: a\n"1": b\n', r"a YAML key must be text; '1' on line 1 reads as int \(quote it\)"),
+        ('id: w\non: push\n', r"a YAML key must be text; 'on' on line 2 reads as bool \(quote it\)"),
+        ('null: a\n', r"'null' on line 1 reads as null"),
+        ('? [a, b]\n: c\n', r'a YAML key must be text; the key on line 1 is not'),
+    ],
+)
+def test_yaml_is_held_to_what_json_holds(text: str, refusal: str) -> None:
+    with pytest.raises(DocumentRefused, match=refusal):
+        load_document(text, yaml_allowed=True)
+
+
+def test_yaml_dates_stay_the_text_they_are_written_as_and_json_tags_are_kept() -> None:
+    text = 'd: 2024-01-01\nt: 2024-01-01 10:00:00\ns: !!str 123\nn: !!int "12"\n"1": quoted\n'
+    assert load_document(text, yaml_allowed=True) == {
+        'd': '2024-01-01',
+        't': '2024-01-01 10:00:00',
+        's': '123',
+        'n': 12,
+        '1': 'quoted',
+    }
 
 
 def alias_bomb() -> str:
