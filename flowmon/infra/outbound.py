@@ -25,6 +25,7 @@ import socket
 import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -130,6 +131,10 @@ class OutboundGuard:
             raise OutboundRefused(f'only http and https URLs are allowed, not {parsed.scheme[:20]!r}')
         if parsed.userinfo:
             raise OutboundRefused('credentials in the URL are not allowed; use the auth settings instead')
+        try:  # httpx reads "+443", " 1", "1_0" and full-width digits as a port; the rest of Python does not
+            _ = urlsplit(str(url)).port
+        except ValueError:
+            raise OutboundRefused('the port in the URL is not a number from 0 to 65535') from None
         host = _host(parsed)
         if not host:
             raise OutboundRefused('the URL has no host')

@@ -75,7 +75,10 @@ def destination(record: DeliveryRecord, endpoints: Mapping[str, Endpoint]) -> tu
 def host_and_path(url: str) -> str:
     parts = urlsplit(url)
     host = parts.hostname or url
-    port = f':{parts.port}' if parts.port else ''
+    try:
+        port = f':{parts.port}' if parts.port else ''
+    except ValueError:  # (one stored before such a port was refused)
+        port = ''
     return f'{host}{port}{parts.path if parts.path not in ("", "/") else ""}'
 
 

@@ -54,6 +54,7 @@ def test_delivery_routes_through_the_whole_app(
         lambda detail: detail['status'] == 'succeeded' and len(detail['attempts']) == 3,
     )
     assert [attempt['status_code'] for attempt in detail['attempts']] == [503, 200, 200]
+    assert detail['attempts_total'] == 3
     assert len({hit.headers['webhook-id'] for hit in receiver.hits}) == 1  # one delivery, sent three times
 
 
@@ -67,6 +68,9 @@ def test_endpoint_switches_and_workflow_stats_through_the_whole_app(launch: Call
         201,
     )
     path = f'/api/webhooks/endpoints/{endpoint["id"]}'
+    odd_port = {'url': 'https://example.com:+443/in', 'event_types': ['node.failed']}  # httpx would read 443
+    refused = flowmon.api('POST', '/api/webhooks/endpoints', json=odd_port)
+    assert refused.status_code == 422 and 'the port in the URL is not a number' in refused.text, refused.text
     assert endpoint['enabled'] is True
     assert httpx.post(f'{flowmon.base_url}{path}/disable').status_code == 401
     assert ok(flowmon.api('POST', f'{path}/disable'))['enabled'] is False

@@ -185,6 +185,23 @@ def test_public_destinations_on_other_ports_are_refused_naming_the_port(url: str
 @pytest.mark.parametrize(
     'url',
     [
+        'https://example.com:+443/',
+        'https://example.com: 1/',
+        'https://example.com:1 /',
+        'https://example.com:1_0/',
+        'https://example.com:\uff14\uff14\uff13/',  # full-width digits
+        'https://example.com:99999/',
+    ],
+)
+def test_a_port_that_is_not_plain_digits_is_refused(url: str) -> None:
+    """httpx reads these as ports (and would connect); the pages, with Python's own URL parser, could not show them."""
+    with pytest.raises(OutboundRefused, match='the port in the URL is not a number from 0 to 65535'):
+        OutboundGuard().check_url(url)
+
+
+@pytest.mark.parametrize(
+    'url',
+    [
         'http://1.1.1.1/',
         'https://example.com/',
         'http://example.com:443/',
