@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from urllib.parse import urlencode
 
 from flowmon.application.errors import Invalid
@@ -156,7 +156,7 @@ class ExecutionFilter:
         start, end = self.window(now)
         if start is None and end is None:
             return None
-        last = (end - timedelta(microseconds=1)).date() if end is not None else now.astimezone(UTC).date()
+        last = _last_day(end) if end is not None else now.astimezone(UTC).date()
         first = start.date() if start is not None else last
         return {'from': first.isoformat(), 'to': max(first, last).isoformat()}
 
@@ -283,3 +283,11 @@ def _bound(text: str | None, now: datetime, bound: Bound) -> datetime | None:
         return time_bound(text, now, bound=bound)
     except Invalid:
         return None
+
+
+def _last_day(end: datetime) -> date:
+    """The last day a window that ends (exclusively) at ``end`` touches: the day before when it ends at midnight."""
+    try:
+        return (end - timedelta(microseconds=1)).date()
+    except OverflowError:  # the first instant there is ("until=0001-01-01"): a window with no day in it
+        return end.date()

@@ -111,6 +111,15 @@ async def test_odd_dates_and_page_numbers_show_the_page_not_an_error(
     await user.should_not_see(marker='page-error')
 
 
+@pytest.mark.parametrize('query', ['until=0001-01-01T00:00:00Z', 'since=0001-01-01&until=0001-01-01T00:00:00Z'])
+async def test_a_window_that_ends_at_the_first_instant_shows_an_empty_page(user: User, query: str) -> None:
+    """The range picker's days of such a window (the day before its end) are out of the calendar."""
+    await sign_in(user, f'/executions?{query}')
+    await user.should_see(marker='executions-page')
+    await user.should_see(marker='filter-window')
+    await user.should_not_see(marker='page-error')
+
+
 async def test_paging_is_server_side(user: User) -> None:
     ids = [await start(user, 'quick') for _ in range(27)]
     for execution_id in ids:
