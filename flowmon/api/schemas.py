@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from flowmon.application.bulk import MAX_BULK
+from flowmon.engine.core.events import MAX_PRIORITY, MIN_PRIORITY
 from flowmon.engine.core.payload import MAX_NESTING
 from flowmon.engine.core.payload_values import nesting_depth
 from flowmon.engine.core.search_text import MAX_QUERY_CHARS
@@ -24,7 +25,7 @@ class ExecutionRequest(BaseModel):
     model_config = ConfigDict(extra='forbid')
 
     input: dict[str, Any] = Field(default_factory=dict)
-    priority: int = Field(default=0, ge=-100, le=100)
+    priority: int = Field(default=0, ge=MIN_PRIORITY, le=MAX_PRIORITY)
 
     _input_depth = field_validator('input')(_not_too_deep)
 

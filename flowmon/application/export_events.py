@@ -14,14 +14,20 @@ from dataclasses import replace
 from datetime import UTC
 from typing import Any
 
-from flowmon.engine.core.events import TERMINAL_EXECUTION_EVENTS, Event, EventFormatError, EventType
+from flowmon.engine.core.events import (
+    MAX_PRIORITY,
+    MIN_PRIORITY,
+    TERMINAL_EXECUTION_EVENTS,
+    Event,
+    EventFormatError,
+    EventType,
+)
 from flowmon.engine.core.inputs import Loc, in_body, location
 from flowmon.engine.core.payload import PayloadBudget
 from flowmon.engine.core.payload_values import (
     MAX_ERROR_CHARS,
     MAX_INT,
     MAX_TRACEBACK_CHARS,
-    MIN_INT,
     PayloadError,
     PayloadTooDeep,
     unstorable,
@@ -40,7 +46,15 @@ MAX_TIMESTAMP_CHARS = 64
 # {"output": {"<sink>": ...}}), so it may nest that much deeper than a payload.
 EVENT_DATA_EXTRA_DEPTH = 2
 # What the reducer and the pages read from event data, by kind; anything else must still fit the budget.
-_INT_FIELDS = frozenset({'attempt', 'priority', 'bytes', 'done', 'total'})
+# The whole numbers in event data, each in the range flowmon gives it (the counts go into 32-bit columns)
+MAX_COUNT = 2**31 - 1
+_INT_FIELDS = {
+    'attempt': (0, MAX_COUNT),  # 0: a node a rerun reused
+    'priority': (MIN_PRIORITY, MAX_PRIORITY),
+    'bytes': (0, MAX_INT),
+    'done': (0, MAX_COUNT),
+    'total': (0, MAX_COUNT),
+}
 _TEXT_FIELDS = {'error': MAX_ERROR_CHARS, 'reason': MAX_ERROR_CHARS, 'traceback': MAX_TRACEBACK_CHARS}
 _ID_FIELDS = frozenset({'workflow_id', 'retry_of', 'from_node', 'target'})
 _ID_LIST_FIELDS = frozenset({'nodes', 'failed_nodes'})
@@ -167,8 +181,9 @@ def _payloads(event_type: EventType, data: Mapping[str, Any]) -> Iterator[tuple[
 
 def _field_problem(key: str, value: Any) -> str | None:
     if key in _INT_FIELDS:
-        if isinstance(value, bool) or not isinstance(value, int) or not MIN_INT <= value <= MAX_INT:
-            return f'must be an integer, got {_preview(value)}'
+        low, high = _INT_FIELDS[key]
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            return f'must be an integer from {low:,} to {high:,}, got {_preview(value)}'
     elif key == 'delay_seconds':
         if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
             return f'must be a number of seconds, got {_preview(value)}'

@@ -561,7 +561,13 @@ INVALID: list[tuple[str, Callable[[dict[str, Any]], Any], str]] = [
     ('event data nested 300 deep', _set('events.2.data.deep', json.loads('[' * 300 + ']' * 300)), 'events[2] ('),
     ('an error message without bounds', _set('events.-1.data.error', 'x' * 5000), 'error is 5,000 characters long'),
     ('a number beyond 64 bits', _set('events.-1.data.extra', 2**70), 'holds an integer outside the 64-bit range'),
-    ('a float where a count belongs', _set('events.2.data.attempt', 1e300), 'attempt must be an integer, got 1e+300'),
+    ('a float where a count belongs', _set('events.2.data.attempt', 1e300), 'attempt must be an integer from 0 to'),
+    (  # the API takes -100 to 100; a larger one would not fit PostgreSQL's column either
+        'a priority the API would refuse',
+        _set('events.0.data.priority', 2**31),
+        'priority must be an integer from -100 to 100, got 2147483648',
+    ),
+    ('a count past 32 bits', _set('events.-2.data.total', 2**31), 'total must be an integer from 0 to 2,147,483,647'),
     ('a timestamp out of range', _set('events.1.ts', '0001-01-01T00:00:00+05:00'), 'events[1].ts'),
     ('a timestamp of any length', _set('events.1.ts', '2025' * 100), 'events[1].ts is not a timestamp'),
     (
@@ -779,6 +785,8 @@ PLACES: dict[str, tuple[str | int, ...]] = {
     'an error message without bounds': ('events', -1, 'data', 'error'),
     'a number beyond 64 bits': ('events', -1, 'data', 'extra'),
     'a float where a count belongs': ('events', 2, 'data', 'attempt'),
+    'a priority the API would refuse': ('events', 0, 'data', 'priority'),
+    'a count past 32 bits': ('events', -2, 'data', 'total'),
     'a timestamp out of range': ('events', 1, 'ts'),
     'a timestamp of any length': ('events', 1, 'ts'),
     'an execution id ending in a line break': ('events', 0, 'execution_id'),

@@ -44,6 +44,9 @@ TERMINAL_EXECUTION_EVENTS = frozenset(
     }
 )
 
+# An execution's priority (``execution.queued``'s ``priority``): higher runs first
+MIN_PRIORITY, MAX_PRIORITY = -100, 100
+
 
 class EventFormatError(ValueError):
     """A marshalled event that cannot be turned back into an :class:`Event`."""
