@@ -36,8 +36,8 @@ SavedView = StoredView
 
 
 def check_name(name: str) -> str:
-    """``name`` without surrounding white space; raises Invalid when it is empty, too long or holds a control
-    character or a lone surrogate."""
+    """``name`` without surrounding white space; raises Invalid when it is empty, too long, holds a control
+    character or a lone surrogate, or has a "." or ".." segment between slashes."""
     text = name.strip()
     if not text:
         raise Invalid('name must not be empty', at='name')
@@ -48,6 +48,8 @@ def check_name(name: str) -> str:
     held = unstorable(text)  # a lone surrogate, which no database stores (a page's field can send one)
     if held is not None:
         raise Invalid(f'name must not contain {held}', at='name')
+    if any(part in ('.', '..') for part in text.split('/')):  # DELETE /api/views/{name}: clients would drop it
+        raise Invalid('name must not have "." or ".." between slashes (a URL would not keep it)', at='name')
     return text
 
 

@@ -246,6 +246,8 @@ def test_saved_views_are_created_replaced_listed_and_deleted(flowmon: FlowmonPro
         ({'name': '   ', 'filter': {}}, 'name must not be empty'),
         ({'name': 'x' * 65, 'filter': {}}, 'at most 64'),
         ({'name': 'two\nlines', 'filter': {}}, 'control characters'),
+        ({'name': 'a/b/../c', 'filter': {}}, 'name must not have "." or ".." between slashes'),
+        ({'name': '..', 'filter': {}}, 'name must not have "." or ".." between slashes'),
         ({'name': 'v', 'filter': {'colour': 'red'}}, 'filter.colour: unknown key (known: workflow_id, status'),
         ({'name': 'v', 'filter': {'limit': 5}}, 'filter.limit: unknown key (known: workflow_id, status'),
         ({'name': 'v', 'filter': {'extra': [1, 2]}}, 'filter.extra: unknown key'),
