@@ -148,12 +148,13 @@ def _prefix(body: bytes) -> str | None:
     if not body:
         return None
     head = body[:RESPONSE_PREFIX_BYTES]
-    for cut in range(4):  # a multi-byte character may straddle the cut
-        try:
-            return head[: len(head) - cut].decode('utf-8')
-        except UnicodeDecodeError:
-            if len(head) < RESPONSE_PREFIX_BYTES:
-                break
+    if b'\x00' not in head:  # (a NUL makes it binary: no database column of text holds one)
+        for cut in range(4):  # a multi-byte character may straddle the cut
+            try:
+                return head[: len(head) - cut].decode('utf-8')
+            except UnicodeDecodeError:
+                if len(head) < RESPONSE_PREFIX_BYTES:
+                    break
     return 'base64:' + base64.b64encode(head).decode('ascii')
 
 

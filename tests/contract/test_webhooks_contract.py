@@ -49,6 +49,7 @@ class Harness:
 
     open_database: Callable[[], Database]
     replies: list[int] = field(default_factory=list)  # status codes, then 200 for ever
+    reply_body: bytes = b''  # the body of every answer
     requests: list[httpx.Request] = field(default_factory=list)
     box: SecretBox = field(default_factory=lambda: SecretBox(new_key()))
     services: list[DeliveryService] = field(default_factory=list)
@@ -57,7 +58,7 @@ class Harness:
 
     def handle(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(request)
-        return httpx.Response(self.replies.pop(0) if self.replies else 200)
+        return httpx.Response(self.replies.pop(0) if self.replies else 200, content=self.reply_body)
 
     async def service(self, *, claimer: str | None = None, schedule: tuple[float, ...] = (0, 0.2)) -> DeliveryService:
         async def resolve(host: str, port: int) -> list[str]:
@@ -175,6 +176,18 @@ async def test_a_delivery_lists_its_latest_attempts_and_counts_them_all(
     assert [(x.n, x.status_code) for x in detail.attempts] == [(3, 503), (4, 503), (5, 200)]
     shown = detail.to_json()
     assert (shown['attempts_total'], [x['n'] for x in shown['attempts']]) == (5, [3, 4, 5])
+
+
+async def test_an_answer_holding_a_nul_is_logged_as_binary_and_the_delivery_settles(harness: Harness) -> None:
+    """No database column of text holds a NUL (PostgreSQL refuses one): such an answer was never logged there, and
+    the delivery, left ``sending``, was sent again and again."""
+    harness.reply_body = b'ok\x00bad'
+    service = await harness.service()
+    queued = await service.enqueue(url=URL, body=b'{"n":1}')
+    assert await settle(service, queued.id) == 'succeeded'
+    detail = await service.queries.get(queued.id)
+    assert detail is not None and [x.response_body_prefix for x in detail.attempts] == ['base64:b2sAYmFk']
+    assert len(harness.requests) == 1
 
 
 async def test_an_attempt_of_a_process_without_a_lease_is_recovered_once(harness: Harness, db: Database) -> None:
