@@ -26,7 +26,7 @@ from pydantic_core import PydanticCustomError
 from flowmon.application.errors import Invalid
 from flowmon.application.rotation import MAX_GRACE_SECONDS
 from flowmon.application.time_bounds import ACCEPTED, Bound, time_bound
-from flowmon.engine.core.events import utcnow
+from flowmon.engine.core.events import MAX_SEQ, utcnow
 
 MAX_INT64 = 2**63 - 1
 
@@ -49,7 +49,7 @@ Since = Annotated[datetime, _time_bound('since')]
 Until = Annotated[datetime, _time_bound('until')]
 """``until`` of every list and filter: a day (through its end) or a date-time."""
 Offset = Annotated[int, Query(ge=0, le=MAX_INT64, description='items to skip')]
-Sequence = Annotated[int, Query(ge=0, le=MAX_INT64, description='return events after this sequence number')]
+Sequence = Annotated[int, Query(ge=0, le=MAX_SEQ, description='return events after this sequence number')]
 GraceSeconds = Annotated[
     int | None,
     Query(

@@ -26,7 +26,7 @@ from contextlib import aclosing
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from flowmon.engine.core.events import TERMINAL_EXECUTION_EVENTS, Event, EventType
+from flowmon.engine.core.events import MAX_SEQ, TERMINAL_EXECUTION_EVENTS, Event, EventType
 from flowmon.engine.core.state import TERMINAL_EXECUTION_STATUSES
 from flowmon.engine.runtime.bus import EventBus, Subscription
 
@@ -45,7 +45,7 @@ MAX_STREAMS = 64  # open streams at once; more get 503
 REPLAY_PAGE = 500  # events of every execution read from the store at a time while catching up (fewer when large)
 ENDED_KEPT = 1000  # ended executions a resumed stream still knows the last replayed seq of (see Stream._ended)
 LAST_EVENT_ID = 'Last-Event-ID'  # the header a stream resumes after
-_CURSOR = re.compile(r'([0-9A-Za-z_-]{1,40}):(0|[1-9][0-9]{0,17})')  # an id fits the column (40), a seq 64 bits
+_CURSOR = re.compile(r'([0-9A-Za-z_-]{1,40}):(0|[1-9][0-9]{0,9})')  # an id fits the column (40), a seq 32 bits
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +62,7 @@ class Cursor:
 def parse_cursor(text: str) -> Cursor:
     """The cursor a ``Last-Event-ID`` names; raises :class:`Malformed` naming what is wrong with it."""
     match = _CURSOR.fullmatch(text.strip())
-    if match is None:
+    if match is None or int(match.group(2)) > MAX_SEQ:
         shown = text if len(text) <= 60 else f'{text[:60]}...'
         raise Malformed(
             f'Last-Event-ID must be <execution id>:<seq> (an id this stream sent), got {shown!r}', at=LAST_EVENT_ID

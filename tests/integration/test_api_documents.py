@@ -357,6 +357,12 @@ async def test_a_refusal_about_one_input_says_where_it_is_as_a_schema_refusal_do
             ['header', 'last-event-id'],
             'Last-Event-ID must be <execution id>:<seq>',
         ),
+        (  # a seq past any an event can have (PostgreSQL's column is 32-bit: it answered 500)
+            client.get('/api/events/stream', headers={'Last-Event-ID': f'run-1:{2**31}'}),
+            400,
+            ['header', 'last-event-id'],
+            'Last-Event-ID must be <execution id>:<seq>',
+        ),
         (
             client.post('/api/workflows/quick/executions', content=b'{"input": {"x": NaN}}', headers=JSON),
             422,

@@ -266,6 +266,7 @@ HUGE = '99999999999999999999'
         (f'/api/webhooks/deliveries?offset={HUGE}', 'offset'),
         (f'/api/executions?limit={HUGE}', 'limit'),
         (f'/api/executions/some-id/events?after_seq={2**63}', 'after_seq'),
+        (f'/api/executions/some-id/events?after_seq={2**31}', 'after_seq'),  # past what PostgreSQL's column holds
         (f'/api/executions/some-id/events?limit={HUGE}', 'limit'),
         ('/api/executions?since=0001-01-01T00:00:00%2B05:00', 'since'),
         ('/api/executions?until=9999-12-31T23:59:59-05:00', 'until'),
