@@ -56,7 +56,7 @@ _INT_FIELDS = {
     'total': (0, MAX_COUNT),
 }
 _TEXT_FIELDS = {'error': MAX_ERROR_CHARS, 'reason': MAX_ERROR_CHARS, 'traceback': MAX_TRACEBACK_CHARS}
-_ID_FIELDS = frozenset({'workflow_id', 'retry_of', 'from_node', 'target'})
+_ID_FIELDS = frozenset({'workflow_id', 'from_node', 'target'})
 _ID_LIST_FIELDS = frozenset({'nodes', 'failed_nodes'})
 NODE_EVENTS = frozenset(
     {
@@ -195,6 +195,9 @@ def _field_problem(key: str, value: Any) -> str | None:
     elif key in _ID_FIELDS:
         if value is not None and not (isinstance(value, str) and NODE_ID_PATTERN.fullmatch(value)):
             return f'must be null or an id (letters, digits, "_.-", at most 64), got {_preview(value)}'
+    elif key == 'retry_of':  # an execution's id
+        if value is not None and not (isinstance(value, str) and EXECUTION_ID_PATTERN.fullmatch(value)):
+            return f'must be null or an execution id (letters, digits, "_.-", at most 40), got {_preview(value)}'
     elif key in _ID_LIST_FIELDS:
         if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
             return 'must be a list of node ids'

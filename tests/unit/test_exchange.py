@@ -568,6 +568,11 @@ INVALID: list[tuple[str, Callable[[dict[str, Any]], Any], str]] = [
         'priority must be an integer from -100 to 100, got 2147483648',
     ),
     ('a count past 32 bits', _set('events.-2.data.total', 2**31), 'total must be an integer from 0 to 2,147,483,647'),
+    (
+        'a rerun of an execution id too long for one',
+        _set('events.0.data.retry_of', 'r' * 41),
+        'retry_of must be null or an execution id (letters, digits, "_.-", at most 40)',
+    ),
     ('a timestamp out of range', _set('events.1.ts', '0001-01-01T00:00:00+05:00'), 'events[1].ts'),
     ('a timestamp of any length', _set('events.1.ts', '2025' * 100), 'events[1].ts is not a timestamp'),
     (
@@ -787,6 +792,7 @@ PLACES: dict[str, tuple[str | int, ...]] = {
     'a float where a count belongs': ('events', 2, 'data', 'attempt'),
     'a priority the API would refuse': ('events', 0, 'data', 'priority'),
     'a count past 32 bits': ('events', -2, 'data', 'total'),
+    'a rerun of an execution id too long for one': ('events', 0, 'data', 'retry_of'),
     'a timestamp out of range': ('events', 1, 'ts'),
     'a timestamp of any length': ('events', 1, 'ts'),
     'an execution id ending in a line break': ('events', 0, 'execution_id'),
