@@ -68,7 +68,7 @@ def test_a_stalled_tab_keeps_its_page(page: Page, server: Server) -> None:
     )
     page.goto(f'/executions/{execution_id}')
     log = page.get_by_test_id('event-log')
-    expect(log).to_contain_text('#350', timeout=10_000)
+    expect(log).to_contain_text('#350', timeout=30_000)  # a page opening on 540 lines, on a loaded machine
     opened = newest_seq(page)
     wait_until(lambda: newest_seq(page) >= opened + 20, 'twenty lines after the page opened', timeout=30)
     page.evaluate(
