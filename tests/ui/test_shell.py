@@ -220,6 +220,11 @@ async def test_an_id_no_stored_one_can_hold_reached_within_the_app_is_not_found(
     user.navigate.to('/compare?a=a\x00b&b=b\ud800c')  # ids in the query: the page names them
     await user.should_see("Execution A ('a\\x00b') not found.")
     await user.should_see("Execution B ('b\\ud800c') not found.")
+    for endpoint, shown in (('a\x00b', "'a\\x00b'"), ('b\ud800c', "'b\\ud800c'")):
+        user.navigate.to(f'/webhooks?endpoint={endpoint}')  # the page ignores it, saying so
+        await user.should_see(f'unknown endpoint {shown} ignored')
+        await user.should_see(marker='delivery-table')
+        await user.should_not_see(marker='page-error')
 
 
 async def open_not_found(user: User, path: str) -> Client:

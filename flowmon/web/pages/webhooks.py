@@ -19,6 +19,7 @@ from nicegui import ui
 
 from flowmon.application import Application
 from flowmon.application.deliveries import DELIVERY_STATUSES, WebhookStats
+from flowmon.engine.core.payload_values import unstorable
 from flowmon.web import format as fmt
 from flowmon.web import webhook_format as wfmt
 from flowmon.web.filters import parse_page
@@ -54,7 +55,11 @@ class DeliveryFilter:
             wanted = None
         number, problem = parse_page(page)
         problems.extend([problem] if problem else [])
-        return cls(status=wanted, endpoint_id=endpoint.strip() or None, page=number), problems
+        endpoint_id = endpoint.strip() or None
+        if endpoint_id is not None and unstorable(endpoint_id) is not None:  # (in-app navigation carries one here)
+            problems.append(f'unknown endpoint {endpoint_id[:40]!r} ignored')
+            endpoint_id = None
+        return cls(status=wanted, endpoint_id=endpoint_id, page=number), problems
 
     def statuses(self) -> str | tuple[str, ...] | None:
         return OUTSTANDING_STATUSES if self.status == OUTSTANDING else self.status
