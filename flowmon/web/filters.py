@@ -273,7 +273,9 @@ def _readable(text: str | None, bound: Bound) -> str | None:
     moment = _bound(text, datetime.now(UTC), bound)
     if moment is None:
         return text
-    return moment.strftime('%Y-%m-%d %H:%M:%S UTC' if moment.second or moment.microsecond else '%Y-%m-%d %H:%M UTC')
+    return f'{moment.date().isoformat()} ' + moment.strftime(
+        '%H:%M:%S UTC' if moment.second or moment.microsecond else '%H:%M UTC'
+    )
 
 
 def _bound(text: str | None, now: datetime, bound: Bound) -> datetime | None:

@@ -95,22 +95,31 @@ def remember_timezone(name: object) -> None:
         app.storage.user[TIMEZONE_KEY] = name
 
 
+def in_zone(moment: datetime, zone: tzinfo) -> datetime:
+    """``moment`` in ``zone``, or in UTC when the zone would take it past the calendar's ends (an imported run dated
+    9999-12-31 east of Greenwich, or 0001-01-01 west of it)."""
+    try:
+        return moment.astimezone(zone)
+    except OverflowError:
+        return moment.astimezone(UTC)
+
+
 def timestamp(moment: datetime | None, *, now: datetime | None = None, tz: tzinfo | None = None) -> str:
     """``14:03:07`` today, ``Mar 02 14:03`` this year, ``2024-03-02 14:03`` before, in the viewer's zone."""
     if moment is None:
         return DASH
     zone = tz or viewer_timezone()
-    local = moment.astimezone(zone)
+    local = in_zone(moment, zone)
     today = (now or datetime.now(UTC)).astimezone(zone)
     if local.date() == today.date():
         return local.strftime('%H:%M:%S')
     if local.year == today.year:
         return local.strftime('%b %d %H:%M')
-    return local.strftime('%Y-%m-%d %H:%M')
+    return f'{local.date().isoformat()} {local:%H:%M}'  # (strftime writes year 1 as "1")
 
 
 def full_timestamp(moment: datetime | None, *, tz: tzinfo | None = None) -> str:
     if moment is None:
         return DASH
-    local = moment.astimezone(tz or viewer_timezone())
-    return local.strftime('%Y-%m-%d %H:%M:%S %Z')
+    local = in_zone(moment, tz or viewer_timezone())
+    return f'{local.date().isoformat()} {local:%H:%M:%S %Z}'

@@ -7,6 +7,7 @@ import asyncio
 import gc
 import json
 import logging
+import re
 from collections import Counter
 from collections.abc import Callable
 from datetime import datetime
@@ -410,6 +411,35 @@ async def test_an_imported_execution_offers_no_rerun_or_cancel(user: User) -> No
     # The original still has its Rerun button: only imported executions are read-only.
     await open_finished(user, execution_id)
     await user.should_see(marker='rerun-execution')
+
+
+@pytest.mark.parametrize(
+    ('ts', 'zone'),
+    [('9999-12-31T23:59:59.999999+00:00', 'Asia/Tokyo'), ('0001-01-01T00:00:00+00:00', 'Etc/GMT+12')],
+)
+async def test_an_import_dated_at_the_calendars_end_shows_in_utc_where_the_viewers_zone_would_pass_it(
+    user: User, ts: str, zone: str
+) -> None:
+    """In the viewer's zone such a time would fall outside the calendar: the list and the page failed to build."""
+    user.javascript_rules[re.compile(r'.*Intl\.DateTimeFormat.*')] = lambda _: zone
+    execution_id = await finished_flaky(user)
+    await user.open('/')  # (the zone is asked for once signed in)
+    document = (await api(user, 'GET', f'/api/executions/{execution_id}/export')).json()
+    for event in document['events']:
+        event['ts'] = ts
+    for key in ('created_at', 'started_at', 'finished_at'):
+        document['execution'][key] = ts
+    response = await api(user, 'POST', '/api/executions/import', document)
+    assert response.status_code == 201, response.text
+    imported = response.json()['id']
+    await user.open('/executions')
+    await user.should_see(marker=f'execution-row-{imported}')
+    await user.should_see(ts[:10])  # the time in UTC
+    await user.should_not_see(marker='page-error')
+    await open_finished(user, imported)
+    await wait_for_log_line(user, 'execution.completed')
+    click_node(user, 'ship')
+    await wait_for_text(user, 'inspector-status', 'succeeded')
 
 
 ACTIONS_ON_IT = ('rerun-execution', 'delete-execution', 'export-execution', 'compare-menu', 'replay-execution')

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -177,6 +178,12 @@ def test_formatting() -> None:
     assert fmt.timestamp(NOW - timedelta(hours=1), now=NOW, tz=UTC) == '14:30:00'
     assert fmt.timestamp(NOW - timedelta(days=3), now=NOW, tz=UTC) == 'Mar 01 15:30'
     assert fmt.timestamp(NOW - timedelta(days=400), now=NOW, tz=UTC) == '2024-01-29 15:30'
+    first, last = datetime(1, 1, 1, tzinfo=UTC), datetime(9999, 12, 31, 23, 59, tzinfo=UTC)
+    assert fmt.timestamp(first, now=NOW, tz=UTC) == '0001-01-01 00:00'  # four digits, as an ISO date has
+    # a zone that would take a time past the calendar's ends: the time in UTC, which says so
+    assert fmt.full_timestamp(last, tz=ZoneInfo('Asia/Tokyo')) == '9999-12-31 23:59:00 UTC'
+    assert fmt.full_timestamp(first, tz=ZoneInfo('Etc/GMT+12')) == '0001-01-01 00:00:00 UTC'
+    assert fmt.full_timestamp(NOW, tz=ZoneInfo('Asia/Tokyo')).endswith(' JST')
 
 
 def test_the_event_logs_first_line_counts_the_nodes_in_words_that_agree_with_the_number() -> None:

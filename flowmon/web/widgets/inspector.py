@@ -19,7 +19,7 @@ from typing import Any
 from nicegui import ui
 
 from flowmon.engine.core.state import Attempt, ExecutionState, NodeState
-from flowmon.web.format import DASH, duration, viewer_timezone
+from flowmon.web.format import DASH, duration, in_zone, viewer_timezone
 from flowmon.web.node_views import NodeView, NodeViews
 from flowmon.web.theme import outcome_status, status_color, status_icon
 from flowmon.web.widgets.status_badge import StatusBadge
@@ -277,9 +277,9 @@ def _clock(moment: datetime | None, *, date: bool = True) -> str:
     """A node's times to the millisecond, in the viewer's time zone."""
     if moment is None:
         return DASH
-    local = moment.astimezone(viewer_timezone())
+    local = in_zone(moment, viewer_timezone())
     text = local.strftime('%H:%M:%S.') + f'{local.microsecond // 1000:03d}'
-    return f'{local.strftime("%Y-%m-%d")} {text} {local.strftime("%Z")}' if date else text
+    return f'{local.date().isoformat()} {text} {local:%Z}' if date else text
 
 
 def _pretty(value: Any) -> str:
