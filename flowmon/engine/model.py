@@ -79,38 +79,46 @@ _JSON_TAGS = frozenset(_YAML_TAG + name for name in ('str', 'int', 'float', 'boo
 
 
 class _UniqueKeyLoader(_YAML_LOADER):
-    """The safe loader, refusing a mapping that names one key twice (PyYAML keeps the last value) or a key that is
-    not text (JSON has no other); a date is read as the text it is written as."""
+    """The safe loader, refusing a mapping that names one key twice (PyYAML keeps the last value). A key is the text
+    it is written as, as JSON has text keys alone (``1:``, ``on:``, ``null:`` and ``2024-01-01:`` are the keys "1",
+    "on", "null" and "2024-01-01"); a list or a mapping as a key is refused. A date is read as the text it is written
+    as too."""
 
     def construct_mapping(self, node: yaml.Node, deep: bool = False) -> Any:
         if isinstance(node, yaml.MappingNode):
+            _keys_as_text(node)
             seen: set[Any] = set()
             for key_node, _ in node.value:
-                if key_node.tag == 'tag:yaml.org,2002:merge':
+                if key_node.tag == _MERGE:
                     continue  # a merge's keys may be overridden: that is what it is for
-                if key_node.tag != _YAML_TAG + 'str':
-                    line = key_node.start_mark.line + 1
-                    if not isinstance(key_node, yaml.ScalarNode):
-                        raise DocumentRefused(f'a YAML key must be text; the key on line {line} is not')
-                    shown = bounded_text(str(key_node.value), MAX_KEY_CHARS_SHOWN)
-                    raise DocumentRefused(
-                        f'a YAML key must be text; {shown!r} on line {line} reads as {key_node.tag[len(_YAML_TAG) :]}'
-                        ' (quote it)'
-                    )
                 key = self.construct_object(key_node, deep=deep)  # kept: not built again for the mapping
-                try:
-                    duplicate = key in seen
-                    seen.add(key)
-                except TypeError:  # a key that is no hashable value: the constructor refuses it
-                    continue
-                if duplicate:
+                if key in seen:
                     shown = bounded_text(str(key), MAX_KEY_CHARS_SHOWN)
                     line = key_node.start_mark.line + 1
                     raise DocumentDuplicateKey(
                         f'the document names the key {shown!r} twice in one mapping (line {line}); '
                         'each key may appear once'
                     )
+                seen.add(key)
         return super().construct_mapping(node, deep=deep)
+
+
+_MERGE = _YAML_TAG + 'merge'
+
+
+def _keys_as_text(node: yaml.MappingNode) -> None:
+    """Make every key of ``node`` (and of the mappings it merges) text, as written; refuse one that is no scalar."""
+    for key_node, value_node in node.value:
+        if key_node.tag == _MERGE:
+            merged = value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node]
+            for part in merged:
+                if isinstance(part, yaml.MappingNode):
+                    _keys_as_text(part)
+        elif isinstance(key_node, yaml.ScalarNode):
+            key_node.tag = _YAML_TAG + 'str'
+        else:
+            line = key_node.start_mark.line + 1
+            raise DocumentRefused(f'a YAML key must be text; the key on line {line} is a list or a mapping')
 
 
 _UniqueKeyLoader.add_constructor(_YAML_TAG + 'timestamp', yaml.SafeLoader.construct_yaml_str)
@@ -289,10 +297,11 @@ def load_document(text: str | bytes, *, yaml_allowed: bool = False) -> Any:
     """Parse a JSON (or, when allowed, YAML) workflow document within its budget.
 
     Raises :class:`DocumentTooLarge` (over :data:`MAX_DEFINITION_BYTES`, or :data:`MAX_YAML_BYTES` for YAML),
-    :class:`DocumentRefused` (nested more than :data:`MAX_NESTING` levels; YAML anchors or aliases) before
-    anything is built from the text, :class:`DocumentDuplicateKey` for an object or mapping that names a key twice,
-    and :class:`WorkflowError` for bad syntax. YAML is parsed by the C parser
-    when PyYAML has it, which is several times faster than the pure-Python one.
+    :class:`DocumentRefused` (nested more than :data:`MAX_NESTING` levels; YAML anchors, aliases or a tag other
+    than JSON's) before anything is built from the text, :class:`DocumentRefused` for a YAML key that is a list or a
+    mapping, :class:`DocumentDuplicateKey` for an object or mapping that names a key twice, and
+    :class:`WorkflowError` for bad syntax. A YAML key or date is the text it is written as. YAML is parsed by the
+    C parser when PyYAML has it, which is several times faster than the pure-Python one.
     """
     size = len(text.encode('utf-8', 'surrogatepass') if isinstance(text, str) else text)
     if size > MAX_DEFINITION_BYTES:

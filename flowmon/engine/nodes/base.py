@@ -8,6 +8,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from urllib.parse import urlsplit
 
 import httpx
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -46,6 +47,18 @@ def blank_name_problem(name: str) -> str | None:
     if name.strip():
         return None
     return 'a header name is empty' if not name else f'a header name is blank ({quoted_header(name)})'
+
+
+def http_url(value: str) -> str:
+    """``value`` when it is an http(s) URL whose port (if any) is plain digits; raises ValueError naming the problem
+    (httpx reads a port such as ``+443`` or ``1_0``; Python's own URL parser, and so the pages, do not)."""
+    if not value.startswith(('http://', 'https://')):
+        raise ValueError('url must start with http:// or https://')
+    try:
+        _ = urlsplit(value).port
+    except ValueError:
+        raise ValueError('the port in the url is not a number from 0 to 65535') from None
+    return value
 
 
 def header_problem(name: str, value: str) -> str | None:

@@ -20,7 +20,7 @@ from pydantic import Field, field_validator
 
 from flowmon.engine.core.payload_values import PayloadError
 
-from .base import NodeConfig, NodeContext, NodeError, NodeType, header_problem
+from .base import NodeConfig, NodeContext, NodeError, NodeType, header_problem, http_url
 
 MAX_RESPONSE_BYTES = 1024 * 1024
 MAX_ENCODINGS = 4  # content codings of one body (a server that stacks more is refused)
@@ -37,9 +37,7 @@ class HttpConfig(NodeConfig):
     @field_validator('url')
     @classmethod
     def _http_url(cls, value: str) -> str:
-        if not value.startswith(('http://', 'https://')):
-            raise ValueError('url must start with http:// or https://')
-        return value
+        return http_url(value)
 
     @field_validator('headers')
     @classmethod

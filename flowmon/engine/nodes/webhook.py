@@ -27,6 +27,7 @@ from .base import (
     NodeType,
     blank_name_problem,
     header_problem,
+    http_url,
     quoted_header,
     sendable,
 )
@@ -165,9 +166,7 @@ class WebhookNodeConfig(NodeConfig):
     @field_validator('url')
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
-        if value is not None and not value.startswith(('http://', 'https://')):
-            raise ValueError('url must start with http:// or https://')
-        return value
+        return value if value is None else http_url(value)
 
     @field_validator('body')
     @classmethod
