@@ -27,6 +27,7 @@ from flowmon.engine.core.payload import PayloadBudget
 from flowmon.engine.core.payload_values import (
     MAX_ERROR_CHARS,
     MAX_INT,
+    MAX_INT32,
     MAX_TRACEBACK_CHARS,
     PayloadError,
     PayloadTooDeep,
@@ -47,13 +48,12 @@ MAX_TIMESTAMP_CHARS = 64
 EVENT_DATA_EXTRA_DEPTH = 2
 # What the reducer and the pages read from event data, by kind; anything else must still fit the budget.
 # The whole numbers in event data, each in the range flowmon gives it (the counts go into 32-bit columns)
-MAX_COUNT = 2**31 - 1
 _INT_FIELDS = {
-    'attempt': (0, MAX_COUNT),  # 0: a node a rerun reused
+    'attempt': (0, MAX_INT32),  # 0: a node a rerun reused
     'priority': (MIN_PRIORITY, MAX_PRIORITY),
     'bytes': (0, MAX_INT),
-    'done': (0, MAX_COUNT),
-    'total': (0, MAX_COUNT),
+    'done': (0, MAX_INT32),
+    'total': (0, MAX_INT32),
 }
 _TEXT_FIELDS = {'error': MAX_ERROR_CHARS, 'reason': MAX_ERROR_CHARS, 'traceback': MAX_TRACEBACK_CHARS}
 _ID_FIELDS = frozenset({'workflow_id', 'from_node', 'target'})

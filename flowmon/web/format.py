@@ -105,7 +105,8 @@ def in_zone(moment: datetime, zone: tzinfo) -> datetime:
 
 
 def timestamp(moment: datetime | None, *, now: datetime | None = None, tz: tzinfo | None = None) -> str:
-    """``14:03:07`` today, ``Mar 02 14:03`` this year, ``2024-03-02 14:03`` before, in the viewer's zone."""
+    """``14:03:07`` today, ``Mar 02 14:03`` this year, ``2024-03-02 14:03`` before, in the viewer's zone (in UTC,
+    said so, where the zone would take it past the calendar's ends)."""
     if moment is None:
         return DASH
     zone = tz or viewer_timezone()
@@ -115,7 +116,8 @@ def timestamp(moment: datetime | None, *, now: datetime | None = None, tz: tzinf
         return local.strftime('%H:%M:%S')
     if local.year == today.year:
         return local.strftime('%b %d %H:%M')
-    return f'{local.date().isoformat()} {local:%H:%M}'  # (strftime writes year 1 as "1")
+    shown = f'{local.date().isoformat()} {local:%H:%M}'  # (strftime writes year 1 as "1")
+    return f'{shown} UTC' if local.tzinfo is UTC and zone is not UTC else shown
 
 
 def full_timestamp(moment: datetime | None, *, tz: tzinfo | None = None) -> str:

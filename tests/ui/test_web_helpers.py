@@ -184,6 +184,8 @@ def test_formatting() -> None:
     assert fmt.full_timestamp(last, tz=ZoneInfo('Asia/Tokyo')) == '9999-12-31 23:59:00 UTC'
     assert fmt.full_timestamp(first, tz=ZoneInfo('Etc/GMT+12')) == '0001-01-01 00:00:00 UTC'
     assert fmt.full_timestamp(NOW, tz=ZoneInfo('Asia/Tokyo')).endswith(' JST')
+    assert fmt.timestamp(last, now=NOW, tz=ZoneInfo('Asia/Tokyo')) == '9999-12-31 23:59 UTC'
+    assert fmt.timestamp(NOW - timedelta(days=400), now=NOW, tz=ZoneInfo('Asia/Tokyo')) == '2024-01-30 00:30'
 
 
 def test_the_event_logs_first_line_counts_the_nodes_in_words_that_agree_with_the_number() -> None:

@@ -40,7 +40,7 @@ async def test_only_the_latest_deletions_are_remembered(system: System, monkeypa
         await workflows.put(workflow_id, _definition(workflow_id))
         await workflows.delete(workflow_id)
     assert [workflows.deleted(workflow_id) for workflow_id in ids] == [False, False, True, True, True]
-    # deleting one again makes it the latest: the oldest of the others drops out
+    # deleting one again makes it the latest (churn-3, churn-4, churn-2): the next deletion lets churn-3 go, not it
     await workflows.put('churn-2', _definition('churn-2'))
     await workflows.delete('churn-2')
     assert [workflows.deleted(workflow_id) for workflow_id in ids] == [False, False, True, True, True]

@@ -14,6 +14,7 @@ from enum import StrEnum
 from typing import Any
 
 from .inputs import located
+from .payload_values import MAX_INT32
 
 
 class EventType(StrEnum):
@@ -46,7 +47,7 @@ TERMINAL_EXECUTION_EVENTS = frozenset(
 
 # An execution's priority (``execution.queued``'s ``priority``): higher runs first
 MIN_PRIORITY, MAX_PRIORITY = -100, 100
-MAX_SEQ = 2**31 - 1  # an event's seq, at most (the stores keep it in a 32-bit column)
+MAX_SEQ = MAX_INT32  # an event's seq, at most (the stores keep it in a 32-bit column)
 
 
 class EventFormatError(ValueError):

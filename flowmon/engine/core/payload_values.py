@@ -30,6 +30,7 @@ MAX_TRACEBACK_CHARS = 16000
 # response that contains it a server error.
 MIN_INT = -(2**63)
 MAX_INT = 2**64 - 1
+MAX_INT32 = 2**31 - 1  # the largest whole number a 32-bit column holds (an event's seq, counts)
 
 
 class PayloadError(ValueError):

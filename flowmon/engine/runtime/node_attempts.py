@@ -41,7 +41,7 @@ def _node_logger(ctx: NodeContext) -> logging.Logger:
     return log if isinstance(log, logging.Logger) else log.logger
 
 
-@dataclass(slots=True, eq=False)
+@dataclass(slots=True, eq=False, repr=False)
 class _WorkerStart:
     """The ``node.started`` of one attempt of a worker node, raised once: when a worker takes the task (the pool
     calls :meth:`announce` on the loop), or by the engine when the attempt ends first (:meth:`ensure`). Once the
