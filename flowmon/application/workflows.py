@@ -11,7 +11,7 @@ from typing import Any
 
 from flowmon.engine.core.events import utcnow
 from flowmon.engine.core.inputs import in_body
-from flowmon.engine.model import (
+from flowmon.engine.documents import (
     MAX_DEFINITION_BYTES,
     MAX_YAML_BYTES,
     DocumentDuplicateKey,

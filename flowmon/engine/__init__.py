@@ -12,7 +12,8 @@ from flowmon.engine.runtime.executor import LocalExecutor, NodeExecutor
 from flowmon.engine.runtime.retry import RetryPolicy
 from flowmon.engine.runtime.scheduler import Engine, QueueFull, RerunError, new_execution_id
 
-from .model import EdgeSpec, NodeSpec, Workflow, WorkflowError, WorkflowSpec, load_document, parse_workflow
+from .documents import WorkflowError, load_document
+from .model import EdgeSpec, NodeSpec, Workflow, WorkflowSpec, parse_workflow
 from .nodes import NodeConfig, NodeContext, NodeError, NodeRegistry, NodeType, default_registry
 
 __all__ = [

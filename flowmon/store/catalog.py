@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from flowmon.engine.cron import never_fires
-from flowmon.engine.model import MAX_DEFINITION_BYTES, Workflow, WorkflowError, load_document, parse_workflow
+from flowmon.engine.documents import MAX_DEFINITION_BYTES, WorkflowError, load_document
+from flowmon.engine.model import Workflow, parse_workflow
 from flowmon.engine.nodes.base import NodeRegistry
 from flowmon.engine.nodes.webhook import WebhookNode
 from flowmon.engine.runtime.secret_refs import find_refs
@@ -232,7 +233,7 @@ class WorkflowCatalog:
         """Load every workflow file in ``directory`` (files replace stored workflows with the same id).
 
         A file that does not validate (or is over the size, nesting and YAML limits of
-        :func:`~flowmon.engine.model.load_document`) is logged by name and skipped; the others still load. A file
+        :func:`~flowmon.engine.documents.load_document`) is logged by name and skipped; the others still load. A file
         of a new workflow when :data:`MAX_WORKFLOWS` are stored is skipped too, all such files in one warning.
         """
         loaded: list[str] = []

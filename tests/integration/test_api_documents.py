@@ -19,7 +19,7 @@ from fastapi import FastAPI
 from inprocess import put
 from waiting import until
 
-from flowmon.engine.model import load_document
+from flowmon.engine.documents import load_document
 
 EXAMPLES = Path(__file__).resolve().parents[2] / 'data' / 'workflows'
 JSON = {'content-type': 'application/json'}

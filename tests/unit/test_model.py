@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from flowmon.engine import Workflow, WorkflowError, default_registry, load_document, parse_workflow
-from flowmon.engine.model import (
+from flowmon.engine.documents import (
     MAX_DEFINITION_BYTES,
     MAX_YAML_BYTES,
     DocumentDuplicateKey,

@@ -14,7 +14,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from flowmon.engine.model import WorkflowError, load_document, parse_workflow
+from flowmon.engine.documents import WorkflowError, load_document
+from flowmon.engine.model import parse_workflow
 from flowmon.engine.nodes import default_registry
 
 EXAMPLES = sorted((Path(__file__).resolve().parents[2] / 'data' / 'workflows').iterdir())
