@@ -3,7 +3,9 @@
 A finished execution's history never changes, so its index can be shared by every page and API call
 that replays it. The cache is bounded both by entries and by the events they hold (a 100,000-event index
 takes on the order of 100 MB); executions still running are indexed afresh on every open and never kept.
-Building an index is CPU work: it runs in a worker thread so the event loop keeps serving other clients.
+Building an index is CPU work: it runs in a worker thread so the event loop keeps serving other clients. Each build
+holds its execution's events whole, so a few executions are read and built at a time (:data:`MAX_BUILDS`); opens of
+others wait their turn, and opens of one execution share its build.
 
 A history opens only from its first event (``seq`` 1): an execution whose deletion has begun (its events go lowest
 ``seq`` first) is not found, and a deleted execution is never cached again (:meth:`ReplayLoader.forget`), nor an
@@ -24,6 +26,7 @@ from .snapshots import SnapshotCache
 MAX_CACHED_INDEXES = 8
 MAX_CACHED_EVENTS = 300_000
 MAX_REMEMBERED_DELETIONS = 10_000
+MAX_BUILDS = 2  # executions read and indexed at once (each holds its events whole while it is built)
 
 
 class ReplayLoader:
@@ -36,6 +39,7 @@ class ReplayLoader:
         snapshots: SnapshotCache | None = None,
         max_indexes: int = MAX_CACHED_INDEXES,
         max_events: int = MAX_CACHED_EVENTS,
+        max_builds: int = MAX_BUILDS,
     ) -> None:
         self._history = history
         self._snapshots = snapshots or SnapshotCache(history)
@@ -43,6 +47,7 @@ class ReplayLoader:
         self._max_events = max_events
         self._cache: OrderedDict[str, ReplayIndex] = OrderedDict()
         self._building: dict[str, asyncio.Future[ReplayIndex | None]] = {}
+        self._turns = asyncio.Semaphore(max_builds)  # (asyncio's primitives bind a loop on first wait, not here)
         self._deleted: set[str] = set()
         self._deletions: deque[str] = deque()  # the order of ``_deleted``, to forget the oldest first
         self._asked = 0  # how many times the store was asked about deletions that went unheard (:meth:`asking`)
@@ -97,14 +102,15 @@ class ReplayLoader:
         return list(self._cache)
 
     async def _build(self, execution_id: str) -> ReplayIndex | None:
-        events = await self._history.events(execution_id)
-        if not events or events[0].seq != 1:  # unknown, or being deleted
-            return None
-        workflow = workflow_snapshot(events)
-        digest = snapshot_hash(events) if workflow is None else None
-        if digest is not None:
-            workflow = await self._snapshots.resolve(digest)
-        return await asyncio.to_thread(ReplayIndex, events, workflow=workflow)
+        async with self._turns:
+            events = await self._history.events(execution_id)
+            if not events or events[0].seq != 1:  # unknown, or being deleted
+                return None
+            workflow = workflow_snapshot(events)
+            digest = snapshot_hash(events) if workflow is None else None
+            if digest is not None:
+                workflow = await self._snapshots.resolve(digest)
+            return await asyncio.to_thread(ReplayIndex, events, workflow=workflow)
 
     def _keep(self, execution_id: str, index: ReplayIndex) -> None:
         if index.n > self._max_events or execution_id in self._deleted:

@@ -84,6 +84,40 @@ async def test_concurrent_opens_share_one_build(recorder: EventRecorder, history
     assert first is second is not None
 
 
+async def test_a_few_executions_are_read_and_built_at_a_time(recorder: EventRecorder, history: History) -> None:
+    """Each build holds its execution's events whole: opens of many executions at once read and build at most
+    ``max_builds`` of them together, the others waiting their turn; all of them are answered."""
+    names = [f'run-{n}' for n in range(5)]
+    for name in names:
+        await recorder.write(execution(name))
+    loader = ReplayLoader(history, max_builds=2)
+    read = history.events
+    reading: set[str] = set()
+    most = 0
+    release = asyncio.Event()
+
+    async def held_read(execution_id: str, *args: object, **kwargs: object) -> list[Event]:
+        nonlocal most
+        reading.add(execution_id)
+        most = max(most, len(reading))
+        try:
+            await release.wait()
+            return await read(execution_id, *args, **kwargs)  # type: ignore[arg-type]
+        finally:
+            reading.discard(execution_id)
+
+    history.events = held_read  # type: ignore[method-assign]
+    opening = [asyncio.create_task(loader.open(name)) for name in names]
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert len(reading) == 2  # two reading, three waiting
+    release.set()
+    indexes = await asyncio.gather(*opening)
+    assert most == 2
+    assert [index.n if index else None for index in indexes] == [3] * 5
+    history.events = read  # type: ignore[method-assign]
+
+
 async def test_an_index_built_while_the_store_is_asked_about_unheard_deletions_is_not_cached(
     recorder: EventRecorder, history: History
 ) -> None:
