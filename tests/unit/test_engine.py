@@ -467,6 +467,29 @@ async def test_cancel_running_execution(h: Harness) -> None:
     assert [e.seq for e in h.events_of(execution_id)] == list(range(1, len(h.events_of(execution_id)) + 1))
 
 
+async def test_cancels_repeated_while_the_nodes_stop_still_tell_every_node(h: Harness) -> None:
+    """Several cancels of one execution at once (two tabs, a bulk cancel beside a single one), or the process
+    stopping while a cancel stops the nodes: the nodes are stopped once and each unfinished one is told cancelled;
+    none is left running in an ended execution."""
+    wf = h.workflow([delay('a', 30), delay('b', 30), counted('after')], [('a', 'after'), ('b', 'after')])
+    for again in ('cancel', 'interrupt'):
+        execution_id = h.engine.submit(wf)
+        await until(lambda: h.state(execution_id).nodes['b'].status == 'running', 'both nodes to run')
+        assert h.engine.cancel(execution_id) is True
+        for _ in range(6):  # every step of the stopping: the cancel is made again
+            await asyncio.sleep(0)
+            if again == 'cancel':
+                assert h.engine.cancel(execution_id) is h.engine.is_active(execution_id)
+            elif h.engine.is_active(execution_id):
+                await h.engine.interrupt_all()
+        await h.idle()
+        state = h.state(execution_id)
+        assert state.status == 'cancelled', again
+        assert statuses(state) == {'a': 'cancelled', 'b': 'cancelled', 'after': 'cancelled'}, again
+        assert h.types(execution_id).count('node.cancelled') == 3, again
+        assert h.types(execution_id)[-1] == 'execution.cancelled', again
+
+
 async def test_cancel_a_node_waiting_to_retry(h: Harness) -> None:
     class SlowClock(FakeClock):
         async def sleep(self, seconds: float) -> None:

@@ -96,12 +96,21 @@ class ExecutionRun(NodeAttempts):
         self.emit(EventType.EXECUTION_COMPLETED, None, {'output': output}, f'{{"output":{output_json}}}')
 
     async def abort(self, reason: str) -> None:
-        """Stop every running node and mark all unfinished nodes cancelled."""
+        """Stop every running node and mark all unfinished nodes cancelled. The execution being cancelled again
+        meanwhile (a cancel after a time-out, the process stopping during a cancel) does not cut this short: the
+        nodes are being stopped already, and each unfinished one is still told."""
         tasks = list(self.tasks.values())  # (a node that finished has recorded its outcome and left this)
         for task in tasks:
             task.cancel()
         if tasks:
-            await asyncio.gather(*tasks, return_exceptions=True)
+            stopped = asyncio.gather(*tasks, return_exceptions=True)
+            while not stopped.done():
+                try:
+                    await asyncio.shield(stopped)
+                except asyncio.CancelledError:
+                    current = asyncio.current_task()
+                    if current is not None:
+                        current.uncancel()
         self.tasks.clear()
         for node_id in self.workflow.order:
             if self.status[node_id] in ('pending', 'running'):

@@ -266,8 +266,9 @@ class Engine:
         task = self._running.get(execution_id)
         if task is None:
             return False
-        self._stop_reason.setdefault(execution_id, 'cancelled')
-        task.cancel()
+        if execution_id not in self._stop_reason:  # (a second cancel would only cut its stopping short)
+            self._stop_reason[execution_id] = 'cancelled'
+            task.cancel()
         return True
 
     def _let_go(self, request: ExecutionRequest) -> None:
