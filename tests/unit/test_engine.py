@@ -474,7 +474,7 @@ async def test_cancels_repeated_while_the_nodes_stop_still_tell_every_node(h: Ha
     wf = h.workflow([delay('a', 30), delay('b', 30), counted('after')], [('a', 'after'), ('b', 'after')])
     for again in ('cancel', 'interrupt'):
         execution_id = h.engine.submit(wf)
-        await until(lambda: h.state(execution_id).nodes['b'].status == 'running', 'both nodes to run')
+        await until(lambda e=execution_id: h.state(e).nodes['b'].status == 'running', 'both nodes to run')
         assert h.engine.cancel(execution_id) is True
         for _ in range(6):  # every step of the stopping: the cancel is made again
             await asyncio.sleep(0)
