@@ -14,6 +14,7 @@ parser reads but JSON does not have, are refused as everywhere a payload comes i
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import time
@@ -110,6 +111,9 @@ class TriggerService:
         self.budget = budget or PayloadBudget()
         self._db, self._secrets, self._catalog = db, secrets, catalog
         self._start, self._clock, self._wall = start_execution, clock, wall
+        # The calls of this process whose claimed execution is being started: whether it started (a copy of the call
+        # arriving meanwhile waits for that rather than answer with an execution that may never be).
+        self._starting: dict[tuple[str, str], asyncio.Future[bool]] = {}
 
     async def info(self, workflow_id: str) -> dict[str, Any]:
         """Whether the workflow accepts triggers, its path, and whether a secret exists yet."""
@@ -223,17 +227,27 @@ class TriggerService:
             if seen is not None:
                 if seen.body_sha256 not in (None, body_sha256):
                     raise TriggerConflict(f'webhook-id {message_id!r} was already used with a different body')
-                return Received(execution_id=seen.execution_id, replayed=True)
-            # the row went away in between (its start failed, or it was pruned): claim again
+                starting = self._starting.get((workflow_id, message_id))
+                if starting is None or await asyncio.shield(starting):
+                    return Received(execution_id=seen.execution_id, replayed=True)
+            # the row went away in between, or goes now (its start failed, or it was pruned): claim again
+        started = asyncio.get_running_loop().create_future()
+        self._starting[workflow_id, message_id] = started
         try:
             await self._start(workflow_id, payload, trigger=hook_trigger(message_id), execution_id=execution_id)
         except BaseException as exc:
-            await self._release(workflow_id, message_id)
+            try:
+                await self._release(workflow_id, message_id)
+            finally:
+                started.set_result(False)
+                del self._starting[workflow_id, message_id]
             if isinstance(exc, PayloadTooLarge):  # its compact encoding can be longer than the body (escapes)
                 raise TriggerPayloadTooLarge(str(exc)) from None
             if isinstance(exc, PayloadError):
                 raise TriggerPayloadInvalid(str(exc)) from None
             raise
+        started.set_result(True)
+        del self._starting[workflow_id, message_id]
         ids = log_context.about(execution_id=execution_id, workflow_id=workflow_id)
         log.info('workflow %s triggered by webhook %s: execution %s', workflow_id, message_id, execution_id, extra=ids)
         return Received(execution_id=execution_id, replayed=False)

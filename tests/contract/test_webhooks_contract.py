@@ -358,6 +358,47 @@ async def test_a_repeated_webhook_id_starts_one_execution_whichever_process_rece
     assert sorted(result.replayed for result in results) == [False] + [True] * 5
 
 
+async def test_a_copy_arriving_while_the_first_start_fails_is_not_answered_with_that_execution(db: Database) -> None:
+    """Two copies of one call at once, the first one's start refused (the queue full): the copy that found its claim
+    waits for that start rather than answer 202 with an execution that never exists; it claims again and is
+    answered as its own start is (here refused too, then started once the queue has room)."""
+    secrets = TriggerSecrets(db, SecretBox(new_key()))
+    catalog = WorkflowCatalog(History(db), default_registry(), trigger_secrets=secrets)
+    await catalog.put('hooked', TRIGGERED, utcnow())
+    full = True
+    tried: list[str] = []
+
+    class QueueFull(Exception):
+        pass
+
+    async def start(
+        workflow_id: str, input: Any, *, trigger: Mapping[str, Any], execution_id: str | None = None
+    ) -> str:
+        assert execution_id is not None
+        tried.append(execution_id)
+        await asyncio.sleep(0.05)  # the other copy arrives meanwhile and finds the claim
+        if full:
+            raise QueueFull('the queue is full')
+        return execution_id
+
+    service = TriggerService(db, catalog, start, secrets)
+    secret = (await service.reveal_secret('hooked'))['secret']
+    body = b'{"n": 1}'
+
+    async def receive() -> Received:
+        signature = Webhook(secret).sign('msg_1', utcnow(), body.decode())
+        headers = {'webhook-id': 'msg_1', 'webhook-timestamp': str(int(utcnow().timestamp()))}
+        return await service.receive('hooked', {**headers, 'webhook-signature': signature}, body)
+
+    results = await asyncio.gather(receive(), receive(), return_exceptions=True)
+    assert [type(result) for result in results] == [QueueFull, QueueFull]  # neither says 202 for the lost start
+    assert len(tried) == 2  # the second copy tried a start of its own
+    full = False
+    first = await receive()
+    assert first.replayed is False and first.execution_id == tried[-1]
+    assert await receive() == Received(execution_id=first.execution_id, replayed=True)
+
+
 async def test_a_webhook_id_used_again_with_another_body_is_refused_unless_kept_before_body_hashes(
     db: Database,
 ) -> None:
