@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from datetime import datetime
 from typing import Any
 
@@ -74,16 +75,18 @@ class Endpoints:
         """Delete an endpoint; refused (Conflict, naming them) while stored workflows deliver to it."""
         if self._store.cached(endpoint_id) is None and await self._store.get(endpoint_id) is None:
             raise NotFound(f'webhook endpoint {endpoint_id!r} not found')
-        if self._catalog is not None:
-            stored = await self._catalog.all()
+        catalog = self._catalog
+        # no workflow delivering to it saved between the look and the deletion
+        async with catalog.unchanged() if catalog is not None else contextlib.nullcontext():
+            stored = await catalog.all() if catalog is not None else []
             users = sorted(one.id for one in stored if endpoint_id in endpoints_named(one.definition))
             if users:
                 listed = ', '.join(repr(workflow_id) for workflow_id in users[:10]) + (
                     ' ...' if len(users) > 10 else ''
                 )
                 raise Conflict(f'webhook endpoint {endpoint_id!r} is used by workflow(s) {listed}; change them first')
-        if not await self._store.delete(endpoint_id):
-            raise NotFound(f'webhook endpoint {endpoint_id!r} not found')
+            if not await self._store.delete(endpoint_id):
+                raise NotFound(f'webhook endpoint {endpoint_id!r} not found')
 
     async def set_enabled(self, endpoint_id: str, enabled: bool) -> Endpoint:
         return await self._store.set_enabled(endpoint_id, enabled)

@@ -50,8 +50,10 @@ class Secrets:
         database's answer: another process sharing it may have created it a moment ago."""
         if not await self._store.stored([name]):  # (first: an unknown name is a 404 at the cost of one small read)
             raise NotFound(f'secret {name!r} not found')
-        users = sorted(stored.id for stored in await self._catalog.all() if name in secret_names(stored.definition))
-        if users:
-            raise in_use(f'secret {name!r}', users)
-        if not await self._store.delete(name):
-            raise NotFound(f'secret {name!r} not found')
+        async with self._catalog.unchanged():  # no workflow naming it saved between the look and the deletion
+            stored = await self._catalog.all()
+            users = sorted(one.id for one in stored if name in secret_names(one.definition))
+            if users:
+                raise in_use(f'secret {name!r}', users)
+            if not await self._store.delete(name):
+                raise NotFound(f'secret {name!r} not found')

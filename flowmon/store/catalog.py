@@ -7,8 +7,9 @@ secret exists; the check happens when a definition is saved or loaded from a fil
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Collection, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -112,10 +113,26 @@ class WorkflowCatalog:
     def validate_new(self, raw: Any) -> Workflow:
         """:meth:`validate`, and every secret the definition names must exist (saving and loading files)."""
         workflow = self.validate(raw)
+        self._refuse_unknown_secrets(workflow)
+        return workflow
+
+    def _refuse_unknown_secrets(self, workflow: Workflow) -> None:
         _refuse_unknown(
             'secret', _secret_places(workflow), self._known_secrets(), 'PUT /api/secrets/<name> or the Secrets page'
         )
-        return workflow
+
+    def _refuse_unknown_endpoints(self, workflow: Workflow) -> None:
+        if self._known_endpoints is not None:  # (a file loaded at start-up is not held to it: endpoints load later)
+            named, known = _endpoint_places(workflow), self._known_endpoints()
+            _refuse_unknown('webhook endpoint', named, known, 'the Webhooks page or POST /api/webhooks/endpoints')
+
+    @contextlib.asynccontextmanager
+    async def unchanged(self) -> AsyncIterator[None]:
+        """No workflow is saved here while the caller holds this: a secret or an endpoint deleted under it once no
+        stored workflow names it is not named by a workflow saved meanwhile (a save checks its names again once its
+        turn comes, and is refused as naming an unknown one)."""
+        async with self._changing:
+            yield
 
     def check(self, workflow_id: str, raw: Any) -> Workflow:
         """What :meth:`put` would store under ``workflow_id``, validated (the body's id, when it has one, must be
@@ -135,9 +152,7 @@ class WorkflowCatalog:
                 'schedule',
                 'cron',
             )
-        if self._known_endpoints is not None:  # (a file loaded at start-up is not held to it: endpoints load later)
-            named, known = _endpoint_places(workflow), self._known_endpoints()
-            _refuse_unknown('webhook endpoint', named, known, 'the Webhooks page or POST /api/webhooks/endpoints')
+        self._refuse_unknown_endpoints(workflow)
         return workflow
 
     async def put(
@@ -148,6 +163,8 @@ class WorkflowCatalog:
         workflow when :data:`MAX_WORKFLOWS` are stored raises TooManyWorkflows (nothing stored)."""
         workflow = await self._check_reading_again(workflow_id, raw)
         async with self._changing:
+            self._refuse_unknown_secrets(workflow)  # again: one may have been deleted while this waited its turn
+            self._refuse_unknown_endpoints(workflow)
             definition = workflow.definition()
             created = await self._history.put_workflow(
                 workflow.id,

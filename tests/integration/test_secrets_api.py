@@ -1,6 +1,9 @@
-"""``/api/secrets`` in-process, with another process sharing the database (a second store on the same file)."""
+"""``/api/secrets`` in-process (with another process sharing the database: a second store on the same file), and a
+secret or an endpoint deleted while a workflow naming it is saved."""
 
 from __future__ import annotations
+
+import asyncio
 
 import httpx
 import pytest
@@ -37,3 +40,39 @@ async def test_deleting_a_secret_that_does_not_exist_reads_no_workflow(
     monkeypatch.setattr(system.catalog, 'all', no_workflow_read)
     gone = await client.delete('/api/secrets/never_was')
     assert gone.status_code == 404 and gone.json()['detail'] == "secret 'never_was' not found"
+
+
+ROUNDS = 12  # (before, both requests succeeded in nearly every round)
+ENDPOINT = {'url': 'https://hooks.example.com/in', 'event_types': ['execution.failed']}
+
+
+async def test_a_secret_or_endpoint_deleted_while_a_workflow_naming_it_is_saved_is_never_both(
+    system: System, client: httpx.AsyncClient
+) -> None:
+    """A DELETE of a secret (or a webhook endpoint) and a PUT of a workflow naming it, at once: one of them is
+    refused, never both done (the workflow stored naming what no longer exists, failing every run)."""
+    endpoint = await client.post('/api/webhooks/endpoints', json=ENDPOINT)
+    assert endpoint.status_code == 201, endpoint.text
+    for n in range(ROUNDS):
+        endpoint_id = endpoint.json()['id'] if n % 2 else None
+        if endpoint_id is None:
+            name = f'token_{n}'
+            assert (await client.put(f'/api/secrets/{name}', json={'value': 'sk-0123456789'})).status_code in (200, 201)
+            config: dict[str, object] = {'message': {'$secret': name}}
+            node, deleting = {'id': 'say', 'type': 'log', 'config': config}, f'/api/secrets/{name}'
+        else:
+            node, deleting = {'id': 'send', 'type': 'webhook', 'config': {'endpoint': endpoint_id}}, None
+        workflow = {'id': f'names-{n}', 'name': 'Names', 'nodes': [node], 'edges': []}
+        path = deleting or f'/api/webhooks/endpoints/{endpoint_id}'
+        deleted, saved = await asyncio.gather(
+            client.delete(path), client.put(f'/api/workflows/names-{n}', json=workflow)
+        )
+        assert (deleted.status_code, saved.status_code) in ((409, 201), (204, 422)), (n, deleted.text, saved.text)
+        if saved.status_code == 201:  # the workflow won: it stands, what it names too; then both go
+            assert (await client.delete(f'/api/workflows/names-{n}')).status_code == 204
+            assert (await client.delete(path)).status_code == 204
+        else:
+            assert 'unknown' in saved.json()['detail'], saved.text
+        if endpoint_id is not None:
+            endpoint = await client.post('/api/webhooks/endpoints', json=ENDPOINT)
+            assert endpoint.status_code == 201, endpoint.text
