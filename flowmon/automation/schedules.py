@@ -208,8 +208,10 @@ class ScheduleService:
         return await self._set_paused(workflow_id, False)
 
     async def _set_paused(self, workflow_id: str, paused: bool) -> dict[str, Any]:
-        self._require(workflow_id)
-        async with self._pausing:
+        # within the workflows' turn: a pause stored after the workflow's deletion (which deletes its pause) would
+        # be inherited by a new workflow of its id, while this answered 404
+        async with self._catalog.unchanged(), self._pausing:
+            self._require(workflow_id)
             await self._store_paused(workflow_id, paused)
             (self._timers.pause if paused else self._timers.resume)(job_id(workflow_id))
         return await self.info(workflow_id)

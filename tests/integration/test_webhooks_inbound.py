@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from datetime import UTC, datetime, timedelta
@@ -227,6 +228,26 @@ async def test_a_deleted_workflow_takes_its_trigger_secret_and_schedule_pause_al
         assert schedule['paused'] is False and schedule['next_run_at'] is not None
         listed = (await app.api.get('/api/executions', params={'workflow_id': 'triggered'})).json()
         assert listed['total'] == 0
+
+
+async def test_a_pause_racing_the_workflows_deletion_is_not_inherited_by_a_new_workflow_of_its_id(
+    tmp_path: Path,
+) -> None:
+    """A pause sent as the workflow is deleted either pauses it before it goes (and goes with it) or answers 404
+    having stored nothing: a pause stored after the deletion was inherited by the next workflow of that id while its
+    request answered 404."""
+    scheduled = {**TRIGGERED, 'schedule': {'cron': '0 3 * * *', 'timezone': 'UTC'}}
+    async with running_app(tmp_path) as app:
+        for _ in range(8):  # (before, most rounds left the pause behind)
+            assert (await app.api.put('/api/workflows/triggered', json=scheduled)).status_code in (200, 201)
+            deleted, paused = await asyncio.gather(
+                app.api.delete('/api/workflows/triggered'), app.api.post('/api/workflows/triggered/schedule/pause')
+            )
+            assert deleted.status_code == 204 and paused.status_code in (200, 404), paused.text
+            assert (await app.api.put('/api/workflows/triggered', json=scheduled)).status_code == 201
+            schedule = (await app.api.get('/api/workflows/triggered/schedule')).json()
+            assert schedule['paused'] is False, paused.status_code
+            assert (await app.api.delete('/api/workflows/triggered')).status_code == 204
 
 
 async def test_a_tick_that_fell_while_flowmon_was_stopped_runs_at_the_next_start(tmp_path: Path) -> None:
