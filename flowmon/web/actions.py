@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 import logging
 from collections.abc import Awaitable, Callable
 from enum import Enum
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, ParamSpec, TypeVar
 
 from nicegui import ui
 
@@ -18,6 +20,7 @@ from .auth import LOGIN_PATH, is_signed_in
 log = logging.getLogger(__name__)
 
 T = TypeVar('T')
+P = ParamSpec('P')
 Kind = Literal['positive', 'info']
 
 
@@ -26,6 +29,29 @@ class NotDone(Enum):
 
     REFUSED = 'refused'  # refused (an AppError, or the visitor signed out): what it acted on may have changed
     FAILED = 'failed'  # an unexpected error, logged with its traceback: looking further would only fail again
+
+
+def one_at_a_time(handler: Callable[P, Awaitable[object] | object]) -> Callable[P, Awaitable[None]]:
+    """``handler`` (of a button, an Enter key) done once at a time: a click while an earlier one's action is under
+    way (a double-click, a second click before a slow answer) is ignored, so a double-click on Run starts one run and
+    on Create makes one endpoint; the next click once it is done acts again. The wrapper keeps ``handler``'s
+    signature, so NiceGUI passes the event only to a handler that takes one."""
+    running = False
+
+    @functools.wraps(handler)
+    async def once(*args: P.args, **kwargs: P.kwargs) -> None:
+        nonlocal running
+        if running:
+            return
+        running = True
+        try:
+            result = handler(*args, **kwargs)
+            if inspect.isawaitable(result):
+                await result
+        finally:
+            running = False
+
+    return once
 
 
 async def found(lookup: Awaitable[T]) -> T | None:

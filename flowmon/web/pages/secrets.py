@@ -17,6 +17,7 @@ from flowmon.application.secrets import MAX_SECRET_CHARS, SecretInfo
 from flowmon.web import format as fmt
 from flowmon.web import secret_actions as actions
 from flowmon.web.a11y import named
+from flowmon.web.actions import one_at_a_time
 from flowmon.web.widgets.confirm_dialog import confirm
 from flowmon.web.widgets.empty_state import empty_state, redraw_list
 from flowmon.web.widgets.panel_title import panel_title
@@ -60,6 +61,7 @@ async def create(application: Application) -> None:
 
             listing = SecretList(on_replace=replace, on_delete=remove)
 
+    @one_at_a_time
     async def add() -> None:
         if await actions.save_secret(application, (name.value or '').strip(), value.value or ''):
             name.set_value('')

@@ -18,7 +18,7 @@ from flowmon.application import Application
 from flowmon.application.errors import NotFound
 from flowmon.application.stats import SAMPLE
 from flowmon.application.workflows import StoredWorkflow
-from flowmon.web.actions import NotDone, found, run_workflow
+from flowmon.web.actions import NotDone, found, one_at_a_time, run_workflow
 from flowmon.web.filters import ExecutionFilter
 from flowmon.web.format import count, duration, plural
 from flowmon.web.widgets.automation_panel import automation_panel
@@ -124,7 +124,7 @@ def _header(application: Application, stored: StoredWorkflow) -> ui.element:
             ui.button('Run with input…', icon='data_object', on_click=dialog.open).props(
                 'outline no-caps data-testid=run-with-input'
             ).mark('run-with-input')
-            ui.button('Run', icon='play_arrow', on_click=lambda: _run(application, stored.id, {})).props(
+            ui.button('Run', icon='play_arrow', on_click=one_at_a_time(lambda: _run(application, stored.id, {}))).props(
                 'unelevated no-caps data-fm-shortcut=run'
             ).mark('run')
     return actions

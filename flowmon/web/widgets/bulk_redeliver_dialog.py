@@ -14,6 +14,7 @@ from nicegui import ui
 
 from flowmon.application import Application
 from flowmon.web import webhook_actions as actions
+from flowmon.web.actions import one_at_a_time
 from flowmon.web.format import plural
 
 ALL = ''
@@ -65,7 +66,7 @@ class BulkRedeliverDialog:
             with ui.row().classes('w-full justify-end gap-2'):
                 ui.button('Cancel', on_click=self.dialog.close).props('flat no-caps').mark('bulk-cancel')
                 self._ok = (
-                    ui.button('Redeliver', icon='replay', on_click=self._redeliver)
+                    ui.button('Redeliver', icon='replay', on_click=one_at_a_time(self._redeliver))
                     .props('unelevated no-caps data-testid=bulk-ok')
                     .mark('bulk-ok')
                 )

@@ -21,7 +21,7 @@ from flowmon.application.deliveries import Endpoint
 from flowmon.application.endpoints import SUBSCRIBABLE_EVENT_TYPES, EndpointPatch, EndpointSpec
 from flowmon.application.errors import AppError
 from flowmon.engine.core.payload_values import LONE_SURROGATE
-from flowmon.web.actions import signed_in
+from flowmon.web.actions import one_at_a_time, signed_in
 
 NO_AUTH = 'none'
 AUTH_TYPES = {NO_AUTH: 'No auth (signature only)', 'bearer': 'Bearer token', 'basic': 'Basic (user and password)',
@@ -81,7 +81,7 @@ class EndpointDialog:
             with ui.row().classes('w-full justify-end gap-2'):
                 ui.button('Cancel', on_click=self.dialog.close).props('flat no-caps').mark('endpoint-cancel')
                 self.save_button = (
-                    ui.button('Save', on_click=self.save)
+                    ui.button('Save', on_click=one_at_a_time(self.save))
                     .props('unelevated no-caps color=primary')
                     .mark('endpoint-save')
                 )

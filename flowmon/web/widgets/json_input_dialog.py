@@ -21,6 +21,7 @@ from nicegui import ui
 
 from flowmon.engine.core.payload import PayloadBudget
 from flowmon.engine.core.payload_values import PayloadError, human_size
+from flowmon.web.actions import one_at_a_time
 
 from .code_editor import SENDABLE, CodeEditor
 
@@ -105,7 +106,7 @@ class JsonInputDialog:
             with ui.row().classes('w-full justify-end gap-2'):
                 ui.button('Cancel', on_click=self.dialog.close).props('flat no-caps')
                 self.run_button = (
-                    ui.button(run_label, icon='play_arrow', on_click=self._submit)
+                    ui.button(run_label, icon='play_arrow', on_click=one_at_a_time(self._submit))
                     .props('unelevated no-caps data-testid=input-run')
                     .mark('input-run')
                 )

@@ -11,7 +11,7 @@ from nicegui import ui
 
 from flowmon.application import Application
 from flowmon.application.saved_views import MAX_NAME_CHARS, SavedView
-from flowmon.web.actions import act, guarded
+from flowmon.web.actions import act, guarded, one_at_a_time
 from flowmon.web.auth import is_signed_in
 from flowmon.web.filters import ExecutionFilter
 from flowmon.web.teardown import weak_callback
@@ -115,6 +115,7 @@ def save_view_button(application: Application, flt: ExecutionFilter) -> None:
             .mark('save-view-name')
         )
 
+        @one_at_a_time
         async def save() -> None:
             saved = await guarded(
                 application, 'save the view', lambda: application.saved_views.save(name.value or '', flt.view_filter())

@@ -9,6 +9,7 @@ from nicegui import ui
 
 from flowmon.application.workflows import StoredWorkflow
 from flowmon.web.a11y import named
+from flowmon.web.actions import one_at_a_time
 from flowmon.web.format import plural
 from flowmon.web.widgets.empty_state import empty_state
 from flowmon.web.widgets.workflow_filter import WorkflowFilter
@@ -46,7 +47,7 @@ def _row(workflow: StoredWorkflow, on_run: Callable[[str], Awaitable[object]]) -
                 ui.label(plural(nodes, 'node')).classes('text-xs text-grey-7 shrink-0')
             if description:
                 ui.label(description).classes('text-xs text-grey-7 fm-ellipsis w-full').tooltip(description)
-        run = ui.button('Run', icon='play_arrow', on_click=lambda: on_run(workflow.id))
+        run = ui.button('Run', icon='play_arrow', on_click=one_at_a_time(lambda: on_run(workflow.id)))
         named(run, f'Run workflow {workflow.name}').props('unelevated dense no-caps').classes('px-3 shrink-0').mark(
             f'run-{workflow.id}'
         )
