@@ -19,6 +19,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 
 from flowmon.engine.core.events import utcnow
+from flowmon.engine.core.payload_values import MAX_KEY_CHARS_SHOWN, bounded_text
 from flowmon.engine.runtime.secret_refs import SECRET_NAME_PATTERN, SecretMissing
 from flowmon.infra.secretbox import SecretBox, aad
 from flowmon.store.codec import from_db_time
@@ -55,7 +56,8 @@ class SecretInfo:
 
 def check_name(name: str) -> None:
     if not _NAME.fullmatch(name):
-        raise SecretInvalid(f'secret name {name!r} must match {SECRET_NAME_PATTERN} (letters, digits, _ . -; 1-64)')
+        shown = bounded_text(name, MAX_KEY_CHARS_SHOWN)
+        raise SecretInvalid(f'secret name {shown!r} must match {SECRET_NAME_PATTERN} (letters, digits, _ . -; 1-64)')
 
 
 def check_value(value: str) -> None:
@@ -111,6 +113,8 @@ class SecretStore:
     async def put(self, name: str, value: str) -> tuple[SecretInfo, bool]:
         """Create or replace; returns the secret's info and whether it was created."""
         check_name(name)
+        if name in ('.', '..') and name not in self._info:  # (one stored before this rule may still be replaced)
+            raise SecretInvalid(f'secret name {name!r} cannot be used: /api/secrets/{name} is not a URL clients keep')
         check_value(value)
         async with self._lock:
             return await self._put(name, value)

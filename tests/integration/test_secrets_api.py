@@ -4,10 +4,12 @@ secret or an endpoint deleted while a workflow naming it is saved."""
 from __future__ import annotations
 
 import asyncio
+import re
 
 import httpx
 import pytest
 
+from flowmon.application.errors import Invalid
 from flowmon.bootstrap import System
 from flowmon.store.secrets import SecretStore
 
@@ -76,3 +78,17 @@ async def test_a_secret_or_endpoint_deleted_while_a_workflow_naming_it_is_saved_
         if endpoint_id is not None:
             endpoint = await client.post('/api/webhooks/endpoints', json=ENDPOINT)
             assert endpoint.status_code == 201, endpoint.text
+
+
+async def test_a_refused_secret_name_is_shown_cut_and_dot_names_are_refused(
+    system: System, client: httpx.AsyncClient
+) -> None:
+    """A refused name is named in a few hundred characters, not echoed whole; "." and ".." match the name rule but
+    no client keeps them in a URL (/api/secrets/.. is /api/), so they are refused for a new secret (the Secrets
+    page's form took them)."""
+    refused = await client.put('/api/secrets/a%20b' + 'y' * 5000, json={'value': 'v'})
+    assert refused.status_code == 422 and len(refused.json()['detail']) < 600, refused.text[:200]
+    for name in ('.', '..'):
+        with pytest.raises(Invalid, match=f"^secret name '{re.escape(name)}' cannot be used: /api/secrets/"):
+            await system.application.secrets.put(name, 'v')
+    assert (await client.get('/api/secrets')).json() == []
