@@ -255,6 +255,8 @@ async def test_an_execution_deleted_while_its_list_is_written_ends_it_unclosed(
     assert response.status_code == 200  # the status went out with the first page
     assert response.content == whole[: whole.index(b',{"seq":3,')]  # the first page, the array left open
     assert f"execution '{ID}' was deleted while its events were being read" in caplog.text
+    (told,) = [record for record in caplog.records if 'deleted while its events' in record.getMessage()]
+    assert told.levelname == 'WARNING' and told.exc_info is None  # an outcome, not a fault: no ERROR, no traceback
     assert (await client.get(f'/api/executions/{ID}/events')).status_code == 404
 
 
