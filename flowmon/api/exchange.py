@@ -36,7 +36,14 @@ def export_response(execution_id: str, stream: ExportStream) -> Response:
     )
 
 
-@router.get('/{execution_id}/export', response_class=Response, responses={200: {'content': {'application/json': {}}}})
+@router.get(
+    '/{execution_id}/export',
+    response_class=Response,
+    responses={
+        200: {'content': {'application/json': {}}},
+        409: {'description': 'still queued or running, or stored without its workflow definition'},
+    },
+)
 async def export(execution_id: str, exchange: Exchange) -> Response:
     """The finished execution as one JSON file: workflow definition and every event, written as it is read."""
     return export_response(execution_id, await exchange.stream(execution_id))
@@ -45,6 +52,10 @@ async def export(execution_id: str, exchange: Exchange) -> Response:
 @router.post(
     '/import',
     status_code=status.HTTP_201_CREATED,
+    responses={
+        422: {'description': 'the file refused: its format or version, an event (named) and the problem'},
+        503: {'description': 'another export file is being imported: try again after Retry-After seconds'},
+    },
     openapi_extra={
         'requestBody': {
             'content': {

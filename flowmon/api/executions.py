@@ -30,8 +30,14 @@ SEARCH_DESCRIPTION = (
     'key or value; 3-200 characters)'
 )
 
+QUEUE_FULL = {'description': 'too many executions queued (FLOWMON_MAX_QUEUED_EXECUTIONS), or flowmon stopping'}
 
-@router.post('/workflows/{workflow_id}/executions', status_code=status.HTTP_202_ACCEPTED)
+
+@router.post(
+    '/workflows/{workflow_id}/executions',
+    status_code=status.HTTP_202_ACCEPTED,
+    responses={503: QUEUE_FULL},
+)
 async def start_execution(
     workflow_id: str,
     executions: Executions,
@@ -144,7 +150,10 @@ async def cancel_execution(execution_id: str, executions: Executions) -> dict[st
 @router.post(
     '/executions/{execution_id}/rerun',
     status_code=status.HTTP_202_ACCEPTED,
-    responses={409: {'description': 'still queued or running (cancel it or wait), or imported'}},
+    responses={
+        409: {'description': 'still queued or running (cancel it or wait), or imported'},
+        503: QUEUE_FULL,
+    },
 )
 async def rerun_execution(
     execution_id: str, executions: Executions, request: Annotated[RerunRequest | None, Body()] = None

@@ -51,7 +51,14 @@ async def get_delivery(delivery_id: str, deliveries: Deliveries) -> dict[str, An
     return (await deliveries.get(delivery_id)).to_json()
 
 
-@router.post('/deliveries/redeliver', status_code=status.HTTP_202_ACCEPTED)
+@router.post(
+    '/deliveries/redeliver',
+    status_code=status.HTTP_202_ACCEPTED,
+    responses={
+        409: {'description': "the filter's endpoint is disabled (enable it first)"},
+        422: {'description': 'an endpoint in the filter that does not exist, or a bad status or time'},
+    },
+)
 async def redeliver_many(request: BulkRedeliverRequest, deliveries: Deliveries) -> dict[str, Any]:
     ids = await deliveries.redeliver_many(
         request.status, endpoint_id=request.endpoint, since=request.since, until=request.until
@@ -59,12 +66,20 @@ async def redeliver_many(request: BulkRedeliverRequest, deliveries: Deliveries) 
     return {'count': len(ids), 'ids': ids}
 
 
-@router.post('/deliveries/{delivery_id}/redeliver', status_code=status.HTTP_202_ACCEPTED)
+@router.post(
+    '/deliveries/{delivery_id}/redeliver',
+    status_code=status.HTTP_202_ACCEPTED,
+    responses={409: {'description': 'being sent, or its endpoint is disabled or was deleted'}},
+)
 async def redeliver(delivery_id: str, deliveries: Deliveries) -> dict[str, Any]:
     return (await deliveries.redeliver(delivery_id)).to_json()
 
 
-@router.post('/deliveries/{delivery_id}/cancel', status_code=status.HTTP_202_ACCEPTED)
+@router.post(
+    '/deliveries/{delivery_id}/cancel',
+    status_code=status.HTTP_202_ACCEPTED,
+    responses={409: {'description': 'not waiting for its next attempt (being sent, or settled)'}},
+)
 async def cancel(delivery_id: str, deliveries: Deliveries) -> dict[str, Any]:
     await deliveries.cancel(delivery_id)
     return {'id': delivery_id, 'status': 'cancelled'}
@@ -101,7 +116,11 @@ async def update_endpoint(endpoint_id: str, patch: EndpointPatch, endpoints: End
     return (await endpoints.update(endpoint_id, patch)).to_json()
 
 
-@router.delete('/endpoints/{endpoint_id}', status_code=204)
+@router.delete(
+    '/endpoints/{endpoint_id}',
+    status_code=204,
+    responses={409: {'description': "a stored workflow's webhook node delivers to it (the detail lists them)"}},
+)
 async def delete_endpoint(endpoint_id: str, endpoints: Endpoints) -> Response:
     await endpoints.delete(endpoint_id)
     return Response(status_code=204)

@@ -348,6 +348,30 @@ def test_the_api_documents_if_match_and_the_etag(app: FastAPI) -> None:
     assert 'ETag' in operations['put']['responses']['200']['headers']
 
 
+def test_the_api_documents_the_refusals_its_routes_answer(app: FastAPI) -> None:
+    """Each of these is answered by the route (their tests say when); a client generated from /openapi.json knows
+    it, with flowmon's Error body for a 4xx."""
+    paths = app.openapi()['paths']
+    answered = {
+        ('/api/executions/import', 'post'): ('400', '413', '422', '503'),
+        ('/api/executions/{execution_id}/export', 'get'): ('404', '409'),
+        ('/api/workflows/{workflow_id}/executions', 'post'): ('404', '422', '503'),
+        ('/api/executions/{execution_id}/rerun', 'post'): ('404', '409', '503'),
+        ('/api/webhooks/endpoints/{endpoint_id}', 'delete'): ('404', '409'),
+        ('/api/webhooks/deliveries/{delivery_id}/redeliver', 'post'): ('404', '409'),
+        ('/api/webhooks/deliveries/{delivery_id}/cancel', 'post'): ('404', '409'),
+        ('/api/webhooks/deliveries/redeliver', 'post'): ('409', '422'),
+    }
+    for (path, method), codes in answered.items():
+        responses = paths[path][method]['responses']
+        for code in codes:
+            assert code in responses, (path, method, code)
+            if code.startswith('4'):
+                assert responses[code]['content']['application/json']['schema'] == {
+                    '$ref': '#/components/schemas/Error'
+                }
+
+
 # --- starting and reading executions ----------------------------------------------------------------
 
 
