@@ -111,9 +111,10 @@ class TriggerService:
         self.budget = budget or PayloadBudget()
         self._db, self._secrets, self._catalog = db, secrets, catalog
         self._start, self._clock, self._wall = start_execution, clock, wall
-        # The calls of this process whose claimed execution is being started: whether it started (a copy of the call
-        # arriving meanwhile waits for that rather than answer with an execution that may never be).
-        self._starting: dict[tuple[str, str], asyncio.Future[bool]] = {}
+        # The calls of this process being claimed and started, by (workflow id, webhook-id): a copy of one arriving
+        # meanwhile waits for its outcome, then claims in turn (finding the execution started, or the claim let go
+        # when the start failed), rather than answer with an execution that may never be.
+        self._starting: dict[tuple[str, str], asyncio.Future[None]] = {}
 
     async def info(self, workflow_id: str) -> dict[str, Any]:
         """Whether the workflow accepts triggers, its path, and whether a secret exists yet."""
@@ -219,6 +220,27 @@ class TriggerService:
         # A retry carries the same body; a webhook-id used again with another body is refused, not answered with the
         # first call's execution (the new body would be dropped unseen). Ids kept before the hash was: retries.
         body_sha256 = hashlib.sha256(body).hexdigest()
+        key = (workflow_id, message_id)
+        while (starting := self._starting.get(key)) is not None:  # a copy being started here: its outcome first
+            await asyncio.shield(starting)
+        started: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._starting[key] = started  # (looked up and taken with no wait between: one copy here at a time)
+        try:
+            received = await self._claim_and_start(workflow_id, message_id, payload, body_sha256)
+        finally:
+            started.set_result(None)
+            del self._starting[key]
+        if not received.replayed:
+            run = received.execution_id
+            ids = log_context.about(execution_id=run, workflow_id=workflow_id)
+            log.info('workflow %s triggered by webhook %s: execution %s', workflow_id, message_id, run, extra=ids)
+        return received
+
+    async def _claim_and_start(
+        self, workflow_id: str, message_id: str, payload: dict[str, Any], body_sha256: str
+    ) -> Received:
+        """Claim the webhook-id's row for a new execution and start it, or answer with the execution of the row found
+        (a copy received earlier here, or by another process sharing the database)."""
         while True:
             execution_id = new_execution_id()
             if await self._claim(workflow_id, message_id, execution_id, body_sha256):
@@ -227,29 +249,17 @@ class TriggerService:
             if seen is not None:
                 if seen.body_sha256 not in (None, body_sha256):
                     raise TriggerConflict(f'webhook-id {message_id!r} was already used with a different body')
-                starting = self._starting.get((workflow_id, message_id))
-                if starting is None or await asyncio.shield(starting):
-                    return Received(execution_id=seen.execution_id, replayed=True)
-            # the row went away in between, or goes now (its start failed, or it was pruned): claim again
-        started = asyncio.get_running_loop().create_future()
-        self._starting[workflow_id, message_id] = started
+                return Received(execution_id=seen.execution_id, replayed=True)
+            # the row went away in between (its start failed, or it was pruned): claim again
         try:
             await self._start(workflow_id, payload, trigger=hook_trigger(message_id), execution_id=execution_id)
         except BaseException as exc:
-            try:
-                await self._release(workflow_id, message_id)
-            finally:
-                started.set_result(False)
-                del self._starting[workflow_id, message_id]
+            await self._release(workflow_id, message_id)
             if isinstance(exc, PayloadTooLarge):  # its compact encoding can be longer than the body (escapes)
                 raise TriggerPayloadTooLarge(str(exc)) from None
             if isinstance(exc, PayloadError):
                 raise TriggerPayloadInvalid(str(exc)) from None
             raise
-        started.set_result(True)
-        del self._starting[workflow_id, message_id]
-        ids = log_context.about(execution_id=execution_id, workflow_id=workflow_id)
-        log.info('workflow %s triggered by webhook %s: execution %s', workflow_id, message_id, execution_id, extra=ids)
         return Received(execution_id=execution_id, replayed=False)
 
     def _check_size(self, size: int) -> None:

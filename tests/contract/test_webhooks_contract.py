@@ -359,9 +359,10 @@ async def test_a_repeated_webhook_id_starts_one_execution_whichever_process_rece
 
 
 async def test_a_copy_arriving_while_the_first_start_fails_is_not_answered_with_that_execution(db: Database) -> None:
-    """Two copies of one call at once, the first one's start refused (the queue full): the copy that found its claim
-    waits for that start rather than answer 202 with an execution that never exists; it claims again and is
-    answered as its own start is (here refused too, then started once the queue has room)."""
+    """Copies of one call at once, the first one's start refused (the queue full): a copy that arrives meanwhile
+    waits for that start rather than answer 202 with an execution that never exists (also when it read the claim
+    just before the start failed); it claims in turn and is answered as its own start is (here refused too, then,
+    once the queue has room, one start and the others answered with it)."""
     secrets = TriggerSecrets(db, SecretBox(new_key()))
     catalog = WorkflowCatalog(History(db), default_registry(), trigger_secrets=secrets)
     await catalog.put('hooked', TRIGGERED, utcnow())
@@ -376,12 +377,20 @@ async def test_a_copy_arriving_while_the_first_start_fails_is_not_answered_with_
     ) -> str:
         assert execution_id is not None
         tried.append(execution_id)
-        await asyncio.sleep(0.05)  # the other copy arrives meanwhile and finds the claim
+        await asyncio.sleep(0.05)  # the other copies arrive meanwhile and find the claim
         if full:
             raise QueueFull('the queue is full')
         return execution_id
 
     service = TriggerService(db, catalog, start, secrets)
+    seen = service._seen
+
+    async def slow_seen(workflow_id: str, message_id: str) -> Any:
+        found = await seen(workflow_id, message_id)
+        await asyncio.sleep(0.1)  # read the claim; the start it belongs to fails meanwhile
+        return found
+
+    service._seen = slow_seen  # type: ignore[method-assign]
     secret = (await service.reveal_secret('hooked'))['secret']
     body = b'{"n": 1}'
 
@@ -390,13 +399,14 @@ async def test_a_copy_arriving_while_the_first_start_fails_is_not_answered_with_
         headers = {'webhook-id': 'msg_1', 'webhook-timestamp': str(int(utcnow().timestamp()))}
         return await service.receive('hooked', {**headers, 'webhook-signature': signature}, body)
 
-    results = await asyncio.gather(receive(), receive(), return_exceptions=True)
-    assert [type(result) for result in results] == [QueueFull, QueueFull]  # neither says 202 for the lost start
-    assert len(tried) == 2  # the second copy tried a start of its own
+    results = await asyncio.gather(receive(), receive(), receive(), return_exceptions=True)
+    assert [type(result) for result in results] == [QueueFull] * 3  # none says 202 for a start that failed
+    assert len(tried) == 3  # each copy tried a start of its own, in turn
     full = False
-    first = await receive()
-    assert first.replayed is False and first.execution_id == tried[-1]
-    assert await receive() == Received(execution_id=first.execution_id, replayed=True)
+    first, *others = await asyncio.gather(receive(), receive(), receive())
+    assert first.replayed is False and first.execution_id == tried[-1] and len(tried) == 4
+    assert others == [Received(execution_id=first.execution_id, replayed=True)] * 2
+    assert service._starting == {}
 
 
 async def test_a_webhook_id_used_again_with_another_body_is_refused_unless_kept_before_body_hashes(
