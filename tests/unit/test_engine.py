@@ -124,6 +124,21 @@ class CrashNode(NodeType):
         return known['missing']
 
 
+class StubbornNode(NodeType):
+    """Lets the first cancel pass (as a node busy cleaning up would): only the next one stops it."""
+
+    type_name = 'stubborn'
+
+    async def run(self, config: NodeConfig, input: Mapping[str, Any], ctx: NodeContext) -> Any:
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            assert current is not None
+            current.uncancel()
+            await asyncio.sleep(3600)
+
+
 # --- harness ----------------------------------------------------------------------------------------
 
 
@@ -138,7 +153,7 @@ class Harness:
         self.counted = CountedNode()
         self.gate = GateNode()
         self.registry = default_registry()
-        for node_type in (self.counted, self.gate, OddOutputNode, CrashNode):
+        for node_type in (self.counted, self.gate, OddOutputNode, CrashNode, StubbornNode):
             self.registry.register(node_type)
         self.engine = Engine(
             bus=self.bus,
@@ -488,6 +503,20 @@ async def test_cancels_repeated_while_the_nodes_stop_still_tell_every_node(h: Ha
         assert statuses(state) == {'a': 'cancelled', 'b': 'cancelled', 'after': 'cancelled'}, again
         assert h.types(execution_id).count('node.cancelled') == 3, again
         assert h.types(execution_id)[-1] == 'execution.cancelled', again
+
+
+async def test_a_node_that_lets_a_cancel_pass_is_cancelled_again_when_the_execution_is(h: Harness) -> None:
+    """The execution waits for its nodes to stop; cancelled again meanwhile (the process stopping), it cancels them
+    again rather than wait on: a node that let the first cancel pass stops, and is told cancelled."""
+    execution_id = h.engine.submit(h.workflow([{'id': 'slow', 'type': 'stubborn'}]))
+    await until(lambda: h.state(execution_id).nodes['slow'].status == 'running', 'the node to run')
+    assert h.engine.cancel(execution_id) is True
+    await asyncio.sleep(60)  # (virtual time) the node let the cancel pass: the execution waits for it
+    assert h.engine.is_active(execution_id)
+    await asyncio.wait_for(h.engine.interrupt_all(), timeout=60)
+    state = h.state(execution_id)
+    assert state.status == 'cancelled' and statuses(state) == {'slow': 'cancelled'}
+    assert not h.engine.is_active(execution_id)
 
 
 async def test_cancel_a_node_waiting_to_retry(h: Harness) -> None:

@@ -98,7 +98,8 @@ class ExecutionRun(NodeAttempts):
     async def abort(self, reason: str) -> None:
         """Stop every running node and mark all unfinished nodes cancelled. The execution being cancelled again
         meanwhile (a cancel after a time-out, the process stopping during a cancel) does not cut this short: the
-        nodes are being stopped already, and each unfinished one is still told."""
+        nodes are cancelled again (one that let a cancel pass gets another) and waited for, as the first cancel waits
+        for them, and each unfinished one is still told."""
         tasks = list(self.tasks.values())  # (a node that finished has recorded its outcome and left this)
         for task in tasks:
             task.cancel()
@@ -111,6 +112,8 @@ class ExecutionRun(NodeAttempts):
                     current = asyncio.current_task()
                     if current is not None:
                         current.uncancel()
+                    for task in tasks:
+                        task.cancel()
         self.tasks.clear()
         for node_id in self.workflow.order:
             if self.status[node_id] in ('pending', 'running'):
