@@ -15,6 +15,7 @@ index that was being built when the store was asked about deletions that went un
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections import OrderedDict, deque
 
 from flowmon.engine.core.replay_index import ReplayIndex
@@ -46,40 +47,37 @@ class ReplayLoader:
         self._max_indexes = max_indexes
         self._max_events = max_events
         self._cache: OrderedDict[str, ReplayIndex] = OrderedDict()
-        self._building: dict[str, asyncio.Future[ReplayIndex | None]] = {}
+        self._building: dict[str, asyncio.Task[ReplayIndex | None]] = {}
         self._turns = asyncio.Semaphore(max_builds)  # (asyncio's primitives bind a loop on first wait, not here)
         self._deleted: set[str] = set()
         self._deletions: deque[str] = deque()  # the order of ``_deleted``, to forget the oldest first
         self._asked = 0  # how many times the store was asked about deletions that went unheard (:meth:`asking`)
 
     async def open(self, execution_id: str) -> ReplayIndex | None:
-        """The replay index of ``execution_id``, or None when it has no events (unknown execution)."""
+        """The replay index of ``execution_id``, or None when it has no events (unknown execution). Opens of one
+        execution share its build, which goes on when one of them is given up (a page closed while it waited)."""
         cached = self._cache.get(execution_id)
         if cached is not None:
             self._cache.move_to_end(execution_id)
             return cached
-        pending = self._building.get(execution_id)
-        if pending is not None:  # someone is building it already: share the result
-            return await asyncio.shield(pending)
-        future: asyncio.Future[ReplayIndex | None] = asyncio.get_running_loop().create_future()
-        self._building[execution_id] = future
-        asked = self._asked
-        try:
-            index = await self._build(execution_id)
-        except asyncio.CancelledError:
-            future.cancel()
-            raise
-        except Exception as exc:
-            future.set_exception(exc)
-            future.exception()  # retrieved: no "never retrieved" warning when nobody else waited
-            raise
-        else:
-            future.set_result(index)
-        finally:
-            del self._building[execution_id]
+        building = self._building.get(execution_id)
+        if building is None:
+            building = asyncio.get_running_loop().create_task(self._built(execution_id, self._asked))
+            self._building[execution_id] = building
+            building.add_done_callback(functools.partial(self._done_building, execution_id))
+        return await asyncio.shield(building)
+
+    async def _built(self, execution_id: str, asked: int) -> ReplayIndex | None:
+        index = await self._build(execution_id)
         if index is not None and index.final is not None and index.final.is_terminal and asked == self._asked:
             self._keep(execution_id, index)  # (built across a question about deletions: not known to be kept)
         return index
+
+    def _done_building(self, execution_id: str, building: asyncio.Task[ReplayIndex | None]) -> None:
+        if self._building.get(execution_id) is building:
+            del self._building[execution_id]
+        if not building.cancelled():
+            building.exception()  # retrieved: no "never retrieved" warning when every opener was given up
 
     def forget(self, execution_id: str) -> None:
         """The execution was deleted: drop its index, and never cache one of it again (an open that began before

@@ -118,6 +118,37 @@ async def test_a_few_executions_are_read_and_built_at_a_time(recorder: EventReco
     history.events = read  # type: ignore[method-assign]
 
 
+async def test_an_open_given_up_leaves_the_build_to_the_others_sharing_it(
+    recorder: EventRecorder, history: History
+) -> None:
+    """Two opens of one execution share its build: the first one given up while it waits its turn (its page closed)
+    does not take the build away from the second."""
+    for name in ('busy', 'wanted'):
+        await recorder.write(execution(name))
+    loader = ReplayLoader(history, max_builds=1)
+    read = history.events
+    release = asyncio.Event()
+
+    async def held_read(execution_id: str, *args: object, **kwargs: object) -> list[Event]:
+        if execution_id == 'busy':
+            await release.wait()
+        return await read(execution_id, *args, **kwargs)  # type: ignore[arg-type]
+
+    history.events = held_read  # type: ignore[method-assign]
+    busy = asyncio.create_task(loader.open('busy'))  # takes the one turn
+    given_up = asyncio.create_task(loader.open('wanted'))
+    kept = asyncio.create_task(loader.open('wanted'))
+    for _ in range(10):
+        await asyncio.sleep(0)
+    given_up.cancel()
+    release.set()
+    index = await kept
+    assert index is not None and index.n == 3 and (await busy) is not None
+    assert given_up.cancelled()
+    assert loader.cached == ['busy', 'wanted']
+    history.events = read  # type: ignore[method-assign]
+
+
 async def test_an_index_built_while_the_store_is_asked_about_unheard_deletions_is_not_cached(
     recorder: EventRecorder, history: History
 ) -> None:
