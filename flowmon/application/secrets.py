@@ -42,8 +42,8 @@ class Secrets:
             check_name(name)
         with translated({SecretInvalid: Invalid}, at='value'):
             check_value(value)
-        with translated({SecretInvalid: Invalid, TooManySecrets: Conflict}):
-            return await self._store.put(name, value)
+        with translated({TooManySecrets: Conflict}), translated({SecretInvalid: Invalid}, at='name'):
+            return await self._store.put(name, value)  # (what it refuses now is a new secret's name: . or ..)
 
     async def delete(self, name: str) -> None:
         """Delete a secret; refused (Conflict, naming them) while stored workflows name it. Whether it exists is the

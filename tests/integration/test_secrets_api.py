@@ -89,6 +89,7 @@ async def test_a_refused_secret_name_is_shown_cut_and_dot_names_are_refused(
     refused = await client.put('/api/secrets/a%20b' + 'y' * 5000, json={'value': 'v'})
     assert refused.status_code == 422 and len(refused.json()['detail']) < 600, refused.text[:200]
     for name in ('.', '..'):
-        with pytest.raises(Invalid, match=f"^secret name '{re.escape(name)}' cannot be used: /api/secrets/"):
+        with pytest.raises(Invalid, match=f"^secret name '{re.escape(name)}' cannot be used: /api/secrets/") as refused:
             await system.application.secrets.put(name, 'v')
+        assert refused.value.at == ('name',)  # (the form shows it at its name field)
     assert (await client.get('/api/secrets')).json() == []
