@@ -100,3 +100,16 @@ async def test_the_secret_and_view_forms_store_once(user: User) -> None:
     await user.should_see('Saved view “v”')
     await asyncio.sleep(SETTLE_SECONDS)
     assert not [message for message in user.notify.messages if 'Replaced' in message], user.notify.messages
+
+
+async def test_a_double_click_on_a_confirmed_action_asks_once(user: User) -> None:
+    """Rotate secret… double-clicked opened two dialogs: confirming both rotated twice, so the secret the receiver
+    holds stopped signing at once (both dialogs had promised it 24 h more)."""
+    spec = {'url': 'http://127.0.0.1:9/hook', 'event_types': ['execution.failed']}
+    endpoint_id = (await api(user, 'POST', '/api/webhooks/endpoints', spec)).json()['id']
+    await sign_in(user, '/webhooks')
+    await user.should_see(marker=f'endpoint-rotate-{endpoint_id}')
+    double_click(user, f'endpoint-rotate-{endpoint_id}')
+    await user.should_see(marker='confirm-rotate-ok')
+    await asyncio.sleep(SETTLE_SECONDS)
+    assert len(user.find(marker='confirm-rotate-ok').elements) == 1

@@ -16,7 +16,7 @@ from flowmon.application.deliveries import REDELIVERABLE, DeliveryDetail
 from flowmon.web import format as fmt
 from flowmon.web import webhook_actions as actions
 from flowmon.web import webhook_format as wfmt
-from flowmon.web.actions import found
+from flowmon.web.actions import found, one_at_a_time
 from flowmon.web.widgets.attempt_timeline import AttemptTimeline
 from flowmon.web.widgets.confirm_dialog import confirm
 from flowmon.web.widgets.empty_state import not_found
@@ -85,12 +85,12 @@ class _DeliveryPage:
                 self._reason = ui.label('').classes('text-sm fm-description fm-break').mark('delivery-reason')
             with ui.row().classes('gap-2 shrink-0 no-wrap'):
                 self._cancel = (
-                    ui.button('Cancel', icon='cancel', on_click=self._cancel_clicked)
+                    ui.button('Cancel', icon='cancel', on_click=one_at_a_time(self._cancel_clicked))
                     .props('outline no-caps color=negative')
                     .mark('delivery-cancel')
                 )
                 self._redeliver = (
-                    ui.button('Redeliver', icon='replay', on_click=self._redeliver_clicked)
+                    ui.button('Redeliver', icon='replay', on_click=one_at_a_time(self._redeliver_clicked))
                     .props('unelevated no-caps data-testid=delivery-redeliver')
                     .mark('delivery-redeliver')
                 )

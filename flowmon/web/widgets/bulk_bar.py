@@ -18,7 +18,7 @@ from nicegui import ui
 from flowmon.application import Application
 from flowmon.application.bulk import MAX_BULK, BulkAction, BulkResult
 from flowmon.application.history import ExecutionRecord
-from flowmon.web.actions import guarded
+from flowmon.web.actions import guarded, one_at_a_time
 from flowmon.web.filters import ExecutionFilter
 from flowmon.web.format import count
 from flowmon.web.live_rows import LiveRows
@@ -65,7 +65,7 @@ class BulkBar:
             )
             ui.space()
             self._buttons = [
-                ui.button(label, icon=icon, on_click=lambda action=action: self._confirm(action))
+                ui.button(label, icon=icon, on_click=one_at_a_time(lambda action=action: self._confirm(action)))
                 .props(f'outline dense no-caps color={colour} data-testid=bulk-{action.value}')
                 .mark(f'bulk-{action.value}')
                 for action, (label, icon, colour, _) in ACTIONS.items()

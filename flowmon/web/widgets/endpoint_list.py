@@ -26,6 +26,7 @@ from flowmon.web import format as fmt
 from flowmon.web import webhook_actions as actions
 from flowmon.web import webhook_format as wfmt
 from flowmon.web.a11y import named
+from flowmon.web.actions import one_at_a_time
 
 from .confirm_dialog import confirm
 from .empty_state import empty_state, redraw_list
@@ -157,8 +158,9 @@ class EndpointList:
                     ui.button('Edit', icon='edit', on_click=lambda e=endpoint: self._editor.open(e)),
                     f'Edit endpoint {name}',
                 ).props('flat dense no-caps no-wrap').mark(f'endpoint-edit-{endpoint.id}')
+                rotate = one_at_a_time(lambda eid=endpoint.id: self._rotate(eid))  # (one dialog on a double-click)
                 named(
-                    ui.button('Rotate secret…', icon='autorenew', on_click=lambda eid=endpoint.id: self._rotate(eid)),
+                    ui.button('Rotate secret…', icon='autorenew', on_click=rotate),
                     f'Rotate secret of endpoint {name}',
                 ).props('flat dense no-caps no-wrap').mark(f'endpoint-rotate-{endpoint.id}')
                 named(

@@ -28,7 +28,7 @@ from flowmon.application import Application
 from flowmon.application.errors import AppError, NotFound
 from flowmon.application.workflows import StoredWorkflow
 from flowmon.engine.core.state import ExecutionState
-from flowmon.web.actions import NotDone, found, run_workflow
+from flowmon.web.actions import NotDone, found, one_at_a_time, run_workflow
 from flowmon.web.auth import is_signed_in
 from flowmon.web.format import short_id
 from flowmon.web.rerun_context import missing_node, rerun_note
@@ -77,7 +77,7 @@ class ExecutionActions:
             .mark('cancel-execution')
         )
         self._rerun = (
-            ui.button('Rerun…', icon='replay', on_click=lambda: self.open_rerun(None))
+            ui.button('Rerun…', icon='replay', on_click=one_at_a_time(lambda: self.open_rerun(None)))
             .props('unelevated no-caps data-testid=rerun-execution data-fm-shortcut=run')
             .mark('rerun-execution')
         )
@@ -85,7 +85,7 @@ class ExecutionActions:
             application, execution_id, state.workflow_id, state.created_at, retry_of=state.retry_of
         )
         self._delete = (
-            ui.button('Delete', icon='delete', on_click=self._confirm_delete)
+            ui.button('Delete', icon='delete', on_click=one_at_a_time(self._confirm_delete))
             .props('outline color=negative no-caps data-testid=delete-execution')
             .mark('delete-execution')
         )

@@ -19,6 +19,7 @@ from typing import Any
 from nicegui import ui
 
 from flowmon.engine.core.state import Attempt, ExecutionState, NodeState
+from flowmon.web.actions import one_at_a_time
 from flowmon.web.format import DASH, duration, in_zone, viewer_timezone
 from flowmon.web.node_views import NodeView, NodeViews
 from flowmon.web.theme import outcome_status, status_color, status_icon
@@ -155,7 +156,7 @@ class Inspector:
             ui.space()
             if terminal and self._on_rerun_from is not None:
                 rerun = self._on_rerun_from
-                ui.button('Rerun from this node', icon='replay', on_click=lambda: rerun(node_id)).props(
+                ui.button('Rerun from this node', icon='replay', on_click=one_at_a_time(lambda: rerun(node_id))).props(
                     'outline dense no-caps data-testid=rerun-from-node'
                 ).mark('rerun-from-node')
         self._slow = (
