@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 
 from flowmon.engine.core.payload import MAX_NESTING, DuplicateKey, json_text_depth, loads_unique
-from flowmon.engine.core.payload_values import MAX_KEY_CHARS_SHOWN, bounded_text, human_size
+from flowmon.engine.core.payload_values import MAX_INT, MAX_KEY_CHARS_SHOWN, bounded_text, human_size
 
 MAX_DEFINITION_BYTES = 2 * 1024 * 1024
 MAX_YAML_BYTES = 256 * 1024  # YAML costs far more to parse than JSON: larger workflows are sent as JSON
@@ -96,6 +96,21 @@ def _keys_as_text(node: yaml.MappingNode) -> None:
 
 
 _UniqueKeyLoader.add_constructor(_YAML_TAG + 'timestamp', yaml.SafeLoader.construct_yaml_str)
+_MAX_INT_TEXT = 200  # characters: any 64-bit integer as YAML writes one (0b and 64 digits, underscores among them)
+
+
+def _bounded_int(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> int:
+    """A YAML integer within 64 bits, as a definition holds (JSON's are checked so too): a longer one is refused
+    before Python reads it (a hex or binary one of thousands of digits reads, and then cannot be written out)."""
+    text = str(node.value)
+    value = None if len(text) > _MAX_INT_TEXT else yaml.SafeLoader.construct_yaml_int(loader, node)
+    if value is None or abs(value) > MAX_INT:
+        line = node.start_mark.line + 1
+        raise DocumentRefused(f'the integer on line {line} is outside the 64-bit range')
+    return value
+
+
+_UniqueKeyLoader.add_constructor(_YAML_TAG + 'int', _bounded_int)
 
 
 def load_document(text: str | bytes, *, yaml_allowed: bool = False) -> Any:
