@@ -9,6 +9,7 @@ outcome takes the place of the one before, so a refused file's notice and the ne
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Literal
 
 from nicegui import events, ui
@@ -63,25 +64,36 @@ class ImportButton:
         if not is_signed_in(self._application.token):
             tell('Sign in again to import executions.', 'warning')
             return
-        new_id = await import_file(self._application, event.file.name, await event.file.read())
-        if new_id is not None:
+        name = event.file.name
+        outcome = await import_file(self._application, name, await event.file.read())
+        if self.dialog.is_deleted:  # the page was left meanwhile: nothing to tell it (the import stands, if made)
+            log.info('import of %s ended after its page was left: %s', name, outcome.message)
+            return
+        tell(outcome.message, outcome.kind, multi_line=outcome.new_id is None)
+        if outcome.new_id is not None:
             self.dialog.close()
-            ui.navigate.to(f'/executions/{new_id}/replay')
+            ui.navigate.to(f'/executions/{outcome.new_id}/replay')
 
 
-async def import_file(application: Application, name: str, content: bytes) -> str | None:
-    """Import ``content``; returns the new execution id, or None after telling the user what was wrong."""
+@dataclass(frozen=True, slots=True)
+class Imported:
+    """How an import ended: the new execution's id (None: refused) and what to tell."""
+
+    new_id: str | None
+    message: str
+    kind: Literal['positive', 'negative', 'warning']
+
+
+async def import_file(application: Application, name: str, content: bytes) -> Imported:
+    """Import ``content``: the new execution's id, or None and why not."""
     try:
         imported = await application.exchange.import_file(content)
     except AppError as exc:
-        tell(f'{name} cannot be imported: {exc}', 'negative', multi_line=True)
-        return None
+        return Imported(None, f'{name} cannot be imported: {exc}', 'negative')
     except Exception as exc:
         log.exception('import of %s failed', name)
-        tell(f'Could not import {name}: {exc}', 'negative')
-        return None
-    tell(f'Imported as {imported.id} ({imported.events} events)', 'positive')
-    return imported.id
+        return Imported(None, f'Could not import {name}: {exc}', 'negative')
+    return Imported(imported.id, f'Imported as {imported.id} ({imported.events} events)', 'positive')
 
 
 def tell(message: str, kind: Literal['positive', 'negative', 'warning'], *, multi_line: bool = False) -> None:
