@@ -329,3 +329,26 @@ async def test_a_picked_node_out_of_the_gantt_charts_window_is_brought_into_it_a
     user.find(DagChart).trigger('node_click', 'w10')
     await user.should_see('w10', marker='inspector')
     assert gantt.snapshot()['picked'] == gantt.rows.index('w10') and gantt.snapshot()['window'] == (5, 24)
+
+
+async def test_a_run_whose_events_share_one_time_is_scrubbed_by_event(user: User) -> None:
+    """An import whose events all have one time: a track by time has both ends at +0 s, so its end showed event 0;
+    the scrubber goes by event instead, its end the last one and its middle the middle one."""
+    ended = await start(user, 'quick')
+    await wait_until_ended(user, ended)
+    exported = json.loads((await api(user, 'GET', f'/api/executions/{ended}/export')).content)
+    at = exported['events'][0]['ts']
+    for event in exported['events']:
+        event['ts'] = at
+    exported['execution']['finished_at'] = at
+    imported = await api(user, 'POST', '/api/executions/import', exported)
+    assert imported.status_code == 201, imported.text
+    await sign_in(user, f'/executions/{imported.json()["id"]}/replay')
+    await user.should_see(marker='replay-position')
+    n = position(user)[1]
+    slider = user.find(marker='replay-slider').elements.pop()
+    assert isinstance(slider, ui.slider) and slider.props['max'] == n
+    slider.set_value(slider.props['max'])  # as if dragged to the end
+    await wait_position(user, n)
+    slider.set_value(2)
+    await wait_position(user, 2)

@@ -108,8 +108,12 @@ class ReplayPage:
                 )
                 ui.space()
                 ui.label('Space play/pause · ← → step · Home/End').classes('text-xs text-grey-7 max-md:hidden')
-            self.scrubber = TimelineScrubber(
-                index.duration_s, self.seek_time, ticks=tick_marks(index, 300), on_step=self.step
+            # by time; by event when every event has one time (an import): the track's ends would both be +0 s
+            self._by_event = index.duration_s <= 0
+            self.scrubber = (
+                TimelineScrubber(index.n, self.seek_event, scale=1, label='Replay position (event)', on_step=self.step)
+                if self._by_event
+                else TimelineScrubber(index.duration_s, self.seek_time, ticks=tick_marks(index, 300), on_step=self.step)
             )
             with ui.row().classes('w-full justify-between text-xs text-grey-7 -mt-1'):
                 ui.label('+0 s')
@@ -172,6 +176,10 @@ class ReplayPage:
         """From the scrubber: rendered by the next frame (dragging sends many values)."""
         self.head.seek_time(seconds)
 
+    def seek_event(self, position: float) -> None:
+        """From a scrubber by event (every event at one time): rendered by the next frame."""
+        self.head.seek(round(position))
+
     def set_speed(self, speed: str) -> None:
         if speed not in SPEEDS:
             return
@@ -225,7 +233,7 @@ class ReplayPage:
                 self.view.event_log.clear()
             events = self._index.events[max(0, head.k - LOG_WINDOW) : head.k]
             self.view.show(self._index.state_at(head.k), events)
-        self.scrubber.show(head.t)
+        self.scrubber.show(head.k if self._by_event else head.t)
         self.scrubber.describe(f'event {head.k} of {head.n}, {elapsed_text(self._index.elapsed_at(head.k))}')
         self.gantt.show_cursor(head.t)
         self.controls.show(head.k, head.n, self._index.elapsed_at(head.k), playing=self.playing)
