@@ -36,6 +36,12 @@ def export_response(execution_id: str, stream: ExportStream) -> Response:
     )
 
 
+IMPORT_REFUSALS: dict[int | str, dict[str, Any]] = {
+    422: {'description': 'the file refused: its format or version, an event (named) and the problem'},
+    503: {'description': 'another export file is being imported: try again after Retry-After seconds'},
+}
+
+
 @router.get(
     '/{execution_id}/export',
     response_class=Response,
@@ -52,10 +58,7 @@ async def export(execution_id: str, exchange: Exchange) -> Response:
 @router.post(
     '/import',
     status_code=status.HTTP_201_CREATED,
-    responses={
-        422: {'description': 'the file refused: its format or version, an event (named) and the problem'},
-        503: {'description': 'another export file is being imported: try again after Retry-After seconds'},
-    },
+    responses=IMPORT_REFUSALS,
     openapi_extra={
         'requestBody': {
             'content': {

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from nicegui.testing.user import User
-from uisim import api, click_when_shown, sign_in, start, wait_until_ended
+from uisim import api, click_when_shown, sign_in, wait_until_ended
 from waiting import until
 
 pytestmark = pytest.mark.usefixtures('loopback_webhooks')
@@ -45,7 +45,7 @@ async def settled_count(user: User, count: Any, at_least: int) -> int:
     return int(await count())
 
 
-async def test_run_and_run_with_input_start_one_execution_each(user: User) -> None:
+async def test_run_run_with_input_and_rerun_start_one_execution_each(user: User) -> None:
     await sign_in(user, '/workflows/quick')
     await user.should_see(marker='run')
     double_click(user, 'run')
@@ -59,16 +59,15 @@ async def test_run_and_run_with_input_start_one_execution_each(user: User) -> No
     double_click(user, 'input-run')
     assert await settled_count(user, lambda: runs_of(user, 'quick'), 2) == 2
 
-
-async def test_the_rerun_dialog_starts_one_rerun(user: User) -> None:
-    ended = await start(user, 'quick')
-    await wait_until_ended(user, ended)
-    await sign_in(user, f'/executions/{ended}')
+    listed = (await api(user, 'GET', '/api/executions?workflow_id=quick')).json()
+    rerun_of = listed['items'][-1]['id']  # (the rerun dialog of an ended run)
+    await wait_until_ended(user, rerun_of)
+    await sign_in(user, f'/executions/{rerun_of}')
     await click_when_shown(user, 'rerun-execution')
-    await user.should_see(marker='input-dialog')
+    await user.should_see(marker='input-run')
     await user.should_not_see(marker='input-error', retries=20)
     double_click(user, 'input-run')
-    assert await settled_count(user, lambda: runs_of(user, 'quick'), 2) == 2
+    assert await settled_count(user, lambda: runs_of(user, 'quick'), 3) == 3
 
 
 async def test_create_makes_one_endpoint(user: User) -> None:
